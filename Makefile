@@ -1,0 +1,44 @@
+# Everything a fresh machine needs, starting from Python 3.11+.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PIP    := $(BIN)/python -m pip
+
+.PHONY: demo test lint typecheck unit bench clean lock
+
+# A venv with the runtime and demo extras (moto's SQS server).
+$(VENV)/.demo: pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -c constraints.txt -e '.[demo]'
+	touch $@
+
+# The same venv with the development tools as well.
+$(VENV)/.dev: $(VENV)/.demo
+	$(PIP) install -q -c constraints.txt -e '.[dev,demo]'
+	touch $@
+
+demo: $(VENV)/.demo
+	$(BIN)/sesd demo
+
+test: lint typecheck unit
+
+lint: $(VENV)/.dev
+	$(BIN)/ruff check sesd tests
+	$(BIN)/ruff format --check sesd tests
+
+typecheck: $(VENV)/.dev
+	$(BIN)/mypy
+
+unit: $(VENV)/.dev
+	$(BIN)/pytest
+
+bench: $(VENV)/.dev
+	$(BIN)/python -m bench
+
+# Regenerate the pinned dependency tree after changing pyproject.toml.
+lock: $(VENV)/.dev
+	$(PIP) freeze --exclude-editable --exclude sesd > constraints.txt
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,7 @@
+"""``python -m sesd``."""
+
+import sys
+
+from sesd.cli import main
+
+sys.exit(main())

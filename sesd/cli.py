@@ -1,0 +1,106 @@
+"""``sesd``: run, check-config, replay, demo.
+
+Exit codes: 0 success, 2 bad config or usage, 3 a failed start.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+
+import anyio
+
+from sesd import __version__
+from sesd.config import Config, ConfigError, load_config
+from sesd.logs import configure_logging, get_logger
+
+__all__ = ["main"]
+
+EXIT_CONFIG = 2
+EXIT_START = 3
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sesd", description="Watch Amazon SES delivery in real time."
+    )
+    parser.add_argument("--version", action="version", version=f"sesd {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def with_config(name: str, help_text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub.add_argument(
+            "--config",
+            default=os.environ.get("SESD_CONFIG"),
+            help="the TOML config file (default: $SESD_CONFIG)",
+        )
+        return sub
+
+    with_config("run", "run the daemon")
+    with_config("check-config", "validate the config and print it, secrets masked")
+    replay = with_config("replay", "feed recorded events through the pipeline offline")
+    replay.add_argument("--json", action="store_true", help="print one JSON document")
+    replay.add_argument("files", nargs="+", metavar="FILE", help="files of events ('-' for stdin)")
+
+    demo = commands.add_parser("demo", help="local SQS, synthetic traffic, a delay spike")
+    demo.add_argument("--listen", default="127.0.0.1:9585", help="metrics address")
+    demo.add_argument("--duration", type=float, default=None, help="stop after N seconds")
+    demo.add_argument("--rate", type=float, default=60.0, help="messages per second")
+    return parser
+
+
+def _load(args: argparse.Namespace) -> Config:
+    if not args.config:
+        raise ConfigError("no config file: pass --config PATH or set SESD_CONFIG")
+    return load_config(args.config)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``sesd`` console script."""
+    args = _parser().parse_args(argv)
+    if args.command == "demo":
+        configure_logging("info", "auto")
+        from sesd.demo import run_demo
+
+        try:
+            return anyio.run(
+                lambda: run_demo(listen=args.listen, duration=args.duration, rate=args.rate)
+            )
+        except KeyboardInterrupt:
+            return 0
+    try:
+        config = _load(args)
+    except ConfigError as exc:
+        print(f"sesd: config error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    configure_logging(config.logging.level, config.logging.format)
+
+    if args.command == "check-config":
+        print(json.dumps(config.to_display(), indent=2, sort_keys=True))
+        return 0
+    if args.command == "replay":
+        from sesd.replay import run_replay
+
+        return run_replay(config, args.files, as_json=args.json)
+    return _run(config)
+
+
+def _run(config: Config) -> int:
+    from sesd.daemon import Daemon, StartError
+
+    if not config.queues:
+        print("sesd: config error: queues: at least one [[queues]] is needed", file=sys.stderr)
+        return EXIT_CONFIG
+    try:
+        anyio.run(Daemon(config).run)
+    except StartError as exc:
+        get_logger().error("sesd.daemon.start_failed", error=str(exc))
+        return EXIT_START
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,170 @@
+"""The daemon: one task group owns every long-running task.
+
+Lifecycle, in phases:
+
+1. start-up: SQS client, queue checks (RedrivePolicy), HTTP server bound;
+2. main loop: pollers per queue, the janitor, the signal watcher;
+3. shutdown, on the first SIGTERM/SIGINT: stop receiving, let receives in
+   flight return, handle and delete what they brought, and return within the
+   grace period; a second signal exits at once.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Callable
+from typing import Any
+
+import anyio
+from aiobotocore.config import AioConfig
+from aiobotocore.session import get_session
+
+from sesd.config import Config
+from sesd.health import Changes, Health
+from sesd.http import StartError, http_server
+from sesd.logs import get_logger
+from sesd.metrics import Metrics
+from sesd.pipeline import Pipeline
+from sesd.sqs import QueuePoller, _InvalidMemory, check_redrive
+
+__all__ = ["EXIT_FORCED", "Daemon", "StartError"]
+
+#: Exit code after a second signal cut the graceful stop short.
+EXIT_FORCED = 130
+_JANITOR_EVERY = 10.0
+
+
+class Daemon:
+    """sesd's running state: pipeline, metrics, health, and the tasks that feed them."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.config = config
+        self.clock = clock
+        self.monotonic = monotonic
+        self.pipeline = Pipeline(config)
+        labels = [q.label for q in config.queues]
+        self.metrics = Metrics(self.pipeline, labels, clock)
+        self.health = Health(labels)
+        self.changes = Changes()
+        self.stopping = anyio.Event()
+        self.http_port: int | None = None
+        self._log = get_logger()
+
+    def stop(self) -> None:
+        """Begin a graceful stop (what the first SIGTERM does)."""
+        if not self.stopping.is_set():
+            self._log.info("sesd.daemon.stopping")
+            self.stopping.set()
+
+    async def run(
+        self,
+        *,
+        handle_signals: bool = True,
+        task_status: anyio.abc.TaskStatus[Daemon] = anyio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """Run until stopped; reports itself once the HTTP server listens."""
+        for key, secret in self.config.secrets():
+            if secret.is_literal:
+                self._log.warning("sesd.config.literal_secret", key=key)
+        async with (
+            http_server(
+                self.config.http, self.metrics.registry, self.health, self.monotonic
+            ) as self.http_port,
+            self._sqs_client() as sqs,
+        ):
+            for queue in self.config.queues:
+                await check_redrive(sqs, queue)
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(self._janitor)
+                if handle_signals:
+                    tg.start_soon(self._watch_signals)
+                self._log.info(
+                    "sesd.daemon.started",
+                    queues=[q.label for q in self.config.queues],
+                    pollers=sum(q.concurrency for q in self.config.queues),
+                )
+                task_status.started(self)
+                await self._consume(sqs)
+                # Pollers are done: stop the janitor and the signal watcher.
+                tg.cancel_scope.cancel()
+        self._log.info("sesd.daemon.stopped", **self._summary())
+
+    def _sqs_client(self) -> Any:
+        aws = self.config.aws
+        wait = max((q.wait_time_seconds for q in self.config.queues), default=20)
+        key_id = secret_key = None
+        if aws.access_key_id is not None and aws.secret_access_key is not None:
+            key_id, secret_key = aws.access_key_id.get(), aws.secret_access_key.get()
+        return get_session().create_client(
+            "sqs",
+            region_name=aws.region,
+            endpoint_url=aws.endpoint_url,
+            config=AioConfig(
+                connect_timeout=5,
+                # A long poll holds the request open for WaitTimeSeconds.
+                read_timeout=wait + 10,
+                max_pool_connections=sum(q.concurrency for q in self.config.queues) + 4,
+                retries={"mode": "standard", "max_attempts": 3},
+            ),
+            aws_access_key_id=key_id,
+            aws_secret_access_key=secret_key,
+        )
+
+    async def _consume(self, sqs: Any) -> None:
+        async with anyio.create_task_group() as pollers:
+            for queue in self.config.queues:
+                memory = _InvalidMemory()
+                for _ in range(queue.concurrency):
+                    poller = QueuePoller(
+                        sqs,
+                        queue,
+                        pipeline=self.pipeline,
+                        metrics=self.metrics,
+                        health=self.health,
+                        changes=self.changes,
+                        stopping=self.stopping,
+                        delete_invalid=self.config.ingest.delete_invalid,
+                        clock=self.clock,
+                        monotonic=self.monotonic,
+                        invalid_memory=memory,
+                    )
+                    pollers.start_soon(poller.run)
+            await self.stopping.wait()
+            # Pollers return once their receive in flight has come back and
+            # been handled; past the grace period they are cancelled, and what
+            # a receive brings after that is released (visibility 0).
+            grace = self.config.shutdown.grace_period.seconds
+            pollers.cancel_scope.deadline = anyio.current_time() + grace
+        if pollers.cancel_scope.cancelled_caught:
+            self._log.warning("sesd.daemon.grace_period_exceeded", grace_seconds=grace)
+
+    async def _janitor(self) -> None:
+        while True:
+            evicted = self.pipeline.housekeep(self.clock())
+            self.health.heartbeat = self.monotonic()
+            if evicted:
+                self._log.info("sesd.domains.evicted", count=len(evicted))
+            await anyio.sleep(_JANITOR_EVERY)
+
+    async def _watch_signals(self) -> None:
+        with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+            async for signum in signals:
+                if self.stopping.is_set():
+                    self._log.warning("sesd.daemon.forced_exit", signal=signum.name)
+                    os._exit(EXIT_FORCED)
+                self._log.info("sesd.daemon.signal", signal=signum.name)
+                self.stop()
+
+    def _summary(self) -> dict[str, int]:
+        outcomes: dict[str, int] = {}
+        for (_, outcome), n in self.pipeline.tallies.messages.items():
+            outcomes[outcome] = outcomes.get(outcome, 0) + n
+        return outcomes

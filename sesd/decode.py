@@ -1,0 +1,168 @@
+"""Stage 1: an SQS message body -> an :class:`Event`, :class:`Skipped` or :class:`Invalid`.
+
+Pure: no I/O, no clock. Recognises every form SES events reach SQS in:
+
+* SNS notification envelope (``Type == "Notification"``; ``Message`` a JSON
+  string, or an object),
+* SNS raw message delivery (the SES event itself),
+* EventBridge (``source == "aws.ses"``, the event under ``detail``),
+* legacy identity notifications (``notificationType`` instead of ``eventType``).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import msgspec
+
+from sesd.events import Event, Invalid, SesEvent, Skipped
+
+__all__ = ["decode_body", "decode_event"]
+
+#: The text SES publishes to a topic when an event destination is created.
+VALIDATION_TEXT = "Successfully validated SNS topic for Amazon SES event publishing."
+
+_SES_TYPE_LABELS = {
+    "Send": "send",
+    "Reject": "reject",
+    "Bounce": "bounce",
+    "Complaint": "complaint",
+    "Delivery": "delivery",
+    "DeliveryDelay": "delivery_delay",
+    "Open": "open",
+    "Click": "click",
+    "Rendering Failure": "rendering_failure",
+    "RenderingFailure": "rendering_failure",
+    "Subscription": "subscription",
+}
+
+_SKIP_SNS_TYPES = {
+    "SubscriptionConfirmation": "sns_subscription_confirmation",
+    "UnsubscribeConfirmation": "sns_unsubscribe_confirmation",
+}
+
+
+_EMPTY = msgspec.Raw()
+
+
+class _Outer(SesEvent, frozen=True, gc=False):
+    """Every top-level key any form may have. A raw SES event decodes in one pass
+    through the inherited fields; envelopes keep their payload undecoded."""
+
+    sns_type: str | None = msgspec.field(default=None, name="Type")
+    sns_message: msgspec.Raw = msgspec.field(default=_EMPTY, name="Message")
+    eb_source: object = msgspec.field(default=None, name="source")
+    eb_detail_type: str | None = msgspec.field(default=None, name="detail-type")
+    eb_detail: msgspec.Raw = msgspec.field(default=_EMPTY, name="detail")
+
+
+_outer_decoder = msgspec.json.Decoder(_Outer)
+_event_decoder = msgspec.json.Decoder(SesEvent)
+_str_decoder = msgspec.json.Decoder(str)
+
+
+def decode_body(body: bytes | str) -> Event | Skipped | Invalid:
+    """Decode one SQS message body in any supported form."""
+    try:
+        outer = _outer_decoder.decode(body)
+    except msgspec.ValidationError as exc:
+        if _is_validation_text(body):
+            return Skipped("ses_topic_validation")
+        return Invalid("schema", str(exc))
+    except msgspec.DecodeError:
+        if _is_validation_text(body):
+            return Skipped("ses_topic_validation")
+        return Invalid("not_json", "body is not JSON")
+
+    if outer.sns_type is not None:
+        skip = _SKIP_SNS_TYPES.get(outer.sns_type)
+        if skip is not None:
+            return Skipped(skip)
+        if outer.sns_type != "Notification":
+            return Invalid("unrecognised", f"SNS message of Type {outer.sns_type!r}")
+        if not outer.sns_message:
+            return Invalid("unrecognised", "SNS notification without Message")
+        return _decode_payload(outer.sns_message, "SNS Message")
+
+    if outer.eb_source is not None and outer.eb_detail_type is not None:
+        if outer.eb_source != "aws.ses":
+            return Invalid("unrecognised", "EventBridge event not from aws.ses")
+        # "Email Delivered", "Email Bounced"... carry an email event; the others
+        # ("Advisor Recommendation Status...", "Sending Status...") do not.
+        if not outer.eb_detail_type.startswith("Email "):
+            return Skipped("eventbridge_not_email")
+        if not outer.eb_detail:
+            return Invalid("unrecognised", "EventBridge event without detail")
+        return _decode_payload(outer.eb_detail, "EventBridge detail")
+
+    return decode_event(outer)
+
+
+def _is_validation_text(body: bytes | str) -> bool:
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+    return text.strip().strip('"') == VALIDATION_TEXT
+
+
+def _decode_payload(raw: msgspec.Raw, where: str) -> Event | Skipped | Invalid:
+    """Decode an envelope's payload: a JSON object, or a JSON string holding one."""
+    payload: bytes | str = bytes(raw)
+    if payload[:1] == b'"':
+        try:
+            payload = _str_decoder.decode(payload)
+        except msgspec.DecodeError:
+            return Invalid("not_json", f"{where} is not JSON")
+        if payload.strip() == VALIDATION_TEXT:
+            return Skipped("ses_topic_validation")
+    try:
+        event = _event_decoder.decode(payload)
+    except msgspec.ValidationError as exc:
+        return Invalid("schema", f"{where}: {exc}")
+    except msgspec.DecodeError:
+        return Invalid("not_json", f"{where} is not JSON")
+    return decode_event(event)
+
+
+def decode_event(ses: SesEvent) -> Event | Skipped | Invalid:
+    """Classify a decoded SES event and pick its recipients and time."""
+    name = ses.event_type
+    if name is None:
+        name = ses.notification_type
+        if name is None:
+            return Invalid("unrecognised", "no eventType or notificationType")
+        if name == "AmazonSnsSubscriptionSucceeded":
+            return Skipped("ses_subscription_succeeded")
+    mail = ses.mail
+    if mail is None:
+        return Invalid("missing_mail", f"{name} event without mail")
+    label = _SES_TYPE_LABELS.get(name, "unknown")
+
+    recipients: list[str]
+    sub_time: datetime | None = None
+    if label == "delivery" and ses.delivery is not None:
+        recipients = ses.delivery.recipients
+        sub_time = ses.delivery.timestamp
+    elif label == "delivery_delay" and ses.delivery_delay is not None:
+        recipients = [r.email_address for r in ses.delivery_delay.delayed_recipients]
+        sub_time = ses.delivery_delay.timestamp
+    elif label == "bounce" and ses.bounce is not None:
+        recipients = [r.email_address for r in ses.bounce.bounced_recipients]
+        sub_time = ses.bounce.timestamp
+    elif label == "complaint" and ses.complaint is not None:
+        recipients = [r.email_address for r in ses.complaint.complained_recipients]
+        sub_time = ses.complaint.timestamp
+    elif label in ("delivery", "delivery_delay", "bounce", "complaint"):
+        return Invalid("schema", f"{name} event without its {name[0].lower()}{name[1:]} object")
+    else:
+        recipients = mail.destination
+        detail = {"open": ses.open, "click": ses.click, "subscription": ses.subscription}.get(label)
+        sub_time = detail.timestamp if detail is not None else None
+    if not recipients:
+        return Invalid("no_recipients", f"{name} event without recipients")
+    return Event(label, _unix(sub_time or mail.timestamp), recipients, ses)
+
+
+def _unix(moment: datetime) -> float:
+    """Seconds since the epoch; a timestamp without a zone is taken as UTC."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()

@@ -1,0 +1,51 @@
+"""Stage 3: duplicate suppression with bounded memory.
+
+SQS and SNS deliver at least once, and SNS may deliver one event in several
+SQS messages. An event is identified by its SES message id, type, event time
+and recipients. Keys live in two generations: each covers ``horizon`` seconds
+(the largest window) or ``max_entries / 2`` keys, whichever comes first, so
+an event is remembered for at least one horizon unless the volume forces an
+earlier rotation, and memory never passes ``max_entries`` keys.
+"""
+
+from __future__ import annotations
+
+from sesd.events import Event
+
+__all__ = ["DuplicateFilter", "event_key"]
+
+
+def event_key(event: Event) -> int:
+    """A compact identity of an event (a 64-bit hash; collisions are negligible)."""
+    return hash((event.mail.message_id, event.type, event.time, *event.recipients))
+
+
+class DuplicateFilter:
+    """Remembers recent event keys; :meth:`seen` answers and records in one call."""
+
+    __slots__ = ("_current", "_generation_start", "_half", "_horizon", "_previous", "rotations")
+
+    def __init__(self, *, horizon: float, max_entries: int) -> None:
+        self._horizon = horizon
+        self._half = max(1, max_entries // 2)
+        self._current: set[int] = set()
+        self._previous: set[int] = set()
+        self._generation_start: float | None = None
+        self.rotations = 0
+
+    def seen(self, key: int, now: float) -> bool:
+        """True if ``key`` was seen recently; otherwise remember it and return False."""
+        if key in self._current or key in self._previous:
+            return True
+        if self._generation_start is None:
+            self._generation_start = now
+        elif now - self._generation_start >= self._horizon or len(self._current) >= self._half:
+            self._previous = self._current
+            self._current = set()
+            self._generation_start = now
+            self.rotations += 1
+        self._current.add(key)
+        return False
+
+    def __len__(self) -> int:
+        return len(self._current) + len(self._previous)

@@ -1,0 +1,148 @@
+"""``sesd demo``: the whole pipeline with no AWS account.
+
+moto's SQS server runs in-process on loopback; a generator publishes realistic
+SES events for a dozen domains into a queue (with a dead-letter queue), with a
+delay spike on one domain every few minutes; the real daemon consumes them,
+serves metrics, and a per-domain summary is printed every few seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import sys
+import time
+from typing import Any
+
+import anyio
+from aiobotocore.session import get_session
+
+from sesd.config import Config, parse_config
+from sesd.daemon import Daemon
+from sesd.demo.localsqs import LocalSqs
+from sesd.demo.traffic import SPIKE_DOMAIN, Traffic
+from sesd.logs import get_logger
+
+__all__ = ["run_demo"]
+
+_QUEUE = "sesd-demo-events"
+
+
+async def _create_queues(endpoint: str) -> str:
+    async with get_session().create_client(
+        "sqs", region_name="us-east-1", endpoint_url=endpoint
+    ) as sqs:
+        dlq = await sqs.create_queue(QueueName=f"{_QUEUE}-dlq")
+        attrs = await sqs.get_queue_attributes(
+            QueueUrl=dlq["QueueUrl"], AttributeNames=["QueueArn"]
+        )
+        policy = {"deadLetterTargetArn": attrs["Attributes"]["QueueArn"], "maxReceiveCount": "5"}
+        queue = await sqs.create_queue(
+            QueueName=_QUEUE, Attributes={"RedrivePolicy": json.dumps(policy)}
+        )
+        return queue["QueueUrl"]
+
+
+def _demo_config(endpoint: str, queue_url: str, listen: str) -> Config:
+    return parse_config(
+        f"""
+[aws]
+region = "us-east-1"
+endpoint_url = "{endpoint}"
+
+[[queues]]
+url = "{queue_url}"
+name = "demo"
+concurrency = 2
+wait_time_seconds = 1
+
+[http]
+listen = "{listen}"
+
+[shutdown]
+grace_period = "5s"
+"""
+    )
+
+
+async def _publish(endpoint: str, queue_url: str, rate: float, started: float) -> None:
+    traffic = Traffic(random.Random(7))
+    log = get_logger(component="demo.traffic")
+    async with get_session().create_client(
+        "sqs", region_name="us-east-1", endpoint_url=endpoint
+    ) as sqs:
+        tick, was_spiking = 0.5, False
+        while True:
+            now = time.time()
+            elapsed = now - started
+            spiking = traffic.phase(elapsed).spiking
+            if spiking != was_spiking:
+                log.info(
+                    "sesd.demo.spike_started" if spiking else "sesd.demo.spike_ended",
+                    domain=SPIKE_DOMAIN,
+                )
+                was_spiking = spiking
+            bodies = traffic.bodies(now, elapsed, max(1, int(rate * tick)))
+            for i in range(0, len(bodies), 10):
+                entries: Any = [
+                    {"Id": str(j), "MessageBody": body} for j, body in enumerate(bodies[i : i + 10])
+                ]
+                await sqs.send_message_batch(QueueUrl=queue_url, Entries=entries)
+            await anyio.sleep(tick)
+
+
+def _summary(daemon: Daemon) -> str:
+    p, now = daemon.pipeline, daemon.clock()
+    lines = [
+        f"\n{time.strftime('%H:%M:%S')}  window 5m   metrics: http://127.0.0.1:{daemon.http_port}/metrics",
+        f"  {'domain':<14} {'delivered':>9} {'delayed':>8} {'delay%':>7} {'bounced':>8} "
+        f"{'p95 proc':>9} {'pending':>8}",
+    ]
+    rows = []
+    for domain, windows in list(p.windows.items()):
+        figures = windows.figures(0, now)
+        rows.append((figures.count("delivery") + figures.count("delivery_delay"), domain, figures))
+    for _, domain, f in sorted(rows, reverse=True):
+        ratio = "-" if f.delay_ratio is None else f"{f.delay_ratio:.1%}"
+        p95 = "-" if f.processing_ms[1] is None else f"{f.processing_ms[1] / 1000:.1f}s"
+        flag = "  <- delays" if (f.delay_ratio or 0) > 0.05 else ""
+        lines.append(
+            f"  {domain:<14} {f.count('delivery'):>9} {f.count('delivery_delay'):>8} {ratio:>7} "
+            f"{f.count('bounce'):>8} {p95:>9} {p.pending.count(domain):>8}{flag}"
+        )
+    return "\n".join(lines)
+
+
+async def run_demo(*, listen: str, duration: float | None, rate: float, every: float = 5.0) -> int:
+    """Run the demo until Ctrl-C, or for ``duration`` seconds."""
+    with LocalSqs() as sqs:
+        queue_url = await _create_queues(sqs.url)
+        config = _demo_config(sqs.url, queue_url, listen)
+        daemon = Daemon(config)
+        started = time.time()
+        async with anyio.create_task_group() as tg:
+            await tg.start(daemon.run)
+            print(
+                f"sesd demo: local SQS at {sqs.url}, metrics at "
+                f"http://{config.http.host}:{daemon.http_port}/metrics; a delay spike on "
+                f"{SPIKE_DOMAIN} starts 30 s in. Ctrl-C stops.",
+                flush=True,
+            )
+
+            async def report() -> None:
+                while True:
+                    await anyio.sleep(every)
+                    print(_summary(daemon), flush=True)
+
+            async with anyio.create_task_group() as side:
+                side.start_soon(_publish, sqs.url, queue_url, rate, started)
+                side.start_soon(report)
+                if duration is not None:
+                    with anyio.move_on_after(duration):
+                        await daemon.stopping.wait()
+                    daemon.stop()
+                await daemon.stopping.wait()
+                # The generator and the report stop; the daemon drains on its own.
+                side.cancel_scope.cancel()
+    print(_summary(daemon), file=sys.stdout, flush=True)
+    return 0

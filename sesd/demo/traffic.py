@@ -1,0 +1,218 @@
+"""Synthetic SES traffic for ``sesd demo``: realistic bodies, a delay spike on one domain.
+
+Pure: the caller passes the time and a seeded random generator. Addresses are
+made up (``user123@...``); bodies come in all three forms SES uses (SNS
+envelope, raw, EventBridge).
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import msgspec
+
+__all__ = ["DOMAINS", "SPIKE_DOMAIN", "Traffic"]
+
+#: Domain and share of traffic.
+DOMAINS: dict[str, float] = {
+    "gmail.com": 0.34,
+    "outlook.com": 0.14,
+    "hotmail.com": 0.08,
+    "yahoo.com": 0.12,
+    "icloud.com": 0.08,
+    "aol.com": 0.04,
+    "comcast.net": 0.04,
+    "gmx.de": 0.04,
+    "web.de": 0.03,
+    "orange.fr": 0.03,
+    "proton.me": 0.03,
+    "example.org": 0.03,
+}
+SPIKE_DOMAIN = "outlook.com"
+_REGION = "us-east-1"
+_ACCOUNT = "123456789012"
+_SOURCE_ARN = f"arn:aws:ses:{_REGION}:{_ACCOUNT}:identity/example.com"
+
+
+@dataclass(frozen=True, slots=True)
+class Phase:
+    """Where in the cycle the demo is: before, during or after the spike."""
+
+    spiking: bool
+    seconds_into_cycle: float
+
+
+class Traffic:
+    """Generates bodies; the spike repeats every ``cycle`` seconds for ``spike`` seconds."""
+
+    def __init__(
+        self,
+        rng: random.Random,
+        *,
+        cycle: float = 180.0,
+        spike_start: float = 30.0,
+        spike: float = 75.0,
+        delay_share: float = 0.45,
+    ) -> None:
+        self._rng = rng
+        self._cycle = cycle
+        self._spike_start = spike_start
+        self._spike = spike
+        self._delay_share = delay_share
+        self._names = list(DOMAINS)
+        self._weights = list(DOMAINS.values())
+        self._delayed: list[tuple[float, dict[str, object], str]] = []
+
+    def phase(self, elapsed: float) -> Phase:
+        """The phase ``elapsed`` seconds after the demo started."""
+        into = elapsed % self._cycle
+        return Phase(self._spike_start <= into < self._spike_start + self._spike, into)
+
+    def bodies(self, now: float, elapsed: float, count: int) -> list[str]:
+        """``count`` new messages' bodies, plus deliveries of earlier delays now due."""
+        out = [
+            self._resolve(mail, address, now) for due, mail, address in self._delayed if due <= now
+        ]
+        self._delayed = [entry for entry in self._delayed if entry[0] > now]
+        spiking = self.phase(elapsed).spiking
+        for _ in range(count):
+            domain = self._rng.choices(self._names, self._weights)[0]
+            address = f"user{self._rng.randrange(100_000)}@{domain}"
+            sent = now - self._rng.uniform(0.5, 3.0)
+            mail = _mail(sent, address, self._rng)
+            roll = self._rng.random()
+            if spiking and domain == SPIKE_DOMAIN and roll < self._delay_share:
+                out.append(self._delay(mail, address, now))
+                self._delayed.append((now + self._rng.uniform(20, 90), mail, address))
+            elif roll < 0.015:
+                out.append(_wrap(self._rng, _bounce(mail, address, now)))
+            elif roll < 0.017:
+                out.append(_wrap(self._rng, _complaint(mail, address, now)))
+            else:
+                processing = (now - sent) * 1000
+                out.append(_wrap(self._rng, _delivery(mail, address, now, processing)))
+        return out
+
+    def _delay(self, mail: dict[str, object], address: str, now: float) -> str:
+        event: dict[str, object] = {
+            "eventType": "DeliveryDelay",
+            "mail": mail,
+            "deliveryDelay": {
+                "timestamp": _iso(now),
+                "delayType": "TransientCommunicationFailure",
+                "expirationTime": _iso(now + 6 * 3600),
+                "reportingMTA": "dsn; a8-70.smtp-out.amazonses.com",
+                "delayedRecipients": [
+                    {
+                        "emailAddress": address,
+                        "status": "4.7.0",
+                        "diagnosticCode": "smtp; 421 4.7.0 Server busy, try again later",
+                    }
+                ],
+            },
+        }
+        return _wrap(self._rng, event)
+
+    def _resolve(self, mail: dict[str, object], address: str, now: float) -> str:
+        sent = datetime.fromisoformat(str(mail["timestamp"]).replace("Z", "+00:00")).timestamp()
+        return _wrap(self._rng, _delivery(mail, address, now, (now - sent) * 1000))
+
+
+def _iso(t: float) -> str:
+    return datetime.fromtimestamp(t, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _mail(sent: float, address: str, rng: random.Random) -> dict[str, object]:
+    mail: dict[str, object] = {
+        "timestamp": _iso(sent),
+        "source": "notifications@example.com",
+        "sourceArn": _SOURCE_ARN,
+        "sendingAccountId": _ACCOUNT,
+        "messageId": f"0100{uuid.UUID(int=rng.getrandbits(128)).hex}-000000",
+        "destination": [address],
+        "tags": {"ses:configuration-set": ["sesd-demo"], "campaign": ["newsletter"]},
+    }
+    return mail
+
+
+def _delivery(mail: dict[str, object], address: str, now: float, ms: float) -> dict[str, object]:
+    return {
+        "eventType": "Delivery",
+        "mail": mail,
+        "delivery": {
+            "timestamp": _iso(now),
+            "processingTimeMillis": int(ms),
+            "recipients": [address],
+            "smtpResponse": "250 2.0.0 OK",
+            "reportingMTA": "a8-70.smtp-out.amazonses.com",
+        },
+    }
+
+
+def _bounce(mail: dict[str, object], address: str, now: float) -> dict[str, object]:
+    return {
+        "eventType": "Bounce",
+        "mail": mail,
+        "bounce": {
+            "bounceType": "Permanent",
+            "bounceSubType": "General",
+            "timestamp": _iso(now),
+            "reportingMTA": "dsn; a8-70.smtp-out.amazonses.com",
+            "bouncedRecipients": [
+                {
+                    "emailAddress": address,
+                    "action": "failed",
+                    "status": "5.1.1",
+                    "diagnosticCode": "smtp; 550 5.1.1 user unknown",
+                }
+            ],
+        },
+    }
+
+
+def _complaint(mail: dict[str, object], address: str, now: float) -> dict[str, object]:
+    return {
+        "eventType": "Complaint",
+        "mail": mail,
+        "complaint": {
+            "timestamp": _iso(now),
+            "complainedRecipients": [{"emailAddress": address}],
+            "complaintFeedbackType": "abuse",
+        },
+    }
+
+
+def _wrap(rng: random.Random, event: dict[str, object]) -> str:
+    """Most traffic as SNS envelopes, some raw, some through EventBridge."""
+    roll = rng.random()
+    if roll < 0.7:
+        return msgspec.json.encode(
+            {
+                "Type": "Notification",
+                "MessageId": str(uuid.UUID(int=rng.getrandbits(128))),
+                "TopicArn": f"arn:aws:sns:{_REGION}:{_ACCOUNT}:ses-events",
+                "Message": msgspec.json.encode(event).decode(),
+            }
+        ).decode()
+    if roll < 0.9:
+        return msgspec.json.encode(event).decode()
+    names = {
+        "Delivery": "Email Delivered",
+        "DeliveryDelay": "Email Delivery Delayed",
+        "Bounce": "Email Bounced",
+        "Complaint": "Email Complaint Received",
+    }
+    return msgspec.json.encode(
+        {
+            "version": "0",
+            "id": str(uuid.UUID(int=rng.getrandbits(128))),
+            "detail-type": names[str(event["eventType"])],
+            "source": "aws.ses",
+            "account": _ACCOUNT,
+            "region": _REGION,
+            "detail": event,
+        }
+    ).decode()

@@ -1,0 +1,132 @@
+"""Stage 2: recipient address -> normalised domain -> bounded label value.
+
+Recipient domains are chosen by whoever is mailed, so they never become
+Prometheus labels unchecked: :class:`LabelTable` admits at most
+``max_tracked`` of them and puts the rest under ``other``.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+
+import idna
+
+__all__ = ["OTHER", "LabelTable", "domain_of", "normalise_domain", "redact_address"]
+
+OTHER = "other"
+
+_HOSTNAME = re.compile(r"^(?:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?\.)*[a-z0-9_-]{1,63}$")
+
+
+def domain_of(address: str) -> str | None:
+    """The normalised domain of a recipient address, or None if it has none.
+
+    Handles display names (``Name <a@b.com>``): the domain is what follows the
+    last ``@``, up to a closing ``>``.
+    """
+    at = address.rfind("@")
+    if at < 0:
+        return None
+    part = address[at + 1 :]
+    close = part.find(">")
+    if close >= 0:
+        part = part[:close]
+    return normalise_domain(part)
+
+
+@functools.lru_cache(maxsize=65536)
+def normalise_domain(part: str) -> str | None:
+    """Lower-case, strip the trailing dot, convert to IDNA ASCII; None when unusable.
+
+    Cached: a few thousand domains make up nearly all of a sender's traffic. The
+    cache is bounded, so a flood of distinct domains costs no memory here.
+    """
+    name = part.strip().rstrip(".").lower()
+    if not name:
+        return None
+    if not name.isascii():
+        try:
+            name = idna.encode(name, uts46=True).decode("ascii")
+        except (idna.IDNAError, UnicodeError, ValueError):
+            return None
+    if len(name) > 253 or not _HOSTNAME.match(name):
+        return None
+    return name
+
+
+def redact_address(address: str) -> str:
+    """An address fit for a log line: the local part hidden, the domain kept."""
+    domain = domain_of(address)
+    return f"***@{domain}" if domain else "***"
+
+
+class LabelTable:
+    """Maps values (domains, tag values) to bounded label values.
+
+    ``fixed`` maps a value to its label always (tracked domains, group members).
+    Other values are admitted under their own name while fewer than
+    ``max_tracked`` labels are in use, else counted under ``other``. A label not
+    seen for ``idle_evict`` seconds is evicted; fixed labels never are.
+    """
+
+    __slots__ = ("_fixed", "_fixed_labels", "_labels", "_last_seen", "idle_evict", "max_tracked")
+
+    def __init__(
+        self, *, fixed: dict[str, str] | None = None, max_tracked: int, idle_evict: float
+    ) -> None:
+        self._fixed = dict(fixed or {})
+        self._fixed_labels = frozenset(self._fixed.values())
+        self._labels: dict[str, str] = dict(self._fixed)
+        self._last_seen: dict[str, float] = {}
+        self.max_tracked = max_tracked
+        self.idle_evict = idle_evict
+
+    def label(self, value: str, now: float) -> str:
+        """The label for ``value``; admits it when there is room."""
+        label = self._labels.get(value)
+        if label is None:
+            if len(self._last_seen) - (OTHER in self._last_seen) >= self.max_tracked:
+                label = OTHER
+            else:
+                label = self._labels[value] = value
+        self._last_seen[label] = now
+        return label
+
+    def __len__(self) -> int:
+        """How many labels other than ``other`` are in use."""
+        return len(self._last_seen) - (OTHER in self._last_seen)
+
+    def labels(self) -> list[str]:
+        """Labels in use, ``other`` included once seen."""
+        return list(self._last_seen)
+
+    def evict_idle(self, now: float) -> list[str]:
+        """Forget labels idle for ``idle_evict``; returns them so their series go too."""
+        cutoff = now - self.idle_evict
+        gone = [
+            label
+            for label, seen in self._last_seen.items()
+            if seen < cutoff and label not in self._fixed_labels and label != OTHER
+        ]
+        for label in gone:
+            del self._last_seen[label]
+            self._labels.pop(label, None)
+        return gone
+
+    @classmethod
+    def for_domains(
+        cls, *, track: list[str], groups: dict[str, list[str]], max_tracked: int, idle_evict: float
+    ) -> LabelTable:
+        """The table for recipient domains, from ``[domains]``."""
+        fixed: dict[str, str] = {}
+        for domain in track:
+            norm = normalise_domain(domain)
+            if norm is not None:
+                fixed[norm] = norm
+        for name, members in groups.items():
+            for domain in members:
+                norm = normalise_domain(domain)
+                if norm is not None:
+                    fixed[norm] = name
+        return cls(fixed=fixed, max_tracked=max_tracked, idle_evict=idle_evict)

@@ -1,0 +1,167 @@
+"""Typed SES events, as SES publishes them, and what decoding a body yields.
+
+The structs name only the fields sesd reads; SES adds fields over time and
+msgspec ignores the rest. A field with the wrong type makes the body invalid.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import msgspec
+
+__all__ = [
+    "EVENT_TYPES",
+    "EVENT_TYPE_INDEX",
+    "Bounce",
+    "Complaint",
+    "Delivery",
+    "DeliveryDelay",
+    "Event",
+    "Invalid",
+    "Mail",
+    "SesEvent",
+    "Skipped",
+]
+
+#: Label values of ``event_type``, in a fixed order (windows index counts by it).
+EVENT_TYPES: tuple[str, ...] = (
+    "send",
+    "reject",
+    "bounce",
+    "complaint",
+    "delivery",
+    "delivery_delay",
+    "open",
+    "click",
+    "rendering_failure",
+    "subscription",
+    "unknown",
+)
+EVENT_TYPE_INDEX: dict[str, int] = {name: i for i, name in enumerate(EVENT_TYPES)}
+
+
+class _Ses(msgspec.Struct, frozen=True, gc=False, rename="camel"):
+    pass
+
+
+class Mail(_Ses, frozen=True):
+    """The ``mail`` object common to every event."""
+
+    timestamp: datetime
+    message_id: str
+    destination: list[str] = []
+    source: str = ""
+    source_arn: str = ""
+    tags: dict[str, list[str]] = {}
+
+
+class Delivery(_Ses, frozen=True):
+    """``delivery``: SES handed the message to the recipient's MTA."""
+
+    timestamp: datetime | None = None
+    recipients: list[str] = []
+    processing_time_millis: float | None = None
+    smtp_response: str = ""
+    reporting_mta: str = msgspec.field(default="", name="reportingMTA")
+
+
+class DelayedRecipient(_Ses, frozen=True):
+    """One entry of ``deliveryDelay.delayedRecipients``."""
+
+    email_address: str
+    status: str = ""
+    diagnostic_code: str = ""
+
+
+class DeliveryDelay(_Ses, frozen=True):
+    """``deliveryDelay``: SES could not deliver yet and keeps trying."""
+
+    timestamp: datetime | None = None
+    delay_type: str = ""
+    expiration_time: datetime | None = None
+    delayed_recipients: list[DelayedRecipient] = []
+    reporting_mta: str = msgspec.field(default="", name="reportingMTA")
+
+
+class BouncedRecipient(_Ses, frozen=True):
+    """One entry of ``bounce.bouncedRecipients``."""
+
+    email_address: str
+    action: str = ""
+    status: str = ""
+    diagnostic_code: str = ""
+
+
+class Bounce(_Ses, frozen=True):
+    """``bounce``: the recipient's MTA (or SES) rejected the message."""
+
+    timestamp: datetime | None = None
+    bounce_type: str = ""
+    bounce_sub_type: str = ""
+    bounced_recipients: list[BouncedRecipient] = []
+    reporting_mta: str = msgspec.field(default="", name="reportingMTA")
+
+
+class ComplainedRecipient(_Ses, frozen=True):
+    """One entry of ``complaint.complainedRecipients``."""
+
+    email_address: str
+
+
+class Complaint(_Ses, frozen=True):
+    """``complaint``: a recipient marked the message as spam."""
+
+    timestamp: datetime | None = None
+    complained_recipients: list[ComplainedRecipient] = []
+    complaint_feedback_type: str = ""
+
+
+class _Timestamped(_Ses, frozen=True):
+    """``open``, ``click``, ``subscription``, ``reject``...: only the time matters."""
+
+    timestamp: datetime | None = None
+
+
+class SesEvent(_Ses, frozen=True):
+    """An SES event (``eventType``) or legacy notification (``notificationType``)."""
+
+    event_type: str | None = None
+    notification_type: str | None = None
+    mail: Mail | None = None
+    delivery: Delivery | None = None
+    delivery_delay: DeliveryDelay | None = None
+    bounce: Bounce | None = None
+    complaint: Complaint | None = None
+    open: _Timestamped | None = None
+    click: _Timestamped | None = None
+    subscription: _Timestamped | None = None
+
+
+class Event(msgspec.Struct, frozen=True, gc=False):
+    """A decoded SES event: its type label, event time (Unix seconds) and recipients."""
+
+    type: str
+    time: float
+    recipients: list[str]
+    ses: SesEvent
+
+    @property
+    def mail(self) -> Mail:
+        """The ``mail`` object, always present on a decoded event."""
+        assert self.ses.mail is not None
+        return self.ses.mail
+
+
+class Skipped(msgspec.Struct, frozen=True, gc=False):
+    """A body that is not an email event (subscription confirmations...)."""
+
+    reason: str
+
+
+class Invalid(msgspec.Struct, frozen=True, gc=False):
+    """A body that cannot be used. ``reason`` is a bounded label; ``detail`` never holds
+    a value from the body (bodies hold addresses), only its shape."""
+
+    reason: str
+    detail: str = ""

@@ -1,0 +1,61 @@
+"""What /healthz and /readyz answer, kept by the tasks that know."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import anyio
+
+__all__ = ["Changes", "Health"]
+
+#: A queue counts as ready while it answered a receive within this many seconds.
+READY_WITHIN = 60.0
+
+
+@dataclass(slots=True)
+class Health:
+    """Per-queue receive successes and the loop's heartbeat, on the monotonic clock."""
+
+    queues: list[str]
+    last_receive: dict[str, float] = field(default_factory=dict)
+    heartbeat: float = 0.0
+    config_loaded: bool = True
+
+    def received(self, queue: str, now: float) -> None:
+        """A receive on ``queue`` succeeded (with or without messages)."""
+        self.last_receive[queue] = now
+
+    def ready(self, now: float) -> tuple[bool, list[str]]:
+        """Ready when every queue answered recently; returns the ones that did not."""
+        stale = [
+            q for q in self.queues if now - self.last_receive.get(q, float("-inf")) > READY_WITHIN
+        ]
+        return self.config_loaded and not stale, stale
+
+    def all_answered(self) -> bool:
+        """True once every queue answered at least once (systemd READY=1)."""
+        return all(q in self.last_receive for q in self.queues)
+
+
+class Changes:
+    """A broadcast "something changed" signal: waiters re-check their condition.
+
+    The pollers notify after each batch, so a test or the demo can wait for a
+    condition on the pipeline's state without sleeping.
+    """
+
+    __slots__ = ("_event",)
+
+    def __init__(self) -> None:
+        self._event = anyio.Event()
+
+    def notify(self) -> None:
+        """Wake every waiter."""
+        self._event.set()
+        self._event = anyio.Event()
+
+    async def wait_for(self, predicate: Callable[[], bool]) -> None:
+        """Return once ``predicate()`` holds, re-checking after each change."""
+        while not predicate():
+            await self._event.wait()

@@ -1,0 +1,273 @@
+"""Stage 5: Prometheus metrics, built from live pipeline state at scrape time.
+
+The names and labels of SPEC section 5 are a contract (the dashboard and the
+fleet rules use them). Per-event counters are plain tallies in the pipeline;
+:class:`PipelineCollector` turns them, and the windows, into metric families
+when Prometheus scrapes. Low-rate I/O counters (SQS errors) are ordinary
+client metrics on the same registry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+
+from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.registry import Collector
+
+from sesd import __version__
+from sesd.events import EVENT_TYPES
+from sesd.pipeline import Pipeline
+from sesd.tallies import FixedHistogram
+
+__all__ = ["OUTCOMES", "Metrics", "PipelineCollector"]
+
+OUTCOMES = ("processed", "skipped", "invalid", "duplicate")
+_QUANTILE_LABELS = ("0.5", "0.95", "0.99")
+
+
+class PipelineCollector(Collector):
+    """Exports the pipeline's tallies and windows; reads ``clock()`` once per scrape."""
+
+    def __init__(self, pipeline: Pipeline, queues: Iterable[str], clock: Callable[[], float]):
+        self._pipeline = pipeline
+        self._queues = list(queues)
+        self._clock = clock
+
+    def collect(self) -> Iterator[Metric]:
+        """Build every pipeline metric family from current state."""
+        p, tallies = self._pipeline, self._pipeline.tallies
+        now = self._clock()
+
+        events = CounterMetricFamily(
+            "sesd_events",
+            "SES events processed, by queue and event type.",
+            labels=["queue", "event_type"],
+        )
+        for queue in sorted(set(self._queues) | set(tallies.events)):
+            counts = tallies.events.get(queue) or [0] * len(EVENT_TYPES)
+            for name, n in zip(EVENT_TYPES, counts, strict=True):
+                events.add_metric([queue, name], n)
+        yield events
+
+        messages = CounterMetricFamily(
+            "sesd_messages",
+            "SQS messages handled, by queue and outcome.",
+            labels=["queue", "outcome"],
+        )
+        queues = sorted(set(self._queues) | {q for q, _ in tallies.messages})
+        for queue in queues:
+            for outcome in OUTCOMES:
+                messages.add_metric([queue, outcome], tallies.messages.get((queue, outcome), 0))
+        yield messages
+
+        invalid = CounterMetricFamily(
+            "sesd_invalid_messages",
+            "Invalid SQS messages, by queue and reason.",
+            labels=["queue", "reason"],
+        )
+        for (queue, reason), n in sorted(tallies.invalid.items()):
+            invalid.add_metric([queue, reason], n)
+        yield invalid
+
+        recipients = CounterMetricFamily(
+            "sesd_recipient_events",
+            "Recipients per event, by domain and event type.",
+            labels=["domain", "event_type"],
+        )
+        for domain, counts in tallies.recipients.items():
+            for name, n in zip(EVENT_TYPES, counts, strict=True):
+                recipients.add_metric([domain, name], n)
+        yield recipients
+
+        delays = CounterMetricFamily(
+            "sesd_delivery_delays",
+            "Delayed recipients, by domain and SES delay type.",
+            labels=["domain", "delay_type"],
+        )
+        for domain, per_type in tallies.delays.items():
+            for delay_type, n in per_type.items():
+                delays.add_metric([domain, delay_type], n)
+        yield delays
+
+        bounces = CounterMetricFamily(
+            "sesd_bounces",
+            "Bounced recipients, by domain, bounce type and subtype.",
+            labels=["domain", "bounce_type", "bounce_subtype"],
+        )
+        for domain, per_kind in tallies.bounces.items():
+            for (kind, subkind), n in per_kind.items():
+                bounces.add_metric([domain, kind, subkind], n)
+        yield bounces
+
+        yield CounterMetricFamily(
+            "sesd_late_events",
+            "Events older than the largest window: counted in totals, not in windows.",
+            value=tallies.late_events,
+        )
+        yield CounterMetricFamily(
+            "sesd_invalid_recipients",
+            "Recipient addresses without a usable domain in otherwise valid events.",
+            value=tallies.invalid_recipients,
+        )
+        yield CounterMetricFamily(
+            "sesd_pending_delays_overflow",
+            "Delayed recipients not tracked as pending because the table was full.",
+            value=p.pending.overflow,
+        )
+        yield _histogram(
+            "sesd_delivery_processing_seconds",
+            "SES processingTimeMillis of Delivery events, in seconds.",
+            tallies.processing,
+        )
+        yield _histogram(
+            "sesd_event_lag_seconds",
+            "Receive time minus event time.",
+            tallies.lag,
+        )
+
+        yield from self._windows(now)
+
+        pending = GaugeMetricFamily(
+            "sesd_delayed_recipients_pending",
+            "Recipients with a DeliveryDelay and no Delivery or Bounce yet.",
+            labels=["domain"],
+        )
+        pending_counts = p.pending.counts()
+        for domain in p.windows:
+            pending.add_metric([domain], pending_counts.get(domain, 0))
+        yield pending
+
+        tracked = GaugeMetricFamily(
+            "sesd_tracked_domains", "Domains tracked under their own label.", value=len(p.domains)
+        )
+        yield tracked
+        yield GaugeMetricFamily(
+            "sesd_duplicate_filter_entries",
+            "Event keys remembered for duplicate suppression.",
+            value=len(p.dedup),
+        )
+        yield from self._tags(now)
+
+    def _windows(self, now: float) -> Iterator[Metric]:
+        p = self._pipeline
+        counts = GaugeMetricFamily(
+            "sesd_window_recipient_events",
+            "Recipients per event type in the sliding window.",
+            labels=["domain", "window", "event_type"],
+        )
+        delay_ratio = GaugeMetricFamily(
+            "sesd_window_delay_ratio",
+            "delayed / (delivered + delayed) recipients in the window.",
+            labels=["domain", "window"],
+        )
+        bounce_ratio = GaugeMetricFamily(
+            "sesd_window_bounce_ratio",
+            "bounced / (delivered + bounced) recipients in the window.",
+            labels=["domain", "window"],
+        )
+        complaint_ratio = GaugeMetricFamily(
+            "sesd_window_complaint_ratio",
+            "complained / (delivered + bounced) recipients in the window.",
+            labels=["domain", "window"],
+        )
+        processing = GaugeMetricFamily(
+            "sesd_window_processing_seconds",
+            "Quantiles of SES processingTimeMillis in the window, in seconds.",
+            labels=["domain", "window", "quantile"],
+        )
+        to_delivery = GaugeMetricFamily(
+            "sesd_window_delivery_seconds",
+            "Quantiles of time from send to delivery in the window, in seconds.",
+            labels=["domain", "window", "quantile"],
+        )
+        for domain, windows in list(p.windows.items()):
+            for index, spec in enumerate(p.specs):
+                figures = windows.figures(index, now)
+                for name, n in zip(EVENT_TYPES, figures.counts, strict=True):
+                    counts.add_metric([domain, spec.name, name], n)
+                for family, value in (
+                    (delay_ratio, figures.delay_ratio),
+                    (bounce_ratio, figures.bounce_ratio),
+                    (complaint_ratio, figures.complaint_ratio),
+                ):
+                    if value is not None:
+                        family.add_metric([domain, spec.name], value)
+                for family, quantiles in (
+                    (processing, figures.processing_ms),
+                    (to_delivery, figures.to_delivery_ms),
+                ):
+                    for label, ms in zip(_QUANTILE_LABELS, quantiles, strict=True):
+                        if ms is not None:
+                            family.add_metric([domain, spec.name, label], ms / 1000.0)
+        yield from (counts, delay_ratio, bounce_ratio, complaint_ratio, processing, to_delivery)
+
+    def _tags(self, now: float) -> Iterator[Metric]:
+        p = self._pipeline
+        if not p.tag_names:
+            return
+        totals = CounterMetricFamily(
+            "sesd_tag_recipient_events",
+            "Recipients per event, by message tag value and event type.",
+            labels=["tag", "value", "event_type"],
+        )
+        for (tag, value), tag_counts in p.tallies.tag_recipients.items():
+            for name, n in zip(EVENT_TYPES, tag_counts, strict=True):
+                totals.add_metric([tag, value, name], n)
+        yield totals
+        counts = GaugeMetricFamily(
+            "sesd_window_tag_recipient_events",
+            "Recipients per event type in the window, by message tag value.",
+            labels=["tag", "value", "window", "event_type"],
+        )
+        ratio = GaugeMetricFamily(
+            "sesd_window_tag_delay_ratio",
+            "delayed / (delivered + delayed) in the window, by message tag value.",
+            labels=["tag", "value", "window"],
+        )
+        for (tag, value), windows in list(p.tag_windows.items()):
+            for index, spec in enumerate(p.specs):
+                figures = windows.figures(index, now)
+                for name, n in zip(EVENT_TYPES, figures.counts, strict=True):
+                    counts.add_metric([tag, value, spec.name, name], n)
+                if figures.delay_ratio is not None:
+                    ratio.add_metric([tag, value, spec.name], figures.delay_ratio)
+        yield counts
+        yield ratio
+
+
+def _histogram(name: str, documentation: str, histogram: FixedHistogram) -> Metric:
+    buckets = histogram.cumulative()
+    family = HistogramMetricFamily(name, documentation)
+    family.add_metric([], buckets=buckets, sum_value=histogram.sum)
+    return family
+
+
+class Metrics:
+    """The registry sesd serves, and the I/O counters the edges increment."""
+
+    def __init__(self, pipeline: Pipeline, queues: Iterable[str], clock: Callable[[], float]):
+        queues = list(queues)
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.registry.register(PipelineCollector(pipeline, queues, clock))
+        self.sqs_errors = Counter(
+            "sesd_sqs_errors",
+            "SQS calls that failed, by queue and operation.",
+            ["queue", "operation"],
+            registry=self.registry,
+        )
+        self.sqs_received = Counter(
+            "sesd_sqs_messages_received",
+            "Messages received from SQS, by queue.",
+            ["queue"],
+            registry=self.registry,
+        )
+        build = Gauge("sesd_build_info", "sesd's version.", ["version"], registry=self.registry)
+        build.labels(__version__).set(1)
+        for queue in queues:
+            self.sqs_received.labels(queue)

@@ -1,0 +1,99 @@
+"""Recipients delayed now: a DeliveryDelay seen, no Delivery or Bounce yet.
+
+A recipient stays pending until a later Delivery or Bounce for the same SES
+message (then the delay's duration is known) or until the delay's
+``expirationTime``, when SES gives up. Keys are hashes of (message id,
+address), so no address is held. Memory is bounded by ``max_entries``;
+delays beyond it are counted in :attr:`overflow` and not tracked.
+"""
+
+from __future__ import annotations
+
+import heapq
+
+__all__ = ["DEFAULT_EXPIRY", "PendingDelays", "pending_key"]
+
+#: When a delay carries no expirationTime: SES retries for at most about 14 h.
+DEFAULT_EXPIRY = 16 * 3600.0
+
+
+def pending_key(message_id: str, address: str) -> int:
+    """The identity of one recipient of one message."""
+    return hash((message_id, address.strip().lower()))
+
+
+class PendingDelays:
+    """Delayed recipients per label, with expiry in event time."""
+
+    __slots__ = ("_entries", "_expiries", "_per_label", "max_entries", "overflow")
+
+    def __init__(self, max_entries: int) -> None:
+        self.max_entries = max_entries
+        self._entries: dict[int, tuple[str, float, float]] = {}  # key -> (label, since, expires)
+        self._per_label: dict[str, int] = {}
+        self._expiries: list[tuple[float, int]] = []
+        self.overflow = 0
+
+    def delayed(self, key: int, label: str, t: float, expires: float | None) -> None:
+        """A DeliveryDelay for a recipient at event time ``t``."""
+        expires = expires if expires is not None else t + DEFAULT_EXPIRY
+        found = self._entries.get(key)
+        if found is not None:
+            # Another delay for the same recipient: keep the first time, move the expiry.
+            self._entries[key] = (found[0], found[1], max(found[2], expires))
+        elif len(self._entries) >= self.max_entries:
+            self.overflow += 1
+            return
+        else:
+            self._entries[key] = (label, t, expires)
+            self._per_label[label] = self._per_label.get(label, 0) + 1
+        heapq.heappush(self._expiries, (expires, key))
+        if len(self._expiries) > 2 * len(self._entries) + 1024:
+            self._expiries = [(e[2], k) for k, e in self._entries.items()]
+            heapq.heapify(self._expiries)
+
+    def resolved(self, key: int, t: float) -> tuple[str, float] | None:
+        """A Delivery or Bounce for a recipient: returns (label, seconds delayed) if pending."""
+        found = self._entries.pop(key, None)
+        if found is None:
+            return None
+        label, since, _ = found
+        self._decrement(label)
+        return label, max(0.0, t - since)
+
+    def expire(self, now: float) -> int:
+        """Forget delays whose expiry has passed; returns how many."""
+        expired = 0
+        heap = self._expiries
+        while heap and heap[0][0] <= now:
+            _, key = heapq.heappop(heap)
+            found = self._entries.get(key)
+            if found is not None and found[2] <= now:
+                del self._entries[key]
+                self._decrement(found[0])
+                expired += 1
+        return expired
+
+    def drop_label(self, label: str) -> None:
+        """Forget every pending recipient of an evicted label."""
+        if self._per_label.pop(label, None) is None:
+            return
+        self._entries = {k: e for k, e in self._entries.items() if e[0] != label}
+
+    def count(self, label: str) -> int:
+        """Recipients of ``label`` delayed now."""
+        return self._per_label.get(label, 0)
+
+    def counts(self) -> dict[str, int]:
+        """Pending recipients per label."""
+        return dict(self._per_label)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def _decrement(self, label: str) -> None:
+        left = self._per_label.get(label, 0) - 1
+        if left > 0:
+            self._per_label[label] = left
+        else:
+            self._per_label.pop(label, None)

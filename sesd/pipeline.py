@@ -1,0 +1,291 @@
+"""The pure core, wired: body -> event -> per-recipient facts -> windows and tallies.
+
+:class:`Pipeline` owns all in-memory state. It never reads a clock: callers
+pass ``now`` (wall time in the daemon, event time in ``replay``) and, when
+known, when the message was received.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from sesd.config import Config
+from sesd.decode import decode_body
+from sesd.dedup import DuplicateFilter, event_key
+from sesd.domains import LabelTable, domain_of
+from sesd.events import EVENT_TYPE_INDEX, Event, Invalid, Skipped
+from sesd.pending import PendingDelays, pending_key
+from sesd.tallies import BOUNCE_SUBTYPES, BOUNCE_TYPES, DELAY_TYPES, Tallies
+from sesd.windows import DomainWindows, WindowSpec, window_specs
+
+__all__ = ["Pipeline", "Result"]
+
+_DELIVERY = EVENT_TYPE_INDEX["delivery"]
+_DELAY = EVENT_TYPE_INDEX["delivery_delay"]
+_BOUNCE = EVENT_TYPE_INDEX["bounce"]
+_COMPLAINT = EVENT_TYPE_INDEX["complaint"]
+_CONFIG_SET_TAG = "ses:configuration-set"
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """What happened to one message: ``outcome`` is a ``sesd_messages_total`` label."""
+
+    outcome: str  # processed | skipped | invalid | duplicate
+    reason: str = ""
+    detail: str = ""
+    event_type: str = ""
+
+
+_PROCESSED = {name: Result("processed", event_type=name) for name in EVENT_TYPE_INDEX}
+_DUPLICATE = Result("duplicate")
+
+
+class Pipeline:
+    """Decoding, duplicate suppression, domain labels, windows, pending delays, tallies."""
+
+    def __init__(self, config: Config) -> None:
+        self.specs: list[WindowSpec] = window_specs(
+            config.windows.sizes, config.windows.resolution, config.windows.max_buckets
+        )
+        self.horizon = self.specs[-1].seconds
+        self.domains = LabelTable.for_domains(
+            track=config.domains.track,
+            groups=config.domains.groups,
+            max_tracked=config.domains.max_tracked,
+            idle_evict=config.domains.idle_evict.seconds,
+        )
+        self.tag_names = list(config.dimensions.tags)
+        self.tag_tables = {
+            tag: LabelTable(
+                max_tracked=config.dimensions.max_tracked,
+                idle_evict=config.domains.idle_evict.seconds,
+            )
+            for tag in self.tag_names
+        }
+        self.windows: dict[str, DomainWindows] = {}
+        self.tag_windows: dict[tuple[str, str], DomainWindows] = {}
+        self.dedup = DuplicateFilter(
+            horizon=self.horizon, max_entries=config.ingest.dedup_max_entries
+        )
+        self.pending = PendingDelays(config.ingest.max_pending_delays)
+        self.tallies = Tallies()
+
+    # --- write side ------------------------------------------------------------
+
+    def feed(
+        self, body: bytes | str, queue: str, now: float, received_at: float | None = None
+    ) -> Result:
+        """Decode and apply one SQS message body."""
+        return self.apply(decode_body(body), queue, now, received_at)
+
+    def apply(
+        self,
+        decoded: Event | Skipped | Invalid,
+        queue: str,
+        now: float,
+        received_at: float | None = None,
+    ) -> Result:
+        """Apply one decoded body; counts the message under its outcome."""
+        tallies = self.tallies
+        if isinstance(decoded, Skipped):
+            tallies.message(queue, "skipped")
+            return Result("skipped", decoded.reason)
+        if isinstance(decoded, Invalid):
+            return self._invalid(queue, decoded.reason, decoded.detail)
+
+        event = decoded
+        domains = [domain_of(address) for address in event.recipients]
+        usable = sum(domain is not None for domain in domains)
+        if not usable:
+            return self._invalid(queue, "no_usable_domain", "no recipient has a usable domain")
+        if self.dedup.seen(event_key(event), now):
+            tallies.message(queue, "duplicate")
+            return _DUPLICATE
+        tallies.message(queue, "processed")
+        tallies.invalid_recipients += len(domains) - usable
+        type_index = EVENT_TYPE_INDEX[event.type]
+        tallies.queue_counts(queue)[type_index] += 1
+
+        t = event.time
+        if received_at is not None:
+            tallies.lag.observe(max(0.0, received_at - t))
+        t = min(t, now)  # a clock ahead of ours is clamped to now
+        in_windows = t > now - self.horizon
+        if not in_windows:
+            tallies.late_events += 1
+
+        labels: list[str] = []
+        for domain in domains:
+            if domain is None:
+                labels.append("")
+                continue
+            label = self.domains.label(domain, now)
+            labels.append(label)
+            tallies.recipient_counts(label)[type_index] += 1
+            if in_windows:
+                self._windows_of(label).count(t, now, type_index)
+
+        if type_index == _DELIVERY:
+            self._delivery(event, labels, t, now, in_windows)
+        elif type_index == _DELAY:
+            self._delay(event, labels, t, now, in_windows)
+        elif type_index == _BOUNCE:
+            self._bounce(event, labels, t, now, in_windows)
+        elif type_index == _COMPLAINT and in_windows:
+            self._note(event, labels, t, now)
+        if self.tag_names:
+            self._tags(event, type_index, usable, t, now, in_windows)
+        return _PROCESSED[event.type]
+
+    def _invalid(self, queue: str, reason: str, detail: str) -> Result:
+        self.tallies.message(queue, "invalid")
+        key = (queue, reason)
+        self.tallies.invalid[key] = self.tallies.invalid.get(key, 0) + 1
+        return Result("invalid", reason, detail)
+
+    def _windows_of(self, label: str) -> DomainWindows:
+        found = self.windows.get(label)
+        if found is None:
+            found = self.windows[label] = DomainWindows(self.specs)
+        return found
+
+    def _delivery(
+        self, event: Event, labels: list[str], t: float, now: float, in_windows: bool
+    ) -> None:
+        delivery = event.ses.delivery
+        assert delivery is not None
+        processing_ms = delivery.processing_time_millis
+        if processing_ms is not None:
+            self.tallies.processing.observe(processing_ms / 1000.0)
+        to_delivery_ms = max(0.0, (event.time - event.mail.timestamp.timestamp()) * 1000.0)
+        message_id = event.mail.message_id
+        for address, label in zip(event.recipients, labels, strict=True):
+            if not label:
+                continue
+            resolved = self.pending.resolved(pending_key(message_id, address), t)
+            if not in_windows:
+                continue
+            windows = self._windows_of(label)
+            if processing_ms is not None:
+                windows.observe_processing(t, processing_ms, to_delivery_ms)
+            if resolved is not None:
+                windows.observe_delay_duration(t, resolved[1] * 1000.0)
+
+    def _delay(
+        self, event: Event, labels: list[str], t: float, now: float, in_windows: bool
+    ) -> None:
+        delay = event.ses.delivery_delay
+        assert delay is not None
+        delay_type = delay.delay_type if delay.delay_type in DELAY_TYPES else "other"
+        expires = delay.expiration_time.timestamp() if delay.expiration_time else None
+        message_id = event.mail.message_id
+        for recipient, label in zip(delay.delayed_recipients, labels, strict=True):
+            if not label:
+                continue
+            per_type = self.tallies.delays.setdefault(label, {})
+            per_type[delay_type] = per_type.get(delay_type, 0) + 1
+            if expires is None or expires > now:
+                key = pending_key(message_id, recipient.email_address)
+                self.pending.delayed(key, label, t, expires)
+            if in_windows:
+                self._windows_of(label).note_problem(
+                    t,
+                    now,
+                    message_id=message_id,
+                    source=event.mail.source_arn,
+                    config_set=_config_set(event),
+                    delay_type=delay.delay_type,
+                    statuses=[recipient.status],
+                    diagnostics=[recipient.diagnostic_code],
+                    mta=delay.reporting_mta,
+                )
+
+    def _bounce(
+        self, event: Event, labels: list[str], t: float, now: float, in_windows: bool
+    ) -> None:
+        bounce = event.ses.bounce
+        assert bounce is not None
+        kind = (
+            bounce.bounce_type if bounce.bounce_type in BOUNCE_TYPES else "other",
+            bounce.bounce_sub_type if bounce.bounce_sub_type in BOUNCE_SUBTYPES else "other",
+        )
+        message_id = event.mail.message_id
+        for recipient, label in zip(bounce.bounced_recipients, labels, strict=True):
+            if not label:
+                continue
+            per_kind = self.tallies.bounces.setdefault(label, {})
+            per_kind[kind] = per_kind.get(kind, 0) + 1
+            resolved = self.pending.resolved(pending_key(message_id, recipient.email_address), t)
+            if not in_windows:
+                continue
+            windows = self._windows_of(label)
+            if resolved is not None:
+                windows.observe_delay_duration(t, resolved[1] * 1000.0)
+            windows.note_problem(
+                t,
+                now,
+                message_id=message_id,
+                source=event.mail.source_arn,
+                config_set=_config_set(event),
+                statuses=[recipient.status],
+                diagnostics=[recipient.diagnostic_code],
+                mta=bounce.reporting_mta,
+            )
+
+    def _note(self, event: Event, labels: list[str], t: float, now: float) -> None:
+        for label in dict.fromkeys(labels):
+            if label:
+                self._windows_of(label).note_problem(
+                    t,
+                    now,
+                    message_id=event.mail.message_id,
+                    source=event.mail.source_arn,
+                    config_set=_config_set(event),
+                )
+
+    def _tags(
+        self, event: Event, type_index: int, n: int, t: float, now: float, in_windows: bool
+    ) -> None:
+        tags = event.mail.tags
+        for tag in self.tag_names:
+            for value in dict.fromkeys(tags.get(tag, ())):
+                label = self.tag_tables[tag].label(value, now)
+                self.tallies.tag_counts(tag, label)[type_index] += n
+                if in_windows:
+                    key = (tag, label)
+                    windows = self.tag_windows.get(key)
+                    if windows is None:
+                        windows = self.tag_windows[key] = DomainWindows(self.specs)
+                    windows.count(t, now, type_index, n)
+
+    # --- housekeeping ------------------------------------------------------------
+
+    def housekeep(self, now: float) -> list[str]:
+        """Expire pending delays and evict idle domains and tag values.
+
+        Returns the evicted domain labels (their series are gone from the tallies).
+        """
+        self.pending.expire(now)
+        evicted = self.domains.evict_idle(now)
+        for label in evicted:
+            self.windows.pop(label, None)
+            self.tallies.forget_domain(label)
+            self.pending.drop_label(label)
+        for tag, table in self.tag_tables.items():
+            for value in table.evict_idle(now):
+                self.tag_windows.pop((tag, value), None)
+                self.tallies.tag_recipients.pop((tag, value), None)
+        return evicted
+
+    # --- read side -------------------------------------------------------------
+
+    def domain_labels(self) -> Iterator[str]:
+        """Domain labels with windows, in no particular order."""
+        return iter(list(self.windows))
+
+
+def _config_set(event: Event) -> str:
+    values = event.mail.tags.get(_CONFIG_SET_TAG)
+    return values[0] if values else ""

@@ -1,0 +1,268 @@
+"""Stage 0 (the input edge): long-polling SQS consumers that feed the pipeline.
+
+Each queue gets ``concurrency`` pollers. A poller receives up to 10 messages
+with a 20 s long poll, runs them through the pipeline (synchronous, well
+under a millisecond a message), and deletes what was handled in one batch.
+Invalid messages are left alone so the queue's redrive policy moves them to
+the dead-letter queue.
+
+Stopping: the daemon sets ``stopping``; a poller finishes the receive in
+flight, handles and deletes what it brought, and returns. A receive is never
+cut off mid-request, even when the grace period runs out (SQS would hide the
+messages it had already taken until their visibility timeout): it is shielded,
+and what it brings after a cancellation is released at once (visibility 0).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+import anyio
+from botocore.exceptions import BotoCoreError, ClientError
+
+from sesd.config import QueueConfig
+from sesd.health import Changes, Health
+from sesd.logs import get_logger
+from sesd.metrics import Metrics
+from sesd.pipeline import Pipeline
+
+if TYPE_CHECKING:
+    from types_aiobotocore_sqs.client import SQSClient
+    from types_aiobotocore_sqs.type_defs import MessageTypeDef
+else:
+    SQSClient = Any
+    MessageTypeDef = Any
+
+__all__ = ["SQS_ERRORS", "QueuePoller", "backoff_delay", "check_redrive"]
+
+#: What an SQS call may raise when SQS or the network is in trouble.
+SQS_ERRORS = (ClientError, BotoCoreError, aiohttp.ClientError, OSError, asyncio.TimeoutError)
+
+_REMEMBERED_INVALID = 10_000
+
+
+def backoff_delay(attempt: int, *, base: float = 0.2, cap: float = 30.0, rand: float) -> float:
+    """Exponential backoff with full jitter: a delay in [0, min(cap, base * 2**attempt)).
+
+    ``rand`` is a uniform draw in [0, 1), so the function stays pure.
+    """
+    return rand * min(cap, base * 2.0 ** min(attempt, 32))
+
+
+async def check_redrive(client: SQSClient, queue: QueueConfig) -> bool:
+    """Warn when a queue has no RedrivePolicy: invalid messages would cycle forever."""
+    log = get_logger(queue=queue.label)
+    try:
+        attrs = await client.get_queue_attributes(
+            QueueUrl=queue.url, AttributeNames=["RedrivePolicy"]
+        )
+    except SQS_ERRORS as exc:
+        log.warning("sesd.sqs.attributes_failed", error=_describe(exc))
+        return False
+    if "RedrivePolicy" not in attrs.get("Attributes", {}):
+        log.warning(
+            "sesd.sqs.no_redrive_policy",
+            hint="invalid messages are left in the queue; add a dead-letter queue",
+        )
+        return False
+    return True
+
+
+class _InvalidMemory:
+    """SQS message ids already judged invalid, so each is counted and logged once."""
+
+    def __init__(self) -> None:
+        self._ids: dict[str, None] = {}
+
+    def __contains__(self, message_id: str) -> bool:
+        return message_id in self._ids
+
+    def add(self, message_id: str) -> None:
+        self._ids[message_id] = None
+        if len(self._ids) > _REMEMBERED_INVALID:
+            del self._ids[next(iter(self._ids))]
+
+
+class QueuePoller:
+    """One long-polling loop on one queue."""
+
+    def __init__(
+        self,
+        client: SQSClient,
+        queue: QueueConfig,
+        *,
+        pipeline: Pipeline,
+        metrics: Metrics,
+        health: Health,
+        changes: Changes,
+        stopping: anyio.Event,
+        delete_invalid: bool,
+        clock: Callable[[], float],
+        monotonic: Callable[[], float],
+        invalid_memory: _InvalidMemory | None = None,
+    ) -> None:
+        self._client = client
+        self._queue = queue
+        self._label = queue.label
+        self._pipeline = pipeline
+        self._metrics = metrics
+        self._health = health
+        self._changes = changes
+        self._stopping = stopping
+        self._delete_invalid = delete_invalid
+        self._clock = clock
+        self._monotonic = monotonic
+        self._invalid = invalid_memory if invalid_memory is not None else _InvalidMemory()
+        self._log = get_logger(queue=self._label)
+        self._errors = 0
+
+    async def run(self) -> None:
+        """Poll until ``stopping`` is set; SQS errors back off, never end the loop."""
+        while not self._stopping.is_set():
+            messages = await self._receive()
+            if messages is None:
+                await self._back_off()
+                continue
+            if messages:
+                await self._handle(messages)
+
+    async def _receive(self) -> list[MessageTypeDef] | None:
+        kwargs: dict[str, Any] = {
+            "QueueUrl": self._queue.url,
+            "MaxNumberOfMessages": self._queue.max_messages,
+            "WaitTimeSeconds": self._queue.wait_time_seconds,
+            "MessageSystemAttributeNames": ["ApproximateReceiveCount"],
+        }
+        if self._queue.visibility_timeout is not None:
+            kwargs["VisibilityTimeout"] = self._queue.visibility_timeout
+        try:
+            # Never cut a receive off mid-request (see the module docstring).
+            with anyio.CancelScope(shield=True):
+                response = await self._client.receive_message(**kwargs)
+        except SQS_ERRORS as exc:
+            self._errors += 1
+            self._metrics.sqs_errors.labels(self._label, "receive").inc()
+            self._log.warning(
+                "sesd.sqs.receive_failed", error=_describe(exc), consecutive=self._errors
+            )
+            self._changes.notify()
+            return None
+        if self._errors:
+            self._log.info("sesd.sqs.receive_recovered", after_errors=self._errors)
+            self._errors = 0
+        self._health.received(self._label, self._monotonic())
+        messages = response.get("Messages", [])
+        if messages:
+            self._metrics.sqs_received.labels(self._label).inc(len(messages))
+        else:
+            self._changes.notify()
+        return messages
+
+    async def _back_off(self) -> None:
+        delay = backoff_delay(self._errors, rand=random.random())  # noqa: S311 - jitter
+        with anyio.move_on_after(delay):
+            await self._stopping.wait()
+
+    async def _handle(self, messages: list[MessageTypeDef]) -> None:
+        try:
+            await anyio.lowlevel.checkpoint()
+        except anyio.get_cancelled_exc_class():
+            # Cancelled while the receive was in flight: give the messages back now.
+            with anyio.move_on_after(10, shield=True):
+                await self._release(messages)
+            raise
+        received_at = self._clock()
+        done = [message for message in messages if self._judge(message, received_at)]
+        self._changes.notify()
+        # Handled messages are deleted even if a cancellation arrives meanwhile:
+        # otherwise they would be counted again after their visibility timeout.
+        with anyio.CancelScope(shield=True), anyio.move_on_after(15):
+            await self._delete(done)
+
+    def _judge(self, message: MessageTypeDef, received_at: float) -> bool:
+        """Run one message through the pipeline; True when it should be deleted."""
+        message_id = message.get("MessageId", "")
+        if message_id in self._invalid:
+            return self._delete_invalid
+        try:
+            result = self._pipeline.feed(
+                message.get("Body", ""), self._label, received_at, received_at
+            )
+        except Exception as exc:  # noqa: BLE001 - a bug must not stop the queue
+            self._log.error(
+                "sesd.pipeline.failed", sqs_message_id=message_id, error=type(exc).__name__
+            )
+            self._metrics.sqs_errors.labels(self._label, "process").inc()
+            return False
+        if result.outcome != "invalid":
+            return True
+        self._invalid.add(message_id)
+        receive_count = message.get("Attributes", {}).get("ApproximateReceiveCount", "")
+        self._log.warning(
+            "sesd.message.invalid",
+            sqs_message_id=message_id,
+            reason=result.reason,
+            detail=result.detail,
+            receive_count=receive_count,
+            deleted=self._delete_invalid,
+        )
+        return self._delete_invalid
+
+    async def _delete(self, messages: list[MessageTypeDef]) -> None:
+        entries = [
+            {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)
+        ]
+        for attempt in range(2):
+            if not entries:
+                return
+            try:
+                response = await self._client.delete_message_batch(
+                    QueueUrl=self._queue.url,
+                    Entries=entries,  # type: ignore[arg-type]
+                )
+            except SQS_ERRORS as exc:
+                self._metrics.sqs_errors.labels(self._label, "delete").inc()
+                self._log.warning(
+                    "sesd.sqs.delete_failed", error=_describe(exc), count=len(entries)
+                )
+                continue
+            failed = response.get("Failed", [])
+            if not failed:
+                return
+            self._metrics.sqs_errors.labels(self._label, "delete").inc(len(failed))
+            retry_ids = {f["Id"] for f in failed if not f.get("SenderFault")}
+            self._log.warning(
+                "sesd.sqs.delete_partly_failed",
+                failed=len(failed),
+                codes=sorted({f.get("Code", "") for f in failed}),
+                retrying=len(retry_ids) if attempt == 0 else 0,
+            )
+            entries = [e for e in entries if e["Id"] in retry_ids]
+
+    async def _release(self, messages: list[MessageTypeDef]) -> None:
+        """Make messages visible again at once (visibility timeout 0)."""
+        entries = [
+            {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
+            for i, m in enumerate(messages)
+        ]
+        try:
+            await self._client.change_message_visibility_batch(
+                QueueUrl=self._queue.url,
+                Entries=entries,  # type: ignore[arg-type]
+            )
+        except SQS_ERRORS as exc:
+            self._metrics.sqs_errors.labels(self._label, "release").inc()
+            self._log.warning("sesd.sqs.release_failed", error=_describe(exc), count=len(entries))
+        else:
+            self._log.info("sesd.sqs.released", count=len(entries))
+
+
+def _describe(exc: BaseException) -> str:
+    """An error's class and code, never its full text (it may echo a request)."""
+    if isinstance(exc, ClientError):
+        return f"{type(exc).__name__}: {exc.response.get('Error', {}).get('Code', '?')}"
+    return f"{type(exc).__name__}: {exc}"[:300]

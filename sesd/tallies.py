@@ -1,0 +1,131 @@
+"""Plain counters the pipeline keeps and the metrics collector exports.
+
+Counting into dicts and lists costs a fraction of a Prometheus client call
+and needs no lock: the event loop is the only writer and scrapes read on the
+same loop. Per-label counters sit in one dict per label so an evicted domain's
+series go with one ``pop``.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass, field
+
+from sesd.events import EVENT_TYPES
+
+__all__ = ["BOUNCE_SUBTYPES", "BOUNCE_TYPES", "DELAY_TYPES", "FixedHistogram", "Tallies"]
+
+#: Values SES documents; anything else is counted as ``other`` to keep labels bounded.
+DELAY_TYPES = frozenset(
+    {
+        "InternalFailure",
+        "General",
+        "MailboxFull",
+        "SpamDetected",
+        "RecipientServerError",
+        "IPFailure",
+        "TransientCommunicationFailure",
+        "BYOIPHostNameLookupUnavailable",
+        "Undetermined",
+        "SendingDeferral",
+    }
+)
+BOUNCE_TYPES = frozenset({"Undetermined", "Permanent", "Transient"})
+BOUNCE_SUBTYPES = frozenset(
+    {
+        "Undetermined",
+        "General",
+        "NoEmail",
+        "Suppressed",
+        "OnAccountSuppressionList",
+        "MailboxFull",
+        "MessageTooLarge",
+        "ContentRejected",
+        "AttachmentRejected",
+    }
+)
+
+
+class FixedHistogram:
+    """A Prometheus-style histogram: cumulative counts are computed at export."""
+
+    __slots__ = ("bounds", "counts", "sum")
+
+    def __init__(self, bounds: tuple[float, ...]) -> None:
+        self.bounds = bounds
+        self.counts = [0] * (len(bounds) + 1)  # the last one is +Inf
+        self.sum = 0.0
+
+    def observe(self, value: float) -> None:
+        """Record one value."""
+        self.counts[bisect.bisect_left(self.bounds, value)] += 1
+        self.sum += value
+
+    def cumulative(self) -> list[tuple[str, int]]:
+        """``(le, count)`` pairs as the exposition format wants them."""
+        out, running = [], 0
+        for bound, n in zip((*self.bounds, float("inf")), self.counts, strict=True):
+            running += n
+            out.append(("+Inf" if bound == float("inf") else repr(float(bound)), running))
+        return out
+
+
+def _type_counts() -> list[int]:
+    return [0] * len(EVENT_TYPES)
+
+
+@dataclass(slots=True)
+class Tallies:
+    """Every counter behind the ``_total`` metrics and global histograms."""
+
+    events: dict[str, list[int]] = field(default_factory=dict)  # queue -> per type
+    messages: dict[tuple[str, str], int] = field(default_factory=dict)  # (queue, outcome)
+    invalid: dict[tuple[str, str], int] = field(default_factory=dict)  # (queue, reason)
+    recipients: dict[str, list[int]] = field(default_factory=dict)  # domain -> per type
+    delays: dict[str, dict[str, int]] = field(default_factory=dict)  # domain -> delay type
+    bounces: dict[str, dict[tuple[str, str], int]] = field(default_factory=dict)
+    tag_recipients: dict[tuple[str, str], list[int]] = field(default_factory=dict)
+    late_events: int = 0
+    invalid_recipients: int = 0
+    processing: FixedHistogram = field(
+        default_factory=lambda: FixedHistogram(
+            (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900, 1800, 3600)
+        )
+    )
+    lag: FixedHistogram = field(
+        default_factory=lambda: FixedHistogram(
+            (0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
+        )
+    )
+
+    def recipient_counts(self, label: str) -> list[int]:
+        """The per-type recipient counter list of a domain label, created on first use."""
+        counts = self.recipients.get(label)
+        if counts is None:
+            counts = self.recipients[label] = _type_counts()
+        return counts
+
+    def queue_counts(self, queue: str) -> list[int]:
+        """The per-type event counter list of a queue."""
+        counts = self.events.get(queue)
+        if counts is None:
+            counts = self.events[queue] = _type_counts()
+        return counts
+
+    def tag_counts(self, tag: str, value: str) -> list[int]:
+        """The per-type recipient counter list of a tag value."""
+        counts = self.tag_recipients.get((tag, value))
+        if counts is None:
+            counts = self.tag_recipients[(tag, value)] = _type_counts()
+        return counts
+
+    def message(self, queue: str, outcome: str) -> None:
+        """Count one SQS message by outcome."""
+        key = (queue, outcome)
+        self.messages[key] = self.messages.get(key, 0) + 1
+
+    def forget_domain(self, label: str) -> None:
+        """Drop an evicted domain's series."""
+        self.recipients.pop(label, None)
+        self.delays.pop(label, None)
+        self.bounces.pop(label, None)

@@ -1,0 +1,369 @@
+"""Stage 4: sliding windows per tracked domain, kept in event time.
+
+Each window is a ring of fixed-width buckets holding recipient counts per event
+type, with running totals so a read costs nothing however long the window.
+The bucket width is ``resolution`` (10 s by default), widened for long windows
+so no ring has more than ``max_buckets`` buckets: with the defaults the 5m
+window moves in 10 s steps, 15m in 30 s and 1h in 2 min steps. That keeps a
+domain's state a few kilobytes.
+
+Breakdowns for alert text (delay types, SMTP status and diagnostic codes,
+reporting MTAs, bounce types, example message ids, sending identities,
+configuration sets) are kept per bucket only where problem events occurred.
+Quantile sketches use two tumbling generations per window, the older one
+weighted by the share of it still inside the window.
+
+Pure code: time is always a parameter.
+"""
+
+from __future__ import annotations
+
+import math
+from array import array
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from sesd.config import Duration
+from sesd.events import EVENT_TYPE_INDEX, EVENT_TYPES
+from sesd.sketch import LogSketch, quantile_of
+
+__all__ = [
+    "Breakdown",
+    "DomainWindows",
+    "Figures",
+    "WindowSpec",
+    "window_specs",
+]
+
+_T = len(EVENT_TYPES)
+_SEND = EVENT_TYPE_INDEX["send"]
+_DELIVERY = EVENT_TYPE_INDEX["delivery"]
+_DELAY = EVENT_TYPE_INDEX["delivery_delay"]
+_BOUNCE = EVENT_TYPE_INDEX["bounce"]
+_COMPLAINT = EVENT_TYPE_INDEX["complaint"]
+_EXAMPLES = 5
+_ZEROS = array("I", bytes(4 * _T))
+
+
+@dataclass(frozen=True, slots=True)
+class WindowSpec:
+    """One configured window: its label (``"15m"``), length and bucket layout."""
+
+    name: str
+    seconds: float
+    width: float
+    slots: int
+
+
+def window_specs(sizes: list[Duration], resolution: Duration, max_buckets: int) -> list[WindowSpec]:
+    """Bucket layouts for the configured windows, shortest first."""
+    specs = []
+    for size in sorted(sizes, key=lambda d: d.seconds):
+        steps = math.ceil(size.seconds / max_buckets / resolution.seconds)
+        width = max(1, steps) * resolution.seconds
+        specs.append(WindowSpec(size.text, size.seconds, width, math.ceil(size.seconds / width)))
+    return specs
+
+
+class _Details:
+    """What problem events in one bucket said, for alert text."""
+
+    __slots__ = (
+        "config_sets",
+        "delay_types",
+        "diagnostics",
+        "message_ids",
+        "mtas",
+        "sources",
+        "statuses",
+    )
+
+    def __init__(self) -> None:
+        self.delay_types: Counter[str] = Counter()
+        self.statuses: Counter[str] = Counter()
+        self.diagnostics: Counter[str] = Counter()
+        self.mtas: Counter[str] = Counter()
+        self.message_ids: list[str] = []
+        self.sources: dict[str, None] = {}
+        self.config_sets: dict[str, None] = {}
+
+
+@dataclass(frozen=True, slots=True)
+class Breakdown:
+    """Top values over one window, most frequent first, with counts."""
+
+    delay_types: list[tuple[str, int]] = field(default_factory=list)
+    statuses: list[tuple[str, int]] = field(default_factory=list)
+    diagnostics: list[tuple[str, int]] = field(default_factory=list)
+    mtas: list[tuple[str, int]] = field(default_factory=list)
+    message_ids: list[str] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
+    config_sets: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Figures:
+    """Everything one window says about one domain at one moment."""
+
+    counts: tuple[int, ...]
+    processing_ms: tuple[float | None, float | None, float | None]
+    to_delivery_ms: tuple[float | None, float | None, float | None]
+    delay_duration_ms: tuple[float | None, float | None, float | None]
+
+    def count(self, event_type: str) -> int:
+        """Recipients of one event type in the window."""
+        return self.counts[EVENT_TYPE_INDEX[event_type]]
+
+    @property
+    def delay_ratio(self) -> float | None:
+        """delayed / (delivered + delayed), None without either."""
+        delayed, delivered = self.counts[_DELAY], self.counts[_DELIVERY]
+        return delayed / (delivered + delayed) if delayed + delivered else None
+
+    @property
+    def bounce_ratio(self) -> float | None:
+        """bounced / (delivered + bounced)."""
+        bounced, delivered = self.counts[_BOUNCE], self.counts[_DELIVERY]
+        return bounced / (delivered + bounced) if bounced + delivered else None
+
+    @property
+    def complaint_ratio(self) -> float | None:
+        """complained / (delivered + bounced)."""
+        denominator = self.counts[_DELIVERY] + self.counts[_BOUNCE]
+        return self.counts[_COMPLAINT] / denominator if denominator else None
+
+    @property
+    def delivery_ratio(self) -> float | None:
+        """delivered / sent, where Send events are published."""
+        sent = self.counts[_SEND]
+        return self.counts[_DELIVERY] / sent if sent else None
+
+
+class _Ring:
+    """Counts per event type in ``slots`` buckets of ``width`` seconds."""
+
+    __slots__ = ("counts", "details", "head", "slots", "totals", "width")
+
+    def __init__(self, spec: WindowSpec) -> None:
+        self.width = spec.width
+        self.slots = spec.slots
+        self.head = -(2**62)  # absolute number of the newest bucket
+        self.counts = array("I", bytes(4 * _T * spec.slots))
+        self.totals = [0] * _T
+        self.details: dict[int, _Details] | None = None
+
+    def advance(self, bucket: int) -> None:
+        """Move the head to ``bucket``, dropping what falls out of the window."""
+        steps = bucket - self.head
+        if steps <= 0:
+            return
+        counts, totals, slots = self.counts, self.totals, self.slots
+        if steps >= slots:
+            self.counts = array("I", bytes(4 * _T * slots))
+            self.totals = [0] * _T
+        else:
+            for b in range(self.head + 1, bucket + 1):
+                start = (b % slots) * _T
+                for i in range(_T):
+                    n = counts[start + i]
+                    if n:
+                        totals[i] -= n
+                counts[start : start + _T] = _ZEROS
+        self.head = bucket
+        if self.details:
+            oldest = bucket - slots
+            for b in [b for b in self.details if b <= oldest]:
+                del self.details[b]
+
+    def bucket_for(self, t: float, now: float) -> int | None:
+        """The bucket of time ``t`` after advancing to ``now``; None if outside."""
+        head = int(now // self.width)
+        if head > self.head:
+            self.advance(head)
+        bucket = int(t // self.width)
+        if bucket <= self.head - self.slots or bucket > self.head:
+            return None
+        return bucket
+
+    def add(self, bucket: int, type_index: int, n: int) -> None:
+        """Count ``n`` recipients of a type in a bucket returned by bucket_for."""
+        self.counts[(bucket % self.slots) * _T + type_index] += n
+        self.totals[type_index] += n
+
+    def details_at(self, bucket: int) -> _Details:
+        """The breakdown for a bucket, created on first use."""
+        if self.details is None:
+            self.details = {}
+        found = self.details.get(bucket)
+        if found is None:
+            found = self.details[bucket] = _Details()
+        return found
+
+
+class _Tumbling:
+    """Two generations of a sketch, each ``seconds`` long, for one window."""
+
+    __slots__ = ("current", "generation", "previous", "seconds")
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.generation = -(2**62)
+        self.current = LogSketch()
+        self.previous: LogSketch | None = None
+
+    def _roll(self, generation: int) -> None:
+        if generation == self.generation + 1:
+            self.previous = self.current
+        else:
+            self.previous = None
+        self.current = LogSketch()
+        self.generation = generation
+
+    def add(self, t: float, value_ms: float) -> None:
+        generation = int(t // self.seconds)
+        if generation > self.generation:
+            self._roll(generation)
+        if generation == self.generation:
+            self.current.add(value_ms)
+        elif generation == self.generation - 1 and self.previous is not None:
+            self.previous.add(value_ms)
+
+    def quantiles(self, now: float, qs: tuple[float, ...]) -> tuple[float | None, ...]:
+        generation = int(now // self.seconds)
+        if generation > self.generation:
+            self._roll(generation)
+        parts = [(self.current, 1.0)]
+        if self.previous is not None:
+            # The share of the previous generation still inside the window.
+            parts.append((self.previous, 1.0 - (now % self.seconds) / self.seconds))
+        return tuple(quantile_of(parts, q) for q in qs)
+
+
+_QS = (0.5, 0.95, 0.99)
+_NO_QUANTILES: tuple[None, None, None] = (None, None, None)
+
+
+class DomainWindows:
+    """All windows of one domain (or tag value)."""
+
+    __slots__ = ("_delay_durations", "_processing", "_rings", "_specs", "_to_delivery")
+
+    def __init__(self, specs: list[WindowSpec]) -> None:
+        self._specs = specs
+        self._rings = [_Ring(spec) for spec in specs]
+        self._processing: list[_Tumbling] | None = None
+        self._to_delivery: list[_Tumbling] | None = None
+        self._delay_durations: list[_Tumbling] | None = None
+
+    def count(self, t: float, now: float, type_index: int, n: int = 1) -> None:
+        """Count ``n`` recipients of a type at event time ``t``."""
+        for ring in self._rings:
+            bucket = ring.bucket_for(t, now)
+            if bucket is not None:
+                ring.add(bucket, type_index, n)
+
+    def note_problem(
+        self,
+        t: float,
+        now: float,
+        *,
+        message_id: str,
+        source: str,
+        config_set: str,
+        delay_type: str = "",
+        statuses: Sequence[str] = (),
+        diagnostics: Sequence[str] = (),
+        mta: str = "",
+    ) -> None:
+        """Remember what a delay, bounce or complaint said, for alert text."""
+        for ring in self._rings:
+            bucket = ring.bucket_for(t, now)
+            if bucket is None:
+                continue
+            details = ring.details_at(bucket)
+            if delay_type:
+                details.delay_types[delay_type] += 1
+            for status in statuses:
+                if status:
+                    details.statuses[status] += 1
+            for diagnostic in diagnostics:
+                if diagnostic:
+                    details.diagnostics[diagnostic[:200]] += 1
+            if mta:
+                details.mtas[mta] += 1
+            if len(details.message_ids) < _EXAMPLES and message_id not in details.message_ids:
+                details.message_ids.append(message_id)
+            if source and len(details.sources) < _EXAMPLES:
+                details.sources[source] = None
+            if config_set and len(details.config_sets) < _EXAMPLES:
+                details.config_sets[config_set] = None
+
+    def observe_processing(self, t: float, processing_ms: float, to_delivery_ms: float) -> None:
+        """Record a delivery's processing time and time to delivery."""
+        if self._processing is None or self._to_delivery is None:
+            self._processing = [_Tumbling(spec.seconds) for spec in self._specs]
+            self._to_delivery = [_Tumbling(spec.seconds) for spec in self._specs]
+        for sketch in self._processing:
+            sketch.add(t, processing_ms)
+        for sketch in self._to_delivery:
+            sketch.add(t, to_delivery_ms)
+
+    def observe_delay_duration(self, t: float, duration_ms: float) -> None:
+        """Record how long a delay lasted once its recipient was delivered or bounced."""
+        if self._delay_durations is None:
+            self._delay_durations = [_Tumbling(spec.seconds) for spec in self._specs]
+        for sketch in self._delay_durations:
+            sketch.add(t, duration_ms)
+
+    def figures(self, index: int, now: float) -> Figures:
+        """The figures of window ``index`` (in spec order) as of ``now``."""
+        ring = self._rings[index]
+        ring.advance(int(now // ring.width))
+        return Figures(
+            counts=tuple(ring.totals),
+            processing_ms=_quantiles(self._processing, index, now),
+            to_delivery_ms=_quantiles(self._to_delivery, index, now),
+            delay_duration_ms=_quantiles(self._delay_durations, index, now),
+        )
+
+    def breakdown(self, index: int, now: float, top: int = 5) -> Breakdown:
+        """Top delay types, codes, MTAs and examples in window ``index``."""
+        ring = self._rings[index]
+        ring.advance(int(now // ring.width))
+        if not ring.details:
+            return Breakdown()
+        delay_types: Counter[str] = Counter()
+        statuses: Counter[str] = Counter()
+        diagnostics: Counter[str] = Counter()
+        mtas: Counter[str] = Counter()
+        ids: dict[str, None] = {}
+        sources: dict[str, None] = {}
+        config_sets: dict[str, None] = {}
+        for bucket in sorted(ring.details, reverse=True):
+            details = ring.details[bucket]
+            delay_types.update(details.delay_types)
+            statuses.update(details.statuses)
+            diagnostics.update(details.diagnostics)
+            mtas.update(details.mtas)
+            ids.update(dict.fromkeys(details.message_ids))
+            sources.update(details.sources)
+            config_sets.update(details.config_sets)
+        return Breakdown(
+            delay_types=delay_types.most_common(top),
+            statuses=statuses.most_common(top),
+            diagnostics=diagnostics.most_common(top),
+            mtas=mtas.most_common(top),
+            message_ids=list(ids)[:_EXAMPLES],
+            sources=list(sources)[:_EXAMPLES],
+            config_sets=list(config_sets)[:_EXAMPLES],
+        )
+
+
+def _quantiles(
+    sketches: list[_Tumbling] | None, index: int, now: float
+) -> tuple[float | None, float | None, float | None]:
+    if sketches is None:
+        return _NO_QUANTILES
+    p50, p95, p99 = sketches[index].quantiles(now, _QS)
+    return p50, p95, p99

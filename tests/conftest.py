@@ -1,0 +1,92 @@
+"""Shared fixtures: a real local SQS server (moto's server mode) on loopback."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import pytest
+from aiobotocore.session import get_session
+
+from sesd.demo.localsqs import LocalSqs
+from sesd.logs import configure_logging
+
+
+def require_tool(name: str) -> str:
+    """The path of a system tool; skips without it, except in CI (SESD_REQUIRE_TOOLS=1)."""
+    path = shutil.which(name)
+    if path is None:
+        if os.environ.get("SESD_REQUIRE_TOOLS") == "1":
+            pytest.fail(f"{name} is required in CI (SESD_REQUIRE_TOOLS=1) but is missing")
+        pytest.skip(f"{name} is not installed")
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _quiet_logs() -> None:
+    """Logs as JSON to stderr, as in production (captured by pytest)."""
+    configure_logging("debug", "json")
+
+
+@pytest.fixture(scope="session")
+def local_sqs() -> Iterator[LocalSqs]:
+    """moto's SQS server on a free loopback port, for the whole session."""
+    with LocalSqs() as server:
+        yield server
+
+
+@pytest.fixture
+async def sqs(local_sqs: LocalSqs) -> AsyncIterator[Any]:
+    """An aiobotocore SQS client on the local server."""
+    async with get_session().create_client(
+        "sqs",
+        region_name="us-east-1",
+        endpoint_url=local_sqs.url,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    ) as client:
+        yield client
+
+
+async def make_queue(
+    sqs: Any, *, dlq: bool = True, max_receive: int = 2, visibility: int = 30
+) -> tuple[str, str | None]:
+    """A fresh queue (and dead-letter queue); returns their URLs."""
+    name = f"q-{uuid.uuid4().hex[:10]}"
+    attributes = {"VisibilityTimeout": str(visibility)}
+    dlq_url = None
+    if dlq:
+        dlq_url = (await sqs.create_queue(QueueName=f"{name}-dlq"))["QueueUrl"]
+        arn = (await sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"]))[
+            "Attributes"
+        ]["QueueArn"]
+        attributes["RedrivePolicy"] = json.dumps(
+            {"deadLetterTargetArn": arn, "maxReceiveCount": str(max_receive)}
+        )
+    url = (await sqs.create_queue(QueueName=name, Attributes=attributes))["QueueUrl"]
+    return url, dlq_url
+
+
+async def send_bodies(sqs: Any, url: str, bodies: list[str]) -> None:
+    """Enqueue bodies, ten per batch."""
+    for i in range(0, len(bodies), 10):
+        entries = [{"Id": str(j), "MessageBody": b} for j, b in enumerate(bodies[i : i + 10])]
+        response = await sqs.send_message_batch(QueueUrl=url, Entries=entries)
+        assert not response.get("Failed"), response["Failed"]
+
+
+async def queue_counts(sqs: Any, url: str) -> tuple[int, int]:
+    """(visible, in flight) messages of a queue."""
+    attrs = (
+        await sqs.get_queue_attributes(
+            QueueUrl=url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )
+    )["Attributes"]
+    return int(attrs["ApproximateNumberOfMessages"]), int(
+        attrs["ApproximateNumberOfMessagesNotVisible"]
+    )

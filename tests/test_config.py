@@ -1,0 +1,124 @@
+"""Config: validated before any I/O, errors in one line naming the key, secrets masked."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from sesd.cli import main
+from sesd.config import ConfigError, parse_config
+
+EXAMPLE = Path(__file__).parent.parent / "config" / "sesd.example.toml"
+
+
+def test_empty_file_gives_the_defaults() -> None:
+    """Every key has a default; windows default to 5m, 15m, 1h in 10 s resolution."""
+    config = parse_config("")
+    assert [w.text for w in config.windows.sizes] == ["5m", "15m", "1h"]
+    assert config.windows.resolution.seconds == 10
+    assert config.domains.max_tracked == 200
+    assert config.domains.idle_evict.seconds == 86400
+    assert config.http.listen == "127.0.0.1:9585"
+    assert not config.ingest.delete_invalid
+
+
+def test_example_file_is_valid_and_documents_every_section(monkeypatch: pytest.MonkeyPatch) -> None:
+    """config/sesd.example.toml parses, and names every section of the schema."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "x")
+    text = EXAMPLE.read_text()
+    config = parse_config(text, resolve_secrets=False)
+    for section in (
+        "aws",
+        "queues",
+        "http",
+        "windows",
+        "domains",
+        "dimensions",
+        "ingest",
+        "logging",
+        "shutdown",
+    ):
+        assert f"[{section}]" in text or f"[[{section}]]" in text, section
+    assert config.queues
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            '[[queues]]\nurl = "https://sqs/1/q"\nconcurrency = "two"',
+            "queues[0].concurrency: Expected `int`, got `str`",
+        ),
+        (
+            '[[queues]]\nurl = "https://sqs/1/q"\nconcurrency = 0',
+            "queues[0]: concurrency must be between 1 and 64",
+        ),
+        ('[[queues]]\nurl = "ftp://x"', "queues[0]: 'ftp://x' is not an http(s) URL"),
+        ("[windows]\nsizes = ['5 minutes']", "windows.sizes[0]: invalid duration '5 minutes'"),
+        ("[domains]\nmax_trackd = 5", "domains.max_trackd: unknown key"),
+        ("[nope]\n", "nope: unknown key"),
+        ('[http]\nlisten = "9585"', "http: listen must be HOST:PORT"),
+        ("[windows\n", "not valid TOML"),
+        (
+            '[[queues]]\nurl = "https://sqs/1/a/q"\n[[queues]]\nurl = "https://sqs/2/b/q"',
+            "two queues share the name 'q'",
+        ),
+    ],
+)
+def test_errors_name_the_key_in_one_line(text: str, message: str) -> None:
+    """A bad value fails with one line that names the key and the problem."""
+    with pytest.raises(ConfigError) as info:
+        parse_config(text)
+    assert message in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_secret_references(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """env: and file: references resolve; a missing one is an error naming the key."""
+    secret_file = tmp_path / "key"
+    secret_file.write_text("file-secret-value\n")
+    monkeypatch.setenv("SESD_TEST_KEY_ID", "env-secret-value")
+    config = parse_config(
+        f'[aws]\naccess_key_id = "env:SESD_TEST_KEY_ID"\nsecret_access_key = "file:{secret_file}"\n'
+    )
+    assert config.aws.access_key_id is not None
+    assert config.aws.secret_access_key is not None
+    assert config.aws.access_key_id.get() == "env-secret-value"
+    assert config.aws.secret_access_key.get() == "file-secret-value"
+    assert "secret-value" not in repr(config)
+    monkeypatch.delenv("SESD_TEST_KEY_ID")
+    with pytest.raises(ConfigError, match=r"aws\.access_key_id: environment variable"):
+        parse_config('[aws]\naccess_key_id = "env:SESD_TEST_KEY_ID"\nsecret_access_key = "x"\n')
+
+
+def test_check_config_masks_secrets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """check-config prints the resolved config; secrets show as their reference or ***."""
+    monkeypatch.setenv("SESD_TEST_KEY_ID", "AKIA-planted-7f3e")
+    path = tmp_path / "sesd.toml"
+    path.write_text(
+        '[aws]\naccess_key_id = "env:SESD_TEST_KEY_ID"\nsecret_access_key = "literal-9c1d"\n'
+        '[[queues]]\nurl = "https://sqs.eu-west-1.amazonaws.com/1/events"\n'
+    )
+    assert main(["check-config", "--config", str(path)]) == 0
+    out, err = capsys.readouterr()
+    shown = json.loads(out)
+    assert shown["aws"]["access_key_id"] == "env:SESD_TEST_KEY_ID"
+    assert shown["aws"]["secret_access_key"] == "***"
+    assert shown["queues"][0]["concurrency"] == 1
+    assert "planted" not in out + err
+    assert "literal-9c1d" not in out + err
+
+
+def test_bad_config_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """sesd run and check-config exit 2 with one line on standard error."""
+    path = tmp_path / "sesd.toml"
+    path.write_text("[http]\nlisten = 1\n")
+    assert main(["check-config", "--config", str(path)]) == 2
+    assert main(["run", "--config", str(path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["sesd: config error: http.listen: Expected `str`, got `int`"] * 2
+    assert main(["run", "--config", str(tmp_path / "missing.toml")]) == 2

@@ -1,0 +1,216 @@
+"""Decoding: every body form, every event type, skips and invalid bodies (SPEC 2)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from sesd.decode import VALIDATION_TEXT, decode_body
+from sesd.events import Event, Invalid, Skipped
+from tests import factory as f
+
+RECIPIENT = ["a@example.org"]
+
+
+def event(body: str | bytes) -> Event:
+    decoded = decode_body(body)
+    assert isinstance(decoded, Event), decoded
+    return decoded
+
+
+@pytest.mark.parametrize(
+    "wrap",
+    [f.raw, f.sns, lambda e: f.sns(e, as_object=True), f.eventbridge, lambda e: f.raw(f.legacy(e))],
+    ids=["raw", "sns-string", "sns-object", "eventbridge", "legacy-raw"],
+)
+def test_every_form_gives_the_same_event(wrap: object) -> None:
+    """A Delivery in each form SQS may carry decodes to the same type, time and recipients."""
+    body = f.delivery(["a@example.org", "b@example.net"], at=f.T0)
+    decoded = event(wrap(body))  # type: ignore[operator]
+    assert decoded.type == "delivery"
+    assert decoded.time == pytest.approx(f.T0)
+    assert decoded.recipients == ["a@example.org", "b@example.net"]
+    assert decoded.mail.message_id == body["mail"]["messageId"]
+
+
+def test_legacy_notification_inside_sns() -> None:
+    """A legacy Bounce notification inside an SNS envelope is a bounce."""
+    decoded = event(f.sns(f.legacy(f.bounce(RECIPIENT))))
+    assert decoded.type == "bounce"
+
+
+@pytest.mark.parametrize(
+    ("ses_type", "label"),
+    [
+        ("Send", "send"),
+        ("Reject", "reject"),
+        ("Open", "open"),
+        ("Click", "click"),
+        ("Rendering Failure", "rendering_failure"),
+        ("Subscription", "subscription"),
+        ("SomethingNew", "unknown"),
+    ],
+)
+def test_other_types_use_mail_destination(ses_type: str, label: str) -> None:
+    """Types without their own recipient list count ``mail.destination``; unknown types are
+    not invalid but labelled ``unknown``."""
+    decoded = event(f.sns(f.simple(ses_type, ["x@example.org", "y@example.com"])))
+    assert decoded.type == label
+    assert decoded.recipients == ["x@example.org", "y@example.com"]
+
+
+def test_recipients_per_type() -> None:
+    """Each type reads recipients from its own list, not from mail.destination."""
+    body = f.delay(["d@example.org"])
+    body["mail"]["destination"] = ["d@example.org", "other@example.com"]
+    assert event(f.raw(body)).recipients == ["d@example.org"]
+    body = f.bounce(["b@example.org"])
+    body["mail"]["destination"] = ["b@example.org", "ok@example.com"]
+    assert event(f.raw(body)).recipients == ["b@example.org"]
+    body = f.complaint(["c@example.org"])
+    body["mail"]["destination"] = ["c@example.org", "ok@example.com"]
+    assert event(f.raw(body)).recipients == ["c@example.org"]
+    body = f.delivery(["ok@example.org"])
+    body["mail"]["destination"] = ["ok@example.org", "late@example.com"]
+    assert event(f.raw(body)).recipients == ["ok@example.org"]
+
+
+def test_event_time_is_the_events_own_timestamp() -> None:
+    """The sub-object's timestamp wins; Send (none of its own) uses mail.timestamp."""
+    assert event(f.raw(f.delay(RECIPIENT, at=f.T0 + 5))).time == pytest.approx(f.T0 + 5)
+    assert event(f.raw(f.bounce(RECIPIENT, at=f.T0 + 7))).time == pytest.approx(f.T0 + 7)
+    assert event(f.raw(f.simple("Open", RECIPIENT, at=f.T0))).time == pytest.approx(f.T0 + 30)
+    assert event(f.raw(f.simple("Send", RECIPIENT, at=f.T0 + 9))).time == pytest.approx(f.T0 + 9)
+
+
+def test_timestamp_without_zone_is_utc() -> None:
+    """A timestamp with no zone is read as UTC, whatever the machine's zone."""
+    body = f.delivery(RECIPIENT, at=f.T0)
+    body["delivery"]["timestamp"] = body["delivery"]["timestamp"].rstrip("Z")
+    assert event(f.raw(body)).time == pytest.approx(f.T0)
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (
+            json.dumps({"Type": "SubscriptionConfirmation", "Message": "confirm"}),
+            "sns_subscription_confirmation",
+        ),
+        (
+            json.dumps({"Type": "UnsubscribeConfirmation", "Message": "bye"}),
+            "sns_unsubscribe_confirmation",
+        ),
+        (VALIDATION_TEXT, "ses_topic_validation"),
+        (f.sns(VALIDATION_TEXT), "ses_topic_validation"),
+        (
+            json.dumps({"notificationType": "AmazonSnsSubscriptionSucceeded", "message": "ok"}),
+            "ses_subscription_succeeded",
+        ),
+        (
+            f.sns({"notificationType": "AmazonSnsSubscriptionSucceeded"}),
+            "ses_subscription_succeeded",
+        ),
+        (f.eventbridge({}, "Advisor Recommendation Status Open"), "eventbridge_not_email"),
+        (f.eventbridge({}, "Sending Status Enabled"), "eventbridge_not_email"),
+    ],
+    ids=[
+        "sns-subscribe",
+        "sns-unsubscribe",
+        "validation-raw",
+        "validation-sns",
+        "subscription-succeeded",
+        "subscription-succeeded-sns",
+        "advisor",
+        "sending-status",
+    ],
+)
+def test_bodies_to_skip(body: str, reason: str) -> None:
+    """Confirmations and non-email notices are skipped, not invalid."""
+    decoded = decode_body(body)
+    assert decoded == Skipped(reason)
+
+
+def _without(path: list[str]) -> str:
+    body = f.delivery(RECIPIENT)
+    node = body
+    for key in path[:-1]:
+        node = node[key]
+    del node[path[-1]]
+    return f.sns(body)
+
+
+def _with(path: list[str], value: object) -> str:
+    body = f.delivery(RECIPIENT)
+    node = body
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    return f.raw(body)
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b"\xff\xfe not json", "not_json"),
+        ("{truncated", "not_json"),
+        (json.dumps({"hello": "world"}), "unrecognised"),
+        (json.dumps([1, 2, 3]), "schema"),
+        (json.dumps({"Type": "Notification"}), "unrecognised"),
+        (json.dumps({"Type": "Notification", "Message": "not json"}), "not_json"),
+        (json.dumps({"Type": "Other", "Message": "{}"}), "unrecognised"),
+        (
+            json.dumps({"source": "aws.ec2", "detail-type": "Email Delivered", "detail": {}}),
+            "unrecognised",
+        ),
+        (_without(["mail"]), "missing_mail"),
+        (_without(["delivery"]), "schema"),
+        (_without(["mail", "messageId"]), "schema"),
+        (_with(["mail", "timestamp"], "yesterday"), "schema"),
+        (_with(["delivery", "recipients"], "a@example.org"), "schema"),
+        (_with(["delivery", "recipients"], [1, 2]), "schema"),
+        (_with(["delivery", "processingTimeMillis"], "fast"), "schema"),
+        (_with(["delivery", "recipients"], []), "no_recipients"),
+        (f.sns(f.simple("Send", [])), "no_recipients"),
+    ],
+    ids=[
+        "bytes",
+        "truncated",
+        "no-event",
+        "array",
+        "sns-no-message",
+        "sns-message-not-json",
+        "sns-other-type",
+        "eventbridge-other-source",
+        "missing-mail",
+        "missing-delivery",
+        "missing-message-id",
+        "bad-timestamp",
+        "recipients-not-list",
+        "recipients-not-str",
+        "processing-not-number",
+        "empty-recipients",
+        "send-empty-destination",
+    ],
+)
+def test_invalid_bodies_have_a_reason(body: str | bytes, reason: str) -> None:
+    """Bodies sesd cannot use are Invalid with a bounded reason, and never raise."""
+    decoded = decode_body(body)
+    assert isinstance(decoded, Invalid), decoded
+    assert decoded.reason == reason
+
+
+def test_invalid_detail_never_echoes_the_body() -> None:
+    """The detail logged for an invalid body holds its shape, not its values (addresses)."""
+    decoded = decode_body(_with(["delivery", "recipients"], [{"secret": "a@example.org"}]))
+    assert isinstance(decoded, Invalid)
+    assert "a@example.org" not in decoded.detail
+
+
+def test_unknown_fields_are_ignored() -> None:
+    """SES adds fields over time; unknown ones are ignored, not invalid."""
+    body = f.delivery(RECIPIENT)
+    body["delivery"]["newField"] = {"nested": [1, 2]}
+    body["brandNew"] = True
+    assert event(f.sns(body)).type == "delivery"

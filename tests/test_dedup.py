@@ -1,0 +1,27 @@
+"""Duplicate suppression: the same event in several messages counts once; memory is bounded."""
+
+from __future__ import annotations
+
+from sesd.dedup import DuplicateFilter
+
+
+def test_seen_within_the_horizon() -> None:
+    """A key seen once is a duplicate afterwards, for at least the horizon."""
+    seen = DuplicateFilter(horizon=3600, max_entries=1000)
+    assert not seen.seen(1, 0)
+    assert seen.seen(1, 10)
+    assert not seen.seen(2, 3599)
+    assert seen.seen(1, 3600 + 10)  # previous generation still remembered
+    assert not seen.seen(3, 7300)  # rotates: the first generation becomes the previous one
+    assert seen.seen(1, 7300)
+    assert not seen.seen(4, 11_000)  # rotates again: the first generation is dropped
+    assert not seen.seen(1, 11_000)
+
+
+def test_memory_is_bounded() -> None:
+    """However many distinct keys arrive, at most max_entries are held."""
+    seen = DuplicateFilter(horizon=3600, max_entries=100)
+    for key in range(10_000):
+        seen.seen(key, 0)
+    assert len(seen) <= 100
+    assert seen.seen(9_999, 0)

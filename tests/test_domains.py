@@ -1,0 +1,90 @@
+"""Recipient domains: normalisation, the cardinality cap, groups and idle eviction (SPEC 3)."""
+
+from __future__ import annotations
+
+import pytest
+
+from sesd.domains import OTHER, LabelTable, domain_of, redact_address
+
+
+@pytest.mark.parametrize(
+    ("address", "domain"),
+    [
+        ("user@example.org", "example.org"),
+        ("User@EXAMPLE.Org", "example.org"),
+        ("user@example.org.", "example.org"),
+        ("Jane Doe <jane@Example.COM>", "example.com"),
+        ('"odd@name" <jane@example.com>', "example.com"),
+        ("  user@example.org  ", "example.org"),
+        ("user@bücher.example", "xn--bcher-kva.example"),
+        ("user@BÜCHER.example", "xn--bcher-kva.example"),
+        ("user@xn--bcher-kva.example", "xn--bcher-kva.example"),
+        ("user@mail.example.co.uk", "mail.example.co.uk"),
+    ],
+)
+def test_normalisation(address: str, domain: str) -> None:
+    """Display names go, case folds, the trailing dot goes, IDN becomes its ASCII form."""
+    assert domain_of(address) == domain
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "no-at-sign",
+        "user@",
+        "user@.",
+        "user@exa mple.org",
+        "user@-bad-.org",
+        "user@a..b",
+        "user@" + "a" * 64 + ".org",
+        "user@bad_idn_\udcff.org",
+    ],
+)
+def test_unusable_domains(address: str) -> None:
+    """An address with no usable domain gives None (counted as invalid upstream)."""
+    assert domain_of(address) is None
+
+
+def test_redacted_address_keeps_only_the_domain() -> None:
+    """Logs may carry the domain, never the local part."""
+    assert redact_address("Jane <jane.doe@example.com>") == "***@example.com"
+    assert "jane" not in redact_address("jane.doe@example.com")
+
+
+def test_cap_sends_the_rest_to_other() -> None:
+    """Domains are admitted while fewer than max_tracked are tracked; the rest are ``other``."""
+    table = LabelTable(max_tracked=2, idle_evict=3600)
+    assert table.label("a.com", 0) == "a.com"
+    assert table.label("b.com", 0) == "b.com"
+    assert table.label("c.com", 0) == OTHER
+    assert table.label("a.com", 1) == "a.com"
+    assert len(table) == 2
+    assert sorted(table.labels()) == ["a.com", "b.com", OTHER]
+
+
+def test_groups_and_tracked_domains() -> None:
+    """Group members share the group's name; tracked domains always keep their own."""
+    table = LabelTable.for_domains(
+        track=["Gmail.com."],
+        groups={"microsoft": ["outlook.com", "hotmail.com"]},
+        max_tracked=0,
+        idle_evict=3600,
+    )
+    assert table.label("outlook.com", 0) == "microsoft"
+    assert table.label("hotmail.com", 0) == "microsoft"
+    assert table.label("gmail.com", 0) == "gmail.com"
+    assert table.label("yahoo.com", 0) == OTHER
+
+
+def test_idle_domains_are_evicted_and_make_room() -> None:
+    """A domain idle for idle_evict is evicted (and reported); its slot is free again."""
+    table = LabelTable.for_domains(track=["keep.com"], groups={}, max_tracked=2, idle_evict=100)
+    table.label("keep.com", 0)
+    table.label("old.com", 0)
+    assert table.label("new.com", 50) == OTHER
+    table.label("other-traffic.com", 60)
+    assert table.evict_idle(99) == []
+    assert table.evict_idle(101) == ["old.com"]
+    assert table.label("new.com", 102) == "new.com"
+    assert table.evict_idle(10_000) == ["new.com"]  # tracked domains and other stay
+    assert table.label("keep.com", 10_001) == "keep.com"

@@ -1,0 +1,47 @@
+"""The metric names and labels of SPEC 5 are a contract."""
+
+from __future__ import annotations
+
+from prometheus_client import generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+
+from sesd.config import parse_config
+from sesd.metrics import Metrics
+from sesd.pipeline import Pipeline
+from tests import factory as f
+
+CONTRACT = {
+    "sesd_events": ("counter", {"queue", "event_type"}),
+    "sesd_recipient_events": ("counter", {"domain", "event_type"}),
+    "sesd_delivery_delays": ("counter", {"domain", "delay_type"}),
+    "sesd_bounces": ("counter", {"domain", "bounce_type", "bounce_subtype"}),
+    "sesd_messages": ("counter", {"queue", "outcome"}),
+    "sesd_window_recipient_events": ("gauge", {"domain", "window", "event_type"}),
+    "sesd_window_delay_ratio": ("gauge", {"domain", "window"}),
+    "sesd_window_processing_seconds": ("gauge", {"domain", "window", "quantile"}),
+    "sesd_delayed_recipients_pending": ("gauge", {"domain"}),
+    "sesd_delivery_processing_seconds": ("histogram", set()),
+    "sesd_event_lag_seconds": ("histogram", set()),
+    "sesd_late_events": ("counter", set()),
+    "sesd_sqs_errors": ("counter", {"queue", "operation"}),
+    "sesd_build_info": ("gauge", {"version"}),
+}
+
+
+def test_every_contract_metric_is_exposed_with_its_labels() -> None:
+    """Each SPEC 5 metric is in the exposition, of the right type and with exactly its labels."""
+    pipeline = Pipeline(parse_config(""))
+    metrics = Metrics(pipeline, ["q"], clock=lambda: f.T0)
+    pipeline.feed(f.sns(f.delivery(["a@one.com"])), "q", f.T0, f.T0)
+    pipeline.feed(f.sns(f.delay(["b@one.com"], expires=f.T0 + 60)), "q", f.T0, f.T0)
+    pipeline.feed(f.sns(f.bounce(["c@one.com"])), "q", f.T0, f.T0)
+    metrics.sqs_errors.labels("q", "receive").inc()
+    text = generate_latest(metrics.registry).decode()
+    families = {family.name: family for family in text_string_to_metric_families(text)}
+    for name, (kind, labels) in CONTRACT.items():
+        assert name in families, name
+        family = families[name]
+        assert family.type == kind, name
+        assert family.samples, name
+        for sample in family.samples:
+            assert set(sample.labels) - {"le"} == labels, (name, sample)

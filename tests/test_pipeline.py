@@ -1,0 +1,258 @@
+"""The pure pipeline: counters, windows, late/future events, duplicates, eviction, tags."""
+
+from __future__ import annotations
+
+import pytest
+
+from sesd.config import parse_config
+from sesd.metrics import Metrics
+from sesd.pipeline import Pipeline
+from tests import factory as f
+
+NOW = f.T0 + 10
+
+
+def make(extra: str = "") -> tuple[Pipeline, Metrics]:
+    pipeline = Pipeline(parse_config(extra))
+    return pipeline, Metrics(pipeline, ["q"], clock=lambda: NOW)
+
+
+def value(metrics: Metrics, name: str, **labels: str) -> float | None:
+    return metrics.registry.get_sample_value(name, labels)
+
+
+def test_one_message_to_three_domains_counts_in_three() -> None:
+    """Every recipient counts once, in its own domain."""
+    pipeline, metrics = make()
+    body = f.sns(f.delivery(["a@one.com", "b@one.com", "c@two.com", "d@three.com"]))
+    assert pipeline.feed(body, "q", NOW).outcome == "processed"
+    assert value(metrics, "sesd_events_total", queue="q", event_type="delivery") == 1
+    assert (
+        value(metrics, "sesd_recipient_events_total", domain="one.com", event_type="delivery") == 2
+    )
+    assert (
+        value(metrics, "sesd_recipient_events_total", domain="two.com", event_type="delivery") == 1
+    )
+    assert (
+        value(
+            metrics,
+            "sesd_window_recipient_events",
+            domain="three.com",
+            window="5m",
+            event_type="delivery",
+        )
+        == 1
+    )
+    assert value(metrics, "sesd_messages_total", queue="q", outcome="processed") == 1
+
+
+def test_duplicates_change_nothing_but_the_duplicate_count() -> None:
+    """The same event in two SQS messages (raw and SNS-wrapped) counts once."""
+    pipeline, metrics = make()
+    event = f.delay(["a@one.com"], at=f.T0)
+    assert pipeline.feed(f.raw(event), "q", NOW).outcome == "processed"
+    assert pipeline.feed(f.sns(event), "q", NOW).outcome == "duplicate"
+    assert (
+        value(metrics, "sesd_recipient_events_total", domain="one.com", event_type="delivery_delay")
+        == 1
+    )
+    assert (
+        value(
+            metrics,
+            "sesd_delivery_delays_total",
+            domain="one.com",
+            delay_type="TransientCommunicationFailure",
+        )
+        == 1
+    )
+    assert value(metrics, "sesd_messages_total", queue="q", outcome="duplicate") == 1
+
+
+def test_late_events_count_in_totals_not_windows() -> None:
+    """An event older than the largest window is counted in totals and as late."""
+    pipeline, metrics = make()
+    pipeline.feed(f.raw(f.delivery(["a@one.com"], at=NOW - 7200)), "q", NOW)
+    assert value(metrics, "sesd_late_events_total") == 1
+    assert (
+        value(metrics, "sesd_recipient_events_total", domain="one.com", event_type="delivery") == 1
+    )
+    assert (
+        value(
+            metrics,
+            "sesd_window_recipient_events",
+            domain="one.com",
+            window="1h",
+            event_type="delivery",
+        )
+        is None
+    )
+
+
+def test_future_events_are_clamped_to_now() -> None:
+    """A timestamp ahead of our clock counts now, in the current bucket."""
+    pipeline, metrics = make()
+    pipeline.feed(f.raw(f.delivery(["a@one.com"], at=NOW + 3600)), "q", NOW)
+    assert (
+        value(
+            metrics,
+            "sesd_window_recipient_events",
+            domain="one.com",
+            window="5m",
+            event_type="delivery",
+        )
+        == 1
+    )
+
+
+def test_skipped_and_invalid_outcomes() -> None:
+    """Skipped and invalid messages are counted by outcome, invalid ones by reason too."""
+    pipeline, metrics = make()
+    assert pipeline.feed('{"Type": "SubscriptionConfirmation"}', "q", NOW).outcome == "skipped"
+    result = pipeline.feed("not json", "q", NOW)
+    assert (result.outcome, result.reason) == ("invalid", "not_json")
+    result = pipeline.feed(f.raw(f.delivery(["nobody"])), "q", NOW)
+    assert (result.outcome, result.reason) == ("invalid", "no_usable_domain")
+    assert value(metrics, "sesd_messages_total", queue="q", outcome="skipped") == 1
+    assert value(metrics, "sesd_messages_total", queue="q", outcome="invalid") == 2
+    assert value(metrics, "sesd_invalid_messages_total", queue="q", reason="not_json") == 1
+
+
+def test_a_bad_address_among_good_ones() -> None:
+    """Usable recipients count; the unusable one is counted apart, the message is processed."""
+    pipeline, metrics = make()
+    assert pipeline.feed(f.raw(f.delivery(["a@one.com", "broken"])), "q", NOW).outcome == (
+        "processed"
+    )
+    assert value(metrics, "sesd_invalid_recipients_total") == 1
+    assert (
+        value(metrics, "sesd_recipient_events_total", domain="one.com", event_type="delivery") == 1
+    )
+
+
+def test_unknown_event_type_counts_as_unknown() -> None:
+    """A type SES adds later is counted under event_type="unknown"."""
+    pipeline, metrics = make()
+    pipeline.feed(f.sns(f.simple("Teleport", ["a@one.com"])), "q", NOW)
+    assert value(metrics, "sesd_events_total", queue="q", event_type="unknown") == 1
+
+
+def test_bounces_and_delay_types_keep_labels_bounded() -> None:
+    """Bounce and delay types are SES's documented values; anything else is ``other``."""
+    pipeline, metrics = make()
+    pipeline.feed(f.raw(f.bounce(["a@one.com"], kind="Transient", subkind="MailboxFull")), "q", NOW)
+    pipeline.feed(f.raw(f.bounce(["b@one.com"], kind="Weird", subkind="Odd")), "q", NOW)
+    pipeline.feed(f.raw(f.delay(["c@one.com"], delay_type="Novel")), "q", NOW)
+    assert (
+        value(
+            metrics,
+            "sesd_bounces_total",
+            domain="one.com",
+            bounce_type="Transient",
+            bounce_subtype="MailboxFull",
+        )
+        == 1
+    )
+    assert (
+        value(
+            metrics,
+            "sesd_bounces_total",
+            domain="one.com",
+            bounce_type="other",
+            bounce_subtype="other",
+        )
+        == 1
+    )
+    assert value(metrics, "sesd_delivery_delays_total", domain="one.com", delay_type="other") == 1
+
+
+def test_pending_delays_resolve_on_delivery() -> None:
+    """A delayed recipient is pending until its Delivery; then the delay's length is known."""
+    pipeline, metrics = make()
+    pipeline.feed(
+        f.raw(f.delay(["a@one.com", "b@one.com"], at=f.T0, message_id="m1", expires=f.T0 + 3600)),
+        "q",
+        NOW,
+    )
+    assert value(metrics, "sesd_delayed_recipients_pending", domain="one.com") == 2
+    pipeline.feed(f.raw(f.delivery(["a@one.com"], at=f.T0 + 5, message_id="m1")), "q", NOW)
+    assert value(metrics, "sesd_delayed_recipients_pending", domain="one.com") == 1
+    figures = pipeline.windows["one.com"].figures(0, NOW)
+    assert figures.delay_duration_ms[0] == pytest.approx(5000, rel=0.1)
+    pipeline.housekeep(f.T0 + 3600)
+    assert value(metrics, "sesd_delayed_recipients_pending", domain="one.com") == 0
+
+
+def test_cap_and_eviction_remove_series() -> None:
+    """Beyond max_tracked domains count as ``other``; an idle domain's series disappear."""
+    pipeline, metrics = make('[domains]\nmax_tracked = 2\nidle_evict = "1h"\n')
+    for domain in ("one.com", "two.com", "three.com"):
+        pipeline.feed(f.raw(f.delivery([f"a@{domain}"])), "q", NOW)
+    assert value(metrics, "sesd_recipient_events_total", domain="other", event_type="delivery") == 1
+    pipeline.feed(f.raw(f.delivery(["b@two.com"], at=NOW + 3000)), "q", NOW + 3000)
+    assert pipeline.housekeep(NOW + 3700) == ["one.com"]
+    assert (
+        value(metrics, "sesd_recipient_events_total", domain="one.com", event_type="delivery")
+        is None
+    )
+    assert (
+        value(
+            metrics,
+            "sesd_window_recipient_events",
+            domain="one.com",
+            window="1h",
+            event_type="delivery",
+        )
+        is None
+    )
+    assert (
+        value(metrics, "sesd_recipient_events_total", domain="two.com", event_type="delivery") == 2
+    )
+
+
+def test_message_tag_breakdown() -> None:
+    """Configured tags are broken down like domains, with their own cap."""
+    pipeline, metrics = make('[dimensions]\ntags = ["campaign"]\nmax_tracked = 1\n')
+    pipeline.feed(
+        f.raw(f.delivery(["a@one.com", "b@two.com"], tags={"campaign": ["spring"]})), "q", NOW
+    )
+    pipeline.feed(f.raw(f.delay(["c@one.com"], tags={"campaign": ["spring"]})), "q", NOW)
+    pipeline.feed(f.raw(f.delivery(["d@one.com"], tags={"campaign": ["autumn"]})), "q", NOW)
+    assert (
+        value(
+            metrics,
+            "sesd_tag_recipient_events_total",
+            tag="campaign",
+            value="spring",
+            event_type="delivery",
+        )
+        == 2
+    )
+    assert (
+        value(
+            metrics,
+            "sesd_tag_recipient_events_total",
+            tag="campaign",
+            value="other",
+            event_type="delivery",
+        )
+        == 1
+    )
+    assert value(
+        metrics, "sesd_window_tag_delay_ratio", tag="campaign", value="spring", window="5m"
+    ) == pytest.approx(1 / 3)
+
+
+def test_histograms_and_processing_quantiles() -> None:
+    """processingTimeMillis feeds the global histogram and per-window quantile gauges."""
+    pipeline, metrics = make()
+    for ms in (500, 1500, 2500):
+        pipeline.feed(f.raw(f.delivery(["a@one.com"], processing_ms=ms)), "q", NOW, NOW + 2)
+    assert value(metrics, "sesd_delivery_processing_seconds_count") == 3
+    assert value(metrics, "sesd_delivery_processing_seconds_sum") == pytest.approx(4.5)
+    assert value(metrics, "sesd_delivery_processing_seconds_bucket", le="1.0") == 1
+    assert value(metrics, "sesd_event_lag_seconds_count") == 3
+    p50 = value(
+        metrics, "sesd_window_processing_seconds", domain="one.com", window="5m", quantile="0.5"
+    )
+    assert p50 is not None
+    assert 1.3 < p50 < 1.7

@@ -1,0 +1,151 @@
+"""The daemon against a real local SQS server (moto's server mode)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from functools import partial
+from typing import Any
+
+import aiohttp
+import anyio
+
+from sesd.config import Config, parse_config
+from sesd.daemon import Daemon
+from sesd.demo.localsqs import LocalSqs
+from tests import factory as f
+from tests.conftest import make_queue, queue_counts, send_bodies
+
+
+def config_for(local: LocalSqs, queues: list[tuple[str, str]], extra: str = "") -> Config:
+    blocks = "".join(
+        f'[[queues]]\nurl = "{url}"\nname = "{name}"\nconcurrency = 2\nwait_time_seconds = 1\n'
+        for name, url in queues
+    )
+    return parse_config(
+        f'[aws]\nendpoint_url = "{local.url}"\n{blocks}[http]\nlisten = "127.0.0.1:0"\n'
+        f'[shutdown]\ngrace_period = "10s"\n{extra}'
+    )
+
+
+@asynccontextmanager
+async def running(config: Config) -> AsyncIterator[Daemon]:
+    """The daemon in a task group of the test's own; stopped gracefully on exit."""
+    daemon = Daemon(config)
+    async with anyio.create_task_group() as tg:
+        await tg.start(partial(daemon.run, handle_signals=False))
+        try:
+            yield daemon
+        finally:
+            daemon.stop()
+
+
+def handled(daemon: Daemon, queue: str | None = None) -> int:
+    return sum(n for (q, _), n in daemon.pipeline.tallies.messages.items() if queue in (None, q))
+
+
+async def until(daemon: Daemon, predicate: Callable[[], bool], within: float = 20) -> None:
+    with anyio.fail_after(within):
+        await daemon.changes.wait_for(predicate)
+
+
+async def test_two_queues_consumed_and_deleted(local_sqs: LocalSqs, sqs: Any) -> None:
+    """Events in two queues are all processed, counted per queue and deleted."""
+    url_a, _ = await make_queue(sqs)
+    url_b, _ = await make_queue(sqs)
+    await send_bodies(sqs, url_a, [f.sns(f.delivery([f"u{i}@one.com"])) for i in range(25)])
+    await send_bodies(sqs, url_b, [f.raw(f.delay([f"u{i}@two.com"])) for i in range(15)])
+    async with running(config_for(local_sqs, [("a", url_a), ("b", url_b)])) as daemon:
+        await until(daemon, lambda: handled(daemon) >= 40)
+        tallies = daemon.pipeline.tallies
+        assert tallies.messages[("a", "processed")] == 25
+        assert tallies.messages[("b", "processed")] == 15
+        assert tallies.recipients["two.com"][5] == 15  # delivery_delay
+    assert await queue_counts(sqs, url_a) == (0, 0)
+    assert await queue_counts(sqs, url_b) == (0, 0)
+
+
+async def test_duplicates_across_messages_count_once(local_sqs: LocalSqs, sqs: Any) -> None:
+    """One event delivered in three SQS messages (raw, SNS, EventBridge) counts once."""
+    url, _ = await make_queue(sqs)
+    event = f.delivery(["a@one.com", "b@two.com"])
+    await send_bodies(sqs, url, [f.raw(event), f.sns(event), f.eventbridge(event)])
+    async with running(config_for(local_sqs, [("q", url)])) as daemon:
+        await until(daemon, lambda: handled(daemon) >= 3)
+        tallies = daemon.pipeline.tallies
+        assert tallies.messages.get(("q", "processed")) == 1
+        assert tallies.messages.get(("q", "duplicate")) == 2
+        assert tallies.recipients["one.com"][4] == 1
+    assert await queue_counts(sqs, url) == (0, 0)
+
+
+async def test_invalid_message_goes_to_the_dead_letter_queue(local_sqs: LocalSqs, sqs: Any) -> None:
+    """An invalid body is counted once, not deleted, and the redrive policy moves it to the DLQ
+    after maxReceiveCount receives; valid messages beside it are deleted."""
+    url, dlq_url = await make_queue(sqs, max_receive=2, visibility=1)
+    await send_bodies(sqs, url, ["this is not an SES event", f.sns(f.delivery(["a@one.com"]))])
+    async with running(config_for(local_sqs, [("q", url)])) as daemon:
+        await until(daemon, lambda: handled(daemon) >= 2)
+        with anyio.fail_after(30):
+            moved: list[Any] = []
+            while not moved:
+                response = await sqs.receive_message(QueueUrl=dlq_url, WaitTimeSeconds=2)
+                moved = response.get("Messages", [])
+        assert moved[0]["Body"] == "this is not an SES event"
+        tallies = daemon.pipeline.tallies
+        assert tallies.messages[("q", "invalid")] == 1
+        assert tallies.invalid[("q", "not_json")] == 1
+        assert tallies.messages[("q", "processed")] == 1
+
+
+async def test_delete_invalid_switch(local_sqs: LocalSqs, sqs: Any) -> None:
+    """With ingest.delete_invalid, invalid messages are counted and deleted."""
+    url, _ = await make_queue(sqs)
+    await send_bodies(sqs, url, ["{}", "[]"])
+    config = config_for(local_sqs, [("q", url)], "[ingest]\ndelete_invalid = true\n")
+    async with running(config) as daemon:
+        await until(daemon, lambda: handled(daemon) >= 2)
+    assert await queue_counts(sqs, url) == (0, 0)
+
+
+async def test_http_endpoints(local_sqs: LocalSqs, sqs: Any) -> None:
+    """/metrics holds the expected samples, /healthz answers, /readyz once queues answered."""
+    url, _ = await make_queue(sqs)
+    await send_bodies(sqs, url, [f.sns(f.delay(["a@one.com"], delay_type="MailboxFull"))])
+    async with running(config_for(local_sqs, [("events", url)])) as daemon:
+        await until(daemon, lambda: handled(daemon) >= 1)
+        base = f"http://127.0.0.1:{daemon.http_port}"
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"{base}/metrics") as response:
+                assert response.status == 200
+                text = await response.text()
+            async with http.get(f"{base}/healthz") as response:
+                assert response.status == 200
+            async with http.get(f"{base}/readyz") as response:
+                assert response.status == 200
+            async with http.post(f"{base}/metrics") as response:
+                assert response.status == 405
+    assert 'sesd_events_total{event_type="delivery_delay",queue="events"} 1.0' in text
+    assert 'sesd_delivery_delays_total{delay_type="MailboxFull",domain="one.com"} 1.0' in text
+    assert 'sesd_window_delay_ratio{domain="one.com",window="15m"} 1.0' in text
+    assert 'sesd_delayed_recipients_pending{domain="one.com"} 1.0' in text
+    assert 'sesd_messages_total{outcome="processed",queue="events"} 1.0' in text
+
+
+async def test_not_ready_until_every_queue_answered(local_sqs: LocalSqs, sqs: Any) -> None:
+    """A queue that does not exist keeps /readyz at 503, counts receive errors, and the
+    daemon keeps running."""
+    url, _ = await make_queue(sqs)
+    missing = url.rsplit("/", 1)[0] + "/does-not-exist"
+    config = config_for(local_sqs, [("good", url), ("missing", missing)])
+    async with running(config) as daemon:
+        errors = partial(
+            daemon.metrics.registry.get_sample_value,
+            "sesd_sqs_errors_total",
+            {"queue": "missing", "operation": "receive"},
+        )
+        await until(daemon, lambda: "good" in daemon.health.last_receive and bool(errors()))
+        readyz = f"http://127.0.0.1:{daemon.http_port}/readyz"
+        async with aiohttp.ClientSession() as http, http.get(readyz) as response:
+            assert response.status == 503
+            assert "missing" in await response.text()
