@@ -49,6 +49,10 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--listen", default="127.0.0.1:9585", help="metrics address")
     demo.add_argument("--duration", type=float, default=None, help="stop after N seconds")
     demo.add_argument("--rate", type=float, default=60.0, help="messages per second")
+    demo.add_argument(
+        "--spike-after", type=float, default=30.0, help="seconds before the delay spike"
+    )
+    demo.add_argument("--every", type=float, default=5.0, help="seconds between summaries")
     return parser
 
 
@@ -67,7 +71,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         try:
             return anyio.run(
-                lambda: run_demo(listen=args.listen, duration=args.duration, rate=args.rate)
+                lambda: run_demo(
+                    listen=args.listen,
+                    duration=args.duration,
+                    rate=args.rate,
+                    spike_after=args.spike_after,
+                    every=args.every,
+                )
             )
         except KeyboardInterrupt:
             return 0

@@ -85,7 +85,9 @@ class Daemon:
             async with anyio.create_task_group() as tg:
                 tg.start_soon(self._janitor)
                 if handle_signals:
-                    tg.start_soon(self._watch_signals)
+                    # Started, not just scheduled: a SIGTERM right after "started"
+                    # must find the handler installed.
+                    await tg.start(self._watch_signals)
                 self._log.info(
                     "sesd.daemon.started",
                     queues=[q.label for q in self.config.queues],
@@ -154,8 +156,11 @@ class Daemon:
                 self._log.info("sesd.domains.evicted", count=len(evicted))
             await anyio.sleep(_JANITOR_EVERY)
 
-    async def _watch_signals(self) -> None:
+    async def _watch_signals(
+        self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
+    ) -> None:
         with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+            task_status.started()
             async for signum in signals:
                 if self.stopping.is_set():
                     self._log.warning("sesd.daemon.forced_exit", signal=signum.name)

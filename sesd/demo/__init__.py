@@ -65,8 +65,10 @@ grace_period = "5s"
     )
 
 
-async def _publish(endpoint: str, queue_url: str, rate: float, started: float) -> None:
-    traffic = Traffic(random.Random(7))
+async def _publish(
+    endpoint: str, queue_url: str, rate: float, started: float, spike_after: float
+) -> None:
+    traffic = Traffic(random.Random(7), spike_start=spike_after)
     log = get_logger(component="demo.traffic")
     async with get_session().create_client(
         "sqs", region_name="us-east-1", endpoint_url=endpoint
@@ -113,7 +115,14 @@ def _summary(daemon: Daemon) -> str:
     return "\n".join(lines)
 
 
-async def run_demo(*, listen: str, duration: float | None, rate: float, every: float = 5.0) -> int:
+async def run_demo(
+    *,
+    listen: str,
+    duration: float | None,
+    rate: float,
+    spike_after: float = 30.0,
+    every: float = 5.0,
+) -> int:
     """Run the demo until Ctrl-C, or for ``duration`` seconds."""
     with LocalSqs() as sqs:
         queue_url = await _create_queues(sqs.url)
@@ -125,7 +134,7 @@ async def run_demo(*, listen: str, duration: float | None, rate: float, every: f
             print(
                 f"sesd demo: local SQS at {sqs.url}, metrics at "
                 f"http://{config.http.host}:{daemon.http_port}/metrics; a delay spike on "
-                f"{SPIKE_DOMAIN} starts 30 s in. Ctrl-C stops.",
+                f"{SPIKE_DOMAIN} starts {spike_after:g} s in. Ctrl-C stops.",
                 flush=True,
             )
 
@@ -135,7 +144,7 @@ async def run_demo(*, listen: str, duration: float | None, rate: float, every: f
                     print(_summary(daemon), flush=True)
 
             async with anyio.create_task_group() as side:
-                side.start_soon(_publish, sqs.url, queue_url, rate, started)
+                side.start_soon(_publish, sqs.url, queue_url, rate, started, spike_after)
                 side.start_soon(report)
                 if duration is not None:
                     with anyio.move_on_after(duration):

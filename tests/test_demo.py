@@ -1,0 +1,44 @@
+"""``sesd demo``: local SQS, synthetic traffic, the spike visible on the console."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+
+@pytest.mark.timeout(60)
+def test_demo_shows_the_delay_spike() -> None:
+    """The demo runs the real pipeline on local SQS, shows per-domain summaries, flags the
+    spiking domain, and exits 0 when its time is up."""
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sesd",
+            "demo",
+            "--listen",
+            "127.0.0.1:0",
+            "--duration",
+            "8",
+            "--spike-after",
+            "1",
+            "--every",
+            "3",
+            "--rate",
+            "80",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=50,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "metrics at http://127.0.0.1:" in result.stdout
+    assert "gmail.com" in result.stdout
+    spike_lines = [line for line in result.stdout.splitlines() if "<- delays" in line]
+    assert spike_lines
+    assert all("outlook.com" in line for line in spike_lines)
+    assert "sesd.daemon.stopped" in result.stderr
+    assert "Traceback" not in result.stderr

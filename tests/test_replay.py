@@ -1,0 +1,85 @@
+"""``sesd replay``: recorded events through the same pipeline, with exact tallies."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sesd.cli import main
+
+FIXTURE = Path(__file__).parent / "fixtures" / "replay.jsonl"
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    path = tmp_path / "sesd.toml"
+    path.write_text("")
+    return path
+
+
+def replay_json(config: Path, *files: str, capsys: pytest.CaptureFixture[str]) -> dict:  # type: ignore[type-arg]
+    assert main(["replay", "--config", str(config), "--json", *files]) == 0
+    return json.loads(capsys.readouterr().out)  # type: ignore[no-any-return]
+
+
+def test_exact_tallies(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Every recipient, outcome and window figure of the fixture is counted exactly."""
+    document = replay_json(config, str(FIXTURE), capsys=capsys)
+    assert document["domains"] == {
+        "gmail.example": {"send": 2, "delivery": 4},
+        "outlook.example": {"delivery": 2, "delivery_delay": 3},
+        "yahoo.example": {"bounce": 1, "complaint": 1},
+    }
+    assert document["messages"] == {"processed": 10, "skipped": 2, "invalid": 2, "duplicate": 1}
+    assert document["invalid"] == {"missing_mail": 1, "not_json": 1}
+    assert document["alerts"] == []
+    outlook = document["windows"]["outlook.example"]
+    assert outlook["15m"]["delay_ratio"] == pytest.approx(3 / 5)
+    assert outlook["15m"]["pending_delays"] == 2  # b1 was delivered after its delay
+    assert document["windows"]["yahoo.example"]["1h"]["bounce_ratio"] == 1.0
+
+
+def test_same_tallies_from_an_array_and_from_stdin(
+    config: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A JSON array file and SQS receive-message output on stdin give the same figures."""
+    bodies = FIXTURE.read_text().splitlines()
+    array_file = tmp_path / "events.json"
+    array_file.write_text(json.dumps([_as_json(b) for b in bodies], indent=2))
+    expected = replay_json(config, str(FIXTURE), capsys=capsys)
+    assert replay_json(config, str(array_file), capsys=capsys)["domains"] == expected["domains"]
+
+    sqs_output = {"Messages": [{"MessageId": str(i), "Body": b} for i, b in enumerate(bodies)]}
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(json.dumps(sqs_output).encode())))
+    from_stdin = replay_json(config, "-", capsys=capsys)
+    assert from_stdin["domains"] == expected["domains"]
+    assert from_stdin["messages"] == expected["messages"]
+
+
+def _as_json(body: str) -> object:
+    try:
+        return json.loads(body)
+    except json.JSONDecodeError:
+        return body
+
+
+def test_text_report_and_logs_stay_on_stderr(config: Path) -> None:
+    """The text report goes to stdout; stdout holds no log lines."""
+    result = subprocess.run(
+        [sys.executable, "-m", "sesd", "replay", "--config", str(config), str(FIXTURE)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    )
+    assert "outlook.example" in result.stdout
+    assert "messages: processed 10, skipped 2, invalid 2, duplicate 1" in result.stdout
+    assert '"event"' not in result.stdout

@@ -1,0 +1,106 @@
+"""Stopping: nothing lost, nothing left invisible, exit 0 (SPEC 7)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from anyio.streams.buffered import BufferedByteReceiveStream
+
+from sesd.config import parse_config
+from sesd.daemon import Daemon
+from sesd.demo.localsqs import LocalSqs
+from tests import factory as f
+from tests.conftest import make_queue, queue_counts, send_bodies
+from tests.test_sqs_integration import running
+
+
+async def _wait_for_log(stream: BufferedByteReceiveStream, event: str) -> list[dict[str, Any]]:
+    """Read JSON log lines until one has ``event``; returns all lines read."""
+    seen: list[dict[str, Any]] = []
+    while True:
+        try:
+            line = await stream.receive_until(b"\n", 1 << 20)
+        except anyio.EndOfStream:
+            raise AssertionError(f"log ended before {event}: {seen}") from None
+        record = json.loads(line)
+        seen.append(record)
+        if record.get("event") == event:
+            return seen
+
+
+@pytest.mark.timeout(90)
+async def test_sigterm_under_load_loses_nothing(
+    local_sqs: LocalSqs, sqs: Any, tmp_path: Path
+) -> None:
+    """SIGTERM while `sesd run` drains 600 messages: it exits 0, every message is either
+    processed and deleted or visible again at once, and none is left in flight."""
+    url, _ = await make_queue(sqs, visibility=300)
+    total = 600
+    await send_bodies(sqs, url, [f.sns(f.delivery([f"u{i}@one.com"])) for i in range(total)])
+    config = tmp_path / "sesd.toml"
+    config.write_text(
+        f'[aws]\nendpoint_url = "{local_sqs.url}"\n'
+        f'[[queues]]\nurl = "{url}"\nname = "q"\nconcurrency = 3\nwait_time_seconds = 2\n'
+        '[http]\nlisten = "127.0.0.1:0"\n[logging]\nformat = "json"\n'
+        '[shutdown]\ngrace_period = "20s"\n'
+    )
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+    async with await anyio.open_process(
+        [sys.executable, "-m", "sesd", "run", "--config", str(config)],
+        stderr=subprocess.PIPE,
+        env=env,
+    ) as process:
+        assert process.stderr is not None
+        logs = BufferedByteReceiveStream(process.stderr)
+        try:
+            with anyio.fail_after(30):
+                await _wait_for_log(logs, "sesd.daemon.started")
+            process.send_signal(signal.SIGTERM)
+            with anyio.fail_after(30):
+                records = await _wait_for_log(logs, "sesd.daemon.stopped")
+                code = await process.wait()
+        finally:
+            if process.returncode is None:
+                process.kill()
+    assert code == 0
+    stopped = records[-1]
+    processed = stopped.get("processed", 0)
+    visible, in_flight = await queue_counts(sqs, url)
+    assert in_flight == 0
+    assert visible + processed == total
+    assert 0 < processed < total, "SIGTERM should land mid-drain"
+    assert not [r for r in records if r.get("level") == "error"]
+
+
+async def test_receive_in_flight_past_the_grace_period_is_released(
+    local_sqs: LocalSqs, sqs: Any
+) -> None:
+    """With no grace left, a long poll in flight is not cut off: it returns, and the messages
+    it brings are made visible again at once instead of hiding until their timeout."""
+    url, _ = await make_queue(sqs, visibility=300)
+    config = parse_config(
+        f'[aws]\nendpoint_url = "{local_sqs.url}"\n'
+        f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 5\n'
+        '[http]\nlisten = "127.0.0.1:0"\n[shutdown]\ngrace_period = "0s"\n'
+    )
+    daemon: Daemon
+    async with running(config) as daemon:
+        with anyio.fail_after(20):
+            await daemon.changes.wait_for(lambda: "q" in daemon.health.last_receive)
+        # The poller has gone straight back into a 5 s long poll.
+        daemon.stop()
+        await send_bodies(sqs, url, [f.raw(f.delivery([f"u{i}@one.com"])) for i in range(3)])
+    received = daemon.metrics.registry.get_sample_value(
+        "sesd_sqs_messages_received_total", {"queue": "q"}
+    )
+    assert received == 3  # the receive in flight did bring them...
+    assert daemon.pipeline.tallies.messages.get(("q", "processed"), 0) == 0
+    assert await queue_counts(sqs, url) == (3, 0)  # ...and they are visible again at once
