@@ -56,9 +56,12 @@ def normalise_domain(part: str) -> str | None:
 
 
 def redact_address(address: str) -> str:
-    """An address fit for a log line: the local part hidden, the domain kept."""
+    """An address fit for a log line: the local part hidden, the domain kept
+    (as written, shortened and escaped, when it is not a usable domain)."""
     domain = domain_of(address)
-    return f"***@{domain}" if domain else "***"
+    if domain is None and "@" in address:
+        domain = address.rpartition("@")[2][:64].encode("unicode_escape").decode("ascii")
+    return f"***@{domain}" if domain is not None else "***"
 
 
 class LabelTable:

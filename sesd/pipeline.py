@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from sesd.config import Config
 from sesd.decode import decode_body
 from sesd.dedup import DuplicateFilter, event_key
-from sesd.domains import LabelTable, domain_of
+from sesd.domains import LabelTable, domain_of, redact_address
 from sesd.events import EVENT_TYPE_INDEX, Event, Invalid, Skipped
 from sesd.pending import PendingDelays, pending_key
 from sesd.tallies import BOUNCE_SUBTYPES, BOUNCE_TYPES, DELAY_TYPES, Tallies
@@ -71,6 +71,9 @@ class Pipeline:
         )
         self.pending = PendingDelays(config.ingest.max_pending_delays)
         self.tallies = Tallies()
+        # What an invalid result may say of an address: its domain only, unless
+        # [logging] log_recipients allows full addresses for debugging.
+        self._show = str if config.logging.log_recipients else redact_address
 
     # --- write side ------------------------------------------------------------
 
@@ -99,7 +102,8 @@ class Pipeline:
         domains = [domain_of(address) for address in event.recipients]
         usable = sum(domain is not None for domain in domains)
         if not usable:
-            return self._invalid(queue, "no_usable_domain", "no recipient has a usable domain")
+            shown = ", ".join(self._show(address) for address in event.recipients[:3])
+            return self._invalid(queue, "no_usable_domain", f"no usable recipient domain: {shown}")
         if self.dedup.seen(event_key(event), now):
             tallies.message(queue, "duplicate")
             return _DUPLICATE

@@ -256,3 +256,17 @@ def test_histograms_and_processing_quantiles() -> None:
     )
     assert p50 is not None
     assert 1.3 < p50 < 1.7
+
+
+def test_addresses_are_redacted_unless_allowed() -> None:
+    """What an invalid result says of an address hides its local part by default."""
+    pipeline, _ = make()
+    result = pipeline.feed(f.raw(f.delivery(["jane.doe@bad domain"])), "q", NOW)
+    assert result.reason == "no_usable_domain"
+    assert "jane.doe" not in result.detail
+    assert "***@bad domain" in result.detail
+    pipeline, _ = make("[logging]\nlog_recipients = true\n")
+    assert (
+        "jane.doe@bad domain"
+        in pipeline.feed(f.raw(f.delivery(["jane.doe@bad domain"])), "q", NOW).detail
+    )

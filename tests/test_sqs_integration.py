@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from functools import partial
@@ -13,6 +15,7 @@ import anyio
 from sesd.config import Config, parse_config
 from sesd.daemon import Daemon
 from sesd.demo.localsqs import LocalSqs
+from sesd.logs import configure_logging
 from tests import factory as f
 from tests.conftest import make_queue, queue_counts, send_bodies
 
@@ -149,3 +152,28 @@ async def test_not_ready_until_every_queue_answered(local_sqs: LocalSqs, sqs: An
         async with aiohttp.ClientSession() as http, http.get(readyz) as response:
             assert response.status == 503
             assert "missing" in await response.text()
+
+
+async def test_logs_hold_no_full_address_or_body(local_sqs: LocalSqs, sqs: Any) -> None:
+    """An invalid message is logged once, with queue and SQS message id, never its body or a
+    full recipient address, even when SQS delivers it again."""
+    logs = io.StringIO()
+    configure_logging("debug", "json", stream=logs)
+    url, _ = await make_queue(sqs, visibility=1, max_receive=5)
+    await send_bodies(sqs, url, [f.raw(f.delivery(["jane.doe@bad domain"]))])
+    async with running(config_for(local_sqs, [("q", url)])) as daemon:
+        received = partial(
+            daemon.metrics.registry.get_sample_value,
+            "sesd_sqs_messages_received_total",
+            {"queue": "q"},
+        )
+        await until(daemon, lambda: (received() or 0) >= 2)
+        assert daemon.pipeline.tallies.messages[("q", "invalid")] == 1
+    text = logs.getvalue()
+    records = [json.loads(line) for line in text.splitlines()]
+    invalid = [r for r in records if r["event"] == "sesd.message.invalid"]
+    assert len(invalid) == 1
+    assert invalid[0]["queue"] == "q"
+    assert invalid[0]["sqs_message_id"]
+    assert invalid[0]["reason"] == "no_usable_domain"
+    assert "jane.doe" not in text
