@@ -41,7 +41,10 @@ class LogSketch:
 
     def add(self, value_ms: float) -> None:
         """Record one value."""
-        index = bucket_of(value_ms)
+        self.add_index(bucket_of(value_ms))
+
+    def add_index(self, index: int) -> None:
+        """Record one value whose bucket index the caller computed (once for many sketches)."""
         buckets = self.buckets
         buckets[index] = buckets.get(index, 0) + 1
         self.count += 1

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 from sesd.config import Duration
 from sesd.events import EVENT_TYPE_INDEX, EVENT_TYPES
-from sesd.sketch import LogSketch, quantile_of
+from sesd.sketch import LogSketch, bucket_of, quantile_of
 
 __all__ = [
     "Breakdown",
@@ -220,14 +220,15 @@ class _Tumbling:
         self.current = LogSketch()
         self.generation = generation
 
-    def add(self, t: float, value_ms: float) -> None:
+    def add(self, t: float, index: int) -> None:
+        """Record a value by its sketch bucket ``index`` at event time ``t``."""
         generation = int(t // self.seconds)
         if generation > self.generation:
             self._roll(generation)
         if generation == self.generation:
-            self.current.add(value_ms)
+            self.current.add_index(index)
         elif generation == self.generation - 1 and self.previous is not None:
-            self.previous.add(value_ms)
+            self.previous.add_index(index)
 
     def quantiles(self, now: float, qs: tuple[float, ...]) -> tuple[float | None, ...]:
         generation = int(now // self.seconds)
@@ -258,10 +259,16 @@ class DomainWindows:
 
     def count(self, t: float, now: float, type_index: int, n: int = 1) -> None:
         """Count ``n`` recipients of a type at event time ``t``."""
+        # The hot path: _Ring.bucket_for and _Ring.add, inlined.
         for ring in self._rings:
-            bucket = ring.bucket_for(t, now)
-            if bucket is not None:
-                ring.add(bucket, type_index, n)
+            width = ring.width
+            head = int(now // width)
+            if head > ring.head:
+                ring.advance(head)
+            bucket = int(t // width)
+            if ring.head - ring.slots < bucket <= ring.head:
+                ring.counts[(bucket % ring.slots) * _T + type_index] += n
+                ring.totals[type_index] += n
 
     def note_problem(
         self,
@@ -304,17 +311,19 @@ class DomainWindows:
         if self._processing is None or self._to_delivery is None:
             self._processing = [_Tumbling(spec.seconds) for spec in self._specs]
             self._to_delivery = [_Tumbling(spec.seconds) for spec in self._specs]
+        processing, to_delivery = bucket_of(processing_ms), bucket_of(to_delivery_ms)
         for sketch in self._processing:
-            sketch.add(t, processing_ms)
+            sketch.add(t, processing)
         for sketch in self._to_delivery:
-            sketch.add(t, to_delivery_ms)
+            sketch.add(t, to_delivery)
 
     def observe_delay_duration(self, t: float, duration_ms: float) -> None:
         """Record how long a delay lasted once its recipient was delivered or bounced."""
         if self._delay_durations is None:
             self._delay_durations = [_Tumbling(spec.seconds) for spec in self._specs]
+        index = bucket_of(duration_ms)
         for sketch in self._delay_durations:
-            sketch.add(t, duration_ms)
+            sketch.add(t, index)
 
     def figures(self, index: int, now: float) -> Figures:
         """The figures of window ``index`` (in spec order) as of ``now``."""
