@@ -20,6 +20,7 @@ import msgspec
 from sesd.domains import normalise_domain
 
 __all__ = [
+    "AlertsConfig",
     "AwsConfig",
     "Config",
     "ConfigError",
@@ -28,8 +29,12 @@ __all__ = [
     "HttpConfig",
     "IngestConfig",
     "LoggingConfig",
+    "PagerDutyConfig",
     "QueueConfig",
+    "RuleConfig",
     "Secret",
+    "SlackConfig",
+    "StateConfig",
     "WindowsConfig",
     "load_config",
     "parse_config",
@@ -279,6 +284,109 @@ class ShutdownConfig(_Section, frozen=True):
     grace_period: Duration = msgspec.field(default_factory=lambda: Duration("30s"))
 
 
+METRICS = (
+    "delay_ratio",
+    "delayed_recipients",
+    "bounce_ratio",
+    "complaint_ratio",
+    "processing_p95_seconds",
+    "pending_delays",
+)
+SINKS = ("slack", "pagerduty", "console")
+
+
+class RuleConfig(_Section, frozen=True):
+    """``[[alerts.rules]]``: one threshold on one window metric, per domain."""
+
+    name: str
+    metric: str
+    window: str
+    above: float
+    clear_below: float | None = None
+    min_events: int = 0
+    for_: Duration = msgspec.field(default_factory=lambda: Duration("0s"), name="for")
+    domains: list[str] = msgspec.field(default_factory=lambda: ["*"])
+    severity: Literal["critical", "error", "warning", "info"] = "warning"
+    sinks: list[str] = msgspec.field(default_factory=lambda: ["console"])
+
+    def __post_init__(self) -> None:
+        if not re.fullmatch(r"[A-Za-z0-9_.:-]{1,64}", self.name):
+            raise ValueError(f"rule name {self.name!r}: use letters, digits, '-', '_', '.', ':'")
+        if self.metric not in METRICS:
+            raise ValueError(f"unknown metric {self.metric!r} (known: {', '.join(METRICS)})")
+        if self.clear_below is not None and self.clear_below > self.above:
+            raise ValueError(f"clear_below ({self.clear_below}) is above `above` ({self.above})")
+        if self.min_events < 0:
+            raise ValueError("min_events must not be negative")
+        if not self.domains:
+            raise ValueError("domains must list '*' or at least one domain")
+        if not self.sinks:
+            raise ValueError("sinks must name at least one sink")
+        for sink in self.sinks:
+            if sink not in SINKS:
+                raise ValueError(f"unknown sink {sink!r} (known: {', '.join(SINKS)})")
+
+    @property
+    def clear_threshold(self) -> float:
+        """The value below which a firing alert resolves (``above`` unless set)."""
+        return self.above if self.clear_below is None else self.clear_below
+
+
+class SlackConfig(_Section, frozen=True):
+    """``[alerts.slack]``: an incoming webhook."""
+
+    webhook_url: Secret
+    timeout: Duration = msgspec.field(default_factory=lambda: Duration("10s"))
+
+
+class PagerDutyConfig(_Section, frozen=True):
+    """``[alerts.pagerduty]``: Events API v2."""
+
+    routing_key: Secret
+    events_url: str = "https://events.pagerduty.com/v2/enqueue"
+    source: str = "sesd"
+    timeout: Duration = msgspec.field(default_factory=lambda: Duration("10s"))
+
+    def __post_init__(self) -> None:
+        _check_http_url(self.events_url)
+
+
+class AlertsConfig(_Section, frozen=True):
+    """``[alerts]``: rule evaluation and notification delivery."""
+
+    evaluate_every: Duration = msgspec.field(default_factory=lambda: Duration("5s"))
+    repeat_interval: Duration = msgspec.field(default_factory=lambda: Duration("4h"))
+    group_wait: Duration = msgspec.field(default_factory=lambda: Duration("10s"))
+    outbox_size: int = 1000
+    slack: SlackConfig | None = None
+    pagerduty: PagerDutyConfig | None = None
+    rules: list[RuleConfig] = []
+
+    def __post_init__(self) -> None:
+        if self.evaluate_every.seconds <= 0:
+            raise ValueError("evaluate_every must be positive")
+        if self.outbox_size < 1:
+            raise ValueError("outbox_size must be at least 1")
+        names = [rule.name for rule in self.rules]
+        for name in names:
+            if names.count(name) > 1:
+                raise ValueError(f"two rules are named {name!r}")
+        for i, rule in enumerate(self.rules):
+            for sink in rule.sinks:
+                if sink != "console" and getattr(self, sink) is None:
+                    raise ValueError(
+                        f"rules[{i}] ({rule.name}): sink {sink!r} is not configured "
+                        f"(add [alerts.{sink}])"
+                    )
+
+
+class StateConfig(_Section, frozen=True):
+    """``[state]``: where windows and alert states survive a restart."""
+
+    path: str | None = None
+    save_every: Duration = msgspec.field(default_factory=lambda: Duration("1m"))
+
+
 class Config(_Section, frozen=True):
     """The whole file."""
 
@@ -291,8 +399,17 @@ class Config(_Section, frozen=True):
     ingest: IngestConfig = msgspec.field(default_factory=IngestConfig)
     logging: LoggingConfig = msgspec.field(default_factory=LoggingConfig)
     shutdown: ShutdownConfig = msgspec.field(default_factory=ShutdownConfig)
+    alerts: AlertsConfig = msgspec.field(default_factory=AlertsConfig)
+    state: StateConfig = msgspec.field(default_factory=StateConfig)
 
     def __post_init__(self) -> None:
+        windows = {size.text for size in self.windows.sizes}
+        for i, rule in enumerate(self.alerts.rules):
+            if rule.window not in windows:
+                raise ValueError(
+                    f"alerts.rules[{i}] ({rule.name}): window {rule.window!r} is not one of "
+                    f"windows.sizes ({', '.join(sorted(windows))})"
+                )
         labels = [q.label for q in self.queues]
         for label in labels:
             if labels.count(label) > 1:
@@ -302,6 +419,10 @@ class Config(_Section, frozen=True):
         """Every secret in the file with its key, for resolving and masking."""
         found = [("aws.access_key_id", self.aws.access_key_id)]
         found.append(("aws.secret_access_key", self.aws.secret_access_key))
+        if self.alerts.slack is not None:
+            found.append(("alerts.slack.webhook_url", self.alerts.slack.webhook_url))
+        if self.alerts.pagerduty is not None:
+            found.append(("alerts.pagerduty.routing_key", self.alerts.pagerduty.routing_key))
         return [(key, secret) for key, secret in found if secret is not None]
 
     def to_display(self) -> dict[str, Any]:
@@ -352,7 +473,7 @@ def _one_line(exc: msgspec.ValidationError) -> str:
     if unknown:
         key = f"{path}.{unknown.group('field')}" if path else unknown.group("field")
         return f"{key}: unknown key"
-    return f"{path or '(top level)'}: {msg}"
+    return f"{path}: {msg}" if path else msg
 
 
 def parse_config(text: str, *, resolve_secrets: bool = True) -> Config:

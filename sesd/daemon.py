@@ -15,12 +15,14 @@ import os
 import signal
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TextIO
 
+import aiohttp
 import anyio
 from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
 
+from sesd.alerting.service import Alerting
 from sesd.config import Config
 from sesd.health import Changes, Health
 from sesd.http import StartError, http_server
@@ -45,6 +47,7 @@ class Daemon:
         *,
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
+        console: TextIO | None = None,
     ) -> None:
         self.config = config
         self.clock = clock
@@ -52,10 +55,12 @@ class Daemon:
         self.pipeline = Pipeline(config)
         labels = [q.label for q in config.queues]
         self.metrics = Metrics(self.pipeline, labels, clock)
+        self.alerting = Alerting(config, self.pipeline, self.metrics.registry, clock, console)
         self.health = Health(labels)
         self.changes = Changes()
         self.stopping = anyio.Event()
         self.http_port: int | None = None
+        self._deadline = float("inf")
         self._log = get_logger()
 
     def stop(self) -> None:
@@ -79,11 +84,14 @@ class Daemon:
                 self.config.http, self.metrics.registry, self.health, self.monotonic
             ) as self.http_port,
             self._sqs_client() as sqs,
+            aiohttp.ClientSession() as session,
         ):
             for queue in self.config.queues:
                 await check_redrive(sqs, queue)
+            self.alerting.open(self.alerting.sinks(session))
             async with anyio.create_task_group() as tg:
                 tg.start_soon(self._janitor)
+                tg.start_soon(self.alerting.run)
                 if handle_signals:
                     # Started, not just scheduled: a SIGTERM right after "started"
                     # must find the handler installed.
@@ -95,7 +103,14 @@ class Daemon:
                 )
                 task_status.started(self)
                 await self._consume(sqs)
-                # Pollers are done: stop the janitor and the signal watcher.
+                # Pollers are done. Evaluate once more, send what is waiting, and
+                # give the outboxes what is left of the grace period (at least 1 s).
+                with anyio.move_on_after(max(1.0, self._deadline - anyio.current_time())):
+                    await self.alerting.drain()
+                unsent = sum(len(o) for o in self.alerting.outboxes.values())
+                if unsent:
+                    self._log.warning("sesd.notify.unsent_at_exit", notifications=unsent)
+                # Then stop the janitor, the evaluator, the outboxes, the signal watcher.
                 tg.cancel_scope.cancel()
         self._log.info("sesd.daemon.stopped", **self._summary())
 
@@ -144,7 +159,8 @@ class Daemon:
             # been handled; past the grace period they are cancelled, and what
             # a receive brings after that is released (visibility 0).
             grace = self.config.shutdown.grace_period.seconds
-            pollers.cancel_scope.deadline = anyio.current_time() + grace
+            self._deadline = anyio.current_time() + grace
+            pollers.cancel_scope.deadline = self._deadline
         if pollers.cancel_scope.cancelled_caught:
             self._log.warning("sesd.daemon.grace_period_exceeded", grace_seconds=grace)
 

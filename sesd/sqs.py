@@ -24,6 +24,7 @@ import aiohttp
 import anyio
 from botocore.exceptions import BotoCoreError, ClientError
 
+from sesd.backoff import backoff_delay
 from sesd.config import QueueConfig
 from sesd.health import Changes, Health
 from sesd.logs import get_logger
@@ -43,14 +44,6 @@ __all__ = ["SQS_ERRORS", "QueuePoller", "backoff_delay", "check_redrive"]
 SQS_ERRORS = (ClientError, BotoCoreError, aiohttp.ClientError, OSError, asyncio.TimeoutError)
 
 _REMEMBERED_INVALID = 10_000
-
-
-def backoff_delay(attempt: int, *, base: float = 0.2, cap: float = 30.0, rand: float) -> float:
-    """Exponential backoff with full jitter: a delay in [0, min(cap, base * 2**attempt)).
-
-    ``rand`` is a uniform draw in [0, 1), so the function stays pure.
-    """
-    return rand * min(cap, base * 2.0 ** min(attempt, 32))
 
 
 async def check_redrive(client: SQSClient, queue: QueueConfig) -> bool:

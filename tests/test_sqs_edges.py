@@ -8,12 +8,13 @@ from typing import Any
 
 import anyio
 
+from sesd.backoff import backoff_delay
 from sesd.config import parse_config
 from sesd.health import Changes, Health
 from sesd.logs import configure_logging
 from sesd.metrics import Metrics
 from sesd.pipeline import Pipeline
-from sesd.sqs import QueuePoller, backoff_delay, check_redrive
+from sesd.sqs import QueuePoller, check_redrive
 from tests.conftest import make_queue, queue_counts, send_bodies
 
 

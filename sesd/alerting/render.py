@@ -1,0 +1,201 @@
+"""Notifications as each sink wants them: pure functions, within each API's limits.
+
+* Slack: Block Kit with a plain ``text`` fallback; at most 50 blocks and 3000
+  characters a section (Slack rejects more).
+* PagerDuty Events API v2: one event per alert, ``trigger`` or ``resolve``,
+  ``dedup_key`` stable per (rule, domain), summary at most 1024 characters,
+  the whole event under 512 KB.
+* Console: a few readable lines.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+
+from sesd.alerting.evaluator import Alert, Notification
+from sesd.alerting.rules import Transition
+
+__all__ = ["console_text", "pagerduty_events", "slack_message"]
+
+SLACK_MAX_BLOCKS = 50
+SLACK_MAX_SECTION = 3000
+SLACK_MAX_TEXT = 3000
+PD_MAX_SUMMARY = 1024
+PD_MAX_EVENT = 512 * 1024
+
+_ICON = {
+    Transition.FIRING: ":rotating_light:",
+    Transition.REPEAT: ":repeat:",
+    Transition.RESOLVED: ":white_check_mark:",
+}
+_PERCENT_METRICS = frozenset({"delay_ratio", "bounce_ratio", "complaint_ratio"})
+
+
+def _value(alert: Alert, value: float | None) -> str:
+    if value is None:
+        return "no data"
+    if alert.metric in _PERCENT_METRICS:
+        return f"{value:.1%}"
+    if alert.metric == "processing_p95_seconds":
+        return f"{value:.1f}s"
+    return f"{value:g}"
+
+
+def _when(t: float) -> str:
+    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def headline(alert: Alert) -> str:
+    """One line: what, where, how bad."""
+    verb = {
+        Transition.FIRING: "FIRING",
+        Transition.REPEAT: "STILL FIRING",
+        Transition.RESOLVED: "RESOLVED",
+    }[alert.kind]
+    return (
+        f"[{verb}] {alert.rule}: {alert.domain} {alert.metric} {_value(alert, alert.value)} "
+        f"(threshold {_value(alert, alert.above)}, {alert.window} window)"
+    )
+
+
+def _top(pairs: list[tuple[str, int]]) -> str:
+    return ", ".join(f"{name} ({n})" for name, n in pairs) or "-"
+
+
+def details(alert: Alert) -> dict[str, Any]:
+    """The facts of an alert as plain data (PagerDuty custom_details, console lines)."""
+    b = alert.breakdown
+    facts: dict[str, Any] = {
+        "rule": alert.rule,
+        "domain": alert.domain,
+        "metric": alert.metric,
+        "value": alert.value,
+        "threshold": alert.above,
+        "clear_below": alert.clear_below,
+        "window": alert.window,
+        "state": alert.kind.value,
+        "since": _when(alert.since),
+        "counts": alert.counts,
+        "where": alert.stage,
+        "delay_types": dict(b.delay_types),
+        "smtp_status": dict(b.statuses),
+        "diagnostic_codes": dict(b.diagnostics),
+        "reporting_mtas": dict(b.mtas),
+        "example_message_ids": b.message_ids,
+        "sending_identities": b.sources,
+        "regions": alert.regions,
+        "configuration_sets": b.config_sets,
+    }
+    if alert.internal:
+        facts["aws_support"] = {
+            "note": "delays look internal to SES: open an AWS Support case with these facts",
+            "region": alert.regions,
+            "identity_arns": b.sources,
+            "message_ids": b.message_ids,
+        }
+    return facts
+
+
+def _section(text: str) -> dict[str, Any]:
+    if len(text) > SLACK_MAX_SECTION:
+        text = text[: SLACK_MAX_SECTION - 1] + "…"
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+
+
+def _alert_section(alert: Alert) -> str:
+    b = alert.breakdown
+    lines = [
+        f"*{alert.domain}*: {alert.metric} *{_value(alert, alert.value)}* "
+        f"(threshold {_value(alert, alert.above)}, clears below "
+        f"{_value(alert, alert.clear_below)}, {alert.window})",
+        "counts: " + ", ".join(f"{k} {v}" for k, v in alert.counts.items() if v),
+        f"where: {alert.stage}",
+    ]
+    if alert.kind is not Transition.RESOLVED:
+        lines += [
+            f"delay types: {_top(b.delay_types)}",
+            f"SMTP status: {_top(b.statuses)}",
+            f"diagnostics: {_top(b.diagnostics[:3])}",
+            f"reporting MTAs: {_top(b.mtas)}",
+            f"message ids: {', '.join(b.message_ids) or '-'}",
+            f"identities: {', '.join(b.sources) or '-'}  regions: {', '.join(alert.regions) or '-'}"
+            f"  configuration sets: {', '.join(b.config_sets) or '-'}",
+        ]
+        if alert.internal:
+            lines.append(
+                ":information_source: looks internal to SES: open an AWS Support case with the "
+                "region, identity ARN and message ids above"
+            )
+    return "\n".join(lines)
+
+
+def slack_message(notification: Notification) -> dict[str, Any]:
+    """An incoming-webhook payload: header, one section per alert, within Slack's limits."""
+    alerts = notification.alerts
+    first = alerts[0]
+    title = (
+        f"{_ICON[notification.kind]} {notification.kind.value.upper()} {notification.rule} "
+        f"({notification.severity}): {len(alerts)} domain{'s' if len(alerts) != 1 else ''}"
+    )
+    blocks: list[dict[str, Any]] = [_section(f"*{title}*")]
+    room = SLACK_MAX_BLOCKS - 2  # the title, and a closing context block
+    shown = alerts[:room] if len(alerts) <= room else alerts[: room - 1]
+    blocks.extend(_section(_alert_section(alert)) for alert in shown)
+    if len(shown) < len(alerts):
+        rest = ", ".join(a.domain for a in alerts[len(shown) :])
+        blocks.append(_section(f"…and {len(alerts) - len(shown)} more: {rest}"))
+    blocks.append(
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": f"sesd · {_when(first.at)}"}]}
+    )
+    text = title + ": " + "; ".join(headline(a) for a in alerts)
+    if len(text) > SLACK_MAX_TEXT:
+        text = text[: SLACK_MAX_TEXT - 1] + "…"
+    return {"text": text, "blocks": blocks}
+
+
+def pagerduty_events(notification: Notification, routing_key: str, source: str) -> list[bytes]:
+    """One Events API v2 event per alert (encoded), each under 512 KB."""
+    out = []
+    for alert in notification.alerts:
+        event: dict[str, Any] = {
+            "routing_key": routing_key,
+            "event_action": "resolve" if alert.kind is Transition.RESOLVED else "trigger",
+            "dedup_key": alert.dedup_key,
+        }
+        if alert.kind is not Transition.RESOLVED:
+            summary = headline(alert) + f"; where: {alert.stage}"
+            event["payload"] = {
+                "summary": summary[:PD_MAX_SUMMARY],
+                "source": source,
+                "severity": alert.severity,
+                "component": alert.domain,
+                "group": alert.rule,
+                "class": alert.metric,
+                "timestamp": datetime.fromtimestamp(alert.at, UTC).isoformat(),
+                "custom_details": details(alert),
+            }
+        body = msgspec.json.encode(event)
+        if len(body) > PD_MAX_EVENT:
+            event["payload"]["custom_details"] = {"note": "details too large; see Slack"}
+            body = msgspec.json.encode(event)
+        out.append(body)
+    return out
+
+
+def console_text(notification: Notification) -> str:
+    """Readable lines for a terminal."""
+    lines = []
+    for alert in notification.alerts:
+        lines.append(f"{_when(alert.at)} {headline(alert)}")
+        if alert.kind is not Transition.RESOLVED:
+            b = alert.breakdown
+            lines.append(
+                f"    where: {alert.stage}; delay types: {_top(b.delay_types)}; "
+                f"SMTP: {_top(b.statuses)}; MTAs: {_top(b.mtas)}"
+            )
+            if b.message_ids:
+                lines.append(f"    message ids: {', '.join(b.message_ids)}")
+    return "\n".join(lines)

@@ -1,0 +1,105 @@
+"""Stage 6: alert rules, as a pure state machine per (rule, domain).
+
+States: inactive -> pending (while ``for`` runs) -> firing -> resolved (and
+inactive again). An alert *breaches* when its value is above ``above`` and the
+window's volume (the metric's denominator) reaches ``min_events``. It fires
+once the breach has held for ``for``; pending falls back to inactive as soon
+as the breach stops. Once firing, it resolves only when the value falls below
+``clear_below`` (hysteresis) or the window holds no data; a value between the
+two thresholds keeps it firing, so input that flaps around ``above`` does not
+flap the alert. While firing, a repeat is due every ``repeat_interval``.
+
+Time is a parameter; nothing here reads a clock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from sesd.config import RuleConfig
+from sesd.windows import Figures
+
+__all__ = ["AlertState", "Status", "Transition", "measure", "step"]
+
+
+class Status(StrEnum):
+    """Where an alert is in its life."""
+
+    INACTIVE = "inactive"
+    PENDING = "pending"
+    FIRING = "firing"
+
+
+class Transition(StrEnum):
+    """What a step asks to notify."""
+
+    FIRING = "firing"
+    REPEAT = "repeat"
+    RESOLVED = "resolved"
+
+
+@dataclass(slots=True)
+class AlertState:
+    """One (rule, domain)'s state. Mutable: :func:`step` advances it in place."""
+
+    status: Status = Status.INACTIVE
+    since: float = 0.0  # when the breach began (pending) or the alert fired
+    last_sent: float = 0.0  # last firing or repeat notification
+    value: float | None = None
+    resolved_at: float | None = None
+
+
+def measure(metric: str, figures: Figures, pending: int) -> tuple[float | None, int]:
+    """A rule metric's value in a window and the volume ``min_events`` is checked against."""
+    delivered = figures.count("delivery")
+    delayed = figures.count("delivery_delay")
+    bounced = figures.count("bounce")
+    if metric == "delay_ratio":
+        return figures.delay_ratio, delivered + delayed
+    if metric == "delayed_recipients":
+        return float(delayed), delivered + delayed
+    if metric == "bounce_ratio":
+        return figures.bounce_ratio, delivered + bounced
+    if metric == "complaint_ratio":
+        return figures.complaint_ratio, delivered + bounced
+    if metric == "processing_p95_seconds":
+        p95 = figures.processing_ms[1]
+        return (None if p95 is None else p95 / 1000.0), delivered
+    if metric == "pending_delays":
+        return float(pending), delivered + delayed
+    raise ValueError(f"unknown metric {metric!r}")
+
+
+def step(
+    rule: RuleConfig,
+    state: AlertState,
+    value: float | None,
+    volume: int,
+    now: float,
+    repeat_interval: float,
+) -> Transition | None:
+    """Advance ``state`` to ``now`` given the current value; returns what to notify."""
+    state.value = value
+    breach = value is not None and value > rule.above and volume >= rule.min_events
+    if state.status is Status.FIRING:
+        if value is None or value < rule.clear_threshold:
+            state.status = Status.INACTIVE
+            state.resolved_at = now
+            return Transition.RESOLVED
+        if now - state.last_sent >= repeat_interval:
+            state.last_sent = now
+            return Transition.REPEAT
+        return None
+    if not breach:
+        state.status = Status.INACTIVE
+        return None
+    if state.status is Status.INACTIVE:
+        state.status = Status.PENDING
+        state.since = now
+    if now - state.since >= rule.for_.seconds:
+        state.status = Status.FIRING
+        state.since = state.last_sent = now
+        state.resolved_at = None
+        return Transition.FIRING
+    return None

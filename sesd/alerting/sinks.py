@@ -1,0 +1,177 @@
+"""Stage 7 (the output edge): sinks that send one notification each.
+
+A sink has one job: :meth:`Sink.send`. It raises :class:`RateLimited`,
+:class:`Retryable` or :class:`Permanent`; the outbox decides what to do. Error
+messages are built here from status codes and error classes only, never from
+a URL or an exception's text, because the webhook URL and routing key are
+secrets.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Protocol, TextIO
+
+import aiohttp
+import msgspec
+
+from sesd.alerting.evaluator import Notification
+from sesd.alerting.render import console_text, pagerduty_events, slack_message
+from sesd.config import PagerDutyConfig, SlackConfig
+
+__all__ = [
+    "ConsoleSink",
+    "DeliveryError",
+    "PagerDutySink",
+    "Permanent",
+    "RateLimited",
+    "Retryable",
+    "Sink",
+    "SlackSink",
+]
+
+#: PagerDuty asks for at least this long a pause after a 429.
+PAGERDUTY_MIN_PAUSE = 30.0
+#: When Slack answers 429 without a usable Retry-After.
+SLACK_DEFAULT_PAUSE = 30.0
+
+
+class DeliveryError(Exception):
+    """A notification was not delivered. The message never holds a secret."""
+
+
+class Retryable(DeliveryError):
+    """A network error, a timeout or a 5xx: try again after a backoff."""
+
+
+class RateLimited(Retryable):
+    """429: pause the sink for ``retry_after`` seconds, then try again."""
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class Permanent(DeliveryError):
+    """A 4xx other than 429: trying again would not help."""
+
+
+class Sink(Protocol):
+    """Sends one notification, or raises a :class:`DeliveryError`."""
+
+    name: str
+
+    async def send(self, notification: Notification) -> None:
+        """Deliver ``notification``."""
+        ...
+
+
+def _retry_after(response: aiohttp.ClientResponse, floor: float, default: float) -> float:
+    try:
+        value = float(response.headers.get("Retry-After", ""))
+    except ValueError:
+        value = default
+    return max(floor, value)
+
+
+async def _post(
+    session: aiohttp.ClientSession,
+    url: str,
+    data: bytes,
+    within: float,
+    *,
+    ok: tuple[int, ...],
+    min_pause: float,
+    default_pause: float,
+) -> str:
+    """POST JSON; returns the body on success, raises a DeliveryError otherwise."""
+    try:
+        async with session.post(
+            url,
+            data=data,
+            headers={"Content-Type": "application/json"},
+            timeout=aiohttp.ClientTimeout(total=within),
+            allow_redirects=False,
+        ) as response:
+            body = (await response.text(errors="replace"))[:200]
+            if response.status in ok:
+                return body
+            if response.status == 429:
+                pause = _retry_after(response, min_pause, default_pause)
+                raise RateLimited(f"HTTP 429, paused {pause:g}s", pause)
+            if response.status >= 500:
+                raise Retryable(f"HTTP {response.status}")
+            raise Permanent(f"HTTP {response.status}: {body.strip()[:100]}")
+    except TimeoutError:
+        raise Retryable(f"timed out after {within:g}s") from None
+    except aiohttp.ClientError as exc:
+        # The class only: the text of a connection error names the URL.
+        raise Retryable(type(exc).__name__) from None
+
+
+class SlackSink:
+    """A Slack incoming webhook: 200 with body ``ok`` is success."""
+
+    name = "slack"
+
+    def __init__(self, config: SlackConfig, session: aiohttp.ClientSession) -> None:
+        self._config = config
+        self._session = session
+
+    async def send(self, notification: Notification) -> None:
+        """Post the Block Kit message."""
+        body = await _post(
+            self._session,
+            self._config.webhook_url.get(),
+            msgspec.json.encode(slack_message(notification)),
+            self._config.timeout.seconds,
+            ok=(200,),
+            min_pause=0.0,
+            default_pause=SLACK_DEFAULT_PAUSE,
+        )
+        if body.strip() != "ok":
+            raise Permanent(f"HTTP 200 but not ok: {body.strip()[:100]}")
+
+
+class PagerDutySink:
+    """PagerDuty Events API v2: one event per alert, 202 is success.
+
+    A retried notification sends all its events again; PagerDuty folds them by
+    ``dedup_key``, so that repeats nothing.
+    """
+
+    name = "pagerduty"
+
+    def __init__(self, config: PagerDutyConfig, session: aiohttp.ClientSession) -> None:
+        self._config = config
+        self._session = session
+
+    async def send(self, notification: Notification) -> None:
+        """Post each alert's trigger or resolve event."""
+        for event in pagerduty_events(
+            notification, self._config.routing_key.get(), self._config.source
+        ):
+            await _post(
+                self._session,
+                self._config.events_url,
+                event,
+                self._config.timeout.seconds,
+                ok=(200, 201, 202),
+                min_pause=PAGERDUTY_MIN_PAUSE,
+                default_pause=PAGERDUTY_MIN_PAUSE,
+            )
+
+
+class ConsoleSink:
+    """Prints notifications to standard output (``sesd demo`` uses it)."""
+
+    name = "console"
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self._stream = stream
+
+    async def send(self, notification: Notification) -> None:
+        """Print the notification's lines."""
+        stream = self._stream or sys.stdout
+        stream.write(console_text(notification) + "\n")
+        stream.flush()

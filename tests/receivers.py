@@ -1,0 +1,137 @@
+"""Local HTTP receivers that answer like Slack's incoming webhooks and PagerDuty's Events API.
+
+Each is an aiohttp server on a free loopback port. By default it accepts
+(Slack: 200 ``ok``; PagerDuty: 202 with a JSON status). A test scripts other
+answers with :meth:`Receiver.script`: a status, a Retry-After header, a body,
+or ``"hang"`` (accept the connection and never answer). Every request's JSON
+is recorded, and :meth:`Receiver.wait_for` waits for a count without sleeping.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import deque
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+import anyio
+from aiohttp import web
+
+from sesd.demo.localsqs import free_port
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One scripted answer."""
+
+    status: int = 200
+    body: str | None = None
+    retry_after: str | None = None
+    hang: bool = False
+
+
+class Receiver:
+    """A Slack- or PagerDuty-like endpoint."""
+
+    def __init__(self, kind: str) -> None:
+        assert kind in ("slack", "pagerduty")
+        self.kind = kind
+        self.port = free_port()
+        self.path = "/services/T000/B000/planted-secret-slack" if kind == "slack" else "/v2/enqueue"
+        self.url = f"http://127.0.0.1:{self.port}{self.path}"
+        self.requests: list[Any] = []
+        self.answers: list[int] = []
+        self._script: deque[Answer] = deque()
+        self._changed = anyio.Event()
+        self._release = anyio.Event()
+        self._runner: web.AppRunner | None = None
+
+    def script(self, *answers: Answer) -> None:
+        """Answer the next requests so, then go back to accepting."""
+        self._script.extend(answers)
+
+    async def wait_for(self, count: int) -> None:
+        """Return once ``count`` requests were answered successfully."""
+        while sum(1 for s in self.answers if s < 300) < count:
+            await self._changed.wait()
+
+    @property
+    def accepted(self) -> list[Any]:
+        """The JSON of the requests that were answered successfully."""
+        return [r for r, s in zip(self.requests, self.answers, strict=True) if s < 300]
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        answer = self._script.popleft() if self._script else Answer()
+        if answer.hang:
+            await self._release.wait()
+        payload = await request.read()
+        document = json.loads(payload)
+        problem = self._check(document)
+        if problem is not None:
+            answer = Answer(400, body=problem)
+        self.requests.append(document)
+        self.answers.append(answer.status)
+        self._changed.set()
+        self._changed = anyio.Event()
+        headers = {"Retry-After": answer.retry_after} if answer.retry_after else {}
+        if answer.status < 300:
+            if self.kind == "slack":
+                return web.Response(text=answer.body or "ok")
+            body = {
+                "status": "success",
+                "message": "Event processed",
+                "dedup_key": json.loads(payload).get("dedup_key"),
+            }
+            return web.json_response(body, status=202)
+        default = {
+            400: "invalid_payload",
+            404: "no_service",
+            429: "rate_limited",
+            500: "rollup_error",
+        }.get(answer.status, "error")
+        if self.kind == "pagerduty":
+            default = json.dumps({"status": "invalid event", "message": default})
+        return web.Response(status=answer.status, text=answer.body or default, headers=headers)
+
+    def _check(self, document: Any) -> str | None:
+        """What the real API would reject (documented limits)."""
+        if self.kind == "slack":
+            blocks = document.get("blocks", [])
+            if not document.get("text") and not blocks:
+                return "no_text"
+            if len(blocks) > 50:
+                return "invalid_blocks"
+            for block in blocks:
+                if block.get("type") == "section" and len(block["text"]["text"]) > 3000:
+                    return "invalid_blocks"
+            return None
+        if document.get("event_action") not in ("trigger", "resolve", "acknowledge"):
+            return '{"status": "invalid event", "message": "event_action"}'
+        if not document.get("routing_key") or not document.get("dedup_key"):
+            return '{"status": "invalid event", "message": "routing_key or dedup_key"}'
+        payload = document.get("payload")
+        if document["event_action"] == "trigger":
+            if not payload or len(payload.get("summary", "")) > 1024:
+                return '{"status": "invalid event", "message": "summary"}'
+            if payload.get("severity") not in ("critical", "error", "warning", "info"):
+                return '{"status": "invalid event", "message": "severity"}'
+        return None
+
+    async def __aenter__(self) -> Receiver:
+        app = web.Application()
+        app.router.add_post(self.path, self._handle)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._release.set()
+        assert self._runner is not None
+        await self._runner.cleanup()

@@ -1,0 +1,142 @@
+"""Alerting end to end: SQS (moto) -> windows -> rules -> Slack and PagerDuty receivers."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from functools import partial
+from typing import Any
+
+import aiohttp
+import anyio
+import pytest
+
+from sesd.config import Config, parse_config
+from sesd.daemon import Daemon
+from sesd.demo.localsqs import LocalSqs
+from sesd.logs import configure_logging
+from tests import factory as f
+from tests.conftest import make_queue, send_bodies
+from tests.receivers import Answer, Receiver
+
+ROUTING_KEY = "planted-routing-key-9f2c"
+
+
+class Clock:
+    """Wall time under the test's control: windows move when the test says so."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def alerting_config(
+    local: LocalSqs, url: str, slack: Receiver, pd: Receiver, group_wait: str = "0s"
+) -> Config:
+    return parse_config(
+        f'[aws]\nendpoint_url = "{local.url}"\n'
+        f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 1\n'
+        '[http]\nlisten = "127.0.0.1:0"\n[shutdown]\ngrace_period = "10s"\n'
+        f'[alerts]\nevaluate_every = "100ms"\ngroup_wait = "{group_wait}"\n'
+        '[alerts.slack]\nwebhook_url = "env:SESD_TEST_SLACK_URL"\n'
+        f'[alerts.pagerduty]\nrouting_key = "env:SESD_TEST_PD_KEY"\nevents_url = "{pd.url}"\n'
+        '[[alerts.rules]]\nname = "delay-ratio-high"\nmetric = "delay_ratio"\nwindow = "5m"\n'
+        'above = 0.2\nclear_below = 0.1\nmin_events = 5\nseverity = "critical"\n'
+        'sinks = ["slack", "pagerduty", "console"]\n'
+    )
+
+
+@asynccontextmanager
+async def daemon_running(
+    config: Config, clock: Clock, console: io.StringIO
+) -> AsyncIterator[Daemon]:
+    daemon = Daemon(config, clock=clock, console=console)
+    async with anyio.create_task_group() as tg:
+        await tg.start(partial(daemon.run, handle_signals=False))
+        try:
+            yield daemon
+        finally:
+            daemon.stop()
+
+
+def spike(t: float) -> list[str]:
+    delays = [f.sns(f.delay([f"d{i}@outlook.example"], at=t, expires=t + 7200)) for i in range(6)]
+    return delays + [f.sns(f.delivery([f"ok{i}@outlook.example"], at=t)) for i in range(4)]
+
+
+async def test_spike_alerts_and_recovery_resolves(
+    local_sqs: LocalSqs, sqs: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A delay spike reaches Slack and PagerDuty once; when it clears, both get the resolve.
+    The webhook URL and routing key appear in no log, no console line and no metric."""
+    logs = io.StringIO()
+    configure_logging("debug", "json", stream=logs)
+    console = io.StringIO()
+    clock = Clock(f.T0)
+    url, _ = await make_queue(sqs)
+    async with Receiver("slack") as slack, Receiver("pagerduty") as pd:
+        monkeypatch.setenv("SESD_TEST_SLACK_URL", slack.url)
+        monkeypatch.setenv("SESD_TEST_PD_KEY", ROUTING_KEY)
+        config = alerting_config(local_sqs, url, slack, pd)
+        async with daemon_running(config, clock, console) as daemon:
+            await send_bodies(sqs, url, spike(f.T0))
+            with anyio.fail_after(20):
+                await slack.wait_for(1)
+                await pd.wait_for(1)
+            metrics_url = f"http://127.0.0.1:{daemon.http_port}/metrics"
+            async with aiohttp.ClientSession() as http, http.get(metrics_url) as response:
+                metrics = await response.text()
+            assert 'sesd_alerts_firing{domain="outlook.example",rule="delay-ratio-high"} 1.0' in (
+                metrics
+            )
+            # Six minutes on, the spike has left the 5m window; deliveries flow again.
+            clock.now = f.T0 + 360
+            later = [f.sns(f.delivery([f"n{i}@outlook.example"], at=clock.now)) for i in range(10)]
+            await send_bodies(sqs, url, later)
+            with anyio.fail_after(20):
+                await slack.wait_for(2)
+                await pd.wait_for(2)
+    firing, resolved = slack.accepted
+    assert firing["text"].startswith(":rotating_light: FIRING delay-ratio-high")
+    assert "outlook.example" in firing["text"]
+    assert "TransientCommunicationFailure" in json.dumps(firing["blocks"])
+    assert resolved["text"].startswith(":white_check_mark: RESOLVED")
+    trigger, resolve = pd.accepted
+    assert (trigger["event_action"], resolve["event_action"]) == ("trigger", "resolve")
+    assert trigger["dedup_key"] == resolve["dedup_key"]
+    assert trigger["payload"]["custom_details"]["delay_types"] == {
+        "TransientCommunicationFailure": 6
+    }
+    assert "[FIRING] delay-ratio-high: outlook.example" in console.getvalue()
+    assert "[RESOLVED] delay-ratio-high: outlook.example" in console.getvalue()
+    everything = logs.getvalue() + console.getvalue() + metrics
+    assert "planted-secret-slack" not in everything
+    assert ROUTING_KEY not in everything
+
+
+async def test_stop_flushes_grouped_and_retried_alerts_within_the_grace_period(
+    local_sqs: LocalSqs, sqs: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An alert still waiting in its group, for a Slack that first answers 500, is delivered
+    during the graceful stop, before the daemon returns."""
+    clock = Clock(f.T0)
+    url, _ = await make_queue(sqs)
+    async with Receiver("slack") as slack, Receiver("pagerduty") as pd:
+        monkeypatch.setenv("SESD_TEST_SLACK_URL", slack.url)
+        monkeypatch.setenv("SESD_TEST_PD_KEY", ROUTING_KEY)
+        slack.script(Answer(500))
+        config = alerting_config(local_sqs, url, slack, pd, group_wait="1h")
+        async with daemon_running(config, clock, io.StringIO()) as daemon:
+            await send_bodies(sqs, url, spike(f.T0))
+            with anyio.fail_after(20):
+                await daemon.changes.wait_for(
+                    lambda: sum(daemon.pipeline.tallies.messages.values()) >= 10
+                )
+            assert slack.accepted == []
+        # The daemon has returned: the stop flushed the group and retried past the 500.
+    assert slack.answers == [500, 200]
+    assert len(pd.accepted) == 1

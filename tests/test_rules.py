@@ -1,0 +1,230 @@
+"""Alert rules: the pure state machine and the evaluator's grouping (SPEC 6)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pytest
+
+from sesd.alerting.evaluator import Evaluator
+from sesd.alerting.rules import AlertState, Status, Transition, step
+from sesd.config import RuleConfig, parse_config
+from sesd.pipeline import Pipeline
+from tests import factory as f
+
+HOUR = 3600.0
+
+
+def rule(**overrides: object) -> RuleConfig:
+    fields = {
+        "name": "r",
+        "metric": "delay_ratio",
+        "window": "5m",
+        "above": 0.1,
+        "clear_below": 0.05,
+        "min_events": 10,
+    }
+    fields.update(overrides)
+    body = "\n".join(f"{k} = {_toml(v)}" for k, v in fields.items())
+    return parse_config(f"[[alerts.rules]]\n{body}\n").alerts.rules[0]
+
+
+def _toml(value: object) -> str:
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    return str(value)
+
+
+def run(
+    r: RuleConfig,
+    values: Sequence[float | None],
+    *,
+    volume: int = 100,
+    dt: float = 5.0,
+    repeat: float = 4 * HOUR,
+) -> list[tuple[float, Transition]]:
+    state, out = AlertState(), []
+    for i, value in enumerate(values):
+        transition = step(r, state, value, volume, i * dt, repeat)
+        if transition is not None:
+            out.append((i * dt, transition))
+    return out
+
+
+def test_fires_at_once_with_no_for() -> None:
+    """for = 0: the first breaching evaluation fires."""
+    assert run(rule(), [0.0, 0.2]) == [(5.0, Transition.FIRING)]
+
+
+def test_for_delays_firing_and_a_dip_restarts_it() -> None:
+    """The breach must hold for `for`; a dip below `above` while pending starts over."""
+    r = rule(**{"for": "10s"})
+    assert run(r, [0.2, 0.2, 0.2]) == [(10.0, Transition.FIRING)]
+    assert run(r, [0.2, 0.2, 0.0, 0.2, 0.2]) == []
+    assert run(r, [0.2, 0.2, 0.0, 0.2, 0.2, 0.2]) == [(25.0, Transition.FIRING)]
+
+
+def test_hysteresis_holds_until_clear_below() -> None:
+    """A firing alert stays firing between clear_below and above; it resolves below clear_below."""
+    assert run(rule(), [0.2, 0.08, 0.06, 0.11, 0.07, 0.04]) == [
+        (0.0, Transition.FIRING),
+        (25.0, Transition.RESOLVED),
+    ]
+
+
+def test_flapping_input_does_not_flap_the_alert() -> None:
+    """A value oscillating around `above` gives one firing and no resolve."""
+    values = [0.12 if i % 2 else 0.09 for i in range(40)]
+    assert run(rule(), values) == [(5.0, Transition.FIRING)]
+
+
+def test_too_few_events_never_fire() -> None:
+    """Below min_events a 100% delay ratio does not fire."""
+    assert run(rule(), [1.0] * 10, volume=9) == []
+    assert run(rule(), [1.0], volume=10) == [(0.0, Transition.FIRING)]
+
+
+def test_no_data_resolves() -> None:
+    """When the window empties (no value), a firing alert resolves."""
+    assert run(rule(), [0.5, None]) == [(0.0, Transition.FIRING), (5.0, Transition.RESOLVED)]
+
+
+def test_repeat_while_firing() -> None:
+    """While firing, a repeat is due every repeat_interval, not more often."""
+    out = run(rule(), [0.5] * 13, dt=10.0, repeat=30.0)
+    assert out == [
+        (0.0, Transition.FIRING),
+        (30.0, Transition.REPEAT),
+        (60.0, Transition.REPEAT),
+        (90.0, Transition.REPEAT),
+        (120.0, Transition.REPEAT),
+    ]
+
+
+def test_clear_below_defaults_to_above() -> None:
+    """Without clear_below the alert resolves as soon as the value is at or below above."""
+    r = rule(clear_below=0.1)
+    assert r.clear_threshold == 0.1
+    assert run(r, [0.2, 0.1 - 1e-9]) == [(0.0, Transition.FIRING), (5.0, Transition.RESOLVED)]
+
+
+# --- the evaluator over a pipeline ---------------------------------------------
+
+CONFIG = """
+[alerts]
+group_wait = "30s"
+[[alerts.rules]]
+name = "delays"
+metric = "delay_ratio"
+window = "5m"
+above = 0.2
+clear_below = 0.1
+min_events = 4
+severity = "critical"
+"""
+
+
+def feed_spike(
+    pipeline: Pipeline,
+    domain: str,
+    t: float,
+    delayed: int,
+    delivered: int,
+    delay_type: str = "TransientCommunicationFailure",
+) -> None:
+    for i in range(delayed):
+        pipeline.feed(
+            f.raw(f.delay([f"d{i}@{domain}"], at=t, delay_type=delay_type, expires=t + HOUR)),
+            "q",
+            t,
+        )
+    for i in range(delivered):
+        pipeline.feed(f.raw(f.delivery([f"ok{i}@{domain}"], at=t)), "q", t)
+
+
+def test_alerts_of_one_rule_within_group_wait_are_one_notification() -> None:
+    """Three domains breaching within group_wait go out together; a quiet domain does not."""
+    config = parse_config(CONFIG)
+    pipeline, evaluator = Pipeline(config), Evaluator(config.alerts, ["5m", "15m", "1h"])
+    t = f.T0
+    feed_spike(pipeline, "a.example", t, 5, 5)
+    feed_spike(pipeline, "quiet.example", t, 0, 10)
+    assert [a.domain for a in evaluator.evaluate(pipeline, t)] == ["a.example"]
+    feed_spike(pipeline, "b.example", t + 10, 5, 5)
+    feed_spike(pipeline, "c.example", t + 20, 5, 5)
+    evaluator.evaluate(pipeline, t + 10)
+    evaluator.evaluate(pipeline, t + 20)
+    assert evaluator.due(t + 29) == []
+    (notification,) = evaluator.due(t + 30)
+    assert notification.kind is Transition.FIRING
+    assert [a.domain for a in notification.alerts] == ["a.example", "b.example", "c.example"]
+    assert notification.severity == "critical"
+    assert sorted(evaluator.firing()) == [
+        ("delays", d) for d in ("a.example", "b.example", "c.example")
+    ]
+
+
+def test_alert_carries_what_is_needed_to_act() -> None:
+    """Counts, delay types, SMTP codes, MTAs, message ids, identity, region, config set."""
+    config = parse_config(CONFIG.replace('group_wait = "30s"', 'group_wait = "0s"'))
+    pipeline, evaluator = Pipeline(config), Evaluator(config.alerts, ["5m", "15m", "1h"])
+    feed_spike(pipeline, "a.example", f.T0, 6, 4)
+    (alert,) = evaluator.evaluate(pipeline, f.T0)
+    assert alert.value == pytest.approx(0.6)
+    assert alert.counts["delivery_delay"] == 6
+    assert alert.counts["delivery"] == 4
+    assert alert.breakdown.delay_types == [("TransientCommunicationFailure", 6)]
+    assert alert.breakdown.statuses == [("4.4.1", 6)]
+    assert alert.breakdown.mtas == [("dsn; a8-70.smtp-out.amazonses.com", 6)]
+    assert len(alert.breakdown.message_ids) == 5
+    assert alert.regions == ["eu-west-1"]
+    assert alert.breakdown.config_sets == ["ConfigSet"]
+    assert alert.stage == "SES -> recipient MTA"
+    assert not alert.internal
+    assert alert.dedup_key == "sesd:delays:a.example"
+
+
+def test_internal_delays_carry_the_aws_support_facts() -> None:
+    """InternalFailure delays are flagged as inside SES."""
+    config = parse_config(CONFIG)
+    pipeline, evaluator = Pipeline(config), Evaluator(config.alerts, ["5m", "15m", "1h"])
+    feed_spike(pipeline, "a.example", f.T0, 6, 4, delay_type="InternalFailure")
+    (alert,) = evaluator.evaluate(pipeline, f.T0)
+    assert alert.internal
+    assert alert.stage == "inside SES"
+
+
+def test_resolve_when_the_spike_leaves_the_window() -> None:
+    """Once the delays age out of the window and deliveries continue, the alert resolves."""
+    config = parse_config(CONFIG.replace('group_wait = "30s"', 'group_wait = "0s"'))
+    pipeline, evaluator = Pipeline(config), Evaluator(config.alerts, ["5m", "15m", "1h"])
+    feed_spike(pipeline, "a.example", f.T0, 6, 4)
+    evaluator.evaluate(pipeline, f.T0)
+    later = f.T0 + 400
+    feed_spike(pipeline, "a.example", later, 0, 20)
+    (alert,) = evaluator.evaluate(pipeline, later)
+    assert alert.kind is Transition.RESOLVED
+    assert alert.since == f.T0
+    assert evaluator.states["delays"]["a.example"].status is Status.INACTIVE
+
+
+def test_rule_validation_errors() -> None:
+    """Unknown metric, unknown sink, unconfigured sink, window not configured, bad hysteresis."""
+    from sesd.config import ConfigError
+
+    cases = {
+        'metric = "latency"': "unknown metric 'latency'",
+        'sinks = ["email"]': "unknown sink 'email'",
+        'sinks = ["slack"]': "sink 'slack' is not configured",
+        'window = "10m"': "window '10m' is not one of windows.sizes",
+        "clear_below = 0.5": "clear_below (0.5) is above `above` (0.2)",
+    }
+    base = {"name": '"x"', "metric": '"delay_ratio"', "window": '"5m"', "above": "0.2"}
+    for line, message in cases.items():
+        key = line.split(" = ")[0]
+        fields = {**base, key: line.split(" = ", 1)[1]}
+        text = "[[alerts.rules]]\n" + "\n".join(f"{k} = {v}" for k, v in fields.items())
+        with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
+            parse_config(text)

@@ -1,0 +1,283 @@
+"""Slack and PagerDuty sinks and their outboxes, against receivers that act like the real APIs."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import aiohttp
+import anyio
+import pytest
+from prometheus_client import CollectorRegistry, Counter
+
+from sesd.alerting.evaluator import Alert, Notification
+from sesd.alerting.outbox import Outbox
+from sesd.alerting.render import pagerduty_events, slack_message
+from sesd.alerting.rules import Transition
+from sesd.alerting.sinks import PagerDutySink, Sink, SlackSink
+from sesd.config import PagerDutyConfig, SlackConfig, parse_config
+from sesd.windows import Breakdown
+from tests.receivers import Answer, Receiver
+
+
+def alert(
+    domain: str = "outlook.example",
+    kind: Transition = Transition.FIRING,
+    diagnostic: str = "smtp; 421 4.7.0 try again later",
+) -> Alert:
+    return Alert(
+        rule="delays",
+        metric="delay_ratio",
+        domain=domain,
+        kind=kind,
+        severity="critical",
+        window="15m",
+        value=0.42,
+        above=0.05,
+        clear_below=0.03,
+        at=1.8e9,
+        since=1.8e9,
+        counts={"send": 0, "delivery": 58, "delivery_delay": 42, "bounce": 0, "complaint": 0},
+        breakdown=Breakdown(
+            delay_types=[("TransientCommunicationFailure", 42)],
+            statuses=[("4.7.0", 42)],
+            diagnostics=[(diagnostic, 42)],
+            mtas=[("dsn; a1.example", 42)],
+            message_ids=[f"0100-{i}" for i in range(5)],
+            sources=["arn:aws:ses:eu-west-1:123456789012:identity/example.com"],
+            config_sets=["ConfigSet"],
+        ),
+        stage="SES -> recipient MTA",
+        regions=["eu-west-1"],
+        internal=False,
+    )
+
+
+def notification(*alerts: Alert, kind: Transition = Transition.FIRING) -> Notification:
+    return Notification(
+        rule="delays",
+        kind=kind,
+        severity="critical",
+        sinks=("slack", "pagerduty"),
+        alerts=alerts or (alert(),),
+        at=1.8e9,
+    )
+
+
+class Sleeps:
+    """The outbox's sleep in test mode: records the wait and returns at once."""
+
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.waits.append(seconds)
+        await anyio.lowlevel.checkpoint()
+
+
+def slack_config(url: str, timeout: str = "5s") -> SlackConfig:
+    return parse_config(
+        f'[alerts.slack]\nwebhook_url = "{url}"\ntimeout = "{timeout}"\n'
+    ).alerts.slack  # type: ignore[return-value]
+
+
+def pagerduty_config(url: str) -> PagerDutyConfig:
+    return parse_config(
+        f'[alerts.pagerduty]\nrouting_key = "R0UT1NGKEY"\nevents_url = "{url}"\n'
+    ).alerts.pagerduty  # type: ignore[return-value]
+
+
+@asynccontextmanager
+async def delivering(
+    sink: Sink, sleeps: Sleeps, size: int = 100
+) -> AsyncIterator[tuple[Outbox, Counter]]:
+    counter = Counter("sesd_notifications", "n", ["sink", "outcome"], registry=CollectorRegistry())
+    outbox = Outbox(sink, size=size, counter=counter, sleep=sleeps, rand=lambda: 0.5)
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(outbox.run)
+        yield outbox, counter
+        tg.cancel_scope.cancel()
+
+
+def outcomes(counter: Counter, sink: str) -> dict[str, float]:
+    return {
+        outcome: counter.labels(sink, outcome)._value.get()
+        for outcome in ("sent", "retried", "rate_limited", "failed", "dropped")
+    }
+
+
+async def test_slack_429_waits_retry_after_then_sends() -> None:
+    """Slack's 429 pauses the sink for exactly Retry-After seconds, then the message goes."""
+    sleeps = Sleeps()
+    async with Receiver("slack") as slack, aiohttp.ClientSession() as session:
+        slack.script(Answer(429, retry_after="7"))
+        async with delivering(SlackSink(slack_config(slack.url), session), sleeps) as (box, c):
+            box.put(notification())
+            with anyio.fail_after(10):
+                await box.wait_empty()
+    assert sleeps.waits == [7.0]
+    assert outcomes(c, "slack") == {
+        "sent": 1,
+        "retried": 0,
+        "rate_limited": 1,
+        "failed": 0,
+        "dropped": 0,
+    }
+    assert len(slack.accepted) == 1
+
+
+async def test_5xx_is_retried_with_backoff() -> None:
+    """500 and 503 are retried with growing jittered delays; the third try succeeds."""
+    sleeps = Sleeps()
+    async with Receiver("slack") as slack, aiohttp.ClientSession() as session:
+        slack.script(Answer(500), Answer(503))
+        async with delivering(SlackSink(slack_config(slack.url), session), sleeps) as (box, c):
+            box.put(notification())
+            with anyio.fail_after(10):
+                await box.wait_empty()
+    assert sleeps.waits == [1.0, 2.0]  # 0.5 * min(60, 1 * 2**attempt)
+    assert outcomes(c, "slack")["retried"] == 2
+    assert outcomes(c, "slack")["sent"] == 1
+
+
+async def test_400_is_permanent() -> None:
+    """A 4xx other than 429 is not retried: counted as failed, logged, and the next one goes."""
+    sleeps = Sleeps()
+    async with Receiver("slack") as slack, aiohttp.ClientSession() as session:
+        slack.script(Answer(400), Answer(404))
+        async with delivering(SlackSink(slack_config(slack.url), session), sleeps) as (box, c):
+            for _ in range(3):
+                box.put(notification())
+            with anyio.fail_after(10):
+                await box.wait_empty()
+    assert sleeps.waits == []
+    assert outcomes(c, "slack")["failed"] == 2
+    assert outcomes(c, "slack")["sent"] == 1
+    assert slack.answers == [400, 404, 200]
+
+
+async def test_a_hanging_receiver_times_out_and_is_retried() -> None:
+    """A receiver that accepts and never answers times out; the retry gets through."""
+    sleeps = Sleeps()
+    async with Receiver("slack") as slack, aiohttp.ClientSession() as session:
+        slack.script(Answer(hang=True))
+        sink = SlackSink(slack_config(slack.url, timeout="300ms"), session)
+        async with delivering(sink, sleeps) as (box, c):
+            box.put(notification())
+            with anyio.fail_after(10):
+                await box.wait_empty()
+    assert outcomes(c, "slack")["retried"] == 1
+    assert outcomes(c, "slack")["sent"] == 1
+
+
+async def test_a_stuck_sink_does_not_hold_up_another() -> None:
+    """While Slack hangs, PagerDuty's outbox delivers at once."""
+    sleeps = Sleeps()
+    async with (
+        Receiver("slack") as slack,
+        Receiver("pagerduty") as pd,
+        aiohttp.ClientSession() as session,
+    ):
+        slack.script(Answer(hang=True))
+        slow = SlackSink(slack_config(slack.url, timeout="30s"), session)
+        fast = PagerDutySink(pagerduty_config(pd.url), session)
+        async with (
+            delivering(slow, sleeps) as (slack_box, _),
+            delivering(fast, sleeps) as (pd_box, _),
+        ):
+            slack_box.put(notification())
+            pd_box.put(notification())
+            with anyio.fail_after(5):
+                await pd_box.wait_empty()
+            assert len(slack_box) == 1  # still stuck
+
+
+async def test_one_incident_is_one_trigger_and_one_resolve() -> None:
+    """Firing then resolved gives a trigger and a resolve with the same stable dedup_key."""
+    sleeps = Sleeps()
+    async with Receiver("pagerduty") as pd, aiohttp.ClientSession() as session:
+        sink = PagerDutySink(pagerduty_config(pd.url), session)
+        async with delivering(sink, sleeps) as (box, _):
+            box.put(notification())
+            box.put(notification(alert(kind=Transition.RESOLVED), kind=Transition.RESOLVED))
+            with anyio.fail_after(10):
+                await box.wait_empty()
+    trigger, resolve = pd.accepted
+    assert trigger["event_action"] == "trigger"
+    assert resolve["event_action"] == "resolve"
+    assert trigger["dedup_key"] == resolve["dedup_key"] == "sesd:delays:outlook.example"
+    assert trigger["payload"]["component"] == "outlook.example"
+    assert trigger["payload"]["severity"] == "critical"
+    assert trigger["payload"]["custom_details"]["smtp_status"] == {"4.7.0": 42}
+    assert trigger["routing_key"] == "R0UT1NGKEY"
+
+
+async def test_pagerduty_429_pauses_at_least_30_seconds() -> None:
+    """PagerDuty's 429 pauses the sink for at least 30 s, whatever Retry-After says."""
+    sleeps = Sleeps()
+    async with Receiver("pagerduty") as pd, aiohttp.ClientSession() as session:
+        pd.script(Answer(429, retry_after="2"))
+        async with delivering(PagerDutySink(pagerduty_config(pd.url), session), sleeps) as (box, c):
+            box.put(notification())
+            with anyio.fail_after(10):
+                await box.wait_empty()
+    assert sleeps.waits == [30.0]
+    assert outcomes(c, "pagerduty")["sent"] == 1
+
+
+async def test_full_outbox_drops_the_oldest_and_counts_it() -> None:
+    """The outbox is bounded: past its size the oldest queued notification is dropped."""
+    sleeps = Sleeps()
+    async with Receiver("slack") as slack, aiohttp.ClientSession() as session:
+        sink = SlackSink(slack_config(slack.url), session)
+        counter = Counter(
+            "sesd_notifications", "n", ["sink", "outcome"], registry=CollectorRegistry()
+        )
+        box = Outbox(sink, size=2, counter=counter, sleep=sleeps)
+        for domain in ("a.example", "b.example", "c.example", "d.example"):
+            box.put(notification(alert(domain)))
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(box.run)
+            with anyio.fail_after(10):
+                await box.wait_empty()
+            tg.cancel_scope.cancel()
+    assert outcomes(counter, "slack")["dropped"] == 2
+    sent = [request["text"] for request in slack.accepted]
+    assert len(sent) == 2
+    assert "c.example" in sent[0]
+    assert "d.example" in sent[1]
+
+
+def test_slack_message_respects_slacks_limits() -> None:
+    """80 domains with long diagnostics: at most 50 blocks, sections and text within 3000."""
+    many = tuple(alert(f"d{i}.example", diagnostic="x" * 5000) for i in range(80))
+    message = slack_message(notification(*many))
+    assert len(message["blocks"]) <= 50
+    sections = [b for b in message["blocks"] if b["type"] == "section"]
+    assert all(len(b["text"]["text"]) <= 3000 for b in sections)
+    assert len(message["text"]) <= 3000
+    assert "more" in sections[-1]["text"]["text"]
+    assert "d79.example" in sections[-1]["text"]["text"]
+
+
+def test_pagerduty_summary_is_at_most_1024_characters() -> None:
+    """A huge domain label still gives a summary within PagerDuty's 1024 characters."""
+    (event,) = pagerduty_events(notification(alert("x" * 3000)), "key", "sesd")
+    assert len(json.loads(event)["payload"]["summary"]) == 1024
+
+
+@pytest.mark.parametrize("kind", [Transition.FIRING, Transition.RESOLVED])
+async def test_slack_receiver_accepts_what_sesd_sends(kind: Transition) -> None:
+    """The Slack-like receiver (which rejects what Slack rejects) accepts sesd's messages."""
+    sleeps = Sleeps()
+    many = tuple(alert(f"d{i}.example", kind=kind, diagnostic="y" * 4000) for i in range(70))
+    async with (
+        Receiver("slack") as slack,
+        aiohttp.ClientSession() as session,
+        delivering(SlackSink(slack_config(slack.url), session), sleeps) as (box, _),
+    ):
+        box.put(notification(*many, kind=kind))
+        with anyio.fail_after(10):
+            await box.wait_empty()
+    assert slack.answers == [200]
