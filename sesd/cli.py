@@ -41,6 +41,8 @@ def _parser() -> argparse.ArgumentParser:
 
     with_config("run", "run the daemon")
     with_config("check-config", "validate the config and print it, secrets masked")
+    test_alert = with_config("send-test-alert", "send one test notification through a sink")
+    test_alert.add_argument("--sink", required=True, help="slack, pagerduty or console")
     replay = with_config("replay", "feed recorded events through the pipeline offline")
     replay.add_argument("--json", action="store_true", help="print one JSON document")
     replay.add_argument("files", nargs="+", metavar="FILE", help="files of events ('-' for stdin)")
@@ -91,6 +93,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "check-config":
         print(json.dumps(config.to_display(), indent=2, sort_keys=True))
         return 0
+    if args.command == "send-test-alert":
+        from sesd.alerting.testalert import send_test_alert
+
+        return anyio.run(send_test_alert, config, args.sink)
     if args.command == "replay":
         from sesd.replay import run_replay
 

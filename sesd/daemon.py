@@ -30,6 +30,7 @@ from sesd.logs import get_logger
 from sesd.metrics import Metrics
 from sesd.pipeline import Pipeline
 from sesd.sqs import QueuePoller, _InvalidMemory, check_redrive
+from sesd.state import StateError, read_state, restore, snapshot, write_state
 
 __all__ = ["EXIT_FORCED", "Daemon", "StartError"]
 
@@ -58,6 +59,7 @@ class Daemon:
         self.alerting = Alerting(config, self.pipeline, self.metrics.registry, clock, console)
         self.health = Health(labels)
         self.changes = Changes()
+        self.alerting.on_evaluated = self.changes.notify
         self.stopping = anyio.Event()
         self.http_port: int | None = None
         self._deadline = float("inf")
@@ -79,6 +81,7 @@ class Daemon:
         for key, secret in self.config.secrets():
             if secret.is_literal:
                 self._log.warning("sesd.config.literal_secret", key=key)
+        self._load_state()
         async with (
             http_server(
                 self.config.http, self.metrics.registry, self.health, self.monotonic
@@ -92,6 +95,8 @@ class Daemon:
             async with anyio.create_task_group() as tg:
                 tg.start_soon(self._janitor)
                 tg.start_soon(self.alerting.run)
+                if self.config.state.path:
+                    tg.start_soon(self._save_periodically)
                 if handle_signals:
                     # Started, not just scheduled: a SIGTERM right after "started"
                     # must find the handler installed.
@@ -110,6 +115,9 @@ class Daemon:
                 unsent = sum(len(o) for o in self.alerting.outboxes.values())
                 if unsent:
                     self._log.warning("sesd.notify.unsent_at_exit", notifications=unsent)
+                # Last, the state: it then holds the alerts just notified.
+                with anyio.CancelScope(shield=True):
+                    await self._save_state()
                 # Then stop the janitor, the evaluator, the outboxes, the signal watcher.
                 tg.cancel_scope.cancel()
         self._log.info("sesd.daemon.stopped", **self._summary())
@@ -163,6 +171,39 @@ class Daemon:
             pollers.cancel_scope.deadline = self._deadline
         if pollers.cancel_scope.cancelled_caught:
             self._log.warning("sesd.daemon.grace_period_exceeded", grace_seconds=grace)
+
+    def _load_state(self) -> None:
+        path = self.config.state.path
+        if not path:
+            return
+        try:
+            blob = read_state(path)
+            if blob is None:
+                self._log.info("sesd.state.none_yet", path=path)
+                return
+            restored = restore(blob, self.pipeline, self.alerting.evaluator)
+        except StateError as exc:
+            self._log.warning("sesd.state.ignored", path=path, reason=str(exc))
+            return
+        self._log.info("sesd.state.restored", path=path, **restored)
+
+    async def _save_state(self) -> None:
+        path = self.config.state.path
+        if not path:
+            return
+        blob = snapshot(self.pipeline, self.alerting.evaluator, self.clock())
+        try:
+            await anyio.to_thread.run_sync(write_state, path, blob)
+        except OSError as exc:
+            self._log.error("sesd.state.save_failed", path=path, error=exc.strerror)
+        else:
+            self._log.debug("sesd.state.saved", path=path, bytes=len(blob))
+
+    async def _save_periodically(self) -> None:
+        every = self.config.state.save_every.seconds
+        while True:
+            await anyio.sleep(every)
+            await self._save_state()
 
     async def _janitor(self) -> None:
         while True:

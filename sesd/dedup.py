@@ -10,14 +10,23 @@ earlier rotation, and memory never passes ``max_entries`` keys.
 
 from __future__ import annotations
 
+import hashlib
+
 from sesd.events import Event
 
-__all__ = ["DuplicateFilter", "event_key"]
+__all__ = ["DuplicateFilter", "event_key", "stable_key"]
+
+
+def stable_key(*parts: str) -> int:
+    """A 64-bit digest of ``parts``, the same in every process (unlike ``hash``), so keys
+    survive a restart through the state file; collisions are negligible."""
+    digest = hashlib.blake2b("\0".join(parts).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little", signed=True)
 
 
 def event_key(event: Event) -> int:
-    """A compact identity of an event (a 64-bit hash; collisions are negligible)."""
-    return hash((event.mail.message_id, event.type, event.time, *event.recipients))
+    """The identity of an event: message id, type, event time and recipients."""
+    return stable_key(event.mail.message_id, event.type, repr(event.time), *event.recipients)
 
 
 class DuplicateFilter:
@@ -49,3 +58,18 @@ class DuplicateFilter:
 
     def __len__(self) -> int:
         return len(self._current) + len(self._previous)
+
+    def snapshot(self) -> dict[str, object]:
+        """Plain data for the state file."""
+        return {
+            "start": self._generation_start,
+            "current": list(self._current),
+            "previous": list(self._previous),
+        }
+
+    def restore(self, data: dict[str, object]) -> None:
+        """Load what :meth:`snapshot` returned."""
+        start = data["start"]
+        self._generation_start = float(start) if isinstance(start, int | float) else None
+        self._current = set(data["current"])  # type: ignore[call-overload]
+        self._previous = set(data["previous"])  # type: ignore[call-overload]

@@ -117,6 +117,19 @@ class LabelTable:
             self._labels.pop(label, None)
         return gone
 
+    def snapshot(self) -> dict[str, float]:
+        """Labels in use and when each was last seen."""
+        return dict(self._last_seen)
+
+    def restore(self, last_seen: dict[str, float]) -> None:
+        """Re-admit labels from a snapshot (fixed ones keep their members)."""
+        for label, seen in last_seen.items():
+            if label not in self._fixed_labels and label != OTHER:
+                if len(self) >= self.max_tracked:
+                    continue
+                self._labels[label] = label
+            self._last_seen[label] = max(seen, self._last_seen.get(label, seen))
+
     @classmethod
     def for_domains(
         cls, *, track: list[str], groups: dict[str, list[str]], max_tracked: int, idle_evict: float

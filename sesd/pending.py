@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import heapq
 
+from sesd.dedup import stable_key
+
 __all__ = ["DEFAULT_EXPIRY", "PendingDelays", "pending_key"]
 
 #: When a delay carries no expirationTime: SES retries for at most about 14 h.
@@ -18,8 +20,8 @@ DEFAULT_EXPIRY = 16 * 3600.0
 
 
 def pending_key(message_id: str, address: str) -> int:
-    """The identity of one recipient of one message."""
-    return hash((message_id, address.strip().lower()))
+    """The identity of one recipient of one message (stable across restarts)."""
+    return stable_key(message_id, address.strip().lower())
 
 
 class PendingDelays:
@@ -90,6 +92,19 @@ class PendingDelays:
 
     def __len__(self) -> int:
         return len(self._entries)
+
+    def snapshot(self) -> list[tuple[int, str, float, float]]:
+        """Plain data for the state file: (key, label, since, expires) per recipient."""
+        return [(key, *entry) for key, entry in self._entries.items()]
+
+    def restore(self, rows: list[tuple[int, str, float, float]]) -> None:
+        """Load what :meth:`snapshot` returned."""
+        for key, label, since, expires in rows:
+            if key not in self._entries and len(self._entries) < self.max_entries:
+                self._entries[key] = (label, since, expires)
+                self._per_label[label] = self._per_label.get(label, 0) + 1
+        self._expiries = [(e[2], k) for k, e in self._entries.items()]
+        heapq.heapify(self._expiries)
 
     def _decrement(self, label: str) -> None:
         left = self._per_label.get(label, 0) - 1

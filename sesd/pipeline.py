@@ -165,10 +165,13 @@ class Pipeline:
             self.tallies.processing.observe(processing_ms / 1000.0)
         to_delivery_ms = max(0.0, (event.time - event.mail.timestamp.timestamp()) * 1000.0)
         message_id = event.mail.message_id
+        pending = self.pending
         for address, label in zip(event.recipients, labels, strict=True):
             if not label:
                 continue
-            resolved = self.pending.resolved(pending_key(message_id, address), t)
+            resolved = None
+            if pending.count(label):  # most deliveries: nothing pending in their domain
+                resolved = pending.resolved(pending_key(message_id, address), t)
             if not in_windows:
                 continue
             windows = self._windows_of(label)
@@ -221,7 +224,11 @@ class Pipeline:
                 continue
             per_kind = self.tallies.bounces.setdefault(label, {})
             per_kind[kind] = per_kind.get(kind, 0) + 1
-            resolved = self.pending.resolved(pending_key(message_id, recipient.email_address), t)
+            resolved = None
+            if self.pending.count(label):
+                resolved = self.pending.resolved(
+                    pending_key(message_id, recipient.email_address), t
+                )
             if not in_windows:
                 continue
             windows = self._windows_of(label)

@@ -23,6 +23,7 @@ from array import array
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from sesd.config import Duration
 from sesd.events import EVENT_TYPE_INDEX, EVENT_TYPES
@@ -87,6 +88,31 @@ class _Details:
         self.message_ids: list[str] = []
         self.sources: dict[str, None] = {}
         self.config_sets: dict[str, None] = {}
+
+    def snapshot(self) -> dict[str, Any]:
+        """Plain data for the state file."""
+        return {
+            "delay_types": dict(self.delay_types),
+            "statuses": dict(self.statuses),
+            "diagnostics": dict(self.diagnostics),
+            "mtas": dict(self.mtas),
+            "message_ids": list(self.message_ids),
+            "sources": list(self.sources),
+            "config_sets": list(self.config_sets),
+        }
+
+    @classmethod
+    def restore(cls, data: dict[str, Any]) -> _Details:
+        """Rebuild from :meth:`snapshot`."""
+        details = cls()
+        details.delay_types.update(data["delay_types"])
+        details.statuses.update(data["statuses"])
+        details.diagnostics.update(data["diagnostics"])
+        details.mtas.update(data["mtas"])
+        details.message_ids = list(data["message_ids"])
+        details.sources = dict.fromkeys(data["sources"])
+        details.config_sets = dict.fromkeys(data["config_sets"])
+        return details
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,6 +217,24 @@ class _Ring:
         self.counts[(bucket % self.slots) * _T + type_index] += n
         self.totals[type_index] += n
 
+    def snapshot(self) -> dict[str, Any]:
+        """Plain data for the state file."""
+        return {
+            "head": self.head,
+            "counts": self.counts.tobytes(),
+            "totals": list(self.totals),
+            "details": {b: d.snapshot() for b, d in (self.details or {}).items()},
+        }
+
+    def restore(self, data: dict[str, Any]) -> None:
+        """Load what :meth:`snapshot` returned (for the same layout)."""
+        counts = array("I")
+        counts.frombytes(data["counts"])
+        if len(counts) != len(self.counts) or len(data["totals"]) != _T:
+            raise ValueError("window layout changed")
+        self.head, self.counts, self.totals = int(data["head"]), counts, list(data["totals"])
+        self.details = {int(b): _Details.restore(d) for b, d in data["details"].items()} or None
+
     def details_at(self, bucket: int) -> _Details:
         """The breakdown for a bucket, created on first use."""
         if self.details is None:
@@ -230,6 +274,21 @@ class _Tumbling:
         elif generation == self.generation - 1 and self.previous is not None:
             self.previous.add_index(index)
 
+    def snapshot(self) -> dict[str, Any]:
+        """Plain data for the state file."""
+        previous = self.previous
+        return {
+            "generation": self.generation,
+            "current": dict(self.current.buckets),
+            "previous": None if previous is None else dict(previous.buckets),
+        }
+
+    def restore(self, data: dict[str, Any]) -> None:
+        """Load what :meth:`snapshot` returned."""
+        self.generation = int(data["generation"])
+        self.current = _sketch(data["current"])
+        self.previous = None if data["previous"] is None else _sketch(data["previous"])
+
     def quantiles(self, now: float, qs: tuple[float, ...]) -> tuple[float | None, ...]:
         generation = int(now // self.seconds)
         if generation > self.generation:
@@ -239,6 +298,13 @@ class _Tumbling:
             # The share of the previous generation still inside the window.
             parts.append((self.previous, 1.0 - (now % self.seconds) / self.seconds))
         return tuple(quantile_of(parts, q) for q in qs)
+
+
+def _sketch(buckets: dict[Any, int]) -> LogSketch:
+    sketch = LogSketch()
+    sketch.buckets = {int(k): int(v) for k, v in buckets.items()}
+    sketch.count = sum(sketch.buckets.values())
+    return sketch
 
 
 _QS = (0.5, 0.95, 0.99)
@@ -324,6 +390,38 @@ class DomainWindows:
         index = bucket_of(duration_ms)
         for sketch in self._delay_durations:
             sketch.add(t, index)
+
+    def snapshot(self) -> dict[str, Any]:
+        """Plain data for the state file."""
+
+        def sketches(found: list[_Tumbling] | None) -> list[dict[str, Any]] | None:
+            return None if found is None else [t.snapshot() for t in found]
+
+        return {
+            "rings": [ring.snapshot() for ring in self._rings],
+            "processing": sketches(self._processing),
+            "to_delivery": sketches(self._to_delivery),
+            "delay_durations": sketches(self._delay_durations),
+        }
+
+    def restore(self, data: dict[str, Any]) -> None:
+        """Load what :meth:`snapshot` returned; ValueError if the layout differs."""
+        if len(data["rings"]) != len(self._rings):
+            raise ValueError("window layout changed")
+        for ring, ring_data in zip(self._rings, data["rings"], strict=True):
+            ring.restore(ring_data)
+
+        def sketches(found: list[dict[str, Any]] | None) -> list[_Tumbling] | None:
+            if found is None:
+                return None
+            out = [_Tumbling(spec.seconds) for spec in self._specs]
+            for sketch, sketch_data in zip(out, found, strict=True):
+                sketch.restore(sketch_data)
+            return out
+
+        self._processing = sketches(data["processing"])
+        self._to_delivery = sketches(data["to_delivery"])
+        self._delay_durations = sketches(data["delay_durations"])
 
     def figures(self, index: int, now: float) -> Figures:
         """The figures of window ``index`` (in spec order) as of ``now``."""

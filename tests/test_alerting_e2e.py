@@ -35,8 +35,14 @@ class Clock:
 
 
 def alerting_config(
-    local: LocalSqs, url: str, slack: Receiver, pd: Receiver, group_wait: str = "0s"
+    local: LocalSqs,
+    url: str,
+    slack: Receiver,
+    pd: Receiver,
+    group_wait: str = "0s",
+    extra: str = "",
 ) -> Config:
+    """Slack, PagerDuty and the console on one delay-ratio rule; ``extra`` TOML appended."""
     return parse_config(
         f'[aws]\nendpoint_url = "{local.url}"\n'
         f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 1\n'
@@ -47,6 +53,7 @@ def alerting_config(
         '[[alerts.rules]]\nname = "delay-ratio-high"\nmetric = "delay_ratio"\nwindow = "5m"\n'
         'above = 0.2\nclear_below = 0.1\nmin_events = 5\nseverity = "critical"\n'
         'sinks = ["slack", "pagerduty", "console"]\n'
+        f"{extra}"
     )
 
 

@@ -11,7 +11,7 @@ import pytest
 @pytest.mark.timeout(60)
 def test_demo_shows_the_delay_spike() -> None:
     """The demo runs the real pipeline on local SQS, shows per-domain summaries, flags the
-    spiking domain, and exits 0 when its time is up."""
+    spiking domain, prints the alert it raises, and exits 0 when its time is up."""
     result = subprocess.run(
         [
             sys.executable,
@@ -40,5 +40,9 @@ def test_demo_shows_the_delay_spike() -> None:
     spike_lines = [line for line in result.stdout.splitlines() if "<- delays" in line]
     assert spike_lines
     assert all("outlook.com" in line for line in spike_lines)
+    assert "[FIRING] delay-ratio-high: outlook.com delay_ratio" in result.stdout
+    assert "where: SES -> recipient MTA; delay types: TransientCommunicationFailure" in (
+        result.stdout
+    )
     assert "sesd.daemon.stopped" in result.stderr
     assert "Traceback" not in result.stderr

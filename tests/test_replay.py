@@ -83,3 +83,29 @@ def test_text_report_and_logs_stay_on_stderr(config: Path) -> None:
     assert "outlook.example" in result.stdout
     assert "messages: processed 10, skipped 2, invalid 2, duplicate 1" in result.stdout
     assert '"event"' not in result.stdout
+
+
+def test_alerts_fire_and_resolve_in_event_time(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A spike fires at the first evaluation tick that sees it and resolves when it leaves the
+    window, both at event times, whatever the wall clock."""
+    from tests import factory as f
+
+    config = tmp_path / "sesd.toml"
+    config.write_text(
+        '[[alerts.rules]]\nname = "delays"\nmetric = "delay_ratio"\nwindow = "5m"\n'
+        "above = 0.2\nclear_below = 0.1\nmin_events = 5\n"
+    )
+    t0 = f.T0 + 2  # between two 5 s ticks
+    lines = [f.sns(f.delay([f"d{i}@outlook.example"], at=t0, expires=t0 + 7200)) for i in range(6)]
+    lines += [f.raw(f.delivery([f"ok{i}@outlook.example"], at=t0)) for i in range(4)]
+    lines += [f.raw(f.delivery([f"n{i}@outlook.example"], at=t0 + 400)) for i in range(5)]
+    events = tmp_path / "events.jsonl"
+    events.write_text("\n".join(reversed(lines)) + "\n")  # out of order on purpose
+    document = replay_json(config, str(events), capsys=capsys)
+    assert [(a["state"], a["at"], a["domain"]) for a in document["alerts"]] == [
+        ("firing", f.iso(f.T0 + 5).replace(".000Z", "Z"), "outlook.example"),
+        ("resolved", f.iso(f.T0 + 300).replace(".000Z", "Z"), "outlook.example"),
+    ]
+    assert document["alerts"][0]["value"] == pytest.approx(0.6)

@@ -15,11 +15,11 @@ from sesd.alerting.evaluator import Evaluator, Notification
 from sesd.alerting.outbox import Outbox
 from sesd.alerting.rules import Status
 from sesd.alerting.sinks import ConsoleSink, PagerDutySink, Sink, SlackSink
-from sesd.config import Config
+from sesd.config import AlertsConfig, Config
 from sesd.logs import get_logger
 from sesd.pipeline import Pipeline
 
-__all__ = ["Alerting"]
+__all__ = ["Alerting", "build_sinks"]
 
 
 class _FiringCollector(Collector):
@@ -38,6 +38,18 @@ class _FiringCollector(Collector):
             for domain, state in list(states.items()):
                 family.add_metric([rule, domain], 1.0 if state.status is Status.FIRING else 0.0)
         yield family
+
+
+def build_sinks(
+    alerts: AlertsConfig, session: aiohttp.ClientSession, console: TextIO | None = None
+) -> list[Sink]:
+    """The sinks ``[alerts]`` configures, by name; the console sink is always there."""
+    sinks: list[Sink] = [ConsoleSink(console)]
+    if alerts.slack is not None:
+        sinks.append(SlackSink(alerts.slack, session))
+    if alerts.pagerduty is not None:
+        sinks.append(PagerDutySink(alerts.pagerduty, session))
+    return sinks
 
 
 class Alerting:
@@ -65,17 +77,13 @@ class Alerting:
         )
         registry.register(_FiringCollector(self.evaluator))
         self.outboxes: dict[str, Outbox] = {}
+        self.evaluations = 0
+        self.on_evaluated: Callable[[], None] = lambda: None
         self._log = get_logger()
 
     def sinks(self, session: aiohttp.ClientSession) -> list[Sink]:
         """The configured sinks; the console sink is always there."""
-        alerts = self._config.alerts
-        sinks: list[Sink] = [ConsoleSink(self._console)]
-        if alerts.slack is not None:
-            sinks.append(SlackSink(alerts.slack, session))
-        if alerts.pagerduty is not None:
-            sinks.append(PagerDutySink(alerts.pagerduty, session))
-        return sinks
+        return build_sinks(self._config.alerts, session, self._console)
 
     def open(self, sinks: list[Sink]) -> None:
         """Create an outbox per sink (before :meth:`run`)."""
@@ -112,6 +120,8 @@ class Alerting:
         notifications = self.evaluator.due(now, flush=flush)
         for notification in notifications:
             self.dispatch(notification)
+        self.evaluations += 1
+        self.on_evaluated()
         return notifications
 
     def dispatch(self, notification: Notification) -> None:

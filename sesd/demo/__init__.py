@@ -59,8 +59,25 @@ wait_time_seconds = 1
 [http]
 listen = "{listen}"
 
+[windows]
+sizes = ["1m", "5m", "15m"]
+
 [shutdown]
 grace_period = "5s"
+
+[alerts]
+evaluate_every = "1s"
+group_wait = "2s"
+
+[[alerts.rules]]
+name = "delay-ratio-high"
+metric = "delay_ratio"
+window = "1m"
+above = 0.10
+clear_below = 0.05
+min_events = 20
+severity = "critical"
+sinks = ["console"]
 """
     )
 
@@ -96,7 +113,8 @@ async def _publish(
 def _summary(daemon: Daemon) -> str:
     p, now = daemon.pipeline, daemon.clock()
     lines = [
-        f"\n{time.strftime('%H:%M:%S')}  window 5m   metrics: http://127.0.0.1:{daemon.http_port}/metrics",
+        f"\n{time.strftime('%H:%M:%S')}  window {p.specs[0].name}   "
+        f"metrics: http://127.0.0.1:{daemon.http_port}/metrics",
         f"  {'domain':<14} {'delivered':>9} {'delayed':>8} {'delay%':>7} {'bounced':>8} "
         f"{'p95 proc':>9} {'pending':>8}",
     ]

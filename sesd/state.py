@@ -1,0 +1,147 @@
+"""The state file: what a restart must not lose.
+
+Windows, labels, pending delays, duplicate keys and alert states go into one
+msgpack document, written atomically (a temporary file beside it, fsync,
+rename) with mode 0600. Restored at start, it means a restart neither loses
+the last hour nor sends firing alerts again, and an alert that cleared while
+sesd was down resolves (and is notified) at the first evaluation. Counters are
+not kept: Prometheus handles counter resets.
+
+A file that cannot be read, or was written for another window layout, is
+reported and ignored (or, for the layout, only the windows are): sesd starts
+rather than refusing to.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from sesd.alerting.evaluator import Evaluator
+from sesd.alerting.rules import AlertState, Status
+from sesd.pipeline import Pipeline
+from sesd.windows import DomainWindows
+
+__all__ = ["STATE_VERSION", "StateError", "read_state", "restore", "snapshot", "write_state"]
+
+STATE_VERSION = 1
+
+
+class StateError(Exception):
+    """The state file cannot be used; the message says why in one line."""
+
+
+def snapshot(pipeline: Pipeline, evaluator: Evaluator, now: float) -> bytes:
+    """Everything worth keeping, encoded."""
+    alerts = {
+        rule: {
+            domain: [s.status.value, s.since, s.last_sent, s.value, s.resolved_at]
+            for domain, s in states.items()
+            if s.status is not Status.INACTIVE
+        }
+        for rule, states in evaluator.states.items()
+    }
+    return msgspec.msgpack.encode(
+        {
+            "version": STATE_VERSION,
+            "saved_at": now,
+            "layout": _layout(pipeline),
+            "domains": pipeline.domains.snapshot(),
+            "windows": {label: w.snapshot() for label, w in pipeline.windows.items()},
+            "tags": {tag: table.snapshot() for tag, table in pipeline.tag_tables.items()},
+            "tag_windows": [
+                [tag, value, w.snapshot()] for (tag, value), w in pipeline.tag_windows.items()
+            ],
+            "pending": pipeline.pending.snapshot(),
+            "dedup": pipeline.dedup.snapshot(),
+            "alerts": alerts,
+        }
+    )
+
+
+def restore(blob: bytes, pipeline: Pipeline, evaluator: Evaluator) -> dict[str, Any]:
+    """Load a snapshot into a fresh pipeline and evaluator; returns what was restored."""
+    try:
+        data = msgspec.msgpack.decode(blob)
+    except msgspec.DecodeError as exc:
+        raise StateError(f"not a sesd state file ({exc})") from None
+    if not isinstance(data, dict) or data.get("version") != STATE_VERSION:
+        raise StateError(f"state file version {data.get('version')!r} is not {STATE_VERSION}")
+    try:
+        return _restore(data, pipeline, evaluator)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise StateError(f"state file is damaged ({type(exc).__name__}: {exc})") from None
+
+
+def _restore(data: dict[str, Any], pipeline: Pipeline, evaluator: Evaluator) -> dict[str, Any]:
+    pipeline.dedup.restore(data["dedup"])
+    pipeline.pending.restore([tuple(row) for row in data["pending"]])
+    same_layout = data["layout"] == _layout(pipeline)
+    if same_layout:
+        pipeline.domains.restore(data["domains"])
+        for label, windows in data["windows"].items():
+            restored = DomainWindows(pipeline.specs)
+            restored.restore(windows)
+            pipeline.windows[label] = restored
+        for tag, last_seen in data["tags"].items():
+            if tag in pipeline.tag_tables:
+                pipeline.tag_tables[tag].restore(last_seen)
+        for tag, value, windows in data["tag_windows"]:
+            if tag in pipeline.tag_tables:
+                restored = DomainWindows(pipeline.specs)
+                restored.restore(windows)
+                pipeline.tag_windows[(tag, value)] = restored
+    alerts = 0
+    for rule, states in data["alerts"].items():
+        if rule not in evaluator.states:
+            continue
+        for domain, (status, since, last_sent, value, resolved_at) in states.items():
+            evaluator.states[rule][domain] = AlertState(
+                Status(status), since, last_sent, value, resolved_at
+            )
+            alerts += 1
+    return {
+        "saved_at": data["saved_at"],
+        "windows": len(pipeline.windows) if same_layout else "dropped: window layout changed",
+        "pending_delays": len(pipeline.pending),
+        "alerts": alerts,
+    }
+
+
+def _layout(pipeline: Pipeline) -> list[list[Any]]:
+    return [[spec.name, spec.width, spec.slots] for spec in pipeline.specs]
+
+
+def read_state(path: str) -> bytes | None:
+    """The file's bytes, or None when there is none yet."""
+    try:
+        return Path(path).read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise StateError(f"cannot read {path}: {exc.strerror}") from None
+
+
+def write_state(path: str, blob: bytes) -> None:
+    """Replace the file atomically; readable by its owner only."""
+    target = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(blob)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    directory = os.open(target.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)

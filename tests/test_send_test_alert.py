@@ -1,0 +1,47 @@
+"""``sesd send-test-alert``: one notification through a configured sink."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from anyio import run_process
+
+from tests.receivers import Answer, Receiver
+
+
+async def test_test_alert_reaches_each_sink(tmp_path: Path) -> None:
+    """Slack gets one test message; PagerDuty a trigger and its resolve (no incident left open);
+    an unknown sink exits 2, a refused one exits 1 without printing the secret."""
+    async with Receiver("slack") as slack, Receiver("pagerduty") as pd:
+        config = tmp_path / "sesd.toml"
+        config.write_text(
+            '[alerts.slack]\nwebhook_url = "env:SESD_TEST_SLACK_URL"\n'
+            f'[alerts.pagerduty]\nrouting_key = "file:{tmp_path / "key"}"\n'
+            f'events_url = "{pd.url}"\n'
+        )
+        (tmp_path / "key").write_text("pd-routing-key-4b1e\n")
+        env = {**os.environ, "SESD_TEST_SLACK_URL": slack.url}
+
+        async def sesd(*args: str) -> tuple[int, str]:
+            result = await run_process(
+                [sys.executable, "-m", "sesd", "send-test-alert", "--config", str(config), *args],
+                env=env,
+                check=False,
+            )
+            return result.returncode, (result.stdout + result.stderr).decode()
+
+        assert (await sesd("--sink", "slack"))[0] == 0
+        assert (await sesd("--sink", "pagerduty"))[0] == 0
+        code, _ = await sesd("--sink", "email")
+        assert code == 2
+        slack.script(Answer(404))
+        code, output = await sesd("--sink", "slack")
+        assert code == 1
+        assert "HTTP 404" in output
+        assert "planted-secret-slack" not in output
+    assert len(slack.accepted) == 1
+    assert "sesd-test-alert" in slack.accepted[0]["text"]
+    assert [e["event_action"] for e in pd.accepted] == ["trigger", "resolve"]
+    assert pd.accepted[0]["routing_key"] == "pd-routing-key-4b1e"

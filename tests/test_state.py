@@ -1,0 +1,134 @@
+"""The state file: a restart keeps windows and alert states, and sends nothing twice."""
+
+from __future__ import annotations
+
+import io
+import os
+import stat
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+from sesd.alerting.evaluator import Evaluator
+from sesd.config import parse_config
+from sesd.pipeline import Pipeline
+from sesd.state import StateError, read_state, restore, snapshot, write_state
+from tests import factory as f
+from tests.conftest import make_queue, send_bodies
+from tests.receivers import Receiver
+from tests.test_alerting_e2e import ROUTING_KEY, Clock, alerting_config, daemon_running, spike
+
+RULES = """
+[dimensions]
+tags = ["campaign"]
+[[alerts.rules]]
+name = "delays"
+metric = "delay_ratio"
+window = "5m"
+above = 0.2
+clear_below = 0.1
+min_events = 4
+"""
+
+
+def test_snapshot_round_trip(tmp_path: Path) -> None:
+    """Windows, labels, tags, pending delays, duplicates and firing alerts survive a round trip
+    through the file, which only its owner can read."""
+    config = parse_config(RULES)
+    pipeline, evaluator = Pipeline(config), Evaluator(config.alerts, ["5m", "15m", "1h"])
+    tags = {"campaign": ["spring"]}
+    for i in range(6):
+        pipeline.feed(
+            f.raw(f.delay([f"d{i}@a.example"], expires=f.T0 + 3600, tags=tags)), "q", f.T0
+        )
+    duplicate = f.raw(f.delivery(["x@a.example"], message_id="m-dup"))
+    pipeline.feed(duplicate, "q", f.T0)
+    pipeline.feed(f.raw(f.delivery(["a@b.example"], processing_ms=2500)), "q", f.T0)
+    assert [a.domain for a in evaluator.evaluate(pipeline, f.T0)] == ["a.example"]
+    path = tmp_path / "state.bin"
+    write_state(str(path), snapshot(pipeline, evaluator, f.T0))
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+
+    fresh, fresh_evaluator = Pipeline(config), Evaluator(config.alerts, ["5m", "15m", "1h"])
+    blob = read_state(str(path))
+    assert blob is not None
+    summary = restore(blob, fresh, fresh_evaluator)
+    assert summary["alerts"] == 1
+    for index in range(3):
+        assert fresh.windows["a.example"].figures(index, f.T0 + 1) == pipeline.windows[
+            "a.example"
+        ].figures(index, f.T0 + 1)
+    assert fresh.windows["b.example"].figures(0, f.T0).processing_ms[1] is not None
+    assert fresh.tag_windows[("campaign", "spring")].figures(0, f.T0).count("delivery_delay") == 6
+    assert fresh.pending.count("a.example") == 6
+    assert fresh.feed(duplicate, "q", f.T0 + 5).outcome == "duplicate"
+    assert fresh_evaluator.evaluate(fresh, f.T0 + 5) == []  # still firing: nothing new
+    assert sorted(fresh.domains.labels()) == ["a.example", "b.example"]
+
+
+def test_unusable_state_files_are_refused_cleanly(tmp_path: Path) -> None:
+    """Garbage or another version is a StateError with a reason, never a crash."""
+    config = parse_config(RULES)
+    pipeline, evaluator = Pipeline(config), Evaluator(config.alerts, ["5m", "15m", "1h"])
+    with pytest.raises(StateError, match="not a sesd state file"):
+        restore(b"\xc1garbage", pipeline, evaluator)
+    import msgspec
+
+    with pytest.raises(StateError, match="version"):
+        restore(msgspec.msgpack.encode({"version": 99}), pipeline, evaluator)
+    with pytest.raises(StateError, match="damaged"):
+        restore(msgspec.msgpack.encode({"version": 1}), pipeline, evaluator)
+    assert read_state(str(tmp_path / "missing")) is None
+
+
+def test_changed_window_layout_keeps_alerts_drops_windows() -> None:
+    """After a change of windows the old windows are dropped; alert states still load."""
+    config = parse_config(RULES)
+    pipeline, evaluator = Pipeline(config), Evaluator(config.alerts, ["5m", "15m", "1h"])
+    for i in range(6):
+        pipeline.feed(f.raw(f.delay([f"d{i}@a.example"])), "q", f.T0)
+    evaluator.evaluate(pipeline, f.T0)
+    blob = snapshot(pipeline, evaluator, f.T0)
+    other = parse_config(RULES + '[windows]\nsizes = ["5m", "15m", "2h"]\n')
+    fresh, fresh_evaluator = Pipeline(other), Evaluator(other.alerts, ["5m", "15m", "2h"])
+    summary = restore(blob, fresh, fresh_evaluator)
+    assert summary["windows"] == "dropped: window layout changed"
+    assert summary["alerts"] == 1
+    assert fresh.windows == {}
+
+
+async def test_restart_sends_nothing_twice_and_a_resolve_during_downtime_is_sent(
+    local_sqs: Any, sqs: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """First run: a spike fires. Second run (state restored): windows intact, no second
+    firing message. Third run, after the spike aged out while sesd was down: the resolve."""
+    clock = Clock(f.T0)
+    url, _ = await make_queue(sqs)
+    state = tmp_path / "state.bin"
+    async with Receiver("slack") as slack, Receiver("pagerduty") as pd:
+        monkeypatch.setenv("SESD_TEST_SLACK_URL", slack.url)
+        monkeypatch.setenv("SESD_TEST_PD_KEY", ROUTING_KEY)
+        config = alerting_config(local_sqs, url, slack, pd, extra=f'[state]\npath = "{state}"\n')
+        async with daemon_running(config, clock, io.StringIO()) as daemon:
+            await send_bodies(sqs, url, spike(f.T0))
+            with anyio.fail_after(20):
+                await slack.wait_for(1)
+        assert state.exists()
+
+        clock.now = f.T0 + 30
+        async with daemon_running(config, clock, io.StringIO()) as daemon:
+            figures = daemon.pipeline.windows["outlook.example"].figures(0, clock.now)
+            assert figures.count("delivery_delay") == 6
+            with anyio.fail_after(20):
+                start = daemon.alerting.evaluations
+                await daemon.changes.wait_for(lambda: daemon.alerting.evaluations >= start + 5)
+        assert len(slack.accepted) == 1
+
+        clock.now = f.T0 + 600
+        async with daemon_running(config, clock, io.StringIO()) as daemon:
+            with anyio.fail_after(20):
+                await slack.wait_for(2)
+    assert slack.accepted[1]["text"].startswith(":white_check_mark: RESOLVED")
+    assert [e["event_action"] for e in pd.accepted] == ["trigger", "resolve"]
