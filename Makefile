@@ -24,8 +24,8 @@ demo: $(VENV)/.demo
 test: lint typecheck unit
 
 lint: $(VENV)/.dev
-	$(BIN)/ruff check sesd tests
-	$(BIN)/ruff format --check sesd tests
+	$(BIN)/ruff check sesd tests bench
+	$(BIN)/ruff format --check sesd tests bench
 
 typecheck: $(VENV)/.dev
 	$(BIN)/mypy

@@ -1,0 +1,24 @@
+"""``python -m bench [NAME...]``: run the benchmarks and print their figures."""
+
+from __future__ import annotations
+
+import sys
+
+from bench import detection_latency, pipeline
+
+BENCHMARKS = {"pipeline": pipeline.main, "detection_latency": detection_latency.main}
+
+
+def main(argv: list[str]) -> int:
+    """Run the named benchmarks (all by default)."""
+    names = argv or list(BENCHMARKS)
+    for name in names:
+        if name not in BENCHMARKS:
+            print(f"unknown benchmark {name!r}; known: {', '.join(BENCHMARKS)}")
+            return 2
+        print(f"== {name}")
+        BENCHMARKS[name]()
+    return 0
+
+
+sys.exit(main(sys.argv[1:]))
