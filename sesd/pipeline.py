@@ -165,20 +165,22 @@ class Pipeline:
             self.tallies.processing.observe(processing_ms / 1000.0)
         to_delivery_ms = max(0.0, (event.time - event.mail.timestamp.timestamp()) * 1000.0)
         message_id = event.mail.message_id
-        pending = self.pending
         for address, label in zip(event.recipients, labels, strict=True):
             if not label:
                 continue
-            resolved = None
-            if pending.count(label):  # most deliveries: nothing pending in their domain
-                resolved = pending.resolved(pending_key(message_id, address), t)
-            if not in_windows:
-                continue
-            windows = self._windows_of(label)
-            if processing_ms is not None:
-                windows.observe_processing(t, processing_ms, to_delivery_ms)
-            if resolved is not None:
-                windows.observe_delay_duration(t, resolved[1] * 1000.0)
+            self._end_delay(message_id, address, label, t, in_windows)
+            if in_windows and processing_ms is not None:
+                self._windows_of(label).observe_processing(t, processing_ms, to_delivery_ms)
+
+    def _end_delay(
+        self, message_id: str, address: str, label: str, t: float, in_windows: bool
+    ) -> None:
+        """A Delivery or Bounce ends the recipient's pending delay, if it had one."""
+        if not self.pending.count(label):  # the common case: nothing pending in the domain
+            return
+        resolved = self.pending.resolved(pending_key(message_id, address), t)
+        if resolved is not None and in_windows:
+            self._windows_of(label).observe_delay_duration(t, resolved[1] * 1000.0)
 
     def _delay(
         self, event: Event, labels: list[str], t: float, now: float, in_windows: bool
@@ -224,17 +226,10 @@ class Pipeline:
                 continue
             per_kind = self.tallies.bounces.setdefault(label, {})
             per_kind[kind] = per_kind.get(kind, 0) + 1
-            resolved = None
-            if self.pending.count(label):
-                resolved = self.pending.resolved(
-                    pending_key(message_id, recipient.email_address), t
-                )
+            self._end_delay(message_id, recipient.email_address, label, t, in_windows)
             if not in_windows:
                 continue
-            windows = self._windows_of(label)
-            if resolved is not None:
-                windows.observe_delay_duration(t, resolved[1] * 1000.0)
-            windows.note_problem(
+            self._windows_of(label).note_problem(
                 t,
                 now,
                 message_id=message_id,

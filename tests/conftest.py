@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
+import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
+from functools import partial
+from typing import Any, TextIO
 
+import anyio
 import pytest
 from aiobotocore.session import get_session
 
+from sesd.config import Config
+from sesd.daemon import Daemon
 from sesd.demo.localsqs import LocalSqs
 from sesd.logs import configure_logging
 
@@ -50,6 +57,24 @@ async def sqs(local_sqs: LocalSqs) -> AsyncIterator[Any]:
         aws_secret_access_key="testing",
     ) as client:
         yield client
+
+
+@asynccontextmanager
+async def running(
+    config: Config,
+    *,
+    clock: Callable[[], float] = time.time,
+    console: TextIO | None = None,
+) -> AsyncIterator[Daemon]:
+    """The daemon in the test's own task group (never across a fixture's yield);
+    stopped gracefully when the block ends."""
+    daemon = Daemon(config, clock=clock, console=console or io.StringIO())
+    async with anyio.create_task_group() as tg:
+        await tg.start(partial(daemon.run, handle_signals=False))
+        try:
+            yield daemon
+        finally:
+            daemon.stop()
 
 
 async def make_queue(

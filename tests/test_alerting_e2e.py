@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from functools import partial
 from typing import Any
 
 import aiohttp
@@ -14,11 +11,10 @@ import anyio
 import pytest
 
 from sesd.config import Config, parse_config
-from sesd.daemon import Daemon
 from sesd.demo.localsqs import LocalSqs
 from sesd.logs import configure_logging
 from tests import factory as f
-from tests.conftest import make_queue, send_bodies
+from tests.conftest import make_queue, running, send_bodies
 from tests.receivers import Answer, Receiver
 
 ROUTING_KEY = "planted-routing-key-9f2c"
@@ -57,19 +53,6 @@ def alerting_config(
     )
 
 
-@asynccontextmanager
-async def daemon_running(
-    config: Config, clock: Clock, console: io.StringIO
-) -> AsyncIterator[Daemon]:
-    daemon = Daemon(config, clock=clock, console=console)
-    async with anyio.create_task_group() as tg:
-        await tg.start(partial(daemon.run, handle_signals=False))
-        try:
-            yield daemon
-        finally:
-            daemon.stop()
-
-
 def spike(t: float) -> list[str]:
     delays = [f.sns(f.delay([f"d{i}@outlook.example"], at=t, expires=t + 7200)) for i in range(6)]
     return delays + [f.sns(f.delivery([f"ok{i}@outlook.example"], at=t)) for i in range(4)]
@@ -89,7 +72,7 @@ async def test_spike_alerts_and_recovery_resolves(
         monkeypatch.setenv("SESD_TEST_SLACK_URL", slack.url)
         monkeypatch.setenv("SESD_TEST_PD_KEY", ROUTING_KEY)
         config = alerting_config(local_sqs, url, slack, pd)
-        async with daemon_running(config, clock, console) as daemon:
+        async with running(config, clock=clock, console=console) as daemon:
             await send_bodies(sqs, url, spike(f.T0))
             with anyio.fail_after(20):
                 await slack.wait_for(1)
@@ -137,7 +120,7 @@ async def test_stop_flushes_grouped_and_retried_alerts_within_the_grace_period(
         monkeypatch.setenv("SESD_TEST_PD_KEY", ROUTING_KEY)
         slack.script(Answer(500))
         config = alerting_config(local_sqs, url, slack, pd, group_wait="1h")
-        async with daemon_running(config, clock, io.StringIO()) as daemon:
+        async with running(config, clock=clock) as daemon:
             await send_bodies(sqs, url, spike(f.T0))
             with anyio.fail_after(20):
                 await daemon.changes.wait_for(

@@ -18,8 +18,7 @@ from sesd.config import parse_config
 from sesd.daemon import Daemon
 from sesd.demo.localsqs import LocalSqs
 from tests import factory as f
-from tests.conftest import make_queue, queue_counts, send_bodies
-from tests.test_sqs_integration import running
+from tests.conftest import make_queue, queue_counts, running, send_bodies
 
 
 async def _wait_for_log(stream: BufferedByteReceiveStream, event: str) -> list[dict[str, Any]]:

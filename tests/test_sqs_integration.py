@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -17,7 +16,7 @@ from sesd.daemon import Daemon
 from sesd.demo.localsqs import LocalSqs
 from sesd.logs import configure_logging
 from tests import factory as f
-from tests.conftest import make_queue, queue_counts, send_bodies
+from tests.conftest import make_queue, queue_counts, running, send_bodies
 
 
 def config_for(local: LocalSqs, queues: list[tuple[str, str]], extra: str = "") -> Config:
@@ -29,18 +28,6 @@ def config_for(local: LocalSqs, queues: list[tuple[str, str]], extra: str = "") 
         f'[aws]\nendpoint_url = "{local.url}"\n{blocks}[http]\nlisten = "127.0.0.1:0"\n'
         f'[shutdown]\ngrace_period = "10s"\n{extra}'
     )
-
-
-@asynccontextmanager
-async def running(config: Config) -> AsyncIterator[Daemon]:
-    """The daemon in a task group of the test's own; stopped gracefully on exit."""
-    daemon = Daemon(config)
-    async with anyio.create_task_group() as tg:
-        await tg.start(partial(daemon.run, handle_signals=False))
-        try:
-            yield daemon
-        finally:
-            daemon.stop()
 
 
 def handled(daemon: Daemon, queue: str | None = None) -> int:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import os
 import stat
 from pathlib import Path
@@ -16,9 +15,9 @@ from sesd.config import parse_config
 from sesd.pipeline import Pipeline
 from sesd.state import StateError, read_state, restore, snapshot, write_state
 from tests import factory as f
-from tests.conftest import make_queue, send_bodies
+from tests.conftest import make_queue, running, send_bodies
 from tests.receivers import Receiver
-from tests.test_alerting_e2e import ROUTING_KEY, Clock, alerting_config, daemon_running, spike
+from tests.test_alerting_e2e import ROUTING_KEY, Clock, alerting_config, spike
 
 RULES = """
 [dimensions]
@@ -111,14 +110,14 @@ async def test_restart_sends_nothing_twice_and_a_resolve_during_downtime_is_sent
         monkeypatch.setenv("SESD_TEST_SLACK_URL", slack.url)
         monkeypatch.setenv("SESD_TEST_PD_KEY", ROUTING_KEY)
         config = alerting_config(local_sqs, url, slack, pd, extra=f'[state]\npath = "{state}"\n')
-        async with daemon_running(config, clock, io.StringIO()) as daemon:
+        async with running(config, clock=clock) as daemon:
             await send_bodies(sqs, url, spike(f.T0))
             with anyio.fail_after(20):
                 await slack.wait_for(1)
         assert state.exists()
 
         clock.now = f.T0 + 30
-        async with daemon_running(config, clock, io.StringIO()) as daemon:
+        async with running(config, clock=clock) as daemon:
             figures = daemon.pipeline.windows["outlook.example"].figures(0, clock.now)
             assert figures.count("delivery_delay") == 6
             with anyio.fail_after(20):
@@ -127,7 +126,7 @@ async def test_restart_sends_nothing_twice_and_a_resolve_during_downtime_is_sent
         assert len(slack.accepted) == 1
 
         clock.now = f.T0 + 600
-        async with daemon_running(config, clock, io.StringIO()) as daemon:
+        async with running(config, clock=clock) as daemon:
             with anyio.fail_after(20):
                 await slack.wait_for(2)
     assert slack.accepted[1]["text"].startswith(":white_check_mark: RESOLVED")
