@@ -109,7 +109,8 @@ class Secret:
                 raise ValueError(f"environment variable {name} is not set")
             self._value = value.strip()
         elif ref.startswith("file:"):
-            path = Path(ref[5:])
+            # "$CREDENTIALS_DIRECTORY/..." works with systemd's LoadCredential=.
+            path = Path(os.path.expandvars(ref[5:]))
             try:
                 self._value = path.read_text(encoding="utf-8").strip()
             except OSError as exc:

@@ -31,6 +31,7 @@ from sesd.metrics import Metrics
 from sesd.pipeline import Pipeline
 from sesd.sqs import QueuePoller, _InvalidMemory, check_redrive
 from sesd.state import StateError, read_state, restore, snapshot, write_state
+from sesd.systemd import Notifier
 
 __all__ = ["EXIT_FORCED", "Daemon", "StartError"]
 
@@ -62,6 +63,7 @@ class Daemon:
         self.alerting.on_evaluated = self.changes.notify
         self.stopping = anyio.Event()
         self.http_port: int | None = None
+        self.systemd = Notifier()
         self._deadline = float("inf")
         self._log = get_logger()
 
@@ -69,6 +71,7 @@ class Daemon:
         """Begin a graceful stop (what the first SIGTERM does)."""
         if not self.stopping.is_set():
             self._log.info("sesd.daemon.stopping")
+            self.systemd.notify("STOPPING=1", "STATUS=draining")
             self.stopping.set()
 
     async def run(
@@ -82,44 +85,49 @@ class Daemon:
             if secret.is_literal:
                 self._log.warning("sesd.config.literal_secret", key=key)
         self._load_state()
-        async with (
-            http_server(
-                self.config.http, self.metrics.registry, self.health, self.monotonic
-            ) as self.http_port,
-            self._sqs_client() as sqs,
-            aiohttp.ClientSession() as session,
-        ):
-            for queue in self.config.queues:
-                await check_redrive(sqs, queue)
-            self.alerting.open(self.alerting.sinks(session))
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(self._janitor)
-                tg.start_soon(self.alerting.run)
-                if self.config.state.path:
-                    tg.start_soon(self._save_periodically)
-                if handle_signals:
-                    # Started, not just scheduled: a SIGTERM right after "started"
-                    # must find the handler installed.
-                    await tg.start(self._watch_signals)
-                self._log.info(
-                    "sesd.daemon.started",
-                    queues=[q.label for q in self.config.queues],
-                    pollers=sum(q.concurrency for q in self.config.queues),
-                )
-                task_status.started(self)
-                await self._consume(sqs)
-                # Pollers are done. Evaluate once more, send what is waiting, and
-                # give the outboxes what is left of the grace period (at least 1 s).
-                with anyio.move_on_after(max(1.0, self._deadline - anyio.current_time())):
-                    await self.alerting.drain()
-                unsent = sum(len(o) for o in self.alerting.outboxes.values())
-                if unsent:
-                    self._log.warning("sesd.notify.unsent_at_exit", notifications=unsent)
-                # Last, the state: it then holds the alerts just notified.
-                with anyio.CancelScope(shield=True):
-                    await self._save_state()
-                # Then stop the janitor, the evaluator, the outboxes, the signal watcher.
-                tg.cancel_scope.cancel()
+        try:
+            async with (
+                http_server(
+                    self.config.http, self.metrics.registry, self.health, self.monotonic
+                ) as self.http_port,
+                self._sqs_client() as sqs,
+                aiohttp.ClientSession() as session,
+            ):
+                for queue in self.config.queues:
+                    await check_redrive(sqs, queue)
+                self.alerting.open(self.alerting.sinks(session))
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(self._janitor)
+                    tg.start_soon(self.alerting.run)
+                    if self.config.state.path:
+                        tg.start_soon(self._save_periodically)
+                    if self.systemd.enabled:
+                        tg.start_soon(self._tell_systemd)
+                    if handle_signals:
+                        # Started, not just scheduled: a SIGTERM right after "started"
+                        # must find the handler installed.
+                        await tg.start(self._watch_signals)
+                    self._log.info(
+                        "sesd.daemon.started",
+                        queues=[q.label for q in self.config.queues],
+                        pollers=sum(q.concurrency for q in self.config.queues),
+                    )
+                    task_status.started(self)
+                    await self._consume(sqs)
+                    # Pollers are done. Evaluate once more, send what is waiting, and
+                    # give the outboxes what is left of the grace period (at least 1 s).
+                    with anyio.move_on_after(max(1.0, self._deadline - anyio.current_time())):
+                        await self.alerting.drain()
+                    unsent = sum(len(o) for o in self.alerting.outboxes.values())
+                    if unsent:
+                        self._log.warning("sesd.notify.unsent_at_exit", notifications=unsent)
+                    # Last, the state: it then holds the alerts just notified.
+                    with anyio.CancelScope(shield=True):
+                        await self._save_state()
+                    # Then stop the janitor, the evaluator, the outboxes, the signal watcher.
+                    tg.cancel_scope.cancel()
+        finally:
+            self.systemd.close()
         self._log.info("sesd.daemon.stopped", **self._summary())
 
     def _sqs_client(self) -> Any:
@@ -204,6 +212,21 @@ class Daemon:
         while True:
             await anyio.sleep(every)
             await self._save_state()
+
+    async def _tell_systemd(self) -> None:
+        """READY=1 once every queue answered a receive; then WATCHDOG=1 pings."""
+        await self.changes.wait_for(self.health.all_answered)
+        queues = ", ".join(self.health.queues)
+        self.systemd.notify("READY=1", f"STATUS=consuming {queues}")
+        self._log.info("sesd.systemd.ready")
+        interval = self.systemd.watchdog_interval
+        if interval is None:
+            return
+        # The ping runs on the event loop, so a stuck loop stops it and systemd
+        # restarts sesd after WatchdogSec.
+        while True:
+            self.systemd.notify("WATCHDOG=1")
+            await anyio.sleep(interval)
 
     async def _janitor(self) -> None:
         while True:

@@ -1,0 +1,110 @@
+"""systemd: the unit verifies, and the notify protocol speaks over a real datagram socket."""
+
+from __future__ import annotations
+
+import configparser
+import os
+import socket
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+from sesd.config import parse_config
+from sesd.systemd import Notifier
+from tests.conftest import make_queue, require_tool, running
+
+UNIT = Path(__file__).parent.parent / "systemd" / "sesd.service"
+
+
+def test_unit_verifies(tmp_path: Path) -> None:
+    """systemd-analyze verify accepts the unit (ExecStart pointed at this install)."""
+    tool = require_tool("systemd-analyze")
+    sesd = Path(os.environ.get("VIRTUAL_ENV", ".venv")) / "bin" / "sesd"
+    if not sesd.exists():
+        sesd = Path(__file__).parent.parent / ".venv" / "bin" / "sesd"
+    unit = tmp_path / "sesd.service"
+    unit.write_text(UNIT.read_text().replace("/opt/sesd/bin/sesd", str(sesd.resolve())))
+    result = subprocess.run(
+        [tool, "verify", str(unit)], capture_output=True, text=True, check=False, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert "sesd.service" not in result.stderr, result.stderr
+
+
+def test_unit_is_hardened_and_matched_to_the_drain() -> None:
+    """Type=notify, its own user, nothing writable but its state, no capabilities, and a stop
+    timeout longer than the default grace period."""
+    parser = configparser.ConfigParser(strict=False, interpolation=None)
+    parser.optionxform = str  # type: ignore[assignment,method-assign]
+    parser.read_string(UNIT.read_text())
+    service = parser["Service"]
+    assert service["Type"] == "notify"
+    assert service["DynamicUser"] == "yes"
+    assert service["NoNewPrivileges"] == "yes"
+    assert service["ProtectSystem"] == "strict"
+    assert service["ProtectHome"] == "yes"
+    assert service["PrivateTmp"] == "yes"
+    assert service["CapabilityBoundingSet"] == ""
+    assert service["StateDirectory"] == "sesd"
+    assert service["ExecStart"].endswith("run --config /etc/sesd/sesd.toml")
+    grace = parse_config("").shutdown.grace_period.seconds
+    assert int(service["TimeoutStopSec"].rstrip("s")) > grace
+    assert int(service["WatchdogSec"].rstrip("s")) >= 10
+
+
+def _listener(path: str) -> socket.socket:
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(path if not path.startswith("@") else "\0" + path[1:])
+    sock.settimeout(20)
+    return sock
+
+
+@pytest.mark.parametrize("abstract", [False, True], ids=["path", "abstract"])
+def test_notifier_speaks_the_protocol(tmp_path: Path, abstract: bool) -> None:
+    """Messages arrive as one datagram each, on a path or an abstract socket."""
+    path = f"@sesd-test-{os.getpid()}" if abstract else str(tmp_path / "notify")
+    with _listener(path) as sock:
+        notifier = Notifier({"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "30000000"})
+        assert notifier.notify("READY=1", "STATUS=ok")
+        assert sock.recv(4096) == b"READY=1\nSTATUS=ok"
+        assert notifier.watchdog_interval == 15.0
+        notifier.close()
+
+
+def test_notifier_is_silent_outside_systemd() -> None:
+    """Without NOTIFY_SOCKET nothing is sent and nothing fails."""
+    notifier = Notifier({})
+    assert not notifier.enabled
+    assert not notifier.notify("READY=1")
+    assert notifier.watchdog_interval is None
+    assert Notifier({"WATCHDOG_USEC": "1000000", "WATCHDOG_PID": "1"}).watchdog_interval is None
+
+
+async def test_daemon_reports_ready_watchdog_and_stopping(
+    local_sqs: Any, sqs: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under systemd the daemon sends READY=1 once its queue answered, WATCHDOG=1 pings at
+    half of WatchdogSec, and STOPPING=1 when it drains."""
+    path = str(tmp_path / "notify")
+    monkeypatch.setenv("NOTIFY_SOCKET", path)
+    monkeypatch.setenv("WATCHDOG_USEC", "200000")  # 0.2 s: pings every 0.1 s
+    monkeypatch.setenv("WATCHDOG_PID", str(os.getpid()))
+    url, _ = await make_queue(sqs)
+    config = parse_config(
+        f'[aws]\nendpoint_url = "{local_sqs.url}"\n[[queues]]\nurl = "{url}"\n'
+        'wait_time_seconds = 1\n[http]\nlisten = "127.0.0.1:0"\n'
+    )
+    with _listener(path) as sock:
+        async with running(config):
+            first = await anyio.to_thread.run_sync(sock.recv, 4096)
+            second = await anyio.to_thread.run_sync(sock.recv, 4096)
+            third = await anyio.to_thread.run_sync(sock.recv, 4096)
+        messages = [first, second, third]
+        while b"STOPPING=1" not in messages[-1]:
+            messages.append(await anyio.to_thread.run_sync(sock.recv, 4096))
+    assert first.startswith(b"READY=1\nSTATUS=consuming ")
+    assert second == third == b"WATCHDOG=1"
+    assert messages[-1] == b"STOPPING=1\nSTATUS=draining"
