@@ -6,11 +6,13 @@ import io
 import json
 import os
 import shutil
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from functools import partial
+from pathlib import Path
 from typing import Any, TextIO
 
 import anyio
@@ -24,8 +26,10 @@ from sesd.logs import configure_logging
 
 
 def require_tool(name: str) -> str:
-    """The path of a system tool; skips without it, except in CI (SESD_REQUIRE_TOOLS=1)."""
-    path = shutil.which(name)
+    """The path of a tool (this venv's bin first, then PATH); skips without it, except in CI
+    (SESD_REQUIRE_TOOLS=1), where a missing tool fails the test."""
+    beside = Path(sys.executable).parent / name
+    path = str(beside) if beside.exists() else shutil.which(name)
     if path is None:
         if os.environ.get("SESD_REQUIRE_TOOLS") == "1":
             pytest.fail(f"{name} is required in CI (SESD_REQUIRE_TOOLS=1) but is missing")
