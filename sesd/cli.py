@@ -47,6 +47,35 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("--json", action="store_true", help="print one JSON document")
     replay.add_argument("files", nargs="+", metavar="FILE", help="files of events ('-' for stdin)")
 
+    setup = commands.add_parser(
+        "setup",
+        help="provision the SNS topic, SQS queues and SES configuration set sesd reads from",
+    )
+    setup.add_argument(
+        "--config",
+        default=os.environ.get("SESD_CONFIG"),
+        help="take [aws] region and endpoint_url from this config",
+    )
+    setup.add_argument(
+        "--name",
+        default="sesd",
+        help="base name: configuration set NAME, topic and queue NAME-events",
+    )
+    setup.add_argument("--region", help="AWS region (default: the config's, else us-east-1)")
+    setup.add_argument("--endpoint-url", help="another endpoint (a local SQS/SNS/SES)")
+    setup.add_argument(
+        "--max-receive-count",
+        type=int,
+        default=5,
+        help="receives before a message moves to the dead-letter queue",
+    )
+    setup.add_argument(
+        "--no-raw-delivery",
+        action="store_true",
+        help="keep the SNS envelope instead of raw message delivery",
+    )
+    setup.add_argument("--dry-run", action="store_true", help="only print what would change")
+
     demo = commands.add_parser("demo", help="local SQS, synthetic traffic, a delay spike")
     demo.add_argument("--listen", default="127.0.0.1:9585", help="metrics address")
     demo.add_argument("--duration", type=float, default=None, help="stop after N seconds")
@@ -83,6 +112,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         except KeyboardInterrupt:
             return 0
+    if args.command == "setup":
+        return _setup(args)
     try:
         config = _load(args)
     except ConfigError as exc:
@@ -102,6 +133,37 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return run_replay(config, args.files, as_json=args.json)
     return _run(config)
+
+
+def _setup(args: argparse.Namespace) -> int:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from sesd.setup import SetupOptions, run_setup
+
+    region, endpoint = "us-east-1", None
+    if args.config:
+        try:
+            config = load_config(args.config)
+        except ConfigError as exc:
+            print(f"sesd: config error: {exc}", file=sys.stderr)
+            return EXIT_CONFIG
+        region, endpoint = config.aws.region, config.aws.endpoint_url
+    configure_logging("info", "auto")
+    options = SetupOptions(
+        name=args.name,
+        region=args.region or region,
+        endpoint_url=args.endpoint_url or endpoint,
+        raw_delivery=not args.no_raw_delivery,
+        max_receive_count=args.max_receive_count,
+        dry_run=args.dry_run,
+    )
+    try:
+        plan = anyio.run(run_setup, options)
+    except (ClientError, BotoCoreError) as exc:
+        print(f"sesd: setup failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    print(plan.render())
+    return 0
 
 
 def _run(config: Config) -> int:

@@ -1,0 +1,121 @@
+"""``sesd setup`` against moto's server: plan, create, then change nothing."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from typing import Any
+
+from aiobotocore.session import get_session
+
+from sesd.decode import decode_body
+from sesd.demo.localsqs import LocalSqs
+from sesd.events import Event
+from sesd.setup import EVENT_TYPES, SetupOptions, run_setup
+from tests import factory as f
+
+
+async def test_setup_is_idempotent_and_events_flow(local_sqs: LocalSqs, sqs: Any) -> None:
+    """A dry run changes nothing; the first run creates every resource; the second finds them
+    all; an SES event published to the topic arrives raw in the queue and decodes."""
+    name = f"s{uuid.uuid4().hex[:8]}"
+    options = SetupOptions(name=name, endpoint_url=local_sqs.url)
+
+    plan = await run_setup(SetupOptions(name=name, endpoint_url=local_sqs.url, dry_run=True))
+    assert plan.changed
+    assert all(action.startswith("would be") for action, _, _ in plan.steps)
+    queues = (await sqs.list_queues(QueueNamePrefix=name)).get("QueueUrls", [])
+    assert queues == []
+    assert "(the queue URL, once created)" in plan.render()
+
+    first = await run_setup(options)
+    kinds = {kind: action for action, kind, _ in first.steps}
+    assert kinds["SNS topic"] == "created"
+    assert kinds["SQS dead-letter queue"] == "created"
+    assert kinds["SQS queue"] == "created"
+    assert kinds["SNS subscription (raw)"] == "created"
+    assert kinds["SES configuration set"] == "created"
+    assert kinds["SES event destination (SNS)"] == "created"
+    assert first.queue_url is not None
+    assert f'url = "{first.queue_url}"' in first.render()
+
+    second = await run_setup(options)
+    assert not second.changed, second.render()
+
+    attrs = await sqs.get_queue_attributes(
+        QueueUrl=first.queue_url, AttributeNames=["RedrivePolicy", "Policy"]
+    )
+    redrive = json.loads(attrs["Attributes"]["RedrivePolicy"])
+    assert redrive["deadLetterTargetArn"].endswith(f":{name}-events-dlq")
+    assert str(redrive["maxReceiveCount"]) == "5"
+    statement = json.loads(attrs["Attributes"]["Policy"])["Statement"][0]
+    assert statement["Principal"] == {"Service": "sns.amazonaws.com"}
+    assert statement["Condition"]["ArnEquals"]["aws:SourceArn"].endswith(f":{name}-events")
+
+    session = get_session()
+    kwargs = {"region_name": "us-east-1", "endpoint_url": local_sqs.url}
+    async with session.create_client("ses", **kwargs) as ses:
+        found = await ses.describe_configuration_set(
+            ConfigurationSetName=name, ConfigurationSetAttributeNames=["eventDestinations"]
+        )
+    destination = found["EventDestinations"][0]
+    assert set(destination["MatchingEventTypes"]) == set(EVENT_TYPES)
+
+    async with session.create_client("sns", **kwargs) as sns:
+        topic = destination["SNSDestination"]["TopicARN"]
+        event = f.delay(["someone@outlook.example"])
+        await sns.publish(TopicArn=topic, Message=json.dumps(event))
+    received = await sqs.receive_message(QueueUrl=first.queue_url, WaitTimeSeconds=5)
+    (message,) = received["Messages"]
+    decoded = decode_body(message["Body"])
+    assert isinstance(decoded, Event)
+    assert decoded.type == "delivery_delay"
+    assert decoded.recipients == ["someone@outlook.example"]
+
+
+async def test_setup_repairs_what_differs(local_sqs: LocalSqs, sqs: Any) -> None:
+    """A queue that lost its redrive policy and its access policy is put right, and only
+    that is reported as updated."""
+    name = f"r{uuid.uuid4().hex[:8]}"
+    options = SetupOptions(name=name, endpoint_url=local_sqs.url)
+    first = await run_setup(options)
+    assert first.queue_url is not None
+    await sqs.set_queue_attributes(
+        QueueUrl=first.queue_url, Attributes={"RedrivePolicy": "", "Policy": ""}
+    )
+    again = await run_setup(options)
+    updated = [(kind, name_) for action, kind, name_ in again.steps if action != "found"]
+    assert updated == [
+        ("SQS queue attributes", f"{name}-events"),
+        ("SQS queue policy", f"{name}-events"),
+    ]
+    assert not (await run_setup(options)).changed
+
+
+async def test_setup_command_prints_the_plan_and_the_queue_block(local_sqs: LocalSqs) -> None:
+    """`sesd setup --dry-run` prints what it would create and the [[queues]] block, exit 0;
+    the real run prints the queue URL to paste."""
+    import os
+    import sys
+
+    from anyio import run_process
+
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+    name = f"c{uuid.uuid4().hex[:8]}"
+    command = [
+        sys.executable,
+        "-m",
+        "sesd",
+        "setup",
+        "--name",
+        name,
+        "--endpoint-url",
+        local_sqs.url,
+    ]
+    dry = await run_process([*command, "--dry-run"], env=env, check=False)
+    assert dry.returncode == 0, dry.stderr.decode()
+    assert re.search(r"^would be created +SNS topic", dry.stdout.decode(), re.M)
+    real = await run_process(command, env=env, check=False)
+    assert real.returncode == 0, real.stderr.decode()
+    assert f'url = "{local_sqs.url}/123456789012/{name}-events"' in real.stdout.decode()
