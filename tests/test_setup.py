@@ -54,15 +54,18 @@ async def test_setup_is_idempotent_and_events_flow(local_sqs: LocalSqs, sqs: Any
     assert statement["Condition"]["ArnEquals"]["aws:SourceArn"].endswith(f":{name}-events")
 
     session = get_session()
-    kwargs = {"region_name": "us-east-1", "endpoint_url": local_sqs.url}
-    async with session.create_client("ses", **kwargs) as ses:
+    async with session.create_client(
+        "ses", region_name="us-east-1", endpoint_url=local_sqs.url
+    ) as ses:
         found = await ses.describe_configuration_set(
             ConfigurationSetName=name, ConfigurationSetAttributeNames=["eventDestinations"]
         )
     destination = found["EventDestinations"][0]
     assert set(destination["MatchingEventTypes"]) == set(EVENT_TYPES)
 
-    async with session.create_client("sns", **kwargs) as sns:
+    async with session.create_client(
+        "sns", region_name="us-east-1", endpoint_url=local_sqs.url
+    ) as sns:
         topic = destination["SNSDestination"]["TopicARN"]
         event = f.delay(["someone@outlook.example"])
         await sns.publish(TopicArn=topic, Message=json.dumps(event))
