@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import sys
 
-from bench import detection_latency, pipeline
+from bench import detection_latency, pipeline, scrape
 
-BENCHMARKS = {"pipeline": pipeline.main, "detection_latency": detection_latency.main}
+BENCHMARKS = {
+    "pipeline": pipeline.main,
+    "scrape": scrape.main,
+    "detection_latency": detection_latency.main,
+}
 
 
 def main(argv: list[str]) -> int:

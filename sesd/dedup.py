@@ -10,7 +10,7 @@ earlier rotation, and memory never passes ``max_entries`` keys.
 
 from __future__ import annotations
 
-import hashlib
+import xxhash
 
 from sesd.events import Event
 
@@ -19,9 +19,9 @@ __all__ = ["DuplicateFilter", "event_key", "stable_key"]
 
 def stable_key(*parts: str) -> int:
     """A 64-bit digest of ``parts``, the same in every process (unlike ``hash``), so keys
-    survive a restart through the state file; collisions are negligible."""
-    digest = hashlib.blake2b("\0".join(parts).encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "little", signed=True)
+    survive a restart through the state file; collisions are negligible. XXH3: a
+    fifth of the cost of BLAKE2b, and this runs for every event."""
+    return xxhash.xxh3_64_intdigest("\0".join(parts).encode())
 
 
 def event_key(event: Event) -> int:

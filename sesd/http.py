@@ -7,9 +7,10 @@ from contextlib import asynccontextmanager
 
 import anyio
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
 
 from sesd.config import HttpConfig
+from sesd.exposition import render_async
 from sesd.health import Health
 from sesd.logs import get_logger
 
@@ -20,7 +21,7 @@ def _app(
     registry: CollectorRegistry, health: Health, monotonic: Callable[[], float]
 ) -> web.Application:
     async def metrics(_: web.Request) -> web.Response:
-        body = generate_latest(registry)
+        body = await render_async(registry)
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     async def healthz(_: web.Request) -> web.Response:

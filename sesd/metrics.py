@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 
-from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client import CollectorRegistry, Counter, Gauge, disable_created_metrics
 from prometheus_client.core import (
     CounterMetricFamily,
     GaugeMetricFamily,
@@ -24,11 +24,18 @@ from sesd import __version__
 from sesd.events import EVENT_TYPES
 from sesd.pipeline import Pipeline
 from sesd.tallies import FixedHistogram
+from sesd.windows import DomainWindows
 
 __all__ = ["OUTCOMES", "Metrics", "PipelineCollector"]
 
 OUTCOMES = ("processed", "skipped", "invalid", "duplicate")
+
+# No `_created` series: they double the counters' series and sesd's text
+# writer (sesd.exposition) keeps each family to its own samples.
+disable_created_metrics()  # type: ignore[no-untyped-call]
 _QUANTILE_LABELS = ("0.5", "0.95", "0.99")
+#: Domains per chunk of window families (see PipelineCollector._windows).
+_CHUNK = 25
 
 
 class PipelineCollector(Collector):
@@ -75,15 +82,17 @@ class PipelineCollector(Collector):
             invalid.add_metric([queue, reason], n)
         yield invalid
 
-        recipients = CounterMetricFamily(
-            "sesd_recipient_events",
-            "Recipients per event, by domain and event type.",
-            labels=["domain", "event_type"],
-        )
-        for domain, counts in tallies.recipients.items():
-            for name, n in zip(EVENT_TYPES, counts, strict=True):
-                recipients.add_metric([domain, name], n)
-        yield recipients
+        recipient_items = list(tallies.recipients.items())
+        for start in range(0, max(len(recipient_items), 1), _CHUNK):
+            recipients = CounterMetricFamily(
+                "sesd_recipient_events",
+                "Recipients per event, by domain and event type.",
+                labels=["domain", "event_type"],
+            )
+            for domain, counts in recipient_items[start : start + _CHUNK]:
+                for name, n in zip(EVENT_TYPES, counts, strict=True):
+                    recipients.add_metric([domain, name], n)
+            yield recipients
 
         delays = CounterMetricFamily(
             "sesd_delivery_delays",
@@ -155,7 +164,14 @@ class PipelineCollector(Collector):
         yield from self._tags(now)
 
     def _windows(self, now: float) -> Iterator[Metric]:
-        p = self._pipeline
+        """Window gauges, in chunks of domains: the HTTP handler yields to the event
+        loop between chunks, so a scrape of a thousand domains never stalls ingestion."""
+        items = list(self._pipeline.windows.items())
+        for start in range(0, max(len(items), 1), _CHUNK):
+            yield from self._window_chunk(items[start : start + _CHUNK], now)
+
+    def _window_chunk(self, items: list[tuple[str, DomainWindows]], now: float) -> Iterator[Metric]:
+        specs = self._pipeline.specs
         counts = GaugeMetricFamily(
             "sesd_window_recipient_events",
             "Recipients per event type in the sliding window.",
@@ -186,8 +202,8 @@ class PipelineCollector(Collector):
             "Quantiles of time from send to delivery in the window, in seconds.",
             labels=["domain", "window", "quantile"],
         )
-        for domain, windows in list(p.windows.items()):
-            for index, spec in enumerate(p.specs):
+        for domain, windows in items:
+            for index, spec in enumerate(specs):
                 figures = windows.figures(index, now)
                 for name, n in zip(EVENT_TYPES, figures.counts, strict=True):
                     counts.add_metric([domain, spec.name, name], n)

@@ -43,11 +43,11 @@ class LogSketch:
         """Record one value."""
         self.add_index(bucket_of(value_ms))
 
-    def add_index(self, index: int) -> None:
-        """Record one value whose bucket index the caller computed (once for many sketches)."""
+    def add_index(self, index: int, n: int = 1) -> None:
+        """Record ``n`` values whose bucket index the caller computed."""
         buckets = self.buckets
-        buckets[index] = buckets.get(index, 0) + 1
-        self.count += 1
+        buckets[index] = buckets.get(index, 0) + n
+        self.count += n
 
 
 def quantile_of(parts: list[tuple[LogSketch, float]], q: float) -> float | None:

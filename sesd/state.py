@@ -28,7 +28,7 @@ from sesd.windows import DomainWindows
 
 __all__ = ["STATE_VERSION", "StateError", "read_state", "restore", "snapshot", "write_state"]
 
-STATE_VERSION = 1
+STATE_VERSION = 2  # 2: keys are XXH3 digests
 
 
 class StateError(Exception):
@@ -37,6 +37,8 @@ class StateError(Exception):
 
 def snapshot(pipeline: Pipeline, evaluator: Evaluator, now: float) -> bytes:
     """Everything worth keeping, encoded."""
+    for windows in (*pipeline.windows.values(), *pipeline.tag_windows.values()):
+        windows.flush(now)
     alerts = {
         rule: {
             domain: [s.status.value, s.since, s.last_sent, s.value, s.resolved_at]

@@ -45,3 +45,30 @@ def test_every_contract_metric_is_exposed_with_its_labels() -> None:
         assert family.samples, name
         for sample in family.samples:
             assert set(sample.labels) - {"le"} == labels, (name, sample)
+
+
+def test_fast_exposition_says_what_prometheus_client_says() -> None:
+    """sesd's text writer, parsed back, gives exactly the families and samples that
+    prometheus_client's generate_latest gives, tag breakdown and escaping included."""
+    from sesd.exposition import render
+
+    pipeline = Pipeline(parse_config('[dimensions]\ntags = ["campaign"]\n'))
+    metrics = Metrics(pipeline, ["q", 'odd "queue" \\ name'], clock=lambda: f.T0)
+    for i in range(30):
+        tags = {"campaign": [f'spring "{i % 3}"\nline']}
+        pipeline.feed(f.sns(f.delivery([f"u{i}@d{i % 7}.example"], tags=tags)), "q", f.T0, f.T0)
+        pipeline.feed(f.sns(f.delay([f"v{i}@d{i % 5}.example"], expires=f.T0 + 60)), "q", f.T0)
+    metrics.sqs_errors.labels('odd "queue" \\ name', "receive").inc(3)
+
+    def parsed(text: str) -> dict[str, list[tuple[str, tuple[tuple[str, str], ...], float]]]:
+        return {
+            family.name: sorted(
+                (s.name, tuple(sorted(s.labels.items())), s.value) for s in family.samples
+            )
+            for family in text_string_to_metric_families(text)
+        }
+
+    ours = parsed(render(metrics.registry.collect()).decode())
+    theirs = parsed(generate_latest(metrics.registry).decode())
+    assert ours == theirs
+    assert len(ours) > 20

@@ -1,0 +1,88 @@
+"""The Prometheus text format, written fast and without holding the event loop.
+
+prometheus_client's ``generate_latest`` re-validates every label name and
+re-escapes every label value on every sample, about 17 µs a line: a quarter
+of a second at 200 domains, during which the event loop (and so ingestion)
+stands still. This writer reads the same ``registry.collect()`` (so
+``get_sample_value`` and the exposition cannot disagree), escapes each
+distinct label value once, and, in :func:`render_async`, yields to the event
+loop between metric families. Families that a collector yields in several
+chunks under one name are written as one family.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+import anyio
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import Metric
+
+__all__ = ["render", "render_async"]
+
+_TYPES = {"counter": "counter", "gauge": "gauge", "histogram": "histogram", "summary": "summary"}
+_ESCAPED: dict[str, str] = {}
+_ESCAPED_MAX = 100_000
+
+
+def _escape(value: str) -> str:
+    found = _ESCAPED.get(value)
+    if found is None:
+        found = value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
+        if len(_ESCAPED) < _ESCAPED_MAX:
+            _ESCAPED[value] = found
+    return found
+
+
+def _number(value: float) -> str:
+    if value == math.inf:
+        return "+Inf"
+    if value == -math.inf:
+        return "-Inf"
+    if value != value:  # NaN
+        return "NaN"
+    return repr(float(value))
+
+
+class _Writer:
+    """Collects sample lines per family name, in first-seen order."""
+
+    def __init__(self) -> None:
+        self._families: dict[str, list[str]] = {}
+
+    def add(self, family: Metric) -> None:
+        name = family.name + "_total" if family.type == "counter" else family.name
+        lines = self._families.get(name)
+        if lines is None:
+            help_text = family.documentation.replace("\\", r"\\").replace("\n", r"\n")
+            kind = _TYPES.get(family.type, "untyped")
+            lines = self._families[name] = [f"# HELP {name} {help_text}\n# TYPE {name} {kind}\n"]
+        escape = _escape
+        for sample in family.samples:
+            labels = sample.labels
+            if labels:
+                inner = ",".join([f'{k}="{escape(v)}"' for k, v in sorted(labels.items())])
+                lines.append(f"{sample.name}{{{inner}}} {_number(sample.value)}\n")
+            else:
+                lines.append(f"{sample.name} {_number(sample.value)}\n")
+
+    def text(self) -> bytes:
+        return "".join(line for lines in self._families.values() for line in lines).encode()
+
+
+def render(families: Iterable[Metric]) -> bytes:
+    """The exposition of ``families`` (e.g. ``registry.collect()``), at once."""
+    writer = _Writer()
+    for family in families:
+        writer.add(family)
+    return writer.text()
+
+
+async def render_async(registry: CollectorRegistry) -> bytes:
+    """The exposition of ``registry``, yielding to the event loop after each family."""
+    writer = _Writer()
+    for family in registry.collect():
+        writer.add(family)
+        await anyio.lowlevel.checkpoint()
+    return writer.text()
