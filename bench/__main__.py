@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import sys
 
-from bench import detection_latency, pipeline, scrape
+from bench import detection_latency, memory, pipeline, scrape
 
 BENCHMARKS = {
     "pipeline": pipeline.main,
     "scrape": scrape.main,
+    "memory": memory.main,
     "detection_latency": detection_latency.main,
 }
 

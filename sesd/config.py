@@ -261,7 +261,7 @@ class IngestConfig(_Section, frozen=True):
     """``[ingest]``: how messages are judged and remembered."""
 
     delete_invalid: bool = False
-    dedup_max_entries: int = 500_000
+    dedup_max_entries: int = 200_000
     max_pending_delays: int = 200_000
 
     def __post_init__(self) -> None:

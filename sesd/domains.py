@@ -35,7 +35,7 @@ def domain_of(address: str) -> str | None:
     return normalise_domain(part)
 
 
-@functools.lru_cache(maxsize=65536)
+@functools.lru_cache(maxsize=16384)
 def normalise_domain(part: str) -> str | None:
     """Lower-case, strip the trailing dot, convert to IDNA ASCII; None when unusable.
 

@@ -3,12 +3,15 @@
 A value ``v`` (milliseconds) falls in bucket ``ceil(log2(v) * 4)``: each
 bucket is 19% wider than the one before, so a quantile read from a bucket's
 geometric midpoint is within about 9% of the true value. Values from 1 ms to
-a year fit in under 140 buckets, and only occupied buckets are stored.
+a year fit in under 140 buckets, and only the occupied range is stored.
 """
 
 from __future__ import annotations
 
 import math
+from array import array
+from collections.abc import Iterator
+from typing import Any
 
 __all__ = ["LogSketch", "quantile_of"]
 
@@ -31,12 +34,14 @@ def bucket_value(index: int) -> float:
 
 
 class LogSketch:
-    """Counts per logarithmic bucket; mergeable, and exact in count."""
+    """Counts per logarithmic bucket over the occupied range only, in one
+    ``array('I')``; mergeable, and exact in count."""
 
-    __slots__ = ("buckets", "count")
+    __slots__ = ("count", "counts", "offset")
 
     def __init__(self) -> None:
-        self.buckets: dict[int, int] = {}
+        self.counts: array[int] = array("I")
+        self.offset = 0  # the bucket index of counts[0]
         self.count = 0
 
     def add(self, value_ms: float) -> None:
@@ -45,9 +50,39 @@ class LogSketch:
 
     def add_index(self, index: int, n: int = 1) -> None:
         """Record ``n`` values whose bucket index the caller computed."""
-        buckets = self.buckets
-        buckets[index] = buckets.get(index, 0) + n
+        counts = self.counts
+        if not counts:
+            self.offset = index
+            counts.append(0)
+        position = index - self.offset
+        if position < 0:
+            self.counts = counts = array("I", bytes(4 * -position)) + counts
+            self.offset = index
+            position = 0
+        elif position >= len(counts):
+            counts.frombytes(bytes(4 * (position - len(counts) + 1)))
+        counts[position] += n
         self.count += n
+
+    def items(self) -> Iterator[tuple[int, int]]:
+        """(bucket index, count) for every occupied bucket."""
+        offset = self.offset
+        for position, n in enumerate(self.counts):
+            if n:
+                yield offset + position, n
+
+    def snapshot(self) -> dict[str, Any]:
+        """Plain data for the state file."""
+        return {"offset": self.offset, "counts": self.counts.tobytes()}
+
+    @classmethod
+    def restore(cls, data: dict[str, Any]) -> LogSketch:
+        """Rebuild from :meth:`snapshot`."""
+        sketch = cls()
+        sketch.offset = int(data["offset"])
+        sketch.counts.frombytes(data["counts"])
+        sketch.count = sum(sketch.counts)
+        return sketch
 
 
 def quantile_of(parts: list[tuple[LogSketch, float]], q: float) -> float | None:
@@ -60,7 +95,7 @@ def quantile_of(parts: list[tuple[LogSketch, float]], q: float) -> float | None:
     for sketch, weight in parts:
         if weight <= 0:
             continue
-        for index, n in sketch.buckets.items():
+        for index, n in sketch.items():
             merged[index] = merged.get(index, 0.0) + n * weight
     total = sum(merged.values())
     if total <= 0:

@@ -28,7 +28,7 @@ from sesd.windows import DomainWindows
 
 __all__ = ["STATE_VERSION", "StateError", "read_state", "restore", "snapshot", "write_state"]
 
-STATE_VERSION = 2  # 2: keys are XXH3 digests
+STATE_VERSION = 3  # 2: keys are XXH3 digests; 3: compact windows
 
 
 class StateError(Exception):

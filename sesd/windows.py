@@ -44,7 +44,8 @@ _DELAY = EVENT_TYPE_INDEX["delivery_delay"]
 _BOUNCE = EVENT_TYPE_INDEX["bounce"]
 _COMPLAINT = EVENT_TYPE_INDEX["complaint"]
 _EXAMPLES = 5
-_ZEROS = array("I", bytes(4 * _T))
+#: Coarse buckets per window for alert-text breakdowns.
+_DETAIL_BUCKETS = 6
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,52 +68,31 @@ def window_specs(sizes: list[Duration], resolution: Duration, max_buckets: int) 
     return specs
 
 
-class _Details:
-    """What problem events in one bucket said, for alert text."""
+# What a _Details counts (kind, value) and keeps examples of.
+_DELAY_TYPE, _STATUS, _DIAGNOSTIC, _MTA = 0, 1, 2, 3
+_MESSAGE_ID, _SOURCE, _CONFIG_SET = 0, 1, 2
 
-    __slots__ = (
-        "config_sets",
-        "delay_types",
-        "diagnostics",
-        "message_ids",
-        "mtas",
-        "sources",
-        "statuses",
-    )
 
-    def __init__(self) -> None:
-        self.delay_types: Counter[str] = Counter()
-        self.statuses: Counter[str] = Counter()
-        self.diagnostics: Counter[str] = Counter()
-        self.mtas: Counter[str] = Counter()
-        self.message_ids: list[str] = []
-        self.sources: dict[str, None] = {}
-        self.config_sets: dict[str, None] = {}
+_KEYS: dict[tuple[int, str], tuple[int, str]] = {}
+_KEYS_MAX = 50_000
 
-    def snapshot(self) -> dict[str, Any]:
-        """Plain data for the state file."""
-        return {
-            "delay_types": dict(self.delay_types),
-            "statuses": dict(self.statuses),
-            "diagnostics": dict(self.diagnostics),
-            "mtas": dict(self.mtas),
-            "message_ids": list(self.message_ids),
-            "sources": list(self.sources),
-            "config_sets": list(self.config_sets),
-        }
 
-    @classmethod
-    def restore(cls, data: dict[str, Any]) -> _Details:
-        """Rebuild from :meth:`snapshot`."""
-        details = cls()
-        details.delay_types.update(data["delay_types"])
-        details.statuses.update(data["statuses"])
-        details.diagnostics.update(data["diagnostics"])
-        details.mtas.update(data["mtas"])
-        details.message_ids = list(data["message_ids"])
-        details.sources = dict.fromkeys(data["sources"])
-        details.config_sets = dict.fromkeys(data["config_sets"])
-        return details
+def _key(kind: int, value: str) -> tuple[int, str]:
+    """One shared (kind, value) tuple per distinct pair: the same SMTP status or MTA
+    in a hundred buckets is stored once (bounded, so a flood of values costs nothing)."""
+    key = (kind, value)
+    found = _KEYS.get(key)
+    if found is None:
+        if len(_KEYS) < _KEYS_MAX:
+            _KEYS[key] = key
+        return key
+    return found
+
+
+def _count(details: dict[tuple[int, str], int], kind: int, value: str) -> None:
+    """Count one (kind, value) in a coarse bucket's breakdown."""
+    key = _key(kind, value)
+    details[key] = details.get(key, 0) + 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,39 +147,49 @@ class Figures:
 
 
 class _Ring:
-    """Counts per event type in ``slots`` buckets of ``width`` seconds."""
+    """Counts per event type in ``slots`` buckets of ``width`` seconds.
 
-    __slots__ = ("counts", "details", "head", "slots", "totals", "width")
+    One column (``array('I')``) per event type, made on first use: a domain sees
+    a few of the eleven types. Breakdowns for alert text are kept per coarse
+    bucket of ``detail_span`` ring buckets (about a sixth of the window).
+    """
+
+    __slots__ = ("columns", "detail_span", "details", "head", "slots", "totals", "width")
 
     def __init__(self, spec: WindowSpec) -> None:
         self.width = spec.width
         self.slots = spec.slots
         self.head = -(2**62)  # absolute number of the newest bucket
-        self.counts = array("I", bytes(4 * _T * spec.slots))
+        self.columns: list[array[int] | None] = [None] * _T
         self.totals = [0] * _T
-        self.details: dict[int, _Details] | None = None
+        # Coarse bucket -> counts per (kind, value) of what problem events said.
+        self.details: dict[int, dict[tuple[int, str], int]] | None = None
+        self.detail_span = max(1, spec.slots // _DETAIL_BUCKETS)
 
     def advance(self, bucket: int) -> None:
         """Move the head to ``bucket``, dropping what falls out of the window."""
         steps = bucket - self.head
         if steps <= 0:
             return
-        counts, totals, slots = self.counts, self.totals, self.slots
+        slots, totals = self.slots, self.totals
         if steps >= slots:
-            self.counts = array("I", bytes(4 * _T * slots))
+            # Everything left the window: forget the columns (made again when used).
+            self.columns = [None] * _T
             self.totals = [0] * _T
         else:
-            for b in range(self.head + 1, bucket + 1):
-                start = (b % slots) * _T
-                for i in range(_T):
-                    n = counts[start + i]
+            for i, column in enumerate(self.columns):
+                if column is None:
+                    continue
+                for b in range(self.head + 1, bucket + 1):
+                    position = b % slots
+                    n = column[position]
                     if n:
                         totals[i] -= n
-                counts[start : start + _T] = _ZEROS
+                        column[position] = 0
         self.head = bucket
         if self.details:
-            oldest = bucket - slots
-            for b in [b for b in self.details if b <= oldest]:
+            first = (bucket - slots + 1) // self.detail_span
+            for b in [b for b in self.details if b < first]:
                 del self.details[b]
 
     def bucket_for(self, t: float, now: float) -> int | None:
@@ -214,34 +204,49 @@ class _Ring:
 
     def add(self, bucket: int, type_index: int, n: int) -> None:
         """Count ``n`` recipients of a type in a bucket returned by bucket_for."""
-        self.counts[(bucket % self.slots) * _T + type_index] += n
+        column = self.columns[type_index]
+        if column is None:
+            column = self.columns[type_index] = array("I", bytes(4 * self.slots))
+        column[bucket % self.slots] += n
         self.totals[type_index] += n
 
     def snapshot(self) -> dict[str, Any]:
         """Plain data for the state file."""
         return {
             "head": self.head,
-            "counts": self.counts.tobytes(),
+            "columns": {i: c.tobytes() for i, c in enumerate(self.columns) if c is not None},
             "totals": list(self.totals),
-            "details": {b: d.snapshot() for b, d in (self.details or {}).items()},
+            "details": {
+                b: [[kind, value, n] for (kind, value), n in d.items()]
+                for b, d in (self.details or {}).items()
+            },
         }
 
     def restore(self, data: dict[str, Any]) -> None:
         """Load what :meth:`snapshot` returned (for the same layout)."""
-        counts = array("I")
-        counts.frombytes(data["counts"])
-        if len(counts) != len(self.counts) or len(data["totals"]) != _T:
+        if len(data["totals"]) != _T:
             raise ValueError("window layout changed")
-        self.head, self.counts, self.totals = int(data["head"]), counts, list(data["totals"])
-        self.details = {int(b): _Details.restore(d) for b, d in data["details"].items()} or None
+        columns: list[array[int] | None] = [None] * _T
+        for i, raw in data["columns"].items():
+            column = array("I")
+            column.frombytes(raw)
+            if len(column) != self.slots:
+                raise ValueError("window layout changed")
+            columns[int(i)] = column
+        self.head, self.columns, self.totals = int(data["head"]), columns, list(data["totals"])
+        self.details = {
+            int(b): {_key(int(k), str(v)): int(n) for k, v, n in d}
+            for b, d in data["details"].items()
+        } or None
 
-    def details_at(self, bucket: int) -> _Details:
-        """The breakdown for a bucket, created on first use."""
+    def details_at(self, bucket: int) -> dict[tuple[int, str], int]:
+        """The breakdown for the coarse bucket holding ``bucket``, made on first use."""
         if self.details is None:
             self.details = {}
-        found = self.details.get(bucket)
+        key = bucket // self.detail_span
+        found = self.details.get(key)
         if found is None:
-            found = self.details[bucket] = _Details()
+            found = self.details[key] = {}
         return found
 
 
@@ -279,15 +284,15 @@ class _Tumbling:
         previous = self.previous
         return {
             "generation": self.generation,
-            "current": dict(self.current.buckets),
-            "previous": None if previous is None else dict(previous.buckets),
+            "current": self.current.snapshot(),
+            "previous": None if previous is None else previous.snapshot(),
         }
 
     def restore(self, data: dict[str, Any]) -> None:
         """Load what :meth:`snapshot` returned."""
         self.generation = int(data["generation"])
-        self.current = _sketch(data["current"])
-        self.previous = None if data["previous"] is None else _sketch(data["previous"])
+        self.current = LogSketch.restore(data["current"])
+        self.previous = None if data["previous"] is None else LogSketch.restore(data["previous"])
 
     def quantiles(self, now: float, qs: tuple[float, ...]) -> tuple[float | None, ...]:
         generation = int(now // self.seconds)
@@ -298,13 +303,6 @@ class _Tumbling:
             # The share of the previous generation still inside the window.
             parts.append((self.previous, 1.0 - (now % self.seconds) / self.seconds))
         return tuple(quantile_of(parts, q) for q in qs)
-
-
-def _sketch(buckets: dict[Any, int]) -> LogSketch:
-    sketch = LogSketch()
-    sketch.buckets = {int(k): int(v) for k, v in buckets.items()}
-    sketch.count = sum(sketch.buckets.values())
-    return sketch
 
 
 _QS = (0.5, 0.95, 0.99)
@@ -322,6 +320,7 @@ class DomainWindows:
 
     __slots__ = (
         "_delay_durations",
+        "_examples",
         "_processing",
         "_rings",
         "_specs",
@@ -339,6 +338,9 @@ class DomainWindows:
         self._processing: list[_Tumbling] | None = None
         self._to_delivery: list[_Tumbling] | None = None
         self._delay_durations: list[_Tumbling] | None = None
+        # The most recent message ids, identities and configuration sets of problem
+        # events, with their times; each window shows those inside it.
+        self._examples: list[list[tuple[float, str]]] | None = None
         self._stage_width = math.gcd(*(round(spec.width * 1000) for spec in specs)) / 1000
         self._stage_bucket = -(2**62)
         self._stage_counts: list[int] | None = None
@@ -397,27 +399,36 @@ class DomainWindows:
         mta: str = "",
     ) -> None:
         """Remember what a delay, bounce or complaint said, for alert text."""
+        self._example(_MESSAGE_ID, t, message_id)
+        if source:
+            self._example(_SOURCE, t, source)
+        if config_set:
+            self._example(_CONFIG_SET, t, config_set)
         for ring in self._rings:
             bucket = ring.bucket_for(t, now)
             if bucket is None:
                 continue
             details = ring.details_at(bucket)
             if delay_type:
-                details.delay_types[delay_type] += 1
+                _count(details, _DELAY_TYPE, delay_type)
             for status in statuses:
                 if status:
-                    details.statuses[status] += 1
+                    _count(details, _STATUS, status)
             for diagnostic in diagnostics:
                 if diagnostic:
-                    details.diagnostics[diagnostic[:200]] += 1
+                    _count(details, _DIAGNOSTIC, diagnostic[:200])
             if mta:
-                details.mtas[mta] += 1
-            if len(details.message_ids) < _EXAMPLES and message_id not in details.message_ids:
-                details.message_ids.append(message_id)
-            if source and len(details.sources) < _EXAMPLES:
-                details.sources[source] = None
-            if config_set and len(details.config_sets) < _EXAMPLES:
-                details.config_sets[config_set] = None
+                _count(details, _MTA, mta)
+
+    def _example(self, kind: int, t: float, value: str) -> None:
+        """Keep the most recent examples of a kind (with their times) for the domain."""
+        if self._examples is None:
+            self._examples = [[], [], []]
+        recent = self._examples[kind]
+        if all(v != value for _, v in recent):
+            recent.append((t, value))
+            if len(recent) > _EXAMPLES:
+                del recent[0]
 
     def observe_processing(self, t: float, processing_ms: float, to_delivery_ms: float) -> None:
         """Record a delivery's processing time and time to delivery."""
@@ -456,6 +467,9 @@ class DomainWindows:
             "processing": sketches(self._processing),
             "to_delivery": sketches(self._to_delivery),
             "delay_durations": sketches(self._delay_durations),
+            "examples": None
+            if self._examples is None
+            else [[[t, v] for t, v in recent] for recent in self._examples],
         }
 
     def restore(self, data: dict[str, Any]) -> None:
@@ -476,6 +490,10 @@ class DomainWindows:
         self._processing = sketches(data["processing"])
         self._to_delivery = sketches(data["to_delivery"])
         self._delay_durations = sketches(data["delay_durations"])
+        if data["examples"] is not None:
+            self._examples = [
+                [(float(t), str(v)) for t, v in recent][-_EXAMPLES:] for recent in data["examples"]
+            ]
 
     def figures(self, index: int, now: float) -> Figures:
         """The figures of window ``index`` (in spec order) as of ``now``."""
@@ -489,36 +507,37 @@ class DomainWindows:
             delay_duration_ms=_quantiles(self._delay_durations, index, now),
         )
 
-    def breakdown(self, index: int, now: float, top: int = 5) -> Breakdown:
+    def breakdown(self, index: int, now: float, top_n: int = 5) -> Breakdown:
         """Top delay types, codes, MTAs and examples in window ``index``."""
         ring = self._rings[index]
         ring.advance(int(now // ring.width))
         if not ring.details:
             return Breakdown()
-        delay_types: Counter[str] = Counter()
-        statuses: Counter[str] = Counter()
-        diagnostics: Counter[str] = Counter()
-        mtas: Counter[str] = Counter()
-        ids: dict[str, None] = {}
-        sources: dict[str, None] = {}
-        config_sets: dict[str, None] = {}
-        for bucket in sorted(ring.details, reverse=True):
-            details = ring.details[bucket]
-            delay_types.update(details.delay_types)
-            statuses.update(details.statuses)
-            diagnostics.update(details.diagnostics)
-            mtas.update(details.mtas)
-            ids.update(dict.fromkeys(details.message_ids))
-            sources.update(details.sources)
-            config_sets.update(details.config_sets)
+        counts: Counter[tuple[int, str]] = Counter()
+        for details in ring.details.values():
+            counts.update(details)
+        since = now - self._specs[index].seconds
+
+        def top(kind: int) -> list[tuple[str, int]]:
+            ranked = sorted(
+                ((value, n) for (k, value), n in counts.items() if k == kind),
+                key=lambda pair: (-pair[1], pair[0]),
+            )
+            return ranked[:top_n]
+
+        def some(kind: int) -> list[str]:
+            if self._examples is None:
+                return []
+            return [value for t, value in reversed(self._examples[kind]) if t > since]
+
         return Breakdown(
-            delay_types=delay_types.most_common(top),
-            statuses=statuses.most_common(top),
-            diagnostics=diagnostics.most_common(top),
-            mtas=mtas.most_common(top),
-            message_ids=list(ids)[:_EXAMPLES],
-            sources=list(sources)[:_EXAMPLES],
-            config_sets=list(config_sets)[:_EXAMPLES],
+            delay_types=top(_DELAY_TYPE),
+            statuses=top(_STATUS),
+            diagnostics=top(_DIAGNOSTIC),
+            mtas=top(_MTA),
+            message_ids=some(_MESSAGE_ID),
+            sources=some(_SOURCE),
+            config_sets=some(_CONFIG_SET),
         )
 
 

@@ -78,7 +78,7 @@ def test_unusable_state_files_are_refused_cleanly(tmp_path: Path) -> None:
     with pytest.raises(StateError, match="version"):
         restore(msgspec.msgpack.encode({"version": 99}), pipeline, evaluator)
     with pytest.raises(StateError, match="damaged"):
-        restore(msgspec.msgpack.encode({"version": 2}), pipeline, evaluator)
+        restore(msgspec.msgpack.encode({"version": 3}), pipeline, evaluator)
     assert read_state(str(tmp_path / "missing")) is None
 
 

@@ -1,0 +1,97 @@
+"""Memory: window state per tracked domain, and a flood of distinct recipient domains.
+
+1. tracemalloc over 200 domains after an hour of traffic in every bucket
+   (one event a domain every 12 s), without delays and with 5% delays (their
+   breakdowns for alert text in every bucket: a continuous incident): bytes
+   allocated by the window code (windows.py, sketch.py) per domain.
+   Target: 8 KB. Baseline in the same run: an empty DomainWindows.
+2. 1,000,000 deliveries, each to a new domain, through the pipeline with the
+   default cap (200): growth of the process's resident set. Target: 50 MB.
+   The bodies are made on the fly so only sesd's state grows.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import tracemalloc
+
+from sesd.config import parse_config
+from sesd.pipeline import Pipeline
+from sesd.windows import DomainWindows
+from tests import factory as f
+
+_WINDOW_FILES = ("windows.py", "sketch.py")
+
+
+def _rss_mb() -> float:
+    with open(f"/proc/{os.getpid()}/statm") as handle:
+        return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def _window_bytes(snapshot: tracemalloc.Snapshot) -> int:
+    return sum(
+        stat.size
+        for stat in snapshot.statistics("filename")
+        if stat.traceback[0].filename.endswith(_WINDOW_FILES)
+    )
+
+
+def per_domain(delay_every: int = 20) -> None:
+    """Window state per tracked domain after an hour of traffic; one event in
+    ``delay_every`` is a DeliveryDelay (0: none)."""
+    domains = 200
+    pipeline = Pipeline(parse_config(""))
+    tracemalloc.start()
+    empty_before = _window_bytes(tracemalloc.take_snapshot())
+    empty = [DomainWindows(pipeline.specs) for _ in range(domains)]
+    empty_bytes = (_window_bytes(tracemalloc.take_snapshot()) - empty_before) / domains
+    del empty
+    before = _window_bytes(tracemalloc.take_snapshot())
+    step = 12.0
+    for i in range(int(3600 / step)):
+        t = f.T0 + i * step
+        for d in range(domains):
+            address = [f"u{i}@d{d}.example"]
+            if delay_every and (i + d) % delay_every == 0:
+                body = f.raw(f.delay(address, at=t, expires=t + 600))
+            else:
+                body = f.raw(f.delivery(address, at=t, processing_ms=200 + (i * 37 + d) % 4000))
+            pipeline.feed(body, "bench", t)
+    for windows in pipeline.windows.values():
+        windows.flush(f.T0 + 3600)
+    gc.collect()
+    used = (_window_bytes(tracemalloc.take_snapshot()) - before) / len(pipeline.windows)
+    share = f"{100 // delay_every}% delays" if delay_every else "no delays"
+    tracemalloc.stop()
+    print(
+        f"  window state, 1 h of traffic with {share}: {used / 1024:.1f} KB per tracked domain "
+        f"({len(pipeline.windows)} domains; an empty domain: {empty_bytes / 1024:.1f} KB; "
+        "target 8 KB)"
+    )
+
+
+def flood() -> None:
+    """RSS growth from a million distinct recipient domains."""
+    pipeline = Pipeline(parse_config(""))
+    template = f.raw(f.delivery(["someone@REPLACE.example"], at=f.T0))
+    gc.collect()
+    start = _rss_mb()
+    for i in range(1_000_000):
+        body = template.replace("REPLACE", f"flood{i}").replace('"0100-test', f'"m{i}-')
+        pipeline.feed(body, "bench", f.T0 + i * 0.001)
+    gc.collect()
+    grown = _rss_mb() - start
+    other = pipeline.tallies.recipients["other"][4]
+    print(
+        f"  flood: 1,000,000 distinct domains: RSS +{grown:.1f} MB (target 50 MB); "
+        f"{len(pipeline.domains)} tracked, {other:,} recipients under 'other'; "
+        f"duplicate filter holds {len(pipeline.dedup):,} keys"
+    )
+
+
+def main() -> None:
+    """Run the benchmark."""
+    per_domain(0)
+    per_domain(20)
+    flood()
