@@ -175,6 +175,7 @@ class QueuePoller:
         # otherwise they would be counted again after their visibility timeout.
         with anyio.CancelScope(shield=True), anyio.move_on_after(15):
             await self._delete(done)
+        self._log.debug("sesd.sqs.batch", received=len(messages), deleted=len(done))
 
     def _judge(self, message: MessageTypeDef, received_at: float) -> bool:
         """Run one message through the pipeline; True when it should be deleted."""

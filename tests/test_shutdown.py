@@ -48,7 +48,7 @@ async def test_sigterm_under_load_loses_nothing(
     config.write_text(
         f'[aws]\nendpoint_url = "{local_sqs.url}"\n'
         f'[[queues]]\nurl = "{url}"\nname = "q"\nconcurrency = 3\nwait_time_seconds = 2\n'
-        '[http]\nlisten = "127.0.0.1:0"\n[logging]\nformat = "json"\n'
+        '[http]\nlisten = "127.0.0.1:0"\n[logging]\nformat = "json"\nlevel = "debug"\n'
         '[shutdown]\ngrace_period = "20s"\n'
     )
     env = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
@@ -62,6 +62,7 @@ async def test_sigterm_under_load_loses_nothing(
         try:
             with anyio.fail_after(30):
                 await _wait_for_log(logs, "sesd.daemon.started")
+                await _wait_for_log(logs, "sesd.sqs.batch")  # busy: a batch is done
             process.send_signal(signal.SIGTERM)
             with anyio.fail_after(30):
                 records = await _wait_for_log(logs, "sesd.daemon.stopped")
