@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import sys
 
-from bench import detection_latency, memory, pipeline, scrape
+from bench import detection_latency, end_to_end, memory, pipeline, scrape
 
 BENCHMARKS = {
     "pipeline": pipeline.main,
     "scrape": scrape.main,
     "memory": memory.main,
+    "end_to_end": end_to_end.main,
     "detection_latency": detection_latency.main,
 }
 

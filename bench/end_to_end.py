@@ -1,0 +1,108 @@
+"""The daemon end to end: CPU per message while draining an SQS endpoint.
+
+A minimal fast endpoint (bench/fake_sqs.py, in its own process so its CPU is
+not counted) serves SNS-wrapped SES events. Baseline in the same run: a bare
+aiobotocore loop on one connection that receives 10 and deletes them in a
+batch. Then sesd (one poller, the same receive size) drains the same number.
+Both are timed with this process's CPU clock. Target: sesd at most 1.2x the
+baseline's CPU per message.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from typing import Any
+
+import anyio
+from aiobotocore.session import get_session
+
+from sesd.config import parse_config
+from sesd.daemon import Daemon
+from sesd.demo.localsqs import free_port
+from sesd.logs import configure_logging
+
+MESSAGES = 20_000
+QUEUE = "/123456789012/bench"
+
+
+def _endpoint() -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bench.fake_sqs", str(port), str(MESSAGES)],
+        stdout=subprocess.PIPE,
+    )
+    assert process.stdout is not None
+    process.stdout.readline()  # "ready"
+    return process, f"http://127.0.0.1:{port}"
+
+
+async def _bare(endpoint: str) -> float:
+    async with get_session().create_client(
+        "sqs",
+        region_name="us-east-1",
+        endpoint_url=endpoint,
+        aws_access_key_id="x",
+        aws_secret_access_key="x",
+    ) as sqs:
+        url = endpoint + QUEUE
+        start, received = time.process_time(), 0
+        while received < MESSAGES:
+            response = await sqs.receive_message(
+                QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0
+            )
+            messages: list[Any] = response.get("Messages", [])
+            received += len(messages)
+            entries: Any = [
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)
+            ]
+            await sqs.delete_message_batch(QueueUrl=url, Entries=entries)
+        return time.process_time() - start
+
+
+async def _sesd(endpoint: str) -> float:
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "x")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "x")
+    config = parse_config(
+        f'[aws]\nendpoint_url = "{endpoint}"\n'
+        f'[[queues]]\nurl = "{endpoint}{QUEUE}"\nname = "bench"\nwait_time_seconds = 0\n'
+        '[http]\nlisten = "127.0.0.1:0"\n[shutdown]\ngrace_period = "2s"\n'
+    )
+    daemon = Daemon(config)
+    processed = 0
+
+    def done() -> bool:
+        nonlocal processed
+        processed = daemon.pipeline.tallies.messages.get(("bench", "processed"), 0)
+        return processed >= MESSAGES
+
+    async with anyio.create_task_group() as tg:
+        start = time.process_time()
+        await tg.start(daemon.run)
+        await daemon.changes.wait_for(done)
+        cpu = time.process_time() - start
+        daemon.stop()
+    return cpu
+
+
+def main() -> None:
+    """Run the benchmark (each side against a fresh endpoint)."""
+    configure_logging("warning", "json")
+    results = {}
+    for name, run in (("bare aiobotocore loop", _bare), ("sesd daemon", _sesd)):
+        process, endpoint = _endpoint()
+        try:
+            results[name] = anyio.run(run, endpoint)
+        finally:
+            process.terminate()
+            process.wait()
+    base, ours = results["bare aiobotocore loop"], results["sesd daemon"]
+    print(f"draining {MESSAGES:,} messages, CPU of the consumer process")
+    for name, cpu in results.items():
+        print(
+            f"  {name:<22} {cpu / MESSAGES * 1e6:7.1f} us CPU per message  "
+            f"({MESSAGES / cpu:8,.0f} messages/s per core)"
+        )
+    print(f"  ratio {ours / base:.2f}x the bare loop (target 1.2x)")
