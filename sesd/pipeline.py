@@ -46,8 +46,13 @@ class Pipeline:
     """Decoding, duplicate suppression, domain labels, windows, pending delays, tallies."""
 
     def __init__(self, config: Config) -> None:
+        # Breakdowns (delay types, SMTP codes, MTAs) are for alert text: kept only for
+        # the windows that rules read.
         self.specs: list[WindowSpec] = window_specs(
-            config.windows.sizes, config.windows.resolution, config.windows.max_buckets
+            config.windows.sizes,
+            config.windows.resolution,
+            config.windows.max_buckets,
+            breakdowns={rule.window for rule in config.alerts.rules},
         )
         self.horizon = self.specs[-1].seconds
         self.domains = LabelTable.for_domains(

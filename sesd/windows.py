@@ -56,15 +56,26 @@ class WindowSpec:
     seconds: float
     width: float
     slots: int
+    #: Keep breakdowns for alert text (only windows that a rule reads need them).
+    breakdown: bool = True
 
 
-def window_specs(sizes: list[Duration], resolution: Duration, max_buckets: int) -> list[WindowSpec]:
-    """Bucket layouts for the configured windows, shortest first."""
+def window_specs(
+    sizes: list[Duration],
+    resolution: Duration,
+    max_buckets: int,
+    breakdowns: set[str] | None = None,
+) -> list[WindowSpec]:
+    """Bucket layouts for the configured windows, shortest first; ``breakdowns`` names
+    the windows whose breakdowns are kept (all when None)."""
     specs = []
     for size in sorted(sizes, key=lambda d: d.seconds):
         steps = math.ceil(size.seconds / max_buckets / resolution.seconds)
         width = max(1, steps) * resolution.seconds
-        specs.append(WindowSpec(size.text, size.seconds, width, math.ceil(size.seconds / width)))
+        keep = breakdowns is None or size.text in breakdowns
+        specs.append(
+            WindowSpec(size.text, size.seconds, width, math.ceil(size.seconds / width), keep)
+        )
     return specs
 
 
@@ -154,7 +165,16 @@ class _Ring:
     bucket of ``detail_span`` ring buckets (about a sixth of the window).
     """
 
-    __slots__ = ("columns", "detail_span", "details", "head", "slots", "totals", "width")
+    __slots__ = (
+        "breakdown",
+        "columns",
+        "detail_span",
+        "details",
+        "head",
+        "slots",
+        "totals",
+        "width",
+    )
 
     def __init__(self, spec: WindowSpec) -> None:
         self.width = spec.width
@@ -165,6 +185,7 @@ class _Ring:
         # Coarse bucket -> counts per (kind, value) of what problem events said.
         self.details: dict[int, dict[tuple[int, str], int]] | None = None
         self.detail_span = max(1, spec.slots // _DETAIL_BUCKETS)
+        self.breakdown = spec.breakdown
 
     def advance(self, bucket: int) -> None:
         """Move the head to ``bucket``, dropping what falls out of the window."""
@@ -405,6 +426,8 @@ class DomainWindows:
         if config_set:
             self._example(_CONFIG_SET, t, config_set)
         for ring in self._rings:
+            if not ring.breakdown:
+                continue
             bucket = ring.bucket_for(t, now)
             if bucket is None:
                 continue

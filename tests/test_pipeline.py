@@ -270,3 +270,15 @@ def test_addresses_are_redacted_unless_allowed() -> None:
         "jane.doe@bad domain"
         in pipeline.feed(f.raw(f.delivery(["jane.doe@bad domain"])), "q", NOW).detail
     )
+
+
+def test_breakdowns_only_for_windows_rules_read() -> None:
+    """Breakdowns feed alert text alone, so only windows named by a rule keep them."""
+    pipeline, _ = make(
+        '[[alerts.rules]]\nname = "r"\nmetric = "delay_ratio"\nwindow = "15m"\nabove = 0.1\n'
+    )
+    pipeline.feed(f.raw(f.delay(["a@one.com"], delay_type="MailboxFull")), "q", NOW)
+    windows = pipeline.windows["one.com"]
+    assert windows.breakdown(1, NOW).delay_types == [("MailboxFull", 1)]
+    assert windows.breakdown(0, NOW).delay_types == []
+    assert windows.figures(0, NOW).count("delivery_delay") == 1
