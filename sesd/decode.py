@@ -73,6 +73,8 @@ def decode_body(body: bytes | str) -> Event | Skipped | Invalid:
         if _is_validation_text(body):
             return Skipped("ses_topic_validation")
         return Invalid("not_json", "body is not JSON")
+    except (RecursionError, UnicodeDecodeError) as exc:
+        return _hostile(exc)
 
     if outer.sns_type is not None:
         skip = _SKIP_SNS_TYPES.get(outer.sns_type)
@@ -111,6 +113,8 @@ def _decode_payload(raw: msgspec.Raw, where: str) -> Event | Skipped | Invalid:
             payload = _str_decoder.decode(payload)
         except msgspec.DecodeError:
             return Invalid("not_json", f"{where} is not JSON")
+        except UnicodeDecodeError as exc:
+            return _hostile(exc)
         if payload.strip() == VALIDATION_TEXT:
             return Skipped("ses_topic_validation")
     try:
@@ -119,7 +123,16 @@ def _decode_payload(raw: msgspec.Raw, where: str) -> Event | Skipped | Invalid:
         return Invalid("schema", f"{where}: {exc}")
     except msgspec.DecodeError:
         return Invalid("not_json", f"{where} is not JSON")
+    except (RecursionError, UnicodeDecodeError) as exc:
+        return _hostile(exc)
     return decode_event(event)
+
+
+def _hostile(exc: RecursionError | UnicodeDecodeError) -> Invalid:
+    """msgspec raises these (not DecodeError) for nesting too deep and bad UTF-8."""
+    if isinstance(exc, RecursionError):
+        return Invalid("too_deep", "JSON nested too deeply")
+    return Invalid("not_utf8", "body is not valid UTF-8")
 
 
 def decode_event(ses: SesEvent) -> Event | Skipped | Invalid:

@@ -202,11 +202,13 @@ _DETAIL_TYPES = {
 
 def eventbridge(event: dict[str, Any], detail_type: str | None = None) -> str:
     """An EventBridge event from ``aws.ses``."""
+    kind = event.get("eventType") if isinstance(event, dict) else None
+    named = _DETAIL_TYPES.get(kind, "Email X") if isinstance(kind, str) else "Email X"
     return json.dumps(
         {
             "version": "0",
             "id": f"eb-{next(_ids)}",
-            "detail-type": detail_type or _DETAIL_TYPES.get(event.get("eventType", ""), "Email X"),
+            "detail-type": detail_type or named,
             "source": "aws.ses",
             "account": "123456789012",
             "time": "2027-01-15T08:00:00Z",
