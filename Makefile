@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip
 
-.PHONY: demo test lint typecheck unit bench clean lock
+.PHONY: demo test lint typecheck unit bench soak audit clean lock
 
 # A venv with the runtime and demo extras (moto's SQS server).
 $(VENV)/.demo: pyproject.toml constraints.txt
@@ -35,6 +35,17 @@ unit: $(VENV)/.dev
 
 bench: $(VENV)/.dev
 	$(BIN)/python -m bench
+
+# The long versions of the reliability scenarios (RELIABILITY.md).
+soak: $(VENV)/.dev
+	SESD_SOAK=1 $(BIN)/pytest tests/test_reliability.py
+
+# Known vulnerabilities in the pinned tree. Needs a vulnerability database
+# (PyPI's JSON API or OSV); --strict fails when any package could not be
+# checked, rather than reporting "no known vulnerabilities" for nothing.
+audit: $(VENV)/.dev
+	$(PIP) install -q pip-audit
+	$(BIN)/pip-audit --strict --progress-spinner off -r constraints.txt
 
 # Regenerate the pinned dependency tree after changing pyproject.toml.
 lock: $(VENV)/.dev

@@ -34,11 +34,12 @@ def _app(
             return web.Response(text="ready\n")
         return web.Response(status=503, text=f"not ready: no receive from {', '.join(stale)}\n")
 
-    # Small requests only: nothing here takes a body.
+    # Small requests only: nothing here takes a body. GET on three paths, nothing else
+    # (other methods: 405; other paths: 404).
     app = web.Application(client_max_size=1024)
-    app.router.add_get("/metrics", metrics)
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics, allow_head=False)
+    app.router.add_get("/healthz", healthz, allow_head=False)
+    app.router.add_get("/readyz", readyz, allow_head=False)
     return app
 
 
@@ -63,6 +64,11 @@ async def http_server(
         access_log=None,
         handle_signals=False,
         shutdown_timeout=1.0,
+        # Bounded requests: a request line or header over 4 KiB is refused (400),
+        # and an idle connection is closed after 15 s.
+        max_line_size=4096,
+        max_field_size=4096,
+        keepalive_timeout=15.0,
     )
     await runner.setup()
     try:

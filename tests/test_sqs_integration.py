@@ -164,3 +164,22 @@ async def test_logs_hold_no_full_address_or_body(local_sqs: LocalSqs, sqs: Any) 
     assert invalid[0]["sqs_message_id"]
     assert invalid[0]["reason"] == "no_usable_domain"
     assert "jane.doe" not in text
+
+
+async def test_http_answers_only_small_gets_on_its_paths(local_sqs: LocalSqs, sqs: Any) -> None:
+    """Only GET on /metrics, /healthz and /readyz: other methods 405, other paths 404, a
+    header over 4 KiB 400; and it listens on loopback by default."""
+    url, _ = await make_queue(sqs)
+    async with running(config_for(local_sqs, [("q", url)])) as daemon:
+        base = f"http://127.0.0.1:{daemon.http_port}"
+        async with aiohttp.ClientSession() as http:
+            for method in ("POST", "PUT", "DELETE", "HEAD", "PATCH"):
+                async with http.request(method, f"{base}/metrics", data=b"x" * 10) as response:
+                    assert response.status == 405, method
+            async with http.get(f"{base}/admin") as response:
+                assert response.status == 404
+            async with http.get(f"{base}/healthz", headers={"X-Big": "y" * 8000}) as response:
+                assert response.status == 400
+            async with http.get(f"{base}/healthz") as response:
+                assert response.status == 200
+    assert parse_config("").http.host == "127.0.0.1"

@@ -131,3 +131,7 @@ async def test_restart_sends_nothing_twice_and_a_resolve_during_downtime_is_sent
                 await slack.wait_for(2)
     assert slack.accepted[1]["text"].startswith(":white_check_mark: RESOLVED")
     assert [e["event_action"] for e in pd.accepted] == ["trigger", "resolve"]
+    blob = state.read_bytes()
+    assert b"planted-secret-slack" not in blob
+    assert ROUTING_KEY.encode() not in blob
+    assert b"@outlook.example" not in blob  # no recipient addresses either

@@ -1,0 +1,77 @@
+"""Reliability scenarios with counts (RELIABILITY.md). Short in `make test`; `make soak`
+(SESD_SOAK=1) runs the long versions."""
+
+from __future__ import annotations
+
+import os
+import random
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+from sesd.config import parse_config
+from sesd.demo.localsqs import LocalSqs
+from sesd.tallies import Tallies
+from tests import factory as f
+from tests.conftest import make_queue, queue_counts, running, send_bodies
+
+SOAK = os.environ.get("SESD_SOAK") == "1"
+
+
+def _handled_at_least(tallies: Tallies, goal: int) -> bool:
+    return sum(tallies.messages.values()) >= goal
+
+
+@pytest.mark.timeout(600 if SOAK else 120)
+async def test_stops_at_random_moments_lose_and_double_count_nothing(
+    local_sqs: LocalSqs, sqs: Any, tmp_path: Path
+) -> None:
+    """3,000 events in the soak (600 here: filling moto's queue is quadratic in its
+    length); sesd is stopped gracefully at random moments (20 in the soak, 5 here) and
+    restarted from its state file. After every stop no message is left in flight; in
+    the end every event was processed exactly once (counters summed over the runs) and
+    the restored windows hold all 3,000."""
+    total, stops = (3000, 20) if SOAK else (600, 5)
+    url, _ = await make_queue(sqs, visibility=300)
+    bodies = [
+        f.sns(f.delivery([f"u{i}@d{i % 10}.example"], at=f.T0 + i * 0.01)) for i in range(total)
+    ]
+    await send_bodies(sqs, url, bodies)
+    state = tmp_path / "state.bin"
+    config = parse_config(
+        f'[aws]\nendpoint_url = "{local_sqs.url}"\n'
+        f'[[queues]]\nurl = "{url}"\nname = "q"\nconcurrency = 2\nwait_time_seconds = 1\n'
+        '[http]\nlisten = "127.0.0.1:0"\n[shutdown]\ngrace_period = "10s"\n'
+        f'[state]\npath = "{state}"\n'
+    )
+    rng = random.Random(6)
+    processed = duplicates = 0
+
+    def clock() -> float:
+        return f.T0 + 60  # every run sees the events inside its windows
+
+    for stop in range(stops + 1):
+        remaining = total - processed
+        goal = remaining if stop == stops else min(remaining, rng.randint(1, 400))
+        async with running(config, clock=clock) as daemon:
+            tallies = daemon.pipeline.tallies
+            with anyio.fail_after(60):
+                await daemon.changes.wait_for(partial(_handled_at_least, tallies, goal))
+        # The daemon returned: stopped within its grace period, nothing left hidden.
+        processed += tallies.messages.get(("q", "processed"), 0)
+        duplicates += tallies.messages.get(("q", "duplicate"), 0)
+        visible, in_flight = await queue_counts(sqs, url)
+        print(
+            f"stop {stop}: goal {goal} processed {processed} dup {duplicates} "
+            f"visible {visible} in flight {in_flight}"
+        )
+        assert in_flight == 0, f"stop {stop}: {in_flight} messages left in flight"
+        assert visible + processed == total
+    assert processed == total
+    async with running(config, clock=clock) as daemon:
+        windows = daemon.pipeline.windows
+        delivered = sum(w.figures(2, clock()).count("delivery") for w in windows.values())
+    assert delivered == total
