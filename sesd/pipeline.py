@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TypeVar
 
 from sesd.config import Config
 from sesd.decode import decode_body
@@ -20,6 +21,8 @@ from sesd.tallies import BOUNCE_SUBTYPES, BOUNCE_TYPES, DELAY_TYPES, Tallies
 from sesd.windows import DomainWindows, WindowSpec, window_specs
 
 __all__ = ["Pipeline", "Result"]
+
+_K = TypeVar("_K")
 
 _DELIVERY = EVENT_TYPE_INDEX["delivery"]
 _DELAY = EVENT_TYPE_INDEX["delivery_delay"]
@@ -198,8 +201,7 @@ class Pipeline:
         for recipient, label in zip(delay.delayed_recipients, labels, strict=True):
             if not label:
                 continue
-            per_type = self.tallies.delays.setdefault(label, {})
-            per_type[delay_type] = per_type.get(delay_type, 0) + 1
+            _bump(self.tallies.delays, label, delay_type)
             if expires is None or expires > now:
                 key = pending_key(message_id, recipient.email_address)
                 self.pending.delayed(key, label, t, expires)
@@ -229,8 +231,7 @@ class Pipeline:
         for recipient, label in zip(bounce.bounced_recipients, labels, strict=True):
             if not label:
                 continue
-            per_kind = self.tallies.bounces.setdefault(label, {})
-            per_kind[kind] = per_kind.get(kind, 0) + 1
+            _bump(self.tallies.bounces, label, kind)
             self._end_delay(message_id, recipient.email_address, label, t, in_windows)
             if not in_windows:
                 continue
@@ -295,6 +296,12 @@ class Pipeline:
     def domain_labels(self) -> Iterator[str]:
         """Domain labels with windows, in no particular order."""
         return iter(list(self.windows))
+
+
+def _bump(table: dict[str, dict[_K, int]], label: str, key: _K) -> None:
+    """Count one under ``label`` and ``key`` in a per-domain tally."""
+    per_label = table.setdefault(label, {})
+    per_label[key] = per_label.get(key, 0) + 1
 
 
 def _config_set(event: Event) -> str:

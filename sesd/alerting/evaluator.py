@@ -98,7 +98,6 @@ class Evaluator:
                     index = self._window_index[rule.name]
                     figures = windows.figures(index, now)
                     value, volume = measure(rule.metric, figures, pipeline.pending.count(domain))
-                since = state.since
                 transition = step(rule, state, value, volume, now, self._repeat)
                 if transition is None:
                     if state.status is Status.INACTIVE and domain not in pipeline.windows:
@@ -112,7 +111,6 @@ class Evaluator:
                     transition,
                     state,
                     now,
-                    since if transition is Transition.RESOLVED else state.since,
                     figures.counts if figures is not None else None,
                     breakdown or Breakdown(),
                 )
@@ -171,7 +169,6 @@ def _alert(
     kind: Transition,
     state: AlertState,
     now: float,
-    since: float,
     counts: tuple[int, ...] | None,
     breakdown: Breakdown,
 ) -> Alert:
@@ -199,7 +196,7 @@ def _alert(
         above=rule.above,
         clear_below=rule.clear_threshold,
         at=now,
-        since=since,
+        since=state.since,  # when it fired (a resolve leaves it unchanged)
         counts={
             name: named[name]
             for name in ("send", "delivery", "delivery_delay", "bounce", "complaint")
