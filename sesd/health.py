@@ -21,6 +21,7 @@ class Health:
     last_receive: dict[str, float] = field(default_factory=dict)
     heartbeat: float = 0.0
     config_loaded: bool = True
+    ready_within: float = READY_WITHIN
 
     def received(self, queue: str, now: float) -> None:
         """A receive on ``queue`` succeeded (with or without messages)."""
@@ -29,7 +30,9 @@ class Health:
     def ready(self, now: float) -> tuple[bool, list[str]]:
         """Ready when every queue answered recently; returns the ones that did not."""
         stale = [
-            q for q in self.queues if now - self.last_receive.get(q, float("-inf")) > READY_WITHIN
+            q
+            for q in self.queues
+            if now - self.last_receive.get(q, float("-inf")) > self.ready_within
         ]
         return self.config_loaded and not stale, stale
 

@@ -75,3 +75,73 @@ async def test_stops_at_random_moments_lose_and_double_count_nothing(
         windows = daemon.pipeline.windows
         delivered = sum(w.figures(2, clock()).count("delivery") for w in windows.values())
     assert delivered == total
+
+
+@pytest.mark.timeout(300 if SOAK else 120)
+async def test_sqs_outage_is_ridden_out(local_sqs: LocalSqs, sqs: Any) -> None:
+    """SQS goes away mid-stream (every connection cut, new ones refused) and comes back:
+    sesd stays up, /readyz fails then recovers, the request rate during the outage is
+    held down by the backoff, and every message is processed once after recovery."""
+    import time
+
+    import aiohttp
+
+    from tests.proxy import Proxy
+
+    url, _ = await make_queue(sqs, visibility=5)
+    first = [f.sns(f.delivery([f"a{i}@one.example"])) for i in range(100)]
+    later = [f.sns(f.delivery([f"b{i}@two.example"])) for i in range(100)]
+    await send_bodies(sqs, url, first)
+    upstream = int(local_sqs.url.rsplit(":", 1)[1])
+    errors_to_hold = 24 if SOAK else 8  # receive errors before SQS comes back
+    async with Proxy(upstream) as proxy:
+        config = parse_config(
+            f'[aws]\nendpoint_url = "{proxy.url}"\n'
+            f'[[queues]]\nurl = "{url.replace(local_sqs.url, proxy.url)}"\nname = "q"\n'
+            "concurrency = 2\nwait_time_seconds = 1\n"
+            '[http]\nlisten = "127.0.0.1:0"\n[shutdown]\ngrace_period = "10s"\n'
+        )
+        async with running(config) as daemon, aiohttp.ClientSession() as http:
+            daemon.health.ready_within = 1.5  # a minute in production
+            readyz = f"http://127.0.0.1:{daemon.http_port}/readyz"
+            tallies = daemon.pipeline.tallies
+
+            def errors() -> float:
+                return (
+                    daemon.metrics.registry.get_sample_value(
+                        "sesd_sqs_errors_total", {"queue": "q", "operation": "receive"}
+                    )
+                    or 0.0
+                )
+
+            def ready() -> bool:
+                return daemon.health.ready(daemon.monotonic())[0]
+
+            with anyio.fail_after(30):
+                await daemon.changes.wait_for(partial(_handled_at_least, tallies, 100))
+            proxy.cut()
+            await send_bodies(sqs, url, later)  # straight to SQS: it is the network that is out
+            attempts, started = proxy.attempts, time.monotonic()
+            with anyio.fail_after(90):
+                await daemon.changes.wait_for(lambda: not ready() and errors() >= errors_to_hold)
+            async with http.get(readyz) as response:
+                assert response.status == 503
+            elapsed = time.monotonic() - started
+            rate = (proxy.attempts - attempts) / elapsed
+            proxy.restore()
+            with anyio.fail_after(60):
+                # Batches whose delete the outage cut come back after their visibility
+                # timeout and count as duplicates: wait for every event, once.
+                await daemon.changes.wait_for(
+                    lambda: tallies.messages.get(("q", "processed"), 0) >= 200
+                )
+                await daemon.changes.wait_for(ready)
+            async with http.get(readyz) as response:
+                assert response.status == 200
+        processed = tallies.messages.get(("q", "processed"), 0)
+    # Nothing lost and nothing counted twice (redelivered batches count as duplicates).
+    assert processed == 200
+    assert await queue_counts(sqs, url) == (0, 0)
+    # Two pollers retrying without backoff would open hundreds of connections a second.
+    print(f"outage: {elapsed:.1f} s, {rate:.1f} connection attempts a second")
+    assert rate < 10, f"{rate:.1f} connection attempts a second during the outage"

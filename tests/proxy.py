@@ -1,0 +1,85 @@
+"""A TCP proxy on loopback that a test can cut and restore: an outage of the server
+behind it, without losing the server's state."""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+import anyio
+from anyio.abc import SocketStream, TaskGroup
+
+from sesd.demo.localsqs import free_port
+
+
+class Proxy:
+    """Forwards 127.0.0.1:port to ``upstream_port``; ``cut()`` drops every connection and
+    refuses new ones until ``restore()``. Counts connection attempts."""
+
+    def __init__(self, upstream_port: int) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.attempts = 0
+        self.down = False
+        self._upstream = upstream_port
+        self._live: set[SocketStream] = set()
+        self._tg: TaskGroup | None = None
+
+    def cut(self) -> None:
+        """Start the outage: close live connections, refuse new ones."""
+        self.down = True
+        for stream in list(self._live):
+            self._close(stream)
+
+    def restore(self) -> None:
+        """End the outage."""
+        self.down = False
+
+    def _close(self, stream: SocketStream) -> None:
+        self._live.discard(stream)
+        assert self._tg is not None
+        self._tg.start_soon(stream.aclose)
+
+    async def _serve(self, client: SocketStream) -> None:
+        self.attempts += 1
+        if self.down:
+            await client.aclose()
+            return
+        try:
+            server = await anyio.connect_tcp("127.0.0.1", self._upstream)
+        except OSError:
+            await client.aclose()
+            return
+        self._live.update((client, server))
+
+        async def pipe(source: SocketStream, sink: SocketStream) -> None:
+            try:
+                async for chunk in source:
+                    await sink.send(chunk)
+            except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
+                pass
+            finally:
+                self._live.discard(source)
+                await sink.aclose()
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(pipe, client, server)
+            tg.start_soon(pipe, server, client)
+
+    async def __aenter__(self) -> Proxy:
+        listener = await anyio.create_tcp_listener(local_host="127.0.0.1", local_port=self.port)
+        self._tg = anyio.create_task_group()
+        await self._tg.__aenter__()
+        self._listener = listener
+        self._tg.start_soon(listener.serve, self._serve)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        assert self._tg is not None
+        self._tg.cancel_scope.cancel()
+        await self._tg.__aexit__(exc_type, exc, tb)
+        await self._listener.aclose()
