@@ -37,6 +37,7 @@ def alerting_config(
     pd: Receiver,
     group_wait: str = "0s",
     extra: str = "",
+    slack_timeout: str = "10s",
 ) -> Config:
     """Slack, PagerDuty and the console on one delay-ratio rule; ``extra`` TOML appended."""
     return parse_config(
@@ -44,7 +45,7 @@ def alerting_config(
         f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 1\n'
         '[http]\nlisten = "127.0.0.1:0"\n[shutdown]\ngrace_period = "10s"\n'
         f'[alerts]\nevaluate_every = "100ms"\ngroup_wait = "{group_wait}"\n'
-        '[alerts.slack]\nwebhook_url = "env:SESD_TEST_SLACK_URL"\n'
+        f'[alerts.slack]\nwebhook_url = "env:SESD_TEST_SLACK_URL"\ntimeout = "{slack_timeout}"\n'
         f'[alerts.pagerduty]\nrouting_key = "env:SESD_TEST_PD_KEY"\nevents_url = "{pd.url}"\n'
         '[[alerts.rules]]\nname = "delay-ratio-high"\nmetric = "delay_ratio"\nwindow = "5m"\n'
         'above = 0.2\nclear_below = 0.1\nmin_events = 5\nseverity = "critical"\n'

@@ -145,3 +145,42 @@ async def test_sqs_outage_is_ridden_out(local_sqs: LocalSqs, sqs: Any) -> None:
     # Two pollers retrying without backoff would open hundreds of connections a second.
     print(f"outage: {elapsed:.1f} s, {rate:.1f} connection attempts a second")
     assert rate < 10, f"{rate:.1f} connection attempts a second during the outage"
+
+
+@pytest.mark.timeout(120)
+async def test_sinks_in_trouble_deliver_every_alert_once(
+    local_sqs: LocalSqs, sqs: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Slack hangs, then answers 429 three times; PagerDuty answers 500 three times. Once
+    they recover, each has the firing alert and its resolve exactly once, in order."""
+    from tests.receivers import Answer, Receiver
+    from tests.test_alerting_e2e import ROUTING_KEY, Clock, alerting_config, spike
+
+    clock = Clock(f.T0)
+    url, _ = await make_queue(sqs)
+    async with Receiver("slack") as slack, Receiver("pagerduty") as pd:
+        monkeypatch.setenv("SESD_TEST_SLACK_URL", slack.url)
+        monkeypatch.setenv("SESD_TEST_PD_KEY", ROUTING_KEY)
+        slack.script(Answer(hang=True), *[Answer(429, retry_after="1")] * 3)
+        pd.script(*[Answer(500)] * 3)
+        # A Slack that never answers is given up on after 0.5 s, then retried.
+        config = alerting_config(local_sqs, url, slack, pd, slack_timeout="500ms")
+        async with running(config, clock=clock):
+            await send_bodies(sqs, url, spike(f.T0))
+            with anyio.fail_after(60):
+                await slack.wait_for(1)
+                await pd.wait_for(1)
+            clock.now = f.T0 + 360
+            await send_bodies(
+                sqs,
+                url,
+                [f.sns(f.delivery([f"n{i}@outlook.example"], at=clock.now)) for i in range(10)],
+            )
+            with anyio.fail_after(60):
+                await slack.wait_for(2)
+                await pd.wait_for(2)
+    assert [m["text"].split(" ", 2)[1] for m in slack.accepted] == ["FIRING", "RESOLVED"]
+    assert slack.answers[-6:].count(429) == 3
+    assert [e["event_action"] for e in pd.accepted] == ["trigger", "resolve"]
+    assert len({e["dedup_key"] for e in pd.accepted}) == 1
+    assert pd.answers.count(500) == 3
