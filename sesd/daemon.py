@@ -231,7 +231,6 @@ class Daemon:
     async def _janitor(self) -> None:
         while True:
             evicted = self.pipeline.housekeep(self.clock())
-            self.health.heartbeat = self.monotonic()
             if evicted:
                 self._log.info("sesd.domains.evicted", count=len(evicted))
             await anyio.sleep(_JANITOR_EVERY)

@@ -32,7 +32,7 @@ def event_key(event: Event) -> int:
 class DuplicateFilter:
     """Remembers recent event keys; :meth:`seen` answers and records in one call."""
 
-    __slots__ = ("_current", "_generation_start", "_half", "_horizon", "_previous", "rotations")
+    __slots__ = ("_current", "_generation_start", "_half", "_horizon", "_previous")
 
     def __init__(self, *, horizon: float, max_entries: int) -> None:
         self._horizon = horizon
@@ -40,7 +40,6 @@ class DuplicateFilter:
         self._current: set[int] = set()
         self._previous: set[int] = set()
         self._generation_start: float | None = None
-        self.rotations = 0
 
     def seen(self, key: int, now: float) -> bool:
         """True if ``key`` was seen recently; otherwise remember it and return False."""
@@ -52,7 +51,6 @@ class DuplicateFilter:
             self._previous = self._current
             self._current = set()
             self._generation_start = now
-            self.rotations += 1
         self._current.add(key)
         return False
 

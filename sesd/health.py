@@ -15,12 +15,11 @@ READY_WITHIN = 60.0
 
 @dataclass(slots=True)
 class Health:
-    """Per-queue receive successes and the loop's heartbeat, on the monotonic clock."""
+    """Per-queue receive successes, on the monotonic clock. (The daemon only runs
+    with a loaded config, so readiness is the queues' alone.)"""
 
     queues: list[str]
     last_receive: dict[str, float] = field(default_factory=dict)
-    heartbeat: float = 0.0
-    config_loaded: bool = True
     ready_within: float = READY_WITHIN
 
     def received(self, queue: str, now: float) -> None:
@@ -34,7 +33,7 @@ class Health:
             for q in self.queues
             if now - self.last_receive.get(q, float("-inf")) > self.ready_within
         ]
-        return self.config_loaded and not stale, stale
+        return not stale, stale
 
     def all_answered(self) -> bool:
         """True once every queue answered at least once (systemd READY=1)."""

@@ -7,7 +7,6 @@ known, when the message was received.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -290,12 +289,6 @@ class Pipeline:
                 self.tag_windows.pop((tag, value), None)
                 self.tallies.tag_recipients.pop((tag, value), None)
         return evicted
-
-    # --- read side -------------------------------------------------------------
-
-    def domain_labels(self) -> Iterator[str]:
-        """Domain labels with windows, in no particular order."""
-        return iter(list(self.windows))
 
 
 def _bump(table: dict[str, dict[_K, int]], label: str, key: _K) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from sesd.events import EVENT_TYPES
 
@@ -70,8 +71,15 @@ class FixedHistogram:
         return out
 
 
-def _type_counts() -> list[int]:
-    return [0] * len(EVENT_TYPES)
+_K = TypeVar("_K")
+
+
+def _per_type(table: dict[_K, list[int]], key: _K) -> list[int]:
+    """``table[key]``, a counter per event type, created on first use."""
+    counts = table.get(key)
+    if counts is None:
+        counts = table[key] = [0] * len(EVENT_TYPES)
+    return counts
 
 
 @dataclass(slots=True)
@@ -100,24 +108,15 @@ class Tallies:
 
     def recipient_counts(self, label: str) -> list[int]:
         """The per-type recipient counter list of a domain label, created on first use."""
-        counts = self.recipients.get(label)
-        if counts is None:
-            counts = self.recipients[label] = _type_counts()
-        return counts
+        return _per_type(self.recipients, label)
 
     def queue_counts(self, queue: str) -> list[int]:
         """The per-type event counter list of a queue."""
-        counts = self.events.get(queue)
-        if counts is None:
-            counts = self.events[queue] = _type_counts()
-        return counts
+        return _per_type(self.events, queue)
 
     def tag_counts(self, tag: str, value: str) -> list[int]:
         """The per-type recipient counter list of a tag value."""
-        counts = self.tag_recipients.get((tag, value))
-        if counts is None:
-            counts = self.tag_recipients[(tag, value)] = _type_counts()
-        return counts
+        return _per_type(self.tag_recipients, (tag, value))
 
     def message(self, queue: str, outcome: str) -> None:
         """Count one SQS message by outcome."""

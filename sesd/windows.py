@@ -79,7 +79,7 @@ def window_specs(
     return specs
 
 
-# What a _Details counts (kind, value) and keeps examples of.
+# The kinds a breakdown counts (delay types...) and keeps examples of (message ids...).
 _DELAY_TYPE, _STATUS, _DIAGNOSTIC, _MTA = 0, 1, 2, 3
 _MESSAGE_ID, _SOURCE, _CONFIG_SET = 0, 1, 2
 
