@@ -293,6 +293,8 @@ METRICS = (
     "processing_p95_seconds",
     "pending_delays",
 )
+#: Rule metrics read from the canary rather than from a domain's windows.
+CANARY_METRICS = ("canary_missing", "canary_send_latency_seconds")
 SINKS = ("slack", "pagerduty", "console")
 
 
@@ -313,8 +315,9 @@ class RuleConfig(_Section, frozen=True):
     def __post_init__(self) -> None:
         if not re.fullmatch(r"[A-Za-z0-9_.:-]{1,64}", self.name):
             raise ValueError(f"rule name {self.name!r}: use letters, digits, '-', '_', '.', ':'")
-        if self.metric not in METRICS:
-            raise ValueError(f"unknown metric {self.metric!r} (known: {', '.join(METRICS)})")
+        if self.metric not in METRICS + CANARY_METRICS:
+            known = ", ".join(METRICS + CANARY_METRICS)
+            raise ValueError(f"unknown metric {self.metric!r} (known: {known})")
         if self.clear_below is not None and self.clear_below > self.above:
             raise ValueError(f"clear_below ({self.clear_below}) is above `above` ({self.above})")
         if self.min_events < 0:
@@ -381,6 +384,50 @@ class AlertsConfig(_Section, frozen=True):
                     )
 
 
+_SIMULATOR = re.compile(
+    r"(success|bounce|ooto|complaint|suppressionlist)(\+[A-Za-z0-9._-]+)?@simulator\.amazonses\.com"
+)
+
+
+class CanaryConfig(_Section, frozen=True):
+    """``[canary]``: one email through SES to the mailbox simulator every ``interval``."""
+
+    from_: str = msgspec.field(name="from")
+    configuration_set: str
+    to: str = "success@simulator.amazonses.com"
+    interval: Duration = msgspec.field(default_factory=lambda: Duration("1m"))
+    deadline: Duration = msgspec.field(default_factory=lambda: Duration("5m"))
+    queue: str = ""
+    send_timeout: Duration = msgspec.field(default_factory=lambda: Duration("10s"))
+    endpoint_url: str | None = None
+
+    def __post_init__(self) -> None:
+        if "@" not in self.from_.strip("@"):
+            raise ValueError(
+                f"from must be an email address (a verified identity), got {self.from_!r}"
+            )
+        if not _SIMULATOR.fullmatch(self.to.lower()):
+            raise ValueError(
+                f"to must be a mailbox simulator address such as "
+                f"success@simulator.amazonses.com, got {self.to!r}"
+            )
+        if not self.configuration_set:
+            raise ValueError("configuration_set must name the set whose events reach sesd")
+        if self.interval.seconds < 1:
+            raise ValueError("interval must be at least 1s")
+        if self.deadline.seconds <= 0:
+            raise ValueError("deadline must be positive")
+        if self.send_timeout.seconds <= 0:
+            raise ValueError("send_timeout must be positive")
+        if self.endpoint_url is not None:
+            _check_http_url(self.endpoint_url)
+
+    @property
+    def call_timeout(self) -> float:
+        """How long one SendEmail may take: ``send_timeout``, at most the interval."""
+        return min(self.send_timeout.seconds, self.interval.seconds)
+
+
 class StateConfig(_Section, frozen=True):
     """``[state]``: where windows and alert states survive a restart."""
 
@@ -402,6 +449,7 @@ class Config(_Section, frozen=True):
     shutdown: ShutdownConfig = msgspec.field(default_factory=ShutdownConfig)
     alerts: AlertsConfig = msgspec.field(default_factory=AlertsConfig)
     state: StateConfig = msgspec.field(default_factory=StateConfig)
+    canary: CanaryConfig | None = None
 
     def __post_init__(self) -> None:
         windows = {size.text for size in self.windows.sizes}
@@ -411,10 +459,28 @@ class Config(_Section, frozen=True):
                     f"alerts.rules[{i}] ({rule.name}): window {rule.window!r} is not one of "
                     f"windows.sizes ({', '.join(sorted(windows))})"
                 )
+            if rule.metric in CANARY_METRICS and self.canary is None:
+                raise ValueError(
+                    f"alerts.rules[{i}] ({rule.name}): metric {rule.metric!r} needs [canary]"
+                )
         labels = [q.label for q in self.queues]
         for label in labels:
             if labels.count(label) > 1:
                 raise ValueError(f"two queues share the name {label!r}; set `name` on one")
+        if self.canary is not None and self.canary.queue and self.canary.queue not in labels:
+            raise ValueError(
+                f"canary.queue: {self.canary.queue!r} is not a configured queue "
+                f"({', '.join(labels) or 'none configured'})"
+            )
+
+    @property
+    def canary_queue(self) -> str:
+        """The label of the queue the canary's events arrive on (the first queue unless set)."""
+        if self.canary is None:
+            return ""
+        if self.canary.queue:
+            return self.canary.queue
+        return self.queues[0].label if self.queues else ""
 
     def secrets(self) -> list[tuple[str, Secret]]:
         """Every secret in the file with its key, for resolving and masking."""

@@ -11,6 +11,7 @@ Lifecycle, in phases:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
@@ -23,6 +24,8 @@ from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
 
 from sesd.alerting.service import Alerting
+from sesd.canary.metrics import CanaryCollector
+from sesd.canary.sender import CanarySender
 from sesd.config import Config
 from sesd.health import Changes, Health
 from sesd.http import StartError, http_server
@@ -61,6 +64,9 @@ class Daemon:
         self.health = Health(labels)
         self.changes = Changes()
         self.alerting.on_evaluated = self.changes.notify
+        if config.canary is not None:
+            self.metrics.registry.register(CanaryCollector(self.pipeline.canary, clock))
+        self.canary: CanarySender | None = None
         self.stopping = anyio.Event()
         self.http_port: int | None = None
         self.systemd = Notifier()
@@ -91,6 +97,7 @@ class Daemon:
                     self.config.http, self.metrics.registry, self.health, self.monotonic
                 ) as self.http_port,
                 self._sqs_client() as sqs,
+                self._ses_client() as ses,
                 aiohttp.ClientSession() as session,
             ):
                 for queue in self.config.queues:
@@ -99,6 +106,15 @@ class Daemon:
                 async with anyio.create_task_group() as tg:
                     tg.start_soon(self._janitor)
                     tg.start_soon(self.alerting.run)
+                    if self.config.canary is not None:
+                        self.canary = CanarySender(
+                            self.config.canary,
+                            ses,
+                            self.pipeline.canary,
+                            clock=self.clock,
+                            on_change=self.changes.notify,
+                        )
+                        tg.start_soon(self.canary.run, self.stopping)
                     if self.config.state.path:
                         tg.start_soon(self._save_periodically)
                     if self.systemd.enabled:
@@ -130,26 +146,43 @@ class Daemon:
             self.systemd.close()
         self._log.info("sesd.daemon.stopped", **self._summary())
 
-    def _sqs_client(self) -> Any:
+    def _client(self, service: str, endpoint_url: str | None, config: AioConfig) -> Any:
         aws = self.config.aws
-        wait = max((q.wait_time_seconds for q in self.config.queues), default=20)
         key_id = secret_key = None
         if aws.access_key_id is not None and aws.secret_access_key is not None:
             key_id, secret_key = aws.access_key_id.get(), aws.secret_access_key.get()
-        return get_session().create_client(
-            "sqs",
+        return get_session().create_client(  # type: ignore[call-overload]
+            service,
             region_name=aws.region,
-            endpoint_url=aws.endpoint_url,
-            config=AioConfig(
-                connect_timeout=5,
-                # A long poll holds the request open for WaitTimeSeconds.
-                read_timeout=wait + 10,
-                max_pool_connections=sum(q.concurrency for q in self.config.queues) + 4,
-                retries={"mode": "standard", "max_attempts": 3},
-            ),
+            endpoint_url=endpoint_url,
+            config=config,
             aws_access_key_id=key_id,
             aws_secret_access_key=secret_key,
         )
+
+    def _sqs_client(self) -> Any:
+        wait = max((q.wait_time_seconds for q in self.config.queues), default=20)
+        config = AioConfig(
+            connect_timeout=5,
+            # A long poll holds the request open for WaitTimeSeconds.
+            read_timeout=wait + 10,
+            max_pool_connections=sum(q.concurrency for q in self.config.queues) + 4,
+            retries={"mode": "standard", "max_attempts": 3},
+        )
+        return self._client("sqs", self.config.aws.endpoint_url, config)
+
+    def _ses_client(self) -> Any:
+        """The canary's SESv2 client: one attempt per call, so each failure is seen."""
+        canary = self.config.canary
+        if canary is None:
+            return contextlib.nullcontext()
+        timeout = canary.call_timeout
+        config = AioConfig(
+            connect_timeout=min(5.0, timeout),
+            read_timeout=timeout,
+            retries={"mode": "standard", "total_max_attempts": 1},
+        )
+        return self._client("sesv2", canary.endpoint_url or self.config.aws.endpoint_url, config)
 
     async def _consume(self, sqs: Any) -> None:
         async with anyio.create_task_group() as pollers:

@@ -26,7 +26,7 @@ from sesd.pipeline import Pipeline
 from sesd.tallies import FixedHistogram
 from sesd.windows import DomainWindows
 
-__all__ = ["OUTCOMES", "Metrics", "PipelineCollector"]
+__all__ = ["OUTCOMES", "Metrics", "PipelineCollector", "histogram_family"]
 
 OUTCOMES = ("processed", "skipped", "invalid", "duplicate")
 
@@ -129,12 +129,12 @@ class PipelineCollector(Collector):
             "Delayed recipients not tracked as pending because the table was full.",
             value=p.pending.overflow,
         )
-        yield _histogram(
+        yield histogram_family(
             "sesd_delivery_processing_seconds",
             "SES processingTimeMillis of Delivery events, in seconds.",
             tallies.processing,
         )
-        yield _histogram(
+        yield histogram_family(
             "sesd_event_lag_seconds",
             "Receive time minus event time.",
             tallies.lag,
@@ -257,7 +257,8 @@ class PipelineCollector(Collector):
         yield ratio
 
 
-def _histogram(name: str, documentation: str, histogram: FixedHistogram) -> Metric:
+def histogram_family(name: str, documentation: str, histogram: FixedHistogram) -> Metric:
+    """A histogram family with no labels from a :class:`FixedHistogram`."""
     buckets = histogram.cumulative()
     family = HistogramMetricFamily(name, documentation)
     family.add_metric([], buckets=buckets, sum_value=histogram.sum)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TypeVar
 
+from sesd.canary.tracker import CanaryTracker
 from sesd.config import Config
 from sesd.decode import decode_body
 from sesd.dedup import DuplicateFilter, event_key
@@ -78,6 +79,10 @@ class Pipeline:
         )
         self.pending = PendingDelays(config.ingest.max_pending_delays)
         self.tallies = Tallies()
+        self.canary = CanaryTracker(
+            config.canary.deadline.seconds if config.canary is not None else 0.0,
+            config.canary_queue,
+        )
         # What an invalid result may say of an address: its domain only, unless
         # [logging] log_recipients allows full addresses for debugging.
         self._show = str if config.logging.log_recipients else redact_address
@@ -118,6 +123,12 @@ class Pipeline:
         tallies.invalid_recipients += len(domains) - usable
         type_index = EVENT_TYPE_INDEX[event.type]
         tallies.queue_counts(queue)[type_index] += 1
+        canary = self.canary
+        canary.saw_queue(queue, now)
+        if canary.owns(event):
+            # Canary mail goes to the mailbox simulator: it stays out of the domain windows.
+            canary.observe(event, now if received_at is None else received_at)
+            return _PROCESSED[event.type]
 
         t = event.time
         if received_at is not None:

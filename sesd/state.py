@@ -1,10 +1,11 @@
 """The state file: what a restart must not lose.
 
-Windows, labels, pending delays, duplicate keys and alert states go into one
-msgpack document, written atomically (a temporary file beside it, fsync,
-rename) with mode 0600. Restored at start, it means a restart neither loses
-the last hour nor sends firing alerts again, and an alert that cleared while
-sesd was down resolves (and is notified) at the first evaluation. Counters are
+Windows, labels, pending delays, duplicate keys, alert states and the
+canaries in flight go into one msgpack document, written atomically (a
+temporary file beside it, fsync, rename) with mode 0600. Restored at start,
+it means a restart neither loses the last hour nor sends firing alerts again,
+and an alert that cleared while sesd was down resolves (and is notified) at
+the first evaluation. Counters are
 not kept: Prometheus handles counter resets.
 
 A file that cannot be read, or was written for another window layout, is
@@ -61,6 +62,7 @@ def snapshot(pipeline: Pipeline, evaluator: Evaluator, now: float) -> bytes:
             "pending": pipeline.pending.snapshot(),
             "dedup": pipeline.dedup.snapshot(),
             "alerts": alerts,
+            "canaries": pipeline.canary.snapshot(),
         }
     )
 
@@ -97,6 +99,7 @@ def _restore(data: dict[str, Any], pipeline: Pipeline, evaluator: Evaluator) -> 
                 restored = DomainWindows(pipeline.specs)
                 restored.restore(windows)
                 pipeline.tag_windows[(tag, value)] = restored
+    pipeline.canary.restore(data.get("canaries", []))
     alerts = 0
     for rule, states in data["alerts"].items():
         if rule not in evaluator.states:
@@ -111,6 +114,7 @@ def _restore(data: dict[str, Any], pipeline: Pipeline, evaluator: Evaluator) -> 
         "windows": len(pipeline.windows) if same_layout else "dropped: window layout changed",
         "pending_delays": len(pipeline.pending),
         "alerts": alerts,
+        "canaries": len(pipeline.canary.canaries),
     }
 
 

@@ -50,16 +50,21 @@ def local_sqs() -> Iterator[LocalSqs]:
         yield server
 
 
+def aws_client(service: str, local: LocalSqs) -> Any:
+    """An aiobotocore client of ``service`` on the local moto server (a context manager)."""
+    return get_session().create_client(  # type: ignore[call-overload]
+        service,
+        region_name="us-east-1",
+        endpoint_url=local.url,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+
+
 @pytest.fixture
 async def sqs(local_sqs: LocalSqs) -> AsyncIterator[Any]:
     """An aiobotocore SQS client on the local server."""
-    async with get_session().create_client(
-        "sqs",
-        region_name="us-east-1",
-        endpoint_url=local_sqs.url,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    ) as client:
+    async with aws_client("sqs", local_sqs) as client:
         yield client
 
 

@@ -13,7 +13,7 @@ import json
 from collections import deque
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 import anyio
 from aiohttp import web
@@ -31,13 +31,46 @@ class Answer:
     hang: bool = False
 
 
-class Receiver:
+class LocalServer:
+    """An aiohttp server on a free loopback port, as an async context manager."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self._runner: web.AppRunner | None = None
+
+    def routes(self, app: web.Application) -> None:
+        """Add the server's routes."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Let anything held go, before the server stops."""
+
+    async def __aenter__(self) -> Self:
+        app = web.Application()
+        self.routes(app)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+        assert self._runner is not None
+        await self._runner.cleanup()
+
+
+class Receiver(LocalServer):
     """A Slack- or PagerDuty-like endpoint."""
 
     def __init__(self, kind: str) -> None:
         assert kind in ("slack", "pagerduty")
+        super().__init__()
         self.kind = kind
-        self.port = free_port()
         self.path = "/services/T000/B000/planted-secret-slack" if kind == "slack" else "/v2/enqueue"
         self.url = f"http://127.0.0.1:{self.port}{self.path}"
         self.requests: list[Any] = []
@@ -45,7 +78,6 @@ class Receiver:
         self._script: deque[Answer] = deque()
         self._changed = anyio.Event()
         self._release = anyio.Event()
-        self._runner: web.AppRunner | None = None
 
     def script(self, *answers: Answer) -> None:
         """Answer the next requests so, then go back to accepting."""
@@ -118,20 +150,8 @@ class Receiver:
                 return '{"status": "invalid event", "message": "severity"}'
         return None
 
-    async def __aenter__(self) -> Receiver:
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_post(self.path, self._handle)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
-        return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def close(self) -> None:
         self._release.set()
-        assert self._runner is not None
-        await self._runner.cleanup()

@@ -141,6 +141,12 @@ def test_dashboard_covers_what_operators_need() -> None:
         "sesd_alerts_firing",
         "sesd_notifications_total",
         "sesd:delay_ratio:15m",
+        "sesd_canary_send_seconds",
+        "sesd_canary_ses_processing_seconds",
+        "sesd_canary_event_pipeline_seconds",
+        "sesd_canary_end_to_end_seconds",
+        "sesd_canary_missing",
+        "sesd_canary_send_errors_total",
     ):
         assert metric in exprs, metric
     ids = [p["id"] for p in dashboard["panels"]]

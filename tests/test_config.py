@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -42,6 +43,27 @@ def test_example_file_is_valid_and_documents_every_section(monkeypatch: pytest.M
     ):
         assert f"[{section}]" in text or f"[[{section}]]" in text, section
     assert config.queues
+
+
+def test_example_canary_block_and_rules_are_valid(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The commented-out [canary] section and canary rules of the example parse as shown."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "x")
+    text = EXAMPLE.read_text()
+    setting = re.compile(r"^# (\[\[?[a-z.]+\]\]?|[a-z_]+ = .+)$")
+    lines = text.splitlines()
+    block = lines[lines.index("# [canary]") : lines.index("[state]")]
+    shown = [m.group(1) for line in block if (m := setting.match(line))]
+    rules = re.findall(r"^# (\[\[alerts\.rules\]\]\n(?:# .+\n)+)", text, re.M)
+    canary_rules = [r.replace("\n# ", "\n") for r in rules if "canary_" in r]
+    assert len(canary_rules) == 2
+    body = text + "\n" + "\n".join(canary_rules) + "\n".join(shown)
+    config = parse_config(body, resolve_secrets=False)
+    assert config.canary is not None
+    assert config.canary.deadline.seconds == 300
+    assert {r.metric for r in config.alerts.rules} >= {
+        "canary_missing",
+        "canary_send_latency_seconds",
+    }
 
 
 @pytest.mark.parametrize(

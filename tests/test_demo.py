@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -11,7 +12,8 @@ import pytest
 @pytest.mark.timeout(60)
 def test_demo_shows_the_delay_spike() -> None:
     """The demo runs the real pipeline on local SQS, shows per-domain summaries, flags the
-    spiking domain, prints the alert it raises, and exits 0 when its time is up."""
+    spiking domain, prints the alert it raises, times the canary, and exits 0 when its time
+    is up."""
     result = subprocess.run(
         [
             sys.executable,
@@ -44,5 +46,12 @@ def test_demo_shows_the_delay_spike() -> None:
     assert "where: SES -> recipient MTA; delay types: TransientCommunicationFailure" in (
         result.stdout
     )
+    # The canary went out through the local SES and came back with its stage timings.
+    canary = re.findall(
+        r"canary: (\d+) sent, (\d+) back, 0 missing; last canary back", result.stdout
+    )
+    assert canary
+    assert int(canary[-1][0]) >= 1
+    assert int(canary[-1][1]) >= 1
     assert "sesd.daemon.stopped" in result.stderr
     assert "Traceback" not in result.stderr

@@ -105,9 +105,21 @@ def test_repeat_while_firing() -> None:
 
 def test_clear_below_defaults_to_above() -> None:
     """Without clear_below the alert resolves as soon as the value is at or below above."""
-    r = rule(clear_below=0.1)
+    fields = {"name": "r", "metric": "delay_ratio", "window": "5m", "above": 0.1}
+    body = "\n".join(f"{k} = {_toml(v)}" for k, v in fields.items())
+    r = parse_config(f"[[alerts.rules]]\n{body}\n").alerts.rules[0]
     assert r.clear_threshold == 0.1
-    assert run(r, [0.2, 0.1 - 1e-9]) == [(0.0, Transition.FIRING), (5.0, Transition.RESOLVED)]
+    assert run(r, [0.2, 0.1]) == [(0.0, Transition.FIRING), (5.0, Transition.RESOLVED)]
+    # "above = 0" (any at all) resolves when the value is back to 0.
+    zero = parse_config(
+        '[[alerts.rules]]\nname = "z"\nmetric = "pending_delays"\nwindow = "5m"\nabove = 0\n'
+    ).alerts.rules[0]
+    assert run(zero, [3.0, 0.0]) == [(0.0, Transition.FIRING), (5.0, Transition.RESOLVED)]
+    # An explicit clear_below equal to above keeps it firing at exactly that value.
+    assert run(rule(clear_below=0.1), [0.2, 0.1, 0.1 - 1e-9]) == [
+        (0.0, Transition.FIRING),
+        (10.0, Transition.RESOLVED),
+    ]
 
 
 # --- the evaluator over a pipeline ---------------------------------------------

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from sesd.alerting.rules import AlertState, Status, Transition, measure, step
-from sesd.config import AlertsConfig, RuleConfig
+from sesd.canary.tracker import CANARY_DOMAIN
+from sesd.config import CANARY_METRICS, AlertsConfig, Duration, RuleConfig
 from sesd.domains import normalise_domain
 from sesd.events import EVENT_TYPES
 from sesd.pipeline import Pipeline
@@ -45,6 +47,7 @@ class Alert:
     stage: str
     regions: list[str]
     internal: bool
+    notes: tuple[str, ...] = ()
 
     @property
     def dedup_key(self) -> str:
@@ -85,6 +88,9 @@ class Evaluator:
         """Step every (rule, domain); returns the transitions, also queued for :meth:`due`."""
         out: list[Alert] = []
         for rule in self.rules:
+            if rule.metric in CANARY_METRICS:
+                self._canary(rule, pipeline, now, out)
+                continue
             states = self.states[rule.name]
             for domain in self._domains(rule, pipeline, states):
                 state = states.get(domain)
@@ -114,12 +120,36 @@ class Evaluator:
                     figures.counts if figures is not None else None,
                     breakdown or Breakdown(),
                 )
-                out.append(alert)
-                group = self._groups.get((rule.name, transition))
-                if group is None:
-                    group = self._groups[(rule.name, transition)] = _Group(now)
-                group.alerts.append(alert)
+                self._emit(alert, now, out)
         return out
+
+    def _canary(self, rule: RuleConfig, pipeline: Pipeline, now: float, out: list[Alert]) -> None:
+        """A canary rule: one alert, domain ``canary``, measured by the canary tracker."""
+        tracker = pipeline.canary
+        state = self.states[rule.name].setdefault(CANARY_DOMAIN, AlertState())
+        window = Duration(rule.window).seconds
+        value, volume = tracker.measure(rule.metric, window, now)
+        transition = step(rule, state, value, volume, now, self._repeat)
+        if transition is None:
+            return
+        missing = [c.message_id for c in tracker.missing(now, now - window) if c.message_id]
+        alert = Alert(
+            **_identity(rule, CANARY_DOMAIN, transition, state, now),
+            counts=tracker.counts(window, now),
+            breakdown=Breakdown(message_ids=missing[-5:]),
+            stage=tracker.stage(rule.metric, now, window),
+            regions=[],
+            internal=False,
+            notes=tuple(tracker.notes()),
+        )
+        self._emit(alert, now, out)
+
+    def _emit(self, alert: Alert, now: float, out: list[Alert]) -> None:
+        out.append(alert)
+        group = self._groups.get((alert.rule, alert.kind))
+        if group is None:
+            group = self._groups[(alert.rule, alert.kind)] = _Group(now)
+        group.alerts.append(alert)
 
     def due(self, now: float, *, flush: bool = False) -> list[Notification]:
         """Groups whose ``group_wait`` has passed (all of them with ``flush``)."""
@@ -163,6 +193,25 @@ class Evaluator:
         return sorted(wanted | {d for d, s in states.items() if s.status is not Status.INACTIVE})
 
 
+def _identity(
+    rule: RuleConfig, domain: str, kind: Transition, state: AlertState, now: float
+) -> dict[str, Any]:
+    """The fields every alert has: which rule and domain, the value against the thresholds."""
+    return {
+        "rule": rule.name,
+        "metric": rule.metric,
+        "domain": domain,
+        "kind": kind,
+        "severity": rule.severity,
+        "window": rule.window,
+        "value": state.value,
+        "above": rule.above,
+        "clear_below": rule.clear_threshold,
+        "at": now,
+        "since": state.since,  # when it fired (a resolve leaves it unchanged)
+    }
+
+
 def _alert(
     rule: RuleConfig,
     domain: str,
@@ -186,17 +235,7 @@ def _alert(
         stage = "SES -> recipient MTA"
     regions = sorted({arn.split(":")[3] for arn in breakdown.sources if arn.count(":") >= 5})
     return Alert(
-        rule=rule.name,
-        metric=rule.metric,
-        domain=domain,
-        kind=kind,
-        severity=rule.severity,
-        window=rule.window,
-        value=state.value,
-        above=rule.above,
-        clear_below=rule.clear_threshold,
-        at=now,
-        since=state.since,  # when it fired (a resolve leaves it unchanged)
+        **_identity(rule, domain, kind, state, now),
         counts={
             name: named[name]
             for name in ("send", "delivery", "delivery_delay", "bounce", "complaint")

@@ -17,6 +17,7 @@ import msgspec
 
 from sesd.alerting.evaluator import Alert, Notification
 from sesd.alerting.rules import Transition
+from sesd.config import CANARY_METRICS
 
 __all__ = ["console_text", "pagerduty_events", "slack_message"]
 
@@ -39,7 +40,7 @@ def _value(alert: Alert, value: float | None) -> str:
         return "no data"
     if alert.metric in _PERCENT_METRICS:
         return f"{value:.1%}"
-    if alert.metric == "processing_p95_seconds":
+    if alert.metric in ("processing_p95_seconds", "canary_send_latency_seconds"):
         return f"{value:.1f}s"
     return f"{value:g}"
 
@@ -78,6 +79,16 @@ def details(alert: Alert) -> dict[str, Any]:
         "window": alert.window,
         "state": alert.kind.value,
         "since": _when(alert.since),
+    }
+    if alert.metric in CANARY_METRICS:
+        facts.update(
+            canaries=alert.counts,
+            where=alert.stage,
+            missing_message_ids=b.message_ids,
+            notes=list(alert.notes),
+        )
+        return facts
+    facts |= {
         "counts": alert.counts,
         "where": alert.stage,
         "delay_types": dict(b.delay_types),
@@ -114,7 +125,11 @@ def _alert_section(alert: Alert) -> str:
         "counts: " + ", ".join(f"{k} {v}" for k, v in alert.counts.items() if v),
         f"where: {alert.stage}",
     ]
-    if alert.kind is not Transition.RESOLVED:
+    if alert.metric in CANARY_METRICS:
+        lines += list(alert.notes)
+        if alert.kind is not Transition.RESOLVED and b.message_ids:
+            lines.append(f"missing canaries (message ids): {', '.join(b.message_ids)}")
+    elif alert.kind is not Transition.RESOLVED:
         lines += [
             f"delay types: {_top(b.delay_types)}",
             f"SMTP status: {_top(b.statuses)}",
@@ -190,8 +205,13 @@ def console_text(notification: Notification) -> str:
     lines = []
     for alert in notification.alerts:
         lines.append(f"{_when(alert.at)} {headline(alert)}")
-        if alert.kind is not Transition.RESOLVED:
-            b = alert.breakdown
+        b = alert.breakdown
+        if alert.metric in CANARY_METRICS:
+            lines.append(f"    where: {alert.stage}")
+            lines += [f"    {note}" for note in alert.notes]
+            if alert.kind is not Transition.RESOLVED and b.message_ids:
+                lines.append(f"    missing canaries: {', '.join(b.message_ids)}")
+        elif alert.kind is not Transition.RESOLVED:
             lines.append(
                 f"    where: {alert.stage}; delay types: {_top(b.delay_types)}; "
                 f"SMTP: {_top(b.statuses)}; MTAs: {_top(b.mtas)}"

@@ -5,8 +5,9 @@ inactive again). An alert *breaches* when its value is above ``above`` and the
 window's volume (the metric's denominator) reaches ``min_events``. It fires
 once the breach has held for ``for``; pending falls back to inactive as soon
 as the breach stops. Once firing, it resolves only when the value falls below
-``clear_below`` (hysteresis) or the window holds no data; a value between the
-two thresholds keeps it firing, so input that flaps around ``above`` does not
+``clear_below`` (hysteresis; without it, as soon as the value is at or below
+``above``) or the window holds no data; a value between the two thresholds
+keeps it firing, so input that flaps around ``above`` does not
 flap the alert. While firing, a repeat is due every ``repeat_interval``.
 
 Time is a parameter; nothing here reads a clock.
@@ -71,6 +72,15 @@ def measure(metric: str, figures: Figures, pending: int) -> tuple[float | None, 
     raise ValueError(f"unknown metric {metric!r}")
 
 
+def _holds(rule: RuleConfig, value: float | None) -> bool:
+    """Whether a firing alert keeps firing: above ``clear_below`` if set, else above ``above``."""
+    if value is None:
+        return False
+    if rule.clear_below is None:
+        return value > rule.above
+    return value >= rule.clear_below
+
+
 def step(
     rule: RuleConfig,
     state: AlertState,
@@ -83,7 +93,7 @@ def step(
     state.value = value
     breach = value is not None and value > rule.above and volume >= rule.min_events
     if state.status is Status.FIRING:
-        if value is None or value < rule.clear_threshold:
+        if not _holds(rule, value):
             state.status = Status.INACTIVE
             state.resolved_at = now
             return Transition.RESOLVED

@@ -3,7 +3,9 @@
 moto's SQS server runs in-process on loopback; a generator publishes realistic
 SES events for a dozen domains into a queue (with a dead-letter queue), with a
 delay spike on one domain every few minutes; the real daemon consumes them,
-serves metrics, and a per-domain summary is printed every few seconds.
+serves metrics, and a per-domain summary is printed every few seconds. The
+canary sends through moto's SES; moto publishes no events, so a stand-in for
+the mailbox simulator publishes each canary's Send and Delivery events.
 """
 
 from __future__ import annotations
@@ -17,18 +19,21 @@ from typing import Any
 import anyio
 from aiobotocore.session import get_session
 
+from sesd.canary.tracker import CANARY_TAG
 from sesd.config import Config, parse_config
 from sesd.daemon import Daemon
 from sesd.demo.localsqs import LocalSqs
-from sesd.demo.traffic import SPIKE_DOMAIN, Traffic
+from sesd.demo.traffic import SPIKE_DOMAIN, Traffic, canary_events
 from sesd.logs import get_logger
 
 __all__ = ["run_demo"]
 
 _QUEUE = "sesd-demo-events"
+_CANARY_FROM = "canary@example.com"
 
 
-async def _create_queues(endpoint: str) -> str:
+async def _create_resources(endpoint: str) -> str:
+    """The queue and its dead-letter queue; the canary's verified identity."""
     async with get_session().create_client(
         "sqs", region_name="us-east-1", endpoint_url=endpoint
     ) as sqs:
@@ -40,7 +45,12 @@ async def _create_queues(endpoint: str) -> str:
         queue = await sqs.create_queue(
             QueueName=_QUEUE, Attributes={"RedrivePolicy": json.dumps(policy)}
         )
-        return queue["QueueUrl"]
+        queue_url = queue["QueueUrl"]
+    async with get_session().create_client(
+        "sesv2", region_name="us-east-1", endpoint_url=endpoint
+    ) as ses:
+        await ses.create_email_identity(EmailIdentity=_CANARY_FROM)
+    return str(queue_url)
 
 
 def _demo_config(endpoint: str, queue_url: str, listen: str) -> Config:
@@ -65,9 +75,23 @@ sizes = ["1m", "5m", "15m"]
 [shutdown]
 grace_period = "5s"
 
+[canary]
+from = "{_CANARY_FROM}"
+configuration_set = "sesd-demo"
+interval = "5s"
+deadline = "20s"
+
 [alerts]
 evaluate_every = "1s"
 group_wait = "2s"
+
+[[alerts.rules]]
+name = "canary-missing"
+metric = "canary_missing"
+window = "5m"
+above = 0
+severity = "critical"
+sinks = ["console"]
 
 [[alerts.rules]]
 name = "delay-ratio-high"
@@ -110,6 +134,27 @@ async def _publish(
             await anyio.sleep(tick)
 
 
+async def _mailbox_simulator(daemon: Daemon, endpoint: str, queue_url: str) -> None:
+    """Publishes each canary's events about a second after it was sent, as SES would."""
+    published: set[str] = set()
+    canary = daemon.config.canary
+    assert canary is not None
+    async with get_session().create_client(
+        "sqs", region_name="us-east-1", endpoint_url=endpoint
+    ) as sqs:
+        while True:
+            now = time.time()
+            for sent in list(daemon.pipeline.canary.canaries):
+                if not sent.message_id or sent.message_id in published or now - sent.sent_at < 1:
+                    continue
+                published.add(sent.message_id)
+                tags = {CANARY_TAG: ["demo"], "ses:configuration-set": [canary.configuration_set]}
+                bodies = canary_events(sent.message_id, canary.to, sent.sent_at, now, tags)
+                entries: Any = [{"Id": str(i), "MessageBody": b} for i, b in enumerate(bodies)]
+                await sqs.send_message_batch(QueueUrl=queue_url, Entries=entries)
+            await anyio.sleep(0.25)
+
+
 def _summary(daemon: Daemon) -> str:
     p, now = daemon.pipeline, daemon.clock()
     lines = [
@@ -130,6 +175,12 @@ def _summary(daemon: Daemon) -> str:
             f"  {domain:<14} {f.count('delivery'):>9} {f.count('delivery_delay'):>8} {ratio:>7} "
             f"{f.count('bounce'):>8} {p95:>9} {p.pending.count(domain):>8}{flag}"
         )
+    tracker = p.canary
+    counts = tracker.counts(3600, now)
+    lines.append(
+        f"  canary: {counts['sent']} sent, {counts['back']} back, {counts['missing']} missing; "
+        + tracker.notes()[0]
+    )
     return "\n".join(lines)
 
 
@@ -143,7 +194,7 @@ async def run_demo(
 ) -> int:
     """Run the demo until Ctrl-C, or for ``duration`` seconds."""
     with LocalSqs() as sqs:
-        queue_url = await _create_queues(sqs.url)
+        queue_url = await _create_resources(sqs.url)
         config = _demo_config(sqs.url, queue_url, listen)
         daemon = Daemon(config)
         started = time.time()
@@ -164,6 +215,7 @@ async def run_demo(
             async with anyio.create_task_group() as side:
                 side.start_soon(_publish, sqs.url, queue_url, rate, started, spike_after)
                 side.start_soon(report)
+                side.start_soon(_mailbox_simulator, daemon, sqs.url, queue_url)
                 if duration is not None:
                     with anyio.move_on_after(duration):
                         await daemon.stopping.wait()

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 import msgspec
 
-__all__ = ["DOMAINS", "SPIKE_DOMAIN", "Traffic"]
+__all__ = ["DOMAINS", "SPIKE_DOMAIN", "Traffic", "canary_events"]
 
 #: Domain and share of traffic.
 DOMAINS: dict[str, float] = {
@@ -119,6 +119,25 @@ class Traffic:
     def _resolve(self, mail: dict[str, object], address: str, now: float) -> str:
         sent = datetime.fromisoformat(str(mail["timestamp"]).replace("Z", "+00:00")).timestamp()
         return _wrap(self._rng, _delivery(mail, address, now, (now - sent) * 1000))
+
+
+def canary_events(
+    message_id: str, address: str, sent: float, now: float, tags: dict[str, list[str]]
+) -> list[str]:
+    """What SES publishes for a canary sent at ``sent`` and delivered at ``now``: its Send
+    and Delivery events (raw), carrying the message's id and tags."""
+    mail: dict[str, object] = {
+        "timestamp": _iso(sent),
+        "source": "canary@example.com",
+        "sourceArn": _SOURCE_ARN,
+        "sendingAccountId": _ACCOUNT,
+        "messageId": message_id,
+        "destination": [address],
+        "tags": tags,
+    }
+    send = {"eventType": "Send", "mail": mail, "send": {}}
+    delivered = _delivery(mail, address, now, (now - sent) * 1000 * 0.8)
+    return [msgspec.json.encode(event).decode() for event in (send, delivered)]
 
 
 def _iso(t: float) -> str:

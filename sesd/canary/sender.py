@@ -1,0 +1,148 @@
+"""The canary's sending side: one SESv2 ``SendEmail`` every ``interval``.
+
+Each call is made once (the SDK's retries are off: a throttled call is a
+finding, not something to hide) and bounded by ``send_timeout``. The call's
+latency and outcome go to the tracker; nothing here touches the queues, so a
+slow or failing SES endpoint never slows event consumption.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import aiohttp
+import anyio
+from botocore.exceptions import BotoCoreError, ClientError
+
+from sesd.canary.tracker import CANARY_TAG, CanaryTracker
+from sesd.config import CanaryConfig
+from sesd.logs import get_logger
+
+__all__ = ["CanarySender", "error_reason", "instance_name"]
+
+_THROTTLED = frozenset(
+    {"Throttling", "ThrottlingException", "TooManyRequestsException", "LimitExceededException"}
+)
+_AUTH = frozenset(
+    {
+        "AccessDenied",
+        "AccessDeniedException",
+        "UnrecognizedClientException",
+        "InvalidClientTokenId",
+        "SignatureDoesNotMatch",
+        "ExpiredToken",
+        "ExpiredTokenException",
+        "MissingAuthenticationToken",
+    }
+)
+_REJECTED = frozenset(
+    {
+        "MessageRejected",
+        "MailFromDomainNotVerifiedException",
+        "AccountSuspendedException",
+        "SendingPausedException",
+        "NotFoundException",
+        "BadRequestException",
+    }
+)
+
+
+def error_reason(exc: BaseException) -> str:
+    """A bounded ``reason`` label for a failed call."""
+    if isinstance(exc, TimeoutError):
+        return "timeout"
+    if isinstance(exc, ClientError):
+        code = str(exc.response.get("Error", {}).get("Code", ""))
+        status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+        if code in _THROTTLED or status == 429:
+            return "throttled"
+        if code in _AUTH or status == 403:
+            return "auth"
+        if code in _REJECTED:
+            return "rejected"
+        return "server_error" if status >= 500 else "client_error"
+    return "network"
+
+
+def instance_name() -> str:
+    """This replica's name as an SES tag value (letters, digits, '_' and '-')."""
+    name = re.sub(r"[^A-Za-z0-9_-]", "-", socket.gethostname())[:64].strip("-")
+    return name or "sesd"
+
+
+class CanarySender:
+    """Sends the canary every ``interval`` until ``stopping`` is set."""
+
+    def __init__(
+        self,
+        config: CanaryConfig,
+        ses: Any,
+        tracker: CanaryTracker,
+        *,
+        clock: Callable[[], float],
+        on_change: Callable[[], None] = lambda: None,
+        instance: str | None = None,
+    ) -> None:
+        self.config = config
+        self.ses = ses
+        self.tracker = tracker
+        self.clock = clock
+        self.on_change = on_change
+        self.instance = instance or instance_name()
+        self.in_flight = False
+        self._log = get_logger()
+
+    async def run(self, stopping: anyio.Event) -> None:
+        """Send at once, then every ``interval`` (drift-free; a late call skips ticks)."""
+        interval = self.config.interval.seconds
+        next_at = anyio.current_time()
+        while not stopping.is_set():
+            await self.send_once()
+            next_at = max(next_at + interval, anyio.current_time())
+            with anyio.move_on_after(max(0.0, next_at - anyio.current_time())):
+                await stopping.wait()
+
+    async def send_once(self) -> None:
+        """One ``SendEmail``, recorded in the tracker whatever happens."""
+        at = self.clock()
+        started = anyio.current_time()
+        self.in_flight = True
+        try:
+            with anyio.fail_after(self.config.call_timeout):
+                response = await self.ses.send_email(**self._request(at))
+        except (TimeoutError, ClientError, BotoCoreError, aiohttp.ClientError, OSError) as exc:
+            reason = error_reason(exc)
+            self.tracker.failed(reason, at, anyio.current_time() - started)
+            # Codes and statuses only: an SDK message may quote the request.
+            self._log.warning("sesd.canary.send_failed", reason=reason, error=type(exc).__name__)
+        else:
+            message_id = str(response["MessageId"])
+            seconds = anyio.current_time() - started
+            self.tracker.sent(message_id, at, seconds)
+            self._log.debug("sesd.canary.sent", message_id=message_id, seconds=round(seconds, 3))
+        finally:
+            self.in_flight = False
+            self.on_change()
+
+    def _request(self, at: float) -> dict[str, Any]:
+        when = datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+        text = (
+            f"sesd canary from {self.instance}, sent {when}. It measures the SES sending path; "
+            "it goes to the SES mailbox simulator."
+        )
+        return {
+            "FromEmailAddress": self.config.from_,
+            "Destination": {"ToAddresses": [self.config.to]},
+            "Content": {
+                "Simple": {
+                    "Subject": {"Data": f"sesd canary {when}"},
+                    "Body": {"Text": {"Data": text}},
+                }
+            },
+            "ConfigurationSetName": self.config.configuration_set,
+            "EmailTags": [{"Name": CANARY_TAG, "Value": self.instance}],
+        }

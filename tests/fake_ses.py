@@ -1,0 +1,97 @@
+"""A local SESv2 ``SendEmail`` endpoint that can be slow, throttle, fail or hang.
+
+It answers as the real API does: ``POST /v2/email/outbound-emails``, 200 with
+``{"MessageId": ...}``; errors carry the ``x-amzn-ErrorType`` header and a
+JSON ``message`` (429 ``TooManyRequestsException``, 400 ``MessageRejected``,
+500 ``InternalFailure``), which is how botocore's REST-JSON parser reads them.
+A test scripts answers with :meth:`FakeSes.script`; unscripted requests are
+accepted at once.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+from aiohttp import web
+
+from tests.receivers import LocalServer
+
+_ERRORS = {
+    429: "TooManyRequestsException",
+    400: "MessageRejected",
+    500: "InternalFailure",
+    403: "AccessDeniedException",
+}
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One scripted answer: a status, after ``delay`` seconds, or held until released."""
+
+    status: int = 200
+    delay: float = 0.0
+    hold: bool = False
+
+
+class FakeSes(LocalServer):
+    """The endpoint; ``requests`` holds each request's JSON, ``answered`` each status."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.requests: list[Any] = []
+        self.answered: list[int] = []
+        self.held = 0
+        self._script: deque[Reply] = deque()
+        self._release = anyio.Event()
+        self._changed = anyio.Event()
+        self._ids = itertools.count(1)
+
+    def script(self, *replies: Reply) -> None:
+        """Answer the next requests so."""
+        self._script.extend(replies)
+
+    def release(self) -> None:
+        """Let held requests be answered."""
+        self._release.set()
+
+    async def wait_for(self, predicate: Any) -> None:
+        """Return once ``predicate(self)`` holds, re-checked after each request."""
+        while not predicate(self):
+            await self._changed.wait()
+
+    def _notify(self) -> None:
+        self._changed.set()
+        self._changed = anyio.Event()
+
+    async def _send(self, request: web.Request) -> web.Response:
+        reply = self._script.popleft() if self._script else Reply()
+        self.requests.append(json.loads(await request.read()))
+        if reply.hold:
+            self.held += 1
+            self._notify()
+            await self._release.wait()
+            self.held -= 1
+        if reply.delay:
+            await anyio.sleep(reply.delay)  # the endpoint is slow; nothing waits on it here
+        self.answered.append(reply.status)
+        self._notify()
+        if reply.status == 200:
+            return web.json_response({"MessageId": f"fake-ses-{next(self._ids):06d}"})
+        error = _ERRORS.get(reply.status, "InternalFailure")
+        return web.json_response(
+            {"message": f"scripted {error}"},
+            status=reply.status,
+            headers={"x-amzn-ErrorType": f"{error}:http://internal.amazon.com/"},
+        )
+
+    def routes(self, app: web.Application) -> None:
+        app.router.add_post("/v2/email/outbound-emails", self._send)
+
+    def close(self) -> None:
+        self._release.set()

@@ -1,0 +1,259 @@
+"""The canary, pure: matching, the three stages, what is missing, which stage is slow."""
+
+from __future__ import annotations
+
+import pytest
+from botocore.exceptions import ClientError, EndpointConnectionError
+
+from sesd.alerting.evaluator import Evaluator
+from sesd.alerting.render import console_text, pagerduty_events, slack_message
+from sesd.alerting.rules import Status, Transition
+from sesd.canary.sender import error_reason
+from sesd.canary.tracker import CANARY_DOMAIN, CANARY_TAG
+from sesd.config import ConfigError, parse_config
+from sesd.events import EVENT_TYPE_INDEX
+from sesd.pipeline import Pipeline
+from sesd.state import restore, snapshot
+from tests import factory as f
+
+SIM = "success@simulator.amazonses.com"
+T0 = f.T0
+CANARY = """
+[[queues]]
+url = "http://127.0.0.1:1/123456789012/events"
+name = "events"
+[canary]
+from = "canary@example.com"
+configuration_set = "sesd"
+deadline = "2m"
+"""
+RULES = """
+[[alerts.rules]]
+name = "canary-missing"
+metric = "canary_missing"
+window = "15m"
+above = 0
+[[alerts.rules]]
+name = "canary-slow-api"
+metric = "canary_send_latency_seconds"
+window = "5m"
+above = 2.0
+"""
+
+
+def canary_event(kind: str, message_id: str, at: float, processing_ms: int = 1200) -> str:
+    tags = {CANARY_TAG: ["host-1"], "ses:configuration-set": ["sesd"]}
+    if kind == "delivery":
+        event = f.delivery([SIM], at=at, processing_ms=processing_ms, message_id=message_id)
+    else:
+        event = f.simple(kind.capitalize(), [SIM], at=at)
+        event["mail"]["messageId"] = message_id
+    event["mail"]["tags"] = tags
+    return f.sns(event)
+
+
+def test_a_delivery_completes_its_canary_with_each_stage_timed() -> None:
+    """Send at T0 (0.2 s call), delivered at T0+1.5 after 1.2 s in SES, received at T0+2:
+    end to end 2.0 s, inside SES 1.2 s, event pipeline 0.5 s. The simulator's domain
+    never reaches the domain windows or per-domain counters."""
+    pipeline = Pipeline(parse_config(CANARY))
+    tracker = pipeline.canary
+    tracker.sent("m-1", T0, 0.2)
+    result = pipeline.feed(canary_event("delivery", "m-1", T0 + 1.5), "events", T0 + 2.0, T0 + 2.0)
+    assert result.outcome == "processed"
+    (canary,) = tracker.canaries
+    assert canary.outcome == "delivery"
+    assert canary.end_to_end_seconds == pytest.approx(2.0)
+    assert canary.ses_seconds == pytest.approx(1.2)
+    assert canary.pipeline_seconds == pytest.approx(0.5)
+    assert tracker.figures.end_to_end.counts[tracker.figures.end_to_end.bounds.index(2)] == 1
+    assert tracker.figures.send.sum == pytest.approx(0.2)
+    assert pipeline.windows == {}
+    assert pipeline.tallies.recipients == {}
+    # Still counted per queue.
+    assert pipeline.tallies.events["events"][EVENT_TYPE_INDEX["delivery"]] == 1
+    assert tracker.events == {"matched": 1}
+    assert tracker.measure("canary_missing", 900, T0 + 600) == (0.0, 1)
+
+
+def test_another_replicas_canary_stays_out_of_the_windows() -> None:
+    """A tagged event whose id this replica never sent is kept out and counted unmatched;
+    the same holds on a replica with no [canary] at all."""
+    for text in (CANARY, ""):
+        pipeline = Pipeline(parse_config(text))
+        pipeline.feed(canary_event("delivery", "theirs", T0), "events", T0 + 1)
+        pipeline.feed(f.sns(f.delivery(["a@gmail.com"], at=T0)), "events", T0 + 1)
+        assert set(pipeline.windows) == {"gmail.com"}
+        assert pipeline.canary.events == {"unmatched": 1}
+
+
+def test_missing_after_the_deadline_until_a_canary_comes_back() -> None:
+    """Past the 2 min deadline a canary is missing; a later canary coming back ends the
+    streak (the earlier one is not counted again); the late one arriving ends it too."""
+    pipeline = Pipeline(parse_config(CANARY))
+    tracker = pipeline.canary
+    tracker.sent("m-1", T0, 0.1)
+    assert tracker.measure("canary_missing", 900, T0 + 119) == (0.0, 1)
+    assert tracker.measure("canary_missing", 900, T0 + 121) == (1.0, 1)
+    tracker.sent("m-2", T0 + 60, 0.1)
+    assert tracker.measure("canary_missing", 900, T0 + 181) == (2.0, 2)
+    pipeline.feed(canary_event("delivery", "m-2", T0 + 185), "events", T0 + 186, T0 + 186)
+    assert tracker.measure("canary_missing", 900, T0 + 190) == (0.0, 2)
+    assert tracker.overdue_count(T0 + 190) == 0
+    # Only canaries sent within the rule's window count.
+    tracker.sent("m-3", T0 + 200, 0.1)
+    assert tracker.measure("canary_missing", 900, T0 + 400) == (1.0, 3)
+    assert tracker.measure("canary_missing", 60, T0 + 400) == (0.0, 0)
+    pipeline.feed(canary_event("delivery", "m-3", T0 + 401), "events", T0 + 402, T0 + 402)
+    assert tracker.measure("canary_missing", 900, T0 + 403) == (0.0, 3)
+
+
+def test_failed_calls_are_missing_at_once_and_point_at_the_api() -> None:
+    pipeline = Pipeline(parse_config(CANARY))
+    tracker = pipeline.canary
+    tracker.failed("throttled", T0, 0.05)
+    assert tracker.errors == {"throttled": 1}
+    assert tracker.measure("canary_missing", 900, T0 + 1) == (1.0, 1)
+    assert tracker.stage("canary_missing", T0 + 1, 900) == "API call (SendEmail failed: throttled)"
+    assert tracker.sent_total == 0
+    assert tracker.figures.send.sum == 0
+
+
+def test_which_stage_a_missing_canary_points_at() -> None:
+    """Accepted (its Send event arrived): inside SES. No event for it but others arrive on
+    its queue: inside SES. Nothing arrives at all: the event pipeline."""
+    pipeline = Pipeline(parse_config(CANARY))
+    tracker = pipeline.canary
+    tracker.sent("m-1", T0, 0.1)
+    late = T0 + 300
+    assert tracker.stage("canary_missing", late, 900).startswith("event pipeline (nothing has")
+    pipeline.feed(f.sns(f.delivery(["a@gmail.com"], at=T0 + 10)), "other-queue", T0 + 11)
+    assert tracker.stage("canary_missing", late, 900).startswith("event pipeline")
+    pipeline.feed(f.sns(f.delivery(["a@gmail.com"], at=T0 + 10)), "events", T0 + 12)
+    assert tracker.stage("canary_missing", late, 900) == (
+        "inside SES (no Delivery, while other events arrive on queue events)"
+    )
+    pipeline.feed(canary_event("send", "m-1", T0 + 1), "events", T0 + 13)
+    assert tracker.stage("canary_missing", late, 900) == (
+        "inside SES (the Send event arrived, no Delivery yet)"
+    )
+    assert tracker.stage("canary_send_latency_seconds", late, 900).startswith("API call")
+
+
+def test_send_latency_is_the_latest_answered_call_in_the_window() -> None:
+    tracker = Pipeline(parse_config(CANARY)).canary
+    assert tracker.measure("canary_send_latency_seconds", 300, T0) == (None, 0)
+    tracker.sent("m-1", T0, 3.5)
+    tracker.failed("timeout", T0 + 60, 10.0)
+    assert tracker.measure("canary_send_latency_seconds", 300, T0 + 61) == (3.5, 1)
+    tracker.sent("m-2", T0 + 120, 0.1)
+    assert tracker.measure("canary_send_latency_seconds", 300, T0 + 121) == (0.1, 2)
+    assert tracker.measure("canary_send_latency_seconds", 300, T0 + 500) == (None, 0)
+
+
+def test_canary_rules_fire_resolve_and_say_where() -> None:
+    """canary_missing fires once the deadline passes and resolves when the canary comes
+    back; the notification names the stage and the missing message id on every sink."""
+    config = parse_config(CANARY + RULES)
+    pipeline = Pipeline(config)
+    evaluator = Evaluator(config.alerts, [spec.name for spec in pipeline.specs])
+    pipeline.canary.sent("m-1", T0, 0.3)
+    assert evaluator.evaluate(pipeline, T0 + 60) == []
+    (alert,) = evaluator.evaluate(pipeline, T0 + 121)
+    assert (alert.rule, alert.domain, alert.kind) == ("canary-missing", CANARY_DOMAIN, "firing")
+    assert alert.stage.startswith("event pipeline")
+    assert alert.breakdown.message_ids == ["m-1"]
+    assert alert.counts == {"sent": 1, "send_failed": 0, "back": 0, "missing": 1}
+    (notification,) = evaluator.due(T0 + 121, flush=True)
+    text = str(slack_message(notification)) + console_text(notification)
+    assert "event pipeline" in text
+    assert "m-1" in text
+    assert "no canary has come back yet" in text
+    (event,) = pagerduty_events(notification, "key", "sesd")
+    assert b'"dedup_key":"sesd:canary-missing:canary"' in event
+    assert b'"missing_message_ids":["m-1"]' in event
+
+    pipeline.feed(canary_event("delivery", "m-1", T0 + 125), "events", T0 + 126, T0 + 126)
+    (resolved,) = evaluator.evaluate(pipeline, T0 + 127)
+    assert resolved.kind is Transition.RESOLVED
+    assert "end to end 126.00s" in resolved.notes[0]
+    assert evaluator.states["canary-missing"][CANARY_DOMAIN].status is Status.INACTIVE
+    # The API stage: a 3 s call fires the latency rule (above 2 s).
+    pipeline.canary.sent("m-2", T0 + 130, 3.0)
+    (slow,) = evaluator.evaluate(pipeline, T0 + 131)
+    assert (slow.rule, slow.value, slow.stage) == (
+        "canary-slow-api",
+        3.0,
+        "API call (SendEmail is slow: client -> SES)",
+    )
+
+
+def test_canaries_in_flight_survive_a_restart() -> None:
+    """The state file keeps canaries: one sent before a restart is matched after it."""
+    config = parse_config(CANARY + RULES)
+    pipeline = Pipeline(config)
+    evaluator = Evaluator(config.alerts, [spec.name for spec in pipeline.specs])
+    pipeline.canary.sent("m-1", T0, 0.3)
+    pipeline.canary.failed("auth", T0 + 1, 0.1)
+    fresh = Pipeline(config)
+    restored = restore(snapshot(pipeline, evaluator, T0 + 2), fresh, evaluator)
+    assert restored["canaries"] == 2
+    fresh.feed(canary_event("delivery", "m-1", T0 + 3), "events", T0 + 4, T0 + 4)
+    assert fresh.canary.events == {"matched": 1}
+    assert fresh.canary.last_done is not None
+    assert fresh.canary.last_done.message_id == "m-1"
+    assert fresh.windows == {}
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        ('to = "someone@gmail.com"', "to must be a mailbox simulator address"),
+        ('to = "bounce+tag-1@simulator.amazonses.com"', None),
+        ('to = "ooto@simulator.amazonses.com"', None),
+        ('queue = "nope"', "canary.queue: 'nope' is not a configured queue (events)"),
+        ('interval = "500ms"', "interval must be at least 1s"),
+        ('send_timeout = "0s"', "send_timeout must be positive"),
+        ('endpoint_url = "ftp://x"', "is not an http(s) URL"),
+    ],
+)
+def test_canary_config_is_checked(body: str, error: str | None) -> None:
+    text = CANARY + body + "\n"
+    if error is None:
+        parse_config(text)
+        return
+    with pytest.raises(ConfigError, match=error.replace("(", r"\(").replace(")", r"\)")):
+        parse_config(text)
+
+
+def test_a_canary_rule_needs_a_canary_and_from_is_required() -> None:
+    with pytest.raises(ConfigError, match=r"metric 'canary_missing' needs \[canary\]"):
+        parse_config(RULES)
+    with pytest.raises(ConfigError, match="canary: Object missing required field `from`"):
+        parse_config('[canary]\nconfiguration_set = "sesd"\n')
+    config = parse_config(CANARY)
+    assert config.canary is not None
+    assert config.canary.to == SIM
+    assert config.canary_queue == "events"
+
+
+def _client_error(code: str, status: int) -> ClientError:
+    response = {"Error": {"Code": code}, "ResponseMetadata": {"HTTPStatusCode": status}}
+    return ClientError(response, "SendEmail")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("exc", "reason"),
+    [
+        (_client_error("TooManyRequestsException", 429), "throttled"),
+        (_client_error("Throttling", 400), "throttled"),
+        (_client_error("MessageRejected", 400), "rejected"),
+        (_client_error("AccessDeniedException", 403), "auth"),
+        (_client_error("InternalFailure", 500), "server_error"),
+        (_client_error("Whatever", 400), "client_error"),
+        (TimeoutError(), "timeout"),
+        (EndpointConnectionError(endpoint_url="http://x"), "network"),
+    ],
+)
+def test_error_reasons_are_bounded(exc: BaseException, reason: str) -> None:
+    assert error_reason(exc) == reason

@@ -1,0 +1,181 @@
+"""The canary end to end: SES (moto, or a local slow/throttling endpoint) -> SQS -> sesd."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+import anyio
+import pytest
+
+from sesd.canary.tracker import CANARY_TAG
+from sesd.config import Config, parse_config
+from sesd.daemon import Daemon
+from sesd.demo.localsqs import LocalSqs
+from tests import factory as f
+from tests.conftest import aws_client, make_queue, running, send_bodies
+from tests.fake_ses import FakeSes, Reply
+from tests.receivers import Receiver
+from tests.test_alerting_e2e import Clock
+from tests.test_canary import SIM, canary_event
+
+FROM = "canary@example.com"
+
+
+def canary_config(
+    local: LocalSqs,
+    url: str,
+    *,
+    canary: str = "",
+    alerts: str = "",
+    interval: str = "1h",
+    send_timeout: str | None = None,
+) -> Config:
+    return parse_config(
+        f'[aws]\nendpoint_url = "{local.url}"\n'
+        f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 1\n'
+        '[http]\nlisten = "127.0.0.1:0"\n[shutdown]\ngrace_period = "10s"\n'
+        f'[canary]\nfrom = "{FROM}"\nconfiguration_set = "sesd"\ninterval = "{interval}"\n'
+        f'deadline = "2m"\nqueue = "q"\nsend_timeout = "{send_timeout or interval}"\n{canary}'
+        f'[alerts]\nevaluate_every = "100ms"\ngroup_wait = "0s"\n{alerts}'
+    )
+
+
+async def scrape(daemon: Daemon) -> str:
+    url = f"http://127.0.0.1:{daemon.http_port}/metrics"
+    async with aiohttp.ClientSession() as http, http.get(url) as response:
+        return await response.text()
+
+
+async def test_canary_through_moto_is_matched_and_missing_fires_then_resolves(
+    local_sqs: LocalSqs, sqs: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """sesd sends through moto's SES; past the deadline canary_missing fires on Slack, naming
+    the stage and the message id; the test then publishes the matching Delivery event, which
+    resolves it and gives the end-to-end figure (send at T0, received at T0+126 s)."""
+    clock = Clock(f.T0)
+    url, _ = await make_queue(sqs)
+    async with aws_client("sesv2", local_sqs) as ses:
+        await ses.create_email_identity(EmailIdentity=FROM)
+    async with Receiver("slack") as slack:
+        monkeypatch.setenv("SESD_TEST_SLACK_URL", slack.url)
+        alerts = (
+            '[alerts.slack]\nwebhook_url = "env:SESD_TEST_SLACK_URL"\n'
+            '[[alerts.rules]]\nname = "canary-missing"\nmetric = "canary_missing"\n'
+            'window = "15m"\nabove = 0\nseverity = "critical"\nsinks = ["slack"]\n'
+        )
+        config = canary_config(local_sqs, url, alerts=alerts)
+        async with running(config, clock=clock) as daemon:
+            tracker = daemon.pipeline.canary
+            with anyio.fail_after(20):
+                await daemon.changes.wait_for(lambda: tracker.sent_total == 1)
+            (canary,) = tracker.canaries
+            assert canary.message_id
+            assert canary.sent_at == f.T0
+            assert not canary.error
+            clock.now = f.T0 + 121  # past the 2 min deadline
+            with anyio.fail_after(20):
+                await slack.wait_for(1)
+            clock.now = f.T0 + 126
+            delivered = canary_event("delivery", canary.message_id, f.T0 + 125, processing_ms=900)
+            await send_bodies(sqs, url, [delivered, f.sns(f.delivery(["a@gmail.com"]))])
+            with anyio.fail_after(20):
+                await slack.wait_for(2)
+            metrics = await scrape(daemon)
+    firing, resolved = slack.accepted
+    assert firing["text"].startswith(":rotating_light: FIRING canary-missing")
+    assert canary.message_id in str(firing["blocks"])
+    assert "where: event pipeline" in str(firing["blocks"])
+    assert resolved["text"].startswith(":white_check_mark: RESOLVED canary-missing")
+    assert canary.end_to_end_seconds == pytest.approx(126.0)
+    assert canary.ses_seconds == pytest.approx(0.9)
+    assert canary.pipeline_seconds == pytest.approx(1.0)
+    assert "sesd_canary_end_to_end_seconds_count 1.0" in metrics
+    assert "sesd_canary_end_to_end_seconds_sum 126.0" in metrics
+    assert "sesd_canary_sent_total 1.0" in metrics
+    assert "sesd_canary_missing 0.0" in metrics
+    assert 'sesd_canary_events_total{outcome="matched"} 1.0' in metrics
+    # The simulator's domain stays out of the per-domain view; real traffic does not.
+    assert "simulator.amazonses.com" not in metrics
+    assert 'domain="gmail.com"' in metrics
+
+
+async def test_every_interval_one_tagged_send_with_the_configuration_set(
+    local_sqs: LocalSqs, sqs: Any
+) -> None:
+    """The loop sends once at start and again each interval; each request names the
+    verified sender, the simulator, the configuration set and the sesd-canary tag."""
+    url, _ = await make_queue(sqs)
+    async with FakeSes() as ses:
+        config = canary_config(
+            local_sqs, url, canary=f'endpoint_url = "{ses.url}"\n', interval="1s"
+        )
+        async with running(config) as daemon:
+            with anyio.fail_after(10):
+                await daemon.changes.wait_for(lambda: daemon.pipeline.canary.sent_total >= 2)
+    first = ses.requests[0]
+    assert first["FromEmailAddress"] == FROM
+    assert first["Destination"] == {"ToAddresses": [SIM]}
+    assert first["ConfigurationSetName"] == "sesd"
+    assert first["EmailTags"][0]["Name"] == CANARY_TAG
+    assert first["Content"]["Simple"]["Subject"]["Data"].startswith("sesd canary ")
+
+
+async def test_throttling_and_slow_ses_show_in_the_metrics(local_sqs: LocalSqs, sqs: Any) -> None:
+    """429, 500 and 403 answers are counted by reason (one attempt each: the SDK does not
+    retry them away); a 0.3 s answer shows in the send-latency histogram; a call that
+    outlives send_timeout is counted as a timeout."""
+    url, _ = await make_queue(sqs)
+    async with FakeSes() as ses:
+        config = canary_config(
+            local_sqs, url, canary=f'endpoint_url = "{ses.url}"\n', send_timeout="1s"
+        )
+        async with running(config) as daemon:
+            sender, tracker = daemon.canary, daemon.pipeline.canary
+            assert sender is not None
+            with anyio.fail_after(10):
+                await daemon.changes.wait_for(lambda: tracker.sent_total == 1)
+            ses.script(Reply(429), Reply(429), Reply(500), Reply(403), Reply(200, delay=0.3))
+            for _ in range(5):
+                await sender.send_once()
+            ses.script(Reply(hold=True))
+            with anyio.fail_after(10):
+                await sender.send_once()  # held past the 1 s send_timeout
+            metrics = await scrape(daemon)
+    assert ses.answered[:6] == [200, 429, 429, 500, 403, 200]
+    assert tracker.errors == {"throttled": 2, "server_error": 1, "auth": 1, "timeout": 1}
+    assert 'sesd_canary_send_errors_total{reason="throttled"} 2.0' in metrics
+    assert 'sesd_canary_send_errors_total{reason="server_error"} 1.0' in metrics
+    assert 'sesd_canary_send_errors_total{reason="timeout"} 1.0' in metrics
+    assert "sesd_canary_send_seconds_count 2.0" in metrics
+    assert tracker.canaries[-1].send_seconds >= 0.3
+    assert tracker.figures.send.sum >= 0.3
+
+
+async def test_a_hung_ses_call_does_not_hold_up_event_consumption(
+    local_sqs: LocalSqs, sqs: Any
+) -> None:
+    """While the canary's call hangs at SES, 50 events are consumed; released, the call
+    completes."""
+    url, _ = await make_queue(sqs)
+    async with FakeSes() as ses:
+        ses.script(Reply(hold=True))
+        config = canary_config(
+            local_sqs, url, canary=f'endpoint_url = "{ses.url}"\n', interval="30s"
+        )
+        async with running(config) as daemon:
+            sender = daemon.canary
+            assert sender is not None
+            with anyio.fail_after(10):
+                await ses.wait_for(lambda s: s.held == 1)
+            await send_bodies(sqs, url, [f.sns(f.delivery([f"u{i}@gmail.com"])) for i in range(50)])
+            with anyio.fail_after(20):
+                await daemon.changes.wait_for(
+                    lambda: daemon.pipeline.tallies.messages.get(("q", "processed"), 0) == 50
+                )
+            assert sender.in_flight
+            assert ses.held == 1
+            ses.release()
+            with anyio.fail_after(10):
+                await daemon.changes.wait_for(lambda: not sender.in_flight)
+    assert daemon.pipeline.canary.sent_total == 1
