@@ -1,10 +1,13 @@
-"""``python -m bench [NAME...]``: run the benchmarks and print their figures."""
+"""``python -m bench [NAME...] [--OPTION VALUE...]``: run benchmarks, print their figures.
+
+Options go to the benchmarks that take them (``sinks --seconds 60``).
+"""
 
 from __future__ import annotations
 
 import sys
 
-from bench import detection_latency, end_to_end, memory, pipeline, scrape
+from bench import detection_latency, end_to_end, memory, pipeline, scrape, sinks
 
 BENCHMARKS = {
     "pipeline": pipeline.main,
@@ -12,12 +15,14 @@ BENCHMARKS = {
     "memory": memory.main,
     "end_to_end": end_to_end.main,
     "detection_latency": detection_latency.main,
+    "sinks": sinks.main,
 }
 
 
 def main(argv: list[str]) -> int:
     """Run the named benchmarks (all by default)."""
-    names = argv or list(BENCHMARKS)
+    options = next((i for i, a in enumerate(argv) if a.startswith("--")), len(argv))
+    names = argv[:options] or list(BENCHMARKS)
     for name in names:
         if name not in BENCHMARKS:
             print(f"unknown benchmark {name!r}; known: {', '.join(BENCHMARKS)}")

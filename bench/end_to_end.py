@@ -28,10 +28,11 @@ MESSAGES = 20_000
 QUEUE = "/123456789012/bench"
 
 
-def _endpoint() -> tuple[subprocess.Popen[bytes], str]:
+def endpoint(count: int = MESSAGES) -> tuple[subprocess.Popen[bytes], str]:
+    """bench/fake_sqs.py in its own process serving ``count`` messages; its URL."""
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "bench.fake_sqs", str(port), str(MESSAGES)],
+        [sys.executable, "-m", "bench.fake_sqs", str(port), str(count)],
         stdout=subprocess.PIPE,
     )
     assert process.stdout is not None
@@ -92,9 +93,9 @@ def main() -> None:
     configure_logging("warning", "json")
     results = {}
     for name, run in (("bare aiobotocore loop", _bare), ("sesd daemon", _sesd)):
-        process, endpoint = _endpoint()
+        process, url = endpoint()
         try:
-            results[name] = anyio.run(run, endpoint)
+            results[name] = anyio.run(run, url)
         finally:
             process.terminate()
             process.wait()

@@ -5,13 +5,23 @@ GetQueueAttributes, serving a fixed number of SNS-wrapped SES events as fast
 as it can, so the consumer, not the server, is what is measured. Run in its
 own process: ``python -m bench.fake_sqs PORT COUNT``; prints ``ready`` when
 listening.
+
+``COUNT`` 0 is the storm for bench/sinks.py: endless events timed now, one in
+four a DeliveryDelay, over 200 domains, so every domain's delay alert fires.
+The same process then plays Slack (``POST /slack``) and PagerDuty
+(``POST /pagerduty``), each answering as ``POST /control`` says: ``ok``,
+``429`` (Retry-After: 1), ``500`` or ``hang`` (never answers); ``GET
+/control`` returns the requests each received.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import itertools
 import json
 import sys
+import time
 
 from aiohttp import web
 
@@ -33,6 +43,53 @@ def _messages(count: int) -> list[dict[str, str]]:
     return out
 
 
+_storm_ids = itertools.count()
+
+
+def _storm(n: int) -> list[dict[str, str]]:
+    out = []
+    now = time.time()
+    for i in (next(_storm_ids) for _ in range(n)):
+        recipients = [f"u{i}@d{i % 200}.example"]
+        delayed = (i // 200) % 4 == 0  # a quarter of each domain's events
+        event = f.delay(recipients, at=now) if delayed else f.delivery(recipients, at=now)
+        body = f.sns(event)
+        md5 = hashlib.md5(body.encode()).hexdigest()
+        out.append(
+            {"MessageId": f"m-{i}", "ReceiptHandle": f"r-{i}", "MD5OfBody": md5, "Body": body}
+        )
+    return out
+
+
+def _sinks(app: web.Application) -> None:
+    modes = {"slack": "ok", "pagerduty": "ok"}
+    received = {"slack": 0, "pagerduty": 0}
+
+    async def sink(request: web.Request) -> web.Response:
+        name = request.path.strip("/")
+        await request.read()
+        received[name] += 1
+        mode = modes[name]
+        if mode == "hang":
+            await asyncio.Event().wait()
+        if mode == "429":
+            return web.Response(status=429, text="rate_limited", headers={"Retry-After": "1"})
+        if mode == "500":
+            return web.Response(status=500, text="error")
+        if name == "slack":
+            return web.Response(text="ok")
+        return web.json_response({"status": "success", "message": "Event processed"}, status=202)
+
+    async def control(request: web.Request) -> web.Response:
+        if request.method == "POST":
+            modes.update(json.loads(await request.read()))
+        return web.json_response(received)
+
+    app.router.add_post("/slack", sink)
+    app.router.add_post("/pagerduty", sink)
+    app.router.add_route("*", "/control", control)
+
+
 def main() -> None:
     """Serve until killed."""
     port, count = int(sys.argv[1]), int(sys.argv[2])
@@ -45,7 +102,10 @@ def main() -> None:
         params = json.loads(await request.read() or b"{}")
         if target == "ReceiveMessage":
             n = int(params.get("MaxNumberOfMessages", 1))
-            batch, position = messages[position : position + n], position + n
+            if count == 0:
+                batch = _storm(n)
+            else:
+                batch, position = messages[position : position + n], position + n
             body: dict[str, object] = {"Messages": batch} if batch else {}
         elif target == "DeleteMessageBatch":
             body = {"Successful": [{"Id": e["Id"]} for e in params["Entries"]], "Failed": []}
@@ -57,6 +117,7 @@ def main() -> None:
 
     app = web.Application()
     app.router.add_post("/", handle)
+    _sinks(app)
     print("ready", flush=True)
     web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
 

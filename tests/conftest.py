@@ -23,6 +23,7 @@ from sesd.config import Config
 from sesd.daemon import Daemon
 from sesd.demo.localsqs import LocalSqs
 from sesd.logs import configure_logging
+from tests.moto_process import MotoProcess
 
 
 def require_tool(name: str) -> str:
@@ -50,8 +51,8 @@ def local_sqs() -> Iterator[LocalSqs]:
         yield server
 
 
-def aws_client(service: str, local: LocalSqs) -> Any:
-    """An aiobotocore client of ``service`` on the local moto server (a context manager)."""
+def aws_client(service: str, local: LocalSqs | MotoProcess) -> Any:
+    """An aiobotocore client of ``service`` on a local moto server (a context manager)."""
     return get_session().create_client(  # type: ignore[call-overload]
         service,
         region_name="us-east-1",
@@ -74,12 +75,14 @@ async def running(
     *,
     clock: Callable[[], float] = time.time,
     console: TextIO | None = None,
+    signals: bool = False,
 ) -> AsyncIterator[Daemon]:
     """The daemon in the test's own task group (never across a fixture's yield);
-    stopped gracefully when the block ends."""
+    stopped gracefully when the block ends. With ``signals`` it handles SIGTERM and
+    SIGINT sent to this process, as ``sesd run`` does."""
     daemon = Daemon(config, clock=clock, console=console or io.StringIO())
     async with anyio.create_task_group() as tg:
-        await tg.start(partial(daemon.run, handle_signals=False))
+        await tg.start(partial(daemon.run, handle_signals=signals))
         try:
             yield daemon
         finally:
