@@ -17,6 +17,7 @@ from prometheus_client.registry import Collector
 from sesd.config import parse_config
 from sesd.daemon import Daemon
 from sesd.demo.localsqs import LocalSqs, free_port
+from sesd.events import EVENT_TYPE_INDEX
 from sesd.health import Changes
 from tests import factory as f
 from tests.conftest import make_queue, require_tool, send_bodies
@@ -54,6 +55,13 @@ def _more_than(count: Callable[[], int], before: int) -> bool:
 
 def processed(daemons: list[Daemon], queue: str) -> int:
     return sum(d.pipeline.tallies.messages.get((queue, "processed"), 0) for d in daemons)
+
+
+def recipients(daemons: list[Daemon], domain: str, event_type: str) -> int:
+    """The replicas' own count of ``event_type`` recipients in ``domain``."""
+    index = EVENT_TYPE_INDEX[event_type]
+    per_replica = (d.pipeline.tallies.recipients.get(domain) for d in daemons)
+    return sum(counts[index] for counts in per_replica if counts is not None)
 
 
 @pytest.mark.timeout(120)
@@ -129,7 +137,7 @@ async def test_fleet_rules_give_the_true_ratio_across_two_replicas(
                     bodies += [f.sns(f.bounce([f"b{i}@{domain}"])) for i in range(bounced)]
                 await send_bodies(sqs, shared, bodies)
                 with anyio.fail_after(30):
-                    await changes.wait_for(lambda: processed([a, b], "shared") == len(bodies))
+                    await changes.wait_for(lambda: processed([a, b], "shared") >= len(bodies))
                     seen = [w.scrapes for w in watches]
                     await changes.wait_for(
                         lambda: all(w.scrapes >= s + 2 for w, s in zip(watches, seen, strict=True))
@@ -151,10 +159,21 @@ async def test_fleet_rules_give_the_true_ratio_across_two_replicas(
                         '{event_type=~"delivery|delivery_delay|bounce"})'
                     )
                 }
+                # Prometheus' sums are the replicas' own counts, exactly.
+                for (domain, event_type), total in totals.items():
+                    assert total == recipients([a, b], domain, event_type), (domain, event_type)
+                # SQS is at-least-once: a message handed to both replicas is counted by
+                # both (each duplicate filter knows only its own share). moto's server
+                # does that about once in 15 runs of concurrent receives: allow it.
+                extra = processed([a, b], "shared") - len(bodies)
+                assert extra <= 2, f"{extra} messages counted twice"
                 for domain, delivered, delayed, bounced in TRAFFIC:
-                    assert totals[(domain, "delivery")] == delivered
-                    assert totals[(domain, "delivery_delay")] == delayed
-                    assert totals[(domain, "bounce")] == bounced
+                    for event_type, sent in (
+                        ("delivery", delivered),
+                        ("delivery_delay", delayed),
+                        ("bounce", bounced),
+                    ):
+                        assert sent <= totals[(domain, event_type)] <= sent + extra
 
                 # The recording rule, once evaluated after the last scrape.
                 async def ratio() -> float | None:
@@ -170,8 +189,11 @@ async def test_fleet_rules_give_the_true_ratio_across_two_replicas(
                         await changes.wait_for(partial(_more_than, scrapes, scrapes()))
                         value = await ratio()
                 # rate() extrapolates per target by up to one scrape interval: over 80+
-                # samples that keeps the ratio within 2% of the true 10%.
-                assert value == pytest.approx(0.1, rel=0.02)
+                # samples that keeps the ratio within 2% of the true one (10% when no
+                # message reached both replicas).
+                outlook_delays = totals[("outlook.example", "delivery_delay")]
+                true = outlook_delays / (outlook_delays + totals[("outlook.example", "delivery")])
+                assert value == pytest.approx(true, rel=0.02)
                 gmail = await query('sesd:delay_ratio:5m{domain="gmail.example"}')
                 assert float(gmail[0]["value"][1]) == 0.0
 
