@@ -50,7 +50,9 @@ class _Outer(SesEvent, frozen=True, gc=False):
     through the inherited fields; envelopes keep their payload undecoded."""
 
     sns_type: str | None = msgspec.field(default=None, name="Type")
-    sns_message: msgspec.Raw = msgspec.field(default=_EMPTY, name="Message")
+    # A JSON string, decoded to text in this same pass (SNS always sends one); or
+    # the event itself as an object.
+    sns_message: str | SesEvent | None = msgspec.field(default=None, name="Message")
     eb_source: object = msgspec.field(default=None, name="source")
     eb_detail_type: str | None = msgspec.field(default=None, name="detail-type")
     eb_detail: msgspec.Raw = msgspec.field(default=_EMPTY, name="detail")
@@ -82,9 +84,14 @@ def decode_body(body: bytes | str) -> Event | Skipped | Invalid:
             return Skipped(skip)
         if outer.sns_type != "Notification":
             return Invalid("unrecognised", f"SNS message of Type {outer.sns_type!r}")
-        if not outer.sns_message:
+        message = outer.sns_message
+        if message is None:
             return Invalid("unrecognised", "SNS notification without Message")
-        return _decode_payload(outer.sns_message, "SNS Message")
+        if isinstance(message, SesEvent):
+            return decode_event(message)
+        if message.strip() == VALIDATION_TEXT:
+            return Skipped("ses_topic_validation")
+        return _decode_text(message, "SNS Message")
 
     if outer.eb_source is not None and outer.eb_detail_type is not None:
         if outer.eb_source != "aws.ses":
@@ -117,6 +124,11 @@ def _decode_payload(raw: msgspec.Raw, where: str) -> Event | Skipped | Invalid:
             return _hostile(exc)
         if payload.strip() == VALIDATION_TEXT:
             return Skipped("ses_topic_validation")
+    return _decode_text(payload, where)
+
+
+def _decode_text(payload: bytes | str, where: str) -> Event | Skipped | Invalid:
+    """Decode an SES event from JSON text."""
     try:
         event = _event_decoder.decode(payload)
     except msgspec.ValidationError as exc:

@@ -112,7 +112,7 @@ class Pipeline:
 
         event = decoded
         domains = [domain_of(address) for address in event.recipients]
-        usable = sum(domain is not None for domain in domains)
+        usable = len(domains) - domains.count(None)
         if not usable:
             shown = ", ".join(self._show(address) for address in event.recipients[:3])
             return self._invalid(queue, "no_usable_domain", f"no usable recipient domain: {shown}")
