@@ -10,11 +10,15 @@ earlier rotation, and memory never passes ``max_entries`` keys.
 
 from __future__ import annotations
 
+import struct
+
 import xxhash
 
 from sesd.events import Event
 
 __all__ = ["DuplicateFilter", "event_key", "stable_key"]
+
+_pack_double = struct.Struct("<d").pack
 
 
 def stable_key(*parts: str) -> int:
@@ -25,8 +29,10 @@ def stable_key(*parts: str) -> int:
 
 
 def event_key(event: Event) -> int:
-    """The identity of an event: message id, type, event time and recipients."""
-    return stable_key(event.mail.message_id, event.type, repr(event.time), *event.recipients)
+    """The identity of an event: message id, type, event time and recipients. The
+    time goes in as its eight IEEE bytes: exact, and a tenth of the cost of ``repr``."""
+    text = "\0".join((event.mail.message_id, event.type, *event.recipients))
+    return xxhash.xxh3_64_intdigest(text.encode() + _pack_double(event.time))
 
 
 class DuplicateFilter:
