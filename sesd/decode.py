@@ -47,7 +47,8 @@ _EMPTY = msgspec.Raw()
 
 class _Outer(SesEvent, frozen=True, gc=False):
     """Every top-level key any form may have. A raw SES event decodes in one pass
-    through the inherited fields; envelopes keep their payload undecoded."""
+    through the inherited fields; an SNS ``Message`` comes out as text (or as the
+    event, when it is an object); an EventBridge ``detail`` stays undecoded."""
 
     sns_type: str | None = msgspec.field(default=None, name="Type")
     # A JSON string, decoded to text in this same pass (SNS always sends one); or
