@@ -13,6 +13,7 @@ from setuptools import setup
 
 #: The modules every event goes through: typed, mypy-strict, no I/O.
 COMPILED_CORE = [
+    "sesd/decode.py",
     "sesd/dedup.py",
     "sesd/domains.py",
     "sesd/pending.py",

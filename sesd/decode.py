@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 import msgspec
 
-from sesd.events import Event, Invalid, SesEvent, Skipped
+from sesd.events import EVENT_TYPE_INDEX, Event, Invalid, Outer, SesEvent, Skipped
 
 __all__ = ["decode_body", "decode_event"]
 
@@ -42,32 +42,15 @@ _SKIP_SNS_TYPES = {
 }
 
 
-_EMPTY = msgspec.Raw()
-
-
-class _Outer(SesEvent, frozen=True, gc=False):
-    """Every top-level key any form may have. A raw SES event decodes in one pass
-    through the inherited fields; an SNS ``Message`` comes out as text (or as the
-    event, when it is an object); an EventBridge ``detail`` stays undecoded."""
-
-    sns_type: str | None = msgspec.field(default=None, name="Type")
-    # A JSON string, decoded to text in this same pass (SNS always sends one); or
-    # the event itself as an object.
-    sns_message: str | SesEvent | None = msgspec.field(default=None, name="Message")
-    eb_source: object = msgspec.field(default=None, name="source")
-    eb_detail_type: str | None = msgspec.field(default=None, name="detail-type")
-    eb_detail: msgspec.Raw = msgspec.field(default=_EMPTY, name="detail")
-
-
-_outer_decoder = msgspec.json.Decoder(_Outer)
-_event_decoder = msgspec.json.Decoder(SesEvent)
-_str_decoder = msgspec.json.Decoder(str)
+_OUTER = msgspec.json.Decoder(Outer)
+_EVENT = msgspec.json.Decoder(SesEvent)
+_STR = msgspec.json.Decoder(str)
 
 
 def decode_body(body: bytes | str) -> Event | Skipped | Invalid:
     """Decode one SQS message body in any supported form."""
     try:
-        outer = _outer_decoder.decode(body)
+        outer = _OUTER.decode(body)
     except msgspec.ValidationError as exc:
         if _is_validation_text(body):
             return Skipped("ses_topic_validation")
@@ -118,7 +101,7 @@ def _decode_payload(raw: msgspec.Raw, where: str) -> Event | Skipped | Invalid:
     payload: bytes | str = bytes(raw)
     if payload[:1] == b'"':
         try:
-            payload = _str_decoder.decode(payload)
+            payload = _STR.decode(payload)
         except msgspec.DecodeError:
             return Invalid("not_json", f"{where} is not JSON")
         except UnicodeDecodeError as exc:
@@ -131,7 +114,7 @@ def _decode_payload(raw: msgspec.Raw, where: str) -> Event | Skipped | Invalid:
 def _decode_text(payload: bytes | str, where: str) -> Event | Skipped | Invalid:
     """Decode an SES event from JSON text."""
     try:
-        event = _event_decoder.decode(payload)
+        event = _EVENT.decode(payload)
     except msgspec.ValidationError as exc:
         return Invalid("schema", f"{where}: {exc}")
     except msgspec.DecodeError:
@@ -184,7 +167,9 @@ def decode_event(ses: SesEvent) -> Event | Skipped | Invalid:
         sub_time = detail.timestamp if detail is not None else None
     if not recipients:
         return Invalid("no_recipients", f"{name} event without recipients")
-    return Event(label, _unix(sub_time or mail.timestamp), recipients, ses)
+    return Event(
+        label, EVENT_TYPE_INDEX[label], _unix(sub_time or mail.timestamp), recipients, mail, ses
+    )
 
 
 def _unix(moment: datetime) -> float:

@@ -96,6 +96,10 @@ class LabelTable:
         self._last_seen[label] = now
         return label
 
+    def touch(self, label: str, now: float) -> None:
+        """``label`` (one :meth:`label` returned) was seen again at ``now``."""
+        self._last_seen[label] = now
+
     def __len__(self) -> int:
         """How many labels other than ``other`` are in use."""
         return len(self._last_seen) - (OTHER in self._last_seen)

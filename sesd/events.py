@@ -20,6 +20,7 @@ __all__ = [
     "Event",
     "Invalid",
     "Mail",
+    "Outer",
     "SesEvent",
     "Skipped",
 ]
@@ -138,19 +139,34 @@ class SesEvent(_Ses, frozen=True):
     subscription: _Timestamped | None = None
 
 
+_EMPTY = msgspec.Raw()
+
+
+class Outer(SesEvent, frozen=True, gc=False):
+    """Every top-level key any form of message body may have (see sesd.decode). A raw
+    SES event decodes in one pass through the inherited fields; an SNS ``Message``
+    comes out as text (or as the event, when it is an object); an EventBridge
+    ``detail`` stays undecoded."""
+
+    sns_type: str | None = msgspec.field(default=None, name="Type")
+    # A JSON string, decoded to text in this same pass (SNS always sends one); or
+    # the event itself as an object.
+    sns_message: str | SesEvent | None = msgspec.field(default=None, name="Message")
+    eb_source: object = msgspec.field(default=None, name="source")
+    eb_detail_type: str | None = msgspec.field(default=None, name="detail-type")
+    eb_detail: msgspec.Raw = msgspec.field(default=_EMPTY, name="detail")
+
+
 class Event(msgspec.Struct, frozen=True, gc=False):
-    """A decoded SES event: its type label, event time (Unix seconds) and recipients."""
+    """A decoded SES event: its type label (and that label's index in
+    :data:`EVENT_TYPES`), event time (Unix seconds), recipients and ``mail`` object."""
 
     type: str
+    kind: int
     time: float
     recipients: list[str]
+    mail: Mail
     ses: SesEvent
-
-    @property
-    def mail(self) -> Mail:
-        """The ``mail`` object, always present on a decoded event."""
-        assert self.ses.mail is not None
-        return self.ses.mail
 
 
 class Skipped(msgspec.Struct, frozen=True, gc=False):

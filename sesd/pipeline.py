@@ -14,7 +14,7 @@ from sesd.canary.tracker import CanaryTracker
 from sesd.config import Config
 from sesd.decode import decode_body
 from sesd.dedup import DuplicateFilter, event_key
-from sesd.domains import LabelTable, domain_of, redact_address
+from sesd.domains import OTHER, LabelTable, domain_of, redact_address
 from sesd.events import EVENT_TYPE_INDEX, Event, Invalid, Skipped
 from sesd.pending import PendingDelays, pending_key
 from sesd.tallies import BOUNCE_SUBTYPES, BOUNCE_TYPES, DELAY_TYPES, Tallies
@@ -41,7 +41,18 @@ class Result:
     event_type: str = ""
 
 
-_PROCESSED = {name: Result("processed", event_type=name) for name in EVENT_TYPE_INDEX}
+class _Label:
+    """One domain label's counters and windows, found with one lookup per recipient."""
+
+    __slots__ = ("counts", "name", "windows")
+
+    def __init__(self, name: str, counts: list[int], windows: DomainWindows | None) -> None:
+        self.name = name
+        self.counts = counts  # the label's list in Tallies.recipients
+        self.windows = windows  # the label's entry in Pipeline.windows, made on first use
+
+
+_PROCESSED = [Result("processed", event_type=name) for name in EVENT_TYPE_INDEX]
 _DUPLICATE = Result("duplicate")
 
 
@@ -73,6 +84,10 @@ class Pipeline:
             for tag in self.tag_names
         }
         self.windows: dict[str, DomainWindows] = {}
+        # Normalised domain -> its label's state, for admitted domains (not for those
+        # counted under ``other``, so a flood of domains does not grow it). A recipient
+        # whose domain is written in normal form finds it without normalising.
+        self._labels: dict[str, _Label] = {}
         self.tag_windows: dict[tuple[str, str], DomainWindows] = {}
         self.dedup = DuplicateFilter(
             horizon=self.horizon, max_entries=config.ingest.dedup_max_entries
@@ -111,7 +126,14 @@ class Pipeline:
             return self._invalid(queue, decoded.reason, decoded.detail)
 
         event = decoded
-        domains = [domain_of(address) for address in event.recipients]
+        known = self._labels
+        # Each recipient's label if its domain, as written, is known; else its
+        # normalised domain, or None when it has none.
+        domains: list[_Label | str | None] = []
+        for address in event.recipients:
+            at = address.rfind("@")
+            found = known.get(address[at + 1 :]) if at >= 0 else None
+            domains.append(domain_of(address) if found is None else found)
         usable = len(domains) - domains.count(None)
         if not usable:
             shown = ", ".join(self._show(address) for address in event.recipients[:3])
@@ -119,16 +141,15 @@ class Pipeline:
         if self.dedup.seen(event_key(event), now):
             tallies.message(queue, "duplicate")
             return _DUPLICATE
-        tallies.message(queue, "processed")
         tallies.invalid_recipients += len(domains) - usable
-        type_index = EVENT_TYPE_INDEX[event.type]
-        tallies.queue_counts(queue)[type_index] += 1
+        kind = event.kind
+        tallies.queue_counts(queue)[kind] += 1
         canary = self.canary
         canary.saw_queue(queue, now)
         if canary.owns(event):
             # Canary mail goes to the mailbox simulator: it stays out of the domain windows.
             canary.observe(event, now if received_at is None else received_at)
-            return _PROCESSED[event.type]
+            return _PROCESSED[kind]
 
         t = event.time
         if received_at is not None:
@@ -138,28 +159,24 @@ class Pipeline:
         if not in_windows:
             tallies.late_events += 1
 
-        labels: list[str] = []
-        for domain in domains:
-            if domain is None:
-                labels.append("")
-                continue
-            label = self.domains.label(domain, now)
-            labels.append(label)
-            tallies.recipient_counts(label)[type_index] += 1
-            if in_windows:
-                self._windows_of(label).count(t, now, type_index)
-
-        if type_index == _DELIVERY:
-            self._delivery(event, labels, t, now, in_windows)
-        elif type_index == _DELAY:
-            self._delay(event, labels, t, now, in_windows)
-        elif type_index == _BOUNCE:
-            self._bounce(event, labels, t, now, in_windows)
-        elif type_index == _COMPLAINT and in_windows:
-            self._note(event, labels, t, now)
+        recipients = [None if d is None else self._recipient(d, now) for d in domains]
+        if kind == _DELIVERY:
+            self._delivery(event, recipients, t, now, in_windows)
+        else:
+            for recipient in recipients:
+                if recipient is not None:
+                    recipient.counts[kind] += 1
+                    if in_windows:
+                        self._windows(recipient).count(t, now, kind)
+            if kind == _DELAY:
+                self._delay(event, recipients, t, now, in_windows)
+            elif kind == _BOUNCE:
+                self._bounce(event, recipients, t, now, in_windows)
+            elif kind == _COMPLAINT and in_windows:
+                self._note(event, recipients, t, now)
         if self.tag_names:
-            self._tags(event, type_index, usable, t, now, in_windows)
-        return _PROCESSED[event.type]
+            self._tags(event, kind, usable, t, now, in_windows)
+        return _PROCESSED[kind]
 
     def _invalid(self, queue: str, reason: str, detail: str) -> Result:
         self.tallies.message(queue, "invalid")
@@ -167,56 +184,79 @@ class Pipeline:
         self.tallies.invalid[key] = self.tallies.invalid.get(key, 0) + 1
         return Result("invalid", reason, detail)
 
-    def _windows_of(self, label: str) -> DomainWindows:
-        found = self.windows.get(label)
+    def _recipient(self, domain: _Label | str, now: float) -> _Label:
+        """The state of a normalised domain's label (or that state itself), marked as
+        seen at ``now``."""
+        found = domain if isinstance(domain, _Label) else self._labels.get(domain)
+        if found is not None:
+            self.domains.touch(found.name, now)
+            return found
+        assert isinstance(domain, str)
+        label = self.domains.label(domain, now)
+        found = _Label(label, self.tallies.recipient_counts(label), self.windows.get(label))
+        if label != OTHER:
+            self._labels[domain] = found
+        return found
+
+    def _windows(self, label: _Label) -> DomainWindows:
+        found = label.windows
         if found is None:
-            found = self.windows[label] = DomainWindows(self.specs)
+            found = self.windows.get(label.name)
+            if found is None:
+                found = self.windows[label.name] = DomainWindows(self.specs)
+            label.windows = found
         return found
 
     def _delivery(
-        self, event: Event, labels: list[str], t: float, now: float, in_windows: bool
+        self, event: Event, recipients: list[_Label | None], t: float, now: float, in_windows: bool
     ) -> None:
         delivery = event.ses.delivery
         assert delivery is not None
         processing_ms = delivery.processing_time_millis
         if processing_ms is not None:
             self.tallies.processing.observe(processing_ms / 1000.0)
-        to_delivery_ms = max(0.0, (event.time - event.mail.timestamp.timestamp()) * 1000.0)
-        message_id = event.mail.message_id
-        for address, label in zip(event.recipients, labels, strict=True):
-            if not label:
+        mail = event.mail
+        to_delivery_ms = max(0.0, (event.time - mail.timestamp.timestamp()) * 1000.0)
+        pending = self.pending
+        for address, label in zip(event.recipients, recipients, strict=True):
+            if label is None:
                 continue
-            self._end_delay(message_id, address, label, t, in_windows)
-            if in_windows and processing_ms is not None:
-                self._windows_of(label).observe_processing(t, processing_ms, to_delivery_ms)
+            label.counts[_DELIVERY] += 1
+            if pending:
+                self._end_delay(mail.message_id, address, label, t, in_windows)
+            if in_windows:
+                windows = label.windows
+                if windows is None:
+                    windows = self._windows(label)
+                windows.delivered(t, now, processing_ms, to_delivery_ms)
 
     def _end_delay(
-        self, message_id: str, address: str, label: str, t: float, in_windows: bool
+        self, message_id: str, address: str, label: _Label, t: float, in_windows: bool
     ) -> None:
         """A Delivery or Bounce ends the recipient's pending delay, if it had one."""
-        if not self.pending.count(label):  # the common case: nothing pending in the domain
+        if not self.pending.count(label.name):  # the common case: nothing pending there
             return
         resolved = self.pending.resolved(pending_key(message_id, address), t)
         if resolved is not None and in_windows:
-            self._windows_of(label).observe_delay_duration(t, resolved[1] * 1000.0)
+            self._windows(label).observe_delay_duration(t, resolved[1] * 1000.0)
 
     def _delay(
-        self, event: Event, labels: list[str], t: float, now: float, in_windows: bool
+        self, event: Event, recipients: list[_Label | None], t: float, now: float, in_windows: bool
     ) -> None:
         delay = event.ses.delivery_delay
         assert delay is not None
         delay_type = delay.delay_type if delay.delay_type in DELAY_TYPES else "other"
         expires = delay.expiration_time.timestamp() if delay.expiration_time else None
         message_id = event.mail.message_id
-        for recipient, label in zip(delay.delayed_recipients, labels, strict=True):
-            if not label:
+        for recipient, label in zip(delay.delayed_recipients, recipients, strict=True):
+            if label is None:
                 continue
-            _bump(self.tallies.delays, label, delay_type)
+            _bump(self.tallies.delays, label.name, delay_type)
             if expires is None or expires > now:
                 key = pending_key(message_id, recipient.email_address)
-                self.pending.delayed(key, label, t, expires)
+                self.pending.delayed(key, label.name, t, expires)
             if in_windows:
-                self._windows_of(label).note_problem(
+                self._windows(label).note_problem(
                     t,
                     now,
                     message_id=message_id,
@@ -229,7 +269,7 @@ class Pipeline:
                 )
 
     def _bounce(
-        self, event: Event, labels: list[str], t: float, now: float, in_windows: bool
+        self, event: Event, recipients: list[_Label | None], t: float, now: float, in_windows: bool
     ) -> None:
         bounce = event.ses.bounce
         assert bounce is not None
@@ -238,14 +278,14 @@ class Pipeline:
             bounce.bounce_sub_type if bounce.bounce_sub_type in BOUNCE_SUBTYPES else "other",
         )
         message_id = event.mail.message_id
-        for recipient, label in zip(bounce.bounced_recipients, labels, strict=True):
-            if not label:
+        for recipient, label in zip(bounce.bounced_recipients, recipients, strict=True):
+            if label is None:
                 continue
-            _bump(self.tallies.bounces, label, kind)
+            _bump(self.tallies.bounces, label.name, kind)
             self._end_delay(message_id, recipient.email_address, label, t, in_windows)
             if not in_windows:
                 continue
-            self._windows_of(label).note_problem(
+            self._windows(label).note_problem(
                 t,
                 now,
                 message_id=message_id,
@@ -256,10 +296,12 @@ class Pipeline:
                 mta=bounce.reporting_mta,
             )
 
-    def _note(self, event: Event, labels: list[str], t: float, now: float) -> None:
-        for label in dict.fromkeys(labels):
-            if label:
-                self._windows_of(label).note_problem(
+    def _note(self, event: Event, recipients: list[_Label | None], t: float, now: float) -> None:
+        seen: set[str] = set()
+        for label in recipients:
+            if label is not None and label.name not in seen:
+                seen.add(label.name)
+                self._windows(label).note_problem(
                     t,
                     now,
                     message_id=event.mail.message_id,
@@ -291,6 +333,9 @@ class Pipeline:
         """
         self.pending.expire(now)
         evicted = self.domains.evict_idle(now)
+        if evicted:
+            gone = set(evicted)
+            self._labels = {d: s for d, s in self._labels.items() if s.name not in gone}
         for label in evicted:
             self.windows.pop(label, None)
             self.tallies.forget_domain(label)

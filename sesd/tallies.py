@@ -87,7 +87,9 @@ class Tallies:
     """Every counter behind the ``_total`` metrics and global histograms."""
 
     events: dict[str, list[int]] = field(default_factory=dict)  # queue -> per type
-    messages: dict[tuple[str, str], int] = field(default_factory=dict)  # (queue, outcome)
+    #: (queue, outcome) for outcomes other than ``processed``: a processed message is
+    #: one event, so its count is the queue's events (see :attr:`messages`).
+    outcomes: dict[tuple[str, str], int] = field(default_factory=dict)
     invalid: dict[tuple[str, str], int] = field(default_factory=dict)  # (queue, reason)
     recipients: dict[str, list[int]] = field(default_factory=dict)  # domain -> per type
     delays: dict[str, dict[str, int]] = field(default_factory=dict)  # domain -> delay type
@@ -119,9 +121,18 @@ class Tallies:
         return _per_type(self.tag_recipients, (tag, value))
 
     def message(self, queue: str, outcome: str) -> None:
-        """Count one SQS message by outcome."""
+        """Count one SQS message that was not processed (skipped, invalid, duplicate);
+        processed ones are counted by event type in :meth:`queue_counts`."""
         key = (queue, outcome)
-        self.messages[key] = self.messages.get(key, 0) + 1
+        self.outcomes[key] = self.outcomes.get(key, 0) + 1
+
+    @property
+    def messages(self) -> dict[tuple[str, str], int]:
+        """SQS messages by (queue, outcome), ``processed`` included."""
+        out = dict(self.outcomes)
+        for queue, counts in self.events.items():
+            out[(queue, "processed")] = sum(counts)
+        return out
 
     def forget_domain(self, label: str) -> None:
         """Drop an evicted domain's series."""

@@ -455,11 +455,29 @@ class DomainWindows:
 
     def observe_processing(self, t: float, processing_ms: float, to_delivery_ms: float) -> None:
         """Record a delivery's processing time and time to delivery."""
+        self._stage_sketches(t, t, processing_ms, to_delivery_ms)
+
+    def delivered(
+        self, t: float, now: float, processing_ms: float | None, to_delivery_ms: float
+    ) -> None:
+        """Count one delivered recipient and, when SES gave it, its processing time."""
+        if int(t // self._stage_width) != self._stage_bucket:
+            self._stage(t, now)
+        counts = self._stage_counts
+        if counts is None:
+            counts = self._stage_counts = [0] * _T
+        counts[_DELIVERY] += 1
+        if processing_ms is not None:
+            self._stage_sketches(t, now, processing_ms, to_delivery_ms)
+
+    def _stage_sketches(
+        self, t: float, now: float, processing_ms: float, to_delivery_ms: float
+    ) -> None:
         if self._processing is None or self._to_delivery is None:
             self._processing = [_Tumbling(spec.seconds) for spec in self._specs]
             self._to_delivery = [_Tumbling(spec.seconds) for spec in self._specs]
         if int(t // self._stage_width) != self._stage_bucket:
-            self._stage(t, t)
+            self._stage(t, now)
         staged = self._stage_processing
         if staged is None:
             staged = self._stage_processing = {}

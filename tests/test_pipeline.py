@@ -209,6 +209,60 @@ def test_cap_and_eviction_remove_series() -> None:
     )
 
 
+def test_an_evicted_domain_starts_again_from_zero() -> None:
+    """A domain admitted, evicted while idle and seen again counts afresh, and the room
+    it left goes to the next new domain (nothing of it stays cached)."""
+    pipeline, metrics = make('[domains]\nmax_tracked = 1\nidle_evict = "1h"\n')
+    pipeline.feed(f.raw(f.delivery(["a@one.com"])), "q", NOW)
+    assert pipeline.housekeep(NOW + 3700) == ["one.com"]
+    later = NOW + 3800
+    pipeline.feed(f.raw(f.delivery(["a@two.com"], at=later)), "q", later)
+    pipeline.feed(f.raw(f.delivery(["b@one.com"], at=later + 1)), "q", later + 1)
+    assert (
+        value(metrics, "sesd_recipient_events_total", domain="two.com", event_type="delivery") == 1
+    )
+    assert value(metrics, "sesd_recipient_events_total", domain="other", event_type="delivery") == 1
+    assert (
+        value(metrics, "sesd_recipient_events_total", domain="one.com", event_type="delivery")
+        is None
+    )
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["B@One.COM", "b@one.com.", "Bee <b@one.com>", "b@ONE.com", "b@xn--bcher-kva.example"],
+)
+def test_every_written_form_of_a_domain_counts_under_one_label(address: str) -> None:
+    """Case, a trailing dot, a display name or IDNA: the same domain, once known."""
+    pipeline, metrics = make()
+    domain = "xn--bcher-kva.example" if "xn--" in address else "one.com"
+    first = "a@bücher.example" if "xn--" in address else "a@one.com"
+    pipeline.feed(f.raw(f.delivery([first])), "q", NOW)
+    pipeline.feed(f.raw(f.delivery([address])), "q", NOW)
+    assert value(metrics, "sesd_recipient_events_total", domain=domain, event_type="delivery") == 2
+    assert (
+        value(
+            metrics,
+            "sesd_window_recipient_events",
+            domain=domain,
+            window="5m",
+            event_type="delivery",
+        )
+        == 2
+    )
+
+
+def test_a_known_domain_without_an_at_is_not_a_recipient() -> None:
+    """An address that is only a (known) domain name has no recipient domain."""
+    pipeline, metrics = make()
+    pipeline.feed(f.raw(f.delivery(["a@one.com"])), "q", NOW)
+    result = pipeline.feed(f.raw(f.delivery(["one.com"], message_id="m2")), "q", NOW)
+    assert (result.outcome, result.reason) == ("invalid", "no_usable_domain")
+    assert (
+        value(metrics, "sesd_recipient_events_total", domain="one.com", event_type="delivery") == 1
+    )
+
+
 def test_message_tag_breakdown() -> None:
     """Configured tags are broken down like domains, with their own cap."""
     pipeline, metrics = make('[dimensions]\ntags = ["campaign"]\nmax_tracked = 1\n')
