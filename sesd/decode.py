@@ -12,17 +12,18 @@ Pure: no I/O, no clock. Recognises every form SES events reach SQS in:
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Final
 
 import msgspec
 
-from sesd.events import EVENT_TYPE_INDEX, Event, Invalid, Outer, SesEvent, Skipped
+from sesd.events import EVENT_TYPE_INDEX, Invalid, Mail, Outer, SesEvent, Skipped
 
-__all__ = ["decode_body", "decode_event"]
+__all__ = ["Event", "decode_body", "decode_event"]
 
 #: The text SES publishes to a topic when an event destination is created.
-VALIDATION_TEXT = "Successfully validated SNS topic for Amazon SES event publishing."
+VALIDATION_TEXT: Final = "Successfully validated SNS topic for Amazon SES event publishing."
 
-_SES_TYPE_LABELS = {
+_SES_TYPE_LABELS: Final = {
     "Send": "send",
     "Reject": "reject",
     "Bounce": "bounce",
@@ -36,15 +37,41 @@ _SES_TYPE_LABELS = {
     "Subscription": "subscription",
 }
 
-_SKIP_SNS_TYPES = {
+_SKIP_SNS_TYPES: Final = {
     "SubscriptionConfirmation": "sns_subscription_confirmation",
     "UnsubscribeConfirmation": "sns_unsubscribe_confirmation",
 }
 
 
-_OUTER = msgspec.json.Decoder(Outer)
-_EVENT = msgspec.json.Decoder(SesEvent)
-_STR = msgspec.json.Decoder(str)
+class Event:
+    """A decoded SES event: its type label (and that label's index in
+    :data:`~sesd.events.EVENT_TYPES`), event time (Unix seconds), recipients, the
+    ``mail`` object and its message id, and the whole SES event.
+
+    A plain class rather than a struct: every stage reads these fields, and in the
+    compiled core a plain class's fields are read directly.
+    """
+
+    __slots__ = ("kind", "mail", "message_id", "recipients", "ses", "time", "type")
+
+    def __init__(
+        self, type: str, kind: int, time: float, recipients: list[str], mail: Mail, ses: SesEvent
+    ) -> None:
+        self.type = type
+        self.kind = kind
+        self.time = time
+        self.recipients = recipients
+        self.mail = mail
+        self.message_id = mail.message_id
+        self.ses = ses
+
+    def __repr__(self) -> str:
+        return f"Event({self.type!r}, {self.time!r}, {len(self.recipients)} recipients)"
+
+
+_OUTER: Final = msgspec.json.Decoder(Outer)
+_EVENT: Final = msgspec.json.Decoder(SesEvent)
+_STR: Final = msgspec.json.Decoder(str)
 
 
 def decode_body(body: bytes | str) -> Event | Skipped | Invalid:
@@ -167,13 +194,7 @@ def decode_event(ses: SesEvent) -> Event | Skipped | Invalid:
         sub_time = detail.timestamp if detail is not None else None
     if not recipients:
         return Invalid("no_recipients", f"{name} event without recipients")
-    return Event(
-        label, EVENT_TYPE_INDEX[label], _unix(sub_time or mail.timestamp), recipients, mail, ses
-    )
-
-
-def _unix(moment: datetime) -> float:
-    """Seconds since the epoch; a timestamp without a zone is taken as UTC."""
-    if moment.tzinfo is None:
+    moment = sub_time or mail.timestamp
+    if moment.tzinfo is None:  # a timestamp without a zone is taken as UTC
         moment = moment.replace(tzinfo=UTC)
-    return moment.timestamp()
+    return Event(label, EVENT_TYPE_INDEX[label], moment.timestamp(), recipients, mail, ses)

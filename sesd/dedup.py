@@ -11,14 +11,15 @@ earlier rotation, and memory never passes ``max_entries`` keys.
 from __future__ import annotations
 
 import struct
+from typing import Final
 
 import xxhash
 
-from sesd.events import Event
+from sesd.decode import Event
 
 __all__ = ["DuplicateFilter", "event_key", "stable_key"]
 
-_pack_double = struct.Struct("<d").pack
+_pack_double: Final = struct.Struct("<d").pack
 
 
 def stable_key(*parts: str) -> int:
@@ -31,7 +32,7 @@ def stable_key(*parts: str) -> int:
 def event_key(event: Event) -> int:
     """The identity of an event: message id, type, event time and recipients. The
     time goes in as its eight IEEE bytes: exact, and far cheaper than ``repr``."""
-    text = "\0".join((event.mail.message_id, event.type, *event.recipients))
+    text = "\0".join((event.message_id, event.type, *event.recipients))
     return xxhash.xxh3_64_intdigest(text.encode() + _pack_double(event.time))
 
 

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import functools
 import re
+from typing import Final
 
 import idna
 
 __all__ = ["OTHER", "LabelTable", "domain_of", "normalise_domain", "redact_address"]
 
-OTHER = "other"
+OTHER: Final = "other"
 
-_HOSTNAME = re.compile(r"^(?:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?\.)*[a-z0-9_-]{1,63}$")
+_HOSTNAME: Final = re.compile(r"^(?:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?\.)*[a-z0-9_-]{1,63}$")
 
 
 def domain_of(address: str) -> str | None:

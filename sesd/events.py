@@ -17,7 +17,6 @@ __all__ = [
     "Complaint",
     "Delivery",
     "DeliveryDelay",
-    "Event",
     "Invalid",
     "Mail",
     "Outer",
@@ -155,18 +154,6 @@ class Outer(SesEvent, frozen=True, gc=False):
     eb_source: object = msgspec.field(default=None, name="source")
     eb_detail_type: str | None = msgspec.field(default=None, name="detail-type")
     eb_detail: msgspec.Raw = msgspec.field(default=_EMPTY, name="detail")
-
-
-class Event(msgspec.Struct, frozen=True, gc=False):
-    """A decoded SES event: its type label (and that label's index in
-    :data:`EVENT_TYPES`), event time (Unix seconds), recipients and ``mail`` object."""
-
-    type: str
-    kind: int
-    time: float
-    recipients: list[str]
-    mail: Mail
-    ses: SesEvent
 
 
 class Skipped(msgspec.Struct, frozen=True, gc=False):

@@ -8,14 +8,14 @@ known, when the message was received.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Final, TypeVar
 
 from sesd.canary.tracker import CanaryTracker
 from sesd.config import Config
-from sesd.decode import decode_body
+from sesd.decode import Event, decode_body
 from sesd.dedup import DuplicateFilter, event_key
 from sesd.domains import OTHER, LabelTable, domain_of, redact_address
-from sesd.events import EVENT_TYPE_INDEX, Event, Invalid, Skipped
+from sesd.events import EVENT_TYPE_INDEX, Invalid, Skipped
 from sesd.pending import PendingDelays, pending_key
 from sesd.tallies import BOUNCE_SUBTYPES, BOUNCE_TYPES, DELAY_TYPES, Tallies
 from sesd.windows import DomainWindows, WindowSpec, window_specs
@@ -24,11 +24,11 @@ __all__ = ["Pipeline", "Result"]
 
 _K = TypeVar("_K")
 
-_DELIVERY = EVENT_TYPE_INDEX["delivery"]
-_DELAY = EVENT_TYPE_INDEX["delivery_delay"]
-_BOUNCE = EVENT_TYPE_INDEX["bounce"]
-_COMPLAINT = EVENT_TYPE_INDEX["complaint"]
-_CONFIG_SET_TAG = "ses:configuration-set"
+_DELIVERY: Final = EVENT_TYPE_INDEX["delivery"]
+_DELAY: Final = EVENT_TYPE_INDEX["delivery_delay"]
+_BOUNCE: Final = EVENT_TYPE_INDEX["bounce"]
+_COMPLAINT: Final = EVENT_TYPE_INDEX["complaint"]
+_CONFIG_SET_TAG: Final = "ses:configuration-set"
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,8 +52,8 @@ class _Label:
         self.windows = windows  # the label's entry in Pipeline.windows, made on first use
 
 
-_PROCESSED = [Result("processed", event_type=name) for name in EVENT_TYPE_INDEX]
-_DUPLICATE = Result("duplicate")
+_PROCESSED: Final = [Result("processed", event_type=name) for name in EVENT_TYPE_INDEX]
+_DUPLICATE: Final = Result("duplicate")
 
 
 class Pipeline:
@@ -215,15 +215,14 @@ class Pipeline:
         processing_ms = delivery.processing_time_millis
         if processing_ms is not None:
             self.tallies.processing.observe(processing_ms / 1000.0)
-        mail = event.mail
-        to_delivery_ms = max(0.0, (event.time - mail.timestamp.timestamp()) * 1000.0)
-        pending = self.pending
-        for address, label in zip(event.recipients, recipients, strict=True):
+        to_delivery_ms = max(0.0, (event.time - event.mail.timestamp.timestamp()) * 1000.0)
+        pending = self.pending.may_have(event.message_id)
+        for i, label in enumerate(recipients):
             if label is None:
                 continue
             label.counts[_DELIVERY] += 1
             if pending:
-                self._end_delay(mail.message_id, address, label, t, in_windows)
+                self._end_delay(event.message_id, event.recipients[i], label, t, in_windows)
             if in_windows:
                 windows = label.windows
                 if windows is None:
@@ -247,14 +246,14 @@ class Pipeline:
         assert delay is not None
         delay_type = delay.delay_type if delay.delay_type in DELAY_TYPES else "other"
         expires = delay.expiration_time.timestamp() if delay.expiration_time else None
-        message_id = event.mail.message_id
+        message_id = event.message_id
         for recipient, label in zip(delay.delayed_recipients, recipients, strict=True):
             if label is None:
                 continue
             _bump(self.tallies.delays, label.name, delay_type)
             if expires is None or expires > now:
                 key = pending_key(message_id, recipient.email_address)
-                self.pending.delayed(key, label.name, t, expires)
+                self.pending.delayed(key, label.name, t, expires, message_id)
             if in_windows:
                 self._windows(label).note_problem(
                     t,
@@ -277,12 +276,14 @@ class Pipeline:
             bounce.bounce_type if bounce.bounce_type in BOUNCE_TYPES else "other",
             bounce.bounce_sub_type if bounce.bounce_sub_type in BOUNCE_SUBTYPES else "other",
         )
-        message_id = event.mail.message_id
+        message_id = event.message_id
+        pending = self.pending.may_have(message_id)
         for recipient, label in zip(bounce.bounced_recipients, recipients, strict=True):
             if label is None:
                 continue
             _bump(self.tallies.bounces, label.name, kind)
-            self._end_delay(message_id, recipient.email_address, label, t, in_windows)
+            if pending:
+                self._end_delay(message_id, recipient.email_address, label, t, in_windows)
             if not in_windows:
                 continue
             self._windows(label).note_problem(
@@ -304,7 +305,7 @@ class Pipeline:
                 self._windows(label).note_problem(
                     t,
                     now,
-                    message_id=event.mail.message_id,
+                    message_id=event.message_id,
                     source=event.mail.source_arn,
                     config_set=_config_set(event),
                 )

@@ -18,8 +18,8 @@ import msgspec
 from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.rules import Transition
 from sesd.config import Config
-from sesd.decode import decode_body
-from sesd.events import EVENT_TYPES, Event, Invalid, Skipped
+from sesd.decode import Event, decode_body
+from sesd.events import EVENT_TYPES, Invalid, Skipped
 from sesd.metrics import OUTCOMES
 from sesd.pipeline import Pipeline
 

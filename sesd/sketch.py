@@ -11,12 +11,12 @@ from __future__ import annotations
 import math
 from array import array
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Final
 
 __all__ = ["LogSketch", "quantile_of"]
 
-_PER_OCTAVE = 4
-_MAX_BUCKET = 35 * _PER_OCTAVE  # 2**35 ms is about a year; larger values clamp
+_PER_OCTAVE: Final = 4
+_MAX_BUCKET: Final = 35 * _PER_OCTAVE  # 2**35 ms is about a year; larger values clamp
 
 
 def bucket_of(value_ms: float) -> int:

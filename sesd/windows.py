@@ -23,7 +23,7 @@ from array import array
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from sesd.config import Duration
 from sesd.events import EVENT_TYPE_INDEX, EVENT_TYPES
@@ -37,15 +37,15 @@ __all__ = [
     "window_specs",
 ]
 
-_T = len(EVENT_TYPES)
-_SEND = EVENT_TYPE_INDEX["send"]
-_DELIVERY = EVENT_TYPE_INDEX["delivery"]
-_DELAY = EVENT_TYPE_INDEX["delivery_delay"]
-_BOUNCE = EVENT_TYPE_INDEX["bounce"]
-_COMPLAINT = EVENT_TYPE_INDEX["complaint"]
-_EXAMPLES = 5
+_T: Final = len(EVENT_TYPES)
+_SEND: Final = EVENT_TYPE_INDEX["send"]
+_DELIVERY: Final = EVENT_TYPE_INDEX["delivery"]
+_DELAY: Final = EVENT_TYPE_INDEX["delivery_delay"]
+_BOUNCE: Final = EVENT_TYPE_INDEX["bounce"]
+_COMPLAINT: Final = EVENT_TYPE_INDEX["complaint"]
+_EXAMPLES: Final = 5
 #: Coarse buckets per window for alert-text breakdowns.
-_DETAIL_BUCKETS = 6
+_DETAIL_BUCKETS: Final = 6
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +85,7 @@ _MESSAGE_ID, _SOURCE, _CONFIG_SET = 0, 1, 2
 
 
 _KEYS: dict[tuple[int, str], tuple[int, str]] = {}
-_KEYS_MAX = 50_000
+_KEYS_MAX: Final = 50_000
 
 
 def _key(kind: int, value: str) -> tuple[int, str]:
@@ -326,7 +326,7 @@ class _Tumbling:
         return tuple(quantile_of(parts, q) for q in qs)
 
 
-_QS = (0.5, 0.95, 0.99)
+_QS: Final = (0.5, 0.95, 0.99)
 _NO_QUANTILES: tuple[None, None, None] = (None, None, None)
 
 

@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sesd.config import parse_config
-from sesd.decode import decode_body
-from sesd.events import Event, Invalid, Skipped
+from sesd.decode import Event, decode_body
+from sesd.events import Invalid, Skipped
 from sesd.pipeline import Pipeline
 from tests import factory as f
 

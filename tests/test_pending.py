@@ -38,3 +38,36 @@ def test_capacity_and_eviction() -> None:
     assert pending.overflow == 1
     pending.drop_label("b.com")
     assert pending.counts() == {"a.com": 1}
+
+
+def test_a_message_with_nothing_pending_is_known_at_once() -> None:
+    """``may_have`` is False for a message none of whose recipients is pending, however
+    its entries went: delivered, expired or evicted with their label."""
+    pending = PendingDelays(100)
+    assert not pending.may_have("m1")
+    pending.delayed(pending_key("m1", "a@a.com"), "a.com", 0, 100, "m1")
+    pending.delayed(pending_key("m1", "b@a.com"), "a.com", 0, 100, "m1")
+    pending.delayed(pending_key("m2", "c@b.com"), "b.com", 0, 50, "m2")
+    pending.delayed(pending_key("m3", "d@c.com"), "c.com", 0, 100, "m3")
+    assert [pending.may_have(m) for m in ("m1", "m2", "m3", "m4")] == [True, True, True, False]
+    pending.resolved(pending_key("m1", "a@a.com"), 10)
+    assert pending.may_have("m1")  # b@a.com is still pending
+    pending.resolved(pending_key("m1", "b@a.com"), 10)
+    assert not pending.may_have("m1")
+    pending.expire(50)
+    assert not pending.may_have("m2")
+    pending.drop_label("c.com")
+    assert not pending.may_have("m3")
+    assert len(pending) == 0
+
+
+def test_restored_entries_keep_every_message_possible() -> None:
+    """Entries from a state file do not say their message: until they are gone, a
+    Delivery for any message is checked recipient by recipient."""
+    before = PendingDelays(100)
+    before.delayed(pending_key("m1", "a@a.com"), "a.com", 0, 100, "m1")
+    after = PendingDelays(100)
+    after.restore(before.snapshot())
+    assert [after.may_have(m) for m in ("m1", "m2")] == [True, True]
+    assert after.resolved(pending_key("m1", "a@a.com"), 30) == ("a.com", 30)
+    assert [after.may_have(m) for m in ("m1", "m2")] == [False, False]

@@ -9,9 +9,8 @@ from typing import Any
 
 from aiobotocore.session import get_session
 
-from sesd.decode import decode_body
+from sesd.decode import Event, decode_body
 from sesd.demo.localsqs import LocalSqs
-from sesd.events import Event
 from sesd.setup import EVENT_TYPES, SetupOptions, run_setup
 from tests import factory as f
 

@@ -23,20 +23,20 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
-from sesd.events import Event
+from sesd.decode import Event
 from sesd.tallies import FixedHistogram
 
 __all__ = ["CANARY_DOMAIN", "CANARY_TAG", "Canary", "CanaryTracker"]
 
 #: The message tag every canary carries; its value names the sending instance.
-CANARY_TAG = "sesd-canary"
+CANARY_TAG: Final = "sesd-canary"
 #: The ``domain`` of canary alerts (one alert per rule, not one per domain).
-CANARY_DOMAIN = "canary"
+CANARY_DOMAIN: Final = "canary"
 #: How many canaries are remembered (a day at one a minute is 1,440).
-_KEEP = 2048
-_SECONDS = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
+_KEEP: Final = 2048
+_SECONDS: Final = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
 
 
 @dataclass(slots=True)
@@ -119,7 +119,7 @@ class CanaryTracker:
 
     def observe(self, event: Event, received_at: float) -> None:
         """A canary's event: its Send, Delivery or Bounce completes a stage."""
-        canary = self._by_id.get(event.mail.message_id)
+        canary = self._by_id.get(event.message_id)
         if canary is None:
             # Another replica's canary, or one sent before a restart.
             self.events["unmatched"] = self.events.get("unmatched", 0) + 1
