@@ -23,19 +23,24 @@ __all__ = ["Event", "decode_body", "decode_event"]
 #: The text SES publishes to a topic when an event destination is created.
 VALIDATION_TEXT: Final = "Successfully validated SNS topic for Amazon SES event publishing."
 
-_SES_TYPE_LABELS: Final = {
-    "Send": "send",
-    "Reject": "reject",
-    "Bounce": "bounce",
-    "Complaint": "complaint",
-    "Delivery": "delivery",
-    "DeliveryDelay": "delivery_delay",
-    "Open": "open",
-    "Click": "click",
-    "Rendering Failure": "rendering_failure",
-    "RenderingFailure": "rendering_failure",
-    "Subscription": "subscription",
+#: SES event type names -> (label, the label's index in EVENT_TYPES).
+_SES_TYPES: Final = {
+    name: (label, EVENT_TYPE_INDEX[label])
+    for name, label in {
+        "Send": "send",
+        "Reject": "reject",
+        "Bounce": "bounce",
+        "Complaint": "complaint",
+        "Delivery": "delivery",
+        "DeliveryDelay": "delivery_delay",
+        "Open": "open",
+        "Click": "click",
+        "Rendering Failure": "rendering_failure",
+        "RenderingFailure": "rendering_failure",
+        "Subscription": "subscription",
+    }.items()
 }
+_UNKNOWN: Final = ("unknown", EVENT_TYPE_INDEX["unknown"])
 
 _SKIP_SNS_TYPES: Final = {
     "SubscriptionConfirmation": "sns_subscription_confirmation",
@@ -89,20 +94,21 @@ def decode_body(body: bytes | str) -> Event | Skipped | Invalid:
     except (RecursionError, UnicodeDecodeError) as exc:
         return _hostile(exc)
 
-    if outer.sns_type is not None:
-        skip = _SKIP_SNS_TYPES.get(outer.sns_type)
-        if skip is not None:
-            return Skipped(skip)
-        if outer.sns_type != "Notification":
-            return Invalid("unrecognised", f"SNS message of Type {outer.sns_type!r}")
+    sns_type = outer.sns_type
+    if sns_type is not None:
+        if sns_type != "Notification":
+            skip = _SKIP_SNS_TYPES.get(sns_type)
+            if skip is not None:
+                return Skipped(skip)
+            return Invalid("unrecognised", f"SNS message of Type {sns_type!r}")
         message = outer.sns_message
+        if isinstance(message, str):  # the usual form, checked first
+            if message.strip() == VALIDATION_TEXT:
+                return Skipped("ses_topic_validation")
+            return _decode_text(message, "SNS Message")
         if message is None:
             return Invalid("unrecognised", "SNS notification without Message")
-        if isinstance(message, SesEvent):
-            return decode_event(message)
-        if message.strip() == VALIDATION_TEXT:
-            return Skipped("ses_topic_validation")
-        return _decode_text(message, "SNS Message")
+        return decode_event(message)
 
     if outer.eb_source is not None and outer.eb_detail_type is not None:
         if outer.eb_source != "aws.ses":
@@ -170,13 +176,14 @@ def decode_event(ses: SesEvent) -> Event | Skipped | Invalid:
     mail = ses.mail
     if mail is None:
         return Invalid("missing_mail", f"{name} event without mail")
-    label = _SES_TYPE_LABELS.get(name, "unknown")
+    label, kind = _SES_TYPES.get(name, _UNKNOWN)
 
     recipients: list[str]
     sub_time: datetime | None = None
-    if label == "delivery" and ses.delivery is not None:
-        recipients = ses.delivery.recipients
-        sub_time = ses.delivery.timestamp
+    delivery = ses.delivery if label == "delivery" else None
+    if delivery is not None:
+        recipients = delivery.recipients
+        sub_time = delivery.timestamp
     elif label == "delivery_delay" and ses.delivery_delay is not None:
         recipients = [r.email_address for r in ses.delivery_delay.delayed_recipients]
         sub_time = ses.delivery_delay.timestamp
@@ -197,4 +204,4 @@ def decode_event(ses: SesEvent) -> Event | Skipped | Invalid:
     moment = sub_time or mail.timestamp
     if moment.tzinfo is None:  # a timestamp without a zone is taken as UTC
         moment = moment.replace(tzinfo=UTC)
-    return Event(label, EVENT_TYPE_INDEX[label], moment.timestamp(), recipients, mail, ses)
+    return Event(label, kind, moment.timestamp(), recipients, mail, ses)

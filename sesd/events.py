@@ -51,7 +51,6 @@ class Mail(_Ses, frozen=True):
     timestamp: datetime
     message_id: str
     destination: list[str] = []
-    source: str = ""
     source_arn: str = ""
     tags: dict[str, list[str]] = {}
 
@@ -62,8 +61,6 @@ class Delivery(_Ses, frozen=True):
     timestamp: datetime | None = None
     recipients: list[str] = []
     processing_time_millis: float | None = None
-    smtp_response: str = ""
-    reporting_mta: str = msgspec.field(default="", name="reportingMTA")
 
 
 class DelayedRecipient(_Ses, frozen=True):
@@ -88,7 +85,6 @@ class BouncedRecipient(_Ses, frozen=True):
     """One entry of ``bounce.bouncedRecipients``."""
 
     email_address: str
-    action: str = ""
     status: str = ""
     diagnostic_code: str = ""
 
@@ -114,7 +110,6 @@ class Complaint(_Ses, frozen=True):
 
     timestamp: datetime | None = None
     complained_recipients: list[ComplainedRecipient] = []
-    complaint_feedback_type: str = ""
 
 
 class _Timestamped(_Ses, frozen=True):

@@ -119,10 +119,10 @@ class Pipeline:
     ) -> Result:
         """Apply one decoded body; counts the message under its outcome."""
         tallies = self.tallies
-        if isinstance(decoded, Skipped):
-            tallies.message(queue, "skipped")
-            return Result("skipped", decoded.reason)
-        if isinstance(decoded, Invalid):
+        if not isinstance(decoded, Event):
+            if isinstance(decoded, Skipped):
+                tallies.message(queue, "skipped")
+                return Result("skipped", decoded.reason)
             return self._invalid(queue, decoded.reason, decoded.detail)
 
         event = decoded

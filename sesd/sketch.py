@@ -16,6 +16,7 @@ from typing import Any, Final
 __all__ = ["LogSketch", "quantile_of"]
 
 _PER_OCTAVE: Final = 4
+_log2: Final = math.log2
 _MAX_BUCKET: Final = 35 * _PER_OCTAVE  # 2**35 ms is about a year; larger values clamp
 
 
@@ -23,7 +24,7 @@ def bucket_of(value_ms: float) -> int:
     """The bucket index of a value; values of 1 ms and below share bucket 0."""
     if value_ms <= 1.0:
         return 0
-    return min(_MAX_BUCKET, math.ceil(math.log2(value_ms) * _PER_OCTAVE))
+    return min(_MAX_BUCKET, math.ceil(_log2(value_ms) * _PER_OCTAVE))
 
 
 def bucket_value(index: int) -> float:

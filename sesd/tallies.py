@@ -76,13 +76,14 @@ class FixedHistogram:
 
 
 _K = TypeVar("_K")
+_N_TYPES: Final = len(EVENT_TYPES)
 
 
 def _per_type(table: dict[_K, list[int]], key: _K) -> list[int]:
     """``table[key]``, a counter per event type, created on first use."""
     counts = table.get(key)
     if counts is None:
-        counts = table[key] = [0] * len(EVENT_TYPES)
+        counts = table[key] = [0] * _N_TYPES
     return counts
 
 

@@ -114,8 +114,9 @@ class CanaryTracker:
 
     def owns(self, event: Event) -> bool:
         """Whether ``event`` is a canary's: tagged by any sesd, or one of ours by id."""
-        mail = event.mail
-        return CANARY_TAG in mail.tags or (bool(self._by_id) and mail.message_id in self._by_id)
+        return CANARY_TAG in event.mail.tags or (
+            bool(self._by_id) and event.message_id in self._by_id
+        )
 
     def observe(self, event: Event, received_at: float) -> None:
         """A canary's event: its Send, Delivery or Bounce completes a stage."""
