@@ -17,6 +17,7 @@ from sesd.dedup import DuplicateFilter, event_key
 from sesd.domains import OTHER, LabelTable, domain_of, redact_address
 from sesd.events import EVENT_TYPE_INDEX, Invalid, Skipped
 from sesd.pending import PendingDelays, pending_key
+from sesd.sketch import bucket_of
 from sesd.tallies import BOUNCE_SUBTYPES, BOUNCE_TYPES, DELAY_TYPES, Tallies
 from sesd.windows import DomainWindows, WindowSpec, window_specs
 
@@ -154,7 +155,8 @@ class Pipeline:
         t = event.time
         if received_at is not None:
             tallies.lag.observe(max(0.0, received_at - t))
-        t = min(t, now)  # a clock ahead of ours is clamped to now
+        if t > now:  # a clock ahead of ours is clamped to now
+            t = now
         in_windows = t > now - self.horizon
         if not in_windows:
             tallies.late_events += 1
@@ -213,9 +215,12 @@ class Pipeline:
         delivery = event.ses.delivery
         assert delivery is not None
         processing_ms = delivery.processing_time_millis
+        processing = to_delivery = -1  # sketch buckets, for the windows
         if processing_ms is not None:
             self.tallies.processing.observe(processing_ms / 1000.0)
-        to_delivery_ms = max(0.0, (event.time - event.mail.timestamp.timestamp()) * 1000.0)
+            processing = bucket_of(processing_ms)
+            sent = event.mail.timestamp.timestamp()
+            to_delivery = bucket_of(max(0.0, (event.time - sent) * 1000.0))
         pending = self.pending.may_have(event.message_id)
         for i, label in enumerate(recipients):
             if label is None:
@@ -227,7 +232,7 @@ class Pipeline:
                 windows = label.windows
                 if windows is None:
                     windows = self._windows(label)
-                windows.delivered(t, now, processing_ms, to_delivery_ms)
+                windows.delivered(t, now, processing, to_delivery)
 
     def _end_delay(
         self, message_id: str, address: str, label: _Label, t: float, in_windows: bool

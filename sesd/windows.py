@@ -292,13 +292,27 @@ class _Tumbling:
 
     def add(self, t: float, index: int, n: int = 1) -> None:
         """Record ``n`` values of sketch bucket ``index`` at event time ``t``."""
+        sketch = self._at(t)
+        if sketch is not None:
+            sketch.add_index(index, n)
+
+    def add_all(self, t: float, counts: dict[int, int]) -> None:
+        """Record values at event time ``t``: ``counts`` maps sketch buckets to numbers."""
+        sketch = self._at(t)
+        if sketch is not None:
+            for index, n in counts.items():
+                sketch.add_index(index, n)
+
+    def _at(self, t: float) -> LogSketch | None:
+        """The generation holding event time ``t``, if it is still kept."""
         generation = int(t // self.seconds)
         if generation > self.generation:
             self._roll(generation)
         if generation == self.generation:
-            self.current.add_index(index, n)
-        elif generation == self.generation - 1 and self.previous is not None:
-            self.previous.add_index(index, n)
+            return self.current
+        if generation == self.generation - 1:
+            return self.previous
+        return None
 
     def snapshot(self) -> dict[str, Any]:
         """Plain data for the state file."""
@@ -387,14 +401,14 @@ class DomainWindows:
                     for type_index, n in enumerate(counts):
                         if n:
                             ring.add(bucket, type_index, n)
-        for staged, sketches in (
-            (self._stage_processing, self._processing),
-            (self._stage_delivery, self._to_delivery),
-        ):
-            if staged and sketches is not None:
-                for sketch in sketches:
-                    for index, n in staged.items():
-                        sketch.add(t, index, n)
+        staged, sketches = self._stage_processing, self._processing
+        if staged and sketches is not None:
+            for sketch in sketches:
+                sketch.add_all(t, staged)
+        staged, sketches = self._stage_delivery, self._to_delivery
+        if staged and sketches is not None:
+            for sketch in sketches:
+                sketch.add_all(t, staged)
         self._stage_processing = self._stage_delivery = None
 
     def count(self, t: float, now: float, type_index: int, n: int = 1) -> None:
@@ -448,46 +462,45 @@ class DomainWindows:
         if self._examples is None:
             self._examples = [[], [], []]
         recent = self._examples[kind]
-        if all(v != value for _, v in recent):
-            recent.append((t, value))
-            if len(recent) > _EXAMPLES:
-                del recent[0]
+        for _, known in recent:
+            if known == value:
+                return
+        recent.append((t, value))
+        if len(recent) > _EXAMPLES:
+            del recent[0]
 
     def observe_processing(self, t: float, processing_ms: float, to_delivery_ms: float) -> None:
         """Record a delivery's processing time and time to delivery."""
-        self._stage_sketches(t, t, processing_ms, to_delivery_ms)
+        if int(t // self._stage_width) != self._stage_bucket:
+            self._stage(t, t)
+        self._stage_sketches(bucket_of(processing_ms), bucket_of(to_delivery_ms))
 
-    def delivered(
-        self, t: float, now: float, processing_ms: float | None, to_delivery_ms: float
-    ) -> None:
-        """Count one delivered recipient and, when SES gave it, its processing time."""
+    def delivered(self, t: float, now: float, processing: int, to_delivery: int) -> None:
+        """Count one delivered recipient, with the sketch buckets (:func:`bucket_of`) of
+        its processing time and time to delivery; ``processing`` is -1 when SES gave
+        none (then neither is recorded)."""
         if int(t // self._stage_width) != self._stage_bucket:
             self._stage(t, now)
         counts = self._stage_counts
         if counts is None:
             counts = self._stage_counts = [0] * _T
         counts[_DELIVERY] += 1
-        if processing_ms is not None:
-            self._stage_sketches(t, now, processing_ms, to_delivery_ms)
+        if processing >= 0:
+            self._stage_sketches(processing, to_delivery)
 
-    def _stage_sketches(
-        self, t: float, now: float, processing_ms: float, to_delivery_ms: float
-    ) -> None:
+    def _stage_sketches(self, processing: int, to_delivery: int) -> None:
+        """Stage one value of each sketch, by bucket, in the current fine bucket."""
         if self._processing is None or self._to_delivery is None:
             self._processing = [_Tumbling(spec.seconds) for spec in self._specs]
             self._to_delivery = [_Tumbling(spec.seconds) for spec in self._specs]
-        if int(t // self._stage_width) != self._stage_bucket:
-            self._stage(t, now)
         staged = self._stage_processing
         if staged is None:
             staged = self._stage_processing = {}
             self._stage_delivery = {}
         delivery = self._stage_delivery
         assert delivery is not None
-        index = bucket_of(processing_ms)
-        staged[index] = staged.get(index, 0) + 1
-        index = bucket_of(to_delivery_ms)
-        delivery[index] = delivery.get(index, 0) + 1
+        staged[processing] = staged.get(processing, 0) + 1
+        delivery[to_delivery] = delivery.get(to_delivery, 0) + 1
 
     def observe_delay_duration(self, t: float, duration_ms: float) -> None:
         """Record how long a delay lasted once its recipient was delivered or bounced."""
