@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sesd.dedup import DuplicateFilter
+from sesd.decode import Event, decode_body
+from sesd.dedup import DuplicateFilter, event_key
+from tests import factory as f
 
 
 def test_seen_within_the_horizon() -> None:
@@ -25,3 +27,14 @@ def test_memory_is_bounded() -> None:
         seen.seen(key, 0)
     assert len(seen) <= 100
     assert seen.seen(9_999, 0)
+
+
+def test_event_keys_are_the_same_in_every_version() -> None:
+    """Keys go into the state file: the digest of a given event must not change
+    between releases, or duplicates would slip through across an upgrade."""
+    event = decode_body(f.raw(f.delivery(["a@one.com", "b@two.com"], message_id="m-1")))
+    assert isinstance(event, Event)
+    assert event_key(event) == 0xEE88AD3AE9888DFA
+    delay = decode_body(f.raw(f.delay(["a@one.com"], message_id="m-1")))
+    assert isinstance(delay, Event)
+    assert event_key(delay) != event_key(event)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sesd.dedup import stable_key
 from sesd.pending import DEFAULT_EXPIRY, PendingDelays, pending_key
 
 
@@ -71,3 +72,9 @@ def test_restored_entries_keep_every_message_possible() -> None:
     assert [after.may_have(m) for m in ("m1", "m2")] == [True, True]
     assert after.resolved(pending_key("m1", "a@a.com"), 30) == ("a.com", 30)
     assert [after.may_have(m) for m in ("m1", "m2")] == [False, False]
+
+
+def test_pending_keys_are_the_same_in_every_version() -> None:
+    """Keys go into the state file: a recipient's key must not change between releases."""
+    assert pending_key("m-1", " A@Example.org ") == stable_key("m-1", "a@example.org")
+    assert pending_key("m-1", "a@example.org") == 0xBD7BD11A886508A4
