@@ -52,7 +52,7 @@ test-compiled: $(COMPILED)/.built
 	SESD_COMPILED=$(COMPILED) $(BIN)/pytest -q $(CORE_TESTS)
 
 CORE_TESTS := tests/test_pipeline.py tests/test_decode.py tests/test_windows.py tests/test_dedup.py \
-	tests/test_domains.py tests/test_pending.py tests/test_state.py \
+	tests/test_domains.py tests/test_pending.py tests/test_state.py tests/test_timestamps.py \
 	tests/test_hostile_input.py tests/test_metrics.py tests/test_rules.py tests/test_canary.py \
 	tests/test_replay.py tests/test_sqs_integration.py tests/test_alerting_e2e.py
 

@@ -20,6 +20,7 @@ COMPILED_CORE = [
     "sesd/pipeline.py",
     "sesd/sketch.py",
     "sesd/tallies.py",
+    "sesd/timestamps.py",
     "sesd/windows.py",
     "sesd/canary/tracker.py",
 ]

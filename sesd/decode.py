@@ -11,12 +11,12 @@ Pure: no I/O, no clock. Recognises every form SES events reach SQS in:
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Final
 
 import msgspec
 
 from sesd.events import EVENT_TYPE_INDEX, Invalid, Mail, Outer, SesEvent, Skipped
+from sesd.timestamps import unix_seconds
 
 __all__ = ["Event", "decode_body", "decode_event"]
 
@@ -50,21 +50,30 @@ _SKIP_SNS_TYPES: Final = {
 
 class Event:
     """A decoded SES event: its type label (and that label's index in
-    :data:`~sesd.events.EVENT_TYPES`), event time (Unix seconds), recipients, the
-    ``mail`` object and its message id, and the whole SES event.
+    :data:`~sesd.events.EVENT_TYPES`), event time and the time the message was
+    sent (Unix seconds), recipients, the ``mail`` object and its message id, and
+    the whole SES event.
 
     A plain class rather than a struct: every stage reads these fields, and in the
     compiled core a plain class's fields are read directly.
     """
 
-    __slots__ = ("kind", "mail", "message_id", "recipients", "ses", "time", "type")
+    __slots__ = ("kind", "mail", "message_id", "recipients", "sent", "ses", "time", "type")
 
     def __init__(
-        self, type: str, kind: int, time: float, recipients: list[str], mail: Mail, ses: SesEvent
+        self,
+        type: str,
+        kind: int,
+        time: float,
+        sent: float,
+        recipients: list[str],
+        mail: Mail,
+        ses: SesEvent,
     ) -> None:
         self.type = type
         self.kind = kind
         self.time = time
+        self.sent = sent
         self.recipients = recipients
         self.mail = mail
         self.message_id = mail.message_id
@@ -179,7 +188,7 @@ def decode_event(ses: SesEvent) -> Event | Skipped | Invalid:
     label, kind = _SES_TYPES.get(name, _UNKNOWN)
 
     recipients: list[str]
-    sub_time: datetime | None = None
+    sub_time: str | None = None
     delivery = ses.delivery if label == "delivery" else None
     if delivery is not None:
         recipients = delivery.recipients
@@ -187,6 +196,9 @@ def decode_event(ses: SesEvent) -> Event | Skipped | Invalid:
     elif label == "delivery_delay" and ses.delivery_delay is not None:
         recipients = [r.email_address for r in ses.delivery_delay.delayed_recipients]
         sub_time = ses.delivery_delay.timestamp
+        expires = ses.delivery_delay.expiration_time
+        if expires is not None and not _is_time(expires):
+            return Invalid("schema", f"{name} event with an expirationTime not in ISO 8601")
     elif label == "bounce" and ses.bounce is not None:
         recipients = [r.email_address for r in ses.bounce.bounced_recipients]
         sub_time = ses.bounce.timestamp
@@ -201,7 +213,17 @@ def decode_event(ses: SesEvent) -> Event | Skipped | Invalid:
         sub_time = detail.timestamp if detail is not None else None
     if not recipients:
         return Invalid("no_recipients", f"{name} event without recipients")
-    moment = sub_time or mail.timestamp
-    if moment.tzinfo is None:  # a timestamp without a zone is taken as UTC
-        moment = moment.replace(tzinfo=UTC)
-    return Event(label, kind, moment.timestamp(), recipients, mail, ses)
+    try:
+        sent = unix_seconds(mail.timestamp)
+        time = sent if sub_time is None else unix_seconds(sub_time)
+    except ValueError:
+        return Invalid("schema", f"{name} event with a timestamp not in ISO 8601")
+    return Event(label, kind, time, sent, recipients, mail, ses)
+
+
+def _is_time(text: str) -> bool:
+    try:
+        unix_seconds(text)
+    except ValueError:
+        return False
+    return True

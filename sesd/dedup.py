@@ -53,15 +53,21 @@ class DuplicateFilter:
 
     def seen(self, key: int, now: float) -> bool:
         """True if ``key`` was seen recently; otherwise remember it and return False."""
-        if key in self._current or key in self._previous:
+        if key in self._previous:
+            return True
+        current = self._current
+        size = len(current)
+        current.add(key)  # one probe of the larger set both answers and records
+        if len(current) == size:
             return True
         if self._generation_start is None:
             self._generation_start = now
-        elif now - self._generation_start >= self._horizon or len(self._current) >= self._half:
-            self._previous = self._current
+        elif now - self._generation_start >= self._horizon or size + 1 >= self._half:
+            # The key just added goes with the generation it closes: it is kept
+            # until the next rotation, at least a horizon away unless volume forces it.
+            self._previous = current
             self._current = set()
             self._generation_start = now
-        self._current.add(key)
         return False
 
     def __len__(self) -> int:

@@ -2,11 +2,10 @@
 
 The structs name only the fields sesd reads; SES adds fields over time and
 msgspec ignores the rest. A field with the wrong type makes the body invalid.
+Timestamps stay text here: :mod:`sesd.decode` reads them (sesd.timestamps).
 """
 
 from __future__ import annotations
-
-from datetime import datetime
 
 import msgspec
 
@@ -48,7 +47,7 @@ class _Ses(msgspec.Struct, frozen=True, gc=False, rename="camel"):
 class Mail(_Ses, frozen=True):
     """The ``mail`` object common to every event."""
 
-    timestamp: datetime
+    timestamp: str
     message_id: str
     destination: list[str] = []
     source_arn: str = ""
@@ -58,7 +57,7 @@ class Mail(_Ses, frozen=True):
 class Delivery(_Ses, frozen=True):
     """``delivery``: SES handed the message to the recipient's MTA."""
 
-    timestamp: datetime | None = None
+    timestamp: str | None = None
     recipients: list[str] = []
     processing_time_millis: float | None = None
 
@@ -74,9 +73,9 @@ class DelayedRecipient(_Ses, frozen=True):
 class DeliveryDelay(_Ses, frozen=True):
     """``deliveryDelay``: SES could not deliver yet and keeps trying."""
 
-    timestamp: datetime | None = None
+    timestamp: str | None = None
     delay_type: str = ""
-    expiration_time: datetime | None = None
+    expiration_time: str | None = None
     delayed_recipients: list[DelayedRecipient] = []
     reporting_mta: str = msgspec.field(default="", name="reportingMTA")
 
@@ -92,7 +91,7 @@ class BouncedRecipient(_Ses, frozen=True):
 class Bounce(_Ses, frozen=True):
     """``bounce``: the recipient's MTA (or SES) rejected the message."""
 
-    timestamp: datetime | None = None
+    timestamp: str | None = None
     bounce_type: str = ""
     bounce_sub_type: str = ""
     bounced_recipients: list[BouncedRecipient] = []
@@ -108,14 +107,14 @@ class ComplainedRecipient(_Ses, frozen=True):
 class Complaint(_Ses, frozen=True):
     """``complaint``: a recipient marked the message as spam."""
 
-    timestamp: datetime | None = None
+    timestamp: str | None = None
     complained_recipients: list[ComplainedRecipient] = []
 
 
 class _Timestamped(_Ses, frozen=True):
     """``open``, ``click``, ``subscription``, ``reject``...: only the time matters."""
 
-    timestamp: datetime | None = None
+    timestamp: str | None = None
 
 
 class SesEvent(_Ses, frozen=True):

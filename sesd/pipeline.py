@@ -19,6 +19,7 @@ from sesd.events import EVENT_TYPE_INDEX, Invalid, Skipped
 from sesd.pending import PendingDelays, pending_key
 from sesd.sketch import bucket_of
 from sesd.tallies import BOUNCE_SUBTYPES, BOUNCE_TYPES, DELAY_TYPES, Tallies
+from sesd.timestamps import unix_seconds
 from sesd.windows import DomainWindows, WindowSpec, window_specs
 
 __all__ = ["Pipeline", "Result"]
@@ -219,8 +220,7 @@ class Pipeline:
         if processing_ms is not None:
             self.tallies.processing.observe(processing_ms / 1000.0)
             processing = bucket_of(processing_ms)
-            sent = event.mail.timestamp.timestamp()
-            to_delivery = bucket_of(max(0.0, (event.time - sent) * 1000.0))
+            to_delivery = bucket_of(max(0.0, (event.time - event.sent) * 1000.0))
         pending = self.pending.may_have(event.message_id)
         for i, label in enumerate(recipients):
             if label is None:
@@ -250,7 +250,9 @@ class Pipeline:
         delay = event.ses.delivery_delay
         assert delay is not None
         delay_type = delay.delay_type if delay.delay_type in DELAY_TYPES else "other"
-        expires = delay.expiration_time.timestamp() if delay.expiration_time else None
+        # decode_event checked that an expiration time, when there is one, is ISO 8601.
+        expiration = delay.expiration_time
+        expires = None if expiration is None else unix_seconds(expiration)
         message_id = event.message_id
         for recipient, label in zip(delay.delayed_recipients, recipients, strict=True):
             if label is None:
