@@ -23,6 +23,7 @@ import anyio
 from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
 
+from sesd import __version__
 from sesd.alerting.service import Alerting
 from sesd.canary.metrics import CanaryCollector
 from sesd.canary.sender import CanarySender
@@ -31,7 +32,7 @@ from sesd.health import Changes, Health
 from sesd.http import StartError, http_server
 from sesd.logs import get_logger
 from sesd.metrics import Metrics
-from sesd.pipeline import Pipeline
+from sesd.pipeline import CORE, Pipeline
 from sesd.sqs import QueuePoller, _InvalidMemory, check_redrive
 from sesd.state import StateError, read_state, restore, snapshot, write_state
 from sesd.systemd import Notifier
@@ -125,6 +126,8 @@ class Daemon:
                         await tg.start(self._watch_signals)
                     self._log.info(
                         "sesd.daemon.started",
+                        version=__version__,
+                        core=CORE,
                         queues=[q.label for q in self.config.queues],
                         pollers=sum(q.concurrency for q in self.config.queues),
                     )

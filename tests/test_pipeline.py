@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
+from sesd import __version__
+from sesd.cli import main
 from sesd.config import parse_config
 from sesd.metrics import Metrics
-from sesd.pipeline import Pipeline
+from sesd.pipeline import CORE, Pipeline
 from tests import factory as f
 
 NOW = f.T0 + 10
@@ -336,3 +340,13 @@ def test_breakdowns_only_for_windows_rules_read() -> None:
     assert windows.breakdown(1, NOW).delay_types == [("MailboxFull", 1)]
     assert windows.breakdown(0, NOW).delay_types == []
     assert windows.figures(0, NOW).count("delivery_delay") == 1
+
+
+def test_the_core_says_how_it_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    """`sesd --version` names the core: compiled under `make test-compiled`, else Python."""
+    expected = "compiled" if os.environ.get("SESD_COMPILED") else "python"
+    assert expected == CORE
+    with pytest.raises(SystemExit) as stopped:
+        main(["--version"])
+    assert stopped.value.code == 0
+    assert capsys.readouterr().out.strip() == f"sesd {__version__} ({expected} core)"
