@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip
 
-.PHONY: demo test lint typecheck unit compiled test-compiled bench soak audit clean lock
+.PHONY: demo test lint typecheck unit compiled test-compiled wheel bench soak audit clean lock
 
 # A venv with the runtime and demo extras (moto's SQS server).
 $(VENV)/.demo: pyproject.toml constraints.txt
@@ -47,6 +47,12 @@ $(COMPILED)/.built: $(VENV)/.dev setup.py sesd/*.py sesd/canary/*.py
 
 compiled: $(COMPILED)/.built
 
+# A wheel with the compiled core in dist/, for installs outside the container
+# (systemd): pip install -c constraints.txt dist/sesd-*.whl
+wheel: $(VENV)/.dev
+	rm -rf dist
+	SESD_COMPILE=1 $(PIP) wheel -q --no-build-isolation --no-deps --wheel-dir dist .
+
 # The core's tests, and the daemon's SQS and alerting tests, against the compiled modules.
 test-compiled: $(COMPILED)/.built
 	SESD_COMPILED=$(COMPILED) $(BIN)/pytest -q $(CORE_TESTS)
@@ -72,4 +78,4 @@ lock: $(VENV)/.dev
 	$(PIP) freeze --exclude-editable --exclude sesd > constraints.txt
 
 clean:
-	rm -rf $(VENV) build .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) build dist .mypy_cache .ruff_cache .pytest_cache
