@@ -13,7 +13,15 @@ from array import array
 from collections.abc import Iterator
 from typing import Any, Final
 
-__all__ = ["LogSketch", "quantile_of"]
+__all__ = [
+    "add",
+    "add_index",
+    "items",
+    "new_sketch",
+    "quantile_of",
+    "restore",
+    "snapshot",
+]
 
 _PER_OCTAVE: Final = 4
 _log2: Final = math.log2
@@ -34,59 +42,60 @@ def bucket_value(index: int) -> float:
     return float(2.0 ** ((index - 0.5) / _PER_OCTAVE))
 
 
-class LogSketch:
-    """Counts per logarithmic bucket over the occupied range only, in one
-    ``array('I')``; mergeable, and exact in count."""
-
-    __slots__ = ("count", "counts", "offset")
-
-    def __init__(self) -> None:
-        self.counts: array[int] = array("I")
-        self.offset = 0  # the bucket index of counts[0]
-        self.count = 0
-
-    def add(self, value_ms: float) -> None:
-        """Record one value."""
-        self.add_index(bucket_of(value_ms))
-
-    def add_index(self, index: int, n: int = 1) -> None:
-        """Record ``n`` values whose bucket index the caller computed."""
-        counts = self.counts
-        if not counts:
-            self.offset = index
-            counts.append(0)
-        position = index - self.offset
-        if position < 0:
-            self.counts = counts = array("I", bytes(4 * -position)) + counts
-            self.offset = index
-            position = 0
-        elif position >= len(counts):
-            counts.frombytes(bytes(4 * (position - len(counts) + 1)))
-        counts[position] += n
-        self.count += n
-
-    def items(self) -> Iterator[tuple[int, int]]:
-        """(bucket index, count) for every occupied bucket."""
-        offset = self.offset
-        for position, n in enumerate(self.counts):
-            if n:
-                yield offset + position, n
-
-    def snapshot(self) -> dict[str, Any]:
-        """Plain data for the state file."""
-        return {"offset": self.offset, "counts": self.counts.tobytes()}
-
-    @classmethod
-    def restore(cls, data: dict[str, Any]) -> LogSketch:
-        """Rebuild from :meth:`snapshot`."""
-        sketch = cls()
-        sketch.offset = int(data["offset"])
-        sketch.counts.frombytes(data["counts"])
-        sketch.count = sum(sketch.counts)
-        return sketch
+def new_sketch() -> array[int]:
+    """An empty sketch: one ``array('I')``, whose first item (once a value is recorded)
+    is the bucket index of the second, and whose items from the second on count values
+    per bucket over the occupied range. No object around it: a domain keeps a dozen
+    sketches, and a wrapper each cost more than their counts."""
+    return array("I")
 
 
-def quantile_of(parts: list[tuple[LogSketch, float]], q: float) -> float | None:
+def add(sketch: array[int], value_ms: float) -> None:
+    """Record one value."""
+    add_index(sketch, bucket_of(value_ms))
+
+
+def add_index(sketch: array[int], index: int, n: int = 1) -> None:
+    """Record ``n`` values whose bucket index the caller computed."""
+    if not sketch:
+        sketch.append(index)
+        sketch.append(0)
+    position = index - sketch[0] + 1
+    if position < 1:  # below the range: widen it downwards, in place
+        sketch[1:1] = array("I", bytes(4 * (1 - position)))
+        sketch[0] = index
+        position = 1
+    elif position >= len(sketch):
+        sketch.frombytes(bytes(4 * (position - len(sketch) + 1)))
+    sketch[position] += n
+
+
+def items(sketch: array[int]) -> Iterator[tuple[int, int]]:
+    """(bucket index, count) for every occupied bucket."""
+    if not sketch:
+        return
+    offset = sketch[0] - 1
+    for position in range(1, len(sketch)):
+        n = sketch[position]
+        if n:
+            yield offset + position, n
+
+
+def snapshot(sketch: array[int]) -> dict[str, Any]:
+    """Plain data for the state file."""
+    return {"offset": sketch[0] if sketch else 0, "counts": sketch[1:].tobytes()}
+
+
+def restore(data: dict[str, Any]) -> array[int]:
+    """Rebuild from :func:`snapshot`."""
+    sketch = new_sketch()
+    if data["counts"]:
+        sketch.append(int(data["offset"]))
+        sketch.frombytes(data["counts"])
+    return sketch
+
+
+def quantile_of(parts: list[tuple[array[int], float]], q: float) -> float | None:
     """The ``q`` quantile (ms) of weighted sketches merged, or None when empty.
 
     ``parts`` pairs each sketch with a weight in [0, 1] (the share of it still
@@ -96,7 +105,7 @@ def quantile_of(parts: list[tuple[LogSketch, float]], q: float) -> float | None:
     for sketch, weight in parts:
         if weight <= 0:
             continue
-        for index, n in sketch.items():
+        for index, n in items(sketch):
             merged[index] = merged.get(index, 0.0) + n * weight
     total = sum(merged.values())
     if total <= 0:

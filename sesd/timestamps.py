@@ -24,8 +24,6 @@ _NATIVE: Final = not __file__.endswith(".py")
 #: What :func:`ses_form` returns for text not in SES's form (no real time is this far back).
 NOT_SES_FORM: Final = -1.0e18
 
-_DAYS_IN_MONTH: Final = (0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
-
 
 def unix_seconds(text: str) -> float:
     """The Unix time of an ISO 8601 timestamp. Raises ValueError if ``text`` is not one."""
@@ -71,8 +69,7 @@ def ses_form(text: str) -> float:
         year < 1
         or millis < 0
         or not 1 <= month <= 12
-        or not 1 <= day <= _DAYS_IN_MONTH[month]
-        or (month == 2 and day == 29 and not _leap(year))
+        or not 1 <= day <= _days_in_month(year, month)
         or not 0 <= hour < 24
         or not 0 <= minute < 60
         or not 0 <= second < 60
@@ -93,6 +90,13 @@ def _number(raw: bytes, start: i64, width: i64) -> i64:
             return -1
         value = value * 10 + digit
     return value
+
+
+def _days_in_month(year: i64, month: i64) -> i64:
+    # No table: compiled code would build a table constant afresh at every call.
+    if month == 2:
+        return 29 if _leap(year) else 28
+    return 30 + ((month + month // 8) & 1)  # 31 in odd months to July, even from August
 
 
 def _leap(year: i64) -> bool:

@@ -23,11 +23,13 @@ from array import array
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from sesd.config import Duration
 from sesd.events import EVENT_TYPE_INDEX, EVENT_TYPES
-from sesd.sketch import LogSketch, bucket_of, quantile_of
+from sesd.sketch import add_index, bucket_of, new_sketch, quantile_of
+from sesd.sketch import restore as restore_sketch
+from sesd.sketch import snapshot as snapshot_sketch
 
 __all__ = [
     "Breakdown",
@@ -44,6 +46,8 @@ _DELAY: Final = EVENT_TYPE_INDEX["delivery_delay"]
 _BOUNCE: Final = EVENT_TYPE_INDEX["bounce"]
 _COMPLAINT: Final = EVENT_TYPE_INDEX["complaint"]
 _EXAMPLES: Final = 5
+#: Diagnostic codes longer than this are cut in breakdowns.
+_DIAGNOSTIC_CHARS: Final = 200
 #: Coarse buckets per window for alert-text breakdowns.
 _DETAIL_BUCKETS: Final = 6
 
@@ -84,23 +88,32 @@ _DELAY_TYPE, _STATUS, _DIAGNOSTIC, _MTA = 0, 1, 2, 3
 _MESSAGE_ID, _SOURCE, _CONFIG_SET = 0, 1, 2
 
 
-_KEYS: dict[tuple[int, str], tuple[int, str]] = {}
+#: A breakdown's key: a (kind, value) tuple, typed ``object`` where it is stored so
+#: that compiled code passes the shared tuple itself (a ``tuple[int, str]`` would be
+#: unpacked to a C struct and rebuilt, a new tuple in every bucket).
+_Key = object
+_KEYS: dict[tuple[int, str], _Key] = {}
 _KEYS_MAX: Final = 50_000
 
 
-def _key(kind: int, value: str) -> tuple[int, str]:
+def _key(kind: int, value: str) -> _Key:
     """One shared (kind, value) tuple per distinct pair: the same SMTP status or MTA
     in a hundred buckets is stored once (bounded, so a flood of values costs nothing)."""
     key = (kind, value)
     found = _KEYS.get(key)
     if found is None:
+        found = key
         if len(_KEYS) < _KEYS_MAX:
-            _KEYS[key] = key
-        return key
+            _KEYS[key] = found
     return found
 
 
-def _count(details: dict[tuple[int, str], int], kind: int, value: str) -> None:
+def _pair(key: _Key) -> tuple[int, str]:
+    """The (kind, value) of a breakdown key."""
+    return cast(tuple[int, str], key)
+
+
+def _count(details: dict[_Key, int], kind: int, value: str) -> None:
     """Count one (kind, value) in a coarse bucket's breakdown."""
     key = _key(kind, value)
     details[key] = details.get(key, 0) + 1
@@ -183,7 +196,7 @@ class _Ring:
         self.columns: list[array[int] | None] = [None] * _T
         self.totals = [0] * _T
         # Coarse bucket -> counts per (kind, value) of what problem events said.
-        self.details: dict[int, dict[tuple[int, str], int]] | None = None
+        self.details: dict[int, dict[_Key, int]] | None = None
         self.detail_span = max(1, spec.slots // _DETAIL_BUCKETS)
         self.breakdown = spec.breakdown
 
@@ -238,7 +251,7 @@ class _Ring:
             "columns": {i: c.tobytes() for i, c in enumerate(self.columns) if c is not None},
             "totals": list(self.totals),
             "details": {
-                b: [[kind, value, n] for (kind, value), n in d.items()]
+                b: [[*_pair(key), n] for key, n in d.items()]
                 for b, d in (self.details or {}).items()
             },
         }
@@ -260,7 +273,7 @@ class _Ring:
             for b, d in data["details"].items()
         } or None
 
-    def details_at(self, bucket: int) -> dict[tuple[int, str], int]:
+    def details_at(self, bucket: int) -> dict[_Key, int]:
         """The breakdown for the coarse bucket holding ``bucket``, made on first use."""
         if self.details is None:
             self.details = {}
@@ -279,31 +292,31 @@ class _Tumbling:
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
         self.generation = -(2**62)
-        self.current = LogSketch()
-        self.previous: LogSketch | None = None
+        self.current = new_sketch()
+        self.previous: array[int] | None = None
 
     def _roll(self, generation: int) -> None:
         if generation == self.generation + 1:
             self.previous = self.current
         else:
             self.previous = None
-        self.current = LogSketch()
+        self.current = new_sketch()
         self.generation = generation
 
     def add(self, t: float, index: int, n: int = 1) -> None:
         """Record ``n`` values of sketch bucket ``index`` at event time ``t``."""
         sketch = self._at(t)
         if sketch is not None:
-            sketch.add_index(index, n)
+            add_index(sketch, index, n)
 
     def add_all(self, t: float, counts: dict[int, int]) -> None:
         """Record values at event time ``t``: ``counts`` maps sketch buckets to numbers."""
         sketch = self._at(t)
         if sketch is not None:
             for index, n in counts.items():
-                sketch.add_index(index, n)
+                add_index(sketch, index, n)
 
-    def _at(self, t: float) -> LogSketch | None:
+    def _at(self, t: float) -> array[int] | None:
         """The generation holding event time ``t``, if it is still kept."""
         generation = int(t // self.seconds)
         if generation > self.generation:
@@ -319,15 +332,16 @@ class _Tumbling:
         previous = self.previous
         return {
             "generation": self.generation,
-            "current": self.current.snapshot(),
-            "previous": None if previous is None else previous.snapshot(),
+            "current": snapshot_sketch(self.current),
+            "previous": None if previous is None else snapshot_sketch(previous),
         }
 
     def restore(self, data: dict[str, Any]) -> None:
         """Load what :meth:`snapshot` returned."""
         self.generation = int(data["generation"])
-        self.current = LogSketch.restore(data["current"])
-        self.previous = None if data["previous"] is None else LogSketch.restore(data["previous"])
+        self.current = restore_sketch(data["current"])
+        previous = data["previous"]
+        self.previous = None if previous is None else restore_sketch(previous)
 
     def quantiles(self, now: float, qs: tuple[float, ...]) -> tuple[float | None, ...]:
         generation = int(now // self.seconds)
@@ -453,7 +467,11 @@ class DomainWindows:
                     _count(details, _STATUS, status)
             for diagnostic in diagnostics:
                 if diagnostic:
-                    _count(details, _DIAGNOSTIC, diagnostic[:200])
+                    # Sliced only when too long: a slice is a new string when compiled,
+                    # and every bucket would keep its own copy.
+                    if len(diagnostic) > _DIAGNOSTIC_CHARS:
+                        diagnostic = diagnostic[:_DIAGNOSTIC_CHARS]
+                    _count(details, _DIAGNOSTIC, diagnostic)
             if mta:
                 _count(details, _MTA, mta)
 
@@ -567,14 +585,15 @@ class DomainWindows:
         ring.advance(int(now // ring.width))
         if not ring.details:
             return Breakdown()
-        counts: Counter[tuple[int, str]] = Counter()
+        counts: Counter[_Key] = Counter()
         for details in ring.details.values():
             counts.update(details)
+        pairs = [(_pair(key), n) for key, n in counts.items()]
         since = now - self._specs[index].seconds
 
         def top(kind: int) -> list[tuple[str, int]]:
             ranked = sorted(
-                ((value, n) for (k, value), n in counts.items() if k == kind),
+                ((value, n) for (k, value), n in pairs if k == kind),
                 key=lambda pair: (-pair[1], pair[0]),
             )
             return ranked[:top_n]

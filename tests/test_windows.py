@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from array import array
+
 import pytest
 
 from sesd.config import Duration
 from sesd.events import EVENT_TYPE_INDEX
-from sesd.sketch import LogSketch, quantile_of
+from sesd.sketch import add, add_index, items, new_sketch, quantile_of, restore, snapshot
 from sesd.windows import DomainWindows, window_specs
 
 DELIVERY = EVENT_TYPE_INDEX["delivery"]
@@ -93,14 +95,30 @@ def test_running_totals_match_a_recount() -> None:
 
 def test_quantiles_within_sketch_error() -> None:
     """p50/p95/p99 from log buckets are within 10% of the exact values."""
-    sketch = LogSketch()
+    sketch = new_sketch()
     values = [float(v) for v in range(1, 10_001)]
     for v in values:
-        sketch.add(v)
+        add(sketch, v)
     for q, exact in ((0.5, 5000), (0.95, 9500), (0.99, 9900)):
         estimate = quantile_of([(sketch, 1.0)], q)
         assert estimate is not None
         assert abs(estimate - exact) / exact < 0.10
+
+
+def test_sketch_grows_both_ways_and_round_trips() -> None:
+    """Buckets below and above the occupied range widen it; the state file form is
+    {offset, counts} as before, an empty sketch included."""
+    sketch = new_sketch()
+    assert list(items(sketch)) == []
+    add_index(sketch, 10)
+    add_index(sketch, 12, 3)
+    add_index(sketch, 7, 2)
+    assert list(items(sketch)) == [(7, 2), (10, 1), (12, 3)]
+    data = snapshot(sketch)
+    assert data == {"offset": 7, "counts": array("I", [2, 0, 0, 1, 0, 3]).tobytes()}
+    assert list(items(restore(data))) == [(7, 2), (10, 1), (12, 3)]
+    assert snapshot(new_sketch()) == {"offset": 0, "counts": b""}
+    assert list(items(restore({"offset": 5, "counts": b""}))) == []
 
 
 def test_processing_quantiles_per_window() -> None:
