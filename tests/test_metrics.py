@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-from prometheus_client import generate_latest
+import gc
+from collections.abc import Iterator
+
+import anyio
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.parser import text_string_to_metric_families
 
 from sesd.config import parse_config
+from sesd.exposition import render_async
 from sesd.metrics import Metrics
 from sesd.pipeline import Pipeline
 from tests import factory as f
@@ -72,3 +78,47 @@ def test_fast_exposition_says_what_prometheus_client_says() -> None:
     theirs = parsed(generate_latest(metrics.registry).decode())
     assert ours == theirs
     assert len(ours) > 20
+
+
+class _Watching:
+    """A collector that notes whether garbage collection is on while it is collected."""
+
+    def __init__(self) -> None:
+        self.seen: list[bool] = []
+
+    def collect(self) -> Iterator[Metric]:
+        for i in range(3):
+            self.seen.append(gc.isenabled())
+            yield GaugeMetricFamily(f"sesd_test_{i}", "A family.", value=i)
+
+
+async def test_a_scrape_holds_garbage_collection_and_gives_it_back() -> None:
+    """No full collection stalls the event loop mid-scrape; collection is on again after
+    the scrape, after a cancelled one, and after the last of two at once; and left off if
+    it was off."""
+    registry = CollectorRegistry()
+    watching = _Watching()
+    registry.register(watching)
+    assert gc.isenabled()
+    body = await render_async(registry)
+    assert watching.seen == [False, False, False]
+    assert b"sesd_test_2 2.0" in body
+    assert gc.isenabled()
+
+    with anyio.CancelScope() as scope:
+        scope.cancel()
+        await render_async(registry)
+    assert gc.isenabled()
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(render_async, registry)
+        tg.start_soon(render_async, registry)
+    assert gc.isenabled()
+    assert len(watching.seen) > 6
+
+    gc.disable()
+    try:
+        await render_async(registry)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
