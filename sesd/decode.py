@@ -198,7 +198,7 @@ def decode_event(ses: SesEvent) -> Event | Skipped | Invalid:
         sub_time = ses.delivery_delay.timestamp
         expires = ses.delivery_delay.expiration_time
         if expires is not None and not _is_time(expires):
-            return Invalid("schema", f"{name} event with an expirationTime not in ISO 8601")
+            return Invalid("schema", "DeliveryDelay event with an expirationTime not in ISO 8601")
     elif label == "bounce" and ses.bounce is not None:
         recipients = [r.email_address for r in ses.bounce.bounced_recipients]
         sub_time = ses.bounce.timestamp
@@ -217,7 +217,7 @@ def decode_event(ses: SesEvent) -> Event | Skipped | Invalid:
         sent = unix_seconds(mail.timestamp)
         time = sent if sub_time is None else unix_seconds(sub_time)
     except ValueError:
-        return Invalid("schema", f"{name} event with a timestamp not in ISO 8601")
+        return Invalid("schema", f"{label} event with a timestamp not in ISO 8601")
     return Event(label, kind, time, sent, recipients, mail, ses)
 
 

@@ -209,6 +209,31 @@ def test_invalid_bodies_have_a_reason(body: str | bytes, reason: str) -> None:
     assert decoded.reason == reason
 
 
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [
+        (["delivery", "timestamp"], "2027-02-30T08:00:00.000Z"),
+        (["delivery", "timestamp"], "a@example.org"),
+        (["mail", "timestamp"], "2027-01-15T25:00:00.000Z"),
+        (["deliveryDelay", "expirationTime"], "soon: a@example.org"),
+        (["deliveryDelay", "timestamp"], ""),
+    ],
+)
+def test_a_timestamp_not_in_iso_8601_makes_the_body_invalid(path: list[str], value: str) -> None:
+    """Timestamps are read after msgspec (as text): one that is no time is a schema
+    error, as when msgspec read them, and the detail does not repeat it."""
+    body = f.delay(RECIPIENT) if path[0] == "deliveryDelay" else f.delivery(RECIPIENT)
+    node = body
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    decoded = decode_body(f.sns(body))
+    assert isinstance(decoded, Invalid), decoded
+    assert decoded.reason == "schema"
+    assert "example.org" not in decoded.detail
+    assert "ISO 8601" in decoded.detail
+
+
 def test_invalid_detail_never_echoes_the_body() -> None:
     """The detail logged for an invalid body holds its shape, not its values (addresses)."""
     decoded = decode_body(_with(["delivery", "recipients"], [{"secret": "a@example.org"}]))
