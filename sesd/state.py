@@ -77,7 +77,7 @@ def restore(blob: bytes, pipeline: Pipeline, evaluator: Evaluator) -> dict[str, 
         raise StateError(f"state file version {data.get('version')!r} is not {STATE_VERSION}")
     try:
         return _restore(data, pipeline, evaluator)
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, OverflowError) as exc:
         raise StateError(f"state file is damaged ({type(exc).__name__}: {exc})") from None
 
 

@@ -82,6 +82,23 @@ def test_unusable_state_files_are_refused_cleanly(tmp_path: Path) -> None:
     assert read_state(str(tmp_path / "missing")) is None
 
 
+def test_a_sketch_out_of_range_is_a_damaged_file() -> None:
+    """A sketch offset no bucket can have (negative, or past 32 bits) is refused as
+    damage, not a crash at start-up."""
+    import msgspec
+
+    config = parse_config(RULES)
+    pipeline = Pipeline(config)
+    pipeline.feed(f.raw(f.delivery(["a@a.example"], at=f.T0)), "q", f.T0)
+    blob = snapshot(pipeline, Evaluator(config.alerts, ["5m", "15m", "1h"]), f.T0 + 1)
+    for offset in (-1, 2**40):
+        data = msgspec.msgpack.decode(blob)
+        data["windows"]["a.example"]["processing"][0]["current"]["offset"] = offset
+        fresh = Pipeline(config)
+        with pytest.raises(StateError, match="damaged"):
+            restore(msgspec.msgpack.encode(data), fresh, Evaluator(config.alerts, ["5m"]))
+
+
 def test_changed_window_layout_keeps_alerts_drops_windows() -> None:
     """After a change of windows the old windows are dropped; alert states still load."""
     config = parse_config(RULES)
