@@ -51,15 +51,25 @@ _SKIP_SNS_TYPES: Final = {
 
 class Event:
     """A decoded SES event: its type label (and that label's index in
-    :data:`~sesd.events.EVENT_TYPES`), event time and the time the message was
-    sent (Unix seconds), recipients, the ``mail`` object and its message id, and
-    the whole SES event.
+    :data:`~sesd.events.EVENT_TYPES`), event time, the time the message was sent
+    and, for a delay, its expiration time (Unix seconds), recipients, the ``mail``
+    object and its message id, and the whole SES event.
 
     A plain class rather than a struct: every stage reads these fields, and in the
     compiled core a plain class's fields are read directly.
     """
 
-    __slots__ = ("kind", "mail", "message_id", "recipients", "sent", "ses", "time", "type")
+    __slots__ = (
+        "expires",
+        "kind",
+        "mail",
+        "message_id",
+        "recipients",
+        "sent",
+        "ses",
+        "time",
+        "type",
+    )
 
     def __init__(
         self,
@@ -70,6 +80,7 @@ class Event:
         recipients: list[str],
         mail: Mail,
         ses: SesEvent,
+        expires: float | None = None,
     ) -> None:
         self.type = type
         self.kind = kind
@@ -79,6 +90,7 @@ class Event:
         self.mail = mail
         self.message_id = mail.message_id
         self.ses = ses
+        self.expires = expires
 
     def __repr__(self) -> str:
         return f"Event({self.type!r}, {self.time!r}, {len(self.recipients)} recipients)"
@@ -196,6 +208,7 @@ def decode_event(ses: SesEvent) -> Event | Skipped | Invalid:
 
     recipients: list[str]
     sub_time: str | None = None
+    expiration: str | None = None
     delivery = ses.delivery if label == "delivery" else None
     if delivery is not None:
         recipients = delivery.recipients
@@ -203,9 +216,7 @@ def decode_event(ses: SesEvent) -> Event | Skipped | Invalid:
     elif label == "delivery_delay" and ses.delivery_delay is not None:
         recipients = [r.email_address for r in ses.delivery_delay.delayed_recipients]
         sub_time = ses.delivery_delay.timestamp
-        expires = ses.delivery_delay.expiration_time
-        if expires is not None and not _is_time(expires):
-            return Invalid("schema", "DeliveryDelay event with an expirationTime not in ISO 8601")
+        expiration = ses.delivery_delay.expiration_time
     elif label == "bounce" and ses.bounce is not None:
         recipients = [r.email_address for r in ses.bounce.bounced_recipients]
         sub_time = ses.bounce.timestamp
@@ -223,14 +234,7 @@ def decode_event(ses: SesEvent) -> Event | Skipped | Invalid:
     try:
         sent = unix_seconds(mail.timestamp)
         time = sent if sub_time is None else unix_seconds(sub_time)
+        expires = None if expiration is None else unix_seconds(expiration)
     except ValueError:
         return Invalid("schema", f"{label} event with a timestamp not in ISO 8601")
-    return Event(label, kind, time, sent, recipients, mail, ses)
-
-
-def _is_time(text: str) -> bool:
-    try:
-        unix_seconds(text)
-    except ValueError:
-        return False
-    return True
+    return Event(label, kind, time, sent, recipients, mail, ses, expires)

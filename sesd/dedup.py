@@ -17,18 +17,18 @@ import xxhash
 
 from sesd.decode import Event
 
-__all__ = ["DuplicateFilter", "event_key", "stable_key", "xxh3"]
+__all__ = ["DuplicateFilter", "event_key", "stable_key"]
 
 _pack_double: Final = struct.Struct("<d").pack
 #: XXH3 of bytes, as an int (bound once: compiled code would look it up per call).
-xxh3: Final = xxhash.xxh3_64_intdigest
+_xxh3: Final = xxhash.xxh3_64_intdigest
 
 
 def stable_key(*parts: str) -> int:
     """A 64-bit digest of ``parts``, the same in every process (unlike ``hash``), so keys
     survive a restart through the state file; collisions are negligible. XXH3: a
     fifth of the cost of BLAKE2b, and this runs for every event."""
-    return xxh3("\0".join(parts).encode())
+    return _xxh3("\0".join(parts).encode())
 
 
 def event_key(event: Event) -> int:
@@ -36,7 +36,7 @@ def event_key(event: Event) -> int:
     time goes in as its eight IEEE bytes: exact, and far cheaper than ``repr``."""
     recipients = "\0".join(event.recipients)
     text = f"{event.message_id}\0{event.type}\0{recipients}"
-    return xxh3(text.encode() + _pack_double(event.time))
+    return _xxh3(text.encode() + _pack_double(event.time))
 
 
 class DuplicateFilter:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import heapq
 from typing import Final
 
-from sesd.dedup import xxh3
+from sesd.dedup import stable_key
 
 __all__ = ["DEFAULT_EXPIRY", "PendingDelays", "pending_key"]
 
@@ -22,8 +22,7 @@ DEFAULT_EXPIRY: Final = 16 * 3600.0
 
 def pending_key(message_id: str, address: str) -> int:
     """The identity of one recipient of one message (stable across restarts)."""
-    address = address.strip().lower()
-    return xxh3(f"{message_id}\0{address}".encode())  # stable_key(message_id, address)
+    return stable_key(message_id, address.strip().lower())
 
 
 class PendingDelays:

@@ -19,7 +19,6 @@ from sesd.events import EVENT_TYPE_INDEX, Invalid, Skipped
 from sesd.pending import PendingDelays, pending_key
 from sesd.sketch import bucket_of
 from sesd.tallies import BOUNCE_SUBTYPES, BOUNCE_TYPES, DELAY_TYPES, Tallies
-from sesd.timestamps import unix_seconds
 from sesd.windows import DomainWindows, WindowSpec, window_specs
 
 __all__ = ["CORE", "Pipeline", "Result"]
@@ -233,10 +232,7 @@ class Pipeline:
             if pending:
                 self._end_delay(event.message_id, event.recipients[i], label, t, in_windows)
             if in_windows:
-                windows = label.windows
-                if windows is None:
-                    windows = self._windows(label)
-                windows.delivered(t, now, processing, to_delivery)
+                self._windows(label).delivered(t, now, processing, to_delivery)
 
     def _end_delay(
         self, message_id: str, address: str, label: _Label, t: float, in_windows: bool
@@ -254,9 +250,7 @@ class Pipeline:
         delay = event.ses.delivery_delay
         assert delay is not None
         delay_type = delay.delay_type if delay.delay_type in DELAY_TYPES else "other"
-        # decode_event checked that an expiration time, when there is one, is ISO 8601.
-        expiration = delay.expiration_time
-        expires = None if expiration is None else unix_seconds(expiration)
+        expires = event.expires
         message_id = event.message_id
         for recipient, label in zip(delay.delayed_recipients, recipients, strict=True):
             if label is None:

@@ -354,6 +354,13 @@ class _Tumbling:
         return tuple(quantile_of(parts, q) for q in qs)
 
 
+def _add_staged(staged: dict[int, int] | None, sketches: list[_Tumbling] | None, t: float) -> None:
+    """Apply staged sketch values (bucket -> number) to each window's sketch."""
+    if staged and sketches is not None:
+        for sketch in sketches:
+            sketch.add_all(t, staged)
+
+
 _QS: Final = (0.5, 0.95, 0.99)
 _NO_QUANTILES: tuple[None, None, None] = (None, None, None)
 
@@ -415,14 +422,8 @@ class DomainWindows:
                     for type_index, n in enumerate(counts):
                         if n:
                             ring.add(bucket, type_index, n)
-        staged, sketches = self._stage_processing, self._processing
-        if staged and sketches is not None:
-            for sketch in sketches:
-                sketch.add_all(t, staged)
-        staged, sketches = self._stage_delivery, self._to_delivery
-        if staged and sketches is not None:
-            for sketch in sketches:
-                sketch.add_all(t, staged)
+        _add_staged(self._stage_processing, self._processing, t)
+        _add_staged(self._stage_delivery, self._to_delivery, t)
         self._stage_processing = self._stage_delivery = None
 
     def count(self, t: float, now: float, type_index: int, n: int = 1) -> None:
@@ -486,12 +487,6 @@ class DomainWindows:
         recent.append((t, value))
         if len(recent) > _EXAMPLES:
             del recent[0]
-
-    def observe_processing(self, t: float, processing_ms: float, to_delivery_ms: float) -> None:
-        """Record a delivery's processing time and time to delivery."""
-        if int(t // self._stage_width) != self._stage_bucket:
-            self._stage(t, t)
-        self._stage_sketches(bucket_of(processing_ms), bucket_of(to_delivery_ms))
 
     def delivered(self, t: float, now: float, processing: int, to_delivery: int) -> None:
         """Count one delivered recipient, with the sketch buckets (:func:`bucket_of`) of

@@ -8,7 +8,16 @@ import pytest
 
 from sesd.config import Duration
 from sesd.events import EVENT_TYPE_INDEX
-from sesd.sketch import add, add_index, items, new_sketch, quantile_of, restore, snapshot
+from sesd.sketch import (
+    add,
+    add_index,
+    bucket_of,
+    items,
+    new_sketch,
+    quantile_of,
+    restore,
+    snapshot,
+)
 from sesd.windows import DomainWindows, window_specs
 
 DELIVERY = EVENT_TYPE_INDEX["delivery"]
@@ -126,7 +135,7 @@ def test_processing_quantiles_per_window() -> None:
     w = DomainWindows(SPECS)
     now = 600.0
     for i in range(100):
-        w.observe_processing(now, 1000.0 + i * 10, 2000.0)
+        w.delivered(now, now, bucket_of(1000.0 + i * 10), bucket_of(2000.0))
     p50, p95, _ = w.figures(0, now).processing_ms
     assert p50 is not None
     assert 1400 < p50 < 1650
