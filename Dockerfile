@@ -2,34 +2,18 @@
 # image holds the virtual environment only (no compiler, no pip cache) and
 # runs as an unprivileged user. The config is mounted at /etc/sesd/sesd.toml;
 # set [http] listen = "0.0.0.0:9585" there so Prometheus can scrape it.
-#
-# The per-event core is compiled with mypyc (about twice the throughput; see
-# BENCHMARKS.md); --build-arg SESD_COMPILE=0 builds a pure Python image.
-# `sesd --version` says which core an image holds.
 ARG PYTHON_IMAGE=python:3.11.11-slim-bookworm
 
 FROM ${PYTHON_IMAGE} AS build
-ARG SESD_COMPILE=1
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
-# A C compiler for mypyc; it stays in this stage.
-# hadolint ignore=DL3008
-RUN apt-get update \
-    && apt-get install -y --no-install-recommends gcc libc6-dev \
-    && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
-COPY pyproject.toml setup.py constraints.txt README.md ./
+COPY pyproject.toml constraints.txt README.md ./
 COPY sesd ./sesd
-# A throwaway venv holds the tools (mypy, setuptools) and, for mypyc to check
-# the code against, sesd's dependencies (sesd itself pure there); it builds the
-# wheel. /opt/sesd gets the wheel and its runtime dependencies only.
-RUN python -m venv /opt/build \
-    && SESD_COMPILE=0 /opt/build/bin/pip install --no-cache-dir -c constraints.txt \
-        mypy setuptools . \
-    && SESD_COMPILE=${SESD_COMPILE} /opt/build/bin/pip wheel --no-cache-dir \
-        --no-build-isolation --no-deps --wheel-dir /wheels . \
-    && python -m venv /opt/sesd \
-    && /opt/sesd/bin/pip install --no-cache-dir -c constraints.txt /wheels/sesd-*.whl \
+# /opt/sesd gets sesd and its runtime dependencies, pinned; the build fails
+# unless the installed command runs.
+RUN python -m venv /opt/sesd \
+    && /opt/sesd/bin/pip install --no-cache-dir -c constraints.txt . \
     && /opt/sesd/bin/sesd --version
 
 FROM ${PYTHON_IMAGE}

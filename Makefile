@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip
 
-.PHONY: demo test lint typecheck unit compiled test-compiled wheel bench soak audit clean lock
+.PHONY: demo test lint typecheck unit wheel bench soak audit clean lock
 
 # A venv with the runtime and demo extras (moto's SQS server).
 $(VENV)/.demo: pyproject.toml constraints.txt
@@ -36,31 +36,11 @@ unit: $(VENV)/.dev
 bench: $(VENV)/.dev
 	$(BIN)/python -m bench
 
-# The per-event core compiled with mypyc (setup.py) into build/compiled, beside
-# the pure checkout; SESD_COMPILED=build/compiled puts it first on sys.path for
-# the tests and the benchmarks. Needs a C compiler.
-COMPILED := build/compiled
-$(COMPILED)/.built: $(VENV)/.dev setup.py sesd/*.py sesd/canary/*.py
-	rm -rf $(COMPILED)
-	SESD_COMPILE=1 $(PIP) install -q --no-build-isolation --no-deps --target $(COMPILED) .
-	touch $@
-
-compiled: $(COMPILED)/.built
-
-# A wheel with the compiled core in dist/, for installs outside the container
-# (systemd): pip install -c constraints.txt dist/sesd-*.whl
+# A wheel of sesd in dist/, for installs outside the container (systemd):
+# /opt/sesd/bin/pip install -c constraints.txt dist/sesd-*.whl
 wheel: $(VENV)/.dev
 	rm -rf dist
-	SESD_COMPILE=1 $(PIP) wheel -q --no-build-isolation --no-deps --wheel-dir dist .
-
-# The core's tests, and the daemon's SQS and alerting tests, against the compiled modules.
-test-compiled: $(COMPILED)/.built
-	SESD_COMPILED=$(COMPILED) $(BIN)/pytest -q $(CORE_TESTS)
-
-CORE_TESTS := tests/test_pipeline.py tests/test_decode.py tests/test_windows.py tests/test_dedup.py \
-	tests/test_domains.py tests/test_pending.py tests/test_state.py tests/test_timestamps.py \
-	tests/test_hostile_input.py tests/test_metrics.py tests/test_rules.py tests/test_canary.py \
-	tests/test_replay.py tests/test_sqs_integration.py tests/test_alerting_e2e.py
+	$(PIP) wheel -q --no-deps --wheel-dir dist .
 
 # The long versions of the reliability scenarios (RELIABILITY.md).
 soak: $(VENV)/.dev

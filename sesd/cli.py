@@ -16,7 +16,6 @@ import anyio
 from sesd import __version__
 from sesd.config import Config, ConfigError, load_config
 from sesd.logs import configure_logging, get_logger
-from sesd.pipeline import CORE
 
 __all__ = ["main"]
 
@@ -28,7 +27,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sesd", description="Watch Amazon SES delivery in real time."
     )
-    parser.add_argument("--version", action="version", version=f"sesd {__version__} ({CORE} core)")
+    parser.add_argument("--version", action="version", version=f"sesd {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     def with_config(name: str, help_text: str) -> argparse.ArgumentParser:

@@ -32,7 +32,7 @@ from sesd.health import Changes, Health
 from sesd.http import StartError, http_server
 from sesd.logs import get_logger
 from sesd.metrics import Metrics
-from sesd.pipeline import CORE, Pipeline
+from sesd.pipeline import Pipeline
 from sesd.sqs import QueuePoller, _InvalidMemory, check_redrive
 from sesd.state import StateError, read_state, restore, snapshot, write_state
 from sesd.systemd import Notifier
@@ -127,7 +127,6 @@ class Daemon:
                     self._log.info(
                         "sesd.daemon.started",
                         version=__version__,
-                        core=CORE,
                         queues=[q.label for q in self.config.queues],
                         pollers=sum(q.concurrency for q in self.config.queues),
                     )

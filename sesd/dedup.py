@@ -20,7 +20,7 @@ from sesd.decode import Event
 __all__ = ["DuplicateFilter", "event_key", "stable_key"]
 
 _pack_double: Final = struct.Struct("<d").pack
-#: XXH3 of bytes, as an int (bound once: compiled code would look it up per call).
+#: XXH3 of bytes, as an int.
 _xxh3: Final = xxhash.xxh3_64_intdigest
 
 

@@ -21,11 +21,7 @@ from sesd.sketch import bucket_of
 from sesd.tallies import BOUNCE_SUBTYPES, BOUNCE_TYPES, DELAY_TYPES, Tallies
 from sesd.windows import DomainWindows, WindowSpec, window_specs
 
-__all__ = ["CORE", "Pipeline", "Result"]
-
-#: How the per-event core runs: "compiled" when built to native code (setup.py,
-#: ``make compiled``, the container image), else "python".
-CORE: Final = "python" if __file__.endswith((".py", ".pyc")) else "compiled"
+__all__ = ["Pipeline", "Result"]
 
 _K = TypeVar("_K")
 

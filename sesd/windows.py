@@ -468,8 +468,7 @@ class DomainWindows:
                     _count(details, _STATUS, status)
             for diagnostic in diagnostics:
                 if diagnostic:
-                    # Sliced only when too long: a slice is a new string when compiled,
-                    # and every bucket would keep its own copy.
+                    # Sliced only when too long: every bucket would keep its own copy.
                     if len(diagnostic) > _DIAGNOSTIC_CHARS:
                         diagnostic = diagnostic[:_DIAGNOSTIC_CHARS]
                     _count(details, _DIAGNOSTIC, diagnostic)
