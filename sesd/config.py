@@ -463,6 +463,20 @@ class Config(_Section, frozen=True):
                 raise ValueError(
                     f"alerts.rules[{i}] ({rule.name}): metric {rule.metric!r} needs [canary]"
                 )
+        members = {
+            normalise_domain(domain): group
+            for group, domains in self.domains.groups.items()
+            for domain in domains
+        }
+        for i, rule in enumerate(self.alerts.rules):
+            for domain in rule.domains:
+                group = members.get(normalise_domain(domain))
+                if group is not None:
+                    # Its events count under the group's label: the rule would never fire.
+                    raise ValueError(
+                        f"alerts.rules[{i}] ({rule.name}): domain {domain!r} is counted in "
+                        f"group {group!r}; name the group instead (domains = [{group!r}])"
+                    )
         labels = [q.label for q in self.queues]
         for label in labels:
             if labels.count(label) > 1:
@@ -500,9 +514,17 @@ class Config(_Section, frozen=True):
 # --- loading -----------------------------------------------------------------
 
 
+def _is_http_url(url: str) -> bool:
+    try:
+        parsed = urlparse(url)
+        host = parsed.hostname
+    except ValueError:
+        return False
+    return parsed.scheme in ("http", "https") and bool(host)
+
+
 def _check_http_url(url: str) -> None:
-    parsed = urlparse(url)
-    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+    if not _is_http_url(url):
         raise ValueError(f"{url!r} is not an http(s) URL")
 
 
@@ -559,7 +581,14 @@ def parse_config(text: str, *, resolve_secrets: bool = True) -> Config:
                 secret.resolve()
             except ValueError as exc:
                 raise ConfigError(f"{key}: {exc}") from None
+            if key in _URL_SECRETS and not _is_http_url(secret.get()):
+                # The value is a secret: say what is wrong, never what it is.
+                raise ConfigError(f"{key}: not an http(s) URL with a host (value not shown)")
     return config
+
+
+#: Secrets that are URLs: a URL without a scheme or host would fail every send.
+_URL_SECRETS = frozenset({"alerts.slack.webhook_url"})
 
 
 def load_config(path: str | os.PathLike[str]) -> Config:

@@ -11,11 +11,21 @@ Pure: no I/O, no clock. Recognises every form SES events reach SQS in:
 
 from __future__ import annotations
 
-from typing import Final
+from collections.abc import Sequence
+from typing import Final, TypeVar
 
 import msgspec
 
-from sesd.events import EVENT_TYPE_INDEX, Invalid, Mail, Outer, SesEvent, Skipped
+from sesd.events import (
+    EVENT_TYPE_INDEX,
+    BouncedRecipient,
+    DelayedRecipient,
+    Invalid,
+    Mail,
+    Outer,
+    SesEvent,
+    Skipped,
+)
 from sesd.timestamps import unix_seconds
 
 __all__ = ["Event", "decode_body", "decode_event"]
@@ -53,13 +63,16 @@ class Event:
     """A decoded SES event: its type label (and that label's index in
     :data:`~sesd.events.EVENT_TYPES`), event time, the time the message was sent
     and, for a delay, its expiration time (Unix seconds), recipients, the ``mail``
-    object and its message id, and the whole SES event.
+    object and its message id, and the whole SES event. For a delay or a bounce,
+    ``entries`` are its per-recipient objects (SMTP status, diagnostic), one for each
+    of ``recipients``. A recipient listed twice in one event is kept once.
 
     A plain slotted class: every stage reads these fields, and it is built once per
     event with no validation to repeat (msgspec checked the types).
     """
 
     __slots__ = (
+        "entries",
         "expires",
         "kind",
         "mail",
@@ -81,6 +94,7 @@ class Event:
         mail: Mail,
         ses: SesEvent,
         expires: float | None = None,
+        entries: Sequence[DelayedRecipient | BouncedRecipient] | None = None,
     ) -> None:
         self.type = type
         self.kind = kind
@@ -91,6 +105,7 @@ class Event:
         self.message_id = mail.message_id
         self.ses = ses
         self.expires = expires
+        self.entries = entries
 
     def __repr__(self) -> str:
         return f"Event({self.type!r}, {self.time!r}, {len(self.recipients)} recipients)"
@@ -127,11 +142,32 @@ def decode_body(body: bytes | str) -> Event | Skipped | Invalid:
         if isinstance(message, str):  # the usual form, checked first
             if message.strip() == VALIDATION_TEXT:
                 return Skipped("ses_topic_validation")
-            return _decode_text(message, "SNS Message")
+            return _decode_message(message)
         if message is None:
             return Invalid("unrecognised", "SNS notification without Message")
         return decode_event(message)
 
+    return _decode_unwrapped(outer)
+
+
+def _decode_message(message: str) -> Event | Skipped | Invalid:
+    """An SNS ``Message``: an SES event, or an EventBridge event (an EventBridge rule
+    whose target is the SNS topic that feeds the queue)."""
+    try:
+        outer = _OUTER.decode(message)
+    except msgspec.ValidationError as exc:
+        return Invalid("schema", f"SNS Message: {exc}")
+    except msgspec.DecodeError:
+        return Invalid("not_json", "SNS Message is not JSON")
+    except (RecursionError, UnicodeDecodeError) as exc:
+        return _hostile(exc)
+    if outer.sns_type is not None:
+        return Invalid("unrecognised", "SNS envelope inside an SNS Message")
+    return _decode_unwrapped(outer)
+
+
+def _decode_unwrapped(outer: Outer) -> Event | Skipped | Invalid:
+    """A body (or SNS Message) that is not an SNS envelope: EventBridge, or the event."""
     if outer.eb_source is not None and outer.eb_detail_type is not None:
         if outer.eb_source != "aws.ses":
             return Invalid("unrecognised", "EventBridge event not from aws.ses")
@@ -206,26 +242,31 @@ def decode_event(ses: SesEvent) -> Event | Skipped | Invalid:
         label, kind = ("unknown", _UNKNOWN) if found is None else found
 
     recipients: list[str]
+    entries: Sequence[DelayedRecipient | BouncedRecipient] | None = None
     sub_time: str | None = None
     expiration: str | None = None
     delivery = ses.delivery if label == "delivery" else None
     if delivery is not None:
         recipients = delivery.recipients
+        if len(recipients) > 1:
+            recipients = _unique(recipients)
         sub_time = delivery.timestamp
     elif label == "delivery_delay" and ses.delivery_delay is not None:
-        recipients = [r.email_address for r in ses.delivery_delay.delayed_recipients]
+        entries = _unique_entries(ses.delivery_delay.delayed_recipients)
+        recipients = [r.email_address for r in entries]
         sub_time = ses.delivery_delay.timestamp
         expiration = ses.delivery_delay.expiration_time
     elif label == "bounce" and ses.bounce is not None:
-        recipients = [r.email_address for r in ses.bounce.bounced_recipients]
+        entries = _unique_entries(ses.bounce.bounced_recipients)
+        recipients = [r.email_address for r in entries]
         sub_time = ses.bounce.timestamp
     elif label == "complaint" and ses.complaint is not None:
-        recipients = [r.email_address for r in ses.complaint.complained_recipients]
+        recipients = _unique([r.email_address for r in ses.complaint.complained_recipients])
         sub_time = ses.complaint.timestamp
     elif label in ("delivery", "delivery_delay", "bounce", "complaint"):
         return Invalid("schema", f"{name} event without its {name[0].lower()}{name[1:]} object")
     else:
-        recipients = mail.destination
+        recipients = _unique(mail.destination)
         detail = {"open": ses.open, "click": ses.click, "subscription": ses.subscription}.get(label)
         sub_time = detail.timestamp if detail is not None else None
     if not recipients:
@@ -236,4 +277,27 @@ def decode_event(ses: SesEvent) -> Event | Skipped | Invalid:
         expires = None if expiration is None else unix_seconds(expiration)
     except ValueError:
         return Invalid("schema", f"{label} event with a timestamp not in ISO 8601")
-    return Event(label, kind, time, sent, recipients, mail, ses, expires)
+    return Event(label, kind, time, sent, recipients, mail, ses, expires, entries)
+
+
+def _unique(addresses: list[str]) -> list[str]:
+    """Addresses in order, each once (compared as pending keys compare them)."""
+    if len(addresses) < 2:
+        return addresses
+    seen: dict[str, str] = {}
+    for address in addresses:
+        seen.setdefault(address.strip().lower(), address)
+    return addresses if len(seen) == len(addresses) else list(seen.values())
+
+
+_E = TypeVar("_E", DelayedRecipient, BouncedRecipient)
+
+
+def _unique_entries(entries: list[_E]) -> list[_E]:
+    """Per-recipient entries, the first one of each address."""
+    if len(entries) < 2:
+        return entries
+    seen: dict[str, _E] = {}
+    for entry in entries:
+        seen.setdefault(entry.email_address.strip().lower(), entry)
+    return entries if len(seen) == len(entries) else list(seen.values())

@@ -32,9 +32,11 @@ def stable_key(*parts: str) -> int:
 
 
 def event_key(event: Event) -> int:
-    """The identity of an event: message id, type, event time and recipients. The
-    time goes in as its eight IEEE bytes: exact, and far cheaper than ``repr``."""
-    recipients = "\0".join(event.recipients)
+    """The identity of an event: message id, type, event time and recipients (in any
+    order). The time goes in as its eight IEEE bytes: exact, and far cheaper than
+    ``repr``."""
+    listed = event.recipients
+    recipients = listed[0] if len(listed) == 1 else "\0".join(sorted(listed))
     text = f"{event.message_id}\0{event.type}\0{recipients}"
     return _xxh3(text.encode() + _pack_double(event.time))
 

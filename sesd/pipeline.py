@@ -248,7 +248,9 @@ class Pipeline:
         delay_type = delay.delay_type if delay.delay_type in DELAY_TYPES else "other"
         expires = event.expires
         message_id = event.message_id
-        for recipient, label in zip(delay.delayed_recipients, recipients, strict=True):
+        entries = event.entries
+        assert entries is not None
+        for recipient, label in zip(entries, recipients, strict=True):
             if label is None:
                 continue
             _bump(self.tallies.delays, label.name, delay_type)
@@ -279,7 +281,9 @@ class Pipeline:
         )
         message_id = event.message_id
         pending = self.pending.may_have(message_id)
-        for recipient, label in zip(bounce.bounced_recipients, recipients, strict=True):
+        entries = event.entries
+        assert entries is not None
+        for recipient, label in zip(entries, recipients, strict=True):
             if label is None:
                 continue
             _bump(self.tallies.bounces, label.name, kind)

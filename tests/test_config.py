@@ -87,6 +87,25 @@ def test_example_canary_block_and_rules_are_valid(monkeypatch: pytest.MonkeyPatc
             '[[queues]]\nurl = "https://sqs/1/a/q"\n[[queues]]\nurl = "https://sqs/2/b/q"',
             "two queues share the name 'q'",
         ),
+        (
+            '[domains]\ngroups = {microsoft = ["outlook.com", "hotmail.com"]}\n'
+            '[[alerts.rules]]\nname = "r"\nmetric = "delay_ratio"\nwindow = "5m"\n'
+            'above = 0.1\ndomains = ["gmail.com", "Outlook.com."]',
+            "alerts.rules[0] (r): domain 'Outlook.com.' is counted in group 'microsoft'; "
+            "name the group instead (domains = ['microsoft'])",
+        ),
+        (
+            '[alerts.pagerduty]\nrouting_key = "k"\nevents_url = "events.pagerduty.com/v2"',
+            "alerts.pagerduty: 'events.pagerduty.com/v2' is not an http(s) URL",
+        ),
+        (
+            '[alerts.slack]\nwebhook_url = "hooks.slack.com/services/T/B/X"',
+            "alerts.slack.webhook_url: not an http(s) URL with a host (value not shown)",
+        ),
+        (
+            '[alerts.slack]\nwebhook_url = "https:///services/T/B/X"',
+            "alerts.slack.webhook_url: not an http(s) URL with a host (value not shown)",
+        ),
     ],
 )
 def test_errors_name_the_key_in_one_line(text: str, message: str) -> None:
@@ -95,6 +114,7 @@ def test_errors_name_the_key_in_one_line(text: str, message: str) -> None:
         parse_config(text)
     assert message in str(info.value)
     assert "\n" not in str(info.value)
+    assert "services/T/B/X" not in str(info.value)  # a secret is never shown
 
 
 def test_secret_references(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

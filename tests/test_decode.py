@@ -21,8 +21,15 @@ def event(body: str | bytes) -> Event:
 
 @pytest.mark.parametrize(
     "wrap",
-    [f.raw, f.sns, lambda e: f.sns(e, as_object=True), f.eventbridge, lambda e: f.raw(f.legacy(e))],
-    ids=["raw", "sns-string", "sns-object", "eventbridge", "legacy-raw"],
+    [
+        f.raw,
+        f.sns,
+        lambda e: f.sns(e, as_object=True),
+        f.eventbridge,
+        lambda e: f.raw(f.legacy(e)),
+        lambda e: f.sns(f.eventbridge(e)),
+    ],
+    ids=["raw", "sns-string", "sns-object", "eventbridge", "legacy-raw", "eventbridge-in-sns"],
 )
 def test_every_form_gives_the_same_event(wrap: object) -> None:
     """A Delivery in each form SQS may carry decodes to the same type, time and recipients."""
@@ -247,3 +254,34 @@ def test_unknown_fields_are_ignored() -> None:
     body["delivery"]["newField"] = {"nested": [1, 2]}
     body["brandNew"] = True
     assert event(f.sns(body)).type == "delivery"
+
+
+def test_eventbridge_through_sns_keeps_its_skips() -> None:
+    """An EventBridge rule that targets the SNS topic feeding the queue: the SNS Message is
+    the EventBridge event; its non-email events are skipped, an SNS envelope in an SNS
+    Message is not an event."""
+    advisor = f.eventbridge(f.delivery(RECIPIENT), detail_type="Advisor Recommendation Status")
+    assert decode_body(f.sns(advisor)) == Skipped("eventbridge_not_email")
+    nested = decode_body(f.sns(f.sns(f.delivery(RECIPIENT))))
+    assert isinstance(nested, Invalid)
+    assert nested.reason == "unrecognised"
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda r: f.delivery(r),
+        lambda r: f.delay(r),
+        lambda r: f.bounce(r),
+        lambda r: f.complaint(r),
+        lambda r: f.simple("Send", r),
+    ],
+    ids=["delivery", "delay", "bounce", "complaint", "send"],
+)
+def test_a_recipient_listed_twice_counts_once(build: object) -> None:
+    """The same address twice in one event (in any case) is one recipient; the first
+    entry's SMTP status and diagnostic are the ones kept."""
+    decoded = event(f.raw(build(["a@one.com", "b@two.com", "A@One.com"])))  # type: ignore[operator]
+    assert decoded.recipients == ["a@one.com", "b@two.com"]
+    if decoded.entries is not None:
+        assert [e.email_address for e in decoded.entries] == ["a@one.com", "b@two.com"]

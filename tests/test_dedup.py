@@ -38,3 +38,14 @@ def test_event_keys_are_the_same_in_every_version() -> None:
     delay = decode_body(f.raw(f.delay(["a@one.com"], message_id="m-1")))
     assert isinstance(delay, Event)
     assert event_key(delay) != event_key(event)
+
+
+def test_event_keys_do_not_depend_on_recipient_order() -> None:
+    """SNS may re-deliver an event whose recipients come in another order: same key."""
+    one = decode_body(f.raw(f.delivery(["a@one.com", "b@two.com"], message_id="m-1")))
+    two = decode_body(f.raw(f.delivery(["b@two.com", "a@one.com"], message_id="m-1")))
+    other = decode_body(f.raw(f.delivery(["a@one.com", "c@two.com"], message_id="m-1")))
+    assert isinstance(one, Event)
+    assert isinstance(two, Event)
+    assert isinstance(other, Event)
+    assert event_key(one) == event_key(two) != event_key(other)

@@ -346,3 +346,16 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
         main(["--version"])
     assert stopped.value.code == 0
     assert capsys.readouterr().out.strip() == f"sesd {__version__}"
+
+
+def test_a_recipient_listed_twice_is_one_recipient() -> None:
+    """One Delivery naming a@one.com twice counts one delivered recipient, and a repeat
+    of it with the recipients in another order is a duplicate."""
+    pipeline, metrics = make()
+    body = f.delivery(["a@one.com", "b@one.com", "a@one.com"], at=NOW, message_id="m-1")
+    assert pipeline.feed(f.raw(body), "q", NOW).outcome == "processed"
+    body["delivery"]["recipients"] = ["b@one.com", "a@one.com"]
+    assert pipeline.feed(f.raw(body), "q", NOW).outcome == "duplicate"
+    assert (
+        value(metrics, "sesd_recipient_events_total", domain="one.com", event_type="delivery") == 2
+    )

@@ -115,8 +115,14 @@ def test_clear_below_defaults_to_above() -> None:
         '[[alerts.rules]]\nname = "z"\nmetric = "pending_delays"\nwindow = "5m"\nabove = 0\n'
     ).alerts.rules[0]
     assert run(zero, [3.0, 0.0]) == [(0.0, Transition.FIRING), (5.0, Transition.RESOLVED)]
-    # An explicit clear_below equal to above keeps it firing at exactly that value.
-    assert run(rule(clear_below=0.1), [0.2, 0.1, 0.1 - 1e-9]) == [
+    # Leaving clear_below out is exactly clear_below = above, at the boundary too.
+    for values in ([0.2, 0.1], [0.2, 0.1 + 1e-9, 0.1], [0.2, 0.2, 0.1 - 1e-9], [0.2, None]):
+        assert run(r, values) == run(rule(clear_below=0.1, min_events=0), values)
+
+
+def test_hysteresis_boundary() -> None:
+    """A firing alert keeps firing just above clear_below and resolves at exactly it."""
+    assert run(rule(), [0.2, 0.05 + 1e-9, 0.05]) == [
         (0.0, Transition.FIRING),
         (10.0, Transition.RESOLVED),
     ]

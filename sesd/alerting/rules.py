@@ -5,8 +5,8 @@ inactive again). An alert *breaches* when its value is above ``above`` and the
 window's volume (the metric's denominator) reaches ``min_events``. It fires
 once the breach has held for ``for``; pending falls back to inactive as soon
 as the breach stops. Once firing, it resolves only when the value falls below
-``clear_below`` (hysteresis; without it, as soon as the value is at or below
-``above``) or the window holds no data; a value between the two thresholds
+``clear_below`` or reaches it (hysteresis; ``above`` when left out) or the
+window holds no data; a value between the two thresholds
 keeps it firing, so input that flaps around ``above`` does not
 flap the alert. While firing, a repeat is due every ``repeat_interval``.
 
@@ -73,12 +73,11 @@ def measure(metric: str, figures: Figures, pending: int) -> tuple[float | None, 
 
 
 def _holds(rule: RuleConfig, value: float | None) -> bool:
-    """Whether a firing alert keeps firing: above ``clear_below`` if set, else above ``above``."""
-    if value is None:
-        return False
-    if rule.clear_below is None:
-        return value > rule.above
-    return value >= rule.clear_below
+    """Whether a firing alert keeps firing: while the value is above ``clear_below``,
+    which is ``above`` when left out, so leaving it out and writing ``clear_below =
+    above`` behave the same. At or below it the alert resolves, so an ``above = 0``
+    rule resolves when its value is back to 0."""
+    return value is not None and value > rule.clear_threshold
 
 
 def step(
