@@ -362,6 +362,7 @@ class AlertsConfig(_Section, frozen=True):
     repeat_interval: Duration = msgspec.field(default_factory=lambda: Duration("4h"))
     group_wait: Duration = msgspec.field(default_factory=lambda: Duration("10s"))
     outbox_size: int = 1000
+    notification_max_age: Duration = msgspec.field(default_factory=lambda: Duration("1h"))
     slack: SlackConfig | None = None
     pagerduty: PagerDutyConfig | None = None
     rules: list[RuleConfig] = []
@@ -371,6 +372,8 @@ class AlertsConfig(_Section, frozen=True):
             raise ValueError("evaluate_every must be positive")
         if self.outbox_size < 1:
             raise ValueError("outbox_size must be at least 1")
+        if self.notification_max_age.seconds <= 0:
+            raise ValueError("notification_max_age must be positive")
         names = [rule.name for rule in self.rules]
         for name in names:
             if names.count(name) > 1:

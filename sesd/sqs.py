@@ -188,7 +188,10 @@ class QueuePoller:
             )
         except Exception as exc:  # noqa: BLE001 - a bug must not stop the queue
             self._log.error(
-                "sesd.pipeline.failed", sqs_message_id=message_id, error=type(exc).__name__
+                "sesd.pipeline.failed",
+                sqs_message_id=message_id,
+                error=type(exc).__name__,
+                exc_info=True,
             )
             self._metrics.sqs_errors.labels(self._label, "process").inc()
             return False

@@ -30,6 +30,7 @@ from sesd.events import EVENT_TYPE_INDEX, EVENT_TYPES
 from sesd.sketch import add_index, bucket_of, new_sketch, quantile_of
 from sesd.sketch import restore as restore_sketch
 from sesd.sketch import snapshot as snapshot_sketch
+from sesd.text import clean
 
 __all__ = [
     "Breakdown",
@@ -46,8 +47,10 @@ _DELAY: Final = EVENT_TYPE_INDEX["delivery_delay"]
 _BOUNCE: Final = EVENT_TYPE_INDEX["bounce"]
 _COMPLAINT: Final = EVENT_TYPE_INDEX["complaint"]
 _EXAMPLES: Final = 5
-#: Diagnostic codes longer than this are cut in breakdowns.
-_DIAGNOSTIC_CHARS: Final = 200
+#: Distinct values one coarse bucket's breakdown counts; the rest count as OVERFLOW.
+_KEYS_PER_BUCKET: Final = 64
+#: What values past the bound count as.
+OVERFLOW: Final = "(other values)"
 #: Coarse buckets per window for alert-text breakdowns.
 _DETAIL_BUCKETS: Final = 6
 
@@ -114,8 +117,11 @@ def _pair(key: _Key) -> tuple[int, str]:
 
 
 def _count(details: dict[_Key, int], kind: int, value: str) -> None:
-    """Count one (kind, value) in a coarse bucket's breakdown."""
+    """Count one (kind, value) in a coarse bucket's breakdown. A bucket counts at most
+    ``_KEYS_PER_BUCKET`` distinct values: an outage with unique texts grows nothing."""
     key = _key(kind, value)
+    if key not in details and len(details) >= _KEYS_PER_BUCKET:
+        key = _key(kind, OVERFLOW)
     details[key] = details.get(key, 0) + 1
 
 
@@ -448,12 +454,13 @@ class DomainWindows:
         diagnostics: Sequence[str] = (),
         mta: str = "",
     ) -> None:
-        """Remember what a delay, bounce or complaint said, for alert text."""
-        self._example(_MESSAGE_ID, t, message_id)
+        """Remember what a delay, bounce or complaint said, for alert text. Every text
+        comes from a stranger (sesd.text): addresses hidden, bounded, escaped."""
+        self._example(_MESSAGE_ID, t, clean(message_id))
         if source:
-            self._example(_SOURCE, t, source)
+            self._example(_SOURCE, t, clean(source))
         if config_set:
-            self._example(_CONFIG_SET, t, config_set)
+            self._example(_CONFIG_SET, t, clean(config_set))
         for ring in self._rings:
             if not ring.breakdown:
                 continue
@@ -462,18 +469,15 @@ class DomainWindows:
                 continue
             details = ring.details_at(bucket)
             if delay_type:
-                _count(details, _DELAY_TYPE, delay_type)
+                _count(details, _DELAY_TYPE, clean(delay_type))
             for status in statuses:
                 if status:
-                    _count(details, _STATUS, status)
+                    _count(details, _STATUS, clean(status))
             for diagnostic in diagnostics:
                 if diagnostic:
-                    # Sliced only when too long: every bucket would keep its own copy.
-                    if len(diagnostic) > _DIAGNOSTIC_CHARS:
-                        diagnostic = diagnostic[:_DIAGNOSTIC_CHARS]
-                    _count(details, _DIAGNOSTIC, diagnostic)
+                    _count(details, _DIAGNOSTIC, clean(diagnostic))
             if mta:
-                _count(details, _MTA, mta)
+                _count(details, _MTA, clean(mta))
 
     def _example(self, kind: int, t: float, value: str) -> None:
         """Keep the most recent examples of a kind (with their times) for the domain."""

@@ -11,7 +11,7 @@ import anyio
 import pytest
 
 from sesd.config import Config, parse_config
-from sesd.demo.localsqs import LocalSqs
+from sesd.demo.localsqs import LocalSqs, free_port
 from sesd.logs import configure_logging
 from tests import factory as f
 from tests.conftest import make_queue, running, send_bodies
@@ -38,6 +38,8 @@ def alerting_config(
     group_wait: str = "0s",
     extra: str = "",
     slack_timeout: str = "10s",
+    max_age: str = "1h",
+    slack_url: str = "env:SESD_TEST_SLACK_URL",
 ) -> Config:
     """Slack, PagerDuty and the console on one delay-ratio rule; ``extra`` TOML appended."""
     return parse_config(
@@ -45,7 +47,8 @@ def alerting_config(
         f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 1\n'
         '[http]\nlisten = "127.0.0.1:0"\n[shutdown]\ngrace_period = "10s"\n'
         f'[alerts]\nevaluate_every = "100ms"\ngroup_wait = "{group_wait}"\n'
-        f'[alerts.slack]\nwebhook_url = "env:SESD_TEST_SLACK_URL"\ntimeout = "{slack_timeout}"\n'
+        f'notification_max_age = "{max_age}"\n'
+        f'[alerts.slack]\nwebhook_url = "{slack_url}"\ntimeout = "{slack_timeout}"\n'
         f'[alerts.pagerduty]\nrouting_key = "env:SESD_TEST_PD_KEY"\nevents_url = "{pd.url}"\n'
         '[[alerts.rules]]\nname = "delay-ratio-high"\nmetric = "delay_ratio"\nwindow = "5m"\n'
         'above = 0.2\nclear_below = 0.1\nmin_events = 5\nseverity = "critical"\n'
@@ -54,8 +57,22 @@ def alerting_config(
     )
 
 
+#: A recipient's MTA may write anything: a mention, a link, the recipient's address.
+HOSTILE = "smtp; 451 4.7.1 <{address}> greylisted <!channel> see <http://evil.example|here>"
+
+
 def spike(t: float) -> list[str]:
-    delays = [f.sns(f.delay([f"d{i}@outlook.example"], at=t, expires=t + 7200)) for i in range(6)]
+    delays = [
+        f.sns(
+            f.delay(
+                [f"d{i}@outlook.example"],
+                at=t,
+                expires=t + 7200,
+                diagnostic=HOSTILE.format(address=f"d{i}@outlook.example"),
+            )
+        )
+        for i in range(6)
+    ]
     return delays + [f.sns(f.delivery([f"ok{i}@outlook.example"], at=t)) for i in range(4)]
 
 
@@ -102,6 +119,13 @@ async def test_spike_alerts_and_recovery_resolves(
     assert trigger["payload"]["custom_details"]["delay_types"] == {
         "TransientCommunicationFailure": 6
     }
+    # Six diagnostics that differ by address only are one, with no address, and Slack
+    # gets them escaped: nobody is mentioned, nothing is linked.
+    assert list(trigger["payload"]["custom_details"]["diagnostic_codes"].values()) == [6]
+    sent = json.dumps(slack.accepted) + json.dumps(pd.accepted) + console.getvalue()
+    assert "@outlook.example" not in sent
+    assert "<!channel>" not in json.dumps(slack.accepted)
+    assert "&lt;!channel&gt;" in json.dumps(firing["blocks"])
     assert "[FIRING] delay-ratio-high: outlook.example" in console.getvalue()
     assert "[RESOLVED] delay-ratio-high: outlook.example" in console.getvalue()
     everything = logs.getvalue() + console.getvalue() + metrics
@@ -131,3 +155,36 @@ async def test_stop_flushes_grouped_and_retried_alerts_within_the_grace_period(
         # The daemon has returned: the stop flushed the group and retried past the 500.
     assert slack.answers == [500, 200]
     assert len(pd.accepted) == 1
+
+
+async def test_a_sink_that_never_answers_expires_and_another_is_not_held_up(
+    local_sqs: LocalSqs, sqs: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Slack's URL points at a port nobody listens on: each of its notifications is
+    retried, then given up past notification_max_age (counted as expired), while
+    PagerDuty gets the trigger and the resolve as usual."""
+    clock = Clock(f.T0)
+    url, _ = await make_queue(sqs)
+    async with Receiver("pagerduty") as pd:
+        monkeypatch.setenv("SESD_TEST_PD_KEY", ROUTING_KEY)
+        dead = f"http://127.0.0.1:{free_port()}/services/T/B/X"
+        config = alerting_config(local_sqs, url, pd, pd, max_age="1s", slack_url=dead)
+        async with running(config, clock=clock) as daemon:
+
+            def outcome(name: str) -> float:
+                found = daemon.metrics.registry.get_sample_value(
+                    "sesd_notifications_total", {"sink": "slack", "outcome": name}
+                )
+                return found or 0.0
+
+            await send_bodies(sqs, url, spike(f.T0))
+            with anyio.fail_after(20):
+                await pd.wait_for(1)
+            clock.now = f.T0 + 360
+            await send_bodies(sqs, url, [f.sns(f.delivery(["n@outlook.example"], at=clock.now))])
+            with anyio.fail_after(20):
+                await pd.wait_for(2)
+                await daemon.changes.wait_for(lambda: outcome("expired") == 2)
+            assert outcome("retried") >= 2
+            assert outcome("sent") == 0
+    assert [e["event_action"] for e in pd.accepted] == ["trigger", "resolve"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -17,6 +18,7 @@ from sesd.alerting.render import pagerduty_events, slack_message
 from sesd.alerting.rules import Transition
 from sesd.alerting.sinks import PagerDutySink, Sink, SlackSink
 from sesd.config import PagerDutyConfig, SlackConfig, parse_config
+from sesd.logs import configure_logging
 from sesd.windows import Breakdown
 from tests.receivers import Answer, Receiver
 
@@ -103,7 +105,7 @@ async def delivering(
 def outcomes(counter: Counter, sink: str) -> dict[str, float]:
     return {
         outcome: counter.labels(sink, outcome)._value.get()
-        for outcome in ("sent", "retried", "rate_limited", "failed", "dropped")
+        for outcome in ("sent", "retried", "rate_limited", "failed", "dropped", "expired")
     }
 
 
@@ -123,6 +125,7 @@ async def test_slack_429_waits_retry_after_then_sends() -> None:
         "rate_limited": 1,
         "failed": 0,
         "dropped": 0,
+        "expired": 0,
     }
     assert len(slack.accepted) == 1
 
@@ -281,3 +284,81 @@ async def test_slack_receiver_accepts_what_sesd_sends(kind: Transition) -> None:
         with anyio.fail_after(10):
             await box.wait_empty()
     assert slack.answers == [200]
+
+
+class AgingSleeps(Sleeps):
+    """Test-mode sleep that moves a clock on by each wait."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.now = 0.0
+
+    async def __call__(self, seconds: float) -> None:
+        self.now += seconds
+        await super().__call__(seconds)
+
+
+async def test_a_notification_that_keeps_failing_expires_and_the_line_moves_on() -> None:
+    """A receiver that answers 503 for ever: the notification is given up once its next
+    attempt would come past max_age (counted as expired, logged), and the next one is
+    delivered."""
+    slack = Receiver("slack")
+    sleeps = AgingSleeps()
+    async with slack, aiohttp.ClientSession() as session:
+        # Waits of 2, 4, 8, 16, 32, 60, 60, 60 s after the first eight: 242 s. The ninth
+        # attempt fails at 242 s; a wait of 60 more would pass 300 s, so it expires.
+        slack.script(*[Answer(503)] * 9)
+        counter = Counter(
+            "sesd_notifications", "n", ["sink", "outcome"], registry=CollectorRegistry()
+        )
+        box = Outbox(
+            SlackSink(slack_config(slack.url), session),
+            size=10,
+            counter=counter,
+            sleep=sleeps,
+            rand=lambda: 1.0,
+            max_age=300.0,
+            clock=lambda: sleeps.now,
+        )
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(box.run)
+            box.put(notification(kind=Transition.FIRING))
+            with anyio.fail_after(10):
+                await box.wait_empty()
+            box.put(notification(kind=Transition.RESOLVED))
+            with anyio.fail_after(10):
+                await box.wait_empty()
+            tg.cancel_scope.cancel()
+    assert sleeps.waits == [2.0, 4.0, 8.0, 16.0, 32.0, 60.0, 60.0, 60.0]
+    assert slack.answers == [503] * 9 + [200]
+    counts = outcomes(counter, "slack")
+    assert counts["expired"] == 1
+    assert counts["sent"] == 1
+    assert slack.accepted[0]["text"].startswith(":white_check_mark: RESOLVED")
+
+
+class BrokenSink:
+    """A sink with a bug: every send raises."""
+
+    name = "slack"
+
+    async def send(self, notification: Notification) -> None:
+        raise RuntimeError("a rendering bug")
+
+
+async def test_a_sink_bug_is_logged_with_its_traceback_and_counted() -> None:
+    """An unexpected exception in a sink is counted as failed and logged with the
+    traceback, so the bug can be found; the outbox keeps delivering."""
+    logs = io.StringIO()
+    configure_logging("debug", "json", stream=logs)
+    async with delivering(BrokenSink(), Sleeps()) as (box, counter):
+        box.put(notification())
+        box.put(notification())
+        with anyio.fail_after(10):
+            await box.wait_empty()
+    assert outcomes(counter, "slack")["failed"] == 2
+    lines = [json.loads(line) for line in logs.getvalue().splitlines()]
+    failed = [line for line in lines if line["event"] == "sesd.notify.failed"]
+    assert len(failed) == 2
+    assert "Traceback" in failed[0]["exception"]
+    assert "a rendering bug" in failed[0]["exception"]

@@ -4,8 +4,10 @@
 sink. When the outbox is full the oldest queued notification is dropped and
 counted. The task delivers in order: backoff with full jitter on network
 errors, timeouts and 5xx; on 429 it pauses for as long as the sink asked;
-other 4xx are permanent (logged, counted, not retried). A slow or broken sink
-only ever delays its own outbox.
+other 4xx are permanent (logged, counted, not retried). A notification that
+cannot be delivered within ``max_age`` of its first attempt (a URL that will
+never answer) is given up as ``expired``, so the line moves on. A slow or
+broken sink only ever delays its own outbox.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from sesd.logs import get_logger
 
 __all__ = ["OUTCOMES", "Outbox"]
 
-OUTCOMES = ("sent", "retried", "rate_limited", "failed", "dropped")
+OUTCOMES = ("sent", "retried", "rate_limited", "failed", "dropped", "expired")
 
 
 class Outbox:
@@ -40,6 +42,8 @@ class Outbox:
         rand: Callable[[], float] = random.random,
         retry_base: float = 1.0,
         retry_cap: float = 60.0,
+        max_age: float = 3600.0,
+        clock: Callable[[], float] = anyio.current_time,
     ) -> None:
         self.sink = sink
         self._size = size
@@ -51,6 +55,8 @@ class Outbox:
         self._rand = rand
         self._retry_base = retry_base
         self._retry_cap = retry_cap
+        self._max_age = max_age
+        self._clock = clock
         self._log = get_logger(sink=sink.name)
         for outcome in OUTCOMES:
             counter.labels(sink.name, outcome)
@@ -90,33 +96,44 @@ class Outbox:
     async def _deliver(self, notification: Notification) -> None:
         log = self._log.bind(rule=notification.rule, kind=notification.kind.value)
         attempt = 0
+        first = self._clock()
         while True:
             try:
                 await self.sink.send(notification)
             except RateLimited as exc:
+                pause = exc.retry_after
                 self._count("rate_limited")
-                log.warning("sesd.notify.rate_limited", pause_seconds=exc.retry_after)
-                await self._sleep(exc.retry_after)
+                log.warning("sesd.notify.rate_limited", pause_seconds=pause)
             except Retryable as exc:
                 attempt += 1
-                delay = backoff_delay(
+                pause = backoff_delay(
                     attempt, base=self._retry_base, cap=self._retry_cap, rand=self._rand()
                 )
                 self._count("retried")
-                log.warning("sesd.notify.retrying", error=str(exc), attempt=attempt, delay=delay)
-                await self._sleep(delay)
+                log.warning("sesd.notify.retrying", error=str(exc), attempt=attempt, delay=pause)
             except Permanent as exc:
                 self._count("failed")
                 log.error("sesd.notify.failed", error=str(exc))
                 return
-            except Exception as exc:  # noqa: BLE001 - a sink bug must not kill the outbox
+            except Exception as exc:
                 self._count("failed")
-                log.error("sesd.notify.failed", error=type(exc).__name__)
+                # The traceback: a rendering bug must be findable, not just a class name.
+                log.error("sesd.notify.failed", error=type(exc).__name__, exc_info=True)
                 return
             else:
                 self._count("sent")
                 log.info("sesd.notify.sent", alerts=len(notification.alerts), attempts=attempt + 1)
                 return
+            if self._clock() + pause - first > self._max_age:
+                self._count("expired")
+                log.error(
+                    "sesd.notify.expired",
+                    attempts=attempt + 1,
+                    max_age_seconds=self._max_age,
+                    hint="the sink kept failing; check its URL and status",
+                )
+                return
+            await self._sleep(pause)
 
     def _count(self, outcome: str) -> None:
         self._counter.labels(self.sink.name, outcome).inc()

@@ -18,6 +18,7 @@ import msgspec
 from sesd.alerting.evaluator import Alert, Notification
 from sesd.alerting.rules import Transition
 from sesd.config import CANARY_METRICS
+from sesd.text import slack_escape
 
 __all__ = ["console_text", "pagerduty_events", "slack_message"]
 
@@ -110,10 +111,17 @@ def details(alert: Alert) -> dict[str, Any]:
     return facts
 
 
+def _mrkdwn(text: str, limit: int = SLACK_MAX_SECTION) -> dict[str, Any]:
+    """A mrkdwn text object of ``text`` escaped (event text is written by strangers),
+    verbatim (Slack then links no URL or channel name in it), within ``limit``."""
+    text = slack_escape(text)
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return {"type": "mrkdwn", "text": text, "verbatim": True}
+
+
 def _section(text: str) -> dict[str, Any]:
-    if len(text) > SLACK_MAX_SECTION:
-        text = text[: SLACK_MAX_SECTION - 1] + "…"
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+    return {"type": "section", "text": _mrkdwn(text)}
 
 
 def _alert_section(alert: Alert) -> str:
@@ -162,13 +170,9 @@ def slack_message(notification: Notification) -> dict[str, Any]:
     if len(shown) < len(alerts):
         rest = ", ".join(a.domain for a in alerts[len(shown) :])
         blocks.append(_section(f"…and {len(alerts) - len(shown)} more: {rest}"))
-    blocks.append(
-        {"type": "context", "elements": [{"type": "mrkdwn", "text": f"sesd · {_when(first.at)}"}]}
-    )
-    text = title + ": " + "; ".join(headline(a) for a in alerts)
-    if len(text) > SLACK_MAX_TEXT:
-        text = text[: SLACK_MAX_TEXT - 1] + "…"
-    return {"text": text, "blocks": blocks}
+    blocks.append({"type": "context", "elements": [_mrkdwn(f"sesd · {_when(first.at)}")]})
+    text = _mrkdwn(title + ": " + "; ".join(headline(a) for a in alerts), SLACK_MAX_TEXT)
+    return {"text": text["text"], "blocks": blocks}
 
 
 def pagerduty_events(notification: Notification, routing_key: str, source: str) -> list[bytes]:

@@ -75,6 +75,11 @@ class Alerting:
             ["sink", "outcome"],
             registry=registry,
         )
+        self.evaluation_errors = Counter(
+            "sesd_evaluation_errors",
+            "Rule evaluations that failed with an unexpected error (logged with its traceback).",
+            registry=registry,
+        )
         registry.register(_FiringCollector(self.evaluator))
         self.outboxes: dict[str, Outbox] = {}
         self.evaluations = 0
@@ -89,7 +94,10 @@ class Alerting:
         """Create an outbox per sink (before :meth:`run`)."""
         for sink in sinks:
             self.outboxes[sink.name] = Outbox(
-                sink, size=self._config.alerts.outbox_size, counter=self.notifications
+                sink,
+                size=self._config.alerts.outbox_size,
+                counter=self.notifications,
+                max_age=self._config.alerts.notification_max_age.seconds,
             )
 
     async def run(self) -> None:
@@ -100,7 +108,11 @@ class Alerting:
             interval = self._config.alerts.evaluate_every.seconds
             next_at = anyio.current_time()
             while True:
-                self.evaluate()
+                try:
+                    self.evaluate()
+                except Exception:  # noqa: BLE001 - a bug in one evaluation must not stop alerting
+                    self.evaluation_errors.inc()
+                    self._log.error("sesd.alert.evaluation_failed", exc_info=True)
                 # Drift-free ticks; a tick missed while busy is skipped, not queued.
                 next_at = max(next_at + interval, anyio.current_time())
                 await anyio.sleep_until(next_at)

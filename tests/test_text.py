@@ -1,0 +1,107 @@
+"""Event text is written by strangers: addresses hidden, control characters escaped,
+size bounded, Slack's control characters escaped (SPEC 6, issue "trust" E)."""
+
+from __future__ import annotations
+
+import json
+
+from sesd.alerting.evaluator import Evaluator
+from sesd.alerting.render import pagerduty_events, slack_message
+from sesd.config import parse_config
+from sesd.pipeline import Pipeline
+from sesd.text import ADDRESS, MAX_CHARS, clean, redact_addresses, slack_escape
+from sesd.windows import OVERFLOW
+from tests import factory as f
+
+NOW = f.T0 + 10
+HOSTILE = (
+    "smtp; 550 5.1.1 <{address}>: mailbox unavailable <!channel> <@U024BE7LH> "
+    "see <http://evil.example/x|click here> \x1b[31mred\x1b[0m & more"
+)
+RULE = (
+    '[[alerts.rules]]\nname = "delays"\nmetric = "delay_ratio"\nwindow = "5m"\nabove = 0.1\n'
+    'sinks = ["console"]\n'
+)
+
+
+def test_addresses_are_replaced_wherever_they_stand() -> None:
+    """Plain, bracketed, quoted-local-part and IP-literal addresses all become the
+    placeholder; text without an address is returned as it is."""
+    text = 'to <a.b+c@mx.one.com>, "odd name"@x.org and root@[192.0.2.1]: failed'
+    assert redact_addresses(text) == f"to <{ADDRESS}>, {ADDRESS} and {ADDRESS}: failed"
+    assert redact_addresses("421 4.4.1 Unable to connect") == "421 4.4.1 Unable to connect"
+
+
+def test_clean_escapes_control_characters_and_bounds_the_size() -> None:
+    """Terminal escapes and line breaks are shown as \\u escapes; long text is cut."""
+    assert clean("a\x1b[31mb\nc\u202ed") == "a\\u001b[31mb\\u000ac\\u202ed"
+    long = clean("x" * 10_000)
+    assert len(long) == MAX_CHARS
+    assert long.endswith("…")
+
+
+def test_slack_escape() -> None:
+    """&, < and > become entities, & first (so an entity in the text stays visible)."""
+    assert slack_escape("<!here> &lt; a>b") == "&lt;!here&gt; &amp;lt; a&gt;b"
+
+
+def _alerting(diagnostic: str, recipients: int) -> tuple[Pipeline, Evaluator]:
+    config = parse_config(RULE)
+    pipeline = Pipeline(config)
+    for i in range(recipients):
+        address = f"user{i}@victim.example"
+        body = f.delay([address], at=NOW, diagnostic=diagnostic.format(address=address))
+        pipeline.feed(f.raw(body), "q", NOW)
+    return pipeline, Evaluator(config.alerts, [s.name for s in pipeline.specs])
+
+
+def test_identical_diagnostics_for_different_recipients_are_one() -> None:
+    """Six delays whose diagnostics differ only by the recipient's address make one top
+    diagnostic with a count of six, and no address reaches any sink."""
+    pipeline, evaluator = _alerting(HOSTILE, 6)
+    evaluator.evaluate(pipeline, NOW)
+    (notification,) = evaluator.due(NOW, flush=True)
+    (event,) = pagerduty_events(notification, "key", "sesd")
+    details = json.loads(event)["payload"]["custom_details"]
+    assert list(details["diagnostic_codes"].values()) == [6]
+    (diagnostic,) = details["diagnostic_codes"]
+    assert ADDRESS in diagnostic
+    assert "\x1b" not in diagnostic
+    slack = json.dumps(slack_message(notification))
+    for payload in (slack, event.decode()):
+        assert "@victim.example" not in payload  # the domain is the label; no address
+
+
+def test_slack_text_can_mention_nobody_and_link_nothing() -> None:
+    """A diagnostic with <!channel>, <@user> and <url|link> reaches Slack escaped, in
+    verbatim text objects (no automatic links or names)."""
+    pipeline, evaluator = _alerting(HOSTILE, 1)
+    evaluator.evaluate(pipeline, NOW)
+    (notification,) = evaluator.due(NOW, flush=True)
+    message = slack_message(notification)
+    texts = [message["text"]]
+    for block in message["blocks"]:
+        objects = [block["text"]] if "text" in block else block["elements"]
+        for text in objects:
+            assert text["type"] == "mrkdwn"
+            assert text["verbatim"] is True
+            texts.append(text["text"])
+    for text in texts:
+        assert "<" not in text
+        assert ">" not in text
+    assert any("&lt;!channel&gt;" in text for text in texts)
+
+
+def test_breakdowns_are_bounded() -> None:
+    """Five thousand distinct diagnostics in one bucket keep a bounded number of keys;
+    the rest are counted, under OVERFLOW."""
+    config = parse_config(RULE)
+    pipeline = Pipeline(config)
+    for i in range(5000):
+        body = f.delay([f"u{i}@one.com"], at=NOW, diagnostic=f"smtp; 451 queue id Q{i:06d}")
+        pipeline.feed(f.raw(body), "q", NOW)
+    breakdown = pipeline.windows["one.com"].breakdown(0, NOW, top_n=100)
+    counted = dict(breakdown.diagnostics)
+    assert len(counted) <= 64
+    assert counted[OVERFLOW] >= 5000 - 64
+    assert sum(counted.values()) == 5000
