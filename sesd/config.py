@@ -290,22 +290,30 @@ METRICS = (
     "delayed_recipients",
     "bounce_ratio",
     "complaint_ratio",
+    "delivery_ratio",
     "processing_p95_seconds",
+    "delay_duration_p95_seconds",
     "pending_delays",
 )
+#: Rule metrics read from a window's quantiles (the others need its counts only).
+QUANTILE_METRICS = ("processing_p95_seconds", "delay_duration_p95_seconds")
 #: Rule metrics read from the canary rather than from a domain's windows.
 CANARY_METRICS = ("canary_missing", "canary_send_latency_seconds")
 SINKS = ("slack", "pagerduty", "console")
 
 
 class RuleConfig(_Section, frozen=True):
-    """``[[alerts.rules]]``: one threshold on one window metric, per domain."""
+    """``[[alerts.rules]]``: one threshold on one window metric, per domain. A rule
+    fires while the value is ``above`` a threshold (or ``below`` one, for metrics such
+    as ``delivery_ratio`` where low is bad)."""
 
     name: str
     metric: str
     window: str
-    above: float
+    above: float | None = None
+    below: float | None = None
     clear_below: float | None = None
+    clear_above: float | None = None
     min_events: int = 0
     for_: Duration = msgspec.field(default_factory=lambda: Duration("0s"), name="for")
     domains: list[str] = msgspec.field(default_factory=lambda: ["*"])
@@ -318,8 +326,22 @@ class RuleConfig(_Section, frozen=True):
         if self.metric not in METRICS + CANARY_METRICS:
             known = ", ".join(METRICS + CANARY_METRICS)
             raise ValueError(f"unknown metric {self.metric!r} (known: {known})")
-        if self.clear_below is not None and self.clear_below > self.above:
-            raise ValueError(f"clear_below ({self.clear_below}) is above `above` ({self.above})")
+        if (self.above is None) == (self.below is None):
+            raise ValueError("give exactly one of `above` and `below`")
+        if self.above is not None:
+            if self.clear_above is not None:
+                raise ValueError("clear_above goes with `below`; use clear_below with `above`")
+            if self.clear_below is not None and self.clear_below > self.above:
+                raise ValueError(
+                    f"clear_below ({self.clear_below}) is above `above` ({self.above})"
+                )
+        if self.below is not None:
+            if self.clear_below is not None:
+                raise ValueError("clear_below goes with `above`; use clear_above with `below`")
+            if self.clear_above is not None and self.clear_above < self.below:
+                raise ValueError(
+                    f"clear_above ({self.clear_above}) is below `below` ({self.below})"
+                )
         if self.min_events < 0:
             raise ValueError("min_events must not be negative")
         if not self.domains:
@@ -331,9 +353,33 @@ class RuleConfig(_Section, frozen=True):
                 raise ValueError(f"unknown sink {sink!r} (known: {', '.join(SINKS)})")
 
     @property
+    def rising(self) -> bool:
+        """True for an ``above`` rule, False for a ``below`` rule."""
+        return self.above is not None
+
+    @property
+    def threshold(self) -> float:
+        """``above`` or ``below``, whichever the rule has."""
+        found = self.above if self.above is not None else self.below
+        assert found is not None
+        return found
+
+    @property
     def clear_threshold(self) -> float:
-        """The value below which a firing alert resolves (``above`` unless set)."""
-        return self.above if self.clear_below is None else self.clear_below
+        """Where a firing alert resolves: ``clear_below`` (``clear_above`` for a below
+        rule), which is the threshold itself unless set."""
+        clear = self.clear_below if self.rising else self.clear_above
+        return self.threshold if clear is None else clear
+
+    def breaches(self, value: float) -> bool:
+        """Whether ``value`` is past the threshold."""
+        return value > self.threshold if self.rising else value < self.threshold
+
+    def holds(self, value: float) -> bool:
+        """Whether a firing alert keeps firing at ``value``: while it is past the clear
+        threshold; at the clear threshold or back from it, it resolves."""
+        clear = self.clear_threshold
+        return value > clear if self.rising else value < clear
 
 
 class SlackConfig(_Section, frozen=True):

@@ -27,6 +27,7 @@ from sesd import __version__
 from sesd.alerting.service import Alerting
 from sesd.canary.metrics import CanaryCollector
 from sesd.canary.sender import CanarySender
+from sesd.clock import AnchoredClock
 from sesd.config import Config
 from sesd.health import Changes, Health
 from sesd.http import StartError, http_server
@@ -56,23 +57,33 @@ class Daemon:
         console: TextIO | None = None,
     ) -> None:
         self.config = config
-        self.clock = clock
+        self._log = get_logger()
+        # Every "now" the daemon uses: the monotonic clock anchored to ``clock`` (wall
+        # time), re-anchored, counted and logged when the wall clock steps.
+        self.clock = AnchoredClock(clock, monotonic, on_step=self._clock_stepped)
         self.monotonic = monotonic
         self.pipeline = Pipeline(config)
         labels = [q.label for q in config.queues]
-        self.metrics = Metrics(self.pipeline, labels, clock)
-        self.alerting = Alerting(config, self.pipeline, self.metrics.registry, clock, console)
+        self.metrics = Metrics(self.pipeline, labels, self.clock)
+        self.alerting = Alerting(config, self.pipeline, self.metrics.registry, self.clock, console)
         self.health = Health(labels)
         self.changes = Changes()
         self.alerting.on_evaluated = self.changes.notify
         if config.canary is not None:
-            self.metrics.registry.register(CanaryCollector(self.pipeline.canary, clock))
+            self.metrics.registry.register(CanaryCollector(self.pipeline.canary, self.clock))
         self.canary: CanarySender | None = None
         self.stopping = anyio.Event()
         self.http_port: int | None = None
         self.systemd = Notifier()
         self._deadline = float("inf")
-        self._log = get_logger()
+
+    def _clock_stepped(self, step: float) -> None:
+        self.metrics.clock_steps.inc()
+        self._log.warning(
+            "sesd.clock.stepped",
+            step_seconds=round(step, 3),
+            hint="the wall clock jumped; windows keep every event, reads follow the new time",
+        )
 
     def stop(self) -> None:
         """Begin a graceful stop (what the first SIGTERM does)."""

@@ -24,7 +24,22 @@ from prometheus_client.core import Metric
 
 __all__ = ["render", "render_async"]
 
-_TYPES = {"counter": "counter", "gauge": "gauge", "histogram": "histogram", "summary": "summary"}
+#: How each family type is written in the text format (0.0.4): an Info is a gauge named
+#: ``X_info``, an Enum (stateset) a gauge, a gauge histogram a histogram, as
+#: prometheus_client's own writer does.
+_TYPES = {
+    "counter": "counter",
+    "gauge": "gauge",
+    "histogram": "histogram",
+    "gaugehistogram": "histogram",
+    "summary": "summary",
+    "info": "gauge",
+    "stateset": "gauge",
+}
+#: Families whose exposed name takes a suffix.
+_SUFFIX = {"counter": "_total", "info": "_info"}
+#: Samples never exposed: creation times (also switched off in sesd.metrics).
+_HIDDEN_SUFFIXES = ("_created", "_gcount_created")
 _ESCAPED: dict[str, str] = {}
 _ESCAPED_MAX = 100_000
 
@@ -55,7 +70,7 @@ class _Writer:
         self._families: dict[str, list[str]] = {}
 
     def add(self, family: Metric) -> None:
-        name = family.name + "_total" if family.type == "counter" else family.name
+        name = family.name + _SUFFIX.get(family.type, "")
         lines = self._families.get(name)
         if lines is None:
             help_text = family.documentation.replace("\\", r"\\").replace("\n", r"\n")
@@ -63,6 +78,8 @@ class _Writer:
             lines = self._families[name] = [f"# HELP {name} {help_text}\n# TYPE {name} {kind}\n"]
         escape = _escape
         for sample in family.samples:
+            if sample.name.endswith(_HIDDEN_SUFFIXES):
+                continue
             labels = sample.labels
             if labels:
                 inner = ",".join([f'{k}="{escape(v)}"' for k, v in sorted(labels.items())])

@@ -17,14 +17,16 @@ from prometheus_client.core import (
     GaugeMetricFamily,
     HistogramMetricFamily,
     Metric,
+    SummaryMetricFamily,
 )
 from prometheus_client.registry import Collector
 
 from sesd import __version__
 from sesd.events import EVENT_TYPES
 from sesd.pipeline import Pipeline
+from sesd.sketch import QUANTILES
 from sesd.tallies import FixedHistogram
-from sesd.windows import DomainWindows
+from sesd.windows import DomainWindows, Summary
 
 __all__ = ["OUTCOMES", "Metrics", "PipelineCollector", "histogram_family"]
 
@@ -33,7 +35,7 @@ OUTCOMES = ("processed", "skipped", "invalid", "duplicate")
 # No `_created` series: they double the counters' series and sesd's text
 # writer (sesd.exposition) keeps each family to its own samples.
 disable_created_metrics()  # type: ignore[no-untyped-call]
-_QUANTILE_LABELS = ("0.5", "0.95", "0.99")
+_QUANTILE_LABELS = tuple(str(q) for q in QUANTILES)
 #: Domains per chunk of window families (see PipelineCollector._windows).
 _CHUNK = 25
 
@@ -147,7 +149,7 @@ class PipelineCollector(Collector):
             "Recipients with a DeliveryDelay and no Delivery or Bounce yet.",
             labels=["domain"],
         )
-        pending_counts = p.pending.counts()
+        pending_counts = p.pending.counts(now)
         for domain in p.windows:
             pending.add_metric([domain], pending_counts.get(domain, 0))
         yield pending
@@ -172,56 +174,65 @@ class PipelineCollector(Collector):
 
     def _window_chunk(self, items: list[tuple[str, DomainWindows]], now: float) -> Iterator[Metric]:
         specs = self._pipeline.specs
+        labels = ["domain", "window"]
         counts = GaugeMetricFamily(
             "sesd_window_recipient_events",
             "Recipients per event type in the sliding window.",
             labels=["domain", "window", "event_type"],
         )
-        delay_ratio = GaugeMetricFamily(
-            "sesd_window_delay_ratio",
-            "delayed / (delivered + delayed) recipients in the window.",
-            labels=["domain", "window"],
-        )
-        bounce_ratio = GaugeMetricFamily(
-            "sesd_window_bounce_ratio",
-            "bounced / (delivered + bounced) recipients in the window.",
-            labels=["domain", "window"],
-        )
-        complaint_ratio = GaugeMetricFamily(
-            "sesd_window_complaint_ratio",
-            "complained / (delivered + bounced) recipients in the window.",
-            labels=["domain", "window"],
-        )
-        processing = GaugeMetricFamily(
-            "sesd_window_processing_seconds",
-            "Quantiles of SES processingTimeMillis in the window, in seconds.",
-            labels=["domain", "window", "quantile"],
-        )
-        to_delivery = GaugeMetricFamily(
-            "sesd_window_delivery_seconds",
-            "Quantiles of time from send to delivery in the window, in seconds.",
-            labels=["domain", "window", "quantile"],
-        )
+        ratios = [
+            (
+                GaugeMetricFamily(
+                    f"sesd_window_{name}_ratio",
+                    f"{text} recipients in the window (omitted without a denominator).",
+                    labels=labels,
+                ),
+                name,
+            )
+            for name, text in (
+                ("delay", "delayed / (delivered + delayed)"),
+                ("bounce", "bounced / (delivered + bounced)"),
+                ("complaint", "complained / (delivered + bounced)"),
+                ("delivery", "delivered / sent (where Send events are published)"),
+            )
+        ]
+        summaries = [
+            SummaryMetricFamily(
+                "sesd_window_processing_seconds",
+                "SES processingTimeMillis of deliveries in the window, in seconds.",
+                labels=labels,
+            ),
+            SummaryMetricFamily(
+                "sesd_window_delivery_seconds",
+                "Time from send to delivery of deliveries in the window, in seconds.",
+                labels=labels,
+            ),
+            SummaryMetricFamily(
+                "sesd_window_delay_duration_seconds",
+                "How long delays lasted, for delayed recipients delivered or bounced in the "
+                "window, in seconds.",
+                labels=labels,
+            ),
+        ]
         for domain, windows in items:
             for index, spec in enumerate(specs):
                 figures = windows.figures(index, now)
                 for name, n in zip(EVENT_TYPES, figures.counts, strict=True):
                     counts.add_metric([domain, spec.name, name], n)
-                for family, value in (
-                    (delay_ratio, figures.delay_ratio),
-                    (bounce_ratio, figures.bounce_ratio),
-                    (complaint_ratio, figures.complaint_ratio),
-                ):
+                for family, name in ratios:
+                    value = getattr(figures, f"{name}_ratio")
                     if value is not None:
                         family.add_metric([domain, spec.name], value)
-                for family, quantiles in (
-                    (processing, figures.processing_ms),
-                    (to_delivery, figures.to_delivery_ms),
+                for summary_family, summary in zip(
+                    summaries,
+                    (figures.processing, figures.to_delivery, figures.delay_duration),
+                    strict=True,
                 ):
-                    for label, ms in zip(_QUANTILE_LABELS, quantiles, strict=True):
-                        if ms is not None:
-                            family.add_metric([domain, spec.name, label], ms / 1000.0)
-        yield from (counts, delay_ratio, bounce_ratio, complaint_ratio, processing, to_delivery)
+                    _add_summary(summary_family, [domain, spec.name], summary)
+        yield counts
+        for family, _ in ratios:
+            yield family
+        yield from summaries
 
     def _tags(self, now: float) -> Iterator[Metric]:
         p = self._pipeline
@@ -257,6 +268,19 @@ class PipelineCollector(Collector):
         yield ratio
 
 
+def _add_summary(family: SummaryMetricFamily, labels: list[str], summary: Summary) -> None:
+    """A window's summary: quantile samples (seconds) while it has observations, then
+    ``_count`` and ``_sum`` (0 and 0 for an empty window)."""
+    for quantile, ms in zip(_QUANTILE_LABELS, summary.quantiles, strict=True):
+        if ms is not None:
+            family.add_sample(
+                family.name,
+                {"domain": labels[0], "window": labels[1], "quantile": quantile},
+                ms / 1000.0,
+            )
+    family.add_metric(labels, summary.count, summary.sum_ms / 1000.0)
+
+
 def histogram_family(name: str, documentation: str, histogram: FixedHistogram) -> Metric:
     """A histogram family with no labels from a :class:`FixedHistogram`."""
     buckets = histogram.cumulative()
@@ -282,6 +306,12 @@ class Metrics:
             "sesd_sqs_messages_received",
             "Messages received from SQS, by queue.",
             ["queue"],
+            registry=self.registry,
+        )
+        self.clock_steps = Counter(
+            "sesd_clock_steps",
+            "Steps of the wall clock (more than 1 s away from the monotonic clock's "
+            "reckoning); each re-anchors sesd's time.",
             registry=self.registry,
         )
         build = Gauge("sesd_build_info", "sesd's version.", ["version"], registry=self.registry)

@@ -1,16 +1,26 @@
 """Recipients delayed now: a DeliveryDelay seen, no Delivery or Bounce yet.
 
-A recipient stays pending until a later Delivery or Bounce for the same SES
-message (then the delay's duration is known) or until the delay's
-``expirationTime``, when SES gives up. Keys are hashes of (message id,
-address), so no address is held. Memory is bounded by ``max_entries``;
-delays beyond it are counted in :attr:`overflow` and not tracked.
+A recipient is pending from its first DeliveryDelay until a Delivery or Bounce
+for the same SES message and address with a later (or equal) event time, or
+until the delay's ``expirationTime``, when SES gives up. SQS does not keep
+order: a Delivery processed before the recipient's DeliveryDelay still
+resolves it, because recent resolutions are remembered (two generations,
+bounded like the pending table).
+
+Counting is a pure function of time: :meth:`PendingDelays.count` counts the
+entries whose expiry is after ``now``, so reading at a clock that jumped
+ahead and came back loses nothing. Entries are removed for good only by
+:meth:`PendingDelays.expire`, which the caller runs well behind the clock.
+
+Keys are hashes of (message id, address), so no address is held. Memory is
+bounded by ``max_entries``; delays beyond it are counted in :attr:`overflow`.
 """
 
 from __future__ import annotations
 
+import bisect
 import heapq
-from typing import Final
+from typing import Any, Final
 
 from sesd.dedup import stable_key
 
@@ -26,132 +36,140 @@ def pending_key(message_id: str, address: str) -> int:
 
 
 class PendingDelays:
-    """Delayed recipients per label, with expiry in event time.
-
-    Entries also note which message they belong to (by ``hash`` of its id, in this
-    process only), so that a Delivery for a message with nothing pending, the
-    common case, is answered by :meth:`may_have` without hashing each recipient.
-    Entries restored from a state file have no message noted: while any is left,
-    every message may have one.
-    """
+    """Delayed recipients per label, with expiry in event time."""
 
     __slots__ = (
         "_entries",
         "_expiries",
-        "_messages",
-        "_per_label",
-        "_unnoted",
+        "_heap",
+        "_resolved",
+        "_resolved_before",
         "max_entries",
         "overflow",
     )
 
     def __init__(self, max_entries: int) -> None:
         self.max_entries = max_entries
-        # key -> (label, since, expires, hash of the message id or None)
-        self._entries: dict[int, tuple[str, float, float, int | None]] = {}
-        self._per_label: dict[str, int] = {}
-        self._messages: dict[int, int] = {}  # hash of a message id -> its entries
-        self._unnoted = 0  # entries without a message noted
-        self._expiries: list[tuple[float, int]] = []
+        self._entries: dict[int, tuple[str, float, float]] = {}  # key -> (label, since, expires)
+        self._expiries: dict[str, list[float]] = {}  # label -> its entries' expiries, sorted
+        self._heap: list[tuple[float, int]] = []  # (expires, key), for expire()
+        # Recent resolutions (key -> event time of the Delivery or Bounce), in two
+        # generations of up to max_entries / 2 keys each.
+        self._resolved: dict[int, float] = {}
+        self._resolved_before: dict[int, float] = {}
         self.overflow = 0
 
     def delayed(
-        self, key: int, label: str, t: float, expires: float | None, message_id: str | None = None
-    ) -> None:
-        """A DeliveryDelay for a recipient (of ``message_id``) at event time ``t``."""
+        self, key: int, label: str, t: float, expires: float | None
+    ) -> tuple[str, float] | None:
+        """A DeliveryDelay for a recipient at event time ``t``. Returns (label, seconds
+        delayed) when a Delivery or Bounce at or after ``t`` was already seen (the delay
+        is over: nothing is pending), else None."""
+        ended = self._resolved.get(key)
+        if ended is None:
+            ended = self._resolved_before.get(key)
+        if ended is not None and ended >= t:
+            return label, ended - t
         expires = expires if expires is not None else t + DEFAULT_EXPIRY
         found = self._entries.get(key)
         if found is not None:
-            # Another delay for the same recipient: keep the first time, move the expiry.
-            self._entries[key] = (found[0], found[1], max(found[2], expires), found[3])
+            # Another delay for the same recipient: the first time, the latest expiry.
+            label, since, was = found
+            if expires > was:
+                self._unlist(label, was)
+                self._list(label, expires)
+            self._entries[key] = (label, min(since, t), max(was, expires))
         elif len(self._entries) >= self.max_entries:
             self.overflow += 1
-            return
+            return None
         else:
-            message = None if message_id is None else hash(message_id)
-            self._entries[key] = (label, t, expires, message)
-            self._per_label[label] = self._per_label.get(label, 0) + 1
-            self._note(message, 1)
-        heapq.heappush(self._expiries, (expires, key))
-        if len(self._expiries) > 2 * len(self._entries) + 1024:
-            self._expiries = [(e[2], k) for k, e in self._entries.items()]
-            heapq.heapify(self._expiries)
-
-    def may_have(self, message_id: str) -> bool:
-        """False when no recipient of ``message_id`` is pending (True may be wrong)."""
-        return bool(self._unnoted) or hash(message_id) in self._messages
+            self._entries[key] = (label, t, expires)
+            self._list(label, expires)
+        heapq.heappush(self._heap, (expires, key))
+        if len(self._heap) > 2 * len(self._entries) + 1024:
+            self._heap = [(e[2], k) for k, e in self._entries.items()]
+            heapq.heapify(self._heap)
+        return None
 
     def resolved(self, key: int, t: float) -> tuple[str, float] | None:
-        """A Delivery or Bounce for a recipient: returns (label, seconds delayed) if pending."""
-        found = self._entries.pop(key, None)
-        if found is None:
+        """A Delivery or Bounce for a recipient at event time ``t``: returns (label,
+        seconds delayed) if it was pending since no later than ``t``."""
+        self._remember(key, t)
+        found = self._entries.get(key)
+        if found is None or found[1] > t:
             return None
-        label, since, _, message = found
-        self._forget(label, message)
-        return label, max(0.0, t - since)
+        label, since, expires = found
+        del self._entries[key]
+        self._unlist(label, expires)
+        return label, t - since
 
-    def expire(self, now: float) -> int:
-        """Forget delays whose expiry has passed; returns how many."""
+    def _remember(self, key: int, t: float) -> None:
+        resolved = self._resolved
+        resolved[key] = max(t, resolved.get(key, t))
+        if len(resolved) >= max(1, self.max_entries // 2):
+            self._resolved_before = resolved
+            self._resolved = {}
+
+    def count(self, label: str, now: float) -> int:
+        """Recipients of ``label`` delayed at ``now`` (whose delay has not expired)."""
+        expiries = self._expiries.get(label)
+        if not expiries:
+            return 0
+        return len(expiries) - bisect.bisect_right(expiries, now)
+
+    def counts(self, now: float) -> dict[str, int]:
+        """Pending recipients per label at ``now``."""
+        return {label: self.count(label, now) for label in self._expiries}
+
+    def expire(self, before: float) -> int:
+        """Forget for good the delays that expired at or before ``before`` (run it well
+        behind the clock: a clock that stepped ahead then back loses nothing)."""
         expired = 0
-        heap = self._expiries
-        while heap and heap[0][0] <= now:
+        heap = self._heap
+        while heap and heap[0][0] <= before:
             _, key = heapq.heappop(heap)
             found = self._entries.get(key)
-            if found is not None and found[2] <= now:
+            if found is not None and found[2] <= before:
                 del self._entries[key]
-                self._forget(found[0], found[3])
+                self._unlist(found[0], found[2])
                 expired += 1
         return expired
 
     def drop_label(self, label: str) -> None:
         """Forget every pending recipient of an evicted label."""
-        if self._per_label.pop(label, None) is None:
+        if self._expiries.pop(label, None) is None:
             return
-        for key, entry in list(self._entries.items()):
-            if entry[0] == label:
-                del self._entries[key]
-                self._note(entry[3], -1)
-
-    def count(self, label: str) -> int:
-        """Recipients of ``label`` delayed now."""
-        return self._per_label.get(label, 0)
-
-    def counts(self) -> dict[str, int]:
-        """Pending recipients per label."""
-        return dict(self._per_label)
+        for key in [k for k, e in self._entries.items() if e[0] == label]:
+            del self._entries[key]
 
     def __len__(self) -> int:
         return len(self._entries)
 
-    def snapshot(self) -> list[tuple[int, str, float, float]]:
-        """Plain data for the state file: (key, label, since, expires) per recipient."""
-        return [(key, e[0], e[1], e[2]) for key, e in self._entries.items()]
+    def _list(self, label: str, expires: float) -> None:
+        bisect.insort(self._expiries.setdefault(label, []), expires)
 
-    def restore(self, rows: list[tuple[int, str, float, float]]) -> None:
+    def _unlist(self, label: str, expires: float) -> None:
+        expiries = self._expiries[label]
+        del expiries[bisect.bisect_left(expiries, expires)]
+        if not expiries:
+            del self._expiries[label]
+
+    def snapshot(self) -> dict[str, object]:
+        """Plain data for the state file: (key, label, since, expires) per recipient,
+        and the recent resolutions (key, time)."""
+        resolved = {**self._resolved_before, **self._resolved}
+        return {
+            "pending": [(key, e[0], e[1], e[2]) for key, e in self._entries.items()],
+            "resolved": list(resolved.items()),
+        }
+
+    def restore(self, data: dict[str, Any]) -> None:
         """Load what :meth:`snapshot` returned."""
-        for key, label, since, expires in rows:
-            if key not in self._entries and len(self._entries) < self.max_entries:
-                self._entries[key] = (label, since, expires, None)
-                self._per_label[label] = self._per_label.get(label, 0) + 1
-                self._unnoted += 1
-        self._expiries = [(e[2], k) for k, e in self._entries.items()]
-        heapq.heapify(self._expiries)
-
-    def _forget(self, label: str, message: int | None) -> None:
-        left = self._per_label.get(label, 0) - 1
-        if left > 0:
-            self._per_label[label] = left
-        else:
-            self._per_label.pop(label, None)
-        self._note(message, -1)
-
-    def _note(self, message: int | None, n: int) -> None:
-        """Count ``n`` entries more (or fewer) for a message, or as unnoted."""
-        if message is None:
-            self._unnoted += n
-            return
-        left = self._messages.get(message, 0) + n
-        if left > 0:
-            self._messages[message] = left
-        else:
-            self._messages.pop(message, None)
+        for key, label, since, expires in data["pending"]:
+            if int(key) not in self._entries and len(self._entries) < self.max_entries:
+                self._entries[int(key)] = (str(label), float(since), float(expires))
+                self._list(str(label), float(expires))
+        for key, t in data["resolved"]:
+            self._remember(int(key), float(t))
+        self._heap = [(e[2], k) for k, e in self._entries.items()]
+        heapq.heapify(self._heap)

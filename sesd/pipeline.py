@@ -69,7 +69,9 @@ class Pipeline:
             config.windows.max_buckets,
             breakdowns={rule.window for rule in config.alerts.rules},
         )
-        self.horizon = self.specs[-1].seconds
+        # The window reaching furthest back decides which events are late.
+        self.widest = max(self.specs, key=lambda spec: spec.width * spec.slots)
+        self.horizon = self.widest.width * self.widest.slots
         self.domains = LabelTable.for_domains(
             track=config.domains.track,
             groups=config.domains.groups,
@@ -157,7 +159,9 @@ class Pipeline:
             tallies.lag.observe(max(0.0, received_at - t))
         if t > now:  # a clock ahead of ours is clamped to now
             t = now
-        in_windows = t > now - self.horizon
+        # Late: its bucket has left every window (the same test the rings apply, so
+        # every event counts in the windows or here, never in neither).
+        in_windows = self.widest.holds(t, now)
         if not in_windows:
             tallies.late_events += 1
 
@@ -220,25 +224,27 @@ class Pipeline:
             self.tallies.processing.observe(processing_ms / 1000.0)
             processing = bucket_of(processing_ms)
             to_delivery = bucket_of(max(0.0, (event.time - event.sent) * 1000.0))
-        pending = self.pending.may_have(event.message_id)
         for i, label in enumerate(recipients):
             if label is None:
                 continue
             label.counts[_DELIVERY] += 1
-            if pending:
-                self._end_delay(event.message_id, event.recipients[i], label, t, in_windows)
             if in_windows:
                 self._windows(label).delivered(t, now, processing, to_delivery)
+            self._end_delay(event.message_id, event.recipients[i], label, t, now, in_windows)
 
     def _end_delay(
-        self, message_id: str, address: str, label: _Label, t: float, in_windows: bool
+        self, message_id: str, address: str, label: _Label, t: float, now: float, in_windows: bool
     ) -> None:
-        """A Delivery or Bounce ends the recipient's pending delay, if it had one."""
-        if not self.pending.count(label.name):  # the common case: nothing pending there
-            return
+        """A Delivery or Bounce at ``t`` ends the recipient's pending delay, if it had
+        one (and is remembered, for a delay processed after it)."""
         resolved = self.pending.resolved(pending_key(message_id, address), t)
         if resolved is not None and in_windows:
-            self._windows(label).observe_delay_duration(t, resolved[1] * 1000.0)
+            self._windows(label).observe_delay_duration(t, now, resolved[1] * 1000.0)
+
+    def _record_duration(self, label: _Label, at: float, now: float, seconds: float) -> None:
+        """A delay that ended at ``at`` (its Delivery or Bounce) lasted ``seconds``."""
+        if self.widest.holds(at, now):
+            self._windows(label).observe_delay_duration(at, now, seconds * 1000.0)
 
     def _delay(
         self, event: Event, recipients: list[_Label | None], t: float, now: float, in_windows: bool
@@ -256,7 +262,11 @@ class Pipeline:
             _bump(self.tallies.delays, label.name, delay_type)
             if expires is None or expires > now:
                 key = pending_key(message_id, recipient.email_address)
-                self.pending.delayed(key, label.name, t, expires, message_id)
+                ended = self.pending.delayed(key, label.name, t, expires)
+                if ended is not None:
+                    # Its Delivery or Bounce came first (SQS keeps no order): the delay is
+                    # over, and lasted until then.
+                    self._record_duration(label, t + ended[1], now, ended[1])
             if in_windows:
                 self._windows(label).note_problem(
                     t,
@@ -280,15 +290,13 @@ class Pipeline:
             bounce.bounce_sub_type if bounce.bounce_sub_type in BOUNCE_SUBTYPES else "other",
         )
         message_id = event.message_id
-        pending = self.pending.may_have(message_id)
         entries = event.entries
         assert entries is not None
         for recipient, label in zip(entries, recipients, strict=True):
             if label is None:
                 continue
             _bump(self.tallies.bounces, label.name, kind)
-            if pending:
-                self._end_delay(message_id, recipient.email_address, label, t, in_windows)
+            self._end_delay(message_id, recipient.email_address, label, t, now, in_windows)
             if not in_windows:
                 continue
             self._windows(label).note_problem(

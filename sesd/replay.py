@@ -103,6 +103,7 @@ class Replay:
             self._record(t)
 
     def _record(self, at: float) -> None:
+        self.pipeline.housekeep(at)
         for alert in self.evaluator.evaluate(self.pipeline, at):
             if alert.kind is Transition.REPEAT:
                 continue
@@ -113,7 +114,7 @@ class Replay:
                     "state": alert.kind.value,
                     "at": _iso(at),
                     "value": alert.value,
-                    "threshold": alert.above,
+                    "threshold": alert.threshold,
                     "window": alert.window,
                     "severity": alert.severity,
                     "where": alert.stage,
@@ -135,7 +136,6 @@ class Replay:
             if t > self.now:
                 self._evaluate_until(t)
             self.now = max(self.now, t)
-            self.pipeline.pending.expire(self.now)
             self.pipeline.apply(item, _QUEUE, self.now)
         if decoded:
             self._evaluate_until(self.now, final=True)
@@ -174,7 +174,7 @@ class Replay:
                     "bounce_ratio": figures.bounce_ratio,
                     "complaint_ratio": figures.complaint_ratio,
                     "processing_p95_seconds": None if p95 is None else p95 / 1000.0,
-                    "pending_delays": p.pending.count(domain),
+                    "pending_delays": p.pending.count(domain, self.now),
                 }
             out[domain] = per_window
         return out

@@ -29,7 +29,7 @@ from sesd.windows import DomainWindows
 
 __all__ = ["STATE_VERSION", "StateError", "read_state", "restore", "snapshot", "write_state"]
 
-STATE_VERSION = 3  # 2: keys are XXH3 digests; 3: compact windows
+STATE_VERSION = 4  # 2: keys are XXH3 digests; 3: compact windows; 4: pure-read windows
 
 
 class StateError(Exception):
@@ -83,7 +83,7 @@ def restore(blob: bytes, pipeline: Pipeline, evaluator: Evaluator) -> dict[str, 
 
 def _restore(data: dict[str, Any], pipeline: Pipeline, evaluator: Evaluator) -> dict[str, Any]:
     pipeline.dedup.restore(data["dedup"])
-    pipeline.pending.restore([tuple(row) for row in data["pending"]])
+    pipeline.pending.restore(data["pending"])
     same_layout = data["layout"] == _layout(pipeline)
     if same_layout:
         pipeline.domains.restore(data["domains"])

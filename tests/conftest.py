@@ -80,7 +80,9 @@ async def running(
     """The daemon in the test's own task group (never across a fixture's yield);
     stopped gracefully when the block ends. With ``signals`` it handles SIGTERM and
     SIGINT sent to this process, as ``sesd run`` does."""
-    daemon = Daemon(config, clock=clock, console=console or io.StringIO())
+    # A test's clock stands for both: its time moves when the test moves it.
+    monotonic = time.monotonic if clock is time.time else clock
+    daemon = Daemon(config, clock=clock, monotonic=monotonic, console=console or io.StringIO())
     async with anyio.create_task_group() as tg:
         await tg.start(partial(daemon.run, handle_signals=signals))
         try:

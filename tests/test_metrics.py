@@ -24,7 +24,12 @@ CONTRACT = {
     "sesd_messages": ("counter", {"queue", "outcome"}),
     "sesd_window_recipient_events": ("gauge", {"domain", "window", "event_type"}),
     "sesd_window_delay_ratio": ("gauge", {"domain", "window"}),
-    "sesd_window_processing_seconds": ("gauge", {"domain", "window", "quantile"}),
+    "sesd_window_processing_seconds": ("summary", {"domain", "window"}),
+    "sesd_window_delivery_seconds": ("summary", {"domain", "window"}),
+    "sesd_window_delay_duration_seconds": ("summary", {"domain", "window"}),
+    "sesd_window_bounce_ratio": ("gauge", {"domain", "window"}),
+    "sesd_window_complaint_ratio": ("gauge", {"domain", "window"}),
+    "sesd_window_delivery_ratio": ("gauge", {"domain", "window"}),
     "sesd_delayed_recipients_pending": ("gauge", {"domain"}),
     "sesd_delivery_processing_seconds": ("histogram", set()),
     "sesd_event_lag_seconds": ("histogram", set()),
@@ -38,8 +43,10 @@ def test_every_contract_metric_is_exposed_with_its_labels() -> None:
     """Each SPEC 5 metric is in the exposition, of the right type and with exactly its labels."""
     pipeline = Pipeline(parse_config(""))
     metrics = Metrics(pipeline, ["q"], clock=lambda: f.T0)
-    pipeline.feed(f.sns(f.delivery(["a@one.com"])), "q", f.T0, f.T0)
+    pipeline.feed(f.sns(f.simple("Send", ["a@one.com", "b@one.com"])), "q", f.T0, f.T0)
     pipeline.feed(f.sns(f.delay(["b@one.com"], expires=f.T0 + 60)), "q", f.T0, f.T0)
+    pipeline.feed(f.sns(f.delivery(["a@one.com", "b@one.com"])), "q", f.T0, f.T0)
+    pipeline.feed(f.sns(f.complaint(["a@one.com"])), "q", f.T0, f.T0)
     pipeline.feed(f.sns(f.bounce(["c@one.com"])), "q", f.T0, f.T0)
     metrics.sqs_errors.labels("q", "receive").inc()
     text = generate_latest(metrics.registry).decode()
@@ -50,7 +57,7 @@ def test_every_contract_metric_is_exposed_with_its_labels() -> None:
         assert family.type == kind, name
         assert family.samples, name
         for sample in family.samples:
-            assert set(sample.labels) - {"le"} == labels, (name, sample)
+            assert set(sample.labels) - {"le", "quantile"} == labels, (name, sample)
 
 
 def test_fast_exposition_says_what_prometheus_client_says() -> None:
@@ -78,6 +85,32 @@ def test_fast_exposition_says_what_prometheus_client_says() -> None:
     theirs = parsed(generate_latest(metrics.registry).decode())
     assert ours == theirs
     assert len(ours) > 20
+
+
+def test_info_and_enum_families_are_typed_as_prometheus_client_types_them() -> None:
+    """An Info is a gauge named X_info, an Enum a gauge: the TYPE lines and samples of
+    sesd's writer match generate_latest's, and no _created sample appears."""
+    from prometheus_client import Counter as PromCounter
+    from prometheus_client import Enum, Info
+
+    from sesd.exposition import render
+
+    registry = CollectorRegistry()
+    Info("sesd_test_build", "Build.", registry=registry).info({"version": "1"})
+    Enum("sesd_test_state", "State.", states=["a", "b"], registry=registry).state("b")
+    PromCounter("sesd_test_things", "Things.", registry=registry).inc()
+    ours = render(registry.collect()).decode()
+    theirs = generate_latest(registry).decode()
+
+    def typed(text: str) -> set[str]:
+        return {line for line in text.splitlines() if line.startswith("# TYPE")}
+
+    assert typed(ours) == typed(theirs)
+    assert "# TYPE sesd_test_build_info gauge" in typed(ours)
+    assert {ln for ln in ours.splitlines() if not ln.startswith("#")} == {
+        ln for ln in theirs.splitlines() if not ln.startswith("#")
+    }
+    assert "_created" not in ours
 
 
 class _Watching:

@@ -1,4 +1,4 @@
-"""Delayed recipients pending until delivered, bounced or expired."""
+"""Delayed recipients pending until delivered, bounced or expired (SPEC 4)."""
 
 from __future__ import annotations
 
@@ -10,22 +10,62 @@ def test_delay_then_delivery_gives_its_duration() -> None:
     """A delayed recipient is pending until its Delivery, which reports how long it waited."""
     pending = PendingDelays(100)
     key = pending_key("m1", "A@example.org")
-    pending.delayed(key, "example.org", 100, 1000)
+    assert pending.delayed(key, "example.org", 100, 1000) is None
     pending.delayed(key, "example.org", 160, 1200)  # a second delay keeps the first time
-    assert pending.count("example.org") == 1
+    assert pending.count("example.org", 200) == 1
     assert pending.resolved(pending_key("m1", "a@example.org"), 400) == ("example.org", 300)
-    assert pending.count("example.org") == 0
+    assert pending.count("example.org", 400) == 0
     assert pending.resolved(key, 500) is None
 
 
-def test_expiry_and_default_expiry() -> None:
-    """At expirationTime (or a default when absent) the recipient stops being pending."""
+def test_a_delivery_processed_before_its_delay_still_resolves_it() -> None:
+    """SQS keeps no order: the Delivery (event time 400) arrives before the DeliveryDelay
+    (event time 100). The delay is over: nothing is pending, and its length is known.
+    A delay after the last resolution it could belong to is pending as usual."""
+    pending = PendingDelays(100)
+    key = pending_key("m1", "a@example.org")
+    assert pending.resolved(key, 400) is None  # nothing pending yet
+    assert pending.delayed(key, "example.org", 100, 5000) == ("example.org", 300)
+    assert pending.count("example.org", 150) == 0
+    assert len(pending) == 0
+    other = pending_key("m2", "a@example.org")
+    pending.resolved(other, 100)
+    assert pending.delayed(other, "example.org", 160, 5000) is None
+    assert pending.count("example.org", 200) == 1
+
+
+def test_a_delivery_before_the_delay_in_event_time_does_not_resolve_it() -> None:
+    """A Delivery stamped before the pending delay began leaves the delay pending."""
+    pending = PendingDelays(100)
+    pending.delayed(1, "a.com", 100, 1000)
+    assert pending.resolved(1, 50) is None
+    assert pending.count("a.com", 200) == 1
+
+
+def test_counting_is_a_pure_function_of_time() -> None:
+    """Past its expiry a delay stops counting at once; a read at an earlier time (the
+    clock stepped ahead, then back) still counts it: nothing was forgotten."""
+    pending = PendingDelays(100)
+    pending.delayed(1, "a.com", 0, 50)
+    pending.delayed(2, "a.com", 0, 500)
+    assert pending.count("a.com", 49) == 2
+    assert pending.count("a.com", 50) == 1  # expirationTime reached
+    assert pending.count("a.com", 600) == 0  # a jump ahead...
+    assert pending.count("a.com", 49) == 2  # ...and back
+    assert pending.counts(100) == {"a.com": 1}
+
+
+def test_expire_forgets_for_good_and_default_expiry() -> None:
+    """expire(before) removes what expired at or before ``before``; without an
+    expirationTime a delay expires DEFAULT_EXPIRY after it began."""
     pending = PendingDelays(100)
     pending.delayed(1, "a.com", 0, 50)
     pending.delayed(2, "a.com", 0, None)
     assert pending.expire(49) == 0
     assert pending.expire(50) == 1
-    assert pending.count("a.com") == 1
+    assert pending.count("a.com", 0) == 1
+    assert pending.count("a.com", DEFAULT_EXPIRY - 1) == 1
+    assert pending.count("a.com", DEFAULT_EXPIRY) == 0
     assert pending.expire(DEFAULT_EXPIRY) == 1
     assert len(pending) == 0
 
@@ -38,40 +78,31 @@ def test_capacity_and_eviction() -> None:
     pending.delayed(3, "b.com", 0, 100)
     assert pending.overflow == 1
     pending.drop_label("b.com")
-    assert pending.counts() == {"a.com": 1}
+    assert pending.counts(0) == {"a.com": 1}
+    assert len(pending) == 1
 
 
-def test_a_message_with_nothing_pending_is_known_at_once() -> None:
-    """``may_have`` is False for a message none of whose recipients is pending, however
-    its entries went: delivered, expired or evicted with their label."""
-    pending = PendingDelays(100)
-    assert not pending.may_have("m1")
-    pending.delayed(pending_key("m1", "a@a.com"), "a.com", 0, 100, "m1")
-    pending.delayed(pending_key("m1", "b@a.com"), "a.com", 0, 100, "m1")
-    pending.delayed(pending_key("m2", "c@b.com"), "b.com", 0, 50, "m2")
-    pending.delayed(pending_key("m3", "d@c.com"), "c.com", 0, 100, "m3")
-    assert [pending.may_have(m) for m in ("m1", "m2", "m3", "m4")] == [True, True, True, False]
-    pending.resolved(pending_key("m1", "a@a.com"), 10)
-    assert pending.may_have("m1")  # b@a.com is still pending
-    pending.resolved(pending_key("m1", "b@a.com"), 10)
-    assert not pending.may_have("m1")
-    pending.expire(50)
-    assert not pending.may_have("m2")
-    pending.drop_label("c.com")
-    assert not pending.may_have("m3")
-    assert len(pending) == 0
+def test_resolutions_are_remembered_within_a_bound() -> None:
+    """Resolutions are kept in two generations of max_entries / 2: an old one is
+    forgotten once enough newer ones came."""
+    pending = PendingDelays(10)
+    pending.resolved(1, 100)
+    for key in range(100, 110):
+        pending.resolved(key, 100)
+    assert pending.delayed(1, "a.com", 50, 1000) is None  # forgotten: pending
+    assert pending.delayed(109, "a.com", 50, 1000) == ("a.com", 50)
 
 
-def test_restored_entries_keep_every_message_possible() -> None:
-    """Entries from a state file do not say their message: until they are gone, a
-    Delivery for any message is checked recipient by recipient."""
+def test_snapshot_round_trip() -> None:
+    """Pending entries and recent resolutions survive the state file."""
     before = PendingDelays(100)
-    before.delayed(pending_key("m1", "a@a.com"), "a.com", 0, 100, "m1")
+    before.delayed(pending_key("m1", "a@a.com"), "a.com", 0, 100)
+    before.resolved(pending_key("m2", "b@a.com"), 30)
     after = PendingDelays(100)
     after.restore(before.snapshot())
-    assert [after.may_have(m) for m in ("m1", "m2")] == [True, True]
+    assert after.count("a.com", 10) == 1
     assert after.resolved(pending_key("m1", "a@a.com"), 30) == ("a.com", 30)
-    assert [after.may_have(m) for m in ("m1", "m2")] == [False, False]
+    assert after.delayed(pending_key("m2", "b@a.com"), "a.com", 10, 100) == ("a.com", 20)
 
 
 def test_pending_keys_are_the_same_in_every_version() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
+from array import array
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ import pytest
 from sesd.alerting.evaluator import Evaluator
 from sesd.config import parse_config
 from sesd.pipeline import Pipeline
-from sesd.state import StateError, read_state, restore, snapshot, write_state
+from sesd.state import STATE_VERSION, StateError, read_state, restore, snapshot, write_state
 from tests import factory as f
 from tests.conftest import make_queue, running, send_bodies
 from tests.receivers import Receiver
@@ -61,7 +62,7 @@ def test_snapshot_round_trip(tmp_path: Path) -> None:
         ].figures(index, f.T0 + 1)
     assert fresh.windows["b.example"].figures(0, f.T0).processing_ms[1] is not None
     assert fresh.tag_windows[("campaign", "spring")].figures(0, f.T0).count("delivery_delay") == 6
-    assert fresh.pending.count("a.example") == 6
+    assert fresh.pending.count("a.example", f.T0 + 1) == 6
     assert fresh.feed(duplicate, "q", f.T0 + 5).outcome == "duplicate"
     assert fresh_evaluator.evaluate(fresh, f.T0 + 5) == []  # still firing: nothing new
     assert sorted(fresh.domains.labels()) == ["a.example", "b.example"]
@@ -78,22 +79,23 @@ def test_unusable_state_files_are_refused_cleanly(tmp_path: Path) -> None:
     with pytest.raises(StateError, match="version"):
         restore(msgspec.msgpack.encode({"version": 99}), pipeline, evaluator)
     with pytest.raises(StateError, match="damaged"):
-        restore(msgspec.msgpack.encode({"version": 3}), pipeline, evaluator)
+        restore(msgspec.msgpack.encode({"version": STATE_VERSION}), pipeline, evaluator)
     assert read_state(str(tmp_path / "missing")) is None
 
 
-def test_a_sketch_out_of_range_is_a_damaged_file() -> None:
-    """A sketch offset no bucket can have (negative, or past 32 bits) is refused as
-    damage, not a crash at start-up."""
+def test_values_out_of_range_are_a_damaged_file() -> None:
+    """Cells naming a bucket the ring does not have, or a head that is no number, are
+    refused as damage, not a crash at start-up."""
     import msgspec
 
     config = parse_config(RULES)
     pipeline = Pipeline(config)
     pipeline.feed(f.raw(f.delivery(["a@a.example"], at=f.T0)), "q", f.T0)
     blob = snapshot(pipeline, Evaluator(config.alerts, ["5m", "15m", "1h"]), f.T0 + 1)
-    for offset in (-1, 2**40):
+    bad_cells = array("I", [1 << 22 | 4000 << 10]).tobytes()  # slot 4000 of 30
+    for key, value in (("cells", bad_cells), ("cells", b"\x01"), ("head", "soon")):
         data = msgspec.msgpack.decode(blob)
-        data["windows"]["a.example"]["processing"][0]["current"]["offset"] = offset
+        data["windows"]["a.example"]["rings"][0][key] = value
         fresh = Pipeline(config)
         with pytest.raises(StateError, match="damaged"):
             restore(msgspec.msgpack.encode(data), fresh, Evaluator(config.alerts, ["5m"]))

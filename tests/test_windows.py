@@ -2,22 +2,11 @@
 
 from __future__ import annotations
 
-from array import array
-
 import pytest
 
 from sesd.config import Duration
 from sesd.events import EVENT_TYPE_INDEX
-from sesd.sketch import (
-    add,
-    add_index,
-    bucket_of,
-    items,
-    new_sketch,
-    quantile_of,
-    restore,
-    snapshot,
-)
+from sesd.sketch import bucket_of, bucket_value, summarise
 from sesd.windows import DomainWindows, window_specs
 
 DELIVERY = EVENT_TYPE_INDEX["delivery"]
@@ -103,46 +92,114 @@ def test_running_totals_match_a_recount() -> None:
 
 
 def test_quantiles_within_sketch_error() -> None:
-    """p50/p95/p99 from log buckets are within 10% of the exact values."""
-    sketch = new_sketch()
+    """p50/p95/p99 from log buckets are within 10% of the exact values; so is the sum."""
+    counts: dict[int, int] = {}
     values = [float(v) for v in range(1, 10_001)]
     for v in values:
-        add(sketch, v)
-    for q, exact in ((0.5, 5000), (0.95, 9500), (0.99, 9900)):
-        estimate = quantile_of([(sketch, 1.0)], q)
-        assert estimate is not None
-        assert abs(estimate - exact) / exact < 0.10
-
-
-def test_sketch_grows_both_ways_and_round_trips() -> None:
-    """Buckets below and above the occupied range widen it; the state file form is
-    {offset, counts} as before, an empty sketch included."""
-    sketch = new_sketch()
-    assert list(items(sketch)) == []
-    add_index(sketch, 10)
-    add_index(sketch, 12, 3)
-    add_index(sketch, 7, 2)
-    assert list(items(sketch)) == [(7, 2), (10, 1), (12, 3)]
-    data = snapshot(sketch)
-    assert data == {"offset": 7, "counts": array("I", [2, 0, 0, 1, 0, 3]).tobytes()}
-    assert list(items(restore(data))) == [(7, 2), (10, 1), (12, 3)]
-    assert snapshot(new_sketch()) == {"offset": 0, "counts": b""}
-    assert list(items(restore({"offset": 5, "counts": b""}))) == []
+        counts[bucket_of(v)] = counts.get(bucket_of(v), 0) + 1
+    total, estimate, quantiles = summarise(counts)
+    assert total == 10_000
+    assert abs(estimate - sum(values)) / sum(values) < 0.10
+    for q, exact in zip(quantiles, (5000, 9500, 9900), strict=True):
+        assert q is not None
+        assert abs(q - exact) / exact < 0.10
+    assert summarise({}) == (0, 0.0, (None, None, None))
+    assert bucket_value(bucket_of(0.0)) == 1.0
 
 
 def test_processing_quantiles_per_window() -> None:
-    """Processing-time quantiles come per window and fade out with the window."""
+    """Processing-time quantiles come per window and leave with the window's buckets."""
     w = DomainWindows(SPECS)
     now = 600.0
     for i in range(100):
         w.delivered(now, now, bucket_of(1000.0 + i * 10), bucket_of(2000.0))
-    p50, p95, _ = w.figures(0, now).processing_ms
+    figures = w.figures(0, now)
+    p50, p95, _ = figures.processing_ms
     assert p50 is not None
     assert 1400 < p50 < 1650
     assert p95 is not None
     assert 1800 < p95 < 2100
+    assert figures.processing.count == 100
+    assert figures.to_delivery.p50 == bucket_value(bucket_of(2000.0))
     assert w.figures(0, now + 700).processing_ms == (None, None, None)
+    assert w.figures(0, now + 700).processing.count == 0
     assert w.figures(2, now + 700).processing_ms[0] is not None
+
+
+def test_a_quantile_covers_exactly_its_window() -> None:
+    """One 120 s delivery: the 5m window has it, and 590 s later has neither the
+    delivery nor its quantile (the window holds no delivery), while 1h still has both."""
+    w = DomainWindows(SPECS)
+    t = 1200.0
+    w.delivered(t, t, bucket_of(120_000.0), bucket_of(120_000.0))
+    assert w.figures(0, t).processing.p95 == bucket_value(bucket_of(120_000.0))
+    later = w.figures(0, t + 590)
+    assert later.count("delivery") == 0
+    assert later.processing.p95 is None
+    assert later.processing.count == 0
+    assert w.figures(2, t + 590).processing.count == 1
+    # Quantiles follow the counts bucket by bucket, like every window figure.
+    for dt in range(0, 700, 10):
+        figures = w.figures(0, t + dt)
+        assert figures.processing.count == figures.count("delivery")
+
+
+def test_reads_are_pure() -> None:
+    """Reading at any time, even far ahead, changes nothing a later read returns: a
+    clock that jumps ahead ten minutes and comes back finds every figure as it was."""
+    w = DomainWindows(SPECS)
+    now = 10_000.0
+    for i in range(30):
+        w.delivered(now - i * 10, now, bucket_of(500.0 + i), bucket_of(900.0))
+        w.count(now - i * 10, now, DELAY)
+        w.observe_delay_duration(now - i * 10, now, 30_000.0)
+    before = [w.figures(index, now) for index in range(3)]
+    for ahead in (now + 600, now + 10**6, now - 7200):
+        for index in range(3):
+            w.figures(index, ahead)
+            w.breakdown(index, ahead)
+    assert [w.figures(index, now) for index in range(3)] == before
+    assert before[0].count("delivery") == 30
+    assert before[0].delay_duration.count == 30
+
+
+def test_events_during_a_forward_step_are_kept_for_after_it() -> None:
+    """While the clock reads ten minutes ahead, events keep arriving at their real
+    times: the 5m window read at the stepped clock is empty (as the events say for
+    that time); once the clock is back, every one of them is in it."""
+    w = DomainWindows(SPECS)
+    real = 50_000.0
+    for i in range(20):
+        w.count(real + i, real + 600 + i, DELIVERY)  # now = real time + 10 minutes
+    assert w.figures(0, real + 620).count("delivery") == 0
+    assert w.figures(0, real + 20).count("delivery") == 20
+    assert w.figures(2, real + 620).count("delivery") == 20
+
+
+def test_a_backward_step_past_the_window_starts_the_ring_again() -> None:
+    """The clock steps back two hours: everything held is ahead of it. Events now
+    (clamped to the clock by the pipeline) count in every window at once."""
+    w = DomainWindows(SPECS)
+    t = 100_000.0
+    w.count(t, t, DELIVERY, 5)
+    back = t - 7200
+    w.count(back, back, DELAY, 3)
+    for index in range(3):
+        figures = w.figures(index, back)
+        assert figures.count("delivery_delay") == 3
+        assert figures.count("delivery") == 0
+
+
+def test_out_of_order_events_count_where_they_belong() -> None:
+    """Events arriving in any order within the window count as a recount says."""
+    w = DomainWindows(SPECS)
+    now = 20_000.0
+    times = [now - (i * 7919) % 3600 for i in range(500)]
+    for t in times:
+        w.count(t, now, DELIVERY)
+    for index, spec in enumerate(SPECS):
+        inside = [t for t in times if spec.holds(t, now)]
+        assert w.figures(index, now).count("delivery") == len(inside)
 
 
 def test_breakdown_for_alert_text() -> None:

@@ -14,17 +14,19 @@ from typing import Any
 
 from sesd.alerting.rules import AlertState, Status, Transition, measure, step
 from sesd.canary.tracker import CANARY_DOMAIN
-from sesd.config import CANARY_METRICS, AlertsConfig, Duration, RuleConfig
+from sesd.config import CANARY_METRICS, QUANTILE_METRICS, AlertsConfig, Duration, RuleConfig
 from sesd.domains import normalise_domain
 from sesd.events import EVENT_TYPES
 from sesd.pipeline import Pipeline
-from sesd.windows import Breakdown
+from sesd.windows import Breakdown, Figures
 
 __all__ = ["Alert", "Evaluator", "Notification"]
 
 #: Delay types that point inside SES rather than at the recipient's MTA.
 _INTERNAL_DELAYS = frozenset({"InternalFailure", "SendingDeferral"})
-_DELAY_METRICS = frozenset({"delay_ratio", "delayed_recipients", "pending_delays"})
+_DELAY_METRICS = frozenset(
+    {"delay_ratio", "delayed_recipients", "pending_delays", "delay_duration_p95_seconds"}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,8 +40,8 @@ class Alert:
     severity: str
     window: str
     value: float | None
-    above: float
-    clear_below: float
+    threshold: float
+    clear_threshold: float
     at: float
     since: float
     counts: dict[str, int]
@@ -48,6 +50,8 @@ class Alert:
     regions: list[str]
     internal: bool
     notes: tuple[str, ...] = ()
+    #: True when the rule fires above its threshold, False when below it.
+    rising: bool = True
 
     @property
     def dedup_key(self) -> str:
@@ -102,8 +106,13 @@ class Evaluator:
                 volume = 0
                 if windows is not None:
                     index = self._window_index[rule.name]
-                    figures = windows.figures(index, now)
-                    value, volume = measure(rule.metric, figures, pipeline.pending.count(domain))
+                    # Quantiles cost a pass over the window's values: only where read.
+                    if rule.metric in QUANTILE_METRICS:
+                        figures = windows.figures(index, now)
+                    else:
+                        figures = Figures(windows.counts(index, now))
+                    pending = pipeline.pending.count(domain, now)
+                    value, volume = measure(rule.metric, figures, pending)
                 transition = step(rule, state, value, volume, now, self._repeat)
                 if transition is None:
                     if state.status is Status.INACTIVE and domain not in pipeline.windows:
@@ -205,8 +214,9 @@ def _identity(
         "severity": rule.severity,
         "window": rule.window,
         "value": state.value,
-        "above": rule.above,
-        "clear_below": rule.clear_threshold,
+        "threshold": rule.threshold,
+        "clear_threshold": rule.clear_threshold,
+        "rising": rule.rising,
         "at": now,
         "since": state.since,  # when it fired (a resolve leaves it unchanged)
     }

@@ -33,7 +33,7 @@ _ICON = {
     Transition.REPEAT: ":repeat:",
     Transition.RESOLVED: ":white_check_mark:",
 }
-_PERCENT_METRICS = frozenset({"delay_ratio", "bounce_ratio", "complaint_ratio"})
+_PERCENT_METRICS = frozenset({"delay_ratio", "bounce_ratio", "complaint_ratio", "delivery_ratio"})
 
 
 def _value(alert: Alert, value: float | None) -> str:
@@ -41,7 +41,7 @@ def _value(alert: Alert, value: float | None) -> str:
         return "no data"
     if alert.metric in _PERCENT_METRICS:
         return f"{value:.1%}"
-    if alert.metric in ("processing_p95_seconds", "canary_send_latency_seconds"):
+    if alert.metric.endswith("_seconds"):
         return f"{value:.1f}s"
     return f"{value:g}"
 
@@ -59,7 +59,8 @@ def headline(alert: Alert) -> str:
     }[alert.kind]
     return (
         f"[{verb}] {alert.rule}: {alert.domain} {alert.metric} {_value(alert, alert.value)} "
-        f"(threshold {_value(alert, alert.above)}, {alert.window} window)"
+        f"({'above' if alert.rising else 'below'} {_value(alert, alert.threshold)}, "
+        f"{alert.window} window)"
     )
 
 
@@ -75,8 +76,9 @@ def details(alert: Alert) -> dict[str, Any]:
         "domain": alert.domain,
         "metric": alert.metric,
         "value": alert.value,
-        "threshold": alert.above,
-        "clear_below": alert.clear_below,
+        "threshold": alert.threshold,
+        "fires": "above" if alert.rising else "below",
+        "clears_at": alert.clear_threshold,
         "window": alert.window,
         "state": alert.kind.value,
         "since": _when(alert.since),
@@ -128,8 +130,8 @@ def _alert_section(alert: Alert) -> str:
     b = alert.breakdown
     lines = [
         f"*{alert.domain}*: {alert.metric} *{_value(alert, alert.value)}* "
-        f"(threshold {_value(alert, alert.above)}, clears below "
-        f"{_value(alert, alert.clear_below)}, {alert.window})",
+        f"(fires {'above' if alert.rising else 'below'} {_value(alert, alert.threshold)}, "
+        f"clears at {_value(alert, alert.clear_threshold)}, {alert.window})",
         "counts: " + ", ".join(f"{k} {v}" for k, v in alert.counts.items() if v),
         f"where: {alert.stage}",
     ]

@@ -52,7 +52,8 @@ class AlertState:
 
 
 def measure(metric: str, figures: Figures, pending: int) -> tuple[float | None, int]:
-    """A rule metric's value in a window and the volume ``min_events`` is checked against."""
+    """A rule metric's value in a window and the volume ``min_events`` is checked against:
+    the ratio's denominator, or for a quantile the observations in the window."""
     delivered = figures.count("delivery")
     delayed = figures.count("delivery_delay")
     bounced = figures.count("bounce")
@@ -64,20 +65,26 @@ def measure(metric: str, figures: Figures, pending: int) -> tuple[float | None, 
         return figures.bounce_ratio, delivered + bounced
     if metric == "complaint_ratio":
         return figures.complaint_ratio, delivered + bounced
+    if metric == "delivery_ratio":
+        return figures.delivery_ratio, figures.count("send")
     if metric == "processing_p95_seconds":
-        p95 = figures.processing_ms[1]
-        return (None if p95 is None else p95 / 1000.0), delivered
+        return _seconds(figures.processing.p95), figures.processing.count
+    if metric == "delay_duration_p95_seconds":
+        return _seconds(figures.delay_duration.p95), figures.delay_duration.count
     if metric == "pending_delays":
         return float(pending), delivered + delayed
     raise ValueError(f"unknown metric {metric!r}")
 
 
+def _seconds(ms: float | None) -> float | None:
+    return None if ms is None else ms / 1000.0
+
+
 def _holds(rule: RuleConfig, value: float | None) -> bool:
-    """Whether a firing alert keeps firing: while the value is above ``clear_below``,
-    which is ``above`` when left out, so leaving it out and writing ``clear_below =
-    above`` behave the same. At or below it the alert resolves, so an ``above = 0``
-    rule resolves when its value is back to 0."""
-    return value is not None and value > rule.clear_threshold
+    """Whether a firing alert keeps firing (RuleConfig.holds); leaving ``clear_below``
+    out and writing ``clear_below = above`` behave the same, and an ``above = 0`` rule
+    resolves when its value is back to 0."""
+    return value is not None and rule.holds(value)
 
 
 def step(
@@ -90,7 +97,7 @@ def step(
 ) -> Transition | None:
     """Advance ``state`` to ``now`` given the current value; returns what to notify."""
     state.value = value
-    breach = value is not None and value > rule.above and volume >= rule.min_events
+    breach = value is not None and rule.breaches(value) and volume >= rule.min_events
     if state.status is Status.FIRING:
         if not _holds(rule, value):
             state.status = Status.INACTIVE

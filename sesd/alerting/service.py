@@ -126,7 +126,7 @@ class Alerting:
                 rule=alert.rule,
                 domain=alert.domain,
                 value=alert.value,
-                threshold=alert.above,
+                threshold=alert.threshold,
                 window=alert.window,
             )
         notifications = self.evaluator.due(now, flush=flush)

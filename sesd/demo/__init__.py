@@ -173,7 +173,7 @@ def _summary(daemon: Daemon) -> str:
         flag = "  <- delays" if (f.delay_ratio or 0) > 0.05 else ""
         lines.append(
             f"  {domain:<14} {f.count('delivery'):>9} {f.count('delivery_delay'):>8} {ratio:>7} "
-            f"{f.count('bounce'):>8} {p95:>9} {p.pending.count(domain):>8}{flag}"
+            f"{f.count('bounce'):>8} {p95:>9} {p.pending.count(domain, now):>8}{flag}"
         )
     tracker = p.canary
     counts = tracker.counts(3600, now)

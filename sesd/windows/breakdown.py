@@ -1,0 +1,159 @@
+"""What problem events said, kept for alert text: top delay types, SMTP status
+and diagnostic codes, reporting MTAs, and recent examples (message ids,
+sending identities, configuration sets).
+
+Counts are kept per coarse bucket (about a sixth of a window), so a window's
+breakdown can include up to a sixth of a window more than the window itself.
+Each coarse bucket counts at most ``KEYS_PER_BUCKET`` distinct values; the
+rest count under :data:`OVERFLOW`. Texts arrive cleaned (sesd.text).
+
+Pure code: no clock, no I/O.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Final, cast
+
+__all__ = [
+    "CONFIG_SET",
+    "DELAY_TYPE",
+    "DIAGNOSTIC",
+    "MESSAGE_ID",
+    "MTA",
+    "OVERFLOW",
+    "SOURCE",
+    "STATUS",
+    "Breakdown",
+    "Details",
+    "Examples",
+]
+
+# The kinds a breakdown counts, and the kinds it keeps examples of.
+DELAY_TYPE, STATUS, DIAGNOSTIC, MTA = 0, 1, 2, 3
+MESSAGE_ID, SOURCE, CONFIG_SET = 0, 1, 2
+
+#: Distinct values one coarse bucket counts; the rest count as OVERFLOW.
+KEYS_PER_BUCKET: Final = 64
+#: What values past the bound count as.
+OVERFLOW: Final = "(other values)"
+#: Coarse buckets per window.
+DETAIL_BUCKETS: Final = 6
+#: Examples of each kind kept per domain.
+EXAMPLES: Final = 5
+
+#: A (kind, value) key, typed ``object`` where stored: one shared tuple per distinct
+#: pair, so the same SMTP status in a hundred buckets is stored once.
+_Key = object
+_KEYS: dict[tuple[int, str], _Key] = {}
+_KEYS_MAX: Final = 50_000
+
+
+def _key(kind: int, value: str) -> _Key:
+    key = (kind, value)
+    found = _KEYS.get(key)
+    if found is None:
+        found = key
+        if len(_KEYS) < _KEYS_MAX:
+            _KEYS[key] = found
+    return found
+
+
+def _pair(key: _Key) -> tuple[int, str]:
+    return cast(tuple[int, str], key)
+
+
+@dataclass(frozen=True, slots=True)
+class Breakdown:
+    """Top values over one window, most frequent first, with counts."""
+
+    delay_types: list[tuple[str, int]] = field(default_factory=list)
+    statuses: list[tuple[str, int]] = field(default_factory=list)
+    diagnostics: list[tuple[str, int]] = field(default_factory=list)
+    mtas: list[tuple[str, int]] = field(default_factory=list)
+    message_ids: list[str] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
+    config_sets: list[str] = field(default_factory=list)
+
+
+class Details:
+    """Counts per (kind, value) per coarse bucket of one window's ring."""
+
+    __slots__ = ("buckets", "span")
+
+    def __init__(self, slots: int) -> None:
+        self.span = max(1, slots // DETAIL_BUCKETS)  # ring buckets per coarse bucket
+        self.buckets: dict[int, dict[_Key, int]] = {}
+
+    def add(self, bucket: int, kind: int, value: str) -> None:
+        """Count one value in the coarse bucket holding ring bucket ``bucket``."""
+        coarse = bucket // self.span
+        details = self.buckets.get(coarse)
+        if details is None:
+            details = self.buckets[coarse] = {}
+        key = _key(kind, value)
+        if key not in details and len(details) >= KEYS_PER_BUCKET:
+            key = _key(kind, OVERFLOW)
+        details[key] = details.get(key, 0) + 1
+
+    def prune(self, oldest: int) -> None:
+        """Forget coarse buckets wholly before ring bucket ``oldest`` (write side)."""
+        first = oldest // self.span
+        for coarse in [c for c in self.buckets if c < first]:
+            del self.buckets[coarse]
+
+    def top(self, lo: int, hi: int, top_n: int) -> list[list[tuple[str, int]]]:
+        """Per kind, the ``top_n`` values over the coarse buckets touching ring buckets
+        ``(lo, hi]``, most frequent first (ties by value)."""
+        counts: Counter[_Key] = Counter()
+        first, last = (lo + 1) // self.span, hi // self.span
+        for coarse, details in self.buckets.items():
+            if first <= coarse <= last:
+                counts.update(details)
+        per_kind: list[list[tuple[str, int]]] = [[], [], [], []]
+        for key, n in counts.items():
+            kind, value = _pair(key)
+            per_kind[kind].append((value, n))
+        return [sorted(found, key=lambda p: (-p[1], p[0]))[:top_n] for found in per_kind]
+
+    def snapshot(self) -> dict[int, list[list[Any]]]:
+        """Plain data for the state file."""
+        return {c: [[*_pair(k), n] for k, n in d.items()] for c, d in self.buckets.items()}
+
+    def restore(self, data: dict[Any, list[list[Any]]]) -> None:
+        """Load what :meth:`snapshot` returned."""
+        self.buckets = {
+            int(c): {_key(int(k), str(v)): int(n) for k, v, n in d} for c, d in data.items()
+        }
+
+
+class Examples:
+    """The most recent distinct values of each kind, with their event times."""
+
+    __slots__ = ("recent",)
+
+    def __init__(self) -> None:
+        self.recent: list[list[tuple[float, str]]] = [[], [], []]
+
+    def add(self, kind: int, t: float, value: str) -> None:
+        """Keep ``value`` (seen at ``t``) unless it is kept already."""
+        recent = self.recent[kind]
+        for _, known in recent:
+            if known == value:
+                return
+        recent.append((t, value))
+        if len(recent) > EXAMPLES:
+            del recent[0]
+
+    def since(self, kind: int, since: float, until: float) -> list[str]:
+        """The kept values seen in ``(since, until]``, newest first."""
+        return [v for t, v in reversed(self.recent[kind]) if since < t <= until]
+
+    def snapshot(self) -> list[list[list[Any]]]:
+        """Plain data for the state file."""
+        return [[[t, v] for t, v in recent] for recent in self.recent]
+
+    def restore(self, data: list[list[list[Any]]]) -> None:
+        """Load what :meth:`snapshot` returned."""
+        self.recent = [[(float(t), str(v)) for t, v in kept][-EXAMPLES:] for kept in data]

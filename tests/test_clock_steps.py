@@ -1,0 +1,168 @@
+"""A wall-clock step never blinds the windows (issue "trust" B).
+
+Unit tests of the anchored clock, then ``sesd run`` as a real process under
+libfaketime (its wall clock stepped through a file sesd's libfaketime re-reads,
+its monotonic clock left alone, as an NTP step leaves it).
+"""
+
+from __future__ import annotations
+
+import glob
+import time
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+from sesd.clock import AnchoredClock
+from sesd.demo.localsqs import LocalSqs
+from tests import factory as f
+from tests.conftest import make_queue, require_tool, send_bodies
+from tests.sesd_process import SesdProcess, config_file, sesd_process
+
+
+class Clocks:
+    """A wall clock and a monotonic clock under the test's control."""
+
+    def __init__(self) -> None:
+        self.wall = 1_000_000.0
+        self.monotonic = 50.0
+        self.steps: list[float] = []
+
+    def tick(self, seconds: float) -> None:
+        self.wall += seconds
+        self.monotonic += seconds
+
+
+def test_the_clock_follows_the_monotonic_clock_between_steps() -> None:
+    """Wall jitter under a second is smoothed away; a step beyond it re-anchors, is
+    counted and reported once, and time goes on from the new wall time."""
+    c = Clocks()
+    clock = AnchoredClock(lambda: c.wall, lambda: c.monotonic, on_step=c.steps.append)
+    assert clock() == 1_000_000.0
+    c.tick(10)
+    c.wall += 0.5  # NTP slewing, or a read racing a tick: not a step
+    assert clock() == 1_000_010.0
+    c.wall += 600  # a step ahead
+    assert clock() == pytest.approx(1_000_610.5)
+    assert clock.steps == 1
+    c.tick(5)
+    assert clock() == pytest.approx(1_000_615.5)
+    c.wall -= 7200  # a step back
+    assert clock() == pytest.approx(1_000_615.5 - 7200)
+    assert clock.steps == 2
+    assert c.steps == [pytest.approx(600.5), pytest.approx(-7200)]
+
+
+def _faketime_library() -> str:
+    require_tool("faketime")
+    found = sorted(glob.glob("/usr/lib/*/faketime/libfaketime.so.1"))
+    if not found:
+        pytest.fail("faketime is installed but libfaketime.so.1 is not where Debian puts it")
+    return found[0]
+
+
+def _value(scrape: dict[Any, float], name: str, **labels: str) -> float:
+    return scrape.get((name, tuple(sorted(labels.items()))), 0.0)
+
+
+async def _stepped(sesd: SesdProcess, offset: Path, text: str, steps: int) -> None:
+    """Move sesd's wall clock (libfaketime re-reads the file at every call) and wait
+    until sesd has logged the step."""
+    await anyio.Path(offset).write_text(text + "\n")
+    with anyio.fail_after(20):
+        while sum(r.get("event") == "sesd.clock.stepped" for r in sesd.records) < steps:
+            await sesd.wait_for_event("sesd.clock.stepped")
+
+
+@pytest.mark.timeout(120)
+async def test_steps_ahead_and_back_leave_every_figure_as_the_events_say(
+    local_sqs: LocalSqs, sqs: Any, tmp_path: Path
+) -> None:
+    """The clock of a running sesd steps ten minutes ahead, then back, then two hours
+    back. Ahead, the 5m window reads what the events say for that time (nothing) and
+    pending delays past their expiry do not count; events keep arriving at their own
+    times. Back, every figure counts every event, before and during the step, and the
+    pending delays are all there: nothing was lost. Two hours back, events stamped
+    ahead of the clock count at once (clamped to it). Each step is counted."""
+    library = _faketime_library()
+    offset = tmp_path / "faketime"
+    offset.write_text("+0\n")
+    url, _ = await make_queue(sqs)
+    config = config_file(
+        tmp_path,
+        f'[aws]\nendpoint_url = "{local_sqs.url}"\n'
+        f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 1\n',
+    )
+    env = {
+        "LD_PRELOAD": library,
+        "FAKETIME_TIMESTAMP_FILE": str(offset),
+        "FAKETIME_NO_CACHE": "1",
+        "FAKETIME_DONT_FAKE_MONOTONIC": "1",
+    }
+    domain = {"domain": "one.example"}
+    async with sesd_process(config, env=env) as sesd:
+        t = time.time()
+        before = [f.raw(f.delivery([f"a{i}@one.example"], at=t)) for i in range(10)]
+        delays = [f.raw(f.delay([f"d{i}@one.example"], at=t, expires=t + 300)) for i in range(2)]
+        await send_bodies(sqs, url, before + delays)
+        with anyio.fail_after(30):
+            await sesd.wait_for_received(12)
+        scrape = await sesd.metrics()
+        window = {**domain, "window": "5m"}
+        assert _value(scrape, "sesd_window_recipient_events", **window, event_type="delivery") == 10
+        assert _value(scrape, "sesd_delayed_recipients_pending", **domain) == 2
+        assert _value(scrape, "sesd_window_processing_seconds_count", **window) == 10
+
+        # Ten minutes ahead.
+        await _stepped(sesd, offset, "+600", 1)
+        during = [f.raw(f.delivery([f"b{i}@one.example"], at=time.time())) for i in range(5)]
+        await send_bodies(sqs, url, during)
+        with anyio.fail_after(30):
+            await sesd.wait_for_received(17)
+        scrape = await sesd.metrics()
+        assert _value(scrape, "sesd_window_recipient_events", **window, event_type="delivery") == 0
+        assert _value(scrape, "sesd_window_processing_seconds_count", **window) == 0
+        hour = {**domain, "window": "1h"}
+        assert _value(scrape, "sesd_window_recipient_events", **hour, event_type="delivery") == 15
+        assert _value(scrape, "sesd_delayed_recipients_pending", **domain) == 0  # expired then
+        assert _value(scrape, "sesd_late_events_total") == 0
+
+        # And back: every event is in every window, the delays are pending again.
+        await _stepped(sesd, offset, "+0", 2)
+        scrape = await sesd.metrics()
+        for name in ("5m", "15m", "1h"):
+            labels = {**domain, "window": name}
+            assert (
+                _value(scrape, "sesd_window_recipient_events", **labels, event_type="delivery")
+                == 15
+            )
+            assert (
+                _value(
+                    scrape, "sesd_window_recipient_events", **labels, event_type="delivery_delay"
+                )
+                == 2
+            )
+            assert _value(scrape, "sesd_window_processing_seconds_count", **labels) == 15
+            assert _value(scrape, "sesd_window_delay_ratio", **labels) == pytest.approx(2 / 17)
+        assert _value(scrape, "sesd_delayed_recipients_pending", **domain) == 2
+
+        # Two hours back: new events are ahead of the clock and count at its time.
+        await _stepped(sesd, offset, "-7200", 3)
+        after = [f.raw(f.delay([f"c{i}@one.example"], at=time.time())) for i in range(4)]
+        await send_bodies(sqs, url, after)
+        with anyio.fail_after(30):
+            await sesd.wait_for_received(21)
+        scrape = await sesd.metrics()
+        for name in ("5m", "15m", "1h"):
+            labels = {**domain, "window": name}
+            assert (
+                _value(
+                    scrape, "sesd_window_recipient_events", **labels, event_type="delivery_delay"
+                )
+                == 4
+            )
+        assert _value(scrape, "sesd_delayed_recipients_pending", **domain) == 6
+        assert _value(scrape, "sesd_clock_steps_total") == 3
+        assert sesd.process.returncode is None
