@@ -242,7 +242,10 @@ class Pipeline:
             self._windows(label).observe_delay_duration(t, now, resolved[1] * 1000.0)
 
     def _record_duration(self, label: _Label, at: float, now: float, seconds: float) -> None:
-        """A delay that ended at ``at`` (its Delivery or Bounce) lasted ``seconds``."""
+        """A delay that ended at ``at`` (its Delivery or Bounce) lasted ``seconds``. The
+        value counts at that time, or at the clock's if the clock has since stepped back
+        (a time ahead of the clock counts at the clock's, as events do)."""
+        at = min(at, now)
         if self.widest.holds(at, now):
             self._windows(label).observe_delay_duration(at, now, seconds * 1000.0)
 

@@ -1,0 +1,197 @@
+"""The windows held to the reference model (tests/reference.py) on generated streams:
+events out of order, duplicates in every form, late and future events, idle gaps
+longer than the largest window, wall-clock steps both ways, and restarts from the
+state file at random points. Counts, ratios and pending must match exactly;
+quantiles fall in the same log bucket as the exact value (so within the sketch's
+stated error)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from sesd.alerting.evaluator import Evaluator
+from sesd.config import parse_config
+from sesd.events import EVENT_TYPES
+from sesd.pipeline import Pipeline
+from sesd.sketch import bucket_of, bucket_value
+from sesd.state import restore, snapshot
+from tests import factory as f
+from tests.reference import Model, ModelEvent, Window, quantile
+
+CONFIG = parse_config("")
+ADDRESSES = ("u1@a.com", "u2@a.com", "u3@b.com", "u4@c.com")
+DOMAINS = ("a.com", "b.com", "c.com")
+KINDS = ("delivery", "delivery_delay", "bounce", "send", "complaint")
+FORMS: tuple[Callable[[dict[str, Any]], str], ...] = (f.raw, f.sns, f.eventbridge)
+
+
+@dataclass(frozen=True)
+class Step:
+    """What happens next: time passes (``dt`` seconds), then one action."""
+
+    dt: float
+    action: str  # event | duplicate | read | restart | ahead | back | behind
+    kind: str = "delivery"
+    message: int = 0
+    recipients: tuple[str, ...] = ()
+    lag: float = 0.0
+    processing_ms: int = 0
+    expires_in: float | None = None
+    form: int = 0
+
+
+events = st.builds(
+    Step,
+    dt=st.one_of(st.sampled_from([0.0, 4000.0]), st.integers(0, 700).map(float)),
+    action=st.just("event"),
+    kind=st.sampled_from(KINDS),
+    message=st.integers(0, 6),
+    recipients=st.lists(st.sampled_from(ADDRESSES), min_size=1, max_size=3).map(tuple),
+    # Out of order, late (whole buckets back, and just inside and outside the widest
+    # window), in the future.
+    lag=st.one_of(
+        st.sampled_from([-30.0, 300.0, 900.0, 3480.0, 3590.0, 3600.0, 3610.0, 9000.0]),
+        st.integers(-40, 4000).map(float),
+    ),
+    processing_ms=st.sampled_from([150, 800, 1200, 5000, 120_000]),
+    expires_in=st.sampled_from([None, 20.0, 900.0, 7200.0]),
+    form=st.integers(0, len(FORMS) - 1),
+)
+others = st.builds(
+    Step,
+    dt=st.sampled_from([0.0, 3.0, 20.0]),
+    action=st.sampled_from(["duplicate", "read", "restart", "ahead", "back", "behind"]),
+    form=st.integers(0, len(FORMS) - 1),
+)
+streams = st.lists(st.one_of(events, events, events, others), min_size=5, max_size=60)
+
+
+class Run:
+    """The pipeline and the model, fed the same stream."""
+
+    def __init__(self) -> None:
+        self.pipeline = Pipeline(CONFIG)
+        self.evaluator = Evaluator(CONFIG.alerts, [s.name for s in self.pipeline.specs])
+        widest = self.pipeline.widest
+        self.windows = [Window(s.width, s.slots) for s in self.pipeline.specs]
+        self.model = Model(Window(widest.width, widest.slots), self.windows)
+        self.true = f.T0
+        self.offset = 0.0  # the clock's step: 0, +600 (ahead) or -7200 (behind, for good)
+        self.last: tuple[ModelEvent, dict[str, Any]] | None = None
+        self.sent: dict[tuple[int, str], float] = {}  # (message, kind) -> event time
+        self.resolution: dict[int, str] = {}  # message -> delivery or bounce
+        # Counters are not kept across a restart (Prometheus handles their resets):
+        # what the processes before counted.
+        self.late_before = self.duplicates_before = 0
+
+    @property
+    def now(self) -> float:
+        return self.true + self.offset
+
+    def step(self, step: Step) -> None:
+        self.true += step.dt
+        if step.action == "event":
+            self.event(step)
+        elif step.action == "duplicate" and self.last is not None:
+            event, body = self.last
+            self.feed(event, FORMS[step.form](body))
+        elif step.action == "read":
+            self.compare()
+        elif step.action == "restart":
+            self.late_before += self.pipeline.tallies.late_events
+            self.duplicates_before += self.pipeline.tallies.messages.get(("q", "duplicate"), 0)
+            blob = snapshot(self.pipeline, self.evaluator, self.now)
+            self.pipeline = Pipeline(CONFIG)
+            self.evaluator = Evaluator(CONFIG.alerts, [s.name for s in self.pipeline.specs])
+            restore(blob, self.pipeline, self.evaluator)
+        elif step.action == "ahead" and self.offset == 0:
+            self.offset = 600.0
+        elif step.action == "back" and self.offset > 0:
+            self.offset = 0.0
+        elif step.action == "behind" and self.offset == 0:
+            # Two hours back, for good: more than the widest window, so everything
+            # held before is ahead of the clock from then on.
+            self.offset = -7200.0
+
+    def event(self, step: Step) -> None:
+        kind = step.kind
+        if kind in ("delivery", "bounce"):
+            # One resolution kind per message: a recipient is delivered or bounced.
+            kind = self.resolution.setdefault(step.message, kind)
+        key = (step.message, kind)
+        if key in self.sent:
+            # One event of a type per message (SES sends one; repeats are duplicates).
+            return
+        t = round(self.true - step.lag, 3)
+        self.sent[key] = t
+        recipients = tuple(dict.fromkeys(step.recipients))
+        message_id = f"m{step.message}"
+        expires = None if step.expires_in is None else round(t + step.expires_in, 3)
+        if kind == "delivery":
+            body = f.delivery(
+                list(recipients), at=t, processing_ms=step.processing_ms, message_id=message_id
+            )
+        elif kind == "delivery_delay":
+            body = f.delay(list(recipients), at=t, expires=expires, message_id=message_id)
+        elif kind == "bounce":
+            body = f.bounce(list(recipients), at=t, message_id=message_id)
+        elif kind == "complaint":
+            body = f.complaint(list(recipients), at=t)
+            body["mail"]["messageId"] = message_id
+        else:
+            body = f.simple("Send", list(recipients), at=t)
+            body["mail"]["messageId"] = message_id
+        event = ModelEvent(kind, message_id, recipients, t, step.processing_ms, expires)
+        self.last = (event, body)
+        self.feed(event, FORMS[step.form](body))
+
+    def feed(self, event: ModelEvent, body: str) -> None:
+        result = self.pipeline.feed(body, "q", self.now, self.now)
+        self.model.apply(event, self.now)
+        assert result.outcome in ("processed", "duplicate"), result
+
+    def compare(self) -> None:
+        now, model, pipeline = self.now, self.model, self.pipeline
+        assert pipeline.tallies.late_events + self.late_before == model.late
+        duplicates = pipeline.tallies.messages.get(("q", "duplicate"), 0)
+        assert duplicates + self.duplicates_before == model.duplicates
+        for domain in DOMAINS:
+            assert pipeline.pending.count(domain, now) == model.pending(domain, now), domain
+            windows = pipeline.windows.get(domain)
+            for index in range(len(self.windows)):
+                expected = model.counts(domain, index, now)
+                if windows is None:
+                    assert not expected
+                    continue
+                figures = windows.figures(index, now)
+                got = {k: n for k, n in zip(EVENT_TYPES, figures.counts, strict=True) if n}
+                assert got == expected, (domain, index)
+                for summary, values in (
+                    (figures.processing, model.processing(domain, index, now)),
+                    (figures.delay_duration, model.delay_durations(domain, index, now)),
+                ):
+                    assert summary.count == len(values), (domain, index)
+                    for q, found in zip((0.5, 0.95, 0.99), summary.quantiles, strict=True):
+                        exact = quantile(values, q)
+                        assert found == (None if exact is None else bucket_value(bucket_of(exact)))
+
+
+@settings(
+    max_examples=300,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(streams)
+def test_windows_match_the_reference_model(stream: list[Step]) -> None:
+    """Whatever the stream, after every step the windows, the late counter, the
+    duplicates and the pending delays say exactly what the model says."""
+    run = Run()
+    for step in stream:
+        run.step(step)
+        run.compare()
