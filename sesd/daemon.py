@@ -34,7 +34,7 @@ from sesd.http import StartError, http_server
 from sesd.logs import get_logger
 from sesd.metrics import Metrics
 from sesd.pipeline import Pipeline
-from sesd.sqs import QueuePoller, _InvalidMemory, check_redrive
+from sesd.sqs import InFlight, InvalidMemory, QueuePoller, check_redrive
 from sesd.state import StateError, read_state, restore, snapshot, write_state
 from sesd.systemd import Notifier
 
@@ -76,6 +76,7 @@ class Daemon:
         self.http_port: int | None = None
         self.systemd = Notifier()
         self._deadline = float("inf")
+        self._in_flight = InFlight()
 
     def _clock_stepped(self, step: float) -> None:
         self.metrics.clock_steps.inc()
@@ -200,7 +201,7 @@ class Daemon:
     async def _consume(self, sqs: Any) -> None:
         async with anyio.create_task_group() as pollers:
             for queue in self.config.queues:
-                memory = _InvalidMemory()
+                memory = InvalidMemory()
                 for _ in range(queue.concurrency):
                     poller = QueuePoller(
                         sqs,
@@ -214,6 +215,8 @@ class Daemon:
                         clock=self.clock,
                         monotonic=self.monotonic,
                         invalid_memory=memory,
+                        in_flight=self._in_flight,
+                        region=self.config.aws.region,
                     )
                     pollers.start_soon(poller.run)
             await self.stopping.wait()
@@ -223,6 +226,9 @@ class Daemon:
             grace = self.config.shutdown.grace_period.seconds
             self._deadline = anyio.current_time() + grace
             pollers.cancel_scope.deadline = self._deadline
+            # SQS calls in flight are shielded; past the grace period they are bounded too
+            # (a stalled network would otherwise hold the stop until a SIGKILL).
+            self._in_flight.end_by(self._deadline)
         if pollers.cancel_scope.cancelled_caught:
             self._log.warning("sesd.daemon.grace_period_exceeded", grace_seconds=grace)
 
@@ -284,9 +290,15 @@ class Daemon:
     async def _watch_signals(
         self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
     ) -> None:
-        with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+        with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals:
             task_status.started()
             async for signum in signals:
+                if signum == signal.SIGHUP:
+                    # Never a reason to stop (its default would end sesd with no drain).
+                    self._log.warning(
+                        "sesd.daemon.sighup_ignored", hint="reloading the config is not supported"
+                    )
+                    continue
                 if self.stopping.is_set():
                     self._log.warning("sesd.daemon.forced_exit", signal=signum.name)
                     os._exit(EXIT_FORCED)

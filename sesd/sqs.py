@@ -7,17 +7,21 @@ Invalid messages are left alone so the queue's redrive policy moves them to
 the dead-letter queue.
 
 Stopping: the daemon sets ``stopping``; a poller finishes the receive in
-flight, handles and deletes what it brought, and returns. A receive is never
-cut off mid-request, even when the grace period runs out (SQS would hide the
-messages it had already taken until their visibility timeout): it is shielded,
-and what it brings after a cancellation is released at once (visibility 0).
+flight, handles and deletes what it brought, and returns. A receive is not
+cut off while the grace period lasts (SQS would hide the messages it had
+already taken until their visibility timeout): it is shielded, and what it
+brings after the pollers are cancelled is released at once (visibility 0).
+At the end of the grace period a receive still waiting is abandoned: the
+network has stalled, and no answer would come in time (:class:`InFlight`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import math
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -33,17 +37,75 @@ from sesd.pipeline import Pipeline
 
 if TYPE_CHECKING:
     from types_aiobotocore_sqs.client import SQSClient
-    from types_aiobotocore_sqs.type_defs import MessageTypeDef
+    from types_aiobotocore_sqs.type_defs import MessageTypeDef, ReceiveMessageResultTypeDef
 else:
     SQSClient = Any
     MessageTypeDef = Any
+    ReceiveMessageResultTypeDef = Any
 
-__all__ = ["SQS_ERRORS", "QueuePoller", "backoff_delay", "check_redrive"]
+__all__ = [
+    "PERMANENT_ERRORS",
+    "SQS_ERRORS",
+    "InFlight",
+    "InvalidMemory",
+    "QueuePoller",
+    "backoff_delay",
+    "check_redrive",
+]
 
 #: What an SQS call may raise when SQS or the network is in trouble.
 SQS_ERRORS = (ClientError, BotoCoreError, aiohttp.ClientError, OSError, asyncio.TimeoutError)
 
 _REMEMBERED_INVALID = 10_000
+
+#: Error codes that no retry will cure soon: the queue is missing or not ours to read.
+#: Each maps to the hint logged with it.
+PERMANENT_ERRORS = {
+    "AWS.SimpleQueueService.NonExistentQueue": "the queue does not exist in this region: "
+    "check the queue URL and [aws] region",
+    "QueueDoesNotExist": "the queue does not exist in this region: check the queue URL and "
+    "[aws] region",
+    "AccessDenied": "these credentials may not read the queue: grant sqs:ReceiveMessage, "
+    "sqs:DeleteMessage and sqs:ChangeMessageVisibility on it",
+    "AccessDeniedException": "these credentials may not read the queue: grant "
+    "sqs:ReceiveMessage, sqs:DeleteMessage and sqs:ChangeMessageVisibility on it",
+    "InvalidClientTokenId": "the access key is not valid: check the credentials",
+    "UnrecognizedClientException": "the access key is not valid: check the credentials",
+    "KMS.AccessDeniedException": "the queue is encrypted with a KMS key these credentials "
+    "may not use: grant kms:Decrypt on it",
+}
+#: How long a poller waits between tries after a permanent error.
+PERMANENT_RETRY = 60.0
+
+
+class InFlight:
+    """SQS calls in flight, shielded from cancellation but bounded: once a stop has
+    begun, none outlives the end of the grace period by more than ``margin`` seconds."""
+
+    def __init__(self, margin: float = 2.0) -> None:
+        self.deadline = math.inf
+        self._margin = margin
+        self._scopes: set[anyio.CancelScope] = set()
+
+    @contextlib.contextmanager
+    def scope(self, limit: float = math.inf, *, margin: bool = True) -> Iterator[anyio.CancelScope]:
+        """A shielded scope for one call: at most ``limit`` seconds, and no later than the
+        end of the grace period (plus the margin, for deletes and releases)."""
+        end = self.deadline + (self._margin if margin else 0.0)
+        with anyio.CancelScope(
+            shield=True, deadline=min(anyio.current_time() + limit, end)
+        ) as scope:
+            self._scopes.add(scope)
+            try:
+                yield scope
+            finally:
+                self._scopes.discard(scope)
+
+    def end_by(self, deadline: float) -> None:
+        """A stop began: bound every call in flight, and every later one, by ``deadline``."""
+        self.deadline = deadline
+        for scope in self._scopes:
+            scope.deadline = min(scope.deadline, deadline + self._margin)
 
 
 async def check_redrive(client: SQSClient, queue: QueueConfig) -> bool:
@@ -65,7 +127,7 @@ async def check_redrive(client: SQSClient, queue: QueueConfig) -> bool:
     return True
 
 
-class _InvalidMemory:
+class InvalidMemory:
     """SQS message ids already judged invalid, so each is counted and logged once."""
 
     def __init__(self) -> None:
@@ -96,7 +158,9 @@ class QueuePoller:
         delete_invalid: bool,
         clock: Callable[[], float],
         monotonic: Callable[[], float],
-        invalid_memory: _InvalidMemory | None = None,
+        invalid_memory: InvalidMemory | None = None,
+        in_flight: InFlight | None = None,
+        region: str = "",
     ) -> None:
         self._client = client
         self._queue = queue
@@ -109,9 +173,12 @@ class QueuePoller:
         self._delete_invalid = delete_invalid
         self._clock = clock
         self._monotonic = monotonic
-        self._invalid = invalid_memory if invalid_memory is not None else _InvalidMemory()
+        self._invalid = invalid_memory if invalid_memory is not None else InvalidMemory()
+        self._in_flight = in_flight if in_flight is not None else InFlight()
+        self._region = region
         self._log = get_logger(queue=self._label)
         self._errors = 0
+        self._permanent: str | None = None  # the code of a permanent error being waited out
 
     async def run(self) -> None:
         """Poll until ``stopping`` is set; SQS errors back off, never end the loop."""
@@ -132,21 +199,24 @@ class QueuePoller:
         }
         if self._queue.visibility_timeout is not None:
             kwargs["VisibilityTimeout"] = self._queue.visibility_timeout
+        response: ReceiveMessageResultTypeDef | None = None
         try:
-            # Never cut a receive off mid-request (see the module docstring).
-            with anyio.CancelScope(shield=True):
+            # Not cut off mid-request while the grace period lasts (module docstring).
+            with self._in_flight.scope(margin=False):
                 response = await self._client.receive_message(**kwargs)
         except SQS_ERRORS as exc:
-            self._errors += 1
-            self._metrics.sqs_errors.labels(self._label, "receive").inc()
-            self._log.warning(
-                "sesd.sqs.receive_failed", error=_describe(exc), consecutive=self._errors
-            )
-            self._changes.notify()
+            self._failed(exc)
+            return None
+        if response is None:
+            # The grace period ended with the receive still waiting: the network stalled.
+            self._log.warning("sesd.sqs.receive_abandoned", reason="grace period over")
             return None
         if self._errors:
-            self._log.info("sesd.sqs.receive_recovered", after_errors=self._errors)
+            self._log.info(
+                "sesd.sqs.receive_recovered", after_errors=self._errors, after=self._permanent
+            )
             self._errors = 0
+            self._permanent = None
         self._health.received(self._label, self._monotonic())
         messages = response.get("Messages", [])
         if messages:
@@ -155,8 +225,37 @@ class QueuePoller:
             self._changes.notify()
         return messages
 
+    def _failed(self, exc: BaseException) -> None:
+        """A receive failed: counted; a permanent error logged once, at error level."""
+        self._errors += 1
+        self._metrics.sqs_errors.labels(self._label, "receive").inc()
+        self._changes.notify()
+        code = _code(exc)
+        hint = PERMANENT_ERRORS.get(code)
+        if hint is None:
+            self._permanent = None
+            self._log.warning(
+                "sesd.sqs.receive_failed", error=_describe(exc), consecutive=self._errors
+            )
+        elif self._permanent != code:
+            self._permanent = code
+            self._log.error(
+                "sesd.sqs.queue_unusable",
+                error=_describe(exc),
+                url=self._queue.url,
+                region=self._region,
+                hint=hint,
+                retry_every_seconds=PERMANENT_RETRY,
+            )
+        else:
+            self._log.debug("sesd.sqs.still_unusable", error=code, consecutive=self._errors)
+
     async def _back_off(self) -> None:
-        delay = backoff_delay(self._errors, rand=random.random())  # noqa: S311 - jitter
+        if self._permanent is not None:
+            # Retrying soon would not help: slowly, so a fixed queue is found again.
+            delay = PERMANENT_RETRY * (0.9 + 0.2 * random.random())  # noqa: S311 - jitter
+        else:
+            delay = backoff_delay(self._errors, rand=random.random())  # noqa: S311 - jitter
         with anyio.move_on_after(delay):
             await self._stopping.wait()
 
@@ -165,7 +264,7 @@ class QueuePoller:
             await anyio.lowlevel.checkpoint()
         except anyio.get_cancelled_exc_class():
             # Cancelled while the receive was in flight: give the messages back now.
-            with anyio.move_on_after(10, shield=True):
+            with self._in_flight.scope(10):
                 await self._release(messages)
             raise
         received_at = self._clock()
@@ -173,7 +272,7 @@ class QueuePoller:
         self._changes.notify()
         # Handled messages are deleted even if a cancellation arrives meanwhile:
         # otherwise they would be counted again after their visibility timeout.
-        with anyio.CancelScope(shield=True), anyio.move_on_after(15):
+        with self._in_flight.scope(15):
             await self._delete(done)
         self._log.debug("sesd.sqs.batch", received=len(messages), deleted=len(done))
 
@@ -256,6 +355,13 @@ class QueuePoller:
             self._log.warning("sesd.sqs.release_failed", error=_describe(exc), count=len(entries))
         else:
             self._log.info("sesd.sqs.released", count=len(entries))
+
+
+def _code(exc: BaseException) -> str:
+    """An SQS error's code ("" for network errors)."""
+    if isinstance(exc, ClientError):
+        return str(exc.response.get("Error", {}).get("Code", ""))
+    return ""
 
 
 def _describe(exc: BaseException) -> str:

@@ -13,13 +13,16 @@ from sesd.demo.localsqs import free_port
 
 class Proxy:
     """Forwards 127.0.0.1:port to ``upstream_port``; ``cut()`` drops every connection and
-    refuses new ones until ``restore()``. Counts connection attempts."""
+    refuses new ones until ``restore()``; ``stall()`` keeps every connection open and
+    forwards nothing more, either way (a network that stalls). Counts connection
+    attempts."""
 
     def __init__(self, upstream_port: int) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.attempts = 0
         self.down = False
+        self.stalled = False
         self._upstream = upstream_port
         self._live: set[SocketStream] = set()
         self._tg: TaskGroup | None = None
@@ -33,6 +36,11 @@ class Proxy:
     def restore(self) -> None:
         """End the outage."""
         self.down = False
+        self.stalled = False
+
+    def stall(self) -> None:
+        """From now on, accept and hold connections, and forward nothing."""
+        self.stalled = True
 
     def _close(self, stream: SocketStream) -> None:
         self._live.discard(stream)
@@ -54,7 +62,8 @@ class Proxy:
         async def pipe(source: SocketStream, sink: SocketStream) -> None:
             try:
                 async for chunk in source:
-                    await sink.send(chunk)
+                    if not self.stalled:
+                        await sink.send(chunk)
             except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
                 pass
             finally:

@@ -6,6 +6,7 @@ import io
 import json
 from typing import Any
 
+import aiohttp
 import anyio
 
 from sesd.backoff import backoff_delay
@@ -15,7 +16,7 @@ from sesd.logs import configure_logging
 from sesd.metrics import Metrics
 from sesd.pipeline import Pipeline
 from sesd.sqs import QueuePoller, check_redrive
-from tests.conftest import make_queue, queue_counts, send_bodies
+from tests.conftest import make_queue, queue_counts, running, send_bodies
 
 
 def poller(sqs: Any, url: str) -> tuple[QueuePoller, Metrics]:
@@ -85,3 +86,53 @@ def test_backoff_grows_to_a_cap_with_full_jitter() -> None:
     assert backoff_delay(3, rand=1.0) == 1.6
     assert backoff_delay(50, rand=1.0) == 30.0
     assert backoff_delay(50, rand=0.0) == 0.0
+
+
+async def test_a_queue_that_does_not_exist_is_an_error_named_once_and_retried_slowly(
+    local_sqs: Any, sqs: Any
+) -> None:
+    """One configured queue does not exist: sesd logs one error naming the queue, the
+    region and a hint, /readyz fails naming it, and it is retried every minute, not
+    every few seconds; the other queue is consumed as usual meanwhile."""
+    logs = io.StringIO()
+    configure_logging("debug", "json", stream=logs)
+    good, _ = await make_queue(sqs)
+    missing = good.rsplit("/", 1)[0] + "/no-such-queue"
+    config = parse_config(
+        f'[aws]\nendpoint_url = "{local_sqs.url}"\nregion = "us-east-1"\n'
+        f'[[queues]]\nurl = "{good}"\nname = "good"\nwait_time_seconds = 0\n'
+        f'[[queues]]\nurl = "{missing}"\nname = "missing"\nwait_time_seconds = 0\n'
+        '[http]\nlisten = "127.0.0.1:0"\n'
+    )
+    async with running(config) as daemon:
+        with anyio.fail_after(20):
+            # The good queue answers 400 empty receives (a 0 s wait: seconds in all);
+            # exponential backoff would have retried the other at least once by then.
+            receives = 0
+
+            def busy() -> bool:
+                nonlocal receives
+                receives += 1
+                return receives > 400
+
+            await daemon.changes.wait_for(busy)
+        errors = daemon.metrics.registry.get_sample_value(
+            "sesd_sqs_errors_total", {"queue": "missing", "operation": "receive"}
+        )
+        readyz = f"http://127.0.0.1:{daemon.http_port}/readyz"
+        async with aiohttp.ClientSession() as http, http.get(readyz) as response:
+            status, text = response.status, await response.text()
+    assert errors == 1
+    assert status == 503
+    assert "missing" in text
+    assert "good" not in text
+    records = [json.loads(line) for line in logs.getvalue().splitlines()]
+    unusable = [r for r in records if r["event"] == "sesd.sqs.queue_unusable"]
+    assert len(unusable) == 1
+    (record,) = unusable
+    assert record["level"] == "error"
+    assert record["queue"] == "missing"
+    assert record["region"] == "us-east-1"
+    assert record["url"] == missing
+    assert "region" in record["hint"]
+    assert not [r for r in records if r["event"] == "sesd.sqs.receive_failed"]

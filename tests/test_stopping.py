@@ -1,0 +1,90 @@
+"""Stopping is bounded, and SIGHUP does not stop sesd (issue "trust" G), with real
+signals to ``sesd run`` as a process."""
+
+from __future__ import annotations
+
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+from sesd.demo.localsqs import LocalSqs
+from tests import factory as f
+from tests.conftest import make_queue, send_bodies
+from tests.proxy import Proxy
+from tests.sesd_process import config_file, sesd_process
+
+GRACE = 4.0
+
+
+@pytest.mark.timeout(90)
+async def test_sigterm_on_a_stalled_network_exits_within_the_grace_period(
+    local_sqs: LocalSqs, sqs: Any, tmp_path: Path
+) -> None:
+    """The SQS endpoint accepts connections and never answers (a proxy that stalls):
+    after SIGTERM, sesd exits 0 within the grace period plus 5 s, having saved its state
+    and given its outbox what time allowed, instead of waiting on botocore's read
+    timeouts and retries until a SIGKILL."""
+    url, _ = await make_queue(sqs)
+    upstream = int(local_sqs.url.rsplit(":", 1)[1])
+    state = tmp_path / "state.bin"
+    async with Proxy(upstream) as proxy:
+        config = config_file(
+            tmp_path,
+            f'[aws]\nendpoint_url = "{proxy.url}"\n'
+            f'[[queues]]\nurl = "{url.replace(local_sqs.url, proxy.url)}"\nname = "q"\n'
+            "wait_time_seconds = 20\n"
+            f'[shutdown]\ngrace_period = "{GRACE}s"\n'
+            f'[state]\npath = "{state}"\n'
+            '[alerts]\nevaluate_every = "100ms"\n[[alerts.rules]]\nname = "any-delay"\n'
+            'metric = "delayed_recipients"\nwindow = "5m"\nabove = 0\nsinks = ["console"]\n',
+        )
+        async with sesd_process(config) as sesd:
+            await send_bodies(sqs, url, [f.raw(f.delay(["d@one.example"], at=time.time()))])
+            with anyio.fail_after(30):
+                await sesd.wait_for_received(1)
+                await sesd.wait_for_event("sesd.alert.firing")
+            proxy.stall()
+            # The next long poll goes out into the stalled network.
+            sesd.process.send_signal(signal.SIGTERM)
+            started = time.monotonic()
+            with anyio.fail_after(GRACE + 5):
+                stopped = await sesd.wait_for_event("sesd.daemon.stopped")
+                code = await sesd.process.wait()
+            took = time.monotonic() - started
+    assert code == 0
+    assert took <= GRACE + 5
+    events = [r["event"] for r in sesd.records]
+    assert "sesd.state.saved" in events
+    assert events.index("sesd.state.saved") < events.index("sesd.daemon.stopped")
+    assert stopped["processed"] == 1
+    assert state.stat().st_size > 0
+
+
+@pytest.mark.timeout(60)
+async def test_sighup_is_logged_and_ignored(local_sqs: LocalSqs, sqs: Any, tmp_path: Path) -> None:
+    """SIGHUP (twice) leaves sesd running and consuming; SIGTERM then stops it cleanly."""
+    url, _ = await make_queue(sqs)
+    config = config_file(
+        tmp_path,
+        f'[aws]\nendpoint_url = "{local_sqs.url}"\n'
+        f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 1\n',
+    )
+    async with sesd_process(config) as sesd:
+        for _ in range(2):
+            sesd.process.send_signal(signal.SIGHUP)
+            with anyio.fail_after(10):
+                await sesd.wait_for_event("sesd.daemon.sighup_ignored")
+        await send_bodies(sqs, url, [f.raw(f.delivery(["a@one.example"]))])
+        with anyio.fail_after(30):
+            await sesd.wait_for_received(1)
+        assert sesd.process.returncode is None
+        sesd.process.send_signal(signal.SIGTERM)
+        with anyio.fail_after(30):
+            stopped = await sesd.wait_for_event("sesd.daemon.stopped")
+            code = await sesd.process.wait()
+    assert code == 0
+    assert stopped["processed"] == 1
