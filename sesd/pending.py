@@ -105,7 +105,9 @@ class PendingDelays:
 
     def _remember(self, key: int, t: float) -> None:
         resolved = self._resolved
-        resolved[key] = max(t, resolved.get(key, t))
+        known = resolved.get(key)
+        if known is None or known < t:
+            resolved[key] = t
         if len(resolved) >= max(1, self.max_entries // 2):
             self._resolved_before = resolved
             self._resolved = {}

@@ -6,7 +6,7 @@ import math
 from collections.abc import Sequence
 from typing import Any, Final
 
-from sesd.events import EVENT_TYPE_INDEX
+from sesd.events import EVENT_TYPE_INDEX, EVENT_TYPES
 from sesd.sketch import bucket_of, summarise
 from sesd.text import clean
 from sesd.windows.breakdown import (
@@ -28,19 +28,33 @@ __all__ = ["DomainWindows"]
 
 _PROCESSING, _TO_DELIVERY, _DELAY_DURATION = 0, 1, 2
 _DELIVERY: Final = EVENT_TYPE_INDEX["delivery"]
+_T: Final = len(EVENT_TYPES)
 
 
 class DomainWindows:
     """Every window of one domain.
 
-    Counts go straight into each ring. Values (processing times...) are staged for
-    the current fine bucket (the largest width that divides every ring's width) and
-    written to the rings once per fine bucket: one dict increment per value instead
-    of a cell per ring. Reads include what is staged, so :meth:`flush` (before a
-    snapshot) changes nothing a read returns. Every read is pure.
+    Writes are staged for the current fine bucket (the largest width that divides
+    every ring's width): when an event opens a fine bucket, its bucket is placed in
+    every ring at once (moving each on, as a write does), and its counts and values
+    are then added to the stage alone (one list or dict increment, instead of one per
+    ring) until another fine bucket opens or :meth:`flush` writes them out. Reads add
+    the stage to the rings that accepted its bucket, so a flush changes nothing a read
+    returns. Every read is pure.
     """
 
-    __slots__ = ("_details", "_examples", "_ratios", "_rings", "_specs", "_stage", "_staged")
+    __slots__ = (
+        "_accepted",
+        "_details",
+        "_examples",
+        "_fine",
+        "_ratios",
+        "_rings",
+        "_specs",
+        "_stage",
+        "_staged",
+        "_staged_counts",
+    )
 
     def __init__(self, specs: list[WindowSpec]) -> None:
         self._specs = specs
@@ -48,30 +62,41 @@ class DomainWindows:
         self._details: list[Details | None] = [None] * len(specs)
         self._examples: Examples | None = None
         fine = math.gcd(*(round(spec.width * 1000) for spec in specs))
+        self._fine = fine / 1000  # the fine bucket's width, in seconds
         self._ratios = [round(spec.width * 1000) // fine for spec in specs]
-        self._stage = NEVER  # the fine bucket whose values are staged
-        self._staged: dict[int, int] | None = None
+        self._stage = NEVER  # the fine bucket staged
+        self._accepted = 0  # bit i: ring i holds the stage's bucket
+        self._staged_counts: list[int] | None = None
+        self._staged: dict[int, int] | None = None  # values: value_key -> how many
 
     # --- write side ------------------------------------------------------------
 
     def count(self, t: float, now: float, type_index: int, n: int = 1) -> None:
         """Count ``n`` recipients of a type at event time ``t`` (at most ``now``)."""
-        for index, ring in enumerate(self._rings):
-            bucket = int(t // ring.width)
-            if bucket == ring.head or self._place(index, bucket, now):
-                ring.add(bucket, type_index, n)
+        if int(t // self._fine) != self._stage:
+            self._open(t, now)
+        counts = self._staged_counts
+        if counts is None:
+            counts = self._staged_counts = [0] * _T
+        counts[type_index] += n
 
-    def _place(self, index: int, bucket: int, now: float) -> bool:
-        ring = self._rings[index]
-        head = ring.head
-        if not ring.place(bucket, int(now // ring.width)):
-            return False
-        details = self._details[index]
-        if details is not None and ring.head != head:
-            if ring.head < head:  # started again after the clock stepped back
-                details.buckets.clear()
-            details.prune(ring.head - ring.slots + 1)
-        return True
+    def _open(self, t: float, now: float) -> None:
+        """Write out the stage, and stage ``t``'s fine bucket: placed in every ring now."""
+        self.flush(now)
+        fine = int(t // self._fine)
+        self._stage = fine
+        accepted = 0
+        for index, ring in enumerate(self._rings):
+            head = ring.head
+            if not ring.place(fine // self._ratios[index], int(now // ring.width)):
+                continue
+            accepted |= 1 << index
+            details = self._details[index]
+            if details is not None and ring.head != head:
+                if ring.head < head:  # started again after the clock stepped back
+                    details.buckets.clear()
+                details.prune(ring.head - ring.slots + 1)
+        self._accepted = accepted
 
     def delivered(self, t: float, now: float, processing: int, to_delivery: int) -> None:
         """Count one delivered recipient, with the sketch buckets (:func:`bucket_of`) of
@@ -79,7 +104,9 @@ class DomainWindows:
         none (then neither is recorded)."""
         self.count(t, now, _DELIVERY)
         if processing >= 0:
-            staged = self._staged_at(t, now)
+            staged = self._staged
+            if staged is None:
+                staged = self._staged = {}
             key = value_key(_PROCESSING, processing)
             staged[key] = staged.get(key, 0) + 1
             key = value_key(_TO_DELIVERY, to_delivery)
@@ -88,31 +115,31 @@ class DomainWindows:
     def observe_delay_duration(self, t: float, now: float, duration_ms: float) -> None:
         """How long a delay lasted, once its recipient was delivered or bounced at ``t``
         (the Delivery or Bounce itself is counted by :meth:`count`)."""
-        staged = self._staged_at(t, now)
-        key = value_key(_DELAY_DURATION, bucket_of(duration_ms))
-        staged[key] = staged.get(key, 0) + 1
-
-    def _staged_at(self, t: float, now: float) -> dict[int, int]:
-        """The staged values of ``t``'s fine bucket, writing out another one first."""
-        fine = int(t // (self._rings[0].width / self._ratios[0]))
-        if fine != self._stage:
-            self.flush(now)
-            self._stage = fine
+        if int(t // self._fine) != self._stage:
+            self._open(t, now)
         staged = self._staged
         if staged is None:
             staged = self._staged = {}
-        return staged
+        key = value_key(_DELAY_DURATION, bucket_of(duration_ms))
+        staged[key] = staged.get(key, 0) + 1
 
     def flush(self, now: float) -> None:
-        """Write the staged values to every ring still holding their bucket."""
-        staged = self._staged
-        if not staged:
+        """Write the stage to every ring that accepted its bucket (it still holds it:
+        only this object moves its rings, and only when a stage opens)."""
+        counts, values = self._staged_counts, self._staged
+        if counts is None and not values:
             return
-        self._staged = None
-        for ring, ratio in zip(self._rings, self._ratios, strict=True):
-            bucket = self._stage // ratio
-            if ring.head - ring.slots < bucket <= ring.head:
-                ring.add_values(bucket, staged)
+        self._staged_counts = self._staged = None
+        for index, ring in enumerate(self._rings):
+            if not self._accepted >> index & 1:
+                continue
+            bucket = self._stage // self._ratios[index]
+            if counts is not None:
+                for type_index, n in enumerate(counts):
+                    if n:
+                        ring.add(bucket, type_index, n)
+            if values:
+                ring.add_values(bucket, values)
 
     def note_problem(
         self,
@@ -137,12 +164,12 @@ class DomainWindows:
             examples.add(SOURCE, t, clean(source))
         if config_set:
             examples.add(CONFIG_SET, t, clean(config_set))
+        if int(t // self._fine) != self._stage:
+            self._open(t, now)
         for index, (ring, spec) in enumerate(zip(self._rings, self._specs, strict=True)):
-            if not spec.breakdown:
+            if not spec.breakdown or not self._accepted >> index & 1:
                 continue
-            bucket = int(t // ring.width)
-            if not self._place(index, bucket, now):
-                continue
+            bucket = self._stage // self._ratios[index]
             details = self._details[index]
             if details is None:
                 details = self._details[index] = Details(ring.slots)
@@ -159,10 +186,22 @@ class DomainWindows:
 
     # --- read side: pure ---------------------------------------------------------
 
+    def _stage_in(self, index: int, now_bucket: int) -> bool:
+        """Whether the stage counts in window ``index`` read at ``now_bucket``."""
+        ring = self._rings[index]
+        return bool(self._accepted >> index & 1) and ring.holds(
+            self._stage // self._ratios[index], now_bucket
+        )
+
     def counts(self, index: int, now: float) -> tuple[int, ...]:
         """Recipients per event type in window ``index`` (in spec order) at ``now``."""
         ring = self._rings[index]
-        return tuple(ring.counts(int(now // ring.width)))
+        now_bucket = int(now // ring.width)
+        counts = ring.counts(now_bucket)
+        staged = self._staged_counts
+        if staged is not None and self._stage_in(index, now_bucket):
+            counts = [a + b for a, b in zip(counts, staged, strict=True)]
+        return tuple(counts)
 
     def summaries(self, index: int, now: float) -> list[Summary]:
         """Processing time, time to delivery and delay duration in window ``index``."""
@@ -170,7 +209,7 @@ class DomainWindows:
         now_bucket = int(now // ring.width)
         values = ring.values(now_bucket)
         staged = self._staged
-        if staged and ring.holds(self._stage // self._ratios[index], now_bucket):
+        if staged and self._stage_in(index, now_bucket):
             for key, n in staged.items():
                 found = values[key >> 8]
                 found[key & 0xFF] = found.get(key & 0xFF, 0) + n

@@ -10,8 +10,11 @@ never changes a later read, and a clock that jumps ahead and back loses
 nothing.
 
 Values are kept as packed cells in one ``array('I')`` (a Python object per
-bucket would cost more than the counts it holds): the bucket's slot, the kind
-of value, the value's sketch bucket (sesd.sketch) and a count.
+bucket would cost more than the counts it holds): a count, the bucket (modulo
+2**14), the kind of value and the value's sketch bucket (sesd.sketch). Cells of
+buckets that left the ring are not searched out when it moves (that cost more
+than all the rest of a write); reads skip them, and a compaction drops them
+before the bucket numbers could wrap.
 
 Pure code: no clock, no I/O.
 """
@@ -22,6 +25,7 @@ from array import array
 from typing import Any, Final
 
 from sesd.events import EVENT_TYPES
+from sesd.sketch import MAX_BUCKET
 
 __all__ = ["KINDS", "NEVER", "Ring", "value_key"]
 
@@ -31,13 +35,14 @@ NEVER: Final = -(2**62)
 #: Kinds of value: processing time, time to delivery, how long a resolved delay lasted.
 KINDS: Final = 3
 
-# A cell: count (10 bits) | slot (12 bits) | kind (2 bits) | sketch bucket (8 bits).
-_KEY_BITS: Final = 10  # kind and sketch bucket
-_SLOT_SHIFT: Final = 10
-_COUNT_SHIFT: Final = 22
-_CELL_MAX: Final = (1 << 10) - 1
-_SLOT_MASK: Final = (1 << 12) - 1
+# A cell: count (8 bits) | bucket modulo 2**14 (14 bits) | kind (2 bits) | sketch bucket (8).
+_BUCKET_SHIFT: Final = 10
+_BUCKET_MASK: Final = (1 << 14) - 1
+_COUNT_SHIFT: Final = 24
+_CELL_MAX: Final = (1 << 8) - 1
 _LOW_MASK: Final = (1 << _COUNT_SHIFT) - 1
+#: Buckets a ring may hold (so that stale cells are dropped before the numbers wrap).
+MAX_SLOTS: Final = 3600
 
 
 def value_key(kind: int, sketch_bucket: int) -> int:
@@ -48,11 +53,11 @@ def value_key(kind: int, sketch_bucket: int) -> int:
 class Ring:
     """Counts and values per bucket for one window (see the module docstring)."""
 
-    __slots__ = ("cells", "columns", "compacted", "head", "slots", "totals", "width")
+    __slots__ = ("cells", "columns", "compacted", "head", "purged", "slots", "totals", "width")
 
     def __init__(self, width: float, slots: int) -> None:
-        if slots > _SLOT_MASK + 1:
-            raise ValueError(f"at most {_SLOT_MASK + 1} buckets a window")
+        if slots > MAX_SLOTS:
+            raise ValueError(f"at most {MAX_SLOTS} buckets a window")
         self.width = width
         self.slots = slots
         self.head = NEVER
@@ -61,6 +66,7 @@ class Ring:
         self.totals = [0] * _T  # of the held buckets
         self.cells: array[int] | None = None
         self.compacted = 0  # cells after the last compaction
+        self.purged = NEVER  # head at the last compaction
 
     # --- write side ------------------------------------------------------------
 
@@ -77,7 +83,7 @@ class Ring:
             # Everything held is ahead of the clock (it stepped back by more than
             # the window), and this bucket is inside the window now: start again here.
             self._clear()
-            self.head = bucket
+            self.head = self.purged = bucket
             return True
         return False
 
@@ -85,21 +91,28 @@ class Ring:
         """Count ``n`` recipients of a type in a bucket :meth:`place` accepted."""
         column = self.columns[type_index]
         if column is None:
-            column = self.columns[type_index] = array("I", bytes(4 * self.slots))
+            column = self.column(type_index)
         column[bucket % self.slots] += n
         self.totals[type_index] += n
+
+    def column(self, type_index: int) -> array[int]:
+        """The counts of a type per slot, made on first use."""
+        column = self.columns[type_index]
+        if column is None:
+            column = self.columns[type_index] = array("I", bytes(4 * self.slots))
+        return column
 
     def add_values(self, bucket: int, values: dict[int, int]) -> None:
         """Record values (:func:`value_key` -> how many) in a bucket :meth:`place` accepted."""
         cells = self.cells
         if cells is None:
             cells = self.cells = array("I")
-        slot = (bucket % self.slots) << _SLOT_SHIFT
+        where = (bucket & _BUCKET_MASK) << _BUCKET_SHIFT
         for key, n in values.items():
-            while n > 0:
-                part = min(n, _CELL_MAX)
-                cells.append(part << _COUNT_SHIFT | slot | key)
-                n -= part
+            while n > _CELL_MAX:
+                cells.append(_CELL_MAX << _COUNT_SHIFT | where | key)
+                n -= _CELL_MAX
+            cells.append(n << _COUNT_SHIFT | where | key)
         if len(cells) > 2 * self.compacted + 64:
             self._compact()
 
@@ -108,23 +121,24 @@ class Ring:
         slots, head = self.slots, self.head
         if bucket - head >= slots:
             self._clear()
-        else:
-            gone = {b % slots for b in range(head + 1, bucket + 1)}
-            totals = self.totals
-            for i, column in enumerate(self.columns):
-                if column is not None:
-                    for slot in gone:
-                        n = column[slot]
-                        if n:
-                            totals[i] -= n
-                            column[slot] = 0
-            cells = self.cells
-            if cells:
-                kept = [c for c in cells if (c >> _SLOT_SHIFT) & _SLOT_MASK not in gone]
-                if len(kept) < len(cells):
-                    self.cells = array("I", kept)
-                    self.compacted = min(self.compacted, len(kept))
+            self.head = self.purged = bucket
+            return
+        # The slots of buckets head+1..bucket: one run, or two where it wraps around.
+        start, steps = (head + 1) % slots, bucket - head
+        runs = [(start, min(start + steps, slots))]
+        if start + steps > slots:
+            runs.append((0, start + steps - slots))
+        totals = self.totals
+        for i, column in enumerate(self.columns):
+            if column is not None:
+                for first, last in runs:
+                    gone = sum(column[first:last])
+                    if gone:
+                        totals[i] -= gone
+                        column[first:last] = array("I", bytes(4 * (last - first)))
         self.head = bucket
+        if self.cells and bucket - self.purged > _BUCKET_MASK - 2 * slots:
+            self._compact()  # before a stale cell's bucket number could wrap
 
     def _clear(self) -> None:
         self.columns = [None] * _T
@@ -133,19 +147,24 @@ class Ring:
         self.compacted = 0
 
     def _compact(self) -> None:
-        """Merge cells of the same slot and key (a bucket is written once per stage)."""
+        """Merge cells of the same bucket and key (a bucket is written once per stage),
+        and drop those of buckets no longer held."""
         merged: dict[int, int] = {}
+        head, slots = self.head, self.slots
         for cell in self.cells or ():
-            low = cell & _LOW_MASK
-            merged[low] = merged.get(low, 0) + (cell >> _COUNT_SHIFT)
+            # The cell's bucket (cells are never 2**14 buckets behind head): held?
+            if (head - (cell >> _BUCKET_SHIFT)) & _BUCKET_MASK < slots:
+                low = cell & _LOW_MASK
+                merged[low] = merged.get(low, 0) + (cell >> _COUNT_SHIFT)
         cells = array("I")
         for low, n in merged.items():
-            while n > 0:
-                part = min(n, _CELL_MAX)
-                cells.append(part << _COUNT_SHIFT | low)
-                n -= part
+            while n > _CELL_MAX:
+                cells.append(_CELL_MAX << _COUNT_SHIFT | low)
+                n -= _CELL_MAX
+            cells.append(n << _COUNT_SHIFT | low)
         self.cells = cells
         self.compacted = len(cells)
+        self.purged = self.head
 
     # --- read side: pure ---------------------------------------------------------
 
@@ -191,10 +210,10 @@ class Ring:
         lo, hi = self.span(now_bucket)
         if hi <= lo:
             return out
-        slots = self.slots
-        inside = None if hi - lo >= slots else {b % slots for b in range(lo + 1, hi + 1)}
+        head = self.head
         for cell in cells:
-            if inside is not None and (cell >> _SLOT_SHIFT) & _SLOT_MASK not in inside:
+            bucket = head - ((head - (cell >> _BUCKET_SHIFT)) & _BUCKET_MASK)
+            if not lo < bucket <= hi:
                 continue
             found = out[(cell >> 8) & 3]
             index = cell & 0xFF
@@ -224,8 +243,9 @@ class Ring:
             totals[int(i)] = sum(column)
         cells = array("I")
         cells.frombytes(data["cells"])
-        if any((c >> _SLOT_SHIFT) & _SLOT_MASK >= self.slots for c in cells):
-            raise ValueError("window layout changed")
+        if any((c >> 8) & 3 >= KINDS or c & 0xFF > MAX_BUCKET for c in cells):
+            raise ValueError("a value of no known kind or size")
         self.head, self.columns, self.totals = int(data["head"]), columns, totals
         self.cells = cells or None
         self.compacted = len(cells)
+        self._compact()
