@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip
 
-.PHONY: demo test lint typecheck unit wheel bench soak audit clean lock
+.PHONY: demo test lint typecheck unit wheel bench soak mutation audit clean lock
 
 # A venv with the runtime and demo extras (moto's SQS server).
 $(VENV)/.demo: pyproject.toml constraints.txt
@@ -24,8 +24,8 @@ demo: $(VENV)/.demo
 test: lint typecheck unit
 
 lint: $(VENV)/.dev
-	$(BIN)/ruff check sesd tests bench
-	$(BIN)/ruff format --check sesd tests bench
+	$(BIN)/ruff check sesd tests bench scripts
+	$(BIN)/ruff format --check sesd tests bench scripts
 
 typecheck: $(VENV)/.dev
 	$(BIN)/mypy
@@ -41,6 +41,13 @@ bench: $(VENV)/.dev
 wheel: $(VENV)/.dev
 	rm -rf dist
 	$(PIP) wheel -q --no-deps --wheel-dir dist .
+
+# Mutation testing of the pure core and the alert path (TESTING.md): minutes, not
+# part of `make test`. mutants/ keeps the results; a second run re-tests only what
+# changed. The report gives the score per module and lists the survivors.
+mutation: $(VENV)/.dev
+	SESD_MUTATION=1 $(BIN)/mutmut run --max-children $$(nproc)
+	$(BIN)/python scripts/mutation_report.py
 
 # The long versions of the reliability scenarios (RELIABILITY.md).
 soak: $(VENV)/.dev
@@ -58,4 +65,4 @@ lock: $(VENV)/.dev
 	$(PIP) freeze --exclude-editable --exclude sesd > constraints.txt
 
 clean:
-	rm -rf $(VENV) build dist .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) build dist mutants .mypy_cache .ruff_cache .pytest_cache

@@ -188,3 +188,50 @@ async def test_a_sink_that_never_answers_expires_and_another_is_not_held_up(
             assert outcome("retried") >= 2
             assert outcome("sent") == 0
     assert [e["event_action"] for e in pd.accepted] == ["trigger", "resolve"]
+
+
+async def test_a_running_daemon_repeats_exactly_every_repeat_interval(
+    local_sqs: LocalSqs, sqs: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An alert kept firing: Slack gets the first message at once, nothing more over
+    several evaluation ticks until repeat_interval (1m) has passed, then one repeat,
+    then nothing until the next minute."""
+    clock = Clock(f.T0)
+    url, _ = await make_queue(sqs)
+    async with Receiver("slack") as slack:
+        monkeypatch.setenv("SESD_TEST_SLACK_URL", slack.url)
+        config = parse_config(
+            f'[aws]\nendpoint_url = "{local_sqs.url}"\n'
+            f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 1\n'
+            '[http]\nlisten = "127.0.0.1:0"\n'
+            '[alerts]\nevaluate_every = "100ms"\ngroup_wait = "0s"\nrepeat_interval = "1m"\n'
+            '[alerts.slack]\nwebhook_url = "env:SESD_TEST_SLACK_URL"\n'
+            '[[alerts.rules]]\nname = "delay-ratio-high"\nmetric = "delay_ratio"\n'
+            'window = "5m"\nabove = 0.2\nsinks = ["slack"]\n'
+        )
+        async with running(config, clock=clock) as daemon:
+
+            async def ticks(n: int) -> None:
+                target = daemon.alerting.evaluations + n
+                with anyio.fail_after(20):
+                    await daemon.changes.wait_for(lambda: daemon.alerting.evaluations >= target)
+
+            await send_bodies(sqs, url, spike(f.T0))
+            with anyio.fail_after(20):
+                await slack.wait_for(1)
+            for at in (f.T0 + 30, f.T0 + 59.9):
+                clock.now = at
+                await ticks(3)
+                assert len(slack.accepted) == 1, at
+            clock.now = f.T0 + 60
+            with anyio.fail_after(20):
+                await slack.wait_for(2)
+            clock.now = f.T0 + 119.9
+            await ticks(3)
+            assert len(slack.accepted) == 2
+            clock.now = f.T0 + 120
+            with anyio.fail_after(20):
+                await slack.wait_for(3)
+    first, *repeats = slack.accepted
+    assert first["text"].startswith(":rotating_light: FIRING")
+    assert all(r["text"].startswith(":repeat: REPEAT") for r in repeats)

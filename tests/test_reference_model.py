@@ -7,6 +7,7 @@ stated error)."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -182,7 +183,8 @@ class Run:
 
 
 @settings(
-    max_examples=300,
+    # Fewer under mutation testing (make mutation): every mutant of the core runs it.
+    max_examples=40 if os.environ.get("SESD_MUTATION") else 300,
     deadline=None,
     derandomize=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],

@@ -197,9 +197,9 @@ class Evaluator:
             wanted = set(pipeline.windows)
         else:
             wanted = {normalise_domain(d) or d for d in rule.domains}
-        # Domains with a live state are stepped too, so an alert whose domain went
-        # quiet (or was evicted) still resolves.
-        return sorted(wanted | {d for d, s in states.items() if s.status is not Status.INACTIVE})
+        # Domains with a state are stepped too, so an alert whose domain went quiet (or
+        # was evicted) still resolves, and the state of an evicted domain is forgotten.
+        return sorted(wanted | set(states))
 
 
 def _identity(

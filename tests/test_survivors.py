@@ -1,0 +1,184 @@
+"""Stories that kill the mistakes a mutation run once found surviving (issue
+"mutation testing"): each pins a boundary or a path the rest of the suite left loose."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from sesd.alerting.evaluator import Evaluator
+from sesd.alerting.render import pagerduty_events
+from sesd.alerting.rules import Status, Transition
+from sesd.config import parse_config
+from sesd.domains import OTHER, LabelTable
+from sesd.pipeline import Pipeline
+from tests import factory as f
+from tests.test_rules import CONFIG, feed_spike
+
+# The widest default window: 1h in 30 buckets of 120 s. f.T0 starts a bucket.
+WIDTH, SLOTS = 120.0, 30
+NOW = f.T0 + 10
+
+
+def test_every_event_counts_in_the_windows_or_as_late_never_neither() -> None:
+    """Events from 3,400 to 3,700 s old, every 5 s: each counts in the 1h window or in
+    sesd_late_events_total, exactly one of the two (events 3,480-3,600 s old used to
+    count in neither)."""
+    pipeline = Pipeline(parse_config(""))
+    ages = range(3400, 3705, 5)
+    for age in ages:
+        body = f.raw(f.delivery([f"u{age}@one.example"], at=NOW - age))
+        pipeline.feed(body, "q", NOW)
+    in_window = pipeline.windows["one.example"].figures(2, NOW).count("delivery")
+    assert in_window + pipeline.tallies.late_events == len(ages)
+    assert in_window > 0
+    assert pipeline.tallies.late_events > 0
+
+
+def test_late_at_the_edge_of_an_aligned_bucket() -> None:
+    """The oldest bucket the 1h window holds at NOW starts 29 buckets back: an event at
+    its first instant counts in the window; one a millisecond earlier is late."""
+    oldest = f.T0 - (SLOTS - 1) * WIDTH
+    inside = Pipeline(parse_config(""))
+    inside.feed(f.raw(f.delivery(["a@one.example"], at=oldest)), "q", NOW)
+    assert inside.tallies.late_events == 0
+    assert inside.windows["one.example"].figures(2, NOW).count("delivery") == 1
+    outside = Pipeline(parse_config(""))
+    outside.feed(f.raw(f.delivery(["a@one.example"], at=oldest - 0.001)), "q", NOW)
+    assert outside.tallies.late_events == 1
+    assert "one.example" not in outside.windows
+
+
+def test_late_just_inside_and_just_outside_the_horizon() -> None:
+    """At the end of a bucket the widest window reaches back a full hour: an event
+    3,599 s old is inside, one 3,601 s old is late."""
+    now = f.T0 + WIDTH - 1
+    pipeline = Pipeline(parse_config(""))
+    pipeline.feed(f.raw(f.delivery(["a@one.example"], at=now - 3599)), "q", now)
+    assert pipeline.tallies.late_events == 0
+    pipeline.feed(f.raw(f.delivery(["b@one.example"], at=now - 3601)), "q", now)
+    assert pipeline.tallies.late_events == 1
+
+
+def test_restoring_more_labels_than_the_cap_keeps_the_cap() -> None:
+    """A state file with more domains than max_tracked (the cap was lowered): only
+    max_tracked are admitted back, the rest count under ``other``."""
+    table = LabelTable(max_tracked=2, idle_evict=3600)
+    table.restore({"a.com": 10.0, "b.com": 11.0, "c.com": 12.0, "d.com": 13.0})
+    assert sorted(table.labels()) == ["a.com", "b.com"]
+    assert table.label("c.com", 20) == OTHER
+    assert table.label("a.com", 20) == "a.com"
+
+
+def test_idle_evict_boundary() -> None:
+    """Seen at 100, idle_evict 50: still tracked at exactly 150, evicted just after."""
+    table = LabelTable(max_tracked=5, idle_evict=50)
+    table.label("a.com", 100)
+    assert table.evict_idle(150) == []
+    assert table.evict_idle(150.001) == ["a.com"]
+
+
+def test_a_delay_already_expired_is_not_registered() -> None:
+    """A DeliveryDelay whose expirationTime has passed when it arrives is never pending:
+    not counted, and not held either."""
+    pipeline = Pipeline(parse_config(""))
+    body = f.delay(["a@one.example"], at=NOW - 600, expires=NOW - 1)
+    pipeline.feed(f.raw(body), "q", NOW)
+    assert len(pipeline.pending) == 0
+    assert pipeline.pending.count("one.example", NOW - 300) == 0
+    live = f.delay(["b@one.example"], at=NOW - 600, expires=NOW + 1)
+    pipeline.feed(f.raw(live), "q", NOW)
+    assert len(pipeline.pending) == 1
+
+
+def test_an_alert_on_an_evicted_domain_resolves() -> None:
+    """A domain with a firing alert goes idle and is evicted with its windows: the
+    alert still resolves at the next evaluation, and the resolve goes out."""
+    config = parse_config(
+        CONFIG.replace('group_wait = "30s"', 'group_wait = "0s"') + '[domains]\nidle_evict = "1h"\n'
+    )
+    pipeline, evaluator = Pipeline(config), Evaluator(config.alerts, ["5m", "15m", "1h"])
+    feed_spike(pipeline, "a.example", f.T0, 6, 4)
+    (fired,) = evaluator.evaluate(pipeline, f.T0)
+    assert fired.kind is Transition.FIRING
+    later = f.T0 + 2 * 3600
+    assert pipeline.housekeep(later) == ["a.example"]
+    (resolved,) = evaluator.evaluate(pipeline, later)
+    assert (resolved.kind, resolved.domain) == (Transition.RESOLVED, "a.example")
+    (notification,) = [n for n in evaluator.due(later) if n.kind is Transition.RESOLVED]
+    assert [a.domain for a in notification.alerts] == ["a.example"]
+    assert evaluator.evaluate(pipeline, later + 5) == []
+    assert "a.example" not in evaluator.states["delays"]  # forgotten once inactive
+
+
+def test_repeats_come_every_repeat_interval_and_none_before() -> None:
+    """A firing alert is repeated every repeat_interval (10 min here), not at the
+    group_wait (1 min) or any tick in between, over an hour of 5 s ticks."""
+    config = parse_config(
+        CONFIG.replace('group_wait = "30s"', 'group_wait = "1m"\nrepeat_interval = "10m"').replace(
+            'window = "5m"', 'window = "1h"'
+        )
+    )
+    pipeline, evaluator = Pipeline(config), Evaluator(config.alerts, ["5m", "15m", "1h"])
+    feed_spike(pipeline, "a.example", f.T0, 6, 4)
+    sent: list[tuple[float, Transition]] = []
+    for tick in range(0, 3000, 5):
+        now = f.T0 + tick
+        evaluator.evaluate(pipeline, now)
+        sent += [(n.at - f.T0, n.kind) for n in evaluator.due(now)]
+    assert sent == [(60.0, Transition.FIRING)] + [
+        (60.0 + 600.0 * i, Transition.REPEAT) for i in range(1, 5)
+    ]
+
+
+def test_a_grouped_notification_is_one_pagerduty_event_per_alert() -> None:
+    """Three domains firing within group_wait are one notification; PagerDuty gets three
+    events, each with its own dedup_key, none left out."""
+    config = parse_config(CONFIG)
+    pipeline, evaluator = Pipeline(config), Evaluator(config.alerts, ["5m", "15m", "1h"])
+    for domain in ("a.example", "b.example", "c.example"):
+        feed_spike(pipeline, domain, f.T0, 6, 4)
+    evaluator.evaluate(pipeline, f.T0)
+    (notification,) = evaluator.due(f.T0 + 30)
+    events = pagerduty_events(notification, "key", "sesd")
+    keys = [json.loads(e)["dedup_key"] for e in events]
+    assert keys == ["sesd:delays:a.example", "sesd:delays:b.example", "sesd:delays:c.example"]
+    assert all(json.loads(e)["event_action"] == "trigger" for e in events)
+    assert evaluator.states["delays"]["c.example"].status is Status.FIRING
+
+
+@pytest.mark.parametrize("entries", [2, 100])
+def test_dedup_max_entries_bounds_the_duplicate_filter(entries: int) -> None:
+    """[ingest] dedup_max_entries bounds what the duplicate filter holds."""
+    pipeline = Pipeline(parse_config(f"[ingest]\ndedup_max_entries = {entries}\n"))
+    for i in range(500):
+        pipeline.feed(f.raw(f.delivery([f"u{i}@one.example"], at=NOW)), "q", NOW)
+    assert len(pipeline.dedup) <= entries
+
+
+def test_max_pending_delays_bounds_the_pending_table() -> None:
+    """[ingest] max_pending_delays: delays past it are counted as overflow, not held."""
+    pipeline = Pipeline(parse_config("[ingest]\nmax_pending_delays = 3\n"))
+    for i in range(5):
+        pipeline.feed(f.raw(f.delay([f"u{i}@one.example"], at=NOW)), "q", NOW)
+    assert len(pipeline.pending) == 3
+    assert pipeline.pending.overflow == 2
+    assert pipeline.pending.count("one.example", NOW) == 3
+
+
+def test_a_rules_explicit_domains_are_the_only_ones_evaluated() -> None:
+    """domains = ["b.example", "microsoft"]: a spike on a.example fires nothing; one on
+    b.example and on a microsoft member fires, the latter under the group's name."""
+    config = parse_config(
+        CONFIG.replace('group_wait = "30s"', 'group_wait = "0s"')
+        + 'domains = ["b.example", "microsoft"]\n'
+        + '[domains]\ngroups = {microsoft = ["outlook.com", "hotmail.com"]}\n'
+    )
+    pipeline, evaluator = Pipeline(config), Evaluator(config.alerts, ["5m", "15m", "1h"])
+    feed_spike(pipeline, "a.example", f.T0, 6, 4)
+    assert evaluator.evaluate(pipeline, f.T0) == []
+    feed_spike(pipeline, "b.example", f.T0, 6, 4)
+    feed_spike(pipeline, "hotmail.com", f.T0, 6, 4)
+    fired = evaluator.evaluate(pipeline, f.T0)
+    assert sorted(a.domain for a in fired) == ["b.example", "microsoft"]
