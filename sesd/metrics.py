@@ -28,9 +28,11 @@ from sesd.sketch import QUANTILES
 from sesd.tallies import FixedHistogram
 from sesd.windows import DomainWindows, Summary
 
-__all__ = ["OUTCOMES", "Metrics", "PipelineCollector", "histogram_family"]
+__all__ = ["OUTCOMES", "SQS_OPERATIONS", "Metrics", "PipelineCollector", "histogram_family"]
 
 OUTCOMES = ("processed", "skipped", "invalid", "duplicate")
+#: The ``operation`` label values of ``sesd_sqs_errors_total``.
+SQS_OPERATIONS = ("receive", "delete", "release", "process")
 
 # No `_created` series: they double the counters' series and sesd's text
 # writer (sesd.exposition) keeps each family to its own samples.
@@ -317,4 +319,8 @@ class Metrics:
         build = Gauge("sesd_build_info", "sesd's version.", ["version"], registry=self.registry)
         build.labels(__version__).set(1)
         for queue in queues:
+            # Every series from the start at 0, so rate() and the dashboard see them
+            # before the first error.
             self.sqs_received.labels(queue)
+            for operation in SQS_OPERATIONS:
+                self.sqs_errors.labels(queue, operation)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import json
 import os
 import stat
 from array import array
@@ -13,6 +15,7 @@ import pytest
 
 from sesd.alerting.evaluator import Evaluator
 from sesd.config import parse_config
+from sesd.logs import configure_logging
 from sesd.pipeline import Pipeline
 from sesd.state import STATE_VERSION, StateError, read_state, restore, snapshot, write_state
 from tests import factory as f
@@ -154,3 +157,64 @@ async def test_restart_sends_nothing_twice_and_a_resolve_during_downtime_is_sent
     assert b"planted-secret-slack" not in blob
     assert ROUTING_KEY.encode() not in blob
     assert b"@outlook.example" not in blob  # no recipient addresses either
+
+
+async def test_an_unreadable_state_file_is_logged_and_sesd_starts_empty(
+    local_sqs: Any, sqs: Any, tmp_path: Path
+) -> None:
+    """A state file of garbage: sesd logs sesd.state.ignored with the reason, starts
+    with empty windows, consumes as usual, and replaces the file with a good one."""
+    logs = io.StringIO()
+    configure_logging("debug", "json", stream=logs)
+    url, _ = await make_queue(sqs)
+    state = tmp_path / "state.bin"
+    state.write_bytes(b"\xc1 not a state file")
+    config = parse_config(
+        f'[aws]\nendpoint_url = "{local_sqs.url}"\n'
+        f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 1\n'
+        f'[http]\nlisten = "127.0.0.1:0"\n[state]\npath = "{state}"\n'
+    )
+    async with running(config) as daemon:
+        assert daemon.pipeline.windows == {}
+        await send_bodies(sqs, url, [f.raw(f.delivery(["a@a.example"]))])
+        with anyio.fail_after(20):
+            await daemon.changes.wait_for(
+                lambda: daemon.pipeline.tallies.messages.get(("q", "processed"), 0) == 1
+            )
+    records = [json.loads(line) for line in logs.getvalue().splitlines()]
+    (ignored,) = [r for r in records if r["event"] == "sesd.state.ignored"]
+    assert ignored["path"] == str(state)
+    assert "not a sesd state file" in ignored["reason"]
+    fresh = Pipeline(config)
+    restore(state.read_bytes(), fresh, Evaluator(config.alerts, ["5m", "15m", "1h"]))
+    assert fresh.domains.labels() == ["a.example"]
+
+
+async def test_state_is_saved_every_save_every_while_running(
+    local_sqs: Any, sqs: Any, tmp_path: Path
+) -> None:
+    """With save_every = 200ms the file appears while sesd runs (not only at shutdown),
+    and a later save holds what came after the first."""
+    url, _ = await make_queue(sqs)
+    state = tmp_path / "state.bin"
+    config = parse_config(
+        f'[aws]\nendpoint_url = "{local_sqs.url}"\n'
+        f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 1\n'
+        f'[http]\nlisten = "127.0.0.1:0"\n[alerts]\nevaluate_every = "100ms"\n'
+        f'[state]\npath = "{state}"\nsave_every = "200ms"\n'
+    )
+
+    def saved_domains() -> list[str]:
+        if not state.exists():
+            return []
+        fresh = Pipeline(config)
+        restore(state.read_bytes(), fresh, Evaluator(config.alerts, ["5m", "15m", "1h"]))
+        return sorted(fresh.domains.labels())
+
+    async with running(config) as daemon:
+        with anyio.fail_after(20):
+            await daemon.changes.wait_for(state.exists)
+        await send_bodies(sqs, url, [f.raw(f.delivery(["a@b.example"]))])
+        with anyio.fail_after(20):
+            await daemon.changes.wait_for(lambda: saved_domains() == ["b.example"])
+        assert not daemon.stopping.is_set()
