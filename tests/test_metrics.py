@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import gc
+import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import anyio
 from prometheus_client import CollectorRegistry, generate_latest
@@ -11,7 +13,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.parser import text_string_to_metric_families
 
 from sesd.config import parse_config
-from sesd.exposition import render_async
+from sesd.exposition import render, render_async
 from sesd.metrics import Metrics
 from sesd.pipeline import Pipeline
 from tests import factory as f
@@ -155,3 +157,44 @@ async def test_a_scrape_holds_garbage_collection_and_gives_it_back() -> None:
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def _readme_families() -> dict[str, tuple[str, set[str]]]:
+    """README's metrics table: family name -> (type, label names). Counters are named
+    without ``_total`` as the parser names them; a label is a backticked word before
+    any parenthesis or colon in the labels column."""
+    text = (Path(__file__).parent.parent / "README.md").read_text()
+    found: dict[str, tuple[str, set[str]]] = {}
+    for line in text.splitlines():
+        if not line.startswith("| `sesd_"):
+            continue
+        names, kind, labels = (cell.strip() for cell in line.strip("|").split("|")[:3])
+        head = re.split(r"[(:]", labels, maxsplit=1)[0]
+        for name in re.findall(r"`(sesd_\w+)`", names):
+            family = name.removesuffix("_total") if kind == "counter" else name
+            found[family] = (kind, set(re.findall(r"`(\w+)`", head)))
+    # Documented under the table: the message-tag breakdown.
+    found["sesd_tag_recipient_events"] = ("counter", {"tag", "value", "event_type"})
+    found["sesd_window_tag_recipient_events"] = ("gauge", {"tag", "value", "window", "event_type"})
+    found["sesd_window_tag_delay_ratio"] = ("gauge", {"tag", "value", "window"})
+    return found
+
+
+def test_every_family_readme_lists_is_exposed_as_documented() -> None:
+    """With every feature on and traffic of every kind, each family README's metrics
+    table lists is in the exposition, with samples, of its documented type and with
+    exactly its documented labels; and nothing is exposed that README does not list."""
+    from tests.test_promtool_metrics import busy_daemon
+
+    documented = _readme_families()
+    assert len(documented) >= 35
+    text = render(busy_daemon().metrics.registry.collect()).decode()
+    exposed = {family.name: family for family in text_string_to_metric_families(text)}
+    for name, (kind, labels) in documented.items():
+        assert name in exposed, name
+        family = exposed[name]
+        assert family.type == kind, (name, family.type)
+        assert family.samples, name
+        for sample in family.samples:
+            assert set(sample.labels) - {"le", "quantile"} == labels, (name, sample)
+    assert set(exposed) <= set(documented), set(exposed) - set(documented)

@@ -44,12 +44,11 @@ above = 0
 )
 
 
-def test_a_scrape_with_every_feature_on_passes_promtool() -> None:
-    """Under traffic of every kind (deliveries with quantiles, delays resolved and
-    pending, bounces, complaints, sends, tags, groups, invalid and skipped and duplicate
-    messages, a canary, firing alerts, SQS errors, notifications, a clock step), the
-    exposition sesd serves has no finding from promtool."""
-    promtool = require_tool("promtool")
+def busy_daemon() -> Daemon:
+    """A daemon (not running) with traffic of every kind fed to it: deliveries with
+    quantiles, delays resolved and pending, bounces, complaints, sends, tags, groups,
+    invalid, skipped and duplicate messages, a canary back and one failed, firing
+    alerts, SQS errors, notifications and a clock step."""
     daemon = Daemon(parse_config(EVERYTHING), clock=lambda: NOW, monotonic=lambda: NOW)
     feed = daemon.pipeline.feed
     tags = {"campaign": ["spring"], "ses:configuration-set": ["marketing"]}
@@ -72,13 +71,20 @@ def test_a_scrape_with_every_feature_on_passes_promtool() -> None:
     daemon.pipeline.canary.sent("canary-1", f.T0, 0.2)
     feed(canary_event("delivery", "canary-1", f.T0 + 1), "events", NOW, NOW)
     daemon.pipeline.canary.sent("canary-2", f.T0 - 600, 0.2)
+    daemon.pipeline.canary.failed("throttled", f.T0 - 30, 0.1)
     daemon.alerting.evaluate()
     daemon.metrics.sqs_errors.labels("events", "receive").inc()
     daemon.metrics.clock_steps.inc()
     daemon.alerting.notifications.labels("slack", "sent").inc()
     daemon.alerting.notifications.labels("pagerduty", "expired").inc()
+    return daemon
 
-    text = render(daemon.metrics.registry.collect())
+
+def test_a_scrape_with_every_feature_on_passes_promtool() -> None:
+    """Under traffic of every kind (busy_daemon), the exposition sesd serves has no
+    finding from promtool."""
+    promtool = require_tool("promtool")
+    text = render(busy_daemon().metrics.registry.collect())
     assert b'sesd_window_processing_seconds{domain="gmail.com",quantile="0.95",window="5m"}' in (
         text
     )
