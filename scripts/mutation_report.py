@@ -19,6 +19,14 @@ KILLED = {1, 3}
 TIMEOUT = {24, -24, 36, 152, 255}
 
 
+def _status(code: int | None) -> str:
+    if code in KILLED or code in TIMEOUT:
+        return "killed"
+    if code is None:
+        return "not run yet"
+    return {0: "survived", 5: "no tests", 33: "no tests"}.get(code, f"exit {code}")
+
+
 def main() -> int:
     """Print the report; 1 if a module is under the goal."""
     root = Path("mutants")
@@ -34,10 +42,7 @@ def main() -> int:
         codes = json.loads(meta.read_text())["exit_code_by_key"]
         if not codes:
             continue
-        outcome = Counter(
-            "killed" if c in KILLED or c in TIMEOUT else "survived" if c == 0 else "untested"
-            for c in codes.values()
-        )
+        outcome = Counter(_status(code) for code in codes.values())
         killed = outcome["killed"]
         score = killed / len(codes)
         under |= score < GOAL
