@@ -6,6 +6,7 @@ import configparser
 import os
 import socket
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +23,10 @@ UNIT = Path(__file__).parent.parent / "systemd" / "sesd.service"
 def test_unit_verifies(tmp_path: Path) -> None:
     """systemd-analyze verify accepts the unit (ExecStart pointed at this install)."""
     tool = require_tool("systemd-analyze")
-    sesd = Path(os.environ.get("VIRTUAL_ENV", ".venv")) / "bin" / "sesd"
-    if not sesd.exists():
-        sesd = Path(__file__).parent.parent / ".venv" / "bin" / "sesd"
+    # The sesd script installed beside the interpreter running the tests: whichever
+    # environment that is, not one named by $VIRTUAL_ENV or found by the working directory.
+    sesd = Path(sys.executable).parent / "sesd"
+    assert sesd.exists(), f"no sesd script beside {sys.executable}"
     unit = tmp_path / "sesd.service"
     unit.write_text(UNIT.read_text().replace("/opt/sesd/bin/sesd", str(sesd.resolve())))
     result = subprocess.run(
