@@ -67,6 +67,12 @@ def _value(scrape: dict[Any, float], name: str, **labels: str) -> float:
     return scrape.get((name, tuple(sorted(labels.items()))), 0.0)
 
 
+def _in_window(scrape: dict[Any, float], window: str, event_type: str) -> float:
+    """one.example's recipients of a type in a window, as scraped."""
+    labels = {"domain": "one.example", "window": window, "event_type": event_type}
+    return _value(scrape, "sesd_window_recipient_events", **labels)
+
+
 async def _stepped(sesd: SesdProcess, offset: Path, text: str, steps: int) -> None:
     """Move sesd's wall clock (libfaketime re-reads the file at every call) and wait
     until sesd has logged the step."""
@@ -134,16 +140,8 @@ async def test_steps_ahead_and_back_leave_every_figure_as_the_events_say(
         scrape = await sesd.metrics()
         for name in ("5m", "15m", "1h"):
             labels = {**domain, "window": name}
-            assert (
-                _value(scrape, "sesd_window_recipient_events", **labels, event_type="delivery")
-                == 15
-            )
-            assert (
-                _value(
-                    scrape, "sesd_window_recipient_events", **labels, event_type="delivery_delay"
-                )
-                == 2
-            )
+            assert _in_window(scrape, name, "delivery") == 15
+            assert _in_window(scrape, name, "delivery_delay") == 2
             assert _value(scrape, "sesd_window_processing_seconds_count", **labels) == 15
             assert _value(scrape, "sesd_window_delay_ratio", **labels) == pytest.approx(2 / 17)
         assert _value(scrape, "sesd_delayed_recipients_pending", **domain) == 2
@@ -156,13 +154,7 @@ async def test_steps_ahead_and_back_leave_every_figure_as_the_events_say(
             await sesd.wait_for_received(21)
         scrape = await sesd.metrics()
         for name in ("5m", "15m", "1h"):
-            labels = {**domain, "window": name}
-            assert (
-                _value(
-                    scrape, "sesd_window_recipient_events", **labels, event_type="delivery_delay"
-                )
-                == 4
-            )
+            assert _in_window(scrape, name, "delivery_delay") == 4
         assert _value(scrape, "sesd_delayed_recipients_pending", **domain) == 6
         assert _value(scrape, "sesd_clock_steps_total") == 3
         assert sesd.process.returncode is None

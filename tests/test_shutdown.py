@@ -20,6 +20,7 @@ from sesd.daemon import Daemon
 from sesd.demo.localsqs import LocalSqs
 from tests import factory as f
 from tests.conftest import make_queue, queue_counts, running, send_bodies
+from tests.sesd_process import config_file, sesd_process
 
 
 async def _wait_for_log(stream: BufferedByteReceiveStream, event: str) -> list[dict[str, Any]]:
@@ -118,34 +119,20 @@ async def test_a_second_signal_exits_at_once_with_130(
     """SIGTERM starts the drain, which waits for a 20 s long poll in flight; a second
     SIGTERM ends sesd at once with exit code 130."""
     url, _ = await make_queue(sqs)
-    config = tmp_path / "sesd.toml"
-    config.write_text(
+    config = config_file(
+        tmp_path,
         f'[aws]\nendpoint_url = "{local_sqs.url}"\n'
         f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 20\n'
-        '[http]\nlisten = "127.0.0.1:0"\n[logging]\nformat = "json"\n'
-        '[shutdown]\ngrace_period = "30s"\n'
+        '[shutdown]\ngrace_period = "30s"\n',
     )
-    env = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
-    async with await anyio.open_process(
-        [sys.executable, "-m", "sesd", "run", "--config", str(config)],
-        stderr=subprocess.PIPE,
-        env=env,
-    ) as process:
-        assert process.stderr is not None
-        logs = BufferedByteReceiveStream(process.stderr)
-        try:
-            with anyio.fail_after(30):
-                await _wait_for_log(logs, "sesd.daemon.started")
-            process.send_signal(signal.SIGTERM)
-            with anyio.fail_after(10):
-                await _wait_for_log(logs, "sesd.daemon.stopping")
-            started = time.monotonic()
-            process.send_signal(signal.SIGTERM)
-            with anyio.fail_after(10):
-                await _wait_for_log(logs, "sesd.daemon.forced_exit")
-                code = await process.wait()
-        finally:
-            if process.returncode is None:
-                process.kill()
+    async with sesd_process(config) as sesd:
+        sesd.process.send_signal(signal.SIGTERM)
+        with anyio.fail_after(10):
+            await sesd.wait_for_event("sesd.daemon.stopping")
+        started = time.monotonic()
+        sesd.process.send_signal(signal.SIGTERM)
+        with anyio.fail_after(10):
+            await sesd.wait_for_event("sesd.daemon.forced_exit")
+            code = await sesd.process.wait()
     assert code == 130
     assert time.monotonic() - started < 10  # not the 20 s long poll, nor the grace
