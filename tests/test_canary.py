@@ -257,3 +257,26 @@ def _client_error(code: str, status: int) -> ClientError:
 )
 def test_error_reasons_are_bounded(exc: BaseException, reason: str) -> None:
     assert error_reason(exc) == reason
+
+
+def test_a_missing_canary_alert_repeats_lists_at_most_five_and_only_its_window() -> None:
+    """Seven canaries go missing: one sent before the rule's 15m window is not listed,
+    and of the six inside it the five newest are. The alert is not internal, has no
+    regions, goes out group_wait after its evaluation, and repeats every
+    repeat_interval."""
+    config = parse_config(CANARY + RULES + '[alerts]\nrepeat_interval = "10m"\n')
+    pipeline = Pipeline(config)
+    evaluator = Evaluator(config.alerts, [spec.name for spec in pipeline.specs])
+    pipeline.canary.sent("old", T0 - 1000, 0.3)
+    for i in range(6):
+        pipeline.canary.sent(f"m-{i}", T0 + i, 0.3)
+    now = T0 + 300
+    (alert,) = evaluator.evaluate(pipeline, now)
+    assert alert.breakdown.message_ids == ["m-1", "m-2", "m-3", "m-4", "m-5"]
+    assert (alert.internal, alert.regions) == (False, [])
+    assert evaluator.due(now + 9) == []  # group_wait (10 s) from its evaluation
+    (notification,) = evaluator.due(now + 10)
+    assert notification.alerts == (alert,)
+    assert evaluator.evaluate(pipeline, now + 599) == []
+    (repeat,) = evaluator.evaluate(pipeline, now + 600)
+    assert repeat.kind is Transition.REPEAT

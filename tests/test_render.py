@@ -6,6 +6,7 @@ format changes them on purpose (``SESD_RENDER_UPDATE=1`` rewrites them)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -124,3 +125,119 @@ def test_a_canary_alert_says_which_stage_and_which_canaries() -> None:
     if os.environ.get("SESD_RENDER_UPDATE") == "1":
         path.write_text(json.dumps(got, indent=1, ensure_ascii=False) + "\n")
     assert got == json.loads(path.read_text())
+
+
+def _varied_alert(kind: Transition, metric: str, value: float | None, **fields: Any) -> Alert:
+    base = _alert(kind, "example.org")
+    return dataclasses.replace(base, metric=metric, value=value, **fields)
+
+
+def test_every_variant_of_an_alert_reads_right() -> None:
+    """A repeat of: a quantile alert with no data left and an empty breakdown (dashes,
+    "no data", seconds); a below-rule on the delivery ratio with four diagnostics (three
+    shown), two identities, regions and configuration sets. And a resolved canary alert,
+    which no longer lists missing canaries."""
+    quiet = _varied_alert(
+        Transition.REPEAT,
+        "processing_p95_seconds",
+        None,
+        breakdown=Breakdown(),
+        regions=[],
+        stage="inside SES (processing time)",
+    )
+    below = _varied_alert(
+        Transition.REPEAT,
+        "delivery_ratio",
+        0.8,
+        threshold=0.95,
+        clear_threshold=0.97,
+        rising=False,
+        breakdown=Breakdown(
+            diagnostics=[(f"smtp; 451 4.7.{i} try later", 5 - i) for i in range(4)],
+            sources=["arn:aws:ses:eu-west-1:1:identity/a", "arn:aws:ses:us-east-1:1:identity/b"],
+            config_sets=["marketing", "billing"],
+        ),
+        regions=["eu-west-1", "us-east-1"],
+    )
+    repeat = Notification(
+        rule="delay-ratio-high",
+        kind=Transition.REPEAT,
+        severity="warning",
+        sinks=("slack",),
+        alerts=(quiet, below),
+        at=T + 60,
+    )
+    canary = dataclasses.replace(
+        _alert(Transition.RESOLVED, "canary"),
+        rule="canary-missing",
+        metric="canary_missing",
+        value=0.0,
+        threshold=0.0,
+        clear_threshold=0.0,
+        counts={"sent": 5, "back": 5, "missing": 0},
+        breakdown=Breakdown(message_ids=["c-4"]),
+        stage="event pipeline",
+        notes=("the last canary came back in 2.1 s",),
+    )
+    resolved = Notification(
+        rule="canary-missing",
+        kind=Transition.RESOLVED,
+        severity="critical",
+        sinks=("slack",),
+        alerts=(canary,),
+        at=T + 60,
+    )
+    got = {
+        name: {
+            "pagerduty": [json.loads(e) for e in pagerduty_events(n, "KEY", "sesd-test")],
+            "slack": slack_message(n),
+            "console": console_text(n).splitlines(),
+        }
+        for name, n in (("repeat", repeat), ("canary_resolved", resolved))
+    }
+    path = FIXTURES / "varied.json"
+    if os.environ.get("SESD_RENDER_UPDATE") == "1":
+        path.write_text(json.dumps(got, indent=1, ensure_ascii=False) + "\n")
+    assert got == json.loads(path.read_text())
+
+
+@pytest.mark.parametrize(("alerts", "shown"), [(48, 48), (49, 47)])
+def test_slack_blocks_at_the_limit(alerts: int, shown: int) -> None:
+    """Title + 48 sections + context is exactly Slack's 50 blocks; one alert more and the
+    last section says how many more, naming them."""
+    notification = Notification(
+        rule="delay-ratio-high",
+        kind=Transition.FIRING,
+        severity="critical",
+        sinks=("slack",),
+        alerts=tuple(_alert(Transition.FIRING, f"d{i}.example") for i in range(alerts)),
+        at=T,
+    )
+    blocks = slack_message(notification)["blocks"]
+    assert len(blocks) == 50  # at the limit either way
+    sections = [b for b in blocks[1:-1] if b["text"]["text"].startswith("*d")]
+    assert len(sections) == shown
+    if shown < alerts:
+        assert blocks[-2]["text"]["text"] == "…and 2 more: d47.example, d48.example"
+
+
+@pytest.mark.parametrize(("length", "cut"), [(2999, False), (3000, False), (3001, True)])
+def test_a_section_at_slacks_3000_characters(length: int, cut: bool) -> None:
+    """A section of up to 3,000 characters goes as it is; longer is cut to exactly 3,000
+    with an ellipsis."""
+
+    def section(diagnostic: str) -> str:
+        alert = dataclasses.replace(
+            _alert(Transition.FIRING, "a.example"),
+            breakdown=Breakdown(diagnostics=[(diagnostic, 1)]),
+        )
+        notification = Notification(
+            rule="r", kind=Transition.FIRING, severity="info", sinks=(), alerts=(alert,), at=T
+        )
+        text: str = slack_message(notification)["blocks"][1]["text"]["text"]
+        return text
+
+    rest = len(section("x")) - 1  # the section without its diagnostic
+    text = section("x" * (length - rest))
+    assert len(text) == min(length, 3000)
+    assert text.endswith("…") == cut

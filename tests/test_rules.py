@@ -7,9 +7,11 @@ from collections.abc import Sequence
 import pytest
 
 from sesd.alerting.evaluator import Evaluator
-from sesd.alerting.rules import AlertState, Status, Transition, step
+from sesd.alerting.rules import AlertState, Status, Transition, measure, step
 from sesd.config import RuleConfig, parse_config
+from sesd.events import EVENT_TYPES
 from sesd.pipeline import Pipeline
+from sesd.windows import Figures, Summary
 from tests import factory as f
 
 HOUR = 3600.0
@@ -246,3 +248,73 @@ def test_rule_validation_errors() -> None:
         text = "[[alerts.rules]]\n" + "\n".join(f"{k} = {v}" for k, v in fields.items())
         with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
             parse_config(text)
+
+
+# --- every rule metric: its value and the volume min_events is held to ----------------
+
+
+def _figures() -> Figures:
+    counts = [0] * len(EVENT_TYPES)
+    for name, n in (
+        ("send", 100),
+        ("delivery", 60),
+        ("delivery_delay", 20),
+        ("bounce", 10),
+        ("complaint", 3),
+    ):
+        counts[EVENT_TYPES.index(name)] = n
+    return Figures(
+        tuple(counts),
+        processing=Summary(7, 9000.0, 800.0, 2500.0, 4000.0),
+        delay_duration=Summary(4, 200_000.0, 40_000.0, 90_000.0, 95_000.0),
+    )
+
+
+@pytest.mark.parametrize(
+    ("metric", "value", "volume"),
+    [
+        ("delay_ratio", 20 / 80, 80),
+        ("delayed_recipients", 20.0, 80),
+        ("bounce_ratio", 10 / 70, 70),
+        ("complaint_ratio", 3 / 70, 70),
+        ("delivery_ratio", 60 / 100, 100),
+        ("processing_p95_seconds", 2.5, 7),
+        ("delay_duration_p95_seconds", 90.0, 4),
+        ("pending_delays", 5.0, 80),
+    ],
+)
+def test_each_rule_metric_reads_its_figure_and_volume(
+    metric: str, value: float, volume: int
+) -> None:
+    """Sent 100, delivered 60, delayed 20, bounced 10, complained 3; 7 processing
+    times (p95 2.5 s), 4 delay durations (p95 90 s), 5 pending: each metric's value,
+    and the volume its min_events counts (a quantile's is its observations)."""
+    assert measure(metric, _figures(), pending=5) == (pytest.approx(value), volume)
+
+
+def test_quantile_metrics_without_observations_have_no_value() -> None:
+    """An empty window has no quantile, so no value (and the alert resolves)."""
+    empty = Figures((0,) * len(EVENT_TYPES))
+    assert measure("processing_p95_seconds", empty, 0) == (None, 0)
+    assert measure("delay_duration_p95_seconds", empty, 0) == (None, 0)
+
+
+def test_an_unknown_metric_is_an_error_naming_it() -> None:
+    with pytest.raises(ValueError, match="unknown metric 'latency'"):
+        measure("latency", _figures(), 0)
+
+
+def test_the_state_records_each_step() -> None:
+    """Pending while `for` runs; firing clears an earlier resolve time; resolving
+    records when."""
+    r = rule(**{"for": "10s"})
+    state = AlertState()
+    assert step(r, state, 0.5, 100, 0.0, HOUR) is None
+    assert (state.status, state.since) == (Status.PENDING, 0.0)
+    assert step(r, state, 0.5, 100, 10.0, HOUR) is Transition.FIRING
+    assert (state.status, state.since, state.last_sent) == (Status.FIRING, 10.0, 10.0)
+    assert step(r, state, 0.0, 100, 20.0, HOUR) is Transition.RESOLVED
+    assert (state.status, state.resolved_at, state.value) == (Status.INACTIVE, 20.0, 0.0)
+    step(r, state, 0.5, 100, 30.0, HOUR)
+    assert step(r, state, 0.5, 100, 40.0, HOUR) is Transition.FIRING
+    assert state.resolved_at is None

@@ -182,3 +182,65 @@ def test_a_rules_explicit_domains_are_the_only_ones_evaluated() -> None:
     feed_spike(pipeline, "hotmail.com", f.T0, 6, 4)
     fired = evaluator.evaluate(pipeline, f.T0)
     assert sorted(a.domain for a in fired) == ["b.example", "microsoft"]
+
+
+def test_explicit_domains_are_matched_in_normal_form() -> None:
+    """domains = ["Example.COM."] watches example.com."""
+    config = parse_config(
+        CONFIG.replace('group_wait = "30s"', 'group_wait = "0s"') + 'domains = ["Example.COM."]\n'
+    )
+    pipeline, evaluator = Pipeline(config), Evaluator(config.alerts, ["5m", "15m", "1h"])
+    feed_spike(pipeline, "example.com", f.T0, 6, 4)
+    (alert,) = evaluator.evaluate(pipeline, f.T0)
+    assert alert.domain == "example.com"
+
+
+def test_a_resolve_for_an_evicted_domain_counts_nothing() -> None:
+    """The domain's windows are gone: its resolve carries zero counts, not made-up ones."""
+    config = parse_config(
+        CONFIG.replace('group_wait = "30s"', 'group_wait = "0s"') + '[domains]\nidle_evict = "1h"\n'
+    )
+    pipeline, evaluator = Pipeline(config), Evaluator(config.alerts, ["5m", "15m", "1h"])
+    feed_spike(pipeline, "a.example", f.T0, 6, 4)
+    evaluator.evaluate(pipeline, f.T0)
+    later = f.T0 + 2 * 3600
+    pipeline.housekeep(later)
+    (resolved,) = evaluator.evaluate(pipeline, later)
+    assert set(resolved.counts.values()) == {0}
+
+
+@pytest.mark.parametrize(
+    ("status", "diagnostic", "mta", "internal"),
+    [
+        ("4.4.1", "", "", False),
+        ("", "smtp; 421 try later", "", False),
+        ("", "", "dsn; mx.example", False),
+        ("", "", "", True),
+    ],
+)
+def test_any_sign_from_the_recipients_side_places_the_delay_there(
+    status: str, diagnostic: str, mta: str, internal: bool
+) -> None:
+    """An SMTP status, a diagnostic or a reporting MTA alone is enough to place the delay
+    between SES and the recipient's MTA; none of them points inside SES."""
+    config = parse_config(CONFIG.replace('group_wait = "30s"', 'group_wait = "0s"'))
+    pipeline, evaluator = Pipeline(config), Evaluator(config.alerts, ["5m", "15m", "1h"])
+    for i in range(6):
+        body = f.delay([f"d{i}@a.example"], at=f.T0, status=status, diagnostic=diagnostic, mta=mta)
+        pipeline.feed(f.raw(body), "q", f.T0)
+    (alert,) = evaluator.evaluate(pipeline, f.T0)
+    assert alert.internal is internal
+    assert alert.stage == ("inside SES" if internal else "SES -> recipient MTA")
+
+
+def test_a_processing_time_alert_points_inside_ses() -> None:
+    """processing_p95_seconds measures SES's own time: the alert says so."""
+    config = parse_config(
+        '[alerts]\ngroup_wait = "0s"\n[[alerts.rules]]\nname = "slow"\n'
+        'metric = "processing_p95_seconds"\nwindow = "5m"\nabove = 60\n'
+    )
+    pipeline, evaluator = Pipeline(config), Evaluator(config.alerts, ["5m", "15m", "1h"])
+    pipeline.feed(f.raw(f.delivery(["a@a.example"], at=f.T0, processing_ms=120_000)), "q", f.T0)
+    (alert,) = evaluator.evaluate(pipeline, f.T0)
+    assert alert.stage == "inside SES (processing time)"
+    assert not alert.internal
