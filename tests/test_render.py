@@ -53,6 +53,7 @@ def _alert(kind: Transition, domain: str, *, internal: bool = False, value: floa
 
 
 def _notification(kind: Transition) -> Notification:
+    alerts: tuple[Alert, ...]
     if kind is Transition.RESOLVED:
         alerts = (_alert(kind, "outlook.com", value=0.01),)
     else:
