@@ -285,3 +285,70 @@ def test_a_recipient_listed_twice_counts_once(build: object) -> None:
     assert decoded.recipients == ["a@one.com", "b@two.com"]
     if decoded.entries is not None:
         assert [e.email_address for e in decoded.entries] == ["a@one.com", "b@two.com"]
+
+
+VALIDATION = "Successfully validated SNS topic for Amazon SES event publishing."
+
+
+def _eventbridge_detail(detail_json: str) -> str:
+    """An EventBridge envelope whose ``detail`` is the given JSON text, as it is."""
+    envelope = json.loads(f.eventbridge(f.delivery(RECIPIENT)))
+    envelope["detail"] = "@@DETAIL@@"
+    return json.dumps(envelope).replace('"@@DETAIL@@"', detail_json)
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("not json", Invalid("not_json", "body is not JSON")),
+        (
+            '{"x": ' + "[" * 100_000 + "]" * 100_000 + "}",
+            Invalid("too_deep", "JSON nested too deeply"),
+        ),
+        (b'{"eventType": "\xff"}', Invalid("not_utf8", "body is not valid UTF-8")),
+        (f.sns("not json"), Invalid("not_json", "SNS Message is not JSON")),
+        (_eventbridge_detail('"not json"'), Invalid("not_json", "EventBridge detail is not JSON")),
+        (_eventbridge_detail(json.dumps(VALIDATION)), Skipped("ses_topic_validation")),
+        (json.dumps(VALIDATION), Skipped("ses_topic_validation")),
+        (f'  "{VALIDATION}"  '.encode(), Skipped("ses_topic_validation")),
+    ],
+    ids=[
+        "not-json",
+        "too-deep",
+        "not-utf8",
+        "sns-message-not-json",
+        "eventbridge-detail-string-not-json",
+        "eventbridge-detail-validation",
+        "validation-as-json-string",
+        "validation-quoted-bytes",
+    ],
+)
+def test_every_way_a_body_goes_wrong_has_its_reason(body: str | bytes, expected: object) -> None:
+    """Each invalid or skipped body gets exactly its reason and detail (details never
+    quote the body)."""
+    assert decode_body(body) == expected
+
+
+def test_an_eventbridge_detail_given_as_a_json_string() -> None:
+    """A ``detail`` written as a JSON string holding the event decodes like an object;
+    one of the wrong shape names where it failed."""
+    event = decode_body(_eventbridge_detail(json.dumps(json.dumps(f.delivery(RECIPIENT)))))
+    assert isinstance(event, Event)
+    assert event.recipients == RECIPIENT
+    wrong = decode_body(_eventbridge_detail(json.dumps(json.dumps({"eventType": 5}))))
+    assert isinstance(wrong, Invalid)
+    assert wrong.reason == "schema"
+    assert wrong.detail.startswith("EventBridge detail: Expected `str | null`")
+
+
+@pytest.mark.parametrize(
+    ("listed", "kept"),
+    [
+        (["a@x.com", "b@x.com"], ["a@x.com", "b@x.com"]),
+        (["a@x.com", " A@X.com"], ["a@x.com"]),
+        (["a@x.com"], ["a@x.com"]),
+    ],
+)
+def test_two_recipients_are_two_unless_they_are_one(listed: list[str], kept: list[str]) -> None:
+    """Two different addresses are both kept; the same one in another case is one."""
+    assert event(f.raw(f.delivery(listed))).recipients == kept

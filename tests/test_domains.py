@@ -88,3 +88,13 @@ def test_idle_domains_are_evicted_and_make_room() -> None:
     assert table.label("new.com", 102) == "new.com"
     assert table.evict_idle(10_000) == ["new.com"]  # tracked domains and other stay
     assert table.label("keep.com", 10_001) == "keep.com"
+
+
+def test_redacting_an_address_without_a_usable_domain() -> None:
+    """The text after the last @ is shown (escaped, at most 64 characters); no @ at all
+    shows nothing."""
+    assert redact_address("nobody") == "***"
+    assert redact_address("a@b@not a domain!") == "***@not a domain!"
+    junk = "x@" + "é" * 100
+    shown = redact_address(junk)
+    assert shown == "***@" + "\\xe9" * 64

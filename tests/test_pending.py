@@ -109,3 +109,14 @@ def test_pending_keys_are_the_same_in_every_version() -> None:
     """Keys go into the state file: a recipient's key must not change between releases."""
     assert pending_key("m-1", " A@Example.org ") == stable_key("m-1", "a@example.org")
     assert pending_key("m-1", "a@example.org") == 0xBD7BD11A886508A4
+
+
+def test_dropping_a_label_keeps_the_others() -> None:
+    """An evicted label's pending entries go; another label's stay, held and counted."""
+    pending = PendingDelays(100)
+    pending.delayed(1, "a.com", 0, 100)
+    pending.delayed(2, "b.com", 0, 100)
+    pending.delayed(3, "b.com", 0, 100)
+    pending.drop_label("a.com")
+    assert len(pending) == 2
+    assert pending.counts(0) == {"b.com": 2}

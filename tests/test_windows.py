@@ -226,3 +226,29 @@ def test_breakdown_for_alert_text() -> None:
     assert top.sources == ["arn:aws:ses:eu-west-1:1:identity/x"]
     assert top.config_sets == ["cs"]
     assert w.breakdown(0, now + 400).delay_types == []  # gone with the window
+
+
+def test_bucket_values() -> None:
+    """Bucket 0 stands for 1 ms and below; bucket 1 for (1, 2**0.25] ms, at its middle."""
+    assert bucket_value(0) == 1.0
+    assert bucket_value(1) == 2 ** (0.5 / 4)
+    assert bucket_of(1.0) == 0
+    assert bucket_of(1.1) == 1
+
+
+def test_breakdowns_keep_the_coarse_bucket_of_the_oldest_held_bucket_and_survive_restore() -> None:
+    """With 30 buckets and coarse buckets of 5, moving on to bucket 36 keeps ring buckets
+    7-36: the coarse bucket of 5-9 stays (its 7-9 are still held), 0-4 goes. A snapshot
+    and restore gives the same breakdown."""
+    from sesd.windows.breakdown import Details
+
+    details = Details(30)
+    assert details.span == 5
+    details.add(3, 0, "gone")
+    details.add(8, 0, "kept")
+    details.prune(36 - 30 + 1)
+    assert details.top(6, 36, 5)[0] == [("kept", 1)]
+    assert set(details.buckets) == {1}
+    restored = Details(30)
+    restored.restore(details.snapshot())
+    assert restored.top(6, 36, 5) == details.top(6, 36, 5)
