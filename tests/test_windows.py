@@ -252,3 +252,79 @@ def test_breakdowns_keep_the_coarse_bucket_of_the_oldest_held_bucket_and_survive
     restored = Details(30)
     restored.restore(details.snapshot())
     assert restored.top(6, 36, 5) == details.top(6, 36, 5)
+
+
+def test_details_count_exactly_64_values_a_kind_and_share_their_keys() -> None:
+    """The 64th distinct value is counted as itself, the 65th as OVERFLOW; the same
+    (kind, value) in two buckets is one shared key object."""
+    from sesd.windows.breakdown import OVERFLOW, Details
+
+    details = Details(30)
+    for i in range(65):
+        details.add(0, 2, f"v{i:02d}")
+    (diagnostics,) = [found for found in details.top(-1, 0, 100) if found][:1]
+    assert len(diagnostics) == 65
+    assert ("v63", 1) in diagnostics
+    assert (OVERFLOW, 1) in diagnostics
+    assert ("v64", 1) not in diagnostics
+    details.add(10, 3, "mx.example")
+    details.add(20, 3, "mx.example")
+    keys = [next(iter(details.buckets[c])) for c in (2, 4)]
+    assert keys[0] is keys[1]
+
+
+def test_details_span_and_the_coarse_buckets_a_window_reads() -> None:
+    """Six slots make coarse buckets of one ring bucket; a read over ring buckets (lo,
+    hi] takes the coarse buckets from the one holding lo+1 to the one holding hi, most
+    frequent value first, ties by value."""
+    from sesd.windows.breakdown import Details
+
+    assert Details(6).span == 1
+    assert Details(5).span == 1
+    details = Details(30)  # coarse buckets of 5 ring buckets
+    for bucket, value in ((4, "before"), (5, "b"), (5, "a"), (9, "a"), (14, "last"), (15, "after")):
+        details.add(bucket, 0, value)
+    assert details.top(4, 14, 5)[0] == [("a", 2), ("b", 1), ("last", 1)]
+
+
+def test_examples_are_the_newest_five_inside_the_window() -> None:
+    """An example seen exactly at the window's start is outside it; a state file with
+    more than five keeps the newest five."""
+    from sesd.windows.breakdown import Examples
+
+    examples = Examples()
+    for i in range(3):
+        examples.add(0, 100.0 + i, f"m{i}")
+    assert examples.since(0, 100.0, 200.0) == ["m2", "m1"]
+    restored = Examples()
+    restored.restore([[[float(i), f"m{i}"] for i in range(8)], [], []])
+    assert restored.since(0, -1.0, 10.0) == ["m7", "m6", "m5", "m4", "m3"]
+
+
+def test_a_delay_resolved_out_of_order_counts_where_it_ended() -> None:
+    """The Delivery (T0+60) is processed before its DeliveryDelay (T0). How long the
+    delay lasted is a value at T0+60: at T0+305 the 5m window no longer holds T0's
+    bucket but holds that value. A Bounce that ends a delay, with no other value staged,
+    records it too; and values staged before it in the same bucket stay."""
+    from sesd.config import parse_config
+    from sesd.pipeline import Pipeline
+    from tests import factory as f
+
+    pipeline = Pipeline(parse_config(""))
+    t0 = f.T0
+    delivery = f.delivery(["a@one.example"], at=t0 + 60, message_id="m-1", processing_ms=900)
+    pipeline.feed(f.raw(delivery), "q", t0 + 61)
+    delay = f.delay(["a@one.example"], at=t0, message_id="m-1", expires=t0 + 3600)
+    pipeline.feed(f.raw(delay), "q", t0 + 62)
+    figures = pipeline.windows["one.example"].figures(0, t0 + 305)
+    assert figures.delay_duration.count == 1
+    assert figures.processing.count == 1
+    assert figures.count("delivery_delay") == 0
+
+    bounced = Pipeline(parse_config(""))
+    bounced.feed(f.raw(f.delay(["b@two.example"], at=t0, message_id="m-2")), "q", t0)
+    bounced.feed(f.raw(f.delivery(["c@two.example"], at=t0 + 30)), "q", t0 + 30)
+    bounced.feed(f.raw(f.bounce(["b@two.example"], at=t0 + 31, message_id="m-2")), "q", t0 + 31)
+    later = bounced.windows["two.example"].figures(0, t0 + 40)
+    assert later.delay_duration.count == 1
+    assert later.processing.count == 1
