@@ -244,3 +244,67 @@ def test_a_processing_time_alert_points_inside_ses() -> None:
     (alert,) = evaluator.evaluate(pipeline, f.T0)
     assert alert.stage == "inside SES (processing time)"
     assert not alert.internal
+
+
+def test_histogram_buckets_as_the_exposition_wants_them() -> None:
+    """Cumulative counts per bound, the last one labelled +Inf."""
+    from sesd.tallies import FixedHistogram
+
+    histogram = FixedHistogram((1.0, 5.0))
+    for value in (0.5, 1.0, 3.0, 9.0):
+        histogram.observe(value)
+    assert histogram.cumulative() == [("1.0", 2), ("5.0", 3), ("+Inf", 4)]
+    assert histogram.sum == 13.5
+
+
+def test_an_evicted_domain_takes_all_its_series_with_it() -> None:
+    """Recipients, delays by type and bounces by type of an evicted domain go; another
+    domain's stay."""
+    pipeline = Pipeline(parse_config('[domains]\nidle_evict = "1h"\n'))
+    for domain, at in (("old.example", NOW), ("new.example", NOW + 3000)):
+        pipeline.feed(f.raw(f.delay([f"a@{domain}"], at=at)), "q", at)
+        pipeline.feed(f.raw(f.bounce([f"b@{domain}"], at=at)), "q", at)
+    assert pipeline.housekeep(NOW + 3700) == ["old.example"]
+    tallies = pipeline.tallies
+    for table in (tallies.recipients, tallies.delays, tallies.bounces):
+        assert list(table) == ["new.example"]
+
+
+def test_expiring_reports_how_many() -> None:
+    """Two delays expiring together: expire() says two."""
+    from sesd.pending import PendingDelays
+
+    pending = PendingDelays(10)
+    pending.delayed(1, "a.com", 0, 50)
+    pending.delayed(2, "a.com", 0, 50)
+    assert pending.expire(50) == 2
+
+
+def test_a_quantile_at_an_exact_rank() -> None:
+    """Two values: the median is the lower one (half of them are at or below it)."""
+    from sesd.sketch import bucket_value, summarise
+
+    _, _, (p50, _, _) = summarise({10: 1, 20: 1})
+    assert p50 == bucket_value(10)
+
+
+def test_invalid_messages_count_per_reason() -> None:
+    """Two bodies that are not JSON and one without mail: 2 and 1."""
+    pipeline = Pipeline(parse_config(""))
+    for body in ("nope", "nope either", '{"eventType": "Delivery"}'):
+        pipeline.feed(body, "q", NOW)
+    assert pipeline.tallies.invalid == {("q", "not_json"): 2, ("q", "missing_mail"): 1}
+
+
+def test_a_bounce_counts_every_usable_recipient_and_its_breakdown() -> None:
+    """A bounce to an address without a usable domain and to a good one counts the good
+    one, with its SMTP status, diagnostic and MTA for alert text."""
+    config = parse_config(CONFIG)
+    pipeline = Pipeline(config)
+    pipeline.feed(f.raw(f.bounce(["nodomain@", "b@one.example"], at=NOW)), "q", NOW)
+    windows = pipeline.windows["one.example"]
+    assert windows.figures(0, NOW).count("bounce") == 1
+    breakdown = windows.breakdown(0, NOW)
+    assert breakdown.statuses == [("5.1.1", 1)]
+    assert breakdown.mtas == [("dsn; mta.example.com", 1)]
+    assert pipeline.tallies.bounces["one.example"] == {("Permanent", "General"): 1}
