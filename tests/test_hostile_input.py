@@ -8,6 +8,7 @@ UTF-8, 10,000 recipients in one event.
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 import pytest
@@ -19,6 +20,10 @@ from sesd.decode import Event, decode_body
 from sesd.events import Invalid, Skipped
 from sesd.pipeline import Pipeline
 from tests import factory as f
+
+#: Examples per property: fewer under mutation testing (make mutation), where every
+#: mutant of the decoder runs these.
+EXAMPLES = 30 if os.environ.get("SESD_MUTATION") else 300
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
@@ -87,7 +92,7 @@ def _check(body: str | bytes) -> None:
     assert result.outcome in ("processed", "skipped", "invalid", "duplicate")
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(value=json_values)
 def test_arbitrary_json_never_raises(value: Any) -> None:
     """Any JSON document, raw or as an SNS Message or EventBridge detail, gives a typed
@@ -97,7 +102,7 @@ def test_arbitrary_json_never_raises(value: Any) -> None:
     _check(json.dumps({"source": "aws.ses", "detail-type": "Email Delivered", "detail": value}))
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     seed=st.sampled_from(SEEDS),
     choice=st.integers(min_value=0, max_value=10_000),
@@ -115,7 +120,7 @@ def test_mutated_real_events_never_raise(
     _check(wrap(event))
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=EXAMPLES, deadline=None)
 @given(body=st.binary(max_size=300) | st.text(max_size=300))
 def test_arbitrary_bytes_never_raise(body: bytes | str) -> None:
     """Arbitrary bytes and text (not JSON, invalid UTF-8) give a typed outcome."""
