@@ -120,3 +120,39 @@ def test_dropping_a_label_keeps_the_others() -> None:
     pending.drop_label("a.com")
     assert len(pending) == 2
     assert pending.counts(0) == {"b.com": 2}
+
+
+def test_a_resolution_in_the_older_generation_and_at_the_same_instant() -> None:
+    """A resolution remembered in the older generation still ends a later-processed
+    delay; one at the delay's own instant ends it too, having lasted 0 s."""
+    pending = PendingDelays(4)  # generations of 2 resolutions
+    pending.resolved(1, 100)
+    pending.resolved(2, 100)  # the current generation is full: it becomes the older one
+    pending.resolved(3, 100)
+    assert pending.delayed(1, "a.com", 50, 1000) == ("a.com", 50)
+    assert pending.delayed(3, "a.com", 100, 1000) == ("a.com", 0)
+    assert len(pending) == 0
+
+
+def test_many_delays_for_one_recipient_keep_the_expiry_heap_small_and_right() -> None:
+    """SES reports a long delay again and again: the expiry heap is rebuilt from the
+    table when it outgrows it, and expiry still works."""
+    pending = PendingDelays(10)
+    for i in range(1200):
+        pending.delayed(7, "a.com", float(i), 5000.0 + i)
+    pending.delayed(8, "a.com", 0.0, 100.0)
+    assert pending.expire(100.0) == 1
+    assert pending.count("a.com", 6000.0) == 1
+    assert pending.expire(6199.0) == 1
+    assert len(pending) == 0
+
+
+def test_restoring_more_than_the_table_holds() -> None:
+    """A state file from a larger table: only max_entries are restored."""
+    big = PendingDelays(5)
+    for key in range(5):
+        big.delayed(key, "a.com", 0, 100)
+    small = PendingDelays(3)
+    small.restore(big.snapshot())
+    assert len(small) == 3
+    assert small.count("a.com", 0) == 3
