@@ -46,8 +46,8 @@ def test_a_read_counts_the_held_buckets_inside_the_window(now_bucket: int, expec
 
 def test_values_past_a_cells_capacity_and_at_the_edges() -> None:
     """600 values of one kind and bucket (more than a cell counts) read back as 600,
-    and 700 after a hundred more set off a compaction; the largest bucket of the sketch is kept; a read whose
-    window holds nothing of the ring reads nothing."""
+    and 700 after a hundred more set off a compaction; the largest bucket of the sketch
+    is kept; a read whose window holds nothing of the ring reads nothing."""
     ring = Ring(10.0, 10)
     ring.place(100, 100)
     ring.add_values(100, {value_key(0, 12): 600, value_key(2, MAX_BUCKET): 1})

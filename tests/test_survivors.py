@@ -307,4 +307,54 @@ def test_a_bounce_counts_every_usable_recipient_and_its_breakdown() -> None:
     breakdown = windows.breakdown(0, NOW)
     assert breakdown.statuses == [("5.1.1", 1)]
     assert breakdown.mtas == [("dsn; mta.example.com", 1)]
+    assert breakdown.delay_types == []  # a bounce has none
     assert pipeline.tallies.bounces["one.example"] == {("Permanent", "General"): 1}
+
+
+def test_a_complaint_notes_its_message_and_nothing_of_smtp() -> None:
+    """A complaint is an example message id for alert text, with no status, MTA or type."""
+    pipeline = Pipeline(parse_config(CONFIG))
+    body = f.complaint(["c@one.example"], at=NOW)
+    body["mail"]["messageId"] = "m-c"
+    pipeline.feed(f.raw(body), "q", NOW)
+    breakdown = pipeline.windows["one.example"].breakdown(0, NOW)
+    assert breakdown.message_ids == ["m-c"]
+    assert (breakdown.statuses, breakdown.mtas, breakdown.delay_types) == ([], [], [])
+
+
+def test_a_breakdown_keeps_the_top_five_and_empties_with_its_window() -> None:
+    """Seven delay types: the five most frequent are shown. At the instant the last bucket
+    leaves the 5m window, the breakdown is empty."""
+    pipeline = Pipeline(parse_config(CONFIG))
+    t = f.T0 + 3  # inside the 10 s bucket starting at f.T0
+    for i in range(7):
+        for _ in range(i + 1):
+            pipeline.feed(f.raw(f.delay(["x@one.example"], at=t, delay_type=f"T{i}")), "q", t)
+    windows = pipeline.windows["one.example"]
+    assert [name for name, _ in windows.breakdown(0, t).delay_types] == [
+        "T6",
+        "T5",
+        "T4",
+        "T3",
+        "T2",
+    ]
+    assert windows.breakdown(0, f.T0 + 299.9).delay_types != []
+    assert windows.breakdown(0, f.T0 + 300).delay_types == []
+
+
+def test_breakdowns_and_examples_survive_the_state_file() -> None:
+    """After a restart from the state file, alert text says what it said before."""
+    from sesd.alerting.evaluator import Evaluator as _Evaluator
+    from sesd.state import restore, snapshot
+
+    config = parse_config(CONFIG)
+    pipeline = Pipeline(config)
+    feed_spike(pipeline, "a.example", NOW, 6, 4)
+    blob = snapshot(pipeline, _Evaluator(config.alerts, ["5m", "15m", "1h"]), NOW)
+    fresh = Pipeline(config)
+    restore(blob, fresh, _Evaluator(config.alerts, ["5m", "15m", "1h"]))
+    before = pipeline.windows["a.example"].breakdown(0, NOW)
+    after = fresh.windows["a.example"].breakdown(0, NOW)
+    assert after == before
+    assert after.message_ids
+    assert after.delay_types == [("TransientCommunicationFailure", 6)]
