@@ -285,6 +285,7 @@ class Daemon:
             evicted = self.pipeline.housekeep(self.clock())
             if evicted:
                 self._log.info("sesd.domains.evicted", count=len(evicted))
+            self._log.debug("sesd.housekeeping.done", pending=len(self.pipeline.pending))
             await anyio.sleep(_JANITOR_EVERY)
 
     async def _watch_signals(

@@ -30,6 +30,8 @@ _DELAY: Final = EVENT_TYPE_INDEX["delivery_delay"]
 _BOUNCE: Final = EVENT_TYPE_INDEX["bounce"]
 _COMPLAINT: Final = EVENT_TYPE_INDEX["complaint"]
 _CONFIG_SET_TAG: Final = "ses:configuration-set"
+#: How long after its expiry a pending delay is forgotten for good, at least.
+EXPIRY_GRACE: Final = 3600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -344,11 +346,13 @@ class Pipeline:
     # --- housekeeping ------------------------------------------------------------
 
     def housekeep(self, now: float) -> list[str]:
-        """Expire pending delays and evict idle domains and tag values.
+        """Forget long-expired pending delays; evict idle domains and tag values.
 
         Returns the evicted domain labels (their series are gone from the tallies).
         """
-        self.pending.expire(now)
+        # Expired delays stop counting at once (PendingDelays.count); they are forgotten
+        # for good only a while later, so a clock that stepped ahead loses nothing.
+        self.pending.expire(now - max(self.horizon, EXPIRY_GRACE))
         evicted = self.domains.evict_idle(now)
         if evicted:
             gone = set(evicted)

@@ -121,8 +121,11 @@ async def test_steps_ahead_and_back_leave_every_figure_as_the_events_say(
         assert _value(scrape, "sesd_delayed_recipients_pending", **domain) == 2
         assert _value(scrape, "sesd_window_processing_seconds_count", **window) == 10
 
-        # Ten minutes ahead.
+        # Ten minutes ahead, long enough for a housekeeping pass (every 10 s), which
+        # must not forget the delays that have expired by the stepped clock.
         await _stepped(sesd, offset, "+600", 1)
+        with anyio.fail_after(30):
+            await sesd.wait_for_event("sesd.housekeeping.done")
         during = [f.raw(f.delivery([f"b{i}@one.example"], at=time.time())) for i in range(5)]
         await send_bodies(sqs, url, during)
         with anyio.fail_after(30):

@@ -180,8 +180,12 @@ def test_pending_delays_resolve_on_delivery() -> None:
     assert value(metrics, "sesd_delayed_recipients_pending", domain="one.com") == 1
     figures = pipeline.windows["one.com"].figures(0, NOW)
     assert figures.delay_duration.p50 == pytest.approx(5000, rel=0.1)
-    pipeline.housekeep(f.T0 + 3600)
-    assert value(metrics, "sesd_delayed_recipients_pending", domain="one.com") == 0
+    # b@ expires at T0+3600: from then on it no longer counts, and an hour later it is
+    # forgotten for good.
+    assert pipeline.pending.count("one.com", f.T0 + 3599) == 1
+    assert pipeline.pending.count("one.com", f.T0 + 3600) == 0
+    pipeline.housekeep(f.T0 + 3600 + 3600)
+    assert len(pipeline.pending) == 0
 
 
 def test_cap_and_eviction_remove_series() -> None:

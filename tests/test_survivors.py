@@ -13,6 +13,7 @@ from sesd.alerting.rules import Status, Transition
 from sesd.config import parse_config
 from sesd.domains import OTHER, LabelTable
 from sesd.pipeline import Pipeline
+from sesd.sketch import bucket_of, bucket_value
 from tests import factory as f
 from tests.test_rules import CONFIG, feed_spike
 
@@ -358,3 +359,63 @@ def test_breakdowns_and_examples_survive_the_state_file() -> None:
     assert after == before
     assert after.message_ids
     assert after.delay_types == [("TransientCommunicationFailure", 6)]
+
+
+def test_the_widest_window_is_the_one_reaching_furthest_back() -> None:
+    """10m and 1h in 10 s buckets (max_buckets = 360): an event 30 minutes old is in the
+    1h window, not late; one 61 minutes old is late."""
+    config = parse_config('[windows]\nsizes = ["10m", "1h"]\nmax_buckets = 360\n')
+    pipeline = Pipeline(config)
+    pipeline.feed(f.raw(f.delivery(["a@one.example"], at=NOW - 1800)), "q", NOW)
+    assert pipeline.tallies.late_events == 0
+    assert pipeline.windows["one.example"].figures(1, NOW).count("delivery") == 1
+    pipeline.feed(f.raw(f.delivery(["b@one.example"], at=NOW - 3660)), "q", NOW)
+    assert pipeline.tallies.late_events == 1
+
+
+def test_expired_delays_are_forgotten_a_horizon_later_with_a_long_window() -> None:
+    """With a 2h window, an expired delay is held (not counted) for two hours, then
+    forgotten; with the default windows, for an hour."""
+    for sizes, held_for in (('["5m", "2h"]', 7200.0), ('["5m", "1h"]', 3600.0)):
+        pipeline = Pipeline(parse_config(f"[windows]\nsizes = {sizes}\n"))
+        body = f.delay(["a@one.example"], at=NOW, expires=NOW + 60)
+        pipeline.feed(f.raw(body), "q", NOW)
+        pipeline.housekeep(NOW + 60 + held_for - 1)
+        assert len(pipeline.pending) == 1, sizes
+        assert pipeline.pending.count("one.example", NOW + 61) == 0
+        pipeline.housekeep(NOW + 60 + held_for)
+        assert len(pipeline.pending) == 0, sizes
+
+
+def test_a_delivery_without_a_processing_time_records_no_quantile() -> None:
+    """A Delivery whose processingTimeMillis is missing counts, and adds no value to
+    either quantile; one with it adds its time to delivery as the send-to-delivery span."""
+    pipeline = Pipeline(parse_config(""))
+    body = f.delivery(["a@one.example"], at=NOW)
+    del body["delivery"]["processingTimeMillis"]
+    pipeline.feed(f.raw(body), "q", NOW)
+    figures = pipeline.windows["one.example"].figures(0, NOW)
+    assert figures.count("delivery") == 1
+    assert (figures.processing.count, figures.to_delivery.count) == (0, 0)
+    timed = f.delivery(["b@one.example"], at=NOW, processing_ms=900, sent=NOW - 5.0)
+    pipeline.feed(f.raw(timed), "q", NOW)
+    figures = pipeline.windows["one.example"].figures(0, NOW)
+    assert figures.to_delivery.p50 == bucket_value(bucket_of(5000.0))
+    assert figures.processing.p50 == bucket_value(bucket_of(900.0))
+
+
+@pytest.mark.parametrize("kind", ["delivery", "delay"])
+def test_a_recipient_without_a_domain_does_not_stop_the_next(kind: str) -> None:
+    """The first recipient has no usable domain; the second still counts."""
+    pipeline = Pipeline(parse_config(""))
+    build = f.delivery if kind == "delivery" else f.delay
+    pipeline.feed(f.raw(build(["nodomain@", "b@one.example"], at=NOW)), "q", NOW)
+    assert sum(pipeline.windows["one.example"].figures(0, NOW).counts) == 1
+    assert pipeline.tallies.invalid_recipients == 1
+
+
+def test_a_delay_expiring_at_the_instant_it_arrives_is_not_pending() -> None:
+    """expirationTime == the clock: SES has given up; nothing is pending."""
+    pipeline = Pipeline(parse_config(""))
+    pipeline.feed(f.raw(f.delay(["a@one.example"], at=NOW - 60, expires=NOW)), "q", NOW)
+    assert len(pipeline.pending) == 0
