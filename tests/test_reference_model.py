@@ -184,7 +184,7 @@ class Run:
 
 @settings(
     # Fewer under mutation testing (make mutation): every mutant of the core runs it.
-    max_examples=40 if os.environ.get("SESD_MUTATION") else 300,
+    max_examples=30 if os.environ.get("SESD_MUTATION") else 300,
     deadline=None,
     derandomize=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
