@@ -277,6 +277,20 @@ def test_a_missing_canary_alert_repeats_lists_at_most_five_and_only_its_window()
     assert evaluator.due(now + 9) == []  # group_wait (10 s) from its evaluation
     (notification,) = evaluator.due(now + 10)
     assert notification.alerts == (alert,)
+    assert (notification.rule, notification.kind) == ("canary-missing", Transition.FIRING)
     assert evaluator.evaluate(pipeline, now + 599) == []
     (repeat,) = evaluator.evaluate(pipeline, now + 600)
     assert repeat.kind is Transition.REPEAT
+
+
+def test_a_missing_canary_from_before_the_window_is_not_listed() -> None:
+    """Two canaries missing in the 15m window and one from before it: the alert lists
+    the two."""
+    config = parse_config(CANARY + RULES)
+    pipeline = Pipeline(config)
+    evaluator = Evaluator(config.alerts, [spec.name for spec in pipeline.specs])
+    pipeline.canary.sent("old", T0 - 1000, 0.3)
+    pipeline.canary.sent("m-0", T0, 0.3)
+    pipeline.canary.sent("m-1", T0 + 1, 0.3)
+    (alert,) = evaluator.evaluate(pipeline, T0 + 300)
+    assert alert.breakdown.message_ids == ["m-0", "m-1"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -242,3 +243,30 @@ def test_a_section_at_slacks_3000_characters(length: int, cut: bool) -> None:
     text = section("x" * (length - rest))
     assert len(text) == min(length, 3000)
     assert text.endswith("…") == cut
+
+
+def test_a_pagerduty_event_over_512_kb_drops_its_details() -> None:
+    """Details that would take an event over PagerDuty's 512 KB are replaced by a note;
+    the summary, severity and dedup key stay."""
+    huge = Breakdown(diagnostics=[(f"{i:06d} " + "d" * 190, 1) for i in range(3000)])
+    alert = dataclasses.replace(_alert(Transition.FIRING, "a.example"), breakdown=huge)
+    notification = Notification(
+        rule="r", kind=Transition.FIRING, severity="info", sinks=(), alerts=(alert,), at=T
+    )
+    (body,) = pagerduty_events(notification, "KEY", "sesd-test")
+    assert len(body) <= 512 * 1024
+    event = json.loads(body)
+    assert event["payload"]["custom_details"] == {"note": "details too large; see Slack"}
+    assert event["dedup_key"] == "sesd:delay-ratio-high:a.example"
+    assert event["payload"]["severity"] == "critical"
+
+
+def test_times_are_utc_whatever_the_machines_zone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under another local time zone every payload is the same, in UTC."""
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    time.tzset()
+    try:
+        assert _rendered(Transition.FIRING) == json.loads((FIXTURES / "firing.json").read_text())
+    finally:
+        monkeypatch.undo()
+        time.tzset()

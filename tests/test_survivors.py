@@ -419,3 +419,17 @@ def test_a_delay_expiring_at_the_instant_it_arrives_is_not_pending() -> None:
     pipeline = Pipeline(parse_config(""))
     pipeline.feed(f.raw(f.delay(["a@one.example"], at=NOW - 60, expires=NOW)), "q", NOW)
     assert len(pipeline.pending) == 0
+
+
+def test_a_pending_delays_rule_reads_the_domains_pending_count() -> None:
+    """pending_delays above 2: three recipients delayed and not delivered fire it, at 3."""
+    config = parse_config(
+        '[alerts]\ngroup_wait = "0s"\n[[alerts.rules]]\nname = "stuck"\n'
+        'metric = "pending_delays"\nwindow = "5m"\nabove = 2\n'
+    )
+    pipeline, evaluator = Pipeline(config), Evaluator(config.alerts, ["5m", "15m", "1h"])
+    for i in range(3):
+        pipeline.feed(f.raw(f.delay([f"d{i}@a.example"], at=NOW)), "q", NOW)
+    pipeline.feed(f.raw(f.delay(["e@b.example"], at=NOW)), "q", NOW)
+    (alert,) = evaluator.evaluate(pipeline, NOW)
+    assert (alert.domain, alert.value) == ("a.example", 3.0)
