@@ -98,3 +98,14 @@ def test_redacting_an_address_without_a_usable_domain() -> None:
     junk = "x@" + "é" * 100
     shown = redact_address(junk)
     assert shown == "***@" + "\\xe9" * 64
+
+
+def test_restoring_past_the_cap_still_restores_groups_and_tracked_domains() -> None:
+    """A snapshot with more domains than the cap, then a group: the group's last-seen
+    time is restored even though domains before it were over the cap."""
+    table = LabelTable.for_domains(
+        track=[], groups={"microsoft": ["outlook.com"]}, max_tracked=1, idle_evict=100
+    )
+    table.restore({"a.com": 10.0, "b.com": 11.0, "microsoft": 500.0})
+    assert sorted(table.labels()) == ["a.com", "microsoft"]
+    assert table.evict_idle(550.0) == ["a.com"]  # a group is never evicted

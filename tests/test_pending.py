@@ -156,3 +156,23 @@ def test_restoring_more_than_the_table_holds() -> None:
     small.restore(big.snapshot())
     assert len(small) == 3
     assert small.count("a.com", 0) == 3
+
+
+def test_resolutions_at_the_delays_instant_and_out_of_order_among_themselves() -> None:
+    """A Delivery at the delay's own instant ends it (0 s). Of two resolutions of one
+    recipient processed out of order, the later one counts."""
+    pending = PendingDelays(100)
+    pending.delayed(1, "a.com", 100, 1000)
+    assert pending.resolved(1, 100) == ("a.com", 0)
+    pending.resolved(2, 200)
+    pending.resolved(2, 100)  # stamped earlier, processed later
+    assert pending.delayed(2, "a.com", 150, 1000) == ("a.com", 50)
+
+
+def test_the_smallest_table_remembers_one_resolution_a_generation() -> None:
+    """max_entries 2: generations of one; after three resolutions the first is gone."""
+    pending = PendingDelays(2)
+    for key in (1, 2, 3):
+        pending.resolved(key, 100)
+    assert pending.delayed(1, "a.com", 50, 1000) is None
+    assert pending.delayed(3, "b.com", 50, 1000) == ("b.com", 50)

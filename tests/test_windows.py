@@ -120,6 +120,7 @@ def test_processing_quantiles_per_window() -> None:
     assert p95 is not None
     assert 1800 < p95 < 2100
     assert figures.processing.count == 100
+    assert figures.to_delivery.count == 100
     assert figures.to_delivery.p50 == bucket_value(bucket_of(2000.0))
     assert w.figures(0, now + 700).processing_ms == (None, None, None)
     assert w.figures(0, now + 700).processing.count == 0
@@ -328,3 +329,12 @@ def test_a_delay_resolved_out_of_order_counts_where_it_ended() -> None:
     later = bounced.windows["two.example"].figures(0, t0 + 40)
     assert later.delay_duration.count == 1
     assert later.processing.count == 1
+
+
+def test_a_processing_time_of_a_millisecond_is_recorded() -> None:
+    """Sketch bucket 0 (1 ms and below) is a value like any other."""
+    w = DomainWindows(SPECS)
+    w.delivered(100.0, 100.0, bucket_of(1.0), bucket_of(0.5))
+    figures = w.figures(0, 100.0)
+    assert (figures.processing.count, figures.to_delivery.count) == (1, 1)
+    assert figures.processing.p50 == 1.0
