@@ -310,6 +310,19 @@ def _eventbridge_detail(detail_json: str) -> str:
         (_eventbridge_detail('"not json"'), Invalid("not_json", "EventBridge detail is not JSON")),
         (_eventbridge_detail(json.dumps(VALIDATION)), Skipped("ses_topic_validation")),
         (json.dumps(VALIDATION), Skipped("ses_topic_validation")),
+        (
+            f.sns(f.sns(f.delivery(RECIPIENT))),
+            Invalid("unrecognised", "SNS envelope inside an SNS Message"),
+        ),
+        (
+            '{"mail": {"timestamp": "x", "messageId": "m"}}',
+            Invalid("unrecognised", "no eventType or notificationType"),
+        ),
+        ('{"eventType": "Send"}', Invalid("missing_mail", "Send event without mail")),
+        (
+            f.sns('{"a":' * 50_000 + "1" + "}" * 50_000),
+            Invalid("too_deep", "JSON nested too deeply"),
+        ),
         (f'  "{VALIDATION}"  '.encode(), Skipped("ses_topic_validation")),
     ],
     ids=[
@@ -320,6 +333,10 @@ def _eventbridge_detail(detail_json: str) -> str:
         "eventbridge-detail-string-not-json",
         "eventbridge-detail-validation",
         "validation-as-json-string",
+        "sns-in-sns",
+        "no-event-type",
+        "no-mail",
+        "too-deep-in-sns",
         "validation-quoted-bytes",
     ],
 )
@@ -352,3 +369,11 @@ def test_an_eventbridge_detail_given_as_a_json_string() -> None:
 def test_two_recipients_are_two_unless_they_are_one(listed: list[str], kept: list[str]) -> None:
     """Two different addresses are both kept; the same one in another case is one."""
     assert event(f.raw(f.delivery(listed))).recipients == kept
+
+
+def test_an_sns_message_of_the_wrong_shape_names_where() -> None:
+    """The schema error of an SNS Message says it was in the SNS Message."""
+    wrong = decode_body(f.sns(json.dumps({"eventType": 5})))
+    assert isinstance(wrong, Invalid)
+    assert wrong.reason == "schema"
+    assert wrong.detail.startswith("SNS Message: Expected `str | null`")

@@ -49,3 +49,15 @@ def test_event_keys_do_not_depend_on_recipient_order() -> None:
     assert isinstance(two, Event)
     assert isinstance(other, Event)
     assert event_key(one) == event_key(two) != event_key(other)
+
+
+def test_generations_hold_half_the_entries_each() -> None:
+    """max_entries 4: a generation closes at its second key. After keys 1-4, 3 and 4 are
+    remembered and 1 and 2 are not."""
+    seen = DuplicateFilter(horizon=3600, max_entries=4)
+    for key in (1, 2, 3, 4):
+        assert not seen.seen(key, 0)
+    assert len(seen) == 2
+    assert seen.seen(3, 0)
+    assert seen.seen(4, 0)
+    assert not seen.seen(1, 0)
