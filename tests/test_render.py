@@ -69,8 +69,8 @@ def _notification(kind: Transition) -> Notification:
     )
 
 
-def _rendered(kind: Transition) -> dict[str, Any]:
-    notification = _notification(kind)
+def _render(notification: Notification) -> dict[str, Any]:
+    """What each sink receives for ``notification``."""
     return {
         "pagerduty": [json.loads(e) for e in pagerduty_events(notification, "KEY", "sesd-test")],
         "slack": slack_message(notification),
@@ -78,14 +78,23 @@ def _rendered(kind: Transition) -> dict[str, Any]:
     }
 
 
+def _rendered(kind: Transition) -> dict[str, Any]:
+    return _render(_notification(kind))
+
+
+def _matches_fixture(name: str, got: Any) -> bool:
+    """Whether ``got`` is the reviewed fixture ``name`` (rewritten first with
+    SESD_RENDER_UPDATE=1)."""
+    path = FIXTURES / f"{name}.json"
+    if os.environ.get("SESD_RENDER_UPDATE") == "1":
+        path.write_text(json.dumps(got, indent=1, ensure_ascii=False) + "\n")
+    return bool(got == json.loads(path.read_text()))
+
+
 @pytest.mark.parametrize("kind", [Transition.FIRING, Transition.REPEAT, Transition.RESOLVED])
 def test_each_sink_receives_exactly_the_documented_payload(kind: Transition) -> None:
     """The whole payload, every key and every word, for each kind of notification."""
-    path = FIXTURES / f"{kind.value}.json"
-    got = _rendered(kind)
-    if os.environ.get("SESD_RENDER_UPDATE") == "1":
-        path.write_text(json.dumps(got, indent=1, ensure_ascii=False) + "\n")
-    assert got == json.loads(path.read_text())
+    assert _matches_fixture(kind.value, _rendered(kind))
 
 
 def test_a_canary_alert_says_which_stage_and_which_canaries() -> None:
@@ -118,15 +127,7 @@ def test_a_canary_alert_says_which_stage_and_which_canaries() -> None:
         alerts=(alert,),
         at=T + 60,
     )
-    path = FIXTURES / "canary.json"
-    got = {
-        "pagerduty": [json.loads(e) for e in pagerduty_events(notification, "KEY", "sesd-test")],
-        "slack": slack_message(notification),
-        "console": console_text(notification).splitlines(),
-    }
-    if os.environ.get("SESD_RENDER_UPDATE") == "1":
-        path.write_text(json.dumps(got, indent=1, ensure_ascii=False) + "\n")
-    assert got == json.loads(path.read_text())
+    assert _matches_fixture("canary", _render(notification))
 
 
 def _varied_alert(kind: Transition, metric: str, value: float | None, **fields: Any) -> Alert:
@@ -189,18 +190,8 @@ def test_every_variant_of_an_alert_reads_right() -> None:
         alerts=(canary,),
         at=T + 60,
     )
-    got = {
-        name: {
-            "pagerduty": [json.loads(e) for e in pagerduty_events(n, "KEY", "sesd-test")],
-            "slack": slack_message(n),
-            "console": console_text(n).splitlines(),
-        }
-        for name, n in (("repeat", repeat), ("canary_resolved", resolved))
-    }
-    path = FIXTURES / "varied.json"
-    if os.environ.get("SESD_RENDER_UPDATE") == "1":
-        path.write_text(json.dumps(got, indent=1, ensure_ascii=False) + "\n")
-    assert got == json.loads(path.read_text())
+    got = {"repeat": _render(repeat), "canary_resolved": _render(resolved)}
+    assert _matches_fixture("varied", got)
 
 
 @pytest.mark.parametrize(("alerts", "shown"), [(48, 48), (49, 47)])
