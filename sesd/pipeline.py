@@ -232,16 +232,16 @@ class Pipeline:
             label.counts[_DELIVERY] += 1
             if in_windows:
                 self._windows(label).delivered(t, now, processing, to_delivery)
-            self._end_delay(event.message_id, event.recipients[i], label, t, now, in_windows)
+            self._end_delay(event.message_id, event.recipients[i], label, t, now)
 
     def _end_delay(
-        self, message_id: str, address: str, label: _Label, t: float, now: float, in_windows: bool
+        self, message_id: str, address: str, label: _Label, t: float, now: float
     ) -> None:
         """A Delivery or Bounce at ``t`` ends the recipient's pending delay, if it had
         one (and is remembered, for a delay processed after it)."""
         resolved = self.pending.resolved(pending_key(message_id, address), t)
-        if resolved is not None and in_windows:
-            self._windows(label).observe_delay_duration(t, now, resolved[1] * 1000.0)
+        if resolved is not None:
+            self._record_duration(label, t, now, resolved[1])
 
     def _record_duration(self, label: _Label, at: float, now: float, seconds: float) -> None:
         """A delay that ended at ``at`` (its Delivery or Bounce) lasted ``seconds``. The
@@ -301,7 +301,7 @@ class Pipeline:
             if label is None:
                 continue
             _bump(self.tallies.bounces, label.name, kind)
-            self._end_delay(message_id, recipient.email_address, label, t, now, in_windows)
+            self._end_delay(message_id, recipient.email_address, label, t, now)
             if not in_windows:
                 continue
             self._windows(label).note_problem(
