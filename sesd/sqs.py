@@ -58,19 +58,21 @@ SQS_ERRORS = (ClientError, BotoCoreError, aiohttp.ClientError, OSError, asyncio.
 
 _REMEMBERED_INVALID = 10_000
 
+_NO_QUEUE = "the queue does not exist in this region: check the queue URL and [aws] region"
+_NOT_ALLOWED = (
+    "these credentials may not read the queue: grant sqs:ReceiveMessage, "
+    "sqs:DeleteMessage and sqs:ChangeMessageVisibility on it"
+)
+_BAD_KEY = "the access key is not valid: check the credentials"
 #: Error codes that no retry will cure soon: the queue is missing or not ours to read.
-#: Each maps to the hint logged with it.
+#: Each maps to the hint logged with it (SQS's query and JSON protocols name some alike).
 PERMANENT_ERRORS = {
-    "AWS.SimpleQueueService.NonExistentQueue": "the queue does not exist in this region: "
-    "check the queue URL and [aws] region",
-    "QueueDoesNotExist": "the queue does not exist in this region: check the queue URL and "
-    "[aws] region",
-    "AccessDenied": "these credentials may not read the queue: grant sqs:ReceiveMessage, "
-    "sqs:DeleteMessage and sqs:ChangeMessageVisibility on it",
-    "AccessDeniedException": "these credentials may not read the queue: grant "
-    "sqs:ReceiveMessage, sqs:DeleteMessage and sqs:ChangeMessageVisibility on it",
-    "InvalidClientTokenId": "the access key is not valid: check the credentials",
-    "UnrecognizedClientException": "the access key is not valid: check the credentials",
+    "AWS.SimpleQueueService.NonExistentQueue": _NO_QUEUE,
+    "QueueDoesNotExist": _NO_QUEUE,
+    "AccessDenied": _NOT_ALLOWED,
+    "AccessDeniedException": _NOT_ALLOWED,
+    "InvalidClientTokenId": _BAD_KEY,
+    "UnrecognizedClientException": _BAD_KEY,
     "KMS.AccessDeniedException": "the queue is encrypted with a KMS key these credentials "
     "may not use: grant kms:Decrypt on it",
 }
