@@ -54,6 +54,11 @@ class Alert:
     rising: bool = True
 
     @property
+    def fires(self) -> str:
+        """``"above"`` or ``"below"``: which side of its threshold the alert fires on."""
+        return "above" if self.rising else "below"
+
+    @property
     def dedup_key(self) -> str:
         """Stable per (rule, domain): replicas and repeats fold into one incident."""
         return f"sesd:{self.rule}:{self.domain}"[:255]

@@ -59,7 +59,7 @@ def headline(alert: Alert) -> str:
     }[alert.kind]
     return (
         f"[{verb}] {alert.rule}: {alert.domain} {alert.metric} {_value(alert, alert.value)} "
-        f"({'above' if alert.rising else 'below'} {_value(alert, alert.threshold)}, "
+        f"({alert.fires} {_value(alert, alert.threshold)}, "
         f"{alert.window} window)"
     )
 
@@ -77,7 +77,7 @@ def details(alert: Alert) -> dict[str, Any]:
         "metric": alert.metric,
         "value": alert.value,
         "threshold": alert.threshold,
-        "fires": "above" if alert.rising else "below",
+        "fires": alert.fires,
         "clears_at": alert.clear_threshold,
         "window": alert.window,
         "state": alert.kind.value,
@@ -130,7 +130,7 @@ def _alert_section(alert: Alert) -> str:
     b = alert.breakdown
     lines = [
         f"*{alert.domain}*: {alert.metric} *{_value(alert, alert.value)}* "
-        f"(fires {'above' if alert.rising else 'below'} {_value(alert, alert.threshold)}, "
+        f"(fires {alert.fires} {_value(alert, alert.threshold)}, "
         f"clears at {_value(alert, alert.clear_threshold)}, {alert.window})",
         "counts: " + ", ".join(f"{k} {v}" for k, v in alert.counts.items() if v),
         f"where: {alert.stage}",
