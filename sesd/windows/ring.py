@@ -50,6 +50,15 @@ def value_key(kind: int, sketch_bucket: int) -> int:
     return kind << 8 | sketch_bucket
 
 
+def _append(cells: array[int], low: int, n: int) -> None:
+    """Record ``n`` values under ``low`` (bucket, kind, sketch bucket), in as many cells
+    as a cell's count needs."""
+    while n > _CELL_MAX:
+        cells.append(_CELL_MAX << _COUNT_SHIFT | low)
+        n -= _CELL_MAX
+    cells.append(n << _COUNT_SHIFT | low)
+
+
 class Ring:
     """Counts and values per bucket for one window (see the module docstring)."""
 
@@ -89,10 +98,7 @@ class Ring:
 
     def add(self, bucket: int, type_index: int, n: int) -> None:
         """Count ``n`` recipients of a type in a bucket :meth:`place` accepted."""
-        column = self.columns[type_index]
-        if column is None:
-            column = self.column(type_index)
-        column[bucket % self.slots] += n
+        self.column(type_index)[bucket % self.slots] += n
         self.totals[type_index] += n
 
     def column(self, type_index: int) -> array[int]:
@@ -109,10 +115,7 @@ class Ring:
             cells = self.cells = array("I")
         where = (bucket & _BUCKET_MASK) << _BUCKET_SHIFT
         for key, n in values.items():
-            while n > _CELL_MAX:
-                cells.append(_CELL_MAX << _COUNT_SHIFT | where | key)
-                n -= _CELL_MAX
-            cells.append(n << _COUNT_SHIFT | where | key)
+            _append(cells, where | key, n)
         if len(cells) > 2 * self.compacted + 64:
             self._compact()
 
@@ -158,10 +161,7 @@ class Ring:
                 merged[low] = merged.get(low, 0) + (cell >> _COUNT_SHIFT)
         cells = array("I")
         for low, n in merged.items():
-            while n > _CELL_MAX:
-                cells.append(_CELL_MAX << _COUNT_SHIFT | low)
-                n -= _CELL_MAX
-            cells.append(n << _COUNT_SHIFT | low)
+            _append(cells, low, n)
         self.cells = cells
         self.compacted = len(cells)
         self.purged = self.head
