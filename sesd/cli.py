@@ -1,4 +1,4 @@
-"""``sesd``: run, check-config, replay, demo.
+"""``sesd``: run, check-config, send-test-alert, silence, replay, setup, demo.
 
 Exit codes: 0 success, 2 bad config or usage, 3 a failed start.
 """
@@ -16,6 +16,7 @@ import anyio
 from sesd import __version__
 from sesd.config import Config, ConfigError, load_config
 from sesd.logs import configure_logging, get_logger
+from sesd.silence_cli import add_silence_arguments, run_silence
 
 __all__ = ["main"]
 
@@ -30,8 +31,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"sesd {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    def with_config(name: str, help_text: str) -> argparse.ArgumentParser:
-        sub = commands.add_parser(name, help=help_text, description=help_text)
+    def with_config(
+        name: str,
+        help_text: str,
+        parent: argparse._SubParsersAction[argparse.ArgumentParser] = commands,
+    ) -> argparse.ArgumentParser:
+        sub = parent.add_parser(name, help=help_text, description=help_text)
         sub.add_argument(
             "--config",
             default=os.environ.get("SESD_CONFIG"),
@@ -42,7 +47,12 @@ def _parser() -> argparse.ArgumentParser:
     with_config("run", "run the daemon")
     with_config("check-config", "validate the config and print it, secrets masked")
     test_alert = with_config("send-test-alert", "send one test notification through a sink")
-    test_alert.add_argument("--sink", required=True, help="slack, pagerduty or console")
+    test_alert.add_argument("--sink", required=True, help="a sink's name (slack, pagerduty, ...)")
+    silence = commands.add_parser(
+        "silence", help="mute alerts for a while", description="mute alerts for a while"
+    )
+    silence_commands = silence.add_subparsers(dest="silence_command", required=True)
+    add_silence_arguments(silence_commands, with_config)
     replay = with_config("replay", "feed recorded events through the pipeline offline")
     replay.add_argument("--json", action="store_true", help="print one JSON document")
     replay.add_argument("files", nargs="+", metavar="FILE", help="files of events ('-' for stdin)")
@@ -123,7 +133,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     if args.command == "check-config":
         print(json.dumps(config.to_display(), indent=2, sort_keys=True))
+        for warning in config.warnings():
+            print(f"sesd: warning: {warning}", file=sys.stderr)
         return 0
+    if args.command == "silence":
+        return run_silence(config, args)
     if args.command == "send-test-alert":
         from sesd.alerting.testalert import send_test_alert
 
@@ -132,7 +146,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from sesd.replay import run_replay
 
         return run_replay(config, args.files, as_json=args.json)
-    return _run(config)
+    return _run(config, args.config)
 
 
 def _setup(args: argparse.Namespace) -> int:
@@ -166,14 +180,16 @@ def _setup(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run(config: Config) -> int:
+def _run(config: Config, path: str) -> int:
     from sesd.daemon import Daemon, StartError
 
     if not config.queues:
         print("sesd: config error: queues: at least one [[queues]] is needed", file=sys.stderr)
         return EXIT_CONFIG
+    for warning in config.warnings():
+        get_logger().warning("sesd.config.warning", warning=warning)
     try:
-        anyio.run(Daemon(config).run)
+        anyio.run(Daemon(config, config_path=os.path.abspath(path)).run)
     except StartError as exc:
         get_logger().error("sesd.daemon.start_failed", error=str(exc))
         return EXIT_START

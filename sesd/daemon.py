@@ -7,15 +7,19 @@ Lifecycle, in phases:
 3. shutdown, on the first SIGTERM/SIGINT: stop receiving, let receives in
    flight return, handle and delete what they brought, and return within the
    grace period; a second signal exits at once.
+
+SIGHUP reloads the config file (:mod:`sesd.reload` says what a reload takes);
+an invalid file changes nothing. Windows, alert states and outboxes carry on.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
+import shlex
 import signal
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 import aiohttp
@@ -28,12 +32,13 @@ from sesd.alerting.service import Alerting
 from sesd.canary.metrics import CanaryCollector
 from sesd.canary.sender import CanarySender
 from sesd.clock import AnchoredClock
-from sesd.config import Config
+from sesd.config import CanaryConfig, Config, ConfigError, QueueConfig, load_config
 from sesd.health import Changes, Health
 from sesd.http import StartError, http_server
-from sesd.logs import get_logger
+from sesd.logs import get_logger, set_level
 from sesd.metrics import Metrics
 from sesd.pipeline import Pipeline
+from sesd.reload import merge
 from sesd.sqs import InFlight, InvalidMemory, QueuePoller, check_redrive
 from sesd.state import StateError, read_state, restore, snapshot, write_state
 from sesd.systemd import Notifier
@@ -43,6 +48,17 @@ __all__ = ["EXIT_FORCED", "Daemon", "StartError"]
 #: Exit code after a second signal cut the graceful stop short.
 EXIT_FORCED = 130
 _JANITOR_EVERY = 10.0
+#: SQS's longest long poll, and a margin: the read timeout of every receive.
+_LONGEST_POLL = 20
+
+
+@dataclass(slots=True)
+class _Consumer:
+    """One queue's pollers: set ``stop`` to end them (a stop, or a reload removed it)."""
+
+    queue: QueueConfig
+    stop: anyio.Event = field(default_factory=anyio.Event)
+    scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
 
 
 class Daemon:
@@ -55,8 +71,10 @@ class Daemon:
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
         console: TextIO | None = None,
+        config_path: str | None = None,
     ) -> None:
         self.config = config
+        self.config_path = config_path
         self._log = get_logger()
         # Every "now" the daemon uses: the monotonic clock anchored to ``clock`` (wall
         # time), re-anchored, counted and logged when the wall clock steps.
@@ -65,13 +83,30 @@ class Daemon:
         self.pipeline = Pipeline(config)
         labels = [q.label for q in config.queues]
         self.metrics = Metrics(self.pipeline, labels, self.clock)
-        self.alerting = Alerting(config, self.pipeline, self.metrics.registry, self.clock, console)
+        prefix = "sesd silence add"
+        if config_path:
+            prefix += f" --config {shlex.quote(config_path)}"
+        self.alerting = Alerting(
+            config,
+            self.pipeline,
+            self.metrics.registry,
+            self.clock,
+            console,
+            silence_prefix=prefix,
+        )
         self.health = Health(labels)
         self.changes = Changes()
         self.alerting.on_evaluated = self.changes.notify
+        self._canary_collector = False
         if config.canary is not None:
-            self.metrics.registry.register(CanaryCollector(self.pipeline.canary, self.clock))
+            self._collect_canary()
         self.canary: CanarySender | None = None
+        self._canary_stop = anyio.Event()
+        self._consumers: dict[str, _Consumer] = {}
+        self._tasks: anyio.abc.TaskGroup | None = None
+        self._pollers: anyio.abc.TaskGroup | None = None
+        self._sqs: Any = None
+        self.reloads = 0
         self.stopping = anyio.Event()
         self.http_port: int | None = None
         self.systemd = Notifier()
@@ -110,24 +145,18 @@ class Daemon:
                     self.config.http, self.metrics.registry, self.health, self.monotonic
                 ) as self.http_port,
                 self._sqs_client() as sqs,
-                self._ses_client() as ses,
                 aiohttp.ClientSession() as session,
             ):
+                self._sqs = sqs
                 for queue in self.config.queues:
                     await check_redrive(sqs, queue)
-                self.alerting.open(self.alerting.sinks(session))
+                self.alerting.open(session)
+                self.metrics.reloaded(True, self.clock())
                 async with anyio.create_task_group() as tg:
+                    self._tasks = tg
                     tg.start_soon(self._janitor)
                     tg.start_soon(self.alerting.run)
-                    if self.config.canary is not None:
-                        self.canary = CanarySender(
-                            self.config.canary,
-                            ses,
-                            self.pipeline.canary,
-                            clock=self.clock,
-                            on_change=self.changes.notify,
-                        )
-                        tg.start_soon(self.canary.run, self.stopping)
+                    self._start_canary()
                     if self.config.state.path:
                         tg.start_soon(self._save_periodically)
                     if self.systemd.enabled:
@@ -143,7 +172,7 @@ class Daemon:
                         pollers=sum(q.concurrency for q in self.config.queues),
                     )
                     task_status.started(self)
-                    await self._consume(sqs)
+                    await self._consume()
                     # Pollers are done. Evaluate once more, send what is waiting, and
                     # give the outboxes what is left of the grace period (at least 1 s).
                     with anyio.move_on_after(max(1.0, self._deadline - anyio.current_time())):
@@ -175,21 +204,18 @@ class Daemon:
         )
 
     def _sqs_client(self) -> Any:
-        wait = max((q.wait_time_seconds for q in self.config.queues), default=20)
         config = AioConfig(
             connect_timeout=5,
-            # A long poll holds the request open for WaitTimeSeconds.
-            read_timeout=wait + 10,
+            # A long poll holds the request open for WaitTimeSeconds (at most 20 s; a
+            # queue a reload adds may poll longer than those at start).
+            read_timeout=_LONGEST_POLL + 10,
             max_pool_connections=sum(q.concurrency for q in self.config.queues) + 4,
             retries={"mode": "standard", "max_attempts": 3},
         )
         return self._client("sqs", self.config.aws.endpoint_url, config)
 
-    def _ses_client(self) -> Any:
+    def _ses_client(self, canary: CanaryConfig) -> Any:
         """The canary's SESv2 client: one attempt per call, so each failure is seen."""
-        canary = self.config.canary
-        if canary is None:
-            return contextlib.nullcontext()
         timeout = canary.call_timeout
         config = AioConfig(
             connect_timeout=min(5.0, timeout),
@@ -198,19 +224,45 @@ class Daemon:
         )
         return self._client("sesv2", canary.endpoint_url or self.config.aws.endpoint_url, config)
 
-    async def _consume(self, sqs: Any) -> None:
+    async def _consume(self) -> None:
         async with anyio.create_task_group() as pollers:
+            self._pollers = pollers
             for queue in self.config.queues:
-                memory = InvalidMemory()
+                self._start_queue(queue)
+            await self.stopping.wait()
+            # Pollers return once their receive in flight has come back and
+            # been handled; past the grace period they are cancelled, and what
+            # a receive brings after that is released (visibility 0).
+            grace = self.config.shutdown.grace_period.seconds
+            self._deadline = anyio.current_time() + grace
+            for consumer in self._consumers.values():
+                consumer.stop.set()
+            pollers.cancel_scope.deadline = self._deadline
+            # SQS calls in flight are shielded; past the grace period they are bounded too
+            # (a stalled network would otherwise hold the stop until a SIGKILL).
+            self._in_flight.end_by(self._deadline)
+        if pollers.cancel_scope.cancelled_caught:
+            self._log.warning("sesd.daemon.grace_period_exceeded", grace_seconds=grace)
+
+    def _start_queue(self, queue: QueueConfig) -> None:
+        assert self._pollers is not None
+        consumer = self._consumers[queue.label] = _Consumer(queue)
+        self._pollers.start_soon(self._run_consumer, consumer)
+
+    async def _run_consumer(self, consumer: _Consumer) -> None:
+        queue = consumer.queue
+        memory = InvalidMemory()
+        with consumer.scope:
+            async with anyio.create_task_group() as pollers:
                 for _ in range(queue.concurrency):
                     poller = QueuePoller(
-                        sqs,
+                        self._sqs,
                         queue,
                         pipeline=self.pipeline,
                         metrics=self.metrics,
                         health=self.health,
                         changes=self.changes,
-                        stopping=self.stopping,
+                        stopping=consumer.stop,
                         delete_invalid=self.config.ingest.delete_invalid,
                         clock=self.clock,
                         monotonic=self.monotonic,
@@ -219,18 +271,87 @@ class Daemon:
                         region=self.config.aws.region,
                     )
                     pollers.start_soon(poller.run)
-            await self.stopping.wait()
-            # Pollers return once their receive in flight has come back and
-            # been handled; past the grace period they are cancelled, and what
-            # a receive brings after that is released (visibility 0).
-            grace = self.config.shutdown.grace_period.seconds
-            self._deadline = anyio.current_time() + grace
-            pollers.cancel_scope.deadline = self._deadline
-            # SQS calls in flight are shielded; past the grace period they are bounded too
-            # (a stalled network would otherwise hold the stop until a SIGKILL).
-            self._in_flight.end_by(self._deadline)
-        if pollers.cancel_scope.cancelled_caught:
-            self._log.warning("sesd.daemon.grace_period_exceeded", grace_seconds=grace)
+        self._log.info("sesd.queue.stopped", queue=queue.label)
+
+    def _start_canary(self) -> None:
+        canary = self.config.canary
+        if canary is None or self._tasks is None:
+            return
+        self._collect_canary()
+        self._canary_stop = anyio.Event()
+        self._tasks.start_soon(self._run_canary, canary, self._canary_stop)
+
+    def _collect_canary(self) -> None:
+        """Export the canary's metrics (once: from start, or from the reload that adds it)."""
+        if not self._canary_collector:
+            self.metrics.registry.register(CanaryCollector(self.pipeline.canary, self.clock))
+            self._canary_collector = True
+
+    async def _run_canary(self, canary: CanaryConfig, stop: anyio.Event) -> None:
+        async with self._ses_client(canary) as ses:
+            self.canary = CanarySender(
+                canary, ses, self.pipeline.canary, clock=self.clock, on_change=self.changes.notify
+            )
+            stopped = anyio.Event()
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(_first_of, stopped, self.stopping, stop)
+                await self.canary.run(stopped)
+                tg.cancel_scope.cancel()
+
+    async def reload(self) -> bool:
+        """Re-read the config file and apply what may change while running. An invalid
+        file changes nothing. True when the new config is in force."""
+        path = self.config_path
+        if not path:
+            self._log.warning("sesd.config.reload_failed", error="no config file to read")
+            return False
+        try:
+            new = await anyio.to_thread.run_sync(load_config, path)
+            merged, ignored = merge(self.config, new)
+        except ConfigError as exc:
+            self.metrics.reloaded(False, self.clock())
+            self._log.error("sesd.config.reload_failed", path=path, error=str(exc))
+            return False
+        for key in ignored:
+            self._log.warning("sesd.config.reload_ignored", key=key, hint="needs a restart")
+        old, self.config = self.config, merged
+        set_level(merged.logging.level)
+        self.pipeline.reconfigure(merged)
+        self.alerting.reconfigure(merged)
+        self._requeue(old, merged)
+        if old.canary != merged.canary:
+            self._canary_stop.set()
+            self._start_canary()
+        self.metrics.reloaded(True, self.clock())
+        self.reloads += 1
+        self._log.info(
+            "sesd.config.reloaded",
+            path=path,
+            rules=len(merged.alerts.rules),
+            queues=[q.label for q in merged.queues],
+        )
+        self.changes.notify()
+        return True
+
+    def _requeue(self, old: Config, new: Config) -> None:
+        """Start the queues a reload added (or changed); stop those it removed: they
+        finish the receive in flight, handle it, and end within the grace period."""
+        before = {q.label: q for q in old.queues}
+        after = {q.label: q for q in new.queues}
+        grace = new.shutdown.grace_period.seconds
+        for label, queue in before.items():
+            if after.get(label) != queue:
+                consumer = self._consumers.pop(label)
+                consumer.stop.set()
+                consumer.scope.deadline = anyio.current_time() + grace
+        labels = list(after)
+        self.health.queues = labels
+        self.metrics.set_queues(labels)
+        for label, queue in after.items():
+            if before.get(label) != queue and not self.stopping.is_set():
+                self._start_queue(queue)
+                assert self._tasks is not None
+                self._tasks.start_soon(check_redrive, self._sqs, queue)
 
     def _load_state(self) -> None:
         path = self.config.state.path
@@ -296,9 +417,12 @@ class Daemon:
             async for signum in signals:
                 if signum == signal.SIGHUP:
                     # Never a reason to stop (its default would end sesd with no drain).
-                    self._log.warning(
-                        "sesd.daemon.sighup_ignored", hint="reloading the config is not supported"
-                    )
+                    self._log.info("sesd.daemon.signal", signal=signum.name)
+                    try:
+                        await self.reload()
+                    except Exception:  # noqa: BLE001 - a failed reload must not end sesd
+                        self.metrics.reloaded(False, self.clock())
+                        self._log.error("sesd.config.reload_failed", exc_info=True)
                     continue
                 if self.stopping.is_set():
                     self._log.warning("sesd.daemon.forced_exit", signal=signum.name)
@@ -311,3 +435,16 @@ class Daemon:
         for (_, outcome), n in self.pipeline.tallies.messages.items():
             outcomes[outcome] = outcomes.get(outcome, 0) + n
         return outcomes
+
+
+async def _first_of(out: anyio.Event, *events: anyio.Event) -> None:
+    """Set ``out`` as soon as any of ``events`` is set."""
+    async with anyio.create_task_group() as tg:
+
+        async def wait(event: anyio.Event) -> None:
+            await event.wait()
+            out.set()
+            tg.cancel_scope.cancel()
+
+        for event in events:
+            tg.start_soon(wait, event)

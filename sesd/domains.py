@@ -86,6 +86,15 @@ class LabelTable:
         self.max_tracked = max_tracked
         self.idle_evict = idle_evict
 
+    def set_fixed(self, other: LabelTable) -> None:
+        """Take ``other``'s fixed labels (a reload changed the tracked domains or groups):
+        values map to their new labels from now on; labels seen stay until idle."""
+        for value in self._fixed:
+            self._labels.pop(value, None)
+        self._fixed = dict(other._fixed)
+        self._fixed_labels = frozenset(self._fixed.values())
+        self._labels.update(self._fixed)
+
     def label(self, value: str, now: float) -> str:
         """The label for ``value``; admits it when there is room."""
         label = self._labels.get(value)

@@ -12,10 +12,26 @@ from typing import Any, TextIO
 
 import structlog
 
-__all__ = ["configure_logging", "get_logger"]
+__all__ = ["configure_logging", "get_logger", "set_level"]
 
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING}
 _LEVELS["error"] = logging.ERROR
+_METHOD_LEVELS = _LEVELS | {"warn": logging.WARNING, "exception": logging.ERROR}
+_METHOD_LEVELS["critical"] = logging.CRITICAL
+#: The level in force. A processor reads it, so a reload changes it for loggers
+#: already bound too (a filtering wrapper class would be fixed at bind time).
+_level = [logging.INFO]
+
+
+def set_level(level: str) -> None:
+    """Log at ``level`` and above from now on, in every logger."""
+    _level[0] = _LEVELS[level]
+
+
+def _by_level(_: Any, method: str, event: Any) -> Any:
+    if _METHOD_LEVELS.get(method, logging.INFO) < _level[0]:
+        raise structlog.DropEvent
+    return event
 
 
 def configure_logging(level: str = "info", fmt: str = "auto", stream: TextIO | None = None) -> None:
@@ -27,15 +43,17 @@ def configure_logging(level: str = "info", fmt: str = "auto", stream: TextIO | N
         if use_json
         else structlog.dev.ConsoleRenderer(colors=stream.isatty())
     )
+    set_level(level)
     structlog.configure(
         processors=[
+            _by_level,
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,
             renderer,
         ],
-        wrapper_class=structlog.make_filtering_bound_logger(_LEVELS[level]),
+        wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG),
         logger_factory=structlog.PrintLoggerFactory(file=stream),
         cache_logger_on_first_use=False,
     )

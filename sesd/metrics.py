@@ -47,7 +47,7 @@ class PipelineCollector(Collector):
 
     def __init__(self, pipeline: Pipeline, queues: Iterable[str], clock: Callable[[], float]):
         self._pipeline = pipeline
-        self._queues = list(queues)
+        self.queues = list(queues)
         self._clock = clock
 
     def collect(self) -> Iterator[Metric]:
@@ -60,7 +60,7 @@ class PipelineCollector(Collector):
             "SES events processed, by queue and event type.",
             labels=["queue", "event_type"],
         )
-        for queue in sorted(set(self._queues) | set(tallies.events)):
+        for queue in sorted(set(self.queues) | set(tallies.events)):
             counts = tallies.events.get(queue) or [0] * len(EVENT_TYPES)
             for name, n in zip(EVENT_TYPES, counts, strict=True):
                 events.add_metric([queue, name], n)
@@ -71,7 +71,7 @@ class PipelineCollector(Collector):
             "SQS messages handled, by queue and outcome.",
             labels=["queue", "outcome"],
         )
-        queues = sorted(set(self._queues) | {q for q, _ in tallies.messages})
+        queues = sorted(set(self.queues) | {q for q, _ in tallies.messages})
         for queue in queues:
             for outcome in OUTCOMES:
                 messages.add_metric([queue, outcome], tallies.messages.get((queue, outcome), 0))
@@ -297,7 +297,8 @@ class Metrics:
     def __init__(self, pipeline: Pipeline, queues: Iterable[str], clock: Callable[[], float]):
         queues = list(queues)
         self.registry = CollectorRegistry(auto_describe=False)
-        self.registry.register(PipelineCollector(pipeline, queues, clock))
+        self._collector = PipelineCollector(pipeline, queues, clock)
+        self.registry.register(self._collector)
         self.sqs_errors = Counter(
             "sesd_sqs_errors",
             "SQS calls that failed, by queue and operation.",
@@ -316,11 +317,31 @@ class Metrics:
             "reckoning); each re-anchors sesd's time.",
             registry=self.registry,
         )
+        self.reload_ok = Gauge(
+            "sesd_config_last_reload_successful",
+            "1 when the last config (re)load succeeded, 0 when it failed.",
+            registry=self.registry,
+        )
+        self.reload_at = Gauge(
+            "sesd_config_last_reload_success_timestamp_seconds",
+            "When the config was last loaded successfully (start or SIGHUP), Unix time.",
+            registry=self.registry,
+        )
         build = Gauge("sesd_build_info", "sesd's version.", ["version"], registry=self.registry)
         build.labels(__version__).set(1)
-        for queue in queues:
-            # Every series from the start at 0, so rate() and the dashboard see them
-            # before the first error.
+        self.set_queues(queues)
+
+    def set_queues(self, queues: Iterable[str]) -> None:
+        """The configured queues (at start and after a reload): each one's series exist
+        from then on at 0, so rate() and the dashboard see them before the first error."""
+        self._collector.queues = list(queues)
+        for queue in self._collector.queues:
             self.sqs_received.labels(queue)
             for operation in SQS_OPERATIONS:
                 self.sqs_errors.labels(queue, operation)
+
+    def reloaded(self, ok: bool, now: float) -> None:
+        """Record a config (re)load: ``ok``, and when the last good one was."""
+        self.reload_ok.set(1 if ok else 0)
+        if ok:
+            self.reload_at.set(now)

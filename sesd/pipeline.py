@@ -7,6 +7,7 @@ known, when the message was received.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Final, TypeVar
 
@@ -106,6 +107,27 @@ class Pipeline:
         # What an invalid result may say of an address: its domain only, unless
         # [logging] log_recipients allows full addresses for debugging.
         self._show = str if config.logging.log_recipients else redact_address
+
+    def reconfigure(self, config: Config) -> None:
+        """Take what a reload may change: tracked domains and groups (events from now
+        on), the windows whose breakdowns rules read, the canary's deadline and queue."""
+        self.domains.set_fixed(
+            LabelTable.for_domains(
+                track=config.domains.track,
+                groups=config.domains.groups,
+                max_tracked=config.domains.max_tracked,
+                idle_evict=config.domains.idle_evict.seconds,
+            )
+        )
+        # Forget the resolved labels: a domain may now belong to a group.
+        self._labels.clear()
+        read = {rule.window for rule in config.alerts.rules}
+        # In place: every domain's windows hold this same list.
+        for i, spec in enumerate(self.specs):
+            self.specs[i] = dataclasses.replace(spec, breakdown=spec.name in read)
+        if config.canary is not None:
+            self.canary.deadline = config.canary.deadline.seconds
+        self.canary.queue = config.canary_queue
 
     # --- write side ------------------------------------------------------------
 

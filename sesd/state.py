@@ -15,8 +15,6 @@ rather than refusing to.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +22,7 @@ import msgspec
 
 from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.rules import AlertState, Status
+from sesd.files import write_atomic
 from sesd.pipeline import Pipeline
 from sesd.windows import DomainWindows
 
@@ -42,7 +41,7 @@ def snapshot(pipeline: Pipeline, evaluator: Evaluator, now: float) -> bytes:
         windows.flush(now)
     alerts = {
         rule: {
-            domain: [s.status.value, s.since, s.last_sent, s.value, s.resolved_at]
+            domain: [s.status.value, s.since, s.last_sent, s.value, s.resolved_at, s.notified]
             for domain, s in states.items()
             if s.status is not Status.INACTIVE
         }
@@ -104,9 +103,10 @@ def _restore(data: dict[str, Any], pipeline: Pipeline, evaluator: Evaluator) -> 
     for rule, states in data["alerts"].items():
         if rule not in evaluator.states:
             continue
-        for domain, (status, since, last_sent, value, resolved_at) in states.items():
+        for domain, (status, since, last_sent, value, resolved_at, *notified) in states.items():
+            # A file from before silences: every firing alert in it had been sent.
             evaluator.states[rule][domain] = AlertState(
-                Status(status), since, last_sent, value, resolved_at
+                Status(status), since, last_sent, value, resolved_at, *(notified or [True])
             )
             alerts += 1
     return {
@@ -133,21 +133,5 @@ def read_state(path: str) -> bytes | None:
 
 
 def write_state(path: str, blob: bytes) -> None:
-    """Replace the file atomically; readable by its owner only."""
-    target = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(blob)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    directory = os.open(target.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
+    """Replace the state file atomically; readable by its owner only."""
+    write_atomic(path, blob)

@@ -9,6 +9,8 @@ is recorded, and :meth:`Receiver.wait_for` waits for a count without sleeping.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 from collections import deque
 from dataclasses import dataclass
@@ -155,3 +157,45 @@ class Receiver(LocalServer):
 
     def close(self) -> None:
         self._release.set()
+
+
+class WebhookReceiver(LocalServer):
+    """An in-house endpoint for sesd's webhook sink (or Alertmanager's webhook receiver):
+    records each JSON body; with ``secret``, it checks the HMAC-SHA256 signature header
+    as a careful receiver would (constant-time) and answers 401 when it does not match."""
+
+    def __init__(self, secret: str | None = None, path: str = "/hook", status: int = 204) -> None:
+        super().__init__()
+        self.status = status
+        self.path = path
+        self.url = f"http://127.0.0.1:{self.port}{path}"
+        self.secret = secret
+        self.bodies: list[Any] = []
+        self.rejected = 0
+        self._changed = anyio.Event()
+
+    async def wait_for(self, predicate: Any) -> Any:
+        """Return the first body satisfying ``predicate``, waiting for it to come."""
+        while True:
+            for body in self.bodies:
+                if predicate(body):
+                    return body
+            await self._changed.wait()
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        payload = await request.read()
+        if self.secret is not None:
+            expected = (
+                "sha256=" + hmac.new(self.secret.encode(), payload, hashlib.sha256).hexdigest()
+            )
+            got = request.headers.get("X-Sesd-Signature-256", "")
+            if not hmac.compare_digest(expected, got):
+                self.rejected += 1
+                return web.Response(status=401, text="bad signature")
+        self.bodies.append(json.loads(payload))
+        self._changed.set()
+        self._changed = anyio.Event()
+        return web.Response(status=self.status)
+
+    def routes(self, app: web.Application) -> None:
+        app.router.add_post(self.path, self._handle)

@@ -1,6 +1,7 @@
-"""What each sink receives, exactly: the PagerDuty events, the Slack message and the
-console lines of a grouped firing notification (one alert at the recipient's MTA, one
-inside SES) and of a resolve. The expected payloads in tests/fixtures/render/ were
+"""What each sink receives, exactly: the PagerDuty events, the Slack message, the
+console lines, the Alertmanager alerts and the webhook document of a grouped firing
+notification (one alert at the recipient's MTA with its links and labels, one inside
+SES) and of a resolve. The expected payloads in tests/fixtures/render/ were
 reviewed field by field; they are the formats' specification, and a change to a
 format changes them on purpose (``SESD_RENDER_UPDATE=1`` rewrites them)."""
 
@@ -15,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from sesd.alerting.documents import alertmanager_alerts, webhook_document
 from sesd.alerting.evaluator import Alert, Notification
 from sesd.alerting.render import console_text, pagerduty_events, slack_message
 from sesd.alerting.rules import Transition
@@ -50,6 +52,9 @@ def _alert(kind: Transition, domain: str, *, internal: bool = False, value: floa
         stage="inside SES" if internal else "SES -> recipient MTA",
         regions=["eu-west-1"],
         internal=internal,
+        runbook_url=None if internal else f"https://runbooks.example/delay?domain={domain}",
+        dashboard_url=None if internal else f"https://grafana.example/d/sesd?var-domain={domain}",
+        labels={} if internal else {"team": "mail"},
     )
 
 
@@ -66,6 +71,9 @@ def _notification(kind: Transition) -> Notification:
         sinks=("slack", "pagerduty", "console"),
         alerts=alerts,
         at=T + 60,
+        silence=""
+        if kind is Transition.RESOLVED
+        else "sesd silence add --rule delay-ratio-high --domain '*' --for 4h --comment REASON",
     )
 
 
@@ -75,6 +83,8 @@ def _render(notification: Notification) -> dict[str, Any]:
         "pagerduty": [json.loads(e) for e in pagerduty_events(notification, "KEY", "sesd-test")],
         "slack": slack_message(notification),
         "console": console_text(notification).splitlines(),
+        "alertmanager": json.loads(alertmanager_alerts(notification, 60.0)),
+        "webhook": json.loads(webhook_document(notification)),
     }
 
 
@@ -223,6 +233,8 @@ def test_a_section_at_slacks_3000_characters(length: int, cut: bool) -> None:
         alert = dataclasses.replace(
             _alert(Transition.FIRING, "a.example"),
             breakdown=Breakdown(diagnostics=[(diagnostic, 1)]),
+            runbook_url=None,
+            dashboard_url=None,
         )
         notification = Notification(
             rule="r", kind=Transition.FIRING, severity="info", sinks=(), alerts=(alert,), at=T
@@ -234,6 +246,23 @@ def test_a_section_at_slacks_3000_characters(length: int, cut: bool) -> None:
     text = section("x" * (length - rest))
     assert len(text) == min(length, 3000)
     assert text.endswith("…") == cut
+
+
+def test_a_cut_section_keeps_its_links_within_3000_characters() -> None:
+    """Links come after the alert's text: a long text is cut so that they still fit."""
+    alert = dataclasses.replace(
+        _alert(Transition.FIRING, "a.example"),
+        breakdown=Breakdown(diagnostics=[("x" * 5000, 1)]),
+    )
+    notification = Notification(
+        rule="r", kind=Transition.FIRING, severity="info", sinks=(), alerts=(alert,), at=T
+    )
+    text: str = slack_message(notification)["blocks"][1]["text"]["text"]
+    assert len(text) == 3000
+    assert text.endswith(
+        "…\n<https://runbooks.example/delay?domain=a.example|runbook> · "
+        "<https://grafana.example/d/sesd?var-domain=a.example|dashboard>"
+    )
 
 
 def test_a_pagerduty_event_over_512_kb_drops_its_details() -> None:

@@ -236,7 +236,7 @@ def test_rule_validation_errors() -> None:
 
     cases = {
         'metric = "latency"': "unknown metric 'latency'",
-        'sinks = ["email"]': "unknown sink 'email'",
+        'sinks = ["email"]': "sink 'email' is not configured (configured: console;",
         'sinks = ["slack"]': "sink 'slack' is not configured",
         'window = "10m"': "window '10m' is not one of windows.sizes",
         "clear_below = 0.5": "clear_below (0.5) is above `above` (0.2)",

@@ -1,5 +1,5 @@
-"""Stopping is bounded, and SIGHUP does not stop sesd (issue "trust" G), with real
-signals to ``sesd run`` as a process."""
+"""Stopping is bounded (issue "trust" G), with real signals to ``sesd run`` as a
+process. (SIGHUP reloads: tests/test_reload.py.)"""
 
 from __future__ import annotations
 
@@ -62,29 +62,3 @@ async def test_sigterm_on_a_stalled_network_exits_within_the_grace_period(
     assert events.index("sesd.state.saved") < events.index("sesd.daemon.stopped")
     assert stopped["processed"] == 1
     assert state.stat().st_size > 0
-
-
-@pytest.mark.timeout(60)
-async def test_sighup_is_logged_and_ignored(local_sqs: LocalSqs, sqs: Any, tmp_path: Path) -> None:
-    """SIGHUP (twice) leaves sesd running and consuming; SIGTERM then stops it cleanly."""
-    url, _ = await make_queue(sqs)
-    config = config_file(
-        tmp_path,
-        f'[aws]\nendpoint_url = "{local_sqs.url}"\n'
-        f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 1\n',
-    )
-    async with sesd_process(config) as sesd:
-        for _ in range(2):
-            sesd.process.send_signal(signal.SIGHUP)
-            with anyio.fail_after(10):
-                await sesd.wait_for_event("sesd.daemon.sighup_ignored")
-        await send_bodies(sqs, url, [f.raw(f.delivery(["a@one.example"]))])
-        with anyio.fail_after(30):
-            await sesd.wait_for_received(1)
-        assert sesd.process.returncode is None
-        sesd.process.send_signal(signal.SIGTERM)
-        with anyio.fail_after(30):
-            stopped = await sesd.wait_for_event("sesd.daemon.stopped")
-            code = await sesd.process.wait()
-    assert code == 0
-    assert stopped["processed"] == 1

@@ -1,20 +1,33 @@
 """Stage 6 continued: rules over every tracked domain, and alerts grouped into notifications.
 
-Pure: the caller passes the pipeline (read only) and ``now``. Transitions of
+The caller passes the pipeline (read only) and ``now``. Transitions of
 one rule and kind (firing, repeat, resolved) that happen within
 ``group_wait`` of the first go out together as one :class:`Notification`, so
 a provider outage across fifty domains is one message, not fifty.
+
+Silences gate what is sent, never the states: a silenced firing sends nothing
+(and neither does its resolve); when the silence ends while the alert still
+fires, the firing is sent then. A resolve is sent when its firing was.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from typing import Any
 
 from sesd.alerting.rules import AlertState, Status, Transition, measure, step
+from sesd.alerting.silences import Silences, silence_command
 from sesd.canary.tracker import CANARY_DOMAIN
-from sesd.config import CANARY_METRICS, QUANTILE_METRICS, AlertsConfig, Duration, RuleConfig
+from sesd.config import (
+    CANARY_METRICS,
+    QUANTILE_METRICS,
+    AlertsConfig,
+    Duration,
+    RuleConfig,
+    is_glob,
+)
 from sesd.domains import normalise_domain
 from sesd.events import EVENT_TYPES
 from sesd.pipeline import Pipeline
@@ -52,6 +65,10 @@ class Alert:
     notes: tuple[str, ...] = ()
     #: True when the rule fires above its threshold, False when below it.
     rising: bool = True
+    runbook_url: str | None = None
+    dashboard_url: str | None = None
+    #: The rule's own labels (Alertmanager).
+    labels: dict[str, str] = field(default_factory=dict)
 
     @property
     def fires(self) -> str:
@@ -74,10 +91,13 @@ class Notification:
     sinks: tuple[str, ...]
     alerts: tuple[Alert, ...]
     at: float
+    #: The ``sesd silence add`` line that would mute it ("" for a resolve).
+    silence: str = ""
 
 
 @dataclass(slots=True)
 class _Group:
+    rule: RuleConfig
     first_at: float
     alerts: list[Alert] = field(default_factory=list)
 
@@ -85,17 +105,59 @@ class _Group:
 class Evaluator:
     """Holds every alert state; :meth:`evaluate` steps them, :meth:`due` groups the output."""
 
-    def __init__(self, config: AlertsConfig, window_names: list[str]) -> None:
+    def __init__(
+        self,
+        config: AlertsConfig,
+        window_names: list[str],
+        silences: Silences | None = None,
+        silence_prefix: str = "sesd silence add",
+    ) -> None:
+        self.states: dict[str, dict[str, AlertState]] = {}
+        self.silences = silences or Silences(None)
+        self._silence_prefix = silence_prefix
+        self._groups: dict[tuple[str, Transition], _Group] = {}
+        #: The last alert sent per (rule, domain) while it fires: what is posted again
+        #: to sinks that want every firing alert now and then (Alertmanager).
+        self.current: dict[tuple[str, str], Alert] = {}
+        #: ``--until-resolved`` silences whose alert resolved in the last evaluation.
+        self.ended_silences: set[str] = set()
+        #: (rule, domain, transition, silence id) a silence held back in the last one.
+        self.held: list[tuple[str, str, str, str]] = []
+        self.configure(config, window_names, now=0.0)
+
+    def configure(self, config: AlertsConfig, window_names: list[str], now: float) -> list[Alert]:
+        """Take new rules (at start and on reload). States of rules kept by name stay;
+        a removed rule's sent alerts resolve, and those resolves are returned and queued."""
+        old = {rule.name: rule for rule in getattr(self, "rules", [])}
         self.rules = list(config.rules)
         self._window_index = {rule.name: window_names.index(rule.window) for rule in self.rules}
         self._repeat = config.repeat_interval.seconds
         self._group_wait = config.group_wait.seconds
-        self.states: dict[str, dict[str, AlertState]] = {rule.name: {} for rule in self.rules}
-        self._groups: dict[tuple[str, Transition], _Group] = {}
+        self._dashboard = config.dashboard_url
+        out: list[Alert] = []
+        for name in set(self.states) - {rule.name for rule in self.rules}:
+            for domain, state in sorted(self.states.pop(name).items()):
+                self.current.pop((name, domain), None)
+                if state.status is Status.FIRING and state.notified:
+                    state.status, state.resolved_at, state.notified = Status.INACTIVE, now, False
+                    alert = Alert(
+                        **self._identity(old[name], domain, Transition.RESOLVED, state, now),
+                        counts={},
+                        breakdown=Breakdown(),
+                        stage="",
+                        regions=[],
+                        internal=False,
+                        notes=("the rule was removed from the config",),
+                    )
+                    self._emit(old[name], alert, now, out)
+        for rule in self.rules:
+            self.states.setdefault(rule.name, {})
+        return out
 
     def evaluate(self, pipeline: Pipeline, now: float) -> list[Alert]:
-        """Step every (rule, domain); returns the transitions, also queued for :meth:`due`."""
+        """Step every (rule, domain); returns the alerts to send, also queued for :meth:`due`."""
         out: list[Alert] = []
+        self.ended_silences, self.held = set(), []
         for rule in self.rules:
             if rule.metric in CANARY_METRICS:
                 self._canary(rule, pipeline, now, out)
@@ -119,23 +181,62 @@ class Evaluator:
                     pending = pipeline.pending.count(domain, now)
                     value, volume = measure(rule.metric, figures, pending)
                 transition = step(rule, state, value, volume, now, self._repeat)
-                if transition is None:
+                kind = self._gate(rule, domain, state, transition, now)
+                # A firing alert restored from the state file: known again for resends.
+                remember = (
+                    kind is None
+                    and state.notified
+                    and state.status is Status.FIRING
+                    and (rule.name, domain) not in self.current
+                )
+                if kind is None and not remember:
                     if state.status is Status.INACTIVE and domain not in pipeline.windows:
                         del states[domain]
                     continue
                 if windows is not None:
                     breakdown = windows.breakdown(self._window_index[rule.name], now)
                 alert = _alert(
-                    rule,
-                    domain,
-                    transition,
-                    state,
-                    now,
+                    self._identity(rule, domain, kind or Transition.REPEAT, state, now),
                     figures.counts if figures is not None else None,
                     breakdown or Breakdown(),
                 )
-                self._emit(alert, now, out)
+                if remember:
+                    self.current[(rule.name, domain)] = alert
+                else:
+                    self._emit(rule, alert, now, out)
         return out
+
+    def _gate(
+        self,
+        rule: RuleConfig,
+        domain: str,
+        state: AlertState,
+        transition: Transition | None,
+        now: float,
+    ) -> Transition | None:
+        """What to send for a step's transition, given the silences: the transition, a
+        held-back firing once its silence ended, or nothing."""
+        if transition is Transition.RESOLVED:
+            self.ended_silences |= self.silences.waiting_on(rule.name, domain, rule.severity, now)
+            sent, state.notified = state.notified, False
+            return transition if sent else None
+        if state.status is not Status.FIRING:
+            return None
+        silence = self.silences.match(rule.name, domain, rule.severity, now)
+        if silence is not None:
+            if transition is not None:
+                self.held.append((rule.name, domain, transition.value, silence.id))
+            return None
+        if not state.notified:
+            # Fired now, or fired under a silence that has ended since.
+            state.notified, state.last_sent = True, now
+            return Transition.FIRING
+        return transition
+
+    def silenced(self, rule: str, domain: str, now: float) -> bool:
+        """Whether a firing alert is held back by a silence (a pure read)."""
+        severity = next((r.severity for r in self.rules if r.name == rule), "")
+        return self.silences.match(rule, domain, severity, now) is not None
 
     def _canary(self, rule: RuleConfig, pipeline: Pipeline, now: float, out: list[Alert]) -> None:
         """A canary rule: one alert, domain ``canary``, measured by the canary tracker."""
@@ -144,11 +245,12 @@ class Evaluator:
         window = Duration(rule.window).seconds
         value, volume = tracker.measure(rule.metric, window, now)
         transition = step(rule, state, value, volume, now, self._repeat)
-        if transition is None:
+        kind = self._gate(rule, CANARY_DOMAIN, state, transition, now)
+        if kind is None:
             return
         missing = [c.message_id for c in tracker.missing(now, now - window) if c.message_id]
         alert = Alert(
-            **_identity(rule, CANARY_DOMAIN, transition, state, now),
+            **self._identity(rule, CANARY_DOMAIN, kind, state, now),
             counts=tracker.counts(window, now),
             breakdown=Breakdown(message_ids=missing[-5:]),
             stage=tracker.stage(rule.metric, now, window),
@@ -156,13 +258,17 @@ class Evaluator:
             internal=False,
             notes=tuple(tracker.notes()),
         )
-        self._emit(alert, now, out)
+        self._emit(rule, alert, now, out)
 
-    def _emit(self, alert: Alert, now: float, out: list[Alert]) -> None:
+    def _emit(self, rule: RuleConfig, alert: Alert, now: float, out: list[Alert]) -> None:
         out.append(alert)
+        if alert.kind is Transition.RESOLVED:
+            self.current.pop((alert.rule, alert.domain), None)
+        else:
+            self.current[(alert.rule, alert.domain)] = alert
         group = self._groups.get((alert.rule, alert.kind))
         if group is None:
-            group = self._groups[(alert.rule, alert.kind)] = _Group(now)
+            group = self._groups[(alert.rule, alert.kind)] = _Group(rule, now)
         group.alerts.append(alert)
 
     def due(self, now: float, *, flush: bool = False) -> list[Notification]:
@@ -172,11 +278,11 @@ class Evaluator:
             for key, group in self._groups.items()
             if flush or now - group.first_at >= self._group_wait
         ]
-        by_name = {rule.name: rule for rule in self.rules}
         notifications = []
         for key in ready:
             group = self._groups.pop(key)
-            rule = by_name[key[0]]
+            rule = group.rule
+            domains = [alert.domain for alert in group.alerts]
             notifications.append(
                 Notification(
                     rule=rule.name,
@@ -185,6 +291,9 @@ class Evaluator:
                     sinks=tuple(rule.sinks),
                     alerts=tuple(group.alerts),
                     at=now,
+                    silence=""
+                    if key[1] is Transition.RESOLVED
+                    else silence_command(self._silence_prefix, rule.name, domains),
                 )
             )
         return notifications
@@ -198,13 +307,37 @@ class Evaluator:
 
     @staticmethod
     def _domains(rule: RuleConfig, pipeline: Pipeline, states: dict[str, AlertState]) -> list[str]:
-        if "*" in rule.domains:
-            wanted = set(pipeline.windows)
-        else:
-            wanted = {normalise_domain(d) or d for d in rule.domains}
+        """The rule's domains: named ones (stepped even before they have events), those
+        of its globs that have windows, less its exclusions."""
+        globs = [d for d in rule.domains if is_glob(d)]
+        wanted = {normalise_domain(d) or d for d in rule.domains if not is_glob(d)}
+        if globs:
+            wanted.update(d for d in pipeline.windows if any(fnmatchcase(d, g) for g in globs))
+        if rule.exclude_domains:
+            wanted = {d for d in wanted if not _excluded(rule, d)}
         # Domains with a state are stepped too, so an alert whose domain went quiet (or
         # was evicted) still resolves, and the state of an evicted domain is forgotten.
         return sorted(wanted | set(states))
+
+    def _identity(
+        self, rule: RuleConfig, domain: str, kind: Transition, state: AlertState, now: float
+    ) -> dict[str, Any]:
+        """The fields every alert has: which rule and domain, the value against the
+        thresholds, and its links."""
+        fields = {"domain": domain, "rule": rule.name, "window": rule.window}
+        return {
+            **_identity(rule, domain, kind, state, now),
+            "runbook_url": rule.runbook_url.format(**fields) if rule.runbook_url else None,
+            "dashboard_url": self._dashboard.format(**fields) if self._dashboard else None,
+            "labels": rule.labels,
+        }
+
+
+def _excluded(rule: RuleConfig, domain: str) -> bool:
+    return any(
+        fnmatchcase(domain, pattern) if is_glob(pattern) else domain == normalise_domain(pattern)
+        for pattern in rule.exclude_domains
+    )
 
 
 def _identity(
@@ -228,21 +361,16 @@ def _identity(
 
 
 def _alert(
-    rule: RuleConfig,
-    domain: str,
-    kind: Transition,
-    state: AlertState,
-    now: float,
+    identity: dict[str, Any],
     counts: tuple[int, ...] | None,
     breakdown: Breakdown,
 ) -> Alert:
     named = dict(zip(EVENT_TYPES, counts or (0,) * len(EVENT_TYPES), strict=True))
     delay_types = {name for name, _ in breakdown.delay_types}
     mta_signal = bool(breakdown.statuses or breakdown.diagnostics or breakdown.mtas)
-    internal = rule.metric in _DELAY_METRICS and (
-        bool(delay_types & _INTERNAL_DELAYS) or not mta_signal
-    )
-    if rule.metric == "processing_p95_seconds":
+    metric = identity["metric"]
+    internal = metric in _DELAY_METRICS and (bool(delay_types & _INTERNAL_DELAYS) or not mta_signal)
+    if metric == "processing_p95_seconds":
         stage = "inside SES (processing time)"
     elif internal:
         stage = "inside SES"
@@ -250,7 +378,7 @@ def _alert(
         stage = "SES -> recipient MTA"
     regions = sorted({arn.split(":")[3] for arn in breakdown.sources if arn.count(":") >= 5})
     return Alert(
-        **_identity(rule, domain, kind, state, now),
+        **identity,
         counts={
             name: named[name]
             for name in ("send", "delivery", "delivery_delay", "bounce", "complaint")

@@ -57,9 +57,15 @@ class Outbox:
         self._retry_cap = retry_cap
         self._max_age = max_age
         self._clock = clock
+        self._closing = False
         self._log = get_logger(sink=sink.name)
         for outcome in OUTCOMES:
             counter.labels(sink.name, outcome)
+
+    def close(self) -> None:
+        """Deliver what is queued, then let :meth:`run` return (the sink was removed)."""
+        self._closing = True
+        self._wake()
 
     def put(self, notification: Notification) -> None:
         """Queue a notification; drops the oldest queued one when full."""
@@ -81,9 +87,11 @@ class Outbox:
             await self._changed.wait()
 
     async def run(self) -> None:
-        """Deliver forever, in order."""
+        """Deliver in order, until closed and empty."""
         while True:
             while not self._queue:
+                if self._closing:
+                    return
                 await self._changed.wait()
             notification = self._queue.popleft()
             self._in_flight = True

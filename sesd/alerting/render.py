@@ -20,7 +20,15 @@ from sesd.alerting.rules import Transition
 from sesd.config import CANARY_METRICS
 from sesd.text import slack_escape
 
-__all__ = ["console_text", "pagerduty_events", "slack_message"]
+__all__ = [
+    "console_text",
+    "describe",
+    "details",
+    "headline",
+    "links",
+    "pagerduty_events",
+    "slack_message",
+]
 
 SLACK_MAX_BLOCKS = 50
 SLACK_MAX_SECTION = 3000
@@ -126,10 +134,14 @@ def _section(text: str) -> dict[str, Any]:
     return {"type": "section", "text": _mrkdwn(text)}
 
 
-def _alert_section(alert: Alert) -> str:
+def describe(alert: Alert, *, slack: bool = False) -> str:
+    """The full text of an alert: value and thresholds, counts, where in the path, delay
+    types, SMTP codes, MTAs, message ids and the AWS Support facts. For Slack, what
+    matters most is in bold, and the AWS note has its icon."""
     b = alert.breakdown
+    mark = "*" if slack else ""
     lines = [
-        f"*{alert.domain}*: {alert.metric} *{_value(alert, alert.value)}* "
+        f"{mark}{alert.domain}{mark}: {alert.metric} {mark}{_value(alert, alert.value)}{mark} "
         f"(fires {alert.fires} {_value(alert, alert.threshold)}, "
         f"clears at {_value(alert, alert.clear_threshold)}, {alert.window})",
         "counts: " + ", ".join(f"{k} {v}" for k, v in alert.counts.items() if v),
@@ -151,7 +163,8 @@ def _alert_section(alert: Alert) -> str:
         ]
         if alert.internal:
             lines.append(
-                ":information_source: looks internal to SES: open an AWS Support case with the "
+                (":information_source: " if slack else "")
+                + "looks internal to SES: open an AWS Support case with the "
                 "region, identity ARN and message ids above"
             )
     return "\n".join(lines)
@@ -168,13 +181,37 @@ def slack_message(notification: Notification) -> dict[str, Any]:
     blocks: list[dict[str, Any]] = [_section(f"*{title}*")]
     room = SLACK_MAX_BLOCKS - 2  # the title, and a closing context block
     shown = alerts[:room] if len(alerts) <= room else alerts[: room - 1]
-    blocks.extend(_section(_alert_section(alert)) for alert in shown)
+    blocks.extend(_alert_block(alert) for alert in shown)
     if len(shown) < len(alerts):
         rest = ", ".join(a.domain for a in alerts[len(shown) :])
         blocks.append(_section(f"…and {len(alerts) - len(shown)} more: {rest}"))
-    blocks.append({"type": "context", "elements": [_mrkdwn(f"sesd · {_when(first.at)}")]})
+    closing = [_mrkdwn(f"sesd · {_when(first.at)}")]
+    if notification.silence:
+        closing.append(_mrkdwn(f"mute: {notification.silence}"))
+    blocks.append({"type": "context", "elements": closing})
     text = _mrkdwn(title + ": " + "; ".join(headline(a) for a in alerts), SLACK_MAX_TEXT)
     return {"text": text["text"], "blocks": blocks}
+
+
+def _alert_block(alert: Alert) -> dict[str, Any]:
+    """An alert's section: its text escaped, then its links (from the config, so not
+    escaped: Slack's ``<url|name>`` is the link)."""
+    found = " · ".join(f"<{_slack_url(url)}|{name}>" for name, url in links(alert))
+    found = "\n" + found if found else ""
+    text = _mrkdwn(describe(alert, slack=True), SLACK_MAX_SECTION - len(found))
+    text["text"] += found
+    return {"type": "section", "text": text}
+
+
+def links(alert: Alert) -> list[tuple[str, str]]:
+    """(name, URL) of the alert's runbook and dashboard, those configured."""
+    found = [("runbook", alert.runbook_url), ("dashboard", alert.dashboard_url)]
+    return [(name, url) for name, url in found if url]
+
+
+def _slack_url(url: str) -> str:
+    """A URL inside Slack's ``<url|text>``: the three characters that end it encoded."""
+    return url.replace("|", "%7C").replace("<", "%3C").replace(">", "%3E")
 
 
 def pagerduty_events(notification: Notification, routing_key: str, source: str) -> list[bytes]:
@@ -198,6 +235,11 @@ def pagerduty_events(notification: Notification, routing_key: str, source: str) 
                 "timestamp": datetime.fromtimestamp(alert.at, UTC).isoformat(),
                 "custom_details": details(alert),
             }
+            if notification.silence:
+                event["payload"]["custom_details"]["mute"] = notification.silence
+            found = links(alert)
+            if found:
+                event["links"] = [{"href": url, "text": name} for name, url in found]
         body = msgspec.json.encode(event)
         if len(body) > PD_MAX_EVENT:
             event["payload"]["custom_details"] = {"note": "details too large; see Slack"}
@@ -224,4 +266,7 @@ def console_text(notification: Notification) -> str:
             )
             if b.message_ids:
                 lines.append(f"    message ids: {', '.join(b.message_ids)}")
+        lines += [f"    {name}: {url}" for name, url in links(alert)]
+    if notification.silence:
+        lines.append(f"    mute: {notification.silence}")
     return "\n".join(lines)

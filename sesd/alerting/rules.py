@@ -49,6 +49,8 @@ class AlertState:
     last_sent: float = 0.0  # last firing or repeat notification
     value: float | None = None
     resolved_at: float | None = None
+    #: Whether this firing was notified (False while a silence holds it back).
+    notified: bool = False
 
 
 def measure(metric: str, figures: Figures, pending: int) -> tuple[float | None, int]:

@@ -15,11 +15,19 @@ from typing import Protocol, TextIO
 import aiohttp
 import msgspec
 
+from sesd.alerting.documents import (
+    SIGNATURE_HEADER,
+    alertmanager_alerts,
+    sign,
+    webhook_document,
+)
 from sesd.alerting.evaluator import Notification
 from sesd.alerting.render import console_text, pagerduty_events, slack_message
-from sesd.config import PagerDutyConfig, SlackConfig
+from sesd.config import AlertmanagerConfig, PagerDutyConfig, SlackConfig, WebhookConfig
+from sesd.logs import get_logger
 
 __all__ = [
+    "AlertmanagerSink",
     "ConsoleSink",
     "DeliveryError",
     "PagerDutySink",
@@ -28,10 +36,13 @@ __all__ = [
     "Retryable",
     "Sink",
     "SlackSink",
+    "WebhookSink",
 ]
 
 #: PagerDuty asks for at least this long a pause after a 429.
 PAGERDUTY_MIN_PAUSE = 30.0
+#: Any 2xx (Alertmanager answers 200; webhooks 200, 202 or 204).
+_SUCCESS = tuple(range(200, 300))
 #: When Slack answers 429 without a usable Retry-After.
 SLACK_DEFAULT_PAUSE = 30.0
 
@@ -83,13 +94,14 @@ async def _post(
     ok: tuple[int, ...],
     min_pause: float,
     default_pause: float,
+    headers: dict[str, str] | None = None,
 ) -> str:
     """POST JSON; returns the body on success, raises a DeliveryError otherwise."""
     try:
         async with session.post(
             url,
             data=data,
-            headers={"Content-Type": "application/json"},
+            headers={"Content-Type": "application/json", **(headers or {})},
             timeout=aiohttp.ClientTimeout(total=within),
             allow_redirects=False,
         ) as response:
@@ -112,9 +124,10 @@ async def _post(
 class SlackSink:
     """A Slack incoming webhook: 200 with body ``ok`` is success."""
 
-    name = "slack"
-
-    def __init__(self, config: SlackConfig, session: aiohttp.ClientSession) -> None:
+    def __init__(
+        self, config: SlackConfig, session: aiohttp.ClientSession, name: str = "slack"
+    ) -> None:
+        self.name = name
         self._config = config
         self._session = session
 
@@ -140,9 +153,10 @@ class PagerDutySink:
     ``dedup_key``, so that repeats nothing.
     """
 
-    name = "pagerduty"
-
-    def __init__(self, config: PagerDutyConfig, session: aiohttp.ClientSession) -> None:
+    def __init__(
+        self, config: PagerDutyConfig, session: aiohttp.ClientSession, name: str = "pagerduty"
+    ) -> None:
+        self.name = name
         self._config = config
         self._session = session
 
@@ -162,12 +176,81 @@ class PagerDutySink:
             )
 
 
+class WebhookSink:
+    """sesd's own JSON document (``sesd.webhook.v1``), signed when a secret is set:
+    any 2xx is success."""
+
+    def __init__(self, config: WebhookConfig, session: aiohttp.ClientSession, name: str) -> None:
+        self.name = name
+        self._config = config
+        self._session = session
+
+    async def send(self, notification: Notification) -> None:
+        """Post the document."""
+        body = webhook_document(notification)
+        headers = {}
+        if self._config.secret is not None:
+            headers[SIGNATURE_HEADER] = sign(self._config.secret.get(), body)
+        await _post(
+            self._session,
+            self._config.url.get(),
+            body,
+            self._config.timeout.seconds,
+            ok=_SUCCESS,
+            min_pause=0.0,
+            default_pause=SLACK_DEFAULT_PAUSE,
+            headers=headers,
+        )
+
+
+class AlertmanagerSink:
+    """Alertmanager's ``POST /api/v2/alerts``, to every member of a cluster.
+
+    Members gossip, so one that took the alerts is enough: a member that fails
+    while another succeeds is logged, not retried. Only when every member fails
+    does the outbox retry (a retry posts to all again; Alertmanager folds repeats).
+    """
+
+    def __init__(
+        self, config: AlertmanagerConfig, session: aiohttp.ClientSession, name: str
+    ) -> None:
+        self.name = name
+        self.resend_every = config.resend_every.seconds
+        self._config = config
+        self._session = session
+        self._log = get_logger(sink=name)
+
+    async def send(self, notification: Notification) -> None:
+        """Post the alerts to each member."""
+        body = alertmanager_alerts(notification, self.resend_every)
+        failures: list[DeliveryError] = []
+        for url in self._config.urls:
+            try:
+                await _post(
+                    self._session,
+                    url.rstrip("/") + "/api/v2/alerts",
+                    body,
+                    self._config.timeout.seconds,
+                    ok=_SUCCESS,
+                    min_pause=0.0,
+                    default_pause=SLACK_DEFAULT_PAUSE,
+                )
+            except DeliveryError as exc:
+                failures.append(exc)
+                self._log.warning("sesd.notify.member_failed", member=url, error=str(exc))
+        if len(failures) < len(self._config.urls):
+            return
+        retryable = [exc for exc in failures if isinstance(exc, Retryable)]
+        if retryable:
+            raise retryable[0]
+        raise failures[0]
+
+
 class ConsoleSink:
     """Prints notifications to standard output (``sesd demo`` uses it)."""
 
-    name = "console"
-
-    def __init__(self, stream: TextIO | None = None) -> None:
+    def __init__(self, stream: TextIO | None = None, name: str = "console") -> None:
+        self.name = name
         self._stream = stream
 
     async def send(self, notification: Notification) -> None:

@@ -9,7 +9,7 @@ import aiohttp
 from sesd.alerting.evaluator import Alert, Notification
 from sesd.alerting.rules import Transition
 from sesd.alerting.service import build_sinks
-from sesd.alerting.sinks import DeliveryError
+from sesd.alerting.sinks import AlertmanagerSink, DeliveryError, PagerDutySink
 from sesd.config import Config
 from sesd.logs import get_logger
 from sesd.windows import Breakdown
@@ -52,7 +52,7 @@ async def send_test_alert(config: Config, sink_name: str) -> int:
             log.error("sesd.test_alert.unknown_sink", configured=sorted(sinks))
             return 2
         kinds = [Transition.FIRING]
-        if sink_name == "pagerduty":
+        if isinstance(sink, PagerDutySink | AlertmanagerSink):
             kinds.append(Transition.RESOLVED)  # leave no open incident behind
         for kind in kinds:
             try:

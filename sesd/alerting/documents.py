@@ -1,0 +1,110 @@
+"""Notifications as JSON for machines: Alertmanager's alerts and sesd's webhook schema.
+
+Pure functions, like :mod:`sesd.alerting.render`.
+
+* Alertmanager (``POST /api/v2/alerts``): one alert per (rule, domain), labelled
+  ``alertname``, ``domain``, ``severity`` and the rule's own labels, and no
+  replica label, so replicas that fire the same alert are folded into one.
+  A firing alert carries ``endsAt`` a few resend periods ahead (as Prometheus
+  does), so it resolves on its own if sesd stops sending it; a resolved one
+  carries the time it resolved.
+* The webhook: the document README describes, ``schema`` versioned
+  (``sesd.webhook.v1``), signed when a secret is set.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+
+from sesd.alerting.evaluator import Alert, Notification
+from sesd.alerting.render import describe, details, headline
+from sesd.alerting.rules import Transition
+
+__all__ = [
+    "SIGNATURE_HEADER",
+    "WEBHOOK_SCHEMA",
+    "alertmanager_alerts",
+    "sign",
+    "webhook_document",
+]
+
+WEBHOOK_SCHEMA = "sesd.webhook.v1"
+SIGNATURE_HEADER = "X-Sesd-Signature-256"
+#: A firing alert is valid for this many resend periods (Prometheus uses 4).
+VALID_FOR_RESENDS = 4
+
+
+def _iso(t: float) -> str:
+    return datetime.fromtimestamp(t, UTC).isoformat().replace("+00:00", "Z")
+
+
+def alertmanager_alerts(notification: Notification, resend_every: float) -> bytes:
+    """The body of one ``POST /api/v2/alerts``: every alert of the notification."""
+    out = []
+    for alert in notification.alerts:
+        resolved = alert.kind is Transition.RESOLVED
+        annotations = {"summary": headline(alert), "description": describe(alert)}
+        if alert.runbook_url:
+            annotations["runbook_url"] = alert.runbook_url
+        if alert.dashboard_url:
+            annotations["dashboard_url"] = alert.dashboard_url
+        if notification.silence:
+            annotations["mute"] = notification.silence
+        ends = alert.at if resolved else notification.at + VALID_FOR_RESENDS * resend_every
+        out.append(
+            {
+                "labels": {
+                    **alert.labels,
+                    "alertname": alert.rule,
+                    "domain": alert.domain,
+                    "severity": alert.severity,
+                },
+                "annotations": annotations,
+                "startsAt": _iso(alert.since),
+                "endsAt": _iso(ends),
+                "generatorURL": alert.dashboard_url or "",
+            }
+        )
+    return msgspec.json.encode(out)
+
+
+def _webhook_alert(alert: Alert) -> dict[str, Any]:
+    return {
+        "rule": alert.rule,
+        "domain": alert.domain,
+        "state": alert.kind.value,
+        "severity": alert.severity,
+        "summary": headline(alert),
+        "description": describe(alert),
+        "since": _iso(alert.since),
+        "at": _iso(alert.at),
+        "runbook_url": alert.runbook_url,
+        "dashboard_url": alert.dashboard_url,
+        "labels": alert.labels,
+        "details": details(alert),
+    }
+
+
+def webhook_document(notification: Notification) -> bytes:
+    """The webhook body (schema ``sesd.webhook.v1``)."""
+    return msgspec.json.encode(
+        {
+            "schema": WEBHOOK_SCHEMA,
+            "kind": notification.kind.value,
+            "rule": notification.rule,
+            "severity": notification.severity,
+            "at": _iso(notification.at),
+            "mute": notification.silence or None,
+            "alerts": [_webhook_alert(alert) for alert in notification.alerts],
+        }
+    )
+
+
+def sign(secret: str, body: bytes) -> str:
+    """The signature header's value: ``sha256=`` and the hex HMAC-SHA256 of the body."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()

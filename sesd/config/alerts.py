@@ -1,0 +1,295 @@
+"""``[alerts]``: rules, the sinks they route to, silences and links.
+
+Sinks are named: ``[alerts.sinks.NAME]`` with a ``type``. The older
+``[alerts.slack]`` and ``[alerts.pagerduty]`` are the sinks named ``slack``
+and ``pagerduty``; ``console`` always exists.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+import msgspec
+
+from sesd.config.values import Duration, Secret, Section, check_http_url
+
+__all__ = [
+    "CANARY_METRICS",
+    "METRICS",
+    "QUANTILE_METRICS",
+    "SINK_TYPES",
+    "AlertmanagerConfig",
+    "AlertsConfig",
+    "ConsoleConfig",
+    "PagerDutyConfig",
+    "RuleConfig",
+    "SinkConfig",
+    "SlackConfig",
+    "WebhookConfig",
+    "is_glob",
+]
+
+METRICS = (
+    "delay_ratio",
+    "delayed_recipients",
+    "bounce_ratio",
+    "complaint_ratio",
+    "delivery_ratio",
+    "processing_p95_seconds",
+    "delay_duration_p95_seconds",
+    "pending_delays",
+)
+#: Rule metrics read from a window's quantiles (the others need its counts only).
+QUANTILE_METRICS = ("processing_p95_seconds", "delay_duration_p95_seconds")
+#: Rule metrics read from the canary rather than from a domain's windows.
+CANARY_METRICS = ("canary_missing", "canary_send_latency_seconds")
+SINK_TYPES = ("slack", "pagerduty", "alertmanager", "webhook", "console")
+
+_NAME = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
+_LABEL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
+#: Labels sesd sets itself on an Alertmanager alert.
+_OWN_LABELS = frozenset({"alertname", "domain", "severity"})
+_TEMPLATE_FIELDS = {"domain": "example.com", "rule": "rule", "window": "5m"}
+
+
+def is_glob(pattern: str) -> bool:
+    """Whether a domain or matcher is a glob (``*``, ``?``, ``[...]``) rather than a name."""
+    return any(c in pattern for c in "*?[")
+
+
+def _check_template(template: str, what: str) -> None:
+    """A URL template may use ``{domain}``, ``{rule}`` and ``{window}`` only."""
+    try:
+        example = template.format(**_TEMPLATE_FIELDS)
+    except (KeyError, IndexError, ValueError) as exc:
+        raise ValueError(
+            f"{what}: {template!r} is not a template of {{domain}}, {{rule}}, {{window}} ({exc})"
+        ) from None
+    check_http_url(example)
+
+
+class RuleConfig(Section, frozen=True):
+    """``[[alerts.rules]]``: one threshold on one window metric, per domain. A rule
+    fires while the value is ``above`` a threshold (or ``below`` one, for metrics such
+    as ``delivery_ratio`` where low is bad)."""
+
+    name: str
+    metric: str
+    window: str
+    above: float | None = None
+    below: float | None = None
+    clear_below: float | None = None
+    clear_above: float | None = None
+    min_events: int = 0
+    for_: Duration = msgspec.field(default_factory=lambda: Duration("0s"), name="for")
+    #: Domain names or globs; ``*`` is every domain.
+    domains: list[str] = msgspec.field(default_factory=lambda: ["*"])
+    #: Names or globs of domains the rule skips.
+    exclude_domains: list[str] = []
+    severity: Literal["critical", "error", "warning", "info"] = "warning"
+    sinks: list[str] = msgspec.field(default_factory=lambda: ["console"])
+    #: Extra labels on the rule's Alertmanager alerts.
+    labels: dict[str, str] = {}
+    runbook_url: str | None = None
+
+    def __post_init__(self) -> None:
+        if not _NAME.fullmatch(self.name):
+            raise ValueError(f"rule name {self.name!r}: use letters, digits, '-', '_', '.', ':'")
+        if self.metric not in METRICS + CANARY_METRICS:
+            known = ", ".join(METRICS + CANARY_METRICS)
+            raise ValueError(f"unknown metric {self.metric!r} (known: {known})")
+        if (self.above is None) == (self.below is None):
+            raise ValueError("give exactly one of `above` and `below`")
+        if self.above is not None:
+            if self.clear_above is not None:
+                raise ValueError("clear_above goes with `below`; use clear_below with `above`")
+            if self.clear_below is not None and self.clear_below > self.above:
+                raise ValueError(
+                    f"clear_below ({self.clear_below}) is above `above` ({self.above})"
+                )
+        if self.below is not None:
+            if self.clear_below is not None:
+                raise ValueError("clear_below goes with `above`; use clear_above with `below`")
+            if self.clear_above is not None and self.clear_above < self.below:
+                raise ValueError(
+                    f"clear_above ({self.clear_above}) is below `below` ({self.below})"
+                )
+        if self.min_events < 0:
+            raise ValueError("min_events must not be negative")
+        if not self.domains:
+            raise ValueError("domains must list '*' or at least one domain")
+        if not self.sinks:
+            raise ValueError("sinks must name at least one sink")
+        for name in self.labels:
+            if not _LABEL_NAME.fullmatch(name):
+                raise ValueError(f"label name {name!r}: use letters, digits and '_'")
+            if name in _OWN_LABELS:
+                raise ValueError(f"label {name!r} is set by sesd")
+        if self.runbook_url is not None:
+            _check_template(self.runbook_url, "runbook_url")
+
+    @property
+    def rising(self) -> bool:
+        """True for an ``above`` rule, False for a ``below`` rule."""
+        return self.above is not None
+
+    @property
+    def threshold(self) -> float:
+        """``above`` or ``below``, whichever the rule has."""
+        found = self.above if self.above is not None else self.below
+        assert found is not None
+        return found
+
+    @property
+    def clear_threshold(self) -> float:
+        """Where a firing alert resolves: ``clear_below`` (``clear_above`` for a below
+        rule), which is the threshold itself unless set."""
+        clear = self.clear_below if self.rising else self.clear_above
+        return self.threshold if clear is None else clear
+
+    def breaches(self, value: float) -> bool:
+        """Whether ``value`` is past the threshold."""
+        return value > self.threshold if self.rising else value < self.threshold
+
+    def holds(self, value: float) -> bool:
+        """Whether a firing alert keeps firing at ``value``: while it is past the clear
+        threshold; at the clear threshold or back from it, it resolves."""
+        clear = self.clear_threshold
+        return value > clear if self.rising else value < clear
+
+
+class _Sink(Section, frozen=True, tag_field="type"):
+    pass
+
+
+class SlackConfig(_Sink, frozen=True, tag="slack"):
+    """A Slack incoming webhook."""
+
+    webhook_url: Secret
+    timeout: Duration = msgspec.field(default_factory=lambda: Duration("10s"))
+
+
+class PagerDutyConfig(_Sink, frozen=True, tag="pagerduty"):
+    """PagerDuty Events API v2."""
+
+    routing_key: Secret
+    events_url: str = "https://events.pagerduty.com/v2/enqueue"
+    source: str = "sesd"
+    timeout: Duration = msgspec.field(default_factory=lambda: Duration("10s"))
+
+    def __post_init__(self) -> None:
+        check_http_url(self.events_url)
+
+
+class AlertmanagerConfig(_Sink, frozen=True, tag="alertmanager"):
+    """Alertmanager's ``/api/v2/alerts``, at every member of a cluster."""
+
+    urls: list[str]
+    #: How often a firing alert is posted again; keep it below Alertmanager's
+    #: ``resolve_timeout``.
+    resend_every: Duration = msgspec.field(default_factory=lambda: Duration("1m"))
+    timeout: Duration = msgspec.field(default_factory=lambda: Duration("10s"))
+
+    def __post_init__(self) -> None:
+        if not self.urls:
+            raise ValueError("urls must list at least one Alertmanager")
+        for url in self.urls:
+            check_http_url(url)
+        if self.resend_every.seconds < 1:
+            raise ValueError("resend_every must be at least 1s")
+
+
+class WebhookConfig(_Sink, frozen=True, tag="webhook"):
+    """A JSON POST of sesd's own schema, signed with HMAC-SHA256 when ``secret`` is set."""
+
+    url: Secret
+    secret: Secret | None = None
+    timeout: Duration = msgspec.field(default_factory=lambda: Duration("10s"))
+
+
+class ConsoleConfig(_Sink, frozen=True, tag="console"):
+    """Standard output."""
+
+
+SinkConfig = SlackConfig | PagerDutyConfig | AlertmanagerConfig | WebhookConfig | ConsoleConfig
+
+
+class AlertsConfig(Section, frozen=True):
+    """``[alerts]``: rule evaluation and notification delivery."""
+
+    evaluate_every: Duration = msgspec.field(default_factory=lambda: Duration("5s"))
+    repeat_interval: Duration = msgspec.field(default_factory=lambda: Duration("4h"))
+    group_wait: Duration = msgspec.field(default_factory=lambda: Duration("10s"))
+    outbox_size: int = 1000
+    notification_max_age: Duration = msgspec.field(default_factory=lambda: Duration("1h"))
+    #: A link template: ``{domain}``, ``{rule}`` and ``{window}`` are filled in.
+    dashboard_url: str | None = None
+    #: The silences file; beside the state file when left out.
+    silences_path: str | None = None
+    slack: SlackConfig | None = None
+    pagerduty: PagerDutyConfig | None = None
+    sinks: dict[str, SinkConfig] = {}
+    rules: list[RuleConfig] = []
+
+    def __post_init__(self) -> None:
+        if self.evaluate_every.seconds <= 0:
+            raise ValueError("evaluate_every must be positive")
+        if self.outbox_size < 1:
+            raise ValueError("outbox_size must be at least 1")
+        if self.notification_max_age.seconds <= 0:
+            raise ValueError("notification_max_age must be positive")
+        if self.dashboard_url is not None:
+            _check_template(self.dashboard_url, "dashboard_url")
+        for name, sink in self.sinks.items():
+            if not _NAME.fullmatch(name):
+                raise ValueError(f"sink name {name!r}: use letters, digits, '-', '_', '.', ':'")
+            if name == "console" and not isinstance(sink, ConsoleConfig):
+                raise ValueError("the sink name 'console' is kept for standard output")
+        for name in ("slack", "pagerduty"):
+            if getattr(self, name) is not None and name in self.sinks:
+                raise ValueError(f"[alerts.{name}] and [alerts.sinks.{name}] name the same sink")
+        names = [rule.name for rule in self.rules]
+        for name in names:
+            if names.count(name) > 1:
+                raise ValueError(f"two rules are named {name!r}")
+        known = self.named_sinks()
+        for i, rule in enumerate(self.rules):
+            for wanted in rule.sinks:
+                if wanted not in known:
+                    raise ValueError(
+                        f"rules[{i}] ({rule.name}): sink {wanted!r} is not configured "
+                        f"(configured: {', '.join(sorted(known))}; add [alerts.sinks.{wanted}])"
+                    )
+
+    def named_sinks(self) -> dict[str, SinkConfig]:
+        """Every sink by name: ``console``, the older sections, then ``[alerts.sinks]``."""
+        found: dict[str, SinkConfig] = {"console": ConsoleConfig()}
+        if self.slack is not None:
+            found["slack"] = self.slack
+        if self.pagerduty is not None:
+            found["pagerduty"] = self.pagerduty
+        found.update(self.sinks)
+        return found
+
+    def unused_sinks(self) -> list[str]:
+        """Configured sinks that no rule names (``console`` aside)."""
+        used = {name for rule in self.rules for name in rule.sinks}
+        return [name for name in self.named_sinks() if name != "console" and name not in used]
+
+    def secrets(self) -> list[tuple[str, Secret | None]]:
+        """The sinks' secrets with their keys."""
+        found: list[tuple[str, Secret | None]] = []
+        if self.slack is not None:
+            found.append(("alerts.slack.webhook_url", self.slack.webhook_url))
+        if self.pagerduty is not None:
+            found.append(("alerts.pagerduty.routing_key", self.pagerduty.routing_key))
+        for name, sink in self.sinks.items():
+            key = f"alerts.sinks.{name}"
+            if isinstance(sink, SlackConfig):
+                found.append((f"{key}.webhook_url", sink.webhook_url))
+            elif isinstance(sink, PagerDutyConfig):
+                found.append((f"{key}.routing_key", sink.routing_key))
+            elif isinstance(sink, WebhookConfig):
+                found += [(f"{key}.url", sink.url), (f"{key}.secret", sink.secret)]
+        return found

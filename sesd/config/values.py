@@ -1,0 +1,128 @@
+"""The value types of the config file: durations, secrets, URLs, and the section base."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from urllib.parse import urlparse
+
+import msgspec
+
+__all__ = ["ConfigError", "Duration", "Secret", "Section", "check_http_url", "is_http_url"]
+
+
+class ConfigError(Exception):
+    """The configuration is invalid; the message is one line naming the key."""
+
+
+# --- value types -------------------------------------------------------------
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+class Duration:
+    """A span of time written as ``"250ms"``, ``"10s"``, ``"5m"``, ``"1h30m"``."""
+
+    __slots__ = ("seconds", "text")
+
+    def __init__(self, text: str) -> None:
+        text = text.strip()
+        pos, total = 0, 0.0
+        for match in _DURATION_PART.finditer(text):
+            if match.start() != pos:
+                break
+            total += float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+            pos = match.end()
+        if text == "0":
+            pos = 1
+        if not text or pos != len(text):
+            raise ValueError(f"invalid duration {text!r} (use e.g. '10s', '5m', '1h30m')")
+        self.seconds = total
+        self.text = text
+
+    def __repr__(self) -> str:
+        return f"Duration({self.text!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Duration) and other.seconds == self.seconds
+
+    def __hash__(self) -> int:
+        return hash(self.seconds)
+
+
+class Secret:
+    """A secret value from ``env:NAME``, ``file:PATH`` or a literal.
+
+    The reference is kept for display; the value is resolved once, at load,
+    and never appears in ``repr``/``str`` (so never in logs or errors).
+    """
+
+    __slots__ = ("_value", "reference")
+
+    def __init__(self, reference: str) -> None:
+        self.reference = reference
+        self._value: str | None = None
+
+    @property
+    def is_literal(self) -> bool:
+        """True when the secret was written into the file itself."""
+        return not self.reference.startswith(("env:", "file:"))
+
+    def resolve(self) -> None:
+        """Read the secret from its source; raises ValueError naming the source only."""
+        ref = self.reference
+        if ref.startswith("env:"):
+            name = ref[4:]
+            value = os.environ.get(name)
+            if not value:
+                raise ValueError(f"environment variable {name} is not set")
+            self._value = value.strip()
+        elif ref.startswith("file:"):
+            # "$CREDENTIALS_DIRECTORY/..." works with systemd's LoadCredential=.
+            path = Path(os.path.expandvars(ref[5:]))
+            try:
+                self._value = path.read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise ValueError(f"cannot read secret file {path}: {exc.strerror}") from None
+            if not self._value:
+                raise ValueError(f"secret file {path} is empty")
+        else:
+            self._value = ref
+
+    def get(self) -> str:
+        """The secret itself; only the code that sends it should call this."""
+        if self._value is None:
+            raise RuntimeError("secret used before it was resolved")
+        return self._value
+
+    def masked(self) -> str:
+        """What to print: the reference for env/file, asterisks for a literal."""
+        return "***" if self.is_literal else self.reference
+
+    def __repr__(self) -> str:
+        return f"Secret({self.masked()!r})"
+
+    __str__ = __repr__
+
+
+# --- sections ----------------------------------------------------------------
+
+
+class Section(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    pass
+
+
+def is_http_url(url: str) -> bool:
+    try:
+        parsed = urlparse(url)
+        host = parsed.hostname
+    except ValueError:
+        return False
+    return parsed.scheme in ("http", "https") and bool(host)
+
+
+def check_http_url(url: str) -> None:
+    if not is_http_url(url):
+        raise ValueError(f"{url!r} is not an http(s) URL")

@@ -1,0 +1,273 @@
+"""Named sinks and routing: the config, which domains a rule watches, links, the webhook
+and Alertmanager sinks against local receivers, resends, and what a reload does to
+rules and outboxes."""
+
+from __future__ import annotations
+
+import io
+
+import aiohttp
+import pytest
+from prometheus_client import CollectorRegistry
+
+from sesd.alerting.evaluator import Evaluator
+from sesd.alerting.rules import Transition
+from sesd.alerting.service import Alerting
+from sesd.alerting.sinks import AlertmanagerSink, Permanent, Retryable, WebhookSink
+from sesd.cli import main
+from sesd.config import (
+    AlertmanagerConfig,
+    ConfigError,
+    SlackConfig,
+    WebhookConfig,
+    parse_config,
+)
+from sesd.pipeline import Pipeline
+from tests import factory as f
+from tests.receivers import LocalServer, WebhookReceiver
+from tests.test_rules import feed_spike
+from tests.test_sinks import notification
+
+T = f.T0
+RULE = """
+[[alerts.rules]]
+name = "delays"
+metric = "delay_ratio"
+window = "5m"
+above = 0.2
+min_events = 4
+"""
+
+
+def test_the_older_sections_are_the_sinks_named_slack_and_pagerduty() -> None:
+    older = parse_config(
+        '[alerts.slack]\nwebhook_url = "https://hooks.example/a"\n'
+        '[alerts.pagerduty]\nrouting_key = "k"\n' + RULE + 'sinks = ["slack", "pagerduty"]\n'
+    )
+    named = parse_config(
+        '[alerts.sinks.slack]\ntype = "slack"\nwebhook_url = "https://hooks.example/a"\n'
+        '[alerts.sinks.pagerduty]\ntype = "pagerduty"\nrouting_key = "k"\n'
+        + RULE
+        + 'sinks = ["slack", "pagerduty"]\n'
+    )
+    assert list(older.alerts.named_sinks()) == ["console", "slack", "pagerduty"]
+    assert list(named.alerts.named_sinks()) == ["console", "slack", "pagerduty"]
+    for config in (older, named):
+        assert isinstance(config.alerts.named_sinks()["slack"], SlackConfig)
+        assert config.warnings() == []
+
+
+def test_several_sinks_of_a_type_route_by_rule() -> None:
+    config = parse_config(
+        '[alerts.sinks.team-a]\ntype = "slack"\nwebhook_url = "env:SESD_TEST_A"\n'
+        '[alerts.sinks.team-b]\ntype = "slack"\nwebhook_url = "https://hooks.example/b"\n'
+        '[alerts.sinks.am]\ntype = "alertmanager"\nurls = ["http://am1:9093", "http://am2:9093"]\n'
+        '[alerts.sinks.relay]\ntype = "webhook"\nurl = "https://relay.example/in"\n'
+        'secret = "s3cret"\n' + RULE + 'sinks = ["team-a", "am"]\n',
+        resolve_secrets=False,
+    )
+    sinks = config.alerts.named_sinks()
+    assert isinstance(sinks["am"], AlertmanagerConfig)
+    assert sinks["am"].resend_every.seconds == 60
+    assert isinstance(sinks["relay"], WebhookConfig)
+    assert config.alerts.rules[0].sinks == ["team-a", "am"]
+    assert config.warnings() == [
+        "alerts.sinks.team-b: no rule sends to this sink",
+        "alerts.sinks.relay: no rule sends to this sink",
+    ]
+    masked = config.to_display()["alerts"]["sinks"]
+    assert masked["relay"]["secret"] == "***"
+    assert masked["team-a"]["webhook_url"] == "env:SESD_TEST_A"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (RULE + 'sinks = ["ops"]\n', "sink 'ops' is not configured (configured: console;"),
+        ('[alerts.sinks.x]\ntype = "email"\n', "alerts.sinks.x.type: give one of slack,"),
+        ('[alerts.sinks.x]\nurl = "https://a.example"\n', "alerts.sinks.x.type: give one of"),
+        ('[alerts.sinks.x]\ntype = "alertmanager"\nurls = []\n', "alerts.sinks.x: urls must"),
+        ('[alerts.sinks.x]\ntype = "alertmanager"\nurls = ["am:9093"]\n', "not an http(s) URL"),
+        ('[alerts.sinks.x]\ntype = "slack"\nwebhook_url = "u"\nfoo = 1\n', "sinks.x.foo: unknown"),
+        ('[alerts.sinks.x]\ntype = "webhook"\nurl = "relay"\n', "alerts.sinks.x.url: not an"),
+        ('[alerts.sinks.console]\ntype = "slack"\nwebhook_url = "https://h/x"\n', "kept for"),
+        ('[alerts.sinks."a b"]\ntype = "console"\n', "sink name 'a b'"),
+        (
+            '[alerts.slack]\nwebhook_url = "https://h/x"\n'
+            '[alerts.sinks.slack]\ntype = "slack"\nwebhook_url = "https://h/y"\n',
+            "name the same sink",
+        ),
+        ('[alerts]\ndashboard_url = "https://g.example/{host}"\n', "is not a template of"),
+        ('[alerts]\ndashboard_url = "/d/{domain}"\n', "not an http(s) URL"),
+        (RULE + 'labels = {alertname = "x"}\n', "label 'alertname' is set by sesd"),
+        (RULE + 'labels = {"team-x" = "a"}\n', "label name 'team-x'"),
+        (RULE + 'runbook_url = "https://r.example/{oops}"\n', "runbook_url:"),
+    ],
+)
+def test_routing_mistakes_are_config_errors(text: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        parse_config(text)
+
+
+def test_check_config_warns_of_a_sink_no_rule_uses(
+    tmp_path: pytest.TempPathFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "sesd.toml"  # type: ignore[operator]
+    path.write_text('[alerts.sinks.spare]\ntype = "console"\n')
+    assert main(["check-config", "--config", str(path)]) == 0
+    assert capsys.readouterr().err == (
+        "sesd: warning: alerts.sinks.spare: no rule sends to this sink\n"
+    )
+
+
+def _evaluate(extra: str, domains: list[str]) -> list[str]:
+    config = parse_config(RULE + extra)
+    pipeline = Pipeline(config)
+    for domain in domains:
+        feed_spike(pipeline, domain, T, 6, 4)
+    evaluator = Evaluator(config.alerts, ["5m", "15m", "1h"])
+    return sorted(a.domain for a in evaluator.evaluate(pipeline, T))
+
+
+def test_domains_take_globs_and_exclusions() -> None:
+    seen = ["yahoo.com", "yahoo.co.uk", "gmail.com", "mail.example"]
+    assert _evaluate('domains = ["yahoo.*"]\n', seen) == ["yahoo.co.uk", "yahoo.com"]
+    assert _evaluate('exclude_domains = ["yahoo.*", "Gmail.COM"]\n', seen) == ["mail.example"]
+    assert _evaluate('domains = ["*.example", "gmail.com"]\n', seen) == [
+        "gmail.com",
+        "mail.example",
+    ]
+
+
+def test_links_are_filled_in_per_alert() -> None:
+    config = parse_config(
+        '[alerts]\ndashboard_url = "https://grafana.example/d/sesd?var-domain={domain}&w={window}"\n'
+        + RULE
+        + 'runbook_url = "https://runbooks.example/{rule}"\nlabels = {team = "mail"}\n'
+    )
+    pipeline = Pipeline(config)
+    feed_spike(pipeline, "a.example", T, 6, 4)
+    (alert,) = Evaluator(config.alerts, ["5m", "15m", "1h"]).evaluate(pipeline, T)
+    assert alert.dashboard_url == "https://grafana.example/d/sesd?var-domain=a.example&w=5m"
+    assert alert.runbook_url == "https://runbooks.example/delays"
+    assert alert.labels == {"team": "mail"}
+
+
+async def test_the_webhook_is_signed_and_a_receiver_can_check_it() -> None:
+    async with WebhookReceiver(secret="s3cret") as receiver, aiohttp.ClientSession() as session:
+        good = parse_config(
+            f'[alerts.sinks.relay]\ntype = "webhook"\nurl = "{receiver.url}"\nsecret = "s3cret"\n'
+        ).alerts.sinks["relay"]
+        bad = parse_config(
+            f'[alerts.sinks.relay]\ntype = "webhook"\nurl = "{receiver.url}"\nsecret = "wrong"\n'
+        ).alerts.sinks["relay"]
+        assert isinstance(good, WebhookConfig)
+        assert isinstance(bad, WebhookConfig)
+        await WebhookSink(good, session, "relay").send(notification())
+        with pytest.raises(Permanent, match="HTTP 401"):
+            await WebhookSink(bad, session, "relay").send(notification())
+    (body,) = receiver.bodies
+    assert receiver.rejected == 1
+    assert (body["schema"], body["kind"], body["rule"]) == ("sesd.webhook.v1", "firing", "delays")
+    assert body["alerts"][0]["domain"] == "outlook.example"
+
+
+class _Alertmanager(WebhookReceiver):
+    """An Alertmanager's alerts endpoint (200 on POST /api/v2/alerts)."""
+
+    def __init__(self) -> None:
+        super().__init__(path="/api/v2/alerts", status=200)
+        self.url = f"http://127.0.0.1:{self.port}"
+
+
+async def test_alertmanager_members_each_get_the_alerts_and_one_is_enough() -> None:
+    """Every member gets each post; one member down is logged, not a failure; all down
+    is retried."""
+    down = f"http://127.0.0.1:{LocalServer().port}"  # nothing listens there
+    async with _Alertmanager() as one, _Alertmanager() as two, aiohttp.ClientSession() as session:
+        both = AlertmanagerConfig(urls=[one.url, two.url])
+        await AlertmanagerSink(both, session, "am").send(notification())
+        half = AlertmanagerConfig(urls=[down, one.url])
+        await AlertmanagerSink(half, session, "am").send(notification())
+        with pytest.raises(Retryable):
+            await AlertmanagerSink(AlertmanagerConfig(urls=[down]), session, "am").send(
+                notification()
+            )
+    assert (len(one.bodies), len(two.bodies)) == (2, 1)
+    (posted,) = two.bodies[0]
+    assert posted["labels"] == {
+        "alertname": "delays",
+        "domain": "outlook.example",
+        "severity": "critical",
+    }
+    assert posted["startsAt"] == "2027-01-15T08:00:00Z"
+
+
+def _alerting(text: str) -> tuple[Alerting, Pipeline, list[float]]:
+    config = parse_config(text)
+    pipeline = Pipeline(config)
+    now = [T]
+    alerting = Alerting(config, pipeline, CollectorRegistry(), lambda: now[0], io.StringIO())
+    return alerting, pipeline, now
+
+
+def _queued(alerting: Alerting, sink: str) -> list[tuple[str, list[str]]]:
+    outbox = alerting.outboxes[sink]
+    found = [(n.kind.value, [a.domain for a in n.alerts]) for n in outbox._queue]
+    outbox._queue.clear()
+    return found
+
+
+AM = (
+    '[alerts.sinks.am]\ntype = "alertmanager"\nurls = ["http://127.0.0.1:9"]\nresend_every = "1m"\n'
+)
+
+
+async def test_firing_alerts_are_posted_to_alertmanager_again_every_resend_every() -> None:
+    alerting, pipeline, now = _alerting(
+        '[alerts]\ngroup_wait = "0s"\n' + AM + RULE + 'sinks = ["am"]\n'
+    )
+    async with aiohttp.ClientSession() as session:
+        alerting.open(session)
+        feed_spike(pipeline, "a.example", T, 6, 4)
+        alerting.evaluate()
+        assert _queued(alerting, "am") == [("firing", ["a.example"])]
+        now[0] = T + 59
+        alerting.evaluate()
+        assert _queued(alerting, "am") == []
+        now[0] = T + 60
+        alerting.evaluate()
+        assert _queued(alerting, "am") == [("repeat", ["a.example"])]
+        feed_spike(pipeline, "a.example", T + 61, 0, 400)
+        now[0] = T + 61
+        alerting.evaluate()
+        assert _queued(alerting, "am") == [("resolved", ["a.example"])]
+        now[0] = T + 200
+        alerting.evaluate()
+        assert _queued(alerting, "am") == []
+
+
+async def test_a_reload_keeps_states_and_queues_and_resolves_a_removed_rule() -> None:
+    two_rules = RULE + 'sinks = ["ops"]\n' + RULE.replace('"delays"', '"other"')
+    alerting, pipeline, now = _alerting(
+        '[alerts]\ngroup_wait = "0s"\n[alerts.sinks.ops]\ntype = "console"\n' + two_rules
+    )
+    async with aiohttp.ClientSession() as session:
+        alerting.open(session)
+        feed_spike(pipeline, "a.example", T, 6, 4)
+        alerting.evaluate()
+        assert _queued(alerting, "ops") == [("firing", ["a.example"])]
+        before = alerting.evaluator.states["other"]["a.example"]
+        # "delays" is removed, "other" stays, the sink "ops" goes and "new" comes.
+        reloaded = parse_config(
+            '[alerts]\ngroup_wait = "0s"\n[alerts.sinks.new]\ntype = "console"\n'
+            + RULE.replace('"delays"', '"other"')
+        )
+        ops = alerting.outboxes["ops"]
+        now[0] = T + 5
+        alerting.reconfigure(reloaded)
+        assert [(n.kind, n.rule) for n in ops._queue] == [(Transition.RESOLVED, "delays")]
+        assert "ops" not in alerting.outboxes
+        assert "new" in alerting.outboxes
+        assert alerting.evaluator.states["other"]["a.example"] is before
+        assert "delays" not in alerting.evaluator.states

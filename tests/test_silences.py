@@ -1,0 +1,278 @@
+"""Silences: the file, the matchers, the CLI's checks, and what the evaluator sends while
+one holds (pure, with explicit times). A running daemon under the CLI:
+tests/test_silences_e2e.py."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from sesd.alerting.evaluator import Evaluator
+from sesd.alerting.rules import Status, Transition
+from sesd.alerting.silences import Silence, SilenceError, SilenceFile, Silences
+from sesd.cli import main
+from sesd.config import parse_config
+from sesd.pipeline import Pipeline
+from tests import factory as f
+from tests.test_rules import CONFIG, feed_spike
+
+T = f.T0
+
+
+def _silence(**fields: object) -> Silence:
+    base: dict[str, object] = {
+        "id": "s1",
+        "comment": "known",
+        "starts_at": T,
+        "ends_at": T + 3600,
+    }
+    return Silence(**(base | fields))  # type: ignore[arg-type]
+
+
+def test_matchers_are_exact_or_glob_and_missing_ones_match_all() -> None:
+    silence = _silence(rule="delay-*", domain="yahoo.com")
+    assert silence.matches("delay-ratio", "yahoo.com", "critical")
+    assert not silence.matches("delay-ratio", "yahoo.co.uk", "critical")
+    assert not silence.matches("bounce-ratio", "yahoo.com", "critical")
+    assert _silence(domain="yahoo.*").matches("any", "yahoo.co.uk", "info")
+    assert not _silence(severity="critical").matches("any", "yahoo.com", "warning")
+
+
+def test_a_silence_is_active_from_its_start_until_its_end_exclusive() -> None:
+    silence = _silence()
+    assert not silence.active(T - 1)
+    assert silence.active(T)
+    assert silence.active(T + 3599.9)
+    assert not silence.active(T + 3600)
+    assert [silence.state(t) for t in (T - 1, T, T + 3600)] == ["pending", "active", "expired"]
+    assert _silence(ends_at=None, until_resolved=True).active(T + 10**6)
+
+
+def test_the_file_is_written_whole_with_mode_0600_and_read_back(tmp_path: Path) -> None:
+    path = tmp_path / "silences.json"
+    file = SilenceFile(str(path))
+    assert file.read() == []
+    assert file.identity() is None
+    file.add(_silence(), T)
+    first = file.identity()
+    file.add(_silence(id="s2", domain="gmail.com"), T)
+    assert [s.id for s in file.read()] == ["s1", "s2"]
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert file.identity() != first
+    assert json.loads(path.read_text())["version"] == 1
+    assert not [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]
+
+
+def test_expire_ends_running_silences_only_and_old_ones_are_dropped(tmp_path: Path) -> None:
+    file = SilenceFile(str(tmp_path / "silences.json"))
+    file.add(_silence(), T)
+    assert file.expire({"s1"}, T + 10) == ["s1"]
+    assert file.read()[0].ends_at == T + 10
+    assert file.expire({"s1"}, T + 20) == []  # already ended
+    assert file.expire({"nope"}, T + 20) == []
+    # Ended for more than 7 days: dropped at the next write.
+    later = T + 8 * 86400
+    file.add(_silence(id="s2", starts_at=later, ends_at=later + 60), later)
+    assert [s.id for s in file.read()] == ["s2"]
+
+
+def test_an_unreadable_file_is_an_error_naming_it(tmp_path: Path) -> None:
+    path = tmp_path / "silences.json"
+    path.write_text("{not json")
+    with pytest.raises(SilenceError, match=r"silences\.json is not a silences file"):
+        SilenceFile(str(path)).read()
+    path.write_text('{"version": 9, "silences": []}')
+    with pytest.raises(SilenceError, match="version 9 is not 1"):
+        SilenceFile(str(path)).read()
+
+
+def test_the_daemon_keeps_its_silences_when_the_file_turns_bad(tmp_path: Path) -> None:
+    path = tmp_path / "silences.json"
+    SilenceFile(str(path)).add(_silence(domain="yahoo.com"), T)
+    silences = Silences(str(path))
+    silences.refresh()
+    assert silences.match("r", "yahoo.com", "info", T + 1) is not None
+    path.write_text("garbage")
+    silences.refresh()
+    assert silences.match("r", "yahoo.com", "info", T + 1) is not None
+    path.unlink()
+    silences.refresh()
+    assert silences.match("r", "yahoo.com", "info", T + 1) is None
+
+
+# --- the CLI's checks ---------------------------------------------------------------
+
+
+def _config(tmp_path: Path, extra: str = "") -> Path:
+    path = tmp_path / "sesd.toml"
+    path.write_text(f'[alerts]\nsilences_path = "{tmp_path / "silences.json"}"\n{extra}')
+    return path
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--for", "1h", "--comment", "x"], "give at least one matcher"),
+        (["--domain", "a.example", "--for", "1h", "--comment", " "], "--comment must say why"),
+        (
+            ["--domain", "a.example", "--until", "2030-01-01T00:00", "--comment", "x"],
+            "no time zone",
+        ),
+        (["--domain", "a.example", "--until", "2001-01-01T00:00Z", "--comment", "x"], "would end"),
+        (["--domain", "a.example", "--for", "soon", "--comment", "x"], "invalid duration"),
+        (["--severity", "urgent", "--for", "1h", "--comment", "x"], "matches none of"),
+    ],
+)
+def test_silence_add_refuses_what_would_not_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    config = _config(tmp_path)
+    assert main(["silence", "add", "--config", str(config), *args]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "silences.json").exists()
+
+
+def test_silence_add_list_expire(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = str(_config(tmp_path))
+    assert main(["silence", "add", "--config", config, "--domain", "Yahoo.com", "--rule",
+                 "delay-*", "--for", "4h", "--comment", "Yahoo defers"]) == 0  # fmt: skip
+    silence_id = capsys.readouterr().out.strip()
+    assert main(["silence", "add", "--config", config, "--domain", "gmail.com",
+                 "--until-resolved", "--comment", "watching"]) == 0  # fmt: skip
+    capsys.readouterr()
+    assert main(["silence", "list", "--config", config, "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [(r["domain"], r["state"], r.get("until_resolved", False)) for r in rows] == [
+        ("yahoo.com", "active", False),
+        ("gmail.com", "active", True),
+    ]
+    assert rows[0]["ends_at"] - rows[0]["starts_at"] == 4 * 3600
+    assert rows[1]["ends_at"] is None
+    assert main(["silence", "expire", "--config", config, silence_id]) == 0
+    assert capsys.readouterr().out == f"expired {silence_id}\n"
+    assert main(["silence", "expire", "--config", config, silence_id]) == 1
+    assert main(["silence", "list", "--config", config]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith(f"{silence_id}  expired ")
+    assert "rule=delay-* domain=yahoo.com" in lines[0]
+    assert lines[0].endswith("# Yahoo defers")
+    assert "ends until resolved" in lines[1]
+
+
+def test_silences_need_a_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "sesd.toml"
+    path.write_text("")
+    args = ["silence", "list", "--config", str(path)]
+    assert main(args) == 2
+    assert "set [alerts] silences_path" in capsys.readouterr().err
+
+
+def test_the_silences_file_defaults_to_beside_the_state_file(tmp_path: Path) -> None:
+    config = parse_config(f'[state]\npath = "{tmp_path}/state.bin"\n')
+    assert config.silences_path == f"{tmp_path}/silences.json"
+
+
+# --- what is sent while a silence holds --------------------------------------------
+
+
+def _evaluator(tmp_path: Path) -> tuple[Pipeline, Evaluator, SilenceFile]:
+    config = parse_config(CONFIG.replace('group_wait = "30s"', 'group_wait = "0s"'))
+    path = str(tmp_path / "silences.json")
+    silences = Silences(path)
+    evaluator = Evaluator(config.alerts, ["5m", "15m", "1h"], silences, "sesd silence add")
+    return Pipeline(config), evaluator, SilenceFile(path)
+
+
+def _tick(evaluator: Evaluator, pipeline: Pipeline, now: float) -> list[tuple[str, str]]:
+    evaluator.silences.refresh()
+    evaluator.evaluate(pipeline, now)
+    return [(n.kind.value, a.domain) for n in evaluator.due(now) for a in n.alerts]
+
+
+def test_a_silenced_alert_fires_unsent_and_is_sent_when_the_silence_ends(tmp_path: Path) -> None:
+    pipeline, evaluator, file = _evaluator(tmp_path)
+    file.add(_silence(domain="a.example", ends_at=T + 60), T)
+    feed_spike(pipeline, "a.example", T, 6, 4)
+    feed_spike(pipeline, "b.example", T, 6, 4)
+    assert _tick(evaluator, pipeline, T) == [("firing", "b.example")]
+    # It still moves through its states, and reads say it is silenced.
+    assert evaluator.states["delays"]["a.example"].status is Status.FIRING
+    assert evaluator.silenced("delays", "a.example", T)
+    assert evaluator.held == [("delays", "a.example", "firing", "s1")]
+    assert _tick(evaluator, pipeline, T + 30) == []
+    assert evaluator.held == []  # logged once, not every tick
+    # The silence ends while the alert still fires: the firing goes out then.
+    assert _tick(evaluator, pipeline, T + 60) == [("firing", "a.example")]
+    assert not evaluator.silenced("delays", "a.example", T + 60)
+    assert _tick(evaluator, pipeline, T + 65) == []
+
+
+def test_a_resolve_is_sent_only_when_its_firing_was(tmp_path: Path) -> None:
+    pipeline, evaluator, file = _evaluator(tmp_path)
+    feed_spike(pipeline, "a.example", T, 6, 4)
+    feed_spike(pipeline, "b.example", T, 6, 4)
+    file.add(_silence(domain="b.example", ends_at=T + 86400), T)
+    assert _tick(evaluator, pipeline, T) == [("firing", "a.example")]
+    # Both recover; a's firing went out, so its resolve does; b's did not.
+    feed_spike(pipeline, "a.example", T + 10, 0, 200)
+    feed_spike(pipeline, "b.example", T + 10, 0, 200)
+    assert _tick(evaluator, pipeline, T + 10) == [("resolved", "a.example")]
+
+
+def test_a_silence_added_while_firing_stops_repeats_but_not_the_resolve(tmp_path: Path) -> None:
+    config = parse_config(
+        CONFIG.replace('group_wait = "30s"', 'group_wait = "0s"\nrepeat_interval = "1m"')
+    )
+    path = str(tmp_path / "silences.json")
+    evaluator = Evaluator(config.alerts, ["5m", "15m", "1h"], Silences(path))
+    pipeline, file = Pipeline(config), SilenceFile(path)
+    feed_spike(pipeline, "a.example", T, 6, 4)
+    assert _tick(evaluator, pipeline, T) == [("firing", "a.example")]
+    file.add(_silence(domain="a.example", starts_at=T + 1, ends_at=T + 86400), T)
+    assert _tick(evaluator, pipeline, T + 60) == []
+    assert evaluator.held == [("delays", "a.example", "repeat", "s1")]
+    feed_spike(pipeline, "a.example", T + 61, 0, 200)
+    assert _tick(evaluator, pipeline, T + 61) == [("resolved", "a.example")]
+
+
+def test_until_resolved_ends_when_the_matched_alert_resolves(tmp_path: Path) -> None:
+    pipeline, evaluator, file = _evaluator(tmp_path)
+    file.add(_silence(domain="a.example", ends_at=None, until_resolved=True), T)
+    feed_spike(pipeline, "a.example", T, 6, 4)
+    assert _tick(evaluator, pipeline, T) == []
+    feed_spike(pipeline, "a.example", T + 10, 0, 200)
+    assert _tick(evaluator, pipeline, T + 10) == []  # its firing was never sent
+    assert evaluator.ended_silences == {"s1"}
+    evaluator.silences.end(evaluator.ended_silences, T + 10)
+    assert file.read()[0].ends_at == T + 10
+    # It fires again: the silence is over, so this one is sent.
+    feed_spike(pipeline, "a.example", T + 20, 400, 0)
+    assert _tick(evaluator, pipeline, T + 20) == [("firing", "a.example")]
+
+
+def test_every_firing_notification_says_how_to_mute_it(tmp_path: Path) -> None:
+    config = parse_config(CONFIG.replace('group_wait = "30s"', 'group_wait = "0s"'))
+    evaluator = Evaluator(
+        config.alerts, ["5m", "15m", "1h"], silence_prefix="sesd silence add --config /etc/x y"
+    )
+    pipeline = Pipeline(config)
+    feed_spike(pipeline, "a.example", T, 6, 4)
+    evaluator.evaluate(pipeline, T)
+    (one,) = evaluator.due(T)
+    assert one.silence == (
+        "sesd silence add --config /etc/x y --rule delays --domain a.example "
+        "--for 4h --comment REASON"
+    )
+    feed_spike(pipeline, "b.example", T + 5, 6, 4)
+    feed_spike(pipeline, "c.example", T + 5, 6, 4)
+    evaluator.evaluate(pipeline, T + 5)
+    (two,) = evaluator.due(T + 5)
+    assert "--domain '*'" in two.silence
+    feed_spike(pipeline, "a.example", T + 10, 0, 400)
+    evaluator.evaluate(pipeline, T + 10)
+    (resolved,) = evaluator.due(T + 10)
+    assert (resolved.kind, resolved.silence) == (Transition.RESOLVED, "")
