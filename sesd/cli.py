@@ -100,7 +100,8 @@ def _parser() -> argparse.ArgumentParser:
 def _load(args: argparse.Namespace) -> Config:
     if not args.config:
         raise ConfigError("no config file: pass --config PATH or set SESD_CONFIG")
-    return load_config(args.config)
+    # Silences need the file's paths, not its secrets (the sinks' keys may not be here).
+    return load_config(args.config, resolve_secrets=args.command != "silence")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -446,10 +446,11 @@ def _check_sinks(data: dict[str, Any]) -> None:
             raise ConfigError(_one_line(exc, f"alerts.sinks.{name}")) from None
 
 
-def load_config(path: str | os.PathLike[str]) -> Config:
-    """Read and validate the config file at ``path``."""
+def load_config(path: str | os.PathLike[str], *, resolve_secrets: bool = True) -> Config:
+    """Read and validate the config file at ``path`` (and read its secrets, unless told
+    not to: ``sesd silence`` needs none)."""
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
-    return parse_config(text)
+    return parse_config(text, resolve_secrets=resolve_secrets)

@@ -1,0 +1,145 @@
+"""The ``alertmanager`` sink against the real Alertmanager (Debian's
+``prometheus-alertmanager``), which routes to a local webhook receiver: two sesd
+processes firing the same (rule, domain) make one notification; an ``amtool`` silence
+holds an alert back; the resolve arrives."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from anyio.streams.buffered import BufferedByteReceiveStream
+
+from sesd.demo.localsqs import LocalSqs, free_port
+from tests import factory as f
+from tests.conftest import make_queue, require_tool, send_bodies
+from tests.receivers import WebhookReceiver
+from tests.sesd_process import SesdProcess, config_file, sesd_process
+
+ALERTMANAGER = "prometheus-alertmanager"
+
+
+@asynccontextmanager
+async def alertmanager(tmp_path: Path, webhook: str) -> AsyncIterator[str]:
+    """A single Alertmanager (no cluster) on a free loopback port, routing every alert
+    to ``webhook`` grouped by rule, with a short group_wait; yields its URL."""
+    binary = require_tool(ALERTMANAGER)
+    config = tmp_path / "alertmanager.yml"
+    config.write_text(
+        "route:\n  receiver: hook\n  group_by: [alertname]\n  group_wait: 1s\n"
+        "  group_interval: 1s\n  repeat_interval: 1h\n"
+        "receivers:\n- name: hook\n  webhook_configs:\n"
+        f"  - url: {webhook}\n    send_resolved: true\n"
+    )
+    port = free_port()
+    async with await anyio.open_process(
+        [
+            binary,
+            f"--config.file={config}",
+            f"--storage.path={tmp_path / 'am-data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--cluster.listen-address=",
+        ],
+        stderr=subprocess.PIPE,
+    ) as process:
+        assert process.stderr is not None
+        log = BufferedByteReceiveStream(process.stderr)
+        try:
+            with anyio.fail_after(30):
+                while b'msg="Listening on"' not in (line := await log.receive_until(b"\n", 65536)):
+                    assert b"level=error" not in line, line
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            process.terminate()
+            await process.wait()
+
+
+async def _posted(sesd: SesdProcess, domain: str) -> None:
+    """Wait until ``sesd`` fired for ``domain`` and then posted to Alertmanager."""
+    with anyio.fail_after(30):
+        await sesd.wait_for(
+            lambda r: r.get("event") == "sesd.alert.firing" and r.get("domain") == domain
+        )
+        await sesd.wait_for(lambda r: r.get("event") == "sesd.notify.sent" and r["sink"] == "am")
+
+
+@pytest.mark.timeout(120)
+async def test_two_replicas_one_notification_a_silence_and_the_resolve(
+    local_sqs: LocalSqs, sqs: Any, tmp_path: Path
+) -> None:
+    amtool = require_tool("amtool")
+    async with WebhookReceiver() as receiver, alertmanager(tmp_path, receiver.url) as am:
+        queues = [(await make_queue(sqs))[0] for _ in range(2)]
+        replicas = []
+        for i, url in enumerate(queues):
+            directory = tmp_path / f"replica-{i}"
+            directory.mkdir()
+            replicas.append(
+                config_file(
+                    directory,
+                    f'[aws]\nendpoint_url = "{local_sqs.url}"\n'
+                    f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 1\n'
+                    '[alerts]\nevaluate_every = "100ms"\ngroup_wait = "0s"\n'
+                    f'[alerts.sinks.am]\ntype = "alertmanager"\nurls = ["{am}"]\n'
+                    '[[alerts.rules]]\nname = "delays"\nmetric = "delay_ratio"\n'
+                    'window = "5m"\nabove = 0.5\nmin_events = 1\nsinks = ["am"]\n'
+                    'labels = {team = "mail"}\n'
+                    'runbook_url = "https://runbooks.example/{rule}"\n',
+                )
+            )
+
+        async def to_both(bodies: list[str]) -> None:
+            for url in queues:
+                await send_bodies(sqs, url, bodies)
+
+        async with sesd_process(replicas[0]) as one, sesd_process(replicas[1]) as two:
+            # Both replicas fire delays/a.example: Alertmanager sends one notification.
+            await to_both([f.raw(f.delay(["x@a.example"], at=time.time()))])
+            for sesd in (one, two):
+                await _posted(sesd, "a.example")
+            with anyio.fail_after(30):
+                first = await receiver.wait_for(lambda body: body["status"] == "firing")
+            (alert,) = first["alerts"]
+            assert alert["labels"] == {
+                "alertname": "delays",
+                "domain": "a.example",
+                "severity": "warning",
+                "team": "mail",
+            }
+            assert alert["annotations"]["runbook_url"] == "https://runbooks.example/delays"
+            assert "where: SES -> recipient MTA" in alert["annotations"]["description"]
+
+            # A silence in Alertmanager: b.example fires on both, and nothing is sent.
+            await anyio.run_process(
+                [
+                    amtool,
+                    "silence",
+                    "add",
+                    "alertname=delays",
+                    "domain=b.example",
+                    "--comment=known",
+                    "--author=test",
+                    "--duration=1h",
+                    f"--alertmanager.url={am}",
+                ]
+            )
+            await to_both([f.raw(f.delay(["x@b.example"], at=time.time()))])
+            for sesd in (one, two):
+                await _posted(sesd, "b.example")
+
+            # a.example recovers on both: the resolve arrives, and only a.example's.
+            now = time.time()
+            await to_both([f.raw(f.delivery([f"v{i}@a.example"], at=now)) for i in range(3)])
+            with anyio.fail_after(30):
+                resolved = await receiver.wait_for(lambda body: body["status"] == "resolved")
+    assert [(a["status"], a["labels"]["domain"]) for a in resolved["alerts"]] == [
+        ("resolved", "a.example")
+    ]
+    # One firing notification for the two replicas, and b.example never sent.
+    assert [body["status"] for body in receiver.bodies] == ["firing", "resolved"]

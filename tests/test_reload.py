@@ -1,0 +1,143 @@
+"""SIGHUP reloads the config: real signals to ``sesd run`` as a process, moto's SQS."""
+
+from __future__ import annotations
+
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+from sesd.config import ConfigError, parse_config
+from sesd.demo.localsqs import LocalSqs
+from sesd.reload import merge
+from tests import factory as f
+from tests.conftest import make_queue, send_bodies
+from tests.sesd_process import SesdProcess, config_file, sesd_process
+
+RULE = (
+    '[[alerts.rules]]\nname = "any-delay"\nmetric = "delayed_recipients"\nwindow = "5m"\n'
+    'above = 0\nsinks = ["console"]\n'
+)
+
+
+def _queue(url: str, name: str) -> str:
+    return f'[[queues]]\nurl = "{url}"\nname = "{name}"\nwait_time_seconds = 1\n'
+
+
+async def _reload(sesd: SesdProcess, outcome: str) -> dict[str, Any]:
+    sesd.process.send_signal(signal.SIGHUP)
+    with anyio.fail_after(20):
+        return await sesd.wait_for_event(outcome)
+
+
+async def _fires(sesd: SesdProcess, sqs: Any, url: str, domain: str) -> None:
+    await send_bodies(sqs, url, [f.raw(f.delay([f"x@{domain}"], at=time.time()))])
+    with anyio.fail_after(30):
+        await sesd.wait_for(
+            lambda r: r.get("event") == "sesd.alert.firing" and r.get("domain") == domain
+        )
+
+
+async def _reload_metrics(sesd: SesdProcess) -> tuple[float, float]:
+    metrics = await sesd.metrics()
+    return (
+        metrics[("sesd_config_last_reload_successful", ())],
+        metrics[("sesd_config_last_reload_success_timestamp_seconds", ())],
+    )
+
+
+@pytest.mark.timeout(120)
+async def test_sighup_applies_a_new_rule_and_queue_and_survives_a_broken_file(
+    local_sqs: LocalSqs, sqs: Any, tmp_path: Path
+) -> None:
+    """A new rule and a new queue take effect; a change that needs a restart is named
+    and left; a broken file leaves the running config in force (the metric reads 0)
+    until a good one comes; a removed queue stops and a removed rule's alert resolves
+    and is sent; the process never exits on SIGHUP."""
+    first, _ = await make_queue(sqs)
+    second, _ = await make_queue(sqs)
+    base = (
+        f'[aws]\nendpoint_url = "{local_sqs.url}"\n'
+        + _queue(first, "first")
+        + '[alerts]\nevaluate_every = "100ms"\ngroup_wait = "0s"\n'
+    )
+    config = config_file(tmp_path, base)
+    async with sesd_process(config) as sesd:
+        ok, loaded_at = await _reload_metrics(sesd)
+        assert ok == 1
+        assert loaded_at > 0
+
+        config_file(
+            tmp_path, base + _queue(second, "second") + RULE + '[windows]\nsizes = ["5m"]\n'
+        )
+        reloaded = await _reload(sesd, "sesd.config.reloaded")
+        assert reloaded["queues"] == ["first", "second"]
+        assert reloaded["rules"] == 1
+        ignored = [r["key"] for r in sesd.records if r["event"] == "sesd.config.reload_ignored"]
+        assert ignored == ["windows.sizes"]
+        await _fires(sesd, sqs, second, "new.example")
+        ok, reloaded_at = await _reload_metrics(sesd)
+        assert ok == 1
+        assert reloaded_at >= loaded_at
+
+        config.write_text(config.read_text().replace('metric = "delayed_recipients"', "metric ="))
+        failed = await _reload(sesd, "sesd.config.reload_failed")
+        assert "not valid TOML" in failed["error"]
+        assert await _reload_metrics(sesd) == (0, reloaded_at)
+        await _fires(sesd, sqs, second, "still.example")  # the old config runs on
+
+        config_file(tmp_path, base)  # the second queue and the rule go
+        await _reload(sesd, "sesd.config.reloaded")
+
+        def found(event: str, **fields: Any) -> list[dict[str, Any]]:
+            return [
+                r
+                for r in sesd.records
+                if r["event"] == event and all(r.get(k) == v for k, v in fields.items())
+            ]
+
+        # Either may come first: the queue ends its long poll, the resolve is sent.
+        with anyio.fail_after(20):
+            await sesd.wait_for(
+                lambda _: bool(
+                    found("sesd.queue.stopped") and found("sesd.notify.sent", kind="resolved")
+                )
+            )
+        (stopped,) = found("sesd.queue.stopped")
+        (resolved,) = found("sesd.notify.sent", kind="resolved")
+        assert stopped["queue"] == "second"
+        assert (resolved["rule"], resolved["alerts"]) == ("any-delay", 2)
+        assert (await _reload_metrics(sesd))[0] == 1
+        assert sesd.process.returncode is None
+        sesd.process.send_signal(signal.SIGTERM)
+        with anyio.fail_after(30):
+            await sesd.wait_for_event("sesd.daemon.stopped")
+            code = await sesd.process.wait()
+    assert code == 0
+
+
+def test_a_reload_keeps_what_needs_a_restart_and_names_it() -> None:
+    old = parse_config('[http]\nlisten = "127.0.0.1:9585"\n[domains]\ntrack = ["a.example"]\n')
+    new = parse_config(
+        '[http]\nlisten = "0.0.0.0:9000"\n[logging]\nlevel = "debug"\nformat = "json"\n'
+        '[domains]\ntrack = ["b.example"]\nmax_tracked = 5\n[state]\npath = "/tmp/s"\n'
+    )
+    merged, ignored = merge(old, new)
+    assert ignored == ["domains.max_tracked", "http.listen", "logging.format", "state.path"]
+    assert merged.http.listen == "127.0.0.1:9585"
+    assert (merged.domains.track, merged.domains.max_tracked) == (["b.example"], 200)
+    assert (merged.logging.level, merged.logging.format) == ("debug", "auto")
+    assert merged.state.path is None
+
+
+def test_a_reload_that_only_the_kept_windows_make_invalid_is_refused() -> None:
+    old = parse_config('[windows]\nsizes = ["5m"]\n')
+    new = parse_config(
+        '[windows]\nsizes = ["10m"]\n[[alerts.rules]]\nname = "r"\nmetric = "delay_ratio"\n'
+        'window = "10m"\nabove = 0.1\n'
+    )
+    with pytest.raises(ConfigError, match=r"window '10m' is not one of windows\.sizes"):
+        merge(old, new)
