@@ -45,6 +45,23 @@ def test_example_file_is_valid_and_documents_every_section(monkeypatch: pytest.M
     assert config.queues
 
 
+def test_example_sinks_are_valid_as_shown() -> None:
+    """The commented-out named sinks and the links of the example parse as shown."""
+    text = EXAMPLE.read_text()
+    lines = text.splitlines()
+    block = lines[lines.index("# [alerts.sinks.email-team]") : lines.index("# [alerts.slack]")]
+    shown = "\n".join(
+        line[2:]
+        for line in block
+        if line.startswith("# ") and (line.startswith("# [") or " = " in line)
+    )
+    links = [line[2:] for line in lines if line.startswith(("# dashboard_url", "# silences_path"))]
+    config = parse_config("[alerts]\n" + "\n".join(links) + "\n" + shown, resolve_secrets=False)
+    assert sorted(config.alerts.sinks) == ["am", "email-team", "relay"]
+    assert config.alerts.dashboard_url is not None
+    assert config.silences_path == "/var/lib/sesd/silences.json"
+
+
 def test_example_canary_block_and_rules_are_valid(monkeypatch: pytest.MonkeyPatch) -> None:
     """The commented-out [canary] section and canary rules of the example parse as shown."""
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "x")

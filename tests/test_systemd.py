@@ -52,6 +52,8 @@ def test_unit_is_hardened_and_matched_to_the_drain() -> None:
     assert service["CapabilityBoundingSet"] == ""
     assert service["StateDirectory"] == "sesd"
     assert service["ExecStart"].endswith("run --config /etc/sesd/sesd.toml")
+    # systemctl reload sends SIGHUP, which re-reads the config (tests/test_reload.py).
+    assert service["ExecReload"] == "/bin/kill -HUP $MAINPID"
     grace = parse_config("").shutdown.grace_period.seconds
     assert int(service["TimeoutStopSec"].rstrip("s")) > grace
     assert int(service["WatchdogSec"].rstrip("s")) >= 10

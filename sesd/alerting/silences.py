@@ -23,7 +23,7 @@ from pathlib import Path
 
 import msgspec
 
-from sesd.files import write_atomic
+from sesd.files import give_to_directory_owner, write_atomic
 from sesd.logs import get_logger
 
 __all__ = [
@@ -125,6 +125,7 @@ class SilenceFile:
     def _locked(self) -> Iterator[None]:
         try:
             fd = os.open(f"{self.path}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+            give_to_directory_owner(fd, Path(self.path).parent)
         except OSError as exc:
             raise SilenceError(f"cannot lock {self.path}: {exc.strerror}") from None
         try:
