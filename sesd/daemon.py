@@ -15,6 +15,7 @@ an invalid file changes nothing. Windows, alert states and outboxes carry on.
 from __future__ import annotations
 
 import os
+import random
 import shlex
 import signal
 import time
@@ -107,6 +108,8 @@ class Daemon:
         self._pollers: anyio.abc.TaskGroup | None = None
         self._sqs: Any = None
         self.reloads = 0
+        #: The uniform draw of the pollers' backoff jitter (a test pins it).
+        self.jitter: Callable[[], float] = random.random
         self.stopping = anyio.Event()
         self.http_port: int | None = None
         self.systemd = Notifier()
@@ -135,6 +138,10 @@ class Daemon:
         task_status: anyio.abc.TaskStatus[Daemon] = anyio.TASK_STATUS_IGNORED,
     ) -> None:
         """Run until stopped; reports itself once the HTTP server listens."""
+        if handle_signals:
+            # Until the signal watcher runs, a SIGHUP (a reload sent while starting)
+            # must not end sesd: its default action would.
+            signal.signal(signal.SIGHUP, signal.SIG_IGN)
         for key, secret in self.config.secrets():
             if secret.is_literal:
                 self._log.warning("sesd.config.literal_secret", key=key)
@@ -254,7 +261,7 @@ class Daemon:
         memory = InvalidMemory()
         with consumer.scope:
             async with anyio.create_task_group() as pollers:
-                for _ in range(queue.concurrency):
+                for index in range(queue.concurrency):
                     poller = QueuePoller(
                         self._sqs,
                         queue,
@@ -269,6 +276,8 @@ class Daemon:
                         invalid_memory=memory,
                         in_flight=self._in_flight,
                         region=self.config.aws.region,
+                        rand=lambda: self.jitter(),
+                        poller=index,
                     )
                     pollers.start_soon(poller.run)
         self._log.info("sesd.queue.stopped", queue=queue.label)

@@ -163,6 +163,8 @@ class QueuePoller:
         invalid_memory: InvalidMemory | None = None,
         in_flight: InFlight | None = None,
         region: str = "",
+        rand: Callable[[], float] = random.random,
+        poller: int = 0,
     ) -> None:
         self._client = client
         self._queue = queue
@@ -178,9 +180,12 @@ class QueuePoller:
         self._invalid = invalid_memory if invalid_memory is not None else InvalidMemory()
         self._in_flight = in_flight if in_flight is not None else InFlight()
         self._region = region
-        self._log = get_logger(queue=self._label)
+        self._log = get_logger(queue=self._label, poller=poller)
         self._errors = 0
         self._permanent: str | None = None  # the code of a permanent error being waited out
+        #: The jitter's uniform draw; a test may pin it to see the backoff grow.
+        self._rand = rand
+        self._delay = 0.0  # until the next receive, after a failed one
 
     async def run(self) -> None:
         """Poll until ``stopping`` is set; SQS errors back off, never end the loop."""
@@ -236,10 +241,17 @@ class QueuePoller:
         hint = PERMANENT_ERRORS.get(code)
         if hint is None:
             self._permanent = None
+            self._delay = backoff_delay(self._errors, rand=self._rand())
             self._log.warning(
-                "sesd.sqs.receive_failed", error=_describe(exc), consecutive=self._errors
+                "sesd.sqs.receive_failed",
+                error=_describe(exc),
+                consecutive=self._errors,
+                retry_in_seconds=round(self._delay, 3),
             )
-        elif self._permanent != code:
+            return
+        # Retrying soon would not help: slowly, so a fixed queue is found again.
+        self._delay = PERMANENT_RETRY * (0.9 + 0.2 * self._rand())
+        if self._permanent != code:
             self._permanent = code
             self._log.error(
                 "sesd.sqs.queue_unusable",
@@ -253,12 +265,8 @@ class QueuePoller:
             self._log.debug("sesd.sqs.still_unusable", error=code, consecutive=self._errors)
 
     async def _back_off(self) -> None:
-        if self._permanent is not None:
-            # Retrying soon would not help: slowly, so a fixed queue is found again.
-            delay = PERMANENT_RETRY * (0.9 + 0.2 * random.random())  # noqa: S311 - jitter
-        else:
-            delay = backoff_delay(self._errors, rand=random.random())  # noqa: S311 - jitter
-        with anyio.move_on_after(delay):
+        """Wait the delay the failed receive chose, or until a stop begins."""
+        with anyio.move_on_after(self._delay):
             await self._stopping.wait()
 
     async def _handle(self, messages: list[MessageTypeDef]) -> None:

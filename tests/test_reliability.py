@@ -3,15 +3,20 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import random
 import signal
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 import anyio
 import pytest
+import structlog
 
 from sesd.config import parse_config
 from sesd.demo.localsqs import LocalSqs
@@ -25,6 +30,45 @@ GRACE = 10
 
 def _handled_at_least(tallies: Tallies, goal: int) -> bool:
     return sum(tallies.messages.values()) >= goal
+
+
+@asynccontextmanager
+async def _recorded_logs() -> AsyncIterator[list[dict[str, Any]]]:
+    """Every log event from now on, with the monotonic time it was logged (loggers bound
+    inside take this configuration: start the daemon inside)."""
+    entries: list[dict[str, Any]] = []
+
+    def record(_: Any, method: str, event: dict[str, Any]) -> Any:
+        entries.append({**event, "level": method, "at": time.monotonic()})
+        raise structlog.DropEvent
+
+    before = structlog.get_config()
+    structlog.configure(processors=[record])
+    try:
+        yield entries
+    finally:
+        structlog.configure(**before)
+
+
+def _failures(entries: list[dict[str, Any]], poller: int) -> list[dict[str, Any]]:
+    return [e for e in entries if e["event"] == "sesd.sqs.receive_failed" and e["poller"] == poller]
+
+
+def _backoff_grew(entries: list[dict[str, Any]], pollers: int) -> bool:
+    """Whether each poller failed at least four receives in a row (each then waited)."""
+    return all(len(_failures(entries, p)) >= 4 for p in range(pollers))
+
+
+def _assert_backoff_grows(entries: list[dict[str, Any]], pollers: int) -> None:
+    """With the jitter's draw pinned at 1, each poller's delays after failed receives
+    double (0.4, 0.8, 1.6 s: 0.2 s x 2^n), and it did wait each before trying again; a
+    flat retry, or a delay chosen and not waited, fails this."""
+    for poller in range(pollers):
+        failures = _failures(entries, poller)[:4]
+        assert [f["consecutive"] for f in failures] == [1, 2, 3, 4]
+        assert [f["retry_in_seconds"] for f in failures[:3]] == [0.4, 0.8, 1.6]
+        for before, after in itertools.pairwise(failures):
+            assert after["at"] - before["at"] >= before["retry_in_seconds"] * 0.95
 
 
 @pytest.mark.timeout(600 if SOAK else 120)
@@ -107,7 +151,7 @@ async def test_sqs_outage_is_ridden_out(local_sqs: LocalSqs, sqs: Any) -> None:
     await send_bodies(sqs, url, first)
     upstream = int(local_sqs.url.rsplit(":", 1)[1])
     errors_to_hold = 8  # receive errors before SQS comes back; in the soak, 30 s too
-    async with Proxy(upstream) as proxy:
+    async with _recorded_logs() as logs, Proxy(upstream) as proxy:
         config = parse_config(
             f'[aws]\nendpoint_url = "{proxy.url}"\n'
             f'[[queues]]\nurl = "{url.replace(local_sqs.url, proxy.url)}"\nname = "q"\n'
@@ -116,6 +160,7 @@ async def test_sqs_outage_is_ridden_out(local_sqs: LocalSqs, sqs: Any) -> None:
         )
         async with running(config) as daemon, aiohttp.ClientSession() as http:
             daemon.health.ready_within = 1.5  # a minute in production
+            daemon.jitter = lambda: 1.0  # each backoff at its cap: its growth is exact
             readyz = f"http://127.0.0.1:{daemon.http_port}/readyz"
             tallies = daemon.pipeline.tallies
 
@@ -136,13 +181,20 @@ async def test_sqs_outage_is_ridden_out(local_sqs: LocalSqs, sqs: Any) -> None:
             await send_bodies(sqs, url, later)  # straight to SQS: it is the network that is out
             attempts, started = proxy.attempts, time.monotonic()
             with anyio.fail_after(90):
-                await daemon.changes.wait_for(lambda: not ready() and errors() >= errors_to_hold)
+                await daemon.changes.wait_for(
+                    lambda: (
+                        not ready()
+                        and errors() >= errors_to_hold
+                        and _backoff_grew(logs, pollers=2)
+                    )
+                )
             async with http.get(readyz) as response:
                 assert response.status == 503
             if SOAK:
                 await anyio.sleep(max(0.0, 30 - (time.monotonic() - started)))  # the outage
             elapsed = time.monotonic() - started
             rate = (proxy.attempts - attempts) / elapsed
+            _assert_backoff_grows(logs, pollers=2)
             proxy.restore()
             with anyio.fail_after(60):
                 # Batches whose delete the outage cut come back after their visibility
@@ -190,8 +242,13 @@ async def test_sqs_server_killed_and_restarted(local_sqs: LocalSqs) -> None:
             '[http]\nlisten = "127.0.0.1:0"\n[shutdown]\ngrace_period = "10s"\n'
         )
         errors_to_hold = 12 if SOAK else 4
-        async with running(config) as daemon, aiohttp.ClientSession() as http:
+        async with (
+            _recorded_logs() as logs,
+            running(config) as daemon,
+            aiohttp.ClientSession() as http,
+        ):
             daemon.health.ready_within = 1.5  # a minute in production
+            daemon.jitter = lambda: 1.0  # each backoff at its cap: its growth is exact
             readyz = f"http://127.0.0.1:{daemon.http_port}/readyz"
             tallies = daemon.pipeline.tallies
 
@@ -214,13 +271,20 @@ async def test_sqs_server_killed_and_restarted(local_sqs: LocalSqs) -> None:
             moto.kill()  # pollers are in their long polls: mid-stream
             killed, errors_before = time.monotonic(), errors()
             with anyio.fail_after(90):
-                await daemon.changes.wait_for(lambda: not ready() and errors() >= errors_to_hold)
+                await daemon.changes.wait_for(
+                    lambda: (
+                        not ready()
+                        and errors() >= errors_to_hold
+                        and _backoff_grew(logs, pollers=2)
+                    )
+                )
             async with http.get(readyz) as response:
                 assert response.status == 503
             if SOAK:
                 await anyio.sleep(max(0.0, 30 - (time.monotonic() - killed)))  # the outage
             elapsed = time.monotonic() - killed
             rate = (errors() - errors_before) / elapsed
+            _assert_backoff_grows(logs, pollers=2)
             await anyio.to_thread.run_sync(moto.start)
             restarted = time.monotonic()
             async with aws_client("sqs", moto) as sqs:
