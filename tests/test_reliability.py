@@ -8,7 +8,7 @@ import os
 import random
 import signal
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, MutableMapping
 from contextlib import asynccontextmanager
 from functools import partial
 from pathlib import Path
@@ -38,7 +38,7 @@ async def _recorded_logs() -> AsyncIterator[list[dict[str, Any]]]:
     inside take this configuration: start the daemon inside)."""
     entries: list[dict[str, Any]] = []
 
-    def record(_: Any, method: str, event: dict[str, Any]) -> Any:
+    def record(_: Any, method: str, event: MutableMapping[str, Any]) -> Any:
         entries.append({**event, "level": method, "at": time.monotonic()})
         raise structlog.DropEvent
 
