@@ -157,33 +157,115 @@ def _with(path: list[str], value: object) -> str:
     return f.raw(body)
 
 
+_DEEP = '{"eventType":"Delivery","x":' + "[" * 100_000 + "]" * 100_000 + "}"
+
+
 @pytest.mark.parametrize(
-    ("body", "reason"),
+    ("body", "reason", "detail"),
     [
-        (b"\xff\xfe not json", "not_json"),
-        ("{truncated", "not_json"),
-        (json.dumps({"hello": "world"}), "unrecognised"),
-        (json.dumps([1, 2, 3]), "schema"),
-        (json.dumps({"Type": "Notification"}), "unrecognised"),
-        (json.dumps({"Type": "Notification", "Message": "not json"}), "not_json"),
-        (json.dumps({"Type": "Notification", "Message": None}), "unrecognised"),
-        (json.dumps({"Type": "Notification", "Message": ""}), "not_json"),
-        (json.dumps({"Type": "Notification", "Message": 12}), "schema"),
-        (json.dumps({"Type": "Notification", "Message": {"mail": 12}}), "schema"),
-        (json.dumps({"Type": "Other", "Message": "{}"}), "unrecognised"),
+        (b"\xff\xfe not json", "not_json", "body is not JSON"),
+        ("{truncated", "not_json", "body is not JSON"),
+        (json.dumps({"hello": "world"}), "unrecognised", "no eventType or notificationType"),
+        (json.dumps([1, 2, 3]), "schema", "Expected `object`, got `array`"),
+        (json.dumps({"Type": "Notification"}), "unrecognised", "SNS notification without Message"),
+        (
+            json.dumps({"Type": "Notification", "Message": "not json"}),
+            "not_json",
+            "SNS Message is not JSON",
+        ),
+        (
+            json.dumps({"Type": "Notification", "Message": None}),
+            "unrecognised",
+            "SNS notification without Message",
+        ),
+        (
+            json.dumps({"Type": "Notification", "Message": ""}),
+            "not_json",
+            "SNS Message is not JSON",
+        ),
+        (
+            json.dumps({"Type": "Notification", "Message": 12}),
+            "schema",
+            "Expected `str | object | null`, got `int` - at `$.Message`",
+        ),
+        (
+            json.dumps({"Type": "Notification", "Message": {"mail": 12}}),
+            "schema",
+            "Expected `object | null`, got `int` - at `$.Message.mail`",
+        ),
+        (
+            json.dumps({"Type": "Other", "Message": "{}"}),
+            "unrecognised",
+            "SNS message of Type 'Other'",
+        ),
         (
             json.dumps({"source": "aws.ec2", "detail-type": "Email Delivered", "detail": {}}),
             "unrecognised",
+            "EventBridge event not from aws.ses",
         ),
-        (_without(["mail"]), "missing_mail"),
-        (_without(["delivery"]), "schema"),
-        (_without(["mail", "messageId"]), "schema"),
-        (_with(["mail", "timestamp"], "yesterday"), "schema"),
-        (_with(["delivery", "recipients"], "a@example.org"), "schema"),
-        (_with(["delivery", "recipients"], [1, 2]), "schema"),
-        (_with(["delivery", "processingTimeMillis"], "fast"), "schema"),
-        (_with(["delivery", "recipients"], []), "no_recipients"),
-        (f.sns(f.simple("Send", [])), "no_recipients"),
+        (
+            json.dumps({"source": "aws.ses", "detail-type": "Email Delivered"}),
+            "unrecognised",
+            "EventBridge event without detail",
+        ),
+        (
+            json.dumps({"source": "aws.ses", "detail-type": "Email Delivered", "detail": _DEEP}),
+            "too_deep",
+            "JSON nested too deeply",
+        ),
+        (
+            json.dumps({"Type": "Notification", "Message": _DEEP}),
+            "too_deep",
+            "JSON nested too deeply",
+        ),
+        (_without(["mail"]), "missing_mail", "Delivery event without mail"),
+        (_without(["delivery"]), "schema", "Delivery event without its delivery object"),
+        (
+            f.raw(f.simple("Bounce", RECIPIENT)),
+            "schema",
+            "Bounce event without its bounce object",
+        ),
+        (
+            f.raw(f.simple("DeliveryDelay", RECIPIENT)),
+            "schema",
+            "DeliveryDelay event without its deliveryDelay object",
+        ),
+        (
+            f.raw(f.simple("Complaint", RECIPIENT)),
+            "schema",
+            "Complaint event without its complaint object",
+        ),
+        (
+            _without(["mail", "messageId"]),
+            "schema",
+            "SNS Message: Object missing required field `messageId` - at `$.mail`",
+        ),
+        (
+            _with(["mail", "timestamp"], "yesterday"),
+            "schema",
+            "delivery event with a timestamp not in ISO 8601",
+        ),
+        (
+            _with(["delivery", "recipients"], "a@example.org"),
+            "schema",
+            "Expected `array`, got `str` - at `$.delivery.recipients`",
+        ),
+        (
+            _with(["delivery", "recipients"], [1, 2]),
+            "schema",
+            "Expected `str`, got `int` - at `$.delivery.recipients[0]`",
+        ),
+        (
+            _with(["delivery", "processingTimeMillis"], "fast"),
+            "schema",
+            "Expected `float | null`, got `str` - at `$.delivery.processingTimeMillis`",
+        ),
+        (
+            _with(["delivery", "recipients"], []),
+            "no_recipients",
+            "Delivery event without recipients",
+        ),
+        (f.sns(f.simple("Send", [])), "no_recipients", "Send event without recipients"),
     ],
     ids=[
         "bytes",
@@ -198,8 +280,14 @@ def _with(path: list[str], value: object) -> str:
         "sns-message-object-bad-mail",
         "sns-other-type",
         "eventbridge-other-source",
+        "eventbridge-no-detail",
+        "eventbridge-detail-too-deep",
+        "sns-message-too-deep",
         "missing-mail",
         "missing-delivery",
+        "missing-bounce",
+        "missing-delivery-delay",
+        "missing-complaint",
         "missing-message-id",
         "bad-timestamp",
         "recipients-not-list",
@@ -209,11 +297,72 @@ def _with(path: list[str], value: object) -> str:
         "send-empty-destination",
     ],
 )
-def test_invalid_bodies_have_a_reason(body: str | bytes, reason: str) -> None:
-    """Bodies sesd cannot use are Invalid with a bounded reason, and never raise."""
+def test_invalid_bodies_have_a_reason(body: str | bytes, reason: str, detail: str) -> None:
+    """Bodies sesd cannot use are Invalid with a bounded reason and a detail that says
+    what is wrong (logged for the operator, never the body), and never raise."""
     decoded = decode_body(body)
     assert isinstance(decoded, Invalid), decoded
-    assert decoded.reason == reason
+    assert (decoded.reason, decoded.detail) == (reason, detail)
+
+
+@pytest.mark.parametrize(
+    ("event_type", "stray", "label"),
+    [
+        ("Bounce", "delivery", "bounce"),
+        ("Complaint", "deliveryDelay", "complaint"),
+        ("Open", "bounce", "open"),
+        ("Click", "complaint", "click"),
+    ],
+)
+def test_an_events_type_decides_which_object_is_read(
+    event_type: str, stray: str, label: str
+) -> None:
+    """An event carrying another type's object as well is read as its own type."""
+    own = {"Bounce": f.bounce, "Complaint": f.complaint}
+    body = own[event_type](RECIPIENT) if event_type in own else f.simple(event_type, RECIPIENT)
+    body[stray] = (
+        f.delay(["other@else.example"])["deliveryDelay"]
+        | f.delivery(["other@else.example"])["delivery"]
+    )
+    if stray == "bounce":
+        body[stray] = f.bounce(["other@else.example"])["bounce"]
+    if stray == "complaint":
+        body[stray] = f.complaint(["other@else.example"])["complaint"]
+    decoded = event(f.raw(body))
+    assert decoded.type == label
+    assert decoded.recipients == RECIPIENT
+
+
+def test_an_engagement_event_is_timed_by_its_own_object() -> None:
+    """Open, Click and Subscription events take their time from their object."""
+    for event_type, key in (("Open", "open"), ("Click", "click"), ("Subscription", "subscription")):
+        body = f.simple(event_type, RECIPIENT, at=f.T0)
+        body[key] = {"timestamp": f.iso(f.T0 + 90)}
+        assert event(f.raw(body)).time == f.T0 + 90, event_type
+        del body[key]
+        assert event(f.raw(body)).time == f.T0, event_type
+
+
+def test_a_top_level_source_alone_is_not_eventbridge() -> None:
+    """EventBridge needs both ``source`` and ``detail-type``: an SES event with a stray
+    ``source`` field is read as the SES event it is."""
+    body = f.delivery(RECIPIENT)
+    body["source"] = "aws.ses"
+    assert event(f.raw(body)).type == "delivery"
+
+
+def test_two_recipients_that_are_one_address_count_once_and_case_folds_down() -> None:
+    """Recipients compare as lower-cased addresses: two that differ in case are one;
+    two that only upper-casing would merge (ß and ss) stay two."""
+    same = event(f.raw(f.delivery(["A@x.example", "a@x.example"])))
+    assert same.recipients == ["A@x.example"]
+    delayed = event(f.raw(f.delay(["A@x.example", "a@x.example"])))
+    assert delayed.recipients == ["A@x.example"]
+    assert len(delayed.entries or ()) == 1
+    distinct = event(f.raw(f.delivery(["straße@x.example", "strasse@x.example"])))
+    assert distinct.recipients == ["straße@x.example", "strasse@x.example"]
+    bounced = event(f.raw(f.bounce(["straße@x.example", "strasse@x.example"])))
+    assert bounced.recipients == ["straße@x.example", "strasse@x.example"]
 
 
 @pytest.mark.parametrize(

@@ -100,3 +100,134 @@ def test_the_duplicate_filters_generation_survives_a_restore() -> None:
     assert not after.seen(2, 10.0)  # rotates: {1, 2} is now the previous generation
     assert not after.seen(3, 20.0)  # rotates again: {1, 2} is gone
     assert not after.seen(1, 20.5)
+
+
+def _values(ring: Ring, bucket: int, n: int = 1, sketch_bucket: int = 7) -> None:
+    assert ring.place(bucket, bucket)
+    ring.add_values(bucket, {value_key(0, sketch_bucket): n})
+
+
+def test_a_ring_holds_at_most_max_slots_buckets() -> None:
+    from sesd.windows.ring import MAX_SLOTS
+
+    assert Ring(1.0, MAX_SLOTS).slots == MAX_SLOTS
+    with pytest.raises(ValueError, match=r"^at most 3600 buckets a window$"):
+        Ring(1.0, MAX_SLOTS + 1)
+
+
+def test_a_full_cell_holds_255_values_and_one_more_takes_another() -> None:
+    """A cell's count is 8 bits: 255 values of one key are one cell, 256 are two."""
+    ring = Ring(10.0, 10)
+    _values(ring, 100, 255)
+    assert ring.cells is not None
+    assert len(ring.cells) == 1
+    _values(ring, 101, 256)
+    assert len(ring.cells) == 3
+    assert ring.values(101)[0] == {7: 511}
+
+
+def test_moving_a_whole_window_on_lets_every_value_go() -> None:
+    """A write a whole window (or more) ahead clears the ring at once, values too."""
+    ring = Ring(10.0, 10)
+    _values(ring, 100)
+    assert ring.place(110, 110)
+    assert ring.cells is None
+    assert ring.values(110) == [{}, {}, {}]
+
+
+def test_a_move_that_wraps_around_the_slots_clears_both_runs() -> None:
+    """Four slots holding buckets 2..5 (one delivery each); a write at 8 drops 2, 3 and
+    4, whose slots (2, 3 and then 0) lie on both sides of the end of the slots."""
+    ring = Ring(10.0, 4)
+    for bucket in range(2, 6):
+        assert ring.place(bucket, bucket)
+        ring.add(bucket, DELIVERY, 1)
+    assert ring.place(8, 8)
+    assert ring.counts(8)[DELIVERY] == 1  # bucket 5 alone
+    assert ring.totals[DELIVERY] == 1
+
+
+def test_a_move_of_head_does_not_rewrite_the_values() -> None:
+    """Moving on by a bucket leaves the cells as they are (a compaction, which rewrites
+    them, comes only before bucket numbers could wrap)."""
+    ring = Ring(10.0, 10)
+    _values(ring, 100)
+    cells = ring.cells
+    assert ring.place(101, 101)
+    assert ring.cells is cells
+
+
+def test_stale_values_are_dropped_before_their_bucket_numbers_wrap() -> None:
+    """Cells store buckets modulo 2**14. A value written to the oldest held bucket,
+    then 2**14 buckets of writes one bucket at a time: it must never be read as a
+    value of the newest bucket."""
+    ring = Ring(1.0, 10)
+    assert ring.place(1000, 1000)
+    ring.add_values(991, {value_key(0, 7): 1})  # the oldest bucket held, 991..1000
+    for bucket in range(1001, 991 + (1 << 14) + 1):
+        assert ring.place(bucket, bucket)
+        ring.add(bucket, DELIVERY, 1)
+    assert ring.values(ring.head) == [{}, {}, {}]
+
+
+def test_a_restored_ring_keeps_only_the_values_of_buckets_it_holds() -> None:
+    ring = Ring(10.0, 4)
+    for bucket in range(100, 104):
+        _values(ring, bucket)
+    assert ring.place(104, 104)  # 100 leaves
+    copy = Ring(10.0, 4)
+    copy.restore(ring.snapshot())
+    assert copy.cells is not None
+    assert len(copy.cells) == 3
+    assert copy.values(104)[0] == {7: 3}
+
+
+def test_counts_and_values_survive_the_state_file_at_their_limits() -> None:
+    """A slot's count uses all 32 bits; a cell's count all 8 (its top bit is the
+    word's); the largest sketch bucket is a value like another."""
+    ring = Ring(10.0, 4)
+    assert ring.place(100, 100)
+    ring.add(100, DELIVERY, 2**32 - 1)
+    ring.add_values(100, {value_key(0, MAX_BUCKET): 200})
+    copy = Ring(10.0, 4)
+    copy.restore(ring.snapshot())
+    assert copy.counts(100)[DELIVERY] == 2**32 - 1
+    assert copy.values(100)[0] == {MAX_BUCKET: 200}
+
+
+def test_a_ring_from_another_layout_says_so() -> None:
+    snapshot = Ring(10.0, 4).snapshot()
+    ring = Ring(10.0, 4)
+    assert ring.place(100, 100)
+    ring.add(100, DELIVERY, 1)
+    with pytest.raises(ValueError, match=r"^window layout changed$"):
+        Ring(10.0, 5).restore(ring.snapshot())
+    Ring(10.0, 4).restore(snapshot)
+
+
+@pytest.mark.parametrize(
+    ("now_bucket", "bucket", "kept", "held_after"),
+    [
+        # The clock a little behind head (less than a window): an event older than
+        # the ring is refused, and the ring keeps what it holds.
+        (95, 88, False, 10),
+        # The clock a window or more behind head: an event inside the window now
+        # starts the ring again there...
+        (90, 85, True, 1),
+        (80, 71, True, 1),
+        # ...but not one older than the window now.
+        (80, 70, False, 10),
+        (50, 30, False, 10),
+    ],
+)
+def test_after_the_clock_steps_back_a_ring_starts_again_only_for_the_window_now(
+    now_bucket: int, bucket: int, kept: bool, held_after: int
+) -> None:
+    ring = Ring(10.0, 10)
+    for b in range(91, 101):  # head 100, one delivery a bucket
+        assert ring.place(b, b)
+        ring.add(b, DELIVERY, 1)
+    assert ring.place(bucket, now_bucket) is kept
+    if kept:
+        ring.add(bucket, DELIVERY, 1)
+    assert sum(ring.totals) == held_after

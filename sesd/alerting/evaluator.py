@@ -112,6 +112,7 @@ class Evaluator:
         silences: Silences | None = None,
         silence_prefix: str = "sesd silence add",
     ) -> None:
+        self.rules: list[RuleConfig] = []
         self.states: dict[str, dict[str, AlertState]] = {}
         self.silences = silences or Silences(None)
         self._silence_prefix = silence_prefix
@@ -128,7 +129,7 @@ class Evaluator:
     def configure(self, config: AlertsConfig, window_names: list[str], now: float) -> list[Alert]:
         """Take new rules (at start and on reload). States of rules kept by name stay;
         a removed rule's sent alerts resolve, and those resolves are returned and queued."""
-        old = {rule.name: rule for rule in getattr(self, "rules", [])}
+        old = {rule.name: rule for rule in self.rules}
         self.rules = list(config.rules)
         self._window_index = {rule.name: window_names.index(rule.window) for rule in self.rules}
         self._repeat = config.repeat_interval.seconds
@@ -291,12 +292,14 @@ class Evaluator:
                     sinks=tuple(rule.sinks),
                     alerts=tuple(group.alerts),
                     at=now,
-                    silence=""
-                    if key[1] is Transition.RESOLVED
-                    else silence_command(self._silence_prefix, rule.name, domains),
+                    silence="" if key[1] is Transition.RESOLVED else self.mute(rule.name, domains),
                 )
             )
         return notifications
+
+    def mute(self, rule: str, domains: list[str]) -> str:
+        """The ``sesd silence add`` line that mutes ``rule`` on ``domains``."""
+        return silence_command(self._silence_prefix, rule, domains)
 
     def firing(self) -> Iterator[tuple[str, str]]:
         """(rule, domain) of every firing alert."""

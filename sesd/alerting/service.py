@@ -254,6 +254,7 @@ class Alerting:
                             sinks=(name,),
                             alerts=alerts,
                             at=now,
+                            silence=self.evaluator.mute(rule.name, [a.domain for a in alerts]),
                         )
                     )
 

@@ -1,0 +1,128 @@
+"""The pipeline's smaller promises, each a story: what a result says, what alert text
+keeps of bounces and complaints, tags that add up and go when idle, the lag
+histogram, and a reload's changes to domains and breakdowns."""
+
+from __future__ import annotations
+
+import json
+
+from sesd.config import parse_config
+from sesd.decode import VALIDATION_TEXT
+from sesd.events import EVENT_TYPE_INDEX
+from sesd.pipeline import Pipeline, Result
+from tests import factory as f
+
+NOW = f.T0 + 10
+ARN = "arn:aws:ses:eu-west-1:123456789012:identity/example.com"
+RULE = '[[alerts.rules]]\nname = "r"\nmetric = "bounce_ratio"\nwindow = "5m"\nabove = 0.1\n'
+
+
+def test_a_result_says_why_a_message_was_skipped_or_invalid() -> None:
+    pipeline = Pipeline(parse_config(""))
+    skipped = pipeline.feed(json.dumps(VALIDATION_TEXT), "q", NOW)
+    assert skipped == Result("skipped", "ses_topic_validation")
+    invalid = pipeline.feed('{"Type": "Other", "Message": "{}"}', "q", NOW)
+    assert invalid == Result("invalid", "unrecognised", "SNS message of Type 'Other'")
+
+
+def test_an_event_with_no_usable_recipient_names_three_of_them_redacted() -> None:
+    pipeline = Pipeline(parse_config(""))
+    bad = ["nodomain", "x@", "y@ ", "z@"]
+    result = pipeline.feed(f.raw(f.delivery(bad)), "q", NOW)
+    assert (result.outcome, result.reason) == ("invalid", "no_usable_domain")
+    assert result.detail == "no usable recipient domain: ***, ***@, ***@ "
+
+
+def test_invalid_recipients_add_up_across_events() -> None:
+    pipeline = Pipeline(parse_config(""))
+    for _ in range(2):
+        pipeline.feed(f.raw(f.delivery(["nodomain", "a@x.example"])), "q", NOW)
+    assert pipeline.tallies.invalid_recipients == 2
+
+
+def test_a_bounce_keeps_its_facts_for_every_usable_recipient() -> None:
+    """An unusable address first does not hide the recipients after it: each domain's
+    breakdown has the SMTP status, diagnostic, identity and configuration set."""
+    pipeline = Pipeline(parse_config(RULE))
+    body = f.bounce(["nodomain", "a@x.example", "b@y.example"], at=NOW)
+    pipeline.feed(f.raw(body), "q", NOW)
+    for domain in ("x.example", "y.example"):
+        breakdown = pipeline.windows[domain].breakdown(0, NOW)
+        assert breakdown.statuses == [("5.1.1", 1)], domain
+        assert breakdown.diagnostics == [("smtp; 550 5.1.1 user unknown", 1)]
+        assert breakdown.sources == [ARN]
+        assert breakdown.config_sets == ["ConfigSet"]
+        assert breakdown.mtas == [("dsn; mta.example.com", 1)]
+
+
+def test_a_delay_keeps_its_facts_for_every_usable_recipient() -> None:
+    pipeline = Pipeline(parse_config(RULE))
+    body = f.delay(["nodomain", "a@x.example"], at=NOW, expires=NOW + 3600)
+    pipeline.feed(f.raw(body), "q", NOW)
+    assert pipeline.pending.count("x.example", NOW) == 1
+    assert pipeline.windows["x.example"].breakdown(0, NOW).sources == [ARN]
+
+
+def test_a_complaint_is_noted_once_per_domain_with_its_identity() -> None:
+    pipeline = Pipeline(parse_config(RULE))
+    body = f.complaint(["a@x.example", "b@x.example"], at=NOW)
+    message_id = body["mail"]["messageId"]
+    pipeline.feed(f.raw(body), "q", NOW)
+    breakdown = pipeline.windows["x.example"].breakdown(0, NOW)
+    assert breakdown.message_ids == [message_id]
+    assert (breakdown.sources, breakdown.config_sets) == ([ARN], ["ConfigSet"])
+
+
+def test_event_lag_is_receive_time_less_event_time() -> None:
+    pipeline = Pipeline(parse_config(""))
+    pipeline.feed(f.raw(f.delivery(["a@x.example"], at=NOW - 0.25)), "q", NOW, NOW)
+    assert pipeline.tallies.lag.sum == 0.25
+
+
+def test_tag_counts_add_up_and_an_idle_tag_value_goes() -> None:
+    pipeline = Pipeline(parse_config('[dimensions]\ntags = ["campaign"]\n'))
+    for _ in range(2):
+        body = f.delivery(["a@x.example"], at=NOW)
+        body["mail"]["tags"] = {"campaign": ["spring"]}
+        pipeline.feed(f.raw(body), "q", NOW)
+    counts = pipeline.tallies.tag_recipients[("campaign", "spring")]
+    assert sum(counts) == 2
+    later = NOW + 2 * 86400
+    pipeline.housekeep(later)
+    assert ("campaign", "spring") not in pipeline.tag_windows
+    assert ("campaign", "spring") not in pipeline.tallies.tag_recipients
+
+
+def test_a_reload_moves_a_domain_into_a_group_from_then_on() -> None:
+    """Events after a reload count under the group's label; the domain's windows so far
+    stay where they were until idle."""
+    pipeline = Pipeline(parse_config(""))
+    pipeline.feed(f.raw(f.delivery(["a@gmail.com"], at=NOW)), "q", NOW)
+    assert list(pipeline.windows) == ["gmail.com"]
+    pipeline.reconfigure(parse_config('[domains]\ngroups = {google = ["gmail.com"]}\n'))
+    pipeline.feed(f.raw(f.delivery(["b@gmail.com"], at=NOW)), "q", NOW)
+    assert sorted(pipeline.windows) == ["gmail.com", "google"]
+    pipeline.reconfigure(parse_config(""))
+    pipeline.feed(f.raw(f.delivery(["c@gmail.com"], at=NOW)), "q", NOW)
+    assert pipeline.tallies.recipient_counts("gmail.com")[EVENT_TYPE_INDEX["delivery"]] == 2
+
+
+def test_a_reload_keeps_breakdowns_for_the_windows_new_rules_read() -> None:
+    pipeline = Pipeline(parse_config(""))
+    assert [spec.breakdown for spec in pipeline.specs] == [False, False, False]
+    pipeline.reconfigure(parse_config(RULE.replace('"5m"', '"1h"')))
+    assert [spec.breakdown for spec in pipeline.specs] == [False, False, True]
+    pipeline.feed(f.raw(f.bounce(["a@x.example"], at=NOW)), "q", NOW)
+    assert pipeline.windows["x.example"].breakdown(2, NOW).statuses == [("5.1.1", 1)]
+    assert pipeline.windows["x.example"].breakdown(0, NOW).statuses == []
+
+
+def test_a_reload_sets_the_canarys_deadline_and_queue() -> None:
+    pipeline = Pipeline(parse_config(""))
+    pipeline.reconfigure(
+        parse_config(
+            '[[queues]]\nurl = "https://sqs.example/1/q"\nname = "events"\n'
+            '[canary]\nfrom = "c@example.com"\nconfiguration_set = "sesd"\ndeadline = "2m"\n'
+        )
+    )
+    assert (pipeline.canary.deadline, pipeline.canary.queue) == (120.0, "events")
