@@ -1,6 +1,7 @@
 """``sesd``: run, check-config, send-test-alert, silence, replay, setup, demo.
 
-Exit codes: 0 success, 2 bad config or usage, 3 a failed start.
+Exit codes: 0 success, 2 bad config or usage or a failed start (one line on
+standard error, never a traceback).
 """
 
 from __future__ import annotations
@@ -12,21 +13,33 @@ import sys
 from collections.abc import Sequence
 
 import anyio
+import msgspec
 
 from sesd import __version__
-from sesd.config import Config, ConfigError, load_config
+from sesd.config import Config, ConfigError, HttpConfig, load_config
 from sesd.logs import configure_logging, get_logger
 from sesd.silence_cli import add_silence_arguments, run_silence
 
 __all__ = ["main"]
 
+_NO_QUEUES = "queues: at least one [[queues]] is needed"
 EXIT_CONFIG = 2
-EXIT_START = 3
+EXIT_START = 2
+
+
+class _HELP(argparse.HelpFormatter):
+    """Help that shows each option's default, where it has a real one."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if action.default not in (None, False, argparse.SUPPRESS) and "%(default)" not in text:
+            text += " (default: %(default)s)"
+        return text
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="sesd", description="Watch Amazon SES delivery in real time."
+        prog="sesd", description="Watch Amazon SES delivery in real time.", formatter_class=_HELP
     )
     parser.add_argument("--version", action="version", version=f"sesd {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -36,30 +49,52 @@ def _parser() -> argparse.ArgumentParser:
         help_text: str,
         parent: argparse._SubParsersAction[argparse.ArgumentParser] = commands,
     ) -> argparse.ArgumentParser:
-        sub = parent.add_parser(name, help=help_text, description=help_text)
+        sub = parent.add_parser(name, help=help_text, description=help_text, formatter_class=_HELP)
         sub.add_argument(
             "--config",
             default=os.environ.get("SESD_CONFIG"),
-            help="the TOML config file (default: $SESD_CONFIG)",
+            help="the TOML config file ($SESD_CONFIG when not given)",
         )
         return sub
 
-    with_config("run", "run the daemon")
-    with_config("check-config", "validate the config and print it, secrets masked")
+    def no_secrets(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument(
+            "--no-secrets",
+            action="store_true",
+            help="do not read the secrets (env:, file:): check everything else",
+        )
+
+    run = with_config("run", "run the daemon")
+    run.add_argument(
+        "--listen",
+        default=os.environ.get("SESD_HTTP_LISTEN"),
+        help="HOST:PORT for /metrics and the probes, over [http] listen ($SESD_HTTP_LISTEN)",
+    )
+    check = with_config("check-config", "validate the config and print it, secrets masked")
+    check.add_argument("path", nargs="?", metavar="PATH", help="the config file (or --config)")
+    no_secrets(check)
     test_alert = with_config("send-test-alert", "send one test notification through a sink")
-    test_alert.add_argument("--sink", required=True, help="a sink's name (slack, pagerduty, ...)")
+    test_alert.add_argument(
+        "--sink",
+        required=True,
+        help="a sink's name: console, slack, pagerduty, or one of [alerts.sinks]",
+    )
     silence = commands.add_parser(
-        "silence", help="mute alerts for a while", description="mute alerts for a while"
+        "silence",
+        help="mute alerts for a while",
+        description="mute alerts for a while",
+        formatter_class=_HELP,
     )
     silence_commands = silence.add_subparsers(dest="silence_command", required=True)
     add_silence_arguments(silence_commands, with_config)
     replay = with_config("replay", "feed recorded events through the pipeline offline")
+    no_secrets(replay)
     replay.add_argument("--json", action="store_true", help="print one JSON document")
     replay.add_argument("files", nargs="+", metavar="FILE", help="files of events ('-' for stdin)")
 
+    setup_help = "provision the SNS topic, SQS queues and SES configuration set sesd reads from"
     setup = commands.add_parser(
-        "setup",
-        help="provision the SNS topic, SQS queues and SES configuration set sesd reads from",
+        "setup", help=setup_help, description=setup_help, formatter_class=_HELP
     )
     setup.add_argument(
         "--config",
@@ -86,7 +121,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     setup.add_argument("--dry-run", action="store_true", help="only print what would change")
 
-    demo = commands.add_parser("demo", help="local SQS, synthetic traffic, a delay spike")
+    demo_help = "local SQS, synthetic traffic, a delay spike: no AWS account needed"
+    demo = commands.add_parser("demo", help=demo_help, description=demo_help, formatter_class=_HELP)
     demo.add_argument("--listen", default="127.0.0.1:9585", help="metrics address")
     demo.add_argument("--duration", type=float, default=None, help="stop after N seconds")
     demo.add_argument("--rate", type=float, default=60.0, help="messages per second")
@@ -98,10 +134,27 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _load(args: argparse.Namespace) -> Config:
-    if not args.config:
+    path = getattr(args, "path", None) or args.config
+    if not path:
         raise ConfigError("no config file: pass --config PATH or set SESD_CONFIG")
+    args.config = path
     # Silences need the file's paths, not its secrets (the sinks' keys may not be here).
-    return load_config(args.config, resolve_secrets=args.command != "silence")
+    secrets = args.command != "silence" and not getattr(args, "no_secrets", False)
+    return load_config(path, resolve_secrets=secrets)
+
+
+def _start_failed(exc: BaseException) -> int:
+    """A start that failed: one line naming why (from inside a task group too); anything
+    else is a bug and keeps its traceback."""
+    from sesd.http import StartError
+
+    found: BaseException = exc
+    while isinstance(found, BaseExceptionGroup) and len(found.exceptions) == 1:
+        found = found.exceptions[0]
+    if not isinstance(found, StartError):
+        raise exc
+    print(f"sesd: cannot start: {found}", file=sys.stderr)
+    return EXIT_START
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -110,6 +163,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "demo":
         configure_logging("info", "auto")
         from sesd.demo import run_demo
+        from sesd.http import StartError
 
         try:
             return anyio.run(
@@ -123,6 +177,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         except KeyboardInterrupt:
             return 0
+        except (StartError, BaseExceptionGroup) as exc:
+            return _start_failed(exc)
     if args.command == "setup":
         return _setup(args)
     try:
@@ -133,6 +189,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(config.logging.level, config.logging.format)
 
     if args.command == "check-config":
+        if not config.queues:
+            print(f"sesd: config error: {_NO_QUEUES}", file=sys.stderr)
+            return EXIT_CONFIG
         print(json.dumps(config.to_display(), indent=2, sort_keys=True))
         for warning in config.warnings():
             print(f"sesd: warning: {warning}", file=sys.stderr)
@@ -147,6 +206,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         from sesd.replay import run_replay
 
         return run_replay(config, args.files, as_json=args.json)
+    if args.listen:
+        try:
+            config = msgspec.structs.replace(config, http=HttpConfig(listen=args.listen))
+        except ValueError as exc:
+            print(f"sesd: config error: --listen: {exc}", file=sys.stderr)
+            return EXIT_CONFIG
     return _run(config, args.config)
 
 
@@ -185,15 +250,14 @@ def _run(config: Config, path: str) -> int:
     from sesd.daemon import Daemon, StartError
 
     if not config.queues:
-        print("sesd: config error: queues: at least one [[queues]] is needed", file=sys.stderr)
+        print(f"sesd: config error: {_NO_QUEUES}", file=sys.stderr)
         return EXIT_CONFIG
     for warning in config.warnings():
         get_logger().warning("sesd.config.warning", warning=warning)
     try:
         anyio.run(Daemon(config, config_path=os.path.abspath(path)).run)
-    except StartError as exc:
-        get_logger().error("sesd.daemon.start_failed", error=str(exc))
-        return EXIT_START
+    except (StartError, BaseExceptionGroup) as exc:
+        return _start_failed(exc)
     return 0
 
 

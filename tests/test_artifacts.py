@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import socket
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +70,48 @@ def test_dockerfile_is_hadolint_clean() -> None:
     # Plain Python: no compiler in any stage; the build checks the command runs.
     assert "gcc" not in text
     assert "sesd --version" in text
+    # Scrapable as it is: it listens on every interface unless told otherwise.
+    assert "SESD_HTTP_LISTEN=0.0.0.0:9585" in text
+    for label in ("title", "description", "version", "licenses", "base.name"):
+        assert f"org.opencontainers.image.{label}=" in text, label
+
+
+def test_the_images_health_check_follows_the_listen_address(tmp_path: Path) -> None:
+    """The HEALTHCHECK command, run as Docker would with the image's environment, gets
+    200 from a sesd that SESD_HTTP_LISTEN put on another port than its config's."""
+    text = (ROOT / "Dockerfile").read_text()
+    command = json.loads(text.split("CMD [", 1)[1].split("\n", 1)[0].join(["[", ""]))
+    assert command[:2] == ["python", "-c"]
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = tmp_path / "sesd.toml"
+    config.write_text('[[queues]]\nurl = "http://127.0.0.1:9/q"\n[http]\nlisten = "127.0.0.1:1"\n')
+    env = {**os.environ, "SESD_HTTP_LISTEN": f"127.0.0.1:{port}"}
+    env |= {"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x"}
+    with subprocess.Popen(
+        [sys.executable, "-m", "sesd", "run", "--config", str(config)],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as sesd:
+        try:
+            assert sesd.stderr is not None
+            for line in sesd.stderr:  # until it listens (a log line, not a sleep)
+                if "sesd.http.listening" in line:
+                    assert f'"port": {port}' in line
+                    break
+            check = subprocess.run(
+                [sys.executable, *command[1:]],
+                env=env,
+                capture_output=True,
+                timeout=30,
+                check=False,
+            )
+            assert check.returncode == 0, check.stderr
+        finally:
+            sesd.terminate()
+            sesd.communicate(timeout=30)
 
 
 def _manifests() -> dict[str, dict[str, Any]]:

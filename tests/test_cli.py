@@ -1,0 +1,152 @@
+"""The first minutes with sesd, tried as a new user would: start-up errors are one line
+and exit 2, never a traceback; check-config takes its file either way, can leave the
+secrets alone, and refuses what run would refuse; every command explains itself."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from sesd.cli import main
+
+
+@pytest.fixture
+def taken_port() -> Iterator[int]:
+    """A loopback port something else listens on."""
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        yield held.getsockname()[1]
+
+
+def _sesd(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    import os
+
+    environ = {**os.environ, "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x", **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "sesd", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env=environ,
+    )
+
+
+def _config(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "sesd.toml"
+    path.write_text(text)
+    return path
+
+
+QUEUE = '[[queues]]\nurl = "http://127.0.0.1:9/q"\n'
+
+
+@pytest.mark.parametrize("how", ["config", "listen flag", "environment"])
+def test_a_port_in_use_is_one_line_and_exit_2(tmp_path: Path, taken_port: int, how: str) -> None:
+    listen = f"127.0.0.1:{taken_port}"
+    if how == "config":
+        done = _sesd(
+            "run", "--config", str(_config(tmp_path, QUEUE + f'[http]\nlisten = "{listen}"\n'))
+        )
+    elif how == "listen flag":
+        done = _sesd("run", "--config", str(_config(tmp_path, QUEUE)), "--listen", listen)
+    else:
+        done = _sesd(
+            "run", "--config", str(_config(tmp_path, QUEUE)), env={"SESD_HTTP_LISTEN": listen}
+        )
+    assert done.returncode == 2
+    (line,) = [line for line in done.stderr.splitlines() if not line.startswith("{")]
+    assert line.startswith(f"sesd: cannot start: cannot listen on {listen}: ")
+    assert "Traceback" not in done.stderr
+
+
+def test_the_demo_with_its_port_taken_is_one_line_and_exit_2(taken_port: int) -> None:
+    done = _sesd("demo", "--listen", f"127.0.0.1:{taken_port}", "--duration", "5")
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    lines = [line for line in done.stderr.splitlines() if "cannot start" in line]
+    assert lines == [
+        f"sesd: cannot start: cannot listen on 127.0.0.1:{taken_port}: "
+        + lines[0].split(": ", 3)[3]
+    ]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["run", "--config", "/nonexistent/sesd.toml"], "cannot read config file"),
+        (["run", "--listen", "nowhere"], "--listen: listen must be HOST:PORT"),
+        (["check-config", "/nonexistent/sesd.toml"], "cannot read config file"),
+    ],
+)
+def test_bad_input_at_start_is_one_line_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    if "--listen" in args:
+        args = [*args, "--config", str(_config(tmp_path, QUEUE))]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert message in err
+
+
+def test_check_config_takes_the_file_as_an_argument_too(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = str(_config(tmp_path, QUEUE))
+    assert main(["check-config", path]) == 0
+    positional = capsys.readouterr().out
+    assert main(["check-config", "--config", path]) == 0
+    assert capsys.readouterr().out == positional
+
+
+def test_no_secrets_checks_a_config_whose_secrets_are_elsewhere(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A config repository's CI has none of the secrets: --no-secrets checks the rest."""
+    monkeypatch.delenv("SESD_CI_MISSING", raising=False)
+    path = str(_config(tmp_path, QUEUE + '[alerts.slack]\nwebhook_url = "env:SESD_CI_MISSING"\n'))
+    assert main(["check-config", path]) == 2
+    assert "SESD_CI_MISSING is not set" in capsys.readouterr().err
+    assert main(["check-config", path, "--no-secrets"]) == 0
+    assert '"webhook_url": "env:SESD_CI_MISSING"' in capsys.readouterr().out
+    events = tmp_path / "events.jsonl"
+    events.write_text("")
+    assert main(["replay", "--config", path, str(events)]) == 2
+    assert main(["replay", "--config", path, "--no-secrets", str(events)]) == 0
+
+
+def test_check_config_refuses_a_config_that_run_would(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["check-config", str(_config(tmp_path, ""))]) == 2
+    assert capsys.readouterr().err == (
+        "sesd: config error: queues: at least one [[queues]] is needed\n"
+    )
+
+
+def test_every_command_explains_itself(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    top = capsys.readouterr().out
+    commands = ["run", "check-config", "send-test-alert", "silence", "replay", "setup", "demo"]
+    for command in commands:
+        (line,) = [line for line in top.splitlines() if line.strip().startswith(f"{command} ")]
+        assert len(line.split(None, 1)[1]) > 10, command
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        assert capsys.readouterr().out.count("\n") > 3, command
+    with pytest.raises(SystemExit):
+        main(["demo", "--help"])
+    assert "(default: 127.0.0.1:9585)" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["send-test-alert", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "a sink's name: console, slack, pagerduty, or one of [alerts.sinks]" in text
+    assert "(default: None)" not in text
