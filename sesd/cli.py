@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -160,6 +161,8 @@ def _start_failed(exc: BaseException) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``sesd`` console script."""
     args = _parser().parse_args(argv)
+    # Python's warnings too become log lines (JSON in production), not bare text.
+    logging.captureWarnings(True)
     if args.command == "demo":
         configure_logging("info", "auto")
         from sesd.demo import run_demo

@@ -44,6 +44,7 @@ def configure_logging(level: str = "info", fmt: str = "auto", stream: TextIO | N
         else structlog.dev.ConsoleRenderer(colors=stream.isatty())
     )
     set_level(level)
+    _route_stdlib(stream, renderer)
     structlog.configure(
         processors=[
             _by_level,
@@ -57,6 +58,34 @@ def configure_logging(level: str = "info", fmt: str = "auto", stream: TextIO | N
         logger_factory=structlog.PrintLoggerFactory(file=stream),
         cache_logger_on_first_use=False,
     )
+
+
+#: What libraries (botocore, aiohttp, asyncio) may log through the standard
+#: library: warnings and errors; their debug output would drown sesd's own.
+STDLIB_LEVEL = logging.WARNING
+
+
+def _route_stdlib(stream: TextIO, renderer: Any) -> None:
+    """Standard-library logging (botocore, aiohttp, asyncio) in the same form as
+    sesd's own lines: every line one JSON object (or console text on a terminal)."""
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[
+                structlog.stdlib.add_logger_name,
+                structlog.stdlib.add_log_level,
+                structlog.processors.TimeStamper(fmt="iso", utc=True),
+            ],
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.format_exc_info,
+                renderer,
+            ],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers = [handler]
+    root.setLevel(STDLIB_LEVEL)
 
 
 def get_logger(**context: Any) -> Any:

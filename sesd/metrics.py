@@ -9,9 +9,18 @@ client metrics on the same registry.
 
 from __future__ import annotations
 
+import platform
 from collections.abc import Callable, Iterable, Iterator
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, disable_created_metrics
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    GCCollector,
+    PlatformCollector,
+    ProcessCollector,
+    disable_created_metrics,
+)
 from prometheus_client.core import (
     CounterMetricFamily,
     GaugeMetricFamily,
@@ -327,8 +336,18 @@ class Metrics:
             "When the config was last loaded successfully (start or SIGHUP), Unix time.",
             registry=self.registry,
         )
-        build = Gauge("sesd_build_info", "sesd's version.", ["version"], registry=self.registry)
-        build.labels(__version__).set(1)
+        build = Gauge(
+            "sesd_build_info",
+            "sesd's version and the Python running it.",
+            ["version", "python_version"],
+            registry=self.registry,
+        )
+        build.labels(__version__, platform.python_version()).set(1)
+        # Memory, CPU, file descriptors and the garbage collector: what a memory
+        # limit is judged against.
+        ProcessCollector(registry=self.registry)
+        PlatformCollector(registry=self.registry)
+        GCCollector(registry=self.registry)
         self.set_queues(queues)
 
     def set_queues(self, queues: Iterable[str]) -> None:

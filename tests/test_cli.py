@@ -150,3 +150,31 @@ def test_every_command_explains_itself(capsys: pytest.CaptureFixture[str]) -> No
     text = " ".join(capsys.readouterr().out.split())
     assert "a sink's name: console, slack, pagerduty, or one of [alerts.sinks]" in text
     assert "(default: None)" not in text
+
+
+def test_every_log_line_is_one_json_object_libraries_included() -> None:
+    """botocore, aiohttp and asyncio log through the standard library; their warnings
+    and errors come out as JSON objects like sesd's own lines, a traceback inside."""
+    import io
+    import json
+    import logging
+
+    from sesd.logs import configure_logging, get_logger
+
+    stream = io.StringIO()
+    configure_logging("info", "json", stream)
+    get_logger().info("sesd.test.own", n=1)
+    logging.getLogger("botocore.retryhandler").warning("retry %d of %s", 2, "receive")
+    logging.getLogger("aiohttp.access").info("below the libraries' level: dropped")
+    try:
+        raise ZeroDivisionError
+    except ZeroDivisionError:
+        logging.getLogger("asyncio").exception("Task exception was never retrieved")
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert [(r["event"], r["level"], r.get("logger")) for r in lines] == [
+        ("sesd.test.own", "info", None),
+        ("retry 2 of receive", "warning", "botocore.retryhandler"),
+        ("Task exception was never retrieved", "error", "asyncio"),
+    ]
+    assert "ZeroDivisionError" in lines[2]["exception"]
+    assert all("timestamp" in r for r in lines)

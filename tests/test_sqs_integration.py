@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 from collections.abc import Callable
@@ -115,6 +116,15 @@ async def test_http_endpoints(local_sqs: LocalSqs, sqs: Any) -> None:
                 assert response.status == 200
             async with http.post(f"{base}/metrics") as response:
                 assert response.status == 405
+            # What Prometheus sends: the body comes gzipped, and reads the same.
+            headers = {"Accept-Encoding": "gzip"}
+            async with http.get(f"{base}/metrics", headers=headers, auto_decompress=False) as r:
+                assert r.headers["Content-Encoding"] == "gzip"
+                packed = await r.read()
+            async with http.get(f"{base}/metrics", headers={"Accept-Encoding": "identity"}) as r:
+                assert "Content-Encoding" not in r.headers
+    assert len(packed) < len(text.encode()) / 3
+    assert gzip.decompress(packed).decode().splitlines()[:50] == text.splitlines()[:50]
     assert 'sesd_events_total{event_type="delivery_delay",queue="events"} 1.0' in text
     assert 'sesd_delivery_delays_total{delay_type="MailboxFull",domain="one.com"} 1.0' in text
     assert 'sesd_window_delay_ratio{domain="one.com",window="15m"} 1.0' in text
@@ -167,13 +177,17 @@ async def test_logs_hold_no_full_address_or_body(local_sqs: LocalSqs, sqs: Any) 
 
 
 async def test_http_answers_only_small_gets_on_its_paths(local_sqs: LocalSqs, sqs: Any) -> None:
-    """Only GET on /metrics, /healthz and /readyz: other methods 405, other paths 404, a
-    header over 4 KiB 400; and it listens on loopback by default."""
+    """Only GET on /metrics, /healthz and /readyz (and HEAD on /metrics): other methods
+    405, other paths 404, a header over 4 KiB 400; and it listens on loopback by default."""
     url, _ = await make_queue(sqs)
     async with running(config_for(local_sqs, [("q", url)])) as daemon:
         base = f"http://127.0.0.1:{daemon.http_port}"
         async with aiohttp.ClientSession() as http:
-            for method in ("POST", "PUT", "DELETE", "HEAD", "PATCH"):
+            async with http.head(f"{base}/metrics") as response:
+                assert response.status == 200
+                assert response.headers["Content-Type"].startswith("text/plain")
+                assert await response.read() == b""
+            for method in ("POST", "PUT", "DELETE", "PATCH"):
                 async with http.request(method, f"{base}/metrics", data=b"x" * 10) as response:
                     assert response.status == 405, method
             async with http.get(f"{base}/admin") as response:
