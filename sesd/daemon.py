@@ -49,6 +49,8 @@ __all__ = ["EXIT_FORCED", "Daemon", "StartError"]
 #: Exit code after a second signal cut the graceful stop short.
 EXIT_FORCED = 130
 _JANITOR_EVERY = 10.0
+#: How often STATUS= is brought up to date when systemd wants no watchdog pings.
+_STATUS_EVERY = 5.0
 #: SQS's longest long poll, and a margin: the read timeout of every receive.
 _LONGEST_POLL = 20
 
@@ -396,19 +398,30 @@ class Daemon:
             await self._save_state()
 
     async def _tell_systemd(self) -> None:
-        """READY=1 once every queue answered a receive; then WATCHDOG=1 pings."""
-        await self.changes.wait_for(self.health.all_answered)
-        queues = ", ".join(self.health.queues)
-        self.systemd.notify("READY=1", f"STATUS=consuming {queues}")
+        """READY=1 as soon as sesd runs (config loaded, HTTP bound): queue health is for
+        /readyz and STATUS=, not for systemd, which would otherwise restart sesd over
+        an SQS or IAM problem at boot. Then WATCHDOG=1 pings, and STATUS= when it changes."""
+        status = self._systemd_status()
+        self.systemd.notify("READY=1", f"STATUS={status}")
         self._log.info("sesd.systemd.ready")
         interval = self.systemd.watchdog_interval
-        if interval is None:
-            return
-        # The ping runs on the event loop, so a stuck loop stops it and systemd
-        # restarts sesd after WatchdogSec.
         while True:
-            self.systemd.notify("WATCHDOG=1")
-            await anyio.sleep(interval)
+            # The ping runs on the event loop, so a stuck loop stops it and systemd
+            # restarts sesd after WatchdogSec.
+            await anyio.sleep(interval if interval is not None else _STATUS_EVERY)
+            messages = ["WATCHDOG=1"] if interval is not None else []
+            now = self._systemd_status()
+            if now != status:
+                status = now
+                messages.append(f"STATUS={status}")
+            if messages:
+                self.systemd.notify(*messages)
+
+    def _systemd_status(self) -> str:
+        ready, stale = self.health.ready(self.monotonic())
+        if ready:
+            return f"consuming {', '.join(self.health.queues)}"
+        return f"running; no receive yet or lately from {', '.join(stale)} (see /readyz)"
 
     async def _janitor(self) -> None:
         while True:

@@ -36,6 +36,24 @@ def test_unit_verifies(tmp_path: Path) -> None:
     assert "sesd.service" not in result.stderr, result.stderr
 
 
+def test_unit_exposure_is_low(tmp_path: Path) -> None:
+    """systemd-analyze security rates the unit's exposure at 2.0 or under ("OK")."""
+    tool = require_tool("systemd-analyze")
+    sesd = Path(sys.executable).parent / "sesd"
+    unit = tmp_path / "sesd.service"
+    unit.write_text(UNIT.read_text().replace("/opt/sesd/bin/sesd", str(sesd.resolve())))
+    result = subprocess.run(
+        [tool, "security", "--offline=true", "--threshold=20", str(unit)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    score = float(result.stdout.split("Overall exposure level for sesd.service:")[1].split()[0])
+    assert score <= 2.0, result.stdout
+
+
 def test_unit_is_hardened_and_matched_to_the_drain() -> None:
     """Type=notify, its own user, nothing writable but its state, no capabilities, and a stop
     timeout longer than the default grace period."""
@@ -54,6 +72,8 @@ def test_unit_is_hardened_and_matched_to_the_drain() -> None:
     assert service["ExecStart"].endswith("run --config /etc/sesd/sesd.toml")
     # systemctl reload sends SIGHUP, which re-reads the config (tests/test_reload.py).
     assert service["ExecReload"] == "/bin/kill -HUP $MAINPID"
+    # A directory of credentials: a file no configured secret uses need not exist.
+    assert service["LoadCredential"] == "sesd:/etc/sesd/credentials"
     grace = parse_config("").shutdown.grace_period.seconds
     assert int(service["TimeoutStopSec"].rstrip("s")) > grace
     assert int(service["WatchdogSec"].rstrip("s")) >= 10
@@ -90,25 +110,47 @@ def test_notifier_is_silent_outside_systemd() -> None:
 async def test_daemon_reports_ready_watchdog_and_stopping(
     local_sqs: Any, sqs: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Under systemd the daemon sends READY=1 once its queue answered, WATCHDOG=1 pings at
-    half of WatchdogSec, and STOPPING=1 when it drains."""
+    """Under systemd the daemon sends READY=1 once it runs, WATCHDOG=1 pings at half of
+    WatchdogSec, STATUS= when its queues start answering, and STOPPING=1 when it drains."""
     path = str(tmp_path / "notify")
     monkeypatch.setenv("NOTIFY_SOCKET", path)
     monkeypatch.setenv("WATCHDOG_USEC", "200000")  # 0.2 s: pings every 0.1 s
     monkeypatch.setenv("WATCHDOG_PID", str(os.getpid()))
     url, _ = await make_queue(sqs)
     config = parse_config(
-        f'[aws]\nendpoint_url = "{local_sqs.url}"\n[[queues]]\nurl = "{url}"\n'
+        f'[aws]\nendpoint_url = "{local_sqs.url}"\n[[queues]]\nurl = "{url}"\nname = "q"\n'
         'wait_time_seconds = 1\n[http]\nlisten = "127.0.0.1:0"\n'
     )
     with _listener(path) as sock:
         async with running(config):
-            first = await anyio.to_thread.run_sync(sock.recv, 4096)
-            second = await anyio.to_thread.run_sync(sock.recv, 4096)
-            third = await anyio.to_thread.run_sync(sock.recv, 4096)
-        messages = [first, second, third]
+            messages = [await anyio.to_thread.run_sync(sock.recv, 4096)]
+            while b"STATUS=consuming q" not in messages[-1]:
+                messages.append(await anyio.to_thread.run_sync(sock.recv, 4096))
+            messages.append(await anyio.to_thread.run_sync(sock.recv, 4096))
         while b"STOPPING=1" not in messages[-1]:
             messages.append(await anyio.to_thread.run_sync(sock.recv, 4096))
-    assert first.startswith(b"READY=1\nSTATUS=consuming ")
-    assert second == third == b"WATCHDOG=1"
+    assert messages[0].startswith(b"READY=1\nSTATUS=")
+    assert all(m.startswith(b"WATCHDOG=1") for m in messages[1:-1])
+    assert messages[-2] == b"WATCHDOG=1"
     assert messages[-1] == b"STOPPING=1\nSTATUS=draining"
+
+
+async def test_ready_does_not_wait_for_an_unreachable_queue(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQS unreachable at boot (nothing listens at the endpoint): READY=1 still comes,
+    with a STATUS that names the queue, so systemd does not restart sesd over it;
+    /readyz says the rest."""
+    path = str(tmp_path / "notify")
+    monkeypatch.setenv("NOTIFY_SOCKET", path)
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        endpoint = f"http://127.0.0.1:{closed.getsockname()[1]}"
+    config = parse_config(
+        f'[aws]\nendpoint_url = "{endpoint}"\n[[queues]]\nurl = "{endpoint}/1/q"\nname = "q"\n'
+        '[http]\nlisten = "127.0.0.1:0"\n'
+    )
+    with _listener(path) as sock:
+        async with running(config):
+            ready = await anyio.to_thread.run_sync(sock.recv, 4096)
+    assert ready == b"READY=1\nSTATUS=running; no receive yet or lately from q (see /readyz)"
