@@ -10,9 +10,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml  # type: ignore[import-untyped]
 
-from sesd.config import parse_config
+from sesd.config import AlertmanagerConfig, parse_config
 from tests.conftest import require_tool
 
 ROOT = Path(__file__).parent.parent
@@ -114,30 +115,92 @@ def test_the_images_health_check_follows_the_listen_address(tmp_path: Path) -> N
             sesd.communicate(timeout=30)
 
 
-def _manifests() -> dict[str, dict[str, Any]]:
-    found = {}
-    for path in sorted(KUBERNETES.glob("*.yaml")):
-        document = yaml.safe_load(path.read_text())
-        found[document["kind"]] = document
-    return found
+def _merge(base: Any, patch: Any) -> Any:
+    """A strategic merge patch as kustomize applies the ones sesd ships: maps merge
+    key by key, ``null`` removes a key, lists of named maps merge by name."""
+    if isinstance(base, dict) and isinstance(patch, dict):
+        merged = dict(base)
+        for key, value in patch.items():
+            if value is None:
+                merged.pop(key, None)
+            elif key in merged:
+                merged[key] = _merge(merged[key], value)
+            else:
+                merged[key] = value
+        return merged
+    if isinstance(base, list) and isinstance(patch, list) and all("name" in p for p in patch):
+        by_name = {item["name"]: item for item in base}
+        out = [
+            _merge(item, next((p for p in patch if p["name"] == item["name"]), {})) for item in base
+        ]
+        return out + [p for p in patch if p["name"] not in by_name]
+    return patch
 
 
-def test_kubernetes_manifests_validate() -> None:
-    """Every core manifest validates strictly against the Kubernetes schemas."""
+def _kustomize(directory: Path) -> list[dict[str, Any]]:
+    """What ``kubectl kustomize`` renders for sesd's two kustomizations (resources,
+    patches, a ConfigMap from files; the hash suffix left out)."""
+    spec = yaml.safe_load((directory / "kustomization.yaml").read_text())
+    documents: list[dict[str, Any]] = []
+    for resource in spec.get("resources", []):
+        path = directory / resource
+        if path.is_dir():
+            documents += _kustomize(path)
+        else:
+            documents.append(yaml.safe_load(path.read_text()))
+    for generator in spec.get("configMapGenerator", []):
+        data = {name: (directory / name).read_text() for name in generator["files"]}
+        documents = [
+            d
+            for d in documents
+            if not (d["kind"] == "ConfigMap" and d["metadata"]["name"] == generator["name"])
+        ]
+        documents.append(
+            {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {"name": generator["name"]},
+                "data": data,
+            }
+        )
+    for patch_spec in spec.get("patches", []):
+        patch = yaml.safe_load((directory / patch_spec["path"]).read_text())
+        key = (patch["kind"], patch["metadata"]["name"])
+        found = [d for d in documents if (d["kind"], d["metadata"]["name"]) == key]
+        assert found, f"{patch_spec['path']} patches nothing"
+        documents.remove(found[0])
+        if patch.pop("$patch", None) != "delete":
+            documents.append(_merge(found[0], patch))
+    return documents
+
+
+def _manifests(directory: Path = KUBERNETES) -> dict[str, dict[str, Any]]:
+    return {document["kind"]: document for document in _kustomize(directory)}
+
+
+#: Kinds of the Prometheus Operator: no schema in kubernetes-validate; checked below.
+_CRDS = ("PodMonitor", "PrometheusRule")
+
+
+@pytest.mark.parametrize("directory", ["kubernetes", "kubernetes-fleet"])
+def test_kubernetes_manifests_validate(tmp_path: Path, directory: str) -> None:
+    """Every manifest, as the kustomization renders it (the fleet overlay's patches
+    applied), validates strictly against the Kubernetes schemas."""
     tool = require_tool("kubernetes-validate")
-    core = [
-        p
-        for p in sorted(KUBERNETES.glob("*.yaml"))
-        if p.name not in ("kustomization.yaml", "podmonitor.yaml")
-    ]
-    result = run(tool, "--strict", *core)
+    rendered = [d for d in _kustomize(ROOT / "config" / directory) if d["kind"] not in _CRDS]
+    paths = []
+    for i, document in enumerate(rendered):
+        path = tmp_path / f"{i}-{document['kind'].lower()}.yaml"
+        path.write_text(yaml.safe_dump(document))
+        paths.append(path)
+    result = run(tool, "--strict", *paths)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.count("passed") == len(core), result.stdout
+    assert result.stdout.count("passed") == len(paths), result.stdout
 
 
 def test_kubernetes_manifests_agree_with_each_other() -> None:
     """Probes, grace period, security context, selectors, ports and the embedded config fit
-    together (checks the schema validator cannot make, and the PodMonitor CRD's shape)."""
+    together (checks the schema validator cannot make, and the CRDs' shapes)."""
     kinds = _manifests()
     deployment, service = kinds["Deployment"], kinds["Service"]
     pod = deployment["spec"]["template"]
@@ -150,8 +213,17 @@ def test_kubernetes_manifests_agree_with_each_other() -> None:
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     assert pod["spec"]["securityContext"]["runAsNonRoot"] is True
     assert container["resources"]["requests"]
-    mounts = {m["mountPath"] for m in container["volumeMounts"]}
-    assert str(Path(config.state.path or "").parent) in mounts
+    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    volumes = {v["name"]: v for v in pod["spec"]["volumes"]}
+    state = volumes[mounts[str(Path(config.state.path or "").parent)]]
+    # One replica, its state on a claim that outlives the pod; Recreate frees it first.
+    assert deployment["spec"]["replicas"] == 1
+    assert deployment["spec"]["strategy"]["type"] == "Recreate"
+    assert (
+        state["persistentVolumeClaim"]["claimName"]
+        == kinds["PersistentVolumeClaim"]["metadata"]["name"]
+    )
+    assert volumes["config"]["configMap"]["name"] == kinds["ConfigMap"]["metadata"]["name"]
     labels = pod["metadata"]["labels"]
     port = container["ports"][0]
     assert port["containerPort"] == config.http.port
@@ -160,14 +232,45 @@ def test_kubernetes_manifests_agree_with_each_other() -> None:
     assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
     assert monitor["spec"]["selector"]["matchLabels"].items() <= labels.items()
     assert monitor["spec"]["podMetricsEndpoints"][0]["port"] == port["name"]
-    assert kinds["PodDisruptionBudget"]["spec"]["selector"]["matchLabels"].items() <= (
-        labels.items()
-    )
-    listed = set(kinds["Kustomization"]["resources"])
+    budget = kinds["PodDisruptionBudget"]["spec"]
+    assert budget["selector"]["matchLabels"].items() <= labels.items()
+    # An SQS or IAM outage makes every pod unready: drains must not block on it.
+    assert budget["unhealthyPodEvictionPolicy"] == "AlwaysAllow"
+    assert budget["maxUnavailable"] == 1
+    listed = set(yaml.safe_load((KUBERNETES / "kustomization.yaml").read_text())["resources"])
     assert listed == {p.name for p in KUBERNETES.glob("*.yaml")} - {
         "kustomization.yaml",
         "secret.example.yaml",
     }
+
+
+def test_the_prometheus_rule_is_the_fleet_rules_file() -> None:
+    """The PrometheusRule holds exactly the groups promtool checks in sesd.rules.yml."""
+    rule = _manifests()["PrometheusRule"]
+    assert rule["apiVersion"] == "monitoring.coreos.com/v1"
+    expected = yaml.safe_load((PROMETHEUS / "sesd.rules.yml").read_text())["groups"]
+    assert rule["spec"]["groups"] == expected
+
+
+def test_the_fleet_overlay_spreads_replicas_that_alert_through_alertmanager() -> None:
+    kinds = _manifests(ROOT / "config" / "kubernetes-fleet")
+    deployment = kinds["Deployment"]
+    assert deployment["spec"]["replicas"] > 1
+    assert deployment["spec"]["strategy"] == {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1},
+    }
+    pod = deployment["spec"]["template"]["spec"]
+    assert pod["topologySpreadConstraints"][0]["labelSelector"]["matchLabels"] == {
+        "app.kubernetes.io/name": "sesd"
+    }
+    assert pod["affinity"]["podAntiAffinity"]
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert volumes["state"] == {"name": "state", "emptyDir": {}}
+    assert "PersistentVolumeClaim" not in kinds
+    config = parse_config(kinds["ConfigMap"]["data"]["sesd.toml"], resolve_secrets=False)
+    assert isinstance(config.alerts.sinks["alertmanager"], AlertmanagerConfig)
+    assert all(rule.sinks == ["alertmanager"] for rule in config.alerts.rules)
 
 
 def test_dashboard_covers_what_operators_need() -> None:
