@@ -319,3 +319,14 @@ def dashboard_queries() -> list[str]:
         for p in dashboard["panels"]
         for t in p.get("targets", [])
     ]
+
+
+def test_the_hosted_ci_runs_what_ci_runs_and_the_audit() -> None:
+    """.github/workflows/ci.yml runs .ci/run (which runs make test) and make audit, within
+    CI's 90 minutes."""
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "ci.yml").read_text())
+    (job,) = workflow["jobs"].values()
+    runs = [step["run"] for step in job["steps"] if "run" in step]
+    assert runs[-2:] == [".ci/run", "make audit"]
+    assert job["timeout-minutes"] <= 90
+    assert "make test" in (ROOT / ".ci" / "run").read_text()
