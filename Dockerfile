@@ -9,12 +9,13 @@ FROM ${PYTHON_IMAGE} AS build
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
-COPY pyproject.toml constraints.txt README.md ./
+COPY pyproject.toml requirements/runtime.txt README.md ./
 COPY sesd ./sesd
-# /opt/sesd gets sesd and its runtime dependencies, pinned; the build fails
-# unless the installed command runs.
+# /opt/sesd gets sesd's runtime dependencies as locked, every file checked
+# against its hash, then sesd itself; the build fails unless the command runs.
 RUN python -m venv /opt/sesd \
-    && /opt/sesd/bin/pip install --no-cache-dir -c constraints.txt . \
+    && /opt/sesd/bin/pip install --no-cache-dir --require-hashes -r runtime.txt \
+    && /opt/sesd/bin/pip install --no-cache-dir --no-deps . \
     && /opt/sesd/bin/sesd --version
 
 FROM ${PYTHON_IMAGE}

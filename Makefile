@@ -6,16 +6,17 @@ PIP    := $(BIN)/python -m pip
 
 .PHONY: demo test lint typecheck unit wheel bench soak mutation audit clean lock
 
-# A venv with the runtime and demo extras (moto's SQS server).
-$(VENV)/.demo: pyproject.toml constraints.txt
+# A venv with the runtime and demo extras (moto's SQS server): the locked tree,
+# every file checked against its hash, then sesd itself (no other dependency).
+$(VENV)/.demo: pyproject.toml requirements/demo.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(PIP) install -q --upgrade pip
-	$(PIP) install -q -c constraints.txt -e '.[demo]'
+	$(PIP) install -q --require-hashes -r requirements/demo.txt
+	$(PIP) install -q --no-deps -e .
 	touch $@
 
 # The same venv with the development tools as well.
-$(VENV)/.dev: $(VENV)/.demo
-	$(PIP) install -q -c constraints.txt -e '.[dev,demo]'
+$(VENV)/.dev: $(VENV)/.demo requirements/dev.txt
+	$(PIP) install -q --require-hashes -r requirements/dev.txt
 	touch $@
 
 demo: $(VENV)/.demo
@@ -37,7 +38,8 @@ bench: $(VENV)/.dev
 	$(BIN)/python -m bench
 
 # A wheel of sesd in dist/, for installs outside the container (systemd):
-# /opt/sesd/bin/pip install -c constraints.txt dist/sesd-*.whl
+# /opt/sesd/bin/pip install --require-hashes -r requirements/runtime.txt
+# /opt/sesd/bin/pip install --no-deps dist/sesd-*.whl
 wheel: $(VENV)/.dev
 	rm -rf dist
 	$(PIP) wheel -q --no-deps --wheel-dir dist .
@@ -58,11 +60,17 @@ soak: $(VENV)/.dev
 # checked, rather than reporting "no known vulnerabilities" for nothing.
 audit: $(VENV)/.dev
 	$(PIP) install -q pip-audit
-	$(BIN)/pip-audit --strict --progress-spinner off -r constraints.txt
+	$(BIN)/pip-audit --strict --progress-spinner off -r requirements/dev.txt
 
-# Regenerate the pinned dependency tree after changing pyproject.toml.
+# Lock the dependency tree after changing pyproject.toml: what each install needs
+# and nothing else, every file with its hashes. Pins already in a file are kept;
+# `make lock UPGRADE=--upgrade` moves them to the newest allowed.
+LOCK := $(BIN)/pip-compile -q --generate-hashes --strip-extras --allow-unsafe --no-header \
+        --no-emit-index-url --no-emit-find-links $(UPGRADE)
 lock: $(VENV)/.dev
-	$(PIP) freeze --exclude-editable --exclude sesd > constraints.txt
+	$(LOCK) -o requirements/runtime.txt pyproject.toml
+	$(LOCK) --extra demo -o requirements/demo.txt pyproject.toml
+	$(LOCK) --extra dev --extra demo -o requirements/dev.txt pyproject.toml
 
 clean:
 	rm -rf $(VENV) build dist mutants .mypy_cache .ruff_cache .pytest_cache

@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -330,3 +331,48 @@ def test_the_hosted_ci_runs_what_ci_runs_and_the_audit() -> None:
     assert runs[-2:] == [".ci/run", "make audit"]
     assert job["timeout-minutes"] <= 90
     assert "make test" in (ROOT / ".ci" / "run").read_text()
+
+
+def _locked(name: str) -> dict[str, tuple[str, list[str]]]:
+    """requirements/NAME.txt: package -> (version, its hashes)."""
+    text = (ROOT / "requirements" / f"{name}.txt").read_text().replace("\\\n", " ")
+    found: dict[str, tuple[str, list[str]]] = {}
+    for line in text.splitlines():
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        requirement, *options = line.split()
+        package, _, version = requirement.partition("==")
+        found[package.lower().replace("_", "-")] = (version, [o for o in options if "hash" in o])
+    return found
+
+
+def test_the_lock_files_pin_every_package_with_hashes() -> None:
+    """Each lock file pins the whole tree its install needs, with hashes, and holds the
+    versions pyproject.toml asks for; the runtime lock holds no development tool; every
+    install of the tree (make, the image) checks the hashes."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    wants = {
+        "runtime": project["dependencies"],
+        "demo": project["dependencies"] + project["optional-dependencies"]["demo"],
+        "dev": project["dependencies"]
+        + project["optional-dependencies"]["demo"]
+        + project["optional-dependencies"]["dev"],
+    }
+    for name, direct in wants.items():
+        locked = _locked(name)
+        for package, (version, hashes) in locked.items():
+            assert version, (name, package)
+            assert hashes, (name, package)
+        for requirement in direct:
+            package, _, version = requirement.partition("==")
+            package = package.split("[")[0].lower().replace("_", "-")
+            assert locked[package][0] == version, (name, requirement)
+    runtime = _locked("runtime")
+    for tool in ("mypy", "pytest", "moto", "hypothesis", "ruff", "mutmut"):
+        assert tool not in runtime, tool
+    assert not (ROOT / "constraints.txt").exists()
+    makefile = (ROOT / "Makefile").read_text()
+    for name in ("demo", "dev"):
+        assert f"install -q --require-hashes -r requirements/{name}.txt" in makefile
+    assert "--require-hashes -r runtime.txt" in (ROOT / "Dockerfile").read_text()
