@@ -3,7 +3,10 @@
 # runs as an unprivileged user. The config is mounted at /etc/sesd/sesd.toml.
 # It listens on 0.0.0.0:9585 (SESD_HTTP_LISTEN, over the config's [http]
 # listen) so that Prometheus can scrape it; set SESD_HTTP_LISTEN to move it.
-ARG PYTHON_IMAGE=python:3.11.11-slim-bookworm
+# The base image by digest, so a re-pushed tag cannot change what is built.
+# Check it, or move to a newer one, with:
+#   docker buildx imagetools inspect python:3.11.11-slim-bookworm
+ARG PYTHON_IMAGE=python:3.11.11-slim-bookworm@sha256:081075da77b2b55c23c088251026fb69a7b2bf92471e491ff5fd75c192fd38e5
 
 FROM ${PYTHON_IMAGE} AS build
 ENV PIP_NO_CACHE_DIR=1 \

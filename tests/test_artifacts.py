@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -74,6 +75,9 @@ def test_dockerfile_is_hadolint_clean() -> None:
     assert "sesd --version" in text
     # Scrapable as it is: it listens on every interface unless told otherwise.
     assert "SESD_HTTP_LISTEN=0.0.0.0:9585" in text
+    # Both stages from one base image, pinned by digest.
+    assert re.search(r"ARG PYTHON_IMAGE=python:[\w.-]+@sha256:[0-9a-f]{64}\n", text)
+    assert text.count("FROM ${PYTHON_IMAGE}") == 2
     for label in ("title", "description", "version", "licenses", "base.name"):
         assert f"org.opencontainers.image.{label}=" in text, label
 
