@@ -276,3 +276,133 @@ def test_every_firing_notification_says_how_to_mute_it(tmp_path: Path) -> None:
     evaluator.evaluate(pipeline, T + 10)
     (resolved,) = evaluator.due(T + 10)
     assert (resolved.kind, resolved.silence) == (Transition.RESOLVED, "")
+
+
+# --- the daemon's side, what it logs, and the file's edges -------------------------
+
+
+def test_ids_are_twelve_hex_digits() -> None:
+    from sesd.alerting.silences import new_id
+
+    ids = {new_id() for _ in range(50)}
+    assert len(ids) == 50
+    assert all(len(i) == 12 and int(i, 16) >= 0 for i in ids)
+
+
+def test_only_running_until_resolved_silences_that_match_wait_on_a_resolve(
+    tmp_path: Path,
+) -> None:
+    file = SilenceFile(str(tmp_path / "silences.json"))
+    file.add(_silence(id="plain", rule="delays", domain="a.example"), T)
+    file.add(_silence(id="other", ends_at=None, until_resolved=True, domain="b.example"), T)
+    file.add(_silence(id="wrong-rule", ends_at=None, until_resolved=True, rule="bounces"), T)
+    file.add(_silence(id="wrong-severity", ends_at=None, until_resolved=True, severity="info"), T)
+    file.add(_silence(id="later", starts_at=T + 60, ends_at=None, until_resolved=True), T)
+    file.add(
+        _silence(id="waits", ends_at=None, until_resolved=True, rule="del*", severity="crit*"),
+        T,
+    )
+    silences = Silences(file.path)
+    silences.refresh()
+    assert silences.waiting_on("delays", "a.example", "critical", T + 1) == {"waits"}
+    assert silences.match("delays", "c.example", "critical", T + 1) is not None
+    assert silences.match("delays", "a.example", "warning", T + 1).id == "plain"  # type: ignore[union-attr]
+
+
+def test_the_daemon_says_what_it_read_and_what_a_resolve_ended(tmp_path: Path) -> None:
+    from structlog.testing import capture_logs
+
+    path = tmp_path / "silences.json"
+    file = SilenceFile(str(path))
+    file.add(_silence(id="s1", ends_at=None, until_resolved=True), T)
+    file.add(_silence(id="s2", ends_at=None, until_resolved=True), T)
+    with capture_logs() as logs:
+        silences = Silences(str(path))
+        silences.refresh()
+        silences.refresh()  # unchanged: not read again
+        silences.end(set(), T + 5)  # nothing to end: the file is not touched
+        before = file.identity()
+        silences.end({"s2", "s1"}, T + 10)
+        assert file.identity() != before
+        path.write_text("garbage")
+        silences.refresh()
+    assert [s.ends_at for s in silences.silences] == [T + 10, T + 10]
+    assert [{k: v for k, v in entry.items() if k != "log_level"} for entry in logs] == [
+        {"event": "sesd.silences.loaded", "path": str(path), "silences": 2},
+        {"event": "sesd.silences.ended_by_resolve", "ids": ["s1", "s2"]},
+        {
+            "event": "sesd.silences.unreadable",
+            "error": f"{path} is not a silences file (JSON is malformed: invalid character "
+            "(byte 0))",
+        },
+    ]
+
+
+def test_a_silence_the_daemon_cannot_write_is_logged_not_raised(tmp_path: Path) -> None:
+    from structlog.testing import capture_logs
+
+    with capture_logs() as logs:
+        silences = Silences(str(tmp_path / "missing-directory" / "silences.json"))
+        silences.end({"s1"}, T)
+    (entry,) = logs
+    assert entry["event"] == "sesd.silences.unwritable"
+    assert entry["error"].startswith(f"cannot lock {tmp_path}/missing-directory/silences.json: ")
+
+
+def test_the_same_path_keeps_the_silences_read_and_another_starts_afresh(
+    tmp_path: Path,
+) -> None:
+    path = str(tmp_path / "silences.json")
+    SilenceFile(path).add(_silence(), T)
+    silences = Silences(path)
+    silences.refresh()
+    silences.use(path)
+    assert len(silences.silences) == 1
+    silences.use(str(tmp_path / "other.json"))
+    assert silences.silences == []
+
+
+def test_a_silence_ends_exactly_at_its_end_and_is_kept_seven_days(tmp_path: Path) -> None:
+    file = SilenceFile(str(tmp_path / "silences.json"))
+    file.add(_silence(ends_at=T + 100), T)
+    assert file.expire({"s1"}, T + 100) == []  # already over at its end
+    from sesd.alerting.silences import KEEP_ENDED
+
+    file.add(_silence(id="s2", ends_at=T + 200), T + 100 + KEEP_ENDED)
+    assert [s.id for s in file.read()] == ["s2"]  # s1 ended KEEP_ENDED ago: dropped
+
+
+def test_a_directory_where_the_file_should_be_is_named_in_the_error(tmp_path: Path) -> None:
+    with pytest.raises(SilenceError) as raised:
+        SilenceFile(str(tmp_path)).read()
+    assert str(raised.value) == f"cannot read {tmp_path}: Is a directory"
+
+
+def test_a_removed_rules_resolve_says_why(tmp_path: Path) -> None:
+    pipeline, evaluator, _ = _evaluator(tmp_path)
+    feed_spike(pipeline, "a.example", T, 6, 4)
+    assert _tick(evaluator, pipeline, T) == [("firing", "a.example")]
+    (resolved,) = evaluator.configure(parse_config("").alerts, ["5m", "15m", "1h"], T + 5)
+    assert (resolved.kind, resolved.domain, resolved.rule) == (
+        Transition.RESOLVED,
+        "a.example",
+        "delays",
+    )
+    assert (resolved.at, resolved.since, resolved.internal) == (T + 5, T, False)
+    assert resolved.notes == ("the rule was removed from the config",)
+    assert (resolved.counts, resolved.stage, resolved.regions) == ({}, "", [])
+    assert evaluator.current == {}
+    (notification,) = evaluator.due(T + 5, flush=True)
+    assert notification.severity == "critical"
+
+
+def test_a_silence_by_severity_holds_the_alerts_of_that_severity_only(tmp_path: Path) -> None:
+    pipeline, evaluator, file = _evaluator(tmp_path)
+    file.add(_silence(severity="warning", ends_at=T + 3600), T)
+    feed_spike(pipeline, "a.example", T, 6, 4)
+    assert _tick(evaluator, pipeline, T) == [("firing", "a.example")]  # rule is critical
+    assert not evaluator.silenced("delays", "a.example", T)
+    file.add(_silence(id="s2", rule="delays", severity="crit*", ends_at=T + 3600), T)
+    evaluator.silences.refresh()
+    assert evaluator.silenced("delays", "a.example", T)
+    assert not evaluator.silenced("unknown-rule", "a.example", T)
