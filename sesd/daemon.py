@@ -20,7 +20,6 @@ import shlex
 import signal
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 import aiohttp
@@ -34,6 +33,7 @@ from sesd.canary.metrics import CanaryCollector
 from sesd.canary.sender import CanarySender
 from sesd.clock import AnchoredClock
 from sesd.config import CanaryConfig, Config, ConfigError, QueueConfig, load_config
+from sesd.consumers import Consumers
 from sesd.health import Changes, Health
 from sesd.http import StartError, http_server
 from sesd.logs import get_logger, set_level
@@ -53,15 +53,6 @@ _JANITOR_EVERY = 10.0
 _STATUS_EVERY = 5.0
 #: SQS's longest long poll, and a margin: the read timeout of every receive.
 _LONGEST_POLL = 20
-
-
-@dataclass(slots=True)
-class _Consumer:
-    """One queue's pollers: set ``stop`` to end them (a stop, or a reload removed it)."""
-
-    queue: QueueConfig
-    stop: anyio.Event = field(default_factory=anyio.Event)
-    scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
 
 
 class Daemon:
@@ -105,11 +96,9 @@ class Daemon:
             self._collect_canary()
         self.canary: CanarySender | None = None
         self._canary_stop = anyio.Event()
-        self._consumers: dict[str, _Consumer] = {}
+        self._consumers = Consumers(self._poller)
         self._tasks: anyio.abc.TaskGroup | None = None
-        self._pollers: anyio.abc.TaskGroup | None = None
         self._sqs: Any = None
-        self.reloads = 0
         #: The uniform draw of the pollers' backoff jitter (a test pins it).
         self.jitter: Callable[[], float] = random.random
         self.stopping = anyio.Event()
@@ -181,7 +170,12 @@ class Daemon:
                         pollers=sum(q.concurrency for q in self.config.queues),
                     )
                     task_status.started(self)
-                    await self._consume()
+                    self._deadline = await self._consumers.run(
+                        self.config.queues,
+                        self.stopping,
+                        lambda: self.config.shutdown.grace_period.seconds,
+                        self._in_flight,
+                    )
                     # Pollers are done. Evaluate once more, send what is waiting, and
                     # give the outboxes what is left of the grace period (at least 1 s).
                     with anyio.move_on_after(max(1.0, self._deadline - anyio.current_time())):
@@ -233,56 +227,26 @@ class Daemon:
         )
         return self._client("sesv2", canary.endpoint_url or self.config.aws.endpoint_url, config)
 
-    async def _consume(self) -> None:
-        async with anyio.create_task_group() as pollers:
-            self._pollers = pollers
-            for queue in self.config.queues:
-                self._start_queue(queue)
-            await self.stopping.wait()
-            # Pollers return once their receive in flight has come back and
-            # been handled; past the grace period they are cancelled, and what
-            # a receive brings after that is released (visibility 0).
-            grace = self.config.shutdown.grace_period.seconds
-            self._deadline = anyio.current_time() + grace
-            for consumer in self._consumers.values():
-                consumer.stop.set()
-            pollers.cancel_scope.deadline = self._deadline
-            # SQS calls in flight are shielded; past the grace period they are bounded too
-            # (a stalled network would otherwise hold the stop until a SIGKILL).
-            self._in_flight.end_by(self._deadline)
-        if pollers.cancel_scope.cancelled_caught:
-            self._log.warning("sesd.daemon.grace_period_exceeded", grace_seconds=grace)
-
-    def _start_queue(self, queue: QueueConfig) -> None:
-        assert self._pollers is not None
-        consumer = self._consumers[queue.label] = _Consumer(queue)
-        self._pollers.start_soon(self._run_consumer, consumer)
-
-    async def _run_consumer(self, consumer: _Consumer) -> None:
-        queue = consumer.queue
-        memory = InvalidMemory()
-        with consumer.scope:
-            async with anyio.create_task_group() as pollers:
-                for index in range(queue.concurrency):
-                    poller = QueuePoller(
-                        self._sqs,
-                        queue,
-                        pipeline=self.pipeline,
-                        metrics=self.metrics,
-                        health=self.health,
-                        changes=self.changes,
-                        stopping=consumer.stop,
-                        delete_invalid=self.config.ingest.delete_invalid,
-                        clock=self.clock,
-                        monotonic=self.monotonic,
-                        invalid_memory=memory,
-                        in_flight=self._in_flight,
-                        region=self.config.aws.region,
-                        rand=lambda: self.jitter(),
-                        poller=index,
-                    )
-                    pollers.start_soon(poller.run)
-        self._log.info("sesd.queue.stopped", queue=queue.label)
+    def _poller(
+        self, queue: QueueConfig, stop: anyio.Event, memory: InvalidMemory, index: int
+    ) -> QueuePoller:
+        return QueuePoller(
+            self._sqs,
+            queue,
+            pipeline=self.pipeline,
+            metrics=self.metrics,
+            health=self.health,
+            changes=self.changes,
+            stopping=stop,
+            delete_invalid=self.config.ingest.delete_invalid,
+            clock=self.clock,
+            monotonic=self.monotonic,
+            invalid_memory=memory,
+            in_flight=self._in_flight,
+            region=self.config.aws.region,
+            rand=lambda: self.jitter(),
+            poller=index,
+        )
 
     def _start_canary(self) -> None:
         canary = self.config.canary
@@ -334,7 +298,6 @@ class Daemon:
             self._canary_stop.set()
             self._start_canary()
         self.metrics.reloaded(True, self.clock())
-        self.reloads += 1
         self._log.info(
             "sesd.config.reloaded",
             path=path,
@@ -345,24 +308,16 @@ class Daemon:
         return True
 
     def _requeue(self, old: Config, new: Config) -> None:
-        """Start the queues a reload added (or changed); stop those it removed: they
-        finish the receive in flight, handle it, and end within the grace period."""
-        before = {q.label: q for q in old.queues}
-        after = {q.label: q for q in new.queues}
-        grace = new.shutdown.grace_period.seconds
-        for label, queue in before.items():
-            if after.get(label) != queue:
-                consumer = self._consumers.pop(label)
-                consumer.stop.set()
-                consumer.scope.deadline = anyio.current_time() + grace
-        labels = list(after)
+        """Start the queues a reload added (or changed); stop those it removed."""
+        labels = [q.label for q in new.queues]
         self.health.queues = labels
         self.metrics.set_queues(labels)
-        for label, queue in after.items():
-            if before.get(label) != queue and not self.stopping.is_set():
-                self._start_queue(queue)
-                assert self._tasks is not None
-                self._tasks.start_soon(check_redrive, self._sqs, queue)
+        if self.stopping.is_set():
+            return
+        grace = new.shutdown.grace_period.seconds
+        for queue in self._consumers.change(old.queues, new.queues, grace):
+            assert self._tasks is not None
+            self._tasks.start_soon(check_redrive, self._sqs, queue)
 
     def _load_state(self) -> None:
         path = self.config.state.path

@@ -113,7 +113,9 @@ def test_check_config_warns_of_a_sink_no_rule_uses(
     tmp_path: pytest.TempPathFactory, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = tmp_path / "sesd.toml"  # type: ignore[operator]
-    path.write_text('[alerts.sinks.spare]\ntype = "console"\n')
+    path.write_text(
+        '[[queues]]\nurl = "https://sqs.example/1/q"\n[alerts.sinks.spare]\ntype = "console"\n'
+    )
     assert main(["check-config", "--config", str(path)]) == 0
     assert capsys.readouterr().err == (
         "sesd: warning: alerts.sinks.spare: no rule sends to this sink\n"
