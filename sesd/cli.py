@@ -88,6 +88,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     silence_commands = silence.add_subparsers(dest="silence_command", required=True)
     add_silence_arguments(silence_commands, with_config)
+    cause_help = "the cause of a delay, and what to do, from its SMTP diagnostic"
+    cause = commands.add_parser(
+        "cause", help=cause_help, description=cause_help, formatter_class=_HELP
+    )
+    cause.add_argument("text", help="the diagnostic text, or - for one a line on standard input")
+    cause.add_argument("--delay-type", help="SES's delay type (InternalFailure, MailboxFull...)")
+    cause.add_argument("--json", action="store_true", help="one JSON object a line")
     replay = with_config("replay", "feed recorded events through the pipeline offline")
     no_secrets(replay)
     replay.add_argument("--json", action="store_true", help="print one JSON document")
@@ -184,6 +191,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _start_failed(exc)
     if args.command == "setup":
         return _setup(args)
+    if args.command == "cause":
+        return _cause(args)
     try:
         config = _load(args)
     except ConfigError as exc:
@@ -216,6 +225,24 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"sesd: config error: --listen: {exc}", file=sys.stderr)
             return EXIT_CONFIG
     return _run(config, args.config)
+
+
+def _cause(args: argparse.Namespace) -> int:
+    from sesd.causes import classify
+
+    texts = [line.rstrip("\n") for line in sys.stdin] if args.text == "-" else [args.text]
+    for text in texts:
+        if not text.strip():
+            continue
+        found = classify(args.delay_type, "", text)
+        if args.json:
+            print(
+                json.dumps({"cause": found.cause, "advice": found.advice, "status": found.status})
+            )
+        else:
+            status = f" ({found.status})" if found.status else ""
+            print(f"{found.cause}{status}: {found.advice}")
+    return 0
 
 
 def _setup(args: argparse.Namespace) -> int:
