@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Final
 
-__all__ = ["CAUSES", "Cause", "classify"]
+__all__ = ["CAUSES", "Cause", "advice", "classify"]
 
 #: The vocabulary (a label's values): fixed, so labels stay bounded.
 CAUSES: Final = (
@@ -112,3 +112,8 @@ def classify(delay_type: str | None, status: str | None, diagnostic: str | None)
         cause = _RFC3463.get((subject, detail)) or _RFC3463_SUBJECT.get(subject)
     cause = cause or "unknown"
     return Cause(cause, table.advice[cause], code)
+
+
+def advice(cause: str) -> str:
+    """What to do about a cause (its default advice)."""
+    return _table().advice.get(cause, _table().advice["unknown"])

@@ -109,12 +109,12 @@ class PipelineCollector(Collector):
 
         delays = CounterMetricFamily(
             "sesd_delivery_delays",
-            "Delayed recipients, by domain and SES delay type.",
-            labels=["domain", "delay_type"],
+            "Delayed recipients, by domain, SES delay type and cause (sesd cause).",
+            labels=["domain", "delay_type", "cause"],
         )
         for domain, per_type in tallies.delays.items():
-            for delay_type, n in per_type.items():
-                delays.add_metric([domain, delay_type], n)
+            for (delay_type, cause), n in per_type.items():
+                delays.add_metric([domain, delay_type, cause], n)
         yield delays
 
         bounces = CounterMetricFamily(

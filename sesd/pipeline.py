@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Final, TypeVar
 
 from sesd.canary.tracker import CanaryTracker
+from sesd.causes import classify
 from sesd.config import Config
 from sesd.decode import Event, decode_body
 from sesd.dedup import DuplicateFilter, event_key
@@ -286,7 +287,10 @@ class Pipeline:
         for recipient, label in zip(entries, recipients, strict=True):
             if label is None:
                 continue
-            _bump(self.tallies.delays, label.name, delay_type)
+            cause = classify(delay.delay_type, recipient.status, recipient.diagnostic_code).cause
+            _bump(self.tallies.delays, label.name, (delay_type, cause))
+            causes = self.tallies.causes
+            causes[cause] = causes.get(cause, 0) + 1
             if expires is None or expires > now:
                 key = pending_key(message_id, recipient.email_address)
                 ended = self.pending.delayed(key, label.name, t, expires)
@@ -305,6 +309,7 @@ class Pipeline:
                     statuses=[recipient.status],
                     diagnostics=[recipient.diagnostic_code],
                     mta=delay.reporting_mta,
+                    cause=cause,
                 )
 
     def _bounce(
@@ -319,10 +324,17 @@ class Pipeline:
         message_id = event.message_id
         entries = event.entries
         assert entries is not None
+        # A soft (transient) bounce has a cause as a delay has; a hard one is final.
+        soft = bounce.bounce_type == "Transient"
         for recipient, label in zip(entries, recipients, strict=True):
             if label is None:
                 continue
             _bump(self.tallies.bounces, label.name, kind)
+            cause = ""
+            if soft:
+                cause = classify(None, recipient.status, recipient.diagnostic_code).cause
+                causes = self.tallies.causes
+                causes[cause] = causes.get(cause, 0) + 1
             self._end_delay(message_id, recipient.email_address, label, t, now)
             if not in_windows:
                 continue
@@ -335,6 +347,7 @@ class Pipeline:
                 statuses=[recipient.status],
                 diagnostics=[recipient.diagnostic_code],
                 mta=bounce.reporting_mta,
+                cause=cause,
             )
 
     def _note(self, event: Event, recipients: list[_Label | None], t: float, now: float) -> None:

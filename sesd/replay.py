@@ -149,8 +149,11 @@ class Replay:
         }
         messages = {outcome: tallies.messages.get((_QUEUE, outcome), 0) for outcome in OUTCOMES}
         invalid = {reason: n for (_, reason), n in sorted(tallies.invalid.items())}
+        # Delayed and soft-bounced recipients by cause, most first.
+        causes = dict(sorted(tallies.causes.items(), key=lambda item: (-item[1], item[0])))
         return {
             "domains": domains,
+            "causes": causes,
             "messages": messages,
             "alerts": self.alerts,
             "invalid": invalid,
@@ -195,6 +198,8 @@ def render_text(document: dict[str, Any]) -> str:
     lines.append("messages: " + ", ".join(f"{k} {v}" for k, v in messages.items()))
     if document["invalid"]:
         lines.append("invalid: " + ", ".join(f"{k} {v}" for k, v in document["invalid"].items()))
+    if document["causes"]:
+        lines.append("causes: " + ", ".join(f"{k} {v}" for k, v in document["causes"].items()))
     lines.append("")
     lines.append("recipients per domain (all events):")
     for domain, counts in document["domains"].items():

@@ -97,7 +97,10 @@ class Tallies:
     outcomes: dict[tuple[str, str], int] = field(default_factory=dict)
     invalid: dict[tuple[str, str], int] = field(default_factory=dict)  # (queue, reason)
     recipients: dict[str, list[int]] = field(default_factory=dict)  # domain -> per type
-    delays: dict[str, dict[str, int]] = field(default_factory=dict)  # domain -> delay type
+    # domain -> (delay type, cause)
+    delays: dict[str, dict[tuple[str, str], int]] = field(default_factory=dict)
+    #: Delayed and soft-bounced recipients by cause (replay's summary).
+    causes: dict[str, int] = field(default_factory=dict)
     bounces: dict[str, dict[tuple[str, str], int]] = field(default_factory=dict)
     tag_recipients: dict[tuple[str, str], list[int]] = field(default_factory=dict)
     late_events: int = 0

@@ -333,3 +333,54 @@ def test_sesd_cause_reads_one_diagnostic_a_line(
     out = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [o["cause"] for o in out] == ["ip_reputation"] * 3
     assert [o["status"] for o in out] == ["4.7.650", "4.7.651", "4.7.652"]
+
+
+def test_a_delay_counts_under_its_cause_and_the_window_keeps_it() -> None:
+    """Microsoft's 4.7.650 on a delayed recipient: counted with cause="ip_reputation",
+    in the window's breakdown, and in replay's summary; a soft bounce has a cause too,
+    a hard one does not."""
+    from sesd.config import parse_config
+    from sesd.metrics import Metrics
+    from sesd.pipeline import Pipeline
+    from tests import factory as f
+
+    now = f.T0 + 10
+    rule = '[[alerts.rules]]\nname = "r"\nmetric = "delay_ratio"\nwindow = "5m"\nabove = 0.1\n'
+    pipeline = Pipeline(parse_config(rule))
+    metrics = Metrics(pipeline, ["q"], clock=lambda: now)
+    text = CASES[0][1]
+    delay = f.delay(["a@x.example"], at=now, status="4.7.650", diagnostic=text)
+    pipeline.feed(f.raw(delay), "q", now)
+    soft = f.bounce(["b@x.example"], at=now, kind="Transient", subkind="General")
+    soft["bounce"]["bouncedRecipients"][0]["diagnosticCode"] = "452-4.2.2 over quota"
+    pipeline.feed(f.raw(soft), "q", now)
+    pipeline.feed(f.raw(f.bounce(["c@x.example"], at=now)), "q", now)  # hard
+    labels = {"domain": "x.example", "delay_type": "TransientCommunicationFailure"}
+    sample = metrics.registry.get_sample_value(
+        "sesd_delivery_delays_total", labels | {"cause": "ip_reputation"}
+    )
+    assert sample == 1
+    assert pipeline.windows["x.example"].breakdown(0, now).causes == [
+        ("ip_reputation", 1),
+        ("mailbox_full", 1),
+    ]
+    assert pipeline.tallies.causes == {"ip_reputation": 1, "mailbox_full": 1}
+
+
+def test_replay_counts_causes(tmp_path: object, capsys: pytest.CaptureFixture[str]) -> None:
+    from pathlib import Path
+
+    from tests import factory as f
+
+    directory = Path(str(tmp_path))
+    events = directory / "events.jsonl"
+    bodies = [
+        f.delay(["a@x.example"], status="4.7.650", diagnostic=CASES[0][1]),
+        f.delay(["b@x.example"], status="", diagnostic="451 4.7.1 Greylisted, try again"),
+        f.delay(["c@x.example"], status="", diagnostic="451 4.7.1 Greylisted, try again"),
+    ]
+    events.write_text("\n".join(json.dumps(b) for b in bodies) + "\n")
+    config = directory / "sesd.toml"
+    config.write_text("")
+    assert main(["replay", "--config", str(config), "--json", str(events)]) == 0
+    assert json.loads(capsys.readouterr().out)["causes"] == {"greylisted": 2, "ip_reputation": 1}

@@ -21,7 +21,7 @@ from tests import factory as f
 CONTRACT = {
     "sesd_events": ("counter", {"queue", "event_type"}),
     "sesd_recipient_events": ("counter", {"domain", "event_type"}),
-    "sesd_delivery_delays": ("counter", {"domain", "delay_type"}),
+    "sesd_delivery_delays": ("counter", {"domain", "delay_type", "cause"}),
     "sesd_bounces": ("counter", {"domain", "bounce_type", "bounce_subtype"}),
     "sesd_messages": ("counter", {"queue", "outcome"}),
     "sesd_window_recipient_events": ("gauge", {"domain", "window", "event_type"}),

@@ -64,6 +64,7 @@ def test_duplicates_change_nothing_but_the_duplicate_count() -> None:
             "sesd_delivery_delays_total",
             domain="one.com",
             delay_type="TransientCommunicationFailure",
+            cause="connection",
         )
         == 1
     )
@@ -164,7 +165,8 @@ def test_bounces_and_delay_types_keep_labels_bounded() -> None:
         )
         == 1
     )
-    assert value(metrics, "sesd_delivery_delays_total", domain="one.com", delay_type="other") == 1
+    delays = {"domain": "one.com", "delay_type": "other", "cause": "connection"}
+    assert value(metrics, "sesd_delivery_delays_total", **delays) == 1
 
 
 def test_pending_delays_resolve_on_delivery() -> None:

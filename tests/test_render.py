@@ -48,6 +48,7 @@ def _alert(kind: Transition, domain: str, *, internal: bool = False, value: floa
             message_ids=["m-2", "m-1"],
             sources=["arn:aws:ses:eu-west-1:123456789012:identity/example.com"],
             config_sets=["marketing"],
+            causes=[] if internal else [("connection", 8), ("ses_internal", 2)],
         ),
         stage="inside SES" if internal else "SES -> recipient MTA",
         regions=["eu-west-1"],

@@ -126,7 +126,10 @@ async def test_http_endpoints(local_sqs: LocalSqs, sqs: Any) -> None:
     assert len(packed) < len(text.encode()) / 3
     assert gzip.decompress(packed).decode().splitlines()[:50] == text.splitlines()[:50]
     assert 'sesd_events_total{event_type="delivery_delay",queue="events"} 1.0' in text
-    assert 'sesd_delivery_delays_total{delay_type="MailboxFull",domain="one.com"} 1.0' in text
+    assert (
+        'sesd_delivery_delays_total{cause="connection",delay_type="MailboxFull",domain="one.com"}'
+        " 1.0" in text
+    )
     assert 'sesd_window_delay_ratio{domain="one.com",window="15m"} 1.0' in text
     assert 'sesd_delayed_recipients_pending{domain="one.com"} 1.0' in text
     assert 'sesd_messages_total{outcome="processed",queue="events"} 1.0' in text

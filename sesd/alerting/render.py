@@ -17,6 +17,7 @@ import msgspec
 
 from sesd.alerting.evaluator import Alert, Notification
 from sesd.alerting.rules import Transition
+from sesd.causes import advice
 from sesd.config import CANARY_METRICS
 from sesd.text import slack_escape
 
@@ -102,6 +103,7 @@ def details(alert: Alert) -> dict[str, Any]:
     facts |= {
         "counts": alert.counts,
         "where": alert.stage,
+        "causes": dict(b.causes),
         "delay_types": dict(b.delay_types),
         "smtp_status": dict(b.statuses),
         "diagnostic_codes": dict(b.diagnostics),
@@ -134,6 +136,16 @@ def _section(text: str) -> dict[str, Any]:
     return {"type": "section", "text": _mrkdwn(text)}
 
 
+def cause_line(alert: Alert) -> str | None:
+    """The dominant cause of the window's delays and what to do, or None."""
+    causes = alert.breakdown.causes
+    if not causes or alert.kind is Transition.RESOLVED:
+        return None
+    cause, n = causes[0]
+    total = sum(count for _, count in causes)
+    return f"cause: {cause} ({n} of {total} noted): {advice(cause)}"
+
+
 def describe(alert: Alert, *, slack: bool = False) -> str:
     """The full text of an alert: value and thresholds, counts, where in the path, delay
     types, SMTP codes, MTAs, message ids and the AWS Support facts. For Slack, what
@@ -144,6 +156,11 @@ def describe(alert: Alert, *, slack: bool = False) -> str:
         f"{mark}{alert.domain}{mark}: {alert.metric} {mark}{_value(alert, alert.value)}{mark} "
         f"(fires {alert.fires} {_value(alert, alert.threshold)}, "
         f"clears at {_value(alert, alert.clear_threshold)}, {alert.window})",
+    ]
+    cause = cause_line(alert)
+    if cause is not None:
+        lines.append(cause)  # first after the value: what is wrong, and what to do
+    lines += [
         "counts: " + ", ".join(f"{k} {v}" for k, v in alert.counts.items() if v),
         f"where: {alert.stage}",
     ]
@@ -225,6 +242,8 @@ def pagerduty_events(notification: Notification, routing_key: str, source: str) 
         }
         if alert.kind is not Transition.RESOLVED:
             summary = headline(alert) + f"; where: {alert.stage}"
+            if alert.breakdown.causes:
+                summary += f"; cause: {alert.breakdown.causes[0][0]}"
             event["payload"] = {
                 "summary": summary[:PD_MAX_SUMMARY],
                 "source": source,
@@ -260,6 +279,9 @@ def console_text(notification: Notification) -> str:
             if alert.kind is not Transition.RESOLVED and b.message_ids:
                 lines.append(f"    missing canaries: {', '.join(b.message_ids)}")
         elif alert.kind is not Transition.RESOLVED:
+            cause = cause_line(alert)
+            if cause is not None:
+                lines.append(f"    {cause}")
             lines.append(
                 f"    where: {alert.stage}; delay types: {_top(b.delay_types)}; "
                 f"SMTP: {_top(b.statuses)}; MTAs: {_top(b.mtas)}"

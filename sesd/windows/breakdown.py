@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final, cast
 
 __all__ = [
+    "CAUSE",
     "CONFIG_SET",
     "DELAY_TYPE",
     "DIAGNOSTIC",
@@ -31,7 +32,7 @@ __all__ = [
 ]
 
 # The kinds a breakdown counts, and the kinds it keeps examples of.
-DELAY_TYPE, STATUS, DIAGNOSTIC, MTA = 0, 1, 2, 3
+DELAY_TYPE, STATUS, DIAGNOSTIC, MTA, CAUSE = 0, 1, 2, 3, 4
 MESSAGE_ID, SOURCE, CONFIG_SET = 0, 1, 2
 
 #: Distinct values one coarse bucket counts; the rest count as OVERFLOW.
@@ -75,6 +76,7 @@ class Breakdown:
     message_ids: list[str] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
     config_sets: list[str] = field(default_factory=list)
+    causes: list[tuple[str, int]] = field(default_factory=list)
 
 
 class Details:
@@ -111,7 +113,7 @@ class Details:
         for coarse, details in self.buckets.items():
             if first <= coarse <= last:
                 counts.update(details)
-        per_kind: list[list[tuple[str, int]]] = [[], [], [], []]
+        per_kind: list[list[tuple[str, int]]] = [[], [], [], [], []]
         for key, n in counts.items():
             kind, value = _pair(key)
             per_kind[kind].append((value, n))

@@ -10,6 +10,7 @@ from sesd.events import EVENT_TYPE_INDEX, EVENT_TYPES
 from sesd.sketch import bucket_of, summarise
 from sesd.text import clean
 from sesd.windows.breakdown import (
+    CAUSE,
     CONFIG_SET,
     DELAY_TYPE,
     DIAGNOSTIC,
@@ -153,6 +154,7 @@ class DomainWindows:
         statuses: Sequence[str] = (),
         diagnostics: Sequence[str] = (),
         mta: str = "",
+        cause: str = "",
     ) -> None:
         """Remember what a delay, bounce or complaint said, for alert text. Every text
         comes from a stranger (sesd.text): addresses hidden, bounded, escaped."""
@@ -183,6 +185,8 @@ class DomainWindows:
                     details.add(bucket, DIAGNOSTIC, clean(diagnostic))
             if mta:
                 details.add(bucket, MTA, clean(mta))
+            if cause:
+                details.add(bucket, CAUSE, cause)
 
     # --- read side: pure ---------------------------------------------------------
 
@@ -232,7 +236,7 @@ class DomainWindows:
         lo, hi = ring.span(int(now // ring.width))
         if hi <= lo:
             return Breakdown()
-        delay_types, statuses, diagnostics, mtas = details.top(lo, hi, top_n)
+        delay_types, statuses, diagnostics, mtas, causes = details.top(lo, hi, top_n)
         since = now - self._specs[index].seconds
         examples = self._examples or Examples()
         return Breakdown(
@@ -243,6 +247,7 @@ class DomainWindows:
             message_ids=examples.since(MESSAGE_ID, since, now),
             sources=examples.since(SOURCE, since, now),
             config_sets=examples.since(CONFIG_SET, since, now),
+            causes=causes,
         )
 
     # --- state file ----------------------------------------------------------------
