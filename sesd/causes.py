@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Final
 
-__all__ = ["CAUSES", "Cause", "advice", "classify"]
+__all__ = ["CAUSES", "CAUSE_INDEX", "Cause", "advice", "classify"]
 
 #: The vocabulary (a label's values): fixed, so labels stay bounded.
 CAUSES: Final = (
@@ -40,6 +40,8 @@ CAUSES: Final = (
     "recipient_server",
     "unknown",
 )
+#: A cause's number (what the windows store).
+CAUSE_INDEX: Final = {cause: i for i, cause in enumerate(CAUSES)}
 _INSIDE_SES: Final = frozenset({"InternalFailure", "SendingDeferral"})
 _ENHANCED: Final = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
 #: RFC 3463 subjects: X.2.2 mailbox full, X.4.X network and routing, X.3.X mail system.

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Final, TypeVar
 
 from sesd.canary.tracker import CanaryTracker
-from sesd.causes import classify
+from sesd.causes import CAUSE_INDEX, classify
 from sesd.config import Config
 from sesd.decode import Event, decode_body
 from sesd.dedup import DuplicateFilter, event_key
@@ -311,6 +311,7 @@ class Pipeline:
                     mta=delay.reporting_mta,
                     cause=cause,
                 )
+                self._windows(label).delay_cause(t, now, CAUSE_INDEX[cause])
 
     def _bounce(
         self, event: Event, recipients: list[_Label | None], t: float, now: float, in_windows: bool

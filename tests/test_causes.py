@@ -8,6 +8,7 @@ import json
 import pytest
 
 from sesd.causes import CAUSES, classify
+from sesd.causes import advice as _advice
 from sesd.cli import main
 
 IP = "192.0.2.10"
@@ -384,3 +385,44 @@ def test_replay_counts_causes(tmp_path: object, capsys: pytest.CaptureFixture[st
     config.write_text("")
     assert main(["replay", "--config", str(config), "--json", str(events)]) == 0
     assert json.loads(capsys.readouterr().out)["causes"] == {"greylisted": 2, "ip_reputation": 1}
+
+
+def test_a_cause_ratio_rule_fires_on_its_cause_only() -> None:
+    """cause_ratio with cause = "ip_reputation": Microsoft's throttling on 4 of 11
+    recipients fires at above 0.2; three greylisted delays do not move it; the
+    alert leads with the dominant cause and its advice."""
+    from sesd.alerting.evaluator import Evaluator
+    from sesd.alerting.render import describe
+    from sesd.config import ConfigError, parse_config
+    from sesd.pipeline import Pipeline
+    from tests import factory as f
+
+    now = f.T0 + 10
+    rule = (
+        '[[alerts.rules]]\nname = "ms-reputation"\nmetric = "cause_ratio"\n'
+        'cause = "ip_reputation"\nwindow = "5m"\nabove = 0.2\nmin_events = 5\n'
+    )
+    config = parse_config(rule)
+    pipeline = Pipeline(config)
+    evaluator = Evaluator(config.alerts, ["5m", "15m", "1h"])
+    for i in range(3):
+        body = f.delay([f"g{i}@x.example"], at=now, status="4.7.1", diagnostic="451 Greylisted")
+        pipeline.feed(f.raw(body), "q", now)
+    for i in range(4):
+        pipeline.feed(f.raw(f.delivery([f"d{i}@x.example"], at=now)), "q", now)
+    assert evaluator.evaluate(pipeline, now) == []  # 0 of 7 for this cause
+    for i in range(4):
+        body = f.delay([f"m{i}@x.example"], at=now, status="4.7.650", diagnostic=CASES[0][1])
+        pipeline.feed(f.raw(body), "q", now)
+    (alert,) = evaluator.evaluate(pipeline, now)
+    assert alert.value == 4 / 11
+    assert describe(alert).splitlines()[1] == (
+        "cause: ip_reputation (4 of 7 noted): " + _advice("ip_reputation")
+    )
+    for bad, message in (
+        ('metric = "delay_ratio"\ncause = "dns"', "`cause` goes with metric cause_ratio"),
+        ('metric = "cause_ratio"', "cause_ratio needs it"),
+        ('metric = "cause_ratio"\ncause = "gremlins"', "unknown cause 'gremlins'"),
+    ):
+        with pytest.raises(ConfigError, match=message):
+            parse_config(f'[[alerts.rules]]\nname = "r"\n{bad}\nwindow = "5m"\nabove = 0.1\n')

@@ -76,17 +76,18 @@ def test_the_state_file_form_round_trips() -> None:
     empty = Ring(10.0, 10)
     again = Ring(10.0, 10)
     again.restore(empty.snapshot())
-    assert again.values(0) == [{}, {}, {}]
+    assert again.values(0) == [{}, {}, {}, {}]
 
 
 def test_a_damaged_ring_says_why() -> None:
-    """A column of another length, or a value of no known kind, is refused with a reason."""
+    """A column of another length, or a value past the largest sketch bucket, is refused
+    with a reason."""
     ring = ring_with_one_per_bucket()
     data = ring.snapshot()
     with pytest.raises(ValueError, match="window layout changed"):
         Ring(10.0, 12).restore(data)
-    bad = dict(data, cells=(3 << 8 | 1 << 24).to_bytes(4, "little"))
-    with pytest.raises(ValueError, match="a value of no known kind or size"):
+    bad = dict(data, cells=(0 << 8 | (MAX_BUCKET + 1) | 1 << 24).to_bytes(4, "little"))
+    with pytest.raises(ValueError, match="a value of no known size"):
         Ring(10.0, 10).restore(bad)
 
 
@@ -132,7 +133,7 @@ def test_moving_a_whole_window_on_lets_every_value_go() -> None:
     _values(ring, 100)
     assert ring.place(110, 110)
     assert ring.cells is None
-    assert ring.values(110) == [{}, {}, {}]
+    assert ring.values(110) == [{}, {}, {}, {}]
 
 
 def test_a_move_that_wraps_around_the_slots_clears_both_runs() -> None:
@@ -167,7 +168,7 @@ def test_stale_values_are_dropped_before_their_bucket_numbers_wrap() -> None:
     for bucket in range(1001, 991 + (1 << 14) + 1):
         assert ring.place(bucket, bucket)
         ring.add(bucket, DELIVERY, 1)
-    assert ring.values(ring.head) == [{}, {}, {}]
+    assert ring.values(ring.head) == [{}, {}, {}, {}]
 
 
 def test_a_restored_ring_keeps_only_the_values_of_buckets_it_holds() -> None:

@@ -95,7 +95,7 @@ def test_values_out_of_range_are_a_damaged_file() -> None:
     pipeline = Pipeline(config)
     pipeline.feed(f.raw(f.delivery(["a@a.example"], at=f.T0)), "q", f.T0)
     blob = snapshot(pipeline, Evaluator(config.alerts, ["5m", "15m", "1h"]), f.T0 + 1)
-    bad_cells = array("I", [1 << 24 | 3 << 8]).tobytes()  # a fourth kind of value
+    bad_cells = array("I", [1 << 24 | 200]).tobytes()  # past the largest sketch bucket
     for key, value in (("cells", bad_cells), ("cells", b"\x01"), ("head", "soon")):
         data = msgspec.msgpack.decode(blob)
         data["windows"]["a.example"]["rings"][0][key] = value

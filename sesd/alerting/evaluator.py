@@ -20,6 +20,7 @@ from typing import Any
 from sesd.alerting.rules import AlertState, Status, Transition, measure, step
 from sesd.alerting.silences import Silences, silence_command
 from sesd.canary.tracker import CANARY_DOMAIN
+from sesd.causes import CAUSE_INDEX
 from sesd.config import (
     CANARY_METRICS,
     QUANTILE_METRICS,
@@ -38,7 +39,13 @@ __all__ = ["Alert", "Evaluator", "Notification"]
 #: Delay types that point inside SES rather than at the recipient's MTA.
 _INTERNAL_DELAYS = frozenset({"InternalFailure", "SendingDeferral"})
 _DELAY_METRICS = frozenset(
-    {"delay_ratio", "delayed_recipients", "pending_delays", "delay_duration_p95_seconds"}
+    {
+        "delay_ratio",
+        "delayed_recipients",
+        "pending_delays",
+        "delay_duration_p95_seconds",
+        "cause_ratio",
+    }
 )
 
 
@@ -180,7 +187,10 @@ class Evaluator:
                     else:
                         figures = Figures(windows.counts(index, now))
                     pending = pipeline.pending.count(domain, now)
-                    value, volume = measure(rule.metric, figures, pending)
+                    of_cause = 0
+                    if rule.cause is not None:
+                        of_cause = windows.causes(index, now).get(CAUSE_INDEX[rule.cause], 0)
+                    value, volume = measure(rule.metric, figures, pending, of_cause)
                 transition = step(rule, state, value, volume, now, self._repeat)
                 kind = self._gate(rule, domain, state, transition, now)
                 # A firing alert restored from the state file: known again for resends.

@@ -42,7 +42,9 @@ _ICON = {
     Transition.REPEAT: ":repeat:",
     Transition.RESOLVED: ":white_check_mark:",
 }
-_PERCENT_METRICS = frozenset({"delay_ratio", "bounce_ratio", "complaint_ratio", "delivery_ratio"})
+_PERCENT_METRICS = frozenset(
+    {"delay_ratio", "bounce_ratio", "complaint_ratio", "delivery_ratio", "cause_ratio"}
+)
 
 
 def _value(alert: Alert, value: float | None) -> str:

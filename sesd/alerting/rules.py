@@ -53,9 +53,12 @@ class AlertState:
     notified: bool = False
 
 
-def measure(metric: str, figures: Figures, pending: int) -> tuple[float | None, int]:
+def measure(
+    metric: str, figures: Figures, pending: int, cause_count: int = 0
+) -> tuple[float | None, int]:
     """A rule metric's value in a window and the volume ``min_events`` is checked against:
-    the ratio's denominator, or for a quantile the observations in the window."""
+    the ratio's denominator, or for a quantile the observations in the window.
+    ``cause_count`` is, for ``cause_ratio``, the delayed recipients of the rule's cause."""
     delivered = figures.count("delivery")
     delayed = figures.count("delivery_delay")
     bounced = figures.count("bounce")
@@ -75,6 +78,9 @@ def measure(metric: str, figures: Figures, pending: int) -> tuple[float | None, 
         return _seconds(figures.delay_duration.p95), figures.delay_duration.count
     if metric == "pending_delays":
         return float(pending), delivered + delayed
+    if metric == "cause_ratio":
+        total = delivered + delayed
+        return (cause_count / total if total else None), total
     raise ValueError(f"unknown metric {metric!r}")
 
 

@@ -12,6 +12,7 @@ from typing import Literal
 
 import msgspec
 
+from sesd.causes import CAUSES
 from sesd.config.values import Duration, Secret, Section, check_http_url
 
 __all__ = [
@@ -39,6 +40,7 @@ METRICS = (
     "processing_p95_seconds",
     "delay_duration_p95_seconds",
     "pending_delays",
+    "cause_ratio",
 )
 #: Rule metrics read from a window's quantiles (the others need its counts only).
 QUANTILE_METRICS = ("processing_p95_seconds", "delay_duration_p95_seconds")
@@ -92,6 +94,8 @@ class RuleConfig(Section, frozen=True):
     #: Extra labels on the rule's Alertmanager alerts.
     labels: dict[str, str] = {}
     runbook_url: str | None = None
+    #: For ``cause_ratio``: the cause (sesd cause) whose share of recipients is watched.
+    cause: str | None = None
 
     def __post_init__(self) -> None:
         if not _NAME.fullmatch(self.name):
@@ -128,6 +132,10 @@ class RuleConfig(Section, frozen=True):
                 raise ValueError(f"label {name!r} is set by sesd")
         if self.runbook_url is not None:
             _check_template(self.runbook_url, "runbook_url")
+        if (self.metric == "cause_ratio") != (self.cause is not None):
+            raise ValueError("`cause` goes with metric cause_ratio, and cause_ratio needs it")
+        if self.cause is not None and self.cause not in CAUSES:
+            raise ValueError(f"unknown cause {self.cause!r} (known: {', '.join(CAUSES)})")
 
     @property
     def rising(self) -> bool:

@@ -22,12 +22,14 @@ from sesd.windows.breakdown import (
     Details,
     Examples,
 )
-from sesd.windows.ring import KINDS, NEVER, Ring, value_key
+from sesd.windows.ring import NEVER, Ring, value_key
 from sesd.windows.specs import Figures, Summary, WindowSpec
 
 __all__ = ["DomainWindows"]
 
-_PROCESSING, _TO_DELIVERY, _DELAY_DURATION = 0, 1, 2
+_PROCESSING, _TO_DELIVERY, _DELAY_DURATION, _CAUSE = 0, 1, 2, 3
+#: The value kinds summarised as quantiles (the cause kind is counted, not summarised).
+_SUMMARISED = (_PROCESSING, _TO_DELIVERY, _DELAY_DURATION)
 _DELIVERY: Final = EVENT_TYPE_INDEX["delivery"]
 _T: Final = len(EVENT_TYPES)
 
@@ -124,6 +126,17 @@ class DomainWindows:
         key = value_key(_DELAY_DURATION, bucket_of(duration_ms))
         staged[key] = staged.get(key, 0) + 1
 
+    def delay_cause(self, t: float, now: float, cause: int) -> None:
+        """A delayed recipient at ``t`` had cause number ``cause`` (its index in CAUSES):
+        counted exactly per bucket, like values."""
+        if int(t // self._fine) != self._stage:
+            self._open(t, now)
+        staged = self._staged
+        if staged is None:
+            staged = self._staged = {}
+        key = value_key(_CAUSE, cause)
+        staged[key] = staged.get(key, 0) + 1
+
     def flush(self, now: float) -> None:
         """Write the stage to every ring that accepted its bucket (it still holds it:
         only this object moves its rings, and only when a stage opens)."""
@@ -218,10 +231,22 @@ class DomainWindows:
                 found = values[key >> 8]
                 found[key & 0xFF] = found.get(key & 0xFF, 0) + n
         out = []
-        for kind in range(KINDS):
+        for kind in _SUMMARISED:
             count, sum_ms, (p50, p95, p99) = summarise(values[kind])
             out.append(Summary(count, sum_ms, p50, p95, p99))
         return out
+
+    def causes(self, index: int, now: float) -> dict[int, int]:
+        """Delayed recipients per cause number in window ``index`` at ``now``."""
+        ring = self._rings[index]
+        now_bucket = int(now // ring.width)
+        found = ring.values(now_bucket)[_CAUSE]
+        staged = self._staged
+        if staged and self._stage_in(index, now_bucket):
+            for key, n in staged.items():
+                if key >> 8 == _CAUSE:
+                    found[key & 0xFF] = found.get(key & 0xFF, 0) + n
+        return found
 
     def figures(self, index: int, now: float) -> Figures:
         """Everything window ``index`` says at ``now``."""

@@ -32,8 +32,9 @@ __all__ = ["KINDS", "NEVER", "Ring", "value_key"]
 _T: Final = len(EVENT_TYPES)
 #: What ``head`` is before any write.
 NEVER: Final = -(2**62)
-#: Kinds of value: processing time, time to delivery, how long a resolved delay lasted.
-KINDS: Final = 3
+#: Kinds of value: processing time, time to delivery, how long a resolved delay lasted
+#: (each a sketch bucket), and a delayed recipient's cause (its index in CAUSES).
+KINDS: Final = 4
 
 # A cell: count (8 bits) | bucket modulo 2**14 (14 bits) | kind (2 bits) | sketch bucket (8).
 _BUCKET_SHIFT: Final = 10
@@ -243,8 +244,8 @@ class Ring:
             totals[int(i)] = sum(column)
         cells = array("I")
         cells.frombytes(data["cells"])
-        if any((c >> 8) & 3 >= KINDS or c & 0xFF > MAX_BUCKET for c in cells):
-            raise ValueError("a value of no known kind or size")
+        if any(c & 0xFF > MAX_BUCKET for c in cells):
+            raise ValueError("a value of no known size")
         self.head, self.columns, self.totals = int(data["head"]), columns, totals
         self.cells = cells or None
         self.compacted = len(cells)
