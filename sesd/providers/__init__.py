@@ -1,0 +1,1 @@
+"""Mailbox providers: who receives a recipient domain's mail (table, resolver)."""

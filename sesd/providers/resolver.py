@@ -1,0 +1,170 @@
+"""Recipient domain -> mailbox provider, from DNS, never on the event path.
+
+:meth:`ProviderResolver.provider` answers at once: a consumer domain by name,
+a domain already resolved from the cache, anything else ``unknown`` while its
+lookup waits in a bounded queue. :meth:`ProviderResolver.run` works the queue
+with dnspython's asyncio resolver, at most ``rate`` lookups a second and
+``concurrency`` at a time. Answers are cached for their TTL, clamped to
+between 1 h and 7 days; NXDOMAIN and null MX are cached too; a failure
+(SERVFAIL, a timeout) is cached for a short while and then tried again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Final
+
+import anyio
+import dns.asyncresolver
+import dns.exception
+import dns.nameserver
+import dns.rdatatype
+import dns.resolver
+
+from sesd.logs import get_logger
+from sesd.providers.table import MX_SUFFIXES, NONE, OTHER, UNKNOWN, by_mx, consumer_provider
+
+__all__ = ["OUTCOMES", "ProviderResolver"]
+
+MIN_TTL: Final = 3600.0
+MAX_TTL: Final = 7 * 86400.0
+#: How long a failed lookup (SERVFAIL, timeout) is remembered before another try.
+RETRY_AFTER: Final = 300.0
+OUTCOMES: Final = ("resolved", "nxdomain", "null_mx", "no_mx", "failed", "timeout")
+
+
+def _nameserver(spec: str) -> dns.nameserver.Do53Nameserver:
+    host, _, port = spec.rpartition(":")
+    if not host:
+        host, port = spec, "53"
+    return dns.nameserver.Do53Nameserver(host.strip("[]"), int(port))
+
+
+class ProviderResolver:
+    """The provider of each recipient domain, with its cache and its lookup queue."""
+
+    def __init__(
+        self,
+        *,
+        nameservers: list[str] | None = None,
+        timeout: float = 2.0,
+        rate: float = 20.0,
+        concurrency: int = 10,
+        mx: dict[str, tuple[str, ...]] | None = None,
+        max_cache: int = 100_000,
+        max_queue: int = 10_000,
+        clock: Callable[[], float] = anyio.current_time,
+    ) -> None:
+        self._resolver = dns.asyncresolver.Resolver(configure=not nameservers)
+        if nameservers:
+            self._resolver.nameservers = [_nameserver(n) for n in nameservers]
+        self._resolver.timeout = self._resolver.lifetime = timeout
+        self._rate = rate
+        self._concurrency = concurrency
+        self._table = {**MX_SUFFIXES, **(mx or {})}
+        self._max_cache = max_cache
+        self._max_queue = max_queue
+        self._clock = clock
+        #: domain -> (provider, until when the answer holds)
+        self.cache: dict[str, tuple[str, float]] = {}
+        self._queued: dict[str, None] = {}  # waiting, in order
+        self._looking: set[str] = set()  # being looked up
+        self._wake = anyio.Event()
+        self.outcomes = dict.fromkeys(OUTCOMES, 0)
+        self.done = anyio.Event()  # set after each lookup (tests wait on it)
+        self._log = get_logger()
+
+    def provider(self, domain: str, now: float) -> str:
+        """The provider of ``domain`` now; ``unknown`` (and a lookup queued) when no
+        answer holds. Never waits."""
+        found = consumer_provider(domain)
+        if found is not None:
+            return found
+        cached = self.cache.get(domain)
+        if cached is not None and cached[1] > now:
+            return cached[0]
+        if (
+            domain not in self._queued
+            and domain not in self._looking
+            and len(self._queued) < self._max_queue
+        ):
+            self._queued[domain] = None
+            self._wake.set()
+        return cached[0] if cached is not None else UNKNOWN
+
+    async def run(self) -> None:
+        """Look up queued domains, within the rate and concurrency, until cancelled."""
+        limit = anyio.Semaphore(self._concurrency)
+        gap = 1.0 / self._rate
+        next_at = anyio.current_time()
+        async with anyio.create_task_group() as tg:
+            while True:
+                while not self._queued:
+                    self._wake = anyio.Event()
+                    await self._wake.wait()
+                # Paced: at most ``rate`` starts a second, however long the queue.
+                await anyio.sleep_until(next_at)
+                next_at = max(next_at + gap, anyio.current_time())
+                await limit.acquire()
+                domain = next(iter(self._queued))
+                del self._queued[domain]
+                self._looking.add(domain)
+                tg.start_soon(self._lookup, domain, limit)
+
+    async def _lookup(self, domain: str, limit: anyio.Semaphore) -> None:
+        try:
+            provider, ttl, outcome = await self._resolve(domain)
+            self.outcomes[outcome] += 1
+            self._remember(domain, provider, self._clock() + ttl)
+        finally:
+            # Answered (or not) before a later provider() may ask again.
+            limit.release()
+            self._looking.discard(domain)
+        self.done.set()
+        self.done = anyio.Event()
+
+    async def _resolve(self, domain: str) -> tuple[str, float, str]:
+        """(provider, how long it holds, outcome) for one domain."""
+        try:
+            answer = await self._resolver.resolve(domain, "MX", raise_on_no_answer=False)
+        except dns.resolver.NXDOMAIN:
+            return NONE, MIN_TTL, "nxdomain"
+        except dns.exception.Timeout:
+            return UNKNOWN, RETRY_AFTER, "timeout"
+        except dns.exception.DNSException as exc:
+            self._log.debug("sesd.providers.lookup_failed", domain=domain, error=type(exc).__name__)
+            return UNKNOWN, RETRY_AFTER, "failed"
+        ttl = min(MAX_TTL, max(MIN_TTL, float(answer.rrset.ttl if answer.rrset else MIN_TTL)))
+        if answer.rrset is None:
+            # No MX: mail goes to the domain's own address, if it has one (RFC 5321 5.1).
+            return await self._implicit(domain)
+        records = sorted(answer.rrset, key=lambda r: r.preference)
+        hosts = [r.exchange.to_text(omit_final_dot=True) for r in records]
+        if hosts == [""] or hosts == ["."]:
+            return NONE, ttl, "null_mx"  # RFC 7505: the domain takes no mail
+        return by_mx(hosts, self._table), ttl, "resolved"
+
+    async def _implicit(self, domain: str) -> tuple[str, float, str]:
+        try:
+            answer = await self._resolver.resolve(domain, "A", raise_on_no_answer=False)
+        except dns.exception.Timeout:
+            return UNKNOWN, RETRY_AFTER, "timeout"
+        except dns.exception.DNSException:
+            return NONE, MIN_TTL, "no_mx"
+        return (OTHER if answer.rrset is not None else NONE), MIN_TTL, "no_mx"
+
+    def _remember(self, domain: str, provider: str, until: float) -> None:
+        cache = self.cache
+        cache.pop(domain, None)
+        while len(cache) >= self._max_cache:
+            del cache[next(iter(cache))]  # the oldest answer goes first
+        cache[domain] = (provider, until)
+
+    def snapshot(self, now: float) -> list[list[object]]:
+        """The answers still holding, for the state file."""
+        return [[d, p, until] for d, (p, until) in self.cache.items() if until > now]
+
+    def restore(self, data: list[list[object]]) -> None:
+        """Load what :meth:`snapshot` returned."""
+        for domain, provider, until in data:
+            self._remember(str(domain), str(provider), float(until))  # type: ignore[arg-type]

@@ -1,0 +1,75 @@
+"""A real DNS server on loopback (dnslib's, over UDP) that a test scripts: MX and A
+records with their TTLs, NXDOMAIN, SERVFAIL, and names it never answers (until the
+test ends). It records every query it gets, with when it got it."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from dnslib import MX, QTYPE, RCODE, RR, A  # type: ignore[import-untyped]
+from dnslib.server import BaseResolver, DNSLogger, DNSServer  # type: ignore[import-untyped]
+
+from sesd.demo.localsqs import free_port
+
+__all__ = ["Zone", "dns_server"]
+
+
+@dataclass
+class Zone(BaseResolver):  # type: ignore[misc]
+    """What the server answers."""
+
+    mx: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
+    a: dict[str, str] = field(default_factory=dict)
+    ttl: dict[str, int] = field(default_factory=dict)
+    nxdomain: set[str] = field(default_factory=set)
+    servfail: set[str] = field(default_factory=set)
+    silent: set[str] = field(default_factory=set)
+    queries: list[tuple[str, str, float]] = field(default_factory=list)
+    release: threading.Event = field(default_factory=threading.Event)
+
+    def resolve(self, request: Any, handler: Any) -> Any:
+        name = str(request.q.qname).rstrip(".").lower()
+        qtype = QTYPE[request.q.qtype]
+        self.queries.append((name, qtype, time.monotonic()))
+        if name in self.silent:
+            self.release.wait()  # answers only once the test is over
+        reply = request.reply()
+        ttl = self.ttl.get(name, 3600)
+        if name in self.servfail:
+            reply.header.rcode = RCODE.SERVFAIL
+        elif name in self.nxdomain:
+            reply.header.rcode = RCODE.NXDOMAIN
+        elif qtype == "MX":
+            for preference, host in self.mx.get(name, []):
+                reply.add_answer(RR(name, QTYPE.MX, rdata=MX(host, preference), ttl=ttl))
+        elif qtype == "A" and name in self.a:
+            reply.add_answer(RR(name, QTYPE.A, rdata=A(self.a[name]), ttl=ttl))
+        return reply
+
+    def asked(self, name: str) -> int:
+        """How many queries named ``name``."""
+        return sum(1 for q, _, _ in self.queries if q == name)
+
+
+@contextmanager
+def dns_server(zone: Zone) -> Iterator[str]:
+    """Serve ``zone`` on a free loopback port; yields ``"127.0.0.1:PORT"``."""
+    port = free_port()
+    server = DNSServer(
+        zone,
+        address="127.0.0.1",
+        port=port,
+        logger=DNSLogger("-request,-reply,-truncated,-error,-recv,-send,-data"),
+    )
+    server.start_thread()
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        zone.release.set()
+        server.stop()
+        server.server.server_close()
