@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Final, TypeVar
 
 from sesd.canary.tracker import CanaryTracker
-from sesd.causes import CAUSE_INDEX, classify
+from sesd.causes import classify
 from sesd.config import Config
 from sesd.decode import Event, decode_body
 from sesd.dedup import DuplicateFilter, event_key
@@ -310,8 +310,8 @@ class Pipeline:
                     diagnostics=[recipient.diagnostic_code],
                     mta=delay.reporting_mta,
                     cause=cause,
+                    count_cause=True,
                 )
-                self._windows(label).delay_cause(t, now, CAUSE_INDEX[cause])
 
     def _bounce(
         self, event: Event, recipients: list[_Label | None], t: float, now: float, in_windows: bool

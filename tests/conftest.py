@@ -44,6 +44,15 @@ def _quiet_logs() -> None:
     configure_logging("debug", "json")
 
 
+@pytest.fixture(autouse=True)
+def _fresh_causes() -> None:
+    """Each test classifies afresh: a cause cached by an earlier test (or by the run
+    mutation testing forks from) would hide what the classifier does now."""
+    from sesd.causes import classify
+
+    classify.cache_clear()
+
+
 @pytest.fixture(scope="session")
 def local_sqs() -> Iterator[LocalSqs]:
     """moto's SQS server on a free loopback port, for the whole session."""

@@ -426,3 +426,26 @@ def test_a_cause_ratio_rule_fires_on_its_cause_only() -> None:
     ):
         with pytest.raises(ConfigError, match=message):
             parse_config(f'[[alerts.rules]]\nname = "r"\n{bad}\nwindow = "5m"\nabove = 0.1\n')
+
+
+def test_an_unknown_cause_gets_the_unknown_advice() -> None:
+    assert _advice("gremlins") == _advice("unknown")
+    assert _advice("dns") != _advice("unknown")
+
+
+def test_a_windows_causes_add_what_was_written_out_and_what_is_staged() -> None:
+    """A cause counted in an earlier fine bucket (written to the rings) and one in the
+    bucket being staged add up; past the window, neither counts."""
+    from sesd.causes import CAUSE_INDEX
+    from sesd.config import parse_config
+    from sesd.pipeline import Pipeline
+    from tests import factory as f
+
+    now = f.T0 + 60
+    pipeline = Pipeline(parse_config(""))
+    for at in (f.T0, f.T0 + 30):  # two fine buckets: the first is written out
+        body = f.delay([f"a{at}@x.example"], at=at, status="4.7.650", diagnostic=CASES[0][1])
+        pipeline.feed(f.raw(body), "q", now)
+    windows = pipeline.windows["x.example"]
+    assert windows.causes(0, now) == {CAUSE_INDEX["ip_reputation"]: 2}
+    assert windows.causes(0, now + 3600) == {}

@@ -6,6 +6,7 @@ import math
 from collections.abc import Sequence
 from typing import Any, Final
 
+from sesd.causes import CAUSE_INDEX
 from sesd.events import EVENT_TYPE_INDEX, EVENT_TYPES
 from sesd.sketch import bucket_of, summarise
 from sesd.text import clean
@@ -126,17 +127,6 @@ class DomainWindows:
         key = value_key(_DELAY_DURATION, bucket_of(duration_ms))
         staged[key] = staged.get(key, 0) + 1
 
-    def delay_cause(self, t: float, now: float, cause: int) -> None:
-        """A delayed recipient at ``t`` had cause number ``cause`` (its index in CAUSES):
-        counted exactly per bucket, like values."""
-        if int(t // self._fine) != self._stage:
-            self._open(t, now)
-        staged = self._staged
-        if staged is None:
-            staged = self._staged = {}
-        key = value_key(_CAUSE, cause)
-        staged[key] = staged.get(key, 0) + 1
-
     def flush(self, now: float) -> None:
         """Write the stage to every ring that accepted its bucket (it still holds it:
         only this object moves its rings, and only when a stage opens)."""
@@ -168,9 +158,12 @@ class DomainWindows:
         diagnostics: Sequence[str] = (),
         mta: str = "",
         cause: str = "",
+        count_cause: bool = False,
     ) -> None:
         """Remember what a delay, bounce or complaint said, for alert text. Every text
-        comes from a stranger (sesd.text): addresses hidden, bounded, escaped."""
+        comes from a stranger (sesd.text): addresses hidden, bounded, escaped. With
+        ``count_cause`` (a delayed recipient), its cause is also counted exactly, as a
+        fourth kind of value, for ``cause_ratio``."""
         examples = self._examples
         if examples is None:
             examples = self._examples = Examples()
@@ -181,6 +174,13 @@ class DomainWindows:
             examples.add(CONFIG_SET, t, clean(config_set))
         if int(t // self._fine) != self._stage:
             self._open(t, now)
+        if count_cause and cause:
+            # Delayed recipients per cause, exactly (cause_ratio): a fourth kind of value.
+            staged = self._staged
+            if staged is None:
+                staged = self._staged = {}
+            key = value_key(_CAUSE, CAUSE_INDEX[cause])
+            staged[key] = staged.get(key, 0) + 1
         for index, (ring, spec) in enumerate(zip(self._rings, self._specs, strict=True)):
             if not spec.breakdown or not self._accepted >> index & 1:
                 continue
