@@ -267,8 +267,17 @@ async def test_a_reload_keeps_states_and_queues_and_resolves_a_removed_rule() ->
         )
         ops = alerting.outboxes["ops"]
         now[0] = T + 5
+        # A kept rule's group still waiting for its group_wait is not hurried.
+        feed_spike(pipeline, "b.example", T + 5, 6, 4)
+        alerting.evaluator._group_wait = 60.0
+        alerting.evaluator.evaluate(pipeline, T + 5)
         alerting.reconfigure(reloaded)
-        assert [(n.kind, n.rule) for n in ops._queue] == [(Transition.RESOLVED, "delays")]
+        # The removed rule's groups go at once: b's firing, then both resolves.
+        assert [(n.kind, n.rule, [a.domain for a in n.alerts]) for n in ops._queue] == [
+            (Transition.FIRING, "delays", ["b.example"]),
+            (Transition.RESOLVED, "delays", ["a.example", "b.example"]),
+        ]
+        assert [key[0] for key in alerting.evaluator._groups] == ["other"]
         assert "ops" not in alerting.outboxes
         assert "new" in alerting.outboxes
         assert alerting.evaluator.states["other"]["a.example"] is before

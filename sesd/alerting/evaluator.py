@@ -282,12 +282,16 @@ class Evaluator:
             group = self._groups[(alert.rule, alert.kind)] = _Group(rule, now)
         group.alerts.append(alert)
 
-    def due(self, now: float, *, flush: bool = False) -> list[Notification]:
-        """Groups whose ``group_wait`` has passed (all of them with ``flush``)."""
+    def due(
+        self, now: float, *, flush: bool = False, rules: set[str] | None = None
+    ) -> list[Notification]:
+        """Groups whose ``group_wait`` has passed (all of them with ``flush``), of every
+        rule or of ``rules`` only."""
         ready = [
             key
             for key, group in self._groups.items()
-            if flush or now - group.first_at >= self._group_wait
+            if (flush or now - group.first_at >= self._group_wait)
+            and (rules is None or key[0] in rules)
         ]
         notifications = []
         for key in ready:

@@ -160,6 +160,9 @@ class Alerting:
         """Take a reloaded config: rules (states kept by name; a removed rule's alerts
         resolve and the resolves are sent), sinks (queued notifications kept), silences."""
         old_sinks = self._config.alerts.named_sinks()
+        removed = {r.name for r in self._config.alerts.rules} - {
+            r.name for r in config.alerts.rules
+        }
         self._config = config
         now = self._clock()
         self.silences.use(config.silences_path)
@@ -177,8 +180,9 @@ class Alerting:
                 self.outboxes[name].sink = build_sink(
                     name, sink_config, self._session, self._console
                 )
-        # The removed rule's resolves go out before a removed sink's outbox closes.
-        for notification in self.evaluator.due(now, flush=True):
+        # A removed rule's resolves go out now, before a removed sink's outbox closes;
+        # other rules' groups keep waiting their group_wait.
+        for notification in self.evaluator.due(now, flush=True, rules=removed):
             self.dispatch(notification)
         for name in set(self.outboxes) - set(new_sinks):
             self.outboxes.pop(name).close()
