@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
@@ -22,6 +21,7 @@ from sesd.decode import Event, decode_body
 from sesd.events import EVENT_TYPES, Invalid, Skipped
 from sesd.metrics import OUTCOMES
 from sesd.pipeline import Pipeline
+from sesd.timestamps import iso
 
 __all__ = ["Replay", "read_bodies", "run_replay"]
 
@@ -112,7 +112,7 @@ class Replay:
                     "rule": alert.rule,
                     "domain": alert.domain,
                     "state": alert.kind.value,
-                    "at": _iso(at),
+                    "at": iso(at),
                     "value": alert.value,
                     "threshold": alert.threshold,
                     "window": alert.window,
@@ -157,7 +157,7 @@ class Replay:
             "messages": messages,
             "alerts": self.alerts,
             "invalid": invalid,
-            "as_of": _iso(self.now) if self.now else None,
+            "as_of": iso(self.now) if self.now else None,
             "windows": self._windows(),
         }
 
@@ -181,10 +181,6 @@ class Replay:
                 }
             out[domain] = per_window
         return out
-
-
-def _iso(t: float) -> str:
-    return datetime.fromtimestamp(t, UTC).isoformat().replace("+00:00", "Z")
 
 
 def _ratio(value: float | None) -> str:

@@ -1,4 +1,4 @@
-"""SES timestamps -> Unix seconds.
+"""SES timestamps -> Unix seconds, and Unix seconds -> the same ISO 8601 form.
 
 SES writes every timestamp as ``2027-01-15T08:00:00.000Z``; any ISO 8601 form
 is read, and a timestamp without a zone is UTC. ``datetime.fromisoformat`` is
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-__all__ = ["unix_seconds"]
+__all__ = ["iso", "unix_seconds"]
 
 
 def unix_seconds(text: str) -> float:
@@ -21,3 +21,8 @@ def unix_seconds(text: str) -> float:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.timestamp()
+
+
+def iso(t: float) -> str:
+    """Unix time ``t`` as ISO 8601 in UTC with a ``Z`` (what sesd writes in JSON)."""
+    return datetime.fromtimestamp(t, UTC).isoformat().replace("+00:00", "Z")

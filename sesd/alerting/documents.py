@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
@@ -24,6 +23,7 @@ import msgspec
 from sesd.alerting.evaluator import Alert, Notification
 from sesd.alerting.render import describe, details, headline
 from sesd.alerting.rules import Transition
+from sesd.timestamps import iso
 
 __all__ = [
     "SIGNATURE_HEADER",
@@ -37,10 +37,6 @@ WEBHOOK_SCHEMA = "sesd.webhook.v1"
 SIGNATURE_HEADER = "X-Sesd-Signature-256"
 #: A firing alert is valid for this many resend periods (Prometheus uses 4).
 VALID_FOR_RESENDS = 4
-
-
-def _iso(t: float) -> str:
-    return datetime.fromtimestamp(t, UTC).isoformat().replace("+00:00", "Z")
 
 
 def alertmanager_alerts(notification: Notification, resend_every: float) -> bytes:
@@ -65,8 +61,8 @@ def alertmanager_alerts(notification: Notification, resend_every: float) -> byte
                     "severity": alert.severity,
                 },
                 "annotations": annotations,
-                "startsAt": _iso(alert.since),
-                "endsAt": _iso(ends),
+                "startsAt": iso(alert.since),
+                "endsAt": iso(ends),
                 "generatorURL": alert.dashboard_url or "",
             }
         )
@@ -81,8 +77,8 @@ def _webhook_alert(alert: Alert) -> dict[str, Any]:
         "severity": alert.severity,
         "summary": headline(alert),
         "description": describe(alert),
-        "since": _iso(alert.since),
-        "at": _iso(alert.at),
+        "since": iso(alert.since),
+        "at": iso(alert.at),
         "runbook_url": alert.runbook_url,
         "dashboard_url": alert.dashboard_url,
         "labels": alert.labels,
@@ -98,7 +94,7 @@ def webhook_document(notification: Notification) -> bytes:
             "kind": notification.kind.value,
             "rule": notification.rule,
             "severity": notification.severity,
-            "at": _iso(notification.at),
+            "at": iso(notification.at),
             "mute": notification.silence or None,
             "alerts": [_webhook_alert(alert) for alert in notification.alerts],
         }
