@@ -142,6 +142,7 @@ class Evaluator:
         self._repeat = config.repeat_interval.seconds
         self._group_wait = config.group_wait.seconds
         self._dashboard = config.dashboard_url
+        self._severity = {rule.name: rule.severity for rule in self.rules}
         out: list[Alert] = []
         for name in set(self.states) - {rule.name for rule in self.rules}:
             for domain, state in sorted(self.states.pop(name).items()):
@@ -246,8 +247,7 @@ class Evaluator:
 
     def silenced(self, rule: str, domain: str, now: float) -> bool:
         """Whether a firing alert is held back by a silence (a pure read)."""
-        severity = next((r.severity for r in self.rules if r.name == rule), "")
-        return self.silences.match(rule, domain, severity, now) is not None
+        return self.silences.match(rule, domain, self._severity.get(rule, ""), now) is not None
 
     def _canary(self, rule: RuleConfig, pipeline: Pipeline, now: float, out: list[Alert]) -> None:
         """A canary rule: one alert, domain ``canary``, measured by the canary tracker."""

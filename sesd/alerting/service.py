@@ -12,7 +12,7 @@ from prometheus_client import CollectorRegistry, Counter
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from sesd.alerting.evaluator import Evaluator, Notification
+from sesd.alerting.evaluator import Alert, Evaluator, Notification
 from sesd.alerting.outbox import Outbox
 from sesd.alerting.rules import Status, Transition
 from sesd.alerting.silences import Silences
@@ -235,28 +235,31 @@ class Alerting:
     def _resend(self, now: float) -> None:
         """Post every firing alert again to sinks that want it (Alertmanager forgets an
         alert not posted again within its ``resolve_timeout``)."""
+        due = []
         for name, outbox in self.outboxes.items():
             every = getattr(outbox.sink, "resend_every", None)
-            if every is None:
-                continue
-            if now - self._resent.setdefault(name, now) < every or len(outbox):
+            if every is None or now - self._resent.setdefault(name, now) < every or len(outbox):
                 continue
             self._resent[name] = now
+            due.append((name, outbox))
+        if not due:
+            return
+        # The firing alerts not held back by a silence, by rule: gathered once.
+        by_rule: dict[str, list[Alert]] = {}
+        for (rule_name, domain), alert in self.evaluator.current.items():
+            if not self.evaluator.silenced(rule_name, domain, now):
+                by_rule.setdefault(rule_name, []).append(alert)
+        for name, outbox in due:
             for rule in self.evaluator.rules:
-                alerts = tuple(
-                    alert
-                    for (rule_name, domain), alert in self.evaluator.current.items()
-                    if rule_name == rule.name
-                    and not self.evaluator.silenced(rule_name, domain, now)
-                )
-                if name in rule.sinks and alerts:
+                alerts = by_rule.get(rule.name)
+                if alerts and name in rule.sinks:
                     outbox.put(
                         Notification(
                             rule=rule.name,
                             kind=Transition.REPEAT,
                             severity=rule.severity,
                             sinks=(name,),
-                            alerts=alerts,
+                            alerts=tuple(alerts),
                             at=now,
                             silence=self.evaluator.mute(rule.name, [a.domain for a in alerts]),
                         )
