@@ -134,10 +134,10 @@ class ProviderResolver:
         except dns.exception.DNSException as exc:
             self._log.debug("sesd.providers.lookup_failed", domain=domain, error=type(exc).__name__)
             return UNKNOWN, RETRY_AFTER, "failed"
-        ttl = min(MAX_TTL, max(MIN_TTL, float(answer.rrset.ttl if answer.rrset else MIN_TTL)))
         if answer.rrset is None:
             # No MX: mail goes to the domain's own address, if it has one (RFC 5321 5.1).
             return await self._implicit(domain)
+        ttl = min(MAX_TTL, max(MIN_TTL, float(answer.rrset.ttl)))
         records = sorted(answer.rrset, key=lambda r: r.preference)
         hosts = [r.exchange.to_text(omit_final_dot=True) for r in records]
         if hosts == [""] or hosts == ["."]:
