@@ -13,7 +13,14 @@ from typing import Final
 
 import idna
 
-__all__ = ["OTHER", "LabelTable", "domain_of", "normalise_domain", "redact_address"]
+__all__ = [
+    "OTHER",
+    "LabelTable",
+    "domain_labels",
+    "domain_of",
+    "normalise_domain",
+    "redact_address",
+]
 
 OTHER: Final = "other"
 
@@ -86,12 +93,12 @@ class LabelTable:
         self.max_tracked = max_tracked
         self.idle_evict = idle_evict
 
-    def set_fixed(self, other: LabelTable) -> None:
-        """Take ``other``'s fixed labels (a reload changed the tracked domains or groups):
-        values map to their new labels from now on; labels seen stay until idle."""
+    def set_fixed(self, fixed: dict[str, str]) -> None:
+        """Map values to labels always from now on (a reload changed the tracked domains
+        or groups: :func:`domain_labels`); labels seen stay until idle."""
         for value in self._fixed:
             self._labels.pop(value, None)
-        self._fixed = dict(other._fixed)
+        self._fixed = dict(fixed)
         self._fixed_labels = frozenset(self._fixed.values())
         self._labels.update(self._fixed)
 
@@ -149,14 +156,21 @@ class LabelTable:
         cls, *, track: list[str], groups: dict[str, list[str]], max_tracked: int, idle_evict: float
     ) -> LabelTable:
         """The table for recipient domains, from ``[domains]``."""
-        fixed: dict[str, str] = {}
-        for domain in track:
+        fixed = domain_labels(track, groups)
+        return cls(fixed=fixed, max_tracked=max_tracked, idle_evict=idle_evict)
+
+
+def domain_labels(track: list[str], groups: dict[str, list[str]]) -> dict[str, str]:
+    """The fixed labels of ``[domains]``: a tracked domain is its own label, a group's
+    member is labelled with the group's name."""
+    fixed: dict[str, str] = {}
+    for domain in track:
+        norm = normalise_domain(domain)
+        if norm is not None:
+            fixed[norm] = norm
+    for name, members in groups.items():
+        for domain in members:
             norm = normalise_domain(domain)
             if norm is not None:
-                fixed[norm] = norm
-        for name, members in groups.items():
-            for domain in members:
-                norm = normalise_domain(domain)
-                if norm is not None:
-                    fixed[norm] = name
-        return cls(fixed=fixed, max_tracked=max_tracked, idle_evict=idle_evict)
+                fixed[norm] = name
+    return fixed

@@ -16,7 +16,7 @@ from sesd.causes import classify
 from sesd.config import Config
 from sesd.decode import Event, decode_body
 from sesd.dedup import DuplicateFilter, event_key
-from sesd.domains import OTHER, LabelTable, domain_of, redact_address
+from sesd.domains import OTHER, LabelTable, domain_labels, domain_of, redact_address
 from sesd.events import EVENT_TYPE_INDEX, Invalid, Skipped
 from sesd.pending import PendingDelays, pending_key
 from sesd.sketch import bucket_of
@@ -112,14 +112,7 @@ class Pipeline:
     def reconfigure(self, config: Config) -> None:
         """Take what a reload may change: tracked domains and groups (events from now
         on), the windows whose breakdowns rules read, the canary's deadline and queue."""
-        self.domains.set_fixed(
-            LabelTable.for_domains(
-                track=config.domains.track,
-                groups=config.domains.groups,
-                max_tracked=config.domains.max_tracked,
-                idle_evict=config.domains.idle_evict.seconds,
-            )
-        )
+        self.domains.set_fixed(domain_labels(config.domains.track, config.domains.groups))
         # Forget the resolved labels: a domain may now belong to a group.
         self._labels.clear()
         read = {rule.window for rule in config.alerts.rules}
