@@ -95,7 +95,7 @@ def flood() -> None:
         pipeline.feed(body, "bench", f.T0 + i * 0.001)
     gc.collect()
     grown = _rss_mb() - start
-    other = pipeline.tallies.recipients["other"][4]
+    other = pipeline.by_domain.recipients["other"][4]
     print(
         f"  flood: 1,000,000 distinct domains: RSS +{grown:.1f} MB (target 50 MB); "
         f"{len(pipeline.domains)} tracked, {other:,} recipients under 'other'; "

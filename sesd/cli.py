@@ -98,6 +98,12 @@ def _parser() -> argparse.ArgumentParser:
     replay = with_config("replay", "feed recorded events through the pipeline offline")
     no_secrets(replay)
     replay.add_argument("--json", action="store_true", help="print one JSON document")
+    replay.add_argument(
+        "--dns",
+        action="store_true",
+        help="look up recipient domains' MX for their provider first (at [providers] rate); "
+        "without it, providers come from consumer names and the state file's cache",
+    )
     replay.add_argument("files", nargs="+", metavar="FILE", help="files of events ('-' for stdin)")
 
     setup_help = "provision the SNS topic, SQS queues and SES configuration set sesd reads from"
@@ -217,7 +223,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "replay":
         from sesd.replay import run_replay
 
-        return run_replay(config, args.files, as_json=args.json)
+        return run_replay(config, args.files, as_json=args.json, dns=args.dns)
     if args.listen:
         try:
             config = msgspec.structs.replace(config, http=HttpConfig(listen=args.listen))

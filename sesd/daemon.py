@@ -39,6 +39,7 @@ from sesd.http import StartError, http_server
 from sesd.logs import get_logger, set_level
 from sesd.metrics import Metrics
 from sesd.pipeline import Pipeline
+from sesd.providers.resolver import ProviderResolver
 from sesd.reload import merge
 from sesd.sqs import InFlight, InvalidMemory, QueuePoller, check_redrive
 from sesd.state import StateError, read_state, restore, snapshot, write_state
@@ -74,7 +75,10 @@ class Daemon:
         # time), re-anchored, counted and logged when the wall clock steps.
         self.clock = AnchoredClock(clock, monotonic, on_step=self._clock_stepped)
         self.monotonic = monotonic
-        self.pipeline = Pipeline(config)
+        resolver = None
+        if config.providers.enabled:
+            resolver = ProviderResolver.from_config(config.providers, clock=self.clock)
+        self.pipeline = Pipeline(config, resolver)
         labels = [q.label for q in config.queues]
         self.metrics = Metrics(self.pipeline, labels, self.clock)
         prefix = "sesd silence add"
@@ -154,6 +158,9 @@ class Daemon:
                     self._tasks = tg
                     tg.start_soon(self._janitor)
                     tg.start_soon(self.alerting.run)
+                    if self.pipeline.resolver is not None:
+                        # MX lookups for providers, beside the pollers, never in their way.
+                        tg.start_soon(self.pipeline.resolver.run)
                     self._start_canary()
                     if self.config.state.path:
                         tg.start_soon(self._save_periodically)

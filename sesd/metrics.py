@@ -33,6 +33,8 @@ from prometheus_client.registry import Collector
 from sesd import __version__
 from sesd.events import EVENT_TYPES
 from sesd.pipeline import Pipeline
+from sesd.providers.resolver import ProviderResolver
+from sesd.scopes import DOMAIN, Scope
 from sesd.sketch import QUANTILES
 from sesd.tallies import FixedHistogram
 from sesd.windows import DomainWindows, Summary
@@ -95,38 +97,8 @@ class PipelineCollector(Collector):
             invalid.add_metric([queue, reason], n)
         yield invalid
 
-        recipient_items = list(tallies.recipients.items())
-        for start in range(0, max(len(recipient_items), 1), _CHUNK):
-            recipients = CounterMetricFamily(
-                "sesd_recipient_events",
-                "Recipients per event, by domain and event type.",
-                labels=["domain", "event_type"],
-            )
-            for domain, counts in recipient_items[start : start + _CHUNK]:
-                for name, n in zip(EVENT_TYPES, counts, strict=True):
-                    recipients.add_metric([domain, name], n)
-            yield recipients
-
-        delays = CounterMetricFamily(
-            "sesd_delivery_delays",
-            "Delayed recipients, by domain, SES delay type and cause (sesd cause).",
-            labels=["domain", "delay_type", "cause"],
-        )
-        for domain, per_type in tallies.delays.items():
-            for (delay_type, cause), n in per_type.items():
-                delays.add_metric([domain, delay_type, cause], n)
-        yield delays
-
-        bounces = CounterMetricFamily(
-            "sesd_bounces",
-            "Bounced recipients, by domain, bounce type and subtype.",
-            labels=["domain", "bounce_type", "bounce_subtype"],
-        )
-        for domain, per_kind in tallies.bounces.items():
-            for (kind, subkind), n in per_kind.items():
-                bounces.add_metric([domain, kind, subkind], n)
-        yield bounces
-
+        for scope in p.scopes:
+            yield from self._counters(scope)
         yield CounterMetricFamily(
             "sesd_late_events",
             "Events older than the largest window: counted in totals, not in windows.",
@@ -153,17 +125,9 @@ class PipelineCollector(Collector):
             tallies.lag,
         )
 
-        yield from self._windows(now)
-
-        pending = GaugeMetricFamily(
-            "sesd_delayed_recipients_pending",
-            "Recipients with a DeliveryDelay and no Delivery or Bounce yet.",
-            labels=["domain"],
-        )
-        pending_counts = p.pending.counts(now)
-        for domain in p.windows:
-            pending.add_metric([domain], pending_counts.get(domain, 0))
-        yield pending
+        for scope in p.scopes:
+            yield from self._windows(scope, now)
+            yield self._pending(scope, now)
 
         tracked = GaugeMetricFamily(
             "sesd_tracked_domains", "Domains tracked under their own label.", value=len(p.domains)
@@ -175,32 +139,83 @@ class PipelineCollector(Collector):
             value=len(p.dedup),
         )
         yield from self._tags(now)
+        if p.resolver is not None:
+            yield from _dns(p.resolver)
 
-    def _windows(self, now: float) -> Iterator[Metric]:
-        """Window gauges, in chunks of domains: the HTTP handler yields to the event
+    def _counters(self, scope: Scope) -> Iterator[Metric]:
+        """A scope's recipient, delay and bounce counters, in chunks of labels."""
+        axis, name = scope.axis, _namer(scope)
+        recipient_items = list(scope.recipients.items())
+        for start in range(0, max(len(recipient_items), 1), _CHUNK):
+            recipients = CounterMetricFamily(
+                name("recipient_events"),
+                f"Recipients per event, by {axis} and event type.",
+                labels=[axis, "event_type"],
+            )
+            for label, counts in recipient_items[start : start + _CHUNK]:
+                for event_type, n in zip(EVENT_TYPES, counts, strict=True):
+                    recipients.add_metric([label, event_type], n)
+            yield recipients
+
+        delays = CounterMetricFamily(
+            name("delivery_delays"),
+            f"Delayed recipients, by {axis}, SES delay type and cause (sesd cause).",
+            labels=[axis, "delay_type", "cause"],
+        )
+        for label, per_type in scope.delays.items():
+            for (delay_type, cause), n in per_type.items():
+                delays.add_metric([label, delay_type, cause], n)
+        yield delays
+
+        bounces = CounterMetricFamily(
+            name("bounces"),
+            f"Bounced recipients, by {axis}, bounce type and subtype.",
+            labels=[axis, "bounce_type", "bounce_subtype"],
+        )
+        for label, per_kind in scope.bounces.items():
+            for (kind, subkind), n in per_kind.items():
+                bounces.add_metric([label, kind, subkind], n)
+        yield bounces
+
+    def _pending(self, scope: Scope, now: float) -> Metric:
+        pending = GaugeMetricFamily(
+            _namer(scope)("delayed_recipients_pending"),
+            "Recipients with a DeliveryDelay and no Delivery or Bounce yet.",
+            labels=[scope.axis],
+        )
+        pending_counts = self._pipeline.pending.counts(now, scope.index)
+        for label in scope.windows:
+            pending.add_metric([label], pending_counts.get(label, 0))
+        return pending
+
+    def _windows(self, scope: Scope, now: float) -> Iterator[Metric]:
+        """Window gauges, in chunks of labels: the HTTP handler yields to the event
         loop between chunks, so a scrape of a thousand domains never stalls ingestion."""
-        items = list(self._pipeline.windows.items())
+        items = list(scope.windows.items())
         for start in range(0, max(len(items), 1), _CHUNK):
-            yield from self._window_chunk(items[start : start + _CHUNK], now)
+            yield from self._window_chunk(scope, items[start : start + _CHUNK], now)
 
-    def _window_chunk(self, items: list[tuple[str, DomainWindows]], now: float) -> Iterator[Metric]:
+    def _window_chunk(
+        self, scope: Scope, items: list[tuple[str, DomainWindows]], now: float
+    ) -> Iterator[Metric]:
         specs = self._pipeline.specs
-        labels = ["domain", "window"]
+        axis, name = scope.axis, _namer(scope)
+        labels = [axis, "window"]
         counts = GaugeMetricFamily(
-            "sesd_window_recipient_events",
+            name("window_recipient_events"),
             "Recipients per event type in the sliding window.",
-            labels=["domain", "window", "event_type"],
+            labels=[axis, "window", "event_type"],
         )
         ratios = [
             (
                 GaugeMetricFamily(
-                    f"sesd_window_{name}_ratio",
+                    name(f"window_{ratio}_ratio"),
                     f"{text} recipients in the window (omitted without a denominator).",
                     labels=labels,
                 ),
-                name,
+                ratio,
             )
-            for name, text in (
+            for ratio, text in (
                 ("delay", "delayed / (delivered + delayed)"),
                 ("bounce", "bounced / (delivered + bounced)"),
                 ("complaint", "complained / (delivered + bounced)"),
@@ -209,37 +224,37 @@ class PipelineCollector(Collector):
         ]
         summaries = [
             SummaryMetricFamily(
-                "sesd_window_processing_seconds",
+                name("window_processing_seconds"),
                 "SES processingTimeMillis of deliveries in the window, in seconds.",
                 labels=labels,
             ),
             SummaryMetricFamily(
-                "sesd_window_delivery_seconds",
+                name("window_delivery_seconds"),
                 "Time from send to delivery of deliveries in the window, in seconds.",
                 labels=labels,
             ),
             SummaryMetricFamily(
-                "sesd_window_delay_duration_seconds",
+                name("window_delay_duration_seconds"),
                 "How long delays lasted, for delayed recipients delivered or bounced in the "
                 "window, in seconds.",
                 labels=labels,
             ),
         ]
-        for domain, windows in items:
+        for label, windows in items:
             for index, spec in enumerate(specs):
                 figures = windows.figures(index, now)
-                for name, n in zip(EVENT_TYPES, figures.counts, strict=True):
-                    counts.add_metric([domain, spec.name, name], n)
-                for family, name in ratios:
-                    value = getattr(figures, f"{name}_ratio")
+                for event_type, n in zip(EVENT_TYPES, figures.counts, strict=True):
+                    counts.add_metric([label, spec.name, event_type], n)
+                for family, ratio in ratios:
+                    value = getattr(figures, f"{ratio}_ratio")
                     if value is not None:
-                        family.add_metric([domain, spec.name], value)
+                        family.add_metric([label, spec.name], value)
                 for summary_family, summary in zip(
                     summaries,
                     (figures.processing, figures.to_delivery, figures.delay_duration),
                     strict=True,
                 ):
-                    _add_summary(summary_family, [domain, spec.name], summary)
+                    _add_summary(summary_family, axis, [label, spec.name], summary)
         yield counts
         for family, _ in ratios:
             yield family
@@ -279,14 +294,45 @@ class PipelineCollector(Collector):
         yield ratio
 
 
-def _add_summary(family: SummaryMetricFamily, labels: list[str], summary: Summary) -> None:
+def _dns(resolver: ProviderResolver) -> Iterator[Metric]:
+    lookups = CounterMetricFamily(
+        "sesd_dns_lookups",
+        "MX lookups of recipient domains (for their provider), by outcome.",
+        labels=["outcome"],
+    )
+    for outcome, n in resolver.outcomes.items():
+        lookups.add_metric([outcome], n)
+    yield lookups
+    yield GaugeMetricFamily(
+        "sesd_dns_lookups_queued",
+        "Recipient domains waiting for their MX lookup (counted as provider unknown).",
+        value=resolver.queued,
+    )
+    yield GaugeMetricFamily(
+        "sesd_dns_cache_entries",
+        "Recipient domains whose provider is cached.",
+        value=len(resolver.cache),
+    )
+
+
+def _namer(scope: Scope) -> Callable[[str], str]:
+    """A scope's family names: ``sesd_NAME`` for domains, ``sesd_provider_NAME`` for
+    providers (parallel families: a sum over one family never counts a recipient
+    twice)."""
+    prefix = "sesd_" if scope.axis == DOMAIN else f"sesd_{scope.axis}_"
+    return lambda name: prefix + name
+
+
+def _add_summary(
+    family: SummaryMetricFamily, axis: str, labels: list[str], summary: Summary
+) -> None:
     """A window's summary: quantile samples (seconds) while it has observations, then
     ``_count`` and ``_sum`` (0 and 0 for an empty window)."""
     for quantile, ms in zip(_QUANTILE_LABELS, summary.quantiles, strict=True):
         if ms is not None:
             family.add_sample(
                 family.name,
-                {"domain": labels[0], "window": labels[1], "quantile": quantile},
+                {axis: labels[0], "window": labels[1], "quantile": quantile},
                 ms / 1000.0,
             )
     family.add_metric(labels, summary.count, summary.sum_ms / 1000.0)

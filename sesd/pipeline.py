@@ -3,13 +3,19 @@
 :class:`Pipeline` owns all in-memory state. It never reads a clock: callers
 pass ``now`` (wall time in the daemon, event time in ``replay``) and, when
 known, when the message was received.
+
+Each recipient is counted in every scope (sesd.scopes): under its domain's
+label and, with ``[providers]`` enabled, under its mailbox provider's. The
+provider comes from the resolver's cache at once; a domain not resolved yet
+counts as ``unknown`` while its lookup waits (the lookups run beside the
+pipeline, never in it).
 """
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Final, TypeVar
+from typing import Final
 
 from sesd.canary.tracker import CanaryTracker
 from sesd.causes import classify
@@ -19,13 +25,13 @@ from sesd.dedup import DuplicateFilter, event_key
 from sesd.domains import OTHER, LabelTable, domain_labels, domain_of, redact_address
 from sesd.events import EVENT_TYPE_INDEX, Invalid, Skipped
 from sesd.pending import PendingDelays, pending_key
+from sesd.providers.resolver import ProviderResolver
+from sesd.scopes import DOMAIN, PROVIDER, Scope, Slot
 from sesd.sketch import bucket_of
 from sesd.tallies import BOUNCE_SUBTYPES, BOUNCE_TYPES, DELAY_TYPES, Tallies
 from sesd.windows import DomainWindows, WindowSpec, window_specs
 
 __all__ = ["Pipeline", "Result"]
-
-_K = TypeVar("_K")
 
 _DELIVERY: Final = EVENT_TYPE_INDEX["delivery"]
 _DELAY: Final = EVENT_TYPE_INDEX["delivery_delay"]
@@ -46,17 +52,6 @@ class Result:
     event_type: str = ""
 
 
-class _Label:
-    """One domain label's counters and windows, found with one lookup per recipient."""
-
-    __slots__ = ("counts", "name", "windows")
-
-    def __init__(self, name: str, counts: list[int], windows: DomainWindows | None) -> None:
-        self.name = name
-        self.counts = counts  # the label's list in Tallies.recipients
-        self.windows = windows  # the label's entry in Pipeline.windows, made on first use
-
-
 _PROCESSED: Final = [Result("processed", event_type=name) for name in EVENT_TYPE_INDEX]
 _DUPLICATE: Final = Result("duplicate")
 
@@ -64,7 +59,7 @@ _DUPLICATE: Final = Result("duplicate")
 class Pipeline:
     """Decoding, duplicate suppression, domain labels, windows, pending delays, tallies."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, resolver: ProviderResolver | None = None) -> None:
         # Breakdowns (delay types, SMTP codes, MTAs) are for alert text: kept only for
         # the windows that rules read.
         self.specs: list[WindowSpec] = window_specs(
@@ -90,16 +85,27 @@ class Pipeline:
             )
             for tag in self.tag_names
         }
-        self.windows: dict[str, DomainWindows] = {}
-        # Normalised domain -> its label's state, for admitted domains (not for those
+        self.by_domain = Scope(DOMAIN, 0, self.specs)
+        self.scopes = [self.by_domain]
+        #: Mailbox providers (None when ``[providers] enabled = false``); its resolver
+        #: is run by the caller (the daemon, replay), or not at all (then only consumer
+        #: domains are known).
+        self.by_provider: Scope | None = None
+        self.resolver: ProviderResolver | None = None
+        if config.providers.enabled:
+            self.by_provider = Scope(PROVIDER, 1, self.specs)
+            self.scopes.append(self.by_provider)
+            self.resolver = resolver or ProviderResolver.from_config(config.providers)
+        self._provider_slots: dict[str, Slot] = {}
+        # Normalised domain -> its label's slot, for admitted domains (not for those
         # counted under ``other``, so a flood of domains does not grow it). A recipient
         # whose domain is written in normal form finds it without normalising.
-        self._labels: dict[str, _Label] = {}
+        self._labels: dict[str, Slot] = {}
         self.tag_windows: dict[tuple[str, str], DomainWindows] = {}
         self.dedup = DuplicateFilter(
             horizon=self.horizon, max_entries=config.ingest.dedup_max_entries
         )
-        self.pending = PendingDelays(config.ingest.max_pending_delays)
+        self.pending = PendingDelays(config.ingest.max_pending_delays, len(self.scopes))
         self.tallies = Tallies()
         self.canary = CanaryTracker(
             config.canary.deadline.seconds if config.canary is not None else 0.0,
@@ -108,6 +114,11 @@ class Pipeline:
         # What an invalid result may say of an address: its domain only, unless
         # [logging] log_recipients allows full addresses for debugging.
         self._show = str if config.logging.log_recipients else redact_address
+
+    @property
+    def windows(self) -> dict[str, DomainWindows]:
+        """The windows of each domain label."""
+        return self.by_domain.windows
 
     def reconfigure(self, config: Config) -> None:
         """Take what a reload may change: tracked domains and groups (events from now
@@ -148,13 +159,18 @@ class Pipeline:
 
         event = decoded
         known = self._labels
-        # Each recipient's label if its domain, as written, is known; else its
-        # normalised domain, or None when it has none.
-        domains: list[_Label | str | None] = []
+        # Each recipient's normalised domain and, when that domain as written is
+        # known, its slot; None when it has no usable domain.
+        domains: list[tuple[str, Slot | None] | None] = []
         for address in event.recipients:
             at = address.rfind("@")
-            found = known.get(address[at + 1 :]) if at >= 0 else None
-            domains.append(domain_of(address) if found is None else found)
+            written = address[at + 1 :] if at >= 0 else ""
+            found = known.get(written)
+            if found is not None:
+                domains.append((written, found))
+            else:
+                domain = domain_of(address)
+                domains.append(None if domain is None else (domain, None))
         usable = len(domains) - domains.count(None)
         if not usable:
             shown = ", ".join(self._show(address) for address in event.recipients[:3])
@@ -183,19 +199,21 @@ class Pipeline:
         if not in_windows:
             tallies.late_events += 1
 
-        recipients = [None if d is None else self._recipient(d, now) for d in domains]
+        # Each recipient's slots, one per scope (its domain's, its provider's).
+        recipients = [None if d is None else self._slots(d[0], d[1], now) for d in domains]
         if kind == _DELIVERY:
             self._delivery(event, recipients, t, now, in_windows)
         else:
-            for recipient in recipients:
-                if recipient is not None:
-                    recipient.counts[kind] += 1
-                    if in_windows:
-                        self._windows(recipient).count(t, now, kind)
+            for slots in recipients:
+                if slots is not None:
+                    for slot in slots:
+                        slot.counts[kind] += 1
+                        if in_windows:
+                            slot.window().count(t, now, kind)
             if kind == _DELAY:
-                self._delay(event, recipients, t, now, in_windows)
+                self._delay(event, recipients, domains, t, now, in_windows)
             elif kind == _BOUNCE:
-                self._bounce(event, recipients, t, now, in_windows)
+                self._bounce(event, recipients, domains, t, now, in_windows)
             elif kind == _COMPLAINT and in_windows:
                 self._note(event, recipients, t, now)
         if self.tag_names:
@@ -208,31 +226,35 @@ class Pipeline:
         self.tallies.invalid[key] = self.tallies.invalid.get(key, 0) + 1
         return Result("invalid", reason, detail)
 
-    def _recipient(self, domain: _Label | str, now: float) -> _Label:
-        """The state of a normalised domain's label (or that state itself), marked as
-        seen at ``now``."""
-        found = domain if isinstance(domain, _Label) else self._labels.get(domain)
+    def _slots(self, domain: str, found: Slot | None, now: float) -> tuple[Slot, ...]:
+        """The slots of a recipient at a normalised domain (``found``: its domain slot,
+        if known already), its domain label marked as seen at ``now``."""
+        if found is None:
+            found = self._labels.get(domain)
         if found is not None:
             self.domains.touch(found.name, now)
-            return found
-        assert isinstance(domain, str)
-        label = self.domains.label(domain, now)
-        found = _Label(label, self.tallies.recipient_counts(label), self.windows.get(label))
-        if label != OTHER:
-            self._labels[domain] = found
-        return found
-
-    def _windows(self, label: _Label) -> DomainWindows:
-        found = label.windows
-        if found is None:
-            found = self.windows.get(label.name)
-            if found is None:
-                found = self.windows[label.name] = DomainWindows(self.specs)
-            label.windows = found
-        return found
+        else:
+            label = self.domains.label(domain, now)
+            found = self.by_domain.slot(label)
+            if label != OTHER:
+                self._labels[domain] = found
+        resolver = self.resolver
+        if resolver is None:
+            return (found,)
+        provider = resolver.provider(domain, now)
+        slot = self._provider_slots.get(provider)
+        if slot is None:
+            assert self.by_provider is not None
+            slot = self._provider_slots[provider] = self.by_provider.slot(provider)
+        return (found, slot)
 
     def _delivery(
-        self, event: Event, recipients: list[_Label | None], t: float, now: float, in_windows: bool
+        self,
+        event: Event,
+        recipients: list[tuple[Slot, ...] | None],
+        t: float,
+        now: float,
+        in_windows: bool,
     ) -> None:
         delivery = event.ses.delivery
         assert delivery is not None
@@ -242,33 +264,43 @@ class Pipeline:
             self.tallies.processing.observe(processing_ms / 1000.0)
             processing = bucket_of(processing_ms)
             to_delivery = bucket_of(max(0.0, (event.time - event.sent) * 1000.0))
-        for i, label in enumerate(recipients):
-            if label is None:
+        for i, slots in enumerate(recipients):
+            if slots is None:
                 continue
-            label.counts[_DELIVERY] += 1
-            if in_windows:
-                self._windows(label).delivered(t, now, processing, to_delivery)
-            self._end_delay(event.message_id, event.recipients[i], label, t, now)
+            for slot in slots:
+                slot.counts[_DELIVERY] += 1
+                if in_windows:
+                    slot.window().delivered(t, now, processing, to_delivery)
+            self._end_delay(event.message_id, event.recipients[i], slots, t, now)
 
     def _end_delay(
-        self, message_id: str, address: str, label: _Label, t: float, now: float
+        self, message_id: str, address: str, slots: tuple[Slot, ...], t: float, now: float
     ) -> None:
         """A Delivery or Bounce at ``t`` ends the recipient's pending delay, if it had
         one (and is remembered, for a delay processed after it)."""
         resolved = self.pending.resolved(pending_key(message_id, address), t)
         if resolved is not None:
-            self._record_duration(label, t, now, resolved[1])
+            self._record_duration(slots, t, now, resolved[1])
 
-    def _record_duration(self, label: _Label, at: float, now: float, seconds: float) -> None:
+    def _record_duration(
+        self, slots: tuple[Slot, ...], at: float, now: float, seconds: float
+    ) -> None:
         """A delay that ended at ``at`` (its Delivery or Bounce) lasted ``seconds``. The
         value counts at that time, or at the clock's if the clock has since stepped back
         (a time ahead of the clock counts at the clock's, as events do)."""
         at = min(at, now)
         if self.widest.holds(at, now):
-            self._windows(label).observe_delay_duration(at, now, seconds * 1000.0)
+            for slot in slots:
+                slot.window().observe_delay_duration(at, now, seconds * 1000.0)
 
     def _delay(
-        self, event: Event, recipients: list[_Label | None], t: float, now: float, in_windows: bool
+        self,
+        event: Event,
+        recipients: list[tuple[Slot, ...] | None],
+        domains: list[tuple[str, Slot | None] | None],
+        t: float,
+        now: float,
+        in_windows: bool,
     ) -> None:
         delay = event.ses.delivery_delay
         assert delay is not None
@@ -277,37 +309,47 @@ class Pipeline:
         message_id = event.message_id
         entries = event.entries
         assert entries is not None
-        for recipient, label in zip(entries, recipients, strict=True):
-            if label is None:
+        causes = self.tallies.causes
+        for recipient, slots, domain in zip(entries, recipients, domains, strict=True):
+            if slots is None or domain is None:
                 continue
             cause = classify(delay.delay_type, recipient.status, recipient.diagnostic_code).cause
-            _bump(self.tallies.delays, label.name, (delay_type, cause))
-            causes = self.tallies.causes
             causes[cause] = causes.get(cause, 0) + 1
+            for slot in slots:
+                slot.scope.delayed(slot.name, delay_type, cause)
             if expires is None or expires > now:
                 key = pending_key(message_id, recipient.email_address)
-                ended = self.pending.delayed(key, label.name, t, expires)
+                labels = tuple(slot.name for slot in slots)
+                ended = self.pending.delayed(key, labels, t, expires)
                 if ended is not None:
                     # Its Delivery or Bounce came first (SQS keeps no order): the delay is
                     # over, and lasted until then.
-                    self._record_duration(label, t + ended[1], now, ended[1])
+                    self._record_duration(slots, t + ended[1], now, ended[1])
             if in_windows:
-                self._windows(label).note_problem(
-                    t,
-                    now,
-                    message_id=message_id,
-                    source=event.mail.source_arn,
-                    config_set=_config_set(event),
-                    delay_type=delay.delay_type,
-                    statuses=[recipient.status],
-                    diagnostics=[recipient.diagnostic_code],
-                    mta=delay.reporting_mta,
-                    cause=cause,
-                    count_cause=True,
-                )
+                for slot in slots:
+                    slot.window().note_problem(
+                        t,
+                        now,
+                        message_id=message_id,
+                        source=event.mail.source_arn,
+                        config_set=_config_set(event),
+                        delay_type=delay.delay_type,
+                        statuses=[recipient.status],
+                        diagnostics=[recipient.diagnostic_code],
+                        mta=delay.reporting_mta,
+                        cause=cause,
+                        count_cause=True,
+                        domain="" if slot.scope is self.by_domain else domain[0],
+                    )
 
     def _bounce(
-        self, event: Event, recipients: list[_Label | None], t: float, now: float, in_windows: bool
+        self,
+        event: Event,
+        recipients: list[tuple[Slot, ...] | None],
+        domains: list[tuple[str, Slot | None] | None],
+        t: float,
+        now: float,
+        in_windows: bool,
     ) -> None:
         bounce = event.ses.bounce
         assert bounce is not None
@@ -320,42 +362,48 @@ class Pipeline:
         assert entries is not None
         # A soft (transient) bounce has a cause as a delay has; a hard one is final.
         soft = bounce.bounce_type == "Transient"
-        for recipient, label in zip(entries, recipients, strict=True):
-            if label is None:
+        causes = self.tallies.causes
+        for recipient, slots, domain in zip(entries, recipients, domains, strict=True):
+            if slots is None or domain is None:
                 continue
-            _bump(self.tallies.bounces, label.name, kind)
+            for slot in slots:
+                slot.scope.bounced(slot.name, kind)
             cause = ""
             if soft:
                 cause = classify(None, recipient.status, recipient.diagnostic_code).cause
-                causes = self.tallies.causes
                 causes[cause] = causes.get(cause, 0) + 1
-            self._end_delay(message_id, recipient.email_address, label, t, now)
+            self._end_delay(message_id, recipient.email_address, slots, t, now)
             if not in_windows:
                 continue
-            self._windows(label).note_problem(
-                t,
-                now,
-                message_id=message_id,
-                source=event.mail.source_arn,
-                config_set=_config_set(event),
-                statuses=[recipient.status],
-                diagnostics=[recipient.diagnostic_code],
-                mta=bounce.reporting_mta,
-                cause=cause,
-            )
-
-    def _note(self, event: Event, recipients: list[_Label | None], t: float, now: float) -> None:
-        seen: set[str] = set()
-        for label in recipients:
-            if label is not None and label.name not in seen:
-                seen.add(label.name)
-                self._windows(label).note_problem(
+            for slot in slots:
+                slot.window().note_problem(
                     t,
                     now,
-                    message_id=event.message_id,
+                    message_id=message_id,
                     source=event.mail.source_arn,
                     config_set=_config_set(event),
+                    statuses=[recipient.status],
+                    diagnostics=[recipient.diagnostic_code],
+                    mta=bounce.reporting_mta,
+                    cause=cause,
+                    domain="" if slot.scope is self.by_domain else domain[0],
                 )
+
+    def _note(
+        self, event: Event, recipients: list[tuple[Slot, ...] | None], t: float, now: float
+    ) -> None:
+        seen: set[Slot] = set()
+        for slots in recipients:
+            for slot in slots or ():
+                if slot not in seen:
+                    seen.add(slot)
+                    slot.window().note_problem(
+                        t,
+                        now,
+                        message_id=event.message_id,
+                        source=event.mail.source_arn,
+                        config_set=_config_set(event),
+                    )
 
     def _tags(
         self, event: Event, type_index: int, n: int, t: float, now: float, in_windows: bool
@@ -387,20 +435,13 @@ class Pipeline:
             gone = set(evicted)
             self._labels = {d: s for d, s in self._labels.items() if s.name not in gone}
         for label in evicted:
-            self.windows.pop(label, None)
-            self.tallies.forget_domain(label)
+            self.by_domain.forget(label)
             self.pending.drop_label(label)
         for tag, table in self.tag_tables.items():
             for value in table.evict_idle(now):
                 self.tag_windows.pop((tag, value), None)
                 self.tallies.tag_recipients.pop((tag, value), None)
         return evicted
-
-
-def _bump(table: dict[str, dict[_K, int]], label: str, key: _K) -> None:
-    """Count one under ``label`` and ``key`` in a per-domain tally."""
-    per_label = table.setdefault(label, {})
-    per_label[key] = per_label.get(key, 0) + 1
 
 
 def _config_set(event: Event) -> str:

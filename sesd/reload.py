@@ -24,6 +24,7 @@ RESTART_KEYS = (
     "windows",
     "dimensions",
     "ingest",
+    "providers",
     "state",
     "logging.format",
     "logging.log_recipients",

@@ -8,19 +8,23 @@ an SQS message and its body is used.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+import anyio
 import msgspec
 
 from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.rules import Transition
 from sesd.config import Config
 from sesd.decode import Event, decode_body
+from sesd.domains import domain_of
 from sesd.events import EVENT_TYPES, Invalid, Skipped
 from sesd.metrics import OUTCOMES
 from sesd.pipeline import Pipeline
+from sesd.state import StateError, providers_cache, read_state
 from sesd.timestamps import iso
 
 __all__ = ["Replay", "read_bodies", "run_replay"]
@@ -82,8 +86,11 @@ class Replay:
     event time; firing and resolve transitions are recorded with that time.
     """
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, *, dns: bool = False) -> None:
         self.pipeline = Pipeline(config)
+        #: Whether to look up the MX of recipient domains before applying events (else
+        #: providers come from consumer names and the state file's cache only).
+        self.dns = dns
         self.evaluator = Evaluator(config.alerts, [spec.name for spec in self.pipeline.specs])
         self.every = config.alerts.evaluate_every.seconds
         self.alerts: list[dict[str, Any]] = []
@@ -132,6 +139,9 @@ class Replay:
                 last = item.time
             decoded.append((last, item))
         decoded.sort(key=lambda pair: pair[0])
+        resolver = self.pipeline.resolver
+        if self.dns and resolver is not None and decoded:
+            anyio.run(resolver.prefetch, _domains(decoded), decoded[-1][0])
         for t, item in decoded:
             if t > self.now:
                 self._evaluate_until(t)
@@ -143,16 +153,15 @@ class Replay:
     def document(self) -> dict[str, Any]:
         """The ``--json`` document of SPEC section 7 (plus ``windows`` and ``invalid``)."""
         tallies = self.pipeline.tallies
-        domains = {
-            domain: {name: n for name, n in zip(EVENT_TYPES, counts, strict=True) if n}
-            for domain, counts in sorted(tallies.recipients.items())
-        }
+        domains = _per_type(self.pipeline.by_domain.recipients)
         messages = {outcome: tallies.messages.get((_QUEUE, outcome), 0) for outcome in OUTCOMES}
         invalid = {reason: n for (_, reason), n in sorted(tallies.invalid.items())}
         # Delayed and soft-bounced recipients by cause, most first.
         causes = dict(sorted(tallies.causes.items(), key=lambda item: (-item[1], item[0])))
+        providers = self.pipeline.by_provider
         return {
             "domains": domains,
+            "providers": {} if providers is None else _per_type(providers.recipients),
             "causes": causes,
             "messages": messages,
             "alerts": self.alerts,
@@ -183,6 +192,26 @@ class Replay:
         return out
 
 
+def _per_type(recipients: dict[str, list[int]]) -> dict[str, dict[str, int]]:
+    """Label -> event type -> recipients, zeros left out, labels in order."""
+    return {
+        label: {name: n for name, n in zip(EVENT_TYPES, counts, strict=True) if n}
+        for label, counts in sorted(recipients.items())
+    }
+
+
+def _domains(decoded: list[tuple[float, Event | Skipped | Invalid]]) -> Iterator[str]:
+    """The distinct recipient domains of the decoded events, in order."""
+    seen: set[str] = set()
+    for _, item in decoded:
+        if isinstance(item, Event):
+            for address in item.recipients:
+                domain = domain_of(address)
+                if domain is not None and domain not in seen:
+                    seen.add(domain)
+                    yield domain
+
+
 def _ratio(value: float | None) -> str:
     return "-" if value is None else f"{value:.1%}"
 
@@ -197,9 +226,11 @@ def render_text(document: dict[str, Any]) -> str:
     if document["causes"]:
         lines.append("causes: " + ", ".join(f"{k} {v}" for k, v in document["causes"].items()))
     lines.append("")
-    lines.append("recipients per domain (all events):")
-    for domain, counts in document["domains"].items():
-        lines.append(f"  {domain:<32} " + "  ".join(f"{k}={v}" for k, v in counts.items()))
+    for axis, per_label in (("domain", document["domains"]), ("provider", document["providers"])):
+        if per_label:
+            lines.append(f"recipients per {axis} (all events):")
+        for label, counts in per_label.items():
+            lines.append(f"  {label:<32} " + "  ".join(f"{k}={v}" for k, v in counts.items()))
     if document["windows"]:
         lines.append("")
         lines.append(f"windows as of {document['as_of']}:")
@@ -231,9 +262,16 @@ def render_text(document: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def run_replay(config: Config, paths: list[str], *, as_json: bool) -> int:
+def run_replay(config: Config, paths: list[str], *, as_json: bool, dns: bool = False) -> int:
     """The ``replay`` command; prints to standard output and returns the exit code."""
-    replay = Replay(config)
+    replay = Replay(config, dns=dns)
+    resolver = replay.pipeline.resolver
+    if resolver is not None and config.state.path:
+        # The daemon's cached providers, so a replay knows them without DNS.
+        with contextlib.suppress(StateError):
+            blob = read_state(config.state.path)
+            if blob is not None:
+                resolver.restore(providers_cache(blob))
     replay.run(read_bodies(paths))
     document = replay.document()
     if as_json:

@@ -1,7 +1,8 @@
 """The state file: what a restart must not lose.
 
-Windows, labels, pending delays, duplicate keys, alert states and the
-canaries in flight go into one msgpack document, written atomically (a
+Windows (of domains and providers), labels, pending delays, duplicate keys,
+the providers of recipient domains, alert states and the canaries in flight
+go into one msgpack document, written atomically (a
 temporary file beside it, fsync, rename) with mode 0600. Restored at start,
 it means a restart neither loses the last hour nor sends firing alerts again,
 and an alert that cleared while sesd was down resolves (and is notified) at
@@ -26,7 +27,15 @@ from sesd.files import write_atomic
 from sesd.pipeline import Pipeline
 from sesd.windows import DomainWindows
 
-__all__ = ["STATE_VERSION", "StateError", "read_state", "restore", "snapshot", "write_state"]
+__all__ = [
+    "STATE_VERSION",
+    "StateError",
+    "providers_cache",
+    "read_state",
+    "restore",
+    "snapshot",
+    "write_state",
+]
 
 STATE_VERSION = 4  # 2: keys are XXH3 digests; 3: compact windows; 4: pure-read windows
 
@@ -37,7 +46,10 @@ class StateError(Exception):
 
 def snapshot(pipeline: Pipeline, evaluator: Evaluator, now: float) -> bytes:
     """Everything worth keeping, encoded."""
-    for windows in (*pipeline.windows.values(), *pipeline.tag_windows.values()):
+    for scope in pipeline.scopes:
+        for windows in scope.windows.values():
+            windows.flush(now)
+    for windows in pipeline.tag_windows.values():
         windows.flush(now)
     alerts = {
         rule: {
@@ -54,6 +66,12 @@ def snapshot(pipeline: Pipeline, evaluator: Evaluator, now: float) -> bytes:
             "layout": _layout(pipeline),
             "domains": pipeline.domains.snapshot(),
             "windows": {label: w.snapshot() for label, w in pipeline.windows.items()},
+            # Windows of the other scopes (providers), by axis.
+            "scopes": {
+                scope.axis: {label: w.snapshot() for label, w in scope.windows.items()}
+                for scope in pipeline.scopes[1:]
+            },
+            "providers": [] if pipeline.resolver is None else pipeline.resolver.snapshot(now),
             "tags": {tag: table.snapshot() for tag, table in pipeline.tag_tables.items()},
             "tag_windows": [
                 [tag, value, w.snapshot()] for (tag, value), w in pipeline.tag_windows.items()
@@ -90,6 +108,12 @@ def _restore(data: dict[str, Any], pipeline: Pipeline, evaluator: Evaluator) -> 
             restored = DomainWindows(pipeline.specs)
             restored.restore(windows)
             pipeline.windows[label] = restored
+        saved = data.get("scopes", {})  # absent from files written before providers
+        for scope in pipeline.scopes[1:]:
+            for label, windows in saved.get(scope.axis, {}).items():
+                restored = DomainWindows(pipeline.specs)
+                restored.restore(windows)
+                scope.windows[label] = restored
         for tag, last_seen in data["tags"].items():
             if tag in pipeline.tag_tables:
                 pipeline.tag_tables[tag].restore(last_seen)
@@ -98,6 +122,8 @@ def _restore(data: dict[str, Any], pipeline: Pipeline, evaluator: Evaluator) -> 
                 restored = DomainWindows(pipeline.specs)
                 restored.restore(windows)
                 pipeline.tag_windows[(tag, value)] = restored
+    if pipeline.resolver is not None:
+        pipeline.resolver.restore(data.get("providers", []))
     pipeline.canary.restore(data.get("canaries", []))
     alerts = 0
     for rule, states in data["alerts"].items():
@@ -113,9 +139,25 @@ def _restore(data: dict[str, Any], pipeline: Pipeline, evaluator: Evaluator) -> 
         "saved_at": data["saved_at"],
         "windows": len(pipeline.windows) if same_layout else "dropped: window layout changed",
         "pending_delays": len(pipeline.pending),
+        "providers_cached": 0 if pipeline.resolver is None else len(pipeline.resolver.cache),
         "alerts": alerts,
         "canaries": len(pipeline.canary.canaries),
     }
+
+
+def providers_cache(blob: bytes) -> list[list[Any]]:
+    """The providers cached in a state file (for ``sesd replay``); StateError if the
+    file is not one."""
+    try:
+        data = msgspec.msgpack.decode(blob)
+    except msgspec.DecodeError as exc:
+        raise StateError(f"not a sesd state file ({exc})") from None
+    if not isinstance(data, dict) or data.get("version") != STATE_VERSION:
+        raise StateError("not a state file of this version")
+    found = data.get("providers", [])
+    if not isinstance(found, list):
+        raise StateError("state file is damaged (providers)")
+    return found
 
 
 def _layout(pipeline: Pipeline) -> list[list[Any]]:

@@ -96,12 +96,9 @@ class Tallies:
     #: one event, so its count is the queue's events (see :attr:`messages`).
     outcomes: dict[tuple[str, str], int] = field(default_factory=dict)
     invalid: dict[tuple[str, str], int] = field(default_factory=dict)  # (queue, reason)
-    recipients: dict[str, list[int]] = field(default_factory=dict)  # domain -> per type
-    # domain -> (delay type, cause)
-    delays: dict[str, dict[tuple[str, str], int]] = field(default_factory=dict)
-    #: Delayed and soft-bounced recipients by cause (replay's summary).
+    #: Delayed and soft-bounced recipients by cause (replay's summary). Counters per
+    #: domain and per provider are kept by their scope (sesd.scopes).
     causes: dict[str, int] = field(default_factory=dict)
-    bounces: dict[str, dict[tuple[str, str], int]] = field(default_factory=dict)
     tag_recipients: dict[tuple[str, str], list[int]] = field(default_factory=dict)
     late_events: int = 0
     invalid_recipients: int = 0
@@ -115,10 +112,6 @@ class Tallies:
             (0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
         )
     )
-
-    def recipient_counts(self, label: str) -> list[int]:
-        """The per-type recipient counter list of a domain label, created on first use."""
-        return _per_type(self.recipients, label)
 
     def queue_counts(self, queue: str) -> list[int]:
         """The per-type event counter list of a queue."""
@@ -141,9 +134,3 @@ class Tallies:
         for queue, counts in self.events.items():
             out[(queue, "processed")] = sum(counts)
         return out
-
-    def forget_domain(self, label: str) -> None:
-        """Drop an evicted domain's series."""
-        self.recipients.pop(label, None)
-        self.delays.pop(label, None)
-        self.bounces.pop(label, None)

@@ -23,6 +23,7 @@ from sesd.config import Config
 from sesd.daemon import Daemon
 from sesd.demo.localsqs import LocalSqs
 from sesd.logs import configure_logging
+from tests.dns_server import hermetic
 from tests.moto_process import MotoProcess
 
 
@@ -91,7 +92,9 @@ async def running(
     SIGINT sent to this process, as ``sesd run`` does."""
     # A test's clock stands for both: its time moves when the test moves it.
     monotonic = time.monotonic if clock is time.time else clock
-    daemon = Daemon(config, clock=clock, monotonic=monotonic, console=console or io.StringIO())
+    daemon = Daemon(
+        hermetic(config), clock=clock, monotonic=monotonic, console=console or io.StringIO()
+    )
     async with anyio.create_task_group() as tg:
         await tg.start(partial(daemon.run, handle_signals=signals))
         try:

@@ -11,12 +11,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
 from dnslib import MX, QTYPE, RCODE, RR, A  # type: ignore[import-untyped]
 from dnslib.server import BaseResolver, DNSLogger, DNSServer  # type: ignore[import-untyped]
 
+from sesd.config import Config
 from sesd.demo.localsqs import free_port
 
-__all__ = ["Zone", "dns_server"]
+__all__ = ["Zone", "dns_server", "hermetic", "shared_nameserver", "with_nameserver"]
+
+_QUIET = DNSLogger("-request,-reply,-truncated,-error,-recv,-send,-data")
 
 
 @dataclass
@@ -64,7 +68,7 @@ def dns_server(zone: Zone) -> Iterator[str]:
         zone,
         address="127.0.0.1",
         port=port,
-        logger=DNSLogger("-request,-reply,-truncated,-error,-recv,-send,-data"),
+        logger=_QUIET,
     )
     server.start_thread()
     try:
@@ -73,3 +77,42 @@ def dns_server(zone: Zone) -> Iterator[str]:
         zone.release.set()
         server.stop()
         server.server.server_close()
+
+
+_SHARED: list[str] = []
+
+
+def shared_nameserver() -> str:
+    """``"127.0.0.1:PORT"`` of one server for the whole test run, started on first use:
+    what every daemon a test starts is pointed at, so no test asks the machine's own
+    resolvers. It knows a few company domains (below); any other name has no records."""
+    if not _SHARED:
+        zone = Zone(
+            mx={
+                "corp.example": [(10, "corp-example.mail.protection.outlook.com")],
+                "startup.example": [(1, "aspmx.l.google.com")],
+                "bank.example": [(10, "us-smtp-inbound-1.mimecast.com")],
+            }
+        )
+        port = free_port()
+        server = DNSServer(zone, address="127.0.0.1", port=port, logger=_QUIET)
+        server.start_thread()  # a daemon thread: it ends with the test run
+        _SHARED.append(f"127.0.0.1:{port}")
+    return _SHARED[0]
+
+
+def with_nameserver(text: str) -> str:
+    """A config file's text with ``[providers] nameservers`` set to the shared server,
+    unless it has a ``[providers]`` table of its own."""
+    if "[providers]" in text:
+        return text
+    return text + f'\n[providers]\nnameservers = ["{shared_nameserver()}"]\n'
+
+
+def hermetic(config: Config) -> Config:
+    """``config`` with its resolvers set to the shared server (unless it names its own)."""
+    providers = config.providers
+    if not providers.enabled or providers.nameservers:
+        return config
+    pointed = msgspec.structs.replace(providers, nameservers=[shared_nameserver()])
+    return msgspec.structs.replace(config, providers=pointed)

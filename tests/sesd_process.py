@@ -18,6 +18,8 @@ from anyio.abc import Process
 from anyio.streams.buffered import BufferedByteReceiveStream
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.dns_server import with_nameserver
+
 __all__ = ["SesdProcess", "sesd_process"]
 
 
@@ -74,7 +76,8 @@ def config_file(directory: Path, text: str) -> Path:
     """Write a config file; logs are JSON at debug level, HTTP on a free port."""
     path = directory / "sesd.toml"
     path.write_text(
-        text + '\n[http]\nlisten = "127.0.0.1:0"\n[logging]\nformat = "json"\nlevel = "debug"\n'
+        with_nameserver(text)
+        + '\n[http]\nlisten = "127.0.0.1:0"\n[logging]\nformat = "json"\nlevel = "debug"\n'
     )
     return path
 

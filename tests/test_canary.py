@@ -69,7 +69,7 @@ def test_a_delivery_completes_its_canary_with_each_stage_timed() -> None:
     assert tracker.figures.end_to_end.counts[tracker.figures.end_to_end.bounds.index(2)] == 1
     assert tracker.figures.send.sum == pytest.approx(0.2)
     assert pipeline.windows == {}
-    assert pipeline.tallies.recipients == {}
+    assert pipeline.by_domain.recipients == {}
     # Still counted per queue.
     assert pipeline.tallies.events["events"][EVENT_TYPE_INDEX["delivery"]] == 1
     assert tracker.events == {"matched": 1}

@@ -12,8 +12,8 @@ import pytest
 @pytest.mark.timeout(60)
 def test_demo_shows_the_delay_spike() -> None:
     """The demo runs the real pipeline on local SQS, shows per-domain summaries, flags the
-    spiking domain, prints the alert it raises, times the canary, and exits 0 when its time
-    is up."""
+    spiking domain, prints the alerts it raises (on the domain and on its provider, with
+    the cause), times the canary, and exits 0 when its time is up."""
     result = subprocess.run(
         [
             sys.executable,
@@ -43,9 +43,15 @@ def test_demo_shows_the_delay_spike() -> None:
     assert spike_lines
     assert all("outlook.com" in line for line in spike_lines)
     assert "[FIRING] delay-ratio-high: outlook.com delay_ratio" in result.stdout
-    assert "where: SES -> recipient MTA; delay types: TransientCommunicationFailure" in (
-        result.stdout
-    )
+    assert "where: SES -> recipient MTA; delay types: RecipientServerError" in result.stdout
+    assert "cause: ip_reputation" in result.stdout
+    # The demo's DNS gave its company domains their provider; the spike raises Microsoft.
+    providers = [line for line in result.stdout.splitlines() if "delay% by provider:" in line]
+    assert providers
+    assert "google" in providers[-1]
+    assert "mimecast" in providers[-1]
+    assert "[FIRING] provider-delay-ratio-high: provider microsoft delay_ratio" in result.stdout
+    assert "top domains: outlook.com" in result.stdout
     # The canary went out through the local SES and came back with its stage timings.
     canary = re.findall(
         r"canary: (\d+) sent, (\d+) back, 0 missing; last canary back", result.stdout

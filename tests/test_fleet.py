@@ -21,6 +21,7 @@ from sesd.events import EVENT_TYPE_INDEX
 from sesd.health import Changes
 from tests import factory as f
 from tests.conftest import make_queue, require_tool, send_bodies
+from tests.dns_server import hermetic
 from tests.test_artifacts import PROMETHEUS, dashboard_queries
 
 #: The measured traffic: (domain, deliveries, delays, bounces).
@@ -72,7 +73,7 @@ def processed(daemons: list[Daemon], queue: str) -> int:
 def recipients(daemons: list[Daemon], domain: str, event_type: str) -> int:
     """The replicas' own count of ``event_type`` recipients in ``domain``."""
     index = EVENT_TYPE_INDEX[event_type]
-    per_replica = (d.pipeline.tallies.recipients.get(domain) for d in daemons)
+    per_replica = (d.pipeline.by_domain.recipients.get(domain) for d in daemons)
     return sum(counts[index] for counts in per_replica if counts is not None)
 
 
@@ -87,8 +88,8 @@ async def test_fleet_rules_give_the_true_ratio_across_two_replicas(
     shared, _ = await make_queue(sqs)
     private = [(await make_queue(sqs))[0] for _ in range(2)]
     changes = Changes()
-    a = Daemon(replica_config(local_sqs, shared, private[0]))
-    b = Daemon(replica_config(local_sqs, shared, private[1]))
+    a = Daemon(hermetic(replica_config(local_sqs, shared, private[0])))
+    b = Daemon(hermetic(replica_config(local_sqs, shared, private[1])))
     watches = []
     for daemon in (a, b):
         daemon.changes = changes  # one signal for both replicas and the scrapes

@@ -159,7 +159,7 @@ def test_ten_thousand_recipients_in_one_event() -> None:
     pipeline = Pipeline(parse_config("[domains]\nmax_tracked = 20\n"))
     recipients = [f"u{i}@d{i % 50}.example" for i in range(10_000)]
     assert pipeline.feed(f.sns(f.delivery(recipients)), "q", f.T0).outcome == "processed"
-    counted = sum(counts[4] for counts in pipeline.tallies.recipients.values())
+    counted = sum(counts[4] for counts in pipeline.by_domain.recipients.values())
     assert counted == 10_000
     assert len(pipeline.domains) == 20
-    assert pipeline.tallies.recipients["other"][4] == 30 * 200
+    assert pipeline.by_domain.recipients["other"][4] == 30 * 200

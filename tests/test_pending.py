@@ -10,10 +10,10 @@ def test_delay_then_delivery_gives_its_duration() -> None:
     """A delayed recipient is pending until its Delivery, which reports how long it waited."""
     pending = PendingDelays(100)
     key = pending_key("m1", "A@example.org")
-    assert pending.delayed(key, "example.org", 100, 1000) is None
-    pending.delayed(key, "example.org", 160, 1200)  # a second delay keeps the first time
+    assert pending.delayed(key, ("example.org",), 100, 1000) is None
+    pending.delayed(key, ("example.org",), 160, 1200)  # a second delay keeps the first time
     assert pending.count("example.org", 200) == 1
-    assert pending.resolved(pending_key("m1", "a@example.org"), 400) == ("example.org", 300)
+    assert pending.resolved(pending_key("m1", "a@example.org"), 400) == (("example.org",), 300)
     assert pending.count("example.org", 400) == 0
     assert pending.resolved(key, 500) is None
 
@@ -25,19 +25,19 @@ def test_a_delivery_processed_before_its_delay_still_resolves_it() -> None:
     pending = PendingDelays(100)
     key = pending_key("m1", "a@example.org")
     assert pending.resolved(key, 400) is None  # nothing pending yet
-    assert pending.delayed(key, "example.org", 100, 5000) == ("example.org", 300)
+    assert pending.delayed(key, ("example.org",), 100, 5000) == (("example.org",), 300)
     assert pending.count("example.org", 150) == 0
     assert len(pending) == 0
     other = pending_key("m2", "a@example.org")
     pending.resolved(other, 100)
-    assert pending.delayed(other, "example.org", 160, 5000) is None
+    assert pending.delayed(other, ("example.org",), 160, 5000) is None
     assert pending.count("example.org", 200) == 1
 
 
 def test_a_delivery_before_the_delay_in_event_time_does_not_resolve_it() -> None:
     """A Delivery stamped before the pending delay began leaves the delay pending."""
     pending = PendingDelays(100)
-    pending.delayed(1, "a.com", 100, 1000)
+    pending.delayed(1, ("a.com",), 100, 1000)
     assert pending.resolved(1, 50) is None
     assert pending.count("a.com", 200) == 1
 
@@ -46,8 +46,8 @@ def test_counting_is_a_pure_function_of_time() -> None:
     """Past its expiry a delay stops counting at once; a read at an earlier time (the
     clock stepped ahead, then back) still counts it: nothing was forgotten."""
     pending = PendingDelays(100)
-    pending.delayed(1, "a.com", 0, 50)
-    pending.delayed(2, "a.com", 0, 500)
+    pending.delayed(1, ("a.com",), 0, 50)
+    pending.delayed(2, ("a.com",), 0, 500)
     assert pending.count("a.com", 49) == 2
     assert pending.count("a.com", 50) == 1  # expirationTime reached
     assert pending.count("a.com", 600) == 0  # a jump ahead...
@@ -59,8 +59,8 @@ def test_expire_forgets_for_good_and_default_expiry() -> None:
     """expire(before) removes what expired at or before ``before``; without an
     expirationTime a delay expires DEFAULT_EXPIRY after it began."""
     pending = PendingDelays(100)
-    pending.delayed(1, "a.com", 0, 50)
-    pending.delayed(2, "a.com", 0, None)
+    pending.delayed(1, ("a.com",), 0, 50)
+    pending.delayed(2, ("a.com",), 0, None)
     assert pending.expire(49) == 0
     assert pending.expire(50) == 1
     assert pending.count("a.com", 0) == 1
@@ -73,9 +73,9 @@ def test_expire_forgets_for_good_and_default_expiry() -> None:
 def test_capacity_and_eviction() -> None:
     """Beyond max_entries delays are counted as overflow; an evicted label's entries go."""
     pending = PendingDelays(2)
-    pending.delayed(1, "a.com", 0, 100)
-    pending.delayed(2, "b.com", 0, 100)
-    pending.delayed(3, "b.com", 0, 100)
+    pending.delayed(1, ("a.com",), 0, 100)
+    pending.delayed(2, ("b.com",), 0, 100)
+    pending.delayed(3, ("b.com",), 0, 100)
     assert pending.overflow == 1
     pending.drop_label("b.com")
     assert pending.counts(0) == {"a.com": 1}
@@ -89,20 +89,20 @@ def test_resolutions_are_remembered_within_a_bound() -> None:
     pending.resolved(1, 100)
     for key in range(100, 110):
         pending.resolved(key, 100)
-    assert pending.delayed(1, "a.com", 50, 1000) is None  # forgotten: pending
-    assert pending.delayed(109, "a.com", 50, 1000) == ("a.com", 50)
+    assert pending.delayed(1, ("a.com",), 50, 1000) is None  # forgotten: pending
+    assert pending.delayed(109, ("a.com",), 50, 1000) == (("a.com",), 50)
 
 
 def test_snapshot_round_trip() -> None:
     """Pending entries and recent resolutions survive the state file."""
     before = PendingDelays(100)
-    before.delayed(pending_key("m1", "a@a.com"), "a.com", 0, 100)
+    before.delayed(pending_key("m1", "a@a.com"), ("a.com",), 0, 100)
     before.resolved(pending_key("m2", "b@a.com"), 30)
     after = PendingDelays(100)
     after.restore(before.snapshot())
     assert after.count("a.com", 10) == 1
-    assert after.resolved(pending_key("m1", "a@a.com"), 30) == ("a.com", 30)
-    assert after.delayed(pending_key("m2", "b@a.com"), "a.com", 10, 100) == ("a.com", 20)
+    assert after.resolved(pending_key("m1", "a@a.com"), 30) == (("a.com",), 30)
+    assert after.delayed(pending_key("m2", "b@a.com"), ("a.com",), 10, 100) == (("a.com",), 20)
 
 
 def test_pending_keys_are_the_same_in_every_version() -> None:
@@ -114,9 +114,9 @@ def test_pending_keys_are_the_same_in_every_version() -> None:
 def test_dropping_a_label_keeps_the_others() -> None:
     """An evicted label's pending entries go; another label's stay, held and counted."""
     pending = PendingDelays(100)
-    pending.delayed(1, "a.com", 0, 100)
-    pending.delayed(2, "b.com", 0, 100)
-    pending.delayed(3, "b.com", 0, 100)
+    pending.delayed(1, ("a.com",), 0, 100)
+    pending.delayed(2, ("b.com",), 0, 100)
+    pending.delayed(3, ("b.com",), 0, 100)
     pending.drop_label("a.com")
     assert len(pending) == 2
     assert pending.counts(0) == {"b.com": 2}
@@ -129,8 +129,8 @@ def test_a_resolution_in_the_older_generation_and_at_the_same_instant() -> None:
     pending.resolved(1, 100)
     pending.resolved(2, 100)  # the current generation is full: it becomes the older one
     pending.resolved(3, 100)
-    assert pending.delayed(1, "a.com", 50, 1000) == ("a.com", 50)
-    assert pending.delayed(3, "a.com", 100, 1000) == ("a.com", 0)
+    assert pending.delayed(1, ("a.com",), 50, 1000) == (("a.com",), 50)
+    assert pending.delayed(3, ("a.com",), 100, 1000) == (("a.com",), 0)
     assert len(pending) == 0
 
 
@@ -139,8 +139,8 @@ def test_many_delays_for_one_recipient_keep_the_expiry_heap_small_and_right() ->
     table when it outgrows it, and expiry still works."""
     pending = PendingDelays(10)
     for i in range(1200):
-        pending.delayed(7, "a.com", float(i), 5000.0 + i)
-    pending.delayed(8, "a.com", 0.0, 100.0)
+        pending.delayed(7, ("a.com",), float(i), 5000.0 + i)
+    pending.delayed(8, ("a.com",), 0.0, 100.0)
     assert pending.expire(100.0) == 1
     assert pending.count("a.com", 6000.0) == 1
     assert pending.expire(6199.0) == 1
@@ -151,7 +151,7 @@ def test_restoring_more_than_the_table_holds() -> None:
     """A state file from a larger table: only max_entries are restored."""
     big = PendingDelays(5)
     for key in range(5):
-        big.delayed(key, "a.com", 0, 100)
+        big.delayed(key, ("a.com",), 0, 100)
     small = PendingDelays(3)
     small.restore(big.snapshot())
     assert len(small) == 3
@@ -162,11 +162,11 @@ def test_resolutions_at_the_delays_instant_and_out_of_order_among_themselves() -
     """A Delivery at the delay's own instant ends it (0 s). Of two resolutions of one
     recipient processed out of order, the later one counts."""
     pending = PendingDelays(100)
-    pending.delayed(1, "a.com", 100, 1000)
-    assert pending.resolved(1, 100) == ("a.com", 0)
+    pending.delayed(1, ("a.com",), 100, 1000)
+    assert pending.resolved(1, 100) == (("a.com",), 0)
     pending.resolved(2, 200)
     pending.resolved(2, 100)  # stamped earlier, processed later
-    assert pending.delayed(2, "a.com", 150, 1000) == ("a.com", 50)
+    assert pending.delayed(2, ("a.com",), 150, 1000) == (("a.com",), 50)
 
 
 def test_the_smallest_table_remembers_one_resolution_a_generation() -> None:
@@ -174,5 +174,5 @@ def test_the_smallest_table_remembers_one_resolution_a_generation() -> None:
     pending = PendingDelays(2)
     for key in (1, 2, 3):
         pending.resolved(key, 100)
-    assert pending.delayed(1, "a.com", 50, 1000) is None
-    assert pending.delayed(3, "b.com", 50, 1000) == ("b.com", 50)
+    assert pending.delayed(1, ("a.com",), 50, 1000) is None
+    assert pending.delayed(3, ("b.com",), 50, 1000) == (("b.com",), 50)

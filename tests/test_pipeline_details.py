@@ -104,7 +104,7 @@ def test_a_reload_moves_a_domain_into_a_group_from_then_on() -> None:
     assert sorted(pipeline.windows) == ["gmail.com", "google"]
     pipeline.reconfigure(parse_config(""))
     pipeline.feed(f.raw(f.delivery(["c@gmail.com"], at=NOW)), "q", NOW)
-    assert pipeline.tallies.recipient_counts("gmail.com")[EVENT_TYPE_INDEX["delivery"]] == 2
+    assert pipeline.by_domain.recipients["gmail.com"][EVENT_TYPE_INDEX["delivery"]] == 2
 
 
 def test_a_reload_keeps_breakdowns_for_the_windows_new_rules_read() -> None:

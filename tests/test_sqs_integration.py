@@ -51,7 +51,7 @@ async def test_two_queues_consumed_and_deleted(local_sqs: LocalSqs, sqs: Any) ->
         tallies = daemon.pipeline.tallies
         assert tallies.messages[("a", "processed")] == 25
         assert tallies.messages[("b", "processed")] == 15
-        assert tallies.recipients["two.com"][5] == 15  # delivery_delay
+        assert daemon.pipeline.by_domain.recipients["two.com"][5] == 15  # delivery_delay
     assert await queue_counts(sqs, url_a) == (0, 0)
     assert await queue_counts(sqs, url_b) == (0, 0)
 
@@ -66,7 +66,7 @@ async def test_duplicates_across_messages_count_once(local_sqs: LocalSqs, sqs: A
         tallies = daemon.pipeline.tallies
         assert tallies.messages.get(("q", "processed")) == 1
         assert tallies.messages.get(("q", "duplicate")) == 2
-        assert tallies.recipients["one.com"][4] == 1
+        assert daemon.pipeline.by_domain.recipients["one.com"][4] == 1
     assert await queue_counts(sqs, url) == (0, 0)
 
 

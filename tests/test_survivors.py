@@ -266,8 +266,8 @@ def test_an_evicted_domain_takes_all_its_series_with_it() -> None:
         pipeline.feed(f.raw(f.delay([f"a@{domain}"], at=at)), "q", at)
         pipeline.feed(f.raw(f.bounce([f"b@{domain}"], at=at)), "q", at)
     assert pipeline.housekeep(NOW + 3700) == ["old.example"]
-    tallies = pipeline.tallies
-    for table in (tallies.recipients, tallies.delays, tallies.bounces):
+    scope = pipeline.by_domain
+    for table in (scope.recipients, scope.delays, scope.bounces, scope.windows):
         assert list(table) == ["new.example"]
 
 
@@ -276,8 +276,8 @@ def test_expiring_reports_how_many() -> None:
     from sesd.pending import PendingDelays
 
     pending = PendingDelays(10)
-    pending.delayed(1, "a.com", 0, 50)
-    pending.delayed(2, "a.com", 0, 50)
+    pending.delayed(1, ("a.com",), 0, 50)
+    pending.delayed(2, ("a.com",), 0, 50)
     assert pending.expire(50) == 2
 
 
@@ -309,7 +309,7 @@ def test_a_bounce_counts_every_usable_recipient_and_its_breakdown() -> None:
     assert breakdown.statuses == [("5.1.1", 1)]
     assert breakdown.mtas == [("dsn; mta.example.com", 1)]
     assert breakdown.delay_types == []  # a bounce has none
-    assert pipeline.tallies.bounces["one.example"] == {("Permanent", "General"): 1}
+    assert pipeline.by_domain.bounces["one.example"] == {("Permanent", "General"): 1}
 
 
 def test_a_complaint_notes_its_message_and_nothing_of_smtp() -> None:

@@ -23,6 +23,7 @@ import msgspec
 from sesd.alerting.evaluator import Alert, Notification
 from sesd.alerting.render import describe, details, headline
 from sesd.alerting.rules import Transition
+from sesd.scopes import DOMAIN, PROVIDER
 from sesd.timestamps import iso
 
 __all__ = [
@@ -57,7 +58,7 @@ def alertmanager_alerts(notification: Notification, resend_every: float) -> byte
                 "labels": {
                     **alert.labels,
                     "alertname": alert.rule,
-                    "domain": alert.domain,
+                    alert.scope: alert.domain,  # domain="...", or provider="..."
                     "severity": alert.severity,
                 },
                 "annotations": annotations,
@@ -72,7 +73,9 @@ def alertmanager_alerts(notification: Notification, resend_every: float) -> byte
 def _webhook_alert(alert: Alert) -> dict[str, Any]:
     return {
         "rule": alert.rule,
-        "domain": alert.domain,
+        # A rule on providers names a provider, and no domain.
+        "domain": alert.domain if alert.scope == DOMAIN else None,
+        "provider": alert.domain if alert.scope == PROVIDER else None,
         "state": alert.kind.value,
         "severity": alert.severity,
         "summary": headline(alert),

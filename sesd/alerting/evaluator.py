@@ -32,6 +32,7 @@ from sesd.config import (
 from sesd.domains import normalise_domain
 from sesd.events import EVENT_TYPES
 from sesd.pipeline import Pipeline
+from sesd.scopes import DOMAIN, PROVIDER, Scope
 from sesd.windows import Breakdown, Figures
 
 __all__ = ["Alert", "Evaluator", "Notification"]
@@ -51,7 +52,8 @@ _DELAY_METRICS = frozenset(
 
 @dataclass(frozen=True, slots=True)
 class Alert:
-    """One (rule, domain) transition with everything the on-call person needs."""
+    """One (rule, domain) transition with everything the on-call person needs. For a
+    rule on providers, ``domain`` is the provider and ``scope`` says so."""
 
     rule: str
     metric: str
@@ -76,6 +78,9 @@ class Alert:
     dashboard_url: str | None = None
     #: The rule's own labels (Alertmanager).
     labels: dict[str, str] = field(default_factory=dict)
+    #: What ``domain`` names: a recipient domain label (``domain``), or a mailbox
+    #: provider (``provider``) for a rule on providers.
+    scope: str = DOMAIN
 
     @property
     def fires(self) -> str:
@@ -157,6 +162,7 @@ class Evaluator:
                         regions=[],
                         internal=False,
                         notes=("the rule was removed from the config",),
+                        scope=old[name].scope,
                     )
                     self._emit(old[name], alert, now, out)
         for rule in self.rules:
@@ -172,11 +178,14 @@ class Evaluator:
                 self._canary(rule, pipeline, now, out)
                 continue
             states = self.states[rule.name]
-            for domain in self._domains(rule, pipeline, states):
+            scope = pipeline.by_provider if rule.scope == PROVIDER else pipeline.by_domain
+            if scope is None:  # a provider rule while providers are off (Config refuses it)
+                continue
+            for domain in self._labels(rule, scope, states):
                 state = states.get(domain)
                 if state is None:
                     state = states[domain] = AlertState()
-                windows = pipeline.windows.get(domain)
+                windows = scope.windows.get(domain)
                 figures = breakdown = None
                 value: float | None = None
                 volume = 0
@@ -187,7 +196,7 @@ class Evaluator:
                         figures = windows.figures(index, now)
                     else:
                         figures = Figures(windows.counts(index, now))
-                    pending = pipeline.pending.count(domain, now)
+                    pending = pipeline.pending.count(domain, now, scope.index)
                     of_cause = 0
                     if rule.cause is not None:
                         of_cause = windows.causes(index, now).get(CAUSE_INDEX[rule.cause], 0)
@@ -202,13 +211,16 @@ class Evaluator:
                     and (rule.name, domain) not in self.current
                 )
                 if kind is None and not remember:
-                    if state.status is Status.INACTIVE and domain not in pipeline.windows:
+                    if state.status is Status.INACTIVE and domain not in scope.windows:
                         del states[domain]
                     continue
                 if windows is not None:
                     breakdown = windows.breakdown(self._window_index[rule.name], now)
                 alert = _alert(
-                    self._identity(rule, domain, kind or Transition.REPEAT, state, now),
+                    {
+                        **self._identity(rule, domain, kind or Transition.REPEAT, state, now),
+                        "scope": scope.axis,
+                    },
                     figures.counts if figures is not None else None,
                     breakdown or Breakdown(),
                 )
@@ -323,13 +335,17 @@ class Evaluator:
                     yield rule, domain
 
     @staticmethod
-    def _domains(rule: RuleConfig, pipeline: Pipeline, states: dict[str, AlertState]) -> list[str]:
-        """The rule's domains: named ones (stepped even before they have events), those
-        of its globs that have windows, less its exclusions."""
-        globs = [d for d in rule.domains if is_glob(d)]
-        wanted = {normalise_domain(d) or d for d in rule.domains if not is_glob(d)}
+    def _labels(rule: RuleConfig, scope: Scope, states: dict[str, AlertState]) -> list[str]:
+        """The rule's domains (or providers): named ones (stepped even before they have
+        events), those of its globs that have windows, less its exclusions."""
+        watched = rule.watched
+        globs = [d for d in watched if is_glob(d)]
+        if scope.axis == DOMAIN:
+            wanted = {normalise_domain(d) or d for d in watched if not is_glob(d)}
+        else:
+            wanted = {d for d in watched if not is_glob(d)}
         if globs:
-            wanted.update(d for d in pipeline.windows if any(fnmatchcase(d, g) for g in globs))
+            wanted.update(d for d in scope.windows if any(fnmatchcase(d, g) for g in globs))
         if rule.exclude_domains:
             wanted = {d for d in wanted if not _excluded(rule, d)}
         # Domains with a state are stepped too, so an alert whose domain went quiet (or

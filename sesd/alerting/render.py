@@ -19,6 +19,7 @@ from sesd.alerting.evaluator import Alert, Notification
 from sesd.alerting.rules import Transition
 from sesd.causes import advice
 from sesd.config import CANARY_METRICS
+from sesd.scopes import DOMAIN
 from sesd.text import slack_escape
 
 __all__ = [
@@ -69,10 +70,23 @@ def headline(alert: Alert) -> str:
         Transition.RESOLVED: "RESOLVED",
     }[alert.kind]
     return (
-        f"[{verb}] {alert.rule}: {alert.domain} {alert.metric} {_value(alert, alert.value)} "
+        f"[{verb}] {alert.rule}: {subject(alert)} {alert.metric} {_value(alert, alert.value)} "
         f"({alert.fires} {_value(alert, alert.threshold)}, "
         f"{alert.window} window)"
     )
+
+
+def subject(alert: Alert) -> str:
+    """What the alert is about: a domain label, or ``provider NAME``."""
+    return alert.domain if alert.scope == DOMAIN else f"{alert.scope} {alert.domain}"
+
+
+def provider_lines(alert: Alert) -> list[str]:
+    """For an alert on a provider: its top affected domains and its top causes."""
+    if alert.scope == DOMAIN or alert.kind is Transition.RESOLVED:
+        return []
+    b = alert.breakdown
+    return [f"top domains: {_top(b.domains)}", f"top causes: {_top(b.causes)}"]
 
 
 def _top(pairs: list[tuple[str, int]]) -> str:
@@ -84,7 +98,7 @@ def details(alert: Alert) -> dict[str, Any]:
     b = alert.breakdown
     facts: dict[str, Any] = {
         "rule": alert.rule,
-        "domain": alert.domain,
+        alert.scope: alert.domain,
         "metric": alert.metric,
         "value": alert.value,
         "threshold": alert.threshold,
@@ -115,6 +129,8 @@ def details(alert: Alert) -> dict[str, Any]:
         "regions": alert.regions,
         "configuration_sets": b.config_sets,
     }
+    if alert.scope != DOMAIN:
+        facts["top_domains"] = dict(b.domains)
     if alert.internal:
         facts["aws_support"] = {
             "note": "delays look internal to SES: open an AWS Support case with these facts",
@@ -155,13 +171,14 @@ def describe(alert: Alert, *, slack: bool = False) -> str:
     b = alert.breakdown
     mark = "*" if slack else ""
     lines = [
-        f"{mark}{alert.domain}{mark}: {alert.metric} {mark}{_value(alert, alert.value)}{mark} "
+        f"{mark}{subject(alert)}{mark}: {alert.metric} {mark}{_value(alert, alert.value)}{mark} "
         f"(fires {alert.fires} {_value(alert, alert.threshold)}, "
         f"clears at {_value(alert, alert.clear_threshold)}, {alert.window})",
     ]
     cause = cause_line(alert)
     if cause is not None:
         lines.append(cause)  # first after the value: what is wrong, and what to do
+    lines += provider_lines(alert)
     lines += [
         "counts: " + ", ".join(f"{k} {v}" for k, v in alert.counts.items() if v),
         f"where: {alert.stage}",
@@ -195,7 +212,7 @@ def slack_message(notification: Notification) -> dict[str, Any]:
     first = alerts[0]
     title = (
         f"{_ICON[notification.kind]} {notification.kind.value.upper()} {notification.rule} "
-        f"({notification.severity}): {len(alerts)} domain{'s' if len(alerts) != 1 else ''}"
+        f"({notification.severity}): {len(alerts)} {first.scope}{'s' if len(alerts) != 1 else ''}"
     )
     blocks: list[dict[str, Any]] = [_section(f"*{title}*")]
     room = SLACK_MAX_BLOCKS - 2  # the title, and a closing context block
@@ -284,6 +301,7 @@ def console_text(notification: Notification) -> str:
             cause = cause_line(alert)
             if cause is not None:
                 lines.append(f"    {cause}")
+            lines += [f"    {line}" for line in provider_lines(alert)]
             lines.append(
                 f"    where: {alert.stage}; delay types: {_top(b.delay_types)}; "
                 f"SMTP: {_top(b.statuses)}; MTAs: {_top(b.mtas)}"

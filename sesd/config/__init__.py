@@ -41,6 +41,7 @@ from sesd.config.values import (
     is_http_url,
 )
 from sesd.domains import normalise_domain
+from sesd.providers.table import LABELS as PROVIDER_LABELS
 
 __all__ = [
     "CANARY_METRICS",
@@ -59,6 +60,7 @@ __all__ = [
     "IngestConfig",
     "LoggingConfig",
     "PagerDutyConfig",
+    "ProvidersConfig",
     "QueueConfig",
     "RuleConfig",
     "Secret",
@@ -187,6 +189,59 @@ class DimensionsConfig(Section, frozen=True):
     max_tracked: int = 200
 
 
+_PROVIDER_LABEL = re.compile(r"[a-z][a-z0-9_-]{0,31}")
+
+
+class ProvidersConfig(Section, frozen=True):
+    """``[providers]``: recipient domains attributed to mailbox providers by their MX."""
+
+    enabled: bool = True
+    #: ``host:port`` of the resolvers to ask; empty for the system's (resolv.conf).
+    nameservers: list[str] = []
+    timeout: Duration = msgspec.field(default_factory=lambda: Duration("2s"))
+    #: Lookups started a second, at most, and at once.
+    rate: float = 20.0
+    concurrency: int = 10
+    #: Domains whose answers are cached (and saved in the state file).
+    max_cache: int = 100_000
+    #: Provider label -> MX host suffixes: adds to the built-in table, or overrides a
+    #: built-in provider's suffixes.
+    mx: dict[str, list[str]] = {}
+
+    def __post_init__(self) -> None:
+        for server in self.nameservers:
+            host, _, port = server.rpartition(":")
+            if not host or not port.isdigit() or not 0 < int(port) <= 65535:
+                raise ValueError(f"nameservers: {server!r} is not HOST:PORT")
+        if not 0 < self.timeout.seconds <= 30:
+            raise ValueError("timeout must be between 0s and 30s")
+        if not 0 < self.rate <= 1000:
+            raise ValueError("rate must be between 0 and 1000 lookups a second")
+        if not 1 <= self.concurrency <= 100:
+            raise ValueError("concurrency must be between 1 and 100")
+        if self.max_cache < 1:
+            raise ValueError("max_cache must be at least 1")
+        for label, suffixes in self.mx.items():
+            if not _PROVIDER_LABEL.fullmatch(label) or label in ("other", "none", "unknown"):
+                raise ValueError(
+                    f"mx: {label!r} is not a usable provider label (lower-case letters, digits, "
+                    "'_' and '-'; not other, none or unknown)"
+                )
+            if not suffixes:
+                raise ValueError(f"mx.{label}: list at least one MX host suffix")
+            for suffix in suffixes:
+                if normalise_domain(suffix.strip(".")) is None:
+                    raise ValueError(f"mx.{label}: {suffix!r} is not a host name suffix")
+
+    @property
+    def table(self) -> dict[str, tuple[str, ...]]:
+        """The configured MX suffixes, lower-cased, as the resolver takes them."""
+        return {
+            label: tuple(s.strip(".").lower() for s in suffixes)
+            for label, suffixes in self.mx.items()
+        }
+
+
 class IngestConfig(Section, frozen=True):
     """``[ingest]``: how messages are judged and remembered."""
 
@@ -275,6 +330,7 @@ class Config(Section, frozen=True):
     windows: WindowsConfig = msgspec.field(default_factory=WindowsConfig)
     domains: DomainsConfig = msgspec.field(default_factory=DomainsConfig)
     dimensions: DimensionsConfig = msgspec.field(default_factory=DimensionsConfig)
+    providers: ProvidersConfig = msgspec.field(default_factory=ProvidersConfig)
     ingest: IngestConfig = msgspec.field(default_factory=IngestConfig)
     logging: LoggingConfig = msgspec.field(default_factory=LoggingConfig)
     shutdown: ShutdownConfig = msgspec.field(default_factory=ShutdownConfig)
@@ -300,7 +356,7 @@ class Config(Section, frozen=True):
             for domain in domains
         }
         for i, rule in enumerate(self.alerts.rules):
-            for domain in rule.domains:
+            for domain in rule.domains or []:
                 if is_glob(domain):
                     continue
                 group = members.get(normalise_domain(domain))
@@ -309,6 +365,18 @@ class Config(Section, frozen=True):
                     raise ValueError(
                         f"alerts.rules[{i}] ({rule.name}): domain {domain!r} is counted in "
                         f"group {group!r}; name the group instead (domains = [{group!r}])"
+                    )
+        known = {*PROVIDER_LABELS, *self.providers.mx}
+        for i, rule in enumerate(self.alerts.rules):
+            if rule.providers is not None and not self.providers.enabled:
+                raise ValueError(
+                    f"alerts.rules[{i}] ({rule.name}): providers needs [providers] enabled"
+                )
+            for provider in rule.providers or []:
+                if not is_glob(provider) and provider not in known:
+                    raise ValueError(
+                        f"alerts.rules[{i}] ({rule.name}): unknown provider {provider!r} "
+                        f"(known: {', '.join(sorted(known))})"
                     )
         labels = [q.label for q in self.queues]
         for label in labels:

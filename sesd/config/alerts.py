@@ -51,7 +51,7 @@ SINK_TYPES = ("slack", "pagerduty", "alertmanager", "webhook", "console")
 _NAME = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 _LABEL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 #: Labels sesd sets itself on an Alertmanager alert.
-_OWN_LABELS = frozenset({"alertname", "domain", "severity"})
+_OWN_LABELS = frozenset({"alertname", "domain", "provider", "severity"})
 _TEMPLATE_FIELDS = {"domain": "example.com", "rule": "rule", "window": "5m"}
 
 
@@ -85,8 +85,12 @@ class RuleConfig(Section, frozen=True):
     clear_above: float | None = None
     min_events: int = 0
     for_: Duration = msgspec.field(default_factory=lambda: Duration("0s"), name="for")
-    #: Domain names or globs; ``*`` is every domain.
-    domains: list[str] = msgspec.field(default_factory=lambda: ["*"])
+    #: Domain names or globs; ``*`` is every domain (the default, unless the rule
+    #: names ``providers``).
+    domains: list[str] | None = None
+    #: Mailbox provider labels or globs (``*`` is every provider): the rule watches
+    #: providers instead of domains.
+    providers: list[str] | None = None
     #: Names or globs of domains the rule skips.
     exclude_domains: list[str] = []
     severity: Literal["critical", "error", "warning", "info"] = "warning"
@@ -121,7 +125,16 @@ class RuleConfig(Section, frozen=True):
                 )
         if self.min_events < 0:
             raise ValueError("min_events must not be negative")
-        if not self.domains:
+        if self.providers is not None:
+            if self.domains is not None:
+                raise ValueError("give `domains` or `providers`, not both")
+            if not self.providers:
+                raise ValueError("providers must list '*' or at least one provider")
+            if self.exclude_domains:
+                raise ValueError("exclude_domains goes with `domains`, not `providers`")
+        elif self.domains is None:
+            msgspec.structs.force_setattr(self, "domains", ["*"])
+        elif not self.domains:
             raise ValueError("domains must list '*' or at least one domain")
         if not self.sinks:
             raise ValueError("sinks must name at least one sink")
@@ -136,6 +149,18 @@ class RuleConfig(Section, frozen=True):
             raise ValueError("`cause` goes with metric cause_ratio, and cause_ratio needs it")
         if self.cause is not None and self.cause not in CAUSES:
             raise ValueError(f"unknown cause {self.cause!r} (known: {', '.join(CAUSES)})")
+
+    @property
+    def scope(self) -> str:
+        """What the rule watches: ``domain`` or ``provider``."""
+        return "domain" if self.providers is None else "provider"
+
+    @property
+    def watched(self) -> list[str]:
+        """The domains, or the providers, the rule names (globs included)."""
+        found = self.domains if self.providers is None else self.providers
+        assert found is not None
+        return found
 
     @property
     def rising(self) -> bool:

@@ -3,7 +3,9 @@
 moto's SQS server runs in-process on loopback; a generator publishes realistic
 SES events for a dozen domains into a queue (with a dead-letter queue), with a
 delay spike on one domain every few minutes; the real daemon consumes them,
-serves metrics, and a per-domain summary is printed every few seconds. The
+serves metrics, and a per-domain summary is printed every few seconds. A
+small DNS server on loopback gives the demo's company domains their MX, for
+the providers. The
 canary sends through moto's SES; moto publishes no events, so a stand-in for
 the mailbox simulator publishes each canary's Send and Delivery events.
 """
@@ -22,6 +24,7 @@ from aiobotocore.session import get_session
 from sesd.canary.tracker import CANARY_TAG
 from sesd.config import Config, parse_config
 from sesd.daemon import Daemon
+from sesd.demo.localdns import local_dns
 from sesd.demo.localsqs import LocalSqs
 from sesd.demo.traffic import SPIKE_DOMAIN, Traffic, canary_events
 from sesd.logs import get_logger
@@ -53,7 +56,7 @@ async def _create_resources(endpoint: str) -> str:
     return str(queue_url)
 
 
-def _demo_config(endpoint: str, queue_url: str, listen: str) -> Config:
+def _demo_config(endpoint: str, queue_url: str, listen: str, nameserver: str) -> Config:
     return parse_config(
         f"""
 [aws]
@@ -71,6 +74,9 @@ listen = "{listen}"
 
 [windows]
 sizes = ["1m", "5m", "15m"]
+
+[providers]
+nameservers = ["{nameserver}"]
 
 [shutdown]
 grace_period = "5s"
@@ -102,6 +108,17 @@ clear_below = 0.05
 min_events = 20
 severity = "critical"
 sinks = ["console"]
+
+[[alerts.rules]]
+name = "provider-delay-ratio-high"
+metric = "delay_ratio"
+window = "1m"
+above = 0.10
+clear_below = 0.05
+min_events = 20
+severity = "critical"
+sinks = ["console"]
+providers = ["*"]
 """
     )
 
@@ -175,6 +192,12 @@ def _summary(daemon: Daemon) -> str:
             f"  {domain:<14} {f.count('delivery'):>9} {f.count('delivery_delay'):>8} {ratio:>7} "
             f"{f.count('bounce'):>8} {p95:>9} {p.pending.count(domain, now):>8}{flag}"
         )
+    if p.by_provider is not None:
+        shown = []
+        for provider, windows in sorted(p.by_provider.windows.items()):
+            value = windows.figures(0, now).delay_ratio
+            shown.append(f"{provider} {'-' if value is None else f'{value:.1%}'}")
+        lines.append("  delay% by provider: " + ", ".join(shown))
     tracker = p.canary
     counts = tracker.counts(3600, now)
     lines.append(
@@ -195,10 +218,10 @@ async def run_demo(
     """Run the demo until Ctrl-C, or for ``duration`` seconds."""
     with LocalSqs() as sqs:
         queue_url = await _create_resources(sqs.url)
-        config = _demo_config(sqs.url, queue_url, listen)
-        daemon = Daemon(config)
-        started = time.time()
-        async with anyio.create_task_group() as tg:
+        async with local_dns() as nameserver, anyio.create_task_group() as tg:
+            config = _demo_config(sqs.url, queue_url, listen, nameserver)
+            daemon = Daemon(config)
+            started = time.time()
             await tg.start(daemon.run)
             print(
                 f"sesd demo: local SQS at {sqs.url}, metrics at "

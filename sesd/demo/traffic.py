@@ -30,6 +30,10 @@ DOMAINS: dict[str, float] = {
     "orange.fr": 0.03,
     "proton.me": 0.03,
     "example.org": 0.03,
+    # Company domains, whose provider the demo's DNS gives (sesd.demo.localdns).
+    "contoso.example": 0.03,
+    "initech.example": 0.02,
+    "fabrikam.example": 0.02,
 }
 SPIKE_DOMAIN = "outlook.com"
 _REGION = "us-east-1"
@@ -102,14 +106,16 @@ class Traffic:
             "mail": mail,
             "deliveryDelay": {
                 "timestamp": _iso(now),
-                "delayType": "TransientCommunicationFailure",
+                "delayType": "RecipientServerError",
                 "expirationTime": _iso(now + 6 * 3600),
                 "reportingMTA": "dsn; a8-70.smtp-out.amazonses.com",
                 "delayedRecipients": [
                     {
                         "emailAddress": address,
-                        "status": "4.7.0",
-                        "diagnosticCode": "smtp; 421 4.7.0 Server busy, try again later",
+                        "status": "4.7.650",
+                        # Microsoft's published text for its reputation throttle.
+                        "diagnosticCode": "smtp; 451 4.7.650 The mail server [192.0.2.10] "
+                        "has been temporarily rate limited due to IP reputation.",
                     }
                 ],
             },

@@ -11,7 +11,7 @@ between 1 h and 7 days; NXDOMAIN and null MX are cached too; a failure
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Final
 
 import anyio
@@ -21,6 +21,7 @@ import dns.nameserver
 import dns.rdatatype
 import dns.resolver
 
+from sesd.config import ProvidersConfig
 from sesd.logs import get_logger
 from sesd.providers.table import MX_SUFFIXES, NONE, OTHER, UNKNOWN, by_mx, consumer_provider
 
@@ -30,6 +31,8 @@ MIN_TTL: Final = 3600.0
 MAX_TTL: Final = 7 * 86400.0
 #: How long a failed lookup (SERVFAIL, timeout) is remembered before another try.
 RETRY_AFTER: Final = 300.0
+#: Consumer domains remembered by name (gmail.com, hotmail.fr...).
+_MAX_CONSUMERS: Final = 10_000
 OUTCOMES: Final = ("resolved", "nxdomain", "null_mx", "no_mx", "failed", "timeout")
 
 
@@ -53,20 +56,23 @@ class ProviderResolver:
         mx: dict[str, tuple[str, ...]] | None = None,
         max_cache: int = 100_000,
         max_queue: int = 10_000,
-        clock: Callable[[], float] = anyio.current_time,
+        clock: Callable[[], float] | None = None,
     ) -> None:
-        self._resolver = dns.asyncresolver.Resolver(configure=not nameservers)
-        if nameservers:
-            self._resolver.nameservers = [_nameserver(n) for n in nameservers]
-        self._resolver.timeout = self._resolver.lifetime = timeout
+        self._nameservers = [_nameserver(n) for n in nameservers or []]
+        self._timeout = timeout
+        self._resolver: dns.asyncresolver.Resolver | None = None  # made by run()
         self._rate = rate
         self._concurrency = concurrency
         self._table = {**MX_SUFFIXES, **(mx or {})}
         self._max_cache = max_cache
         self._max_queue = max_queue
-        self._clock = clock
+        # Answers hold until a time on the caller's clock: ``clock`` if given, else the
+        # ``now`` of the latest provider() call (event time in a replay).
+        self._now = 0.0
+        self._clock = clock or (lambda: self._now)
         #: domain -> (provider, until when the answer holds)
         self.cache: dict[str, tuple[str, float]] = {}
+        self._consumers: dict[str, str] = {}  # consumer domains seen, known by name
         self._queued: dict[str, None] = {}  # waiting, in order
         self._looking: set[str] = set()  # being looked up
         self._wake = anyio.Event()
@@ -77,12 +83,18 @@ class ProviderResolver:
     def provider(self, domain: str, now: float) -> str:
         """The provider of ``domain`` now; ``unknown`` (and a lookup queued) when no
         answer holds. Never waits."""
-        found = consumer_provider(domain)
-        if found is not None:
-            return found
+        self._now = now
         cached = self.cache.get(domain)
         if cached is not None and cached[1] > now:
             return cached[0]
+        found = self._consumers.get(domain)
+        if found is not None:
+            return found
+        found = consumer_provider(domain)
+        if found is not None:
+            if len(self._consumers) < _MAX_CONSUMERS:
+                self._consumers[domain] = found
+            return found
         if (
             domain not in self._queued
             and domain not in self._looking
@@ -92,8 +104,43 @@ class ProviderResolver:
             self._wake.set()
         return cached[0] if cached is not None else UNKNOWN
 
+    @classmethod
+    def from_config(
+        cls, config: ProvidersConfig, clock: Callable[[], float] | None = None
+    ) -> ProviderResolver:
+        """The resolver ``[providers]`` describes."""
+        return cls(
+            nameservers=config.nameservers,
+            timeout=config.timeout.seconds,
+            rate=config.rate,
+            concurrency=config.concurrency,
+            mx=config.table,
+            max_cache=config.max_cache,
+            clock=clock,
+        )
+
+    @property
+    def queued(self) -> int:
+        """Domains waiting for a lookup."""
+        return len(self._queued)
+
     async def run(self) -> None:
         """Look up queued domains, within the rate and concurrency, until cancelled."""
+        # Made here, not at construction: reading resolv.conf is I/O, and a pipeline
+        # that never runs lookups (a test, a replay without DNS) needs none.
+        try:
+            resolver = dns.asyncresolver.Resolver(configure=not self._nameservers)
+        except dns.resolver.NoResolverConfiguration:
+            # No resolv.conf: consumer domains are still known; the rest stay unknown.
+            self._log.error(
+                "sesd.providers.no_resolver",
+                hint="set [providers] nameservers, or enabled = false",
+            )
+            return
+        if self._nameservers:
+            resolver.nameservers = self._nameservers
+        resolver.timeout = resolver.lifetime = self._timeout
+        self._resolver = resolver
         limit = anyio.Semaphore(self._concurrency)
         gap = 1.0 / self._rate
         next_at = anyio.current_time()
@@ -111,6 +158,19 @@ class ProviderResolver:
                 self._looking.add(domain)
                 tg.start_soon(self._lookup, domain, limit)
 
+    async def prefetch(self, domains: Iterable[str], now: float) -> None:
+        """Look up every domain not known yet, and return once all are answered (at the
+        rate limit): how ``sesd replay --dns`` knows providers before it applies events."""
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(self.run)
+            for domain in domains:
+                while len(self._queued) >= self._max_queue:
+                    await self.done.wait()
+                self.provider(domain, now)
+            while self._queued or self._looking:
+                await self.done.wait()
+            tg.cancel_scope.cancel()
+
     async def _lookup(self, domain: str, limit: anyio.Semaphore) -> None:
         try:
             provider, ttl, outcome = await self._resolve(domain)
@@ -125,6 +185,7 @@ class ProviderResolver:
 
     async def _resolve(self, domain: str) -> tuple[str, float, str]:
         """(provider, how long it holds, outcome) for one domain."""
+        assert self._resolver is not None
         try:
             answer = await self._resolver.resolve(domain, "MX", raise_on_no_answer=False)
         except dns.resolver.NXDOMAIN:
@@ -145,6 +206,7 @@ class ProviderResolver:
         return by_mx(hosts, self._table), ttl, "resolved"
 
     async def _implicit(self, domain: str) -> tuple[str, float, str]:
+        assert self._resolver is not None
         try:
             answer = await self._resolver.resolve(domain, "A", raise_on_no_answer=False)
         except dns.exception.Timeout:

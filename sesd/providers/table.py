@@ -5,12 +5,14 @@ Pure data and pure functions; the DNS side is :mod:`sesd.providers.resolver`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
-from fnmatch import fnmatchcase
+from fnmatch import translate
 from typing import Final
 
 __all__ = [
     "GATEWAYS",
+    "LABELS",
     "MX_SUFFIXES",
     "NONE",
     "OTHER",
@@ -38,6 +40,8 @@ OTHER: Final = "other"
 NONE: Final = "none"
 #: Not resolved yet, or DNS failed.
 UNKNOWN: Final = "unknown"
+#: Every built-in label.
+LABELS: Final = (*PROVIDERS, *GATEWAYS, OTHER, NONE, UNKNOWN)
 
 #: Consumer domains, known without DNS (names and globs over the whole domain).
 _CONSUMER: Final = {
@@ -67,13 +71,20 @@ MX_SUFFIXES: Final = {
 }
 
 
+#: Every consumer pattern in one expression, a named group per provider: one match
+#: per new domain instead of a dozen.
+_CONSUMER_RE: Final = re.compile(
+    "|".join(
+        f"(?P<{provider}>{'|'.join(translate(p) for p in patterns)})"
+        for provider, patterns in _CONSUMER.items()
+    )
+)
+
+
 def consumer_provider(domain: str) -> str | None:
     """The provider of a consumer domain (gmail.com, hotmail.fr...), or None."""
-    for provider, patterns in _CONSUMER.items():
-        for pattern in patterns:
-            if fnmatchcase(domain, pattern):
-                return provider
-    return None
+    found = _CONSUMER_RE.match(domain)
+    return None if found is None else found.lastgroup
 
 
 def _matches(host: str, suffix: str) -> bool:

@@ -1,5 +1,6 @@
 """What problem events said, kept for alert text: top delay types, SMTP status
-and diagnostic codes, reporting MTAs, and recent examples (message ids,
+and diagnostic codes, reporting MTAs, causes, recipient domains (in a
+provider's windows), and recent examples (message ids,
 sending identities, configuration sets).
 
 Counts are kept per coarse bucket (about a sixth of a window), so a window's
@@ -21,6 +22,7 @@ __all__ = [
     "CONFIG_SET",
     "DELAY_TYPE",
     "DIAGNOSTIC",
+    "DOMAIN",
     "MESSAGE_ID",
     "MTA",
     "OVERFLOW",
@@ -32,7 +34,8 @@ __all__ = [
 ]
 
 # The kinds a breakdown counts, and the kinds it keeps examples of.
-DELAY_TYPE, STATUS, DIAGNOSTIC, MTA, CAUSE = 0, 1, 2, 3, 4
+DELAY_TYPE, STATUS, DIAGNOSTIC, MTA, CAUSE, DOMAIN = 0, 1, 2, 3, 4, 5
+_KINDS: Final = 6
 MESSAGE_ID, SOURCE, CONFIG_SET = 0, 1, 2
 
 #: Distinct values one coarse bucket counts; the rest count as OVERFLOW.
@@ -77,6 +80,8 @@ class Breakdown:
     sources: list[str] = field(default_factory=list)
     config_sets: list[str] = field(default_factory=list)
     causes: list[tuple[str, int]] = field(default_factory=list)
+    #: Recipient domains with problems (in a provider's windows).
+    domains: list[tuple[str, int]] = field(default_factory=list)
 
 
 class Details:
@@ -113,7 +118,7 @@ class Details:
         for coarse, details in self.buckets.items():
             if first <= coarse <= last:
                 counts.update(details)
-        per_kind: list[list[tuple[str, int]]] = [[], [], [], [], []]
+        per_kind: list[list[tuple[str, int]]] = [[] for _ in range(_KINDS)]
         for key, n in counts.items():
             kind, value = _pair(key)
             per_kind[kind].append((value, n))

@@ -15,6 +15,7 @@ from sesd.windows.breakdown import (
     CONFIG_SET,
     DELAY_TYPE,
     DIAGNOSTIC,
+    DOMAIN,
     MESSAGE_ID,
     MTA,
     SOURCE,
@@ -159,11 +160,13 @@ class DomainWindows:
         mta: str = "",
         cause: str = "",
         count_cause: bool = False,
+        domain: str = "",
     ) -> None:
         """Remember what a delay, bounce or complaint said, for alert text. Every text
         comes from a stranger (sesd.text): addresses hidden, bounded, escaped. With
         ``count_cause`` (a delayed recipient), its cause is also counted exactly, as a
-        fourth kind of value, for ``cause_ratio``."""
+        fourth kind of value, for ``cause_ratio``. ``domain`` is the recipient's
+        domain, kept in a provider's breakdown (its top affected domains)."""
         examples = self._examples
         if examples is None:
             examples = self._examples = Examples()
@@ -200,6 +203,8 @@ class DomainWindows:
                 details.add(bucket, MTA, clean(mta))
             if cause:
                 details.add(bucket, CAUSE, cause)
+            if domain:
+                details.add(bucket, DOMAIN, clean(domain))
 
     # --- read side: pure ---------------------------------------------------------
 
@@ -261,7 +266,7 @@ class DomainWindows:
         lo, hi = ring.span(int(now // ring.width))
         if hi <= lo:
             return Breakdown()
-        delay_types, statuses, diagnostics, mtas, causes = details.top(lo, hi, top_n)
+        delay_types, statuses, diagnostics, mtas, causes, domains = details.top(lo, hi, top_n)
         since = now - self._specs[index].seconds
         examples = self._examples or Examples()
         return Breakdown(
@@ -273,6 +278,7 @@ class DomainWindows:
             sources=examples.since(SOURCE, since, now),
             config_sets=examples.since(CONFIG_SET, since, now),
             causes=causes,
+            domains=domains,
         )
 
     # --- state file ----------------------------------------------------------------

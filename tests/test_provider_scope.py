@@ -1,0 +1,375 @@
+"""Recipients counted under their mailbox provider as under their domain: attribution
+from the resolver's cache (unknown until a lookup completes), per-provider counters,
+windows, pending delays and metrics, rules on providers and their alerts, the state
+file, replay, and a daemon whose DNS never answers ingesting as fast as ever."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from sesd.alerting.evaluator import Evaluator
+from sesd.alerting.render import console_text, describe
+from sesd.alerting.rules import Transition
+from sesd.config import ConfigError, parse_config
+from sesd.events import EVENT_TYPE_INDEX
+from sesd.exposition import render
+from sesd.metrics import Metrics
+from sesd.pipeline import Pipeline
+from sesd.providers.resolver import ProviderResolver
+from sesd.state import restore, snapshot
+from tests import factory as f
+from tests.conftest import make_queue, running, send_bodies
+from tests.dns_server import Zone, dns_server, shared_nameserver
+
+NOW = f.T0
+DELAY = EVENT_TYPE_INDEX["delivery_delay"]
+DELIVERY = EVENT_TYPE_INDEX["delivery"]
+REPUTATION = "smtp; 451 4.7.650 The mail server [192.0.2.10] has been temporarily rate limited due to IP reputation."  # noqa: E501
+
+PROVIDER_RULE = """
+[[alerts.rules]]
+name = "microsoft-reputation"
+metric = "cause_ratio"
+cause = "ip_reputation"
+window = "15m"
+above = 0.2
+providers = ["microsoft"]
+"""
+
+
+def _zone() -> Zone:
+    return Zone(
+        mx={
+            "corp.example": [(10, "corp-example.mail.protection.outlook.com")],
+            "bank.example": [(10, "us-smtp-inbound-1.mimecast.com")],
+            "shop.example": [(10, "shop-example.mail.protection.outlook.com")],
+        },
+        silent={"slow.example"},
+    )
+
+
+def _resolved(pipeline: Pipeline, domains: dict[str, str]) -> Pipeline:
+    """``pipeline`` with ``domains`` already known to its resolver (as after lookups)."""
+    assert pipeline.resolver is not None
+    for domain, provider in domains.items():
+        pipeline.resolver._remember(domain, provider, NOW + 86400)
+    return pipeline
+
+
+def test_consumer_domains_count_under_their_provider_at_once() -> None:
+    """gmail.com and hotmail.fr need no DNS; each recipient counts once per scope."""
+    pipeline = Pipeline(parse_config(""))
+    pipeline.feed(f.raw(f.delivery(["a@gmail.com", "b@hotmail.fr", "c@outlook.com"])), "q", NOW)
+    assert pipeline.by_provider is not None
+    providers = pipeline.by_provider.recipients
+    assert providers["google"][DELIVERY] == 1
+    assert providers["microsoft"][DELIVERY] == 2
+    domains = pipeline.by_domain.recipients
+    assert sum(c[DELIVERY] for c in domains.values()) == 3
+    assert sum(c[DELIVERY] for c in providers.values()) == 3
+
+
+def test_a_new_domain_is_unknown_until_its_lookup_completes() -> None:
+    """corp.example counts as unknown (and is queued for a lookup, not waited for); once
+    the answer is cached, its next recipients count under microsoft."""
+    pipeline = Pipeline(parse_config(""))
+    assert pipeline.resolver is not None
+    pipeline.feed(f.raw(f.delivery(["a@corp.example"])), "q", NOW)
+    assert pipeline.resolver.queued == 1
+    _resolved(pipeline, {"corp.example": "microsoft"})
+    pipeline.feed(f.raw(f.delivery(["b@corp.example"])), "q", NOW)
+    assert pipeline.by_provider is not None
+    assert pipeline.by_provider.recipients["unknown"][DELIVERY] == 1
+    assert pipeline.by_provider.recipients["microsoft"][DELIVERY] == 1
+
+
+def test_small_domains_under_other_still_count_under_their_provider() -> None:
+    """With one domain tracked, the company domains count under `other` for domains,
+    and under microsoft for providers: the signal is not lost in `other`."""
+    pipeline = _resolved(
+        Pipeline(parse_config("[domains]\nmax_tracked = 1\n")),
+        {"corp.example": "microsoft", "shop.example": "microsoft"},
+    )
+    pipeline.feed(f.raw(f.delivery(["a@gmail.com"])), "q", NOW)
+    for domain in ("corp.example", "shop.example"):
+        pipeline.feed(f.raw(f.delay([f"x@{domain}"], diagnostic=REPUTATION)), "q", NOW)
+    assert pipeline.by_domain.recipients["other"][DELAY] == 2
+    assert pipeline.by_provider is not None
+    assert pipeline.by_provider.delays["microsoft"] == {
+        ("TransientCommunicationFailure", "ip_reputation"): 2
+    }
+    assert pipeline.pending.counts(NOW, 1) == {"microsoft": 2}
+    assert pipeline.pending.counts(NOW, 0) == {"other": 2}
+
+
+def test_providers_can_be_turned_off() -> None:
+    pipeline = Pipeline(parse_config("[providers]\nenabled = false\n"))
+    pipeline.feed(f.raw(f.delay(["a@gmail.com"])), "q", NOW)
+    assert pipeline.by_provider is None
+    assert pipeline.resolver is None
+    assert [scope.axis for scope in pipeline.scopes] == ["domain"]
+    text = render(Metrics(pipeline, ["q"], lambda: NOW).registry.collect()).decode()
+    assert "sesd_provider_" not in text
+    assert "sesd_dns_" not in text
+
+
+def test_metrics_have_a_twin_family_per_provider() -> None:
+    """Each per-domain family has its sesd_provider_ twin, labelled provider, with the
+    same numbers summed over labels; the DNS outcomes are counted."""
+    pipeline = _resolved(Pipeline(parse_config("")), {"corp.example": "microsoft"})
+    pipeline.feed(f.raw(f.delivery(["a@gmail.com", "b@corp.example"])), "q", NOW)
+    pipeline.feed(f.raw(f.delay(["c@corp.example"], diagnostic=REPUTATION)), "q", NOW)
+    assert pipeline.resolver is not None
+    pipeline.resolver.outcomes["resolved"] = 1
+    text = render(Metrics(pipeline, ["q"], lambda: NOW).registry.collect()).decode()
+    families = {family.name: family for family in text_string_to_metric_families(text)}
+
+    def samples(name: str) -> dict[tuple[tuple[str, str], ...], float]:
+        return {
+            tuple(sorted(s.labels.items())): s.value
+            for s in families[name].samples
+            if s.name == name + ("_total" if families[name].type == "counter" else "")
+        }
+
+    delays = samples("sesd_provider_delivery_delays")
+    assert delays == {
+        (
+            ("cause", "ip_reputation"),
+            ("delay_type", "TransientCommunicationFailure"),
+            ("provider", "microsoft"),
+        ): 1.0
+    }
+    ratio = samples("sesd_provider_window_delay_ratio")
+    assert ratio[(("provider", "microsoft"), ("window", "15m"))] == 0.5
+    assert ratio[(("provider", "google"), ("window", "15m"))] == 0.0
+    assert samples("sesd_provider_delayed_recipients_pending") == {
+        (("provider", "google"),): 0.0,
+        (("provider", "microsoft"),): 1.0,
+    }
+    recipients = samples("sesd_recipient_events")
+    twins = samples("sesd_provider_recipient_events")
+    assert sum(recipients.values()) == sum(twins.values()) == 3
+    assert samples("sesd_dns_lookups")[(("outcome", "resolved"),)] == 1.0
+    assert "sesd_provider_window_processing_seconds" in families
+
+
+def _provider_alert(pipeline: Pipeline, config_text: str) -> Any:
+    evaluator = Evaluator(parse_config(config_text).alerts, [s.name for s in pipeline.specs])
+    (alert,) = evaluator.evaluate(pipeline, NOW)
+    return alert
+
+
+def test_a_rule_on_providers_fires_on_the_provider_with_its_domains_and_causes() -> None:
+    """Microsoft's throttle spread over three company domains fires the provider rule;
+    the alert names the provider, its top domains and its top causes."""
+    config = PROVIDER_RULE
+    pipeline = _resolved(
+        Pipeline(parse_config(config)),
+        dict.fromkeys(("corp.example", "shop.example", "mail.example"), "microsoft"),
+    )
+    for i, domain in enumerate(("corp.example", "corp.example", "shop.example", "mail.example")):
+        pipeline.feed(f.raw(f.delay([f"u{i}@{domain}"], diagnostic=REPUTATION)), "q", NOW)
+    pipeline.feed(f.raw(f.delivery(["v@corp.example", "w@gmail.com"])), "q", NOW)
+    alert = _provider_alert(pipeline, config)
+    assert (alert.rule, alert.scope, alert.domain, alert.kind) == (
+        "microsoft-reputation",
+        "provider",
+        "microsoft",
+        Transition.FIRING,
+    )
+    assert alert.value == pytest.approx(4 / 5)
+    assert alert.breakdown.domains[0] == ("corp.example", 2)
+    assert {d for d, _ in alert.breakdown.domains} == {
+        "corp.example",
+        "shop.example",
+        "mail.example",
+    }
+    text = describe(alert)
+    assert text.startswith("provider microsoft: cause_ratio 80.0%")
+    assert "cause: ip_reputation (4 of 4 noted)" in text
+    assert "top domains: corp.example (2), mail.example (1), shop.example (1)" in text
+    assert "top causes: ip_reputation (4)" in text
+
+
+def test_provider_alerts_are_labelled_provider_for_machines() -> None:
+    from sesd.alerting.documents import alertmanager_alerts, webhook_document
+
+    config = PROVIDER_RULE
+    pipeline = _resolved(Pipeline(parse_config(config)), {"corp.example": "microsoft"})
+    pipeline.feed(f.raw(f.delay(["u@corp.example"], diagnostic=REPUTATION)), "q", NOW)
+    evaluator = Evaluator(parse_config(config).alerts, [s.name for s in pipeline.specs])
+    evaluator.evaluate(pipeline, NOW)
+    (notification,) = evaluator.due(NOW, flush=True)
+    (am,) = json.loads(alertmanager_alerts(notification, 60))
+    assert am["labels"] == {
+        "alertname": "microsoft-reputation",
+        "provider": "microsoft",
+        "severity": "warning",
+    }
+    (hook,) = json.loads(webhook_document(notification))["alerts"]
+    assert (hook["provider"], hook["domain"]) == ("microsoft", None)
+    assert hook["details"]["top_domains"] == {"corp.example": 1}
+    assert "top domains: corp.example (1)" in console_text(notification)
+
+
+def test_a_domain_rule_does_not_see_providers_and_a_glob_sees_every_provider() -> None:
+    pipeline = _resolved(Pipeline(parse_config("")), {"corp.example": "microsoft"})
+    pipeline.feed(f.raw(f.delay(["u@corp.example", "v@gmail.com"])), "q", NOW)
+    rule = '[[alerts.rules]]\nname = "r"\nmetric = "delayed_recipients"\nwindow = "5m"\nabove = 0\n'
+    evaluator = Evaluator(parse_config(rule).alerts, [s.name for s in pipeline.specs])
+    assert {(a.scope, a.domain) for a in evaluator.evaluate(pipeline, NOW)} == {
+        ("domain", "corp.example"),
+        ("domain", "gmail.com"),
+    }
+    every = Evaluator(
+        parse_config(rule + 'providers = ["*"]\n').alerts, [s.name for s in pipeline.specs]
+    )
+    assert {(a.scope, a.domain) for a in every.evaluate(pipeline, NOW)} == {
+        ("provider", "microsoft"),
+        ("provider", "google"),
+    }
+
+
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        ('domains = ["a.com"]\nproviders = ["google"]', "give `domains` or `providers`, not both"),
+        ("providers = []", "providers must list '*' or at least one provider"),
+        ('providers = ["gmail"]', "unknown provider 'gmail'"),
+        ('providers = ["google"]\nexclude_domains = ["a.com"]', "exclude_domains goes with"),
+    ],
+)
+def test_rules_on_providers_are_checked(text: str, error: str) -> None:
+    rule = '[[alerts.rules]]\nname = "r"\nmetric = "delay_ratio"\nwindow = "5m"\nabove = 0.1\n'
+    with pytest.raises(ConfigError, match=re.escape(error)):
+        parse_config(rule + text + "\n")
+
+
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        ("enabled = false\n" + PROVIDER_RULE, "providers needs \\[providers\\] enabled"),
+        ('nameservers = ["10.0.0.2"]', "is not HOST:PORT"),
+        ("rate = 0", "rate must be between"),
+        ("[providers.mx]\nother = ['mx.example']", "not a usable provider label"),
+        ("[providers.mx]\ngw = []", "list at least one MX host suffix"),
+    ],
+)
+def test_the_providers_section_is_checked(text: str, error: str) -> None:
+    with pytest.raises(ConfigError, match=error):
+        parse_config("[providers]\n" + text + "\n")
+
+
+def test_config_mx_entries_name_new_providers_rules_can_watch() -> None:
+    config = parse_config(
+        '[providers.mx]\ncorp-gw = ["gw.corp.example"]\n'
+        '[[alerts.rules]]\nname = "r"\nmetric = "delay_ratio"\nwindow = "5m"\nabove = 0.1\n'
+        'providers = ["corp-gw"]\n'
+    )
+    assert config.providers.table == {"corp-gw": ("gw.corp.example",)}
+    assert ProviderResolver.from_config(config.providers)._table["corp-gw"] == ("gw.corp.example",)
+
+
+def test_state_keeps_provider_windows_pending_delays_and_the_cache() -> None:
+    """After a restart the provider windows, their pending delays and the cached
+    answers are back: the next events of a known domain need no lookup."""
+    config = parse_config(PROVIDER_RULE)
+    pipeline = _resolved(Pipeline(config), {"corp.example": "microsoft"})
+    pipeline.feed(f.raw(f.delay(["u@corp.example"], diagnostic=REPUTATION)), "q", NOW)
+    evaluator = Evaluator(config.alerts, [s.name for s in pipeline.specs])
+    evaluator.evaluate(pipeline, NOW)
+    blob = snapshot(pipeline, evaluator, NOW)
+
+    again, evaluator_again = Pipeline(config), Evaluator(config.alerts, ["5m", "15m", "1h"])
+    restored = restore(blob, again, evaluator_again)
+    assert restored["providers_cached"] == 1
+    assert again.resolver is not None
+    assert again.by_provider is not None
+    assert again.resolver.provider("corp.example", NOW + 60) == "microsoft"
+    assert again.resolver.queued == 0
+    assert again.pending.counts(NOW, 1) == {"microsoft": 1}
+    assert again.by_provider.windows["microsoft"].counts(1, NOW)[DELAY] == 1
+    assert evaluator_again.states["microsoft-reputation"]["microsoft"].status.value == "firing"
+
+
+def test_a_state_file_from_before_providers_counts_its_pending_delays_as_unknown() -> None:
+    from sesd.pending import PendingDelays
+
+    pending = PendingDelays(10, scopes=2)
+    pending.restore({"pending": [[7, "gmail.com", NOW, NOW + 600]], "resolved": []})
+    assert pending.counts(NOW, 0) == {"gmail.com": 1}
+    assert pending.counts(NOW, 1) == {"unknown": 1}
+
+
+def _events(path: Path) -> Path:
+    bodies = [
+        f.delivery(["a@gmail.com", "b@corp.example"]),
+        f.delay(["c@bank.example"], diagnostic=REPUTATION),
+        f.delivery(["d@nowhere.example"]),
+    ]
+    path.write_text("\n".join(json.dumps(b) for b in bodies) + "\n")
+    return path
+
+
+async def test_replay_counts_providers_with_dns_when_asked(tmp_path: Path) -> None:
+    """Without --dns only consumer domains are known; with it, the MX of the others is
+    looked up first (nowhere.example has no records: none)."""
+    from sesd.replay import Replay, read_bodies
+
+    events = _events(tmp_path / "events.jsonl")
+    with dns_server(_zone()) as address:
+        config = parse_config(f'[providers]\nnameservers = ["{address}"]\nrate = 200\n')
+        offline = Replay(config)
+        await anyio.to_thread.run_sync(offline.run, read_bodies([str(events)]))
+        assert offline.document()["providers"] == {
+            "google": {"delivery": 1},
+            "unknown": {"delivery": 2, "delivery_delay": 1},
+        }
+        looked_up = Replay(config, dns=True)
+        await anyio.to_thread.run_sync(looked_up.run, read_bodies([str(events)]))
+    assert looked_up.document()["providers"] == {
+        "google": {"delivery": 1},
+        "microsoft": {"delivery": 1},
+        "mimecast": {"delivery_delay": 1},
+        "none": {"delivery": 1},
+    }
+
+
+async def test_a_daemon_whose_dns_never_answers_ingests_all_the_same(
+    local_sqs: Any, sqs: Any
+) -> None:
+    """Every lookup hangs (the server never answers): the daemon still processes every
+    message at once, counting the new domains as unknown, consumer domains by name."""
+    url, _ = await make_queue(sqs)
+    bodies = [f.raw(f.delivery([f"u@d{i}.example", "v@gmail.com"])) for i in range(60)]
+    await send_bodies(sqs, url, bodies)
+    zone = Zone(silent={f"d{i}.example" for i in range(60)})
+    with dns_server(zone) as address:
+        config = parse_config(
+            f'[aws]\nendpoint_url = "{local_sqs.url}"\n'
+            f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 1\n'
+            f'[providers]\nnameservers = ["{address}"]\ntimeout = "20s"\n'
+        )
+        async with running(config) as daemon:
+            with anyio.fail_after(20):
+                await daemon.changes.wait_for(
+                    lambda: daemon.pipeline.tallies.messages.get(("q", "processed"), 0) >= 60
+                )
+            assert daemon.pipeline.by_provider is not None
+            counts = daemon.pipeline.by_provider.recipients
+            assert counts["unknown"][DELIVERY] == 60
+            assert counts["google"][DELIVERY] == 60
+            assert daemon.pipeline.resolver is not None
+            assert daemon.pipeline.resolver.outcomes["resolved"] == 0
+            assert zone.queries  # lookups were sent, and are still waiting
+
+
+def test_the_shared_test_nameserver_is_on_loopback() -> None:
+    assert shared_nameserver().startswith("127.0.0.1:")
