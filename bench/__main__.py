@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sys
 
-from bench import detection_latency, end_to_end, memory, pipeline, scrape, sinks
+from bench import attribution, detection_latency, end_to_end, memory, pipeline, scrape, sinks
 
 BENCHMARKS = {
     "pipeline": pipeline.main,
@@ -16,6 +16,7 @@ BENCHMARKS = {
     "end_to_end": end_to_end.main,
     "detection_latency": detection_latency.main,
     "sinks": sinks.main,
+    "attribution": attribution.main,
 }
 
 

@@ -28,11 +28,11 @@ MESSAGES = 20_000
 QUEUE = "/123456789012/bench"
 
 
-def endpoint(count: int = MESSAGES) -> tuple[subprocess.Popen[bytes], str]:
+def endpoint(count: int = MESSAGES, *, mixed: bool = False) -> tuple[subprocess.Popen[bytes], str]:
     """bench/fake_sqs.py in its own process serving ``count`` messages; its URL."""
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "bench.fake_sqs", str(port), str(count)],
+        [sys.executable, "-m", "bench.fake_sqs", str(port), str(count)] + ["mixed"] * mixed,
         stdout=subprocess.PIPE,
     )
     assert process.stdout is not None
@@ -40,7 +40,8 @@ def endpoint(count: int = MESSAGES) -> tuple[subprocess.Popen[bytes], str]:
     return process, f"http://127.0.0.1:{port}"
 
 
-async def _bare(endpoint: str) -> float:
+async def bare(endpoint: str) -> float:
+    """CPU of a bare aiobotocore loop draining ``endpoint``."""
     async with get_session().create_client(
         "sqs",
         region_name="us-east-1",
@@ -63,13 +64,25 @@ async def _bare(endpoint: str) -> float:
         return time.process_time() - start
 
 
-async def _sesd(endpoint: str) -> float:
+def dns_server() -> tuple[subprocess.Popen[bytes], str]:
+    """bench/fake_dns.py in its own process; its ``HOST:PORT``."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bench.fake_dns", str(port)], stdout=subprocess.PIPE
+    )
+    assert process.stdout is not None
+    process.stdout.readline()  # "ready"
+    return process, f"127.0.0.1:{port}"
+
+
+async def sesd(endpoint: str, extra: str = "") -> float:
+    """CPU of the daemon draining ``endpoint``, with ``extra`` config text."""
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "x")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "x")
     config = parse_config(
         f'[aws]\nendpoint_url = "{endpoint}"\n'
         f'[[queues]]\nurl = "{endpoint}{QUEUE}"\nname = "bench"\nwait_time_seconds = 0\n'
-        '[http]\nlisten = "127.0.0.1:0"\n[shutdown]\ngrace_period = "2s"\n'
+        '[http]\nlisten = "127.0.0.1:0"\n[shutdown]\ngrace_period = "2s"\n' + extra
     )
     daemon = Daemon(config)
     processed = 0
@@ -98,15 +111,21 @@ def main() -> None:
     three (a run on this kind of machine varies by ~10% with its neighbours)."""
     configure_logging("warning", "json")
     results: dict[str, float] = {}
-    for _ in range(ROUNDS):
-        for name, run in (("bare aiobotocore loop", _bare), ("sesd daemon", _sesd)):
-            process, url = endpoint()
-            try:
-                cpu = anyio.run(run, url)
-            finally:
-                process.terminate()
-                process.wait()
-            results[name] = min(cpu, results.get(name, cpu))
+    dns, nameserver = dns_server()  # recipient domains' MX, for their providers
+    extra = f'[providers]\nnameservers = ["{nameserver}"]\n'
+    try:
+        for _ in range(ROUNDS):
+            for name, run in (("bare aiobotocore loop", bare), ("sesd daemon", sesd)):
+                process, url = endpoint()
+                try:
+                    cpu = anyio.run(sesd, url, extra) if run is sesd else anyio.run(bare, url)
+                finally:
+                    process.terminate()
+                    process.wait()
+                results[name] = min(cpu, results.get(name, cpu))
+    finally:
+        dns.terminate()
+        dns.wait()
     base, ours = results["bare aiobotocore loop"], results["sesd daemon"]
     print(f"draining {MESSAGES:,} messages, CPU of the consumer process (best of {ROUNDS})")
     for name, cpu in results.items():

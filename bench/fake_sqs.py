@@ -3,8 +3,9 @@
 Speaks SQS's JSON protocol for ReceiveMessage, DeleteMessageBatch and
 GetQueueAttributes, serving a fixed number of SNS-wrapped SES events as fast
 as it can, so the consumer, not the server, is what is measured. Run in its
-own process: ``python -m bench.fake_sqs PORT COUNT``; prints ``ready`` when
-listening.
+own process: ``python -m bench.fake_sqs PORT COUNT [mixed]``; prints ``ready``
+when listening. ``mixed`` serves deliveries, delays with published diagnostics
+and bounces (bench/attribution.py) instead of deliveries only.
 
 ``COUNT`` 0 is the storm for bench/sinks.py: endless events timed now, one in
 four a DeliveryDelay, over 200 domains, so every domain's delay alert fires.
@@ -27,11 +28,35 @@ from aiohttp import web
 
 from tests import factory as f
 
+#: Diagnostics of the mixed workload's delays (published texts), for their causes.
+_DIAGNOSTICS = (
+    "smtp; 451 4.7.650 The mail server [192.0.2.10] has been temporarily rate limited due to "
+    "IP reputation.",
+    "smtp; 421 4.7.0 [TSS04] Messages from 192.0.2.10 temporarily deferred due to "
+    "unexpected volume or user complaints",
+    "smtp; 450 4.2.1 The user you are trying to contact is receiving mail at a rate that "
+    "prevents additional messages from being delivered.",
+    "smtp; 451 4.7.1 Greylisted, see http://postgrey.schweikert.ch/help/example.html",
+)
 
-def _messages(count: int) -> list[dict[str, str]]:
+
+def _event(i: int, mixed: bool) -> dict[str, object]:
+    """The i-th event: a delivery, or with ``mixed`` 90% deliveries, 7% delays (a
+    diagnostic each) and 3% bounces (half of them soft)."""
+    recipients, at = [f"u{i}@d{i % 300}.example"], f.T0 + i * 0.01
+    roll = (i * 7919) % 100
+    if not mixed or roll < 90:
+        return f.delivery(recipients, at=at)
+    if roll < 97:
+        diagnostic = _DIAGNOSTICS[i % len(_DIAGNOSTICS)]
+        return f.delay(recipients, at=at, delay_type="RecipientServerError", diagnostic=diagnostic)
+    return f.bounce(recipients, at=at, kind="Transient" if i % 2 else "Permanent")
+
+
+def _messages(count: int, mixed: bool = False) -> list[dict[str, str]]:
     out = []
     for i in range(count):
-        body = f.sns(f.delivery([f"u{i}@d{i % 300}.example"], at=f.T0 + i * 0.01))
+        body = f.sns(_event(i, mixed))
         out.append(
             {
                 "MessageId": f"m-{i}",
@@ -93,7 +118,7 @@ def _sinks(app: web.Application) -> None:
 def main() -> None:
     """Serve until killed."""
     port, count = int(sys.argv[1]), int(sys.argv[2])
-    messages = _messages(count)
+    messages = _messages(count, mixed=sys.argv[3:] == ["mixed"])
     position = 0
 
     async def handle(request: web.Request) -> web.Response:

@@ -7,16 +7,23 @@
    hold per domain (freed when they go), wherever they were allocated.
    Target: 8 KB. Baseline in the same run: an empty DomainWindows.
 2. 1,000,000 deliveries, each to a new domain, through the pipeline with the
-   default cap (200): growth of the process's resident set. Target: 50 MB.
-   The bodies are made on the fly so only sesd's state grows.
+   default cap (200) and the providers' MX lookups running against a DNS
+   server in its own process: growth of the process's resident set (target
+   50 MB), and the lookups a second (the rate limit: 20). The bodies are made
+   on the fly so only sesd's state grows.
 """
 
 from __future__ import annotations
 
 import gc
 import os
+import time
 import tracemalloc
 
+import anyio
+import anyio.lowlevel
+
+from bench.end_to_end import dns_server
 from sesd.config import parse_config
 from sesd.pipeline import Pipeline
 from sesd.windows import DomainWindows
@@ -85,21 +92,48 @@ def per_domain(delay_every: int = 20) -> None:
 
 
 def flood() -> None:
-    """RSS growth from a million distinct recipient domains."""
-    pipeline = Pipeline(parse_config(""))
+    """RSS growth from a million distinct recipient domains, with their MX lookups
+    running (against bench/fake_dns.py, its own process) at the default rate."""
+    dns, nameserver = dns_server()
+    try:
+        anyio.run(_flood, nameserver)
+    finally:
+        dns.terminate()
+        dns.wait()
+
+
+async def _flood(nameserver: str) -> None:
+    pipeline = Pipeline(parse_config(f'[providers]\nnameservers = ["{nameserver}"]\n'))
+    resolver = pipeline.resolver
+    assert resolver is not None
     template = f.raw(f.delivery(["someone@REPLACE.example"], at=f.T0))
     gc.collect()
     start = _rss_mb()
-    for i in range(1_000_000):
-        body = template.replace("REPLACE", f"flood{i}").replace('"0100-test', f'"m{i}-')
-        pipeline.feed(body, "bench", f.T0 + i * 0.001)
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(resolver.run)
+        began = time.monotonic()
+        for i in range(1_000_000):
+            body = template.replace("REPLACE", f"flood{i}").replace('"0100-test', f'"m{i}-')
+            pipeline.feed(body, "bench", f.T0 + i * 0.001)
+            if i % 500 == 0:
+                await (
+                    anyio.lowlevel.checkpoint()
+                )  # the lookups run between batches, as in the daemon
+        elapsed = time.monotonic() - began
+        tg.cancel_scope.cancel()
     gc.collect()
     grown = _rss_mb() - start
     other = pipeline.by_domain.recipients["other"][4]
+    lookups = sum(resolver.outcomes.values())
     print(
         f"  flood: 1,000,000 distinct domains: RSS +{grown:.1f} MB (target 50 MB); "
         f"{len(pipeline.domains)} tracked, {other:,} recipients under 'other'; "
         f"duplicate filter holds {len(pipeline.dedup):,} keys"
+    )
+    print(
+        f"  flood's MX lookups: {lookups} in {elapsed:.1f} s = {lookups / elapsed:.1f}/s "
+        f"(limit 20/s); {resolver.queued:,} queued (bound 10,000), "
+        f"{len(resolver.cache):,} cached"
     )
 
 

@@ -279,11 +279,14 @@ def test_the_fleet_overlay_spreads_replicas_that_alert_through_alertmanager() ->
 
 
 def test_dashboard_covers_what_operators_need() -> None:
-    """The dashboard imports as JSON, has a domain variable, and panels for delays, types,
-    processing time, pending delays, lag, queue health, alerts and notifications."""
+    """The dashboard imports as JSON, has domain and provider variables, and panels for
+    delays, types, causes, providers, processing time, pending delays, lag, queue health,
+    alerts and notifications."""
     dashboard = json.loads(DASHBOARD.read_text())
     variables = {v["name"]: v for v in dashboard["templating"]["list"]}
     assert variables["domain"]["includeAll"] is True
+    assert variables["provider"]["includeAll"] is True
+    assert "sesd_provider_recipient_events_total" in variables["provider"]["definition"]
     assert "datasource" in variables
     exprs = " ".join(t["expr"] for p in dashboard["panels"] for t in p.get("targets", []))
     for metric in (
@@ -303,8 +306,14 @@ def test_dashboard_covers_what_operators_need() -> None:
         "sesd_canary_end_to_end_seconds",
         "sesd_canary_missing",
         "sesd_canary_send_errors_total",
+        "sesd_provider_recipient_events_total",
+        "sesd_provider_delivery_delays_total",
+        "sesd_provider_window_delay_ratio",
+        "sesd_provider_delayed_recipients_pending",
+        "sesd_dns_lookups_total",
     ):
         assert metric in exprs, metric
+    assert "sum by (cause)" in exprs  # the cause panel
     ids = [p["id"] for p in dashboard["panels"]]
     assert len(ids) == len(set(ids))
     # A per-domain panel follows the domain variable.
@@ -314,13 +323,23 @@ def test_dashboard_covers_what_operators_need() -> None:
         for t in p.get("targets", [])
         if "by (domain" in t["expr"] or "domain=" in t["expr"]
     )
+    # And a per-provider panel the provider variable.
+    assert all(
+        "$provider" in t["expr"]
+        for p in dashboard["panels"]
+        for t in p.get("targets", [])
+        if "sesd_provider_" in t["expr"]
+    )
 
 
 def dashboard_queries() -> list[str]:
     """Every PromQL query of the dashboard, with Grafana's variables filled in."""
     dashboard = json.loads(DASHBOARD.read_text())
     return [
-        t["expr"].replace("$domain", ".*").replace("$__rate_interval", "1m")
+        t["expr"]
+        .replace("$domain", ".*")
+        .replace("$provider", ".*")
+        .replace("$__rate_interval", "1m")
         for p in dashboard["panels"]
         for t in p.get("targets", [])
     ]

@@ -1,7 +1,7 @@
 """Recipients counted under their mailbox provider as under their domain: attribution
 from the resolver's cache (unknown until a lookup completes), per-provider counters,
 windows, pending delays and metrics, rules on providers and their alerts, the state
-file, replay, and a daemon whose DNS never answers ingesting as fast as ever."""
+file and replay (a daemon whose DNS never answers: test_provider_daemon.py)."""
 
 from __future__ import annotations
 
@@ -25,7 +25,6 @@ from sesd.pipeline import Pipeline
 from sesd.providers.resolver import ProviderResolver
 from sesd.state import restore, snapshot
 from tests import factory as f
-from tests.conftest import make_queue, running, send_bodies
 from tests.dns_server import Zone, dns_server, shared_nameserver
 
 NOW = f.T0
@@ -340,35 +339,6 @@ async def test_replay_counts_providers_with_dns_when_asked(tmp_path: Path) -> No
         "mimecast": {"delivery_delay": 1},
         "none": {"delivery": 1},
     }
-
-
-async def test_a_daemon_whose_dns_never_answers_ingests_all_the_same(
-    local_sqs: Any, sqs: Any
-) -> None:
-    """Every lookup hangs (the server never answers): the daemon still processes every
-    message at once, counting the new domains as unknown, consumer domains by name."""
-    url, _ = await make_queue(sqs)
-    bodies = [f.raw(f.delivery([f"u@d{i}.example", "v@gmail.com"])) for i in range(60)]
-    await send_bodies(sqs, url, bodies)
-    zone = Zone(silent={f"d{i}.example" for i in range(60)})
-    with dns_server(zone) as address:
-        config = parse_config(
-            f'[aws]\nendpoint_url = "{local_sqs.url}"\n'
-            f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 1\n'
-            f'[providers]\nnameservers = ["{address}"]\ntimeout = "20s"\n'
-        )
-        async with running(config) as daemon:
-            with anyio.fail_after(20):
-                await daemon.changes.wait_for(
-                    lambda: daemon.pipeline.tallies.messages.get(("q", "processed"), 0) >= 60
-                )
-            assert daemon.pipeline.by_provider is not None
-            counts = daemon.pipeline.by_provider.recipients
-            assert counts["unknown"][DELIVERY] == 60
-            assert counts["google"][DELIVERY] == 60
-            assert daemon.pipeline.resolver is not None
-            assert daemon.pipeline.resolver.outcomes["resolved"] == 0
-            assert zone.queries  # lookups were sent, and are still waiting
 
 
 def test_the_shared_test_nameserver_is_on_loopback() -> None:
