@@ -63,6 +63,7 @@ def merge(old: Config, new: Config) -> tuple[Config, list[str]]:
             http=old.http,
             windows=old.windows,
             dimensions=old.dimensions,
+            providers=old.providers,
             ingest=old.ingest,
             state=old.state,
             logging=msgspec.structs.replace(

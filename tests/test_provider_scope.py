@@ -219,13 +219,17 @@ def test_provider_alerts_are_labelled_provider_for_machines() -> None:
 
 
 def test_a_domain_rule_does_not_see_providers_and_a_glob_sees_every_provider() -> None:
+    """A glob over providers leaves out `unknown` (not a provider: domains not resolved
+    yet), which a rule watches only by name."""
     pipeline = _resolved(Pipeline(parse_config("")), {"corp.example": "microsoft"})
     pipeline.feed(f.raw(f.delay(["u@corp.example", "v@gmail.com"])), "q", NOW)
+    pipeline.feed(f.raw(f.delay(["w@unresolved.example"])), "q", NOW)
     rule = '[[alerts.rules]]\nname = "r"\nmetric = "delayed_recipients"\nwindow = "5m"\nabove = 0\n'
     evaluator = Evaluator(parse_config(rule).alerts, [s.name for s in pipeline.specs])
     assert {(a.scope, a.domain) for a in evaluator.evaluate(pipeline, NOW)} == {
         ("domain", "corp.example"),
         ("domain", "gmail.com"),
+        ("domain", "unresolved.example"),
     }
     every = Evaluator(
         parse_config(rule + 'providers = ["*"]\n').alerts, [s.name for s in pipeline.specs]
@@ -234,6 +238,10 @@ def test_a_domain_rule_does_not_see_providers_and_a_glob_sees_every_provider() -
         ("provider", "microsoft"),
         ("provider", "google"),
     }
+    named = Evaluator(
+        parse_config(rule + 'providers = ["unknown"]\n').alerts, [s.name for s in pipeline.specs]
+    )
+    assert {(a.scope, a.domain) for a in named.evaluate(pipeline, NOW)} == {("provider", "unknown")}
 
 
 @pytest.mark.parametrize(

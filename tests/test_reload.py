@@ -124,9 +124,17 @@ def test_a_reload_keeps_what_needs_a_restart_and_names_it() -> None:
     new = parse_config(
         '[http]\nlisten = "0.0.0.0:9000"\n[logging]\nlevel = "debug"\nformat = "json"\n'
         '[domains]\ntrack = ["b.example"]\nmax_tracked = 5\n[state]\npath = "/tmp/s"\n'
+        "[providers]\nrate = 5.0\n"
     )
     merged, ignored = merge(old, new)
-    assert ignored == ["domains.max_tracked", "http.listen", "logging.format", "state.path"]
+    assert ignored == [
+        "domains.max_tracked",
+        "http.listen",
+        "logging.format",
+        "providers.rate",
+        "state.path",
+    ]
+    assert merged.providers.rate == 20.0
     assert merged.http.listen == "127.0.0.1:9585"
     assert (merged.domains.track, merged.domains.max_tracked) == (["b.example"], 200)
     assert (merged.logging.level, merged.logging.format) == ("debug", "auto")

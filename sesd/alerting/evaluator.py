@@ -32,6 +32,7 @@ from sesd.config import (
 from sesd.domains import normalise_domain
 from sesd.events import EVENT_TYPES
 from sesd.pipeline import Pipeline
+from sesd.providers.table import UNKNOWN
 from sesd.scopes import DOMAIN, PROVIDER, Scope
 from sesd.windows import Breakdown, Figures
 
@@ -342,10 +343,14 @@ class Evaluator:
         globs = [d for d in watched if is_glob(d)]
         if scope.axis == DOMAIN:
             wanted = {normalise_domain(d) or d for d in watched if not is_glob(d)}
+            candidates = list(scope.windows)
         else:
             wanted = {d for d in watched if not is_glob(d)}
+            # `unknown` is not a provider (not resolved yet, or DNS failed): a rule
+            # watches it only by name, so a restart with an empty cache pages no one.
+            candidates = [p for p in scope.windows if p != UNKNOWN]
         if globs:
-            wanted.update(d for d in scope.windows if any(fnmatchcase(d, g) for g in globs))
+            wanted.update(d for d in candidates if any(fnmatchcase(d, g) for g in globs))
         if rule.exclude_domains:
             wanted = {d for d in wanted if not _excluded(rule, d)}
         # Domains with a state are stepped too, so an alert whose domain went quiet (or
