@@ -20,6 +20,7 @@ import shlex
 import signal
 import time
 from collections.abc import Callable
+from contextlib import AsyncExitStack
 from typing import Any, TextIO
 
 import aiohttp
@@ -29,6 +30,7 @@ from aiobotocore.session import get_session
 
 from sesd import __version__
 from sesd.alerting.service import Alerting
+from sesd.aws import AwsClients
 from sesd.canary.metrics import CanaryCollector
 from sesd.canary.sender import CanarySender
 from sesd.clock import AnchoredClock
@@ -41,7 +43,7 @@ from sesd.metrics import Metrics
 from sesd.pipeline import Pipeline
 from sesd.providers.resolver import ProviderResolver
 from sesd.reload import merge
-from sesd.sqs import InFlight, InvalidMemory, QueuePoller, check_redrive
+from sesd.sqs import InFlight, InvalidMemory, QueuePoller, check_queue
 from sesd.state import StateError, read_state, restore, snapshot, write_state
 from sesd.systemd import Notifier
 
@@ -80,7 +82,9 @@ class Daemon:
             resolver = ProviderResolver.from_config(config.providers, clock=self.clock)
         self.pipeline = Pipeline(config, resolver)
         labels = [q.label for q in config.queues]
-        self.metrics = Metrics(self.pipeline, labels, self.clock)
+        self.metrics = Metrics(
+            self.pipeline, [(q.label, *self._where(q)) for q in config.queues], self.clock
+        )
         prefix = "sesd silence add"
         if config_path:
             prefix += f" --config {shlex.quote(config_path)}"
@@ -102,7 +106,8 @@ class Daemon:
         self._canary_stop = anyio.Event()
         self._consumers = Consumers(self._poller)
         self._tasks: anyio.abc.TaskGroup | None = None
-        self._sqs: Any = None
+        #: The AWS clients, one per (service, account, region), while running.
+        self.aws: AwsClients | None = None
         #: The uniform draw of the pollers' backoff jitter (a test pins it).
         self.jitter: Callable[[], float] = random.random
         self.stopping = anyio.Event()
@@ -146,12 +151,14 @@ class Daemon:
                 http_server(
                     self.config.http, self.metrics.registry, self.health, self.monotonic
                 ) as self.http_port,
-                self._sqs_client() as sqs,
+                AsyncExitStack() as clients,
                 aiohttp.ClientSession() as session,
             ):
-                self._sqs = sqs
+                self.aws = AwsClients(self.config, clients)
                 for queue in self.config.queues:
-                    await check_redrive(sqs, queue)
+                    await self._open_queue(queue)
+                for queue in self.config.queues:
+                    await check_queue(self._sqs(queue), queue, *self._where(queue))
                 self.alerting.open(session)
                 self.metrics.reloaded(True, self.clock())
                 async with anyio.create_task_group() as tg:
@@ -213,7 +220,9 @@ class Daemon:
             aws_secret_access_key=secret_key,
         )
 
-    def _sqs_client(self) -> Any:
+    async def _open_queue(self, queue: QueueConfig) -> None:
+        """Make the SQS client a queue's pollers use: one per (account, region)."""
+        assert self.aws is not None
         config = AioConfig(
             connect_timeout=5,
             # A long poll holds the request open for WaitTimeSeconds (at most 20 s; a
@@ -222,7 +231,15 @@ class Daemon:
             max_pool_connections=sum(q.concurrency for q in self.config.queues) + 4,
             retries={"mode": "standard", "max_attempts": 3},
         )
-        return self._client("sqs", self.config.aws.endpoint_url, config)
+        await self.aws.client("sqs", queue.account, self.config.region_of(queue), config)
+
+    def _sqs(self, queue: QueueConfig) -> Any:
+        assert self.aws is not None
+        return self.aws.cached("sqs", queue.account, self.config.region_of(queue))
+
+    def _where(self, queue: QueueConfig) -> tuple[str, str]:
+        """A queue's ``account`` and ``region`` labels."""
+        return queue.account_label, self.config.region_of(queue)
 
     def _ses_client(self, canary: CanaryConfig) -> Any:
         """The canary's SESv2 client: one attempt per call, so each failure is seen."""
@@ -237,8 +254,9 @@ class Daemon:
     def _poller(
         self, queue: QueueConfig, stop: anyio.Event, memory: InvalidMemory, index: int
     ) -> QueuePoller:
+        account, region = self._where(queue)
         return QueuePoller(
-            self._sqs,
+            self._sqs(queue),
             queue,
             pipeline=self.pipeline,
             metrics=self.metrics,
@@ -250,7 +268,8 @@ class Daemon:
             monotonic=self.monotonic,
             invalid_memory=memory,
             in_flight=self._in_flight,
-            region=self.config.aws.region,
+            region=region,
+            account=account,
             rand=lambda: self.jitter(),
             poller=index,
         )
@@ -300,7 +319,9 @@ class Daemon:
         set_level(merged.logging.level)
         self.pipeline.reconfigure(merged)
         self.alerting.reconfigure(merged)
-        self._requeue(old, merged)
+        if self.aws is not None:
+            self.aws.reconfigure(merged)
+        await self._requeue(old, merged)
         if old.canary != merged.canary:
             self._canary_stop.set()
             self._start_canary()
@@ -314,17 +335,20 @@ class Daemon:
         self.changes.notify()
         return True
 
-    def _requeue(self, old: Config, new: Config) -> None:
+    async def _requeue(self, old: Config, new: Config) -> None:
         """Start the queues a reload added (or changed); stop those it removed."""
         labels = [q.label for q in new.queues]
         self.health.queues = labels
-        self.metrics.set_queues(labels)
+        self.metrics.set_queues([(q.label, *self._where(q)) for q in new.queues])
         if self.stopping.is_set():
             return
+        for queue in new.queues:
+            if queue not in old.queues:
+                await self._open_queue(queue)
         grace = new.shutdown.grace_period.seconds
         for queue in self._consumers.change(old.queues, new.queues, grace):
             assert self._tasks is not None
-            self._tasks.start_soon(check_redrive, self._sqs, queue)
+            self._tasks.start_soon(check_queue, self._sqs(queue), queue, *self._where(queue))
 
     def _load_state(self) -> None:
         path = self.config.state.path

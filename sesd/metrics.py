@@ -53,13 +53,32 @@ _QUANTILE_LABELS = tuple(str(q) for q in QUANTILES)
 _CHUNK = 25
 
 
+#: A configured queue: its label, or (label, account, region).
+QueueSpec = str | tuple[str, str, str]
+
+
 class PipelineCollector(Collector):
     """Exports the pipeline's tallies and windows; reads ``clock()`` once per scrape."""
 
-    def __init__(self, pipeline: Pipeline, queues: Iterable[str], clock: Callable[[], float]):
+    def __init__(self, pipeline: Pipeline, queues: Iterable[QueueSpec], clock: Callable[[], float]):
         self._pipeline = pipeline
-        self.queues = list(queues)
+        #: Queue label -> (account, region), kept for queues a reload removed (their
+        #: counters stay).
+        self.where: dict[str, tuple[str, str]] = {}
+        self.queues: list[str] = []
+        self.set_queues(queues)
         self._clock = clock
+
+    def set_queues(self, queues: Iterable[QueueSpec]) -> None:
+        """The configured queues, and where each is."""
+        self.queues = []
+        for queue in queues:
+            label, account, region = (queue, "default", "") if isinstance(queue, str) else queue
+            self.queues.append(label)
+            self.where[label] = (account, region)
+
+    def _where(self, queue: str) -> tuple[str, str]:
+        return self.where.get(queue, ("default", ""))
 
     def collect(self) -> Iterator[Metric]:
         """Build every pipeline metric family from current state."""
@@ -68,33 +87,34 @@ class PipelineCollector(Collector):
 
         events = CounterMetricFamily(
             "sesd_events",
-            "SES events processed, by queue and event type.",
-            labels=["queue", "event_type"],
+            "SES events processed, by queue (its account and region) and event type.",
+            labels=["queue", "account", "region", "event_type"],
         )
         for queue in sorted(set(self.queues) | set(tallies.events)):
             counts = tallies.events.get(queue) or [0] * len(EVENT_TYPES)
             for name, n in zip(EVENT_TYPES, counts, strict=True):
-                events.add_metric([queue, name], n)
+                events.add_metric([queue, *self._where(queue), name], n)
         yield events
 
         messages = CounterMetricFamily(
             "sesd_messages",
-            "SQS messages handled, by queue and outcome.",
-            labels=["queue", "outcome"],
+            "SQS messages handled, by queue (its account and region) and outcome.",
+            labels=["queue", "account", "region", "outcome"],
         )
         queues = sorted(set(self.queues) | {q for q, _ in tallies.messages})
         for queue in queues:
             for outcome in OUTCOMES:
-                messages.add_metric([queue, outcome], tallies.messages.get((queue, outcome), 0))
+                n = tallies.messages.get((queue, outcome), 0)
+                messages.add_metric([queue, *self._where(queue), outcome], n)
         yield messages
 
         invalid = CounterMetricFamily(
             "sesd_invalid_messages",
-            "Invalid SQS messages, by queue and reason.",
-            labels=["queue", "reason"],
+            "Invalid SQS messages, by queue (its account and region) and reason.",
+            labels=["queue", "account", "region", "reason"],
         )
         for (queue, reason), n in sorted(tallies.invalid.items()):
-            invalid.add_metric([queue, reason], n)
+            invalid.add_metric([queue, *self._where(queue), reason], n)
         yield invalid
 
         for scope in p.scopes:
@@ -349,21 +369,21 @@ def histogram_family(name: str, documentation: str, histogram: FixedHistogram) -
 class Metrics:
     """The registry sesd serves, and the I/O counters the edges increment."""
 
-    def __init__(self, pipeline: Pipeline, queues: Iterable[str], clock: Callable[[], float]):
+    def __init__(self, pipeline: Pipeline, queues: Iterable[QueueSpec], clock: Callable[[], float]):
         queues = list(queues)
         self.registry = CollectorRegistry(auto_describe=False)
         self._collector = PipelineCollector(pipeline, queues, clock)
         self.registry.register(self._collector)
         self.sqs_errors = Counter(
             "sesd_sqs_errors",
-            "SQS calls that failed, by queue and operation.",
-            ["queue", "operation"],
+            "SQS calls that failed, by queue (its account and region) and operation.",
+            ["queue", "account", "region", "operation"],
             registry=self.registry,
         )
         self.sqs_received = Counter(
             "sesd_sqs_messages_received",
-            "Messages received from SQS, by queue.",
-            ["queue"],
+            "Messages received from SQS, by queue (its account and region).",
+            ["queue", "account", "region"],
             registry=self.registry,
         )
         self.clock_steps = Counter(
@@ -396,14 +416,23 @@ class Metrics:
         GCCollector(registry=self.registry)
         self.set_queues(queues)
 
-    def set_queues(self, queues: Iterable[str]) -> None:
+    def set_queues(self, queues: Iterable[QueueSpec]) -> None:
         """The configured queues (at start and after a reload): each one's series exist
         from then on at 0, so rate() and the dashboard see them before the first error."""
-        self._collector.queues = list(queues)
-        for queue in self._collector.queues:
-            self.sqs_received.labels(queue)
+        collector = self._collector
+        collector.set_queues(queues)
+        for queue in collector.queues:
+            self.sqs_received.labels(queue, *collector.where[queue])
             for operation in SQS_OPERATIONS:
-                self.sqs_errors.labels(queue, operation)
+                self.sqs_errors.labels(queue, *collector.where[queue], operation)
+
+    def sqs_error(self, queue: str, operation: str, n: int = 1) -> None:
+        """Count ``n`` failed SQS calls of a queue."""
+        self.sqs_errors.labels(queue, *self._collector._where(queue), operation).inc(n)
+
+    def sqs_received_messages(self, queue: str, n: int) -> None:
+        """Count messages received from a queue."""
+        self.sqs_received.labels(queue, *self._collector._where(queue)).inc(n)
 
     def reloaded(self, ok: bool, now: float) -> None:
         """Record a config (re)load: ``ok``, and when the last good one was."""

@@ -50,7 +50,8 @@ __all__ = [
     "InvalidMemory",
     "QueuePoller",
     "backoff_delay",
-    "check_redrive",
+    "check_queue",
+    "hint_for",
 ]
 
 #: What an SQS call may raise when SQS or the network is in trouble.
@@ -58,7 +59,14 @@ SQS_ERRORS = (ClientError, BotoCoreError, aiohttp.ClientError, OSError, asyncio.
 
 _REMEMBERED_INVALID = 10_000
 
-_NO_QUEUE = "the queue does not exist in this region: check the queue URL and [aws] region"
+_NO_QUEUE = (
+    "the queue does not exist in this region and account: check the queue URL, the "
+    "queue's region (or [aws] region) and its account"
+)
+_WRONG_ROLE = (
+    "sesd could not assume the account's role: check role_arn and external_id, and that "
+    "the role trusts the credentials sesd runs with (sts:AssumeRole)"
+)
 _NOT_ALLOWED = (
     "these credentials may not read the queue: grant sqs:ReceiveMessage, "
     "sqs:DeleteMessage and sqs:ChangeMessageVisibility on it"
@@ -110,15 +118,23 @@ class InFlight:
             scope.deadline = min(scope.deadline, deadline + self._margin)
 
 
-async def check_redrive(client: SQSClient, queue: QueueConfig) -> bool:
-    """Warn when a queue has no RedrivePolicy: invalid messages would cycle forever."""
+async def check_queue(client: SQSClient, queue: QueueConfig, account: str, region: str) -> bool:
+    """Whether the queue can be read and has a RedrivePolicy (without one, invalid
+    messages would cycle for ever: warned about). A queue that does not exist or may
+    not be read is reported by its pollers' first receive, once (queue, region,
+    account and the hint that fits): here only at debug level."""
     log = get_logger(queue=queue.label)
     try:
         attrs = await client.get_queue_attributes(
             QueueUrl=queue.url, AttributeNames=["RedrivePolicy"]
         )
     except SQS_ERRORS as exc:
-        log.warning("sesd.sqs.attributes_failed", error=_describe(exc))
+        if hint_for(exc) is None:
+            log.warning("sesd.sqs.attributes_failed", error=_describe(exc))
+        else:
+            log.debug(
+                "sesd.sqs.attributes_failed", error=_describe(exc), account=account, region=region
+            )
         return False
     if "RedrivePolicy" not in attrs.get("Attributes", {}):
         log.warning(
@@ -127,6 +143,13 @@ async def check_redrive(client: SQSClient, queue: QueueConfig) -> bool:
         )
         return False
     return True
+
+
+def hint_for(exc: BaseException) -> str | None:
+    """What to do about an error no retry will cure soon (None for the others)."""
+    if isinstance(exc, ClientError) and exc.operation_name == "AssumeRole":
+        return _WRONG_ROLE
+    return PERMANENT_ERRORS.get(_code(exc))
 
 
 class InvalidMemory:
@@ -163,6 +186,7 @@ class QueuePoller:
         invalid_memory: InvalidMemory | None = None,
         in_flight: InFlight | None = None,
         region: str = "",
+        account: str = "default",
         rand: Callable[[], float] = random.random,
         poller: int = 0,
     ) -> None:
@@ -180,6 +204,7 @@ class QueuePoller:
         self._invalid = invalid_memory if invalid_memory is not None else InvalidMemory()
         self._in_flight = in_flight if in_flight is not None else InFlight()
         self._region = region
+        self._account = account
         self._log = get_logger(queue=self._label, poller=poller)
         self._errors = 0
         self._permanent: str | None = None  # the code of a permanent error being waited out
@@ -227,7 +252,7 @@ class QueuePoller:
         self._health.received(self._label, self._monotonic())
         messages = response.get("Messages", [])
         if messages:
-            self._metrics.sqs_received.labels(self._label).inc(len(messages))
+            self._metrics.sqs_received_messages(self._label, len(messages))
         else:
             self._changes.notify()
         return messages
@@ -235,10 +260,10 @@ class QueuePoller:
     def _failed(self, exc: BaseException) -> None:
         """A receive failed: counted; a permanent error logged once, at error level."""
         self._errors += 1
-        self._metrics.sqs_errors.labels(self._label, "receive").inc()
+        self._metrics.sqs_error(self._label, "receive")
         self._changes.notify()
         code = _code(exc)
-        hint = PERMANENT_ERRORS.get(code)
+        hint = hint_for(exc)
         if hint is None:
             self._permanent = None
             self._delay = backoff_delay(self._errors, rand=self._rand())
@@ -258,6 +283,7 @@ class QueuePoller:
                 error=_describe(exc),
                 url=self._queue.url,
                 region=self._region,
+                account=self._account,
                 hint=hint,
                 retry_every_seconds=PERMANENT_RETRY,
             )
@@ -302,7 +328,7 @@ class QueuePoller:
                 error=type(exc).__name__,
                 exc_info=True,
             )
-            self._metrics.sqs_errors.labels(self._label, "process").inc()
+            self._metrics.sqs_error(self._label, "process")
             return False
         if result.outcome != "invalid":
             return True
@@ -331,7 +357,7 @@ class QueuePoller:
                     Entries=entries,  # type: ignore[arg-type]
                 )
             except SQS_ERRORS as exc:
-                self._metrics.sqs_errors.labels(self._label, "delete").inc()
+                self._metrics.sqs_error(self._label, "delete")
                 self._log.warning(
                     "sesd.sqs.delete_failed", error=_describe(exc), count=len(entries)
                 )
@@ -339,7 +365,7 @@ class QueuePoller:
             failed = response.get("Failed", [])
             if not failed:
                 return
-            self._metrics.sqs_errors.labels(self._label, "delete").inc(len(failed))
+            self._metrics.sqs_error(self._label, "delete", len(failed))
             retry_ids = {f["Id"] for f in failed if not f.get("SenderFault")}
             self._log.warning(
                 "sesd.sqs.delete_partly_failed",
@@ -361,7 +387,7 @@ class QueuePoller:
                 Entries=entries,  # type: ignore[arg-type]
             )
         except SQS_ERRORS as exc:
-            self._metrics.sqs_errors.labels(self._label, "release").inc()
+            self._metrics.sqs_error(self._label, "release")
             self._log.warning("sesd.sqs.release_failed", error=_describe(exc), count=len(entries))
         else:
             self._log.info("sesd.sqs.released", count=len(entries))

@@ -19,11 +19,12 @@ from sesd.pipeline import Pipeline
 from tests import factory as f
 
 CONTRACT = {
-    "sesd_events": ("counter", {"queue", "event_type"}),
+    # Queue families also carry the queue's account and region (issue 18).
+    "sesd_events": ("counter", {"queue", "account", "region", "event_type"}),
     "sesd_recipient_events": ("counter", {"domain", "event_type"}),
     "sesd_delivery_delays": ("counter", {"domain", "delay_type", "cause"}),
     "sesd_bounces": ("counter", {"domain", "bounce_type", "bounce_subtype"}),
-    "sesd_messages": ("counter", {"queue", "outcome"}),
+    "sesd_messages": ("counter", {"queue", "account", "region", "outcome"}),
     "sesd_window_recipient_events": ("gauge", {"domain", "window", "event_type"}),
     "sesd_window_delay_ratio": ("gauge", {"domain", "window"}),
     "sesd_window_processing_seconds": ("summary", {"domain", "window"}),
@@ -36,7 +37,7 @@ CONTRACT = {
     "sesd_delivery_processing_seconds": ("histogram", set()),
     "sesd_event_lag_seconds": ("histogram", set()),
     "sesd_late_events": ("counter", set()),
-    "sesd_sqs_errors": ("counter", {"queue", "operation"}),
+    "sesd_sqs_errors": ("counter", {"queue", "account", "region", "operation"}),
     "sesd_build_info": ("gauge", {"version", "python_version"}),
 }
 
@@ -50,7 +51,7 @@ def test_every_contract_metric_is_exposed_with_its_labels() -> None:
     pipeline.feed(f.sns(f.delivery(["a@one.com", "b@one.com"])), "q", f.T0, f.T0)
     pipeline.feed(f.sns(f.complaint(["a@one.com"])), "q", f.T0, f.T0)
     pipeline.feed(f.sns(f.bounce(["c@one.com"])), "q", f.T0, f.T0)
-    metrics.sqs_errors.labels("q", "receive").inc()
+    metrics.sqs_error("q", "receive")
     text = generate_latest(metrics.registry).decode()
     families = {family.name: family for family in text_string_to_metric_families(text)}
     for name, (kind, labels) in CONTRACT.items():
@@ -73,7 +74,7 @@ def test_fast_exposition_says_what_prometheus_client_says() -> None:
         tags = {"campaign": [f'spring "{i % 3}"\nline']}
         pipeline.feed(f.sns(f.delivery([f"u{i}@d{i % 7}.example"], tags=tags)), "q", f.T0, f.T0)
         pipeline.feed(f.sns(f.delay([f"v{i}@d{i % 5}.example"], expires=f.T0 + 60)), "q", f.T0)
-    metrics.sqs_errors.labels('odd "queue" \\ name', "receive").inc(3)
+    metrics.sqs_error('odd "queue" \\ name', "receive", 3)
 
     def parsed(text: str) -> dict[str, list[tuple[str, tuple[tuple[str, str], ...], float]]]:
         # The process's own figures (memory, CPU, collections) move between two reads.

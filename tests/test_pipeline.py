@@ -28,7 +28,17 @@ def test_one_message_to_three_domains_counts_in_three() -> None:
     pipeline, metrics = make()
     body = f.sns(f.delivery(["a@one.com", "b@one.com", "c@two.com", "d@three.com"]))
     assert pipeline.feed(body, "q", NOW).outcome == "processed"
-    assert value(metrics, "sesd_events_total", queue="q", event_type="delivery") == 1
+    assert (
+        value(
+            metrics,
+            "sesd_events_total",
+            queue="q",
+            account="default",
+            region="",
+            event_type="delivery",
+        )
+        == 1
+    )
     assert (
         value(metrics, "sesd_recipient_events_total", domain="one.com", event_type="delivery") == 2
     )
@@ -45,7 +55,17 @@ def test_one_message_to_three_domains_counts_in_three() -> None:
         )
         == 1
     )
-    assert value(metrics, "sesd_messages_total", queue="q", outcome="processed") == 1
+    assert (
+        value(
+            metrics,
+            "sesd_messages_total",
+            queue="q",
+            account="default",
+            region="",
+            outcome="processed",
+        )
+        == 1
+    )
 
 
 def test_duplicates_change_nothing_but_the_duplicate_count() -> None:
@@ -68,7 +88,17 @@ def test_duplicates_change_nothing_but_the_duplicate_count() -> None:
         )
         == 1
     )
-    assert value(metrics, "sesd_messages_total", queue="q", outcome="duplicate") == 1
+    assert (
+        value(
+            metrics,
+            "sesd_messages_total",
+            queue="q",
+            account="default",
+            region="",
+            outcome="duplicate",
+        )
+        == 1
+    )
 
 
 def test_late_events_count_in_totals_not_windows() -> None:
@@ -115,9 +145,39 @@ def test_skipped_and_invalid_outcomes() -> None:
     assert (result.outcome, result.reason) == ("invalid", "not_json")
     result = pipeline.feed(f.raw(f.delivery(["nobody"])), "q", NOW)
     assert (result.outcome, result.reason) == ("invalid", "no_usable_domain")
-    assert value(metrics, "sesd_messages_total", queue="q", outcome="skipped") == 1
-    assert value(metrics, "sesd_messages_total", queue="q", outcome="invalid") == 2
-    assert value(metrics, "sesd_invalid_messages_total", queue="q", reason="not_json") == 1
+    assert (
+        value(
+            metrics,
+            "sesd_messages_total",
+            queue="q",
+            account="default",
+            region="",
+            outcome="skipped",
+        )
+        == 1
+    )
+    assert (
+        value(
+            metrics,
+            "sesd_messages_total",
+            queue="q",
+            account="default",
+            region="",
+            outcome="invalid",
+        )
+        == 2
+    )
+    assert (
+        value(
+            metrics,
+            "sesd_invalid_messages_total",
+            queue="q",
+            account="default",
+            region="",
+            reason="not_json",
+        )
+        == 1
+    )
 
 
 def test_a_bad_address_among_good_ones() -> None:
@@ -136,7 +196,17 @@ def test_unknown_event_type_counts_as_unknown() -> None:
     """A type SES adds later is counted under event_type="unknown"."""
     pipeline, metrics = make()
     pipeline.feed(f.sns(f.simple("Teleport", ["a@one.com"])), "q", NOW)
-    assert value(metrics, "sesd_events_total", queue="q", event_type="unknown") == 1
+    assert (
+        value(
+            metrics,
+            "sesd_events_total",
+            queue="q",
+            account="default",
+            region="",
+            event_type="unknown",
+        )
+        == 1
+    )
 
 
 def test_bounces_and_delay_types_keep_labels_bounded() -> None:

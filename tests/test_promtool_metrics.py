@@ -73,7 +73,7 @@ def busy_daemon() -> Daemon:
     daemon.pipeline.canary.sent("canary-2", f.T0 - 600, 0.2)
     daemon.pipeline.canary.failed("throttled", f.T0 - 30, 0.1)
     daemon.alerting.evaluate()
-    daemon.metrics.sqs_errors.labels("events", "receive").inc()
+    daemon.metrics.sqs_error("events", "receive")
     daemon.metrics.clock_steps.inc()
     daemon.alerting.notifications.labels("slack", "sent").inc()
     daemon.alerting.notifications.labels("pagerduty", "expired").inc()

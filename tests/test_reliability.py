@@ -167,7 +167,13 @@ async def test_sqs_outage_is_ridden_out(local_sqs: LocalSqs, sqs: Any) -> None:
             def errors() -> float:
                 return (
                     daemon.metrics.registry.get_sample_value(
-                        "sesd_sqs_errors_total", {"queue": "q", "operation": "receive"}
+                        "sesd_sqs_errors_total",
+                        {
+                            "queue": "q",
+                            "account": "default",
+                            "region": "us-east-1",
+                            "operation": "receive",
+                        },
                     )
                     or 0.0
                 )
@@ -254,7 +260,13 @@ async def test_sqs_server_killed_and_restarted(local_sqs: LocalSqs) -> None:
 
             def errors() -> float:
                 sample = daemon.metrics.registry.get_sample_value(
-                    "sesd_sqs_errors_total", {"queue": "q", "operation": "receive"}
+                    "sesd_sqs_errors_total",
+                    {
+                        "queue": "q",
+                        "account": "default",
+                        "region": "us-east-1",
+                        "operation": "receive",
+                    },
                 )
                 return sample or 0.0
 

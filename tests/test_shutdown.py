@@ -104,7 +104,8 @@ async def test_receive_in_flight_past_the_grace_period_is_released(
         daemon.stop()
         await send_bodies(sqs, url, [f.raw(f.delivery([f"u{i}@one.com"])) for i in range(3)])
     received = daemon.metrics.registry.get_sample_value(
-        "sesd_sqs_messages_received_total", {"queue": "q"}
+        "sesd_sqs_messages_received_total",
+        {"queue": "q", "account": "default", "region": "us-east-1"},
     )
     # The receive in flight did bring some (a long poll may wake on the first of the
     # three, or on all)...

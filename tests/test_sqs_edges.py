@@ -15,7 +15,7 @@ from sesd.health import Changes, Health
 from sesd.logs import configure_logging
 from sesd.metrics import Metrics
 from sesd.pipeline import Pipeline
-from sesd.sqs import QueuePoller, check_redrive
+from sesd.sqs import QueuePoller, check_queue
 from tests.conftest import make_queue, queue_counts, running, send_bodies
 
 
@@ -54,7 +54,8 @@ async def test_partial_delete_failure_is_counted_and_the_rest_deleted(sqs: Any) 
     await p._delete([*messages, stale])
     assert await queue_counts(sqs, url) == (0, 0)
     errors = metrics.registry.get_sample_value(
-        "sesd_sqs_errors_total", {"queue": "q", "operation": "delete"}
+        "sesd_sqs_errors_total",
+        {"queue": "q", "account": "default", "region": "", "operation": "delete"},
     )
     assert errors == 1
     records = [json.loads(line) for line in logs.getvalue().splitlines()]
@@ -73,8 +74,8 @@ async def test_queue_without_redrive_policy_is_warned_about(sqs: Any) -> None:
     config = parse_config(
         f'[[queues]]\nurl = "{bare}"\nname = "bare"\n[[queues]]\nurl = "{guarded}"\nname = "ok"\n'
     )
-    assert await check_redrive(sqs, config.queues[0]) is False
-    assert await check_redrive(sqs, config.queues[1]) is True
+    assert await check_queue(sqs, config.queues[0], "default", "us-east-1") is False
+    assert await check_queue(sqs, config.queues[1], "default", "us-east-1") is True
     records = [json.loads(line) for line in logs.getvalue().splitlines()]
     warned = [r["queue"] for r in records if r["event"] == "sesd.sqs.no_redrive_policy"]
     assert warned == ["bare"]
@@ -117,7 +118,13 @@ async def test_a_queue_that_does_not_exist_is_an_error_named_once_and_retried_sl
 
             await daemon.changes.wait_for(busy)
         errors = daemon.metrics.registry.get_sample_value(
-            "sesd_sqs_errors_total", {"queue": "missing", "operation": "receive"}
+            "sesd_sqs_errors_total",
+            {
+                "queue": "missing",
+                "account": "default",
+                "region": "us-east-1",
+                "operation": "receive",
+            },
         )
         readyz = f"http://127.0.0.1:{daemon.http_port}/readyz"
         async with aiohttp.ClientSession() as http, http.get(readyz) as response:
@@ -133,6 +140,7 @@ async def test_a_queue_that_does_not_exist_is_an_error_named_once_and_retried_sl
     assert record["level"] == "error"
     assert record["queue"] == "missing"
     assert record["region"] == "us-east-1"
+    assert record["account"] == "default"
     assert record["url"] == missing
     assert "region" in record["hint"]
     assert not [r for r in records if r["event"] == "sesd.sqs.receive_failed"]

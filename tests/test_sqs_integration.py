@@ -125,14 +125,20 @@ async def test_http_endpoints(local_sqs: LocalSqs, sqs: Any) -> None:
                 assert "Content-Encoding" not in r.headers
     assert len(packed) < len(text.encode()) / 3
     assert gzip.decompress(packed).decode().splitlines()[:50] == text.splitlines()[:50]
-    assert 'sesd_events_total{event_type="delivery_delay",queue="events"} 1.0' in text
+    assert (
+        'sesd_events_total{account="default",event_type="delivery_delay",queue="events",'
+        'region="us-east-1"} 1.0' in text
+    )
     assert (
         'sesd_delivery_delays_total{cause="connection",delay_type="MailboxFull",domain="one.com"}'
         " 1.0" in text
     )
     assert 'sesd_window_delay_ratio{domain="one.com",window="15m"} 1.0' in text
     assert 'sesd_delayed_recipients_pending{domain="one.com"} 1.0' in text
-    assert 'sesd_messages_total{outcome="processed",queue="events"} 1.0' in text
+    assert (
+        'sesd_messages_total{account="default",outcome="processed",queue="events",'
+        'region="us-east-1"} 1.0' in text
+    )
 
 
 async def test_not_ready_until_every_queue_answered(local_sqs: LocalSqs, sqs: Any) -> None:
@@ -145,7 +151,12 @@ async def test_not_ready_until_every_queue_answered(local_sqs: LocalSqs, sqs: An
         errors = partial(
             daemon.metrics.registry.get_sample_value,
             "sesd_sqs_errors_total",
-            {"queue": "missing", "operation": "receive"},
+            {
+                "queue": "missing",
+                "account": "default",
+                "region": "us-east-1",
+                "operation": "receive",
+            },
         )
         await until(daemon, lambda: "good" in daemon.health.last_receive and bool(errors()))
         readyz = f"http://127.0.0.1:{daemon.http_port}/readyz"
@@ -165,7 +176,7 @@ async def test_logs_hold_no_full_address_or_body(local_sqs: LocalSqs, sqs: Any) 
         received = partial(
             daemon.metrics.registry.get_sample_value,
             "sesd_sqs_messages_received_total",
-            {"queue": "q"},
+            {"queue": "q", "account": "default", "region": "us-east-1"},
         )
         await until(daemon, lambda: (received() or 0) >= 2)
         assert daemon.pipeline.tallies.messages[("q", "invalid")] == 1

@@ -32,6 +32,7 @@ from sesd.config.alerts import (
     WebhookConfig,
     is_glob,
 )
+from sesd.config.aws import AccountConfig, AwsConfig, QueueConfig, region_of_url
 from sesd.config.values import (
     ConfigError,
     Duration,
@@ -48,6 +49,7 @@ __all__ = [
     "METRICS",
     "QUANTILE_METRICS",
     "SINK_TYPES",
+    "AccountConfig",
     "AlertmanagerConfig",
     "AlertsConfig",
     "AwsConfig",
@@ -72,49 +74,8 @@ __all__ = [
     "is_glob",
     "load_config",
     "parse_config",
+    "region_of_url",
 ]
-
-
-class AwsConfig(Section, frozen=True):
-    """``[aws]``: where SQS is. Credentials come from the default chain unless given."""
-
-    region: str = "us-east-1"
-    endpoint_url: str | None = None
-    access_key_id: Secret | None = None
-    secret_access_key: Secret | None = None
-
-    def __post_init__(self) -> None:
-        if self.endpoint_url is not None:
-            check_http_url(self.endpoint_url)
-        if (self.access_key_id is None) != (self.secret_access_key is None):
-            raise ValueError("access_key_id and secret_access_key go together")
-
-
-class QueueConfig(Section, frozen=True):
-    """``[[queues]]``: one SQS queue and how hard to poll it."""
-
-    url: str
-    name: str = ""
-    concurrency: int = msgspec.field(default=1)
-    wait_time_seconds: int = 20
-    max_messages: int = 10
-    visibility_timeout: int | None = None
-
-    def __post_init__(self) -> None:
-        check_http_url(self.url)
-        if not 1 <= self.concurrency <= 64:
-            raise ValueError("concurrency must be between 1 and 64")
-        if not 0 <= self.wait_time_seconds <= 20:
-            raise ValueError("wait_time_seconds must be between 0 and 20 (SQS limit)")
-        if not 1 <= self.max_messages <= 10:
-            raise ValueError("max_messages must be between 1 and 10 (SQS limit)")
-        if self.visibility_timeout is not None and not 0 <= self.visibility_timeout <= 43200:
-            raise ValueError("visibility_timeout must be between 0 and 43200")
-
-    @property
-    def label(self) -> str:
-        """The ``queue`` label: the configured name, else the URL's last path part."""
-        return self.name or self.url.rstrip("/").rsplit("/", 1)[-1]
 
 
 class HttpConfig(Section, frozen=True):
@@ -325,6 +286,7 @@ class Config(Section, frozen=True):
     """The whole file."""
 
     aws: AwsConfig = msgspec.field(default_factory=AwsConfig)
+    accounts: list[AccountConfig] = []
     queues: list[QueueConfig] = []
     http: HttpConfig = msgspec.field(default_factory=HttpConfig)
     windows: WindowsConfig = msgspec.field(default_factory=WindowsConfig)
@@ -378,6 +340,16 @@ class Config(Section, frozen=True):
                         f"alerts.rules[{i}] ({rule.name}): unknown provider {provider!r} "
                         f"(known: {', '.join(sorted(known))})"
                     )
+        names = [a.name for a in self.accounts]
+        for name in names:
+            if names.count(name) > 1:
+                raise ValueError(f"two accounts share the name {name!r}")
+        for i, queue in enumerate(self.queues):
+            if queue.account and queue.account not in names:
+                raise ValueError(
+                    f"queues[{i}].account: {queue.account!r} is not one of [[accounts]] "
+                    f"({', '.join(names) or 'none configured'})"
+                )
         labels = [q.label for q in self.queues]
         for label in labels:
             if labels.count(label) > 1:
@@ -387,6 +359,23 @@ class Config(Section, frozen=True):
                 f"canary.queue: {self.canary.queue!r} is not a configured queue "
                 f"({', '.join(labels) or 'none configured'})"
             )
+
+    def account(self, name: str) -> AccountConfig | None:
+        """The ``[[accounts]]`` entry named ``name`` (None for "" or "default")."""
+        return next((a for a in self.accounts if a.name == name), None)
+
+    def region_of(self, queue: QueueConfig) -> str:
+        """A queue's region: its own ``region``, else the one its URL names, else its
+        account's, else ``[aws] region``."""
+        if queue.region:
+            return queue.region
+        found = region_of_url(queue.url)
+        if found:
+            return found
+        account = self.account(queue.account)
+        if account is not None and account.region:
+            return account.region
+        return self.aws.region
 
     @property
     def canary_queue(self) -> str:

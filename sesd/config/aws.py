@@ -1,0 +1,123 @@
+"""``[aws]``, ``[[accounts]]`` and ``[[queues]]``: where the queues are, in which region
+and account, and the credentials to read them.
+
+A queue's region comes from its URL (``https://sqs.eu-west-1.amazonaws.com/...``),
+or its own ``region`` (needed for a local endpoint), else its account's, else
+``[aws] region``. A queue that names an ``account`` is read with that account's
+role (STS AssumeRole); without one, with the default credential chain.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlparse
+
+import msgspec
+
+from sesd.config.values import Secret, Section, check_http_url
+
+__all__ = ["AccountConfig", "AwsConfig", "QueueConfig", "region_of_url"]
+
+_REGION = re.compile(r"[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d")
+#: sqs.REGION.amazonaws.com (and .com.cn), or the legacy REGION.queue.amazonaws.com.
+_SQS_HOST = re.compile(
+    r"(?:sqs[.-](?P<a>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?)"
+    r"|(?:(?P<b>[a-z0-9-]+)\.queue\.amazonaws\.com(?:\.cn)?)"
+)
+_ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}")
+_ACCOUNT_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+
+
+def region_of_url(url: str) -> str | None:
+    """The region an SQS queue URL names, or None (a local endpoint, say)."""
+    found = _SQS_HOST.fullmatch((urlparse(url).hostname or "").lower())
+    if found is None:
+        return None
+    region = found.group("a") or found.group("b")
+    return region if _REGION.fullmatch(region) else None
+
+
+def _check_region(region: str | None, what: str) -> None:
+    if region is not None and not _REGION.fullmatch(region):
+        raise ValueError(f"{what}: {region!r} is not an AWS region (e.g. eu-west-1)")
+
+
+class AwsConfig(Section, frozen=True):
+    """``[aws]``: the default region and endpoint. Credentials come from the default
+    chain unless given."""
+
+    region: str = "us-east-1"
+    endpoint_url: str | None = None
+    access_key_id: Secret | None = None
+    secret_access_key: Secret | None = None
+
+    def __post_init__(self) -> None:
+        if self.endpoint_url is not None:
+            check_http_url(self.endpoint_url)
+        if (self.access_key_id is None) != (self.secret_access_key is None):
+            raise ValueError("access_key_id and secret_access_key go together")
+
+
+class AccountConfig(Section, frozen=True):
+    """``[[accounts]]``: another AWS account, reached through a role sesd assumes."""
+
+    name: str
+    role_arn: str
+    external_id: str | None = None
+    #: The account's default region, for its queues whose URL names none.
+    region: str | None = None
+
+    def __post_init__(self) -> None:
+        if not _ACCOUNT_NAME.fullmatch(self.name) or self.name == "default":
+            raise ValueError(
+                f"account name {self.name!r}: letters, digits, '_', '.', '-' ('default' is "
+                "the default credential chain)"
+            )
+        if not _ROLE_ARN.fullmatch(self.role_arn):
+            raise ValueError(
+                f"role_arn {self.role_arn!r} is not a role ARN "
+                "(arn:aws:iam::123456789012:role/NAME)"
+            )
+        _check_region(self.region, "region")
+
+    @property
+    def account_id(self) -> str:
+        """The 12-digit account id of the role."""
+        return self.role_arn.split(":")[4]
+
+
+class QueueConfig(Section, frozen=True):
+    """``[[queues]]``: one SQS queue and how hard to poll it."""
+
+    url: str
+    name: str = ""
+    concurrency: int = msgspec.field(default=1)
+    wait_time_seconds: int = 20
+    max_messages: int = 10
+    visibility_timeout: int | None = None
+    #: The queue's region when its URL does not say (a local endpoint).
+    region: str | None = None
+    #: The ``[[accounts]]`` entry whose role reads the queue; empty: the default chain.
+    account: str = ""
+
+    def __post_init__(self) -> None:
+        check_http_url(self.url)
+        if not 1 <= self.concurrency <= 64:
+            raise ValueError("concurrency must be between 1 and 64")
+        if not 0 <= self.wait_time_seconds <= 20:
+            raise ValueError("wait_time_seconds must be between 0 and 20 (SQS limit)")
+        if not 1 <= self.max_messages <= 10:
+            raise ValueError("max_messages must be between 1 and 10 (SQS limit)")
+        if self.visibility_timeout is not None and not 0 <= self.visibility_timeout <= 43200:
+            raise ValueError("visibility_timeout must be between 0 and 43200")
+        _check_region(self.region, "region")
+
+    @property
+    def label(self) -> str:
+        """The ``queue`` label: the configured name, else the URL's last path part."""
+        return self.name or self.url.rstrip("/").rsplit("/", 1)[-1]
+
+    @property
+    def account_label(self) -> str:
+        """The ``account`` label: the account's name, ``default`` without one."""
+        return self.account or "default"
