@@ -351,3 +351,70 @@ async def test_replay_counts_providers_with_dns_when_asked(tmp_path: Path) -> No
 
 def test_the_shared_test_nameserver_is_on_loopback() -> None:
     assert shared_nameserver().startswith("127.0.0.1:")
+
+
+def test_only_a_providers_breakdown_names_domains() -> None:
+    """The domains a provider's problems came from are in its breakdown; a domain's own
+    breakdown does not repeat its name."""
+    config = parse_config(PROVIDER_RULE)
+    pipeline = _resolved(Pipeline(config), {"corp.example": "microsoft"})
+    pipeline.feed(f.raw(f.delay(["u@corp.example"], diagnostic=REPUTATION)), "q", NOW)
+    assert pipeline.by_provider is not None
+    assert pipeline.by_provider.windows["microsoft"].breakdown(1, NOW).domains == [
+        ("corp.example", 1)
+    ]
+    assert pipeline.windows["corp.example"].breakdown(1, NOW).domains == []
+
+
+def test_the_delay_type_counts_in_the_cause() -> None:
+    """A delay SES calls InternalFailure is inside SES whatever the text says."""
+    pipeline = Pipeline(parse_config(""))
+    pipeline.feed(
+        f.raw(f.delay(["u@gmail.com"], delay_type="InternalFailure", diagnostic=REPUTATION)),
+        "q",
+        NOW,
+    )
+    assert pipeline.tallies.causes == {"ses_internal": 1}
+    assert pipeline.by_provider is not None
+    assert pipeline.by_provider.delays["google"] == {("InternalFailure", "ses_internal"): 1}
+
+
+def test_domains_counted_under_other_are_not_remembered_one_by_one() -> None:
+    """Past max_tracked, new domains count under `other` and the pipeline keeps no entry
+    per domain for them (a flood of domains does not grow it)."""
+    pipeline = Pipeline(parse_config("[domains]\nmax_tracked = 2\n"))
+    for i in range(50):
+        pipeline.feed(f.raw(f.delivery([f"u@d{i}.example"])), "q", NOW)
+    assert pipeline.by_domain.recipients["other"][DELIVERY] == 48
+    assert len(pipeline._labels) == 2
+
+
+def test_evicting_a_domain_that_only_had_late_events() -> None:
+    """A domain whose every event was too old for the windows has counters but no
+    windows; evicting it drops the counters."""
+    pipeline = Pipeline(parse_config('[domains]\nidle_evict = "1h"\n'))
+    pipeline.feed(f.raw(f.delivery(["u@late.example"], at=NOW - 86400)), "q", NOW)
+    assert "late.example" not in pipeline.windows
+    assert pipeline.housekeep(NOW + 3700) == ["late.example"]
+    assert "late.example" not in pipeline.by_domain.recipients
+
+
+def test_a_providers_breakdown_names_the_domains_of_its_bounces() -> None:
+    pipeline = _resolved(Pipeline(parse_config(PROVIDER_RULE)), {"corp.example": "microsoft"})
+    pipeline.feed(f.raw(f.bounce(["u@corp.example"], kind="Transient")), "q", NOW)
+    assert pipeline.by_provider is not None
+    breakdown = pipeline.by_provider.windows["microsoft"].breakdown(1, NOW)
+    assert breakdown.domains == [("corp.example", 1)]
+    assert breakdown.statuses == [("5.1.1", 1)]
+
+
+def test_two_domains_of_a_group_share_one_set_of_windows() -> None:
+    """Both domains of a group met first in late events (no windows yet), then in the
+    windows: their recipients count in the one set of windows the group has."""
+    pipeline = Pipeline(parse_config('[domains.groups]\nms = ["a.example", "b.example"]\n'))
+    for domain in ("a.example", "b.example"):
+        pipeline.feed(f.raw(f.delivery([f"u@{domain}"], at=NOW - 86400)), "q", NOW)
+    assert "ms" not in pipeline.windows
+    for domain in ("a.example", "b.example"):
+        pipeline.feed(f.raw(f.delivery([f"v@{domain}"])), "q", NOW)
+    assert pipeline.windows["ms"].counts(0, NOW)[DELIVERY] == 2
