@@ -1,0 +1,163 @@
+"""Queues in several regions and accounts, consumed at once: one SQS client per
+(account, region), the account's role assumed through STS (moto's server: an
+assumed role's credentials act in the role's account), the queue families
+labelled with each queue's account and region."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from aiobotocore.session import get_session
+from botocore.exceptions import ClientError
+
+from sesd.config import ConfigError, parse_config, region_of_url
+from sesd.demo.localsqs import LocalSqs
+from sesd.sqs import hint_for
+from tests import factory as f
+from tests.conftest import running
+
+OTHER_ACCOUNT = "210987654321"
+ROLE = f"arn:aws:iam::{OTHER_ACCOUNT}:role/sesd-reader"
+
+
+def _client(local: LocalSqs, service: str, region: str, **keys: str) -> Any:
+    return get_session().create_client(  # type: ignore[call-overload]
+        service,
+        region_name=region,
+        endpoint_url=local.url,
+        aws_access_key_id=keys.get("key", "testing"),
+        aws_secret_access_key=keys.get("secret", "testing"),
+        aws_session_token=keys.get("token"),
+    )
+
+
+async def _queue_with_events(sqs: Any, name: str, domain: str, n: int) -> str:
+    url = str((await sqs.create_queue(QueueName=name))["QueueUrl"])
+    for i in range(n):
+        await sqs.send_message(QueueUrl=url, MessageBody=f.raw(f.delivery([f"u{i}@{domain}"])))
+    return url
+
+
+async def test_queues_in_two_regions_and_another_account_are_consumed_at_once(
+    local_sqs: LocalSqs,
+) -> None:
+    """us-east-1 and eu-west-1 queues of the default account, and a queue of another
+    account read through its role: all drained, each counted under its account and
+    region."""
+    async with _client(local_sqs, "sqs", "us-east-1") as us:
+        us_url = await _queue_with_events(us, "regions-us", "us.example", 3)
+    async with _client(local_sqs, "sqs", "eu-west-1") as eu:
+        eu_url = await _queue_with_events(eu, "regions-eu", "eu.example", 4)
+    async with _client(local_sqs, "sts", "us-east-1") as sts:
+        assumed = (await sts.assume_role(RoleArn=ROLE, RoleSessionName="test"))["Credentials"]
+    keys = {
+        "key": assumed["AccessKeyId"],
+        "secret": assumed["SecretAccessKey"],
+        "token": assumed["SessionToken"],
+    }
+    async with _client(local_sqs, "sqs", "eu-west-1", **keys) as theirs:
+        their_url = await _queue_with_events(theirs, "regions-theirs", "their.example", 5)
+    assert f"/{OTHER_ACCOUNT}/" in their_url
+    config = parse_config(
+        f'[aws]\nendpoint_url = "{local_sqs.url}"\nregion = "us-east-1"\n'
+        f'[[accounts]]\nname = "prod-eu"\nrole_arn = "{ROLE}"\nregion = "eu-west-1"\n'
+        f'[[queues]]\nurl = "{us_url}"\nname = "us"\nwait_time_seconds = 0\n'
+        f'[[queues]]\nurl = "{eu_url}"\nname = "eu"\nregion = "eu-west-1"\n'
+        "wait_time_seconds = 0\n"
+        f'[[queues]]\nurl = "{their_url}"\nname = "theirs"\naccount = "prod-eu"\n'
+        "wait_time_seconds = 0\n"
+        '[http]\nlisten = "127.0.0.1:0"\n'
+    )
+    assert [config.region_of(q) for q in config.queues] == ["us-east-1", "eu-west-1", "eu-west-1"]
+    async with running(config) as daemon:
+
+        def drained() -> bool:
+            messages = daemon.pipeline.tallies.messages
+            return all(
+                messages.get((queue, "processed"), 0) == n
+                for queue, n in (("us", 3), ("eu", 4), ("theirs", 5))
+            )
+
+        await daemon.changes.wait_for(drained)
+        received = {
+            labels: daemon.metrics.registry.get_sample_value(
+                "sesd_sqs_messages_received_total",
+                dict(zip(("queue", "account", "region"), labels, strict=True)),
+            )
+            for labels in (
+                ("us", "default", "us-east-1"),
+                ("eu", "default", "eu-west-1"),
+                ("theirs", "prod-eu", "eu-west-1"),
+            )
+        }
+        assert received == {
+            ("us", "default", "us-east-1"): 3,
+            ("eu", "default", "eu-west-1"): 4,
+            ("theirs", "prod-eu", "eu-west-1"): 5,
+        }
+        assert daemon.aws is not None
+        # One client per (account, region), and one for STS to assume the role.
+        assert sorted(daemon.aws._clients) == [
+            ("sqs", "default", "eu-west-1"),
+            ("sqs", "default", "us-east-1"),
+            ("sqs", "prod-eu", "eu-west-1"),
+            ("sts", "default", "eu-west-1"),
+        ]
+
+
+def test_a_queues_region_comes_from_its_url_then_its_own_then_its_account() -> None:
+    assert region_of_url("https://sqs.eu-west-1.amazonaws.com/123456789012/q") == "eu-west-1"
+    assert region_of_url("https://ap-southeast-2.queue.amazonaws.com/123456789012/q") == (
+        "ap-southeast-2"
+    )
+    assert region_of_url("https://sqs.cn-north-1.amazonaws.com.cn/123456789012/q") == ("cn-north-1")
+    assert region_of_url("http://127.0.0.1:9324/queue/q") is None
+    config = parse_config(
+        '[aws]\nregion = "us-east-2"\n'
+        f'[[accounts]]\nname = "eu"\nrole_arn = "{ROLE}"\nregion = "eu-central-1"\n'
+        '[[queues]]\nurl = "https://sqs.eu-west-1.amazonaws.com/1/a"\n'
+        '[[queues]]\nurl = "http://127.0.0.1:9324/1/b"\nregion = "eu-north-1"\n'
+        '[[queues]]\nurl = "http://127.0.0.1:9324/1/c"\naccount = "eu"\n'
+        '[[queues]]\nurl = "http://127.0.0.1:9324/1/d"\n'
+    )
+    assert [config.region_of(q) for q in config.queues] == [
+        "eu-west-1",
+        "eu-north-1",
+        "eu-central-1",
+        "us-east-2",
+    ]
+    assert [q.account_label for q in config.queues] == ["default", "default", "eu", "default"]
+
+
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        ('[[queues]]\nurl = "http://h/1/q"\naccount = "nope"\n', "is not one of [[accounts]]"),
+        ('[[accounts]]\nname = "a"\nrole_arn = "arn:aws:iam::1:role/x"\n', "is not a role ARN"),
+        (f'[[accounts]]\nname = "default"\nrole_arn = "{ROLE}"\n', "'default' is"),
+        (
+            f'[[accounts]]\nname = "a"\nrole_arn = "{ROLE}"\n' * 2,
+            "two accounts share the name 'a'",
+        ),
+        ('[[queues]]\nurl = "http://h/1/q"\nregion = "europe"\n', "is not an AWS region"),
+    ],
+)
+def test_accounts_and_regions_are_checked(text: str, error: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        parse_config(text)
+    assert error in str(raised.value)
+
+
+def test_a_role_that_cannot_be_assumed_has_its_own_hint() -> None:
+    """Access denied by STS (the role) reads differently from access denied by SQS (the
+    queue's policy)."""
+    denied: Any = {"Error": {"Code": "AccessDenied", "Message": "not authorized"}}
+    role = hint_for(ClientError(denied, "AssumeRole"))
+    queue = hint_for(ClientError(denied, "ReceiveMessage"))
+    assert role is not None
+    assert "role_arn" in role
+    assert queue is not None
+    assert "sqs:ReceiveMessage" in queue
+    throttled: Any = {"Error": {"Code": "Throttling"}}
+    assert hint_for(ClientError(throttled, "ReceiveMessage")) is None
