@@ -120,7 +120,12 @@ def _parser() -> argparse.ArgumentParser:
         default="sesd",
         help="base name: configuration set NAME, topic and queue NAME-events",
     )
-    setup.add_argument("--region", help="AWS region (default: the config's, else us-east-1)")
+    setup.add_argument(
+        "--region",
+        action="append",
+        help="AWS region; repeat for several (default: the regions of the config's queues, "
+        "else its [aws] region, else us-east-1)",
+    )
     setup.add_argument("--endpoint-url", help="another endpoint (a local SQS/SNS/SES)")
     setup.add_argument(
         "--max-receive-count",
@@ -256,29 +261,32 @@ def _setup(args: argparse.Namespace) -> int:
 
     from sesd.setup import SetupOptions, run_setup
 
-    region, endpoint = "us-east-1", None
+    regions, endpoint = ["us-east-1"], None
     if args.config:
         try:
             config = load_config(args.config)
         except ConfigError as exc:
             print(f"sesd: config error: {exc}", file=sys.stderr)
             return EXIT_CONFIG
-        region, endpoint = config.aws.region, config.aws.endpoint_url
+        regions = sorted({config.region_of(q) for q in config.queues}) or [config.aws.region]
+        endpoint = config.aws.endpoint_url
     configure_logging("info", "auto")
-    options = SetupOptions(
-        name=args.name,
-        region=args.region or region,
-        endpoint_url=args.endpoint_url or endpoint,
-        raw_delivery=not args.no_raw_delivery,
-        max_receive_count=args.max_receive_count,
-        dry_run=args.dry_run,
-    )
-    try:
-        plan = anyio.run(run_setup, options)
-    except (ClientError, BotoCoreError) as exc:
-        print(f"sesd: setup failed: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 1
-    print(plan.render())
+    plans = []
+    for region in dict.fromkeys(args.region or regions):
+        options = SetupOptions(
+            name=args.name,
+            region=region,
+            endpoint_url=args.endpoint_url or endpoint,
+            raw_delivery=not args.no_raw_delivery,
+            max_receive_count=args.max_receive_count,
+            dry_run=args.dry_run,
+        )
+        try:
+            plans.append(anyio.run(run_setup, options))
+        except (ClientError, BotoCoreError) as exc:
+            print(f"sesd: setup failed in {region}: {type(exc).__name__}: {exc}", file=sys.stderr)
+            return 1
+    print("\n\n".join(plan.render() for plan in plans))
     return 0
 
 

@@ -6,7 +6,8 @@ queue (raw message delivery by default); an SES configuration set and its SNS
 event destination for send, reject, delivery, delivery delay, bounce and
 complaint events. Each step first looks at what exists: it creates what is
 missing, corrects what differs, and leaves alone what is right, so a second
-run changes nothing. ``--dry-run`` only looks and prints the plan.
+run changes nothing. ``--dry-run`` only looks and prints the plan. Each region
+is provisioned on its own (``sesd setup --region A --region B``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from typing import Any
 
 from aiobotocore.session import get_session
 from botocore.exceptions import ClientError
+
+from sesd.config import region_of_url
 
 __all__ = ["EVENT_TYPES", "Plan", "SetupOptions", "run_setup"]
 
@@ -61,6 +64,7 @@ class Plan:
     """What setup did (or would do): one (action, kind, name) per resource."""
 
     dry_run: bool
+    region: str = "us-east-1"
     steps: list[tuple[str, str, str]] = field(default_factory=list)
     queue_url: str | None = None
 
@@ -76,10 +80,15 @@ class Plan:
         return any(action != "found" for action, _, _ in self.steps)
 
     def render(self) -> str:
-        """The report, then the [[queues]] block to paste into the config."""
-        lines = [f"{action:<18} {kind:<28} {name}" for action, kind, name in self.steps]
+        """The report, then the [[queues]] block to paste into the config (with the
+        region when the URL does not name it, as a local endpoint's does not)."""
+        lines = [f"# {self.region}"]
+        lines += [f"{action:<18} {kind:<28} {name}" for action, kind, name in self.steps]
         url = self.queue_url or "(the queue URL, once created)"
-        lines += ["", "# add to sesd.toml:", "[[queues]]", f'url = "{url}"', "concurrency = 1"]
+        lines += ["", "# add to sesd.toml:", "[[queues]]", f'url = "{url}"']
+        if self.queue_url is None or region_of_url(self.queue_url) != self.region:
+            lines.append(f'region = "{self.region}"')
+        lines.append("concurrency = 1")
         return "\n".join(lines)
 
 
@@ -101,7 +110,7 @@ def _queue_policy(queue_arn: str, topic_arn: str) -> dict[str, Any]:
 
 async def run_setup(options: SetupOptions) -> Plan:
     """Look at what exists and provision the rest (or only plan, with ``dry_run``)."""
-    plan = Plan(options.dry_run)
+    plan = Plan(options.dry_run, options.region)
     session = get_session()
     kwargs: dict[str, Any] = {"region_name": options.region}
     if options.endpoint_url:

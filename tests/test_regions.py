@@ -161,3 +161,21 @@ def test_a_role_that_cannot_be_assumed_has_its_own_hint() -> None:
     assert "sqs:ReceiveMessage" in queue
     throttled: Any = {"Error": {"Code": "Throttling"}}
     assert hint_for(ClientError(throttled, "ReceiveMessage")) is None
+
+
+def test_an_alert_names_the_accounts_and_regions_of_its_sending_identities() -> None:
+    from sesd.alerting.evaluator import Evaluator
+    from sesd.alerting.render import describe
+    from sesd.pipeline import Pipeline
+
+    rule = '[[alerts.rules]]\nname = "r"\nmetric = "delayed_recipients"\nwindow = "5m"\nabove = 0\n'
+    config = parse_config(rule)
+    pipeline = Pipeline(config)
+    body = f.delay(["u@gmail.com"])
+    body["mail"]["sourceArn"] = f"arn:aws:ses:eu-central-1:{OTHER_ACCOUNT}:identity/example.com"
+    pipeline.feed(f.raw(body), "q", f.T0)
+    pipeline.feed(f.raw(f.delay(["v@gmail.com"])), "q", f.T0)  # eu-west-1, 123456789012
+    (alert,) = Evaluator(config.alerts, [s.name for s in pipeline.specs]).evaluate(pipeline, f.T0)
+    assert alert.regions == ["eu-central-1", "eu-west-1"]
+    assert alert.accounts == ["123456789012", OTHER_ACCOUNT]
+    assert f"accounts: 123456789012, {OTHER_ACCOUNT}" in describe(alert)

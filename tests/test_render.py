@@ -52,6 +52,7 @@ def _alert(kind: Transition, domain: str, *, internal: bool = False, value: floa
         ),
         stage="inside SES" if internal else "SES -> recipient MTA",
         regions=["eu-west-1"],
+        accounts=["123456789012"],
         internal=internal,
         runbook_url=None if internal else f"https://runbooks.example/delay?domain={domain}",
         dashboard_url=None if internal else f"https://grafana.example/d/sesd?var-domain={domain}",
@@ -172,6 +173,7 @@ def test_every_variant_of_an_alert_reads_right() -> None:
             config_sets=["marketing", "billing"],
         ),
         regions=["eu-west-1", "us-east-1"],
+        accounts=["123456789012", "210987654321"],
     )
     repeat = Notification(
         rule="delay-ratio-high",

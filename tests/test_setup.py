@@ -121,3 +121,29 @@ async def test_setup_command_prints_the_plan_and_the_queue_block(local_sqs: Loca
     real = await run_process(command, env=env, check=False)
     assert real.returncode == 0, real.stderr.decode()
     assert f'url = "{local_sqs.url}/123456789012/{name}-events"' in real.stdout.decode()
+
+
+async def test_setup_provisions_each_region_asked_for(local_sqs: LocalSqs) -> None:
+    """`--region` repeats: each region gets its topic, queues and configuration set, and
+    its own [[queues]] block (with its region: a local endpoint's URL names none)."""
+    import os
+    import sys
+
+    from anyio import run_process
+
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+    name = f"r{uuid.uuid4().hex[:8]}"
+    command = [sys.executable, "-m", "sesd", "setup", "--name", name]
+    command += ["--endpoint-url", local_sqs.url, "--region", "us-east-1", "--region", "eu-west-1"]
+    done = await run_process(command, env=env, check=False)
+    assert done.returncode == 0, done.stderr.decode()
+    out = done.stdout.decode()
+    assert out.count("[[queues]]") == 2
+    assert 'region = "us-east-1"' in out
+    assert 'region = "eu-west-1"' in out
+    for region in ("us-east-1", "eu-west-1"):
+        async with get_session().create_client(
+            "sqs", region_name=region, endpoint_url=local_sqs.url
+        ) as sqs:
+            urls = (await sqs.list_queues(QueueNamePrefix=name)).get("QueueUrls", [])
+        assert len(urls) == 2, (region, urls)  # the queue and its dead-letter queue

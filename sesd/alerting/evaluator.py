@@ -79,6 +79,8 @@ class Alert:
     dashboard_url: str | None = None
     #: The rule's own labels (Alertmanager).
     labels: dict[str, str] = field(default_factory=dict)
+    #: AWS accounts of the sending identities in the breakdown (from their ARNs).
+    accounts: list[str] = field(default_factory=list)
     #: What ``domain`` names: a recipient domain label (``domain``), or a mailbox
     #: provider (``provider``) for a rule on providers.
     scope: str = DOMAIN
@@ -414,7 +416,9 @@ def _alert(
         stage = "inside SES"
     else:
         stage = "SES -> recipient MTA"
-    regions = sorted({arn.split(":")[3] for arn in breakdown.sources if arn.count(":") >= 5})
+    arns = [arn.split(":") for arn in breakdown.sources if arn.count(":") >= 5]
+    regions = sorted({parts[3] for parts in arns})
+    accounts = sorted({parts[4] for parts in arns})
     return Alert(
         **identity,
         counts={
@@ -424,5 +428,6 @@ def _alert(
         breakdown=breakdown,
         stage=stage,
         regions=regions,
+        accounts=accounts,
         internal=internal,
     )

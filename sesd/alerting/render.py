@@ -127,6 +127,7 @@ def details(alert: Alert) -> dict[str, Any]:
         "example_message_ids": b.message_ids,
         "sending_identities": b.sources,
         "regions": alert.regions,
+        "accounts": alert.accounts,
         "configuration_sets": b.config_sets,
     }
     if alert.scope != DOMAIN:
@@ -195,6 +196,7 @@ def describe(alert: Alert, *, slack: bool = False) -> str:
             f"reporting MTAs: {_top(b.mtas)}",
             f"message ids: {', '.join(b.message_ids) or '-'}",
             f"identities: {', '.join(b.sources) or '-'}  regions: {', '.join(alert.regions) or '-'}"
+            f"  accounts: {', '.join(alert.accounts) or '-'}"
             f"  configuration sets: {', '.join(b.config_sets) or '-'}",
         ]
         if alert.internal:
