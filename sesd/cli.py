@@ -259,7 +259,7 @@ def _cause(args: argparse.Namespace) -> int:
 def _setup(args: argparse.Namespace) -> int:
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from sesd.setup import SetupOptions, run_setup
+    from sesd.setup import PERMISSIONS, SetupOptions, run_setup
 
     regions, endpoint = ["us-east-1"], None
     if args.config:
@@ -287,6 +287,9 @@ def _setup(args: argparse.Namespace) -> int:
             print(f"sesd: setup failed in {region}: {type(exc).__name__}: {exc}", file=sys.stderr)
             return 1
     print("\n\n".join(plan.render() for plan in plans))
+    print("\n# IAM permissions sesd needs (for the identity or role it runs as):")
+    for action, why in PERMISSIONS:
+        print(f"#   {action:<30} {why}")
     return 0
 
 

@@ -29,6 +29,8 @@ from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
 
 from sesd import __version__
+from sesd.account.metrics import AccountCollector
+from sesd.account.poller import AccountPoller
 from sesd.alerting.service import Alerting
 from sesd.aws import AwsClients
 from sesd.canary.metrics import CanaryCollector
@@ -97,6 +99,20 @@ class Daemon:
             silence_prefix=prefix,
         )
         self.health = Health(labels)
+        #: SES's view of each (account, region), polled (with [account_health] enabled).
+        self.account_poller: AccountPoller | None = None
+        if config.account_health.enabled:
+            self.account_poller = AccountPoller(
+                config.health_targets(),
+                self._account_client,
+                every=config.account_health.poll_every.seconds,
+                cloudwatch=config.account_health.cloudwatch,
+                clock=self.clock,
+                status=self.pipeline.accounts,
+            )
+        self.metrics.registry.register(
+            AccountCollector(self.pipeline.reputation, self.account_poller)
+        )
         self.changes = Changes()
         self.alerting.on_evaluated = self.changes.notify
         self._canary_collector = False
@@ -165,6 +181,8 @@ class Daemon:
                     self._tasks = tg
                     tg.start_soon(self._janitor)
                     tg.start_soon(self.alerting.run)
+                    if self.account_poller is not None:
+                        tg.start_soon(self.account_poller.run)
                     if self.pipeline.resolver is not None:
                         # MX lookups for providers, beside the pollers, never in their way.
                         tg.start_soon(self.pipeline.resolver.run)
@@ -232,6 +250,16 @@ class Daemon:
             retries={"mode": "standard", "max_attempts": 3},
         )
         await self.aws.client("sqs", queue.account, self.config.region_of(queue), config)
+
+    async def _account_client(self, service: str, target: tuple[str, str]) -> Any:
+        """The SESv2 or CloudWatch client of an (account, region), for the health polls."""
+        assert self.aws is not None
+        health = self.config.account_health
+        endpoint = health.ses_endpoint_url if service == "sesv2" else health.cloudwatch_endpoint_url
+        config = AioConfig(
+            connect_timeout=5, read_timeout=15, retries={"mode": "standard", "max_attempts": 2}
+        )
+        return await self.aws.client(service, target[0], target[1], config, endpoint)
 
     def _sqs(self, queue: QueueConfig) -> Any:
         assert self.aws is not None

@@ -17,6 +17,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Final
 
+from sesd.account.poller import AccountStatus
+from sesd.account.reputation import Reputation
 from sesd.canary.tracker import CanaryTracker
 from sesd.causes import classify
 from sesd.config import Config
@@ -37,6 +39,14 @@ _DELIVERY: Final = EVENT_TYPE_INDEX["delivery"]
 _DELAY: Final = EVENT_TYPE_INDEX["delivery_delay"]
 _BOUNCE: Final = EVENT_TYPE_INDEX["bounce"]
 _COMPLAINT: Final = EVENT_TYPE_INDEX["complaint"]
+_SEND: Final = EVENT_TYPE_INDEX["send"]
+#: The event types the reputation estimate reads, by index.
+_REPUTATION: Final = {
+    _SEND: "send",
+    _DELIVERY: "delivery",
+    _BOUNCE: "bounce",
+    _COMPLAINT: "complaint",
+}
 _CONFIG_SET_TAG: Final = "ses:configuration-set"
 #: How long after its expiry a pending delay is forgotten for good, at least.
 EXPIRY_GRACE: Final = 3600.0
@@ -107,6 +117,14 @@ class Pipeline:
         )
         self.pending = PendingDelays(config.ingest.max_pending_delays, len(self.scopes))
         self.tallies = Tallies()
+        #: sesd's estimate of AWS's bounce and complaint rates, per account and region.
+        self.reputation = Reputation(config.reputation.window_sends)
+        #: What SES said of each (account, region) at the last poll (the daemon's
+        #: account poller writes it; rules read it).
+        self.accounts: dict[tuple[str, str], AccountStatus] = {}
+        self._where: dict[str, tuple[str, str]] = {}
+        self._default_where = ("default", config.aws.region)
+        self._locate(config)
         self.canary = CanaryTracker(
             config.canary.deadline.seconds if config.canary is not None else 0.0,
             config.canary_queue,
@@ -133,6 +151,13 @@ class Pipeline:
         if config.canary is not None:
             self.canary.deadline = config.canary.deadline.seconds
         self.canary.queue = config.canary_queue
+        self._locate(config)
+
+    def _locate(self, config: Config) -> None:
+        """Each queue's (account, region), for the reputation estimate (a queue not in the
+        config, such as replay's, is the default account's in ``[aws] region``)."""
+        for queue in config.queues:
+            self._where[queue.label] = (queue.account_label, config.region_of(queue))
 
     # --- write side ------------------------------------------------------------
 
@@ -201,6 +226,17 @@ class Pipeline:
 
         # Each recipient's slots, one per scope (its domain's, its provider's).
         recipients = [None if d is None else self._slots(d[0], d[1], now) for d in domains]
+        watched = _REPUTATION.get(kind)
+        if watched is not None:
+            account, region = self._where.get(queue, self._default_where)
+            hard = (
+                kind == _BOUNCE
+                and event.ses.bounce is not None
+                and (event.ses.bounce.bounce_type == "Permanent")
+            )
+            self.reputation.observe(
+                account, region, _config_set(event), watched, event.recipients, hard
+            )
         if kind == _DELIVERY:
             self._delivery(event, recipients, t, now, in_windows)
         else:

@@ -14,11 +14,13 @@ from typing import Final, TypeVar
 from sesd.events import EVENT_TYPES
 from sesd.windows import DomainWindows, WindowSpec
 
-__all__ = ["DOMAIN", "PROVIDER", "Scope", "Slot"]
+__all__ = ["ACCOUNT", "DOMAIN", "PROVIDER", "Scope", "Slot"]
 
 #: The axes, as their Prometheus label names.
 DOMAIN: Final = "domain"
 PROVIDER: Final = "provider"
+#: Alerts of an (account, region) (rules on account health): not a scope of windows.
+ACCOUNT: Final = "account"
 
 _K = TypeVar("_K")
 _N_TYPES: Final = len(EVENT_TYPES)

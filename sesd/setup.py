@@ -21,7 +21,19 @@ from botocore.exceptions import ClientError
 
 from sesd.config import region_of_url
 
-__all__ = ["EVENT_TYPES", "Plan", "SetupOptions", "run_setup"]
+__all__ = ["EVENT_TYPES", "PERMISSIONS", "Plan", "SetupOptions", "run_setup"]
+
+#: What sesd itself calls, for the IAM policy of the identity (or role) it runs as.
+PERMISSIONS = (
+    ("sqs:ReceiveMessage", "read events from the queues"),
+    ("sqs:DeleteMessage", "delete what was handled"),
+    ("sqs:ChangeMessageVisibility", "release messages at shutdown"),
+    ("sqs:GetQueueAttributes", "check each queue's dead-letter queue at start"),
+    ("ses:GetAccount", "account health: sending status, enforcement, quota"),
+    ("cloudwatch:GetMetricData", "account health: AWS/SES Reputation.* metrics"),
+    ("ses:SendEmail", "the canary, if [canary] is set"),
+    ("sts:AssumeRole", "the roles of [[accounts]], if any (on those roles)"),
+)
 
 #: SES event types sesd needs (SES API names).
 EVENT_TYPES = ("send", "reject", "bounce", "complaint", "delivery", "deliveryDelay")

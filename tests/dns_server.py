@@ -18,7 +18,7 @@ from dnslib.server import BaseResolver, DNSLogger, DNSServer  # type: ignore[imp
 from sesd.config import Config
 from sesd.demo.localsqs import free_port
 
-__all__ = ["Zone", "dns_server", "hermetic", "shared_nameserver", "with_nameserver"]
+__all__ = ["Zone", "dns_server", "hermetic", "hermetic_text", "shared_nameserver"]
 
 _QUIET = DNSLogger("-request,-reply,-truncated,-error,-recv,-send,-data")
 
@@ -101,18 +101,26 @@ def shared_nameserver() -> str:
     return _SHARED[0]
 
 
-def with_nameserver(text: str) -> str:
-    """A config file's text with ``[providers] nameservers`` set to the shared server,
-    unless it has a ``[providers]`` table of its own."""
-    if "[providers]" in text:
-        return text
-    return text + f'\n[providers]\nnameservers = ["{shared_nameserver()}"]\n'
+def hermetic_text(text: str) -> str:
+    """A config file's text that keeps sesd on loopback: ``[providers] nameservers`` set
+    to the shared server and ``[account_health]`` off (it would poll AWS's own
+    endpoints), unless the text has those tables itself."""
+    if "[providers]" not in text:
+        text += f'\n[providers]\nnameservers = ["{shared_nameserver()}"]\n'
+    if "[account_health]" not in text:
+        text += "\n[account_health]\nenabled = false\n"
+    return text
 
 
 def hermetic(config: Config) -> Config:
-    """``config`` with its resolvers set to the shared server (unless it names its own)."""
+    """``config`` with its resolvers set to the shared server (unless it names its own)
+    and account health off (unless it points the polls at local endpoints)."""
     providers = config.providers
-    if not providers.enabled or providers.nameservers:
-        return config
-    pointed = msgspec.structs.replace(providers, nameservers=[shared_nameserver()])
-    return msgspec.structs.replace(config, providers=pointed)
+    if providers.enabled and not providers.nameservers:
+        pointed = msgspec.structs.replace(providers, nameservers=[shared_nameserver()])
+        config = msgspec.structs.replace(config, providers=pointed)
+    health = config.account_health
+    if health.enabled and health.ses_endpoint_url is None:
+        off = msgspec.structs.replace(health, enabled=False)
+        config = msgspec.structs.replace(config, account_health=off)
+    return config

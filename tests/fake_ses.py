@@ -1,11 +1,14 @@
-"""A local SESv2 ``SendEmail`` endpoint that can be slow, throttle, fail or hang.
+"""A local SESv2 endpoint (``SendEmail``, ``GetAccount``) that can be slow, throttle,
+fail or hang.
 
 It answers as the real API does: ``POST /v2/email/outbound-emails``, 200 with
 ``{"MessageId": ...}``; errors carry the ``x-amzn-ErrorType`` header and a
 JSON ``message`` (429 ``TooManyRequestsException``, 400 ``MessageRejected``,
 500 ``InternalFailure``), which is how botocore's REST-JSON parser reads them.
 A test scripts answers with :meth:`FakeSes.script`; unscripted requests are
-accepted at once.
+accepted at once. ``GET /v2/email/account`` (moto has no GetAccount) answers
+the account :attr:`FakeSes.account` describes, or the status scripted with
+:meth:`FakeSes.script_account` (429 ``TooManyRequestsException``...).
 """
 
 from __future__ import annotations
@@ -51,6 +54,10 @@ class FakeSes(LocalServer):
         self._release = anyio.Event()
         self._changed = anyio.Event()
         self._ids = itertools.count(1)
+        #: What GetAccount answers (SESv2's field names).
+        self.account: dict[str, Any] = healthy_account()
+        self.account_requests = 0
+        self._account_script: deque[int] = deque()
 
     def script(self, *replies: Reply) -> None:
         """Answer the next requests so."""
@@ -90,8 +97,37 @@ class FakeSes(LocalServer):
             headers={"x-amzn-ErrorType": f"{error}:http://internal.amazon.com/"},
         )
 
+    def script_account(self, *statuses: int) -> None:
+        """Answer the next GetAccount calls with these statuses (200: :attr:`account`)."""
+        self._account_script.extend(statuses)
+
+    async def _get_account(self, request: web.Request) -> web.Response:
+        status = self._account_script.popleft() if self._account_script else 200
+        self.account_requests += 1
+        self._notify()
+        if status == 200:
+            return web.json_response(self.account)
+        error = _ERRORS.get(status, "InternalFailure")
+        return web.json_response(
+            {"message": f"scripted {error}"},
+            status=status,
+            headers={"x-amzn-ErrorType": f"{error}:http://internal.amazon.com/"},
+        )
+
     def routes(self, app: web.Application) -> None:
         app.router.add_post("/v2/email/outbound-emails", self._send)
+        app.router.add_get("/v2/email/account", self._get_account)
 
     def close(self) -> None:
         self._release.set()
+
+
+def healthy_account(sent: float = 1200.0) -> dict[str, Any]:
+    """A GetAccount answer: production access, sending enabled, HEALTHY."""
+    return {
+        "DedicatedIpAutoWarmupEnabled": False,
+        "EnforcementStatus": "HEALTHY",
+        "ProductionAccessEnabled": True,
+        "SendingEnabled": True,
+        "SendQuota": {"Max24HourSend": 50000.0, "MaxSendRate": 14.0, "SentLast24Hours": sent},
+    }

@@ -18,7 +18,7 @@ from anyio.abc import Process
 from anyio.streams.buffered import BufferedByteReceiveStream
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.dns_server import with_nameserver
+from tests.dns_server import hermetic_text
 
 __all__ = ["SesdProcess", "sesd_process"]
 
@@ -76,7 +76,7 @@ def config_file(directory: Path, text: str) -> Path:
     """Write a config file; logs are JSON at debug level, HTTP on a free port."""
     path = directory / "sesd.toml"
     path.write_text(
-        with_nameserver(text)
+        hermetic_text(text)
         + '\n[http]\nlisten = "127.0.0.1:0"\n[logging]\nformat = "json"\nlevel = "debug"\n'
     )
     return path

@@ -17,6 +17,7 @@ import yaml  # type: ignore[import-untyped]
 
 from sesd.config import AlertmanagerConfig, parse_config
 from tests.conftest import require_tool
+from tests.dns_server import hermetic_text
 
 ROOT = Path(__file__).parent.parent
 PROMETHEUS = ROOT / "config" / "prometheus"
@@ -92,7 +93,9 @@ def test_the_images_health_check_follows_the_listen_address(tmp_path: Path) -> N
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     config = tmp_path / "sesd.toml"
-    config.write_text('[[queues]]\nurl = "http://127.0.0.1:9/q"\n[http]\nlisten = "127.0.0.1:1"\n')
+    config.write_text(
+        hermetic_text('[[queues]]\nurl = "http://127.0.0.1:9/q"\n[http]\nlisten = "127.0.0.1:1"\n')
+    )
     env = {**os.environ, "SESD_HTTP_LISTEN": f"127.0.0.1:{port}"}
     env |= {"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x"}
     with subprocess.Popen(

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from sesd.cli import main
+from tests.dns_server import hermetic_text
 
 
 @pytest.fixture
@@ -44,7 +45,7 @@ def _config(tmp_path: Path, text: str) -> Path:
     return path
 
 
-QUEUE = '[[queues]]\nurl = "http://127.0.0.1:9/q"\n'
+QUEUE = hermetic_text('[[queues]]\nurl = "http://127.0.0.1:9/q"\n')
 
 
 @pytest.mark.parametrize("how", ["config", "listen flag", "environment"])

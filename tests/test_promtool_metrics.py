@@ -48,7 +48,7 @@ def busy_daemon() -> Daemon:
     """A daemon (not running) with traffic of every kind fed to it: deliveries with
     quantiles, delays resolved and pending, bounces, complaints, sends, tags, groups,
     invalid, skipped and duplicate messages, a canary back and one failed, firing
-    alerts, SQS errors, notifications and a clock step."""
+    alerts, SQS errors, notifications, a clock step, and an account poll's answers."""
     daemon = Daemon(parse_config(EVERYTHING), clock=lambda: NOW, monotonic=lambda: NOW)
     feed = daemon.pipeline.feed
     tags = {"campaign": ["spring"], "ses:configuration-set": ["marketing"]}
@@ -72,6 +72,16 @@ def busy_daemon() -> Daemon:
     feed(canary_event("delivery", "canary-1", f.T0 + 1), "events", NOW, NOW)
     daemon.pipeline.canary.sent("canary-2", f.T0 - 600, 0.2)
     daemon.pipeline.canary.failed("throttled", f.T0 - 30, 0.1)
+    # What an account poll would have said (GetAccount, CloudWatch), and one that failed.
+    poller = daemon.account_poller
+    assert poller is not None
+    (target,) = poller.targets
+    status = poller.status[target]
+    status.sending_enabled, status.enforcement, status.production = True, "HEALTHY", True
+    status.max_24h, status.max_rate, status.sent_24h = 50000.0, 14.0, 1200.0
+    status.aws.update(bounce=0.012, complaint=0.0003)
+    status.polled_at = NOW
+    poller.errors[(*target, "get_metric_data", "Throttling")] = 1
     daemon.alerting.evaluate()
     daemon.metrics.sqs_error("events", "receive")
     daemon.metrics.clock_steps.inc()

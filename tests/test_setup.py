@@ -121,6 +121,8 @@ async def test_setup_command_prints_the_plan_and_the_queue_block(local_sqs: Loca
     real = await run_process(command, env=env, check=False)
     assert real.returncode == 0, real.stderr.decode()
     assert f'url = "{local_sqs.url}/123456789012/{name}-events"' in real.stdout.decode()
+    assert "ses:GetAccount" in real.stdout.decode()
+    assert "cloudwatch:GetMetricData" in real.stdout.decode()
 
 
 async def test_setup_provisions_each_region_asked_for(local_sqs: LocalSqs) -> None:

@@ -20,7 +20,7 @@ from sesd.daemon import Daemon
 from sesd.demo.localsqs import LocalSqs
 from tests import factory as f
 from tests.conftest import make_queue, queue_counts, running, send_bodies
-from tests.dns_server import with_nameserver
+from tests.dns_server import hermetic_text
 from tests.sesd_process import config_file, sesd_process
 
 
@@ -49,7 +49,7 @@ async def test_sigterm_under_load_loses_nothing(
     await send_bodies(sqs, url, [f.sns(f.delivery([f"u{i}@one.com"])) for i in range(total)])
     config = tmp_path / "sesd.toml"
     config.write_text(
-        with_nameserver(
+        hermetic_text(
             f'[aws]\nendpoint_url = "{local_sqs.url}"\n'
             f'[[queues]]\nurl = "{url}"\nname = "q"\nconcurrency = 3\nwait_time_seconds = 2\n'
             '[http]\nlisten = "127.0.0.1:0"\n[logging]\nformat = "json"\nlevel = "debug"\n'

@@ -23,7 +23,7 @@ import msgspec
 from sesd.alerting.evaluator import Alert, Notification
 from sesd.alerting.render import describe, details, headline
 from sesd.alerting.rules import Transition
-from sesd.scopes import DOMAIN, PROVIDER
+from sesd.scopes import ACCOUNT, DOMAIN, PROVIDER
 from sesd.timestamps import iso
 
 __all__ = [
@@ -58,7 +58,7 @@ def alertmanager_alerts(notification: Notification, resend_every: float) -> byte
                 "labels": {
                     **alert.labels,
                     "alertname": alert.rule,
-                    alert.scope: alert.domain,  # domain="...", or provider="..."
+                    **_subject_labels(alert),
                     "severity": alert.severity,
                 },
                 "annotations": annotations,
@@ -70,12 +70,22 @@ def alertmanager_alerts(notification: Notification, resend_every: float) -> byte
     return msgspec.json.encode(out)
 
 
+def _subject_labels(alert: Alert) -> dict[str, str]:
+    """What the alert is about, as labels: ``domain``, ``provider``, or for an account
+    rule ``account`` and ``region``."""
+    if alert.scope == ACCOUNT:
+        account, _, region = alert.domain.partition("/")
+        return {"account": account, "region": region}
+    return {alert.scope: alert.domain}
+
+
 def _webhook_alert(alert: Alert) -> dict[str, Any]:
     return {
         "rule": alert.rule,
         # A rule on providers names a provider, and no domain.
         "domain": alert.domain if alert.scope == DOMAIN else None,
         "provider": alert.domain if alert.scope == PROVIDER else None,
+        "account": alert.domain if alert.scope == ACCOUNT else None,
         "state": alert.kind.value,
         "severity": alert.severity,
         "summary": headline(alert),

@@ -17,11 +17,13 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import Any
 
+from sesd.account.rules import measure_account
 from sesd.alerting.rules import AlertState, Status, Transition, measure, step
 from sesd.alerting.silences import Silences, silence_command
 from sesd.canary.tracker import CANARY_DOMAIN
 from sesd.causes import CAUSE_INDEX
 from sesd.config import (
+    ACCOUNT_METRICS,
     CANARY_METRICS,
     QUANTILE_METRICS,
     AlertsConfig,
@@ -33,7 +35,7 @@ from sesd.domains import normalise_domain
 from sesd.events import EVENT_TYPES
 from sesd.pipeline import Pipeline
 from sesd.providers.table import UNKNOWN
-from sesd.scopes import DOMAIN, PROVIDER, Scope
+from sesd.scopes import ACCOUNT, DOMAIN, PROVIDER, Scope
 from sesd.windows import Breakdown, Figures
 
 __all__ = ["Alert", "Evaluator", "Notification"]
@@ -180,6 +182,9 @@ class Evaluator:
             if rule.metric in CANARY_METRICS:
                 self._canary(rule, pipeline, now, out)
                 continue
+            if rule.metric in ACCOUNT_METRICS:
+                self._accounts(rule, pipeline, now, out)
+                continue
             states = self.states[rule.name]
             scope = pipeline.by_provider if rule.scope == PROVIDER else pipeline.by_domain
             if scope is None:  # a provider rule while providers are off (Config refuses it)
@@ -285,6 +290,36 @@ class Evaluator:
             notes=tuple(tracker.notes()),
         )
         self._emit(rule, alert, now, out)
+
+    def _accounts(self, rule: RuleConfig, pipeline: Pipeline, now: float, out: list[Alert]) -> None:
+        """An account rule: one alert per (account, region), named ``ACCOUNT/REGION``, from
+        the last poll or from the reputation estimate."""
+        states = self.states[rule.name]
+        targets = {f"{a}/{r}": (a, r) for a, r in pipeline.accounts}
+        targets |= {f"{a}/{r}": (a, r) for a, r, cs in pipeline.reputation.seen() if not cs}
+        for label in sorted(set(targets) | set(states)):
+            state = states.setdefault(label, AlertState())
+            target = targets.get(label)
+            status = pipeline.accounts.get(target) if target else None
+            estimate = pipeline.reputation.estimate((*target, "")) if target else None
+            value, volume, notes = measure_account(rule.metric, status, estimate)
+            transition = step(rule, state, value, volume, now, self._repeat)
+            kind = self._gate(rule, label, state, transition, now)
+            if kind is None:
+                continue
+            account, _, region = label.partition("/")
+            alert = Alert(
+                **self._identity(rule, label, kind, state, now),
+                counts={},
+                breakdown=Breakdown(),
+                stage="the SES account (sending status and reputation)",
+                regions=[region],
+                accounts=[account],
+                internal=False,
+                notes=notes,
+                scope=ACCOUNT,
+            )
+            self._emit(rule, alert, now, out)
 
     def _emit(self, rule: RuleConfig, alert: Alert, now: float, out: list[Alert]) -> None:
         out.append(alert)

@@ -19,7 +19,7 @@ from sesd.alerting.evaluator import Alert, Notification
 from sesd.alerting.rules import Transition
 from sesd.causes import advice
 from sesd.config import CANARY_METRICS
-from sesd.scopes import DOMAIN
+from sesd.scopes import ACCOUNT, DOMAIN, PROVIDER
 from sesd.text import slack_escape
 
 __all__ = [
@@ -44,7 +44,16 @@ _ICON = {
     Transition.RESOLVED: ":white_check_mark:",
 }
 _PERCENT_METRICS = frozenset(
-    {"delay_ratio", "bounce_ratio", "complaint_ratio", "delivery_ratio", "cause_ratio"}
+    {
+        "delay_ratio",
+        "bounce_ratio",
+        "complaint_ratio",
+        "delivery_ratio",
+        "cause_ratio",
+        "quota_used_ratio",
+        "reputation_bounce_ratio",
+        "reputation_complaint_ratio",
+    }
 )
 
 
@@ -83,7 +92,7 @@ def subject(alert: Alert) -> str:
 
 def provider_lines(alert: Alert) -> list[str]:
     """For an alert on a provider: its top affected domains and its top causes."""
-    if alert.scope == DOMAIN or alert.kind is Transition.RESOLVED:
+    if alert.scope != PROVIDER or alert.kind is Transition.RESOLVED:
         return []
     b = alert.breakdown
     return [f"top domains: {_top(b.domains)}", f"top causes: {_top(b.causes)}"]
@@ -180,6 +189,10 @@ def describe(alert: Alert, *, slack: bool = False) -> str:
     if cause is not None:
         lines.append(cause)  # first after the value: what is wrong, and what to do
     lines += provider_lines(alert)
+    if alert.scope == ACCOUNT:
+        # Not a window of events: what SES says of the account, or the estimate.
+        lines += [*alert.notes, f"where: {alert.stage}"]
+        return "\n".join(lines)
     lines += [
         "counts: " + ", ".join(f"{k} {v}" for k, v in alert.counts.items() if v),
         f"where: {alert.stage}",
@@ -299,6 +312,8 @@ def console_text(notification: Notification) -> str:
             lines += [f"    {note}" for note in alert.notes]
             if alert.kind is not Transition.RESOLVED and b.message_ids:
                 lines.append(f"    missing canaries: {', '.join(b.message_ids)}")
+        elif alert.scope == ACCOUNT:
+            lines += [f"    {note}" for note in alert.notes]
         elif alert.kind is not Transition.RESOLVED:
             cause = cause_line(alert)
             if cause is not None:

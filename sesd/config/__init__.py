@@ -18,6 +18,7 @@ from typing import Any, Literal
 import msgspec
 
 from sesd.config.alerts import (
+    ACCOUNT_METRICS,
     CANARY_METRICS,
     METRICS,
     QUANTILE_METRICS,
@@ -32,7 +33,14 @@ from sesd.config.alerts import (
     WebhookConfig,
     is_glob,
 )
-from sesd.config.aws import AccountConfig, AwsConfig, QueueConfig, region_of_url
+from sesd.config.aws import (
+    AccountConfig,
+    AccountHealthConfig,
+    AwsConfig,
+    QueueConfig,
+    ReputationConfig,
+    region_of_url,
+)
 from sesd.config.values import (
     ConfigError,
     Duration,
@@ -45,11 +53,13 @@ from sesd.domains import normalise_domain
 from sesd.providers.table import LABELS as PROVIDER_LABELS
 
 __all__ = [
+    "ACCOUNT_METRICS",
     "CANARY_METRICS",
     "METRICS",
     "QUANTILE_METRICS",
     "SINK_TYPES",
     "AccountConfig",
+    "AccountHealthConfig",
     "AlertmanagerConfig",
     "AlertsConfig",
     "AwsConfig",
@@ -64,6 +74,7 @@ __all__ = [
     "PagerDutyConfig",
     "ProvidersConfig",
     "QueueConfig",
+    "ReputationConfig",
     "RuleConfig",
     "Secret",
     "SinkConfig",
@@ -298,6 +309,8 @@ class Config(Section, frozen=True):
     shutdown: ShutdownConfig = msgspec.field(default_factory=ShutdownConfig)
     alerts: AlertsConfig = msgspec.field(default_factory=AlertsConfig)
     state: StateConfig = msgspec.field(default_factory=StateConfig)
+    account_health: AccountHealthConfig = msgspec.field(default_factory=AccountHealthConfig)
+    reputation: ReputationConfig = msgspec.field(default_factory=ReputationConfig)
     canary: CanaryConfig | None = None
 
     def __post_init__(self) -> None:
@@ -363,6 +376,13 @@ class Config(Section, frozen=True):
     def account(self, name: str) -> AccountConfig | None:
         """The ``[[accounts]]`` entry named ``name`` (None for "" or "default")."""
         return next((a for a in self.accounts if a.name == name), None)
+
+    def health_targets(self) -> list[tuple[str, str]]:
+        """The (account label, region) pairs whose health is watched: each that has a
+        queue, and each ``[[accounts]]`` entry in its region."""
+        found = {(q.account_label, self.region_of(q)) for q in self.queues}
+        found |= {(a.name, a.region or self.aws.region) for a in self.accounts}
+        return sorted(found)
 
     def region_of(self, queue: QueueConfig) -> str:
         """A queue's region: its own ``region``, else the one its URL names, else its

@@ -16,6 +16,7 @@ from sesd.causes import CAUSES
 from sesd.config.values import Duration, Secret, Section, check_http_url
 
 __all__ = [
+    "ACCOUNT_METRICS",
     "CANARY_METRICS",
     "METRICS",
     "QUANTILE_METRICS",
@@ -46,12 +47,20 @@ METRICS = (
 QUANTILE_METRICS = ("processing_p95_seconds", "delay_duration_p95_seconds")
 #: Rule metrics read from the canary rather than from a domain's windows.
 CANARY_METRICS = ("canary_missing", "canary_send_latency_seconds")
+#: Rule metrics of an (account, region): SES's view of it, sesd's reputation estimate.
+ACCOUNT_METRICS = (
+    "sending_paused",
+    "enforcement_not_healthy",
+    "quota_used_ratio",
+    "reputation_bounce_ratio",
+    "reputation_complaint_ratio",
+)
 SINK_TYPES = ("slack", "pagerduty", "alertmanager", "webhook", "console")
 
 _NAME = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 _LABEL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 #: Labels sesd sets itself on an Alertmanager alert.
-_OWN_LABELS = frozenset({"alertname", "domain", "provider", "severity"})
+_OWN_LABELS = frozenset({"alertname", "domain", "provider", "account", "region", "severity"})
 _TEMPLATE_FIELDS = {"domain": "example.com", "rule": "rule", "window": "5m"}
 
 
@@ -104,8 +113,8 @@ class RuleConfig(Section, frozen=True):
     def __post_init__(self) -> None:
         if not _NAME.fullmatch(self.name):
             raise ValueError(f"rule name {self.name!r}: use letters, digits, '-', '_', '.', ':'")
-        if self.metric not in METRICS + CANARY_METRICS:
-            known = ", ".join(METRICS + CANARY_METRICS)
+        if self.metric not in METRICS + CANARY_METRICS + ACCOUNT_METRICS:
+            known = ", ".join(METRICS + CANARY_METRICS + ACCOUNT_METRICS)
             raise ValueError(f"unknown metric {self.metric!r} (known: {known})")
         if (self.above is None) == (self.below is None):
             raise ValueError("give exactly one of `above` and `below`")
@@ -125,6 +134,8 @@ class RuleConfig(Section, frozen=True):
                 )
         if self.min_events < 0:
             raise ValueError("min_events must not be negative")
+        if self.metric in ACCOUNT_METRICS and (self.providers or self.domains):
+            raise ValueError(f"{self.metric} watches accounts: leave domains and providers out")
         if self.providers is not None:
             if self.domains is not None:
                 raise ValueError("give `domains` or `providers`, not both")

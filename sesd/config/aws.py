@@ -14,9 +14,16 @@ from urllib.parse import urlparse
 
 import msgspec
 
-from sesd.config.values import Secret, Section, check_http_url
+from sesd.config.values import Duration, Secret, Section, check_http_url
 
-__all__ = ["AccountConfig", "AwsConfig", "QueueConfig", "region_of_url"]
+__all__ = [
+    "AccountConfig",
+    "AccountHealthConfig",
+    "AwsConfig",
+    "QueueConfig",
+    "ReputationConfig",
+    "region_of_url",
+]
 
 _REGION = re.compile(r"[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d")
 #: sqs.REGION.amazonaws.com (and .com.cn), or the legacy REGION.queue.amazonaws.com.
@@ -121,3 +128,35 @@ class QueueConfig(Section, frozen=True):
     def account_label(self) -> str:
         """The ``account`` label: the account's name, ``default`` without one."""
         return self.account or "default"
+
+
+class AccountHealthConfig(Section, frozen=True):
+    """``[account_health]``: SES's own view of each (account, region) with a queue or an
+    ``[[accounts]]`` entry, polled: SESv2 GetAccount, and CloudWatch's AWS/SES
+    reputation metrics."""
+
+    enabled: bool = True
+    poll_every: Duration = msgspec.field(default_factory=lambda: Duration("5m"))
+    #: Also read ``Reputation.BounceRate`` and ``Reputation.ComplaintRate``.
+    cloudwatch: bool = True
+    #: Other endpoints (local ones, in tests); default: ``[aws] endpoint_url``.
+    ses_endpoint_url: str | None = None
+    cloudwatch_endpoint_url: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.poll_every.seconds < 10:
+            raise ValueError("poll_every must be at least 10s")
+        for url in (self.ses_endpoint_url, self.cloudwatch_endpoint_url):
+            if url is not None:
+                check_http_url(url)
+
+
+class ReputationConfig(Section, frozen=True):
+    """``[reputation]``: sesd's estimate of AWS's bounce and complaint rates."""
+
+    #: Sends the rates are taken over, per account and region (and configuration set).
+    window_sends: int = 10_000
+
+    def __post_init__(self) -> None:
+        if not 100 <= self.window_sends <= 1_000_000:
+            raise ValueError("window_sends must be between 100 and 1000000")

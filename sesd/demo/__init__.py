@@ -78,6 +78,10 @@ sizes = ["1m", "5m", "15m"]
 [providers]
 nameservers = ["{nameserver}"]
 
+# moto has no SESv2 GetAccount: the demo shows sesd's own reputation estimate.
+[account_health]
+enabled = false
+
 [shutdown]
 grace_period = "5s"
 

@@ -1,0 +1,192 @@
+"""SES's own view of each (account, region), polled every ``poll_every``.
+
+SESv2 ``GetAccount``: whether sending is enabled, the enforcement status
+(HEALTHY, PROBATION, SHUTDOWN), production access and the send quota.
+CloudWatch ``GetMetricData``: ``AWS/SES`` ``Reputation.BounceRate`` and
+``Reputation.ComplaintRate``, AWS's own figures. A call that fails
+(throttled, not permitted) is counted, and logged once per change of state
+(failing with a new error, or answering again); it never touches ingestion.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final
+
+import aiohttp
+import anyio
+from botocore.exceptions import BotoCoreError, ClientError
+
+from sesd.logs import get_logger
+
+__all__ = ["STATUSES", "AccountPoller", "AccountStatus", "Target"]
+
+#: (account label, region)
+Target = tuple[str, str]
+STATUSES: Final = ("HEALTHY", "PROBATION", "SHUTDOWN")
+_ERRORS = (ClientError, BotoCoreError, aiohttp.ClientError, OSError, asyncio.TimeoutError)
+#: CloudWatch's reputation metrics, and the query id of each.
+_REPUTATION = {"bounce": "Reputation.BounceRate", "complaint": "Reputation.ComplaintRate"}
+
+
+@dataclass(slots=True)
+class AccountStatus:
+    """What the last successful polls said of one (account, region)."""
+
+    sending_enabled: bool | None = None
+    enforcement: str | None = None
+    production: bool | None = None
+    max_24h: float | None = None
+    max_rate: float | None = None
+    sent_24h: float | None = None
+    #: AWS's own reputation figures (CloudWatch), by ``bounce`` / ``complaint``.
+    aws: dict[str, float] = field(default_factory=dict)
+    polled_at: float | None = None
+
+    @property
+    def quota_used_ratio(self) -> float | None:
+        if self.max_24h is None or self.sent_24h is None or self.max_24h <= 0:
+            return None
+        return self.sent_24h / self.max_24h
+
+
+#: Makes (or finds) the client of a service for a target.
+ClientFor = Callable[[str, Target], Awaitable[Any]]
+
+
+class AccountPoller:
+    """Polls every target; :attr:`status` holds the latest answers, :attr:`errors` the
+    failed calls by (target, api, error code)."""
+
+    def __init__(
+        self,
+        targets: list[Target],
+        client_for: ClientFor,
+        *,
+        every: float,
+        cloudwatch: bool,
+        clock: Callable[[], float],
+        status: dict[Target, AccountStatus] | None = None,
+        on_change: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.targets = targets
+        self._client_for = client_for
+        self._every = every
+        self._cloudwatch = cloudwatch
+        self._clock = clock
+        self._on_change = on_change
+        #: The latest answers by target (the pipeline's ``accounts``, which rules read).
+        self.status: dict[Target, AccountStatus] = {} if status is None else status
+        for target in targets:
+            self.status.setdefault(target, AccountStatus())
+        self.errors: dict[tuple[str, str, str, str], int] = {}
+        self._failing: dict[tuple[Target, str], str] = {}  # (target, api) -> error code
+        self._log = get_logger(component="account_health")
+
+    async def run(self) -> None:
+        """Poll every target now and every ``every`` seconds, until cancelled."""
+        while True:
+            await self.poll_once()
+            await anyio.sleep(self._every)
+
+    async def poll_once(self) -> None:
+        """One round over every target."""
+        for target in self.targets:
+            status = self.status.setdefault(target, AccountStatus())
+            await self._call(target, "get_account", self._account, status)
+            if self._cloudwatch:
+                await self._call(target, "get_metric_data", self._reputation, status)
+            status.polled_at = self._clock()
+        self._on_change()
+
+    async def _call(
+        self,
+        target: Target,
+        api: str,
+        read: Callable[[Target, AccountStatus], Awaitable[None]],
+        status: AccountStatus,
+    ) -> None:
+        try:
+            await read(target, status)
+        except _ERRORS as exc:
+            code = _code(exc)
+            key = (*target, api, code)
+            self.errors[key] = self.errors.get(key, 0) + 1
+            if self._failing.get((target, api)) != code:
+                self._failing[(target, api)] = code
+                self._log.warning(
+                    "sesd.account.poll_failed",
+                    account=target[0],
+                    region=target[1],
+                    api=api,
+                    error=code,
+                    hint=_hint(api, code),
+                )
+            return
+        if self._failing.pop((target, api), None) is not None:
+            self._log.info(
+                "sesd.account.poll_recovered", account=target[0], region=target[1], api=api
+            )
+
+    async def _account(self, target: Target, status: AccountStatus) -> None:
+        ses = await self._client_for("sesv2", target)
+        answer = await ses.get_account()
+        quota = answer.get("SendQuota", {})
+        enforcement = answer.get("EnforcementStatus")
+        before = (status.sending_enabled, status.enforcement)
+        status.sending_enabled = bool(answer.get("SendingEnabled", False))
+        status.enforcement = enforcement if enforcement in STATUSES else None
+        status.production = bool(answer.get("ProductionAccessEnabled", False))
+        status.max_24h = quota.get("Max24HourSend")
+        status.max_rate = quota.get("MaxSendRate")
+        status.sent_24h = quota.get("SentLast24Hours")
+        if before != (status.sending_enabled, status.enforcement) and before != (None, None):
+            self._log.warning(
+                "sesd.account.status_changed",
+                account=target[0],
+                region=target[1],
+                sending_enabled=status.sending_enabled,
+                enforcement=status.enforcement,
+            )
+
+    async def _reputation(self, target: Target, status: AccountStatus) -> None:
+        cloudwatch = await self._client_for("cloudwatch", target)
+        end = datetime.fromtimestamp(self._clock(), UTC)
+        answer = await cloudwatch.get_metric_data(
+            MetricDataQueries=[
+                {
+                    "Id": kind,
+                    "MetricStat": {
+                        "Metric": {"Namespace": "AWS/SES", "MetricName": name},
+                        "Period": 300,
+                        "Stat": "Average",
+                    },
+                }
+                for kind, name in _REPUTATION.items()
+            ],
+            StartTime=end - timedelta(hours=6),
+            EndTime=end,
+            ScanBy="TimestampDescending",
+        )
+        for result in answer.get("MetricDataResults", []):
+            values = result.get("Values", [])
+            if values and result.get("Id") in _REPUTATION:
+                status.aws[result["Id"]] = float(values[0])  # the newest first
+
+
+def _code(exc: BaseException) -> str:
+    if isinstance(exc, ClientError):
+        return str(exc.response.get("Error", {}).get("Code", "")) or type(exc).__name__
+    return type(exc).__name__
+
+
+def _hint(api: str, code: str) -> str:
+    if "AccessDenied" in code or code == "UnauthorizedOperation":
+        permission = "ses:GetAccount" if api == "get_account" else "cloudwatch:GetMetricData"
+        return f"grant {permission} to the credentials (or role) sesd uses here"
+    if "Throttl" in code or code == "TooManyRequestsException":
+        return "throttled: the next poll tries again"
+    return "the next poll tries again"

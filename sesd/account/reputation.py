@@ -1,0 +1,153 @@
+"""sesd's live estimate of AWS's reputation arithmetic, from the events.
+
+AWS computes an account's bounce rate from hard (Permanent) bounces and its
+complaint rate from complaints, each over the sends of a recent window of
+send volume, not over a fixed period, and leaves the mailbox simulator out.
+Here, per (account, region) and per (account, region, configuration set):
+the last ``window_sends`` eligible sends (recipients of Send events, whose
+address is not the simulator's), and the hard bounces and complaints that
+arrived since the oldest of them. Until a Send event is seen for a key, the
+denominator is its delivered and bounced recipients instead (Send events are
+not always published).
+
+Pure code: no clock, no I/O.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass
+from typing import Final
+
+__all__ = ["REVIEW", "Estimate", "Reputation", "ReputationKey"]
+
+#: (account label, region, configuration set; "" for the whole account and region)
+ReputationKey = tuple[str, str, str]
+
+#: AWS's published levels: an account is reviewed at a 5% bounce rate or a 0.1%
+#: complaint rate, and may be paused at 10% or 0.5%.
+REVIEW: Final = {"bounce": 0.05, "complaint": 0.001}
+PAUSE: Final = {"bounce": 0.10, "complaint": 0.005}
+_SIMULATOR: Final = "@simulator.amazonses.com"
+
+
+@dataclass(frozen=True, slots=True)
+class Estimate:
+    """One key's figures now."""
+
+    sends: int
+    bounces: int
+    complaints: int
+    #: True while the denominator is Send events (False: delivered + bounced).
+    from_sends: bool
+
+    @property
+    def bounce_ratio(self) -> float | None:
+        return self.bounces / self.sends if self.sends else None
+
+    @property
+    def complaint_ratio(self) -> float | None:
+        return self.complaints / self.sends if self.sends else None
+
+    def to_review(self, kind: str) -> int:
+        """How many more hard bounces (or complaints), with no more sends, would reach
+        AWS's review level."""
+        count = self.bounces if kind == "bounce" else self.complaints
+        return max(0, math.ceil(REVIEW[kind] * self.sends - count))
+
+
+class _Window:
+    """The last ``size`` sends (as sequence numbers) and what happened since the oldest."""
+
+    __slots__ = ("bounces", "complaints", "from_sends", "next", "sends", "size")
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.next = 0  # the sequence number of the next send
+        self.sends: deque[int] = deque(maxlen=size)
+        self.bounces: deque[int] = deque()  # the send count when each arrived
+        self.complaints: deque[int] = deque()
+        self.from_sends = False
+
+    def sent(self, n: int) -> None:
+        for _ in range(n):
+            self.sends.append(self.next)
+            self.next += 1
+        self._prune()
+
+    def _prune(self) -> None:
+        """Forget what arrived before the oldest send still in the window (at most as
+        many as the window holds sends)."""
+        oldest = self.sends[0] if self.sends else self.next
+        for found in (self.bounces, self.complaints):
+            while found and (found[0] <= oldest or len(found) > self.size):
+                found.popleft()
+
+    def arrived(self, found: deque[int], n: int) -> None:
+        """``n`` hard bounces or complaints arrived now (after the newest send)."""
+        found.extend([self.next] * n)
+        self._prune()
+
+    def estimate(self) -> Estimate:
+        return Estimate(len(self.sends), len(self.bounces), len(self.complaints), self.from_sends)
+
+
+class Reputation:
+    """The estimate for every key seen."""
+
+    def __init__(self, window_sends: int) -> None:
+        self.window_sends = window_sends
+        self._windows: dict[ReputationKey, _Window] = {}
+
+    def _keys(self, account: str, region: str, config_set: str) -> list[ReputationKey]:
+        keys: list[ReputationKey] = [(account, region, "")]
+        if config_set:
+            keys.append((account, region, config_set))
+        return keys
+
+    def _window(self, key: ReputationKey) -> _Window:
+        found = self._windows.get(key)
+        if found is None:
+            found = self._windows[key] = _Window(self.window_sends)
+        return found
+
+    def observe(
+        self,
+        account: str,
+        region: str,
+        config_set: str,
+        event_type: str,
+        recipients: list[str],
+        hard: bool = False,
+    ) -> None:
+        """One event's eligible recipients: ``send``, ``delivery``, ``bounce`` (``hard``
+        for a Permanent one) or ``complaint``."""
+        n = sum(1 for r in recipients if not r.lower().endswith(_SIMULATOR))
+        if not n:
+            return
+        for key in self._keys(account, region, config_set):
+            window = self._window(key)
+            if event_type == "send":
+                if not window.from_sends:
+                    # Send events are published: they are the denominator from now on.
+                    window.from_sends = True
+                    window.sends.clear()
+                    window.bounces.clear()
+                    window.complaints.clear()
+                window.sent(n)
+            elif event_type in ("delivery", "bounce") and not window.from_sends:
+                window.sent(n)
+            if event_type == "bounce" and hard:
+                window.arrived(window.bounces, n)
+            elif event_type == "complaint":
+                window.arrived(window.complaints, n)
+
+    def estimate(self, key: ReputationKey) -> Estimate | None:
+        """The figures of ``key`` (None before its first eligible event). A pure read."""
+        found = self._windows.get(key)
+        return None if found is None else found.estimate()
+
+    def seen(self) -> list[ReputationKey]:
+        """Every key seen, in order."""
+        return sorted(self._windows)
