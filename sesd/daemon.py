@@ -349,6 +349,9 @@ class Daemon:
         self.alerting.reconfigure(merged)
         if self.aws is not None:
             self.aws.reconfigure(merged)
+        if self.account_poller is not None:
+            # Queues and accounts a reload adds are watched from the next poll.
+            self.account_poller.targets = merged.health_targets()
         await self._requeue(old, merged)
         if old.canary != merged.canary:
             self._canary_stop.set()

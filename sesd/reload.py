@@ -25,6 +25,8 @@ RESTART_KEYS = (
     "dimensions",
     "ingest",
     "providers",
+    "account_health",
+    "reputation",
     "state",
     "logging.format",
     "logging.log_recipients",
@@ -64,6 +66,8 @@ def merge(old: Config, new: Config) -> tuple[Config, list[str]]:
             windows=old.windows,
             dimensions=old.dimensions,
             providers=old.providers,
+            account_health=old.account_health,
+            reputation=old.reputation,
             ingest=old.ingest,
             state=old.state,
             logging=msgspec.structs.replace(

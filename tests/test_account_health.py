@@ -334,3 +334,46 @@ def test_targets_are_each_account_and_region_with_a_queue_or_an_account_entry() 
         ("eu", "eu-west-1"),
     ]
     assert AccountStatus().quota_used_ratio is None
+
+
+async def test_the_daemon_polls_at_start_and_serves_what_it_heard(
+    local_sqs: LocalSqs, sqs: Any
+) -> None:
+    """A running daemon polls its queue's (account, region) at start (GetAccount on the
+    fake, CloudWatch on moto) and serves the answers on /metrics; an account rule fires
+    on a paused account at the next evaluation."""
+    import aiohttp
+
+    from tests.conftest import make_queue, running
+
+    url, _ = await make_queue(sqs)
+    async with FakeSes() as fake:
+        fake.account = {**fake.account, "SendingEnabled": False, "EnforcementStatus": "SHUTDOWN"}
+        config = parse_config(
+            f'[aws]\nendpoint_url = "{local_sqs.url}"\n'
+            f'[[queues]]\nurl = "{url}"\nname = "q"\nregion = "eu-west-1"\n'
+            f'[account_health]\nses_endpoint_url = "{fake.url}"\n'
+            f'cloudwatch_endpoint_url = "{local_sqs.url}"\n'
+            '[alerts]\nevaluate_every = "1s"\ngroup_wait = "0s"\n' + RULES
+        )
+        console = io.StringIO()
+        async with running(config, console=console) as daemon:
+            await daemon.changes.wait_for(
+                lambda: (
+                    "ses-sending-paused" in console.getvalue()
+                    and "ses-not-healthy" in console.getvalue()
+                )
+            )
+            metrics = f"http://127.0.0.1:{daemon.http_port}/metrics"
+            async with aiohttp.ClientSession() as http, http.get(metrics) as response:
+                text = await response.text()
+    assert fake.account_requests >= 1
+    assert 'sesd_ses_sending_enabled{account="default",region="eu-west-1"} 0.0' in text
+    assert (
+        'sesd_ses_enforcement_status{account="default",region="eu-west-1",status="SHUTDOWN"} 1.0'
+        in text
+    )
+    assert "[FIRING] ses-sending-paused: account default/eu-west-1 sending_paused 1" in (
+        console.getvalue()
+    )
+    assert "enforcement status: SHUTDOWN" in console.getvalue()

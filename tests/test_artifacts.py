@@ -314,6 +314,10 @@ def test_dashboard_covers_what_operators_need() -> None:
         "sesd_provider_window_delay_ratio",
         "sesd_provider_delayed_recipients_pending",
         "sesd_dns_lookups_total",
+        "sesd_ses_reputation_bounce_ratio",
+        "sesd_ses_reputation_complaint_ratio",
+        "sesd_ses_sending_enabled",
+        "sesd_ses_enforcement_status",
     ):
         assert metric in exprs, metric
     assert "sum by (cause)" in exprs  # the cause panel

@@ -59,6 +59,10 @@ def replica_config(local: LocalSqs, shared: str, private: str) -> Any:
 EMPTY_HERE = {
     'ALERTS{alertname=~"Sesd.*"': "no incident long enough for a Prometheus alert",
     "sesd_canary_": "no [canary] in this test",
+    "sesd_ses_sending_enabled": "no account polls here (moto has no GetAccount)",
+    "sesd_ses_enforcement_status": "no account polls here",
+    "sesd_ses_quota_used_ratio": "no account polls here",
+    "sesd_ses_poll_errors_total": "no account polls here",
 }
 
 
