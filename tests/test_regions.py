@@ -179,3 +179,40 @@ def test_an_alert_names_the_accounts_and_regions_of_its_sending_identities() -> 
     assert alert.regions == ["eu-central-1", "eu-west-1"]
     assert alert.accounts == ["123456789012", OTHER_ACCOUNT]
     assert f"accounts: 123456789012, {OTHER_ACCOUNT}" in describe(alert)
+
+
+async def test_an_accounts_credentials_are_asked_for_again_before_they_expire() -> None:
+    """The role is assumed at the first use of the account's credentials, and again once
+    they are within the SDK's refresh window of expiring (not before)."""
+    from contextlib import AsyncExitStack
+    from datetime import UTC, datetime, timedelta
+
+    from sesd.aws import AwsClients
+
+    config = parse_config(f'[[accounts]]\nname = "prod-eu"\nrole_arn = "{ROLE}"\n')
+    asked: list[str] = []
+    lifetime = [timedelta(hours=1)]
+
+    async def assume(account: Any) -> dict[str, str]:
+        asked.append(account.name)
+        return {
+            "access_key": f"AKIA{len(asked)}",
+            "secret_key": "secret",
+            "token": "token",
+            "expiry_time": (datetime.now(UTC) + lifetime[0]).isoformat(),
+        }
+
+    async with AsyncExitStack() as stack:
+        clients = AwsClients(config, stack)
+        clients._assume = assume  # type: ignore[method-assign]
+        credentials: Any = await clients._session("prod-eu").get_credentials()
+        assert asked == []  # nothing asked until the credentials are used
+        first = await credentials.get_frozen_credentials()
+        again = await credentials.get_frozen_credentials()
+        assert asked == ["prod-eu"]
+        assert first.access_key == again.access_key == "AKIA1"
+        lifetime[0] = timedelta(minutes=5)  # inside the SDK's mandatory refresh window
+        credentials._expiry_time = datetime.now(UTC) + timedelta(minutes=5)
+        refreshed = await credentials.get_frozen_credentials()
+        assert asked == ["prod-eu", "prod-eu"]
+        assert refreshed.access_key == "AKIA2"
