@@ -1,96 +1,50 @@
 """``sesd replay``: recorded events through the same pipeline, offline, in event time.
 
-Accepted input, per file (``-`` is standard input): one JSON document (an
-event or envelope, an array of them, an SQS ``receive-message`` output with
-``Messages``), or JSON lines of the same. An object with a string ``Body`` is
-an SQS message and its body is used.
+The input is read as a stream (sesd.archive: files, directories, globs, stdin,
+gzip; newline-delimited JSON, Firehose's concatenated objects, an array or an
+SQS dump), so memory does not depend on its size. Events are applied in the
+order read, each at its own event time, as the daemon applies them.
 """
 
 from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import Iterable, Iterator
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, Final
 
 import anyio
 import msgspec
 
 from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.rules import Transition
+from sesd.archive import MAX_BODY, TOO_LARGE, bodies, sources
 from sesd.config import Config
 from sesd.decode import Event, decode_body
 from sesd.domains import domain_of
-from sesd.events import EVENT_TYPES, Invalid, Skipped
+from sesd.events import EVENT_TYPES, Invalid
 from sesd.metrics import OUTCOMES
 from sesd.pipeline import Pipeline
 from sesd.state import StateError, providers_cache, read_state
 from sesd.timestamps import iso
 
-__all__ = ["Replay", "read_bodies", "run_replay"]
+__all__ = ["Replay", "run_replay"]
 
 _QUEUE = "replay"
-
-
-def read_bodies(paths: Iterable[str]) -> Iterator[bytes]:
-    """Every message body in the given files, in file order."""
-    for path in paths:
-        if path == "-":
-            data = sys.stdin.buffer.read()
-        else:
-            with open(path, "rb") as handle:
-                data = handle.read()
-        yield from _bodies_in(data)
-
-
-def _bodies_in(data: bytes) -> Iterator[bytes]:
-    try:
-        document = msgspec.json.decode(data)
-    except msgspec.DecodeError:
-        # Not one document: JSON lines (a line that is not JSON is still a body,
-        # and the pipeline counts it as invalid).
-        for line in data.splitlines():
-            if line.strip():
-                yield from _bodies_of(line, _maybe_json(line))
-        return
-    if isinstance(document, list):
-        for item in document:
-            yield from _bodies_of(msgspec.json.encode(item), item)
-    elif isinstance(document, dict) and isinstance(document.get("Messages"), list):
-        for item in document["Messages"]:
-            yield from _bodies_of(msgspec.json.encode(item), item)
-    else:
-        yield from _bodies_of(data, document)
-
-
-def _maybe_json(line: bytes) -> Any:
-    try:
-        return msgspec.json.decode(line)
-    except msgspec.DecodeError:
-        return None
-
-
-def _bodies_of(raw: bytes, item: Any) -> Iterator[bytes]:
-    if isinstance(item, dict) and isinstance(item.get("Body"), str):
-        yield item["Body"].encode()
-    elif isinstance(item, str):
-        yield item.encode()
-    else:
-        yield raw
+_TOO_LARGE: Final = Invalid("too_large", f"a body over {MAX_BODY >> 20} MiB, not decoded")
+#: The exit status of a replay that skipped an input it could not read.
+EXIT_SKIPPED: Final = 3
 
 
 class Replay:
-    """Feeds bodies in event-time order; ``now`` is the latest event time fed.
+    """Feeds bodies in the order read; ``now`` is the latest event time fed.
 
     Alert rules are evaluated as the daemon would, every ``evaluate_every`` of
     event time; firing and resolve transitions are recorded with that time.
     """
 
-    def __init__(self, config: Config, *, dns: bool = False) -> None:
+    def __init__(self, config: Config) -> None:
         self.pipeline = Pipeline(config)
-        #: Whether to look up the MX of recipient domains before applying events (else
-        #: providers come from consumer names and the state file's cache only).
-        self.dns = dns
         self.evaluator = Evaluator(config.alerts, [spec.name for spec in self.pipeline.specs])
         self.every = config.alerts.evaluate_every.seconds
         self.alerts: list[dict[str, Any]] = []
@@ -130,25 +84,38 @@ class Replay:
         self.evaluator.due(at, flush=True)  # grouping is for sinks; replay lists each
 
     def run(self, bodies: Iterable[bytes]) -> None:
-        """Decode everything, sort by event time (stable), and apply in that order."""
-        decoded: list[tuple[float, Event | Skipped | Invalid]] = []
-        last = 0.0
+        """Apply every body in the order read, each at its own event time (``now`` is
+        the latest event time so far, as the daemon's clock would be); rules are
+        evaluated as event time passes. Nothing is held but the pipeline's state."""
+        for body in bodies:
+            item = _TOO_LARGE if body is TOO_LARGE else decode_body(body)
+            if isinstance(item, Event):
+                t = item.time
+                if t > self.now:
+                    self._evaluate_until(t)
+                    self.now = t
+            self.pipeline.apply(item, _QUEUE, self.now)
+        if self.now:
+            self._evaluate_until(self.now, final=True)
+
+    async def prefetch(self, bodies: Iterable[bytes]) -> None:
+        """Look up the providers of the recipient domains in ``bodies`` (a first pass
+        over the input; as many domains as the cache holds), for ``--dns``."""
+        resolver = self.pipeline.resolver
+        if resolver is None:
+            return
+        domains: dict[str, None] = {}
+        latest = 0.0
         for body in bodies:
             item = decode_body(body)
-            if isinstance(item, Event):
-                last = item.time
-            decoded.append((last, item))
-        decoded.sort(key=lambda pair: pair[0])
-        resolver = self.pipeline.resolver
-        if self.dns and resolver is not None and decoded:
-            anyio.run(resolver.prefetch, _domains(decoded), decoded[-1][0])
-        for t, item in decoded:
-            if t > self.now:
-                self._evaluate_until(t)
-            self.now = max(self.now, t)
-            self.pipeline.apply(item, _QUEUE, self.now)
-        if decoded:
-            self._evaluate_until(self.now, final=True)
+            if not isinstance(item, Event):
+                continue
+            latest = max(latest, item.time)
+            for address in item.recipients:
+                domain = domain_of(address)
+                if domain is not None and len(domains) < resolver.capacity:
+                    domains[domain] = None
+        await resolver.prefetch(domains, latest)
 
     def document(self) -> dict[str, Any]:
         """The ``--json`` document of SPEC section 7 (plus ``windows`` and ``invalid``)."""
@@ -198,18 +165,6 @@ def _per_type(recipients: dict[str, list[int]]) -> dict[str, dict[str, int]]:
         label: {name: n for name, n in zip(EVENT_TYPES, counts, strict=True) if n}
         for label, counts in sorted(recipients.items())
     }
-
-
-def _domains(decoded: list[tuple[float, Event | Skipped | Invalid]]) -> Iterator[str]:
-    """The distinct recipient domains of the decoded events, in order."""
-    seen: set[str] = set()
-    for _, item in decoded:
-        if isinstance(item, Event):
-            for address in item.recipients:
-                domain = domain_of(address)
-                if domain is not None and domain not in seen:
-                    seen.add(domain)
-                    yield domain
 
 
 def _ratio(value: float | None) -> str:
@@ -264,7 +219,7 @@ def render_text(document: dict[str, Any]) -> str:
 
 def run_replay(config: Config, paths: list[str], *, as_json: bool, dns: bool = False) -> int:
     """The ``replay`` command; prints to standard output and returns the exit code."""
-    replay = Replay(config, dns=dns)
+    replay = Replay(config)
     resolver = replay.pipeline.resolver
     if resolver is not None and config.state.path:
         # The daemon's cached providers, so a replay knows them without DNS.
@@ -272,10 +227,23 @@ def run_replay(config: Config, paths: list[str], *, as_json: bool, dns: bool = F
             blob = read_state(config.state.path)
             if blob is not None:
                 resolver.restore(providers_cache(blob))
-    replay.run(read_bodies(paths))
+    found, problems = sources(paths)
+    if dns:
+        if any(source.name == "-" for source in found):
+            print(
+                "sesd: replay --dns reads its input twice: give files, not stdin", file=sys.stderr
+            )
+            return 2
+        anyio.run(replay.prefetch, bodies(found))
+        for source in found:
+            source.errors.clear()  # reported once, from the replay itself
+    replay.run(bodies(found))
+    problems += [error for source in found for error in source.errors]
     document = replay.document()
     if as_json:
         sys.stdout.write(msgspec.json.encode(document).decode() + "\n")
     else:
         sys.stdout.write(render_text(document) + "\n")
-    return 0
+    for problem in problems:
+        print(f"sesd: replay skipped {problem}", file=sys.stderr)
+    return EXIT_SKIPPED if problems else 0

@@ -328,19 +328,21 @@ def _events(path: Path) -> Path:
 async def test_replay_counts_providers_with_dns_when_asked(tmp_path: Path) -> None:
     """Without --dns only consumer domains are known; with it, the MX of the others is
     looked up first (nowhere.example has no records: none)."""
-    from sesd.replay import Replay, read_bodies
+    from sesd.archive import read_paths
+    from sesd.replay import Replay
 
     events = _events(tmp_path / "events.jsonl")
     with dns_server(_zone()) as address:
         config = parse_config(f'[providers]\nnameservers = ["{address}"]\nrate = 200\n')
         offline = Replay(config)
-        await anyio.to_thread.run_sync(offline.run, read_bodies([str(events)]))
+        await anyio.to_thread.run_sync(offline.run, read_paths([str(events)]))
         assert offline.document()["providers"] == {
             "google": {"delivery": 1},
             "unknown": {"delivery": 2, "delivery_delay": 1},
         }
-        looked_up = Replay(config, dns=True)
-        await anyio.to_thread.run_sync(looked_up.run, read_bodies([str(events)]))
+        looked_up = Replay(config)
+        await looked_up.prefetch(read_paths([str(events)]))
+        await anyio.to_thread.run_sync(looked_up.run, read_paths([str(events)]))
     assert looked_up.document()["providers"] == {
         "google": {"delivery": 1},
         "microsoft": {"delivery": 1},

@@ -120,6 +120,11 @@ class ProviderResolver:
         )
 
     @property
+    def capacity(self) -> int:
+        """How many domains the cache holds."""
+        return self._max_cache
+
+    @property
     def queued(self) -> int:
         """Domains waiting for a lookup."""
         return len(self._queued)

@@ -1,0 +1,264 @@
+"""Recorded events, read as a stream: memory does not depend on the input's size.
+
+Inputs: files, directories (recursive, in name order), globs and ``-`` (stdin);
+``.gz`` files are decompressed as they are read. In each, newline-delimited
+JSON, or JSON objects written back to back with no delimiter (Kinesis Data
+Firehose's default), or one pretty-printed document: a JSON array (of events,
+envelopes or SQS messages) or an SQS ``receive-message`` output with
+``Messages``. An object with a string ``Body`` is an SQS message and its body
+is used.
+
+A value larger than :data:`MAX_BODY` is not decoded: it is counted and
+skipped, and the stream goes on. A file that cannot be read is reported, and
+the others go on.
+"""
+
+from __future__ import annotations
+
+import glob
+import gzip
+import os
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import IO, Any, Final
+
+import msgspec
+
+__all__ = ["MAX_BODY", "TOO_LARGE", "Source", "bodies", "read_paths", "sources"]
+
+#: The largest body decoded (SES event bodies are well under 256 KB, SQS's limit).
+MAX_BODY: Final = 1 << 20
+#: What a body too large to decode is replaced by (the pipeline counts it invalid).
+TOO_LARGE: Final = b"\x00too large"
+#: How much is read at a time.
+_CHUNK: Final = 1 << 20
+#: A top-level array or pretty-printed document is read whole, up to this size.
+MAX_DOCUMENT: Final = 256 << 20
+
+_decode = msgspec.json.Decoder().decode
+_encode = msgspec.json.encode
+
+
+@dataclass(slots=True)
+class Source:
+    """One input: a path (``-`` for stdin), its size when known, and what went wrong."""
+
+    name: str
+    size: int | None = None
+    errors: list[str] = field(default_factory=list)
+
+
+def sources(paths: Iterable[str]) -> tuple[list[Source], list[str]]:
+    """The inputs ``paths`` name (directories walked in name order, globs expanded),
+    and a line for each that names nothing readable."""
+    found: list[Source] = []
+    problems: list[str] = []
+    for path in paths:
+        if path == "-":
+            found.append(Source("-"))
+            continue
+        matches = sorted(glob.glob(path, recursive=True)) if glob.has_magic(path) else [path]
+        if not matches:
+            problems.append(f"{path}: no such file or directory")
+        for match in matches:
+            if os.path.isdir(match):
+                for root, dirs, files in os.walk(match):
+                    dirs.sort()
+                    found.extend(_source(os.path.join(root, name)) for name in sorted(files))
+            elif os.path.exists(match):
+                found.append(_source(match))
+            else:
+                problems.append(f"{match}: no such file or directory")
+    return found, problems
+
+
+def _source(path: str) -> Source:
+    try:
+        return Source(path, os.path.getsize(path))
+    except OSError:
+        return Source(path)
+
+
+def _open(source: Source) -> IO[bytes]:
+    raw: IO[bytes] = sys.stdin.buffer if source.name == "-" else open(source.name, "rb")  # noqa: SIM115
+    head = raw.peek(2)[:2] if hasattr(raw, "peek") else b""
+    if source.name.endswith(".gz") or head == b"\x1f\x8b":
+        return gzip.GzipFile(fileobj=raw)  # type: ignore[return-value]
+    return raw
+
+
+def bodies(
+    items: Iterable[Source], on_bytes: Callable[[int], None] = lambda n: None
+) -> Iterator[bytes]:
+    """Every message body of every input, in order. ``on_bytes`` hears how many (raw,
+    compressed) bytes of input were read, for progress. A source that fails midway
+    keeps what it yielded and records the error."""
+    for source in items:
+        try:
+            handle = _open(source)
+        except OSError as exc:
+            source.errors.append(f"{source.name}: cannot read: {exc.strerror or exc}")
+            continue
+        raw = getattr(handle, "fileobj", handle)
+        try:
+            yield from _values(_chunks(handle, raw, on_bytes))
+        except (OSError, EOFError, gzip.BadGzipFile) as exc:
+            source.errors.append(f"{source.name}: stopped reading: {exc}")
+        finally:
+            if source.name != "-":
+                handle.close()
+                if raw is not handle:
+                    raw.close()
+
+
+def _chunks(handle: IO[bytes], raw: Any, on_bytes: Callable[[int], None]) -> Iterator[bytes]:
+    position = _tell(raw)
+    while chunk := handle.read(_CHUNK):
+        now = _tell(raw)
+        on_bytes(now - position if now >= 0 and position >= 0 else len(chunk))
+        position = now
+        yield chunk
+
+
+def _tell(raw: Any) -> int:
+    try:
+        return int(raw.tell())
+    except (OSError, AttributeError, ValueError):
+        return -1
+
+
+def _values(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """The bodies in a byte stream, whichever of the accepted forms it is in."""
+    pending = b""
+    first = True
+    for chunk in chunks:
+        data = pending + chunk
+        if first:
+            stripped = data.lstrip()
+            if not stripped:
+                pending = b""
+                continue
+            first = False
+            if stripped[:1] == b"[" or _pretty(stripped):
+                yield from _document(data, chunks)
+                return
+        lines = data.split(b"\n")
+        pending = lines.pop()
+        yield from _lines(lines)
+        if len(pending) > _CHUNK:
+            cut = pending.rfind(b"}{")
+            if cut >= 0:
+                # Firehose's objects back to back, all on one line: those complete so far.
+                yield from _concatenated(pending[: cut + 1])
+                pending = pending[cut + 1 :]
+            if len(pending) > MAX_BODY:
+                # One value larger than any event, with more to come: skip to its end.
+                yield TOO_LARGE
+                pending = _skip_line(chunks)
+    if pending.strip():
+        yield from _lines([pending])
+
+
+def _pretty(data: bytes) -> bool:
+    """Whether a stream opening with ``{`` is one indented document (an SQS dump from
+    the AWS CLI) rather than events a line each."""
+    line = data.split(b"\n", 1)[0].strip()
+    return line == b"{"
+
+
+def _skip_line(chunks: Iterator[bytes]) -> bytes:
+    """Read on to the end of the current line; returns what follows it."""
+    for chunk in chunks:
+        end = chunk.find(b"\n")
+        if end >= 0:
+            return chunk[end + 1 :]
+    return b""
+
+
+def _lines(lines: list[bytes]) -> Iterator[bytes]:
+    for line in lines:
+        line = line.strip()
+        if not line:
+            continue
+        if len(line) > MAX_BODY and b"}{" not in line:
+            yield TOO_LARGE
+            continue
+        try:
+            value = _decode(line)
+        except msgspec.DecodeError:
+            if b"}{" in line:
+                yield from _concatenated(line)
+            else:
+                yield line  # not JSON: the pipeline counts it invalid
+            continue
+        yield from _bodies_of(line, value)
+
+
+def _concatenated(line: bytes) -> Iterator[bytes]:
+    """Objects written back to back (Firehose with no delimiter): split where one ends
+    and the next begins, joining pieces again where ``}{`` was inside a string."""
+    pieces = line.split(b"}{")
+    current = b""
+    for i, piece in enumerate(pieces):
+        piece = (b"" if i == 0 else b"{") + piece + (b"" if i == len(pieces) - 1 else b"}")
+        current = current + piece if current else piece
+        if len(current) > MAX_BODY:
+            yield TOO_LARGE
+            current = b""
+            continue
+        try:
+            value = _decode(current)
+        except msgspec.DecodeError:
+            continue  # not whole yet: the split was inside a string
+        yield from _bodies_of(current, value)
+        current = b""
+    if current:
+        yield current  # never became valid JSON: invalid
+
+
+def _document(data: bytes, chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """One JSON document (an array, an SQS dump): read whole, up to MAX_DOCUMENT."""
+    parts = [data]
+    size = len(data)
+    for chunk in chunks:
+        size += len(chunk)
+        if size > MAX_DOCUMENT:
+            raise OSError(
+                f"one JSON document larger than {MAX_DOCUMENT >> 20} MiB: write the events "
+                "a line each (newline-delimited JSON) to replay it"
+            )
+        parts.append(chunk)
+    whole = b"".join(parts)
+    try:
+        document = _decode(whole)
+    except msgspec.DecodeError:
+        yield from _lines(whole.split(b"\n"))
+        return
+    yield from _bodies_of(whole, document)
+
+
+def _bodies_of(raw: bytes | None, item: Any) -> Iterator[bytes]:
+    """The bodies in one decoded value: an array of them, an SQS dump's ``Messages``, an
+    SQS message's ``Body``, a string, or the value itself (``raw``, when given)."""
+    if isinstance(item, list):
+        for element in item:
+            yield from _bodies_of(None, element)
+        return
+    if isinstance(item, dict) and isinstance(item.get("Messages"), list):
+        for element in item["Messages"]:
+            yield from _bodies_of(None, element)
+        return
+    if isinstance(item, dict) and isinstance(item.get("Body"), str):
+        body = item["Body"].encode()
+    elif isinstance(item, str):
+        body = item.encode()
+    else:
+        body = raw if raw is not None else _encode(item)
+    yield TOO_LARGE if len(body) > MAX_BODY else body
+
+
+def read_paths(paths: Iterable[str]) -> Iterator[bytes]:
+    """Every body in ``paths`` (problems are ignored: for tests and simple callers)."""
+    found, _ = sources(paths)
+    yield from bodies(found)

@@ -1,0 +1,160 @@
+"""Replay input as a stream: the same events newline-delimited, gzipped, written back
+to back as Firehose does, in directories and globs, give the same report; a body too
+large is counted and skipped; an unreadable file is reported and the rest replayed;
+a 1 GB input replays in bounded memory."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sesd.archive import MAX_BODY, TOO_LARGE, read_paths
+from sesd.cli import main
+from tests import factory as f
+
+FIXTURE = Path(__file__).parent / "fixtures" / "replay.jsonl"
+
+
+def _events(n: int = 30) -> list[dict[str, object]]:
+    out: list[dict[str, object]] = []
+    for i in range(n):
+        domain = ("gmail.example", "outlook.example", "yahoo.example")[i % 3]
+        at = f.T0 + i
+        if i % 5 == 0:
+            out.append(f.delay([f"u{i}@{domain}"], at=at, message_id=f"m{i}"))
+        elif i % 7 == 0:
+            out.append(f.bounce([f"u{i}@{domain}"], at=at, message_id=f"m{i}"))
+        else:
+            out.append(f.delivery([f"u{i}@{domain}"], at=at, message_id=f"m{i}"))
+    return out
+
+
+def _report(config: Path, *paths: str, capsys: pytest.CaptureFixture[str]) -> dict:  # type: ignore[type-arg]
+    assert main(["replay", "--config", str(config), "--json", *paths]) == 0
+    return json.loads(capsys.readouterr().out)  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    path = tmp_path / "sesd.toml"
+    path.write_text("[providers]\nenabled = false\n")
+    return path
+
+
+def test_every_form_of_the_same_events_gives_the_same_report(
+    tmp_path: Path, config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    events = _events()
+    ndjson = tmp_path / "events.jsonl"
+    ndjson.write_text("".join(json.dumps(e) + "\n" for e in events))
+    expected = _report(config, str(ndjson), capsys=capsys)
+    assert sum(expected["messages"].values()) == 30
+
+    firehose = tmp_path / "firehose"  # Firehose's default: objects back to back
+    firehose.write_bytes(b"".join(json.dumps(e, separators=(",", ":")).encode() for e in events))
+    packed = tmp_path / "events.jsonl.gz"
+    packed.write_bytes(gzip.compress(ndjson.read_bytes()))
+    unnamed = tmp_path / "part-0001"  # gzip without the .gz name: known by its magic
+    unnamed.write_bytes(gzip.compress(firehose.read_bytes()))
+    array = tmp_path / "events.json"
+    array.write_text(json.dumps(events, indent=2))
+    # A directory of parts, read recursively in name order, and a glob over them.
+    parts = tmp_path / "archive" / "2027" / "01"
+    parts.mkdir(parents=True)
+    for i in range(3):
+        (parts / f"part-{i}.jsonl").write_text(
+            "".join(json.dumps(e) + "\n" for e in events[i * 10 : (i + 1) * 10])
+        )
+    for form in (firehose, packed, unnamed, array):
+        assert _report(config, str(form), capsys=capsys) == expected, form.name
+    assert _report(config, str(tmp_path / "archive"), capsys=capsys) == expected
+    assert _report(config, str(tmp_path / "archive" / "**" / "part-*"), capsys=capsys) == expected
+
+
+def test_firehose_objects_with_a_brace_pair_inside_a_string_stay_whole(tmp_path: Path) -> None:
+    """`}{` inside a diagnostic is not a boundary: the pieces are joined again."""
+    odd = f.delay(["u@x.example"], diagnostic="smtp; 451 see }{ this")
+    plain = f.delivery(["v@x.example"])
+    path = tmp_path / "firehose"
+    path.write_bytes(json.dumps(odd).encode() + json.dumps(plain).encode())
+    assert [json.loads(b) for b in read_paths([str(path)])] == [odd, plain]
+
+
+def test_a_body_too_large_is_counted_and_skipped(
+    tmp_path: Path, config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    huge = f.delivery(["big@x.example"])
+    huge["padding"] = "x" * (MAX_BODY + 10)
+    path = tmp_path / "events.jsonl"
+    path.write_text(
+        json.dumps(f.delivery(["a@x.example"])) + "\n" + json.dumps(huge) + "\n"
+        + json.dumps(f.delivery(["b@x.example"])) + "\n"
+    )  # fmt: skip
+    assert list(read_paths([str(path)]))[1] is TOO_LARGE
+    document = _report(config, str(path), capsys=capsys)
+    assert document["messages"]["processed"] == 2
+    assert document["invalid"] == {"too_large": 1}
+
+
+def test_an_unreadable_file_is_named_and_the_rest_replayed(
+    tmp_path: Path, config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good = tmp_path / "good.jsonl"
+    good.write_text(json.dumps(f.delivery(["a@x.example"])) + "\n")
+    broken = tmp_path / "broken.jsonl.gz"
+    broken.write_bytes(gzip.compress(good.read_bytes())[:-8] + b"garbage!")
+    missing = tmp_path / "missing.jsonl"
+    code = main(["replay", "--config", str(config), "--json", str(good), str(broken), str(missing)])
+    out, err = capsys.readouterr()
+    assert code == 3  # something was skipped
+    assert json.loads(out)["messages"]["processed"] >= 1
+    lines = [line for line in err.splitlines() if line.startswith("sesd: replay skipped")]
+    assert len(lines) == 2
+    assert any(str(broken) in line for line in lines)
+    assert any(f"{missing}: no such file or directory" in line for line in lines)
+
+
+@pytest.mark.timeout(240)
+def test_a_gigabyte_replays_in_bounded_memory(tmp_path: Path) -> None:
+    """1 GB of newline-delimited events (a million, every one new) replays within
+    200 MB of RSS: nothing but the pipeline's state is held."""
+    template = json.dumps(f.delivery(["someone@dNNNNNN.example"], message_id="mNNNNNNNNN"))
+    template += " " * max(0, 1000 - len(template))  # about 1 KB an event
+    path = tmp_path / "big.jsonl"
+    count = (1 << 30) // (len(template) + 1) + 1
+    with open(path, "w") as out:
+        block = []
+        for i in range(count):
+            block.append(
+                template.replace("mNNNNNNNNN", f"m{i:09d}").replace("dNNNNNN", f"d{i % 5000:06d}")
+            )
+            if len(block) == 10_000:
+                out.write("\n".join(block) + "\n")
+                block.clear()
+        out.write("\n".join(block) + "\n")
+    assert path.stat().st_size >= 1 << 30
+    config = tmp_path / "sesd.toml"
+    config.write_text("[providers]\nenabled = false\n")
+    script = (
+        "import resource, sys\n"
+        "from sesd.cli import main\n"
+        "code = main(['replay', '--config', sys.argv[1], '--json', sys.argv[2]])\n"
+        "rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "print(code, rss, file=sys.stderr)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(config), str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=220,
+    )
+    code, peak_kb = (int(x) for x in done.stderr.strip().splitlines()[-1].split())
+    assert code == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout)["messages"]["processed"] == count
+    assert peak_kb < 200 * 1024, f"peak RSS {peak_kb / 1024:.0f} MB"
