@@ -104,7 +104,27 @@ def _parser() -> argparse.ArgumentParser:
         help="look up recipient domains' MX for their provider first (at [providers] rate); "
         "without it, providers come from consumer names and the state file's cache",
     )
-    replay.add_argument("files", nargs="+", metavar="FILE", help="files of events ('-' for stdin)")
+    replay.add_argument(
+        "--report",
+        action="store_true",
+        help="each rule: times fired, time firing (total, longest), where, share of the span",
+    )
+    replay.add_argument("--rule", metavar="NAME", help="replay this rule only")
+    replay.add_argument(
+        "--set",
+        dest="settings",
+        action="append",
+        default=[],
+        metavar="RULE.KEY=VALUE",
+        help="override a rule's above, below, clear_below, clear_above, min_events or for "
+        "for this replay (repeatable)",
+    )
+    replay.add_argument(
+        "files",
+        nargs="+",
+        metavar="FILE",
+        help="files, directories or globs of events ('-': stdin)",
+    )
 
     setup_help = "provision the SNS topic, SQS queues and SES configuration set sesd reads from"
     setup = commands.add_parser(
@@ -228,7 +248,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "replay":
         from sesd.replay import run_replay
 
-        return run_replay(config, args.files, as_json=args.json, dns=args.dns)
+        return run_replay(
+            config,
+            args.files,
+            as_json=args.json,
+            dns=args.dns,
+            with_report=args.report,
+            rule=args.rule,
+            settings=args.settings,
+        )
     if args.listen:
         try:
             config = msgspec.structs.replace(config, http=HttpConfig(listen=args.listen))

@@ -19,7 +19,7 @@ import msgspec
 from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.rules import Transition
 from sesd.archive import MAX_BODY, TOO_LARGE, bodies, sources
-from sesd.config import Config
+from sesd.config import Config, ConfigError
 from sesd.decode import Event, decode_body
 from sesd.domains import domain_of
 from sesd.events import EVENT_TYPES, Invalid
@@ -27,6 +27,7 @@ from sesd.metrics import OUTCOMES
 from sesd.pipeline import Pipeline
 from sesd.state import StateError, providers_cache, read_state
 from sesd.timestamps import iso
+from sesd.tuning import override, render_report, report
 
 __all__ = ["Replay", "run_replay"]
 
@@ -45,6 +46,10 @@ class Replay:
 
     def __init__(self, config: Config) -> None:
         self.pipeline = Pipeline(config)
+        #: (rule, label, firing|resolved, event time) of every transition, for --report.
+        self.transitions: list[tuple[str, str, str, float]] = []
+        #: The event time of the first event: the replayed span is from it to ``now``.
+        self.started: float | None = None
         self.evaluator = Evaluator(config.alerts, [spec.name for spec in self.pipeline.specs])
         self.every = config.alerts.evaluate_every.seconds
         self.alerts: list[dict[str, Any]] = []
@@ -68,6 +73,7 @@ class Replay:
         for alert in self.evaluator.evaluate(self.pipeline, at):
             if alert.kind is Transition.REPEAT:
                 continue
+            self.transitions.append((alert.rule, alert.domain, alert.kind.value, at))
             self.alerts.append(
                 {
                     "rule": alert.rule,
@@ -91,6 +97,8 @@ class Replay:
             item = _TOO_LARGE if body is TOO_LARGE else decode_body(body)
             if isinstance(item, Event):
                 t = item.time
+                if self.started is None:
+                    self.started = t
                 if t > self.now:
                     self._evaluate_until(t)
                     self.now = t
@@ -217,8 +225,24 @@ def render_text(document: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def run_replay(config: Config, paths: list[str], *, as_json: bool, dns: bool = False) -> int:
-    """The ``replay`` command; prints to standard output and returns the exit code."""
+def run_replay(
+    config: Config,
+    paths: list[str],
+    *,
+    as_json: bool,
+    dns: bool = False,
+    with_report: bool = False,
+    rule: str | None = None,
+    settings: list[str] | None = None,
+) -> int:
+    """The ``replay`` command; prints to standard output and returns the exit code.
+    ``rule`` keeps that rule only; ``settings`` (``RULE.KEY=VALUE``) override rules for
+    this replay; ``with_report`` adds each rule's report."""
+    try:
+        config = _rules_for(config, rule, settings or [])
+    except ConfigError as exc:
+        print(f"sesd: {exc}", file=sys.stderr)
+        return 2
     replay = Replay(config)
     resolver = replay.pipeline.resolver
     if resolver is not None and config.state.path:
@@ -240,10 +264,31 @@ def run_replay(config: Config, paths: list[str], *, as_json: bool, dns: bool = F
     replay.run(bodies(found))
     problems += [error for source in found for error in source.errors]
     document = replay.document()
+    reports = []
+    if with_report:
+        start = replay.started if replay.started is not None else replay.now
+        names = [r.name for r in config.alerts.rules]
+        reports = report(names, replay.transitions, start, replay.now)
+        document["report"] = [msgspec.structs.asdict(r) for r in reports]
     if as_json:
         sys.stdout.write(msgspec.json.encode(document).decode() + "\n")
     else:
         sys.stdout.write(render_text(document) + "\n")
+        if with_report:
+            sys.stdout.write("\n" + render_report(reports) + "\n")
     for problem in problems:
         print(f"sesd: replay skipped {problem}", file=sys.stderr)
     return EXIT_SKIPPED if problems else 0
+
+
+def _rules_for(config: Config, rule: str | None, settings: list[str]) -> Config:
+    """The config a replay runs: ``settings`` applied, and with ``rule`` that rule only."""
+    config = override(config, settings)
+    if rule is None:
+        return config
+    kept = [r for r in config.alerts.rules if r.name == rule]
+    if not kept:
+        known = ", ".join(r.name for r in config.alerts.rules) or "none"
+        raise ConfigError(f"--rule {rule!r}: no such rule (rules: {known})")
+    alerts = msgspec.structs.replace(config.alerts, rules=kept)
+    return msgspec.structs.replace(config, alerts=alerts)
