@@ -1,6 +1,7 @@
 """Recorded events, read as a stream: memory does not depend on the input's size.
 
-Inputs: files, directories (recursive, in name order), globs and ``-`` (stdin);
+Inputs: files, directories (recursive, in name order), globs, ``s3://bucket/prefix``
+(sesd.archive_s3: objects in key order) and ``-`` (stdin);
 ``.gz`` files are decompressed as they are read. In each, newline-delimited
 JSON, or JSON objects written back to back with no delimiter (Kinesis Data
 Firehose's default), or one pretty-printed document: a JSON array (of events,
@@ -24,6 +25,9 @@ from dataclasses import dataclass, field
 from typing import IO, Any, Final
 
 import msgspec
+from botocore.exceptions import BotoCoreError, ClientError
+
+from sesd.archive_s3 import S3Reader, is_s3
 
 __all__ = ["MAX_BODY", "TOO_LARGE", "Source", "bodies", "read_paths", "sources"]
 
@@ -49,14 +53,28 @@ class Source:
     errors: list[str] = field(default_factory=list)
 
 
-def sources(paths: Iterable[str]) -> tuple[list[Source], list[str]]:
-    """The inputs ``paths`` name (directories walked in name order, globs expanded),
-    and a line for each that names nothing readable."""
+def sources(paths: Iterable[str], s3: S3Reader | None = None) -> tuple[list[Source], list[str]]:
+    """The inputs ``paths`` name (directories walked in name order, globs expanded,
+    ``s3://`` prefixes listed in key order), and a line for each that names nothing
+    readable."""
     found: list[Source] = []
     problems: list[str] = []
     for path in paths:
         if path == "-":
             found.append(Source("-"))
+            continue
+        if is_s3(path):
+            if s3 is None:
+                problems.append(f"{path}: S3 inputs need an S3 reader")
+                continue
+            try:
+                listed = s3.objects(path)
+            except (ClientError, BotoCoreError, OSError) as exc:
+                problems.append(f"{path}: cannot list: {_describe(exc)}")
+                continue
+            if not listed:
+                problems.append(f"{path}: no objects under this prefix")
+            found.extend(Source(name, size) for name, size in listed)
             continue
         matches = sorted(glob.glob(path, recursive=True)) if glob.has_magic(path) else [path]
         if not matches:
@@ -80,8 +98,14 @@ def _source(path: str) -> Source:
         return Source(path)
 
 
-def _open(source: Source) -> IO[bytes]:
-    raw: IO[bytes] = sys.stdin.buffer if source.name == "-" else open(source.name, "rb")  # noqa: SIM115
+def _open(source: Source, s3: S3Reader | None) -> IO[bytes]:
+    if is_s3(source.name):
+        assert s3 is not None
+        raw: IO[bytes] = s3.open(source.name)
+    elif source.name == "-":
+        raw = sys.stdin.buffer
+    else:
+        raw = open(source.name, "rb")  # noqa: SIM115
     head = raw.peek(2)[:2] if hasattr(raw, "peek") else b""
     if source.name.endswith(".gz") or head == b"\x1f\x8b":
         return gzip.GzipFile(fileobj=raw)  # type: ignore[return-value]
@@ -89,27 +113,37 @@ def _open(source: Source) -> IO[bytes]:
 
 
 def bodies(
-    items: Iterable[Source], on_bytes: Callable[[int], None] = lambda n: None
+    items: Iterable[Source],
+    on_bytes: Callable[[int], None] = lambda n: None,
+    s3: S3Reader | None = None,
 ) -> Iterator[bytes]:
     """Every message body of every input, in order. ``on_bytes`` hears how many (raw,
     compressed) bytes of input were read, for progress. A source that fails midway
     keeps what it yielded and records the error."""
     for source in items:
         try:
-            handle = _open(source)
-        except OSError as exc:
-            source.errors.append(f"{source.name}: cannot read: {exc.strerror or exc}")
+            handle = _open(source, s3)
+        except (OSError, ClientError, BotoCoreError) as exc:
+            source.errors.append(f"{source.name}: cannot read: {_describe(exc)}")
             continue
         raw = getattr(handle, "fileobj", handle)
         try:
             yield from _values(_chunks(handle, raw, on_bytes))
-        except (OSError, EOFError, gzip.BadGzipFile) as exc:
-            source.errors.append(f"{source.name}: stopped reading: {exc}")
+        except (OSError, EOFError, gzip.BadGzipFile, ClientError, BotoCoreError) as exc:
+            source.errors.append(f"{source.name}: stopped reading: {_describe(exc)}")
         finally:
             if source.name != "-":
                 handle.close()
                 if raw is not handle:
                     raw.close()
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, ClientError):
+        return str(exc.response.get("Error", {}).get("Code", type(exc).__name__))
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc) or type(exc).__name__
 
 
 def _chunks(handle: IO[bytes], raw: Any, on_bytes: Callable[[int], None]) -> Iterator[bytes]:

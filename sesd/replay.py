@@ -19,6 +19,7 @@ import msgspec
 from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.rules import Transition
 from sesd.archive import MAX_BODY, TOO_LARGE, bodies, sources
+from sesd.archive_s3 import S3Reader, is_s3
 from sesd.config import Config, ConfigError
 from sesd.decode import Event, decode_body
 from sesd.domains import domain_of
@@ -251,17 +252,17 @@ def run_replay(
             blob = read_state(config.state.path)
             if blob is not None:
                 resolver.restore(providers_cache(blob))
-    found, problems = sources(paths)
-    if dns:
-        if any(source.name == "-" for source in found):
-            print(
-                "sesd: replay --dns reads its input twice: give files, not stdin", file=sys.stderr
-            )
-            return 2
-        anyio.run(replay.prefetch, bodies(found))
-        for source in found:
-            source.errors.clear()  # reported once, from the replay itself
-    replay.run(bodies(found))
+    with contextlib.ExitStack() as stack:
+        s3 = stack.enter_context(S3Reader(config)) if any(map(is_s3, paths)) else None
+        found, problems = sources(paths, s3)
+        if dns:
+            if any(source.name == "-" for source in found):
+                print("sesd: replay --dns reads its input twice: give files", file=sys.stderr)
+                return 2
+            anyio.run(replay.prefetch, bodies(found, s3=s3))
+            for source in found:
+                source.errors.clear()  # reported once, from the replay itself
+        replay.run(bodies(found, s3=s3))
     problems += [error for source in found for error in source.errors]
     document = replay.document()
     reports = []

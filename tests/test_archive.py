@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +16,7 @@ import pytest
 
 from sesd.archive import MAX_BODY, TOO_LARGE, read_paths
 from sesd.cli import main
+from sesd.demo.localsqs import LocalSqs
 from tests import factory as f
 
 FIXTURE = Path(__file__).parent / "fixtures" / "replay.jsonl"
@@ -236,3 +238,50 @@ def test_set_tries_another_threshold_and_rule_keeps_one(
     assert "'window' is not one of" in capsys.readouterr().err
     assert main([*base, "--set", "nope.above=1", str(events)]) == 2
     assert "no rule named 'nope'" in capsys.readouterr().err
+
+
+async def test_s3_objects_under_a_prefix_give_the_same_report(
+    tmp_path: Path, local_sqs: LocalSqs
+) -> None:
+    """Firehose-style objects (gzipped, concatenated, in YYYY/MM/DD/HH keys) on moto's
+    S3, read in key order through s3://bucket/prefix, report as the same events from a
+    local file do; a prefix with no objects is named and the exit status says so."""
+    import anyio
+    from aiobotocore.session import get_session
+
+    events = _events()
+    local = tmp_path / "events.jsonl"
+    local.write_text("".join(json.dumps(e) + "\n" for e in events))
+    async with get_session().create_client(
+        "s3",
+        region_name="us-east-1",
+        endpoint_url=local_sqs.url,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    ) as s3:
+        await s3.create_bucket(Bucket="ses-archive")
+        for i, hour in enumerate(("07", "08", "09")):
+            part = events[i * 10 : (i + 1) * 10]
+            data = b"".join(json.dumps(e, separators=(",", ":")).encode() for e in part)
+            key = f"events/2027/01/15/{hour}/sesd-stream-1-2027-01-15-{hour}-00-00-{i}.gz"
+            await s3.put_object(Bucket="ses-archive", Key=key, Body=gzip.compress(data))
+    config = tmp_path / "sesd.toml"
+    config.write_text(f'[aws]\nendpoint_url = "{local_sqs.url}"\n[providers]\nenabled = false\n')
+
+    def replay(*paths: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "sesd", "replay", "--config", str(config), "--json", *paths],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=60,
+            env={**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "x"},
+        )
+
+    expected = await anyio.to_thread.run_sync(replay, str(local))
+    from_s3 = await anyio.to_thread.run_sync(replay, "s3://ses-archive/events/2027/01/")
+    assert from_s3.returncode == 0, from_s3.stderr[-2000:]
+    assert json.loads(from_s3.stdout) == json.loads(expected.stdout)
+    empty = await anyio.to_thread.run_sync(replay, "s3://ses-archive/nothing/")
+    assert empty.returncode == 3
+    assert "s3://ses-archive/nothing/: no objects under this prefix" in empty.stderr

@@ -1,0 +1,118 @@
+"""``s3://bucket/prefix`` inputs for replay: objects listed and read in key order
+(for Firehose's ``YYYY/MM/DD/HH/`` keys, time order) through aiobotocore, with the
+config's credentials, region and endpoint.
+
+Replay reads synchronously; the S3 calls run on an event loop in a thread (an
+anyio blocking portal), and each object is read a chunk at a time, so an
+object is never held whole.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from contextlib import AsyncExitStack
+from types import TracebackType
+from typing import IO, Any
+from urllib.parse import urlparse
+
+from aiobotocore.session import get_session
+from anyio.from_thread import BlockingPortal, start_blocking_portal
+
+from sesd.config import Config
+
+__all__ = ["S3Reader", "is_s3"]
+
+
+def is_s3(path: str) -> bool:
+    """Whether an input names S3 objects."""
+    return path.startswith("s3://")
+
+
+class _Raw(io.RawIOBase):
+    """A raw stream over an async ``read(n)``, called through the portal."""
+
+    def __init__(self, read: Callable[[int], bytes]) -> None:
+        self._read = read
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+class S3Reader:
+    """Lists and opens S3 objects; a context manager (its thread and client)."""
+
+    def __init__(self, config: Config) -> None:
+        self._config = config
+        self._portal: BlockingPortal | None = None
+        self._portal_context: Any = None
+        self._stack = AsyncExitStack()
+        self._client: Any = None
+
+    def __enter__(self) -> S3Reader:
+        self._portal_context = start_blocking_portal()
+        self._portal = self._portal_context.__enter__()
+        self._client = self._portal.call(self._open_client)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        assert self._portal is not None
+        self._portal.call(self._stack.aclose)
+        self._portal_context.__exit__(exc_type, exc, tb)
+
+    async def _open_client(self) -> Any:
+        aws = self._config.aws
+        keys: dict[str, str] = {}
+        if aws.access_key_id is not None and aws.secret_access_key is not None:
+            keys = {
+                "aws_access_key_id": aws.access_key_id.get(),
+                "aws_secret_access_key": aws.secret_access_key.get(),
+            }
+        return await self._stack.enter_async_context(
+            get_session().create_client(  # type: ignore[call-overload]
+                "s3", region_name=aws.region, endpoint_url=aws.endpoint_url, **keys
+            )
+        )
+
+    def objects(self, url: str) -> list[tuple[str, int]]:
+        """(``s3://bucket/key``, size) of every object under the URL's prefix, in key
+        order."""
+        assert self._portal is not None
+        parsed = urlparse(url)
+        return self._portal.call(self._list, parsed.netloc, parsed.path.lstrip("/"))
+
+    async def _list(self, bucket: str, prefix: str) -> list[tuple[str, int]]:
+        found: list[tuple[str, int]] = []
+        paginator = self._client.get_paginator("list_objects_v2")
+        async for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
+            found.extend(
+                (f"s3://{bucket}/{item['Key']}", int(item["Size"]))
+                for item in page.get("Contents", [])
+                if not item["Key"].endswith("/")
+            )
+        return sorted(found)
+
+    def open(self, url: str) -> IO[bytes]:
+        """A buffered stream of one object's bytes."""
+        assert self._portal is not None
+        portal = self._portal
+        parsed = urlparse(url)
+        response = portal.call(
+            lambda: self._client.get_object(Bucket=parsed.netloc, Key=parsed.path.lstrip("/"))
+        )
+        body = response["Body"]
+
+        def read(n: int) -> bytes:
+            return portal.call(body.read, n)  # type: ignore[no-any-return]
+
+        return io.BufferedReader(_Raw(read), buffer_size=1 << 20)
