@@ -115,6 +115,7 @@ def _open(source: Source, s3: S3Reader | None) -> IO[bytes]:
 def bodies(
     items: Iterable[Source],
     on_bytes: Callable[[int], None] = lambda n: None,
+    *,
     s3: S3Reader | None = None,
 ) -> Iterator[bytes]:
     """Every message body of every input, in order. ``on_bytes`` hears how many (raw,
@@ -147,12 +148,15 @@ def _describe(exc: BaseException) -> str:
 
 
 def _chunks(handle: IO[bytes], raw: Any, on_bytes: Callable[[int], None]) -> Iterator[bytes]:
+    # read1: what is there, up to a chunk (a pipe's writer need not fill a whole one).
+    read = getattr(handle, "read1", handle.read)
     position = _tell(raw)
-    while chunk := handle.read(_CHUNK):
+    while chunk := read(_CHUNK):
         now = _tell(raw)
-        on_bytes(now - position if now >= 0 and position >= 0 else len(chunk))
+        size = now - position if now >= 0 and position >= 0 else len(chunk)
         position = now
         yield chunk
+        on_bytes(size)  # once its bodies were replayed
 
 
 def _tell(raw: Any) -> int:

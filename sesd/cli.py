@@ -111,6 +111,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     replay.add_argument("--rule", metavar="NAME", help="replay this rule only")
     replay.add_argument(
+        "--quiet", action="store_true", help="no progress on stderr (off a terminal: none)"
+    )
+    replay.add_argument(
         "--set",
         dest="settings",
         action="append",
@@ -256,6 +259,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             with_report=args.report,
             rule=args.rule,
             settings=args.settings,
+            quiet=args.quiet,
         )
     if args.listen:
         try:

@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import Iterable
+import time
+from collections.abc import Iterable, Iterator
 from typing import Any, Final
 
 import anyio
 import msgspec
+from tqdm import tqdm
 
 from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.rules import Transition
-from sesd.archive import MAX_BODY, TOO_LARGE, bodies, sources
+from sesd.archive import MAX_BODY, TOO_LARGE, Source, bodies, sources
 from sesd.archive_s3 import S3Reader, is_s3
 from sesd.config import Config, ConfigError
 from sesd.decode import Event, decode_body
@@ -235,6 +237,7 @@ def run_replay(
     with_report: bool = False,
     rule: str | None = None,
     settings: list[str] | None = None,
+    quiet: bool = False,
 ) -> int:
     """The ``replay`` command; prints to standard output and returns the exit code.
     ``rule`` keeps that rule only; ``settings`` (``RULE.KEY=VALUE``) override rules for
@@ -262,9 +265,18 @@ def run_replay(
             anyio.run(replay.prefetch, bodies(found, s3=s3))
             for source in found:
                 source.errors.clear()  # reported once, from the replay itself
-        replay.run(bodies(found, s3=s3))
+        interrupted = False
+        with _progress(found, show=not quiet and sys.stderr.isatty()) as progress:
+            try:
+                replay.run(progress.count(bodies(found, progress.read, s3=s3)))
+            except KeyboardInterrupt:
+                # Ctrl-C: report what was replayed so far.
+                interrupted = True
     problems += [error for source in found for error in source.errors]
     document = replay.document()
+    if interrupted:
+        document["interrupted"] = True
+        problems.append("the rest of the input: interrupted (Ctrl-C)")
     reports = []
     if with_report:
         start = replay.started if replay.started is not None else replay.now
@@ -293,3 +305,52 @@ def _rules_for(config: Config, rule: str | None, settings: list[str]) -> Config:
         raise ConfigError(f"--rule {rule!r}: no such rule (rules: {known})")
     alerts = msgspec.structs.replace(config.alerts, rules=kept)
     return msgspec.structs.replace(config, alerts=alerts)
+
+
+class _Progress:
+    """Bytes and events read, events a second and (when the total size is known) an
+    ETA, on stderr (tqdm); nothing at all when not shown."""
+
+    def __init__(self, found: list[Source], show: bool) -> None:
+        sizes = [source.size for source in found]
+        total = sum(size for size in sizes if size is not None)
+        self._bar: tqdm[Any] | None = None
+        if show:
+            self._bar = tqdm(
+                total=total if None not in sizes and total else None,
+                unit="B",
+                unit_scale=True,
+                unit_divisor=1024,
+                file=sys.stderr,
+                desc="replay",
+                dynamic_ncols=True,
+                mininterval=0,  # updates come a chunk (1 MiB) at a time: show each
+            )
+        self._events = 0
+        self._started = time.monotonic()
+
+    def read(self, n: int) -> None:
+        if self._bar is not None:
+            self._bar.update(n)
+
+    def count(self, found: Iterable[bytes]) -> Iterator[bytes]:
+        bar = self._bar
+        for body in found:
+            self._events += 1
+            if bar is not None and not self._events % 5000:
+                rate = self._events / max(1e-9, time.monotonic() - self._started)
+                bar.set_postfix_str(f"{self._events:,} events, {rate:,.0f}/s", refresh=False)
+            yield body
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+
+@contextlib.contextmanager
+def _progress(found: list[Source], show: bool) -> Iterator[_Progress]:
+    progress = _Progress(found, show)
+    try:
+        yield progress
+    finally:
+        progress.close()

@@ -285,3 +285,52 @@ async def test_s3_objects_under_a_prefix_give_the_same_report(
     empty = await anyio.to_thread.run_sync(replay, "s3://ses-archive/nothing/")
     assert empty.returncode == 3
     assert "s3://ses-archive/nothing/: no objects under this prefix" in empty.stderr
+
+
+def test_progress_shows_on_a_terminal_and_ctrl_c_gives_a_partial_report(tmp_path: Path) -> None:
+    """On a terminal, stderr shows bytes and events read; Ctrl-C (SIGINT) mid-stream
+    stops cleanly with the report so far (`interrupted`, exit 3). Off a terminal, and
+    with --quiet, stderr shows no progress."""
+    import fcntl
+    import pty
+    import signal
+    import struct
+    import termios
+
+    from tqdm import tqdm
+
+    config = tmp_path / "sesd.toml"
+    config.write_text("[providers]\nenabled = false\n")
+    master, slave = pty.openpty()
+    # A terminal 120 columns wide (a new pty has no size, and no room for a bar).
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 120, 0, 0))
+    command = [sys.executable, "-m", "sesd", "replay", "--config", str(config), "--json", "-"]
+    with subprocess.Popen(
+        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=slave
+    ) as process:
+        os.close(slave)
+        assert process.stdin is not None
+        payload = "".join(json.dumps(e) + "\n" for e in _events(100)).encode()
+        process.stdin.write(payload)
+        process.stdin.flush()  # and left open: the replay waits for more
+        # Every byte shown (counted once its events were replayed), as tqdm writes it.
+        everything = tqdm.format_sizeof(len(payload), "B", divisor=1024).encode()
+        shown = b""
+        while everything not in shown:
+            shown += os.read(master, 4096)
+        process.send_signal(signal.SIGINT)
+        out, _ = process.communicate(timeout=30)
+    os.close(master)
+    assert process.returncode == 3
+    document = json.loads(out)
+    assert document["interrupted"] is True
+    assert document["messages"]["processed"] == 100
+
+    events = tmp_path / "events.jsonl"
+    events.write_text("".join(json.dumps(e) + "\n" for e in _events(10)))
+    for extra in ([], ["--quiet"]):
+        done = subprocess.run(
+            [*command[:-1], *extra, str(events)], capture_output=True, text=True, check=False
+        )
+        assert done.returncode == 0
+        assert "replay:" not in done.stderr
