@@ -7,7 +7,16 @@ from __future__ import annotations
 
 import sys
 
-from bench import attribution, detection_latency, end_to_end, memory, pipeline, scrape, sinks
+from bench import (
+    attribution,
+    detection_latency,
+    end_to_end,
+    memory,
+    pipeline,
+    replay,
+    scrape,
+    sinks,
+)
 
 BENCHMARKS = {
     "pipeline": pipeline.main,
@@ -17,6 +26,7 @@ BENCHMARKS = {
     "detection_latency": detection_latency.main,
     "sinks": sinks.main,
     "attribution": attribution.main,
+    "replay": replay.main,
 }
 
 
