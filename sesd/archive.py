@@ -4,10 +4,10 @@ Inputs: files, directories (recursive, in name order), globs, ``s3://bucket/pref
 (sesd.archive_s3: objects in key order) and ``-`` (stdin);
 ``.gz`` files are decompressed as they are read. In each, newline-delimited
 JSON, or JSON objects written back to back with no delimiter (Kinesis Data
-Firehose's default), or one pretty-printed document: a JSON array (of events,
-envelopes or SQS messages) or an SQS ``receive-message`` output with
-``Messages``. An object with a string ``Body`` is an SQS message and its body
-is used.
+Firehose's default), a JSON array (of events, envelopes or SQS messages: read
+element by element), or an SQS ``receive-message`` output with ``Messages``
+(indented, as the AWS CLI writes it: at most ten messages, read whole). An
+object with a string ``Body`` is an SQS message and its body is used.
 
 A value larger than :data:`MAX_BODY` is not decoded: it is counted and
 skipped, and the stream goes on. A file that cannot be read is reported, and
@@ -19,6 +19,7 @@ from __future__ import annotations
 import glob
 import gzip
 import os
+import re
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -178,7 +179,10 @@ def _values(chunks: Iterator[bytes]) -> Iterator[bytes]:
                 pending = b""
                 continue
             first = False
-            if stripped[:1] == b"[" or _pretty(stripped):
+            if stripped[:1] == b"[":
+                yield from _array(stripped[1:], chunks)
+                return
+            if _pretty(stripped):
                 yield from _document(data, chunks)
                 return
         lines = data.split(b"\n")
@@ -255,8 +259,100 @@ def _concatenated(line: bytes) -> Iterator[bytes]:
         yield current  # never became valid JSON: invalid
 
 
+#: What an array's elements are told apart by: a string (skipped whole), a bracket,
+#: a brace or a comma.
+_STRUCTURE: Final = re.compile(rb'["\[\]{},]')
+_STRING: Final = re.compile(rb'"(?:[^"\\]|\\.)*"', re.S)
+
+
+def _array(data: bytes, chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """The elements of a top-level JSON array, as they are read (``data`` follows its
+    ``[``): each element between commas at depth 0, strings skipped whole."""
+    buffer, start, at, depth = data, 0, 0, 0
+    more = iter(chunks)
+    while True:
+        found = _STRUCTURE.search(buffer, at)
+        if found is not None and buffer[found.start()] == 0x22:  # a string
+            whole = _STRING.match(buffer, found.start())
+            if whole is not None:
+                at = whole.end()
+                continue
+            found = None  # cut by the chunk's end: read on
+        if found is None:
+            chunk = next(more, b"")
+            if not chunk:
+                element = buffer[start:].strip()
+                if element:
+                    yield element  # the array was never closed: invalid
+                return
+            if at - start > MAX_BODY:
+                # One element larger than any event: skip it (count it once).
+                yield TOO_LARGE
+                buffer, start, at, depth = _skip_element(buffer[at:] + chunk, more, depth)
+                continue
+            buffer, at, start = buffer[start:] + chunk, at - start, 0
+            continue
+        char = buffer[found.start()]
+        at = found.end()
+        if char in b"[{":
+            depth += 1
+        elif char in b"]}":
+            if depth == 0:  # the array's own end
+                yield from _element(buffer[start : found.start()])
+                return
+            depth -= 1
+        elif depth == 0:  # a comma between elements
+            yield from _element(buffer[start : found.start()])
+            start = at
+
+
+def _skip_element(buffer: bytes, more: Iterator[bytes], depth: int) -> tuple[bytes, int, int, int]:
+    """Read past the rest of an element too large to keep (to the comma or bracket that
+    ends it at depth 0); returns the buffer after it, positioned for the next."""
+    at = 0
+    while True:
+        found = _STRUCTURE.search(buffer, at)
+        if found is not None and buffer[found.start()] == 0x22:
+            whole = _STRING.match(buffer, found.start())
+            if whole is not None:
+                at = whole.end()
+                continue
+            found = None
+        if found is None:
+            chunk = next(more, b"")
+            if not chunk:
+                return b"", 0, 0, 0
+            keep = buffer.rfind(b'"', at) if b'"' in buffer[at:] else len(buffer)
+            buffer, at = buffer[keep:] + chunk, 0
+            continue
+        char = buffer[found.start()]
+        at = found.end()
+        if char in b"[{":
+            depth += 1
+        elif char in b"]}":
+            depth -= 1
+        elif depth == 0:
+            return buffer[at:], 0, 0, 0
+
+
+def _element(raw: bytes) -> Iterator[bytes]:
+    raw = raw.strip()
+    if not raw:
+        return
+    if len(raw) > MAX_BODY:
+        yield TOO_LARGE
+        return
+    try:
+        value = _decode(raw)
+    except msgspec.DecodeError:
+        yield raw  # the pipeline counts it invalid
+        return
+    yield from _bodies_of(raw, value)
+
+
 def _document(data: bytes, chunks: Iterator[bytes]) -> Iterator[bytes]:
-    """One JSON document (an array, an SQS dump): read whole, up to MAX_DOCUMENT."""
+    """One indented document (an SQS dump, at most ten messages): read whole, up to
+    MAX_DOCUMENT."""
     parts = [data]
     size = len(data)
     for chunk in chunks:

@@ -101,6 +101,10 @@ def test_a_body_too_large_is_counted_and_skipped(
     document = _report(config, str(path), capsys=capsys)
     assert document["messages"]["processed"] == 2
     assert document["invalid"] == {"too_large": 1}
+    # The same in an array, read element by element: the large one is skipped whole.
+    array = tmp_path / "events.json"
+    array.write_text(json.dumps([f.delivery(["a@x.example"]), huge, f.delivery(["b@x.example"])]))
+    assert [b is TOO_LARGE for b in read_paths([str(array)])] == [False, True, False]
 
 
 def test_an_unreadable_file_is_named_and_the_rest_replayed(
