@@ -25,7 +25,13 @@ from sesd.config import Config
 from sesd.decode import Event, decode_body
 from sesd.dedup import DuplicateFilter, event_key
 from sesd.domains import OTHER, LabelTable, domain_labels, domain_of, redact_address
-from sesd.events import EVENT_TYPE_INDEX, Invalid, Skipped
+from sesd.events import (
+    EVENT_TYPE_INDEX,
+    BouncedRecipient,
+    DelayedRecipient,
+    Invalid,
+    Skipped,
+)
 from sesd.pending import PendingDelays, pending_key
 from sesd.providers.resolver import ProviderResolver
 from sesd.scopes import DOMAIN, PROVIDER, Scope, Slot
@@ -362,21 +368,18 @@ class Pipeline:
                     # over, and lasted until then.
                     self._record_duration(slots, t + ended[1], now, ended[1])
             if in_windows:
-                for slot in slots:
-                    slot.window().note_problem(
-                        t,
-                        now,
-                        message_id=message_id,
-                        source=event.mail.source_arn,
-                        config_set=_config_set(event),
-                        delay_type=delay.delay_type,
-                        statuses=[recipient.status],
-                        diagnostics=[recipient.diagnostic_code],
-                        mta=delay.reporting_mta,
-                        cause=cause,
-                        count_cause=True,
-                        domain="" if slot.scope is self.by_domain else domain[0],
-                    )
+                self._note_recipient(
+                    event,
+                    slots,
+                    domain[0],
+                    recipient,
+                    t,
+                    now,
+                    mta=delay.reporting_mta,
+                    cause=cause,
+                    delay_type=delay.delay_type,
+                    count_cause=True,
+                )
 
     def _bounce(
         self,
@@ -409,21 +412,50 @@ class Pipeline:
                 cause = classify(None, recipient.status, recipient.diagnostic_code).cause
                 causes[cause] = causes.get(cause, 0) + 1
             self._end_delay(message_id, recipient.email_address, slots, t, now)
-            if not in_windows:
-                continue
-            for slot in slots:
-                slot.window().note_problem(
+            if in_windows:
+                self._note_recipient(
+                    event,
+                    slots,
+                    domain[0],
+                    recipient,
                     t,
                     now,
-                    message_id=message_id,
-                    source=event.mail.source_arn,
-                    config_set=_config_set(event),
-                    statuses=[recipient.status],
-                    diagnostics=[recipient.diagnostic_code],
                     mta=bounce.reporting_mta,
                     cause=cause,
-                    domain="" if slot.scope is self.by_domain else domain[0],
                 )
+
+    def _note_recipient(
+        self,
+        event: Event,
+        slots: tuple[Slot, ...],
+        domain: str,
+        recipient: DelayedRecipient | BouncedRecipient,
+        t: float,
+        now: float,
+        *,
+        mta: str,
+        cause: str,
+        delay_type: str = "",
+        count_cause: bool = False,
+    ) -> None:
+        """What a delayed or bounced recipient's event said, in each of its slots'
+        windows (with ``count_cause``, a delay's cause is counted too; a provider's
+        windows also keep the domain)."""
+        for slot in slots:
+            slot.window().note_problem(
+                t,
+                now,
+                message_id=event.message_id,
+                source=event.mail.source_arn,
+                config_set=_config_set(event),
+                delay_type=delay_type,
+                statuses=[recipient.status],
+                diagnostics=[recipient.diagnostic_code],
+                mta=mta,
+                cause=cause,
+                count_cause=count_cause,
+                domain="" if slot.scope is self.by_domain else domain,
+            )
 
     def _note(
         self, event: Event, recipients: list[tuple[Slot, ...] | None], t: float, now: float
