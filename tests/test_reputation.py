@@ -1,0 +1,150 @@
+"""sesd's estimate of AWS's reputation arithmetic against hand-computed figures, and
+the rules on an (account, region)."""
+
+from __future__ import annotations
+
+import pytest
+
+from sesd.account.poller import AccountStatus
+from sesd.account.reputation import Reputation
+from sesd.account.rules import measure_account
+from sesd.alerting.evaluator import Evaluator
+from sesd.alerting.render import describe
+from sesd.config import ConfigError, parse_config
+from sesd.pipeline import Pipeline
+from tests import factory as f
+
+NOW = f.T0
+
+
+def test_the_estimate_matches_hand_computed_figures_on_a_replayed_stream() -> None:
+    """Send events are published here. 40 sends (4 to the simulator, left out: 36
+    eligible), 3 hard bounces, 2 transient bounces (not counted), 1 complaint, 1
+    simulator bounce (left out): bounce 3/36, complaint 1/36. With a window of 20
+    sends, 20 more sends push the first 36 out and what arrived before them."""
+    config = parse_config("[reputation]\nwindow_sends = 100\n")
+    pipeline = Pipeline(config)
+    bodies: list[str] = []
+    for i in range(40):
+        to = "success@simulator.amazonses.com" if i % 10 == 0 else f"u{i}@x.example"
+        bodies.append(f.raw(f.simple("Send", [to])))
+    bodies += [f.raw(f.bounce([f"h{i}@x.example"])) for i in range(3)]
+    bodies += [f.raw(f.bounce([f"t{i}@x.example"], kind="Transient")) for i in range(2)]
+    bodies.append(f.raw(f.complaint(["c@x.example"])))
+    bodies.append(f.raw(f.bounce(["bounce@simulator.amazonses.com"])))
+    for body in bodies:
+        assert pipeline.feed(body, "replay", NOW).outcome == "processed"
+    key = ("default", "us-east-1", "")
+    estimate = pipeline.reputation.estimate(key)
+    assert estimate is not None
+    assert (estimate.sends, estimate.bounces, estimate.complaints) == (36, 3, 1)
+    assert estimate.from_sends
+    assert estimate.bounce_ratio == pytest.approx(3 / 36)
+    assert estimate.complaint_ratio == pytest.approx(1 / 36)
+    # The configuration set of the factory's mail ("ConfigSet") has its own figures.
+    by_set = pipeline.reputation.estimate(("default", "us-east-1", "ConfigSet"))
+    assert by_set == estimate
+    # 5% review level: 3 of 36 is past it already; 1 complaint of 36 is past 0.1%.
+    assert estimate.to_review("bounce") == 0
+
+    small = Reputation(20)
+    for i in range(20):
+        small.observe("a", "r", "", "send", [f"u{i}@x.example"])
+    small.observe("a", "r", "", "bounce", ["u1@x.example"], hard=True)
+    assert small.estimate(("a", "r", "")) == small.estimate(("a", "r", ""))
+    first = small.estimate(("a", "r", ""))
+    assert first is not None
+    assert (first.sends, first.bounces) == (20, 1)
+    for i in range(20):
+        small.observe("a", "r", "", "send", [f"v{i}@x.example"])
+    later = small.estimate(("a", "r", ""))
+    assert later is not None
+    assert (later.sends, later.bounces) == (20, 0)
+
+
+def test_without_send_events_the_denominator_is_delivered_and_bounced() -> None:
+    """No Send events: 95 deliveries and 5 hard bounces: 5/100; the alert text says so
+    and how many more bounces would reach AWS's review level (5% of 100: none more,
+    it is there; with 200 recipients, 5 more)."""
+    reputation = Reputation(1000)
+    for i in range(95):
+        reputation.observe("a", "r", "", "delivery", [f"u{i}@x.example"])
+    reputation.observe("a", "r", "", "bounce", [f"b{i}@x.example" for i in range(5)], hard=True)
+    estimate = reputation.estimate(("a", "r", ""))
+    assert estimate is not None
+    assert (estimate.sends, estimate.bounces, estimate.from_sends) == (100, 5, False)
+    value, volume, notes = measure_account("reputation_bounce_ratio", None, estimate)
+    assert (value, volume) == (0.05, 100)
+    assert "over the last 100 delivered + bounced recipients" in notes[0]
+    for i in range(100):
+        reputation.observe("a", "r", "", "delivery", [f"w{i}@x.example"])
+    estimate = reputation.estimate(("a", "r", ""))
+    assert estimate is not None
+    assert estimate.to_review("bounce") == 5
+    assert (
+        "5 more hard bounces among these would reach AWS's review level (5.0%)"
+        in (measure_account("reputation_bounce_ratio", None, estimate)[2][1])
+    )
+
+
+def test_a_reputation_rule_has_a_volume_floor_and_says_what_to_expect() -> None:
+    """One hard bounce in 13 sends does not page below the floor; past it the alert
+    names the account and region and what AWS does at which level."""
+    rule = (
+        '[[alerts.rules]]\nname = "bounce-estimate"\nmetric = "reputation_bounce_ratio"\n'
+        'window = "1h"\nabove = 0.04\nmin_events = 100\nseverity = "critical"\n'
+    )
+    config = parse_config(rule)
+    pipeline = Pipeline(config)
+    evaluator = Evaluator(config.alerts, [s.name for s in pipeline.specs])
+    for i in range(12):
+        pipeline.reputation.observe("default", "us-east-1", "", "send", [f"u{i}@x.example"])
+    pipeline.reputation.observe("default", "us-east-1", "", "send", ["z@x.example"])
+    pipeline.reputation.observe("default", "us-east-1", "", "bounce", ["z@x.example"], hard=True)
+    assert evaluator.evaluate(pipeline, NOW) == []
+    for i in range(200):
+        pipeline.reputation.observe("default", "us-east-1", "", "send", [f"v{i}@x.example"])
+    pipeline.reputation.observe(
+        "default", "us-east-1", "", "bounce", [f"v{i}@x.example" for i in range(10)], hard=True
+    )
+    (alert,) = evaluator.evaluate(pipeline, NOW)
+    assert (alert.scope, alert.domain, alert.regions, alert.accounts) == (
+        "account",
+        "default/us-east-1",
+        ["us-east-1"],
+        ["default"],
+    )
+    text = describe(alert)
+    assert text.startswith("account default/us-east-1: reputation_bounce_ratio 5.2%")
+    assert "11 hard bounces over the last 213 sends" in text
+    assert "would reach AWS's review level (5.0%); AWS may pause sending at 10.0%" in text
+
+
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        ('domains = ["a.example"]', "sending_paused watches accounts"),
+        ('providers = ["google"]', "sending_paused watches accounts"),
+    ],
+)
+def test_account_rules_take_no_domains(text: str, error: str) -> None:
+    rule = '[[alerts.rules]]\nname = "r"\nmetric = "sending_paused"\nwindow = "5m"\nabove = 0\n'
+    with pytest.raises(ConfigError, match=error):
+        parse_config(rule + text + "\n")
+
+
+def test_targets_are_each_account_and_region_with_a_queue_or_an_account_entry() -> None:
+    config = parse_config(
+        '[aws]\nregion = "us-east-1"\n'
+        '[[accounts]]\nname = "eu"\nrole_arn = "arn:aws:iam::210987654321:role/r"\n'
+        'region = "eu-west-1"\n'
+        '[[queues]]\nurl = "https://sqs.us-east-1.amazonaws.com/1/a"\n'
+        '[[queues]]\nurl = "https://sqs.ap-south-1.amazonaws.com/1/b"\n'
+        '[[queues]]\nurl = "https://sqs.us-east-1.amazonaws.com/1/c"\n'
+    )
+    assert config.health_targets() == [
+        ("default", "ap-south-1"),
+        ("default", "us-east-1"),
+        ("eu", "eu-west-1"),
+    ]
+    assert AccountStatus().quota_used_ratio is None
