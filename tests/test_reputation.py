@@ -148,3 +148,88 @@ def test_targets_are_each_account_and_region_with_a_queue_or_an_account_entry() 
         ("eu", "eu-west-1"),
     ]
     assert AccountStatus().quota_used_ratio is None
+
+
+def _status(**fields: object) -> AccountStatus:
+    status = AccountStatus()
+    for name, value in fields.items():
+        setattr(status, name, value)
+    return status
+
+
+def test_each_account_metric_from_what_getaccount_said() -> None:
+    healthy = _status(sending_enabled=True, enforcement="HEALTHY", production=True)
+    paused = _status(sending_enabled=False, enforcement="SHUTDOWN", production=True)
+    text = "sending enabled: False; enforcement status: SHUTDOWN; production access: True"
+    assert measure_account("sending_paused", healthy, None)[:2] == (0.0, 1)
+    assert measure_account("sending_paused", paused, None) == (1.0, 1, (text,))
+    assert measure_account("sending_paused", None, None) == (None, 0, ())
+    assert measure_account("sending_paused", AccountStatus(), None) == (None, 0, ())
+    assert measure_account("enforcement_not_healthy", healthy, None)[:2] == (0.0, 1)
+    probation = _status(sending_enabled=True, enforcement="PROBATION", production=False)
+    assert measure_account("enforcement_not_healthy", probation, None) == (
+        1.0,
+        1,
+        ("sending enabled: True; enforcement status: PROBATION; production access: False",),
+    )
+    assert measure_account("enforcement_not_healthy", AccountStatus(), None) == (None, 0, ())
+    assert measure_account("enforcement_not_healthy", None, None) == (None, 0, ())
+    quota = _status(max_24h=50000.0, sent_24h=12500.0)
+    assert measure_account("quota_used_ratio", quota, None) == (
+        0.25,
+        1,
+        ("sent 12500 of 50000 in the last 24 h",),
+    )
+    assert measure_account("quota_used_ratio", AccountStatus(), None) == (None, 0, ())
+    assert measure_account("quota_used_ratio", None, None) == (None, 0, ())
+    assert _status(max_24h=0.0, sent_24h=1.0).quota_used_ratio is None
+    with pytest.raises(ValueError, match="unknown account metric 'nope'"):
+        measure_account("nope", healthy, None)
+
+
+def test_the_complaint_estimate_and_awss_own_figure_in_the_text() -> None:
+    reputation = Reputation(1000)
+    reputation.observe("a", "r", "", "send", [f"u{i}@x.example" for i in range(2000)])
+    reputation.observe("a", "r", "", "complaint", ["u1@x.example", "u2@x.example"])
+    estimate = reputation.estimate(("a", "r", ""))
+    assert estimate is not None
+    assert (estimate.sends, estimate.complaints, estimate.from_sends) == (1000, 2, True)
+    status = _status(aws={"complaint": 0.0012})
+    value, volume, notes = measure_account("reputation_complaint_ratio", status, estimate)
+    assert (value, volume) == (0.002, 1000)
+    assert notes == (
+        "2 complaints over the last 1000 sends (sesd's estimate of AWS's arithmetic; the "
+        "mailbox simulator left out)",
+        "0 more complaints among these would reach AWS's review level (0.1%); AWS may pause "
+        "sending at 0.5%",
+        "AWS's own figure (CloudWatch): 0.12%",
+    )
+    assert measure_account("reputation_bounce_ratio", None, None) == (None, 0, ())
+    assert reputation.estimate(("a", "r", "nothing")) is None
+    assert reputation.seen() == [("a", "r", "")]
+
+
+def test_the_window_forgets_what_arrived_before_its_oldest_send() -> None:
+    """Sends 0-9 (window 10), a complaint after the 5th, then 5 more sends: the first
+    five leave, and the complaint (which came before sends 5-9... after the 5th send)
+    stays while a send from before it is in the window."""
+    reputation = Reputation(10)
+    key = ("a", "r", "")
+    reputation.observe("a", "r", "", "send", [f"u{i}@x.example" for i in range(5)])
+    reputation.observe("a", "r", "", "complaint", ["u0@x.example"])
+    reputation.observe("a", "r", "", "send", [f"v{i}@x.example" for i in range(5)])
+    first = reputation.estimate(key)
+    assert first is not None
+    assert (first.sends, first.complaints) == (10, 1)
+    reputation.observe("a", "r", "", "send", [f"w{i}@x.example" for i in range(4)])
+    kept = reputation.estimate(key)
+    assert kept is not None
+    assert (kept.sends, kept.complaints) == (10, 1)  # sends 4.. still in: the 5th is
+    reputation.observe("a", "r", "", "send", ["z@x.example"])
+    gone = reputation.estimate(key)
+    assert gone is not None
+    assert (gone.sends, gone.complaints) == (10, 0)
+    # Simulator recipients change nothing; a transient bounce is not a hard one.
+    reputation.observe("a", "r", "", "send", ["bounce@simulator.amazonses.com"])
+    reputation.observe("a", "r", "", "bounce", ["z@x.example"], hard=False)
+    assert reputation.estimate(key) == gone

@@ -88,3 +88,97 @@ def test_set_tries_another_threshold_and_rule_keeps_one(
     assert "'window' is not one of" in capsys.readouterr().err
     assert main([*base, "--set", "nope.above=1", str(events)]) == 2
     assert "no rule named 'nope'" in capsys.readouterr().err
+
+
+def test_report_unions_overlapping_alerts_and_counts_what_still_fires() -> None:
+    """a fires 0-100 and 300-end, b 50-150 (overlapping a): a rule fires 250 s of the
+    400 s span (0-150 and 300-400), 300 s of alert time in all; a resolve without its
+    firing counts nothing; labels by count, then name."""
+    from sesd.tuning import report
+
+    transitions = [
+        ("r", "a", "firing", 0.0),
+        ("r", "b", "firing", 50.0),
+        ("r", "a", "resolved", 100.0),
+        ("r", "b", "resolved", 150.0),
+        ("r", "c", "resolved", 160.0),
+        ("other", "a", "firing", 10.0),
+        ("r", "a", "firing", 300.0),
+    ]
+    (found,) = report(["r"], transitions, 0.0, 400.0)
+    assert (found.fired, found.firing_seconds, found.longest_seconds) == (3, 300.0, 100.0)
+    assert found.share == 250.0 / 400.0
+    assert list(found.labels.items()) == [("a", 2), ("b", 1)]
+    (empty,) = report(["r"], [], 5.0, 5.0)
+    assert (empty.fired, empty.share, empty.labels) == (0, 0.0, {})
+
+
+def test_the_report_table_and_its_durations() -> None:
+    from sesd.tuning import RuleReport, render_report
+
+    labels = {f"d{i}.example": 7 - i for i in range(7)}
+    table = render_report(
+        [
+            RuleReport("long-one", 9, 3 * 3600 + 125.0, 3725.0, labels, 0.25),
+            RuleReport("quiet", 0, 0.0, 0.0, {}, 0.0),
+            RuleReport("short", 1, 42.0, 42.0, {"a.example": 1}, 0.5),
+        ]
+    )
+    assert table.splitlines() == [
+        "rule                         fired    firing   longest  share  on",
+        "long-one                         9     3h02m     1h02m  25.0%  d0.example (7), "
+        "d1.example (6), d2.example (5), d3.example (4), d4.example (3), and 2 more",
+        "quiet                            0        0s        0s   0.0%  -",
+        "short                            1       42s       42s  50.0%  a.example (1)",
+    ]
+
+
+def _rule(text: str = "") -> str:
+    return (
+        '[[alerts.rules]]\nname = "r"\nmetric = "delay_ratio"\nwindow = "5m"\n'
+        "above = 0.1\nclear_below = 0.05\nmin_events = 10\n" + text
+    )
+
+
+def test_set_overrides_each_key_and_is_checked_as_the_file_is() -> None:
+    from sesd.config import parse_config
+    from sesd.tuning import override
+
+    config = parse_config(_rule() + '[[alerts.rules]]\nname = "s"\nmetric = "delay_ratio"\n'
+                          'window = "5m"\nabove = 0.3\n')  # fmt: skip
+    changed = override(config, ["r.above=0.2", "r.clear_below=0.15", "r.min_events=50", "r.for=2m"])
+    rule, other = changed.alerts.rules
+    assert (rule.above, rule.clear_below, rule.min_events, rule.for_.seconds) == (
+        0.2,
+        0.15,
+        50,
+        120.0,
+    )
+    assert other == config.alerts.rules[1]  # untouched, and in its place
+    below = override(config, ["r.below=0.9"]).alerts.rules[0]
+    assert (below.above, below.below, below.clear_below, below.rising) == (None, 0.9, None, False)
+    assert override(config, []) == config
+
+
+@pytest.mark.parametrize(
+    ("setting", "error"),
+    [
+        ("r.above", "write RULE.KEY=VALUE"),
+        ("above=0.2", "write RULE.KEY=VALUE"),
+        (".above=0.2", "write RULE.KEY=VALUE"),
+        ("nope.above=0.2", "no rule named 'nope'"),
+        ("r.window=1h", "'window' is not one of above, below"),
+        ("r.above=high", "'high' is not a number"),
+        ("r.min_events=1.5", "'1.5' is not a number"),
+        ("r.clear_below=0.5", "clear_below (0.5) is above `above` (0.1)"),
+        ("r.for=soon", "invalid duration 'soon'"),
+    ],
+)
+def test_a_wrong_setting_is_named(setting: str, error: str) -> None:
+    from sesd.config import ConfigError, parse_config
+    from sesd.tuning import override
+
+    with pytest.raises(ConfigError) as raised:
+        override(parse_config(_rule()), [setting])
+    assert str(raised.value).startswith(f"--set {setting!r}: ")
+    assert error in str(raised.value)
