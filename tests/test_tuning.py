@@ -182,3 +182,25 @@ def test_a_wrong_setting_is_named(setting: str, error: str) -> None:
         override(parse_config(_rule()), [setting])
     assert str(raised.value).startswith(f"--set {setting!r}: ")
     assert error in str(raised.value)
+
+
+def test_time_covered_by_overlapping_nested_and_touching_intervals() -> None:
+    from sesd.tuning import _duration, _union
+
+    assert _union([(0.0, 100.0), (20.0, 50.0), (100.0, 150.0), (200.0, 300.0)]) == 250.0
+    assert _union([]) == 0.0
+    assert (_duration(3600), _duration(59.6), _duration(61)) == ("1h00m", "1m00s", "1m01s")
+
+
+def test_setting_the_other_side_switches_the_rule() -> None:
+    """A `below` rule given `above` fires above from then on: its below and clear_above
+    go."""
+    from sesd.config import parse_config
+    from sesd.tuning import override
+
+    config = parse_config(
+        '[[alerts.rules]]\nname = "r"\nmetric = "delivery_ratio"\nwindow = "5m"\n'
+        "below = 0.9\nclear_above = 0.95\n"
+    )
+    (rule,) = override(config, ["r.above=0.2"]).alerts.rules
+    assert (rule.above, rule.below, rule.clear_above, rule.rising) == (0.2, None, None, True)
