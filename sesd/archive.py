@@ -259,80 +259,98 @@ def _concatenated(line: bytes) -> Iterator[bytes]:
         yield current  # never became valid JSON: invalid
 
 
-#: What an array's elements are told apart by: a string (skipped whole), a bracket,
-#: a brace or a comma.
-_STRUCTURE: Final = re.compile(rb'["\[\]{},]')
-_STRING: Final = re.compile(rb'"(?:[^"\\]|\\.)*"', re.S)
+#: What a scan of JSON text looks at: quotes and backslashes (for strings), brackets,
+#: braces and commas.
+_TOKEN: Final = re.compile(rb'["\\\[\]{},]')
+
+
+class _Scanner:
+    """Where a scan of JSON text stands, across chunk ends: inside a string or not, and
+    the position of a byte a backslash escapes. Each byte is looked at once."""
+
+    __slots__ = ("escaped_at", "in_string")
+
+    def __init__(self) -> None:
+        self.in_string = False
+        self.escaped_at = -1
+
+    def marks(self, buffer: bytes, at: int) -> Iterator[tuple[int, int]]:
+        """(byte, position) of each bracket, brace or comma outside strings in
+        ``buffer[at:]``."""
+        for found in _TOKEN.finditer(buffer, at):
+            position = found.start()
+            char = buffer[position]
+            if self.in_string:
+                if position == self.escaped_at:
+                    continue
+                if char == 0x5C:  # a backslash: the next byte is escaped
+                    self.escaped_at = position + 1
+                elif char == 0x22:
+                    self.in_string = False
+            elif char == 0x22:
+                self.in_string = True
+            else:
+                yield char, position
+
+    def moved(self, by: int) -> None:
+        """The buffer lost its first ``by`` bytes: positions move back."""
+        self.escaped_at -= by
 
 
 def _array(data: bytes, chunks: Iterator[bytes]) -> Iterator[bytes]:
     """The elements of a top-level JSON array, as they are read (``data`` follows its
-    ``[``): each element between commas at depth 0, strings skipped whole."""
+    ``[``): each element between commas at depth 0."""
+    scanner = _Scanner()
     buffer, start, at, depth = data, 0, 0, 0
     more = iter(chunks)
     while True:
-        found = _STRUCTURE.search(buffer, at)
-        if found is not None and buffer[found.start()] == 0x22:  # a string
-            whole = _STRING.match(buffer, found.start())
-            if whole is not None:
-                at = whole.end()
-                continue
-            found = None  # cut by the chunk's end: read on
-        if found is None:
-            chunk = next(more, b"")
-            if not chunk:
-                element = buffer[start:].strip()
-                if element:
-                    yield element  # the array was never closed: invalid
-                return
-            if at - start > MAX_BODY:
-                # One element larger than any event: skip it (count it once).
-                yield TOO_LARGE
-                buffer, start, at, depth = _skip_element(buffer[at:] + chunk, more, depth)
-                continue
-            buffer, at, start = buffer[start:] + chunk, at - start, 0
+        for char, position in scanner.marks(buffer, at):
+            if char in b"[{":
+                depth += 1
+            elif char in b"]}":
+                if depth == 0:  # the array's own end
+                    yield from _element(buffer[start:position])
+                    return
+                depth -= 1
+            elif depth == 0:  # a comma between elements
+                yield from _element(buffer[start:position])
+                start = position + 1
+        at = len(buffer)
+        chunk = next(more, b"")
+        if not chunk:
+            element = buffer[start:].strip()
+            if element:
+                yield element  # the array was never closed: invalid
+            return
+        if at - start > MAX_BODY:
+            # One element larger than any event: skip it (count it once).
+            yield TOO_LARGE
+            scanner.moved(at)
+            buffer = _skip_element(chunk, more, depth, scanner)
+            scanner, start, at, depth = _Scanner(), 0, 0, 0
             continue
-        char = buffer[found.start()]
-        at = found.end()
-        if char in b"[{":
-            depth += 1
-        elif char in b"]}":
-            if depth == 0:  # the array's own end
-                yield from _element(buffer[start : found.start()])
-                return
-            depth -= 1
-        elif depth == 0:  # a comma between elements
-            yield from _element(buffer[start : found.start()])
-            start = at
+        scanner.moved(start)
+        buffer, at, start = buffer[start:] + chunk, at - start, 0
 
 
-def _skip_element(buffer: bytes, more: Iterator[bytes], depth: int) -> tuple[bytes, int, int, int]:
-    """Read past the rest of an element too large to keep (to the comma or bracket that
-    ends it at depth 0); returns the buffer after it, positioned for the next."""
-    at = 0
+def _skip_element(buffer: bytes, more: Iterator[bytes], depth: int, scanner: _Scanner) -> bytes:
+    """Read past the rest of an element too large to keep (``depth`` deep in it, where
+    ``scanner`` left it), holding a chunk at a time. Returns what follows the element:
+    after its comma, or from the array's closing bracket."""
     while True:
-        found = _STRUCTURE.search(buffer, at)
-        if found is not None and buffer[found.start()] == 0x22:
-            whole = _STRING.match(buffer, found.start())
-            if whole is not None:
-                at = whole.end()
-                continue
-            found = None
-        if found is None:
-            chunk = next(more, b"")
-            if not chunk:
-                return b"", 0, 0, 0
-            keep = buffer.rfind(b'"', at) if b'"' in buffer[at:] else len(buffer)
-            buffer, at = buffer[keep:] + chunk, 0
-            continue
-        char = buffer[found.start()]
-        at = found.end()
-        if char in b"[{":
-            depth += 1
-        elif char in b"]}":
-            depth -= 1
-        elif depth == 0:
-            return buffer[at:], 0, 0, 0
+        for char, position in scanner.marks(buffer, 0):
+            if char in b"[{":
+                depth += 1
+            elif char in b"]}":
+                if depth == 0:
+                    return buffer[position:]  # the array's end: its reader sees it
+                depth -= 1
+            elif depth == 0:
+                return buffer[position + 1 :]
+        scanner.moved(len(buffer))
+        buffer = next(more, b"")
+        if not buffer:
+            return b""
 
 
 def _element(raw: bytes) -> Iterator[bytes]:

@@ -262,3 +262,40 @@ def test_progress_shows_on_a_terminal_and_ctrl_c_gives_a_partial_report(tmp_path
         )
         assert done.returncode == 0
         assert "replay:" not in done.stderr
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 7, 64, 1 << 20])
+def test_an_array_read_in_chunks_of_any_size_gives_the_same_elements(size: int) -> None:
+    """Chunk ends fall inside strings (with escaped quotes, brackets and commas in
+    them), between elements and inside nested ones: the elements are the same."""
+    from sesd.archive import _values
+
+    items = [
+        {"a": 'x]}{,\\"y"', "b": [1, {"c": "],"}]},
+        "plain string",
+        {"Body": '{"k": "v,]"}'},
+        {"d": {"e": [[], {}]}},
+    ]
+    data = json.dumps(items, indent=2).encode()
+    chunks = iter([data[i : i + size] for i in range(0, len(data), size)])
+    out = list(_values(chunks))
+    assert out[1] == b"plain string"  # a string is a body as it stands
+    assert [json.loads(b) for b in (out[0], out[2], out[3])] == [
+        items[0],
+        {"k": "v,]"},
+        items[3],
+    ]
+
+
+def test_a_large_element_with_quotes_in_it_is_skipped_to_its_end() -> None:
+    """The skipped element's strings hold escaped quotes and brackets; what follows it,
+    and the element after a large last one, are read as usual."""
+    from sesd.archive import _values
+
+    huge = {"pad": 'q\\"]' * (MAX_BODY // 3), "z": [1, 2]}
+    items = [{"a": 1}, huge, {"b": "]"}, huge]
+    data = json.dumps(items).encode()
+    chunks = iter([data[i : i + 4096] for i in range(0, len(data), 4096)])
+    out = list(_values(chunks))
+    assert [b is TOO_LARGE for b in out] == [False, True, False, True]
+    assert [json.loads(b) for b in out if b is not TOO_LARGE] == [{"a": 1}, {"b": "]"}]
