@@ -177,25 +177,18 @@ class PipelineCollector(Collector):
                     recipients.add_metric([label, event_type], n)
             yield recipients
 
-        delays = CounterMetricFamily(
+        yield _by_kind(
             name("delivery_delays"),
             f"Delayed recipients, by {axis}, SES delay type and cause (sesd cause).",
-            labels=[axis, "delay_type", "cause"],
+            [axis, "delay_type", "cause"],
+            scope.delays,
         )
-        for label, per_type in scope.delays.items():
-            for (delay_type, cause), n in per_type.items():
-                delays.add_metric([label, delay_type, cause], n)
-        yield delays
-
-        bounces = CounterMetricFamily(
+        yield _by_kind(
             name("bounces"),
             f"Bounced recipients, by {axis}, bounce type and subtype.",
-            labels=[axis, "bounce_type", "bounce_subtype"],
+            [axis, "bounce_type", "bounce_subtype"],
+            scope.bounces,
         )
-        for label, per_kind in scope.bounces.items():
-            for (kind, subkind), n in per_kind.items():
-                bounces.add_metric([label, kind, subkind], n)
-        yield bounces
 
     def _pending(self, scope: Scope, now: float) -> Metric:
         pending = GaugeMetricFamily(
@@ -312,6 +305,17 @@ class PipelineCollector(Collector):
                     ratio.add_metric([tag, value, spec.name], figures.delay_ratio)
         yield counts
         yield ratio
+
+
+def _by_kind(
+    name: str, documentation: str, labels: list[str], table: dict[str, dict[tuple[str, str], int]]
+) -> Metric:
+    """A counter family from a per-label tally keyed by two more label values."""
+    family = CounterMetricFamily(name, documentation, labels=labels)
+    for label, per_kind in table.items():
+        for (first, second), n in per_kind.items():
+            family.add_metric([label, first, second], n)
+    return family
 
 
 def _dns(resolver: ProviderResolver) -> Iterator[Metric]:
