@@ -21,7 +21,7 @@ from unittest import mock
 
 import anyio
 
-from bench.end_to_end import MESSAGES, ROUNDS, bare, dns_server, endpoint
+from bench.end_to_end import MESSAGES, ROUNDS, bare, best_of, dns_server
 from bench.end_to_end import sesd as drain
 from sesd.causes import Cause, classify
 from sesd.config import parse_config
@@ -95,28 +95,22 @@ def main() -> None:
     print(f"  on / off {inproc['on'] / inproc['off']:.3f}x")
 
     dns, nameserver = dns_server()
-    variants = {
-        "bare aiobotocore loop": "",
-        "sesd, attribution off": "[providers]\nenabled = false\n",
-        "sesd, attribution on": f'[providers]\nnameservers = ["{nameserver}"]\n',
-    }
-    results: dict[str, float] = {}
+    off_config = "[providers]\nenabled = false\n"
+    on_config = f'[providers]\nnameservers = ["{nameserver}"]\n'
+
+    def without_attribution(url: str) -> float:
+        with _no_causes():
+            return anyio.run(drain, url, off_config)
+
     try:
-        for _ in range(ROUNDS):
-            for name, extra in variants.items():
-                process, url = endpoint(mixed=True)
-                try:
-                    if name.startswith("bare"):
-                        cpu = anyio.run(bare, url)
-                    elif name.endswith("off"):
-                        with _no_causes():
-                            cpu = anyio.run(drain, url, extra)
-                    else:
-                        cpu = anyio.run(drain, url, extra)
-                finally:
-                    process.terminate()
-                    process.wait()
-                results[name] = min(cpu, results.get(name, cpu))
+        results = best_of(
+            {
+                "bare aiobotocore loop": lambda url: anyio.run(bare, url),
+                "sesd, attribution off": without_attribution,
+                "sesd, attribution on": lambda url: anyio.run(drain, url, on_config),
+            },
+            mixed=True,
+        )
     finally:
         dns.terminate()
         dns.wait()
