@@ -58,28 +58,41 @@ class Estimate:
 
 
 class _Window:
-    """The last ``size`` sends (as sequence numbers) and what happened since the oldest."""
+    """The last ``size`` sends and the hard bounces and complaints that arrived since the
+    oldest of them. Sends are numbered as they come: the window is the numbers from
+    :attr:`oldest` to ``next - 1``, so only the arrivals are stored, each with the number
+    of the next send at the time."""
 
-    __slots__ = ("bounces", "complaints", "from_sends", "next", "sends", "size")
+    __slots__ = ("base", "bounces", "complaints", "from_sends", "next", "size")
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self.next = 0  # the sequence number of the next send
-        self.sends: deque[int] = deque(maxlen=size)
-        self.bounces: deque[int] = deque()  # the send count when each arrived
+        self.next = 0  # the number of the next send
+        self.base = 0  # the first send counted (sends before it are forgotten)
+        self.bounces: deque[int] = deque()  # the next send's number when each arrived
         self.complaints: deque[int] = deque()
         self.from_sends = False
 
+    @property
+    def oldest(self) -> int:
+        """The number of the oldest send in the window (``next`` when it holds none)."""
+        return max(self.base, self.next - self.size)
+
+    def restart(self) -> None:
+        """Count from the next send on, forgetting everything before it."""
+        self.base = self.next
+        self.bounces.clear()
+        self.complaints.clear()
+
     def sent(self, n: int) -> None:
-        for _ in range(n):
-            self.sends.append(self.next)
-            self.next += 1
-        self._prune()
+        self.next += n
+        if self.bounces or self.complaints:
+            self._prune()
 
     def _prune(self) -> None:
         """Forget what arrived before the oldest send still in the window (at most as
         many as the window holds sends)."""
-        oldest = self.sends[0] if self.sends else self.next
+        oldest = self.oldest
         for found in (self.bounces, self.complaints):
             while found and (found[0] <= oldest or len(found) > self.size):
                 found.popleft()
@@ -90,7 +103,8 @@ class _Window:
         self._prune()
 
     def estimate(self) -> Estimate:
-        return Estimate(len(self.sends), len(self.bounces), len(self.complaints), self.from_sends)
+        sends = self.next - self.oldest
+        return Estimate(sends, len(self.bounces), len(self.complaints), self.from_sends)
 
 
 class Reputation:
@@ -132,9 +146,7 @@ class Reputation:
                 if not window.from_sends:
                     # Send events are published: they are the denominator from now on.
                     window.from_sends = True
-                    window.sends.clear()
-                    window.bounces.clear()
-                    window.complaints.clear()
+                    window.restart()
                 window.sent(n)
             elif event_type in ("delivery", "bounce") and not window.from_sends:
                 window.sent(n)
