@@ -21,7 +21,7 @@ import gzip
 import os
 import re
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any, Final
 
@@ -170,6 +170,7 @@ def _tell(raw: Any) -> int:
 def _values(chunks: Iterator[bytes]) -> Iterator[bytes]:
     """The bodies in a byte stream, whichever of the accepted forms it is in."""
     pending = b""
+    threshold = _CHUNK  # a line longer than this is split before its end
     first = True
     for chunk in chunks:
         data = pending + chunk
@@ -188,16 +189,18 @@ def _values(chunks: Iterator[bytes]) -> Iterator[bytes]:
         lines = data.split(b"\n")
         pending = lines.pop()
         yield from _lines(lines)
-        if len(pending) > _CHUNK:
-            cut = pending.rfind(b"}{")
-            if cut >= 0:
-                # Firehose's objects back to back, all on one line: those complete so far.
-                yield from _concatenated(pending[: cut + 1])
-                pending = pending[cut + 1 :]
+        if len(pending) > threshold:
+            if b"}{" in pending:
+                # Firehose's objects back to back, all on one line: those complete so
+                # far; the one still being read stays pending, and is looked at
+                # again once a chunk more has come.
+                pending = yield from _concatenated(pending)
+            threshold = len(pending) + _CHUNK
             if len(pending) > MAX_BODY:
-                # One value larger than any event, with more to come: skip to its end.
+                # One value larger than any event, with more to come: skip it.
                 yield TOO_LARGE
-                pending = _skip_line(chunks)
+                pending = _skip_value(pending, chunks)
+                threshold = _CHUNK
     if pending.strip():
         yield from _lines([pending])
 
@@ -209,13 +212,28 @@ def _pretty(data: bytes) -> bool:
     return line == b"{"
 
 
-def _skip_line(chunks: Iterator[bytes]) -> bytes:
-    """Read on to the end of the current line; returns what follows it."""
-    for chunk in chunks:
-        end = chunk.find(b"\n")
-        if end >= 0:
-            return chunk[end + 1 :]
-    return b""
+def _skip_value(buffer: bytes, chunks: Iterator[bytes]) -> bytes:
+    """Read past one value too large to keep, which ``buffer`` begins, holding a chunk
+    at a time. An object or array ends at its closing bracket (the next of objects
+    written back to back follows it); anything else at the end of its line. Returns
+    what follows the value."""
+    scanner = _Scanner()
+    depth = 0
+    while True:
+        line_end = buffer.find(b"\n")
+        for char, position in scanner.marks(buffer, 0, len(buffer) if line_end < 0 else line_end):
+            if char in b"[{":
+                depth += 1
+            elif char in b"]}" and depth > 0:
+                depth -= 1
+                if depth == 0:
+                    return buffer[position + 1 :]
+        if line_end >= 0:
+            return buffer[line_end + 1 :]
+        scanner.moved(len(buffer))
+        buffer = next(chunks, b"")
+        if not buffer:
+            return b""
 
 
 def _lines(lines: list[bytes]) -> Iterator[bytes]:
@@ -229,34 +247,59 @@ def _lines(lines: list[bytes]) -> Iterator[bytes]:
         try:
             value = _decode(line)
         except msgspec.DecodeError:
-            if b"}{" in line:
-                yield from _concatenated(line)
-            else:
+            if b"}{" not in line:
                 yield line  # not JSON: the pipeline counts it invalid
+                continue
+            rest = yield from _concatenated(line)
+            if rest:
+                yield from _element(rest)  # the line ends inside an object: invalid
             continue
         yield from _bodies_of(line, value)
 
 
-def _concatenated(line: bytes) -> Iterator[bytes]:
-    """Objects written back to back (Firehose with no delimiter): split where one ends
-    and the next begins, joining pieces again where ``}{`` was inside a string."""
-    pieces = line.split(b"}{")
-    current = b""
-    for i, piece in enumerate(pieces):
-        piece = (b"" if i == 0 else b"{") + piece + (b"" if i == len(pieces) - 1 else b"}")
-        current = current + piece if current else piece
-        if len(current) > MAX_BODY:
-            yield TOO_LARGE
-            current = b""
-            continue
-        try:
-            value = _decode(current)
-        except msgspec.DecodeError:
-            continue  # not whole yet: the split was inside a string
-        yield from _bodies_of(current, value)
-        current = b""
-    if current:
-        yield current  # never became valid JSON: invalid
+def _concatenated(line: bytes) -> Generator[bytes, None, bytes]:
+    """Objects written back to back (Firehose with no delimiter): each ends at a ``}{``,
+    unless that ``}{`` is inside one of its strings. Returns the start of an object
+    not read to its end yet, or nothing.
+
+    The cheap way first: the text up to the next ``}{`` decodes, so it is a whole
+    object (cut inside a string, it would end inside that string; inside a nested
+    object, its braces would not balance). When it does not, a scan that knows
+    strings finds where the object ends, once, in linear time."""
+    start = 0
+    while start < len(line):
+        cut = line.find(b"}{", start)
+        end = len(line) if cut < 0 else cut + 1
+        if end - start <= MAX_BODY:
+            candidate = line[start:end]
+            try:
+                value = _decode(candidate)
+            except msgspec.DecodeError:
+                pass
+            else:
+                yield from _bodies_of(candidate, value)
+                start = end
+                continue
+        end = _object_end(line, start)
+        if end < 0:
+            return line[start:]
+        yield from _element(line[start:end])
+        start = end
+    return b""
+
+
+def _object_end(data: bytes, start: int) -> int:
+    """Where the object that begins at ``start`` ends (after its closing brace), or -1
+    when ``data`` ends first."""
+    depth = 0
+    for char, position in _Scanner().marks(data, start):
+        if char in b"[{":
+            depth += 1
+        elif char in b"]}" and depth > 0:
+            depth -= 1
+            if depth == 0:
+                return position + 1
+    return -1
 
 
 #: What a scan of JSON text looks at: quotes and backslashes (for strings), brackets,
@@ -274,10 +317,10 @@ class _Scanner:
         self.in_string = False
         self.escaped_at = -1
 
-    def marks(self, buffer: bytes, at: int) -> Iterator[tuple[int, int]]:
+    def marks(self, buffer: bytes, at: int, end: int | None = None) -> Iterator[tuple[int, int]]:
         """(byte, position) of each bracket, brace or comma outside strings in
-        ``buffer[at:]``."""
-        for found in _TOKEN.finditer(buffer, at):
+        ``buffer[at:end]``."""
+        for found in _TOKEN.finditer(buffer, at, len(buffer) if end is None else end):
             position = found.start()
             char = buffer[position]
             if self.in_string:

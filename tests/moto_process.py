@@ -6,16 +6,14 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
-from pathlib import Path
 from types import TracebackType
 
 from sesd.demo.localsqs import free_port
 
-MOTO_SERVER = Path(sys.executable).with_name("moto_server")
-
 
 class MotoProcess:
-    """``moto_server`` on a loopback port; :meth:`kill` and :meth:`start` it at will."""
+    """moto's server on a loopback port, with its deletes serialised as in
+    :class:`~sesd.demo.localsqs.LocalSqs`; :meth:`kill` and :meth:`start` it at will."""
 
     def __init__(self) -> None:
         self.port = free_port()
@@ -26,7 +24,7 @@ class MotoProcess:
     def start(self, timeout: float = 30) -> None:
         """Start the server; returns once it listens."""
         process = subprocess.Popen(
-            [str(MOTO_SERVER), "-H", "127.0.0.1", "-p", str(self.port)],
+            [sys.executable, "-m", "sesd.demo.localsqs", "-H", "127.0.0.1", "-p", str(self.port)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,

@@ -16,6 +16,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from sesd.account.metrics import AccountCollector
 from sesd.account.poller import AccountPoller, Target
+from sesd.account.reputation import Estimate
+from sesd.account.rules import measure_account
 from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.rules import Transition
 from sesd.config import parse_config
@@ -197,6 +199,47 @@ async def test_metrics_show_the_account_and_awss_own_reputation_figures(
     assert samples[("sesd_ses_reputation_bounce_ratio", (*aws, ("source", "aws")))] == 0.031
     assert samples[("sesd_ses_reputation_complaint_ratio", (*aws, ("source", "aws")))] == 0.0004
     assert samples[("sesd_ses_reputation_bounce_ratio", (*aws, ("source", "sesd")))] == 0.0
+
+
+async def test_awss_figure_is_its_newest_datapoint_not_its_oldest(local_sqs: LocalSqs) -> None:
+    """CloudWatch holds six hours of AWS's bounce rate: 1% five hours ago, 3% two hours
+    ago, 6% now (stamped this very second). The metric and the alert text quote 6%."""
+    region = "eu-west-1"
+    async with get_session().create_client(
+        "cloudwatch",
+        region_name=region,
+        endpoint_url=local_sqs.url,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    ) as cloudwatch:
+        for ago, value in ((5 * 3600, 0.01), (2 * 3600, 0.03), (0, 0.06)):
+            await cloudwatch.put_metric_data(
+                Namespace="AWS/SES",
+                MetricData=[
+                    {
+                        "MetricName": "Reputation.BounceRate",
+                        "Value": value,
+                        "Timestamp": datetime.fromtimestamp(NOW - ago, UTC),
+                    }
+                ],
+            )
+    pipeline = Pipeline(parse_config(""))
+    async with FakeSes() as fake:
+        client_for, made = _clients(fake, local_sqs)
+        poller = AccountPoller(
+            [TARGET], client_for, every=300, cloudwatch=True, clock=lambda: NOW,
+            status=pipeline.accounts,
+        )  # fmt: skip
+        try:
+            await poller.poll_once()
+        finally:
+            await _close(made)
+    text = render([*AccountCollector(pipeline.reputation, poller).collect()]).decode()
+    assert 'sesd_ses_reputation_bounce_ratio{account="default",configuration_set="",' in text
+    assert f'region="{region}",source="aws"}} 0.06\n' in text
+    estimate = Estimate(sends=200, bounces=4, complaints=0, from_sends=True)
+    _, _, lines = measure_account("reputation_bounce_ratio", pipeline.accounts[TARGET], estimate)
+    assert lines[-1] == "AWS's own figure (CloudWatch): 6.00%"
 
 
 async def test_the_daemon_polls_at_start_and_serves_what_it_heard(

@@ -299,3 +299,48 @@ def test_a_large_element_with_quotes_in_it_is_skipped_to_its_end() -> None:
     out = list(_values(chunks))
     assert [b is TOO_LARGE for b in out] == [False, True, False, True]
     assert [json.loads(b) for b in out if b is not TOO_LARGE] == [{"a": 1}, {"b": "]"}]
+
+
+@pytest.mark.parametrize("size", [4093, 1 << 20])
+def test_a_firehose_object_over_a_chunk_replays_every_record(size: int) -> None:
+    """A Firehose object of several MiB, records back to back on one line, each with
+    `}{` inside its diagnostic (one in three also `}{"` after an escaped quote), so
+    a chunk's end falls after such a `}{` again and again: every record comes out
+    whole and in order."""
+    from sesd.archive import _values
+
+    records = []
+    for i in range(5000):
+        text = "smtp; 451 4.7.1 see }{ this " + "x" * 600
+        if i % 3 == 0:
+            text += ' and }{\\"x\\":1}{ that'
+        records.append(f.delay([f"u{i}@x.example"], diagnostic=text, message_id=f"m{i}"))
+    data = b"".join(json.dumps(r, separators=(",", ":")).encode() for r in records)
+    assert len(data) > 4 * MAX_BODY
+    chunks = iter([data[i : i + size] for i in range(0, len(data), size)])
+    out = [json.loads(b) for b in _values(chunks)]
+    assert len(out) == len(records)
+    assert out == records
+
+
+def test_a_firehose_record_too_large_is_skipped_and_the_next_ones_read() -> None:
+    """A record over the body limit among records back to back (its strings holding
+    `}{` and braces) is counted once; the records before and after it on the same
+    line, and on the next line, are all read."""
+    from sesd.archive import _values
+
+    before = [f.delivery([f"a{i}@x.example"]) for i in range(2000)]
+    huge = f.delay(["big@x.example"], diagnostic="}{" * (MAX_BODY // 2))
+    huge["nested"] = {"deep": [{"x": "}{"}]}
+    after = [f.delivery([f"b{i}@x.example"]) for i in range(3)]
+    last = f.delivery(["c@x.example"])
+    line = b"".join(json.dumps(r).encode() for r in [*before, huge, *after])
+    data = line + b"\n" + json.dumps(last).encode() + b"\n"
+    chunks = iter([data[i : i + 65536] for i in range(0, len(data), 65536)])
+    out = list(_values(chunks))
+    assert [b is TOO_LARGE for b in out] == [False] * 2000 + [True] + [False] * 4
+    assert [json.loads(b) for b in out if b is not TOO_LARGE] == [
+        *before,
+        *after,
+        last,
+    ]

@@ -281,7 +281,7 @@ def test_config_mx_entries_name_new_providers_rules_can_watch() -> None:
         'providers = ["corp-gw"]\n'
     )
     assert config.providers.table == {"corp-gw": ("gw.corp.example",)}
-    assert ProviderResolver.from_config(config.providers)._table["corp-gw"] == ("gw.corp.example",)
+    assert ProviderResolver.from_config(config.providers)._table["gw.corp.example"] == "corp-gw"
 
 
 def test_state_keeps_provider_windows_pending_delays_and_the_cache() -> None:

@@ -9,7 +9,7 @@ import anyio
 import pytest
 
 from sesd.providers.resolver import MIN_TTL, RETRY_AFTER, ProviderResolver
-from sesd.providers.table import by_mx, consumer_provider
+from sesd.providers.table import by_mx, consumer_provider, mx_table
 from tests.dns_server import Zone, dns_server
 
 T = 1000.0
@@ -104,10 +104,35 @@ def test_consumer_domains_are_known_without_dns() -> None:
 
 
 def test_config_entries_add_and_override_mx_suffixes() -> None:
-    table: dict[str, tuple[str, ...]] = {"inhouse": ("gw.corp.example",), "google": ("google.com",)}
+    table = mx_table({"inhouse": ["gw.corp.example"], "google": ["google.com"]})
     assert by_mx(["mx1.gw.corp.example"], table) == "inhouse"
-    assert by_mx(["gw.corp.example."], table) == "inhouse"
+    assert by_mx(["GW.corp.example."], table) == "inhouse"
     assert by_mx(["notgw.corp.example"], table) == "other"
+    # A label the user lists replaces its built-in suffixes; the others stay.
+    assert by_mx(["alt1.aspmx.l.googlemail.com"], table) == "other"
+    assert by_mx(["aspmx.l.google.com"], table) == "google"
+    assert by_mx(["x-com.mail.protection.outlook.com"], table) == "microsoft"
+
+
+def test_the_most_specific_suffix_wins_and_the_users_over_a_builtin() -> None:
+    """A user's entry for one Microsoft 365 tenant names that tenant's host, not
+    Microsoft's; a user's entry for a built-in suffix itself takes it over. The
+    lowest-preference host still decides first."""
+    table = mx_table(
+        {
+            "mycorp": ["mycorp-com.mail.protection.outlook.com"],
+            "relay": ["yahoodns.net."],
+        }
+    )
+    assert by_mx(["mycorp-com.mail.protection.outlook.com"], table) == "mycorp"
+    assert by_mx(["othercorp-com.mail.protection.outlook.com"], table) == "microsoft"
+    assert by_mx(["mta5.am0.yahoodns.net"], table) == "relay"
+    assert by_mx(["aspmx.l.google.com", "mycorp-com.mail.protection.outlook.com"], table) == (
+        "google"
+    )
+    assert by_mx(["mail.example.net", "mycorp-com.mail.protection.outlook.com"], table) == (
+        "mycorp"
+    )
 
 
 async def test_answers_are_cached_for_their_ttl_clamped_and_failures_retried() -> None:

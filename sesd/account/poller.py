@@ -30,6 +30,8 @@ STATUSES: Final = ("HEALTHY", "PROBATION", "SHUTDOWN")
 _ERRORS = (ClientError, BotoCoreError, aiohttp.ClientError, OSError, asyncio.TimeoutError)
 #: CloudWatch's reputation metrics, and the query id of each.
 _REPUTATION = {"bounce": "Reputation.BounceRate", "complaint": "Reputation.ComplaintRate"}
+#: The datapoints' period, seconds.
+_PERIOD: Final = 300
 
 
 @dataclass(slots=True)
@@ -154,27 +156,36 @@ class AccountPoller:
 
     async def _reputation(self, target: Target, status: AccountStatus) -> None:
         cloudwatch = await self._client_for("cloudwatch", target)
-        end = datetime.fromtimestamp(self._clock(), UTC)
+        now = datetime.fromtimestamp(self._clock(), UTC)
         answer = await cloudwatch.get_metric_data(
             MetricDataQueries=[
                 {
                     "Id": kind,
                     "MetricStat": {
                         "Metric": {"Namespace": "AWS/SES", "MetricName": name},
-                        "Period": 300,
+                        "Period": _PERIOD,
                         "Stat": "Average",
                     },
                 }
                 for kind, name in _REPUTATION.items()
             ],
-            StartTime=end - timedelta(hours=6),
-            EndTime=end,
+            StartTime=now - timedelta(hours=6),
+            # The end is exclusive: a period past now keeps a datapoint stamped now.
+            EndTime=now + timedelta(seconds=_PERIOD),
             ScanBy="TimestampDescending",
         )
         for result in answer.get("MetricDataResults", []):
-            values = result.get("Values", [])
-            if values and result.get("Id") in _REPUTATION:
-                status.aws[result["Id"]] = float(values[0])  # the newest first
+            if result.get("Id") in _REPUTATION and (newest := _newest(result)) is not None:
+                status.aws[result["Id"]] = newest
+
+
+def _newest(result: dict[str, Any]) -> float | None:
+    """The value of a query's newest datapoint, by its timestamp (whatever order the
+    answer lists them in)."""
+    pairs = list(zip(result.get("Timestamps", []), result.get("Values", []), strict=False))
+    if not pairs:
+        return None
+    return float(max(pairs, key=lambda pair: pair[0])[1])
 
 
 def _code(exc: BaseException) -> str:

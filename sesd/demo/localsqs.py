@@ -1,16 +1,22 @@
 """A local SQS endpoint: moto's server in a thread, on a free loopback port.
 
 Used by ``sesd demo`` and by the tests. Needs the ``demo`` extra (moto).
+``python -m sesd.demo.localsqs -H HOST -p PORT`` runs the same server as a
+process of its own (the tests kill and restart it).
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import socket
+import sys
+from collections.abc import Callable
 from types import TracebackType
+from typing import Any
 
-__all__ = ["LocalSqs", "free_port"]
+__all__ = ["LocalSqs", "free_port", "serialise_deletes"]
 
 
 def free_port() -> int:
@@ -18,6 +24,32 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def serialise_deletes() -> None:
+    """Make moto's SQS deletes safe under concurrent requests, as real SQS's are.
+
+    moto's ``Queue.delete_message`` rebuilds the queue's message list and assigns it
+    back without a lock, and its server answers each request in a thread of its own.
+    Two ``DeleteMessageBatch`` calls at once (several pollers) then bring back
+    messages whose delete was acknowledged: they reappear after their visibility
+    timeout, as duplicates real SQS never makes. A send in between can be lost the
+    same way. Each delete here runs under the queue's own lock, the one moto's
+    sends already take. Idempotent.
+    """
+    from moto.sqs.models import Queue
+
+    delete: Callable[..., None] = Queue.delete_message
+    if getattr(delete, "_sesd_serialised", False):
+        return
+
+    @functools.wraps(delete)
+    def locked(queue: Any, receipt_handle: str) -> None:
+        with queue._messages_lock:
+            delete(queue, receipt_handle)
+
+    locked._sesd_serialised = True  # type: ignore[attr-defined]
+    Queue.delete_message = locked  # type: ignore[method-assign,assignment]
 
 
 class LocalSqs:
@@ -30,6 +62,7 @@ class LocalSqs:
             raise RuntimeError(
                 "the local SQS endpoint needs moto: pip install 'sesd[demo]'"
             ) from exc
+        serialise_deletes()
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
@@ -54,3 +87,15 @@ class LocalSqs:
         tb: TracebackType | None,
     ) -> None:
         self._server.stop()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """moto's server (``moto_server``'s arguments), with deletes serialised."""
+    serialise_deletes()
+    from moto.server import main as moto_main
+
+    moto_main(argv if argv is not None else sys.argv[1:])
+
+
+if __name__ == "__main__":
+    main()

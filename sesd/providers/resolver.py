@@ -23,7 +23,7 @@ import dns.resolver
 
 from sesd.config import ProvidersConfig
 from sesd.logs import get_logger
-from sesd.providers.table import MX_SUFFIXES, NONE, OTHER, UNKNOWN, by_mx, consumer_provider
+from sesd.providers.table import NONE, OTHER, UNKNOWN, by_mx, consumer_provider, mx_table
 
 __all__ = ["OUTCOMES", "ProviderResolver"]
 
@@ -63,7 +63,7 @@ class ProviderResolver:
         self._resolver: dns.asyncresolver.Resolver | None = None  # made by run()
         self._rate = rate
         self._concurrency = concurrency
-        self._table = {**MX_SUFFIXES, **(mx or {})}
+        self._table = mx_table(mx)
         self._max_cache = max_cache
         self._max_queue = max_queue
         # Answers hold until a time on the caller's clock: ``clock`` if given, else the

@@ -20,6 +20,7 @@ __all__ = [
     "UNKNOWN",
     "by_mx",
     "consumer_provider",
+    "mx_table",
 ]
 
 PROVIDERS: Final = (
@@ -87,16 +88,33 @@ def consumer_provider(domain: str) -> str | None:
     return None if found is None else found.lastgroup
 
 
-def _matches(host: str, suffix: str) -> bool:
-    return host == suffix or host.endswith("." + suffix)
+def mx_table(user: Mapping[str, Iterable[str]] | None = None) -> dict[str, str]:
+    """MX host suffix -> provider: the built-in suffixes, then the user's
+    (``[providers.mx]``). A label the user lists replaces its built-in suffixes; a
+    suffix the user lists is the user's, over a built-in one."""
+    user = user or {}
+    table = {
+        suffix: label
+        for label, suffixes in MX_SUFFIXES.items()
+        if label not in user
+        for suffix in suffixes
+    }
+    for label, suffixes in user.items():
+        for suffix in suffixes:
+            table[suffix.rstrip(".").lower()] = label
+    return table
 
 
-def by_mx(hosts: Iterable[str], table: Mapping[str, tuple[str, ...]]) -> str:
+def by_mx(hosts: Iterable[str], table: Mapping[str, str]) -> str:
     """The provider of a domain from its MX hosts, lowest preference first: the first
-    host in the table names it; ``other`` when none is."""
+    host that a suffix in ``table`` (from :func:`mx_table`) matches names it, by its
+    most specific suffix (a host matches a suffix when it is it, or ends with it
+    after a dot); ``other`` when none does."""
     for host in hosts:
         name = host.rstrip(".").lower()
-        for provider, suffixes in table.items():
-            if any(_matches(name, suffix) for suffix in suffixes):
-                return provider
+        while name:
+            found = table.get(name)
+            if found is not None:
+                return found
+            name = name.partition(".")[2]
     return OTHER
