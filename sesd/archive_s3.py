@@ -14,19 +14,25 @@ from collections.abc import Callable
 from contextlib import AsyncExitStack
 from types import TracebackType
 from typing import IO, Any
-from urllib.parse import urlparse
 
 from aiobotocore.session import get_session
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 
 from sesd.config import Config
 
-__all__ = ["S3Reader", "is_s3"]
+__all__ = ["S3Reader", "is_s3", "split_s3"]
 
 
 def is_s3(path: str) -> bool:
     """Whether an input names S3 objects."""
     return path.startswith("s3://")
+
+
+def split_s3(url: str) -> tuple[str, str]:
+    """(bucket, key or prefix) of an ``s3://`` URL. Not a URL parser's job: a key may
+    hold ``#``, ``?``, ``%`` or ``//``, which are part of its name."""
+    bucket, _, key = url.removeprefix("s3://").partition("/")
+    return bucket, key
 
 
 class _Raw(io.RawIOBase):
@@ -88,8 +94,7 @@ class S3Reader:
         """(``s3://bucket/key``, size) of every object under the URL's prefix, in key
         order."""
         assert self._portal is not None
-        parsed = urlparse(url)
-        return self._portal.call(self._list, parsed.netloc, parsed.path.lstrip("/"))
+        return self._portal.call(self._list, *split_s3(url))
 
     async def _list(self, bucket: str, prefix: str) -> list[tuple[str, int]]:
         found: list[tuple[str, int]] = []
@@ -106,10 +111,8 @@ class S3Reader:
         """A buffered stream of one object's bytes."""
         assert self._portal is not None
         portal = self._portal
-        parsed = urlparse(url)
-        response = portal.call(
-            lambda: self._client.get_object(Bucket=parsed.netloc, Key=parsed.path.lstrip("/"))
-        )
+        bucket, key = split_s3(url)
+        response = portal.call(lambda: self._client.get_object(Bucket=bucket, Key=key))
         body = response["Body"]
 
         def read(n: int) -> bytes:

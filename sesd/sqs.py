@@ -90,7 +90,8 @@ PERMANENT_RETRY = 60.0
 
 class InFlight:
     """SQS calls in flight, shielded from cancellation but bounded: once a stop has
-    begun, none outlives the end of the grace period by more than ``margin`` seconds."""
+    begun, none outlives the end of the grace period by more than ``margin`` seconds,
+    except a release after a cancellation, which has ``margin`` seconds of its own."""
 
     def __init__(self, margin: float = 2.0) -> None:
         self.deadline = math.inf
@@ -110,6 +111,15 @@ class InFlight:
                 yield scope
             finally:
                 self._scopes.discard(scope)
+
+    @contextlib.contextmanager
+    def budget(self) -> Iterator[anyio.CancelScope]:
+        """A shielded scope of ``margin`` seconds from now, whatever the grace period:
+        messages received as a cancellation arrived are given back even when it
+        arrives at the very end (bounded by the grace period, the release would be
+        cut off before it began)."""
+        with anyio.CancelScope(shield=True, deadline=anyio.current_time() + self._margin) as scope:
+            yield scope
 
     def end_by(self, deadline: float) -> None:
         """A stop began: bound every call in flight, and every later one, by ``deadline``."""
@@ -300,16 +310,29 @@ class QueuePoller:
             await anyio.lowlevel.checkpoint()
         except anyio.get_cancelled_exc_class():
             # Cancelled while the receive was in flight: give the messages back now.
-            with self._in_flight.scope(10):
+            with self._in_flight.budget() as scope:
                 await self._release(messages)
+            if scope.cancelled_caught:
+                self._log.warning(
+                    "sesd.sqs.release_cut_off",
+                    count=len(messages),
+                    hint="they become visible again after their visibility timeout",
+                )
             raise
         received_at = self._clock()
         done = [message for message in messages if self._judge(message, received_at)]
         self._changes.notify()
         # Handled messages are deleted even if a cancellation arrives meanwhile:
         # otherwise they would be counted again after their visibility timeout.
-        with self._in_flight.scope(15):
+        with self._in_flight.scope(15) as scope:
             await self._delete(done)
+        if scope.cancelled_caught:
+            self._log.warning(
+                "sesd.sqs.delete_cut_off",
+                count=len(done),
+                hint="counted, but not deleted: SQS hands them out again after their "
+                "visibility timeout",
+            )
         self._log.debug("sesd.sqs.batch", received=len(messages), deleted=len(done))
 
     def _judge(self, message: MessageTypeDef, received_at: float) -> bool:

@@ -25,6 +25,7 @@ from sesd.demo.localsqs import LocalSqs
 from sesd.logs import configure_logging
 from tests.dns_server import hermetic
 from tests.moto_process import MotoProcess
+from tests.proxy import Proxy
 
 
 def require_tool(name: str) -> str:
@@ -61,7 +62,7 @@ def local_sqs() -> Iterator[LocalSqs]:
         yield server
 
 
-def aws_client(service: str, local: LocalSqs | MotoProcess) -> Any:
+def aws_client(service: str, local: LocalSqs | MotoProcess | Proxy) -> Any:
     """An aiobotocore client of ``service`` on a local moto server (a context manager)."""
     return get_session().create_client(  # type: ignore[call-overload]
         service,

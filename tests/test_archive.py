@@ -173,7 +173,8 @@ async def test_s3_objects_under_a_prefix_give_the_same_report(
 ) -> None:
     """Firehose-style objects (gzipped, concatenated, in YYYY/MM/DD/HH keys) on moto's
     S3, read in key order through s3://bucket/prefix, report as the same events from a
-    local file do; a prefix with no objects is named and the exit status says so."""
+    local file do, keys with `#`, `?` and `%` in their names included; a prefix with no
+    objects is named and the exit status says so."""
     import anyio
     from aiobotocore.session import get_session
 
@@ -192,6 +193,8 @@ async def test_s3_objects_under_a_prefix_give_the_same_report(
             part = events[i * 10 : (i + 1) * 10]
             data = b"".join(json.dumps(e, separators=(",", ":")).encode() for e in part)
             key = f"events/2027/01/15/{hour}/sesd-stream-1-2027-01-15-{hour}-00-00-{i}.gz"
+            if hour == "08":
+                key = f"events/2027/01/15/{hour}/part #{i}?v=%41.gz"
             await s3.put_object(Bucket="ses-archive", Key=key, Body=gzip.compress(data))
     config = tmp_path / "sesd.toml"
     config.write_text(f'[aws]\nendpoint_url = "{local_sqs.url}"\n[providers]\nenabled = false\n')
@@ -210,6 +213,9 @@ async def test_s3_objects_under_a_prefix_give_the_same_report(
     from_s3 = await anyio.to_thread.run_sync(replay, "s3://ses-archive/events/2027/01/")
     assert from_s3.returncode == 0, from_s3.stderr[-2000:]
     assert json.loads(from_s3.stdout) == json.loads(expected.stdout)
+    one = await anyio.to_thread.run_sync(replay, "s3://ses-archive/events/2027/01/15/08/part #1")
+    assert one.returncode == 0, one.stderr[-2000:]
+    assert json.loads(one.stdout)["messages"]["processed"] == 10
     empty = await anyio.to_thread.run_sync(replay, "s3://ses-archive/nothing/")
     assert empty.returncode == 3
     assert "s3://ses-archive/nothing/: no objects under this prefix" in empty.stderr

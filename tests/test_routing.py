@@ -4,6 +4,7 @@ rules and outboxes."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 
 import aiohttp
@@ -282,3 +283,31 @@ async def test_a_reload_keeps_states_and_queues_and_resolves_a_removed_rule() ->
         assert "new" in alerting.outboxes
         assert alerting.evaluator.states["other"]["a.example"] is before
         assert "delays" not in alerting.evaluator.states
+
+
+async def test_a_reload_applies_the_outbox_size_and_notification_age_to_every_sink() -> None:
+    """Five notifications wait for a sink; a reload lowers outbox_size to 2 and
+    notification_max_age to 30 s. The outbox keeps the two newest (three counted
+    dropped), holds two from then on, and gives up on a delivery after 30 s."""
+    sink = '[alerts.sinks.ops]\ntype = "console"\n'
+    alerting, _, _ = _alerting('[alerts]\ngroup_wait = "0s"\n' + sink + RULE)
+    async with aiohttp.ClientSession() as session:
+        alerting.open(session)
+        ops = alerting.outboxes["ops"]
+        sent = [dataclasses.replace(notification(), at=T + i) for i in range(5)]
+        for one in sent:
+            ops.put(one)
+        alerting.reconfigure(
+            parse_config(
+                '[alerts]\ngroup_wait = "0s"\noutbox_size = 2\nnotification_max_age = "30s"\n'
+                + sink
+                + RULE
+            )
+        )
+        assert list(ops._queue) == sent[3:]
+        dropped = alerting.notifications.labels("ops", "dropped")
+        assert dropped._value.get() == 3
+        ops.put(dataclasses.replace(notification(), at=T + 9))
+        assert [n.at for n in ops._queue] == [T + 4, T + 9]
+        assert dropped._value.get() == 4
+        assert ops._max_age == 30.0

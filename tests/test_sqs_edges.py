@@ -4,19 +4,26 @@ from __future__ import annotations
 
 import io
 import json
+from contextlib import AsyncExitStack
 from typing import Any
 
 import aiohttp
 import anyio
+import pytest
+from aiohttp import web
 
+import sesd.sqs as sqs_module
 from sesd.backoff import backoff_delay
 from sesd.config import parse_config
 from sesd.health import Changes, Health
 from sesd.logs import configure_logging
 from sesd.metrics import Metrics
 from sesd.pipeline import Pipeline
-from sesd.sqs import QueuePoller, check_queue
-from tests.conftest import make_queue, queue_counts, running, send_bodies
+from sesd.sqs import InFlight, QueuePoller, check_queue
+from tests import factory as f
+from tests.conftest import aws_client, make_queue, queue_counts, running, send_bodies
+from tests.proxy import Proxy
+from tests.receivers import LocalServer
 
 
 def poller(sqs: Any, url: str) -> tuple[QueuePoller, Metrics]:
@@ -144,3 +151,146 @@ async def test_a_queue_that_does_not_exist_is_an_error_named_once_and_retried_sl
     assert record["url"] == missing
     assert "region" in record["hint"]
     assert not [r for r in records if r["event"] == "sesd.sqs.receive_failed"]
+
+
+class ForbiddingSqs(LocalServer):
+    """An SQS endpoint whose every call is denied, as for credentials the queue's policy
+    does not admit (the JSON protocol's error shape, which botocore parses)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.calls = 0
+
+    def routes(self, app: web.Application) -> None:
+        app.router.add_post("/", self._deny)
+
+    async def _deny(self, request: web.Request) -> web.Response:
+        self.calls += 1
+        body = {"__type": "com.amazon.coral.service#AccessDeniedException", "message": "denied"}
+        return web.json_response(
+            body,
+            status=400,
+            headers={"x-amzn-query-error": "AccessDenied;Sender"},
+            content_type="application/x-amz-json-1.0",
+        )
+
+
+@pytest.mark.parametrize("kind", ["missing", "forbidden"])
+async def test_a_queue_that_stays_unusable_is_an_error_once_over_many_retries(
+    kind: str, local_sqs: Any, sqs: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A queue that does not exist, or may not be read, stays so over five retry periods
+    (shortened here from a minute): one error names it with its hint; every later try
+    is counted, and logged at debug level only."""
+    monkeypatch.setattr(sqs_module, "PERMANENT_RETRY", 0.01)
+    logs = io.StringIO()
+    configure_logging("debug", "json", stream=logs)
+    async with ForbiddingSqs() as forbidding:
+        endpoint = local_sqs.url if kind == "missing" else forbidding.url
+        url = f"{local_sqs.url}/123456789012/no-such-queue-{kind}"
+        config = parse_config(
+            f'[aws]\nendpoint_url = "{endpoint}"\nregion = "us-east-1"\n'
+            f'[[queues]]\nurl = "{url}"\nname = "{kind}"\nwait_time_seconds = 0\n'
+            '[http]\nlisten = "127.0.0.1:0"\n'
+        )
+        async with running(config) as daemon:
+
+            def errors() -> float:
+                value = daemon.metrics.registry.get_sample_value(
+                    "sesd_sqs_errors_total",
+                    {"queue": kind, "account": "default", "region": "us-east-1",
+                     "operation": "receive"},
+                )  # fmt: skip
+                return value or 0.0
+
+            with anyio.fail_after(20):
+                await daemon.changes.wait_for(lambda: errors() >= 5)
+    records = [json.loads(line) for line in logs.getvalue().splitlines()]
+    unusable = [r for r in records if r["event"] == "sesd.sqs.queue_unusable"]
+    assert len(unusable) == 1
+    assert unusable[0]["level"] == "error"
+    assert unusable[0]["queue"] == kind
+    hint = "sqs:ReceiveMessage" if kind == "forbidden" else "region"
+    assert hint in unusable[0]["hint"]
+    still = [r for r in records if r["event"] == "sesd.sqs.still_unusable"]
+    assert len(still) >= 4
+    assert {r["level"] for r in still} == {"debug"}
+    assert not [r for r in records if r["event"] == "sesd.sqs.receive_failed"]
+
+
+async def _received_through(
+    proxy: Proxy, sqs: Any, in_flight: InFlight
+) -> tuple[QueuePoller, Any, list[Any], str, AsyncExitStack]:
+    """Three messages received through ``proxy`` by a poller bound by ``in_flight``."""
+    url, _ = await make_queue(sqs, visibility=300)
+    await send_bodies(sqs, url, [f.raw(f.delivery([f"u{i}@one.example"])) for i in range(3)])
+    stack = AsyncExitStack()
+    client = await stack.enter_async_context(aws_client("sqs", proxy))
+    config = parse_config(
+        f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 1\nmax_messages = 10\n'
+    )
+    pipeline = Pipeline(config)
+    poller = QueuePoller(
+        client, config.queues[0], pipeline=pipeline,
+        metrics=Metrics(pipeline, ["q"], clock=lambda: 0.0), health=Health(["q"]),
+        changes=Changes(), stopping=anyio.Event(), delete_invalid=False,
+        clock=lambda: f.T0, monotonic=lambda: 0.0, in_flight=in_flight,
+    )  # fmt: skip
+    messages: list[Any] = []
+    with anyio.fail_after(10):
+        while len(messages) < 3:
+            messages += await poller._receive() or []
+    return poller, pipeline, messages, url, stack
+
+
+async def test_a_delete_cut_off_at_the_end_of_the_grace_period_is_logged(
+    local_sqs: Any, sqs: Any
+) -> None:
+    """The grace period is over and the network stalls while the handled messages are
+    being deleted: the delete is cut off after the margin, and a warning says how many
+    were counted but not deleted (they come back after their visibility timeout)."""
+    logs = io.StringIO()
+    configure_logging("debug", "json", stream=logs)
+    in_flight = InFlight(margin=0.2)
+    async with Proxy(int(local_sqs.url.rsplit(":", 1)[1])) as proxy:
+        poller, pipeline, messages, url, stack = await _received_through(proxy, sqs, in_flight)
+        async with stack:
+            in_flight.end_by(anyio.current_time())
+            proxy.stall()
+            with anyio.fail_after(5):
+                await poller._handle(messages)
+            proxy.restore()
+    assert pipeline.tallies.messages[("q", "processed")] == 3
+    records = [json.loads(line) for line in logs.getvalue().splitlines()]
+    (cut,) = [r for r in records if r["event"] == "sesd.sqs.delete_cut_off"]
+    assert (cut["count"], cut["level"], cut["queue"]) == (3, "warning", "q")
+    assert await queue_counts(sqs, url) == (0, 3)
+
+
+async def test_a_release_after_the_grace_period_has_a_budget_of_its_own(
+    local_sqs: Any, sqs: Any
+) -> None:
+    """A receive comes back long after the grace period ended and its handling is
+    cancelled: the messages are still released (visible again at once), on a budget
+    counted from the release's start. When the network stalls then, the cut-off
+    release is logged with its count."""
+    logs = io.StringIO()
+    configure_logging("debug", "json", stream=logs)
+    async with Proxy(int(local_sqs.url.rsplit(":", 1)[1])) as proxy:
+        for stalled in (False, True):
+            in_flight = InFlight(margin=0.5)
+            poller, _, messages, url, stack = await _received_through(proxy, sqs, in_flight)
+            async with stack:
+                in_flight.end_by(anyio.current_time() - 60)
+                if stalled:
+                    proxy.stall()
+                with anyio.fail_after(5), anyio.CancelScope() as scope:
+                    scope.cancel()
+                    await poller._handle(messages)
+                proxy.restore()
+            assert await queue_counts(sqs, url) == ((0, 3) if stalled else (3, 0))
+    records = [json.loads(line) for line in logs.getvalue().splitlines()]
+    assert [r["count"] for r in records if r["event"] == "sesd.sqs.released"] == [3]
+    (cut,) = [r for r in records if r["event"] == "sesd.sqs.release_cut_off"]
+    assert (cut["count"], cut["level"]) == (3, "warning")

@@ -62,6 +62,15 @@ class Outbox:
         for outcome in OUTCOMES:
             counter.labels(sink.name, outcome)
 
+    def limit(self, size: int, max_age: float) -> None:
+        """Take new limits (a reload): a smaller queue drops its oldest notifications
+        now, as :meth:`put` would have; a delivery under way keeps retrying until the
+        new ``max_age``."""
+        self._size = size
+        self._max_age = max_age
+        while len(self._queue) > size:
+            self._drop_oldest()
+
     def close(self) -> None:
         """Deliver what is queued, then let :meth:`run` return (the sink was removed)."""
         self._closing = True
@@ -70,13 +79,16 @@ class Outbox:
     def put(self, notification: Notification) -> None:
         """Queue a notification; drops the oldest queued one when full."""
         if len(self._queue) >= self._size:
-            dropped = self._queue.popleft()
-            self._count("dropped")
-            self._log.error(
-                "sesd.notify.dropped", rule=dropped.rule, kind=dropped.kind.value, size=self._size
-            )
+            self._drop_oldest()
         self._queue.append(notification)
         self._wake()
+
+    def _drop_oldest(self) -> None:
+        dropped = self._queue.popleft()
+        self._count("dropped")
+        self._log.error(
+            "sesd.notify.dropped", rule=dropped.rule, kind=dropped.kind.value, size=self._size
+        )
 
     def __len__(self) -> int:
         return len(self._queue) + self._in_flight

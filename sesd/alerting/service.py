@@ -158,7 +158,8 @@ class Alerting:
 
     def reconfigure(self, config: Config) -> None:
         """Take a reloaded config: rules (states kept by name; a removed rule's alerts
-        resolve and the resolves are sent), sinks (queued notifications kept), silences."""
+        resolve and the resolves are sent), sinks (queued notifications kept), the
+        outboxes' size and notification age, silences."""
         old_sinks = self._config.alerts.named_sinks()
         removed = {r.name for r in self._config.alerts.rules} - {
             r.name for r in config.alerts.rules
@@ -173,6 +174,8 @@ class Alerting:
             self._log.info("sesd.alert.resolved", rule=alert.rule, domain=alert.domain)
         new_sinks = config.alerts.named_sinks()
         assert self._session is not None, "reconfigure before open"
+        for outbox in self.outboxes.values():
+            outbox.limit(config.alerts.outbox_size, config.alerts.notification_max_age.seconds)
         for name, sink_config in new_sinks.items():
             if name not in self.outboxes:
                 self._add_outbox(build_sink(name, sink_config, self._session, self._console))
