@@ -27,6 +27,7 @@ test: lint typecheck unit
 lint: $(VENV)/.dev
 	$(BIN)/ruff check sesd tests bench scripts
 	$(BIN)/ruff format --check sesd tests bench scripts
+	$(BIN)/lint-imports
 
 typecheck: $(VENV)/.dev
 	$(BIN)/mypy

@@ -23,10 +23,10 @@ import anyio
 
 from bench.end_to_end import MESSAGES, ROUNDS, bare, best_of, dns_server
 from bench.end_to_end import sesd as drain
-from sesd.causes import Cause, classify
-from sesd.config import parse_config
-from sesd.logs import configure_logging
-from sesd.pipeline import Pipeline
+from sesd.config import core_settings, parse_config
+from sesd.core.causes import Cause, classify
+from sesd.core.pipeline import Pipeline
+from sesd.io.logs import configure_logging
 from tests import factory as f
 
 EVENTS = 100_000
@@ -67,10 +67,10 @@ def _bodies() -> list[bytes]:
 
 
 def _pipeline(bodies: list[bytes], on: bool) -> float:
-    pipeline = Pipeline(parse_config("" if on else "[providers]\nenabled = false\n"))
-    if pipeline.resolver is not None:
+    pipeline = Pipeline(core_settings(parse_config("" if on else "[providers]\nenabled = false\n")))
+    if pipeline.ledger.providers is not None:
         for i in range(300):
-            pipeline.resolver._remember(f"d{i}.example", "microsoft", f.T0 + 86400)
+            pipeline.ledger.providers.remember(f"d{i}.example", "microsoft", f.T0 + 86400)
     start = time.process_time()
     for i, body in enumerate(bodies):
         pipeline.feed(body, "bench", f.T0 + i * 0.02)

@@ -18,10 +18,10 @@ from typing import Any
 import anyio
 from aiobotocore.session import get_session
 
+from sesd.commands.demo.localsqs import LocalSqs
 from sesd.config import parse_config
-from sesd.daemon import Daemon
-from sesd.demo.localsqs import LocalSqs
-from sesd.logs import configure_logging
+from sesd.io.logs import configure_logging
+from sesd.runtime.daemon import Daemon
 from tests import factory as f
 from tests.receivers import Receiver
 

@@ -20,10 +20,10 @@ from typing import Any
 import anyio
 from aiobotocore.session import get_session
 
+from sesd.commands.demo.localsqs import free_port
 from sesd.config import parse_config
-from sesd.daemon import Daemon
-from sesd.demo.localsqs import free_port
-from sesd.logs import configure_logging
+from sesd.io.logs import configure_logging
+from sesd.runtime.daemon import Daemon
 
 MESSAGES = 20_000
 QUEUE = "/123456789012/bench"
@@ -92,7 +92,7 @@ async def sesd(endpoint: str, extra: str = "") -> float:
 
     def done() -> bool:
         nonlocal processed
-        processed = daemon.pipeline.tallies.messages.get(("bench", "processed"), 0)
+        processed = daemon.ledger.tallies.messages.get(("bench", "processed"), 0)
         return processed >= MESSAGES
 
     async with anyio.create_task_group() as tg:

@@ -24,9 +24,10 @@ import anyio
 import anyio.lowlevel
 
 from bench.end_to_end import dns_server
-from sesd.config import parse_config
-from sesd.pipeline import Pipeline
-from sesd.windows import DomainWindows
+from sesd.config import core_settings, parse_config
+from sesd.core.pipeline import Pipeline
+from sesd.core.windows import DomainWindows
+from sesd.providers.resolver import ProviderResolver
 from tests import factory as f
 
 _RULE = (
@@ -51,10 +52,10 @@ def per_domain(delay_every: int = 20) -> None:
     domains = 200
     # One rule on the 15m window, as in config/sesd.example.toml: breakdowns for
     # alert text are kept for the windows rules read.
-    pipeline = Pipeline(parse_config(_RULE))
+    pipeline = Pipeline(core_settings(parse_config(_RULE)))
     tracemalloc.start()
     before = _traced()
-    empty = [DomainWindows(pipeline.specs) for _ in range(domains)]
+    empty = [DomainWindows(pipeline.ledger.specs) for _ in range(domains)]
     empty_bytes = (_traced() - before) / domains
     del empty
     step = 12.0
@@ -72,7 +73,7 @@ def per_domain(delay_every: int = 20) -> None:
                     f.delivery(address, at=t, processing_ms=processing_ms, message_id=message_id)
                 )
             pipeline.feed(body, "bench", t)
-    windows = pipeline.windows
+    windows = pipeline.ledger.windows
     for domain_windows in windows.values():
         domain_windows.flush(f.T0 + 3600)
     # What the windows hold, wherever it was allocated (decoding made the message
@@ -103,9 +104,14 @@ def flood() -> None:
 
 
 async def _flood(nameserver: str) -> None:
-    pipeline = Pipeline(parse_config(f'[providers]\nnameservers = ["{nameserver}"]\n'))
-    resolver = pipeline.resolver
-    assert resolver is not None
+    pipeline = Pipeline(
+        core_settings(parse_config(f'[providers]\nnameservers = ["{nameserver}"]\n'))
+    )
+    assert pipeline.ledger.providers is not None
+    resolver = ProviderResolver.from_config(
+        parse_config(f'[providers]\nnameservers = ["{nameserver}"]\n').providers,
+        pipeline.ledger.providers,
+    )
     template = f.raw(f.delivery(["someone@REPLACE.example"], at=f.T0))
     gc.collect()
     start = _rss_mb()
@@ -123,17 +129,17 @@ async def _flood(nameserver: str) -> None:
         tg.cancel_scope.cancel()
     gc.collect()
     grown = _rss_mb() - start
-    other = pipeline.by_domain.recipients["other"][4]
-    lookups = sum(resolver.outcomes.values())
+    other = pipeline.ledger.by_domain.recipients["other"][4]
+    lookups = sum(resolver.cache.outcomes.values())
     print(
         f"  flood: 1,000,000 distinct domains: RSS +{grown:.1f} MB (target 50 MB); "
-        f"{len(pipeline.domains)} tracked, {other:,} recipients under 'other'; "
-        f"duplicate filter holds {len(pipeline.dedup):,} keys"
+        f"{len(pipeline.ledger.domains)} tracked, {other:,} recipients under 'other'; "
+        f"duplicate filter holds {len(pipeline.ledger.dedup):,} keys"
     )
     print(
         f"  flood's MX lookups: {lookups} in {elapsed:.1f} s = {lookups / elapsed:.1f}/s "
-        f"(limit 20/s); {resolver.queued:,} queued (bound 10,000), "
-        f"{len(resolver.cache):,} cached"
+        f"(limit 20/s); {len(resolver.cache.wanted):,} queued (bound 10,000), "
+        f"{len(resolver.cache.cache):,} cached"
     )
 
 

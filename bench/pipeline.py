@@ -14,8 +14,8 @@ import time
 
 import msgspec
 
-from sesd.config import parse_config
-from sesd.pipeline import Pipeline
+from sesd.config import core_settings, parse_config
+from sesd.core.pipeline import Pipeline
 from tests import factory as f
 
 EVENTS = 150_000
@@ -57,7 +57,7 @@ def _floor(bodies: list[bytes]) -> int:
 
 
 def _sesd(bodies: list[bytes]) -> Pipeline:
-    pipeline = Pipeline(parse_config(""))
+    pipeline = Pipeline(core_settings(parse_config("")))
     for i, body in enumerate(bodies):
         pipeline.feed(body, "bench", f.T0 + i * 0.02)
     return pipeline

@@ -22,9 +22,9 @@ from pathlib import Path
 
 import orjson
 
-from sesd.archive import read_paths
+from sesd.commands.replay.archive import read_paths
+from sesd.commands.replay.engine import Replay
 from sesd.config import load_config
-from sesd.replay import Replay
 from tests import factory as f
 
 EVENTS = 1_000_000
@@ -69,7 +69,7 @@ def _sesd(path: Path) -> int:
     config = load_config(EXAMPLE, resolve_secrets=False)
     replay = Replay(config)
     replay.run(read_paths([str(path)]))
-    return sum(replay.pipeline.tallies.messages.values())
+    return sum(replay.pipeline.ledger.tallies.messages.values())
 
 
 def main() -> None:

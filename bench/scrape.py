@@ -17,16 +17,16 @@ import anyio
 import anyio.lowlevel
 from prometheus_client import generate_latest
 
-from sesd.config import parse_config
-from sesd.exposition import render, render_async
-from sesd.metrics import Metrics
-from sesd.pipeline import Pipeline
+from sesd.config import core_settings, parse_config
+from sesd.core.pipeline import Pipeline
+from sesd.metrics.exposition import render, render_async
+from sesd.metrics.registry import Metrics
 from tests import factory as f
 
 
 def _populated(domains: int) -> tuple[Pipeline, Metrics]:
-    pipeline = Pipeline(parse_config(f"[domains]\nmax_tracked = {domains}\n"))
-    metrics = Metrics(pipeline, ["bench"], clock=lambda: f.T0 + 60)
+    pipeline = Pipeline(core_settings(parse_config(f"[domains]\nmax_tracked = {domains}\n")))
+    metrics = Metrics(pipeline.ledger, ["bench"], lambda: f.T0 + 60)
     for d in range(domains):
         for k in range(5):
             pipeline.feed(f.raw(f.delivery([f"u{k}@d{d}.example"], at=f.T0 + k)), "q", f.T0 + k)

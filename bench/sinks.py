@@ -27,8 +27,8 @@ import anyio
 
 from bench.end_to_end import QUEUE, endpoint
 from sesd.config import parse_config
-from sesd.daemon import Daemon
-from sesd.logs import configure_logging
+from sesd.io.logs import configure_logging
+from sesd.runtime.daemon import Daemon
 
 PHASES = (
     ("healthy", {"slack": "ok", "pagerduty": "ok"}),
@@ -67,7 +67,7 @@ async def _run(url: str, seconds: float) -> tuple[list[Phase], dict[str, float]]
     daemon = Daemon(parse_config(_config(url)))
 
     def processed() -> int:
-        return daemon.pipeline.tallies.messages.get(("bench", "processed"), 0)
+        return daemon.ledger.tallies.messages.get(("bench", "processed"), 0)
 
     phases = []
     async with anyio.create_task_group() as tg, aiohttp.ClientSession() as http:

@@ -2,6 +2,6 @@
 
 import sys
 
-from sesd.cli import main
+from sesd.commands.main import main
 
 sys.exit(main())

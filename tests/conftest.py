@@ -19,10 +19,10 @@ import anyio
 import pytest
 from aiobotocore.session import get_session
 
+from sesd.commands.demo.localsqs import LocalSqs
 from sesd.config import Config
-from sesd.daemon import Daemon
-from sesd.demo.localsqs import LocalSqs
-from sesd.logs import configure_logging
+from sesd.io.logs import configure_logging
+from sesd.runtime.daemon import Daemon
 from tests.dns_server import hermetic
 from tests.moto_process import MotoProcess
 from tests.proxy import Proxy
@@ -50,7 +50,7 @@ def _quiet_logs() -> None:
 def _fresh_causes() -> None:
     """Each test classifies afresh: a cause cached by an earlier test (or by the run
     mutation testing forks from) would hide what the classifier does now."""
-    from sesd.causes import classify
+    from sesd.core.causes import classify
 
     classify.cache_clear()
 

@@ -15,8 +15,8 @@ import msgspec
 from dnslib import MX, QTYPE, RCODE, RR, A  # type: ignore[import-untyped]
 from dnslib.server import BaseResolver, DNSLogger, DNSServer  # type: ignore[import-untyped]
 
+from sesd.commands.demo.localsqs import free_port
 from sesd.config import Config
-from sesd.demo.localsqs import free_port
 
 __all__ = ["Zone", "dns_server", "hermetic", "hermetic_text", "shared_nameserver"]
 

@@ -8,12 +8,12 @@ import sys
 import threading
 from types import TracebackType
 
-from sesd.demo.localsqs import free_port
+from sesd.commands.demo.localsqs import free_port
 
 
 class MotoProcess:
-    """moto's server on a loopback port, with its deletes serialised as in
-    :class:`~sesd.demo.localsqs.LocalSqs`; :meth:`kill` and :meth:`start` it at will."""
+    """moto's server on a loopback port, its queues made safe under concurrent requests as in
+    :class:`~sesd.commands.demo.localsqs.LocalSqs`; :meth:`kill` and :meth:`start` it at will."""
 
     def __init__(self) -> None:
         self.port = free_port()
@@ -24,7 +24,15 @@ class MotoProcess:
     def start(self, timeout: float = 30) -> None:
         """Start the server; returns once it listens."""
         process = subprocess.Popen(
-            [sys.executable, "-m", "sesd.demo.localsqs", "-H", "127.0.0.1", "-p", str(self.port)],
+            [
+                sys.executable,
+                "-m",
+                "sesd.commands.demo.localsqs",
+                "-H",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,

@@ -8,7 +8,7 @@ from types import TracebackType
 import anyio
 from anyio.abc import SocketStream, TaskGroup
 
-from sesd.demo.localsqs import free_port
+from sesd.commands.demo.localsqs import free_port
 
 
 class Proxy:

@@ -20,7 +20,7 @@ from typing import Any, Self
 import anyio
 from aiohttp import web
 
-from sesd.demo.localsqs import free_port
+from sesd.commands.demo.localsqs import free_port
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from sesd.pending import DEFAULT_EXPIRY
+from sesd.core.pending import DEFAULT_EXPIRY
 
 __all__ = ["Model", "ModelEvent", "Window"]
 

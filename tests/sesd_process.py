@@ -52,6 +52,14 @@ class SesdProcess:
         """Read log lines until one has ``event`` as its event name."""
         return await self.wait_for(lambda record: record.get("event") == event)
 
+    async def logged(self, event: str) -> dict[str, Any]:
+        """The first record with ``event``: one read already (a busy machine may log it
+        before what a test waited for first), or the next one to come."""
+        for record in self.records:
+            if record.get("event") == event:
+                return record
+        return await self.wait_for_event(event)
+
     async def wait_for_received(self, total: int) -> None:
         """Read log lines until the batches logged (debug level) add up to ``total``."""
         seen = sum(r.get("received", 0) for r in self.records if r.get("event") == "sesd.sqs.batch")

@@ -14,17 +14,18 @@ from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
 from prometheus_client.parser import text_string_to_metric_families
 
-from sesd.account.metrics import AccountCollector
-from sesd.account.poller import AccountPoller, Target
-from sesd.account.reputation import Estimate
-from sesd.account.rules import measure_account
+from sesd.account.poller import AccountPoller
+from sesd.alerting.accounts import measure_account
 from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.rules import Transition
-from sesd.config import parse_config
-from sesd.demo.localsqs import LocalSqs
-from sesd.exposition import render
-from sesd.logs import configure_logging
-from sesd.pipeline import Pipeline
+from sesd.commands.demo.localsqs import LocalSqs
+from sesd.config import core_settings, parse_config
+from sesd.core.accounts import Target
+from sesd.core.pipeline import Pipeline
+from sesd.core.reputation import Estimate
+from sesd.io.logs import configure_logging
+from sesd.metrics.accounts import AccountCollector
+from sesd.metrics.exposition import render
 from tests import factory as f
 from tests.fake_ses import FakeSes
 
@@ -85,22 +86,22 @@ async def test_a_pause_and_probation_fire_and_resolve_through_throttling(
     logs = io.StringIO()
     configure_logging("debug", "json", stream=logs)
     config = parse_config(RULES)
-    pipeline = Pipeline(config)
-    evaluator = Evaluator(config.alerts, [s.name for s in pipeline.specs])
+    pipeline = Pipeline(core_settings(config))
+    evaluator = Evaluator(config.alerts, [s.name for s in pipeline.ledger.specs])
     async with FakeSes() as fake:
         client_for, made = _clients(fake, local_sqs)
         poller = AccountPoller(
             [TARGET],
             client_for,
+            pipeline.ledger.accounts,
             every=300,
             cloudwatch=False,
             clock=lambda: NOW,
-            status=pipeline.accounts,
         )
         try:
             await poller.poll_once()
-            assert evaluator.evaluate(pipeline, NOW) == []
-            assert pipeline.accounts[TARGET].enforcement == "HEALTHY"
+            assert evaluator.evaluate(pipeline.ledger, NOW) == []
+            assert pipeline.ledger.accounts.status[TARGET].enforcement == "HEALTHY"
 
             fake.account = {
                 **fake.account,
@@ -108,7 +109,9 @@ async def test_a_pause_and_probation_fire_and_resolve_through_throttling(
                 "SendingEnabled": False,
             }
             await poller.poll_once()
-            fired = {(a.rule, a.domain, a.kind) for a in evaluator.evaluate(pipeline, NOW + 60)}
+            fired = {
+                (a.rule, a.domain, a.kind) for a in evaluator.evaluate(pipeline.ledger, NOW + 60)
+            }
             assert fired == {
                 ("ses-sending-paused", "default/eu-west-1", Transition.FIRING),
                 ("ses-not-healthy", "default/eu-west-1", Transition.FIRING),
@@ -117,14 +120,14 @@ async def test_a_pause_and_probation_fire_and_resolve_through_throttling(
             fake.script_account(429, 429)
             await poller.poll_once()
             await poller.poll_once()
-            assert evaluator.evaluate(pipeline, NOW + 120) == []
-            assert poller.errors == {
+            assert evaluator.evaluate(pipeline.ledger, NOW + 120) == []
+            assert pipeline.ledger.accounts.errors == {
                 ("default", "eu-west-1", "get_account", "TooManyRequestsException"): 2
             }
 
             fake.account = {**fake.account, "EnforcementStatus": "HEALTHY", "SendingEnabled": True}
             await poller.poll_once()
-            resolved = {(a.rule, a.kind) for a in evaluator.evaluate(pipeline, NOW + 180)}
+            resolved = {(a.rule, a.kind) for a in evaluator.evaluate(pipeline.ledger, NOW + 180)}
             assert resolved == {
                 ("ses-sending-paused", Transition.RESOLVED),
                 ("ses-not-healthy", Transition.RESOLVED),
@@ -168,22 +171,28 @@ async def test_metrics_show_the_account_and_awss_own_reputation_figures(
                 {"MetricName": "Reputation.ComplaintRate", "Value": 0.0004, "Timestamp": stamp},
             ],
         )
-    pipeline = Pipeline(parse_config(""))
-    pipeline.reputation.observe("default", region, "", "delivery", ["a@x.example"])
+    pipeline = Pipeline(core_settings(parse_config("")))
+    pipeline.ledger.reputation.observe("default", region, "", "delivery", ["a@x.example"])
     async with FakeSes() as fake:
         fake.account = {**fake.account, "SendQuota": {
             "Max24HourSend": 50000.0, "MaxSendRate": 14.0, "SentLast24Hours": 12500.0,
         }}  # fmt: skip
         client_for, made = _clients(fake, local_sqs)
         poller = AccountPoller(
-            [TARGET], client_for, every=300, cloudwatch=True, clock=lambda: NOW,
-            status=pipeline.accounts,
+            [TARGET], client_for, pipeline.ledger.accounts, every=300, cloudwatch=True,
+            clock=lambda: NOW,
         )  # fmt: skip
         try:
             await poller.poll_once()
         finally:
             await _close(made)
-    text = render([*AccountCollector(pipeline.reputation, poller).collect()]).decode()
+    text = render(
+        [
+            *AccountCollector(
+                pipeline.ledger.reputation, pipeline.ledger.accounts, polled=True
+            ).collect()
+        ]
+    ).decode()
     samples = {
         (s.name, tuple(sorted(s.labels.items()))): s.value
         for family in text_string_to_metric_families(text)
@@ -223,22 +232,30 @@ async def test_awss_figure_is_its_newest_datapoint_not_its_oldest(local_sqs: Loc
                     }
                 ],
             )
-    pipeline = Pipeline(parse_config(""))
+    pipeline = Pipeline(core_settings(parse_config("")))
     async with FakeSes() as fake:
         client_for, made = _clients(fake, local_sqs)
         poller = AccountPoller(
-            [TARGET], client_for, every=300, cloudwatch=True, clock=lambda: NOW,
-            status=pipeline.accounts,
+            [TARGET], client_for, pipeline.ledger.accounts, every=300, cloudwatch=True,
+            clock=lambda: NOW,
         )  # fmt: skip
         try:
             await poller.poll_once()
         finally:
             await _close(made)
-    text = render([*AccountCollector(pipeline.reputation, poller).collect()]).decode()
+    text = render(
+        [
+            *AccountCollector(
+                pipeline.ledger.reputation, pipeline.ledger.accounts, polled=True
+            ).collect()
+        ]
+    ).decode()
     assert 'sesd_ses_reputation_bounce_ratio{account="default",configuration_set="",' in text
     assert f'region="{region}",source="aws"}} 0.06\n' in text
     estimate = Estimate(sends=200, bounces=4, complaints=0, from_sends=True)
-    _, _, lines = measure_account("reputation_bounce_ratio", pipeline.accounts[TARGET], estimate)
+    _, _, lines = measure_account(
+        "reputation_bounce_ratio", pipeline.ledger.accounts.status[TARGET], estimate
+    )
     assert lines[-1] == "AWS's own figure (CloudWatch): 6.00%"
 
 

@@ -10,9 +10,9 @@ import aiohttp
 import anyio
 import pytest
 
+from sesd.commands.demo.localsqs import LocalSqs, free_port
 from sesd.config import Config, parse_config
-from sesd.demo.localsqs import LocalSqs, free_port
-from sesd.logs import configure_logging
+from sesd.io.logs import configure_logging
 from tests import factory as f
 from tests.conftest import make_queue, running, send_bodies
 from tests.receivers import Answer, Receiver
@@ -149,7 +149,7 @@ async def test_stop_flushes_grouped_and_retried_alerts_within_the_grace_period(
             await send_bodies(sqs, url, spike(f.T0))
             with anyio.fail_after(20):
                 await daemon.changes.wait_for(
-                    lambda: sum(daemon.pipeline.tallies.messages.values()) >= 10
+                    lambda: sum(daemon.ledger.tallies.messages.values()) >= 10
                 )
             assert slack.accepted == []
         # The daemon has returned: the stop flushed the group and retried past the 500.

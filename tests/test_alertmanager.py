@@ -16,7 +16,7 @@ import anyio
 import pytest
 from anyio.streams.buffered import BufferedByteReceiveStream
 
-from sesd.demo.localsqs import LocalSqs, free_port
+from sesd.commands.demo.localsqs import LocalSqs, free_port
 from tests import factory as f
 from tests.conftest import make_queue, require_tool, send_bodies
 from tests.receivers import WebhookReceiver

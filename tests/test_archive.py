@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from sesd.archive import MAX_BODY, TOO_LARGE, read_paths
-from sesd.cli import main
-from sesd.demo.localsqs import LocalSqs
+from sesd.commands.demo.localsqs import LocalSqs
+from sesd.commands.main import main
+from sesd.commands.replay.archive import MAX_BODY, TOO_LARGE, read_paths
 from tests import factory as f
 
 FIXTURE = Path(__file__).parent / "fixtures" / "replay.jsonl"
@@ -150,7 +150,7 @@ def test_a_gigabyte_replays_in_bounded_memory(tmp_path: Path) -> None:
     # test runner's pages from before exec.
     script = (
         "import sys\n"
-        "from sesd.cli import main\n"
+        "from sesd.commands.main import main\n"
         "code = main(['replay', '--config', sys.argv[1], '--json', sys.argv[2]])\n"
         "status = open('/proc/self/status').read().split('VmHWM:')[1]\n"
         "print(code, status.split()[0], file=sys.stderr)\n"
@@ -253,7 +253,12 @@ def test_progress_shows_on_a_terminal_and_ctrl_c_gives_a_partial_report(tmp_path
         while everything not in shown:
             shown += os.read(master, 4096)
         process.send_signal(signal.SIGINT)
-        out, _ = process.communicate(timeout=30)
+        # Its input stays open: only the signal can end the replay (closing it first
+        # would let a replay that had not run yet end at the input's end instead).
+        assert process.stdout is not None
+        out = process.stdout.read()
+        process.wait(timeout=30)
+        process.stdin.close()
     os.close(master)
     assert process.returncode == 3
     document = json.loads(out)
@@ -274,7 +279,7 @@ def test_progress_shows_on_a_terminal_and_ctrl_c_gives_a_partial_report(tmp_path
 def test_an_array_read_in_chunks_of_any_size_gives_the_same_elements(size: int) -> None:
     """Chunk ends fall inside strings (with escaped quotes, brackets and commas in
     them), between elements and inside nested ones: the elements are the same."""
-    from sesd.archive import _values
+    from sesd.commands.replay.archive import _values
 
     items = [
         {"a": 'x]}{,\\"y"', "b": [1, {"c": "],"}]},
@@ -296,7 +301,7 @@ def test_an_array_read_in_chunks_of_any_size_gives_the_same_elements(size: int) 
 def test_a_large_element_with_quotes_in_it_is_skipped_to_its_end() -> None:
     """The skipped element's strings hold escaped quotes and brackets; what follows it,
     and the element after a large last one, are read as usual."""
-    from sesd.archive import _values
+    from sesd.commands.replay.archive import _values
 
     huge = {"pad": 'q\\"]' * (MAX_BODY // 3), "z": [1, 2]}
     items = [{"a": 1}, huge, {"b": "]"}, huge]
@@ -313,7 +318,7 @@ def test_a_firehose_object_over_a_chunk_replays_every_record(size: int) -> None:
     `}{` inside its diagnostic (one in three also `}{"` after an escaped quote), so
     a chunk's end falls after such a `}{` again and again: every record comes out
     whole and in order."""
-    from sesd.archive import _values
+    from sesd.commands.replay.archive import _values
 
     records = []
     for i in range(5000):
@@ -333,7 +338,7 @@ def test_a_firehose_record_too_large_is_skipped_and_the_next_ones_read() -> None
     """A record over the body limit among records back to back (its strings holding
     `}{` and braces) is counted once; the records before and after it on the same
     line, and on the next line, are all read."""
-    from sesd.archive import _values
+    from sesd.commands.replay.archive import _values
 
     before = [f.delivery([f"a{i}@x.example"]) for i in range(2000)]
     huge = f.delay(["big@x.example"], diagnostic="}{" * (MAX_BODY // 2))

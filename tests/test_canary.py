@@ -9,11 +9,11 @@ from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.render import console_text, pagerduty_events, slack_message
 from sesd.alerting.rules import Status, Transition
 from sesd.canary.sender import error_reason
-from sesd.canary.tracker import CANARY_DOMAIN, CANARY_TAG
-from sesd.config import ConfigError, parse_config
-from sesd.events import EVENT_TYPE_INDEX
-from sesd.pipeline import Pipeline
-from sesd.state import restore, snapshot
+from sesd.config import ConfigError, core_settings, parse_config
+from sesd.core.canary import CANARY_DOMAIN, CANARY_TAG
+from sesd.core.events import EVENT_TYPE_INDEX
+from sesd.core.pipeline import Pipeline
+from sesd.runtime.state import restore, snapshot
 from tests import factory as f
 
 SIM = "success@simulator.amazonses.com"
@@ -56,8 +56,8 @@ def test_a_delivery_completes_its_canary_with_each_stage_timed() -> None:
     """Send at T0 (0.2 s call), delivered at T0+1.5 after 1.2 s in SES, received at T0+2:
     end to end 2.0 s, inside SES 1.2 s, event pipeline 0.5 s. The simulator's domain
     never reaches the domain windows or per-domain counters."""
-    pipeline = Pipeline(parse_config(CANARY))
-    tracker = pipeline.canary
+    pipeline = Pipeline(core_settings(parse_config(CANARY)))
+    tracker = pipeline.ledger.canary
     tracker.sent("m-1", T0, 0.2)
     result = pipeline.feed(canary_event("delivery", "m-1", T0 + 1.5), "events", T0 + 2.0, T0 + 2.0)
     assert result.outcome == "processed"
@@ -68,10 +68,10 @@ def test_a_delivery_completes_its_canary_with_each_stage_timed() -> None:
     assert canary.pipeline_seconds == pytest.approx(0.5)
     assert tracker.figures.end_to_end.counts[tracker.figures.end_to_end.bounds.index(2)] == 1
     assert tracker.figures.send.sum == pytest.approx(0.2)
-    assert pipeline.windows == {}
-    assert pipeline.by_domain.recipients == {}
+    assert pipeline.ledger.windows == {}
+    assert pipeline.ledger.by_domain.recipients == {}
     # Still counted per queue.
-    assert pipeline.tallies.events["events"][EVENT_TYPE_INDEX["delivery"]] == 1
+    assert pipeline.ledger.tallies.events["events"][EVENT_TYPE_INDEX["delivery"]] == 1
     assert tracker.events == {"matched": 1}
     assert tracker.measure("canary_missing", 900, T0 + 600) == (0.0, 1)
 
@@ -80,18 +80,18 @@ def test_another_replicas_canary_stays_out_of_the_windows() -> None:
     """A tagged event whose id this replica never sent is kept out and counted unmatched;
     the same holds on a replica with no [canary] at all."""
     for text in (CANARY, ""):
-        pipeline = Pipeline(parse_config(text))
+        pipeline = Pipeline(core_settings(parse_config(text)))
         pipeline.feed(canary_event("delivery", "theirs", T0), "events", T0 + 1)
         pipeline.feed(f.sns(f.delivery(["a@gmail.com"], at=T0)), "events", T0 + 1)
-        assert set(pipeline.windows) == {"gmail.com"}
-        assert pipeline.canary.events == {"unmatched": 1}
+        assert set(pipeline.ledger.windows) == {"gmail.com"}
+        assert pipeline.ledger.canary.events == {"unmatched": 1}
 
 
 def test_missing_after_the_deadline_until_a_canary_comes_back() -> None:
     """Past the 2 min deadline a canary is missing; a later canary coming back ends the
     streak (the earlier one is not counted again); the late one arriving ends it too."""
-    pipeline = Pipeline(parse_config(CANARY))
-    tracker = pipeline.canary
+    pipeline = Pipeline(core_settings(parse_config(CANARY)))
+    tracker = pipeline.ledger.canary
     tracker.sent("m-1", T0, 0.1)
     assert tracker.measure("canary_missing", 900, T0 + 119) == (0.0, 1)
     assert tracker.measure("canary_missing", 900, T0 + 121) == (1.0, 1)
@@ -109,8 +109,8 @@ def test_missing_after_the_deadline_until_a_canary_comes_back() -> None:
 
 
 def test_failed_calls_are_missing_at_once_and_point_at_the_api() -> None:
-    pipeline = Pipeline(parse_config(CANARY))
-    tracker = pipeline.canary
+    pipeline = Pipeline(core_settings(parse_config(CANARY)))
+    tracker = pipeline.ledger.canary
     tracker.failed("throttled", T0, 0.05)
     assert tracker.errors == {"throttled": 1}
     assert tracker.measure("canary_missing", 900, T0 + 1) == (1.0, 1)
@@ -122,8 +122,8 @@ def test_failed_calls_are_missing_at_once_and_point_at_the_api() -> None:
 def test_which_stage_a_missing_canary_points_at() -> None:
     """Accepted (its Send event arrived): inside SES. No event for it but others arrive on
     its queue: inside SES. Nothing arrives at all: the event pipeline."""
-    pipeline = Pipeline(parse_config(CANARY))
-    tracker = pipeline.canary
+    pipeline = Pipeline(core_settings(parse_config(CANARY)))
+    tracker = pipeline.ledger.canary
     tracker.sent("m-1", T0, 0.1)
     late = T0 + 300
     assert tracker.stage("canary_missing", late, 900).startswith("event pipeline (nothing has")
@@ -141,7 +141,7 @@ def test_which_stage_a_missing_canary_points_at() -> None:
 
 
 def test_send_latency_is_the_latest_answered_call_in_the_window() -> None:
-    tracker = Pipeline(parse_config(CANARY)).canary
+    tracker = Pipeline(core_settings(parse_config(CANARY))).ledger.canary
     assert tracker.measure("canary_send_latency_seconds", 300, T0) == (None, 0)
     tracker.sent("m-1", T0, 3.5)
     tracker.failed("timeout", T0 + 60, 10.0)
@@ -155,11 +155,11 @@ def test_canary_rules_fire_resolve_and_say_where() -> None:
     """canary_missing fires once the deadline passes and resolves when the canary comes
     back; the notification names the stage and the missing message id on every sink."""
     config = parse_config(CANARY + RULES)
-    pipeline = Pipeline(config)
-    evaluator = Evaluator(config.alerts, [spec.name for spec in pipeline.specs])
-    pipeline.canary.sent("m-1", T0, 0.3)
-    assert evaluator.evaluate(pipeline, T0 + 60) == []
-    (alert,) = evaluator.evaluate(pipeline, T0 + 121)
+    pipeline = Pipeline(core_settings(config))
+    evaluator = Evaluator(config.alerts, [spec.name for spec in pipeline.ledger.specs])
+    pipeline.ledger.canary.sent("m-1", T0, 0.3)
+    assert evaluator.evaluate(pipeline.ledger, T0 + 60) == []
+    (alert,) = evaluator.evaluate(pipeline.ledger, T0 + 121)
     assert (alert.rule, alert.domain, alert.kind) == ("canary-missing", CANARY_DOMAIN, "firing")
     assert alert.stage.startswith("event pipeline")
     assert alert.breakdown.message_ids == ["m-1"]
@@ -174,13 +174,13 @@ def test_canary_rules_fire_resolve_and_say_where() -> None:
     assert b'"missing_message_ids":["m-1"]' in event
 
     pipeline.feed(canary_event("delivery", "m-1", T0 + 125), "events", T0 + 126, T0 + 126)
-    (resolved,) = evaluator.evaluate(pipeline, T0 + 127)
+    (resolved,) = evaluator.evaluate(pipeline.ledger, T0 + 127)
     assert resolved.kind is Transition.RESOLVED
     assert "end to end 126.00s" in resolved.notes[0]
     assert evaluator.states["canary-missing"][CANARY_DOMAIN].status is Status.INACTIVE
     # The API stage: a 3 s call fires the latency rule (above 2 s).
-    pipeline.canary.sent("m-2", T0 + 130, 3.0)
-    (slow,) = evaluator.evaluate(pipeline, T0 + 131)
+    pipeline.ledger.canary.sent("m-2", T0 + 130, 3.0)
+    (slow,) = evaluator.evaluate(pipeline.ledger, T0 + 131)
     assert (slow.rule, slow.value, slow.stage) == (
         "canary-slow-api",
         3.0,
@@ -191,18 +191,18 @@ def test_canary_rules_fire_resolve_and_say_where() -> None:
 def test_canaries_in_flight_survive_a_restart() -> None:
     """The state file keeps canaries: one sent before a restart is matched after it."""
     config = parse_config(CANARY + RULES)
-    pipeline = Pipeline(config)
-    evaluator = Evaluator(config.alerts, [spec.name for spec in pipeline.specs])
-    pipeline.canary.sent("m-1", T0, 0.3)
-    pipeline.canary.failed("auth", T0 + 1, 0.1)
-    fresh = Pipeline(config)
-    restored = restore(snapshot(pipeline, evaluator, T0 + 2), fresh, evaluator)
+    pipeline = Pipeline(core_settings(config))
+    evaluator = Evaluator(config.alerts, [spec.name for spec in pipeline.ledger.specs])
+    pipeline.ledger.canary.sent("m-1", T0, 0.3)
+    pipeline.ledger.canary.failed("auth", T0 + 1, 0.1)
+    fresh = Pipeline(core_settings(config))
+    restored = restore(snapshot(pipeline.ledger, evaluator, T0 + 2), fresh.ledger, evaluator)
     assert restored["canaries"] == 2
     fresh.feed(canary_event("delivery", "m-1", T0 + 3), "events", T0 + 4, T0 + 4)
-    assert fresh.canary.events == {"matched": 1}
-    assert fresh.canary.last_done is not None
-    assert fresh.canary.last_done.message_id == "m-1"
-    assert fresh.windows == {}
+    assert fresh.ledger.canary.events == {"matched": 1}
+    assert fresh.ledger.canary.last_done is not None
+    assert fresh.ledger.canary.last_done.message_id == "m-1"
+    assert fresh.ledger.windows == {}
 
 
 @pytest.mark.parametrize(
@@ -265,21 +265,21 @@ def test_a_missing_canary_alert_repeats_lists_at_most_five_and_only_its_window()
     regions, goes out group_wait after its evaluation, and repeats every
     repeat_interval."""
     config = parse_config(CANARY + RULES + '[alerts]\nrepeat_interval = "10m"\n')
-    pipeline = Pipeline(config)
-    evaluator = Evaluator(config.alerts, [spec.name for spec in pipeline.specs])
-    pipeline.canary.sent("old", T0 - 1000, 0.3)
+    pipeline = Pipeline(core_settings(config))
+    evaluator = Evaluator(config.alerts, [spec.name for spec in pipeline.ledger.specs])
+    pipeline.ledger.canary.sent("old", T0 - 1000, 0.3)
     for i in range(6):
-        pipeline.canary.sent(f"m-{i}", T0 + i, 0.3)
+        pipeline.ledger.canary.sent(f"m-{i}", T0 + i, 0.3)
     now = T0 + 300
-    (alert,) = evaluator.evaluate(pipeline, now)
+    (alert,) = evaluator.evaluate(pipeline.ledger, now)
     assert alert.breakdown.message_ids == ["m-1", "m-2", "m-3", "m-4", "m-5"]
     assert (alert.internal, alert.regions) == (False, [])
     assert evaluator.due(now + 9) == []  # group_wait (10 s) from its evaluation
     (notification,) = evaluator.due(now + 10)
     assert notification.alerts == (alert,)
     assert (notification.rule, notification.kind) == ("canary-missing", Transition.FIRING)
-    assert evaluator.evaluate(pipeline, now + 599) == []
-    (repeat,) = evaluator.evaluate(pipeline, now + 600)
+    assert evaluator.evaluate(pipeline.ledger, now + 599) == []
+    (repeat,) = evaluator.evaluate(pipeline.ledger, now + 600)
     assert repeat.kind is Transition.REPEAT
 
 
@@ -287,10 +287,10 @@ def test_a_missing_canary_from_before_the_window_is_not_listed() -> None:
     """Two canaries missing in the 15m window and one from before it: the alert lists
     the two."""
     config = parse_config(CANARY + RULES)
-    pipeline = Pipeline(config)
-    evaluator = Evaluator(config.alerts, [spec.name for spec in pipeline.specs])
-    pipeline.canary.sent("old", T0 - 1000, 0.3)
-    pipeline.canary.sent("m-0", T0, 0.3)
-    pipeline.canary.sent("m-1", T0 + 1, 0.3)
-    (alert,) = evaluator.evaluate(pipeline, T0 + 300)
+    pipeline = Pipeline(core_settings(config))
+    evaluator = Evaluator(config.alerts, [spec.name for spec in pipeline.ledger.specs])
+    pipeline.ledger.canary.sent("old", T0 - 1000, 0.3)
+    pipeline.ledger.canary.sent("m-0", T0, 0.3)
+    pipeline.ledger.canary.sent("m-1", T0 + 1, 0.3)
+    (alert,) = evaluator.evaluate(pipeline.ledger, T0 + 300)
     assert alert.breakdown.message_ids == ["m-0", "m-1"]

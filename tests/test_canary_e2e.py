@@ -8,10 +8,10 @@ import aiohttp
 import anyio
 import pytest
 
-from sesd.canary.tracker import CANARY_TAG
+from sesd.commands.demo.localsqs import LocalSqs
 from sesd.config import Config, parse_config
-from sesd.daemon import Daemon
-from sesd.demo.localsqs import LocalSqs
+from sesd.core.canary import CANARY_TAG
+from sesd.runtime.daemon import Daemon
 from tests import factory as f
 from tests.conftest import aws_client, make_queue, running, send_bodies
 from tests.fake_ses import FakeSes, Reply
@@ -66,7 +66,7 @@ async def test_canary_through_moto_is_matched_and_missing_fires_then_resolves(
         )
         config = canary_config(local_sqs, url, alerts=alerts)
         async with running(config, clock=clock) as daemon:
-            tracker = daemon.pipeline.canary
+            tracker = daemon.ledger.canary
             with anyio.fail_after(20):
                 await daemon.changes.wait_for(lambda: tracker.sent_total == 1)
             (canary,) = tracker.canaries
@@ -112,7 +112,7 @@ async def test_every_interval_one_tagged_send_with_the_configuration_set(
         )
         async with running(config) as daemon:
             with anyio.fail_after(10):
-                await daemon.changes.wait_for(lambda: daemon.pipeline.canary.sent_total >= 2)
+                await daemon.changes.wait_for(lambda: daemon.ledger.canary.sent_total >= 2)
     first = ses.requests[0]
     assert first["FromEmailAddress"] == FROM
     assert first["Destination"] == {"ToAddresses": [SIM]}
@@ -131,10 +131,11 @@ async def test_throttling_and_slow_ses_show_in_the_metrics(local_sqs: LocalSqs, 
             local_sqs, url, canary=f'endpoint_url = "{ses.url}"\n', send_timeout="1s"
         )
         async with running(config) as daemon:
-            sender, tracker = daemon.canary, daemon.pipeline.canary
-            assert sender is not None
+            tracker = daemon.ledger.canary
             with anyio.fail_after(10):
                 await daemon.changes.wait_for(lambda: tracker.sent_total == 1)
+            sender = daemon.canary.sender
+            assert sender is not None
             ses.script(Reply(429), Reply(429), Reply(500), Reply(403), Reply(200, delay=0.3))
             for _ in range(5):
                 await sender.send_once()
@@ -164,18 +165,18 @@ async def test_a_hung_ses_call_does_not_hold_up_event_consumption(
             local_sqs, url, canary=f'endpoint_url = "{ses.url}"\n', interval="30s"
         )
         async with running(config) as daemon:
-            sender = daemon.canary
-            assert sender is not None
             with anyio.fail_after(10):
                 await ses.wait_for(lambda s: s.held == 1)
+            sender = daemon.canary.sender
+            assert sender is not None
             await send_bodies(sqs, url, [f.sns(f.delivery([f"u{i}@gmail.com"])) for i in range(50)])
             with anyio.fail_after(20):
                 await daemon.changes.wait_for(
-                    lambda: daemon.pipeline.tallies.messages.get(("q", "processed"), 0) == 50
+                    lambda: daemon.ledger.tallies.messages.get(("q", "processed"), 0) == 50
                 )
             assert sender.in_flight
             assert ses.held == 1
             ses.release()
             with anyio.fail_after(10):
                 await daemon.changes.wait_for(lambda: not sender.in_flight)
-    assert daemon.pipeline.canary.sent_total == 1
+    assert daemon.ledger.canary.sent_total == 1

@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from sesd.causes import CAUSES, classify
-from sesd.causes import advice as _advice
-from sesd.cli import main
+from sesd.commands.main import main
+from sesd.core.causes import CAUSES, classify
+from sesd.core.causes import advice as _advice
 
 IP = "192.0.2.10"
 
@@ -340,15 +340,15 @@ def test_a_delay_counts_under_its_cause_and_the_window_keeps_it() -> None:
     """Microsoft's 4.7.650 on a delayed recipient: counted with cause="ip_reputation",
     in the window's breakdown, and in replay's summary; a soft bounce has a cause too,
     a hard one does not."""
-    from sesd.config import parse_config
-    from sesd.metrics import Metrics
-    from sesd.pipeline import Pipeline
+    from sesd.config import core_settings, parse_config
+    from sesd.core.pipeline import Pipeline
+    from sesd.metrics.registry import Metrics
     from tests import factory as f
 
     now = f.T0 + 10
     rule = '[[alerts.rules]]\nname = "r"\nmetric = "delay_ratio"\nwindow = "5m"\nabove = 0.1\n'
-    pipeline = Pipeline(parse_config(rule))
-    metrics = Metrics(pipeline, ["q"], clock=lambda: now)
+    pipeline = Pipeline(core_settings(parse_config(rule)))
+    metrics = Metrics(pipeline.ledger, ["q"], lambda: now)
     text = CASES[0][1]
     delay = f.delay(["a@x.example"], at=now, status="4.7.650", diagnostic=text)
     pipeline.feed(f.raw(delay), "q", now)
@@ -361,11 +361,11 @@ def test_a_delay_counts_under_its_cause_and_the_window_keeps_it() -> None:
         "sesd_delivery_delays_total", labels | {"cause": "ip_reputation"}
     )
     assert sample == 1
-    assert pipeline.windows["x.example"].breakdown(0, now).causes == [
+    assert pipeline.ledger.windows["x.example"].breakdown(0, now).causes == [
         ("ip_reputation", 1),
         ("mailbox_full", 1),
     ]
-    assert pipeline.tallies.causes == {"ip_reputation": 1, "mailbox_full": 1}
+    assert pipeline.ledger.tallies.causes == {"ip_reputation": 1, "mailbox_full": 1}
 
 
 def test_replay_counts_causes(tmp_path: object, capsys: pytest.CaptureFixture[str]) -> None:
@@ -393,8 +393,8 @@ def test_a_cause_ratio_rule_fires_on_its_cause_only() -> None:
     alert leads with the dominant cause and its advice."""
     from sesd.alerting.evaluator import Evaluator
     from sesd.alerting.render import describe
-    from sesd.config import ConfigError, parse_config
-    from sesd.pipeline import Pipeline
+    from sesd.config import ConfigError, core_settings, parse_config
+    from sesd.core.pipeline import Pipeline
     from tests import factory as f
 
     now = f.T0 + 10
@@ -403,18 +403,18 @@ def test_a_cause_ratio_rule_fires_on_its_cause_only() -> None:
         'cause = "ip_reputation"\nwindow = "5m"\nabove = 0.2\nmin_events = 5\n'
     )
     config = parse_config(rule)
-    pipeline = Pipeline(config)
+    pipeline = Pipeline(core_settings(config))
     evaluator = Evaluator(config.alerts, ["5m", "15m", "1h"])
     for i in range(3):
         body = f.delay([f"g{i}@x.example"], at=now, status="4.7.1", diagnostic="451 Greylisted")
         pipeline.feed(f.raw(body), "q", now)
     for i in range(4):
         pipeline.feed(f.raw(f.delivery([f"d{i}@x.example"], at=now)), "q", now)
-    assert evaluator.evaluate(pipeline, now) == []  # 0 of 7 for this cause
+    assert evaluator.evaluate(pipeline.ledger, now) == []  # 0 of 7 for this cause
     for i in range(4):
         body = f.delay([f"m{i}@x.example"], at=now, status="4.7.650", diagnostic=CASES[0][1])
         pipeline.feed(f.raw(body), "q", now)
-    (alert,) = evaluator.evaluate(pipeline, now)
+    (alert,) = evaluator.evaluate(pipeline.ledger, now)
     assert alert.value == 4 / 11
     assert describe(alert).splitlines()[1] == (
         "cause: ip_reputation (4 of 7 noted): " + _advice("ip_reputation")
@@ -436,16 +436,16 @@ def test_an_unknown_cause_gets_the_unknown_advice() -> None:
 def test_a_windows_causes_add_what_was_written_out_and_what_is_staged() -> None:
     """A cause counted in an earlier fine bucket (written to the rings) and one in the
     bucket being staged add up; past the window, neither counts."""
-    from sesd.causes import CAUSE_INDEX
-    from sesd.config import parse_config
-    from sesd.pipeline import Pipeline
+    from sesd.config import core_settings, parse_config
+    from sesd.core.causes import CAUSE_INDEX
+    from sesd.core.pipeline import Pipeline
     from tests import factory as f
 
     now = f.T0 + 60
-    pipeline = Pipeline(parse_config(""))
+    pipeline = Pipeline(core_settings(parse_config("")))
     for at in (f.T0, f.T0 + 30):  # two fine buckets: the first is written out
         body = f.delay([f"a{at}@x.example"], at=at, status="4.7.650", diagnostic=CASES[0][1])
         pipeline.feed(f.raw(body), "q", now)
-    windows = pipeline.windows["x.example"]
+    windows = pipeline.ledger.windows["x.example"]
     assert windows.causes(0, now) == {CAUSE_INDEX["ip_reputation"]: 2}
     assert windows.causes(0, now + 3600) == {}

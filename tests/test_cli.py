@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from sesd.cli import main
+from sesd.commands.main import main
 from tests.dns_server import hermetic_text
 
 
@@ -160,7 +160,7 @@ def test_every_log_line_is_one_json_object_libraries_included() -> None:
     import json
     import logging
 
-    from sesd.logs import configure_logging, get_logger
+    from sesd.io.logs import configure_logging, get_logger
 
     stream = io.StringIO()
     configure_logging("info", "json", stream)

@@ -15,8 +15,8 @@ from typing import Any
 import anyio
 import pytest
 
-from sesd.clock import AnchoredClock
-from sesd.demo.localsqs import LocalSqs
+from sesd.commands.demo.localsqs import LocalSqs
+from sesd.runtime.clock import AnchoredClock
 from tests import factory as f
 from tests.conftest import make_queue, require_tool, send_bodies
 from tests.sesd_process import SesdProcess, config_file, sesd_process

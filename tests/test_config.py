@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from sesd.cli import main
+from sesd.commands.main import main
 from sesd.config import ConfigError, parse_config
 
 EXAMPLE = Path(__file__).parent.parent / "config" / "sesd.example.toml"

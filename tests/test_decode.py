@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from sesd.decode import VALIDATION_TEXT, Event, decode_body
-from sesd.events import Invalid, Skipped
+from sesd.core.decode import VALIDATION_TEXT, Event, decode_body
+from sesd.core.events import Invalid, Skipped
 from tests import factory as f
 
 RECIPIENT = ["a@example.org"]

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from sesd.config import parse_config
-from sesd.decode import Event, decode_body
-from sesd.dedup import DuplicateFilter, event_key
-from sesd.events import EVENT_TYPE_INDEX
-from sesd.pipeline import Pipeline
+from sesd.config import core_settings, parse_config
+from sesd.core.decode import Event, decode_body
+from sesd.core.dedup import DuplicateFilter, event_key
+from sesd.core.events import EVENT_TYPE_INDEX
+from sesd.core.pipeline import Pipeline
 from tests import factory as f
 
 
@@ -67,14 +67,14 @@ def test_generations_hold_half_the_entries_each() -> None:
 
 
 def _delivery_delays(pipeline: Pipeline, domain: str) -> int:
-    return pipeline.by_domain.recipients[domain][EVENT_TYPE_INDEX["delivery_delay"]]
+    return pipeline.ledger.by_domain.recipients[domain][EVENT_TYPE_INDEX["delivery_delay"]]
 
 
 def test_a_recipient_delayed_twice_counts_twice_and_a_redelivered_message_once() -> None:
     """SES reports a recipient delayed at 08:00 and again at 08:10 (the retry failed
     too): two delays, both counted. The 08:10 report arriving twice (SQS and SNS are
     at least once) is counted once."""
-    pipeline = Pipeline(parse_config(""))
+    pipeline = Pipeline(core_settings(parse_config("")))
     first = f.raw(f.delay(["u@slow.example"], at=f.T0, message_id="m-1"))
     again = f.raw(f.delay(["u@slow.example"], at=f.T0 + 600, message_id="m-1"))
     outcomes = [pipeline.feed(body, "q", f.T0 + 900).outcome for body in (first, again, again)]
@@ -85,7 +85,7 @@ def test_a_recipient_delayed_twice_counts_twice_and_a_redelivered_message_once()
 def test_two_opens_of_one_message_count_twice() -> None:
     """A recipient opens the same message at 08:00:30 and 09:00:30: two opens. A
     duplicate of the second is not a third."""
-    pipeline = Pipeline(parse_config(""))
+    pipeline = Pipeline(core_settings(parse_config("")))
     opens = []
     for at in (f.T0, f.T0 + 3600):
         body = f.simple("Open", ["u@reader.example"], at=at)
@@ -93,5 +93,5 @@ def test_two_opens_of_one_message_count_twice() -> None:
         opens.append(f.raw(body))
     outcomes = [pipeline.feed(body, "q", f.T0 + 4000).outcome for body in (*opens, opens[1])]
     assert outcomes == ["processed", "processed", "duplicate"]
-    counts = pipeline.by_domain.recipients["reader.example"]
+    counts = pipeline.ledger.by_domain.recipients["reader.example"]
     assert counts[EVENT_TYPE_INDEX["open"]] == 2

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sesd.domains import OTHER, LabelTable, domain_of, redact_address
+from sesd.core.domains import OTHER, LabelTable, domain_of, redact_address
 
 
 @pytest.mark.parametrize(

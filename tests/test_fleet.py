@@ -14,11 +14,11 @@ import pytest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from sesd.commands.demo.localsqs import LocalSqs, free_port
 from sesd.config import parse_config
-from sesd.daemon import Daemon
-from sesd.demo.localsqs import LocalSqs, free_port
-from sesd.events import EVENT_TYPE_INDEX
-from sesd.health import Changes
+from sesd.core.events import EVENT_TYPE_INDEX
+from sesd.runtime.daemon import Daemon
+from sesd.runtime.health import Changes
 from tests import factory as f
 from tests.conftest import make_queue, require_tool, send_bodies
 from tests.dns_server import hermetic
@@ -71,13 +71,13 @@ def _more_than(count: Callable[[], int], before: int) -> bool:
 
 
 def processed(daemons: list[Daemon], queue: str) -> int:
-    return sum(d.pipeline.tallies.messages.get((queue, "processed"), 0) for d in daemons)
+    return sum(d.ledger.tallies.messages.get((queue, "processed"), 0) for d in daemons)
 
 
 def recipients(daemons: list[Daemon], domain: str, event_type: str) -> int:
     """The replicas' own count of ``event_type`` recipients in ``domain``."""
     index = EVENT_TYPE_INDEX[event_type]
-    per_replica = (d.pipeline.by_domain.recipients.get(domain) for d in daemons)
+    per_replica = (d.ledger.by_domain.recipients.get(domain) for d in daemons)
     return sum(counts[index] for counts in per_replica if counts is not None)
 
 

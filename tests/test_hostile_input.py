@@ -15,10 +15,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sesd.config import parse_config
-from sesd.decode import Event, decode_body
-from sesd.events import Invalid, Skipped
-from sesd.pipeline import Pipeline
+from sesd.config import core_settings, parse_config
+from sesd.core.decode import Event, decode_body
+from sesd.core.events import Invalid, Skipped
+from sesd.core.pipeline import Pipeline
 from tests import factory as f
 
 #: Examples per property: fewer under mutation testing (make mutation), where every
@@ -59,7 +59,7 @@ KEYS = [
     "Message",
     "detail",
 ]
-PIPELINE = Pipeline(parse_config('[dimensions]\ntags = ["ses:configuration-set"]\n'))
+PIPELINE = Pipeline(core_settings(parse_config('[dimensions]\ntags = ["ses:configuration-set"]\n')))
 
 
 def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
@@ -150,16 +150,16 @@ def test_a_one_mebibyte_body_is_processed() -> None:
     """SQS's largest message (256 KiB) and beyond: a 1 MiB event is decoded and counted."""
     event = f.delivery(["a@one.example"])
     event["mail"]["headers"] = [{"name": "X-Pad", "value": "x" * (1 << 20)}]
-    pipeline = Pipeline(parse_config(""))
+    pipeline = Pipeline(core_settings(parse_config("")))
     assert pipeline.feed(f.sns(event), "q", f.T0).outcome == "processed"
 
 
 def test_ten_thousand_recipients_in_one_event() -> None:
     """10,000 recipients count once each, in their domains, within the cap."""
-    pipeline = Pipeline(parse_config("[domains]\nmax_tracked = 20\n"))
+    pipeline = Pipeline(core_settings(parse_config("[domains]\nmax_tracked = 20\n")))
     recipients = [f"u{i}@d{i % 50}.example" for i in range(10_000)]
     assert pipeline.feed(f.sns(f.delivery(recipients)), "q", f.T0).outcome == "processed"
-    counted = sum(counts[4] for counts in pipeline.by_domain.recipients.values())
+    counted = sum(counts[4] for counts in pipeline.ledger.by_domain.recipients.values())
     assert counted == 10_000
-    assert len(pipeline.domains) == 20
-    assert pipeline.by_domain.recipients["other"][4] == 30 * 200
+    assert len(pipeline.ledger.domains) == 20
+    assert pipeline.ledger.by_domain.recipients["other"][4] == 30 * 200

@@ -12,10 +12,10 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.parser import text_string_to_metric_families
 
-from sesd.config import parse_config
-from sesd.exposition import render, render_async
-from sesd.metrics import Metrics
-from sesd.pipeline import Pipeline
+from sesd.config import core_settings, parse_config
+from sesd.core.pipeline import Pipeline
+from sesd.metrics.exposition import render, render_async
+from sesd.metrics.registry import Metrics
 from tests import factory as f
 
 CONTRACT = {
@@ -44,8 +44,8 @@ CONTRACT = {
 
 def test_every_contract_metric_is_exposed_with_its_labels() -> None:
     """Each SPEC 5 metric is in the exposition, of the right type and with exactly its labels."""
-    pipeline = Pipeline(parse_config(""))
-    metrics = Metrics(pipeline, ["q"], clock=lambda: f.T0)
+    pipeline = Pipeline(core_settings(parse_config("")))
+    metrics = Metrics(pipeline.ledger, ["q"], lambda: f.T0)
     pipeline.feed(f.sns(f.simple("Send", ["a@one.com", "b@one.com"])), "q", f.T0, f.T0)
     pipeline.feed(f.sns(f.delay(["b@one.com"], expires=f.T0 + 60)), "q", f.T0, f.T0)
     pipeline.feed(f.sns(f.delivery(["a@one.com", "b@one.com"])), "q", f.T0, f.T0)
@@ -66,10 +66,10 @@ def test_every_contract_metric_is_exposed_with_its_labels() -> None:
 def test_fast_exposition_says_what_prometheus_client_says() -> None:
     """sesd's text writer, parsed back, gives exactly the families and samples that
     prometheus_client's generate_latest gives, tag breakdown and escaping included."""
-    from sesd.exposition import render
+    from sesd.metrics.exposition import render
 
-    pipeline = Pipeline(parse_config('[dimensions]\ntags = ["campaign"]\n'))
-    metrics = Metrics(pipeline, ["q", 'odd "queue" \\ name'], clock=lambda: f.T0)
+    pipeline = Pipeline(core_settings(parse_config('[dimensions]\ntags = ["campaign"]\n')))
+    metrics = Metrics(pipeline.ledger, ["q", 'odd "queue" \\ name'], lambda: f.T0)
     for i in range(30):
         tags = {"campaign": [f'spring "{i % 3}"\nline']}
         pipeline.feed(f.sns(f.delivery([f"u{i}@d{i % 7}.example"], tags=tags)), "q", f.T0, f.T0)
@@ -100,7 +100,7 @@ def test_info_and_enum_families_are_typed_as_prometheus_client_types_them() -> N
     from prometheus_client import Counter as PromCounter
     from prometheus_client import Enum, Info
 
-    from sesd.exposition import render
+    from sesd.metrics.exposition import render
 
     registry = CollectorRegistry()
     Info("sesd_test_build", "Build.", registry=registry).info({"version": "1"})

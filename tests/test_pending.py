@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from sesd.dedup import stable_key
-from sesd.pending import DEFAULT_EXPIRY, PendingDelays, pending_key
+from sesd.core.dedup import stable_key
+from sesd.core.pending import DEFAULT_EXPIRY, PendingDelays, pending_key
 
 
 def test_delay_then_delivery_gives_its_duration() -> None:

@@ -5,18 +5,18 @@ from __future__ import annotations
 import pytest
 
 from sesd import __version__
-from sesd.cli import main
-from sesd.config import parse_config
-from sesd.metrics import Metrics
-from sesd.pipeline import Pipeline
+from sesd.commands.main import main
+from sesd.config import core_settings, parse_config
+from sesd.core.pipeline import Pipeline
+from sesd.metrics.registry import Metrics
 from tests import factory as f
 
 NOW = f.T0 + 10
 
 
 def make(extra: str = "") -> tuple[Pipeline, Metrics]:
-    pipeline = Pipeline(parse_config(extra))
-    return pipeline, Metrics(pipeline, ["q"], clock=lambda: NOW)
+    pipeline = Pipeline(core_settings(parse_config(extra)))
+    return pipeline, Metrics(pipeline.ledger, ["q"], lambda: NOW)
 
 
 def value(metrics: Metrics, name: str, **labels: str) -> float | None:
@@ -34,7 +34,7 @@ def test_one_message_to_three_domains_counts_in_three() -> None:
             "sesd_events_total",
             queue="q",
             account="default",
-            region="",
+            region="us-east-1",
             event_type="delivery",
         )
         == 1
@@ -61,7 +61,7 @@ def test_one_message_to_three_domains_counts_in_three() -> None:
             "sesd_messages_total",
             queue="q",
             account="default",
-            region="",
+            region="us-east-1",
             outcome="processed",
         )
         == 1
@@ -94,7 +94,7 @@ def test_duplicates_change_nothing_but_the_duplicate_count() -> None:
             "sesd_messages_total",
             queue="q",
             account="default",
-            region="",
+            region="us-east-1",
             outcome="duplicate",
         )
         == 1
@@ -151,7 +151,7 @@ def test_skipped_and_invalid_outcomes() -> None:
             "sesd_messages_total",
             queue="q",
             account="default",
-            region="",
+            region="us-east-1",
             outcome="skipped",
         )
         == 1
@@ -162,7 +162,7 @@ def test_skipped_and_invalid_outcomes() -> None:
             "sesd_messages_total",
             queue="q",
             account="default",
-            region="",
+            region="us-east-1",
             outcome="invalid",
         )
         == 2
@@ -173,7 +173,7 @@ def test_skipped_and_invalid_outcomes() -> None:
             "sesd_invalid_messages_total",
             queue="q",
             account="default",
-            region="",
+            region="us-east-1",
             reason="not_json",
         )
         == 1
@@ -202,7 +202,7 @@ def test_unknown_event_type_counts_as_unknown() -> None:
             "sesd_events_total",
             queue="q",
             account="default",
-            region="",
+            region="us-east-1",
             event_type="unknown",
         )
         == 1
@@ -250,14 +250,14 @@ def test_pending_delays_resolve_on_delivery() -> None:
     assert value(metrics, "sesd_delayed_recipients_pending", domain="one.com") == 2
     pipeline.feed(f.raw(f.delivery(["a@one.com"], at=f.T0 + 5, message_id="m1")), "q", NOW)
     assert value(metrics, "sesd_delayed_recipients_pending", domain="one.com") == 1
-    figures = pipeline.windows["one.com"].figures(0, NOW)
+    figures = pipeline.ledger.windows["one.com"].figures(0, NOW)
     assert figures.delay_duration.p50 == pytest.approx(5000, rel=0.1)
     # b@ expires at T0+3600: from then on it no longer counts, and an hour later it is
     # forgotten for good.
-    assert pipeline.pending.count("one.com", f.T0 + 3599) == 1
-    assert pipeline.pending.count("one.com", f.T0 + 3600) == 0
+    assert pipeline.ledger.pending.count("one.com", f.T0 + 3599) == 1
+    assert pipeline.ledger.pending.count("one.com", f.T0 + 3600) == 0
     pipeline.housekeep(f.T0 + 3600 + 3600)
-    assert len(pipeline.pending) == 0
+    assert len(pipeline.ledger.pending) == 0
 
 
 def test_cap_and_eviction_remove_series() -> None:
@@ -410,7 +410,7 @@ def test_breakdowns_only_for_windows_rules_read() -> None:
         '[[alerts.rules]]\nname = "r"\nmetric = "delay_ratio"\nwindow = "15m"\nabove = 0.1\n'
     )
     pipeline.feed(f.raw(f.delay(["a@one.com"], delay_type="MailboxFull")), "q", NOW)
-    windows = pipeline.windows["one.com"]
+    windows = pipeline.ledger.windows["one.com"]
     assert windows.breakdown(1, NOW).delay_types == [("MailboxFull", 1)]
     assert windows.breakdown(0, NOW).delay_types == []
     assert windows.figures(0, NOW).count("delivery_delay") == 1

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import json
 
-from sesd.config import parse_config
-from sesd.decode import VALIDATION_TEXT
-from sesd.events import EVENT_TYPE_INDEX
-from sesd.pipeline import Pipeline, Result
+from sesd.config import core_settings, parse_config
+from sesd.core.decode import VALIDATION_TEXT
+from sesd.core.events import EVENT_TYPE_INDEX
+from sesd.core.pipeline import Pipeline, Result
+from sesd.core.tallies import Outcome
 from tests import factory as f
 
 NOW = f.T0 + 10
@@ -18,15 +19,15 @@ RULE = '[[alerts.rules]]\nname = "r"\nmetric = "bounce_ratio"\nwindow = "5m"\nab
 
 
 def test_a_result_says_why_a_message_was_skipped_or_invalid() -> None:
-    pipeline = Pipeline(parse_config(""))
+    pipeline = Pipeline(core_settings(parse_config("")))
     skipped = pipeline.feed(json.dumps(VALIDATION_TEXT), "q", NOW)
-    assert skipped == Result("skipped", "ses_topic_validation")
+    assert skipped == Result(Outcome.SKIPPED, "ses_topic_validation")
     invalid = pipeline.feed('{"Type": "Other", "Message": "{}"}', "q", NOW)
-    assert invalid == Result("invalid", "unrecognised", "SNS message of Type 'Other'")
+    assert invalid == Result(Outcome.INVALID, "unrecognised", "SNS message of Type 'Other'")
 
 
 def test_an_event_with_no_usable_recipient_names_three_of_them_redacted() -> None:
-    pipeline = Pipeline(parse_config(""))
+    pipeline = Pipeline(core_settings(parse_config("")))
     bad = ["nodomain", "x@", "y@ ", "z@"]
     result = pipeline.feed(f.raw(f.delivery(bad)), "q", NOW)
     assert (result.outcome, result.reason) == ("invalid", "no_usable_domain")
@@ -34,20 +35,20 @@ def test_an_event_with_no_usable_recipient_names_three_of_them_redacted() -> Non
 
 
 def test_invalid_recipients_add_up_across_events() -> None:
-    pipeline = Pipeline(parse_config(""))
+    pipeline = Pipeline(core_settings(parse_config("")))
     for _ in range(2):
         pipeline.feed(f.raw(f.delivery(["nodomain", "a@x.example"])), "q", NOW)
-    assert pipeline.tallies.invalid_recipients == 2
+    assert pipeline.ledger.tallies.invalid_recipients == 2
 
 
 def test_a_bounce_keeps_its_facts_for_every_usable_recipient() -> None:
     """An unusable address first does not hide the recipients after it: each domain's
     breakdown has the SMTP status, diagnostic, identity and configuration set."""
-    pipeline = Pipeline(parse_config(RULE))
+    pipeline = Pipeline(core_settings(parse_config(RULE)))
     body = f.bounce(["nodomain", "a@x.example", "b@y.example"], at=NOW)
     pipeline.feed(f.raw(body), "q", NOW)
     for domain in ("x.example", "y.example"):
-        breakdown = pipeline.windows[domain].breakdown(0, NOW)
+        breakdown = pipeline.ledger.windows[domain].breakdown(0, NOW)
         assert breakdown.statuses == [("5.1.1", 1)], domain
         assert breakdown.diagnostics == [("smtp; 550 5.1.1 user unknown", 1)]
         assert breakdown.sources == [ARN]
@@ -56,73 +57,77 @@ def test_a_bounce_keeps_its_facts_for_every_usable_recipient() -> None:
 
 
 def test_a_delay_keeps_its_facts_for_every_usable_recipient() -> None:
-    pipeline = Pipeline(parse_config(RULE))
+    pipeline = Pipeline(core_settings(parse_config(RULE)))
     body = f.delay(["nodomain", "a@x.example"], at=NOW, expires=NOW + 3600)
     pipeline.feed(f.raw(body), "q", NOW)
-    assert pipeline.pending.count("x.example", NOW) == 1
-    assert pipeline.windows["x.example"].breakdown(0, NOW).sources == [ARN]
+    assert pipeline.ledger.pending.count("x.example", NOW) == 1
+    assert pipeline.ledger.windows["x.example"].breakdown(0, NOW).sources == [ARN]
 
 
 def test_a_complaint_is_noted_once_per_domain_with_its_identity() -> None:
-    pipeline = Pipeline(parse_config(RULE))
+    pipeline = Pipeline(core_settings(parse_config(RULE)))
     body = f.complaint(["a@x.example", "b@x.example"], at=NOW)
     message_id = body["mail"]["messageId"]
     pipeline.feed(f.raw(body), "q", NOW)
-    breakdown = pipeline.windows["x.example"].breakdown(0, NOW)
+    breakdown = pipeline.ledger.windows["x.example"].breakdown(0, NOW)
     assert breakdown.message_ids == [message_id]
     assert (breakdown.sources, breakdown.config_sets) == ([ARN], ["ConfigSet"])
 
 
 def test_event_lag_is_receive_time_less_event_time() -> None:
-    pipeline = Pipeline(parse_config(""))
+    pipeline = Pipeline(core_settings(parse_config("")))
     pipeline.feed(f.raw(f.delivery(["a@x.example"], at=NOW - 0.25)), "q", NOW, NOW)
-    assert pipeline.tallies.lag.sum == 0.25
+    assert pipeline.ledger.tallies.lag.sum == 0.25
 
 
 def test_tag_counts_add_up_and_an_idle_tag_value_goes() -> None:
-    pipeline = Pipeline(parse_config('[dimensions]\ntags = ["campaign"]\n'))
+    pipeline = Pipeline(core_settings(parse_config('[dimensions]\ntags = ["campaign"]\n')))
     for _ in range(2):
         body = f.delivery(["a@x.example"], at=NOW)
         body["mail"]["tags"] = {"campaign": ["spring"]}
         pipeline.feed(f.raw(body), "q", NOW)
-    counts = pipeline.tallies.tag_recipients[("campaign", "spring")]
+    counts = pipeline.ledger.tallies.tag_recipients[("campaign", "spring")]
     assert sum(counts) == 2
     later = NOW + 2 * 86400
     pipeline.housekeep(later)
-    assert ("campaign", "spring") not in pipeline.tag_windows
-    assert ("campaign", "spring") not in pipeline.tallies.tag_recipients
+    assert ("campaign", "spring") not in pipeline.ledger.tag_windows
+    assert ("campaign", "spring") not in pipeline.ledger.tallies.tag_recipients
 
 
 def test_a_reload_moves_a_domain_into_a_group_from_then_on() -> None:
     """Events after a reload count under the group's label; the domain's windows so far
     stay where they were until idle."""
-    pipeline = Pipeline(parse_config(""))
+    pipeline = Pipeline(core_settings(parse_config("")))
     pipeline.feed(f.raw(f.delivery(["a@gmail.com"], at=NOW)), "q", NOW)
-    assert list(pipeline.windows) == ["gmail.com"]
-    pipeline.reconfigure(parse_config('[domains]\ngroups = {google = ["gmail.com"]}\n'))
+    assert list(pipeline.ledger.windows) == ["gmail.com"]
+    pipeline.reconfigure(
+        core_settings(parse_config('[domains]\ngroups = {google = ["gmail.com"]}\n'))
+    )
     pipeline.feed(f.raw(f.delivery(["b@gmail.com"], at=NOW)), "q", NOW)
-    assert sorted(pipeline.windows) == ["gmail.com", "google"]
-    pipeline.reconfigure(parse_config(""))
+    assert sorted(pipeline.ledger.windows) == ["gmail.com", "google"]
+    pipeline.reconfigure(core_settings(parse_config("")))
     pipeline.feed(f.raw(f.delivery(["c@gmail.com"], at=NOW)), "q", NOW)
-    assert pipeline.by_domain.recipients["gmail.com"][EVENT_TYPE_INDEX["delivery"]] == 2
+    assert pipeline.ledger.by_domain.recipients["gmail.com"][EVENT_TYPE_INDEX["delivery"]] == 2
 
 
 def test_a_reload_keeps_breakdowns_for_the_windows_new_rules_read() -> None:
-    pipeline = Pipeline(parse_config(""))
-    assert [spec.breakdown for spec in pipeline.specs] == [False, False, False]
-    pipeline.reconfigure(parse_config(RULE.replace('"5m"', '"1h"')))
-    assert [spec.breakdown for spec in pipeline.specs] == [False, False, True]
+    pipeline = Pipeline(core_settings(parse_config("")))
+    assert [spec.breakdown for spec in pipeline.ledger.specs] == [False, False, False]
+    pipeline.reconfigure(core_settings(parse_config(RULE.replace('"5m"', '"1h"'))))
+    assert [spec.breakdown for spec in pipeline.ledger.specs] == [False, False, True]
     pipeline.feed(f.raw(f.bounce(["a@x.example"], at=NOW)), "q", NOW)
-    assert pipeline.windows["x.example"].breakdown(2, NOW).statuses == [("5.1.1", 1)]
-    assert pipeline.windows["x.example"].breakdown(0, NOW).statuses == []
+    assert pipeline.ledger.windows["x.example"].breakdown(2, NOW).statuses == [("5.1.1", 1)]
+    assert pipeline.ledger.windows["x.example"].breakdown(0, NOW).statuses == []
 
 
 def test_a_reload_sets_the_canarys_deadline_and_queue() -> None:
-    pipeline = Pipeline(parse_config(""))
+    pipeline = Pipeline(core_settings(parse_config("")))
     pipeline.reconfigure(
-        parse_config(
-            '[[queues]]\nurl = "https://sqs.example/1/q"\nname = "events"\n'
-            '[canary]\nfrom = "c@example.com"\nconfiguration_set = "sesd"\ndeadline = "2m"\n'
+        core_settings(
+            parse_config(
+                '[[queues]]\nurl = "https://sqs.example/1/q"\nname = "events"\n'
+                '[canary]\nfrom = "c@example.com"\nconfiguration_set = "sesd"\ndeadline = "2m"\n'
+            )
         )
     )
-    assert (pipeline.canary.deadline, pipeline.canary.queue) == (120.0, "events")
+    assert (pipeline.ledger.canary.deadline, pipeline.ledger.canary.queue) == (120.0, "events")

@@ -6,8 +6,8 @@ from __future__ import annotations
 import subprocess
 
 from sesd.config import parse_config
-from sesd.daemon import Daemon
-from sesd.exposition import render
+from sesd.metrics.exposition import render
+from sesd.runtime.daemon import Daemon
 from tests import factory as f
 from tests.conftest import require_tool
 from tests.test_canary import CANARY, canary_event
@@ -68,20 +68,20 @@ def busy_daemon() -> Daemon:
     duplicate = f.raw(f.delivery(["d@example.org"], message_id="dup"))
     feed(duplicate, "events", NOW, NOW)
     feed(duplicate, "events", NOW, NOW)
-    daemon.pipeline.canary.sent("canary-1", f.T0, 0.2)
+    daemon.ledger.canary.sent("canary-1", f.T0, 0.2)
     feed(canary_event("delivery", "canary-1", f.T0 + 1), "events", NOW, NOW)
-    daemon.pipeline.canary.sent("canary-2", f.T0 - 600, 0.2)
-    daemon.pipeline.canary.failed("throttled", f.T0 - 30, 0.1)
+    daemon.ledger.canary.sent("canary-2", f.T0 - 600, 0.2)
+    daemon.ledger.canary.failed("throttled", f.T0 - 30, 0.1)
     # What an account poll would have said (GetAccount, CloudWatch), and one that failed.
     poller = daemon.account_poller
     assert poller is not None
     (target,) = poller.targets
-    status = poller.status[target]
+    status = daemon.ledger.accounts.of(target)
     status.sending_enabled, status.enforcement, status.production = True, "HEALTHY", True
     status.max_24h, status.max_rate, status.sent_24h = 50000.0, 14.0, 1200.0
     status.aws.update(bounce=0.012, complaint=0.0003)
     status.polled_at = NOW
-    poller.errors[(*target, "get_metric_data", "Throttling")] = 1
+    daemon.ledger.accounts.failed(target, "get_metric_data", "Throttling")
     daemon.alerting.evaluate()
     daemon.metrics.sqs_error("events", "receive")
     daemon.metrics.clock_steps.inc()

@@ -8,7 +8,7 @@ from typing import Any
 import anyio
 
 from sesd.config import parse_config
-from sesd.events import EVENT_TYPE_INDEX
+from sesd.core.events import EVENT_TYPE_INDEX
 from tests import factory as f
 from tests.conftest import make_queue, running, send_bodies
 from tests.dns_server import Zone, dns_server
@@ -34,12 +34,12 @@ async def test_a_daemon_whose_dns_never_answers_ingests_all_the_same(
         async with running(config) as daemon:
             with anyio.fail_after(20):
                 await daemon.changes.wait_for(
-                    lambda: daemon.pipeline.tallies.messages.get(("q", "processed"), 0) >= 60
+                    lambda: daemon.ledger.tallies.messages.get(("q", "processed"), 0) >= 60
                 )
-            assert daemon.pipeline.by_provider is not None
-            counts = daemon.pipeline.by_provider.recipients
+            assert daemon.ledger.by_provider is not None
+            counts = daemon.ledger.by_provider.recipients
             assert counts["unknown"][DELIVERY] == 60
             assert counts["google"][DELIVERY] == 60
-            assert daemon.pipeline.resolver is not None
-            assert daemon.pipeline.resolver.outcomes["resolved"] == 0
+            assert daemon.ledger.providers is not None
+            assert daemon.ledger.providers.outcomes["resolved"] == 0
             assert zone.queries  # lookups were sent, and are still waiting

@@ -1,5 +1,5 @@
 """Recipients counted under their mailbox provider as under their domain: attribution
-from the resolver's cache (unknown until a lookup completes), per-provider counters,
+from the provider cache (unknown until a lookup completes), per-provider counters,
 windows, pending delays and metrics, rules on providers and their alerts, the state
 file and replay (a daemon whose DNS never answers: test_provider_daemon.py)."""
 
@@ -17,13 +17,14 @@ from prometheus_client.parser import text_string_to_metric_families
 from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.render import console_text, describe
 from sesd.alerting.rules import Transition
-from sesd.config import ConfigError, parse_config
-from sesd.events import EVENT_TYPE_INDEX
-from sesd.exposition import render
-from sesd.metrics import Metrics
-from sesd.pipeline import Pipeline
+from sesd.config import ConfigError, core_settings, parse_config
+from sesd.core.events import EVENT_TYPE_INDEX
+from sesd.core.pipeline import Pipeline
+from sesd.core.provider_cache import ProviderCache
+from sesd.metrics.exposition import render
+from sesd.metrics.registry import Metrics
 from sesd.providers.resolver import ProviderResolver
-from sesd.state import restore, snapshot
+from sesd.runtime.state import restore, snapshot
 from tests import factory as f
 from tests.dns_server import Zone, dns_server, shared_nameserver
 
@@ -56,21 +57,21 @@ def _zone() -> Zone:
 
 def _resolved(pipeline: Pipeline, domains: dict[str, str]) -> Pipeline:
     """``pipeline`` with ``domains`` already known to its resolver (as after lookups)."""
-    assert pipeline.resolver is not None
+    assert pipeline.ledger.providers is not None
     for domain, provider in domains.items():
-        pipeline.resolver._remember(domain, provider, NOW + 86400)
+        pipeline.ledger.providers.remember(domain, provider, NOW + 86400)
     return pipeline
 
 
 def test_consumer_domains_count_under_their_provider_at_once() -> None:
     """gmail.com and hotmail.fr need no DNS; each recipient counts once per scope."""
-    pipeline = Pipeline(parse_config(""))
+    pipeline = Pipeline(core_settings(parse_config("")))
     pipeline.feed(f.raw(f.delivery(["a@gmail.com", "b@hotmail.fr", "c@outlook.com"])), "q", NOW)
-    assert pipeline.by_provider is not None
-    providers = pipeline.by_provider.recipients
+    assert pipeline.ledger.by_provider is not None
+    providers = pipeline.ledger.by_provider.recipients
     assert providers["google"][DELIVERY] == 1
     assert providers["microsoft"][DELIVERY] == 2
-    domains = pipeline.by_domain.recipients
+    domains = pipeline.ledger.by_domain.recipients
     assert sum(c[DELIVERY] for c in domains.values()) == 3
     assert sum(c[DELIVERY] for c in providers.values()) == 3
 
@@ -78,43 +79,43 @@ def test_consumer_domains_count_under_their_provider_at_once() -> None:
 def test_a_new_domain_is_unknown_until_its_lookup_completes() -> None:
     """corp.example counts as unknown (and is queued for a lookup, not waited for); once
     the answer is cached, its next recipients count under microsoft."""
-    pipeline = Pipeline(parse_config(""))
-    assert pipeline.resolver is not None
+    pipeline = Pipeline(core_settings(parse_config("")))
+    assert pipeline.ledger.providers is not None
     pipeline.feed(f.raw(f.delivery(["a@corp.example"])), "q", NOW)
-    assert pipeline.resolver.queued == 1
+    assert len(pipeline.ledger.providers.wanted) == 1
     _resolved(pipeline, {"corp.example": "microsoft"})
     pipeline.feed(f.raw(f.delivery(["b@corp.example"])), "q", NOW)
-    assert pipeline.by_provider is not None
-    assert pipeline.by_provider.recipients["unknown"][DELIVERY] == 1
-    assert pipeline.by_provider.recipients["microsoft"][DELIVERY] == 1
+    assert pipeline.ledger.by_provider is not None
+    assert pipeline.ledger.by_provider.recipients["unknown"][DELIVERY] == 1
+    assert pipeline.ledger.by_provider.recipients["microsoft"][DELIVERY] == 1
 
 
 def test_small_domains_under_other_still_count_under_their_provider() -> None:
     """With one domain tracked, the company domains count under `other` for domains,
     and under microsoft for providers: the signal is not lost in `other`."""
     pipeline = _resolved(
-        Pipeline(parse_config("[domains]\nmax_tracked = 1\n")),
+        Pipeline(core_settings(parse_config("[domains]\nmax_tracked = 1\n"))),
         {"corp.example": "microsoft", "shop.example": "microsoft"},
     )
     pipeline.feed(f.raw(f.delivery(["a@gmail.com"])), "q", NOW)
     for domain in ("corp.example", "shop.example"):
         pipeline.feed(f.raw(f.delay([f"x@{domain}"], diagnostic=REPUTATION)), "q", NOW)
-    assert pipeline.by_domain.recipients["other"][DELAY] == 2
-    assert pipeline.by_provider is not None
-    assert pipeline.by_provider.delays["microsoft"] == {
+    assert pipeline.ledger.by_domain.recipients["other"][DELAY] == 2
+    assert pipeline.ledger.by_provider is not None
+    assert pipeline.ledger.by_provider.delays["microsoft"] == {
         ("TransientCommunicationFailure", "ip_reputation"): 2
     }
-    assert pipeline.pending.counts(NOW, 1) == {"microsoft": 2}
-    assert pipeline.pending.counts(NOW, 0) == {"other": 2}
+    assert pipeline.ledger.pending.counts(NOW, 1) == {"microsoft": 2}
+    assert pipeline.ledger.pending.counts(NOW, 0) == {"other": 2}
 
 
 def test_providers_can_be_turned_off() -> None:
-    pipeline = Pipeline(parse_config("[providers]\nenabled = false\n"))
+    pipeline = Pipeline(core_settings(parse_config("[providers]\nenabled = false\n")))
     pipeline.feed(f.raw(f.delay(["a@gmail.com"])), "q", NOW)
-    assert pipeline.by_provider is None
-    assert pipeline.resolver is None
-    assert [scope.axis for scope in pipeline.scopes] == ["domain"]
-    text = render(Metrics(pipeline, ["q"], lambda: NOW).registry.collect()).decode()
+    assert pipeline.ledger.by_provider is None
+    assert pipeline.ledger.providers is None
+    assert [scope.axis for scope in pipeline.ledger.scopes] == ["domain"]
+    text = render(Metrics(pipeline.ledger, ["q"], lambda: NOW).registry.collect()).decode()
     assert "sesd_provider_" not in text
     assert "sesd_dns_" not in text
 
@@ -122,12 +123,12 @@ def test_providers_can_be_turned_off() -> None:
 def test_metrics_have_a_twin_family_per_provider() -> None:
     """Each per-domain family has its sesd_provider_ twin, labelled provider, with the
     same numbers summed over labels; the DNS outcomes are counted."""
-    pipeline = _resolved(Pipeline(parse_config("")), {"corp.example": "microsoft"})
+    pipeline = _resolved(Pipeline(core_settings(parse_config(""))), {"corp.example": "microsoft"})
     pipeline.feed(f.raw(f.delivery(["a@gmail.com", "b@corp.example"])), "q", NOW)
     pipeline.feed(f.raw(f.delay(["c@corp.example"], diagnostic=REPUTATION)), "q", NOW)
-    assert pipeline.resolver is not None
-    pipeline.resolver.outcomes["resolved"] = 1
-    text = render(Metrics(pipeline, ["q"], lambda: NOW).registry.collect()).decode()
+    assert pipeline.ledger.providers is not None
+    pipeline.ledger.providers.outcomes["resolved"] = 1
+    text = render(Metrics(pipeline.ledger, ["q"], lambda: NOW).registry.collect()).decode()
     families = {family.name: family for family in text_string_to_metric_families(text)}
 
     def samples(name: str) -> dict[tuple[tuple[str, str], ...], float]:
@@ -160,8 +161,8 @@ def test_metrics_have_a_twin_family_per_provider() -> None:
 
 
 def _provider_alert(pipeline: Pipeline, config_text: str) -> Any:
-    evaluator = Evaluator(parse_config(config_text).alerts, [s.name for s in pipeline.specs])
-    (alert,) = evaluator.evaluate(pipeline, NOW)
+    evaluator = Evaluator(parse_config(config_text).alerts, [s.name for s in pipeline.ledger.specs])
+    (alert,) = evaluator.evaluate(pipeline.ledger, NOW)
     return alert
 
 
@@ -170,7 +171,7 @@ def test_a_rule_on_providers_fires_on_the_provider_with_its_domains_and_causes()
     the alert names the provider, its top domains and its top causes."""
     config = PROVIDER_RULE
     pipeline = _resolved(
-        Pipeline(parse_config(config)),
+        Pipeline(core_settings(parse_config(config))),
         dict.fromkeys(("corp.example", "shop.example", "mail.example"), "microsoft"),
     )
     for i, domain in enumerate(("corp.example", "corp.example", "shop.example", "mail.example")):
@@ -201,10 +202,12 @@ def test_provider_alerts_are_labelled_provider_for_machines() -> None:
     from sesd.alerting.documents import alertmanager_alerts, webhook_document
 
     config = PROVIDER_RULE
-    pipeline = _resolved(Pipeline(parse_config(config)), {"corp.example": "microsoft"})
+    pipeline = _resolved(
+        Pipeline(core_settings(parse_config(config))), {"corp.example": "microsoft"}
+    )
     pipeline.feed(f.raw(f.delay(["u@corp.example"], diagnostic=REPUTATION)), "q", NOW)
-    evaluator = Evaluator(parse_config(config).alerts, [s.name for s in pipeline.specs])
-    evaluator.evaluate(pipeline, NOW)
+    evaluator = Evaluator(parse_config(config).alerts, [s.name for s in pipeline.ledger.specs])
+    evaluator.evaluate(pipeline.ledger, NOW)
     (notification,) = evaluator.due(NOW, flush=True)
     (am,) = json.loads(alertmanager_alerts(notification, 60))
     assert am["labels"] == {
@@ -221,27 +224,30 @@ def test_provider_alerts_are_labelled_provider_for_machines() -> None:
 def test_a_domain_rule_does_not_see_providers_and_a_glob_sees_every_provider() -> None:
     """A glob over providers leaves out `unknown` (not a provider: domains not resolved
     yet), which a rule watches only by name."""
-    pipeline = _resolved(Pipeline(parse_config("")), {"corp.example": "microsoft"})
+    pipeline = _resolved(Pipeline(core_settings(parse_config(""))), {"corp.example": "microsoft"})
     pipeline.feed(f.raw(f.delay(["u@corp.example", "v@gmail.com"])), "q", NOW)
     pipeline.feed(f.raw(f.delay(["w@unresolved.example"])), "q", NOW)
     rule = '[[alerts.rules]]\nname = "r"\nmetric = "delayed_recipients"\nwindow = "5m"\nabove = 0\n'
-    evaluator = Evaluator(parse_config(rule).alerts, [s.name for s in pipeline.specs])
-    assert {(a.scope, a.domain) for a in evaluator.evaluate(pipeline, NOW)} == {
+    evaluator = Evaluator(parse_config(rule).alerts, [s.name for s in pipeline.ledger.specs])
+    assert {(a.scope, a.domain) for a in evaluator.evaluate(pipeline.ledger, NOW)} == {
         ("domain", "corp.example"),
         ("domain", "gmail.com"),
         ("domain", "unresolved.example"),
     }
     every = Evaluator(
-        parse_config(rule + 'providers = ["*"]\n').alerts, [s.name for s in pipeline.specs]
+        parse_config(rule + 'providers = ["*"]\n').alerts, [s.name for s in pipeline.ledger.specs]
     )
-    assert {(a.scope, a.domain) for a in every.evaluate(pipeline, NOW)} == {
+    assert {(a.scope, a.domain) for a in every.evaluate(pipeline.ledger, NOW)} == {
         ("provider", "microsoft"),
         ("provider", "google"),
     }
     named = Evaluator(
-        parse_config(rule + 'providers = ["unknown"]\n').alerts, [s.name for s in pipeline.specs]
+        parse_config(rule + 'providers = ["unknown"]\n').alerts,
+        [s.name for s in pipeline.ledger.specs],
     )
-    assert {(a.scope, a.domain) for a in named.evaluate(pipeline, NOW)} == {("provider", "unknown")}
+    assert {(a.scope, a.domain) for a in named.evaluate(pipeline.ledger, NOW)} == {
+        ("provider", "unknown")
+    }
 
 
 @pytest.mark.parametrize(
@@ -281,33 +287,37 @@ def test_config_mx_entries_name_new_providers_rules_can_watch() -> None:
         'providers = ["corp-gw"]\n'
     )
     assert config.providers.table == {"corp-gw": ("gw.corp.example",)}
-    assert ProviderResolver.from_config(config.providers)._table["gw.corp.example"] == "corp-gw"
+    resolver = ProviderResolver.from_config(config.providers, ProviderCache(10))
+    assert resolver._table["gw.corp.example"] == "corp-gw"
 
 
 def test_state_keeps_provider_windows_pending_delays_and_the_cache() -> None:
     """After a restart the provider windows, their pending delays and the cached
     answers are back: the next events of a known domain need no lookup."""
     config = parse_config(PROVIDER_RULE)
-    pipeline = _resolved(Pipeline(config), {"corp.example": "microsoft"})
+    pipeline = _resolved(Pipeline(core_settings(config)), {"corp.example": "microsoft"})
     pipeline.feed(f.raw(f.delay(["u@corp.example"], diagnostic=REPUTATION)), "q", NOW)
-    evaluator = Evaluator(config.alerts, [s.name for s in pipeline.specs])
-    evaluator.evaluate(pipeline, NOW)
-    blob = snapshot(pipeline, evaluator, NOW)
+    evaluator = Evaluator(config.alerts, [s.name for s in pipeline.ledger.specs])
+    evaluator.evaluate(pipeline.ledger, NOW)
+    blob = snapshot(pipeline.ledger, evaluator, NOW)
 
-    again, evaluator_again = Pipeline(config), Evaluator(config.alerts, ["5m", "15m", "1h"])
-    restored = restore(blob, again, evaluator_again)
+    again, evaluator_again = (
+        Pipeline(core_settings(config)),
+        Evaluator(config.alerts, ["5m", "15m", "1h"]),
+    )
+    restored = restore(blob, again.ledger, evaluator_again)
     assert restored["providers_cached"] == 1
-    assert again.resolver is not None
-    assert again.by_provider is not None
-    assert again.resolver.provider("corp.example", NOW + 60) == "microsoft"
-    assert again.resolver.queued == 0
-    assert again.pending.counts(NOW, 1) == {"microsoft": 1}
-    assert again.by_provider.windows["microsoft"].counts(1, NOW)[DELAY] == 1
+    assert again.ledger.providers is not None
+    assert again.ledger.by_provider is not None
+    assert again.ledger.providers.provider("corp.example", NOW + 60) == "microsoft"
+    assert len(again.ledger.providers.wanted) == 0
+    assert again.ledger.pending.counts(NOW, 1) == {"microsoft": 1}
+    assert again.ledger.by_provider.windows["microsoft"].counts(1, NOW)[DELAY] == 1
     assert evaluator_again.states["microsoft-reputation"]["microsoft"].status.value == "firing"
 
 
 def test_a_state_file_from_before_providers_counts_its_pending_delays_as_unknown() -> None:
-    from sesd.pending import PendingDelays
+    from sesd.core.pending import PendingDelays
 
     pending = PendingDelays(10, scopes=2)
     pending.restore({"pending": [[7, "gmail.com", NOW, NOW + 600]], "resolved": []})
@@ -328,8 +338,8 @@ def _events(path: Path) -> Path:
 async def test_replay_counts_providers_with_dns_when_asked(tmp_path: Path) -> None:
     """Without --dns only consumer domains are known; with it, the MX of the others is
     looked up first (nowhere.example has no records: none)."""
-    from sesd.archive import read_paths
-    from sesd.replay import Replay
+    from sesd.commands.replay.archive import read_paths
+    from sesd.commands.replay.engine import Replay
 
     events = _events(tmp_path / "events.jsonl")
     with dns_server(_zone()) as address:
@@ -359,53 +369,55 @@ def test_only_a_providers_breakdown_names_domains() -> None:
     """The domains a provider's problems came from are in its breakdown; a domain's own
     breakdown does not repeat its name."""
     config = parse_config(PROVIDER_RULE)
-    pipeline = _resolved(Pipeline(config), {"corp.example": "microsoft"})
+    pipeline = _resolved(Pipeline(core_settings(config)), {"corp.example": "microsoft"})
     pipeline.feed(f.raw(f.delay(["u@corp.example"], diagnostic=REPUTATION)), "q", NOW)
-    assert pipeline.by_provider is not None
-    assert pipeline.by_provider.windows["microsoft"].breakdown(1, NOW).domains == [
+    assert pipeline.ledger.by_provider is not None
+    assert pipeline.ledger.by_provider.windows["microsoft"].breakdown(1, NOW).domains == [
         ("corp.example", 1)
     ]
-    assert pipeline.windows["corp.example"].breakdown(1, NOW).domains == []
+    assert pipeline.ledger.windows["corp.example"].breakdown(1, NOW).domains == []
 
 
 def test_the_delay_type_counts_in_the_cause() -> None:
     """A delay SES calls InternalFailure is inside SES whatever the text says."""
-    pipeline = Pipeline(parse_config(""))
+    pipeline = Pipeline(core_settings(parse_config("")))
     pipeline.feed(
         f.raw(f.delay(["u@gmail.com"], delay_type="InternalFailure", diagnostic=REPUTATION)),
         "q",
         NOW,
     )
-    assert pipeline.tallies.causes == {"ses_internal": 1}
-    assert pipeline.by_provider is not None
-    assert pipeline.by_provider.delays["google"] == {("InternalFailure", "ses_internal"): 1}
+    assert pipeline.ledger.tallies.causes == {"ses_internal": 1}
+    assert pipeline.ledger.by_provider is not None
+    assert pipeline.ledger.by_provider.delays["google"] == {("InternalFailure", "ses_internal"): 1}
 
 
 def test_domains_counted_under_other_are_not_remembered_one_by_one() -> None:
     """Past max_tracked, new domains count under `other` and the pipeline keeps no entry
     per domain for them (a flood of domains does not grow it)."""
-    pipeline = Pipeline(parse_config("[domains]\nmax_tracked = 2\n"))
+    pipeline = Pipeline(core_settings(parse_config("[domains]\nmax_tracked = 2\n")))
     for i in range(50):
         pipeline.feed(f.raw(f.delivery([f"u@d{i}.example"])), "q", NOW)
-    assert pipeline.by_domain.recipients["other"][DELIVERY] == 48
+    assert pipeline.ledger.by_domain.recipients["other"][DELIVERY] == 48
     assert len(pipeline._labels) == 2
 
 
 def test_evicting_a_domain_that_only_had_late_events() -> None:
     """A domain whose every event was too old for the windows has counters but no
     windows; evicting it drops the counters."""
-    pipeline = Pipeline(parse_config('[domains]\nidle_evict = "1h"\n'))
+    pipeline = Pipeline(core_settings(parse_config('[domains]\nidle_evict = "1h"\n')))
     pipeline.feed(f.raw(f.delivery(["u@late.example"], at=NOW - 86400)), "q", NOW)
-    assert "late.example" not in pipeline.windows
+    assert "late.example" not in pipeline.ledger.windows
     assert pipeline.housekeep(NOW + 3700) == ["late.example"]
-    assert "late.example" not in pipeline.by_domain.recipients
+    assert "late.example" not in pipeline.ledger.by_domain.recipients
 
 
 def test_a_providers_breakdown_names_the_domains_of_its_bounces() -> None:
-    pipeline = _resolved(Pipeline(parse_config(PROVIDER_RULE)), {"corp.example": "microsoft"})
+    pipeline = _resolved(
+        Pipeline(core_settings(parse_config(PROVIDER_RULE))), {"corp.example": "microsoft"}
+    )
     pipeline.feed(f.raw(f.bounce(["u@corp.example"], kind="Transient")), "q", NOW)
-    assert pipeline.by_provider is not None
-    breakdown = pipeline.by_provider.windows["microsoft"].breakdown(1, NOW)
+    assert pipeline.ledger.by_provider is not None
+    breakdown = pipeline.ledger.by_provider.windows["microsoft"].breakdown(1, NOW)
     assert breakdown.domains == [("corp.example", 1)]
     assert breakdown.statuses == [("5.1.1", 1)]
 
@@ -413,10 +425,12 @@ def test_a_providers_breakdown_names_the_domains_of_its_bounces() -> None:
 def test_two_domains_of_a_group_share_one_set_of_windows() -> None:
     """Both domains of a group met first in late events (no windows yet), then in the
     windows: their recipients count in the one set of windows the group has."""
-    pipeline = Pipeline(parse_config('[domains.groups]\nms = ["a.example", "b.example"]\n'))
+    pipeline = Pipeline(
+        core_settings(parse_config('[domains.groups]\nms = ["a.example", "b.example"]\n'))
+    )
     for domain in ("a.example", "b.example"):
         pipeline.feed(f.raw(f.delivery([f"u@{domain}"], at=NOW - 86400)), "q", NOW)
-    assert "ms" not in pipeline.windows
+    assert "ms" not in pipeline.ledger.windows
     for domain in ("a.example", "b.example"):
         pipeline.feed(f.raw(f.delivery([f"v@{domain}"])), "q", NOW)
-    assert pipeline.windows["ms"].counts(0, NOW)[DELIVERY] == 2
+    assert pipeline.ledger.windows["ms"].counts(0, NOW)[DELIVERY] == 2

@@ -5,11 +5,14 @@ cache and its state-file form."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import anyio
 import pytest
 
+from sesd.core.provider_cache import ProviderCache
+from sesd.core.providers import by_mx, consumer_provider, mx_table
 from sesd.providers.resolver import MIN_TTL, RETRY_AFTER, ProviderResolver
-from sesd.providers.table import by_mx, consumer_provider, mx_table
 from tests.dns_server import Zone, dns_server
 
 T = 1000.0
@@ -37,18 +40,31 @@ def _zone() -> Zone:
     )
 
 
+def _resolver(*, max_cache: int = 100_000, **options: Any) -> ProviderResolver:
+    """The DNS task over a cache of its own."""
+    return ProviderResolver(ProviderCache(max_cache), **options)
+
+
+def _ask(resolver: ProviderResolver, domain: str, now: float) -> str:
+    """The provider the pipeline would count ``domain`` under now; a domain wanted for a
+    lookup is looked up (the runtime pokes the DNS task after each batch)."""
+    found = resolver.cache.provider(domain, now)
+    resolver.poke()
+    return found
+
+
 async def _resolve_all(resolver: ProviderResolver, domains: list[str], now: float) -> None:
     """Ask for each domain and wait (on the resolver's own signal) for its answer."""
     for domain in domains:
-        resolver.provider(domain, now)
-    while any(d not in resolver.cache for d in domains):
+        _ask(resolver, domain, now)
+    while any(d not in resolver.cache.cache for d in domains):
         await resolver.done.wait()
 
 
 async def test_providers_and_gateways_from_mx_records() -> None:
     zone = _zone()
     with dns_server(zone) as address:
-        resolver = ProviderResolver(nameservers=[address], timeout=2.0, rate=100, clock=lambda: T)
+        resolver = _resolver(nameservers=[address], timeout=2.0, rate=100, clock=lambda: T)
         async with anyio.create_task_group() as tg:
             tg.start_soon(resolver.run)
             domains = [
@@ -59,7 +75,7 @@ async def test_providers_and_gateways_from_mx_records() -> None:
             with anyio.fail_after(20):
                 await _resolve_all(resolver, domains, T)
             tg.cancel_scope.cancel()
-    found = {d: resolver.provider(d, T) for d in domains}
+    found = {d: _ask(resolver, d, T) for d in domains}
     assert found == {
         "corp.example": "microsoft",
         "startup.example": "google",
@@ -72,7 +88,7 @@ async def test_providers_and_gateways_from_mx_records() -> None:
         "bare.example": "other",  # no MX, but an address: mail goes there
         "empty.example": "none",  # no MX, no address
     }
-    assert resolver.outcomes == {
+    assert resolver.cache.outcomes == {
         "resolved": 6,
         "nxdomain": 1,
         "null_mx": 1,
@@ -83,7 +99,7 @@ async def test_providers_and_gateways_from_mx_records() -> None:
 
 
 def test_consumer_domains_are_known_without_dns() -> None:
-    resolver = ProviderResolver(nameservers=["127.0.0.1:9"], clock=lambda: T)
+    resolver = _resolver(nameservers=["127.0.0.1:9"], clock=lambda: T)
     for domain, provider in {
         "gmail.com": "google",
         "googlemail.com": "google",
@@ -98,9 +114,9 @@ def test_consumer_domains_are_known_without_dns() -> None:
         "proton.me": "proton",
         "protonmail.com": "proton",
     }.items():
-        assert resolver.provider(domain, T) == provider, domain
+        assert _ask(resolver, domain, T) == provider, domain
         assert consumer_provider(domain) == provider
-    assert resolver.cache == {}
+    assert resolver.cache.cache == {}
 
 
 def test_config_entries_add_and_override_mx_suffixes() -> None:
@@ -139,31 +155,29 @@ async def test_answers_are_cached_for_their_ttl_clamped_and_failures_retried() -
     zone = _zone()
     now = [T]
     with dns_server(zone) as address:
-        resolver = ProviderResolver(
-            nameservers=[address], timeout=2.0, rate=100, clock=lambda: now[0]
-        )
+        resolver = _resolver(nameservers=[address], timeout=2.0, rate=100, clock=lambda: now[0])
         async with anyio.create_task_group() as tg:
             tg.start_soon(resolver.run)
             with anyio.fail_after(20):
                 await _resolve_all(
                     resolver, ["startup.example", "bank.example", "broken.example"], T
                 )
-            assert resolver.cache["startup.example"] == ("google", T + MIN_TTL)  # 60 s -> 1 h
-            assert resolver.cache["bank.example"][1] == T + 7 * 86400  # 30 days -> 7
-            assert resolver.cache["broken.example"] == ("unknown", T + RETRY_AFTER)
+            assert resolver.cache.cache["startup.example"] == ("google", T + MIN_TTL)  # 60 s -> 1 h
+            assert resolver.cache.cache["bank.example"][1] == T + 7 * 86400  # 30 days -> 7
+            assert resolver.cache.cache["broken.example"] == ("unknown", T + RETRY_AFTER)
             asked = zone.asked("startup.example")
-            assert resolver.provider("startup.example", T + MIN_TTL - 1) == "google"
-            assert resolver.provider("broken.example", T + RETRY_AFTER - 1) == "unknown"
+            assert _ask(resolver, "startup.example", T + MIN_TTL - 1) == "google"
+            assert _ask(resolver, "broken.example", T + RETRY_AFTER - 1) == "unknown"
             assert zone.asked("startup.example") == asked  # from the cache
             # Past the retry time the failure is asked again (and fails again).
             now[0] = T + RETRY_AFTER
-            failed = resolver.outcomes["failed"]
-            assert resolver.provider("broken.example", now[0]) == "unknown"
+            failed = resolver.cache.outcomes["failed"]
+            assert _ask(resolver, "broken.example", now[0]) == "unknown"
             with anyio.fail_after(20):
-                while resolver.outcomes["failed"] == failed:
+                while resolver.cache.outcomes["failed"] == failed:
                     await resolver.done.wait()
             tg.cancel_scope.cancel()
-    assert resolver.outcomes["failed"] == 2
+    assert resolver.cache.outcomes["failed"] == 2
 
 
 async def test_a_server_that_never_answers_holds_up_nothing() -> None:
@@ -171,24 +185,24 @@ async def test_a_server_that_never_answers_holds_up_nothing() -> None:
     lookups go on meanwhile, and the silent one ends as a timeout."""
     zone = _zone()
     with dns_server(zone) as address:
-        resolver = ProviderResolver(nameservers=[address], timeout=1.0, rate=100, clock=lambda: T)
+        resolver = _resolver(nameservers=[address], timeout=1.0, rate=100, clock=lambda: T)
         async with anyio.create_task_group() as tg:
             tg.start_soon(resolver.run)
-            assert resolver.provider("slow.example", T) == "unknown"
+            assert _ask(resolver, "slow.example", T) == "unknown"
             with anyio.fail_after(20):
                 await _resolve_all(resolver, ["corp.example", "startup.example"], T)
-            assert "slow.example" not in resolver.cache
+            assert "slow.example" not in resolver.cache.cache
             with anyio.fail_after(20):
                 await _resolve_all(resolver, ["slow.example"], T)
             tg.cancel_scope.cancel()
-    assert resolver.cache["slow.example"] == ("unknown", T + RETRY_AFTER)
-    assert resolver.outcomes["timeout"] == 1
+    assert resolver.cache.cache["slow.example"] == ("unknown", T + RETRY_AFTER)
+    assert resolver.cache.outcomes["timeout"] == 1
 
 
 async def test_lookups_keep_to_the_rate_limit() -> None:
     zone = Zone(mx={f"d{i}.example": [(10, "aspmx.l.google.com")] for i in range(21)})
     with dns_server(zone) as address:
-        resolver = ProviderResolver(nameservers=[address], rate=20, clock=lambda: T)
+        resolver = _resolver(nameservers=[address], rate=20, clock=lambda: T)
         async with anyio.create_task_group() as tg:
             tg.start_soon(resolver.run)
             with anyio.fail_after(30):
@@ -201,14 +215,14 @@ async def test_lookups_keep_to_the_rate_limit() -> None:
 
 
 def test_the_cache_is_bounded_and_round_trips() -> None:
-    resolver = ProviderResolver(nameservers=["127.0.0.1:9"], max_cache=3, clock=lambda: T)
+    resolver = _resolver(nameservers=["127.0.0.1:9"], max_cache=3, clock=lambda: T)
     for i in range(5):
-        resolver._remember(f"d{i}.example", "google", T + 100)
-    assert list(resolver.cache) == ["d2.example", "d3.example", "d4.example"]
-    resolver._remember("old.example", "other", T - 1)  # expired: not saved
-    copy = ProviderResolver(nameservers=["127.0.0.1:9"], clock=lambda: T)
-    copy.restore(resolver.snapshot(T))
-    assert copy.cache == dict.fromkeys(("d3.example", "d4.example"), ("google", T + 100))
+        resolver.cache.remember(f"d{i}.example", "google", T + 100)
+    assert list(resolver.cache.cache) == ["d2.example", "d3.example", "d4.example"]
+    resolver.cache.remember("old.example", "other", T - 1)  # expired: not saved
+    copy = _resolver(nameservers=["127.0.0.1:9"], clock=lambda: T)
+    copy.cache.restore(resolver.cache.snapshot(T))
+    assert copy.cache.cache == dict.fromkeys(("d3.example", "d4.example"), ("google", T + 100))
 
 
 @pytest.mark.parametrize("spec", ["127.0.0.1:5353", "[::1]:53", "192.0.2.1"])

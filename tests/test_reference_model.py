@@ -16,11 +16,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sesd.alerting.evaluator import Evaluator
-from sesd.config import parse_config
-from sesd.events import EVENT_TYPES
-from sesd.pipeline import Pipeline
-from sesd.sketch import bucket_of, bucket_value
-from sesd.state import restore, snapshot
+from sesd.config import core_settings, parse_config
+from sesd.core.events import EVENT_TYPES
+from sesd.core.pipeline import Pipeline
+from sesd.core.sketch import bucket_of, bucket_value
+from sesd.runtime.state import restore, snapshot
 from tests import factory as f
 from tests.reference import Model, ModelEvent, Window, quantile
 
@@ -76,10 +76,10 @@ class Run:
     """The pipeline and the model, fed the same stream."""
 
     def __init__(self) -> None:
-        self.pipeline = Pipeline(CONFIG)
-        self.evaluator = Evaluator(CONFIG.alerts, [s.name for s in self.pipeline.specs])
-        widest = self.pipeline.widest
-        self.windows = [Window(s.width, s.slots) for s in self.pipeline.specs]
+        self.pipeline = Pipeline(core_settings(CONFIG))
+        self.evaluator = Evaluator(CONFIG.alerts, [s.name for s in self.pipeline.ledger.specs])
+        widest = self.pipeline.ledger.widest
+        self.windows = [Window(s.width, s.slots) for s in self.pipeline.ledger.specs]
         self.model = Model(Window(widest.width, widest.slots), self.windows)
         self.true = f.T0
         self.offset = 0.0  # the clock's step: 0, +600 (ahead) or -7200 (behind, for good)
@@ -104,12 +104,14 @@ class Run:
         elif step.action == "read":
             self.compare()
         elif step.action == "restart":
-            self.late_before += self.pipeline.tallies.late_events
-            self.duplicates_before += self.pipeline.tallies.messages.get(("q", "duplicate"), 0)
-            blob = snapshot(self.pipeline, self.evaluator, self.now)
-            self.pipeline = Pipeline(CONFIG)
-            self.evaluator = Evaluator(CONFIG.alerts, [s.name for s in self.pipeline.specs])
-            restore(blob, self.pipeline, self.evaluator)
+            self.late_before += self.pipeline.ledger.tallies.late_events
+            self.duplicates_before += self.pipeline.ledger.tallies.messages.get(
+                ("q", "duplicate"), 0
+            )
+            blob = snapshot(self.pipeline.ledger, self.evaluator, self.now)
+            self.pipeline = Pipeline(core_settings(CONFIG))
+            self.evaluator = Evaluator(CONFIG.alerts, [s.name for s in self.pipeline.ledger.specs])
+            restore(blob, self.pipeline.ledger, self.evaluator)
         elif step.action == "ahead" and self.offset == 0:
             self.offset = 600.0
         elif step.action == "back" and self.offset > 0:
@@ -158,12 +160,12 @@ class Run:
 
     def compare(self) -> None:
         now, model, pipeline = self.now, self.model, self.pipeline
-        assert pipeline.tallies.late_events + self.late_before == model.late
-        duplicates = pipeline.tallies.messages.get(("q", "duplicate"), 0)
+        assert pipeline.ledger.tallies.late_events + self.late_before == model.late
+        duplicates = pipeline.ledger.tallies.messages.get(("q", "duplicate"), 0)
         assert duplicates + self.duplicates_before == model.duplicates
         for domain in DOMAINS:
-            assert pipeline.pending.count(domain, now) == model.pending(domain, now), domain
-            windows = pipeline.windows.get(domain)
+            assert pipeline.ledger.pending.count(domain, now) == model.pending(domain, now), domain
+            windows = pipeline.ledger.windows.get(domain)
             for index in range(len(self.windows)):
                 expected = model.counts(domain, index, now)
                 if windows is None:

@@ -11,9 +11,9 @@ import pytest
 from aiobotocore.session import get_session
 from botocore.exceptions import ClientError
 
-from sesd.config import ConfigError, parse_config, region_of_url
-from sesd.demo.localsqs import LocalSqs
-from sesd.sqs import hint_for
+from sesd.commands.demo.localsqs import LocalSqs
+from sesd.config import ConfigError, core_settings, parse_config, region_of_url
+from sesd.runtime.sqs import hint_for
 from tests import factory as f
 from tests.conftest import running
 
@@ -73,7 +73,7 @@ async def test_queues_in_two_regions_and_another_account_are_consumed_at_once(
     async with running(config) as daemon:
 
         def drained() -> bool:
-            messages = daemon.pipeline.tallies.messages
+            messages = daemon.ledger.tallies.messages
             return all(
                 messages.get((queue, "processed"), 0) == n
                 for queue, n in (("us", 3), ("eu", 4), ("theirs", 5))
@@ -99,10 +99,10 @@ async def test_queues_in_two_regions_and_another_account_are_consumed_at_once(
         assert daemon.aws is not None
         # One client per (account, region), and one for STS to assume the role.
         assert sorted(daemon.aws._clients) == [
-            ("sqs", "default", "eu-west-1"),
-            ("sqs", "default", "us-east-1"),
-            ("sqs", "prod-eu", "eu-west-1"),
-            ("sts", "default", "eu-west-1"),
+            ("sqs", "default", "eu-west-1", ""),
+            ("sqs", "default", "us-east-1", ""),
+            ("sqs", "prod-eu", "eu-west-1", ""),
+            ("sts", "default", "eu-west-1", ""),
         ]
 
 
@@ -166,16 +166,18 @@ def test_a_role_that_cannot_be_assumed_has_its_own_hint() -> None:
 def test_an_alert_names_the_accounts_and_regions_of_its_sending_identities() -> None:
     from sesd.alerting.evaluator import Evaluator
     from sesd.alerting.render import describe
-    from sesd.pipeline import Pipeline
+    from sesd.core.pipeline import Pipeline
 
     rule = '[[alerts.rules]]\nname = "r"\nmetric = "delayed_recipients"\nwindow = "5m"\nabove = 0\n'
     config = parse_config(rule)
-    pipeline = Pipeline(config)
+    pipeline = Pipeline(core_settings(config))
     body = f.delay(["u@gmail.com"])
     body["mail"]["sourceArn"] = f"arn:aws:ses:eu-central-1:{OTHER_ACCOUNT}:identity/example.com"
     pipeline.feed(f.raw(body), "q", f.T0)
     pipeline.feed(f.raw(f.delay(["v@gmail.com"])), "q", f.T0)  # eu-west-1, 123456789012
-    (alert,) = Evaluator(config.alerts, [s.name for s in pipeline.specs]).evaluate(pipeline, f.T0)
+    (alert,) = Evaluator(config.alerts, [s.name for s in pipeline.ledger.specs]).evaluate(
+        pipeline.ledger, f.T0
+    )
     assert alert.regions == ["eu-central-1", "eu-west-1"]
     assert alert.accounts == ["123456789012", OTHER_ACCOUNT]
     assert f"accounts: 123456789012, {OTHER_ACCOUNT}" in describe(alert)
@@ -187,7 +189,7 @@ async def test_an_accounts_credentials_are_asked_for_again_before_they_expire() 
     from contextlib import AsyncExitStack
     from datetime import UTC, datetime, timedelta
 
-    from sesd.aws import AwsClients
+    from sesd.runtime.aws import AwsClients
 
     config = parse_config(f'[[accounts]]\nname = "prod-eu"\nrole_arn = "{ROLE}"\n')
     asked: list[str] = []

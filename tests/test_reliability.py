@@ -18,9 +18,9 @@ import anyio
 import pytest
 import structlog
 
+from sesd.commands.demo.localsqs import LocalSqs
 from sesd.config import parse_config
-from sesd.demo.localsqs import LocalSqs
-from sesd.tallies import Tallies
+from sesd.core.tallies import Tallies
 from tests import factory as f
 from tests.conftest import aws_client, make_queue, queue_counts, running, send_bodies
 
@@ -106,7 +106,7 @@ async def test_stops_at_random_moments_lose_and_double_count_nothing(
         sent, visible = sent + len(top_up), visible + len(top_up)
         goal = rng.randint(1, min(most, visible)) if stop < stops else visible
         async with running(config, clock=clock, signals=True) as daemon:
-            tallies = daemon.pipeline.tallies
+            tallies = daemon.ledger.tallies
             with anyio.fail_after(60):
                 await daemon.changes.wait_for(partial(_handled_at_least, tallies, goal))
             os.kill(os.getpid(), signal.SIGTERM)
@@ -129,7 +129,7 @@ async def test_stops_at_random_moments_lose_and_double_count_nothing(
     assert stop > stops, f"only {stop} stops"
     assert processed == total
     async with running(config, clock=clock) as daemon:
-        windows = daemon.pipeline.windows
+        windows = daemon.ledger.windows
         delivered = sum(w.figures(2, clock()).count("delivery") for w in windows.values())
     assert delivered == total
 
@@ -162,7 +162,7 @@ async def test_sqs_outage_is_ridden_out(local_sqs: LocalSqs, sqs: Any) -> None:
             daemon.health.ready_within = 1.5  # a minute in production
             daemon.jitter = lambda: 1.0  # each backoff at its cap: its growth is exact
             readyz = f"http://127.0.0.1:{daemon.http_port}/readyz"
-            tallies = daemon.pipeline.tallies
+            tallies = daemon.ledger.tallies
 
             def errors() -> float:
                 return (
@@ -256,7 +256,7 @@ async def test_sqs_server_killed_and_restarted(local_sqs: LocalSqs) -> None:
             daemon.health.ready_within = 1.5  # a minute in production
             daemon.jitter = lambda: 1.0  # each backoff at its cap: its growth is exact
             readyz = f"http://127.0.0.1:{daemon.http_port}/readyz"
-            tallies = daemon.pipeline.tallies
+            tallies = daemon.ledger.tallies
 
             def errors() -> float:
                 sample = daemon.metrics.registry.get_sample_value(

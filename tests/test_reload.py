@@ -10,9 +10,9 @@ from typing import Any
 import anyio
 import pytest
 
+from sesd.commands.demo.localsqs import LocalSqs
 from sesd.config import ConfigError, parse_config
-from sesd.demo.localsqs import LocalSqs
-from sesd.reload import merge
+from sesd.runtime.reload import merge
 from tests import factory as f
 from tests.conftest import make_queue, send_bodies
 from tests.sesd_process import SesdProcess, config_file, sesd_process

@@ -20,7 +20,7 @@ from sesd.alerting.documents import alertmanager_alerts, webhook_document
 from sesd.alerting.evaluator import Alert, Notification
 from sesd.alerting.render import console_text, pagerduty_events, slack_message
 from sesd.alerting.rules import Transition
-from sesd.windows import Breakdown
+from sesd.core.windows import Breakdown
 
 FIXTURES = Path(__file__).parent / "fixtures" / "render"
 T = 1_800_000_000.0

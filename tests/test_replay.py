@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from sesd.cli import main
+from sesd.commands.main import main
 
 FIXTURE = Path(__file__).parent / "fixtures" / "replay.jsonl"
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from sesd.account.poller import AccountStatus
-from sesd.account.reputation import Reputation
-from sesd.account.rules import measure_account
+from sesd.alerting.accounts import measure_account
 from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.render import describe
-from sesd.config import ConfigError, parse_config
-from sesd.pipeline import Pipeline
+from sesd.config import ConfigError, core_settings, parse_config
+from sesd.core.accounts import AccountStatus
+from sesd.core.pipeline import Pipeline
+from sesd.core.reputation import Reputation
 from tests import factory as f
 
 NOW = f.T0
@@ -23,7 +23,7 @@ def test_the_estimate_matches_hand_computed_figures_on_a_replayed_stream() -> No
     simulator bounce (left out): bounce 3/36, complaint 1/36. With a window of 20
     sends, 20 more sends push the first 36 out and what arrived before them."""
     config = parse_config("[reputation]\nwindow_sends = 100\n")
-    pipeline = Pipeline(config)
+    pipeline = Pipeline(core_settings(config))
     bodies: list[str] = []
     for i in range(40):
         to = "success@simulator.amazonses.com" if i % 10 == 0 else f"u{i}@x.example"
@@ -35,14 +35,14 @@ def test_the_estimate_matches_hand_computed_figures_on_a_replayed_stream() -> No
     for body in bodies:
         assert pipeline.feed(body, "replay", NOW).outcome == "processed"
     key = ("default", "us-east-1", "")
-    estimate = pipeline.reputation.estimate(key)
+    estimate = pipeline.ledger.reputation.estimate(key)
     assert estimate is not None
     assert (estimate.sends, estimate.bounces, estimate.complaints) == (36, 3, 1)
     assert estimate.from_sends
     assert estimate.bounce_ratio == pytest.approx(3 / 36)
     assert estimate.complaint_ratio == pytest.approx(1 / 36)
     # The configuration set of the factory's mail ("ConfigSet") has its own figures.
-    by_set = pipeline.reputation.estimate(("default", "us-east-1", "ConfigSet"))
+    by_set = pipeline.ledger.reputation.estimate(("default", "us-east-1", "ConfigSet"))
     assert by_set == estimate
     # 5% review level: 3 of 36 is past it already; 1 complaint of 36 is past 0.1%.
     assert estimate.to_review("bounce") == 0
@@ -95,19 +95,21 @@ def test_a_reputation_rule_has_a_volume_floor_and_says_what_to_expect() -> None:
         'window = "1h"\nabove = 0.04\nmin_events = 100\nseverity = "critical"\n'
     )
     config = parse_config(rule)
-    pipeline = Pipeline(config)
-    evaluator = Evaluator(config.alerts, [s.name for s in pipeline.specs])
+    pipeline = Pipeline(core_settings(config))
+    evaluator = Evaluator(config.alerts, [s.name for s in pipeline.ledger.specs])
     for i in range(12):
-        pipeline.reputation.observe("default", "us-east-1", "", "send", [f"u{i}@x.example"])
-    pipeline.reputation.observe("default", "us-east-1", "", "send", ["z@x.example"])
-    pipeline.reputation.observe("default", "us-east-1", "", "bounce", ["z@x.example"], hard=True)
-    assert evaluator.evaluate(pipeline, NOW) == []
+        pipeline.ledger.reputation.observe("default", "us-east-1", "", "send", [f"u{i}@x.example"])
+    pipeline.ledger.reputation.observe("default", "us-east-1", "", "send", ["z@x.example"])
+    pipeline.ledger.reputation.observe(
+        "default", "us-east-1", "", "bounce", ["z@x.example"], hard=True
+    )
+    assert evaluator.evaluate(pipeline.ledger, NOW) == []
     for i in range(200):
-        pipeline.reputation.observe("default", "us-east-1", "", "send", [f"v{i}@x.example"])
-    pipeline.reputation.observe(
+        pipeline.ledger.reputation.observe("default", "us-east-1", "", "send", [f"v{i}@x.example"])
+    pipeline.ledger.reputation.observe(
         "default", "us-east-1", "", "bounce", [f"v{i}@x.example" for i in range(10)], hard=True
     )
-    (alert,) = evaluator.evaluate(pipeline, NOW)
+    (alert,) = evaluator.evaluate(pipeline.ledger, NOW)
     assert (alert.scope, alert.domain, alert.regions, alert.accounts) == (
         "account",
         "default/us-east-1",

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from sesd.dedup import DuplicateFilter
-from sesd.events import EVENT_TYPE_INDEX
-from sesd.sketch import MAX_BUCKET
-from sesd.windows.ring import Ring, value_key
+from sesd.core.dedup import DuplicateFilter
+from sesd.core.events import EVENT_TYPE_INDEX
+from sesd.core.sketch import MAX_BUCKET
+from sesd.core.windows.ring import Ring, value_key
 
 DELIVERY = EVENT_TYPE_INDEX["delivery"]
 
@@ -109,7 +109,7 @@ def _values(ring: Ring, bucket: int, n: int = 1, sketch_bucket: int = 7) -> None
 
 
 def test_a_ring_holds_at_most_max_slots_buckets() -> None:
-    from sesd.windows.ring import MAX_SLOTS
+    from sesd.core.windows.ring import MAX_SLOTS
 
     assert Ring(1.0, MAX_SLOTS).slots == MAX_SLOTS
     with pytest.raises(ValueError, match=r"^at most 3600 buckets a window$"):

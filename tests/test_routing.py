@@ -9,21 +9,22 @@ import io
 
 import aiohttp
 import pytest
-from prometheus_client import CollectorRegistry
 
 from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.rules import Transition
 from sesd.alerting.service import Alerting
 from sesd.alerting.sinks import AlertmanagerSink, Permanent, Retryable, WebhookSink
-from sesd.cli import main
+from sesd.commands.main import main
 from sesd.config import (
     AlertmanagerConfig,
     ConfigError,
     SlackConfig,
     WebhookConfig,
+    core_settings,
     parse_config,
 )
-from sesd.pipeline import Pipeline
+from sesd.core.pipeline import Pipeline
+from sesd.metrics.registry import Metrics
 from tests import factory as f
 from tests.receivers import LocalServer, WebhookReceiver
 from tests.test_rules import feed_spike
@@ -125,11 +126,11 @@ def test_check_config_warns_of_a_sink_no_rule_uses(
 
 def _evaluate(extra: str, domains: list[str]) -> list[str]:
     config = parse_config(RULE + extra)
-    pipeline = Pipeline(config)
+    pipeline = Pipeline(core_settings(config))
     for domain in domains:
         feed_spike(pipeline, domain, T, 6, 4)
     evaluator = Evaluator(config.alerts, ["5m", "15m", "1h"])
-    return sorted(a.domain for a in evaluator.evaluate(pipeline, T))
+    return sorted(a.domain for a in evaluator.evaluate(pipeline.ledger, T))
 
 
 def test_domains_take_globs_and_exclusions() -> None:
@@ -148,9 +149,9 @@ def test_links_are_filled_in_per_alert() -> None:
         + RULE
         + 'runbook_url = "https://runbooks.example/{rule}"\nlabels = {team = "mail"}\n'
     )
-    pipeline = Pipeline(config)
+    pipeline = Pipeline(core_settings(config))
     feed_spike(pipeline, "a.example", T, 6, 4)
-    (alert,) = Evaluator(config.alerts, ["5m", "15m", "1h"]).evaluate(pipeline, T)
+    (alert,) = Evaluator(config.alerts, ["5m", "15m", "1h"]).evaluate(pipeline.ledger, T)
     assert alert.dashboard_url == "https://grafana.example/d/sesd?var-domain=a.example&w=5m"
     assert alert.runbook_url == "https://runbooks.example/delays"
     assert alert.labels == {"team": "mail"}
@@ -208,9 +209,19 @@ async def test_alertmanager_members_each_get_the_alerts_and_one_is_enough() -> N
 
 def _alerting(text: str) -> tuple[Alerting, Pipeline, list[float]]:
     config = parse_config(text)
-    pipeline = Pipeline(config)
+    pipeline = Pipeline(core_settings(config))
     now = [T]
-    alerting = Alerting(config, pipeline, CollectorRegistry(), lambda: now[0], io.StringIO())
+    evaluator = Evaluator(config.alerts, [spec.name for spec in pipeline.ledger.specs])
+    metrics = Metrics(pipeline.ledger, [], lambda: now[0], evaluator=evaluator)
+    alerting = Alerting(
+        config,
+        pipeline.ledger,
+        evaluator,
+        lambda: now[0],
+        notifications=metrics.notifications,
+        evaluation_errors=metrics.evaluation_errors,
+        console=io.StringIO(),
+    )
     return alerting, pipeline, now
 
 
@@ -271,7 +282,7 @@ async def test_a_reload_keeps_states_and_queues_and_resolves_a_removed_rule() ->
         # A kept rule's group still waiting for its group_wait is not hurried.
         feed_spike(pipeline, "b.example", T + 5, 6, 4)
         alerting.evaluator._group_wait = 60.0
-        alerting.evaluator.evaluate(pipeline, T + 5)
+        alerting.evaluator.evaluate(pipeline.ledger, T + 5)
         alerting.reconfigure(reloaded)
         # The removed rule's groups go at once: b's firing, then both resolves.
         assert [(n.kind, n.rule, [a.domain for a in n.alerts]) for n in ops._queue] == [

@@ -8,10 +8,10 @@ import pytest
 
 from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.rules import AlertState, Status, Transition, measure, step
-from sesd.config import RuleConfig, parse_config
-from sesd.events import EVENT_TYPES
-from sesd.pipeline import Pipeline
-from sesd.windows import Figures, Summary
+from sesd.config import RuleConfig, core_settings, parse_config
+from sesd.core.events import EVENT_TYPES
+from sesd.core.pipeline import Pipeline
+from sesd.core.windows import Figures, Summary
 from tests import factory as f
 
 HOUR = 3600.0
@@ -167,15 +167,18 @@ def feed_spike(
 def test_alerts_of_one_rule_within_group_wait_are_one_notification() -> None:
     """Three domains breaching within group_wait go out together; a quiet domain does not."""
     config = parse_config(CONFIG)
-    pipeline, evaluator = Pipeline(config), Evaluator(config.alerts, ["5m", "15m", "1h"])
+    pipeline, evaluator = (
+        Pipeline(core_settings(config)),
+        Evaluator(config.alerts, ["5m", "15m", "1h"]),
+    )
     t = f.T0
     feed_spike(pipeline, "a.example", t, 5, 5)
     feed_spike(pipeline, "quiet.example", t, 0, 10)
-    assert [a.domain for a in evaluator.evaluate(pipeline, t)] == ["a.example"]
+    assert [a.domain for a in evaluator.evaluate(pipeline.ledger, t)] == ["a.example"]
     feed_spike(pipeline, "b.example", t + 10, 5, 5)
     feed_spike(pipeline, "c.example", t + 20, 5, 5)
-    evaluator.evaluate(pipeline, t + 10)
-    evaluator.evaluate(pipeline, t + 20)
+    evaluator.evaluate(pipeline.ledger, t + 10)
+    evaluator.evaluate(pipeline.ledger, t + 20)
     assert evaluator.due(t + 29) == []
     (notification,) = evaluator.due(t + 30)
     assert notification.kind is Transition.FIRING
@@ -189,9 +192,12 @@ def test_alerts_of_one_rule_within_group_wait_are_one_notification() -> None:
 def test_alert_carries_what_is_needed_to_act() -> None:
     """Counts, delay types, SMTP codes, MTAs, message ids, identity, region, config set."""
     config = parse_config(CONFIG.replace('group_wait = "30s"', 'group_wait = "0s"'))
-    pipeline, evaluator = Pipeline(config), Evaluator(config.alerts, ["5m", "15m", "1h"])
+    pipeline, evaluator = (
+        Pipeline(core_settings(config)),
+        Evaluator(config.alerts, ["5m", "15m", "1h"]),
+    )
     feed_spike(pipeline, "a.example", f.T0, 6, 4)
-    (alert,) = evaluator.evaluate(pipeline, f.T0)
+    (alert,) = evaluator.evaluate(pipeline.ledger, f.T0)
     assert alert.value == pytest.approx(0.6)
     assert alert.counts["delivery_delay"] == 6
     assert alert.counts["delivery"] == 4
@@ -209,9 +215,12 @@ def test_alert_carries_what_is_needed_to_act() -> None:
 def test_internal_delays_carry_the_aws_support_facts() -> None:
     """InternalFailure delays are flagged as inside SES."""
     config = parse_config(CONFIG)
-    pipeline, evaluator = Pipeline(config), Evaluator(config.alerts, ["5m", "15m", "1h"])
+    pipeline, evaluator = (
+        Pipeline(core_settings(config)),
+        Evaluator(config.alerts, ["5m", "15m", "1h"]),
+    )
     feed_spike(pipeline, "a.example", f.T0, 6, 4, delay_type="InternalFailure")
-    (alert,) = evaluator.evaluate(pipeline, f.T0)
+    (alert,) = evaluator.evaluate(pipeline.ledger, f.T0)
     assert alert.internal
     assert alert.stage == "inside SES"
 
@@ -219,12 +228,15 @@ def test_internal_delays_carry_the_aws_support_facts() -> None:
 def test_resolve_when_the_spike_leaves_the_window() -> None:
     """Once the delays age out of the window and deliveries continue, the alert resolves."""
     config = parse_config(CONFIG.replace('group_wait = "30s"', 'group_wait = "0s"'))
-    pipeline, evaluator = Pipeline(config), Evaluator(config.alerts, ["5m", "15m", "1h"])
+    pipeline, evaluator = (
+        Pipeline(core_settings(config)),
+        Evaluator(config.alerts, ["5m", "15m", "1h"]),
+    )
     feed_spike(pipeline, "a.example", f.T0, 6, 4)
-    evaluator.evaluate(pipeline, f.T0)
+    evaluator.evaluate(pipeline.ledger, f.T0)
     later = f.T0 + 400
     feed_spike(pipeline, "a.example", later, 0, 20)
-    (alert,) = evaluator.evaluate(pipeline, later)
+    (alert,) = evaluator.evaluate(pipeline.ledger, later)
     assert alert.kind is Transition.RESOLVED
     assert alert.since == f.T0
     assert evaluator.states["delays"]["a.example"].status is Status.INACTIVE

@@ -9,9 +9,9 @@ from typing import Any
 
 from aiobotocore.session import get_session
 
-from sesd.decode import Event, decode_body
-from sesd.demo.localsqs import LocalSqs
-from sesd.setup import EVENT_TYPES, SetupOptions, run_setup
+from sesd.commands.demo.localsqs import LocalSqs
+from sesd.commands.setup import EVENT_TYPES, SetupOptions, run_setup
+from sesd.core.decode import Event, decode_body
 from tests import factory as f
 
 

@@ -15,9 +15,9 @@ import anyio
 import pytest
 from anyio.streams.buffered import BufferedByteReceiveStream
 
+from sesd.commands.demo.localsqs import LocalSqs
 from sesd.config import parse_config
-from sesd.daemon import Daemon
-from sesd.demo.localsqs import LocalSqs
+from sesd.runtime.daemon import Daemon
 from tests import factory as f
 from tests.conftest import make_queue, queue_counts, running, send_bodies
 from tests.dns_server import hermetic_text
@@ -111,7 +111,7 @@ async def test_receive_in_flight_past_the_grace_period_is_released(
     # three, or on all)...
     assert received is not None
     assert 1 <= received <= 3
-    assert daemon.pipeline.tallies.messages.get(("q", "processed"), 0) == 0
+    assert daemon.ledger.tallies.messages.get(("q", "processed"), 0) == 0
     # ...and they are visible again at once, with the others: none is left hidden.
     assert await queue_counts(sqs, url) == (3, 0)
 

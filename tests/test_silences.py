@@ -13,10 +13,11 @@ import pytest
 
 from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.rules import Status, Transition
-from sesd.alerting.silences import Silence, SilenceError, SilenceFile, Silences
-from sesd.cli import main
-from sesd.config import parse_config
-from sesd.pipeline import Pipeline
+from sesd.alerting.silence_file import SilenceFile, SilenceWatcher
+from sesd.alerting.silences import Silence, SilenceError
+from sesd.commands.main import main
+from sesd.config import Config, core_settings, parse_config
+from sesd.core.pipeline import Pipeline
 from tests import factory as f
 from tests.test_rules import CONFIG, feed_spike
 
@@ -93,15 +94,15 @@ def test_an_unreadable_file_is_an_error_naming_it(tmp_path: Path) -> None:
 def test_the_daemon_keeps_its_silences_when_the_file_turns_bad(tmp_path: Path) -> None:
     path = tmp_path / "silences.json"
     SilenceFile(str(path)).add(_silence(domain="yahoo.com"), T)
-    silences = Silences(str(path))
+    silences = SilenceWatcher(str(path))
     silences.refresh()
-    assert silences.match("r", "yahoo.com", "info", T + 1) is not None
+    assert silences.silences.match("r", "yahoo.com", "info", T + 1) is not None
     path.write_text("garbage")
     silences.refresh()
-    assert silences.match("r", "yahoo.com", "info", T + 1) is not None
+    assert silences.silences.match("r", "yahoo.com", "info", T + 1) is not None
     path.unlink()
     silences.refresh()
-    assert silences.match("r", "yahoo.com", "info", T + 1) is None
+    assert silences.silences.match("r", "yahoo.com", "info", T + 1) is None
 
 
 # --- the CLI's checks ---------------------------------------------------------------
@@ -179,17 +180,31 @@ def test_the_silences_file_defaults_to_beside_the_state_file(tmp_path: Path) -> 
 # --- what is sent while a silence holds --------------------------------------------
 
 
+#: The watcher keeping each test evaluator's silences as the file says (the daemon's
+#: alerting service does this).
+_WATCHERS: dict[int, SilenceWatcher] = {}
+
+
+def _watched(config: Config, path: str) -> Evaluator:
+    watcher = SilenceWatcher(path)
+    evaluator = Evaluator(config.alerts, ["5m", "15m", "1h"], watcher.silences, "sesd silence add")
+    _WATCHERS[id(evaluator)] = watcher
+    return evaluator
+
+
+def _watcher(evaluator: Evaluator) -> SilenceWatcher:
+    return _WATCHERS[id(evaluator)]
+
+
 def _evaluator(tmp_path: Path) -> tuple[Pipeline, Evaluator, SilenceFile]:
     config = parse_config(CONFIG.replace('group_wait = "30s"', 'group_wait = "0s"'))
     path = str(tmp_path / "silences.json")
-    silences = Silences(path)
-    evaluator = Evaluator(config.alerts, ["5m", "15m", "1h"], silences, "sesd silence add")
-    return Pipeline(config), evaluator, SilenceFile(path)
+    return Pipeline(core_settings(config)), _watched(config, path), SilenceFile(path)
 
 
 def _tick(evaluator: Evaluator, pipeline: Pipeline, now: float) -> list[tuple[str, str]]:
-    evaluator.silences.refresh()
-    evaluator.evaluate(pipeline, now)
+    _watcher(evaluator).refresh()
+    evaluator.evaluate(pipeline.ledger, now)
     return [(n.kind.value, a.domain) for n in evaluator.due(now) for a in n.alerts]
 
 
@@ -228,8 +243,8 @@ def test_a_silence_added_while_firing_stops_repeats_but_not_the_resolve(tmp_path
         CONFIG.replace('group_wait = "30s"', 'group_wait = "0s"\nrepeat_interval = "1m"')
     )
     path = str(tmp_path / "silences.json")
-    evaluator = Evaluator(config.alerts, ["5m", "15m", "1h"], Silences(path))
-    pipeline, file = Pipeline(config), SilenceFile(path)
+    evaluator = _watched(config, path)
+    pipeline, file = Pipeline(core_settings(config)), SilenceFile(path)
     feed_spike(pipeline, "a.example", T, 6, 4)
     assert _tick(evaluator, pipeline, T) == [("firing", "a.example")]
     file.add(_silence(domain="a.example", starts_at=T + 1, ends_at=T + 86400), T)
@@ -247,7 +262,7 @@ def test_until_resolved_ends_when_the_matched_alert_resolves(tmp_path: Path) -> 
     feed_spike(pipeline, "a.example", T + 10, 0, 200)
     assert _tick(evaluator, pipeline, T + 10) == []  # its firing was never sent
     assert evaluator.ended_silences == {"s1"}
-    evaluator.silences.end(evaluator.ended_silences, T + 10)
+    _watcher(evaluator).end(evaluator.ended_silences, T + 10)
     assert file.read()[0].ends_at == T + 10
     # It fires again: the silence is over, so this one is sent.
     feed_spike(pipeline, "a.example", T + 20, 400, 0)
@@ -259,9 +274,9 @@ def test_every_firing_notification_says_how_to_mute_it(tmp_path: Path) -> None:
     evaluator = Evaluator(
         config.alerts, ["5m", "15m", "1h"], silence_prefix="sesd silence add --config /etc/x y"
     )
-    pipeline = Pipeline(config)
+    pipeline = Pipeline(core_settings(config))
     feed_spike(pipeline, "a.example", T, 6, 4)
-    evaluator.evaluate(pipeline, T)
+    evaluator.evaluate(pipeline.ledger, T)
     (one,) = evaluator.due(T)
     assert one.silence == (
         "sesd silence add --config /etc/x y --rule delays --domain a.example "
@@ -269,11 +284,11 @@ def test_every_firing_notification_says_how_to_mute_it(tmp_path: Path) -> None:
     )
     feed_spike(pipeline, "b.example", T + 5, 6, 4)
     feed_spike(pipeline, "c.example", T + 5, 6, 4)
-    evaluator.evaluate(pipeline, T + 5)
+    evaluator.evaluate(pipeline.ledger, T + 5)
     (two,) = evaluator.due(T + 5)
     assert "--domain '*'" in two.silence
     feed_spike(pipeline, "a.example", T + 10, 0, 400)
-    evaluator.evaluate(pipeline, T + 10)
+    evaluator.evaluate(pipeline.ledger, T + 10)
     (resolved,) = evaluator.due(T + 10)
     assert (resolved.kind, resolved.silence) == (Transition.RESOLVED, "")
 
@@ -302,11 +317,11 @@ def test_only_running_until_resolved_silences_that_match_wait_on_a_resolve(
         _silence(id="waits", ends_at=None, until_resolved=True, rule="del*", severity="crit*"),
         T,
     )
-    silences = Silences(file.path)
+    silences = SilenceWatcher(file.path)
     silences.refresh()
-    assert silences.waiting_on("delays", "a.example", "critical", T + 1) == {"waits"}
-    assert silences.match("delays", "c.example", "critical", T + 1) is not None
-    assert silences.match("delays", "a.example", "warning", T + 1).id == "plain"  # type: ignore[union-attr]
+    assert silences.silences.waiting_on("delays", "a.example", "critical", T + 1) == {"waits"}
+    assert silences.silences.match("delays", "c.example", "critical", T + 1) is not None
+    assert silences.silences.match("delays", "a.example", "warning", T + 1).id == "plain"  # type: ignore[union-attr]
 
 
 def test_the_daemon_says_what_it_read_and_what_a_resolve_ended(tmp_path: Path) -> None:
@@ -317,7 +332,7 @@ def test_the_daemon_says_what_it_read_and_what_a_resolve_ended(tmp_path: Path) -
     file.add(_silence(id="s1", ends_at=None, until_resolved=True), T)
     file.add(_silence(id="s2", ends_at=None, until_resolved=True), T)
     with capture_logs() as logs:
-        silences = Silences(str(path))
+        silences = SilenceWatcher(str(path))
         silences.refresh()
         silences.refresh()  # unchanged: not read again
         silences.end(set(), T + 5)  # nothing to end: the file is not touched
@@ -326,7 +341,7 @@ def test_the_daemon_says_what_it_read_and_what_a_resolve_ended(tmp_path: Path) -
         assert file.identity() != before
         path.write_text("garbage")
         silences.refresh()
-    assert [s.ends_at for s in silences.silences] == [T + 10, T + 10]
+    assert [s.ends_at for s in silences.silences.items] == [T + 10, T + 10]
     assert [{k: v for k, v in entry.items() if k != "log_level"} for entry in logs] == [
         {"event": "sesd.silences.loaded", "path": str(path), "silences": 2},
         {"event": "sesd.silences.ended_by_resolve", "ids": ["s1", "s2"]},
@@ -342,7 +357,7 @@ def test_a_silence_the_daemon_cannot_write_is_logged_not_raised(tmp_path: Path) 
     from structlog.testing import capture_logs
 
     with capture_logs() as logs:
-        silences = Silences(str(tmp_path / "missing-directory" / "silences.json"))
+        silences = SilenceWatcher(str(tmp_path / "missing-directory" / "silences.json"))
         silences.end({"s1"}, T)
     (entry,) = logs
     assert entry["event"] == "sesd.silences.unwritable"
@@ -354,12 +369,12 @@ def test_the_same_path_keeps_the_silences_read_and_another_starts_afresh(
 ) -> None:
     path = str(tmp_path / "silences.json")
     SilenceFile(path).add(_silence(), T)
-    silences = Silences(path)
+    silences = SilenceWatcher(path)
     silences.refresh()
     silences.use(path)
-    assert len(silences.silences) == 1
+    assert len(silences.silences.items) == 1
     silences.use(str(tmp_path / "other.json"))
-    assert silences.silences == []
+    assert silences.silences.items == []
 
 
 def test_a_silence_ends_exactly_at_its_end_and_is_kept_seven_days(tmp_path: Path) -> None:
@@ -403,6 +418,6 @@ def test_a_silence_by_severity_holds_the_alerts_of_that_severity_only(tmp_path: 
     assert _tick(evaluator, pipeline, T) == [("firing", "a.example")]  # rule is critical
     assert not evaluator.silenced("delays", "a.example", T)
     file.add(_silence(id="s2", rule="delays", severity="crit*", ends_at=T + 3600), T)
-    evaluator.silences.refresh()
+    _watcher(evaluator).refresh()
     assert evaluator.silenced("delays", "a.example", T)
     assert not evaluator.silenced("unknown-rule", "a.example", T)

@@ -13,7 +13,7 @@ from typing import Any
 import anyio
 import pytest
 
-from sesd.demo.localsqs import LocalSqs
+from sesd.commands.demo.localsqs import LocalSqs
 from tests import factory as f
 from tests.conftest import make_queue, send_bodies
 from tests.receivers import Receiver

@@ -18,8 +18,8 @@ from sesd.alerting.render import pagerduty_events, slack_message
 from sesd.alerting.rules import Transition
 from sesd.alerting.sinks import PagerDutySink, Sink, SlackSink
 from sesd.config import PagerDutyConfig, SlackConfig, parse_config
-from sesd.logs import configure_logging
-from sesd.windows import Breakdown
+from sesd.core.windows import Breakdown
+from sesd.io.logs import configure_logging
 from tests.receivers import Answer, Receiver
 
 

@@ -12,14 +12,14 @@ import anyio
 import pytest
 from aiohttp import web
 
-import sesd.sqs as sqs_module
-from sesd.backoff import backoff_delay
-from sesd.config import parse_config
-from sesd.health import Changes, Health
-from sesd.logs import configure_logging
-from sesd.metrics import Metrics
-from sesd.pipeline import Pipeline
-from sesd.sqs import InFlight, QueuePoller, check_queue
+import sesd.runtime.sqs as sqs_module
+from sesd.config import core_settings, parse_config
+from sesd.core.pipeline import Pipeline
+from sesd.io.backoff import backoff_delay
+from sesd.io.logs import configure_logging
+from sesd.metrics.registry import Metrics
+from sesd.runtime.health import Changes, Health
+from sesd.runtime.sqs import InFlight, QueuePoller, check_queue
 from tests import factory as f
 from tests.conftest import aws_client, make_queue, queue_counts, running, send_bodies
 from tests.proxy import Proxy
@@ -28,8 +28,8 @@ from tests.receivers import LocalServer
 
 def poller(sqs: Any, url: str) -> tuple[QueuePoller, Metrics]:
     config = parse_config(f'[[queues]]\nurl = "{url}"\nname = "q"\n')
-    pipeline = Pipeline(config)
-    metrics = Metrics(pipeline, ["q"], clock=lambda: 0.0)
+    pipeline = Pipeline(core_settings(config))
+    metrics = Metrics(pipeline.ledger, ["q"], lambda: 0.0)
     return (
         QueuePoller(
             sqs,
@@ -62,7 +62,7 @@ async def test_partial_delete_failure_is_counted_and_the_rest_deleted(sqs: Any) 
     assert await queue_counts(sqs, url) == (0, 0)
     errors = metrics.registry.get_sample_value(
         "sesd_sqs_errors_total",
-        {"queue": "q", "account": "default", "region": "", "operation": "delete"},
+        {"queue": "q", "account": "default", "region": "us-east-1", "operation": "delete"},
     )
     assert errors == 1
     records = [json.loads(line) for line in logs.getvalue().splitlines()]
@@ -230,10 +230,10 @@ async def _received_through(
     config = parse_config(
         f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 1\nmax_messages = 10\n'
     )
-    pipeline = Pipeline(config)
+    pipeline = Pipeline(core_settings(config))
     poller = QueuePoller(
         client, config.queues[0], pipeline=pipeline,
-        metrics=Metrics(pipeline, ["q"], clock=lambda: 0.0), health=Health(["q"]),
+        metrics=Metrics(pipeline.ledger, ["q"], lambda: 0.0), health=Health(["q"]),
         changes=Changes(), stopping=anyio.Event(), delete_invalid=False,
         clock=lambda: f.T0, monotonic=lambda: 0.0, in_flight=in_flight,
     )  # fmt: skip
@@ -261,7 +261,7 @@ async def test_a_delete_cut_off_at_the_end_of_the_grace_period_is_logged(
             with anyio.fail_after(5):
                 await poller._handle(messages)
             proxy.restore()
-    assert pipeline.tallies.messages[("q", "processed")] == 3
+    assert pipeline.ledger.tallies.messages[("q", "processed")] == 3
     records = [json.loads(line) for line in logs.getvalue().splitlines()]
     (cut,) = [r for r in records if r["event"] == "sesd.sqs.delete_cut_off"]
     assert (cut["count"], cut["level"], cut["queue"]) == (3, "warning", "q")

@@ -12,10 +12,10 @@ from typing import Any
 import aiohttp
 import anyio
 
+from sesd.commands.demo.localsqs import LocalSqs
 from sesd.config import Config, parse_config
-from sesd.daemon import Daemon
-from sesd.demo.localsqs import LocalSqs
-from sesd.logs import configure_logging
+from sesd.io.logs import configure_logging
+from sesd.runtime.daemon import Daemon
 from tests import factory as f
 from tests.conftest import make_queue, queue_counts, running, send_bodies
 
@@ -32,7 +32,7 @@ def config_for(local: LocalSqs, queues: list[tuple[str, str]], extra: str = "") 
 
 
 def handled(daemon: Daemon, queue: str | None = None) -> int:
-    return sum(n for (q, _), n in daemon.pipeline.tallies.messages.items() if queue in (None, q))
+    return sum(n for (q, _), n in daemon.ledger.tallies.messages.items() if queue in (None, q))
 
 
 async def until(daemon: Daemon, predicate: Callable[[], bool], within: float = 20) -> None:
@@ -48,10 +48,10 @@ async def test_two_queues_consumed_and_deleted(local_sqs: LocalSqs, sqs: Any) ->
     await send_bodies(sqs, url_b, [f.raw(f.delay([f"u{i}@two.com"])) for i in range(15)])
     async with running(config_for(local_sqs, [("a", url_a), ("b", url_b)])) as daemon:
         await until(daemon, lambda: handled(daemon) >= 40)
-        tallies = daemon.pipeline.tallies
+        tallies = daemon.ledger.tallies
         assert tallies.messages[("a", "processed")] == 25
         assert tallies.messages[("b", "processed")] == 15
-        assert daemon.pipeline.by_domain.recipients["two.com"][5] == 15  # delivery_delay
+        assert daemon.ledger.by_domain.recipients["two.com"][5] == 15  # delivery_delay
     assert await queue_counts(sqs, url_a) == (0, 0)
     assert await queue_counts(sqs, url_b) == (0, 0)
 
@@ -63,10 +63,10 @@ async def test_duplicates_across_messages_count_once(local_sqs: LocalSqs, sqs: A
     await send_bodies(sqs, url, [f.raw(event), f.sns(event), f.eventbridge(event)])
     async with running(config_for(local_sqs, [("q", url)])) as daemon:
         await until(daemon, lambda: handled(daemon) >= 3)
-        tallies = daemon.pipeline.tallies
+        tallies = daemon.ledger.tallies
         assert tallies.messages.get(("q", "processed")) == 1
         assert tallies.messages.get(("q", "duplicate")) == 2
-        assert daemon.pipeline.by_domain.recipients["one.com"][4] == 1
+        assert daemon.ledger.by_domain.recipients["one.com"][4] == 1
     assert await queue_counts(sqs, url) == (0, 0)
 
 
@@ -83,7 +83,7 @@ async def test_invalid_message_goes_to_the_dead_letter_queue(local_sqs: LocalSqs
                 response = await sqs.receive_message(QueueUrl=dlq_url, WaitTimeSeconds=2)
                 moved = response.get("Messages", [])
         assert moved[0]["Body"] == "this is not an SES event"
-        tallies = daemon.pipeline.tallies
+        tallies = daemon.ledger.tallies
         assert tallies.messages[("q", "invalid")] == 1
         assert tallies.invalid[("q", "not_json")] == 1
         assert tallies.messages[("q", "processed")] == 1
@@ -179,7 +179,7 @@ async def test_logs_hold_no_full_address_or_body(local_sqs: LocalSqs, sqs: Any) 
             {"queue": "q", "account": "default", "region": "us-east-1"},
         )
         await until(daemon, lambda: (received() or 0) >= 2)
-        assert daemon.pipeline.tallies.messages[("q", "invalid")] == 1
+        assert daemon.ledger.tallies.messages[("q", "invalid")] == 1
     text = logs.getvalue()
     records = [json.loads(line) for line in text.splitlines()]
     invalid = [r for r in records if r["event"] == "sesd.message.invalid"]

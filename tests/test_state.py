@@ -14,10 +14,10 @@ import anyio
 import pytest
 
 from sesd.alerting.evaluator import Evaluator
-from sesd.config import parse_config
-from sesd.logs import configure_logging
-from sesd.pipeline import Pipeline
-from sesd.state import STATE_VERSION, StateError, read_state, restore, snapshot, write_state
+from sesd.config import core_settings, parse_config
+from sesd.core.pipeline import Pipeline
+from sesd.io.logs import configure_logging
+from sesd.runtime.state import STATE_VERSION, StateError, read_state, restore, snapshot, write_state
 from tests import factory as f
 from tests.conftest import make_queue, running, send_bodies
 from tests.receivers import Receiver
@@ -40,7 +40,10 @@ def test_snapshot_round_trip(tmp_path: Path) -> None:
     """Windows, labels, tags, pending delays, duplicates and firing alerts survive a round trip
     through the file, which only its owner can read."""
     config = parse_config(RULES)
-    pipeline, evaluator = Pipeline(config), Evaluator(config.alerts, ["5m", "15m", "1h"])
+    pipeline, evaluator = (
+        Pipeline(core_settings(config)),
+        Evaluator(config.alerts, ["5m", "15m", "1h"]),
+    )
     tags = {"campaign": ["spring"]}
     for i in range(6):
         pipeline.feed(
@@ -49,40 +52,49 @@ def test_snapshot_round_trip(tmp_path: Path) -> None:
     duplicate = f.raw(f.delivery(["x@a.example"], message_id="m-dup"))
     pipeline.feed(duplicate, "q", f.T0)
     pipeline.feed(f.raw(f.delivery(["a@b.example"], processing_ms=2500)), "q", f.T0)
-    assert [a.domain for a in evaluator.evaluate(pipeline, f.T0)] == ["a.example"]
+    assert [a.domain for a in evaluator.evaluate(pipeline.ledger, f.T0)] == ["a.example"]
     path = tmp_path / "state.bin"
-    write_state(str(path), snapshot(pipeline, evaluator, f.T0))
+    write_state(str(path), snapshot(pipeline.ledger, evaluator, f.T0))
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
 
-    fresh, fresh_evaluator = Pipeline(config), Evaluator(config.alerts, ["5m", "15m", "1h"])
+    fresh, fresh_evaluator = (
+        Pipeline(core_settings(config)),
+        Evaluator(config.alerts, ["5m", "15m", "1h"]),
+    )
     blob = read_state(str(path))
     assert blob is not None
-    summary = restore(blob, fresh, fresh_evaluator)
+    summary = restore(blob, fresh.ledger, fresh_evaluator)
     assert summary["alerts"] == 1
     for index in range(3):
-        assert fresh.windows["a.example"].figures(index, f.T0 + 1) == pipeline.windows[
-            "a.example"
-        ].figures(index, f.T0 + 1)
-    assert fresh.windows["b.example"].figures(0, f.T0).processing_ms[1] is not None
-    assert fresh.tag_windows[("campaign", "spring")].figures(0, f.T0).count("delivery_delay") == 6
-    assert fresh.pending.count("a.example", f.T0 + 1) == 6
+        assert fresh.ledger.windows["a.example"].figures(
+            index, f.T0 + 1
+        ) == pipeline.ledger.windows["a.example"].figures(index, f.T0 + 1)
+    assert fresh.ledger.windows["b.example"].figures(0, f.T0).processing_ms[1] is not None
+    assert (
+        fresh.ledger.tag_windows[("campaign", "spring")].figures(0, f.T0).count("delivery_delay")
+        == 6
+    )
+    assert fresh.ledger.pending.count("a.example", f.T0 + 1) == 6
     assert fresh.feed(duplicate, "q", f.T0 + 5).outcome == "duplicate"
-    assert fresh_evaluator.evaluate(fresh, f.T0 + 5) == []  # still firing: nothing new
-    assert sorted(fresh.domains.labels()) == ["a.example", "b.example"]
+    assert fresh_evaluator.evaluate(fresh.ledger, f.T0 + 5) == []  # still firing: nothing new
+    assert sorted(fresh.ledger.domains.labels()) == ["a.example", "b.example"]
 
 
 def test_unusable_state_files_are_refused_cleanly(tmp_path: Path) -> None:
     """Garbage or another version is a StateError with a reason, never a crash."""
     config = parse_config(RULES)
-    pipeline, evaluator = Pipeline(config), Evaluator(config.alerts, ["5m", "15m", "1h"])
+    pipeline, evaluator = (
+        Pipeline(core_settings(config)),
+        Evaluator(config.alerts, ["5m", "15m", "1h"]),
+    )
     with pytest.raises(StateError, match="not a sesd state file"):
-        restore(b"\xc1garbage", pipeline, evaluator)
+        restore(b"\xc1garbage", pipeline.ledger, evaluator)
     import msgspec
 
     with pytest.raises(StateError, match="version"):
-        restore(msgspec.msgpack.encode({"version": 99}), pipeline, evaluator)
+        restore(msgspec.msgpack.encode({"version": 99}), pipeline.ledger, evaluator)
     with pytest.raises(StateError, match="damaged"):
-        restore(msgspec.msgpack.encode({"version": STATE_VERSION}), pipeline, evaluator)
+        restore(msgspec.msgpack.encode({"version": STATE_VERSION}), pipeline.ledger, evaluator)
     assert read_state(str(tmp_path / "missing")) is None
 
 
@@ -92,32 +104,38 @@ def test_values_out_of_range_are_a_damaged_file() -> None:
     import msgspec
 
     config = parse_config(RULES)
-    pipeline = Pipeline(config)
+    pipeline = Pipeline(core_settings(config))
     pipeline.feed(f.raw(f.delivery(["a@a.example"], at=f.T0)), "q", f.T0)
-    blob = snapshot(pipeline, Evaluator(config.alerts, ["5m", "15m", "1h"]), f.T0 + 1)
+    blob = snapshot(pipeline.ledger, Evaluator(config.alerts, ["5m", "15m", "1h"]), f.T0 + 1)
     bad_cells = array("I", [1 << 24 | 200]).tobytes()  # past the largest sketch bucket
     for key, value in (("cells", bad_cells), ("cells", b"\x01"), ("head", "soon")):
         data = msgspec.msgpack.decode(blob)
         data["windows"]["a.example"]["rings"][0][key] = value
-        fresh = Pipeline(config)
+        fresh = Pipeline(core_settings(config))
         with pytest.raises(StateError, match="damaged"):
-            restore(msgspec.msgpack.encode(data), fresh, Evaluator(config.alerts, ["5m"]))
+            restore(msgspec.msgpack.encode(data), fresh.ledger, Evaluator(config.alerts, ["5m"]))
 
 
 def test_changed_window_layout_keeps_alerts_drops_windows() -> None:
     """After a change of windows the old windows are dropped; alert states still load."""
     config = parse_config(RULES)
-    pipeline, evaluator = Pipeline(config), Evaluator(config.alerts, ["5m", "15m", "1h"])
+    pipeline, evaluator = (
+        Pipeline(core_settings(config)),
+        Evaluator(config.alerts, ["5m", "15m", "1h"]),
+    )
     for i in range(6):
         pipeline.feed(f.raw(f.delay([f"d{i}@a.example"])), "q", f.T0)
-    evaluator.evaluate(pipeline, f.T0)
-    blob = snapshot(pipeline, evaluator, f.T0)
+    evaluator.evaluate(pipeline.ledger, f.T0)
+    blob = snapshot(pipeline.ledger, evaluator, f.T0)
     other = parse_config(RULES + '[windows]\nsizes = ["5m", "15m", "2h"]\n')
-    fresh, fresh_evaluator = Pipeline(other), Evaluator(other.alerts, ["5m", "15m", "2h"])
-    summary = restore(blob, fresh, fresh_evaluator)
+    fresh, fresh_evaluator = (
+        Pipeline(core_settings(other)),
+        Evaluator(other.alerts, ["5m", "15m", "2h"]),
+    )
+    summary = restore(blob, fresh.ledger, fresh_evaluator)
     assert summary["windows"] == "dropped: window layout changed"
     assert summary["alerts"] == 1
-    assert fresh.windows == {}
+    assert fresh.ledger.windows == {}
 
 
 async def test_restart_sends_nothing_twice_and_a_resolve_during_downtime_is_sent(
@@ -140,7 +158,7 @@ async def test_restart_sends_nothing_twice_and_a_resolve_during_downtime_is_sent
 
         clock.now = f.T0 + 30
         async with running(config, clock=clock) as daemon:
-            figures = daemon.pipeline.windows["outlook.example"].figures(0, clock.now)
+            figures = daemon.ledger.windows["outlook.example"].figures(0, clock.now)
             assert figures.count("delivery_delay") == 6
             with anyio.fail_after(20):
                 start = daemon.alerting.evaluations
@@ -175,19 +193,19 @@ async def test_an_unreadable_state_file_is_logged_and_sesd_starts_empty(
         f'[http]\nlisten = "127.0.0.1:0"\n[state]\npath = "{state}"\n'
     )
     async with running(config) as daemon:
-        assert daemon.pipeline.windows == {}
+        assert daemon.ledger.windows == {}
         await send_bodies(sqs, url, [f.raw(f.delivery(["a@a.example"]))])
         with anyio.fail_after(20):
             await daemon.changes.wait_for(
-                lambda: daemon.pipeline.tallies.messages.get(("q", "processed"), 0) == 1
+                lambda: daemon.ledger.tallies.messages.get(("q", "processed"), 0) == 1
             )
     records = [json.loads(line) for line in logs.getvalue().splitlines()]
     (ignored,) = [r for r in records if r["event"] == "sesd.state.ignored"]
     assert ignored["path"] == str(state)
     assert "not a sesd state file" in ignored["reason"]
-    fresh = Pipeline(config)
-    restore(state.read_bytes(), fresh, Evaluator(config.alerts, ["5m", "15m", "1h"]))
-    assert fresh.domains.labels() == ["a.example"]
+    fresh = Pipeline(core_settings(config))
+    restore(state.read_bytes(), fresh.ledger, Evaluator(config.alerts, ["5m", "15m", "1h"]))
+    assert fresh.ledger.domains.labels() == ["a.example"]
 
 
 async def test_state_is_saved_every_save_every_while_running(
@@ -207,9 +225,9 @@ async def test_state_is_saved_every_save_every_while_running(
     def saved_domains() -> list[str]:
         if not state.exists():
             return []
-        fresh = Pipeline(config)
-        restore(state.read_bytes(), fresh, Evaluator(config.alerts, ["5m", "15m", "1h"]))
-        return sorted(fresh.domains.labels())
+        fresh = Pipeline(core_settings(config))
+        restore(state.read_bytes(), fresh.ledger, Evaluator(config.alerts, ["5m", "15m", "1h"]))
+        return sorted(fresh.ledger.domains.labels())
 
     async with running(config) as daemon:
         with anyio.fail_after(20):

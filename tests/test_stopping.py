@@ -11,7 +11,7 @@ from typing import Any
 import anyio
 import pytest
 
-from sesd.demo.localsqs import LocalSqs
+from sesd.commands.demo.localsqs import LocalSqs
 from tests import factory as f
 from tests.conftest import make_queue, send_bodies
 from tests.proxy import Proxy
@@ -46,7 +46,7 @@ async def test_sigterm_on_a_stalled_network_exits_within_the_grace_period(
             await send_bodies(sqs, url, [f.raw(f.delay(["d@one.example"], at=time.time()))])
             with anyio.fail_after(30):
                 await sesd.wait_for_received(1)
-                await sesd.wait_for_event("sesd.alert.firing")
+                await sesd.logged("sesd.alert.firing")
             proxy.stall()
             # The next long poll goes out into the stalled network.
             sesd.process.send_signal(signal.SIGTERM)

@@ -14,7 +14,7 @@ import anyio
 import pytest
 
 from sesd.config import parse_config
-from sesd.systemd import Notifier
+from sesd.runtime.systemd import Notifier
 from tests.conftest import make_queue, require_tool, running
 
 UNIT = Path(__file__).parent.parent / "systemd" / "sesd.service"

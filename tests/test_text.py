@@ -7,10 +7,10 @@ import json
 
 from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.render import pagerduty_events, slack_message
-from sesd.config import parse_config
-from sesd.pipeline import Pipeline
-from sesd.text import ADDRESS, MAX_CHARS, clean, redact_addresses, slack_escape
-from sesd.windows import OVERFLOW
+from sesd.config import core_settings, parse_config
+from sesd.core.pipeline import Pipeline
+from sesd.core.text import ADDRESS, MAX_CHARS, clean, redact_addresses, slack_escape
+from sesd.core.windows import OVERFLOW
 from tests import factory as f
 
 NOW = f.T0 + 10
@@ -47,19 +47,19 @@ def test_slack_escape() -> None:
 
 def _alerting(diagnostic: str, recipients: int) -> tuple[Pipeline, Evaluator]:
     config = parse_config(RULE)
-    pipeline = Pipeline(config)
+    pipeline = Pipeline(core_settings(config))
     for i in range(recipients):
         address = f"user{i}@victim.example"
         body = f.delay([address], at=NOW, diagnostic=diagnostic.format(address=address))
         pipeline.feed(f.raw(body), "q", NOW)
-    return pipeline, Evaluator(config.alerts, [s.name for s in pipeline.specs])
+    return pipeline, Evaluator(config.alerts, [s.name for s in pipeline.ledger.specs])
 
 
 def test_identical_diagnostics_for_different_recipients_are_one() -> None:
     """Six delays whose diagnostics differ only by the recipient's address make one top
     diagnostic with a count of six, and no address reaches any sink."""
     pipeline, evaluator = _alerting(HOSTILE, 6)
-    evaluator.evaluate(pipeline, NOW)
+    evaluator.evaluate(pipeline.ledger, NOW)
     (notification,) = evaluator.due(NOW, flush=True)
     (event,) = pagerduty_events(notification, "key", "sesd")
     details = json.loads(event)["payload"]["custom_details"]
@@ -76,7 +76,7 @@ def test_slack_text_can_mention_nobody_and_link_nothing() -> None:
     """A diagnostic with <!channel>, <@user> and <url|link> reaches Slack escaped, in
     verbatim text objects (no automatic links or names)."""
     pipeline, evaluator = _alerting(HOSTILE, 1)
-    evaluator.evaluate(pipeline, NOW)
+    evaluator.evaluate(pipeline.ledger, NOW)
     (notification,) = evaluator.due(NOW, flush=True)
     message = slack_message(notification)
     texts = [message["text"]]
@@ -96,11 +96,11 @@ def test_breakdowns_are_bounded() -> None:
     """Five thousand distinct diagnostics in one bucket keep a bounded number of keys;
     the rest are counted, under OVERFLOW."""
     config = parse_config(RULE)
-    pipeline = Pipeline(config)
+    pipeline = Pipeline(core_settings(config))
     for i in range(5000):
         body = f.delay([f"u{i}@one.com"], at=NOW, diagnostic=f"smtp; 451 queue id Q{i:06d}")
         pipeline.feed(f.raw(body), "q", NOW)
-    breakdown = pipeline.windows["one.com"].breakdown(0, NOW, top_n=100)
+    breakdown = pipeline.ledger.windows["one.com"].breakdown(0, NOW, top_n=100)
     counted = dict(breakdown.diagnostics)
     assert len(counted) <= 64
     assert counted[OVERFLOW] >= 5000 - 64

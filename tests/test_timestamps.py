@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sesd.timestamps import unix_seconds
+from sesd.core.timestamps import unix_seconds
 
 #: Every millisecond from year 1 to 9999, as a UTC datetime.
 MOMENTS = st.datetimes(  # hypothesis takes naive bounds

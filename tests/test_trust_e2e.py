@@ -9,8 +9,8 @@ from typing import Any
 import anyio
 import pytest
 
+from sesd.commands.demo.localsqs import LocalSqs
 from sesd.config import parse_config
-from sesd.demo.localsqs import LocalSqs
 from tests import factory as f
 from tests.conftest import make_queue, running, send_bodies
 from tests.receivers import Receiver
@@ -39,7 +39,7 @@ async def test_a_delivery_received_before_its_delay_leaves_nothing_pending(
         await send_bodies(sqs, url, [delivery])
         with anyio.fail_after(20):
             await daemon.changes.wait_for(
-                lambda: daemon.pipeline.tallies.messages.get(("q", "processed"), 0) == 1
+                lambda: daemon.ledger.tallies.messages.get(("q", "processed"), 0) == 1
             )
         delays = [
             f.raw(f.delay(["a@one.example", "b@one.example"], at=f.T0, message_id="m-1")),
@@ -47,7 +47,7 @@ async def test_a_delivery_received_before_its_delay_leaves_nothing_pending(
         await send_bodies(sqs, url, delays)
         with anyio.fail_after(20):
             await daemon.changes.wait_for(
-                lambda: daemon.pipeline.tallies.messages.get(("q", "processed"), 0) == 2
+                lambda: daemon.ledger.tallies.messages.get(("q", "processed"), 0) == 2
             )
         registry = daemon.metrics.registry
         pending = registry.get_sample_value(

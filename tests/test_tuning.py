@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from sesd.cli import main
+from sesd.commands.main import main
 from tests import factory as f
 
 RULE = (
@@ -94,7 +94,7 @@ def test_report_unions_overlapping_alerts_and_counts_what_still_fires() -> None:
     """a fires 0-100 and 300-end, b 50-150 (overlapping a): a rule fires 250 s of the
     400 s span (0-150 and 300-400), 300 s of alert time in all; a resolve without its
     firing counts nothing; labels by count, then name."""
-    from sesd.tuning import report
+    from sesd.commands.replay.tuning import report
 
     transitions = [
         ("r", "a", "firing", 0.0),
@@ -114,7 +114,7 @@ def test_report_unions_overlapping_alerts_and_counts_what_still_fires() -> None:
 
 
 def test_the_report_table_and_its_durations() -> None:
-    from sesd.tuning import RuleReport, render_report
+    from sesd.commands.replay.tuning import RuleReport, render_report
 
     labels = {f"d{i}.example": 7 - i for i in range(7)}
     table = render_report(
@@ -141,8 +141,8 @@ def _rule(text: str = "") -> str:
 
 
 def test_set_overrides_each_key_and_is_checked_as_the_file_is() -> None:
+    from sesd.commands.replay.tuning import override
     from sesd.config import parse_config
-    from sesd.tuning import override
 
     config = parse_config(_rule() + '[[alerts.rules]]\nname = "s"\nmetric = "delay_ratio"\n'
                           'window = "5m"\nabove = 0.3\n')  # fmt: skip
@@ -175,8 +175,8 @@ def test_set_overrides_each_key_and_is_checked_as_the_file_is() -> None:
     ],
 )
 def test_a_wrong_setting_is_named(setting: str, error: str) -> None:
+    from sesd.commands.replay.tuning import override
     from sesd.config import ConfigError, parse_config
-    from sesd.tuning import override
 
     with pytest.raises(ConfigError) as raised:
         override(parse_config(_rule()), [setting])
@@ -185,7 +185,7 @@ def test_a_wrong_setting_is_named(setting: str, error: str) -> None:
 
 
 def test_time_covered_by_overlapping_nested_and_touching_intervals() -> None:
-    from sesd.tuning import _duration, _union
+    from sesd.commands.replay.tuning import _duration, _union
 
     assert _union([(0.0, 100.0), (20.0, 50.0), (100.0, 150.0), (200.0, 300.0)]) == 250.0
     assert _union([]) == 0.0
@@ -195,8 +195,8 @@ def test_time_covered_by_overlapping_nested_and_touching_intervals() -> None:
 def test_setting_the_other_side_switches_the_rule() -> None:
     """A `below` rule given `above` fires above from then on: its below and clear_above
     go."""
+    from sesd.commands.replay.tuning import override
     from sesd.config import parse_config
-    from sesd.tuning import override
 
     config = parse_config(
         '[[alerts.rules]]\nname = "r"\nmetric = "delivery_ratio"\nwindow = "5m"\n'

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from sesd.config import Duration
-from sesd.events import EVENT_TYPE_INDEX
-from sesd.sketch import bucket_of, bucket_value, summarise
-from sesd.windows import DomainWindows, window_specs
+from sesd.config import core_settings
+from sesd.core.events import EVENT_TYPE_INDEX
+from sesd.core.sketch import bucket_of, bucket_value, summarise
+from sesd.core.windows import DomainWindows, window_specs
 
 DELIVERY = EVENT_TYPE_INDEX["delivery"]
 DELAY = EVENT_TYPE_INDEX["delivery_delay"]
 BOUNCE = EVENT_TYPE_INDEX["bounce"]
-SPECS = window_specs([Duration("5m"), Duration("15m"), Duration("1h")], Duration("10s"), 30)
+SPECS = window_specs([("5m", 300.0), ("15m", 900.0), ("1h", 3600.0)], 10.0, 30)
 
 
 def test_default_layout() -> None:
@@ -22,7 +22,7 @@ def test_default_layout() -> None:
         ("15m", 30, 30),
         ("1h", 120, 30),
     ]
-    literal = window_specs([Duration("1h")], Duration("10s"), 360)
+    literal = window_specs([("1h", 3600.0)], 10.0, 360)
     assert (literal[0].width, literal[0].slots) == (10, 360)
 
 
@@ -241,7 +241,7 @@ def test_breakdowns_keep_the_coarse_bucket_of_the_oldest_held_bucket_and_survive
     """With 30 buckets and coarse buckets of 5, moving on to bucket 36 keeps ring buckets
     7-36: the coarse bucket of 5-9 stays (its 7-9 are still held), 0-4 goes. A snapshot
     and restore gives the same breakdown."""
-    from sesd.windows.breakdown import Details
+    from sesd.core.windows.breakdown import Details
 
     details = Details(30)
     assert details.span == 5
@@ -258,7 +258,7 @@ def test_breakdowns_keep_the_coarse_bucket_of_the_oldest_held_bucket_and_survive
 def test_details_count_exactly_64_values_a_kind_and_share_their_keys() -> None:
     """The 64th distinct value is counted as itself, the 65th as OVERFLOW; the same
     (kind, value) in two buckets is one shared key object."""
-    from sesd.windows.breakdown import OVERFLOW, Details
+    from sesd.core.windows.breakdown import OVERFLOW, Details
 
     details = Details(30)
     for i in range(65):
@@ -278,7 +278,7 @@ def test_details_span_and_the_coarse_buckets_a_window_reads() -> None:
     """Six slots make coarse buckets of one ring bucket; a read over ring buckets (lo,
     hi] takes the coarse buckets from the one holding lo+1 to the one holding hi, most
     frequent value first, ties by value."""
-    from sesd.windows.breakdown import Details
+    from sesd.core.windows.breakdown import Details
 
     assert Details(6).span == 1
     assert Details(5).span == 1
@@ -291,7 +291,7 @@ def test_details_span_and_the_coarse_buckets_a_window_reads() -> None:
 def test_examples_are_the_newest_five_inside_the_window() -> None:
     """An example seen exactly at the window's start is outside it; a state file with
     more than five keeps the newest five."""
-    from sesd.windows.breakdown import Examples
+    from sesd.core.windows.breakdown import Examples
 
     examples = Examples()
     for i in range(3):
@@ -308,25 +308,25 @@ def test_a_delay_resolved_out_of_order_counts_where_it_ended() -> None:
     bucket but holds that value. A Bounce that ends a delay, with no other value staged,
     records it too; and values staged before it in the same bucket stay."""
     from sesd.config import parse_config
-    from sesd.pipeline import Pipeline
+    from sesd.core.pipeline import Pipeline
     from tests import factory as f
 
-    pipeline = Pipeline(parse_config(""))
+    pipeline = Pipeline(core_settings(parse_config("")))
     t0 = f.T0
     delivery = f.delivery(["a@one.example"], at=t0 + 60, message_id="m-1", processing_ms=900)
     pipeline.feed(f.raw(delivery), "q", t0 + 61)
     delay = f.delay(["a@one.example"], at=t0, message_id="m-1", expires=t0 + 3600)
     pipeline.feed(f.raw(delay), "q", t0 + 62)
-    figures = pipeline.windows["one.example"].figures(0, t0 + 305)
+    figures = pipeline.ledger.windows["one.example"].figures(0, t0 + 305)
     assert figures.delay_duration.count == 1
     assert figures.processing.count == 1
     assert figures.count("delivery_delay") == 0
 
-    bounced = Pipeline(parse_config(""))
+    bounced = Pipeline(core_settings(parse_config("")))
     bounced.feed(f.raw(f.delay(["b@two.example"], at=t0, message_id="m-2")), "q", t0)
     bounced.feed(f.raw(f.delivery(["c@two.example"], at=t0 + 30)), "q", t0 + 30)
     bounced.feed(f.raw(f.bounce(["b@two.example"], at=t0 + 31, message_id="m-2")), "q", t0 + 31)
-    later = bounced.windows["two.example"].figures(0, t0 + 40)
+    later = bounced.ledger.windows["two.example"].figures(0, t0 + 40)
     assert later.delay_duration.count == 1
     assert later.processing.count == 1
 

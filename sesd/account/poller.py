@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
@@ -20,13 +19,11 @@ import aiohttp
 import anyio
 from botocore.exceptions import BotoCoreError, ClientError
 
-from sesd.logs import get_logger
+from sesd.core.accounts import STATUSES, Accounts, AccountStatus, Target
+from sesd.io.logs import get_logger
 
-__all__ = ["STATUSES", "AccountPoller", "AccountStatus", "Target"]
+__all__ = ["AccountPoller"]
 
-#: (account label, region)
-Target = tuple[str, str]
-STATUSES: Final = ("HEALTHY", "PROBATION", "SHUTDOWN")
 _ERRORS = (ClientError, BotoCoreError, aiohttp.ClientError, OSError, asyncio.TimeoutError)
 #: CloudWatch's reputation metrics, and the query id of each.
 _REPUTATION = {"bounce": "Reputation.BounceRate", "complaint": "Reputation.ComplaintRate"}
@@ -34,57 +31,34 @@ _REPUTATION = {"bounce": "Reputation.BounceRate", "complaint": "Reputation.Compl
 _PERIOD: Final = 300
 
 
-@dataclass(slots=True)
-class AccountStatus:
-    """What the last successful polls said of one (account, region)."""
-
-    sending_enabled: bool | None = None
-    enforcement: str | None = None
-    production: bool | None = None
-    max_24h: float | None = None
-    max_rate: float | None = None
-    sent_24h: float | None = None
-    #: AWS's own reputation figures (CloudWatch), by ``bounce`` / ``complaint``.
-    aws: dict[str, float] = field(default_factory=dict)
-    polled_at: float | None = None
-
-    @property
-    def quota_used_ratio(self) -> float | None:
-        if self.max_24h is None or self.sent_24h is None or self.max_24h <= 0:
-            return None
-        return self.sent_24h / self.max_24h
-
-
 #: Makes (or finds) the client of a service for a target.
 ClientFor = Callable[[str, Target], Awaitable[Any]]
 
 
 class AccountPoller:
-    """Polls every target; :attr:`status` holds the latest answers, :attr:`errors` the
-    failed calls by (target, api, error code)."""
+    """Polls every target and writes the answers, and the failed calls, into
+    ``accounts`` (the ledger's store, which rules and metrics read)."""
 
     def __init__(
         self,
         targets: list[Target],
         client_for: ClientFor,
+        accounts: Accounts,
         *,
         every: float,
         cloudwatch: bool,
         clock: Callable[[], float],
-        status: dict[Target, AccountStatus] | None = None,
         on_change: Callable[[], None] = lambda: None,
     ) -> None:
         self.targets = targets
         self._client_for = client_for
+        self.accounts = accounts
         self._every = every
         self._cloudwatch = cloudwatch
         self._clock = clock
         self._on_change = on_change
-        #: The latest answers by target (the pipeline's ``accounts``, which rules read).
-        self.status: dict[Target, AccountStatus] = {} if status is None else status
         for target in targets:
-            self.status.setdefault(target, AccountStatus())
-        self.errors: dict[tuple[str, str, str, str], int] = {}
+            accounts.of(target)
         self._failing: dict[tuple[Target, str], str] = {}  # (target, api) -> error code
         self._log = get_logger(component="account_health")
 
@@ -97,7 +71,7 @@ class AccountPoller:
     async def poll_once(self) -> None:
         """One round over every target."""
         for target in self.targets:
-            status = self.status.setdefault(target, AccountStatus())
+            status = self.accounts.of(target)
             await self._call(target, "get_account", self._account, status)
             if self._cloudwatch:
                 await self._call(target, "get_metric_data", self._reputation, status)
@@ -115,8 +89,7 @@ class AccountPoller:
             await read(target, status)
         except _ERRORS as exc:
             code = _code(exc)
-            key = (*target, api, code)
-            self.errors[key] = self.errors.get(key, 0) + 1
+            self.accounts.failed(target, api, code)
             if self._failing.get((target, api)) != code:
                 self._failing[(target, api)] = code
                 self._log.warning(

@@ -23,8 +23,8 @@ import msgspec
 from sesd.alerting.evaluator import Alert, Notification
 from sesd.alerting.render import describe, details, headline
 from sesd.alerting.rules import Transition
-from sesd.scopes import ACCOUNT, DOMAIN, PROVIDER
-from sesd.timestamps import iso
+from sesd.core.scopes import ACCOUNT, DOMAIN, PROVIDER
+from sesd.core.timestamps import iso
 
 __all__ = [
     "SIGNATURE_HEADER",

@@ -1,6 +1,6 @@
 """Stage 6 continued: rules over every tracked domain, and alerts grouped into notifications.
 
-The caller passes the pipeline (read only) and ``now``. Transitions of
+The caller passes the ledger (read only) and ``now``. Transitions of
 one rule and kind (firing, repeat, resolved) that happen within
 ``group_wait`` of the first go out together as one :class:`Notification`, so
 a provider outage across fifty domains is one message, not fifty.
@@ -17,11 +17,9 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import Any
 
-from sesd.account.rules import measure_account
+from sesd.alerting.accounts import measure_account
 from sesd.alerting.rules import AlertState, Status, Transition, measure, step
-from sesd.alerting.silences import Silences, silence_command
-from sesd.canary.tracker import CANARY_DOMAIN
-from sesd.causes import CAUSE_INDEX
+from sesd.alerting.silences import SilenceSet, silence_command
 from sesd.config import (
     ACCOUNT_METRICS,
     CANARY_METRICS,
@@ -31,12 +29,14 @@ from sesd.config import (
     RuleConfig,
     is_glob,
 )
-from sesd.domains import normalise_domain
-from sesd.events import EVENT_TYPES
-from sesd.pipeline import Pipeline
-from sesd.providers.table import UNKNOWN
-from sesd.scopes import ACCOUNT, DOMAIN, PROVIDER, Scope
-from sesd.windows import Breakdown, Figures
+from sesd.core.canary import CANARY_DOMAIN
+from sesd.core.causes import CAUSE_INDEX
+from sesd.core.domains import normalise_domain
+from sesd.core.events import EVENT_TYPES
+from sesd.core.ledger import Ledger
+from sesd.core.providers import UNKNOWN
+from sesd.core.scopes import ACCOUNT, DOMAIN, PROVIDER, Scope
+from sesd.core.windows import Breakdown, Figures
 
 __all__ = ["Alert", "Evaluator", "Notification"]
 
@@ -126,12 +126,13 @@ class Evaluator:
         self,
         config: AlertsConfig,
         window_names: list[str],
-        silences: Silences | None = None,
+        silences: SilenceSet | None = None,
         silence_prefix: str = "sesd silence add",
     ) -> None:
         self.rules: list[RuleConfig] = []
         self.states: dict[str, dict[str, AlertState]] = {}
-        self.silences = silences or Silences(None)
+        #: The silences in force (the runtime keeps them as the file says).
+        self.silences = silences if silences is not None else SilenceSet()
         self._silence_prefix = silence_prefix
         self._groups: dict[tuple[str, Transition], _Group] = {}
         #: The last alert sent per (rule, domain) while it fires: what is posted again
@@ -174,19 +175,19 @@ class Evaluator:
             self.states.setdefault(rule.name, {})
         return out
 
-    def evaluate(self, pipeline: Pipeline, now: float) -> list[Alert]:
+    def evaluate(self, ledger: Ledger, now: float) -> list[Alert]:
         """Step every (rule, domain); returns the alerts to send, also queued for :meth:`due`."""
         out: list[Alert] = []
         self.ended_silences, self.held = set(), []
         for rule in self.rules:
             if rule.metric in CANARY_METRICS:
-                self._canary(rule, pipeline, now, out)
+                self._canary(rule, ledger, now, out)
                 continue
             if rule.metric in ACCOUNT_METRICS:
-                self._accounts(rule, pipeline, now, out)
+                self._accounts(rule, ledger, now, out)
                 continue
             states = self.states[rule.name]
-            scope = pipeline.by_provider if rule.scope == PROVIDER else pipeline.by_domain
+            scope = ledger.by_provider if rule.scope == PROVIDER else ledger.by_domain
             if scope is None:  # a provider rule while providers are off (Config refuses it)
                 continue
             for domain in self._labels(rule, scope, states):
@@ -204,7 +205,7 @@ class Evaluator:
                         figures = windows.figures(index, now)
                     else:
                         figures = Figures(windows.counts(index, now))
-                    pending = pipeline.pending.count(domain, now, scope.index)
+                    pending = ledger.pending.count(domain, now, scope.index)
                     of_cause = 0
                     if rule.cause is not None:
                         of_cause = windows.causes(index, now).get(CAUSE_INDEX[rule.cause], 0)
@@ -269,9 +270,9 @@ class Evaluator:
         """Whether a firing alert is held back by a silence (a pure read)."""
         return self.silences.match(rule, domain, self._severity.get(rule, ""), now) is not None
 
-    def _canary(self, rule: RuleConfig, pipeline: Pipeline, now: float, out: list[Alert]) -> None:
+    def _canary(self, rule: RuleConfig, ledger: Ledger, now: float, out: list[Alert]) -> None:
         """A canary rule: one alert, domain ``canary``, measured by the canary tracker."""
-        tracker = pipeline.canary
+        tracker = ledger.canary
         state = self.states[rule.name].setdefault(CANARY_DOMAIN, AlertState())
         window = Duration(rule.window).seconds
         value, volume = tracker.measure(rule.metric, window, now)
@@ -291,17 +292,17 @@ class Evaluator:
         )
         self._emit(rule, alert, now, out)
 
-    def _accounts(self, rule: RuleConfig, pipeline: Pipeline, now: float, out: list[Alert]) -> None:
+    def _accounts(self, rule: RuleConfig, ledger: Ledger, now: float, out: list[Alert]) -> None:
         """An account rule: one alert per (account, region), named ``ACCOUNT/REGION``, from
         the last poll or from the reputation estimate."""
         states = self.states[rule.name]
-        targets = {f"{a}/{r}": (a, r) for a, r in pipeline.accounts}
-        targets |= {f"{a}/{r}": (a, r) for a, r, cs in pipeline.reputation.seen() if not cs}
+        targets = {f"{a}/{r}": (a, r) for a, r in ledger.accounts.status}
+        targets |= {f"{a}/{r}": (a, r) for a, r, cs in ledger.reputation.seen() if not cs}
         for label in sorted(set(targets) | set(states)):
             state = states.setdefault(label, AlertState())
             target = targets.get(label)
-            status = pipeline.accounts.get(target) if target else None
-            estimate = pipeline.reputation.estimate((*target, "")) if target else None
+            status = ledger.accounts.status.get(target) if target else None
+            estimate = ledger.reputation.estimate((*target, "")) if target else None
             value, volume, notes = measure_account(rule.metric, status, estimate)
             transition = step(rule, state, value, volume, now, self._repeat)
             kind = self._gate(rule, label, state, transition, now)

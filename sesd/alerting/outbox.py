@@ -21,8 +21,8 @@ from prometheus_client import Counter
 
 from sesd.alerting.evaluator import Notification
 from sesd.alerting.sinks import Permanent, RateLimited, Retryable, Sink
-from sesd.backoff import backoff_delay
-from sesd.logs import get_logger
+from sesd.io.backoff import backoff_delay
+from sesd.io.logs import get_logger
 
 __all__ = ["OUTCOMES", "Outbox"]
 

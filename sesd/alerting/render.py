@@ -17,10 +17,10 @@ import msgspec
 
 from sesd.alerting.evaluator import Alert, Notification
 from sesd.alerting.rules import Transition
-from sesd.causes import advice
 from sesd.config import CANARY_METRICS
-from sesd.scopes import ACCOUNT, DOMAIN, PROVIDER
-from sesd.text import slack_escape
+from sesd.core.causes import advice
+from sesd.core.scopes import ACCOUNT, DOMAIN, PROVIDER
+from sesd.core.text import slack_escape
 
 __all__ = [
     "console_text",

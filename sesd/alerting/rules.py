@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from sesd.config import RuleConfig
-from sesd.windows import Figures
+from sesd.core.windows import Figures
 
 __all__ = ["AlertState", "Status", "Transition", "measure", "step"]
 

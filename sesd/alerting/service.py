@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import TextIO
 
 import aiohttp
 import anyio
 import anyio.abc
-from prometheus_client import CollectorRegistry, Counter
-from prometheus_client.core import GaugeMetricFamily, Metric
-from prometheus_client.registry import Collector
+from prometheus_client import Counter
 
 from sesd.alerting.evaluator import Alert, Evaluator, Notification
 from sesd.alerting.outbox import Outbox
-from sesd.alerting.rules import Status, Transition
-from sesd.alerting.silences import Silences
+from sesd.alerting.rules import Transition
+from sesd.alerting.silence_file import SilenceWatcher
 from sesd.alerting.sinks import (
     AlertmanagerSink,
     ConsoleSink,
@@ -33,41 +31,10 @@ from sesd.config import (
     SlackConfig,
     WebhookConfig,
 )
-from sesd.logs import get_logger
-from sesd.pipeline import Pipeline
+from sesd.core.ledger import Ledger
+from sesd.io.logs import get_logger
 
 __all__ = ["Alerting", "build_sink", "build_sinks"]
-
-
-class _AlertsCollector(Collector):
-    """``sesd_alerts_firing{rule,domain}`` (1 while firing, 0 while pending or just
-    resolved) and ``sesd_alerts_silenced{rule,domain}`` (1 while a firing alert is
-    held back by a silence)."""
-
-    def __init__(self, evaluator: Evaluator, clock: Callable[[], float]) -> None:
-        self._evaluator = evaluator
-        self._clock = clock
-
-    def collect(self) -> Iterator[Metric]:
-        firing = GaugeMetricFamily(
-            "sesd_alerts_firing",
-            "1 while an alert fires, by rule and domain.",
-            labels=["rule", "domain"],
-        )
-        silenced = GaugeMetricFamily(
-            "sesd_alerts_silenced",
-            "1 while a firing alert is muted by a silence, by rule and domain.",
-            labels=["rule", "domain"],
-        )
-        now = self._clock()
-        for rule, states in list(self._evaluator.states.items()):
-            for domain, state in list(states.items()):
-                on = state.status is Status.FIRING
-                firing.add_metric([rule, domain], 1.0 if on else 0.0)
-                muted = on and self._evaluator.silenced(rule, domain, now)
-                silenced.add_metric([rule, domain], 1.0 if muted else 0.0)
-        yield firing
-        yield silenced
 
 
 def build_sink(
@@ -95,42 +62,29 @@ def build_sinks(
 
 
 class Alerting:
-    """Owns the evaluator, the silences and one outbox per sink."""
+    """Runs the evaluator every ``evaluate_every``, keeps its silences as the file says,
+    and owns one outbox per sink."""
 
     def __init__(
         self,
         config: Config,
-        pipeline: Pipeline,
-        registry: CollectorRegistry,
+        ledger: Ledger,
+        evaluator: Evaluator,
         clock: Callable[[], float],
-        console: TextIO | None = None,
         *,
-        silence_prefix: str = "sesd silence add",
+        notifications: Counter,
+        evaluation_errors: Counter,
+        console: TextIO | None = None,
     ) -> None:
         self._config = config
-        self._pipeline = pipeline
+        self._ledger = ledger
         self._clock = clock
         self._console = console
-        self.silences = Silences(config.silences_path)
-        self.evaluator = Evaluator(
-            config.alerts,
-            [spec.name for spec in pipeline.specs],
-            self.silences,
-            silence_prefix,
-        )
-        self.notifications = Counter(
-            "sesd_notifications",
-            "Notification deliveries by sink and outcome (sent, retried, rate_limited, "
-            "failed, dropped, expired).",
-            ["sink", "outcome"],
-            registry=registry,
-        )
-        self.evaluation_errors = Counter(
-            "sesd_evaluation_errors",
-            "Rule evaluations that failed with an unexpected error (logged with its traceback).",
-            registry=registry,
-        )
-        registry.register(_AlertsCollector(self.evaluator, clock))
+        self.evaluator = evaluator
+        self.silences = SilenceWatcher(config.silences_path)
+        evaluator.silences = self.silences.silences
+        self.notifications = notifications
+        self.evaluation_errors = evaluation_errors
         self.outboxes: dict[str, Outbox] = {}
         self.evaluations = 0
         self.on_evaluated: Callable[[], None] = lambda: None
@@ -168,7 +122,7 @@ class Alerting:
         now = self._clock()
         self.silences.use(config.silences_path)
         resolves = self.evaluator.configure(
-            config.alerts, [spec.name for spec in self._pipeline.specs], now
+            config.alerts, [spec.name for spec in self._ledger.specs], now
         )
         for alert in resolves:
             self._log.info("sesd.alert.resolved", rule=alert.rule, domain=alert.domain)
@@ -213,7 +167,7 @@ class Alerting:
         """One evaluation at the current time; due notifications go to their outboxes."""
         now = self._clock()
         self.silences.refresh()
-        for alert in self.evaluator.evaluate(self._pipeline, now):
+        for alert in self.evaluator.evaluate(self._ledger, now):
             self._log.info(
                 f"sesd.alert.{alert.kind.value}",
                 rule=alert.rule,

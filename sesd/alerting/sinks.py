@@ -24,7 +24,7 @@ from sesd.alerting.documents import (
 from sesd.alerting.evaluator import Notification
 from sesd.alerting.render import console_text, pagerduty_events, slack_message
 from sesd.config import AlertmanagerConfig, PagerDutyConfig, SlackConfig, WebhookConfig
-from sesd.logs import get_logger
+from sesd.io.logs import get_logger
 
 __all__ = [
     "AlertmanagerSink",

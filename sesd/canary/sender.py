@@ -18,9 +18,9 @@ import aiohttp
 import anyio
 from botocore.exceptions import BotoCoreError, ClientError
 
-from sesd.canary.tracker import CANARY_TAG, CanaryTracker
 from sesd.config import CanaryConfig
-from sesd.logs import get_logger
+from sesd.core.canary import CANARY_TAG, CanaryTracker
+from sesd.io.logs import get_logger
 
 __all__ = ["CanarySender", "error_reason", "instance_name"]
 

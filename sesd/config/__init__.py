@@ -41,6 +41,7 @@ from sesd.config.aws import (
     ReputationConfig,
     region_of_url,
 )
+from sesd.config.core import core_settings
 from sesd.config.values import (
     ConfigError,
     Duration,
@@ -49,8 +50,8 @@ from sesd.config.values import (
     check_http_url,
     is_http_url,
 )
-from sesd.domains import normalise_domain
-from sesd.providers.table import LABELS as PROVIDER_LABELS
+from sesd.core.domains import normalise_domain
+from sesd.core.providers import LABELS as PROVIDER_LABELS
 
 __all__ = [
     "ACCOUNT_METRICS",
@@ -82,6 +83,7 @@ __all__ = [
     "StateConfig",
     "WebhookConfig",
     "WindowsConfig",
+    "core_settings",
     "is_glob",
     "load_config",
     "parse_config",
@@ -258,6 +260,10 @@ class CanaryConfig(Section, frozen=True):
     queue: str = ""
     send_timeout: Duration = msgspec.field(default_factory=lambda: Duration("10s"))
     endpoint_url: str | None = None
+    #: The ``[[accounts]]`` entry that sends (its role), and the region to send in:
+    #: the default credentials and ``[aws] region`` unless set.
+    account: str = ""
+    region: str | None = None
 
     def __post_init__(self) -> None:
         if "@" not in self.from_.strip("@"):
@@ -367,6 +373,11 @@ class Config(Section, frozen=True):
         for label in labels:
             if labels.count(label) > 1:
                 raise ValueError(f"two queues share the name {label!r}; set `name` on one")
+        if self.canary is not None and self.canary.account and self.canary.account not in names:
+            raise ValueError(
+                f"canary.account: {self.canary.account!r} is not one of [[accounts]] "
+                f"({', '.join(names) or 'none configured'})"
+            )
         if self.canary is not None and self.canary.queue and self.canary.queue not in labels:
             raise ValueError(
                 f"canary.queue: {self.canary.queue!r} is not a configured queue "

@@ -12,8 +12,8 @@ from typing import Literal
 
 import msgspec
 
-from sesd.causes import CAUSES
 from sesd.config.values import Duration, Secret, Section, check_http_url
+from sesd.core.causes import CAUSES
 
 __all__ = [
     "ACCOUNT_METRICS",

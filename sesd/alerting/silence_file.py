@@ -1,0 +1,157 @@
+"""The silences file: the CLI writes it, the daemon reads it.
+
+Every write happens under an exclusive lock on ``PATH.lock`` and replaces the
+file atomically with mode 0600, so a ``sesd silence add`` and the daemon
+ending an ``--until-resolved`` silence never lose each other's change. The
+daemon looks at the file's identity (inode, size, mtime) once per evaluation
+and reads it again only when it changed: no restart and no signal needed.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import msgspec
+
+from sesd.alerting.silences import (
+    KEEP_ENDED,
+    SILENCES_VERSION,
+    Document,
+    Silence,
+    SilenceError,
+    SilenceSet,
+)
+from sesd.io.files import give_to_directory_owner, write_atomic
+from sesd.io.logs import get_logger
+
+__all__ = ["SilenceFile", "SilenceWatcher"]
+
+
+class SilenceFile:
+    """The file: read it whole, change it under its lock."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def read(self) -> list[Silence]:
+        """Every silence in the file; none when there is no file yet."""
+        try:
+            blob = Path(self.path).read_bytes()
+        except FileNotFoundError:
+            return []
+        except OSError as exc:
+            raise SilenceError(f"cannot read {self.path}: {exc.strerror}") from None
+        try:
+            document = msgspec.json.decode(blob, type=Document)
+        except msgspec.DecodeError as exc:
+            raise SilenceError(f"{self.path} is not a silences file ({exc})") from None
+        if document.version != SILENCES_VERSION:
+            raise SilenceError(f"{self.path}: version {document.version} is not {SILENCES_VERSION}")
+        return document.silences
+
+    def identity(self) -> tuple[int, int, int] | None:
+        """(inode, size, mtime) of the file, None when there is none: a change means a
+        new version (every write replaces the file, so the inode changes too)."""
+        try:
+            found = os.stat(self.path)
+        except FileNotFoundError:
+            return None
+        return found.st_ino, found.st_size, found.st_mtime_ns
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        try:
+            fd = os.open(f"{self.path}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+            give_to_directory_owner(fd, Path(self.path).parent)
+        except OSError as exc:
+            raise SilenceError(f"cannot lock {self.path}: {exc.strerror}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
+    def update(self, change: Callable[[list[Silence]], list[Silence]], now: float) -> None:
+        """Apply ``change`` to the silences and write the result, under the lock; long
+        ended silences are dropped on the way."""
+        with self._locked():
+            silences = change(self.read())
+            kept = [s for s in silences if s.ends_at is None or s.ends_at > now - KEEP_ENDED]
+            blob = msgspec.json.encode(Document(SILENCES_VERSION, kept))
+            try:
+                write_atomic(self.path, blob)
+            except OSError as exc:
+                raise SilenceError(f"cannot write {self.path}: {exc.strerror}") from None
+
+    def add(self, silence: Silence, now: float) -> None:
+        """Add one silence."""
+        self.update(lambda silences: [*silences, silence], now)
+
+    def expire(self, silence_ids: set[str], now: float) -> list[str]:
+        """End the named silences now; returns the ids that were found still running."""
+        ended: list[str] = []
+
+        def change(silences: list[Silence]) -> list[Silence]:
+            for silence in silences:
+                if silence.id in silence_ids and (silence.ends_at is None or silence.ends_at > now):
+                    silence.ends_at = max(now, silence.starts_at)
+                    ended.append(silence.id)
+            return silences
+
+        self.update(change, now)
+        return ended
+
+
+class SilenceWatcher:
+    """Keeps :attr:`silences` (what the evaluator matches against) as the file says,
+    reading it again when it changes. A file that cannot be read is logged once per
+    version and the silences read before stay in force."""
+
+    def __init__(self, path: str | None) -> None:
+        self._log = get_logger()
+        self.file: SilenceFile | None = None
+        self.silences = SilenceSet()
+        self.use(path)
+
+    def use(self, path: str | None) -> None:
+        """Read silences from ``path`` (None: no silences) from the next refresh on."""
+        if self.file is not None and self.file.path == path:
+            return
+        self.file = SilenceFile(path) if path else None
+        self.silences.items = []
+        self._identity: tuple[int, int, int] | None = None
+
+    def refresh(self) -> None:
+        """Read the file again if it changed since the last read."""
+        if self.file is None:
+            return
+        identity = self.file.identity()
+        if identity == self._identity:
+            return
+        self._identity = identity
+        try:
+            self.silences.items = self.file.read()
+        except SilenceError as exc:
+            self._log.error("sesd.silences.unreadable", error=str(exc))
+            return
+        self._log.info(
+            "sesd.silences.loaded", path=self.file.path, silences=len(self.silences.items)
+        )
+
+    def end(self, silence_ids: set[str], now: float) -> None:
+        """End ``--until-resolved`` silences whose alert resolved (written to the file)."""
+        if self.file is None or not silence_ids:
+            return
+        try:
+            ended = self.file.expire(silence_ids, now)
+        except SilenceError as exc:
+            self._log.error("sesd.silences.unwritable", error=str(exc))
+            return
+        for silence in self.silences.items:
+            if silence.id in ended:
+                silence.ends_at = now
+        self._log.info("sesd.silences.ended_by_resolve", ids=sorted(ended))

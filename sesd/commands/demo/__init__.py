@@ -1,0 +1,254 @@
+"""``sesd demo``: the whole pipeline with no AWS account.
+
+moto's SQS server runs in-process on loopback; a generator publishes realistic
+SES events for a dozen domains into a queue (with a dead-letter queue), with a
+delay spike on one domain every few minutes; the real daemon consumes them,
+serves metrics, and a per-domain summary is printed every few seconds. A
+small DNS server on loopback gives the demo's company domains their MX, for
+the providers. The
+canary sends through moto's SES; moto publishes no events, so a stand-in for
+the mailbox simulator publishes each canary's Send and Delivery events.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import sys
+import time
+from typing import Any
+
+import anyio
+from aiobotocore.session import get_session
+
+from sesd.commands.demo.localdns import local_dns
+from sesd.commands.demo.localsqs import LocalSqs
+from sesd.commands.demo.traffic import SPIKE_DOMAIN, Traffic, canary_events
+from sesd.config import Config, parse_config
+from sesd.core.canary import CANARY_TAG
+from sesd.io.logs import get_logger
+from sesd.runtime.daemon import Daemon
+
+__all__ = ["run_demo"]
+
+_QUEUE = "sesd-demo-events"
+_CANARY_FROM = "canary@example.com"
+
+
+async def _create_resources(endpoint: str) -> str:
+    """The queue and its dead-letter queue; the canary's verified identity."""
+    async with get_session().create_client(
+        "sqs", region_name="us-east-1", endpoint_url=endpoint
+    ) as sqs:
+        dlq = await sqs.create_queue(QueueName=f"{_QUEUE}-dlq")
+        attrs = await sqs.get_queue_attributes(
+            QueueUrl=dlq["QueueUrl"], AttributeNames=["QueueArn"]
+        )
+        policy = {"deadLetterTargetArn": attrs["Attributes"]["QueueArn"], "maxReceiveCount": "5"}
+        queue = await sqs.create_queue(
+            QueueName=_QUEUE, Attributes={"RedrivePolicy": json.dumps(policy)}
+        )
+        queue_url = queue["QueueUrl"]
+    async with get_session().create_client(
+        "sesv2", region_name="us-east-1", endpoint_url=endpoint
+    ) as ses:
+        await ses.create_email_identity(EmailIdentity=_CANARY_FROM)
+    return str(queue_url)
+
+
+def _demo_config(endpoint: str, queue_url: str, listen: str, nameserver: str) -> Config:
+    return parse_config(
+        f"""
+[aws]
+region = "us-east-1"
+endpoint_url = "{endpoint}"
+
+[[queues]]
+url = "{queue_url}"
+name = "demo"
+concurrency = 2
+wait_time_seconds = 1
+
+[http]
+listen = "{listen}"
+
+[windows]
+sizes = ["1m", "5m", "15m"]
+
+[providers]
+nameservers = ["{nameserver}"]
+
+# moto has no SESv2 GetAccount: the demo shows sesd's own reputation estimate.
+[account_health]
+enabled = false
+
+[shutdown]
+grace_period = "5s"
+
+[canary]
+from = "{_CANARY_FROM}"
+configuration_set = "sesd-demo"
+interval = "5s"
+deadline = "20s"
+
+[alerts]
+evaluate_every = "1s"
+group_wait = "2s"
+
+[[alerts.rules]]
+name = "canary-missing"
+metric = "canary_missing"
+window = "5m"
+above = 0
+severity = "critical"
+sinks = ["console"]
+
+[[alerts.rules]]
+name = "delay-ratio-high"
+metric = "delay_ratio"
+window = "1m"
+above = 0.10
+clear_below = 0.05
+min_events = 20
+severity = "critical"
+sinks = ["console"]
+
+[[alerts.rules]]
+name = "provider-delay-ratio-high"
+metric = "delay_ratio"
+window = "1m"
+above = 0.10
+clear_below = 0.05
+min_events = 20
+severity = "critical"
+sinks = ["console"]
+providers = ["*"]
+"""
+    )
+
+
+async def _publish(
+    endpoint: str, queue_url: str, rate: float, started: float, spike_after: float
+) -> None:
+    traffic = Traffic(random.Random(7), spike_start=spike_after)
+    log = get_logger(component="demo.traffic")
+    async with get_session().create_client(
+        "sqs", region_name="us-east-1", endpoint_url=endpoint
+    ) as sqs:
+        tick, was_spiking = 0.5, False
+        while True:
+            now = time.time()
+            elapsed = now - started
+            spiking = traffic.phase(elapsed).spiking
+            if spiking != was_spiking:
+                log.info(
+                    "sesd.demo.spike_started" if spiking else "sesd.demo.spike_ended",
+                    domain=SPIKE_DOMAIN,
+                )
+                was_spiking = spiking
+            bodies = traffic.bodies(now, elapsed, max(1, int(rate * tick)))
+            for i in range(0, len(bodies), 10):
+                entries: Any = [
+                    {"Id": str(j), "MessageBody": body} for j, body in enumerate(bodies[i : i + 10])
+                ]
+                await sqs.send_message_batch(QueueUrl=queue_url, Entries=entries)
+            await anyio.sleep(tick)
+
+
+async def _mailbox_simulator(daemon: Daemon, endpoint: str, queue_url: str) -> None:
+    """Publishes each canary's events about a second after it was sent, as SES would."""
+    published: set[str] = set()
+    canary = daemon.config.canary
+    assert canary is not None
+    async with get_session().create_client(
+        "sqs", region_name="us-east-1", endpoint_url=endpoint
+    ) as sqs:
+        while True:
+            now = time.time()
+            for sent in list(daemon.ledger.canary.canaries):
+                if not sent.message_id or sent.message_id in published or now - sent.sent_at < 1:
+                    continue
+                published.add(sent.message_id)
+                tags = {CANARY_TAG: ["demo"], "ses:configuration-set": [canary.configuration_set]}
+                bodies = canary_events(sent.message_id, canary.to, sent.sent_at, now, tags)
+                entries: Any = [{"Id": str(i), "MessageBody": b} for i, b in enumerate(bodies)]
+                await sqs.send_message_batch(QueueUrl=queue_url, Entries=entries)
+            await anyio.sleep(0.25)
+
+
+def _summary(daemon: Daemon) -> str:
+    p, now = daemon.ledger, daemon.clock()
+    lines = [
+        f"\n{time.strftime('%H:%M:%S')}  window {p.specs[0].name}   "
+        f"metrics: http://127.0.0.1:{daemon.http_port}/metrics",
+        f"  {'domain':<14} {'delivered':>9} {'delayed':>8} {'delay%':>7} {'bounced':>8} "
+        f"{'p95 proc':>9} {'pending':>8}",
+    ]
+    rows = []
+    for domain, windows in list(p.windows.items()):
+        figures = windows.figures(0, now)
+        rows.append((figures.count("delivery") + figures.count("delivery_delay"), domain, figures))
+    for _, domain, f in sorted(rows, reverse=True):
+        ratio = "-" if f.delay_ratio is None else f"{f.delay_ratio:.1%}"
+        p95 = "-" if f.processing_ms[1] is None else f"{f.processing_ms[1] / 1000:.1f}s"
+        flag = "  <- delays" if (f.delay_ratio or 0) > 0.05 else ""
+        lines.append(
+            f"  {domain:<14} {f.count('delivery'):>9} {f.count('delivery_delay'):>8} {ratio:>7} "
+            f"{f.count('bounce'):>8} {p95:>9} {p.pending.count(domain, now):>8}{flag}"
+        )
+    if p.by_provider is not None:
+        shown = []
+        for provider, windows in sorted(p.by_provider.windows.items()):
+            value = windows.figures(0, now).delay_ratio
+            shown.append(f"{provider} {'-' if value is None else f'{value:.1%}'}")
+        lines.append("  delay% by provider: " + ", ".join(shown))
+    tracker = p.canary
+    counts = tracker.counts(3600, now)
+    lines.append(
+        f"  canary: {counts['sent']} sent, {counts['back']} back, {counts['missing']} missing; "
+        + tracker.notes()[0]
+    )
+    return "\n".join(lines)
+
+
+async def run_demo(
+    *,
+    listen: str,
+    duration: float | None,
+    rate: float,
+    spike_after: float = 30.0,
+    every: float = 5.0,
+) -> int:
+    """Run the demo until Ctrl-C, or for ``duration`` seconds."""
+    with LocalSqs() as sqs:
+        queue_url = await _create_resources(sqs.url)
+        async with local_dns() as nameserver, anyio.create_task_group() as tg:
+            config = _demo_config(sqs.url, queue_url, listen, nameserver)
+            daemon = Daemon(config)
+            started = time.time()
+            await tg.start(daemon.run)
+            print(
+                f"sesd demo: local SQS at {sqs.url}, metrics at "
+                f"http://{config.http.host}:{daemon.http_port}/metrics; a delay spike on "
+                f"{SPIKE_DOMAIN} starts {spike_after:g} s in. Ctrl-C stops.",
+                flush=True,
+            )
+
+            async def report() -> None:
+                while True:
+                    await anyio.sleep(every)
+                    print(_summary(daemon), flush=True)
+
+            async with anyio.create_task_group() as side:
+                side.start_soon(_publish, sqs.url, queue_url, rate, started, spike_after)
+                side.start_soon(report)
+                side.start_soon(_mailbox_simulator, daemon, sqs.url, queue_url)
+                if duration is not None:
+                    with anyio.move_on_after(duration):
+                        await daemon.stopping.wait()
+                    daemon.stop()
+                await daemon.stopping.wait()
+                # The generator and the report stop; the daemon drains on its own.
+                side.cancel_scope.cancel()
+    print(_summary(daemon), file=sys.stdout, flush=True)
+    return 0

@@ -1,0 +1,161 @@
+"""``sesd replay``: recorded events through the same pipeline, offline, in event time.
+
+The input is read as a stream (sesd.commands.replay.archive: files,
+directories, globs, stdin, gzip; newline-delimited JSON, Firehose's
+concatenated objects, an array or an SQS dump), so memory does not depend on
+its size. Events are applied in the order read, each at its own event time,
+as the daemon applies them (sesd.commands.replay.engine).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import time
+from collections.abc import Iterable, Iterator
+from typing import Any, Final
+
+import anyio
+import msgspec
+from tqdm import tqdm
+
+from sesd.commands.replay.archive import Source, bodies, sources
+from sesd.commands.replay.archive_s3 import S3Reader, is_s3
+from sesd.commands.replay.engine import Replay
+from sesd.commands.replay.text import render_text
+from sesd.commands.replay.tuning import override, render_report, report
+from sesd.config import Config, ConfigError
+from sesd.runtime.state import StateError, providers_cache, read_state
+
+__all__ = ["EXIT_SKIPPED", "run_replay"]
+
+#: The exit status of a replay that skipped an input it could not read.
+EXIT_SKIPPED: Final = 3
+
+
+def run_replay(
+    config: Config,
+    paths: list[str],
+    *,
+    as_json: bool,
+    dns: bool = False,
+    with_report: bool = False,
+    rule: str | None = None,
+    settings: list[str] | None = None,
+    quiet: bool = False,
+) -> int:
+    """The ``replay`` command; prints to standard output and returns the exit code.
+    ``rule`` keeps that rule only; ``settings`` (``RULE.KEY=VALUE``) override rules for
+    this replay; ``with_report`` adds each rule's report."""
+    try:
+        config = _rules_for(config, rule, settings or [])
+    except ConfigError as exc:
+        print(f"sesd: {exc}", file=sys.stderr)
+        return 2
+    replay = Replay(config)
+    cache = replay.ledger.providers
+    if cache is not None and config.state.path:
+        # The daemon's cached providers, so a replay knows them without DNS.
+        with contextlib.suppress(StateError):
+            blob = read_state(config.state.path)
+            if blob is not None:
+                cache.restore(providers_cache(blob))
+    with contextlib.ExitStack() as stack:
+        s3 = stack.enter_context(S3Reader(config)) if any(map(is_s3, paths)) else None
+        found, problems = sources(paths, s3)
+        if dns:
+            if any(source.name == "-" for source in found):
+                print("sesd: replay --dns reads its input twice: give files", file=sys.stderr)
+                return 2
+            anyio.run(replay.prefetch, bodies(found, s3=s3))
+            for source in found:
+                source.errors.clear()  # reported once, from the replay itself
+        interrupted = False
+        with _progress(found, show=not quiet and sys.stderr.isatty()) as progress:
+            try:
+                replay.run(progress.count(bodies(found, progress.read, s3=s3)))
+            except KeyboardInterrupt:
+                # Ctrl-C: report what was replayed so far.
+                interrupted = True
+    problems += [error for source in found for error in source.errors]
+    document = replay.document()
+    if interrupted:
+        document["interrupted"] = True
+        problems.append("the rest of the input: interrupted (Ctrl-C)")
+    reports = []
+    if with_report:
+        start = replay.started if replay.started is not None else replay.now
+        names = [r.name for r in config.alerts.rules]
+        reports = report(names, replay.transitions, start, replay.now)
+        document["report"] = [msgspec.structs.asdict(r) for r in reports]
+    if as_json:
+        sys.stdout.write(msgspec.json.encode(document).decode() + "\n")
+    else:
+        sys.stdout.write(render_text(document) + "\n")
+        if with_report:
+            sys.stdout.write("\n" + render_report(reports) + "\n")
+    for problem in problems:
+        print(f"sesd: replay skipped {problem}", file=sys.stderr)
+    return EXIT_SKIPPED if problems else 0
+
+
+def _rules_for(config: Config, rule: str | None, settings: list[str]) -> Config:
+    """The config a replay runs: ``settings`` applied, and with ``rule`` that rule only."""
+    config = override(config, settings)
+    if rule is None:
+        return config
+    kept = [r for r in config.alerts.rules if r.name == rule]
+    if not kept:
+        known = ", ".join(r.name for r in config.alerts.rules) or "none"
+        raise ConfigError(f"--rule {rule!r}: no such rule (rules: {known})")
+    alerts = msgspec.structs.replace(config.alerts, rules=kept)
+    return msgspec.structs.replace(config, alerts=alerts)
+
+
+class _Progress:
+    """Bytes and events read, events a second and (when the total size is known) an
+    ETA, on stderr (tqdm); nothing at all when not shown."""
+
+    def __init__(self, found: list[Source], show: bool) -> None:
+        sizes = [source.size for source in found]
+        total = sum(size for size in sizes if size is not None)
+        self._bar: tqdm[Any] | None = None
+        if show:
+            self._bar = tqdm(
+                total=total if None not in sizes and total else None,
+                unit="B",
+                unit_scale=True,
+                unit_divisor=1024,
+                file=sys.stderr,
+                desc="replay",
+                dynamic_ncols=True,
+                mininterval=0,  # updates come a chunk (1 MiB) at a time: show each
+            )
+        self._events = 0
+        self._started = time.monotonic()
+
+    def read(self, n: int) -> None:
+        if self._bar is not None:
+            self._bar.update(n)
+
+    def count(self, found: Iterable[bytes]) -> Iterator[bytes]:
+        bar = self._bar
+        for body in found:
+            self._events += 1
+            if bar is not None and not self._events % 5000:
+                rate = self._events / max(1e-9, time.monotonic() - self._started)
+                bar.set_postfix_str(f"{self._events:,} events, {rate:,.0f}/s", refresh=False)
+            yield body
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+
+@contextlib.contextmanager
+def _progress(found: list[Source], show: bool) -> Iterator[_Progress]:
+    progress = _Progress(found, show)
+    try:
+        yield progress
+    finally:
+        progress.close()

@@ -1,0 +1,57 @@
+"""The human-readable replay report (``--json`` prints the document itself)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["render_text"]
+
+
+def _ratio(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1%}"
+
+
+def render_text(document: dict[str, Any]) -> str:
+    """The human-readable report."""
+    lines = []
+    messages = document["messages"]
+    lines.append("messages: " + ", ".join(f"{k} {v}" for k, v in messages.items()))
+    if document["invalid"]:
+        lines.append("invalid: " + ", ".join(f"{k} {v}" for k, v in document["invalid"].items()))
+    if document["causes"]:
+        lines.append("causes: " + ", ".join(f"{k} {v}" for k, v in document["causes"].items()))
+    lines.append("")
+    for axis, per_label in (("domain", document["domains"]), ("provider", document["providers"])):
+        if per_label:
+            lines.append(f"recipients per {axis} (all events):")
+        for label, counts in per_label.items():
+            lines.append(f"  {label:<32} " + "  ".join(f"{k}={v}" for k, v in counts.items()))
+    if document["windows"]:
+        lines.append("")
+        lines.append(f"windows as of {document['as_of']}:")
+        lines.append(
+            f"  {'domain':<32} {'window':>6} {'deliv':>7} {'delayed':>7} {'delay%':>7} "
+            f"{'bounce%':>7} {'p95 proc':>9} {'pending':>7}"
+        )
+        for domain, windows in document["windows"].items():
+            for name, w in windows.items():
+                p95 = w["processing_p95_seconds"]
+                lines.append(
+                    f"  {domain:<32} {name:>6} {w['counts'].get('delivery', 0):>7} "
+                    f"{w['counts'].get('delivery_delay', 0):>7} {_ratio(w['delay_ratio']):>7} "
+                    f"{_ratio(w['bounce_ratio']):>7} "
+                    f"{'-' if p95 is None else f'{p95:.1f}s':>9} {w['pending_delays']:>7}"
+                )
+    lines.append("")
+    if not document["alerts"]:
+        lines.append("alerts: none")
+    else:
+        lines.append("alerts:")
+        for alert in document["alerts"]:
+            value = alert["value"]
+            shown = "no data" if value is None else f"{value:.4g}"
+            lines.append(
+                f"  {alert['at']}  {alert['state'].upper():<8} {alert['rule']}  {alert['domain']}"
+                f"  value {shown} (threshold {alert['threshold']:g}, {alert['window']})"
+            )
+    return "\n".join(lines)

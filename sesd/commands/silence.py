@@ -1,0 +1,154 @@
+"""``sesd silence add|list|expire``: silences from the command line.
+
+The CLI only writes the silences file (:mod:`sesd.alerting.silences`); a
+running daemon sees the change at its next evaluation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from fnmatch import fnmatchcase
+
+import msgspec
+
+from sesd.alerting.silence_file import SilenceFile
+from sesd.alerting.silences import Silence, SilenceError, new_id
+from sesd.config import Config, Duration
+
+__all__ = ["add_silence_arguments", "run_silence"]
+
+EXIT_USAGE = 2
+_SEVERITIES = ("critical", "error", "warning", "info")
+
+
+def add_silence_arguments(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+    with_config: Callable[..., argparse.ArgumentParser],
+) -> None:
+    """The ``add``, ``list`` and ``expire`` subcommands, each with ``--config``."""
+    add = with_config("add", "mute matching alerts; prints the new silence's id", parent=commands)
+    add.add_argument("--rule", help="rule name or glob")
+    add.add_argument("--domain", help="domain or glob (e.g. 'yahoo.*')")
+    add.add_argument("--severity", help="severity or glob")
+    until = add.add_mutually_exclusive_group(required=True)
+    until.add_argument("--for", dest="for_", metavar="DURATION", help="e.g. 4h, 30m, 1h30m")
+    until.add_argument(
+        "--until", metavar="TIME", help="ISO 8601 with a zone, e.g. 2026-12-01T08:00Z"
+    )
+    until.add_argument(
+        "--until-resolved",
+        action="store_true",
+        help="until the matched alert resolves",
+    )
+    add.add_argument("--comment", required=True, help="why (shown in the list)")
+    listing = with_config("list", "the silences, with their state", parent=commands)
+    listing.add_argument("--json", action="store_true", help="one JSON document")
+    expire = with_config("expire", "end a silence now", parent=commands)
+    expire.add_argument("id", help="the silence's id")
+
+
+def _error(message: str) -> int:
+    print(f"sesd: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def _when(text: str) -> float:
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        raise ValueError(f"{text!r} has no time zone (add Z or an offset such as +02:00)")
+    return moment.timestamp()
+
+
+def _iso(t: float | None) -> str:
+    if t is None:
+        return "until resolved"
+    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def run_silence(config: Config, args: argparse.Namespace) -> int:
+    """Run one ``sesd silence`` subcommand; 0 on success, 1 when an id is unknown."""
+    path = config.silences_path
+    if path is None:
+        return _error("silences need a file: set [alerts] silences_path (or [state] path)")
+    file = SilenceFile(path)
+    now = time.time()
+    try:
+        if args.silence_command == "add":
+            return _add(file, args, now)
+        if args.silence_command == "list":
+            return _list(file, as_json=args.json, now=now)
+        ended = file.expire({args.id}, now)
+    except SilenceError as exc:
+        print(f"sesd: {exc}", file=sys.stderr)
+        return 1
+    if not ended:
+        print(f"sesd: no running silence has id {args.id!r}", file=sys.stderr)
+        return 1
+    print(f"expired {args.id}")
+    return 0
+
+
+def _add(file: SilenceFile, args: argparse.Namespace, now: float) -> int:
+    if not (args.rule or args.domain or args.severity):
+        return _error("give at least one matcher: --rule, --domain or --severity")
+    if not args.comment.strip():
+        return _error("--comment must say why")
+    if args.severity and not any(fnmatchcase(s, args.severity) for s in _SEVERITIES):
+        return _error(f"--severity {args.severity!r} matches none of {', '.join(_SEVERITIES)}")
+    try:
+        if args.for_:
+            ends: float | None = now + Duration(args.for_).seconds
+        elif args.until:
+            ends = _when(args.until)
+        else:
+            ends = None
+    except ValueError as exc:
+        return _error(str(exc))
+    if ends is not None and ends <= now:
+        return _error("the silence would end before it starts")
+    silence = Silence(
+        id=new_id(),
+        comment=args.comment.strip(),
+        starts_at=now,
+        ends_at=ends,
+        rule=args.rule,
+        domain=args.domain.lower() if args.domain else None,
+        severity=args.severity,
+        until_resolved=args.until_resolved,
+        created_by=_user(),
+    )
+    file.add(silence, now)
+    print(silence.id)
+    return 0
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return ""
+
+
+def _list(file: SilenceFile, *, as_json: bool, now: float) -> int:
+    silences = file.read()
+    if as_json:
+        rows = [msgspec.to_builtins(s) | {"state": s.state(now)} for s in silences]
+        print(json.dumps(rows, indent=2, sort_keys=True))
+        return 0
+    if not silences:
+        print("no silences")
+        return 0
+    for s in silences:
+        matchers = " ".join(
+            f"{name}={value}"
+            for name, value in (("rule", s.rule), ("domain", s.domain), ("severity", s.severity))
+            if value is not None
+        )
+        print(f"{s.id}  {s.state(now):8}  {matchers}  ends {_iso(s.ends_at)}  # {s.comment}")
+    return 0

@@ -1,0 +1,39 @@
+"""The config as the core takes it: plain values (sesd.core.settings)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sesd.core.settings import CoreSettings
+
+if TYPE_CHECKING:
+    from sesd.config import Config
+
+__all__ = ["core_settings"]
+
+
+def core_settings(config: Config) -> CoreSettings:
+    """What the core needs of ``config``."""
+    return CoreSettings(
+        windows=tuple((size.text, size.seconds) for size in config.windows.sizes),
+        resolution=config.windows.resolution.seconds,
+        max_buckets=config.windows.max_buckets,
+        breakdowns=frozenset(rule.window for rule in config.alerts.rules),
+        track=tuple(config.domains.track),
+        groups={name: tuple(members) for name, members in config.domains.groups.items()},
+        max_tracked=config.domains.max_tracked,
+        idle_evict=config.domains.idle_evict.seconds,
+        tags=tuple(config.dimensions.tags),
+        tags_max_tracked=config.dimensions.max_tracked,
+        providers=config.providers.enabled,
+        mx=config.providers.table,
+        providers_max_cache=config.providers.max_cache,
+        dedup_max_entries=config.ingest.dedup_max_entries,
+        max_pending_delays=config.ingest.max_pending_delays,
+        reputation_window_sends=config.reputation.window_sends,
+        canary_deadline=config.canary.deadline.seconds if config.canary is not None else 0.0,
+        canary_queue=config.canary_queue,
+        log_recipients=config.logging.log_recipients,
+        region=config.aws.region,
+        queues={q.label: (q.account_label, config.region_of(q)) for q in config.queues},
+    )

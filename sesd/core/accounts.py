@@ -1,0 +1,62 @@
+"""What SES said of each (account, region) at its last poll, and the polls that failed.
+
+The account poller (:mod:`sesd.account.poller`) writes here through
+:class:`Accounts`' methods; rules and metrics read it. Pure data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Final
+
+__all__ = ["STATUSES", "AccountStatus", "Accounts", "Target"]
+
+#: (account label, region)
+Target = tuple[str, str]
+#: SES's enforcement statuses.
+STATUSES: Final = ("HEALTHY", "PROBATION", "SHUTDOWN")
+
+
+@dataclass(slots=True)
+class AccountStatus:
+    """What the last successful polls said of one (account, region)."""
+
+    sending_enabled: bool | None = None
+    enforcement: str | None = None
+    production: bool | None = None
+    max_24h: float | None = None
+    max_rate: float | None = None
+    sent_24h: float | None = None
+    #: AWS's own reputation figures (CloudWatch), by ``bounce`` / ``complaint``.
+    aws: dict[str, float] = field(default_factory=dict)
+    polled_at: float | None = None
+
+    @property
+    def quota_used_ratio(self) -> float | None:
+        """Sent in the last 24 h over the 24-hour quota (None until both are known)."""
+        if self.max_24h is None or self.sent_24h is None or self.max_24h <= 0:
+            return None
+        return self.sent_24h / self.max_24h
+
+
+class Accounts:
+    """Every watched (account, region): its status, and failed polls by API and error."""
+
+    __slots__ = ("errors", "status")
+
+    def __init__(self) -> None:
+        self.status: dict[Target, AccountStatus] = {}
+        #: (account, region, api, error code) -> failed polls
+        self.errors: dict[tuple[str, str, str, str], int] = {}
+
+    def of(self, target: Target) -> AccountStatus:
+        """The status of ``target`` (made empty on first use)."""
+        found = self.status.get(target)
+        if found is None:
+            found = self.status[target] = AccountStatus()
+        return found
+
+    def failed(self, target: Target, api: str, code: str) -> None:
+        """Count one failed poll."""
+        key = (*target, api, code)
+        self.errors[key] = self.errors.get(key, 0) + 1

@@ -1,0 +1,252 @@
+"""The canary's bookkeeping: what was sent, what came back, and which stage is slow.
+
+Pure, like the pipeline: nothing here reads a clock. The sender reports each
+``SendEmail`` call (:meth:`CanaryTracker.sent`, :meth:`CanaryTracker.failed`);
+the pipeline hands over every event that belongs to a canary
+(:meth:`CanaryTracker.observe`), which keeps canary mail out of the per-domain
+windows of real traffic.
+
+A canary's path has three stages, and each has its own figure:
+
+* **API call**: the ``SendEmail`` round trip (``send_seconds``);
+* **inside SES**: the Delivery event's ``processingTimeMillis``
+  (``ses_seconds``);
+* **event pipeline**: from the Delivery event's time to sesd receiving it
+  through SNS and SQS (``pipeline_seconds``).
+
+``end_to_end_seconds`` runs from the start of the call to the receipt of the
+Delivery (or Bounce, for the simulator's bounce addresses) event.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from sesd.core.decode import Event
+from sesd.core.tallies import FixedHistogram
+
+__all__ = ["CANARY_DOMAIN", "CANARY_TAG", "Canary", "CanaryTracker"]
+
+#: The message tag every canary carries; its value names the sending instance.
+CANARY_TAG: Final = "sesd-canary"
+#: The ``domain`` of canary alerts (one alert per rule, not one per domain).
+CANARY_DOMAIN: Final = "canary"
+#: How many canaries are remembered (a day at one a minute is 1,440).
+_KEEP: Final = 2048
+_SECONDS: Final = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
+
+
+@dataclass(slots=True)
+class Canary:
+    """One ``SendEmail`` call and what became of it."""
+
+    sent_at: float  # wall time the call began
+    send_seconds: float
+    message_id: str = ""  # empty when the call failed
+    error: str = ""  # a ``sesd_canary_send_errors_total`` reason
+    accepted_at: float | None = None  # its Send event arrived
+    done_at: float | None = None  # its Delivery or Bounce event arrived
+    outcome: str = ""  # delivery | bounce
+    ses_seconds: float | None = None
+    pipeline_seconds: float | None = None
+
+    @property
+    def end_to_end_seconds(self) -> float | None:
+        """From the call to sesd receiving the Delivery event."""
+        return None if self.done_at is None else max(0.0, self.done_at - self.sent_at)
+
+
+@dataclass(slots=True)
+class _Figures:
+    send: FixedHistogram = field(default_factory=lambda: FixedHistogram(_SECONDS))
+    ses: FixedHistogram = field(default_factory=lambda: FixedHistogram(_SECONDS))
+    pipeline: FixedHistogram = field(default_factory=lambda: FixedHistogram(_SECONDS))
+    end_to_end: FixedHistogram = field(default_factory=lambda: FixedHistogram(_SECONDS))
+
+
+class CanaryTracker:
+    """Canaries in flight and done, the stage histograms, and the rule metrics' values."""
+
+    def __init__(self, deadline: float, queue: str) -> None:
+        self.deadline = deadline
+        self.queue = queue
+        self.canaries: deque[Canary] = deque(maxlen=_KEEP)
+        self._by_id: dict[str, Canary] = {}
+        self.figures = _Figures()
+        self.sent_total = 0
+        self.errors: dict[str, int] = {}
+        self.events: dict[str, int] = {}  # matched | unmatched
+        self.last_event_at: float | None = None  # anything received on the canary's queue
+        self.last_done: Canary | None = None
+
+    # --- the sender's side ---------------------------------------------------------
+
+    def sent(self, message_id: str, at: float, seconds: float) -> Canary:
+        """A call that SES accepted, with its message id."""
+        canary = Canary(sent_at=at, send_seconds=seconds, message_id=message_id)
+        self._remember(canary)
+        self._by_id[message_id] = canary
+        self.sent_total += 1
+        self.figures.send.observe(seconds)
+        return canary
+
+    def failed(self, reason: str, at: float, seconds: float) -> Canary:
+        """A call that failed: it counts as a missing canary at once."""
+        canary = Canary(sent_at=at, send_seconds=seconds, error=reason)
+        self._remember(canary)
+        self.errors[reason] = self.errors.get(reason, 0) + 1
+        return canary
+
+    def _remember(self, canary: Canary) -> None:
+        if len(self.canaries) == self.canaries.maxlen:
+            self._by_id.pop(self.canaries[0].message_id, None)
+        self.canaries.append(canary)
+
+    # --- the pipeline's side -------------------------------------------------------
+
+    def saw_queue(self, queue: str, now: float) -> None:
+        """Something arrived on ``queue``: the event pipeline into sesd is alive."""
+        if queue == self.queue:
+            self.last_event_at = now
+
+    def owns(self, event: Event) -> bool:
+        """Whether ``event`` is a canary's: tagged by any sesd, or one of ours by id."""
+        return CANARY_TAG in event.mail.tags or (
+            bool(self._by_id) and event.message_id in self._by_id
+        )
+
+    def observe(self, event: Event, received_at: float) -> None:
+        """A canary's event: its Send, Delivery or Bounce completes a stage."""
+        canary = self._by_id.get(event.message_id)
+        if canary is None:
+            # Another replica's canary, or one sent before a restart.
+            self.events["unmatched"] = self.events.get("unmatched", 0) + 1
+            return
+        self.events["matched"] = self.events.get("matched", 0) + 1
+        if event.type == "send":
+            canary.accepted_at = received_at
+        elif event.type in ("delivery", "bounce") and canary.done_at is None:
+            canary.done_at = received_at
+            canary.outcome = event.type
+            canary.accepted_at = canary.accepted_at or received_at
+            canary.pipeline_seconds = max(0.0, received_at - event.time)
+            delivery = event.ses.delivery
+            if delivery is not None and delivery.processing_time_millis is not None:
+                canary.ses_seconds = delivery.processing_time_millis / 1000.0
+                self.figures.ses.observe(canary.ses_seconds)
+            self.figures.pipeline.observe(canary.pipeline_seconds)
+            self.figures.end_to_end.observe(canary.end_to_end_seconds or 0.0)
+            if self.last_done is None or canary.sent_at >= self.last_done.sent_at:
+                self.last_done = canary
+
+    # --- the state file ---------------------------------------------------------------
+
+    def snapshot(self) -> list[list[object]]:
+        """The canaries as rows, so a restart still matches the ones in flight."""
+        return [
+            [
+                c.sent_at,
+                c.send_seconds,
+                c.message_id,
+                c.error,
+                c.accepted_at,
+                c.done_at,
+                c.outcome,
+                c.ses_seconds,
+                c.pipeline_seconds,
+            ]
+            for c in self.canaries
+        ]
+
+    def restore(self, rows: list[list[Any]]) -> None:
+        """Load :meth:`snapshot` rows (the histograms and counters start again at zero)."""
+        for row in rows:
+            canary = Canary(*row)
+            self._remember(canary)
+            if canary.message_id:
+                self._by_id[canary.message_id] = canary
+            if canary.done_at is not None and (
+                self.last_done is None or canary.sent_at >= self.last_done.sent_at
+            ):
+                self.last_done = canary
+
+    # --- the rules' side -----------------------------------------------------------
+
+    def missing(self, now: float, since: float = float("-inf")) -> list[Canary]:
+        """Canaries sent after ``since`` and after the newest one that came back,
+        whose call failed or whose event is past the deadline."""
+        newest_done = self.last_done.sent_at if self.last_done is not None else float("-inf")
+        floor = max(since, newest_done)
+        return [
+            c
+            for c in self.canaries
+            if c.sent_at > floor
+            and c.done_at is None
+            and (c.error or now - c.sent_at > self.deadline)
+        ]
+
+    def overdue_count(self, now: float) -> int:
+        """How many canaries are missing right now (the ``sesd_canary_missing`` gauge)."""
+        return len(self.missing(now))
+
+    def measure(self, metric: str, window: float, now: float) -> tuple[float | None, int]:
+        """A canary rule metric over the last ``window`` seconds, and its volume."""
+        recent = [c for c in self.canaries if c.sent_at > now - window]
+        if metric == "canary_missing":
+            return float(len(self.missing(now, now - window))), len(recent)
+        if metric == "canary_send_latency_seconds":
+            answered = [c for c in recent if not c.error]
+            return (answered[-1].send_seconds if answered else None), len(answered)
+        raise ValueError(f"unknown canary metric {metric!r}")
+
+    def counts(self, window: float, now: float) -> dict[str, int]:
+        """Sent, failed, back and missing canaries in the window, for alert text."""
+        recent = [c for c in self.canaries if c.sent_at > now - window]
+        return {
+            "sent": sum(1 for c in recent if not c.error),
+            "send_failed": sum(1 for c in recent if c.error),
+            "back": sum(1 for c in recent if c.done_at is not None),
+            "missing": len(self.missing(now, now - window)),
+        }
+
+    def stage(self, metric: str, now: float, window: float) -> str:
+        """Which stage of the path looks slow, in words the on-call person can act on."""
+        if metric == "canary_send_latency_seconds":
+            return "API call (SendEmail is slow: client -> SES)"
+        missing = self.missing(now, now - window)
+        failed = [c for c in missing if c.error]
+        if failed:
+            return f"API call (SendEmail failed: {failed[-1].error})"
+        if not missing:
+            return "none (canaries come back)"
+        oldest = missing[0]
+        if all(c.accepted_at is not None for c in missing):
+            return "inside SES (the Send event arrived, no Delivery yet)"
+        if self.last_event_at is not None and self.last_event_at > oldest.sent_at:
+            return f"inside SES (no Delivery, while other events arrive on queue {self.queue})"
+        return (
+            f"event pipeline (nothing has arrived on queue {self.queue} since "
+            f"{_when(self.last_event_at)}: check the configuration set's event destination, "
+            "the SNS subscription, the queue and sesd_sqs_errors_total)"
+        )
+
+    def notes(self) -> list[str]:
+        """The last returned canary's stage figures, for alert text."""
+        done = self.last_done
+        if done is None:
+            return ["no canary has come back yet"]
+        ses = "-" if done.ses_seconds is None else f"{done.ses_seconds:.2f}s"
+        return [
+            f"last canary back ({_when(done.sent_at)}): API call {done.send_seconds:.2f}s, "
+            f"inside SES {ses}, event pipeline {done.pipeline_seconds or 0.0:.2f}s, "
+            f"end to end {done.end_to_end_seconds or 0.0:.2f}s"
+        ]
+
+
+def _when(t: float | None) -> str:
+    if t is None:
+        return "start-up"
+    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M:%SZ")

@@ -1,0 +1,299 @@
+"""Stage 1: an SQS message body -> an :class:`Event`, :class:`Skipped` or :class:`Invalid`.
+
+Pure: no I/O, no clock. Recognises every form SES events reach SQS in:
+
+* SNS notification envelope (``Type == "Notification"``; ``Message`` a JSON
+  string, or an object),
+* SNS raw message delivery (the SES event itself),
+* EventBridge (``source == "aws.ses"``, the event under ``detail``),
+* legacy identity notifications (``notificationType`` instead of ``eventType``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Final, TypeVar
+
+import msgspec
+
+from sesd.core.events import (
+    EVENT_TYPE_INDEX,
+    BouncedRecipient,
+    DelayedRecipient,
+    Invalid,
+    Mail,
+    Outer,
+    SesEvent,
+    Skipped,
+)
+from sesd.core.timestamps import unix_seconds
+
+__all__ = ["Event", "decode_body", "decode_event"]
+
+#: The text SES publishes to a topic when an event destination is created.
+VALIDATION_TEXT: Final = "Successfully validated SNS topic for Amazon SES event publishing."
+
+#: SES event type names -> (label, the label's index in EVENT_TYPES).
+_SES_TYPES: Final = {
+    name: (label, EVENT_TYPE_INDEX[label])
+    for name, label in {
+        "Send": "send",
+        "Reject": "reject",
+        "Bounce": "bounce",
+        "Complaint": "complaint",
+        "Delivery": "delivery",
+        "DeliveryDelay": "delivery_delay",
+        "Open": "open",
+        "Click": "click",
+        "Rendering Failure": "rendering_failure",
+        "RenderingFailure": "rendering_failure",
+        "Subscription": "subscription",
+    }.items()
+}
+_DELIVERY: Final = EVENT_TYPE_INDEX["delivery"]
+_UNKNOWN: Final = EVENT_TYPE_INDEX["unknown"]
+
+_SKIP_SNS_TYPES: Final = {
+    "SubscriptionConfirmation": "sns_subscription_confirmation",
+    "UnsubscribeConfirmation": "sns_unsubscribe_confirmation",
+}
+
+
+class Event:
+    """A decoded SES event: its type label (and that label's index in
+    :data:`~sesd.events.EVENT_TYPES`), event time, the time the message was sent
+    and, for a delay, its expiration time (Unix seconds), recipients, the ``mail``
+    object and its message id, and the whole SES event. For a delay or a bounce,
+    ``entries`` are its per-recipient objects (SMTP status, diagnostic), one for each
+    of ``recipients``. A recipient listed twice in one event is kept once.
+
+    A plain slotted class: every stage reads these fields, and it is built once per
+    event with no validation to repeat (msgspec checked the types).
+    """
+
+    __slots__ = (
+        "entries",
+        "expires",
+        "kind",
+        "mail",
+        "message_id",
+        "recipients",
+        "sent",
+        "ses",
+        "time",
+        "type",
+    )
+
+    def __init__(
+        self,
+        type: str,
+        kind: int,
+        time: float,
+        sent: float,
+        recipients: list[str],
+        mail: Mail,
+        ses: SesEvent,
+        expires: float | None = None,
+        entries: Sequence[DelayedRecipient | BouncedRecipient] | None = None,
+    ) -> None:
+        self.type = type
+        self.kind = kind
+        self.time = time
+        self.sent = sent
+        self.recipients = recipients
+        self.mail = mail
+        self.message_id = mail.message_id
+        self.ses = ses
+        self.expires = expires
+        self.entries = entries
+
+    def __repr__(self) -> str:
+        return f"Event({self.type!r}, {self.time!r}, {len(self.recipients)} recipients)"
+
+
+_OUTER: Final = msgspec.json.Decoder(Outer)
+_EVENT: Final = msgspec.json.Decoder(SesEvent)
+_STR: Final = msgspec.json.Decoder(str)
+
+
+def decode_body(body: bytes | str) -> Event | Skipped | Invalid:
+    """Decode one SQS message body in any supported form."""
+    try:
+        outer = _OUTER.decode(body)
+    except msgspec.ValidationError as exc:
+        if _is_validation_text(body):
+            return Skipped("ses_topic_validation")
+        return Invalid("schema", str(exc))
+    except msgspec.DecodeError:
+        if _is_validation_text(body):
+            return Skipped("ses_topic_validation")
+        return Invalid("not_json", "body is not JSON")
+    except (RecursionError, UnicodeDecodeError) as exc:
+        return _hostile(exc)
+
+    sns_type = outer.sns_type
+    if sns_type is not None:
+        if sns_type != "Notification":
+            skip = _SKIP_SNS_TYPES.get(sns_type)
+            if skip is not None:
+                return Skipped(skip)
+            return Invalid("unrecognised", f"SNS message of Type {sns_type!r}")
+        message = outer.sns_message
+        if isinstance(message, str):  # the usual form, checked first
+            if message.strip() == VALIDATION_TEXT:
+                return Skipped("ses_topic_validation")
+            return _decode_message(message)
+        if message is None:
+            return Invalid("unrecognised", "SNS notification without Message")
+        return decode_event(message)
+
+    return _decode_unwrapped(outer)
+
+
+def _decode_message(message: str) -> Event | Skipped | Invalid:
+    """An SNS ``Message``: an SES event, or an EventBridge event (an EventBridge rule
+    whose target is the SNS topic that feeds the queue)."""
+    try:
+        outer = _OUTER.decode(message)
+    except msgspec.ValidationError as exc:
+        return Invalid("schema", f"SNS Message: {exc}")
+    except msgspec.DecodeError:
+        return Invalid("not_json", "SNS Message is not JSON")
+    except (RecursionError, UnicodeDecodeError) as exc:
+        return _hostile(exc)
+    if outer.sns_type is not None:
+        return Invalid("unrecognised", "SNS envelope inside an SNS Message")
+    return _decode_unwrapped(outer)
+
+
+def _decode_unwrapped(outer: Outer) -> Event | Skipped | Invalid:
+    """A body (or SNS Message) that is not an SNS envelope: EventBridge, or the event."""
+    if outer.eb_source is not None and outer.eb_detail_type is not None:
+        if outer.eb_source != "aws.ses":
+            return Invalid("unrecognised", "EventBridge event not from aws.ses")
+        # "Email Delivered", "Email Bounced"... carry an email event; the others
+        # ("Advisor Recommendation Status...", "Sending Status...") do not.
+        if not outer.eb_detail_type.startswith("Email "):
+            return Skipped("eventbridge_not_email")
+        if not outer.eb_detail:
+            return Invalid("unrecognised", "EventBridge event without detail")
+        return _decode_payload(outer.eb_detail, "EventBridge detail")
+
+    return decode_event(outer)
+
+
+def _is_validation_text(body: bytes | str) -> bool:
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+    return text.strip().strip('"') == VALIDATION_TEXT
+
+
+def _decode_payload(raw: msgspec.Raw, where: str) -> Event | Skipped | Invalid:
+    """Decode an envelope's payload: a JSON object, or a JSON string holding one."""
+    payload: bytes | str = bytes(raw)
+    if payload[:1] == b'"':
+        # The envelope's decoding checked this string already (escapes, UTF-8): it reads.
+        payload = _STR.decode(payload)
+        if payload.strip() == VALIDATION_TEXT:
+            return Skipped("ses_topic_validation")
+    return _decode_text(payload, where)
+
+
+def _decode_text(payload: bytes | str, where: str) -> Event | Skipped | Invalid:
+    """Decode an SES event from JSON text."""
+    try:
+        event = _EVENT.decode(payload)
+    except msgspec.ValidationError as exc:
+        return Invalid("schema", f"{where}: {exc}")
+    except msgspec.DecodeError:
+        return Invalid("not_json", f"{where} is not JSON")
+    except (RecursionError, UnicodeDecodeError) as exc:
+        return _hostile(exc)
+    return decode_event(event)
+
+
+def _hostile(exc: RecursionError | UnicodeDecodeError) -> Invalid:
+    """msgspec raises these (not DecodeError) for nesting too deep and bad UTF-8."""
+    if isinstance(exc, RecursionError):
+        return Invalid("too_deep", "JSON nested too deeply")
+    return Invalid("not_utf8", "body is not valid UTF-8")
+
+
+def decode_event(ses: SesEvent) -> Event | Skipped | Invalid:
+    """Classify a decoded SES event and pick its recipients and time."""
+    name = ses.event_type
+    if name is None:
+        name = ses.notification_type
+        if name is None:
+            return Invalid("unrecognised", "no eventType or notificationType")
+        if name == "AmazonSnsSubscriptionSucceeded":
+            return Skipped("ses_subscription_succeeded")
+    mail = ses.mail
+    if mail is None:
+        return Invalid("missing_mail", f"{name} event without mail")
+    # Nine events in ten are deliveries: one comparison instead of hashing the name.
+    if name == "Delivery":
+        label, kind = "delivery", _DELIVERY
+    else:
+        found = _SES_TYPES.get(name)
+        label, kind = ("unknown", _UNKNOWN) if found is None else found
+
+    recipients: list[str]
+    entries: Sequence[DelayedRecipient | BouncedRecipient] | None = None
+    sub_time: str | None = None
+    expiration: str | None = None
+    delivery = ses.delivery if label == "delivery" else None
+    if delivery is not None:
+        recipients = delivery.recipients
+        if len(recipients) > 1:
+            recipients = _unique(recipients)
+        sub_time = delivery.timestamp
+    elif label == "delivery_delay" and ses.delivery_delay is not None:
+        entries = _unique_entries(ses.delivery_delay.delayed_recipients)
+        recipients = [r.email_address for r in entries]
+        sub_time = ses.delivery_delay.timestamp
+        expiration = ses.delivery_delay.expiration_time
+    elif label == "bounce" and ses.bounce is not None:
+        entries = _unique_entries(ses.bounce.bounced_recipients)
+        recipients = [r.email_address for r in entries]
+        sub_time = ses.bounce.timestamp
+    elif label == "complaint" and ses.complaint is not None:
+        recipients = _unique([r.email_address for r in ses.complaint.complained_recipients])
+        sub_time = ses.complaint.timestamp
+    elif label in ("delivery", "delivery_delay", "bounce", "complaint"):
+        return Invalid("schema", f"{name} event without its {name[0].lower()}{name[1:]} object")
+    else:
+        recipients = _unique(mail.destination)
+        detail = {"open": ses.open, "click": ses.click, "subscription": ses.subscription}.get(label)
+        sub_time = detail.timestamp if detail is not None else None
+    if not recipients:
+        return Invalid("no_recipients", f"{name} event without recipients")
+    try:
+        sent = unix_seconds(mail.timestamp)
+        time = sent if sub_time is None else unix_seconds(sub_time)
+        expires = None if expiration is None else unix_seconds(expiration)
+    except ValueError:
+        return Invalid("schema", f"{label} event with a timestamp not in ISO 8601")
+    return Event(label, kind, time, sent, recipients, mail, ses, expires, entries)
+
+
+def _unique(addresses: list[str]) -> list[str]:
+    """Addresses in order, each once (compared as pending keys compare them)."""
+    if len(addresses) < 2:
+        return addresses
+    seen: dict[str, str] = {}
+    for address in addresses:
+        seen.setdefault(address.strip().lower(), address)
+    return addresses if len(seen) == len(addresses) else list(seen.values())
+
+
+_E = TypeVar("_E", DelayedRecipient, BouncedRecipient)
+
+
+def _unique_entries(entries: list[_E]) -> list[_E]:
+    """Per-recipient entries, the first one of each address."""
+    if len(entries) < 2:
+        return entries
+    seen: dict[str, _E] = {}
+    for entry in entries:
+        seen.setdefault(entry.email_address.strip().lower(), entry)
+    return entries if len(seen) == len(entries) else list(seen.values())

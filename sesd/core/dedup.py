@@ -1,0 +1,91 @@
+"""Stage 3: duplicate suppression with bounded memory.
+
+SQS and SNS deliver at least once, and SNS may deliver one event in several
+SQS messages. An event is identified by its SES message id, type, event time
+and recipients. Keys live in two generations: each covers ``horizon`` seconds
+(the largest window) or ``max_entries / 2`` keys, whichever comes first, so
+an event is remembered for at least one horizon unless the volume forces an
+earlier rotation, and memory never passes ``max_entries`` keys.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Final
+
+import xxhash
+
+from sesd.core.decode import Event
+
+__all__ = ["DuplicateFilter", "event_key", "stable_key"]
+
+_pack_double: Final = struct.Struct("<d").pack
+#: XXH3 of bytes, as an int.
+_xxh3: Final = xxhash.xxh3_64_intdigest
+
+
+def stable_key(*parts: str) -> int:
+    """A 64-bit digest of ``parts``, the same in every process (unlike ``hash``), so keys
+    survive a restart through the state file; collisions are negligible. XXH3: a
+    fifth of the cost of BLAKE2b, and this runs for every event."""
+    return _xxh3("\0".join(parts).encode())
+
+
+def event_key(event: Event) -> int:
+    """The identity of an event: message id, type, event time and recipients (in any
+    order). The time goes in as its eight IEEE bytes: exact, and far cheaper than
+    ``repr``."""
+    listed = event.recipients
+    recipients = listed[0] if len(listed) == 1 else "\0".join(sorted(listed))
+    text = f"{event.message_id}\0{event.type}\0{recipients}"
+    return _xxh3(text.encode() + _pack_double(event.time))
+
+
+class DuplicateFilter:
+    """Remembers recent event keys; :meth:`seen` answers and records in one call."""
+
+    __slots__ = ("_current", "_generation_start", "_half", "_horizon", "_previous")
+
+    def __init__(self, *, horizon: float, max_entries: int) -> None:
+        self._horizon = horizon
+        self._half = max(1, max_entries // 2)
+        self._current: set[int] = set()
+        self._previous: set[int] = set()
+        self._generation_start: float | None = None
+
+    def seen(self, key: int, now: float) -> bool:
+        """True if ``key`` was seen recently; otherwise remember it and return False."""
+        if key in self._previous:
+            return True
+        current = self._current
+        size = len(current)
+        current.add(key)  # one probe of the larger set both answers and records
+        if len(current) == size:
+            return True
+        if self._generation_start is None:
+            self._generation_start = now
+        elif now - self._generation_start >= self._horizon or size + 1 >= self._half:
+            # The key just added goes with the generation it closes: it is kept
+            # until the next rotation, at least a horizon away unless volume forces it.
+            self._previous = current
+            self._current = set()
+            self._generation_start = now
+        return False
+
+    def __len__(self) -> int:
+        return len(self._current) + len(self._previous)
+
+    def snapshot(self) -> dict[str, object]:
+        """Plain data for the state file."""
+        return {
+            "start": self._generation_start,
+            "current": list(self._current),
+            "previous": list(self._previous),
+        }
+
+    def restore(self, data: dict[str, object]) -> None:
+        """Load what :meth:`snapshot` returned."""
+        start = data["start"]
+        self._generation_start = float(start) if isinstance(start, int | float) else None
+        self._current = set(data["current"])  # type: ignore[call-overload]
+        self._previous = set(data["previous"])  # type: ignore[call-overload]

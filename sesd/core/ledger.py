@@ -1,0 +1,219 @@
+"""Every in-memory store, in one place: what the pipeline writes and every reader reads.
+
+The pipeline (:mod:`sesd.core.pipeline`) is the only writer of events; the
+account poller and the canary write through their stores' methods; metrics,
+rules, the status of a replay and the state file read. Each store is declared
+below as saved (a restart keeps it: the state file) or transient (a restart
+starts it afresh), with the reason; a test holds every store to one of the
+two.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, Final
+
+from sesd.core.accounts import Accounts
+from sesd.core.canary import CanaryTracker
+from sesd.core.dedup import DuplicateFilter
+from sesd.core.domains import LabelTable, domain_labels
+from sesd.core.pending import PendingDelays
+from sesd.core.provider_cache import ProviderCache
+from sesd.core.reputation import Reputation
+from sesd.core.scopes import DOMAIN, PROVIDER, Scope
+from sesd.core.settings import CoreSettings
+from sesd.core.tallies import Tallies
+from sesd.core.windows import DomainWindows, WindowSpec, window_specs
+
+__all__ = ["SAVED", "TRANSIENT", "Ledger"]
+
+#: Stores a restart keeps, and why.
+SAVED: Final = {
+    "domains": "which domains hold a label: the windows are kept under those labels",
+    "by_domain": "the windows of each domain: a restart must not lose the last hour",
+    "by_provider": "the windows of each mailbox provider, likewise",
+    "tag_tables": "which tag values hold a label",
+    "tag_windows": "the windows of each tag value",
+    "pending": "recipients delayed and not delivered yet: how long delays last",
+    "dedup": "events seen: a redelivery after a restart is still a duplicate",
+    "providers": "answers from DNS: a restart would otherwise count every domain unknown",
+    "canary": "canaries in flight: their events may arrive after the restart",
+}
+#: Stores a restart starts afresh, and why that is right.
+TRANSIENT: Final = {
+    "specs": "the windows' layout: from the config (saved only to check a file against)",
+    "tallies": "counters: Prometheus handles counter resets",
+    "reputation": "sesd's estimate is over the next sends; AWS's own figure is polled again",
+    "accounts": "what SES says of each account: polled again at start",
+    "queues": "each queue's account and region: from the config",
+    "region": "the default account's region, for a queue not configured: from the config",
+    "widest": "the window reaching furthest back: derived from the layout",
+    "horizon": "how far back that window reaches: derived from the layout",
+}
+
+
+class Ledger:
+    """The stores (see :data:`SAVED` and :data:`TRANSIENT`), and their snapshot."""
+
+    __slots__ = (
+        "accounts",
+        "by_domain",
+        "by_provider",
+        "canary",
+        "dedup",
+        "domains",
+        "horizon",
+        "pending",
+        "providers",
+        "queues",
+        "region",
+        "reputation",
+        "specs",
+        "tag_tables",
+        "tag_windows",
+        "tallies",
+        "widest",
+    )
+
+    def __init__(self, settings: CoreSettings) -> None:
+        # Breakdowns (delay types, SMTP codes, MTAs) are for alert text: kept only for
+        # the windows that rules read.
+        self.specs: list[WindowSpec] = window_specs(
+            settings.windows, settings.resolution, settings.max_buckets, settings.breakdowns
+        )
+        # The window reaching furthest back decides which events are late (derived).
+        self.widest = max(self.specs, key=lambda spec: spec.width * spec.slots)
+        self.horizon = self.widest.width * self.widest.slots
+        self.domains = LabelTable.for_domains(
+            track=list(settings.track),
+            groups={name: list(members) for name, members in settings.groups.items()},
+            max_tracked=settings.max_tracked,
+            idle_evict=settings.idle_evict,
+        )
+        self.tag_tables = {
+            tag: LabelTable(max_tracked=settings.tags_max_tracked, idle_evict=settings.idle_evict)
+            for tag in settings.tags
+        }
+        self.tag_windows: dict[tuple[str, str], DomainWindows] = {}
+        self.by_domain = Scope(DOMAIN, 0, self.specs)
+        #: Mailbox providers, and the answers they come from (None when not counted).
+        self.by_provider: Scope | None = None
+        self.providers: ProviderCache | None = None
+        if settings.providers:
+            self.by_provider = Scope(PROVIDER, 1, self.specs)
+            self.providers = ProviderCache(settings.providers_max_cache)
+        self.dedup = DuplicateFilter(horizon=self.horizon, max_entries=settings.dedup_max_entries)
+        self.pending = PendingDelays(settings.max_pending_delays, len(self.scopes))
+        self.tallies = Tallies()
+        #: sesd's estimate of AWS's bounce and complaint rates, per account and region.
+        self.reputation = Reputation(settings.reputation_window_sends)
+        self.accounts = Accounts()
+        self.canary = CanaryTracker(settings.canary_deadline, settings.canary_queue)
+        #: Each queue's (account, region); queues a reload removed stay (their
+        #: counters do).
+        self.queues: dict[str, tuple[str, str]] = {}
+        self.region = settings.region
+        self.reconfigure(settings)
+
+    @property
+    def scopes(self) -> list[Scope]:
+        """Every scope kept, domains first: a recipient counts in each."""
+        return [self.by_domain] if self.by_provider is None else [self.by_domain, self.by_provider]
+
+    @property
+    def windows(self) -> dict[str, DomainWindows]:
+        """The windows of each domain label."""
+        return self.by_domain.windows
+
+    def where(self, queue: str) -> tuple[str, str]:
+        """A queue's (account, region); the default account's for one not configured
+        (replay's)."""
+        found = self.queues.get(queue)
+        return ("default", self.region) if found is None else found
+
+    def reconfigure(self, settings: CoreSettings) -> None:
+        """Take what a reload may change: tracked domains and groups (events from now
+        on), the windows whose breakdowns rules read, the canary's deadline and queue,
+        where the queues are."""
+        self.domains.set_fixed(
+            domain_labels(
+                list(settings.track),
+                {name: list(members) for name, members in settings.groups.items()},
+            )
+        )
+        # In place: every domain's windows hold this same list.
+        for i, spec in enumerate(self.specs):
+            self.specs[i] = spec.kept(spec.name in settings.breakdowns)
+        self.canary.deadline = settings.canary_deadline
+        self.canary.queue = settings.canary_queue
+        self.queues.update(settings.queues)
+
+    # --- the state file ---------------------------------------------------------
+
+    def layout(self) -> list[list[Any]]:
+        """The windows' layout: a file written for another one cannot fill these."""
+        return [[spec.name, spec.width, spec.slots] for spec in self.specs]
+
+    def _all_windows(self) -> Iterator[DomainWindows]:
+        for scope in self.scopes:
+            yield from scope.windows.values()
+        yield from self.tag_windows.values()
+
+    def snapshot(self, now: float) -> dict[str, Any]:
+        """The saved stores as plain data (the state file's body)."""
+        for windows in self._all_windows():
+            windows.flush(now)
+        return {
+            "layout": self.layout(),
+            "domains": self.domains.snapshot(),
+            "windows": {label: w.snapshot() for label, w in self.by_domain.windows.items()},
+            # Windows of the other scopes (providers), by axis.
+            "scopes": {
+                scope.axis: {label: w.snapshot() for label, w in scope.windows.items()}
+                for scope in self.scopes[1:]
+            },
+            "providers": [] if self.providers is None else self.providers.snapshot(now),
+            "tags": {tag: table.snapshot() for tag, table in self.tag_tables.items()},
+            "tag_windows": [
+                [tag, value, w.snapshot()] for (tag, value), w in self.tag_windows.items()
+            ],
+            "pending": self.pending.snapshot(),
+            "dedup": self.dedup.snapshot(),
+            "canaries": self.canary.snapshot(),
+        }
+
+    def restore(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Load what :meth:`snapshot` returned into this fresh ledger; returns what was
+        restored. Windows written for another layout are dropped, the rest kept."""
+        self.dedup.restore(data["dedup"])
+        self.pending.restore(data["pending"])
+        same_layout = data["layout"] == self.layout()
+        if same_layout:
+            self._restore_windows(data)
+        if self.providers is not None:
+            self.providers.restore(data.get("providers", []))
+        self.canary.restore(data.get("canaries", []))
+        return {
+            "windows": len(self.windows) if same_layout else "dropped: window layout changed",
+            "pending_delays": len(self.pending),
+            "providers_cached": 0 if self.providers is None else len(self.providers.cache),
+            "canaries": len(self.canary.canaries),
+        }
+
+    def _restore_windows(self, data: dict[str, Any]) -> None:
+        self.domains.restore(data["domains"])
+        saved = {DOMAIN: data["windows"], **data.get("scopes", {})}  # no scopes before providers
+        for scope in self.scopes:
+            for label, windows in saved.get(scope.axis, {}).items():
+                scope.windows[label] = self._windows(windows)
+        for tag, last_seen in data["tags"].items():
+            if tag in self.tag_tables:
+                self.tag_tables[tag].restore(last_seen)
+        for tag, value, windows in data["tag_windows"]:
+            if tag in self.tag_tables:
+                self.tag_windows[(tag, value)] = self._windows(windows)
+
+    def _windows(self, saved: Any) -> DomainWindows:
+        restored = DomainWindows(self.specs)
+        restored.restore(saved)
+        return restored

@@ -1,0 +1,199 @@
+"""Recipients delayed now: a DeliveryDelay seen, no Delivery or Bounce yet.
+
+A recipient is pending from its first DeliveryDelay until a Delivery or Bounce
+for the same SES message and address with a later (or equal) event time, or
+until the delay's ``expirationTime``, when SES gives up. SQS does not keep
+order: a Delivery processed before the recipient's DeliveryDelay still
+resolves it, because recent resolutions are remembered (two generations,
+bounded like the pending table).
+
+Counting is a pure function of time: :meth:`PendingDelays.count` counts the
+entries whose expiry is after ``now``, so reading at a clock that jumped
+ahead and came back loses nothing. Entries are removed for good only by
+:meth:`PendingDelays.expire`, which the caller runs well behind the clock.
+
+Keys are hashes of (message id, address), so no address is held. Memory is
+bounded by ``max_entries``; delays beyond it are counted in :attr:`overflow`.
+Each entry carries one label per scope (its domain's, its provider's: see
+sesd.scopes), and is counted under each.
+"""
+
+from __future__ import annotations
+
+import bisect
+import heapq
+from typing import Any, Final
+
+from sesd.core.dedup import stable_key
+
+__all__ = ["DEFAULT_EXPIRY", "Labels", "PendingDelays", "pending_key"]
+
+#: One label per scope: the domain's, then (with providers) the provider's.
+Labels = tuple[str, ...]
+#: A label a state file did not have (sesd.providers.table.UNKNOWN).
+UNKNOWN: Final = "unknown"
+
+#: When a delay carries no expirationTime: SES retries for at most about 14 h.
+DEFAULT_EXPIRY: Final = 16 * 3600.0
+
+
+def pending_key(message_id: str, address: str) -> int:
+    """The identity of one recipient of one message (stable across restarts)."""
+    return stable_key(message_id, address.strip().lower())
+
+
+class PendingDelays:
+    """Delayed recipients per label, with expiry in event time."""
+
+    __slots__ = (
+        "_entries",
+        "_expiries",
+        "_heap",
+        "_resolved",
+        "_resolved_before",
+        "max_entries",
+        "overflow",
+        "scopes",
+    )
+
+    def __init__(self, max_entries: int, scopes: int = 1) -> None:
+        self.max_entries = max_entries
+        self.scopes = scopes
+        # key -> (a label per scope, since, expires)
+        self._entries: dict[int, tuple[Labels, float, float]] = {}
+        # (scope, label) -> its entries' expiries, sorted
+        self._expiries: dict[tuple[int, str], list[float]] = {}
+        self._heap: list[tuple[float, int]] = []  # (expires, key), for expire()
+        # Recent resolutions (key -> event time of the Delivery or Bounce), in two
+        # generations of up to max_entries / 2 keys each.
+        self._resolved: dict[int, float] = {}
+        self._resolved_before: dict[int, float] = {}
+        self.overflow = 0
+
+    def delayed(
+        self, key: int, labels: Labels, t: float, expires: float | None
+    ) -> tuple[Labels, float] | None:
+        """A DeliveryDelay for a recipient (``labels``: one per scope) at event time
+        ``t``. Returns (labels, seconds delayed) when a Delivery or Bounce at or after
+        ``t`` was already seen (the delay is over: nothing is pending), else None."""
+        ended = self._resolved.get(key)
+        if ended is None:
+            ended = self._resolved_before.get(key)
+        if ended is not None and ended >= t:
+            return labels, ended - t
+        expires = expires if expires is not None else t + DEFAULT_EXPIRY
+        found = self._entries.get(key)
+        if found is not None:
+            # Another delay for the same recipient: the first time, the latest expiry.
+            labels, since, was = found
+            if expires > was:
+                self._unlist(labels, was)
+                self._list(labels, expires)
+            self._entries[key] = (labels, min(since, t), max(was, expires))
+        elif len(self._entries) >= self.max_entries:
+            self.overflow += 1
+            return None
+        else:
+            self._entries[key] = (labels, t, expires)
+            self._list(labels, expires)
+        heapq.heappush(self._heap, (expires, key))
+        if len(self._heap) > 2 * len(self._entries) + 1024:
+            self._heap = [(e[2], k) for k, e in self._entries.items()]
+            heapq.heapify(self._heap)
+        return None
+
+    def resolved(self, key: int, t: float) -> tuple[Labels, float] | None:
+        """A Delivery or Bounce for a recipient at event time ``t``: returns (labels,
+        seconds delayed) if it was pending since no later than ``t``."""
+        self._remember(key, t)
+        found = self._entries.get(key)
+        if found is None or found[1] > t:
+            return None
+        labels, since, expires = found
+        del self._entries[key]
+        self._unlist(labels, expires)
+        return labels, t - since
+
+    def _remember(self, key: int, t: float) -> None:
+        resolved = self._resolved
+        known = resolved.get(key)
+        if known is None or known < t:
+            resolved[key] = t
+        if len(resolved) >= max(1, self.max_entries // 2):
+            self._resolved_before = resolved
+            self._resolved = {}
+
+    def count(self, label: str, now: float, scope: int = 0) -> int:
+        """Recipients of ``label`` (in scope ``scope``) delayed at ``now`` (whose delay
+        has not expired)."""
+        expiries = self._expiries.get((scope, label))
+        if not expiries:
+            return 0
+        return len(expiries) - bisect.bisect_right(expiries, now)
+
+    def counts(self, now: float, scope: int = 0) -> dict[str, int]:
+        """Pending recipients per label of scope ``scope`` at ``now``."""
+        return {
+            label: self.count(label, now, scope)
+            for index, label in self._expiries
+            if index == scope
+        }
+
+    def expire(self, before: float) -> int:
+        """Forget for good the delays that expired at or before ``before`` (run it well
+        behind the clock: a clock that stepped ahead then back loses nothing)."""
+        expired = 0
+        heap = self._heap
+        while heap and heap[0][0] <= before:
+            _, key = heapq.heappop(heap)
+            found = self._entries.get(key)
+            if found is not None and found[2] <= before:
+                del self._entries[key]
+                self._unlist(found[0], found[2])
+                expired += 1
+        return expired
+
+    def drop_label(self, label: str, scope: int = 0) -> None:
+        """Forget every pending recipient of an evicted label (of scope ``scope``)."""
+        if (scope, label) not in self._expiries:
+            return
+        for key in [k for k, e in self._entries.items() if e[0][scope] == label]:
+            labels, _, expires = self._entries.pop(key)
+            self._unlist(labels, expires)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def _list(self, labels: Labels, expires: float) -> None:
+        for scope, label in enumerate(labels):
+            bisect.insort(self._expiries.setdefault((scope, label), []), expires)
+
+    def _unlist(self, labels: Labels, expires: float) -> None:
+        for scope, label in enumerate(labels):
+            expiries = self._expiries[(scope, label)]
+            del expiries[bisect.bisect_left(expiries, expires)]
+            if not expiries:
+                del self._expiries[(scope, label)]
+
+    def snapshot(self) -> dict[str, object]:
+        """Plain data for the state file: (key, labels, since, expires) per recipient,
+        and the recent resolutions (key, time)."""
+        resolved = {**self._resolved_before, **self._resolved}
+        return {
+            "pending": [(key, list(e[0]), e[1], e[2]) for key, e in self._entries.items()],
+            "resolved": list(resolved.items()),
+        }
+
+    def restore(self, data: dict[str, Any]) -> None:
+        """Load what :meth:`snapshot` returned. A file written with fewer scopes (one
+        label, a string, before providers) counts the missing ones as ``unknown``."""
+        for key, found, since, expires in data["pending"]:
+            if int(key) not in self._entries and len(self._entries) < self.max_entries:
+                labels = [str(found)] if isinstance(found, str) else [str(f) for f in found]
+                labels = (labels + [UNKNOWN] * self.scopes)[: self.scopes]
+                self._entries[int(key)] = (tuple(labels), float(since), float(expires))
+                self._list(tuple(labels), float(expires))
+        for key, t in data["resolved"]:
+            self._remember(int(key), float(t))
+        self._heap = [(e[2], k) for k, e in self._entries.items()]
+        heapq.heapify(self._heap)

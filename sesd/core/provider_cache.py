@@ -1,0 +1,117 @@
+"""The providers known so far: answers from DNS kept for their TTL, consumer domains
+known by name, and the domains waiting for a lookup.
+
+Pure: the pipeline asks :meth:`ProviderCache.provider` for every recipient and
+gets an answer at once; a domain with no answer yet is ``unknown`` and is
+noted in :attr:`ProviderCache.wanted`, data that the DNS task
+(:mod:`sesd.providers.resolver`) takes its work from. Nothing here wakes
+anything: the runtime looks at ``wanted`` after each batch.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from sesd.core.providers import UNKNOWN, consumer_provider
+
+__all__ = ["LOOKUP_OUTCOMES", "ProviderCache"]
+
+#: How a lookup ended (``sesd_dns_lookups_total{outcome}``).
+LOOKUP_OUTCOMES: Final = ("resolved", "nxdomain", "null_mx", "no_mx", "failed", "timeout")
+#: Consumer domains remembered by name (gmail.com, hotmail.fr...).
+_MAX_CONSUMERS: Final = 10_000
+
+
+class ProviderCache:
+    """Domain -> (provider, until when the answer holds), bounded, oldest answer out
+    first; the lookups wanted and under way; how lookups ended."""
+
+    __slots__ = (
+        "_consumers",
+        "_max_queue",
+        "cache",
+        "latest",
+        "looking",
+        "max_cache",
+        "outcomes",
+        "wanted",
+    )
+
+    def __init__(self, max_cache: int, max_queue: int = 10_000) -> None:
+        self.max_cache = max_cache
+        self._max_queue = max_queue
+        #: domain -> (provider, until when the answer holds)
+        self.cache: dict[str, tuple[str, float]] = {}
+        self._consumers: dict[str, str] = {}
+        #: Domains waiting for a lookup, in order.
+        self.wanted: dict[str, None] = {}
+        #: Domains being looked up.
+        self.looking: set[str] = set()
+        self.outcomes = dict.fromkeys(LOOKUP_OUTCOMES, 0)
+        #: The ``now`` of the latest question (answers hold from then when the DNS
+        #: task has no clock of its own: event time in a replay).
+        self.latest = 0.0
+
+    def provider(self, domain: str, now: float) -> str:
+        """The provider of ``domain`` at ``now``; ``unknown`` (and the domain wanted for
+        a lookup) when no answer holds."""
+        self.latest = now
+        cached = self.cache.get(domain)
+        if cached is not None and cached[1] > now:
+            return cached[0]
+        found = self._consumers.get(domain)
+        if found is not None:
+            return found
+        found = consumer_provider(domain)
+        if found is not None:
+            if len(self._consumers) < _MAX_CONSUMERS:
+                self._consumers[domain] = found
+            return found
+        if (
+            domain not in self.wanted
+            and domain not in self.looking
+            and len(self.wanted) < self._max_queue
+        ):
+            self.wanted[domain] = None
+        return cached[0] if cached is not None else UNKNOWN
+
+    def take(self) -> str | None:
+        """The next domain to look up (now under way), or None."""
+        if not self.wanted:
+            return None
+        domain = next(iter(self.wanted))
+        del self.wanted[domain]
+        self.looking.add(domain)
+        return domain
+
+    def answered(self, domain: str, provider: str, until: float, outcome: str) -> None:
+        """A lookup ended: its answer holds until ``until``."""
+        self.looking.discard(domain)
+        self.outcomes[outcome] += 1
+        self.remember(domain, provider, until)
+
+    def abandoned(self, domain: str) -> None:
+        """A lookup ended with no answer (cancelled): it may be wanted again."""
+        self.looking.discard(domain)
+
+    def remember(self, domain: str, provider: str, until: float) -> None:
+        """Keep an answer (the oldest one goes when the cache is full)."""
+        cache = self.cache
+        cache.pop(domain, None)
+        while len(cache) >= self.max_cache:
+            del cache[next(iter(cache))]
+        cache[domain] = (provider, until)
+
+    @property
+    def full(self) -> bool:
+        """Whether no more domains may wait for a lookup now."""
+        return len(self.wanted) >= self._max_queue
+
+    def snapshot(self, now: float) -> list[list[object]]:
+        """The answers still holding, for the state file."""
+        return [[d, p, until] for d, (p, until) in self.cache.items() if until > now]
+
+    def restore(self, data: list[list[object]]) -> None:
+        """Load what :meth:`snapshot` returned."""
+        for domain, provider, until in data:
+            self.remember(str(domain), str(provider), float(until))  # type: ignore[arg-type]

@@ -1,0 +1,44 @@
+"""What the core takes from the config: plain values, so that the core knows nothing
+of the config file. ``sesd.config.core_settings`` makes them from a ``Config``, which
+owns every default."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["CoreSettings"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CoreSettings:
+    """The windows' layout, the bounds of every store, and where each queue is."""
+
+    #: (label, seconds) of each window, e.g. ("5m", 300.0).
+    windows: tuple[tuple[str, float], ...]
+    resolution: float
+    max_buckets: int
+    #: Windows whose breakdowns (delay types, codes, MTAs) are kept: those rules read.
+    breakdowns: frozenset[str]
+    #: Domains always tracked, and groups (label -> domains and globs).
+    track: tuple[str, ...]
+    groups: dict[str, tuple[str, ...]]
+    max_tracked: int
+    idle_evict: float
+    #: Message tags counted as dimensions, and their label cap.
+    tags: tuple[str, ...]
+    tags_max_tracked: int
+    #: Mailbox providers: counted or not, the user's MX suffixes, the answers kept.
+    providers: bool
+    mx: dict[str, tuple[str, ...]]
+    providers_max_cache: int
+    dedup_max_entries: int
+    max_pending_delays: int
+    reputation_window_sends: int
+    #: The canary's deadline (0 without a canary) and the queue its events come from.
+    canary_deadline: float
+    canary_queue: str
+    #: Full recipient addresses allowed in invalid results (debugging only).
+    log_recipients: bool
+    #: The default account's region, and each configured queue's (account, region).
+    region: str
+    queues: dict[str, tuple[str, str]]

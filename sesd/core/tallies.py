@@ -1,0 +1,146 @@
+"""Plain counters the pipeline keeps and the metrics collector exports.
+
+Counting into dicts and lists costs a fraction of a Prometheus client call
+and needs no lock: the event loop is the only writer and scrapes read on the
+same loop. Per-label counters sit in one dict per label so an evicted domain's
+series go with one ``pop``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Final, TypeVar
+
+from sesd.core.events import EVENT_TYPES
+
+__all__ = ["BOUNCE_SUBTYPES", "BOUNCE_TYPES", "DELAY_TYPES", "FixedHistogram", "Outcome", "Tallies"]
+
+#: Values SES documents; anything else is counted as ``other`` to keep labels bounded.
+DELAY_TYPES: Final = frozenset(
+    {
+        "InternalFailure",
+        "General",
+        "MailboxFull",
+        "SpamDetected",
+        "RecipientServerError",
+        "IPFailure",
+        "TransientCommunicationFailure",
+        "BYOIPHostNameLookupUnavailable",
+        "Undetermined",
+        "SendingDeferral",
+    }
+)
+BOUNCE_TYPES: Final = frozenset({"Undetermined", "Permanent", "Transient"})
+BOUNCE_SUBTYPES: Final = frozenset(
+    {
+        "Undetermined",
+        "General",
+        "NoEmail",
+        "Suppressed",
+        "OnAccountSuppressionList",
+        "MailboxFull",
+        "MessageTooLarge",
+        "ContentRejected",
+        "AttachmentRejected",
+    }
+)
+
+
+class FixedHistogram:
+    """A Prometheus-style histogram: cumulative counts are computed at export."""
+
+    __slots__ = ("bounds", "counts", "sum")
+
+    def __init__(self, bounds: tuple[float, ...]) -> None:
+        self.bounds = bounds
+        self.counts = [0] * (len(bounds) + 1)  # the last one is +Inf
+        self.sum = 0.0
+
+    def observe(self, value: float) -> None:
+        """Record one value (in the first bucket whose bound is not below it)."""
+        i = 0
+        for bound in self.bounds:  # a dozen bounds: a scan beats a call to bisect
+            if value <= bound:
+                break
+            i += 1
+        self.counts[i] += 1
+        self.sum += value
+
+    def cumulative(self) -> list[tuple[str, int]]:
+        """``(le, count)`` pairs as the exposition format wants them."""
+        out, running = [], 0
+        for bound, n in zip((*self.bounds, float("inf")), self.counts, strict=True):
+            running += n
+            out.append(("+Inf" if bound == float("inf") else repr(float(bound)), running))
+        return out
+
+
+_K = TypeVar("_K")
+_N_TYPES: Final = len(EVENT_TYPES)
+
+
+def _per_type(table: dict[_K, list[int]], key: _K) -> list[int]:
+    """``table[key]``, a counter per event type, created on first use."""
+    counts = table.get(key)
+    if counts is None:
+        counts = table[key] = [0] * _N_TYPES
+    return counts
+
+
+class Outcome(StrEnum):
+    """What became of an SQS message (``sesd_messages_total{outcome}``)."""
+
+    PROCESSED = "processed"
+    SKIPPED = "skipped"
+    INVALID = "invalid"
+    DUPLICATE = "duplicate"
+
+
+@dataclass(slots=True)
+class Tallies:
+    """Every counter behind the ``_total`` metrics and global histograms."""
+
+    events: dict[str, list[int]] = field(default_factory=dict)  # queue -> per type
+    #: (queue, outcome) for outcomes other than ``processed``: a processed message is
+    #: one event, so its count is the queue's events (see :attr:`messages`).
+    outcomes: dict[tuple[str, str], int] = field(default_factory=dict)
+    invalid: dict[tuple[str, str], int] = field(default_factory=dict)  # (queue, reason)
+    #: Delayed and soft-bounced recipients by cause (replay's summary). Counters per
+    #: domain and per provider are kept by their scope (sesd.scopes).
+    causes: dict[str, int] = field(default_factory=dict)
+    tag_recipients: dict[tuple[str, str], list[int]] = field(default_factory=dict)
+    late_events: int = 0
+    invalid_recipients: int = 0
+    processing: FixedHistogram = field(
+        default_factory=lambda: FixedHistogram(
+            (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900, 1800, 3600)
+        )
+    )
+    lag: FixedHistogram = field(
+        default_factory=lambda: FixedHistogram(
+            (0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
+        )
+    )
+
+    def queue_counts(self, queue: str) -> list[int]:
+        """The per-type event counter list of a queue."""
+        return _per_type(self.events, queue)
+
+    def tag_counts(self, tag: str, value: str) -> list[int]:
+        """The per-type recipient counter list of a tag value."""
+        return _per_type(self.tag_recipients, (tag, value))
+
+    def message(self, queue: str, outcome: str) -> None:
+        """Count one SQS message that was not processed (skipped, invalid, duplicate);
+        processed ones are counted by event type in :meth:`queue_counts`."""
+        key = (queue, outcome)
+        self.outcomes[key] = self.outcomes.get(key, 0) + 1
+
+    @property
+    def messages(self) -> dict[tuple[str, str], int]:
+        """SQS messages by (queue, outcome), ``processed`` included."""
+        out = dict(self.outcomes)
+        for queue, counts in self.events.items():
+            out[(queue, Outcome.PROCESSED)] = sum(counts)
+        return out

@@ -1,0 +1,31 @@
+"""Stage 4: sliding windows per tracked domain, kept in event time.
+
+Each window is a ring of fixed-width buckets (sesd.windows.ring) holding
+recipient counts per event type and the values recorded in each bucket
+(processing time, time to delivery, how long resolved delays lasted), from
+which quantiles are read over exactly the window's buckets. The bucket width
+is ``resolution`` (10 s by default), widened for long windows so no ring has
+more than ``max_buckets`` buckets: with the defaults the 5m window moves in
+10 s steps, 15m in 30 s and 1h in 2 min steps.
+
+Breakdowns for alert text (sesd.windows.breakdown) are kept per coarse bucket
+where problem events occurred.
+
+Reads are pure: reading a window at any time changes nothing a later read
+returns; only writes move a ring on. Pure code: time is always a parameter.
+"""
+
+from sesd.core.windows.breakdown import OVERFLOW, Breakdown
+from sesd.core.windows.domain import DomainWindows
+from sesd.core.windows.specs import NO_SUMMARY, Figures, Summary, WindowSpec, window_specs
+
+__all__ = [
+    "NO_SUMMARY",
+    "OVERFLOW",
+    "Breakdown",
+    "DomainWindows",
+    "Figures",
+    "Summary",
+    "WindowSpec",
+    "window_specs",
+]

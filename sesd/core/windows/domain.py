@@ -1,0 +1,306 @@
+"""All windows of one domain (or tag value): rings, staged values, breakdowns."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any, Final
+
+from sesd.core.causes import CAUSE_INDEX
+from sesd.core.events import EVENT_TYPE_INDEX, EVENT_TYPES
+from sesd.core.sketch import bucket_of, summarise
+from sesd.core.text import clean
+from sesd.core.windows.breakdown import (
+    CAUSE,
+    CONFIG_SET,
+    DELAY_TYPE,
+    DIAGNOSTIC,
+    DOMAIN,
+    MESSAGE_ID,
+    MTA,
+    SOURCE,
+    STATUS,
+    Breakdown,
+    Details,
+    Examples,
+)
+from sesd.core.windows.ring import NEVER, Ring, value_key
+from sesd.core.windows.specs import Figures, Summary, WindowSpec
+
+__all__ = ["DomainWindows"]
+
+_PROCESSING, _TO_DELIVERY, _DELAY_DURATION, _CAUSE = 0, 1, 2, 3
+#: The value kinds summarised as quantiles (the cause kind is counted, not summarised).
+_SUMMARISED = (_PROCESSING, _TO_DELIVERY, _DELAY_DURATION)
+_DELIVERY: Final = EVENT_TYPE_INDEX["delivery"]
+_T: Final = len(EVENT_TYPES)
+
+
+class DomainWindows:
+    """Every window of one domain.
+
+    Writes are staged for the current fine bucket (the largest width that divides
+    every ring's width): when an event opens a fine bucket, its bucket is placed in
+    every ring at once (moving each on, as a write does), and its counts and values
+    are then added to the stage alone (one list or dict increment, instead of one per
+    ring) until another fine bucket opens or :meth:`flush` writes them out. Reads add
+    the stage to the rings that accepted its bucket, so a flush changes nothing a read
+    returns. Every read is pure.
+    """
+
+    __slots__ = (
+        "_accepted",
+        "_details",
+        "_examples",
+        "_fine",
+        "_ratios",
+        "_rings",
+        "_specs",
+        "_stage",
+        "_staged",
+        "_staged_counts",
+    )
+
+    def __init__(self, specs: list[WindowSpec]) -> None:
+        self._specs = specs
+        self._rings = [Ring(spec.width, spec.slots) for spec in specs]
+        self._details: list[Details | None] = [None] * len(specs)
+        self._examples: Examples | None = None
+        fine = math.gcd(*(round(spec.width * 1000) for spec in specs))
+        self._fine = fine / 1000  # the fine bucket's width, in seconds
+        self._ratios = [round(spec.width * 1000) // fine for spec in specs]
+        self._stage = NEVER  # the fine bucket staged
+        self._accepted = 0  # bit i: ring i holds the stage's bucket
+        self._staged_counts: list[int] | None = None
+        self._staged: dict[int, int] | None = None  # values: value_key -> how many
+
+    # --- write side ------------------------------------------------------------
+
+    def count(self, t: float, now: float, type_index: int, n: int = 1) -> None:
+        """Count ``n`` recipients of a type at event time ``t`` (at most ``now``)."""
+        if int(t // self._fine) != self._stage:
+            self._open(t, now)
+        counts = self._staged_counts
+        if counts is None:
+            counts = self._staged_counts = [0] * _T
+        counts[type_index] += n
+
+    def _open(self, t: float, now: float) -> None:
+        """Write out the stage, and stage ``t``'s fine bucket: placed in every ring now."""
+        self.flush(now)
+        fine = int(t // self._fine)
+        self._stage = fine
+        accepted = 0
+        for index, ring in enumerate(self._rings):
+            head = ring.head
+            if not ring.place(fine // self._ratios[index], int(now // ring.width)):
+                continue
+            accepted |= 1 << index
+            details = self._details[index]
+            if details is not None and ring.head != head:
+                if ring.head < head:  # started again after the clock stepped back
+                    details.buckets.clear()
+                details.prune(ring.head - ring.slots + 1)
+        self._accepted = accepted
+
+    def delivered(self, t: float, now: float, processing: int, to_delivery: int) -> None:
+        """Count one delivered recipient, with the sketch buckets (:func:`bucket_of`) of
+        its processing time and time to delivery; ``processing`` is -1 when SES gave
+        none (then neither is recorded)."""
+        self.count(t, now, _DELIVERY)
+        if processing >= 0:
+            staged = self._staged
+            if staged is None:
+                staged = self._staged = {}
+            key = value_key(_PROCESSING, processing)
+            staged[key] = staged.get(key, 0) + 1
+            key = value_key(_TO_DELIVERY, to_delivery)
+            staged[key] = staged.get(key, 0) + 1
+
+    def observe_delay_duration(self, t: float, now: float, duration_ms: float) -> None:
+        """How long a delay lasted, once its recipient was delivered or bounced at ``t``
+        (the Delivery or Bounce itself is counted by :meth:`count`)."""
+        if int(t // self._fine) != self._stage:
+            self._open(t, now)
+        staged = self._staged
+        if staged is None:
+            staged = self._staged = {}
+        key = value_key(_DELAY_DURATION, bucket_of(duration_ms))
+        staged[key] = staged.get(key, 0) + 1
+
+    def flush(self, now: float) -> None:
+        """Write the stage to every ring that accepted its bucket (it still holds it:
+        only this object moves its rings, and only when a stage opens)."""
+        counts, values = self._staged_counts, self._staged
+        if counts is None and not values:
+            return
+        self._staged_counts = self._staged = None
+        for index, ring in enumerate(self._rings):
+            if not self._accepted >> index & 1:
+                continue
+            bucket = self._stage // self._ratios[index]
+            if counts is not None:
+                for type_index, n in enumerate(counts):
+                    if n:
+                        ring.add(bucket, type_index, n)
+            if values:
+                ring.add_values(bucket, values)
+
+    def note_problem(
+        self,
+        t: float,
+        now: float,
+        *,
+        message_id: str,
+        source: str,
+        config_set: str,
+        delay_type: str = "",
+        statuses: Sequence[str] = (),
+        diagnostics: Sequence[str] = (),
+        mta: str = "",
+        cause: str = "",
+        count_cause: bool = False,
+        domain: str = "",
+    ) -> None:
+        """Remember what a delay, bounce or complaint said, for alert text. Every text
+        comes from a stranger (sesd.text): addresses hidden, bounded, escaped. With
+        ``count_cause`` (a delayed recipient), its cause is also counted exactly, as a
+        fourth kind of value, for ``cause_ratio``. ``domain`` is the recipient's
+        domain, kept in a provider's breakdown (its top affected domains)."""
+        examples = self._examples
+        if examples is None:
+            examples = self._examples = Examples()
+        examples.add(MESSAGE_ID, t, clean(message_id))
+        if source:
+            examples.add(SOURCE, t, clean(source))
+        if config_set:
+            examples.add(CONFIG_SET, t, clean(config_set))
+        if int(t // self._fine) != self._stage:
+            self._open(t, now)
+        if count_cause and cause:
+            # Delayed recipients per cause, exactly (cause_ratio): a fourth kind of value.
+            staged = self._staged
+            if staged is None:
+                staged = self._staged = {}
+            key = value_key(_CAUSE, CAUSE_INDEX[cause])
+            staged[key] = staged.get(key, 0) + 1
+        for index, (ring, spec) in enumerate(zip(self._rings, self._specs, strict=True)):
+            if not spec.breakdown or not self._accepted >> index & 1:
+                continue
+            bucket = self._stage // self._ratios[index]
+            details = self._details[index]
+            if details is None:
+                details = self._details[index] = Details(ring.slots)
+            if delay_type:
+                details.add(bucket, DELAY_TYPE, clean(delay_type))
+            for status in statuses:
+                if status:
+                    details.add(bucket, STATUS, clean(status))
+            for diagnostic in diagnostics:
+                if diagnostic:
+                    details.add(bucket, DIAGNOSTIC, clean(diagnostic))
+            if mta:
+                details.add(bucket, MTA, clean(mta))
+            if cause:
+                details.add(bucket, CAUSE, cause)
+            if domain:
+                details.add(bucket, DOMAIN, clean(domain))
+
+    # --- read side: pure ---------------------------------------------------------
+
+    def _stage_in(self, index: int, now_bucket: int) -> bool:
+        """Whether the stage counts in window ``index`` read at ``now_bucket``."""
+        ring = self._rings[index]
+        return bool(self._accepted >> index & 1) and ring.holds(
+            self._stage // self._ratios[index], now_bucket
+        )
+
+    def counts(self, index: int, now: float) -> tuple[int, ...]:
+        """Recipients per event type in window ``index`` (in spec order) at ``now``."""
+        ring = self._rings[index]
+        now_bucket = int(now // ring.width)
+        counts = ring.counts(now_bucket)
+        staged = self._staged_counts
+        if staged is not None and self._stage_in(index, now_bucket):
+            counts = [a + b for a, b in zip(counts, staged, strict=True)]
+        return tuple(counts)
+
+    def summaries(self, index: int, now: float) -> list[Summary]:
+        """Processing time, time to delivery and delay duration in window ``index``."""
+        ring = self._rings[index]
+        now_bucket = int(now // ring.width)
+        values = ring.values(now_bucket)
+        staged = self._staged
+        if staged and self._stage_in(index, now_bucket):
+            for key, n in staged.items():
+                found = values[key >> 8]
+                found[key & 0xFF] = found.get(key & 0xFF, 0) + n
+        out = []
+        for kind in _SUMMARISED:
+            count, sum_ms, (p50, p95, p99) = summarise(values[kind])
+            out.append(Summary(count, sum_ms, p50, p95, p99))
+        return out
+
+    def causes(self, index: int, now: float) -> dict[int, int]:
+        """Delayed recipients per cause number in window ``index`` at ``now``."""
+        ring = self._rings[index]
+        now_bucket = int(now // ring.width)
+        found = ring.values(now_bucket)[_CAUSE]
+        staged = self._staged
+        if staged and self._stage_in(index, now_bucket):
+            for key, n in staged.items():
+                if key >> 8 == _CAUSE:
+                    found[key & 0xFF] = found.get(key & 0xFF, 0) + n
+        return found
+
+    def figures(self, index: int, now: float) -> Figures:
+        """Everything window ``index`` says at ``now``."""
+        processing, to_delivery, delay_duration = self.summaries(index, now)
+        return Figures(self.counts(index, now), processing, to_delivery, delay_duration)
+
+    def breakdown(self, index: int, now: float, top_n: int = 5) -> Breakdown:
+        """Top delay types, codes, MTAs and examples in window ``index`` at ``now``."""
+        ring, details = self._rings[index], self._details[index]
+        if details is None:
+            return Breakdown()
+        lo, hi = ring.span(int(now // ring.width))
+        if hi <= lo:
+            return Breakdown()
+        delay_types, statuses, diagnostics, mtas, causes, domains = details.top(lo, hi, top_n)
+        since = now - self._specs[index].seconds
+        examples = self._examples or Examples()
+        return Breakdown(
+            delay_types=delay_types,
+            statuses=statuses,
+            diagnostics=diagnostics,
+            mtas=mtas,
+            message_ids=examples.since(MESSAGE_ID, since, now),
+            sources=examples.since(SOURCE, since, now),
+            config_sets=examples.since(CONFIG_SET, since, now),
+            causes=causes,
+            domains=domains,
+        )
+
+    # --- state file ----------------------------------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        """Plain data for the state file (call :meth:`flush` first)."""
+        return {
+            "rings": [ring.snapshot() for ring in self._rings],
+            "details": [None if d is None else d.snapshot() for d in self._details],
+            "examples": None if self._examples is None else self._examples.snapshot(),
+        }
+
+    def restore(self, data: dict[str, Any]) -> None:
+        """Load what :meth:`snapshot` returned; ValueError if the layout differs."""
+        if len(data["rings"]) != len(self._rings) or len(data["details"]) != len(self._rings):
+            raise ValueError("window layout changed")
+        for ring, ring_data in zip(self._rings, data["rings"], strict=True):
+            ring.restore(ring_data)
+        for index, found in enumerate(data["details"]):
+            if found is not None:
+                details = self._details[index] = Details(self._rings[index].slots)
+                details.restore(found)
+        if data["examples"] is not None:
+            self._examples = Examples()
+            self._examples.restore(data["examples"])

@@ -1,0 +1,252 @@
+"""One window's ring of buckets: recipient counts per event type, and the values
+(processing times...) recorded in each bucket, in event time.
+
+Bucket ``b`` covers event times ``[b * width, (b + 1) * width)`` and lives in
+slot ``b % slots``. ``head`` is the newest bucket the ring holds; it holds the
+``slots`` buckets up to it. Only a write moves ``head`` (and drops what falls
+out behind it). A read at any time ``now`` is a pure function of what is held:
+it counts the held buckets inside the window ending at ``now``, so reading
+never changes a later read, and a clock that jumps ahead and back loses
+nothing.
+
+Values are kept as packed cells in one ``array('I')`` (a Python object per
+bucket would cost more than the counts it holds): a count, the bucket (modulo
+2**14), the kind of value and the value's sketch bucket (sesd.sketch). Cells of
+buckets that left the ring are not searched out when it moves (that cost more
+than all the rest of a write); reads skip them, and a compaction drops them
+before the bucket numbers could wrap.
+
+Pure code: no clock, no I/O.
+"""
+
+from __future__ import annotations
+
+from array import array
+from typing import Any, Final
+
+from sesd.core.events import EVENT_TYPES
+from sesd.core.sketch import MAX_BUCKET
+
+__all__ = ["KINDS", "NEVER", "Ring", "value_key"]
+
+_T: Final = len(EVENT_TYPES)
+#: What ``head`` is before any write.
+NEVER: Final = -(2**62)
+#: Kinds of value: processing time, time to delivery, how long a resolved delay lasted
+#: (each a sketch bucket), and a delayed recipient's cause (its index in CAUSES).
+KINDS: Final = 4
+
+# A cell: count (8 bits) | bucket modulo 2**14 (14 bits) | kind (2 bits) | sketch bucket (8).
+_BUCKET_SHIFT: Final = 10
+_BUCKET_MASK: Final = (1 << 14) - 1
+_COUNT_SHIFT: Final = 24
+_CELL_MAX: Final = (1 << 8) - 1
+_LOW_MASK: Final = (1 << _COUNT_SHIFT) - 1
+#: Buckets a ring may hold (so that stale cells are dropped before the numbers wrap).
+MAX_SLOTS: Final = 3600
+
+
+def value_key(kind: int, sketch_bucket: int) -> int:
+    """The key a value is staged and stored under."""
+    return kind << 8 | sketch_bucket
+
+
+def _append(cells: array[int], low: int, n: int) -> None:
+    """Record ``n`` values under ``low`` (bucket, kind, sketch bucket), in as many cells
+    as a cell's count needs."""
+    while n > _CELL_MAX:
+        cells.append(_CELL_MAX << _COUNT_SHIFT | low)
+        n -= _CELL_MAX
+    cells.append(n << _COUNT_SHIFT | low)
+
+
+class Ring:
+    """Counts and values per bucket for one window (see the module docstring)."""
+
+    __slots__ = ("cells", "columns", "compacted", "head", "purged", "slots", "totals", "width")
+
+    def __init__(self, width: float, slots: int) -> None:
+        if slots > MAX_SLOTS:
+            raise ValueError(f"at most {MAX_SLOTS} buckets a window")
+        self.width = width
+        self.slots = slots
+        self.head = NEVER
+        # One column per event type, made on first use: a domain sees a few of eleven.
+        self.columns: list[array[int] | None] = [None] * _T
+        self.totals = [0] * _T  # of the held buckets
+        self.cells: array[int] | None = None
+        self.compacted = 0  # cells after the last compaction
+        self.purged = NEVER  # head at the last compaction
+
+    # --- write side ------------------------------------------------------------
+
+    def place(self, bucket: int, now_bucket: int) -> bool:
+        """Make ``bucket`` writable, moving ``head`` on if it is newer; False when the
+        ring cannot keep it (it is older than every bucket held)."""
+        head, slots = self.head, self.slots
+        if bucket > head:
+            self._advance(bucket)
+            return True
+        if bucket > head - slots:
+            return True
+        if now_bucket <= head - slots and bucket > now_bucket - slots:
+            # Everything held is ahead of the clock (it stepped back by more than
+            # the window), and this bucket is inside the window now: start again here.
+            self._clear()
+            self.head = self.purged = bucket
+            return True
+        return False
+
+    def add(self, bucket: int, type_index: int, n: int) -> None:
+        """Count ``n`` recipients of a type in a bucket :meth:`place` accepted."""
+        self.column(type_index)[bucket % self.slots] += n
+        self.totals[type_index] += n
+
+    def column(self, type_index: int) -> array[int]:
+        """The counts of a type per slot, made on first use."""
+        column = self.columns[type_index]
+        if column is None:
+            column = self.columns[type_index] = array("I", bytes(4 * self.slots))
+        return column
+
+    def add_values(self, bucket: int, values: dict[int, int]) -> None:
+        """Record values (:func:`value_key` -> how many) in a bucket :meth:`place` accepted."""
+        cells = self.cells
+        if cells is None:
+            cells = self.cells = array("I")
+        where = (bucket & _BUCKET_MASK) << _BUCKET_SHIFT
+        for key, n in values.items():
+            _append(cells, where | key, n)
+        if len(cells) > 2 * self.compacted + 64:
+            self._compact()
+
+    def _advance(self, bucket: int) -> None:
+        """Move ``head`` to ``bucket``, dropping the buckets that leave the ring."""
+        slots, head = self.slots, self.head
+        if bucket - head >= slots:
+            self._clear()
+            self.head = self.purged = bucket
+            return
+        # The slots of buckets head+1..bucket: one run, or two where it wraps around.
+        start, steps = (head + 1) % slots, bucket - head
+        runs = [(start, min(start + steps, slots))]
+        if start + steps > slots:
+            runs.append((0, start + steps - slots))
+        totals = self.totals
+        for i, column in enumerate(self.columns):
+            if column is not None:
+                for first, last in runs:
+                    gone = sum(column[first:last])
+                    if gone:
+                        totals[i] -= gone
+                        column[first:last] = array("I", bytes(4 * (last - first)))
+        self.head = bucket
+        if self.cells and bucket - self.purged > _BUCKET_MASK - 2 * slots:
+            self._compact()  # before a stale cell's bucket number could wrap
+
+    def _clear(self) -> None:
+        self.columns = [None] * _T
+        self.totals = [0] * _T
+        self.cells = None
+        self.compacted = 0
+
+    def _compact(self) -> None:
+        """Merge cells of the same bucket and key (a bucket is written once per stage),
+        and drop those of buckets no longer held."""
+        merged: dict[int, int] = {}
+        head, slots = self.head, self.slots
+        for cell in self.cells or ():
+            # The cell's bucket (cells are never 2**14 buckets behind head): held?
+            if (head - (cell >> _BUCKET_SHIFT)) & _BUCKET_MASK < slots:
+                low = cell & _LOW_MASK
+                merged[low] = merged.get(low, 0) + (cell >> _COUNT_SHIFT)
+        cells = array("I")
+        for low, n in merged.items():
+            _append(cells, low, n)
+        self.cells = cells
+        self.compacted = len(cells)
+        self.purged = self.head
+
+    # --- read side: pure ---------------------------------------------------------
+
+    def span(self, now_bucket: int) -> tuple[int, int]:
+        """The held buckets inside the window ending at ``now_bucket``: ``(lo, hi]``."""
+        return max(now_bucket, self.head) - self.slots, min(now_bucket, self.head)
+
+    def holds(self, bucket: int, now_bucket: int) -> bool:
+        """Whether ``bucket`` is held and inside the window ending at ``now_bucket``."""
+        lo, hi = self.span(now_bucket)
+        return lo < bucket <= hi
+
+    def counts(self, now_bucket: int) -> list[int]:
+        """Recipients per event type in the window ending at ``now_bucket``."""
+        head, slots = self.head, self.slots
+        if now_bucket >= head:
+            behind = now_bucket - head
+            if behind >= slots:
+                return [0] * _T
+            out = list(self.totals)
+            # The oldest ``behind`` held buckets are outside the window.
+            leaving = range(head - slots + 1, head - slots + 1 + behind)
+        else:
+            # The clock is behind the newest bucket: count what is at or before it.
+            out = [0] * _T
+            lo = head - slots
+            if now_bucket <= lo:
+                return out
+            leaving = range(lo + 1, now_bucket + 1)
+        sign = -1 if now_bucket >= head else 1
+        for i, column in enumerate(self.columns):
+            if column is not None:
+                for b in leaving:
+                    out[i] += sign * column[b % slots]
+        return out
+
+    def values(self, now_bucket: int) -> list[dict[int, int]]:
+        """Per kind, sketch bucket -> how many values, in the window ending at ``now_bucket``."""
+        out: list[dict[int, int]] = [{} for _ in range(KINDS)]
+        cells = self.cells
+        if not cells:
+            return out
+        lo, hi = self.span(now_bucket)
+        if hi <= lo:
+            return out
+        head = self.head
+        for cell in cells:
+            bucket = head - ((head - (cell >> _BUCKET_SHIFT)) & _BUCKET_MASK)
+            if not lo < bucket <= hi:
+                continue
+            found = out[(cell >> 8) & 3]
+            index = cell & 0xFF
+            found[index] = found.get(index, 0) + (cell >> _COUNT_SHIFT)
+        return out
+
+    # --- state file ----------------------------------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        """Plain data for the state file."""
+        return {
+            "head": self.head,
+            "columns": {i: c.tobytes() for i, c in enumerate(self.columns) if c is not None},
+            "cells": b"" if self.cells is None else self.cells.tobytes(),
+        }
+
+    def restore(self, data: dict[str, Any]) -> None:
+        """Load what :meth:`snapshot` returned (for the same layout)."""
+        columns: list[array[int] | None] = [None] * _T
+        totals = [0] * _T
+        for i, raw in data["columns"].items():
+            column = array("I")
+            column.frombytes(raw)
+            if len(column) != self.slots:
+                raise ValueError("window layout changed")
+            columns[int(i)] = column
+            totals[int(i)] = sum(column)
+        cells = array("I")
+        cells.frombytes(data["cells"])
+        if any(c & 0xFF > MAX_BUCKET for c in cells):
+            raise ValueError("a value of no known size")
+        self.head, self.columns, self.totals = int(data["head"]), columns, totals
+        self.cells = cells or None
+        self.compacted = len(cells)
+        self._compact()

@@ -1,0 +1,1 @@
+"""What every part that does I/O shares: structured logs, atomic files, retry backoff."""

@@ -1,0 +1,381 @@
+"""The core's tallies and windows as metric families, built from the ledger at scrape
+time.
+
+The names and labels are a contract (the dashboard and the fleet rules use
+them; README lists them). Per-event counters are plain tallies in the ledger;
+:class:`PipelineCollector` turns them, and the windows, into families when
+Prometheus scrapes: a pure read, at the time the scrape passes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+    SummaryMetricFamily,
+)
+from prometheus_client.registry import Collector
+
+from sesd.core.events import EVENT_TYPES
+from sesd.core.ledger import Ledger
+from sesd.core.provider_cache import ProviderCache
+from sesd.core.scopes import DOMAIN, Scope
+from sesd.core.sketch import QUANTILES
+from sesd.core.tallies import FixedHistogram, Outcome
+from sesd.core.windows import DomainWindows, Summary
+from sesd.metrics.families import Family, described
+
+__all__ = ["PipelineCollector", "histogram_family"]
+
+_QUANTILE_LABELS = tuple(str(q) for q in QUANTILES)
+#: Domains per chunk of window families (see PipelineCollector._windows).
+_CHUNK = 25
+_RATIOS = (
+    ("delay", "delayed / (delivered + delayed)"),
+    ("bounce", "bounced / (delivered + bounced)"),
+    ("complaint", "complained / (delivered + bounced)"),
+    ("delivery", "delivered / sent (where Send events are published)"),
+)
+
+
+class PipelineCollector(Collector):
+    """Exports the ledger's tallies and windows; takes the time once per scrape."""
+
+    def __init__(self, ledger: Ledger, queues: Iterable[str], now: Callable[[], float]):
+        self._ledger = ledger
+        #: The configured queues: their series exist from the start, at 0.
+        self.queues = list(queues)
+        self._now = now
+
+    def describe(self) -> Iterator[Metric]:
+        """Every family :meth:`collect` yields, without samples."""
+        ledger = self._ledger
+        names = ["sesd_events", "sesd_messages", "sesd_invalid_messages"]
+        kinds: list[Family] = [(name, "counter") for name in names]
+        for scope in ledger.scopes:
+            name = _namer(scope)
+            kinds += [
+                (name(n), "counter") for n in ("recipient_events", "delivery_delays", "bounces")
+            ]
+            kinds += [(name("window_recipient_events"), "gauge")]
+            kinds += [(name(f"window_{ratio}_ratio"), "gauge") for ratio, _ in _RATIOS]
+            kinds += [
+                (name(n), "summary")
+                for n in ("window_processing_seconds", "window_delivery_seconds",
+                          "window_delay_duration_seconds")
+            ]  # fmt: skip
+            kinds += [(name("delayed_recipients_pending"), "gauge")]
+        kinds += [
+            ("sesd_late_events", "counter"),
+            ("sesd_invalid_recipients", "counter"),
+            ("sesd_pending_delays_overflow", "counter"),
+            ("sesd_delivery_processing_seconds", "histogram"),
+            ("sesd_event_lag_seconds", "histogram"),
+            ("sesd_tracked_domains", "gauge"),
+            ("sesd_duplicate_filter_entries", "gauge"),
+        ]
+        if ledger.tag_tables:
+            kinds += [
+                ("sesd_tag_recipient_events", "counter"),
+                ("sesd_window_tag_recipient_events", "gauge"),
+                ("sesd_window_tag_delay_ratio", "gauge"),
+            ]
+        if ledger.providers is not None:
+            kinds += [
+                ("sesd_dns_lookups", "counter"),
+                ("sesd_dns_lookups_queued", "gauge"),
+                ("sesd_dns_cache_entries", "gauge"),
+            ]
+        return described(kinds)
+
+    def collect(self) -> Iterator[Metric]:
+        """Build every pipeline metric family from current state."""
+        ledger, tallies = self._ledger, self._ledger.tallies
+        now = self._now()
+        where = ledger.where
+
+        events = CounterMetricFamily(
+            "sesd_events",
+            "SES events processed, by queue (its account and region) and event type.",
+            labels=["queue", "account", "region", "event_type"],
+        )
+        for queue in sorted(set(self.queues) | set(tallies.events)):
+            counts = tallies.events.get(queue) or [0] * len(EVENT_TYPES)
+            for name, n in zip(EVENT_TYPES, counts, strict=True):
+                events.add_metric([queue, *where(queue), name], n)
+        yield events
+
+        messages = CounterMetricFamily(
+            "sesd_messages",
+            "SQS messages handled, by queue (its account and region) and outcome.",
+            labels=["queue", "account", "region", "outcome"],
+        )
+        counted = tallies.messages
+        for queue in sorted(set(self.queues) | {q for q, _ in counted}):
+            for outcome in Outcome:
+                n = counted.get((queue, outcome), 0)
+                messages.add_metric([queue, *where(queue), outcome.value], n)
+        yield messages
+
+        invalid = CounterMetricFamily(
+            "sesd_invalid_messages",
+            "Invalid SQS messages, by queue (its account and region) and reason.",
+            labels=["queue", "account", "region", "reason"],
+        )
+        for (queue, reason), n in sorted(tallies.invalid.items()):
+            invalid.add_metric([queue, *where(queue), reason], n)
+        yield invalid
+
+        for scope in ledger.scopes:
+            yield from self._counters(scope)
+        yield from self._totals()
+        for scope in ledger.scopes:
+            yield from self._windows(scope, now)
+            yield self._pending(scope, now)
+        yield GaugeMetricFamily(
+            "sesd_tracked_domains",
+            "Domains tracked under their own label.",
+            value=len(ledger.domains),
+        )
+        yield GaugeMetricFamily(
+            "sesd_duplicate_filter_entries",
+            "Event keys remembered for duplicate suppression.",
+            value=len(ledger.dedup),
+        )
+        yield from self._tags(now)
+        if ledger.providers is not None:
+            yield from _dns(ledger.providers)
+
+    def _totals(self) -> Iterator[Metric]:
+        ledger, tallies = self._ledger, self._ledger.tallies
+        yield CounterMetricFamily(
+            "sesd_late_events",
+            "Events older than the largest window: counted in totals, not in windows.",
+            value=tallies.late_events,
+        )
+        yield CounterMetricFamily(
+            "sesd_invalid_recipients",
+            "Recipient addresses without a usable domain in otherwise valid events.",
+            value=tallies.invalid_recipients,
+        )
+        yield CounterMetricFamily(
+            "sesd_pending_delays_overflow",
+            "Delayed recipients not tracked as pending because the table was full.",
+            value=ledger.pending.overflow,
+        )
+        yield histogram_family(
+            "sesd_delivery_processing_seconds",
+            "SES processingTimeMillis of Delivery events, in seconds.",
+            tallies.processing,
+        )
+        yield histogram_family(
+            "sesd_event_lag_seconds",
+            "Receive time minus event time.",
+            tallies.lag,
+        )
+
+    def _counters(self, scope: Scope) -> Iterator[Metric]:
+        """A scope's recipient, delay and bounce counters, in chunks of labels."""
+        axis, name = scope.axis, _namer(scope)
+        recipient_items = list(scope.recipients.items())
+        for start in range(0, max(len(recipient_items), 1), _CHUNK):
+            recipients = CounterMetricFamily(
+                name("recipient_events"),
+                f"Recipients per event, by {axis} and event type.",
+                labels=[axis, "event_type"],
+            )
+            for label, counts in recipient_items[start : start + _CHUNK]:
+                for event_type, n in zip(EVENT_TYPES, counts, strict=True):
+                    recipients.add_metric([label, event_type], n)
+            yield recipients
+
+        yield _by_kind(
+            name("delivery_delays"),
+            f"Delayed recipients, by {axis}, SES delay type and cause (sesd cause).",
+            [axis, "delay_type", "cause"],
+            scope.delays,
+        )
+        yield _by_kind(
+            name("bounces"),
+            f"Bounced recipients, by {axis}, bounce type and subtype.",
+            [axis, "bounce_type", "bounce_subtype"],
+            scope.bounces,
+        )
+
+    def _pending(self, scope: Scope, now: float) -> Metric:
+        pending = GaugeMetricFamily(
+            _namer(scope)("delayed_recipients_pending"),
+            "Recipients with a DeliveryDelay and no Delivery or Bounce yet.",
+            labels=[scope.axis],
+        )
+        pending_counts = self._ledger.pending.counts(now, scope.index)
+        for label in scope.windows:
+            pending.add_metric([label], pending_counts.get(label, 0))
+        return pending
+
+    def _windows(self, scope: Scope, now: float) -> Iterator[Metric]:
+        """Window gauges, in chunks of labels: the HTTP handler yields to the event
+        loop between chunks, so a scrape of a thousand domains never stalls ingestion."""
+        items = list(scope.windows.items())
+        for start in range(0, max(len(items), 1), _CHUNK):
+            yield from self._window_chunk(scope, items[start : start + _CHUNK], now)
+
+    def _window_chunk(
+        self, scope: Scope, items: list[tuple[str, DomainWindows]], now: float
+    ) -> Iterator[Metric]:
+        specs = self._ledger.specs
+        axis, name = scope.axis, _namer(scope)
+        labels = [axis, "window"]
+        counts = GaugeMetricFamily(
+            name("window_recipient_events"),
+            "Recipients per event type in the sliding window.",
+            labels=[axis, "window", "event_type"],
+        )
+        ratios = [
+            (
+                GaugeMetricFamily(
+                    name(f"window_{ratio}_ratio"),
+                    f"{text} recipients in the window (omitted without a denominator).",
+                    labels=labels,
+                ),
+                ratio,
+            )
+            for ratio, text in _RATIOS
+        ]
+        summaries = [
+            SummaryMetricFamily(
+                name("window_processing_seconds"),
+                "SES processingTimeMillis of deliveries in the window, in seconds.",
+                labels=labels,
+            ),
+            SummaryMetricFamily(
+                name("window_delivery_seconds"),
+                "Time from send to delivery of deliveries in the window, in seconds.",
+                labels=labels,
+            ),
+            SummaryMetricFamily(
+                name("window_delay_duration_seconds"),
+                "How long delays lasted, for delayed recipients delivered or bounced in the "
+                "window, in seconds.",
+                labels=labels,
+            ),
+        ]
+        for label, windows in items:
+            for index, spec in enumerate(specs):
+                figures = windows.figures(index, now)
+                for event_type, n in zip(EVENT_TYPES, figures.counts, strict=True):
+                    counts.add_metric([label, spec.name, event_type], n)
+                for family, ratio in ratios:
+                    value = getattr(figures, f"{ratio}_ratio")
+                    if value is not None:
+                        family.add_metric([label, spec.name], value)
+                for summary_family, summary in zip(
+                    summaries,
+                    (figures.processing, figures.to_delivery, figures.delay_duration),
+                    strict=True,
+                ):
+                    _add_summary(summary_family, axis, [label, spec.name], summary)
+        yield counts
+        for family, _ in ratios:
+            yield family
+        yield from summaries
+
+    def _tags(self, now: float) -> Iterator[Metric]:
+        p = self._ledger
+        if not p.tag_tables:
+            return
+        totals = CounterMetricFamily(
+            "sesd_tag_recipient_events",
+            "Recipients per event, by message tag value and event type.",
+            labels=["tag", "value", "event_type"],
+        )
+        for (tag, value), tag_counts in p.tallies.tag_recipients.items():
+            for name, n in zip(EVENT_TYPES, tag_counts, strict=True):
+                totals.add_metric([tag, value, name], n)
+        yield totals
+        counts = GaugeMetricFamily(
+            "sesd_window_tag_recipient_events",
+            "Recipients per event type in the window, by message tag value.",
+            labels=["tag", "value", "window", "event_type"],
+        )
+        ratio = GaugeMetricFamily(
+            "sesd_window_tag_delay_ratio",
+            "delayed / (delivered + delayed) in the window, by message tag value.",
+            labels=["tag", "value", "window"],
+        )
+        for (tag, value), windows in list(p.tag_windows.items()):
+            for index, spec in enumerate(p.specs):
+                figures = windows.figures(index, now)
+                for name, n in zip(EVENT_TYPES, figures.counts, strict=True):
+                    counts.add_metric([tag, value, spec.name, name], n)
+                if figures.delay_ratio is not None:
+                    ratio.add_metric([tag, value, spec.name], figures.delay_ratio)
+        yield counts
+        yield ratio
+
+
+def _by_kind(
+    name: str, documentation: str, labels: list[str], table: dict[str, dict[tuple[str, str], int]]
+) -> Metric:
+    """A counter family from a per-label tally keyed by two more label values."""
+    family = CounterMetricFamily(name, documentation, labels=labels)
+    for label, per_kind in table.items():
+        for (first, second), n in per_kind.items():
+            family.add_metric([label, first, second], n)
+    return family
+
+
+def _dns(resolver: ProviderCache) -> Iterator[Metric]:
+    lookups = CounterMetricFamily(
+        "sesd_dns_lookups",
+        "MX lookups of recipient domains (for their provider), by outcome.",
+        labels=["outcome"],
+    )
+    for outcome, n in resolver.outcomes.items():
+        lookups.add_metric([outcome], n)
+    yield lookups
+    yield GaugeMetricFamily(
+        "sesd_dns_lookups_queued",
+        "Recipient domains waiting for their MX lookup (counted as provider unknown).",
+        value=len(resolver.wanted),
+    )
+    yield GaugeMetricFamily(
+        "sesd_dns_cache_entries",
+        "Recipient domains whose provider is cached.",
+        value=len(resolver.cache),
+    )
+
+
+def _namer(scope: Scope) -> Callable[[str], str]:
+    """A scope's family names: ``sesd_NAME`` for domains, ``sesd_provider_NAME`` for
+    providers (parallel families: a sum over one family never counts a recipient
+    twice)."""
+    prefix = "sesd_" if scope.axis == DOMAIN else f"sesd_{scope.axis}_"
+    return lambda name: prefix + name
+
+
+def _add_summary(
+    family: SummaryMetricFamily, axis: str, labels: list[str], summary: Summary
+) -> None:
+    """A window's summary: quantile samples (seconds) while it has observations, then
+    ``_count`` and ``_sum`` (0 and 0 for an empty window)."""
+    for quantile, ms in zip(_QUANTILE_LABELS, summary.quantiles, strict=True):
+        if ms is not None:
+            family.add_sample(
+                family.name,
+                {axis: labels[0], "window": labels[1], "quantile": quantile},
+                ms / 1000.0,
+            )
+    family.add_metric(labels, summary.count, summary.sum_ms / 1000.0)
+
+
+def histogram_family(name: str, documentation: str, histogram: FixedHistogram) -> Metric:
+    """A histogram family with no labels from a :class:`FixedHistogram`."""
+    buckets = histogram.cumulative()
+    family = HistogramMetricFamily(name, documentation)
+    family.add_metric([], buckets=buckets, sum_value=histogram.sum)
+    return family

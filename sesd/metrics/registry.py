@@ -1,0 +1,152 @@
+"""The registry sesd serves: every collector and every counter, registered here and
+nowhere else.
+
+Each collector says what it yields (``describe()``), so the registry refuses a
+family name used twice the moment the second is registered: at start, and in a
+test. The counters here are the ones the I/O edges increment (SQS errors,
+notifications, clock steps); everything else is read from live state at
+scrape time, by a pure read that takes the time as it finds it.
+"""
+
+from __future__ import annotations
+
+import platform
+from collections.abc import Callable, Iterable
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    GCCollector,
+    PlatformCollector,
+    ProcessCollector,
+    disable_created_metrics,
+)
+
+from sesd import __version__
+from sesd.alerting.evaluator import Evaluator
+from sesd.core.ledger import Ledger
+from sesd.metrics.accounts import AccountCollector
+from sesd.metrics.alerts import AlertsCollector
+from sesd.metrics.canary import CanaryCollector
+from sesd.metrics.pipeline import PipelineCollector
+
+__all__ = ["NOTIFY_OUTCOMES", "SQS_OPERATIONS", "Metrics"]
+
+#: The ``operation`` label values of ``sesd_sqs_errors_total``.
+SQS_OPERATIONS = ("receive", "delete", "release", "process")
+#: The ``outcome`` label values of ``sesd_notifications_total``.
+NOTIFY_OUTCOMES = ("sent", "retried", "rate_limited", "failed", "dropped", "expired")
+
+# No `_created` series: they double the counters' series and sesd's text
+# writer (sesd.metrics.exposition) keeps each family to its own samples.
+disable_created_metrics()  # type: ignore[no-untyped-call]
+
+
+class Metrics:
+    """The registry, its collectors, and the counters the edges increment."""
+
+    def __init__(
+        self,
+        ledger: Ledger,
+        queues: Iterable[str],
+        now: Callable[[], float],
+        *,
+        evaluator: Evaluator | None = None,
+        accounts_polled: bool = False,
+    ) -> None:
+        self._ledger = ledger
+        self._now = now
+        self.registry = CollectorRegistry()
+        self._pipeline = PipelineCollector(ledger, queues, now)
+        self.registry.register(self._pipeline)
+        self.registry.register(
+            AccountCollector(ledger.reputation, ledger.accounts, polled=accounts_polled)
+        )
+        if evaluator is not None:
+            self.registry.register(AlertsCollector(evaluator, now))
+        self._canary = False
+        self.sqs_errors = Counter(
+            "sesd_sqs_errors",
+            "SQS calls that failed, by queue (its account and region) and operation.",
+            ["queue", "account", "region", "operation"],
+            registry=self.registry,
+        )
+        self.sqs_received = Counter(
+            "sesd_sqs_messages_received",
+            "Messages received from SQS, by queue (its account and region).",
+            ["queue", "account", "region"],
+            registry=self.registry,
+        )
+        self.notifications = Counter(
+            "sesd_notifications",
+            "Notification deliveries by sink and outcome (sent, retried, rate_limited, "
+            "failed, dropped, expired).",
+            ["sink", "outcome"],
+            registry=self.registry,
+        )
+        self.evaluation_errors = Counter(
+            "sesd_evaluation_errors",
+            "Rule evaluations that failed with an unexpected error (logged with its traceback).",
+            registry=self.registry,
+        )
+        self.clock_steps = Counter(
+            "sesd_clock_steps",
+            "Steps of the wall clock (more than 1 s away from the monotonic clock's "
+            "reckoning); each re-anchors sesd's time.",
+            registry=self.registry,
+        )
+        self.reload_ok = Gauge(
+            "sesd_config_last_reload_successful",
+            "1 when the last config (re)load succeeded, 0 when it failed.",
+            registry=self.registry,
+        )
+        self.reload_at = Gauge(
+            "sesd_config_last_reload_success_timestamp_seconds",
+            "When the config was last loaded successfully (start or SIGHUP), Unix time.",
+            registry=self.registry,
+        )
+        build = Gauge(
+            "sesd_build_info",
+            "sesd's version and the Python running it.",
+            ["version", "python_version"],
+            registry=self.registry,
+        )
+        build.labels(__version__, platform.python_version()).set(1)
+        # Memory, CPU, file descriptors and the garbage collector: what a memory
+        # limit is judged against.
+        ProcessCollector(registry=self.registry)
+        PlatformCollector(registry=self.registry)
+        GCCollector(registry=self.registry)
+        self.set_queues(queues)
+
+    def watch_canary(self) -> None:
+        """Export the canary's families (once: from start, or from the reload that adds
+        a canary)."""
+        if not self._canary:
+            self.registry.register(CanaryCollector(self._ledger.canary, self._now))
+            self._canary = True
+
+    def set_queues(self, queues: Iterable[str]) -> None:
+        """The configured queues (at start and after a reload): each one's series exist
+        from then on at 0, so rate() and the dashboard see them before the first error."""
+        self._pipeline.queues = list(queues)
+        for queue in self._pipeline.queues:
+            where = self._ledger.where(queue)
+            self.sqs_received.labels(queue, *where)
+            for operation in SQS_OPERATIONS:
+                self.sqs_errors.labels(queue, *where, operation)
+
+    def sqs_error(self, queue: str, operation: str, n: int = 1) -> None:
+        """Count ``n`` failed SQS calls of a queue."""
+        self.sqs_errors.labels(queue, *self._ledger.where(queue), operation).inc(n)
+
+    def sqs_received_messages(self, queue: str, n: int) -> None:
+        """Count messages received from a queue."""
+        self.sqs_received.labels(queue, *self._ledger.where(queue)).inc(n)
+
+    def reloaded(self, ok: bool, now: float) -> None:
+        """Record a config (re)load: ``ok``, and when the last good one was."""
+        self.reload_ok.set(1 if ok else 0)
+        if ok:
+            self.reload_at.set(now)

@@ -1,0 +1,122 @@
+"""AWS clients: one per (service, account, region), made on first use.
+
+The default account uses the default credential chain (or ``[aws]`` keys). An
+``[[accounts]]`` entry's clients sign with credentials from STS AssumeRole,
+asked for with the default credentials at the first call and refreshed by the
+SDK before they expire (from 15 minutes before expiry, at the latest 10
+minutes before).
+"""
+
+from __future__ import annotations
+
+from contextlib import AsyncExitStack
+from typing import Any
+
+from aiobotocore.config import AioConfig
+from aiobotocore.credentials import AioDeferredRefreshableCredentials
+from aiobotocore.session import AioSession, get_session
+
+from sesd.config import AccountConfig, Config
+
+__all__ = ["DEFAULT_ACCOUNT", "AwsClients"]
+
+#: The ``account`` label of what the default credentials read.
+DEFAULT_ACCOUNT = "default"
+_SESSION_NAME = "sesd"
+
+
+class AwsClients:
+    """The clients of one daemon, closed when ``stack`` closes."""
+
+    def __init__(self, config: Config, stack: AsyncExitStack) -> None:
+        self._config = config
+        self._stack = stack
+        self._sessions: dict[str, AioSession] = {}
+        self._clients: dict[tuple[str, str, str, str], Any] = {}
+
+    def reconfigure(self, config: Config) -> None:
+        """A reload's config: accounts it adds are reached from now on (a changed
+        role of an account already in use waits for a restart)."""
+        self._config = config
+
+    def cached(self, service: str, account: str, region: str, use: str = "") -> Any:
+        """A client made before by :meth:`client`."""
+        return self._clients[(service, account or DEFAULT_ACCOUNT, region, use)]
+
+    async def client(
+        self,
+        service: str,
+        account: str,
+        region: str,
+        config: AioConfig,
+        endpoint_url: str | None = None,
+        *,
+        use: str = "",
+    ) -> Any:
+        """The client of ``service`` for ``account`` ("" or ``default``: the default
+        credentials) in ``region``, made on first use with ``config``. Clients of one
+        service for different uses (``use``: the canary's single attempts, the health
+        polls' endpoint) are kept apart."""
+        key = (service, account or DEFAULT_ACCOUNT, region, use)
+        found = self._clients.get(key)
+        if found is None:
+            session = self._session(key[1])
+            found = await self._stack.enter_async_context(
+                session.create_client(  # type: ignore[call-overload]
+                    service,
+                    region_name=region,
+                    endpoint_url=endpoint_url or self._config.aws.endpoint_url,
+                    config=config,
+                    **self._static_keys(key[1]),
+                )
+            )
+            self._clients[key] = found
+        return found
+
+    def _static_keys(self, account: str) -> dict[str, str | None]:
+        """``[aws]`` keys for the default account, if given; nothing for a role."""
+        aws = self._config.aws
+        if account != DEFAULT_ACCOUNT or aws.access_key_id is None:
+            return {}
+        assert aws.secret_access_key is not None
+        return {
+            "aws_access_key_id": aws.access_key_id.get(),
+            "aws_secret_access_key": aws.secret_access_key.get(),
+        }
+
+    def _session(self, account: str) -> AioSession:
+        found = self._sessions.get(account)
+        if found is not None:
+            return found
+        session = get_session() if account == DEFAULT_ACCOUNT else AioSession()
+        if account != DEFAULT_ACCOUNT:
+            entry = self._config.account(account)
+            if entry is None:
+                raise KeyError(f"no [[accounts]] entry named {account!r}")
+            # Asked for at the first call, and again before they expire: a role that
+            # cannot be assumed fails that call (sesd.sqs.hint_for names the cause).
+            session._credentials = AioDeferredRefreshableCredentials(  # type: ignore[attr-defined]
+                refresh_using=lambda: self._assume(entry), method="sts-assume-role"
+            )
+        self._sessions[account] = session
+        return session
+
+    async def _assume(self, account: AccountConfig) -> dict[str, str]:
+        """Fresh credentials for ``account``'s role, asked for with the default ones."""
+        sts = await self.client(
+            "sts",
+            DEFAULT_ACCOUNT,
+            account.region or self._config.aws.region,
+            AioConfig(connect_timeout=5, read_timeout=10, retries={"mode": "standard"}),
+        )
+        kwargs: dict[str, Any] = {"RoleArn": account.role_arn, "RoleSessionName": _SESSION_NAME}
+        if account.external_id:
+            kwargs["ExternalId"] = account.external_id
+        response = await sts.assume_role(**kwargs)
+        credentials = response["Credentials"]
+        return {
+            "access_key": credentials["AccessKeyId"],
+            "secret_key": credentials["SecretAccessKey"],
+            "token": credentials["SessionToken"],
+            "expiry_time": credentials["Expiration"].isoformat(),
+        }

@@ -1,0 +1,83 @@
+"""The canary's life in the daemon: started with it, restarted when a reload changes
+``[canary]``, stopped with it. Its SES client comes from the one client factory, so
+it sends as ``[canary] account`` (an ``[[accounts]]`` role) in its region."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import anyio
+import anyio.abc
+from aiobotocore.config import AioConfig
+
+from sesd.canary.sender import CanarySender
+from sesd.config import CanaryConfig, Config
+from sesd.core.canary import CanaryTracker
+from sesd.runtime.aws import AwsClients
+
+__all__ = ["CanaryRunner"]
+
+
+class CanaryRunner:
+    """Runs :class:`CanarySender` while ``[canary]`` is set."""
+
+    def __init__(
+        self,
+        tracker: CanaryTracker,
+        clock: Callable[[], float],
+        on_change: Callable[[], None],
+        stopping: anyio.Event,
+    ) -> None:
+        self._tracker = tracker
+        self._clock = clock
+        self._on_change = on_change
+        self._stopping = stopping
+        self._stop = anyio.Event()
+        #: The sender while one runs.
+        self.sender: CanarySender | None = None
+
+    def start(self, config: Config, clients: AwsClients, tasks: anyio.abc.TaskGroup) -> None:
+        """Start sending, if ``[canary]`` is set (after stopping what ran before)."""
+        self._stop.set()
+        self._stop = anyio.Event()
+        if config.canary is not None:
+            tasks.start_soon(self._run, config, config.canary, clients, self._stop)
+
+    async def _run(
+        self, config: Config, canary: CanaryConfig, clients: AwsClients, stop: anyio.Event
+    ) -> None:
+        timeout = canary.call_timeout
+        ses = await clients.client(
+            "sesv2",
+            canary.account,
+            canary.region or config.aws.region,
+            # One attempt per call: each failure is a finding, not something to hide.
+            AioConfig(
+                connect_timeout=min(5.0, timeout),
+                read_timeout=timeout,
+                retries={"mode": "standard", "total_max_attempts": 1},
+            ),
+            canary.endpoint_url,
+            use=f"canary:{timeout}",
+        )
+        self.sender = CanarySender(
+            canary, ses, self._tracker, clock=self._clock, on_change=self._on_change
+        )
+        stopped = anyio.Event()
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(_first_of, stopped, self._stopping, stop)
+            await self.sender.run(stopped)
+            tg.cancel_scope.cancel()
+
+
+async def _first_of(out: anyio.Event, *events: anyio.Event) -> None:
+    """Set ``out`` as soon as any of ``events`` is set."""
+    async with anyio.create_task_group() as tg:
+
+        async def wait(event: anyio.Event) -> None:
+            await event.wait()
+            out.set()
+            tg.cancel_scope.cancel()
+
+        for event in events:
+            tg.start_soon(wait, event)

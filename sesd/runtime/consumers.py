@@ -1,0 +1,102 @@
+"""Every queue's pollers, started and stopped one queue at a time.
+
+At start each ``[[queues]]`` entry gets its pollers; a reload starts the
+queues it adds and stops those it removes (they finish the receive in
+flight, handle it, and end within the grace period); a stop ends them all,
+cancelling what is left when the grace period is over.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import anyio
+import anyio.abc
+
+from sesd.config import QueueConfig
+from sesd.io.logs import get_logger
+from sesd.runtime.sqs import InFlight, InvalidMemory, QueuePoller
+
+__all__ = ["Consumers", "PollerFactory"]
+
+#: Makes poller number ``index`` of a queue, stopping when ``stop`` is set.
+PollerFactory = Callable[[QueueConfig, anyio.Event, InvalidMemory, int], QueuePoller]
+
+
+@dataclass(slots=True)
+class _Consumer:
+    """One queue's pollers: set ``stop`` to end them."""
+
+    queue: QueueConfig
+    stop: anyio.Event = field(default_factory=anyio.Event)
+    scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
+
+
+class Consumers:
+    """The queues being consumed, by label."""
+
+    def __init__(self, make_poller: PollerFactory) -> None:
+        self._make_poller = make_poller
+        self._running: dict[str, _Consumer] = {}
+        self._group: anyio.abc.TaskGroup | None = None
+        self._log = get_logger()
+
+    async def run(
+        self,
+        queues: list[QueueConfig],
+        stopping: anyio.Event,
+        grace: Callable[[], float],
+        in_flight: InFlight,
+    ) -> float:
+        """Consume ``queues`` (and those :meth:`change` adds) until ``stopping`` is set,
+        then stop within ``grace()`` seconds; returns the deadline the stop had."""
+        async with anyio.create_task_group() as group:
+            self._group = group
+            for queue in queues:
+                self._start(queue)
+            await stopping.wait()
+            # Pollers return once their receive in flight has come back and been
+            # handled; past the grace period they are cancelled, and what a receive
+            # brings after that is released (visibility 0).
+            deadline = anyio.current_time() + grace()
+            for consumer in self._running.values():
+                consumer.stop.set()
+            group.cancel_scope.deadline = deadline
+            # SQS calls in flight are shielded; past the grace period they are bounded
+            # too (a stalled network would otherwise hold the stop until a SIGKILL).
+            in_flight.end_by(deadline)
+        if group.cancel_scope.cancelled_caught:
+            self._log.warning("sesd.daemon.grace_period_exceeded", grace_seconds=grace())
+        return deadline
+
+    def change(
+        self, before: list[QueueConfig], after: list[QueueConfig], grace: float
+    ) -> list[QueueConfig]:
+        """Stop the queues no longer in ``after`` (or changed) within ``grace`` seconds and
+        start those new in it; returns the started ones."""
+        old = {q.label: q for q in before}
+        new = {q.label: q for q in after}
+        for label, queue in old.items():
+            if new.get(label) != queue:
+                consumer = self._running.pop(label)
+                consumer.stop.set()
+                consumer.scope.deadline = anyio.current_time() + grace
+        started = [queue for label, queue in new.items() if old.get(label) != queue]
+        for queue in started:
+            self._start(queue)
+        return started
+
+    def _start(self, queue: QueueConfig) -> None:
+        assert self._group is not None, "start a queue inside run()"
+        consumer = self._running[queue.label] = _Consumer(queue)
+        self._group.start_soon(self._consume, consumer)
+
+    async def _consume(self, consumer: _Consumer) -> None:
+        memory = InvalidMemory()
+        with consumer.scope:
+            async with anyio.create_task_group() as pollers:
+                for index in range(consumer.queue.concurrency):
+                    poller = self._make_poller(consumer.queue, consumer.stop, memory, index)
+                    pollers.start_soon(poller.run)
+        self._log.info("sesd.queue.stopped", queue=consumer.queue.label)

@@ -1,0 +1,342 @@
+"""The daemon: one task group owns every long-running task, through named phases.
+
+1. :meth:`Daemon.start`: the state file read, the HTTP server bound, the AWS
+   clients made, the queues checked (RedrivePolicy), the sinks opened;
+2. :meth:`Daemon.serve`: the background tasks (janitor, evaluator and outboxes,
+   account polls, DNS lookups, canary, state saving, systemd, signals);
+3. :meth:`Daemon.consume`: the pollers, until a stop (the first SIGTERM/SIGINT,
+   or :meth:`Daemon.stop`); receives in flight return and what they brought is
+   handled and deleted, within the grace period;
+4. :meth:`Daemon.drain`: a last evaluation, the outboxes given what is left of
+   the grace period, the state saved; then every task is stopped.
+
+A second signal exits at once. SIGHUP reloads the config file
+(:mod:`sesd.runtime.reload` says what a reload takes); an invalid file
+changes nothing. Windows, alert states and outboxes carry on.
+"""
+
+from __future__ import annotations
+
+import random
+import shlex
+import signal
+import time
+from collections.abc import Callable
+from contextlib import AsyncExitStack
+from functools import partial
+from typing import Any, TextIO
+
+import aiohttp
+import anyio
+import anyio.abc
+from aiobotocore.config import AioConfig
+
+from sesd import __version__
+from sesd.account.poller import AccountPoller
+from sesd.alerting.evaluator import Evaluator
+from sesd.alerting.service import Alerting
+from sesd.config import Config, QueueConfig, core_settings
+from sesd.core.pipeline import Pipeline
+from sesd.io.logs import get_logger
+from sesd.metrics.registry import Metrics
+from sesd.providers.resolver import ProviderResolver
+from sesd.runtime.aws import AwsClients
+from sesd.runtime.canary import CanaryRunner
+from sesd.runtime.clock import AnchoredClock
+from sesd.runtime.consumers import Consumers
+from sesd.runtime.health import Changes, Health
+from sesd.runtime.http import StartError, http_server
+from sesd.runtime.reload import Reloader
+from sesd.runtime.saver import StateSaver
+from sesd.runtime.signals import EXIT_FORCED, watch_signals
+from sesd.runtime.sqs import InFlight, InvalidMemory, QueuePoller, check_queue
+from sesd.runtime.systemd import Notifier, tell_systemd
+
+__all__ = ["EXIT_FORCED", "Daemon", "StartError"]
+
+_JANITOR_EVERY = 10.0
+#: SQS's longest long poll, and a margin: the read timeout of every receive.
+_LONGEST_POLL = 20
+
+
+class Daemon:
+    """sesd's running state, wired: pipeline and ledger, metrics, alerting, health, and
+    the tasks that feed them."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+        console: TextIO | None = None,
+        config_path: str | None = None,
+    ) -> None:
+        self.config = config
+        self.config_path = config_path
+        self._log = get_logger()
+        self.changes = Changes()
+        self.stopping = anyio.Event()
+        # Every "now" the daemon uses: the monotonic clock anchored to ``clock`` (wall
+        # time), re-anchored, counted and logged when the wall clock steps.
+        self.clock = AnchoredClock(clock, monotonic, on_step=self._clock_stepped)
+        self.monotonic = monotonic
+        self.pipeline = Pipeline(core_settings(config))
+        self.ledger = ledger = self.pipeline.ledger
+        self.resolver: ProviderResolver | None = None
+        if ledger.providers is not None:
+            self.resolver = ProviderResolver.from_config(
+                config.providers, ledger.providers, clock=self.clock
+            )
+        prefix = "sesd silence add"
+        if config_path:
+            prefix += f" --config {shlex.quote(config_path)}"
+        evaluator = Evaluator(
+            config.alerts, [spec.name for spec in ledger.specs], silence_prefix=prefix
+        )
+        queues = [q.label for q in config.queues]
+        self.metrics = Metrics(
+            ledger,
+            queues,
+            self.clock.peek,
+            evaluator=evaluator,
+            accounts_polled=config.account_health.enabled,
+        )
+        self.alerting = Alerting(
+            config,
+            ledger,
+            evaluator,
+            self.clock,
+            notifications=self.metrics.notifications,
+            evaluation_errors=self.metrics.evaluation_errors,
+            console=console,
+        )
+        self.alerting.on_evaluated = self.changes.notify
+        self.health = Health(queues)
+        #: SES's view of each (account, region), polled (with [account_health] enabled).
+        self.account_poller: AccountPoller | None = None
+        if config.account_health.enabled:
+            self.account_poller = AccountPoller(
+                config.health_targets(),
+                self._account_client,
+                ledger.accounts,
+                every=config.account_health.poll_every.seconds,
+                cloudwatch=config.account_health.cloudwatch,
+                clock=self.clock,
+            )
+        if config.canary is not None:
+            self.metrics.watch_canary()
+        self.canary = CanaryRunner(ledger.canary, self.clock, self.changes.notify, self.stopping)
+        self.saver = StateSaver(config.state.path, ledger, evaluator, self.clock)
+        self.systemd = Notifier()
+        self._consumers = Consumers(self._poller)
+        self._tasks: anyio.abc.TaskGroup | None = None
+        #: The AWS clients, one per (service, account, region), while running.
+        self.aws: AwsClients | None = None
+        #: The uniform draw of the pollers' backoff jitter (a test pins it).
+        self.jitter: Callable[[], float] = random.random
+        self.http_port: int | None = None
+        self._in_flight = InFlight()
+        self._reloader = Reloader(self)
+
+    def _clock_stepped(self, step: float) -> None:
+        self.metrics.clock_steps.inc()
+        self._log.warning(
+            "sesd.clock.stepped",
+            step_seconds=round(step, 3),
+            hint="the wall clock jumped; windows keep every event, reads follow the new time",
+        )
+
+    def stop(self) -> None:
+        """Begin a graceful stop (what the first SIGTERM does)."""
+        if not self.stopping.is_set():
+            self._log.info("sesd.daemon.stopping")
+            self.systemd.notify("STOPPING=1", "STATUS=draining")
+            self.stopping.set()
+
+    async def reload(self) -> bool:
+        """Re-read the config file and apply what may change while running; True when
+        the new config is in force (an invalid file changes nothing)."""
+        return await self._reloader.reload()
+
+    async def run(
+        self,
+        *,
+        handle_signals: bool = True,
+        task_status: anyio.abc.TaskStatus[Daemon] = anyio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """Run until stopped; reports itself once the HTTP server listens."""
+        if handle_signals:
+            # Until the signal watcher runs, a SIGHUP (a reload sent while starting)
+            # must not end sesd: its default action would.
+            signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        try:
+            async with AsyncExitStack() as stack:
+                await self.start(stack)
+                async with anyio.create_task_group() as tg:
+                    self._tasks = tg
+                    await self.serve(tg, handle_signals=handle_signals)
+                    task_status.started(self)
+                    deadline = await self.consume()
+                    await self.drain(deadline)
+                    # Then stop the janitor, the evaluator, the outboxes, the signal watcher.
+                    tg.cancel_scope.cancel()
+        finally:
+            self.systemd.close()
+        self._log.info("sesd.daemon.stopped", **self._summary())
+
+    async def start(self, stack: AsyncExitStack) -> None:
+        """Phase 1: what must hold before any task runs, each part closed with ``stack``."""
+        for key, secret in self.config.secrets():
+            if secret.is_literal:
+                self._log.warning("sesd.config.literal_secret", key=key)
+        self.saver.load()
+        self.http_port = await stack.enter_async_context(
+            http_server(self.config.http, self.metrics.registry, self.health, self.monotonic)
+        )
+        self.aws = AwsClients(self.config, stack)
+        for queue in self.config.queues:
+            await self.open_queue(queue)
+        for queue in self.config.queues:
+            await check_queue(self.sqs(queue), queue, *self.ledger.where(queue.label))
+        self.alerting.open(await stack.enter_async_context(aiohttp.ClientSession()))
+        self.metrics.reloaded(True, self.clock())
+
+    async def serve(self, tg: anyio.abc.TaskGroup, *, handle_signals: bool) -> None:
+        """Phase 2: every background task, in ``tg``."""
+        tg.start_soon(self._janitor)
+        tg.start_soon(self.alerting.run)
+        if self.account_poller is not None:
+            tg.start_soon(self.account_poller.run)
+        if self.resolver is not None:
+            # MX lookups for providers, beside the pollers, never in their way.
+            tg.start_soon(self.resolver.run)
+        assert self.aws is not None
+        self.canary.start(self.config, self.aws, tg)
+        if self.config.state.path:
+            tg.start_soon(self.saver.run, self.config.state.save_every.seconds)
+        if self.systemd.enabled:
+            tg.start_soon(tell_systemd, self.systemd, self._systemd_status)
+        if handle_signals:
+            # Started, not just scheduled: a SIGTERM right after "started" must find the
+            # handler installed.
+            await tg.start(watch_signals, self.stop, self._reloader.on_signal, self.stopping)
+        self._log.info(
+            "sesd.daemon.started",
+            version=__version__,
+            queues=[q.label for q in self.config.queues],
+            pollers=sum(q.concurrency for q in self.config.queues),
+        )
+
+    async def consume(self) -> float:
+        """Phase 3: the pollers, until a stop; returns the grace period's deadline."""
+        return await self._consumers.run(
+            self.config.queues,
+            self.stopping,
+            lambda: self.config.shutdown.grace_period.seconds,
+            self._in_flight,
+        )
+
+    async def drain(self, deadline: float) -> None:
+        """Phase 4: evaluate once more, send what is waiting within what is left of the
+        grace period (at least 1 s), and save the state last (it then holds the alerts
+        just notified)."""
+        with anyio.move_on_after(max(1.0, deadline - anyio.current_time())):
+            await self.alerting.drain()
+        unsent = sum(len(o) for o in self.alerting.outboxes.values())
+        if unsent:
+            self._log.warning("sesd.notify.unsent_at_exit", notifications=unsent)
+        with anyio.CancelScope(shield=True):
+            await self.saver.save()
+
+    # --- the parts the phases and a reload use --------------------------------
+
+    async def open_queue(self, queue: QueueConfig) -> None:
+        """Make the SQS client a queue's pollers use: one per (account, region)."""
+        assert self.aws is not None
+        config = AioConfig(
+            connect_timeout=5,
+            # A long poll holds the request open for WaitTimeSeconds (at most 20 s; a
+            # queue a reload adds may poll longer than those at start).
+            read_timeout=_LONGEST_POLL + 10,
+            max_pool_connections=sum(q.concurrency for q in self.config.queues) + 4,
+            retries={"mode": "standard", "max_attempts": 3},
+        )
+        await self.aws.client("sqs", queue.account, self.config.region_of(queue), config)
+
+    def sqs(self, queue: QueueConfig) -> Any:
+        """The SQS client of a queue (made by :meth:`open_queue`)."""
+        assert self.aws is not None
+        return self.aws.cached("sqs", queue.account, self.config.region_of(queue))
+
+    async def _account_client(self, service: str, target: tuple[str, str]) -> Any:
+        """The SESv2 or CloudWatch client of an (account, region), for the health polls."""
+        assert self.aws is not None
+        health = self.config.account_health
+        endpoint = health.ses_endpoint_url if service == "sesv2" else health.cloudwatch_endpoint_url
+        config = AioConfig(
+            connect_timeout=5, read_timeout=15, retries={"mode": "standard", "max_attempts": 2}
+        )
+        return await self.aws.client(service, target[0], target[1], config, endpoint, use="health")
+
+    def _poller(
+        self, queue: QueueConfig, stop: anyio.Event, memory: InvalidMemory, index: int
+    ) -> QueuePoller:
+        account, region = self.ledger.where(queue.label)
+        return QueuePoller(
+            self.sqs(queue),
+            queue,
+            pipeline=self.pipeline,
+            metrics=self.metrics,
+            health=self.health,
+            changes=self.changes,
+            stopping=stop,
+            delete_invalid=self.config.ingest.delete_invalid,
+            clock=self.clock,
+            monotonic=self.monotonic,
+            invalid_memory=memory,
+            in_flight=self._in_flight,
+            region=region,
+            account=account,
+            rand=lambda: self.jitter(),
+            poller=index,
+            after_batch=self.resolver.poke if self.resolver is not None else None,
+        )
+
+    def restart_queues(self, old: Config, new: Config) -> list[QueueConfig]:
+        """Stop the queues a reload removed (or changed) and start those it added;
+        returns the started ones."""
+        grace = new.shutdown.grace_period.seconds
+        return self._consumers.change(old.queues, new.queues, grace)
+
+    def restart_canary(self, config: Config) -> None:
+        """Stop the canary that runs, and start the one ``config`` describes."""
+        if config.canary is not None:
+            self.metrics.watch_canary()
+        if self.aws is not None and self._tasks is not None:
+            self.canary.start(config, self.aws, self._tasks)
+
+    def start_soon(self, func: Callable[..., Any], *args: Any) -> None:
+        """Run ``func(*args)`` in the daemon's task group."""
+        assert self._tasks is not None
+        self._tasks.start_soon(partial(func, *args))
+
+    def _systemd_status(self) -> str:
+        ready, stale = self.health.ready(self.monotonic())
+        if ready:
+            return f"consuming {', '.join(self.health.queues)}"
+        return f"running; no receive yet or lately from {', '.join(stale)} (see /readyz)"
+
+    async def _janitor(self) -> None:
+        while True:
+            evicted = self.pipeline.housekeep(self.clock())
+            if evicted:
+                self._log.info("sesd.domains.evicted", count=len(evicted))
+            self._log.debug("sesd.housekeeping.done", pending=len(self.ledger.pending))
+            await anyio.sleep(_JANITOR_EVERY)
+
+    def _summary(self) -> dict[str, int]:
+        outcomes: dict[str, int] = {}
+        for (_, outcome), n in self.ledger.tallies.messages.items():
+            outcomes[outcome] = outcomes.get(outcome, 0) + n
+        return outcomes

@@ -1,0 +1,90 @@
+"""The HTTP edge: ``GET /metrics``, ``/healthz`` (the loop answers) and ``/readyz``."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+import anyio
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
+
+from sesd.config import HttpConfig
+from sesd.io.logs import get_logger
+from sesd.metrics.exposition import render_async
+from sesd.runtime.health import Health
+
+__all__ = ["StartError", "http_server"]
+
+
+def _app(
+    registry: CollectorRegistry, health: Health, monotonic: Callable[[], float]
+) -> web.Application:
+    async def metrics(request: web.Request) -> web.Response:
+        body = await render_async(registry)
+        response = web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+        if "gzip" in request.headers.get("Accept-Encoding", "").lower():
+            # A scrape of many domains is mostly repeated names: a tenth of its size.
+            response.enable_compression(web.ContentCoding.gzip)
+        return response
+
+    async def healthz(_: web.Request) -> web.Response:
+        # Answering at all shows the event loop is alive.
+        return web.Response(text="ok\n")
+
+    async def readyz(_: web.Request) -> web.Response:
+        ready, stale = health.ready(monotonic())
+        if ready:
+            return web.Response(text="ready\n")
+        return web.Response(status=503, text=f"not ready: no receive from {', '.join(stale)}\n")
+
+    # Small requests only: nothing here takes a body. GET on three paths (and HEAD on
+    # /metrics), nothing else (other methods: 405; other paths: 404).
+    app = web.Application(client_max_size=1024)
+    app.router.add_get("/metrics", metrics, allow_head=True)
+    app.router.add_get("/healthz", healthz, allow_head=False)
+    app.router.add_get("/readyz", readyz, allow_head=False)
+    return app
+
+
+class StartError(Exception):
+    """sesd could not start (the HTTP address is taken...); the CLI says so in one line
+    and exits 2."""
+
+
+@asynccontextmanager
+async def http_server(
+    config: HttpConfig,
+    registry: CollectorRegistry,
+    health: Health,
+    monotonic: Callable[[], float],
+) -> AsyncIterator[int]:
+    """Serve while the context is open; yields the bound port (useful with port 0).
+
+    aiohttp serves on the event loop by itself, so no task is needed; binding
+    happens here, in start-up, so a taken port fails before anything runs.
+    """
+    runner = web.AppRunner(
+        _app(registry, health, monotonic),
+        access_log=None,
+        handle_signals=False,
+        shutdown_timeout=1.0,
+        # Bounded requests: a request line or header over 4 KiB is refused (400),
+        # and an idle connection is closed after 15 s.
+        max_line_size=4096,
+        max_field_size=4096,
+        keepalive_timeout=15.0,
+    )
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, config.host, config.port)
+        try:
+            await site.start()
+        except OSError as exc:
+            raise StartError(f"cannot listen on {config.listen}: {exc.strerror}") from None
+        port = int(runner.addresses[0][1])
+        get_logger().info("sesd.http.listening", host=config.host, port=port)
+        yield port
+    finally:
+        with anyio.CancelScope(shield=True):
+            await runner.cleanup()

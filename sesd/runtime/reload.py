@@ -1,0 +1,154 @@
+"""What a reload (SIGHUP) takes from a new config file, and what waits for a restart.
+
+Reloaded: ``[alerts]`` (rules, sinks, silences path, links, outbox limits),
+``[domains] track`` and ``groups``, ``[canary]``, ``[logging] level``,
+``[shutdown]`` and ``[[queues]]``. Everything in :data:`RESTART_KEYS` is fixed
+for the life of the process (the windows' layout, the HTTP listener, the
+state file, the SQS client): a change there is reported by key and left for
+the next restart.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import msgspec
+
+from sesd.config import Config, ConfigError, core_settings, load_config
+from sesd.io.logs import get_logger, set_level
+from sesd.runtime.sqs import check_queue
+
+if TYPE_CHECKING:
+    from sesd.runtime.daemon import Daemon
+
+__all__ = ["RESTART_KEYS", "Reloader", "merge"]
+
+#: Sections (or ``section.key``) that only a restart applies: named here, once.
+RESTART_KEYS = (
+    "aws",
+    "http",
+    "windows",
+    "dimensions",
+    "ingest",
+    "providers",
+    "account_health",
+    "reputation",
+    "state",
+    "logging.format",
+    "logging.log_recipients",
+    "domains.max_tracked",
+    "domains.idle_evict",
+)
+
+
+def _flat(config: Config) -> dict[str, Any]:
+    """``section.key`` -> value, secrets as their references (a changed secret behind
+    the same reference is not seen: a restart reads it)."""
+    plain = config.to_display()
+    return {
+        f"{section}.{key}": value
+        for section, body in plain.items()
+        if isinstance(body, dict)
+        for key, value in body.items()
+    }
+
+
+def merge(old: Config, new: Config) -> tuple[Config, list[str]]:
+    """The config to run after a reload: ``new`` where it may change, ``old`` for every
+    key of :data:`RESTART_KEYS`; and the keys whose change was left for a restart.
+    Raises ConfigError when the mix is not valid (a rule naming a window that only
+    the new file has, say)."""
+    before, after = _flat(old), _flat(new)
+    ignored = sorted(
+        key
+        for key in before.keys() | after.keys()
+        if before.get(key) != after.get(key)
+        and any(key == k or key.startswith(f"{k}.") for k in RESTART_KEYS)
+    )
+    sections: dict[str, Any] = {}
+    fields: dict[str, dict[str, Any]] = {}
+    for name in RESTART_KEYS:
+        section, _, key = name.partition(".")
+        if key:
+            fields.setdefault(section, {})[key] = getattr(getattr(old, section), key)
+        else:
+            sections[section] = getattr(old, section)
+    for section, kept in fields.items():
+        sections[section] = msgspec.structs.replace(getattr(new, section), **kept)
+    try:
+        merged = msgspec.structs.replace(new, **sections)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"{exc} (with the settings that need a restart kept)") from None
+    return merged, ignored
+
+
+class Reloader:
+    """Applies a reloaded config to a running daemon, part by part."""
+
+    def __init__(self, daemon: Daemon) -> None:
+        self._daemon = daemon
+        self._log = get_logger()
+
+    async def on_signal(self) -> None:
+        """A SIGHUP: reload, and never let a failure end sesd."""
+        try:
+            await self.reload()
+        except Exception:  # noqa: BLE001 - a failed reload must not end sesd
+            self._daemon.metrics.reloaded(False, self._daemon.clock())
+            self._log.error("sesd.config.reload_failed", exc_info=True)
+
+    async def reload(self) -> bool:
+        """Re-read the config file and apply what may change while running. An invalid
+        file changes nothing. True when the new config is in force."""
+        daemon = self._daemon
+        path = daemon.config_path
+        if not path:
+            self._log.warning("sesd.config.reload_failed", error="no config file to read")
+            return False
+        try:
+            new = await anyio.to_thread.run_sync(load_config, path)
+            merged, ignored = merge(daemon.config, new)
+        except ConfigError as exc:
+            daemon.metrics.reloaded(False, daemon.clock())
+            self._log.error("sesd.config.reload_failed", path=path, error=str(exc))
+            return False
+        for key in ignored:
+            self._log.warning("sesd.config.reload_ignored", key=key, hint="needs a restart")
+        old, daemon.config = daemon.config, merged
+        set_level(merged.logging.level)
+        daemon.pipeline.reconfigure(core_settings(merged))
+        daemon.alerting.reconfigure(merged)
+        if daemon.aws is not None:
+            daemon.aws.reconfigure(merged)
+        if daemon.account_poller is not None:
+            # Queues and accounts a reload adds are watched from the next poll.
+            daemon.account_poller.targets = merged.health_targets()
+        await self._requeue(old, merged)
+        if old.canary != merged.canary:
+            daemon.restart_canary(merged)
+        daemon.metrics.reloaded(True, daemon.clock())
+        self._log.info(
+            "sesd.config.reloaded",
+            path=path,
+            rules=len(merged.alerts.rules),
+            queues=[q.label for q in merged.queues],
+        )
+        daemon.changes.notify()
+        return True
+
+    async def _requeue(self, old: Config, new: Config) -> None:
+        """Start the queues a reload added (or changed); stop those it removed."""
+        daemon = self._daemon
+        labels = [q.label for q in new.queues]
+        daemon.health.queues = labels
+        daemon.metrics.set_queues(labels)
+        if daemon.stopping.is_set():
+            return
+        for queue in new.queues:
+            if queue not in old.queues:
+                await daemon.open_queue(queue)
+        for queue in daemon.restart_queues(old, new):
+            daemon.start_soon(
+                check_queue, daemon.sqs(queue), queue, *daemon.ledger.where(queue.label)
+            )

@@ -1,0 +1,68 @@
+"""The state file at run time: read at start, written every ``save_every`` and last
+thing at a stop (sesd.runtime.state says what is in it)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import anyio
+
+from sesd.alerting.evaluator import Evaluator
+from sesd.core.ledger import Ledger
+from sesd.io.logs import get_logger
+from sesd.runtime.state import StateError, read_state, restore, snapshot, write_state
+
+__all__ = ["StateSaver"]
+
+
+class StateSaver:
+    """Loads and saves the ledger and the alert states (nothing without a path)."""
+
+    def __init__(
+        self,
+        path: str | None,
+        ledger: Ledger,
+        evaluator: Evaluator,
+        clock: Callable[[], float],
+    ) -> None:
+        self.path = path
+        self._ledger = ledger
+        self._evaluator = evaluator
+        self._clock = clock
+        self._log = get_logger()
+
+    def load(self) -> None:
+        """Restore what the file holds; a file that cannot be used is reported and
+        ignored (sesd starts rather than refusing to)."""
+        path = self.path
+        if not path:
+            return
+        try:
+            blob = read_state(path)
+            if blob is None:
+                self._log.info("sesd.state.none_yet", path=path)
+                return
+            restored = restore(blob, self._ledger, self._evaluator)
+        except StateError as exc:
+            self._log.warning("sesd.state.ignored", path=path, reason=str(exc))
+            return
+        self._log.info("sesd.state.restored", path=path, **restored)
+
+    async def save(self) -> None:
+        """Write the file now (a failure is logged; the next save tries again)."""
+        path = self.path
+        if not path:
+            return
+        blob = snapshot(self._ledger, self._evaluator, self._clock())
+        try:
+            await anyio.to_thread.run_sync(write_state, path, blob)
+        except OSError as exc:
+            self._log.error("sesd.state.save_failed", path=path, error=exc.strerror)
+        else:
+            self._log.debug("sesd.state.saved", path=path, bytes=len(blob))
+
+    async def run(self, every: float) -> None:
+        """Save every ``every`` seconds, until cancelled."""
+        while True:
+            await anyio.sleep(every)
+            await self.save()

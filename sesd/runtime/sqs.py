@@ -1,0 +1,435 @@
+"""Stage 0 (the input edge): long-polling SQS consumers that feed the pipeline.
+
+Each queue gets ``concurrency`` pollers. A poller receives up to 10 messages
+with a 20 s long poll, runs them through the pipeline (synchronous, well
+under a millisecond a message), and deletes what was handled in one batch.
+Invalid messages are left alone so the queue's redrive policy moves them to
+the dead-letter queue.
+
+Stopping: the daemon sets ``stopping``; a poller finishes the receive in
+flight, handles and deletes what it brought, and returns. A receive is not
+cut off while the grace period lasts (SQS would hide the messages it had
+already taken until their visibility timeout): it is shielded, and what it
+brings after the pollers are cancelled is released at once (visibility 0).
+At the end of the grace period a receive still waiting is abandoned: the
+network has stalled, and no answer would come in time (:class:`InFlight`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import random
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+import anyio
+from botocore.exceptions import BotoCoreError, ClientError
+
+from sesd.config import QueueConfig
+from sesd.core.pipeline import Pipeline
+from sesd.core.tallies import Outcome
+from sesd.io.backoff import backoff_delay
+from sesd.io.logs import get_logger
+from sesd.metrics.registry import Metrics
+from sesd.runtime.health import Changes, Health
+
+if TYPE_CHECKING:
+    from types_aiobotocore_sqs.client import SQSClient
+    from types_aiobotocore_sqs.type_defs import MessageTypeDef, ReceiveMessageResultTypeDef
+else:
+    SQSClient = Any
+    MessageTypeDef = Any
+    ReceiveMessageResultTypeDef = Any
+
+__all__ = [
+    "PERMANENT_ERRORS",
+    "SQS_ERRORS",
+    "InFlight",
+    "InvalidMemory",
+    "QueuePoller",
+    "backoff_delay",
+    "check_queue",
+    "hint_for",
+]
+
+#: What an SQS call may raise when SQS or the network is in trouble.
+SQS_ERRORS = (ClientError, BotoCoreError, aiohttp.ClientError, OSError, asyncio.TimeoutError)
+
+_REMEMBERED_INVALID = 10_000
+
+_NO_QUEUE = (
+    "the queue does not exist in this region and account: check the queue URL, the "
+    "queue's region (or [aws] region) and its account"
+)
+_WRONG_ROLE = (
+    "sesd could not assume the account's role: check role_arn and external_id, and that "
+    "the role trusts the credentials sesd runs with (sts:AssumeRole)"
+)
+_NOT_ALLOWED = (
+    "these credentials may not read the queue: grant sqs:ReceiveMessage, "
+    "sqs:DeleteMessage and sqs:ChangeMessageVisibility on it"
+)
+_BAD_KEY = "the access key is not valid: check the credentials"
+#: Error codes that no retry will cure soon: the queue is missing or not ours to read.
+#: Each maps to the hint logged with it (SQS's query and JSON protocols name some alike).
+PERMANENT_ERRORS = {
+    "AWS.SimpleQueueService.NonExistentQueue": _NO_QUEUE,
+    "QueueDoesNotExist": _NO_QUEUE,
+    "AccessDenied": _NOT_ALLOWED,
+    "AccessDeniedException": _NOT_ALLOWED,
+    "InvalidClientTokenId": _BAD_KEY,
+    "UnrecognizedClientException": _BAD_KEY,
+    "KMS.AccessDeniedException": "the queue is encrypted with a KMS key these credentials "
+    "may not use: grant kms:Decrypt on it",
+}
+#: How long a poller waits between tries after a permanent error.
+PERMANENT_RETRY = 60.0
+
+
+class InFlight:
+    """SQS calls in flight, shielded from cancellation but bounded: once a stop has
+    begun, none outlives the end of the grace period by more than ``margin`` seconds,
+    except a release after a cancellation, which has ``margin`` seconds of its own."""
+
+    def __init__(self, margin: float = 2.0) -> None:
+        self.deadline = math.inf
+        self._margin = margin
+        self._scopes: set[anyio.CancelScope] = set()
+
+    @contextlib.contextmanager
+    def scope(self, limit: float = math.inf, *, margin: bool = True) -> Iterator[anyio.CancelScope]:
+        """A shielded scope for one call: at most ``limit`` seconds, and no later than the
+        end of the grace period (plus the margin, for deletes and releases)."""
+        end = self.deadline + (self._margin if margin else 0.0)
+        with anyio.CancelScope(
+            shield=True, deadline=min(anyio.current_time() + limit, end)
+        ) as scope:
+            self._scopes.add(scope)
+            try:
+                yield scope
+            finally:
+                self._scopes.discard(scope)
+
+    @contextlib.contextmanager
+    def budget(self) -> Iterator[anyio.CancelScope]:
+        """A shielded scope of ``margin`` seconds from now, whatever the grace period:
+        messages received as a cancellation arrived are given back even when it
+        arrives at the very end (bounded by the grace period, the release would be
+        cut off before it began)."""
+        with anyio.CancelScope(shield=True, deadline=anyio.current_time() + self._margin) as scope:
+            yield scope
+
+    def end_by(self, deadline: float) -> None:
+        """A stop began: bound every call in flight, and every later one, by ``deadline``."""
+        self.deadline = deadline
+        for scope in self._scopes:
+            scope.deadline = min(scope.deadline, deadline + self._margin)
+
+
+async def check_queue(client: SQSClient, queue: QueueConfig, account: str, region: str) -> bool:
+    """Whether the queue can be read and has a RedrivePolicy (without one, invalid
+    messages would cycle for ever: warned about). A queue that does not exist or may
+    not be read is reported by its pollers' first receive, once (queue, region,
+    account and the hint that fits): here only at debug level."""
+    log = get_logger(queue=queue.label)
+    try:
+        attrs = await client.get_queue_attributes(
+            QueueUrl=queue.url, AttributeNames=["RedrivePolicy"]
+        )
+    except SQS_ERRORS as exc:
+        if hint_for(exc) is None:
+            log.warning("sesd.sqs.attributes_failed", error=_describe(exc))
+        else:
+            log.debug(
+                "sesd.sqs.attributes_failed", error=_describe(exc), account=account, region=region
+            )
+        return False
+    if "RedrivePolicy" not in attrs.get("Attributes", {}):
+        log.warning(
+            "sesd.sqs.no_redrive_policy",
+            hint="invalid messages are left in the queue; add a dead-letter queue",
+        )
+        return False
+    return True
+
+
+def hint_for(exc: BaseException) -> str | None:
+    """What to do about an error no retry will cure soon (None for the others)."""
+    if isinstance(exc, ClientError) and exc.operation_name == "AssumeRole":
+        return _WRONG_ROLE
+    return PERMANENT_ERRORS.get(_code(exc))
+
+
+class InvalidMemory:
+    """SQS message ids already judged invalid, so each is counted and logged once."""
+
+    def __init__(self) -> None:
+        self._ids: dict[str, None] = {}
+
+    def __contains__(self, message_id: str) -> bool:
+        return message_id in self._ids
+
+    def add(self, message_id: str) -> None:
+        self._ids[message_id] = None
+        if len(self._ids) > _REMEMBERED_INVALID:
+            del self._ids[next(iter(self._ids))]
+
+
+class QueuePoller:
+    """One long-polling loop on one queue."""
+
+    def __init__(
+        self,
+        client: SQSClient,
+        queue: QueueConfig,
+        *,
+        pipeline: Pipeline,
+        metrics: Metrics,
+        health: Health,
+        changes: Changes,
+        stopping: anyio.Event,
+        delete_invalid: bool,
+        clock: Callable[[], float],
+        monotonic: Callable[[], float],
+        invalid_memory: InvalidMemory | None = None,
+        in_flight: InFlight | None = None,
+        region: str = "",
+        account: str = "default",
+        rand: Callable[[], float] = random.random,
+        poller: int = 0,
+        after_batch: Callable[[], None] | None = None,
+    ) -> None:
+        self._client = client
+        self._queue = queue
+        self._label = queue.label
+        self._pipeline = pipeline
+        #: Called after each batch is handled (the DNS task looks at what it wants).
+        self._after_batch = after_batch or (lambda: None)
+        self._metrics = metrics
+        self._health = health
+        self._changes = changes
+        self._stopping = stopping
+        self._delete_invalid = delete_invalid
+        self._clock = clock
+        self._monotonic = monotonic
+        self._invalid = invalid_memory if invalid_memory is not None else InvalidMemory()
+        self._in_flight = in_flight if in_flight is not None else InFlight()
+        self._region = region
+        self._account = account
+        self._log = get_logger(queue=self._label, poller=poller)
+        self._errors = 0
+        self._permanent: str | None = None  # the code of a permanent error being waited out
+        #: The jitter's uniform draw; a test may pin it to see the backoff grow.
+        self._rand = rand
+        self._delay = 0.0  # until the next receive, after a failed one
+
+    async def run(self) -> None:
+        """Poll until ``stopping`` is set; SQS errors back off, never end the loop."""
+        while not self._stopping.is_set():
+            messages = await self._receive()
+            if messages is None:
+                await self._back_off()
+                continue
+            if messages:
+                await self._handle(messages)
+
+    async def _receive(self) -> list[MessageTypeDef] | None:
+        kwargs: dict[str, Any] = {
+            "QueueUrl": self._queue.url,
+            "MaxNumberOfMessages": self._queue.max_messages,
+            "WaitTimeSeconds": self._queue.wait_time_seconds,
+            "MessageSystemAttributeNames": ["ApproximateReceiveCount"],
+        }
+        if self._queue.visibility_timeout is not None:
+            kwargs["VisibilityTimeout"] = self._queue.visibility_timeout
+        response: ReceiveMessageResultTypeDef | None = None
+        try:
+            # Not cut off mid-request while the grace period lasts (module docstring).
+            with self._in_flight.scope(margin=False):
+                response = await self._client.receive_message(**kwargs)
+        except SQS_ERRORS as exc:
+            self._failed(exc)
+            return None
+        if response is None:
+            # The grace period ended with the receive still waiting: the network stalled.
+            self._log.warning("sesd.sqs.receive_abandoned", reason="grace period over")
+            return None
+        if self._errors:
+            self._log.info(
+                "sesd.sqs.receive_recovered", after_errors=self._errors, after=self._permanent
+            )
+            self._errors = 0
+            self._permanent = None
+        self._health.received(self._label, self._monotonic())
+        messages = response.get("Messages", [])
+        if messages:
+            self._metrics.sqs_received_messages(self._label, len(messages))
+        else:
+            self._changes.notify()
+        return messages
+
+    def _failed(self, exc: BaseException) -> None:
+        """A receive failed: counted; a permanent error logged once, at error level."""
+        self._errors += 1
+        self._metrics.sqs_error(self._label, "receive")
+        self._changes.notify()
+        code = _code(exc)
+        hint = hint_for(exc)
+        if hint is None:
+            self._permanent = None
+            self._delay = backoff_delay(self._errors, rand=self._rand())
+            self._log.warning(
+                "sesd.sqs.receive_failed",
+                error=_describe(exc),
+                consecutive=self._errors,
+                retry_in_seconds=round(self._delay, 3),
+            )
+            return
+        # Retrying soon would not help: slowly, so a fixed queue is found again.
+        self._delay = PERMANENT_RETRY * (0.9 + 0.2 * self._rand())
+        if self._permanent != code:
+            self._permanent = code
+            self._log.error(
+                "sesd.sqs.queue_unusable",
+                error=_describe(exc),
+                url=self._queue.url,
+                region=self._region,
+                account=self._account,
+                hint=hint,
+                retry_every_seconds=PERMANENT_RETRY,
+            )
+        else:
+            self._log.debug("sesd.sqs.still_unusable", error=code, consecutive=self._errors)
+
+    async def _back_off(self) -> None:
+        """Wait the delay the failed receive chose, or until a stop begins."""
+        with anyio.move_on_after(self._delay):
+            await self._stopping.wait()
+
+    async def _handle(self, messages: list[MessageTypeDef]) -> None:
+        try:
+            await anyio.lowlevel.checkpoint()
+        except anyio.get_cancelled_exc_class():
+            # Cancelled while the receive was in flight: give the messages back now.
+            with self._in_flight.budget() as scope:
+                await self._release(messages)
+            if scope.cancelled_caught:
+                self._log.warning(
+                    "sesd.sqs.release_cut_off",
+                    count=len(messages),
+                    hint="they become visible again after their visibility timeout",
+                )
+            raise
+        received_at = self._clock()
+        done = [message for message in messages if self._judge(message, received_at)]
+        self._after_batch()
+        self._changes.notify()
+        # Handled messages are deleted even if a cancellation arrives meanwhile:
+        # otherwise they would be counted again after their visibility timeout.
+        with self._in_flight.scope(15) as scope:
+            await self._delete(done)
+        if scope.cancelled_caught:
+            self._log.warning(
+                "sesd.sqs.delete_cut_off",
+                count=len(done),
+                hint="counted, but not deleted: SQS hands them out again after their "
+                "visibility timeout",
+            )
+        self._log.debug("sesd.sqs.batch", received=len(messages), deleted=len(done))
+
+    def _judge(self, message: MessageTypeDef, received_at: float) -> bool:
+        """Run one message through the pipeline; True when it should be deleted."""
+        message_id = message.get("MessageId", "")
+        if message_id in self._invalid:
+            return self._delete_invalid
+        try:
+            result = self._pipeline.feed(
+                message.get("Body", ""), self._label, received_at, received_at
+            )
+        except Exception as exc:  # noqa: BLE001 - a bug must not stop the queue
+            self._log.error(
+                "sesd.pipeline.failed",
+                sqs_message_id=message_id,
+                error=type(exc).__name__,
+                exc_info=True,
+            )
+            self._metrics.sqs_error(self._label, "process")
+            return False
+        if result.outcome is not Outcome.INVALID:
+            return True
+        self._invalid.add(message_id)
+        receive_count = message.get("Attributes", {}).get("ApproximateReceiveCount", "")
+        self._log.warning(
+            "sesd.message.invalid",
+            sqs_message_id=message_id,
+            reason=result.reason,
+            detail=result.detail,
+            receive_count=receive_count,
+            deleted=self._delete_invalid,
+        )
+        return self._delete_invalid
+
+    async def _delete(self, messages: list[MessageTypeDef]) -> None:
+        entries = [
+            {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)
+        ]
+        for attempt in range(2):
+            if not entries:
+                return
+            try:
+                response = await self._client.delete_message_batch(
+                    QueueUrl=self._queue.url,
+                    Entries=entries,  # type: ignore[arg-type]
+                )
+            except SQS_ERRORS as exc:
+                self._metrics.sqs_error(self._label, "delete")
+                self._log.warning(
+                    "sesd.sqs.delete_failed", error=_describe(exc), count=len(entries)
+                )
+                continue
+            failed = response.get("Failed", [])
+            if not failed:
+                return
+            self._metrics.sqs_error(self._label, "delete", len(failed))
+            retry_ids = {f["Id"] for f in failed if not f.get("SenderFault")}
+            self._log.warning(
+                "sesd.sqs.delete_partly_failed",
+                failed=len(failed),
+                codes=sorted({f.get("Code", "") for f in failed}),
+                retrying=len(retry_ids) if attempt == 0 else 0,
+            )
+            entries = [e for e in entries if e["Id"] in retry_ids]
+
+    async def _release(self, messages: list[MessageTypeDef]) -> None:
+        """Make messages visible again at once (visibility timeout 0)."""
+        entries = [
+            {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
+            for i, m in enumerate(messages)
+        ]
+        try:
+            await self._client.change_message_visibility_batch(
+                QueueUrl=self._queue.url,
+                Entries=entries,  # type: ignore[arg-type]
+            )
+        except SQS_ERRORS as exc:
+            self._metrics.sqs_error(self._label, "release")
+            self._log.warning("sesd.sqs.release_failed", error=_describe(exc), count=len(entries))
+        else:
+            self._log.info("sesd.sqs.released", count=len(entries))
+
+
+def _code(exc: BaseException) -> str:
+    """An SQS error's code ("" for network errors)."""
+    if isinstance(exc, ClientError):
+        return str(exc.response.get("Error", {}).get("Code", ""))
+    return ""
+
+
+def _describe(exc: BaseException) -> str:
+    """An error's class and code, never its full text (it may echo a request)."""
+    if isinstance(exc, ClientError):
+        return f"{type(exc).__name__}: {exc.response.get('Error', {}).get('Code', '?')}"
+    return f"{type(exc).__name__}: {exc}"[:300]
