@@ -720,3 +720,53 @@ def test_the_receivers_code_speaks_before_ses_generic_status() -> None:
     assert (found.cause, found.status) == ("ip_reputation", "4.7.650")
     found = classify("TransientCommunicationFailure", "4.4.1", "Unable to connect")
     assert (found.cause, found.status) == ("connection", "4.4.1")
+
+
+@pytest.mark.parametrize(
+    ("busy", "plain", "named"),
+    [
+        (4, 0, "ip_reputation, or rate_limited"),  # every one said "Server busy"
+        (2, 2, "ip_reputation, or rate_limited"),  # half did
+        (1, 2, "ip_reputation"),  # most named reputation alone (4.7.650)
+    ],
+)
+def test_alert_text_names_the_second_cause_of_the_dominant_one(
+    busy: int, plain: int, named: str
+) -> None:
+    """Microsoft's 4.7.500 "Server busy" (ip_reputation, or rate_limited) and its
+    4.7.650 (ip_reputation alone) on a few delayed recipients: the alert's cause line,
+    PagerDuty's summary and the console name the second cause when at least half of
+    the dominant cause's recipients came with it; the advice stays the first's."""
+    from sesd.alerting.evaluator import Evaluator, Notification
+    from sesd.alerting.render import console_text, describe, dominant_cause, pagerduty_events
+    from sesd.alerting.rules import Transition
+    from sesd.config import parse_config
+    from sesd.pipeline import Pipeline
+    from tests import factory as f
+
+    now = f.T0 + 10
+    rule = '[[alerts.rules]]\nname = "r"\nmetric = "delay_ratio"\nwindow = "5m"\nabove = 0.1\n'
+    config = parse_config(rule)
+    pipeline = Pipeline(config)
+    texts = [BUSY] * busy + [CASES[0][1]] * plain
+    for i, text in enumerate(texts):
+        pipeline.feed(f.raw(f.delay([f"m{i}@x.example"], at=now, diagnostic=text)), "q", now)
+    breakdown = pipeline.windows["x.example"].breakdown(0, now)
+    n = busy + plain
+    assert breakdown.causes == [("ip_reputation", n)]
+    assert dominant_cause(breakdown) == named
+    (alert,) = Evaluator(config.alerts, ["5m", "15m", "1h"]).evaluate(pipeline, now)
+    line = f"cause: {named} ({n} of {n} noted): {_advice('ip_reputation')}"
+    assert describe(alert).splitlines()[1] == line
+    notification = Notification(
+        rule="r",
+        kind=Transition.FIRING,
+        severity=alert.severity,
+        sinks=("console",),
+        alerts=(alert,),
+        at=now,
+        silence="",
+    )
+    assert f"    {line}" in console_text(notification).splitlines()
+    (event,) = pagerduty_events(notification, "KEY", "sesd")
+    assert json.loads(event)["payload"]["summary"].endswith(f"; cause: {named}")
