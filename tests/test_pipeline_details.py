@@ -53,7 +53,7 @@ def test_a_bounce_keeps_its_facts_for_every_usable_recipient() -> None:
         assert breakdown.diagnostics == [("smtp; 550 5.1.1 user unknown", 1)]
         assert breakdown.sources == [ARN]
         assert breakdown.config_sets == ["ConfigSet"]
-        assert breakdown.mtas == [("dsn; mta.example.com", 1)]
+        assert breakdown.mtas == [("mta.example.com", 1)]  # RFC 3464's "dsn; " dropped
 
 
 def test_a_delay_keeps_its_facts_for_every_usable_recipient() -> None:

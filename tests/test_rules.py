@@ -203,7 +203,7 @@ def test_alert_carries_what_is_needed_to_act() -> None:
     assert alert.counts["delivery"] == 4
     assert alert.breakdown.delay_types == [("TransientCommunicationFailure", 6)]
     assert alert.breakdown.statuses == [("4.4.1", 6)]
-    assert alert.breakdown.mtas == [("dsn; a8-70.smtp-out.amazonses.com", 6)]
+    assert alert.breakdown.mtas == [("a8-70.smtp-out.amazonses.com", 6)]  # "dsn; " dropped
     assert len(alert.breakdown.message_ids) == 5
     assert alert.regions == ["eu-west-1"]
     assert alert.breakdown.config_sets == ["ConfigSet"]

@@ -331,7 +331,7 @@ def test_a_bounce_counts_every_usable_recipient_and_its_breakdown() -> None:
     assert windows.figures(0, NOW).count("bounce") == 1
     breakdown = windows.breakdown(0, NOW)
     assert breakdown.statuses == [("5.1.1", 1)]
-    assert breakdown.mtas == [("dsn; mta.example.com", 1)]
+    assert breakdown.mtas == [("mta.example.com", 1)]  # RFC 3464's "dsn; " dropped
     assert breakdown.delay_types == []  # a bounce has none
     assert pipeline.ledger.by_domain.bounces["one.example"] == {("Permanent", "General"): 1}
 

@@ -9,7 +9,7 @@ from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.render import pagerduty_events, slack_message
 from sesd.config import core_settings, parse_config
 from sesd.core.pipeline import Pipeline
-from sesd.core.text import ADDRESS, MAX_CHARS, clean, redact_addresses, slack_escape
+from sesd.core.text import ADDRESS, MAX_CHARS, clean, mta_name, redact_addresses, slack_escape
 from sesd.core.windows import OVERFLOW
 from tests import factory as f
 
@@ -105,3 +105,31 @@ def test_breakdowns_are_bounded() -> None:
     assert len(counted) <= 64
     assert counted[OVERFLOW] >= 5000 - 64
     assert sum(counted.values()) == 5000
+
+
+def test_an_mta_is_named_without_its_rfc_3464_type() -> None:
+    """SES's ``reportingMTA`` is "dsn; HOST" (RFC 3464's ``mta-name-type; mta-name``):
+    alert text names the host alone; a bare host, an IP literal and odd spacing come
+    out as the name; a semicolon later in a name is not a type."""
+    assert mta_name("dsn; a8-70.smtp-out.amazonses.com") == "a8-70.smtp-out.amazonses.com"
+    assert mta_name("dns;mx.example.net") == "mx.example.net"
+    assert mta_name(" x-local-hostname ; [2001:db8::1] ") == "[2001:db8::1]"
+    assert mta_name("a8-70.smtp-out.amazonses.com") == "a8-70.smtp-out.amazonses.com"
+    assert mta_name("mx.example.net; extra") == "mx.example.net; extra"
+    assert mta_name("dsn;") == ""
+
+
+def test_alert_text_names_the_reporting_mta_without_its_type() -> None:
+    """Delays reported by "dsn; a8-70.smtp-out.amazonses.com" and by the bare name count
+    as one MTA, and the alert names it without "dsn; "."""
+    from sesd.alerting.render import describe
+
+    pipeline = Pipeline(core_settings(parse_config(RULE)))
+    evaluator = Evaluator(parse_config(RULE).alerts, ["5m", "15m", "1h"])
+    for i, mta in enumerate(["dsn; a8-70.smtp-out.amazonses.com", "a8-70.smtp-out.amazonses.com"]):
+        pipeline.feed(f.raw(f.delay([f"r{i}@x.example"], at=NOW, mta=mta)), "q", NOW)
+    assert pipeline.ledger.windows["x.example"].breakdown(0, NOW).mtas == [
+        ("a8-70.smtp-out.amazonses.com", 2)
+    ]
+    (alert,) = evaluator.evaluate(pipeline.ledger, NOW)
+    assert "reporting MTAs: a8-70.smtp-out.amazonses.com (2)" in describe(alert).splitlines()

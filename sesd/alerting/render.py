@@ -21,11 +21,13 @@ from sesd.config import CANARY_METRICS
 from sesd.core.causes import advice
 from sesd.core.scopes import ACCOUNT, DOMAIN, PROVIDER
 from sesd.core.text import slack_escape
+from sesd.core.windows import Breakdown
 
 __all__ = [
     "console_text",
     "describe",
     "details",
+    "dominant_cause",
     "headline",
     "links",
     "pagerduty_events",
@@ -164,6 +166,17 @@ def _section(text: str) -> dict[str, Any]:
     return {"type": "section", "text": _mrkdwn(text)}
 
 
+def dominant_cause(breakdown: Breakdown) -> str:
+    """The dominant cause of a breakdown that has causes, as text names it: with its
+    second cause when at least half of its recipients came with that one
+    ("rate_limited, or ip_reputation")."""
+    cause, n = breakdown.causes[0]
+    for label, count in breakdown.second_causes:
+        if label.startswith(f"{cause}, or ") and 2 * count >= n:
+            return label
+    return cause
+
+
 def cause_line(alert: Alert) -> str | None:
     """The dominant cause of the window's delays and what to do, or None."""
     causes = alert.breakdown.causes
@@ -171,7 +184,7 @@ def cause_line(alert: Alert) -> str | None:
         return None
     cause, n = causes[0]
     total = sum(count for _, count in causes)
-    return f"cause: {cause} ({n} of {total} noted): {advice(cause)}"
+    return f"cause: {dominant_cause(alert.breakdown)} ({n} of {total} noted): {advice(cause)}"
 
 
 def describe(alert: Alert, *, slack: bool = False) -> str:
@@ -277,7 +290,7 @@ def pagerduty_events(notification: Notification, routing_key: str, source: str) 
         if alert.kind is not Transition.RESOLVED:
             summary = headline(alert) + f"; where: {alert.stage}"
             if alert.breakdown.causes:
-                summary += f"; cause: {alert.breakdown.causes[0][0]}"
+                summary += f"; cause: {dominant_cause(alert.breakdown)}"
             event["payload"] = {
                 "summary": summary[:PD_MAX_SUMMARY],
                 "source": source,

@@ -271,20 +271,24 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _cause(args: argparse.Namespace) -> int:
+    # One answer per input line, an empty one too (from the delay type, else unknown):
+    # `paste diagnostics.txt <(sesd cause - < diagnostics.txt)` keeps its lines aligned.
     from sesd.core.causes import classify
 
-    texts = [line.rstrip("\n") for line in sys.stdin] if args.text == "-" else [args.text]
+    texts = (line.rstrip("\r\n") for line in sys.stdin) if args.text == "-" else [args.text]
     for text in texts:
-        if not text.strip():
-            continue
         found = classify(args.delay_type, "", text)
         if args.json:
-            print(
-                json.dumps({"cause": found.cause, "advice": found.advice, "status": found.status})
-            )
+            answer = {
+                "cause": found.cause,
+                "also": found.also,
+                "advice": found.advice,
+                "status": found.status,
+            }
+            print(json.dumps(answer))
         else:
             status = f" ({found.status})" if found.status else ""
-            print(f"{found.cause}{status}: {found.advice}")
+            print(f"{found.label}{status}: {found.advice}")
     return 0
 
 

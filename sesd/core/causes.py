@@ -1,17 +1,30 @@
 """Why a recipient was delayed: a cause from SES's delay type, the SMTP status and the
 diagnostic text, with advice on what to do.
 
-The patterns are data, in ``sesd/causes.toml``, read once. Order of judgement:
+The judgement is data, in ``sesd/core/causes.toml``, read once when this module is
+imported: a table that does not load (a packaging fault, a bad pattern) stops sesd
+at start, not at the first DeliveryDelay. Precedence, first match wins:
 
 1. a delay inside SES (``InternalFailure``, ``SendingDeferral``) is ``ses_internal``;
-2. the first pattern that matches "STATUS DIAGNOSTIC";
-3. SES's delay type (``TransientCommunicationFailure`` is ``connection``...);
-4. the RFC 3463 class of the enhanced status code (X.2.2 a full mailbox, X.4.X
-   the network, X.3.X the receiving system);
-5. ``unknown``.
+2. ``[[status]]``: enhanced status codes that decide by themselves (X.2.2 a full
+   mailbox, Microsoft's 4.7.650, Gmail's 4.7.28...);
+3. ``[[provider]]``: a receiver's own codes and texts (Yahoo's TSS04, Microsoft's
+   S3150, Orange's OFR005_505, Comcast's BL000010, Cox's AUP#CDRBL...);
+4. ``[[wording]]``: what the words say (greylisting, DNSBLs, SPF, quota, rate...);
+5. SES's delay type (``TransientCommunicationFailure`` is ``connection``...);
+6. ``[rfc3463]``: the class of the enhanced status code (X.4.4 routing is ``dns``,
+   X.4.X the network, X.3.X the receiving system);
+7. ``unknown``.
 
-Pure and cached: diagnostics repeat, so a classification costs a dict lookup
-once a text was seen.
+An entry may name a second cause (``also``) where two are defensible: Microsoft's
+"451 4.7.500 Server busy" is documented as an IP-reputation restriction but reads as
+a busy server, so it is ``ip_reputation``, or ``rate_limited``. Alert text shows
+both; counting and ``cause_ratio`` use the first.
+
+Pure and cached: diagnostics repeat, so a classification costs a dict lookup once
+a text was seen. Uncached, it is a few dozen regular-expression searches over the
+lower-cased text, each linear (the table bounds every gap), over at most
+``MAX_TEXT`` characters: a stranger's 10 KB text costs a few milliseconds.
 """
 
 from __future__ import annotations
@@ -21,9 +34,19 @@ import re
 import tomllib
 from dataclasses import dataclass
 from importlib import resources
-from typing import Final
+from typing import Any, Final
 
-__all__ = ["CAUSES", "CAUSE_INDEX", "Cause", "advice", "classify"]
+__all__ = [
+    "CAUSES",
+    "CAUSE_INDEX",
+    "MAX_TEXT",
+    "TIERS",
+    "Cause",
+    "advice",
+    "classify",
+    "load_table",
+    "named",
+]
 
 #: The vocabulary (a label's values): fixed, so labels stay bounded.
 CAUSES: Final = (
@@ -42,80 +65,163 @@ CAUSES: Final = (
 )
 #: A cause's number (what the windows store).
 CAUSE_INDEX: Final = {cause: i for i, cause in enumerate(CAUSES)}
+#: The table's tiers of entries, in the order they are judged.
+TIERS: Final = ("status", "provider", "wording")
 _INSIDE_SES: Final = frozenset({"InternalFailure", "SendingDeferral"})
-_ENHANCED: Final = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
-#: RFC 3463 subjects: X.2.2 mailbox full, X.4.X network and routing, X.3.X mail system.
-_RFC3463: Final = {(2, 2): "mailbox_full"}
-_RFC3463_SUBJECT: Final = {4: "connection", 3: "recipient_server"}
+# An enhanced status code (RFC 3463): not the tail of an IP address or of a longer
+# dotted number (Yahoo's "4.16.55.1"), which the look-arounds keep out.
+_ENHANCED: Final = re.compile(r"(?<![\w.])([245])\.(\d{1,3})\.(\d{1,3})(?![\w]|\.\d)")
+#: How much of a diagnostic is read: four times the longest reply line RFC 5321 allows
+#: (512), so a multi-line reply fits whole; receivers state the cause first, and a
+#: longer text is a stranger's, which must not cost more than this.
+MAX_TEXT: Final = 2048
+_ENTRY_KEYS: Final = frozenset({"cause", "also", "code", "match", "advice"})
+# A multi-line SMTP reply arrives joined: "...content presents a potential 552-5.7.0
+# security issue". The words are matched with each line's "552-5.7.0" taken out.
+_CONTINUATION: Final = re.compile(r"\s[245]\d\d[- ][245]\.\d{1,3}\.\d{1,3}(?=\s)")
+# An escape (``\W`` is not ``\w``, so it stays) or a capital letter (lower-cased).
+_PATTERN_PART: Final = re.compile(r"\\.|[A-Z]")
+
+
+def _lower_letter(found: re.Match[str]) -> str:
+    part = found.group()
+    return part if part[0] == "\\" else part.lower()
+
+
+def _lowered(pattern: str) -> str:
+    """``pattern`` for lower-cased text: its letters lower-cased, its escapes kept."""
+    return _PATTERN_PART.sub(_lower_letter, pattern)
 
 
 @dataclass(frozen=True, slots=True)
 class Cause:
-    """A cause, the advice that goes with it, and the enhanced status code found."""
+    """A cause, the advice that goes with it, the enhanced status code found, and a
+    second cause (``also``, ``""`` when none) where the text supports two."""
 
     cause: str
     advice: str
     status: str
+    also: str = ""
+
+    @property
+    def label(self) -> str:
+        """How text names it: ``rate_limited``, or ``rate_limited, or ip_reputation``."""
+        return named(self.cause, self.also)
+
+
+def named(cause: str, also: str) -> str:
+    """A cause as text names it, with its second cause if any:
+    ``rate_limited, or ip_reputation``."""
+    return f"{cause}, or {also}" if also else cause
 
 
 @dataclass(frozen=True, slots=True)
-class _Pattern:
+class _Entry:
     cause: str
-    regex: re.Pattern[str]
+    also: str
+    code: re.Pattern[str] | None
+    match: re.Pattern[str] | None
     advice: str
 
 
 @dataclass(frozen=True, slots=True)
 class _Table:
-    patterns: tuple[_Pattern, ...]
+    entries: tuple[_Entry, ...]
     advice: dict[str, str]
     delay_types: dict[str, str]
+    rfc3463: dict[str, str]
 
 
-@functools.cache
-def _table() -> _Table:
-    data = tomllib.loads(resources.files("sesd.core").joinpath("causes.toml").read_text("utf-8"))
+def _cause_of(value: object, where: str) -> str:
+    if value not in CAUSES:
+        raise ValueError(f"causes.toml: {where}: unknown cause {value!r}")
+    return str(value)
+
+
+def _entry(raw: dict[str, Any], where: str, advice: dict[str, str]) -> _Entry:
+    unknown = set(raw) - _ENTRY_KEYS
+    if unknown:
+        raise ValueError(f"causes.toml: {where}: unknown key(s) {', '.join(sorted(unknown))}")
+    cause = _cause_of(raw.get("cause"), where)
+    also = _cause_of(raw["also"], where) if "also" in raw else ""
+    if also == cause:
+        raise ValueError(f"causes.toml: {where}: `also` repeats the cause {cause!r}")
+    if "code" not in raw and "match" not in raw:
+        raise ValueError(f"causes.toml: {where}: needs `code`, `match` or both")
+    try:
+        # A code matches whole (4.7.5 is not 4.7.500); words anywhere, in any case: the
+        # text is lower-cased once and so is each pattern, which searches twice as fast
+        # as re.IGNORECASE does.
+        code = re.compile(raw["code"]) if "code" in raw else None
+        match = re.compile(_lowered(raw["match"])) if "match" in raw else None
+    except re.error as exc:
+        raise ValueError(f"causes.toml: {where}: bad pattern: {exc}") from None
+    return _Entry(cause, also, code, match, raw.get("advice", advice[cause]))
+
+
+def load_table(text: str) -> _Table:
+    """The table a ``causes.toml`` text describes, checked whole: a ValueError names
+    the first problem (an unknown cause or key, a bad pattern, a missing advice)."""
+    data = tomllib.loads(text)
     advice: dict[str, str] = data["advice"]
-    patterns = []
-    for entry in data["pattern"]:
-        if entry["cause"] not in CAUSES:
-            raise ValueError(f"causes.toml: unknown cause {entry['cause']!r}")
-        patterns.append(
-            _Pattern(
-                entry["cause"],
-                re.compile(entry["match"], re.IGNORECASE),
-                entry.get("advice", advice[entry["cause"]]),
-            )
-        )
-    return _Table(tuple(patterns), advice, data["delay_types"])
+    missing = [cause for cause in CAUSES if cause not in advice]
+    if missing:
+        raise ValueError(f"causes.toml: [advice] misses {', '.join(missing)}")
+    entries = [
+        _entry(raw, f"[[{tier}]] #{n}", advice)
+        for tier in TIERS
+        for n, raw in enumerate(data.get(tier, []), 1)
+    ]
+    fallbacks = {"delay_types": data["delay_types"], "rfc3463": data["rfc3463"]}
+    for name, table in fallbacks.items():
+        for key, cause in table.items():
+            _cause_of(cause, f"[{name}] {key}")
+    return _Table(tuple(entries), advice, fallbacks["delay_types"], fallbacks["rfc3463"])
 
 
-def _status(status: str, diagnostic: str) -> str:
-    """The enhanced status code: SES's ``status`` field, else the first in the text."""
-    found = _ENHANCED.search(status) or _ENHANCED.search(diagnostic)
+_TABLE: Final = load_table(resources.files("sesd.core").joinpath("causes.toml").read_text("utf-8"))
+
+
+def _code(status: str, diagnostic: str) -> str:
+    """The enhanced status code that speaks: the receiver's own (the first in its
+    text), else SES's ``status`` field (SES may give its generic 4.4.1 or 4.4.7 there
+    while the text says 4.7.650)."""
+    found = _ENHANCED.search(diagnostic) or _ENHANCED.search(status)
     return found.group(0) if found else ""
+
+
+def _fallback(table: _Table, delay_type: str, code: str) -> str:
+    """After the entries: SES's delay type, then the code's class (subject.detail, then
+    subject), then ``unknown``."""
+    cause = table.delay_types.get(delay_type)
+    if cause is None and code:
+        _, subject, detail = code.split(".")
+        cause = table.rfc3463.get(f"{subject}.{detail}") or table.rfc3463.get(subject)
+    return cause or "unknown"
+
+
+def _judge(table: _Table, delay_type: str, status: str, diagnostic: str) -> Cause:
+    diagnostic = diagnostic[:MAX_TEXT]
+    code = _code(status, diagnostic)
+    if delay_type in _INSIDE_SES:
+        return Cause("ses_internal", table.advice["ses_internal"], code)
+    words = _CONTINUATION.sub("", diagnostic).lower()
+    for entry in table.entries:
+        if entry.code is not None and entry.code.fullmatch(code) is None:
+            continue
+        if entry.match is not None and entry.match.search(words) is None:
+            continue
+        return Cause(entry.cause, entry.advice, code, entry.also)
+    cause = _fallback(table, delay_type, code)
+    return Cause(cause, table.advice[cause], code)
 
 
 @functools.lru_cache(maxsize=8192)
 def classify(delay_type: str | None, status: str | None, diagnostic: str | None) -> Cause:
     """The cause of one delayed (or soft-bounced) recipient."""
-    table = _table()
-    status, diagnostic = status or "", diagnostic or ""
-    code = _status(status, diagnostic)
-    if delay_type in _INSIDE_SES:
-        return Cause("ses_internal", table.advice["ses_internal"], code)
-    text = f"{status} {diagnostic}"
-    for pattern in table.patterns:
-        if pattern.regex.search(text):
-            return Cause(pattern.cause, pattern.advice, code)
-    cause = table.delay_types.get(delay_type or "")
-    if cause is None and code:
-        _, subject, detail = (int(part) for part in code.split("."))
-        cause = _RFC3463.get((subject, detail)) or _RFC3463_SUBJECT.get(subject)
-    cause = cause or "unknown"
-    return Cause(cause, table.advice[cause], code)
+    return _judge(_TABLE, delay_type or "", status or "", diagnostic or "")
 
 
 def advice(cause: str) -> str:
     """What to do about a cause (its default advice)."""
-    return _table().advice.get(cause, _table().advice["unknown"])
+    return _TABLE.advice.get(cause, _TABLE.advice["unknown"])

@@ -306,7 +306,8 @@ class Pipeline:
         for recipient, slots, domain in zip(entries, recipients, domains, strict=True):
             if slots is None or domain is None:
                 continue
-            cause = classify(delay.delay_type, recipient.status, recipient.diagnostic_code).cause
+            found = classify(delay.delay_type, recipient.status, recipient.diagnostic_code)
+            cause = found.cause
             causes[cause] = causes.get(cause, 0) + 1
             for slot in slots:
                 slot.scope.delayed(slot.name, delay_type, cause)
@@ -328,6 +329,7 @@ class Pipeline:
                     now,
                     mta=delay.reporting_mta,
                     cause=cause,
+                    also=found.also,
                     delay_type=delay.delay_type,
                     count_cause=True,
                 )
@@ -358,9 +360,10 @@ class Pipeline:
                 continue
             for slot in slots:
                 slot.scope.bounced(slot.name, kind)
-            cause = ""
+            cause = also = ""
             if soft:
-                cause = classify(None, recipient.status, recipient.diagnostic_code).cause
+                found = classify(None, recipient.status, recipient.diagnostic_code)
+                cause, also = found.cause, found.also
                 causes[cause] = causes.get(cause, 0) + 1
             self._end_delay(message_id, recipient.email_address, slots, t, now)
             if in_windows:
@@ -373,6 +376,7 @@ class Pipeline:
                     now,
                     mta=bounce.reporting_mta,
                     cause=cause,
+                    also=also,
                 )
 
     def _note_recipient(
@@ -386,12 +390,13 @@ class Pipeline:
         *,
         mta: str,
         cause: str,
+        also: str = "",
         delay_type: str = "",
         count_cause: bool = False,
     ) -> None:
         """What a delayed or bounced recipient's event said, in each of its slots'
-        windows (with ``count_cause``, a delay's cause is counted too; a provider's
-        windows also keep the domain)."""
+        windows (with ``count_cause``, a delay's cause is counted too; ``also`` is its
+        second cause; a provider's windows also keep the domain)."""
         for slot in slots:
             slot.window().note_problem(
                 t,
@@ -404,6 +409,7 @@ class Pipeline:
                 diagnostics=[recipient.diagnostic_code],
                 mta=mta,
                 cause=cause,
+                also=also,
                 count_cause=count_cause,
                 domain="" if slot.scope is self.ledger.by_domain else domain,
             )

@@ -50,24 +50,97 @@ _CONSUMER: Final = {
     "microsoft": ("outlook.com", "hotmail.*", "live.*", "msn.com", "outlook.*"),
     "yahoo": ("yahoo.*", "ymail.com", "aol.com", "aol.*", "rocketmail.com"),
     "apple": ("icloud.com", "me.com", "mac.com"),
-    "proton": ("proton.me", "protonmail.com", "pm.me"),
+    "proton": ("proton.me", "protonmail.com", "protonmail.ch", "pm.me"),
 }
+#: Names the globs above would claim but that are not that provider's: Yahoo! JAPAN
+#: (yahoo.co.jp) is LY Corporation's own mail service (MX mx.mail.yahoo.co.jp), not
+#: Yahoo Inc.'s, so it is found from its MX (``other``), as any company domain is.
+_NOT_CONSUMER: Final = frozenset({"yahoo.co.jp"})
 
 #: MX host suffixes per provider or gateway (a host matches a suffix when it ends
-#: with it after a dot, or is it).
+#: with it after a dot, or is it), each with the published MX form it covers. No
+#: suffix claims a host that is not the provider's mail service: Yahoo! JAPAN's
+#: mx.mail.yahoo.co.jp (LY Corporation) matches none, and every host under
+#: outlook.com, yahoo.com or google.com is that company's.
 MX_SUFFIXES: Final = {
-    "google": ("google.com", "googlemail.com"),
-    "microsoft": ("protection.outlook.com", "outlook.com", "hotmail.com"),
-    "yahoo": ("yahoodns.net", "yahoo.com", "aol.com"),
-    "apple": ("mail.icloud.com",),
-    "proton": ("protonmail.ch", "proton.me"),
-    "zoho": ("zoho.com", "zoho.eu", "zohomail.com", "zoho.in"),
-    "fastmail": ("messagingengine.com", "fastmail.com"),
+    "google": (
+        # smtp.google.com (the single MX of new Workspace domains), aspmx.l.google.com
+        # and alt1-4.aspmx.l.google.com, gmail-smtp-in.l.google.com (gmail.com):
+        # https://support.google.com/a/answer/174125
+        "google.com",
+        # aspmx2-5.googlemail.com, the older Workspace values (same page).
+        "googlemail.com",
+    ),
+    "microsoft": (
+        # TENANT.mail.protection.outlook.com (Microsoft 365):
+        # https://learn.microsoft.com/en-us/microsoft-365/enterprise/external-domain-name-system-records
+        # outlook-com.olc.protection.outlook.com (Outlook.com's own domains), and the
+        # older TENANT.mail.eo.outlook.com (Exchange Online Protection).
+        "outlook.com",
+        # TENANT.RANDOM.mx.microsoft: tenants with inbound SMTP DANE and DNSSEC:
+        # https://learn.microsoft.com/en-us/purview/how-smtp-dane-works
+        "mx.microsoft",
+        # TENANT.mail.protection.office365.us (GCC High and DoD), as learn.microsoft.com's
+        # GCC High DNS records give it (tests/data/mx_hosts.jsonl).
+        "mail.protection.office365.us",
+        # TENANT.mail.protection.partner.outlook.cn (operated by 21Vianet), as
+        # learn.microsoft.com's 21Vianet DNS pages give it (tests/data/mx_hosts.jsonl).
+        "mail.protection.partner.outlook.cn",
+        # TENANT.mail.protection.outlook.de (Microsoft Cloud Deutschland, closed 2021).
+        "mail.protection.outlook.de",
+        # pamx1.hotmail.com (Outlook.com personalised domains) and mx1-4.hotmail.com
+        # (Hotmail before 2013): tests/data/mx_hosts.jsonl.
+        "hotmail.com",
+    ),
+    "yahoo": (
+        # mta5-7.am0.yahoodns.net (yahoo.com), mx-biz.mail.am0.yahoodns.net (Small
+        # Business), mx-aol.mail.gm0.yahoodns.net (AOL): `dig MX yahoo.com aol.com`.
+        "yahoodns.net",
+        # mx1.mail.yahoo.com, a.mx.mail.yahoo.com... (before yahoodns.net).
+        "yahoo.com",
+        # mailin-01.mx.aol.com... (AOL before it moved to Yahoo's hosts).
+        "aol.com",
+    ),
+    "apple": (
+        # mx01.mail.icloud.com, mx02.mail.icloud.com (iCloud custom domains):
+        # https://support.apple.com/en-us/102374
+        "mail.icloud.com",
+        # mx2.me.com.akadns.net (me.com's older MX, under Akamai's name).
+        "me.com.akadns.net",
+    ),
+    # mail.protonmail.ch, mailsec.protonmail.ch: https://proton.me/support/custom-domain
+    "proton": ("protonmail.ch",),
+    "zoho": (
+        # mx.zoho.com, mx2.zoho.com... per data centre (US, EU, India, Australia, Japan,
+        # Canada, Saudi Arabia): https://www.zoho.com/mail/help/adminconsole/configure-email-delivery.html
+        "zoho.com",
+        "zoho.eu",
+        "zoho.in",
+        "zoho.com.au",
+        "zoho.jp",
+        "zohocloud.ca",
+        "zoho.sa",
+        # mx.zohomail.com, the older form.
+        "zohomail.com",
+    ),
+    # in1-smtp.messagingengine.com, in2-smtp.messagingengine.com (Fastmail's custom
+    # domain setup; tests/data/mx_hosts.jsonl).
+    "fastmail": ("messagingengine.com",),
+    # mx.yandex.net (Yandex 360 domains), mx.yandex.ru (yandex.ru).
     "yandex": ("yandex.net", "yandex.ru"),
+    # emx.mail.ru (VK WorkSpace domains), mxs.mail.ru (mail.ru).
     "mailru": ("mail.ru",),
-    "mimecast": ("mimecast.com", "mimecast.co.za"),
+    # REGION-smtp-inbound-N.mimecast.com (US, EU, DE, AU, CA), za-smtp-inbound-N.
+    # mimecast.co.za (South Africa), je-smtp-inbound-N.mimecast-offshore.com (Jersey):
+    # Mimecast's regional grids, as public MX records show them (tests/data/mx_hosts.jsonl).
+    "mimecast": ("mimecast.com", "mimecast.co.za", "mimecast-offshore.com"),
+    # mx0a-ID.pphosted.com, mxa-ID.gslb.pphosted.com (Proofpoint Enterprise),
+    # mx1-us1.ppe-hosted.com, mx1-eu1.ppe-hosted.com (Proofpoint Essentials).
     "proofpoint": ("pphosted.com", "ppe-hosted.com"),
+    # dNNNa.ess.barracudanetworks.com and its regional forms (ess.de., ess.uk....),
+    # Barracuda Email Gateway Defense.
     "barracuda": ("barracudanetworks.com",),
+    # mx1.hcNNNN-NN.iphmx.com, .eu.iphmx.com, .ca.iphmx.com (Cisco Secure Email Cloud).
     "cisco": ("iphmx.com",),
 }
 
@@ -85,7 +158,9 @@ _CONSUMER_RE: Final = re.compile(
 def consumer_provider(domain: str) -> str | None:
     """The provider of a consumer domain (gmail.com, hotmail.fr...), or None."""
     found = _CONSUMER_RE.match(domain)
-    return None if found is None else found.lastgroup
+    if found is None or domain in _NOT_CONSUMER:
+        return None
+    return found.lastgroup
 
 
 def mx_table(user: Mapping[str, Iterable[str]] | None = None) -> dict[str, str]:

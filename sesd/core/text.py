@@ -17,7 +17,7 @@ import functools
 import re
 from typing import Final
 
-__all__ = ["ADDRESS", "MAX_CHARS", "clean", "redact_addresses", "slack_escape"]
+__all__ = ["ADDRESS", "MAX_CHARS", "clean", "mta_name", "redact_addresses", "slack_escape"]
 
 #: What an email address in event text becomes.
 ADDRESS: Final = "[address]"
@@ -32,6 +32,8 @@ _ADDRESS_RE: Final = re.compile(
     r"""(?:\[[0-9A-Fa-f:.]{1,45}\]|[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})*)"""
 )
 _CONTROL_RE: Final = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+# RFC 3464's "mta-name-type ;" before an MTA's name: "dns; ", or SES's "dsn; ".
+_MTA_TYPE_RE: Final = re.compile(r"\s*[A-Za-z][A-Za-z0-9-]{0,31}\s*;\s*")
 
 
 def redact_addresses(text: str) -> str:
@@ -54,6 +56,14 @@ def clean(text: str, limit: int = MAX_CHARS) -> str:
     if len(text) > limit:
         text = text[: limit - 1] + "…"
     return text
+
+
+def mta_name(value: str) -> str:
+    """An MTA as alert text names it: ``dsn; a8-70.smtp-out.amazonses.com`` (RFC 3464's
+    ``mta-name-type; mta-name``, as SES writes ``reportingMTA``) is
+    ``a8-70.smtp-out.amazonses.com``; a bare name is itself."""
+    found = _MTA_TYPE_RE.match(value)
+    return value[found.end() :].strip() if found else value.strip()
 
 
 def slack_escape(text: str) -> str:

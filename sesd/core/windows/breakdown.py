@@ -1,7 +1,7 @@
 """What problem events said, kept for alert text: top delay types, SMTP status
-and diagnostic codes, reporting MTAs, causes, recipient domains (in a
-provider's windows), and recent examples (message ids,
-sending identities, configuration sets).
+and diagnostic codes, reporting MTAs, causes (and causes named with a second
+one), recipient domains (in a provider's windows), and recent examples (message
+ids, sending identities, configuration sets).
 
 Counts are kept per coarse bucket (about a sixth of a window), so a window's
 breakdown can include up to a sixth of a window more than the window itself.
@@ -26,6 +26,7 @@ __all__ = [
     "MESSAGE_ID",
     "MTA",
     "OVERFLOW",
+    "SECOND_CAUSE",
     "SOURCE",
     "STATUS",
     "Breakdown",
@@ -34,8 +35,8 @@ __all__ = [
 ]
 
 # The kinds a breakdown counts, and the kinds it keeps examples of.
-DELAY_TYPE, STATUS, DIAGNOSTIC, MTA, CAUSE, DOMAIN = 0, 1, 2, 3, 4, 5
-_KINDS: Final = 6
+DELAY_TYPE, STATUS, DIAGNOSTIC, MTA, CAUSE, DOMAIN, SECOND_CAUSE = 0, 1, 2, 3, 4, 5, 6
+_KINDS: Final = 7
 MESSAGE_ID, SOURCE, CONFIG_SET = 0, 1, 2
 
 #: Distinct values one coarse bucket counts; the rest count as OVERFLOW.
@@ -82,6 +83,9 @@ class Breakdown:
     causes: list[tuple[str, int]] = field(default_factory=list)
     #: Recipient domains with problems (in a provider's windows).
     domains: list[tuple[str, int]] = field(default_factory=list)
+    #: Causes noted with a second one, as text names them ("ip_reputation, or
+    #: rate_limited"); each also counts under its first in ``causes``.
+    second_causes: list[tuple[str, int]] = field(default_factory=list)
 
 
 class Details:

@@ -6,10 +6,10 @@ import math
 from collections.abc import Sequence
 from typing import Any, Final
 
-from sesd.core.causes import CAUSE_INDEX
+from sesd.core.causes import CAUSE_INDEX, named
 from sesd.core.events import EVENT_TYPE_INDEX, EVENT_TYPES
 from sesd.core.sketch import bucket_of, summarise
-from sesd.core.text import clean
+from sesd.core.text import clean, mta_name
 from sesd.core.windows.breakdown import (
     CAUSE,
     CONFIG_SET,
@@ -18,6 +18,7 @@ from sesd.core.windows.breakdown import (
     DOMAIN,
     MESSAGE_ID,
     MTA,
+    SECOND_CAUSE,
     SOURCE,
     STATUS,
     Breakdown,
@@ -159,14 +160,18 @@ class DomainWindows:
         diagnostics: Sequence[str] = (),
         mta: str = "",
         cause: str = "",
+        also: str = "",
         count_cause: bool = False,
         domain: str = "",
     ) -> None:
         """Remember what a delay, bounce or complaint said, for alert text. Every text
-        comes from a stranger (sesd.text): addresses hidden, bounded, escaped. With
-        ``count_cause`` (a delayed recipient), its cause is also counted exactly, as a
-        fourth kind of value, for ``cause_ratio``. ``domain`` is the recipient's
-        domain, kept in a provider's breakdown (its top affected domains)."""
+        comes from a stranger (sesd.text): addresses hidden, bounded, escaped; an MTA
+        is kept by its name, without RFC 3464's type (``dsn;``). With ``count_cause``
+        (a delayed recipient), its cause is also counted exactly, as a fourth kind of
+        value, for ``cause_ratio``; ``also`` is its second cause, if any, for alert
+        text. ``domain`` is the recipient's domain, kept in a provider's breakdown (its
+        top affected domains)."""
+        mta = mta_name(mta)
         examples = self._examples
         if examples is None:
             examples = self._examples = Examples()
@@ -203,6 +208,8 @@ class DomainWindows:
                 details.add(bucket, MTA, clean(mta))
             if cause:
                 details.add(bucket, CAUSE, cause)
+                if also:
+                    details.add(bucket, SECOND_CAUSE, named(cause, also))
             if domain:
                 details.add(bucket, DOMAIN, clean(domain))
 
@@ -266,7 +273,9 @@ class DomainWindows:
         lo, hi = ring.span(int(now // ring.width))
         if hi <= lo:
             return Breakdown()
-        delay_types, statuses, diagnostics, mtas, causes, domains = details.top(lo, hi, top_n)
+        delay_types, statuses, diagnostics, mtas, causes, domains, second_causes = details.top(
+            lo, hi, top_n
+        )
         since = now - self._specs[index].seconds
         examples = self._examples or Examples()
         return Breakdown(
@@ -279,6 +288,7 @@ class DomainWindows:
             config_sets=examples.since(CONFIG_SET, since, now),
             causes=causes,
             domains=domains,
+            second_causes=second_causes,
         )
 
     # --- state file ----------------------------------------------------------------
