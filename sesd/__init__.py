@@ -1,17 +1,19 @@
 """sesd: watch Amazon SES delivery in real time.
 
-The modules follow the data, top to bottom:
+SQS body -> event -> per-recipient facts -> windows -> metrics and rules ->
+notifications. The subpackages, in layers that import downwards only:
 
-* ``decode``    SQS message body -> typed SES event (or skipped / invalid)
-* ``dedup``     at-least-once delivery -> each event once
-* ``domains``   recipient address -> normalised domain -> bounded label
-* ``windows``   per-domain sliding windows in event time (``sketch``, ``pending``)
-* ``pipeline``  the pure stages above wired together, with ``tallies``
-* ``metrics``   live state -> Prometheus metric families at scrape time
-* ``sqs``       long-polling consumers that feed the pipeline
-* ``http``      /metrics, /healthz, /readyz
-* ``daemon``    the lifecycle that owns every task
-* ``cli``       ``sesd run | check-config | replay | demo``
+* ``core``       the pure core: decoding, dedup, domains, providers, causes,
+                 windows, the ledger of every store, and the pipeline that writes it
+* ``config``     the config file, validated before its secrets are read
+* ``alerting``   rules, the evaluator, alert text, silences, sinks and outboxes
+* ``account``    SES's own view of each account and region, polled
+* ``canary``     an email through SES every interval, timed stage by stage
+* ``providers``  the DNS lookups that name each domain's mailbox provider
+* ``metrics``    Prometheus families built from live state at scrape time
+* ``runtime``    the daemon's lifecycle and everything it talks to
+* ``commands``   the command line, one module per command
+* ``io``         what every part doing I/O shares: logs, files, backoff
 """
 
 __version__ = "0.1.0"

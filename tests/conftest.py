@@ -20,7 +20,7 @@ import pytest
 from aiobotocore.session import get_session
 
 from sesd.commands.demo.localsqs import LocalSqs
-from sesd.config import Config
+from sesd.config import Config, read_secrets
 from sesd.io.logs import configure_logging
 from sesd.runtime.daemon import Daemon
 from tests.dns_server import hermetic
@@ -93,8 +93,12 @@ async def running(
     SIGINT sent to this process, as ``sesd run`` does."""
     # A test's clock stands for both: its time moves when the test moves it.
     monotonic = time.monotonic if clock is time.time else clock
+    # Its secrets read, as `sesd run` loads the file.
     daemon = Daemon(
-        hermetic(config), clock=clock, monotonic=monotonic, console=console or io.StringIO()
+        read_secrets(hermetic(config)),
+        clock=clock,
+        monotonic=monotonic,
+        console=console or io.StringIO(),
     )
     async with anyio.create_task_group() as tg:
         await tg.start(partial(daemon.run, handle_signals=signals))

@@ -11,7 +11,7 @@ import anyio
 import pytest
 
 from sesd.commands.demo.localsqs import LocalSqs, free_port
-from sesd.config import Config, parse_config
+from sesd.config import Config, parse_config, read_secrets
 from sesd.io.logs import configure_logging
 from tests import factory as f
 from tests.conftest import make_queue, running, send_bodies
@@ -41,19 +41,22 @@ def alerting_config(
     max_age: str = "1h",
     slack_url: str = "env:SESD_TEST_SLACK_URL",
 ) -> Config:
-    """Slack, PagerDuty and the console on one delay-ratio rule; ``extra`` TOML appended."""
-    return parse_config(
-        f'[aws]\nendpoint_url = "{local.url}"\n'
-        f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 1\n'
-        '[http]\nlisten = "127.0.0.1:0"\n[shutdown]\ngrace_period = "10s"\n'
-        f'[alerts]\nevaluate_every = "100ms"\ngroup_wait = "{group_wait}"\n'
-        f'notification_max_age = "{max_age}"\n'
-        f'[alerts.slack]\nwebhook_url = "{slack_url}"\ntimeout = "{slack_timeout}"\n'
-        f'[alerts.pagerduty]\nrouting_key = "env:SESD_TEST_PD_KEY"\nevents_url = "{pd.url}"\n'
-        '[[alerts.rules]]\nname = "delay-ratio-high"\nmetric = "delay_ratio"\nwindow = "5m"\n'
-        'above = 0.2\nclear_below = 0.1\nmin_events = 5\nseverity = "critical"\n'
-        'sinks = ["slack", "pagerduty", "console"]\n'
-        f"{extra}"
+    """Slack, PagerDuty and the console on one delay-ratio rule; ``extra`` TOML appended
+    (its secrets read, as loading the file reads them)."""
+    return read_secrets(
+        parse_config(
+            f'[aws]\nendpoint_url = "{local.url}"\n'
+            f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 1\n'
+            '[http]\nlisten = "127.0.0.1:0"\n[shutdown]\ngrace_period = "10s"\n'
+            f'[alerts]\nevaluate_every = "100ms"\ngroup_wait = "{group_wait}"\n'
+            f'notification_max_age = "{max_age}"\n'
+            f'[alerts.slack]\nwebhook_url = "{slack_url}"\ntimeout = "{slack_timeout}"\n'
+            f'[alerts.pagerduty]\nrouting_key = "env:SESD_TEST_PD_KEY"\nevents_url = "{pd.url}"\n'
+            '[[alerts.rules]]\nname = "delay-ratio-high"\nmetric = "delay_ratio"\nwindow = "5m"\n'
+            'above = 0.2\nclear_below = 0.1\nmin_events = 5\nseverity = "critical"\n'
+            'sinks = ["slack", "pagerduty", "console"]\n'
+            f"{extra}"
+        )
     )
 
 
@@ -200,14 +203,16 @@ async def test_a_running_daemon_repeats_exactly_every_repeat_interval(
     url, _ = await make_queue(sqs)
     async with Receiver("slack") as slack:
         monkeypatch.setenv("SESD_TEST_SLACK_URL", slack.url)
-        config = parse_config(
-            f'[aws]\nendpoint_url = "{local_sqs.url}"\n'
-            f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 1\n'
-            '[http]\nlisten = "127.0.0.1:0"\n'
-            '[alerts]\nevaluate_every = "100ms"\ngroup_wait = "0s"\nrepeat_interval = "1m"\n'
-            '[alerts.slack]\nwebhook_url = "env:SESD_TEST_SLACK_URL"\n'
-            '[[alerts.rules]]\nname = "delay-ratio-high"\nmetric = "delay_ratio"\n'
-            'window = "5m"\nabove = 0.2\nsinks = ["slack"]\n'
+        config = read_secrets(
+            parse_config(
+                f'[aws]\nendpoint_url = "{local_sqs.url}"\n'
+                f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 1\n'
+                '[http]\nlisten = "127.0.0.1:0"\n'
+                '[alerts]\nevaluate_every = "100ms"\ngroup_wait = "0s"\nrepeat_interval = "1m"\n'
+                '[alerts.slack]\nwebhook_url = "env:SESD_TEST_SLACK_URL"\n'
+                '[[alerts.rules]]\nname = "delay-ratio-high"\nmetric = "delay_ratio"\n'
+                'window = "5m"\nabove = 0.2\nsinks = ["slack"]\n'
+            )
         )
         async with running(config, clock=clock) as daemon:
 

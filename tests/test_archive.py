@@ -16,7 +16,8 @@ import pytest
 
 from sesd.commands.demo.localsqs import LocalSqs
 from sesd.commands.main import main
-from sesd.commands.replay.archive import MAX_BODY, TOO_LARGE, read_paths
+from sesd.commands.replay.archive import read_paths
+from sesd.commands.replay.json_stream import MAX_BODY, TOO_LARGE
 from tests import factory as f
 
 FIXTURE = Path(__file__).parent / "fixtures" / "replay.jsonl"

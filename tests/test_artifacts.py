@@ -213,7 +213,7 @@ def test_kubernetes_manifests_agree_with_each_other() -> None:
     deployment, service = kinds["Deployment"], kinds["Service"]
     pod = deployment["spec"]["template"]
     container = pod["spec"]["containers"][0]
-    config = parse_config(kinds["ConfigMap"]["data"]["sesd.toml"], resolve_secrets=False)
+    config = parse_config(kinds["ConfigMap"]["data"]["sesd.toml"])
     assert config.http.listen == "0.0.0.0:9585"
     assert pod["spec"]["terminationGracePeriodSeconds"] > config.shutdown.grace_period.seconds
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
@@ -276,7 +276,7 @@ def test_the_fleet_overlay_spreads_replicas_that_alert_through_alertmanager() ->
     volumes = {v["name"]: v for v in pod["volumes"]}
     assert volumes["state"] == {"name": "state", "emptyDir": {}}
     assert "PersistentVolumeClaim" not in kinds
-    config = parse_config(kinds["ConfigMap"]["data"]["sesd.toml"], resolve_secrets=False)
+    config = parse_config(kinds["ConfigMap"]["data"]["sesd.toml"])
     assert isinstance(config.alerts.sinks["alertmanager"], AlertmanagerConfig)
     assert all(rule.sinks == ["alertmanager"] for rule in config.alerts.rules)
 

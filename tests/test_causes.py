@@ -737,7 +737,8 @@ def test_alert_text_names_the_second_cause_of_the_dominant_one(
     4.7.650 (ip_reputation alone) on a few delayed recipients: the alert's cause line,
     PagerDuty's summary and the console name the second cause when at least half of
     the dominant cause's recipients came with it; the advice stays the first's."""
-    from sesd.alerting.evaluator import Evaluator, Notification
+    from sesd.alerting.alert import Notification
+    from sesd.alerting.evaluator import Evaluator
     from sesd.alerting.render import console_text, describe, dominant_cause, pagerduty_events
     from sesd.alerting.rules import Transition
     from sesd.config import core_settings, parse_config

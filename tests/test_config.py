@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from sesd.commands.main import main
-from sesd.config import ConfigError, parse_config
+from sesd.config import ConfigError, parse_config, read_secrets
 
 EXAMPLE = Path(__file__).parent.parent / "config" / "sesd.example.toml"
 
@@ -29,7 +29,7 @@ def test_example_file_is_valid_and_documents_every_section(monkeypatch: pytest.M
     """config/sesd.example.toml parses, and names every section of the schema."""
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "x")
     text = EXAMPLE.read_text()
-    config = parse_config(text, resolve_secrets=False)
+    config = parse_config(text)
     for section in (
         "aws",
         "queues",
@@ -56,7 +56,7 @@ def test_example_sinks_are_valid_as_shown() -> None:
         if line.startswith("# ") and (line.startswith("# [") or " = " in line)
     )
     links = [line[2:] for line in lines if line.startswith(("# dashboard_url", "# silences_path"))]
-    config = parse_config("[alerts]\n" + "\n".join(links) + "\n" + shown, resolve_secrets=False)
+    config = parse_config("[alerts]\n" + "\n".join(links) + "\n" + shown)
     assert sorted(config.alerts.sinks) == ["am", "email-team", "relay"]
     assert config.alerts.dashboard_url is not None
     assert config.silences_path == "/var/lib/sesd/silences.json"
@@ -74,7 +74,7 @@ def test_example_canary_block_and_rules_are_valid(monkeypatch: pytest.MonkeyPatc
     canary_rules = [r.replace("\n# ", "\n") for r in rules if "canary_" in r]
     assert len(canary_rules) == 2
     body = text + "\n" + "\n".join(canary_rules) + "\n".join(shown)
-    config = parse_config(body, resolve_secrets=False)
+    config = parse_config(body)
     assert config.canary is not None
     assert config.canary.deadline.seconds == 300
     assert {r.metric for r in config.alerts.rules} >= {
@@ -135,7 +135,8 @@ def test_errors_name_the_key_in_one_line(text: str, message: str) -> None:
 
 
 def test_secret_references(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """env: and file: references resolve; a missing one is an error naming the key."""
+    """Parsing reads no secret; env: and file: references are read after it (as loading
+    the file does); a missing one is an error naming the key."""
     secret_file = tmp_path / "key"
     secret_file.write_text("file-secret-value\n")
     monkeypatch.setenv("SESD_TEST_KEY_ID", "env-secret-value")
@@ -143,13 +144,18 @@ def test_secret_references(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
         f'[aws]\naccess_key_id = "env:SESD_TEST_KEY_ID"\nsecret_access_key = "file:{secret_file}"\n'
     )
     assert config.aws.access_key_id is not None
+    with pytest.raises(RuntimeError, match="before it was resolved"):
+        config.aws.access_key_id.get()
+    read_secrets(config)
+    assert config.aws.access_key_id is not None
     assert config.aws.secret_access_key is not None
     assert config.aws.access_key_id.get() == "env-secret-value"
     assert config.aws.secret_access_key.get() == "file-secret-value"
     assert "secret-value" not in repr(config)
     monkeypatch.delenv("SESD_TEST_KEY_ID")
+    again = parse_config('[aws]\naccess_key_id = "env:SESD_TEST_KEY_ID"\nsecret_access_key = "x"\n')
     with pytest.raises(ConfigError, match=r"aws\.access_key_id: environment variable"):
-        parse_config('[aws]\naccess_key_id = "env:SESD_TEST_KEY_ID"\nsecret_access_key = "x"\n')
+        read_secrets(again)
 
 
 def test_check_config_masks_secrets(

@@ -81,6 +81,188 @@ def recipients(daemons: list[Daemon], domain: str, event_type: str) -> int:
     return sum(counts[index] for counts in per_replica if counts is not None)
 
 
+class Fleet:
+    """Two replicas, their scrape watches, and the Prometheus that scrapes them: queries,
+    and waits for what Prometheus has stored (never for time to pass)."""
+
+    def __init__(self, replicas: list[Daemon], watches: list[ScrapeWatch], changes: Changes):
+        self.replicas = replicas
+        self.watches = watches
+        self.changes = changes
+        self.api = ""
+        self.http: aiohttp.ClientSession | None = None
+
+    async def query(self, expr: str) -> list[dict[str, Any]]:
+        assert self.http is not None
+        async with self.http.get(f"{self.api}/query", params={"query": expr}) as response:
+            body = await response.json()
+        assert body["status"] == "success", (expr, body)
+        return body["data"]["result"]  # type: ignore[no-any-return]
+
+    def scrapes(self) -> int:
+        return sum(w.scrapes for w in self.watches)
+
+    async def next_scrape(self) -> None:
+        await self.changes.wait_for(partial(_more_than, self.scrapes, self.scrapes()))
+
+    async def stored_from(self, seen: list[int]) -> None:
+        """Until Prometheus has *stored* a scrape of each replica that began after
+        ``seen`` (a scrape that timed out was collected, not stored)."""
+        while True:
+            stored = {
+                r["metric"]["instance"]: float(r["value"][1])
+                for r in await self.query("sesd_test_scrapes")
+            }
+            ports = [str(d.http_port) for d in self.replicas]
+            if all(
+                stored.get(f"127.0.0.1:{port}", 0) > s + 1
+                for port, s in zip(ports, seen, strict=True)
+            ):
+                return
+            await self.next_scrape()
+
+    async def until(self, expr: str, holds: Callable[[list[dict[str, Any]]], bool]) -> Any:
+        """The result of ``expr`` once ``holds`` says it is what the test asserts, asked
+        again after each scrape (a scrape that times out on a busy machine marks a
+        replica's series stale for a moment); the last result when time runs out."""
+        found = await self.query(expr)
+        with anyio.move_on_after(20):
+            while not holds(found):
+                await self.next_scrape()
+                found = await self.query(expr)
+        return found
+
+
+def _prometheus_config(tmp_path: Path, replicas: list[Daemon]) -> Path:
+    config = tmp_path / "prometheus.yml"
+    targets = ", ".join(f"'127.0.0.1:{d.http_port}'" for d in replicas)
+    config.write_text(
+        # Fast scrapes: rate() extrapolates each target's series by up to one interval,
+        # so the sampled span must be long against the interval (as it is in
+        # production) for the summed ratio to be the true one.
+        "global:\n  scrape_interval: 100ms\n  scrape_timeout: 100ms\n"
+        "  evaluation_interval: 100ms\n"
+        f"rule_files:\n  - {PROMETHEUS / 'sesd.rules.yml'}\n"
+        "scrape_configs:\n  - job_name: sesd\n    static_configs:\n"
+        f"      - targets: [{targets}]\n"
+    )
+    return config
+
+
+async def _warm_up(fleet: Fleet, sqs: Any, private: list[str]) -> None:
+    """Every replica sees every domain once (its own queue), so each exports all of a
+    domain's series before the measured traffic starts; then 80 samples of the zero
+    series: the extrapolation (at most one interval) is under 1.25% of the span."""
+    for url in private:
+        await send_bodies(
+            sqs, url, [f.raw(f.simple("Send", [f"w@{domain}"])) for domain, *_ in TRAFFIC]
+        )
+    with anyio.fail_after(30):
+        await fleet.changes.wait_for(lambda: processed(fleet.replicas, "warmup") == 6)
+        seen = [w.scrapes for w in fleet.watches]
+        await fleet.changes.wait_for(
+            lambda: all(w.scrapes >= s + 80 for w, s in zip(fleet.watches, seen, strict=True))
+        )
+
+
+async def _traffic(fleet: Fleet, sqs: Any, shared: str, private: list[str]) -> list[str]:
+    """The measured traffic on the shared queue, and on each replica's own queue a delay
+    with its delivery (how long delays last) and a body that is not JSON."""
+    bodies = []
+    for domain, delivered, delayed, bounced in TRAFFIC:
+        bodies += [f.sns(f.delivery([f"d{i}@{domain}"])) for i in range(delivered)]
+        bodies += [f.sns(f.delay([f"y{i}@{domain}"])) for i in range(delayed)]
+        bodies += [f.sns(f.bounce([f"b{i}@{domain}"])) for i in range(bounced)]
+    await send_bodies(sqs, shared, bodies)
+    for url in private:
+        ended = [
+            f.raw(f.delay(["z@ended.example"], at=f.T0 - 60, message_id="z-1")),
+            f.raw(f.delivery(["z@ended.example"], at=f.T0, message_id="z-1")),
+            "not json",
+        ]
+        await send_bodies(sqs, url, ended)
+    replicas = fleet.replicas
+    with anyio.fail_after(30):
+        await fleet.changes.wait_for(lambda: processed(replicas, "shared") >= len(bodies))
+        await fleet.changes.wait_for(lambda: processed(replicas, "warmup") == 10)
+        # A scrape yields to the loop between families and this watch is collected
+        # last: the next scrape may hold counts from before the traffic ended; the one
+        # after it holds them all. Wait until Prometheus has stored that one.
+        await fleet.stored_from([w.scrapes for w in fleet.watches])
+    return bodies
+
+
+async def _exact_totals(fleet: Fleet, sent: int) -> dict[tuple[str, str], float]:
+    """Prometheus' sums are the replicas' own counts, exactly; each is what was sent,
+    give or take what SQS handed to both replicas."""
+    replicas = fleet.replicas
+
+    def exact(found: list[dict[str, Any]]) -> bool:
+        return bool(found) and all(
+            float(r["value"][1])
+            == recipients(replicas, r["metric"]["domain"], r["metric"]["event_type"])
+            for r in found
+        )
+
+    found = await fleet.until(
+        "sum by (domain, event_type) (sesd_recipient_events_total"
+        '{event_type=~"delivery|delivery_delay|bounce"})',
+        exact,
+    )
+    assert exact(found)
+    totals = {
+        (r["metric"]["domain"], r["metric"]["event_type"]): float(r["value"][1]) for r in found
+    }
+    # SQS is at-least-once: a message handed to both replicas is counted by both (each
+    # duplicate filter knows only its own share). moto's server does that about once
+    # in 15 runs of concurrent receives: allow it.
+    extra = processed(replicas, "shared") - sent
+    assert extra <= 2, f"{extra} messages counted twice"
+    for domain, delivered, delayed, bounced in TRAFFIC:
+        for event_type, n in (
+            ("delivery", delivered),
+            ("delivery_delay", delayed),
+            ("bounce", bounced),
+        ):
+            assert n <= totals[(domain, event_type)] <= n + extra
+    return totals
+
+
+async def _true_ratio(fleet: Fleet, totals: dict[tuple[str, str], float]) -> None:
+    """The recording rule, from an evaluation after the last scrape of each replica
+    that holds every count. A sample is stamped when its scrape begins but stored when
+    it ends, so an evaluation stamped later may still have read the scrape before: it
+    is read again after each scrape until it is the true ratio (a wrong rule never
+    gets there). rate() extrapolates per target by up to one scrape interval: over
+    80+ samples that keeps the ratio within 2% of the true one."""
+    last_scrape = max(
+        float(r["value"][1]) for r in await fleet.query("timestamp(sesd_test_scrapes)")
+    )
+    outlook = 'sesd:delay_ratio:5m{domain="outlook.example"}'
+    delays = totals[("outlook.example", "delivery_delay")]
+    true = delays / (delays + totals[("outlook.example", "delivery")])
+
+    def is_true(found: list[dict[str, Any]]) -> bool:
+        return bool(found) and float(found[0]["value"][1]) == pytest.approx(true, rel=0.02)
+
+    found = await fleet.until(f"{outlook} and timestamp({outlook}) >= {last_scrape}", is_true)
+    assert found
+    assert float(found[0]["value"][1]) == pytest.approx(true, rel=0.02)
+    gmail = await fleet.query('sesd:delay_ratio:5m{domain="gmail.example"}')
+    assert float(gmail[0]["value"][1]) == 0.0
+
+
+async def _every_panel_has_data(fleet: Fleet) -> None:
+    """Every panel shows data once traffic has flowed (a misspelt metric evaluates as
+    successfully as a right one, to nothing); a panel with no series never finds any,
+    however many scrapes it is asked after."""
+    for expr in dashboard_queries():
+        if any(part in expr for part in EMPTY_HERE):
+            await fleet.query(expr)  # it must still evaluate
+            continue
+        assert await fleet.until(expr, bool), f"no series for dashboard query {expr}"
+
+
 @pytest.mark.timeout(120)
 async def test_fleet_rules_give_the_true_ratio_across_two_replicas(
     local_sqs: LocalSqs, sqs: Any, tmp_path: Path
@@ -92,34 +274,19 @@ async def test_fleet_rules_give_the_true_ratio_across_two_replicas(
     shared, _ = await make_queue(sqs)
     private = [(await make_queue(sqs))[0] for _ in range(2)]
     changes = Changes()
-    a = Daemon(hermetic(replica_config(local_sqs, shared, private[0])))
-    b = Daemon(hermetic(replica_config(local_sqs, shared, private[1])))
-    watches = []
-    for daemon in (a, b):
+    replicas = [Daemon(hermetic(replica_config(local_sqs, shared, url))) for url in private]
+    fleet = Fleet(replicas, [ScrapeWatch(changes) for _ in replicas], changes)
+    for daemon, watch in zip(replicas, fleet.watches, strict=True):
         daemon.changes = changes  # one signal for both replicas and the scrapes
-        watch = ScrapeWatch(changes)
         daemon.metrics.registry.register(watch)
-        watches.append(watch)
-
     port = free_port()
     async with anyio.create_task_group() as tg:
-        for daemon in (a, b):
+        for daemon in replicas:
             await tg.start(partial(daemon.run, handle_signals=False))
-        config = tmp_path / "prometheus.yml"
-        config.write_text(
-            # Fast scrapes: rate() extrapolates each target's series by up to one
-            # interval, so the sampled span must be long against the interval (as it
-            # is in production) for the summed ratio to be the true one.
-            "global:\n  scrape_interval: 100ms\n  scrape_timeout: 100ms\n"
-            "  evaluation_interval: 100ms\n"
-            f"rule_files:\n  - {PROMETHEUS / 'sesd.rules.yml'}\n"
-            "scrape_configs:\n  - job_name: sesd\n    static_configs:\n"
-            f"      - targets: ['127.0.0.1:{a.http_port}', '127.0.0.1:{b.http_port}']\n"
-        )
         process = await anyio.open_process(
             [
                 prometheus,
-                f"--config.file={config}",
+                f"--config.file={_prometheus_config(tmp_path, replicas)}",
                 f"--storage.tsdb.path={tmp_path / 'tsdb'}",
                 f"--web.listen-address=127.0.0.1:{port}",
                 "--log.level=warn",
@@ -128,162 +295,19 @@ async def test_fleet_rules_give_the_true_ratio_across_two_replicas(
             stderr=subprocess.DEVNULL,
         )
         try:
-            api = f"http://127.0.0.1:{port}/api/v1"
-            async with aiohttp.ClientSession() as http:
-
-                async def query(expr: str) -> list[dict[str, Any]]:
-                    async with http.get(f"{api}/query", params={"query": expr}) as response:
-                        body = await response.json()
-                    assert body["status"] == "success", (expr, body)
-                    return body["data"]["result"]  # type: ignore[no-any-return]
-
-                async def stored_from(seen: list[int]) -> None:
-                    """Until Prometheus has *stored* a scrape of each replica that began
-                    after ``seen`` (a scrape that timed out was collected, not stored)."""
-                    while True:
-                        stored = {
-                            r["metric"]["instance"]: float(r["value"][1])
-                            for r in await query("sesd_test_scrapes")
-                        }
-                        ports = [str(d.http_port) for d in (a, b)]
-                        done = all(
-                            stored.get(f"127.0.0.1:{port}", 0) > s + 1
-                            for port, s in zip(ports, seen, strict=True)
-                        )
-                        if done:
-                            return
-                        await changes.wait_for(partial(_more_than, scrapes, scrapes()))
-
-                def scrapes() -> int:
-                    return sum(w.scrapes for w in watches)
-
-                # Warm-up: every replica sees every domain once (its own queue), so each
-                # exports all of a domain's series before the measured traffic starts.
-                for url in private:
-                    await send_bodies(
-                        sqs,
-                        url,
-                        [f.raw(f.simple("Send", [f"w@{domain}"])) for domain, *_ in TRAFFIC],
-                    )
-                with anyio.fail_after(30):
-                    await changes.wait_for(lambda: processed([a, b], "warmup") == 6)
-                    # 80 samples of the zero-valued series before the traffic: the
-                    # extrapolation (at most one interval) is then under 1.25% of the span.
-                    seen = [w.scrapes for w in watches]
-                    await changes.wait_for(
-                        lambda: all(w.scrapes >= s + 80 for w, s in zip(watches, seen, strict=True))
-                    )
-
-                bodies = []
-                for domain, delivered, delayed, bounced in TRAFFIC:
-                    bodies += [f.sns(f.delivery([f"d{i}@{domain}"])) for i in range(delivered)]
-                    bodies += [f.sns(f.delay([f"y{i}@{domain}"])) for i in range(delayed)]
-                    bodies += [f.sns(f.bounce([f"b{i}@{domain}"])) for i in range(bounced)]
-                await send_bodies(sqs, shared, bodies)
-                # On each replica's own queue: a delay and its delivery (how long delays
-                # last), and a body that is not JSON (invalid messages by reason).
-                for url in private:
-                    ended = [
-                        f.raw(f.delay(["z@ended.example"], at=f.T0 - 60, message_id="z-1")),
-                        f.raw(f.delivery(["z@ended.example"], at=f.T0, message_id="z-1")),
-                        "not json",
-                    ]
-                    await send_bodies(sqs, url, ended)
-                with anyio.fail_after(30):
-                    await changes.wait_for(lambda: processed([a, b], "shared") >= len(bodies))
-                    await changes.wait_for(lambda: processed([a, b], "warmup") == 10)
-                    # A scrape yields to the loop between families and this watch is
-                    # collected last: the next scrape may hold counts from before the
-                    # traffic ended; the one after it holds them all. Wait until
-                    # Prometheus has stored that one.
-                    await stored_from([w.scrapes for w in watches])
+            fleet.api = f"http://127.0.0.1:{port}/api/v1"
+            async with aiohttp.ClientSession() as fleet.http:
+                await _warm_up(fleet, sqs, private)
+                bodies = await _traffic(fleet, sqs, shared, private)
                 # Both replicas took part (competing consumers).
-                assert processed([a], "shared") > 0
-                assert processed([b], "shared") > 0
-
-                async def next_scrape() -> None:
-                    await changes.wait_for(partial(_more_than, scrapes, scrapes()))
-
-                async def summed() -> dict[tuple[str, str], float]:
-                    return {
-                        (r["metric"]["domain"], r["metric"]["event_type"]): float(r["value"][1])
-                        for r in await query(
-                            "sum by (domain, event_type) (sesd_recipient_events_total"
-                            '{event_type=~"delivery|delivery_delay|bounce"})'
-                        )
-                    }
-
-                def exact(found: dict[tuple[str, str], float]) -> bool:
-                    return bool(found) and all(
-                        total == recipients([a, b], domain, event_type)
-                        for (domain, event_type), total in found.items()
-                    )
-
-                # Prometheus' sums are the replicas' own counts, exactly. A scrape that
-                # times out on a busy machine marks a replica's series stale for a
-                # moment: the sums are read again after the next scrape until they hold.
-                with anyio.fail_after(20):
-                    totals = await summed()
-                    while not exact(totals):
-                        await next_scrape()
-                        totals = await summed()
-                # SQS is at-least-once: a message handed to both replicas is counted by
-                # both (each duplicate filter knows only its own share). moto's server
-                # does that about once in 15 runs of concurrent receives: allow it.
-                extra = processed([a, b], "shared") - len(bodies)
-                assert extra <= 2, f"{extra} messages counted twice"
-                for domain, delivered, delayed, bounced in TRAFFIC:
-                    for event_type, sent in (
-                        ("delivery", delivered),
-                        ("delivery_delay", delayed),
-                        ("bounce", bounced),
-                    ):
-                        assert sent <= totals[(domain, event_type)] <= sent + extra
-
-                # The recording rule, from an evaluation after the last scrape of each
-                # replica that holds every count. A sample is stamped when its scrape
-                # begins but stored when it ends, so an evaluation stamped later may
-                # still have read the scrape before: re-read after each scrape until
-                # the ratio is the true one (a wrong rule never gets there).
-                last_scrape = max(
-                    float(r["value"][1]) for r in await query("timestamp(sesd_test_scrapes)")
-                )
-                outlook = 'sesd:delay_ratio:5m{domain="outlook.example"}'
-
-                async def ratio() -> float | None:
-                    found = await query(f"{outlook} and timestamp({outlook}) >= {last_scrape}")
-                    return float(found[0]["value"][1]) if found else None
-
-                # rate() extrapolates per target by up to one scrape interval: over 80+
-                # samples that keeps the ratio within 2% of the true one (10% when no
-                # message reached both replicas).
-                outlook_delays = totals[("outlook.example", "delivery_delay")]
-                true = outlook_delays / (outlook_delays + totals[("outlook.example", "delivery")])
-                with anyio.move_on_after(20):
-                    value = await ratio()
-                    while value is None or value != pytest.approx(true, rel=0.02):
-                        await next_scrape()
-                        value = await ratio()
-                assert value == pytest.approx(true, rel=0.02)
-                gmail = await query('sesd:delay_ratio:5m{domain="gmail.example"}')
-                assert float(gmail[0]["value"][1]) == 0.0
-
-                # Every panel shows data once traffic has flowed (a misspelt metric
-                # evaluates as successfully as a right one, to nothing). A query that
-                # finds nothing is asked again after the next scrape, in case the
-                # last scrape timed out: a panel with no series never finds any.
-                for expr in dashboard_queries():
-                    if any(part in expr for part in EMPTY_HERE):
-                        await query(expr)  # it must still evaluate
-                        continue
-                    with anyio.move_on_after(10):
-                        while not await query(expr):
-                            await next_scrape()
-                    assert await query(expr), f"no series for dashboard query {expr}"
+                assert all(processed([d], "shared") > 0 for d in replicas)
+                totals = await _exact_totals(fleet, len(bodies))
+                await _true_ratio(fleet, totals)
+                await _every_panel_has_data(fleet)
         finally:
             process.terminate()
             with anyio.CancelScope(shield=True):
                 await process.wait()
                 await process.aclose()
-            a.stop()
-            b.stop()
+            for daemon in replicas:
+                daemon.stop()

@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError
 
 from sesd.commands.demo.localsqs import LocalSqs
 from sesd.config import ConfigError, core_settings, parse_config, region_of_url
-from sesd.runtime.sqs import hint_for
+from sesd.runtime.sqs_calls import hint_for
 from tests import factory as f
 from tests.conftest import running
 

@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
+from sesd.alerting.alert import Alert, Notification
 from sesd.alerting.documents import alertmanager_alerts, webhook_document
-from sesd.alerting.evaluator import Alert, Notification
 from sesd.alerting.render import console_text, pagerduty_events, slack_message
 from sesd.alerting.rules import Transition
 from sesd.core.windows import Breakdown

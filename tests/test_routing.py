@@ -65,8 +65,7 @@ def test_several_sinks_of_a_type_route_by_rule() -> None:
         '[alerts.sinks.team-b]\ntype = "slack"\nwebhook_url = "https://hooks.example/b"\n'
         '[alerts.sinks.am]\ntype = "alertmanager"\nurls = ["http://am1:9093", "http://am2:9093"]\n'
         '[alerts.sinks.relay]\ntype = "webhook"\nurl = "https://relay.example/in"\n'
-        'secret = "s3cret"\n' + RULE + 'sinks = ["team-a", "am"]\n',
-        resolve_secrets=False,
+        'secret = "s3cret"\n' + RULE + 'sinks = ["team-a", "am"]\n'
     )
     sinks = config.alerts.named_sinks()
     assert isinstance(sinks["am"], AlertmanagerConfig)

@@ -12,7 +12,7 @@ import anyio
 import pytest
 from prometheus_client import CollectorRegistry, Counter
 
-from sesd.alerting.evaluator import Alert, Notification
+from sesd.alerting.alert import Alert, Notification
 from sesd.alerting.outbox import Outbox
 from sesd.alerting.render import pagerduty_events, slack_message
 from sesd.alerting.rules import Transition

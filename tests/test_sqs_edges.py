@@ -19,7 +19,8 @@ from sesd.io.backoff import backoff_delay
 from sesd.io.logs import configure_logging
 from sesd.metrics.registry import Metrics
 from sesd.runtime.health import Changes, Health
-from sesd.runtime.sqs import InFlight, QueuePoller, check_queue
+from sesd.runtime.sqs import QueuePoller
+from sesd.runtime.sqs_calls import InFlight, check_queue
 from tests import factory as f
 from tests.conftest import aws_client, make_queue, queue_counts, running, send_bodies
 from tests.proxy import Proxy

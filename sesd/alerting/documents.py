@@ -20,7 +20,7 @@ from typing import Any
 
 import msgspec
 
-from sesd.alerting.evaluator import Alert, Notification
+from sesd.alerting.alert import Alert, Notification
 from sesd.alerting.render import describe, details, headline
 from sesd.alerting.rules import Transition
 from sesd.core.scopes import ACCOUNT, DOMAIN, PROVIDER

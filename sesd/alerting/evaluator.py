@@ -18,6 +18,7 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 from sesd.alerting.accounts import measure_account
+from sesd.alerting.alert import Alert, Notification, alert_of, identity
 from sesd.alerting.rules import AlertState, Status, Transition, measure, step
 from sesd.alerting.silences import SilenceSet, silence_command
 from sesd.config import (
@@ -32,84 +33,12 @@ from sesd.config import (
 from sesd.core.canary import CANARY_DOMAIN
 from sesd.core.causes import CAUSE_INDEX
 from sesd.core.domains import normalise_domain
-from sesd.core.events import EVENT_TYPES
 from sesd.core.ledger import Ledger
 from sesd.core.providers import UNKNOWN
 from sesd.core.scopes import ACCOUNT, DOMAIN, PROVIDER, Scope
 from sesd.core.windows import Breakdown, Figures
 
-__all__ = ["Alert", "Evaluator", "Notification"]
-
-#: Delay types that point inside SES rather than at the recipient's MTA.
-_INTERNAL_DELAYS = frozenset({"InternalFailure", "SendingDeferral"})
-_DELAY_METRICS = frozenset(
-    {
-        "delay_ratio",
-        "delayed_recipients",
-        "pending_delays",
-        "delay_duration_p95_seconds",
-        "cause_ratio",
-    }
-)
-
-
-@dataclass(frozen=True, slots=True)
-class Alert:
-    """One (rule, domain) transition with everything the on-call person needs. For a
-    rule on providers, ``domain`` is the provider and ``scope`` says so."""
-
-    rule: str
-    metric: str
-    domain: str
-    kind: Transition
-    severity: str
-    window: str
-    value: float | None
-    threshold: float
-    clear_threshold: float
-    at: float
-    since: float
-    counts: dict[str, int]
-    breakdown: Breakdown
-    stage: str
-    regions: list[str]
-    internal: bool
-    notes: tuple[str, ...] = ()
-    #: True when the rule fires above its threshold, False when below it.
-    rising: bool = True
-    runbook_url: str | None = None
-    dashboard_url: str | None = None
-    #: The rule's own labels (Alertmanager).
-    labels: dict[str, str] = field(default_factory=dict)
-    #: AWS accounts of the sending identities in the breakdown (from their ARNs).
-    accounts: list[str] = field(default_factory=list)
-    #: What ``domain`` names: a recipient domain label (``domain``), or a mailbox
-    #: provider (``provider``) for a rule on providers.
-    scope: str = DOMAIN
-
-    @property
-    def fires(self) -> str:
-        """``"above"`` or ``"below"``: which side of its threshold the alert fires on."""
-        return "above" if self.rising else "below"
-
-    @property
-    def dedup_key(self) -> str:
-        """Stable per (rule, domain): replicas and repeats fold into one incident."""
-        return f"sesd:{self.rule}:{self.domain}"[:255]
-
-
-@dataclass(frozen=True, slots=True)
-class Notification:
-    """Alerts of one rule and kind, sent as one message per sink."""
-
-    rule: str
-    kind: Transition
-    severity: str
-    sinks: tuple[str, ...]
-    alerts: tuple[Alert, ...]
-    at: float
-    #: The ``sesd silence add`` line that would mute it ("" for a resolve).
-    silence: str = ""
+__all__ = ["Evaluator"]
 
 
 @dataclass(slots=True)
@@ -182,62 +111,67 @@ class Evaluator:
         for rule in self.rules:
             if rule.metric in CANARY_METRICS:
                 self._canary(rule, ledger, now, out)
-                continue
-            if rule.metric in ACCOUNT_METRICS:
+            elif rule.metric in ACCOUNT_METRICS:
                 self._accounts(rule, ledger, now, out)
-                continue
-            states = self.states[rule.name]
-            scope = ledger.by_provider if rule.scope == PROVIDER else ledger.by_domain
-            if scope is None:  # a provider rule while providers are off (Config refuses it)
-                continue
-            for domain in self._labels(rule, scope, states):
-                state = states.get(domain)
-                if state is None:
-                    state = states[domain] = AlertState()
-                windows = scope.windows.get(domain)
-                figures = breakdown = None
-                value: float | None = None
-                volume = 0
-                if windows is not None:
-                    index = self._window_index[rule.name]
-                    # Quantiles cost a pass over the window's values: only where read.
-                    if rule.metric in QUANTILE_METRICS:
-                        figures = windows.figures(index, now)
-                    else:
-                        figures = Figures(windows.counts(index, now))
-                    pending = ledger.pending.count(domain, now, scope.index)
-                    of_cause = 0
-                    if rule.cause is not None:
-                        of_cause = windows.causes(index, now).get(CAUSE_INDEX[rule.cause], 0)
-                    value, volume = measure(rule.metric, figures, pending, of_cause)
-                transition = step(rule, state, value, volume, now, self._repeat)
-                kind = self._gate(rule, domain, state, transition, now)
-                # A firing alert restored from the state file: known again for resends.
-                remember = (
-                    kind is None
-                    and state.notified
-                    and state.status is Status.FIRING
-                    and (rule.name, domain) not in self.current
-                )
-                if kind is None and not remember:
-                    if state.status is Status.INACTIVE and domain not in scope.windows:
-                        del states[domain]
+            else:
+                scope = ledger.by_provider if rule.scope == PROVIDER else ledger.by_domain
+                if scope is None:  # a provider rule while providers are off (refused)
                     continue
-                if windows is not None:
-                    breakdown = windows.breakdown(self._window_index[rule.name], now)
-                alert = _alert(
-                    {
-                        **self._identity(rule, domain, kind or Transition.REPEAT, state, now),
-                        "scope": scope.axis,
-                    },
-                    figures.counts if figures is not None else None,
-                    breakdown or Breakdown(),
-                )
-                if remember:
-                    self.current[(rule.name, domain)] = alert
-                else:
-                    self._emit(rule, alert, now, out)
+                states = self.states[rule.name]
+                for domain in self._labels(rule, scope, states):
+                    self._step(rule, ledger, scope, domain, now, out)
         return out
+
+    def _step(
+        self, rule: RuleConfig, ledger: Ledger, scope: Scope, domain: str, now: float,
+        out: list[Alert],
+    ) -> None:  # fmt: skip
+        """Step one (rule, label) of a scope: measure its window, move its state, and
+        queue the alert its transition makes."""
+        states = self.states[rule.name]
+        state = states.get(domain)
+        if state is None:
+            state = states[domain] = AlertState()
+        windows = scope.windows.get(domain)
+        figures: Figures | None = None
+        value: float | None = None
+        volume = 0
+        index = self._window_index[rule.name]
+        if windows is not None:
+            # Quantiles cost a pass over the window's values: only where read.
+            if rule.metric in QUANTILE_METRICS:
+                figures = windows.figures(index, now)
+            else:
+                figures = Figures(windows.counts(index, now))
+            pending = ledger.pending.count(domain, now, scope.index)
+            of_cause = 0
+            if rule.cause is not None:
+                of_cause = windows.causes(index, now).get(CAUSE_INDEX[rule.cause], 0)
+            value, volume = measure(rule.metric, figures, pending, of_cause)
+        transition = step(rule, state, value, volume, now, self._repeat)
+        kind = self._gate(rule, domain, state, transition, now)
+        # A firing alert restored from the state file: known again for resends.
+        remember = (
+            kind is None
+            and state.notified
+            and state.status is Status.FIRING
+            and (rule.name, domain) not in self.current
+        )
+        if kind is None and not remember:
+            if state.status is Status.INACTIVE and domain not in scope.windows:
+                del states[domain]
+            return
+        breakdown = windows.breakdown(index, now) if windows is not None else Breakdown()
+        alert = alert_of(
+            {**self._identity(rule, domain, kind or Transition.REPEAT, state, now),
+             "scope": scope.axis},
+            figures.counts if figures is not None else None,
+            breakdown,
+        )  # fmt: skip
+        if remember:
+            self.current[(rule.name, domain)] = alert
+        else:
+            self._emit(rule, alert, now, out)
 
     def _gate(
         self,
@@ -402,7 +336,7 @@ class Evaluator:
         thresholds, and its links."""
         fields = {"domain": domain, "rule": rule.name, "window": rule.window}
         return {
-            **_identity(rule, domain, kind, state, now),
+            **identity(rule, domain, kind, state, now),
             "runbook_url": rule.runbook_url.format(**fields) if rule.runbook_url else None,
             "dashboard_url": self._dashboard.format(**fields) if self._dashboard else None,
             "labels": rule.labels,
@@ -413,57 +347,4 @@ def _excluded(rule: RuleConfig, domain: str) -> bool:
     return any(
         fnmatchcase(domain, pattern) if is_glob(pattern) else domain == normalise_domain(pattern)
         for pattern in rule.exclude_domains
-    )
-
-
-def _identity(
-    rule: RuleConfig, domain: str, kind: Transition, state: AlertState, now: float
-) -> dict[str, Any]:
-    """The fields every alert has: which rule and domain, the value against the thresholds."""
-    return {
-        "rule": rule.name,
-        "metric": rule.metric,
-        "domain": domain,
-        "kind": kind,
-        "severity": rule.severity,
-        "window": rule.window,
-        "value": state.value,
-        "threshold": rule.threshold,
-        "clear_threshold": rule.clear_threshold,
-        "rising": rule.rising,
-        "at": now,
-        "since": state.since,  # when it fired (a resolve leaves it unchanged)
-    }
-
-
-def _alert(
-    identity: dict[str, Any],
-    counts: tuple[int, ...] | None,
-    breakdown: Breakdown,
-) -> Alert:
-    named = dict(zip(EVENT_TYPES, counts or (0,) * len(EVENT_TYPES), strict=True))
-    delay_types = {name for name, _ in breakdown.delay_types}
-    mta_signal = bool(breakdown.statuses or breakdown.diagnostics or breakdown.mtas)
-    metric = identity["metric"]
-    internal = metric in _DELAY_METRICS and (bool(delay_types & _INTERNAL_DELAYS) or not mta_signal)
-    if metric == "processing_p95_seconds":
-        stage = "inside SES (processing time)"
-    elif internal:
-        stage = "inside SES"
-    else:
-        stage = "SES -> recipient MTA"
-    arns = [arn.split(":") for arn in breakdown.sources if arn.count(":") >= 5]
-    regions = sorted({parts[3] for parts in arns})
-    accounts = sorted({parts[4] for parts in arns})
-    return Alert(
-        **identity,
-        counts={
-            name: named[name]
-            for name in ("send", "delivery", "delivery_delay", "bounce", "complaint")
-        },
-        breakdown=breakdown,
-        stage=stage,
-        regions=regions,
-        accounts=accounts,
-        internal=internal,
     )

@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 import anyio
 from prometheus_client import Counter
 
-from sesd.alerting.evaluator import Notification
+from sesd.alerting.alert import Notification
 from sesd.alerting.sinks import Permanent, RateLimited, Retryable, Sink
 from sesd.io.backoff import backoff_delay
 from sesd.io.logs import get_logger

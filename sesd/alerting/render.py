@@ -15,7 +15,7 @@ from typing import Any
 
 import msgspec
 
-from sesd.alerting.evaluator import Alert, Notification
+from sesd.alerting.alert import Alert, Notification
 from sesd.alerting.rules import Transition
 from sesd.config import CANARY_METRICS
 from sesd.core.causes import advice

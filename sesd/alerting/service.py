@@ -10,7 +10,8 @@ import anyio
 import anyio.abc
 from prometheus_client import Counter
 
-from sesd.alerting.evaluator import Alert, Evaluator, Notification
+from sesd.alerting.alert import Alert, Notification
+from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.outbox import Outbox
 from sesd.alerting.rules import Transition
 from sesd.alerting.silence_file import SilenceWatcher

@@ -15,13 +15,13 @@ from typing import Protocol, TextIO
 import aiohttp
 import msgspec
 
+from sesd.alerting.alert import Notification
 from sesd.alerting.documents import (
     SIGNATURE_HEADER,
     alertmanager_alerts,
     sign,
     webhook_document,
 )
-from sesd.alerting.evaluator import Notification
 from sesd.alerting.render import console_text, pagerduty_events, slack_message
 from sesd.config import AlertmanagerConfig, PagerDutyConfig, SlackConfig, WebhookConfig
 from sesd.io.logs import get_logger

@@ -2,19 +2,45 @@
 
 from __future__ import annotations
 
+import argparse
 import time
 
 import aiohttp
+import anyio
 
-from sesd.alerting.evaluator import Alert, Notification
+from sesd.alerting.alert import Alert, Notification
 from sesd.alerting.rules import Transition
 from sesd.alerting.service import build_sinks
 from sesd.alerting.sinks import AlertmanagerSink, DeliveryError, PagerDutySink
-from sesd.config import Config
+from sesd.commands.common import Commands, config_error, load, with_config
+from sesd.config import Config, ConfigError
 from sesd.core.windows import Breakdown
-from sesd.io.logs import get_logger
+from sesd.io.logs import configure_logging, get_logger
 
-__all__ = ["send_test_alert", "test_notification"]
+__all__ = ["add_parser", "send_test_alert", "test_notification"]
+
+
+def add_parser(commands: Commands) -> None:
+    """``send-test-alert --sink NAME``."""
+    test_alert = with_config(
+        commands, "send-test-alert", "send one test notification through a sink"
+    )
+    test_alert.add_argument(
+        "--sink",
+        required=True,
+        help="a sink's name: console, slack, pagerduty, or one of [alerts.sinks]",
+    )
+    test_alert.set_defaults(execute=execute)
+
+
+def execute(args: argparse.Namespace) -> int:
+    """0 when delivered, 1 when not, 2 for a bad config or an unknown sink."""
+    try:
+        config = load(args)
+    except ConfigError as exc:
+        return config_error(exc)
+    configure_logging(config.logging.level, config.logging.format)
+    return anyio.run(send_test_alert, config, args.sink)
 
 
 def test_notification(kind: Transition, now: float) -> Notification:

@@ -12,16 +12,22 @@ is provisioned on its own (``sesd setup --region A --region B``).
 
 from __future__ import annotations
 
+import argparse
 import json
+import os
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
+import anyio
 from aiobotocore.session import get_session
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
-from sesd.config import region_of_url
+from sesd.commands.common import Commands, command, config_error
+from sesd.config import ConfigError, load_config, region_of_url
+from sesd.io.logs import configure_logging
 
-__all__ = ["EVENT_TYPES", "PERMISSIONS", "Plan", "SetupOptions", "run_setup"]
+__all__ = ["EVENT_TYPES", "PERMISSIONS", "Plan", "SetupOptions", "add_parser", "run_setup"]
 
 #: What sesd itself calls, for the IAM policy of the identity (or role) it runs as.
 PERMISSIONS = (
@@ -308,3 +314,75 @@ async def _configuration_set(
         await ses.update_configuration_set_event_destination(
             ConfigurationSetName=name, EventDestination=destination
         )
+
+
+def add_parser(commands: Commands) -> None:
+    """``setup [--config] [--name] [--region ...] [--endpoint-url] [--dry-run] ...``."""
+    setup = command(
+        commands,
+        "setup",
+        "provision the SNS topic, SQS queues and SES configuration set sesd reads from",
+    )
+    setup.add_argument(
+        "--config",
+        default=os.environ.get("SESD_CONFIG"),
+        help="take [aws] region and endpoint_url from this config",
+    )
+    setup.add_argument(
+        "--name",
+        default="sesd",
+        help="base name: configuration set NAME, topic and queue NAME-events",
+    )
+    setup.add_argument(
+        "--region",
+        action="append",
+        help="AWS region; repeat for several (default: the regions of the config's queues, "
+        "else its [aws] region, else us-east-1)",
+    )
+    setup.add_argument("--endpoint-url", help="another endpoint (a local SQS/SNS/SES)")
+    setup.add_argument(
+        "--max-receive-count",
+        type=int,
+        default=5,
+        help="receives before a message moves to the dead-letter queue",
+    )
+    setup.add_argument(
+        "--no-raw-delivery",
+        action="store_true",
+        help="keep the SNS envelope instead of raw message delivery",
+    )
+    setup.add_argument("--dry-run", action="store_true", help="only print what would change")
+    setup.set_defaults(execute=execute)
+
+
+def execute(args: argparse.Namespace) -> int:
+    """Provision every region; prints the plans and the IAM permissions sesd needs."""
+    regions, endpoint = ["us-east-1"], None
+    if args.config:
+        try:
+            config = load_config(args.config)
+        except ConfigError as exc:
+            return config_error(exc)
+        regions = sorted({config.region_of(q) for q in config.queues}) or [config.aws.region]
+        endpoint = config.aws.endpoint_url
+    configure_logging("info", "auto")
+    plans = []
+    for region in dict.fromkeys(args.region or regions):
+        options = SetupOptions(
+            name=args.name,
+            region=region,
+            endpoint_url=args.endpoint_url or endpoint,
+            raw_delivery=not args.no_raw_delivery,
+            max_receive_count=args.max_receive_count,
+            dry_run=args.dry_run,
+        )
+        try:
+            plans.append(anyio.run(run_setup, options))
+        except (ClientError, BotoCoreError) as exc:
+            print(f"sesd: setup failed in {region}: {type(exc).__name__}: {exc}", file=sys.stderr)
+            return 1
+    print("\n\n".join(plan.render() for plan in plans))
+    print("\n# IAM permissions sesd needs (for the identity or role it runs as):")
+    for action, why in PERMISSIONS:
+        print(f"#   {action:<30} {why}")
+    return 0

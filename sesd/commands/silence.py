@@ -11,7 +11,6 @@ import getpass
 import json
 import sys
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from fnmatch import fnmatchcase
 
@@ -19,20 +18,22 @@ import msgspec
 
 from sesd.alerting.silence_file import SilenceFile
 from sesd.alerting.silences import Silence, SilenceError, new_id
-from sesd.config import Config, Duration
+from sesd.commands.common import Commands, command, config_error, load, with_config
+from sesd.config import Config, ConfigError, Duration
+from sesd.io.logs import configure_logging
 
-__all__ = ["add_silence_arguments", "run_silence"]
+__all__ = ["add_parser", "run_silence"]
 
 EXIT_USAGE = 2
 _SEVERITIES = ("critical", "error", "warning", "info")
 
 
-def add_silence_arguments(
-    commands: argparse._SubParsersAction[argparse.ArgumentParser],
-    with_config: Callable[..., argparse.ArgumentParser],
-) -> None:
-    """The ``add``, ``list`` and ``expire`` subcommands, each with ``--config``."""
-    add = with_config("add", "mute matching alerts; prints the new silence's id", parent=commands)
+def add_parser(commands: Commands) -> None:
+    """``silence add|list|expire``, each with ``--config``."""
+    silence = command(commands, "silence", "mute alerts for a while")
+    silence.set_defaults(execute=execute)
+    subcommands = silence.add_subparsers(dest="silence_command", required=True)
+    add = with_config(subcommands, "add", "mute matching alerts; prints the new silence's id")
     add.add_argument("--rule", help="rule name or glob")
     add.add_argument("--domain", help="domain or glob (e.g. 'yahoo.*')")
     add.add_argument("--severity", help="severity or glob")
@@ -47,9 +48,9 @@ def add_silence_arguments(
         help="until the matched alert resolves",
     )
     add.add_argument("--comment", required=True, help="why (shown in the list)")
-    listing = with_config("list", "the silences, with their state", parent=commands)
+    listing = with_config(subcommands, "list", "the silences, with their state")
     listing.add_argument("--json", action="store_true", help="one JSON document")
-    expire = with_config("expire", "end a silence now", parent=commands)
+    expire = with_config(subcommands, "expire", "end a silence now")
     expire.add_argument("id", help="the silence's id")
 
 
@@ -69,6 +70,17 @@ def _iso(t: float | None) -> str:
     if t is None:
         return "until resolved"
     return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def execute(args: argparse.Namespace) -> int:
+    """Silences need the file's paths, not its secrets (the sinks' keys may not be
+    here): the config is read without them."""
+    try:
+        config = load(args, secrets=False)
+    except ConfigError as exc:
+        return config_error(exc)
+    configure_logging(config.logging.level, config.logging.format)
+    return run_silence(config, args)
 
 
 def run_silence(config: Config, args: argparse.Namespace) -> int:

@@ -1,10 +1,14 @@
-"""The configuration file: one TOML document, validated before any I/O.
+"""The configuration file: one TOML document.
 
-Every error is raised as :class:`ConfigError` with one line that names the
-key (``queues[0].concurrency: Expected `int`, got `str```). Secrets are
-written as references (``env:NAME``, ``file:PATH``) or literals and are held
-in :class:`Secret`, whose ``repr`` never shows the value. The value types are
-in :mod:`sesd.config.values`, ``[alerts]`` in :mod:`sesd.config.alerts`.
+:func:`parse_config` validates the text and does no I/O; :func:`load_config`
+reads the file, validates it, then reads the secrets it refers to
+(:func:`read_secrets`). Every error is raised as :class:`ConfigError` with
+one line that names the key (``queues[0].concurrency: Expected `int`, got
+`str```). Secrets are written as references (``env:NAME``, ``file:PATH``) or
+literals and are held in :class:`Secret`, whose ``repr`` never shows the
+value. The value types are in :mod:`sesd.config.values`, the sections in
+:mod:`sesd.config.sections`, :mod:`sesd.config.aws` and
+:mod:`sesd.config.alerts`.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import os
 import re
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import msgspec
 
@@ -42,12 +46,23 @@ from sesd.config.aws import (
     region_of_url,
 )
 from sesd.config.core import core_settings
+from sesd.config.sections import (
+    CanaryConfig,
+    DimensionsConfig,
+    DomainsConfig,
+    HttpConfig,
+    IngestConfig,
+    LoggingConfig,
+    ProvidersConfig,
+    ShutdownConfig,
+    StateConfig,
+    WindowsConfig,
+)
 from sesd.config.values import (
     ConfigError,
     Duration,
     Secret,
     Section,
-    check_http_url,
     is_http_url,
 )
 from sesd.core.domains import normalise_domain
@@ -64,9 +79,11 @@ __all__ = [
     "AlertmanagerConfig",
     "AlertsConfig",
     "AwsConfig",
+    "CanaryConfig",
     "Config",
     "ConfigError",
     "ConsoleConfig",
+    "DimensionsConfig",
     "DomainsConfig",
     "Duration",
     "HttpConfig",
@@ -78,6 +95,7 @@ __all__ = [
     "ReputationConfig",
     "RuleConfig",
     "Secret",
+    "ShutdownConfig",
     "SinkConfig",
     "SlackConfig",
     "StateConfig",
@@ -87,216 +105,9 @@ __all__ = [
     "is_glob",
     "load_config",
     "parse_config",
+    "read_secrets",
     "region_of_url",
 ]
-
-
-class HttpConfig(Section, frozen=True):
-    """``[http]``: the metrics and health endpoint."""
-
-    listen: str = "127.0.0.1:9585"
-
-    def __post_init__(self) -> None:
-        host, _, port = self.listen.rpartition(":")
-        if not host or not port.isdigit() or not 0 <= int(port) <= 65535:
-            raise ValueError(f"listen must be HOST:PORT, got {self.listen!r}")
-
-    @property
-    def host(self) -> str:
-        """Host part, brackets removed for IPv6."""
-        return self.listen.rpartition(":")[0].strip("[]")
-
-    @property
-    def port(self) -> int:
-        """Port part."""
-        return int(self.listen.rpartition(":")[2])
-
-
-class WindowsConfig(Section, frozen=True):
-    """``[windows]``: the sliding windows kept per domain."""
-
-    sizes: list[Duration] = msgspec.field(
-        default_factory=lambda: [Duration("5m"), Duration("15m"), Duration("1h")]
-    )
-    resolution: Duration = msgspec.field(default_factory=lambda: Duration("10s"))
-    max_buckets: int = 30
-
-    def __post_init__(self) -> None:
-        if not self.sizes:
-            raise ValueError("sizes must name at least one window")
-        if self.resolution.seconds < 1:
-            raise ValueError("resolution must be at least 1s")
-        if not 2 <= self.max_buckets <= 3600:
-            raise ValueError("max_buckets must be between 2 and 3600")
-        seen: set[float] = set()
-        for size in self.sizes:
-            if size.seconds < self.resolution.seconds:
-                raise ValueError(f"window {size.text} is shorter than the resolution")
-            if size.seconds in seen:
-                raise ValueError(f"window {size.text} is listed twice")
-            seen.add(size.seconds)
-
-
-class DomainsConfig(Section, frozen=True):
-    """``[domains]``: which recipient domains become label values."""
-
-    track: list[str] = []
-    groups: dict[str, list[str]] = {}
-    max_tracked: int = 200
-    idle_evict: Duration = msgspec.field(default_factory=lambda: Duration("24h"))
-
-    def __post_init__(self) -> None:
-        if self.max_tracked < 0:
-            raise ValueError("max_tracked must not be negative")
-        for domain in [*self.track, *(d for members in self.groups.values() for d in members)]:
-            if normalise_domain(domain) is None:
-                raise ValueError(f"{domain!r} is not a usable domain name")
-        for name in self.groups:
-            if name in ("other", "invalid") or not name:
-                raise ValueError(f"group name {name!r} is reserved")
-
-
-class DimensionsConfig(Section, frozen=True):
-    """``[dimensions]``: message tags broken down like domains."""
-
-    tags: list[str] = []
-    max_tracked: int = 200
-
-
-_PROVIDER_LABEL = re.compile(r"[a-z][a-z0-9_-]{0,31}")
-
-
-class ProvidersConfig(Section, frozen=True):
-    """``[providers]``: recipient domains attributed to mailbox providers by their MX."""
-
-    enabled: bool = True
-    #: ``host:port`` of the resolvers to ask; empty for the system's (resolv.conf).
-    nameservers: list[str] = []
-    timeout: Duration = msgspec.field(default_factory=lambda: Duration("2s"))
-    #: Lookups started a second, at most, and at once.
-    rate: float = 20.0
-    concurrency: int = 10
-    #: Domains whose answers are cached (and saved in the state file).
-    max_cache: int = 100_000
-    #: Provider label -> MX host suffixes: adds to the built-in table, or overrides a
-    #: built-in provider's suffixes.
-    mx: dict[str, list[str]] = {}
-
-    def __post_init__(self) -> None:
-        for server in self.nameservers:
-            host, _, port = server.rpartition(":")
-            if not host or not port.isdigit() or not 0 < int(port) <= 65535:
-                raise ValueError(f"nameservers: {server!r} is not HOST:PORT")
-        if not 0 < self.timeout.seconds <= 30:
-            raise ValueError("timeout must be between 0s and 30s")
-        if not 0 < self.rate <= 1000:
-            raise ValueError("rate must be between 0 and 1000 lookups a second")
-        if not 1 <= self.concurrency <= 100:
-            raise ValueError("concurrency must be between 1 and 100")
-        if self.max_cache < 1:
-            raise ValueError("max_cache must be at least 1")
-        for label, suffixes in self.mx.items():
-            if not _PROVIDER_LABEL.fullmatch(label) or label in ("other", "none", "unknown"):
-                raise ValueError(
-                    f"mx: {label!r} is not a usable provider label (lower-case letters, digits, "
-                    "'_' and '-'; not other, none or unknown)"
-                )
-            if not suffixes:
-                raise ValueError(f"mx.{label}: list at least one MX host suffix")
-            for suffix in suffixes:
-                if normalise_domain(suffix.strip(".")) is None:
-                    raise ValueError(f"mx.{label}: {suffix!r} is not a host name suffix")
-
-    @property
-    def table(self) -> dict[str, tuple[str, ...]]:
-        """The configured MX suffixes, lower-cased, as the resolver takes them."""
-        return {
-            label: tuple(s.strip(".").lower() for s in suffixes)
-            for label, suffixes in self.mx.items()
-        }
-
-
-class IngestConfig(Section, frozen=True):
-    """``[ingest]``: how messages are judged and remembered."""
-
-    delete_invalid: bool = False
-    dedup_max_entries: int = 200_000
-    max_pending_delays: int = 200_000
-
-    def __post_init__(self) -> None:
-        if self.dedup_max_entries < 2:
-            raise ValueError("dedup_max_entries must be at least 2")
-        if self.max_pending_delays < 0:
-            raise ValueError("max_pending_delays must not be negative")
-
-
-class LoggingConfig(Section, frozen=True):
-    """``[logging]``."""
-
-    level: Literal["debug", "info", "warning", "error"] = "info"
-    format: Literal["auto", "json", "console"] = "auto"
-    log_recipients: bool = False
-
-
-class ShutdownConfig(Section, frozen=True):
-    """``[shutdown]``: how long a graceful stop may take before work is cut off."""
-
-    grace_period: Duration = msgspec.field(default_factory=lambda: Duration("30s"))
-
-
-_SIMULATOR = re.compile(
-    r"(success|bounce|ooto|complaint|suppressionlist)(\+[A-Za-z0-9._-]+)?@simulator\.amazonses\.com"
-)
-
-
-class CanaryConfig(Section, frozen=True):
-    """``[canary]``: one email through SES to the mailbox simulator every ``interval``."""
-
-    from_: str = msgspec.field(name="from")
-    configuration_set: str
-    to: str = "success@simulator.amazonses.com"
-    interval: Duration = msgspec.field(default_factory=lambda: Duration("1m"))
-    deadline: Duration = msgspec.field(default_factory=lambda: Duration("5m"))
-    queue: str = ""
-    send_timeout: Duration = msgspec.field(default_factory=lambda: Duration("10s"))
-    endpoint_url: str | None = None
-    #: The ``[[accounts]]`` entry that sends (its role), and the region to send in:
-    #: the default credentials and ``[aws] region`` unless set.
-    account: str = ""
-    region: str | None = None
-
-    def __post_init__(self) -> None:
-        if "@" not in self.from_.strip("@"):
-            raise ValueError(
-                f"from must be an email address (a verified identity), got {self.from_!r}"
-            )
-        if not _SIMULATOR.fullmatch(self.to.lower()):
-            raise ValueError(
-                f"to must be a mailbox simulator address such as "
-                f"success@simulator.amazonses.com, got {self.to!r}"
-            )
-        if not self.configuration_set:
-            raise ValueError("configuration_set must name the set whose events reach sesd")
-        if self.interval.seconds < 1:
-            raise ValueError("interval must be at least 1s")
-        if self.deadline.seconds <= 0:
-            raise ValueError("deadline must be positive")
-        if self.send_timeout.seconds <= 0:
-            raise ValueError("send_timeout must be positive")
-        if self.endpoint_url is not None:
-            check_http_url(self.endpoint_url)
-
-    @property
-    def call_timeout(self) -> float:
-        """How long one SendEmail may take: ``send_timeout``, at most the interval."""
-        return min(self.send_timeout.seconds, self.interval.seconds)
-
-
-class StateConfig(Section, frozen=True):
-    """``[state]``: where windows and alert states survive a restart."""
-
-    path: str | None = None
-    save_every: Duration = msgspec.field(default_factory=lambda: Duration("1m"))
 
 
 class Config(Section, frozen=True):
@@ -320,69 +131,11 @@ class Config(Section, frozen=True):
     canary: CanaryConfig | None = None
 
     def __post_init__(self) -> None:
-        windows = {size.text for size in self.windows.sizes}
-        for i, rule in enumerate(self.alerts.rules):
-            if rule.window not in windows:
-                raise ValueError(
-                    f"alerts.rules[{i}] ({rule.name}): window {rule.window!r} is not one of "
-                    f"windows.sizes ({', '.join(sorted(windows))})"
-                )
-            if rule.metric in CANARY_METRICS and self.canary is None:
-                raise ValueError(
-                    f"alerts.rules[{i}] ({rule.name}): metric {rule.metric!r} needs [canary]"
-                )
-        members = {
-            normalise_domain(domain): group
-            for group, domains in self.domains.groups.items()
-            for domain in domains
-        }
-        for i, rule in enumerate(self.alerts.rules):
-            for domain in rule.domains or []:
-                if is_glob(domain):
-                    continue
-                group = members.get(normalise_domain(domain))
-                if group is not None:
-                    # Its events count under the group's label: the rule would never fire.
-                    raise ValueError(
-                        f"alerts.rules[{i}] ({rule.name}): domain {domain!r} is counted in "
-                        f"group {group!r}; name the group instead (domains = [{group!r}])"
-                    )
-        known = {*PROVIDER_LABELS, *self.providers.mx}
-        for i, rule in enumerate(self.alerts.rules):
-            if rule.providers is not None and not self.providers.enabled:
-                raise ValueError(
-                    f"alerts.rules[{i}] ({rule.name}): providers needs [providers] enabled"
-                )
-            for provider in rule.providers or []:
-                if not is_glob(provider) and provider not in known:
-                    raise ValueError(
-                        f"alerts.rules[{i}] ({rule.name}): unknown provider {provider!r} "
-                        f"(known: {', '.join(sorted(known))})"
-                    )
-        names = [a.name for a in self.accounts]
-        for name in names:
-            if names.count(name) > 1:
-                raise ValueError(f"two accounts share the name {name!r}")
-        for i, queue in enumerate(self.queues):
-            if queue.account and queue.account not in names:
-                raise ValueError(
-                    f"queues[{i}].account: {queue.account!r} is not one of [[accounts]] "
-                    f"({', '.join(names) or 'none configured'})"
-                )
-        labels = [q.label for q in self.queues]
-        for label in labels:
-            if labels.count(label) > 1:
-                raise ValueError(f"two queues share the name {label!r}; set `name` on one")
-        if self.canary is not None and self.canary.account and self.canary.account not in names:
-            raise ValueError(
-                f"canary.account: {self.canary.account!r} is not one of [[accounts]] "
-                f"({', '.join(names) or 'none configured'})"
-            )
-        if self.canary is not None and self.canary.queue and self.canary.queue not in labels:
-            raise ValueError(
-                f"canary.queue: {self.canary.queue!r} is not a configured queue "
-                f"({', '.join(labels) or 'none configured'})"
-            )
+        # Checks across sections, each a function of its own (below).
+        _check_rule_windows(self)
+        _check_rule_domains(self)
+        _check_rule_providers(self)
+        _check_accounts_and_queues(self)
 
     def account(self, name: str) -> AccountConfig | None:
         """The ``[[accounts]]`` entry named ``name`` (None for "" or "default")."""
@@ -447,6 +200,88 @@ class Config(Section, frozen=True):
         return msgspec.to_builtins(self, enc_hook=_display_hook)  # type: ignore[no-any-return]
 
 
+# --- checks across sections ----------------------------------------------------
+
+
+def _check_rule_windows(config: Config) -> None:
+    """Each rule reads a configured window, and a canary metric needs the canary."""
+    windows = {size.text for size in config.windows.sizes}
+    for i, rule in enumerate(config.alerts.rules):
+        if rule.window not in windows:
+            raise ValueError(
+                f"alerts.rules[{i}] ({rule.name}): window {rule.window!r} is not one of "
+                f"windows.sizes ({', '.join(sorted(windows))})"
+            )
+        if rule.metric in CANARY_METRICS and config.canary is None:
+            raise ValueError(
+                f"alerts.rules[{i}] ({rule.name}): metric {rule.metric!r} needs [canary]"
+            )
+
+
+def _check_rule_domains(config: Config) -> None:
+    """A rule does not name a domain a group counts under the group's label."""
+    members = {
+        normalise_domain(domain): group
+        for group, domains in config.domains.groups.items()
+        for domain in domains
+    }
+    for i, rule in enumerate(config.alerts.rules):
+        for domain in rule.domains or []:
+            group = None if is_glob(domain) else members.get(normalise_domain(domain))
+            if group is not None:
+                # Its events count under the group's label: the rule would never fire.
+                raise ValueError(
+                    f"alerts.rules[{i}] ({rule.name}): domain {domain!r} is counted in "
+                    f"group {group!r}; name the group instead (domains = [{group!r}])"
+                )
+
+
+def _check_rule_providers(config: Config) -> None:
+    """A rule on providers needs them counted, and names providers sesd knows."""
+    known = {*PROVIDER_LABELS, *config.providers.mx}
+    for i, rule in enumerate(config.alerts.rules):
+        if rule.providers is not None and not config.providers.enabled:
+            raise ValueError(
+                f"alerts.rules[{i}] ({rule.name}): providers needs [providers] enabled"
+            )
+        for provider in rule.providers or []:
+            if not is_glob(provider) and provider not in known:
+                raise ValueError(
+                    f"alerts.rules[{i}] ({rule.name}): unknown provider {provider!r} "
+                    f"(known: {', '.join(sorted(known))})"
+                )
+
+
+def _named_once(names: list[str], what: str) -> None:
+    for name in names:
+        if names.count(name) > 1:
+            raise ValueError(what.format(name=name))
+
+
+def _check_accounts_and_queues(config: Config) -> None:
+    """Account and queue names are unique, and what names one names a configured one."""
+    names = [a.name for a in config.accounts]
+    _named_once(names, "two accounts share the name {name!r}")
+    configured = ", ".join(names) or "none configured"
+    for i, queue in enumerate(config.queues):
+        if queue.account and queue.account not in names:
+            raise ValueError(
+                f"queues[{i}].account: {queue.account!r} is not one of [[accounts]] ({configured})"
+            )
+    labels = [q.label for q in config.queues]
+    _named_once(labels, "two queues share the name {name!r}; set `name` on one")
+    canary = config.canary
+    if canary is not None and canary.account and canary.account not in names:
+        raise ValueError(
+            f"canary.account: {canary.account!r} is not one of [[accounts]] ({configured})"
+        )
+    if canary is not None and canary.queue and canary.queue not in labels:
+        raise ValueError(
+            f"canary.queue: {canary.queue!r} is not a configured queue "
+            f"({', '.join(labels) or 'none configured'})"
+        )
+
+
 # --- loading -----------------------------------------------------------------
 
 
@@ -488,8 +323,9 @@ def _one_line(exc: msgspec.ValidationError, prefix: str = "") -> str:
     return f"{path}: {msg}" if path else msg
 
 
-def parse_config(text: str, *, resolve_secrets: bool = True) -> Config:
-    """Parse and validate a TOML document; raise ConfigError in one line."""
+def parse_config(text: str) -> Config:
+    """Parse and validate a TOML document (no I/O: ``env:`` and ``file:`` secrets are
+    read by :func:`read_secrets`); raise ConfigError in one line."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -499,16 +335,30 @@ def parse_config(text: str, *, resolve_secrets: bool = True) -> Config:
         config = msgspec.convert(data, Config, dec_hook=_dec_hook)
     except msgspec.ValidationError as exc:
         raise ConfigError(_one_line(exc)) from None
-    if resolve_secrets:
-        for key, secret in config.secrets():
-            try:
-                secret.resolve()
-            except ValueError as exc:
-                raise ConfigError(f"{key}: {exc}") from None
-            if key.endswith(_URL_SECRETS) and not is_http_url(secret.get()):
-                # The value is a secret: say what is wrong, never what it is.
-                raise ConfigError(f"{key}: not an http(s) URL with a host (value not shown)")
+    for key, secret in config.secrets():
+        if secret.is_literal:
+            _check_url(key, secret)
     return config
+
+
+def read_secrets(config: Config) -> Config:
+    """Read every ``env:`` and ``file:`` secret of ``config`` (the config's only I/O);
+    ConfigError names the key of one that cannot be read. Returns ``config``."""
+    for key, secret in config.secrets():
+        if secret.is_literal:
+            continue
+        try:
+            secret.resolve()
+        except ValueError as exc:
+            raise ConfigError(f"{key}: {exc}") from None
+        _check_url(key, secret)
+    return config
+
+
+def _check_url(key: str, secret: Secret) -> None:
+    if key.endswith(_URL_SECRETS) and not is_http_url(secret.get()):
+        # The value is a secret: say what is wrong, never what it is.
+        raise ConfigError(f"{key}: not an http(s) URL with a host (value not shown)")
 
 
 #: Secrets that are URLs: a URL without a scheme or host would fail every send.
@@ -541,4 +391,5 @@ def load_config(path: str | os.PathLike[str], *, resolve_secrets: bool = True) -
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
-    return parse_config(text, resolve_secrets=resolve_secrets)
+    config = parse_config(text)
+    return read_secrets(config) if resolve_secrets else config

@@ -116,50 +116,13 @@ class RuleConfig(Section, frozen=True):
         if self.metric not in METRICS + CANARY_METRICS + ACCOUNT_METRICS:
             known = ", ".join(METRICS + CANARY_METRICS + ACCOUNT_METRICS)
             raise ValueError(f"unknown metric {self.metric!r} (known: {known})")
-        if (self.above is None) == (self.below is None):
-            raise ValueError("give exactly one of `above` and `below`")
-        if self.above is not None:
-            if self.clear_above is not None:
-                raise ValueError("clear_above goes with `below`; use clear_below with `above`")
-            if self.clear_below is not None and self.clear_below > self.above:
-                raise ValueError(
-                    f"clear_below ({self.clear_below}) is above `above` ({self.above})"
-                )
-        if self.below is not None:
-            if self.clear_below is not None:
-                raise ValueError("clear_below goes with `above`; use clear_above with `below`")
-            if self.clear_above is not None and self.clear_above < self.below:
-                raise ValueError(
-                    f"clear_above ({self.clear_above}) is below `below` ({self.below})"
-                )
         if self.min_events < 0:
             raise ValueError("min_events must not be negative")
-        if self.metric in ACCOUNT_METRICS and (self.providers or self.domains):
-            raise ValueError(f"{self.metric} watches accounts: leave domains and providers out")
-        if self.providers is not None:
-            if self.domains is not None:
-                raise ValueError("give `domains` or `providers`, not both")
-            if not self.providers:
-                raise ValueError("providers must list '*' or at least one provider")
-            if self.exclude_domains:
-                raise ValueError("exclude_domains goes with `domains`, not `providers`")
-        elif self.domains is None:
-            msgspec.structs.force_setattr(self, "domains", ["*"])
-        elif not self.domains:
-            raise ValueError("domains must list '*' or at least one domain")
         if not self.sinks:
             raise ValueError("sinks must name at least one sink")
-        for name in self.labels:
-            if not _LABEL_NAME.fullmatch(name):
-                raise ValueError(f"label name {name!r}: use letters, digits and '_'")
-            if name in _OWN_LABELS:
-                raise ValueError(f"label {name!r} is set by sesd")
-        if self.runbook_url is not None:
-            _check_template(self.runbook_url, "runbook_url")
-        if (self.metric == "cause_ratio") != (self.cause is not None):
-            raise ValueError("`cause` goes with metric cause_ratio, and cause_ratio needs it")
-        if self.cause is not None and self.cause not in CAUSES:
-            raise ValueError(f"unknown cause {self.cause!r} (known: {', '.join(CAUSES)})")
+        _check_thresholds(self)
+        _check_watched(self)
+        _check_extras(self)
 
     @property
     def scope(self) -> str:
@@ -285,14 +248,7 @@ class AlertsConfig(Section, frozen=True):
             raise ValueError("notification_max_age must be positive")
         if self.dashboard_url is not None:
             _check_template(self.dashboard_url, "dashboard_url")
-        for name, sink in self.sinks.items():
-            if not _NAME.fullmatch(name):
-                raise ValueError(f"sink name {name!r}: use letters, digits, '-', '_', '.', ':'")
-            if name == "console" and not isinstance(sink, ConsoleConfig):
-                raise ValueError("the sink name 'console' is kept for standard output")
-        for name in ("slack", "pagerduty"):
-            if getattr(self, name) is not None and name in self.sinks:
-                raise ValueError(f"[alerts.{name}] and [alerts.sinks.{name}] name the same sink")
+        _check_sink_names(self)
         names = [rule.name for rule in self.rules]
         for name in names:
             if names.count(name) > 1:
@@ -337,3 +293,64 @@ class AlertsConfig(Section, frozen=True):
             elif isinstance(sink, WebhookConfig):
                 found += [(f"{key}.url", sink.url), (f"{key}.secret", sink.secret)]
         return found
+
+
+def _check_thresholds(rule: RuleConfig) -> None:
+    """Exactly one of ``above`` and ``below``, with the clear threshold on its side."""
+    if (rule.above is None) == (rule.below is None):
+        raise ValueError("give exactly one of `above` and `below`")
+    if rule.above is not None:
+        if rule.clear_above is not None:
+            raise ValueError("clear_above goes with `below`; use clear_below with `above`")
+        if rule.clear_below is not None and rule.clear_below > rule.above:
+            raise ValueError(f"clear_below ({rule.clear_below}) is above `above` ({rule.above})")
+    if rule.below is not None:
+        if rule.clear_below is not None:
+            raise ValueError("clear_below goes with `above`; use clear_above with `below`")
+        if rule.clear_above is not None and rule.clear_above < rule.below:
+            raise ValueError(f"clear_above ({rule.clear_above}) is below `below` ({rule.below})")
+
+
+def _check_watched(rule: RuleConfig) -> None:
+    """What the rule watches: accounts, providers, or domains (every one by default)."""
+    if rule.metric in ACCOUNT_METRICS and (rule.providers or rule.domains):
+        raise ValueError(f"{rule.metric} watches accounts: leave domains and providers out")
+    if rule.providers is not None:
+        if rule.domains is not None:
+            raise ValueError("give `domains` or `providers`, not both")
+        if not rule.providers:
+            raise ValueError("providers must list '*' or at least one provider")
+        if rule.exclude_domains:
+            raise ValueError("exclude_domains goes with `domains`, not `providers`")
+    elif rule.domains is None:
+        msgspec.structs.force_setattr(rule, "domains", ["*"])
+    elif not rule.domains:
+        raise ValueError("domains must list '*' or at least one domain")
+
+
+def _check_extras(rule: RuleConfig) -> None:
+    """Labels, the runbook link and the cause of ``cause_ratio``."""
+    for name in rule.labels:
+        if not _LABEL_NAME.fullmatch(name):
+            raise ValueError(f"label name {name!r}: use letters, digits and '_'")
+        if name in _OWN_LABELS:
+            raise ValueError(f"label {name!r} is set by sesd")
+    if rule.runbook_url is not None:
+        _check_template(rule.runbook_url, "runbook_url")
+    if (rule.metric == "cause_ratio") != (rule.cause is not None):
+        raise ValueError("`cause` goes with metric cause_ratio, and cause_ratio needs it")
+    if rule.cause is not None and rule.cause not in CAUSES:
+        raise ValueError(f"unknown cause {rule.cause!r} (known: {', '.join(CAUSES)})")
+
+
+def _check_sink_names(alerts: AlertsConfig) -> None:
+    """Sink names are usable, ``console`` is standard output's, and an older section
+    and a named sink do not share a name."""
+    for name, sink in alerts.sinks.items():
+        if not _NAME.fullmatch(name):
+            raise ValueError(f"sink name {name!r}: use letters, digits, '-', '_', '.', ':'")
+        if name == "console" and not isinstance(sink, ConsoleConfig):
+            raise ValueError("the sink name 'console' is kept for standard output")
+    for name in ("slack", "pagerduty"):
+        if getattr(alerts, name) is not None and name in alerts.sinks:
+            raise ValueError(f"[alerts.{name}] and [alerts.sinks.{name}] name the same sink")

@@ -55,15 +55,16 @@ class Duration:
 class Secret:
     """A secret value from ``env:NAME``, ``file:PATH`` or a literal.
 
-    The reference is kept for display; the value is resolved once, at load,
-    and never appears in ``repr``/``str`` (so never in logs or errors).
+    The reference is kept for display. A literal is its own value; a reference
+    is resolved once, at load (:meth:`resolve`, the only I/O the config does),
+    and the value never appears in ``repr``/``str`` (so never in logs or errors).
     """
 
     __slots__ = ("_value", "reference")
 
     def __init__(self, reference: str) -> None:
         self.reference = reference
-        self._value: str | None = None
+        self._value: str | None = reference if self.is_literal else None
 
     @property
     def is_literal(self) -> bool:

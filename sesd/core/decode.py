@@ -237,34 +237,10 @@ def decode_event(ses: SesEvent) -> Event | Skipped | Invalid:
         found = _SES_TYPES.get(name)
         label, kind = ("unknown", _UNKNOWN) if found is None else found
 
-    recipients: list[str]
-    entries: Sequence[DelayedRecipient | BouncedRecipient] | None = None
-    sub_time: str | None = None
-    expiration: str | None = None
-    delivery = ses.delivery if label == "delivery" else None
-    if delivery is not None:
-        recipients = delivery.recipients
-        if len(recipients) > 1:
-            recipients = _unique(recipients)
-        sub_time = delivery.timestamp
-    elif label == "delivery_delay" and ses.delivery_delay is not None:
-        entries = _unique_entries(ses.delivery_delay.delayed_recipients)
-        recipients = [r.email_address for r in entries]
-        sub_time = ses.delivery_delay.timestamp
-        expiration = ses.delivery_delay.expiration_time
-    elif label == "bounce" and ses.bounce is not None:
-        entries = _unique_entries(ses.bounce.bounced_recipients)
-        recipients = [r.email_address for r in entries]
-        sub_time = ses.bounce.timestamp
-    elif label == "complaint" and ses.complaint is not None:
-        recipients = _unique([r.email_address for r in ses.complaint.complained_recipients])
-        sub_time = ses.complaint.timestamp
-    elif label in ("delivery", "delivery_delay", "bounce", "complaint"):
+    picked = _recipients(ses, label, mail)
+    if picked is None:
         return Invalid("schema", f"{name} event without its {name[0].lower()}{name[1:]} object")
-    else:
-        recipients = _unique(mail.destination)
-        detail = {"open": ses.open, "click": ses.click, "subscription": ses.subscription}.get(label)
-        sub_time = detail.timestamp if detail is not None else None
+    recipients, entries, sub_time, expiration = picked
     if not recipients:
         return Invalid("no_recipients", f"{name} event without recipients")
     try:
@@ -274,6 +250,36 @@ def decode_event(ses: SesEvent) -> Event | Skipped | Invalid:
     except ValueError:
         return Invalid("schema", f"{label} event with a timestamp not in ISO 8601")
     return Event(label, kind, time, sent, recipients, mail, ses, expires, entries)
+
+
+#: An event's recipients, their per-recipient entries (delays and bounces), the time
+#: of its type's own object, and a delay's expiry.
+_Recipients = tuple[
+    list[str], Sequence[DelayedRecipient | BouncedRecipient] | None, str | None, str | None
+]
+
+
+def _recipients(ses: SesEvent, label: str, mail: Mail) -> _Recipients | None:
+    """What an event of type ``label`` says of its recipients; None when its type's
+    object is missing."""
+    delivery = ses.delivery if label == "delivery" else None
+    if delivery is not None:
+        # _unique returns a list of one as it is: nine events in ten are deliveries.
+        return _unique(delivery.recipients), None, delivery.timestamp, None
+    if label == "delivery_delay" and ses.delivery_delay is not None:
+        delayed = _unique_entries(ses.delivery_delay.delayed_recipients)
+        delay = ses.delivery_delay
+        return [r.email_address for r in delayed], delayed, delay.timestamp, delay.expiration_time
+    if label == "bounce" and ses.bounce is not None:
+        bounced = _unique_entries(ses.bounce.bounced_recipients)
+        return [r.email_address for r in bounced], bounced, ses.bounce.timestamp, None
+    if label == "complaint" and ses.complaint is not None:
+        complained = [r.email_address for r in ses.complaint.complained_recipients]
+        return _unique(complained), None, ses.complaint.timestamp, None
+    if label in ("delivery", "delivery_delay", "bounce", "complaint"):
+        return None
+    detail = {"open": ses.open, "click": ses.click, "subscription": ses.subscription}.get(label)
+    return _unique(mail.destination), None, detail.timestamp if detail is not None else None, None
 
 
 def _unique(addresses: list[str]) -> list[str]:

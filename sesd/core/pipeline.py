@@ -18,23 +18,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from sesd.core.causes import classify
 from sesd.core.decode import Event, decode_body
 from sesd.core.dedup import event_key
 from sesd.core.domains import OTHER, domain_of, redact_address
 from sesd.core.events import (
     EVENT_TYPE_INDEX,
-    BouncedRecipient,
-    DelayedRecipient,
     Invalid,
     Skipped,
 )
 from sesd.core.ledger import Ledger
-from sesd.core.pending import pending_key
+from sesd.core.recipients import bounced, complained, config_set, delayed, delivered
 from sesd.core.scopes import Slot
 from sesd.core.settings import CoreSettings
-from sesd.core.sketch import bucket_of
-from sesd.core.tallies import BOUNCE_SUBTYPES, BOUNCE_TYPES, DELAY_TYPES, Outcome
+from sesd.core.tallies import Outcome
 from sesd.core.windows import DomainWindows
 
 __all__ = ["EXPIRY_GRACE", "Pipeline", "Result"]
@@ -188,7 +184,7 @@ class Pipeline:
         if watched is not None:
             self._reputation(event, queue, watched)
         if kind == _DELIVERY:
-            self._delivery(event, recipients, t, now, in_windows)
+            delivered(self.ledger, event, recipients, t, now, in_windows)
             return
         for slots in recipients:
             if slots is not None:
@@ -197,18 +193,18 @@ class Pipeline:
                     if in_windows:
                         slot.window().count(t, now, kind)
         if kind == _DELAY:
-            self._delay(event, recipients, domains, t, now, in_windows)
+            delayed(self.ledger, event, recipients, domains, t, now, in_windows)
         elif kind == _BOUNCE:
-            self._bounce(event, recipients, domains, t, now, in_windows)
+            bounced(self.ledger, event, recipients, domains, t, now, in_windows)
         elif kind == _COMPLAINT and in_windows:
-            self._note(event, recipients, t, now)
+            complained(self.ledger, event, recipients, t, now)
 
     def _reputation(self, event: Event, queue: str, watched: str) -> None:
         account, region = self.ledger.where(queue)
         bounce = event.ses.bounce
         hard = bounce is not None and bounce.bounce_type == "Permanent"
         self.ledger.reputation.observe(
-            account, region, _config_set(event), watched, event.recipients, hard
+            account, region, config_set(event), watched, event.recipients, hard
         )
 
     def _invalid(self, queue: str, reason: str, detail: str) -> Result:
@@ -240,195 +236,6 @@ class Pipeline:
             assert ledger.by_provider is not None
             slot = self._provider_slots[provider] = ledger.by_provider.slot(provider)
         return (found, slot)
-
-    def _delivery(
-        self,
-        event: Event,
-        recipients: list[tuple[Slot, ...] | None],
-        t: float,
-        now: float,
-        in_windows: bool,
-    ) -> None:
-        delivery = event.ses.delivery
-        assert delivery is not None
-        processing_ms = delivery.processing_time_millis
-        processing = to_delivery = -1  # sketch buckets, for the windows
-        if processing_ms is not None:
-            self.ledger.tallies.processing.observe(processing_ms / 1000.0)
-            processing = bucket_of(processing_ms)
-            to_delivery = bucket_of(max(0.0, (event.time - event.sent) * 1000.0))
-        for i, slots in enumerate(recipients):
-            if slots is None:
-                continue
-            for slot in slots:
-                slot.counts[_DELIVERY] += 1
-                if in_windows:
-                    slot.window().delivered(t, now, processing, to_delivery)
-            self._end_delay(event.message_id, event.recipients[i], slots, t, now)
-
-    def _end_delay(
-        self, message_id: str, address: str, slots: tuple[Slot, ...], t: float, now: float
-    ) -> None:
-        """A Delivery or Bounce at ``t`` ends the recipient's pending delay, if it had
-        one (and is remembered, for a delay processed after it)."""
-        resolved = self.ledger.pending.resolved(pending_key(message_id, address), t)
-        if resolved is not None:
-            self._record_duration(slots, t, now, resolved[1])
-
-    def _record_duration(
-        self, slots: tuple[Slot, ...], at: float, now: float, seconds: float
-    ) -> None:
-        """A delay that ended at ``at`` (its Delivery or Bounce) lasted ``seconds``. The
-        value counts at that time, or at the clock's if the clock has since stepped back
-        (a time ahead of the clock counts at the clock's, as events do)."""
-        at = min(at, now)
-        if self.ledger.widest.holds(at, now):
-            for slot in slots:
-                slot.window().observe_delay_duration(at, now, seconds * 1000.0)
-
-    def _delay(
-        self,
-        event: Event,
-        recipients: list[tuple[Slot, ...] | None],
-        domains: list[tuple[str, Slot | None] | None],
-        t: float,
-        now: float,
-        in_windows: bool,
-    ) -> None:
-        delay = event.ses.delivery_delay
-        assert delay is not None
-        delay_type = delay.delay_type if delay.delay_type in DELAY_TYPES else "other"
-        expires = event.expires
-        message_id = event.message_id
-        entries = event.entries
-        assert entries is not None
-        causes = self.ledger.tallies.causes
-        for recipient, slots, domain in zip(entries, recipients, domains, strict=True):
-            if slots is None or domain is None:
-                continue
-            found = classify(delay.delay_type, recipient.status, recipient.diagnostic_code)
-            cause = found.cause
-            causes[cause] = causes.get(cause, 0) + 1
-            for slot in slots:
-                slot.scope.delayed(slot.name, delay_type, cause)
-            if expires is None or expires > now:
-                key = pending_key(message_id, recipient.email_address)
-                labels = tuple(slot.name for slot in slots)
-                ended = self.ledger.pending.delayed(key, labels, t, expires)
-                if ended is not None:
-                    # Its Delivery or Bounce came first (SQS keeps no order): the delay is
-                    # over, and lasted until then.
-                    self._record_duration(slots, t + ended[1], now, ended[1])
-            if in_windows:
-                self._note_recipient(
-                    event,
-                    slots,
-                    domain[0],
-                    recipient,
-                    t,
-                    now,
-                    mta=delay.reporting_mta,
-                    cause=cause,
-                    also=found.also,
-                    delay_type=delay.delay_type,
-                    count_cause=True,
-                )
-
-    def _bounce(
-        self,
-        event: Event,
-        recipients: list[tuple[Slot, ...] | None],
-        domains: list[tuple[str, Slot | None] | None],
-        t: float,
-        now: float,
-        in_windows: bool,
-    ) -> None:
-        bounce = event.ses.bounce
-        assert bounce is not None
-        kind = (
-            bounce.bounce_type if bounce.bounce_type in BOUNCE_TYPES else "other",
-            bounce.bounce_sub_type if bounce.bounce_sub_type in BOUNCE_SUBTYPES else "other",
-        )
-        message_id = event.message_id
-        entries = event.entries
-        assert entries is not None
-        # A soft (transient) bounce has a cause as a delay has; a hard one is final.
-        soft = bounce.bounce_type == "Transient"
-        causes = self.ledger.tallies.causes
-        for recipient, slots, domain in zip(entries, recipients, domains, strict=True):
-            if slots is None or domain is None:
-                continue
-            for slot in slots:
-                slot.scope.bounced(slot.name, kind)
-            cause = also = ""
-            if soft:
-                found = classify(None, recipient.status, recipient.diagnostic_code)
-                cause, also = found.cause, found.also
-                causes[cause] = causes.get(cause, 0) + 1
-            self._end_delay(message_id, recipient.email_address, slots, t, now)
-            if in_windows:
-                self._note_recipient(
-                    event,
-                    slots,
-                    domain[0],
-                    recipient,
-                    t,
-                    now,
-                    mta=bounce.reporting_mta,
-                    cause=cause,
-                    also=also,
-                )
-
-    def _note_recipient(
-        self,
-        event: Event,
-        slots: tuple[Slot, ...],
-        domain: str,
-        recipient: DelayedRecipient | BouncedRecipient,
-        t: float,
-        now: float,
-        *,
-        mta: str,
-        cause: str,
-        also: str = "",
-        delay_type: str = "",
-        count_cause: bool = False,
-    ) -> None:
-        """What a delayed or bounced recipient's event said, in each of its slots'
-        windows (with ``count_cause``, a delay's cause is counted too; ``also`` is its
-        second cause; a provider's windows also keep the domain)."""
-        for slot in slots:
-            slot.window().note_problem(
-                t,
-                now,
-                message_id=event.message_id,
-                source=event.mail.source_arn,
-                config_set=_config_set(event),
-                delay_type=delay_type,
-                statuses=[recipient.status],
-                diagnostics=[recipient.diagnostic_code],
-                mta=mta,
-                cause=cause,
-                also=also,
-                count_cause=count_cause,
-                domain="" if slot.scope is self.ledger.by_domain else domain,
-            )
-
-    def _note(
-        self, event: Event, recipients: list[tuple[Slot, ...] | None], t: float, now: float
-    ) -> None:
-        seen: set[Slot] = set()
-        for slots in recipients:
-            for slot in slots or ():
-                if slot not in seen:
-                    seen.add(slot)
-                    slot.window().note_problem(
-                        t,
-                        now,
-                        message_id=event.message_id,
-                        source=event.mail.source_arn,
-                        config_set=_config_set(event),
-                    )
 
     def _tags(
         self, event: Event, type_index: int, n: int, t: float, now: float, in_windows: bool
@@ -469,8 +276,3 @@ class Pipeline:
                 ledger.tag_windows.pop((tag, value), None)
                 ledger.tallies.tag_recipients.pop((tag, value), None)
         return evicted
-
-
-def _config_set(event: Event) -> str:
-    values = event.mail.tags.get(_CONFIG_SET_TAG)
-    return values[0] if values else ""

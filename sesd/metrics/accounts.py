@@ -46,7 +46,6 @@ class AccountCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         """Every account family."""
-        labels = ["account", "region"]
         rep_labels = ["account", "region", "configuration_set", "source"]
         bounce = GaugeMetricFamily(
             "sesd_ses_reputation_bounce_ratio",
@@ -73,64 +72,73 @@ class AccountCollector(Collector):
                 bounce.add_metric([*key, "sesd"], estimate.bounce_ratio)
             if estimate.complaint_ratio is not None:
                 complaint.add_metric([*key, "sesd"], estimate.complaint_ratio)
-        accounts = self._accounts
-        if not self._polled:
-            yield from (bounce, complaint, sends)
-            return
-        enabled = GaugeMetricFamily(
-            "sesd_ses_sending_enabled",
-            "1 while SES lets the account send in the region (GetAccount), 0 when paused.",
-            labels=labels,
-        )
-        enforcement = GaugeMetricFamily(
-            "sesd_ses_enforcement_status",
-            "1 for the account's current enforcement status (HEALTHY, PROBATION, SHUTDOWN).",
-            labels=[*labels, "status"],
-        )
-        production = GaugeMetricFamily(
-            "sesd_ses_production_access",
-            "1 with production access, 0 in the sandbox.",
-            labels=labels,
-        )
-        quota = GaugeMetricFamily(
-            "sesd_ses_quota_used_ratio",
-            "Sent in the last 24 h over the 24-hour sending quota.",
-            labels=labels,
-        )
-        rate = GaugeMetricFamily(
-            "sesd_ses_max_send_rate",
-            "The maximum send rate, messages a second.",
-            labels=labels,
-        )
-        polled = GaugeMetricFamily(
-            "sesd_ses_last_poll_timestamp_seconds",
-            "When the account was last polled (successful or not), Unix time.",
-            labels=labels,
-        )
-        for target, status in sorted(accounts.status.items()):
+        if self._polled:
+            for target, status in sorted(self._accounts.status.items()):
+                for kind, family in (("bounce", bounce), ("complaint", complaint)):
+                    if kind in status.aws:
+                        family.add_metric([*target, "", "aws"], status.aws[kind])
+        yield from (bounce, complaint, sends)
+        if self._polled:
+            yield from self._polled_families()
+
+    def _polled_families(self) -> Iterator[Metric]:
+        """What GetAccount said of each (account, region), and the polls that failed."""
+        labels = ["account", "region"]
+        families = {
+            name: GaugeMetricFamily(name, text, labels=[*labels, *extra])
+            for name, text, extra in _POLLED_HELP
+        }
+        for target, status in sorted(self._accounts.status.items()):
             where = list(target)
-            if status.sending_enabled is not None:
-                enabled.add_metric(where, 1 if status.sending_enabled else 0)
+            values = {
+                "sesd_ses_sending_enabled": _flag(status.sending_enabled),
+                "sesd_ses_production_access": _flag(status.production),
+                "sesd_ses_quota_used_ratio": status.quota_used_ratio,
+                "sesd_ses_max_send_rate": status.max_rate,
+                "sesd_ses_last_poll_timestamp_seconds": status.polled_at,
+            }
+            for name, value in values.items():
+                if value is not None:
+                    families[name].add_metric(where, value)
             if status.enforcement is not None:
                 for name in STATUSES:
-                    enforcement.add_metric([*where, name], 1 if name == status.enforcement else 0)
-            if status.production is not None:
-                production.add_metric(where, 1 if status.production else 0)
-            if status.quota_used_ratio is not None:
-                quota.add_metric(where, status.quota_used_ratio)
-            if status.max_rate is not None:
-                rate.add_metric(where, status.max_rate)
-            if status.polled_at is not None:
-                polled.add_metric(where, status.polled_at)
-            for kind, family in (("bounce", bounce), ("complaint", complaint)):
-                if kind in status.aws:
-                    family.add_metric([*where, "", "aws"], status.aws[kind])
+                    families["sesd_ses_enforcement_status"].add_metric(
+                        [*where, name], 1 if name == status.enforcement else 0
+                    )
+        yield from families.values()
         errors = CounterMetricFamily(
             "sesd_ses_poll_errors",
             "Account polls that failed, by API and error code.",
             labels=[*labels, "api", "error"],
         )
-        for (account, region, api, code), n in sorted(accounts.errors.items()):
+        for (account, region, api, code), n in sorted(self._accounts.errors.items()):
             errors.add_metric([account, region, api, code], n)
-        yield from (bounce, complaint, sends, enabled, enforcement, production, quota, rate)
-        yield from (polled, errors)
+        yield errors
+
+
+#: (name, help, labels beyond account and region) of the families from the polls, in
+#: the order they are exported.
+_POLLED_HELP: tuple[tuple[str, str, list[str]], ...] = (
+    (
+        "sesd_ses_sending_enabled",
+        "1 while SES lets the account send in the region (GetAccount), 0 when paused.",
+        [],
+    ),
+    (
+        "sesd_ses_enforcement_status",
+        "1 for the account's current enforcement status (HEALTHY, PROBATION, SHUTDOWN).",
+        ["status"],
+    ),
+    ("sesd_ses_production_access", "1 with production access, 0 in the sandbox.", []),
+    ("sesd_ses_quota_used_ratio", "Sent in the last 24 h over the 24-hour sending quota.", []),
+    ("sesd_ses_max_send_rate", "The maximum send rate, messages a second.", []),
+    (
+        "sesd_ses_last_poll_timestamp_seconds",
+        "When the account was last polled (successful or not), Unix time.",
+        [],
+    ),
+)
+
+
+def _flag(value: bool | None) -> int | None:
+    return None if value is None else int(value)

@@ -16,7 +16,8 @@ import anyio.abc
 
 from sesd.config import QueueConfig
 from sesd.io.logs import get_logger
-from sesd.runtime.sqs import InFlight, InvalidMemory, QueuePoller
+from sesd.runtime.sqs import QueuePoller
+from sesd.runtime.sqs_calls import InFlight, InvalidMemory
 
 __all__ = ["Consumers", "PollerFactory"]
 

@@ -49,7 +49,8 @@ from sesd.runtime.http import StartError, http_server
 from sesd.runtime.reload import Reloader
 from sesd.runtime.saver import StateSaver
 from sesd.runtime.signals import EXIT_FORCED, watch_signals
-from sesd.runtime.sqs import InFlight, InvalidMemory, QueuePoller, check_queue
+from sesd.runtime.sqs import QueuePoller
+from sesd.runtime.sqs_calls import InFlight, InvalidMemory, check_queue
 from sesd.runtime.systemd import Notifier, tell_systemd
 
 __all__ = ["EXIT_FORCED", "Daemon", "StartError"]

@@ -17,7 +17,7 @@ import msgspec
 
 from sesd.config import Config, ConfigError, core_settings, load_config
 from sesd.io.logs import get_logger, set_level
-from sesd.runtime.sqs import check_queue
+from sesd.runtime.sqs_calls import check_queue
 
 if TYPE_CHECKING:
     from sesd.runtime.daemon import Daemon

@@ -17,16 +17,11 @@ network has stalled, and no answer would come in time (:class:`InFlight`).
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import math
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-import aiohttp
 import anyio
-from botocore.exceptions import BotoCoreError, ClientError
 
 from sesd.config import QueueConfig
 from sesd.core.pipeline import Pipeline
@@ -35,6 +30,14 @@ from sesd.io.backoff import backoff_delay
 from sesd.io.logs import get_logger
 from sesd.metrics.registry import Metrics
 from sesd.runtime.health import Changes, Health
+from sesd.runtime.sqs_calls import (
+    SQS_ERRORS,
+    InFlight,
+    InvalidMemory,
+    describe_error,
+    error_code,
+    hint_for,
+)
 
 if TYPE_CHECKING:
     from types_aiobotocore_sqs.client import SQSClient
@@ -44,138 +47,10 @@ else:
     MessageTypeDef = Any
     ReceiveMessageResultTypeDef = Any
 
-__all__ = [
-    "PERMANENT_ERRORS",
-    "SQS_ERRORS",
-    "InFlight",
-    "InvalidMemory",
-    "QueuePoller",
-    "backoff_delay",
-    "check_queue",
-    "hint_for",
-]
+__all__ = ["PERMANENT_RETRY", "QueuePoller"]
 
-#: What an SQS call may raise when SQS or the network is in trouble.
-SQS_ERRORS = (ClientError, BotoCoreError, aiohttp.ClientError, OSError, asyncio.TimeoutError)
-
-_REMEMBERED_INVALID = 10_000
-
-_NO_QUEUE = (
-    "the queue does not exist in this region and account: check the queue URL, the "
-    "queue's region (or [aws] region) and its account"
-)
-_WRONG_ROLE = (
-    "sesd could not assume the account's role: check role_arn and external_id, and that "
-    "the role trusts the credentials sesd runs with (sts:AssumeRole)"
-)
-_NOT_ALLOWED = (
-    "these credentials may not read the queue: grant sqs:ReceiveMessage, "
-    "sqs:DeleteMessage and sqs:ChangeMessageVisibility on it"
-)
-_BAD_KEY = "the access key is not valid: check the credentials"
-#: Error codes that no retry will cure soon: the queue is missing or not ours to read.
-#: Each maps to the hint logged with it (SQS's query and JSON protocols name some alike).
-PERMANENT_ERRORS = {
-    "AWS.SimpleQueueService.NonExistentQueue": _NO_QUEUE,
-    "QueueDoesNotExist": _NO_QUEUE,
-    "AccessDenied": _NOT_ALLOWED,
-    "AccessDeniedException": _NOT_ALLOWED,
-    "InvalidClientTokenId": _BAD_KEY,
-    "UnrecognizedClientException": _BAD_KEY,
-    "KMS.AccessDeniedException": "the queue is encrypted with a KMS key these credentials "
-    "may not use: grant kms:Decrypt on it",
-}
 #: How long a poller waits between tries after a permanent error.
 PERMANENT_RETRY = 60.0
-
-
-class InFlight:
-    """SQS calls in flight, shielded from cancellation but bounded: once a stop has
-    begun, none outlives the end of the grace period by more than ``margin`` seconds,
-    except a release after a cancellation, which has ``margin`` seconds of its own."""
-
-    def __init__(self, margin: float = 2.0) -> None:
-        self.deadline = math.inf
-        self._margin = margin
-        self._scopes: set[anyio.CancelScope] = set()
-
-    @contextlib.contextmanager
-    def scope(self, limit: float = math.inf, *, margin: bool = True) -> Iterator[anyio.CancelScope]:
-        """A shielded scope for one call: at most ``limit`` seconds, and no later than the
-        end of the grace period (plus the margin, for deletes and releases)."""
-        end = self.deadline + (self._margin if margin else 0.0)
-        with anyio.CancelScope(
-            shield=True, deadline=min(anyio.current_time() + limit, end)
-        ) as scope:
-            self._scopes.add(scope)
-            try:
-                yield scope
-            finally:
-                self._scopes.discard(scope)
-
-    @contextlib.contextmanager
-    def budget(self) -> Iterator[anyio.CancelScope]:
-        """A shielded scope of ``margin`` seconds from now, whatever the grace period:
-        messages received as a cancellation arrived are given back even when it
-        arrives at the very end (bounded by the grace period, the release would be
-        cut off before it began)."""
-        with anyio.CancelScope(shield=True, deadline=anyio.current_time() + self._margin) as scope:
-            yield scope
-
-    def end_by(self, deadline: float) -> None:
-        """A stop began: bound every call in flight, and every later one, by ``deadline``."""
-        self.deadline = deadline
-        for scope in self._scopes:
-            scope.deadline = min(scope.deadline, deadline + self._margin)
-
-
-async def check_queue(client: SQSClient, queue: QueueConfig, account: str, region: str) -> bool:
-    """Whether the queue can be read and has a RedrivePolicy (without one, invalid
-    messages would cycle for ever: warned about). A queue that does not exist or may
-    not be read is reported by its pollers' first receive, once (queue, region,
-    account and the hint that fits): here only at debug level."""
-    log = get_logger(queue=queue.label)
-    try:
-        attrs = await client.get_queue_attributes(
-            QueueUrl=queue.url, AttributeNames=["RedrivePolicy"]
-        )
-    except SQS_ERRORS as exc:
-        if hint_for(exc) is None:
-            log.warning("sesd.sqs.attributes_failed", error=_describe(exc))
-        else:
-            log.debug(
-                "sesd.sqs.attributes_failed", error=_describe(exc), account=account, region=region
-            )
-        return False
-    if "RedrivePolicy" not in attrs.get("Attributes", {}):
-        log.warning(
-            "sesd.sqs.no_redrive_policy",
-            hint="invalid messages are left in the queue; add a dead-letter queue",
-        )
-        return False
-    return True
-
-
-def hint_for(exc: BaseException) -> str | None:
-    """What to do about an error no retry will cure soon (None for the others)."""
-    if isinstance(exc, ClientError) and exc.operation_name == "AssumeRole":
-        return _WRONG_ROLE
-    return PERMANENT_ERRORS.get(_code(exc))
-
-
-class InvalidMemory:
-    """SQS message ids already judged invalid, so each is counted and logged once."""
-
-    def __init__(self) -> None:
-        self._ids: dict[str, None] = {}
-
-    def __contains__(self, message_id: str) -> bool:
-        return message_id in self._ids
-
-    def add(self, message_id: str) -> None:
-        self._ids[message_id] = None
-        if len(self._ids) > _REMEMBERED_INVALID:
-            del self._ids[next(iter(self._ids))]
 
 
 class QueuePoller:
@@ -276,14 +151,14 @@ class QueuePoller:
         self._errors += 1
         self._metrics.sqs_error(self._label, "receive")
         self._changes.notify()
-        code = _code(exc)
+        code = error_code(exc)
         hint = hint_for(exc)
         if hint is None:
             self._permanent = None
             self._delay = backoff_delay(self._errors, rand=self._rand())
             self._log.warning(
                 "sesd.sqs.receive_failed",
-                error=_describe(exc),
+                error=describe_error(exc),
                 consecutive=self._errors,
                 retry_in_seconds=round(self._delay, 3),
             )
@@ -294,7 +169,7 @@ class QueuePoller:
             self._permanent = code
             self._log.error(
                 "sesd.sqs.queue_unusable",
-                error=_describe(exc),
+                error=describe_error(exc),
                 url=self._queue.url,
                 region=self._region,
                 account=self._account,
@@ -387,7 +262,7 @@ class QueuePoller:
             except SQS_ERRORS as exc:
                 self._metrics.sqs_error(self._label, "delete")
                 self._log.warning(
-                    "sesd.sqs.delete_failed", error=_describe(exc), count=len(entries)
+                    "sesd.sqs.delete_failed", error=describe_error(exc), count=len(entries)
                 )
                 continue
             failed = response.get("Failed", [])
@@ -416,20 +291,8 @@ class QueuePoller:
             )
         except SQS_ERRORS as exc:
             self._metrics.sqs_error(self._label, "release")
-            self._log.warning("sesd.sqs.release_failed", error=_describe(exc), count=len(entries))
+            self._log.warning(
+                "sesd.sqs.release_failed", error=describe_error(exc), count=len(entries)
+            )
         else:
             self._log.info("sesd.sqs.released", count=len(entries))
-
-
-def _code(exc: BaseException) -> str:
-    """An SQS error's code ("" for network errors)."""
-    if isinstance(exc, ClientError):
-        return str(exc.response.get("Error", {}).get("Code", ""))
-    return ""
-
-
-def _describe(exc: BaseException) -> str:
-    """An error's class and code, never its full text (it may echo a request)."""
-    if isinstance(exc, ClientError):
-        return f"{type(exc).__name__}: {exc.response.get('Error', {}).get('Code', '?')}"
-    return f"{type(exc).__name__}: {exc}"[:300]

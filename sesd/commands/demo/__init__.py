@@ -12,6 +12,7 @@ the mailbox simulator publishes each canary's Send and Delivery events.
 
 from __future__ import annotations
 
+import argparse
 import json
 import random
 import sys
@@ -21,13 +22,14 @@ from typing import Any
 import anyio
 from aiobotocore.session import get_session
 
+from sesd.commands.common import Commands, command, start_failed
 from sesd.commands.demo.localdns import local_dns
 from sesd.commands.demo.localsqs import LocalSqs
 from sesd.commands.demo.traffic import SPIKE_DOMAIN, Traffic, canary_events
 from sesd.config import Config, parse_config
 from sesd.core.canary import CANARY_TAG
-from sesd.io.logs import get_logger
-from sesd.runtime.daemon import Daemon
+from sesd.io.logs import configure_logging, get_logger
+from sesd.runtime.daemon import Daemon, StartError
 
 __all__ = ["run_demo"]
 
@@ -252,3 +254,37 @@ async def run_demo(
                 side.cancel_scope.cancel()
     print(_summary(daemon), file=sys.stdout, flush=True)
     return 0
+
+
+def add_parser(commands: Commands) -> None:
+    """``demo [--listen] [--duration] [--rate] [--spike-after] [--every]``."""
+    demo = command(
+        commands, "demo", "local SQS, synthetic traffic, a delay spike: no AWS account needed"
+    )
+    demo.add_argument("--listen", default="127.0.0.1:9585", help="metrics address")
+    demo.add_argument("--duration", type=float, default=None, help="stop after N seconds")
+    demo.add_argument("--rate", type=float, default=60.0, help="messages per second")
+    demo.add_argument(
+        "--spike-after", type=float, default=30.0, help="seconds before the delay spike"
+    )
+    demo.add_argument("--every", type=float, default=5.0, help="seconds between summaries")
+    demo.set_defaults(execute=execute)
+
+
+def execute(args: argparse.Namespace) -> int:
+    """Run the demo; 0 when it ends, 2 when it cannot start (a taken port)."""
+    configure_logging("info", "auto")
+    try:
+        return anyio.run(
+            lambda: run_demo(
+                listen=args.listen,
+                duration=args.duration,
+                rate=args.rate,
+                spike_after=args.spike_after,
+                every=args.every,
+            )
+        )
+    except KeyboardInterrupt:
+        return 0
+    except (StartError, BaseExceptionGroup) as exc:
+        return start_failed(exc)

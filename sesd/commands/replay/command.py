@@ -9,6 +9,7 @@ as the daemon applies them (sesd.commands.replay.engine).
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import sys
 import time
@@ -19,18 +20,77 @@ import anyio
 import msgspec
 from tqdm import tqdm
 
+from sesd.commands.common import Commands, config_error, load, no_secrets, with_config
 from sesd.commands.replay.archive import Source, bodies, sources
 from sesd.commands.replay.archive_s3 import S3Reader, is_s3
 from sesd.commands.replay.engine import Replay
 from sesd.commands.replay.text import render_text
 from sesd.commands.replay.tuning import override, render_report, report
 from sesd.config import Config, ConfigError
+from sesd.io.logs import configure_logging
 from sesd.runtime.state import StateError, providers_cache, read_state
 
-__all__ = ["EXIT_SKIPPED", "run_replay"]
+__all__ = ["EXIT_SKIPPED", "add_parser", "run_replay"]
 
 #: The exit status of a replay that skipped an input it could not read.
 EXIT_SKIPPED: Final = 3
+
+
+def add_parser(commands: Commands) -> None:
+    """``replay FILE... [--json] [--dns] [--report] [--rule NAME] [--set ...] [--quiet]``."""
+    replay = with_config(commands, "replay", "feed recorded events through the pipeline offline")
+    no_secrets(replay)
+    replay.add_argument("--json", action="store_true", help="print one JSON document")
+    replay.add_argument(
+        "--dns",
+        action="store_true",
+        help="look up recipient domains' MX for their provider first (at [providers] rate); "
+        "without it, providers come from consumer names and the state file's cache",
+    )
+    replay.add_argument(
+        "--report",
+        action="store_true",
+        help="each rule: times fired, time firing (total, longest), where, share of the span",
+    )
+    replay.add_argument("--rule", metavar="NAME", help="replay this rule only")
+    replay.add_argument(
+        "--quiet", action="store_true", help="no progress on stderr (off a terminal: none)"
+    )
+    replay.add_argument(
+        "--set",
+        dest="settings",
+        action="append",
+        default=[],
+        metavar="RULE.KEY=VALUE",
+        help="override a rule's above, below, clear_below, clear_above, min_events or for "
+        "for this replay (repeatable)",
+    )
+    replay.add_argument(
+        "files",
+        nargs="+",
+        metavar="FILE",
+        help="files, directories or globs of events ('-': stdin)",
+    )
+    replay.set_defaults(execute=execute)
+
+
+def execute(args: argparse.Namespace) -> int:
+    """The exit status: 0, 2 for a bad config or option, 3 when an input was skipped."""
+    try:
+        config = load(args)
+    except ConfigError as exc:
+        return config_error(exc)
+    configure_logging(config.logging.level, config.logging.format)
+    return run_replay(
+        config,
+        args.files,
+        as_json=args.json,
+        dns=args.dns,
+        with_report=args.report,
+        rule=args.rule,
+        settings=args.settings,
+        quiet=args.quiet,
+    )
 
 
 def run_replay(
@@ -53,13 +113,7 @@ def run_replay(
         print(f"sesd: {exc}", file=sys.stderr)
         return 2
     replay = Replay(config)
-    cache = replay.ledger.providers
-    if cache is not None and config.state.path:
-        # The daemon's cached providers, so a replay knows them without DNS.
-        with contextlib.suppress(StateError):
-            blob = read_state(config.state.path)
-            if blob is not None:
-                cache.restore(providers_cache(blob))
+    _known_providers(replay, config)
     with contextlib.ExitStack() as stack:
         s3 = stack.enter_context(S3Reader(config)) if any(map(is_s3, paths)) else None
         found, problems = sources(paths, s3)
@@ -99,6 +153,18 @@ def run_replay(
     return EXIT_SKIPPED if problems else 0
 
 
+def _known_providers(replay: Replay, config: Config) -> None:
+    """The daemon's cached providers (its state file), so a replay knows them without
+    DNS."""
+    cache = replay.ledger.providers
+    if cache is None or not config.state.path:
+        return
+    with contextlib.suppress(StateError):
+        blob = read_state(config.state.path)
+        if blob is not None:
+            cache.restore(providers_cache(blob))
+
+
 def _rules_for(config: Config, rule: str | None, settings: list[str]) -> Config:
     """The config a replay runs: ``settings`` applied, and with ``rule`` that rule only."""
     config = override(config, settings)
@@ -121,6 +187,9 @@ class _Progress:
         total = sum(size for size in sizes if size is not None)
         self._bar: tqdm[Any] | None = None
         if show:
+            # No monitor thread: a Ctrl-C must reach the main thread, which may be
+            # blocked reading its input (the kernel gives a signal to any thread).
+            tqdm.monitor_interval = 0
             self._bar = tqdm(
                 total=total if None not in sizes and total else None,
                 unit="B",

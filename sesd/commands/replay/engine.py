@@ -8,7 +8,7 @@ from typing import Any, Final
 
 from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.rules import Transition
-from sesd.commands.replay.archive import MAX_BODY, TOO_LARGE
+from sesd.commands.replay.json_stream import MAX_BODY, TOO_LARGE
 from sesd.config import Config, core_settings
 from sesd.core.decode import Event, decode_body
 from sesd.core.domains import domain_of

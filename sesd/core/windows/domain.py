@@ -171,7 +171,6 @@ class DomainWindows:
         value, for ``cause_ratio``; ``also`` is its second cause, if any, for alert
         text. ``domain`` is the recipient's domain, kept in a provider's breakdown (its
         top affected domains)."""
-        mta = mta_name(mta)
         examples = self._examples
         if examples is None:
             examples = self._examples = Examples()
@@ -189,6 +188,14 @@ class DomainWindows:
                 staged = self._staged = {}
             key = value_key(_CAUSE, CAUSE_INDEX[cause])
             staged[key] = staged.get(key, 0) + 1
+        # A window with a problem in it has details, even when the event said nothing
+        # more (a complaint): its message ids are shown from them.
+        self._note_details(
+            _noted(delay_type, statuses, diagnostics, mta_name(mta), cause, also, domain)
+        )
+
+    def _note_details(self, noted: list[tuple[int, str]]) -> None:
+        """(kind, text) pairs into the stage's bucket of each window that keeps them."""
         for index, (ring, spec) in enumerate(zip(self._rings, self._specs, strict=True)):
             if not spec.breakdown or not self._accepted >> index & 1:
                 continue
@@ -196,22 +203,8 @@ class DomainWindows:
             details = self._details[index]
             if details is None:
                 details = self._details[index] = Details(ring.slots)
-            if delay_type:
-                details.add(bucket, DELAY_TYPE, clean(delay_type))
-            for status in statuses:
-                if status:
-                    details.add(bucket, STATUS, clean(status))
-            for diagnostic in diagnostics:
-                if diagnostic:
-                    details.add(bucket, DIAGNOSTIC, clean(diagnostic))
-            if mta:
-                details.add(bucket, MTA, clean(mta))
-            if cause:
-                details.add(bucket, CAUSE, cause)
-                if also:
-                    details.add(bucket, SECOND_CAUSE, named(cause, also))
-            if domain:
-                details.add(bucket, DOMAIN, clean(domain))
+            for kind, text in noted:
+                details.add(bucket, kind, text)
 
     # --- read side: pure ---------------------------------------------------------
 
@@ -314,3 +307,27 @@ class DomainWindows:
         if data["examples"] is not None:
             self._examples = Examples()
             self._examples.restore(data["examples"])
+
+
+def _noted(
+    delay_type: str,
+    statuses: Sequence[str],
+    diagnostics: Sequence[str],
+    mta: str,
+    cause: str,
+    also: str,
+    domain: str,
+) -> list[tuple[int, str]]:
+    """What a problem event says, as (kind, text) pairs, each text cleaned once."""
+    noted = [(DELAY_TYPE, clean(delay_type))] if delay_type else []
+    noted += [(STATUS, clean(status)) for status in statuses if status]
+    noted += [(DIAGNOSTIC, clean(text)) for text in diagnostics if text]
+    if mta:
+        noted.append((MTA, clean(mta)))
+    if cause:
+        noted.append((CAUSE, cause))
+        if also:
+            noted.append((SECOND_CAUSE, named(cause, also)))
+    if domain:
+        noted.append((DOMAIN, clean(domain)))
+    return noted

@@ -1,0 +1,139 @@
+"""An alert as the on-call engineer gets it, and notifications (a rule's alerts of one
+kind, sent together): what the evaluator hands the sinks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from sesd.alerting.rules import AlertState, Transition
+from sesd.config import RuleConfig
+from sesd.core.events import EVENT_TYPES
+from sesd.core.scopes import DOMAIN
+from sesd.core.windows import Breakdown
+
+__all__ = ["Alert", "Notification", "alert_of", "identity"]
+
+#: Delay types that point inside SES rather than at the recipient's MTA.
+_INTERNAL_DELAYS: Final = frozenset({"InternalFailure", "SendingDeferral"})
+_DELAY_METRICS: Final = frozenset(
+    {
+        "delay_ratio",
+        "delayed_recipients",
+        "pending_delays",
+        "delay_duration_p95_seconds",
+        "cause_ratio",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """One (rule, domain) transition with everything the on-call person needs. For a
+    rule on providers, ``domain`` is the provider and ``scope`` says so."""
+
+    rule: str
+    metric: str
+    domain: str
+    kind: Transition
+    severity: str
+    window: str
+    value: float | None
+    threshold: float
+    clear_threshold: float
+    at: float
+    since: float
+    counts: dict[str, int]
+    breakdown: Breakdown
+    stage: str
+    regions: list[str]
+    internal: bool
+    notes: tuple[str, ...] = ()
+    #: True when the rule fires above its threshold, False when below it.
+    rising: bool = True
+    runbook_url: str | None = None
+    dashboard_url: str | None = None
+    #: The rule's own labels (Alertmanager).
+    labels: dict[str, str] = field(default_factory=dict)
+    #: AWS accounts of the sending identities in the breakdown (from their ARNs).
+    accounts: list[str] = field(default_factory=list)
+    #: What ``domain`` names: a recipient domain label (``domain``), or a mailbox
+    #: provider (``provider``) for a rule on providers.
+    scope: str = DOMAIN
+
+    @property
+    def fires(self) -> str:
+        """``"above"`` or ``"below"``: which side of its threshold the alert fires on."""
+        return "above" if self.rising else "below"
+
+    @property
+    def dedup_key(self) -> str:
+        """Stable per (rule, domain): replicas and repeats fold into one incident."""
+        return f"sesd:{self.rule}:{self.domain}"[:255]
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    """Alerts of one rule and kind, sent as one message per sink."""
+
+    rule: str
+    kind: Transition
+    severity: str
+    sinks: tuple[str, ...]
+    alerts: tuple[Alert, ...]
+    at: float
+    #: The ``sesd silence add`` line that would mute it ("" for a resolve).
+    silence: str = ""
+
+
+def identity(
+    rule: RuleConfig, domain: str, kind: Transition, state: AlertState, now: float
+) -> dict[str, Any]:
+    """The fields every alert has: which rule and domain, the value against the thresholds."""
+    return {
+        "rule": rule.name,
+        "metric": rule.metric,
+        "domain": domain,
+        "kind": kind,
+        "severity": rule.severity,
+        "window": rule.window,
+        "value": state.value,
+        "threshold": rule.threshold,
+        "clear_threshold": rule.clear_threshold,
+        "rising": rule.rising,
+        "at": now,
+        "since": state.since,  # when it fired (a resolve leaves it unchanged)
+    }
+
+
+def alert_of(
+    identity: dict[str, Any],
+    counts: tuple[int, ...] | None,
+    breakdown: Breakdown,
+) -> Alert:
+    named = dict(zip(EVENT_TYPES, counts or (0,) * len(EVENT_TYPES), strict=True))
+    delay_types = {name for name, _ in breakdown.delay_types}
+    mta_signal = bool(breakdown.statuses or breakdown.diagnostics or breakdown.mtas)
+    metric = identity["metric"]
+    internal = metric in _DELAY_METRICS and (bool(delay_types & _INTERNAL_DELAYS) or not mta_signal)
+    if metric == "processing_p95_seconds":
+        stage = "inside SES (processing time)"
+    elif internal:
+        stage = "inside SES"
+    else:
+        stage = "SES -> recipient MTA"
+    arns = [arn.split(":") for arn in breakdown.sources if arn.count(":") >= 5]
+    regions = sorted({parts[3] for parts in arns})
+    accounts = sorted({parts[4] for parts in arns})
+    return Alert(
+        **identity,
+        counts={
+            name: named[name]
+            for name in ("send", "delivery", "delivery_delay", "bounce", "complaint")
+        },
+        breakdown=breakdown,
+        stage=stage,
+        regions=regions,
+        accounts=accounts,
+        internal=internal,
+    )

@@ -1,0 +1,43 @@
+"""``sesd check-config``: validate the config and print it, secrets masked."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from sesd.commands.common import (
+    NO_QUEUES,
+    Commands,
+    config_error,
+    load,
+    no_secrets,
+    with_config,
+)
+from sesd.config import ConfigError
+
+__all__ = ["add_parser"]
+
+
+def add_parser(commands: Commands) -> None:
+    """``check-config [PATH] [--no-secrets]``."""
+    check = with_config(
+        commands, "check-config", "validate the config and print it, secrets masked"
+    )
+    check.add_argument("path", nargs="?", metavar="PATH", help="the config file (or --config)")
+    no_secrets(check)
+    check.set_defaults(execute=execute)
+
+
+def execute(args: argparse.Namespace) -> int:
+    """0 for a valid config (warnings on stderr), 2 for an invalid one."""
+    try:
+        config = load(args)
+    except ConfigError as exc:
+        return config_error(exc)
+    if not config.queues:
+        return config_error(NO_QUEUES)
+    print(json.dumps(config.to_display(), indent=2, sort_keys=True))
+    for warning in config.warnings():
+        print(f"sesd: warning: {warning}", file=sys.stderr)
+    return 0

@@ -1,0 +1,100 @@
+"""What every command shares: the help format, ``--config``, loading the config, and
+a start that failed told in one line."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import TYPE_CHECKING, TypeAlias
+
+from sesd.config import Config, ConfigError, load_config
+
+__all__ = [
+    "EXIT_CONFIG",
+    "EXIT_START",
+    "NO_QUEUES",
+    "Commands",
+    "Help",
+    "command",
+    "config_error",
+    "load",
+    "no_secrets",
+    "start_failed",
+    "with_config",
+]
+
+#: A bad config, bad usage, or a start that failed.
+EXIT_CONFIG = 2
+EXIT_START = 2
+NO_QUEUES = "queues: at least one [[queues]] is needed"
+#: What ``add_subparsers`` returns.
+if TYPE_CHECKING:
+    Commands: TypeAlias = argparse._SubParsersAction[argparse.ArgumentParser]
+else:
+    Commands = argparse._SubParsersAction
+
+
+class Help(argparse.HelpFormatter):
+    """Help that shows each option's default, where it has a real one."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if action.default not in (None, False, argparse.SUPPRESS) and "%(default)" not in text:
+            text += " (default: %(default)s)"
+        return text
+
+
+def command(commands: Commands, name: str, help_text: str) -> argparse.ArgumentParser:
+    """A subcommand with its help."""
+    return commands.add_parser(name, help=help_text, description=help_text, formatter_class=Help)
+
+
+def with_config(commands: Commands, name: str, help_text: str) -> argparse.ArgumentParser:
+    """A subcommand that reads the config file (``--config``, else ``$SESD_CONFIG``)."""
+    sub = command(commands, name, help_text)
+    sub.add_argument(
+        "--config",
+        default=os.environ.get("SESD_CONFIG"),
+        help="the TOML config file ($SESD_CONFIG when not given)",
+    )
+    return sub
+
+
+def no_secrets(sub: argparse.ArgumentParser) -> None:
+    """``--no-secrets``: check or replay without reading ``env:`` and ``file:`` secrets."""
+    sub.add_argument(
+        "--no-secrets",
+        action="store_true",
+        help="do not read the secrets (env:, file:): check everything else",
+    )
+
+
+def load(args: argparse.Namespace, *, secrets: bool = True) -> Config:
+    """The config file a command names (``PATH`` or ``--config``); ConfigError when none
+    is named or it is not valid."""
+    path = getattr(args, "path", None) or args.config
+    if not path:
+        raise ConfigError("no config file: pass --config PATH or set SESD_CONFIG")
+    args.config = path
+    return load_config(path, resolve_secrets=secrets and not getattr(args, "no_secrets", False))
+
+
+def config_error(exc: ConfigError | str) -> int:
+    """Say what is wrong with the config, in one line; the exit code."""
+    print(f"sesd: config error: {exc}", file=sys.stderr)
+    return EXIT_CONFIG
+
+
+def start_failed(exc: BaseException) -> int:
+    """A start that failed: one line naming why (from inside a task group too); anything
+    else is a bug and keeps its traceback."""
+    from sesd.runtime.http import StartError
+
+    found: BaseException = exc
+    while isinstance(found, BaseExceptionGroup) and len(found.exceptions) == 1:
+        found = found.exceptions[0]
+    if not isinstance(found, StartError):
+        raise exc
+    print(f"sesd: cannot start: {found}", file=sys.stderr)
+    return EXIT_START

@@ -1,0 +1,58 @@
+"""``sesd run``: the daemon."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+import anyio
+import msgspec
+
+from sesd.commands.common import (
+    NO_QUEUES,
+    Commands,
+    config_error,
+    load,
+    start_failed,
+    with_config,
+)
+from sesd.config import ConfigError, HttpConfig
+from sesd.io.logs import configure_logging, get_logger
+
+__all__ = ["add_parser"]
+
+
+def add_parser(commands: Commands) -> None:
+    """``run [--listen HOST:PORT]``."""
+    run = with_config(commands, "run", "run the daemon")
+    run.add_argument(
+        "--listen",
+        default=os.environ.get("SESD_HTTP_LISTEN"),
+        help="HOST:PORT for /metrics and the probes, over [http] listen ($SESD_HTTP_LISTEN)",
+    )
+    run.set_defaults(execute=execute)
+
+
+def execute(args: argparse.Namespace) -> int:
+    """Run until stopped; 0 after a graceful stop, 2 when the config or the start fails."""
+    from sesd.runtime.daemon import Daemon, StartError
+
+    try:
+        config = load(args)
+    except ConfigError as exc:
+        return config_error(exc)
+    configure_logging(config.logging.level, config.logging.format)
+    if args.listen:
+        try:
+            config = msgspec.structs.replace(config, http=HttpConfig(listen=args.listen))
+        except ValueError as exc:
+            return config_error(f"--listen: {exc}")
+    if not config.queues:
+        return config_error(NO_QUEUES)
+    for warning in config.warnings():
+        get_logger().warning("sesd.config.warning", warning=warning)
+    try:
+        anyio.run(Daemon(config, config_path=os.path.abspath(args.config)).run)
+    except (StartError, BaseExceptionGroup) as exc:
+        return start_failed(exc)
+    return 0

@@ -1,0 +1,234 @@
+"""The sections of the config file other than ``[aws]`` (sesd.config.aws) and
+``[alerts]`` (sesd.config.alerts): each validates itself, and an error names its
+key."""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+import msgspec
+
+from sesd.config.values import Duration, Section, check_http_url
+from sesd.core.domains import normalise_domain
+
+__all__ = [
+    "CanaryConfig",
+    "DimensionsConfig",
+    "DomainsConfig",
+    "HttpConfig",
+    "IngestConfig",
+    "LoggingConfig",
+    "ProvidersConfig",
+    "ShutdownConfig",
+    "StateConfig",
+    "WindowsConfig",
+]
+
+
+class HttpConfig(Section, frozen=True):
+    """``[http]``: the metrics and health endpoint."""
+
+    listen: str = "127.0.0.1:9585"
+
+    def __post_init__(self) -> None:
+        host, _, port = self.listen.rpartition(":")
+        if not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+            raise ValueError(f"listen must be HOST:PORT, got {self.listen!r}")
+
+    @property
+    def host(self) -> str:
+        """Host part, brackets removed for IPv6."""
+        return self.listen.rpartition(":")[0].strip("[]")
+
+    @property
+    def port(self) -> int:
+        """Port part."""
+        return int(self.listen.rpartition(":")[2])
+
+
+class WindowsConfig(Section, frozen=True):
+    """``[windows]``: the sliding windows kept per domain."""
+
+    sizes: list[Duration] = msgspec.field(
+        default_factory=lambda: [Duration("5m"), Duration("15m"), Duration("1h")]
+    )
+    resolution: Duration = msgspec.field(default_factory=lambda: Duration("10s"))
+    max_buckets: int = 30
+
+    def __post_init__(self) -> None:
+        if not self.sizes:
+            raise ValueError("sizes must name at least one window")
+        if self.resolution.seconds < 1:
+            raise ValueError("resolution must be at least 1s")
+        if not 2 <= self.max_buckets <= 3600:
+            raise ValueError("max_buckets must be between 2 and 3600")
+        seen: set[float] = set()
+        for size in self.sizes:
+            if size.seconds < self.resolution.seconds:
+                raise ValueError(f"window {size.text} is shorter than the resolution")
+            if size.seconds in seen:
+                raise ValueError(f"window {size.text} is listed twice")
+            seen.add(size.seconds)
+
+
+class DomainsConfig(Section, frozen=True):
+    """``[domains]``: which recipient domains become label values."""
+
+    track: list[str] = []
+    groups: dict[str, list[str]] = {}
+    max_tracked: int = 200
+    idle_evict: Duration = msgspec.field(default_factory=lambda: Duration("24h"))
+
+    def __post_init__(self) -> None:
+        if self.max_tracked < 0:
+            raise ValueError("max_tracked must not be negative")
+        for domain in [*self.track, *(d for members in self.groups.values() for d in members)]:
+            if normalise_domain(domain) is None:
+                raise ValueError(f"{domain!r} is not a usable domain name")
+        for name in self.groups:
+            if name in ("other", "invalid") or not name:
+                raise ValueError(f"group name {name!r} is reserved")
+
+
+class DimensionsConfig(Section, frozen=True):
+    """``[dimensions]``: message tags broken down like domains."""
+
+    tags: list[str] = []
+    max_tracked: int = 200
+
+
+_PROVIDER_LABEL = re.compile(r"[a-z][a-z0-9_-]{0,31}")
+
+
+class ProvidersConfig(Section, frozen=True):
+    """``[providers]``: recipient domains attributed to mailbox providers by their MX."""
+
+    enabled: bool = True
+    #: ``host:port`` of the resolvers to ask; empty for the system's (resolv.conf).
+    nameservers: list[str] = []
+    timeout: Duration = msgspec.field(default_factory=lambda: Duration("2s"))
+    #: Lookups started a second, at most, and at once.
+    rate: float = 20.0
+    concurrency: int = 10
+    #: Domains whose answers are cached (and saved in the state file).
+    max_cache: int = 100_000
+    #: Provider label -> MX host suffixes: adds to the built-in table, or overrides a
+    #: built-in provider's suffixes.
+    mx: dict[str, list[str]] = {}
+
+    def __post_init__(self) -> None:
+        for server in self.nameservers:
+            host, _, port = server.rpartition(":")
+            if not host or not port.isdigit() or not 0 < int(port) <= 65535:
+                raise ValueError(f"nameservers: {server!r} is not HOST:PORT")
+        if not 0 < self.timeout.seconds <= 30:
+            raise ValueError("timeout must be between 0s and 30s")
+        if not 0 < self.rate <= 1000:
+            raise ValueError("rate must be between 0 and 1000 lookups a second")
+        if not 1 <= self.concurrency <= 100:
+            raise ValueError("concurrency must be between 1 and 100")
+        if self.max_cache < 1:
+            raise ValueError("max_cache must be at least 1")
+        for label, suffixes in self.mx.items():
+            if not _PROVIDER_LABEL.fullmatch(label) or label in ("other", "none", "unknown"):
+                raise ValueError(
+                    f"mx: {label!r} is not a usable provider label (lower-case letters, digits, "
+                    "'_' and '-'; not other, none or unknown)"
+                )
+            if not suffixes:
+                raise ValueError(f"mx.{label}: list at least one MX host suffix")
+            for suffix in suffixes:
+                if normalise_domain(suffix.strip(".")) is None:
+                    raise ValueError(f"mx.{label}: {suffix!r} is not a host name suffix")
+
+    @property
+    def table(self) -> dict[str, tuple[str, ...]]:
+        """The configured MX suffixes, lower-cased, as the resolver takes them."""
+        return {
+            label: tuple(s.strip(".").lower() for s in suffixes)
+            for label, suffixes in self.mx.items()
+        }
+
+
+class IngestConfig(Section, frozen=True):
+    """``[ingest]``: how messages are judged and remembered."""
+
+    delete_invalid: bool = False
+    dedup_max_entries: int = 200_000
+    max_pending_delays: int = 200_000
+
+    def __post_init__(self) -> None:
+        if self.dedup_max_entries < 2:
+            raise ValueError("dedup_max_entries must be at least 2")
+        if self.max_pending_delays < 0:
+            raise ValueError("max_pending_delays must not be negative")
+
+
+class LoggingConfig(Section, frozen=True):
+    """``[logging]``."""
+
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["auto", "json", "console"] = "auto"
+    log_recipients: bool = False
+
+
+class ShutdownConfig(Section, frozen=True):
+    """``[shutdown]``: how long a graceful stop may take before work is cut off."""
+
+    grace_period: Duration = msgspec.field(default_factory=lambda: Duration("30s"))
+
+
+_SIMULATOR = re.compile(
+    r"(success|bounce|ooto|complaint|suppressionlist)(\+[A-Za-z0-9._-]+)?@simulator\.amazonses\.com"
+)
+
+
+class CanaryConfig(Section, frozen=True):
+    """``[canary]``: one email through SES to the mailbox simulator every ``interval``."""
+
+    from_: str = msgspec.field(name="from")
+    configuration_set: str
+    to: str = "success@simulator.amazonses.com"
+    interval: Duration = msgspec.field(default_factory=lambda: Duration("1m"))
+    deadline: Duration = msgspec.field(default_factory=lambda: Duration("5m"))
+    queue: str = ""
+    send_timeout: Duration = msgspec.field(default_factory=lambda: Duration("10s"))
+    endpoint_url: str | None = None
+    #: The ``[[accounts]]`` entry that sends (its role), and the region to send in:
+    #: the default credentials and ``[aws] region`` unless set.
+    account: str = ""
+    region: str | None = None
+
+    def __post_init__(self) -> None:
+        if "@" not in self.from_.strip("@"):
+            raise ValueError(
+                f"from must be an email address (a verified identity), got {self.from_!r}"
+            )
+        if not _SIMULATOR.fullmatch(self.to.lower()):
+            raise ValueError(
+                f"to must be a mailbox simulator address such as "
+                f"success@simulator.amazonses.com, got {self.to!r}"
+            )
+        if not self.configuration_set:
+            raise ValueError("configuration_set must name the set whose events reach sesd")
+        if self.interval.seconds < 1:
+            raise ValueError("interval must be at least 1s")
+        if self.deadline.seconds <= 0:
+            raise ValueError("deadline must be positive")
+        if self.send_timeout.seconds <= 0:
+            raise ValueError("send_timeout must be positive")
+        if self.endpoint_url is not None:
+            check_http_url(self.endpoint_url)
+
+    @property
+    def call_timeout(self) -> float:
+        """How long one SendEmail may take: ``send_timeout``, at most the interval."""
+        return min(self.send_timeout.seconds, self.interval.seconds)
+
+
+class StateConfig(Section, frozen=True):
+    """``[state]``: where windows and alert states survive a restart."""
+
+    path: str | None = None
+    save_every: Duration = msgspec.field(default_factory=lambda: Duration("1m"))

@@ -1,0 +1,227 @@
+"""What each kind of event does to its recipients: a delivery ends a pending delay and
+is timed; a delay is counted by type and cause and becomes pending; a bounce ends a
+delay and, when soft, has a cause; a complaint is noted. Each writes into every
+scope's windows of the recipient (its slots), through the ledger. Pure code.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from sesd.core.causes import classify
+from sesd.core.decode import Event
+from sesd.core.events import EVENT_TYPE_INDEX, BouncedRecipient, DelayedRecipient
+from sesd.core.ledger import Ledger
+from sesd.core.pending import pending_key
+from sesd.core.scopes import Slot
+from sesd.core.sketch import bucket_of
+from sesd.core.tallies import BOUNCE_SUBTYPES, BOUNCE_TYPES, DELAY_TYPES
+
+__all__ = ["bounced", "complained", "config_set", "delayed", "delivered"]
+
+_DELIVERY: Final = EVENT_TYPE_INDEX["delivery"]
+_CONFIG_SET_TAG: Final = "ses:configuration-set"
+
+
+def config_set(event: Event) -> str:
+    """The event's configuration set ("" without one)."""
+    values = event.mail.tags.get(_CONFIG_SET_TAG)
+    return values[0] if values else ""
+
+
+def delivered(
+    ledger: Ledger,
+    event: Event,
+    recipients: list[tuple[Slot, ...] | None],
+    t: float,
+    now: float,
+    in_windows: bool,
+) -> None:
+    delivery = event.ses.delivery
+    assert delivery is not None
+    processing_ms = delivery.processing_time_millis
+    processing = to_delivery = -1  # sketch buckets, for the windows
+    if processing_ms is not None:
+        ledger.tallies.processing.observe(processing_ms / 1000.0)
+        processing = bucket_of(processing_ms)
+        to_delivery = bucket_of(max(0.0, (event.time - event.sent) * 1000.0))
+    for i, slots in enumerate(recipients):
+        if slots is None:
+            continue
+        for slot in slots:
+            slot.counts[_DELIVERY] += 1
+            if in_windows:
+                slot.window().delivered(t, now, processing, to_delivery)
+        _end_delay(ledger, event.message_id, event.recipients[i], slots, t, now)
+
+
+def _end_delay(
+    ledger: Ledger, message_id: str, address: str, slots: tuple[Slot, ...], t: float, now: float
+) -> None:
+    """A Delivery or Bounce at ``t`` ends the recipient's pending delay, if it had
+    one (and is remembered, for a delay processed after it)."""
+    resolved = ledger.pending.resolved(pending_key(message_id, address), t)
+    if resolved is not None:
+        _record_duration(ledger, slots, t, now, resolved[1])
+
+
+def _record_duration(
+    ledger: Ledger, slots: tuple[Slot, ...], at: float, now: float, seconds: float
+) -> None:
+    """A delay that ended at ``at`` (its Delivery or Bounce) lasted ``seconds``. The
+    value counts at that time, or at the clock's if the clock has since stepped back
+    (a time ahead of the clock counts at the clock's, as events do)."""
+    at = min(at, now)
+    if ledger.widest.holds(at, now):
+        for slot in slots:
+            slot.window().observe_delay_duration(at, now, seconds * 1000.0)
+
+
+def delayed(
+    ledger: Ledger,
+    event: Event,
+    recipients: list[tuple[Slot, ...] | None],
+    domains: list[tuple[str, Slot | None] | None],
+    t: float,
+    now: float,
+    in_windows: bool,
+) -> None:
+    delay = event.ses.delivery_delay
+    assert delay is not None
+    delay_type = delay.delay_type if delay.delay_type in DELAY_TYPES else "other"
+    expires = event.expires
+    message_id = event.message_id
+    entries = event.entries
+    assert entries is not None
+    causes = ledger.tallies.causes
+    for recipient, slots, domain in zip(entries, recipients, domains, strict=True):
+        if slots is None or domain is None:
+            continue
+        found = classify(delay.delay_type, recipient.status, recipient.diagnostic_code)
+        cause = found.cause
+        causes[cause] = causes.get(cause, 0) + 1
+        for slot in slots:
+            slot.scope.delayed(slot.name, delay_type, cause)
+        if expires is None or expires > now:
+            key = pending_key(message_id, recipient.email_address)
+            labels = tuple(slot.name for slot in slots)
+            ended = ledger.pending.delayed(key, labels, t, expires)
+            if ended is not None:
+                # Its Delivery or Bounce came first (SQS keeps no order): the delay is
+                # over, and lasted until then.
+                _record_duration(ledger, slots, t + ended[1], now, ended[1])
+        if in_windows:
+            _note_recipient(
+                ledger,
+                event,
+                slots,
+                domain[0],
+                recipient,
+                t,
+                now,
+                mta=delay.reporting_mta,
+                cause=cause,
+                also=found.also,
+                delay_type=delay.delay_type,
+                count_cause=True,
+            )
+
+
+def bounced(
+    ledger: Ledger,
+    event: Event,
+    recipients: list[tuple[Slot, ...] | None],
+    domains: list[tuple[str, Slot | None] | None],
+    t: float,
+    now: float,
+    in_windows: bool,
+) -> None:
+    bounce = event.ses.bounce
+    assert bounce is not None
+    kind = (
+        bounce.bounce_type if bounce.bounce_type in BOUNCE_TYPES else "other",
+        bounce.bounce_sub_type if bounce.bounce_sub_type in BOUNCE_SUBTYPES else "other",
+    )
+    message_id = event.message_id
+    entries = event.entries
+    assert entries is not None
+    # A soft (transient) bounce has a cause as a delay has; a hard one is final.
+    soft = bounce.bounce_type == "Transient"
+    causes = ledger.tallies.causes
+    for recipient, slots, domain in zip(entries, recipients, domains, strict=True):
+        if slots is None or domain is None:
+            continue
+        for slot in slots:
+            slot.scope.bounced(slot.name, kind)
+        cause = also = ""
+        if soft:
+            found = classify(None, recipient.status, recipient.diagnostic_code)
+            cause, also = found.cause, found.also
+            causes[cause] = causes.get(cause, 0) + 1
+        _end_delay(ledger, message_id, recipient.email_address, slots, t, now)
+        if in_windows:
+            _note_recipient(
+                ledger,
+                event,
+                slots,
+                domain[0],
+                recipient,
+                t,
+                now,
+                mta=bounce.reporting_mta,
+                cause=cause,
+                also=also,
+            )
+
+
+def _note_recipient(
+    ledger: Ledger,
+    event: Event,
+    slots: tuple[Slot, ...],
+    domain: str,
+    recipient: DelayedRecipient | BouncedRecipient,
+    t: float,
+    now: float,
+    *,
+    mta: str,
+    cause: str,
+    also: str = "",
+    delay_type: str = "",
+    count_cause: bool = False,
+) -> None:
+    """What a delayed or bounced recipient's event said, in each of its slots'
+    windows (with ``count_cause``, a delay's cause is counted too; ``also`` is its
+    second cause; a provider's windows also keep the domain)."""
+    for slot in slots:
+        slot.window().note_problem(
+            t,
+            now,
+            message_id=event.message_id,
+            source=event.mail.source_arn,
+            config_set=config_set(event),
+            delay_type=delay_type,
+            statuses=[recipient.status],
+            diagnostics=[recipient.diagnostic_code],
+            mta=mta,
+            cause=cause,
+            also=also,
+            count_cause=count_cause,
+            domain="" if slot.scope is ledger.by_domain else domain,
+        )
+
+
+def complained(
+    ledger: Ledger, event: Event, recipients: list[tuple[Slot, ...] | None], t: float, now: float
+) -> None:
+    seen: set[Slot] = set()
+    for slots in recipients:
+        for slot in slots or ():
+            if slot not in seen:
+                seen.add(slot)
+                slot.window().note_problem(
+                    t,
+                    now,
+                    message_id=event.message_id,
+                    source=event.mail.source_arn,
+                    config_set=config_set(event),
+                )

@@ -1,0 +1,109 @@
+"""The architecture holds: the core loads no I/O library, every metric family is
+described by the collector that yields it (so a name used twice fails at start), and
+no module of the package grows past its limit."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import GaugeMetricFamily, Metric
+
+from sesd.alerting.evaluator import Evaluator
+from sesd.config import core_settings, parse_config
+from sesd.core.pipeline import Pipeline
+from sesd.metrics.registry import Metrics
+from tests import factory as f
+
+IO_LIBRARIES = ("aiobotocore", "aiohttp", "anyio", "botocore", "dns", "prometheus_client",
+                "structlog")  # fmt: skip
+
+
+def test_the_core_loads_no_io_library() -> None:
+    """A fresh interpreter that imports the pipeline (and feeds it an event) has loaded
+    none of the libraries of the I/O edges."""
+    code = (
+        "import sys, json\n"
+        "import sesd.core.pipeline\n"
+        f"libraries = {IO_LIBRARIES!r}\n"
+        "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules} & set(libraries))))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert json.loads(done.stdout) == []
+
+
+CONFIG = (
+    '[dimensions]\ntags = ["campaign"]\n'
+    '[[queues]]\nurl = "https://sqs.eu-west-1.amazonaws.com/123456789012/q"\nname = "q"\n'
+    '[canary]\nfrom = "c@example.com"\nconfiguration_set = "s"\n'
+    '[[alerts.rules]]\nname = "r"\nmetric = "delay_ratio"\nwindow = "5m"\nabove = 0.1\n'
+)
+
+
+def _metrics() -> Metrics:
+    """A registry with every feature on: tags, providers, the canary, account polls,
+    alerts, and one event of each kind counted."""
+    config = parse_config(CONFIG)
+    pipeline = Pipeline(core_settings(config))
+    for event in (f.delivery(["a@gmail.com"]), f.delay(["b@x.example"]), f.bounce(["c@y.example"])):
+        event["mail"]["tags"] = {"campaign": ["spring"]}
+        pipeline.feed(f.raw(event), "q", f.T0)
+    evaluator = Evaluator(config.alerts, [s.name for s in pipeline.ledger.specs])
+    evaluator.evaluate(pipeline.ledger, f.T0)
+    pipeline.ledger.accounts.of(("default", "eu-west-1")).sending_enabled = True
+    metrics = Metrics(
+        pipeline.ledger, ["q"], lambda: f.T0, evaluator=evaluator, accounts_polled=True
+    )
+    metrics.watch_canary()
+    return metrics
+
+
+def test_each_collector_describes_what_it_collects() -> None:
+    """With every feature on, each family a collector yields is one it describes: the
+    registry's check of names at registration sees them all."""
+    registry = _metrics().registry
+    for collector in registry._collector_to_names:
+        describe = getattr(collector, "describe", None)
+        if describe is None:
+            continue
+        described = {(m.name, m.type) for m in describe()}
+        collected = {(m.name, m.type) for m in collector.collect()}
+        assert collected <= described, collected - described
+
+
+def test_a_family_name_used_twice_fails_when_registered() -> None:
+    """A second collector that yields a family of the same name is refused at start."""
+
+    class Twin:
+        def describe(self) -> list[Metric]:
+            return [GaugeMetricFamily("sesd_tracked_domains", "a twin", value=0)]
+
+        def collect(self) -> list[Metric]:
+            return self.describe()
+
+    registry: CollectorRegistry = _metrics().registry
+    with pytest.raises(ValueError, match="Duplicated timeseries"):
+        registry.register(Twin())
+
+
+def test_a_module_over_the_limit_is_named(tmp_path: Path) -> None:
+    """``make lint``'s size check names a module at the limit, and fails; one line
+    under it passes."""
+    script = Path(__file__).parent.parent / "scripts" / "check_sizes.py"
+    package = tmp_path / "pkg"
+    package.mkdir()
+    (package / "small.py").write_text("x = 1\n" * 399)
+    passed = subprocess.run([sys.executable, str(script), str(package)], check=False)
+    assert passed.returncode == 0
+    (package / "large.py").write_text("x = 1\n" * 400)
+    failed = subprocess.run(
+        [sys.executable, str(script), str(package)], capture_output=True, text=True, check=False
+    )
+    assert failed.returncode == 1
+    assert failed.stdout == "pkg/large.py: 400 lines (limit 399): split it by what its parts do\n"
