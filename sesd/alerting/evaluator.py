@@ -1,4 +1,5 @@
-"""Stage 6 continued: rules over every tracked domain, and alerts grouped into notifications.
+"""Rules over every tracked domain (and provider, account, canary), and alerts grouped
+into notifications.
 
 The caller passes the ledger (read only) and ``now``. Transitions of
 one rule and kind (firing, repeat, resolved) that happen within

@@ -1,4 +1,4 @@
-"""Stage 6: alert rules, as a pure state machine per (rule, domain).
+"""Alert rules, as a pure state machine per (rule, domain).
 
 States: inactive -> pending (while ``for`` runs) -> firing -> resolved (and
 inactive again). An alert *breaches* when its value is above ``above`` and the

@@ -1,4 +1,4 @@
-"""Stage 7 (the output edge): sinks that send one notification each.
+"""The output edge: sinks that send one notification each.
 
 A sink has one job: :meth:`Sink.send`. It raises :class:`RateLimited`,
 :class:`Retryable` or :class:`Permanent`; the outbox decides what to do. Error

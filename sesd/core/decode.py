@@ -1,4 +1,4 @@
-"""Stage 1: an SQS message body -> an :class:`Event`, :class:`Skipped` or :class:`Invalid`.
+"""An SQS message body -> an :class:`Event`, :class:`Skipped` or :class:`Invalid`.
 
 Pure: no I/O, no clock. Recognises every form SES events reach SQS in:
 
@@ -61,7 +61,7 @@ _SKIP_SNS_TYPES: Final = {
 
 class Event:
     """A decoded SES event: its type label (and that label's index in
-    :data:`~sesd.events.EVENT_TYPES`), event time, the time the message was sent
+    :data:`~sesd.core.events.EVENT_TYPES`), event time, the time the message was sent
     and, for a delay, its expiration time (Unix seconds), recipients, the ``mail``
     object and its message id, and the whole SES event. For a delay or a bounce,
     ``entries`` are its per-recipient objects (SMTP status, diagnostic), one for each

@@ -1,4 +1,4 @@
-"""Stage 3: duplicate suppression with bounded memory.
+"""Duplicate suppression with bounded memory.
 
 SQS and SNS deliver at least once, and SNS may deliver one event in several
 SQS messages. An event is identified by its SES message id, type, event time

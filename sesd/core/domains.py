@@ -1,4 +1,4 @@
-"""Stage 2: recipient address -> normalised domain -> bounded label value.
+"""Recipient address -> normalised domain -> bounded label value.
 
 Recipient domains are chosen by whoever is mailed, so they never become
 Prometheus labels unchecked: :class:`LabelTable` admits at most

@@ -2,7 +2,7 @@
 
 The structs name only the fields sesd reads; SES adds fields over time and
 msgspec ignores the rest. A field with the wrong type makes the body invalid.
-Timestamps stay text here: :mod:`sesd.decode` reads them (sesd.timestamps).
+Timestamps stay text here: :mod:`sesd.core.decode` reads them (sesd.core.timestamps).
 """
 
 from __future__ import annotations
@@ -136,7 +136,7 @@ _EMPTY = msgspec.Raw()
 
 
 class Outer(SesEvent, frozen=True, gc=False):
-    """Every top-level key any form of message body may have (see sesd.decode). A raw
+    """Every top-level key any form of message body may have (see sesd.core.decode). A raw
     SES event decodes in one pass through the inherited fields; an SNS ``Message``
     comes out as text (or as the event, when it is an object); an EventBridge
     ``detail`` stays undecoded."""

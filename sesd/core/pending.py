@@ -15,7 +15,7 @@ ahead and came back loses nothing. Entries are removed for good only by
 Keys are hashes of (message id, address), so no address is held. Memory is
 bounded by ``max_entries``; delays beyond it are counted in :attr:`overflow`.
 Each entry carries one label per scope (its domain's, its provider's: see
-sesd.scopes), and is counted under each.
+sesd.core.scopes), and is counted under each.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ __all__ = ["DEFAULT_EXPIRY", "Labels", "PendingDelays", "pending_key"]
 
 #: One label per scope: the domain's, then (with providers) the provider's.
 Labels = tuple[str, ...]
-#: A label a state file did not have (sesd.providers.table.UNKNOWN).
+#: A label a state file did not have (sesd.core.providers.UNKNOWN).
 UNKNOWN: Final = "unknown"
 
 #: When a delay carries no expirationTime: SES retries for at most about 14 h.

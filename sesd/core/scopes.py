@@ -3,7 +3,7 @@ its counters and windows.
 
 The pipeline writes each recipient into every scope it keeps; the metrics,
 the rules and replay read any scope the same way. Which label a recipient
-gets is the caller's business (sesd.domains, sesd.providers): a scope only
+gets is the caller's business (sesd.core.domains, sesd.core.providers): a scope only
 holds what was counted under each label.
 """
 

@@ -4,7 +4,7 @@ A value ``v`` (milliseconds) falls in bucket ``ceil(log2(v) * 4)``: each
 bucket is 19% wider than the one before, so a quantile (or a sum) read from a
 bucket's geometric midpoint is within about 9% of the true value. Values from
 1 ms to a year fit in 141 buckets (0 to 140), so a bucket number fits a byte
-(sesd.windows.ring packs it into a cell).
+(sesd.core.windows.ring packs it into a cell).
 """
 
 from __future__ import annotations

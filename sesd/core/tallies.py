@@ -107,7 +107,7 @@ class Tallies:
     outcomes: dict[tuple[str, str], int] = field(default_factory=dict)
     invalid: dict[tuple[str, str], int] = field(default_factory=dict)  # (queue, reason)
     #: Delayed and soft-bounced recipients by cause (replay's summary). Counters per
-    #: domain and per provider are kept by their scope (sesd.scopes).
+    #: domain and per provider are kept by their scope (sesd.core.scopes).
     causes: dict[str, int] = field(default_factory=dict)
     tag_recipients: dict[tuple[str, str], list[int]] = field(default_factory=dict)
     late_events: int = 0

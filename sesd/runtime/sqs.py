@@ -1,4 +1,4 @@
-"""Stage 0 (the input edge): long-polling SQS consumers that feed the pipeline.
+"""The input edge: long-polling SQS consumers that feed the pipeline.
 
 Each queue gets ``concurrency`` pollers. A poller receives up to 10 messages
 with a 20 s long poll, runs them through the pipeline (synchronous, well

@@ -1,7 +1,7 @@
 """Recorded events, read as a stream: memory does not depend on the input's size.
 
 Inputs: files, directories (recursive, in name order), globs, ``s3://bucket/prefix``
-(sesd.archive_s3: objects in key order) and ``-`` (stdin);
+(sesd.commands.replay.archive_s3: objects in key order) and ``-`` (stdin);
 ``.gz`` files are decompressed as they are read. In each, newline-delimited
 JSON, or JSON objects written back to back with no delimiter (Kinesis Data
 Firehose's default), a JSON array (of events, envelopes or SQS messages: read

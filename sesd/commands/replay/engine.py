@@ -119,7 +119,7 @@ class Replay:
         await resolver.prefetch(domains, latest)
 
     def document(self) -> dict[str, Any]:
-        """The ``--json`` document of SPEC section 7 (plus ``windows`` and ``invalid``)."""
+        """The ``--json`` document (README, "Tuning rules on history", gives its shape)."""
         tallies = self.ledger.tallies
         domains = _per_type(self.ledger.by_domain.recipients)
         counted = tallies.messages

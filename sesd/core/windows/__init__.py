@@ -1,6 +1,6 @@
-"""Stage 4: sliding windows per tracked domain, kept in event time.
+"""Sliding windows per label (domain, provider, tag value), kept in event time.
 
-Each window is a ring of fixed-width buckets (sesd.windows.ring) holding
+Each window is a ring of fixed-width buckets (sesd.core.windows.ring) holding
 recipient counts per event type and the values recorded in each bucket
 (processing time, time to delivery, how long resolved delays lasted), from
 which quantiles are read over exactly the window's buckets. The bucket width
@@ -8,7 +8,7 @@ is ``resolution`` (10 s by default), widened for long windows so no ring has
 more than ``max_buckets`` buckets: with the defaults the 5m window moves in
 10 s steps, 15m in 30 s and 1h in 2 min steps.
 
-Breakdowns for alert text (sesd.windows.breakdown) are kept per coarse bucket
+Breakdowns for alert text (sesd.core.windows.breakdown) are kept per coarse bucket
 where problem events occurred.
 
 Reads are pure: reading a window at any time changes nothing a later read

@@ -6,7 +6,7 @@ ids, sending identities, configuration sets).
 Counts are kept per coarse bucket (about a sixth of a window), so a window's
 breakdown can include up to a sixth of a window more than the window itself.
 Each coarse bucket counts at most ``KEYS_PER_BUCKET`` distinct values; the
-rest count under :data:`OVERFLOW`. Texts arrive cleaned (sesd.text).
+rest count under :data:`OVERFLOW`. Texts arrive cleaned (sesd.core.text).
 
 Pure code: no clock, no I/O.
 """

@@ -165,7 +165,7 @@ class DomainWindows:
         domain: str = "",
     ) -> None:
         """Remember what a delay, bounce or complaint said, for alert text. Every text
-        comes from a stranger (sesd.text): addresses hidden, bounded, escaped; an MTA
+        comes from a stranger (sesd.core.text): addresses hidden, bounded, escaped; an MTA
         is kept by its name, without RFC 3464's type (``dsn;``). With ``count_cause``
         (a delayed recipient), its cause is also counted exactly, as a fourth kind of
         value, for ``cause_ratio``; ``also`` is its second cause, if any, for alert

@@ -11,7 +11,7 @@ nothing.
 
 Values are kept as packed cells in one ``array('I')`` (a Python object per
 bucket would cost more than the counts it holds): a count, the bucket (modulo
-2**14), the kind of value and the value's sketch bucket (sesd.sketch). Cells of
+2**14), the kind of value and the value's sketch bucket (sesd.core.sketch). Cells of
 buckets that left the ring are not searched out when it moves (that cost more
 than all the rest of a write); reads skip them, and a compaction drops them
 before the bucket numbers could wrap.

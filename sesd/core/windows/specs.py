@@ -64,7 +64,7 @@ def window_specs(
 class Summary:
     """Observations of one quantity in one window (milliseconds): how many, their
     sum, and p50, p95 and p99 (None without observations). The quantiles and the sum
-    come from log buckets, within their error (sesd.sketch)."""
+    come from log buckets, within their error (sesd.core.sketch)."""
 
     count: int
     sum_ms: float
