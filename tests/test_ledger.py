@@ -13,7 +13,8 @@ from sesd.core.pipeline import Pipeline
 from tests import factory as f
 
 CONFIG = (
-    '[dimensions]\ntags = ["campaign"]\n[canary]\nfrom = "c@example.com"\nconfiguration_set = "s"\n'
+    '[dimensions]\ntags = ["campaign"]\n[tenants]\nenabled = true\n'
+    '[canary]\nfrom = "c@example.com"\nconfiguration_set = "s"\n'
 )
 
 
@@ -31,7 +32,7 @@ def test_every_store_is_saved_or_declared_transient_with_a_reason() -> None:
 
 def _filled() -> Pipeline:
     pipeline = Pipeline(core_settings(parse_config(CONFIG)))
-    tags = {"campaign": ["spring"], "ses:configuration-set": ["s"]}
+    tags = {"campaign": ["spring"], "ses:configuration-set": ["s"], "ses:tenant-name": ["acme"]}
     events = [
         f.delivery(["a@gmail.com"], at=f.T0 - 60),
         f.delay(["b@corp.example"], at=f.T0 - 30, message_id="m-1"),
@@ -44,6 +45,8 @@ def _filled() -> Pipeline:
     assert ledger.providers is not None
     ledger.providers.remember("corp.example", "microsoft", f.T0 + 3600)
     ledger.canary.sent("canary-1", f.T0 - 5, 0.2)
+    arn = "arn:aws:ses:eu-west-1:123456789012:configuration-set/s"
+    ledger.tenant_map.replace("eu-west-1", "123456789012", {arn: {"acme"}})
     return pipeline
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any, Final
 
 import aiohttp
@@ -22,7 +23,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from sesd.core.accounts import STATUSES, Accounts, AccountStatus, Target
 from sesd.io.logs import get_logger
 
-__all__ = ["AccountPoller"]
+__all__ = ["AccountPoller", "ClientFor", "Polls"]
 
 _ERRORS = (ClientError, BotoCoreError, aiohttp.ClientError, OSError, asyncio.TimeoutError)
 #: CloudWatch's reputation metrics, and the query id of each.
@@ -35,58 +36,18 @@ _PERIOD: Final = 300
 ClientFor = Callable[[str, Target], Awaitable[Any]]
 
 
-class AccountPoller:
-    """Polls every target and writes the answers, and the failed calls, into
-    ``accounts`` (the ledger's store, which rules and metrics read)."""
+class Polls:
+    """Calls to SES's APIs for each target: a failed call is counted (by target, API
+    and error code) and logged once per change of state, and never raises."""
 
-    def __init__(
-        self,
-        targets: list[Target],
-        client_for: ClientFor,
-        accounts: Accounts,
-        *,
-        every: float,
-        cloudwatch: bool,
-        clock: Callable[[], float],
-        on_change: Callable[[], None] = lambda: None,
-    ) -> None:
-        self.targets = targets
-        self._client_for = client_for
+    def __init__(self, accounts: Accounts, component: str) -> None:
         self.accounts = accounts
-        self._every = every
-        self._cloudwatch = cloudwatch
-        self._clock = clock
-        self._on_change = on_change
-        for target in targets:
-            accounts.of(target)
         self._failing: dict[tuple[Target, str], str] = {}  # (target, api) -> error code
-        self._log = get_logger(component="account_health")
+        self._log = get_logger(component=component)
 
-    async def run(self) -> None:
-        """Poll every target now and every ``every`` seconds, until cancelled."""
-        while True:
-            await self.poll_once()
-            await anyio.sleep(self._every)
-
-    async def poll_once(self) -> None:
-        """One round over every target."""
-        for target in self.targets:
-            status = self.accounts.of(target)
-            await self._call(target, "get_account", self._account, status)
-            if self._cloudwatch:
-                await self._call(target, "get_metric_data", self._reputation, status)
-            status.polled_at = self._clock()
-        self._on_change()
-
-    async def _call(
-        self,
-        target: Target,
-        api: str,
-        read: Callable[[Target, AccountStatus], Awaitable[None]],
-        status: AccountStatus,
-    ) -> None:
+    async def _call(self, target: Target, api: str, read: Callable[[], Awaitable[None]]) -> None:
         try:
-            await read(target, status)
+            await read()
         except _ERRORS as exc:
             code = _code(exc)
             self.accounts.failed(target, api, code)
@@ -105,6 +66,49 @@ class AccountPoller:
             self._log.info(
                 "sesd.account.poll_recovered", account=target[0], region=target[1], api=api
             )
+
+
+class AccountPoller(Polls):
+    """Polls every target and writes the answers, and the failed calls, into
+    ``accounts`` (the ledger's store, which rules and metrics read)."""
+
+    def __init__(
+        self,
+        targets: list[Target],
+        client_for: ClientFor,
+        accounts: Accounts,
+        *,
+        every: float,
+        cloudwatch: bool,
+        clock: Callable[[], float],
+        on_change: Callable[[], None] = lambda: None,
+    ) -> None:
+        super().__init__(accounts, "account_health")
+        self.targets = targets
+        self._client_for = client_for
+        self._every = every
+        self._cloudwatch = cloudwatch
+        self._clock = clock
+        self._on_change = on_change
+        for target in targets:
+            accounts.of(target)
+
+    async def run(self) -> None:
+        """Poll every target now and every ``every`` seconds, until cancelled."""
+        while True:
+            await self.poll_once()
+            await anyio.sleep(self._every)
+
+    async def poll_once(self) -> None:
+        """One round over every target."""
+        for target in self.targets:
+            status = self.accounts.of(target)
+            await self._call(target, "get_account", partial(self._account, target, status))
+            if self._cloudwatch:
+                read = partial(self._reputation, target, status)
+                await self._call(target, "get_metric_data", read)
+            status.polled_at = self._clock()
+        self._on_change()
 
     async def _account(self, target: Target, status: AccountStatus) -> None:
         ses = await self._client_for("sesv2", target)
@@ -167,9 +171,20 @@ def _code(exc: BaseException) -> str:
     return type(exc).__name__
 
 
+#: The IAM action of each API polled.
+_PERMISSIONS: Final = {
+    "get_account": "ses:GetAccount",
+    "get_metric_data": "cloudwatch:GetMetricData",
+    "list_tenants": "ses:ListTenants",
+    "list_tenant_resources": "ses:ListTenantResources",
+    "list_reputation_entities": "ses:ListReputationEntities",
+    "list_recommendations": "ses:ListRecommendations",
+}
+
+
 def _hint(api: str, code: str) -> str:
     if "AccessDenied" in code or code == "UnauthorizedOperation":
-        permission = "ses:GetAccount" if api == "get_account" else "cloudwatch:GetMetricData"
+        permission = _PERMISSIONS.get(api, api)
         return f"grant {permission} to the credentials (or role) sesd uses here"
     if "Throttl" in code or code == "TooManyRequestsException":
         return "throttled: the next poll tries again"

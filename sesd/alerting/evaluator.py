@@ -22,10 +22,12 @@ from sesd.alerting.accounts import measure_account
 from sesd.alerting.alert import Alert, Notification, alert_of, identity
 from sesd.alerting.rules import AlertState, Status, Transition, measure, step
 from sesd.alerting.silences import SilenceSet, silence_command
+from sesd.alerting.tenants import measure_tenant
 from sesd.config import (
     ACCOUNT_METRICS,
     CANARY_METRICS,
     QUANTILE_METRICS,
+    TENANT_METRICS,
     AlertsConfig,
     Duration,
     RuleConfig,
@@ -36,7 +38,8 @@ from sesd.core.causes import CAUSE_INDEX
 from sesd.core.domains import normalise_domain
 from sesd.core.ledger import Ledger
 from sesd.core.providers import UNKNOWN
-from sesd.core.scopes import ACCOUNT, DOMAIN, PROVIDER, Scope
+from sesd.core.scopes import ACCOUNT, DOMAIN, PROVIDER, TENANT, Scope
+from sesd.core.tenants import TenantKey, TenantStatus
 from sesd.core.windows import Breakdown, Figures
 
 __all__ = ["Evaluator"]
@@ -114,9 +117,13 @@ class Evaluator:
                 self._canary(rule, ledger, now, out)
             elif rule.metric in ACCOUNT_METRICS:
                 self._accounts(rule, ledger, now, out)
+            elif rule.metric in TENANT_METRICS:
+                self._tenants(rule, ledger, now, out)
             else:
-                scope = ledger.by_provider if rule.scope == PROVIDER else ledger.by_domain
-                if scope is None:  # a provider rule while providers are off (refused)
+                scope = {PROVIDER: ledger.by_provider, TENANT: ledger.by_tenant}.get(
+                    rule.scope, ledger.by_domain
+                )
+                if scope is None:  # a provider or tenant rule while they are off (refused)
                     continue
                 states = self.states[rule.name]
                 for domain in self._labels(rule, scope, states):
@@ -148,7 +155,8 @@ class Evaluator:
             of_cause = 0
             if rule.cause is not None:
                 of_cause = windows.causes(index, now).get(CAUSE_INDEX[rule.cause], 0)
-            value, volume = measure(rule.metric, figures, pending, of_cause)
+            kept_out = windows.suppressed_count(index, now) if rule.include_suppressed else 0
+            value, volume = measure(rule.metric, figures, pending, of_cause, kept_out)
         transition = step(rule, state, value, volume, now, self._repeat)
         kind = self._gate(rule, domain, state, transition, now)
         # A firing alert restored from the state file: known again for resends.
@@ -257,6 +265,35 @@ class Evaluator:
             )
             self._emit(rule, alert, now, out)
 
+    def _tenants(self, rule: RuleConfig, ledger: Ledger, now: float, out: list[Alert]) -> None:
+        """A rule on what SES says of tenants: one alert per tenant, over the accounts
+        and regions it is in."""
+        states = self.states[rule.name]
+        by_tenant: dict[str, list[tuple[TenantKey, TenantStatus]]] = {}
+        for key, status in ledger.tenant_status.status.items():
+            by_tenant.setdefault(key[2], []).append((key, status))
+        watched = [t for t in by_tenant if _watches(rule, t)]
+        for tenant in sorted(set(watched) | set(states)):
+            state = states.setdefault(tenant, AlertState())
+            found = by_tenant.get(tenant, [])
+            value, volume, notes = measure_tenant(rule.metric, found)
+            transition = step(rule, state, value, volume, now, self._repeat)
+            kind = self._gate(rule, tenant, state, transition, now)
+            if kind is None:
+                continue
+            alert = Alert(
+                **self._identity(rule, tenant, kind, state, now),
+                counts={},
+                breakdown=Breakdown(),
+                stage="SES tenant management (the tenant's sending status and findings)",
+                regions=sorted({key[1] for key, _ in found}),
+                accounts=sorted({key[0] for key, _ in found}),
+                internal=True,
+                notes=notes,
+                scope=TENANT,
+            )
+            self._emit(rule, alert, now, out)
+
     def _emit(self, rule: RuleConfig, alert: Alert, now: float, out: list[Alert]) -> None:
         out.append(alert)
         if alert.kind is Transition.RESOLVED:
@@ -342,6 +379,14 @@ class Evaluator:
             "dashboard_url": self._dashboard.format(**fields) if self._dashboard else None,
             "labels": rule.labels,
         }
+
+
+def _watches(rule: RuleConfig, label: str) -> bool:
+    """Whether a rule's names or globs take in ``label``."""
+    return any(
+        fnmatchcase(label, pattern) if is_glob(pattern) else label == pattern
+        for pattern in rule.watched
+    )
 
 
 def _excluded(rule: RuleConfig, domain: str) -> bool:

@@ -54,11 +54,13 @@ class AlertState:
 
 
 def measure(
-    metric: str, figures: Figures, pending: int, cause_count: int = 0
+    metric: str, figures: Figures, pending: int, cause_count: int = 0, suppressed: int = 0
 ) -> tuple[float | None, int]:
     """A rule metric's value in a window and the volume ``min_events`` is checked against:
     the ratio's denominator, or for a quantile the observations in the window.
-    ``cause_count`` is, for ``cause_ratio``, the delayed recipients of the rule's cause."""
+    ``cause_count`` is, for ``cause_ratio``, the delayed recipients of the rule's cause;
+    ``suppressed``, for a ``bounce_ratio`` that asks for them, the recipients a
+    suppression list kept SES from sending to (counted as bounced)."""
     delivered = figures.count("delivery")
     delayed = figures.count("delivery_delay")
     bounced = figures.count("bounce")
@@ -67,6 +69,9 @@ def measure(
     if metric == "delayed_recipients":
         return float(delayed), delivered + delayed
     if metric == "bounce_ratio":
+        if suppressed:
+            total = delivered + bounced + suppressed
+            return (bounced + suppressed) / total, total
         return figures.bounce_ratio, delivered + bounced
     if metric == "complaint_ratio":
         return figures.complaint_ratio, delivered + bounced

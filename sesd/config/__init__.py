@@ -27,6 +27,7 @@ from sesd.config.alerts import (
     METRICS,
     QUANTILE_METRICS,
     SINK_TYPES,
+    TENANT_METRICS,
     AlertmanagerConfig,
     AlertsConfig,
     ConsoleConfig,
@@ -56,6 +57,7 @@ from sesd.config.sections import (
     ProvidersConfig,
     ShutdownConfig,
     StateConfig,
+    TenantsConfig,
     WindowsConfig,
 )
 from sesd.config.values import (
@@ -74,6 +76,7 @@ __all__ = [
     "METRICS",
     "QUANTILE_METRICS",
     "SINK_TYPES",
+    "TENANT_METRICS",
     "AccountConfig",
     "AccountHealthConfig",
     "AlertmanagerConfig",
@@ -99,6 +102,7 @@ __all__ = [
     "SinkConfig",
     "SlackConfig",
     "StateConfig",
+    "TenantsConfig",
     "WebhookConfig",
     "WindowsConfig",
     "core_settings",
@@ -121,6 +125,7 @@ class Config(Section, frozen=True):
     domains: DomainsConfig = msgspec.field(default_factory=DomainsConfig)
     dimensions: DimensionsConfig = msgspec.field(default_factory=DimensionsConfig)
     providers: ProvidersConfig = msgspec.field(default_factory=ProvidersConfig)
+    tenants: TenantsConfig = msgspec.field(default_factory=TenantsConfig)
     ingest: IngestConfig = msgspec.field(default_factory=IngestConfig)
     logging: LoggingConfig = msgspec.field(default_factory=LoggingConfig)
     shutdown: ShutdownConfig = msgspec.field(default_factory=ShutdownConfig)
@@ -135,6 +140,7 @@ class Config(Section, frozen=True):
         _check_rule_windows(self)
         _check_rule_domains(self)
         _check_rule_providers(self)
+        _check_rule_tenants(self)
         _check_accounts_and_queues(self)
 
     def account(self, name: str) -> AccountConfig | None:
@@ -250,6 +256,15 @@ def _check_rule_providers(config: Config) -> None:
                     f"alerts.rules[{i}] ({rule.name}): unknown provider {provider!r} "
                     f"(known: {', '.join(sorted(known))})"
                 )
+
+
+def _check_rule_tenants(config: Config) -> None:
+    """A rule on tenants needs them counted (or polled, for their status)."""
+    for i, rule in enumerate(config.alerts.rules):
+        if (rule.tenants is not None or rule.metric in TENANT_METRICS) and not (
+            config.tenants.enabled
+        ):
+            raise ValueError(f"alerts.rules[{i}] ({rule.name}): tenants needs [tenants] enabled")
 
 
 def _named_once(names: list[str], what: str) -> None:

@@ -21,6 +21,7 @@ __all__ = [
     "METRICS",
     "QUANTILE_METRICS",
     "SINK_TYPES",
+    "TENANT_METRICS",
     "AlertmanagerConfig",
     "AlertsConfig",
     "ConsoleConfig",
@@ -55,6 +56,8 @@ ACCOUNT_METRICS = (
     "reputation_bounce_ratio",
     "reputation_complaint_ratio",
 )
+#: Rule metrics of a tenant: what SES says of it (its sending status, its findings).
+TENANT_METRICS = ("tenant_sending_paused", "reputation_impact")
 SINK_TYPES = ("slack", "pagerduty", "alertmanager", "webhook", "console")
 
 _NAME = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
@@ -100,6 +103,8 @@ class RuleConfig(Section, frozen=True):
     #: Mailbox provider labels or globs (``*`` is every provider): the rule watches
     #: providers instead of domains.
     providers: list[str] | None = None
+    #: SES tenant names or globs: the rule watches tenants (``*`` every tenant).
+    tenants: list[str] | None = None
     #: Names or globs of domains the rule skips.
     exclude_domains: list[str] = []
     severity: Literal["critical", "error", "warning", "info"] = "warning"
@@ -109,12 +114,14 @@ class RuleConfig(Section, frozen=True):
     runbook_url: str | None = None
     #: For ``cause_ratio``: the cause (sesd cause) whose share of recipients is watched.
     cause: str | None = None
+    #: Count bounces to suppression lists (never attempted) in ``bounce_ratio``.
+    include_suppressed: bool = False
 
     def __post_init__(self) -> None:
         if not _NAME.fullmatch(self.name):
             raise ValueError(f"rule name {self.name!r}: use letters, digits, '-', '_', '.', ':'")
-        if self.metric not in METRICS + CANARY_METRICS + ACCOUNT_METRICS:
-            known = ", ".join(METRICS + CANARY_METRICS + ACCOUNT_METRICS)
+        if self.metric not in METRICS + CANARY_METRICS + ACCOUNT_METRICS + TENANT_METRICS:
+            known = ", ".join(METRICS + CANARY_METRICS + ACCOUNT_METRICS + TENANT_METRICS)
             raise ValueError(f"unknown metric {self.metric!r} (known: {known})")
         if self.min_events < 0:
             raise ValueError("min_events must not be negative")
@@ -126,13 +133,17 @@ class RuleConfig(Section, frozen=True):
 
     @property
     def scope(self) -> str:
-        """What the rule watches: ``domain`` or ``provider``."""
+        """What the rule watches: ``domain``, ``provider`` or ``tenant``."""
+        if self.tenants is not None or self.metric in TENANT_METRICS:
+            return "tenant"
         return "domain" if self.providers is None else "provider"
 
     @property
     def watched(self) -> list[str]:
-        """The domains, or the providers, the rule names (globs included)."""
-        found = self.domains if self.providers is None else self.providers
+        """The domains, providers or tenants the rule names (globs included)."""
+        found = {"domain": self.domains, "provider": self.providers, "tenant": self.tenants}[
+            self.scope
+        ]
         assert found is not None
         return found
 
@@ -312,9 +323,13 @@ def _check_thresholds(rule: RuleConfig) -> None:
 
 
 def _check_watched(rule: RuleConfig) -> None:
-    """What the rule watches: accounts, providers, or domains (every one by default)."""
-    if rule.metric in ACCOUNT_METRICS and (rule.providers or rule.domains):
+    """What the rule watches: accounts, tenants, providers, or domains (every one by
+    default)."""
+    if rule.metric in ACCOUNT_METRICS and (rule.providers or rule.domains or rule.tenants):
         raise ValueError(f"{rule.metric} watches accounts: leave domains and providers out")
+    if rule.tenants is not None or rule.metric in TENANT_METRICS:
+        _check_tenants(rule)
+        return
     if rule.providers is not None:
         if rule.domains is not None:
             raise ValueError("give `domains` or `providers`, not both")
@@ -326,6 +341,18 @@ def _check_watched(rule: RuleConfig) -> None:
         msgspec.structs.force_setattr(rule, "domains", ["*"])
     elif not rule.domains:
         raise ValueError("domains must list '*' or at least one domain")
+
+
+def _check_tenants(rule: RuleConfig) -> None:
+    """A rule on tenants names no domains nor providers; every tenant by default."""
+    if rule.domains is not None or rule.providers is not None:
+        raise ValueError("give `domains`, `providers` or `tenants`, one of them")
+    if rule.tenants is None:
+        msgspec.structs.force_setattr(rule, "tenants", ["*"])
+    elif not rule.tenants:
+        raise ValueError("tenants must list '*' or at least one tenant")
+    if rule.exclude_domains:
+        raise ValueError("exclude_domains goes with `domains`, not `tenants`")
 
 
 def _check_extras(rule: RuleConfig) -> None:
@@ -341,6 +368,8 @@ def _check_extras(rule: RuleConfig) -> None:
         raise ValueError("`cause` goes with metric cause_ratio, and cause_ratio needs it")
     if rule.cause is not None and rule.cause not in CAUSES:
         raise ValueError(f"unknown cause {rule.cause!r} (known: {', '.join(CAUSES)})")
+    if rule.include_suppressed and rule.metric != "bounce_ratio":
+        raise ValueError("include_suppressed goes with metric bounce_ratio")
 
 
 def _check_sink_names(alerts: AlertsConfig) -> None:

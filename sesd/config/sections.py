@@ -22,6 +22,7 @@ __all__ = [
     "ProvidersConfig",
     "ShutdownConfig",
     "StateConfig",
+    "TenantsConfig",
     "WindowsConfig",
 ]
 
@@ -149,6 +150,36 @@ class ProvidersConfig(Section, frozen=True):
             label: tuple(s.strip(".").lower() for s in suffixes)
             for label, suffixes in self.mx.items()
         }
+
+
+class TenantsConfig(Section, frozen=True):
+    """``[tenants]``: SES tenants as a third scope, and what SES says of each."""
+
+    enabled: bool = False
+    #: Message tags that name an event's tenant, the first found winning
+    #: (``ses:tenant-name`` is SES's own; a sender's own tag set on every email
+    #: reaches every event type).
+    tags: list[str] = msgspec.field(default_factory=lambda: ["ses:tenant-name"])
+    #: Tenants counted under their own label; the rest count as ``other``.
+    max_tracked: int = 200
+    #: How often each (account, region)'s tenants, their resources and their
+    #: reputation status are polled (SESv2 ListTenants, ListTenantResources,
+    #: ListReputationEntities, ListRecommendations).
+    poll_every: Duration = msgspec.field(default_factory=lambda: Duration("5m"))
+    #: Ask for open findings (VDM recommendations) of tenants that have some.
+    recommendations: bool = True
+    #: The SESv2 endpoint (a local one in tests and the demo); [aws] endpoint_url else.
+    endpoint_url: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.tags or any(not tag for tag in self.tags):
+            raise ValueError("tags must name at least one message tag")
+        if self.max_tracked < 0:
+            raise ValueError("max_tracked must not be negative")
+        if self.poll_every.seconds < 10:
+            raise ValueError("poll_every must be at least 10s")
+        if self.endpoint_url is not None:
+            check_http_url(self.endpoint_url)
 
 
 class IngestConfig(Section, frozen=True):

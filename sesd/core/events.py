@@ -148,6 +148,8 @@ class Outer(SesEvent, frozen=True, gc=False):
     eb_source: object = msgspec.field(default=None, name="source")
     eb_detail_type: str | None = msgspec.field(default=None, name="detail-type")
     eb_detail: msgspec.Raw = msgspec.field(default=_EMPTY, name="detail")
+    eb_resources: list[str] = msgspec.field(default_factory=list, name="resources")
+    eb_time: str | None = msgspec.field(default=None, name="time")
 
 
 class Skipped(msgspec.Struct, frozen=True, gc=False):

@@ -20,9 +20,10 @@ from sesd.core.domains import LabelTable, domain_labels
 from sesd.core.pending import PendingDelays
 from sesd.core.provider_cache import ProviderCache
 from sesd.core.reputation import Reputation
-from sesd.core.scopes import DOMAIN, PROVIDER, Scope
+from sesd.core.scopes import DOMAIN, PROVIDER, TENANT, Scope
 from sesd.core.settings import CoreSettings
 from sesd.core.tallies import Tallies
+from sesd.core.tenants import TenantMap, TenantStatuses
 from sesd.core.windows import DomainWindows, WindowSpec, window_specs
 
 __all__ = ["SAVED", "TRANSIENT", "Ledger"]
@@ -37,6 +38,10 @@ SAVED: Final = {
     "pending": "recipients delayed and not delivered yet: how long delays last",
     "dedup": "events seen: a redelivery after a restart is still a duplicate",
     "providers": "answers from DNS: a restart would otherwise count every domain unknown",
+    "by_tenant": "the windows of each SES tenant",
+    "tenant_labels": "which tenants hold a label",
+    "tenant_map": "which tenant each configuration set and identity belongs to: events that "
+    "do not name their tenant are counted under it from the first one after a restart",
     "canary": "canaries in flight: their events may arrive after the restart",
 }
 #: Stores a restart starts afresh, and why that is right.
@@ -45,6 +50,7 @@ TRANSIENT: Final = {
     "tallies": "counters: Prometheus handles counter resets",
     "reputation": "sesd's estimate is over the next sends; AWS's own figure is polled again",
     "accounts": "what SES says of each account: polled again at start",
+    "tenant_status": "what SES says of each tenant: polled again at start",
     "queues": "each queue's account and region: from the config",
     "region": "the default account's region, for a queue not configured: from the config",
     "widest": "the window reaching furthest back: derived from the layout",
@@ -59,6 +65,7 @@ class Ledger:
         "accounts",
         "by_domain",
         "by_provider",
+        "by_tenant",
         "canary",
         "dedup",
         "domains",
@@ -72,6 +79,9 @@ class Ledger:
         "tag_tables",
         "tag_windows",
         "tallies",
+        "tenant_labels",
+        "tenant_map",
+        "tenant_status",
         "widest",
     )
 
@@ -102,6 +112,16 @@ class Ledger:
         if settings.providers:
             self.by_provider = Scope(PROVIDER, 1, self.specs)
             self.providers = ProviderCache(settings.providers_max_cache)
+        #: SES tenants (None when not counted), their labels, and what maps resources to
+        #: them; what SES says of each is kept either way (status events may arrive).
+        self.by_tenant: Scope | None = None
+        self.tenant_labels = LabelTable(
+            max_tracked=settings.tenants_max_tracked, idle_evict=settings.idle_evict
+        )
+        self.tenant_map = TenantMap()
+        self.tenant_status = TenantStatuses()
+        if settings.tenants:
+            self.by_tenant = Scope(TENANT, 1 + (self.by_provider is not None), self.specs)
         self.dedup = DuplicateFilter(horizon=self.horizon, max_entries=settings.dedup_max_entries)
         self.pending = PendingDelays(settings.max_pending_delays, len(self.scopes))
         self.tallies = Tallies()
@@ -118,7 +138,8 @@ class Ledger:
     @property
     def scopes(self) -> list[Scope]:
         """Every scope kept, domains first: a recipient counts in each."""
-        return [self.by_domain] if self.by_provider is None else [self.by_domain, self.by_provider]
+        found = [self.by_domain, self.by_provider, self.by_tenant]
+        return [scope for scope in found if scope is not None]
 
     @property
     def windows(self) -> dict[str, DomainWindows]:
@@ -177,7 +198,9 @@ class Ledger:
             "tag_windows": [
                 [tag, value, w.snapshot()] for (tag, value), w in self.tag_windows.items()
             ],
-            "pending": self.pending.snapshot(),
+            "pending": {**self.pending.snapshot(), "axes": [s.axis for s in self.scopes]},
+            "tenant_labels": self.tenant_labels.snapshot(),
+            "tenant_map": self.tenant_map.snapshot(),
             "dedup": self.dedup.snapshot(),
             "canaries": self.canary.snapshot(),
         }
@@ -186,7 +209,11 @@ class Ledger:
         """Load what :meth:`snapshot` returned into this fresh ledger; returns what was
         restored. Windows written for another layout are dropped, the rest kept."""
         self.dedup.restore(data["dedup"])
-        self.pending.restore(data["pending"])
+        # Files written before tenants name no axes: a domain's, then a provider's.
+        saved = data["pending"].get("axes", [DOMAIN, PROVIDER])
+        self.pending.restore(data["pending"], [saved.index(s.axis) if s.axis in saved else -1
+                                               for s in self.scopes])  # fmt: skip
+        self.tenant_map.restore(data.get("tenant_map", []))
         same_layout = data["layout"] == self.layout()
         if same_layout:
             self._restore_windows(data)
@@ -206,6 +233,7 @@ class Ledger:
         for scope in self.scopes:
             for label, windows in saved.get(scope.axis, {}).items():
                 scope.windows[label] = self._windows(windows)
+        self.tenant_labels.restore(data.get("tenant_labels", {}))
         for tag, last_seen in data["tags"].items():
             if tag in self.tag_tables:
                 self.tag_tables[tag].restore(last_seen)

@@ -184,13 +184,15 @@ class PendingDelays:
             "resolved": list(resolved.items()),
         }
 
-    def restore(self, data: dict[str, Any]) -> None:
-        """Load what :meth:`snapshot` returned. A file written with fewer scopes (one
-        label, a string, before providers) counts the missing ones as ``unknown``."""
+    def restore(self, data: dict[str, Any], where: list[int] | None = None) -> None:
+        """Load what :meth:`snapshot` returned. ``where`` gives, for each scope now,
+        the place of its label in the saved ones (-1: not saved); a label not saved
+        (one label, a string, before providers) is ``unknown``."""
+        where = list(range(self.scopes)) if where is None else where
         for key, found, since, expires in data["pending"]:
             if int(key) not in self._entries and len(self._entries) < self.max_entries:
-                labels = [str(found)] if isinstance(found, str) else [str(f) for f in found]
-                labels = (labels + [UNKNOWN] * self.scopes)[: self.scopes]
+                saved = [str(found)] if isinstance(found, str) else [str(f) for f in found]
+                labels = [saved[i] if 0 <= i < len(saved) else UNKNOWN for i in where]
                 self._entries[int(key)] = (tuple(labels), float(since), float(expires))
                 self._list(tuple(labels), float(expires))
         for key, t in data["resolved"]:

@@ -27,10 +27,18 @@ from sesd.core.events import (
     Skipped,
 )
 from sesd.core.ledger import Ledger
-from sesd.core.recipients import bounced, complained, config_set, delayed, delivered
+from sesd.core.recipients import (
+    bounced,
+    complained,
+    config_set,
+    delayed,
+    delivered,
+    suppressed,
+)
 from sesd.core.scopes import Slot
 from sesd.core.settings import CoreSettings
-from sesd.core.tallies import Outcome
+from sesd.core.tallies import SUPPRESSED_SUBTYPES, Outcome
+from sesd.core.tenants import TenantNotice, valid_tenant
 from sesd.core.windows import DomainWindows
 
 __all__ = ["EXPIRY_GRACE", "Pipeline", "Result"]
@@ -64,6 +72,7 @@ class Result:
 
 _PROCESSED: Final = [Result(Outcome.PROCESSED, event_type=name) for name in EVENT_TYPE_INDEX]
 _DUPLICATE: Final = Result(Outcome.DUPLICATE)
+_NOTICE: Final = Result(Outcome.PROCESSED, event_type="tenant_status")
 
 #: Each recipient's normalised domain and, when that domain as written is known, its
 #: slot; None when it has no usable domain.
@@ -79,6 +88,8 @@ class Pipeline:
         self.ledger = ledger if ledger is not None else Ledger(settings)
         self._tag_names = list(self.ledger.tag_tables)
         self._provider_slots: dict[str, Slot] = {}
+        self._tenant_slots: dict[str, Slot] = {}
+        self._tenant_tags = settings.tenant_tags
         # Normalised domain -> its label's slot, for admitted domains (not for those
         # counted under ``other``, so a flood of domains does not grow it). A recipient
         # whose domain is written in normal form finds it without normalising.
@@ -103,7 +114,7 @@ class Pipeline:
 
     def apply(
         self,
-        decoded: Event | Skipped | Invalid,
+        decoded: Event | Skipped | Invalid | TenantNotice,
         queue: str,
         now: float,
         received_at: float | None = None,
@@ -111,6 +122,11 @@ class Pipeline:
         """Apply one decoded body; counts the message under its outcome."""
         ledger = self.ledger
         if not isinstance(decoded, Event):
+            if isinstance(decoded, TenantNotice):
+                # What SES says of a tenant: rules read it at their next evaluation.
+                ledger.tenant_status.apply(decoded)
+                ledger.tallies.notices[queue] = ledger.tallies.notices.get(queue, 0) + 1
+                return _NOTICE
             if isinstance(decoded, Skipped):
                 ledger.tallies.message(queue, Outcome.SKIPPED)
                 return Result(Outcome.SKIPPED, decoded.reason)
@@ -178,8 +194,15 @@ class Pipeline:
         in_windows: bool,
     ) -> None:
         """An event of real traffic, in every recipient's scopes."""
-        recipients: _Slots = [None if d is None else self._slots(d[0], d[1], now) for d in domains]
+        tenant = self._tenant_slot(event, now) if self.ledger.by_tenant is not None else None
+        recipients: _Slots = [
+            None if d is None else self._slots(d[0], d[1], now, tenant) for d in domains
+        ]
         kind = event.kind
+        if kind == _BOUNCE and _suppressed(event):
+            # Never attempted: counted apart, in no bounce ratio nor estimate.
+            suppressed(self.ledger, event, recipients, t, now, in_windows)
+            return
         watched = _REPUTATION.get(kind)
         if watched is not None:
             self._reputation(event, queue, watched)
@@ -214,9 +237,31 @@ class Pipeline:
         tallies.invalid[key] = tallies.invalid.get(key, 0) + 1
         return Result(Outcome.INVALID, reason, detail)
 
-    def _slots(self, domain: str, found: Slot | None, now: float) -> tuple[Slot, ...]:
+    def _tenant_slot(self, event: Event, now: float) -> Slot:
+        """The slot of the tenant an event's mail was sent for (sesd.core.tenants)."""
+        ledger = self.ledger
+        tags = event.mail.tags
+        name = ""
+        for tag in self._tenant_tags:
+            values = tags.get(tag)
+            if values and valid_tenant(values[0]):
+                name = values[0]
+                break
+        if not name:
+            name = ledger.tenant_map.tenant(event.mail.source_arn, config_set(event))
+        label = ledger.tenant_labels.label(name, now)
+        slot = self._tenant_slots.get(label)
+        if slot is None:
+            assert ledger.by_tenant is not None
+            slot = self._tenant_slots[label] = ledger.by_tenant.slot(label)
+        return slot
+
+    def _slots(
+        self, domain: str, found: Slot | None, now: float, tenant: Slot | None = None
+    ) -> tuple[Slot, ...]:
         """The slots of a recipient at a normalised domain (``found``: its domain slot,
-        if known already), its domain label marked as seen at ``now``."""
+        if known already), its domain label marked as seen at ``now``; and ``tenant``,
+        the slot of its event's tenant, when tenants are counted."""
         ledger = self.ledger
         if found is None:
             found = self._labels.get(domain)
@@ -229,13 +274,13 @@ class Pipeline:
                 self._labels[domain] = found
         providers = ledger.providers
         if providers is None:
-            return (found,)
+            return (found,) if tenant is None else (found, tenant)
         provider = providers.provider(domain, now)
         slot = self._provider_slots.get(provider)
         if slot is None:
             assert ledger.by_provider is not None
             slot = self._provider_slots[provider] = ledger.by_provider.slot(provider)
-        return (found, slot)
+        return (found, slot) if tenant is None else (found, slot, tenant)
 
     def _tags(
         self, event: Event, type_index: int, n: int, t: float, now: float, in_windows: bool
@@ -271,8 +316,20 @@ class Pipeline:
         for label in evicted:
             ledger.by_domain.forget(label)
             ledger.pending.drop_label(label)
+        by_tenant = ledger.by_tenant
+        for label in ledger.tenant_labels.evict_idle(now):
+            self._tenant_slots.pop(label, None)
+            if by_tenant is not None:
+                by_tenant.forget(label)
+                ledger.pending.drop_label(label, by_tenant.index)
         for tag, table in ledger.tag_tables.items():
             for value in table.evict_idle(now):
                 ledger.tag_windows.pop((tag, value), None)
                 ledger.tallies.tag_recipients.pop((tag, value), None)
         return evicted
+
+
+def _suppressed(event: Event) -> bool:
+    """Whether a Bounce is SES not sending to addresses a suppression list holds."""
+    bounce = event.ses.bounce
+    return bounce is not None and bounce.bounce_sub_type in SUPPRESSED_SUBTYPES

@@ -17,7 +17,7 @@ from sesd.core.scopes import Slot
 from sesd.core.sketch import bucket_of
 from sesd.core.tallies import BOUNCE_SUBTYPES, BOUNCE_TYPES, DELAY_TYPES
 
-__all__ = ["bounced", "complained", "config_set", "delayed", "delivered"]
+__all__ = ["bounced", "complained", "config_set", "delayed", "delivered", "suppressed"]
 
 _DELIVERY: Final = EVENT_TYPE_INDEX["delivery"]
 _CONFIG_SET_TAG: Final = "ses:configuration-set"
@@ -225,3 +225,24 @@ def complained(
                     source=event.mail.source_arn,
                     config_set=config_set(event),
                 )
+
+
+def suppressed(
+    ledger: Ledger,
+    event: Event,
+    recipients: list[tuple[Slot, ...] | None],
+    t: float,
+    now: float,
+    in_windows: bool,
+) -> None:
+    """A Bounce of recipients a suppression list kept SES from sending to: counted by
+    subtype in each scope, and in the windows apart from bounces (a rule may count
+    them in a bounce ratio, ``include_suppressed``)."""
+    bounce = event.ses.bounce
+    assert bounce is not None
+    subtype = bounce.bounce_sub_type
+    for slots in recipients:
+        for slot in slots or ():
+            slot.scope.suppress(slot.name, subtype)
+            if in_windows:
+                slot.window().suppressed(t, now)

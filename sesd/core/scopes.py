@@ -1,5 +1,5 @@
-"""A scope: one axis of labels (recipient domains, mailbox providers) and, per label,
-its counters and windows.
+"""A scope: one axis of labels (recipient domains, mailbox providers, SES tenants) and,
+per label, its counters and windows.
 
 The pipeline writes each recipient into every scope it keeps; the metrics,
 the rules and replay read any scope the same way. Which label a recipient
@@ -14,11 +14,12 @@ from typing import Final, TypeVar
 from sesd.core.events import EVENT_TYPES
 from sesd.core.windows import DomainWindows, WindowSpec
 
-__all__ = ["ACCOUNT", "DOMAIN", "PROVIDER", "Scope", "Slot"]
+__all__ = ["ACCOUNT", "DOMAIN", "PROVIDER", "TENANT", "Scope", "Slot"]
 
 #: The axes, as their Prometheus label names.
 DOMAIN: Final = "domain"
 PROVIDER: Final = "provider"
+TENANT: Final = "tenant"
 #: Alerts of an (account, region) (rules on account health): not a scope of windows.
 ACCOUNT: Final = "account"
 
@@ -54,7 +55,16 @@ class Slot:
 class Scope:
     """Per label: recipients per event type, delays and bounces by kind, windows."""
 
-    __slots__ = ("axis", "bounces", "delays", "index", "recipients", "specs", "windows")
+    __slots__ = (
+        "axis",
+        "bounces",
+        "delays",
+        "index",
+        "recipients",
+        "specs",
+        "suppressed",
+        "windows",
+    )
 
     def __init__(self, axis: str, index: int, specs: list[WindowSpec]) -> None:
         self.axis = axis
@@ -67,6 +77,8 @@ class Scope:
         self.delays: dict[str, dict[tuple[str, str], int]] = {}
         #: label -> (bounce type, subtype) -> bounced recipients
         self.bounces: dict[str, dict[tuple[str, str], int]] = {}
+        #: label -> subtype -> recipients SES did not send to (a suppression list)
+        self.suppressed: dict[str, dict[str, int]] = {}
 
     def slot(self, name: str) -> Slot:
         """A label's slot (its counters made on first use)."""
@@ -80,12 +92,17 @@ class Scope:
         """Count one bounced recipient."""
         _bump(self.bounces, label, kind)
 
+    def suppress(self, label: str, subtype: str) -> None:
+        """Count one recipient a suppression list kept SES from sending to."""
+        _bump(self.suppressed, label, subtype)
+
     def forget(self, label: str) -> None:
         """Drop an evicted label's counters and windows."""
         self.windows.pop(label, None)
         self.recipients.pop(label, None)
         self.delays.pop(label, None)
         self.bounces.pop(label, None)
+        self.suppressed.pop(label, None)
 
 
 def _bump(table: dict[str, dict[_K, int]], label: str, key: _K) -> None:

@@ -31,6 +31,10 @@ class CoreSettings:
     providers: bool
     mx: dict[str, tuple[str, ...]]
     providers_max_cache: int
+    #: SES tenants: counted or not, the tags that name an event's tenant, the label cap.
+    tenants: bool
+    tenant_tags: tuple[str, ...]
+    tenants_max_tracked: int
     dedup_max_entries: int
     max_pending_delays: int
     reputation_window_sends: int

@@ -14,7 +14,15 @@ from typing import Final, TypeVar
 
 from sesd.core.events import EVENT_TYPES
 
-__all__ = ["BOUNCE_SUBTYPES", "BOUNCE_TYPES", "DELAY_TYPES", "FixedHistogram", "Outcome", "Tallies"]
+__all__ = [
+    "BOUNCE_SUBTYPES",
+    "BOUNCE_TYPES",
+    "DELAY_TYPES",
+    "SUPPRESSED_SUBTYPES",
+    "FixedHistogram",
+    "Outcome",
+    "Tallies",
+]
 
 #: Values SES documents; anything else is counted as ``other`` to keep labels bounded.
 DELAY_TYPES: Final = frozenset(
@@ -39,11 +47,18 @@ BOUNCE_SUBTYPES: Final = frozenset(
         "NoEmail",
         "Suppressed",
         "OnAccountSuppressionList",
+        "OnTenantSuppressionList",
         "MailboxFull",
         "MessageTooLarge",
+        "CustomTimeoutExceeded",
         "ContentRejected",
         "AttachmentRejected",
     }
+)
+#: Bounces of recipients SES never sent to, because a suppression list (the global
+#: one, the account's, the tenant's) holds the address: counted apart from bounces.
+SUPPRESSED_SUBTYPES: Final = frozenset(
+    {"Suppressed", "OnAccountSuppressionList", "OnTenantSuppressionList"}
 )
 
 
@@ -110,6 +125,8 @@ class Tallies:
     #: domain and per provider are kept by their scope (sesd.core.scopes).
     causes: dict[str, int] = field(default_factory=dict)
     tag_recipients: dict[tuple[str, str], list[int]] = field(default_factory=dict)
+    #: SES's tenant events (status changes, findings) handled, by queue.
+    notices: dict[str, int] = field(default_factory=dict)
     late_events: int = 0
     invalid_recipients: int = 0
     processing: FixedHistogram = field(
@@ -139,8 +156,12 @@ class Tallies:
 
     @property
     def messages(self) -> dict[tuple[str, str], int]:
-        """SQS messages by (queue, outcome), ``processed`` included."""
+        """SQS messages by (queue, outcome), ``processed`` included (email events and
+        SES's tenant events)."""
         out = dict(self.outcomes)
         for queue, counts in self.events.items():
             out[(queue, Outcome.PROCESSED)] = sum(counts)
+        for queue, n in self.notices.items():
+            key = (queue, Outcome.PROCESSED)
+            out[key] = out.get(key, 0) + n
         return out

@@ -201,10 +201,20 @@ class PipelineCollector(Collector):
         )
         yield _by_kind(
             name("bounces"),
-            f"Bounced recipients, by {axis}, bounce type and subtype.",
+            f"Bounced recipients, by {axis}, bounce type and subtype (suppressed ones apart).",
             [axis, "bounce_type", "bounce_subtype"],
             scope.bounces,
         )
+        suppressed = CounterMetricFamily(
+            name("suppressed_recipients"),
+            f"Recipients SES did not send to because a suppression list (global, account, "
+            f"tenant) holds them, by {axis} and bounce subtype: not bounces.",
+            labels=[axis, "bounce_subtype"],
+        )
+        for label, per_subtype in scope.suppressed.items():
+            for subtype, n in per_subtype.items():
+                suppressed.add_metric([label, subtype], n)
+        yield suppressed
 
     def _pending(self, scope: Scope, now: float) -> Metric:
         pending = GaugeMetricFamily(

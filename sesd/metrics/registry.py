@@ -30,6 +30,7 @@ from sesd.metrics.accounts import AccountCollector
 from sesd.metrics.alerts import AlertsCollector
 from sesd.metrics.canary import CanaryCollector
 from sesd.metrics.pipeline import PipelineCollector
+from sesd.metrics.tenants import TenantCollector
 
 __all__ = ["NOTIFY_OUTCOMES", "SQS_OPERATIONS", "Metrics"]
 
@@ -54,6 +55,7 @@ class Metrics:
         *,
         evaluator: Evaluator | None = None,
         accounts_polled: bool = False,
+        tenants_polled: bool = False,
     ) -> None:
         self._ledger = ledger
         self._now = now
@@ -65,6 +67,9 @@ class Metrics:
         )
         if evaluator is not None:
             self.registry.register(AlertsCollector(evaluator, now))
+        if tenants_polled:
+            cap = ledger.tenant_labels.max_tracked
+            self.registry.register(TenantCollector(ledger.tenant_status, cap))
         self._canary = False
         self.sqs_errors = Counter(
             "sesd_sqs_errors",

@@ -31,6 +31,10 @@ from sesd.core.windows.specs import Figures, Summary, WindowSpec
 __all__ = ["DomainWindows"]
 
 _PROCESSING, _TO_DELIVERY, _DELAY_DURATION, _CAUSE = 0, 1, 2, 3
+#: The fourth kind of value tallies recipients by a code: a delayed recipient's cause
+#: (its index in CAUSES), or this code for a recipient that a suppression list kept
+#: SES from sending to (a bounce that is not one: counted apart).
+_SUPPRESSED: Final = 255
 #: The value kinds summarised as quantiles (the cause kind is counted, not summarised).
 _SUMMARISED = (_PROCESSING, _TO_DELIVERY, _DELAY_DURATION)
 _DELIVERY: Final = EVENT_TYPE_INDEX["delivery"]
@@ -117,6 +121,17 @@ class DomainWindows:
             staged[key] = staged.get(key, 0) + 1
             key = value_key(_TO_DELIVERY, to_delivery)
             staged[key] = staged.get(key, 0) + 1
+
+    def suppressed(self, t: float, now: float) -> None:
+        """Count one recipient that a suppression list kept SES from sending to (its
+        bounce is not counted as one)."""
+        if int(t // self._fine) != self._stage:
+            self._open(t, now)
+        staged = self._staged
+        if staged is None:
+            staged = self._staged = {}
+        key = value_key(_CAUSE, _SUPPRESSED)
+        staged[key] = staged.get(key, 0) + 1
 
     def observe_delay_duration(self, t: float, now: float, duration_ms: float) -> None:
         """How long a delay lasted, once its recipient was delivered or bounced at ``t``
@@ -252,6 +267,10 @@ class DomainWindows:
                 if key >> 8 == _CAUSE:
                     found[key & 0xFF] = found.get(key & 0xFF, 0) + n
         return found
+
+    def suppressed_count(self, index: int, now: float) -> int:
+        """Recipients a suppression list kept SES from sending to, in window ``index``."""
+        return self.causes(index, now).get(_SUPPRESSED, 0)
 
     def figures(self, index: int, now: float) -> Figures:
         """Everything window ``index`` says at ``now``."""

@@ -1,0 +1,141 @@
+"""SES's tenants of each (account, region), polled every ``poll_every``.
+
+SESv2 ``ListTenants`` and ``ListTenantResources``: which configuration sets and
+identities belong to which tenant (the map the pipeline attributes events
+without a tenant tag by). ``ListReputationEntities``: each tenant's sending
+status (customer- and SES-managed, with their causes), the impact of its
+findings and its policy. ``ListRecommendations`` (with VDM): the open
+findings, named in alerts. SES's own status events (EventBridge) reach the
+same store between polls. A call that fails is counted and logged once per
+change of state; it never touches ingestion.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from functools import partial
+from typing import Any, Final
+
+import anyio
+
+from sesd.account.poller import ClientFor, Polls
+from sesd.core.accounts import Accounts, Target
+from sesd.core.tenants import TenantMap, TenantStatus, TenantStatuses, tenant_of_arn
+
+__all__ = ["TenantPoller"]
+
+#: The resources that carry a tenant for an event: its configuration set, its identity.
+_MAPPED: Final = ("CONFIGURATION_SET", "EMAIL_IDENTITY")
+
+
+class TenantPoller(Polls):
+    """Polls every target's tenants into ``tenant_map`` and ``statuses``."""
+
+    def __init__(
+        self,
+        targets: list[Target],
+        client_for: ClientFor,
+        accounts: Accounts,
+        tenant_map: TenantMap,
+        statuses: TenantStatuses,
+        *,
+        every: float,
+        recommendations: bool,
+        clock: Callable[[], float],
+        on_change: Callable[[], None] = lambda: None,
+    ) -> None:
+        super().__init__(accounts, "tenants")
+        self.targets = targets
+        self._client_for = client_for
+        self._map = tenant_map
+        self._statuses = statuses
+        self._every = every
+        self._recommendations = recommendations
+        self._clock = clock
+        self._on_change = on_change
+
+    async def run(self) -> None:
+        """Poll every target now and every ``every`` seconds, until cancelled."""
+        while True:
+            await self.poll_once()
+            await anyio.sleep(self._every)
+
+    async def poll_once(self) -> None:
+        """One round over every target."""
+        for target in self.targets:
+            ses = await self._client_for("sesv2", target)
+            await self._call(target, "list_tenants", partial(self._resources, target, ses))
+            found: dict[str, TenantStatus] = {}
+            read = partial(self._entities, target, ses, found)
+            await self._call(target, "list_reputation_entities", read)
+            if self._recommendations and found:
+                read = partial(self._findings, ses, found)
+                await self._call(target, "list_recommendations", read)
+            at = self._clock()
+            for arn, status in found.items():
+                where = tenant_of_arn(arn)
+                if where is not None:
+                    self._statuses.polled((target[0], where[0], where[2]), status, at)
+        self._on_change()
+
+    async def _resources(self, target: Target, ses: Any) -> None:
+        """Each mapped resource's tenants, from each tenant's resource list."""
+        resources: dict[str, set[str]] = {}
+        account = ""
+        async for tenant in _pages(ses, "list_tenants", "Tenants", {}):
+            name = tenant.get("TenantName", "")
+            found = tenant_of_arn(tenant.get("TenantArn", ""))
+            if found is not None:
+                account = found[1]
+                self._statuses.accounts[account] = target[0]
+            args = {"TenantName": name}
+            async for item in _pages(ses, "list_tenant_resources", "TenantResources", args):
+                if item.get("ResourceType") in _MAPPED:
+                    resources.setdefault(item["ResourceArn"], set()).add(name)
+        if account:
+            self._map.replace(target[1], account, resources)
+
+    async def _entities(self, target: Target, ses: Any, found: dict[str, TenantStatus]) -> None:
+        """Each tenant's status, impact and policy (reputation entities are tenants by
+        their ARN)."""
+        async for entity in _pages(ses, "list_reputation_entities", "ReputationEntities", {}):
+            arn = entity.get("ReputationEntityReference", "")
+            if tenant_of_arn(arn) is None:
+                continue
+            customer = entity.get("CustomerManagedStatus", {})
+            aws = entity.get("AwsSesManagedStatus", {})
+            found[arn] = TenantStatus(
+                sending=entity.get("SendingStatusAggregate", "ENABLED"),
+                customer=customer.get("Status", "ENABLED"),
+                customer_cause=customer.get("Cause") or "",
+                aws=aws.get("Status", "ENABLED"),
+                aws_cause=aws.get("Cause") or "",
+                impact=entity.get("ReputationImpact", ""),
+                policy=entity.get("ReputationManagementPolicy", "").rpartition("/")[2],
+            )
+
+    async def _findings(self, ses: Any, found: dict[str, TenantStatus]) -> None:
+        """The open findings of the tenants polled. No paginator: SES allows one call a
+        second, so the pages are asked for a second apart."""
+        token: str | None = None
+        while True:
+            args: dict[str, Any] = {"Filter": {"STATUS": "OPEN"}, "PageSize": 100}
+            if token:
+                args["NextToken"] = token
+            answer = await ses.list_recommendations(**args)
+            for item in answer.get("Recommendations", []):
+                status = found.get(item.get("ResourceArn", ""))
+                if status is not None:
+                    finding = (item.get("Type", ""), item.get("Impact", ""))
+                    status.findings.append((*finding, item.get("Description", "")))
+            token = answer.get("NextToken")
+            if not token:
+                return
+            await anyio.sleep(1.0)
+
+
+async def _pages(ses: Any, operation: str, key: str, args: dict[str, Any]) -> AsyncIterator[Any]:
+    """The items of every page of a paginated SESv2 list call."""
+    async for page in ses.get_paginator(operation).paginate(**args):
+        for item in page.get(key, []):
+            yield item

@@ -1,0 +1,234 @@
+"""SES tenants: which tenant an event's mail was sent for, and what SES says of each.
+
+A tenant groups identities, configuration sets and templates; SES tracks
+reputation per tenant and may pause one tenant instead of the account. The
+tenant of an event is, in order:
+
+1. the one the event names: the ``ses:tenant-name`` tag (documented on Bounce
+   and Complaint events), or another tag configured to carry it;
+2. the tenant its configuration set belongs to, then its sending identity's,
+   from :class:`TenantMap` (the account's tenant resources, polled), when the
+   resource belongs to exactly one tenant;
+3. ``unknown``.
+
+What SES says of each tenant (its sending status, reputation impact and
+policy, open findings) is kept in :class:`TenantStatuses`, written by the
+poller and by SES's own status events (EventBridge), read by rules. Pure.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Final
+
+import msgspec
+
+__all__ = [
+    "AMBIGUOUS",
+    "TENANT_TAG",
+    "UNKNOWN",
+    "TenantKey",
+    "TenantMap",
+    "TenantNotice",
+    "TenantStatus",
+    "TenantStatuses",
+    "tenant_of_arn",
+    "valid_tenant",
+]
+
+#: The tag SES adds to an event of a tenant's mail.
+TENANT_TAG: Final = "ses:tenant-name"
+#: No tenant could be told (no tag; the resource belongs to none, or to several).
+UNKNOWN: Final = "unknown"
+#: A resource shared by several tenants (kept in the map; counts as unknown).
+AMBIGUOUS: Final = ""
+#: SES's tenant names: letters, digits, '-' and '_', at most 64.
+_NAME: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
+#: ``arn:aws:ses:REGION:ACCOUNT:tenant/NAME/ID`` (a tenant's ARN).
+_TENANT_ARN: Final = re.compile(r"arn:aws[a-z-]*:ses:([a-z0-9-]+):(\d{12}):tenant/([^/]+)/")
+
+
+def valid_tenant(name: str) -> bool:
+    """Whether ``name`` can be an SES tenant's name (anything else counts as unknown)."""
+    return _NAME.fullmatch(name) is not None
+
+
+def tenant_of_arn(arn: str) -> tuple[str, str, str] | None:
+    """(region, account id, tenant name) of a tenant ARN, or None."""
+    found = _TENANT_ARN.match(arn)
+    if found is None or not valid_tenant(found.group(3)):
+        return None
+    return found.group(1), found.group(2), found.group(3)
+
+
+class TenantMap:
+    """Resource ARN (configuration set, identity) -> the one tenant it belongs to, or
+    :data:`AMBIGUOUS` when several share it; bounded, the oldest entry out first."""
+
+    __slots__ = ("arns", "max_entries", "version")
+
+    def __init__(self, max_entries: int = 1_000_000) -> None:
+        self.max_entries = max_entries
+        self.arns: dict[str, str] = {}
+        #: Bumped on every change: what was looked up from an older map is stale.
+        self.version = 0
+
+    def replace(self, region: str, account: str, resources: dict[str, set[str]]) -> None:
+        """The resources of one (region, account id), as its tenants list them now:
+        ARN -> the tenants it belongs to. What that (region, account) had before and
+        no longer lists is forgotten."""
+        stale = [arn for arn in self.arns if _where(arn) == (region, account)]
+        for arn in stale:
+            del self.arns[arn]
+        for arn, tenants in resources.items():
+            if len(self.arns) >= self.max_entries:
+                del self.arns[next(iter(self.arns))]
+            self.arns[arn] = next(iter(tenants)) if len(tenants) == 1 else AMBIGUOUS
+        self.version += 1
+
+    def tenant(self, source_arn: str, config_set: str) -> str:
+        """The tenant of mail sent from identity ``source_arn`` with ``config_set``:
+        the configuration set's, else the identity's, when one tenant owns it."""
+        if config_set:
+            head, _, _ = source_arn.partition(":identity/")
+            found = self.arns.get(f"{head}:configuration-set/{config_set}")
+            if found:
+                return found
+        found = self.arns.get(source_arn)
+        return found if found else UNKNOWN
+
+    def snapshot(self) -> list[list[str]]:
+        """Plain data for the state file."""
+        return [[arn, tenant] for arn, tenant in self.arns.items()]
+
+    def restore(self, rows: list[list[str]]) -> None:
+        """Load what :meth:`snapshot` returned."""
+        for arn, tenant in rows:
+            if len(self.arns) < self.max_entries:
+                self.arns[str(arn)] = str(tenant)
+        self.version += 1
+
+
+def _where(arn: str) -> tuple[str, str]:
+    parts = arn.split(":", 5)
+    return (parts[3], parts[4]) if len(parts) > 5 else ("", "")
+
+
+class TenantNotice(msgspec.Struct, frozen=True, gc=False):
+    """What one of SES's tenant events (EventBridge) says: a sending status change
+    (``status`` set) or a reputation finding opened or closed (``finding`` set)."""
+
+    region: str
+    account: str
+    tenant: str
+    time: float
+    #: ENABLED, DISABLED or REINSTATED, with who set it (AWS_MANAGED or
+    #: CUSTOMER_MANAGED) and why.
+    status: str = ""
+    origin: str = ""
+    cause: str = ""
+    #: A finding: its type (BOUNCE, COMPLAINT...), impact (LOW, HIGH), description,
+    #: and whether it is open.
+    finding: str = ""
+    impact: str = ""
+    description: str = ""
+    open: bool = True
+
+
+@dataclass(slots=True)
+class TenantStatus:
+    """What SES says of one tenant in one (account, region)."""
+
+    #: ENABLED, REINSTATED or DISABLED: DISABLED when either status below is.
+    sending: str = "ENABLED"
+    customer: str = "ENABLED"
+    customer_cause: str = ""
+    aws: str = "ENABLED"
+    aws_cause: str = ""
+    #: The highest impact of its open findings (LOW, HIGH), "" with none.
+    impact: str = ""
+    #: none, standard or strict.
+    policy: str = ""
+    #: Open findings: (type, impact, description).
+    findings: list[tuple[str, str, str]] = field(default_factory=list)
+    #: When SES's newest word on it was given (event or poll), Unix time.
+    updated: float = 0.0
+
+    @property
+    def paused(self) -> bool:
+        """Whether SES does not let the tenant send."""
+        return self.sending == "DISABLED"
+
+    @property
+    def cause(self) -> str:
+        """Why it is paused: SES's cause, else the customer's."""
+        if self.aws == "DISABLED":
+            return self.aws_cause or "paused by SES"
+        if self.customer == "DISABLED":
+            return self.customer_cause or "paused by you"
+        return ""
+
+
+#: (account label, region, tenant name)
+TenantKey = tuple[str, str, str]
+
+
+class TenantStatuses:
+    """Every tenant SES has said something of, by (account, region, tenant)."""
+
+    __slots__ = ("accounts", "status")
+
+    def __init__(self) -> None:
+        self.status: dict[TenantKey, TenantStatus] = {}
+        #: AWS account id -> the account label it is polled under (from the polls).
+        self.accounts: dict[str, str] = {}
+
+    def of(self, key: TenantKey) -> TenantStatus:
+        """A tenant's status (made, ENABLED, on first use)."""
+        found = self.status.get(key)
+        if found is None:
+            found = self.status[key] = TenantStatus()
+        return found
+
+    def polled(self, key: TenantKey, fresh: TenantStatus, at: float) -> None:
+        """What a poll said (newer than any event before ``at``)."""
+        current = self.status.get(key)
+        if current is not None and current.updated > at:
+            return  # an event told us something newer while the poll was under way
+        fresh.updated = at
+        self.status[key] = fresh
+
+    def apply(self, notice: TenantNotice) -> None:
+        """An SES event about a tenant: a status change or a finding, applied unless
+        something newer was heard (events may arrive out of order)."""
+        account = self.accounts.get(notice.account, notice.account)
+        status = self.of((account, notice.region, notice.tenant))
+        if notice.status:
+            if notice.time < status.updated:
+                return
+            if notice.origin == "AWS_MANAGED":
+                status.aws, status.aws_cause = notice.status, notice.cause
+            else:
+                status.customer, status.customer_cause = notice.status, notice.cause
+            status.sending = _aggregate(status.customer, status.aws)
+            status.updated = notice.time
+            return
+        finding = (notice.finding, notice.impact, notice.description)
+        status.findings = [f for f in status.findings if f[0] != notice.finding]
+        if notice.open:
+            status.findings.append(finding)
+        impacts = {f[1] for f in status.findings}
+        status.impact = "HIGH" if "HIGH" in impacts else ("LOW" if impacts else "")
+        status.updated = max(status.updated, notice.time)
+
+    def tenants(self) -> list[str]:
+        """The tenant names heard of, in order."""
+        return sorted({key[2] for key in self.status})
+
+
+def _aggregate(customer: str, aws: str) -> str:
+    """SES's aggregate: DISABLED when either is; REINSTATED lets a tenant send."""
+    if "DISABLED" in (customer, aws):
+        return "DISABLED"
+    return "REINSTATED" if "REINSTATED" in (customer, aws) else "ENABLED"
