@@ -690,8 +690,9 @@ def test_a_broken_table_stops_the_import(monkeypatch: pytest.MonkeyPatch) -> Non
 
 def test_a_long_hostile_text_classifies_fast() -> None:
     """10 KB texts a stranger could send (a code repeated, the table's own words
-    repeated, one long word, digits and dots) each classify in well under 50 ms: the
-    patterns have no nested quantifiers and at most MAX_TEXT characters are read."""
+    repeated, the word families' gaps, one long word, digits and dots) each classify
+    in well under 50 ms: the patterns have no nested quantifiers and at most MAX_TEXT
+    characters are read."""
     import time
 
     from sesd.core.causes import MAX_TEXT
@@ -703,6 +704,12 @@ def test_a_long_hostile_text_classifies_fast() -> None:
         "4.7.1." * 1700,
         "[BS01] Message rejected due to " * 330,
         "ofr_" * 2500,
+        # the word families' bounded gaps: a box a few words before "full", "too
+        # many" with words between, "per" a period, in several languages
+        "mailbox <a@b.c> is " * 530,
+        "too many new open " * 560,
+        "per 5 " * 1700,
+        "boîte aux lettres " * 560,
     ]
     for text in hostile:
         classify.cache_clear()
@@ -770,3 +777,52 @@ def test_alert_text_names_the_second_cause_of_the_dominant_one(
     assert f"    {line}" in console_text(notification).splitlines()
     (event,) = pagerduty_events(notification, "KEY", "sesd")
     assert json.loads(event)["payload"]["summary"].endswith(f"; cause: {named}")
+
+
+# --- Word families (issue 27b): rules by meaning, not by text -------------------------
+# Each case below is a real text from tests/data/diagnostics.jsonl (dNNN) or
+# diagnostics_2.jsonl (hNNN), with the status the corpus gives it; SOURCES.md names
+# where each came from.
+
+
+def _soft(status: str, text: str) -> tuple[str, str]:
+    """The first and second cause of ``text``, classified as a soft bounce is (no
+    delay type: the text and the status decide)."""
+    found = classify(None, status, text)
+    return found.cause, found.also
+
+
+def test_the_tiers_are_judged_in_the_documented_order() -> None:
+    """A small table with one entry per tier, all of which match one text: a
+    receiver's own code beats the words, words that name a family beat a standard
+    code, a standard code beats a hint, a hint beats SES's delay type. Taking the
+    winners away one by one shows each tier's place."""
+    from sesd.core.causes import TIERS, _judge, load_table
+
+    assert TIERS == ("status", "provider", "wording", "standard", "hint")
+    entries = {
+        "status": '[[status]]\ncause = "ip_reputation"\ncode = "4\\\\.2\\\\.2"\nmatch = "acme"',
+        "provider": '[[provider]]\ncause = "blocklisted"\nmatch = "acme"',
+        "wording": '[[wording]]\ncause = "greylisted"\nmatch = "greylisted"',
+        "standard": '[[standard]]\ncause = "mailbox_full"\ncode = "4\\\\.2\\\\.2"',
+        "hint": '[[hint]]\ncause = "recipient_server"\nmatch = "later"',
+    }
+    winners = ["ip_reputation", "blocklisted", "greylisted", "mailbox_full", "recipient_server"]
+    text = "422 4.2.2 Greylisted by acme, please try again later"
+    for n, winner in enumerate(winners):
+        table = load_table(
+            _table_text("\n".join(list(entries.values())[n:]), delay_types='x = "connection"')
+        )
+        assert _judge(table, "x", "", text).cause == winner
+    table = load_table(_table_text(delay_types='x = "connection"'))
+    assert _judge(table, "x", "", text).cause == "connection"
+
+
+def test_a_misspelt_tier_is_refused() -> None:
+    """A tier the code does not know ("[[hints]]", "[[standards]]") would be silently
+    ignored: the table is refused and the error names each, in order."""
+    from sesd.core.causes import load_table
+
+    extra = '[[standards]]\ncause = "dns"\ncode = "4"\n[[hints]]\ncause = "dns"\nmatch = "x"'
+    with pytest.raises(ValueError, match=r"unknown table\(s\) hints, standards$"):
+        load_table(_table_text(extra))
