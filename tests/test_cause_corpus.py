@@ -138,16 +138,7 @@ def test_the_second_corpus_is_real_sourced_and_its_own() -> None:
     assert not {" ".join(line.text.lower().split()) for line in lines} & first
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        CORPORA[0],
-        pytest.param(
-            CORPORA[1],
-            marks=pytest.mark.xfail(strict=True, reason="65.0% before the table is reworked"),
-        ),
-    ],
-)
+@pytest.mark.parametrize("name", CORPORA)
 def test_causes_are_right_on_each_corpus(name: str) -> None:
     """Each corpus file, confusion matrix printed: at least 92% right."""
     lines = corpus(name)
@@ -155,7 +146,6 @@ def test_causes_are_right_on_each_corpus(name: str) -> None:
     assert accuracy(lines) >= WHOLE_GOAL
 
 
-@pytest.mark.xfail(strict=True, reason="89.2% before the table is reworked")
 def test_causes_are_right_on_both_corpora() -> None:
     """Both files together, confusion matrix printed: at least 92% right."""
     lines = every_line()
