@@ -1,13 +1,20 @@
-"""Causes measured on real mail, not on the texts the table was written from.
+"""Causes measured on real mail: two corpora of real SMTP diagnostics, both now
+development data.
 
 ``tests/data/diagnostics.jsonl`` holds 485 SMTP diagnostics from public bounce
-corpora, receivers' help pages, mail logs and issue threads (each line names its
-source; ``tests/data/SOURCES.md`` lists them), with the cause or causes a careful
-engineer would accept. A line is right when the classifier's first cause is among
-them. The table's rules were written from the lines marked ``"split": "tune"``
-only; the ``"heldout"`` half measures how they carry to texts no rule was written
-from. ``pytest -s tests/test_cause_corpus.py`` prints the confusion matrix;
-TESTING.md records the figures.
+corpora, receivers' help pages, mail logs and issue threads;
+``tests/data/diagnostics_2.jsonl`` holds 180 more, collected later from other
+sources without opening the table (each line names its source;
+``tests/data/SOURCES.md`` lists them). Each line has the cause or causes a careful
+engineer would accept; a line is right when the classifier's first cause is among
+them.
+
+The first file's rules were written from its ``"split": "tune"`` half, then changed
+after its ``"heldout"`` half was measured; the second file scored 65.0% when first
+measured, before any rule was written from it, and rules were then written from
+it too. So neither figure is a held-out one any more: a third, independent set
+measures that (TESTING.md). ``pytest -s tests/test_cause_corpus.py`` prints the
+confusion matrices per file and combined.
 """
 
 from __future__ import annotations
@@ -21,15 +28,17 @@ import pytest
 
 from sesd.core.causes import CAUSES, classify
 
-CORPUS = Path(__file__).parent / "data" / "diagnostics.jsonl"
-#: Issue 27's goals: right on the whole corpus, and on the half no rule came from.
+DATA = Path(__file__).parent / "data"
+#: The corpora, by file name.
+CORPORA = ("diagnostics.jsonl", "diagnostics_2.jsonl")
+#: Issue 27's goals: right on the whole first corpus, and on its held-out half.
 WHOLE_GOAL = 0.92
 HELD_OUT_GOAL = 0.88
 
 
 @dataclass(frozen=True, slots=True)
 class Line:
-    """One diagnostic of the corpus and the causes it may be given."""
+    """One diagnostic of a corpus and the causes it may be given."""
 
     id: str
     status: str
@@ -37,6 +46,7 @@ class Line:
     causes: tuple[str, ...]
     source: str
     split: str
+    corpus: str
 
     def found(self) -> str:
         """The classifier's first cause, as a soft bounce is classified (no delay
@@ -48,10 +58,10 @@ class Line:
         return self.found() in self.causes
 
 
-def corpus() -> list[Line]:
-    """Every line of the corpus."""
+def corpus(name: str = CORPORA[0]) -> list[Line]:
+    """Every line of one corpus file (the second has no ``split``: ``""``)."""
     lines = []
-    for raw in CORPUS.read_text("utf-8").splitlines():
+    for raw in (DATA / name).read_text("utf-8").splitlines():
         row = json.loads(raw)
         lines.append(
             Line(
@@ -60,10 +70,16 @@ def corpus() -> list[Line]:
                 row["text"],
                 tuple(row["causes"]),
                 row["source"],
-                row["split"],
+                row.get("split", ""),
+                name,
             )
         )
     return lines
+
+
+def every_line() -> list[Line]:
+    """The lines of both corpora."""
+    return [line for name in CORPORA for line in corpus(name)]
 
 
 def accuracy(lines: list[Line]) -> float:
@@ -108,27 +124,53 @@ def test_the_corpus_is_real_sourced_and_split() -> None:
     assert abs(halves["tune"] - halves["heldout"]) <= len(lines) // 10
 
 
-def test_causes_are_right_on_the_whole_corpus() -> None:
-    """The whole corpus, confusion matrix printed: at least 92% right."""
-    lines = corpus()
-    print(f"\nwhole corpus:\n{confusion(lines)}")
-    right = accuracy(lines)
-    assert right >= WHOLE_GOAL
+def test_the_second_corpus_is_real_sourced_and_its_own() -> None:
+    """The second file: 180 lines, each with a source and only known causes, its ids
+    unique across both files, and no text of the first file repeated (the collector
+    checked near-duplicates too: SOURCES.md, "Overlap check")."""
+    lines = corpus(CORPORA[1])
+    assert len(lines) == 180
+    assert all(line.source and line.text for line in lines)
+    assert all(line.causes and set(line.causes) <= set(CAUSES) for line in lines)
+    both = every_line()
+    assert len({line.id for line in both}) == len(both)
+    first = {" ".join(line.text.lower().split()) for line in corpus()}
+    assert not {" ".join(line.text.lower().split()) for line in lines} & first
+
+
+@pytest.mark.parametrize("name", CORPORA)
+def test_causes_are_right_on_each_corpus(name: str) -> None:
+    """Each corpus file, confusion matrix printed: at least 92% right."""
+    lines = corpus(name)
+    print(f"\n{name}:\n{confusion(lines)}")
+    assert accuracy(lines) >= WHOLE_GOAL
+
+
+def test_causes_are_right_on_both_corpora() -> None:
+    """Both files together, confusion matrix printed: at least 92% right."""
+    lines = every_line()
+    print(f"\nboth corpora:\n{confusion(lines)}")
+    assert accuracy(lines) >= WHOLE_GOAL
 
 
 def test_causes_are_right_on_the_held_out_half() -> None:
-    """The half no rule was written from: at least 88% right."""
+    """The first file's held-out half (no rule came from it until it was first
+    measured): at least 88% right."""
     lines = [line for line in corpus() if line.split == "heldout"]
     print(f"\nheld-out half:\n{confusion(lines)}")
     right = accuracy(lines)
     assert right >= HELD_OUT_GOAL
 
 
-@pytest.mark.parametrize("split", ["tune", "heldout"])
-def test_each_half_names_most_causes(split: str) -> None:
-    """The classifier does not lean on a few causes: in each half, every cause the
-    lines accept most often (ten lines or more) is found for at least one line."""
-    lines = [line for line in corpus() if line.split == split]
+@pytest.mark.parametrize(
+    ("name", "split"),
+    [(CORPORA[0], "tune"), (CORPORA[0], "heldout"), (CORPORA[1], "")],
+)
+def test_each_half_names_most_causes(name: str, split: str) -> None:
+    """The classifier does not lean on a few causes: in each half of the first file,
+    and in the second, every cause the lines accept most often (ten lines or more)
+    is found for at least one line."""
+    lines = [line for line in corpus(name) if line.split == split]
     common = Counter(line.causes[0] for line in lines)
     found = {line.found() for line in lines}
     assert {cause for cause, n in common.items() if n >= 10} <= found

@@ -3,18 +3,32 @@ diagnostic text, with advice on what to do.
 
 The judgement is data, in ``sesd/core/causes.toml``, read once when this module is
 imported: a table that does not load (a packaging fault, a bad pattern) stops sesd
-at start, not at the first DeliveryDelay. Precedence, first match wins:
+at start, not at the first DeliveryDelay. Precedence, tier by tier (inside a tier,
+the first entry that matches wins):
 
 1. a delay inside SES (``InternalFailure``, ``SendingDeferral``) is ``ses_internal``;
-2. ``[[status]]``: enhanced status codes that decide by themselves (X.2.2 a full
-   mailbox, Microsoft's 4.7.650, Gmail's 4.7.28...);
+2. ``[[status]]``: codes a receiver defines for itself (Microsoft's 4.7.650 and
+   4.7.500-699, Gmail's 4.7.28 and 4.7.26...): its documentation gives each one
+   meaning, so they decide whatever the words say ("4.7.500 Server busy" is a
+   reputation restriction);
 3. ``[[provider]]``: a receiver's own codes and texts (Yahoo's TSS04, Microsoft's
    S3150, Orange's OFR005_505, Comcast's BL000010, Cox's AUP#CDRBL...);
-4. ``[[wording]]``: what the words say (greylisting, DNSBLs, SPF, quota, rate...);
-5. SES's delay type (``TransientCommunicationFailure`` is ``connection``...);
-6. ``[rfc3463]``: the class of the enhanced status code (X.4.4 routing is ``dns``,
+4. ``[[wording]]``: words that name a family (greylisting, a full mailbox or an
+   exceeded quota in several languages, HELO and reverse DNS, DNS failures, rates
+   and limits, SpamAssassin scores, connect failures, a server shutting down, a mail
+   loop...);
+5. ``[[standard]]``: RFC 3463 codes whose detail names a cause (X.2.2 a full
+   mailbox, 4.2.1 and X.5.3 rates, X.4.1, X.4.2 and 4.4.7 the network, X.1.8,
+   X.1.2 and X.1.10 the DNS). Words that name a family beat them, because servers
+   put a detail code on what it does not mean ("422 4.2.2 Greylisted", Microsoft's
+   "554 5.2.2 Submission quota exceeded", Gmail's "5.4.5 Daily sending quota
+   exceeded");
+6. ``[[hint]]``: words that only hint ("try again later", "blocked", "sender
+   rejected"...): a code whose detail names a cause says more;
+7. SES's delay type (``TransientCommunicationFailure`` is ``connection``...);
+8. ``[rfc3463]``: the class of the enhanced status code (X.4.4 routing is ``dns``,
    X.4.X the network, X.3.X the receiving system);
-7. ``unknown``.
+9. ``unknown``.
 
 An entry may name a second cause (``also``) where two are defensible: Microsoft's
 "451 4.7.500 Server busy" is documented as an IP-reputation restriction but reads as
@@ -22,9 +36,10 @@ a busy server, so it is ``ip_reputation``, or ``rate_limited``. Alert text shows
 both; counting and ``cause_ratio`` use the first.
 
 Pure and cached: diagnostics repeat, so a classification costs a dict lookup once
-a text was seen. Uncached, it is a few dozen regular-expression searches over the
-lower-cased text, each linear (the table bounds every gap), over at most
-``MAX_TEXT`` characters: a stranger's 10 KB text costs a few milliseconds.
+a text was seen. Uncached, it is up to about a hundred regular-expression searches
+over the lower-cased text, each linear (the table bounds every gap), over at most
+``MAX_TEXT`` characters: some 65 microseconds for a real diagnostic, and a
+stranger's 10 KB text costs a few milliseconds.
 """
 
 from __future__ import annotations
@@ -66,7 +81,10 @@ CAUSES: Final = (
 #: A cause's number (what the windows store).
 CAUSE_INDEX: Final = {cause: i for i, cause in enumerate(CAUSES)}
 #: The table's tiers of entries, in the order they are judged.
-TIERS: Final = ("status", "provider", "wording")
+TIERS: Final = ("status", "provider", "wording", "standard", "hint")
+# What a table may hold: its advice, its fallbacks and its tiers of entries; a tier
+# misspelt ("[[hints]]") would otherwise be read as nothing at all.
+_TABLE_KEYS: Final = frozenset({"advice", "delay_types", "rfc3463", *TIERS})
 _INSIDE_SES: Final = frozenset({"InternalFailure", "SendingDeferral"})
 # An enhanced status code (RFC 3463): not the tail of an IP address or of a longer
 # dotted number (Yahoo's "4.16.55.1"), which the look-arounds keep out.
@@ -161,8 +179,12 @@ def _entry(raw: dict[str, Any], where: str, advice: dict[str, str]) -> _Entry:
 
 def load_table(text: str) -> _Table:
     """The table a ``causes.toml`` text describes, checked whole: a ValueError names
-    the first problem (an unknown cause or key, a bad pattern, a missing advice)."""
+    the first problem (an unknown table, cause or key, a bad pattern, a missing
+    advice)."""
     data = tomllib.loads(text)
+    strangers = set(data) - _TABLE_KEYS
+    if strangers:
+        raise ValueError(f"causes.toml: unknown table(s) {', '.join(sorted(strangers))}")
     advice: dict[str, str] = data["advice"]
     missing = [cause for cause in CAUSES if cause not in advice]
     if missing:
