@@ -12,9 +12,11 @@ them.
 The first file's rules were written from its ``"split": "tune"`` half, then changed
 after its ``"heldout"`` half was measured; the second file scored 65.0% when first
 measured, before any rule was written from it, and rules were then written from
-it too. So neither figure is a held-out one any more: a third, independent set
-measures that (TESTING.md). ``pytest -s tests/test_cause_corpus.py`` prints the
-confusion matrices per file and combined.
+it too. So neither figure is a held-out one any more. ``tests/data/diagnostics_3.jsonl``
+is that held-out set: 222 more lines collected from other sources again, by
+someone who never opened the table, measured once when the table of both files
+above was done, and not to be written rules from (a later table gets a fresh
+set). ``pytest -s tests/test_cause_corpus.py`` prints the confusion matrices.
 """
 
 from __future__ import annotations
@@ -31,9 +33,13 @@ from sesd.core.causes import CAUSES, classify
 DATA = Path(__file__).parent / "data"
 #: The corpora, by file name.
 CORPORA = ("diagnostics.jsonl", "diagnostics_2.jsonl")
-#: Issue 27's goals: right on the whole first corpus, and on its held-out half.
+#: The goals: right on the whole of each development corpus, and on the held-out set.
 WHOLE_GOAL = 0.92
 HELD_OUT_GOAL = 0.88
+#: The held-out set, and what it measured the first (and only) time: 155 of 222. Below
+#: the goal; a change to the table may not make it worse.
+HELD_OUT = "diagnostics_3.jsonl"
+HELD_OUT_FIRST = 155 / 222
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,3 +180,22 @@ def test_each_half_names_most_causes(name: str, split: str) -> None:
     common = Counter(line.causes[0] for line in lines)
     found = {line.found() for line in lines}
     assert {cause for cause, n in common.items() if n >= 10} <= found
+
+
+def test_the_held_out_set_is_real_sourced_and_apart() -> None:
+    """The held-out file: 222 lines with sources and known causes, none of its texts
+    in the development files."""
+    lines = corpus(HELD_OUT)
+    assert len(lines) == 222
+    assert all(line.source and line.text for line in lines)
+    assert all(line.causes and set(line.causes) <= set(CAUSES) for line in lines)
+    seen = {" ".join(line.text.lower().split()) for line in every_line()}
+    assert not {" ".join(line.text.lower().split()) for line in lines} & seen
+
+
+def test_causes_on_the_held_out_set_are_no_worse_than_first_measured() -> None:
+    """The held-out set, confusion matrix printed. Its first measurement (69.8%) is
+    below the 88% goal (TESTING.md says so); this holds the table to no less."""
+    lines = corpus(HELD_OUT)
+    print(f"\nheld-out set:\n{confusion(lines)}")
+    assert accuracy(lines) >= HELD_OUT_FIRST
