@@ -81,19 +81,19 @@ class TenantPoller(Polls):
     async def _resources(self, target: Target, ses: Any) -> None:
         """Each mapped resource's tenants, from each tenant's resource list."""
         resources: dict[str, set[str]] = {}
-        account = ""
+        region = account = ""
         async for tenant in _pages(ses, "list_tenants", "Tenants", {}):
             name = tenant.get("TenantName", "")
             found = tenant_of_arn(tenant.get("TenantArn", ""))
             if found is not None:
-                account = found[1]
+                region, account = found[0], found[1]
                 self._statuses.accounts[account] = target[0]
             args = {"TenantName": name}
             async for item in _pages(ses, "list_tenant_resources", "TenantResources", args):
                 if item.get("ResourceType") in _MAPPED:
                     resources.setdefault(item["ResourceArn"], set()).add(name)
         if account:
-            self._map.replace(target[1], account, resources)
+            self._map.replace(region, account, resources)
 
     async def _entities(self, target: Target, ses: Any, found: dict[str, TenantStatus]) -> None:
         """Each tenant's status, impact and policy (reputation entities are tenants by

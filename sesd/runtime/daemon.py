@@ -33,6 +33,7 @@ from aiobotocore.config import AioConfig
 
 from sesd import __version__
 from sesd.account.poller import AccountPoller
+from sesd.account.tenants import TenantPoller
 from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.service import Alerting
 from sesd.config import Config, QueueConfig, core_settings
@@ -102,6 +103,7 @@ class Daemon:
             self.clock.peek,
             evaluator=evaluator,
             accounts_polled=config.account_health.enabled,
+            tenants_polled=config.tenants.enabled,
         )
         self.alerting = Alerting(
             config,
@@ -123,6 +125,19 @@ class Daemon:
                 ledger.accounts,
                 every=config.account_health.poll_every.seconds,
                 cloudwatch=config.account_health.cloudwatch,
+                clock=self.clock,
+            )
+        #: SES's tenants of each (account, region), polled (with [tenants] enabled).
+        self.tenant_poller: TenantPoller | None = None
+        if config.tenants.enabled:
+            self.tenant_poller = TenantPoller(
+                config.health_targets(),
+                self._tenant_client,
+                ledger.accounts,
+                ledger.tenant_map,
+                ledger.tenant_status,
+                every=config.tenants.poll_every.seconds,
+                recommendations=config.tenants.recommendations,
                 clock=self.clock,
             )
         if config.canary is not None:
@@ -209,6 +224,8 @@ class Daemon:
         tg.start_soon(self.alerting.run)
         if self.account_poller is not None:
             tg.start_soon(self.account_poller.run)
+        if self.tenant_poller is not None:
+            tg.start_soon(self.tenant_poller.run)
         if self.resolver is not None:
             # MX lookups for providers, beside the pollers, never in their way.
             tg.start_soon(self.resolver.run)
@@ -279,6 +296,15 @@ class Daemon:
             connect_timeout=5, read_timeout=15, retries={"mode": "standard", "max_attempts": 2}
         )
         return await self.aws.client(service, target[0], target[1], config, endpoint, use="health")
+
+    async def _tenant_client(self, service: str, target: tuple[str, str]) -> Any:
+        """The SESv2 client of an (account, region), for the tenant polls."""
+        assert self.aws is not None
+        config = AioConfig(
+            connect_timeout=5, read_timeout=15, retries={"mode": "standard", "max_attempts": 3}
+        )
+        endpoint = self.config.tenants.endpoint_url
+        return await self.aws.client(service, target[0], target[1], config, endpoint, use="tenants")
 
     def _poller(
         self, queue: QueueConfig, stop: anyio.Event, memory: InvalidMemory, index: int

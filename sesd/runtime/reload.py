@@ -32,6 +32,7 @@ RESTART_KEYS = (
     "dimensions",
     "ingest",
     "providers",
+    "tenants",
     "account_health",
     "reputation",
     "state",
@@ -121,9 +122,10 @@ class Reloader:
         daemon.alerting.reconfigure(merged)
         if daemon.aws is not None:
             daemon.aws.reconfigure(merged)
-        if daemon.account_poller is not None:
-            # Queues and accounts a reload adds are watched from the next poll.
-            daemon.account_poller.targets = merged.health_targets()
+        for poller in (daemon.account_poller, daemon.tenant_poller):
+            if poller is not None:
+                # Queues and accounts a reload adds are watched from the next poll.
+                poller.targets = merged.health_targets()
         await self._requeue(old, merged)
         if old.canary != merged.canary:
             daemon.restart_canary(merged)

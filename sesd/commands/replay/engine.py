@@ -127,10 +127,11 @@ class Replay:
         invalid = {reason: n for (_, reason), n in sorted(tallies.invalid.items())}
         # Delayed and soft-bounced recipients by cause, most first.
         causes = dict(sorted(tallies.causes.items(), key=lambda item: (-item[1], item[0])))
-        providers = self.ledger.by_provider
+        providers, tenants = self.ledger.by_provider, self.ledger.by_tenant
         return {
             "domains": domains,
             "providers": {} if providers is None else _per_type(providers.recipients),
+            "tenants": {} if tenants is None else _per_type(tenants.recipients),
             "causes": causes,
             "messages": messages,
             "alerts": self.alerts,

@@ -21,7 +21,12 @@ def render_text(document: dict[str, Any]) -> str:
     if document["causes"]:
         lines.append("causes: " + ", ".join(f"{k} {v}" for k, v in document["causes"].items()))
     lines.append("")
-    for axis, per_label in (("domain", document["domains"]), ("provider", document["providers"])):
+    scopes = (
+        ("domain", document["domains"]),
+        ("provider", document["providers"]),
+        ("tenant", document.get("tenants", {})),
+    )
+    for axis, per_label in scopes:
         if per_label:
             lines.append(f"recipients per {axis} (all events):")
         for label, counts in per_label.items():

@@ -1,0 +1,195 @@
+"""A local SESv2 tenant endpoint: ``ListTenants``, ``ListTenantResources``,
+``ListReputationEntities`` and ``ListRecommendations``, answered as SES answers them
+(REST-JSON, paged with ``NextToken``), so botocore's own parser reads every answer.
+
+The demo pauses a tenant with it mid-run; the tests script throttling and watch
+the calls. moto has none of these APIs.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any
+
+from aiohttp import web
+
+from sesd.commands.demo.localsqs import free_port
+
+__all__ = ["LocalTenants", "Tenant"]
+
+_POLICY = "arn:aws:ses:{region}:aws:reputation-policy/{policy}"
+
+
+@dataclass(slots=True)
+class Tenant:
+    """One tenant as SES holds it."""
+
+    name: str
+    #: (resource type, ARN): CONFIGURATION_SET, EMAIL_IDENTITY, EMAIL_TEMPLATE.
+    resources: list[tuple[str, str]] = field(default_factory=list)
+    customer: str = "ENABLED"
+    customer_cause: str | None = None
+    aws: str = "ENABLED"
+    aws_cause: str | None = None
+    impact: str | None = None
+    policy: str = "standard"
+    #: Open findings: (type, impact, description).
+    findings: list[tuple[str, str, str]] = field(default_factory=list)
+
+    @property
+    def sending(self) -> str:
+        """SES's aggregate status."""
+        if "DISABLED" in (self.customer, self.aws):
+            return "DISABLED"
+        return "REINSTATED" if "REINSTATED" in (self.customer, self.aws) else "ENABLED"
+
+
+class LocalTenants:
+    """The endpoint on a free loopback port, for one account and region."""
+
+    def __init__(self, account: str = "123456789012", region: str = "us-east-1") -> None:
+        self.account = account
+        self.region = region
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.tenants: dict[str, Tenant] = {}
+        #: Calls by operation name.
+        self.calls: dict[str, int] = {}
+        #: Statuses to answer the next calls with (429: TooManyRequestsException).
+        self.script: list[int] = []
+        #: Items a page holds at most (SES's page sizes are larger; small pages test paging).
+        self.page = 50
+        self._runner: web.AppRunner | None = None
+
+    def arn(self, tenant: str) -> str:
+        """A tenant's ARN (its id made up from its name)."""
+        return f"arn:aws:ses:{self.region}:{self.account}:tenant/{tenant}/tn-{tenant}"
+
+    def add(self, name: str, *resources: tuple[str, str]) -> Tenant:
+        """A tenant with resources: (type, name) pairs, their ARNs made in this account."""
+        kinds = {"CONFIGURATION_SET": "configuration-set", "EMAIL_IDENTITY": "identity"}
+        where = f"arn:aws:ses:{self.region}:{self.account}"
+        tenant = self.tenants[name] = Tenant(
+            name, [(kind, f"{where}:{kinds.get(kind, 'template')}/{n}") for kind, n in resources]
+        )
+        return tenant
+
+    def pause(self, name: str, cause: str, *, by_aws: bool = True) -> None:
+        """SES (or the customer) pauses a tenant."""
+        tenant = self.tenants[name]
+        if by_aws:
+            tenant.aws, tenant.aws_cause = "DISABLED", cause
+        else:
+            tenant.customer, tenant.customer_cause = "DISABLED", cause
+
+    def reinstate(self, name: str) -> None:
+        """The tenant is re-enabled and reinstated (active findings ignored)."""
+        tenant = self.tenants[name]
+        tenant.aws, tenant.customer = "ENABLED", "REINSTATED"
+        tenant.aws_cause = tenant.customer_cause = None
+
+    # --- the API ---------------------------------------------------------------
+
+    async def _answer(self, request: web.Request, operation: str) -> web.Response:
+        self.calls[operation] = self.calls.get(operation, 0) + 1
+        if self.script:
+            status = self.script.pop(0)
+            if status != 200:
+                return web.json_response(
+                    {"message": "scripted"},
+                    status=status,
+                    headers={"x-amzn-ErrorType": "TooManyRequestsException:"},
+                )
+        body = json.loads(await request.read() or b"{}")
+        items, key = self._items(operation, body)
+        start = int(body.get("NextToken") or 0)
+        size = min(int(body.get("PageSize") or self.page), self.page)
+        answer: dict[str, Any] = {key: items[start : start + size]}
+        if start + size < len(items):
+            answer["NextToken"] = str(start + size)
+        return web.json_response(answer)
+
+    def _items(self, operation: str, body: dict[str, Any]) -> tuple[list[Any], str]:
+        if operation == "ListTenants":
+            return [self._info(t) for t in self.tenants.values()], "Tenants"
+        if operation == "ListTenantResources":
+            tenant = self.tenants.get(body.get("TenantName", ""))
+            owned = [] if tenant is None else tenant.resources
+            return [{"ResourceType": k, "ResourceArn": a} for k, a in owned], "TenantResources"
+        if operation == "ListReputationEntities":
+            return [self._entity(t) for t in self.tenants.values()], "ReputationEntities"
+        found = [
+            {
+                "ResourceArn": self.arn(t.name),
+                "Type": kind,
+                "Impact": impact,
+                "Description": text,
+                "Status": "OPEN",
+                "CreatedTimestamp": 1.7e9,
+                "LastUpdatedTimestamp": 1.7e9,
+            }
+            for t in self.tenants.values()
+            for kind, impact, text in t.findings
+        ]
+        return found, "Recommendations"
+
+    def _info(self, tenant: Tenant) -> dict[str, Any]:
+        return {
+            "TenantName": tenant.name,
+            "TenantId": f"tn-{tenant.name}",
+            "TenantArn": self.arn(tenant.name),
+            "CreatedTimestamp": 1.7e9,
+            "SendingStatus": tenant.sending,
+        }
+
+    def _entity(self, tenant: Tenant) -> dict[str, Any]:
+        found: dict[str, Any] = {
+            "ReputationEntityReference": self.arn(tenant.name),
+            "ReputationEntityType": "RESOURCE",
+            "ReputationManagementPolicy": _POLICY.format(region=self.region, policy=tenant.policy),
+            "CustomerManagedStatus": _record(tenant.customer, tenant.customer_cause),
+            "AwsSesManagedStatus": _record(tenant.aws, tenant.aws_cause),
+            "SendingStatusAggregate": tenant.sending,
+        }
+        if tenant.impact:
+            found["ReputationImpact"] = tenant.impact
+        return found
+
+    def _routes(self, app: web.Application) -> None:
+        for path, operation in (
+            ("/v2/email/tenants/list", "ListTenants"),
+            ("/v2/email/tenants/resources/list", "ListTenantResources"),
+            ("/v2/email/reputation/entities", "ListReputationEntities"),
+            ("/v2/email/vdm/recommendations", "ListRecommendations"),
+        ):
+
+            async def handler(request: web.Request, operation: str = operation) -> web.Response:
+                return await self._answer(request, operation)
+
+            app.router.add_post(path, handler)
+
+    async def __aenter__(self) -> LocalTenants:
+        app = web.Application()
+        self._routes(app)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+
+def _record(status: str, cause: str | None) -> dict[str, Any]:
+    found: dict[str, Any] = {"Status": status, "LastUpdatedTimestamp": 1.7e9}
+    if cause:
+        found["Cause"] = cause
+    return found

@@ -1,0 +1,328 @@
+"""SES tenants: every recipient counted under its tenant (named by the event, or found
+through its configuration set or identity), what SES says of each tenant polled from a
+local SESv2 endpoint through the real aiobotocore client, SES's status events read
+from the queue, and suppressed recipients counted apart from bounces."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import anyio
+from aiobotocore.session import get_session
+
+from sesd.account.tenants import TenantPoller
+from sesd.alerting.evaluator import Evaluator
+from sesd.alerting.rules import Transition
+from sesd.commands.demo.localtenants import LocalTenants
+from sesd.config import core_settings, parse_config
+from sesd.core.decode import decode_body
+from sesd.core.events import EVENT_TYPE_INDEX
+from sesd.core.pipeline import Pipeline
+from sesd.core.tenants import TenantNotice
+from sesd.metrics.exposition import render
+from sesd.metrics.registry import Metrics
+from tests import factory as f
+from tests.conftest import make_queue, running, send_bodies
+
+NOW = f.T0 + 10
+ACCOUNT = "123456789012"
+REGION = "eu-west-1"
+DELIVERY = EVENT_TYPE_INDEX["delivery"]
+BOUNCE = EVENT_TYPE_INDEX["bounce"]
+TENANTS = '[tenants]\nenabled = true\ntags = ["ses:tenant-name", "tenant"]\n'
+PAUSED_RULE = (
+    '[[alerts.rules]]\nname = "tenant-paused"\nmetric = "tenant_sending_paused"\n'
+    'window = "5m"\nabove = 0\nseverity = "critical"\n'
+)
+
+
+def _pipeline(extra: str = "") -> Pipeline:
+    return Pipeline(core_settings(parse_config(TENANTS + extra)))
+
+
+def _event(kind: str, address: str, *, tags: dict[str, list[str]] | None = None) -> str:
+    if kind == "bounce":
+        event = f.bounce([address])
+    elif kind == "delay":
+        event = f.delay([address])
+    else:
+        event = f.delivery([address])
+    event["mail"]["sourceArn"] = f"arn:aws:ses:{REGION}:{ACCOUNT}:identity/example.com"
+    event["mail"]["tags"] = tags if tags is not None else {}
+    return f.raw(event)
+
+
+def _counts(pipeline: Pipeline, tenant: str) -> list[int]:
+    scope = pipeline.ledger.by_tenant
+    assert scope is not None
+    return scope.recipients.get(tenant, [0] * len(EVENT_TYPE_INDEX))
+
+
+def test_a_tenant_named_by_the_event_counts_every_recipient_under_it() -> None:
+    """SES's ``ses:tenant-name`` tag on a bounce, a sender's own ``tenant`` tag on
+    deliveries: each recipient counts under its tenant, beside its domain; an event
+    naming none is ``unknown``, a name SES could not have given too."""
+    pipeline = _pipeline()
+    pipeline.feed(_event("bounce", "a@x.example", tags={"ses:tenant-name": ["acme"]}), "q", NOW)
+    pipeline.feed(_event("delivery", "b@x.example", tags={"tenant": ["acme"]}), "q", NOW)
+    pipeline.feed(_event("delivery", "c@y.example", tags={"tenant": ["globex"]}), "q", NOW)
+    pipeline.feed(_event("delivery", "d@y.example"), "q", NOW)
+    pipeline.feed(_event("delivery", "e@y.example", tags={"tenant": ["no spaces!"]}), "q", NOW)
+    assert _counts(pipeline, "acme")[BOUNCE] == 1
+    assert _counts(pipeline, "acme")[DELIVERY] == 1
+    assert _counts(pipeline, "globex")[DELIVERY] == 1
+    assert _counts(pipeline, "unknown")[DELIVERY] == 2
+    scope = pipeline.ledger.by_tenant
+    assert scope is not None
+    assert scope.windows["acme"].counts(0, NOW)[DELIVERY] == 1
+    text = render(Metrics(pipeline.ledger, ["q"], lambda: NOW).registry.collect()).decode()
+    assert 'sesd_tenant_recipient_events_total{event_type="delivery",tenant="globex"} 1.0' in text
+    assert 'sesd_tenant_window_delay_ratio{tenant="acme",window="5m"} 0.0' in text
+
+
+async def _polled(tenants: LocalTenants, pipeline: Pipeline, extra: str = "") -> TenantPoller:
+    """A poller over one (account, region) on the local endpoint, polled once."""
+    session = get_session()
+    async with session.create_client(
+        "sesv2",
+        region_name=REGION,
+        endpoint_url=tenants.url,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    ) as ses:
+
+        async def client_for(service: str, target: tuple[str, str]) -> Any:
+            return ses
+
+        ledger = pipeline.ledger
+        poller = TenantPoller(
+            [("default", REGION)], client_for, ledger.accounts, ledger.tenant_map,
+            ledger.tenant_status, every=300, recommendations=True, clock=lambda: NOW,
+        )  # fmt: skip
+        await poller.poll_once()
+    return poller
+
+
+async def test_a_tenant_known_only_through_its_configuration_set_or_identity() -> None:
+    """Events name no tenant: one sent with acme's configuration set counts under acme,
+    one from globex's own identity under globex; an identity both tenants share is
+    unknown, unless the event names its tenant."""
+    async with LocalTenants(ACCOUNT, REGION) as tenants:
+        tenants.page = 2  # several pages of everything
+        shared = ("EMAIL_IDENTITY", "shared.example")
+        tenants.add("acme", ("CONFIGURATION_SET", "acme-set"), shared)
+        tenants.add("globex", ("EMAIL_IDENTITY", "globex.example"), shared,
+                    ("EMAIL_TEMPLATE", "welcome"))  # fmt: skip
+        tenants.add("initech")
+        pipeline = _pipeline()
+        await _polled(tenants, pipeline)
+    for address, identity, config_set, tags in (
+        ("a@x.example", "shared.example", "acme-set", {}),
+        ("b@x.example", "globex.example", "", {}),
+        ("c@x.example", "shared.example", "", {}),
+        ("d@x.example", "shared.example", "", {"tenant": ["globex"]}),
+    ):
+        event = json.loads(_event("delivery", address))
+        event["mail"]["sourceArn"] = f"arn:aws:ses:{REGION}:{ACCOUNT}:identity/{identity}"
+        event["mail"]["tags"] = {**tags, "ses:configuration-set": [config_set]}
+        pipeline.feed(f.raw(event), "q", NOW)
+    assert _counts(pipeline, "acme")[DELIVERY] == 1
+    assert _counts(pipeline, "globex")[DELIVERY] == 2
+    assert _counts(pipeline, "unknown")[DELIVERY] == 1
+    # A call per page of each tenant's resources: globex's three take two pages.
+    assert tenants.calls["ListTenantResources"] == 4
+
+
+async def test_ses_pauses_a_tenant_the_alert_fires_at_the_next_poll_and_resolves() -> None:
+    """Policy standard, a high-impact bounce finding: SES pauses globex. The poll after
+    it fires the alert, which says who paused it, why, under which policy, and the
+    finding; once SES reinstates it, the next poll resolves the alert."""
+    config = parse_config(TENANTS + PAUSED_RULE)
+    pipeline = Pipeline(core_settings(config))
+    evaluator = Evaluator(config.alerts, [s.name for s in pipeline.ledger.specs])
+    async with LocalTenants(ACCOUNT, REGION) as tenants:
+        tenants.add("acme")
+        globex = tenants.add("globex")
+        await _polled(tenants, pipeline)
+        assert evaluator.evaluate(pipeline.ledger, NOW) == []
+        tenants.pause("globex", "The bounce rate exceeded 15.0%.")
+        globex.impact = "HIGH"
+        globex.findings.append(("BOUNCE", "HIGH", "The bounce rate exceeded 15.0% (197 emails)"))
+        await _polled(tenants, pipeline)
+        (fired,) = evaluator.evaluate(pipeline.ledger, NOW + 60)
+        tenants.reinstate("globex")
+        await _polled(tenants, pipeline)
+        (resolved,) = evaluator.evaluate(pipeline.ledger, NOW + 120)
+    assert (fired.kind, fired.domain, fired.scope) == (Transition.FIRING, "globex", "tenant")
+    assert fired.regions == [REGION]
+    assert fired.notes[0] == (
+        f"SES paused tenant globex in {REGION} (account default): "
+        "The bounce rate exceeded 15.0%., policy standard"
+    )
+    assert "finding BOUNCE (HIGH): The bounce rate exceeded 15.0% (197 emails)" in fired.notes
+    assert fired.notes[-1].startswith("SES paused this tenant for its reputation")
+    assert (resolved.kind, resolved.domain) == (Transition.RESOLVED, "globex")
+
+
+def _status_event(tenant: str, status: str, *, origin: str = "AWS_MANAGED") -> str:
+    detail_type = "Sending Status Disabled" if status == "DISABLED" else "Sending Status Enabled"
+    return json.dumps(
+        {
+            "version": "0",
+            "id": "eb-status",
+            "detail-type": detail_type,
+            "source": "aws.ses",
+            "account": ACCOUNT,
+            "time": "2027-01-15T08:00:05Z",
+            "region": REGION,
+            "resources": [f"arn:aws:ses:{REGION}:{ACCOUNT}:tenant/{tenant}/tn-{tenant}"],
+            "detail": {
+                "version": "1.0.0",
+                "data": {
+                    "origin": origin,
+                    "record": {
+                        "status": status,
+                        "cause": "Bounce rate too high.",
+                        "lastUpdatedTimestamp": [2027, 1, 15, 8, 0, 5, 0],
+                    },
+                },
+            },
+        }
+    )
+
+
+def test_ses_status_events_decode_and_a_finding_closes() -> None:
+    """SES's tenant events from EventBridge: a status change (its timestamp an array), a
+    finding opened and closed (under both names SES's documents give the closing
+    one); a finding about an identity is not a tenant's."""
+    paused = decode_body(_status_event("acme", "DISABLED"))
+    assert paused == TenantNotice(
+        REGION, ACCOUNT, "acme", f.T0 + 5, status="DISABLED", origin="AWS_MANAGED",
+        cause="Bounce rate too high.",
+    )  # fmt: skip
+    pipeline = _pipeline(PAUSED_RULE)
+    assert pipeline.feed(_status_event("acme", "DISABLED"), "q", NOW).event_type == "tenant_status"
+    status = pipeline.ledger.tenant_status.status[(ACCOUNT, REGION, "acme")]
+    assert (status.sending, status.cause) == ("DISABLED", "Bounce rate too high.")
+    for detail_type, still_open in (
+        ("Advisor Recommendation Status Open", True),
+        ("Advisor Recommendation Status Resolved", False),
+        ("Advisor Recommendation Status Open", True),
+        ("Advisor Recommendation Status Closed", False),
+    ):
+        body = json.loads(_status_event("acme", "DISABLED"))
+        body["detail-type"] = detail_type
+        body["detail"] = {"version": "1.0.0", "data": "The bounce rate exceeded 15.0%",
+                          "metadata": {"impact": "HIGH", "type": "BOUNCE"}}  # fmt: skip
+        pipeline.feed(json.dumps(body), "q", NOW)
+        assert bool(status.findings) is still_open
+        assert status.impact == ("HIGH" if still_open else "")
+    identity = json.loads(_status_event("acme", "DISABLED"))
+    identity["resources"] = [f"arn:aws:ses:{REGION}:{ACCOUNT}:identity/example.com"]
+    assert pipeline.feed(json.dumps(identity), "q", NOW).reason == "eventbridge_not_tenant"
+    assert pipeline.ledger.tallies.messages[("q", "processed")] == 5
+
+
+async def test_a_status_event_on_the_queue_alerts_without_waiting_for_a_poll(
+    local_sqs: Any, sqs: Any
+) -> None:
+    """SES's "Sending Status Disabled" arrives on the queue (an EventBridge rule to SQS)
+    long before the next poll (an hour away): the daemon alerts at once, naming the
+    tenant, its region and SES's cause."""
+    url, _ = await make_queue(sqs)
+    async with LocalTenants(ACCOUNT, REGION) as tenants:
+        tenants.add("acme")
+        config = parse_config(
+            f'[aws]\nendpoint_url = "{local_sqs.url}"\n'
+            f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 1\n'
+            '[http]\nlisten = "127.0.0.1:0"\n[account_health]\nenabled = false\n'
+            f'{TENANTS}poll_every = "1h"\nendpoint_url = "{tenants.url}"\n'
+            '[alerts]\nevaluate_every = "100ms"\ngroup_wait = "0s"\n' + PAUSED_RULE
+        )
+        async with running(config) as daemon:
+            with anyio.fail_after(20):
+                await daemon.changes.wait_for(lambda: tenants.calls.get("ListTenants", 0) >= 1)
+            await send_bodies(sqs, url, [_status_event("acme", "DISABLED")])
+            with anyio.fail_after(20):
+                await daemon.changes.wait_for(
+                    lambda: ("tenant-paused", "acme") in daemon.alerting.evaluator.current
+                )
+            alert = daemon.alerting.evaluator.current[("tenant-paused", "acme")]
+            assert tenants.calls["ListTenants"] == 1  # no poll since: the event did it
+    assert alert.notes[0].startswith(f"SES paused tenant acme in {REGION}")
+    assert "Bounce rate too high." in alert.notes[0]
+
+
+def test_suppressed_recipients_are_not_bounces_unless_a_rule_asks() -> None:
+    """Nine delivered, one hard bounce, ten bounces from suppression lists (account,
+    tenant, global): the bounce ratio is 1 in 10, the suppressed ones counted apart by
+    subtype; a rule with ``include_suppressed`` reads 11 in 20."""
+    rules = (
+        '[[alerts.rules]]\nname = "bounces"\nmetric = "bounce_ratio"\nwindow = "5m"\nabove = 0.5\n'
+        '[[alerts.rules]]\nname = "with-suppressed"\nmetric = "bounce_ratio"\nwindow = "5m"\n'
+        "above = 0.5\ninclude_suppressed = true\n"
+    )
+    config = parse_config(TENANTS + rules)
+    pipeline = Pipeline(core_settings(config))
+    for i in range(9):
+        pipeline.feed(f.raw(f.delivery([f"d{i}@x.example"])), "q", NOW)
+    pipeline.feed(f.raw(f.bounce(["b@x.example"])), "q", NOW)
+    subtypes = ["OnAccountSuppressionList"] * 4 + ["OnTenantSuppressionList"] * 3
+    for i, subtype in enumerate([*subtypes, "Suppressed", "Suppressed", "Suppressed"]):
+        event = f.bounce([f"s{i}@x.example"])
+        event["bounce"]["bounceSubType"] = subtype
+        pipeline.feed(f.raw(event), "q", NOW)
+    figures = pipeline.ledger.windows["x.example"].figures(0, NOW)
+    assert figures.bounce_ratio == 0.1
+    assert pipeline.ledger.by_domain.suppressed["x.example"] == {
+        "OnAccountSuppressionList": 4, "OnTenantSuppressionList": 3, "Suppressed": 3,
+    }  # fmt: skip
+    assert pipeline.ledger.by_domain.recipients["x.example"][BOUNCE] == 1
+    estimate = pipeline.ledger.reputation.estimate(("default", "us-east-1", ""))
+    assert estimate is not None
+    assert (estimate.bounces, estimate.sends) == (1, 10)
+    evaluator = Evaluator(config.alerts, [s.name for s in pipeline.ledger.specs])
+    (fired,) = evaluator.evaluate(pipeline.ledger, NOW)
+    assert (fired.rule, fired.value) == ("with-suppressed", 11 / 20)
+    text = render(Metrics(pipeline.ledger, ["q"], lambda: NOW).registry.collect()).decode()
+    assert (
+        'sesd_suppressed_recipients_total{bounce_subtype="Suppressed",domain="x.example"} 3.0'
+        in text
+    )
+
+
+def test_ten_thousand_tenants_stay_within_the_label_cap() -> None:
+    """10,000 tenants, each named by its events: 200 keep labels of their own (the cap),
+    the rest count as ``other``; none is lost from the totals."""
+    pipeline = _pipeline()
+    for i in range(10_000):
+        body = _event("delivery", f"u{i}@x.example", tags={"tenant": [f"t{i:05d}"]})
+        pipeline.feed(body, "q", NOW)
+    scope = pipeline.ledger.by_tenant
+    assert scope is not None
+    assert len(scope.recipients) == 201
+    assert scope.recipients["other"][DELIVERY] == 9_800
+    assert sum(counts[DELIVERY] for counts in scope.recipients.values()) == 10_000
+
+
+def test_a_state_file_from_before_tenants_loads_its_pending_delays_under_their_labels() -> None:
+    """A delay pending when sesd ran without tenants (and its labels saved without their
+    axes, as files were): restored with tenants on, it keeps its domain and provider,
+    and its tenant is unknown; the tenant map survives the restart."""
+    before = Pipeline(core_settings(parse_config("")))
+    before.ledger.providers.remember("x.example", "google", NOW + 3600)  # type: ignore[union-attr]
+    before.feed(_event("delay", "a@x.example"), "q", NOW)
+    saved = before.ledger.snapshot(NOW)
+    saved["pending"].pop("axes")  # as a file from before tenants has it
+    after = _pipeline()
+    arn = f"arn:aws:ses:{REGION}:{ACCOUNT}:configuration-set/acme-set"
+    after.ledger.tenant_map.replace(REGION, ACCOUNT, {arn: {"acme"}})
+    after.ledger.restore(saved)
+    ledger = after.ledger
+    assert ledger.pending.counts(NOW, 0) == {"x.example": 1}
+    assert ledger.pending.counts(NOW, 1) == {"google": 1}
+    assert ledger.pending.counts(NOW, 2) == {"unknown": 1}
+    again = _pipeline()
+    again.ledger.restore(ledger.snapshot(NOW))
+    assert again.ledger.tenant_map.arns == {arn: "acme"}
