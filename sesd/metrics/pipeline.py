@@ -59,7 +59,8 @@ class PipelineCollector(Collector):
         for scope in ledger.scopes:
             name = _namer(scope)
             kinds += [
-                (name(n), "counter") for n in ("recipient_events", "delivery_delays", "bounces")
+                (name(n), "counter")
+                for n in ("recipient_events", "delivery_delays", "bounces", "suppressed_recipients")
             ]
             kinds += [(name("window_recipient_events"), "gauge")]
             kinds += [(name(f"window_{ratio}_ratio"), "gauge") for ratio, _ in _RATIOS]
