@@ -20,6 +20,9 @@ EVERYTHING = (
 tags = ["campaign", "ses:configuration-set"]
 [domains]
 groups = {microsoft = ["outlook.com", "hotmail.com"]}
+[tenants]
+enabled = true
+tags = ["tenant"]
 [[alerts.rules]]
 name = "delay-ratio-high"
 metric = "delay_ratio"
@@ -51,7 +54,7 @@ def busy_daemon() -> Daemon:
     alerts, SQS errors, notifications, a clock step, and an account poll's answers."""
     daemon = Daemon(parse_config(EVERYTHING), clock=lambda: NOW, monotonic=lambda: NOW)
     feed = daemon.pipeline.feed
-    tags = {"campaign": ["spring"], "ses:configuration-set": ["marketing"]}
+    tags = {"campaign": ["spring"], "ses:configuration-set": ["marketing"], "tenant": ["acme"]}
     for i in range(20):
         domain = ("gmail.com", "outlook.com", "hotmail.com", "example.org")[i % 4]
         address = f"u{i}@{domain}"
@@ -61,6 +64,8 @@ def busy_daemon() -> Daemon:
             body = f.delivery([address], at=f.T0 + 10, message_id=f"m{i}", tags=tags)
             feed(f.sns(body), "events", NOW, NOW)
     feed(f.eventbridge(f.bounce(["b@example.org"])), "events", NOW, NOW)
+    suppressed = f.bounce(["s@example.org"], subkind="OnAccountSuppressionList")
+    feed(f.raw(suppressed), "events", NOW, NOW)
     feed(f.sns(f.complaint(["c@example.org"])), "events", NOW, NOW)
     feed(f.raw(f.simple("Open", ["o@example.org"])), "events", NOW, NOW)
     feed("not json", "events", NOW, NOW)
@@ -82,6 +87,9 @@ def busy_daemon() -> Daemon:
     status.aws.update(bounce=0.012, complaint=0.0003)
     status.polled_at = NOW
     daemon.ledger.accounts.failed(target, "get_metric_data", "Throttling")
+    paused = daemon.ledger.tenant_status.of((target[0], target[1], "acme"))
+    paused.sending, paused.aws, paused.impact = "DISABLED", "DISABLED", "HIGH"
+    paused.findings.append(("BOUNCE", "HIGH", "bounce rate above the threshold"))
     daemon.alerting.evaluate()
     daemon.metrics.sqs_error("events", "receive")
     daemon.metrics.clock_steps.inc()
