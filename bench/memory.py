@@ -6,7 +6,10 @@
    one rule on the 15m window as in the example config: the bytes the windows
    hold per domain (freed when they go), wherever they were allocated.
    Target: 8 KB. Baseline in the same run: an empty DomainWindows.
-2. 1,000,000 deliveries, each to a new domain, through the pipeline with the
+2. The same for SES tenants (200, one a domain, named by a tag): the bytes a
+   tenant's windows hold; and what SES says of 10,000 tenants (a status, one
+   finding each) held per tenant. Target: as much as a domain.
+3. 1,000,000 deliveries, each to a new domain, through the pipeline with the
    default cap (200) and the providers' MX lookups running against a DNS
    server in its own process: growth of the process's resident set (target
    50 MB), and the lookups a second (the rate limit: 20). The bodies are made
@@ -26,6 +29,7 @@ import anyio.lowlevel
 from bench.end_to_end import dns_server
 from sesd.config import core_settings, parse_config
 from sesd.core.pipeline import Pipeline
+from sesd.core.tenants import TenantStatus, TenantStatuses
 from sesd.core.windows import DomainWindows
 from sesd.providers.resolver import ProviderResolver
 from tests import factory as f
@@ -92,6 +96,48 @@ def per_domain(delay_every: int = 20) -> None:
     )
 
 
+def per_tenant() -> None:
+    """A tenant's windows after an hour of its traffic (one event every 12 s, 5%
+    delays), and what SES says of a tenant, per tenant."""
+    tenants = 200
+    config = parse_config(_RULE + '[tenants]\nenabled = true\ntags = ["tenant"]\n')
+    pipeline = Pipeline(core_settings(config))
+    tracemalloc.start()
+    step = 12.0
+    for i in range(int(3600 / step)):
+        t = f.T0 + i * step
+        for d in range(tenants):
+            address = [f"u{i}@d{d}.example"]
+            message_id = f"{i * tenants + d:016x}-5c7d9e0f-1a2b-4c3d-8e9f-0a1b2c3d4e5f-000000"
+            tags = {"tenant": [f"tenant-{d}"]}
+            if (i + d) % 20 == 0:
+                event = f.delay(address, at=t, expires=t + 600, message_id=message_id, tags=tags)
+            else:
+                event = f.delivery(address, at=t, message_id=message_id, tags=tags)
+            pipeline.feed(f.raw(event), "bench", t)
+    assert pipeline.ledger.by_tenant is not None
+    windows = pipeline.ledger.by_tenant.windows
+    for tenant_windows in windows.values():
+        tenant_windows.flush(f.T0 + 3600)
+    del pipeline, tenant_windows
+    held = _traced()
+    tracked = len(windows)
+    del windows
+    used = (held - _traced()) / tracked
+    before = _traced()
+    statuses = TenantStatuses()
+    for n in range(10_000):
+        status = TenantStatus(sending="DISABLED", aws="DISABLED", impact="HIGH", policy="standard")
+        status.findings.append(("BOUNCE", "HIGH", f"The bounce rate exceeded 15.0% ({n} emails)."))
+        statuses.polled(("prod", "eu-west-1", f"tenant-{n}"), status, f.T0)
+    said = (_traced() - before) / len(statuses.status)
+    tracemalloc.stop()
+    print(
+        f"  tenants: {used / 1024:.1f} KB of windows per tenant (1 h, 5% delays; "
+        f"{tracked} tenants); what SES says of one: {said:.0f} bytes (10,000 tenants)"
+    )
+
+
 def flood() -> None:
     """RSS growth from a million distinct recipient domains, with their MX lookups
     running (against bench/fake_dns.py, its own process) at the default rate."""
@@ -147,4 +193,5 @@ def main() -> None:
     """Run the benchmark."""
     per_domain(0)
     per_domain(20)
+    per_tenant()
     flood()

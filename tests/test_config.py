@@ -187,3 +187,23 @@ def test_bad_config_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["sesd: config error: http.listen: Expected `str`, got `int`"] * 2
     assert main(["run", "--config", str(tmp_path / "missing.toml")]) == 2
+
+
+def test_example_tenants_are_valid_as_shown() -> None:
+    """The commented-out [tenants] section and its rules parse as shown, and the rules
+    watch tenants."""
+    lines = EXAMPLE.read_text().splitlines()
+    start = lines.index("# [tenants]")
+    block = lines[start : lines.index("", start)]
+    shown = "\n".join(
+        line[2:]
+        for line in block
+        if line.startswith("# ") and (line.startswith("# [") or " = " in line)
+    )
+    config = parse_config(shown)
+    assert config.tenants.enabled
+    assert config.tenants.tags == ["ses:tenant-name", "tenant"]
+    assert [(r.name, r.tenants) for r in config.alerts.rules] == [
+        ("tenant-paused", ["*"]),
+        ("tenant-delay-ratio-high", ["*"]),
+    ]

@@ -119,8 +119,9 @@ def test_timestamp_without_zone_is_utc() -> None:
             f.sns({"notificationType": "AmazonSnsSubscriptionSucceeded"}),
             "ses_subscription_succeeded",
         ),
-        (f.eventbridge({}, "Advisor Recommendation Status Open"), "eventbridge_not_email"),
-        (f.eventbridge({}, "Sending Status Enabled"), "eventbridge_not_email"),
+        (f.eventbridge({}, "Configuration Set Updated"), "eventbridge_not_email"),
+        (f.eventbridge({}, "Advisor Recommendation Status Open"), "eventbridge_not_tenant"),
+        (f.eventbridge({}, "Sending Status Enabled"), "eventbridge_not_tenant"),
     ],
     ids=[
         "sns-subscribe",
@@ -129,12 +130,14 @@ def test_timestamp_without_zone_is_utc() -> None:
         "validation-sns",
         "subscription-succeeded",
         "subscription-succeeded-sns",
-        "advisor",
-        "sending-status",
+        "other-eventbridge",
+        "advisor-without-tenant",
+        "sending-status-without-tenant",
     ],
 )
 def test_bodies_to_skip(body: str, reason: str) -> None:
-    """Confirmations and non-email notices are skipped, not invalid."""
+    """Confirmations, non-email notices and SES's notices about no tenant are skipped,
+    not invalid."""
     decoded = decode_body(body)
     assert decoded == Skipped(reason)
 

@@ -13,7 +13,8 @@ import pytest
 def test_demo_shows_the_delay_spike() -> None:
     """The demo runs the real pipeline on local SQS, shows per-domain summaries, flags the
     spiking domain, prints the alerts it raises (on the domain and on its provider, with
-    the cause), times the canary, and exits 0 when its time is up."""
+    the cause), counts each tenant and alerts when SES pauses one, times the canary, and
+    exits 0 when its time is up."""
     result = subprocess.run(
         [
             sys.executable,
@@ -30,6 +31,8 @@ def test_demo_shows_the_delay_spike() -> None:
             "3",
             "--rate",
             "80",
+            "--pause-after",
+            "2",
         ],
         capture_output=True,
         text=True,
@@ -52,6 +55,13 @@ def test_demo_shows_the_delay_spike() -> None:
     assert "mimecast" in providers[-1]
     assert "[FIRING] provider-delay-ratio-high: provider microsoft delay_ratio" in result.stdout
     assert "top domains: outlook.com" in result.stdout
+    # SES paused globex: its status event reached the queue, the alert says who and why.
+    assert "[FIRING] tenant-paused: tenant globex tenant_sending_paused 1" in result.stdout
+    assert "SES paused tenant globex in us-east-1" in result.stdout
+    tenants = [line for line in result.stdout.splitlines() if "delay% by tenant:" in line]
+    assert "acme" in tenants[-1]
+    assert "globex" in tenants[-1]
+    assert "PAUSED" in tenants[-1]
     # The canary went out through the local SES and came back with its stage timings.
     canary = re.findall(
         r"canary: (\d+) sent, (\d+) back, 0 missing; last canary back", result.stdout

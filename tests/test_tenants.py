@@ -12,7 +12,9 @@ import anyio
 from aiobotocore.session import get_session
 
 from sesd.account.tenants import TenantPoller
+from sesd.alerting.alert import Notification
 from sesd.alerting.evaluator import Evaluator
+from sesd.alerting.render import console_text, describe, details
 from sesd.alerting.rules import Transition
 from sesd.commands.demo.localtenants import LocalTenants
 from sesd.config import core_settings, parse_config
@@ -163,6 +165,13 @@ async def test_ses_pauses_a_tenant_the_alert_fires_at_the_next_poll_and_resolves
     assert "finding BOUNCE (HIGH): The bounce rate exceeded 15.0% (197 emails)" in fired.notes
     assert fired.notes[-1].startswith("SES paused this tenant for its reputation")
     assert (resolved.kind, resolved.domain) == (Transition.RESOLVED, "globex")
+    # Every sink says what SES said and what to do, not an empty window of events.
+    console = console_text(Notification("tenant-paused", fired.kind, "critical", (), (fired,), NOW))
+    for note in fired.notes:
+        assert f"    {note}" in console.splitlines()
+        assert note in describe(fired, slack=True)
+    assert details(fired)["notes"] == list(fired.notes)
+    assert "delay types" not in console
 
 
 def _status_event(tenant: str, status: str, *, origin: str = "AWS_MANAGED") -> str:

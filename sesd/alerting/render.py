@@ -17,7 +17,7 @@ import msgspec
 
 from sesd.alerting.alert import Alert, Notification
 from sesd.alerting.rules import Transition
-from sesd.config import CANARY_METRICS
+from sesd.config import CANARY_METRICS, TENANT_METRICS
 from sesd.core.causes import advice
 from sesd.core.scopes import ACCOUNT, DOMAIN, PROVIDER
 from sesd.core.text import slack_escape
@@ -104,6 +104,12 @@ def _top(pairs: list[tuple[str, int]]) -> str:
     return ", ".join(f"{name} ({n})" for name, n in pairs) or "-"
 
 
+def _from_ses(alert: Alert) -> bool:
+    """Whether an alert is on what SES says (of an account, of a tenant) or on the
+    reputation estimate, not on a window of events: its notes are what it has to say."""
+    return alert.scope == ACCOUNT or alert.metric in TENANT_METRICS
+
+
 def details(alert: Alert) -> dict[str, Any]:
     """The facts of an alert as plain data (PagerDuty custom_details, console lines)."""
     b = alert.breakdown
@@ -141,6 +147,8 @@ def details(alert: Alert) -> dict[str, Any]:
         "accounts": alert.accounts,
         "configuration_sets": b.config_sets,
     }
+    if alert.notes:
+        facts["notes"] = list(alert.notes)
     if alert.scope != DOMAIN:
         facts["top_domains"] = dict(b.domains)
     if alert.internal:
@@ -202,8 +210,7 @@ def describe(alert: Alert, *, slack: bool = False) -> str:
     if cause is not None:
         lines.append(cause)  # first after the value: what is wrong, and what to do
     lines += provider_lines(alert)
-    if alert.scope == ACCOUNT:
-        # Not a window of events: what SES says of the account, or the estimate.
+    if _from_ses(alert):
         lines += [*alert.notes, f"where: {alert.stage}"]
         return "\n".join(lines)
     lines += [
@@ -325,7 +332,7 @@ def console_text(notification: Notification) -> str:
             lines += [f"    {note}" for note in alert.notes]
             if alert.kind is not Transition.RESOLVED and b.message_ids:
                 lines.append(f"    missing canaries: {', '.join(b.message_ids)}")
-        elif alert.scope == ACCOUNT:
+        elif _from_ses(alert):
             lines += [f"    {note}" for note in alert.notes]
         elif alert.kind is not Transition.RESOLVED:
             cause = cause_line(alert)

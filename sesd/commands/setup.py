@@ -37,6 +37,10 @@ PERMISSIONS = (
     ("sqs:GetQueueAttributes", "check each queue's dead-letter queue at start"),
     ("ses:GetAccount", "account health: sending status, enforcement, quota"),
     ("cloudwatch:GetMetricData", "account health: AWS/SES Reputation.* metrics"),
+    ("ses:ListTenants", "tenants, if [tenants] is enabled: the account's tenants"),
+    ("ses:ListTenantResources", "tenants: which configuration sets and identities each holds"),
+    ("ses:ListReputationEntities", "tenants: each one's sending status and reputation impact"),
+    ("ses:ListRecommendations", "tenants: their open reputation findings"),
     ("ses:SendEmail", "the canary, if [canary] is set"),
     ("sts:AssumeRole", "the roles of [[accounts]], if any (on those roles)"),
 )

@@ -46,6 +46,7 @@ from sesd.config.aws import (
     ReputationConfig,
     region_of_url,
 )
+from sesd.config.checks import check_across_sections
 from sesd.config.core import core_settings
 from sesd.config.sections import (
     CanaryConfig,
@@ -67,8 +68,6 @@ from sesd.config.values import (
     Section,
     is_http_url,
 )
-from sesd.core.domains import normalise_domain
-from sesd.core.providers import LABELS as PROVIDER_LABELS
 
 __all__ = [
     "ACCOUNT_METRICS",
@@ -137,11 +136,7 @@ class Config(Section, frozen=True):
 
     def __post_init__(self) -> None:
         # Checks across sections, each a function of its own (below).
-        _check_rule_windows(self)
-        _check_rule_domains(self)
-        _check_rule_providers(self)
-        _check_rule_tenants(self)
-        _check_accounts_and_queues(self)
+        check_across_sections(self)
 
     def account(self, name: str) -> AccountConfig | None:
         """The ``[[accounts]]`` entry named ``name`` (None for "" or "default")."""
@@ -204,97 +199,6 @@ class Config(Section, frozen=True):
     def to_display(self) -> dict[str, Any]:
         """The resolved config as plain data, secrets masked: what check-config prints."""
         return msgspec.to_builtins(self, enc_hook=_display_hook)  # type: ignore[no-any-return]
-
-
-# --- checks across sections ----------------------------------------------------
-
-
-def _check_rule_windows(config: Config) -> None:
-    """Each rule reads a configured window, and a canary metric needs the canary."""
-    windows = {size.text for size in config.windows.sizes}
-    for i, rule in enumerate(config.alerts.rules):
-        if rule.window not in windows:
-            raise ValueError(
-                f"alerts.rules[{i}] ({rule.name}): window {rule.window!r} is not one of "
-                f"windows.sizes ({', '.join(sorted(windows))})"
-            )
-        if rule.metric in CANARY_METRICS and config.canary is None:
-            raise ValueError(
-                f"alerts.rules[{i}] ({rule.name}): metric {rule.metric!r} needs [canary]"
-            )
-
-
-def _check_rule_domains(config: Config) -> None:
-    """A rule does not name a domain a group counts under the group's label."""
-    members = {
-        normalise_domain(domain): group
-        for group, domains in config.domains.groups.items()
-        for domain in domains
-    }
-    for i, rule in enumerate(config.alerts.rules):
-        for domain in rule.domains or []:
-            group = None if is_glob(domain) else members.get(normalise_domain(domain))
-            if group is not None:
-                # Its events count under the group's label: the rule would never fire.
-                raise ValueError(
-                    f"alerts.rules[{i}] ({rule.name}): domain {domain!r} is counted in "
-                    f"group {group!r}; name the group instead (domains = [{group!r}])"
-                )
-
-
-def _check_rule_providers(config: Config) -> None:
-    """A rule on providers needs them counted, and names providers sesd knows."""
-    known = {*PROVIDER_LABELS, *config.providers.mx}
-    for i, rule in enumerate(config.alerts.rules):
-        if rule.providers is not None and not config.providers.enabled:
-            raise ValueError(
-                f"alerts.rules[{i}] ({rule.name}): providers needs [providers] enabled"
-            )
-        for provider in rule.providers or []:
-            if not is_glob(provider) and provider not in known:
-                raise ValueError(
-                    f"alerts.rules[{i}] ({rule.name}): unknown provider {provider!r} "
-                    f"(known: {', '.join(sorted(known))})"
-                )
-
-
-def _check_rule_tenants(config: Config) -> None:
-    """A rule on tenants needs them counted (or polled, for their status)."""
-    for i, rule in enumerate(config.alerts.rules):
-        if (rule.tenants is not None or rule.metric in TENANT_METRICS) and not (
-            config.tenants.enabled
-        ):
-            raise ValueError(f"alerts.rules[{i}] ({rule.name}): tenants needs [tenants] enabled")
-
-
-def _named_once(names: list[str], what: str) -> None:
-    for name in names:
-        if names.count(name) > 1:
-            raise ValueError(what.format(name=name))
-
-
-def _check_accounts_and_queues(config: Config) -> None:
-    """Account and queue names are unique, and what names one names a configured one."""
-    names = [a.name for a in config.accounts]
-    _named_once(names, "two accounts share the name {name!r}")
-    configured = ", ".join(names) or "none configured"
-    for i, queue in enumerate(config.queues):
-        if queue.account and queue.account not in names:
-            raise ValueError(
-                f"queues[{i}].account: {queue.account!r} is not one of [[accounts]] ({configured})"
-            )
-    labels = [q.label for q in config.queues]
-    _named_once(labels, "two queues share the name {name!r}; set `name` on one")
-    canary = config.canary
-    if canary is not None and canary.account and canary.account not in names:
-        raise ValueError(
-            f"canary.account: {canary.account!r} is not one of [[accounts]] ({configured})"
-        )
-    if canary is not None and canary.queue and canary.queue not in labels:
-        raise ValueError(
-            f"canary.queue: {canary.queue!r} is not a configured queue "
-            f"({', '.join(labels) or 'none configured'})"
-        )
 
 
 # --- loading -----------------------------------------------------------------

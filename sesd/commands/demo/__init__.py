@@ -25,7 +25,14 @@ from aiobotocore.session import get_session
 from sesd.commands.common import Commands, command, start_failed
 from sesd.commands.demo.localdns import local_dns
 from sesd.commands.demo.localsqs import LocalSqs
-from sesd.commands.demo.traffic import SPIKE_DOMAIN, Traffic, canary_events
+from sesd.commands.demo.localtenants import LocalTenants
+from sesd.commands.demo.traffic import (
+    SPIKE_DOMAIN,
+    TENANTS,
+    Traffic,
+    canary_events,
+    tenant_status_event,
+)
 from sesd.config import Config, parse_config
 from sesd.core.canary import CANARY_TAG
 from sesd.io.logs import configure_logging, get_logger
@@ -35,6 +42,9 @@ __all__ = ["run_demo"]
 
 _QUEUE = "sesd-demo-events"
 _CANARY_FROM = "canary@example.com"
+#: The tenant SES pauses, and why.
+_PAUSED = "globex"
+_PAUSE_CAUSE = "The bounce rate exceeded 15.0% based on a representative volume of 480 emails."
 
 
 async def _create_resources(endpoint: str) -> str:
@@ -58,7 +68,9 @@ async def _create_resources(endpoint: str) -> str:
     return str(queue_url)
 
 
-def _demo_config(endpoint: str, queue_url: str, listen: str, nameserver: str) -> Config:
+def _demo_config(
+    endpoint: str, queue_url: str, listen: str, nameserver: str, tenants: str
+) -> Config:
     return parse_config(
         f"""
 [aws]
@@ -83,6 +95,11 @@ nameservers = ["{nameserver}"]
 # moto has no SESv2 GetAccount: the demo shows sesd's own reputation estimate.
 [account_health]
 enabled = false
+
+[tenants]
+enabled = true
+endpoint_url = "{tenants}"
+poll_every = "10s"
 
 [shutdown]
 grace_period = "5s"
@@ -125,6 +142,15 @@ min_events = 20
 severity = "critical"
 sinks = ["console"]
 providers = ["*"]
+
+[[alerts.rules]]
+name = "tenant-paused"
+metric = "tenant_sending_paused"
+window = "1m"
+above = 0
+tenants = ["*"]
+severity = "critical"
+sinks = ["console"]
 """
     )
 
@@ -178,6 +204,34 @@ async def _mailbox_simulator(daemon: Daemon, endpoint: str, queue_url: str) -> N
             await anyio.sleep(0.25)
 
 
+async def _pause_tenant(tenants: LocalTenants, endpoint: str, queue_url: str, after: float) -> None:
+    """SES pauses a tenant for its bounce rate: its status changes (the next poll sees
+    it) and SES publishes the change, which reaches sesd's queue at once."""
+    await anyio.sleep(after)
+    tenants.pause(_PAUSED, _PAUSE_CAUSE)
+    paused = tenants.tenants[_PAUSED]
+    paused.impact = "HIGH"
+    paused.findings.append(("BOUNCE", "HIGH", _PAUSE_CAUSE))
+    get_logger(component="demo.traffic").info("sesd.demo.tenant_paused", tenant=_PAUSED)
+    body = tenant_status_event(_PAUSED, "DISABLED", _PAUSE_CAUSE, time.time())
+    async with get_session().create_client(
+        "sqs", region_name="us-east-1", endpoint_url=endpoint
+    ) as sqs:
+        await sqs.send_message(QueueUrl=queue_url, MessageBody=body)
+
+
+def _tenant_line(daemon: Daemon, now: float) -> str:
+    """Each tenant's delay ratio, and whether SES lets it send."""
+    p = daemon.ledger
+    paused = {key[2] for key, status in p.tenant_status.status.items() if status.paused}
+    shown = []
+    for tenant, windows in sorted((p.by_tenant.windows if p.by_tenant else {}).items()):
+        value = windows.figures(0, now).delay_ratio
+        state = " PAUSED" if tenant in paused else ""
+        shown.append(f"{tenant} {'-' if value is None else f'{value:.1%}'}{state}")
+    return "  delay% by tenant: " + ", ".join(shown)
+
+
 def _summary(daemon: Daemon) -> str:
     p, now = daemon.ledger, daemon.clock()
     lines = [
@@ -204,6 +258,7 @@ def _summary(daemon: Daemon) -> str:
             value = windows.figures(0, now).delay_ratio
             shown.append(f"{provider} {'-' if value is None else f'{value:.1%}'}")
         lines.append("  delay% by provider: " + ", ".join(shown))
+    lines.append(_tenant_line(daemon, now))
     tracker = p.canary
     counts = tracker.counts(3600, now)
     lines.append(
@@ -220,19 +275,27 @@ async def run_demo(
     rate: float,
     spike_after: float = 30.0,
     every: float = 5.0,
+    pause_after: float = 45.0,
 ) -> int:
     """Run the demo until Ctrl-C, or for ``duration`` seconds."""
     with LocalSqs() as sqs:
         queue_url = await _create_resources(sqs.url)
-        async with local_dns() as nameserver, anyio.create_task_group() as tg:
-            config = _demo_config(sqs.url, queue_url, listen, nameserver)
+        async with (
+            local_dns() as nameserver,
+            LocalTenants() as tenants,
+            anyio.create_task_group() as tg,
+        ):
+            for name in TENANTS:
+                tenants.add(name)
+            config = _demo_config(sqs.url, queue_url, listen, nameserver, tenants.url)
             daemon = Daemon(config)
             started = time.time()
             await tg.start(daemon.run)
             print(
                 f"sesd demo: local SQS at {sqs.url}, metrics at "
                 f"http://{config.http.host}:{daemon.http_port}/metrics; a delay spike on "
-                f"{SPIKE_DOMAIN} starts {spike_after:g} s in. Ctrl-C stops.",
+                f"{SPIKE_DOMAIN} starts {spike_after:g} s in; SES pauses tenant {_PAUSED} "
+                f"{pause_after:g} s in. Ctrl-C stops.",
                 flush=True,
             )
 
@@ -245,6 +308,7 @@ async def run_demo(
                 side.start_soon(_publish, sqs.url, queue_url, rate, started, spike_after)
                 side.start_soon(report)
                 side.start_soon(_mailbox_simulator, daemon, sqs.url, queue_url)
+                side.start_soon(_pause_tenant, tenants, sqs.url, queue_url, pause_after)
                 if duration is not None:
                     with anyio.move_on_after(duration):
                         await daemon.stopping.wait()
@@ -268,6 +332,9 @@ def add_parser(commands: Commands) -> None:
         "--spike-after", type=float, default=30.0, help="seconds before the delay spike"
     )
     demo.add_argument("--every", type=float, default=5.0, help="seconds between summaries")
+    demo.add_argument(
+        "--pause-after", type=float, default=45.0, help="seconds before SES pauses a tenant"
+    )
     demo.set_defaults(execute=execute)
 
 
@@ -282,6 +349,7 @@ def execute(args: argparse.Namespace) -> int:
                 rate=args.rate,
                 spike_after=args.spike_after,
                 every=args.every,
+                pause_after=args.pause_after,
             )
         )
     except KeyboardInterrupt:

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 import msgspec
 
-__all__ = ["DOMAINS", "SPIKE_DOMAIN", "Traffic", "canary_events"]
+__all__ = ["DOMAINS", "SPIKE_DOMAIN", "TENANTS", "Traffic", "canary_events", "tenant_status_event"]
 
 #: Domain and share of traffic.
 DOMAINS: dict[str, float] = {
@@ -36,6 +36,8 @@ DOMAINS: dict[str, float] = {
     "fabrikam.example": 0.02,
 }
 SPIKE_DOMAIN = "outlook.com"
+#: SES tenants and their share of traffic: each email is sent for one of them.
+TENANTS: dict[str, float] = {"acme": 0.6, "globex": 0.3, "initech": 0.1}
 _REGION = "us-east-1"
 _ACCOUNT = "123456789012"
 _SOURCE_ARN = f"arn:aws:ses:{_REGION}:{_ACCOUNT}:identity/example.com"
@@ -158,9 +160,51 @@ def _mail(sent: float, address: str, rng: random.Random) -> dict[str, object]:
         "sendingAccountId": _ACCOUNT,
         "messageId": f"0100{uuid.UUID(int=rng.getrandbits(128)).hex}-000000",
         "destination": [address],
-        "tags": {"ses:configuration-set": ["sesd-demo"], "campaign": ["newsletter"]},
+        "tags": {
+            "ses:configuration-set": ["sesd-demo"],
+            "campaign": ["newsletter"],
+            "ses:tenant-name": rng.choices(list(TENANTS), list(TENANTS.values())),
+        },
     }
     return mail
+
+
+def tenant_status_event(tenant: str, status: str, cause: str, at: float) -> str:
+    """SES's EventBridge event for a tenant's new sending status (``DISABLED``: paused
+    by SES's reputation policy; ``ENABLED``)."""
+    arn = f"arn:aws:ses:{_REGION}:{_ACCOUNT}:tenant/{tenant}/tn-{tenant}"
+    when = datetime.fromtimestamp(at, UTC)
+    return msgspec.json.encode(
+        {
+            "version": "0",
+            "id": str(uuid.uuid4()),
+            "detail-type": f"Sending Status {'Disabled' if status == 'DISABLED' else 'Enabled'}",
+            "source": "aws.ses",
+            "account": _ACCOUNT,
+            "time": _iso(at),
+            "region": _REGION,
+            "resources": [arn],
+            "detail": {
+                "version": "1.0.0",
+                "data": {
+                    "origin": "AWS_MANAGED",
+                    "record": {
+                        "status": status,
+                        "cause": cause,
+                        "lastUpdatedTimestamp": [
+                            when.year,
+                            when.month,
+                            when.day,
+                            when.hour,
+                            when.minute,
+                            when.second,
+                            when.microsecond * 1000,
+                        ],
+                    },
+                },
+            },
+        }
+    ).decode()
 
 
 def _delivery(mail: dict[str, object], address: str, now: float, ms: float) -> dict[str, object]:

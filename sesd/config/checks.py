@@ -1,0 +1,114 @@
+"""Checks of the configuration across its sections: what one section names, another
+must hold (a rule's window, its providers and tenants counted, its accounts and
+queues configured)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sesd.config.alerts import CANARY_METRICS, TENANT_METRICS, is_glob
+from sesd.core.domains import normalise_domain
+from sesd.core.providers import LABELS as PROVIDER_LABELS
+
+if TYPE_CHECKING:
+    from sesd.config import Config
+
+__all__ = ["check_across_sections"]
+
+
+def check_across_sections(config: Config) -> None:
+    """Raise ValueError, naming the key, for the first thing one section names that
+    another does not hold."""
+    _check_rule_windows(config)
+    _check_rule_domains(config)
+    _check_rule_providers(config)
+    _check_rule_tenants(config)
+    _check_accounts_and_queues(config)
+
+
+def _check_rule_windows(config: Config) -> None:
+    """Each rule reads a configured window, and a canary metric needs the canary."""
+    windows = {size.text for size in config.windows.sizes}
+    for i, rule in enumerate(config.alerts.rules):
+        if rule.window not in windows:
+            raise ValueError(
+                f"alerts.rules[{i}] ({rule.name}): window {rule.window!r} is not one of "
+                f"windows.sizes ({', '.join(sorted(windows))})"
+            )
+        if rule.metric in CANARY_METRICS and config.canary is None:
+            raise ValueError(
+                f"alerts.rules[{i}] ({rule.name}): metric {rule.metric!r} needs [canary]"
+            )
+
+
+def _check_rule_domains(config: Config) -> None:
+    """A rule does not name a domain a group counts under the group's label."""
+    members = {
+        normalise_domain(domain): group
+        for group, domains in config.domains.groups.items()
+        for domain in domains
+    }
+    for i, rule in enumerate(config.alerts.rules):
+        for domain in rule.domains or []:
+            group = None if is_glob(domain) else members.get(normalise_domain(domain))
+            if group is not None:
+                # Its events count under the group's label: the rule would never fire.
+                raise ValueError(
+                    f"alerts.rules[{i}] ({rule.name}): domain {domain!r} is counted in "
+                    f"group {group!r}; name the group instead (domains = [{group!r}])"
+                )
+
+
+def _check_rule_providers(config: Config) -> None:
+    """A rule on providers needs them counted, and names providers sesd knows."""
+    known = {*PROVIDER_LABELS, *config.providers.mx}
+    for i, rule in enumerate(config.alerts.rules):
+        if rule.providers is not None and not config.providers.enabled:
+            raise ValueError(
+                f"alerts.rules[{i}] ({rule.name}): providers needs [providers] enabled"
+            )
+        for provider in rule.providers or []:
+            if not is_glob(provider) and provider not in known:
+                raise ValueError(
+                    f"alerts.rules[{i}] ({rule.name}): unknown provider {provider!r} "
+                    f"(known: {', '.join(sorted(known))})"
+                )
+
+
+def _check_rule_tenants(config: Config) -> None:
+    """A rule on tenants needs them counted (or polled, for their status)."""
+    for i, rule in enumerate(config.alerts.rules):
+        if (rule.tenants is not None or rule.metric in TENANT_METRICS) and not (
+            config.tenants.enabled
+        ):
+            raise ValueError(f"alerts.rules[{i}] ({rule.name}): tenants needs [tenants] enabled")
+
+
+def _named_once(names: list[str], what: str) -> None:
+    for name in names:
+        if names.count(name) > 1:
+            raise ValueError(what.format(name=name))
+
+
+def _check_accounts_and_queues(config: Config) -> None:
+    """Account and queue names are unique, and what names one names a configured one."""
+    names = [a.name for a in config.accounts]
+    _named_once(names, "two accounts share the name {name!r}")
+    configured = ", ".join(names) or "none configured"
+    for i, queue in enumerate(config.queues):
+        if queue.account and queue.account not in names:
+            raise ValueError(
+                f"queues[{i}].account: {queue.account!r} is not one of [[accounts]] ({configured})"
+            )
+    labels = [q.label for q in config.queues]
+    _named_once(labels, "two queues share the name {name!r}; set `name` on one")
+    canary = config.canary
+    if canary is not None and canary.account and canary.account not in names:
+        raise ValueError(
+            f"canary.account: {canary.account!r} is not one of [[accounts]] ({configured})"
+        )
+    if canary is not None and canary.queue and canary.queue not in labels:
+        raise ValueError(
+            f"canary.queue: {canary.queue!r} is not a configured queue "
+            f"({', '.join(labels) or 'none configured'})"
+        )
