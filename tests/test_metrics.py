@@ -14,6 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from sesd.config import core_settings, parse_config
 from sesd.core.pipeline import Pipeline
+from sesd.core.tallies import FixedHistogram
 from sesd.metrics.exposition import render, render_async
 from sesd.metrics.registry import Metrics
 from tests import factory as f
@@ -203,3 +204,12 @@ def test_every_family_readme_lists_is_exposed_as_documented() -> None:
         for sample in family.samples:
             assert set(sample.labels) - {"le", "quantile"} == labels, (name, sample)
     assert set(exposed) <= set(documented), set(exposed) - set(documented)
+
+
+def test_histogram_buckets_as_the_exposition_wants_them() -> None:
+    """Cumulative counts per bound, the last one labelled +Inf."""
+    histogram = FixedHistogram((1.0, 5.0))
+    for value in (0.5, 1.0, 3.0, 9.0):
+        histogram.observe(value)
+    assert histogram.cumulative() == [("1.0", 2), ("5.0", 3), ("+Inf", 4)]
+    assert histogram.sum == 13.5

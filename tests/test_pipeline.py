@@ -8,6 +8,7 @@ from sesd import __version__
 from sesd.commands.main import main
 from sesd.config import core_settings, parse_config
 from sesd.core.pipeline import Pipeline
+from sesd.core.sketch import bucket_of, bucket_value
 from sesd.metrics.registry import Metrics
 from tests import factory as f
 
@@ -435,3 +436,51 @@ def test_a_recipient_listed_twice_is_one_recipient() -> None:
     assert (
         value(metrics, "sesd_recipient_events_total", domain="one.com", event_type="delivery") == 2
     )
+
+
+def test_invalid_messages_count_per_reason() -> None:
+    """Two bodies that are not JSON and one without mail: 2 and 1."""
+    pipeline = Pipeline(core_settings(parse_config("")))
+    for body in ("nope", "nope either", '{"eventType": "Delivery"}'):
+        pipeline.feed(body, "q", NOW)
+    assert pipeline.ledger.tallies.invalid == {("q", "not_json"): 2, ("q", "missing_mail"): 1}
+
+
+@pytest.mark.parametrize("kind", ["delivery", "delay"])
+def test_a_recipient_without_a_domain_does_not_stop_the_next(kind: str) -> None:
+    """The first recipient has no usable domain; the second still counts."""
+    pipeline = Pipeline(core_settings(parse_config("")))
+    build = f.delivery if kind == "delivery" else f.delay
+    pipeline.feed(f.raw(build(["nodomain@", "b@one.example"], at=NOW)), "q", NOW)
+    assert sum(pipeline.ledger.windows["one.example"].figures(0, NOW).counts) == 1
+    assert pipeline.ledger.tallies.invalid_recipients == 1
+
+
+def test_a_delivery_without_a_processing_time_records_no_quantile() -> None:
+    """A Delivery whose processingTimeMillis is missing counts, and adds no value to
+    either quantile; one with it adds its time to delivery as the send-to-delivery span."""
+    pipeline = Pipeline(core_settings(parse_config("")))
+    body = f.delivery(["a@one.example"], at=NOW)
+    del body["delivery"]["processingTimeMillis"]
+    pipeline.feed(f.raw(body), "q", NOW)
+    figures = pipeline.ledger.windows["one.example"].figures(0, NOW)
+    assert figures.count("delivery") == 1
+    assert (figures.processing.count, figures.to_delivery.count) == (0, 0)
+    timed = f.delivery(["b@one.example"], at=NOW, processing_ms=900, sent=NOW - 5.0)
+    pipeline.feed(f.raw(timed), "q", NOW)
+    figures = pipeline.ledger.windows["one.example"].figures(0, NOW)
+    assert figures.to_delivery.p50 == bucket_value(bucket_of(5000.0))
+    assert figures.processing.p50 == bucket_value(bucket_of(900.0))
+
+
+def test_an_evicted_domain_takes_all_its_series_with_it() -> None:
+    """Recipients, delays by type and bounces by type of an evicted domain go; another
+    domain's stay."""
+    pipeline = Pipeline(core_settings(parse_config('[domains]\nidle_evict = "1h"\n')))
+    for domain, at in (("old.example", NOW), ("new.example", NOW + 3000)):
+        pipeline.feed(f.raw(f.delay([f"a@{domain}"], at=at)), "q", at)
+        pipeline.feed(f.raw(f.bounce([f"b@{domain}"], at=at)), "q", at)
+    assert pipeline.housekeep(NOW + 3700) == ["old.example"]
+    scope = pipeline.ledger.by_domain
+    for table in (scope.recipients, scope.delays, scope.bounces, scope.windows):
+        assert list(table) == ["new.example"]
