@@ -1,4 +1,4 @@
-"""Recipient domains: normalisation, the cardinality cap, groups and idle eviction (SPEC 3)."""
+"""Recipient domains: normalisation, the cardinality cap, groups and idle eviction."""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""The metric names and labels of SPEC 5 are a contract."""
+"""The metric names and labels are a contract (the dashboard and fleet rules use them;
+README lists them), each sample is the ledger's figure, and sesd's own text writer
+says what prometheus_client says."""
 
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ from tests import factory as f
 
 NOW = f.T0 + 10
 CONTRACT = {
-    # Queue families also carry the queue's account and region (issue 18).
+    # Queue families also carry the queue's account and region.
     "sesd_events": ("counter", {"queue", "account", "region", "event_type"}),
     "sesd_recipient_events": ("counter", {"domain", "event_type"}),
     "sesd_delivery_delays": ("counter", {"domain", "delay_type", "cause"}),
@@ -46,7 +48,8 @@ CONTRACT = {
 
 
 def test_every_contract_metric_is_exposed_with_its_labels() -> None:
-    """Each SPEC 5 metric is in the exposition, of the right type and with exactly its labels."""
+    """Each contract metric is in the exposition, of the right type and with exactly its
+    labels."""
     pipeline = Pipeline(core_settings(parse_config("")))
     metrics = Metrics(pipeline.ledger, ["q"], lambda: f.T0)
     pipeline.feed(f.sns(f.simple("Send", ["a@one.com", "b@one.com"])), "q", f.T0, f.T0)

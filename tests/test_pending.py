@@ -1,4 +1,5 @@
-"""Delayed recipients pending until delivered, bounced or expired (SPEC 4)."""
+"""Delayed recipients pending until delivered, bounced or expired, on their own and
+through the pipeline."""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""Alert rules: the pure state machine and the evaluator's grouping (SPEC 6)."""
+"""Alert rules: the pure state machine, the evaluator over a pipeline (grouping,
+repeats, resolves, the domains a rule watches, where an alert places a delay) and
+every rule metric."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Sliding windows in event time: buckets, boundaries, ratios, quantiles (SPEC 4)."""
+"""Sliding windows in event time: buckets, boundaries, ratios, quantiles, and the
+horizon that decides which events are late."""
 
 from __future__ import annotations
 
@@ -66,7 +67,9 @@ def test_late_events_count_only_where_they_fit() -> None:
 
 
 def test_ratios() -> None:
-    """delay, bounce, complaint and delivery ratios follow SPEC 4's definitions."""
+    """delay, bounce, complaint and delivery ratios follow their definitions: delayed /
+    (delivered + delayed), bounced / (delivered + bounced), complained / (delivered +
+    bounced), delivered / sent. An empty window has no delay ratio."""
     w = DomainWindows(SPECS)
     now = 5000.0
     w.count(now, now, DELIVERY, 90)
