@@ -1,4 +1,4 @@
-"""Ingestion while the sinks are in trouble (issue 6, scenario 5).
+"""Ingestion while the sinks are in trouble (RELIABILITY.md, scenario 5c).
 
 sesd drains an endless storm of events (bench/fake_sqs.py with COUNT 0, in
 its own process, which also plays Slack and PagerDuty) while every one of 200

@@ -1,16 +1,17 @@
-"""The reference model the windows are held to: SPEC 2 and 4 written for clarity.
+"""The reference model the windows are held to: README's Inputs and Windows written
+for clarity.
 
 Events sit in a list. A window at time ``now`` is a filter by event time over
-that list; pending follows SPEC's rules literally. Nothing here is fast or
+that list; pending follows README's rules literally. Nothing here is fast or
 bounded, and nothing is shared with sesd's windows: the property test in
 test_reference_model.py feeds this model and the production pipeline the same
 streams and requires the same figures.
 
 The windows' contract, which this model states:
 
-* An event's time is clamped to the clock when it arrives (SPEC 2). It counts
+* An event's time is clamped to the clock when it arrives. It counts
   in the windows unless it is late: its bucket of the widest window has left
-  that window when it arrives (SPEC 2's "older than the largest window",
+  that window when it arrives (README's "older than the largest window",
   aligned to buckets, so that an event counts in the windows or as late, never
   in neither).
 * The window of length ``slots`` buckets of ``width`` seconds at time ``now``

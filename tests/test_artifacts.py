@@ -1,4 +1,4 @@
-"""Deployment artifacts, each checked by the real tool that consumes it (SPEC 8)."""
+"""Deployment artifacts, each checked by the real tool that consumes it."""
 
 from __future__ import annotations
 

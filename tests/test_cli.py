@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from sesd import __version__
 from sesd.commands.main import main
 from tests.dns_server import hermetic_text
 
@@ -179,3 +180,11 @@ def test_every_log_line_is_one_json_object_libraries_included() -> None:
     ]
     assert "ZeroDivisionError" in lines[2]["exception"]
     assert all("timestamp" in r for r in lines)
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    """`sesd --version` prints the version and exits 0."""
+    with pytest.raises(SystemExit) as stopped:
+        main(["--version"])
+    assert stopped.value.code == 0
+    assert capsys.readouterr().out.strip() == f"sesd {__version__}"

@@ -1,4 +1,4 @@
-"""A wall-clock step never blinds the windows (issue "trust" B).
+"""A wall-clock step never blinds the windows.
 
 Unit tests of the anchored clock, then ``sesd run`` as a real process under
 libfaketime (its wall clock stepped through a file sesd's libfaketime re-reads,

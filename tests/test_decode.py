@@ -1,4 +1,4 @@
-"""Decoding: every body form, every event type, skips and invalid bodies (SPEC 2)."""
+"""Decoding: every body form, every event type, skips and invalid bodies."""
 
 from __future__ import annotations
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import pytest
+
 from sesd.config import core_settings, parse_config
 from sesd.core.decode import Event, decode_body
 from sesd.core.dedup import DuplicateFilter, event_key
 from sesd.core.events import EVENT_TYPE_INDEX
 from sesd.core.pipeline import Pipeline
 from tests import factory as f
+
+NOW = f.T0 + 10
 
 
 def test_seen_within_the_horizon() -> None:
@@ -95,3 +99,12 @@ def test_two_opens_of_one_message_count_twice() -> None:
     assert outcomes == ["processed", "processed", "duplicate"]
     counts = pipeline.ledger.by_domain.recipients["reader.example"]
     assert counts[EVENT_TYPE_INDEX["open"]] == 2
+
+
+@pytest.mark.parametrize("entries", [2, 100])
+def test_dedup_max_entries_bounds_the_duplicate_filter(entries: int) -> None:
+    """[ingest] dedup_max_entries bounds what the duplicate filter holds."""
+    pipeline = Pipeline(core_settings(parse_config(f"[ingest]\ndedup_max_entries = {entries}\n")))
+    for i in range(500):
+        pipeline.feed(f.raw(f.delivery([f"u{i}@one.example"], at=NOW)), "q", NOW)
+    assert len(pipeline.ledger.dedup) <= entries

@@ -1,4 +1,4 @@
-"""Recipient domains: normalisation, the cardinality cap, groups and idle eviction (SPEC 3)."""
+"""Recipient domains: normalisation, the cardinality cap, groups and idle eviction."""
 
 from __future__ import annotations
 
@@ -109,3 +109,21 @@ def test_restoring_past_the_cap_still_restores_groups_and_tracked_domains() -> N
     table.restore({"a.com": 10.0, "b.com": 11.0, "microsoft": 500.0})
     assert sorted(table.labels()) == ["a.com", "microsoft"]
     assert table.evict_idle(550.0) == ["a.com"]  # a group is never evicted
+
+
+def test_restoring_more_labels_than_the_cap_keeps_the_cap() -> None:
+    """A state file with more domains than max_tracked (the cap was lowered): only
+    max_tracked are admitted back, the rest count under ``other``."""
+    table = LabelTable(max_tracked=2, idle_evict=3600)
+    table.restore({"a.com": 10.0, "b.com": 11.0, "c.com": 12.0, "d.com": 13.0})
+    assert sorted(table.labels()) == ["a.com", "b.com"]
+    assert table.label("c.com", 20) == OTHER
+    assert table.label("a.com", 20) == "a.com"
+
+
+def test_a_domain_idle_for_exactly_idle_evict_stays_and_goes_just_after() -> None:
+    """Seen at 100, idle_evict 50: still tracked at exactly 150, evicted just after."""
+    table = LabelTable(max_tracked=5, idle_evict=50)
+    table.label("a.com", 100)
+    assert table.evict_idle(150) == []
+    assert table.evict_idle(150.001) == ["a.com"]

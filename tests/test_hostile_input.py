@@ -1,14 +1,19 @@
-"""Hostile input: whatever arrives, the decoder and pipeline answer with a typed outcome.
+"""Hostile input: whatever arrives, the decoder and pipeline answer with a typed
+outcome, count it once, leak no recipient address and never count below zero.
 
 Property-based (hypothesis) over arbitrary JSON and over mutations of real
 events, and the extreme cases by hand: 1 MiB bodies, deep nesting, invalid
-UTF-8, 10,000 recipients in one event.
+UTF-8, 10,000 recipients in one event. Every body goes to a pipeline of its own,
+so what one example leaves behind (a duplicate key, a label, a pending delay)
+cannot change what the next one shows.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import pytest
@@ -17,8 +22,9 @@ from hypothesis import strategies as st
 
 from sesd.config import core_settings, parse_config
 from sesd.core.decode import Event, decode_body
-from sesd.core.events import Invalid, Skipped
-from sesd.core.pipeline import Pipeline
+from sesd.core.events import EVENT_TYPE_INDEX, Invalid, Skipped
+from sesd.core.pipeline import Pipeline, Result
+from sesd.core.tallies import Outcome
 from tests import factory as f
 
 #: Examples per property: fewer under mutation testing (make mutation), where every
@@ -38,28 +44,28 @@ SEEDS = [
     f.bounce(["d@one.example"]),
     f.complaint(["e@one.example"]),
     f.simple("Send", ["g@one.example"]),
+    # Remote MTAs quote the recipient in their diagnostic: alert text must not.
+    f.delay(["h@one.example"], diagnostic="smtp; 452 4.2.2 <h@one.example>: mailbox full"),
 ]
-KEYS = [
-    "eventType",
-    "mail",
-    "messageId",
-    "timestamp",
-    "destination",
-    "delivery",
-    "recipients",
-    "deliveryDelay",
-    "delayedRecipients",
-    "emailAddress",
-    "bounce",
-    "bouncedRecipients",
-    "processingTimeMillis",
-    "tags",
-    "expirationTime",
-    "Type",
-    "Message",
-    "detail",
-]
-PIPELINE = Pipeline(core_settings(parse_config('[dimensions]\ntags = ["ses:configuration-set"]\n')))
+#: Every recipient address of the seeds: none may show in what sesd says of a body.
+SEED_ADDRESSES = sorted({a for seed in SEEDS for a in seed["mail"]["destination"]})
+#: A tag breakdown, and a rule on 5m so that window keeps breakdowns for alert text:
+#: whatever a body holds may reach them.
+CONFIG = (
+    '[dimensions]\ntags = ["ses:configuration-set"]\n'
+    '[[alerts.rules]]\nname = "r"\nmetric = "delay_ratio"\nwindow = "5m"\nabove = 0.1\n'
+)
+#: Every reason an invalid body is counted under (sesd_invalid_messages_total{reason}).
+REASONS = {
+    "not_json",
+    "not_utf8",
+    "too_deep",
+    "schema",
+    "unrecognised",
+    "missing_mail",
+    "no_recipients",
+    "no_usable_domain",
+}
 
 
 def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
@@ -85,18 +91,131 @@ def _mutated(event: dict[str, Any], path: tuple[Any, ...], value: Any, drop: boo
     return copy
 
 
-def _check(body: str | bytes) -> None:
-    decoded = decode_body(body)
+def _fed(body: str | bytes) -> tuple[Event | Skipped | Invalid, Pipeline, Result]:
+    """The body decoded, and fed to a pipeline of its own."""
+    pipeline = Pipeline(core_settings(parse_config(CONFIG)))
+    return decode_body(body), pipeline, pipeline.feed(body, "q", f.T0)
+
+
+def _outcome_follows_the_decoding(decoded: Event | Skipped | Invalid, result: Result) -> None:
+    """Skipped and invalid bodies keep the decoder's reason; an event is processed
+    under its own type, or invalid when none of its recipients has a usable domain.
+    A first message is never a duplicate."""
     assert isinstance(decoded, Event | Skipped | Invalid)
-    result = PIPELINE.feed(body, "q", f.T0)
-    assert result.outcome in ("processed", "skipped", "invalid", "duplicate")
+    assert isinstance(result.outcome, Outcome)
+    if isinstance(decoded, Skipped):
+        assert (result.outcome, result.reason) == (Outcome.SKIPPED, decoded.reason)
+        assert decoded.reason
+    elif isinstance(decoded, Invalid):
+        assert (result.outcome, result.reason, result.detail) == (
+            Outcome.INVALID,
+            decoded.reason,
+            decoded.detail,
+        )
+    elif result.outcome is Outcome.PROCESSED:
+        assert result.event_type == decoded.type
+    else:
+        assert (result.outcome, result.reason) == (Outcome.INVALID, "no_usable_domain")
+
+
+def _counted_once(decoded: Event | Skipped | Invalid, pipeline: Pipeline, result: Result) -> None:
+    """One message, counted once under its outcome; an invalid one also under its
+    reason; a processed event's recipients each once, in a domain or as unusable."""
+    tallies = pipeline.ledger.tallies
+    assert tallies.messages == {("q", result.outcome): 1}
+    if result.outcome is Outcome.INVALID:
+        assert result.reason in REASONS
+        assert tallies.invalid == {("q", result.reason): 1}
+    else:
+        assert tallies.invalid == {}
+    if result.outcome is Outcome.PROCESSED:
+        assert isinstance(decoded, Event)
+        kind = EVENT_TYPE_INDEX[decoded.type]
+        counted = sum(counts[kind] for counts in pipeline.ledger.by_domain.recipients.values())
+        assert counted + tallies.invalid_recipients == len(decoded.recipients)
+        assert counted > 0
+    else:
+        assert pipeline.ledger.by_domain.recipients == {}
+        assert pipeline.ledger.windows == {}
+
+
+def _never_negative(pipeline: Pipeline) -> None:
+    """No count, total or windowed, per domain or per tag, is below zero; a delay or
+    bounce table holds only what was counted."""
+    ledger = pipeline.ledger
+    scope = ledger.by_domain
+    assert all(n >= 0 for counts in scope.recipients.values() for n in counts)
+    assert all(n > 0 for table in (scope.delays, scope.bounces) for n in _values(table))
+    assert all(n >= 0 for counts in ledger.tallies.events.values() for n in counts)
+    assert all(n >= 0 for counts in ledger.tallies.tag_recipients.values() for n in counts)
+    assert all(n >= 0 for n in ledger.pending.counts(f.T0).values())
+    for windows in (*ledger.windows.values(), *ledger.tag_windows.values()):
+        for index in range(len(ledger.specs)):
+            assert min(windows.figures(index, f.T0).counts) >= 0
+
+
+def _values(table: dict[str, dict[tuple[str, str], int]]) -> Iterator[int]:
+    for per_kind in table.values():
+        yield from per_kind.values()
+
+
+def _strings(node: object) -> Iterator[str]:
+    if isinstance(node, str):
+        yield node
+    elif isinstance(node, list | tuple):
+        for item in node:
+            yield from _strings(item)
+
+
+def _said(pipeline: Pipeline, result: Result) -> list[str]:
+    """Everything sesd says of what it was fed: the result's reason and detail, and
+    every breakdown alert text reads (per domain and per tag value)."""
+    ledger = pipeline.ledger
+    said = [result.reason, result.detail]
+    for windows in (*ledger.windows.values(), *ledger.tag_windows.values()):
+        breakdown = windows.breakdown(0, f.T0)
+        said += _strings(dataclasses.astuple(breakdown))
+    return said
+
+
+def _no_address_shown(
+    decoded: Event | Skipped | Invalid,
+    pipeline: Pipeline,
+    result: Result,
+    addresses: Iterable[str],
+) -> None:
+    """No recipient address (the event's, and any the body was made from) appears in
+    an invalid result's detail or in any breakdown. An address whose local part is
+    empty or all asterisks cannot be told from its redacted form, so it is not looked
+    for."""
+    recipients = decoded.recipients if isinstance(decoded, Event) else []
+    shown = [
+        address for address in {*addresses, *recipients} if address.rpartition("@")[0].strip("*")
+    ]
+    for text in _said(pipeline, result):
+        for address in shown:
+            assert address not in text, (address, text)
+
+
+def _check(body: str | bytes, addresses: Iterable[str] = ()) -> tuple[Pipeline, Result]:
+    """Every invariant above, for one body fed to a fresh pipeline (``addresses``:
+    recipients the body was made from, beyond those it decodes to)."""
+    decoded, pipeline, result = _fed(body)
+    _outcome_follows_the_decoding(decoded, result)
+    _counted_once(decoded, pipeline, result)
+    _never_negative(pipeline)
+    _no_address_shown(decoded, pipeline, result, addresses)
+    return pipeline, result
 
 
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(value=json_values)
-def test_arbitrary_json_never_raises(value: Any) -> None:
-    """Any JSON document, raw or as an SNS Message or EventBridge detail, gives a typed
-    outcome."""
+def test_any_json_document_in_any_envelope_holds_the_invariants(value: Any) -> None:
+    """Any JSON document, raw, as an SNS Message or as an EventBridge detail, each fed
+    to a pipeline of its own: feed does not raise; the outcome follows the decoding and
+    is never a duplicate; the message is counted once, an invalid one under a known
+    reason; no count is negative; no recipient address shows in the result or in a
+    breakdown."""
     _check(json.dumps(value))
     _check(json.dumps({"Type": "Notification", "Message": json.dumps(value)}))
     _check(json.dumps({"source": "aws.ses", "detail-type": "Email Delivered", "detail": value}))
@@ -110,20 +229,27 @@ def test_arbitrary_json_never_raises(value: Any) -> None:
     drop=st.booleans(),
     wrap=st.sampled_from([f.raw, f.sns, f.eventbridge]),
 )
-def test_mutated_real_events_never_raise(
+def test_a_real_event_with_one_field_broken_holds_the_invariants(
     seed: dict[str, Any], choice: int, value: Any, drop: bool, wrap: Any
 ) -> None:
-    """A real event with one field removed or replaced (wrong type, null, huge string)
-    still gives a typed outcome, in every envelope."""
+    """A real event with one field removed or replaced (wrong type, null, huge string),
+    in every envelope, fed to a pipeline of its own: feed does not raise; the outcome
+    follows the decoding and is never a duplicate; the message is counted once (an
+    invalid one under a known reason, a processed one with each recipient in a domain
+    or as unusable); no count is negative; and no seed's recipient address shows in the
+    result or in a breakdown, though one diagnostic quotes its recipient."""
     paths = _paths(seed)
     event = _mutated(seed, paths[choice % len(paths)], value, drop)
-    _check(wrap(event))
+    _check(wrap(event), SEED_ADDRESSES)
 
 
 @settings(max_examples=EXAMPLES, deadline=None)
 @given(body=st.binary(max_size=300) | st.text(max_size=300))
-def test_arbitrary_bytes_never_raise(body: bytes | str) -> None:
-    """Arbitrary bytes and text (not JSON, invalid UTF-8) give a typed outcome."""
+def test_arbitrary_bytes_and_text_hold_the_invariants(body: bytes | str) -> None:
+    """Arbitrary bytes and text (mostly not JSON, often not UTF-8), fed to a pipeline of
+    their own: feed does not raise; the outcome follows the decoding and is counted
+    once, an invalid one under a known reason; no count is negative; no recipient
+    address shows."""
     _check(body)
 
 
@@ -140,22 +266,30 @@ def test_arbitrary_bytes_never_raise(body: bytes | str) -> None:
     ids=["deep-array", "deep-object", "deep-in-sns", "bad-utf8", "bad-utf8-in-sns", "huge-number"],
 )
 def test_extreme_bodies_are_invalid_with_a_reason(body: str | bytes, reason: str) -> None:
-    """Deep nesting and invalid UTF-8 are typed invalid outcomes, not exceptions."""
+    """Deep nesting and invalid UTF-8 are typed invalid outcomes with their reason, not
+    exceptions: the decoder says so, and the pipeline counts the message invalid under
+    that reason, and nothing else."""
     decoded = decode_body(body)
     assert isinstance(decoded, Invalid)
     assert decoded.reason == reason
+    pipeline, result = _check(body)
+    assert (result.outcome, result.reason) == (Outcome.INVALID, reason)
+    assert pipeline.ledger.tallies.invalid == {("q", reason): 1}
 
 
 def test_a_one_mebibyte_body_is_processed() -> None:
-    """SQS's largest message (256 KiB) and beyond: a 1 MiB event is decoded and counted."""
+    """SQS's largest message (256 KiB) and beyond: a 1 MiB event is decoded and its
+    recipient counted once, in its domain's windows."""
     event = f.delivery(["a@one.example"])
     event["mail"]["headers"] = [{"name": "X-Pad", "value": "x" * (1 << 20)}]
-    pipeline = Pipeline(core_settings(parse_config("")))
-    assert pipeline.feed(f.sns(event), "q", f.T0).outcome == "processed"
+    pipeline, result = _check(f.sns(event))
+    assert result.outcome == "processed"
+    assert pipeline.ledger.windows["one.example"].figures(0, f.T0).count("delivery") == 1
 
 
 def test_ten_thousand_recipients_in_one_event() -> None:
-    """10,000 recipients count once each, in their domains, within the cap."""
+    """10,000 recipients count once each, in their domains, within the cap; none is
+    unusable and no count is negative."""
     pipeline = Pipeline(core_settings(parse_config("[domains]\nmax_tracked = 20\n")))
     recipients = [f"u{i}@d{i % 50}.example" for i in range(10_000)]
     assert pipeline.feed(f.sns(f.delivery(recipients)), "q", f.T0).outcome == "processed"
@@ -163,3 +297,5 @@ def test_ten_thousand_recipients_in_one_event() -> None:
     assert counted == 10_000
     assert len(pipeline.ledger.domains) == 20
     assert pipeline.ledger.by_domain.recipients["other"][4] == 30 * 200
+    assert pipeline.ledger.tallies.invalid_recipients == 0
+    _never_negative(pipeline)

@@ -1,4 +1,6 @@
-"""The metric names and labels of SPEC 5 are a contract."""
+"""The metric names and labels are a contract (the dashboard and fleet rules use them;
+README lists them), each sample is the ledger's figure, and sesd's own text writer
+says what prometheus_client says."""
 
 from __future__ import annotations
 
@@ -8,18 +10,21 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import anyio
+import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.parser import text_string_to_metric_families
 
 from sesd.config import core_settings, parse_config
 from sesd.core.pipeline import Pipeline
+from sesd.core.tallies import FixedHistogram
 from sesd.metrics.exposition import render, render_async
 from sesd.metrics.registry import Metrics
 from tests import factory as f
 
+NOW = f.T0 + 10
 CONTRACT = {
-    # Queue families also carry the queue's account and region (issue 18).
+    # Queue families also carry the queue's account and region.
     "sesd_events": ("counter", {"queue", "account", "region", "event_type"}),
     "sesd_recipient_events": ("counter", {"domain", "event_type"}),
     "sesd_delivery_delays": ("counter", {"domain", "delay_type", "cause"}),
@@ -43,7 +48,8 @@ CONTRACT = {
 
 
 def test_every_contract_metric_is_exposed_with_its_labels() -> None:
-    """Each SPEC 5 metric is in the exposition, of the right type and with exactly its labels."""
+    """Each contract metric is in the exposition, of the right type and with exactly its
+    labels."""
     pipeline = Pipeline(core_settings(parse_config("")))
     metrics = Metrics(pipeline.ledger, ["q"], lambda: f.T0)
     pipeline.feed(f.sns(f.simple("Send", ["a@one.com", "b@one.com"])), "q", f.T0, f.T0)
@@ -61,6 +67,103 @@ def test_every_contract_metric_is_exposed_with_its_labels() -> None:
         assert family.samples, name
         for sample in family.samples:
             assert set(sample.labels) - {"le", "quantile"} == labels, (name, sample)
+
+
+def _sample(metrics: Metrics, name: str, **labels: str) -> float | None:
+    return metrics.registry.get_sample_value(name, labels)
+
+
+def test_each_sample_is_the_ledgers_figure_under_its_labels() -> None:
+    """The exposition reads the ledger and adds nothing but names and labels: after a
+    mix of traffic, each family's samples are what the ledger holds, a queue under its
+    account and region, types past SES's documented ones as ``other``, milliseconds as
+    seconds, a histogram's buckets cumulative."""
+    pipeline = Pipeline(core_settings(parse_config('[dimensions]\ntags = ["campaign"]\n')))
+    metrics = Metrics(pipeline.ledger, ["q"], lambda: NOW)
+    spring = {"campaign": ["spring"]}
+    for ms in (500, 1500, 2500):
+        body = f.delivery(["a@one.com"], processing_ms=ms, tags=spring)
+        pipeline.feed(f.sns(body), "q", NOW, NOW + 2)
+    delay = f.delay(["b@one.com"], delay_type="Novel", tags=spring, expires=NOW + 600)
+    pipeline.feed(f.raw(delay), "q", NOW)
+    pipeline.feed(f.sns(delay), "q", NOW)  # a duplicate
+    pipeline.feed(f.raw(f.bounce(["c@one.com"], kind="Weird", subkind="Odd")), "q", NOW)
+    pipeline.feed(f.raw(f.simple("Teleport", ["d@one.com"])), "q", NOW)
+    pipeline.feed(f.raw(f.delivery(["e@late.com", "broken"], at=NOW - 7200)), "q", NOW)
+    pipeline.feed("not json", "q", NOW)
+    pipeline.feed('{"Type": "SubscriptionConfirmation"}', "q", NOW)
+
+    where = {"queue": "q", "account": "default", "region": "us-east-1"}
+    events = {"delivery": 4, "delivery_delay": 1, "bounce": 1, "unknown": 1, "send": 0}
+    for event_type, n in events.items():
+        assert _sample(metrics, "sesd_events_total", **where, event_type=event_type) == n
+    outcomes = {"processed": 7, "duplicate": 1, "skipped": 1, "invalid": 1}
+    for outcome, n in outcomes.items():
+        assert _sample(metrics, "sesd_messages_total", **where, outcome=outcome) == n
+    assert _sample(metrics, "sesd_invalid_messages_total", **where, reason="not_json") == 1
+
+    one = {"domain": "one.com"}
+    assert _sample(metrics, "sesd_recipient_events_total", **one, event_type="delivery") == 3
+    late = {"domain": "late.com", "event_type": "delivery"}
+    assert _sample(metrics, "sesd_recipient_events_total", **late) == 1
+    in_5m = {"window": "5m", "event_type": "delivery"}
+    assert _sample(metrics, "sesd_window_recipient_events", **one, **in_5m) == 3
+    delays = {"delay_type": "other", "cause": "connection"}
+    assert _sample(metrics, "sesd_delivery_delays_total", **one, **delays) == 1
+    bounces = {"bounce_type": "other", "bounce_subtype": "other"}
+    assert _sample(metrics, "sesd_bounces_total", **one, **bounces) == 1
+    assert _sample(metrics, "sesd_delayed_recipients_pending", **one) == 1
+    assert _sample(metrics, "sesd_late_events_total") == 1
+    assert _sample(metrics, "sesd_invalid_recipients_total") == 1
+
+    tag = {"tag": "campaign", "value": "spring"}
+    assert _sample(metrics, "sesd_tag_recipient_events_total", **tag, event_type="delivery") == 3
+    assert _sample(metrics, "sesd_window_tag_delay_ratio", **tag, window="5m") == 0.25
+
+    # Every delivery has a processing time, the late one's 1.2 s included; only the
+    # three fed with a receive time have a lag.
+    assert _sample(metrics, "sesd_delivery_processing_seconds_count") == 4
+    assert _sample(metrics, "sesd_delivery_processing_seconds_sum") == pytest.approx(5.7)
+    assert _sample(metrics, "sesd_delivery_processing_seconds_bucket", le="1.0") == 1
+    assert _sample(metrics, "sesd_event_lag_seconds_count") == 3
+    p50 = _sample(metrics, "sesd_window_processing_seconds", **one, window="5m", quantile="0.5")
+    assert p50 is not None
+    assert 1.3 < p50 < 1.7
+
+
+def _domains_shown(metrics: Metrics, prefix: str) -> set[str]:
+    """The domain label of every sample of the families whose name starts ``prefix``."""
+    text = generate_latest(metrics.registry).decode()
+    return {
+        sample.labels["domain"]
+        for family in text_string_to_metric_families(text)
+        if family.name.startswith(prefix)
+        for sample in family.samples
+        if "domain" in sample.labels
+    }
+
+
+def test_a_domain_has_series_only_while_the_ledger_holds_it() -> None:
+    """A domain whose only event was late has its counters and no window series; an
+    evicted domain has no series at all, in any family; an active one keeps them all."""
+    pipeline = Pipeline(core_settings(parse_config('[domains]\nidle_evict = "1h"\n')))
+    metrics = Metrics(pipeline.ledger, ["q"], lambda: NOW + 3700)
+    pipeline.feed(f.raw(f.delivery(["a@late.com"], at=NOW - 7200)), "q", NOW)
+    for domain, at in (("old.com", NOW), ("new.com", NOW + 3000)):
+        pipeline.feed(f.raw(f.delay([f"a@{domain}"], at=at)), "q", at)
+        pipeline.feed(f.raw(f.bounce([f"b@{domain}"], at=at)), "q", at)
+    assert _domains_shown(metrics, "sesd_window_") == {"old.com", "new.com"}
+    assert _domains_shown(metrics, "sesd_") == {"late.com", "old.com", "new.com"}
+    assert pipeline.housekeep(NOW + 3700) == ["late.com", "old.com"]
+    assert _domains_shown(metrics, "sesd_") == {"new.com"}
+    for family in (
+        "sesd_recipient_events",
+        "sesd_delivery_delays",
+        "sesd_bounces",
+        "sesd_window_recipient_events",
+        "sesd_delayed_recipients_pending",
+    ):
+        assert "new.com" in _domains_shown(metrics, family), family
 
 
 def test_fast_exposition_says_what_prometheus_client_says() -> None:
@@ -203,3 +306,12 @@ def test_every_family_readme_lists_is_exposed_as_documented() -> None:
         for sample in family.samples:
             assert set(sample.labels) - {"le", "quantile"} == labels, (name, sample)
     assert set(exposed) <= set(documented), set(exposed) - set(documented)
+
+
+def test_histogram_buckets_as_the_exposition_wants_them() -> None:
+    """Cumulative counts per bound, the last one labelled +Inf."""
+    histogram = FixedHistogram((1.0, 5.0))
+    for value in (0.5, 1.0, 3.0, 9.0):
+        histogram.observe(value)
+    assert histogram.cumulative() == [("1.0", 2), ("5.0", 3), ("+Inf", 4)]
+    assert histogram.sum == 13.5

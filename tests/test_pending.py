@@ -1,9 +1,15 @@
-"""Delayed recipients pending until delivered, bounced or expired (SPEC 4)."""
+"""Delayed recipients pending until delivered, bounced or expired, on their own and
+through the pipeline."""
 
 from __future__ import annotations
 
+from sesd.config import core_settings, parse_config
 from sesd.core.dedup import stable_key
 from sesd.core.pending import DEFAULT_EXPIRY, PendingDelays, pending_key
+from sesd.core.pipeline import Pipeline
+from tests import factory as f
+
+NOW = f.T0 + 10
 
 
 def test_delay_then_delivery_gives_its_duration() -> None:
@@ -176,3 +182,58 @@ def test_the_smallest_table_remembers_one_resolution_a_generation() -> None:
         pending.resolved(key, 100)
     assert pending.delayed(1, ("a.com",), 50, 1000) is None
     assert pending.delayed(3, ("b.com",), 50, 1000) == (("b.com",), 50)
+
+
+def test_expire_says_how_many_delays_it_forgot() -> None:
+    """Two delays expiring together: expire() says two."""
+    pending = PendingDelays(10)
+    pending.delayed(1, ("a.com",), 0, 50)
+    pending.delayed(2, ("a.com",), 0, 50)
+    assert pending.expire(50) == 2
+
+
+# --- pending delays through the pipeline ------------------------------------------
+
+
+def test_a_delay_already_expired_is_not_registered() -> None:
+    """A DeliveryDelay whose expirationTime has passed when it arrives is never pending:
+    not counted, and not held either."""
+    pipeline = Pipeline(core_settings(parse_config("")))
+    body = f.delay(["a@one.example"], at=NOW - 600, expires=NOW - 1)
+    pipeline.feed(f.raw(body), "q", NOW)
+    assert len(pipeline.ledger.pending) == 0
+    assert pipeline.ledger.pending.count("one.example", NOW - 300) == 0
+    live = f.delay(["b@one.example"], at=NOW - 600, expires=NOW + 1)
+    pipeline.feed(f.raw(live), "q", NOW)
+    assert len(pipeline.ledger.pending) == 1
+
+
+def test_a_delay_expiring_at_the_instant_it_arrives_is_not_pending() -> None:
+    """expirationTime == the clock: SES has given up; nothing is pending."""
+    pipeline = Pipeline(core_settings(parse_config("")))
+    pipeline.feed(f.raw(f.delay(["a@one.example"], at=NOW - 60, expires=NOW)), "q", NOW)
+    assert len(pipeline.ledger.pending) == 0
+
+
+def test_max_pending_delays_bounds_the_pending_table() -> None:
+    """[ingest] max_pending_delays: delays past it are counted as overflow, not held."""
+    pipeline = Pipeline(core_settings(parse_config("[ingest]\nmax_pending_delays = 3\n")))
+    for i in range(5):
+        pipeline.feed(f.raw(f.delay([f"u{i}@one.example"], at=NOW)), "q", NOW)
+    assert len(pipeline.ledger.pending) == 3
+    assert pipeline.ledger.pending.overflow == 2
+    assert pipeline.ledger.pending.count("one.example", NOW) == 3
+
+
+def test_expired_delays_are_forgotten_a_horizon_later_with_a_long_window() -> None:
+    """With a 2h window, an expired delay is held (not counted) for two hours, then
+    forgotten; with the default windows, for an hour."""
+    for sizes, held_for in (('["5m", "2h"]', 7200.0), ('["5m", "1h"]', 3600.0)):
+        pipeline = Pipeline(core_settings(parse_config(f"[windows]\nsizes = {sizes}\n")))
+        body = f.delay(["a@one.example"], at=NOW, expires=NOW + 60)
+        pipeline.feed(f.raw(body), "q", NOW)
+        pipeline.housekeep(NOW + 60 + held_for - 1)
+        assert len(pipeline.ledger.pending) == 1, sizes
+        assert pipeline.ledger.pending.count("one.example", NOW + 61) == 0
+        pipeline.housekeep(NOW + 60 + held_for)
+        assert len(pipeline.ledger.pending) == 0, sizes

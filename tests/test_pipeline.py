@@ -1,255 +1,129 @@
-"""The pure pipeline: counters, windows, late/future events, duplicates, eviction, tags."""
+"""The pure pipeline: what each message leaves in the ledger. Counters per queue and
+per domain, windows, late and future events, duplicates, eviction, tags, pending
+delays and histograms, read from ``pipeline.ledger`` (how the exposition shows them
+is tests/test_metrics.py's)."""
 
 from __future__ import annotations
 
 import pytest
 
-from sesd import __version__
-from sesd.commands.main import main
 from sesd.config import core_settings, parse_config
+from sesd.core.events import EVENT_TYPE_INDEX
 from sesd.core.pipeline import Pipeline
-from sesd.metrics.registry import Metrics
+from sesd.core.sketch import bucket_of, bucket_value
 from tests import factory as f
 
 NOW = f.T0 + 10
+DELIVERY = EVENT_TYPE_INDEX["delivery"]
+DELAY = EVENT_TYPE_INDEX["delivery_delay"]
 
 
-def make(extra: str = "") -> tuple[Pipeline, Metrics]:
-    pipeline = Pipeline(core_settings(parse_config(extra)))
-    return pipeline, Metrics(pipeline.ledger, ["q"], lambda: NOW)
-
-
-def value(metrics: Metrics, name: str, **labels: str) -> float | None:
-    return metrics.registry.get_sample_value(name, labels)
+def make(extra: str = "") -> Pipeline:
+    return Pipeline(core_settings(parse_config(extra)))
 
 
 def test_one_message_to_three_domains_counts_in_three() -> None:
-    """Every recipient counts once, in its own domain."""
-    pipeline, metrics = make()
+    """Every recipient counts once, in its own domain: one message, one delivery event
+    for its queue (in the default account and region), two recipients at one.com, one
+    each at two.com and three.com, in the totals and in the windows."""
+    pipeline = make()
     body = f.sns(f.delivery(["a@one.com", "b@one.com", "c@two.com", "d@three.com"]))
     assert pipeline.feed(body, "q", NOW).outcome == "processed"
-    assert (
-        value(
-            metrics,
-            "sesd_events_total",
-            queue="q",
-            account="default",
-            region="us-east-1",
-            event_type="delivery",
-        )
-        == 1
-    )
-    assert (
-        value(metrics, "sesd_recipient_events_total", domain="one.com", event_type="delivery") == 2
-    )
-    assert (
-        value(metrics, "sesd_recipient_events_total", domain="two.com", event_type="delivery") == 1
-    )
-    assert (
-        value(
-            metrics,
-            "sesd_window_recipient_events",
-            domain="three.com",
-            window="5m",
-            event_type="delivery",
-        )
-        == 1
-    )
-    assert (
-        value(
-            metrics,
-            "sesd_messages_total",
-            queue="q",
-            account="default",
-            region="us-east-1",
-            outcome="processed",
-        )
-        == 1
-    )
+    ledger = pipeline.ledger
+    assert ledger.where("q") == ("default", "us-east-1")
+    assert ledger.tallies.events["q"][DELIVERY] == 1
+    assert sum(ledger.tallies.events["q"]) == 1
+    assert ledger.by_domain.recipients["one.com"][DELIVERY] == 2
+    assert ledger.by_domain.recipients["two.com"][DELIVERY] == 1
+    assert ledger.windows["three.com"].figures(0, NOW).count("delivery") == 1
+    assert ledger.tallies.messages == {("q", "processed"): 1}
 
 
 def test_duplicates_change_nothing_but_the_duplicate_count() -> None:
-    """The same event in two SQS messages (raw and SNS-wrapped) counts once."""
-    pipeline, metrics = make()
+    """The same event in two SQS messages (raw and SNS-wrapped) counts once: one delayed
+    recipient, once by type and cause; the second message counts as a duplicate."""
+    pipeline = make()
     event = f.delay(["a@one.com"], at=f.T0)
     assert pipeline.feed(f.raw(event), "q", NOW).outcome == "processed"
     assert pipeline.feed(f.sns(event), "q", NOW).outcome == "duplicate"
-    assert (
-        value(metrics, "sesd_recipient_events_total", domain="one.com", event_type="delivery_delay")
-        == 1
-    )
-    assert (
-        value(
-            metrics,
-            "sesd_delivery_delays_total",
-            domain="one.com",
-            delay_type="TransientCommunicationFailure",
-            cause="connection",
-        )
-        == 1
-    )
-    assert (
-        value(
-            metrics,
-            "sesd_messages_total",
-            queue="q",
-            account="default",
-            region="us-east-1",
-            outcome="duplicate",
-        )
-        == 1
-    )
+    ledger = pipeline.ledger
+    assert ledger.by_domain.recipients["one.com"][DELAY] == 1
+    assert ledger.by_domain.delays["one.com"] == {
+        ("TransientCommunicationFailure", "connection"): 1
+    }
+    assert ledger.tallies.messages == {("q", "processed"): 1, ("q", "duplicate"): 1}
 
 
 def test_late_events_count_in_totals_not_windows() -> None:
-    """An event older than the largest window is counted in totals and as late."""
-    pipeline, metrics = make()
+    """An event older than the largest window is counted in totals and as late; its
+    domain has no windows at all."""
+    pipeline = make()
     pipeline.feed(f.raw(f.delivery(["a@one.com"], at=NOW - 7200)), "q", NOW)
-    assert value(metrics, "sesd_late_events_total") == 1
-    assert (
-        value(metrics, "sesd_recipient_events_total", domain="one.com", event_type="delivery") == 1
-    )
-    assert (
-        value(
-            metrics,
-            "sesd_window_recipient_events",
-            domain="one.com",
-            window="1h",
-            event_type="delivery",
-        )
-        is None
-    )
+    assert pipeline.ledger.tallies.late_events == 1
+    assert pipeline.ledger.by_domain.recipients["one.com"][DELIVERY] == 1
+    assert "one.com" not in pipeline.ledger.windows
 
 
 def test_future_events_are_clamped_to_now() -> None:
     """A timestamp ahead of our clock counts now, in the current bucket."""
-    pipeline, metrics = make()
+    pipeline = make()
     pipeline.feed(f.raw(f.delivery(["a@one.com"], at=NOW + 3600)), "q", NOW)
-    assert (
-        value(
-            metrics,
-            "sesd_window_recipient_events",
-            domain="one.com",
-            window="5m",
-            event_type="delivery",
-        )
-        == 1
-    )
+    assert pipeline.ledger.windows["one.com"].figures(0, NOW).count("delivery") == 1
 
 
 def test_skipped_and_invalid_outcomes() -> None:
-    """Skipped and invalid messages are counted by outcome, invalid ones by reason too."""
-    pipeline, metrics = make()
+    """Skipped and invalid messages are counted by outcome, invalid ones by reason too:
+    one skipped, two invalid (one not JSON, one with no usable recipient domain)."""
+    pipeline = make()
     assert pipeline.feed('{"Type": "SubscriptionConfirmation"}', "q", NOW).outcome == "skipped"
     result = pipeline.feed("not json", "q", NOW)
     assert (result.outcome, result.reason) == ("invalid", "not_json")
     result = pipeline.feed(f.raw(f.delivery(["nobody"])), "q", NOW)
     assert (result.outcome, result.reason) == ("invalid", "no_usable_domain")
-    assert (
-        value(
-            metrics,
-            "sesd_messages_total",
-            queue="q",
-            account="default",
-            region="us-east-1",
-            outcome="skipped",
-        )
-        == 1
-    )
-    assert (
-        value(
-            metrics,
-            "sesd_messages_total",
-            queue="q",
-            account="default",
-            region="us-east-1",
-            outcome="invalid",
-        )
-        == 2
-    )
-    assert (
-        value(
-            metrics,
-            "sesd_invalid_messages_total",
-            queue="q",
-            account="default",
-            region="us-east-1",
-            reason="not_json",
-        )
-        == 1
-    )
+    tallies = pipeline.ledger.tallies
+    assert tallies.messages == {("q", "skipped"): 1, ("q", "invalid"): 2}
+    assert tallies.invalid == {("q", "not_json"): 1, ("q", "no_usable_domain"): 1}
 
 
 def test_a_bad_address_among_good_ones() -> None:
     """Usable recipients count; the unusable one is counted apart, the message is processed."""
-    pipeline, metrics = make()
+    pipeline = make()
     assert pipeline.feed(f.raw(f.delivery(["a@one.com", "broken"])), "q", NOW).outcome == (
         "processed"
     )
-    assert value(metrics, "sesd_invalid_recipients_total") == 1
-    assert (
-        value(metrics, "sesd_recipient_events_total", domain="one.com", event_type="delivery") == 1
-    )
+    assert pipeline.ledger.tallies.invalid_recipients == 1
+    assert pipeline.ledger.by_domain.recipients["one.com"][DELIVERY] == 1
 
 
 def test_unknown_event_type_counts_as_unknown() -> None:
-    """A type SES adds later is counted under event_type="unknown"."""
-    pipeline, metrics = make()
+    """A type SES adds later is counted for its queue under event_type "unknown"."""
+    pipeline = make()
     pipeline.feed(f.sns(f.simple("Teleport", ["a@one.com"])), "q", NOW)
-    assert (
-        value(
-            metrics,
-            "sesd_events_total",
-            queue="q",
-            account="default",
-            region="us-east-1",
-            event_type="unknown",
-        )
-        == 1
-    )
+    assert pipeline.ledger.tallies.events["q"][EVENT_TYPE_INDEX["unknown"]] == 1
 
 
 def test_bounces_and_delay_types_keep_labels_bounded() -> None:
     """Bounce and delay types are SES's documented values; anything else is ``other``."""
-    pipeline, metrics = make()
+    pipeline = make()
     pipeline.feed(f.raw(f.bounce(["a@one.com"], kind="Transient", subkind="MailboxFull")), "q", NOW)
     pipeline.feed(f.raw(f.bounce(["b@one.com"], kind="Weird", subkind="Odd")), "q", NOW)
     pipeline.feed(f.raw(f.delay(["c@one.com"], delay_type="Novel")), "q", NOW)
-    assert (
-        value(
-            metrics,
-            "sesd_bounces_total",
-            domain="one.com",
-            bounce_type="Transient",
-            bounce_subtype="MailboxFull",
-        )
-        == 1
-    )
-    assert (
-        value(
-            metrics,
-            "sesd_bounces_total",
-            domain="one.com",
-            bounce_type="other",
-            bounce_subtype="other",
-        )
-        == 1
-    )
-    delays = {"domain": "one.com", "delay_type": "other", "cause": "connection"}
-    assert value(metrics, "sesd_delivery_delays_total", **delays) == 1
+    scope = pipeline.ledger.by_domain
+    assert scope.bounces["one.com"] == {("Transient", "MailboxFull"): 1, ("other", "other"): 1}
+    assert scope.delays["one.com"] == {("other", "connection"): 1}
 
 
 def test_pending_delays_resolve_on_delivery() -> None:
     """A delayed recipient is pending until its Delivery; then the delay's length is known."""
-    pipeline, metrics = make()
+    pipeline = make()
     pipeline.feed(
         f.raw(f.delay(["a@one.com", "b@one.com"], at=f.T0, message_id="m1", expires=f.T0 + 3600)),
         "q",
         NOW,
     )
-    assert value(metrics, "sesd_delayed_recipients_pending", domain="one.com") == 2
+    assert pipeline.ledger.pending.counts(NOW) == {"one.com": 2}
     pipeline.feed(f.raw(f.delivery(["a@one.com"], at=f.T0 + 5, message_id="m1")), "q", NOW)
-    assert value(metrics, "sesd_delayed_recipients_pending", domain="one.com") == 1
+    assert pipeline.ledger.pending.counts(NOW) == {"one.com": 1}
     figures = pipeline.ledger.windows["one.com"].figures(0, NOW)
     assert figures.delay_duration.p50 == pytest.approx(5000, rel=0.1)
     # b@ expires at T0+3600: from then on it no longer counts, and an hour later it is
@@ -261,49 +135,34 @@ def test_pending_delays_resolve_on_delivery() -> None:
 
 
 def test_cap_and_eviction_remove_series() -> None:
-    """Beyond max_tracked domains count as ``other``; an idle domain's series disappear."""
-    pipeline, metrics = make('[domains]\nmax_tracked = 2\nidle_evict = "1h"\n')
+    """Beyond max_tracked domains count as ``other``; an idle domain's counters and
+    windows disappear, an active one's stay."""
+    pipeline = make('[domains]\nmax_tracked = 2\nidle_evict = "1h"\n')
     for domain in ("one.com", "two.com", "three.com"):
         pipeline.feed(f.raw(f.delivery([f"a@{domain}"])), "q", NOW)
-    assert value(metrics, "sesd_recipient_events_total", domain="other", event_type="delivery") == 1
+    scope = pipeline.ledger.by_domain
+    assert scope.recipients["other"][DELIVERY] == 1
+    assert "three.com" not in scope.recipients
     pipeline.feed(f.raw(f.delivery(["b@two.com"], at=NOW + 3000)), "q", NOW + 3000)
     assert pipeline.housekeep(NOW + 3700) == ["one.com"]
-    assert (
-        value(metrics, "sesd_recipient_events_total", domain="one.com", event_type="delivery")
-        is None
-    )
-    assert (
-        value(
-            metrics,
-            "sesd_window_recipient_events",
-            domain="one.com",
-            window="1h",
-            event_type="delivery",
-        )
-        is None
-    )
-    assert (
-        value(metrics, "sesd_recipient_events_total", domain="two.com", event_type="delivery") == 2
-    )
+    assert "one.com" not in scope.recipients
+    assert "one.com" not in scope.windows
+    assert scope.recipients["two.com"][DELIVERY] == 2
 
 
 def test_an_evicted_domain_starts_again_from_zero() -> None:
     """A domain admitted, evicted while idle and seen again counts afresh, and the room
     it left goes to the next new domain (nothing of it stays cached)."""
-    pipeline, metrics = make('[domains]\nmax_tracked = 1\nidle_evict = "1h"\n')
+    pipeline = make('[domains]\nmax_tracked = 1\nidle_evict = "1h"\n')
     pipeline.feed(f.raw(f.delivery(["a@one.com"])), "q", NOW)
     assert pipeline.housekeep(NOW + 3700) == ["one.com"]
     later = NOW + 3800
     pipeline.feed(f.raw(f.delivery(["a@two.com"], at=later)), "q", later)
     pipeline.feed(f.raw(f.delivery(["b@one.com"], at=later + 1)), "q", later + 1)
-    assert (
-        value(metrics, "sesd_recipient_events_total", domain="two.com", event_type="delivery") == 1
-    )
-    assert value(metrics, "sesd_recipient_events_total", domain="other", event_type="delivery") == 1
-    assert (
-        value(metrics, "sesd_recipient_events_total", domain="one.com", event_type="delivery")
-        is None
-    )
+    recipients = pipeline.ledger.by_domain.recipients
+    assert recipients["two.com"][DELIVERY] == 1
+    assert recipients["other"][DELIVERY] == 1
+    assert "one.com" not in recipients
 
 
 @pytest.mark.parametrize(
@@ -312,92 +171,68 @@ def test_an_evicted_domain_starts_again_from_zero() -> None:
 )
 def test_every_written_form_of_a_domain_counts_under_one_label(address: str) -> None:
     """Case, a trailing dot, a display name or IDNA: the same domain, once known."""
-    pipeline, metrics = make()
+    pipeline = make()
     domain = "xn--bcher-kva.example" if "xn--" in address else "one.com"
     first = "a@bücher.example" if "xn--" in address else "a@one.com"
     pipeline.feed(f.raw(f.delivery([first])), "q", NOW)
     pipeline.feed(f.raw(f.delivery([address])), "q", NOW)
-    assert value(metrics, "sesd_recipient_events_total", domain=domain, event_type="delivery") == 2
-    assert (
-        value(
-            metrics,
-            "sesd_window_recipient_events",
-            domain=domain,
-            window="5m",
-            event_type="delivery",
-        )
-        == 2
-    )
+    assert list(pipeline.ledger.by_domain.recipients) == [domain]
+    assert pipeline.ledger.by_domain.recipients[domain][DELIVERY] == 2
+    assert pipeline.ledger.windows[domain].figures(0, NOW).count("delivery") == 2
 
 
 def test_a_known_domain_without_an_at_is_not_a_recipient() -> None:
     """An address that is only a (known) domain name has no recipient domain."""
-    pipeline, metrics = make()
+    pipeline = make()
     pipeline.feed(f.raw(f.delivery(["a@one.com"])), "q", NOW)
     result = pipeline.feed(f.raw(f.delivery(["one.com"], message_id="m2")), "q", NOW)
     assert (result.outcome, result.reason) == ("invalid", "no_usable_domain")
-    assert (
-        value(metrics, "sesd_recipient_events_total", domain="one.com", event_type="delivery") == 1
-    )
+    assert pipeline.ledger.by_domain.recipients["one.com"][DELIVERY] == 1
 
 
 def test_message_tag_breakdown() -> None:
-    """Configured tags are broken down like domains, with their own cap."""
-    pipeline, metrics = make('[dimensions]\ntags = ["campaign"]\nmax_tracked = 1\n')
+    """Configured tags are broken down like domains, with their own cap: two delivered
+    recipients under spring, one under other (past the cap), and spring's window has
+    one delayed recipient in three."""
+    pipeline = make('[dimensions]\ntags = ["campaign"]\nmax_tracked = 1\n')
     pipeline.feed(
         f.raw(f.delivery(["a@one.com", "b@two.com"], tags={"campaign": ["spring"]})), "q", NOW
     )
     pipeline.feed(f.raw(f.delay(["c@one.com"], tags={"campaign": ["spring"]})), "q", NOW)
     pipeline.feed(f.raw(f.delivery(["d@one.com"], tags={"campaign": ["autumn"]})), "q", NOW)
-    assert (
-        value(
-            metrics,
-            "sesd_tag_recipient_events_total",
-            tag="campaign",
-            value="spring",
-            event_type="delivery",
-        )
-        == 2
-    )
-    assert (
-        value(
-            metrics,
-            "sesd_tag_recipient_events_total",
-            tag="campaign",
-            value="other",
-            event_type="delivery",
-        )
-        == 1
-    )
-    assert value(
-        metrics, "sesd_window_tag_delay_ratio", tag="campaign", value="spring", window="5m"
-    ) == pytest.approx(1 / 3)
+    ledger = pipeline.ledger
+    assert ledger.tallies.tag_recipients[("campaign", "spring")][DELIVERY] == 2
+    assert ledger.tallies.tag_recipients[("campaign", "other")][DELIVERY] == 1
+    assert ("campaign", "autumn") not in ledger.tallies.tag_recipients
+    spring = ledger.tag_windows[("campaign", "spring")].figures(0, NOW)
+    assert spring.delay_ratio == pytest.approx(1 / 3)
 
 
 def test_histograms_and_processing_quantiles() -> None:
-    """processingTimeMillis feeds the global histogram and per-window quantile gauges."""
-    pipeline, metrics = make()
+    """processingTimeMillis feeds the global histogram (in seconds) and the per-window
+    quantiles; each message's receive time feeds the lag histogram."""
+    pipeline = make()
     for ms in (500, 1500, 2500):
         pipeline.feed(f.raw(f.delivery(["a@one.com"], processing_ms=ms)), "q", NOW, NOW + 2)
-    assert value(metrics, "sesd_delivery_processing_seconds_count") == 3
-    assert value(metrics, "sesd_delivery_processing_seconds_sum") == pytest.approx(4.5)
-    assert value(metrics, "sesd_delivery_processing_seconds_bucket", le="1.0") == 1
-    assert value(metrics, "sesd_event_lag_seconds_count") == 3
-    p50 = value(
-        metrics, "sesd_window_processing_seconds", domain="one.com", window="5m", quantile="0.5"
-    )
+    tallies = pipeline.ledger.tallies
+    processing = dict(tallies.processing.cumulative())
+    assert processing["+Inf"] == 3
+    assert tallies.processing.sum == pytest.approx(4.5)
+    assert processing["1.0"] == 1
+    assert dict(tallies.lag.cumulative())["+Inf"] == 3
+    p50 = pipeline.ledger.windows["one.com"].figures(0, NOW).processing.p50
     assert p50 is not None
-    assert 1.3 < p50 < 1.7
+    assert 1300 < p50 < 1700
 
 
 def test_addresses_are_redacted_unless_allowed() -> None:
     """What an invalid result says of an address hides its local part by default."""
-    pipeline, _ = make()
+    pipeline = make()
     result = pipeline.feed(f.raw(f.delivery(["jane.doe@bad domain"])), "q", NOW)
     assert result.reason == "no_usable_domain"
     assert "jane.doe" not in result.detail
     assert "***@bad domain" in result.detail
-    pipeline, _ = make("[logging]\nlog_recipients = true\n")
+    pipeline = make("[logging]\nlog_recipients = true\n")
     assert (
         "jane.doe@bad domain"
         in pipeline.feed(f.raw(f.delivery(["jane.doe@bad domain"])), "q", NOW).detail
@@ -406,7 +241,7 @@ def test_addresses_are_redacted_unless_allowed() -> None:
 
 def test_breakdowns_only_for_windows_rules_read() -> None:
     """Breakdowns feed alert text alone, so only windows named by a rule keep them."""
-    pipeline, _ = make(
+    pipeline = make(
         '[[alerts.rules]]\nname = "r"\nmetric = "delay_ratio"\nwindow = "15m"\nabove = 0.1\n'
     )
     pipeline.feed(f.raw(f.delay(["a@one.com"], delay_type="MailboxFull")), "q", NOW)
@@ -416,22 +251,60 @@ def test_breakdowns_only_for_windows_rules_read() -> None:
     assert windows.figures(0, NOW).count("delivery_delay") == 1
 
 
-def test_version(capsys: pytest.CaptureFixture[str]) -> None:
-    """`sesd --version` prints the version and exits 0."""
-    with pytest.raises(SystemExit) as stopped:
-        main(["--version"])
-    assert stopped.value.code == 0
-    assert capsys.readouterr().out.strip() == f"sesd {__version__}"
-
-
 def test_a_recipient_listed_twice_is_one_recipient() -> None:
     """One Delivery naming a@one.com twice counts one delivered recipient, and a repeat
     of it with the recipients in another order is a duplicate."""
-    pipeline, metrics = make()
+    pipeline = make()
     body = f.delivery(["a@one.com", "b@one.com", "a@one.com"], at=NOW, message_id="m-1")
     assert pipeline.feed(f.raw(body), "q", NOW).outcome == "processed"
     body["delivery"]["recipients"] = ["b@one.com", "a@one.com"]
     assert pipeline.feed(f.raw(body), "q", NOW).outcome == "duplicate"
-    assert (
-        value(metrics, "sesd_recipient_events_total", domain="one.com", event_type="delivery") == 2
-    )
+    assert pipeline.ledger.by_domain.recipients["one.com"][DELIVERY] == 2
+
+
+def test_invalid_messages_count_per_reason() -> None:
+    """Two bodies that are not JSON and one without mail: 2 and 1."""
+    pipeline = Pipeline(core_settings(parse_config("")))
+    for body in ("nope", "nope either", '{"eventType": "Delivery"}'):
+        pipeline.feed(body, "q", NOW)
+    assert pipeline.ledger.tallies.invalid == {("q", "not_json"): 2, ("q", "missing_mail"): 1}
+
+
+@pytest.mark.parametrize("kind", ["delivery", "delay"])
+def test_a_recipient_without_a_domain_does_not_stop_the_next(kind: str) -> None:
+    """The first recipient has no usable domain; the second still counts."""
+    pipeline = Pipeline(core_settings(parse_config("")))
+    build = f.delivery if kind == "delivery" else f.delay
+    pipeline.feed(f.raw(build(["nodomain@", "b@one.example"], at=NOW)), "q", NOW)
+    assert sum(pipeline.ledger.windows["one.example"].figures(0, NOW).counts) == 1
+    assert pipeline.ledger.tallies.invalid_recipients == 1
+
+
+def test_a_delivery_without_a_processing_time_records_no_quantile() -> None:
+    """A Delivery whose processingTimeMillis is missing counts, and adds no value to
+    either quantile; one with it adds its time to delivery as the send-to-delivery span."""
+    pipeline = Pipeline(core_settings(parse_config("")))
+    body = f.delivery(["a@one.example"], at=NOW)
+    del body["delivery"]["processingTimeMillis"]
+    pipeline.feed(f.raw(body), "q", NOW)
+    figures = pipeline.ledger.windows["one.example"].figures(0, NOW)
+    assert figures.count("delivery") == 1
+    assert (figures.processing.count, figures.to_delivery.count) == (0, 0)
+    timed = f.delivery(["b@one.example"], at=NOW, processing_ms=900, sent=NOW - 5.0)
+    pipeline.feed(f.raw(timed), "q", NOW)
+    figures = pipeline.ledger.windows["one.example"].figures(0, NOW)
+    assert figures.to_delivery.p50 == bucket_value(bucket_of(5000.0))
+    assert figures.processing.p50 == bucket_value(bucket_of(900.0))
+
+
+def test_an_evicted_domain_takes_all_its_series_with_it() -> None:
+    """Recipients, delays by type and bounces by type of an evicted domain go; another
+    domain's stay."""
+    pipeline = Pipeline(core_settings(parse_config('[domains]\nidle_evict = "1h"\n')))
+    for domain, at in (("old.example", NOW), ("new.example", NOW + 3000)):
+        pipeline.feed(f.raw(f.delay([f"a@{domain}"], at=at)), "q", at)
+        pipeline.feed(f.raw(f.bounce([f"b@{domain}"], at=at)), "q", at)
+    assert pipeline.housekeep(NOW + 3700) == ["old.example"]
+    scope = pipeline.ledger.by_domain
+    for table in (scope.recipients, scope.delays, scope.bounces, scope.windows):
+        assert list(table) == ["new.example"]

@@ -12,6 +12,7 @@ from sesd.core.events import EVENT_TYPE_INDEX
 from sesd.core.pipeline import Pipeline, Result
 from sesd.core.tallies import Outcome
 from tests import factory as f
+from tests.test_rules import CONFIG
 
 NOW = f.T0 + 10
 ARN = "arn:aws:ses:eu-west-1:123456789012:identity/example.com"
@@ -131,3 +132,29 @@ def test_a_reload_sets_the_canarys_deadline_and_queue() -> None:
         )
     )
     assert (pipeline.ledger.canary.deadline, pipeline.ledger.canary.queue) == (120.0, "events")
+
+
+def test_a_bounce_counts_every_usable_recipient_and_its_breakdown() -> None:
+    """A bounce to an address without a usable domain and to a good one counts the good
+    one, with its SMTP status, diagnostic and MTA for alert text."""
+    config = parse_config(CONFIG)
+    pipeline = Pipeline(core_settings(config))
+    pipeline.feed(f.raw(f.bounce(["nodomain@", "b@one.example"], at=NOW)), "q", NOW)
+    windows = pipeline.ledger.windows["one.example"]
+    assert windows.figures(0, NOW).count("bounce") == 1
+    breakdown = windows.breakdown(0, NOW)
+    assert breakdown.statuses == [("5.1.1", 1)]
+    assert breakdown.mtas == [("mta.example.com", 1)]  # RFC 3464's "dsn; " dropped
+    assert breakdown.delay_types == []  # a bounce has none
+    assert pipeline.ledger.by_domain.bounces["one.example"] == {("Permanent", "General"): 1}
+
+
+def test_a_complaint_notes_its_message_and_nothing_of_smtp() -> None:
+    """A complaint is an example message id for alert text, with no status, MTA or type."""
+    pipeline = Pipeline(core_settings(parse_config(CONFIG)))
+    body = f.complaint(["c@one.example"], at=NOW)
+    body["mail"]["messageId"] = "m-c"
+    pipeline.feed(f.raw(body), "q", NOW)
+    breakdown = pipeline.ledger.windows["one.example"].breakdown(0, NOW)
+    assert breakdown.message_ids == ["m-c"]
+    assert (breakdown.statuses, breakdown.mtas, breakdown.delay_types) == ([], [], [])

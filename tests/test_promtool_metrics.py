@@ -1,4 +1,4 @@
-"""Every scrape passes the real ``promtool check metrics`` (SPEC 5): a windowed
+"""Every scrape passes the real ``promtool check metrics``: a windowed
 quantile is a summary family, never a gauge with a ``quantile`` label."""
 
 from __future__ import annotations

@@ -18,9 +18,14 @@ import pytest
 
 from sesd.alerting.alert import Alert, Notification
 from sesd.alerting.documents import alertmanager_alerts, webhook_document
+from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.render import console_text, pagerduty_events, slack_message
-from sesd.alerting.rules import Transition
+from sesd.alerting.rules import Status, Transition
+from sesd.config import core_settings, parse_config
+from sesd.core.pipeline import Pipeline
 from sesd.core.windows import Breakdown
+from tests import factory as f
+from tests.test_rules import CONFIG, feed_spike
 
 FIXTURES = Path(__file__).parent / "fixtures" / "render"
 T = 1_800_000_000.0
@@ -293,3 +298,22 @@ def test_times_are_utc_whatever_the_machines_zone(monkeypatch: pytest.MonkeyPatc
     finally:
         monkeypatch.undo()
         time.tzset()
+
+
+def test_a_grouped_notification_is_one_pagerduty_event_per_alert() -> None:
+    """Three domains firing within group_wait are one notification; PagerDuty gets three
+    events, each with its own dedup_key, none left out."""
+    config = parse_config(CONFIG)
+    pipeline, evaluator = (
+        Pipeline(core_settings(config)),
+        Evaluator(config.alerts, ["5m", "15m", "1h"]),
+    )
+    for domain in ("a.example", "b.example", "c.example"):
+        feed_spike(pipeline, domain, f.T0, 6, 4)
+    evaluator.evaluate(pipeline.ledger, f.T0)
+    (notification,) = evaluator.due(f.T0 + 30)
+    events = pagerduty_events(notification, "key", "sesd")
+    keys = [json.loads(e)["dedup_key"] for e in events]
+    assert keys == ["sesd:delays:a.example", "sesd:delays:b.example", "sesd:delays:c.example"]
+    assert all(json.loads(e)["event_action"] == "trigger" for e in events)
+    assert evaluator.states["delays"]["c.example"].status is Status.FIRING

@@ -1,4 +1,6 @@
-"""Alert rules: the pure state machine and the evaluator's grouping (SPEC 6)."""
+"""Alert rules: the pure state machine, the evaluator over a pipeline (grouping,
+repeats, resolves, the domains a rule watches, where an alert places a delay) and
+every rule metric."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from sesd.core.windows import Figures, Summary
 from tests import factory as f
 
 HOUR = 3600.0
+NOW = f.T0 + 10
 
 
 def rule(**overrides: object) -> RuleConfig:
@@ -332,3 +335,163 @@ def test_the_state_records_each_step() -> None:
     step(r, state, 0.5, 100, 30.0, HOUR)
     assert step(r, state, 0.5, 100, 40.0, HOUR) is Transition.FIRING
     assert state.resolved_at is None
+
+
+# --- what the evaluator watches, and what an alert says and when -------------------
+
+
+def test_an_alert_on_an_evicted_domain_resolves() -> None:
+    """A domain with a firing alert goes idle and is evicted with its windows: the
+    alert still resolves at the next evaluation, and the resolve goes out."""
+    config = parse_config(
+        CONFIG.replace('group_wait = "30s"', 'group_wait = "0s"') + '[domains]\nidle_evict = "1h"\n'
+    )
+    pipeline, evaluator = (
+        Pipeline(core_settings(config)),
+        Evaluator(config.alerts, ["5m", "15m", "1h"]),
+    )
+    feed_spike(pipeline, "a.example", f.T0, 6, 4)
+    (fired,) = evaluator.evaluate(pipeline.ledger, f.T0)
+    assert fired.kind is Transition.FIRING
+    later = f.T0 + 2 * 3600
+    assert pipeline.housekeep(later) == ["a.example"]
+    (resolved,) = evaluator.evaluate(pipeline.ledger, later)
+    assert (resolved.kind, resolved.domain) == (Transition.RESOLVED, "a.example")
+    (notification,) = [n for n in evaluator.due(later) if n.kind is Transition.RESOLVED]
+    assert [a.domain for a in notification.alerts] == ["a.example"]
+    assert evaluator.evaluate(pipeline.ledger, later + 5) == []
+    assert "a.example" not in evaluator.states["delays"]  # forgotten once inactive
+
+
+def test_a_resolve_for_an_evicted_domain_counts_nothing() -> None:
+    """The domain's windows are gone: its resolve carries zero counts, not made-up ones."""
+    config = parse_config(
+        CONFIG.replace('group_wait = "30s"', 'group_wait = "0s"') + '[domains]\nidle_evict = "1h"\n'
+    )
+    pipeline, evaluator = (
+        Pipeline(core_settings(config)),
+        Evaluator(config.alerts, ["5m", "15m", "1h"]),
+    )
+    feed_spike(pipeline, "a.example", f.T0, 6, 4)
+    evaluator.evaluate(pipeline.ledger, f.T0)
+    later = f.T0 + 2 * 3600
+    pipeline.housekeep(later)
+    (resolved,) = evaluator.evaluate(pipeline.ledger, later)
+    assert set(resolved.counts.values()) == {0}
+
+
+def test_repeats_come_every_repeat_interval_and_none_before() -> None:
+    """A firing alert is repeated every repeat_interval (10 min here), not at the
+    group_wait (1 min) or any tick in between, over an hour of 5 s ticks."""
+    config = parse_config(
+        CONFIG.replace('group_wait = "30s"', 'group_wait = "1m"\nrepeat_interval = "10m"').replace(
+            'window = "5m"', 'window = "1h"'
+        )
+    )
+    pipeline, evaluator = (
+        Pipeline(core_settings(config)),
+        Evaluator(config.alerts, ["5m", "15m", "1h"]),
+    )
+    feed_spike(pipeline, "a.example", f.T0, 6, 4)
+    sent: list[tuple[float, Transition]] = []
+    for tick in range(0, 3000, 5):
+        now = f.T0 + tick
+        evaluator.evaluate(pipeline.ledger, now)
+        sent += [(n.at - f.T0, n.kind) for n in evaluator.due(now)]
+    assert sent == [(60.0, Transition.FIRING)] + [
+        (60.0 + 600.0 * i, Transition.REPEAT) for i in range(1, 5)
+    ]
+
+
+def test_a_rules_explicit_domains_are_the_only_ones_evaluated() -> None:
+    """domains = ["b.example", "microsoft"]: a spike on a.example fires nothing; one on
+    b.example and on a microsoft member fires, the latter under the group's name."""
+    config = parse_config(
+        CONFIG.replace('group_wait = "30s"', 'group_wait = "0s"')
+        + 'domains = ["b.example", "microsoft"]\n'
+        + '[domains]\ngroups = {microsoft = ["outlook.com", "hotmail.com"]}\n'
+    )
+    pipeline, evaluator = (
+        Pipeline(core_settings(config)),
+        Evaluator(config.alerts, ["5m", "15m", "1h"]),
+    )
+    feed_spike(pipeline, "a.example", f.T0, 6, 4)
+    assert evaluator.evaluate(pipeline.ledger, f.T0) == []
+    feed_spike(pipeline, "b.example", f.T0, 6, 4)
+    feed_spike(pipeline, "hotmail.com", f.T0, 6, 4)
+    fired = evaluator.evaluate(pipeline.ledger, f.T0)
+    assert sorted(a.domain for a in fired) == ["b.example", "microsoft"]
+
+
+def test_explicit_domains_are_matched_in_normal_form() -> None:
+    """domains = ["Example.COM."] watches example.com."""
+    config = parse_config(
+        CONFIG.replace('group_wait = "30s"', 'group_wait = "0s"') + 'domains = ["Example.COM."]\n'
+    )
+    pipeline, evaluator = (
+        Pipeline(core_settings(config)),
+        Evaluator(config.alerts, ["5m", "15m", "1h"]),
+    )
+    feed_spike(pipeline, "example.com", f.T0, 6, 4)
+    (alert,) = evaluator.evaluate(pipeline.ledger, f.T0)
+    assert alert.domain == "example.com"
+
+
+@pytest.mark.parametrize(
+    ("status", "diagnostic", "mta", "internal"),
+    [
+        ("4.4.1", "", "", False),
+        ("", "smtp; 421 try later", "", False),
+        ("", "", "dsn; mx.example", False),
+        ("", "", "", True),
+    ],
+)
+def test_any_sign_from_the_recipients_side_places_the_delay_there(
+    status: str, diagnostic: str, mta: str, internal: bool
+) -> None:
+    """An SMTP status, a diagnostic or a reporting MTA alone is enough to place the delay
+    between SES and the recipient's MTA; none of them points inside SES."""
+    config = parse_config(CONFIG.replace('group_wait = "30s"', 'group_wait = "0s"'))
+    pipeline, evaluator = (
+        Pipeline(core_settings(config)),
+        Evaluator(config.alerts, ["5m", "15m", "1h"]),
+    )
+    for i in range(6):
+        body = f.delay([f"d{i}@a.example"], at=f.T0, status=status, diagnostic=diagnostic, mta=mta)
+        pipeline.feed(f.raw(body), "q", f.T0)
+    (alert,) = evaluator.evaluate(pipeline.ledger, f.T0)
+    assert alert.internal is internal
+    assert alert.stage == ("inside SES" if internal else "SES -> recipient MTA")
+
+
+def test_a_processing_time_alert_points_inside_ses() -> None:
+    """processing_p95_seconds measures SES's own time: the alert says so."""
+    config = parse_config(
+        '[alerts]\ngroup_wait = "0s"\n[[alerts.rules]]\nname = "slow"\n'
+        'metric = "processing_p95_seconds"\nwindow = "5m"\nabove = 60\n'
+    )
+    pipeline, evaluator = (
+        Pipeline(core_settings(config)),
+        Evaluator(config.alerts, ["5m", "15m", "1h"]),
+    )
+    pipeline.feed(f.raw(f.delivery(["a@a.example"], at=f.T0, processing_ms=120_000)), "q", f.T0)
+    (alert,) = evaluator.evaluate(pipeline.ledger, f.T0)
+    assert alert.stage == "inside SES (processing time)"
+    assert not alert.internal
+
+
+def test_a_pending_delays_rule_reads_the_domains_pending_count() -> None:
+    """pending_delays above 2: three recipients delayed and not delivered fire it, at 3."""
+    config = parse_config(
+        '[alerts]\ngroup_wait = "0s"\n[[alerts.rules]]\nname = "stuck"\n'
+        'metric = "pending_delays"\nwindow = "5m"\nabove = 2\n'
+    )
+    pipeline, evaluator = (
+        Pipeline(core_settings(config)),
+        Evaluator(config.alerts, ["5m", "15m", "1h"]),
+    )
+    for i in range(3):
+        pipeline.feed(f.raw(f.delay([f"d{i}@a.example"], at=NOW)), "q", NOW)
+    pipeline.feed(f.raw(f.delay(["e@b.example"], at=NOW)), "q", NOW)
+    (alert,) = evaluator.evaluate(pipeline.ledger, NOW)
+    assert (alert.domain, alert.value) == ("a.example", 3.0)

@@ -1,4 +1,4 @@
-"""Stopping: nothing lost, nothing left invisible, exit 0 (SPEC 7)."""
+"""Stopping: nothing lost, nothing left invisible, exit 0."""
 
 from __future__ import annotations
 

@@ -22,6 +22,9 @@ from tests import factory as f
 from tests.conftest import make_queue, running, send_bodies
 from tests.receivers import Receiver
 from tests.test_alerting_e2e import ROUTING_KEY, Clock, alerting_config, spike
+from tests.test_rules import CONFIG, feed_spike
+
+NOW = f.T0 + 10
 
 RULES = """
 [dimensions]
@@ -236,3 +239,18 @@ async def test_state_is_saved_every_save_every_while_running(
         with anyio.fail_after(20):
             await daemon.changes.wait_for(lambda: saved_domains() == ["b.example"])
         assert not daemon.stopping.is_set()
+
+
+def test_breakdowns_and_examples_survive_the_state_file() -> None:
+    """After a restart from the state file, alert text says what it said before."""
+    config = parse_config(CONFIG)
+    pipeline = Pipeline(core_settings(config))
+    feed_spike(pipeline, "a.example", NOW, 6, 4)
+    blob = snapshot(pipeline.ledger, Evaluator(config.alerts, ["5m", "15m", "1h"]), NOW)
+    fresh = Pipeline(core_settings(config))
+    restore(blob, fresh.ledger, Evaluator(config.alerts, ["5m", "15m", "1h"]))
+    before = pipeline.ledger.windows["a.example"].breakdown(0, NOW)
+    after = fresh.ledger.windows["a.example"].breakdown(0, NOW)
+    assert after == before
+    assert after.message_ids
+    assert after.delay_types == [("TransientCommunicationFailure", 6)]

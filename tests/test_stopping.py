@@ -1,4 +1,4 @@
-"""Stopping is bounded (issue "trust" G), with real signals to ``sesd run`` as a
+"""Stopping is bounded, with real signals to ``sesd run`` as a
 process. (SIGHUP reloads: tests/test_reload.py.)"""
 
 from __future__ import annotations

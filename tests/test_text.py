@@ -1,5 +1,5 @@
 """Event text is written by strangers: addresses hidden, control characters escaped,
-size bounded, Slack's control characters escaped (SPEC 6, issue "trust" E)."""
+size bounded, Slack's control characters escaped."""
 
 from __future__ import annotations
 

@@ -1,18 +1,25 @@
-"""Sliding windows in event time: buckets, boundaries, ratios, quantiles (SPEC 4)."""
+"""Sliding windows in event time: buckets, boundaries, ratios, quantiles, and the
+horizon that decides which events are late."""
 
 from __future__ import annotations
 
 import pytest
 
-from sesd.config import core_settings
+from sesd.config import core_settings, parse_config
 from sesd.core.events import EVENT_TYPE_INDEX
+from sesd.core.pipeline import Pipeline
 from sesd.core.sketch import bucket_of, bucket_value, summarise
 from sesd.core.windows import DomainWindows, window_specs
+from tests import factory as f
+from tests.test_rules import CONFIG
 
 DELIVERY = EVENT_TYPE_INDEX["delivery"]
 DELAY = EVENT_TYPE_INDEX["delivery_delay"]
 BOUNCE = EVENT_TYPE_INDEX["bounce"]
 SPECS = window_specs([("5m", 300.0), ("15m", 900.0), ("1h", 3600.0)], 10.0, 30)
+# The widest default window: 1h in 30 buckets of 120 s. f.T0 starts a bucket.
+WIDTH, SLOTS = 120.0, 30
+NOW = f.T0 + 10
 
 
 def test_default_layout() -> None:
@@ -60,7 +67,9 @@ def test_late_events_count_only_where_they_fit() -> None:
 
 
 def test_ratios() -> None:
-    """delay, bounce, complaint and delivery ratios follow SPEC 4's definitions."""
+    """delay, bounce, complaint and delivery ratios follow their definitions: delayed /
+    (delivered + delayed), bounced / (delivered + bounced), complained / (delivered +
+    bounced), delivered / sent. An empty window has no delay ratio."""
     w = DomainWindows(SPECS)
     now = 5000.0
     w.count(now, now, DELIVERY, 90)
@@ -338,3 +347,87 @@ def test_a_processing_time_of_a_millisecond_is_recorded() -> None:
     figures = w.figures(0, 100.0)
     assert (figures.processing.count, figures.to_delivery.count) == (1, 1)
     assert figures.processing.p50 == 1.0
+
+
+# --- the horizon: the window reaching furthest back decides what is late ---------
+
+
+def test_every_event_counts_in_the_windows_or_as_late_never_neither() -> None:
+    """Events from 3,400 to 3,700 s old, every 5 s: each counts in the 1h window or as
+    late (the tally behind sesd_late_events_total), exactly one of the two (events
+    3,480-3,600 s old once counted in neither)."""
+    pipeline = Pipeline(core_settings(parse_config("")))
+    ages = range(3400, 3705, 5)
+    for age in ages:
+        body = f.raw(f.delivery([f"u{age}@one.example"], at=NOW - age))
+        pipeline.feed(body, "q", NOW)
+    in_window = pipeline.ledger.windows["one.example"].figures(2, NOW).count("delivery")
+    assert in_window + pipeline.ledger.tallies.late_events == len(ages)
+    assert in_window > 0
+    assert pipeline.ledger.tallies.late_events > 0
+
+
+def test_late_at_the_edge_of_an_aligned_bucket() -> None:
+    """The oldest bucket the 1h window holds at NOW starts 29 buckets back: an event at
+    its first instant counts in the window; one a millisecond earlier is late."""
+    oldest = f.T0 - (SLOTS - 1) * WIDTH
+    inside = Pipeline(core_settings(parse_config("")))
+    inside.feed(f.raw(f.delivery(["a@one.example"], at=oldest)), "q", NOW)
+    assert inside.ledger.tallies.late_events == 0
+    assert inside.ledger.windows["one.example"].figures(2, NOW).count("delivery") == 1
+    outside = Pipeline(core_settings(parse_config("")))
+    outside.feed(f.raw(f.delivery(["a@one.example"], at=oldest - 0.001)), "q", NOW)
+    assert outside.ledger.tallies.late_events == 1
+    assert "one.example" not in outside.ledger.windows
+
+
+def test_late_just_inside_and_just_outside_the_horizon() -> None:
+    """At the end of a bucket the widest window reaches back a full hour: an event
+    3,599 s old is inside, one 3,601 s old is late."""
+    now = f.T0 + WIDTH - 1
+    pipeline = Pipeline(core_settings(parse_config("")))
+    pipeline.feed(f.raw(f.delivery(["a@one.example"], at=now - 3599)), "q", now)
+    assert pipeline.ledger.tallies.late_events == 0
+    pipeline.feed(f.raw(f.delivery(["b@one.example"], at=now - 3601)), "q", now)
+    assert pipeline.ledger.tallies.late_events == 1
+
+
+def test_the_widest_window_is_the_one_reaching_furthest_back() -> None:
+    """10m and 1h in 10 s buckets (max_buckets = 360): an event 30 minutes old is in the
+    1h window, not late; one 61 minutes old is late."""
+    config = parse_config('[windows]\nsizes = ["10m", "1h"]\nmax_buckets = 360\n')
+    pipeline = Pipeline(core_settings(config))
+    pipeline.feed(f.raw(f.delivery(["a@one.example"], at=NOW - 1800)), "q", NOW)
+    assert pipeline.ledger.tallies.late_events == 0
+    assert pipeline.ledger.windows["one.example"].figures(1, NOW).count("delivery") == 1
+    pipeline.feed(f.raw(f.delivery(["b@one.example"], at=NOW - 3660)), "q", NOW)
+    assert pipeline.ledger.tallies.late_events == 1
+
+
+# --- quantiles and breakdowns, through the pipeline -------------------------------
+
+
+def test_a_quantile_at_an_exact_rank() -> None:
+    """Two values: the median is the lower one (half of them are at or below it)."""
+    _, _, (p50, _, _) = summarise({10: 1, 20: 1})
+    assert p50 == bucket_value(10)
+
+
+def test_a_breakdown_keeps_the_top_five_and_empties_with_its_window() -> None:
+    """Seven delay types: the five most frequent are shown. At the instant the last bucket
+    leaves the 5m window, the breakdown is empty."""
+    pipeline = Pipeline(core_settings(parse_config(CONFIG)))
+    t = f.T0 + 3  # inside the 10 s bucket starting at f.T0
+    for i in range(7):
+        for _ in range(i + 1):
+            pipeline.feed(f.raw(f.delay(["x@one.example"], at=t, delay_type=f"T{i}")), "q", t)
+    windows = pipeline.ledger.windows["one.example"]
+    assert [name for name, _ in windows.breakdown(0, t).delay_types] == [
+        "T6",
+        "T5",
+        "T4",
+        "T3",
+        "T2",
+    ]
+    assert windows.breakdown(0, f.T0 + 299.9).delay_types != []
+    assert windows.breakdown(0, f.T0 + 300).delay_types == []
