@@ -282,14 +282,18 @@ def test_the_fleet_overlay_spreads_replicas_that_alert_through_alertmanager() ->
 
 
 def test_dashboard_covers_what_operators_need() -> None:
-    """The dashboard imports as JSON, has domain and provider variables, and panels for
-    delays, types, causes, providers, processing time, pending delays, lag, queue health,
-    alerts and notifications."""
+    """The dashboard imports as JSON, has domain, provider and tenant variables, and panels
+    for delays, types, causes, providers, tenants (delays, bounces, suppressed recipients,
+    paused by SES, high reputation impact), processing time, pending delays, lag, queue
+    health, alerts and notifications."""
     dashboard = json.loads(DASHBOARD.read_text())
     variables = {v["name"]: v for v in dashboard["templating"]["list"]}
     assert variables["domain"]["includeAll"] is True
     assert variables["provider"]["includeAll"] is True
     assert "sesd_provider_recipient_events_total" in variables["provider"]["definition"]
+    assert variables["tenant"]["includeAll"] is True
+    assert variables["tenant"]["multi"] is True
+    assert "sesd_tenant_recipient_events_total" in variables["tenant"]["definition"]
     assert "datasource" in variables
     exprs = " ".join(t["expr"] for p in dashboard["panels"] for t in p.get("targets", []))
     for metric in (
@@ -318,6 +322,11 @@ def test_dashboard_covers_what_operators_need() -> None:
         "sesd_ses_reputation_complaint_ratio",
         "sesd_ses_sending_enabled",
         "sesd_ses_enforcement_status",
+        "sesd_tenant_recipient_events_total",
+        "sesd_tenant_window_delay_ratio",
+        "sesd_tenant_suppressed_recipients_total",
+        "sesd_ses_reputation_entity_sending_status",
+        "sesd_ses_reputation_entity_impact",
     ):
         assert metric in exprs, metric
     assert "sum by (cause)" in exprs  # the cause panel
@@ -337,6 +346,29 @@ def test_dashboard_covers_what_operators_need() -> None:
         for t in p.get("targets", [])
         if "sesd_provider_" in t["expr"]
     )
+    # And a per-tenant panel the tenant variable, what SES says of tenants too.
+    assert all(
+        "$tenant" in t["expr"]
+        for p in dashboard["panels"]
+        for t in p.get("targets", [])
+        if "sesd_tenant_" in t["expr"] or "sesd_ses_reputation_entity_" in t["expr"]
+    )
+    # Replicas polling the same account report the same status: max, never sum.
+    assert any(
+        "max by (account, region, tenant) (sesd_ses_reputation_entity_sending_status"
+        '{status="DISABLED"' in t["expr"]
+        for p in dashboard["panels"]
+        for t in p.get("targets", [])
+    )
+    # Panels tile the 24-column grid: none overlaps another.
+    cells = [
+        (x, y)
+        for p in dashboard["panels"]
+        for x in range(p["gridPos"]["x"], p["gridPos"]["x"] + p["gridPos"]["w"])
+        for y in range(p["gridPos"]["y"], p["gridPos"]["y"] + p["gridPos"]["h"])
+    ]
+    assert len(cells) == len(set(cells))
+    assert all(p["gridPos"]["x"] + p["gridPos"]["w"] <= 24 for p in dashboard["panels"])
 
 
 def dashboard_queries() -> list[str]:
@@ -346,6 +378,7 @@ def dashboard_queries() -> list[str]:
         t["expr"]
         .replace("$domain", ".*")
         .replace("$provider", ".*")
+        .replace("$tenant", ".*")
         .replace("$__rate_interval", "1m")
         for p in dashboard["panels"]
         for t in p.get("targets", [])

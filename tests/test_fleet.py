@@ -15,6 +15,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from sesd.commands.demo.localsqs import LocalSqs, free_port
+from sesd.commands.demo.localtenants import LocalTenants
 from sesd.config import parse_config
 from sesd.core.events import EVENT_TYPE_INDEX
 from sesd.runtime.daemon import Daemon
@@ -26,6 +27,9 @@ from tests.test_artifacts import PROMETHEUS, dashboard_queries
 
 #: The measured traffic: (domain, deliveries, delays, bounces).
 TRAFFIC = [("outlook.example", 90, 10, 0), ("gmail.example", 50, 0, 0), ("yahoo.example", 36, 0, 4)]
+#: The account and region of the factory's events (their identity's ARN): the tenant
+#: polled there owns their configuration set, so the traffic counts under it.
+ACCOUNT, REGION = "123456789012", "eu-west-1"
 
 
 class ScrapeWatch(Collector):
@@ -41,9 +45,10 @@ class ScrapeWatch(Collector):
         yield GaugeMetricFamily("sesd_test_scrapes", "scrapes seen", value=self.scrapes)
 
 
-def replica_config(local: LocalSqs, shared: str, private: str) -> Any:
+def replica_config(local: LocalSqs, shared: str, private: str, tenants: LocalTenants) -> Any:
     return parse_config(
         f'[aws]\nendpoint_url = "{local.url}"\n'
+        f'[tenants]\nenabled = true\nendpoint_url = "{tenants.url}"\n'
         f'[[queues]]\nurl = "{shared}"\nname = "shared"\nwait_time_seconds = 1\n'
         f'[[queues]]\nurl = "{private}"\nname = "warmup"\nwait_time_seconds = 1\n'
         '[http]\nlisten = "127.0.0.1:0"\n'
@@ -64,6 +69,17 @@ EMPTY_HERE = {
     "sesd_ses_quota_used_ratio": "no account polls here",
     "sesd_ses_poll_errors_total": "no account polls here",
 }
+
+
+def paused_tenant() -> LocalTenants:
+    """SES's tenants: acme owns the events' configuration set, and SES paused it for a
+    high-impact bounce finding (the dashboard's tenant panels show it)."""
+    tenants = LocalTenants(ACCOUNT, REGION)
+    acme = tenants.add("acme", ("CONFIGURATION_SET", "ConfigSet"))
+    tenants.pause("acme", "The bounce rate exceeded 15.0%.")
+    acme.impact = "HIGH"
+    acme.findings.append(("BOUNCE", "HIGH", "The bounce rate exceeded 15.0% (197 emails)"))
+    return tenants
 
 
 def _more_than(count: Callable[[], int], before: int) -> bool:
@@ -167,7 +183,8 @@ async def _warm_up(fleet: Fleet, sqs: Any, private: list[str]) -> None:
 
 async def _traffic(fleet: Fleet, sqs: Any, shared: str, private: list[str]) -> list[str]:
     """The measured traffic on the shared queue, and on each replica's own queue a delay
-    with its delivery (how long delays last) and a body that is not JSON."""
+    with its delivery (how long delays last), a recipient a suppression list holds, and
+    a body that is not JSON."""
     bodies = []
     for domain, delivered, delayed, bounced in TRAFFIC:
         bodies += [f.sns(f.delivery([f"d{i}@{domain}"])) for i in range(delivered)]
@@ -178,13 +195,14 @@ async def _traffic(fleet: Fleet, sqs: Any, shared: str, private: list[str]) -> l
         ended = [
             f.raw(f.delay(["z@ended.example"], at=f.T0 - 60, message_id="z-1")),
             f.raw(f.delivery(["z@ended.example"], at=f.T0, message_id="z-1")),
+            f.raw(f.bounce(["s@ended.example"], subkind="OnAccountSuppressionList")),
             "not json",
         ]
         await send_bodies(sqs, url, ended)
     replicas = fleet.replicas
     with anyio.fail_after(30):
         await fleet.changes.wait_for(lambda: processed(replicas, "shared") >= len(bodies))
-        await fleet.changes.wait_for(lambda: processed(replicas, "warmup") == 10)
+        await fleet.changes.wait_for(lambda: processed(replicas, "warmup") == 12)
         # A scrape yields to the loop between families and this watch is collected
         # last: the next scrape may hold counts from before the traffic ended; the one
         # after it holds them all. Wait until Prometheus has stored that one.
@@ -263,6 +281,15 @@ async def _every_panel_has_data(fleet: Fleet) -> None:
         assert await fleet.until(expr, bool), f"no series for dashboard query {expr}"
 
 
+async def _tenant_paused_once(fleet: Fleet) -> None:
+    """The traffic counts under acme, whose configuration set it was sent with; SES
+    paused acme, and the fleet alert says so once though both replicas report it."""
+    assert await fleet.until('sesd:tenant_delay_ratio:15m{tenant="acme"}', bool)
+    paused = 'ALERTS{alertname="SesdTenantSendingPaused",alertstate="firing"}'
+    alerts = await fleet.until(paused, bool)
+    assert [(a["metric"]["tenant"], a["metric"]["region"]) for a in alerts] == [("acme", REGION)]
+
+
 @pytest.mark.timeout(120)
 async def test_fleet_rules_give_the_true_ratio_across_two_replicas(
     local_sqs: LocalSqs, sqs: Any, tmp_path: Path
@@ -274,13 +301,16 @@ async def test_fleet_rules_give_the_true_ratio_across_two_replicas(
     shared, _ = await make_queue(sqs)
     private = [(await make_queue(sqs))[0] for _ in range(2)]
     changes = Changes()
-    replicas = [Daemon(hermetic(replica_config(local_sqs, shared, url))) for url in private]
+    tenants = paused_tenant()
+    replicas = [
+        Daemon(hermetic(replica_config(local_sqs, shared, url, tenants))) for url in private
+    ]
     fleet = Fleet(replicas, [ScrapeWatch(changes) for _ in replicas], changes)
     for daemon, watch in zip(replicas, fleet.watches, strict=True):
         daemon.changes = changes  # one signal for both replicas and the scrapes
         daemon.metrics.registry.register(watch)
     port = free_port()
-    async with anyio.create_task_group() as tg:
+    async with tenants, anyio.create_task_group() as tg:
         for daemon in replicas:
             await tg.start(partial(daemon.run, handle_signals=False))
         process = await anyio.open_process(
@@ -297,6 +327,12 @@ async def test_fleet_rules_give_the_true_ratio_across_two_replicas(
         try:
             fleet.api = f"http://127.0.0.1:{port}/api/v1"
             async with aiohttp.ClientSession() as fleet.http:
+                # Both replicas know acme's configuration set before any event: the
+                # map is read before the reputation entities are asked for.
+                with anyio.fail_after(30):
+                    await changes.wait_for(
+                        lambda: tenants.calls.get("ListReputationEntities", 0) >= 2
+                    )
                 await _warm_up(fleet, sqs, private)
                 bodies = await _traffic(fleet, sqs, shared, private)
                 # Both replicas took part (competing consumers).
@@ -304,6 +340,7 @@ async def test_fleet_rules_give_the_true_ratio_across_two_replicas(
                 totals = await _exact_totals(fleet, len(bodies))
                 await _true_ratio(fleet, totals)
                 await _every_panel_has_data(fleet)
+                await _tenant_paused_once(fleet)
         finally:
             process.terminate()
             with anyio.CancelScope(shield=True):
