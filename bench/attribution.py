@@ -109,7 +109,7 @@ def main() -> None:
                 "sesd, attribution off": without_attribution,
                 "sesd, attribution on": lambda url: anyio.run(drain, url, on_config),
             },
-            mixed=True,
+            mix="mixed",
         )
     finally:
         dns.terminate()

@@ -3,9 +3,10 @@
 Speaks SQS's JSON protocol for ReceiveMessage, DeleteMessageBatch and
 GetQueueAttributes, serving a fixed number of SNS-wrapped SES events as fast
 as it can, so the consumer, not the server, is what is measured. Run in its
-own process: ``python -m bench.fake_sqs PORT COUNT [mixed]``; prints ``ready``
-when listening. ``mixed`` serves deliveries, delays with published diagnostics
-and bounces (bench/attribution.py) instead of deliveries only.
+own process: ``python -m bench.fake_sqs PORT COUNT [MIX]``; prints ``ready``
+when listening. MIX is ``deliveries`` (the default), ``mixed`` (deliveries,
+delays with published diagnostics and bounces: bench/attribution.py) or
+``production`` (the same with Send events: bench/end_to_end.py).
 
 ``COUNT`` 0 is the storm for bench/sinks.py: endless events timed now, one in
 four a DeliveryDelay, over 200 domains, so every domain's delay alert fires.
@@ -40,23 +41,27 @@ _DIAGNOSTICS = (
 )
 
 
-def _event(i: int, mixed: bool) -> dict[str, object]:
-    """The i-th event: a delivery, or with ``mixed`` 90% deliveries, 7% delays (a
-    diagnostic each) and 3% bounces (half of them soft)."""
+def _event(i: int, mix: str) -> dict[str, object]:
+    """The i-th event of a mix: ``deliveries`` only; ``mixed``, 90% deliveries, 7%
+    delays (a diagnostic each) and 3% bounces (half of them soft); ``production``,
+    88% deliveries, 6% delays, 3% bounces and 3% Send events."""
     recipients, at = [f"u{i}@d{i % 300}.example"], f.T0 + i * 0.01
     roll = (i * 7919) % 100
-    if not mixed or roll < 90:
+    deliveries, delays = {"deliveries": (100, 100), "mixed": (90, 97)}.get(mix, (88, 94))
+    if roll < deliveries:
         return f.delivery(recipients, at=at)
-    if roll < 97:
+    if roll < delays:
         diagnostic = _DIAGNOSTICS[i % len(_DIAGNOSTICS)]
         return f.delay(recipients, at=at, delay_type="RecipientServerError", diagnostic=diagnostic)
+    if mix == "production" and roll >= 97:
+        return f.simple("Send", recipients, at=at)
     return f.bounce(recipients, at=at, kind="Transient" if i % 2 else "Permanent")
 
 
-def _messages(count: int, mixed: bool = False) -> list[dict[str, str]]:
+def _messages(count: int, mix: str = "deliveries") -> list[dict[str, str]]:
     out = []
     for i in range(count):
-        body = f.sns(_event(i, mixed))
+        body = f.sns(_event(i, mix))
         out.append(
             {
                 "MessageId": f"m-{i}",
@@ -118,7 +123,7 @@ def _sinks(app: web.Application) -> None:
 def main() -> None:
     """Serve until killed."""
     port, count = int(sys.argv[1]), int(sys.argv[2])
-    messages = _messages(count, mixed=sys.argv[3:] == ["mixed"])
+    messages = _messages(count, sys.argv[3] if len(sys.argv) > 3 else "deliveries")
     position = 0
 
     async def handle(request: web.Request) -> web.Response:

@@ -4,7 +4,11 @@
 500 domains with a Zipf-like spread. The floor parses each body and its
 ``Message`` with msgspec (the fastest JSON decoder here) and splits out the
 recipient domains; sesd runs decode -> duplicate check -> domain -> windows
--> counters. Prints events per second for both and their ratio.
+-> counters, as configured in production: providers on with every domain's
+MX already resolved (a domain's first lookup happens once, off the event
+path), causes, the reputation estimate, and one rule on the 15m window (its
+breakdowns kept). Prints events per second for both, their ratio, and the
+µs an event.
 """
 
 from __future__ import annotations
@@ -56,11 +60,29 @@ def _floor(bodies: list[bytes]) -> int:
     return n
 
 
+_RULE = (
+    '[[alerts.rules]]\nname = "delay-ratio-high"\nmetric = "delay_ratio"\nwindow = "15m"\n'
+    "above = 0.05\n"
+)
+#: Each domain's provider, as the MX lookups would have found it.
+_PROVIDERS = ("google", "microsoft", "yahoo", "apple", "other")
+
+
+def pipeline() -> Pipeline:
+    """A pipeline configured as in production, its domains' providers known."""
+    built = Pipeline(core_settings(parse_config(_RULE)))
+    cache = built.ledger.providers
+    assert cache is not None
+    for i in range(DOMAINS):
+        cache.remember(f"d{i}.example", _PROVIDERS[i % len(_PROVIDERS)], f.T0 + 86_400)
+    return built
+
+
 def _sesd(bodies: list[bytes]) -> Pipeline:
-    pipeline = Pipeline(core_settings(parse_config("")))
+    pipeline_ = pipeline()
     for i, body in enumerate(bodies):
-        pipeline.feed(body, "bench", f.T0 + i * 0.02)
-    return pipeline
+        pipeline_.feed(body, "bench", f.T0 + i * 0.02)
+    return pipeline_
 
 
 def main() -> None:
@@ -79,3 +101,7 @@ def main() -> None:
     print(f"  floor (decode + domains) {EVENTS / best_floor:>10,.0f} events/s")
     print(f"  sesd pipeline            {EVENTS / best_sesd:>10,.0f} events/s")
     print(f"  ratio {best_sesd / best_floor:.2f}x the floor (for information)")
+    print(
+        f"  sesd {best_sesd / EVENTS * 1e6:.1f} µs an event (goal 10), "
+        f"floor {best_floor / EVENTS * 1e6:.1f} µs"
+    )

@@ -25,7 +25,11 @@ from sesd.core.decode import Event, decode_body
 from sesd.core.events import EVENT_TYPE_INDEX, Invalid, Skipped
 from sesd.core.pipeline import Pipeline, Result
 from sesd.core.tallies import Outcome
+from sesd.core.tenants import TenantNotice
 from tests import factory as f
+
+#: What the decoder makes of a body.
+Decoded = Event | Skipped | Invalid | TenantNotice
 
 #: Examples per property: fewer under mutation testing (make mutation), where every
 #: mutant of the decoder runs these.
@@ -91,19 +95,22 @@ def _mutated(event: dict[str, Any], path: tuple[Any, ...], value: Any, drop: boo
     return copy
 
 
-def _fed(body: str | bytes) -> tuple[Event | Skipped | Invalid, Pipeline, Result]:
+def _fed(body: str | bytes) -> tuple[Decoded, Pipeline, Result]:
     """The body decoded, and fed to a pipeline of its own."""
     pipeline = Pipeline(core_settings(parse_config(CONFIG)))
     return decode_body(body), pipeline, pipeline.feed(body, "q", f.T0)
 
 
-def _outcome_follows_the_decoding(decoded: Event | Skipped | Invalid, result: Result) -> None:
+def _outcome_follows_the_decoding(decoded: Decoded, result: Result) -> None:
     """Skipped and invalid bodies keep the decoder's reason; an event is processed
     under its own type, or invalid when none of its recipients has a usable domain.
-    A first message is never a duplicate."""
-    assert isinstance(decoded, Event | Skipped | Invalid)
+    What SES says of a tenant is processed as such. A first message is never a
+    duplicate."""
+    assert isinstance(decoded, Event | Skipped | Invalid | TenantNotice)
     assert isinstance(result.outcome, Outcome)
-    if isinstance(decoded, Skipped):
+    if isinstance(decoded, TenantNotice):
+        assert (result.outcome, result.event_type) == (Outcome.PROCESSED, "tenant_status")
+    elif isinstance(decoded, Skipped):
         assert (result.outcome, result.reason) == (Outcome.SKIPPED, decoded.reason)
         assert decoded.reason
     elif isinstance(decoded, Invalid):
@@ -118,7 +125,7 @@ def _outcome_follows_the_decoding(decoded: Event | Skipped | Invalid, result: Re
         assert (result.outcome, result.reason) == (Outcome.INVALID, "no_usable_domain")
 
 
-def _counted_once(decoded: Event | Skipped | Invalid, pipeline: Pipeline, result: Result) -> None:
+def _counted_once(decoded: Decoded, pipeline: Pipeline, result: Result) -> None:
     """One message, counted once under its outcome; an invalid one also under its
     reason; a processed event's recipients each once, in a domain or as unusable."""
     tallies = pipeline.ledger.tallies
@@ -128,7 +135,7 @@ def _counted_once(decoded: Event | Skipped | Invalid, pipeline: Pipeline, result
         assert tallies.invalid == {("q", result.reason): 1}
     else:
         assert tallies.invalid == {}
-    if result.outcome is Outcome.PROCESSED:
+    if result.outcome is Outcome.PROCESSED and not isinstance(decoded, TenantNotice):
         assert isinstance(decoded, Event)
         kind = EVENT_TYPE_INDEX[decoded.type]
         counted = sum(counts[kind] for counts in pipeline.ledger.by_domain.recipients.values())
@@ -179,7 +186,7 @@ def _said(pipeline: Pipeline, result: Result) -> list[str]:
 
 
 def _no_address_shown(
-    decoded: Event | Skipped | Invalid,
+    decoded: Decoded,
     pipeline: Pipeline,
     result: Result,
     addresses: Iterable[str],

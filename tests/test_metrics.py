@@ -315,3 +315,32 @@ def test_histogram_buckets_as_the_exposition_wants_them() -> None:
         histogram.observe(value)
     assert histogram.cumulative() == [("1.0", 2), ("5.0", 3), ("+Inf", 4)]
     assert histogram.sum == 13.5
+
+
+def test_a_rows_family_has_the_samples_prometheus_client_families_have() -> None:
+    """A family kept as rows reads, through ``samples`` (what get_sample_value and
+    generate_latest see), exactly as prometheus_client's own families of the same
+    content; and sesd's writer gives the same text for both."""
+    from prometheus_client.core import CounterMetricFamily, SummaryMetricFamily
+
+    from sesd.metrics.exposition import render
+    from sesd.metrics.rows import Rows
+
+    rows = Rows("sesd_things", "Things.", "counter", ["domain", "kind"])
+    rows.add(("a.example", 'odd "kind"\n'), 3)
+    theirs = CounterMetricFamily("sesd_things", "Things.", labels=["domain", "kind"])
+    theirs.add_metric(["a.example", 'odd "kind"\n'], 3)
+    assert rows.samples == theirs.samples
+    assert render([rows]) == render([theirs])
+
+    summary = Rows("sesd_seconds", "Seconds.", "summary", ["domain", "window"])
+    summary.add_summary(("a.example", "5m"), [("0.5", 1.5), ("0.95", 4.0)], 7, 12.5)
+    expected = SummaryMetricFamily("sesd_seconds", "Seconds.", labels=["domain", "window"])
+    for quantile, value in (("0.5", 1.5), ("0.95", 4.0)):
+        labels = {"domain": "a.example", "window": "5m", "quantile": quantile}
+        expected.add_sample("sesd_seconds", labels, value)
+    expected.add_metric(["a.example", "5m"], 7, 12.5)
+    assert summary.samples == expected.samples
+    assert render([summary]) == render([expected])
+    with pytest.raises(TypeError):
+        summary.samples = list(expected.samples)

@@ -9,7 +9,7 @@ from sesd.config import core_settings, parse_config
 from sesd.core.events import EVENT_TYPE_INDEX
 from sesd.core.pipeline import Pipeline
 from sesd.core.sketch import bucket_of, bucket_value, summarise
-from sesd.core.windows import DomainWindows, window_specs
+from sesd.core.windows import DomainWindows, delivery_keys, window_specs
 from tests import factory as f
 from tests.test_rules import CONFIG
 
@@ -121,7 +121,7 @@ def test_processing_quantiles_per_window() -> None:
     w = DomainWindows(SPECS)
     now = 600.0
     for i in range(100):
-        w.delivered(now, now, bucket_of(1000.0 + i * 10), bucket_of(2000.0))
+        w.delivered(now, now, *delivery_keys(1000.0 + i * 10, 2000.0))
     figures = w.figures(0, now)
     p50, p95, _ = figures.processing_ms
     assert p50 is not None
@@ -141,7 +141,7 @@ def test_a_quantile_covers_exactly_its_window() -> None:
     delivery nor its quantile (the window holds no delivery), while 1h still has both."""
     w = DomainWindows(SPECS)
     t = 1200.0
-    w.delivered(t, t, bucket_of(120_000.0), bucket_of(120_000.0))
+    w.delivered(t, t, *delivery_keys(120_000.0, 120_000.0))
     assert w.figures(0, t).processing.p95 == bucket_value(bucket_of(120_000.0))
     later = w.figures(0, t + 590)
     assert later.count("delivery") == 0
@@ -160,7 +160,7 @@ def test_reads_are_pure() -> None:
     w = DomainWindows(SPECS)
     now = 10_000.0
     for i in range(30):
-        w.delivered(now - i * 10, now, bucket_of(500.0 + i), bucket_of(900.0))
+        w.delivered(now - i * 10, now, *delivery_keys(500.0 + i, 900.0))
         w.count(now - i * 10, now, DELAY)
         w.observe_delay_duration(now - i * 10, now, 30_000.0)
     before = [w.figures(index, now) for index in range(3)]
@@ -343,7 +343,7 @@ def test_a_delay_resolved_out_of_order_counts_where_it_ended() -> None:
 def test_a_processing_time_of_a_millisecond_is_recorded() -> None:
     """Sketch bucket 0 (1 ms and below) is a value like any other."""
     w = DomainWindows(SPECS)
-    w.delivered(100.0, 100.0, bucket_of(1.0), bucket_of(0.5))
+    w.delivered(100.0, 100.0, *delivery_keys(1.0, 0.5))
     figures = w.figures(0, 100.0)
     assert (figures.processing.count, figures.to_delivery.count) == (1, 1)
     assert figures.processing.p50 == 1.0

@@ -14,8 +14,8 @@ from sesd.core.events import EVENT_TYPE_INDEX, BouncedRecipient, DelayedRecipien
 from sesd.core.ledger import Ledger
 from sesd.core.pending import pending_key
 from sesd.core.scopes import Slot
-from sesd.core.sketch import bucket_of
 from sesd.core.tallies import BOUNCE_SUBTYPES, BOUNCE_TYPES, DELAY_TYPES
+from sesd.core.windows import delivery_keys
 
 __all__ = ["bounced", "complained", "config_set", "delayed", "delivered", "suppressed"]
 
@@ -40,19 +40,20 @@ def delivered(
     delivery = event.ses.delivery
     assert delivery is not None
     processing_ms = delivery.processing_time_millis
-    processing = to_delivery = -1  # sketch buckets, for the windows
     if processing_ms is not None:
         ledger.tallies.processing.observe(processing_ms / 1000.0)
-        processing = bucket_of(processing_ms)
-        to_delivery = bucket_of(max(0.0, (event.time - event.sent) * 1000.0))
+    processing, to_delivery = delivery_keys(
+        processing_ms, max(0.0, (event.time - event.sent) * 1000.0)
+    )
+    message_id, addresses = event.message_id, event.recipients
     for i, slots in enumerate(recipients):
         if slots is None:
             continue
         for slot in slots:
             slot.counts[_DELIVERY] += 1
             if in_windows:
-                slot.window().delivered(t, now, processing, to_delivery)
-        _end_delay(ledger, event.message_id, event.recipients[i], slots, t, now)
+                (slot.windows or slot.window()).delivered(t, now, processing, to_delivery)
+        _end_delay(ledger, message_id, addresses[i], slots, t, now)
 
 
 def _end_delay(

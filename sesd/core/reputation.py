@@ -30,6 +30,7 @@ ReputationKey = tuple[str, str, str]
 REVIEW: Final = {"bounce": 0.05, "complaint": 0.001}
 PAUSE: Final = {"bounce": 0.10, "complaint": 0.005}
 _SIMULATOR: Final = "@simulator.amazonses.com"
+_SIMULATOR_LEN: Final = len(_SIMULATOR)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,8 +87,13 @@ class _Window:
 
     def sent(self, n: int) -> None:
         self.next += n
-        if self.bounces or self.complaints:
-            self._prune()
+        bounces, complaints = self.bounces, self.complaints
+        if bounces or complaints:
+            # Only the oldest arrival can have left the window (a send moves it on by
+            # n; the count bound is kept by :meth:`arrived`): look before pruning.
+            oldest = self.oldest
+            if (bounces and bounces[0] <= oldest) or (complaints and complaints[0] <= oldest):
+                self._prune()
 
     def _prune(self) -> None:
         """Forget what arrived before the oldest send still in the window (at most as
@@ -102,6 +108,25 @@ class _Window:
         found.extend([self.next] * n)
         self._prune()
 
+    def observe(self, event_type: str, n: int, hard: bool) -> None:
+        """``n`` eligible recipients of an event (see :meth:`Reputation.observe`)."""
+        if event_type == "delivery":  # nine events in ten
+            if not self.from_sends:
+                self.sent(n)
+        elif event_type == "send":
+            if not self.from_sends:
+                # Send events are published: they are the denominator from now on.
+                self.from_sends = True
+                self.restart()
+            self.sent(n)
+        elif event_type == "bounce":
+            if not self.from_sends:
+                self.sent(n)
+            if hard:
+                self.arrived(self.bounces, n)
+        elif event_type == "complaint":
+            self.arrived(self.complaints, n)
+
     def estimate(self) -> Estimate:
         sends = self.next - self.oldest
         return Estimate(sends, len(self.bounces), len(self.complaints), self.from_sends)
@@ -113,6 +138,9 @@ class Reputation:
     def __init__(self, window_sends: int) -> None:
         self.window_sends = window_sends
         self._windows: dict[ReputationKey, _Window] = {}
+        #: (account, region, configuration set) -> the windows an event there counts in
+        #: (the whole account's, and its configuration set's): one lookup per event.
+        self._targets: dict[ReputationKey, tuple[_Window, ...]] = {}
 
     def _keys(self, account: str, region: str, config_set: str) -> list[ReputationKey]:
         keys: list[ReputationKey] = [(account, region, "")]
@@ -137,23 +165,19 @@ class Reputation:
     ) -> None:
         """One event's eligible recipients: ``send``, ``delivery``, ``bounce`` (``hard``
         for a Permanent one) or ``complaint``."""
-        n = sum(1 for r in recipients if not r.lower().endswith(_SIMULATOR))
+        n = len(recipients)
+        for address in recipients:
+            if address[-_SIMULATOR_LEN:].lower() == _SIMULATOR:
+                n -= 1
         if not n:
             return
-        for key in self._keys(account, region, config_set):
-            window = self._window(key)
-            if event_type == "send":
-                if not window.from_sends:
-                    # Send events are published: they are the denominator from now on.
-                    window.from_sends = True
-                    window.restart()
-                window.sent(n)
-            elif event_type in ("delivery", "bounce") and not window.from_sends:
-                window.sent(n)
-            if event_type == "bounce" and hard:
-                window.arrived(window.bounces, n)
-            elif event_type == "complaint":
-                window.arrived(window.complaints, n)
+        target = (account, region, config_set)
+        windows = self._targets.get(target)
+        if windows is None:
+            keys = self._keys(account, region, config_set)
+            windows = self._targets[target] = tuple(self._window(key) for key in keys)
+        for window in windows:
+            window.observe(event_type, n, hard)
 
     def estimate(self, key: ReputationKey) -> Estimate | None:
         """The figures of ``key`` (None before its first eligible event). A pure read."""

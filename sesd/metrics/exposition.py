@@ -17,10 +17,13 @@ import contextlib
 import gc
 import math
 from collections.abc import Iterable, Iterator
+from typing import Final
 
 import anyio
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import Metric
+
+from sesd.metrics.rows import Rows
 
 __all__ = ["render", "render_async"]
 
@@ -53,7 +56,13 @@ def _escape(value: str) -> str:
     return found
 
 
+#: Integers written as ``N.0`` directly (what ``repr(float(N))`` gives below 1e16).
+_EXACT_INT: Final = 10**15
+
+
 def _number(value: float) -> str:
+    if value.__class__ is int and -_EXACT_INT < value < _EXACT_INT:
+        return f"{value}.0"  # most samples are counts: no float() nor repr()
     if value == math.inf:
         return "+Inf"
     if value == -math.inf:
@@ -63,11 +72,22 @@ def _number(value: float) -> str:
     return repr(float(value))
 
 
+def _sorted_order(names: tuple[str, ...]) -> tuple[int, ...]:
+    """The positions of ``names`` in name order (the exposition sorts labels by name)."""
+    return tuple(sorted(range(len(names)), key=names.__getitem__))
+
+
 class _Writer:
     """Collects sample lines per family name, in first-seen order."""
 
     def __init__(self) -> None:
         self._families: dict[str, list[str]] = {}
+        #: (label names, label values) -> their text, made once per scrape: a thousand
+        #: domains' window families share a few thousand label sets. It is made from
+        #: each label's own text (``name="value"``, escaped), kept per (name, value).
+        self._label_texts: dict[tuple[tuple[str, ...], tuple[str, ...]], str] = {}
+        self._pairs: dict[tuple[str, str], str] = {}
+        self._orders: dict[tuple[str, ...], tuple[int, ...]] = {}
 
     def add(self, family: Metric) -> None:
         name = family.name + _SUFFIX.get(family.type, "")
@@ -76,6 +96,9 @@ class _Writer:
             help_text = family.documentation.replace("\\", r"\\").replace("\n", r"\n")
             kind = _TYPES.get(family.type, "untyped")
             lines = self._families[name] = [f"# HELP {name} {help_text}\n# TYPE {name} {kind}\n"]
+        if isinstance(family, Rows):
+            self._add_rows(family, lines)
+            return
         escape = _escape
         for sample in family.samples:
             if sample.name.endswith(_HIDDEN_SUFFIXES):
@@ -86,6 +109,31 @@ class _Writer:
                 lines.append(f"{sample.name}{{{inner}}} {_number(sample.value)}\n")
             else:
                 lines.append(f"{sample.name} {_number(sample.value)}\n")
+
+    def _add_rows(self, family: Rows, lines: list[str]) -> None:
+        texts, name = self._label_texts, family.name
+        for suffix, names, values, value in family.rows:
+            key = (names, values)
+            text = texts.get(key)
+            if text is None:
+                text = texts[key] = self._label_text(names, values)
+            lines.append(f"{name}{suffix}{text} {_number(value)}\n")
+
+    def _label_text(self, names: tuple[str, ...], values: tuple[str, ...]) -> str:
+        """``{name="value",...}`` sorted by name, values escaped; "" without labels."""
+        if not names:
+            return ""
+        order = self._orders.get(names)
+        if order is None:
+            order = self._orders[names] = _sorted_order(names)
+        pairs, parts = self._pairs, []
+        for i in order:
+            pair = (names[i], values[i])
+            text = pairs.get(pair)
+            if text is None:
+                text = pairs[pair] = f'{pair[0]}="{_escape(pair[1])}"'
+            parts.append(text)
+        return "{" + ",".join(parts) + "}"
 
     def text(self) -> bytes:
         return b"".join(self.chunks())

@@ -16,7 +16,6 @@ from prometheus_client.core import (
     GaugeMetricFamily,
     HistogramMetricFamily,
     Metric,
-    SummaryMetricFamily,
 )
 from prometheus_client.registry import Collector
 
@@ -28,6 +27,7 @@ from sesd.core.sketch import QUANTILES
 from sesd.core.tallies import FixedHistogram, Outcome
 from sesd.core.windows import DomainWindows, Summary
 from sesd.metrics.families import Family, described
+from sesd.metrics.rows import Rows
 
 __all__ = ["PipelineCollector", "histogram_family"]
 
@@ -184,14 +184,15 @@ class PipelineCollector(Collector):
         axis, name = scope.axis, _namer(scope)
         recipient_items = list(scope.recipients.items())
         for start in range(0, max(len(recipient_items), 1), _CHUNK):
-            recipients = CounterMetricFamily(
+            recipients = Rows(
                 name("recipient_events"),
                 f"Recipients per event, by {axis} and event type.",
-                labels=[axis, "event_type"],
+                "counter",
+                [axis, "event_type"],
             )
             for label, counts in recipient_items[start : start + _CHUNK]:
                 for event_type, n in zip(EVENT_TYPES, counts, strict=True):
-                    recipients.add_metric([label, event_type], n)
+                    recipients.add((label, event_type), n)
             yield recipients
 
         yield _by_kind(
@@ -206,26 +207,28 @@ class PipelineCollector(Collector):
             [axis, "bounce_type", "bounce_subtype"],
             scope.bounces,
         )
-        suppressed = CounterMetricFamily(
+        suppressed = Rows(
             name("suppressed_recipients"),
             f"Recipients SES did not send to because a suppression list (global, account, "
             f"tenant) holds them, by {axis} and bounce subtype: not bounces.",
-            labels=[axis, "bounce_subtype"],
+            "counter",
+            [axis, "bounce_subtype"],
         )
         for label, per_subtype in scope.suppressed.items():
             for subtype, n in per_subtype.items():
-                suppressed.add_metric([label, subtype], n)
+                suppressed.add((label, subtype), n)
         yield suppressed
 
     def _pending(self, scope: Scope, now: float) -> Metric:
-        pending = GaugeMetricFamily(
+        pending = Rows(
             _namer(scope)("delayed_recipients_pending"),
             "Recipients with a DeliveryDelay and no Delivery or Bounce yet.",
-            labels=[scope.axis],
+            "gauge",
+            [scope.axis],
         )
         pending_counts = self._ledger.pending.counts(now, scope.index)
         for label in scope.windows:
-            pending.add_metric([label], pending_counts.get(label, 0))
+            pending.add((label,), pending_counts.get(label, 0))
         return pending
 
     def _windows(self, scope: Scope, now: float) -> Iterator[Metric]:
@@ -241,58 +244,65 @@ class PipelineCollector(Collector):
         specs = self._ledger.specs
         axis, name = scope.axis, _namer(scope)
         labels = [axis, "window"]
-        counts = GaugeMetricFamily(
+        counts = Rows(
             name("window_recipient_events"),
             "Recipients per event type in the sliding window.",
-            labels=[axis, "window", "event_type"],
+            "gauge",
+            [axis, "window", "event_type"],
         )
         ratios = [
-            (
-                GaugeMetricFamily(
-                    name(f"window_{ratio}_ratio"),
-                    f"{text} recipients in the window (omitted without a denominator).",
-                    labels=labels,
-                ),
-                ratio,
+            Rows(
+                name(f"window_{ratio}_ratio"),
+                f"{text} recipients in the window (omitted without a denominator).",
+                "gauge",
+                labels,
             )
             for ratio, text in _RATIOS
         ]
         summaries = [
-            SummaryMetricFamily(
+            Rows(
                 name("window_processing_seconds"),
                 "SES processingTimeMillis of deliveries in the window, in seconds.",
-                labels=labels,
+                "summary",
+                labels,
             ),
-            SummaryMetricFamily(
+            Rows(
                 name("window_delivery_seconds"),
                 "Time from send to delivery of deliveries in the window, in seconds.",
-                labels=labels,
+                "summary",
+                labels,
             ),
-            SummaryMetricFamily(
+            Rows(
                 name("window_delay_duration_seconds"),
                 "How long delays lasted, for delayed recipients delivered or bounced in the "
                 "window, in seconds.",
-                labels=labels,
+                "summary",
+                labels,
             ),
         ]
+        delay, bounce, complaint, delivery = ratios
         for label, windows in items:
             for index, spec in enumerate(specs):
                 figures = windows.figures(index, now)
+                where = (label, spec.name)
                 for event_type, n in zip(EVENT_TYPES, figures.counts, strict=True):
-                    counts.add_metric([label, spec.name, event_type], n)
-                for family, ratio in ratios:
-                    value = getattr(figures, f"{ratio}_ratio")
+                    counts.add((label, spec.name, event_type), n)
+                for family, value in (
+                    (delay, figures.delay_ratio),
+                    (bounce, figures.bounce_ratio),
+                    (complaint, figures.complaint_ratio),
+                    (delivery, figures.delivery_ratio),
+                ):
                     if value is not None:
-                        family.add_metric([label, spec.name], value)
+                        family.add(where, value)
                 for summary_family, summary in zip(
                     summaries,
                     (figures.processing, figures.to_delivery, figures.delay_duration),
                     strict=True,
                 ):
-                    _add_summary(summary_family, axis, [label, spec.name], summary)
+                    _add_summary(summary_family, where, summary)
         yield counts
-        for family, _ in ratios:
-            yield family
+        yield from ratios
         yield from summaries
 
     def _tags(self, now: float) -> Iterator[Metric]:
@@ -333,10 +343,10 @@ def _by_kind(
     name: str, documentation: str, labels: list[str], table: dict[str, dict[tuple[str, str], int]]
 ) -> Metric:
     """A counter family from a per-label tally keyed by two more label values."""
-    family = CounterMetricFamily(name, documentation, labels=labels)
+    family = Rows(name, documentation, "counter", labels)
     for label, per_kind in table.items():
         for (first, second), n in per_kind.items():
-            family.add_metric([label, first, second], n)
+            family.add((label, first, second), n)
     return family
 
 
@@ -369,19 +379,15 @@ def _namer(scope: Scope) -> Callable[[str], str]:
     return lambda name: prefix + name
 
 
-def _add_summary(
-    family: SummaryMetricFamily, axis: str, labels: list[str], summary: Summary
-) -> None:
+def _add_summary(family: Rows, where: tuple[str, str], summary: Summary) -> None:
     """A window's summary: quantile samples (seconds) while it has observations, then
     ``_count`` and ``_sum`` (0 and 0 for an empty window)."""
-    for quantile, ms in zip(_QUANTILE_LABELS, summary.quantiles, strict=True):
-        if ms is not None:
-            family.add_sample(
-                family.name,
-                {axis: labels[0], "window": labels[1], "quantile": quantile},
-                ms / 1000.0,
-            )
-    family.add_metric(labels, summary.count, summary.sum_ms / 1000.0)
+    quantiles = [
+        (quantile, ms / 1000.0)
+        for quantile, ms in zip(_QUANTILE_LABELS, summary.quantiles, strict=True)
+        if ms is not None
+    ]
+    family.add_summary(where, quantiles, summary.count, summary.sum_ms / 1000.0)
 
 
 def histogram_family(name: str, documentation: str, histogram: FixedHistogram) -> Metric:

@@ -279,6 +279,14 @@ class Daemon:
             read_timeout=_LONGEST_POLL + 10,
             max_pool_connections=sum(q.concurrency for q in self.config.queues) + 4,
             retries={"mode": "standard", "max_attempts": 3},
+            # Two costs of every call that buy sesd nothing, a tenth of the SDK's CPU
+            # per call (BENCHMARKS.md, "End to end"): without a fixed User-Agent the SDK
+            # rebuilds and sanitises its dozen parts on every request; and validating
+            # parameters re-checks what sesd built from typed code (the same few
+            # calls, the same shapes). Retries, signing, credential refresh and error
+            # parsing are untouched.
+            user_agent=f"sesd/{__version__}",
+            parameter_validation=False,
         )
         await self.aws.client("sqs", queue.account, self.config.region_of(queue), config)
 

@@ -16,7 +16,7 @@ returns; only writes move a ring on. Pure code: time is always a parameter.
 """
 
 from sesd.core.windows.breakdown import OVERFLOW, Breakdown
-from sesd.core.windows.domain import DomainWindows
+from sesd.core.windows.domain import DomainWindows, delivery_keys
 from sesd.core.windows.specs import NO_SUMMARY, Figures, Summary, WindowSpec, window_specs
 
 __all__ = [
@@ -27,5 +27,6 @@ __all__ = [
     "Figures",
     "Summary",
     "WindowSpec",
+    "delivery_keys",
     "window_specs",
 ]
