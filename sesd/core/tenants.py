@@ -222,10 +222,6 @@ class TenantStatuses:
         status.impact = "HIGH" if "HIGH" in impacts else ("LOW" if impacts else "")
         status.updated = max(status.updated, notice.time)
 
-    def tenants(self) -> list[str]:
-        """The tenant names heard of, in order."""
-        return sorted({key[2] for key in self.status})
-
 
 def _aggregate(customer: str, aws: str) -> str:
     """SES's aggregate: DISABLED when either is; REINSTATED lets a tenant send."""

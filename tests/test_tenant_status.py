@@ -1,0 +1,230 @@
+"""What sesd keeps of SES's tenants, read as SES means it: which tenant owns a
+resource, each tenant's sending status from SES's status records (in whatever order
+its events arrive), its open findings, and what a rule on them measures and says.
+Pure code, no server."""
+
+from __future__ import annotations
+
+import pytest
+
+from sesd.alerting.tenants import measure_tenant
+from sesd.core.tenants import (
+    AMBIGUOUS,
+    UNKNOWN,
+    TenantMap,
+    TenantNotice,
+    TenantStatus,
+    TenantStatuses,
+    tenant_of_arn,
+    valid_tenant,
+)
+
+ACCOUNT = "123456789012"
+WHERE = f"arn:aws:ses:eu-west-1:{ACCOUNT}"
+T = 1_800_000_000.0
+
+
+def _status(
+    tenant: str, status: str, *, origin: str = "AWS_MANAGED", at: float = T
+) -> TenantNotice:
+    return TenantNotice(
+        "eu-west-1", ACCOUNT, tenant, at, status=status, origin=origin, cause=f"{origin} {status}"
+    )
+
+
+def _finding(
+    tenant: str, kind: str, impact: str, *, open_: bool = True, at: float = T
+) -> TenantNotice:
+    return TenantNotice(
+        "eu-west-1", ACCOUNT, tenant, at, finding=kind, impact=impact,
+        description=f"{kind} finding", open=open_,
+    )  # fmt: skip
+
+
+def test_a_tenant_name_is_what_ses_allows_and_its_arn_names_it() -> None:
+    """Names of letters, digits, '-' and '_' up to 64 long; a tenant ARN gives its
+    region, account and name; another resource's ARN, or a bad name, gives none."""
+    assert valid_tenant("acme_Corp-2")
+    assert valid_tenant("a" * 64)
+    assert not valid_tenant("a" * 65)
+    assert not valid_tenant("")
+    assert not valid_tenant("acme corp")
+    assert tenant_of_arn(f"{WHERE}:tenant/acme/tn-1") == ("eu-west-1", ACCOUNT, "acme")
+    assert tenant_of_arn(f"{WHERE}:identity/example.com") is None
+    assert tenant_of_arn(f"{WHERE}:tenant/no%20good/tn-1") is None
+
+
+def test_a_resource_belongs_to_its_one_tenant_and_a_shared_one_to_none() -> None:
+    """The configuration set's tenant first, then the identity's; a resource several
+    tenants share names none; a later poll of one (region, account) replaces what it
+    listed before and leaves the others' alone."""
+    tenants = TenantMap()
+    identity = f"{WHERE}:identity/example.com"
+    tenants.replace(
+        "eu-west-1",
+        ACCOUNT,
+        {
+            f"{WHERE}:configuration-set/marketing": {"acme"},
+            f"{WHERE}:configuration-set/shared": {"acme", "globex"},
+            identity: {"globex"},
+        },
+    )
+    other = f"arn:aws:ses:us-east-1:{ACCOUNT}:identity/example.com"
+    tenants.replace("us-east-1", ACCOUNT, {other: {"initech"}})
+    assert tenants.version == 2
+    assert tenants.tenant(identity, "marketing") == "acme"
+    assert tenants.tenant(identity, "shared") == "globex"  # shared: the identity's
+    assert tenants.arns[f"{WHERE}:configuration-set/shared"] == AMBIGUOUS
+    assert tenants.tenant(identity, "") == "globex"
+    assert tenants.tenant(f"{WHERE}:identity/other.example", "none") == UNKNOWN
+    tenants.replace("eu-west-1", ACCOUNT, {identity: {"acme"}})
+    assert tenants.tenant(identity, "marketing") == "acme"
+    assert f"{WHERE}:configuration-set/marketing" not in tenants.arns
+    assert tenants.tenant(other, "") == "initech"
+    assert tenants.version == 3
+
+
+def test_the_resource_map_is_bounded_and_survives_a_restart() -> None:
+    """The oldest resource goes first when the map is full; a restore keeps what the
+    state file held, up to the bound, and nothing past it."""
+    tenants = TenantMap(max_entries=2)
+    tenants.replace("eu-west-1", ACCOUNT, {f"{WHERE}:identity/{n}": {n} for n in "abc"})
+    assert list(tenants.arns) == [f"{WHERE}:identity/b", f"{WHERE}:identity/c"]
+    again = TenantMap(max_entries=2)
+    again.restore([*tenants.snapshot(), [f"{WHERE}:identity/d", "d"]])
+    assert again.arns == tenants.arns
+    assert again.version == 1
+    assert again.tenant(f"{WHERE}:identity/c", "") == "c"
+
+
+def test_a_tenant_sends_unless_either_status_record_is_disabled() -> None:
+    """SES's aggregate of the two records (yours, SES's): DISABLED when either is,
+    REINSTATED when one is and neither is DISABLED; each record keeps its cause."""
+    statuses = TenantStatuses()
+    statuses.accounts[ACCOUNT] = "prod"
+    key = ("prod", "eu-west-1", "acme")
+    steps = [
+        (_status("acme", "DISABLED"), "DISABLED", "AWS_MANAGED DISABLED"),
+        (_status("acme", "REINSTATED", origin="CUSTOMER_MANAGED", at=T + 1), "DISABLED", ""),
+        (_status("acme", "ENABLED", at=T + 2), "REINSTATED", ""),
+        (_status("acme", "ENABLED", origin="CUSTOMER_MANAGED", at=T + 3), "ENABLED", ""),
+        (_status("acme", "DISABLED", origin="CUSTOMER_MANAGED", at=T + 4), "DISABLED", ""),
+    ]
+    seen = []
+    for notice, sending, _ in steps:
+        statuses.apply(notice)
+        status = statuses.status[key]
+        seen.append((status.sending, status.paused, status.cause))
+        assert status.sending == sending
+        assert status.updated == notice.time
+    assert seen[0] == ("DISABLED", True, "AWS_MANAGED DISABLED")
+    assert seen[-1] == ("DISABLED", True, "CUSTOMER_MANAGED DISABLED")
+    assert (statuses.status[key].aws, statuses.status[key].aws_cause) == (
+        "ENABLED",
+        "AWS_MANAGED ENABLED",
+    )
+    assert list(statuses.status) == [key]
+
+
+def test_an_older_status_event_does_not_undo_a_newer_one() -> None:
+    """EventBridge may deliver out of order: an event older than what was last heard
+    (event or poll) is ignored; one of the same time is applied."""
+    statuses = TenantStatuses()
+    key = (ACCOUNT, "eu-west-1", "acme")  # no poll yet: the account id is the label
+    statuses.apply(_status("acme", "DISABLED", at=T + 10))
+    statuses.apply(_status("acme", "ENABLED", at=T + 5))
+    assert statuses.status[key].sending == "DISABLED"
+    statuses.apply(_status("acme", "ENABLED", at=T + 10))
+    assert statuses.status[key].sending == "ENABLED"
+    # A poll answered before the newest event is not newer than it.
+    statuses.polled(key, TenantStatus(sending="DISABLED", aws="DISABLED"), T + 9)
+    assert statuses.status[key].sending == "ENABLED"
+    statuses.polled(key, TenantStatus(sending="DISABLED", aws="DISABLED"), T + 10)
+    assert (statuses.status[key].sending, statuses.status[key].updated) == ("DISABLED", T + 10)
+    assert statuses.status[key].paused
+
+
+def test_open_findings_set_the_impact_and_closing_them_clears_it() -> None:
+    """A finding opened again replaces the older one of its type; the impact is the
+    highest of those open; a finding event never makes the status older."""
+    statuses = TenantStatuses()
+    key = (ACCOUNT, "eu-west-1", "acme")
+    statuses.apply(_finding("acme", "COMPLAINT", "LOW", at=T + 20))
+    assert statuses.status[key].impact == "LOW"
+    statuses.apply(_finding("acme", "BOUNCE", "HIGH", at=T + 10))
+    assert statuses.status[key].impact == "HIGH"
+    assert statuses.status[key].updated == T + 20
+    statuses.apply(_finding("acme", "BOUNCE", "HIGH", at=T + 30))
+    assert [f[0] for f in statuses.status[key].findings] == ["COMPLAINT", "BOUNCE"]
+    statuses.apply(_finding("acme", "BOUNCE", "HIGH", open_=False, at=T + 31))
+    assert statuses.status[key].impact == "LOW"
+    assert statuses.status[key].findings == [("COMPLAINT", "LOW", "COMPLAINT finding")]
+    statuses.apply(_finding("acme", "COMPLAINT", "LOW", open_=False, at=T + 32))
+    assert (statuses.status[key].impact, statuses.status[key].findings) == ("", [])
+    assert statuses.status[key].updated == T + 32
+    assert statuses.status[key].sending == "ENABLED"
+
+
+def _found(*statuses: tuple[str, TenantStatus]) -> list[tuple[tuple[str, str, str], TenantStatus]]:
+    return [(("prod", region, "acme"), status) for region, status in statuses]
+
+
+def test_a_paused_tenant_reads_1_with_who_paused_it_why_and_what_to_do() -> None:
+    """Paused in any region reads 1, with a line per region it is paused in, its
+    first three findings, and the advice for who paused it (SES, or you)."""
+    findings = [("BOUNCE", "HIGH", f"bounce {i}") for i in range(4)]
+    by_ses = TenantStatus(
+        sending="DISABLED", aws="DISABLED", aws_cause="Bounce rate.", impact="HIGH",
+        policy="standard", findings=findings,
+    )  # fmt: skip
+    fine = TenantStatus()
+    value, volume, lines = measure_tenant(
+        "tenant_sending_paused", _found(("us-east-1", fine), ("eu-west-1", by_ses))
+    )
+    assert (value, volume) == (1.0, 1)
+    assert lines == (
+        "SES paused tenant acme in eu-west-1 (account prod): Bounce rate., policy standard",
+        "finding BOUNCE (HIGH): bounce 0",
+        "finding BOUNCE (HIGH): bounce 1",
+        "finding BOUNCE (HIGH): bounce 2",
+        lines[-1],
+    )
+    assert lines[-1].startswith("SES paused this tenant for its reputation")
+    by_you = TenantStatus(sending="DISABLED", customer="DISABLED")
+    value, _, lines = measure_tenant("tenant_sending_paused", _found(("eu-west-1", by_you)))
+    assert value == 1.0
+    assert lines[0] == "SES paused tenant acme in eu-west-1 (account prod): paused by you"
+    assert lines[-1].startswith("The tenant was paused by your own account")
+    assert "--sending-status ENABLED" in lines[-1]
+
+
+def test_a_sending_tenant_reads_0_and_says_how_it_stands() -> None:
+    """Not paused anywhere reads 0, each region's status and open impact said."""
+    low = TenantStatus(sending="REINSTATED", impact="LOW", policy="strict")
+    value, volume, lines = measure_tenant("tenant_sending_paused", _found(("eu-west-1", low)))
+    assert (value, volume) == (0.0, 1)
+    assert lines == (
+        "tenant acme in eu-west-1 (account prod) sends (REINSTATED), findings of LOW impact "
+        "open, policy strict",
+    )
+    assert measure_tenant("tenant_sending_paused", []) == (None, 0, ())
+
+
+def test_reputation_impact_reads_1_for_a_high_finding_only() -> None:
+    """HIGH anywhere reads 1, with the warning that the policy may pause the tenant;
+    LOW or none reads 0 without it."""
+    high = TenantStatus(impact="HIGH", findings=[("COMPLAINT", "HIGH", "complaints")])
+    low = TenantStatus(impact="LOW", findings=[("BOUNCE", "LOW", "bounces")])
+    value, _, lines = measure_tenant(
+        "reputation_impact", _found(("us-east-1", low), ("eu-west-1", high))
+    )
+    assert value == 1.0
+    assert lines[0].startswith("tenant acme in eu-west-1 (account prod) sends (ENABLED)")
+    assert "finding COMPLAINT (HIGH): complaints" in lines
+    assert lines[-1].startswith("SES holds a high-impact reputation finding")
+    value, _, lines = measure_tenant("reputation_impact", _found(("us-east-1", low)))
+    assert value == 0.0
+    assert not lines[-1].startswith("SES holds")
+    assert measure_tenant("reputation_impact", _found(("us-east-1", TenantStatus())))[0] == 0.0
+    with pytest.raises(ValueError, match="unknown tenant metric 'delay_ratio'"):
+        measure_tenant("delay_ratio", _found(("us-east-1", low)))
