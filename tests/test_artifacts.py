@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml  # type: ignore[import-untyped]
+import yaml
 
 from sesd.config import AlertmanagerConfig, parse_config
 from tests.conftest import require_tool
