@@ -1,6 +1,9 @@
 # sesd in a container: a multi-stage build on the slim Python image; the final
 # image holds the virtual environment only (no compiler, no pip cache) and
-# runs as an unprivileged user. The config is mounted at /etc/sesd/sesd.toml.
+# runs as an unprivileged user. The config is mounted at /etc/sesd/sesd.toml;
+# with [http] web_config (README "Securing the port"), mount that file and the
+# certificate and key it names read-only too, e.g. -v /srv/sesd/web:/etc/sesd/web:ro
+# and web_config = "/etc/sesd/web/web.yml".
 # It listens on 0.0.0.0:9585 (SESD_HTTP_LISTEN, over the config's [http]
 # listen) so that Prometheus can scrape it; set SESD_HTTP_LISTEN to move it.
 # The base image by digest, so a re-pushed tag cannot change what is built.
@@ -35,13 +38,18 @@ ENV PATH=/opt/sesd/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     SESD_CONFIG=/etc/sesd/sesd.toml \
-    SESD_HTTP_LISTEN=0.0.0.0:9585
+    SESD_HTTP_LISTEN=0.0.0.0:9585 \
+    SESD_HEALTHCHECK_SCHEME=http
 USER 10001:10001
 EXPOSE 9585
 # SIGTERM starts the drain; give the container the grace period plus a margin
 # (docker stop --time 45, Kubernetes terminationGracePeriodSeconds: 45).
 STOPSIGNAL SIGTERM
+# /healthz shows the event loop answers. With [http] web_config (README "Securing
+# the port"), it is locked like every path: a 401 is sesd's loop answering too, so
+# the check needs no password; with TLS, set SESD_HEALTHCHECK_SCHEME=https (the
+# certificate names the service, not 127.0.0.1: the check is of life, not identity).
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
-    CMD ["python", "-c", "import os, sys, urllib.request; port = os.environ['SESD_HTTP_LISTEN'].rpartition(':')[2]; sys.exit(urllib.request.urlopen(f'http://127.0.0.1:{port}/healthz', timeout=4).status != 200)"]
+    CMD ["python", "-c", "import http.client, os, ssl, sys; port = int(os.environ['SESD_HTTP_LISTEN'].rpartition(':')[2]); tls = os.environ.get('SESD_HEALTHCHECK_SCHEME') == 'https'; context = ssl.create_default_context(); context.check_hostname = False; context.verify_mode = ssl.CERT_NONE; connection = http.client.HTTPSConnection('127.0.0.1', port, timeout=4, context=context) if tls else http.client.HTTPConnection('127.0.0.1', port, timeout=4); connection.request('GET', '/healthz'); sys.exit(connection.getresponse().status not in (200, 401))"]
 ENTRYPOINT ["sesd"]
 CMD ["run"]

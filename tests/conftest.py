@@ -87,10 +87,12 @@ async def running(
     clock: Callable[[], float] = time.time,
     console: TextIO | None = None,
     signals: bool = False,
+    config_path: Path | None = None,
 ) -> AsyncIterator[Daemon]:
     """The daemon in the test's own task group (never across a fixture's yield);
     stopped gracefully when the block ends. With ``signals`` it handles SIGTERM and
-    SIGINT sent to this process, as ``sesd run`` does."""
+    SIGINT sent to this process, as ``sesd run`` does; with ``config_path``, its
+    reloads read that file."""
     # A test's clock stands for both: its time moves when the test moves it.
     monotonic = time.monotonic if clock is time.time else clock
     # Its secrets read, as `sesd run` loads the file.
@@ -99,6 +101,7 @@ async def running(
         clock=clock,
         monotonic=monotonic,
         console=console or io.StringIO(),
+        config_path=str(config_path) if config_path else None,
     )
     async with anyio.create_task_group() as tg:
         await tg.start(partial(daemon.run, handle_signals=signals))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -12,10 +13,12 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+import bcrypt
 import pytest
-import yaml  # type: ignore[import-untyped]
+import trustme
+import yaml
 
-from sesd.config import AlertmanagerConfig, parse_config
+from sesd.config import AlertmanagerConfig, parse_config, parse_web_config
 from tests.conftest import require_tool
 from tests.dns_server import hermetic_text
 
@@ -53,6 +56,22 @@ def test_prometheus_example_config() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_prometheus_example_scrape_of_a_locked_port(tmp_path: Path) -> None:
+    """The example's commented-out HTTPS and basic auth keys, uncommented, are a valid
+    scrape configuration."""
+    lines = (PROMETHEUS / "prometheus.example.yml").read_text().splitlines()
+    start = lines.index("    # scheme: https")
+    text = "\n".join(lines[:start] + [line.replace("# ", "", 1) for line in lines[start:]])
+    (tmp_path / "prometheus.yml").write_text(text + "\n")
+    (tmp_path / "sesd.rules.yml").write_text((PROMETHEUS / "sesd.rules.yml").read_text())
+    (job,) = yaml.safe_load(text)["scrape_configs"]
+    assert job["scheme"] == "https"
+    assert job["basic_auth"]["username"] == "prometheus"
+    assert job["tls_config"]["ca_file"]
+    result = run(require_tool("promtool"), "check", "config", "prometheus.yml", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_alertmanager_config() -> None:
     """amtool accepts the Alertmanager routing to Slack and PagerDuty."""
     config = ROOT / "config" / "alertmanager" / "alertmanager.yml"
@@ -83,20 +102,24 @@ def test_dockerfile_is_hadolint_clean() -> None:
         assert f"org.opencontainers.image.{label}=" in text, label
 
 
-def test_the_images_health_check_follows_the_listen_address(tmp_path: Path) -> None:
-    """The HEALTHCHECK command, run as Docker would with the image's environment, gets
-    200 from a sesd that SESD_HTTP_LISTEN put on another port than its config's."""
+def _health_check(tmp_path: Path, http: str = "", **env: str) -> int:
+    """The image's HEALTHCHECK command, run as Docker would with the image's environment
+    (and ``env``), against a sesd that SESD_HTTP_LISTEN put on another port than its
+    config's; its exit status."""
     text = (ROOT / "Dockerfile").read_text()
     command = json.loads(text.split("CMD [", 1)[1].split("\n", 1)[0].join(["[", ""]))
     assert command[:2] == ["python", "-c"]
+    image = dict(re.findall(r"^\s+(SESD_HEALTHCHECK_\w+)=(\S+)", text, re.M))
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     config = tmp_path / "sesd.toml"
     config.write_text(
-        hermetic_text('[[queues]]\nurl = "http://127.0.0.1:9/q"\n[http]\nlisten = "127.0.0.1:1"\n')
+        hermetic_text(
+            '[[queues]]\nurl = "http://127.0.0.1:9/q"\n[http]\nlisten = "127.0.0.1:1"\n' + http
+        )
     )
-    env = {**os.environ, "SESD_HTTP_LISTEN": f"127.0.0.1:{port}"}
+    env = {**os.environ, **image, "SESD_HTTP_LISTEN": f"127.0.0.1:{port}", **env}
     env |= {"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x"}
     with subprocess.Popen(
         [sys.executable, "-m", "sesd", "run", "--config", str(config)],
@@ -117,10 +140,28 @@ def test_the_images_health_check_follows_the_listen_address(tmp_path: Path) -> N
                 timeout=30,
                 check=False,
             )
-            assert check.returncode == 0, check.stderr
+            return check.returncode
         finally:
             sesd.terminate()
             sesd.communicate(timeout=30)
+
+
+def test_the_images_health_check_follows_the_listen_address(tmp_path: Path) -> None:
+    """The HEALTHCHECK command gets 200 from a sesd on the port SESD_HTTP_LISTEN says."""
+    assert _health_check(tmp_path) == 0
+
+
+def test_the_images_health_check_passes_a_locked_port(tmp_path: Path) -> None:
+    """Behind basic auth and TLS (config/web.example.yml), the check passes with no
+    password (a 401 is sesd answering) once told the scheme, and fails without it."""
+    web = tmp_path / "web.yml"
+    web.write_text((ROOT / "config" / "web.example.yml").read_text())
+    leaf = trustme.CA().issue_cert("sesd.example")
+    leaf.cert_chain_pems[0].write_to_path(str(tmp_path / "tls.crt"))
+    leaf.private_key_pem.write_to_path(str(tmp_path / "tls.key"))
+    http = f'web_config = "{web}"\n'
+    assert _health_check(tmp_path, http, SESD_HEALTHCHECK_SCHEME="https") == 0
+    assert _health_check(tmp_path, http) != 0
 
 
 def _merge(base: Any, patch: Any) -> Any:
@@ -190,7 +231,7 @@ def _manifests(directory: Path = KUBERNETES) -> dict[str, dict[str, Any]]:
 _CRDS = ("PodMonitor", "PrometheusRule")
 
 
-@pytest.mark.parametrize("directory", ["kubernetes", "kubernetes-fleet"])
+@pytest.mark.parametrize("directory", ["kubernetes", "kubernetes-fleet", "kubernetes-secured"])
 def test_kubernetes_manifests_validate(tmp_path: Path, directory: str) -> None:
     """Every manifest, as the kustomization renders it (the fleet overlay's patches
     applied), validates strictly against the Kubernetes schemas."""
@@ -279,6 +320,61 @@ def test_the_fleet_overlay_spreads_replicas_that_alert_through_alertmanager() ->
     config = parse_config(kinds["ConfigMap"]["data"]["sesd.toml"])
     assert isinstance(config.alerts.sinks["alertmanager"], AlertmanagerConfig)
     assert all(rule.sinks == ["alertmanager"] for rule in config.alerts.rules)
+
+
+def test_the_secured_overlay_locks_the_port_and_presents_credentials() -> None:
+    """config/kubernetes-secured: the base's config with web_config, naming a file the
+    Deployment mounts read-only from Secrets, beside the certificate and key it names
+    (config/web.example.yml is that file); probes over HTTPS with a user the file
+    knows; the PodMonitor over HTTPS, checking the certificate, with basic auth."""
+    directory = ROOT / "config" / "kubernetes-secured"
+    kinds = _manifests(directory)
+    config = parse_config(kinds["ConfigMap"]["data"]["sesd.toml"])
+    base = parse_config((KUBERNETES / "sesd.toml").read_text())
+    assert config.http.web_config is not None
+    shown, expected = config.to_display(), base.to_display()
+    assert shown["http"].pop("web_config") == "/etc/sesd-web/web.yml"
+    assert expected["http"].pop("web_config") is None
+    assert shown == expected
+    pod = kinds["Deployment"]["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    mounts = {m["name"]: m for m in container["volumeMounts"]}
+    assert mounts["web"] == {"name": "web", "mountPath": "/etc/sesd-web", "readOnly": True}
+    assert mounts["config"]["mountPath"] == "/etc/sesd"  # the base's, kept
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    projected = {
+        item["path"]: (source["secret"]["name"], item["key"])
+        for source in volumes["web"]["projected"]["sources"]
+        for item in source["secret"]["items"]
+    }
+    web = parse_web_config((ROOT / "config" / "web.example.yml").read_text(), "/etc/sesd-web")
+    tls = web.tls_server_config
+    assert tls is not None
+    assert projected == {
+        "web.yml": ("sesd-web", "web.yml"),
+        Path(tls.cert_file).name: ("sesd-tls", "tls.crt"),
+        Path(tls.key_file).name: ("sesd-tls", "tls.key"),
+    }
+    assert {str(Path(tls.cert_file).parent), str(Path(tls.key_file).parent)} == {"/etc/sesd-web"}
+    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+        get = container[probe]["httpGet"]
+        assert get["scheme"] == "HTTPS", probe
+        assert get["path"] in ("/healthz", "/readyz")
+        ((header,),) = [get["httpHeaders"]]
+        assert header["name"] == "Authorization"
+        user, _, password = base64.b64decode(header["value"].split()[1]).partition(b":")
+        assert bcrypt.checkpw(password, web.basic_auth_users[user.decode()].encode()), probe
+    (endpoint,) = kinds["PodMonitor"]["spec"]["podMetricsEndpoints"]
+    assert (endpoint["scheme"], endpoint["port"], endpoint["path"]) == (
+        "https",
+        "metrics",
+        "/metrics",
+    )
+    assert endpoint["tlsConfig"]["ca"]["secret"] == {"name": "sesd-tls", "key": "ca.crt"}
+    assert endpoint["basicAuth"]["password"] == {"name": "sesd-scrape", "key": "password"}
+    scrape = yaml.safe_load((directory / "secret.example.yaml").read_text())["stringData"]
+    hashed = web.basic_auth_users[scrape["username"]].encode()
+    assert bcrypt.checkpw(scrape["password"].encode(), hashed)
 
 
 def test_dashboard_covers_what_operators_need() -> None:

@@ -44,7 +44,8 @@ def execute(args: argparse.Namespace) -> int:
     configure_logging(config.logging.level, config.logging.format)
     if args.listen:
         try:
-            config = msgspec.structs.replace(config, http=HttpConfig(listen=args.listen))
+            http = HttpConfig(listen=args.listen, web_config=config.http.web_config)
+            config = msgspec.structs.replace(config, http=http)
         except ValueError as exc:
             return config_error(f"--listen: {exc}")
     if not config.queues:

@@ -6,15 +6,15 @@ reads the file, validates it, then reads the secrets it refers to
 one line that names the key (``queues[0].concurrency: Expected `int`, got
 `str```). Secrets are written as references (``env:NAME``, ``file:PATH``) or
 literals and are held in :class:`Secret`, whose ``repr`` never shows the
-value. The value types are in :mod:`sesd.config.values`, the sections in
-:mod:`sesd.config.sections`, :mod:`sesd.config.aws` and
+value; ``[http] web_config`` names a file of its own (:mod:`sesd.config.web`),
+read with them. The value types are in :mod:`sesd.config.values`, the sections
+in :mod:`sesd.config.sections`, :mod:`sesd.config.aws` and
 :mod:`sesd.config.alerts`.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -67,7 +67,9 @@ from sesd.config.values import (
     Secret,
     Section,
     is_http_url,
+    one_line,
 )
+from sesd.config.web import WebConfig, WebConfigFile, parse_web_config
 
 __all__ = [
     "ACCOUNT_METRICS",
@@ -102,12 +104,15 @@ __all__ = [
     "SlackConfig",
     "StateConfig",
     "TenantsConfig",
+    "WebConfig",
+    "WebConfigFile",
     "WebhookConfig",
     "WindowsConfig",
     "core_settings",
     "is_glob",
     "load_config",
     "parse_config",
+    "parse_web_config",
     "read_secrets",
     "region_of_url",
 ]
@@ -215,6 +220,10 @@ def _dec_hook(type_: type, obj: Any) -> Any:
         if not isinstance(obj, str) or not obj:
             raise ValueError("expected a string ('env:NAME', 'file:PATH' or a literal)")
         return Secret(obj)
+    if type_ is WebConfigFile:
+        if not isinstance(obj, str) or not obj:
+            raise ValueError("expected the path of a web configuration file")
+        return WebConfigFile(obj)
     raise NotImplementedError(type_)
 
 
@@ -223,23 +232,9 @@ def _display_hook(obj: Any) -> Any:
         return obj.text
     if isinstance(obj, Secret):
         return obj.masked()
+    if isinstance(obj, WebConfigFile):
+        return obj.reference
     raise NotImplementedError(type(obj))
-
-
-_AT_PATH = re.compile(r"^(?P<msg>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.S)
-_UNKNOWN = re.compile(r"Object contains unknown field `(?P<field>[^`]+)`")
-
-
-def _one_line(exc: msgspec.ValidationError, prefix: str = "") -> str:
-    match = _AT_PATH.match(str(exc))
-    assert match is not None
-    msg, path = match.group("msg"), (match.group("path") or "").lstrip(".")
-    path = ".".join(part for part in (prefix, path) if part)
-    unknown = _UNKNOWN.match(msg)
-    if unknown:
-        key = f"{path}.{unknown.group('field')}" if path else unknown.group("field")
-        return f"{key}: unknown key"
-    return f"{path}: {msg}" if path else msg
 
 
 def parse_config(text: str) -> Config:
@@ -253,7 +248,7 @@ def parse_config(text: str) -> Config:
     try:
         config = msgspec.convert(data, Config, dec_hook=_dec_hook)
     except msgspec.ValidationError as exc:
-        raise ConfigError(_one_line(exc)) from None
+        raise ConfigError(one_line(exc)) from None
     for key, secret in config.secrets():
         if secret.is_literal:
             _check_url(key, secret)
@@ -261,8 +256,10 @@ def parse_config(text: str) -> Config:
 
 
 def read_secrets(config: Config) -> Config:
-    """Read every ``env:`` and ``file:`` secret of ``config`` (the config's only I/O);
-    ConfigError names the key of one that cannot be read. Returns ``config``."""
+    """Read every ``env:`` and ``file:`` secret of ``config``, and the web configuration
+    file (password hashes, the private key's name: a secret of its own kind, kept where
+    the secrets are), the config's only I/O; ConfigError names the key of what cannot
+    be read. Returns ``config``."""
     for key, secret in config.secrets():
         if secret.is_literal:
             continue
@@ -271,6 +268,11 @@ def read_secrets(config: Config) -> Config:
         except ValueError as exc:
             raise ConfigError(f"{key}: {exc}") from None
         _check_url(key, secret)
+    if config.http.web_config is not None:
+        try:
+            config.http.web_config.read()
+        except ConfigError as exc:
+            raise ConfigError(f"http.web_config: {exc}") from None
     return config
 
 
@@ -300,7 +302,7 @@ def _check_sinks(data: dict[str, Any]) -> None:
         try:
             msgspec.convert(sink, SinkConfig, dec_hook=_dec_hook)
         except msgspec.ValidationError as exc:
-            raise ConfigError(_one_line(exc, f"alerts.sinks.{name}")) from None
+            raise ConfigError(one_line(exc, f"alerts.sinks.{name}")) from None
 
 
 def load_config(path: str | os.PathLike[str], *, resolve_secrets: bool = True) -> Config:

@@ -10,6 +10,7 @@ from typing import Literal
 import msgspec
 
 from sesd.config.values import Duration, Section, check_http_url
+from sesd.config.web import WebConfig, WebConfigFile
 from sesd.core.domains import normalise_domain
 
 __all__ = [
@@ -31,6 +32,9 @@ class HttpConfig(Section, frozen=True):
     """``[http]``: the metrics and health endpoint."""
 
     listen: str = "127.0.0.1:9585"
+    #: The exporter-toolkit web configuration file (TLS, basic auth, headers); read with
+    #: the secrets, and again on every reload.
+    web_config: WebConfigFile | None = None
 
     def __post_init__(self) -> None:
         host, _, port = self.listen.rpartition(":")
@@ -46,6 +50,11 @@ class HttpConfig(Section, frozen=True):
     def port(self) -> int:
         """Port part."""
         return int(self.listen.rpartition(":")[2])
+
+    @property
+    def web(self) -> WebConfig | None:
+        """The web configuration file's content (once read), or None without one."""
+        return self.web_config.get() if self.web_config is not None else None
 
 
 class WindowsConfig(Section, frozen=True):

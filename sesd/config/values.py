@@ -9,7 +9,15 @@ from urllib.parse import urlparse
 
 import msgspec
 
-__all__ = ["ConfigError", "Duration", "Secret", "Section", "check_http_url", "is_http_url"]
+__all__ = [
+    "ConfigError",
+    "Duration",
+    "Secret",
+    "Section",
+    "check_http_url",
+    "is_http_url",
+    "one_line",
+]
 
 
 class ConfigError(Exception):
@@ -127,3 +135,22 @@ def is_http_url(url: str) -> bool:
 def check_http_url(url: str) -> None:
     if not is_http_url(url):
         raise ValueError(f"{url!r} is not an http(s) URL")
+
+
+_AT_PATH = re.compile(r"^(?P<msg>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.S)
+_UNKNOWN = re.compile(r"Object contains unknown field `(?P<field>[^`]+)`")
+
+
+def one_line(exc: msgspec.ValidationError, prefix: str = "") -> str:
+    """A msgspec validation error in one line, its path first as a dotted key
+    (``queues[0].concurrency: Expected `int`, got `str```; an unknown field:
+    ``KEY: unknown key``), under ``prefix``."""
+    match = _AT_PATH.match(str(exc))
+    assert match is not None
+    msg, path = match.group("msg"), (match.group("path") or "").lstrip(".")
+    path = ".".join(part for part in (prefix, path) if part)
+    unknown = _UNKNOWN.match(msg)
+    if unknown:
+        key = f"{path}.{unknown.group('field')}" if path else unknown.group("field")
+        return f"{key}: unknown key"
+    return f"{path}: {msg}" if path else msg

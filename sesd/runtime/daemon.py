@@ -1,7 +1,8 @@
 """The daemon: one task group owns every long-running task, through named phases.
 
-1. :meth:`Daemon.start`: the state file read, the HTTP server bound, the AWS
-   clients made, the queues checked (RedrivePolicy), the sinks opened;
+1. :meth:`Daemon.start`: the state file read, the HTTP server bound (locked as
+   ``[http] web_config`` says), the AWS clients made, the queues checked
+   (RedrivePolicy), the sinks opened;
 2. :meth:`Daemon.serve`: the background tasks (janitor, evaluator and outboxes,
    account polls, DNS lookups, canary, state saving, systemd, signals);
 3. :meth:`Daemon.consume`: the pollers, until a stop (the first SIGTERM/SIGINT,
@@ -36,7 +37,7 @@ from sesd.account.poller import AccountPoller
 from sesd.account.tenants import TenantPoller
 from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.service import Alerting
-from sesd.config import Config, QueueConfig, core_settings
+from sesd.config import Config, ConfigError, QueueConfig, core_settings
 from sesd.core.pipeline import Pipeline
 from sesd.io.logs import get_logger
 from sesd.metrics.registry import Metrics
@@ -53,6 +54,7 @@ from sesd.runtime.signals import EXIT_FORCED, watch_signals
 from sesd.runtime.sqs import QueuePoller
 from sesd.runtime.sqs_calls import InFlight, InvalidMemory, check_queue
 from sesd.runtime.systemd import Notifier, tell_systemd
+from sesd.runtime.web import WebGuard
 
 __all__ = ["EXIT_FORCED", "Daemon", "StartError"]
 
@@ -152,6 +154,8 @@ class Daemon:
         #: The uniform draw of the pollers' backoff jitter (a test pins it).
         self.jitter: Callable[[], float] = random.random
         self.http_port: int | None = None
+        #: The lock on the HTTP port ([http] web_config), from the start.
+        self.web: WebGuard | None = None
         self._in_flight = InFlight()
         self._reloader = Reloader(self)
 
@@ -207,8 +211,20 @@ class Daemon:
             if secret.is_literal:
                 self._log.warning("sesd.config.literal_secret", key=key)
         self.saver.load()
+        try:
+            self.web = WebGuard(self.config.http.web)
+        except ConfigError as exc:
+            # Read and checked with the config a moment ago: changed since.
+            raise StartError(str(exc)) from None
         self.http_port = await stack.enter_async_context(
-            http_server(self.config.http, self.metrics.registry, self.health, self.monotonic)
+            http_server(
+                self.config.http,
+                self.metrics.registry,
+                self.health,
+                self.monotonic,
+                ssl_context=self.web.ssl_context,
+                middlewares=[self.web.middleware],
+            )
         )
         self.aws = AwsClients(self.config, stack)
         for queue in self.config.queues:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+import ssl
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 
 import anyio
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
 
 from sesd.config import HttpConfig
@@ -18,7 +20,10 @@ __all__ = ["StartError", "http_server"]
 
 
 def _app(
-    registry: CollectorRegistry, health: Health, monotonic: Callable[[], float]
+    registry: CollectorRegistry,
+    health: Health,
+    monotonic: Callable[[], float],
+    middlewares: Sequence[Middleware] = (),
 ) -> web.Application:
     async def metrics(request: web.Request) -> web.Response:
         body = await render_async(registry)
@@ -40,7 +45,7 @@ def _app(
 
     # Small requests only: nothing here takes a body. GET on three paths (and HEAD on
     # /metrics), nothing else (other methods: 405; other paths: 404).
-    app = web.Application(client_max_size=1024)
+    app = web.Application(client_max_size=1024, middlewares=middlewares)
     app.router.add_get("/metrics", metrics, allow_head=True)
     app.router.add_get("/healthz", healthz, allow_head=False)
     app.router.add_get("/readyz", readyz, allow_head=False)
@@ -58,14 +63,19 @@ async def http_server(
     registry: CollectorRegistry,
     health: Health,
     monotonic: Callable[[], float],
+    *,
+    ssl_context: ssl.SSLContext | None = None,
+    middlewares: Sequence[Middleware] = (),
 ) -> AsyncIterator[int]:
     """Serve while the context is open; yields the bound port (useful with port 0).
+    ``middlewares`` see every request (:mod:`sesd.runtime.web`'s lock among them);
+    with ``ssl_context``, over TLS only.
 
     aiohttp serves on the event loop by itself, so no task is needed; binding
     happens here, in start-up, so a taken port fails before anything runs.
     """
     runner = web.AppRunner(
-        _app(registry, health, monotonic),
+        _app(registry, health, monotonic, middlewares),
         access_log=None,
         handle_signals=False,
         shutdown_timeout=1.0,
@@ -77,13 +87,15 @@ async def http_server(
     )
     await runner.setup()
     try:
-        site = web.TCPSite(runner, config.host, config.port)
+        site = web.TCPSite(runner, config.host, config.port, ssl_context=ssl_context)
         try:
             await site.start()
         except OSError as exc:
             raise StartError(f"cannot listen on {config.listen}: {exc.strerror}") from None
         port = int(runner.addresses[0][1])
-        get_logger().info("sesd.http.listening", host=config.host, port=port)
+        get_logger().info(
+            "sesd.http.listening", host=config.host, port=port, tls=ssl_context is not None
+        )
         yield port
     finally:
         with anyio.CancelScope(shield=True):

@@ -2,10 +2,11 @@
 
 Reloaded: ``[alerts]`` (rules, sinks, silences path, links, outbox limits),
 ``[domains] track`` and ``groups``, ``[canary]``, ``[logging] level``,
-``[shutdown]`` and ``[[queues]]``. Everything in :data:`RESTART_KEYS` is fixed
-for the life of the process (the windows' layout, the HTTP listener, the
-state file, the SQS client): a change there is reported by key and left for
-the next restart.
+``[shutdown]``, ``[[queues]]`` and ``[http] web_config``, whose file is read
+again (users, headers, the certificate and key; :mod:`sesd.runtime.web`).
+Everything in :data:`RESTART_KEYS` is fixed for the life of the process (the
+windows' layout, the HTTP listener's address, the state file, the SQS client):
+a change there is reported by key and left for the next restart.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ __all__ = ["RESTART_KEYS", "Reloader", "merge"]
 #: Sections (or ``section.key``) that only a restart applies: named here, once.
 RESTART_KEYS = (
     "aws",
-    "http",
+    "http.listen",
     "windows",
     "dimensions",
     "ingest",
@@ -108,8 +109,13 @@ class Reloader:
             self._log.warning("sesd.config.reload_failed", error="no config file to read")
             return False
         try:
+            # The web configuration file is read with the rest, in the worker thread.
             new = await anyio.to_thread.run_sync(load_config, path)
             merged, ignored = merge(daemon.config, new)
+            if daemon.web is not None:
+                # Last of what can fail, and before anything changes: all or nothing.
+                web = daemon.web.apply(merged.http.web)
+                ignored += [f"http.web_config: {key}" for key in web]
         except ConfigError as exc:
             daemon.metrics.reloaded(False, daemon.clock())
             self._log.error("sesd.config.reload_failed", path=path, error=str(exc))

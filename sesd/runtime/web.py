@@ -1,0 +1,200 @@
+"""The lock on the HTTP port: ``[http] web_config`` applied to every request.
+
+As the Prometheus exporter-toolkit does, one middleware guards every path
+(``/metrics``, ``/healthz``, ``/readyz`` and any route added later): the
+configured headers on every response, then HTTP basic auth when users are
+configured. TLS is an :class:`ssl.SSLContext` the listener is given at start.
+
+A reload (SIGHUP) swaps the users and headers for the next request and loads
+the certificate and key again into the live context, for the next handshake.
+Whether TLS is on, and the rest of ``tls_server_config``, is the listener's
+own and waits for a restart.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+import anyio
+import anyio.to_thread
+import bcrypt
+import msgspec
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from sesd.config import ConfigError
+from sesd.config.web import WebConfig, load_chain, server_context
+
+__all__ = ["REALM", "BasicAuth", "WebGuard"]
+
+T = TypeVar("T")
+
+REALM = "sesd"
+#: Credentials whose check succeeded, remembered (the exporter-toolkit keeps 100 too).
+_CACHED = 100
+
+
+class BasicAuth:
+    """Users and their bcrypt hashes, and the check of an ``Authorization`` header.
+
+    bcrypt costs about 70 ms at cost 10 and 250 ms at 12, on purpose: a scrape
+    every 15 s must not pay it each time. A success is remembered by a digest of
+    (user, hash, password), never the password itself; the hash is in the key so
+    that a password changed by a reload stops matching at once. Failures are not
+    remembered: only valid credentials fill the cache, so guessing cannot evict
+    the scrapers'. Checks run in a worker thread, one at a time (guessing then
+    costs one core at most, and two scrapes with the same new credential pay once).
+    """
+
+    def __init__(
+        self,
+        users: Mapping[str, str],
+        *,
+        check: Callable[[bytes, bytes], bool] = bcrypt.checkpw,
+    ) -> None:
+        self._users = [(name.encode(), hashed.encode()) for name, hashed in users.items()]
+        self._check = check
+        self._passed: OrderedDict[bytes, None] = OrderedDict()
+        self._one_at_a_time = anyio.Lock()
+
+    def __bool__(self) -> bool:
+        return bool(self._users)
+
+    def replace(self, users: Mapping[str, str]) -> None:
+        """Check against ``users`` from the next request on (a reload)."""
+        self._users = [(name.encode(), hashed.encode()) for name, hashed in users.items()]
+
+    async def allows(self, header: str | None) -> bool:
+        """True when ``header`` (an ``Authorization`` value) carries a configured user and
+        that user's password."""
+        credentials = _basic(header)
+        if credentials is None or not self._users:
+            return False
+        user, password = credentials
+        hashed, known = self._hash_of(user)
+        # The user's length in the input: no other (user, password) pair reads the same.
+        key = hashlib.sha256(hashed + len(user).to_bytes(4, "big") + user + password).digest()
+        if known and key in self._passed:
+            return True
+        async with self._one_at_a_time:
+            if known and key in self._passed:  # a request just before this one checked it
+                return True
+            passed = await anyio.to_thread.run_sync(self._checked, password, hashed)
+            if not (passed and known):
+                return False
+            self._passed[key] = None
+            while len(self._passed) > _CACHED:
+                self._passed.popitem(last=False)
+        return True
+
+    def _hash_of(self, user: bytes) -> tuple[bytes, bool]:
+        """The user's hash, compared with every configured name in constant time (the
+        time taken says nothing of which names exist). An unknown user is checked
+        against the first user's hash, so it costs what a known one does."""
+        found = None
+        for name, hashed in self._users:
+            if hmac.compare_digest(name, user) and found is None:
+                found = hashed
+        if found is None:
+            return self._users[0][1], False
+        return found, True
+
+    def _checked(self, password: bytes, hashed: bytes) -> bool:
+        try:
+            return self._check(password, hashed)
+        except ValueError:
+            # bcrypt refuses passwords over 72 bytes: a wrong one, not a server error.
+            return False
+
+
+def _basic(header: str | None) -> tuple[bytes, bytes] | None:
+    """(user, password) from ``Basic BASE64``, as bytes (compared and checked as sent,
+    whatever the client's charset); None for anything else."""
+    if not header:
+        return None
+    scheme, _, encoded = header.partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    user, colon, password = decoded.partition(b":")
+    return (user, password) if colon else None
+
+
+class WebGuard:
+    """The web configuration in force: the SSL context the listener serves with and the
+    middleware every request passes through."""
+
+    def __init__(self, config: WebConfig | None) -> None:
+        config = config or WebConfig()
+        #: What the listener was started with (its certificate and key as last loaded).
+        self._tls = config.tls_server_config
+        #: The listener's context (None: plain HTTP); a reload loads new files into it.
+        self.ssl_context = None if self._tls is None else _prefixed(server_context, self._tls)
+        self._headers = dict(config.http_server_config.headers)
+        self.auth = BasicAuth(config.basic_auth_users)
+
+    def apply(self, config: WebConfig | None) -> list[str]:
+        """Take a reloaded web configuration: users and headers for the next request,
+        the certificate and key for the next handshake. Returns the keys whose change
+        waits for a restart; ConfigError (nothing changed) when the new files do not
+        load."""
+        config = config or WebConfig()
+        running, new = self._tls, config.tls_server_config
+        ignored = []
+        if running is None or new is None:
+            if running != new:
+                ignored.append("tls_server_config")
+        else:
+            before, after = running.restart_only(), new.restart_only()
+            ignored += [f"tls_server_config.{k}" for k in before if before[k] != after[k]]
+            assert self.ssl_context is not None
+            # A context of its own first: a load that fails half-way can leave a context
+            # with the new certificate and no key. Then the live one, here on the event
+            # loop, where its handshakes run (an OpenSSL context must not change under a
+            # handshake in another thread). New handshakes get the new certificate; open
+            # connections keep theirs.
+            _prefixed(server_context, new)
+            _prefixed(load_chain, self.ssl_context, new)
+            self._tls = msgspec.structs.replace(
+                running, cert_file=new.cert_file, key_file=new.key_file
+            )
+        self._headers = dict(config.http_server_config.headers)
+        self.auth.replace(config.basic_auth_users)
+        return ignored
+
+    @web.middleware
+    async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """Every request: 401 without a configured user's credentials (when users are
+        configured), the configured headers on every response."""
+        headers = self._headers
+        if self.auth and not await self.auth.allows(request.headers.get("Authorization")):
+            response: web.StreamResponse = web.Response(
+                status=401,
+                text="401: Unauthorized\n",
+                headers={"WWW-Authenticate": f'Basic realm="{REALM}"'},
+            )
+        else:
+            try:
+                response = await handler(request)
+            except web.HTTPException as exc:  # 404, 405: answers too
+                exc.headers.update(headers)
+                raise
+        response.headers.update(headers)
+        return response
+
+
+def _prefixed(load: Callable[..., T], *args: Any) -> T:
+    """``load(*args)``, its ConfigError under the key of the file it came from."""
+    try:
+        return load(*args)
+    except ConfigError as exc:
+        raise ConfigError(f"http.web_config: {exc}") from None

@@ -1,0 +1,343 @@
+"""The lock on the HTTP port: basic auth and TLS from ``[http] web_config`` on every
+path, a real daemon answering a real client, and what a reload (SIGHUP) swaps."""
+
+from __future__ import annotations
+
+import signal
+import ssl
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import anyio
+import bcrypt
+import pytest
+import trustme
+from structlog.testing import capture_logs
+
+from sesd.commands.demo.localsqs import LocalSqs
+from sesd.config import load_config
+from sesd.config.web import parse_web_config
+from sesd.runtime.daemon import Daemon, StartError
+from sesd.runtime.web import BasicAuth, WebGuard
+from tests.conftest import make_queue, running
+from tests.dns_server import hermetic, hermetic_text
+from tests.sesd_process import SesdProcess, sesd_process
+
+PATHS = ("/metrics", "/healthz", "/readyz")
+#: Cost 4: the tests need bcrypt hashes, not slow ones.
+ALICE = bcrypt.hashpw(b"alice-pw", bcrypt.gensalt(4)).decode()
+BOB = bcrypt.hashpw(b"bob-pw", bcrypt.gensalt(4)).decode()
+HEADERS = "http_server_config:\n  headers:\n    X-Content-Type-Options: nosniff\n"
+TLS = "tls_server_config:\n  cert_file: {cert}\n  key_file: {key}\n"
+
+
+def _users(**users: str) -> str:
+    return "basic_auth_users:\n" + "".join(f"  {name}: {h}\n" for name, h in users.items())
+
+
+def _certificate(directory: Path, name: str) -> trustme.CA:
+    """A CA of its own, and NAME.crt and NAME.key in ``directory``, for 127.0.0.1."""
+    ca = trustme.CA()
+    leaf = ca.issue_cert("127.0.0.1", "localhost")
+    leaf.cert_chain_pems[0].write_to_path(str(directory / f"{name}.crt"))
+    leaf.private_key_pem.write_to_path(str(directory / f"{name}.key"))
+    return ca
+
+
+def _tls(name: str) -> str:
+    return TLS.format(cert=f"{name}.crt", key=f"{name}.key")
+
+
+def _trusting(ca: trustme.CA) -> ssl.SSLContext:
+    """A client's context that trusts ``ca`` (and nothing else)."""
+    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
+    ca.configure_trust(context)
+    return context
+
+
+def _files(directory: Path, web: str, *, queue: str = "") -> Path:
+    """web.yml holding ``web``, and sesd.toml naming it; returns sesd.toml."""
+    (directory / "web.yml").write_text(web)
+    path = directory / "sesd.toml"
+    path.write_text(
+        hermetic_text(
+            queue + f'[http]\nlisten = "127.0.0.1:0"\nweb_config = "{directory / "web.yml"}"\n'
+            '[logging]\nformat = "json"\nlevel = "debug"\n'
+        )
+    )
+    return path
+
+
+async def _get(
+    port: int,
+    path: str,
+    user: str | None = None,
+    password: str = "",
+    *,
+    tls: ssl.SSLContext | None = None,
+) -> tuple[int, Any]:
+    """One request in a session of its own (a new connection, a new handshake):
+    (status, headers)."""
+    headers = {"Authorization": _header(user, password)} if user is not None else {}
+    scheme = "https" if tls else "http"
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(
+            f"{scheme}://127.0.0.1:{port}{path}", headers=headers, ssl=tls if tls else True
+        ) as response,
+    ):
+        await response.read()
+        return response.status, response.headers
+
+
+def _port(daemon: Daemon) -> int:
+    assert daemon.http_port is not None
+    return daemon.http_port
+
+
+async def test_every_path_asks_for_a_configured_users_password(tmp_path: Path) -> None:
+    """/metrics, /healthz and /readyz each answer 401 with a Basic challenge without
+    credentials, with a wrong password, and with another user's password; 200 with
+    the right one. A path that does not exist is locked too (401, then 404), and
+    every answer carries the configured headers."""
+    config = load_config(_files(tmp_path, _users(alice=ALICE, bob=BOB) + HEADERS))
+    async with running(config) as daemon:
+        port = _port(daemon)
+        for path in PATHS:
+            for user, password in ((None, ""), ("alice", "wrong"), ("carol", "alice-pw")):
+                status, headers = await _get(port, path, user, password)
+                assert status == 401, (path, user)
+                assert headers["WWW-Authenticate"] == 'Basic realm="sesd"'
+                assert headers["X-Content-Type-Options"] == "nosniff"
+            for user in ("alice", "bob"):
+                status, headers = await _get(port, path, user, f"{user}-pw")
+                assert status == 200, (path, user)
+                assert headers["X-Content-Type-Options"] == "nosniff"
+        assert (await _get(port, "/nope"))[0] == 401
+        status, headers = await _get(port, "/nope", "alice", "alice-pw")
+        assert status == 404
+        assert headers["X-Content-Type-Options"] == "nosniff"
+
+
+async def test_tls_with_a_certificate_the_client_trusts(tmp_path: Path) -> None:
+    """Over TLS with a certificate a throwaway CA signed: a client trusting that CA
+    gets 200 with the password (401 without); one that does not trust it, or speaks
+    plain HTTP, or allows no more than TLS 1.2 to a TLS 1.3 minimum, gets nothing."""
+    ca = _certificate(tmp_path, "tls")
+    web = _tls("tls") + "  min_version: TLS13\n" + _users(alice=ALICE)
+    async with running(load_config(_files(tmp_path, web))) as daemon:
+        port = _port(daemon)
+        trusting = _trusting(ca)
+        for path in PATHS:
+            assert (await _get(port, path, "alice", "alice-pw", tls=trusting))[0] == 200
+            assert (await _get(port, path, tls=trusting))[0] == 401
+        with pytest.raises(aiohttp.ClientConnectorCertificateError):
+            await _get(port, "/healthz", tls=_trusting(trustme.CA()))
+        with pytest.raises(aiohttp.ClientError):
+            await _get(port, "/healthz", "alice", "alice-pw")
+        old = _trusting(ca)
+        old.maximum_version = ssl.TLSVersion.TLSv1_2
+        with pytest.raises(aiohttp.ClientConnectorError):
+            await _get(port, "/healthz", tls=old)
+
+
+async def test_client_certificates_from_the_client_ca_only(tmp_path: Path) -> None:
+    """With RequireAndVerifyClientCert, a client without a certificate, or with one
+    another CA signed, is refused in the handshake; one the client CA signed gets in."""
+    ca = _certificate(tmp_path, "tls")
+    clients = trustme.CA()
+    clients.cert_pem.write_to_path(str(tmp_path / "clients.crt"))
+    web = _tls("tls") + (
+        "  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: clients.crt\n"
+    )
+    async with running(load_config(_files(tmp_path, web))) as daemon:
+        port = _port(daemon)
+        with pytest.raises(aiohttp.ClientError):
+            await _get(port, "/metrics", tls=_trusting(ca))
+        stranger = _trusting(ca)
+        trustme.CA().issue_cert("scraper@example.com").configure_cert(stranger)
+        with pytest.raises(aiohttp.ClientError):
+            await _get(port, "/metrics", tls=stranger)
+        known = _trusting(ca)
+        clients.issue_cert("scraper@example.com").configure_cert(known)
+        assert (await _get(port, "/metrics", tls=known))[0] == 200
+
+
+async def test_a_reload_swaps_the_users_and_the_certificate(tmp_path: Path) -> None:
+    """A reload with a new users list and a new certificate: the next request checks
+    the new users, the next handshake presents the new certificate. A broken file,
+    or a key that is not its certificate's, changes nothing, is logged naming the
+    key and reads 0 in sesd_config_last_reload_successful, until a good one. A TLS
+    setting other than the files is named as needing a restart."""
+    first = _certificate(tmp_path, "first")
+    path = _files(tmp_path, _tls("first") + _users(alice=ALICE))
+    # Loggers are bound as the daemon is made: capture from before it is.
+    with capture_logs() as logs:
+        async with running(load_config(path), config_path=path) as daemon:
+            port = _port(daemon)
+            registry = daemon.metrics.registry
+            assert (await _get(port, "/metrics", "alice", "alice-pw", tls=_trusting(first)))[
+                0
+            ] == 200
+
+            second = _certificate(tmp_path, "second")
+            (tmp_path / "web.yml").write_text(_tls("second") + _users(bob=BOB))
+            assert await daemon.reload()
+            trusting = _trusting(second)
+            assert (await _get(port, "/metrics", "alice", "alice-pw", tls=trusting))[0] == 401
+            assert (await _get(port, "/metrics", "bob", "bob-pw", tls=trusting))[0] == 200
+            with pytest.raises(aiohttp.ClientConnectorCertificateError):
+                await _get(port, "/metrics", "bob", "bob-pw", tls=_trusting(first))
+
+            for broken in (
+                _tls("second") + "basic_auth_users:\n  carol: hunter2\n",
+                TLS.format(cert="second.crt", key="first.key") + _users(carol=ALICE),
+            ):
+                (tmp_path / "web.yml").write_text(broken)
+                assert not await daemon.reload()
+                assert registry.get_sample_value("sesd_config_last_reload_successful") == 0
+                assert (await _get(port, "/metrics", "bob", "bob-pw", tls=trusting))[0] == 200
+
+            (tmp_path / "web.yml").write_text(
+                _tls("second") + "  min_version: TLS13\n" + _users(carol=ALICE)
+            )
+            assert await daemon.reload()
+            assert registry.get_sample_value("sesd_config_last_reload_successful") == 1
+            assert (await _get(port, "/metrics", "carol", "alice-pw", tls=trusting))[0] == 200
+    failed = [e["error"] for e in logs if e["event"] == "sesd.config.reload_failed"]
+    assert failed == [
+        "http.web_config: basic_auth_users.carol: not a bcrypt hash",
+        failed[1],
+    ]
+    assert failed[1].startswith("http.web_config: tls_server_config.key_file: not the PEM key")
+    assert "hunter2" not in repr(logs)
+    ignored = [e["key"] for e in logs if e["event"] == "sesd.config.reload_ignored"]
+    assert ignored == ["http.web_config: tls_server_config.min_version"]
+
+
+async def test_certificate_files_gone_before_the_start_fail_it(tmp_path: Path) -> None:
+    """The files were checked with the config, then went: the start fails, naming the
+    file, as the CLI says it in one line."""
+    _certificate(tmp_path, "tls")
+    config = load_config(_files(tmp_path, _tls("tls")))
+    (tmp_path / "tls.key").unlink()
+    with pytest.raises(StartError) as caught:
+        await Daemon(hermetic(config)).run(handle_signals=False)
+    assert str(caught.value).startswith("http.web_config: tls_server_config.key_file: cannot read ")
+
+
+async def test_a_reload_can_lock_an_open_port_and_open_it_again(tmp_path: Path) -> None:
+    """Users added by a reload apply at once; the file named no more, nothing is asked."""
+    path = _files(tmp_path, "")
+    async with running(load_config(path), config_path=path) as daemon:
+        port = _port(daemon)
+        assert (await _get(port, "/readyz"))[0] == 200
+        (tmp_path / "web.yml").write_text(_users(alice=ALICE))
+        assert await daemon.reload()
+        assert (await _get(port, "/readyz"))[0] == 401
+        path.write_text(path.read_text().replace("web_config", "# web_config"))
+        assert await daemon.reload()
+        assert (await _get(port, "/readyz"))[0] == 200
+
+
+async def test_tls_settings_but_the_certificate_wait_for_a_restart(tmp_path: Path) -> None:
+    """Turning TLS on or off, or changing its other keys, is named as needing a
+    restart, every reload until then; the users change all the same."""
+    _certificate(tmp_path, "tls")
+    plain, tls = parse_web_config(""), parse_web_config(_tls("tls"), str(tmp_path))
+    guard = WebGuard(tls)
+    assert guard.ssl_context is not None
+    stricter = parse_web_config(_tls("tls") + "  min_version: TLS13\n", str(tmp_path))
+    assert guard.apply(stricter) == ["tls_server_config.min_version"]
+    assert guard.apply(stricter) == ["tls_server_config.min_version"]
+    assert guard.ssl_context.minimum_version == ssl.TLSVersion.TLSv1_2
+    assert guard.apply(plain) == ["tls_server_config"]
+    assert guard.apply(tls) == []
+    open_port = WebGuard(None)
+    assert open_port.ssl_context is None
+    assert open_port.apply(tls) == ["tls_server_config"]
+    assert not open_port.auth
+    open_port.apply(parse_web_config(_users(alice=ALICE)))
+    assert open_port.auth
+
+
+def _counting() -> tuple[list[bytes], Any]:
+    calls: list[bytes] = []
+
+    def check(password: bytes, hashed: bytes) -> bool:
+        calls.append(password)
+        return bcrypt.checkpw(password, hashed)
+
+    return calls, check
+
+
+def _header(user: str, password: str) -> str:
+    return aiohttp.encode_basic_auth(user, password)
+
+
+async def test_bcrypt_runs_once_per_distinct_credential() -> None:
+    """A scrape every 15 s pays bcrypt once: ten requests with the same credential, five
+    of them at once, check once. A wrong password is checked every time (failures are
+    not remembered), as is an unknown user (against a real hash, so it takes as long);
+    a password changed by a reload is checked afresh."""
+    calls, check = _counting()
+    auth = BasicAuth({"alice": ALICE, "bob": BOB}, check=check)
+    right = _header("alice", "alice-pw")
+    async with anyio.create_task_group() as tg:
+        for _ in range(5):
+            tg.start_soon(auth.allows, right)
+    for _ in range(5):
+        assert await auth.allows(right)
+    assert calls == [b"alice-pw"]
+    assert await auth.allows(_header("bob", "bob-pw"))
+    assert len(calls) == 2
+    for _ in range(2):
+        assert not await auth.allows(_header("alice", "nope"))
+    assert not await auth.allows(_header("mallory", "alice-pw"))
+    assert len(calls) == 5
+    auth.replace({"alice": bcrypt.hashpw(b"alice-pw", bcrypt.gensalt(4)).decode()})
+    assert await auth.allows(right)
+    assert len(calls) == 6
+    assert not await auth.allows(_header("bob", "bob-pw"))
+
+
+@pytest.mark.parametrize(
+    "header",
+    [None, "", "Bearer abc", "Basic !!!", "Basic " + "YWxpY2U=", "Basic " + "x" * 7],
+)
+async def test_anything_but_basic_credentials_is_refused_unchecked(header: str | None) -> None:
+    """No header, another scheme, bad base64, no colon: 401 without spending bcrypt."""
+    calls, check = _counting()
+    assert not await BasicAuth({"alice": ALICE}, check=check).allows(header)
+    assert calls == []
+
+
+async def test_a_password_bcrypt_cannot_take_is_a_wrong_one() -> None:
+    """Over 72 bytes bcrypt raises; the client gets 401, not a server error."""
+    assert not await BasicAuth({"alice": ALICE}).allows(_header("alice", "x" * 100))
+
+
+@pytest.mark.timeout(90)
+async def test_sighup_to_sesd_run_swaps_the_users(
+    local_sqs: LocalSqs, sqs: Any, tmp_path: Path
+) -> None:
+    """``sesd run`` as a process: its users change on SIGHUP, for the next request."""
+    url, _ = await make_queue(sqs)
+    queue = f'[aws]\nendpoint_url = "{local_sqs.url}"\n[[queues]]\nurl = "{url}"\n'
+    config = _files(tmp_path, _users(alice=ALICE), queue=queue)
+    async with sesd_process(config) as sesd:
+        port = await _listening(sesd)
+        assert (await _get(port, "/healthz", "alice", "alice-pw"))[0] == 200
+        (tmp_path / "web.yml").write_text(_users(bob=BOB))
+        sesd.process.send_signal(signal.SIGHUP)
+        with anyio.fail_after(20):
+            await sesd.wait_for_event("sesd.config.reloaded")
+        assert (await _get(port, "/healthz", "alice", "alice-pw"))[0] == 401
+        assert (await _get(port, "/healthz", "bob", "bob-pw"))[0] == 200
+
+
+async def _listening(sesd: SesdProcess) -> int:
+    record = await sesd.logged("sesd.http.listening")
+    assert record["tls"] is False
+    return int(record["port"])
