@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import glob
 import gzip
+import io
 import os
+import select
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -103,7 +105,7 @@ def _open(source: Source, s3: S3Reader | None) -> IO[bytes]:
         assert s3 is not None
         raw: IO[bytes] = s3.open(source.name)
     elif source.name == "-":
-        raw = sys.stdin.buffer
+        raw = _stdin()
     else:
         raw = open(source.name, "rb")  # noqa: SIM115
     head = raw.peek(2)[:2] if hasattr(raw, "peek") else b""
@@ -137,6 +139,45 @@ def bodies(
                 handle.close()
                 if raw is not handle:
                     raw.close()
+
+
+def _stdin() -> IO[bytes]:
+    """Standard input as bytes: read so that a Ctrl-C ends a wait for more when it is
+    a descriptor (a pipe, a terminal, a file)."""
+    try:
+        fd = sys.stdin.fileno()
+    except (OSError, ValueError):  # replaced by an in-memory stream
+        return sys.stdin.buffer
+    return io.BufferedReader(_Interruptible(fd), buffer_size=_CHUNK)
+
+
+#: How long a wait for more input goes without looking at signals (a Ctrl-C).
+_SIGNAL_CHECK: Final = 0.2
+
+
+class _Interruptible(io.RawIOBase):
+    """Standard input, read so that a Ctrl-C always ends a wait for more of it.
+
+    Python runs a signal's handler between bytecodes; a SIGINT that lands after
+    that check and just before a blocking read(2) is not seen until the read
+    returns, and a pipe left open may never give it more. Here the wait is
+    select(2) with a short timeout, so signals are looked at in between.
+    """
+
+    def __init__(self, fd: int) -> None:
+        super().__init__()
+        self._fd = fd
+
+    def readable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return self._fd
+
+    def readinto(self, buffer: Any) -> int:
+        while not select.select([self._fd], [], [], _SIGNAL_CHECK)[0]:
+            pass  # back in Python: a pending Ctrl-C raises here
+        return os.readv(self._fd, [buffer])
 
 
 def _describe(exc: BaseException) -> str:

@@ -199,13 +199,19 @@ class _Progress:
                 desc="replay",
                 dynamic_ncols=True,
                 mininterval=0,  # updates come a chunk (1 MiB) at a time: show each
+                miniters=1,  # ...however small: no pace learnt from earlier chunks
             )
         self._events = 0
         self._started = time.monotonic()
 
     def read(self, n: int) -> None:
-        if self._bar is not None:
-            self._bar.update(n)
+        bar = self._bar
+        if bar is not None:
+            bar.update(n)
+            if bar.last_print_n != bar.n:
+                # tqdm skipped it (two updates within its clock's tick): the input may
+                # now wait, so what was read must show.
+                bar.refresh()
 
     def count(self, found: Iterable[bytes]) -> Iterator[bytes]:
         bar = self._bar
