@@ -77,7 +77,11 @@ def test_a_resource_belongs_to_its_one_tenant_and_a_shared_one_to_none() -> None
     assert tenants.arns[f"{WHERE}:configuration-set/shared"] == AMBIGUOUS
     assert tenants.tenant(identity, "") == "globex"
     assert tenants.tenant(f"{WHERE}:identity/other.example", "none") == UNKNOWN
+    # Something that is not a resource's ARN belongs to no (region, account).
+    odd = f"arn:aws:ses:eu-west-1:{ACCOUNT}"
+    tenants.arns[odd] = "odd"
     tenants.replace("eu-west-1", ACCOUNT, {identity: {"acme"}})
+    assert tenants.arns[odd] == "odd"
     assert tenants.tenant(identity, "marketing") == "acme"
     assert f"{WHERE}:configuration-set/marketing" not in tenants.arns
     assert tenants.tenant(other, "") == "initech"
@@ -91,9 +95,10 @@ def test_the_resource_map_is_bounded_and_survives_a_restart() -> None:
     tenants.replace("eu-west-1", ACCOUNT, {f"{WHERE}:identity/{n}": {n} for n in "abc"})
     assert list(tenants.arns) == [f"{WHERE}:identity/b", f"{WHERE}:identity/c"]
     again = TenantMap(max_entries=2)
+    again.replace("us-east-1", ACCOUNT, {})
     again.restore([*tenants.snapshot(), [f"{WHERE}:identity/d", "d"]])
     assert again.arns == tenants.arns
-    assert again.version == 1
+    assert again.version == 2  # what was looked up before the restore is stale
     assert again.tenant(f"{WHERE}:identity/c", "") == "c"
 
 
@@ -206,6 +211,11 @@ def test_a_sending_tenant_reads_0_and_says_how_it_stands() -> None:
     assert lines == (
         "tenant acme in eu-west-1 (account prod) sends (REINSTATED), findings of LOW impact "
         "open, policy strict",
+    )
+    assert measure_tenant("tenant_sending_paused", _found(("eu-west-1", TenantStatus()))) == (
+        0.0,
+        1,
+        ("tenant acme in eu-west-1 (account prod) sends (ENABLED)",),
     )
     assert measure_tenant("tenant_sending_paused", []) == (None, 0, ())
 
