@@ -25,6 +25,7 @@ from sesd.core.decode import Event, decode_body
 from sesd.core.events import EVENT_TYPE_INDEX, Invalid, Skipped
 from sesd.core.pipeline import Pipeline, Result
 from sesd.core.tallies import Outcome
+from sesd.core.tenants import TenantNotice
 from tests import factory as f
 
 #: Examples per property: fewer under mutation testing (make mutation), where every
@@ -94,7 +95,10 @@ def _mutated(event: dict[str, Any], path: tuple[Any, ...], value: Any, drop: boo
 def _fed(body: str | bytes) -> tuple[Event | Skipped | Invalid, Pipeline, Result]:
     """The body decoded, and fed to a pipeline of its own."""
     pipeline = Pipeline(core_settings(parse_config(CONFIG)))
-    return decode_body(body), pipeline, pipeline.feed(body, "q", f.T0)
+    decoded = decode_body(body)
+    # Bodies made from email events: none is SES's word on a tenant.
+    assert not isinstance(decoded, TenantNotice)
+    return decoded, pipeline, pipeline.feed(body, "q", f.T0)
 
 
 def _outcome_follows_the_decoding(decoded: Event | Skipped | Invalid, result: Result) -> None:
