@@ -53,6 +53,8 @@ from sesd.runtime.signals import EXIT_FORCED, watch_signals
 from sesd.runtime.sqs import QueuePoller
 from sesd.runtime.sqs_calls import InFlight, InvalidMemory, check_queue
 from sesd.runtime.systemd import Notifier, tell_systemd
+from sesd.status.routes import add_status_routes
+from sesd.status.sources import Sources
 
 __all__ = ["EXIT_FORCED", "Daemon", "StartError"]
 
@@ -116,6 +118,17 @@ class Daemon:
         )
         self.alerting.on_evaluated = self.changes.notify
         self.health = Health(queues)
+        #: What the status page reads (sesd.status): the same live state as the metrics.
+        self.status = Sources(
+            ledger=ledger,
+            evaluator=evaluator,
+            metrics=self.metrics,
+            health=self.health,
+            clock=self.clock.peek,
+            monotonic=monotonic,
+            started=self.clock.peek(),
+            version=__version__,
+        )
         #: SES's view of each (account, region), polled (with [account_health] enabled).
         self.account_poller: AccountPoller | None = None
         if config.account_health.enabled:
@@ -208,7 +221,13 @@ class Daemon:
                 self._log.warning("sesd.config.literal_secret", key=key)
         self.saver.load()
         self.http_port = await stack.enter_async_context(
-            http_server(self.config.http, self.metrics.registry, self.health, self.monotonic)
+            http_server(
+                self.config.http,
+                self.metrics.registry,
+                self.health,
+                self.monotonic,
+                routes=partial(add_status_routes, self.status),
+            )
         )
         self.aws = AwsClients(self.config, stack)
         for queue in self.config.queues:

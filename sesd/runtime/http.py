@@ -1,4 +1,5 @@
-"""The HTTP edge: ``GET /metrics``, ``/healthz`` (the loop answers) and ``/readyz``."""
+"""The HTTP edge: ``GET /metrics``, ``/healthz`` (the loop answers) and ``/readyz``; and
+the routes the caller adds (the status page, sesd.status.routes)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,10 @@ __all__ = ["StartError", "http_server"]
 
 
 def _app(
-    registry: CollectorRegistry, health: Health, monotonic: Callable[[], float]
+    registry: CollectorRegistry,
+    health: Health,
+    monotonic: Callable[[], float],
+    routes: Callable[[web.Application], None] | None = None,
 ) -> web.Application:
     async def metrics(request: web.Request) -> web.Response:
         body = await render_async(registry)
@@ -44,6 +48,8 @@ def _app(
     app.router.add_get("/metrics", metrics, allow_head=True)
     app.router.add_get("/healthz", healthz, allow_head=False)
     app.router.add_get("/readyz", readyz, allow_head=False)
+    if routes is not None:
+        routes(app)
     return app
 
 
@@ -58,14 +64,16 @@ async def http_server(
     registry: CollectorRegistry,
     health: Health,
     monotonic: Callable[[], float],
+    routes: Callable[[web.Application], None] | None = None,
 ) -> AsyncIterator[int]:
     """Serve while the context is open; yields the bound port (useful with port 0).
 
     aiohttp serves on the event loop by itself, so no task is needed; binding
     happens here, in start-up, so a taken port fails before anything runs.
+    ``routes`` adds the caller's routes to the application.
     """
     runner = web.AppRunner(
-        _app(registry, health, monotonic),
+        _app(registry, health, monotonic, routes),
         access_log=None,
         handle_signals=False,
         shutdown_timeout=1.0,
