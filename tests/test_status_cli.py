@@ -114,7 +114,7 @@ async def test_nothing_to_reach_is_one_line_and_exit_1(capsys: pytest.CaptureFix
     assert await sesd("status", "--url", url) == 1
     captured = capsys.readouterr()
     assert captured.out == ""
-    assert captured.err.startswith(f"sesd: cannot reach sesd at {url}: ")
+    assert captured.err == f"sesd: cannot reach sesd at {url}: Connection refused\n"
     assert captured.err.count("\n") == 1
 
 

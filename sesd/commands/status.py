@@ -12,6 +12,7 @@ line, exit 1.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Final
 
@@ -80,12 +81,22 @@ async def fetch(url: str, top: int) -> tuple[bytes, Status]:
             if response.status != 200:
                 raise Unreachable(f"{api} answered HTTP {response.status}")
     except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-        reason = str(exc) or type(exc).__name__
-        raise Unreachable(f"cannot reach sesd at {url}: {reason}") from None
+        raise Unreachable(f"cannot reach sesd at {url}: {_reason(exc)}") from None
     try:
         return body, msgspec.json.decode(body, type=Status)
     except msgspec.DecodeError as exc:
         raise Unreachable(f"{api} did not answer with sesd's status ({exc})") from None
+
+
+def _reason(exc: BaseException) -> str:
+    """Why a request failed, as a person says it ("Connection refused")."""
+    if isinstance(exc, TimeoutError):
+        return f"no answer within {_TIMEOUT:g} s"
+    found = exc.os_error if isinstance(exc, aiohttp.ClientConnectorError) else exc
+    number = getattr(found, "errno", None)
+    if isinstance(number, int) and number > 0:  # asyncio's own text names the address
+        return os.strerror(number)
+    return getattr(found, "strerror", None) or str(found) or type(found).__name__
 
 
 def execute(args: argparse.Namespace) -> int:
