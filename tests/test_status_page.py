@@ -4,25 +4,32 @@ API's shape, and what an unknown label or window gets."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
 from html.parser import HTMLParser
+from typing import Any
 
 import aiohttp
+import anyio
 import msgspec
 import pytest
 
 from sesd.alerting.silences import Silence, SilenceSet
-from sesd.config import HttpConfig
+from sesd.commands.demo.localsqs import LocalSqs
+from sesd.config import HttpConfig, parse_config
 from sesd.runtime.http import http_server
+from sesd.status import routes
 from sesd.status.charts import duration, sparkline_svg
 from sesd.status.document import ScopeDetail, Status
 from sesd.status.model import build_status, read_counters, scope_page
 from sesd.status.page import status_html
 from sesd.status.routes import add_status_routes
 from sesd.status.scope_page import scope_html
-from tests.status_world import NOW, World, everything, feed, spike, world
+from tests import factory as f
+from tests.conftest import make_queue, running, send_bodies
+from tests.status_world import NOW, RULES, World, everything, feed, settled, spike, world
 
 HOSTILE = (
     "smtp; 451 4.7.650 <script>alert(1)</script> <img src=x onerror=alert(2)> "
@@ -226,3 +233,39 @@ def test_every_section_renders_what_the_ledger_holds() -> None:
     page = scope_html(detail, 5)
     assert "&lt;b&gt;bounces&lt;/b&gt;" in page
     assert "<b>" not in page
+
+
+async def test_nothing_is_computed_for_the_page_between_requests(
+    local_sqs: LocalSqs, sqs: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A daemon reads a spike and evaluates its rules many times with nobody looking:
+    the status document is never built, nor its counters read. One request builds it
+    once."""
+    calls: list[str] = []
+    for name in ("build_status", "read_counters", "scope_page"):
+        real = getattr(routes, name)
+        monkeypatch.setattr(routes, name, partial(_counted, calls, name, real))
+    url, _ = await make_queue(sqs)
+    await send_bodies(sqs, url, [f.raw(event) for event in spike(time.time())])
+    config = parse_config(
+        f'[aws]\nendpoint_url = "{local_sqs.url}"\n'
+        f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 1\n'
+        f'[http]\nlisten = "127.0.0.1:0"\n[alerts]\nevaluate_every = "100ms"\n{RULES}'
+    )
+    async with running(config) as daemon:
+        await settled(daemon, len(spike(0.0)), ("delay-ratio-high", "outlook.com"))
+        evaluations = daemon.alerting.evaluations
+        with anyio.fail_after(20):
+            await daemon.changes.wait_for(lambda: daemon.alerting.evaluations >= evaluations + 5)
+        assert calls == []
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(f"http://127.0.0.1:{daemon.http_port}/api/v1/status") as response,
+        ):
+            assert response.status == 200
+        assert calls == ["read_counters", "build_status"]
+
+
+def _counted(calls: list[str], name: str, real: Any, *args: Any) -> Any:
+    calls.append(name)
+    return real(*args)
