@@ -16,11 +16,13 @@ from bench import (
     replay,
     scrape,
     sinks,
+    status,
 )
 
 BENCHMARKS = {
     "pipeline": pipeline.main,
     "scrape": scrape.main,
+    "status": status.main,
     "memory": memory.main,
     "end_to_end": end_to_end.main,
     "detection_latency": detection_latency.main,

@@ -2,20 +2,47 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
+import urllib.request
 
 import pytest
 
 
+def _while_it_fires(process: subprocess.Popen[str]) -> tuple[list[str], str]:
+    """Read the demo's output until the spike's alert is printed; then read the status
+    page and its JSON, the alert still firing. Returns the lines read and the page."""
+    assert process.stdout is not None
+    lines = [process.stdout.readline()]
+    found = re.match(r"sesd demo: the status page is at (http://127\.0\.0\.1:\d+/)$", lines[0])
+    assert found, lines[0]
+    page = found.group(1)
+    while "[FIRING] delay-ratio-high: outlook.com" not in lines[-1]:
+        line = process.stdout.readline()
+        assert line, "the demo ended before the spike's alert"
+        lines.append(line)
+    with urllib.request.urlopen(page + "api/v1/status", timeout=10) as response:
+        status = json.load(response)
+    alert = next(a for a in status["alerts"]["items"] if a["name"] == "outlook.com")
+    assert (alert["rule"], alert["state"]) == ("delay-ratio-high", "firing")
+    assert alert["cause"]["name"] == "ip_reputation"
+    assert status["scopes"][0]["items"][0]["name"] == "outlook.com"
+    assert any(v is not None for v in status["scopes"][0]["items"][0]["sparkline"])
+    with urllib.request.urlopen(page, timeout=10) as response:
+        html = response.read().decode()
+    return lines, html
+
+
 @pytest.mark.timeout(60)
 def test_demo_shows_the_delay_spike() -> None:
-    """The demo runs the real pipeline on local SQS, shows per-domain summaries, flags the
-    spiking domain, prints the alerts it raises (on the domain and on its provider, with
-    the cause), counts each tenant and alerts when SES pauses one, times the canary, and
-    exits 0 when its time is up."""
-    result = subprocess.run(
+    """The demo prints its status page's address first; the page shows the spike on
+    outlook.com and its alert while it fires. The demo runs the real pipeline on local
+    SQS, shows per-domain summaries, flags the spiking domain, prints the alerts it
+    raises (on the domain and on its provider, with the cause), counts each tenant and
+    alerts when SES pauses one, times the canary, and exits 0 when its time is up."""
+    with subprocess.Popen(
         [
             sys.executable,
             "-m",
@@ -34,11 +61,24 @@ def test_demo_shows_the_delay_spike() -> None:
             "--pause-after",
             "2",
         ],
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=50,
-        check=False,
+    ) as process:
+        try:
+            lines, html = _while_it_fires(process)
+            # The rest through the same buffered readers (communicate() would read the
+            # pipes beneath them, losing what they hold); stderr holds a few lines.
+            assert process.stdout is not None
+            assert process.stderr is not None
+            out, err = process.stdout.read(), process.stderr.read()
+            process.wait(timeout=50)
+        finally:
+            process.kill()
+    result = subprocess.CompletedProcess(
+        process.args, process.returncode, "".join(lines) + out, err
     )
+    assert 'href="/domain/outlook.com">domain outlook.com</a>' in html
     assert result.returncode == 0, result.stderr[-2000:]
     assert "metrics at http://127.0.0.1:" in result.stdout
     assert "gmail.com" in result.stdout

@@ -42,6 +42,22 @@ def test_a_read_counts_the_held_buckets_inside_the_window(now_bucket: int, expec
     ring = ring_with_one_per_bucket()
     assert ring.counts(now_bucket)[DELIVERY] == expected
     assert ring.counts(109)[DELIVERY] == sum(range(1, 11))
+    # Bucket by bucket, the same buckets: what a sparkline draws adds up to the count.
+    series = ring.series(now_bucket, DELIVERY)
+    assert len(series) == 10
+    assert sum(series) == expected
+    assert ring.series(109, DELIVERY) == list(range(1, 11))
+
+
+def test_a_series_puts_each_bucket_in_its_place_and_zero_where_none_is_held() -> None:
+    """The series of the window ending at a bucket lists its buckets oldest first: a
+    bucket the ring does not hold (left behind, or ahead of the clock) reads 0, and a
+    type never counted reads all zeros."""
+    ring = ring_with_one_per_bucket()
+    assert ring.series(112, DELIVERY) == [4, 5, 6, 7, 8, 9, 10, 0, 0, 0]
+    assert ring.series(105, DELIVERY) == [0, 0, 0, 0, 1, 2, 3, 4, 5, 6]
+    assert ring.series(99, DELIVERY) == [0] * 10
+    assert ring.series(109, EVENT_TYPE_INDEX["bounce"]) == [0] * 10
 
 
 def test_values_past_a_cells_capacity_and_at_the_edges() -> None:

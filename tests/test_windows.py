@@ -173,6 +173,29 @@ def test_reads_are_pure() -> None:
     assert before[0].delay_duration.count == 30
 
 
+def test_a_series_adds_up_to_the_window_staged_or_not_and_reading_it_changes_nothing() -> None:
+    """Per bucket, a window's counts (a sparkline's points) add up to its count at any
+    time, with events still staged or written out, the clock ahead of the newest
+    bucket or behind it; each event sits in its own bucket; reading changes nothing."""
+    w = DomainWindows(SPECS)
+    now = 30_000.0
+    for i in range(40):
+        w.count(now - i * 45, now, DELAY if i % 3 else DELIVERY)
+    w.count(now, now, DELAY, 4)  # staged: its fine bucket is the newest
+    for index, spec in enumerate(SPECS):
+        for at in (now, now + 7, now + 200, now + 4000, now - 100, now - 2000):
+            for type_index in (DELIVERY, DELAY):
+                series = w.series(index, at, type_index)
+                assert len(series) == spec.slots
+                assert sum(series) == w.counts(index, at)[type_index]
+    # The staged four and the newest written delay share the newest bucket of 5m.
+    assert w.series(0, now, DELAY)[-1] == 4
+    assert w.series(0, now, DELIVERY)[-1] == 1
+    before = [w.series(2, now, DELAY), w.figures(2, now)]
+    w.flush(now)
+    assert [w.series(2, now, DELAY), w.figures(2, now)] == before
+
+
 def test_events_during_a_forward_step_are_kept_for_after_it() -> None:
     """While the clock reads ten minutes ahead, events keep arriving at their real
     times: the 5m window read at the stepped clock is empty (as the events say for

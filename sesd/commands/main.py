@@ -1,4 +1,4 @@
-"""``sesd``: run, check-config, send-test-alert, silence, cause, replay, setup, demo.
+"""``sesd``: run, status, check-config, send-test-alert, silence, cause, replay, setup, demo.
 
 Each command is a module of its own (``add_parser`` and ``execute``). Exit codes:
 0 success, 2 bad config or usage or a failed start (one line on standard
@@ -21,6 +21,7 @@ from sesd.commands import (
     send_test_alert,
     setup,
     silence,
+    status,
 )
 from sesd.commands.common import Commands, Help
 from sesd.commands.replay import command as replay
@@ -30,6 +31,7 @@ __all__ = ["main"]
 #: Every command, in the order ``sesd --help`` lists them.
 _COMMANDS: tuple[Callable[[Commands], None], ...] = (
     run.add_parser,
+    status.add_parser,
     check_config.add_parser,
     send_test_alert.add_parser,
     silence.add_parser,

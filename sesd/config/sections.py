@@ -29,7 +29,7 @@ __all__ = [
 
 
 class HttpConfig(Section, frozen=True):
-    """``[http]``: the metrics and health endpoint."""
+    """``[http]``: the metrics and health endpoints, and the status page."""
 
     listen: str = "127.0.0.1:9585"
     #: The exporter-toolkit web configuration file (TLS, basic auth, headers); read with

@@ -55,6 +55,8 @@ from sesd.runtime.sqs import QueuePoller
 from sesd.runtime.sqs_calls import InFlight, InvalidMemory, check_queue
 from sesd.runtime.systemd import Notifier, tell_systemd
 from sesd.runtime.web import WebGuard
+from sesd.status.routes import add_status_routes
+from sesd.status.sources import Sources
 
 __all__ = ["EXIT_FORCED", "Daemon", "StartError"]
 
@@ -118,6 +120,17 @@ class Daemon:
         )
         self.alerting.on_evaluated = self.changes.notify
         self.health = Health(queues)
+        #: What the status page reads (sesd.status): the same live state as the metrics.
+        self.status = Sources(
+            ledger=ledger,
+            evaluator=evaluator,
+            metrics=self.metrics,
+            health=self.health,
+            clock=self.clock.peek,
+            monotonic=monotonic,
+            started=self.clock.peek(),
+            version=__version__,
+        )
         #: SES's view of each (account, region), polled (with [account_health] enabled).
         self.account_poller: AccountPoller | None = None
         if config.account_health.enabled:
@@ -224,6 +237,7 @@ class Daemon:
                 self.monotonic,
                 ssl_context=self.web.ssl_context,
                 middlewares=[self.web.middleware],
+                routes=partial(add_status_routes, self.status),
             )
         )
         self.aws = AwsClients(self.config, stack)

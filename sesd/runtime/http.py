@@ -1,4 +1,5 @@
-"""The HTTP edge: ``GET /metrics``, ``/healthz`` (the loop answers) and ``/readyz``."""
+"""The HTTP edge: ``GET /metrics``, ``/healthz`` (the loop answers) and ``/readyz``; and
+the routes the caller adds (the status page, sesd.status.routes)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ def _app(
     health: Health,
     monotonic: Callable[[], float],
     middlewares: Sequence[Middleware] = (),
+    routes: Callable[[web.Application], None] | None = None,
 ) -> web.Application:
     async def metrics(request: web.Request) -> web.Response:
         body = await render_async(registry)
@@ -49,6 +51,8 @@ def _app(
     app.router.add_get("/metrics", metrics, allow_head=True)
     app.router.add_get("/healthz", healthz, allow_head=False)
     app.router.add_get("/readyz", readyz, allow_head=False)
+    if routes is not None:
+        routes(app)
     return app
 
 
@@ -66,6 +70,7 @@ async def http_server(
     *,
     ssl_context: ssl.SSLContext | None = None,
     middlewares: Sequence[Middleware] = (),
+    routes: Callable[[web.Application], None] | None = None,
 ) -> AsyncIterator[int]:
     """Serve while the context is open; yields the bound port (useful with port 0).
     ``middlewares`` see every request (:mod:`sesd.runtime.web`'s lock among them);
@@ -73,9 +78,10 @@ async def http_server(
 
     aiohttp serves on the event loop by itself, so no task is needed; binding
     happens here, in start-up, so a taken port fails before anything runs.
+    ``routes`` adds the caller's routes to the application.
     """
     runner = web.AppRunner(
-        _app(registry, health, monotonic, middlewares),
+        _app(registry, health, monotonic, middlewares, routes),
         access_log=None,
         handle_signals=False,
         shutdown_timeout=1.0,

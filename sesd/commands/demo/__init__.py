@@ -3,7 +3,8 @@
 moto's SQS server runs in-process on loopback; a generator publishes realistic
 SES events for a dozen domains into a queue (with a dead-letter queue), with a
 delay spike on one domain every few minutes; the real daemon consumes them,
-serves metrics, and a per-domain summary is printed every few seconds. A
+serves its status page and metrics (the page's address is the first line the
+demo prints), and a per-domain summary is printed every few seconds. A
 small DNS server on loopback gives the demo's company domains their MX, for
 the providers. The
 canary sends through moto's SES; moto publishes no events, so a stand-in for
@@ -236,7 +237,7 @@ def _summary(daemon: Daemon) -> str:
     p, now = daemon.ledger, daemon.clock()
     lines = [
         f"\n{time.strftime('%H:%M:%S')}  window {p.specs[0].name}   "
-        f"metrics: http://127.0.0.1:{daemon.http_port}/metrics",
+        f"status page: http://127.0.0.1:{daemon.http_port}/",
         f"  {'domain':<14} {'delivered':>9} {'delayed':>8} {'delay%':>7} {'bounced':>8} "
         f"{'p95 proc':>9} {'pending':>8}",
     ]
@@ -291,6 +292,11 @@ async def run_demo(
             daemon = Daemon(config)
             started = time.time()
             await tg.start(daemon.run)
+            # The page first: it shows the spike and its alerts as they happen.
+            print(
+                f"sesd demo: the status page is at http://{config.http.host}:{daemon.http_port}/",
+                flush=True,
+            )
             print(
                 f"sesd demo: local SQS at {sqs.url}, metrics at "
                 f"http://{config.http.host}:{daemon.http_port}/metrics; a delay spike on "

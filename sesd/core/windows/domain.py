@@ -256,6 +256,19 @@ class DomainWindows:
             counts = [a + b for a, b in zip(counts, staged, strict=True)]
         return tuple(counts)
 
+    def series(self, index: int, now: float, type_index: int) -> list[int]:
+        """Recipients of one type per bucket of window ``index`` at ``now``, oldest
+        first (one number per bucket of the window: what a sparkline draws); they add
+        up to :meth:`counts`' figure for the type."""
+        ring = self._rings[index]
+        now_bucket = int(now // ring.width)
+        out = ring.series(now_bucket, type_index)
+        staged = self._staged_counts
+        if staged is not None and staged[type_index] and self._stage_in(index, now_bucket):
+            bucket = self._stage // self._ratios[index]
+            out[bucket - now_bucket + ring.slots - 1] += staged[type_index]
+        return out
+
     def summaries(self, index: int, now: float) -> list[Summary]:
         """Processing time, time to delivery and delay duration in window ``index``."""
         ring = self._rings[index]

@@ -202,6 +202,21 @@ class Ring:
                     out[i] += sign * column[b % slots]
         return out
 
+    def series(self, now_bucket: int, type_index: int) -> list[int]:
+        """Recipients of one type per bucket of the window ending at ``now_bucket``,
+        oldest first: ``slots`` numbers, 0 for a bucket not held (the same buckets
+        :meth:`counts` adds up)."""
+        slots = self.slots
+        out = [0] * slots
+        column = self.columns[type_index]
+        if column is None:
+            return out
+        lo, hi = self.span(now_bucket)
+        first = now_bucket - slots + 1
+        for bucket in range(max(lo + 1, first), min(hi, now_bucket) + 1):
+            out[bucket - first] = column[bucket % slots]
+        return out
+
     def values(self, now_bucket: int) -> list[dict[int, int]]:
         """Per kind, sketch bucket -> how many values, in the window ending at ``now_bucket``."""
         out: list[dict[int, int]] = [{} for _ in range(KINDS)]

@@ -1,0 +1,260 @@
+"""``sesd status``: what a running sesd sees now, in a terminal.
+
+It reads the status page's JSON (``/api/v1/status``) from the daemon at
+``--url`` (default: ``[http] listen`` of ``--config``, else
+http://127.0.0.1:9585) and prints a table: alerts first (firing, then pending),
+then the domains, providers and tenants by delay ratio, the canary, the accounts
+and the silences. ``--json`` prints the document itself; ``--watch`` redraws it
+every few seconds until Ctrl-C. A daemon that cannot be reached is said in one
+line, exit 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Final
+
+import aiohttp
+import anyio
+import msgspec
+
+from sesd.commands.common import Commands, config_error, with_config
+from sesd.config import ConfigError, load_config
+from sesd.core.text import clean
+from sesd.status.charts import STAGES, duration, percent, seconds, when
+from sesd.status.document import AlertRow, ScopeTable, Status
+
+__all__ = ["add_parser", "default_url", "table"]
+
+DEFAULT_URL: Final = "http://127.0.0.1:9585"
+#: Exit status when the daemon cannot be reached, or answers with something else.
+EXIT_UNREACHABLE: Final = 1
+_TIMEOUT: Final = 5.0
+_NAMES: Final = {"domain": "DOMAINS", "provider": "PROVIDERS", "tenant": "TENANTS"}
+#: Clear the screen and go home (a terminal only).
+_CLEAR: Final = "\x1b[H\x1b[2J"
+
+
+class Unreachable(Exception):
+    """The daemon did not answer with its status; the message says why in one line."""
+
+
+def add_parser(commands: Commands) -> None:
+    """``status [--url URL | --config PATH] [--json] [--watch] [--every S] [--top N]``."""
+    status = with_config(commands, "status", "what a running sesd sees now: alerts, domains")
+    status.add_argument(
+        "--url",
+        help=f"the daemon's address (default: [http] listen of --config, else {DEFAULT_URL})",
+    )
+    status.add_argument("--json", action="store_true", help="print the status document as JSON")
+    status.add_argument("--watch", action="store_true", help="redraw until Ctrl-C")
+    status.add_argument("--every", type=float, default=5.0, help="seconds between redraws")
+    status.add_argument("--top", type=int, default=10, help="domains, providers, tenants shown")
+    status.set_defaults(execute=execute)
+
+
+def default_url(config_path: str | None) -> str:
+    """The address of the daemon a config file describes (its ``[http] listen``; an
+    address that listens everywhere is reached on loopback)."""
+    if not config_path:
+        return DEFAULT_URL
+    http = load_config(config_path, resolve_secrets=False).http
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(http.host, http.host)  # noqa: S104
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{http.port}"
+
+
+async def fetch(url: str, top: int) -> tuple[bytes, Status]:
+    """The status document (its JSON, and decoded); :class:`Unreachable` when there is
+    none to be had."""
+    api = f"{url.rstrip('/')}/api/v1/status"
+    try:
+        timeout = aiohttp.ClientTimeout(total=_TIMEOUT)
+        async with (
+            aiohttp.ClientSession(timeout=timeout) as session,
+            session.get(api, params={"top": str(top)}) as response,
+        ):
+            body = await response.read()
+            if response.status != 200:
+                raise Unreachable(f"{api} answered HTTP {response.status}")
+    except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+        raise Unreachable(f"cannot reach sesd at {url}: {_reason(exc)}") from None
+    try:
+        return body, msgspec.json.decode(body, type=Status)
+    except msgspec.DecodeError as exc:
+        raise Unreachable(f"{api} did not answer with sesd's status ({exc})") from None
+
+
+def _reason(exc: BaseException) -> str:
+    """Why a request failed, as a person says it ("Connection refused")."""
+    if isinstance(exc, TimeoutError):
+        return f"no answer within {_TIMEOUT:g} s"
+    found = exc.os_error if isinstance(exc, aiohttp.ClientConnectorError) else exc
+    number = getattr(found, "errno", None)
+    if isinstance(number, int) and number > 0:  # asyncio's own text names the address
+        return os.strerror(number)
+    return getattr(found, "strerror", None) or str(found) or type(found).__name__
+
+
+def execute(args: argparse.Namespace) -> int:
+    """0 once printed (or when Ctrl-C ends ``--watch``); 1 when the daemon cannot be
+    reached; 2 for a config that cannot be read."""
+    try:
+        url = args.url or default_url(args.config)
+    except ConfigError as exc:
+        return config_error(exc)
+    try:
+        return anyio.run(_run, args, url)
+    except KeyboardInterrupt:
+        return 0
+
+
+async def _run(args: argparse.Namespace, url: str) -> int:
+    def show(body: bytes, status: Status) -> None:
+        if args.json:
+            print(msgspec.json.format(body, indent=2).decode())
+        else:
+            print(table(status, url))
+
+    try:
+        show(*await fetch(url, args.top))
+    except Unreachable as exc:
+        print(f"sesd: {exc}", file=sys.stderr)
+        return EXIT_UNREACHABLE
+    while args.watch:
+        sys.stdout.flush()
+        await anyio.sleep(max(0.2, args.every))
+        try:
+            found = await fetch(url, args.top)
+        except Unreachable as exc:
+            # A daemon restarting: say so, and keep trying.
+            print(f"sesd: {exc}", file=sys.stderr)
+            continue
+        if sys.stdout.isatty():
+            print(_CLEAR, end="")
+        show(*found)
+    return 0
+
+
+def _safe(text: object) -> str:
+    """Text from the network, fit for a terminal (control characters escaped)."""
+    return clean(str(text), 100_000)
+
+
+def table(status: Status, url: str = "") -> str:
+    """The status as a terminal shows it: alerts first, firing ones first."""
+    d = status.sesd
+    ready = "ready" if d.ready else f"NOT READY ({', '.join(d.not_ready)})"
+    reload = f"config loaded {when(d.reload.at)}" + ("" if d.reload.ok else ", LAST RELOAD FAILED")
+    lines = [
+        f"sesd {d.version}{f' at {url}' if url else ''}  as of {when(status.at)}  "
+        f"up {duration(d.uptime_seconds)}  {ready}  {reload}"
+    ]
+    for q in status.queues:
+        rate = "-" if q.received_per_second is None else f"{q.received_per_second:.1f}/s"
+        last = (
+            "never" if q.last_receive_seconds_ago is None else duration(q.last_receive_seconds_ago)
+        )
+        lines.append(
+            f"queue {q.name} ({q.account}/{q.region}): {rate}, {q.received} received, "
+            f"{q.recent_errors} errors lately ({sum(q.errors.values())} since start), "
+            f"last receive {last} ago"
+        )
+    lag = status.lag
+    if lag.events:
+        lines.append(f"event lag p50 <= {lag.p50_seconds:g}s, p95 <= {lag.p95_seconds:g}s")
+    lines += _alerts(status)
+    for scope in status.scopes:
+        lines += _scope(scope)
+    lines += _tail(status)
+    return "\n".join(_safe(line) for line in lines)
+
+
+def _alerts(status: Status) -> list[str]:
+    alerts = status.alerts
+    lines = ["", f"ALERTS: {alerts.firing} firing, {alerts.total - alerts.firing} pending"]
+    for a in alerts.items:
+        lines += _alert(a)
+    if len(alerts.items) < alerts.total:
+        lines.append(f"  ...and {alerts.total - len(alerts.items)} more")
+    return lines
+
+
+def _alert(a: AlertRow) -> list[str]:
+    lines = [
+        f"  {a.state.upper():<8} {a.severity:<8} {a.rule}: {a.scope} {a.name} {a.metric} "
+        f"{a.value_text} ({a.fires} {a.threshold_text}, {a.window} window) since {when(a.since)}"
+    ]
+    if a.cause is not None:
+        lines.append(
+            f"           cause: {a.cause.label} ({a.cause.recipients} of {a.cause.of} noted): "
+            f"{a.cause.advice}"
+        )
+    if a.stage:
+        lines.append(f"           where: {a.stage}")
+    lines += [f"           {note}" for note in a.notes]
+    if a.silence is not None:
+        ends = "until resolved" if a.silence.ends_at is None else f"until {when(a.silence.ends_at)}"
+        lines.append(f"           silenced {ends}: {a.silence.comment} ({a.silence.id})")
+    return lines
+
+
+def _scope(t: ScopeTable) -> list[str]:
+    title = f"{_NAMES.get(t.axis, t.axis.upper())} by delay ratio over {t.window}"
+    lines = ["", f"{title} ({len(t.items)} of {t.total})"]
+    if not t.items:
+        return lines
+    width = min(40, max(len(t.axis), *(len(r.name) for r in t.items)))
+    lines.append(
+        f"  {t.axis:<{width}} {'delivered':>9} {'delayed':>8} {'delay%':>7} {'pending':>8} "
+        f"{'p95 delay':>9}  {'top cause':<16} firing"
+    )
+    lines += [
+        f"  {r.name:<{width}} {r.delivered:>9} {r.delayed:>8} {percent(r.delay_ratio):>7} "
+        f"{r.pending:>8} {seconds(r.delay_p95_seconds):>9}  {r.top_cause or '-':<16} "
+        f"{', '.join(r.firing) or '-'}"
+        for r in t.items
+    ]
+    return lines
+
+
+def _tail(status: Status) -> list[str]:
+    lines = [""]
+    c = status.canary
+    if c is None:
+        lines.append("CANARY: none sent")
+    else:
+        last = c.recent[-1] if c.recent else None
+        timings = (
+            "none back yet"
+            if last is None
+            else ", ".join(f"{n} {seconds(getattr(last, f), 2)}" for f, _, n in STAGES)
+            + f", end to end {seconds(last.end_to_end_seconds, 2)}"
+        )
+        lines.append(
+            f"CANARY: {c.sent} sent, {c.back} back, {c.missing} missing in the last hour; "
+            f"last: {timings}"
+        )
+    for a in status.accounts:
+        sending = (
+            "-" if a.sending_enabled is None else ("enabled" if a.sending_enabled else "PAUSED")
+        )
+        lines.append(
+            f"ACCOUNT {a.account}/{a.region}: sending {sending}, "
+            f"enforcement {a.enforcement or '-'}, bounce {percent(a.bounce_ratio)} "
+            f"(AWS {percent(a.aws_bounce_ratio)}), complaint {percent(a.complaint_ratio)} "
+            f"(AWS {percent(a.aws_complaint_ratio)}) over {a.sends} sends"
+        )
+    for t in status.tenants:
+        why = f": {t.cause}" if t.cause else ""
+        lines.append(f"TENANT {t.tenant} ({t.account}/{t.region}): {t.sending}{why}")
+    silences = status.silences
+    lines.append(f"SILENCES: {silences.total or 'none'}")
+    for s in silences.items:
+        ends = "when its alert resolves" if s.ends_at is None else when(s.ends_at)
+        matchers = f"rule={s.rule or '*'} domain={s.domain or '*'} severity={s.severity or '*'}"
+        lines.append(f"  {s.id} {s.state} {matchers} until {ends}: {s.comment}")
+    return lines

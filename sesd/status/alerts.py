@@ -1,0 +1,250 @@
+"""The alerts of the status document: every (rule, label) firing or pending, with the
+cause of its window's delays and what to do, where in the path, and the silence
+that holds it. A pure read of the evaluator's states and the ledger at ``now``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+from urllib.parse import quote
+
+from sesd.alerting.accounts import measure_account
+from sesd.alerting.alert import alert_of, identity
+from sesd.alerting.evaluator import Evaluator
+from sesd.alerting.render import dominant_cause
+from sesd.alerting.rules import AlertState, Status, Transition
+from sesd.alerting.silences import Silence
+from sesd.alerting.tenants import measure_tenant
+from sesd.config import ACCOUNT_METRICS, CANARY_METRICS, TENANT_METRICS, Duration, RuleConfig
+from sesd.core.causes import advice
+from sesd.core.ledger import Ledger
+from sesd.core.scopes import ACCOUNT, DOMAIN, PROVIDER, TENANT, Scope
+from sesd.core.text import clean
+from sesd.core.windows import Breakdown
+from sesd.status.document import AlertList, AlertRow, CauseView, SilenceList, SilenceRef, SilenceRow
+
+__all__ = [
+    "CANARY",
+    "Active",
+    "active",
+    "alert_list",
+    "alert_rows",
+    "firing_on",
+    "link",
+    "metric_text",
+    "silence_list",
+]
+
+#: The scope of a canary rule's alert.
+CANARY: Final = "canary"
+#: Notes are sesd's own sentences around SES's words: longer than a diagnostic.
+_NOTE_CHARS: Final = 1000
+_SEVERITY: Final = {"critical": 0, "error": 1, "warning": 2, "info": 3}
+_WINDOW_STAGE: Final = {
+    ACCOUNT: "the SES account (sending status and reputation)",
+    TENANT: "SES tenant management (the tenant's sending status and findings)",
+}
+
+
+def link(axis: str, name: str) -> str:
+    """The page of a domain, provider or tenant."""
+    return f"/{axis}/{quote(name, safe='')}"
+
+
+def metric_text(metric: str, value: float | None) -> str:
+    """A rule metric's value as alert text writes it."""
+    if value is None:
+        return "no data"
+    if metric.endswith("_ratio"):
+        return f"{value:.1%}"
+    if metric.endswith("_seconds"):
+        return f"{value:.1f}s"
+    return f"{value:g}"
+
+
+def _scope_of(rule: RuleConfig) -> str:
+    if rule.metric in CANARY_METRICS:
+        return CANARY
+    if rule.metric in ACCOUNT_METRICS:
+        return ACCOUNT
+    return rule.scope
+
+
+@dataclass(frozen=True, slots=True)
+class Active:
+    """A (rule, label) firing or pending, before its row is read: sorting and counting
+    every alert costs no window read; only the rows shown read their windows."""
+
+    rule: RuleConfig
+    label: str
+    state: AlertState
+    scope: str
+
+    @property
+    def firing(self) -> bool:
+        """Whether it fires (else it is pending)."""
+        return self.state.status is Status.FIRING
+
+    def key(self) -> tuple[bool, int, float, str, str]:
+        """Firing first, critical first, then the oldest."""
+        severity = _SEVERITY.get(self.rule.severity, 9)
+        return (not self.firing, severity, self.state.since, self.rule.name, self.label)
+
+
+def active(evaluator: Evaluator) -> list[Active]:
+    """Every alert firing or pending, in the order the page lists them."""
+    rules = {rule.name: rule for rule in evaluator.rules}
+    found = [
+        Active(rule, label, state, _scope_of(rule))
+        for name, states in evaluator.states.items()
+        if (rule := rules.get(name)) is not None
+        for label, state in states.items()
+        if state.status is not Status.INACTIVE
+    ]
+    found.sort(key=Active.key)
+    return found
+
+
+def firing_on(found: list[Active]) -> dict[tuple[str, str], list[str]]:
+    """(scope, label) -> the rules firing on it."""
+    out: dict[tuple[str, str], list[str]] = {}
+    for alert in found:
+        if alert.firing:
+            out.setdefault((alert.scope, alert.label), []).append(alert.rule.name)
+    return out
+
+
+def alert_rows(
+    ledger: Ledger, evaluator: Evaluator, found: list[Active], now: float
+) -> list[AlertRow]:
+    """The rows of ``found``: each with its window's cause, its stage and its silence."""
+    return [_row(ledger, evaluator, a.rule, a.label, a.state, now) for a in found]
+
+
+def alert_list(
+    ledger: Ledger, evaluator: Evaluator, found: list[Active], now: float, top: int
+) -> AlertList:
+    """The rows of the first ``top`` of ``found``, with the counts of all."""
+    return AlertList(
+        total=len(found),
+        firing=sum(1 for a in found if a.firing),
+        items=alert_rows(ledger, evaluator, found[:top], now),
+    )
+
+
+def _row(
+    ledger: Ledger,
+    evaluator: Evaluator,
+    rule: RuleConfig,
+    label: str,
+    state: AlertState,
+    now: float,
+) -> AlertRow:
+    scope = _scope_of(rule)
+    cause, stage, notes = None, _WINDOW_STAGE.get(scope, ""), _notes(ledger, rule, label, now)
+    if scope == CANARY:
+        stage = ledger.canary.stage(rule.metric, now, Duration(rule.window).seconds)
+    elif rule.metric not in TENANT_METRICS and scope != ACCOUNT:
+        breakdown = _breakdown(ledger, rule, label, now)
+        cause = _cause(breakdown)
+        stage = alert_of(
+            identity(rule, label, Transition.FIRING, state, now), None, breakdown
+        ).stage
+    silence = evaluator.silences.match(rule.name, label, rule.severity, now)
+    return AlertRow(
+        rule=rule.name,
+        scope=scope,
+        name=label,
+        state=state.status.value,
+        severity=rule.severity,
+        metric=rule.metric,
+        window=rule.window,
+        value=state.value,
+        threshold=rule.threshold,
+        clear_threshold=rule.clear_threshold,
+        fires="above" if rule.rising else "below",
+        value_text=metric_text(rule.metric, state.value),
+        threshold_text=metric_text(rule.metric, rule.threshold),
+        since=state.since,
+        cause=cause,
+        stage=stage,
+        silence=None if silence is None else _silence_ref(silence),
+        notes=[clean(note, _NOTE_CHARS) for note in notes],
+        link=link(scope, label) if scope in (DOMAIN, PROVIDER, TENANT) else None,
+    )
+
+
+def _scope(ledger: Ledger, axis: str) -> Scope | None:
+    return {DOMAIN: ledger.by_domain, PROVIDER: ledger.by_provider, TENANT: ledger.by_tenant}.get(
+        axis
+    )
+
+
+def _breakdown(ledger: Ledger, rule: RuleConfig, label: str, now: float) -> Breakdown:
+    """What the rule's window of the label says (its breakdown is kept: a rule reads it)."""
+    scope = _scope(ledger, rule.scope)
+    windows = None if scope is None else scope.windows.get(label)
+    names = [spec.name for spec in ledger.specs]
+    if windows is None or rule.window not in names:
+        return Breakdown()
+    return windows.breakdown(names.index(rule.window), now)
+
+
+def _cause(breakdown: Breakdown) -> CauseView | None:
+    if not breakdown.causes:
+        return None
+    name, n = breakdown.causes[0]
+    return CauseView(
+        name=name,
+        label=dominant_cause(breakdown),
+        recipients=n,
+        of=sum(count for _, count in breakdown.causes),
+        advice=advice(name),
+    )
+
+
+def _notes(ledger: Ledger, rule: RuleConfig, label: str, now: float) -> tuple[str, ...]:
+    """What SES says of an account or a tenant, or the canary's last timings."""
+    if rule.metric in CANARY_METRICS:
+        return tuple(ledger.canary.notes())
+    if rule.metric in TENANT_METRICS:
+        found = [(k, s) for k, s in ledger.tenant_status.status.items() if k[2] == label]
+        return measure_tenant(rule.metric, found)[2]
+    if rule.metric in ACCOUNT_METRICS:
+        account, _, region = label.partition("/")
+        status = ledger.accounts.status.get((account, region))
+        estimate = ledger.reputation.estimate((account, region, ""))
+        return measure_account(rule.metric, status, estimate)[2]
+    return ()
+
+
+def _silence_ref(silence: Silence) -> SilenceRef:
+    return SilenceRef(
+        id=silence.id,
+        comment=clean(silence.comment),
+        ends_at=silence.ends_at,
+        until_resolved=silence.until_resolved,
+    )
+
+
+def silence_list(evaluator: Evaluator, now: float, top: int) -> SilenceList:
+    """Active and pending silences, those that end first first."""
+    found = [s for s in evaluator.silences.items if s.state(now) != "expired"]
+    found.sort(key=lambda s: (s.ends_at is None, s.ends_at or 0.0, s.id))
+    rows = [
+        SilenceRow(
+            id=clean(s.id),
+            rule=None if s.rule is None else clean(s.rule),
+            domain=None if s.domain is None else clean(s.domain),
+            severity=None if s.severity is None else clean(s.severity),
+            comment=clean(s.comment),
+            starts_at=s.starts_at,
+            ends_at=s.ends_at,
+            until_resolved=s.until_resolved,
+            state=s.state(now),
+            created_by=clean(s.created_by),
+        )
+        for s in found[:top]
+    ]
+    return SilenceList(total=len(found), items=rows)

@@ -1,0 +1,351 @@
+"""The status document: what ``/api/v1/status`` and ``/api/v1/{axis}/{name}`` answer,
+what the page shows and what ``sesd status`` prints.
+
+Typed, frozen structs, encoded and decoded by msgspec: the daemon builds them
+(sesd.status.model, sesd.status.scopes), the CLI decodes the JSON into the same
+types. Every string from event text (diagnostics, MTAs, SMTP statuses, message
+ids, names) was cleaned when sesd kept it (sesd.core.text: addresses hidden,
+control characters escaped, bounded); each renderer escapes what its format
+needs on top. Times are Unix seconds; ratios are fractions (0.05 is 5%).
+Sizes are bounded: each list that could grow with the traffic holds the top
+``top`` items beside its ``total``.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import msgspec
+
+__all__ = [
+    "SCHEMA",
+    "SCOPE_SCHEMA",
+    "AccountRow",
+    "AlertList",
+    "AlertRow",
+    "BreakdownView",
+    "CanaryRun",
+    "CanaryView",
+    "CauseView",
+    "Counted",
+    "DaemonView",
+    "LagView",
+    "QueueView",
+    "ReloadView",
+    "ScopeDetail",
+    "ScopeRow",
+    "ScopeTable",
+    "SilenceList",
+    "SilenceRef",
+    "SilenceRow",
+    "Status",
+    "TenantRow",
+    "WindowView",
+]
+
+#: The documents' names; fields are only ever added within one.
+SCHEMA: Final = "sesd.status.v1"
+SCOPE_SCHEMA: Final = "sesd.scope.v1"
+
+
+class ReloadView(msgspec.Struct, frozen=True, kw_only=True):
+    """The last load or reload of the config: whether it worked, and when the last
+    good one was (None before any)."""
+
+    ok: bool
+    at: float | None
+
+
+class DaemonView(msgspec.Struct, frozen=True, kw_only=True):
+    """sesd itself: version, since when, readiness, the config."""
+
+    version: str
+    started: float
+    uptime_seconds: float
+    ready: bool
+    #: Queues with no receive in the last minute (what /readyz names).
+    not_ready: list[str]
+    reload: ReloadView
+
+
+class QueueView(msgspec.Struct, frozen=True, kw_only=True):
+    """One configured queue: receives, their rate, errors."""
+
+    name: str
+    account: str
+    region: str
+    ready: bool
+    #: Seconds since its last successful receive (None: none yet).
+    last_receive_seconds_ago: float | None
+    #: SQS messages received since sesd started, and per second over the last
+    #: ``rate_seconds`` (None while that span is under a second).
+    received: int
+    received_per_second: float | None
+    rate_seconds: float
+    #: SES events processed, invalid messages.
+    events: int
+    invalid: int
+    #: Failed SQS calls since start, by operation (receive, delete, release, process),
+    #: and how many of them in the last ``rate_seconds``.
+    errors: dict[str, int]
+    recent_errors: int
+
+
+class LagView(msgspec.Struct, frozen=True, kw_only=True):
+    """Receive time minus event time over the last ``over_seconds``, across queues: the
+    bucket bounds of ``sesd_event_lag_seconds`` the median and p95 fall in (at most
+    that many seconds; 3600 means an hour or more), None without events."""
+
+    events: int
+    over_seconds: float
+    p50_seconds: float | None
+    p95_seconds: float | None
+
+
+class CauseView(msgspec.Struct, frozen=True, kw_only=True):
+    """The dominant cause of a window's delays, as alert text names it, and advice."""
+
+    name: str
+    #: With its second cause where half its recipients came with one
+    #: ("ip_reputation, or rate_limited").
+    label: str
+    recipients: int
+    #: Recipients noted with any cause in the window.
+    of: int
+    advice: str
+
+
+class SilenceRef(msgspec.Struct, frozen=True, kw_only=True):
+    """The silence holding an alert back."""
+
+    id: str
+    comment: str
+    ends_at: float | None
+    until_resolved: bool
+
+
+class AlertRow(msgspec.Struct, frozen=True, kw_only=True):
+    """An alert firing or pending: which rule, on what, the value against the
+    threshold, since when, why, where, and whether a silence holds it."""
+
+    rule: str
+    #: domain, provider, tenant, account or canary.
+    scope: str
+    name: str
+    #: firing or pending.
+    state: str
+    severity: str
+    metric: str
+    window: str
+    value: float | None
+    threshold: float
+    clear_threshold: float
+    #: above or below: which side of the threshold it fires on.
+    fires: str
+    #: The value and the threshold as alert text writes them (4.5%, 12.0s).
+    value_text: str
+    threshold_text: str
+    #: When it fired (firing) or the breach began (pending).
+    since: float
+    cause: CauseView | None
+    #: Where in the path: "SES -> recipient MTA", "inside SES", a canary stage...
+    stage: str
+    silence: SilenceRef | None
+    notes: list[str]
+    #: The page of its domain, provider or tenant (None for accounts and the canary).
+    link: str | None
+
+
+class AlertList(msgspec.Struct, frozen=True, kw_only=True):
+    """Firing alerts first (critical first, then the oldest), then pending ones."""
+
+    total: int
+    firing: int
+    items: list[AlertRow]
+
+
+class ScopeRow(msgspec.Struct, frozen=True, kw_only=True):
+    """One domain, provider or tenant in the ranking."""
+
+    name: str
+    link: str
+    delay_ratio: float | None
+    delivered: int
+    delayed: int
+    bounced: int
+    #: Recipients delayed and not delivered yet (until their expiry).
+    pending: int
+    delay_p95_seconds: float | None
+    top_cause: str | None
+    #: The delay ratio per bucket of the sparkline's window, oldest first (None where
+    #: a bucket has no delivered or delayed recipient).
+    sparkline: list[float | None]
+    #: Rules firing on it.
+    firing: list[str]
+
+
+class ScopeTable(msgspec.Struct, frozen=True, kw_only=True):
+    """The labels of one axis ranked by delay ratio in ``window`` (worst first, then
+    by delayed recipients), the top ``len(items)`` of ``total``."""
+
+    axis: str
+    window: str
+    sparkline_window: str
+    sparkline_step_seconds: float
+    total: int
+    items: list[ScopeRow]
+
+
+class CanaryRun(msgspec.Struct, frozen=True, kw_only=True):
+    """One canary that came back: its stage timings."""
+
+    sent_at: float
+    send_seconds: float
+    ses_seconds: float | None
+    pipeline_seconds: float | None
+    end_to_end_seconds: float | None
+    outcome: str
+
+
+class CanaryView(msgspec.Struct, frozen=True, kw_only=True):
+    """The canary over the last hour, and the newest runs that came back (oldest first)."""
+
+    sent: int
+    back: int
+    missing: int
+    send_failed: int
+    deadline_seconds: float
+    recent: list[CanaryRun]
+
+
+class AccountRow(msgspec.Struct, frozen=True, kw_only=True):
+    """One (account, region): what SES said at the last poll, and sesd's estimate."""
+
+    account: str
+    region: str
+    sending_enabled: bool | None
+    enforcement: str | None
+    production: bool | None
+    quota_used_ratio: float | None
+    polled_at: float | None
+    bounce_ratio: float | None
+    complaint_ratio: float | None
+    sends: int
+    aws_bounce_ratio: float | None
+    aws_complaint_ratio: float | None
+
+
+class TenantRow(msgspec.Struct, frozen=True, kw_only=True):
+    """What SES says of one tenant in one (account, region)."""
+
+    tenant: str
+    account: str
+    region: str
+    sending: str
+    cause: str
+    impact: str
+    findings: list[str]
+
+
+class SilenceRow(msgspec.Struct, frozen=True, kw_only=True):
+    """A silence: its matchers (None matches everything), comment and end."""
+
+    id: str
+    rule: str | None
+    domain: str | None
+    severity: str | None
+    comment: str
+    starts_at: float
+    #: None for an --until-resolved silence still waiting.
+    ends_at: float | None
+    until_resolved: bool
+    #: active or pending (ended ones are not listed).
+    state: str
+    created_by: str
+
+
+class SilenceList(msgspec.Struct, frozen=True, kw_only=True):
+    """Active and pending silences, those ending first first."""
+
+    total: int
+    items: list[SilenceRow]
+
+
+class Status(msgspec.Struct, frozen=True, kw_only=True):
+    """``/api/v1/status``."""
+
+    schema: str = SCHEMA
+    at: float
+    sesd: DaemonView
+    queues: list[QueueView]
+    lag: LagView
+    alerts: AlertList
+    #: Domains, then providers and tenants where sesd counts them.
+    scopes: list[ScopeTable]
+    canary: CanaryView | None
+    accounts: list[AccountRow]
+    tenants: list[TenantRow]
+    silences: SilenceList
+
+
+class Counted(msgspec.Struct, frozen=True, kw_only=True):
+    """A value and how many recipients it came with."""
+
+    name: str
+    count: int
+
+
+class WindowView(msgspec.Struct, frozen=True, kw_only=True):
+    """One window of one domain, provider or tenant."""
+
+    window: str
+    seconds: float
+    sent: int
+    delivered: int
+    delayed: int
+    bounced: int
+    complained: int
+    suppressed: int
+    delay_ratio: float | None
+    bounce_ratio: float | None
+    complaint_ratio: float | None
+    delivery_ratio: float | None
+    processing_p95_seconds: float | None
+    delivery_p95_seconds: float | None
+    delay_duration_p95_seconds: float | None
+    #: Delayed recipients per cause, exactly, most first.
+    causes: list[Counted]
+    #: Delay ratio per bucket, oldest first.
+    sparkline: list[float | None]
+    step_seconds: float
+
+
+class BreakdownView(msgspec.Struct, frozen=True, kw_only=True):
+    """What problem events said in ``window`` (the widest window that keeps them; None
+    when no rule reads a window, and none is kept): top values, most first."""
+
+    window: str | None
+    causes: list[Counted]
+    delay_types: list[Counted]
+    statuses: list[Counted]
+    diagnostics: list[Counted]
+    mtas: list[Counted]
+    #: Recipient domains with problems (for a provider or a tenant).
+    domains: list[Counted]
+    #: The newest example message ids, newest first.
+    message_ids: list[str]
+
+
+class ScopeDetail(msgspec.Struct, frozen=True, kw_only=True):
+    """``/api/v1/{axis}/{name}``: one domain, provider or tenant."""
+
+    schema: str = SCOPE_SCHEMA
+    at: float
+    axis: str
+    name: str
+    pending: int
+    windows: list[WindowView]
+    breakdown: BreakdownView
+    alerts: list[AlertRow]
+    #: What SES says of it (a tenant).
+    tenants: list[TenantRow]

@@ -1,0 +1,122 @@
+"""The markup the status page and a label's page share: the page around them, tables,
+and the alerts and tenants tables.
+
+Every value is escaped (sesd.status.charts.esc), in text and in attributes: event
+text is written by strangers. A page loads one stylesheet and one script, both
+from sesd itself, and holds no inline script or style, so the
+Content-Security-Policy can forbid both. ``status.js`` draws the same markup
+from the JSON API (keep the two in step).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sesd.status.charts import esc, when
+from sesd.status.document import AlertRow, TenantRow
+
+__all__ = ["alerts_html", "empty", "page_shell", "table", "td", "tenants_html"]
+
+
+def page_shell(
+    title: str, api: str, view: str, refresh: float, at: float, header: str, main: str
+) -> str:
+    """A whole page: its script refreshes ``main`` (and, on the status page, ``header``)
+    from ``api`` every ``refresh`` seconds."""
+    return (
+        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{esc(title)}</title>"
+        '<link rel="stylesheet" href="/static/status.css">'
+        '<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">'
+        '<script src="/static/status.js" defer></script></head>'
+        f'<body data-api="{esc(api)}" data-view="{esc(view)}" data-refresh="{refresh:g}" '
+        'data-refreshes="0">'
+        f'<header id="header">{header}</header><main id="main">{main}</main>'
+        f'<footer><span id="as-of">as of {esc(when(at))}</span> · '
+        '<span id="refresh-state">refreshing every '
+        f'{refresh:g} s</span> · <a href="{esc(api)}">JSON</a> · '
+        '<a href="/metrics">metrics</a></footer></body></html>\n'
+    )
+
+
+def table(css: str, head: Iterable[str], rows: Iterable[str]) -> str:
+    """A table of class ``css``: escaped headings, rows already marked up."""
+    cells = "".join(f"<th>{esc(h)}</th>" for h in head)
+    body = "".join(rows)
+    return f'<table class="{css}"><thead><tr>{cells}</tr></thead><tbody>{body}</tbody></table>'
+
+
+def td(text: object, css: str = "") -> str:
+    """A cell of escaped text."""
+    return f'<td class="{css}">{esc(text)}</td>' if css else f"<td>{esc(text)}</td>"
+
+
+def empty(text: str) -> str:
+    """What a section with nothing to show says."""
+    return f'<p class="empty">{esc(text)}</p>'
+
+
+def alerts_html(alerts: list[AlertRow], total: int, firing: int) -> str:
+    """Alerts firing and pending: each with its value, cause and advice, and silence."""
+    title = f"<h2>Now <small>{firing} firing, {total - firing} pending</small></h2>"
+    if not alerts:
+        return title + empty("No alert is firing or pending.")
+    head = ("state", "rule", "on", "value", "since", "cause and advice", "where", "silence")
+    return title + table("alerts", head, (_alert_row(a) for a in alerts))
+
+
+def _alert_row(a: AlertRow) -> str:
+    subject = f"{a.scope} {a.name}"
+    on = f'<a href="{esc(a.link)}">{esc(subject)}</a>' if a.link else esc(subject)
+    cause = ""
+    if a.cause is not None:
+        cause = (
+            f'<span class="cause">{esc(a.cause.label)}</span> '
+            f"({a.cause.recipients} of {a.cause.of} noted)"
+            f'<span class="advice">{esc(a.cause.advice)}</span>'
+        )
+    notes = "".join(f'<span class="note">{esc(n)}</span>' for n in a.notes)
+    silence = "-"
+    if a.silence is not None:
+        ends = "until resolved" if a.silence.ends_at is None else f"until {when(a.silence.ends_at)}"
+        silence = (
+            f'<span class="silenced">silenced {esc(ends)}</span>'
+            f'<span class="note">{esc(a.silence.comment)} ({esc(a.silence.id)})</span>'
+        )
+    return (
+        f'<tr class="alert {esc(a.state)} {esc(a.severity)}">'
+        f'<td><span class="badge {esc(a.state)}">{esc(a.state)}</span></td>'
+        f'<td>{esc(a.rule)}<span class="note">{esc(a.severity)}</span></td>'
+        f"<td>{on}</td>"
+        f"<td>{esc(a.metric)} {esc(a.value_text)}"
+        f'<span class="note">{esc(a.fires)} {esc(a.threshold_text)}, '
+        f"{esc(a.window)} window</span></td>"
+        + td(when(a.since))
+        + f"<td>{cause}{notes}</td>"
+        + td(a.stage)
+        + f"<td>{silence}</td></tr>"
+    )
+
+
+def _notes(lines: list[str]) -> str:
+    return "".join(f'<span class="note">{esc(line)}</span>' for line in lines) or "-"
+
+
+def tenants_html(tenants: list[TenantRow]) -> str:
+    """What SES says of tenants (nothing without any)."""
+    if not tenants:
+        return ""
+    head = ("tenant", "account / region", "sending", "impact", "why", "findings")
+    rows = (
+        f'<tr class="{"bad" if t.sending == "DISABLED" else ""}">'
+        + td(t.tenant)
+        + td(f"{t.account} / {t.region}")
+        + td(t.sending)
+        + td(t.impact or "-")
+        + td(t.cause or "-")
+        + f"<td>{_notes(t.findings)}</td>"
+        + "</tr>"
+        for t in tenants
+    )
+    return "<h2>What SES says of its tenants</h2>" + table("tenants", head, rows)

@@ -1,0 +1,241 @@
+"""The status document, built from the live state as a pure read at ``now``.
+
+The page, the JSON API and ``sesd status`` all show this document. It reads the
+same objects as the metrics (the ledger, the evaluator's states and
+silences, the queues' health, the counters of the I/O edges) and changes none
+of them: building it twice at the same ``now`` gives the same document, and a
+scrape or a rule evaluation after it sees what it would have seen without it.
+The one thing a request keeps is a sample of the cumulative counters
+(sesd.status.sources.Rates), passed in as ``base``: rates are read against it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+from prometheus_client import Counter, Gauge
+
+from sesd.core.ledger import Ledger
+from sesd.core.tallies import FixedHistogram
+from sesd.status.alerts import active, alert_list, alert_rows, firing_on, silence_list
+from sesd.status.document import (
+    AccountRow,
+    CanaryRun,
+    CanaryView,
+    DaemonView,
+    LagView,
+    QueueView,
+    ReloadView,
+    ScopeDetail,
+    Status,
+)
+from sesd.status.scopes import find_label, scope_detail, scope_tables, tenant_rows
+from sesd.status.sources import Sample, Sources
+
+__all__ = ["Limits", "build_status", "read_counters", "scope_page"]
+
+#: The key separator of :func:`read_counters`' names (no queue name holds it).
+_SEP: Final = "\x1f"
+#: Canary runs the chart shows.
+CANARY_RUNS: Final = 20
+#: The canary's counts cover the last hour.
+CANARY_SPAN: Final = 3600.0
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """How much a document lists: the top ``top`` labels of each axis, ``alerts``
+    alerts and silences; ``window`` is the index of the window that ranks labels."""
+
+    top: int = 20
+    alerts: int = 50
+    window: int = 0
+
+
+def _counter(counter: Counter | Gauge) -> dict[tuple[str, ...], float]:
+    """A metric's samples, by their label values (no suffix samples: ``_created`` is off)."""
+    return {
+        tuple(sample.labels.values()): sample.value
+        for family in counter.collect()
+        for sample in family.samples
+        if not sample.name.endswith("_created")
+    }
+
+
+def read_counters(sources: Sources) -> dict[str, float]:
+    """The cumulative counters rates are read from: messages received and failed SQS
+    calls per queue, and the lag histogram's buckets. A pure read."""
+    found: dict[str, float] = {}
+    for (queue, _, _), value in _counter(sources.metrics.sqs_received).items():
+        found[f"received{_SEP}{queue}"] = value
+    for (queue, _, _, operation), value in _counter(sources.metrics.sqs_errors).items():
+        found[f"errors{_SEP}{queue}{_SEP}{operation}"] = value
+    for i, n in enumerate(sources.ledger.tallies.lag.counts):
+        found[f"lag{_SEP}{i}"] = n
+    return found
+
+
+def build_status(
+    sources: Sources,
+    now: float,
+    counters: dict[str, float],
+    base: Sample,
+    limits: Limits = Limits(),
+) -> Status:
+    """The whole document at ``now``; ``counters`` as :func:`read_counters` read them
+    at ``now``, ``base`` the sample their rates are read against."""
+    ledger = sources.ledger
+    found = active(sources.evaluator)
+    return Status(
+        at=now,
+        sesd=_daemon(sources, now),
+        queues=_queues(sources, now, counters, base),
+        lag=_lag(ledger.tallies.lag, now, counters, base),
+        alerts=alert_list(ledger, sources.evaluator, found, now, limits.alerts),
+        scopes=scope_tables(ledger, now, firing_on(found), limits.top, limits.window),
+        canary=_canary(ledger, now),
+        accounts=_accounts(ledger),
+        tenants=tenant_rows(ledger),
+        silences=silence_list(sources.evaluator, now, limits.alerts),
+    )
+
+
+def scope_page(sources: Sources, axis: str, name: str, now: float) -> ScopeDetail | None:
+    """The document of one domain, provider or tenant (None: sesd knows nothing of it)."""
+    ledger = sources.ledger
+    label = find_label(ledger, axis, name)
+    found = [a for a in active(sources.evaluator) if (a.scope, a.label) == (axis, label)]
+    alerts = alert_rows(ledger, sources.evaluator, found, now)
+    return scope_detail(ledger, axis, label, now, alerts)
+
+
+def _daemon(sources: Sources, now: float) -> DaemonView:
+    ready, stale = sources.health.ready(sources.monotonic())
+    ok = _counter(sources.metrics.reload_ok).get((), 0.0)
+    at = _counter(sources.metrics.reload_at).get((), 0.0)
+    return DaemonView(
+        version=sources.version,
+        started=sources.started,
+        uptime_seconds=max(0.0, now - sources.started),
+        ready=ready,
+        not_ready=stale,
+        reload=ReloadView(ok=ok == 1, at=at or None),
+    )
+
+
+def _queues(
+    sources: Sources, now: float, counters: dict[str, float], base: Sample
+) -> list[QueueView]:
+    ledger, health = sources.ledger, sources.health
+    since, before = base
+    span = max(0.0, now - since)
+    monotonic = sources.monotonic()
+    _, stale = health.ready(monotonic)
+    views = []
+    for queue in health.queues:
+        received = f"received{_SEP}{queue}"
+        prefix = f"errors{_SEP}{queue}{_SEP}"
+        errors = {k[len(prefix) :]: int(v) for k, v in counters.items() if k.startswith(prefix)}
+        recent = sum(v - before.get(prefix + op, 0.0) for op, v in errors.items())
+        moved = counters.get(received, 0.0) - before.get(received, 0.0)
+        last = health.last_receive.get(queue)
+        account, region = ledger.where(queue)
+        views.append(
+            QueueView(
+                name=queue,
+                account=account,
+                region=region,
+                ready=queue not in stale,
+                last_receive_seconds_ago=None if last is None else max(0.0, monotonic - last),
+                received=int(counters.get(received, 0.0)),
+                received_per_second=moved / span if span >= 1.0 else None,
+                rate_seconds=span,
+                events=sum(ledger.tallies.events.get(queue, ())),
+                invalid=sum(n for (q, _), n in ledger.tallies.invalid.items() if q == queue),
+                errors=errors,
+                recent_errors=int(recent),
+            )
+        )
+    return views
+
+
+def _lag(
+    histogram: FixedHistogram, now: float, counters: dict[str, float], base: Sample
+) -> LagView:
+    since, before = base
+    moved = [
+        counters.get(f"lag{_SEP}{i}", 0.0) - before.get(f"lag{_SEP}{i}", 0.0)
+        for i in range(len(histogram.counts))
+    ]
+    total = sum(moved)
+    bounds = histogram.bounds
+
+    def quantile(q: float) -> float | None:
+        if total <= 0:
+            return None
+        running = 0.0
+        for i, n in enumerate(moved):
+            running += n
+            if running >= q * total:
+                return float(bounds[min(i, len(bounds) - 1)])
+        return float(bounds[-1])  # pragma: no cover - the running sum reaches the total
+
+    return LagView(
+        events=int(total),
+        over_seconds=max(0.0, now - since),
+        p50_seconds=quantile(0.5),
+        p95_seconds=quantile(0.95),
+    )
+
+
+def _canary(ledger: Ledger, now: float) -> CanaryView | None:
+    tracker = ledger.canary
+    if not tracker.canaries:
+        return None
+    counts = tracker.counts(CANARY_SPAN, now)
+    done = [c for c in tracker.canaries if c.done_at is not None][-CANARY_RUNS:]
+    return CanaryView(
+        sent=counts["sent"],
+        back=counts["back"],
+        missing=counts["missing"],
+        send_failed=counts["send_failed"],
+        deadline_seconds=tracker.deadline,
+        recent=[
+            CanaryRun(
+                sent_at=c.sent_at,
+                send_seconds=c.send_seconds,
+                ses_seconds=c.ses_seconds,
+                pipeline_seconds=c.pipeline_seconds,
+                end_to_end_seconds=c.end_to_end_seconds,
+                outcome=c.outcome,
+            )
+            for c in done
+        ],
+    )
+
+
+def _accounts(ledger: Ledger) -> list[AccountRow]:
+    targets = set(ledger.accounts.status)
+    targets |= {(a, r) for a, r, config_set in ledger.reputation.seen() if not config_set}
+    rows = []
+    for account, region in sorted(targets):
+        status = ledger.accounts.status.get((account, region))
+        estimate = ledger.reputation.estimate((account, region, ""))
+        rows.append(
+            AccountRow(
+                account=account,
+                region=region,
+                sending_enabled=None if status is None else status.sending_enabled,
+                enforcement=None if status is None else status.enforcement,
+                production=None if status is None else status.production,
+                quota_used_ratio=None if status is None else status.quota_used_ratio,
+                polled_at=None if status is None else status.polled_at,
+                bounce_ratio=None if estimate is None else estimate.bounce_ratio,
+                complaint_ratio=None if estimate is None else estimate.complaint_ratio,
+                sends=0 if estimate is None else estimate.sends,
+                aws_bounce_ratio=None if status is None else status.aws.get("bounce"),
+                aws_complaint_ratio=None if status is None else status.aws.get("complaint"),
+            )
+        )
+    return rows

@@ -1,0 +1,206 @@
+"""The status page as HTML: rendered by the server from the status document (then kept
+fresh by ``status.js`` from the JSON API, which draws the same markup: keep the
+two in step). Escaping: see sesd.status.markup.
+"""
+
+from __future__ import annotations
+
+from sesd.status.charts import (
+    STAGES,
+    canary_chart,
+    duration,
+    esc,
+    percent,
+    seconds,
+    sparkline_svg,
+    when,
+)
+from sesd.status.document import (
+    AccountRow,
+    CanaryView,
+    DaemonView,
+    LagView,
+    QueueView,
+    ScopeTable,
+    SilenceList,
+    Status,
+)
+from sesd.status.markup import alerts_html, empty, page_shell, table, td, tenants_html
+
+__all__ = ["status_html", "status_main"]
+
+_TITLES = {"domain": "Domains", "provider": "Mailbox providers", "tenant": "SES tenants"}
+
+
+# --- the header -----------------------------------------------------------------
+
+
+def _header(daemon: DaemonView, queues: list[QueueView], lag: LagView) -> str:
+    ready = "ready" if daemon.ready else f"not ready: {', '.join(daemon.not_ready)}"
+    reload = daemon.reload
+    config = f"config loaded {when(reload.at)}" + ("" if reload.ok else ", last reload FAILED")
+    facts = (
+        f'<h1><a href="/">sesd</a> <span class="version">{esc(daemon.version)}</span></h1>'
+        f'<p class="facts"><span>up {esc(duration(daemon.uptime_seconds))}</span> '
+        f'<span class="{"ok" if daemon.ready else "bad"}">{esc(ready)}</span> '
+        f'<span class="{"ok" if reload.ok else "bad"}">{esc(config)}</span></p>'
+    )
+    rows = [_queue_row(q) for q in queues]
+    lag_text = (
+        f"event lag p50 ≤ {lag.p50_seconds:g}s, p95 ≤ {lag.p95_seconds:g}s "
+        f"({lag.events} events over the last {duration(lag.over_seconds)})"
+        if lag.events
+        else f"no events over the last {duration(lag.over_seconds)}"
+    )
+    head = ("queue", "account / region", "received", "errors", "last receive")
+    return facts + table("queues", head, rows) + f'<p class="lag">{esc(lag_text)}</p>'
+
+
+def _ago(value: float | None) -> str:
+    return "never" if value is None else f"{duration(value)} ago"
+
+
+def _queue_row(q: QueueView) -> str:
+    rate = "-" if q.received_per_second is None else f"{q.received_per_second:.1f}/s"
+    errors = sum(q.errors.values())
+    return (
+        f'<tr class="{"ok" if q.ready else "bad"}">'
+        + td(q.name)
+        + td(f"{q.account} / {q.region}")
+        + td(f"{rate} ({q.received} since start)")
+        + td(f"{q.recent_errors} lately, {errors} since start", "bad" if q.recent_errors else "")
+        + td(_ago(q.last_receive_seconds_ago))
+        + "</tr>"
+    )
+
+
+# --- now: alerts -----------------------------------------------------------------
+
+
+# --- domains, providers, tenants ---------------------------------------------------
+
+
+def _scope_table(t: ScopeTable) -> str:
+    shown = f"{len(t.items)} of {t.total}" if t.items else "none yet"
+    title = (
+        f"<h2>{esc(_TITLES.get(t.axis, t.axis))} <small>by delay ratio over "
+        f"{esc(t.window)}, {esc(shown)}</small></h2>"
+    )
+    if not t.items:
+        return title
+    head = (t.axis, "delay ratio", f"last {t.sparkline_window}", "delivered", "delayed",
+            "pending", "p95 delay", "top cause", "firing")  # fmt: skip
+    caption = f"delay ratio per {seconds(t.sparkline_step_seconds, 0)} over {t.sparkline_window}"
+    rows = (
+        f'<tr class="{"firing" if r.firing else ""}">'
+        f'<td><a href="{esc(r.link)}">{esc(r.name)}</a></td>'
+        + td(percent(r.delay_ratio), "num")
+        + f"<td>{sparkline_svg(r.sparkline, caption)}</td>"
+        + td(r.delivered, "num")
+        + td(r.delayed, "num")
+        + td(r.pending, "num")
+        + td(seconds(r.delay_p95_seconds), "num")
+        + td(r.top_cause or "-")
+        + td(", ".join(r.firing) or "-", "bad" if r.firing else "")
+        + "</tr>"
+        for r in t.items
+    )
+    return title + table(f"scope {t.axis}", head, rows)
+
+
+# --- canary, accounts, tenants, silences ----------------------------------------------
+
+
+def _canary(canary: CanaryView | None) -> str:
+    title = "<h2>Canary</h2>"
+    if canary is None:
+        return title + empty("No canary sent (see [canary] in the config).")
+    counts = (
+        f"{canary.sent} sent, {canary.back} back, {canary.missing} missing, "
+        f"{canary.send_failed} failed to send in the last hour"
+    )
+    legend = "".join(f'<span class="key {css}">{esc(name)}</span>' for _, css, name in STAGES)
+    last = canary.recent[-1] if canary.recent else None
+    timings = (
+        "no canary has come back yet"
+        if last is None
+        else "last: " + ", ".join(
+            f"{name} {seconds(getattr(last, field), 2)}" for field, _, name in STAGES
+        ) + f", end to end {seconds(last.end_to_end_seconds, 2)}"
+    )  # fmt: skip
+    return (
+        f'{title}<p class="{"bad" if canary.missing else "ok"}">{esc(counts)}</p>'
+        f'<div class="canary">{canary_chart(canary.recent)}<p class="legend">{legend}</p>'
+        f'<p class="timings">{esc(timings)}</p></div>'
+    )
+
+
+def _accounts(accounts: list[AccountRow]) -> str:
+    title = "<h2>Accounts</h2>"
+    if not accounts:
+        return title + empty("No account polled or estimated yet.")
+
+    def flag(value: bool | None, good: str, bad: str) -> str:
+        return "-" if value is None else (good if value else bad)
+
+    head = ("account / region", "sending", "enforcement", "production", "quota used",
+            "bounce (sesd / AWS)", "complaint (sesd / AWS)", "over sends", "polled")  # fmt: skip
+    rows = (
+        f'<tr class="{"bad" if a.sending_enabled is False else ""}">'
+        + td(f"{a.account} / {a.region}")
+        + td(flag(a.sending_enabled, "enabled", "PAUSED"))
+        + td(a.enforcement or "-")
+        + td(flag(a.production, "yes", "sandbox"))
+        + td(percent(a.quota_used_ratio), "num")
+        + td(f"{percent(a.bounce_ratio)} / {percent(a.aws_bounce_ratio)}", "num")
+        + td(f"{percent(a.complaint_ratio)} / {percent(a.aws_complaint_ratio)}", "num")
+        + td(a.sends, "num")
+        + td(when(a.polled_at))
+        + "</tr>"
+        for a in accounts
+    )
+    return title + table("accounts", head, rows)
+
+
+def _silences(silences: SilenceList) -> str:
+    title = f"<h2>Silences <small>{silences.total} active or pending</small></h2>"
+    if not silences.items:
+        return title + empty("No silence.")
+    head = ("id", "rule", "domain", "severity", "comment", "state", "ends")
+    rows = (
+        "<tr>"
+        + td(s.id)
+        + td(s.rule or "*")
+        + td(s.domain or "*")
+        + td(s.severity or "*")
+        + td(s.comment)
+        + td(s.state)
+        + td("when its alert resolves" if s.ends_at is None else when(s.ends_at))
+        + "</tr>"
+        for s in silences.items
+    )
+    return title + table("silences", head, rows)
+
+
+def status_main(status: Status) -> str:
+    """The page's ``<main>``: now, then each axis, the canary, accounts, silences."""
+    alerts = status.alerts
+    parts = [
+        f'<section id="now">{alerts_html(alerts.items, alerts.total, alerts.firing)}</section>'
+    ]
+    parts += [
+        f'<section id="scope-{esc(t.axis)}" class="scopes">{_scope_table(t)}</section>'
+        for t in status.scopes
+    ]
+    parts.append(f'<section id="canary">{_canary(status.canary)}</section>')
+    accounts = _accounts(status.accounts) + tenants_html(status.tenants)
+    parts.append(f'<section id="accounts">{accounts}</section>')
+    parts.append(f'<section id="silences">{_silences(status.silences)}</section>')
+    return "".join(parts)
+
+
+def status_html(status: Status, refresh: float, api: str = "/api/v1/status") -> str:
+    """The status page; its script refreshes it from ``api`` every ``refresh`` seconds."""
+    header = _header(status.sesd, status.queues, status.lag)
+    main = status_main(status)
+    return page_shell("sesd status", api, "status", refresh, status.at, header, main)

@@ -1,0 +1,142 @@
+"""The status page's routes, added to sesd's HTTP server (sesd.runtime.http).
+
+``GET /`` (the page), ``/domain/NAME``, ``/provider/NAME``, ``/tenant/NAME`` (one
+label's page), ``/api/v1/status`` and ``/api/v1/{domain,provider,tenant}/NAME``
+(the same as JSON), ``/static/...`` (the stylesheet, the script, the icon).
+Each request builds its document from the live state, then; nothing runs for
+the page between requests. Every response forbids inline script and style and
+anything from another origin (Content-Security-Policy), and MIME sniffing.
+
+Query parameters: ``top`` (labels per axis, 1-200), ``window`` (the window that
+ranks them, by name; the shortest by default) and, for pages, ``refresh`` (the
+script's period in seconds, 0.25-300).
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from typing import Final
+from urllib.parse import urlencode
+
+import msgspec
+from aiohttp import web
+
+from sesd.status.document import Status
+from sesd.status.model import Limits, build_status, read_counters, scope_page
+from sesd.status.page import status_html
+from sesd.status.scope_page import not_found_page, scope_html
+from sesd.status.sources import Rates, Sources
+
+__all__ = ["HEADERS", "add_status_routes"]
+
+#: On every response of the page's routes.
+HEADERS: Final = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
+        "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; "
+        "frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+#: The page's files (package data), with their content types.
+_STATIC: Final = {
+    "status.css": "text/css; charset=utf-8",
+    "status.js": "text/javascript; charset=utf-8",
+    "favicon.svg": "image/svg+xml",
+}
+_AXES: Final = "domain|provider|tenant"
+_MAX_TOP: Final = 200
+_REFRESH: Final = 5.0
+
+
+def _number(request: web.Request, key: str, default: float, low: float, high: float) -> float:
+    """A query parameter as a number within [low, high]; the default when absent or not a
+    number."""
+    try:
+        value = float(request.query.get(key, default))
+    except ValueError:
+        return default
+    return min(high, max(low, value)) if value == value else default
+
+
+class _Routes:
+    """The handlers, and the samples rates are read against (sesd.status.sources.Rates)."""
+
+    def __init__(self, sources: Sources) -> None:
+        self.sources = sources
+        self.rates = Rates(sources.started)
+        package = resources.files("sesd.status")
+        self.static = {name: (package / name).read_bytes() for name in _STATIC}
+
+    def _limits(self, request: web.Request) -> Limits:
+        names = [spec.name for spec in self.sources.ledger.specs]
+        window = request.query.get("window", names[0])
+        if window not in names:
+            raise web.HTTPBadRequest(
+                text=f"unknown window {window!r}; sesd keeps {', '.join(names)}\n",
+                headers=HEADERS,
+            )
+        top = int(_number(request, "top", 20, 1, _MAX_TOP))
+        return Limits(top=top, window=names.index(window))
+
+    def _status(self, request: web.Request) -> Status:
+        limits = self._limits(request)
+        sources = self.sources
+        now = sources.clock()
+        counters = read_counters(sources)
+        base = self.rates.sample(now, counters)
+        return build_status(sources, now, counters, base, limits)
+
+    async def page(self, request: web.Request) -> web.Response:
+        status = self._status(request)
+        refresh = _number(request, "refresh", _REFRESH, 0.25, 300)
+        kept = {k: v for k, v in request.query.items() if k in ("top", "window")}
+        api = "/api/v1/status" + (f"?{urlencode(kept)}" if kept else "")
+        return _html(status_html(status, refresh, api))
+
+    async def api(self, request: web.Request) -> web.Response:
+        return _json(msgspec.json.encode(self._status(request)))
+
+    async def scope(self, request: web.Request) -> web.Response:
+        axis, name = request.match_info["axis"], request.match_info["name"]
+        detail = scope_page(self.sources, axis, name, self.sources.clock())
+        if detail is None:
+            return _html(not_found_page(axis, name), status=404)
+        refresh = _number(request, "refresh", _REFRESH, 0.25, 300)
+        return _html(scope_html(detail, refresh))
+
+    async def scope_api(self, request: web.Request) -> web.Response:
+        axis, name = request.match_info["axis"], request.match_info["name"]
+        detail = scope_page(self.sources, axis, name, self.sources.clock())
+        if detail is None:
+            body = msgspec.json.encode({"error": f"sesd counts no {axis} named {name}"})
+            return _json(body, status=404)
+        return _json(msgspec.json.encode(detail))
+
+    async def file(self, request: web.Request) -> web.Response:
+        name = request.match_info["file"]
+        if name not in self.static:
+            raise web.HTTPNotFound(headers=HEADERS)
+        headers = {**HEADERS, "Content-Type": _STATIC[name], "Cache-Control": "no-cache"}
+        return web.Response(body=self.static[name], headers=headers)
+
+
+def _html(text: str, status: int = 200) -> web.Response:
+    headers = {**HEADERS, "Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store"}
+    return web.Response(text=text, status=status, headers=headers)
+
+
+def _json(body: bytes, status: int = 200) -> web.Response:
+    headers = {**HEADERS, "Content-Type": "application/json", "Cache-Control": "no-store"}
+    return web.Response(body=body, status=status, headers=headers)
+
+
+def add_status_routes(sources: Sources, app: web.Application) -> None:
+    """Add the status page's routes to ``app``."""
+    routes = _Routes(sources)
+    app.router.add_get("/", routes.page)
+    app.router.add_get("/api/v1/status", routes.api)
+    app.router.add_get(f"/{{axis:{_AXES}}}/{{name}}", routes.scope)
+    app.router.add_get(f"/api/v1/{{axis:{_AXES}}}/{{name}}", routes.scope_api)
+    app.router.add_get("/static/{file}", routes.file)

@@ -1,0 +1,307 @@
+// sesd's status page: the server renders it; this script refreshes it from the JSON
+// API (data-api on <body>) every data-refresh seconds, drawing the same markup as
+// sesd/status/page.py and charts.py (keep them in step). Every element is built
+// with createElement and text nodes: nothing from the API is ever parsed as HTML.
+"use strict";
+
+(function () {
+  const body = document.body;
+  const api = body.dataset.api;
+  const view = body.dataset.view;
+  const every = Math.max(0.25, Number(body.dataset.refresh) || 5) * 1000;
+  const SVG = "http://www.w3.org/2000/svg";
+  const TITLES = { domain: "Domains", provider: "Mailbox providers", tenant: "SES tenants" };
+  const STAGES = [
+    ["send_seconds", "stage-send", "API call"],
+    ["ses_seconds", "stage-ses", "inside SES"],
+    ["pipeline_seconds", "stage-pipeline", "event pipeline"],
+  ];
+
+  // --- building elements ----------------------------------------------------------
+
+  function fill(el, attrs, children) {
+    for (const [key, value] of Object.entries(attrs || {})) {
+      if (value !== null && value !== undefined && value !== "") el.setAttribute(key, String(value));
+    }
+    for (const child of children.flat(Infinity)) {
+      if (child === null || child === undefined || child === false) continue;
+      el.append(child instanceof Node ? child : document.createTextNode(String(child)));
+    }
+    return el;
+  }
+  const h = (tag, attrs, ...children) => fill(document.createElement(tag), attrs, children);
+  const svg = (tag, attrs, ...children) => fill(document.createElementNS(SVG, tag), attrs, children);
+  // Links come from sesd as paths ("/domain/outlook.com"); anything else is not a link.
+  const local = (path) => (typeof path === "string" && /^\/[^/\\]/.test(path) ? path : null);
+  const link = (path, text) => (local(path) ? h("a", { href: local(path) }, text) : text);
+  const td = (text, css) => h("td", { class: css }, text);
+  const empty = (text) => h("p", { class: "empty" }, text);
+  function table(css, head, rows) {
+    return h("table", { class: css },
+      h("thead", {}, h("tr", {}, head.map((name) => h("th", {}, name)))),
+      h("tbody", {}, rows));
+  }
+
+  // --- figures as text (as sesd/status/charts.py writes them) -----------------------
+
+  const percent = (v) => (v === null || v === undefined ? "-" : (v * 100).toFixed(1) + "%");
+  const seconds = (v, digits = 1) => (v === null || v === undefined ? "-" : v.toFixed(digits) + "s");
+  const when = (t) => (t === null || t === undefined ? "-" : new Date(t * 1000).toISOString().slice(11, 19) + "Z");
+  const pad = (n) => String(n).padStart(2, "0");
+  function duration(v) {
+    if (v === null || v === undefined) return "-";
+    const s = Math.floor(Math.max(0, v));
+    if (s < 60) return s + "s";
+    if (s < 3600) return Math.floor(s / 60) + "m" + pad(s % 60) + "s";
+    if (s < 86400) return Math.floor(s / 3600) + "h" + pad(Math.floor((s % 3600) / 60)) + "m";
+    return Math.floor(s / 86400) + "d" + pad(Math.floor((s % 86400) / 3600)) + "h";
+  }
+
+  // --- charts (the geometry of sesd/status/charts.py) -------------------------------
+
+  function sparkline(values, caption) {
+    const W = 120, H = 24, P = 2;
+    const step = (W - 2 * P) / Math.max(1, values.length - 1);
+    const points = [];
+    values.forEach((v, i) => {
+      if (v !== null) points.push([+(P + i * step).toFixed(1), +(H - P - Math.min(1, v) * (H - 2 * P)).toFixed(1)]);
+    });
+    const found = values.filter((v) => v !== null);
+    const peak = found.length ? ", at most " + percent(Math.max(...found)) : ", no data";
+    const el = svg("svg", { class: "spark", viewBox: `0 0 ${W} ${H}`, width: W, height: H, role: "img", "data-points": points.length },
+      svg("title", {}, caption + peak),
+      svg("line", { class: "base", x1: 0, y1: H - P, x2: W, y2: H - P }));
+    if (points.length) {
+      const last = points[points.length - 1];
+      el.append(svg("polyline", { class: "line", points: points.map((p) => p.join(",")).join(" ") }));
+      el.append(svg("circle", { class: "dot", cx: last[0], cy: last[1], r: 2 }));
+    }
+    return el;
+  }
+
+  function canaryChart(runs) {
+    const W = 240, H = 64, GAP = 2;
+    const width = W / Math.max(runs.length, 1) - GAP;
+    const stacked = (run) => STAGES.reduce((sum, [field]) => sum + (run[field] || 0), 0);
+    const tallest = Math.max(0, ...runs.map(stacked)) || 1;
+    const el = svg("svg", { class: "canary-chart", viewBox: `0 0 ${W} ${H}`, width: W, height: H, role: "img", "data-runs": runs.length },
+      svg("title", {}, "stage timings of the newest canaries that came back"));
+    runs.forEach((run, i) => {
+      const x = +(i * (width + GAP)).toFixed(1);
+      let bottom = H;
+      for (const [field, css, name] of STAGES) {
+        const value = run[field] || 0;
+        const height = +((value / tallest) * H).toFixed(1);
+        bottom -= height;
+        el.append(svg("rect", { class: css, x, y: +bottom.toFixed(1), width: +width.toFixed(1), height },
+          svg("title", {}, `${when(run.sent_at)} ${name}: ${seconds(value, 2)}`)));
+      }
+    });
+    return el;
+  }
+
+  // --- the status page -------------------------------------------------------------
+
+  function header(doc) {
+    const d = doc.sesd;
+    const ready = d.ready ? "ready" : "not ready: " + d.not_ready.join(", ");
+    const config = "config loaded " + when(d.reload.at) + (d.reload.ok ? "" : ", last reload FAILED");
+    const lag = doc.lag.events
+      ? `event lag p50 ≤ ${doc.lag.p50_seconds}s, p95 ≤ ${doc.lag.p95_seconds}s (${doc.lag.events} events over the last ${duration(doc.lag.over_seconds)})`
+      : `no events over the last ${duration(doc.lag.over_seconds)}`;
+    const rows = doc.queues.map((q) => {
+      const errors = Object.values(q.errors).reduce((a, b) => a + b, 0);
+      const rate = q.received_per_second === null ? "-" : q.received_per_second.toFixed(1) + "/s";
+      return h("tr", { class: q.ready ? "ok" : "bad" },
+        td(q.name), td(`${q.account} / ${q.region}`), td(`${rate} (${q.received} since start)`),
+        td(`${q.recent_errors} lately, ${errors} since start`, q.recent_errors ? "bad" : ""),
+        td(q.last_receive_seconds_ago === null ? "never" : duration(q.last_receive_seconds_ago) + " ago"));
+    });
+    return [
+      h("h1", {}, h("a", { href: "/" }, "sesd"), " ", h("span", { class: "version" }, d.version)),
+      h("p", { class: "facts" }, h("span", {}, "up " + duration(d.uptime_seconds)), " ",
+        h("span", { class: d.ready ? "ok" : "bad" }, ready), " ",
+        h("span", { class: d.reload.ok ? "ok" : "bad" }, config)),
+      table("queues", ["queue", "account / region", "received", "errors", "last receive"], rows),
+      h("p", { class: "lag" }, lag),
+    ];
+  }
+
+  function alerts(items, total, firing) {
+    const title = h("h2", {}, "Now ", h("small", {}, `${firing} firing, ${total - firing} pending`));
+    if (!items.length) return [title, empty("No alert is firing or pending.")];
+    const head = ["state", "rule", "on", "value", "since", "cause and advice", "where", "silence"];
+    return [title, table("alerts", head, items.map(alertRow))];
+  }
+
+  function alertRow(a) {
+    const cause = a.cause
+      ? [h("span", { class: "cause" }, a.cause.label), ` (${a.cause.recipients} of ${a.cause.of} noted)`,
+         h("span", { class: "advice" }, a.cause.advice)]
+      : [];
+    const notes = a.notes.map((n) => h("span", { class: "note" }, n));
+    let silence = "-";
+    if (a.silence) {
+      const ends = a.silence.ends_at === null ? "until resolved" : "until " + when(a.silence.ends_at);
+      silence = [h("span", { class: "silenced" }, "silenced " + ends),
+        h("span", { class: "note" }, `${a.silence.comment} (${a.silence.id})`)];
+    }
+    return h("tr", { class: `alert ${a.state} ${a.severity}` },
+      h("td", {}, h("span", { class: "badge " + a.state }, a.state)),
+      h("td", {}, a.rule, h("span", { class: "note" }, a.severity)),
+      h("td", {}, link(a.link, `${a.scope} ${a.name}`)),
+      h("td", {}, `${a.metric} ${a.value_text}`, h("span", { class: "note" }, `${a.fires} ${a.threshold_text}, ${a.window} window`)),
+      td(when(a.since)), h("td", {}, cause, notes), td(a.stage), h("td", {}, silence));
+  }
+
+  function scopeTable(t) {
+    const shown = t.items.length ? `${t.items.length} of ${t.total}` : "none yet";
+    const title = h("h2", {}, TITLES[t.axis] || t.axis, " ", h("small", {}, `by delay ratio over ${t.window}, ${shown}`));
+    if (!t.items.length) return [title];
+    const caption = `delay ratio per ${seconds(t.sparkline_step_seconds, 0)} over ${t.sparkline_window}`;
+    const head = [t.axis, "delay ratio", "last " + t.sparkline_window, "delivered", "delayed", "pending", "p95 delay", "top cause", "firing"];
+    const rows = t.items.map((r) => h("tr", { class: r.firing.length ? "firing" : "" },
+      h("td", {}, link(r.link, r.name)), td(percent(r.delay_ratio), "num"),
+      h("td", {}, sparkline(r.sparkline, caption)), td(r.delivered, "num"), td(r.delayed, "num"),
+      td(r.pending, "num"), td(seconds(r.delay_p95_seconds), "num"), td(r.top_cause || "-"),
+      td(r.firing.join(", ") || "-", r.firing.length ? "bad" : "")));
+    return [title, table("scope " + t.axis, head, rows)];
+  }
+
+  function canary(c) {
+    const title = h("h2", {}, "Canary");
+    if (!c) return [title, empty("No canary sent (see [canary] in the config).")];
+    const counts = `${c.sent} sent, ${c.back} back, ${c.missing} missing, ${c.send_failed} failed to send in the last hour`;
+    const last = c.recent.length ? c.recent[c.recent.length - 1] : null;
+    const timings = last
+      ? "last: " + STAGES.map(([field, , name]) => `${name} ${seconds(last[field], 2)}`).join(", ") + `, end to end ${seconds(last.end_to_end_seconds, 2)}`
+      : "no canary has come back yet";
+    return [title, h("p", { class: c.missing ? "bad" : "ok" }, counts),
+      h("div", { class: "canary" }, canaryChart(c.recent),
+        h("p", { class: "legend" }, STAGES.map(([, css, name]) => h("span", { class: "key " + css }, name))),
+        h("p", { class: "timings" }, timings))];
+  }
+
+  function accounts(rows, tenantRows) {
+    const title = h("h2", {}, "Accounts");
+    const flag = (v, good, bad) => (v === null ? "-" : v ? good : bad);
+    const head = ["account / region", "sending", "enforcement", "production", "quota used", "bounce (sesd / AWS)", "complaint (sesd / AWS)", "over sends", "polled"];
+    const body = rows.length
+      ? table("accounts", head, rows.map((a) => h("tr", { class: a.sending_enabled === false ? "bad" : "" },
+        td(`${a.account} / ${a.region}`), td(flag(a.sending_enabled, "enabled", "PAUSED")), td(a.enforcement || "-"),
+        td(flag(a.production, "yes", "sandbox")), td(percent(a.quota_used_ratio), "num"),
+        td(`${percent(a.bounce_ratio)} / ${percent(a.aws_bounce_ratio)}`, "num"),
+        td(`${percent(a.complaint_ratio)} / ${percent(a.aws_complaint_ratio)}`, "num"), td(a.sends, "num"), td(when(a.polled_at)))))
+      : empty("No account polled or estimated yet.");
+    return [title, body, tenants(tenantRows)];
+  }
+
+  function tenants(rows) {
+    if (!rows.length) return [];
+    const head = ["tenant", "account / region", "sending", "impact", "why", "findings"];
+    return [h("h2", {}, "What SES says of its tenants"), table("tenants", head, rows.map((t) =>
+      h("tr", { class: t.sending === "DISABLED" ? "bad" : "" }, td(t.tenant), td(`${t.account} / ${t.region}`),
+        td(t.sending), td(t.impact || "-"), td(t.cause || "-"),
+        h("td", {}, t.findings.length ? t.findings.map((f) => h("span", { class: "note" }, f)) : "-"))))];
+  }
+
+  function silences(list) {
+    const title = h("h2", {}, "Silences ", h("small", {}, `${list.total} active or pending`));
+    if (!list.items.length) return [title, empty("No silence.")];
+    const head = ["id", "rule", "domain", "severity", "comment", "state", "ends"];
+    return [title, table("silences", head, list.items.map((s) => h("tr", {},
+      td(s.id), td(s.rule || "*"), td(s.domain || "*"), td(s.severity || "*"), td(s.comment), td(s.state),
+      td(s.ends_at === null ? "when its alert resolves" : when(s.ends_at)))))];
+  }
+
+  function statusMain(doc) {
+    return [
+      h("section", { id: "now" }, alerts(doc.alerts.items, doc.alerts.total, doc.alerts.firing)),
+      doc.scopes.map((t) => h("section", { id: "scope-" + t.axis, class: "scopes" }, scopeTable(t))),
+      h("section", { id: "canary" }, canary(doc.canary)),
+      h("section", { id: "accounts" }, accounts(doc.accounts, doc.tenants)),
+      h("section", { id: "silences" }, silences(doc.silences)),
+    ];
+  }
+
+  // --- one domain, provider or tenant ------------------------------------------------
+
+  const pairs = (values) => values.map((c) => `${c.name} ${c.count}`).join(", ") || "-";
+
+  function windows(ws) {
+    if (!ws.length) return [h("h2", {}, "Windows"), empty("No event counted under it.")];
+    const figures = [
+      ["delivered", (w) => w.delivered], ["delayed", (w) => w.delayed],
+      ["delay ratio", (w) => percent(w.delay_ratio)], ["bounced", (w) => w.bounced],
+      ["bounce ratio", (w) => percent(w.bounce_ratio)], ["complained", (w) => w.complained],
+      ["suppressed", (w) => w.suppressed], ["sent", (w) => w.sent],
+      ["delivery ratio", (w) => percent(w.delivery_ratio)],
+      ["processing p95", (w) => seconds(w.processing_p95_seconds)],
+      ["send to delivery p95", (w) => seconds(w.delivery_p95_seconds)],
+      ["delay duration p95", (w) => seconds(w.delay_duration_p95_seconds)],
+    ];
+    const rows = figures.map(([name, get]) => h("tr", {}, h("th", {}, name), ws.map((w) => td(get(w), "num"))));
+    rows.push(h("tr", {}, h("th", {}, "delay ratio per bucket"), ws.map((w) =>
+      h("td", {}, sparkline(w.sparkline, `delay ratio per ${seconds(w.step_seconds, 0)} over ${w.window}`)))));
+    rows.push(h("tr", {}, h("th", {}, "delayed by cause"), ws.map((w) => td(pairs(w.causes)))));
+    return [h("h2", {}, "Windows"), table("windows", ["", ...ws.map((w) => w.window)], rows)];
+  }
+
+  function breakdown(b) {
+    if (b.window === null) {
+      return [h("h2", {}, "What the events said"), empty("No breakdown kept: sesd keeps them for the windows rules read.")];
+    }
+    const kinds = [["causes", b.causes], ["delay types", b.delay_types], ["SMTP status", b.statuses],
+      ["diagnostic codes", b.diagnostics], ["reporting MTAs", b.mtas], ["recipient domains", b.domains]];
+    return [
+      h("h2", {}, "What the events said ", h("small", {}, "over " + b.window)),
+      h("div", { class: "kinds" }, kinds.map(([name, values]) => h("div", { class: "kind" }, h("h3", {}, name),
+        values.length ? table("breakdown", ["value", "recipients"], values.map((c) => h("tr", {}, td(c.name), td(c.count, "num"))))
+          : empty("none")))),
+      h("h3", {}, "Example message ids"),
+      b.message_ids.length ? h("ul", { class: "ids" }, b.message_ids.map((m) => h("li", {}, h("code", {}, m)))) : empty("none"),
+    ];
+  }
+
+  function scopeMain(d) {
+    const firing = d.alerts.filter((a) => a.state === "firing").length;
+    return [
+      h("section", { id: "now" }, alerts(d.alerts, d.alerts.length, firing)),
+      h("section", { id: "windows" }, windows(d.windows),
+        h("p", { class: "pending" }, `${d.pending} recipients delayed and not delivered yet`)),
+      h("section", { id: "breakdown" }, breakdown(d.breakdown)),
+      h("section", { id: "ses" }, tenants(d.tenants)),
+    ];
+  }
+
+  // --- refreshing ----------------------------------------------------------------------
+
+  function state(text, css) {
+    const el = document.getElementById("refresh-state");
+    el.textContent = text;
+    el.className = css;
+  }
+
+  function render(doc) {
+    if (view === "status") document.getElementById("header").replaceChildren(...header(doc));
+    document.getElementById("main").replaceChildren(...(view === "status" ? statusMain(doc) : scopeMain(doc)).flat(Infinity));
+    document.getElementById("as-of").textContent = "as of " + when(doc.at);
+  }
+
+  let refreshes = 0;
+  async function refresh() {
+    try {
+      const response = await fetch(api, { cache: "no-store", headers: { Accept: "application/json" } });
+      if (!response.ok) throw new Error(response.status === 404 ? "sesd no longer counts it" : "HTTP " + response.status);
+      render(await response.json());
+      refreshes += 1;
+      body.dataset.refreshes = String(refreshes);
+      state(`refreshing every ${every / 1000} s`, "");
+    } catch (error) {
+      state(`not refreshed: ${error.message}; trying again`, "bad");
+    } finally {
+      setTimeout(refresh, every);
+    }
+  }
+  setTimeout(refresh, every);
+})();

@@ -1,0 +1,243 @@
+"""The status page in a real headless Chromium, against a running daemon fed through
+local SQS: what a person sees during a spike, that text from strangers runs nothing,
+silences, a page that keeps refreshing through config reloads, one domain's page.
+Every story also checks the page logged no error and asked no other host."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from playwright.async_api import expect
+
+from sesd.alerting.silence_file import SilenceFile
+from sesd.alerting.silences import Silence
+from sesd.commands.demo.localsqs import LocalSqs
+from sesd.config import Config, load_config, parse_config
+from sesd.runtime.daemon import Daemon
+from tests import factory as f
+from tests.browser import at_least, chromium, watched
+from tests.conftest import make_queue, running, send_bodies
+from tests.status_world import MICROSOFT, RULES, settled, spike
+
+pytestmark = pytest.mark.timeout(60)
+expect.set_options(timeout=15_000)
+
+#: What a stranger's MTA might write, to try the page.
+MARKUP = '<script>window.sesdPwned = 1</script><img src=x onerror="window.sesdPwned = 2">'
+HOSTILE = f"smtp; 451 4.7.650 {MARKUP} rate limited due to IP reputation"
+
+
+#: Every element of the page's header and main part: its tag and classes.
+STRUCTURE = """() => Array.from(document.querySelectorAll("#header *, #main *"))
+    .map((e) => e.tagName.toLowerCase() + "." + (e.getAttribute("class") || ""))"""
+
+
+def config_text(local: LocalSqs, url: str, extra: str = "") -> str:
+    return (
+        f'[aws]\nendpoint_url = "{local.url}"\n'
+        f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 1\n'
+        '[http]\nlisten = "127.0.0.1:0"\n[shutdown]\ngrace_period = "10s"\n'
+        f'[alerts]\nevaluate_every = "100ms"\ngroup_wait = "0s"\n{extra}{RULES}'
+    )
+
+
+async def fired(daemon: Daemon, rule: str = "delay-ratio-high", name: str = "outlook.com") -> None:
+    """Until the spike is read and evaluated, and the rule fires on ``name``."""
+    await settled(daemon, len(spike(0.0)), (rule, name))
+
+
+def reloaded(daemon: Daemon, rules: int) -> bool:
+    return len(daemon.config.alerts.rules) == rules
+
+
+async def spiked(sqs: Any, url: str, **kwargs: Any) -> None:
+    await send_bodies(sqs, url, [f.raw(event) for event in spike(time.time(), **kwargs)])
+
+
+def artifacts(tmp_path: Path) -> Path:
+    """Where screenshots go: $SESD_ARTIFACTS (CI keeps it), else the test's own tmp dir."""
+    found = Path(os.environ.get("SESD_ARTIFACTS") or tmp_path)
+    found.mkdir(parents=True, exist_ok=True)
+    return found
+
+
+async def test_under_a_spike_the_page_lists_outlook_first_with_its_alert(
+    local_sqs: LocalSqs, sqs: Any, tmp_path: Path
+) -> None:
+    """During a delay spike on outlook.com the page shows its alert firing, with the
+    cause and its advice, and ranks outlook.com first among the domains with a
+    sparkline that has points; so does the page its script redraws from the JSON. A
+    screenshot of it is kept as an artifact."""
+    url, _ = await make_queue(sqs)
+    async with running(parse_config(config_text(local_sqs, url))) as daemon, chromium() as browser:
+        await spiked(sqs, url)
+        await fired(daemon)
+        host = f"127.0.0.1:{daemon.http_port}"
+        async with watched(browser) as seen:
+            page = seen.page
+            structures = []
+            for drawn_by, refresh in (("the server", 300), ("the script", 0.25)):
+                await page.goto(f"http://{host}/?refresh={refresh}")
+                await expect(page.locator("body")).to_have_attribute(
+                    "data-refreshes", at_least(0 if refresh == 300 else 1)
+                )
+                alert = page.locator("#now tr.alert").filter(has_text="outlook.com")
+                await expect(alert).to_contain_text("firing")
+                await expect(alert).to_contain_text("delay-ratio-high")
+                await expect(alert).to_contain_text("ip_reputation")
+                await expect(alert).to_contain_text("slow down to this provider")
+                await expect(alert).to_contain_text("SES -> recipient MTA")
+                first = page.locator("#scope-domain tbody tr").first
+                await expect(first.locator("td").first).to_have_text("outlook.com")
+                await expect(first).to_contain_text("delay-ratio-high")
+                await expect(first.locator("svg.spark")).to_have_attribute(
+                    "data-points", at_least(1)
+                )
+                points = await first.locator("svg.spark polyline").get_attribute("points")
+                assert points, drawn_by
+                structures.append(await page.evaluate(STRUCTURE))
+            # The script draws the markup the server drew, element for element.
+            assert structures[0] == structures[1]
+            shot = artifacts(tmp_path) / "status-page-spike.png"
+            await page.screenshot(path=str(shot), full_page=True)
+            assert shot.stat().st_size > 10_000
+            seen.assert_clean(host)
+
+
+async def test_a_stranger_s_markup_shows_as_text_and_runs_nothing(
+    local_sqs: LocalSqs, sqs: Any
+) -> None:
+    """A diagnostic holding a script element and an image with an onerror handler shows
+    as text on outlook.com's page, as the server drew it and as the script redraws it;
+    nothing ran (no dialog, no console error, the page's variable unset, no image)."""
+    url, _ = await make_queue(sqs)
+    async with running(parse_config(config_text(local_sqs, url))) as daemon, chromium() as browser:
+        await spiked(sqs, url, diagnostic=HOSTILE)
+        await fired(daemon)
+        host = f"127.0.0.1:{daemon.http_port}"
+        async with watched(browser) as seen:
+            page = seen.page
+            # As the server drew it (no refresh for minutes), then as the script redraws it.
+            for refresh, refreshes in ((300, 0), (0.25, 2)):
+                await page.goto(f"http://{host}/domain/outlook.com?refresh={refresh}")
+                await expect(page.locator("body")).to_have_attribute(
+                    "data-refreshes", at_least(refreshes)
+                )
+                await expect(page.locator("#breakdown").get_by_text(MARKUP)).to_be_visible()
+                assert await page.locator("img").count() == 0
+                assert await page.locator("main script").count() == 0
+            assert await page.evaluate("() => window.sesdPwned") is None
+            seen.assert_clean(host)
+
+
+async def test_a_silenced_alert_shows_its_silence(
+    local_sqs: LocalSqs, sqs: Any, tmp_path: Path
+) -> None:
+    """A silence on outlook.com holds its alert back: the alert's row says it is silenced
+    and until when, and the silences list its matchers and comment."""
+    url, _ = await make_queue(sqs)
+    path = tmp_path / "silences.json"
+    now = time.time()
+    SilenceFile(str(path)).add(
+        Silence(id="f00dfeed", comment="Microsoft throttles everyone today",
+                starts_at=now - 1, ends_at=now + 3600, rule="delay-ratio-high",
+                domain="outlook.com", created_by="oncall"),
+        now,
+    )  # fmt: skip
+    config = parse_config(config_text(local_sqs, url, f'silences_path = "{path}"\n'))
+    async with running(config) as daemon, chromium() as browser:
+        await spiked(sqs, url)
+        await fired(daemon)
+        host = f"127.0.0.1:{daemon.http_port}"
+        async with watched(browser) as seen:
+            page = seen.page
+            await page.goto(f"http://{host}/?refresh=0.5")
+            await expect(page.locator("body")).to_have_attribute("data-refreshes", at_least(1))
+            alert = page.locator("#now tr.alert").filter(has_text="domain outlook.com")
+            await expect(alert.locator(".silenced")).to_contain_text("silenced until")
+            await expect(alert).to_contain_text("Microsoft throttles everyone today (f00dfeed)")
+            listed = page.locator("#silences tbody tr")
+            await expect(listed).to_have_count(1)
+            for text in ("f00dfeed", "delay-ratio-high", "outlook.com", "Microsoft throttles"):
+                await expect(listed).to_contain_text(text)
+            seen.assert_clean(host)
+
+
+async def test_the_page_keeps_refreshing_while_sesd_reloads_its_config(
+    local_sqs: LocalSqs, sqs: Any, tmp_path: Path
+) -> None:
+    """While the page refreshes four times a second, sesd reloads its config three
+    times on SIGHUP (a new rule each time): the page goes on refreshing, never says a
+    refresh failed, and shows the new rules' alerts."""
+    url, _ = await make_queue(sqs)
+    path = tmp_path / "sesd.toml"
+    path.write_text(config_text(local_sqs, url))
+    config: Config = load_config(str(path))
+    async with running(config, signals=True) as daemon, chromium() as browser:
+        daemon.config_path = str(path)
+        await spiked(sqs, url)
+        await fired(daemon)
+        host = f"127.0.0.1:{daemon.http_port}"
+        async with watched(browser) as seen:
+            page = seen.page
+            await page.goto(f"http://{host}/?refresh=0.25")
+            body, state = page.locator("body"), page.locator("#refresh-state")
+            extra = ""
+            for n in range(1, 4):
+                refreshes = int(await body.get_attribute("data-refreshes") or 0)
+                extra += (
+                    f'[[alerts.rules]]\nname = "any-delay-{n}"\nmetric = "delayed_recipients"\n'
+                    'window = "5m"\nabove = 0\n'
+                )
+                path.write_text(config_text(local_sqs, url) + extra)
+                os.kill(os.getpid(), signal.SIGHUP)
+                with anyio.fail_after(20):
+                    await daemon.changes.wait_for(partial(reloaded, daemon, 2 + n))
+                await fired(daemon, f"any-delay-{n}")
+                await expect(body).to_have_attribute("data-refreshes", at_least(refreshes + 2))
+                await expect(page.locator("#now")).to_contain_text(f"any-delay-{n}")
+                await expect(state).to_have_text("refreshing every 0.25 s")
+            seen.assert_clean(host)
+
+
+async def test_a_domain_page_shows_its_breakdowns_and_no_address(
+    local_sqs: LocalSqs, sqs: Any
+) -> None:
+    """outlook.com's page shows its windows side by side, the causes, SMTP status,
+    diagnostic and MTA its delays came with, and example message ids; the recipient's
+    address in a diagnostic shows as [address], and no address is on the page."""
+    url, _ = await make_queue(sqs)
+    diagnostic = MICROSOFT + " Recipient: <late4@outlook.com>"
+    async with running(parse_config(config_text(local_sqs, url))) as daemon, chromium() as browser:
+        await spiked(sqs, url, diagnostic=diagnostic)
+        await fired(daemon)
+        host = f"127.0.0.1:{daemon.http_port}"
+        async with watched(browser) as seen:
+            page = seen.page
+            # The script redraws what the server drew, element for element.
+            structures = []
+            for refresh, refreshes in ((300, 0), (0.25, 1)):
+                await page.goto(f"http://{host}/domain/outlook.com?refresh={refresh}")
+                await expect(page.locator("body")).to_have_attribute(
+                    "data-refreshes", at_least(refreshes)
+                )
+                structures.append(await page.evaluate(STRUCTURE))
+            assert structures[0] == structures[1]
+            head = page.locator("#windows thead th")
+            await expect(head).to_have_text(["", "5m", "15m", "1h"])
+            breakdown = page.locator("#breakdown")
+            for text in ("ip_reputation", "RecipientServerError", "4.7.650",
+                         "a8-70.smtp-out.amazonses.com", "Recipient: <[address]>"):  # fmt: skip
+                await expect(breakdown).to_contain_text(text)
+            await expect(page.locator("ul.ids li")).to_have_count(5)
+            await expect(page.locator("#windows")).to_contain_text("15 recipients delayed")
+            assert "@outlook.com" not in await page.content()
+            assert "@gmail.com" not in await page.content()
+            seen.assert_clean(host)

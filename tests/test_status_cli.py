@@ -1,0 +1,204 @@
+"""``sesd status`` against a running daemon: the table (firing alerts first, outlook.com
+first among the domains), ``--json``, ``--watch``, the address from ``--config``, and
+one line when nothing answers."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import anyio
+import msgspec
+import pytest
+from anyio.streams.buffered import BufferedByteReceiveStream
+
+from sesd.commands.demo.localsqs import LocalSqs, free_port
+from sesd.commands.main import main
+from sesd.commands.status import DEFAULT_URL, default_url, table
+from sesd.config import parse_config
+from sesd.runtime.daemon import Daemon
+from sesd.status.model import build_status, read_counters
+from tests import factory as f
+from tests.conftest import make_queue, running, send_bodies
+from tests.status_world import NOW, RULES, everything, settled, spike
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def config_text(local: LocalSqs, url: str) -> str:
+    return (
+        f'[aws]\nendpoint_url = "{local.url}"\n'
+        f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 1\n'
+        '[http]\nlisten = "127.0.0.1:0"\n'
+        f'[alerts]\nevaluate_every = "100ms"\ngroup_wait = "0s"\n{RULES}'
+    )
+
+
+SPIKE = len(spike(0.0))
+
+
+async def firing(local: LocalSqs, sqs: Any) -> tuple[str, Any]:
+    """A queue with the spike in it (the daemon reads it once started)."""
+    url, _ = await make_queue(sqs)
+    await send_bodies(sqs, url, [f.raw(event) for event in spike(time.time())])
+    return url, parse_config(config_text(local, url))
+
+
+async def fired(daemon: Daemon) -> None:
+    """Until the spike is read and evaluated, and outlook.com's alert fires."""
+    await settled(daemon, SPIKE, ("delay-ratio-high", "outlook.com"))
+
+
+async def sesd(*args: str) -> int:
+    """``sesd ARGS`` in a thread of its own (its own event loop), this loop serving."""
+    return await anyio.to_thread.run_sync(main, list(args))
+
+
+async def test_the_table_lists_firing_alerts_first_and_the_spiking_domain_first(
+    local_sqs: LocalSqs, sqs: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """During the spike, the table opens with sesd's version and readiness, lists the
+    firing alerts (with cause, advice and stage) before anything else, and ranks
+    outlook.com first among the domains; ``--json`` prints the document itself."""
+    _, config = await firing(local_sqs, sqs)
+    async with running(config) as daemon:
+        await fired(daemon)
+        base = f"http://127.0.0.1:{daemon.http_port}"
+        assert await sesd("status", "--url", base) == 0
+        out = capsys.readouterr().out
+        lines = out.splitlines()
+        assert lines[0].startswith(f"sesd 0.1.0 at {base}")
+        assert " ready " in lines[0]
+        assert lines[1].startswith("queue q (default/us-east-1):")
+        alerts = lines.index("ALERTS: 2 firing, 0 pending")
+        assert lines[alerts + 1].split()[:3] == ["FIRING", "critical", "delay-ratio-high:"]
+        assert "domain outlook.com delay_ratio 60.0% (above 10.0%, 5m window)" in lines[alerts + 1]
+        assert lines[alerts + 2].strip().startswith("cause: ip_reputation (15 of 15 noted): ")
+        assert "where: SES -> recipient MTA" in lines[alerts + 3]
+        domains = next(i for i, line in enumerate(lines) if line.startswith("DOMAINS"))
+        assert domains > alerts
+        assert lines[domains + 2].split()[:4] == ["outlook.com", "10", "15", "60.0%"]
+        assert lines[domains + 2].endswith("delay-ratio-high")
+        assert "@" not in out
+
+        assert await sesd("status", "--url", base, "--json", "--top", "1") == 0
+        document = json.loads(capsys.readouterr().out)
+        assert document["schema"] == "sesd.status.v1"
+        assert [r["name"] for r in document["scopes"][0]["items"]] == ["outlook.com"]
+        assert document["scopes"][0]["total"] == 3
+
+
+async def test_the_address_comes_from_the_config(
+    local_sqs: LocalSqs, sqs: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With ``--config``, sesd status asks the daemon at that file's ``[http] listen``."""
+    _, config = await firing(local_sqs, sqs)
+    async with running(config) as daemon:
+        path = tmp_path / "sesd.toml"
+        text = config_text(local_sqs, config.queues[0].url)
+        path.write_text(text.replace("127.0.0.1:0", f"127.0.0.1:{daemon.http_port}"))
+        assert await sesd("status", "--config", str(path)) == 0
+        assert capsys.readouterr().out.startswith(
+            f"sesd 0.1.0 at http://127.0.0.1:{daemon.http_port}"
+        )
+
+
+async def test_nothing_to_reach_is_one_line_and_exit_1(capsys: pytest.CaptureFixture[str]) -> None:
+    """No daemon at the address: one line on standard error naming it, exit 1."""
+    url = f"http://127.0.0.1:{free_port()}"
+    assert await sesd("status", "--url", url) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == f"sesd: cannot reach sesd at {url}: Connection refused\n"
+    assert captured.err.count("\n") == 1
+
+
+async def test_something_else_answering_is_one_line_and_exit_1(
+    local_sqs: LocalSqs, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An address where something other than sesd's status answers: one line, exit 1."""
+    assert await sesd("status", "--url", local_sqs.url) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"sesd: {local_sqs.url}/api/v1/status ")
+    assert err.count("\n") == 1
+
+
+async def test_watch_redraws_until_ctrl_c(local_sqs: LocalSqs, sqs: Any) -> None:
+    """``--watch`` prints the table again every ``--every`` seconds; Ctrl-C ends it, 0."""
+    _, config = await firing(local_sqs, sqs)
+    async with running(config) as daemon:
+        await fired(daemon)
+        command = [sys.executable, "-m", "sesd", "status", "--watch", "--every", "0.2", "--url",
+                   f"http://127.0.0.1:{daemon.http_port}"]  # fmt: skip
+        async with await anyio.open_process(command, stdout=subprocess.PIPE) as process:
+            assert process.stdout is not None
+            stream = BufferedByteReceiveStream(process.stdout)
+            with anyio.fail_after(20):
+                for _ in range(3):
+                    while not (await stream.receive_until(b"\n", 1 << 16)).startswith(b"ALERTS:"):
+                        pass
+            process.send_signal(signal.SIGINT)
+            with anyio.fail_after(10):
+                assert await process.wait() == 0
+
+
+def test_the_default_address(tmp_path: Path) -> None:
+    """No config: the default listen address; a config's listen address, reached on
+    loopback when it listens everywhere, bracketed for IPv6."""
+    assert default_url(None) == DEFAULT_URL == "http://127.0.0.1:9585"
+    path = tmp_path / "sesd.toml"
+    for listen, url in (
+        ("0.0.0.0:9000", "http://127.0.0.1:9000"),
+        ("[::]:9001", "http://[::1]:9001"),
+        ("[fd00::5]:9002", "http://[fd00::5]:9002"),
+        ("10.1.2.3:9003", "http://10.1.2.3:9003"),
+    ):
+        path.write_text(f'[http]\nlisten = "{listen}"\n')
+        assert default_url(str(path)) == url
+
+
+def test_an_unreadable_config_is_a_config_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A config file that does not parse: the config error in one line, exit 2."""
+    path = tmp_path / "sesd.toml"
+    path.write_text("[http]\nlisten = 9585\n")
+    assert main(["status", "--config", str(path)]) == 2
+    assert capsys.readouterr().err.startswith("sesd: config error: http.listen")
+
+
+def test_the_table_shows_every_section() -> None:
+    """Alerts on the canary, an account and a tenant with their notes and silence, a
+    pending one last; each axis; the canary's last timings; the paused account and
+    tenant; the silence and its end; control characters from the network escaped."""
+    w = everything()
+    doc = build_status(w.sources, NOW, read_counters(w.sources), (w.sources.started, {}))
+    text = table(msgspec.structs.replace(doc, sesd=msgspec.structs.replace(
+        doc.sesd, version="0.1.0\x1b[2J", ready=False, not_ready=["q"]
+    )))  # fmt: skip
+    lines = text.splitlines()
+    assert lines[0].startswith("sesd 0.1.0\\u001b[2J  as of ")
+    assert "NOT READY (q)" in lines[0]
+    states = [line.split()[0] for line in lines if line.startswith(("  FIRING", "  PENDING"))]
+    assert states == sorted(states, key=lambda state: state != "FIRING")
+    assert states[-1] == "PENDING"
+    assert "           silenced until resolved: known (s2)" in lines
+    assert any(line.startswith("           last canary back") for line in lines)
+    starts = (
+        "DOMAINS by",
+        "PROVIDERS by",
+        "TENANTS by",
+        "CANARY: 1 sent, 1 back, 1 missing",
+        "ACCOUNT default/eu-west-1: sending PAUSED",
+        "TENANT globex (default/eu-west-1): DISABLED: <b>bounces</b>",
+        "SILENCES: 1",
+        "  s2 active rule=ses-paused ",
+    )
+    for start in starts:
+        assert any(line.startswith(start) for line in lines), start
+    assert lines[-1].endswith("until when its alert resolves: known")

@@ -1,0 +1,270 @@
+"""The status document, built from a pipeline and an evaluator at a fixed time: what it
+ranks first, the alerts it lists and why, the sparkline's points, its bounds, what it
+hides (addresses), and that reading it changes nothing."""
+
+from __future__ import annotations
+
+import copy
+
+import msgspec
+import pytest
+
+from sesd.alerting.silences import Silence, SilenceSet
+from sesd.core.causes import advice
+from sesd.core.decode import decode_body
+from sesd.core.events import EVENT_TYPE_INDEX
+from sesd.metrics.exposition import render
+from sesd.status.document import Status
+from sesd.status.model import Limits, build_status, read_counters, scope_page
+from sesd.status.sources import Rates
+from tests import factory as f
+from tests.status_world import MICROSOFT, World, feed, spike, world
+
+NOW = f.T0 + 3600
+DELAY = EVENT_TYPE_INDEX["delivery_delay"]
+DELIVERY = EVENT_TYPE_INDEX["delivery"]
+
+
+def status(w: World, now: float = NOW, limits: Limits | None = None) -> Status:
+    """The document as a request builds it."""
+    counters = read_counters(w.sources)
+    return build_status(w.sources, now, counters, (w.sources.started, {}), limits or Limits())
+
+
+def spiked(extra: str = "") -> World:
+    w = world(extra, now=NOW)
+    feed(w, spike(NOW), NOW)
+    return w
+
+
+def test_a_spike_ranks_its_domain_first_with_its_firing_alert_cause_and_advice() -> None:
+    """outlook.com delays 15 of 25 recipients, throttled by Microsoft: the document lists
+    its alert first (firing, its value against the threshold, the cause named by the
+    diagnostic with its advice, the stage), ranks it first among the domains and
+    microsoft first among the providers, with the rules firing on each."""
+    doc = status(spiked())
+    first = doc.alerts.items[0]
+    assert (first.rule, first.scope, first.name, first.state) == (
+        "delay-ratio-high",
+        "domain",
+        "outlook.com",
+        "firing",
+    )
+    assert first.value == pytest.approx(15 / 25)
+    assert (first.value_text, first.threshold_text, first.fires) == ("60.0%", "10.0%", "above")
+    assert first.cause is not None
+    assert (first.cause.name, first.cause.recipients, first.cause.of) == ("ip_reputation", 15, 15)
+    assert first.cause.advice == advice("ip_reputation")
+    assert first.stage == "SES -> recipient MTA"
+    assert first.link == "/domain/outlook.com"
+    assert first.silence is None
+    assert doc.alerts.firing == 2  # and microsoft, by the provider rule
+    domains, providers = doc.scopes[0], doc.scopes[1]
+    assert [r.name for r in domains.items] == ["outlook.com", "yahoo.com", "gmail.com"]
+    top = domains.items[0]
+    assert (top.delivered, top.delayed, top.pending, top.top_cause) == (10, 15, 15, "ip_reputation")
+    assert top.firing == ["delay-ratio-high"]
+    assert providers.items[0].name == "microsoft"
+    assert providers.items[0].firing == ["provider-delay-ratio-high"]
+
+
+def test_the_sparkline_is_the_delay_ratio_of_each_bucket_of_the_widest_window() -> None:
+    """The sparkline has a point per bucket of the widest window (1h, 2-minute buckets),
+    oldest first: None where a bucket holds no delivered or delayed recipient, else
+    that bucket's delay ratio, as the bucket's own events make it."""
+    w = spiked()
+    row = status(w).scopes[0].items[0]
+    spec = w.pipeline.ledger.specs[-1]
+    assert (status(w).scopes[0].sparkline_window, spec.width) == ("1h", 120.0)
+    assert len(row.sparkline) == spec.slots
+    windows = w.pipeline.ledger.windows["outlook.com"]
+    delayed = windows.series(2, NOW, DELAY)
+    delivered = windows.series(2, NOW, DELIVERY)
+    assert sum(delayed) == 15
+    assert sum(delivered) == 10
+    expected = [d / (d + n) if d + n else None for d, n in zip(delayed, delivered, strict=True)]
+    assert row.sparkline == expected
+    assert [v for v in row.sparkline if v is not None]  # it has points
+    assert row.sparkline[:-2] == [None] * (spec.slots - 2)  # the spike is the last minute
+
+
+def test_reading_the_status_changes_nothing() -> None:
+    """Two documents at the same time are equal, and the windows, the alert states, the
+    silences and the metrics read after them are what they were before."""
+    w = spiked()
+    ledger = w.pipeline.ledger
+
+    def figures() -> list[object]:
+        return [
+            (scope.axis, label, i, windows.figures(i, NOW), windows.breakdown(i, NOW))
+            for scope in ledger.scopes
+            for label, windows in sorted(scope.windows.items())
+            for i in range(len(ledger.specs))
+        ]
+
+    before = (figures(), copy.deepcopy(w.evaluator.states), render(w.metrics._pipeline.collect()))
+    first = status(w)
+    for axis, name in (("domain", "outlook.com"), ("provider", "microsoft")):
+        scope_page(w.sources, axis, name, NOW)
+    assert status(w) == first
+    after = (figures(), w.evaluator.states, render(w.metrics._pipeline.collect()))
+    assert after == before
+
+
+def test_no_recipient_address_appears_anywhere() -> None:
+    """Diagnostics and MTAs that name the recipient are shown with ``[address]``, in the
+    status document and on the domain's page; no recipient address is in either."""
+    text = "smtp; 452 4.2.2 Mailbox of late3@outlook.com is full <late3@outlook.com>"
+    w = world(now=NOW)
+    feed(w, spike(NOW, diagnostic=text), NOW)
+    shown = msgspec.json.encode(status(w)).decode()
+    shown += msgspec.json.encode(scope_page(w.sources, "domain", "outlook.com", NOW)).decode()
+    assert "@outlook.com" not in shown
+    assert "@gmail.com" not in shown
+    assert "Mailbox of [address] is full" in shown
+
+
+def test_sizes_are_bounded_and_the_totals_kept() -> None:
+    """Sixty domains, ranked: the document lists the top five of each axis with the total
+    count, and at most the number of alerts asked for, with the total and firing."""
+    w = world(now=NOW)
+    events = [
+        event
+        for i in range(60)
+        for k in range(6)  # twelve recipients each: over the ranking's floor
+        for event in (
+            f.delay([f"x{k}@d{i}.example"], at=NOW - 30, expires=NOW + 600),
+            f.delivery([f"y{k}@d{i}.example"], at=NOW - 30),
+        )
+    ]
+    feed(w, events, NOW)
+    doc = status(w, limits=Limits(top=5, alerts=3))
+    assert (len(doc.scopes[0].items), doc.scopes[0].total) == (5, 60)
+    assert (len(doc.alerts.items), doc.alerts.total, doc.alerts.firing) == (3, 60, 60)
+
+
+def test_a_silenced_alert_shows_its_silence_and_the_silence_is_listed() -> None:
+    """A silence on outlook.com holds its alert back: the alert shows it (id, comment,
+    end), the list of silences shows its matchers; an expired one is not listed."""
+    w = spiked()
+    held = Silence(id="abc123", comment="Microsoft knows", starts_at=NOW - 60,
+                   ends_at=NOW + 3600, rule="delay-ratio-*", domain="outlook.com")  # fmt: skip
+    gone = Silence(id="old", comment="done", starts_at=NOW - 600, ends_at=NOW - 60)
+    w.evaluator.silences = SilenceSet([gone, held])
+    doc = status(w)
+    silence = doc.alerts.items[0].silence
+    assert silence is not None
+    assert (silence.id, silence.comment, silence.ends_at) == (
+        "abc123",
+        "Microsoft knows",
+        NOW + 3600,
+    )
+    assert doc.alerts.items[1].silence is None  # the provider's alert
+    assert doc.silences.total == 1
+    row = doc.silences.items[0]
+    assert (row.rule, row.domain, row.severity, row.state) == (
+        "delay-ratio-*",
+        "outlook.com",
+        None,
+        "active",
+    )
+
+
+def test_a_pending_alert_comes_after_the_firing_ones() -> None:
+    """A rule whose ``for`` has not passed lists its alert as pending, after the firing."""
+    extra = (
+        '[[alerts.rules]]\nname = "slow-burn"\nmetric = "delayed_recipients"\nwindow = "5m"\n'
+        'above = 0\nfor = "10m"\n'
+    )
+    doc = status(spiked(extra))
+    states = [(a.state, a.rule) for a in doc.alerts.items]
+    assert states[:2] == [("firing", "delay-ratio-high"), ("firing", "provider-delay-ratio-high")]
+    assert {s for s, _ in states[2:]} == {"pending"}
+    assert ("pending", "slow-burn") in states
+
+
+def test_queue_rates_and_lag_are_read_against_the_sample_a_request_kept() -> None:
+    """The first request compares with the start (every counter 0); one more than five
+    minutes later with the first: messages received per second, errors lately, the
+    lag quantiles (the bounds of the histogram's buckets)."""
+    w = world(now=NOW)
+    rates = Rates(w.sources.started)
+    w.metrics.sqs_received_messages("q", 300)
+    w.metrics.sqs_error("q", "receive", 2)
+    for lag in (0.3, 0.4, 4.0):
+        w.pipeline.ledger.tallies.lag.observe(lag)
+    counters = read_counters(w.sources)
+    doc = build_status(w.sources, NOW, counters, rates.sample(NOW, counters))
+    queue = doc.queues[0]
+    assert queue.received_per_second == pytest.approx(300 / 600)
+    assert (queue.received, queue.errors["receive"], queue.recent_errors) == (300, 2, 2)
+    assert (doc.lag.events, doc.lag.p50_seconds, doc.lag.p95_seconds) == (3, 0.5, 5.0)
+    w.metrics.sqs_received_messages("q", 60)
+    counters = read_counters(w.sources)
+    later = build_status(w.sources, NOW + 400, counters, rates.sample(NOW + 400, counters))
+    assert later.queues[0].received_per_second == pytest.approx(60 / 400)
+    assert later.queues[0].rate_seconds == 400
+    assert later.queues[0].recent_errors == 0
+    assert (later.lag.events, later.lag.p95_seconds) == (0, None)
+
+
+def test_rates_keep_a_sample_per_gap_and_compare_with_one_a_horizon_old() -> None:
+    """Samples a second apart are kept once per gap; the rate's base is the newest sample
+    at least a horizon old, so the span stays about the horizon."""
+    rates = Rates(0.0, horizon=10.0, gap=2.0)
+    for t in range(1, 30):
+        base = rates.sample(float(t), {"n": float(t)})
+    assert base[0] == 18.0
+    assert len(rates) <= 7
+
+
+def test_a_label_page_has_its_windows_breakdown_and_examples() -> None:
+    """The page of outlook.com: every window side by side, the causes and SMTP codes its
+    delays came with, the reporting MTA, example message ids, and its alert; a domain
+    is found however it is written; an unknown one has no page."""
+    w = spiked()
+    detail = scope_page(w.sources, "domain", "OUTLOOK.COM.", NOW)
+    assert detail is not None
+    assert detail.name == "outlook.com"
+    assert [v.window for v in detail.windows] == ["5m", "15m", "1h"]
+    assert (detail.windows[0].delayed, detail.windows[0].delay_ratio) == (15, 0.6)
+    assert [(c.name, c.count) for c in detail.windows[0].causes] == [("ip_reputation", 15)]
+    b = detail.breakdown
+    assert b.window == "5m"  # the only window a rule reads
+    assert [(c.name, c.count) for c in b.statuses] == [("4.7.650", 15)]
+    assert b.diagnostics[0].name == MICROSOFT
+    assert b.mtas[0].name == "a8-70.smtp-out.amazonses.com"
+    assert len(b.message_ids) == 5
+    assert [a.rule for a in detail.alerts] == ["delay-ratio-high"]
+    assert scope_page(w.sources, "domain", "nowhere.example", NOW) is None
+    assert scope_page(w.sources, "tenant", "acme", NOW) is None  # tenants are off
+
+
+def test_the_canary_accounts_and_tenants_as_the_ledger_has_them() -> None:
+    """Canaries that came back give their stage timings; an account's poll and estimate
+    are shown side by side; what SES says of a tenant is listed."""
+    w = spiked()
+    ledger = w.pipeline.ledger
+    assert status(w).canary is None
+    ledger.canary.sent("m-1", NOW - 100, 0.2)
+    ledger.canary.failed("throttled", NOW - 50, 0.1)
+    event = decode_body(f.raw(f.delivery(["c@simulator.example"], at=NOW - 98, message_id="m-1")))
+    ledger.canary.observe(event, NOW - 97)  # type: ignore[arg-type]
+    status_of = ledger.accounts.of(("prod", "eu-west-1"))
+    status_of.sending_enabled, status_of.enforcement = False, "PROBATION"
+    status_of.aws["bounce"] = 0.02
+    ledger.tenant_status.of(("prod", "eu-west-1", "acme")).findings.append(
+        ("BOUNCE", "HIGH", "too many bounces")
+    )
+    doc = status(w)
+    assert doc.canary is not None
+    assert (doc.canary.sent, doc.canary.back, doc.canary.send_failed) == (1, 1, 1)
+    run = doc.canary.recent[0]
+    assert (run.send_seconds, run.ses_seconds, run.pipeline_seconds) == (0.2, 1.2, 1.0)
+    account = next(a for a in doc.accounts if a.account == "prod")
+    assert (account.sending_enabled, account.enforcement, account.aws_bounce_ratio) == (
+        False,
+        "PROBATION",
+        0.02,
+    )
+    assert doc.tenants[0].findings == ["BOUNCE (HIGH): too many bounces"]

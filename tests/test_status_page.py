@@ -1,0 +1,271 @@
+"""The status page over HTTP, without a browser: every route's headers, text from
+strangers escaped in elements and attributes, no inline script or style, the JSON
+API's shape, and what an unknown label or window gets."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from functools import partial
+from html.parser import HTMLParser
+from typing import Any
+
+import aiohttp
+import anyio
+import msgspec
+import pytest
+
+from sesd.alerting.silences import Silence, SilenceSet
+from sesd.commands.demo.localsqs import LocalSqs
+from sesd.config import HttpConfig, parse_config
+from sesd.runtime.http import http_server
+from sesd.status import routes
+from sesd.status.charts import duration, sparkline_svg
+from sesd.status.document import ScopeDetail, Status
+from sesd.status.model import build_status, read_counters, scope_page
+from sesd.status.page import status_html
+from sesd.status.routes import add_status_routes
+from sesd.status.scope_page import scope_html
+from tests import factory as f
+from tests.conftest import make_queue, running, send_bodies
+from tests.status_world import NOW, RULES, World, everything, feed, settled, spike, world
+
+HOSTILE = (
+    "smtp; 451 4.7.650 <script>alert(1)</script> <img src=x onerror=alert(2)> "
+    "\"quoted\" 'single' & more"
+)
+
+
+@asynccontextmanager
+async def serving(w: World) -> AsyncIterator[tuple[aiohttp.ClientSession, str]]:
+    """sesd's HTTP server with the status routes over ``w``, and a client."""
+    async with (
+        http_server(
+            HttpConfig("127.0.0.1:0"),
+            w.metrics.registry,
+            w.health,
+            lambda: 100.0,
+            routes=partial(add_status_routes, w.sources),
+        ) as port,
+        aiohttp.ClientSession() as session,
+    ):
+        yield session, f"http://127.0.0.1:{port}"
+
+
+def hostile_world() -> World:
+    w = world(now=NOW)
+    feed(w, spike(NOW, diagnostic=HOSTILE), NOW)
+    w.evaluator.silences = SilenceSet(
+        [Silence(id="s1", comment='"><script>alert(3)</script>', starts_at=NOW - 9,
+                 ends_at=NOW + 60, domain="outlook.com")]
+    )  # fmt: skip
+    return w
+
+
+async def test_every_route_forbids_inline_script_other_origins_and_sniffing() -> None:
+    """The page, a label's page, the JSON, the static files and a 404 all carry a
+    Content-Security-Policy of 'self' only (no inline script or style) and nosniff;
+    each has its content type."""
+    async with serving(hostile_world()) as (session, base):
+        expected = {
+            "/": "text/html; charset=utf-8",
+            "/domain/outlook.com": "text/html; charset=utf-8",
+            "/domain/nowhere.example": "text/html; charset=utf-8",
+            "/api/v1/status": "application/json",
+            "/api/v1/provider/microsoft": "application/json",
+            "/static/status.css": "text/css; charset=utf-8",
+            "/static/status.js": "text/javascript; charset=utf-8",
+            "/static/favicon.svg": "image/svg+xml",
+        }
+        for path, content_type in expected.items():
+            async with session.get(base + path) as response:
+                await response.read()
+                assert response.headers["Content-Type"] == content_type, path
+                csp = response.headers["Content-Security-Policy"]
+                assert "default-src 'self'" in csp
+                assert "script-src 'self'" in csp
+                assert "unsafe" not in csp
+                assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+async def test_text_from_strangers_is_escaped_and_the_page_holds_no_inline_code() -> None:
+    """A diagnostic with a script tag, an image with an onerror handler and quotes, and
+    a silence comment that tries to close an attribute, are text on every page; the
+    pages load their one script from sesd and hold no inline script, style or handler."""
+    async with serving(hostile_world()) as (session, base):
+        pages = []
+        for path in ("/", "/domain/outlook.com", "/provider/microsoft"):
+            async with session.get(base + path) as response:
+                assert response.status == 200
+                pages.append(await response.text())
+    detail = pages[1]
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &lt;img src=x onerror=alert(2)&gt;" in detail
+    assert "&quot;quoted&quot; &#x27;single&#x27; &amp; more" in detail
+    assert "&quot;&gt;&lt;script&gt;alert(3)" in pages[0]
+    for html in pages:
+        tags = _tags(html)
+        assert [attrs for tag, attrs in tags if tag == "script"] == [
+            {"src": "/static/status.js", "defer": None}
+        ]
+        assert not [tag for tag, _ in tags if tag in ("img", "iframe", "object", "embed")]
+        assert not [
+            (t, a) for t, attrs in tags for a in attrs if a.startswith("on") or a == "style"
+        ]
+        assert not [tag for tag, _ in tags if tag == "style"]
+
+
+class _Tags(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: list[tuple[str, dict[str, str | None]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.found.append((tag, dict(attrs)))
+
+
+def _tags(html: str) -> list[tuple[str, dict[str, str | None]]]:
+    """Every element of a page, as a browser's parser finds it, with its attributes."""
+    parser = _Tags()
+    parser.feed(html)
+    return parser.found
+
+
+async def test_the_api_answers_the_documents_the_page_shows() -> None:
+    """``/api/v1/status`` decodes as the status document, bounded by ``top``; a label's
+    API as its page's; a window is chosen by name and an unknown one is refused."""
+    async with serving(hostile_world()) as (session, base):
+        async with session.get(f"{base}/api/v1/status?top=1&window=15m") as response:
+            doc = msgspec.json.decode(await response.read(), type=Status)
+        assert doc.schema == "sesd.status.v1"
+        assert (len(doc.scopes[0].items), doc.scopes[0].total, doc.scopes[0].window) == (
+            1,
+            3,
+            "15m",
+        )
+        async with session.get(f"{base}/api/v1/domain/outlook.com") as response:
+            detail = msgspec.json.decode(await response.read(), type=ScopeDetail)
+        assert (detail.schema, detail.name, detail.windows[0].delayed) == (
+            "sesd.scope.v1",
+            "outlook.com",
+            15,
+        )
+        async with session.get(f"{base}/?window=2d") as response:
+            assert response.status == 400
+            assert "unknown window '2d'; sesd keeps 5m, 15m, 1h" in await response.text()
+        async with session.get(f"{base}/api/v1/status?top=lots") as response:
+            assert len(msgspec.json.decode(await response.read(), type=Status).scopes[0].items) == 3
+
+
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [
+        ("/domain/nowhere.example", 404),
+        ("/api/v1/domain/nowhere.example", 404),
+        ("/tenant/acme", 404),  # tenants are not counted
+        ("/static/other.js", 404),
+        ("/planet/mars", 404),
+        ("/domain/outlook.com?refresh=0", 200),
+    ],
+)
+async def test_what_is_not_there_is_not_found(path: str, status: int) -> None:
+    """A label sesd does not count, an axis it does not keep, a file it does not serve:
+    404, said in the page's own words for a label."""
+    async with serving(hostile_world()) as (session, base), session.get(base + path) as response:
+        assert response.status == status
+        if path.startswith("/domain/nowhere"):
+            assert "sesd counts no domain named nowhere.example." in await response.text()
+
+
+def test_durations_and_an_empty_sparkline_read_plainly() -> None:
+    """Durations as a person says them; a sparkline with no data says so."""
+    assert [duration(v) for v in (None, 42, 312, 11040, 183600)] == [
+        "-",
+        "42s",
+        "5m12s",
+        "3h04m",
+        "2d03h",
+    ]
+    empty = sparkline_svg([None, None], "delay ratio")
+    assert 'data-points="0"' in empty
+    assert "no data" in empty
+    assert "<polyline" not in empty
+
+
+def test_every_section_renders_what_the_ledger_holds() -> None:
+    """Alerts on a domain, a provider, an account, a tenant and the canary, firing and
+    pending, each with its stage and notes; a silence until resolved; the canary's
+    stacked bars; the paused account and tenant: on the page, escaped, and in the
+    JSON the script redraws it from."""
+    w = everything()
+    counters = read_counters(w.sources)
+    doc = build_status(w.sources, NOW, counters, (w.sources.started, {}))
+    alerts = {(a.rule, a.scope, a.name): a for a in doc.alerts.items}
+    canary = alerts[("canary-missing", "canary", "canary")]
+    assert canary.stage == "API call (SendEmail failed: throttled)"
+    assert canary.notes[0].startswith("last canary back")
+    assert canary.link is None
+    account = alerts[("ses-paused", "account", "default/eu-west-1")]
+    assert account.stage == "the SES account (sending status and reputation)"
+    assert account.silence is not None
+    assert (account.silence.ends_at, account.silence.until_resolved) == (None, True)
+    tenant = alerts[("tenant-paused", "tenant", "globex")]
+    assert tenant.link == "/tenant/globex"
+    assert tenant.cause is None
+    assert any("<b>bounces</b>" in note for note in tenant.notes)
+    assert alerts[("slow-burn", "domain", "outlook.com")].state == "pending"
+    assert [t.axis for t in doc.scopes] == ["domain", "provider", "tenant"]
+    assert doc.scopes[2].items[0].name == "globex"
+    html = status_html(doc, 5)
+    assert "&lt;b&gt;bounces&lt;/b&gt;" in html
+    assert "<b>" not in html
+    tags = _tags(html)
+    rects = [attrs["class"] for tag, attrs in tags if tag == "rect"]
+    assert rects == ["stage-send", "stage-ses", "stage-pipeline"]
+    assert "silenced until resolved" in html
+    assert "when its alert resolves" in html
+    assert "PAUSED" in html
+    assert "DISABLED" in html
+    assert "1 sent, 1 back, 1 missing, 1 failed to send in the last hour" in html
+    detail = scope_page(w.sources, "tenant", "globex", NOW)
+    assert detail is not None
+    assert detail.tenants[0].cause == "<b>bounces</b>"
+    page = scope_html(detail, 5)
+    assert "&lt;b&gt;bounces&lt;/b&gt;" in page
+    assert "<b>" not in page
+
+
+async def test_nothing_is_computed_for_the_page_between_requests(
+    local_sqs: LocalSqs, sqs: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A daemon reads a spike and evaluates its rules many times with nobody looking:
+    the status document is never built, nor its counters read. One request builds it
+    once."""
+    calls: list[str] = []
+    for name in ("build_status", "read_counters", "scope_page"):
+        real = getattr(routes, name)
+        monkeypatch.setattr(routes, name, partial(_counted, calls, name, real))
+    url, _ = await make_queue(sqs)
+    await send_bodies(sqs, url, [f.raw(event) for event in spike(time.time())])
+    config = parse_config(
+        f'[aws]\nendpoint_url = "{local_sqs.url}"\n'
+        f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 1\n'
+        f'[http]\nlisten = "127.0.0.1:0"\n[alerts]\nevaluate_every = "100ms"\n{RULES}'
+    )
+    async with running(config) as daemon:
+        await settled(daemon, len(spike(0.0)), ("delay-ratio-high", "outlook.com"))
+        evaluations = daemon.alerting.evaluations
+        with anyio.fail_after(20):
+            await daemon.changes.wait_for(lambda: daemon.alerting.evaluations >= evaluations + 5)
+        assert calls == []
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(f"http://127.0.0.1:{daemon.http_port}/api/v1/status") as response,
+        ):
+            assert response.status == 200
+        assert calls == ["read_counters", "build_status"]
+
+
+def _counted(calls: list[str], name: str, real: Any, *args: Any) -> Any:
+    calls.append(name)
+    return real(*args)
