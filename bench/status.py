@@ -141,9 +141,9 @@ async def _stall(
 async def _measure(domains: int) -> None:
     pipeline, metrics, sources, health = _populated(domains)
     routes = partial(add_status_routes, sources)
+    config = HttpConfig("127.0.0.1:0")
     async with (
-        http_server(HttpConfig("127.0.0.1:0"), metrics.registry, health, time.monotonic, routes=routes)
-        as port,
+        http_server(config, metrics.registry, health, time.monotonic, routes=routes) as port,
         aiohttp.ClientSession() as session,
     ):  # fmt: skip
         base = f"http://127.0.0.1:{port}"
