@@ -28,6 +28,7 @@ from aiobotocore.session import get_session
 from sesd.commands.demo.localsqs import free_port
 from sesd.config import parse_config
 from sesd.io.logs import configure_logging
+from sesd.runtime.aws import sqs_config
 from sesd.runtime.daemon import Daemon
 
 MESSAGES = 20_000
@@ -49,15 +50,8 @@ def endpoint(
     return process, f"http://127.0.0.1:{port}"
 
 
-#: The client settings sesd's SQS clients use (sesd/runtime/daemon.py open_queue).
-TUNED = AioConfig(
-    connect_timeout=5,
-    read_timeout=30,
-    max_pool_connections=5,
-    retries={"mode": "standard", "max_attempts": 3},
-    user_agent="sesd/bench",
-    parameter_validation=False,
-)
+#: The client settings sesd's SQS clients use, for the tuned loop.
+TUNED = sqs_config(connections=5)
 
 
 async def bare(endpoint: str, config: AioConfig | None = None) -> float:

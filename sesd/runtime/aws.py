@@ -16,9 +16,43 @@ from aiobotocore.config import AioConfig
 from aiobotocore.credentials import AioDeferredRefreshableCredentials
 from aiobotocore.session import AioSession, get_session
 
+from sesd import __version__
 from sesd.config import AccountConfig, Config
 
-__all__ = ["DEFAULT_ACCOUNT", "AwsClients"]
+__all__ = ["DEFAULT_ACCOUNT", "LONGEST_POLL", "AwsClients", "poll_config", "sqs_config"]
+
+#: SQS's longest long poll (WaitTimeSeconds), in seconds.
+LONGEST_POLL = 20
+
+
+def sqs_config(connections: int) -> AioConfig:
+    """The settings of the SQS clients the pollers share (``connections``: at most
+    that many requests at once)."""
+    return AioConfig(
+        connect_timeout=5,
+        # A long poll holds the request open for WaitTimeSeconds (at most 20 s; a
+        # queue a reload adds may poll longer than those at start).
+        read_timeout=LONGEST_POLL + 10,
+        max_pool_connections=connections,
+        retries={"mode": "standard", "max_attempts": 3},
+        # Two costs of every call that buy sesd nothing, a tenth of the SDK's CPU
+        # per call (BENCHMARKS.md, "End to end"): without a fixed User-Agent the SDK
+        # rebuilds and sanitises its dozen parts on every request; and validating
+        # parameters re-checks what sesd built from typed code (the same few
+        # calls, the same shapes). Retries, signing, credential refresh and error
+        # parsing are untouched.
+        user_agent=f"sesd/{__version__}",
+        parameter_validation=False,
+    )
+
+
+def poll_config(attempts: int) -> AioConfig:
+    """The settings of the clients of the account and tenant polls (SESv2,
+    CloudWatch): short timeouts, ``attempts`` tries a call."""
+    return AioConfig(
+        connect_timeout=5, read_timeout=15, retries={"mode": "standard", "max_attempts": attempts}
+    )
+
 
 #: The ``account`` label of what the default credentials read.
 DEFAULT_ACCOUNT = "default"

@@ -30,7 +30,6 @@ from typing import Any, TextIO
 import aiohttp
 import anyio
 import anyio.abc
-from aiobotocore.config import AioConfig
 
 from sesd import __version__
 from sesd.account.poller import AccountPoller
@@ -42,7 +41,7 @@ from sesd.core.pipeline import Pipeline
 from sesd.io.logs import get_logger
 from sesd.metrics.registry import Metrics
 from sesd.providers.resolver import ProviderResolver
-from sesd.runtime.aws import AwsClients
+from sesd.runtime.aws import AwsClients, poll_config, sqs_config
 from sesd.runtime.canary import CanaryRunner
 from sesd.runtime.clock import AnchoredClock
 from sesd.runtime.consumers import Consumers
@@ -61,8 +60,6 @@ from sesd.status.sources import Sources
 __all__ = ["EXIT_FORCED", "Daemon", "StartError"]
 
 _JANITOR_EVERY = 10.0
-#: SQS's longest long poll, and a margin: the read timeout of every receive.
-_LONGEST_POLL = 20
 
 
 class Daemon:
@@ -302,22 +299,7 @@ class Daemon:
     async def open_queue(self, queue: QueueConfig) -> None:
         """Make the SQS client a queue's pollers use: one per (account, region)."""
         assert self.aws is not None
-        config = AioConfig(
-            connect_timeout=5,
-            # A long poll holds the request open for WaitTimeSeconds (at most 20 s; a
-            # queue a reload adds may poll longer than those at start).
-            read_timeout=_LONGEST_POLL + 10,
-            max_pool_connections=sum(q.concurrency for q in self.config.queues) + 4,
-            retries={"mode": "standard", "max_attempts": 3},
-            # Two costs of every call that buy sesd nothing, a tenth of the SDK's CPU
-            # per call (BENCHMARKS.md, "End to end"): without a fixed User-Agent the SDK
-            # rebuilds and sanitises its dozen parts on every request; and validating
-            # parameters re-checks what sesd built from typed code (the same few
-            # calls, the same shapes). Retries, signing, credential refresh and error
-            # parsing are untouched.
-            user_agent=f"sesd/{__version__}",
-            parameter_validation=False,
-        )
+        config = sqs_config(sum(q.concurrency for q in self.config.queues) + 4)
         await self.aws.client("sqs", queue.account, self.config.region_of(queue), config)
 
     def sqs(self, queue: QueueConfig) -> Any:
@@ -330,17 +312,13 @@ class Daemon:
         assert self.aws is not None
         health = self.config.account_health
         endpoint = health.ses_endpoint_url if service == "sesv2" else health.cloudwatch_endpoint_url
-        config = AioConfig(
-            connect_timeout=5, read_timeout=15, retries={"mode": "standard", "max_attempts": 2}
-        )
+        config = poll_config(attempts=2)
         return await self.aws.client(service, target[0], target[1], config, endpoint, use="health")
 
     async def _tenant_client(self, service: str, target: tuple[str, str]) -> Any:
         """The SESv2 client of an (account, region), for the tenant polls."""
         assert self.aws is not None
-        config = AioConfig(
-            connect_timeout=5, read_timeout=15, retries={"mode": "standard", "max_attempts": 3}
-        )
+        config = poll_config(attempts=3)
         endpoint = self.config.tenants.endpoint_url
         return await self.aws.client(service, target[0], target[1], config, endpoint, use="tenants")
 
