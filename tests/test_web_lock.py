@@ -16,6 +16,7 @@ import trustme
 from structlog.testing import capture_logs
 
 from sesd.commands.demo.localsqs import LocalSqs
+from sesd.commands.main import main
 from sesd.config import load_config
 from sesd.config.web import parse_web_config
 from sesd.runtime.daemon import Daemon, StartError
@@ -24,7 +25,8 @@ from tests.conftest import make_queue, running
 from tests.dns_server import hermetic, hermetic_text
 from tests.sesd_process import SesdProcess, sesd_process
 
-PATHS = ("/metrics", "/healthz", "/readyz")
+#: sesd's paths, the status page's among them.
+PATHS = ("/metrics", "/healthz", "/readyz", "/", "/api/v1/status", "/static/status.css")
 #: Cost 4: the tests need bcrypt hashes, not slow ones.
 ALICE = bcrypt.hashpw(b"alice-pw", bcrypt.gensalt(4)).decode()
 BOB = bcrypt.hashpw(b"bob-pw", bcrypt.gensalt(4)).decode()
@@ -97,7 +99,8 @@ def _port(daemon: Daemon) -> int:
 
 
 async def test_every_path_asks_for_a_configured_users_password(tmp_path: Path) -> None:
-    """/metrics, /healthz and /readyz each answer 401 with a Basic challenge without
+    """Every path (the metrics, health, the status page and its files) answers 401
+    with a Basic challenge without
     credentials, with a wrong password, and with another user's password; 200 with
     the right one. A path that does not exist is locked too (401, then 404), and
     every answer carries the configured headers."""
@@ -341,3 +344,38 @@ async def _listening(sesd: SesdProcess) -> int:
     record = await sesd.logged("sesd.http.listening")
     assert record["tls"] is False
     return int(record["port"])
+
+
+async def test_sesd_status_goes_through_the_lock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``sesd status --config`` finds https from the web config, trusts ``--cacert``
+    and sends ``--user`` with the password from the environment; without them, or
+    with a wrong password, it says why in one line, exit 1."""
+    ca = _certificate(tmp_path, "tls")
+    ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+    path = _files(tmp_path, _tls("tls") + _users(alice=ALICE))
+    async with running(load_config(path)) as daemon:
+        text = path.read_text().replace("127.0.0.1:0", f"127.0.0.1:{_port(daemon)}")
+        path.write_text(text)
+        command = ["status", "--config", str(path), "--cacert", str(tmp_path / "ca.pem")]
+
+        async def status(*extra: str) -> tuple[int, str, str]:
+            code = await anyio.to_thread.run_sync(main, [*command, *extra])
+            out, err = capsys.readouterr()
+            return code, out, err
+
+        code, _, err = await status()
+        assert code == 1
+        assert err.endswith("answered HTTP 401: give --user and $SESD_STATUS_PASSWORD\n")
+        assert err.startswith(f"sesd: https://127.0.0.1:{_port(daemon)}/api/v1/status ")
+        code, _, err = await status("--user", "alice")
+        assert code == 2
+        assert "set SESD_STATUS_PASSWORD" in err
+        monkeypatch.setenv("SESD_STATUS_PASSWORD", "wrong")
+        code, _, err = await status("--user", "alice")
+        assert (code, err.endswith("answered HTTP 401: wrong user or password\n")) == (1, True)
+        monkeypatch.setenv("SESD_STATUS_PASSWORD", "alice-pw")
+        code, out, _ = await status("--user", "alice")
+        assert code == 0
+        assert out.startswith(f"sesd 0.1.0 at https://127.0.0.1:{_port(daemon)}")

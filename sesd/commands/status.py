@@ -6,14 +6,19 @@ http://127.0.0.1:9585) and prints a table: alerts first (firing, then pending),
 then the domains, providers and tenants by delay ratio, the canary, the accounts
 and the silences. ``--json`` prints the document itself; ``--watch`` redraws it
 every few seconds until Ctrl-C. A daemon that cannot be reached is said in one
-line, exit 1.
+line, exit 1. Behind ``[http] web_config``: ``--user`` with the password in
+``SESD_STATUS_PASSWORD`` (never on the command line, where ``ps`` shows it), and
+``--cacert`` for a certificate no system CA signed; ``--config`` gives https when
+its web config has TLS.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import ssl
 import sys
+from dataclasses import dataclass, field
 from typing import Final
 
 import aiohttp
@@ -21,7 +26,7 @@ import anyio
 import msgspec
 
 from sesd.commands.common import Commands, config_error, with_config
-from sesd.config import ConfigError, load_config
+from sesd.config import Config, ConfigError, load_config
 from sesd.core.text import clean
 from sesd.status.charts import STAGES, duration, percent, seconds, when
 from sesd.status.document import AlertRow, ScopeTable, Status
@@ -35,6 +40,17 @@ _TIMEOUT: Final = 5.0
 _NAMES: Final = {"domain": "DOMAINS", "provider": "PROVIDERS", "tenant": "TENANTS"}
 #: Clear the screen and go home (a terminal only).
 _CLEAR: Final = "\x1b[H\x1b[2J"
+#: Where ``--user``'s password is read from.
+PASSWORD_VARIABLE: Final = "SESD_STATUS_PASSWORD"  # noqa: S105 - a name, not a password
+
+
+@dataclass(frozen=True, slots=True)
+class Access:
+    """How to get through the port's lock: basic auth, and the CA to trust."""
+
+    #: The Authorization header, or none.
+    headers: dict[str, str] = field(default_factory=dict)
+    tls: ssl.SSLContext | None = None
 
 
 class Unreachable(Exception):
@@ -52,22 +68,56 @@ def add_parser(commands: Commands) -> None:
     status.add_argument("--watch", action="store_true", help="redraw until Ctrl-C")
     status.add_argument("--every", type=float, default=5.0, help="seconds between redraws")
     status.add_argument("--top", type=int, default=10, help="domains, providers, tenants shown")
+    status.add_argument("--user", help=f"basic auth user (password in ${PASSWORD_VARIABLE})")
+    status.add_argument("--cacert", help="CA certificates (PEM) to trust for https")
     status.set_defaults(execute=execute)
 
 
 def default_url(config_path: str | None) -> str:
     """The address of the daemon a config file describes (its ``[http] listen``; an
-    address that listens everywhere is reached on loopback)."""
+    address that listens everywhere is reached on loopback; https when its web config
+    can be read and has TLS)."""
     if not config_path:
         return DEFAULT_URL
-    http = load_config(config_path, resolve_secrets=False).http
+    config = load_config(config_path, resolve_secrets=False)
+    http = config.http
     host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(http.host, http.host)  # noqa: S104
     if ":" in host:
         host = f"[{host}]"
-    return f"http://{host}:{http.port}"
+    return f"{'https' if _has_tls(config) else 'http'}://{host}:{http.port}"
 
 
-async def fetch(url: str, top: int) -> tuple[bytes, Status]:
+def _has_tls(config: Config) -> bool:
+    """Whether the daemon serves TLS, as far as its web config (if readable) says."""
+    if config.http.web_config is None:
+        return False
+    try:
+        return config.http.web_config.read().tls_server_config is not None
+    except ConfigError:
+        return False  # not ours to read (the daemon's user's): plain HTTP is tried
+
+
+def access(user: str | None, cacert: str | None) -> Access:
+    """The credentials and trust the options ask for; ConfigError saying what is
+    missing."""
+    headers = {}
+    if user is not None:
+        password = os.environ.get(PASSWORD_VARIABLE)
+        if password is None:
+            raise ConfigError(f"--user {user}: set {PASSWORD_VARIABLE} to its password")
+        if ":" in user:
+            raise ConfigError(f"--user {user}: a user name has no ':'")
+        headers["Authorization"] = aiohttp.encode_basic_auth(user, password)
+    tls = None
+    if cacert is not None:
+        try:
+            tls = ssl.create_default_context(cafile=cacert)
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigError(f"--cacert {cacert}: {exc}") from None
+    return Access(headers, tls)
+
+
+async def fetch(url: str, top: int, through: Access = Access()) -> tuple[bytes, Status]:
     """The status document (its JSON, and decoded); :class:`Unreachable` when there is
     none to be had."""
     api = f"{url.rstrip('/')}/api/v1/status"
@@ -75,9 +125,18 @@ async def fetch(url: str, top: int) -> tuple[bytes, Status]:
         timeout = aiohttp.ClientTimeout(total=_TIMEOUT)
         async with (
             aiohttp.ClientSession(timeout=timeout) as session,
-            session.get(api, params={"top": str(top)}) as response,
+            session.get(
+                api, params={"top": str(top)}, headers=through.headers, ssl=through.tls or True
+            ) as response,
         ):
             body = await response.read()
+            if response.status == 401:
+                hint = (
+                    "wrong user or password"
+                    if through.headers
+                    else f"give --user and ${PASSWORD_VARIABLE}"
+                )
+                raise Unreachable(f"{api} answered HTTP 401: {hint}")
             if response.status != 200:
                 raise Unreachable(f"{api} answered HTTP {response.status}")
     except (aiohttp.ClientError, OSError, TimeoutError) as exc:
@@ -104,15 +163,16 @@ def execute(args: argparse.Namespace) -> int:
     reached; 2 for a config that cannot be read."""
     try:
         url = args.url or default_url(args.config)
+        through = access(args.user, args.cacert)
     except ConfigError as exc:
         return config_error(exc)
     try:
-        return anyio.run(_run, args, url)
+        return anyio.run(_run, args, url, through)
     except KeyboardInterrupt:
         return 0
 
 
-async def _run(args: argparse.Namespace, url: str) -> int:
+async def _run(args: argparse.Namespace, url: str, through: Access) -> int:
     def show(body: bytes, status: Status) -> None:
         if args.json:
             print(msgspec.json.format(body, indent=2).decode())
@@ -120,7 +180,7 @@ async def _run(args: argparse.Namespace, url: str) -> int:
             print(table(status, url))
 
     try:
-        show(*await fetch(url, args.top))
+        show(*await fetch(url, args.top, through))
     except Unreachable as exc:
         print(f"sesd: {exc}", file=sys.stderr)
         return EXIT_UNREACHABLE
@@ -128,7 +188,7 @@ async def _run(args: argparse.Namespace, url: str) -> int:
         sys.stdout.flush()
         await anyio.sleep(max(0.2, args.every))
         try:
-            found = await fetch(url, args.top)
+            found = await fetch(url, args.top, through)
         except Unreachable as exc:
             # A daemon restarting: say so, and keep trying.
             print(f"sesd: {exc}", file=sys.stderr)
