@@ -780,7 +780,7 @@ def test_alert_text_names_the_second_cause_of_the_dominant_one(
     assert json.loads(event)["payload"]["summary"].endswith(f"; cause: {named}")
 
 
-# --- Word families (issue 27b): rules by meaning, not by text -------------------------
+# --- Word families: rules by meaning, not by text -------------------------
 # Each case below is a real text from tests/data/diagnostics.jsonl (dNNN) or
 # diagnostics_2.jsonl (hNNN), with the status the corpus gives it; SOURCES.md names
 # where each came from.
