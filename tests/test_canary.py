@@ -45,6 +45,9 @@ def canary_event(kind: str, message_id: str, at: float, processing_ms: int = 120
     tags = {CANARY_TAG: ["host-1"], "ses:configuration-set": ["sesd"]}
     if kind == "delivery":
         event = f.delivery([SIM], at=at, processing_ms=processing_ms, message_id=message_id)
+    elif kind == "bounce":
+        event = f.bounce([SIM], at=at)
+        event["mail"]["messageId"] = message_id
     else:
         event = f.simple(kind.capitalize(), [SIM], at=at)
         event["mail"]["messageId"] = message_id
@@ -294,3 +297,121 @@ def test_a_missing_canary_from_before_the_window_is_not_listed() -> None:
     pipeline.ledger.canary.sent("m-1", T0 + 1, 0.3)
     (alert,) = evaluator.evaluate(pipeline.ledger, T0 + 300)
     assert alert.breakdown.message_ids == ["m-0", "m-1"]
+
+
+def test_what_the_alert_text_says_of_the_last_canary_and_of_the_path() -> None:
+    """Before any canary comes back, and after: the last one's stage timings to the
+    hundredth (a bounce has no time inside SES: "-"), and a pipeline that has heard
+    nothing since start-up, or since an event at a named time."""
+    pipeline = Pipeline(core_settings(parse_config(CANARY)))
+    tracker = pipeline.ledger.canary
+    assert tracker.notes() == ["no canary has come back yet"]
+    assert tracker.stage("canary_missing", T0, 900) == "none (canaries come back)"
+    tracker.sent("m-1", T0, 0.2)
+    assert tracker.stage("canary_missing", T0 + 300, 900) == (
+        "event pipeline (nothing has arrived on queue events since start-up: check the "
+        "configuration set's event destination, the SNS subscription, the queue and "
+        "sesd_sqs_errors_total)"
+    )
+    pipeline.feed(canary_event("delivery", "m-1", T0 + 1.5), "events", T0 + 2.0, T0 + 2.0)
+    assert tracker.notes() == [
+        "last canary back (2027-01-15 08:00:00Z): API call 0.20s, inside SES 1.20s, "
+        "event pipeline 0.50s, end to end 2.00s"
+    ]
+    tracker.sent("m-2", T0 + 60, 0.25)
+    pipeline.feed(canary_event("bounce", "m-2", T0 + 63), "events", T0 + 64, T0 + 64)
+    assert tracker.notes() == [
+        "last canary back (2027-01-15 08:01:00Z): API call 0.25s, inside SES -, "
+        "event pipeline 1.00s, end to end 4.00s"
+    ]
+    tracker.sent("m-3", T0 + 120, 0.2)
+    assert tracker.stage("canary_missing", T0 + 400, 900) == (
+        "event pipeline (nothing has arrived on queue events since 2027-01-15 08:01:04Z: "
+        "check the configuration set's event destination, the SNS subscription, the "
+        "queue and sesd_sqs_errors_total)"
+    )
+
+
+def test_boundaries_of_the_deadline_and_the_window_and_the_counts() -> None:
+    """A canary exactly at its deadline is not yet missing; one sent exactly a window
+    ago is out of it. counts() says how many were sent, failed, came back, are
+    missing."""
+    pipeline = Pipeline(core_settings(parse_config(CANARY)))
+    tracker = pipeline.ledger.canary
+    tracker.sent("m-1", T0, 0.1)
+    assert tracker.measure("canary_missing", 900, T0 + 120) == (0.0, 1)  # deadline 2m
+    assert tracker.measure("canary_missing", 120, T0 + 120) == (0.0, 0)
+    tracker.sent("m-2", T0 + 10, 0.1)
+    tracker.failed("throttled", T0 + 20, 5.0)
+    tracker.failed("throttled", T0 + 30, 5.0)
+    pipeline.feed(canary_event("delivery", "m-2", T0 + 11), "events", T0 + 12, T0 + 12)
+    assert tracker.counts(900, T0 + 200) == {"sent": 2, "send_failed": 2, "back": 1, "missing": 2}
+    assert tracker.counts(191, T0 + 200) == {"sent": 1, "send_failed": 2, "back": 1, "missing": 2}
+    assert tracker.counts(190, T0 + 200) == {"sent": 0, "send_failed": 2, "back": 0, "missing": 2}
+    assert tracker.errors == {"throttled": 2}
+    assert tracker.sent_total == 2
+    with pytest.raises(ValueError, match="unknown canary metric 'canary_nope'"):
+        tracker.measure("canary_nope", 900, T0)
+
+
+def test_every_event_of_a_canary_counts_and_real_mail_is_never_taken_for_one() -> None:
+    """With a canary in flight, real traffic still reaches the windows; its Send and
+    Delivery both count as matched, another replica's two as unmatched; a canary that
+    came back stays done when a late duplicate or a bounce arrives."""
+    pipeline = Pipeline(core_settings(parse_config(CANARY)))
+    tracker = pipeline.ledger.canary
+    tracker.sent("m-1", T0, 0.1)
+    pipeline.feed(f.sns(f.delivery(["a@gmail.com"], at=T0)), "events", T0 + 1)
+    assert set(pipeline.ledger.windows) == {"gmail.com"}
+    pipeline.feed(canary_event("send", "m-1", T0 + 1), "events", T0 + 2, T0 + 2)
+    pipeline.feed(canary_event("delivery", "m-1", T0 + 3), "events", T0 + 4, T0 + 4)
+    pipeline.feed(canary_event("bounce", "m-1", T0 + 5), "events", T0 + 6, T0 + 6)
+    for message_id in ("theirs-1", "theirs-2"):
+        pipeline.feed(canary_event("delivery", message_id, T0 + 5), "events", T0 + 6)
+    assert tracker.events == {"matched": 3, "unmatched": 2}
+    (canary,) = tracker.canaries
+    assert (canary.accepted_at, canary.done_at, canary.outcome) == (T0 + 2, T0 + 4, "delivery")
+
+
+def test_a_bounce_completes_a_canary_sent_to_the_bounce_simulator() -> None:
+    """No Send event seen: the Bounce accepts it too."""
+    pipeline = Pipeline(core_settings(parse_config(CANARY)))
+    tracker = pipeline.ledger.canary
+    tracker.sent("m-1", T0, 0.1)
+    pipeline.feed(canary_event("bounce", "m-1", T0 + 3), "events", T0 + 4, T0 + 4)
+    (canary,) = tracker.canaries
+    assert (canary.accepted_at, canary.done_at, canary.outcome) == (T0 + 4, T0 + 4, "bounce")
+    assert canary.ses_seconds is None
+    assert tracker.figures.end_to_end.sum == pytest.approx(4.0)
+
+
+def test_canaries_are_remembered_up_to_a_bound_and_the_oldest_is_forgotten() -> None:
+    """Past 2,048 canaries the oldest goes, and its id with it: its late event is
+    another replica's, as far as this one can tell."""
+    pipeline = Pipeline(core_settings(parse_config(CANARY)))
+    tracker = pipeline.ledger.canary
+    for i in range(2049):
+        tracker.sent(f"m-{i}", T0 + i, 0.1)
+    assert len(tracker.canaries) == 2048
+    assert tracker.canaries[0].message_id == "m-1"
+    pipeline.feed(canary_event("delivery", "m-0", T0 + 3000), "events", T0 + 3001, T0 + 3001)
+    pipeline.feed(canary_event("delivery", "m-1", T0 + 3000), "events", T0 + 3001, T0 + 3001)
+    assert tracker.events == {"unmatched": 1, "matched": 1}
+
+
+def test_the_last_canary_back_is_the_newest_sent_also_after_a_restart() -> None:
+    """Two canaries sent in the same second come back: the later one to come back is
+    the last; a restore keeps the newest by sending time, ties to the later row."""
+    pipeline = Pipeline(core_settings(parse_config(CANARY)))
+    tracker = pipeline.ledger.canary
+    tracker.sent("m-1", T0, 0.1)
+    tracker.sent("m-2", T0, 0.2)
+    pipeline.feed(canary_event("delivery", "m-1", T0 + 1), "events", T0 + 2, T0 + 2)
+    pipeline.feed(canary_event("delivery", "m-2", T0 + 1), "events", T0 + 3, T0 + 3)
+    assert tracker.last_done is not None
+    assert tracker.last_done.message_id == "m-2"
+    fresh = Pipeline(core_settings(parse_config(CANARY))).ledger.canary
+    fresh.restore(tracker.snapshot())
+    assert fresh.last_done is not None
+    assert fresh.last_done.message_id == "m-2"
+    assert fresh.missing(T0 + 1000) == []

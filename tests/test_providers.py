@@ -357,3 +357,49 @@ def test_every_builtin_suffix_is_a_published_form_and_needed() -> None:
             without = {s: lab for s, lab in table.items() if s != suffix}
             assert any(by_mx([h], table) == label != by_mx([h], without) for h in covered), suffix
     assert all(by_mx([host], table) == label for host, label in DOCUMENTED.items())
+
+
+def test_the_cache_answers_at_once_and_queues_each_domain_once_within_its_bound() -> None:
+    """A domain with no answer is unknown and wanted once (not while wanted or under
+    way); an abandoned lookup may be wanted again; the queue stops at its bound; an
+    answer past its TTL is still given while the domain is looked up again."""
+    cache = ProviderCache(max_cache=10, max_queue=2)
+    assert cache.latest == 0.0
+    assert cache.provider("a.example", T) == "unknown"
+    assert cache.latest == T
+    assert cache.provider("a.example", T) == "unknown"
+    assert cache.wanted == {"a.example": None}
+    assert cache.take() == "a.example"
+    assert cache.provider("a.example", T) == "unknown"
+    assert (cache.wanted, cache.looking) == ({}, {"a.example"})
+    cache.abandoned("a.example")
+    assert cache.looking == set()
+    for domain in ("a.example", "b.example", "c.example"):
+        cache.provider(domain, T)
+    assert list(cache.wanted) == ["a.example", "b.example"]
+    assert cache.full
+    assert cache.provider("gmail.com", T) == "google"  # a consumer domain, by name
+    assert "gmail.com" not in cache.wanted
+    cache.wanted.clear()
+    cache.answered("a.example", "microsoft", T + 300, "resolved")
+    assert cache.provider("a.example", T + 299) == "microsoft"
+    assert cache.wanted == {}
+    assert cache.provider("a.example", T + 300) == "microsoft"  # stale, asked again
+    assert cache.wanted == {"a.example": None}
+    assert cache.snapshot(T + 299) == [["a.example", "microsoft", T + 300]]
+    assert cache.snapshot(T + 300) == []
+
+
+def test_the_cache_keeps_its_newest_answers_and_a_default_queue_of_ten_thousand() -> None:
+    """An answer given again is moved to the newest place, not counted twice: the
+    oldest other answer stays until the cache is over its size."""
+    cache = ProviderCache(max_cache=3)
+    for domain in ("a.example", "b.example", "c.example"):
+        cache.remember(domain, "other", T + 60)
+    cache.remember("b.example", "google", T + 60)
+    assert list(cache.cache) == ["a.example", "c.example", "b.example"]
+    cache.remember("d.example", "other", T + 60)
+    assert list(cache.cache) == ["c.example", "b.example", "d.example"]
+    for i in range(10_001):
+        cache.provider(f"d{i}.example", T)
+    assert len(cache.wanted) == 10_000

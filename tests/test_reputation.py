@@ -235,3 +235,59 @@ def test_the_window_forgets_what_arrived_before_its_oldest_send() -> None:
     reputation.observe("a", "r", "", "send", ["bounce@simulator.amazonses.com"])
     reputation.observe("a", "r", "", "bounce", ["z@x.example"], hard=False)
     assert reputation.estimate(key) == gone
+
+
+def test_account_alerts_from_the_last_poll_one_per_account_each_whole() -> None:
+    """Two accounts polled, the first healthy, the second paused: one alert, for the
+    second, with the account's stage and who acts (the sender, not AWS's insides); it
+    goes out in a group; it resolves once the account is no longer watched."""
+    rule = (
+        '[[alerts.rules]]\nname = "paused"\nmetric = "sending_paused"\nwindow = "5m"\nabove = 0\n'
+    )
+    config = parse_config(rule)
+    pipeline = Pipeline(core_settings(config))
+    evaluator = Evaluator(config.alerts, [s.name for s in pipeline.ledger.specs])
+    accounts = pipeline.ledger.accounts
+    accounts.of(("111", "us-east-1")).sending_enabled = True
+    accounts.of(("222", "eu-west-1")).sending_enabled = False
+    (alert,) = evaluator.evaluate(pipeline.ledger, NOW)
+    assert (alert.kind.value, alert.rule, alert.domain, alert.since) == (
+        "firing",
+        "paused",
+        "222/eu-west-1",
+        NOW,
+    )
+    assert (alert.scope, alert.accounts, alert.regions, alert.value) == (
+        "account",
+        ["222"],
+        ["eu-west-1"],
+        1.0,
+    )
+    assert alert.stage == "the SES account (sending status and reputation)"
+    assert alert.internal is False
+    assert alert.counts == {}
+    (notification,) = evaluator.due(NOW, flush=True)
+    assert [a.domain for a in notification.alerts] == ["222/eu-west-1"]
+    assert (notification.rule, notification.kind.value) == ("paused", "firing")
+    accounts.status.clear()  # the account is no longer polled
+    (resolved,) = evaluator.evaluate(pipeline.ledger, NOW + 60)
+    assert (resolved.kind.value, resolved.domain) == ("resolved", "222/eu-west-1")
+    assert evaluator.current == {}
+
+
+def test_failed_polls_count_per_api_and_error_and_a_target_has_one_status() -> None:
+    from sesd.core.accounts import Accounts
+
+    accounts = Accounts()
+    target = ("prod", "eu-west-1")
+    accounts.failed(target, "GetAccount", "Throttling")
+    accounts.failed(target, "GetAccount", "Throttling")
+    accounts.failed(target, "GetMetricData", "AccessDenied")
+    assert accounts.errors == {
+        ("prod", "eu-west-1", "GetAccount", "Throttling"): 2,
+        ("prod", "eu-west-1", "GetMetricData", "AccessDenied"): 1,
+    }
+    status = accounts.of(target)
+    status.sending_enabled = False
+    assert accounts.of(target) is status
+    assert accounts.status == {target: status}

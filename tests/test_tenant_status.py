@@ -238,3 +238,54 @@ def test_reputation_impact_reads_1_for_a_high_finding_only() -> None:
     assert measure_tenant("reputation_impact", _found(("us-east-1", TenantStatus())))[0] == 0.0
     with pytest.raises(ValueError, match="unknown tenant metric 'delay_ratio'"):
         measure_tenant("delay_ratio", _found(("us-east-1", low)))
+
+
+def test_a_tenant_rule_alerts_once_per_watched_tenant_over_its_accounts_and_regions() -> None:
+    """acme is paused in one of its two regions and accounts; beta sends; gamma is not
+    watched. One alert, for acme, naming every account and region SES knows it in,
+    inside SES (SES itself paused it); it goes out, and resolves once SES lets it send."""
+    from sesd.alerting.evaluator import Evaluator
+    from sesd.config import core_settings, parse_config
+    from sesd.core.pipeline import Pipeline
+
+    config = parse_config(
+        "[tenants]\nenabled = true\n"
+        '[[alerts.rules]]\nname = "tenant-paused"\nmetric = "tenant_sending_paused"\n'
+        'window = "5m"\nabove = 0\ntenants = ["acme", "beta"]\n'
+    )
+    pipeline = Pipeline(core_settings(config))
+    evaluator = Evaluator(config.alerts, [s.name for s in pipeline.ledger.specs])
+    statuses = pipeline.ledger.tenant_status
+    statuses.apply(_status("acme", "DISABLED"))
+    statuses.apply(
+        TenantNotice("us-east-1", "210987654321", "acme", T, status="ENABLED", origin="AWS_MANAGED")
+    )
+    for tenant in ("beta", "gamma"):
+        statuses.apply(_status(tenant, "DISABLED" if tenant == "gamma" else "ENABLED"))
+    (alert,) = evaluator.evaluate(pipeline.ledger, T)
+    assert (alert.kind.value, alert.rule, alert.domain, alert.scope, alert.value) == (
+        "firing",
+        "tenant-paused",
+        "acme",
+        "tenant",
+        1.0,
+    )
+    assert (alert.accounts, alert.regions) == (
+        [ACCOUNT, "210987654321"],
+        ["eu-west-1", "us-east-1"],
+    )
+    assert alert.stage == "SES tenant management (the tenant's sending status and findings)"
+    assert alert.internal is True
+    assert alert.counts == {}
+    assert alert.notes[0].startswith("SES paused tenant acme in eu-west-1")
+    (notification,) = evaluator.due(T, flush=True)
+    assert (notification.rule, [a.domain for a in notification.alerts]) == (
+        "tenant-paused",
+        ["acme"],
+    )
+    statuses.apply(_status("acme", "REINSTATED", at=T + 60))
+    (resolved,) = evaluator.evaluate(pipeline.ledger, T + 60)
+    assert (resolved.kind.value, resolved.domain) == ("resolved", "acme")
+    assert evaluator.current == {}
+    statuses.status.clear()  # SES no longer knows the tenant: nothing to say of it
+    assert evaluator.evaluate(pipeline.ledger, T + 120) == []

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from sesd.config import core_settings, parse_config
+from sesd.core.causes import CAUSE_INDEX
 from sesd.core.events import EVENT_TYPE_INDEX
 from sesd.core.pipeline import Pipeline
 from sesd.core.sketch import bucket_of, bucket_value, summarise
@@ -31,6 +32,9 @@ def test_default_layout() -> None:
     ]
     literal = window_specs([("1h", 3600.0)], 10.0, 360)
     assert (literal[0].width, literal[0].slots) == (10, 360)
+    assert [s.breakdown for s in SPECS] == [True, True, True]  # kept for every window
+    read = window_specs([("5m", 300.0), ("15m", 900.0), ("1h", 3600.0)], 10.0, 30, ["15m"])
+    assert [s.breakdown for s in read] == [False, True, False]  # only where rules read
 
 
 def test_events_leave_the_window_at_the_bucket_boundary() -> None:
@@ -196,6 +200,53 @@ def test_a_series_adds_up_to_the_window_staged_or_not_and_reading_it_changes_not
     assert [w.series(2, now, DELAY), w.figures(2, now)] == before
 
 
+def test_a_series_adds_the_stage_to_what_its_bucket_already_holds() -> None:
+    """A delay written out and two staged in the same 15m and 1h bucket: the newest
+    point of those windows is three, not the stage alone."""
+    w = DomainWindows(SPECS)
+    t = 30_000.0  # starts a bucket in every window
+    w.count(t, t, DELAY)
+    w.count(t + 10, t + 10, DELAY, 2)  # the next fine bucket: the first is written out
+    assert w.series(0, t + 10, DELAY)[-2:] == [1, 2]
+    assert w.series(1, t + 10, DELAY)[-1] == 3
+    assert w.series(2, t + 10, DELAY)[-1] == 3
+
+
+def test_suppressed_recipients_count_from_the_first_write_and_leave_with_their_bucket() -> None:
+    """A window with no suppressed recipient says 0; the first write into a fresh domain
+    counts in every window at once, the next one in its own bucket."""
+    w = DomainWindows(SPECS)
+    t = 30_000.0
+    assert [w.suppressed_count(i, t) for i in range(3)] == [0, 0, 0]
+    w.suppressed(t + 5, t + 5)
+    assert [w.suppressed_count(i, t + 5) for i in range(3)] == [1, 1, 1]
+    w.suppressed(t + 15, t + 15)
+    assert [w.suppressed_count(i, t + 15) for i in range(3)] == [2, 2, 2]
+    assert w.suppressed_count(0, t + 305) == 1  # the first one's 5m bucket has left
+    assert w.counts(0, t + 15) == (0,) * len(w.counts(0, t + 15))  # not a bounce
+
+
+def test_only_a_delayed_recipient_counts_its_cause() -> None:
+    """A soft bounce's cause is shown in alert text but is not a delayed recipient's
+    cause: cause_ratio counts only what was noted with count_cause."""
+    w = DomainWindows(SPECS)
+    t = 30_000.0
+    w.note_problem(t, t, message_id="m-1", source="", config_set="", cause="mailbox_full")
+    assert w.causes(0, t) == {}
+    w.note_problem(
+        t, t, message_id="m-2", source="", config_set="", cause="mailbox_full", count_cause=True
+    )
+    assert w.causes(0, t) == {CAUSE_INDEX["mailbox_full"]: 1}
+
+
+def test_delay_durations_in_one_bucket_all_count() -> None:
+    w = DomainWindows(SPECS)
+    t = 30_000.0
+    w.observe_delay_duration(t, t, 5000)
+    w.observe_delay_duration(t + 1, t + 1, 5000)
+    assert w.summaries(0, t + 1)[2].count == 2
+
+
 def test_events_during_a_forward_step_are_kept_for_after_it() -> None:
     """While the clock reads ten minutes ahead, events keep arriving at their real
     times: the 5m window read at the stepped clock is empty (as the events say for
@@ -285,6 +336,31 @@ def test_breakdowns_keep_the_coarse_bucket_of_the_oldest_held_bucket_and_survive
     restored = Details(30)
     restored.restore(details.snapshot())
     assert restored.top(6, 36, 5) == details.top(6, 36, 5)
+
+
+def test_a_detail_stays_while_its_bucket_is_the_oldest_in_the_window() -> None:
+    """A diagnostic noted in the last ring bucket of its coarse bucket is still shown
+    when that bucket is the oldest the 5m window holds (29 buckets later), beside the
+    newest one."""
+    w = DomainWindows(SPECS)
+    t = 30_040.0  # 5m bucket 3004: the last of coarse bucket 600
+    w.note_problem(t, t, message_id="m-1", source="", config_set="", diagnostics=["old"])
+    later = t + 290  # bucket 3033: the window holds 3004-3033
+    w.note_problem(later, later, message_id="m-2", source="", config_set="", diagnostics=["new"])
+    assert sorted(w.breakdown(0, later).diagnostics) == [("new", 1), ("old", 1)]
+    assert w.breakdown(0, later + 10).diagnostics == [("new", 1)]
+
+
+def test_a_snapshot_of_another_layout_is_refused() -> None:
+    """Rings or breakdowns of another number of windows: the state is not this
+    domain's."""
+    w = DomainWindows(SPECS)
+    w.count(30_000.0, 30_000.0, DELAY)
+    for part in ("rings", "details"):
+        data = w.snapshot()
+        data[part] = data[part][:-1]
+        with pytest.raises(ValueError, match=r"^window layout changed$"):
+            DomainWindows(SPECS).restore(data)
 
 
 def test_details_count_exactly_64_values_a_kind_and_share_their_keys() -> None:
