@@ -1,2 +1,3 @@
-"""Account health: SES's own view of each (account, region) polled (GetAccount,
-CloudWatch reputation metrics), and sesd's live estimate of the same arithmetic."""
+"""Account health and tenants: SES's own view of each (account, region) polled
+(GetAccount, CloudWatch reputation metrics) and of each tenant (its resources, its
+sending status, its findings)."""
