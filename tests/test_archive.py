@@ -240,9 +240,18 @@ def test_progress_shows_on_a_terminal_and_ctrl_c_gives_a_partial_report(tmp_path
     # A terminal 120 columns wide (a new pty has no size, and no room for a bar).
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 120, 0, 0))
     command = [sys.executable, "-m", "sesd", "replay", "--config", str(config), "--json", "-"]
-    with subprocess.Popen(
-        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=slave
-    ) as process:
+    # Started as from a terminal, where Ctrl-C is not ignored. A shell starts its
+    # background jobs with SIGINT ignored, and exec passes that on: a suite run in
+    # the background of a script would start a replay that never hears Ctrl-C.
+    # A handler (not an ignore) in this process becomes the default in the child.
+    ignored = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        process = subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=slave
+        )
+    finally:
+        signal.signal(signal.SIGINT, ignored)
+    with process:
         os.close(slave)
         assert process.stdin is not None
         payload = "".join(json.dumps(e) + "\n" for e in _events(100)).encode()
