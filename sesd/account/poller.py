@@ -37,13 +37,40 @@ ClientFor = Callable[[str, Target], Awaitable[Any]]
 
 
 class Polls:
-    """Calls to SES's APIs for each target: a failed call is counted (by target, API
-    and error code) and logged once per change of state, and never raises."""
+    """Rounds of calls to SES's APIs for each target, one now and one every
+    ``every`` seconds (:meth:`poll_once`, each poller's own); a failed call is
+    counted (by target, API and error code) and logged once per change of state,
+    and never raises."""
 
-    def __init__(self, accounts: Accounts, component: str) -> None:
+    def __init__(
+        self,
+        targets: list[Target],
+        client_for: ClientFor,
+        accounts: Accounts,
+        *,
+        component: str,
+        every: float,
+        clock: Callable[[], float],
+        on_change: Callable[[], None],
+    ) -> None:
+        self.targets = targets
         self.accounts = accounts
+        self._client_for = client_for
+        self._every = every
+        self._clock = clock
+        self._on_change = on_change
         self._failing: dict[tuple[Target, str], str] = {}  # (target, api) -> error code
         self._log = get_logger(component=component)
+
+    async def run(self) -> None:
+        """Poll every target now and every ``every`` seconds, until cancelled."""
+        while True:
+            await self.poll_once()
+            await anyio.sleep(self._every)
+
+    async def poll_once(self) -> None:
+        """One round over every target."""
+        raise NotImplementedError
 
     async def _call(self, target: Target, api: str, read: Callable[[], Awaitable[None]]) -> None:
         try:
@@ -83,21 +110,18 @@ class AccountPoller(Polls):
         clock: Callable[[], float],
         on_change: Callable[[], None] = lambda: None,
     ) -> None:
-        super().__init__(accounts, "account_health")
-        self.targets = targets
-        self._client_for = client_for
-        self._every = every
+        super().__init__(
+            targets,
+            client_for,
+            accounts,
+            component="account_health",
+            every=every,
+            clock=clock,
+            on_change=on_change,
+        )
         self._cloudwatch = cloudwatch
-        self._clock = clock
-        self._on_change = on_change
         for target in targets:
             accounts.of(target)
-
-    async def run(self) -> None:
-        """Poll every target now and every ``every`` seconds, until cancelled."""
-        while True:
-            await self.poll_once()
-            await anyio.sleep(self._every)
 
     async def poll_once(self) -> None:
         """One round over every target."""

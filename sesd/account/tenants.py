@@ -44,21 +44,18 @@ class TenantPoller(Polls):
         clock: Callable[[], float],
         on_change: Callable[[], None] = lambda: None,
     ) -> None:
-        super().__init__(accounts, "tenants")
-        self.targets = targets
-        self._client_for = client_for
+        super().__init__(
+            targets,
+            client_for,
+            accounts,
+            component="tenants",
+            every=every,
+            clock=clock,
+            on_change=on_change,
+        )
         self._map = tenant_map
         self._statuses = statuses
-        self._every = every
         self._recommendations = recommendations
-        self._clock = clock
-        self._on_change = on_change
-
-    async def run(self) -> None:
-        """Poll every target now and every ``every`` seconds, until cancelled."""
-        while True:
-            await self.poll_once()
-            await anyio.sleep(self._every)
 
     async def poll_once(self) -> None:
         """One round over every target."""
