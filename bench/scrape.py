@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import gc
 import time
+from collections.abc import Awaitable, Callable
+from functools import partial
 
 import anyio
 import anyio.lowlevel
@@ -57,11 +59,12 @@ class _GcPauses:
             self.longest = max(self.longest, (time.perf_counter() - self._start) * 1000)
 
 
-async def _stall_during_scrapes(
-    pipeline: Pipeline, metrics: Metrics, scrapes: int
+async def longest_stall(
+    pipeline: Pipeline, now: float, work: Callable[[], Awaitable[object]], runs: int
 ) -> tuple[float, float]:
-    """The largest gap (ms) between a 1 ms ticker's wake-ups while scrapes and ingestion
-    run, and the longest garbage collection meanwhile."""
+    """The largest gap (ms) between a 1 ms ticker's wake-ups while ``work`` runs
+    ``runs`` times beside ingestion (a task feeding events at ``now``), and the
+    longest garbage collection meanwhile."""
     worst = 0.0
     pauses = _GcPauses()
     bodies = [f.raw(f.delivery([f"load{i}@d{i % 50}.example"])).encode() for i in range(2000)]
@@ -79,7 +82,7 @@ async def _stall_during_scrapes(
         i = 0
         while True:
             for body in bodies[i % 20 * 100 : i % 20 * 100 + 100]:
-                pipeline.feed(body, "bench", f.T0 + 60)
+                pipeline.feed(body, "bench", now)
             i += 1
             await anyio.lowlevel.checkpoint()
 
@@ -91,8 +94,8 @@ async def _stall_during_scrapes(
         worst = 0.0
         gc.callbacks.append(pauses)
         try:
-            for _ in range(scrapes):
-                await render_async(metrics.registry)
+            for _ in range(runs):
+                await work()
         finally:
             gc.callbacks.remove(pauses)
         tg.cancel_scope.cancel()
@@ -106,7 +109,8 @@ def main() -> None:
         pipeline, metrics = _populated(domains)
         base = _timed(lambda m=metrics: generate_latest(m.registry))
         ours = _timed(lambda m=metrics: render(m.registry.collect()))
-        stall, gc_pause = anyio.run(_stall_during_scrapes, pipeline, metrics, 5)
+        scrape = partial(render_async, metrics.registry)
+        stall, gc_pause = anyio.run(longest_stall, pipeline, f.T0 + 60, scrape, 5)
         target = 100 if domains == 200 else 500
         print(
             f"  {domains:>5} domains: generate_latest {base[0]:5.0f}/{base[1]:4.0f} ms   "

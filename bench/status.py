@@ -12,14 +12,13 @@ longest event-loop stall under 50 ms.
 
 from __future__ import annotations
 
-import gc
 import time
 from functools import partial
 
 import aiohttp
 import anyio
-import anyio.lowlevel
 
+from bench.scrape import longest_stall
 from sesd import __version__
 from sesd.alerting.evaluator import Evaluator
 from sesd.config import HttpConfig, core_settings, parse_config
@@ -81,61 +80,9 @@ async def _timed(session: aiohttp.ClientSession, urls: list[str]) -> tuple[float
     return min(times) * 1000, max(times) * 1000, size
 
 
-class _GcPauses:
-    """The longest garbage collection (ms) while installed."""
-
-    def __init__(self) -> None:
-        self.longest = 0.0
-        self._start = 0.0
-
-    def __call__(self, phase: str, info: dict[str, int]) -> None:
-        if phase == "start":
-            self._start = time.perf_counter()
-        else:
-            self.longest = max(self.longest, (time.perf_counter() - self._start) * 1000)
-
-
-async def _stall(
-    pipeline: Pipeline, session: aiohttp.ClientSession, urls: list[str]
-) -> tuple[float, float]:
-    """The largest gap (ms) between a 1 ms ticker's wake-ups while page views and
-    ingestion run, and the longest garbage collection meanwhile."""
-    worst = 0.0
-    pauses = _GcPauses()
-    bodies = [f.raw(f.delivery([f"load{i}@d{i % 50}.example"])).encode() for i in range(2000)]
-
-    async def ticker() -> None:
-        nonlocal worst
-        last = time.perf_counter()
-        while True:
-            await anyio.sleep(0.001)
-            now = time.perf_counter()
-            worst = max(worst, (now - last) * 1000 - 1)
-            last = now
-
-    async def load() -> None:
-        i = 0
-        while True:
-            for body in bodies[i % 20 * 100 : i % 20 * 100 + 100]:
-                pipeline.feed(body, "bench", NOW)
-            i += 1
-            await anyio.lowlevel.checkpoint()
-
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(load)
-        await anyio.sleep(0.05)
-        tg.start_soon(ticker)
-        await anyio.sleep(0.05)
-        worst = 0.0
-        gc.callbacks.append(pauses)
-        try:
-            for _ in range(RUNS):
-                for url in urls:
-                    await _get(session, url)
-        finally:
-            gc.callbacks.remove(pauses)
-        tg.cancel_scope.cancel()
-    return worst, pauses.longest
+async def _views(session: aiohttp.ClientSession, urls: list[str]) -> None:
+    for url in urls:
+        await _get(session, url)
 
 
 async def _measure(domains: int) -> None:
@@ -155,7 +102,8 @@ async def _measure(domains: int) -> None:
         domain = await _timed(
             session, [f"{base}/domain/d7.example", f"{base}/api/v1/domain/d7.example"]
         )
-        stall, gc_pause = await _stall(pipeline, session, page)
+        views = partial(_views, session, page)
+        stall, gc_pause = await longest_stall(pipeline, NOW, views, RUNS)
     print(
         f"  {domains:>5} domains: page view (HTML + JSON, {viewed[2] // 1024} KiB) "
         f"{viewed[0]:5.1f}/{viewed[1]:5.1f} ms; /metrics ({scraped[2] // 1024} KiB) "
