@@ -22,7 +22,7 @@ from typing import Any
 import anyio
 from aiohttp import web
 
-from tests.receivers import LocalServer
+from sesd.commands.demo.localhttp import LocalServer
 
 _ERRORS = {
     429: "TooManyRequestsException",

@@ -14,13 +14,12 @@ import hmac
 import json
 from collections import deque
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import anyio
 from aiohttp import web
 
-from sesd.commands.demo.localsqs import free_port
+from sesd.commands.demo.localhttp import LocalServer
 
 
 @dataclass(frozen=True)
@@ -31,39 +30,6 @@ class Answer:
     body: str | None = None
     retry_after: str | None = None
     hang: bool = False
-
-
-class LocalServer:
-    """An aiohttp server on a free loopback port, as an async context manager."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self._runner: web.AppRunner | None = None
-
-    def routes(self, app: web.Application) -> None:
-        """Add the server's routes."""
-        raise NotImplementedError
-
-    def close(self) -> None:
-        """Let anything held go, before the server stops."""
-
-    async def __aenter__(self) -> Self:
-        app = web.Application()
-        self.routes(app)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-        assert self._runner is not None
-        await self._runner.cleanup()
 
 
 class Receiver(LocalServer):

@@ -14,6 +14,7 @@ from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.rules import Transition
 from sesd.alerting.service import Alerting
 from sesd.alerting.sinks import AlertmanagerSink, Permanent, Retryable, WebhookSink
+from sesd.commands.demo.localhttp import LocalServer
 from sesd.commands.main import main
 from sesd.config import (
     AlertmanagerConfig,
@@ -26,7 +27,7 @@ from sesd.config import (
 from sesd.core.pipeline import Pipeline
 from sesd.metrics.registry import Metrics
 from tests import factory as f
-from tests.receivers import LocalServer, WebhookReceiver
+from tests.receivers import WebhookReceiver
 from tests.test_rules import feed_spike
 from tests.test_sinks import notification
 

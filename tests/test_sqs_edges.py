@@ -13,6 +13,7 @@ import pytest
 from aiohttp import web
 
 import sesd.runtime.sqs as sqs_module
+from sesd.commands.demo.localhttp import LocalServer
 from sesd.config import core_settings, parse_config
 from sesd.core.pipeline import Pipeline
 from sesd.io.backoff import backoff_delay
@@ -24,7 +25,6 @@ from sesd.runtime.sqs_calls import InFlight, check_queue
 from tests import factory as f
 from tests.conftest import aws_client, make_queue, queue_counts, running, send_bodies
 from tests.proxy import Proxy
-from tests.receivers import LocalServer
 
 
 def poller(sqs: Any, url: str) -> tuple[QueuePoller, Metrics]:

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Any
 
 from aiohttp import web
 
-from sesd.commands.demo.localsqs import free_port
+from sesd.commands.demo.localhttp import LocalServer
 
 __all__ = ["LocalTenants", "Tenant"]
 
@@ -46,13 +45,13 @@ class Tenant:
         return "REINSTATED" if "REINSTATED" in (self.customer, self.aws) else "ENABLED"
 
 
-class LocalTenants:
+class LocalTenants(LocalServer):
     """The endpoint on a free loopback port, for one account and region."""
 
     def __init__(self, account: str = "123456789012", region: str = "us-east-1") -> None:
+        super().__init__()
         self.account = account
         self.region = region
-        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.tenants: dict[str, Tenant] = {}
         #: Calls by operation name.
@@ -61,7 +60,6 @@ class LocalTenants:
         self.script: list[int] = []
         #: Items a page holds at most (SES's page sizes are larger; small pages test paging).
         self.page = 50
-        self._runner: web.AppRunner | None = None
 
     def arn(self, tenant: str) -> str:
         """A tenant's ARN (its id made up from its name)."""
@@ -157,7 +155,7 @@ class LocalTenants:
             found["ReputationImpact"] = tenant.impact
         return found
 
-    def _routes(self, app: web.Application) -> None:
+    def routes(self, app: web.Application) -> None:
         for path, operation in (
             ("/v2/email/tenants/list", "ListTenants"),
             ("/v2/email/tenants/resources/list", "ListTenantResources"),
@@ -169,23 +167,6 @@ class LocalTenants:
                 return await self._answer(request, operation)
 
             app.router.add_post(path, handler)
-
-    async def __aenter__(self) -> LocalTenants:
-        app = web.Application()
-        self._routes(app)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
 
 
 def _record(status: str, cause: str | None) -> dict[str, Any]:
