@@ -10,7 +10,7 @@ import pytest
 
 from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.rules import AlertState, Status, Transition, measure, step
-from sesd.config import RuleConfig, core_settings, parse_config
+from sesd.config import Config, RuleConfig, core_settings, parse_config
 from sesd.core.events import EVENT_TYPES
 from sesd.core.pipeline import Pipeline
 from sesd.core.windows import Figures, Summary
@@ -149,6 +149,11 @@ severity = "critical"
 """
 
 
+def built(config: Config) -> tuple[Pipeline, Evaluator]:
+    """A pipeline and an evaluator of ``config`` (the default windows)."""
+    return Pipeline(core_settings(config)), Evaluator(config.alerts, ["5m", "15m", "1h"])
+
+
 def feed_spike(
     pipeline: Pipeline,
     domain: str,
@@ -170,10 +175,7 @@ def feed_spike(
 def test_alerts_of_one_rule_within_group_wait_are_one_notification() -> None:
     """Three domains breaching within group_wait go out together; a quiet domain does not."""
     config = parse_config(CONFIG)
-    pipeline, evaluator = (
-        Pipeline(core_settings(config)),
-        Evaluator(config.alerts, ["5m", "15m", "1h"]),
-    )
+    pipeline, evaluator = built(config)
     t = f.T0
     feed_spike(pipeline, "a.example", t, 5, 5)
     feed_spike(pipeline, "quiet.example", t, 0, 10)
@@ -195,10 +197,7 @@ def test_alerts_of_one_rule_within_group_wait_are_one_notification() -> None:
 def test_alert_carries_what_is_needed_to_act() -> None:
     """Counts, delay types, SMTP codes, MTAs, message ids, identity, region, config set."""
     config = parse_config(CONFIG.replace('group_wait = "30s"', 'group_wait = "0s"'))
-    pipeline, evaluator = (
-        Pipeline(core_settings(config)),
-        Evaluator(config.alerts, ["5m", "15m", "1h"]),
-    )
+    pipeline, evaluator = built(config)
     feed_spike(pipeline, "a.example", f.T0, 6, 4)
     (alert,) = evaluator.evaluate(pipeline.ledger, f.T0)
     assert alert.value == pytest.approx(0.6)
@@ -218,10 +217,7 @@ def test_alert_carries_what_is_needed_to_act() -> None:
 def test_internal_delays_carry_the_aws_support_facts() -> None:
     """InternalFailure delays are flagged as inside SES."""
     config = parse_config(CONFIG)
-    pipeline, evaluator = (
-        Pipeline(core_settings(config)),
-        Evaluator(config.alerts, ["5m", "15m", "1h"]),
-    )
+    pipeline, evaluator = built(config)
     feed_spike(pipeline, "a.example", f.T0, 6, 4, delay_type="InternalFailure")
     (alert,) = evaluator.evaluate(pipeline.ledger, f.T0)
     assert alert.internal
@@ -231,10 +227,7 @@ def test_internal_delays_carry_the_aws_support_facts() -> None:
 def test_resolve_when_the_spike_leaves_the_window() -> None:
     """Once the delays age out of the window and deliveries continue, the alert resolves."""
     config = parse_config(CONFIG.replace('group_wait = "30s"', 'group_wait = "0s"'))
-    pipeline, evaluator = (
-        Pipeline(core_settings(config)),
-        Evaluator(config.alerts, ["5m", "15m", "1h"]),
-    )
+    pipeline, evaluator = built(config)
     feed_spike(pipeline, "a.example", f.T0, 6, 4)
     evaluator.evaluate(pipeline.ledger, f.T0)
     later = f.T0 + 400
@@ -346,10 +339,7 @@ def test_an_alert_on_an_evicted_domain_resolves() -> None:
     config = parse_config(
         CONFIG.replace('group_wait = "30s"', 'group_wait = "0s"') + '[domains]\nidle_evict = "1h"\n'
     )
-    pipeline, evaluator = (
-        Pipeline(core_settings(config)),
-        Evaluator(config.alerts, ["5m", "15m", "1h"]),
-    )
+    pipeline, evaluator = built(config)
     feed_spike(pipeline, "a.example", f.T0, 6, 4)
     (fired,) = evaluator.evaluate(pipeline.ledger, f.T0)
     assert fired.kind is Transition.FIRING
@@ -368,10 +358,7 @@ def test_a_resolve_for_an_evicted_domain_counts_nothing() -> None:
     config = parse_config(
         CONFIG.replace('group_wait = "30s"', 'group_wait = "0s"') + '[domains]\nidle_evict = "1h"\n'
     )
-    pipeline, evaluator = (
-        Pipeline(core_settings(config)),
-        Evaluator(config.alerts, ["5m", "15m", "1h"]),
-    )
+    pipeline, evaluator = built(config)
     feed_spike(pipeline, "a.example", f.T0, 6, 4)
     evaluator.evaluate(pipeline.ledger, f.T0)
     later = f.T0 + 2 * 3600
@@ -388,10 +375,7 @@ def test_repeats_come_every_repeat_interval_and_none_before() -> None:
             'window = "5m"', 'window = "1h"'
         )
     )
-    pipeline, evaluator = (
-        Pipeline(core_settings(config)),
-        Evaluator(config.alerts, ["5m", "15m", "1h"]),
-    )
+    pipeline, evaluator = built(config)
     feed_spike(pipeline, "a.example", f.T0, 6, 4)
     sent: list[tuple[float, Transition]] = []
     for tick in range(0, 3000, 5):
@@ -411,10 +395,7 @@ def test_a_rules_explicit_domains_are_the_only_ones_evaluated() -> None:
         + 'domains = ["b.example", "microsoft"]\n'
         + '[domains]\ngroups = {microsoft = ["outlook.com", "hotmail.com"]}\n'
     )
-    pipeline, evaluator = (
-        Pipeline(core_settings(config)),
-        Evaluator(config.alerts, ["5m", "15m", "1h"]),
-    )
+    pipeline, evaluator = built(config)
     feed_spike(pipeline, "a.example", f.T0, 6, 4)
     assert evaluator.evaluate(pipeline.ledger, f.T0) == []
     feed_spike(pipeline, "b.example", f.T0, 6, 4)
@@ -428,10 +409,7 @@ def test_explicit_domains_are_matched_in_normal_form() -> None:
     config = parse_config(
         CONFIG.replace('group_wait = "30s"', 'group_wait = "0s"') + 'domains = ["Example.COM."]\n'
     )
-    pipeline, evaluator = (
-        Pipeline(core_settings(config)),
-        Evaluator(config.alerts, ["5m", "15m", "1h"]),
-    )
+    pipeline, evaluator = built(config)
     feed_spike(pipeline, "example.com", f.T0, 6, 4)
     (alert,) = evaluator.evaluate(pipeline.ledger, f.T0)
     assert alert.domain == "example.com"
@@ -452,10 +430,7 @@ def test_any_sign_from_the_recipients_side_places_the_delay_there(
     """An SMTP status, a diagnostic or a reporting MTA alone is enough to place the delay
     between SES and the recipient's MTA; none of them points inside SES."""
     config = parse_config(CONFIG.replace('group_wait = "30s"', 'group_wait = "0s"'))
-    pipeline, evaluator = (
-        Pipeline(core_settings(config)),
-        Evaluator(config.alerts, ["5m", "15m", "1h"]),
-    )
+    pipeline, evaluator = built(config)
     for i in range(6):
         body = f.delay([f"d{i}@a.example"], at=f.T0, status=status, diagnostic=diagnostic, mta=mta)
         pipeline.feed(f.raw(body), "q", f.T0)
@@ -470,10 +445,7 @@ def test_a_processing_time_alert_points_inside_ses() -> None:
         '[alerts]\ngroup_wait = "0s"\n[[alerts.rules]]\nname = "slow"\n'
         'metric = "processing_p95_seconds"\nwindow = "5m"\nabove = 60\n'
     )
-    pipeline, evaluator = (
-        Pipeline(core_settings(config)),
-        Evaluator(config.alerts, ["5m", "15m", "1h"]),
-    )
+    pipeline, evaluator = built(config)
     pipeline.feed(f.raw(f.delivery(["a@a.example"], at=f.T0, processing_ms=120_000)), "q", f.T0)
     (alert,) = evaluator.evaluate(pipeline.ledger, f.T0)
     assert alert.stage == "inside SES (processing time)"
@@ -486,10 +458,7 @@ def test_a_pending_delays_rule_reads_the_domains_pending_count() -> None:
         '[alerts]\ngroup_wait = "0s"\n[[alerts.rules]]\nname = "stuck"\n'
         'metric = "pending_delays"\nwindow = "5m"\nabove = 2\n'
     )
-    pipeline, evaluator = (
-        Pipeline(core_settings(config)),
-        Evaluator(config.alerts, ["5m", "15m", "1h"]),
-    )
+    pipeline, evaluator = built(config)
     for i in range(3):
         pipeline.feed(f.raw(f.delay([f"d{i}@a.example"], at=NOW)), "q", NOW)
     pipeline.feed(f.raw(f.delay(["e@b.example"], at=NOW)), "q", NOW)
