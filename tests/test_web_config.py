@@ -16,7 +16,8 @@ from sesd.config.web import UNSUPPORTED
 
 ROOT = Path(__file__).parent.parent
 EXAMPLE = ROOT / "config" / "web.example.yml"
-HASH = bcrypt.hashpw(b"secret", bcrypt.gensalt(4)).decode()
+# A fixed salt: the hash is part of test ids, which must be the same in every process.
+HASH = bcrypt.hashpw(b"secret", b"$2b$04$sesdtestsaltsesdtestse").decode()
 
 
 def tls_files(directory: Path, ca: trustme.CA | None = None) -> trustme.CA:
