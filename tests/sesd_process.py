@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Callable, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,20 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.dns_server import hermetic_text
 
-__all__ = ["SesdProcess", "sesd_process"]
+__all__ = ["SesdProcess", "hearing_ctrl_c", "sesd_process"]
+
+
+@contextmanager
+def hearing_ctrl_c() -> Iterator[None]:
+    """Processes started inside hear Ctrl-C (SIGINT), as from a terminal. A shell starts
+    its background jobs with SIGINT ignored, and exec passes that on: a suite run in the
+    background of a script would start commands that never hear a test's Ctrl-C. A
+    handler (not an ignore) in this process becomes the default in a child."""
+    ignored = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, ignored)
 
 
 class SesdProcess:

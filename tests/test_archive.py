@@ -19,6 +19,7 @@ from sesd.commands.main import main
 from sesd.commands.replay.archive import read_paths
 from sesd.commands.replay.json_stream import MAX_BODY, TOO_LARGE
 from tests import factory as f
+from tests.sesd_process import hearing_ctrl_c
 
 FIXTURE = Path(__file__).parent / "fixtures" / "replay.jsonl"
 
@@ -240,17 +241,10 @@ def test_progress_shows_on_a_terminal_and_ctrl_c_gives_a_partial_report(tmp_path
     # A terminal 120 columns wide (a new pty has no size, and no room for a bar).
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 120, 0, 0))
     command = [sys.executable, "-m", "sesd", "replay", "--config", str(config), "--json", "-"]
-    # Started as from a terminal, where Ctrl-C is not ignored. A shell starts its
-    # background jobs with SIGINT ignored, and exec passes that on: a suite run in
-    # the background of a script would start a replay that never hears Ctrl-C.
-    # A handler (not an ignore) in this process becomes the default in the child.
-    ignored = signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
+    with hearing_ctrl_c():
         process = subprocess.Popen(
             command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=slave
         )
-    finally:
-        signal.signal(signal.SIGINT, ignored)
     with process:
         os.close(slave)
         assert process.stdin is not None

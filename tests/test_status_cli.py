@@ -25,6 +25,7 @@ from sesd.runtime.daemon import Daemon
 from sesd.status.model import build_status, read_counters
 from tests import factory as f
 from tests.conftest import make_queue, running, send_bodies
+from tests.sesd_process import hearing_ctrl_c
 from tests.status_world import NOW, RULES, everything, settled, spike
 
 pytestmark = pytest.mark.timeout(60)
@@ -135,7 +136,9 @@ async def test_watch_redraws_until_ctrl_c(local_sqs: LocalSqs, sqs: Any) -> None
         await fired(daemon)
         command = [sys.executable, "-m", "sesd", "status", "--watch", "--every", "0.2", "--url",
                    f"http://127.0.0.1:{daemon.http_port}"]  # fmt: skip
-        async with await anyio.open_process(command, stdout=subprocess.PIPE) as process:
+        with hearing_ctrl_c():
+            started = await anyio.open_process(command, stdout=subprocess.PIPE)
+        async with started as process:
             assert process.stdout is not None
             stream = BufferedByteReceiveStream(process.stdout)
             with anyio.fail_after(20):
