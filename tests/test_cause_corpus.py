@@ -1,5 +1,5 @@
-"""Causes measured on real mail: two corpora of real SMTP diagnostics, both now
-development data.
+"""Causes measured on real mail: three corpora of real SMTP diagnostics, now
+development data, and a fourth held out.
 
 ``tests/data/diagnostics.jsonl`` holds 485 SMTP diagnostics from public bounce
 corpora, receivers' help pages, mail logs and issue threads;
@@ -13,9 +13,12 @@ The first file's rules were written from its ``"split": "tune"`` half, then chan
 after its ``"heldout"`` half was measured; the second file scored 65.0% when first
 measured, before any rule was written from it, and rules were then written from
 it too. So neither figure is a held-out one any more. ``tests/data/diagnostics_3.jsonl``
-is that held-out set: 222 more lines collected from other sources again, by
-someone who never opened the table, measured once when the table of both files
-above was done, and not to be written rules from (a later table gets a fresh
+(222 lines from other sources again, by someone who never opened the table) scored
+69.8% when first measured; rules were then written from its misses, by family, and
+from receivers' documentation of their codes, so it is development data too.
+``tests/data/diagnostics_4.jsonl`` is the held-out set: 246 more lines from other
+sources again, collected by someone who never opened the table, measured once when
+that table was done, and not to be written rules from (a later table gets a fresh
 set). ``pytest -s tests/test_cause_corpus.py`` prints the confusion matrices.
 """
 
@@ -31,15 +34,15 @@ import pytest
 from sesd.core.causes import CAUSES, classify
 
 DATA = Path(__file__).parent / "data"
-#: The corpora, by file name.
-CORPORA = ("diagnostics.jsonl", "diagnostics_2.jsonl")
+#: The development corpora, by file name.
+CORPORA = ("diagnostics.jsonl", "diagnostics_2.jsonl", "diagnostics_3.jsonl")
 #: The goals: right on the whole of each development corpus, and on the held-out set.
 WHOLE_GOAL = 0.92
 HELD_OUT_GOAL = 0.88
-#: The held-out set, and what it measured the first (and only) time: 155 of 222. Below
+#: The held-out set, and what it measured the first (and only) time: 180 of 246. Below
 #: the goal; a change to the table may not make it worse.
-HELD_OUT = "diagnostics_3.jsonl"
-HELD_OUT_FIRST = 155 / 222
+HELD_OUT = "diagnostics_4.jsonl"
+HELD_OUT_FIRST = 180 / 246
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +87,7 @@ def corpus(name: str = CORPORA[0]) -> list[Line]:
 
 
 def every_line() -> list[Line]:
-    """The lines of both corpora."""
+    """The lines of every development corpus."""
     return [line for name in CORPORA for line in corpus(name)]
 
 
@@ -152,10 +155,10 @@ def test_causes_are_right_on_each_corpus(name: str) -> None:
     assert accuracy(lines) >= WHOLE_GOAL
 
 
-def test_causes_are_right_on_both_corpora() -> None:
-    """Both files together, confusion matrix printed: at least 92% right."""
+def test_causes_are_right_on_every_development_corpus() -> None:
+    """The development files together, confusion matrix printed: at least 92% right."""
     lines = every_line()
-    print(f"\nboth corpora:\n{confusion(lines)}")
+    print(f"\ndevelopment corpora:\n{confusion(lines)}")
     assert accuracy(lines) >= WHOLE_GOAL
 
 
@@ -170,23 +173,34 @@ def test_causes_are_right_on_the_held_out_half() -> None:
 
 @pytest.mark.parametrize(
     ("name", "split"),
-    [(CORPORA[0], "tune"), (CORPORA[0], "heldout"), (CORPORA[1], "")],
+    [(CORPORA[0], "tune"), (CORPORA[0], "heldout"), (CORPORA[1], ""), (CORPORA[2], "")],
 )
 def test_each_half_names_most_causes(name: str, split: str) -> None:
     """The classifier does not lean on a few causes: in each half of the first file,
-    and in the second, every cause the lines accept most often (ten lines or more)
-    is found for at least one line."""
+    and in the second and third, every cause the lines accept most often (ten lines
+    or more) is found for at least one line."""
     lines = [line for line in corpus(name) if line.split == split]
     common = Counter(line.causes[0] for line in lines)
     found = {line.found() for line in lines}
     assert {cause for cause, n in common.items() if n >= 10} <= found
 
 
-def test_the_held_out_set_is_real_sourced_and_apart() -> None:
-    """The held-out file: 222 lines with sources and known causes, none of its texts
-    in the development files."""
-    lines = corpus(HELD_OUT)
+def test_the_third_corpus_is_real_sourced_and_its_own() -> None:
+    """The third file: 222 lines with sources and known causes, none of its texts in
+    the first two files."""
+    lines = corpus(CORPORA[2])
     assert len(lines) == 222
+    assert all(line.source and line.text for line in lines)
+    assert all(line.causes and set(line.causes) <= set(CAUSES) for line in lines)
+    seen = {" ".join(line.text.lower().split()) for name in CORPORA[:2] for line in corpus(name)}
+    assert not {" ".join(line.text.lower().split()) for line in lines} & seen
+
+
+def test_the_held_out_set_is_real_sourced_and_apart() -> None:
+    """The held-out file: 246 lines with sources and known causes, none of its texts
+    in the development files (the collector checked near-duplicates too: SOURCES.md)."""
+    lines = corpus(HELD_OUT)
+    assert len(lines) == 246
     assert all(line.source and line.text for line in lines)
     assert all(line.causes and set(line.causes) <= set(CAUSES) for line in lines)
     seen = {" ".join(line.text.lower().split()) for line in every_line()}
@@ -194,7 +208,7 @@ def test_the_held_out_set_is_real_sourced_and_apart() -> None:
 
 
 def test_causes_on_the_held_out_set_are_no_worse_than_first_measured() -> None:
-    """The held-out set, confusion matrix printed. Its first measurement (69.8%) is
+    """The held-out set, confusion matrix printed. Its first measurement (73.2%) is
     below the 88% goal (TESTING.md says so); this holds the table to no less."""
     lines = corpus(HELD_OUT)
     print(f"\nheld-out set:\n{confusion(lines)}")

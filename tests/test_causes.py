@@ -55,8 +55,10 @@ CASES: list[tuple[str | None, str, str]] = [
     ),
     (
         "RecipientServerError",
+        # The recipient's domain points at a Microsoft 365 tenant that takes no mail:
+        # its DNS or tenant, not the sender's authentication.
         "451 4.4.4 Mail received as unauthenticated, incoming to a recipient domain configured in a hosted tenant which has no mail-enabled subscriptions.",
-        "authentication",
+        "dns",
     ),
     ("RecipientServerError", "452 4.3.1 Insufficient system resources", "recipient_server"),
     (
@@ -88,8 +90,9 @@ CASES: list[tuple[str | None, str, str]] = [
     ),
     (
         "RecipientServerError",
+        # TS03: a volume that looks like unsolicited bulk mail (Yahoo's help, SLN3436).
         f"553 5.7.1 [TS03] All messages from {IP} will be permanently deferred; Retrying will NOT succeed. See https://postmaster.yahooinc.com/error-codes",
-        "blocklisted",
+        "ip_reputation",
     ),
     (
         "RecipientServerError",
@@ -262,8 +265,9 @@ CASES: list[tuple[str | None, str, str]] = [
     ("BYOIPHostNameLookupUnavailable", "", "dns"),
     (
         "RecipientServerError",
+        # The sender's domain: the records to fix are the sender's own.
         "450 4.1.8 <bounce@example.com>: Sender address rejected: Domain not found",
-        "dns",
+        "authentication",
     ),
     # The receiving server itself
     (
