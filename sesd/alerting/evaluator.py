@@ -15,11 +15,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from fnmatch import fnmatchcase
 from typing import Any
 
 from sesd.alerting.accounts import measure_account
 from sesd.alerting.alert import Alert, Notification, alert_of, identity
+from sesd.alerting.labels import labels, watches
 from sesd.alerting.rules import AlertState, Status, Transition, measure, step
 from sesd.alerting.silences import SilenceSet, silence_command
 from sesd.alerting.tenants import measure_tenant
@@ -31,18 +31,18 @@ from sesd.config import (
     AlertsConfig,
     Duration,
     RuleConfig,
-    is_glob,
 )
 from sesd.core.canary import CANARY_DOMAIN
 from sesd.core.causes import CAUSE_INDEX
-from sesd.core.domains import normalise_domain
 from sesd.core.ledger import Ledger
-from sesd.core.providers import UNKNOWN
-from sesd.core.scopes import ACCOUNT, DOMAIN, PROVIDER, TENANT, Scope
+from sesd.core.scopes import ACCOUNT, PROVIDER, TENANT, Scope
 from sesd.core.tenants import TenantKey, TenantStatus
 from sesd.core.windows import Breakdown, Figures
 
 __all__ = ["Evaluator"]
+
+#: What a step of a (rule, label) read: its windows, their stamp, its pending count.
+_Read = tuple[object, ...]
 
 
 @dataclass(slots=True)
@@ -75,11 +75,16 @@ class Evaluator:
         self.ended_silences: set[str] = set()
         #: (rule, domain, transition, silence id) a silence held back in the last one.
         self.held: list[tuple[str, str, str, str]] = []
+        # (rule, label) -> what its last step read, where that step left it inactive:
+        # its windows, their stamp and its pending count. The same again means the same
+        # value, so stepping it again would change nothing (most labels, most steps).
+        self._quiet: dict[tuple[str, str], _Read] = {}
         self.configure(config, window_names, now=0.0)
 
     def configure(self, config: AlertsConfig, window_names: list[str], now: float) -> list[Alert]:
         """Take new rules (at start and on reload). States of rules kept by name stay;
         a removed rule's sent alerts resolve, and those resolves are returned and queued."""
+        self._quiet.clear()  # a rule's thresholds may have changed under its name
         old = {rule.name: rule for rule in self.rules}
         self.rules = list(config.rules)
         self._window_index = {rule.name: window_names.index(rule.window) for rule in self.rules}
@@ -126,7 +131,7 @@ class Evaluator:
                 if scope is None:  # a provider or tenant rule while they are off (refused)
                     continue
                 states = self.states[rule.name]
-                for domain in self._labels(rule, scope, states):
+                for domain in labels(rule, scope, states):
                     self._step(rule, ledger, scope, domain, now, out)
         return out
 
@@ -145,13 +150,17 @@ class Evaluator:
         value: float | None = None
         volume = 0
         index = self._window_index[rule.name]
+        read: _Read | None = None
         if windows is not None:
+            pending = ledger.pending.count(domain, now, scope.index)
+            read = (windows, *windows.stamp(index, now), pending)
+            if state.status is Status.INACTIVE and self._quiet.get((rule.name, domain)) == read:
+                return  # what it reads is what left it inactive: it stays so
             # Quantiles cost a pass over the window's values: only where read.
             if rule.metric in QUANTILE_METRICS:
                 figures = windows.figures(index, now)
             else:
                 figures = Figures(windows.counts(index, now))
-            pending = ledger.pending.count(domain, now, scope.index)
             of_cause = 0
             if rule.cause is not None:
                 of_cause = windows.causes(index, now).get(CAUSE_INDEX[rule.cause], 0)
@@ -167,8 +176,8 @@ class Evaluator:
             and (rule.name, domain) not in self.current
         )
         if kind is None and not remember:
-            if state.status is Status.INACTIVE and domain not in scope.windows:
-                del states[domain]
+            if state.status is Status.INACTIVE:
+                self._forget_or_note(rule, domain, read)
             return
         breakdown = windows.breakdown(index, now) if windows is not None else Breakdown()
         alert = alert_of(
@@ -181,6 +190,15 @@ class Evaluator:
             self.current[(rule.name, domain)] = alert
         else:
             self._emit(rule, alert, now, out)
+
+    def _forget_or_note(self, rule: RuleConfig, label: str, read: _Read | None) -> None:
+        """An inactive (rule, label) after its step: forgotten when its windows are gone
+        (evicted, or never there), else what it read is noted."""
+        if read is None:
+            del self.states[rule.name][label]
+            self._quiet.pop((rule.name, label), None)
+        else:
+            self._quiet[rule.name, label] = read
 
     def _gate(
         self,
@@ -272,7 +290,7 @@ class Evaluator:
         by_tenant: dict[str, list[tuple[TenantKey, TenantStatus]]] = {}
         for key, status in ledger.tenant_status.status.items():
             by_tenant.setdefault(key[2], []).append((key, status))
-        watched = [t for t in by_tenant if _watches(rule, t)]
+        watched = [t for t in by_tenant if watches(rule, t)]
         for tenant in sorted(set(watched) | set(states)):
             state = states.setdefault(tenant, AlertState())
             found = by_tenant.get(tenant, [])
@@ -345,28 +363,6 @@ class Evaluator:
                 if state.status is Status.FIRING:
                     yield rule, domain
 
-    @staticmethod
-    def _labels(rule: RuleConfig, scope: Scope, states: dict[str, AlertState]) -> list[str]:
-        """The rule's domains (or providers): named ones (stepped even before they have
-        events), those of its globs that have windows, less its exclusions."""
-        watched = rule.watched
-        globs = [d for d in watched if is_glob(d)]
-        if scope.axis == DOMAIN:
-            wanted = {normalise_domain(d) or d for d in watched if not is_glob(d)}
-            candidates = list(scope.windows)
-        else:
-            wanted = {d for d in watched if not is_glob(d)}
-            # `unknown` is not a provider (not resolved yet, or DNS failed): a rule
-            # watches it only by name, so a restart with an empty cache pages no one.
-            candidates = [p for p in scope.windows if p != UNKNOWN]
-        if globs:
-            wanted.update(d for d in candidates if any(fnmatchcase(d, g) for g in globs))
-        if rule.exclude_domains:
-            wanted = {d for d in wanted if not _excluded(rule, d)}
-        # Domains with a state are stepped too, so an alert whose domain went quiet (or
-        # was evicted) still resolves, and the state of an evicted domain is forgotten.
-        return sorted(wanted | set(states))
-
     def _identity(
         self, rule: RuleConfig, domain: str, kind: Transition, state: AlertState, now: float
     ) -> dict[str, Any]:
@@ -379,18 +375,3 @@ class Evaluator:
             "dashboard_url": self._dashboard.format(**fields) if self._dashboard else None,
             "labels": rule.labels,
         }
-
-
-def _watches(rule: RuleConfig, label: str) -> bool:
-    """Whether a rule's names or globs take in ``label``."""
-    return any(
-        fnmatchcase(label, pattern) if is_glob(pattern) else label == pattern
-        for pattern in rule.watched
-    )
-
-
-def _excluded(rule: RuleConfig, domain: str) -> bool:
-    return any(
-        fnmatchcase(domain, pattern) if is_glob(pattern) else domain == normalise_domain(pattern)
-        for pattern in rule.exclude_domains
-    )

@@ -76,6 +76,7 @@ class DomainWindows:
         "_stage",
         "_staged",
         "_staged_counts",
+        "changes",
     )
 
     def __init__(self, specs: list[WindowSpec]) -> None:
@@ -90,11 +91,14 @@ class DomainWindows:
         self._accepted = 0  # bit i: ring i holds the stage's bucket
         self._staged_counts: list[int] | None = None
         self._staged: dict[int, int] | None = None  # values: value_key -> how many
+        #: Writes so far: reads at the same bucket between equal counts are equal.
+        self.changes = 0
 
     # --- write side ------------------------------------------------------------
 
     def count(self, t: float, now: float, type_index: int, n: int = 1) -> None:
         """Count ``n`` recipients of a type at event time ``t`` (at most ``now``)."""
+        self.changes += 1
         if int(t // self._fine) != self._stage:
             self._open(t, now)
         counts = self._staged_counts
@@ -125,6 +129,7 @@ class DomainWindows:
         processing time and time to delivery; ``processing`` is -1 when SES gave none
         (then neither is recorded). Nine recipients in ten take this path: it does what
         :meth:`count` does, inline."""
+        self.changes += 1
         if int(t // self._fine) != self._stage:
             self._open(t, now)
         counts = self._staged_counts
@@ -141,6 +146,7 @@ class DomainWindows:
     def suppressed(self, t: float, now: float) -> None:
         """Count one recipient that a suppression list kept SES from sending to (its
         bounce is not counted as one)."""
+        self.changes += 1
         if int(t // self._fine) != self._stage:
             self._open(t, now)
         staged = self._staged
@@ -152,6 +158,7 @@ class DomainWindows:
     def observe_delay_duration(self, t: float, now: float, duration_ms: float) -> None:
         """How long a delay lasted, once its recipient was delivered or bounced at ``t``
         (the Delivery or Bounce itself is counted by :meth:`count`)."""
+        self.changes += 1
         if int(t // self._fine) != self._stage:
             self._open(t, now)
         staged = self._staged
@@ -202,6 +209,7 @@ class DomainWindows:
         value, for ``cause_ratio``; ``also`` is its second cause, if any, for alert
         text. ``domain`` is the recipient's domain, kept in a provider's breakdown (its
         top affected domains)."""
+        self.changes += 1
         examples = self._examples
         if examples is None:
             examples = self._examples = Examples()
@@ -245,6 +253,11 @@ class DomainWindows:
         return bool(self._accepted >> index & 1) and ring.holds(
             self._stage // self._ratios[index], now_bucket
         )
+
+    def stamp(self, index: int, now: float) -> tuple[int, int]:
+        """What every read of window ``index`` at ``now`` depends on: the writes so far
+        and the bucket ``now`` falls in. Reads under equal stamps return the same."""
+        return self.changes, int(now // self._rings[index].width)
 
     def counts(self, index: int, now: float) -> tuple[int, ...]:
         """Recipients per event type in window ``index`` (in spec order) at ``now``."""
@@ -344,6 +357,7 @@ class DomainWindows:
 
     def restore(self, data: dict[str, Any]) -> None:
         """Load what :meth:`snapshot` returned; ValueError if the layout differs."""
+        self.changes += 1
         if len(data["rings"]) != len(self._rings) or len(data["details"]) != len(self._rings):
             raise ValueError("window layout changed")
         for ring, ring_data in zip(self._rings, data["rings"], strict=True):

@@ -1,0 +1,49 @@
+"""Which labels a rule steps: its named domains (or providers, tenants), those of its
+globs that have windows, less its exclusions; and the labels that still have a state,
+so an alert whose label went quiet (or was evicted) still resolves."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from fnmatch import fnmatchcase
+
+from sesd.config import RuleConfig, is_glob
+from sesd.core.domains import normalise_domain
+from sesd.core.providers import UNKNOWN
+from sesd.core.scopes import DOMAIN, Scope
+
+__all__ = ["labels", "watches"]
+
+
+def labels(rule: RuleConfig, scope: Scope, stated: Collection[str]) -> list[str]:
+    """The rule's labels in ``scope``, with ``stated`` (those with a state), sorted."""
+    watched = rule.watched
+    globs = [d for d in watched if is_glob(d)]
+    if scope.axis == DOMAIN:
+        wanted = {normalise_domain(d) or d for d in watched if not is_glob(d)}
+        candidates = list(scope.windows)
+    else:
+        wanted = {d for d in watched if not is_glob(d)}
+        # `unknown` is not a provider (not resolved yet, or DNS failed): a rule
+        # watches it only by name, so a restart with an empty cache pages no one.
+        candidates = [p for p in scope.windows if p != UNKNOWN]
+    if globs:
+        wanted.update(d for d in candidates if any(fnmatchcase(d, g) for g in globs))
+    if rule.exclude_domains:
+        wanted = {d for d in wanted if not _excluded(rule, d)}
+    return sorted(wanted | set(stated))
+
+
+def watches(rule: RuleConfig, label: str) -> bool:
+    """Whether a rule's names or globs take in ``label``."""
+    return any(
+        fnmatchcase(label, pattern) if is_glob(pattern) else label == pattern
+        for pattern in rule.watched
+    )
+
+
+def _excluded(rule: RuleConfig, domain: str) -> bool:
+    return any(
+        fnmatchcase(domain, pattern) if is_glob(pattern) else domain == normalise_domain(pattern)
+        for pattern in rule.exclude_domains
+    )

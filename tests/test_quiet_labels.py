@@ -1,0 +1,160 @@
+"""A label whose last step left it inactive is not measured again until something it
+reads has changed: a write to its windows, the bucket the clock is in, its pending
+count, or the rules. Each test changes one of them and no other, and shows the step
+then sees it; the last compares whole runs with an evaluator that measures every
+label at every step."""
+
+from __future__ import annotations
+
+import os
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from sesd.alerting.evaluator import Evaluator
+from sesd.alerting.rules import Status
+from sesd.config import Config, core_settings, parse_config
+from sesd.core.pipeline import Pipeline
+from tests import factory as f
+
+EXAMPLES = 20 if os.environ.get("SESD_MUTATION") else 100
+RATIO = (
+    '[alerts]\ngroup_wait = "0s"\n[[alerts.rules]]\nname = "r"\nmetric = "delay_ratio"\n'
+    'window = "5m"\nabove = 0.5\nclear_below = 0.4\nmin_events = 1\ndomains = ["*"]\n'
+)
+#: The 5m window's buckets are 10 s wide (the default windows): T0 + 2 and T0 + 8 are
+#: in one bucket, T0 + 12 in the next.
+T0 = f.T0 - f.T0 % 10
+
+
+def built(config: Config) -> tuple[Pipeline, Evaluator]:
+    return Pipeline(core_settings(config)), Evaluator(config.alerts, ["5m", "15m", "1h"])
+
+
+def deliver(pipeline: Pipeline, n: int, at: float, now: float, domain: str = "a.example") -> None:
+    for i in range(n):
+        pipeline.feed(f.raw(f.delivery([f"ok{i}-{at}@{domain}"], at=at)), "q", now)
+
+
+def delay(
+    pipeline: Pipeline, n: int, at: float, now: float, expires: float, domain: str = "a.example"
+) -> None:
+    for i in range(n):
+        event = f.delay([f"d{i}-{at}@{domain}"], at=at, expires=expires)
+        pipeline.feed(f.raw(event), "q", now)
+
+
+def test_a_write_in_the_same_bucket_is_seen() -> None:
+    """Below the threshold; then one pending recipient delayed again, in the same
+    bucket (more delays counted, the pending count as it was): the next step, in that
+    bucket still, fires."""
+    pipeline, evaluator = built(parse_config(RATIO))
+    deliver(pipeline, 3, T0 + 1, T0 + 1)
+    again = f.delay(["late@a.example"], at=T0 + 1, expires=T0 + 3600, message_id="m1")
+    pipeline.feed(f.raw(again), "q", T0 + 1)
+    assert evaluator.evaluate(pipeline.ledger, T0 + 2) == []
+    for second in (3, 4, 5):
+        again = f.delay(["late@a.example"], at=T0 + second, expires=T0 + 3600, message_id="m1")
+        pipeline.feed(f.raw(again), "q", T0 + second)
+    assert pipeline.ledger.pending.count("a.example", T0 + 8) == 1
+    (alert,) = evaluator.evaluate(pipeline.ledger, T0 + 8)
+    assert (alert.domain, alert.kind.value, alert.value) == ("a.example", "firing", 4 / 7)
+
+
+def test_a_bucket_leaving_the_window_is_seen() -> None:
+    """Deliveries early in the window, delays late: no write after the first step, but
+    once the deliveries' bucket leaves the window the ratio is the delays' alone, and
+    the step that reads it fires."""
+    pipeline, evaluator = built(parse_config(RATIO))
+    deliver(pipeline, 9, T0 + 1, T0 + 1)
+    delay(pipeline, 3, T0 + 200, T0 + 200, expires=T0 + 3600)
+    assert evaluator.evaluate(pipeline.ledger, T0 + 290) == []
+    assert evaluator.evaluate(pipeline.ledger, T0 + 295) == []  # the same bucket
+    (alert,) = evaluator.evaluate(pipeline.ledger, T0 + 302)
+    assert (alert.kind.value, alert.value) == ("firing", 1.0)
+
+
+def test_a_pending_count_that_changes_is_seen() -> None:
+    """Pending delays that expire between two steps in one bucket, with no write: the
+    state holds the new count (what the status page shows)."""
+    config = parse_config(
+        '[alerts]\ngroup_wait = "0s"\n[[alerts.rules]]\nname = "stuck"\n'
+        'metric = "pending_delays"\nwindow = "5m"\nabove = 5\ndomains = ["*"]\n'
+    )
+    pipeline, evaluator = built(config)
+    delay(pipeline, 3, T0 + 1, T0 + 1, expires=T0 + 5)
+    evaluator.evaluate(pipeline.ledger, T0 + 2)
+    assert evaluator.states["stuck"]["a.example"].value == 3.0
+    evaluator.evaluate(pipeline.ledger, T0 + 8)
+    state = evaluator.states["stuck"]["a.example"]
+    assert (state.status, state.value) == (Status.INACTIVE, 0.0)
+
+
+def test_a_rule_changed_under_its_name_is_seen() -> None:
+    """A reload that lowers a rule's threshold, nothing else changed: the next step,
+    in the same bucket, fires."""
+    pipeline, evaluator = built(parse_config(RATIO))
+    deliver(pipeline, 6, T0 + 1, T0 + 1)
+    delay(pipeline, 4, T0 + 1, T0 + 1, expires=T0 + 3600)
+    assert evaluator.evaluate(pipeline.ledger, T0 + 2) == []
+    lower = parse_config(RATIO.replace("above = 0.5", "above = 0.3").replace("0.4", "0.2"))
+    assert evaluator.configure(lower.alerts, ["5m", "15m", "1h"], T0 + 3) == []
+    (alert,) = evaluator.evaluate(pipeline.ledger, T0 + 4)
+    assert (alert.kind.value, alert.value) == ("firing", 0.4)
+
+
+def test_an_evicted_label_leaves_nothing_behind() -> None:
+    """Domains come and go: once a quiet domain is evicted and stepped without
+    windows, the evaluator holds nothing of it (its memory stays bounded by the
+    tracked domains, however many pass)."""
+    config = parse_config(RATIO + '[domains]\nidle_evict = "1h"\n')
+    pipeline, evaluator = built(config)
+    deliver(pipeline, 3, T0 + 1, T0 + 1)
+    evaluator.evaluate(pipeline.ledger, T0 + 2)
+    assert ("r", "a.example") in evaluator._quiet
+    later = T0 + 2 * 3600
+    assert "a.example" in pipeline.housekeep(later)
+    evaluator.evaluate(pipeline.ledger, later)
+    assert evaluator._quiet == {}
+    assert evaluator.states["r"] == {}
+
+
+#: A step: write deliveries or delays (how many, seconds after the last step), or
+#: evaluate (seconds after the last step).
+steps = st.lists(
+    st.tuples(
+        st.sampled_from(["deliver", "delay", "evaluate"]),
+        st.integers(0, 9),
+        st.integers(0, 40),
+        st.sampled_from(["a.example", "b.example"]),
+    ),
+    min_size=1,
+    max_size=40,
+)
+
+
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(steps=steps)
+def test_runs_are_as_if_every_label_were_measured_at_every_step(
+    steps: list[tuple[str, int, int, str]],
+) -> None:
+    """Any run of writes and steps: the same alerts, at the same steps, with the same
+    values, as an evaluator that forgets what it read before each step."""
+    config = parse_config(RATIO.replace("min_events = 1", 'min_events = 3\nfor = "20s"'))
+    pipeline = Pipeline(core_settings(config))
+    quiet, measured = (Evaluator(config.alerts, ["5m", "15m", "1h"]) for _ in range(2))
+    now = T0
+    for kind, n, gap, domain in steps:
+        now += gap
+        if kind == "deliver":
+            deliver(pipeline, n, now, now, domain)
+        elif kind == "delay":
+            delay(pipeline, n, now, now, expires=now + 25, domain=domain)
+        else:
+            measured._quiet.clear()
+            got = [(a.domain, a.kind, a.value) for a in quiet.evaluate(pipeline.ledger, now)]
+            want = [(a.domain, a.kind, a.value) for a in measured.evaluate(pipeline.ledger, now)]
+            assert got == want
+            assert {d: (s.status, s.value) for d, s in quiet.states["r"].items()} == {
+                d: (s.status, s.value) for d, s in measured.states["r"].items()
+            }
