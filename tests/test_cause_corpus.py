@@ -1,5 +1,5 @@
-"""Causes measured on real mail: three corpora of real SMTP diagnostics, now
-development data, and a fourth held out.
+"""Causes measured on real mail: four corpora of real SMTP diagnostics, now
+development data, and a fifth held out.
 
 ``tests/data/diagnostics.jsonl`` holds 485 SMTP diagnostics from public bounce
 corpora, receivers' help pages, mail logs and issue threads;
@@ -16,10 +16,13 @@ it too. So neither figure is a held-out one any more. ``tests/data/diagnostics_3
 (222 lines from other sources again, by someone who never opened the table) scored
 69.8% when first measured; rules were then written from its misses, by family, and
 from receivers' documentation of their codes, so it is development data too.
-``tests/data/diagnostics_4.jsonl`` is the held-out set: 246 more lines from other
-sources again, collected by someone who never opened the table, measured once when
-that table was done, and not to be written rules from (a later table gets a fresh
-set). ``pytest -s tests/test_cause_corpus.py`` prints the confusion matrices.
+``tests/data/diagnostics_4.jsonl`` (246 lines from other sources again) scored
+73.2% when first measured; rules were then written from its misses, by family, so it
+is development data too. ``tests/data/diagnostics_5.jsonl`` is the held-out set: 222
+more lines, none of them in the four files, collected by someone who never opened
+the table, measured once when that table was done, and not to be written rules from
+(a later table gets a fresh set). ``pytest -s tests/test_cause_corpus.py`` prints
+the confusion matrices.
 """
 
 from __future__ import annotations
@@ -35,14 +38,19 @@ from sesd.core.causes import CAUSES, classify
 
 DATA = Path(__file__).parent / "data"
 #: The development corpora, by file name.
-CORPORA = ("diagnostics.jsonl", "diagnostics_2.jsonl", "diagnostics_3.jsonl")
+CORPORA = (
+    "diagnostics.jsonl",
+    "diagnostics_2.jsonl",
+    "diagnostics_3.jsonl",
+    "diagnostics_4.jsonl",
+)
 #: The goals: right on the whole of each development corpus, and on the held-out set.
 WHOLE_GOAL = 0.92
 HELD_OUT_GOAL = 0.88
-#: The held-out set, and what it measured the first (and only) time: 180 of 246. Below
+#: The held-out set, and what it measured the first (and only) time: 139 of 222. Below
 #: the goal; a change to the table may not make it worse.
-HELD_OUT = "diagnostics_4.jsonl"
-HELD_OUT_FIRST = 180 / 246
+HELD_OUT = "diagnostics_5.jsonl"
+HELD_OUT_FIRST = 139 / 222
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,12 +181,12 @@ def test_causes_are_right_on_the_held_out_half() -> None:
 
 @pytest.mark.parametrize(
     ("name", "split"),
-    [(CORPORA[0], "tune"), (CORPORA[0], "heldout"), (CORPORA[1], ""), (CORPORA[2], "")],
+    [(CORPORA[0], "tune"), (CORPORA[0], "heldout")] + [(name, "") for name in CORPORA[1:]],
 )
 def test_each_half_names_most_causes(name: str, split: str) -> None:
     """The classifier does not lean on a few causes: in each half of the first file,
-    and in the second and third, every cause the lines accept most often (ten lines
-    or more) is found for at least one line."""
+    and in each later file, every cause the lines accept most often (ten lines or
+    more) is found for at least one line."""
     lines = [line for line in corpus(name) if line.split == split]
     common = Counter(line.causes[0] for line in lines)
     found = {line.found() for line in lines}
@@ -196,11 +204,22 @@ def test_the_third_corpus_is_real_sourced_and_its_own() -> None:
     assert not {" ".join(line.text.lower().split()) for line in lines} & seen
 
 
+def test_the_fourth_corpus_is_real_sourced_and_its_own() -> None:
+    """The fourth file: 246 lines with sources and known causes, none of its texts in
+    the first three files."""
+    lines = corpus(CORPORA[3])
+    assert len(lines) == 246
+    assert all(line.source and line.text for line in lines)
+    assert all(line.causes and set(line.causes) <= set(CAUSES) for line in lines)
+    seen = {" ".join(line.text.lower().split()) for name in CORPORA[:3] for line in corpus(name)}
+    assert not {" ".join(line.text.lower().split()) for line in lines} & seen
+
+
 def test_the_held_out_set_is_real_sourced_and_apart() -> None:
-    """The held-out file: 246 lines with sources and known causes, none of its texts
+    """The held-out file: 222 lines with sources and known causes, none of its texts
     in the development files (the collector checked near-duplicates too: SOURCES.md)."""
     lines = corpus(HELD_OUT)
-    assert len(lines) == 246
+    assert len(lines) == 222
     assert all(line.source and line.text for line in lines)
     assert all(line.causes and set(line.causes) <= set(CAUSES) for line in lines)
     seen = {" ".join(line.text.lower().split()) for line in every_line()}
@@ -208,7 +227,7 @@ def test_the_held_out_set_is_real_sourced_and_apart() -> None:
 
 
 def test_causes_on_the_held_out_set_are_no_worse_than_first_measured() -> None:
-    """The held-out set, confusion matrix printed. Its first measurement (73.2%) is
+    """The held-out set, confusion matrix printed. Its first measurement (62.6%) is
     below the 88% goal (TESTING.md says so); this holds the table to no less."""
     lines = corpus(HELD_OUT)
     print(f"\nheld-out set:\n{confusion(lines)}")
