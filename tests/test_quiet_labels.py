@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -15,6 +16,7 @@ from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.rules import Status
 from sesd.config import Config, core_settings, parse_config
 from sesd.core.pipeline import Pipeline
+from sesd.core.windows import DomainWindows
 from tests import factory as f
 
 EXAMPLES = 20 if os.environ.get("SESD_MUTATION") else 100
@@ -158,3 +160,71 @@ def test_runs_are_as_if_every_label_were_measured_at_every_step(
             assert {d: (s.status, s.value) for d, s in quiet.states["r"].items()} == {
                 d: (s.status, s.value) for d, s in measured.states["r"].items()
             }
+
+
+def _write(kind: str, pipeline: Pipeline, i: int, at: float) -> None:
+    """One write of a kind, the ``i``-th: each changes the rule's value again."""
+    if kind == "delivery":
+        deliver(pipeline, 1, at, at)
+    elif kind == "bounce":
+        pipeline.feed(f.raw(f.bounce([f"b{i}@a.example"], at=at)), "q", at)
+    elif kind == "suppressed":
+        event = f.bounce([f"s{i}@a.example"], at=at, subkind="OnAccountSuppressionList")
+        pipeline.feed(f.raw(event), "q", at)
+    else:  # a delay that ends: its duration is observed
+        event = f.delivery([f"late{i}@a.example"], at=at, message_id=f"late{i}")
+        pipeline.feed(f.raw(event), "q", at)
+
+
+@pytest.mark.parametrize(
+    ("kind", "rule"),
+    [
+        ("delivery", 'metric = "delay_ratio"\nabove = 0.9'),
+        ("bounce", 'metric = "bounce_ratio"\nabove = 0.9'),
+        ("suppressed", 'metric = "bounce_ratio"\nabove = 0.9\ninclude_suppressed = true'),
+        ("duration", 'metric = "delay_duration_p95_seconds"\nabove = 99999'),
+    ],
+)
+def test_each_kind_of_write_is_seen_however_many(kind: str, rule: str) -> None:
+    """Steps in one bucket, each after one more write of a kind (a delivery, a bounce,
+    a suppressed address, the end of a delay): each step's value is the one an
+    evaluator that measures every step finds, and it moves with every write."""
+    config = parse_config(
+        '[alerts]\ngroup_wait = "0s"\n[[alerts.rules]]\nname = "r"\nwindow = "5m"\n'
+        f'min_events = 1\ndomains = ["*"]\n{rule}\n'
+    )
+    pipeline = Pipeline(core_settings(config))
+    quiet, measured = (Evaluator(config.alerts, ["5m", "15m", "1h"]) for _ in range(2))
+    for i in range(4):
+        event = f.delay([f"late{i}@a.example"], at=T0 + 1 - 60 * i, message_id=f"late{i}")
+        pipeline.feed(f.raw(event), "q", T0 + 1)
+    deliver(pipeline, 4, T0 + 1, T0 + 1)
+    values = []
+    for i in range(4):
+        _write(kind, pipeline, i, T0 + 2 + i)
+        measured._quiet.clear()
+        quiet.evaluate(pipeline.ledger, T0 + 2 + i)
+        measured.evaluate(pipeline.ledger, T0 + 2 + i)
+        values.append(quiet.states["r"]["a.example"].value)
+        assert values[-1] == measured.states["r"]["a.example"].value
+    assert len(set(values)) == 4
+
+
+def test_a_label_nothing_touched_is_not_read_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the skipping is for: a second step in the same bucket, with nothing
+    written, reads no window; a write makes the next step read it again."""
+    pipeline, evaluator = built(parse_config(RATIO))
+    deliver(pipeline, 4, T0 + 1, T0 + 1)
+    reads = []
+    counts = DomainWindows.counts
+
+    def counted(self: DomainWindows, index: int, now: float) -> tuple[int, ...]:
+        reads.append(now)
+        return counts(self, index, now)
+
+    monkeypatch.setattr(DomainWindows, "counts", counted)
+    evaluator.evaluate(pipeline.ledger, T0 + 2)
+    evaluator.evaluate(pipeline.ledger, T0 + 3)
+    deliver(pipeline, 1, T0 + 4, T0 + 4)
+    evaluator.evaluate(pipeline.ledger, T0 + 5)
+    assert reads == [T0 + 2, T0 + 5]
