@@ -9,6 +9,7 @@ import sys
 
 from bench import (
     attribution,
+    causes,
     detection_latency,
     end_to_end,
     memory,
@@ -29,6 +30,7 @@ BENCHMARKS = {
     "sinks": sinks.main,
     "attribution": attribution.main,
     "replay": replay.main,
+    "causes": causes.main,
 }
 
 

@@ -36,9 +36,9 @@ a busy server, so it is ``ip_reputation``, or ``rate_limited``. Alert text shows
 both; counting and ``cause_ratio`` use the first.
 
 Pure and cached: diagnostics repeat, so a classification costs a dict lookup once
-a text was seen. Uncached, it is up to about 160 regular-expression searches over
+a text was seen. Uncached, it is up to about 170 regular-expression searches over
 the lower-cased text, each linear (the table bounds every gap), over at most
-``MAX_TEXT`` characters: some 70 microseconds for a real diagnostic, and a
+``MAX_TEXT`` characters: some 80 microseconds for a real diagnostic, and a
 stranger's 10 KB text costs a millisecond or two.
 """
 
