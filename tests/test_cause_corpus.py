@@ -193,36 +193,21 @@ def test_each_half_names_most_causes(name: str, split: str) -> None:
     assert {cause for cause, n in common.items() if n >= 10} <= found
 
 
-def test_the_third_corpus_is_real_sourced_and_its_own() -> None:
-    """The third file: 222 lines with sources and known causes, none of its texts in
-    the first two files."""
-    lines = corpus(CORPORA[2])
-    assert len(lines) == 222
+@pytest.mark.parametrize(
+    ("name", "size"),
+    [("diagnostics_3.jsonl", 222), ("diagnostics_4.jsonl", 246), (HELD_OUT, 222)],
+)
+def test_each_later_file_is_real_sourced_and_its_own(name: str, size: int) -> None:
+    """The third file, the fourth and the held-out one: their lines with sources and
+    known causes, none of their texts in a file before them (the collectors checked
+    near-duplicates too: SOURCES.md)."""
+    files = [*CORPORA, HELD_OUT]
+    lines = corpus(name)
+    assert len(lines) == size
     assert all(line.source and line.text for line in lines)
     assert all(line.causes and set(line.causes) <= set(CAUSES) for line in lines)
-    seen = {" ".join(line.text.lower().split()) for name in CORPORA[:2] for line in corpus(name)}
-    assert not {" ".join(line.text.lower().split()) for line in lines} & seen
-
-
-def test_the_fourth_corpus_is_real_sourced_and_its_own() -> None:
-    """The fourth file: 246 lines with sources and known causes, none of its texts in
-    the first three files."""
-    lines = corpus(CORPORA[3])
-    assert len(lines) == 246
-    assert all(line.source and line.text for line in lines)
-    assert all(line.causes and set(line.causes) <= set(CAUSES) for line in lines)
-    seen = {" ".join(line.text.lower().split()) for name in CORPORA[:3] for line in corpus(name)}
-    assert not {" ".join(line.text.lower().split()) for line in lines} & seen
-
-
-def test_the_held_out_set_is_real_sourced_and_apart() -> None:
-    """The held-out file: 222 lines with sources and known causes, none of its texts
-    in the development files (the collector checked near-duplicates too: SOURCES.md)."""
-    lines = corpus(HELD_OUT)
-    assert len(lines) == 222
-    assert all(line.source and line.text for line in lines)
-    assert all(line.causes and set(line.causes) <= set(CAUSES) for line in lines)
-    seen = {" ".join(line.text.lower().split()) for line in every_line()}
+    before = files[: files.index(name)]
+    seen = {" ".join(line.text.lower().split()) for file in before for line in corpus(file)}
     assert not {" ".join(line.text.lower().split()) for line in lines} & seen
 
 
