@@ -359,3 +359,18 @@ def test_a_firehose_record_too_large_is_skipped_and_the_next_ones_read() -> None
         *after,
         last,
     ]
+
+
+def test_event_lines_pass_as_they_are_and_wrappers_are_opened() -> None:
+    """A line that is an SES event or an SNS notification is the body, byte for byte
+    (the pipeline decodes it); an SQS message's ``Body`` and an SQS dump's
+    ``Messages`` are opened; a line that is not JSON is passed on to be counted."""
+    from sesd.commands.replay.json_stream import lines
+
+    event = json.dumps(f.delivery(["u@x.example"]), separators=(", ", ": ")).encode()
+    notification = f.sns(f.delivery(["v@x.example"])).encode()
+    message = json.dumps({"MessageId": "1", "Body": event.decode()}).encode()
+    dump = json.dumps({"Messages": [{"Body": "a"}, {"Body": "b"}]}).encode()
+    broken = b'{"eventType": "Delivery", "mail":'
+    got = list(lines([event, b"  ", notification, message, dump, broken]))
+    assert got == [event, notification, event, b"a", b"b", broken]
