@@ -14,10 +14,11 @@ from hypothesis import strategies as st
 
 from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.rules import Status
-from sesd.config import Config, core_settings, parse_config
+from sesd.config import core_settings, parse_config
 from sesd.core.pipeline import Pipeline
 from sesd.core.windows import DomainWindows
 from tests import factory as f
+from tests.test_rules import built
 
 EXAMPLES = 20 if os.environ.get("SESD_MUTATION") else 100
 RATIO = (
@@ -27,10 +28,6 @@ RATIO = (
 #: The 5m window's buckets are 10 s wide (the default windows): T0 + 2 and T0 + 8 are
 #: in one bucket, T0 + 12 in the next.
 T0 = f.T0 - f.T0 % 10
-
-
-def built(config: Config) -> tuple[Pipeline, Evaluator]:
-    return Pipeline(core_settings(config)), Evaluator(config.alerts, ["5m", "15m", "1h"])
 
 
 def deliver(pipeline: Pipeline, n: int, at: float, now: float, domain: str = "a.example") -> None:
