@@ -162,15 +162,24 @@ async def render_async(registry: CollectorRegistry) -> bytes:
     1,000 domains (bench scrape), the event loop's longest stall by far.
     """
     with _collection_held():
-        writer = _Writer()
-        for family in registry.collect():
-            writer.add(family)
-            await anyio.lowlevel.checkpoint()
-        parts = []
-        for chunk in writer.chunks():
-            parts.append(chunk)
-            await anyio.lowlevel.checkpoint()
-        return b"".join(parts)
+        chunks = await _chunks_async(registry)
+        return b"".join(chunks)
+
+
+async def _chunks_async(registry: CollectorRegistry) -> list[bytes]:
+    """The exposition a family at a time. The writer's label texts and keys (about
+    110,000 tracked objects at 1,000 domains) are gone when this returns, before the
+    collector is let back on: alive then, the first collection after a scrape walked
+    them all, and when it was a full one it held the event loop 75-100 ms."""
+    writer = _Writer()
+    for family in registry.collect():
+        writer.add(family)
+        await anyio.lowlevel.checkpoint()
+    chunks = []
+    for chunk in writer.chunks():
+        chunks.append(chunk)
+        await anyio.lowlevel.checkpoint()
+    return chunks
 
 
 class _Holds:
