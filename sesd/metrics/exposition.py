@@ -82,12 +82,14 @@ class _Writer:
 
     def __init__(self) -> None:
         self._families: dict[str, list[str]] = {}
-        #: (label names, label values) -> their text, made once per scrape: a thousand
+        #: label names -> label values -> their text, made once per scrape: a thousand
         #: domains' window families share a few thousand label sets. It is made from
         #: each label's own text (``name="value"``, escaped), kept per (name, value).
-        self._label_texts: dict[tuple[tuple[str, ...], tuple[str, ...]], str] = {}
-        self._pairs: dict[tuple[str, str], str] = {}
-        self._orders: dict[tuple[str, ...], tuple[int, ...]] = {}
+        self._label_texts: dict[tuple[str, ...], dict[tuple[str, ...], str]] = {}
+        #: label name -> value -> ``name="value"``, escaped
+        self._pairs: dict[str, dict[str, str]] = {}
+        #: label names -> (position, name, its texts) in name order
+        self._columns: dict[tuple[str, ...], list[tuple[int, str, dict[str, str]]]] = {}
 
     def add(self, family: Metric) -> None:
         name = family.name + _SUFFIX.get(family.type, "")
@@ -111,27 +113,33 @@ class _Writer:
                 lines.append(f"{sample.name} {_number(sample.value)}\n")
 
     def _add_rows(self, family: Rows, lines: list[str]) -> None:
-        texts, name = self._label_texts, family.name
+        by_names, name = self._label_texts, family.name
+        last_names: tuple[str, ...] | None = None
+        texts: dict[tuple[str, ...], str] = {}
         for suffix, names, values, value in family.rows:
-            key = (names, values)
-            text = texts.get(key)
+            if names is not last_names:  # a family's rows share one or two tuples of names
+                texts = by_names.get(names) or by_names.setdefault(names, {})
+                last_names = names
+            text = texts.get(values)
             if text is None:
-                text = texts[key] = self._label_text(names, values)
+                text = texts[values] = self._label_text(names, values)
             lines.append(f"{name}{suffix}{text} {_number(value)}\n")
 
     def _label_text(self, names: tuple[str, ...], values: tuple[str, ...]) -> str:
         """``{name="value",...}`` sorted by name, values escaped; "" without labels."""
         if not names:
             return ""
-        order = self._orders.get(names)
-        if order is None:
-            order = self._orders[names] = _sorted_order(names)
-        pairs, parts = self._pairs, []
-        for i in order:
-            pair = (names[i], values[i])
-            text = pairs.get(pair)
+        columns = self._columns.get(names)
+        if columns is None:
+            columns = self._columns[names] = [
+                (i, names[i], self._pairs.setdefault(names[i], {})) for i in _sorted_order(names)
+            ]
+        parts = []
+        for i, name, texts in columns:
+            value = values[i]
+            text = texts.get(value)
             if text is None:
-                text = pairs[pair] = f'{pair[0]}="{_escape(pair[1])}"'
+                text = texts[value] = f'{name}="{_escape(value)}"'
             parts.append(text)
         return "{" + ",".join(parts) + "}"
 
