@@ -500,7 +500,13 @@ DOCUMENTED = [
     ("netease", "450 DT:RBL 发信IP位于一个或多个RBL里", ("blocklisted",)),
     ("netease", "451 MI:SFQ 发信人在15分钟内的发信数量超过限制", ("rate_limited",)),
     ("netease", "554 5.7.3 HL:ITC", ("rate_limited",)),
-    ("gmail", "550 5.2.1 The email account that you tried to reach is inactive.", ("unknown",)),
+    # The recipient's account is inactive: the receiving side's state, with advice of its
+    # own (nothing to do but suppress the address), as the corpora label account states.
+    (
+        "gmail",
+        "550 5.2.1 The email account that you tried to reach is inactive.",
+        ("recipient_server",),
+    ),
     ("gmail", "553 5.1.2 We weren't able to find the recipient domain.", ("dns",)),
     (
         "gmail",

@@ -316,6 +316,26 @@ def test_rfc_3463_classes_are_the_fallback() -> None:
     # server failure) are the DNS, other X.4.X the network.
     assert classify(None, "4.4.4", "x").cause == "dns"
     assert classify(None, "5.4.3", "x").cause == "dns"
+    # X.6.X, the message's content or media ("501 5.6.0 Data format error").
+    assert classify(None, "5.6.9", "x").cause == "content"
+
+
+def test_an_account_the_receiver_keeps_inactive_says_so() -> None:
+    """An inactive, disabled or archived account is the receiving side's state, whatever
+    the code's class says (4.2.1 reads as a rate), and its advice is not "transient"."""
+    for status, text in [
+        (
+            "4.2.1",
+            "450 4.2.1 <user@example.fr>: Recipient address rejected: this mailbox is inactive",
+        ),
+        ("5.2.1", "550 5.2.1 The email account that you tried to reach is disabled."),
+        ("5.5.0", "550 5.5.0 Boite du destinataire archivee."),
+        ("5.0.0", "550 Mailbox is frozen."),
+    ]:
+        found = classify(None, status, text)
+        assert found.cause == "recipient_server", text
+        assert "suppress the address" in found.advice, text
+        assert "transient" not in found.advice, text
 
 
 def test_microsoft_reputation_advice_says_what_to_do() -> None:
