@@ -1,5 +1,5 @@
-"""Causes measured on real mail: five corpora of real SMTP diagnostics, now
-development data, and a sixth held out.
+"""Causes measured on real mail: six corpora of real SMTP diagnostics, now
+development data, and a seventh held out.
 
 ``tests/data/diagnostics.jsonl`` holds 485 SMTP diagnostics from public bounce
 corpora, receivers' help pages, mail logs and issue threads;
@@ -20,10 +20,11 @@ from receivers' documentation of their codes, so it is development data too.
 73.2% when first measured; rules were then written from its misses, by family, so it
 is development data too. ``tests/data/diagnostics_5.jsonl`` (222 lines) scored 62.6%
 when first measured; rules were then written from its misses, by family, so it is
-development data too. ``tests/data/diagnostics_6.jsonl`` is the held-out set: 162
-more lines, none of them in the five files, collected by someone who never opened
-the table, measured once when that table was done, and not to be written rules from
-(a later table gets a fresh set). ``pytest -s tests/test_cause_corpus.py`` prints
+development data too; so is ``tests/data/diagnostics_6.jsonl`` (162 lines, 70.4% when
+first measured). ``tests/data/diagnostics_7.jsonl`` is the held-out set: 103 more
+lines, none of them in the six files, collected by someone who never opened the
+table, measured once when that table was done, and not to be written rules from (a
+later table gets a fresh set). ``pytest -s tests/test_cause_corpus.py`` prints
 the confusion matrices.
 """
 
@@ -46,14 +47,15 @@ CORPORA = (
     "diagnostics_3.jsonl",
     "diagnostics_4.jsonl",
     "diagnostics_5.jsonl",
+    "diagnostics_6.jsonl",
 )
 #: The goals: right on the whole of each development corpus, and on the held-out set.
 WHOLE_GOAL = 0.92
 HELD_OUT_GOAL = 0.88
-#: The held-out set, and what it measured the first (and only) time: 114 of 162. Below
+#: The held-out set, and what it measured the first (and only) time: 61 of 103. Below
 #: the goal; a change to the table may not make it worse.
-HELD_OUT = "diagnostics_6.jsonl"
-HELD_OUT_FIRST = 114 / 162
+HELD_OUT = "diagnostics_7.jsonl"
+HELD_OUT_FIRST = 61 / 103
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,11 +204,12 @@ def test_each_half_names_most_causes(name: str, split: str) -> None:
         ("diagnostics_3.jsonl", 222),
         ("diagnostics_4.jsonl", 246),
         ("diagnostics_5.jsonl", 222),
-        (HELD_OUT, 162),
+        ("diagnostics_6.jsonl", 162),
+        (HELD_OUT, 103),
     ],
 )
 def test_each_later_file_is_real_sourced_and_its_own(name: str, size: int) -> None:
-    """The third file, the fourth, the fifth and the held-out one: their lines with sources and
+    """The third file and each after it, the held-out one too: their lines with sources and
     known causes, none of their texts in a file before them (the collectors checked
     near-duplicates too: SOURCES.md)."""
     files = [*CORPORA, HELD_OUT]
@@ -220,7 +223,7 @@ def test_each_later_file_is_real_sourced_and_its_own(name: str, size: int) -> No
 
 
 def test_causes_on_the_held_out_set_are_no_worse_than_first_measured() -> None:
-    """The held-out set, confusion matrix printed. Its first measurement (70.4%) is
+    """The held-out set, confusion matrix printed. Its first measurement (59.2%) is
     below the 88% goal (TESTING.md says so); this holds the table to no less."""
     lines = corpus(HELD_OUT)
     print(f"\nheld-out set:\n{confusion(lines)}")
