@@ -27,7 +27,10 @@ def labels(rule: RuleConfig, scope: Scope, stated: Collection[str]) -> list[str]
         # `unknown` is not a provider (not resolved yet, or DNS failed): a rule
         # watches it only by name, so a restart with an empty cache pages no one.
         candidates = [p for p in scope.windows if p != UNKNOWN]
-    if globs:
+    if "*" in globs:
+        # Every label: the default rule's glob, asked at every evaluation of every label.
+        wanted.update(candidates)
+    elif globs:
         wanted.update(d for d in candidates if any(fnmatchcase(d, g) for g in globs))
     if rule.exclude_domains:
         wanted = {d for d in wanted if not _excluded(rule, d)}
