@@ -118,6 +118,36 @@ def test_an_evicted_label_leaves_nothing_behind() -> None:
     assert evaluator.states["r"] == {}
 
 
+def test_a_quiet_label_does_not_hold_back_the_labels_after_it() -> None:
+    """a.example, sorted first, is quiet; b.example crosses the threshold in the same
+    bucket: it fires (a quiet label is passed over, not the end of the rule's labels)."""
+    pipeline, evaluator = built(parse_config(RATIO))
+    deliver(pipeline, 3, T0 + 1, T0 + 1, "a.example")
+    deliver(pipeline, 3, T0 + 1, T0 + 1, "b.example")
+    assert evaluator.evaluate(pipeline.ledger, T0 + 2) == []
+    delay(pipeline, 9, T0 + 3, T0 + 3, expires=T0 + 3600, domain="b.example")
+    (alert,) = evaluator.evaluate(pipeline.ledger, T0 + 4)
+    assert (alert.domain, alert.kind.value) == ("b.example", "firing")
+    assert ("r", "a.example") in evaluator._quiet
+
+
+def test_a_providers_pending_count_is_its_own() -> None:
+    """A provider rule reads the provider's pending count, not a domain's of that
+    name: three delayed recipients at two domains of one provider are three."""
+    config = parse_config(
+        '[alerts]\ngroup_wait = "0s"\n[[alerts.rules]]\nname = "stuck"\n'
+        'metric = "pending_delays"\nwindow = "5m"\nabove = 2\nproviders = ["google"]\n'
+    )
+    pipeline, evaluator = built(config)
+    assert pipeline.ledger.providers is not None
+    for domain in ("one.example", "two.example"):
+        pipeline.ledger.providers.remember(domain, "google", T0 + 86400)
+    delay(pipeline, 2, T0 + 1, T0 + 1, expires=T0 + 3600, domain="one.example")
+    delay(pipeline, 1, T0 + 1, T0 + 1, expires=T0 + 3600, domain="two.example")
+    (alert,) = evaluator.evaluate(pipeline.ledger, T0 + 2)
+    assert (alert.domain, alert.kind.value, alert.value) == ("google", "firing", 3.0)
+
+
 #: A step: write deliveries or delays (how many, seconds after the last step), or
 #: evaluate (seconds after the last step).
 steps = st.lists(

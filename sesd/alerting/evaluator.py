@@ -162,13 +162,13 @@ class Evaluator:
         state = states.get(domain)
         if state is None:
             state = states[domain] = AlertState()
-        windows = read[0] if read is not None else None
+        windows: DomainWindows | None = None
         figures: Figures | None = None
         value: float | None = None
         volume = 0
         index = self._window_index[rule.name]
-        if read is not None and windows is not None:
-            pending = read[3]
+        if read is not None:
+            windows, pending = read[0], read[3]
             # Quantiles cost a pass over the window's values: only where read.
             if rule.metric in QUANTILE_METRICS:
                 figures = windows.figures(index, now)
