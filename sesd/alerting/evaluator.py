@@ -137,8 +137,8 @@ class Evaluator:
         self, rule: RuleConfig, ledger: Ledger, scope: Scope, now: float, out: list[Alert]
     ) -> None:
         """Step each label of a rule on a scope's windows, but those whose last step left
-        them inactive and whose reads would return what they returned then (most labels,
-        most steps: a replay spent a third of its time stepping them)."""
+        them inactive and whose reads would return what they returned then: most labels,
+        most steps, passed over here before a step is called."""
         states, name, quiet = self.states[rule.name], rule.name, self._quiet
         index, windows_of, pending = self._window_index[name], scope.windows, ledger.pending
         for label in labels(rule, scope, states):

@@ -82,9 +82,9 @@ class _Writer:
 
     def __init__(self) -> None:
         self._families: dict[str, list[str]] = {}
-        #: label names -> label values -> their text, made once per scrape: a thousand
-        #: domains' window families share a few thousand label sets. It is made from
-        #: each label's own text (``name="value"``, escaped), kept per (name, value).
+        #: label names -> label values -> their text, made once per scrape (a summary's
+        #: quantiles, count and sum share theirs). It is made from each label's own text
+        #: (``name="value"``, escaped), kept per name, then value.
         self._label_texts: dict[tuple[str, ...], dict[tuple[str, ...], str]] = {}
         #: label name -> value -> ``name="value"``, escaped
         self._pairs: dict[str, dict[str, str]] = {}
