@@ -1231,3 +1231,28 @@ def test_a_standard_code_still_beats_a_bare_try_again_later() -> None:
     )
     assert _soft("5.2.2", text)[0] == "mailbox_full"
     assert _soft("", "452 Please try again later")[0] == "recipient_server"
+
+
+def test_dns_and_tls_are_words_not_the_ends_of_host_names() -> None:
+    """A receiver's host named ...yahoodns.net or mxtls... says nothing of DNS or TLS: the
+    reply's own words decide."""
+    yahoo = (
+        "Server at mx-eu.mail.am0.yahoodns.net (192.0.2.73) returned '451 4.4.400 Error "
+        "communicating with frontend host. -> 421 4.4.2 Connection dropped due to SocketError'"
+    )
+    assert _soft("4.4.400", yahoo)[0] == "connection"
+    expurgate = "host mxtls.expurgate.net[192.0.2.124] said: 550 REJECT bulk.advertising id=1"
+    assert _soft("5.0.0", expurgate)[0] == "content"
+    assert _soft("4.0.0", "454 TLS not available due to local problem")[0] == "connection"
+    assert _soft("4.0.0", "451 DNS temporary failure")[0] == "dns"
+
+
+def test_a_bare_451_try_again_later_is_greylisting() -> None:
+    """450 and 451 with nothing but "try again later" are what greylisting servers answer
+    a first attempt; 452 is the receiver's storage, and an enhanced code keeps its say."""
+    assert _soft("", "451 Please try again later.") == ("greylisted", "recipient_server")
+    assert _soft("", 'smtp failed-command command="DATA" result="451 Try again later"')[0] == (
+        "greylisted"
+    )
+    assert _soft("", "452 Please try again later")[0] == "recipient_server"
+    assert _soft("4.2.2", "451 Please try again later")[0] == "mailbox_full"
