@@ -1,5 +1,5 @@
-"""Causes measured on real mail: six corpora of real SMTP diagnostics, now
-development data, and a seventh held out.
+"""Causes measured on real mail: seven corpora of real SMTP diagnostics, now
+development data, and an eighth held out.
 
 ``tests/data/diagnostics.jsonl`` holds 485 SMTP diagnostics from public bounce
 corpora, receivers' help pages, mail logs and issue threads;
@@ -20,11 +20,12 @@ from receivers' documentation of their codes, so it is development data too.
 73.2% when first measured; rules were then written from its misses, by family, so it
 is development data too. ``tests/data/diagnostics_5.jsonl`` (222 lines) scored 62.6%
 when first measured; rules were then written from its misses, by family, so it is
-development data too; so is ``tests/data/diagnostics_6.jsonl`` (162 lines, 70.4% when
-first measured). ``tests/data/diagnostics_7.jsonl`` is the held-out set: 103 more
-lines, none of them in the six files, collected by someone who never opened the
-table, measured once when that table was done, and not to be written rules from (a
-later table gets a fresh set). ``pytest -s tests/test_cause_corpus.py`` prints
+development data too; so are ``tests/data/diagnostics_6.jsonl`` (162 lines, 70.4% when
+first measured) and ``tests/data/diagnostics_7.jsonl`` (103 lines, 59.2%).
+``tests/data/diagnostics_8.jsonl`` is the held-out set: 60 more lines, none of them in
+the seven files, collected by someone who never opened the table, measured once when
+that table was done, and not to be written rules from (a later table gets a fresh
+set). ``pytest -s tests/test_cause_corpus.py`` prints
 the confusion matrices.
 """
 
@@ -48,14 +49,15 @@ CORPORA = (
     "diagnostics_4.jsonl",
     "diagnostics_5.jsonl",
     "diagnostics_6.jsonl",
+    "diagnostics_7.jsonl",
 )
 #: The goals: right on the whole of each development corpus, and on the held-out set.
 WHOLE_GOAL = 0.92
 HELD_OUT_GOAL = 0.88
-#: The held-out set, and what it measured the first (and only) time: 61 of 103. Below
+#: The held-out set, and what it measured the first (and only) time: 39 of 60. Below
 #: the goal; a change to the table may not make it worse.
-HELD_OUT = "diagnostics_7.jsonl"
-HELD_OUT_FIRST = 61 / 103
+HELD_OUT = "diagnostics_8.jsonl"
+HELD_OUT_FIRST = 39 / 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,7 +207,8 @@ def test_each_half_names_most_causes(name: str, split: str) -> None:
         ("diagnostics_4.jsonl", 246),
         ("diagnostics_5.jsonl", 222),
         ("diagnostics_6.jsonl", 162),
-        (HELD_OUT, 103),
+        ("diagnostics_7.jsonl", 103),
+        (HELD_OUT, 60),
     ],
 )
 def test_each_later_file_is_real_sourced_and_its_own(name: str, size: int) -> None:
@@ -223,7 +226,7 @@ def test_each_later_file_is_real_sourced_and_its_own(name: str, size: int) -> No
 
 
 def test_causes_on_the_held_out_set_are_no_worse_than_first_measured() -> None:
-    """The held-out set, confusion matrix printed. Its first measurement (59.2%) is
+    """The held-out set, confusion matrix printed. Its first measurement (65.0%) is
     below the 88% goal (TESTING.md says so); this holds the table to no less."""
     lines = corpus(HELD_OUT)
     print(f"\nheld-out set:\n{confusion(lines)}")
