@@ -328,8 +328,9 @@ def _recipients(ses: SesEvent, label: str, mail: Mail) -> _Recipients | None:
     object is missing."""
     delivery = ses.delivery if label == "delivery" else None
     if delivery is not None:
-        # _unique returns a list of one as it is: nine events in ten are deliveries.
-        return _unique(delivery.recipients), None, delivery.timestamp, None
+        # Nine events in ten are deliveries, nearly all to one recipient: no call.
+        listed = delivery.recipients
+        return (listed if len(listed) < 2 else _unique(listed)), None, delivery.timestamp, None
     if label == "delivery_delay" and ses.delivery_delay is not None:
         delayed = _unique_entries(ses.delivery_delay.delayed_recipients)
         delay = ses.delivery_delay

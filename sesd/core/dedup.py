@@ -24,11 +24,11 @@ _pack_double: Final = struct.Struct("<d").pack
 _xxh3: Final = xxhash.xxh3_64_intdigest
 
 
-def stable_key(*parts: str) -> int:
-    """A 64-bit digest of ``parts``, the same in every process (unlike ``hash``), so keys
+def stable_key(first: str, second: str) -> int:
+    """A 64-bit digest of two texts, the same in every process (unlike ``hash``), so keys
     survive a restart through the state file; collisions are negligible. XXH3: a
-    fifth of the cost of BLAKE2b, and this runs for every event."""
-    return _xxh3("\0".join(parts).encode())
+    fifth of the cost of BLAKE2b, and this runs for every recipient."""
+    return _xxh3(f"{first}\0{second}".encode())
 
 
 def event_key(event: Event) -> int:

@@ -48,6 +48,7 @@ class PendingDelays:
     __slots__ = (
         "_entries",
         "_expiries",
+        "_generation",
         "_heap",
         "_resolved",
         "_resolved_before",
@@ -68,6 +69,7 @@ class PendingDelays:
         # generations of up to max_entries / 2 keys each.
         self._resolved: dict[int, float] = {}
         self._resolved_before: dict[int, float] = {}
+        self._generation = max(1, max_entries // 2)
         self.overflow = 0
 
     def delayed(
@@ -119,7 +121,7 @@ class PendingDelays:
         known = resolved.get(key)
         if known is None or known < t:
             resolved[key] = t
-        if len(resolved) >= max(1, self.max_entries // 2):
+        if len(resolved) >= self._generation:
             self._resolved_before = resolved
             self._resolved = {}
 

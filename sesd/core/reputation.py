@@ -31,6 +31,8 @@ REVIEW: Final = {"bounce": 0.05, "complaint": 0.001}
 PAUSE: Final = {"bounce": 0.10, "complaint": 0.005}
 _SIMULATOR: Final = "@simulator.amazonses.com"
 _SIMULATOR_LEN: Final = len(_SIMULATOR)
+#: ``prune_at`` while nothing has arrived: no send reaches it.
+_NO_ARRIVALS: Final = 2**63
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +66,7 @@ class _Window:
     :attr:`oldest` to ``next - 1``, so only the arrivals are stored, each with the number
     of the next send at the time."""
 
-    __slots__ = ("base", "bounces", "complaints", "from_sends", "next", "size")
+    __slots__ = ("base", "bounces", "complaints", "from_sends", "next", "prune_at", "size")
 
     def __init__(self, size: int) -> None:
         self.size = size
@@ -72,6 +74,9 @@ class _Window:
         self.base = 0  # the first send counted (sends before it are forgotten)
         self.bounces: deque[int] = deque()  # the next send's number when each arrived
         self.complaints: deque[int] = deque()
+        #: The value of ``next`` at which the oldest arrival leaves the window (it
+        #: arrived ``size`` sends before): a send checks this one number.
+        self.prune_at = _NO_ARRIVALS
         self.from_sends = False
 
     @property
@@ -84,16 +89,12 @@ class _Window:
         self.base = self.next
         self.bounces.clear()
         self.complaints.clear()
+        self.prune_at = _NO_ARRIVALS
 
     def sent(self, n: int) -> None:
         self.next += n
-        bounces, complaints = self.bounces, self.complaints
-        if bounces or complaints:
-            # Only the oldest arrival can have left the window (a send moves it on by
-            # n; the count bound is kept by :meth:`arrived`): look before pruning.
-            oldest = self.oldest
-            if (bounces and bounces[0] <= oldest) or (complaints and complaints[0] <= oldest):
-                self._prune()
+        if self.next >= self.prune_at:
+            self._prune()
 
     def _prune(self) -> None:
         """Forget what arrived before the oldest send still in the window (at most as
@@ -102,6 +103,8 @@ class _Window:
         for found in (self.bounces, self.complaints):
             while found and (found[0] <= oldest or len(found) > self.size):
                 found.popleft()
+        fronts = [found[0] for found in (self.bounces, self.complaints) if found]
+        self.prune_at = min(fronts) + self.size if fronts else _NO_ARRIVALS
 
     def arrived(self, found: deque[int], n: int) -> None:
         """``n`` hard bounces or complaints arrived now (after the newest send)."""
@@ -110,9 +113,11 @@ class _Window:
 
     def observe(self, event_type: str, n: int, hard: bool) -> None:
         """``n`` eligible recipients of an event (see :meth:`Reputation.observe`)."""
-        if event_type == "delivery":  # nine events in ten
+        if event_type == "delivery":  # nine events in ten: what sent() does, inline
             if not self.from_sends:
-                self.sent(n)
+                self.next += n
+                if self.next >= self.prune_at:
+                    self._prune()
         elif event_type == "send":
             if not self.from_sends:
                 # Send events are published: they are the denominator from now on.

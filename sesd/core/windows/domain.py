@@ -8,7 +8,7 @@ from typing import Any, Final
 
 from sesd.core.causes import CAUSE_INDEX, named
 from sesd.core.events import EVENT_TYPE_INDEX, EVENT_TYPES
-from sesd.core.sketch import bucket_of, summarise
+from sesd.core.sketch import MAX_BUCKET, bucket_of, summarise
 from sesd.core.text import clean, mta_name
 from sesd.core.windows.breakdown import (
     CAUSE,
@@ -39,6 +39,10 @@ _SUPPRESSED: Final = 255
 _SUMMARISED = (_PROCESSING, _TO_DELIVERY, _DELAY_DURATION)
 _DELIVERY: Final = EVENT_TYPE_INDEX["delivery"]
 _T: Final = len(EVENT_TYPES)
+#: The value keys of a delivery's two values, by sketch bucket (made once: every
+#: delivery needs two).
+_PROCESSING_KEYS: Final = [value_key(_PROCESSING, b) for b in range(MAX_BUCKET + 1)]
+_TO_DELIVERY_KEYS: Final = [value_key(_TO_DELIVERY, b) for b in range(MAX_BUCKET + 1)]
 
 
 def delivery_keys(processing_ms: float | None, to_delivery_ms: float) -> tuple[int, int]:
@@ -47,10 +51,7 @@ def delivery_keys(processing_ms: float | None, to_delivery_ms: float) -> tuple[i
     (-1, -1) when SES gave no processing time."""
     if processing_ms is None:
         return -1, -1
-    return (
-        value_key(_PROCESSING, bucket_of(processing_ms)),
-        value_key(_TO_DELIVERY, bucket_of(to_delivery_ms)),
-    )
+    return _PROCESSING_KEYS[bucket_of(processing_ms)], _TO_DELIVERY_KEYS[bucket_of(to_delivery_ms)]
 
 
 class DomainWindows:

@@ -51,13 +51,17 @@ def value_key(kind: int, sketch_bucket: int) -> int:
     return kind << 8 | sketch_bucket
 
 
-def _append(cells: array[int], low: int, n: int) -> None:
-    """Record ``n`` values under ``low`` (bucket, kind, sketch bucket), in as many cells
-    as a cell's count needs."""
-    while n > _CELL_MAX:
-        cells.append(_CELL_MAX << _COUNT_SHIFT | low)
-        n -= _CELL_MAX
-    cells.append(n << _COUNT_SHIFT | low)
+def _append_all(cells: array[int], where: int, counts: dict[int, int]) -> None:
+    """Record ``counts`` (key -> how many) under ``where`` (a bucket, shifted into
+    place, or 0 when the keys hold it), each in as many cells as a cell's count needs.
+    One call for all of them: a flush writes dozens."""
+    append = cells.append
+    for key, n in counts.items():
+        low = where | key
+        while n > _CELL_MAX:
+            append(_CELL_MAX << _COUNT_SHIFT | low)
+            n -= _CELL_MAX
+        append(n << _COUNT_SHIFT | low)
 
 
 class Ring:
@@ -99,7 +103,10 @@ class Ring:
 
     def add(self, bucket: int, type_index: int, n: int) -> None:
         """Count ``n`` recipients of a type in a bucket :meth:`place` accepted."""
-        self.column(type_index)[bucket % self.slots] += n
+        column = self.columns[type_index]
+        if column is None:
+            column = self.column(type_index)
+        column[bucket % self.slots] += n
         self.totals[type_index] += n
 
     def column(self, type_index: int) -> array[int]:
@@ -114,9 +121,7 @@ class Ring:
         cells = self.cells
         if cells is None:
             cells = self.cells = array("I")
-        where = (bucket & _BUCKET_MASK) << _BUCKET_SHIFT
-        for key, n in values.items():
-            _append(cells, where | key, n)
+        _append_all(cells, (bucket & _BUCKET_MASK) << _BUCKET_SHIFT, values)
         if len(cells) > 2 * self.compacted + 64:
             self._compact()
 
@@ -161,8 +166,7 @@ class Ring:
                 low = cell & _LOW_MASK
                 merged[low] = merged.get(low, 0) + (cell >> _COUNT_SHIFT)
         cells = array("I")
-        for low, n in merged.items():
-            _append(cells, low, n)
+        _append_all(cells, 0, merged)
         self.cells = cells
         self.compacted = len(cells)
         self.purged = self.head
