@@ -54,9 +54,9 @@ def endpoint(
 TUNED = sqs_config(connections=5)
 
 
-async def bare(endpoint: str, config: AioConfig | None = None) -> float:
-    """CPU of a bare aiobotocore loop draining ``endpoint``: the SDK's default client,
-    or one made with ``config``."""
+async def bare(endpoint: str, config: AioConfig | None = None, count: int = MESSAGES) -> float:
+    """CPU of a bare aiobotocore loop draining ``count`` messages from ``endpoint``: the
+    SDK's default client, or one made with ``config``."""
     async with get_session().create_client(
         "sqs",
         region_name="us-east-1",
@@ -67,7 +67,7 @@ async def bare(endpoint: str, config: AioConfig | None = None) -> float:
     ) as sqs:
         url = endpoint + QUEUE
         start, received = time.process_time(), 0
-        while received < MESSAGES:
+        while received < count:
             response = await sqs.receive_message(
                 QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0
             )
@@ -91,8 +91,9 @@ def dns_server() -> tuple[subprocess.Popen[bytes], str]:
     return process, f"127.0.0.1:{port}"
 
 
-async def sesd(endpoint: str, extra: str = "") -> float:
-    """CPU of the daemon draining ``endpoint``, with ``extra`` config text."""
+async def sesd(endpoint: str, extra: str = "", count: int = MESSAGES) -> float:
+    """CPU of the daemon draining ``count`` messages from ``endpoint``, with ``extra``
+    config text."""
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "x")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "x")
     config = parse_config(
@@ -109,7 +110,7 @@ async def sesd(endpoint: str, extra: str = "") -> float:
     def done() -> bool:
         nonlocal processed
         processed = daemon.ledger.tallies.messages.get(("bench", "processed"), 0)
-        return processed >= MESSAGES
+        return processed >= count
 
     async with anyio.create_task_group() as tg:
         # Measured from "started", as the bare loop is measured once its client exists:

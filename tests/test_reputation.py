@@ -237,6 +237,23 @@ def test_the_window_forgets_what_arrived_before_its_oldest_send() -> None:
     assert reputation.estimate(key) == gone
 
 
+def test_deliveries_move_the_window_on_as_sends_do() -> None:
+    """Without Send events, delivered recipients are the sends: a hard bounce leaves a
+    window of three once three deliveries came after it, not one later."""
+    reputation = Reputation(3)
+    key = ("a", "r", "")
+    reputation.observe("a", "r", "", "bounce", ["b@x.example"], hard=True)
+    for address in ("u0@x.example", "u1@x.example"):
+        reputation.observe("a", "r", "", "delivery", [address])
+    kept = reputation.estimate(key)
+    assert kept is not None
+    assert (kept.sends, kept.bounces) == (3, 1)
+    reputation.observe("a", "r", "", "delivery", ["u2@x.example"])
+    gone = reputation.estimate(key)
+    assert gone is not None
+    assert (gone.sends, gone.bounces) == (3, 0)
+
+
 def test_account_alerts_from_the_last_poll_one_per_account_each_whole() -> None:
     """Two accounts polled, the first healthy, the second paused: one alert, for the
     second, with the account's stage and who acts (the sender, not AWS's insides); it

@@ -1,0 +1,119 @@
+"""Instructions per message end to end, counted rather than timed.
+
+bench/end_to_end.py's three consumers (the SDK-default loop, the loop tuned as
+sesd tunes its client, and the sesd daemon as configured by default with one
+rule) each drain the production mix in a process of their own under valgrind's
+cachegrind, counting instructions only (``--cache-sim=no``), at two message
+counts: the difference over the difference in messages leaves out start-up and
+imports. A count hardly moves with the machine's neighbours (about 1% from run
+to run, where what the daemon does follows timing: how full each receive is,
+when the MX answers come), where CPU time here moves 10-15%, so it settles
+what a timed run cannot; it leaves out what costs time without instructions
+(cache misses, the kernel's side of the sockets), so it complements
+``bench end_to_end`` and does not replace it.
+
+Rule evaluation runs on a timer (every 5 s by default); valgrind runs about 50
+times slower, so it would run 50 times as often per message as it does at full
+speed. Here it runs every hour: its cost is per second, not per message, and a
+drain at full speed sees one or two evaluations.
+
+``python -m bench instructions`` (valgrind must be installed); a consumer alone:
+``python -m bench.instructions SIDE URL COUNT NAMESERVER``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+import anyio
+
+from bench.end_to_end import TUNED, bare, dns_server, endpoint, sesd
+from sesd.io.logs import configure_logging
+
+#: The two drains per consumer; their difference is what is counted.
+COUNTS = (2_000, 6_000)
+SIDES = ("SDK default loop", "tuned loop", "sesd daemon")
+
+_RULE = (
+    '[alerts]\nevaluate_every = "1h"\n'
+    '[[alerts.rules]]\nname = "delay-ratio-high"\nmetric = "delay_ratio"\nwindow = "15m"\n'
+    "above = 0.05\n"
+)
+
+
+def _drain(side: str, url: str, count: int, nameserver: str) -> None:
+    """One consumer draining ``count`` messages (run under valgrind)."""
+    configure_logging("warning", "json")
+    if side == SIDES[0]:
+        anyio.run(bare, url, None, count)
+    elif side == SIDES[1]:
+        anyio.run(bare, url, TUNED, count)
+    else:
+        extra = f'[providers]\nnameservers = ["{nameserver}"]\n' + _RULE
+        anyio.run(sesd, url, extra, count)
+
+
+def _instructions(side: str, count: int, nameserver: str) -> int:
+    """The instructions a process draining ``count`` messages executes, in all."""
+    process, url = endpoint(count, mix="production")
+    try:
+        done = subprocess.run(
+            [
+                "valgrind",
+                "--tool=cachegrind",
+                "--cache-sim=no",
+                "--cachegrind-out-file=/dev/null",
+                sys.executable,
+                "-m",
+                "bench.instructions",
+                side,
+                url,
+                str(count),
+                nameserver,
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+            # The same hashes in every run: dicts and sets probe alike.
+            env={**os.environ, "PYTHONHASHSEED": "0"},
+        )
+    finally:
+        process.terminate()
+        process.wait()
+    found = re.search(r"I\s+refs:\s+([\d,]+)", done.stderr)
+    if done.returncode or found is None:
+        raise RuntimeError(f"{side} under valgrind failed: {done.stderr[-1500:]}")
+    return int(found.group(1).replace(",", ""))
+
+
+def main() -> None:
+    """Count each consumer at both drains; print instructions per message and ratios."""
+    if shutil.which("valgrind") is None:
+        print("valgrind is not installed (Debian: apt-get install valgrind)")
+        return
+    dns, nameserver = dns_server()
+    try:
+        per_message = {}
+        for side in SIDES:
+            low, high = (_instructions(side, count, nameserver) for count in COUNTS)
+            per_message[side] = (high - low) / (COUNTS[1] - COUNTS[0])
+    finally:
+        dns.terminate()
+        dns.wait()
+    print(
+        f"instructions per message, draining {COUNTS[1]:,} less {COUNTS[0]:,} messages "
+        "(valgrind cachegrind; deterministic)"
+    )
+    for side, n in per_message.items():
+        print(f"  {side:<18} {n:12,.0f}")
+    ours = per_message[SIDES[2]]
+    print(f"  sesd / SDK default loop {ours / per_message[SIDES[0]]:.3f}x (goal 1.0x)")
+    print(f"  sesd / tuned loop       {ours / per_message[SIDES[1]]:.3f}x (goal 1.10x)")
+
+
+if __name__ == "__main__":
+    _drain(sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4])
