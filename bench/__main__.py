@@ -17,6 +17,7 @@ from bench import (
     pipeline,
     replay,
     scrape,
+    scrape_instructions,
     sinks,
     status,
 )
@@ -24,6 +25,7 @@ from bench import (
 BENCHMARKS = {
     "pipeline": pipeline.main,
     "scrape": scrape.main,
+    "scrape_instructions": scrape_instructions.main,
     "status": status.main,
     "memory": memory.main,
     "end_to_end": end_to_end.main,

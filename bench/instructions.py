@@ -62,37 +62,39 @@ def _drain(side: str, url: str, count: int, nameserver: str) -> None:
         anyio.run(sesd, url, extra, count, [f"d{i}.example" for i in range(DOMAINS)])
 
 
+def counted(module: str, *args: str) -> int:
+    """The instructions ``python -m MODULE ARGS...`` executes under valgrind, in all."""
+    done = subprocess.run(
+        [
+            "valgrind",
+            "--tool=cachegrind",
+            "--cache-sim=no",
+            "--cachegrind-out-file=/dev/null",
+            sys.executable,
+            "-m",
+            module,
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        # The same hashes in every run: dicts and sets probe alike.
+        env={**os.environ, "PYTHONHASHSEED": "0"},
+    )
+    found = re.search(r"I\s+refs:\s+([\d,]+)", done.stderr)
+    if done.returncode or found is None:
+        raise RuntimeError(f"{module} {args} under valgrind failed: {done.stderr[-1500:]}")
+    return int(found.group(1).replace(",", ""))
+
+
 def _instructions(side: str, count: int, nameserver: str) -> int:
     """The instructions a process draining ``count`` messages executes, in all."""
     process, url = endpoint(count, mix="production")
     try:
-        done = subprocess.run(
-            [
-                "valgrind",
-                "--tool=cachegrind",
-                "--cache-sim=no",
-                "--cachegrind-out-file=/dev/null",
-                sys.executable,
-                "-m",
-                "bench.instructions",
-                side,
-                url,
-                str(count),
-                nameserver,
-            ],
-            capture_output=True,
-            text=True,
-            check=False,
-            # The same hashes in every run: dicts and sets probe alike.
-            env={**os.environ, "PYTHONHASHSEED": "0"},
-        )
+        return counted("bench.instructions", side, url, str(count), nameserver)
     finally:
         process.terminate()
         process.wait()
-    found = re.search(r"I\s+refs:\s+([\d,]+)", done.stderr)
-    if done.returncode or found is None:
-        raise RuntimeError(f"{side} under valgrind failed: {done.stderr[-1500:]}")
-    return int(found.group(1).replace(",", ""))
 
 
 def main() -> None:
