@@ -41,15 +41,15 @@ _DIAGNOSTICS = (
 )
 
 
-#: The recipient domains of every mix: ``d0.example`` to ``d299.example``.
-DOMAINS = 300
+#: The recipient domains of every mix, in turn.
+DOMAINS = [f"d{i}.example" for i in range(300)]
 
 
 def _event(i: int, mix: str) -> dict[str, object]:
     """The i-th event of a mix: ``deliveries`` only; ``mixed``, 90% deliveries, 7%
     delays (a diagnostic each) and 3% bounces (half of them soft); ``production``,
     88% deliveries, 6% delays, 3% bounces and 3% Send events."""
-    recipients, at = [f"u{i}@d{i % DOMAINS}.example"], f.T0 + i * 0.01
+    recipients, at = [f"u{i}@{DOMAINS[i % len(DOMAINS)]}"], f.T0 + i * 0.01
     roll = (i * 7919) % 100
     deliveries, delays = {"deliveries": (100, 100), "mixed": (90, 97)}.get(mix, (88, 94))
     if roll < deliveries:

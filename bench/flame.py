@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import anyio
 
-from bench.end_to_end import _RULE, MESSAGES, dns_server, endpoint, sesd
+from bench.end_to_end import MESSAGES, daemon_config, dns_server, endpoint, sesd
 from sesd.io.logs import configure_logging
 
 
@@ -23,8 +23,7 @@ def main() -> None:
     dns, nameserver = dns_server()
     process, url = endpoint()
     try:
-        extra = f'[providers]\nnameservers = ["{nameserver}"]\n' + _RULE
-        cpu = anyio.run(sesd, url, extra)
+        cpu = anyio.run(sesd, url, daemon_config(nameserver))
     finally:
         process.terminate()
         dns.terminate()

@@ -7,8 +7,8 @@ cachegrind, counting instructions only (``--cache-sim=no``), at two message
 counts: the difference over the difference in messages leaves out start-up and
 imports. A count moves less with the machine's neighbours than CPU time, which
 moves 10-15% from run to run here: the loops' counts stay within 0.5%, the
-daemon's within about 5% (its ten pollers share the queue, so how full each
-receive comes back, and when the MX answers arrive, follow timing). It leaves
+daemon's within 0.1% in two runs (within about 5% while its MX lookups fell
+inside the drain, whose pace follows timing). It leaves
 out what costs time without instructions (cache misses, the kernel's side of
 the sockets), so it complements ``bench end_to_end`` and does not replace it.
 
@@ -16,10 +16,10 @@ The daemon looks up its domains' providers before it drains (as in
 production once each domain was looked up: a lookup is per domain and day):
 counted in the drain, the ~150 lookups that valgrind's pace leaves for the
 second one would add 45,000-85,000 instructions a message that production does
-not pay per message. Rule evaluation runs on a timer (every 5 s by default); valgrind runs about 50
-times slower, so it would run 50 times as often per message as it does at full
-speed. Here it runs every hour: its cost is per second, not per message, and a
-drain at full speed sees one or two evaluations.
+not pay per message. Rule evaluation runs on a timer (every 5 s by default);
+valgrind runs about 50 times slower, so it would run 50 times as often per
+message as it does at full speed. Here it runs every hour: its cost is per
+second, not per message, and a drain at full speed sees one or two evaluations.
 
 ``python -m bench instructions`` (valgrind must be installed); a consumer alone:
 ``python -m bench.instructions SIDE URL COUNT NAMESERVER``.
@@ -32,22 +32,18 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
+from functools import partial
 
 import anyio
 
-from bench.end_to_end import TUNED, bare, dns_server, endpoint, sesd
+from bench.end_to_end import TUNED, bare, daemon_config, dns_server, endpoint, sesd
 from bench.fake_sqs import DOMAINS
 from sesd.io.logs import configure_logging
 
 #: The two drains per consumer; their difference is what is counted.
 COUNTS = (2_000, 6_000)
 SIDES = ("SDK default loop", "tuned loop", "sesd daemon")
-
-_RULE = (
-    '[alerts]\nevaluate_every = "1h"\n'
-    '[[alerts.rules]]\nname = "delay-ratio-high"\nmetric = "delay_ratio"\nwindow = "15m"\n'
-    "above = 0.05\n"
-)
 
 
 def _drain(side: str, url: str, count: int, nameserver: str) -> None:
@@ -58,8 +54,8 @@ def _drain(side: str, url: str, count: int, nameserver: str) -> None:
     elif side == SIDES[1]:
         anyio.run(bare, url, TUNED, count)
     else:
-        extra = f'[providers]\nnameservers = ["{nameserver}"]\n' + _RULE
-        anyio.run(sesd, url, extra, count, [f"d{i}.example" for i in range(DOMAINS)])
+        extra = daemon_config(nameserver, 'evaluate_every = "1h"\n')
+        anyio.run(sesd, url, extra, count, DOMAINS)
 
 
 def counted(module: str, *args: str) -> int:
@@ -87,6 +83,13 @@ def counted(module: str, *args: str) -> int:
     return int(found.group(1).replace(",", ""))
 
 
+def per_unit(count_at: Callable[[int], int], sizes: tuple[int, int]) -> float:
+    """Instructions per unit of work: counted at two sizes (``count_at(size)``), the
+    difference over the difference in size, which leaves start-up out."""
+    low, high = count_at(sizes[0]), count_at(sizes[1])
+    return (high - low) / (sizes[1] - sizes[0])
+
+
 def _instructions(side: str, count: int, nameserver: str) -> int:
     """The instructions a process draining ``count`` messages executes, in all."""
     process, url = endpoint(count, mix="production")
@@ -106,14 +109,15 @@ def main() -> None:
     try:
         per_message = {}
         for side in SIDES:
-            low, high = (_instructions(side, count, nameserver) for count in COUNTS)
-            per_message[side] = (high - low) / (COUNTS[1] - COUNTS[0])
+            per_message[side] = per_unit(
+                partial(_instructions, side, nameserver=nameserver), COUNTS
+            )
     finally:
         dns.terminate()
         dns.wait()
     print(
         f"instructions per message, draining {COUNTS[1]:,} less {COUNTS[0]:,} messages "
-        "(valgrind cachegrind; the daemon's count varies ~5% run to run)"
+        "(valgrind cachegrind)"
     )
     for side, n in per_message.items():
         print(f"  {side:<18} {n:12,.0f}")

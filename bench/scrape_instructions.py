@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import shutil
 import sys
+from functools import partial
 
 from prometheus_client import generate_latest
 
-from bench.instructions import counted
+from bench.instructions import counted, per_unit
 from bench.scrape import _populated
 from sesd.metrics.exposition import render
 
@@ -39,6 +40,10 @@ def _scrape(side: str, domains: int, scrapes: int) -> None:
             render(metrics.registry.collect())
 
 
+def _counted(side: str, domains: int, scrapes: int) -> int:
+    return counted("bench.scrape_instructions", side, str(domains), str(scrapes))
+
+
 def main() -> None:
     """Count both renderers at 200 and 1,000 domains; print the ratios."""
     if shutil.which("valgrind") is None:
@@ -48,10 +53,10 @@ def main() -> None:
     for domains in (200, 1000):
         per_scrape = {}
         for side in SIDES:
-            once, thrice = (
-                counted("bench.scrape_instructions", side, str(domains), str(n)) for n in SCRAPES
+            per_scrape[side] = per_unit(
+                partial(_counted, side, domains),
+                SCRAPES,
             )
-            per_scrape[side] = (thrice - once) / (SCRAPES[1] - SCRAPES[0])
         base, ours = per_scrape[SIDES[0]], per_scrape[SIDES[1]]
         print(
             f"  {domains:>5} domains: generate_latest {base:14,.0f}   sesd {ours:14,.0f}   "
