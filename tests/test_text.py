@@ -9,7 +9,15 @@ from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.render import pagerduty_events, slack_message
 from sesd.config import core_settings, parse_config
 from sesd.core.pipeline import Pipeline
-from sesd.core.text import ADDRESS, MAX_CHARS, clean, mta_name, redact_addresses, slack_escape
+from sesd.core.text import (
+    ADDRESS,
+    MAX_CHARS,
+    _cleaned,
+    clean,
+    mta_name,
+    redact_addresses,
+    slack_escape,
+)
 from sesd.core.windows import OVERFLOW
 from tests import factory as f
 
@@ -38,6 +46,20 @@ def test_clean_escapes_control_characters_and_bounds_the_size() -> None:
     long = clean("x" * 10_000)
     assert len(long) == MAX_CHARS
     assert long.endswith("…")
+
+
+def test_text_that_needs_nothing_is_kept_as_it_is_and_out_of_the_cache() -> None:
+    """A message id or an MTA's name needs no change and takes no place in the cache
+    of cleaned texts: unique ones, thousands a minute, would push out the diagnostics
+    it is there for. A text that needs work is cached."""
+    _cleaned.cache_clear()
+    for i in range(100):
+        assert clean(f"0100-{i:04d}") == f"0100-{i:04d}"
+    assert clean("x" * MAX_CHARS) == "x" * MAX_CHARS  # at the bound: whole
+    assert _cleaned.cache_info().currsize == 0
+    assert clean("smtp; 550 <a@b.example>") == f"smtp; 550 <{ADDRESS}>"
+    assert clean("a\tb") == "a\\u0009b"
+    assert _cleaned.cache_info().currsize == 2
 
 
 def test_slack_escape() -> None:

@@ -10,7 +10,8 @@ from sesd.core.causes import CAUSE_INDEX
 from sesd.core.events import EVENT_TYPE_INDEX
 from sesd.core.pipeline import Pipeline
 from sesd.core.sketch import bucket_of, bucket_value, summarise
-from sesd.core.windows import DomainWindows, delivery_keys, window_specs
+from sesd.core.windows import DomainWindows, delivery_keys, noted, window_specs
+from sesd.core.windows.breakdown import detail_key
 from tests import factory as f
 from tests.test_rules import CONFIG
 
@@ -231,10 +232,12 @@ def test_only_a_delayed_recipient_counts_its_cause() -> None:
     cause: cause_ratio counts only what was noted with count_cause."""
     w = DomainWindows(SPECS)
     t = 30_000.0
-    w.note_problem(t, t, message_id="m-1", source="", config_set="", cause="mailbox_full")
+    w.note(t, t, noted(message_id="m-1", source="", config_set="", cause="mailbox_full"))
     assert w.causes(0, t) == {}
-    w.note_problem(
-        t, t, message_id="m-2", source="", config_set="", cause="mailbox_full", count_cause=True
+    w.note(
+        t,
+        t,
+        noted(message_id="m-2", source="", config_set="", cause="mailbox_full", count_cause=True),
     )
     assert w.causes(0, t) == {CAUSE_INDEX["mailbox_full"]: 1}
 
@@ -291,9 +294,7 @@ def test_breakdown_for_alert_text() -> None:
     w = DomainWindows(SPECS)
     now = 100.0
     for i in range(7):
-        w.note_problem(
-            now,
-            now,
+        problem = noted(
             message_id=f"m{i}",
             source="arn:aws:ses:eu-west-1:1:identity/x",
             config_set="cs",
@@ -302,6 +303,7 @@ def test_breakdown_for_alert_text() -> None:
             diagnostics=["smtp; 452 mailbox full"],
             mta="mx.a",
         )
+        w.note(now, now, problem)
     top = w.breakdown(0, now)
     assert top.delay_types == [("MailboxFull", 5), ("SpamDetected", 2)]
     assert top.statuses == [("4.2.2", 7)]
@@ -328,8 +330,8 @@ def test_breakdowns_keep_the_coarse_bucket_of_the_oldest_held_bucket_and_survive
 
     details = Details(30)
     assert details.span == 5
-    details.add(3, 0, "gone")
-    details.add(8, 0, "kept")
+    details.add(3, [detail_key(0, "gone")])
+    details.add(8, [detail_key(0, "kept")])
     details.prune(36 - 30 + 1)
     assert details.top(6, 36, 5)[0] == [("kept", 1)]
     assert set(details.buckets) == {1}
@@ -344,9 +346,9 @@ def test_a_detail_stays_while_its_bucket_is_the_oldest_in_the_window() -> None:
     newest one."""
     w = DomainWindows(SPECS)
     t = 30_040.0  # 5m bucket 3004: the last of coarse bucket 600
-    w.note_problem(t, t, message_id="m-1", source="", config_set="", diagnostics=["old"])
+    w.note(t, t, noted(message_id="m-1", source="", config_set="", diagnostics=["old"]))
     later = t + 290  # bucket 3033: the window holds 3004-3033
-    w.note_problem(later, later, message_id="m-2", source="", config_set="", diagnostics=["new"])
+    w.note(later, later, noted(message_id="m-2", source="", config_set="", diagnostics=["new"]))
     assert sorted(w.breakdown(0, later).diagnostics) == [("new", 1), ("old", 1)]
     assert w.breakdown(0, later + 10).diagnostics == [("new", 1)]
 
@@ -370,14 +372,14 @@ def test_details_count_exactly_64_values_a_kind_and_share_their_keys() -> None:
 
     details = Details(30)
     for i in range(65):
-        details.add(0, 2, f"v{i:02d}")
+        details.add(0, [detail_key(2, f"v{i:02d}")])
     (diagnostics,) = [found for found in details.top(-1, 0, 100) if found][:1]
     assert len(diagnostics) == 65
     assert ("v63", 1) in diagnostics
     assert (OVERFLOW, 1) in diagnostics
     assert ("v64", 1) not in diagnostics
-    details.add(10, 3, "mx.example")
-    details.add(20, 3, "mx.example")
+    details.add(10, [detail_key(3, "mx.example")])
+    details.add(20, [detail_key(3, "mx.example")])
     keys = [next(iter(details.buckets[c])) for c in (2, 4)]
     assert keys[0] is keys[1]
 
@@ -392,7 +394,7 @@ def test_details_span_and_the_coarse_buckets_a_window_reads() -> None:
     assert Details(5).span == 1
     details = Details(30)  # coarse buckets of 5 ring buckets
     for bucket, value in ((4, "before"), (5, "b"), (5, "a"), (9, "a"), (14, "last"), (15, "after")):
-        details.add(bucket, 0, value)
+        details.add(bucket, [detail_key(0, value)])
     assert details.top(4, 14, 5)[0] == [("a", 2), ("b", 1), ("last", 1)]
 
 

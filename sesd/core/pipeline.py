@@ -175,8 +175,10 @@ class Pipeline:
         tallies = self.ledger.tallies
         t = event.time
         if received_at is not None:
-            tallies.lag.observe(max(0.0, received_at - t))
-        t = min(t, now)  # a clock ahead of ours is clamped to now
+            lag = received_at - t
+            tallies.lag.observe(lag if lag > 0.0 else 0.0)
+        if t > now:  # a clock ahead of ours is clamped to now (not min(): every event)
+            t = now
         # Late: its bucket has left every window (the same test the rings apply, so
         # every event counts in the windows or here, never in neither).
         in_windows = self.ledger.widest.holds(t, now)

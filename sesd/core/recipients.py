@@ -15,7 +15,7 @@ from sesd.core.ledger import Ledger
 from sesd.core.pending import pending_key
 from sesd.core.scopes import Slot
 from sesd.core.tallies import BOUNCE_SUBTYPES, BOUNCE_TYPES, DELAY_TYPES
-from sesd.core.windows import delivery_keys
+from sesd.core.windows import delivery_keys, noted
 
 __all__ = ["bounced", "complained", "config_set", "delayed", "delivered", "suppressed"]
 
@@ -42,8 +42,9 @@ def delivered(
     processing_ms = delivery.processing_time_millis
     if processing_ms is not None:
         ledger.tallies.processing.observe(processing_ms / 1000.0)
+    to_delivery_ms = (event.time - event.sent) * 1000.0
     processing, to_delivery = delivery_keys(
-        processing_ms, max(0.0, (event.time - event.sent) * 1000.0)
+        processing_ms, to_delivery_ms if to_delivery_ms > 0.0 else 0.0
     )
     message_id, addresses = event.message_id, event.recipients
     for i, slots in enumerate(recipients):
@@ -190,42 +191,38 @@ def _note_recipient(
     delay_type: str = "",
     count_cause: bool = False,
 ) -> None:
-    """What a delayed or bounced recipient's event said, in each of its slots'
-    windows (with ``count_cause``, a delay's cause is counted too; ``also`` is its
-    second cause; a provider's windows also keep the domain)."""
+    """What a delayed or bounced recipient's event said, cleaned once, in each of its
+    slots' windows (with ``count_cause``, a delay's cause is counted too; ``also`` is
+    its second cause; a provider's windows also keep the domain)."""
+    problem = noted(
+        message_id=event.message_id,
+        source=event.mail.source_arn,
+        config_set=config_set(event),
+        delay_type=delay_type,
+        statuses=[recipient.status],
+        diagnostics=[recipient.diagnostic_code],
+        mta=mta,
+        cause=cause,
+        also=also,
+        count_cause=count_cause,
+        domain=domain,
+    )
     for slot in slots:
-        slot.window().note_problem(
-            t,
-            now,
-            message_id=event.message_id,
-            source=event.mail.source_arn,
-            config_set=config_set(event),
-            delay_type=delay_type,
-            statuses=[recipient.status],
-            diagnostics=[recipient.diagnostic_code],
-            mta=mta,
-            cause=cause,
-            also=also,
-            count_cause=count_cause,
-            domain="" if slot.scope is ledger.by_domain else domain,
-        )
+        slot.window().note(t, now, problem, with_domain=slot.scope is not ledger.by_domain)
 
 
 def complained(
     ledger: Ledger, event: Event, recipients: list[tuple[Slot, ...] | None], t: float, now: float
 ) -> None:
     seen: set[Slot] = set()
+    problem = noted(
+        message_id=event.message_id, source=event.mail.source_arn, config_set=config_set(event)
+    )
     for slots in recipients:
         for slot in slots or ():
             if slot not in seen:
                 seen.add(slot)
-                slot.window().note_problem(
-                    t,
-                    now,
-                    message_id=event.message_id,
-                    source=event.mail.source_arn,
-                    config_set=config_set(event),
-                )
+                slot.window().note(t, now, problem)
 
 
 def suppressed(

@@ -8,6 +8,7 @@ series go with one ``pop``.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Final, TypeVar
@@ -74,12 +75,7 @@ class FixedHistogram:
 
     def observe(self, value: float) -> None:
         """Record one value (in the first bucket whose bound is not below it)."""
-        i = 0
-        for bound in self.bounds:  # a dozen bounds: a scan beats a call to bisect
-            if value <= bound:
-                break
-            i += 1
-        self.counts[i] += 1
+        self.counts[bisect_left(self.bounds, value)] += 1
         self.sum += value
 
     def cumulative(self) -> list[tuple[str, int]]:

@@ -47,10 +47,19 @@ def _escape_control(match: re.Match[str]) -> str:
     return f"\\u{ord(match.group()):04x}"
 
 
-@functools.lru_cache(maxsize=4096)
 def clean(text: str, limit: int = MAX_CHARS) -> str:
     """Event text fit to keep: addresses hidden, control characters escaped, at most
-    ``limit`` characters (cut with an ellipsis). Cached: the same few diagnostics
+    ``limit`` characters (cut with an ellipsis)."""
+    # Most texts need nothing (a message id, an MTA's name): two scans in C say so, and
+    # such texts stay out of the cache, where unique ones would push diagnostics out.
+    if len(text) <= limit and "@" not in text and text.isprintable():
+        return text
+    return _cleaned(text, limit)
+
+
+@functools.lru_cache(maxsize=4096)
+def _cleaned(text: str, limit: int) -> str:
+    """:func:`clean` for a text that needs work. Cached: the same few diagnostics
     arrive by the thousand during an incident."""
     text = _CONTROL_RE.sub(_escape_control, redact_addresses(text))
     if len(text) > limit:

@@ -15,7 +15,7 @@ Reads are pure: reading a window at any time changes nothing a later read
 returns; only writes move a ring on. Pure code: time is always a parameter.
 """
 
-from sesd.core.windows.breakdown import OVERFLOW, Breakdown
+from sesd.core.windows.breakdown import OVERFLOW, Breakdown, Noted, noted
 from sesd.core.windows.domain import DomainWindows, delivery_keys
 from sesd.core.windows.specs import NO_SUMMARY, Figures, Summary, WindowSpec, window_specs
 
@@ -25,8 +25,10 @@ __all__ = [
     "Breakdown",
     "DomainWindows",
     "Figures",
+    "Noted",
     "Summary",
     "WindowSpec",
     "delivery_keys",
+    "noted",
     "window_specs",
 ]

@@ -14,8 +14,12 @@ Pure code: no clock, no I/O.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, cast
+
+from sesd.core.causes import CAUSE_INDEX, named
+from sesd.core.text import clean, mta_name
 
 __all__ = [
     "CAUSE",
@@ -32,6 +36,9 @@ __all__ = [
     "Breakdown",
     "Details",
     "Examples",
+    "Noted",
+    "detail_key",
+    "noted",
 ]
 
 # The kinds a breakdown counts, and the kinds it keeps examples of.
@@ -55,7 +62,9 @@ _KEYS: dict[tuple[int, str], _Key] = {}
 _KEYS_MAX: Final = 50_000
 
 
-def _key(kind: int, value: str) -> _Key:
+def detail_key(kind: int, value: str) -> _Key:
+    """The key :meth:`Details.add` counts ``value`` of ``kind`` under (made once per
+    problem recipient, counted in each of its windows)."""
     key = (kind, value)
     found = _KEYS.get(key)
     if found is None:
@@ -97,16 +106,17 @@ class Details:
         self.span = max(1, slots // DETAIL_BUCKETS)  # ring buckets per coarse bucket
         self.buckets: dict[int, dict[_Key, int]] = {}
 
-    def add(self, bucket: int, kind: int, value: str) -> None:
-        """Count one value in the coarse bucket holding ring bucket ``bucket``."""
+    def add(self, bucket: int, keys: Iterable[_Key]) -> None:
+        """Count values (each a :func:`detail_key`) in the coarse bucket holding ring
+        bucket ``bucket``."""
         coarse = bucket // self.span
         details = self.buckets.get(coarse)
         if details is None:
             details = self.buckets[coarse] = {}
-        key = _key(kind, value)
-        if key not in details and len(details) >= KEYS_PER_BUCKET:
-            key = _key(kind, OVERFLOW)
-        details[key] = details.get(key, 0) + 1
+        for key in keys:
+            if key not in details and len(details) >= KEYS_PER_BUCKET:
+                key = detail_key(_pair(key)[0], OVERFLOW)
+            details[key] = details.get(key, 0) + 1
 
     def prune(self, oldest: int) -> None:
         """Forget coarse buckets wholly before ring bucket ``oldest`` (write side)."""
@@ -135,7 +145,7 @@ class Details:
     def restore(self, data: dict[Any, list[list[Any]]]) -> None:
         """Load what :meth:`snapshot` returned."""
         self.buckets = {
-            int(c): {_key(int(k), str(v)): int(n) for k, v, n in d} for c, d in data.items()
+            int(c): {detail_key(int(k), str(v)): int(n) for k, v, n in d} for c, d in data.items()
         }
 
 
@@ -168,3 +178,61 @@ class Examples:
     def restore(self, data: list[list[list[Any]]]) -> None:
         """Load what :meth:`snapshot` returned."""
         self.recent = [[(float(t), str(v)) for t, v in kept][-EXAMPLES:] for kept in data]
+
+
+class Noted:
+    """What one problem recipient's event said, cleaned once for every window it is
+    noted in (one per scope): example texts by kind, breakdown keys, the index of a
+    cause to count (in CAUSES; -1 for none) and the recipient's domain's key (None
+    without one)."""
+
+    __slots__ = ("cause", "domain", "examples", "keys")
+
+    def __init__(
+        self, examples: list[tuple[int, str]], keys: list[_Key], cause: int, domain: _Key | None
+    ) -> None:
+        self.examples = examples
+        self.keys = keys
+        self.cause = cause
+        self.domain = domain
+
+
+def noted(
+    *,
+    message_id: str,
+    source: str,
+    config_set: str,
+    delay_type: str = "",
+    statuses: Sequence[str] = (),
+    diagnostics: Sequence[str] = (),
+    mta: str = "",
+    cause: str = "",
+    also: str = "",
+    count_cause: bool = False,
+    domain: str = "",
+) -> Noted:
+    """What a problem event says of one recipient, for :meth:`DomainWindows.note`. Every
+    text comes from a stranger (sesd.core.text): addresses hidden, bounded, escaped; an
+    MTA is kept by its name, without RFC 3464's type (``dsn;``). With ``count_cause``
+    (a delayed recipient) its cause is counted; ``also`` is its second cause, if any."""
+    examples = [(MESSAGE_ID, clean(message_id))]
+    if source:
+        examples.append((SOURCE, clean(source)))
+    if config_set:
+        examples.append((CONFIG_SET, clean(config_set)))
+    pairs = [(DELAY_TYPE, clean(delay_type))] if delay_type else []
+    pairs += [(STATUS, clean(status)) for status in statuses if status]
+    pairs += [(DIAGNOSTIC, clean(text)) for text in diagnostics if text]
+    mta = mta_name(mta)
+    if mta:
+        pairs.append((MTA, clean(mta)))
+    if cause:
+        pairs.append((CAUSE, cause))
+        if also:
+            pairs.append((SECOND_CAUSE, named(cause, also)))
+    return Noted(
+        examples,
+        [detail_key(kind, text) for kind, text in pairs],
+        CAUSE_INDEX[cause] if count_cause and cause else -1,
+        detail_key(DOMAIN, clean(domain)) if domain else None,
+    )

@@ -3,27 +3,18 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from typing import Any, Final
 
-from sesd.core.causes import CAUSE_INDEX, named
 from sesd.core.events import EVENT_TYPE_INDEX, EVENT_TYPES
 from sesd.core.sketch import MAX_BUCKET, bucket_of, summarise
-from sesd.core.text import clean, mta_name
 from sesd.core.windows.breakdown import (
-    CAUSE,
     CONFIG_SET,
-    DELAY_TYPE,
-    DIAGNOSTIC,
-    DOMAIN,
     MESSAGE_ID,
-    MTA,
-    SECOND_CAUSE,
     SOURCE,
-    STATUS,
     Breakdown,
     Details,
     Examples,
+    Noted,
 )
 from sesd.core.windows.ring import NEVER, Ring, value_key
 from sesd.core.windows.specs import Figures, Summary, WindowSpec
@@ -186,65 +177,37 @@ class DomainWindows:
             if values:
                 ring.add_values(bucket, values)
 
-    def note_problem(
-        self,
-        t: float,
-        now: float,
-        *,
-        message_id: str,
-        source: str,
-        config_set: str,
-        delay_type: str = "",
-        statuses: Sequence[str] = (),
-        diagnostics: Sequence[str] = (),
-        mta: str = "",
-        cause: str = "",
-        also: str = "",
-        count_cause: bool = False,
-        domain: str = "",
-    ) -> None:
-        """Remember what a delay, bounce or complaint said, for alert text. Every text
-        comes from a stranger (sesd.core.text): addresses hidden, bounded, escaped; an MTA
-        is kept by its name, without RFC 3464's type (``dsn;``). With ``count_cause``
-        (a delayed recipient), its cause is also counted exactly, as a fourth kind of
-        value, for ``cause_ratio``; ``also`` is its second cause, if any, for alert
-        text. ``domain`` is the recipient's domain, kept in a provider's breakdown (its
-        top affected domains)."""
+    def note(self, t: float, now: float, noted: Noted, *, with_domain: bool = False) -> None:
+        """Remember what a delay, bounce or complaint said (:func:`noted`), for alert
+        text; a delayed recipient's cause is also counted exactly, as a fourth kind of
+        value, for ``cause_ratio``. ``with_domain``: a provider's windows also keep the
+        recipient's domain (its top affected domains)."""
         self.changes += 1
         examples = self._examples
         if examples is None:
             examples = self._examples = Examples()
-        examples.add(MESSAGE_ID, t, clean(message_id))
-        if source:
-            examples.add(SOURCE, t, clean(source))
-        if config_set:
-            examples.add(CONFIG_SET, t, clean(config_set))
+        for kind, text in noted.examples:
+            examples.add(kind, t, text)
         if int(t // self._fine) != self._stage:
             self._open(t, now)
-        if count_cause and cause:
-            # Delayed recipients per cause, exactly (cause_ratio): a fourth kind of value.
+        if noted.cause >= 0:
             staged = self._staged
             if staged is None:
                 staged = self._staged = {}
-            key = value_key(_CAUSE, CAUSE_INDEX[cause])
+            key = value_key(_CAUSE, noted.cause)
             staged[key] = staged.get(key, 0) + 1
         # A window with a problem in it has details, even when the event said nothing
         # more (a complaint): its message ids are shown from them.
-        self._note_details(
-            _noted(delay_type, statuses, diagnostics, mta_name(mta), cause, also, domain)
-        )
-
-    def _note_details(self, noted: list[tuple[int, str]]) -> None:
-        """(kind, text) pairs into the stage's bucket of each window that keeps them."""
-        for index, (ring, spec) in enumerate(zip(self._rings, self._specs, strict=True)):
-            if not spec.breakdown or not self._accepted >> index & 1:
+        keys = noted.keys
+        if with_domain and noted.domain is not None:
+            keys = [*keys, noted.domain]
+        for index, ring in enumerate(self._rings):
+            if not self._specs[index].breakdown or not self._accepted >> index & 1:
                 continue
-            bucket = self._stage // self._ratios[index]
             details = self._details[index]
             if details is None:
                 details = self._details[index] = Details(ring.slots)
-            for kind, text in noted:
-                details.add(bucket, kind, text)
+            details.add(self._stage // self._ratios[index], keys)
 
     # --- read side: pure ---------------------------------------------------------
 
@@ -370,27 +333,3 @@ class DomainWindows:
         if data["examples"] is not None:
             self._examples = Examples()
             self._examples.restore(data["examples"])
-
-
-def _noted(
-    delay_type: str,
-    statuses: Sequence[str],
-    diagnostics: Sequence[str],
-    mta: str,
-    cause: str,
-    also: str,
-    domain: str,
-) -> list[tuple[int, str]]:
-    """What a problem event says, as (kind, text) pairs, each text cleaned once."""
-    noted = [(DELAY_TYPE, clean(delay_type))] if delay_type else []
-    noted += [(STATUS, clean(status)) for status in statuses if status]
-    noted += [(DIAGNOSTIC, clean(text)) for text in diagnostics if text]
-    if mta:
-        noted.append((MTA, clean(mta)))
-    if cause:
-        noted.append((CAUSE, cause))
-        if also:
-            noted.append((SECOND_CAUSE, named(cause, also)))
-    if domain:
-        noted.append((DOMAIN, clean(domain)))
-    return noted
