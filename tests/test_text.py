@@ -12,8 +12,8 @@ from sesd.core.pipeline import Pipeline
 from sesd.core.text import (
     ADDRESS,
     MAX_CHARS,
-    _cleaned,
     clean,
+    clean_once,
     mta_name,
     redact_addresses,
     slack_escape,
@@ -48,18 +48,18 @@ def test_clean_escapes_control_characters_and_bounds_the_size() -> None:
     assert long.endswith("…")
 
 
-def test_text_that_needs_nothing_is_kept_as_it_is_and_out_of_the_cache() -> None:
-    """A message id or an MTA's name needs no change and takes no place in the cache
-    of cleaned texts: unique ones, thousands a minute, would push out the diagnostics
-    it is there for. A text that needs work is cached."""
-    _cleaned.cache_clear()
+def test_a_text_seen_once_is_cleaned_as_any_other_and_kept_out_of_the_cache() -> None:
+    """A message id needs no change and takes no place in the cache of cleaned texts:
+    unique ones, thousands a minute, would push out the diagnostics it is there for.
+    One that does need work gets it."""
+    clean.cache_clear()
     for i in range(100):
-        assert clean(f"0100-{i:04d}") == f"0100-{i:04d}"
-    assert clean("x" * MAX_CHARS) == "x" * MAX_CHARS  # at the bound: whole
-    assert _cleaned.cache_info().currsize == 0
-    assert clean("smtp; 550 <a@b.example>") == f"smtp; 550 <{ADDRESS}>"
-    assert clean("a\tb") == "a\\u0009b"
-    assert _cleaned.cache_info().currsize == 2
+        assert clean_once(f"0100-{i:04d}") == f"0100-{i:04d}"
+    assert clean_once("x" * MAX_CHARS) == "x" * MAX_CHARS  # at the bound: whole
+    assert clean_once("x" * (MAX_CHARS + 1)) == clean("x" * (MAX_CHARS + 1))
+    assert clean_once("<a@b.example>") == f"<{ADDRESS}>"
+    assert clean_once("a\tb") == "a\\u0009b"
+    assert clean.cache_info().currsize == 1  # the one clean() above
 
 
 def test_slack_escape() -> None:

@@ -17,7 +17,15 @@ import functools
 import re
 from typing import Final
 
-__all__ = ["ADDRESS", "MAX_CHARS", "clean", "mta_name", "redact_addresses", "slack_escape"]
+__all__ = [
+    "ADDRESS",
+    "MAX_CHARS",
+    "clean",
+    "clean_once",
+    "mta_name",
+    "redact_addresses",
+    "slack_escape",
+]
 
 #: What an email address in event text becomes.
 ADDRESS: Final = "[address]"
@@ -47,30 +55,36 @@ def _escape_control(match: re.Match[str]) -> str:
     return f"\\u{ord(match.group()):04x}"
 
 
+@functools.lru_cache(maxsize=4096)
 def clean(text: str, limit: int = MAX_CHARS) -> str:
     """Event text fit to keep: addresses hidden, control characters escaped, at most
-    ``limit`` characters (cut with an ellipsis)."""
-    # Most texts need nothing (a message id, an MTA's name): two scans in C say so, and
-    # such texts stay out of the cache, where unique ones would push diagnostics out.
-    if len(text) <= limit and "@" not in text and text.isprintable():
-        return text
+    ``limit`` characters (cut with an ellipsis). Cached: the same few diagnostics
+    arrive by the thousand during an incident (a text seen once: :func:`clean_once`)."""
     return _cleaned(text, limit)
 
 
-@functools.lru_cache(maxsize=4096)
+def clean_once(text: str) -> str:
+    """:func:`clean` for a text that does not repeat (a message id): kept out of its
+    cache, where thousands a minute would push out the texts that do repeat. Most need
+    nothing, and two scans in C say so."""
+    if len(text) <= MAX_CHARS and "@" not in text and text.isprintable():
+        return text
+    return _cleaned(text, MAX_CHARS)
+
+
 def _cleaned(text: str, limit: int) -> str:
-    """:func:`clean` for a text that needs work. Cached: the same few diagnostics
-    arrive by the thousand during an incident."""
     text = _CONTROL_RE.sub(_escape_control, redact_addresses(text))
     if len(text) > limit:
         text = text[: limit - 1] + "…"
     return text
 
 
+@functools.lru_cache(maxsize=1024)
 def mta_name(value: str) -> str:
     """An MTA as alert text names it: ``dsn; a8-70.smtp-out.amazonses.com`` (RFC 3464's
     ``mta-name-type; mta-name``, as SES writes ``reportingMTA``) is
-    ``a8-70.smtp-out.amazonses.com``; a bare name is itself."""
+    ``a8-70.smtp-out.amazonses.com``; a bare name is itself. Cached: a few hundred
+    MTAs write every delay."""
     found = _MTA_TYPE_RE.match(value)
     return value[found.end() :].strip() if found else value.strip()
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final, cast
 
 from sesd.core.causes import CAUSE_INDEX, named
-from sesd.core.text import clean, mta_name
+from sesd.core.text import clean, clean_once, mta_name
 
 __all__ = [
     "CAUSE",
@@ -215,7 +215,7 @@ def noted(
     text comes from a stranger (sesd.core.text): addresses hidden, bounded, escaped; an
     MTA is kept by its name, without RFC 3464's type (``dsn;``). With ``count_cause``
     (a delayed recipient) its cause is counted; ``also`` is its second cause, if any."""
-    examples = [(MESSAGE_ID, clean(message_id))]
+    examples = [(MESSAGE_ID, clean_once(message_id))]
     if source:
         examples.append((SOURCE, clean(source)))
     if config_set:
