@@ -19,11 +19,13 @@ from bench import (
     scrape,
     scrape_instructions,
     sinks,
+    stages,
     status,
 )
 
 BENCHMARKS = {
     "pipeline": pipeline.main,
+    "stages": stages.main,
     "scrape": scrape.main,
     "scrape_instructions": scrape_instructions.main,
     "status": status.main,

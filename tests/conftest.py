@@ -47,12 +47,16 @@ def _quiet_logs() -> None:
 
 
 @pytest.fixture(autouse=True)
-def _fresh_causes() -> None:
-    """Each test classifies afresh: a cause cached by an earlier test (or by the run
-    mutation testing forks from) would hide what the classifier does now."""
+def _fresh_caches() -> None:
+    """Each test classifies, cleans and interns afresh: an answer cached by an earlier
+    test (or by the run mutation testing forks from) would hide what the code does now."""
     from sesd.core.causes import classify
+    from sesd.core.text import clean
+    from sesd.core.windows import breakdown
 
     classify.cache_clear()
+    clean.cache_clear()
+    breakdown._KEYS.clear()  # interned breakdown keys: shared objects, not answers
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ from sesd.config import core_settings, parse_config
 from sesd.core.causes import CAUSE_INDEX
 from sesd.core.events import EVENT_TYPE_INDEX
 from sesd.core.pipeline import Pipeline
-from sesd.core.sketch import bucket_of, bucket_value, summarise
+from sesd.core.sketch import MAX_BUCKET, bucket_of, bucket_value, summarise
 from sesd.core.windows import DomainWindows, delivery_keys, noted, window_specs
 from sesd.core.windows.breakdown import detail_key
 from tests import factory as f
@@ -240,6 +240,24 @@ def test_only_a_delayed_recipient_counts_its_cause() -> None:
         noted(message_id="m-2", source="", config_set="", cause="mailbox_full", count_cause=True),
     )
     assert w.causes(0, t) == {CAUSE_INDEX["mailbox_full"]: 1}
+    assert w.breakdown(0, t).causes == [("mailbox_full", 2)]
+    assert w.breakdown(0, t).second_causes == []  # none was named
+
+
+def test_a_providers_windows_keep_the_domain_a_problem_came_from() -> None:
+    """Noted with its domain, a recipient's domain is among the top domains; a note
+    without one (a complaint) adds none; a domain's own windows keep none."""
+    w = DomainWindows(SPECS)
+    t = 30_000.0
+    w.note(
+        t,
+        t,
+        noted(message_id="m-1", source="", config_set="", domain="d.example"),
+        with_domain=True,
+    )
+    w.note(t, t, noted(message_id="m-2", source="", config_set=""), with_domain=True)
+    w.note(t, t, noted(message_id="m-3", source="", config_set="", domain="e.example"))
+    assert w.breakdown(0, t).domains == [("d.example", 1)]
 
 
 def test_delay_durations_in_one_bucket_all_count() -> None:
@@ -311,6 +329,7 @@ def test_breakdown_for_alert_text() -> None:
     assert len(top.message_ids) == 5
     assert top.sources == ["arn:aws:ses:eu-west-1:1:identity/x"]
     assert top.config_sets == ["cs"]
+    assert (top.causes, top.second_causes, top.domains) == ([], [], [])  # none was named
     assert w.breakdown(0, now + 400).delay_types == []  # gone with the window
 
 
@@ -320,6 +339,10 @@ def test_bucket_values() -> None:
     assert bucket_value(1) == 2 ** (0.5 / 4)
     assert bucket_of(1.0) == 0
     assert bucket_of(1.1) == 1
+    # A year (2**35 ms) and longer share the last bucket: a bucket number fits a byte.
+    assert bucket_of(2.0**35) == MAX_BUCKET
+    assert bucket_of(2.0**35 * 1.1) == MAX_BUCKET
+    assert bucket_of(1e15) == MAX_BUCKET
 
 
 def test_breakdowns_keep_the_coarse_bucket_of_the_oldest_held_bucket_and_survive_restore() -> None:

@@ -79,12 +79,10 @@ def _cleaned(text: str, limit: int) -> str:
     return text
 
 
-@functools.lru_cache(maxsize=1024)
 def mta_name(value: str) -> str:
     """An MTA as alert text names it: ``dsn; a8-70.smtp-out.amazonses.com`` (RFC 3464's
     ``mta-name-type; mta-name``, as SES writes ``reportingMTA``) is
-    ``a8-70.smtp-out.amazonses.com``; a bare name is itself. Cached: a few hundred
-    MTAs write every delay."""
+    ``a8-70.smtp-out.amazonses.com``; a bare name is itself."""
     found = _MTA_TYPE_RE.match(value)
     return value[found.end() :].strip() if found else value.strip()
 
