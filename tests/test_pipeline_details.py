@@ -10,6 +10,7 @@ from sesd.config import core_settings, parse_config
 from sesd.core.decode import VALIDATION_TEXT
 from sesd.core.events import EVENT_TYPE_INDEX
 from sesd.core.pipeline import Pipeline, Result
+from sesd.core.sketch import bucket_value
 from sesd.core.tallies import Outcome
 from tests import factory as f
 from tests.test_rules import CONFIG
@@ -79,6 +80,27 @@ def test_event_lag_is_receive_time_less_event_time() -> None:
     pipeline = Pipeline(core_settings(parse_config("")))
     pipeline.feed(f.raw(f.delivery(["a@x.example"], at=NOW - 0.25)), "q", NOW, NOW)
     assert pipeline.ledger.tallies.lag.sum == 0.25
+
+
+def test_time_to_delivery_is_from_the_send_to_the_delivery() -> None:
+    """1,023 ms from send to delivery is in the sketch bucket ending at 1,024 ms (a
+    thousandth more would be in the next); a delivery dated before its send counts in
+    the lowest bucket."""
+    pipeline = Pipeline(core_settings(parse_config("")))
+    pipeline.feed(f.raw(f.delivery(["a@x.example"], at=NOW, sent=NOW - 1.023)), "q", NOW)
+    pipeline.feed(f.raw(f.delivery(["b@y.example"], at=NOW, sent=NOW + 5.0)), "q", NOW)
+    windows = pipeline.ledger.windows
+    assert windows["x.example"].figures(0, NOW).to_delivery.p50 == bucket_value(40)
+    assert windows["y.example"].figures(0, NOW).to_delivery.p50 == bucket_value(0)
+
+
+def test_an_event_dated_after_its_receipt_has_no_lag() -> None:
+    """A sender's clock ahead of ours: the event arrives "before" it happened. Its lag
+    counts as none, in the first bucket, not as a negative time."""
+    pipeline = Pipeline(core_settings(parse_config("")))
+    pipeline.feed(f.raw(f.delivery(["a@x.example"], at=NOW + 2.0)), "q", NOW, NOW)
+    lag = pipeline.ledger.tallies.lag
+    assert (lag.sum, lag.counts[0], sum(lag.counts)) == (0.0, 1, 1)
 
 
 def test_tag_counts_add_up_and_an_idle_tag_value_goes() -> None:

@@ -56,10 +56,11 @@ def test_a_text_seen_once_is_cleaned_as_any_other_and_kept_out_of_the_cache() ->
     for i in range(100):
         assert clean_once(f"0100-{i:04d}") == f"0100-{i:04d}"
     assert clean_once("x" * MAX_CHARS) == "x" * MAX_CHARS  # at the bound: whole
+    assert clean("x" * MAX_CHARS) == "x" * MAX_CHARS
     assert clean_once("x" * (MAX_CHARS + 1)) == clean("x" * (MAX_CHARS + 1))
     assert clean_once("<a@b.example>") == f"<{ADDRESS}>"
     assert clean_once("a\tb") == "a\\u0009b"
-    assert clean.cache_info().currsize == 1  # the one clean() above
+    assert clean.cache_info().currsize == 2  # the two clean() above
 
 
 def test_slack_escape() -> None:

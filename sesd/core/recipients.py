@@ -42,10 +42,9 @@ def delivered(
     processing_ms = delivery.processing_time_millis
     if processing_ms is not None:
         ledger.tallies.processing.observe(processing_ms / 1000.0)
-    to_delivery_ms = (event.time - event.sent) * 1000.0
-    processing, to_delivery = delivery_keys(
-        processing_ms, to_delivery_ms if to_delivery_ms > 0.0 else 0.0
-    )
+    # A delivery dated before its send (a clock's step) counts in the sketch's lowest
+    # bucket, as any time of 1 ms and below does.
+    processing, to_delivery = delivery_keys(processing_ms, (event.time - event.sent) * 1000.0)
     message_id, addresses = event.message_id, event.recipients
     for i, slots in enumerate(recipients):
         if slots is None:
