@@ -1,5 +1,6 @@
-"""What each stage of the pipeline costs where it runs: knocked out one at a time, and
-the whole pipeline inside the daemon against the same bodies in a tight loop.
+"""What each stage of the pipeline costs where it runs: knocked out one at a time; the
+whole pipeline inside the daemon against the same bodies in a tight loop; and the
+daemon without it.
 
 Stages: bench/pipeline.py's events and pipeline, each variant in a process of its
 own with one stage replaced by a no-op (the pipeline then does less than it must:
@@ -10,7 +11,9 @@ take turns, best of ``ROUNDS`` each.
 In the daemon: bench/end_to_end.py's production mix drained by the daemon with
 every domain's provider known, ``Pipeline.feed`` timed around each call; then the
 same bodies, at the same clock, fed to a fresh pipeline in a tight loop. Between
-two SDK calls the pipeline's code and data have left the caches.
+two SDK calls the pipeline's code and data have left the caches. Last, the daemon's
+drain with ``Pipeline.feed`` replaced by a counter, beside the tuned loop and the
+whole daemon: what the daemon spends besides its pipeline.
 
 ``python -m bench stages``.
 """
@@ -146,8 +149,59 @@ def _in_daemon() -> tuple[float, float]:
     return spent / len(fed) * 1e6, best / len(fed) * 1e6
 
 
+def _without_pipeline() -> dict[str, float]:
+    """CPU per message of bench/end_to_end.py's tuned loop and warm daemon drain, and of
+    the daemon with ``Pipeline.feed`` replaced by a counter (best of three each,
+    interleaved): what the daemon spends besides its pipeline."""
+    from bench.end_to_end import (
+        MESSAGES,
+        TUNED,
+        bare,
+        best_of,
+        daemon_config,
+        dns_server,
+        sesd,
+    )
+    from bench.fake_sqs import DOMAINS
+    from sesd.core.events import EVENT_TYPE_INDEX
+    from sesd.core.pipeline import Pipeline, Result
+    from sesd.core.tallies import Outcome
+    from sesd.io.logs import configure_logging
+
+    configure_logging("warning", "json")
+    delivery = EVENT_TYPE_INDEX["delivery"]
+    processed = Result(Outcome.PROCESSED, event_type="delivery")
+
+    def counted(self: Pipeline, _body: Any, queue: str, _now: float, _at: Any = None) -> Result:
+        self.ledger.tallies.queue_counts(queue)[delivery] += 1
+        return processed
+
+    def no_pipeline(url: str) -> float:
+        feed = Pipeline.feed
+        setattr(Pipeline, "feed", counted)  # noqa: B010 - a stand-in mypy would refuse
+        try:
+            return anyio.run(sesd, url, extra, MESSAGES, DOMAINS)
+        finally:
+            setattr(Pipeline, "feed", feed)  # noqa: B010
+
+    dns, nameserver = dns_server()
+    extra = daemon_config(nameserver)
+    try:
+        results = best_of(
+            {
+                "tuned loop": lambda url: anyio.run(bare, url, TUNED),
+                "sesd, providers known": lambda url: anyio.run(sesd, url, extra, MESSAGES, DOMAINS),
+                "the same, no pipeline": no_pipeline,
+            }
+        )
+    finally:
+        dns.terminate()
+        dns.wait()
+    return {name: cpu / MESSAGES * 1e6 for name, cpu in results.items()}
+
+
 def main() -> None:
-    """Run both parts; each knock-out in a process of its own, taking turns."""
+    """Run the three parts; each knock-out in a process of its own, taking turns."""
     results: dict[str, float] = {}
     for _ in range(ROUNDS):
         for variant in VARIANTS:
@@ -169,6 +223,9 @@ def main() -> None:
     print("the pipeline inside the daemon's drain (production mix, providers known)")
     print(f"  inside the daemon {in_daemon:6.2f} µs an event")
     print(f"  the same bodies, tight loop {tight:6.2f} µs an event ({in_daemon / tight:.2f}x)")
+    print(f"the daemon without its pipeline (CPU per message, best of {ROUNDS}, interleaved)")
+    for name, cpu in _without_pipeline().items():
+        print(f"  {name:<22} {cpu:7.1f} µs")
 
 
 if __name__ == "__main__":
