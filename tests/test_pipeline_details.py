@@ -94,6 +94,16 @@ def test_time_to_delivery_is_from_the_send_to_the_delivery() -> None:
     assert windows["y.example"].figures(0, NOW).to_delivery.p50 == bucket_value(0)
 
 
+def test_a_soft_bounce_names_its_cause_but_is_not_counted_as_a_delays() -> None:
+    """A transient bounce's cause is in the alert text's causes; cause_ratio counts
+    delayed recipients only."""
+    pipeline = Pipeline(core_settings(parse_config(RULE)))
+    pipeline.feed(f.raw(f.bounce(["a@x.example"], at=NOW, kind="Transient")), "q", NOW)
+    windows = pipeline.ledger.windows["x.example"]
+    assert [n for _, n in windows.breakdown(0, NOW).causes] == [1]
+    assert windows.causes(0, NOW) == {}
+
+
 def test_an_event_dated_after_its_receipt_has_no_lag() -> None:
     """A sender's clock ahead of ours: the event arrives "before" it happened. Its lag
     counts as none, in the first bucket, not as a negative time."""

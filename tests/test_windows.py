@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from sesd.config import core_settings, parse_config
-from sesd.core.causes import CAUSE_INDEX
+from sesd.core.causes import CAUSE_INDEX, CAUSES
 from sesd.core.events import EVENT_TYPE_INDEX
 from sesd.core.pipeline import Pipeline
 from sesd.core.sketch import MAX_BUCKET, bucket_of, bucket_value, summarise
@@ -242,6 +242,9 @@ def test_only_a_delayed_recipient_counts_its_cause() -> None:
     assert w.causes(0, t) == {CAUSE_INDEX["mailbox_full"]: 1}
     assert w.breakdown(0, t).causes == [("mailbox_full", 2)]
     assert w.breakdown(0, t).second_causes == []  # none was named
+    first = CAUSES[0]  # index 0 counts as any other
+    w.note(t, t, noted(message_id="m-3", source="", config_set="", cause=first, count_cause=True))
+    assert w.causes(0, t) == {CAUSE_INDEX["mailbox_full"]: 1, 0: 1}
 
 
 def test_a_providers_windows_keep_the_domain_a_problem_came_from() -> None:

@@ -186,7 +186,7 @@ def _note_recipient(
     *,
     mta: str,
     cause: str,
-    also: str = "",
+    also: str,
     delay_type: str = "",
     count_cause: bool = False,
 ) -> None:
