@@ -24,7 +24,8 @@ import importlib
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import anyio
@@ -79,19 +80,29 @@ def _knock_out(variant: str) -> None:
         setattr(owner, name, stand_in)
 
 
+@contextmanager
+def _feed_replaced(stand_in: Callable[..., Any]) -> Iterator[None]:
+    """``Pipeline.feed`` replaced by ``stand_in`` while the block runs."""
+    from sesd.core.pipeline import Pipeline
+
+    feed = Pipeline.feed
+    setattr(Pipeline, "feed", stand_in)  # noqa: B010 - a stand-in mypy would refuse
+    try:
+        yield
+    finally:
+        setattr(Pipeline, "feed", feed)  # noqa: B010
+
+
 def _variant(variant: str) -> float:
     """µs an event of bench/pipeline.py's feed with ``variant`` knocked out."""
-    from bench.pipeline import _bodies, pipeline
-    from tests import factory as f
+    from bench.pipeline import _bodies, _sesd
 
     _knock_out(variant)
     bodies = _bodies()
     best = float("inf")
     for _ in range(2):
-        built = pipeline()
         start = time.process_time()
-        for i, body in enumerate(bodies):
-            built.feed(body, "bench", f.T0 + i * 0.02)
+        _sesd(bodies)
         best = min(best, time.process_time() - start)
     return best / len(bodies) * 1e6
 
@@ -123,23 +134,22 @@ def _in_daemon() -> tuple[float, float]:
             daemons.append(self)
         return result
 
-    setattr(Pipeline, "feed", timed)  # noqa: B010 - a stand-in mypy would refuse
     dns, nameserver = dns_server()
     process, url = endpoint()
     try:
-        anyio.run(sesd, url, daemon_config(nameserver), MESSAGES, DOMAINS)
+        with _feed_replaced(timed):
+            anyio.run(sesd, url, daemon_config(nameserver), MESSAGES, DOMAINS)
     finally:
-        setattr(Pipeline, "feed", feed)  # noqa: B010
         for child in (dns, process):
             child.terminate()
             child.wait()
+    known = daemons[0].ledger.providers
+    assert known is not None
     best = float("inf")
     for _ in range(ROUNDS):
         built = Pipeline(core_settings(parse_config(_RULE)))
         cache = built.ledger.providers
         assert cache is not None
-        known = daemons[0].ledger.providers
-        assert known is not None
         for domain, (provider, until) in known.cache.items():
             cache.remember(domain, provider, until)
         start = time.perf_counter()
@@ -177,12 +187,8 @@ def _without_pipeline() -> dict[str, float]:
         return processed
 
     def no_pipeline(url: str) -> float:
-        feed = Pipeline.feed
-        setattr(Pipeline, "feed", counted)  # noqa: B010 - a stand-in mypy would refuse
-        try:
+        with _feed_replaced(counted):
             return anyio.run(sesd, url, extra, MESSAGES, DOMAINS)
-        finally:
-            setattr(Pipeline, "feed", feed)  # noqa: B010
 
     dns, nameserver = dns_server()
     extra = daemon_config(nameserver)
