@@ -190,3 +190,16 @@ def test_a_complaint_notes_its_message_and_nothing_of_smtp() -> None:
     breakdown = pipeline.ledger.windows["one.example"].breakdown(0, NOW)
     assert breakdown.message_ids == ["m-c"]
     assert (breakdown.statuses, breakdown.mtas, breakdown.delay_types) == ([], [], [])
+
+
+def test_a_complaint_with_nothing_to_break_down_leaves_no_empty_bucket() -> None:
+    """A complaint's message id is an example, not a breakdown value: the state file
+    keeps no empty bucket for it; a bounce's status and diagnostic are values."""
+    pipeline = Pipeline(core_settings(parse_config(RULE)))
+    pipeline.feed(f.raw(f.complaint(["c@one.example"], at=NOW)), "q", NOW)
+    saved = pipeline.ledger.snapshot(NOW)["windows"]["one.example"]["details"]
+    assert saved[0] == {}
+    assert pipeline.ledger.windows["one.example"].breakdown(0, NOW).message_ids
+    pipeline.feed(f.raw(f.bounce(["b@one.example"], at=NOW)), "q", NOW)
+    saved = pipeline.ledger.snapshot(NOW)["windows"]["one.example"]["details"]
+    assert [len(values) > 0 for values in saved[0].values()] == [True]

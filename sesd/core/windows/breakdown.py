@@ -14,7 +14,7 @@ Pure code: no clock, no I/O.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, cast
 
@@ -106,9 +106,12 @@ class Details:
         self.span = max(1, slots // DETAIL_BUCKETS)  # ring buckets per coarse bucket
         self.buckets: dict[int, dict[_Key, int]] = {}
 
-    def add(self, bucket: int, keys: Iterable[_Key]) -> None:
+    def add(self, bucket: int, keys: Sequence[_Key]) -> None:
         """Count values (each a :func:`detail_key`) in the coarse bucket holding ring
-        bucket ``bucket``."""
+        bucket ``bucket``; with none (a complaint with no source or configuration set),
+        no bucket is made."""
+        if not keys:
+            return
         coarse = bucket // self.span
         details = self.buckets.get(coarse)
         if details is None:
