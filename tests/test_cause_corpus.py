@@ -231,3 +231,18 @@ def test_causes_on_the_held_out_set_are_no_worse_than_first_measured() -> None:
     lines = corpus(HELD_OUT)
     print(f"\nheld-out set:\n{confusion(lines)}")
     assert accuracy(lines) >= HELD_OUT_FIRST
+
+
+def test_the_second_reading_names_corpus_lines_and_known_causes() -> None:
+    """The blind second reading (scripts/label_agreement.py) reads lines that exist,
+    each once, with one to three causes of the vocabulary per reader."""
+    ids = {(name, line.id) for name in (*CORPORA, HELD_OUT) for line in corpus(name)}
+    read = [json.loads(raw) for raw in (DATA / "second_reading.jsonl").read_text().splitlines()]
+    named = [(line["file"], line["id"]) for line in read]
+    assert len(set(named)) == len(named) == 204
+    assert set(named) <= ids
+    assert sum(name == HELD_OUT for name, _ in named) == 60
+    for line in read:
+        for reader in ("reader_a", "reader_b"):
+            assert 1 <= len(line[reader]) <= 3
+            assert set(line[reader]) <= set(CAUSES)
