@@ -22,7 +22,7 @@ import time
 from importlib import resources
 from pathlib import Path
 
-from sesd.core.causes import _judge, load_table  # _judge: the classification, uncached
+from sesd.core.causes import judge, load_table
 
 #: CPython's regex parser and compiler (private to ``re``, untyped).
 _PARSER = importlib.import_module("re._parser")
@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> None:
         for name, table in tables.items():
             start = time.perf_counter()
             for text in texts:
-                _judge(table, "", "", text)
+                judge(table, "", "", text)
             best[name] = min(best[name], (time.perf_counter() - start) / len(texts) * 1e6)
     print(f"uncached classification of {len(texts):,} corpus texts, best of {ROUNDS}")
     for name, table in tables.items():

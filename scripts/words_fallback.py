@@ -28,7 +28,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sesd.core.causes import _ENHANCED, _judge, load_table  # noqa: E402
+from sesd.core.causes import _ENHANCED, judge, load_table  # noqa: E402
 
 DATA = ROOT / "tests" / "data"
 #: The commit that added each file, with the table it was first measured against.
@@ -105,7 +105,7 @@ def main() -> None:
         right = collections.Counter[str]()
         wrong = collections.Counter[str]()
         for line in files[n]:
-            found = _judge(table, "", line.get("status", ""), line["text"]).cause
+            found = judge(table, "", line.get("status", ""), line["text"]).cause
             guess, lead = words.best(line)
             answers = {"table": found}
             for margin in MARGINS:

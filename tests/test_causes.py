@@ -354,6 +354,7 @@ def test_sesd_cause_explains_a_pasted_diagnostic(capsys: pytest.CaptureFixture[s
         "also": "",
         "advice": classify("InternalFailure", "", "").advice,
         "status": "",
+        "decided_by": "ses",
     }
 
 
@@ -548,10 +549,10 @@ def test_sesd_cause_keeps_a_pipe_aligned(
     monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
     assert main(["cause", "--json", "--delay-type", "TransientCommunicationFailure", "-"]) == 0
     out = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert [(o["cause"], o["status"]) for o in out] == [
-        ("greylisted", "4.7.1"),
-        ("connection", ""),
-        ("ip_reputation", "4.7.0"),
+    assert [(o["cause"], o["status"], o["decided_by"]) for o in out] == [
+        ("greylisted", "4.7.1", "wording"),
+        ("connection", "", "delay_type"),
+        ("ip_reputation", "4.7.0", "provider"),
     ]
 
 
@@ -822,7 +823,7 @@ def test_the_tiers_are_judged_in_the_documented_order() -> None:
     receiver's own code beats the words, words that name a family beat a standard
     code, a standard code beats a hint, a hint beats SES's delay type. Taking the
     winners away one by one shows each tier's place."""
-    from sesd.core.causes import TIERS, _judge, load_table
+    from sesd.core.causes import TIERS, judge, load_table
 
     assert TIERS == ("status", "provider", "wording", "standard", "hint")
     entries = {
@@ -834,13 +835,25 @@ def test_the_tiers_are_judged_in_the_documented_order() -> None:
     }
     winners = ["ip_reputation", "blocklisted", "greylisted", "mailbox_full", "recipient_server"]
     text = "422 4.2.2 Greylisted by acme, please try again later"
-    for n, winner in enumerate(winners):
+    for n, (winner, tier) in enumerate(zip(winners, TIERS, strict=True)):
         table = load_table(
             _table_text("\n".join(list(entries.values())[n:]), delay_types='x = "connection"')
         )
-        assert _judge(table, "x", "", text).cause == winner
+        found = judge(table, "x", "", text)
+        assert (found.cause, found.decided_by) == (winner, tier)
     table = load_table(_table_text(delay_types='x = "connection"'))
-    assert _judge(table, "x", "", text).cause == "connection"
+    found = judge(table, "x", "", text)
+    assert (found.cause, found.decided_by) == ("connection", "delay_type")
+
+
+def test_what_decided_a_cause_is_named() -> None:
+    """Past the entries and the delay type, the code's class decides, then nothing;
+    a delay inside SES is SES's whatever the text says."""
+    assert classify("InternalFailure", "", "550 5.2.2 mailbox full").decided_by == "ses"
+    assert classify(None, "", "550 5.2.2 mailbox full").decided_by == "wording"
+    assert classify(None, "4.3.9", "zzz").decided_by == "rfc3463"
+    assert classify(None, "", "zzz").decided_by == "none"
+    assert classify(None, "", "zzz").cause == "unknown"
 
 
 def test_a_misspelt_tier_is_refused() -> None:

@@ -35,6 +35,7 @@ def execute(args: argparse.Namespace) -> int:
                 "also": found.also,
                 "advice": found.advice,
                 "status": found.status,
+                "decided_by": found.decided_by,
             }
             print(json.dumps(answer))
         else:

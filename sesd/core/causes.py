@@ -54,11 +54,13 @@ from typing import Any, Final
 __all__ = [
     "CAUSES",
     "CAUSE_INDEX",
+    "DECIDERS",
     "MAX_TEXT",
     "TIERS",
     "Cause",
     "advice",
     "classify",
+    "judge",
     "load_table",
     "named",
 ]
@@ -82,6 +84,12 @@ CAUSES: Final = (
 CAUSE_INDEX: Final = {cause: i for i, cause in enumerate(CAUSES)}
 #: The table's tiers of entries, in the order they are judged.
 TIERS: Final = ("status", "provider", "wording", "standard", "hint")
+#: What may decide a cause, in the order judged: a delay inside SES, a tier of
+#: entries, SES's delay type, the class of the enhanced status code, or nothing
+#: (``unknown``). On texts the table was not written from, the first three tiers
+#: are right about as often as a second careful reading; the later ones less
+#: (TESTING.md, "How far two careful readings agree").
+DECIDERS: Final = ("ses", *TIERS, "delay_type", "rfc3463", "none")
 # What a table may hold: its advice, its fallbacks and its tiers of entries; a tier
 # misspelt ("[[hints]]") would otherwise be read as nothing at all.
 _TABLE_KEYS: Final = frozenset({"advice", "delay_types", "rfc3463", *TIERS})
@@ -113,13 +121,15 @@ def _lowered(pattern: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Cause:
-    """A cause, the advice that goes with it, the enhanced status code found, and a
-    second cause (``also``, ``""`` when none) where the text supports two."""
+    """A cause, the advice that goes with it, the enhanced status code found, a second
+    cause (``also``, ``""`` when none) where the text supports two, and what decided
+    it (``decided_by``: one of :data:`DECIDERS`)."""
 
     cause: str
     advice: str
     status: str
     also: str = ""
+    decided_by: str = "none"
 
     @property
     def label(self) -> str:
@@ -135,6 +145,7 @@ def named(cause: str, also: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class _Entry:
+    tier: str
     cause: str
     also: str
     code: re.Pattern[str] | None
@@ -156,7 +167,7 @@ def _cause_of(value: object, where: str) -> str:
     return str(value)
 
 
-def _entry(raw: dict[str, Any], where: str, advice: dict[str, str]) -> _Entry:
+def _entry(raw: dict[str, Any], tier: str, where: str, advice: dict[str, str]) -> _Entry:
     unknown = set(raw) - _ENTRY_KEYS
     if unknown:
         raise ValueError(f"causes.toml: {where}: unknown key(s) {', '.join(sorted(unknown))}")
@@ -174,7 +185,7 @@ def _entry(raw: dict[str, Any], where: str, advice: dict[str, str]) -> _Entry:
         match = re.compile(_lowered(raw["match"])) if "match" in raw else None
     except re.error as exc:
         raise ValueError(f"causes.toml: {where}: bad pattern: {exc}") from None
-    return _Entry(cause, also, code, match, raw.get("advice", advice[cause]))
+    return _Entry(tier, cause, also, code, match, raw.get("advice", advice[cause]))
 
 
 def load_table(text: str) -> _Table:
@@ -190,7 +201,7 @@ def load_table(text: str) -> _Table:
     if missing:
         raise ValueError(f"causes.toml: [advice] misses {', '.join(missing)}")
     entries = [
-        _entry(raw, f"[[{tier}]] #{n}", advice)
+        _entry(raw, tier, f"[[{tier}]] #{n}", advice)
         for tier in TIERS
         for n, raw in enumerate(data.get(tier, []), 1)
     ]
@@ -212,36 +223,42 @@ def _code(status: str, diagnostic: str) -> str:
     return found.group(0) if found else ""
 
 
-def _fallback(table: _Table, delay_type: str, code: str) -> str:
+def _fallback(table: _Table, delay_type: str, code: str) -> tuple[str, str]:
     """After the entries: SES's delay type, then the code's class (subject.detail, then
-    subject), then ``unknown``."""
+    subject), then ``unknown``; with what decided it."""
     cause = table.delay_types.get(delay_type)
-    if cause is None and code:
+    if cause is not None:
+        return cause, "delay_type"
+    if code:
         _, subject, detail = code.split(".")
         cause = table.rfc3463.get(f"{subject}.{detail}") or table.rfc3463.get(subject)
-    return cause or "unknown"
+        if cause is not None:
+            return cause, "rfc3463"
+    return "unknown", "none"
 
 
-def _judge(table: _Table, delay_type: str, status: str, diagnostic: str) -> Cause:
+def judge(table: _Table, delay_type: str, status: str, diagnostic: str) -> Cause:
+    """The cause by ``table`` (:func:`load_table`), uncached: for tools that compare
+    tables; sesd itself calls :func:`classify`."""
     diagnostic = diagnostic[:MAX_TEXT]
     code = _code(status, diagnostic)
     if delay_type in _INSIDE_SES:
-        return Cause("ses_internal", table.advice["ses_internal"], code)
+        return Cause("ses_internal", table.advice["ses_internal"], code, decided_by="ses")
     words = _CONTINUATION.sub("", diagnostic).lower()
     for entry in table.entries:
         if entry.code is not None and entry.code.fullmatch(code) is None:
             continue
         if entry.match is not None and entry.match.search(words) is None:
             continue
-        return Cause(entry.cause, entry.advice, code, entry.also)
-    cause = _fallback(table, delay_type, code)
-    return Cause(cause, table.advice[cause], code)
+        return Cause(entry.cause, entry.advice, code, entry.also, entry.tier)
+    cause, decided_by = _fallback(table, delay_type, code)
+    return Cause(cause, table.advice[cause], code, decided_by=decided_by)
 
 
 @functools.lru_cache(maxsize=8192)
 def classify(delay_type: str | None, status: str | None, diagnostic: str | None) -> Cause:
     """The cause of one delayed (or soft-bounced) recipient."""
-    return _judge(_TABLE, delay_type or "", status or "", diagnostic or "")
+    return judge(_TABLE, delay_type or "", status or "", diagnostic or "")
 
 
 def advice(cause: str) -> str:
