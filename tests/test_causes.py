@@ -405,6 +405,30 @@ def test_a_delay_counts_under_its_cause_and_the_window_keeps_it() -> None:
     assert pipeline.ledger.tallies.causes == {"ip_reputation": 1, "mailbox_full": 1}
 
 
+def test_a_cause_only_hinted_at_is_kept_apart_in_the_breakdown() -> None:
+    """A delay decided by words that only hint, and a soft bounce by a standard code,
+    count under their causes and again as hinted; one decided by words that name a
+    family is not hinted; nor is a hard bounce, which has no cause."""
+    from sesd.config import core_settings, parse_config
+    from sesd.core.pipeline import Pipeline
+    from tests import factory as f
+
+    now = f.T0 + 10
+    rule = '[[alerts.rules]]\nname = "r"\nmetric = "delay_ratio"\nwindow = "5m"\nabove = 0.1\n'
+    pipeline = Pipeline(core_settings(parse_config(rule)))
+    texts = ["451 Please try again later", "451 Please try again later", "421 Greylisted"]
+    for n, text in enumerate(texts):
+        delay = f.delay([f"a{n}@x.example"], at=now, status="", diagnostic=text)
+        pipeline.feed(f.raw(delay), "q", now)
+    soft = f.bounce(["b@x.example"], at=now, kind="Transient", subkind="General")
+    soft["bounce"]["bouncedRecipients"][0]["diagnosticCode"] = "452 4.2.2 zzz"
+    pipeline.feed(f.raw(soft), "q", now)
+    pipeline.feed(f.raw(f.bounce(["c@x.example"], at=now)), "q", now)  # hard
+    breakdown = pipeline.ledger.windows["x.example"].breakdown(0, now)
+    assert breakdown.causes == [("greylisted", 3), ("mailbox_full", 1)]
+    assert breakdown.hinted_causes == [("greylisted", 2), ("mailbox_full", 1)]
+
+
 def test_replay_counts_causes(tmp_path: object, capsys: pytest.CaptureFixture[str]) -> None:
     from pathlib import Path
 

@@ -155,8 +155,9 @@ def _varied_alert(kind: Transition, metric: str, value: float | None, **fields: 
 def test_every_variant_of_an_alert_reads_right() -> None:
     """A repeat of: a quantile alert with no data left and an empty breakdown (dashes,
     "no data", seconds); a below-rule on the delivery ratio with four diagnostics (three
-    shown), two identities, regions and configuration sets. And a resolved canary alert,
-    which no longer lists missing canaries."""
+    shown), two identities, regions and configuration sets, its dominant cause mostly
+    only hinted at by the texts. And a resolved canary alert, which no longer lists
+    missing canaries."""
     quiet = _varied_alert(
         Transition.REPEAT,
         "processing_p95_seconds",
@@ -174,6 +175,8 @@ def test_every_variant_of_an_alert_reads_right() -> None:
         rising=False,
         breakdown=Breakdown(
             diagnostics=[(f"smtp; 451 4.7.{i} try later", 5 - i) for i in range(4)],
+            causes=[("recipient_server", 4), ("greylisted", 2)],
+            hinted_causes=[("recipient_server", 3)],
             sources=["arn:aws:ses:eu-west-1:1:identity/a", "arn:aws:ses:us-east-1:1:identity/b"],
             config_sets=["marketing", "billing"],
         ),
@@ -317,3 +320,29 @@ def test_a_grouped_notification_is_one_pagerduty_event_per_alert() -> None:
     assert keys == ["sesd:delays:a.example", "sesd:delays:b.example", "sesd:delays:c.example"]
     assert all(json.loads(e)["event_action"] == "trigger" for e in events)
     assert evaluator.states["delays"]["c.example"].status is Status.FIRING
+
+
+@pytest.mark.parametrize(("hinted", "marked"), [(2, True), (1, False), (0, False)])
+def test_a_cause_is_marked_as_hinted_when_half_its_recipients_were(
+    hinted: int, marked: bool
+) -> None:
+    """Half or more of the dominant cause's recipients only hinted at: the cause line
+    and PagerDuty's summary say so; fewer, and they read as any other cause."""
+    breakdown = Breakdown(
+        causes=[("rate_limited", 4), ("dns", 3)],
+        hinted_causes=[("dns", 3), ("rate_limited", hinted)],
+    )
+    alert = dataclasses.replace(_alert(Transition.FIRING, "example.org"), breakdown=breakdown)
+    notification = dataclasses.replace(_notification(Transition.FIRING), alerts=(alert,))
+    lines = console_text(notification).splitlines()
+    cause = next(line.strip() for line in lines if line.strip().startswith("cause:"))
+    (event,) = pagerduty_events(notification, "KEY", "sesd-test")
+    summary = json.loads(event)["payload"]["summary"]
+    if marked:
+        assert cause.startswith(
+            f"cause: rate_limited (4 of 7 noted; {hinted} only hinted at by the text: read"
+        )
+        assert summary.endswith("; cause: rate_limited (hinted)")
+    else:
+        assert cause.startswith("cause: rate_limited (4 of 7 noted): ")
+        assert summary.endswith("; cause: rate_limited")

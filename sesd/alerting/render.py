@@ -30,6 +30,7 @@ __all__ = [
     "dominant_cause",
     "headline",
     "links",
+    "mostly_hinted",
     "pagerduty_events",
     "slack_message",
 ]
@@ -137,6 +138,7 @@ def details(alert: Alert) -> dict[str, Any]:
         "counts": alert.counts,
         "where": alert.stage,
         "causes": dict(b.causes),
+        "hinted_causes": dict(b.hinted_causes),
         "delay_types": dict(b.delay_types),
         "smtp_status": dict(b.statuses),
         "diagnostic_codes": dict(b.diagnostics),
@@ -185,14 +187,32 @@ def dominant_cause(breakdown: Breakdown) -> str:
     return cause
 
 
+def _hinted(breakdown: Breakdown) -> int:
+    """How many of the dominant cause's recipients only weak evidence decided (a
+    standard code, words that only hint, the code's class)."""
+    cause = breakdown.causes[0][0]
+    return next((n for label, n in breakdown.hinted_causes if label == cause), 0)
+
+
+def mostly_hinted(breakdown: Breakdown) -> bool:
+    """Whether at least half of the dominant cause's recipients only had it hinted
+    at: on new text such causes were wrong one time in three."""
+    return 2 * _hinted(breakdown) >= breakdown.causes[0][1]
+
+
 def cause_line(alert: Alert) -> str | None:
-    """The dominant cause of the window's delays and what to do, or None."""
-    causes = alert.breakdown.causes
+    """The dominant cause of the window's delays and what to do, or None; when the
+    text mostly only hinted at it, the line says so."""
+    b = alert.breakdown
+    causes = b.causes
     if not causes or alert.kind is Transition.RESOLVED:
         return None
     cause, n = causes[0]
     total = sum(count for _, count in causes)
-    return f"cause: {dominant_cause(alert.breakdown)} ({n} of {total} noted): {advice(cause)}"
+    noted = f"{n} of {total} noted"
+    if mostly_hinted(b):
+        noted += f"; {_hinted(b)} only hinted at by the text: read the diagnostics"
+    return f"cause: {dominant_cause(b)} ({noted}): {advice(cause)}"
 
 
 def describe(alert: Alert, *, slack: bool = False) -> str:
@@ -298,6 +318,8 @@ def pagerduty_events(notification: Notification, routing_key: str, source: str) 
             summary = headline(alert) + f"; where: {alert.stage}"
             if alert.breakdown.causes:
                 summary += f"; cause: {dominant_cause(alert.breakdown)}"
+                if mostly_hinted(alert.breakdown):
+                    summary += " (hinted)"
             event["payload"] = {
                 "summary": summary[:PD_MAX_SUMMARY],
                 "source": source,

@@ -55,6 +55,7 @@ __all__ = [
     "CAUSES",
     "CAUSE_INDEX",
     "DECIDERS",
+    "HINTED_BY",
     "MAX_TEXT",
     "TIERS",
     "Cause",
@@ -90,6 +91,10 @@ TIERS: Final = ("status", "provider", "wording", "standard", "hint")
 #: are right about as often as a second careful reading; the later ones less
 #: (TESTING.md, "How far two careful readings agree").
 DECIDERS: Final = ("ses", *TIERS, "delay_type", "rfc3463", "none")
+#: The deciders that were wrong one time in three on text the table had not seen
+#: (a standard code, words that only hint, the code's class): a cause they decide is
+#: only hinted at by the text, and alert text says so.
+HINTED_BY: Final = frozenset({"standard", "hint", "rfc3463"})
 # What a table may hold: its advice, its fallbacks and its tiers of entries; a tier
 # misspelt ("[[hints]]") would otherwise be read as nothing at all.
 _TABLE_KEYS: Final = frozenset({"advice", "delay_types", "rfc3463", *TIERS})
@@ -130,6 +135,11 @@ class Cause:
     status: str
     also: str = ""
     decided_by: str = "none"
+
+    @property
+    def hinted(self) -> bool:
+        """Whether only a weak decider decided it (:data:`HINTED_BY`)."""
+        return self.decided_by in HINTED_BY
 
     @property
     def label(self) -> str:

@@ -123,6 +123,7 @@ def delayed(
                 mta=delay.reporting_mta,
                 cause=cause,
                 also=found.also,
+                hinted=found.hinted,
                 delay_type=delay.delay_type,
                 count_cause=True,
             )
@@ -155,9 +156,10 @@ def bounced(
         for slot in slots:
             slot.scope.bounced(slot.name, kind)
         cause = also = ""
+        hinted = False
         if soft:
             found = classify(None, recipient.status, recipient.diagnostic_code)
-            cause, also = found.cause, found.also
+            cause, also, hinted = found.cause, found.also, found.hinted
             causes[cause] = causes.get(cause, 0) + 1
         _end_delay(ledger, message_id, recipient.email_address, slots, t, now)
         if in_windows:
@@ -172,6 +174,7 @@ def bounced(
                 mta=bounce.reporting_mta,
                 cause=cause,
                 also=also,
+                hinted=hinted,
             )
 
 
@@ -187,12 +190,14 @@ def _note_recipient(
     mta: str,
     cause: str,
     also: str,
+    hinted: bool,
     delay_type: str = "",
     count_cause: bool = False,
 ) -> None:
     """What a delayed or bounced recipient's event said, cleaned once, in each of its
     slots' windows (with ``count_cause``, a delay's cause is counted too; ``also`` is
-    its second cause; a provider's windows also keep the domain)."""
+    its second cause; ``hinted``: only weak evidence decided it; a provider's windows
+    also keep the domain)."""
     problem = noted(
         message_id=event.message_id,
         source=event.mail.source_arn,
@@ -203,6 +208,7 @@ def _note_recipient(
         mta=mta,
         cause=cause,
         also=also,
+        hinted=hinted,
         count_cause=count_cause,
         domain=domain,
     )

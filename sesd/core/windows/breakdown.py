@@ -27,6 +27,7 @@ __all__ = [
     "DELAY_TYPE",
     "DIAGNOSTIC",
     "DOMAIN",
+    "HINTED_CAUSE",
     "MESSAGE_ID",
     "MTA",
     "OVERFLOW",
@@ -42,8 +43,8 @@ __all__ = [
 ]
 
 # The kinds a breakdown counts, and the kinds it keeps examples of.
-DELAY_TYPE, STATUS, DIAGNOSTIC, MTA, CAUSE, DOMAIN, SECOND_CAUSE = 0, 1, 2, 3, 4, 5, 6
-_KINDS: Final = 7
+DELAY_TYPE, STATUS, DIAGNOSTIC, MTA, CAUSE, DOMAIN, SECOND_CAUSE, HINTED_CAUSE = range(8)
+_KINDS: Final = 8
 MESSAGE_ID, SOURCE, CONFIG_SET = 0, 1, 2
 
 #: Distinct values one coarse bucket counts; the rest count as OVERFLOW.
@@ -95,6 +96,9 @@ class Breakdown:
     #: Causes noted with a second one, as text names them ("ip_reputation, or
     #: rate_limited"); each also counts under its first in ``causes``.
     second_causes: list[tuple[str, int]] = field(default_factory=list)
+    #: Causes noted from weak evidence only (sesd.core.causes.HINTED_BY); each also
+    #: counts under ``causes``.
+    hinted_causes: list[tuple[str, int]] = field(default_factory=list)
 
 
 class Details:
@@ -211,13 +215,15 @@ def noted(
     mta: str = "",
     cause: str = "",
     also: str = "",
+    hinted: bool = False,
     count_cause: bool = False,
     domain: str = "",
 ) -> Noted:
     """What a problem event says of one recipient, for :meth:`DomainWindows.note`. Every
     text comes from a stranger (sesd.core.text): addresses hidden, bounded, escaped; an
     MTA is kept by its name, without RFC 3464's type (``dsn;``). With ``count_cause``
-    (a delayed recipient) its cause is counted; ``also`` is its second cause, if any."""
+    (a delayed recipient) its cause is counted; ``also`` is its second cause, if any;
+    ``hinted``: only weak evidence decided the cause."""
     examples = [(MESSAGE_ID, clean_once(message_id))]
     if source:
         examples.append((SOURCE, clean(source)))
@@ -233,6 +239,8 @@ def noted(
         pairs.append((CAUSE, cause))
         if also:
             pairs.append((SECOND_CAUSE, named(cause, also)))
+        if hinted:
+            pairs.append((HINTED_CAUSE, cause))
     return Noted(
         examples,
         [detail_key(kind, text) for kind, text in pairs],

@@ -291,7 +291,7 @@ class DomainWindows:
         lo, hi = ring.span(int(now // ring.width))
         if hi <= lo:
             return Breakdown()
-        delay_types, statuses, diagnostics, mtas, causes, domains, second_causes = details.top(
+        delay_types, statuses, diagnostics, mtas, causes, domains, second, hinted = details.top(
             lo, hi, top_n
         )
         since = now - self._specs[index].seconds
@@ -306,7 +306,8 @@ class DomainWindows:
             config_sets=examples.since(CONFIG_SET, since, now),
             causes=causes,
             domains=domains,
-            second_causes=second_causes,
+            second_causes=second,
+            hinted_causes=hinted,
         )
 
     # --- state file ----------------------------------------------------------------
