@@ -366,6 +366,21 @@ def test_breakdowns_keep_the_coarse_bucket_of_the_oldest_held_bucket_and_survive
     assert restored.top(6, 36, 5) == details.top(6, 36, 5)
 
 
+def test_a_breakdown_kind_from_a_later_sesd_is_left_out_on_restore() -> None:
+    """A state file written by a later sesd, which counts a kind this one does not
+    know, restores what this one knows (a rollback keeps its windows' breakdowns)."""
+    from sesd.core.windows.breakdown import Details
+
+    details = Details(30)
+    details.add(8, [detail_key(0, "kept")])
+    saved = details.snapshot()
+    saved[1] += [[99, "from later", 3], [-1, "nor this", 1]]
+    restored = Details(30)
+    restored.restore(saved)
+    assert restored.top(6, 36, 5) == details.top(6, 36, 5)
+    assert restored.snapshot() == details.snapshot()
+
+
 def test_a_detail_stays_while_its_bucket_is_the_oldest_in_the_window() -> None:
     """A diagnostic noted in the last ring bucket of its coarse bucket is still shown
     when that bucket is the oldest the 5m window holds (29 buckets later), beside the

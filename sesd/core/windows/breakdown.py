@@ -150,9 +150,11 @@ class Details:
         return {c: [[*_pair(k), n] for k, n in d.items()] for c, d in self.buckets.items()}
 
     def restore(self, data: dict[Any, list[list[Any]]]) -> None:
-        """Load what :meth:`snapshot` returned."""
+        """Load what :meth:`snapshot` returned. A kind this sesd does not know (a later
+        one wrote the file, then was rolled back) is left out, not read as another."""
         self.buckets = {
-            int(c): {detail_key(int(k), str(v)): int(n) for k, v, n in d} for c, d in data.items()
+            int(c): {detail_key(int(k), str(v)): int(n) for k, v, n in d if 0 <= int(k) < _KINDS}
+            for c, d in data.items()
         }
 
 
