@@ -322,15 +322,19 @@ def test_a_grouped_notification_is_one_pagerduty_event_per_alert() -> None:
     assert evaluator.states["delays"]["c.example"].status is Status.FIRING
 
 
-@pytest.mark.parametrize(("hinted", "marked"), [(2, True), (1, False), (0, False)])
+@pytest.mark.parametrize(
+    ("noted", "hinted", "marked"),
+    [(4, [("rate_limited", 2)], True), (5, [("rate_limited", 2)], False), (2, [], False)],
+)
 def test_a_cause_is_marked_as_hinted_when_half_its_recipients_were(
-    hinted: int, marked: bool
+    noted: int, hinted: list[tuple[str, int]], marked: bool
 ) -> None:
     """Half or more of the dominant cause's recipients only hinted at: the cause line
-    and PagerDuty's summary say so; fewer, and they read as any other cause."""
+    and PagerDuty's summary say so; fewer (none of them: another cause's do not
+    count), and they read as any other cause."""
     breakdown = Breakdown(
-        causes=[("rate_limited", 4), ("dns", 3)],
-        hinted_causes=[("dns", 3), ("rate_limited", hinted)],
+        causes=[("rate_limited", noted), ("dns", 2)],
+        hinted_causes=[("dns", 2), *hinted],
     )
     alert = dataclasses.replace(_alert(Transition.FIRING, "example.org"), breakdown=breakdown)
     notification = dataclasses.replace(_notification(Transition.FIRING), alerts=(alert,))
@@ -338,11 +342,12 @@ def test_a_cause_is_marked_as_hinted_when_half_its_recipients_were(
     cause = next(line.strip() for line in lines if line.strip().startswith("cause:"))
     (event,) = pagerduty_events(notification, "KEY", "sesd-test")
     summary = json.loads(event)["payload"]["summary"]
+    total = noted + 2
     if marked:
         assert cause.startswith(
-            f"cause: rate_limited (4 of 7 noted; {hinted} only hinted at by the text: read"
+            f"cause: rate_limited ({noted} of {total} noted; 2 only hinted at by the text: read"
         )
         assert summary.endswith("; cause: rate_limited (hinted)")
     else:
-        assert cause.startswith("cause: rate_limited (4 of 7 noted): ")
+        assert cause.startswith(f"cause: rate_limited ({noted} of {total} noted): ")
         assert summary.endswith("; cause: rate_limited")
