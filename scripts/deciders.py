@@ -19,6 +19,7 @@ import subprocess
 import sys
 from collections import Counter, defaultdict
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -30,17 +31,22 @@ DATA = ROOT / "tests" / "data"
 ARRIVED = {3: "8f88e10", 4: "293ead2", 5: "fa44fae", 6: "727fa81", 7: "4e6c81c"}
 
 
-def _tally() -> dict[str, Counter[str]]:
+def arrival_table(commit: str) -> Any:
+    """The cause table as it was at ``commit`` (read from git)."""
     git = shutil.which("git") or "git"
+    shown = subprocess.run(  # noqa: S603 - git with fixed arguments
+        [git, "-C", str(ROOT), "show", f"{commit}:sesd/core/causes.toml"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return load_table(shown.stdout)
+
+
+def _tally() -> dict[str, Counter[str]]:
     tally: dict[str, Counter[str]] = defaultdict(Counter)
     for n, commit in ARRIVED.items():
-        shown = subprocess.run(  # noqa: S603 - git with fixed arguments
-            [git, "-C", str(ROOT), "show", f"{commit}:sesd/core/causes.toml"],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        table = load_table(shown.stdout)
+        table = arrival_table(commit)
         for raw in (DATA / f"diagnostics_{n}.jsonl").read_text("utf-8").splitlines():
             line = json.loads(raw)
             found = judge(table, "", line.get("status", ""), line["text"])
