@@ -91,7 +91,7 @@ async def test_under_a_spike_the_page_lists_outlook_first_with_its_alert(
                 alert = page.locator("#now tr.alert").filter(has_text="outlook.com")
                 await expect(alert).to_contain_text("firing")
                 await expect(alert).to_contain_text("delay-ratio-high")
-                await expect(alert).to_contain_text("ip_reputation")
+                await expect(alert).to_contain_text("ip_reputation (15 of 15 noted)")
                 await expect(alert).to_contain_text("slow down to this provider")
                 await expect(alert).to_contain_text("SES -> recipient MTA")
                 first = page.locator("#scope-domain tbody tr").first
@@ -108,6 +108,32 @@ async def test_under_a_spike_the_page_lists_outlook_first_with_its_alert(
             shot = artifacts(tmp_path) / "status-page-spike.png"
             await page.screenshot(path=str(shot), full_page=True)
             assert shot.stat().st_size > 10_000
+            seen.assert_clean(host)
+
+
+async def test_a_cause_the_texts_only_hinted_at_says_so_on_the_page(
+    local_sqs: LocalSqs, sqs: Any
+) -> None:
+    """outlook.com's delays say only "try again later": its alert's cause reads
+    greylisted, only hinted at by the text, as the server draws it and as the script
+    redraws it."""
+    url, _ = await make_queue(sqs)
+    async with running(parse_config(config_text(local_sqs, url))) as daemon, chromium() as browser:
+        await spiked(sqs, url, diagnostic="451 4.7.1 Please try again later")
+        await fired(daemon)
+        host = f"127.0.0.1:{daemon.http_port}"
+        async with watched(browser) as seen:
+            page = seen.page
+            for refresh in (300, 0.25):
+                await page.goto(f"http://{host}/?refresh={refresh}")
+                await expect(page.locator("body")).to_have_attribute(
+                    "data-refreshes", at_least(0 if refresh == 300 else 1)
+                )
+                alert = page.locator("#now tr.alert").filter(has_text="outlook.com")
+                await expect(alert).to_contain_text("greylisted")
+                await expect(alert).to_contain_text(
+                    "(15 of 15 noted; 15 only hinted at by the text: read the diagnostics)"
+                )
             seen.assert_clean(host)
 
 

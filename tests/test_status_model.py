@@ -37,6 +37,19 @@ def spiked(extra: str = "") -> World:
     return w
 
 
+def test_an_alert_whose_cause_the_texts_only_hinted_at_says_so() -> None:
+    """outlook.com's delays say only "try again later": the alert's cause reads as
+    alert text reads it, greylisting only hinted at by the text."""
+    w = world(now=NOW)
+    feed(w, spike(NOW, diagnostic="451 4.7.1 Please try again later"), NOW)
+    first = status(w).alerts.items[0]
+    assert first.cause is not None
+    assert (first.cause.name, first.cause.recipients, first.cause.hinted) == ("greylisted", 15, 15)
+    assert first.cause.noted == (
+        "15 of 15 noted; 15 only hinted at by the text: read the diagnostics"
+    )
+
+
 def test_a_spike_ranks_its_domain_first_with_its_firing_alert_cause_and_advice() -> None:
     """outlook.com delays 15 of 25 recipients, throttled by Microsoft: the document lists
     its alert first (firing, its value against the threshold, the cause named by the
@@ -54,6 +67,7 @@ def test_a_spike_ranks_its_domain_first_with_its_firing_alert_cause_and_advice()
     assert (first.value_text, first.threshold_text, first.fires) == ("60.0%", "10.0%", "above")
     assert first.cause is not None
     assert (first.cause.name, first.cause.recipients, first.cause.of) == ("ip_reputation", 15, 15)
+    assert (first.cause.hinted, first.cause.noted) == (0, "15 of 15 noted")
     assert first.cause.advice == advice("ip_reputation")
     assert first.stage == "SES -> recipient MTA"
     assert first.link == "/domain/outlook.com"

@@ -24,11 +24,13 @@ from sesd.core.text import slack_escape
 from sesd.core.windows import Breakdown
 
 __all__ = [
+    "cause_noted",
     "console_text",
     "describe",
     "details",
     "dominant_cause",
     "headline",
+    "hinted_count",
     "links",
     "mostly_hinted",
     "pagerduty_events",
@@ -187,7 +189,7 @@ def dominant_cause(breakdown: Breakdown) -> str:
     return cause
 
 
-def _hinted(breakdown: Breakdown) -> int:
+def hinted_count(breakdown: Breakdown) -> int:
     """How many of the dominant cause's recipients only weak evidence decided (a
     standard code, words that only hint, the code's class)."""
     cause = breakdown.causes[0][0]
@@ -197,22 +199,26 @@ def _hinted(breakdown: Breakdown) -> int:
 def mostly_hinted(breakdown: Breakdown) -> bool:
     """Whether at least half of the dominant cause's recipients only had it hinted
     at: on new text such causes were wrong one time in three."""
-    return 2 * _hinted(breakdown) >= breakdown.causes[0][1]
+    return 2 * hinted_count(breakdown) >= breakdown.causes[0][1]
+
+
+def cause_noted(breakdown: Breakdown) -> str:
+    """How many recipients the dominant cause of a breakdown that has causes was noted
+    for ("12 of 15 noted"), and, when the text mostly only hinted at it, how many of
+    them and what to do."""
+    n = breakdown.causes[0][1]
+    noted = f"{n} of {sum(count for _, count in breakdown.causes)} noted"
+    if mostly_hinted(breakdown):
+        noted += f"; {hinted_count(breakdown)} only hinted at by the text: read the diagnostics"
+    return noted
 
 
 def cause_line(alert: Alert) -> str | None:
-    """The dominant cause of the window's delays and what to do, or None; when the
-    text mostly only hinted at it, the line says so."""
+    """The dominant cause of the window's delays and what to do, or None."""
     b = alert.breakdown
-    causes = b.causes
-    if not causes or alert.kind is Transition.RESOLVED:
+    if not b.causes or alert.kind is Transition.RESOLVED:
         return None
-    cause, n = causes[0]
-    total = sum(count for _, count in causes)
-    noted = f"{n} of {total} noted"
-    if mostly_hinted(b):
-        noted += f"; {_hinted(b)} only hinted at by the text: read the diagnostics"
-    return f"cause: {dominant_cause(b)} ({noted}): {advice(cause)}"
+    return f"cause: {dominant_cause(b)} ({cause_noted(b)}): {advice(b.causes[0][0])}"
 
 
 def describe(alert: Alert, *, slack: bool = False) -> str:

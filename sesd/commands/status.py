@@ -249,10 +249,7 @@ def _alert(a: AlertRow) -> list[str]:
         f"{a.value_text} ({a.fires} {a.threshold_text}, {a.window} window) since {when(a.since)}"
     ]
     if a.cause is not None:
-        lines.append(
-            f"           cause: {a.cause.label} ({a.cause.recipients} of {a.cause.of} noted): "
-            f"{a.cause.advice}"
-        )
+        lines.append(f"           cause: {a.cause.label} ({a.cause.noted}): {a.cause.advice}")
     if a.stage:
         lines.append(f"           where: {a.stage}")
     lines += [f"           {note}" for note in a.notes]

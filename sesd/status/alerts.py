@@ -12,7 +12,7 @@ from urllib.parse import quote
 from sesd.alerting.accounts import measure_account
 from sesd.alerting.alert import alert_of, identity
 from sesd.alerting.evaluator import Evaluator
-from sesd.alerting.render import dominant_cause
+from sesd.alerting.render import cause_noted, dominant_cause, hinted_count
 from sesd.alerting.rules import AlertState, Status, Transition
 from sesd.alerting.silences import Silence
 from sesd.alerting.tenants import measure_tenant
@@ -200,6 +200,8 @@ def _cause(breakdown: Breakdown) -> CauseView | None:
         label=dominant_cause(breakdown),
         recipients=n,
         of=sum(count for _, count in breakdown.causes),
+        hinted=hinted_count(breakdown),
+        noted=cause_noted(breakdown),
         advice=advice(name),
     )
 

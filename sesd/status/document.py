@@ -112,6 +112,11 @@ class CauseView(msgspec.Struct, frozen=True, kw_only=True):
     recipients: int
     #: Recipients noted with any cause in the window.
     of: int
+    #: The dominant cause's recipients whose cause the text only hinted at.
+    hinted: int
+    #: How alert text says the counts: "12 of 15 noted", and when the text mostly only
+    #: hinted at the cause, how many of them and what to do.
+    noted: str
     advice: str
 
 

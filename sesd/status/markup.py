@@ -73,7 +73,7 @@ def _alert_row(a: AlertRow) -> str:
     if a.cause is not None:
         cause = (
             f'<span class="cause">{esc(a.cause.label)}</span> '
-            f"({a.cause.recipients} of {a.cause.of} noted)"
+            f"({esc(a.cause.noted)})"
             f'<span class="advice">{esc(a.cause.advice)}</span>'
         )
     notes = "".join(f'<span class="note">{esc(n)}</span>' for n in a.notes)

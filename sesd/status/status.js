@@ -136,7 +136,7 @@
 
   function alertRow(a) {
     const cause = a.cause
-      ? [h("span", { class: "cause" }, a.cause.label), ` (${a.cause.recipients} of ${a.cause.of} noted)`,
+      ? [h("span", { class: "cause" }, a.cause.label), ` (${a.cause.noted})`,
          h("span", { class: "advice" }, a.cause.advice)]
       : [];
     const notes = a.notes.map((n) => h("span", { class: "note" }, n));
