@@ -31,6 +31,12 @@ DATA = ROOT / "tests" / "data"
 ARRIVED = {3: "8f88e10", 4: "293ead2", 5: "fa44fae", 6: "727fa81", 7: "4e6c81c"}
 
 
+def corpus_file(n: int) -> list[dict[str, Any]]:
+    """The lines of the ``n``-th cause corpus file (the first has no number)."""
+    name = "diagnostics.jsonl" if n == 1 else f"diagnostics_{n}.jsonl"
+    return [json.loads(raw) for raw in (DATA / name).read_text("utf-8").splitlines()]
+
+
 def arrival_table(commit: str) -> Any:
     """The cause table as it was at ``commit`` (read from git)."""
     git = shutil.which("git") or "git"
@@ -47,8 +53,7 @@ def _tally() -> dict[str, Counter[str]]:
     tally: dict[str, Counter[str]] = defaultdict(Counter)
     for n, commit in ARRIVED.items():
         table = arrival_table(commit)
-        for raw in (DATA / f"diagnostics_{n}.jsonl").read_text("utf-8").splitlines():
-            line = json.loads(raw)
+        for line in corpus_file(n):
             found = judge(table, "", line.get("status", ""), line["text"])
             counts = tally[found.decided_by]
             counts["answers"] += 1

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import collections
 import itertools
-import json
 import math
 import re
 import sys
@@ -26,11 +25,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from deciders import ARRIVED, arrival_table  # noqa: E402
+from deciders import ARRIVED, arrival_table, corpus_file  # noqa: E402
 
 from sesd.core.causes import _ENHANCED, judge  # noqa: E402
 
-DATA = ROOT / "tests" / "data"
 #: The files measured, with the commit that added each (the eighth, held out, too).
 MEASURED = ARRIVED | {8: "106d4e6"}
 MARGINS = (0.0, 3.0, 5.0)
@@ -39,11 +37,6 @@ _NOISE = re.compile(r"\S+@\S+|https?://\S+|\d+\.\d+\.\d+\.\d+")
 _SMOOTHING = 0.5
 
 Line = dict[str, Any]
-
-
-def _file(n: int) -> list[Line]:
-    name = "diagnostics.jsonl" if n == 1 else f"diagnostics_{n}.jsonl"
-    return [json.loads(raw) for raw in (DATA / name).read_text("utf-8").splitlines()]
 
 
 def _features(line: Line) -> set[str]:
@@ -88,7 +81,7 @@ class _Words:
 
 
 def main() -> None:
-    files = {n: _file(n) for n in range(1, max(MEASURED) + 1)}
+    files = {n: corpus_file(n) for n in range(1, max(MEASURED) + 1)}
     heads = ["table", *(f"+words, lead > {m:g}" for m in MARGINS)]
     print("file  lines" + "".join(f"  {head:>20}" for head in heads))
     print(" " * 11 + "  {:>20}".format("right   wrong") * len(heads))
