@@ -50,12 +50,12 @@ def _quiet_logs() -> None:
 def _fresh_caches() -> None:
     """Each test classifies, cleans and interns afresh: an answer cached by an earlier
     test (or by the run mutation testing forks from) would hide what the code does now."""
-    from sesd.core.causes import classify
-    from sesd.core.text import clean
+    from sesd.core.causes import _classify
+    from sesd.core.text import _clean_cached
     from sesd.core.windows import breakdown
 
-    classify.cache_clear()
-    clean.cache_clear()
+    _classify.cache_clear()
+    _clean_cached.cache_clear()
     breakdown._KEYS.clear()  # interned breakdown keys: shared objects, not answers
 
 

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from sesd.commands.main import main
-from sesd.core.causes import CAUSES, classify
+from sesd.core.causes import CAUSES, _classify, classify
 from sesd.core.causes import advice as _advice
 
 IP = "192.0.2.10"
@@ -761,7 +761,7 @@ def test_a_long_hostile_text_classifies_fast() -> None:
         "boîte aux lettres " * 560,
     ]
     for text in hostile:
-        classify.cache_clear()
+        _classify.cache_clear()
         started = time.perf_counter()
         classify("RecipientServerError", "", text)
         assert time.perf_counter() - started < 0.05, text[:40]

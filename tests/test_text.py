@@ -4,14 +4,19 @@ size bounded, Slack's control characters escaped."""
 from __future__ import annotations
 
 import json
+import tracemalloc
+import unicodedata
 
 from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.render import pagerduty_events, slack_message
 from sesd.config import core_settings, parse_config
+from sesd.core.causes import classify
 from sesd.core.pipeline import Pipeline
 from sesd.core.text import (
+    _CONTROL_RE,
     ADDRESS,
     MAX_CHARS,
+    _clean_cached,
     clean,
     clean_once,
     mta_name,
@@ -40,6 +45,74 @@ def test_addresses_are_replaced_wherever_they_stand() -> None:
     assert redact_addresses("421 4.4.1 Unable to connect") == "421 4.4.1 Unable to connect"
 
 
+def test_addresses_in_every_form_a_stranger_writes_are_replaced() -> None:
+    """UTF-8 addresses (RFC 6531), IPv6 literals, a domain label starting with '_', a
+    zero-width space or NUL beside the '@', a local part longer than RFC 5321 allows
+    and a quoted one with an escaped quote: each is hidden whole, and the text around
+    it is kept (a sentence's full stop, a host name and its bracketed IP address)."""
+    forms = [
+        "jösé@example.com",
+        "用户@例子.广告",
+        "v.p@[IPv6:2001:db8::1]",
+        "v.p@_x.example.com",
+        "v.p\u200b@example.com",
+        "v.p@\x00example.com",
+        "a" * 80 + "@example.com",
+        '"victim\\"person"@example.com',
+    ]
+    for form in forms:
+        assert redact_addresses(f"550 <{form}>: unknown") == f"550 <{ADDRESS}>: unknown", form
+        assert redact_addresses(f"to {form}. Done") == f"to {ADDRESS}. Done", form
+    assert redact_addresses("a@b.example,c@d.example;e@f.example") == (
+        f"{ADDRESS},{ADDRESS};{ADDRESS}"
+    )
+    kept = "host mx.example.com[192.0.2.1] said: 451 4.7.1 try again (in reply to RCPT TO)"
+    assert redact_addresses(kept + " @ noon") == kept + " @ noon"
+
+
+def test_every_character_that_does_not_print_is_escaped() -> None:
+    """Controls, format characters (bidirectional overrides, zero-width and tag
+    characters, the soft hyphen), line and paragraph separators and lone surrogates,
+    exactly as Unicode categorises them, and nothing else."""
+    every = "".join(map(chr, range(0x110000)))
+    escaped = {ord(c) for c in _CONTROL_RE.findall(every)}
+    hidden = {"Cc", "Cf", "Zl", "Zp", "Cs"}
+    assert escaped == {p for p in range(0x110000) if unicodedata.category(chr(p)) in hidden}
+    assert clean("a\u200bb\U000e0041c\xad") == "a\\u200bb\\U000e0041c\\u00ad"
+
+
+def test_a_long_text_is_read_no_further_than_it_can_show() -> None:
+    """A cut falls inside an address (five long addresses before it shrink to the
+    placeholder, so the sixth would reach the shown text): the piece before the cut
+    is left out, not shown as if it were words. A long word without an '@' is no
+    address and is shown up to the bound."""
+    long_address = "a" * 60 + "@" + "b" * 181 + ".example"  # 250 characters
+    text = " ".join([long_address] * 5) + " victim.person@example.com and more" * 100
+    assert text.index("victim") < 4 * 60 + 1024 < text.index("@example.com")  # the cut
+    shown = clean(text, 60)
+    assert shown == f"{ADDRESS} " * 5 + "…"
+    assert clean_once(text[:1270] + "x" * 9000).startswith(ADDRESS)
+    assert "victim" not in clean_once(" ".join([long_address] * 40) + " victim.person@x.y")
+    assert clean("550 " + "x" * 100_000) == "550 " + "x" * (MAX_CHARS - 5) + "…"
+
+
+def test_the_caches_keep_no_more_of_a_text_than_is_read() -> None:
+    """A thousand distinct one-mebibyte diagnostics, cleaned and classified, leave the
+    caches holding a few megabytes, not a gigabyte."""
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for i in range(1000):
+            text = f"451 4.7.1 try again later {i} " + "x" * (1 << 20)
+            clean(text)
+            classify("TransientCommunicationFailure", "4.7.1", text)
+            del text
+        kept = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert kept < 16 << 20, kept
+
+
 def test_clean_escapes_control_characters_and_bounds_the_size() -> None:
     """Terminal escapes and line breaks are shown as \\u escapes; long text is cut."""
     assert clean("a\x1b[31mb\nc\u202ed") == "a\\u001b[31mb\\u000ac\\u202ed"
@@ -52,7 +125,7 @@ def test_a_text_seen_once_is_cleaned_as_any_other_and_kept_out_of_the_cache() ->
     """A message id needs no change and takes no place in the cache of cleaned texts:
     unique ones, thousands a minute, would push out the diagnostics it is there for.
     One that does need work gets it."""
-    clean.cache_clear()
+    _clean_cached.cache_clear()
     for i in range(100):
         assert clean_once(f"0100-{i:04d}") == f"0100-{i:04d}"
     assert clean_once("x" * MAX_CHARS) == "x" * MAX_CHARS  # at the bound: whole
@@ -60,7 +133,7 @@ def test_a_text_seen_once_is_cleaned_as_any_other_and_kept_out_of_the_cache() ->
     assert clean_once("x" * (MAX_CHARS + 1)) == clean("x" * (MAX_CHARS + 1))
     assert clean_once("<a@b.example>") == f"<{ADDRESS}>"
     assert clean_once("a\tb") == "a\\u0009b"
-    assert clean.cache_info().currsize == 2  # the two clean() above
+    assert _clean_cached.cache_info().currsize == 2  # the two clean() above
 
 
 def test_slack_escape() -> None:

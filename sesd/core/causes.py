@@ -265,10 +265,18 @@ def judge(table: _Table, delay_type: str, status: str, diagnostic: str) -> Cause
     return Cause(cause, table.advice[cause], code, decided_by=decided_by)
 
 
-@functools.lru_cache(maxsize=8192)
 def classify(delay_type: str | None, status: str | None, diagnostic: str | None) -> Cause:
     """The cause of one delayed (or soft-bounced) recipient."""
-    return judge(_TABLE, delay_type or "", status or "", diagnostic or "")
+    # Cut before the cache: what is not read must not be kept (a stranger's megabyte
+    # per entry, thousands of entries).
+    return _classify(
+        (delay_type or "")[:MAX_TEXT], (status or "")[:MAX_TEXT], (diagnostic or "")[:MAX_TEXT]
+    )
+
+
+@functools.lru_cache(maxsize=8192)
+def _classify(delay_type: str, status: str, diagnostic: str) -> Cause:
+    return judge(_TABLE, delay_type, status, diagnostic)
 
 
 def advice(cause: str) -> str:

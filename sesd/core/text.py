@@ -32,14 +32,35 @@ ADDRESS: Final = "[address]"
 #: The longest text kept (diagnostics are cut here, with an ellipsis).
 MAX_CHARS: Final = 200
 
-# Something@domain: a local part of the characters RFC 5322 allows unquoted (and
-# the quoted form's usual content), then a domain of labels; generous on purpose:
-# what looks like an address is hidden.
+# What ends a word of event text, for an address: space, quotes, brackets and the
+# separators of address lists and SMTP replies. '@' ends a local part and a domain.
+_ENDS: Final = r"\s\"<>()\[\],;:"
+_WORD: Final = rf"[^{_ENDS}@]"
+# Something@domain, starting where a word starts (so no tail of a local part is left
+# out, and a search is linear: each word is read once, possessively). The local part is
+# any run of characters that end no word (RFC 6531's UTF-8 ones too, and the
+# zero-width and control characters a stranger may slip in), or a quoted string with
+# its escapes; the domain, labels of the same, or an address literal ([192.0.2.1],
+# [IPv6:2001:db8::1]). Generous on purpose: what looks like an address is hidden.
 _ADDRESS_RE: Final = re.compile(
-    r"""(?:"[^"\r\n]{1,64}"|[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64})@"""
-    r"""(?:\[[0-9A-Fa-f:.]{1,45}\]|[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})*)"""
+    rf"""(?<![^{_ENDS}])(?:"(?:[^"\\\r\n]|\\.)*+"|{_WORD}++)@"""
+    rf"""(?:\[[^\]\s]{{1,64}}\]|[^{_ENDS}@.]++(?:\.[^{_ENDS}@.]++)*+)"""
 )
-_CONTROL_RE: Final = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+# The word a cut ends in, '@' and all, when it could be a piece of an address (no
+# longer than a whole one: 64 + 1 + 255, RFC 5321): cut text ends before it, so no
+# local part without its '@', or domain's first labels, is left to show.
+_LAST_WORD_RE: Final = re.compile(rf"(?<![^{_ENDS}])[^{_ENDS}]{{1,320}}+\Z")
+# What is escaped: every character Unicode calls a control (Cc), a format character (Cf:
+# bidirectional overrides, zero-width and invisible tag characters, the soft hyphen), a
+# line or paragraph separator, or half a surrogate pair, as Python 3.11's Unicode
+# (14.0) lists them (a test checks the list against unicodedata). None of them prints:
+# each could hide text, reorder it, or drive a terminal.
+_CONTROL_RE: Final = re.compile(
+    "[\x00-\x1f\x7f-\x9f\xad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2"
+    "\u180e\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u206f\ud800-\udfff"
+    "\ufeff\ufff9-\ufffb\U000110bd\U000110cd\U00013430-\U00013438"
+    "\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001\U000e0020-\U000e007f]"
+)
 # RFC 3464's "mta-name-type ;" before an MTA's name: "dns; ", or SES's "dsn; ".
 _MTA_TYPE_RE: Final = re.compile(r"\s*[A-Za-z][A-Za-z0-9-]{0,31}\s*;\s*")
 
@@ -52,15 +73,28 @@ def redact_addresses(text: str) -> str:
 
 
 def _escape_control(match: re.Match[str]) -> str:
-    return f"\\u{ord(match.group()):04x}"
+    point = ord(match.group())
+    return f"\\u{point:04x}" if point <= 0xFFFF else f"\\U{point:08x}"
 
 
-@functools.lru_cache(maxsize=4096)
+def _read(limit: int) -> int:
+    """How much of a text is read to show ``limit`` characters of it: four times as
+    much and a margin, for addresses that shrink to the placeholder. Beyond that a
+    text is a stranger's, which must cost (and keep) no more."""
+    return 4 * limit + 1024
+
+
 def clean(text: str, limit: int = MAX_CHARS) -> str:
     """Event text fit to keep: addresses hidden, control characters escaped, at most
     ``limit`` characters (cut with an ellipsis). Cached: the same few diagnostics
-    arrive by the thousand during an incident (a text seen once: :func:`clean_once`)."""
-    return _cleaned(text, limit)
+    arrive by the thousand during an incident (a text seen once: :func:`clean_once`);
+    the cache keeps no more of a text than is read."""
+    return _clean_cached(*_head(text, limit), limit)
+
+
+@functools.lru_cache(maxsize=4096)
+def _clean_cached(text: str, cut: bool, limit: int) -> str:
+    return _cleaned(text, cut, limit)
 
 
 def clean_once(text: str) -> str:
@@ -69,12 +103,21 @@ def clean_once(text: str) -> str:
     nothing, and two scans in C say so."""
     if len(text) <= MAX_CHARS and "@" not in text and text.isprintable():
         return text
-    return _cleaned(text, MAX_CHARS)
+    return _cleaned(*_head(text, MAX_CHARS), MAX_CHARS)
 
 
-def _cleaned(text: str, limit: int) -> str:
+def _head(text: str, limit: int) -> tuple[str, bool]:
+    """What is read of ``text`` to show ``limit`` characters: all of it, or (``True``:
+    cut) its head, ending before the word the cut falls in."""
+    read = _read(limit)
+    if len(text) <= read:
+        return text, False
+    return _LAST_WORD_RE.sub("", text[:read]), True
+
+
+def _cleaned(text: str, cut: bool, limit: int) -> str:
     text = _CONTROL_RE.sub(_escape_control, redact_addresses(text))
-    if len(text) > limit:
+    if cut or len(text) > limit:
         text = text[: limit - 1] + "…"
     return text
 
