@@ -140,7 +140,8 @@ def test_no_recipient_address_appears_anywhere() -> None:
 
 def test_sizes_are_bounded_and_the_totals_kept() -> None:
     """Sixty domains, ranked: the document lists the top five of each axis with the total
-    count, and at most the number of alerts asked for, with the total and firing."""
+    count, and at most the number of alerts asked for, with the total and firing; as
+    many tenants as alerts, those SES paused first."""
     w = world(now=NOW)
     events = [
         event
@@ -155,6 +156,12 @@ def test_sizes_are_bounded_and_the_totals_kept() -> None:
     doc = status(w, limits=Limits(top=5, alerts=3))
     assert (len(doc.scopes[0].items), doc.scopes[0].total) == (5, 60)
     assert (len(doc.alerts.items), doc.alerts.total, doc.alerts.firing) == (3, 60, 60)
+    statuses = w.pipeline.ledger.tenant_status
+    for i in range(10):
+        statuses.of(("prod", "eu-west-1", f"t{i}"))
+    statuses.of(("prod", "eu-west-1", "z-paused")).sending = "DISABLED"
+    doc = status(w, limits=Limits(top=5, alerts=3))
+    assert [t.tenant for t in doc.tenants] == ["z-paused", "t0", "t1"]  # paused first
 
 
 def test_a_silenced_alert_shows_its_silence_and_the_silence_is_listed() -> None:

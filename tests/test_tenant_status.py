@@ -10,6 +10,8 @@ import pytest
 from sesd.alerting.tenants import measure_tenant
 from sesd.core.tenants import (
     AMBIGUOUS,
+    MAX_FINDINGS,
+    MAX_STATUSES,
     UNKNOWN,
     TenantMap,
     TenantNotice,
@@ -52,6 +54,9 @@ def test_a_tenant_name_is_what_ses_allows_and_its_arn_names_it() -> None:
     assert tenant_of_arn(f"{WHERE}:tenant/acme/tn-1") == ("eu-west-1", ACCOUNT, "acme")
     assert tenant_of_arn(f"{WHERE}:identity/example.com") is None
     assert tenant_of_arn(f"{WHERE}:tenant/no%20good/tn-1") is None
+    region = "r" + "x" * 31
+    assert tenant_of_arn(f"arn:aws:ses:{region}:{ACCOUNT}:tenant/a/tn-1") == (region, ACCOUNT, "a")
+    assert tenant_of_arn(f"arn:aws:ses:{region}x:{ACCOUNT}:tenant/a/tn-1") is None
 
 
 def test_a_resource_belongs_to_its_one_tenant_and_a_shared_one_to_none() -> None:
@@ -168,6 +173,67 @@ def test_open_findings_set_the_impact_and_closing_them_clears_it() -> None:
     assert (statuses.status[key].impact, statuses.status[key].findings) == ("", [])
     assert statuses.status[key].updated == T + 32
     assert statuses.status[key].sending == "ENABLED"
+
+
+HOSTILE = (
+    "\x1b[2J\x1b]8;;http://evil.example\x07click\x1b]8;;\x07 victim.person@example.com"
+    "\r\nFAKE \u202e"
+)
+
+
+def _hostile_status(text: str) -> TenantStatus:
+    return TenantStatus(
+        sending="DISABLED", customer="DISABLED", customer_cause=text, aws=text[:20],
+        aws_cause=text, impact=text, policy=text, findings=[(text, text, text)] * 50,
+    )  # fmt: skip
+
+
+def test_what_ses_says_of_a_tenant_is_kept_cleaned_and_bounded() -> None:
+    """Status events and polls carry text sesd did not write: every reader (alerts,
+    the status page, metrics) gets it with addresses hidden, controls escaped and its
+    size and number of findings bounded."""
+    statuses = TenantStatuses()
+    long = HOSTILE + "x" * 5000
+    statuses.apply(TenantNotice("eu-west-1", ACCOUNT, "acme", T, status="DISABLED", cause=long))
+    statuses.apply(
+        TenantNotice("eu-west-1", ACCOUNT, "acme", T, finding=long, impact=long, description=long)
+    )
+    statuses.polled((ACCOUNT, "eu-west-1", "poll"), _hostile_status(long), T)
+    for status in statuses.status.values():
+        texts = [status.sending, status.customer, status.customer_cause, status.aws]
+        texts += [status.aws_cause, status.impact, status.policy]
+        texts += [text for finding in status.findings for text in finding]
+        for text in texts:
+            assert len(text) <= 200
+            assert text.isprintable()
+            assert "victim" not in text
+    assert statuses.status[(ACCOUNT, "eu-west-1", "acme")].customer_cause.startswith("\\u001b[2J")
+    assert len(statuses.status[(ACCOUNT, "eu-west-1", "poll")].findings) == MAX_FINDINGS
+
+
+def test_tenants_and_their_findings_are_bounded_the_longest_silent_first_out() -> None:
+    """A flood of status events for made-up tenants keeps at most MAX_STATUSES of them:
+    the one SES spoke of longest ago makes room, so a tenant heard of again stays. A
+    tenant keeps at most MAX_FINDINGS findings."""
+    statuses = TenantStatuses()
+    statuses.apply(_status("first", "DISABLED"))
+    statuses.apply(_status("second", "DISABLED"))
+    for i in range(MAX_STATUSES - 2):
+        statuses.apply(_status(f"t{i}", "ENABLED"))
+    statuses.apply(_finding("first", "BOUNCE", "HIGH", at=T + 1))  # heard of again
+    statuses.apply(_status("newcomer", "DISABLED"))
+    names = [name for _, _, name in statuses.status]
+    assert len(names) == MAX_STATUSES
+    assert "second" not in names
+    assert {"first", "newcomer"} <= set(names)
+    statuses.polled((ACCOUNT, "eu-west-1", "polled"), TenantStatus(), T)
+    assert len(statuses.status) == MAX_STATUSES
+    assert "t0" not in [name for _, _, name in statuses.status]
+    for i in range(MAX_FINDINGS + 5):
+        statuses.apply(_finding("first", f"KIND{i}", "LOW", at=T + 2))
+    assert len(statuses.status[(ACCOUNT, "eu-west-1", "first")].findings) == MAX_FINDINGS
+    ranked = [name for (_, _, name), _ in statuses.ranked()[:3]]
+    assert ranked == ["first", "newcomer", "polled"]  # paused (HIGH first), then by key
 
 
 def _found(*statuses: tuple[str, TenantStatus]) -> list[tuple[tuple[str, str, str], TenantStatus]]:

@@ -24,8 +24,12 @@ from typing import Final
 
 import msgspec
 
+from sesd.core.text import clean
+
 __all__ = [
     "AMBIGUOUS",
+    "MAX_FINDINGS",
+    "MAX_STATUSES",
     "TENANT_TAG",
     "UNKNOWN",
     "TenantKey",
@@ -46,7 +50,18 @@ AMBIGUOUS: Final = ""
 #: SES's tenant names: letters, digits, '-' and '_', at most 64.
 _NAME: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
 #: ``arn:aws:ses:REGION:ACCOUNT:tenant/NAME/ID`` (a tenant's ARN).
-_TENANT_ARN: Final = re.compile(r"arn:aws[a-z-]*:ses:([a-z0-9-]+):(\d{12}):tenant/([^/]+)/")
+_TENANT_ARN: Final = re.compile(
+    r"arn:aws[a-z-]{0,16}:ses:([a-z0-9-]{1,32}):(\d{12}):tenant/([^/]+)/"
+)
+#: The most tenants whose status is kept: a flood of status events for made-up tenants
+#: must not grow it without end (SES's own tenants fit many times over). When full,
+#: the tenant SES spoke of longest ago makes room.
+MAX_STATUSES: Final = 10_000
+#: The most open findings kept of one tenant: one per type of finding, and SES has
+#: about a dozen types; beyond this a finding is not kept.
+MAX_FINDINGS: Final = 32
+#: The longest word kept where SES sends one (a status, an impact, a finding's type).
+_WORD: Final = 64
 
 
 def valid_tenant(name: str) -> bool:
@@ -185,11 +200,18 @@ class TenantStatuses:
         self.accounts: dict[str, str] = {}
 
     def of(self, key: TenantKey) -> TenantStatus:
-        """A tenant's status (made, ENABLED, on first use)."""
-        found = self.status.get(key)
+        """A tenant's status (made, ENABLED, on first use), moved to the end of the
+        order it is kept in: the first is the one SES spoke of longest ago."""
+        found = self.status.pop(key, None)
         if found is None:
-            found = self.status[key] = TenantStatus()
+            found = TenantStatus()
+            self._make_room()
+        self.status[key] = found
         return found
+
+    def _make_room(self) -> None:
+        while len(self.status) >= MAX_STATUSES:
+            del self.status[next(iter(self.status))]
 
     def polled(self, key: TenantKey, fresh: TenantStatus, at: float) -> None:
         """What a poll said (newer than any event before ``at``)."""
@@ -197,30 +219,58 @@ class TenantStatuses:
         if current is not None and current.updated > at:
             return  # an event told us something newer while the poll was under way
         fresh.updated = at
+        _clean_status(fresh)
+        if self.status.pop(key, None) is None:
+            self._make_room()
         self.status[key] = fresh
 
     def apply(self, notice: TenantNotice) -> None:
         """An SES event about a tenant: a status change or a finding, applied unless
-        something newer was heard (events may arrive out of order)."""
+        something newer was heard (events may arrive out of order). Its text is a
+        stranger's as far as sesd knows: cleaned and bounded here, for every reader."""
         account = self.accounts.get(notice.account, notice.account)
         status = self.of((account, notice.region, notice.tenant))
         if notice.status:
             if notice.time < status.updated:
                 return
+            said, cause = clean(notice.status, _WORD), clean(notice.cause)
             if notice.origin == "AWS_MANAGED":
-                status.aws, status.aws_cause = notice.status, notice.cause
+                status.aws, status.aws_cause = said, cause
             else:
-                status.customer, status.customer_cause = notice.status, notice.cause
+                status.customer, status.customer_cause = said, cause
             status.sending = _aggregate(status.customer, status.aws)
             status.updated = notice.time
             return
-        finding = (notice.finding, notice.impact, notice.description)
-        status.findings = [f for f in status.findings if f[0] != notice.finding]
-        if notice.open:
+        kind = clean(notice.finding, _WORD)
+        finding = (kind, clean(notice.impact, _WORD), clean(notice.description))
+        status.findings = [f for f in status.findings if f[0] != kind]
+        if notice.open and len(status.findings) < MAX_FINDINGS:
             status.findings.append(finding)
         impacts = {f[1] for f in status.findings}
         status.impact = "HIGH" if "HIGH" in impacts else ("LOW" if impacts else "")
         status.updated = max(status.updated, notice.time)
+
+    def ranked(self) -> list[tuple[TenantKey, TenantStatus]]:
+        """Every tenant, those SES acts on first (paused, then high and low impact),
+        then by (account, region, name). A pure read."""
+        return sorted(
+            self.status.items(),
+            key=lambda item: (not item[1].paused, item[1].impact != "HIGH",
+                              item[1].impact != "LOW", item[0]),
+        )  # fmt: skip
+
+
+def _clean_status(status: TenantStatus) -> None:
+    """A polled status's text cleaned and bounded, as :meth:`TenantStatuses.apply`
+    does an event's."""
+    for name in ("sending", "customer", "aws", "impact", "policy"):
+        setattr(status, name, clean(getattr(status, name), _WORD))
+    status.customer_cause = clean(status.customer_cause)
+    status.aws_cause = clean(status.aws_cause)
+    status.findings = [
+        (clean(kind, _WORD), clean(impact, _WORD), clean(text))
+        for kind, impact, text in status.findings[:MAX_FINDINGS]
+    ]
 
 
 def _aggregate(customer: str, aws: str) -> str:

@@ -80,9 +80,4 @@ class TenantCollector(Collector):
     def _shown(self) -> list[tuple[TenantKey, TenantStatus]]:
         """The tenants with series of their own: those SES acts on first (paused, then
         high and low impact), then by name, up to the cap."""
-        ranked = sorted(
-            self._statuses.status.items(),
-            key=lambda item: (not item[1].paused, item[1].impact != "HIGH",
-                              item[1].impact != "LOW", item[0]),
-        )  # fmt: skip
-        return ranked[: self._max_series]
+        return self._statuses.ranked()[: self._max_series]

@@ -46,7 +46,8 @@ CANARY_SPAN: Final = 3600.0
 @dataclass(frozen=True, slots=True)
 class Limits:
     """How much a document lists: the top ``top`` labels of each axis, ``alerts``
-    alerts and silences; ``window`` is the index of the window that ranks labels."""
+    alerts, silences and tenants SES spoke of; ``window`` is the index of the window
+    that ranks labels."""
 
     top: int = 20
     alerts: int = 50
@@ -96,7 +97,7 @@ def build_status(
         scopes=scope_tables(ledger, now, firing_on(found), limits.top, limits.window),
         canary=_canary(ledger, now),
         accounts=_accounts(ledger),
-        tenants=tenant_rows(ledger),
+        tenants=tenant_rows(ledger, limit=limits.alerts),
         silences=silence_list(sources.evaluator, now, limits.alerts),
     )
 

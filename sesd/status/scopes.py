@@ -147,12 +147,17 @@ def _table(
     )
 
 
-def tenant_rows(ledger: Ledger, tenant: str | None = None) -> list[TenantRow]:
-    """What SES says of every tenant (or of one), by tenant, account and region."""
-    rows = []
-    for (account, region, name), status in sorted(ledger.tenant_status.status.items()):
+def tenant_rows(
+    ledger: Ledger, tenant: str | None = None, limit: int | None = None
+) -> list[TenantRow]:
+    """What SES says of every tenant (or of one), those SES acts on first (paused,
+    then by impact), then by account, region and name; at most ``limit`` rows."""
+    rows: list[TenantRow] = []
+    for (account, region, name), status in ledger.tenant_status.ranked():
         if tenant is not None and name != tenant:
             continue
+        if limit is not None and len(rows) >= limit:
+            break
         rows.append(
             TenantRow(
                 tenant=name,
