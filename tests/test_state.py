@@ -101,6 +101,76 @@ def test_unusable_state_files_are_refused_cleanly(tmp_path: Path) -> None:
     assert read_state(str(tmp_path / "missing")) is None
 
 
+def _spiked_blob() -> tuple[Any, bytes]:
+    """A config and the snapshot of a firing spike with pending delays and tags."""
+    config = parse_config(RULES)
+    pipeline = Pipeline(core_settings(config))
+    evaluator = Evaluator(config.alerts, ["5m", "15m", "1h"])
+    for i in range(6):
+        body = f.delay([f"d{i}@a.example"], expires=f.T0 + 3600, tags={"campaign": ["x"]})
+        pipeline.feed(f.raw(body), "q", f.T0)
+    evaluator.evaluate(pipeline.ledger, f.T0)
+    return config, snapshot(pipeline.ledger, evaluator, f.T0)
+
+
+def test_any_damage_is_refused_whole_and_loads_nothing() -> None:
+    """Bytes flipped anywhere in a real file, a document that is not a map, or a store
+    of the wrong type: each either restores (the damage hit a value that still reads)
+    or is a StateError that left the ledger and the alert states as they were, empty,
+    never a crash at start or windows without the alert states that go with them."""
+    import random
+
+    import msgspec
+
+    config, blob = _spiked_blob()
+    rng = random.Random(7)
+    refused = 0
+    damaged = [b"\x00", msgspec.msgpack.encode([1]), msgspec.msgpack.encode("state")]
+    for store in ("windows", "pending", "alerts", "dedup"):
+        data = msgspec.msgpack.decode(blob)
+        data[store] = []
+        damaged.append(msgspec.msgpack.encode(data))
+    for _ in range(400):
+        flipped = bytearray(blob)
+        for _ in range(rng.randint(1, 3)):
+            flipped[rng.randrange(len(flipped))] ^= 1 << rng.randrange(8)
+        damaged.append(bytes(flipped))
+    for bad in damaged:
+        fresh = Pipeline(core_settings(config))
+        evaluator = Evaluator(config.alerts, ["5m", "15m", "1h"])
+        try:
+            restore(bad, fresh.ledger, evaluator)
+        except StateError:
+            refused += 1
+            assert not fresh.ledger.windows
+            assert len(fresh.ledger.pending) == len(fresh.ledger.dedup) == 0
+            assert all(not states for states in evaluator.states.values())
+    assert refused > 100
+
+
+def test_a_file_sesd_cannot_use_is_kept_aside_and_sesd_starts_empty(tmp_path: Path) -> None:
+    """A damaged file (or one of another version, after a rollback) is moved to
+    PATH.unusable, so the next save does not destroy what a person may want back; the
+    log line says where it went."""
+    from structlog.testing import capture_logs
+
+    from sesd.runtime.saver import StateSaver
+
+    config, blob = _spiked_blob()
+    path = tmp_path / "state.bin"
+    path.write_bytes(blob[: len(blob) // 2])
+    fresh = Pipeline(core_settings(config))
+    saver = StateSaver(str(path), fresh.ledger, Evaluator(config.alerts, ["5m"]), lambda: f.T0)
+    with capture_logs() as logs:
+        saver.load()
+    (line,) = logs
+    assert line["event"] == "sesd.state.ignored"
+    assert line["kept_as"] == f"{path}.unusable"
+    assert not path.exists()
+    assert (tmp_path / "state.bin.unusable").read_bytes() == blob[: len(blob) // 2]
+    assert not fresh.ledger.windows
+
+
 def test_values_out_of_range_are_a_damaged_file() -> None:
     """Cells naming a bucket the ring does not have, or a head that is no number, are
     refused as damage, not a crash at start-up."""

@@ -53,6 +53,7 @@ TRANSIENT: Final = {
     "tenant_status": "what SES says of each tenant: polled again at start",
     "queues": "each queue's account and region: from the config",
     "region": "the default account's region, for a queue not configured: from the config",
+    "settings": "what the ledger was made with: from the config",
     "widest": "the window reaching furthest back: derived from the layout",
     "horizon": "how far back that window reaches: derived from the layout",
 }
@@ -75,6 +76,7 @@ class Ledger:
         "queues",
         "region",
         "reputation",
+        "settings",
         "specs",
         "tag_tables",
         "tag_windows",
@@ -86,6 +88,8 @@ class Ledger:
     )
 
     def __init__(self, settings: CoreSettings) -> None:
+        #: What the ledger was made with, and the latest a reload gave it.
+        self.settings = settings
         # Breakdowns (delay types, SMTP codes, MTAs) are for alert text: kept only for
         # the windows that rules read.
         self.specs: list[WindowSpec] = window_specs(
@@ -156,6 +160,7 @@ class Ledger:
         """Take what a reload may change: tracked domains and groups (events from now
         on), the windows whose breakdowns rules read, the canary's deadline and queue,
         where the queues are."""
+        self.settings = settings
         self.domains.set_fixed(
             domain_labels(
                 list(settings.track),

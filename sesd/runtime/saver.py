@@ -3,6 +3,7 @@ thing at a stop (sesd.runtime.state says what is in it)."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
 import anyio
@@ -32,21 +33,37 @@ class StateSaver:
         self._log = get_logger()
 
     def load(self) -> None:
-        """Restore what the file holds; a file that cannot be used is reported and
-        ignored (sesd starts rather than refusing to)."""
+        """Restore what the file holds. A file that cannot be used is reported and
+        ignored (sesd starts rather than refusing to); one that was read but not
+        understood (damaged, another version's after a rollback) is first kept aside
+        as ``PATH.unusable``, so the next save does not destroy it."""
         path = self.path
         if not path:
             return
         try:
             blob = read_state(path)
-            if blob is None:
-                self._log.info("sesd.state.none_yet", path=path)
-                return
-            restored = restore(blob, self._ledger, self._evaluator)
         except StateError as exc:
             self._log.warning("sesd.state.ignored", path=path, reason=str(exc))
             return
+        if blob is None:
+            self._log.info("sesd.state.none_yet", path=path)
+            return
+        try:
+            restored = restore(blob, self._ledger, self._evaluator)
+        except StateError as exc:
+            self._log.warning(
+                "sesd.state.ignored", path=path, reason=str(exc), **self._keep_aside(path)
+            )
+            return
         self._log.info("sesd.state.restored", path=path, **restored)
+
+    def _keep_aside(self, path: str) -> dict[str, str]:
+        aside = f"{path}.unusable"
+        try:
+            os.replace(path, aside)
+        except OSError as exc:
+            return {"kept_aside": "no", "error": str(exc.strerror)}
+        return {"kept_as": aside, "hint": "sesd starts empty; the file it could not use is kept"}
 
     async def save(self) -> None:
         """Write the file now (a failure is logged; the next save tries again)."""

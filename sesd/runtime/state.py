@@ -59,45 +59,60 @@ def snapshot(ledger: Ledger, evaluator: Evaluator, now: float) -> bytes:
 
 
 def restore(blob: bytes, ledger: Ledger, evaluator: Evaluator) -> dict[str, Any]:
-    """Load a snapshot into a fresh ledger and evaluator; returns what was restored."""
+    """Load a snapshot into a fresh ledger and evaluator; returns what was restored.
+
+    All or nothing: the file is first restored into a ledger of the same settings
+    that is then dropped, so a file damaged halfway (a flipped byte, a field of the
+    wrong type) raises StateError with nothing loaded, rather than windows without
+    the alert states that go with them (which would page again).
+    """
+    data = _decoded(blob)
+    try:
+        Ledger(ledger.settings).restore(data)
+        alerts = _alert_states(data["alerts"], evaluator)
+        saved_at = float(data["saved_at"])
+    # Whatever a damaged file makes the readers raise: the file is refused, sesd starts.
+    except Exception as exc:  # noqa: BLE001
+        raise StateError(f"state file is damaged ({type(exc).__name__}: {exc})") from None
+    restored = ledger.restore(data)
+    for rule, states in alerts.items():
+        evaluator.states[rule].update(states)
+    return {"saved_at": saved_at, **restored, "alerts": sum(map(len, alerts.values()))}
+
+
+def _decoded(blob: bytes) -> dict[str, Any]:
+    """The state file's document, of this version; StateError if it is not one."""
     try:
         data = msgspec.msgpack.decode(blob)
-    except msgspec.DecodeError as exc:
-        raise StateError(f"not a sesd state file ({exc})") from None
-    if not isinstance(data, dict) or data.get("version") != STATE_VERSION:
+    # msgspec raises DecodeError for most damage, UnicodeDecodeError for some.
+    except Exception as exc:  # noqa: BLE001
+        raise StateError(f"not a sesd state file ({type(exc).__name__}: {exc})") from None
+    if not isinstance(data, dict):
+        raise StateError(f"not a sesd state file (a {type(data).__name__}, not a map)")
+    if data.get("version") != STATE_VERSION:
         raise StateError(f"state file version {data.get('version')!r} is not {STATE_VERSION}")
-    try:
-        restored = ledger.restore(data)
-        alerts = _restore_alerts(data["alerts"], evaluator)
-    except (KeyError, TypeError, ValueError, OverflowError) as exc:
-        raise StateError(f"state file is damaged ({type(exc).__name__}: {exc})") from None
-    return {"saved_at": data["saved_at"], **restored, "alerts": alerts}
+    return data
 
 
-def _restore_alerts(saved: dict[str, Any], evaluator: Evaluator) -> int:
-    alerts = 0
+def _alert_states(saved: dict[str, Any], evaluator: Evaluator) -> dict[str, dict[str, AlertState]]:
+    """The saved states of the rules the evaluator has (others are gone from the config)."""
+    found: dict[str, dict[str, AlertState]] = {}
     for rule, states in saved.items():
         if rule not in evaluator.states:
             continue
+        kept = found[rule] = {}
         for domain, (status, since, last_sent, value, resolved_at, *notified) in states.items():
             # A file from before silences: every firing alert in it had been sent.
-            evaluator.states[rule][domain] = AlertState(
+            kept[str(domain)] = AlertState(
                 Status(status), since, last_sent, value, resolved_at, *(notified or [True])
             )
-            alerts += 1
-    return alerts
+    return found
 
 
 def providers_cache(blob: bytes) -> list[list[Any]]:
     """The providers cached in a state file (for ``sesd replay``); StateError if the
     file is not one."""
-    try:
-        data = msgspec.msgpack.decode(blob)
-    except msgspec.DecodeError as exc:
-        raise StateError(f"not a sesd state file ({exc})") from None
-    if not isinstance(data, dict) or data.get("version") != STATE_VERSION:
-        raise StateError("not a state file of this version")
-    found = data.get("providers", [])
+    found = _decoded(blob).get("providers", [])
     if not isinstance(found, list):
         raise StateError("state file is damaged (providers)")
     return found
