@@ -364,6 +364,25 @@ def test_a_silence_the_daemon_cannot_write_is_logged_not_raised(tmp_path: Path) 
     assert entry["error"].startswith(f"cannot lock {tmp_path}/missing-directory/silences.json: ")
 
 
+def test_a_path_that_cannot_be_looked_at_is_logged_once_and_evaluation_goes_on(
+    tmp_path: Path,
+) -> None:
+    """A silences path through a regular file (or into a directory sesd may not enter)
+    cannot even be stat'ed: the watcher says so once and keeps no silences, rather than
+    raising out of every evaluation (which would stop alerting) and out of the stop."""
+    from structlog.testing import capture_logs
+
+    (tmp_path / "file").write_text("")
+    with capture_logs() as logs:
+        silences = SilenceWatcher(str(tmp_path / "file" / "silences.json"))
+        silences.refresh()
+        silences.refresh()
+    (entry,) = logs
+    assert entry["event"] == "sesd.silences.unreadable"
+    assert entry["error"] == f"cannot read {tmp_path}/file/silences.json: Not a directory"
+    assert silences.silences.items == []
+
+
 def test_the_same_path_keeps_the_silences_read_and_another_starts_afresh(
     tmp_path: Path,
 ) -> None:

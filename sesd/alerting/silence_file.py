@@ -60,6 +60,11 @@ class SilenceFile:
             found = os.stat(self.path)
         except FileNotFoundError:
             return None
+        except OSError as exc:
+            # A path through a file, or a directory sesd may not enter: an identity of its
+            # own, so the watcher tries the file once, says why it cannot read it, and
+            # keeps the silences it had (evaluation goes on).
+            return -1, exc.errno or 0, 0
         return found.st_ino, found.st_size, found.st_mtime_ns
 
     @contextmanager
