@@ -16,6 +16,7 @@ import sesd.runtime.sqs as sqs_module
 from sesd.commands.demo.localhttp import LocalServer
 from sesd.config import core_settings, parse_config
 from sesd.core.pipeline import Pipeline
+from sesd.core.tallies import Outcome
 from sesd.io.backoff import backoff_delay
 from sesd.io.logs import configure_logging
 from sesd.metrics.registry import Metrics
@@ -175,6 +176,69 @@ class ForbiddingSqs(LocalServer):
             headers={"x-amzn-query-error": "AccessDenied;Sender"},
             content_type="application/x-amz-json-1.0",
         )
+
+
+class GarbageSqs(LocalServer):
+    """An endpoint that answers SQS's calls with 200 and something else: ``[]`` to the
+    first three receives (a proxy or a misrouted stand-in), then one message without a
+    receipt handle beside one with, then nothing. Records the deletes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.receives = 0
+        self.deleted: list[str] = []
+
+    def routes(self, app: web.Application) -> None:
+        app.router.add_post("/", self._answer)
+
+    async def _answer(self, request: web.Request) -> web.Response:
+        operation = request.headers.get("X-Amz-Target", "").rpartition(".")[2]
+        answer: Any = {}
+        if operation == "ReceiveMessage":
+            self.receives += 1
+            if self.receives <= 3:
+                answer = []
+            elif self.receives == 4:
+                body = f.raw(f.delivery(["a@one.example"]))
+                handled = {"MessageId": "m", "ReceiptHandle": "r", "Body": body}
+                answer = {"Messages": [{"MessageId": "no-handle", "Body": body}, handled]}
+        elif operation == "DeleteMessageBatch":
+            entries = (await request.json())["Entries"]
+            self.deleted += [e["ReceiptHandle"] for e in entries]
+            answer = {"Successful": [{"Id": e["Id"]} for e in entries], "Failed": []}
+        return web.json_response(answer, content_type="application/x-amz-json-1.0")
+
+
+async def test_an_answer_that_is_not_sqs_is_a_failed_receive_not_a_dead_daemon(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Receives answered with something SQS never sends make the SDK's parser raise:
+    each is a failed receive (counted, logged, retried with backoff), the daemon stays
+    up and reads the messages that come next; one without a receipt handle is counted
+    and never sent to DeleteMessageBatch."""
+    monkeypatch.setattr(sqs_module, "backoff_delay", lambda *_, **__: 0.0)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    logs = io.StringIO()
+    configure_logging("debug", "json", stream=logs)
+    async with GarbageSqs() as garbage:
+        config = parse_config(
+            f'[aws]\nendpoint_url = "{garbage.url}"\nregion = "us-east-1"\n'
+            f'[[queues]]\nurl = "{garbage.url}/123456789012/q"\nname = "q"\n'
+            'wait_time_seconds = 0\n[http]\nlisten = "127.0.0.1:0"\n'
+        )
+        async with running(config) as daemon:
+            with anyio.fail_after(20):
+                await daemon.changes.wait_for(lambda: bool(garbage.deleted))
+            messages = dict(daemon.ledger.tallies.messages)
+    assert garbage.deleted == ["r"]
+    # The same event twice: counted once, then a duplicate.
+    assert messages == {("q", Outcome.PROCESSED): 1, ("q", Outcome.DUPLICATE): 1}
+    records = [json.loads(line) for line in logs.getvalue().splitlines()]
+    failed = [r for r in records if r["event"] == "sesd.sqs.receive_failed"]
+    assert [r["consecutive"] for r in failed] == [1, 2, 3]
+    assert {r["error"].partition(":")[0] for r in failed} <= {"AttributeError", "TypeError"}
 
 
 @pytest.mark.parametrize("kind", ["missing", "forbidden"])

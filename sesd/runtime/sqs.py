@@ -248,8 +248,12 @@ class QueuePoller:
         return self._delete_invalid
 
     async def _delete(self, messages: list[MessageTypeDef]) -> None:
+        # A message without a receipt handle (not from SQS) cannot be deleted; it is
+        # counted as any other.
         entries = [
-            {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)
+            {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
+            for i, m in enumerate(messages)
+            if m.get("ReceiptHandle")
         ]
         for attempt in range(2):
             if not entries:
@@ -283,7 +287,10 @@ class QueuePoller:
         entries = [
             {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
             for i, m in enumerate(messages)
+            if m.get("ReceiptHandle")
         ]
+        if not entries:
+            return
         try:
             await self._client.change_message_visibility_batch(
                 QueueUrl=self._queue.url,

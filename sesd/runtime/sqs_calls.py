@@ -33,8 +33,21 @@ __all__ = [
     "hint_for",
 ]
 
-#: What an SQS call may raise when SQS or the network is in trouble.
-SQS_ERRORS = (ClientError, BotoCoreError, aiohttp.ClientError, OSError, asyncio.TimeoutError)
+#: What an SQS call may raise when SQS or the network is in trouble, or when the answer
+#: is not SQS's (a proxy's page, a stand-in answering 200 with something else): the
+#: SDK's parser then raises what reading a wrong shape raises. Only the SDK call is
+#: inside each try, so these are the answer's faults, not sesd's.
+SQS_ERRORS = (
+    ClientError,
+    BotoCoreError,
+    aiohttp.ClientError,
+    OSError,
+    asyncio.TimeoutError,
+    AttributeError,
+    KeyError,
+    TypeError,
+    ValueError,
+)
 
 _REMEMBERED_INVALID = 10_000
 
