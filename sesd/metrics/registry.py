@@ -32,10 +32,13 @@ from sesd.metrics.canary import CanaryCollector
 from sesd.metrics.pipeline import PipelineCollector
 from sesd.metrics.tenants import TenantCollector
 
-__all__ = ["NOTIFY_OUTCOMES", "SQS_OPERATIONS", "Metrics"]
+__all__ = ["NOTIFY_OUTCOMES", "SQS_OPERATIONS", "TASKS", "Metrics"]
 
 #: The ``operation`` label values of ``sesd_sqs_errors_total``.
 SQS_OPERATIONS = ("receive", "delete", "release", "process")
+#: sesd's background tasks (each kept running by sesd.runtime.supervise): the ``task``
+#: label values of ``sesd_task_failures_total``, at 0 from the start.
+TASKS = ("janitor", "alerting", "account_poll", "tenant_poll", "dns", "state_saver", "systemd")
 #: The ``outcome`` label values of ``sesd_notifications_total``.
 NOTIFY_OUTCOMES = ("sent", "retried", "rate_limited", "failed", "dropped", "expired")
 
@@ -95,6 +98,15 @@ class Metrics:
             "Rule evaluations that failed with an unexpected error (logged with its traceback).",
             registry=self.registry,
         )
+        self.task_failures = Counter(
+            "sesd_task_failures",
+            "Background tasks (by name) that failed with an unexpected error (logged with "
+            "its traceback) and were started again.",
+            ["task"],
+            registry=self.registry,
+        )
+        for task in TASKS:
+            self.task_failures.labels(task)
         self.clock_steps = Counter(
             "sesd_clock_steps",
             "Steps of the wall clock (more than 1 s away from the monotonic clock's "

@@ -52,6 +52,7 @@ from sesd.runtime.saver import StateSaver
 from sesd.runtime.signals import EXIT_FORCED, watch_signals
 from sesd.runtime.sqs import QueuePoller
 from sesd.runtime.sqs_calls import InFlight, InvalidMemory, check_queue
+from sesd.runtime.supervise import start_kept
 from sesd.runtime.systemd import Notifier, tell_systemd
 from sesd.runtime.web import WebGuard
 from sesd.status.routes import add_status_routes
@@ -200,17 +201,27 @@ class Daemon:
             # Until the signal watcher runs, a SIGHUP (a reload sent while starting)
             # must not end sesd: its default action would.
             signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        serving = False
         try:
             async with AsyncExitStack() as stack:
                 await self.start(stack)
                 async with anyio.create_task_group() as tg:
                     self._tasks = tg
                     await self.serve(tg, handle_signals=handle_signals)
+                    serving = True
                     task_status.started(self)
                     deadline = await self.consume()
                     await self.drain(deadline)
                     # Then stop the janitor, the evaluator, the outboxes, the signal watcher.
                     tg.cancel_scope.cancel()
+        except Exception:
+            if serving:
+                # A fault nothing handled ends sesd: what the windows and alert states
+                # hold is still saved, so the restart that follows loses nothing.
+                self._log.error("sesd.daemon.failed", exc_info=True)
+                with anyio.CancelScope(shield=True):
+                    await self.saver.save()
+            raise
         finally:
             self.systemd.close()
         self._log.info("sesd.daemon.stopped", **self._summary())
@@ -247,21 +258,23 @@ class Daemon:
 
     async def serve(self, tg: anyio.abc.TaskGroup, *, handle_signals: bool) -> None:
         """Phase 2: every background task, in ``tg``."""
-        tg.start_soon(self._janitor)
-        tg.start_soon(self.alerting.run)
+        keep = partial(start_kept, tg, self.metrics.task_failures)
+        keep("janitor", self._janitor)
+        keep("alerting", self.alerting.run)
         if self.account_poller is not None:
-            tg.start_soon(self.account_poller.run)
+            keep("account_poll", self.account_poller.run)
         if self.tenant_poller is not None:
-            tg.start_soon(self.tenant_poller.run)
+            keep("tenant_poll", self.tenant_poller.run)
         if self.resolver is not None:
             # MX lookups for providers, beside the pollers, never in their way.
-            tg.start_soon(self.resolver.run)
+            keep("dns", self.resolver.run)
         assert self.aws is not None
         self.canary.start(self.config, self.aws, tg)
         if self.config.state.path:
-            tg.start_soon(self.saver.run, self.config.state.save_every.seconds)
+            every = self.config.state.save_every.seconds
+            keep("state_saver", partial(self.saver.run, every))
         if self.systemd.enabled:
-            tg.start_soon(tell_systemd, self.systemd, self._systemd_status)
+            keep("systemd", partial(tell_systemd, self.systemd, self._systemd_status))
         if handle_signals:
             # Started, not just scheduled: a SIGTERM right after "started" must find the
             # handler installed.

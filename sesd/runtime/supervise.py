@@ -1,0 +1,63 @@
+"""Background tasks kept running.
+
+A fault sesd did not foresee in one background task (a bug, an answer of a shape
+nobody expected) must not end the daemon, and every queue's ingestion with it.
+Each task runs under :func:`kept_running`: such a fault is counted
+(``sesd_task_failures_total``), logged with its traceback, and the task starts again
+after a pause. A cancellation (a stop) is not a fault and passes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Final
+
+import anyio
+import anyio.abc
+from prometheus_client import Counter
+
+from sesd.io.logs import get_logger
+
+__all__ = ["RESTART_AFTER", "kept_running", "start_kept"]
+
+#: How long a failed task waits before it starts again: long enough that a fault that
+#: repeats at once does not spin, short enough that the task is missed for seconds.
+RESTART_AFTER: Final = 10.0
+_HINT: Final = (
+    "sesd starts the task again; the rest of sesd runs on. A fault that repeats is a "
+    "bug: report it with this traceback"
+)
+
+
+async def kept_running(
+    name: str,
+    run: Callable[[], Awaitable[None]],
+    failures: Counter,
+    *,
+    restart_after: float = RESTART_AFTER,
+) -> None:
+    """Run ``run()`` until it returns; after an unexpected exception, count it under
+    ``name``, log it and run it again ``restart_after`` seconds later."""
+    log = get_logger()
+    while True:
+        try:
+            await run()
+            return
+        except Exception:
+            failures.labels(name).inc()
+            log.error(
+                "sesd.task.failed",
+                task=name,
+                restart_in_seconds=restart_after,
+                hint=_HINT,
+                exc_info=True,
+            )
+        await anyio.sleep(restart_after)
+
+
+def start_kept(
+    tg: anyio.abc.TaskGroup, failures: Counter, name: str, run: Callable[[], Awaitable[None]]
+) -> None:
+    """Start ``run()`` in ``tg`` as a background task :func:`kept_running`; ``name`` is
+    one of sesd.metrics.registry's ``TASKS``."""
+    tg.start_soon(kept_running, name, run, failures)

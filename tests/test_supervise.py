@@ -1,0 +1,121 @@
+"""A fault nobody foresaw in one background task: that task starts again and the rest of
+sesd runs on; a fault that ends sesd still leaves the state file saved."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from prometheus_client import CollectorRegistry, Counter
+
+from sesd.config import parse_config
+from sesd.core.pipeline import Pipeline
+from sesd.io.logs import configure_logging
+from sesd.runtime.daemon import Daemon
+from sesd.runtime.state import read_state
+from sesd.runtime.supervise import kept_running
+from tests import factory as f
+from tests.conftest import make_queue, running, send_bodies
+
+
+def _failures() -> Counter:
+    return Counter("failures", "test", ["task"], registry=CollectorRegistry())
+
+
+async def test_a_failed_task_is_counted_logged_and_run_again_until_it_returns() -> None:
+    """Two faults, then the task ends by itself: counted twice under its name, logged
+    twice with the traceback and a hint, and run three times in all."""
+    runs = 0
+
+    async def flaky() -> None:
+        nonlocal runs
+        runs += 1
+        if runs < 3:
+            raise RuntimeError(f"fault {runs}")
+
+    failures = _failures()
+    logs = io.StringIO()
+    configure_logging("debug", "json", stream=logs)
+    with anyio.fail_after(5):
+        await kept_running("flaky", flaky, failures, restart_after=0.0)
+    assert runs == 3
+    assert failures.labels("flaky")._value.get() == 2
+    records = [json.loads(line) for line in logs.getvalue().splitlines()]
+    failed = [r for r in records if r["event"] == "sesd.task.failed"]
+    assert [r["task"] for r in failed] == ["flaky", "flaky"]
+    assert "RuntimeError: fault 1" in failed[0]["exception"]
+    assert "report it" in failed[0]["hint"]
+
+
+async def test_a_stop_is_not_a_fault() -> None:
+    """Cancelling a kept task (sesd stopping) ends it at once, uncounted."""
+    failures = _failures()
+    with anyio.move_on_after(0.05):
+        await kept_running("sleeper", anyio.sleep_forever, failures, restart_after=0.0)
+    assert failures.labels("sleeper")._value.get() == 0
+
+
+async def test_the_daemon_consumes_on_while_a_task_of_it_fails(
+    local_sqs: Any, sqs: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Housekeeping raising (a bug) is counted as a failed task; the queue is consumed
+    as before."""
+
+    def broken(self: Pipeline, now: float) -> list[str]:
+        raise RuntimeError("housekeeping bug")
+
+    monkeypatch.setattr(Pipeline, "housekeep", broken)
+    url, _ = await make_queue(sqs)
+    config = parse_config(
+        f'[aws]\nendpoint_url = "{local_sqs.url}"\nregion = "us-east-1"\n'
+        f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 0\n'
+        '[http]\nlisten = "127.0.0.1:0"\n'
+    )
+    async with running(config) as daemon:
+        await send_bodies(sqs, url, [f.raw(f.delivery(["a@one.example"]))])
+        with anyio.fail_after(20):
+            await daemon.changes.wait_for(lambda: sum(daemon.ledger.tallies.messages.values()) > 0)
+        failed = daemon.metrics.registry.get_sample_value(
+            "sesd_task_failures_total", {"task": "janitor"}
+        )
+    assert failed == 1
+    assert sum(daemon.ledger.tallies.messages.values()) == 1
+
+
+async def test_a_fault_that_ends_the_daemon_still_saves_the_state(
+    local_sqs: Any, sqs: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The consumers fail in a way nothing handles: sesd ends with the error, after
+    saving what its windows hold (the restart that follows loses nothing)."""
+    url, _ = await make_queue(sqs)
+    await send_bodies(sqs, url, [f.raw(f.delivery(["a@one.example"]))])
+    state = tmp_path / "state.bin"
+    config = parse_config(
+        f'[aws]\nendpoint_url = "{local_sqs.url}"\nregion = "us-east-1"\n'
+        f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 0\n'
+        f'[http]\nlisten = "127.0.0.1:0"\n[state]\npath = "{state}"\n'
+    )
+    original = Daemon.consume
+
+    async def consume_then_fail(self: Daemon) -> float:
+        async def stop_once_counted() -> None:
+            await self.changes.wait_for(lambda: sum(self.ledger.tallies.messages.values()) > 0)
+            self.stop()
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(stop_once_counted)
+            await original(self)
+        raise RuntimeError("consumers bug")
+
+    monkeypatch.setattr(Daemon, "consume", consume_then_fail)
+    with pytest.raises(BaseExceptionGroup) as raised, anyio.fail_after(30):
+        async with running(config):
+            await anyio.sleep_forever()  # until the fault ends the daemon
+    assert raised.group_contains(RuntimeError, match="consumers bug")
+    blob = read_state(str(state))
+    assert blob is not None
+    assert b"one.example" in blob
