@@ -272,8 +272,17 @@ def test_arbitrary_bytes_and_text_hold_the_invariants(body: bytes | str) -> None
         (b'{"eventType": "Delivery", "mail": {"messageId": "\xff\xfe"}}', "not_utf8"),
         (b'{"Type": "Notification", "Message": "\xff"}', "not_utf8"),
         ('{"eventType": "Delivery", "mail": {"timestamp": 1e999}}', "schema"),
+        ('{"eventType": "\udc80"}', "not_utf8"),
     ],
-    ids=["deep-array", "deep-object", "deep-in-sns", "bad-utf8", "bad-utf8-in-sns", "huge-number"],
+    ids=[
+        "deep-array",
+        "deep-object",
+        "deep-in-sns",
+        "bad-utf8",
+        "bad-utf8-in-sns",
+        "huge-number",
+        "lone-surrogate-in-text",
+    ],
 )
 def test_extreme_bodies_are_invalid_with_a_reason(body: str | bytes, reason: str) -> None:
     """Deep nesting and invalid UTF-8 are typed invalid outcomes with their reason, not
@@ -285,6 +294,29 @@ def test_extreme_bodies_are_invalid_with_a_reason(body: str | bytes, reason: str
     pipeline, result = _check(body)
     assert (result.outcome, result.reason) == (Outcome.INVALID, reason)
     assert pipeline.ledger.tallies.invalid == {("q", reason): 1}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"eventType": "victim.person@example.com\r\nFORGED " + "Z" * 300_000},
+        {"eventType": "Bounce\x1b[2J", "mail": {"messageId": "m"}},
+        {"notificationType": "victim.person@example.com", "mail": {}, "bounce": {}},
+        {"Type": "Note\u202e" + "victim.person@example.com" * 1000},
+    ],
+    ids=["missing-mail", "no-object", "no-recipients", "sns-type"],
+)
+def test_an_invalid_result_repeats_no_more_of_the_body_than_a_clean_short_name(
+    body: dict[str, Any],
+) -> None:
+    """The detail of an invalid message is logged: a name the body gives (an event or
+    SNS type) is repeated cleaned and cut, never an address, a control character or a
+    third of a megabyte."""
+    decoded = decode_body(json.dumps(body))
+    assert isinstance(decoded, Invalid)
+    assert len(decoded.detail) <= 120
+    assert decoded.detail.isprintable()
+    assert "victim" not in decoded.detail
 
 
 def test_a_one_mebibyte_body_is_processed() -> None:

@@ -47,9 +47,10 @@ def test_addresses_are_replaced_wherever_they_stand() -> None:
 
 def test_addresses_in_every_form_a_stranger_writes_are_replaced() -> None:
     """UTF-8 addresses (RFC 6531), IPv6 literals, a domain label starting with '_', a
-    zero-width space or NUL beside the '@', a local part longer than RFC 5321 allows
-    and a quoted one with an escaped quote: each is hidden whole, and the text around
-    it is kept (a sentence's full stop, a host name and its bracketed IP address)."""
+    zero-width space or NUL beside the '@', a local part longer than RFC 5321 allows,
+    a quoted one with an escaped quote, two run together: each is hidden whole, and the
+    text around it is kept (a sentence's full stop, a host name and its bracketed IP
+    address, an '@' standing alone)."""
     forms = [
         "jösé@example.com",
         "用户@例子.广告",
@@ -59,6 +60,7 @@ def test_addresses_in_every_form_a_stranger_writes_are_replaced() -> None:
         "v.p@\x00example.com",
         "a" * 80 + "@example.com",
         '"victim\\"person"@example.com',
+        "v.p@example.comw.q@example.org",  # run together
     ]
     for form in forms:
         assert redact_addresses(f"550 <{form}>: unknown") == f"550 <{ADDRESS}>: unknown", form

@@ -28,10 +28,13 @@ from sesd.core.events import (
     Skipped,
 )
 from sesd.core.tenants import TenantNotice, tenant_of_arn
+from sesd.core.text import clean
 from sesd.core.timestamps import unix_seconds
 
 __all__ = ["Event", "decode_body", "decode_event"]
 
+#: The longest name from a body an invalid result repeats.
+_NAME_CHARS: Final = 64
 #: The text SES publishes to a topic when an event destination is created.
 VALIDATION_TEXT: Final = "Successfully validated SNS topic for Amazon SES event publishing."
 
@@ -130,7 +133,8 @@ def decode_body(body: bytes | str) -> Event | Skipped | Invalid | TenantNotice:
         if _is_validation_text(body):
             return Skipped("ses_topic_validation")
         return Invalid("not_json", "body is not JSON")
-    except (RecursionError, UnicodeDecodeError) as exc:
+    except (RecursionError, UnicodeError) as exc:
+        # UnicodeEncodeError: a str body holding half a surrogate pair (not from SQS).
         return _hostile(exc)
 
     sns_type = outer.sns_type
@@ -139,7 +143,7 @@ def decode_body(body: bytes | str) -> Event | Skipped | Invalid | TenantNotice:
             skip = _SKIP_SNS_TYPES.get(sns_type)
             if skip is not None:
                 return Skipped(skip)
-            return Invalid("unrecognised", f"SNS message of Type {sns_type!r}")
+            return Invalid("unrecognised", f"SNS message of Type {_shown(sns_type)!r}")
         message = outer.sns_message
         if isinstance(message, str):  # the usual form, checked first
             if message.strip() == VALIDATION_TEXT:
@@ -161,7 +165,7 @@ def _decode_message(message: str) -> Event | Skipped | Invalid | TenantNotice:
         return Invalid("schema", f"SNS Message: {exc}")
     except msgspec.DecodeError:
         return Invalid("not_json", "SNS Message is not JSON")
-    except (RecursionError, UnicodeDecodeError) as exc:
+    except (RecursionError, UnicodeError) as exc:
         return _hostile(exc)
     if outer.sns_type is not None:
         return Invalid("unrecognised", "SNS envelope inside an SNS Message")
@@ -230,7 +234,7 @@ def _tenant_notice(outer: Outer, kind: str) -> TenantNotice | Skipped | Invalid:
         detail = _TENANT_DETAIL.decode(bytes(outer.eb_detail) or b"{}")
         at = unix_seconds(outer.eb_time) if outer.eb_time else 0.0
     except (msgspec.DecodeError, ValueError):
-        return Invalid("schema", f"EventBridge {outer.eb_detail_type} event")
+        return Invalid("schema", f"EventBridge {_shown(outer.eb_detail_type)} event")
     if kind == "status":
         data = detail.data
         if not isinstance(data, _StatusData) or not data.record.status:
@@ -270,16 +274,22 @@ def _decode_text(payload: bytes | str, where: str) -> Event | Skipped | Invalid:
         return Invalid("schema", f"{where}: {exc}")
     except msgspec.DecodeError:
         return Invalid("not_json", f"{where} is not JSON")
-    except (RecursionError, UnicodeDecodeError) as exc:
+    except (RecursionError, UnicodeError) as exc:
         return _hostile(exc)
     return decode_event(event)
 
 
-def _hostile(exc: RecursionError | UnicodeDecodeError) -> Invalid:
+def _hostile(exc: RecursionError | UnicodeError) -> Invalid:
     """msgspec raises these (not DecodeError) for nesting too deep and bad UTF-8."""
     if isinstance(exc, RecursionError):
         return Invalid("too_deep", "JSON nested too deeply")
     return Invalid("not_utf8", "body is not valid UTF-8")
+
+
+def _shown(name: str) -> str:
+    """A name from the body (an event type, an SNS type) as an invalid result may say
+    it: a stranger's, so cleaned and cut (its ``detail`` is logged)."""
+    return clean(name, _NAME_CHARS)
 
 
 def decode_event(ses: SesEvent) -> Event | Skipped | Invalid:
@@ -293,7 +303,7 @@ def decode_event(ses: SesEvent) -> Event | Skipped | Invalid:
             return Skipped("ses_subscription_succeeded")
     mail = ses.mail
     if mail is None:
-        return Invalid("missing_mail", f"{name} event without mail")
+        return Invalid("missing_mail", f"{_shown(name)} event without mail")
     # Nine events in ten are deliveries: one comparison instead of hashing the name.
     if name == "Delivery":
         label, kind = "delivery", _DELIVERY
@@ -303,10 +313,11 @@ def decode_event(ses: SesEvent) -> Event | Skipped | Invalid:
 
     picked = _recipients(ses, label, mail)
     if picked is None:
-        return Invalid("schema", f"{name} event without its {name[0].lower()}{name[1:]} object")
+        shown = _shown(name)
+        return Invalid("schema", f"{shown} event without its {shown[:1].lower()}{shown[1:]} object")
     recipients, entries, sub_time, expiration = picked
     if not recipients:
-        return Invalid("no_recipients", f"{name} event without recipients")
+        return Invalid("no_recipients", f"{_shown(name)} event without recipients")
     try:
         sent = unix_seconds(mail.timestamp)
         time = sent if sub_time is None else unix_seconds(sub_time)

@@ -159,8 +159,9 @@ class Skipped(msgspec.Struct, frozen=True, gc=False):
 
 
 class Invalid(msgspec.Struct, frozen=True, gc=False):
-    """A body that cannot be used. ``reason`` is a bounded label; ``detail`` never holds
-    a value from the body (bodies hold addresses), only its shape."""
+    """A body that cannot be used. ``reason`` is a bounded label; ``detail`` says its
+    shape, and never more of the body (bodies hold addresses) than a name it gives (an
+    event type), cleaned and cut."""
 
     reason: str
     detail: str = ""

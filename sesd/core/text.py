@@ -33,18 +33,18 @@ ADDRESS: Final = "[address]"
 MAX_CHARS: Final = 200
 
 # What ends a word of event text, for an address: space, quotes, brackets and the
-# separators of address lists and SMTP replies. '@' ends a local part and a domain.
+# separators of address lists and SMTP replies.
 _ENDS: Final = r"\s\"<>()\[\],;:"
-_WORD: Final = rf"[^{_ENDS}@]"
-# Something@domain, starting where a word starts (so no tail of a local part is left
-# out, and a search is linear: each word is read once, possessively). The local part is
-# any run of characters that end no word (RFC 6531's UTF-8 ones too, and the
-# zero-width and control characters a stranger may slip in), or a quoted string with
-# its escapes; the domain, labels of the same, or an address literal ([192.0.2.1],
-# [IPv6:2001:db8::1]). Generous on purpose: what looks like an address is hidden.
+# An address is a whole word with an '@' inside (a character before it, and one or an
+# address literal after it), hidden whole: what a stranger writes beside or around an
+# address (UTF-8 in RFC 6531's, zero-width or control characters, a local part longer
+# than RFC 5321 allows, addresses run together) goes with it. A match starts only where
+# a word starts and reads the word once, possessively: linear in the text. Or a quoted
+# local part with its escapes, then the rest of the word. Generous on purpose.
 _ADDRESS_RE: Final = re.compile(
-    rf"""(?<![^{_ENDS}])(?:"(?:[^"\\\r\n]|\\.)*+"|{_WORD}++)@"""
-    rf"""(?:\[[^\]\s]{{1,64}}\]|[^{_ENDS}@.]++(?:\.[^{_ENDS}@.]++)*+)"""
+    rf"""(?<![^{_ENDS}])(?=[^{_ENDS}@]+@(?:[^{_ENDS}]|\[))[^{_ENDS}]++"""
+    rf"""(?:\[[^\]\s]{{1,64}}\])?"""
+    rf"""|"(?:[^"\\\r\n]|\\.)*+"@(?:\[[^\]\s]{{1,64}}\]|[^{_ENDS}]*+)"""
 )
 # The word a cut ends in, '@' and all, when it could be a piece of an address (no
 # longer than a whole one: 64 + 1 + 255, RFC 5321): cut text ends before it, so no
@@ -69,7 +69,13 @@ def redact_addresses(text: str) -> str:
     """``text`` with every email address replaced by :data:`ADDRESS`."""
     if "@" not in text:
         return text
-    return _ADDRESS_RE.sub(ADDRESS, text)
+    return _ADDRESS_RE.sub(_placeholder, text)
+
+
+def _placeholder(found: re.Match[str]) -> str:
+    """The placeholder, and the full stops that end a sentence after the address."""
+    word = found.group()
+    return ADDRESS + "." * (len(word) - len(word.rstrip(".")))
 
 
 def _escape_control(match: re.Match[str]) -> str:
