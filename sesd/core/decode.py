@@ -234,7 +234,8 @@ def _tenant_notice(outer: Outer, kind: str) -> TenantNotice | Skipped | Invalid:
         detail = _TENANT_DETAIL.decode(bytes(outer.eb_detail) or b"{}")
         at = unix_seconds(outer.eb_time) if outer.eb_time else 0.0
     except (msgspec.DecodeError, ValueError):
-        return Invalid("schema", f"EventBridge {_shown(outer.eb_detail_type)} event")
+        shown = _shown(outer.eb_detail_type or "")
+        return Invalid("schema", f"EventBridge {shown} event")
     if kind == "status":
         data = detail.data
         if not isinstance(data, _StatusData) or not data.record.status:
