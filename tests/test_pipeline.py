@@ -208,6 +208,22 @@ def test_message_tag_breakdown() -> None:
     assert spring.delay_ratio == pytest.approx(1 / 3)
 
 
+def test_a_tag_value_ses_could_not_have_written_counts_as_other() -> None:
+    """A sender's values and SES's own (a domain, an IP address, an identity) keep
+    their labels; a value with a space, a control character or an address, or longer
+    than SES allows, never becomes a label (nor a series, nor a key in the state file):
+    it counts as other."""
+    pipeline = make('[dimensions]\ntags = ["campaign"]\nmax_tracked = 100\n')
+    good = ["spring-2026", "mail.example.com", "192.0.2.1", "arn:aws:iam::1:user/ses+x=y,z"]
+    bad = ["a b", "x\x1b[31m", "victim@example.com", "x" * 257, "\u202eevil"]
+    for i, value in enumerate(good + bad):
+        body = f.delivery([f"u{i}@one.com"], tags={"campaign": [value]})
+        pipeline.feed(f.raw(body), "q", NOW)
+    counted = pipeline.ledger.tallies.tag_recipients
+    assert sorted(value for _, value in counted) == sorted([*good, "other"])
+    assert counted[("campaign", "other")][DELIVERY] == len(bad)
+
+
 def test_histograms_and_processing_quantiles() -> None:
     """processingTimeMillis feeds the global histogram (in seconds) and the per-window
     quantiles; each message's receive time feeds the lag histogram."""

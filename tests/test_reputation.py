@@ -11,7 +11,7 @@ from sesd.alerting.render import describe
 from sesd.config import ConfigError, core_settings, parse_config
 from sesd.core.accounts import AccountStatus
 from sesd.core.pipeline import Pipeline
-from sesd.core.reputation import Reputation
+from sesd.core.reputation import MAX_CONFIG_SETS, Reputation
 from tests import factory as f
 
 NOW = f.T0
@@ -252,6 +252,29 @@ def test_deliveries_move_the_window_on_as_sends_do() -> None:
     gone = reputation.estimate(key)
     assert gone is not None
     assert (gone.sends, gone.bounces) == (3, 0)
+
+
+def test_configuration_sets_are_ses_names_and_bounded_in_number() -> None:
+    """A configuration set SES could not have named (a space, an address, a control
+    character, over 64 characters) has no estimate of its own, and past MAX_CONFIG_SETS
+    names a new one has none either: their events count for the account only, so a flood
+    of made-up names grows neither memory nor series."""
+    reputation = Reputation(10_000)
+    for name in ("a b", "victim@example.com", "x\n", "x" * 65):
+        reputation.observe("a", "r", name, "delivery", ["u@x.example"])
+    assert reputation.seen() == [("a", "r", "")]
+    for i in range(MAX_CONFIG_SETS + 50):
+        reputation.observe("a", "r", f"set-{i}", "delivery", ["u@x.example"])
+    seen = reputation.seen()
+    assert len(seen) == 1 + MAX_CONFIG_SETS
+    assert ("a", "r", f"set-{MAX_CONFIG_SETS}") not in seen
+    account = reputation.estimate(("a", "r", ""))
+    assert account is not None
+    assert account.sends == 4 + MAX_CONFIG_SETS + 50  # every event, in the account's
+    reputation.observe("a", "r", "set-0", "delivery", ["u@x.example"])  # known: still counted
+    first = reputation.estimate(("a", "r", "set-0"))
+    assert first is not None
+    assert first.sends == 2
 
 
 def test_account_alerts_from_the_last_poll_one_per_account_each_whole() -> None:

@@ -15,6 +15,7 @@ DNS task looks it up beside the pipeline, never in it).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Final
 
@@ -55,7 +56,10 @@ _REPUTATION: Final = {
     _BOUNCE: "bounce",
     _COMPLAINT: "complaint",
 }
-_CONFIG_SET_TAG: Final = "ses:configuration-set"
+#: A tag value SES can carry: a sender's own (letters, digits, '_' and '-', at most 256)
+#: or one SES sets (a domain, an IP address, an IAM identity: '.', ':', '/', '+', '=',
+#: ','). Anything else (spaces, controls, quotes, an address) counts as ``other``.
+_TAG_VALUE: Final = re.compile(r"[A-Za-z0-9_.:/+=,-]{1,256}")
 #: How long after its expiry a pending delay is forgotten for good, at least.
 EXPIRY_GRACE: Final = 3600.0
 
@@ -291,6 +295,8 @@ class Pipeline:
         tags = event.mail.tags
         for tag in self._tag_names:
             for value in dict.fromkeys(tags.get(tag, ())):
+                if _TAG_VALUE.fullmatch(value) is None:
+                    value = OTHER  # not SES's: a label of its own would carry anything
                 label = ledger.tag_tables[tag].label(value, now)
                 ledger.tallies.tag_counts(tag, label)[type_index] += n
                 if in_windows:

@@ -16,11 +16,12 @@ Pure code: no clock, no I/O.
 from __future__ import annotations
 
 import math
+import re
 from collections import deque
 from dataclasses import dataclass
 from typing import Final
 
-__all__ = ["REVIEW", "Estimate", "Reputation", "ReputationKey"]
+__all__ = ["MAX_CONFIG_SETS", "REVIEW", "Estimate", "Reputation", "ReputationKey"]
 
 #: (account label, region, configuration set; "" for the whole account and region)
 ReputationKey = tuple[str, str, str]
@@ -31,6 +32,13 @@ REVIEW: Final = {"bounce": 0.05, "complaint": 0.001}
 PAUSE: Final = {"bounce": 0.10, "complaint": 0.005}
 _SIMULATOR: Final = "@simulator.amazonses.com"
 _SIMULATOR_LEN: Final = len(_SIMULATOR)
+#: SES's configuration set names: letters, digits, '-' and '_', at most 64. An event
+#: naming anything else (not from SES) counts for its account only.
+_CONFIG_SET: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
+#: The most configuration sets with an estimate (and series) of their own, over every
+#: account and region: a flood of made-up names must not grow them without end. Beyond
+#: it an event counts for its account only.
+MAX_CONFIG_SETS: Final = 1000
 #: ``prune_at`` while nothing has arrived: no send reaches it.
 _NO_ARRIVALS: Final = 2**63
 
@@ -146,12 +154,18 @@ class Reputation:
         #: (account, region, configuration set) -> the windows an event there counts in
         #: (the whole account's, and its configuration set's): one lookup per event.
         self._targets: dict[ReputationKey, tuple[_Window, ...]] = {}
+        #: Configuration sets with windows of their own.
+        self._config_sets = 0
 
     def _keys(self, account: str, region: str, config_set: str) -> list[ReputationKey]:
         keys: list[ReputationKey] = [(account, region, "")]
         if config_set:
             keys.append((account, region, config_set))
         return keys
+
+    def _admits(self, config_set: str) -> bool:
+        """Whether a configuration set not seen before gets an estimate of its own."""
+        return self._config_sets < MAX_CONFIG_SETS and _CONFIG_SET.fullmatch(config_set) is not None
 
     def _window(self, key: ReputationKey) -> _Window:
         found = self._windows.get(key)
@@ -179,8 +193,16 @@ class Reputation:
         target = (account, region, config_set)
         windows = self._targets.get(target)
         if windows is None:
-            keys = self._keys(account, region, config_set)
-            windows = self._targets[target] = tuple(self._window(key) for key in keys)
+            if config_set and (account, region, config_set) not in self._windows:
+                if not self._admits(config_set):
+                    target = (account, region, "")
+                    config_set = ""
+                else:
+                    self._config_sets += 1
+            windows = self._targets.get(target)
+            if windows is None:
+                keys = self._keys(account, region, config_set)
+                windows = self._targets[target] = tuple(self._window(key) for key in keys)
         for window in windows:
             window.observe(event_type, n, hard)
 
