@@ -40,6 +40,7 @@ def alerting_config(
     slack_timeout: str = "10s",
     max_age: str = "1h",
     slack_url: str = "env:SESD_TEST_SLACK_URL",
+    grace: str = "10s",
 ) -> Config:
     """Slack, PagerDuty and the console on one delay-ratio rule; ``extra`` TOML appended
     (its secrets read, as loading the file reads them)."""
@@ -47,7 +48,7 @@ def alerting_config(
         parse_config(
             f'[aws]\nendpoint_url = "{local.url}"\n'
             f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 1\n'
-            '[http]\nlisten = "127.0.0.1:0"\n[shutdown]\ngrace_period = "10s"\n'
+            f'[http]\nlisten = "127.0.0.1:0"\n[shutdown]\ngrace_period = "{grace}"\n'
             f'[alerts]\nevaluate_every = "100ms"\ngroup_wait = "{group_wait}"\n'
             f'notification_max_age = "{max_age}"\n'
             f'[alerts.slack]\nwebhook_url = "{slack_url}"\ntimeout = "{slack_timeout}"\n'

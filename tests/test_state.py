@@ -171,6 +171,40 @@ def test_a_file_sesd_cannot_use_is_kept_aside_and_sesd_starts_empty(tmp_path: Pa
     assert not fresh.ledger.windows
 
 
+def test_alerts_not_delivered_are_saved_as_not_sent() -> None:
+    """A firing not delivered is saved not notified (the next start sends it); a resolve
+    not delivered keeps its alert firing (the next start resolves it again); a repeat,
+    and a rule the config no longer has, change nothing."""
+    import msgspec
+
+    from sesd.alerting.rules import AlertState, Status, Transition
+
+    config = parse_config(RULES)
+    pipeline = Pipeline(core_settings(config))
+    evaluator = Evaluator(config.alerts, ["5m", "15m", "1h"])
+    states = evaluator.states["delays"]
+    states["a.example"] = AlertState(Status.FIRING, f.T0, f.T0, 0.5, None, True)
+    states["b.example"] = AlertState(Status.FIRING, f.T0, f.T0, 0.5, None, True)
+    states["c.example"] = AlertState(Status.INACTIVE, f.T0 - 60, f.T0 - 60, 0.0, f.T0, False)
+    unsent = [
+        ("delays", "a.example", Transition.FIRING),
+        ("delays", "b.example", Transition.REPEAT),
+        ("delays", "c.example", Transition.RESOLVED),
+        ("delays", "gone.example", Transition.RESOLVED),
+        ("removed-rule", "a.example", Transition.FIRING),
+    ]
+    saved = msgspec.msgpack.decode(snapshot(pipeline.ledger, evaluator, f.T0 + 5, unsent))
+    firing = Status.FIRING.value
+    assert saved["alerts"] == {
+        "delays": {
+            "a.example": [firing, f.T0, f.T0, 0.5, None, False],
+            "b.example": [firing, f.T0, f.T0, 0.5, None, True],
+            "c.example": [firing, f.T0 - 60, f.T0 - 60, None, None, True],
+            "gone.example": [firing, f.T0 + 5, f.T0 + 5, None, None, True],
+        }
+    }
+
+
 def test_values_out_of_range_are_a_damaged_file() -> None:
     """Cells naming a bucket the ring does not have, or a head that is no number, are
     refused as damage, not a crash at start-up."""

@@ -365,6 +365,11 @@ class Evaluator:
             )
         return notifications
 
+    def waiting(self) -> list[tuple[str, str, Transition]]:
+        """(rule, domain, kind) of every alert in a group still waiting its
+        ``group_wait`` (a pure read)."""
+        return [(a.rule, a.domain, a.kind) for group in self._groups.values() for a in group.alerts]
+
     def mute(self, rule: str, domains: list[str]) -> str:
         """The ``sesd silence add`` line that mutes ``rule`` on ``domains``."""
         return silence_command(self._silence_prefix, rule, domains)

@@ -49,6 +49,7 @@ class Outbox:
         self._size = size
         self._queue: deque[Notification] = deque()
         self._in_flight = False
+        self._delivering: Notification | None = None
         self._changed = anyio.Event()
         self._counter = counter
         self._sleep = sleep
@@ -93,6 +94,11 @@ class Outbox:
     def __len__(self) -> int:
         return len(self._queue) + self._in_flight
 
+    def unsent(self) -> list[Notification]:
+        """What is not delivered yet: the notification being delivered, then the queue."""
+        first = [] if self._delivering is None else [self._delivering]
+        return first + list(self._queue)
+
     async def wait_empty(self) -> None:
         """Return once nothing is queued or being delivered."""
         while len(self):
@@ -106,11 +112,11 @@ class Outbox:
                     return
                 await self._changed.wait()
             notification = self._queue.popleft()
-            self._in_flight = True
+            self._in_flight, self._delivering = True, notification
             try:
                 await self._deliver(notification)
             finally:
-                self._in_flight = False
+                self._in_flight, self._delivering = False, None
                 self._wake()
 
     async def _deliver(self, notification: Notification) -> None:

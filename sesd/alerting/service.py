@@ -93,6 +93,8 @@ class Alerting:
         self._tasks: anyio.abc.TaskGroup | None = None
         #: When each resending sink (Alertmanager) last got every firing alert.
         self._resent: dict[str, float] = {}
+        #: Outboxes of sinks a reload removed, while they deliver what they hold.
+        self._retired: list[Outbox] = []
         self._log = get_logger()
 
     def open(self, session: aiohttp.ClientSession) -> None:
@@ -142,8 +144,11 @@ class Alerting:
         # other rules' groups keep waiting their group_wait.
         for notification in self.evaluator.due(now, flush=True, rules=removed):
             self.dispatch(notification)
+        self._retired = [outbox for outbox in self._retired if len(outbox)]
         for name in set(self.outboxes) - set(new_sinks):
-            self.outboxes.pop(name).close()
+            retired = self.outboxes.pop(name)
+            retired.close()
+            self._retired.append(retired)  # still emptying: waited on at a stop, counted
             self._resent.pop(name, None)
 
     async def run(self) -> None:
@@ -230,8 +235,31 @@ class Alerting:
             if outbox is not None:
                 outbox.put(notification)
 
+    def unsent(self) -> list[tuple[str, str, Transition]]:
+        """(rule, domain, kind) of every alert not delivered to every sink yet: waiting
+        its group, queued or being delivered (the outboxes of sinks a reload removed
+        included, while they empty)."""
+        found = self.evaluator.waiting()
+        for outbox in [*self.outboxes.values(), *self._retired]:
+            found += [(n.rule, a.domain, n.kind) for n in outbox.unsent() for a in n.alerts]
+        return found
+
+    def log_unsent(self, *, kept: bool) -> None:
+        """At a stop, after :meth:`drain`: say what was not delivered, and whether the
+        state file (``kept``) carries it to the next start."""
+        unsent = self.unsent()
+        if unsent:
+            self._log.warning(
+                "sesd.notify.unsent_at_exit",
+                notifications=len(unsent),
+                alerts=[f"{kind.value} {rule} {domain}" for rule, domain, kind in unsent[:20]],
+                hint="saved as not sent: the first evaluation after a restart sends them"
+                if kept
+                else "lost: without [state] path nothing is kept across a restart",
+            )
+
     async def drain(self) -> None:
         """Last evaluation, every waiting group sent, every outbox emptied."""
         self.evaluate(flush=True)
-        for outbox in self.outboxes.values():
+        for outbox in [*self.outboxes.values(), *self._retired]:
             await outbox.wait_empty()

@@ -156,7 +156,9 @@ class Daemon:
         if config.canary is not None:
             self.metrics.watch_canary()
         self.canary = CanaryRunner(ledger.canary, self.clock, self.changes.notify, self.stopping)
-        self.saver = StateSaver(config.state.path, ledger, evaluator, self.clock)
+        self.saver = StateSaver(
+            config.state.path, ledger, evaluator, self.clock, lambda: self.alerting.unsent()
+        )
         self.systemd = Notifier()
         self._consumers = Consumers(self._poller)
         self._tasks: anyio.abc.TaskGroup | None = None
@@ -301,9 +303,7 @@ class Daemon:
         just notified)."""
         with anyio.move_on_after(max(1.0, deadline - anyio.current_time())):
             await self.alerting.drain()
-        unsent = sum(len(o) for o in self.alerting.outboxes.values())
-        if unsent:
-            self._log.warning("sesd.notify.unsent_at_exit", notifications=unsent)
+        self.alerting.log_unsent(kept=bool(self.config.state.path))
         with anyio.CancelScope(shield=True):
             await self.saver.save()
 

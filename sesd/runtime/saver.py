@@ -9,6 +9,7 @@ from collections.abc import Callable
 import anyio
 
 from sesd.alerting.evaluator import Evaluator
+from sesd.alerting.rules import Transition
 from sesd.core.ledger import Ledger
 from sesd.io.logs import get_logger
 from sesd.runtime.state import StateError, read_state, restore, snapshot, write_state
@@ -25,8 +26,11 @@ class StateSaver:
         ledger: Ledger,
         evaluator: Evaluator,
         clock: Callable[[], float],
+        unsent: Callable[[], list[tuple[str, str, Transition]]] = list,
     ) -> None:
         self.path = path
+        #: What is not delivered yet (alerting's ``unsent``): saved as not sent.
+        self._unsent = unsent
         self._ledger = ledger
         self._evaluator = evaluator
         self._clock = clock
@@ -70,7 +74,7 @@ class StateSaver:
         path = self.path
         if not path:
             return
-        blob = snapshot(self._ledger, self._evaluator, self._clock())
+        blob = snapshot(self._ledger, self._evaluator, self._clock(), self._unsent())
         try:
             await anyio.to_thread.run_sync(write_state, path, blob)
         except OSError as exc:

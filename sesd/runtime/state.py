@@ -15,13 +15,14 @@ rather than refusing to.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
 from sesd.alerting.evaluator import Evaluator
-from sesd.alerting.rules import AlertState, Status
+from sesd.alerting.rules import AlertState, Status, Transition
 from sesd.core.ledger import Ledger
 from sesd.io.files import write_atomic
 
@@ -42,9 +43,15 @@ class StateError(Exception):
     """The state file cannot be used; the message says why in one line."""
 
 
-def snapshot(ledger: Ledger, evaluator: Evaluator, now: float) -> bytes:
+def snapshot(
+    ledger: Ledger,
+    evaluator: Evaluator,
+    now: float,
+    unsent: Iterable[tuple[str, str, Transition]] = (),
+) -> bytes:
     """Everything worth keeping, encoded: the ledger's saved stores and the alert
-    states."""
+    states, as if ``unsent`` (rule, domain, kind: notifications not delivered yet) had
+    not happened, so a restart sends them again."""
     alerts = {
         rule: {
             domain: [s.status.value, s.since, s.last_sent, s.value, s.resolved_at, s.notified]
@@ -53,6 +60,21 @@ def snapshot(ledger: Ledger, evaluator: Evaluator, now: float) -> bytes:
         }
         for rule, states in evaluator.states.items()
     }
+    for rule, domain, kind in unsent:
+        saved = alerts.get(rule)
+        if saved is None:
+            continue  # a rule a reload removed: gone after a restart either way
+        row = saved.get(domain)
+        firing = row is not None and row[0] == Status.FIRING.value
+        if kind is Transition.FIRING and firing:
+            assert row is not None
+            row[5] = False  # not notified: the first evaluation after a restart sends it
+        elif kind is Transition.RESOLVED and not firing:
+            # Still firing as far as the sinks know: the first evaluation after a
+            # restart resolves it again (or finds it firing, as the sinks have it).
+            state = evaluator.states[rule].get(domain)
+            since, sent = (now, now) if state is None else (state.since, state.last_sent)
+            saved[domain] = [Status.FIRING.value, since, sent, None, None, True]
     return msgspec.msgpack.encode(
         {"version": STATE_VERSION, "saved_at": now, **ledger.snapshot(now), "alerts": alerts}
     )

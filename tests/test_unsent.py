@@ -1,0 +1,98 @@
+"""A notification a sink has not taken when sesd stops is not lost: the state file
+keeps its alert as not sent, and the first evaluation after the restart sends it."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+from sesd.io.logs import configure_logging
+from sesd.runtime.daemon import Daemon
+from tests import factory as f
+from tests.conftest import make_queue, running, send_bodies
+from tests.receivers import Answer, Receiver
+from tests.test_alerting_e2e import ROUTING_KEY, Clock, alerting_config, spike
+
+
+async def _evaluations(daemon: Daemon, n: int) -> None:
+    start = daemon.alerting.evaluations
+    with anyio.fail_after(20):
+        await daemon.changes.wait_for(lambda: daemon.alerting.evaluations >= start + n)
+
+
+def _actions(pd: Receiver) -> list[str]:
+    return [event["event_action"] for event in pd.accepted]
+
+
+async def test_a_resolve_pagerduty_refused_until_the_stop_is_sent_after_the_restart(
+    local_sqs: Any, sqs: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PagerDuty took the trigger, then answers 500 while the spike ages out and sesd
+    stops: the resolve is still queued. The stop says so, and after the restart (the
+    spike still over) PagerDuty gets the resolve, so its incident does not stay open."""
+    logs = io.StringIO()
+    configure_logging("info", "json", stream=logs)
+    clock = Clock(f.T0)
+    url, _ = await make_queue(sqs)
+    state = tmp_path / "state.bin"
+    async with Receiver("slack") as slack, Receiver("pagerduty") as pd:
+        monkeypatch.setenv("SESD_TEST_SLACK_URL", slack.url)
+        monkeypatch.setenv("SESD_TEST_PD_KEY", ROUTING_KEY)
+        config = alerting_config(
+            local_sqs, url, slack, pd, grace="1s", extra=f'[state]\npath = "{state}"\n'
+        )
+        async with running(config, clock=clock):
+            await send_bodies(sqs, url, spike(f.T0))
+            with anyio.fail_after(20):
+                await pd.wait_for(1)
+            pd.script(*[Answer(500)] * 1000)
+            clock.now = f.T0 + 600  # the spike leaves the 5m window: resolved
+            with anyio.fail_after(20):
+                await slack.wait_for(2)  # Slack took the resolve; PagerDuty refuses it
+        assert _actions(pd) == ["trigger"]
+        pd._script.clear()  # healthy again
+        clock.now = f.T0 + 660
+        async with running(config, clock=clock) as daemon:
+            await _evaluations(daemon, 3)
+            with anyio.fail_after(20):
+                await pd.wait_for(2)
+    assert _actions(pd) == ["trigger", "resolve"]
+    records = [json.loads(line) for line in logs.getvalue().splitlines()]
+    (unsent,) = [r for r in records if r["event"] == "sesd.notify.unsent_at_exit"]
+    assert unsent["alerts"] == ["resolved delay-ratio-high outlook.example"]
+    assert "restart" in unsent["hint"]
+
+
+async def test_a_page_pagerduty_refused_until_the_stop_is_sent_after_the_restart(
+    local_sqs: Any, sqs: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PagerDuty answers 500 to the first page and sesd stops: after the restart, the
+    spike still in the window, the page goes out (once), not only at the next repeat
+    interval."""
+    clock = Clock(f.T0)
+    url, _ = await make_queue(sqs)
+    state = tmp_path / "state.bin"
+    async with Receiver("slack") as slack, Receiver("pagerduty") as pd:
+        monkeypatch.setenv("SESD_TEST_SLACK_URL", slack.url)
+        monkeypatch.setenv("SESD_TEST_PD_KEY", ROUTING_KEY)
+        config = alerting_config(
+            local_sqs, url, slack, pd, grace="1s", extra=f'[state]\npath = "{state}"\n'
+        )
+        pd.script(*[Answer(500)] * 1000)
+        async with running(config, clock=clock):
+            await send_bodies(sqs, url, spike(f.T0))
+            with anyio.fail_after(20):
+                await slack.wait_for(1)
+        pd._script.clear()  # healthy again
+        clock.now = f.T0 + 30
+        async with running(config, clock=clock) as daemon:
+            with anyio.fail_after(20):
+                await pd.wait_for(1)
+            await _evaluations(daemon, 5)
+    assert _actions(pd) == ["trigger"]
+    assert len(slack.accepted) == 2  # Slack had it: sent again, the price of not losing it
