@@ -359,3 +359,23 @@ async def test_a_release_after_the_grace_period_has_a_budget_of_its_own(
     assert [r["count"] for r in records if r["event"] == "sesd.sqs.released"] == [3]
     (cut,) = [r for r in records if r["event"] == "sesd.sqs.release_cut_off"]
     assert (cut["count"], cut["level"]) == (3, "warning")
+
+
+async def test_an_sqs_that_does_not_answer_does_not_hold_up_the_start(
+    local_sqs: Any, sqs: Any
+) -> None:
+    """SQS accepts connections and answers nothing (a stalled network): sesd still
+    starts at once (HTTP bound, background tasks running; under systemd, READY=1), well
+    inside systemd's start timeout; the queue check that would have waited for SQS runs
+    beside it."""
+    url, _ = await make_queue(sqs)
+    async with Proxy(local_sqs.port) as proxy:
+        proxy.stall()
+        config = parse_config(
+            f'[aws]\nendpoint_url = "{proxy.url}"\nregion = "us-east-1"\n'
+            f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 0\n'
+            '[http]\nlisten = "127.0.0.1:0"\n[shutdown]\ngrace_period = "1s"\n'
+        )
+        with anyio.fail_after(5):
+            async with running(config) as daemon:
+                assert daemon.http_port

@@ -253,14 +253,15 @@ class Daemon:
         self.aws = AwsClients(self.config, stack)
         for queue in self.config.queues:
             await self.open_queue(queue)
-        for queue in self.config.queues:
-            await check_queue(self.sqs(queue), queue, *self.ledger.where(queue.label))
         self.alerting.open(await stack.enter_async_context(aiohttp.ClientSession()))
         self.metrics.reloaded(True, self.clock())
 
     async def serve(self, tg: anyio.abc.TaskGroup, *, handle_signals: bool) -> None:
         """Phase 2: every background task, in ``tg``."""
         keep = partial(start_kept, tg, self.metrics.task_failures)
+        for queue in self.config.queues:
+            # Advice only (no dead-letter queue): never holding up the start or READY=1.
+            tg.start_soon(check_queue, self.sqs(queue), queue, *self.ledger.where(queue.label))
         keep("janitor", self._janitor)
         keep("alerting", self.alerting.run)
         if self.account_poller is not None:
