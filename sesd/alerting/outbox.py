@@ -88,7 +88,12 @@ class Outbox:
         dropped = self._queue.popleft()
         self._count("dropped")
         self._log.error(
-            "sesd.notify.dropped", rule=dropped.rule, kind=dropped.kind.value, size=self._size
+            "sesd.notify.dropped",
+            rule=dropped.rule,
+            kind=dropped.kind.value,
+            size=self._size,
+            hint="the sink has not taken notifications for a while: fix it (see "
+            "sesd.notify.* lines before this one), or raise [alerts] outbox_size",
         )
 
     def __len__(self) -> int:

@@ -78,7 +78,13 @@ class StateSaver:
         try:
             await anyio.to_thread.run_sync(write_state, path, blob)
         except OSError as exc:
-            self._log.error("sesd.state.save_failed", path=path, error=exc.strerror)
+            self._log.error(
+                "sesd.state.save_failed",
+                path=path,
+                error=exc.strerror,
+                hint="the file on disk stays as last saved; free space or fix the "
+                "directory's permissions: the next save tries again",
+            )
         else:
             self._log.debug("sesd.state.saved", path=path, bytes=len(blob))
 

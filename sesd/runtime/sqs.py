@@ -266,7 +266,12 @@ class QueuePoller:
             except SQS_ERRORS as exc:
                 self._metrics.sqs_error(self._label, "delete")
                 self._log.warning(
-                    "sesd.sqs.delete_failed", error=describe_error(exc), count=len(entries)
+                    "sesd.sqs.delete_failed",
+                    error=describe_error(exc),
+                    count=len(entries),
+                    retrying=attempt == 0,
+                    hint="counted already: if not deleted, SQS hands them out again after "
+                    "their visibility timeout and they count as duplicates",
                 )
                 continue
             failed = response.get("Failed", [])
