@@ -78,6 +78,13 @@ def test_every_form_of_the_same_events_gives_the_same_report(
         assert _report(config, str(form), capsys=capsys) == expected, form.name
     assert _report(config, str(tmp_path / "archive"), capsys=capsys) == expected
     assert _report(config, str(tmp_path / "archive" / "**" / "part-*"), capsys=capsys) == expected
+    # A recursive glob matching directories and their files (README's form), and
+    # arguments that overlap: each file is read once.
+    archive = tmp_path / "archive"
+    assert _report(config, str(archive / "**"), capsys=capsys) == expected
+    assert _report(
+        config, str(archive), str(parts), str(parts / "part-1.jsonl"), capsys=capsys
+    ) == (expected)
 
 
 def test_firehose_objects_with_a_brace_pair_inside_a_string_stay_whole(tmp_path: Path) -> None:
@@ -87,6 +94,40 @@ def test_firehose_objects_with_a_brace_pair_inside_a_string_stay_whole(tmp_path:
     path = tmp_path / "firehose"
     path.write_bytes(json.dumps(odd).encode() + json.dumps(plain).encode())
     assert [json.loads(b) for b in read_paths([str(path)])] == [odd, plain]
+
+
+def test_a_firehose_record_cut_short_costs_itself_not_the_records_after_it(
+    tmp_path: Path,
+) -> None:
+    """A record that never closes (cut short) among objects written back to back is one
+    invalid value; every record after it is read, whole."""
+    events = _events(10)
+    packed = [json.dumps(e, separators=(",", ":")).encode() for e in events]
+    cut = b'{"eventType": "Delivery", "mail": {"messageId": "cut", "x": 1'
+    path = tmp_path / "firehose"
+    path.write_bytes(b"".join(packed[:3]) + cut + b"".join(packed[3:]))
+    read = list(read_paths([str(path)]))
+    assert read[3] == cut
+    assert [json.loads(b) for b in read[:3] + read[4:]] == events
+
+
+def test_several_indented_documents_in_one_file_are_each_read(tmp_path: Path) -> None:
+    """Two `aws sqs receive-message` dumps appended to one file, or `jq .` output of
+    several events: each document is read whole, its bodies in order. A byte-order
+    mark at the start is no event."""
+    events = _events(3)
+    first = {"Messages": [{"MessageId": "a", "Body": json.dumps(events[0])}]}
+    second = {"Messages": [{"MessageId": b, "Body": json.dumps(e)} for b, e in
+                           zip("bc", events[1:], strict=True)]}  # fmt: skip
+    dumps = tmp_path / "dumps.json"
+    dumps.write_text(json.dumps(first, indent=2) + "\n" + json.dumps(second, indent=2) + "\n")
+    assert [json.loads(b) for b in read_paths([str(dumps)])] == events
+    bom = tmp_path / "bom.jsonl"  # a byte-order mark before the first event
+    bom.write_bytes(b"\xef\xbb\xbf" + "".join(json.dumps(e) + "\n" for e in events).encode())
+    assert [json.loads(b) for b in read_paths([str(bom)])] == events
+    jq = tmp_path / "jq.json"
+    jq.write_text("".join(json.dumps(e, indent=2) + "\n" for e in events))
+    assert [json.loads(b) for b in read_paths([str(jq)])] == events
 
 
 def test_a_body_too_large_is_counted_and_skipped(
@@ -117,14 +158,32 @@ def test_an_unreadable_file_is_named_and_the_rest_replayed(
     broken = tmp_path / "broken.jsonl.gz"
     broken.write_bytes(gzip.compress(good.read_bytes())[:-8] + b"garbage!")
     missing = tmp_path / "missing.jsonl"
-    code = main(["replay", "--config", str(config), "--json", str(good), str(broken), str(missing)])
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    paths = [str(good), str(broken), str(missing), str(empty)]
+    code = main(["replay", "--config", str(config), "--json", *paths])
     out, err = capsys.readouterr()
     assert code == 3  # something was skipped
     assert json.loads(out)["messages"]["processed"] >= 1
     lines = [line for line in err.splitlines() if line.startswith("sesd: replay skipped")]
-    assert len(lines) == 2
+    assert len(lines) == 3
     assert any(str(broken) in line for line in lines)
     assert any(f"{missing}: no such file or directory" in line for line in lines)
+    assert any(f"{empty}: no files in this directory" in line for line in lines)
+
+
+def test_a_replay_of_nothing_but_invalid_values_says_so_and_exits_3(
+    tmp_path: Path, config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A file of values none of which is an SES event (the wrong file) is not a quiet
+    month: stderr says so and the exit status is 3."""
+    path = tmp_path / "wrong.jsonl"
+    path.write_text('{"hello": 1}\n{"world": 2}\n')
+    code = main(["replay", "--config", str(config), "--json", str(path)])
+    out, err = capsys.readouterr()
+    assert code == 3
+    assert json.loads(out)["messages"]["invalid"] == 2
+    assert "sesd: replay processed no event: 2 values read were not SES events" in err
 
 
 @pytest.mark.timeout(240)

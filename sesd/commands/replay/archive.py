@@ -58,39 +58,60 @@ class Source:
 def sources(paths: Iterable[str], s3: S3Reader | None = None) -> tuple[list[Source], list[str]]:
     """The inputs ``paths`` name (directories walked in name order, globs expanded,
     ``s3://`` prefixes listed in key order), and a line for each that names nothing
-    readable."""
+    readable. A file named twice (a recursive glob matches a directory and the files in
+    it; two arguments overlap) is read once: twice would count its events twice."""
     found: list[Source] = []
     problems: list[str] = []
+    seen: set[str] = set()
+
+    def add(file: str) -> None:
+        real = os.path.realpath(file)
+        if real not in seen:
+            seen.add(real)
+            found.append(_source(file))
+
     for path in paths:
         if path == "-":
             found.append(Source("-"))
             continue
-        if is_s3(path):
-            if s3 is None:
-                problems.append(f"{path}: S3 inputs need an S3 reader")
-                continue
-            try:
-                listed = s3.objects(path)
-            except (ClientError, BotoCoreError, OSError) as exc:
-                problems.append(f"{path}: cannot list: {_describe(exc)}")
-                continue
-            if not listed:
-                problems.append(f"{path}: no objects under this prefix")
-            found.extend(Source(name, size) for name, size in listed)
+        if not is_s3(path):
+            problems += _local(path, add)
             continue
-        matches = sorted(glob.glob(path, recursive=True)) if glob.has_magic(path) else [path]
-        if not matches:
-            problems.append(f"{path}: no such file or directory")
-        for match in matches:
-            if os.path.isdir(match):
-                for root, dirs, files in os.walk(match):
-                    dirs.sort()
-                    found.extend(_source(os.path.join(root, name)) for name in sorted(files))
-            elif os.path.exists(match):
-                found.append(_source(match))
-            else:
-                problems.append(f"{match}: no such file or directory")
+        if s3 is None:
+            problems.append(f"{path}: S3 inputs need an S3 reader")
+            continue
+        try:
+            listed = s3.objects(path)
+        except (ClientError, BotoCoreError, OSError) as exc:
+            problems.append(f"{path}: cannot list: {_describe(exc)}")
+            continue
+        if not listed:
+            problems.append(f"{path}: no objects under this prefix")
+        found.extend(Source(name, size) for name, size in listed)
     return found, problems
+
+
+def _local(path: str, add: Callable[[str], None]) -> list[str]:
+    """Each file a local path or glob names, to ``add``; the problems found."""
+    problems = []
+    matches = sorted(glob.glob(path, recursive=True)) if glob.has_magic(path) else [path]
+    if not matches:
+        problems.append(f"{path}: no such file or directory")
+    for match in matches:
+        if os.path.isdir(match):
+            walked = 0
+            for root, dirs, files in os.walk(match):
+                dirs.sort()
+                walked += len(files)
+                for name in sorted(files):
+                    add(os.path.join(root, name))
+            if not walked and not glob.has_magic(path):
+                problems.append(f"{match}: no files in this directory")
+        elif os.path.exists(match):
+            add(match)
+        else:
+            problems.append(f"{match}: no such file or directory")
+    return problems
 
 
 def _source(path: str) -> Source:
@@ -207,6 +228,9 @@ def _tell(raw: Any) -> int:
         return -1
 
 
+_BOM: Final = b"\xef\xbb\xbf"
+
+
 def _values(chunks: Iterator[bytes]) -> Iterator[bytes]:
     """The bodies in a byte stream, whichever of the accepted forms it is in."""
     pending = b""
@@ -215,6 +239,8 @@ def _values(chunks: Iterator[bytes]) -> Iterator[bytes]:
     for chunk in chunks:
         data = pending + chunk
         if first:
+            # A byte-order mark (some editors and Windows tools write one) is not text.
+            data = data.removeprefix(_BOM)
             stripped = data.lstrip()
             if not stripped:
                 pending = b""

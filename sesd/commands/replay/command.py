@@ -32,7 +32,8 @@ from sesd.runtime.state import StateError, providers_cache, read_state
 
 __all__ = ["EXIT_SKIPPED", "add_parser", "run_replay"]
 
-#: The exit status of a replay that skipped an input it could not read.
+#: The exit status of a replay that skipped an input it could not read, or read nothing
+#: but values that are not SES events.
 EXIT_SKIPPED: Final = 3
 
 
@@ -75,7 +76,8 @@ def add_parser(commands: Commands) -> None:
 
 
 def execute(args: argparse.Namespace) -> int:
-    """The exit status: 0, 2 for a bad config or option, 3 when an input was skipped."""
+    """The exit status: 0, 2 for a bad config or option, 3 when an input was skipped
+    or no value read was an SES event."""
     try:
         config = load(args)
     except ConfigError as exc:
@@ -150,6 +152,15 @@ def run_replay(
             sys.stdout.write("\n" + render_report(reports) + "\n")
     for problem in problems:
         print(f"sesd: replay skipped {problem}", file=sys.stderr)
+    messages = document["messages"]
+    if not messages.get("processed") and messages.get("invalid"):
+        # Every value read was refused: the wrong input, not a quiet month.
+        print(
+            f"sesd: replay processed no event: {messages['invalid']} values read were not "
+            "SES events (see the invalid counts)",
+            file=sys.stderr,
+        )
+        return EXIT_SKIPPED
     return EXIT_SKIPPED if problems else 0
 
 

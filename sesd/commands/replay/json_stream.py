@@ -118,19 +118,39 @@ def concatenated(line: bytes) -> Generator[bytes, None, bytes]:
                 yield from _bodies_of(candidate, value)
                 start = end
                 continue
-        end = _object_end(line, start)
+        end = _object_end(line, start, start + MAX_BODY)
         if end < 0:
-            return line[start:]
+            # Never closed (a record cut short), or too large to be an event: what lies
+            # before the next record's opening is one invalid value, and the records
+            # after it are read as before (not lost with it).
+            resync = _next_record(line, start + 1)
+            if resync < 0:
+                return line[start:]
+            yield from _element(line[start:resync])
+            start = resync
+            continue
         yield from _element(line[start:end])
         start = end
     return b""
 
 
-def _object_end(data: bytes, start: int) -> int:
-    """Where the object that begins at ``start`` ends (after its closing brace), or -1
-    when ``data`` ends first."""
+#: How a record opens, at the top of objects written back to back: an SES event, an
+#: SNS notification, an EventBridge event. Inside a string a quote is escaped, so one
+#: of these found in the text is where a record (or an object in one) starts.
+_RECORD_OPENINGS: Final = (*_BODY_OPENINGS, b'{"version"', b'{"notificationType"')
+
+
+def _next_record(data: bytes, at: int) -> int:
+    """Where the next record opens after ``at`` (-1: none)."""
+    found = [p for p in (data.find(opening, at) for opening in _RECORD_OPENINGS) if p >= 0]
+    return min(found, default=-1)
+
+
+def _object_end(data: bytes, start: int, limit: int | None = None) -> int:
+    """Where the object (or array) that begins at ``start`` ends (after its closing
+    brace), or -1 when ``data`` (or ``data[:limit]``) ends first."""
     depth = 0
-    for char, position in _Scanner().marks(data, start):
+    for char, position in _Scanner().marks(data, start, limit):
         if char in b"[{":
             depth += 1
         elif char in b"]}" and depth > 0:
@@ -266,9 +286,37 @@ def document(data: bytes, chunks: Iterator[bytes]) -> Iterator[bytes]:
     try:
         document = _decode(whole)
     except msgspec.DecodeError:
-        yield from lines(whole.split(b"\n"))
+        yield from _documents(whole)
         return
     yield from _bodies_of(whole, document)
+
+
+def _documents(whole: bytes) -> Iterator[bytes]:
+    """Several indented documents one after another (two SQS dumps appended, ``jq .``
+    output): each read whole; from a value that does not end, the rest a line each."""
+    start = _after_space(whole, 0)
+    while start < len(whole):
+        end = _object_end(whole, start) if whole[start] in b"{[" else -1
+        if end < 0:
+            yield from lines(whole[start:].split(b"\n"))
+            return
+        raw = whole[start:end]
+        try:
+            value = _decode(raw)
+        except msgspec.DecodeError:
+            yield raw  # the pipeline counts it invalid
+        else:
+            yield from _bodies_of(raw, value)
+        start = _after_space(whole, end)
+
+
+_SPACE: Final = re.compile(rb"\s*")
+
+
+def _after_space(data: bytes, at: int) -> int:
+    """The position of the first byte at or after ``at`` that is not white space."""
+    found = _SPACE.match(data, at)
+    return at if found is None else found.end()
 
 
 def _bodies_of(raw: bytes | None, item: Any) -> Iterator[bytes]:
