@@ -129,6 +129,30 @@ async def test_something_else_answering_is_one_line_and_exit_1(
     assert err.count("\n") == 1
 
 
+async def test_an_address_without_its_scheme_or_tls_that_fails_says_why(
+    local_sqs: LocalSqs, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--url`` without http:// is a usage error naming the form; https:// to a server
+    that speaks plain HTTP says TLS failed, not an operating system's errno text."""
+    assert await sesd("status", "--url", "127.0.0.1:9585") == 2
+    assert "give it as http://HOST:PORT or https://HOST:PORT" in capsys.readouterr().err
+    tls = local_sqs.url.replace("http://", "https://")
+    assert await sesd("status", "--url", tls) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"sesd: cannot reach sesd at {tls}: TLS failed")
+    assert "Operation not permitted" not in err
+
+
+def test_a_time_on_another_day_carries_its_date() -> None:
+    """A silence ending next year is not "08:00:00Z" (this morning)."""
+    from sesd.status.charts import moment
+
+    now = 1_800_000_000.0  # 2027-01-15 08:00:00Z
+    assert moment(now + 60, now) == "08:01:00Z"
+    assert moment(now + 365 * 86_400, now) == "2028-01-15 08:00:00Z"
+    assert moment(None, now) == "-"
+
+
 async def test_watch_redraws_until_ctrl_c(local_sqs: LocalSqs, sqs: Any) -> None:
     """``--watch`` prints the table again every ``--every`` seconds; Ctrl-C ends it, 0."""
     _, config = await firing(local_sqs, sqs)
@@ -205,3 +229,5 @@ def test_the_table_shows_every_section() -> None:
     for start in starts:
         assert any(line.startswith(start) for line in lines), start
     assert lines[-1].endswith("until when its alert resolves: known")
+    (queue,) = [line for line in lines if line.startswith("queue ")]
+    assert queue.endswith(", last receive never"), queue  # no receive yet: not "never ago"

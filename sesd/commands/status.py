@@ -28,7 +28,7 @@ import msgspec
 from sesd.commands.common import Commands, config_error, with_config
 from sesd.config import Config, ConfigError, load_config
 from sesd.core.text import clean
-from sesd.status.charts import STAGES, duration, percent, seconds, when
+from sesd.status.charts import STAGES, duration, moment, percent, seconds, when
 from sesd.status.document import AlertRow, ScopeTable, Status
 
 __all__ = ["add_parser", "default_url", "table"]
@@ -151,6 +151,13 @@ def _reason(exc: BaseException) -> str:
     """Why a request failed, as a person says it ("Connection refused")."""
     if isinstance(exc, TimeoutError):
         return f"no answer within {_TIMEOUT:g} s"
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        return (
+            f"its TLS certificate is not trusted ({exc.certificate_error}): "
+            "pass the CA that signed it with --cacert"
+        )
+    if isinstance(exc, aiohttp.ClientConnectorSSLError | ssl.SSLError):
+        return "TLS failed (is it serving https? http:// for a plain server)"
     found = exc.os_error if isinstance(exc, aiohttp.ClientConnectorError) else exc
     number = getattr(found, "errno", None)
     if isinstance(number, int) and number > 0:  # asyncio's own text names the address
@@ -163,6 +170,8 @@ def execute(args: argparse.Namespace) -> int:
     reached; 2 for a config that cannot be read."""
     try:
         url = args.url or default_url(args.config)
+        if not url.startswith(("http://", "https://")):
+            raise ConfigError(f"--url {url!r}: give it as http://HOST:PORT or https://HOST:PORT")
         through = access(args.user, args.cacert)
     except ConfigError as exc:
         return config_error(exc)
@@ -216,12 +225,14 @@ def table(status: Status, url: str = "") -> str:
     for q in status.queues:
         rate = "-" if q.received_per_second is None else f"{q.received_per_second:.1f}/s"
         last = (
-            "never" if q.last_receive_seconds_ago is None else duration(q.last_receive_seconds_ago)
+            "never"
+            if q.last_receive_seconds_ago is None
+            else f"{duration(q.last_receive_seconds_ago)} ago"
         )
         lines.append(
             f"queue {q.name} ({q.account}/{q.region}): {rate}, {q.received} received, "
             f"{q.recent_errors} errors lately ({sum(q.errors.values())} since start), "
-            f"last receive {last} ago"
+            f"last receive {last}"
         )
     lag = status.lag
     if lag.events:
@@ -237,16 +248,17 @@ def _alerts(status: Status) -> list[str]:
     alerts = status.alerts
     lines = ["", f"ALERTS: {alerts.firing} firing, {alerts.total - alerts.firing} pending"]
     for a in alerts.items:
-        lines += _alert(a)
+        lines += _alert(a, status.at)
     if len(alerts.items) < alerts.total:
         lines.append(f"  ...and {alerts.total - len(alerts.items)} more")
     return lines
 
 
-def _alert(a: AlertRow) -> list[str]:
+def _alert(a: AlertRow, at: float) -> list[str]:
     lines = [
         f"  {a.state.upper():<8} {a.severity:<8} {a.rule}: {a.scope} {a.name} {a.metric} "
-        f"{a.value_text} ({a.fires} {a.threshold_text}, {a.window} window) since {when(a.since)}"
+        f"{a.value_text} ({a.fires} {a.threshold_text}, {a.window} window) since "
+        f"{moment(a.since, at)}"
     ]
     if a.cause is not None:
         lines.append(f"           cause: {a.cause.label} ({a.cause.noted}): {a.cause.advice}")
@@ -254,7 +266,8 @@ def _alert(a: AlertRow) -> list[str]:
         lines.append(f"           where: {a.stage}")
     lines += [f"           {note}" for note in a.notes]
     if a.silence is not None:
-        ends = "until resolved" if a.silence.ends_at is None else f"until {when(a.silence.ends_at)}"
+        end = a.silence.ends_at
+        ends = "until resolved" if end is None else f"until {moment(end, at)}"
         lines.append(f"           silenced {ends}: {a.silence.comment} ({a.silence.id})")
     return lines
 

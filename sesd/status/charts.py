@@ -58,6 +58,17 @@ def when(t: float | None) -> str:
     return datetime.fromtimestamp(t, UTC).strftime("%H:%M:%SZ")
 
 
+def moment(t: float | None, now: float) -> str:
+    """A time as :func:`when` gives it, with its date when that is not ``now``'s
+    (``2027-12-01 08:00:00Z``): a silence ending next year is not this morning."""
+    if t is None:
+        return "-"
+    day = datetime.fromtimestamp(t, UTC)
+    if day.date() == datetime.fromtimestamp(now, UTC).date():
+        return day.strftime("%H:%M:%SZ")
+    return day.strftime("%Y-%m-%d %H:%M:%SZ")
+
+
 def duration(value: float | None) -> str:
     """How long: ``42s``, ``5m12s``, ``3h04m``, ``2d03h``."""
     if value is None:
