@@ -4,6 +4,7 @@ secrets alone, and refuses what run would refuse; every command explains itself.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import subprocess
 import sys
@@ -188,3 +189,29 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
         main(["--version"])
     assert stopped.value.code == 0
     assert capsys.readouterr().out.strip() == f"sesd {__version__}"
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly() -> None:
+    """`sesd cause - | head -1`: once the reader of standard output has gone, sesd ends
+    with the status a shell gives a command ended by SIGPIPE (141), without a
+    traceback."""
+    reader = subprocess.Popen(
+        [sys.executable, "-m", "sesd", "cause", "-"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert reader.stdout is not None
+    assert reader.stdin is not None
+    reader.stdin.write(b"451 4.7.1 try again later\n" * 1000)
+    reader.stdin.flush()
+    assert reader.stdout.readline()
+    reader.stdout.close()  # the reader goes away
+    with contextlib.suppress(BrokenPipeError):  # sesd may have ended already
+        reader.stdin.write(b"451 4.7.1 try again later\n" * 50_000)
+    with contextlib.suppress(BrokenPipeError):
+        reader.stdin.close()
+    assert reader.wait(timeout=60) == 141
+    assert reader.stderr is not None
+    assert b"Traceback" not in reader.stderr.read()
+    reader.stderr.close()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 
@@ -53,12 +54,23 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: The exit status when the reader of standard output went away, as a shell reports a
+#: command ended by SIGPIPE (128 + 13).
+EXIT_PIPE = 141
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``sesd`` console script."""
     args = _parser().parse_args(argv)
     # Python's warnings too become log lines (JSON in production), not bare text.
     logging.captureWarnings(True)
-    code: int = args.execute(args)
+    try:
+        code: int = args.execute(args)
+    except BrokenPipeError:
+        # The reader went away (`sesd status --json | head`): what it read is all it
+        # wanted. No traceback; stdout pointed at nothing, so the flush at exit is quiet.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_PIPE
     return code
 
 
