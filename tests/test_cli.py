@@ -69,6 +69,17 @@ def test_a_port_in_use_is_one_line_and_exit_2(tmp_path: Path, taken_port: int, h
     assert "Traceback" not in done.stderr
 
 
+def test_a_state_file_that_could_never_be_saved_stops_the_start(tmp_path: Path) -> None:
+    """[state] path in a directory that does not exist: one line at start, exit 2, not
+    a save_failed line at the first save, after the windows it was to keep are lost."""
+    missing = tmp_path / "no-such-directory"
+    text = QUEUE + f'[http]\nlisten = "127.0.0.1:0"\n[state]\npath = "{missing}/state.bin"\n'
+    done = _sesd("run", "--config", str(_config(tmp_path, text)))
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert f"sesd: cannot start: [state] path: directory {missing} does not exist" in done.stderr
+
+
 def test_the_demo_with_its_port_taken_is_one_line_and_exit_2(taken_port: int) -> None:
     done = _sesd("demo", "--listen", f"127.0.0.1:{taken_port}", "--duration", "5")
     assert done.returncode == 2

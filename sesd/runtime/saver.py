@@ -12,6 +12,7 @@ from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.rules import Transition
 from sesd.core.ledger import Ledger
 from sesd.io.logs import get_logger
+from sesd.runtime.http import StartError
 from sesd.runtime.state import StateError, read_state, restore, snapshot, write_state
 
 __all__ = ["StateSaver"]
@@ -36,14 +37,30 @@ class StateSaver:
         self._clock = clock
         self._log = get_logger()
 
+    def check(self) -> str | None:
+        """Why the file could never be saved (its directory missing or not writable),
+        or None: said at start, not at the first save after the last hour is lost."""
+        if not self.path:
+            return None
+        directory = os.path.dirname(os.path.abspath(self.path))
+        if not os.path.isdir(directory):
+            return f"[state] path: directory {directory} does not exist"
+        if not os.access(directory, os.W_OK):
+            return f"[state] path: directory {directory} is not writable by this user"
+        return None
+
     def load(self) -> None:
-        """Restore what the file holds. A file that cannot be used is reported and
+        """Restore what the file holds (StartError when it could never be saved). A file
+        that cannot be used is reported and
         ignored (sesd starts rather than refusing to); one that was read but not
         understood (damaged, another version's after a rollback) is first kept aside
         as ``PATH.unusable``, so the next save does not destroy it."""
         path = self.path
         if not path:
             return
+        problem = self.check()
+        if problem is not None:
+            raise StartError(problem)
         try:
             blob = read_state(path)
         except StateError as exc:
