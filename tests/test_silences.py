@@ -324,6 +324,29 @@ def test_only_running_until_resolved_silences_that_match_wait_on_a_resolve(
     assert silences.silences.match("delays", "a.example", "warning", T + 1).id == "plain"  # type: ignore[union-attr]
 
 
+def test_a_rule_the_config_does_not_have_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A typo in --rule would silence nothing: with the config's rules known, a name
+    or glob matching none of them is refused, naming them; a glob that matches one is
+    taken. A time that is not one says how to write it."""
+    rule = '[[alerts.rules]]\nname = "delay-ratio-high"\nmetric = "delay_ratio"\nwindow = "5m"\n'
+    config = str(_config(tmp_path, rule + "above = 0.1\n"))
+    add = ["silence", "add", "--config", config, "--for", "1h", "--comment", "c", "--rule"]
+    assert main([*add, "delay-ratio-hgih"]) == 2
+    err = capsys.readouterr().err
+    assert (
+        "--rule 'delay-ratio-hgih' matches no rule of the config (rules: delay-ratio-high)" in err
+    )
+    assert main([*add, "delay-*"]) == 0
+    capsys.readouterr()
+    until = ["silence", "add", "--config", config, "--rule", "delay-*", "--comment", "c"]
+    assert main([*until, "--until", "tomorrow"]) == 2
+    assert "--until 'tomorrow': give a date and time, e.g. 2027-01-15T08:00Z" in (
+        capsys.readouterr().err
+    )
+
+
 def test_the_daemon_says_what_it_read_and_what_a_resolve_ended(tmp_path: Path) -> None:
     from structlog.testing import capture_logs
 

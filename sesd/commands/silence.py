@@ -60,7 +60,12 @@ def _error(message: str) -> int:
 
 
 def _when(text: str) -> float:
-    moment = datetime.fromisoformat(text)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(
+            f"--until {text!r}: give a date and time, e.g. 2027-01-15T08:00Z"
+        ) from None
     if moment.tzinfo is None:
         raise ValueError(f"{text!r} has no time zone (add Z or an offset such as +02:00)")
     return moment.timestamp()
@@ -92,7 +97,7 @@ def run_silence(config: Config, args: argparse.Namespace) -> int:
     now = time.time()
     try:
         if args.silence_command == "add":
-            return _add(file, args, now)
+            return _add(file, args, now, [rule.name for rule in config.alerts.rules])
         if args.silence_command == "list":
             return _list(file, as_json=args.json, now=now)
         ended = file.expire({args.id}, now)
@@ -106,9 +111,14 @@ def run_silence(config: Config, args: argparse.Namespace) -> int:
     return 0
 
 
-def _add(file: SilenceFile, args: argparse.Namespace, now: float) -> int:
+def _add(file: SilenceFile, args: argparse.Namespace, now: float, rules: list[str]) -> int:
     if not (args.rule or args.domain or args.severity):
         return _error("give at least one matcher: --rule, --domain or --severity")
+    if args.rule and rules and not any(fnmatchcase(rule, args.rule) for rule in rules):
+        # A typo would silence nothing while the on-call engineer thinks it silenced. (A
+        # config without rules, an admin's with the file's path only, cannot say.)
+        known = ", ".join(rules)
+        return _error(f"--rule {args.rule!r} matches no rule of the config (rules: {known})")
     if not args.comment.strip():
         return _error("--comment must say why")
     if args.severity and not any(fnmatchcase(s, args.severity) for s in _SEVERITIES):
