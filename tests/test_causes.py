@@ -561,6 +561,19 @@ def test_an_empty_diagnostic_is_answered_from_the_delay_type(
     assert line == f"{expected}: {_advice(expected)}"
 
 
+def test_a_delay_type_is_read_in_any_case_and_a_wrong_one_refused(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`--delay-type internalfailure` is SES's InternalFailure; a name SES does not use
+    is refused with the list (it would be ignored, and the answer wrong)."""
+    assert main(["cause", "", "--delay-type", "internalfailure"]) == 0
+    assert capsys.readouterr().out.startswith("ses_internal: ")
+    with pytest.raises(SystemExit) as exited:
+        main(["cause", "", "--delay-type", "Internal"])
+    assert exited.value.code == 2
+    assert "'Internal' is not one of SES's delay types: BYOIP" in capsys.readouterr().err
+
+
 def test_sesd_cause_keeps_a_pipe_aligned(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -8,6 +8,7 @@ import sys
 
 from sesd.commands.common import Commands, command
 from sesd.core.causes import classify
+from sesd.core.tallies import DELAY_TYPES
 
 __all__ = ["add_parser"]
 
@@ -18,9 +19,27 @@ def add_parser(commands: Commands) -> None:
         commands, "cause", "the cause of a delay, and what to do, from its SMTP diagnostic"
     )
     cause.add_argument("text", help="the diagnostic text, or - for one a line on standard input")
-    cause.add_argument("--delay-type", help="SES's delay type (InternalFailure, MailboxFull...)")
+    cause.add_argument(
+        "--delay-type",
+        type=_delay_type,
+        help="SES's delay type (InternalFailure, MailboxFull...; any case)",
+    )
     cause.add_argument("--json", action="store_true", help="one JSON object a line")
     cause.set_defaults(execute=execute)
+
+
+#: SES's delay types, by their lower-cased name.
+_DELAY_TYPES = {name.lower(): name for name in DELAY_TYPES}
+
+
+def _delay_type(text: str) -> str:
+    """SES's name of a delay type written in any case; anything else is refused (an
+    unknown type would be silently ignored, and the answer wrong)."""
+    found = _DELAY_TYPES.get(text.lower())
+    if found is None:
+        known = ", ".join(sorted(DELAY_TYPES))
+        raise argparse.ArgumentTypeError(f"{text!r} is not one of SES's delay types: {known}")
+    return found
 
 
 def execute(args: argparse.Namespace) -> int:
