@@ -258,6 +258,39 @@ def test_rule_validation_errors() -> None:
             parse_config(text)
 
 
+@pytest.mark.parametrize(
+    ("metric", "threshold", "message"),
+    [
+        ("delay_ratio", "above = -1", "delay_ratio is never below 0, so the rule would fire"),
+        ("delay_ratio", "above = 5", "a ratio is at most 1, so the rule would never fire"),
+        ("delivery_ratio", "below = 0", "delivery_ratio is never below 0, so the rule would ne"),
+        ("delivery_ratio", "below = 1.5", "a ratio is at most 1, so the rule would fire on every"),
+        ("processing_p95_seconds", "above = -0.5", "is never below 0"),
+    ],
+)
+def test_a_threshold_no_value_can_cross_or_every_value_crosses_is_refused(
+    metric: str, threshold: str, message: str
+) -> None:
+    """A rule that would fire on any window with data, or never: refused at load."""
+    from sesd.config import ConfigError
+
+    text = f'[[alerts.rules]]\nname = "x"\nmetric = "{metric}"\nwindow = "5m"\n{threshold}\n'
+    with pytest.raises(ConfigError, match=message):
+        parse_config(text)
+
+
+def test_thresholds_at_the_edges_of_their_range_are_taken() -> None:
+    """0 (any delay at all) and 1 (anything short of all delivered) are real rules."""
+    for metric, threshold in (
+        ("delay_ratio", "above = 0"),
+        ("delivery_ratio", "below = 1"),
+        ("processing_p95_seconds", "above = 600"),
+    ):
+        parse_config(
+            f'[[alerts.rules]]\nname = "x"\nmetric = "{metric}"\nwindow = "5m"\n{threshold}\n'
+        )
+
+
 # --- every rule metric: its value and the volume min_events is held to ----------------
 
 

@@ -12,6 +12,7 @@ from typing import Literal
 
 import msgspec
 
+from sesd.config.thresholds import check_thresholds
 from sesd.config.values import Duration, Secret, Section, check_http_url
 from sesd.core.causes import CAUSES
 
@@ -127,7 +128,7 @@ class RuleConfig(Section, frozen=True):
             raise ValueError("min_events must not be negative")
         if not self.sinks:
             raise ValueError("sinks must name at least one sink")
-        _check_thresholds(self)
+        check_thresholds(self)
         _check_watched(self)
         _check_extras(self)
 
@@ -304,22 +305,6 @@ class AlertsConfig(Section, frozen=True):
             elif isinstance(sink, WebhookConfig):
                 found += [(f"{key}.url", sink.url), (f"{key}.secret", sink.secret)]
         return found
-
-
-def _check_thresholds(rule: RuleConfig) -> None:
-    """Exactly one of ``above`` and ``below``, with the clear threshold on its side."""
-    if (rule.above is None) == (rule.below is None):
-        raise ValueError("give exactly one of `above` and `below`")
-    if rule.above is not None:
-        if rule.clear_above is not None:
-            raise ValueError("clear_above goes with `below`; use clear_below with `above`")
-        if rule.clear_below is not None and rule.clear_below > rule.above:
-            raise ValueError(f"clear_below ({rule.clear_below}) is above `above` ({rule.above})")
-    if rule.below is not None:
-        if rule.clear_below is not None:
-            raise ValueError("clear_below goes with `above`; use clear_above with `below`")
-        if rule.clear_above is not None and rule.clear_above < rule.below:
-            raise ValueError(f"clear_above ({rule.clear_above}) is below `below` ({rule.below})")
 
 
 def _check_watched(rule: RuleConfig) -> None:

@@ -1,0 +1,47 @@
+"""A rule's thresholds: on the right sides of each other, and reachable."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sesd.config.alerts import RuleConfig
+
+__all__ = ["check_thresholds"]
+
+
+def check_thresholds(rule: RuleConfig) -> None:
+    """Exactly one of ``above`` and ``below``, with the clear threshold on its side."""
+    if (rule.above is None) == (rule.below is None):
+        raise ValueError("give exactly one of `above` and `below`")
+    if rule.above is not None:
+        if rule.clear_above is not None:
+            raise ValueError("clear_above goes with `below`; use clear_below with `above`")
+        if rule.clear_below is not None and rule.clear_below > rule.above:
+            raise ValueError(f"clear_below ({rule.clear_below}) is above `above` ({rule.above})")
+    if rule.below is not None:
+        if rule.clear_below is not None:
+            raise ValueError("clear_below goes with `above`; use clear_above with `below`")
+        if rule.clear_above is not None and rule.clear_above < rule.below:
+            raise ValueError(f"clear_above ({rule.clear_above}) is below `below` ({rule.below})")
+    _check_reachable(rule)
+
+
+def _check_reachable(rule: RuleConfig) -> None:
+    """A threshold every value passes (the rule fires on any window with data) or none
+    does (it never fires) is a mistake: every metric is at least 0, a ratio at most 1."""
+    ratio = rule.metric.endswith("_ratio")
+    if rule.above is not None:
+        if rule.above < 0:
+            raise ValueError(f"above = {rule.above}: {rule.metric} is never below 0, so the "
+                             "rule would fire on every window with data")  # fmt: skip
+        if ratio and rule.above >= 1:
+            raise ValueError(f"above = {rule.above}: a ratio is at most 1, so the rule would "
+                             "never fire (0.05 is 5%)")  # fmt: skip
+    if rule.below is not None:
+        if rule.below <= 0:
+            raise ValueError(f"below = {rule.below}: {rule.metric} is never below 0, so the "
+                             "rule would never fire")  # fmt: skip
+        if ratio and rule.below > 1:
+            raise ValueError(f"below = {rule.below}: a ratio is at most 1, so the rule would "
+                             "fire on every window with data (0.95 is 95%)")  # fmt: skip
