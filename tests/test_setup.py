@@ -7,9 +7,12 @@ import re
 import uuid
 from typing import Any
 
+import anyio
+import pytest
 from aiobotocore.session import get_session
 
 from sesd.commands.demo.localsqs import LocalSqs
+from sesd.commands.main import main
 from sesd.commands.setup import EVENT_TYPES, SetupOptions, run_setup
 from sesd.core.decode import Event, decode_body
 from tests import factory as f
@@ -149,3 +152,35 @@ async def test_setup_provisions_each_region_asked_for(local_sqs: LocalSqs) -> No
         ) as sqs:
             urls = (await sqs.list_queues(QueueNamePrefix=name)).get("QueueUrls", [])
         assert len(urls) == 2, (region, urls)  # the queue and its dead-letter queue
+
+
+@pytest.mark.parametrize("count", ["0", "-3", "1001", "five"])
+def test_a_receive_count_sqs_would_refuse_or_misread_is_a_usage_error(
+    count: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """maxReceiveCount runs from 1 to 1000 (0 would send every message to the
+    dead-letter queue at its first receive): anything else is refused before any call."""
+    with pytest.raises(SystemExit) as exited:
+        main(["setup", "--dry-run", "--max-receive-count", count])
+    assert exited.value.code == 2
+    assert f"{count!r}: give a whole number from 1 to 1000" in capsys.readouterr().err
+
+
+def test_an_endpoint_that_is_not_aws_is_one_line_not_a_traceback(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An endpoint answering something AWS never sends (a wrong --endpoint-url): one
+    line naming the region, exit 1."""
+    from tests.test_sqs_edges import GarbageSqs
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "x")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "x")
+
+    async def attempt() -> int:
+        async with GarbageSqs() as garbage:
+            argv = ["setup", "--region", "nowhere-1", "--endpoint-url", garbage.url]
+            return await anyio.to_thread.run_sync(main, argv)
+
+    assert anyio.run(attempt) == 1
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("sesd: setup failed in nowhere-1: ")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeAlias
 
 from sesd.config import Config, ConfigError, load_config
@@ -21,6 +22,7 @@ __all__ = [
     "load",
     "no_secrets",
     "start_failed",
+    "whole_number",
     "with_config",
 ]
 
@@ -98,3 +100,19 @@ def start_failed(exc: BaseException) -> int:
         raise exc
     print(f"sesd: cannot start: {found}", file=sys.stderr)
     return EXIT_START
+
+
+def whole_number(low: int, high: int) -> Callable[[str], int]:
+    """An argparse type: a whole number from ``low`` to ``high``, else a usage error
+    naming the range."""
+
+    def parse(text: str) -> int:
+        try:
+            number = int(text)
+        except ValueError:
+            number = low - 1
+        if not low <= number <= high:
+            raise argparse.ArgumentTypeError(f"{text!r}: give a whole number from {low} to {high}")
+        return number
+
+    return parse

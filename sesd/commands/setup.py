@@ -22,8 +22,9 @@ from typing import Any
 import anyio
 from aiobotocore.session import get_session
 from botocore.exceptions import BotoCoreError, ClientError
+from botocore.parsers import ResponseParserError
 
-from sesd.commands.common import Commands, command, config_error
+from sesd.commands.common import Commands, command, config_error, whole_number
 from sesd.config import ConfigError, load_config, region_of_url
 from sesd.io.logs import configure_logging
 
@@ -346,9 +347,9 @@ def add_parser(commands: Commands) -> None:
     setup.add_argument("--endpoint-url", help="another endpoint (a local SQS/SNS/SES)")
     setup.add_argument(
         "--max-receive-count",
-        type=int,
+        type=whole_number(1, 1000),  # SQS's maxReceiveCount (0: all to the DLQ)
         default=5,
-        help="receives before a message moves to the dead-letter queue",
+        help="receives before a message moves to the dead-letter queue (1 to 1000)",
     )
     setup.add_argument(
         "--no-raw-delivery",
@@ -382,8 +383,10 @@ def execute(args: argparse.Namespace) -> int:
         )
         try:
             plans.append(anyio.run(run_setup, options))
-        except (ClientError, BotoCoreError) as exc:
-            print(f"sesd: setup failed in {region}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        except (ClientError, BotoCoreError, ResponseParserError) as exc:
+            # ResponseParserError: an answer that is not AWS's (a wrong endpoint or region).
+            said = (str(exc).splitlines() or [""])[0][:300]  # a parser's message quotes the body
+            print(f"sesd: setup failed in {region}: {type(exc).__name__}: {said}", file=sys.stderr)
             return 1
     print("\n\n".join(plan.render() for plan in plans))
     print("\n# IAM permissions sesd needs (for the identity or role it runs as):")
