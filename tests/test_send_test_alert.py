@@ -34,8 +34,9 @@ async def test_test_alert_reaches_each_sink(tmp_path: Path) -> None:
 
         assert (await sesd("--sink", "slack"))[0] == 0
         assert (await sesd("--sink", "pagerduty"))[0] == 0
-        code, _ = await sesd("--sink", "email")
+        code, output = await sesd("--sink", "email")
         assert code == 2
+        assert output == "sesd: no sink named 'email' (configured: console, pagerduty, slack)\n"
         slack.script(Answer(404))
         code, output = await sesd("--sink", "slack")
         assert code == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 
 import aiohttp
@@ -75,7 +76,10 @@ async def send_test_alert(config: Config, sink_name: str) -> int:
         sinks = {sink.name: sink for sink in build_sinks(config.alerts, session)}
         sink = sinks.get(sink_name)
         if sink is None:
-            log.error("sesd.test_alert.unknown_sink", configured=sorted(sinks))
+            print(
+                f"sesd: no sink named {sink_name!r} (configured: {', '.join(sorted(sinks))})",
+                file=sys.stderr,
+            )
             return 2
         kinds = [Transition.FIRING]
         if isinstance(sink, PagerDutySink | AlertmanagerSink):
