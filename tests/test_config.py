@@ -99,6 +99,16 @@ def test_example_canary_block_and_rules_are_valid(monkeypatch: pytest.MonkeyPatc
         ("[domains]\nmax_trackd = 5", "domains.max_trackd: unknown key"),
         ("[nope]\n", "nope: unknown key"),
         ('[http]\nlisten = "9585"', "http: listen must be HOST:PORT"),
+        ('[http]\nlisten = "127.0.0.1:99999"', "http: listen '127.0.0.1:99999': port 99999 is"),
+        (
+            '[logging]\nlevel = "verbose"',
+            "logging.level: Invalid enum value 'verbose' (one of: debug, error, info, warning)",
+        ),
+        (
+            '[[queues]]\nurl = "https://sqs/1/q"\n[[alerts.rules]]\nname = "r"\n'
+            'metric = "delay_ratio"\nwindow = "5m"\nabove = 0.1\nseverity = "urgent"',
+            "alerts.rules[0].severity: Invalid enum value 'urgent' (one of: critical, error, ",
+        ),
         ("[windows\n", "not valid TOML"),
         (
             '[[queues]]\nurl = "https://sqs/1/a/q"\n[[queues]]\nurl = "https://sqs/2/b/q"',
@@ -154,7 +164,10 @@ def test_secret_references(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     assert "secret-value" not in repr(config)
     monkeypatch.delenv("SESD_TEST_KEY_ID")
     again = parse_config('[aws]\naccess_key_id = "env:SESD_TEST_KEY_ID"\nsecret_access_key = "x"\n')
-    with pytest.raises(ConfigError, match=r"aws\.access_key_id: environment variable"):
+    with pytest.raises(ConfigError, match=r"aws\.access_key_id: environment variable \S+ is not"):
+        read_secrets(again)
+    monkeypatch.setenv("SESD_TEST_KEY_ID", " ")
+    with pytest.raises(ConfigError, match=r"environment variable SESD_TEST_KEY_ID is empty"):
         read_secrets(again)
 
 

@@ -248,7 +248,7 @@ def parse_config(text: str) -> Config:
     try:
         config = msgspec.convert(data, Config, dec_hook=_dec_hook)
     except msgspec.ValidationError as exc:
-        raise ConfigError(one_line(exc)) from None
+        raise ConfigError(one_line(exc, schema=Config)) from None
     for key, secret in config.secrets():
         if secret.is_literal:
             _check_url(key, secret)

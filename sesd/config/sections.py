@@ -38,8 +38,10 @@ class HttpConfig(Section, frozen=True):
 
     def __post_init__(self) -> None:
         host, _, port = self.listen.rpartition(":")
-        if not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        if not host or not port.isdigit():
             raise ValueError(f"listen must be HOST:PORT, got {self.listen!r}")
+        if int(port) > 65535:
+            raise ValueError(f"listen {self.listen!r}: port {port} is over 65535")
 
     @property
     def host(self) -> str:

@@ -85,8 +85,10 @@ class Secret:
         if ref.startswith("env:"):
             name = ref[4:]
             value = os.environ.get(name)
-            if not value:
+            if value is None:
                 raise ValueError(f"environment variable {name} is not set")
+            if not value.strip():
+                raise ValueError(f"environment variable {name} is empty")
             self._value = value.strip()
         elif ref.startswith("file:"):
             # "$CREDENTIALS_DIRECTORY/..." works with systemd's LoadCredential=.
@@ -141,16 +143,47 @@ _AT_PATH = re.compile(r"^(?P<msg>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.S)
 _UNKNOWN = re.compile(r"Object contains unknown field `(?P<field>[^`]+)`")
 
 
-def one_line(exc: msgspec.ValidationError, prefix: str = "") -> str:
+def one_line(exc: msgspec.ValidationError, prefix: str = "", schema: type | None = None) -> str:
     """A msgspec validation error in one line, its path first as a dotted key
     (``queues[0].concurrency: Expected `int`, got `str```; an unknown field:
-    ``KEY: unknown key``), under ``prefix``."""
+    ``KEY: unknown key``), under ``prefix``; a value not among a field's choices lists
+    them, when ``schema`` (the type decoded) has the field."""
     match = _AT_PATH.match(str(exc))
     assert match is not None
     msg, path = match.group("msg"), (match.group("path") or "").lstrip(".")
+    if schema is not None and msg.startswith("Invalid enum value"):
+        choices = _choices(msgspec.inspect.type_info(schema), path)
+        if choices:
+            msg += f" (one of: {', '.join(map(str, choices))})"
     path = ".".join(part for part in (prefix, path) if part)
     unknown = _UNKNOWN.match(msg)
     if unknown:
         key = f"{path}.{unknown.group('field')}" if path else unknown.group("field")
         return f"{key}: unknown key"
     return f"{path}: {msg}" if path else msg
+
+
+_PART = re.compile(r"[^.\[\]]+|\[\d+\]")
+
+
+def _choices(found: msgspec.inspect.Type, path: str) -> tuple[object, ...]:
+    """The values a Literal field at ``path`` (``logging.level``, ``queues[0].x``)
+    allows, or () when the path does not end at one."""
+    for part in _PART.findall(path):
+        if isinstance(found, msgspec.inspect.StructType):
+            fields = {field.encode_name: field.type for field in found.fields}
+            if part not in fields:
+                return ()
+            found = fields[part]
+        elif isinstance(found, msgspec.inspect.ListType) and part.startswith("["):
+            found = found.item_type
+        elif isinstance(found, msgspec.inspect.DictType):
+            found = found.value_type
+        else:
+            return ()
+        if isinstance(found, msgspec.inspect.UnionType):  # X | None
+            kept = [t for t in found.types if not isinstance(t, msgspec.inspect.NoneType)]
+            if len(kept) != 1:
+                return ()
+            found = kept[0]
+    return found.values if isinstance(found, msgspec.inspect.LiteralType) else ()
