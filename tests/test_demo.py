@@ -111,3 +111,18 @@ def test_demo_shows_the_delay_spike() -> None:
     assert int(canary[-1][1]) >= 1
     assert "sesd.daemon.stopped" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("option", ["--rate", "--every"])
+@pytest.mark.parametrize("value", ["0", "-1", "inf", "soon"])
+def test_a_rate_or_period_that_is_no_positive_number_is_a_usage_error(
+    option: str, value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--every 0 printed 50,000 summaries a second and starved the demo; --rate 0 sent
+    anyway: both take a number above 0."""
+    from sesd.commands.main import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(["demo", option, value])
+    assert exited.value.code == 2
+    assert f"{value!r}: give a number above 0" in capsys.readouterr().err
