@@ -200,11 +200,11 @@ def test_what_ses_says_of_a_tenant_is_kept_cleaned_and_bounded() -> None:
     )
     statuses.polled((ACCOUNT, "eu-west-1", "poll"), _hostile_status(long), T)
     for status in statuses.status.values():
-        texts = [status.sending, status.customer, status.customer_cause, status.aws]
-        texts += [status.aws_cause, status.impact, status.policy]
-        texts += [text for finding in status.findings for text in finding]
-        for text in texts:
-            assert len(text) <= 200
+        words = [status.sending, status.customer, status.aws, status.impact, status.policy]
+        words += [text for kind, impact, _ in status.findings for text in (kind, impact)]
+        texts = [status.customer_cause, status.aws_cause, *(f[2] for f in status.findings)]
+        for text in words + texts:
+            assert len(text) <= (64 if text in words else 200)
             assert text.isprintable()
             assert "victim" not in text
     assert statuses.status[(ACCOUNT, "eu-west-1", "acme")].customer_cause.startswith("\\u001b[2J")
@@ -226,14 +226,31 @@ def test_tenants_and_their_findings_are_bounded_the_longest_silent_first_out() -
     assert len(names) == MAX_STATUSES
     assert "second" not in names
     assert {"first", "newcomer"} <= set(names)
+    statuses.polled((ACCOUNT, "eu-west-1", "t1"), TenantStatus(), T)  # heard of again
     statuses.polled((ACCOUNT, "eu-west-1", "polled"), TenantStatus(), T)
+    statuses.polled((ACCOUNT, "eu-west-1", "polled-too"), TenantStatus(), T)
     assert len(statuses.status) == MAX_STATUSES
-    assert "t0" not in [name for _, _, name in statuses.status]
+    names = [name for _, _, name in statuses.status]
+    assert "t0" not in names
+    assert "t1" in names  # a poll of it made it the newest, so t2 made room
+    assert "t2" not in names
     for i in range(MAX_FINDINGS + 5):
         statuses.apply(_finding("first", f"KIND{i}", "LOW", at=T + 2))
     assert len(statuses.status[(ACCOUNT, "eu-west-1", "first")].findings) == MAX_FINDINGS
     ranked = [name for (_, _, name), _ in statuses.ranked()[:3]]
     assert ranked == ["first", "newcomer", "polled"]  # paused (HIGH first), then by key
+
+
+def test_tenants_are_ranked_as_ses_acts_on_them_not_by_name() -> None:
+    """Paused first, then a HIGH finding, then a LOW one, then the rest, each by key."""
+    statuses = TenantStatuses()
+    statuses.apply(_status("a-sending", "ENABLED"))
+    statuses.apply(_finding("b-low", "COMPLAINT", "LOW"))
+    statuses.apply(_finding("c-high", "BOUNCE", "HIGH"))
+    statuses.apply(_status("d-paused", "DISABLED"))
+    statuses.apply(_status("e-sending", "ENABLED"))
+    ranked = [name for (_, _, name), _ in statuses.ranked()]
+    assert ranked == ["d-paused", "c-high", "b-low", "a-sending", "e-sending"]
 
 
 def _found(*statuses: tuple[str, TenantStatus]) -> list[tuple[tuple[str, str, str], TenantStatus]]:

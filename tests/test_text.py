@@ -96,6 +96,12 @@ def test_a_long_text_is_read_no_further_than_it_can_show() -> None:
     assert clean_once(text[:1270] + "x" * 9000).startswith(ADDRESS)
     assert "victim" not in clean_once(" ".join([long_address] * 40) + " victim.person@x.y")
     assert clean("550 " + "x" * 100_000) == "550 " + "x" * (MAX_CHARS - 5) + "…"
+    # Read up to 4 * 60 + 1024 characters: at that length nothing is cut, one more is.
+    five = " ".join(["a" * 60 + "@" + "b" * 183 + ".example"] * 5)  # 1264 characters
+    assert len(five) == 4 * 60 + 1024
+    assert clean(five, 60) == " ".join([ADDRESS] * 5)
+    assert clean(five + "c", 60) == f"{ADDRESS} " * 4 + "…"  # the last word left out
+    assert clean_once("x" * (MAX_CHARS - 1)) == "x" * (MAX_CHARS - 1)
 
 
 def test_the_caches_keep_no_more_of_a_text_than_is_read() -> None:
