@@ -196,6 +196,17 @@ def test_slack_text_can_mention_nobody_and_link_nothing() -> None:
     assert any("&lt;!channel&gt;" in text for text in texts)
 
 
+def test_slack_text_opens_no_code_block() -> None:
+    """Three backticks in a diagnostic would open a code block that swallows the lines
+    after it (Slack escapes none): no backtick reaches Slack."""
+    pipeline, evaluator = _alerting("smtp; 451 ```swallow``` the rest <{address}>", 1)
+    evaluator.evaluate(pipeline.ledger, NOW)
+    (notification,) = evaluator.due(NOW, flush=True)
+    payload = json.dumps(slack_message(notification), ensure_ascii=False)
+    assert "`" not in payload
+    assert "\u02cb\u02cb\u02cbswallow" in payload
+
+
 def test_breakdowns_are_bounded() -> None:
     """Five thousand distinct diagnostics in one bucket keep a bounded number of keys;
     the rest are counted, under OVERFLOW."""
