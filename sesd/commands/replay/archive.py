@@ -154,7 +154,9 @@ def bodies(
         try:
             yield from _values(_chunks(handle, raw, on_bytes))
         except (OSError, EOFError, gzip.BadGzipFile, ClientError, BotoCoreError) as exc:
-            source.errors.append(f"{source.name}: stopped reading: {_describe(exc)}")
+            source.errors.append(
+                f"{source.name}: stopped reading ({_describe(exc)}); what came before was replayed"
+            )
         finally:
             if source.name != "-":
                 handle.close()
