@@ -163,6 +163,7 @@ def test_a_file_sesd_cannot_use_is_kept_aside_and_sesd_starts_empty(tmp_path: Pa
     saver = StateSaver(str(path), fresh.ledger, Evaluator(config.alerts, ["5m"]), lambda: f.T0)
     with capture_logs() as logs:
         saver.load()
+    saver.release()
     (line,) = logs
     assert line["event"] == "sesd.state.ignored"
     assert line["kept_as"] == f"{path}.unusable"
@@ -203,6 +204,29 @@ def test_alerts_not_delivered_are_saved_as_not_sent() -> None:
             "gone.example": [firing, f.T0 + 5, f.T0 + 5, None, None, True],
         }
     }
+
+
+def test_one_state_file_is_used_by_one_sesd_at_a_time(tmp_path: Path) -> None:
+    """A second sesd on the same file (replicas sharing a volume) does not start, naming
+    the file; once the first is done with it, it may."""
+    from sesd.runtime.http import StartError
+    from sesd.runtime.saver import StateSaver
+
+    config = parse_config(RULES)
+    path = str(tmp_path / "state.bin")
+
+    def saver() -> StateSaver:
+        fresh = Pipeline(core_settings(config))
+        return StateSaver(path, fresh.ledger, Evaluator(config.alerts, ["5m"]), lambda: f.T0)
+
+    first = saver()
+    first.load()
+    with pytest.raises(StartError, match=r"another sesd is using it \(.*state.bin.lock is held"):
+        saver().load()
+    first.release()
+    second = saver()
+    second.load()
+    second.release()
 
 
 def test_values_out_of_range_are_a_damaged_file() -> None:

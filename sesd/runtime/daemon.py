@@ -233,7 +233,7 @@ class Daemon:
         for key, secret in self.config.secrets():
             if secret.is_literal:
                 self._log.warning("sesd.config.literal_secret", key=key)
-        self.saver.load()
+        self.saver.load(stack)
         try:
             self.web = WebGuard(self.config.http.web)
         except ConfigError as exc:

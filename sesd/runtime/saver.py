@@ -3,8 +3,10 @@ thing at a stop (sesd.runtime.state says what is in it)."""
 
 from __future__ import annotations
 
+import fcntl
 import os
 from collections.abc import Callable
+from contextlib import AsyncExitStack
 
 import anyio
 
@@ -36,6 +38,7 @@ class StateSaver:
         self._evaluator = evaluator
         self._clock = clock
         self._log = get_logger()
+        self._held: int | None = None
 
     def check(self) -> str | None:
         """Why the file could never be saved (its directory missing or not writable),
@@ -49,18 +52,21 @@ class StateSaver:
             return f"[state] path: directory {directory} is not writable by this user"
         return None
 
-    def load(self) -> None:
-        """Restore what the file holds (StartError when it could never be saved). A file
-        that cannot be used is reported and
-        ignored (sesd starts rather than refusing to); one that was read but not
-        understood (damaged, another version's after a rollback) is first kept aside
-        as ``PATH.unusable``, so the next save does not destroy it."""
+    def load(self, stack: AsyncExitStack | None = None) -> None:
+        """Restore what the file holds, and hold it until ``stack`` closes (StartError
+        when it could never be saved, or another sesd holds it). A file that cannot be
+        used is reported and ignored (sesd starts rather than refusing to); one that
+        was read but not understood (damaged, another version's after a rollback) is
+        first kept aside as ``PATH.unusable``, so the next save does not destroy it."""
         path = self.path
         if not path:
             return
         problem = self.check()
         if problem is not None:
             raise StartError(problem)
+        self._hold(path)
+        if stack is not None:
+            stack.callback(self.release)
         try:
             blob = read_state(path)
         except StateError as exc:
@@ -77,6 +83,26 @@ class StateSaver:
             )
             return
         self._log.info("sesd.state.restored", path=path, **restored)
+
+    def _hold(self, path: str) -> None:
+        """Hold ``PATH.lock`` while sesd runs: two sesd on one file would each overwrite
+        the other's saves and restore the other's windows (replicas sharing a volume)."""
+        fd = os.open(f"{path}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise StartError(
+                f"[state] path {path}: another sesd is using it ({path}.lock is held); "
+                "give each sesd a file of its own"
+            ) from None
+        self._held = fd
+
+    def release(self) -> None:
+        """Let another sesd use the file (at the end of a run)."""
+        if self._held is not None:
+            os.close(self._held)
+            self._held = None
 
     def _keep_aside(self, path: str) -> dict[str, str]:
         aside = f"{path}.unusable"
