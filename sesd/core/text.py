@@ -95,6 +95,8 @@ def clean(text: str, limit: int = MAX_CHARS) -> str:
     ``limit`` characters (cut with an ellipsis). Cached: the same few diagnostics
     arrive by the thousand during an incident (a text seen once: :func:`clean_once`);
     the cache keeps no more of a text than is read."""
+    if len(text) <= 4 * limit + 1024:  # _read(limit), inline: a problem event's path
+        return _clean_cached(text, False, limit)
     return _clean_cached(*_head(text, limit), limit)
 
 
