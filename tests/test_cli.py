@@ -118,6 +118,12 @@ def test_check_config_takes_the_file_as_an_argument_too(
     positional = capsys.readouterr().out
     assert main(["check-config", "--config", path]) == 0
     assert capsys.readouterr().out == positional
+    # Two files named: which one was meant cannot be told, so neither is checked.
+    other = tmp_path / "other.toml"
+    other.write_text(QUEUE)
+    assert main(["check-config", path, "--config", str(other)]) == 2
+    assert f"two config files, {path} and --config {other}: give one" in capsys.readouterr().err
+    assert main(["check-config", path, "--config", path]) == 0  # the same one twice
 
 
 def test_no_secrets_checks_a_config_whose_secrets_are_elsewhere(

@@ -75,7 +75,15 @@ def no_secrets(sub: argparse.ArgumentParser) -> None:
 def load(args: argparse.Namespace, *, secrets: bool = True) -> Config:
     """The config file a command names (``PATH`` or ``--config``); ConfigError when none
     is named or it is not valid."""
-    path = getattr(args, "path", None) or args.config
+    given = getattr(args, "path", None)
+    if (
+        given
+        and args.config
+        and given != args.config
+        and args.config != os.environ.get("SESD_CONFIG")
+    ):
+        raise ConfigError(f"two config files, {given} and --config {args.config}: give one")
+    path = given or args.config
     if not path:
         raise ConfigError("no config file: pass --config PATH or set SESD_CONFIG")
     args.config = path
