@@ -180,8 +180,9 @@ class ForbiddingSqs(LocalServer):
 
 class GarbageSqs(LocalServer):
     """An endpoint that answers SQS's calls with 200 and something else: ``[]`` to the
-    first three receives (a proxy or a misrouted stand-in), then one message without a
-    receipt handle beside one with, then nothing. Records the deletes."""
+    first two receives (a misrouted stand-in), an HTML page to the third (a captive
+    proxy), then one message without a receipt handle beside one with, then nothing.
+    Records the deletes."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -197,6 +198,8 @@ class GarbageSqs(LocalServer):
         answer: Any = {}
         if operation == "ReceiveMessage":
             self.receives += 1
+            if self.receives == 3:  # a captive proxy's page: the SDK reads it as nothing
+                return web.Response(text="<html>Log in</html>", content_type="text/html")
             if self.receives <= 3:
                 answer = []
             elif self.receives == 4:
@@ -238,7 +241,11 @@ async def test_an_answer_that_is_not_sqs_is_a_failed_receive_not_a_dead_daemon(
     records = [json.loads(line) for line in logs.getvalue().splitlines()]
     failed = [r for r in records if r["event"] == "sesd.sqs.receive_failed"]
     assert [r["consecutive"] for r in failed] == [1, 2, 3]
-    assert {r["error"].partition(":")[0] for r in failed} <= {"AttributeError", "TypeError"}
+    assert {r["error"].partition(":")[0] for r in failed[:2]} <= {"AttributeError", "TypeError"}
+    assert (
+        failed[2]["error"]
+        == "ValueError: an answer of type 'text/html; charset=utf-8', not SQS's JSON"
+    )
 
 
 @pytest.mark.parametrize("kind", ["missing", "forbidden"])

@@ -132,6 +132,12 @@ class QueuePoller:
             # The grace period ended with the receive still waiting: the network stalled.
             self._log.warning("sesd.sqs.receive_abandoned", reason="grace period over")
             return None
+        kind = response["ResponseMetadata"].get("HTTPHeaders", {}).get("content-type", "json")
+        if "json" not in kind:
+            # A 200 that is not SQS's (a captive proxy's login page): the SDK reads a body
+            # it cannot parse as no messages, which would pass for a healthy, empty queue.
+            self._failed(ValueError(f"an answer of type {kind[:60]!r}, not SQS's JSON"))
+            return None
         if self._errors:
             self._log.info(
                 "sesd.sqs.receive_recovered", after_errors=self._errors, after=self._permanent
