@@ -215,10 +215,14 @@ def test_every_variant_of_an_alert_reads_right() -> None:
     assert _matches_fixture("varied", got)
 
 
-@pytest.mark.parametrize(("alerts", "shown"), [(48, 48), (49, 47)])
-def test_slack_blocks_at_the_limit(alerts: int, shown: int) -> None:
-    """Title + 48 sections + context is exactly Slack's 50 blocks; one alert more and the
-    last section says how many more, naming them."""
+@pytest.mark.parametrize("alerts", [1, 5, 12, 48, 49, 200])
+def test_a_slack_message_stays_within_slacks_limits_and_names_every_alert(alerts: int) -> None:
+    """At most 50 blocks, and at most SLACK_MAX_ALERTS_TEXT characters of alert sections
+    (Slack refuses a message whose blocks hold more than about 12,000: a wide incident
+    would lose its whole message); the first alert always shows, and every alert not
+    shown is named in the section after the last one shown."""
+    from sesd.alerting.render import SLACK_MAX_ALERTS_TEXT, SLACK_MAX_REST
+
     notification = Notification(
         rule="delay-ratio-high",
         kind=Transition.FIRING,
@@ -228,11 +232,34 @@ def test_slack_blocks_at_the_limit(alerts: int, shown: int) -> None:
         at=T,
     )
     blocks = slack_message(notification)["blocks"]
-    assert len(blocks) == 50  # at the limit either way
-    sections = [b for b in blocks[1:-1] if b["text"]["text"].startswith("*d")]
-    assert len(sections) == shown
-    if shown < alerts:
-        assert blocks[-2]["text"]["text"] == "…and 2 more: d47.example, d48.example"
+    assert len(blocks) <= 50
+    sections = [b["text"]["text"] for b in blocks[1:-1] if b["text"]["text"].startswith("*d")]
+    assert sections
+    assert sum(map(len, sections)) <= SLACK_MAX_ALERTS_TEXT
+    shown = len(sections)
+    if shown == alerts:
+        assert not blocks[-2]["text"]["text"].startswith("…and")
+        return
+    rest = blocks[-2]["text"]["text"]
+    assert len(rest) <= SLACK_MAX_REST
+    assert rest.startswith(f"…and {alerts - shown} more: d{shown}.example")
+    if alerts < 100:
+        assert rest.endswith(f"d{alerts - 1}.example")
+        assert rest.count(".example") == alerts - shown
+
+
+def test_links_too_long_to_fit_beside_the_text_are_left_out() -> None:
+    """A runbook URL of 1,600 characters would push a section past 3,000 (Slack refuses
+    it): the links are left out, the text is whole."""
+    long = "https://runbooks.example/" + "x" * 1600
+    alert = dataclasses.replace(_alert(Transition.FIRING, "a.example"), runbook_url=long)
+    notification = Notification(
+        rule="r", kind=Transition.FIRING, severity="critical", sinks=("slack",),
+        alerts=(alert,), at=T,
+    )  # fmt: skip
+    (section,) = [b for b in slack_message(notification)["blocks"] if "text" in b][1:]
+    assert len(section["text"]["text"]) <= 3000
+    assert "runbooks.example" not in section["text"]["text"]
 
 
 @pytest.mark.parametrize(("length", "cut"), [(2999, False), (3000, False), (3001, True)])

@@ -40,6 +40,9 @@ __all__ = [
 SLACK_MAX_BLOCKS = 50
 SLACK_MAX_SECTION = 3000
 SLACK_MAX_TEXT = 3000
+#: The alerts' sections of a message in all, and the one naming those not shown: a
+#: message's blocks hold at most about 12,000 characters (Slack: msg_blocks_too_long).
+SLACK_MAX_ALERTS_TEXT, SLACK_MAX_REST = 9000, 1500
 PD_MAX_SUMMARY = 1024
 PD_MAX_EVENT = 512 * 1024
 
@@ -280,11 +283,21 @@ def slack_message(notification: Notification) -> dict[str, Any]:
     )
     blocks: list[dict[str, Any]] = [_section(f"*{title}*")]
     room = SLACK_MAX_BLOCKS - 2  # the title, and a closing context block
-    shown = alerts[:room] if len(alerts) <= room else alerts[: room - 1]
-    blocks.extend(_alert_block(alert) for alert in shown)
-    if len(shown) < len(alerts):
-        rest = ", ".join(a.domain for a in alerts[len(shown) :])
-        blocks.append(_section(f"…and {len(alerts) - len(shown)} more: {rest}"))
+    fits = alerts[:room] if len(alerts) <= room else alerts[: room - 1]
+    # Alerts while they fit in SLACK_MAX_ALERTS_TEXT (the first always), the rest named.
+    used = 0
+    for alert in fits:
+        block = _alert_block(alert)
+        used += len(block["text"]["text"])
+        if len(blocks) > 1 and used > SLACK_MAX_ALERTS_TEXT:
+            break
+        blocks.append(block)
+    shown = len(blocks) - 1
+    if shown < len(alerts):
+        rest = ", ".join(a.domain for a in alerts[shown:])
+        blocks.append({"type": "section", "text": _mrkdwn(
+            f"…and {len(alerts) - shown} more: {rest}", SLACK_MAX_REST
+        )})  # fmt: skip
     closing = [_mrkdwn(f"sesd · {_when(first.at)}")]
     if notification.silence:
         closing.append(_mrkdwn(f"mute: {notification.silence}"))
@@ -298,6 +311,8 @@ def _alert_block(alert: Alert) -> dict[str, Any]:
     escaped: Slack's ``<url|name>`` is the link)."""
     found = " · ".join(f"<{_slack_url(url)}|{name}>" for name, url in links(alert))
     found = "\n" + found if found else ""
+    if len(found) > SLACK_MAX_SECTION // 2:
+        found = ""  # links configured too long to leave the alert's text room: left out
     text = _mrkdwn(describe(alert, slack=True), SLACK_MAX_SECTION - len(found))
     text["text"] += found
     return {"type": "section", "text": text}
