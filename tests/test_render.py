@@ -378,3 +378,18 @@ def test_a_cause_is_marked_as_hinted_when_half_its_recipients_were(
     else:
         assert cause.startswith(f"cause: rate_limited ({noted} of {total} noted): ")
         assert summary.endswith("; cause: rate_limited")
+
+
+def test_a_dedup_key_past_pagerdutys_255_characters_keeps_alerts_apart() -> None:
+    """A rule of 64 characters on domains of 250 (alike in their first 240): each
+    key at most 255 characters, the two different (cut, they were one incident, and a
+    resolve of one closed the other); a short key is as it was."""
+    rule = "r" * 64
+    head = "a" * 240
+    one = dataclasses.replace(_alert(Transition.FIRING, head + ".one.example"), rule=rule)
+    two = dataclasses.replace(_alert(Transition.FIRING, head + ".two.example"), rule=rule)
+    assert len(one.dedup_key) == len(two.dedup_key) == 255
+    assert one.dedup_key != two.dedup_key
+    assert one.dedup_key == dataclasses.replace(one, value=0.9).dedup_key  # stable
+    short = _alert(Transition.FIRING, "a.example")
+    assert short.dedup_key == f"sesd:{short.rule}:a.example"

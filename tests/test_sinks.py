@@ -130,6 +130,34 @@ async def test_slack_429_waits_retry_after_then_sends() -> None:
     assert len(slack.accepted) == 1
 
 
+@pytest.mark.parametrize(
+    ("header", "pause"),
+    [
+        ("0", 1.0),
+        ("-5", 1.0),
+        ("nan", 30.0),
+        ("soon", 30.0),
+        ("Wed, 21 Oct 2015 07:28:00 GMT", 1.0),  # a date passed: at least a second
+        ("86400", None),  # past the notification's age limit (1h): expired, not waited
+        ("Fri, 01 Jan 2100 00:00:00 GMT", None),
+    ],
+)
+async def test_a_retry_after_of_nothing_or_forever_is_bounded(
+    header: str, pause: float | None
+) -> None:
+    """Retry-After 0 (or negative, or not a number) would re-post in a tight loop: at
+    least a second, and 30 s when it says nothing usable; an HTTP date (RFC 9110) is
+    read; a pause past the notification's age limit expires it at once."""
+    sleeps = Sleeps()
+    async with Receiver("slack") as slack, aiohttp.ClientSession() as session:
+        slack.script(Answer(429, retry_after=header))
+        async with delivering(SlackSink(slack_config(slack.url), session), sleeps) as (box, _):
+            box.put(notification())
+            with anyio.fail_after(10):
+                await box.wait_empty()
+    assert sleeps.waits == ([] if pause is None else [pause])
+
+
 async def test_5xx_is_retried_with_backoff() -> None:
     """500 and 503 are retried with growing jittered delays; the third try succeeds."""
     sleeps = Sleeps()

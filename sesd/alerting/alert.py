@@ -3,6 +3,7 @@ kind, sent together): what the evaluator hands the sinks."""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -11,6 +12,9 @@ from sesd.config import RuleConfig
 from sesd.core.events import EVENT_TYPES
 from sesd.core.scopes import DOMAIN
 from sesd.core.windows import Breakdown
+
+#: PagerDuty's longest dedup_key.
+_MAX_DEDUP_KEY: Final = 255
 
 __all__ = ["Alert", "Notification", "alert_of", "identity"]
 
@@ -68,8 +72,15 @@ class Alert:
 
     @property
     def dedup_key(self) -> str:
-        """Stable per (rule, domain): replicas and repeats fold into one incident."""
-        return f"sesd:{self.rule}:{self.domain}"[:255]
+        """Stable per (rule, domain): replicas and repeats fold into one incident. At
+        most PagerDuty's 255 characters: a longer one keeps its head and ends in a
+        digest of the whole, so two long domains alike in their first 200 characters
+        stay two incidents."""
+        key = f"sesd:{self.rule}:{self.domain}"
+        if len(key) <= _MAX_DEDUP_KEY:
+            return key
+        digest = hashlib.sha256(key.encode()).hexdigest()[:32]
+        return f"{key[: _MAX_DEDUP_KEY - 33]}~{digest}"
 
 
 @dataclass(frozen=True, slots=True)

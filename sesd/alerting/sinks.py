@@ -9,7 +9,11 @@ secrets.
 
 from __future__ import annotations
 
+import contextlib
+import math
 import sys
+import time
+from email.utils import parsedate_to_datetime
 from typing import Protocol, TextIO
 
 import aiohttp
@@ -77,12 +81,25 @@ class Sink(Protocol):
         ...
 
 
+#: The shortest pause after a 429, whatever Retry-After says (0, negative, not a
+#: number): a tight loop of posts is what the limit asks to stop.
+_MIN_RETRY_AFTER = 1.0
+
+
 def _retry_after(response: aiohttp.ClientResponse, floor: float, default: float) -> float:
+    """The pause a 429 asks for: Retry-After in seconds, or an HTTP date (RFC 9110),
+    else ``default``; at least ``floor`` and a second (a pause past the notification's
+    age limit expires it: the outbox's ``max_age``)."""
+    header = response.headers.get("Retry-After", "")
     try:
-        value = float(response.headers.get("Retry-After", ""))
+        value = float(header)
     except ValueError:
         value = default
-    return max(floor, value)
+        with contextlib.suppress(TypeError, ValueError, IndexError):
+            value = parsedate_to_datetime(header).timestamp() - time.time()
+    if not math.isfinite(value):
+        value = default
+    return max(floor, _MIN_RETRY_AFTER, value)
 
 
 async def _post(
