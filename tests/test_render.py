@@ -393,3 +393,23 @@ def test_a_dedup_key_past_pagerdutys_255_characters_keeps_alerts_apart() -> None
     assert one.dedup_key == dataclasses.replace(one, value=0.9).dedup_key  # stable
     short = _alert(Transition.FIRING, "a.example")
     assert short.dedup_key == f"sesd:{short.rule}:a.example"
+
+
+def test_a_firing_posted_late_to_alertmanager_is_valid_from_its_post() -> None:
+    """A notification posted five minutes after it was made (the outbox retried): its
+    endsAt is four resend periods after the post, not after the notification, which
+    Alertmanager would take as already resolved. A resolve ends when it resolved."""
+    from sesd.core.timestamps import iso
+
+    firing = Notification(
+        rule="r", kind=Transition.FIRING, severity="critical", sinks=("alertmanager",),
+        alerts=(_alert(Transition.FIRING, "a.example"),), at=T,
+    )  # fmt: skip
+    (on_time,) = json.loads(alertmanager_alerts(firing, 60.0, T))
+    (late,) = json.loads(alertmanager_alerts(firing, 60.0, T + 300))
+    assert on_time["endsAt"] == iso(T + 240)
+    assert late["endsAt"] == iso(T + 300 + 240)
+    resolved = dataclasses.replace(firing, kind=Transition.RESOLVED,
+                                   alerts=(_alert(Transition.RESOLVED, "a.example"),))  # fmt: skip
+    (ended,) = json.loads(alertmanager_alerts(resolved, 60.0, T + 300))
+    assert ended["endsAt"] == iso(resolved.alerts[0].at)

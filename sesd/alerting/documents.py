@@ -40,8 +40,14 @@ SIGNATURE_HEADER = "X-Sesd-Signature-256"
 VALID_FOR_RESENDS = 4
 
 
-def alertmanager_alerts(notification: Notification, resend_every: float) -> bytes:
-    """The body of one ``POST /api/v2/alerts``: every alert of the notification."""
+def alertmanager_alerts(
+    notification: Notification, resend_every: float, posted: float | None = None
+) -> bytes:
+    """The body of one ``POST /api/v2/alerts``: every alert of the notification. A
+    firing alert is valid for VALID_FOR_RESENDS resend periods from when it is
+    ``posted`` (a post delayed by retries must not arrive already ended: Alertmanager
+    would resolve it, and fire it again at the next resend)."""
+    valid_from = notification.at if posted is None else max(notification.at, posted)
     out = []
     for alert in notification.alerts:
         resolved = alert.kind is Transition.RESOLVED
@@ -52,7 +58,7 @@ def alertmanager_alerts(notification: Notification, resend_every: float) -> byte
             annotations["dashboard_url"] = alert.dashboard_url
         if notification.silence:
             annotations["mute"] = notification.silence
-        ends = alert.at if resolved else notification.at + VALID_FOR_RESENDS * resend_every
+        ends = alert.at if resolved else valid_from + VALID_FOR_RESENDS * resend_every
         out.append(
             {
                 "labels": {

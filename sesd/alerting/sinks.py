@@ -239,7 +239,7 @@ class AlertmanagerSink:
 
     async def send(self, notification: Notification) -> None:
         """Post the alerts to each member."""
-        body = alertmanager_alerts(notification, self.resend_every)
+        body = alertmanager_alerts(notification, self.resend_every, time.time())
         failures: list[DeliveryError] = []
         for url in self._config.urls:
             try:
