@@ -257,6 +257,31 @@ async def test_pagerduty_429_pauses_at_least_30_seconds() -> None:
     assert outcomes(c, "pagerduty")["sent"] == 1
 
 
+async def test_pagerduty_goes_on_from_the_first_event_not_taken() -> None:
+    """Five alerts; PagerDuty takes two, answers 429, takes the rest after the pause:
+    each event reaches it once (sending all five again would spend every minute of
+    its rate limit on the same first ones). An event refused for good (400) does not
+    hold back the ones after it, and the notification counts as failed."""
+    domains = [f"d{i}.example" for i in range(5)]
+    sleeps = Sleeps()
+    async with Receiver("pagerduty") as pd, aiohttp.ClientSession() as session:
+        pd.script(Answer(202), Answer(202), Answer(429, retry_after="1"))
+        async with delivering(PagerDutySink(pagerduty_config(pd.url), session), sleeps) as (box, c):
+            box.put(notification(*(alert(d) for d in domains)))
+            with anyio.fail_after(10):
+                await box.wait_empty()
+            assert [e["payload"]["component"] for e in pd.accepted] == domains
+            assert outcomes(c, "pagerduty")["sent"] == 1
+            pd.script(Answer(202), Answer(400, body='{"status": "invalid event"}'))
+            box.put(notification(*(alert(d) for d in domains)))
+            with anyio.fail_after(10):
+                await box.wait_empty()
+    assert [e["payload"]["component"] for e in pd.accepted[5:]] == [
+        d for i, d in enumerate(domains) if i != 1
+    ]
+    assert outcomes(c, "pagerduty")["failed"] == 1
+
+
 async def test_full_outbox_drops_the_oldest_and_counts_it() -> None:
     """The outbox is bounded: past its size the oldest queued notification is dropped."""
     sleeps = Sleeps()

@@ -166,9 +166,15 @@ class SlackSink:
 class PagerDutySink:
     """PagerDuty Events API v2: one event per alert, 202 is success.
 
-    A retried notification sends all its events again; PagerDuty folds them by
-    ``dedup_key``, so that repeats nothing.
+    A notification retried (after a 429 or a 5xx) goes on from the first event not
+    taken yet: PagerDuty takes about 120 events a minute per key, so sending a wide
+    incident's events from the start again would spend each minute on the same first
+    hundred and never reach the rest. An event PagerDuty refuses for good does not
+    hold back the ones after it.
     """
+
+    #: Notifications part-sent, by id (the object kept, so its id is not reused).
+    _MAX_PART_SENT = 64
 
     def __init__(
         self, config: PagerDutyConfig, session: aiohttp.ClientSession, name: str = "pagerduty"
@@ -176,21 +182,34 @@ class PagerDutySink:
         self.name = name
         self._config = config
         self._session = session
+        self._part_sent: dict[int, tuple[Notification, int]] = {}
 
     async def send(self, notification: Notification) -> None:
-        """Post each alert's trigger or resolve event."""
-        for event in pagerduty_events(
-            notification, self._config.routing_key.get(), self._config.source
-        ):
-            await _post(
-                self._session,
-                self._config.events_url,
-                event,
-                self._config.timeout.seconds,
-                ok=(200, 201, 202),
-                min_pause=PAGERDUTY_MIN_PAUSE,
-                default_pause=PAGERDUTY_MIN_PAUSE,
-            )
+        """Post each alert's trigger or resolve event, from the first not taken yet."""
+        events = pagerduty_events(notification, self._config.routing_key.get(), self._config.source)
+        key = id(notification)
+        start = self._part_sent.pop(key, (notification, 0))[1]
+        refused: list[str] = []
+        for i in range(start, len(events)):
+            try:
+                await _post(
+                    self._session,
+                    self._config.events_url,
+                    events[i],
+                    self._config.timeout.seconds,
+                    ok=(200, 201, 202),
+                    min_pause=PAGERDUTY_MIN_PAUSE,
+                    default_pause=PAGERDUTY_MIN_PAUSE,
+                )
+            except Permanent as exc:
+                refused.append(str(exc))
+            except DeliveryError:
+                while len(self._part_sent) >= self._MAX_PART_SENT:
+                    del self._part_sent[next(iter(self._part_sent))]
+                self._part_sent[key] = (notification, i)
+                raise
+        if refused:
+            raise Permanent(f"{len(refused)} of {len(events)} events refused: {refused[0]}")
 
 
 class WebhookSink:
