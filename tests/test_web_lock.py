@@ -305,6 +305,52 @@ async def test_bcrypt_runs_once_per_distinct_credential() -> None:
     assert not await auth.allows(_header("bob", "bob-pw"))
 
 
+async def test_guessing_queues_no_more_than_a_few_checks() -> None:
+    """Twenty wrong passwords at once (a flood of guesses, each a bcrypt check): one
+    runs, seven wait, the rest are refused at once rather than queued without end (a
+    new credential would wait behind them for as long as the flood lasted, and after).
+    Once the flood has gone, a right password is checked as before."""
+    calls: list[bytes] = []
+    release = anyio.Event()
+
+    def slow(password: bytes, hashed: bytes) -> bool:
+        calls.append(password)
+        anyio.from_thread.run(release.wait)
+        return bcrypt.checkpw(password, hashed)
+
+    auth = BasicAuth({"alice": ALICE}, check=slow)
+    answers: list[bool] = []
+
+    async def guess(i: int) -> None:
+        answers.append(await auth.allows(_header("alice", f"guess-{i}")))
+
+    async with anyio.create_task_group() as tg:
+        for i in range(20):
+            tg.start_soon(guess, i)
+        with anyio.fail_after(10):
+            while len(answers) < 12:  # the twelve beyond one running and seven waiting
+                await anyio.lowlevel.checkpoint()
+        release.set()
+    assert answers == [False] * 20
+    assert len(calls) == 8
+    assert await auth.allows(_header("alice", "alice-pw"))
+
+
+async def test_an_unknown_name_costs_what_the_costliest_user_does() -> None:
+    """Users of different bcrypt costs: an unknown name is checked against the costliest
+    hash (against the first, its time would tell it from the costlier user's)."""
+    seen: list[bytes] = []
+
+    def check(password: bytes, hashed: bytes) -> bool:
+        seen.append(hashed)
+        return bcrypt.checkpw(password, hashed)
+
+    costly = bcrypt.hashpw(b"bob-pw", bcrypt.gensalt(6)).decode()
+    auth = BasicAuth({"alice": ALICE, "bob": costly}, check=check)
+    assert not await auth.allows(_header("mallory", "x"))
+    assert seen == [costly.encode()]
+
+
 @pytest.mark.parametrize(
     "header",
     [None, "", "Bearer abc", "Basic !!!", "Basic " + "YWxpY2U=", "Basic " + "x" * 7],

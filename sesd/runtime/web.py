@@ -38,6 +38,8 @@ T = TypeVar("T")
 REALM = "sesd"
 #: Credentials whose check succeeded, remembered (the exporter-toolkit keeps 100 too).
 _CACHED = 100
+#: Checks under way or waiting for the one running; more are refused at once (401).
+_MAX_WAITING = 8
 
 
 class BasicAuth:
@@ -49,7 +51,8 @@ class BasicAuth:
     that a password changed by a reload stops matching at once. Failures are not
     remembered: only valid credentials fill the cache, so guessing cannot evict
     the scrapers'. Checks run in a worker thread, one at a time (guessing then
-    costs one core at most, and two scrapes with the same new credential pay once).
+    costs one core at most, and two scrapes with the same new credential pay once),
+    at most _MAX_WAITING under way or waiting.
     """
 
     def __init__(
@@ -62,6 +65,7 @@ class BasicAuth:
         self._check = check
         self._passed: OrderedDict[bytes, None] = OrderedDict()
         self._one_at_a_time = anyio.Lock()
+        self._waiting = 0
 
     def __bool__(self) -> bool:
         return bool(self._users)
@@ -82,6 +86,18 @@ class BasicAuth:
         key = hashlib.sha256(hashed + len(user).to_bytes(4, "big") + user + password).digest()
         if known and key in self._passed:
             return True
+        if self._waiting >= _MAX_WAITING:
+            # Checks pile up only under guessing: refused at once rather than queued (a
+            # queue without end would hold new credentials for hours after it stopped,
+            # with the checks of clients long gone still to run).
+            return False
+        self._waiting += 1
+        try:
+            return await self._check_one(key, known, password, hashed)
+        finally:
+            self._waiting -= 1
+
+    async def _check_one(self, key: bytes, known: bool, password: bytes, hashed: bytes) -> bool:
         async with self._one_at_a_time:
             if known and key in self._passed:  # a request just before this one checked it
                 return True
@@ -96,13 +112,14 @@ class BasicAuth:
     def _hash_of(self, user: bytes) -> tuple[bytes, bool]:
         """The user's hash, compared with every configured name in constant time (the
         time taken says nothing of which names exist). An unknown user is checked
-        against the first user's hash, so it costs what a known one does."""
+        against the costliest configured hash, so it costs what the slowest known one
+        does (with users of different costs, the first hash would tell them apart)."""
         found = None
         for name, hashed in self._users:
             if hmac.compare_digest(name, user) and found is None:
                 found = hashed
         if found is None:
-            return self._users[0][1], False
+            return max((hashed for _, hashed in self._users), key=_cost), False
         return found, True
 
     def _checked(self, password: bytes, hashed: bytes) -> bool:
@@ -111,6 +128,12 @@ class BasicAuth:
         except ValueError:
             # bcrypt refuses passwords over 72 bytes: a wrong one, not a server error.
             return False
+
+
+def _cost(hashed: bytes) -> int:
+    """A bcrypt hash's cost (``$2b$12$...``: 12); 0 when it does not say."""
+    parts = hashed.split(b"$")
+    return int(parts[2]) if len(parts) > 3 and parts[2].isdigit() else 0
 
 
 def _basic(header: str | None) -> tuple[bytes, bytes] | None:
