@@ -4,6 +4,7 @@ I/O, read with the secrets, every error one line naming the key."""
 from __future__ import annotations
 
 import os
+import ssl
 from pathlib import Path
 
 import bcrypt
@@ -132,6 +133,16 @@ def test_absolute_names_and_htpasswd_hashes_are_kept() -> None:
             "http_server_config:\n  headers:\n    X-Frame-Options: allow\n",
             "http_server_config.headers.X-Frame-Options: give deny or sameorigin",
         ),
+        (
+            "http_server_config:\n  headers:\n"
+            '    Content-Security-Policy: "a\\r\\nX-Injected: 1"\n',
+            "http_server_config.headers.Content-Security-Policy: a control or non-ASCII",
+        ),
+        (
+            "tls_server_config:\n  cert_file: a\n  key_file: b\n  min_version: TLS10\n"
+            "  max_version: TLS11\n",
+            "tls_server_config.max_version: TLS11 is not negotiated by this Python's OpenSSL",
+        ),
         ("- a\n", "not a mapping of keys"),
         ("a: \x00\n", "not valid YAML: unacceptable character #x0000"),
         ("a: [\n", "not valid YAML: expected the node content, but found '<stream end>' (line 2,"),
@@ -227,6 +238,20 @@ def test_the_tls_files_are_loaded_once_to_check_them(tmp_path: Path) -> None:
     (tmp_path / "tls.key").write_bytes(key)
     (tmp_path / "tls.crt").write_text("not a certificate\n")
     assert error().startswith("http.web_config: tls_server_config.cert_file: not a PEM cert")
+
+
+def test_prefer_server_cipher_suites_false_is_honoured(tmp_path: Path) -> None:
+    """Python's ssl prefers the server's order by default: false clears it."""
+    from sesd.config.web import parse_web_config, server_context
+
+    tls_files(tmp_path)
+    web = "tls_server_config:\n  cert_file: tls.crt\n  key_file: tls.key\n"
+    for value, preferred in (("true", True), ("false", False)):
+        text = web + f"  prefer_server_cipher_suites: {value}\n"
+        config = parse_web_config(text, str(tmp_path)).tls_server_config
+        assert config is not None
+        context = server_context(config)
+        assert bool(context.options & ssl.OP_CIPHER_SERVER_PREFERENCE) is preferred
 
 
 def test_the_client_ca_file_is_checked(tmp_path: Path) -> None:

@@ -123,6 +123,23 @@ async def test_every_path_asks_for_a_configured_users_password(tmp_path: Path) -
         assert headers["X-Content-Type-Options"] == "nosniff"
 
 
+async def test_a_configured_policy_adds_to_the_pages_own(tmp_path: Path) -> None:
+    """A Content-Security-Policy in the web config (frame-ancestors, say) goes beside
+    the status page's own, never in its place: the page keeps script to its own
+    files; responses without a policy of their own (/metrics) carry the configured
+    one."""
+    web = "http_server_config:\n  headers:\n    Content-Security-Policy: frame-ancestors 'none'\n"
+    config = load_config(_files(tmp_path, web))
+    async with running(config) as daemon:
+        _, page = await _get(_port(daemon), "/")
+        _, metrics = await _get(_port(daemon), "/metrics")
+    policies = page.getall("Content-Security-Policy")
+    assert len(policies) == 2
+    assert any("script-src 'self'" in policy for policy in policies)
+    assert "frame-ancestors 'none'" in policies
+    assert metrics.getall("Content-Security-Policy") == ["frame-ancestors 'none'"]
+
+
 async def test_tls_with_a_certificate_the_client_trusts(tmp_path: Path) -> None:
     """Over TLS with a certificate a throwaway CA signed: a client trusting that CA
     gets 200 with the password (401 without); one that does not trust it, or speaks

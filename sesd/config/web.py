@@ -41,6 +41,10 @@ TLS_VERSIONS = {
     "TLS13": ssl.TLSVersion.TLSv1_3,
 }
 
+#: Versions OpenSSL 3 refuses at its default security level: a min_version of one of
+#: them is only a floor below TLS 1.2, but no connection can use one.
+_NOT_NEGOTIATED = frozenset({"TLS10", "TLS11"})
+
 #: ``client_auth_type`` values Python's ssl can honour. Go's RequestClientCert and
 #: RequireAnyClientCert accept a certificate without verifying it; ssl verifies every
 #: certificate it asks for, so those are refused rather than made stricter unasked.
@@ -199,6 +203,9 @@ def _check_http(http: HttpServerConfig) -> None:
         allowed = HEADERS[name]
         if allowed and value not in allowed:
             raise ConfigError(f"{key}.headers.{name}: give {' or '.join(allowed)} (got {value!r})")
+        if not value.isascii() or any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+            # Every response, /healthz too, would fail to be written.
+            raise ConfigError(f"{key}.headers.{name}: a control or non-ASCII character")
 
 
 def _check_tls(tls: TlsServerConfig) -> None:
@@ -213,6 +220,11 @@ def _check_tls(tls: TlsServerConfig) -> None:
             )
     if TLS_VERSIONS[tls.min_version] > TLS_VERSIONS[tls.max_version]:
         raise ConfigError(f"{key}.min_version: above max_version")
+    if tls.max_version in _NOT_NEGOTIATED:
+        raise ConfigError(
+            f"{key}.max_version: {tls.max_version} is not negotiated by this Python's "
+            "OpenSSL at its security level: give TLS12 or TLS13"
+        )
     if tls.client_auth_type not in CLIENT_AUTH:
         raise ConfigError(
             f"{key}.client_auth_type: give one of {', '.join(CLIENT_AUTH)} "
@@ -234,6 +246,8 @@ def server_context(tls: TlsServerConfig) -> ssl.SSLContext:
     context.maximum_version = TLS_VERSIONS[tls.max_version]
     if tls.prefer_server_cipher_suites:
         context.options |= ssl.OP_CIPHER_SERVER_PREFERENCE
+    else:  # Python sets it by default
+        context.options &= ~ssl.OP_CIPHER_SERVER_PREFERENCE
     load_chain(context, tls)
     context.verify_mode = CLIENT_AUTH[tls.client_auth_type]
     if tls.client_ca_file:

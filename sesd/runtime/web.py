@@ -19,7 +19,7 @@ import hashlib
 import hmac
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 import anyio.to_thread
@@ -32,6 +32,9 @@ from sesd.config import ConfigError
 from sesd.config.web import WebConfig, load_chain, server_context
 
 __all__ = ["REALM", "BasicAuth", "WebGuard"]
+
+if TYPE_CHECKING:  # aiohttp's headers type (multidict comes with aiohttp)
+    from multidict import CIMultiDict
 
 T = TypeVar("T")
 
@@ -209,10 +212,21 @@ class WebGuard:
             try:
                 response = await handler(request)
             except web.HTTPException as exc:  # 404, 405: answers too
-                exc.headers.update(headers)
+                _set_headers(exc.headers, headers)
                 raise
-        response.headers.update(headers)
+        _set_headers(response.headers, headers)
         return response
+
+
+def _set_headers(target: CIMultiDict[str], headers: Mapping[str, str]) -> None:
+    """The configured headers on a response. A Content-Security-Policy configured beside
+    the status page's own is sent as a second header (a browser enforces both), never
+    in its place: the page's policy is what keeps script to its own files."""
+    for name, value in headers.items():
+        if name == "Content-Security-Policy" and name in target:
+            target.add(name, value)
+        else:
+            target[name] = value
 
 
 def _prefixed(load: Callable[..., T], *args: Any) -> T:
