@@ -177,6 +177,21 @@ async def test_what_is_not_there_is_not_found(path: str, status: int) -> None:
             assert "sesd counts no domain named nowhere.example." in await response.text()
 
 
+async def test_a_name_from_the_link_is_shown_cleaned() -> None:
+    """The name in a 404 comes from whoever wrote the link: a bidirectional override,
+    CR LF or NUL in it is shown escaped (a crafted link must not read as another
+    name), on the page and in the JSON."""
+    async with serving(hostile_world()) as (session, base):
+        for path in ("/domain/", "/api/v1/domain/"):
+            async with session.get(base + path + "evil%E2%80%AEmoc.example%0D%0A%00") as response:
+                assert response.status == 404
+                text = await response.text()
+            assert "\u202e" not in text
+            assert "\r" not in text
+            assert "\x00" not in text
+            assert "evil" in text
+
+
 def test_durations_and_an_empty_sparkline_read_plainly() -> None:
     """Durations as a person says them; a sparkline with no data says so."""
     assert [duration(v) for v in (None, 42, 312, 11040, 183600)] == [

@@ -21,6 +21,7 @@ from urllib.parse import urlencode
 import msgspec
 from aiohttp import web
 
+from sesd.core.text import clean
 from sesd.status.document import Status
 from sesd.status.model import Limits, build_status, read_counters, scope_page
 from sesd.status.page import status_html
@@ -102,7 +103,9 @@ class _Routes:
         axis, name = request.match_info["axis"], request.match_info["name"]
         detail = scope_page(self.sources, axis, name, self.sources.clock())
         if detail is None:
-            return _html(not_found_page(axis, name), status=404)
+            # The name is the visitor's: shown cleaned (no raw controls or bidi marks to
+            # make a crafted link read as something else), HTML-escaped by the page.
+            return _html(not_found_page(axis, clean(name)), status=404)
         refresh = _number(request, "refresh", _REFRESH, 0.25, 300)
         return _html(scope_html(detail, refresh))
 
@@ -110,7 +113,7 @@ class _Routes:
         axis, name = request.match_info["axis"], request.match_info["name"]
         detail = scope_page(self.sources, axis, name, self.sources.clock())
         if detail is None:
-            body = msgspec.json.encode({"error": f"sesd counts no {axis} named {name}"})
+            body = msgspec.json.encode({"error": f"sesd counts no {axis} named {clean(name)}"})
             return _json(body, status=404)
         return _json(msgspec.json.encode(detail))
 
