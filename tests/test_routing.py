@@ -261,6 +261,33 @@ async def test_firing_alerts_are_posted_to_alertmanager_again_every_resend_every
         assert _queued(alerting, "am") == []
 
 
+async def test_a_silence_after_the_firing_keeps_alertmanager_from_resolving_it() -> None:
+    """An alert whose firing Alertmanager has is posted again under a silence that began
+    later (without it, Alertmanager ends the alert after its endsAt and its receivers
+    hear a resolve for an alert that still fires); one that fired under the silence,
+    which Alertmanager never had, is not."""
+    from sesd.alerting.silences import Silence
+
+    alerting, pipeline, now = _alerting(
+        '[alerts]\ngroup_wait = "0s"\n' + AM + RULE + 'sinks = ["am"]\n'
+    )
+    async with aiohttp.ClientSession() as session:
+        alerting.open(session)
+        feed_spike(pipeline, "a.example", T, 6, 4)
+        alerting.evaluate()
+        assert _queued(alerting, "am") == [("firing", ["a.example"])]
+        alerting.silences.silences.items = [
+            Silence(id="s", comment="c", starts_at=T, ends_at=T + 3600, rule="delays")
+        ]
+        feed_spike(pipeline, "b.example", T + 10, 6, 4)
+        now[0] = T + 10
+        alerting.evaluate()
+        assert _queued(alerting, "am") == []  # b fired under the silence: held
+        now[0] = T + 60
+        alerting.evaluate()
+        assert _queued(alerting, "am") == [("repeat", ["a.example"])]
+
+
 async def test_a_reload_keeps_states_and_queues_and_resolves_a_removed_rule() -> None:
     two_rules = RULE + 'sinks = ["ops"]\n' + RULE.replace('"delays"', '"other"')
     alerting, pipeline, now = _alerting(

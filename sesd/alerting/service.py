@@ -207,10 +207,15 @@ class Alerting:
             due.append((name, outbox))
         if not due:
             return
-        # The firing alerts not held back by a silence, by rule: gathered once.
+        # The firing alerts whose firing was sent, by rule: gathered once. One a silence
+        # began to hold after its firing went out is posted again too: Alertmanager
+        # would otherwise end it after its endsAt, and its receivers hear a resolve for
+        # an alert that still fires (sesd's silence holds new notifications, not this).
         by_rule: dict[str, list[Alert]] = {}
+        states = self.evaluator.states
         for (rule_name, domain), alert in self.evaluator.current.items():
-            if not self.evaluator.silenced(rule_name, domain, now):
+            state = states.get(rule_name, {}).get(domain)
+            if state is not None and state.notified:
                 by_rule.setdefault(rule_name, []).append(alert)
         for name, outbox in due:
             for rule in self.evaluator.rules:
