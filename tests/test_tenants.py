@@ -136,6 +136,34 @@ async def test_a_tenant_known_only_through_its_configuration_set_or_identity() -
     assert tenants.calls["ListTenantResources"] == 4
 
 
+async def test_a_poll_that_finds_no_tenant_any_more_forgets_their_resources() -> None:
+    """The account's last tenant is deleted: the next poll finds none, and its
+    configuration set no longer counts events under it (the map kept it, and saved
+    it across restarts)."""
+    async with LocalTenants(ACCOUNT, REGION) as tenants:
+        tenants.add("acme", ("CONFIGURATION_SET", "acme-set"))
+        pipeline = _pipeline()
+        ledger = pipeline.ledger
+        async with get_session().create_client(
+            "sesv2", region_name=REGION, endpoint_url=tenants.url,
+            aws_access_key_id="testing", aws_secret_access_key="testing",
+        ) as ses:  # fmt: skip
+
+            async def client_for(service: str, target: tuple[str, str]) -> Any:
+                return ses
+
+            poller = TenantPoller(
+                [("default", REGION)], client_for, ledger.accounts, ledger.tenant_map,
+                ledger.tenant_status, every=300, recommendations=True, clock=lambda: NOW,
+            )  # fmt: skip
+            await poller.poll_once()
+            arn = f"arn:aws:ses:{REGION}:{ACCOUNT}:configuration-set/acme-set"
+            assert ledger.tenant_map.arns == {arn: "acme"}
+            tenants.tenants.clear()
+            await poller.poll_once()
+    assert ledger.tenant_map.arns == {}
+
+
 async def test_ses_pauses_a_tenant_the_alert_fires_at_the_next_poll_and_resolves() -> None:
     """Policy standard, a high-impact bounce finding: SES pauses globex. The poll after
     it fires the alert, which says who paused it, why, under which policy, and the

@@ -56,6 +56,9 @@ class TenantPoller(Polls):
         self._map = tenant_map
         self._statuses = statuses
         self._recommendations = recommendations
+        #: Each target's (region, AWS account id), as its tenants' ARNs last named them:
+        #: a poll that finds no tenant any more still clears what the map held for it.
+        self._where: dict[Target, tuple[str, str]] = {}
 
     async def poll_once(self) -> None:
         """One round over every target."""
@@ -89,6 +92,10 @@ class TenantPoller(Polls):
             async for item in _pages(ses, "list_tenant_resources", "TenantResources", args):
                 if item.get("ResourceType") in _MAPPED:
                     resources.setdefault(item["ResourceArn"], set()).add(name)
+        if account:
+            self._where[target] = (region, account)
+        elif target in self._where:  # its last tenant was deleted
+            region, account = self._where[target]
         if account:
             self._map.replace(region, account, resources)
 
