@@ -102,6 +102,8 @@ def test_several_sinks_of_a_type_route_by_rule() -> None:
         ('[alerts]\ndashboard_url = "https://g.example/{host}"\n', "is not a template of"),
         ('[alerts]\ndashboard_url = "/d/{domain}"\n', "not an http(s) URL"),
         (RULE + 'labels = {alertname = "x"}\n', "label 'alertname' is set by sesd"),
+        (RULE + 'labels = {tenant = "x"}\n', "label 'tenant' is set by sesd"),
+        (RULE + 'labels = {team = ""}\n', "label 'team': give it a value"),
         (RULE + 'labels = {"team-x" = "a"}\n', "label name 'team-x'"),
         (RULE + 'runbook_url = "https://r.example/{oops}"\n', "runbook_url:"),
     ],

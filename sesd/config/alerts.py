@@ -64,7 +64,9 @@ SINK_TYPES = ("slack", "pagerduty", "alertmanager", "webhook", "console")
 _NAME = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 _LABEL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 #: Labels sesd sets itself on an Alertmanager alert.
-_OWN_LABELS = frozenset({"alertname", "domain", "provider", "account", "region", "severity"})
+_OWN_LABELS = frozenset(
+    {"alertname", "domain", "provider", "tenant", "account", "region", "severity"}
+)
 _TEMPLATE_FIELDS = {"domain": "example.com", "rule": "rule", "window": "5m"}
 
 
@@ -342,11 +344,14 @@ def _check_tenants(rule: RuleConfig) -> None:
 
 def _check_extras(rule: RuleConfig) -> None:
     """Labels, the runbook link and the cause of ``cause_ratio``."""
-    for name in rule.labels:
+    for name, value in rule.labels.items():
         if not _LABEL_NAME.fullmatch(name):
             raise ValueError(f"label name {name!r}: use letters, digits and '_'")
         if name in _OWN_LABELS:
             raise ValueError(f"label {name!r} is set by sesd")
+        if not value:
+            # Alertmanager drops a label with an empty value without a word.
+            raise ValueError(f"label {name!r}: give it a value (Alertmanager drops empty ones)")
     if rule.runbook_url is not None:
         _check_template(rule.runbook_url, "runbook_url")
     if (rule.metric == "cause_ratio") != (rule.cause is not None):
