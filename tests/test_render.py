@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+import sesd.alerting.render as render_module
 from sesd.alerting.alert import Alert, Notification
 from sesd.alerting.documents import alertmanager_alerts, webhook_document
 from sesd.alerting.evaluator import Evaluator
@@ -215,6 +216,30 @@ def test_every_variant_of_an_alert_reads_right() -> None:
     assert _matches_fixture("varied", got)
 
 
+@pytest.mark.parametrize(("alerts", "shown"), [(48, 48), (49, 47)])
+def test_slack_blocks_at_the_limit(
+    alerts: int, shown: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With room for the text (the text bound lifted), title + 48 sections + context is
+    exactly Slack's 50 blocks; one alert more and the last section says how many
+    more, naming them."""
+    monkeypatch.setattr(render_module, "SLACK_MAX_ALERTS_TEXT", 10**9)
+    notification = Notification(
+        rule="delay-ratio-high",
+        kind=Transition.FIRING,
+        severity="critical",
+        sinks=("slack",),
+        alerts=tuple(_alert(Transition.FIRING, f"d{i}.example") for i in range(alerts)),
+        at=T,
+    )
+    blocks = slack_message(notification)["blocks"]
+    assert len(blocks) == 50  # at the limit either way
+    sections = [b for b in blocks[1:-1] if b["text"]["text"].startswith("*d")]
+    assert len(sections) == shown
+    if shown < alerts:
+        assert blocks[-2]["text"]["text"] == "…and 2 more: d47.example, d48.example"
+
+
 @pytest.mark.parametrize("alerts", [1, 5, 12, 48, 49, 200])
 def test_a_slack_message_stays_within_slacks_limits_and_names_every_alert(alerts: int) -> None:
     """At most 50 blocks, and at most SLACK_MAX_ALERTS_TEXT characters of alert sections
@@ -259,7 +284,12 @@ def test_links_too_long_to_fit_beside_the_text_are_left_out() -> None:
     )  # fmt: skip
     (section,) = [b for b in slack_message(notification)["blocks"] if "text" in b][1:]
     assert len(section["text"]["text"]) <= 3000
-    assert "runbooks.example" not in section["text"]["text"]
+    plain = dataclasses.replace(alert, runbook_url=None, dashboard_url=None)
+    (without,) = [
+        b for b in slack_message(dataclasses.replace(notification, alerts=(plain,)))["blocks"]
+        if "text" in b
+    ][1:]  # fmt: skip
+    assert section == without  # the alert's text whole, and nothing else
 
 
 @pytest.mark.parametrize(("length", "cut"), [(2999, False), (3000, False), (3001, True)])
