@@ -65,6 +65,7 @@ async def test_a_resolve_pagerduty_refused_until_the_stop_is_sent_after_the_rest
     records = [json.loads(line) for line in logs.getvalue().splitlines()]
     (unsent,) = [r for r in records if r["event"] == "sesd.notify.unsent_at_exit"]
     assert unsent["alerts"] == ["resolved delay-ratio-high outlook.example"]
+    assert unsent["count"] == 1
     assert "restart" in unsent["hint"]
 
 

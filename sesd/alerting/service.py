@@ -256,7 +256,7 @@ class Alerting:
         if unsent:
             self._log.warning(
                 "sesd.notify.unsent_at_exit",
-                notifications=len(unsent),
+                count=len(unsent),  # alerts (a notification may carry several)
                 alerts=[f"{kind.value} {rule} {domain}" for rule, domain, kind in unsent[:20]],
                 hint="saved as not sent: the first evaluation after a restart sends them"
                 if kept
