@@ -182,14 +182,13 @@ class PagerDutySink:
         self.name = name
         self._config = config
         self._session = session
-        self._part_sent: dict[int, tuple[Notification, int]] = {}
+        self._part_sent: dict[int, tuple[Notification, int, list[str]]] = {}
 
     async def send(self, notification: Notification) -> None:
         """Post each alert's trigger or resolve event, from the first not taken yet."""
         events = pagerduty_events(notification, self._config.routing_key.get(), self._config.source)
         key = id(notification)
-        start = self._part_sent.pop(key, (notification, 0))[1]
-        refused: list[str] = []
+        _, start, refused = self._part_sent.pop(key, (notification, 0, []))
         for i in range(start, len(events)):
             try:
                 await _post(
@@ -206,7 +205,7 @@ class PagerDutySink:
             except DeliveryError:
                 while len(self._part_sent) >= self._MAX_PART_SENT:
                     del self._part_sent[next(iter(self._part_sent))]
-                self._part_sent[key] = (notification, i)
+                self._part_sent[key] = (notification, i, refused)
                 raise
         if refused:
             raise Permanent(f"{len(refused)} of {len(events)} events refused: {refused[0]}")
