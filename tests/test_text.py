@@ -145,8 +145,10 @@ def test_a_text_seen_once_is_cleaned_as_any_other_and_kept_out_of_the_cache() ->
 
 
 def test_slack_escape() -> None:
-    """&, < and > become entities, & first (so an entity in the text stays visible)."""
+    """&, < and > become entities, & first (so an entity in the text stays visible);
+    a backtick, which Slack cannot escape, a modifier grave accent."""
     assert slack_escape("<!here> &lt; a>b") == "&lt;!here&gt; &amp;lt; a&gt;b"
+    assert slack_escape("```code```") == "\u02cb" * 3 + "code" + "\u02cb" * 3
 
 
 def _alerting(diagnostic: str, recipients: int) -> tuple[Pipeline, Evaluator]:

@@ -170,11 +170,8 @@ def details(alert: Alert) -> dict[str, Any]:
 
 def _mrkdwn(text: str, limit: int = SLACK_MAX_SECTION) -> dict[str, Any]:
     """A mrkdwn text object of ``text`` escaped (event text is written by strangers),
-    verbatim (Slack then links no URL or channel name in it), within ``limit``. Slack
-    has no escape for a backtick, and three in a diagnostic would open a code block
-    that swallows the lines after it: each becomes a modifier grave accent (sesd's own
-    text uses none)."""
-    text = slack_escape(text).replace("`", "\u02cb")
+    verbatim (Slack then links no URL or channel name in it), within ``limit``."""
+    text = slack_escape(text)
     if len(text) > limit:
         text = text[: limit - 1] + "…"
     return {"type": "mrkdwn", "text": text, "verbatim": True}

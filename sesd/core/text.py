@@ -6,7 +6,7 @@ once, here: every email address becomes :data:`ADDRESS` (so identical
 diagnostics for different recipients are one), control characters become
 ``\\uXXXX`` escapes (no terminal escape sequence reaches a console), and the
 text is cut to a bound. Each sink escapes what its own format needs on top
-(Slack's ``&``, ``<`` and ``>``: :func:`slack_escape`).
+(Slack's ``&``, ``<``, ``>`` and backtick: :func:`slack_escape`).
 
 Pure functions; no I/O.
 """
@@ -95,8 +95,6 @@ def clean(text: str, limit: int = MAX_CHARS) -> str:
     ``limit`` characters (cut with an ellipsis). Cached: the same few diagnostics
     arrive by the thousand during an incident (a text seen once: :func:`clean_once`);
     the cache keeps no more of a text than is read."""
-    if len(text) <= 4 * limit + 1024:  # _read(limit), inline: a problem event's path
-        return _clean_cached(text, False, limit)
     return _clean_cached(*_head(text, limit), limit)
 
 
@@ -140,5 +138,8 @@ def mta_name(value: str) -> str:
 
 def slack_escape(text: str) -> str:
     """Slack's three control characters as entities: no text can then open a
-    ``<!channel>`` mention, a ``<@user>`` or a ``<url|link>``."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    ``<!channel>`` mention, a ``<@user>`` or a ``<url|link>``. Slack has no escape for
+    a backtick, and three would open a code block that swallows the lines after it:
+    each becomes a modifier grave accent (sesd's own Slack text uses none)."""
+    escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return escaped.replace("`", "\u02cb")
