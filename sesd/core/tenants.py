@@ -202,16 +202,17 @@ class TenantStatuses:
     def of(self, key: TenantKey) -> TenantStatus:
         """A tenant's status (made, ENABLED, on first use), moved to the end of the
         order it is kept in: the first is the one SES spoke of longest ago."""
-        found = self.status.pop(key, None)
-        if found is None:
-            found = TenantStatus()
-            self._make_room()
-        self.status[key] = found
+        found = self.status.get(key) or TenantStatus()
+        self._newest(key, found)
         return found
 
-    def _make_room(self) -> None:
-        while len(self.status) >= MAX_STATUSES:
-            del self.status[next(iter(self.status))]
+    def _newest(self, key: TenantKey, status: TenantStatus) -> None:
+        """``status`` kept for ``key`` at the newest end of the order; a key not kept
+        before first makes room, the tenant SES spoke of longest ago going."""
+        if self.status.pop(key, None) is None:
+            while len(self.status) >= MAX_STATUSES:
+                del self.status[next(iter(self.status))]
+        self.status[key] = status
 
     def polled(self, key: TenantKey, fresh: TenantStatus, at: float) -> None:
         """What a poll said (newer than any event before ``at``)."""
@@ -220,9 +221,7 @@ class TenantStatuses:
             return  # an event told us something newer while the poll was under way
         fresh.updated = at
         _clean_status(fresh)
-        if self.status.pop(key, None) is None:
-            self._make_room()
-        self.status[key] = fresh
+        self._newest(key, fresh)
 
     def apply(self, notice: TenantNotice) -> None:
         """An SES event about a tenant: a status change or a finding, applied unless

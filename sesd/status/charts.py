@@ -62,11 +62,9 @@ def moment(t: float | None, now: float) -> str:
     """A time as :func:`when` gives it, with its date when that is not ``now``'s
     (``2027-12-01 08:00:00Z``): a silence ending next year is not this morning."""
     if t is None:
-        return "-"
-    day = datetime.fromtimestamp(t, UTC)
-    if day.date() == datetime.fromtimestamp(now, UTC).date():
-        return day.strftime("%H:%M:%SZ")
-    return day.strftime("%Y-%m-%d %H:%M:%SZ")
+        return when(t)
+    day = datetime.fromtimestamp(t, UTC).date()
+    return when(t) if day == datetime.fromtimestamp(now, UTC).date() else f"{day} {when(t)}"
 
 
 def duration(value: float | None) -> str:
