@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import io
 import json
-from typing import Any
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, NamedTuple
 
 import aiohttp
 import anyio
@@ -59,6 +62,33 @@ def alerting_config(
             f"{extra}"
         )
     )
+
+
+class Stateful(NamedTuple):
+    """What :func:`stateful` gives: the config, its queue, the two receivers, the state
+    file's path."""
+
+    config: Config
+    url: str
+    slack: Receiver
+    pd: Receiver
+    state: Path
+
+
+@asynccontextmanager
+async def stateful(
+    local: LocalSqs, sqs: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, grace: str = "10s"
+) -> AsyncIterator[Stateful]:
+    """A fresh queue, Slack and PagerDuty receivers, and :func:`alerting_config` on them
+    with a state file in ``tmp_path``: for tests that stop and start sesd again."""
+    url, _ = await make_queue(sqs)
+    state = tmp_path / "state.bin"
+    async with Receiver("slack") as slack, Receiver("pagerduty") as pd:
+        monkeypatch.setenv("SESD_TEST_SLACK_URL", slack.url)
+        monkeypatch.setenv("SESD_TEST_PD_KEY", ROUTING_KEY)
+        extra = f'[state]\npath = "{state}"\n'
+        config = alerting_config(local, url, slack, pd, grace=grace, extra=extra)
+        yield Stateful(config, url, slack, pd, state)
 
 
 #: A recipient's MTA may write anything: a mention, a link, the recipient's address.

@@ -216,6 +216,18 @@ def test_every_variant_of_an_alert_reads_right() -> None:
     assert _matches_fixture("varied", got)
 
 
+def _wide(alerts: int) -> Notification:
+    """One rule firing on ``alerts`` domains at once, d0.example, d1.example..."""
+    return Notification(
+        rule="delay-ratio-high",
+        kind=Transition.FIRING,
+        severity="critical",
+        sinks=("slack",),
+        alerts=tuple(_alert(Transition.FIRING, f"d{i}.example") for i in range(alerts)),
+        at=T,
+    )
+
+
 @pytest.mark.parametrize(("alerts", "shown"), [(48, 48), (49, 47)])
 def test_slack_blocks_at_the_limit(
     alerts: int, shown: int, monkeypatch: pytest.MonkeyPatch
@@ -224,15 +236,7 @@ def test_slack_blocks_at_the_limit(
     exactly Slack's 50 blocks; one alert more and the last section says how many
     more, naming them."""
     monkeypatch.setattr(render_module, "SLACK_MAX_ALERTS_TEXT", 10**9)
-    notification = Notification(
-        rule="delay-ratio-high",
-        kind=Transition.FIRING,
-        severity="critical",
-        sinks=("slack",),
-        alerts=tuple(_alert(Transition.FIRING, f"d{i}.example") for i in range(alerts)),
-        at=T,
-    )
-    blocks = slack_message(notification)["blocks"]
+    blocks = slack_message(_wide(alerts))["blocks"]
     assert len(blocks) == 50  # at the limit either way
     sections = [b for b in blocks[1:-1] if b["text"]["text"].startswith("*d")]
     assert len(sections) == shown
@@ -248,15 +252,7 @@ def test_a_slack_message_stays_within_slacks_limits_and_names_every_alert(alerts
     shown is named in the section after the last one shown."""
     from sesd.alerting.render import SLACK_MAX_ALERTS_TEXT, SLACK_MAX_REST
 
-    notification = Notification(
-        rule="delay-ratio-high",
-        kind=Transition.FIRING,
-        severity="critical",
-        sinks=("slack",),
-        alerts=tuple(_alert(Transition.FIRING, f"d{i}.example") for i in range(alerts)),
-        at=T,
-    )
-    blocks = slack_message(notification)["blocks"]
+    blocks = slack_message(_wide(alerts))["blocks"]
     assert len(blocks) <= 50
     sections = [b["text"]["text"] for b in blocks[1:-1] if b["text"]["text"].startswith("*d")]
     assert sections

@@ -20,8 +20,7 @@ from sesd.io.logs import configure_logging
 from sesd.runtime.state import STATE_VERSION, StateError, read_state, restore, snapshot, write_state
 from tests import factory as f
 from tests.conftest import make_queue, running, send_bodies
-from tests.receivers import Receiver
-from tests.test_alerting_e2e import ROUTING_KEY, Clock, alerting_config, spike
+from tests.test_alerting_e2e import ROUTING_KEY, Clock, spike, stateful
 from tests.test_rules import CONFIG, feed_spike
 
 NOW = f.T0 + 10
@@ -275,12 +274,8 @@ async def test_restart_sends_nothing_twice_and_a_resolve_during_downtime_is_sent
     """First run: a spike fires. Second run (state restored): windows intact, no second
     firing message. Third run, after the spike aged out while sesd was down: the resolve."""
     clock = Clock(f.T0)
-    url, _ = await make_queue(sqs)
-    state = tmp_path / "state.bin"
-    async with Receiver("slack") as slack, Receiver("pagerduty") as pd:
-        monkeypatch.setenv("SESD_TEST_SLACK_URL", slack.url)
-        monkeypatch.setenv("SESD_TEST_PD_KEY", ROUTING_KEY)
-        config = alerting_config(local_sqs, url, slack, pd, extra=f'[state]\npath = "{state}"\n')
+    async with stateful(local_sqs, sqs, tmp_path, monkeypatch) as world:
+        config, url, slack, pd, state = world
         async with running(config, clock=clock) as daemon:
             await send_bodies(sqs, url, spike(f.T0))
             with anyio.fail_after(20):

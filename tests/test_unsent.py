@@ -14,9 +14,9 @@ import pytest
 from sesd.io.logs import configure_logging
 from sesd.runtime.daemon import Daemon
 from tests import factory as f
-from tests.conftest import make_queue, running, send_bodies
+from tests.conftest import running, send_bodies
 from tests.receivers import Answer, Receiver
-from tests.test_alerting_e2e import ROUTING_KEY, Clock, alerting_config, spike
+from tests.test_alerting_e2e import Clock, spike, stateful
 
 
 async def _evaluations(daemon: Daemon, n: int) -> None:
@@ -38,14 +38,8 @@ async def test_a_resolve_pagerduty_refused_until_the_stop_is_sent_after_the_rest
     logs = io.StringIO()
     configure_logging("info", "json", stream=logs)
     clock = Clock(f.T0)
-    url, _ = await make_queue(sqs)
-    state = tmp_path / "state.bin"
-    async with Receiver("slack") as slack, Receiver("pagerduty") as pd:
-        monkeypatch.setenv("SESD_TEST_SLACK_URL", slack.url)
-        monkeypatch.setenv("SESD_TEST_PD_KEY", ROUTING_KEY)
-        config = alerting_config(
-            local_sqs, url, slack, pd, grace="1s", extra=f'[state]\npath = "{state}"\n'
-        )
+    async with stateful(local_sqs, sqs, tmp_path, monkeypatch, grace="1s") as world:
+        config, url, slack, pd, _ = world
         async with running(config, clock=clock):
             await send_bodies(sqs, url, spike(f.T0))
             with anyio.fail_after(20):
@@ -76,14 +70,8 @@ async def test_a_page_pagerduty_refused_until_the_stop_is_sent_after_the_restart
     spike still in the window, the page goes out (once), not only at the next repeat
     interval."""
     clock = Clock(f.T0)
-    url, _ = await make_queue(sqs)
-    state = tmp_path / "state.bin"
-    async with Receiver("slack") as slack, Receiver("pagerduty") as pd:
-        monkeypatch.setenv("SESD_TEST_SLACK_URL", slack.url)
-        monkeypatch.setenv("SESD_TEST_PD_KEY", ROUTING_KEY)
-        config = alerting_config(
-            local_sqs, url, slack, pd, grace="1s", extra=f'[state]\npath = "{state}"\n'
-        )
+    async with stateful(local_sqs, sqs, tmp_path, monkeypatch, grace="1s") as world:
+        config, url, slack, pd, _ = world
         pd.script(*[Answer(500)] * 1000)
         async with running(config, clock=clock):
             await send_bodies(sqs, url, spike(f.T0))
