@@ -40,7 +40,7 @@ class StateSaver:
         self._log = get_logger()
         self._held: int | None = None
 
-    def check(self) -> str | None:
+    def _unsavable(self) -> str | None:
         """Why the file could never be saved (its directory missing or not writable),
         or None: said at start, not at the first save after the last hour is lost."""
         if not self.path:
@@ -61,7 +61,7 @@ class StateSaver:
         path = self.path
         if not path:
             return
-        problem = self.check()
+        problem = self._unsavable()
         if problem is not None:
             raise StartError(problem)
         self._hold(path)
