@@ -199,7 +199,8 @@ def test_canaries_in_flight_survive_a_restart() -> None:
     pipeline.ledger.canary.sent("m-1", T0, 0.3)
     pipeline.ledger.canary.failed("auth", T0 + 1, 0.1)
     fresh = Pipeline(core_settings(config))
-    restored = restore(snapshot(pipeline.ledger, evaluator, T0 + 2), fresh.ledger, evaluator)
+    blob = snapshot(pipeline.ledger, evaluator, T0 + 2)
+    restored = restore(blob, fresh.ledger, evaluator, T0 + 2)
     assert restored["canaries"] == 2
     fresh.feed(canary_event("delivery", "m-1", T0 + 3), "events", T0 + 4, T0 + 4)
     assert fresh.ledger.canary.events == {"matched": 1}

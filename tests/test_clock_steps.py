@@ -91,7 +91,9 @@ async def test_steps_ahead_and_back_leave_every_figure_as_the_events_say(
     pending delays past their expiry do not count; events keep arriving at their own
     times. Back, every figure counts every event, before and during the step, and the
     pending delays are all there: nothing was lost. Two hours back, events stamped
-    ahead of the clock count at once (clamped to it). Each step is counted."""
+    ahead of the clock count at once (clamped to it). Each step is counted. An alert
+    firing on the 5m window all along is neither resolved while the step empties the
+    window nor fired again after it: one incident, one page."""
     library = _faketime_library()
     offset = tmp_path / "faketime"
     offset.write_text("+0\n")
@@ -99,7 +101,9 @@ async def test_steps_ahead_and_back_leave_every_figure_as_the_events_say(
     config = config_file(
         tmp_path,
         f'[aws]\nendpoint_url = "{local_sqs.url}"\n'
-        f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 1\n',
+        f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 1\n'
+        '[alerts]\nevaluate_every = "1s"\n[[alerts.rules]]\nname = "delays"\n'
+        'metric = "delay_ratio"\nwindow = "5m"\nabove = 0.1\nmin_events = 5\n',
     )
     env = {
         "LD_PRELOAD": library,
@@ -120,6 +124,8 @@ async def test_steps_ahead_and_back_leave_every_figure_as_the_events_say(
         assert _value(scrape, "sesd_window_recipient_events", **window, event_type="delivery") == 10
         assert _value(scrape, "sesd_delayed_recipients_pending", **domain) == 2
         assert _value(scrape, "sesd_window_processing_seconds_count", **window) == 10
+        with anyio.fail_after(30):
+            await sesd.logged("sesd.alert.firing")
 
         # Ten minutes ahead, long enough for a housekeeping pass (every 10 s), which
         # must not forget the delays that have expired by the stepped clock.
@@ -148,6 +154,9 @@ async def test_steps_ahead_and_back_leave_every_figure_as_the_events_say(
             assert _value(scrape, "sesd_window_processing_seconds_count", **labels) == 15
             assert _value(scrape, "sesd_window_delay_ratio", **labels) == pytest.approx(2 / 17)
         assert _value(scrape, "sesd_delayed_recipients_pending", **domain) == 2
+        assert _value(scrape, "sesd_alerts_firing", rule="delays", **domain) == 1
+        alerts = [r["event"] for r in sesd.records if r["event"].startswith("sesd.alert.")]
+        assert alerts == ["sesd.alert.firing"]
 
         # Two hours back: new events are ahead of the clock and count at its time.
         await _stepped(sesd, offset, "-7200", 3)

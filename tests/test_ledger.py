@@ -80,6 +80,7 @@ def test_a_state_file_from_before_providers_tenants_and_canaries_still_loads() -
     fresh = Ledger(core_settings(parse_config(CONFIG)))
     assert fresh.restore(saved) == {
         "windows": 3,
+        "windows_started_empty": [],
         "pending_delays": 1,
         "providers_cached": 0,
         "canaries": 0,
@@ -95,12 +96,15 @@ def test_a_restore_reports_what_it_kept() -> None:
     saved = msgspec.msgpack.decode(msgspec.msgpack.encode(filled.snapshot(f.T0)))
     assert Ledger(core_settings(parse_config(CONFIG))).restore(saved) == {
         "windows": 3,
+        "windows_started_empty": [],
         "pending_delays": 1,
         "providers_cached": 1,
         "canaries": 1,
     }
     other = Ledger(core_settings(parse_config(CONFIG + '[windows]\nsizes = ["10m"]\n')))
     assert other.restore(saved)["windows"] == "dropped: window layout changed"
+    wider = Ledger(core_settings(parse_config(CONFIG + '[windows]\nsizes = ["5m", "6h"]\n')))
+    assert wider.restore(saved)["windows_started_empty"] == ["6h"]
     plain = Ledger(core_settings(parse_config("[providers]\nenabled = false\n")))
     assert plain.restore(saved)["providers_cached"] == 0
 

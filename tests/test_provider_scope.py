@@ -305,7 +305,7 @@ def test_state_keeps_provider_windows_pending_delays_and_the_cache() -> None:
         Pipeline(core_settings(config)),
         Evaluator(config.alerts, ["5m", "15m", "1h"]),
     )
-    restored = restore(blob, again.ledger, evaluator_again)
+    restored = restore(blob, again.ledger, evaluator_again, NOW)
     assert restored["providers_cached"] == 1
     assert again.ledger.providers is not None
     assert again.ledger.by_provider is not None

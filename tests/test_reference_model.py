@@ -111,7 +111,7 @@ class Run:
             blob = snapshot(self.pipeline.ledger, self.evaluator, self.now)
             self.pipeline = Pipeline(core_settings(CONFIG))
             self.evaluator = Evaluator(CONFIG.alerts, [s.name for s in self.pipeline.ledger.specs])
-            restore(blob, self.pipeline.ledger, self.evaluator)
+            restore(blob, self.pipeline.ledger, self.evaluator, self.now)
         elif step.action == "ahead" and self.offset == 0:
             self.offset = 600.0
         elif step.action == "back" and self.offset > 0:

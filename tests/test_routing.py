@@ -310,7 +310,7 @@ async def test_a_reload_keeps_states_and_queues_and_resolves_a_removed_rule() ->
         now[0] = T + 5
         # A kept rule's group still waiting for its group_wait is not hurried.
         feed_spike(pipeline, "b.example", T + 5, 6, 4)
-        alerting.evaluator._group_wait = 60.0
+        alerting.evaluator.groups.group_wait = 60.0
         alerting.evaluator.evaluate(pipeline.ledger, T + 5)
         alerting.reconfigure(reloaded)
         # The removed rule's groups go at once: b's firing, then both resolves.
@@ -318,7 +318,7 @@ async def test_a_reload_keeps_states_and_queues_and_resolves_a_removed_rule() ->
             (Transition.FIRING, "delays", ["b.example"]),
             (Transition.RESOLVED, "delays", ["a.example", "b.example"]),
         ]
-        assert [key[0] for key in alerting.evaluator._groups] == ["other"]
+        assert alerting.evaluator.groups.rules() == ["other"]
         assert "ops" not in alerting.outboxes
         assert "new" in alerting.outboxes
         assert alerting.evaluator.states["other"]["a.example"] is before

@@ -15,6 +15,7 @@ import pytest
 
 from sesd.alerting.evaluator import Evaluator
 from sesd.config import core_settings, parse_config
+from sesd.core.events import EVENT_TYPE_INDEX
 from sesd.core.pipeline import Pipeline
 from sesd.io.logs import configure_logging
 from sesd.runtime.state import STATE_VERSION, StateError, read_state, restore, snapshot, write_state
@@ -24,6 +25,7 @@ from tests.test_alerting_e2e import ROUTING_KEY, Clock, spike, stateful
 from tests.test_rules import CONFIG, feed_spike
 
 NOW = f.T0 + 10
+DELAY = EVENT_TYPE_INDEX["delivery_delay"]
 
 RULES = """
 [dimensions]
@@ -65,7 +67,7 @@ def test_snapshot_round_trip(tmp_path: Path) -> None:
     )
     blob = read_state(str(path))
     assert blob is not None
-    summary = restore(blob, fresh.ledger, fresh_evaluator)
+    summary = restore(blob, fresh.ledger, fresh_evaluator, f.T0 + 5)
     assert summary["alerts"] == 1
     for index in range(3):
         assert fresh.ledger.windows["a.example"].figures(
@@ -90,13 +92,15 @@ def test_unusable_state_files_are_refused_cleanly(tmp_path: Path) -> None:
         Evaluator(config.alerts, ["5m", "15m", "1h"]),
     )
     with pytest.raises(StateError, match="not a sesd state file"):
-        restore(b"\xc1garbage", pipeline.ledger, evaluator)
+        restore(b"\xc1garbage", pipeline.ledger, evaluator, f.T0)
     import msgspec
 
     with pytest.raises(StateError, match="version"):
-        restore(msgspec.msgpack.encode({"version": 99}), pipeline.ledger, evaluator)
+        restore(msgspec.msgpack.encode({"version": 99}), pipeline.ledger, evaluator, f.T0)
     with pytest.raises(StateError, match="damaged"):
-        restore(msgspec.msgpack.encode({"version": STATE_VERSION}), pipeline.ledger, evaluator)
+        restore(
+            msgspec.msgpack.encode({"version": STATE_VERSION}), pipeline.ledger, evaluator, f.T0
+        )
     assert read_state(str(tmp_path / "missing")) is None
 
 
@@ -138,7 +142,7 @@ def test_any_damage_is_refused_whole_and_loads_nothing() -> None:
         fresh = Pipeline(core_settings(config))
         evaluator = Evaluator(config.alerts, ["5m", "15m", "1h"])
         try:
-            restore(bad, fresh.ledger, evaluator)
+            restore(bad, fresh.ledger, evaluator, f.T0)
         except StateError:
             refused += 1
             assert not fresh.ledger.windows
@@ -199,8 +203,9 @@ def test_alerts_not_delivered_are_saved_as_not_sent() -> None:
         "delays": {
             "a.example": [firing, f.T0, f.T0, 0.5, None, False],
             "b.example": [firing, f.T0, f.T0, 0.5, None, True],
-            "c.example": [firing, f.T0 - 60, f.T0 - 60, None, None, True],
-            "gone.example": [firing, f.T0 + 5, f.T0 + 5, None, None, True],
+            # When the resolve was decided: the next start sends it without waiting.
+            "c.example": [firing, f.T0 - 60, f.T0 - 60, None, f.T0, True],
+            "gone.example": [firing, f.T0 + 5, f.T0 + 5, None, f.T0 + 5, True],
         }
     }
 
@@ -243,11 +248,15 @@ def test_values_out_of_range_are_a_damaged_file() -> None:
         data["windows"]["a.example"]["rings"][0][key] = value
         fresh = Pipeline(core_settings(config))
         with pytest.raises(StateError, match="damaged"):
-            restore(msgspec.msgpack.encode(data), fresh.ledger, Evaluator(config.alerts, ["5m"]))
+            restore(
+                msgspec.msgpack.encode(data), fresh.ledger, Evaluator(config.alerts, ["5m"]), f.T0
+            )
 
 
 def test_changed_window_layout_keeps_alerts_drops_windows() -> None:
-    """After a change of windows the old windows are dropped; alert states still load."""
+    """After a change of windows, the windows that did not change are kept and the
+    others start empty (with none in common, every window is dropped); alert states
+    load, and a firing alert whose window starts empty is not resolved by it."""
     config = parse_config(RULES)
     pipeline, evaluator = (
         Pipeline(core_settings(config)),
@@ -255,24 +264,39 @@ def test_changed_window_layout_keeps_alerts_drops_windows() -> None:
     )
     for i in range(6):
         pipeline.feed(f.raw(f.delay([f"d{i}@a.example"])), "q", f.T0)
-    evaluator.evaluate(pipeline.ledger, f.T0)
+    assert evaluator.evaluate(pipeline.ledger, f.T0)
     blob = snapshot(pipeline.ledger, evaluator, f.T0)
     other = parse_config(RULES + '[windows]\nsizes = ["5m", "15m", "2h"]\n')
     fresh, fresh_evaluator = (
         Pipeline(core_settings(other)),
         Evaluator(other.alerts, ["5m", "15m", "2h"]),
     )
-    summary = restore(blob, fresh.ledger, fresh_evaluator)
-    assert summary["windows"] == "dropped: window layout changed"
+    summary = restore(blob, fresh.ledger, fresh_evaluator, f.T0 + 5)
+    assert (summary["windows"], summary["windows_started_empty"]) == (1, ["2h"])
     assert summary["alerts"] == 1
-    assert fresh.ledger.windows == {}
+    windows = fresh.ledger.windows["a.example"]
+    assert [windows.counts(i, f.T0 + 5)[DELAY] for i in range(3)] == [6, 6, 0]
+    assert fresh_evaluator.evaluate(fresh.ledger, f.T0 + 5) == []  # still firing
+
+    apart = parse_config(RULES.replace('"5m"', '"10m"') + '[windows]\nsizes = ["10m"]\n')
+    dropped, dropped_evaluator = Pipeline(core_settings(apart)), Evaluator(apart.alerts, ["10m"])
+    summary = restore(blob, dropped.ledger, dropped_evaluator, f.T0 + 5)
+    assert summary["windows"] == "dropped: window layout changed"
+    assert dropped.ledger.windows == {}
+    # Its window reads no data: for the window's length that says nothing.
+    assert dropped_evaluator.evaluate(dropped.ledger, f.T0 + 5) == []
+    assert dropped_evaluator.states["delays"]["a.example"].status == "firing"
+    (resolved,) = dropped_evaluator.evaluate(dropped.ledger, f.T0 + 5 + 600)
+    assert resolved.kind == "resolved"
 
 
 async def test_restart_sends_nothing_twice_and_a_resolve_during_downtime_is_sent(
     local_sqs: Any, sqs: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """First run: a spike fires. Second run (state restored): windows intact, no second
-    firing message. Third run, after the spike aged out while sesd was down: the resolve."""
+    firing message. Third run, after the spike aged out while sesd was down: its window
+    reads no data, which for a window's length says nothing (the events queued while
+    sesd was down may be on their way); then the resolve."""
     clock = Clock(f.T0)
     async with stateful(local_sqs, sqs, tmp_path, monkeypatch) as world:
         config, url, slack, pd, state = world
@@ -293,6 +317,11 @@ async def test_restart_sends_nothing_twice_and_a_resolve_during_downtime_is_sent
 
         clock.now = f.T0 + 600
         async with running(config, clock=clock) as daemon:
+            with anyio.fail_after(20):
+                start = daemon.alerting.evaluations
+                await daemon.changes.wait_for(lambda: daemon.alerting.evaluations >= start + 3)
+            assert len(slack.accepted) == 1
+            clock.now = f.T0 + 600 + 300
             with anyio.fail_after(20):
                 await slack.wait_for(2)
     assert slack.accepted[1]["text"].startswith(":white_check_mark: RESOLVED")
@@ -330,7 +359,7 @@ async def test_an_unreadable_state_file_is_logged_and_sesd_starts_empty(
     assert ignored["path"] == str(state)
     assert "not a sesd state file" in ignored["reason"]
     fresh = Pipeline(core_settings(config))
-    restore(state.read_bytes(), fresh.ledger, Evaluator(config.alerts, ["5m", "15m", "1h"]))
+    restore(state.read_bytes(), fresh.ledger, Evaluator(config.alerts, ["5m", "15m", "1h"]), f.T0)
     assert fresh.ledger.domains.labels() == ["a.example"]
 
 
@@ -352,7 +381,9 @@ async def test_state_is_saved_every_save_every_while_running(
         if not state.exists():
             return []
         fresh = Pipeline(core_settings(config))
-        restore(state.read_bytes(), fresh.ledger, Evaluator(config.alerts, ["5m", "15m", "1h"]))
+        restore(
+            state.read_bytes(), fresh.ledger, Evaluator(config.alerts, ["5m", "15m", "1h"]), f.T0
+        )
         return sorted(fresh.ledger.domains.labels())
 
     async with running(config) as daemon:
@@ -371,7 +402,7 @@ def test_breakdowns_and_examples_survive_the_state_file() -> None:
     feed_spike(pipeline, "a.example", NOW, 6, 4)
     blob = snapshot(pipeline.ledger, Evaluator(config.alerts, ["5m", "15m", "1h"]), NOW)
     fresh = Pipeline(core_settings(config))
-    restore(blob, fresh.ledger, Evaluator(config.alerts, ["5m", "15m", "1h"]))
+    restore(blob, fresh.ledger, Evaluator(config.alerts, ["5m", "15m", "1h"]), f.T0)
     before = pipeline.ledger.windows["a.example"].breakdown(0, NOW)
     after = fresh.ledger.windows["a.example"].breakdown(0, NOW)
     assert after == before

@@ -1,10 +1,7 @@
-"""Rules over every tracked domain (and provider, account, canary), and alerts grouped
-into notifications.
+"""Rules over every tracked domain (and provider, account, canary), and their alerts
+grouped into notifications (sesd.alerting.grouping).
 
-The caller passes the ledger (read only) and ``now``. Transitions of
-one rule and kind (firing, repeat, resolved) that happen within
-``group_wait`` of the first go out together as one :class:`Notification`, so
-a provider outage across fifty domains is one message, not fifty.
+The caller passes the ledger (read only) and ``now``.
 
 Silences gate what is sent, never the states: a silenced firing sends nothing
 (and neither does its resolve); when the silence ends while the alert still
@@ -14,11 +11,13 @@ fires, the firing is sent then. A resolve is sent when its firing was.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import replace
 from typing import Any
 
 from sesd.alerting.accounts import measure_account
 from sesd.alerting.alert import Alert, Notification, alert_of, identity
+from sesd.alerting.changes import Change, changes
+from sesd.alerting.grouping import Groups
 from sesd.alerting.labels import labels, watches
 from sesd.alerting.rules import AlertState, Status, Transition, measure, step
 from sesd.alerting.silences import SilenceSet, silence_command
@@ -45,13 +44,6 @@ __all__ = ["Evaluator"]
 _Read = tuple[DomainWindows, int, int, int]
 
 
-@dataclass(slots=True)
-class _Group:
-    rule: RuleConfig
-    first_at: float
-    alerts: list[Alert] = field(default_factory=list)
-
-
 class Evaluator:
     """Holds every alert state; :meth:`evaluate` steps them, :meth:`due` groups the output."""
 
@@ -67,7 +59,8 @@ class Evaluator:
         #: The silences in force (the runtime keeps them as the file says).
         self.silences = silences if silences is not None else SilenceSet()
         self._silence_prefix = silence_prefix
-        self._groups: dict[tuple[str, Transition], _Group] = {}
+        #: Alerts waiting their group_wait.
+        self.groups = Groups()
         #: The last alert sent per (rule, domain) while it fires: what is posted again
         #: to sinks that want every firing alert now and then (Alertmanager).
         self.current: dict[tuple[str, str], Alert] = {}
@@ -79,39 +72,66 @@ class Evaluator:
         # its windows, their stamp and its pending count. The same again means the same
         # value, so stepping it again would change nothing (most labels, most steps).
         self._quiet: dict[tuple[str, str], _Read] = {}
+        # When sesd last started or its clock stepped (see blind()).
+        self._blind_from = float("-inf")
         self.configure(config, window_names, now=0.0)
 
     def configure(self, config: AlertsConfig, window_names: list[str], now: float) -> list[Alert]:
         """Take new rules (at start and on reload). States of rules kept by name stay;
-        a removed rule's sent alerts resolve, and those resolves are returned and queued."""
+        what the change owes the sinks (sesd.alerting.changes: a removed rule's sent
+        alerts resolve, say) is returned and queued."""
         self._quiet.clear()  # a rule's thresholds may have changed under its name
+        self.config, self.window_names = config, window_names
         old = {rule.name: rule for rule in self.rules}
         self.rules = list(config.rules)
         self._window_index = {rule.name: window_names.index(rule.window) for rule in self.rules}
         self._repeat = config.repeat_interval.seconds
-        self._group_wait = config.group_wait.seconds
+        self.groups.group_wait = config.group_wait.seconds
         self._dashboard = config.dashboard_url
         self._severity = {rule.name: rule.severity for rule in self.rules}
-        out: list[Alert] = []
-        for name in set(self.states) - {rule.name for rule in self.rules}:
-            for domain, state in sorted(self.states.pop(name).items()):
-                self.current.pop((name, domain), None)
-                if state.status is Status.FIRING and state.notified:
-                    state.status, state.resolved_at, state.notified = Status.INACTIVE, now, False
-                    alert = Alert(
-                        **self._identity(old[name], domain, Transition.RESOLVED, state, now),
-                        counts={},
-                        breakdown=Breakdown(),
-                        stage="",
-                        regions=[],
-                        internal=False,
-                        notes=("the rule was removed from the config",),
-                        scope=old[name].scope,
-                    )
-                    self._emit(old[name], alert, now, out)
+        out = [self._owed(change, now) for change in changes(old, self.rules, self.states)]
         for rule in self.rules:
             self.states.setdefault(rule.name, {})
         return out
+
+    def adopt(
+        self, rules: list[RuleConfig], states: dict[str, dict[str, AlertState]], now: float
+    ) -> list[Alert]:
+        """Alert states restored from a state file saved under ``rules``: taken as a
+        reload from those rules to the configured ones takes them."""
+        config, window_names = self.config, self.window_names
+        self.rules, self.states = rules, states
+        return self.configure(config, window_names, now)
+
+    def blind(self, now: float) -> None:
+        """From ``now``, for a window's length, a window without data says nothing of
+        the incident (sesd.alerting.rules): called at a start and when the wall clock
+        steps, when the events in flight have not reached the windows yet."""
+        self._blind_from = now
+
+    def _owed(self, change: Change, now: float) -> Alert:
+        """The alert a change of rules owes its sinks, queued: a firing as last sent
+        (when it was sent since the start), a resolve without figures (none were read)."""
+        rule, label, state = change.rule, change.label, change.state
+        current = self.current.get((rule.name, label))
+        if change.ends:
+            state.status, state.resolved_at, state.notified = Status.INACTIVE, now, False
+            self.current.pop((rule.name, label), None)
+        if current is not None and change.kind is Transition.FIRING:
+            alert = replace(current, kind=change.kind, at=now, notes=(change.note,))
+        else:
+            alert = Alert(
+                **self._identity(rule, label, change.kind, state, now),
+                counts={},
+                breakdown=Breakdown(),
+                stage="",
+                regions=[],
+                internal=False,
+                notes=(change.note,),
+                scope=rule.scope,
+            )
+        self.groups.add(rule, alert, now, change.sinks)
+        return alert
 
     def evaluate(self, ledger: Ledger, now: float) -> list[Alert]:
         """Step every (rule, domain); returns the alerts to send, also queued for :meth:`due`."""
@@ -179,7 +199,8 @@ class Evaluator:
                 of_cause = windows.causes(index, now).get(CAUSE_INDEX[rule.cause], 0)
             kept_out = windows.suppressed_count(index, now) if rule.include_suppressed else 0
             value, volume = measure(rule.metric, figures, pending, of_cause, kept_out)
-        transition = step(rule, state, value, volume, now, self._repeat)
+        blind = now - self._blind_from < Duration(rule.window).seconds
+        transition = step(rule, state, value, volume, now, self._repeat, blind)
         kind = self._gate(rule, domain, state, transition, now)
         # A firing alert restored from the state file: known again for resends.
         remember = (
@@ -331,44 +352,19 @@ class Evaluator:
             self.current.pop((alert.rule, alert.domain), None)
         else:
             self.current[(alert.rule, alert.domain)] = alert
-        group = self._groups.get((alert.rule, alert.kind))
-        if group is None:
-            group = self._groups[(alert.rule, alert.kind)] = _Group(rule, now)
-        group.alerts.append(alert)
+        self.groups.add(rule, alert, now, tuple(rule.sinks))
 
     def due(
         self, now: float, *, flush: bool = False, rules: set[str] | None = None
     ) -> list[Notification]:
         """Groups whose ``group_wait`` has passed (all of them with ``flush``), of every
         rule or of ``rules`` only."""
-        ready = [
-            key
-            for key, group in self._groups.items()
-            if (flush or now - group.first_at >= self._group_wait)
-            and (rules is None or key[0] in rules)
-        ]
-        notifications = []
-        for key in ready:
-            group = self._groups.pop(key)
-            rule = group.rule
-            domains = [alert.domain for alert in group.alerts]
-            notifications.append(
-                Notification(
-                    rule=rule.name,
-                    kind=key[1],
-                    severity=rule.severity,
-                    sinks=tuple(rule.sinks),
-                    alerts=tuple(group.alerts),
-                    at=now,
-                    silence="" if key[1] is Transition.RESOLVED else self.mute(rule.name, domains),
-                )
-            )
-        return notifications
+        return self.groups.due(now, self.mute, flush=flush, rules=rules)
 
     def waiting(self) -> list[tuple[str, str, Transition]]:
         """(rule, domain, kind) of every alert in a group still waiting its
         ``group_wait`` (a pure read)."""
-        return [(a.rule, a.domain, a.kind) for group in self._groups.values() for a in group.alerts]
+        return self.groups.waiting()
 
     def mute(self, rule: str, domains: list[str]) -> str:
         """The ``sesd silence add`` line that mutes ``rule`` on ``domains``."""

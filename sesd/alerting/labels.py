@@ -12,7 +12,7 @@ from sesd.core.domains import normalise_domain
 from sesd.core.providers import UNKNOWN
 from sesd.core.scopes import DOMAIN, Scope
 
-__all__ = ["labels", "watches"]
+__all__ = ["labels", "takes", "watches"]
 
 
 def labels(rule: RuleConfig, scope: Scope, stated: Collection[str]) -> list[str]:
@@ -43,6 +43,19 @@ def watches(rule: RuleConfig, label: str) -> bool:
         fnmatchcase(label, pattern) if is_glob(pattern) else label == pattern
         for pattern in rule.watched
     )
+
+
+def takes(rule: RuleConfig, label: str) -> bool:
+    """Whether ``label`` is one of the rule's: named (a domain as its normal form) or
+    matched by a glob, and not excluded."""
+    domains = rule.scope == DOMAIN
+    named = any(
+        fnmatchcase(label, pattern)
+        if is_glob(pattern)
+        else label == ((normalise_domain(pattern) or pattern) if domains else pattern)
+        for pattern in rule.watched
+    )
+    return named and not _excluded(rule, label)
 
 
 def _excluded(rule: RuleConfig, domain: str) -> bool:

@@ -10,6 +10,11 @@ window holds no data; a value between the two thresholds
 keeps it firing, so input that flaps around ``above`` does not
 flap the alert. While firing, a repeat is due every ``repeat_interval``.
 
+A window that reads no data only because sesd could not have seen the data yet
+(just started, or the wall clock just stepped, so the events in flight fall
+outside the window) says nothing about the incident: a ``blind`` step keeps a
+firing alert as it is, value and repeats included, instead of resolving it.
+
 Time is a parameter; nothing here reads a clock.
 """
 
@@ -48,6 +53,8 @@ class AlertState:
     since: float = 0.0  # when the breach began (pending) or the alert fired
     last_sent: float = 0.0  # last firing or repeat notification
     value: float | None = None
+    #: When it last resolved. On a firing state (from a state file): its resolve was
+    #: decided then but not delivered before sesd stopped, so no blind step holds it.
     resolved_at: float | None = None
     #: Whether this firing was notified (False while a silence holds it back).
     notified: bool = False
@@ -107,8 +114,12 @@ def step(
     volume: int,
     now: float,
     repeat_interval: float,
+    blind: bool = False,
 ) -> Transition | None:
-    """Advance ``state`` to ``now`` given the current value; returns what to notify."""
+    """Advance ``state`` to ``now`` given the current value; returns what to notify.
+    ``blind``: no data now means nothing (a firing alert without data stays as it is)."""
+    if blind and value is None and state.status is Status.FIRING and state.resolved_at is None:
+        return None
     state.value = value
     breach = value is not None and rule.breaches(value) and volume >= rule.min_events
     if state.status is Status.FIRING:

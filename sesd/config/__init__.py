@@ -115,6 +115,8 @@ __all__ = [
     "parse_web_config",
     "read_secrets",
     "region_of_url",
+    "rule_of",
+    "saved_rule",
 ]
 
 
@@ -204,6 +206,20 @@ class Config(Section, frozen=True):
     def to_display(self) -> dict[str, Any]:
         """The resolved config as plain data, secrets masked: what check-config prints."""
         return msgspec.to_builtins(self, enc_hook=_display_hook)  # type: ignore[no-any-return]
+
+
+def saved_rule(rule: RuleConfig) -> dict[str, Any]:
+    """A rule as plain data (the state file keeps the rules its alert states were
+    stepped under, so a start under other rules can resolve what they fired)."""
+    return msgspec.to_builtins(rule, enc_hook=_display_hook)  # type: ignore[no-any-return]
+
+
+def rule_of(saved: Any) -> RuleConfig:
+    """A rule :func:`saved_rule` saved; ValueError when it is not one (any more)."""
+    try:
+        return msgspec.convert(saved, RuleConfig, dec_hook=_dec_hook)
+    except msgspec.ValidationError as exc:
+        raise ValueError(str(exc)) from None
 
 
 # --- loading -----------------------------------------------------------------

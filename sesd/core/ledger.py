@@ -219,34 +219,41 @@ class Ledger:
         self.pending.restore(data["pending"], [saved.index(s.axis) if s.axis in saved else -1
                                                for s in self.scopes])  # fmt: skip
         self.tenant_map.restore(data.get("tenant_map", []))
-        same_layout = data["layout"] == self.layout()
+        # Each window as saved, by its place in the file: one added or changed since
+        # starts empty, the others are kept.
+        saved_layout = data["layout"]
+        kept = [saved_layout.index(w) if w in saved_layout else None for w in self.layout()]
+        same_layout = any(index is not None for index in kept)
         if same_layout:
-            self._restore_windows(data)
+            self._restore_windows(data, kept)
         if self.providers is not None:
             self.providers.restore(data.get("providers", []))
         self.canary.restore(data.get("canaries", []))
         return {
             "windows": len(self.windows) if same_layout else "dropped: window layout changed",
+            "windows_started_empty": [
+                spec.name for spec, index in zip(self.specs, kept, strict=True) if index is None
+            ],
             "pending_delays": len(self.pending),
             "providers_cached": 0 if self.providers is None else len(self.providers.cache),
             "canaries": len(self.canary.canaries),
         }
 
-    def _restore_windows(self, data: dict[str, Any]) -> None:
+    def _restore_windows(self, data: dict[str, Any], kept: list[int | None]) -> None:
         self.domains.restore(data["domains"])
         saved = {DOMAIN: data["windows"], **data.get("scopes", {})}  # no scopes before providers
         for scope in self.scopes:
             for label, windows in saved.get(scope.axis, {}).items():
-                scope.windows[label] = self._windows(windows)
+                scope.windows[label] = self._windows(windows, kept)
         self.tenant_labels.restore(data.get("tenant_labels", {}))
         for tag, last_seen in data["tags"].items():
             if tag in self.tag_tables:
                 self.tag_tables[tag].restore(last_seen)
         for tag, value, windows in data["tag_windows"]:
             if tag in self.tag_tables:
-                self.tag_windows[(tag, value)] = self._windows(windows)
+                self.tag_windows[(tag, value)] = self._windows(windows, kept)
 
-    def _windows(self, saved: Any) -> DomainWindows:
+    def _windows(self, saved: Any, kept: list[int | None]) -> DomainWindows:
         restored = DomainWindows(self.specs)
-        restored.restore(saved)
+        restored.restore(saved, kept)
         return restored

@@ -174,11 +174,11 @@ class Daemon:
 
     def _clock_stepped(self, step: float) -> None:
         self.metrics.clock_steps.inc()
-        self._log.warning(
-            "sesd.clock.stepped",
-            step_seconds=round(step, 3),
-            hint="the wall clock jumped; windows keep every event, reads follow the new time",
-        )
+        # The events in flight are stamped by the old time: windows without data say
+        # nothing of an incident for a while (a firing alert is not resolved for it).
+        self.alerting.evaluator.blind(self.clock.peek())
+        hint = "the wall clock jumped; windows keep every event, reads follow the new time"
+        self._log.warning("sesd.clock.stepped", step_seconds=round(step, 3), hint=hint)
 
     def stop(self) -> None:
         """Begin a graceful stop (what the first SIGTERM does)."""

@@ -81,7 +81,10 @@ def merge(old: Config, new: Config) -> tuple[Config, list[str]]:
     try:
         merged = msgspec.structs.replace(new, **sections)
     except (ValueError, TypeError) as exc:
-        raise ConfigError(f"{exc} (with the settings that need a restart kept)") from None
+        raise ConfigError(
+            f"{exc} (with the settings that only a restart changes kept as they run, the "
+            "file is not valid: nothing was applied; restart sesd to apply it)"
+        ) from None
     return merged, ignored
 
 

@@ -76,13 +76,21 @@ class StateSaver:
             self._log.info("sesd.state.none_yet", path=path)
             return
         try:
-            restored = restore(blob, self._ledger, self._evaluator)
+            restored = restore(blob, self._ledger, self._evaluator, self._clock())
         except StateError as exc:
             self._log.warning(
                 "sesd.state.ignored", path=path, reason=str(exc), **self._keep_aside(path)
             )
             return
+        unknown = restored.pop("unknown_rules")
         self._log.info("sesd.state.restored", path=path, **restored)
+        if unknown:
+            self._log.warning(
+                "sesd.state.rules_unknown",
+                rules=unknown,
+                hint="the file does not say how these rules notified: resolve their "
+                "firing alerts in their sinks by hand",
+            )
 
     def _hold(self, path: str) -> None:
         """Hold ``PATH.lock`` while sesd runs: two sesd on one file would each overwrite

@@ -1,21 +1,21 @@
 """The state file: what a restart must not lose.
 
-The ledger's saved stores (sesd.core.ledger says which and why) and the alert
-states go into one msgpack document, written atomically (a temporary file
-beside it, fsync, rename) with mode 0600. Restored at start,
-it means a restart neither loses the last hour nor sends firing alerts again,
-and an alert that cleared while sesd was down resolves (and is notified) at
-the first evaluation. Counters are
-not kept: Prometheus handles counter resets.
+The ledger's saved stores (sesd.core.ledger says which and why), the alert
+states and the rules they were stepped under go into one msgpack document,
+written atomically (a temporary file beside it, fsync, rename) with mode 0600.
+Restored at start, it means a restart neither loses the last hour nor sends
+firing alerts again, an alert that cleared while sesd was down resolves (and
+is notified), and a change of rules across the restart owes the sinks what a
+reload would. Counters are not kept: Prometheus handles counter resets.
 
-A file that cannot be read, or was written for another window layout, is
-reported and ignored (or, for the layout, only the windows are): sesd starts
-rather than refusing to.
+A file that cannot be read is reported and ignored: sesd starts rather than
+refusing to. Windows of a size the config no longer has start empty.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ import msgspec
 
 from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.rules import AlertState, Status, Transition
+from sesd.config import RuleConfig, rule_of, saved_rule
 from sesd.core.ledger import Ledger
 from sesd.io.files import write_atomic
 
@@ -72,34 +73,85 @@ def snapshot(
         elif kind is Transition.RESOLVED and not firing:
             # Still firing as far as the sinks know: the first evaluation after a
             # restart resolves it again (or finds it firing, as the sinks have it).
+            # Its resolved_at says the resolve was decided: not held back at the start.
             state = evaluator.states[rule].get(domain)
             since, sent = (now, now) if state is None else (state.since, state.last_sent)
-            saved[domain] = [Status.FIRING.value, since, sent, None, None, True]
+            ended = now if state is None or state.resolved_at is None else state.resolved_at
+            saved[domain] = [Status.FIRING.value, since, sent, None, ended, True]
+    rules = {rule.name: saved_rule(rule) for rule in evaluator.rules}
     return msgspec.msgpack.encode(
-        {"version": STATE_VERSION, "saved_at": now, **ledger.snapshot(now), "alerts": alerts}
-    )
+        {"version": STATE_VERSION, "saved_at": now, **ledger.snapshot(now), "alerts": alerts,
+         "rules": rules}
+    )  # fmt: skip
 
 
-def restore(blob: bytes, ledger: Ledger, evaluator: Evaluator) -> dict[str, Any]:
+def restore(blob: bytes, ledger: Ledger, evaluator: Evaluator, now: float) -> dict[str, Any]:
     """Load a snapshot into a fresh ledger and evaluator; returns what was restored.
 
     All or nothing: the file is first restored into a ledger of the same settings
     that is then dropped, so a file damaged halfway (a flipped byte, a field of the
     wrong type) raises StateError with nothing loaded, rather than windows without
     the alert states that go with them (which would page again).
+
+    The alert states are taken as a reload from the rules they were saved under to
+    the configured ones takes them (a removed rule's sent alerts resolve, say), and
+    for a window's length a window without data does not resolve an alert: the
+    events queued while sesd was down have not reached it yet.
     """
     data = _decoded(blob)
     try:
         Ledger(ledger.settings).restore(data)
-        alerts = _alert_states(data["alerts"], evaluator)
+        alerts = _alert_states(data["alerts"])
+        rules, unknown = _rules(data.get("rules", {}), alerts, evaluator)
+        known = {name: states for name, states in alerts.items() if name not in unknown}
+        Evaluator(evaluator.config, evaluator.window_names).adopt(rules, _copied(known), now)
         saved_at = float(data["saved_at"])
     # Whatever a damaged file makes the readers raise: the file is refused, sesd starts.
     except Exception as exc:  # noqa: BLE001
         raise StateError(f"state file is damaged ({type(exc).__name__}: {exc})") from None
     restored = ledger.restore(data)
-    for rule, states in alerts.items():
-        evaluator.states[rule].update(states)
-    return {"saved_at": saved_at, **restored, "alerts": sum(map(len, alerts.values()))}
+    count = sum(map(len, known.values()))
+    owed = evaluator.adopt(rules, known, now)
+    evaluator.blind(now)
+    return {
+        "saved_at": saved_at,
+        **restored,
+        "alerts": count,
+        # What the change of rules since the save owes the sinks (sesd.alerting.changes).
+        "owed": [f"{a.kind.value} {a.rule} {a.domain}" for a in owed[:20]],
+        # Rules neither the file nor the config describe: their firing alerts stay
+        # open in the sinks that were sent them (a file from before rules were saved).
+        "unknown_rules": {name: sorted(_firing(states)) for name, states in unknown.items()},
+    }
+
+
+def _rules(
+    saved: dict[str, Any], alerts: dict[str, dict[str, AlertState]], evaluator: Evaluator
+) -> tuple[list[RuleConfig], dict[str, dict[str, AlertState]]]:
+    """The rules the states were saved under (the configured one of the same name when
+    the file does not say, or no longer reads as a rule), and the states of rules
+    neither describes."""
+    configured = {rule.name: rule for rule in evaluator.rules}
+    rules, unknown = [], {}
+    for name, states in alerts.items():
+        try:
+            rules.append(rule_of(saved[name]))
+        except (KeyError, ValueError):
+            if name in configured:
+                rules.append(configured[name])
+            else:
+                unknown[name] = states
+    return rules, unknown
+
+
+def _copied(alerts: dict[str, dict[str, AlertState]]) -> dict[str, dict[str, AlertState]]:
+    return {
+        name: {label: replace(s) for label, s in states.items()} for name, states in alerts.items()
+    }
+
+
+def _firing(states: dict[str, AlertState]) -> list[str]:
+    return [label for label, state in states.items() if state.status is Status.FIRING]
 
 
 def _decoded(blob: bytes) -> dict[str, Any]:
@@ -116,13 +168,11 @@ def _decoded(blob: bytes) -> dict[str, Any]:
     return data
 
 
-def _alert_states(saved: dict[str, Any], evaluator: Evaluator) -> dict[str, dict[str, AlertState]]:
-    """The saved states of the rules the evaluator has (others are gone from the config)."""
+def _alert_states(saved: dict[str, Any]) -> dict[str, dict[str, AlertState]]:
+    """The saved alert states, by rule and label."""
     found: dict[str, dict[str, AlertState]] = {}
     for rule, states in saved.items():
-        if rule not in evaluator.states:
-            continue
-        kept = found[rule] = {}
+        kept = found[str(rule)] = {}
         for domain, (status, since, last_sent, value, resolved_at, *notified) in states.items():
             # A file from before silences: every firing alert in it had been sent.
             kept[str(domain)] = AlertState(

@@ -320,17 +320,25 @@ class DomainWindows:
             "examples": None if self._examples is None else self._examples.snapshot(),
         }
 
-    def restore(self, data: dict[str, Any]) -> None:
-        """Load what :meth:`snapshot` returned; ValueError if the layout differs."""
+    def restore(self, data: dict[str, Any], kept: list[int | None] | None = None) -> None:
+        """Load what :meth:`snapshot` returned: each window from the saved one at its
+        index in ``kept`` (None: it starts empty; by default, the same layout)."""
         self.changes += 1
-        if len(data["rings"]) != len(self._rings) or len(data["details"]) != len(self._rings):
+        rings, saved_details = data["rings"], data["details"]
+        kept = list(range(len(self._rings))) if kept is None else kept
+        if (
+            len(kept) != len(self._rings)
+            or len(saved_details) != len(rings)
+            or any(source is not None and source >= len(rings) for source in kept)
+        ):
             raise ValueError("window layout changed")
-        for ring, ring_data in zip(self._rings, data["rings"], strict=True):
-            ring.restore(ring_data)
-        for index, found in enumerate(data["details"]):
-            if found is not None:
+        for index, source in enumerate(kept):
+            if source is None:
+                continue
+            self._rings[index].restore(rings[source])
+            if saved_details[source] is not None:
                 details = self._details[index] = Details(self._rings[index].slots)
-                details.restore(found)
+                details.restore(saved_details[source])
         if data["examples"] is not None:
             self._examples = Examples()
             self._examples.restore(data["examples"])

@@ -1,0 +1,99 @@
+"""What a change of rules does to the alerts they fired: at a reload, and at a start
+from a state file saved under other rules (a restart is a reload across a stop).
+
+A sink that was sent an alert's firing is sent its resolve. So a removed rule
+resolves its sent alerts on its sinks; a rule that no longer watches a label (a
+new ``exclude_domains``, a narrower list or glob) resolves that label's alert and
+forgets its state; a rule that no longer names a sink resolves its firing alerts
+there, and a sink it names anew is sent them as firing, so that it gets the
+resolves later too. Pure: the caller passes the states and queues what is returned.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+
+from sesd.alerting.labels import takes
+from sesd.alerting.rules import AlertState, Status, Transition
+from sesd.config import ACCOUNT_METRICS, CANARY_METRICS, RuleConfig
+
+__all__ = ["Change", "changes"]
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """A notification a change of rules owes: ``rule`` as the alert was sent under,
+    ``label``, its state, what to send and to which sinks, and why; ``ends`` when the
+    alert is over (its state is gone), not only over for these sinks."""
+
+    rule: RuleConfig
+    label: str
+    state: AlertState
+    kind: Transition
+    sinks: tuple[str, ...]
+    note: str
+    ends: bool = False
+
+
+def changes(
+    old: Mapping[str, RuleConfig],
+    new: Sequence[RuleConfig],
+    states: dict[str, dict[str, AlertState]],
+) -> Iterator[Change]:
+    """What going from rules ``old`` to ``new`` owes the sinks; ``states`` (by rule,
+    then label) loses the rules and labels the new rules do not have."""
+    kept = {rule.name: rule for rule in new}
+    for name in sorted(set(states) - set(kept)):
+        gone = states.pop(name)
+        if name in old:
+            note = "the rule was removed from the config"
+            yield from _ended(old[name], gone, sorted(gone), note)
+    for name, rule in kept.items():
+        before, held = old.get(name), states.get(name)
+        if before is None or not held:
+            continue
+        if _labelled(rule):
+            unwatched = sorted(label for label in held if not takes(rule, label))
+            note = f"the rule no longer watches this {rule.scope}"
+            yield from _ended(before, held, unwatched, note)
+        yield from _sinks_changed(before, rule, held)
+
+
+def _ended(
+    rule: RuleConfig, states: dict[str, AlertState], labels: list[str], note: str
+) -> Iterator[Change]:
+    """The resolves of the sent alerts of ``labels``, whose states are dropped."""
+    for label in labels:
+        state = states.pop(label)
+        if _sent(state):
+            yield Change(rule, label, state, Transition.RESOLVED, tuple(rule.sinks), note, True)
+
+
+def _sinks_changed(
+    before: RuleConfig, rule: RuleConfig, states: dict[str, AlertState]
+) -> Iterator[Change]:
+    """Sinks a rule no longer names get its sent alerts' resolves; sinks it names anew
+    their firings."""
+    dropped = tuple(s for s in before.sinks if s not in rule.sinks)
+    added = tuple(s for s in rule.sinks if s not in before.sinks)
+    for label, state in sorted(states.items()):
+        if not _sent(state):
+            continue
+        if dropped:
+            note = "the rule no longer notifies this sink"
+            yield Change(before, label, state, Transition.RESOLVED, dropped, note)
+        if added:
+            note = "the rule notifies this sink from now on"
+            yield Change(rule, label, state, Transition.FIRING, added, note)
+
+
+def _sent(state: AlertState) -> bool:
+    """Whether sinks were told the alert fires (and not yet that it resolved)."""
+    return state.status is Status.FIRING and state.notified
+
+
+def _labelled(rule: RuleConfig) -> bool:
+    """Whether the rule's labels are domains, providers or tenants it names (not the
+    canary, not accounts)."""
+    return rule.metric not in CANARY_METRICS and rule.metric not in ACCOUNT_METRICS

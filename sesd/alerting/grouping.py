@@ -1,0 +1,83 @@
+"""Alerts grouped into notifications: transitions of one rule and kind, to the same
+sinks, that happen within ``group_wait`` of the first go out together as one
+:class:`~sesd.alerting.alert.Notification`, so a provider outage across fifty
+domains is one message, not fifty."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sesd.alerting.alert import Alert, Notification
+from sesd.alerting.rules import Transition
+from sesd.config import RuleConfig
+
+__all__ = ["Groups"]
+
+#: A group's key: its rule's name, the kind of its alerts, the sinks they go to.
+_Key = tuple[str, Transition, tuple[str, ...]]
+
+
+@dataclass(slots=True)
+class _Group:
+    rule: RuleConfig
+    first_at: float
+    alerts: list[Alert] = field(default_factory=list)
+
+
+class Groups:
+    """Alerts waiting their ``group_wait``."""
+
+    def __init__(self) -> None:
+        self.group_wait = 0.0
+        self._groups: dict[_Key, _Group] = {}
+
+    def add(self, rule: RuleConfig, alert: Alert, now: float, sinks: tuple[str, ...]) -> None:
+        """Into the group of its rule, kind and sinks."""
+        key = (alert.rule, alert.kind, sinks)
+        group = self._groups.get(key)
+        if group is None:
+            group = self._groups[key] = _Group(rule, now)
+        group.alerts.append(alert)
+
+    def due(
+        self,
+        now: float,
+        mute: Callable[[str, list[str]], str],
+        *,
+        flush: bool = False,
+        rules: set[str] | None = None,
+    ) -> list[Notification]:
+        """Groups whose ``group_wait`` has passed (all of them with ``flush``), of every
+        rule or of ``rules`` only; ``mute`` gives a firing's ``sesd silence add`` line."""
+        ready = [
+            key
+            for key, group in self._groups.items()
+            if (flush or now - group.first_at >= self.group_wait)
+            and (rules is None or key[0] in rules)
+        ]
+        notifications = []
+        for key in ready:
+            group = self._groups.pop(key)
+            rule, kind = group.rule, key[1]
+            domains = [alert.domain for alert in group.alerts]
+            notifications.append(
+                Notification(
+                    rule=rule.name,
+                    kind=kind,
+                    severity=rule.severity,
+                    sinks=key[2],
+                    alerts=tuple(group.alerts),
+                    at=now,
+                    silence="" if kind is Transition.RESOLVED else mute(rule.name, domains),
+                )
+            )
+        return notifications
+
+    def waiting(self) -> list[tuple[str, str, Transition]]:
+        """(rule, domain, kind) of every alert still waiting (a pure read)."""
+        return [(a.rule, a.domain, a.kind) for group in self._groups.values() for a in group.alerts]
+
+    def rules(self) -> list[str]:
+        """The rules with alerts waiting, one entry per group (a pure read)."""
+        return [key[0] for key in self._groups]

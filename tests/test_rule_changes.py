@@ -1,0 +1,177 @@
+"""What a change of rules owes the sinks, at a reload and at a start from a state file
+saved under other rules: every sink that was sent a firing gets its resolve, and an
+alert the rules no longer have is not left firing nor sent again."""
+
+from __future__ import annotations
+
+import msgspec
+
+from sesd.alerting.alert import Notification
+from sesd.alerting.evaluator import Evaluator
+from sesd.alerting.rules import Status
+from sesd.config import Config, core_settings, parse_config
+from sesd.core.pipeline import Pipeline
+from sesd.runtime.state import restore, snapshot
+from tests import factory as f
+from tests.test_rules import feed_spike
+
+T = f.T0
+WINDOWS = ["5m", "15m", "1h"]
+SINKS = """
+[alerts]
+group_wait = "0s"
+[alerts.sinks.pager]
+type = "console"
+[alerts.sinks.chat]
+type = "console"
+"""
+
+
+def rule(name: str = "delays", extra: str = 'sinks = ["pager"]\n') -> str:
+    return (
+        f'[[alerts.rules]]\nname = "{name}"\nmetric = "delay_ratio"\nwindow = "5m"\n'
+        f"above = 0.2\nmin_events = 4\n{extra}"
+    )
+
+
+def sent(notifications: list[Notification]) -> list[tuple[str, str, tuple[str, ...], list[str]]]:
+    return [(n.kind.value, n.rule, n.sinks, [a.domain for a in n.alerts]) for n in notifications]
+
+
+def firing(config: Config, *domains: str) -> tuple[Pipeline, Evaluator]:
+    """A pipeline with a spike on each domain, and an evaluator whose alerts on them
+    fired and were sent."""
+    pipeline = Pipeline(core_settings(config))
+    evaluator = Evaluator(config.alerts, WINDOWS)
+    for domain in domains:
+        feed_spike(pipeline, domain, T, 6, 4)
+    evaluator.evaluate(pipeline.ledger, T)
+    assert sent(evaluator.due(T)) == [("firing", "delays", ("pager",), sorted(domains))]
+    return pipeline, evaluator
+
+
+def reloaded(evaluator: Evaluator, text: str, now: float) -> list[Notification]:
+    evaluator.configure(parse_config(text).alerts, WINDOWS, now)
+    return evaluator.due(now, flush=True)
+
+
+def test_a_sink_a_rule_no_longer_names_gets_the_resolve_and_a_new_one_the_firing() -> None:
+    """The pager that got the firing is told it is over for it; the chat sink that
+    replaces it is told the alert fires, and later gets its resolve."""
+    pipeline, evaluator = firing(parse_config(SINKS + rule()), "a.example")
+    owed = reloaded(evaluator, SINKS + rule(extra='sinks = ["chat"]\n'), T + 5)
+    assert sent(owed) == [
+        ("resolved", "delays", ("pager",), ["a.example"]),
+        ("firing", "delays", ("chat",), ["a.example"]),
+    ]
+    assert owed[0].alerts[0].notes == ("the rule no longer notifies this sink",)
+    assert owed[1].alerts[0].value == 0.6  # the firing as it was sent
+    assert evaluator.states["delays"]["a.example"].status is Status.FIRING
+    for i in range(40):
+        pipeline.feed(f.raw(f.delivery([f"late{i}@a.example"], at=T + 10)), "q", T + 10)
+    evaluator.evaluate(pipeline.ledger, T + 10)
+    assert sent(evaluator.due(T + 10)) == [("resolved", "delays", ("chat",), ["a.example"])]
+
+
+def test_a_sink_kept_by_the_rule_hears_nothing_new() -> None:
+    """The pager stays, chat is added: only chat is told; the same file again owes
+    nothing."""
+    evaluator = firing(parse_config(SINKS + rule()), "a.example")[1]
+    both = SINKS + rule(extra='sinks = ["pager", "chat"]\n')
+    assert sent(reloaded(evaluator, both, T + 5)) == [
+        ("firing", "delays", ("chat",), ["a.example"])
+    ]
+    assert reloaded(evaluator, both, T + 6) == []
+
+
+def test_a_domain_excluded_by_a_reload_resolves_and_is_no_longer_watched() -> None:
+    """b fires and a only had deliveries; a reload excludes both. b's alert resolves
+    on the sinks that had it, and neither pages after, whatever their traffic."""
+    config = parse_config(SINKS + rule())
+    pipeline, evaluator = firing(config, "b.example")
+    for i in range(5):
+        pipeline.feed(f.raw(f.delivery([f"ok{i}@a.example"], at=T)), "q", T)
+    evaluator.evaluate(pipeline.ledger, T)
+    assert "a.example" in evaluator.states["delays"]  # inactive, stepped
+    excluded = 'sinks = ["pager"]\nexclude_domains = ["a.example", "B.example"]\n'
+    owed = reloaded(evaluator, SINKS + rule(extra=excluded), T + 5)
+    assert sent(owed) == [("resolved", "delays", ("pager",), ["b.example"])]
+    assert owed[0].alerts[0].notes == ("the rule no longer watches this domain",)
+    assert evaluator.states["delays"] == {}
+    for t in (T + 10, T + 400, T + 800):
+        feed_spike(pipeline, "a.example", t, 6, 4)
+        feed_spike(pipeline, "b.example", t, 6, 4)
+        assert evaluator.evaluate(pipeline.ledger, t) == []
+    assert evaluator.states["delays"] == {}
+
+
+def test_a_narrower_list_of_domains_resolves_the_domains_left_out() -> None:
+    config = parse_config(SINKS + rule(extra='sinks = ["pager"]\ndomains = ["a.*", "b.example"]\n'))
+    evaluator = firing(config, "a.example", "b.example")[1]
+    owed = reloaded(evaluator, SINKS + rule(extra='sinks = ["pager"]\ndomains = ["a.*"]\n'), T + 5)
+    assert sent(owed) == [("resolved", "delays", ("pager",), ["b.example"])]
+    assert list(evaluator.states["delays"]) == ["a.example"]
+
+
+def restarted(blob: bytes, text: str, now: float) -> tuple[Evaluator, dict[str, object]]:
+    config = parse_config(text)
+    evaluator = Evaluator(config.alerts, WINDOWS)
+    summary = restore(blob, Pipeline(core_settings(config)).ledger, evaluator, now)
+    return evaluator, summary
+
+
+def test_a_restart_without_a_rule_resolves_what_it_fired_on_its_sinks() -> None:
+    """A restart is a reload across a stop: the removed rule's alert resolves (the
+    file says which sinks it went to, though the config names them no more)."""
+    pipeline, evaluator = firing(parse_config(SINKS + rule()), "a.example")
+    blob = snapshot(pipeline.ledger, evaluator, T + 1)
+    again, summary = restarted(blob, SINKS + rule("other", 'sinks = ["chat"]\n'), T + 5)
+    assert summary["owed"] == ["resolved delays a.example"]
+    (resolved,) = again.due(T + 5)
+    assert sent([resolved]) == [("resolved", "delays", ("pager",), ["a.example"])]
+    assert resolved.alerts[0].notes == ("the rule was removed from the config",)
+    assert "delays" not in again.states
+
+
+def test_a_restart_with_the_rule_renamed_resolves_the_old_name() -> None:
+    pipeline, evaluator = firing(parse_config(SINKS + rule()), "a.example")
+    blob = snapshot(pipeline.ledger, evaluator, T + 1)
+    config = parse_config(SINKS + rule("delay-ratio-high"))
+    fresh = Pipeline(core_settings(config))
+    again = Evaluator(config.alerts, WINDOWS)
+    restore(blob, fresh.ledger, again, T + 5)
+    assert [(a.kind.value, a.rule) for a in again.evaluate(fresh.ledger, T + 5)] == [
+        ("firing", "delay-ratio-high")  # the same windows, under its new name
+    ]
+    assert sent(again.due(T + 5)) == [
+        ("resolved", "delays", ("pager",), ["a.example"]),
+        ("firing", "delay-ratio-high", ("pager",), ["a.example"]),
+    ]
+
+
+def test_a_restart_with_other_sinks_or_exclusions_owes_what_a_reload_owes() -> None:
+    pipeline, evaluator = firing(parse_config(SINKS + rule()), "a.example", "b.example")
+    blob = snapshot(pipeline.ledger, evaluator, T + 1)
+    changed = rule(extra='sinks = ["chat"]\nexclude_domains = ["b.example"]\n')
+    again, summary = restarted(blob, SINKS + changed, T + 5)
+    assert sent(again.due(T + 5)) == [
+        # b, no longer watched; a, whose rule no longer notifies the pager.
+        ("resolved", "delays", ("pager",), ["b.example", "a.example"]),
+        ("firing", "delays", ("chat",), ["a.example"]),
+    ]
+    assert summary["alerts"] == 2
+
+
+def test_a_file_that_does_not_describe_its_rules_names_those_it_cannot_resolve() -> None:
+    """A file written before the rules were saved: states of configured rules load as
+    before; those of rules gone from the config are named, for a resolve by hand."""
+    pipeline, evaluator = firing(parse_config(SINKS + rule()), "a.example")
+    data = msgspec.msgpack.decode(snapshot(pipeline.ledger, evaluator, T + 1))
+    del data["rules"]
+    blob = msgspec.msgpack.encode(data)
+    kept, summary = restarted(blob, SINKS + rule(), T + 5)
+    assert (summary["alerts"], summary["unknown_rules"]) == (1, {})
+    assert kept.states["delays"]["a.example"].status is Status.FIRING
+    gone, summary = restarted(blob, SINKS + rule("other"), T + 5)
+    assert (summary["alerts"], summary["unknown_rules"]) == (0, {"delays": ["a.example"]})
+    assert gone.due(T + 5) == []
