@@ -127,3 +127,29 @@ def test_a_domain_idle_for_exactly_idle_evict_stays_and_goes_just_after() -> Non
     table.label("a.com", 100)
     assert table.evict_idle(150) == []
     assert table.evict_idle(150.001) == ["a.com"]
+
+
+def test_a_domain_a_rule_names_is_tracked_whatever_came_first() -> None:
+    """Three other domains take every label; then the domain a rule names is delayed:
+    it has windows of its own and the rule fires on it (under ``other`` it could not)."""
+    from sesd.alerting.evaluator import Evaluator
+    from sesd.config import core_settings, parse_config
+    from sesd.core.pipeline import Pipeline
+    from tests import factory as f
+    from tests.test_rules import feed_spike
+
+    config = parse_config(
+        '[domains]\nmax_tracked = 3\n[[alerts.rules]]\nname = "big"\nmetric = "delay_ratio"\n'
+        'window = "15m"\nabove = 0.05\nmin_events = 10\ndomains = ["BigCustomer.example", "g.*"]\n'
+    )
+    pipeline = Pipeline(core_settings(config))
+    for i in range(3):
+        pipeline.feed(f.raw(f.delivery([f"u@d{i}.example"])), "q", f.T0)
+    feed_spike(pipeline, "bigcustomer.example", f.T0, 6, 6)
+    feed_spike(pipeline, "g.example", f.T0, 6, 6)  # a glob names no domain in particular
+    assert sorted(pipeline.ledger.windows) == [
+        "bigcustomer.example", "d0.example", "d1.example", "d2.example", "other",
+    ]  # fmt: skip
+    evaluator = Evaluator(config.alerts, [s.name for s in pipeline.ledger.specs])
+    fired = evaluator.evaluate(pipeline.ledger, f.T0)
+    assert [(a.rule, a.domain) for a in fired] == [("big", "bigcustomer.example")]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from sesd.config.alerts import is_glob
 from sesd.core.settings import CoreSettings
 
 if TYPE_CHECKING:
@@ -19,7 +20,7 @@ def core_settings(config: Config) -> CoreSettings:
         resolution=config.windows.resolution.seconds,
         max_buckets=config.windows.max_buckets,
         breakdowns=frozenset(rule.window for rule in config.alerts.rules),
-        track=tuple(config.domains.track),
+        track=_tracked(config),
         groups={name: tuple(members) for name, members in config.domains.groups.items()},
         max_tracked=config.domains.max_tracked,
         idle_evict=config.domains.idle_evict.seconds,
@@ -40,3 +41,17 @@ def core_settings(config: Config) -> CoreSettings:
         region=config.aws.region,
         queues={q.label: (q.account_label, config.region_of(q)) for q in config.queues},
     )
+
+
+def _tracked(config: Config) -> tuple[str, ...]:
+    """Domains always tracked: ``[domains] track``, and every domain a rule names (a
+    domain under ``other`` is never stepped on its own: its rule would never fire)."""
+    groups = config.domains.groups
+    named = [
+        domain
+        for rule in config.alerts.rules
+        if rule.scope == "domain" and rule.domains
+        for domain in rule.domains
+        if not is_glob(domain) and domain not in groups
+    ]
+    return tuple(dict.fromkeys([*config.domains.track, *named]))
