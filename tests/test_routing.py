@@ -263,6 +263,26 @@ async def test_firing_alerts_are_posted_to_alertmanager_again_every_resend_every
         assert _queued(alerting, "am") == []
 
 
+async def test_a_clock_step_back_does_not_hold_the_resends_for_as_long_as_the_step() -> None:
+    """Alertmanager ends an alert not posted again within its resolve_timeout: after the
+    wall clock steps back half an hour, the next evaluation posts the firing alerts."""
+    alerting, pipeline, now = _alerting(
+        '[alerts]\ngroup_wait = "0s"\n' + AM + RULE + 'sinks = ["am"]\n'
+    )
+    async with aiohttp.ClientSession() as session:
+        alerting.open(session)
+        feed_spike(pipeline, "a.example", T, 6, 4)
+        alerting.evaluate()
+        assert _queued(alerting, "am") == [("firing", ["a.example"])]
+        now[0] = T - 1800
+        alerting.evaluator.blind(now[0])  # as the daemon does when its clock steps
+        alerting.evaluate()
+        assert _queued(alerting, "am") == [("repeat", ["a.example"])]
+        now[0] = T - 1790
+        alerting.evaluate()
+        assert _queued(alerting, "am") == []  # counted from the resend, as before
+
+
 async def test_a_silence_after_the_firing_keeps_alertmanager_from_resolving_it() -> None:
     """An alert whose firing Alertmanager has is posted again under a silence that began
     later (without it, Alertmanager ends the alert after its endsAt and its receivers

@@ -194,6 +194,18 @@ def test_alerts_of_one_rule_within_group_wait_are_one_notification() -> None:
     ]
 
 
+def test_a_group_begun_before_a_clock_step_back_is_due_at_once() -> None:
+    """A page waiting its group_wait when the wall clock steps back an hour goes out
+    at the next evaluation, not an hour later."""
+    config = parse_config(CONFIG)
+    pipeline, evaluator = built(config)
+    feed_spike(pipeline, "a.example", f.T0, 5, 5)
+    evaluator.evaluate(pipeline.ledger, f.T0)
+    assert evaluator.due(f.T0 + 29) == []
+    (notification,) = evaluator.due(f.T0 - 3600)
+    assert [a.domain for a in notification.alerts] == ["a.example"]
+
+
 def test_alert_carries_what_is_needed_to_act() -> None:
     """Counts, delay types, SMTP codes, MTAs, message ids, identity, region, config set."""
     config = parse_config(CONFIG.replace('group_wait = "30s"', 'group_wait = "0s"'))

@@ -49,11 +49,13 @@ class Groups:
         rules: set[str] | None = None,
     ) -> list[Notification]:
         """Groups whose ``group_wait`` has passed (all of them with ``flush``), of every
-        rule or of ``rules`` only; ``mute`` gives a firing's ``sesd silence add`` line."""
+        rule or of ``rules`` only; ``mute`` gives a firing's ``sesd silence add`` line.
+        A group begun ahead of ``now`` (the wall clock stepped back since) has waited:
+        a step back must not hold a page for as long as the step."""
         ready = [
             key
             for key, group in self._groups.items()
-            if (flush or now - group.first_at >= self.group_wait)
+            if (flush or not 0.0 <= now - group.first_at < self.group_wait)
             and (rules is None or key[0] in rules)
         ]
         notifications = []

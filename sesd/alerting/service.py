@@ -201,7 +201,10 @@ class Alerting:
         due = []
         for name, outbox in self.outboxes.items():
             every = getattr(outbox.sink, "resend_every", None)
-            if every is None or now - self._resent.setdefault(name, now) < every or len(outbox):
+            # Since the last resend; a resend ahead of now (the clock stepped back) is
+            # due: Alertmanager ends an alert not posted again for its resolve_timeout.
+            since = now - self._resent.setdefault(name, now)
+            if every is None or 0.0 <= since < every or len(outbox):
                 continue
             self._resent[name] = now
             due.append((name, outbox))
