@@ -112,7 +112,8 @@ class Receiver(LocalServer):
             return '{"status": "invalid event", "message": "routing_key or dedup_key"}'
         payload = document.get("payload")
         if document["event_action"] == "trigger":
-            if not payload or len(payload.get("summary", "")) > 1024:
+            # The summary is required, at most 1024 characters.
+            if not payload or not 0 < len(payload.get("summary") or "") <= 1024:
                 return '{"status": "invalid event", "message": "summary"}'
             if payload.get("severity") not in ("critical", "error", "warning", "info"):
                 return '{"status": "invalid event", "message": "severity"}'

@@ -23,16 +23,19 @@ from tests.receivers import WebhookReceiver
 from tests.sesd_process import SesdProcess, config_file, sesd_process
 
 ALERTMANAGER = "prometheus-alertmanager"
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @asynccontextmanager
-async def alertmanager(tmp_path: Path, webhook: str) -> AsyncIterator[str]:
+async def alertmanager(tmp_path: Path, webhook: str, text: str = "") -> AsyncIterator[str]:
     """A single Alertmanager (no cluster) on a free loopback port, routing every alert
-    to ``webhook`` grouped by rule, with a short group_wait; yields its URL."""
+    to ``webhook`` grouped by rule, with a short group_wait (or configured by
+    ``text``); yields its URL."""
     binary = require_tool(ALERTMANAGER)
     config = tmp_path / "alertmanager.yml"
     config.write_text(
-        "route:\n  receiver: hook\n  group_by: [alertname]\n  group_wait: 1s\n"
+        text
+        or "route:\n  receiver: hook\n  group_by: [alertname]\n  group_wait: 1s\n"
         "  group_interval: 1s\n  repeat_interval: 1h\n"
         "receivers:\n- name: hook\n  webhook_configs:\n"
         f"  - url: {webhook}\n    send_resolved: true\n"
@@ -143,3 +146,51 @@ async def test_two_replicas_one_notification_a_silence_and_the_resolve(
     ]
     # One firing notification for the two replicas, and b.example never sent.
     assert [body["status"] for body in receiver.bodies] == ["firing", "resolved"]
+
+
+@pytest.mark.timeout(60)
+async def test_the_shipped_routing_pages_pagerduty_with_a_summary_for_two_alerts(
+    tmp_path: Path,
+) -> None:
+    """config/alertmanager/alertmanager.yml, run for real (secrets and PagerDuty's URL
+    pointed at local receivers, group_wait shortened): two replicas down at once are
+    two pages with their summaries. PagerDuty refuses an event without one, and
+    Alertmanager does not retry a refusal: grouped by alertname alone, their differing
+    summaries left the common one empty."""
+    import aiohttp
+
+    from tests.receivers import Receiver
+
+    text = (ROOT / "config" / "alertmanager" / "alertmanager.yml").read_text()
+    async with Receiver("slack") as slack, Receiver("pagerduty") as pd:
+        secrets = {"slack_webhook_url": slack.url, "pagerduty_routing_key": "R" * 32}
+        for name, value in secrets.items():
+            (tmp_path / name).write_text(value)
+            text = text.replace(f"/etc/alertmanager/secrets/{name}", str(tmp_path / name))
+        text = text.replace("group_wait: 30s", "group_wait: 1s")
+        text = text.replace(
+            "      - routing_key_file:", f"      - url: {pd.url}\n        routing_key_file:"
+        )
+        async with alertmanager(tmp_path, "", text) as url, aiohttp.ClientSession() as http:
+            alerts = [
+                {
+                    "labels": {
+                        "alertname": "SesdDown",
+                        "severity": "critical",
+                        "job": "sesd",
+                        "instance": instance,
+                    },
+                    "annotations": {"summary": f"sesd replica {instance} is not answering scrapes"},
+                }
+                for instance in ("a:9585", "b:9585")
+            ]
+            async with http.post(f"{url}/api/v2/alerts", json=alerts) as response:
+                assert response.status == 200
+            with anyio.fail_after(30):
+                await pd.wait_for(2)
+    summaries = sorted(event["payload"]["summary"] for event in pd.accepted)
+    assert summaries == [
+        "sesd replica a:9585 is not answering scrapes",
+        "sesd replica b:9585 is not answering scrapes",
+    ]
+    assert len(pd.requests) == 2  # none refused

@@ -293,6 +293,18 @@ def test_kubernetes_manifests_agree_with_each_other() -> None:
     }
 
 
+def test_the_pod_monitor_names_the_job_as_the_rules_do() -> None:
+    """The Operator names a PodMonitor's job "namespace/name" unless its jobLabel names
+    a pod label: SesdDown and SesdAbsent match job="sesd", the pods' label value."""
+    kinds = _manifests()
+    label = kinds["PodMonitor"]["spec"]["jobLabel"]
+    pod_labels = kinds["Deployment"]["spec"]["template"]["metadata"]["labels"]
+    assert pod_labels[label] == "sesd"
+    rules = (PROMETHEUS / "sesd.rules.yml").read_text()
+    assert 'up{job="sesd"} == 0' in rules
+    assert 'absent(up{job="sesd"} == 1)' in rules
+
+
 def test_the_prometheus_rule_is_the_fleet_rules_file() -> None:
     """The PrometheusRule holds exactly the groups promtool checks in sesd.rules.yml."""
     rule = _manifests()["PrometheusRule"]

@@ -209,6 +209,21 @@ async def test_alertmanager_members_each_get_the_alerts_and_one_is_enough() -> N
     assert posted["startsAt"] == "2027-01-15T08:00:00Z"
 
 
+async def test_a_shared_alertmanager_sink_leaves_the_resolve_to_alertmanager() -> None:
+    """Replicas each see a share: one whose share resolves must not end an alert another
+    still fires (Alertmanager would resolve it, and fire it again at the next resend).
+    With ``shared`` a resolve posts nothing; the last firing post's endsAt ends it."""
+    async with _Alertmanager() as am, aiohttp.ClientSession() as session:
+        for shared in (False, True):
+            sink = AlertmanagerSink(AlertmanagerConfig(urls=[am.url], shared=shared), session, "am")
+            await sink.send(notification())
+            await sink.send(notification(kind=Transition.RESOLVED))
+    assert [len(body) for body in am.bodies] == [1, 1, 1]  # the second resolve: not posted
+    configured = parse_config(AM + "shared = true\n").alerts.named_sinks()["am"]
+    assert isinstance(configured, AlertmanagerConfig)
+    assert configured.shared
+
+
 def _alerting(text: str) -> tuple[Alerting, Pipeline, list[float]]:
     config = parse_config(text)
     pipeline = Pipeline(core_settings(config))

@@ -77,6 +77,8 @@ def test_unit_is_hardened_and_matched_to_the_drain() -> None:
     grace = parse_config("").shutdown.grace_period.seconds
     assert int(service["TimeoutStopSec"].rstrip("s")) > grace
     assert int(service["WatchdogSec"].rstrip("s")) >= 10
+    # /proc/stat stays readable: prometheus_client needs it for every process_* metric.
+    assert "ProcSubset" not in service
 
 
 def _listener(path: str) -> socket.socket:

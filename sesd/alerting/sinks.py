@@ -27,6 +27,7 @@ from sesd.alerting.documents import (
     webhook_document,
 )
 from sesd.alerting.render import console_text, pagerduty_events, slack_message
+from sesd.alerting.rules import Transition
 from sesd.config import AlertmanagerConfig, PagerDutyConfig, SlackConfig, WebhookConfig
 from sesd.io.logs import get_logger
 
@@ -256,7 +257,9 @@ class AlertmanagerSink:
         self._log = get_logger(sink=name)
 
     async def send(self, notification: Notification) -> None:
-        """Post the alerts to each member."""
+        """Post the alerts to each member (with ``shared``, not a resolve)."""
+        if self._config.shared and notification.kind is Transition.RESOLVED:
+            return
         body = alertmanager_alerts(notification, self.resend_every, time.time())
         failures: list[DeliveryError] = []
         for url in self._config.urls:

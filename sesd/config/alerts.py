@@ -211,6 +211,10 @@ class AlertmanagerConfig(_Sink, frozen=True, tag="alertmanager"):
     #: ``resolve_timeout``.
     resend_every: Duration = msgspec.field(default_factory=lambda: Duration("1m"))
     timeout: Duration = msgspec.field(default_factory=lambda: Duration("10s"))
+    #: Several replicas post the same alerts: a replica whose share resolves posts no
+    #: resolve (another may still fire it); Alertmanager ends the alert once no
+    #: replica has posted it for four resend periods.
+    shared: bool = False
 
     def __post_init__(self) -> None:
         if not self.urls:

@@ -35,10 +35,6 @@ class Health:
         ]
         return not stale, stale
 
-    def all_answered(self) -> bool:
-        """True once every queue answered at least once (systemd READY=1)."""
-        return all(q in self.last_receive for q in self.queues)
-
 
 class Changes:
     """A broadcast "something changed" signal: waiters re-check their condition.
