@@ -220,6 +220,7 @@ def test_queue_rates_and_lag_are_read_against_the_sample_a_request_kept() -> Non
     assert queue.received_per_second == pytest.approx(300 / 600)
     assert (queue.received, queue.errors["receive"], queue.recent_errors) == (300, 2, 2)
     assert (doc.lag.events, doc.lag.p50_seconds, doc.lag.p95_seconds) == (3, 0.5, 5.0)
+    assert doc.lag.text == "event lag p50 <= 0.5s, p95 <= 5s (3 events over the last 10m00s)"
     w.metrics.sqs_received_messages("q", 60)
     counters = read_counters(w.sources)
     later = build_status(w.sources, NOW + 400, counters, rates.sample(NOW + 400, counters))
@@ -227,6 +228,19 @@ def test_queue_rates_and_lag_are_read_against_the_sample_a_request_kept() -> Non
     assert later.queues[0].rate_seconds == 400
     assert later.queues[0].recent_errors == 0
     assert (later.lag.events, later.lag.p95_seconds) == (0, None)
+    assert later.lag.text == "no events over the last 6m40s"
+
+
+def test_a_lag_past_the_histograms_last_bound_reads_as_more_than_it() -> None:
+    """A two-hour backlog: the p95 is in the bucket past 3600 s, "more than" it, not
+    "at most" it."""
+    w = world(now=NOW)
+    for lag in (0.3, 7200.0, 7200.0):
+        w.pipeline.ledger.tallies.lag.observe(lag)
+    counters = read_counters(w.sources)
+    doc = build_status(w.sources, NOW, counters, Rates(w.sources.started).sample(NOW, counters))
+    assert (doc.lag.p50_seconds, doc.lag.p95_seconds) == (3600.0, 3600.0)
+    assert doc.lag.text.startswith("event lag p50 > 3600s, p95 > 3600s (3 events")
 
 
 def test_rates_keep_a_sample_per_gap_and_compare_with_one_a_horizon_old() -> None:

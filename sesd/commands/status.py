@@ -236,7 +236,7 @@ def table(status: Status, url: str = "") -> str:
         )
     lag = status.lag
     if lag.events:
-        lines.append(f"event lag p50 <= {lag.p50_seconds:g}s, p95 <= {lag.p95_seconds:g}s")
+        lines.append(lag.text)
     lines += _alerts(status)
     for scope in status.scopes:
         lines += _scope(scope)

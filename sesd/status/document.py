@@ -100,6 +100,9 @@ class LagView(msgspec.Struct, frozen=True, kw_only=True):
     over_seconds: float
     p50_seconds: float | None
     p95_seconds: float | None
+    #: The same as the page and ``sesd status`` say it ("event lag p50 <= 2s, p95 >
+    #: 3600s (...)"): a quantile past the last bound is "more than" it.
+    text: str = ""
 
 
 class CauseView(msgspec.Struct, frozen=True, kw_only=True):

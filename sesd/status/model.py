@@ -19,6 +19,7 @@ from prometheus_client import Counter, Gauge
 from sesd.core.ledger import Ledger
 from sesd.core.tallies import FixedHistogram
 from sesd.status.alerts import active, alert_list, alert_rows, firing_on, silence_list
+from sesd.status.charts import duration
 from sesd.status.document import (
     AccountRow,
     CanaryRun,
@@ -172,21 +173,26 @@ def _lag(
     total = sum(moved)
     bounds = histogram.bounds
 
-    def quantile(q: float) -> float | None:
-        if total <= 0:
-            return None
-        running = 0.0
-        for i, n in enumerate(moved):
-            running += n
-            if running >= q * total:
-                return float(bounds[min(i, len(bounds) - 1)])
-        return float(bounds[-1])  # pragma: no cover - the running sum reaches the total
+    def quantile(q: float) -> tuple[float, str]:
+        """The bound the quantile falls under, and how to say it (past the last
+        bound: more than it)."""
+        running, i = 0.0, 0
+        while running + moved[i] < q * total:
+            running += moved[i]
+            i += 1
+        if i < len(bounds):
+            return float(bounds[i]), f"<= {bounds[i]:g}s"
+        return float(bounds[-1]), f"> {bounds[-1]:g}s"
 
+    over = max(0.0, now - since)
+    if total <= 0:
+        text = f"no events over the last {duration(over)}"
+        return LagView(events=0, over_seconds=over, p50_seconds=None, p95_seconds=None, text=text)
+    (p50, p50_text), (p95, p95_text) = quantile(0.5), quantile(0.95)
+    text = f"event lag p50 {p50_text}, p95 {p95_text} ({int(total)} events over the last "
+    text += f"{duration(over)})"
     return LagView(
-        events=int(total),
-        over_seconds=max(0.0, now - since),
-        p50_seconds=quantile(0.5),
-        p95_seconds=quantile(0.95),
+        events=int(total), over_seconds=over, p50_seconds=p50, p95_seconds=p95, text=text
     )
 
 

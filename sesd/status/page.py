@@ -46,12 +46,7 @@ def _header(daemon: DaemonView, queues: list[QueueView], lag: LagView) -> str:
         f'<span class="{"ok" if reload.ok else "bad"}">{esc(config)}</span></p>'
     )
     rows = [_queue_row(q) for q in queues]
-    lag_text = (
-        f"event lag p50 ≤ {lag.p50_seconds:g}s, p95 ≤ {lag.p95_seconds:g}s "
-        f"({lag.events} events over the last {duration(lag.over_seconds)})"
-        if lag.events
-        else f"no events over the last {duration(lag.over_seconds)}"
-    )
+    lag_text = lag.text
     head = ("queue", "account / region", "received", "errors", "last receive")
     return facts + table("queues", head, rows) + f'<p class="lag">{esc(lag_text)}</p>'
 

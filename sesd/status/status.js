@@ -106,9 +106,7 @@
     const d = doc.sesd;
     const ready = d.ready ? "ready" : "not ready: " + d.not_ready.join(", ");
     const config = "config loaded " + when(d.reload.at) + (d.reload.ok ? "" : ", last reload FAILED");
-    const lag = doc.lag.events
-      ? `event lag p50 ≤ ${doc.lag.p50_seconds}s, p95 ≤ ${doc.lag.p95_seconds}s (${doc.lag.events} events over the last ${duration(doc.lag.over_seconds)})`
-      : `no events over the last ${duration(doc.lag.over_seconds)}`;
+    const lag = doc.lag.text;
     const rows = doc.queues.map((q) => {
       const errors = Object.values(q.errors).reduce((a, b) => a + b, 0);
       const rate = q.received_per_second === null ? "-" : q.received_per_second.toFixed(1) + "/s";
