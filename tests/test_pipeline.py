@@ -64,6 +64,23 @@ def test_late_events_count_in_totals_not_windows() -> None:
     assert "one.com" not in pipeline.ledger.windows
 
 
+def test_a_late_delay_still_pending_shows_its_domain() -> None:
+    """A DeliveryDelay older than every window (an SQS backlog) but not expired is
+    pending: its domain gets (empty) windows, so the pending gauge, the status page
+    and a pending_delays rule see it."""
+    from sesd.metrics.registry import Metrics
+
+    pipeline = make()
+    pipeline.feed(f.raw(f.delay(["a@stuck.example"], at=NOW - 7200, expires=NOW + 3600)), "q", NOW)
+    assert pipeline.ledger.tallies.late_events == 1
+    assert pipeline.ledger.pending.count("stuck.example", NOW) == 1
+    windows = pipeline.ledger.windows["stuck.example"]
+    assert windows.figures(0, NOW).count("delivery_delay") == 0
+    registry = Metrics(pipeline.ledger, [], lambda: NOW).registry
+    pending = {"domain": "stuck.example"}
+    assert registry.get_sample_value("sesd_delayed_recipients_pending", pending) == 1
+
+
 def test_future_events_are_clamped_to_now() -> None:
     """A timestamp ahead of our clock counts now, in the current bucket."""
     pipeline = make()

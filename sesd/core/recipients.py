@@ -106,6 +106,10 @@ def delayed(
         if expires is None or expires > now:
             key = pending_key(message_id, recipient.email_address)
             labels = tuple(slot.name for slot in slots)
+            for slot in slots:
+                # A label is shown (its pending gauge, the status page) and stepped by
+                # rules where it has windows: a late delay, in none, still pends.
+                slot.window()
             ended = ledger.pending.delayed(key, labels, t, expires)
             if ended is not None:
                 # Its Delivery or Bounce came first (SQS keeps no order): the delay is
