@@ -196,7 +196,11 @@ class PendingDelays:
                 saved = [str(found)] if isinstance(found, str) else [str(f) for f in found]
                 labels = [saved[i] if 0 <= i < len(saved) else UNKNOWN for i in where]
                 self._entries[int(key)] = (tuple(labels), float(since), float(expires))
-                self._list(tuple(labels), float(expires))
+                for scope, label in enumerate(labels):
+                    self._expiries.setdefault((scope, label), []).append(float(expires))
+        # Sorted once: an insort each made restoring a full table quadratic (minutes).
+        for expiries in self._expiries.values():
+            expiries.sort()
         for key, t in data["resolved"]:
             self._remember(int(key), float(t))
         self._heap = [(e[2], k) for k, e in self._entries.items()]
