@@ -103,11 +103,12 @@ def bounce(
     kind: str = "Permanent",
     subkind: str = "General",
     message_id: str | None = None,
+    tags: dict[str, list[str]] | None = None,
 ) -> dict[str, Any]:
     """A Bounce event."""
     return {
         "eventType": "Bounce",
-        "mail": mail(recipients, sent=at - 60, message_id=message_id),
+        "mail": mail(recipients, sent=at - 60, message_id=message_id, tags=tags),
         "bounce": {
             "bounceType": kind,
             "bounceSubType": subkind,

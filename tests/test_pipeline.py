@@ -15,6 +15,7 @@ from tests import factory as f
 
 NOW = f.T0 + 10
 DELIVERY = EVENT_TYPE_INDEX["delivery"]
+BOUNCE = EVENT_TYPE_INDEX["bounce"]
 DELAY = EVENT_TYPE_INDEX["delivery_delay"]
 
 
@@ -223,6 +224,20 @@ def test_message_tag_breakdown() -> None:
     assert ("campaign", "autumn") not in ledger.tallies.tag_recipients
     spring = ledger.tag_windows[("campaign", "spring")].figures(0, NOW)
     assert spring.delay_ratio == pytest.approx(1 / 3)
+
+
+def test_a_bounce_ses_never_attempted_is_no_bounce_under_a_tag_either() -> None:
+    """A suppression list's bounce counts apart in every scope, never as a bounce: a
+    configuration set's bounces add up to its domains' bounces."""
+    pipeline = make('[dimensions]\ntags = ["campaign"]\n')
+    spring = {"campaign": ["spring"]}
+    pipeline.feed(f.raw(f.bounce(["a@one.com"], tags=spring)), "q", NOW)
+    kept = f.bounce(["b@one.com"], subkind="OnAccountSuppressionList", tags=spring)
+    pipeline.feed(f.raw(kept), "q", NOW)
+    ledger = pipeline.ledger
+    assert ledger.by_domain.recipients["one.com"][BOUNCE] == 1
+    assert ledger.tallies.tag_recipients[("campaign", "spring")][BOUNCE] == 1
+    assert ledger.tag_windows[("campaign", "spring")].figures(0, NOW).count("bounce") == 1
 
 
 def test_a_tag_value_ses_could_not_have_written_counts_as_other() -> None:

@@ -155,7 +155,8 @@ class Pipeline:
             return _PROCESSED[kind]
         t, in_windows = self._when(event, now, received_at)
         self._count(event, queue, domains, t, now, in_windows)
-        if self._tag_names:
+        # A bounce SES never attempted (a suppression list) is no bounce in any family.
+        if self._tag_names and not (kind == _BOUNCE and _suppressed(event)):
             self._tags(event, kind, usable, t, now, in_windows)
         return _PROCESSED[kind]
 
