@@ -43,6 +43,36 @@ def test_matchers_are_exact_or_glob_and_missing_ones_match_all() -> None:
     assert not _silence(severity="critical").matches("any", "yahoo.com", "warning")
 
 
+def test_a_tenants_mute_line_mutes_it_in_any_case() -> None:
+    """A tenant's name keeps its capitals (Globex): the silence its alert's mute line
+    adds matches it, as one written in lower case does."""
+    assert _silence(rule="tenant-*", domain="Globex").matches("tenant-delays", "Globex", "info")
+    assert _silence(domain="globex").matches("tenant-delays", "Globex", "info")
+    assert _silence(domain="Yahoo.COM").matches("delays", "yahoo.com", "info")
+
+
+def test_a_domain_under_a_group_or_a_provider_without_a_rule_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """hotmail.com counts under the group microsoft: a silence on it would mute
+    nothing. microsoft alone names the group and the provider: muting consumer Outlook
+    would mute every Microsoft 365 business domain too, so a rule must say which."""
+    rule = (
+        '[domains]\ngroups = { microsoft = ["outlook.com", "hotmail.com"] }\n'
+        '[[alerts.rules]]\nname = "delays"\nmetric = "delay_ratio"\nwindow = "5m"\n'
+        "above = 0.1\n"
+    )
+    config = str(_config(tmp_path, rule))
+    add = ["silence", "add", "--config", config, "--for", "1h", "--comment", "c"]
+    assert main([*add, "--domain", "Hotmail.com"]) == 2
+    assert "counts under the group 'microsoft': its alerts name the group" in (
+        capsys.readouterr().err
+    )
+    assert main([*add, "--domain", "microsoft"]) == 2
+    assert "names a mailbox provider as well" in capsys.readouterr().err
+    assert main([*add, "--domain", "microsoft", "--rule", "delays"]) == 0
+
+
 def test_a_silence_is_active_from_its_start_until_its_end_exclusive() -> None:
     silence = _silence()
     assert not silence.active(T - 1)
@@ -148,7 +178,7 @@ def test_silence_add_list_expire(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert main(["silence", "list", "--config", config, "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert [(r["domain"], r["state"], r.get("until_resolved", False)) for r in rows] == [
-        ("yahoo.com", "active", False),
+        ("Yahoo.com", "active", False),  # as written; matched in any case
         ("gmail.com", "active", True),
     ]
     assert rows[0]["ends_at"] - rows[0]["starts_at"] == 4 * 3600
@@ -159,7 +189,7 @@ def test_silence_add_list_expire(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert main(["silence", "list", "--config", config]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith(f"{silence_id}  expired ")
-    assert "rule=delay-* domain=yahoo.com" in lines[0]
+    assert "rule=delay-* domain=Yahoo.com" in lines[0]
     assert lines[0].endswith("# Yahoo defers")
     assert "ends until resolved" in lines[1]
 

@@ -48,12 +48,13 @@ class Silence(msgspec.Struct, kw_only=True, omit_defaults=True):
     created_by: str = ""
 
     def matches(self, rule: str, domain: str, severity: str) -> bool:
-        """Whether every matcher given matches."""
+        """Whether every matcher given matches; the domain (provider, tenant, account)
+        in any case, as the alert's mute line gives it (a tenant's name has capitals)."""
         return all(
             pattern is None or fnmatchcase(value, pattern)
             for pattern, value in (
                 (self.rule, rule),
-                (self.domain, domain),
+                (None if self.domain is None else self.domain.lower(), domain.lower()),
                 (self.severity, severity),
             )
         )

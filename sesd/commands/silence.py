@@ -20,6 +20,7 @@ from sesd.alerting.silence_file import SilenceFile
 from sesd.alerting.silences import Silence, SilenceError, new_id
 from sesd.commands.common import Commands, command, config_error, load, with_config
 from sesd.config import Config, ConfigError, Duration
+from sesd.core.providers import LABELS as PROVIDER_LABELS
 from sesd.io.logs import configure_logging
 
 __all__ = ["add_parser", "run_silence"]
@@ -97,6 +98,9 @@ def run_silence(config: Config, args: argparse.Namespace) -> int:
     now = time.time()
     try:
         if args.silence_command == "add":
+            problem = _labels_problem(config, args)
+            if problem:
+                return _error(problem)
             return _add(file, args, now, [rule.name for rule in config.alerts.rules])
         if args.silence_command == "list":
             return _list(file, as_json=args.json, now=now)
@@ -109,6 +113,26 @@ def run_silence(config: Config, args: argparse.Namespace) -> int:
         return 1
     print(f"expired {args.id}")
     return 0
+
+
+def _labels_problem(config: Config, args: argparse.Namespace) -> str:
+    """What is wrong with ``--domain``: a domain that counts under a group (its alerts
+    name the group), or, without ``--rule``, a name that is both a group or domain
+    and a mailbox provider (the silence would mute the alerts of both)."""
+    domain = (args.domain or "").lower()
+    for group, members in config.domains.groups.items():
+        if domain in {member.lower() for member in members}:
+            return (
+                f"--domain {args.domain!r} counts under the group {group!r}: its alerts "
+                f"name the group (--domain {group})"
+            )
+    if domain in PROVIDER_LABELS and not args.rule:
+        rules = ", ".join(sorted({r.name for r in config.alerts.rules if r.scope == "domain"}))
+        return (
+            f"--domain {args.domain!r} names a mailbox provider as well as any domain or "
+            f"group of that name: add --rule to say which alerts (domain rules: {rules})"
+        )
+    return ""
 
 
 def _add(file: SilenceFile, args: argparse.Namespace, now: float, rules: list[str]) -> int:
@@ -140,7 +164,7 @@ def _add(file: SilenceFile, args: argparse.Namespace, now: float, rules: list[st
         starts_at=now,
         ends_at=ends,
         rule=args.rule,
-        domain=args.domain.lower() if args.domain else None,
+        domain=args.domain,  # matched in any case: a tenant's name is as SES has it
         severity=args.severity,
         until_resolved=args.until_resolved,
         created_by=_user(),
