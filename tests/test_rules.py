@@ -236,6 +236,25 @@ def test_internal_delays_carry_the_aws_support_facts() -> None:
     assert alert.stage == "inside SES"
 
 
+def test_a_few_internal_delays_among_many_at_the_recipient_do_not_make_it_ses() -> None:
+    """Three InternalFailure delays beside ten the recipient's MTA answered: the page
+    points at the recipient's side, not at an AWS Support case; a majority of them
+    points inside SES."""
+    config = parse_config(CONFIG)
+    pipeline, evaluator = built(config)
+    feed_spike(pipeline, "a.example", f.T0, 10, 4)
+    for i in range(3):
+        pipeline.feed(f.raw(f.delay([f"i{i}@a.example"], delay_type="InternalFailure")), "q", f.T0)
+    feed_spike(pipeline, "b.example", f.T0, 3, 4)
+    for i in range(4):
+        pipeline.feed(f.raw(f.delay([f"i{i}@b.example"], delay_type="InternalFailure")), "q", f.T0)
+    by_domain = {a.domain: a for a in evaluator.evaluate(pipeline.ledger, f.T0)}
+    assert (by_domain["a.example"].internal, by_domain["a.example"].stage) == (
+        False, "SES -> recipient MTA",
+    )  # fmt: skip
+    assert (by_domain["b.example"].internal, by_domain["b.example"].stage) == (True, "inside SES")
+
+
 def test_resolve_when_the_spike_leaves_the_window() -> None:
     """Once the delays age out of the window and deliveries continue, the alert resolves."""
     config = parse_config(CONFIG.replace('group_wait = "30s"', 'group_wait = "0s"'))

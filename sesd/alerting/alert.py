@@ -123,10 +123,14 @@ def alert_of(
     breakdown: Breakdown,
 ) -> Alert:
     named = dict(zip(EVENT_TYPES, counts or (0,) * len(EVENT_TYPES), strict=True))
-    delay_types = {name for name, _ in breakdown.delay_types}
+    # Inside SES when most delays are SES's own (three InternalFailure among a
+    # hundred recipient-MTA deferrals do not make a Microsoft throttle an AWS case),
+    # or when no recipient's side said anything.
+    inside = sum(n for name, n in breakdown.delay_types if name in _INTERNAL_DELAYS)
     mta_signal = bool(breakdown.statuses or breakdown.diagnostics or breakdown.mtas)
     metric = identity["metric"]
-    internal = metric in _DELAY_METRICS and (bool(delay_types & _INTERNAL_DELAYS) or not mta_signal)
+    mostly = 2 * inside > sum(n for _, n in breakdown.delay_types)
+    internal = metric in _DELAY_METRICS and (mostly or not mta_signal)
     if metric == "processing_p95_seconds":
         stage = "inside SES (processing time)"
     elif internal:
