@@ -332,6 +332,29 @@ async def test_restart_sends_nothing_twice_and_a_resolve_during_downtime_is_sent
     assert b"@outlook.example" not in blob  # no recipient addresses either
 
 
+async def test_a_page_delivered_is_saved_at_once(
+    local_sqs: Any, sqs: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A crash (the OOM killer, a lost node) within save_every of a page must not page
+    again after the restart: once the sinks took the firing, the file says so, long
+    before the next periodic save (a minute)."""
+    import msgspec
+
+    clock = Clock(f.T0)
+    async with stateful(local_sqs, sqs, tmp_path, monkeypatch) as world:
+        config, url, slack, pd, state = world
+        async with running(config, clock=clock) as daemon:
+            saved = anyio.Event()
+            daemon.saver.on_saved = saved.set
+            await send_bodies(sqs, url, spike(f.T0))
+            with anyio.fail_after(20):
+                await slack.wait_for(1)
+                await pd.wait_for(1)
+                await saved.wait()
+            alerts = msgspec.msgpack.decode(state.read_bytes())["alerts"]
+            assert alerts["delay-ratio-high"]["outlook.example"][0] == "firing"
+
+
 async def test_an_unreadable_state_file_is_logged_and_sesd_starts_empty(
     local_sqs: Any, sqs: Any, tmp_path: Path
 ) -> None:

@@ -59,6 +59,8 @@ class Outbox:
         self._max_age = max_age
         self._clock = clock
         self._closing = False
+        #: Called with each notification once its delivery ended (sent or given up).
+        self.on_done: Callable[[Notification], None] = lambda notification: None
         self._log = get_logger(sink=sink.name)
         for outcome in OUTCOMES:
             counter.labels(sink.name, outcome)
@@ -123,6 +125,7 @@ class Outbox:
             finally:
                 self._in_flight, self._delivering = False, None
                 self._wake()
+            self.on_done(notification)
 
     async def _deliver(self, notification: Notification) -> None:
         log = self._log.bind(rule=notification.rule, kind=notification.kind.value)

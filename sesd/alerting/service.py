@@ -89,6 +89,8 @@ class Alerting:
         self.outboxes: dict[str, Outbox] = {}
         self.evaluations = 0
         self.on_evaluated: Callable[[], None] = lambda: None
+        #: Called when a firing or a resolve was delivered (the state file saves it).
+        self.on_notified: Callable[[], None] = lambda: None
         self._session: aiohttp.ClientSession | None = None
         self._tasks: anyio.abc.TaskGroup | None = None
         #: When each resending sink (Alertmanager) last got every firing alert.
@@ -110,8 +112,13 @@ class Alerting:
             counter=self.notifications,
             max_age=self._config.alerts.notification_max_age.seconds,
         )
+        outbox.on_done = self._delivered
         if self._tasks is not None:
             self._tasks.start_soon(outbox.run)
+
+    def _delivered(self, notification: Notification) -> None:
+        if notification.kind is not Transition.REPEAT:
+            self.on_notified()
 
     def reconfigure(self, config: Config) -> None:
         """Take a reloaded config: rules (states kept by name; a removed rule's alerts

@@ -156,9 +156,9 @@ class Daemon:
         if config.canary is not None:
             self.metrics.watch_canary()
         self.canary = CanaryRunner(ledger.canary, self.clock, self.changes.notify, self.stopping)
-        self.saver = StateSaver(
-            config.state.path, ledger, evaluator, self.clock, lambda: self.alerting.unsent()
-        )
+        state = config.state.path
+        self.saver = StateSaver(state, ledger, evaluator, self.clock, self.alerting.unsent)
+        self.alerting.on_notified = self.saver.soon  # a page sent is saved at once
         self.systemd = Notifier()
         self._consumers = Consumers(self._poller)
         self._tasks: anyio.abc.TaskGroup | None = None
@@ -174,8 +174,7 @@ class Daemon:
 
     def _clock_stepped(self, step: float) -> None:
         self.metrics.clock_steps.inc()
-        # The events in flight are stamped by the old time: windows without data say
-        # nothing of an incident for a while (a firing alert is not resolved for it).
+        # Events in flight bear the old time: an empty window says nothing for a while.
         self.alerting.evaluator.blind(self.clock.peek())
         hint = "the wall clock jumped; windows keep every event, reads follow the new time"
         self._log.warning("sesd.clock.stepped", step_seconds=round(step, 3), hint=hint)

@@ -39,6 +39,10 @@ class StateSaver:
         self._clock = clock
         self._log = get_logger()
         self._held: int | None = None
+        #: Set by :meth:`soon` while :meth:`run` waits.
+        self._soon: anyio.Event | None = None
+        #: Called after each save (a test waits on it).
+        self.on_saved: Callable[[], None] = lambda: None
 
     def _unsavable(self) -> str | None:
         """Why the file could never be saved (its directory missing or not writable),
@@ -138,9 +142,19 @@ class StateSaver:
             )
         else:
             self._log.debug("sesd.state.saved", path=path, bytes=len(blob))
+        self.on_saved()
+
+    def soon(self) -> None:
+        """Save now rather than at the next period: a page or a resolve was delivered,
+        and a crash before the next save would send it again after the restart."""
+        if self._soon is not None:
+            self._soon.set()
 
     async def run(self, every: float) -> None:
-        """Save every ``every`` seconds, until cancelled."""
+        """Save every ``every`` seconds, and soon after :meth:`soon`, until cancelled
+        (what asks for a save during one is saved by the next)."""
         while True:
-            await anyio.sleep(every)
+            self._soon = anyio.Event()
+            with anyio.move_on_after(every):
+                await self._soon.wait()
             await self.save()
