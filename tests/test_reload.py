@@ -141,6 +141,24 @@ def test_a_reload_keeps_what_needs_a_restart_and_names_it() -> None:
     assert merged.state.path is None
 
 
+def test_an_account_in_use_keeps_its_role_until_a_restart_and_says_so() -> None:
+    """The credentials of an account in use were made from its role: a changed role,
+    external id or region is logged as needing a restart, not taken silently; an
+    account the file adds is taken."""
+    account = '[[accounts]]\nname = "{name}"\nrole_arn = "arn:aws:iam::111122223333:role/{role}"\n'
+    old = parse_config(account.format(name="prod", role="sesd-raeder"))
+    new = parse_config(
+        account.format(name="prod", role="sesd-reader") + account.format(name="eu", role="r")
+    )
+    merged, ignored = merge(old, new)
+    assert ignored == ["accounts.prod"]
+    assert [(a.name, a.role_arn.rsplit("/", 1)[1]) for a in merged.accounts] == [
+        ("prod", "sesd-raeder"),
+        ("eu", "r"),
+    ]
+    assert merge(old, old)[1] == []
+
+
 def test_a_reload_that_only_the_kept_windows_make_invalid_is_refused() -> None:
     old = parse_config('[windows]\nsizes = ["5m"]\n')
     new = parse_config(

@@ -78,6 +78,12 @@ def merge(old: Config, new: Config) -> tuple[Config, list[str]]:
             sections[section] = getattr(old, section)
     for section, kept in fields.items():
         sections[section] = msgspec.structs.replace(getattr(new, section), **kept)
+    # An account in use keeps its role, external id and region (its credentials were
+    # made from them); an account the file adds is reached from now on.
+    running = {account.name: account for account in old.accounts}
+    accounts = [running.get(account.name, account) for account in new.accounts]
+    ignored += [f"accounts.{a.name}" for a in new.accounts if running.get(a.name, a) != a]
+    sections["accounts"] = accounts
     try:
         merged = msgspec.structs.replace(new, **sections)
     except (ValueError, TypeError) as exc:
