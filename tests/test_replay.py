@@ -38,6 +38,7 @@ def test_exact_tallies(config: Path, capsys: pytest.CaptureFixture[str]) -> None
     assert document["messages"] == {"processed": 10, "skipped": 2, "invalid": 2, "duplicate": 1}
     assert document["invalid"] == {"missing_mail": 1, "not_json": 1}
     assert document["alerts"] == []
+    assert document["late_events"] == 0
     outlook = document["windows"]["outlook.example"]
     assert outlook["15m"]["delay_ratio"] == pytest.approx(3 / 5)
     assert outlook["15m"]["pending_delays"] == 2  # b1 was delivered after its delay
@@ -83,6 +84,29 @@ def test_text_report_and_logs_stay_on_stderr(config: Path) -> None:
     assert "outlook.example" in result.stdout
     assert "messages: processed 10, skipped 2, invalid 2, duplicate 1" in result.stdout
     assert '"event"' not in result.stdout
+
+
+def test_events_behind_the_replays_clock_are_counted_and_said(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two regions' archives one after the other: the second's events are hours behind
+    the first's last, so they count in no window and no rule sees them. The document
+    counts them and stderr says why and what to do."""
+    from tests import factory as f
+
+    config = tmp_path / "sesd.toml"
+    config.write_text("")
+    us = tmp_path / "us-east-1.jsonl"
+    us.write_text(f.raw(f.delivery(["a@gmail.example"], at=f.T0 + 7200)) + "\n")
+    eu = tmp_path / "eu-west-1.jsonl"
+    eu.write_text("".join(f.raw(f.delay([f"d{i}@outlook.example"])) + "\n" for i in range(3)))
+    assert main(["replay", "--config", str(config), "--json", str(us), str(eu)]) == 0
+    captured = capsys.readouterr()
+    document = json.loads(captured.out)
+    assert document["domains"]["outlook.example"] == {"delivery_delay": 3}
+    assert document["late_events"] == 3
+    assert "replay counted 3 events in no window" in captured.err
+    assert "Replay each archive on its own, or in time order." in captured.err
 
 
 def test_alerts_fire_and_resolve_in_event_time(

@@ -150,8 +150,21 @@ def run_replay(
         sys.stdout.write(render_text(document) + "\n")
         if with_report:
             sys.stdout.write("\n" + render_report(reports) + "\n")
+    return _said(document, problems)
+
+
+def _said(document: dict[str, Any], problems: list[str]) -> int:
+    """What went wrong, on stderr; the exit status."""
     for problem in problems:
         print(f"sesd: replay skipped {problem}", file=sys.stderr)
+    if document["late_events"]:
+        print(
+            f"sesd: replay counted {document['late_events']} events in no window: they were "
+            "further behind the latest event read than the widest window (inputs out of "
+            "time order, such as one region's archive after another's, or an event stamped "
+            "ahead); no rule saw them. Replay each archive on its own, or in time order.",
+            file=sys.stderr,
+        )
     messages = document["messages"]
     if not messages.get("processed") and messages.get("invalid"):
         # Every value read was refused: the wrong input, not a quiet month.

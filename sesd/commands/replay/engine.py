@@ -137,6 +137,9 @@ class Replay:
             "alerts": self.alerts,
             "invalid": invalid,
             "as_of": iso(self.now) if self.now else None,
+            # Events further behind the latest one read than the widest window: in the
+            # totals, in no window, seen by no rule (inputs out of time order).
+            "late_events": tallies.late_events,
             "windows": self._windows(),
         }
 
