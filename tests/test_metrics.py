@@ -145,12 +145,13 @@ def _domains_shown(metrics: Metrics, prefix: str) -> set[str]:
 
 def test_a_domain_has_series_only_while_the_ledger_holds_it() -> None:
     """A domain whose only event was late has its counters and no window series; an
-    evicted domain has no series at all, in any family; an active one keeps them all."""
+    evicted domain (its delay expired) has no series at all, in any family; an active
+    one keeps them all."""
     pipeline = Pipeline(core_settings(parse_config('[domains]\nidle_evict = "1h"\n')))
     metrics = Metrics(pipeline.ledger, ["q"], lambda: NOW + 3700)
     pipeline.feed(f.raw(f.delivery(["a@late.com"], at=NOW - 7200)), "q", NOW)
     for domain, at in (("old.com", NOW), ("new.com", NOW + 3000)):
-        pipeline.feed(f.raw(f.delay([f"a@{domain}"], at=at)), "q", at)
+        pipeline.feed(f.raw(f.delay([f"a@{domain}"], at=at, expires=at + 1200)), "q", at)
         pipeline.feed(f.raw(f.bounce([f"b@{domain}"], at=at)), "q", at)
     assert _domains_shown(metrics, "sesd_window_") == {"old.com", "new.com"}
     assert _domains_shown(metrics, "sesd_") == {"late.com", "old.com", "new.com"}

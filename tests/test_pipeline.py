@@ -168,6 +168,19 @@ def test_cap_and_eviction_remove_series() -> None:
     assert scope.recipients["two.com"][DELIVERY] == 2
 
 
+def test_a_domain_with_recipients_still_pending_is_not_evicted() -> None:
+    """Idle for idle_evict but with delays not expired, a domain stays (its pending
+    count, its provider's and its pending_delays alert go on); once they expire, it
+    goes."""
+    pipeline = make('[domains]\nidle_evict = "1h"\n')
+    delayed = f.delay(["a@stuck.example"], at=NOW, expires=NOW + 7200)
+    pipeline.feed(f.raw(delayed), "q", NOW)
+    assert pipeline.housekeep(NOW + 3700) == []
+    assert pipeline.ledger.pending.count("stuck.example", NOW + 3700) == 1
+    assert pipeline.ledger.pending.counts(NOW + 3700, 1) == {"unknown": 1}
+    assert pipeline.housekeep(NOW + 7300) == ["stuck.example"]
+
+
 def test_an_evicted_domain_starts_again_from_zero() -> None:
     """A domain admitted, evicted while idle and seen again counts afresh, and the room
     it left goes to the next new domain (nothing of it stays cached)."""
@@ -346,11 +359,11 @@ def test_a_delivery_without_a_processing_time_records_no_quantile() -> None:
 
 
 def test_an_evicted_domain_takes_all_its_series_with_it() -> None:
-    """Recipients, delays by type and bounces by type of an evicted domain go; another
-    domain's stay."""
+    """Recipients, delays by type and bounces by type of an evicted domain go (its
+    delay expired: none of its recipients is pending); another domain's stay."""
     pipeline = Pipeline(core_settings(parse_config('[domains]\nidle_evict = "1h"\n')))
     for domain, at in (("old.example", NOW), ("new.example", NOW + 3000)):
-        pipeline.feed(f.raw(f.delay([f"a@{domain}"], at=at)), "q", at)
+        pipeline.feed(f.raw(f.delay([f"a@{domain}"], at=at, expires=at + 600)), "q", at)
         pipeline.feed(f.raw(f.bounce([f"b@{domain}"], at=at)), "q", at)
     assert pipeline.housekeep(NOW + 3700) == ["old.example"]
     scope = pipeline.ledger.by_domain

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Callable
 from typing import Final
 
 import idna
@@ -125,13 +126,20 @@ class LabelTable:
         """Labels in use, ``other`` included once seen."""
         return list(self._last_seen)
 
-    def evict_idle(self, now: float) -> list[str]:
-        """Forget labels idle for ``idle_evict``; returns them so their series go too."""
+    def evict_idle(
+        self, now: float, busy: Callable[[str], bool] = lambda label: False
+    ) -> list[str]:
+        """Forget labels idle for ``idle_evict`` but those ``busy`` keeps (recipients
+        still pending: their delays and alerts go on); returns them so their series go
+        too."""
         cutoff = now - self.idle_evict
         gone = [
             label
             for label, seen in self._last_seen.items()
-            if seen < cutoff and label not in self._fixed_labels and label != OTHER
+            if seen < cutoff
+            and label not in self._fixed_labels
+            and label != OTHER
+            and not busy(label)
         ]
         for label in gone:
             del self._last_seen[label]

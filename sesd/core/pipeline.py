@@ -317,8 +317,10 @@ class Pipeline:
         ledger = self.ledger
         # Expired delays stop counting at once (PendingDelays.count); they are forgotten
         # for good only a while later, so a clock that stepped ahead loses nothing.
-        ledger.pending.expire(now - max(ledger.horizon, EXPIRY_GRACE))
-        evicted = ledger.domains.evict_idle(now)
+        pending = ledger.pending
+        pending.expire(now - max(ledger.horizon, EXPIRY_GRACE))
+        # A label with recipients still pending stays: its delays (and their alerts) go on.
+        evicted = ledger.domains.evict_idle(now, lambda label: pending.count(label, now) > 0)
         if evicted:
             gone = set(evicted)
             self._labels = {d: s for d, s in self._labels.items() if s.name not in gone}
@@ -326,7 +328,10 @@ class Pipeline:
             ledger.by_domain.forget(label)
             ledger.pending.drop_label(label)
         by_tenant = ledger.by_tenant
-        for label in ledger.tenant_labels.evict_idle(now):
+        tenants = -1 if by_tenant is None else by_tenant.index
+        for label in ledger.tenant_labels.evict_idle(
+            now, lambda label: pending.count(label, now, tenants) > 0
+        ):
             self._tenant_slots.pop(label, None)
             if by_tenant is not None:
                 by_tenant.forget(label)
