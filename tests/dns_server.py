@@ -113,8 +113,9 @@ def hermetic_text(text: str) -> str:
 
 
 def hermetic(config: Config) -> Config:
-    """``config`` with its resolvers set to the shared server (unless it names its own)
-    and account health off (unless it points the polls at local endpoints)."""
+    """``config`` with its resolvers set to the shared server (unless it names its own),
+    account health off (unless it points the polls at local endpoints) and a free port
+    for the default one."""
     providers = config.providers
     if providers.enabled and not providers.nameservers:
         pointed = msgspec.structs.replace(providers, nameservers=[shared_nameserver()])
@@ -123,4 +124,8 @@ def hermetic(config: Config) -> Config:
     if health.enabled and health.ses_endpoint_url is None:
         off = msgspec.structs.replace(health, enabled=False)
         config = msgspec.structs.replace(config, account_health=off)
+    if config.http.listen == "127.0.0.1:9585":
+        # The default port: two tests in parallel workers would both want it.
+        free = msgspec.structs.replace(config.http, listen="127.0.0.1:0")
+        config = msgspec.structs.replace(config, http=free)
     return config
