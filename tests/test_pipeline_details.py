@@ -50,7 +50,7 @@ def test_a_bounce_keeps_its_facts_for_every_usable_recipient() -> None:
     body = f.bounce(["nodomain", "a@x.example", "b@y.example"], at=NOW)
     pipeline.feed(f.raw(body), "q", NOW)
     for domain in ("x.example", "y.example"):
-        breakdown = pipeline.ledger.windows[domain].breakdown(0, NOW)
+        breakdown = pipeline.ledger.windows[domain].breakdown(0, NOW, delays=False)
         assert breakdown.statuses == [("5.1.1", 1)], domain
         assert breakdown.diagnostics == [("smtp; 550 5.1.1 user unknown", 1)]
         assert breakdown.sources == [ARN]
@@ -71,9 +71,30 @@ def test_a_complaint_is_noted_once_per_domain_with_its_identity() -> None:
     body = f.complaint(["a@x.example", "b@x.example"], at=NOW)
     message_id = body["mail"]["messageId"]
     pipeline.feed(f.raw(body), "q", NOW)
-    breakdown = pipeline.ledger.windows["x.example"].breakdown(0, NOW)
+    breakdown = pipeline.ledger.windows["x.example"].breakdown(0, NOW, delays=False)
     assert breakdown.message_ids == [message_id]
     assert (breakdown.sources, breakdown.config_sets) == ([ARN], ["ConfigSet"])
+
+
+def test_a_delay_alert_names_the_delays_and_a_bounce_alert_the_bounces() -> None:
+    """Delays, routine hard bounces and complaints in one window, the complaints last:
+    the delays' view has the delays' codes, MTA and message ids only; the bounces'
+    view the bounces' and the complaints'."""
+    pipeline = Pipeline(core_settings(parse_config(RULE)))
+    delays = [f.delay([f"d{i}@x.example"], at=NOW, expires=NOW + 3600) for i in range(3)]
+    bounces = [f.bounce([f"b{i}@x.example"], at=NOW) for i in range(2)]
+    complaints = [f.complaint([f"c{i}@x.example"], at=NOW) for i in range(2)]
+    for body in (*delays, *bounces, *complaints):
+        pipeline.feed(f.raw(body), "q", NOW)
+    windows = pipeline.ledger.windows["x.example"]
+    of_delays, of_bounces = windows.breakdown(0, NOW), windows.breakdown(0, NOW, delays=False)
+    assert of_delays.statuses == [("4.4.1", 3)]
+    assert [m for m, _ in of_delays.mtas] == ["a8-70.smtp-out.amazonses.com"]
+    assert sorted(of_delays.message_ids) == sorted(b["mail"]["messageId"] for b in delays)
+    assert of_bounces.statuses == [("5.1.1", 2)]
+    assert [m for m, _ in of_bounces.mtas] == ["mta.example.com"]
+    others = [b["mail"]["messageId"] for b in (*bounces, *complaints)]
+    assert sorted(of_bounces.message_ids) == sorted(others[-5:])
 
 
 def test_event_lag_is_receive_time_less_event_time() -> None:
@@ -149,8 +170,9 @@ def test_a_reload_keeps_breakdowns_for_the_windows_new_rules_read() -> None:
     pipeline.reconfigure(core_settings(parse_config(RULE.replace('"5m"', '"1h"'))))
     assert [spec.breakdown for spec in pipeline.ledger.specs] == [False, False, True]
     pipeline.feed(f.raw(f.bounce(["a@x.example"], at=NOW)), "q", NOW)
-    assert pipeline.ledger.windows["x.example"].breakdown(2, NOW).statuses == [("5.1.1", 1)]
-    assert pipeline.ledger.windows["x.example"].breakdown(0, NOW).statuses == []
+    windows = pipeline.ledger.windows["x.example"]
+    assert windows.breakdown(2, NOW, delays=False).statuses == [("5.1.1", 1)]
+    assert windows.breakdown(0, NOW, delays=False).statuses == []
 
 
 def test_a_reload_sets_the_canarys_deadline_and_queue() -> None:
@@ -174,7 +196,7 @@ def test_a_bounce_counts_every_usable_recipient_and_its_breakdown() -> None:
     pipeline.feed(f.raw(f.bounce(["nodomain@", "b@one.example"], at=NOW)), "q", NOW)
     windows = pipeline.ledger.windows["one.example"]
     assert windows.figures(0, NOW).count("bounce") == 1
-    breakdown = windows.breakdown(0, NOW)
+    breakdown = windows.breakdown(0, NOW, delays=False)
     assert breakdown.statuses == [("5.1.1", 1)]
     assert breakdown.mtas == [("mta.example.com", 1)]  # RFC 3464's "dsn; " dropped
     assert breakdown.delay_types == []  # a bounce has none
@@ -187,7 +209,7 @@ def test_a_complaint_notes_its_message_and_nothing_of_smtp() -> None:
     body = f.complaint(["c@one.example"], at=NOW)
     body["mail"]["messageId"] = "m-c"
     pipeline.feed(f.raw(body), "q", NOW)
-    breakdown = pipeline.ledger.windows["one.example"].breakdown(0, NOW)
+    breakdown = pipeline.ledger.windows["one.example"].breakdown(0, NOW, delays=False)
     assert breakdown.message_ids == ["m-c"]
     assert (breakdown.statuses, breakdown.mtas, breakdown.delay_types) == ([], [], [])
 
@@ -199,7 +221,7 @@ def test_a_complaint_with_nothing_to_break_down_leaves_no_empty_bucket() -> None
     pipeline.feed(f.raw(f.complaint(["c@one.example"], at=NOW)), "q", NOW)
     saved = pipeline.ledger.snapshot(NOW)["windows"]["one.example"]["details"]
     assert saved[0] == {}
-    assert pipeline.ledger.windows["one.example"].breakdown(0, NOW).message_ids
+    assert pipeline.ledger.windows["one.example"].breakdown(0, NOW, delays=False).message_ids
     pipeline.feed(f.raw(f.bounce(["b@one.example"], at=NOW)), "q", NOW)
     saved = pipeline.ledger.snapshot(NOW)["windows"]["one.example"]["details"]
     assert [len(values) > 0 for values in saved[0].values()] == [True]

@@ -213,7 +213,11 @@ class Evaluator:
             if state.status is Status.INACTIVE:
                 self._forget_or_note(rule, domain, read)
             return
-        breakdown = windows.breakdown(index, now) if windows is not None else Breakdown()
+        breakdown = (
+            Breakdown()
+            if windows is None
+            else windows.breakdown(index, now, delays=rule.about_delays)
+        )
         alert = alert_of(
             {**self._identity(rule, domain, kind or Transition.REPEAT, state, now),
              "scope": scope.axis},

@@ -135,6 +135,12 @@ class RuleConfig(Section, frozen=True):
         _check_extras(self)
 
     @property
+    def about_delays(self) -> bool:
+        """Whether its alert text names the delays' codes, MTAs and messages (not the
+        bounces' or complaints', as a bounce or complaint ratio's does)."""
+        return self.metric not in ("bounce_ratio", "complaint_ratio")
+
+    @property
     def scope(self) -> str:
         """What the rule watches: ``domain``, ``provider`` or ``tenant``."""
         if self.tenants is not None or self.metric in TENANT_METRICS:

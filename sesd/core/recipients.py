@@ -179,6 +179,7 @@ def bounced(
                 cause=cause,
                 also=also,
                 hinted=hinted,
+                delay=False,
             )
 
 
@@ -197,11 +198,12 @@ def _note_recipient(
     hinted: bool,
     delay_type: str = "",
     count_cause: bool = False,
+    delay: bool = True,
 ) -> None:
     """What a delayed or bounced recipient's event said, cleaned once, in each of its
     slots' windows (with ``count_cause``, a delay's cause is counted too; ``also`` is
     its second cause; ``hinted``: only weak evidence decided it; a provider's windows
-    also keep the domain)."""
+    also keep the domain; a bounce's codes are kept apart from a ``delay``'s)."""
     problem = noted(
         message_id=event.message_id,
         source=event.mail.source_arn,
@@ -215,6 +217,7 @@ def _note_recipient(
         hinted=hinted,
         count_cause=count_cause,
         domain=domain,
+        delay=delay,
     )
     for slot in slots:
         slot.window().note(t, now, problem, with_domain=slot.scope is not ledger.by_domain)
@@ -225,7 +228,10 @@ def complained(
 ) -> None:
     seen: set[Slot] = set()
     problem = noted(
-        message_id=event.message_id, source=event.mail.source_arn, config_set=config_set(event)
+        message_id=event.message_id,
+        source=event.mail.source_arn,
+        config_set=config_set(event),
+        delay=False,
     )
     for slots in recipients:
         for slot in slots or ():

@@ -188,7 +188,7 @@ def _breakdown(ledger: Ledger, rule: RuleConfig, label: str, now: float) -> Brea
     names = [spec.name for spec in ledger.specs]
     if windows is None or rule.window not in names:
         return Breakdown()
-    return windows.breakdown(names.index(rule.window), now)
+    return windows.breakdown(names.index(rule.window), now, delays=rule.about_delays)
 
 
 def _cause(breakdown: Breakdown) -> CauseView | None:

@@ -22,6 +22,9 @@ from sesd.core.causes import CAUSE_INDEX, named
 from sesd.core.text import clean, clean_once, mta_name
 
 __all__ = [
+    "BOUNCE_DIAGNOSTIC",
+    "BOUNCE_MTA",
+    "BOUNCE_STATUS",
     "CAUSE",
     "CONFIG_SET",
     "DELAY_TYPE",
@@ -30,6 +33,7 @@ __all__ = [
     "HINTED_CAUSE",
     "MESSAGE_ID",
     "MTA",
+    "OTHER_MESSAGE_ID",
     "OVERFLOW",
     "SECOND_CAUSE",
     "SOURCE",
@@ -42,10 +46,14 @@ __all__ = [
     "noted",
 ]
 
-# The kinds a breakdown counts, and the kinds it keeps examples of.
+# The kinds a breakdown counts, and the kinds it keeps examples of. What bounces and
+# complaints said is kept apart from what delays said: a delay alert names the delays'
+# codes, MTAs and messages, a bounce alert the bounces'.
 DELAY_TYPE, STATUS, DIAGNOSTIC, MTA, CAUSE, DOMAIN, SECOND_CAUSE, HINTED_CAUSE = range(8)
-_KINDS: Final = 8
-MESSAGE_ID, SOURCE, CONFIG_SET = 0, 1, 2
+BOUNCE_STATUS, BOUNCE_DIAGNOSTIC, BOUNCE_MTA = 8, 9, 10
+_KINDS: Final = 11
+MESSAGE_ID, SOURCE, CONFIG_SET, OTHER_MESSAGE_ID = 0, 1, 2, 3
+_EXAMPLE_KINDS: Final = 4
 
 #: Distinct values one coarse bucket counts; the rest count as OVERFLOW.
 KEYS_PER_BUCKET: Final = 64
@@ -164,7 +172,7 @@ class Examples:
     __slots__ = ("recent",)
 
     def __init__(self) -> None:
-        self.recent: list[list[tuple[float, str]]] = [[], [], []]
+        self.recent: list[list[tuple[float, str]]] = [[] for _ in range(_EXAMPLE_KINDS)]
 
     def add(self, kind: int, t: float, value: str) -> None:
         """Keep ``value`` (seen at ``t``) unless it is kept already."""
@@ -185,8 +193,10 @@ class Examples:
         return [[[t, v] for t, v in recent] for recent in self.recent]
 
     def restore(self, data: list[list[list[Any]]]) -> None:
-        """Load what :meth:`snapshot` returned."""
-        self.recent = [[(float(t), str(v)) for t, v in kept][-EXAMPLES:] for kept in data]
+        """Load what :meth:`snapshot` returned (a file from before bounces' message ids
+        were kept apart has three kinds; one from a later sesd's more are left out)."""
+        recent = [[(float(t), str(v)) for t, v in kept][-EXAMPLES:] for kept in data]
+        self.recent = (recent + [[] for _ in range(_EXAMPLE_KINDS)])[:_EXAMPLE_KINDS]
 
 
 class Noted:
@@ -220,23 +230,28 @@ def noted(
     hinted: bool = False,
     count_cause: bool = False,
     domain: str = "",
+    delay: bool = True,
 ) -> Noted:
     """What a problem event says of one recipient, for :meth:`DomainWindows.note`. Every
     text comes from a stranger (sesd.core.text): addresses hidden, bounded, escaped; an
     MTA is kept by its name, without RFC 3464's type (``dsn;``). With ``count_cause``
     (a delayed recipient) its cause is counted; ``also`` is its second cause, if any;
-    ``hinted``: only weak evidence decided the cause."""
-    examples = [(MESSAGE_ID, clean_once(message_id))]
+    ``hinted``: only weak evidence decided the cause. Not a ``delay`` (a bounce, a
+    complaint): its codes, MTA and message id are kept apart from the delays'."""
+    status_kind, diagnostic_kind, mta_kind = (
+        (STATUS, DIAGNOSTIC, MTA) if delay else (BOUNCE_STATUS, BOUNCE_DIAGNOSTIC, BOUNCE_MTA)
+    )
+    examples = [(MESSAGE_ID if delay else OTHER_MESSAGE_ID, clean_once(message_id))]
     if source:
         examples.append((SOURCE, clean(source)))
     if config_set:
         examples.append((CONFIG_SET, clean(config_set)))
     pairs = [(DELAY_TYPE, clean(delay_type))] if delay_type else []
-    pairs += [(STATUS, clean(status)) for status in statuses if status]
-    pairs += [(DIAGNOSTIC, clean(text)) for text in diagnostics if text]
+    pairs += [(status_kind, clean(status)) for status in statuses if status]
+    pairs += [(diagnostic_kind, clean(text)) for text in diagnostics if text]
     mta = mta_name(mta)
     if mta:
-        pairs.append((MTA, clean(mta)))
+        pairs.append((mta_kind, clean(mta)))
     if cause:
         pairs.append((CAUSE, cause))
         if also:

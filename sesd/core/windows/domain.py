@@ -8,9 +8,21 @@ from typing import Any, Final
 from sesd.core.events import EVENT_TYPE_INDEX, EVENT_TYPES
 from sesd.core.sketch import MAX_BUCKET, bucket_of, summarise
 from sesd.core.windows.breakdown import (
+    BOUNCE_DIAGNOSTIC,
+    BOUNCE_MTA,
+    BOUNCE_STATUS,
+    CAUSE,
     CONFIG_SET,
+    DELAY_TYPE,
+    DIAGNOSTIC,
+    DOMAIN,
+    HINTED_CAUSE,
     MESSAGE_ID,
+    MTA,
+    OTHER_MESSAGE_ID,
+    SECOND_CAUSE,
     SOURCE,
+    STATUS,
     Breakdown,
     Details,
     Examples,
@@ -283,31 +295,37 @@ class DomainWindows:
         processing, to_delivery, delay_duration = self.summaries(index, now)
         return Figures(self.counts(index, now), processing, to_delivery, delay_duration)
 
-    def breakdown(self, index: int, now: float, top_n: int = 5) -> Breakdown:
-        """Top delay types, codes, MTAs and examples in window ``index`` at ``now``."""
+    def breakdown(
+        self, index: int, now: float, top_n: int = 5, *, delays: bool = True
+    ) -> Breakdown:
+        """Top delay types, codes, MTAs and examples in window ``index`` at ``now``: the
+        codes, MTAs and message ids of the delays, or (not ``delays``: a bounce or
+        complaint alert) of the bounces and complaints."""
         ring, details = self._rings[index], self._details[index]
         if details is None:
             return Breakdown()
         lo, hi = ring.span(int(now // ring.width))
         if hi <= lo:
             return Breakdown()
-        delay_types, statuses, diagnostics, mtas, causes, domains, second, hinted = details.top(
-            lo, hi, top_n
+        top = details.top(lo, hi, top_n)
+        shown = (
+            (STATUS, DIAGNOSTIC, MTA) if delays else (BOUNCE_STATUS, BOUNCE_DIAGNOSTIC, BOUNCE_MTA)
         )
+        statuses, diagnostics, mtas = (top[kind] for kind in shown)
         since = now - self._specs[index].seconds
         examples = self._examples or Examples()
         return Breakdown(
-            delay_types=delay_types,
+            delay_types=top[DELAY_TYPE],
             statuses=statuses,
             diagnostics=diagnostics,
             mtas=mtas,
-            message_ids=examples.since(MESSAGE_ID, since, now),
+            message_ids=examples.since(MESSAGE_ID if delays else OTHER_MESSAGE_ID, since, now),
             sources=examples.since(SOURCE, since, now),
             config_sets=examples.since(CONFIG_SET, since, now),
-            causes=causes,
-            domains=domains,
-            second_causes=second,
-            hinted_causes=hinted,
+            causes=top[CAUSE],
+            domains=top[DOMAIN],
+            second_causes=top[SECOND_CAUSE],
+            hinted_causes=top[HINTED_CAUSE],
         )
 
     # --- state file ----------------------------------------------------------------
