@@ -119,6 +119,8 @@ class Model:
     kept: dict[tuple[str, int], _Kept] = field(default_factory=dict)  # (domain, window)
     delays: dict[tuple[str, str], _Delay] = field(default_factory=dict)
     resolutions: dict[tuple[str, str], float] = field(default_factory=dict)
+    #: Recipients whose delay was timed: one value per delayed recipient.
+    timed: set[tuple[str, str]] = field(default_factory=set)
     seen: set[tuple[str, str, float, frozenset[str]]] = field(default_factory=set)
     late: int = 0
     duplicates: int = 0
@@ -168,7 +170,11 @@ class Model:
         ended = self.resolutions.get(recipient)
         if ended is not None and ended >= t:
             # Its Delivery or Bounce came first: the delay lasted until then, a value
-            # at that time (or at the clock's, if that is earlier: the clamp).
+            # at that time (or at the clock's, if that is earlier: the clamp), unless
+            # another delay of the recipient was timed by it already.
+            if recipient in self.timed:
+                return
+            self.timed.add(recipient)
             at = min(ended, now)
             if self.widest.holds(at, now):
                 self._keep(domain, "duration", at, (ended - t) * 1000.0, now)
@@ -188,6 +194,7 @@ class Model:
         if found is None or found.resolved or found.since > t:
             return
         found.resolved = True
+        self.timed.add(recipient)
         if in_windows:
             self._keep(domain, "duration", t, (t - found.since) * 1000.0, now)
 

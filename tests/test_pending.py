@@ -237,3 +237,25 @@ def test_expired_delays_are_forgotten_a_horizon_later_with_a_long_window() -> No
         assert pipeline.ledger.pending.count("one.example", NOW + 61) == 0
         pipeline.housekeep(NOW + 60 + held_for)
         assert len(pipeline.ledger.pending) == 0, sizes
+
+
+def test_a_recipient_delayed_twice_is_timed_once_whatever_the_order() -> None:
+    """SES sends a DeliveryDelay at each retry; SQS keeps no order. Delays at -1000 and
+    -500, the Delivery at -200, in each of the six arrival orders: one duration, from
+    the earliest delay seen before the Delivery's arrival (800 s when it was), never two."""
+    from itertools import permutations
+
+    for order in permutations(["d1", "d2", "delivered"]):
+        pending = PendingDelays(max_entries=100)
+        timed = []
+        for step in order:
+            if step == "delivered":
+                found = pending.resolved(1, NOW - 200)
+            else:
+                t = NOW - (1000 if step == "d1" else 500)
+                found = pending.delayed(1, ("x.example",), t, NOW + 3600)
+            if found is not None:
+                timed.append(found[1])
+        assert len(timed) == 1, order
+        assert timed[0] in (800.0, 300.0), order
+        assert pending.count("x.example", NOW) == 0, order

@@ -46,6 +46,7 @@ class PendingDelays:
     """Delayed recipients per label, with expiry in event time."""
 
     __slots__ = (
+        "_counted",
         "_entries",
         "_expiries",
         "_generation",
@@ -69,6 +70,11 @@ class PendingDelays:
         # generations of up to max_entries / 2 keys each.
         self._resolved: dict[int, float] = {}
         self._resolved_before: dict[int, float] = {}
+        # Resolutions that already ended a delay (its duration was recorded): another
+        # DeliveryDelay of the same episode (SES sends one at each retry) arriving
+        # after them is over, and is not timed a second time. Cleared with the
+        # resolutions' older generation.
+        self._counted: set[int] = set()
         self._generation = max(1, max_entries // 2)
         self.overflow = 0
 
@@ -77,11 +83,15 @@ class PendingDelays:
     ) -> tuple[Labels, float] | None:
         """A DeliveryDelay for a recipient (``labels``: one per scope) at event time
         ``t``. Returns (labels, seconds delayed) when a Delivery or Bounce at or after
-        ``t`` was already seen (the delay is over: nothing is pending), else None."""
+        ``t`` was already seen (the delay is over: nothing is pending) and no other
+        delay of the recipient was timed by it, else None."""
         ended = self._resolved.get(key)
         if ended is None:
             ended = self._resolved_before.get(key)
         if ended is not None and ended >= t:
+            if key in self._counted:
+                return None  # over, and timed already (from its earliest delay seen)
+            self._counted.add(key)
             return labels, ended - t
         expires = expires if expires is not None else t + DEFAULT_EXPIRY
         found = self._entries.get(key)
@@ -114,6 +124,7 @@ class PendingDelays:
         labels, since, expires = found
         del self._entries[key]
         self._unlist(labels, expires)
+        self._counted.add(key)
         return labels, t - since
 
     def _remember(self, key: int, t: float) -> None:
@@ -124,6 +135,7 @@ class PendingDelays:
         if len(resolved) >= self._generation:
             self._resolved_before = resolved
             self._resolved = {}
+            self._counted &= resolved.keys()  # the older generation's are forgotten
 
     def count(self, label: str, now: float, scope: int = 0) -> int:
         """Recipients of ``label`` (in scope ``scope``) delayed at ``now`` (whose delay
