@@ -340,6 +340,7 @@ async def test_a_page_delivered_is_saved_at_once(
     before the next periodic save (a minute)."""
     import msgspec
 
+    monkeypatch.setattr("sesd.runtime.saver.SOON_GAP", 0.0)
     clock = Clock(f.T0)
     async with stateful(local_sqs, sqs, tmp_path, monkeypatch) as world:
         config, url, slack, pd, state = world
@@ -353,6 +354,47 @@ async def test_a_page_delivered_is_saved_at_once(
                 await saved.wait()
             alerts = msgspec.msgpack.decode(state.read_bytes())["alerts"]
             assert alerts["delay-ratio-high"]["outlook.example"][0] == "firing"
+
+
+async def test_saves_pages_ask_for_are_one_every_soon_gap(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A save holds the event loop while it builds the snapshot: a burst of pages
+    makes one save, and the next waits SOON_GAP after it."""
+    from sesd.runtime.saver import StateSaver
+
+    monkeypatch.setattr("sesd.runtime.saver.SOON_GAP", 0.3)
+    config = parse_config(RULES)
+    saver = StateSaver(
+        str(tmp_path / "state.bin"),
+        Pipeline(core_settings(config)).ledger,
+        Evaluator(config.alerts, ["5m", "15m", "1h"]),
+        lambda: f.T0,
+    )
+    times: list[float] = []
+    events = [anyio.Event(), anyio.Event()]
+
+    def saved() -> None:
+        times.append(anyio.current_time())
+        events[len(times) - 1].set()
+
+    saver.on_saved = saved
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(saver.run, 3600.0)
+        await anyio.wait_all_tasks_blocked()
+        started = anyio.current_time()
+        for _ in range(3):
+            saver.soon()  # a burst: one save
+        with anyio.fail_after(10):
+            await events[0].wait()
+        saver.soon()  # after that save: the next waits SOON_GAP after it
+        with anyio.fail_after(10):
+            await events[1].wait()
+        tg.cancel_scope.cancel()
+    assert len(times) == 2
+    assert times[0] - started >= 0.3  # SOON_GAP after the start
+    assert times[1] - times[0] >= 0.3
+    assert (tmp_path / "state.bin").exists()
 
 
 async def test_an_unreadable_state_file_is_logged_and_sesd_starts_empty(

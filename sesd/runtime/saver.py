@@ -7,6 +7,7 @@ import fcntl
 import os
 from collections.abc import Callable
 from contextlib import AsyncExitStack
+from typing import Final
 
 import anyio
 
@@ -17,7 +18,10 @@ from sesd.io.logs import get_logger
 from sesd.runtime.http import StartError
 from sesd.runtime.state import StateError, read_state, restore, snapshot, write_state
 
-__all__ = ["StateSaver"]
+__all__ = ["SOON_GAP", "StateSaver"]
+
+#: The least time (seconds) between a save and one a delivered page asks for.
+SOON_GAP: Final = 10.0
 
 
 class StateSaver:
@@ -153,8 +157,13 @@ class StateSaver:
     async def run(self, every: float) -> None:
         """Save every ``every`` seconds, and soon after :meth:`soon`, until cancelled
         (what asks for a save during one is saved by the next)."""
+        last = anyio.current_time()
         while True:
             self._soon = anyio.Event()
             with anyio.move_on_after(every):
                 await self._soon.wait()
+                # A save holds the event loop while it builds the snapshot (seconds with
+                # a full pending table): an incident's pages cost one every SOON_GAP.
+                await anyio.sleep_until(last + SOON_GAP)
             await self.save()
+            last = anyio.current_time()
