@@ -113,6 +113,16 @@ def test_a_narrower_list_of_domains_resolves_the_domains_left_out() -> None:
     assert list(evaluator.states["delays"]) == ["a.example"]
 
 
+def test_a_removed_rules_alerts_are_not_posted_again() -> None:
+    """Its resolve goes out, and nothing of it stays to be posted again (what a
+    resending sink, Alertmanager, would get)."""
+    evaluator = firing(parse_config(SINKS + rule()), "a.example")[1]
+    assert ("delays", "a.example") in evaluator.current
+    owed = reloaded(evaluator, SINKS + rule("other"), T + 5)
+    assert sent(owed) == [("resolved", "delays", ("pager",), ["a.example"])]
+    assert evaluator.current == {}
+
+
 def restarted(blob: bytes, text: str, now: float) -> tuple[Evaluator, dict[str, object]]:
     config = parse_config(text)
     evaluator = Evaluator(config.alerts, WINDOWS)

@@ -85,6 +85,7 @@ class Evaluator:
         old = {rule.name: rule for rule in self.rules}
         self.rules = list(config.rules)
         self._window_index = {rule.name: window_names.index(rule.window) for rule in self.rules}
+        self._window_seconds = {rule.name: Duration(rule.window).seconds for rule in self.rules}
         self._repeat = config.repeat_interval.seconds
         self.groups.group_wait = config.group_wait.seconds
         self._dashboard = config.dashboard_url
@@ -92,6 +93,9 @@ class Evaluator:
         out = [self._owed(change, now) for change in changes(old, self.rules, self.states)]
         for rule in self.rules:
             self.states.setdefault(rule.name, {})
+        # What was last sent of an alert whose state is gone (a silenced firing of a
+        # removed rule, say) is posted again to no one.
+        self.current = {k: a for k, a in self.current.items() if k[1] in self.states.get(k[0], {})}
         return out
 
     def adopt(
@@ -116,7 +120,6 @@ class Evaluator:
         current = self.current.get((rule.name, label))
         if change.ends:
             state.status, state.resolved_at, state.notified = Status.INACTIVE, now, False
-            self.current.pop((rule.name, label), None)
         if current is not None and change.kind is Transition.FIRING:
             alert = replace(current, kind=change.kind, at=now, notes=(change.note,))
         else:
@@ -199,7 +202,7 @@ class Evaluator:
                 of_cause = windows.causes(index, now).get(CAUSE_INDEX[rule.cause], 0)
             kept_out = windows.suppressed_count(index, now) if rule.include_suppressed else 0
             value, volume = measure(rule.metric, figures, pending, of_cause, kept_out)
-        blind = now - self._blind_from < Duration(rule.window).seconds
+        blind = value is None and now - self._blind_from < self._window_seconds[rule.name]
         transition = step(rule, state, value, volume, now, self._repeat, blind)
         kind = self._gate(rule, domain, state, transition, now)
         # A firing alert restored from the state file: known again for resends.
