@@ -8,8 +8,8 @@ import msgspec
 
 from sesd.alerting.alert import Notification
 from sesd.alerting.evaluator import Evaluator
-from sesd.alerting.rules import Status
-from sesd.config import Config, core_settings, parse_config
+from sesd.alerting.rules import AlertState, Status
+from sesd.config import Config, RuleConfig, core_settings, parse_config
 from sesd.core.pipeline import Pipeline
 from sesd.runtime.state import restore, snapshot
 from tests import factory as f
@@ -65,6 +65,7 @@ def test_a_sink_a_rule_no_longer_names_gets_the_resolve_and_a_new_one_the_firing
         ("firing", "delays", ("chat",), ["a.example"]),
     ]
     assert owed[0].alerts[0].notes == ("the rule no longer notifies this sink",)
+    assert owed[1].alerts[0].notes == ("the rule notifies this sink from now on",)
     assert owed[1].alerts[0].value == 0.6  # the firing as it was sent
     assert evaluator.states["delays"]["a.example"].status is Status.FIRING
     for i in range(40):
@@ -111,6 +112,48 @@ def test_a_narrower_list_of_domains_resolves_the_domains_left_out() -> None:
     owed = reloaded(evaluator, SINKS + rule(extra='sinks = ["pager"]\ndomains = ["a.*"]\n'), T + 5)
     assert sent(owed) == [("resolved", "delays", ("pager",), ["b.example"])]
     assert list(evaluator.states["delays"]) == ["a.example"]
+
+
+def test_only_alerts_sinks_were_told_of_are_owed_anything() -> None:
+    """b fires, a only pends, c fired under a silence (sent to no one): a change of
+    sinks owes b's firing and resolve only, whatever comes first; removing the rule
+    owes c nothing."""
+    evaluator = firing(parse_config(SINKS + rule()), "b.example")[1]
+    states = evaluator.states["delays"]
+    states["a.example"] = AlertState(Status.PENDING, T, 0.0, 0.5)
+    states["c.example"] = AlertState(Status.FIRING, T, T, 0.5, None, False)
+    owed = reloaded(evaluator, SINKS + rule(extra='sinks = ["chat"]\n'), T + 5)
+    assert sent(owed) == [
+        ("resolved", "delays", ("pager",), ["b.example"]),
+        ("firing", "delays", ("chat",), ["b.example"]),
+    ]
+    states = evaluator.states["delays"]
+    states["b.example"].status = Status.INACTIVE  # resolved since, and notified stays
+    assert reloaded(evaluator, SINKS + rule("other"), T + 6) == []
+
+
+def test_a_new_rule_first_in_the_file_does_not_stop_the_others_changes() -> None:
+    config = parse_config(SINKS + rule())
+    evaluator = firing(config, "b.example")[1]
+    text = SINKS + rule("a-new-one") + rule(extra='sinks = ["pager"]\nexclude_domains = ["b.*"]\n')
+    assert sent(reloaded(evaluator, text, T + 5)) == [
+        ("resolved", "delays", ("pager",), ["b.example"])
+    ]
+
+
+def test_the_canary_and_account_rules_keep_their_labels_across_a_reload() -> None:
+    """Their labels (``canary``, ``ACCOUNT/REGION``) are not domains a rule names: a
+    reload changes nothing of their firing alerts."""
+    account = (
+        '[[alerts.rules]]\nname = "paused"\nmetric = "sending_paused"\nwindow = "5m"\n'
+        'above = 0.5\nsinks = ["pager"]\n'
+    )
+    config = parse_config(SINKS + account)
+    evaluator = Evaluator(config.alerts, WINDOWS)
+    evaluator.states["paused"]["prod/eu-west-1"] = AlertState(Status.FIRING, T, T, 1.0)
+    evaluator.states["paused"]["prod/eu-west-1"].notified = True
+    assert reloaded(evaluator, SINKS + account, T + 5) == []
+    assert evaluator.states["paused"]["prod/eu-west-1"].status is Status.FIRING
 
 
 def test_a_removed_rules_alerts_are_not_posted_again() -> None:
@@ -185,3 +228,24 @@ def test_a_file_that_does_not_describe_its_rules_names_those_it_cannot_resolve()
     gone, summary = restarted(blob, SINKS + rule("other"), T + 5)
     assert (summary["alerts"], summary["unknown_rules"]) == (0, {"delays": ["a.example"]})
     assert gone.due(T + 5) == []
+
+
+def test_what_a_rule_takes_in() -> None:
+    """A domain named in any case is its normal form; a glob matches; an exclusion
+    wins; a provider's or a tenant's name is taken as written (a tenant keeps its
+    capitals)."""
+    from sesd.alerting.labels import takes
+
+    def rule_of(extra: str) -> RuleConfig:
+        return parse_config("[tenants]\nenabled = true\n" + rule(extra=extra)).alerts.rules[0]
+
+    named = rule_of('domains = ["BigCustomer.Example", "g*.example"]\n')
+    assert takes(named, "bigcustomer.example")
+    assert takes(named, "gmail.example")
+    assert not takes(named, "other.example")
+    excluded = rule_of('domains = ["*"]\nexclude_domains = ["Yahoo.com"]\n')
+    assert not takes(excluded, "yahoo.com")
+    assert takes(excluded, "aol.com")
+    tenant = rule_of('tenants = ["Acme"]\n')
+    assert takes(tenant, "Acme")
+    assert not takes(tenant, "acme")

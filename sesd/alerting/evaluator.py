@@ -60,7 +60,7 @@ class Evaluator:
         self.silences = silences if silences is not None else SilenceSet()
         self._silence_prefix = silence_prefix
         #: Alerts waiting their group_wait.
-        self.groups = Groups()
+        self.groups = Groups(config.group_wait.seconds)
         #: The last alert sent per (rule, domain) while it fires: what is posted again
         #: to sinks that want every firing alert now and then (Alertmanager).
         self.current: dict[tuple[str, str], Alert] = {}

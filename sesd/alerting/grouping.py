@@ -28,8 +28,8 @@ class _Group:
 class Groups:
     """Alerts waiting their ``group_wait``."""
 
-    def __init__(self) -> None:
-        self.group_wait = 0.0
+    def __init__(self, group_wait: float) -> None:
+        self.group_wait = group_wait
         self._groups: dict[_Key, _Group] = {}
 
     def add(self, rule: RuleConfig, alert: Alert, now: float, sinks: tuple[str, ...]) -> None:
@@ -45,8 +45,8 @@ class Groups:
         now: float,
         mute: Callable[[str, list[str]], str],
         *,
-        flush: bool = False,
-        rules: set[str] | None = None,
+        flush: bool,
+        rules: set[str] | None,
     ) -> list[Notification]:
         """Groups whose ``group_wait`` has passed (all of them with ``flush``), of every
         rule or of ``rules`` only; ``mute`` gives a firing's ``sesd silence add`` line.
