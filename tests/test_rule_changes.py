@@ -11,6 +11,7 @@ from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.rules import AlertState, Status
 from sesd.config import Config, RuleConfig, core_settings, parse_config
 from sesd.core.pipeline import Pipeline
+from sesd.core.windows import Breakdown
 from sesd.runtime.state import restore, snapshot
 from tests import factory as f
 from tests.test_rules import feed_spike
@@ -66,7 +67,14 @@ def test_a_sink_a_rule_no_longer_names_gets_the_resolve_and_a_new_one_the_firing
     ]
     assert owed[0].alerts[0].notes == ("the rule no longer notifies this sink",)
     assert owed[1].alerts[0].notes == ("the rule notifies this sink from now on",)
-    assert owed[1].alerts[0].value == 0.6  # the firing as it was sent
+    # The firing as it was sent (its figures), now; the resolve without figures.
+    (was,) = evaluator.current.values()
+    assert owed[1].alerts[0].counts == was.counts == {
+        "send": 0, "delivery": 4, "delivery_delay": 6, "bounce": 0, "complaint": 0,
+    }  # fmt: skip
+    assert (owed[1].alerts[0].kind, owed[1].alerts[0].at) == ("firing", T + 5)
+    resolved = owed[0].alerts[0]
+    assert (resolved.counts, resolved.breakdown, resolved.scope) == ({}, Breakdown(), "domain")
     assert evaluator.states["delays"]["a.example"].status is Status.FIRING
     for i in range(40):
         pipeline.feed(f.raw(f.delivery([f"late{i}@a.example"], at=T + 10)), "q", T + 10)
@@ -148,12 +156,18 @@ def test_the_canary_and_account_rules_keep_their_labels_across_a_reload() -> Non
         '[[alerts.rules]]\nname = "paused"\nmetric = "sending_paused"\nwindow = "5m"\n'
         'above = 0.5\nsinks = ["pager"]\n'
     )
-    config = parse_config(SINKS + account)
+    canary = (
+        '[canary]\nfrom = "c@example.com"\nconfiguration_set = "sesd"\n'
+        '[[alerts.rules]]\nname = "canary"\nmetric = "canary_missing"\nwindow = "5m"\n'
+        'above = 0.5\nsinks = ["pager"]\ndomains = ["x.example"]\n'
+    )
+    config = parse_config(SINKS + account + canary)
     evaluator = Evaluator(config.alerts, WINDOWS)
-    evaluator.states["paused"]["prod/eu-west-1"] = AlertState(Status.FIRING, T, T, 1.0)
-    evaluator.states["paused"]["prod/eu-west-1"].notified = True
-    assert reloaded(evaluator, SINKS + account, T + 5) == []
+    for name, label in (("paused", "prod/eu-west-1"), ("canary", "canary")):
+        evaluator.states[name][label] = AlertState(Status.FIRING, T, T, 1.0, None, True)
+    assert reloaded(evaluator, SINKS + account + canary, T + 5) == []
     assert evaluator.states["paused"]["prod/eu-west-1"].status is Status.FIRING
+    assert evaluator.states["canary"]["canary"].status is Status.FIRING
 
 
 def test_a_removed_rules_alerts_are_not_posted_again() -> None:

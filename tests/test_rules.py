@@ -236,6 +236,23 @@ def test_internal_delays_carry_the_aws_support_facts() -> None:
     assert alert.stage == "inside SES"
 
 
+def test_a_bounce_alert_names_the_bounces_and_a_delay_alert_the_delays() -> None:
+    """Both rules on one window with delays and hard bounces: each alert's SMTP codes
+    and MTAs are its own events'."""
+    config = parse_config(
+        CONFIG + '[[alerts.rules]]\nname = "bounces"\nmetric = "bounce_ratio"\nwindow = "5m"\n'
+        "above = 0.2\nmin_events = 4\n"
+    )
+    pipeline, evaluator = built(config)
+    feed_spike(pipeline, "a.example", f.T0, 6, 4)
+    for i in range(3):
+        pipeline.feed(f.raw(f.bounce([f"b{i}@a.example"])), "q", f.T0)
+    by_rule = {a.rule: a for a in evaluator.evaluate(pipeline.ledger, f.T0)}
+    assert by_rule["delays"].breakdown.statuses == [("4.4.1", 6)]
+    assert by_rule["bounces"].breakdown.statuses == [("5.1.1", 3)]
+    assert by_rule["bounces"].breakdown.mtas == [("mta.example.com", 3)]
+
+
 def test_a_few_internal_delays_among_many_at_the_recipient_do_not_make_it_ses() -> None:
     """Three InternalFailure delays beside ten the recipient's MTA answered: the page
     points at the recipient's side, not at an AWS Support case; a majority of them

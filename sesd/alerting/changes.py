@@ -24,8 +24,7 @@ __all__ = ["Change", "changes"]
 @dataclass(frozen=True, slots=True)
 class Change:
     """A notification a change of rules owes: ``rule`` as the alert was sent under,
-    ``label``, its state, what to send and to which sinks, and why; ``ends`` when the
-    alert is over (its state is gone), not only over for these sinks."""
+    ``label``, its state, what to send and to which sinks, and why."""
 
     rule: RuleConfig
     label: str
@@ -33,7 +32,6 @@ class Change:
     kind: Transition
     sinks: tuple[str, ...]
     note: str
-    ends: bool = False
 
 
 def changes(
@@ -67,7 +65,7 @@ def _ended(
     for label in labels:
         state = states.pop(label)
         if _sent(state):
-            yield Change(rule, label, state, Transition.RESOLVED, tuple(rule.sinks), note, True)
+            yield Change(rule, label, state, Transition.RESOLVED, tuple(rule.sinks), note)
 
 
 def _sinks_changed(
@@ -95,5 +93,5 @@ def _sent(state: AlertState) -> bool:
 
 def _labelled(rule: RuleConfig) -> bool:
     """Whether the rule's labels are domains, providers or tenants it names (not the
-    canary, not accounts)."""
+    canary's one label, not accounts, whatever their rule's domains say)."""
     return rule.metric not in CANARY_METRICS and rule.metric not in ACCOUNT_METRICS

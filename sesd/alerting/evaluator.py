@@ -118,8 +118,6 @@ class Evaluator:
         (when it was sent since the start), a resolve without figures (none were read)."""
         rule, label, state = change.rule, change.label, change.state
         current = self.current.get((rule.name, label))
-        if change.ends:
-            state.status, state.resolved_at, state.notified = Status.INACTIVE, now, False
         if current is not None and change.kind is Transition.FIRING:
             alert = replace(current, kind=change.kind, at=now, notes=(change.note,))
         else:
