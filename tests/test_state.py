@@ -263,7 +263,7 @@ def test_changed_window_layout_keeps_alerts_drops_windows() -> None:
         Evaluator(config.alerts, ["5m", "15m", "1h"]),
     )
     for i in range(6):
-        pipeline.feed(f.raw(f.delay([f"d{i}@a.example"])), "q", f.T0)
+        pipeline.feed(f.raw(f.delay([f"d{i}@a.example"], tags={"campaign": ["spring"]})), "q", f.T0)
     assert evaluator.evaluate(pipeline.ledger, f.T0)
     blob = snapshot(pipeline.ledger, evaluator, f.T0)
     other = parse_config(RULES + '[windows]\nsizes = ["5m", "15m", "2h"]\n')
@@ -277,6 +277,16 @@ def test_changed_window_layout_keeps_alerts_drops_windows() -> None:
     windows = fresh.ledger.windows["a.example"]
     assert [windows.counts(i, f.T0 + 5)[DELAY] for i in range(3)] == [6, 6, 0]
     assert fresh_evaluator.evaluate(fresh.ledger, f.T0 + 5) == []  # still firing
+    # Each kept window from its own place in the file, not from the same place.
+    shifted = parse_config(RULES + '[windows]\nsizes = ["1m", "5m", "1h"]\n')
+    moved = Pipeline(core_settings(shifted))
+    summary = restore(blob, moved.ledger, Evaluator(shifted.alerts, ["1m", "5m", "1h"]), f.T0 + 5)
+    assert summary["windows_started_empty"] == ["1m"]
+    for windows in (
+        moved.ledger.windows["a.example"],
+        moved.ledger.tag_windows[("campaign", "spring")],
+    ):
+        assert [windows.counts(i, f.T0 + 5)[DELAY] for i in range(3)] == [0, 6, 6]
 
     apart = parse_config(RULES.replace('"5m"', '"10m"') + '[windows]\nsizes = ["10m"]\n')
     dropped, dropped_evaluator = Pipeline(core_settings(apart)), Evaluator(apart.alerts, ["10m"])

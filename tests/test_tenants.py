@@ -363,3 +363,19 @@ def test_a_state_file_from_before_tenants_loads_its_pending_delays_under_their_l
     again = _pipeline()
     again.ledger.restore(ledger.snapshot(NOW))
     assert again.ledger.tenant_map.arns == {arn: "acme"}
+
+
+def test_a_tenant_with_recipients_still_pending_is_not_evicted() -> None:
+    """Idle for idle_evict with a delay not expired, a tenant stays (its pending count
+    and its alerts go on); once the delay expires, it goes."""
+    pipeline = _pipeline('[domains]\nidle_evict = "1h"\n')
+    event = f.delay(["a@x.example"], at=NOW, expires=NOW + 7200)
+    event["mail"]["tags"] = {"tenant": ["acme"]}
+    pipeline.feed(f.raw(event), "q", NOW)
+    scope = pipeline.ledger.by_tenant
+    assert scope is not None
+    pipeline.housekeep(NOW + 3700)
+    assert "acme" in scope.recipients
+    assert pipeline.ledger.pending.count("acme", NOW + 3700, scope.index) == 1
+    pipeline.housekeep(NOW + 7300)
+    assert "acme" not in scope.recipients
