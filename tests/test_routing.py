@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import dataclasses
 import io
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import aiohttp
 import pytest
@@ -254,7 +256,10 @@ AM = (
 )
 
 
-async def test_firing_alerts_are_posted_to_alertmanager_again_every_resend_every() -> None:
+@asynccontextmanager
+async def _firing_at_alertmanager() -> AsyncIterator[tuple[Alerting, Pipeline, list[float]]]:
+    """The rule with only the ``alertmanager`` sink, a.example's firing queued for it at
+    T (and taken off the queue): the alerting, its pipeline and its clock."""
     alerting, pipeline, now = _alerting(
         '[alerts]\ngroup_wait = "0s"\n' + AM + RULE + 'sinks = ["am"]\n'
     )
@@ -263,6 +268,11 @@ async def test_firing_alerts_are_posted_to_alertmanager_again_every_resend_every
         feed_spike(pipeline, "a.example", T, 6, 4)
         alerting.evaluate()
         assert _queued(alerting, "am") == [("firing", ["a.example"])]
+        yield alerting, pipeline, now
+
+
+async def test_firing_alerts_are_posted_to_alertmanager_again_every_resend_every() -> None:
+    async with _firing_at_alertmanager() as (alerting, pipeline, now):
         now[0] = T + 59
         alerting.evaluate()
         assert _queued(alerting, "am") == []
@@ -281,14 +291,7 @@ async def test_firing_alerts_are_posted_to_alertmanager_again_every_resend_every
 async def test_a_clock_step_back_does_not_hold_the_resends_for_as_long_as_the_step() -> None:
     """Alertmanager ends an alert not posted again within its resolve_timeout: after the
     wall clock steps back half an hour, the next evaluation posts the firing alerts."""
-    alerting, pipeline, now = _alerting(
-        '[alerts]\ngroup_wait = "0s"\n' + AM + RULE + 'sinks = ["am"]\n'
-    )
-    async with aiohttp.ClientSession() as session:
-        alerting.open(session)
-        feed_spike(pipeline, "a.example", T, 6, 4)
-        alerting.evaluate()
-        assert _queued(alerting, "am") == [("firing", ["a.example"])]
+    async with _firing_at_alertmanager() as (alerting, _, now):
         now[0] = T - 1800
         alerting.evaluator.blind(now[0])  # as the daemon does when its clock steps
         alerting.evaluate()
@@ -305,14 +308,7 @@ async def test_a_silence_after_the_firing_keeps_alertmanager_from_resolving_it()
     which Alertmanager never had, is not."""
     from sesd.alerting.silences import Silence
 
-    alerting, pipeline, now = _alerting(
-        '[alerts]\ngroup_wait = "0s"\n' + AM + RULE + 'sinks = ["am"]\n'
-    )
-    async with aiohttp.ClientSession() as session:
-        alerting.open(session)
-        feed_spike(pipeline, "a.example", T, 6, 4)
-        alerting.evaluate()
-        assert _queued(alerting, "am") == [("firing", ["a.example"])]
+    async with _firing_at_alertmanager() as (alerting, pipeline, now):
         alerting.silences.silences.items = [
             Silence(id="s", comment="c", starts_at=T, ends_at=T + 3600, rule="delays")
         ]
