@@ -21,6 +21,7 @@ from sesd.alerting.silences import Silence, SilenceError, new_id
 from sesd.commands.common import Commands, command, config_error, load, with_config
 from sesd.config import Config, ConfigError, Duration
 from sesd.core.providers import LABELS as PROVIDER_LABELS
+from sesd.core.scopes import DOMAIN
 from sesd.io.logs import configure_logging
 
 __all__ = ["add_parser", "run_silence"]
@@ -127,7 +128,7 @@ def _labels_problem(config: Config, args: argparse.Namespace) -> str:
                 f"name the group (--domain {group})"
             )
     if domain in PROVIDER_LABELS and not args.rule:
-        rules = ", ".join(sorted({r.name for r in config.alerts.rules if r.scope == "domain"}))
+        rules = ", ".join(sorted({r.name for r in config.alerts.rules if r.scope == DOMAIN}))
         return (
             f"--domain {args.domain!r} names a mailbox provider as well as any domain or "
             f"group of that name: add --rule to say which alerts (domain rules: {rules})"

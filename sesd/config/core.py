@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from sesd.config.alerts import is_glob
+from sesd.core.scopes import DOMAIN
 from sesd.core.settings import CoreSettings
 
 if TYPE_CHECKING:
@@ -50,7 +51,7 @@ def _tracked(config: Config) -> tuple[str, ...]:
     named = [
         domain
         for rule in config.alerts.rules
-        if rule.scope == "domain" and rule.domains
+        if rule.scope == DOMAIN and rule.domains
         for domain in rule.domains
         if not is_glob(domain) and domain not in groups
     ]

@@ -223,14 +223,14 @@ class Ledger:
         # starts empty, the others are kept.
         saved_layout = data["layout"]
         kept = [saved_layout.index(w) if w in saved_layout else None for w in self.layout()]
-        same_layout = any(index is not None for index in kept)
-        if same_layout:
+        any_kept = any(index is not None for index in kept)
+        if any_kept:
             self._restore_windows(data, kept)
         if self.providers is not None:
             self.providers.restore(data.get("providers", []))
         self.canary.restore(data.get("canaries", []))
         return {
-            "windows": len(self.windows) if same_layout else "dropped: window layout changed",
+            "windows": len(self.windows) if any_kept else "dropped: window layout changed",
             "windows_started_empty": [
                 spec.name for spec, index in zip(self.specs, kept, strict=True) if index is None
             ],

@@ -326,7 +326,7 @@ class Pipeline:
             self._labels = {d: s for d, s in self._labels.items() if s.name not in gone}
         for label in evicted:
             ledger.by_domain.forget(label)
-            ledger.pending.drop_label(label)
+            pending.drop_label(label)
         by_tenant = ledger.by_tenant
         tenants = -1 if by_tenant is None else by_tenant.index
         for label in ledger.tenant_labels.evict_idle(
@@ -335,7 +335,7 @@ class Pipeline:
             self._tenant_slots.pop(label, None)
             if by_tenant is not None:
                 by_tenant.forget(label)
-                ledger.pending.drop_label(label, by_tenant.index)
+                pending.drop_label(label, by_tenant.index)
         for tag, table in ledger.tag_tables.items():
             for value in table.evict_idle(now):
                 ledger.tag_windows.pop((tag, value), None)
