@@ -20,6 +20,7 @@ from bench import (
     scrape_instructions,
     sinks,
     stages,
+    state,
     status,
 )
 
@@ -29,6 +30,7 @@ BENCHMARKS = {
     "scrape": scrape.main,
     "scrape_instructions": scrape_instructions.main,
     "status": status.main,
+    "state": state.main,
     "memory": memory.main,
     "end_to_end": end_to_end.main,
     "instructions": instructions.main,

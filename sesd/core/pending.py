@@ -194,7 +194,9 @@ class PendingDelays:
         and the recent resolutions (key, time)."""
         resolved = {**self._resolved_before, **self._resolved}
         return {
-            "pending": [(key, list(e[0]), e[1], e[2]) for key, e in self._entries.items()],
+            # The labels' own tuple (an array to msgpack, as a list is): one new
+            # container a row, not two, for a table of up to max_entries.
+            "pending": [(key, *entry) for key, entry in self._entries.items()],
             "resolved": list(resolved.items()),
         }
 

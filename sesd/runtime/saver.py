@@ -162,8 +162,9 @@ class StateSaver:
             self._soon = anyio.Event()
             with anyio.move_on_after(every):
                 await self._soon.wait()
-                # A save holds the event loop while it builds the snapshot (seconds with
-                # a full pending table): an incident's pages cost one every SOON_GAP.
+                # A save holds the event loop while it builds the snapshot (about a
+                # tenth of a second with a full pending table, `python -m bench
+                # state`): an incident's pages cost one every SOON_GAP.
                 await anyio.sleep_until(last + SOON_GAP)
             await self.save()
             last = anyio.current_time()
