@@ -411,6 +411,25 @@ def test_the_state_records_each_step() -> None:
     assert state.resolved_at is None
 
 
+def test_a_clock_step_back_costs_at_most_one_for_or_repeat_interval() -> None:
+    """The wall clock stepped back an hour: an alert pending since before the step
+    fires `for` after it (not an hour later), and a firing one repeats
+    repeat_interval after the step; a tiny step back sends no repeat early."""
+    r = rule(**{"for": "60s"})
+    state = AlertState()
+    assert step(r, state, 0.5, 100, 10_000.0, HOUR) is None  # pending from 10,000
+    assert step(r, state, 0.5, 100, 10_000.0 - HOUR, HOUR) is None
+    assert step(r, state, 0.5, 100, 10_000.0 - HOUR + 59, HOUR) is None
+    assert step(r, state, 0.5, 100, 10_000.0 - HOUR + 60, HOUR) is Transition.FIRING
+    fired_at = stepped = state.last_sent
+    stepped -= HOUR  # another step back, while it fires
+    assert step(r, state, 0.5, 100, stepped, HOUR) is None
+    assert step(r, state, 0.5, 100, stepped + HOUR - 1, HOUR) is None
+    assert step(r, state, 0.5, 100, stepped + HOUR, HOUR) is Transition.REPEAT
+    assert step(r, state, 0.5, 100, stepped + HOUR - 0.5, HOUR) is None  # not early
+    assert state.since == fired_at  # the firing's start is what it was
+
+
 # --- what the evaluator watches, and what an alert says and when -------------------
 
 

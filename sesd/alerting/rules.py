@@ -120,6 +120,13 @@ def step(
     ``blind``: no data now means nothing (a firing alert without data stays as it is)."""
     if blind and value is None and state.status is Status.FIRING and state.resolved_at is None:
         return None
+    # The wall clock stepped back past when the alert began pending or was last sent:
+    # counted from now, so the step costs at most one `for` or repeat_interval, not
+    # the step's length on top (an hour's step back held a pending page an hour).
+    if state.status is Status.PENDING and state.since > now:
+        state.since = now
+    elif state.status is Status.FIRING and state.last_sent > now:
+        state.last_sent = now
     state.value = value
     breach = value is not None and rule.breaches(value) and volume >= rule.min_events
     if state.status is Status.FIRING:
