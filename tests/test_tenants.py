@@ -32,6 +32,7 @@ ACCOUNT = "123456789012"
 REGION = "eu-west-1"
 DELIVERY = EVENT_TYPE_INDEX["delivery"]
 BOUNCE = EVENT_TYPE_INDEX["bounce"]
+COMPLAINT = EVENT_TYPE_INDEX["complaint"]
 TENANTS = '[tenants]\nenabled = true\ntags = ["ses:tenant-name", "tenant"]\n'
 PAUSED_RULE = (
     '[[alerts.rules]]\nname = "tenant-paused"\nmetric = "tenant_sending_paused"\n'
@@ -327,6 +328,36 @@ def test_suppressed_recipients_are_not_bounces_unless_a_rule_asks() -> None:
         'sesd_suppressed_recipients_total{bounce_subtype="Suppressed",domain="x.example"} 3.0'
         in text
     )
+
+
+def test_a_complaint_ses_never_sent_is_no_complaint() -> None:
+    """A Complaint of subtype OnAccountSuppressionList is SES not sending to an address
+    the account's list holds: in no complaint count, ratio or reputation estimate, nor
+    a tag's counts (an alert on it would say AWS may pause sending); a complaint of
+    subtype null counts."""
+    config = parse_config(
+        '[dimensions]\ntags = ["campaign"]\n'
+        '[[alerts.rules]]\nname = "complaints"\nmetric = "complaint_ratio"\nwindow = "5m"\n'
+        "above = 0.05\n"
+    )
+    pipeline = Pipeline(core_settings(config))
+    for i in range(18):
+        pipeline.feed(f.raw(f.delivery([f"d{i}@x.example"])), "q", NOW)
+    for i, subtype in enumerate(["OnAccountSuppressionList"] * 3 + [None]):
+        event = f.complaint([f"c{i}@x.example"])
+        event["complaint"]["complaintSubType"] = subtype
+        event["mail"]["tags"] = {"campaign": ["spring"]}
+        pipeline.feed(f.raw(event), "q", NOW)
+    assert pipeline.ledger.windows["x.example"].figures(0, NOW).complaint_ratio == 1 / 18
+    assert pipeline.ledger.by_domain.recipients["x.example"][COMPLAINT] == 1
+    estimate = pipeline.ledger.reputation.estimate(("default", "us-east-1", ""))
+    assert estimate is not None
+    assert estimate.complaints == 1
+    assert pipeline.ledger.tallies.tag_recipients[("campaign", "spring")][COMPLAINT] == 1
+    assert pipeline.ledger.tallies.queue_counts("q")[COMPLAINT] == 4  # the events arrived
+    evaluator = Evaluator(config.alerts, [s.name for s in pipeline.ledger.specs])
+    (fired,) = evaluator.evaluate(pipeline.ledger, NOW)  # 1 in 18, not 4
+    assert fired.value == 1 / 18
 
 
 def test_ten_thousand_tenants_stay_within_the_label_cap() -> None:

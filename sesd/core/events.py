@@ -109,6 +109,9 @@ class Complaint(_Ses, frozen=True):
 
     timestamp: str | None = None
     complained_recipients: list[ComplainedRecipient] = []
+    #: ``OnAccountSuppressionList``: SES did not send (the account's list holds the
+    #: address), so no mailbox provider complained; else null or absent.
+    complaint_sub_type: str | None = None
 
 
 class _Timestamped(_Ses, frozen=True):

@@ -49,6 +49,8 @@ _DELAY: Final = EVENT_TYPE_INDEX["delivery_delay"]
 _BOUNCE: Final = EVENT_TYPE_INDEX["bounce"]
 _COMPLAINT: Final = EVENT_TYPE_INDEX["complaint"]
 _SEND: Final = EVENT_TYPE_INDEX["send"]
+#: The event types a suppression list can stand in for (see _suppressed).
+_SUPPRESSIBLE: Final = frozenset((_BOUNCE, _COMPLAINT))
 #: The event types the reputation estimate reads, by index.
 _REPUTATION: Final = {
     _SEND: "send",
@@ -156,7 +158,7 @@ class Pipeline:
         t, in_windows = self._when(event, now, received_at)
         self._count(event, queue, domains, t, now, in_windows)
         # A bounce SES never attempted (a suppression list) is no bounce in any family.
-        if self._tag_names and not (kind == _BOUNCE and _suppressed(event)):
+        if self._tag_names and not (kind in _SUPPRESSIBLE and _suppressed(event)):
             self._tags(event, kind, usable, t, now, in_windows)
         return _PROCESSED[kind]
 
@@ -206,9 +208,10 @@ class Pipeline:
             None if d is None else self._slots(d[0], d[1], now, tenant) for d in domains
         ]
         kind = event.kind
-        if kind == _BOUNCE and _suppressed(event):
-            # Never attempted: counted apart, in no bounce ratio nor estimate.
-            suppressed(self.ledger, event, recipients, t, now, in_windows)
+        if kind in _SUPPRESSIBLE and _suppressed(event):
+            # Never attempted: in no ratio nor estimate; a bounce is counted apart.
+            if kind == _BOUNCE:
+                suppressed(self.ledger, event, recipients, t, now, in_windows)
             return
         watched = _REPUTATION.get(kind)
         if watched is not None:
@@ -344,6 +347,11 @@ class Pipeline:
 
 
 def _suppressed(event: Event) -> bool:
-    """Whether a Bounce is SES not sending to addresses a suppression list holds."""
-    bounce = event.ses.bounce
-    return bounce is not None and bounce.bounce_sub_type in SUPPRESSED_SUBTYPES
+    """Whether a Bounce or a Complaint is SES not sending to addresses a suppression
+    list holds (AWS documents a Complaint's ``OnAccountSuppressionList`` subtype as
+    "accepted the message, but didn't attempt to send it")."""
+    ses = event.ses
+    if ses.bounce is not None:
+        return ses.bounce.bounce_sub_type in SUPPRESSED_SUBTYPES
+    complaint = ses.complaint
+    return complaint is not None and complaint.complaint_sub_type == "OnAccountSuppressionList"
