@@ -51,6 +51,15 @@ def test_a_tenants_mute_line_mutes_it_in_any_case() -> None:
     assert _silence(domain="Yahoo.COM").matches("delays", "yahoo.com", "info")
 
 
+def test_a_domain_in_any_spelling_a_rule_takes_mutes_its_alerts() -> None:
+    """Alerts name a domain in its normal form: a silence written as people write the
+    domain (Unicode, capitals, a trailing dot) mutes it, in a glob too."""
+    assert _silence(domain="Bücher.de").matches("delays", "xn--bcher-kva.de", "info")
+    assert _silence(domain="outlook.com.").matches("delays", "outlook.com", "info")
+    assert _silence(domain="*.Bücher.DE").matches("delays", "shop.xn--bcher-kva.de", "info")
+    assert not _silence(domain="Bücher.de").matches("delays", "bucher.de", "info")
+
+
 def test_a_domain_under_a_group_or_a_provider_without_a_rule_is_refused(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -68,6 +77,8 @@ def test_a_domain_under_a_group_or_a_provider_without_a_rule_is_refused(
     assert "counts under the group 'microsoft': its alerts name the group" in (
         capsys.readouterr().err
     )
+    assert main([*add, "--domain", "hotmail.com."]) == 2
+    assert "counts under the group 'microsoft'" in capsys.readouterr().err
     assert main([*add, "--domain", "microsoft"]) == 2
     assert "names a mailbox provider as well" in capsys.readouterr().err
     assert main([*add, "--domain", "microsoft", "--rule", "delays"]) == 0

@@ -10,8 +10,11 @@ from __future__ import annotations
 import secrets
 import shlex
 from fnmatch import fnmatchcase
+from functools import lru_cache
 
 import msgspec
+
+from sesd.core.domains import normalise_domain
 
 __all__ = [
     "KEEP_ENDED",
@@ -20,6 +23,7 @@ __all__ = [
     "Silence",
     "SilenceError",
     "SilenceSet",
+    "domain_pattern",
     "new_id",
     "silence_command",
 ]
@@ -49,12 +53,13 @@ class Silence(msgspec.Struct, kw_only=True, omit_defaults=True):
 
     def matches(self, rule: str, domain: str, severity: str) -> bool:
         """Whether every matcher given matches; the domain (provider, tenant, account)
-        in any case, as the alert's mute line gives it (a tenant's name has capitals)."""
+        in any case, as the alert's mute line gives it (a tenant's name has capitals),
+        and a domain in any spelling a rule takes (see :func:`domain_pattern`)."""
         return all(
             pattern is None or fnmatchcase(value, pattern)
             for pattern, value in (
                 (self.rule, rule),
-                (None if self.domain is None else self.domain.lower(), domain.lower()),
+                (None if self.domain is None else domain_pattern(self.domain), domain.lower()),
                 (self.severity, severity),
             )
         )
@@ -68,6 +73,16 @@ class Silence(msgspec.Struct, kw_only=True, omit_defaults=True):
         if self.active(now):
             return "active"
         return "pending" if now < self.starts_at else "expired"
+
+
+@lru_cache(maxsize=256)
+def domain_pattern(written: str) -> str:
+    """A ``--domain`` matcher as alerts name domains: each dot-separated part that is
+    a domain label in its normal form (lower case, IDNA: ``Bücher.de`` matches
+    ``xn--bcher-kva.de``), a trailing dot dropped; glob parts and names that are no
+    domain (a tenant's) lower-cased."""
+    parts = written.strip().rstrip(".").split(".")
+    return ".".join(normalise_domain(part) or part.lower() for part in parts)
 
 
 class Document(msgspec.Struct):

@@ -17,7 +17,7 @@ from fnmatch import fnmatchcase
 import msgspec
 
 from sesd.alerting.silence_file import SilenceFile
-from sesd.alerting.silences import Silence, SilenceError, new_id
+from sesd.alerting.silences import Silence, SilenceError, domain_pattern, new_id
 from sesd.commands.common import Commands, command, config_error, load, with_config
 from sesd.config import Config, ConfigError, Duration
 from sesd.core.providers import LABELS as PROVIDER_LABELS
@@ -120,7 +120,7 @@ def _labels_problem(config: Config, args: argparse.Namespace) -> str:
     """What is wrong with ``--domain``: a domain that counts under a group (its alerts
     name the group), or, without ``--rule``, a name that is both a group or domain
     and a mailbox provider (the silence would mute the alerts of both)."""
-    domain = (args.domain or "").lower()
+    domain = domain_pattern(args.domain or "")
     for group, members in config.domains.groups.items():
         if domain in {member.lower() for member in members}:
             return (
