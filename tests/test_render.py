@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 import sesd.alerting.render as render_module
-from sesd.alerting.alert import Alert, Notification
+from sesd.alerting.alert import Alert, Notification, percent
 from sesd.alerting.documents import alertmanager_alerts, webhook_document
 from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.render import console_text, pagerduty_events, slack_message
@@ -225,6 +225,39 @@ def _wide(alerts: int) -> Notification:
         sinks=("slack",),
         alerts=tuple(_alert(Transition.FIRING, f"d{i}.example") for i in range(alerts)),
         at=T,
+    )
+
+
+@pytest.mark.parametrize(
+    ("ratio", "text"),
+    [
+        (0.25, "25.0%"),
+        (0.045, "4.5%"),
+        (0.01, "1.0%"),
+        (0.0099, "0.99%"),
+        (0.00995, "1.0%"),  # rounded up to 1%: one decimal, as above it
+        (0.00067, "0.067%"),
+        (0.0004, "0.04%"),
+        (0.001, "0.1%"),
+        (0.0, "0.0%"),
+    ],
+)
+def test_a_ratio_keeps_the_digits_that_tell_it_from_its_threshold(ratio: float, text: str) -> None:
+    """AWS's complaint levels are 0.1% and 0.5%: a complaint rate of 0.067% against a
+    rule above 0.04% must not read "0.1% (above 0.0%)"."""
+    assert percent(ratio) == text
+    alert = dataclasses.replace(
+        _alert(Transition.FIRING, "x"), metric="complaint_ratio", value=ratio, threshold=0.0004
+    )
+    assert f"complaint_ratio {text} (above 0.04%, 15m window)" in console_text(
+        Notification(
+            rule=alert.rule,
+            kind=alert.kind,
+            severity="critical",
+            sinks=("console",),
+            alerts=(alert,),
+            at=alert.at,
+        )
     )
 
 

@@ -3,6 +3,7 @@ of its reputation rates. Pure code."""
 
 from __future__ import annotations
 
+from sesd.alerting.alert import percent
 from sesd.core.accounts import AccountStatus
 from sesd.core.reputation import PAUSE, REVIEW, Estimate
 
@@ -40,10 +41,10 @@ def measure_account(
         f"{count} {what} over the last {estimate.sends} {denominator} (sesd's estimate of "
         f"AWS's arithmetic; the mailbox simulator left out)",
         f"{estimate.to_review(kind)} more {what} among these would reach AWS's review level "
-        f"({REVIEW[kind]:.1%}); AWS may pause sending at {PAUSE[kind]:.1%}",
+        f"({percent(REVIEW[kind])}); AWS may pause sending at {percent(PAUSE[kind])}",
     ]
     if aws := (status.aws.get(kind) if status is not None else None):
-        lines.append(f"AWS's own figure (CloudWatch): {aws:.2%}")
+        lines.append(f"AWS's own figure (CloudWatch): {percent(aws)}")
     return value, estimate.sends, tuple(lines)
 
 

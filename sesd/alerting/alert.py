@@ -4,6 +4,7 @@ kind, sent together): what the evaluator hands the sinks."""
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -16,7 +17,7 @@ from sesd.core.windows import Breakdown
 #: PagerDuty's longest dedup_key.
 _MAX_DEDUP_KEY: Final = 255
 
-__all__ = ["Alert", "Notification", "alert_of", "identity"]
+__all__ = ["Alert", "Notification", "alert_of", "identity", "metric_text", "percent"]
 
 #: Delay types that point inside SES rather than at the recipient's MTA.
 _INTERNAL_DELAYS: Final = frozenset({"InternalFailure", "SendingDeferral"})
@@ -152,3 +153,29 @@ def alert_of(
         accounts=accounts,
         internal=internal,
     )
+
+
+def percent(ratio: float) -> str:
+    """A ratio as a percentage a reader can tell from its threshold: one decimal from
+    1% up (4.5%), two significant digits below (AWS's complaint levels are 0.1% and
+    0.5%: 0.00067 reads 0.067%, not 0.1%)."""
+    value = ratio * 100
+    if value == 0 or not math.isfinite(value):
+        return f"{value:.1f}%"
+    digits = max(1, 1 - math.floor(math.log10(abs(value))))
+    text = f"{value:.{digits}f}"
+    if digits > 1:  # 0.040 -> 0.04, and 0.995 rounded up -> 1.0
+        text = text.rstrip("0")
+        text += "0" if text.endswith(".") else ""
+    return f"{text}%"
+
+
+def metric_text(metric: str, value: float | None) -> str:
+    """A rule metric's value as alert text and the status page write it."""
+    if value is None:
+        return "no data"
+    if metric.endswith("_ratio"):
+        return percent(value)
+    if metric.endswith("_seconds"):
+        return f"{value:.1f}s"
+    return f"{value:g}"

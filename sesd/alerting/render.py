@@ -15,7 +15,7 @@ from typing import Any
 
 import msgspec
 
-from sesd.alerting.alert import Alert, Notification
+from sesd.alerting.alert import Alert, Notification, metric_text
 from sesd.alerting.rules import Transition
 from sesd.config import CANARY_METRICS, TENANT_METRICS
 from sesd.core.causes import advice
@@ -51,28 +51,10 @@ _ICON = {
     Transition.REPEAT: ":repeat:",
     Transition.RESOLVED: ":white_check_mark:",
 }
-_PERCENT_METRICS = frozenset(
-    {
-        "delay_ratio",
-        "bounce_ratio",
-        "complaint_ratio",
-        "delivery_ratio",
-        "cause_ratio",
-        "quota_used_ratio",
-        "reputation_bounce_ratio",
-        "reputation_complaint_ratio",
-    }
-)
 
 
 def _value(alert: Alert, value: float | None) -> str:
-    if value is None:
-        return "no data"
-    if alert.metric in _PERCENT_METRICS:
-        return f"{value:.1%}"
-    if alert.metric.endswith("_seconds"):
-        return f"{value:.1f}s"
-    return f"{value:g}"
+    return metric_text(alert.metric, value)
 
 
 def _when(t: float) -> str:

@@ -10,7 +10,7 @@ from typing import Final
 from urllib.parse import quote
 
 from sesd.alerting.accounts import measure_account
-from sesd.alerting.alert import alert_of, identity
+from sesd.alerting.alert import alert_of, identity, metric_text
 from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.render import cause_noted, dominant_cause, hinted_count
 from sesd.alerting.rules import AlertState, Status, Transition
@@ -32,7 +32,6 @@ __all__ = [
     "alert_rows",
     "firing_on",
     "link",
-    "metric_text",
     "silence_list",
 ]
 
@@ -50,17 +49,6 @@ _WINDOW_STAGE: Final = {
 def link(axis: str, name: str) -> str:
     """The page of a domain, provider or tenant."""
     return f"/{axis}/{quote(name, safe='')}"
-
-
-def metric_text(metric: str, value: float | None) -> str:
-    """A rule metric's value as alert text writes it."""
-    if value is None:
-        return "no data"
-    if metric.endswith("_ratio"):
-        return f"{value:.1%}"
-    if metric.endswith("_seconds"):
-        return f"{value:.1f}s"
-    return f"{value:g}"
 
 
 def _scope_of(rule: RuleConfig) -> str:

@@ -11,6 +11,7 @@ import html
 from datetime import UTC, datetime
 from typing import Final
 
+from sesd.alerting.alert import percent as ratio_text
 from sesd.status.document import CanaryRun
 
 __all__ = [
@@ -42,8 +43,8 @@ def esc(value: object) -> str:
 
 
 def percent(value: float | None) -> str:
-    """0.045 -> ``4.5%``; None -> ``-``."""
-    return "-" if value is None else f"{value * 100:.1f}%"
+    """0.045 -> ``4.5%``, 0.00067 -> ``0.067%`` (as alerts write it); None -> ``-``."""
+    return "-" if value is None else ratio_text(value)
 
 
 def seconds(value: float | None, digits: int = 1) -> str:
