@@ -203,6 +203,63 @@ async def test_ses_pauses_a_tenant_the_alert_fires_at_the_next_poll_and_resolves
     assert "delay types" not in console
 
 
+async def test_a_tenant_deleted_while_paused_resolves_at_the_next_poll() -> None:
+    """The platform deletes a paused tenant (a customer gone): the next poll no longer
+    lists it, so its pause (and its alert) ends rather than paging until a restart."""
+    config = parse_config(TENANTS + PAUSED_RULE)
+    pipeline = Pipeline(core_settings(config))
+    evaluator = Evaluator(config.alerts, [s.name for s in pipeline.ledger.specs])
+    async with LocalTenants(ACCOUNT, REGION) as tenants:
+        tenants.add("acme")
+        tenants.add("globex")
+        tenants.pause("globex", "The bounce rate exceeded 15.0%.")
+        await _polled(tenants, pipeline)
+        (fired,) = evaluator.evaluate(pipeline.ledger, NOW)
+        del tenants.tenants["globex"]
+        await _polled(tenants, pipeline)
+        (resolved,) = evaluator.evaluate(pipeline.ledger, NOW + 60)
+    assert (fired.kind, resolved.kind) == (Transition.FIRING, Transition.RESOLVED)
+    assert [key[2] for key in pipeline.ledger.tenant_status.status] == ["acme"]
+
+
+async def test_a_restart_keeps_what_ses_last_said_so_a_pause_stays_paged() -> None:
+    """A paused tenant and a paused account, paged; sesd restarts and SES does not
+    answer yet (throttled): what it last said stands, so neither page resolves. A
+    status of an account no longer configured is not kept."""
+    from sesd.runtime.state import restore, snapshot
+
+    queue = f'[[queues]]\nurl = "https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/q"\n'
+    account_rule = (
+        '[[alerts.rules]]\nname = "ses-sending-paused"\nmetric = "sending_paused"\n'
+        'window = "5m"\nabove = 0\n'
+    )
+    config = parse_config(queue + TENANTS + PAUSED_RULE + account_rule)
+    pipeline = Pipeline(core_settings(config))
+    evaluator = Evaluator(config.alerts, [s.name for s in pipeline.ledger.specs])
+    async with LocalTenants(ACCOUNT, REGION) as tenants:
+        tenants.add("globex")
+        tenants.pause("globex", "The bounce rate exceeded 15.0%.")
+        await _polled(tenants, pipeline)
+    pipeline.ledger.accounts.of(("default", REGION)).sending_enabled = False
+    pipeline.ledger.accounts.of(("gone", REGION)).sending_enabled = False
+    fired = evaluator.evaluate(pipeline.ledger, NOW)
+    assert {(a.rule, a.domain) for a in fired} == {
+        ("tenant-paused", "globex"),
+        ("ses-sending-paused", f"default/{REGION}"),
+        ("ses-sending-paused", f"gone/{REGION}"),
+    }
+    blob = snapshot(pipeline.ledger, evaluator, NOW)
+    fresh = Pipeline(core_settings(config))
+    after = Evaluator(config.alerts, [s.name for s in fresh.ledger.specs])
+    restore(blob, fresh.ledger, after, NOW + 30)
+    assert fresh.ledger.tenant_status.status[("default", REGION, "globex")].paused
+    assert list(fresh.ledger.accounts.status) == [("default", REGION)]
+    later = NOW + 3600  # past any hold after the start: what SES said decides
+    assert {(a.kind, a.domain) for a in after.evaluate(fresh.ledger, later)} == {
+        (Transition.RESOLVED, f"gone/{REGION}")
+    }
+
+
 def _status_event(tenant: str, status: str, *, origin: str = "AWS_MANAGED") -> str:
     detail_type = "Sending Status Disabled" if status == "DISABLED" else "Sending Status Enabled"
     return json.dumps(

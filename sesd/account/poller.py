@@ -72,7 +72,8 @@ class Polls:
         """One round over every target."""
         raise NotImplementedError
 
-    async def _call(self, target: Target, api: str, read: Callable[[], Awaitable[None]]) -> None:
+    async def _call(self, target: Target, api: str, read: Callable[[], Awaitable[None]]) -> bool:
+        """Run one API's reads; False (logged and counted) when the call failed."""
         try:
             await read()
         except _ERRORS as exc:
@@ -88,11 +89,12 @@ class Polls:
                     error=code,
                     hint=_hint(api, code),
                 )
-            return
+            return False
         if self._failing.pop((target, api), None) is not None:
             self._log.info(
                 "sesd.account.poll_recovered", account=target[0], region=target[1], api=api
             )
+        return True
 
 
 class AccountPoller(Polls):

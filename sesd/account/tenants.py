@@ -67,15 +67,20 @@ class TenantPoller(Polls):
             await self._call(target, "list_tenants", partial(self._resources, target, ses))
             found: dict[str, TenantStatus] = {}
             read = partial(self._entities, target, ses, found)
-            await self._call(target, "list_reputation_entities", read)
+            started = self._clock()
+            listed = await self._call(target, "list_reputation_entities", read)
             if self._recommendations and found:
                 read = partial(self._findings, ses, found)
                 await self._call(target, "list_recommendations", read)
             at = self._clock()
+            names = set()
             for arn, status in found.items():
                 where = tenant_of_arn(arn)
                 if where is not None:
+                    names.add(where[2])
                     self._statuses.polled((target[0], where[0], where[2]), status, at)
+            if listed:  # a tenant SES no longer lists is gone: its pause with it
+                self._statuses.gone(target[0], target[1], names, started)
         self._on_change()
 
     async def _resources(self, target: Target, ses: Any) -> None:

@@ -7,7 +7,9 @@ The account poller (:mod:`sesd.account.poller`) writes here through
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Any, Final
+
+import msgspec
 
 __all__ = ["STATUSES", "AccountStatus", "Accounts", "Target"]
 
@@ -55,6 +57,18 @@ class Accounts:
         if found is None:
             found = self.status[target] = AccountStatus()
         return found
+
+    def snapshot(self) -> list[list[Any]]:
+        """Plain data for the state file: the last answers stand after a restart until
+        a poll answers again (a pause must not resolve while GetAccount is throttled)."""
+        return [[*target, msgspec.to_builtins(status)] for target, status in self.status.items()]
+
+    def restore(self, rows: list[list[Any]], where: set[Target]) -> None:
+        """Load what :meth:`snapshot` returned, for the targets in ``where`` (those
+        configured now)."""
+        for account, region, saved in rows:
+            if (account, region) in where:
+                self.status[(str(account), str(region))] = msgspec.convert(saved, AccountStatus)
 
     def failed(self, target: Target, api: str, code: str) -> None:
         """Count one failed poll."""

@@ -43,14 +43,15 @@ SAVED: Final = {
     "tenant_map": "which tenant each configuration set and identity belongs to: events that "
     "do not name their tenant are counted under it from the first one after a restart",
     "canary": "canaries in flight: their events may arrive after the restart",
+    "accounts": "what SES last said of each account: it stands until a poll answers again "
+    "(a restart while GetAccount is throttled must not resolve a paused account's page)",
+    "tenant_status": "what SES last said of each tenant, likewise",
 }
 #: Stores a restart starts afresh, and why that is right.
 TRANSIENT: Final = {
     "specs": "the windows' layout: from the config (saved only to check a file against)",
     "tallies": "counters: Prometheus handles counter resets",
     "reputation": "sesd's estimate is over the next sends; AWS's own figure is polled again",
-    "accounts": "what SES says of each account: polled again at start",
-    "tenant_status": "what SES says of each tenant: polled again at start",
     "queues": "each queue's account and region: from the config",
     "region": "the default account's region, for a queue not configured: from the config",
     "settings": "what the ledger was made with: from the config",
@@ -208,6 +209,8 @@ class Ledger:
             "tenant_map": self.tenant_map.snapshot(),
             "dedup": self.dedup.snapshot(),
             "canaries": self.canary.snapshot(),
+            "accounts": self.accounts.snapshot(),
+            "tenant_status": self.tenant_status.snapshot(),
         }
 
     def restore(self, data: dict[str, Any]) -> dict[str, Any]:
@@ -229,6 +232,11 @@ class Ledger:
         if self.providers is not None:
             self.providers.restore(data.get("providers", []))
         self.canary.restore(data.get("canaries", []))
+        # What SES said of accounts and tenants still configured (files from before
+        # have none: the first polls answer).
+        where = set(self.queues.values())
+        self.accounts.restore(data.get("accounts", []), where)
+        self.tenant_status.restore(data.get("tenant_status", []), where)
         return {
             "windows": len(self.windows) if any_kept else "dropped: window layout changed",
             "windows_started_empty": [

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Any, Final
 
 import msgspec
 
@@ -248,6 +248,31 @@ class TenantStatuses:
         impacts = {f[1] for f in status.findings}
         status.impact = "HIGH" if "HIGH" in impacts else ("LOW" if impacts else "")
         status.updated = max(status.updated, notice.time)
+
+    def gone(self, account: str, region: str, listed: set[str], since: float) -> None:
+        """A poll of (account, region) that lists only ``listed``: a tenant it no longer
+        lists (deleted, or renamed) is forgotten, its alerts resolve; unless an event
+        spoke of it after ``since`` (the poll's start: it may be newer than the list)."""
+        stale = [
+            key
+            for key, status in self.status.items()
+            if key[:2] == (account, region) and key[2] not in listed and status.updated <= since
+        ]
+        for key in stale:
+            del self.status[key]
+
+    def snapshot(self) -> list[list[Any]]:
+        """Plain data for the state file: what SES last said stands after a restart
+        until it is asked again (a pause must not resolve while SES does not answer)."""
+        return [[*key, msgspec.to_builtins(status)] for key, status in self.status.items()]
+
+    def restore(self, rows: list[list[Any]], where: set[tuple[str, str]]) -> None:
+        """Load what :meth:`snapshot` returned, for the (account, region)s in ``where``
+        (those configured now)."""
+        for account, region, tenant, saved in rows:
+            if (account, region) in where:
+                key = (str(account), str(region), str(tenant))
+                self._newest(key, msgspec.convert(saved, TenantStatus))
 
     def ranked(self) -> list[tuple[TenantKey, TenantStatus]]:
         """Every tenant, those SES acts on first (paused, then high and low impact),
