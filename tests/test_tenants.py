@@ -431,6 +431,30 @@ def test_ten_thousand_tenants_stay_within_the_label_cap() -> None:
     assert sum(counts[DELIVERY] for counts in scope.recipients.values()) == 10_000
 
 
+def test_a_tenant_a_rule_names_keeps_its_label_when_strangers_names_took_the_rest() -> None:
+    """A sender's own tenant tag can carry any name: 201 made-up ones take every label
+    (the cap is 200) first, then globex, which a rule names, has a delay spike. It is
+    counted under its own name and the rule fires, rather than going to ``other``."""
+    rule = (
+        '[[alerts.rules]]\nname = "globex-delays"\nmetric = "delay_ratio"\nwindow = "5m"\n'
+        'above = 0.2\nmin_events = 10\ntenants = ["globex", "acme-*"]\n'
+    )
+    config = parse_config(TENANTS + rule)
+    pipeline = Pipeline(core_settings(config))
+    for i in range(201):
+        pipeline.feed(
+            _event("delivery", f"u{i}@x.example", tags={"tenant": [f"made-up-{i}"]}), "q", NOW
+        )
+    for i in range(20):
+        kind = "delay" if i % 2 else "delivery"
+        pipeline.feed(_event(kind, f"g{i}@x.example", tags={"tenant": ["globex"]}), "q", NOW)
+    assert _counts(pipeline, "globex")[DELIVERY] == 10
+    assert _counts(pipeline, "other")[DELIVERY] == 1  # the 201st made-up name
+    evaluator = Evaluator(config.alerts, [s.name for s in pipeline.ledger.specs])
+    (fired,) = evaluator.evaluate(pipeline.ledger, NOW)
+    assert (fired.domain, fired.value) == ("globex", 0.5)
+
+
 def test_a_state_file_from_before_tenants_loads_its_pending_delays_under_their_labels() -> None:
     """A delay pending when sesd ran without tenants (and its labels saved without their
     axes, as files were): restored with tenants on, it keeps its domain and provider,

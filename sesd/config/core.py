@@ -33,6 +33,7 @@ def core_settings(config: Config) -> CoreSettings:
         tenants=config.tenants.enabled,
         tenant_tags=tuple(config.tenants.tags),
         tenants_max_tracked=config.tenants.max_tracked,
+        tenants_track=_named_tenants(config),
         dedup_max_entries=config.ingest.dedup_max_entries,
         max_pending_delays=config.ingest.max_pending_delays,
         reputation_window_sends=config.reputation.window_sends,
@@ -56,3 +57,16 @@ def _tracked(config: Config) -> tuple[str, ...]:
         if not is_glob(domain) and domain not in groups
     ]
     return tuple(dict.fromkeys([*config.domains.track, *named]))
+
+
+def _named_tenants(config: Config) -> tuple[str, ...]:
+    """Tenants a rule names: always tracked, as a named domain is (made-up names in a
+    sender's own tenant tag could otherwise take every label first)."""
+    named = [
+        tenant
+        for rule in config.alerts.rules
+        if rule.tenants
+        for tenant in rule.tenants
+        if not is_glob(tenant)
+    ]
+    return tuple(dict.fromkeys(named))

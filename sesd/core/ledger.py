@@ -158,9 +158,9 @@ class Ledger:
         return ("default", self.region) if found is None else found
 
     def reconfigure(self, settings: CoreSettings) -> None:
-        """Take what a reload may change: tracked domains and groups (events from now
-        on), the windows whose breakdowns rules read, the canary's deadline and queue,
-        where the queues are."""
+        """Take what a reload may change: tracked domains and groups, and the tenants
+        rules name (events from now on), the windows whose breakdowns rules read, the
+        canary's deadline and queue, where the queues are."""
         self.settings = settings
         self.domains.set_fixed(
             domain_labels(
@@ -168,6 +168,7 @@ class Ledger:
                 {name: list(members) for name, members in settings.groups.items()},
             )
         )
+        self.tenant_labels.set_fixed({name: name for name in settings.tenants_track})
         # In place: every domain's windows hold this same list.
         for i, spec in enumerate(self.specs):
             self.specs[i] = spec.kept(spec.name in settings.breakdowns)

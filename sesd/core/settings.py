@@ -35,6 +35,8 @@ class CoreSettings:
     tenants: bool
     tenant_tags: tuple[str, ...]
     tenants_max_tracked: int
+    #: Tenants a rule names: they always hold a label of their own.
+    tenants_track: tuple[str, ...]
     dedup_max_entries: int
     max_pending_delays: int
     reputation_window_sends: int
