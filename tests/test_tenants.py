@@ -137,6 +137,60 @@ async def test_a_tenant_known_only_through_its_configuration_set_or_identity() -
     assert tenants.calls["ListTenantResources"] == 4
 
 
+def test_ses_naming_a_bounces_tenant_maps_its_resource_when_the_polls_cannot() -> None:
+    """The tenant polls are denied: deliveries carry no tenant, bounces carry SES's own
+    ses:tenant-name. Once a bounce names globex for its configuration set, the set's
+    deliveries count under globex, so its bounce ratio is bounces over its mail (not
+    bounces over bounces: 100%). A second tenant named for the same set makes it
+    ambiguous; a sender's own tag teaches nothing."""
+
+    def event(kind: str, i: int, tags: dict[str, list[str]], cs: str = "globex-set") -> str:
+        body = json.loads(_event(kind, f"u{i}@x.example", tags=tags))
+        body["mail"]["tags"]["ses:configuration-set"] = [cs]
+        return f.raw(body)
+
+    pipeline = _pipeline()
+    pipeline.feed(event("bounce", 0, {"ses:tenant-name": ["globex"]}), "q", NOW)
+    for i in range(1, 20):
+        pipeline.feed(event("delivery", i, {}), "q", NOW)
+    pipeline.feed(event("bounce", 20, {"ses:tenant-name": ["globex"]}), "q", NOW)
+    assert (_counts(pipeline, "globex")[DELIVERY], _counts(pipeline, "globex")[BOUNCE]) == (19, 2)
+    assert pipeline.ledger.by_tenant is not None
+    figures = pipeline.ledger.by_tenant.windows["globex"].figures(0, NOW)
+    assert figures.bounce_ratio == 2 / 21
+    pipeline.feed(event("bounce", 21, {"ses:tenant-name": ["acme"]}), "q", NOW)
+    pipeline.feed(event("delivery", 22, {}), "q", NOW)
+    assert _counts(pipeline, "unknown")[DELIVERY] == 1  # shared: no longer globex's
+    pipeline.feed(event("bounce", 23, {"tenant": ["initech"]}, cs="initech-set"), "q", NOW)
+    pipeline.feed(event("delivery", 24, {}, cs="initech-set"), "q", NOW)
+    assert _counts(pipeline, "unknown")[DELIVERY] == 2
+    pipeline.feed(event("bounce", 25, {"ses:tenant-name": ["hooli"]}, cs="hooli-set"), "q", NOW)
+    pipeline.feed(event("delivery", 26, {"tenant": ["acme"]}, cs="hooli-set"), "q", NOW)
+    pipeline.feed(event("delivery", 27, {}, cs="hooli-set"), "q", NOW)
+    assert _counts(pipeline, "unknown")[DELIVERY] == 3  # a sender's tag says: shared
+
+
+def test_what_the_polls_map_is_not_changed_by_what_events_name() -> None:
+    """A resource the polls mapped keeps their answer whatever an event names; one
+    learned from an event and then listed by a poll is the poll's from then on."""
+    from sesd.core.tenants import TenantMap
+
+    identity = f"arn:aws:ses:{REGION}:{ACCOUNT}:identity/x.example"
+    polled = f"arn:aws:ses:{REGION}:{ACCOUNT}:configuration-set/acme-set"
+    learned = f"arn:aws:ses:{REGION}:{ACCOUNT}:configuration-set/globex-set"
+    tenants = TenantMap()
+    tenants.learn(identity, "globex-set", "globex", by_ses=True)
+    tenants.learn(identity, "other-set", "globex", by_ses=False)  # a sender's word
+    assert list(tenants.arns) == [learned]
+    tenants.replace(REGION, ACCOUNT, {polled: {"acme"}, learned: {"globex"}})
+    tenants.learn(identity, "acme-set", "initech", by_ses=True)
+    tenants.learn(identity, "globex-set", "initech", by_ses=False)
+    assert tenants.tenant(identity, "acme-set") == "acme"
+    assert tenants.tenant(identity, "globex-set") == "globex"
+    tenants.learn("not-an-arn", "", "acme", by_ses=True)
+    assert len(tenants.arns) == 2
+
+
 async def test_a_poll_that_finds_no_tenant_any_more_forgets_their_resources() -> None:
     """The account's last tenant is deleted: the next poll finds none, and its
     configuration set no longer counts events under it (the map kept it, and saved

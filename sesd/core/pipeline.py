@@ -256,6 +256,11 @@ class Pipeline:
             values = tags.get(tag)
             if values and valid_tenant(values[0]):
                 name = values[0]
+                # SES's own word maps the event's resource; a sender's can only say the
+                # resource is shared (sesd.core.tenants.TenantMap.learn).
+                ledger.tenant_map.learn(
+                    event.mail.source_arn, config_set(event), name, by_ses=tag.startswith("ses:")
+                )
                 break
         if not name:
             name = ledger.tenant_map.tenant(event.mail.source_arn, config_set(event))

@@ -81,11 +81,13 @@ class TenantMap:
     """Resource ARN (configuration set, identity) -> the one tenant it belongs to, or
     :data:`AMBIGUOUS` when several share it; bounded, the oldest entry out first."""
 
-    __slots__ = ("arns", "max_entries", "version")
+    __slots__ = ("_learned", "arns", "max_entries", "version")
 
     def __init__(self, max_entries: int = 1_000_000) -> None:
         self.max_entries = max_entries
         self.arns: dict[str, str] = {}
+        #: The resources :meth:`learn` mapped (the polls' answers replace them).
+        self._learned: set[str] = set()
         #: Bumped on every change: what was looked up from an older map is stale.
         self.version = 0
 
@@ -96,8 +98,11 @@ class TenantMap:
         stale = [arn for arn in self.arns if _where(arn) == (region, account)]
         for arn in stale:
             del self.arns[arn]
+            self._learned.discard(arn)
         for arn, tenants in resources.items():
+            self._learned.discard(arn)
             if len(self.arns) >= self.max_entries:
+                self._learned.discard(next(iter(self.arns)))
                 del self.arns[next(iter(self.arns))]
             self.arns[arn] = next(iter(tenants)) if len(tenants) == 1 else AMBIGUOUS
         self.version += 1
@@ -112,6 +117,28 @@ class TenantMap:
                 return found
         found = self.arns.get(source_arn)
         return found if found else UNKNOWN
+
+    def learn(self, source_arn: str, config_set: str, tenant: str, *, by_ses: bool) -> None:
+        """An event sent from ``source_arn`` with ``config_set`` named its tenant. When
+        SES named it (its own ``ses:`` tag, on bounces and complaints), a resource the
+        polls have not mapped is taken as that tenant's, so the deliveries, which carry
+        no such tag, count under it too (else its bounce ratio reads bounces over
+        bounces, 100%, while the polls are denied or not done yet). Any event naming
+        another tenant for a resource so learned makes it :data:`AMBIGUOUS` (several
+        tenants send with it); a resource the polls mapped stays as it is."""
+        head, _, _ = source_arn.partition(":identity/")
+        arn = f"{head}:configuration-set/{config_set}" if config_set else source_arn
+        if not arn.startswith("arn:"):
+            return
+        known = self.arns.get(arn)
+        if known is None and by_ses:
+            if len(self.arns) >= self.max_entries:
+                self._learned.discard(next(iter(self.arns)))
+                del self.arns[next(iter(self.arns))]
+            self.arns[arn] = tenant
+            self._learned.add(arn)
+        elif known != tenant and arn in self._learned:
+            self.arns[arn] = AMBIGUOUS
 
     def snapshot(self) -> list[list[str]]:
         """Plain data for the state file."""
