@@ -472,3 +472,23 @@ def test_a_firing_posted_late_to_alertmanager_is_valid_from_its_post() -> None:
                                    alerts=(_alert(Transition.RESOLVED, "a.example"),))  # fmt: skip
     (ended,) = json.loads(alertmanager_alerts(resolved, 60.0, T + 300))
     assert ended["endsAt"] == iso(resolved.alerts[0].at)
+
+
+def test_alertmanagers_text_says_no_state_and_a_shared_sinks_says_whose_figures() -> None:
+    """Alertmanager tells firing from resolved itself, and with several replicas
+    (``shared``) it sends the resolve with the last firing's text: a summary saying
+    "[FIRING]" under a RESOLVED title misleads, so it says no state. A replica's
+    figures are its share of the traffic: a shared sink's description says so."""
+    repeat = Notification(
+        rule="r", kind=Transition.REPEAT, severity="critical", sinks=("alertmanager",),
+        alerts=(_alert(Transition.REPEAT, "a.example"),), at=T,
+    )  # fmt: skip
+    (alone,) = json.loads(alertmanager_alerts(repeat, 60.0, T))
+    (shared,) = json.loads(alertmanager_alerts(repeat, 60.0, T, shared=True))
+    summary = "delay-ratio-high: a.example delay_ratio 25.0% (above 5.0%, 15m window)"
+    assert alone["annotations"]["summary"] == shared["annotations"]["summary"] == summary
+    assert shared["annotations"]["description"] == (
+        "figures: one replica's share of the traffic (several replicas post this alert; "
+        "the fleet's figures are on the dashboard)\n" + alone["annotations"]["description"]
+    )
+    assert not alone["annotations"]["description"].startswith("figures:")

@@ -38,20 +38,35 @@ WEBHOOK_SCHEMA = "sesd.webhook.v1"
 SIGNATURE_HEADER = "X-Sesd-Signature-256"
 #: A firing alert is valid for this many resend periods (Prometheus uses 4).
 VALID_FOR_RESENDS = 4
+#: What a shared sink's alerts say of their figures.
+_SHARE = (
+    "figures: one replica's share of the traffic (several replicas post this alert; "
+    "the fleet's figures are on the dashboard)"
+)
 
 
 def alertmanager_alerts(
-    notification: Notification, resend_every: float, posted: float | None = None
+    notification: Notification,
+    resend_every: float,
+    posted: float | None = None,
+    *,
+    shared: bool = False,
 ) -> bytes:
     """The body of one ``POST /api/v2/alerts``: every alert of the notification. A
     firing alert is valid for VALID_FOR_RESENDS resend periods from when it is
     ``posted`` (a post delayed by retries must not arrive already ended: Alertmanager
-    would resolve it, and fire it again at the next resend)."""
+    would resolve it, and fire it again at the next resend). The summary says no
+    state (Alertmanager says it, and reuses the text for a resolve it sends itself);
+    with ``shared`` (several replicas post the alert) the description says its
+    figures are one replica's share of the traffic."""
     valid_from = notification.at if posted is None else max(notification.at, posted)
     out = []
     for alert in notification.alerts:
         resolved = alert.kind is Transition.RESOLVED
-        annotations = {"summary": headline(alert), "description": describe(alert)}
+        description = describe(alert)
+        if shared:
+            description = f"{_SHARE}\n{description}"
+        annotations = {"summary": headline(alert, state=False), "description": description}
         if alert.runbook_url:
             annotations["runbook_url"] = alert.runbook_url
         if alert.dashboard_url:

@@ -61,16 +61,18 @@ def _when(t: float) -> str:
     return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
 
 
-def headline(alert: Alert) -> str:
-    """One line: what, where, how bad."""
+def headline(alert: Alert, *, state: bool = True) -> str:
+    """One line: what, where, how bad; ``state=False`` leaves out "[FIRING]" and the
+    like, for a receiver that tells the state itself (Alertmanager keeps a firing
+    alert's text for the resolve it sends on its own)."""
     verb = {
-        Transition.FIRING: "FIRING",
-        Transition.REPEAT: "STILL FIRING",
-        Transition.RESOLVED: "RESOLVED",
+        Transition.FIRING: "[FIRING] ",
+        Transition.REPEAT: "[STILL FIRING] ",
+        Transition.RESOLVED: "[RESOLVED] ",
     }[alert.kind]
     return (
-        f"[{verb}] {alert.rule}: {subject(alert)} {alert.metric} {_value(alert, alert.value)} "
-        f"({alert.fires} {_value(alert, alert.threshold)}, "
+        f"{verb if state else ''}{alert.rule}: {subject(alert)} {alert.metric} "
+        f"{_value(alert, alert.value)} ({alert.fires} {_value(alert, alert.threshold)}, "
         f"{alert.window} window)"
     )
 

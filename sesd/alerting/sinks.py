@@ -260,7 +260,9 @@ class AlertmanagerSink:
         """Post the alerts to each member (with ``shared``, not a resolve)."""
         if self._config.shared and notification.kind is Transition.RESOLVED:
             return
-        body = alertmanager_alerts(notification, self.resend_every, time.time())
+        body = alertmanager_alerts(
+            notification, self.resend_every, time.time(), shared=self._config.shared
+        )
         failures: list[DeliveryError] = []
         for url in self._config.urls:
             try:
