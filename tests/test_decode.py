@@ -435,6 +435,14 @@ def test_a_recipient_listed_twice_counts_once(build: object) -> None:
     entry's SMTP status and diagnostic are the ones kept."""
     decoded = event(f.raw(build(["a@one.com", "b@two.com", "A@One.com"])))  # type: ignore[operator]
     assert decoded.recipients == ["a@one.com", "b@two.com"]
+
+
+def test_a_recipient_in_to_and_cc_with_a_display_name_counts_once() -> None:
+    """A message's destination lists To and Cc as written: ``Ann <ann@x.example>`` in
+    one and ``ann@x.example`` in the other are one recipient; two people are two."""
+    listed = ["Ann <ann@x.example>", "ANN@x.example", "Bob <bob@x.example>", "<bob@y.example>"]
+    decoded = event(f.raw(f.simple("Send", listed)))
+    assert decoded.recipients == ["Ann <ann@x.example>", "Bob <bob@x.example>", "<bob@y.example>"]
     if decoded.entries is not None:
         assert [e.email_address for e in decoded.entries] == ["a@one.com", "b@two.com"]
 

@@ -101,6 +101,21 @@ def test_two_opens_of_one_message_count_twice() -> None:
     assert counts[EVENT_TYPE_INDEX["open"]] == 2
 
 
+def test_clicks_on_two_links_in_one_millisecond_count_twice() -> None:
+    """A link scanner follows every link of a message at once: two clicks of one
+    message at the same millisecond on different links are two clicks; the same click
+    delivered twice is one."""
+    pipeline = Pipeline(core_settings(parse_config("")))
+    clicks = []
+    for link in ("https://example.com/a", "https://example.com/b"):
+        body = f.simple("Click", ["u@reader.example"])
+        body["click"]["link"] = link
+        body["mail"]["messageId"] = "m-3"
+        clicks.append(f.raw(body))
+    outcomes = [pipeline.feed(body, "q", f.T0 + 60).outcome for body in (*clicks, clicks[1])]
+    assert outcomes == ["processed", "processed", "duplicate"]
+
+
 @pytest.mark.parametrize("entries", [2, 100])
 def test_dedup_max_entries_bounds_the_duplicate_filter(entries: int) -> None:
     """[ingest] dedup_max_entries bounds what the duplicate filter holds."""

@@ -360,12 +360,17 @@ def _recipients(ses: SesEvent, label: str, mail: Mail) -> _Recipients | None:
 
 
 def _unique(addresses: list[str]) -> list[str]:
-    """Addresses in order, each once (compared as pending keys compare them)."""
+    """Addresses in order, each once (compared as pending keys compare them, and
+    ``Ann <ann@x.example>`` as ``ann@x.example``: a message's destination lists To and
+    Cc, display names and all)."""
     if len(addresses) < 2:
         return addresses
     seen: dict[str, str] = {}
     for address in addresses:
-        seen.setdefault(address.strip().lower(), address)
+        key = address.strip().lower()
+        if key.endswith(">") and "<" in key:
+            key = key[key.rfind("<") + 1 : -1].strip()
+        seen.setdefault(key, address)
     return addresses if len(seen) == len(addresses) else list(seen.values())
 
 

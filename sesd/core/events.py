@@ -120,6 +120,13 @@ class _Timestamped(_Ses, frozen=True):
     timestamp: str | None = None
 
 
+class Click(_Timestamped, frozen=True):
+    """``click``: its link tells two clicks of one message in one millisecond apart
+    (a link scanner follows every link of a message at once)."""
+
+    link: str = ""
+
+
 class SesEvent(_Ses, frozen=True):
     """An SES event (``eventType``) or legacy notification (``notificationType``)."""
 
@@ -131,7 +138,7 @@ class SesEvent(_Ses, frozen=True):
     bounce: Bounce | None = None
     complaint: Complaint | None = None
     open: _Timestamped | None = None
-    click: _Timestamped | None = None
+    click: Click | None = None
     subscription: _Timestamped | None = None
 
 
