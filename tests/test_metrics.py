@@ -101,6 +101,8 @@ def test_each_sample_is_the_ledgers_figure_under_its_labels() -> None:
     for outcome, n in outcomes.items():
         assert _sample(metrics, "sesd_messages_total", **where, outcome=outcome) == n
     assert _sample(metrics, "sesd_invalid_messages_total", **where, reason="not_json") == 1
+    skipped = {**where, "reason": "sns_subscription_confirmation"}
+    assert _sample(metrics, "sesd_skipped_messages_total", **skipped) == 1
 
     one = {"domain": "one.com"}
     assert _sample(metrics, "sesd_recipient_events_total", **one, event_type="delivery") == 3

@@ -134,7 +134,10 @@ class Pipeline:
                 ledger.tallies.notices[queue] = ledger.tallies.notices.get(queue, 0) + 1
                 return _NOTICE
             if isinstance(decoded, Skipped):
-                ledger.tallies.message(queue, Outcome.SKIPPED)
+                tallies = ledger.tallies
+                tallies.message(queue, Outcome.SKIPPED)
+                key = (queue, decoded.reason)
+                tallies.skipped[key] = tallies.skipped.get(key, 0) + 1
                 return Result(Outcome.SKIPPED, decoded.reason)
             return self._invalid(queue, decoded.reason, decoded.detail)
         event = decoded

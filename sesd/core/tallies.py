@@ -117,6 +117,7 @@ class Tallies:
     #: one event, so its count is the queue's events (see :attr:`messages`).
     outcomes: dict[tuple[str, str], int] = field(default_factory=dict)
     invalid: dict[tuple[str, str], int] = field(default_factory=dict)  # (queue, reason)
+    skipped: dict[tuple[str, str], int] = field(default_factory=dict)  # (queue, reason)
     #: Delayed and soft-bounced recipients by cause (replay's summary). Counters per
     #: domain and per provider are kept by their scope (sesd.core.scopes).
     causes: dict[str, int] = field(default_factory=dict)

@@ -8,8 +8,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from sesd.core.canary import CanaryTracker
-from sesd.metrics.families import described
-from sesd.metrics.pipeline import histogram_family
+from sesd.metrics.families import described, histogram_family
 
 __all__ = ["SEND_ERROR_REASONS", "CanaryCollector"]
 

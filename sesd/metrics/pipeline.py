@@ -14,7 +14,6 @@ from collections.abc import Callable, Iterable, Iterator
 from prometheus_client.core import (
     CounterMetricFamily,
     GaugeMetricFamily,
-    HistogramMetricFamily,
     Metric,
 )
 from prometheus_client.registry import Collector
@@ -24,12 +23,12 @@ from sesd.core.ledger import Ledger
 from sesd.core.provider_cache import ProviderCache
 from sesd.core.scopes import DOMAIN, Scope
 from sesd.core.sketch import QUANTILES
-from sesd.core.tallies import FixedHistogram, Outcome
+from sesd.core.tallies import Outcome
 from sesd.core.windows import DomainWindows, Summary
-from sesd.metrics.families import Family, described
+from sesd.metrics.families import Family, described, histogram_family
 from sesd.metrics.rows import Rows
 
-__all__ = ["PipelineCollector", "histogram_family"]
+__all__ = ["PipelineCollector"]
 
 _QUANTILE_LABELS = tuple(str(q) for q in QUANTILES)
 #: Domains per chunk of window families (see PipelineCollector._windows).
@@ -54,7 +53,7 @@ class PipelineCollector(Collector):
     def describe(self) -> Iterator[Metric]:
         """Every family :meth:`collect` yields, without samples."""
         ledger = self._ledger
-        names = ["sesd_events", "sesd_messages", "sesd_invalid_messages"]
+        names = ["sesd_events", "sesd_messages", "sesd_invalid_messages", "sesd_skipped_messages"]
         kinds: list[Family] = [(name, "counter") for name in names]
         for scope in ledger.scopes:
             name = _namer(scope)
@@ -122,14 +121,18 @@ class PipelineCollector(Collector):
                 messages.add_metric([queue, *where(queue), outcome.value], n)
         yield messages
 
-        invalid = CounterMetricFamily(
-            "sesd_invalid_messages",
-            "Invalid SQS messages, by queue (its account and region) and reason.",
-            labels=["queue", "account", "region", "reason"],
-        )
-        for (queue, reason), n in sorted(tallies.invalid.items()):
-            invalid.add_metric([queue, *where(queue), reason], n)
-        yield invalid
+        for name, what, counted in (
+            ("sesd_invalid_messages", "Invalid SQS messages", tallies.invalid),
+            ("sesd_skipped_messages", "SQS messages that are no email event", tallies.skipped),
+        ):
+            family = CounterMetricFamily(
+                name,
+                f"{what}, by queue (its account and region) and reason.",
+                labels=["queue", "account", "region", "reason"],
+            )
+            for (queue, reason), n in sorted(counted.items()):
+                family.add_metric([queue, *where(queue), reason], n)
+            yield family
 
         for scope in ledger.scopes:
             yield from self._counters(scope)
@@ -388,11 +391,3 @@ def _add_summary(family: Rows, where: tuple[str, str], summary: Summary) -> None
         if ms is not None
     ]
     family.add_summary(where, quantiles, summary.count, summary.sum_ms / 1000.0)
-
-
-def histogram_family(name: str, documentation: str, histogram: FixedHistogram) -> Metric:
-    """A histogram family with no labels from a :class:`FixedHistogram`."""
-    buckets = histogram.cumulative()
-    family = HistogramMetricFamily(name, documentation)
-    family.add_metric([], buckets=buckets, sum_value=histogram.sum)
-    return family
