@@ -31,7 +31,8 @@ class AlertsCollector(Collector):
         """Both families, a sample per (rule, domain) with a state."""
         firing = GaugeMetricFamily(
             "sesd_alerts_firing",
-            "1 while an alert fires, by rule and domain.",
+            "1 while an alert fires, by rule and what it is about (`domain`: a domain or "
+            "group, or a provider, tenant, ACCOUNT/REGION or canary for such rules).",
             labels=["rule", "domain"],
         )
         silenced = GaugeMetricFamily(
