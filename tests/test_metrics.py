@@ -127,6 +127,10 @@ def test_each_sample_is_the_ledgers_figure_under_its_labels() -> None:
     assert _sample(metrics, "sesd_delivery_processing_seconds_count") == 4
     assert _sample(metrics, "sesd_delivery_processing_seconds_sum") == pytest.approx(5.7)
     assert _sample(metrics, "sesd_delivery_processing_seconds_bucket", le="1.0") == 1
+    # Bounds close together where SES's times are (0.5-5 s): a quantile interpolated in
+    # a bucket from 1 s to 2.5 s would read 1.75 s for times of 1.2 s.
+    assert _sample(metrics, "sesd_delivery_processing_seconds_bucket", le="1.25") == 2
+    assert _sample(metrics, "sesd_delivery_processing_seconds_bucket", le="1.5") == 3
     assert _sample(metrics, "sesd_event_lag_seconds_count") == 3
     p50 = _sample(metrics, "sesd_window_processing_seconds", **one, window="5m", quantile="0.5")
     assert p50 is not None

@@ -36,7 +36,9 @@ CANARY_TAG: Final = "sesd-canary"
 CANARY_DOMAIN: Final = "canary"
 #: How many canaries are remembered (a day at one a minute is 1,440).
 _KEEP: Final = 2048
-_SECONDS: Final = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
+_SECONDS: Final = (
+    0.05, 0.1, 0.25, 0.5, 0.75, 1, 1.25, 1.5, 2, 3, 5, 10, 30, 60, 120, 300, 600, 1800, 3600
+)  # fmt: skip
 
 
 @dataclass(slots=True)
