@@ -255,6 +255,7 @@ async def test_ses_pauses_a_tenant_the_alert_fires_at_the_next_poll_and_resolves
         assert note in describe(fired, slack=True)
     assert details(fired)["notes"] == list(fired.notes)
     assert "delay types" not in console
+    assert "top domains" not in console
 
 
 async def test_a_tenant_deleted_while_paused_resolves_at_the_next_poll() -> None:
@@ -507,6 +508,26 @@ def test_a_tenant_a_rule_names_keeps_its_label_when_strangers_names_took_the_res
     evaluator = Evaluator(config.alerts, [s.name for s in pipeline.ledger.specs])
     (fired,) = evaluator.evaluate(pipeline.ledger, NOW)
     assert (fired.domain, fired.value) == ("globex", 0.5)
+
+
+def test_a_tenants_delay_alert_names_the_domains_its_delays_went_to() -> None:
+    """A tenant's delays at outlook.com: its alert says which domains (its advice says
+    to slow down to "this provider"), as a provider's alert does; a paused tenant's
+    alert (what SES says, no events) has no such line."""
+    rule = (
+        '[[alerts.rules]]\nname = "tenant-delays"\nmetric = "delay_ratio"\nwindow = "5m"\n'
+        'above = 0.2\nmin_events = 10\ntenants = ["*"]\n'
+    )
+    config = parse_config(TENANTS + rule)
+    pipeline = Pipeline(core_settings(config))
+    for i in range(20):
+        kind, domain = ("delay", "outlook.com") if i % 2 else ("delivery", "gmail.com")
+        pipeline.feed(_event(kind, f"g{i}@{domain}", tags={"tenant": ["globex"]}), "q", NOW)
+    evaluator = Evaluator(config.alerts, [s.name for s in pipeline.ledger.specs])
+    (fired,) = evaluator.evaluate(pipeline.ledger, NOW)
+    text = console_text(Notification("tenant-delays", fired.kind, "warning", (), (fired,), NOW))
+    assert "    top domains: outlook.com (10)" in text.splitlines()
+    assert "top domains: outlook.com (10)" in describe(fired, slack=True)
 
 
 def test_a_state_file_from_before_tenants_loads_its_pending_delays_under_their_labels() -> None:

@@ -19,7 +19,7 @@ from sesd.alerting.alert import Alert, Notification, metric_text
 from sesd.alerting.rules import Transition
 from sesd.config import CANARY_METRICS, TENANT_METRICS
 from sesd.core.causes import advice
-from sesd.core.scopes import ACCOUNT, DOMAIN, PROVIDER
+from sesd.core.scopes import ACCOUNT, DOMAIN, PROVIDER, TENANT
 from sesd.core.text import slack_escape
 from sesd.core.windows import Breakdown
 
@@ -83,9 +83,12 @@ def subject(alert: Alert) -> str:
 
 
 def provider_lines(alert: Alert) -> list[str]:
-    """For an alert on a provider: its top affected domains and its top causes."""
-    if alert.scope != PROVIDER or alert.kind is Transition.RESOLVED:
+    """For an alert on a provider's or a tenant's mail: its top affected domains (the
+    tenant's advice says "slow down to this provider": which one) and top causes."""
+    if alert.scope not in (PROVIDER, TENANT) or alert.kind is Transition.RESOLVED:
         return []
+    if _from_ses(alert):
+        return []  # what SES says of the tenant: no events behind it
     b = alert.breakdown
     return [f"top domains: {_top(b.domains)}", f"top causes: {_top(b.causes)}"]
 
