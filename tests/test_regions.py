@@ -218,3 +218,38 @@ async def test_an_accounts_credentials_are_asked_for_again_before_they_expire() 
         refreshed = await credentials.get_frozen_credentials()
         assert asked == ["prod-eu", "prod-eu"]
         assert refreshed.access_key == "AKIA2"
+
+
+async def test_an_account_poll_whose_role_cannot_be_assumed_says_so() -> None:
+    """A poll of another account fails when STS refuses its role (the client's first
+    call assumes it): the log line points at the role, not at the SES permission that
+    the API's own AccessDenied would name."""
+    from structlog.testing import capture_logs
+
+    from sesd.account.poller import AccountPoller
+    from sesd.core.accounts import Accounts
+
+    denied: Any = {"Error": {"Code": "AccessDenied", "Message": "not authorized"}}
+
+    async def client_for(service: str, target: tuple[str, str]) -> Any:
+        raise AssertionError("not asked for")
+
+    poller = AccountPoller(
+        [("prod-eu", "eu-west-1")], client_for, Accounts(), every=60, cloudwatch=False,
+        clock=lambda: 0.0,
+    )  # fmt: skip
+    for operation in ("AssumeRole", "GetAccount"):
+
+        async def refused(operation: str = operation) -> None:
+            raise ClientError(denied, operation)
+
+        with capture_logs() as logs:
+            await poller._call(("prod-eu", "eu-west-1"), "get_account", refused)
+        poller._failing.clear()
+        (line,) = logs
+        if operation == "AssumeRole":
+            assert "could not assume the account's role" in line["hint"]
+        else:
+            assert (
+                line["hint"] == "grant ses:GetAccount to the credentials (or role) sesd uses here"
+            )

@@ -20,6 +20,7 @@ import aiohttp
 import anyio
 from botocore.exceptions import BotoCoreError, ClientError
 
+from sesd.config.aws import ROLE_NOT_ASSUMED
 from sesd.core.accounts import STATUSES, Accounts, AccountStatus, Target
 from sesd.io.logs import get_logger
 
@@ -87,7 +88,7 @@ class Polls:
                     region=target[1],
                     api=api,
                     error=code,
-                    hint=_hint(api, code),
+                    hint=_hint(api, code, exc),
                 )
             return False
         if self._failing.pop((target, api), None) is not None:
@@ -208,7 +209,9 @@ _PERMISSIONS: Final = {
 }
 
 
-def _hint(api: str, code: str) -> str:
+def _hint(api: str, code: str, exc: BaseException) -> str:
+    if isinstance(exc, ClientError) and exc.operation_name == "AssumeRole":
+        return ROLE_NOT_ASSUMED  # STS refused: the API's own permission is not the cause
     if "AccessDenied" in code or code == "UnauthorizedOperation":
         permission = _PERMISSIONS.get(api, api)
         return f"grant {permission} to the credentials (or role) sesd uses here"

@@ -17,6 +17,7 @@ import msgspec
 from sesd.config.values import Duration, Secret, Section, check_http_url
 
 __all__ = [
+    "ROLE_NOT_ASSUMED",
     "AccountConfig",
     "AccountHealthConfig",
     "AwsConfig",
@@ -24,6 +25,12 @@ __all__ = [
     "ReputationConfig",
     "region_of_url",
 ]
+
+#: What a log line says when an account's role cannot be assumed (any of its calls).
+ROLE_NOT_ASSUMED = (
+    "sesd could not assume the account's role: check role_arn and external_id, and that "
+    "the role trusts the credentials sesd runs with (sts:AssumeRole)"
+)
 
 _REGION = re.compile(r"[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d")
 #: sqs.REGION.amazonaws.com (and .com.cn), or the legacy REGION.queue.amazonaws.com.

@@ -15,6 +15,7 @@ import anyio
 from botocore.exceptions import BotoCoreError, ClientError
 
 from sesd.config import QueueConfig
+from sesd.config.aws import ROLE_NOT_ASSUMED
 from sesd.io.logs import get_logger
 
 if TYPE_CHECKING:
@@ -54,10 +55,6 @@ _REMEMBERED_INVALID = 10_000
 _NO_QUEUE = (
     "the queue does not exist in this region and account: check the queue URL, the "
     "queue's region (or [aws] region) and its account"
-)
-_WRONG_ROLE = (
-    "sesd could not assume the account's role: check role_arn and external_id, and that "
-    "the role trusts the credentials sesd runs with (sts:AssumeRole)"
 )
 _NOT_ALLOWED = (
     "these credentials may not read the queue: grant sqs:ReceiveMessage, "
@@ -151,7 +148,7 @@ async def check_queue(client: SQSClient, queue: QueueConfig, account: str, regio
 def hint_for(exc: BaseException) -> str | None:
     """What to do about an error no retry will cure soon (None for the others)."""
     if isinstance(exc, ClientError) and exc.operation_name == "AssumeRole":
-        return _WRONG_ROLE
+        return ROLE_NOT_ASSUMED
     return PERMANENT_ERRORS.get(error_code(exc))
 
 
