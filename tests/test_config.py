@@ -97,6 +97,10 @@ def test_example_canary_block_and_rules_are_valid(monkeypatch: pytest.MonkeyPatc
         ('[[queues]]\nurl = "ftp://x"', "queues[0]: 'ftp://x' is not an http(s) URL"),
         ("[windows]\nsizes = ['5 minutes']", "windows.sizes[0]: invalid duration '5 minutes'"),
         ("[domains]\nmax_trackd = 5", "domains.max_trackd: unknown key"),
+        (
+            '[domains]\nidle_evict = "59m"',
+            "domains.idle_evict (59m) is shorter than the largest window (1h)",
+        ),
         ("[nope]\n", "nope: unknown key"),
         ('[http]\nlisten = "9585"', "http: listen must be HOST:PORT"),
         ('[http]\nlisten = "127.0.0.1:99999"', "http: listen '127.0.0.1:99999': port 99999 is"),

@@ -27,8 +27,16 @@ def check_across_sections(config: Config) -> None:
 
 
 def _check_rule_windows(config: Config) -> None:
-    """Each rule reads a configured window, and a canary metric needs the canary."""
+    """Each rule reads a configured window, a canary metric needs the canary, and no
+    label is evicted while its windows still hold events."""
     windows = {size.text for size in config.windows.sizes}
+    widest = max(config.windows.sizes, key=lambda size: size.seconds)
+    if config.domains.idle_evict.seconds < widest.seconds:
+        raise ValueError(
+            f"domains.idle_evict ({config.domains.idle_evict.text}) is shorter than the "
+            f"largest window ({widest.text}): a domain would be evicted while its windows "
+            "still hold events (its alerts resolving as 'no data')"
+        )
     for i, rule in enumerate(config.alerts.rules):
         if rule.window not in windows:
             raise ValueError(
