@@ -157,17 +157,24 @@ def test_an_unreadable_file_is_named_and_the_rest_replayed(
     good.write_text(json.dumps(f.delivery(["a@x.example"])) + "\n")
     broken = tmp_path / "broken.jsonl.gz"
     broken.write_bytes(gzip.compress(good.read_bytes())[:-8] + b"garbage!")
+    # A flipped byte inside the compressed data (a bad sector, a damaged object):
+    # zlib's own error, not gzip's.
+    deflated = bytearray(gzip.compress((good.read_text() * 200).encode(), mtime=0))
+    deflated[10] ^= 0xFF  # the first byte after the gzip header: the deflate stream's
+    damaged = tmp_path / "damaged.jsonl.gz"
+    damaged.write_bytes(bytes(deflated))
     missing = tmp_path / "missing.jsonl"
     empty = tmp_path / "empty"
     empty.mkdir()
-    paths = [str(good), str(broken), str(missing), str(empty)]
+    paths = [str(damaged), str(good), str(broken), str(missing), str(empty)]
     code = main(["replay", "--config", str(config), "--json", *paths])
     out, err = capsys.readouterr()
     assert code == 3  # something was skipped
     assert json.loads(out)["messages"]["processed"] >= 1
     lines = [line for line in err.splitlines() if line.startswith("sesd: replay skipped")]
-    assert len(lines) == 3
+    assert len(lines) == 4
     assert any(str(broken) in line and "what came before was replayed" in line for line in lines)
+    assert any(str(damaged) in line and "what came before was replayed" in line for line in lines)
     assert any(f"{missing}: no such file or directory" in line for line in lines)
     assert any(f"{empty}: no files in this directory" in line for line in lines)
 

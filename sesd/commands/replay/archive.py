@@ -22,6 +22,7 @@ import io
 import os
 import select
 import sys
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any, Final
@@ -153,7 +154,8 @@ def bodies(
         raw = getattr(handle, "fileobj", handle)
         try:
             yield from _values(_chunks(handle, raw, on_bytes))
-        except (OSError, EOFError, gzip.BadGzipFile, ClientError, BotoCoreError) as exc:
+        # zlib.error: damage inside the compressed data (gzip's own errors are OSErrors).
+        except (OSError, EOFError, zlib.error, ClientError, BotoCoreError) as exc:
             source.errors.append(
                 f"{source.name}: stopped reading ({_describe(exc)}); what came before was replayed"
             )
