@@ -382,6 +382,29 @@ def test_a_large_element_with_quotes_in_it_is_skipped_to_its_end() -> None:
     assert [json.loads(b) for b in out if b is not TOO_LARGE] == [{"a": 1}, {"b": "]"}]
 
 
+@pytest.mark.parametrize("size", [7, 4096, 1 << 20])
+def test_what_follows_a_top_level_array_is_read_too(size: int) -> None:
+    """SQS dumps appended (``aws sqs receive-message --query Messages >> f``), arrays a
+    line each, and lines after an array: every value is read, not only the first
+    array's."""
+    from sesd.commands.replay.archive import _values
+
+    events = [f.delivery([f"u{i}@x.example"], message_id=f"m{i}") for i in range(30)]
+    text = [json.dumps(e) for e in events]
+    data = (
+        "[" + ",".join(text[:10]) + "]\n"
+        "["
+        + ",".join(text[10:15])
+        + "]["
+        + ",".join(text[15:20])
+        + "]\n"
+        + "\n".join(text[20:])
+        + "\n"
+    ).encode()
+    chunks = iter([data[i : i + size] for i in range(0, len(data), size)])
+    assert [json.loads(b) for b in _values(chunks)] == events
+
+
 @pytest.mark.parametrize("size", [4093, 1 << 20])
 def test_a_firehose_object_over_a_chunk_replays_every_record(size: int) -> None:
     """A Firehose object of several MiB, records back to back on one line, each with
@@ -401,6 +424,23 @@ def test_a_firehose_object_over_a_chunk_replays_every_record(size: int) -> None:
     chunks = iter([data[i : i + size] for i in range(0, len(data), size)])
     out = [json.loads(b) for b in _values(chunks)]
     assert len(out) == len(records)
+    assert out == records
+
+
+@pytest.mark.parametrize("size", [4093, 1 << 20])
+def test_eventbridge_records_back_to_back_over_chunks_are_each_read(size: int) -> None:
+    """EventBridge to Firehose, no delimiter: each record holds an SES event that opens
+    like a record of its own (``{"eventType"`` inside ``detail``). A record a chunk
+    ends inside is read whole once the next chunk comes, not taken as cut short at
+    that nested opening (which lost about a record a MiB)."""
+    from sesd.commands.replay.archive import _values
+
+    events = [f.delivery([f"u{i}@x.example"], message_id=f"m{i}") for i in range(6000)]
+    records = [json.loads(f.eventbridge(event)) for event in events]
+    data = b"".join(json.dumps(r, separators=(",", ":")).encode() for r in records)
+    assert len(data) > 4 * MAX_BODY
+    chunks = iter([data[i : i + size] for i in range(0, len(data), size)])
+    out = [json.loads(b) for b in _values(chunks)]
     assert out == records
 
 

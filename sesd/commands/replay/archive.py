@@ -240,7 +240,13 @@ def _values(chunks: Iterator[bytes]) -> Iterator[bytes]:
     pending = b""
     threshold = _CHUNK  # a line longer than this is split before its end
     first = True
-    for chunk in chunks:
+    while True:
+        chunk = next(chunks, None)
+        if chunk is None:
+            if not (first and pending.strip()):
+                break
+            # What followed an array, with no chunk after it: a stream's start too.
+            chunk, pending = pending, b""
         data = pending + chunk
         if first:
             # A byte-order mark (some editors and Windows tools write one) is not text.
@@ -251,8 +257,11 @@ def _values(chunks: Iterator[bytes]) -> Iterator[bytes]:
                 continue
             first = False
             if stripped[:1] == b"[":
-                yield from array(stripped[1:], chunks)
-                return
+                # What follows the array (another appended, arrays a line each) is
+                # read as a stream of its own.
+                pending = yield from array(stripped[1:], chunks)
+                first = True
+                continue
             if pretty(stripped):
                 yield from document(data, chunks)
                 return
@@ -264,7 +273,7 @@ def _values(chunks: Iterator[bytes]) -> Iterator[bytes]:
                 # Firehose's objects back to back, all on one line: those complete so
                 # far; the one still being read stays pending, and is looked at
                 # again once a chunk more has come.
-                pending = yield from concatenated(pending)
+                pending = yield from concatenated(pending, more=True)
             threshold = len(pending) + _CHUNK
             if len(pending) > MAX_BODY:
                 # One value larger than any event, with more to come: skip it.

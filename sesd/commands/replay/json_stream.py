@@ -95,10 +95,12 @@ def lines(lines: list[bytes]) -> Iterator[bytes]:
         yield from _bodies_of(line, value)
 
 
-def concatenated(line: bytes) -> Generator[bytes, None, bytes]:
+def concatenated(line: bytes, *, more: bool = False) -> Generator[bytes, None, bytes]:
     """Objects written back to back (Firehose with no delimiter): each ends at a ``}{``,
     unless that ``}{`` is inside one of its strings. Returns the start of an object
-    not read to its end yet, or nothing.
+    not read to its end yet, or nothing. With ``more`` (the stream goes on after
+    ``line``), an object ``line`` ends inside is that object, to be read on with the
+    next chunk, not one cut short.
 
     The cheap way first: the text up to the next ``}{`` decodes, so it is a whole
     object (cut inside a string, it would end inside that string; inside a nested
@@ -119,6 +121,10 @@ def concatenated(line: bytes) -> Generator[bytes, None, bytes]:
                 start = end
                 continue
         end = _object_end(line, start, start + MAX_BODY)
+        if end < 0 and more and len(line) - start <= MAX_BODY:
+            # Still being read: an opening further on may be one nested in it (an
+            # EventBridge record's ``detail`` opens as an SES event does).
+            return line[start:]
         if end < 0:
             # Never closed (a record cut short), or too large to be an event: what lies
             # before the next record's opening is one invalid value, and the records
@@ -198,9 +204,11 @@ class _Scanner:
         self.escaped_at -= by
 
 
-def array(data: bytes, chunks: Iterator[bytes]) -> Iterator[bytes]:
+def array(data: bytes, chunks: Iterator[bytes]) -> Generator[bytes, None, bytes]:
     """The elements of a top-level JSON array, as they are read (``data`` follows its
-    ``[``): each element between commas at depth 0."""
+    ``[``): each element between commas at depth 0. Returns what follows the array in
+    the chunk it ends in (another array appended, more lines), the rest of ``chunks``
+    unread."""
     scanner = _Scanner()
     buffer, start, at, depth = data, 0, 0, 0
     more = iter(chunks)
@@ -211,7 +219,7 @@ def array(data: bytes, chunks: Iterator[bytes]) -> Iterator[bytes]:
             elif char in b"]}":
                 if depth == 0:  # the array's own end
                     yield from _element(buffer[start:position])
-                    return
+                    return buffer[position + 1 :]
                 depth -= 1
             elif depth == 0:  # a comma between elements
                 yield from _element(buffer[start:position])
@@ -222,7 +230,7 @@ def array(data: bytes, chunks: Iterator[bytes]) -> Iterator[bytes]:
             element = buffer[start:].strip()
             if element:
                 yield element  # the array was never closed: invalid
-            return
+            return b""
         if at - start > MAX_BODY:
             # One element larger than any event: skip it (count it once).
             yield TOO_LARGE
