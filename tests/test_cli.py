@@ -139,7 +139,10 @@ def test_no_secrets_checks_a_config_whose_secrets_are_elsewhere(
     events = tmp_path / "events.jsonl"
     events.write_text("")
     assert main(["replay", "--config", path, str(events)]) == 2
+    assert "replay sends nothing to any sink: --no-secrets" in capsys.readouterr().err
     assert main(["replay", "--config", path, "--no-secrets", str(events)]) == 0
+    assert main(["check-config", path]) == 2  # check-config needs them: no such hint
+    assert "--no-secrets" not in capsys.readouterr().err
 
 
 def test_check_config_refuses_a_config_that_run_would(

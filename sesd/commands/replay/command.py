@@ -81,6 +81,11 @@ def execute(args: argparse.Namespace) -> int:
     try:
         config = load(args)
     except ConfigError as exc:
+        if not args.no_secrets and _valid_without_secrets(args):
+            return config_error(
+                f"{exc} (replay sends nothing to any sink: --no-secrets replays without "
+                "reading the secrets)"
+            )
         return config_error(exc)
     configure_logging(config.logging.level, config.logging.format)
     return run_replay(
@@ -258,3 +263,12 @@ def _progress(found: list[Source], show: bool) -> Iterator[_Progress]:
         yield progress
     finally:
         progress.close()
+
+
+def _valid_without_secrets(args: argparse.Namespace) -> bool:
+    """Whether only a secret (a sink's, most likely) kept the config from loading."""
+    try:
+        load(args, secrets=False)
+    except ConfigError:
+        return False
+    return True
