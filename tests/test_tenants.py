@@ -191,6 +191,25 @@ def test_what_the_polls_map_is_not_changed_by_what_events_name() -> None:
     assert len(tenants.arns) == 2
 
 
+def test_an_identity_sent_from_without_a_configuration_set_is_learned_and_bounded() -> None:
+    """No configuration set: the identity is what SES's tag maps; another tenant named
+    for it makes it ambiguous (saved as such); the map keeps at most max_entries."""
+    from sesd.core.tenants import AMBIGUOUS, TenantMap
+
+    identity = f"arn:aws:ses:{REGION}:{ACCOUNT}:identity/x.example"
+    tenants = TenantMap(max_entries=2)
+    tenants.learn(identity, "", "globex", by_ses=True)
+    assert tenants.arns == {identity: "globex"}
+    assert tenants.tenant(identity, "") == "globex"
+    tenants.learn(identity, "", "acme", by_ses=False)
+    assert tenants.arns == {identity: AMBIGUOUS}
+    assert tenants.snapshot() == [[identity, AMBIGUOUS]]
+    assert tenants.tenant(identity, "") == "unknown"
+    for name in ("a", "b"):
+        tenants.learn(identity, f"{name}-set", name, by_ses=True)
+    assert len(tenants.arns) == 2
+
+
 async def test_a_poll_that_finds_no_tenant_any_more_forgets_their_resources() -> None:
     """The account's last tenant is deleted: the next poll finds none, and its
     configuration set no longer counts events under it (the map kept it, and saved
