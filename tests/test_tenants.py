@@ -170,6 +170,22 @@ def test_ses_naming_a_bounces_tenant_maps_its_resource_when_the_polls_cannot() -
     assert _counts(pipeline, "unknown")[DELIVERY] == 3  # a sender's tag says: shared
 
 
+def test_two_tenants_sending_from_one_identity_are_told_by_their_configuration_sets() -> None:
+    """SES names acme on a bounce sent with a-set and globex on one sent with b-set, both
+    from the same identity: each set is mapped, not the identity they share, so each
+    tenant's deliveries count under it."""
+    pipeline = _pipeline()
+    for cs, tenant in (("a-set", "acme"), ("b-set", "globex")):
+        bounce = json.loads(_event("bounce", f"b@{cs}.example", tags={"ses:tenant-name": [tenant]}))
+        bounce["mail"]["tags"]["ses:configuration-set"] = [cs]
+        pipeline.feed(f.raw(bounce), "q", NOW)
+        for i in range(3):
+            delivery = json.loads(_event("delivery", f"d{i}@{cs}.example"))
+            delivery["mail"]["tags"]["ses:configuration-set"] = [cs]
+            pipeline.feed(f.raw(delivery), "q", NOW)
+    assert _counts(pipeline, "acme")[DELIVERY] == _counts(pipeline, "globex")[DELIVERY] == 3
+
+
 def test_what_the_polls_map_is_not_changed_by_what_events_name() -> None:
     """A resource the polls mapped keeps their answer whatever an event names; one
     learned from an event and then listed by a poll is the poll's from then on."""
