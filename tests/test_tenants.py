@@ -217,8 +217,11 @@ def test_an_identity_sent_from_without_a_configuration_set_is_learned_and_bounde
     tenants.learn(identity, "", "globex", by_ses=True)
     assert tenants.arns == {identity: "globex"}
     assert tenants.tenant(identity, "") == "globex"
+    tenants.learn(identity, "", "globex", by_ses=True)  # nothing new: no change
+    assert tenants.version == 1
     tenants.learn(identity, "", "acme", by_ses=False)
     assert tenants.arns == {identity: AMBIGUOUS}
+    assert tenants.version == 2
     assert tenants.snapshot() == [[identity, AMBIGUOUS]]
     assert tenants.tenant(identity, "") == "unknown"
     for name in ("a", "b"):

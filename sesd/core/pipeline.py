@@ -160,7 +160,7 @@ class Pipeline:
             return _PROCESSED[kind]
         t, in_windows = self._when(event, now, received_at)
         self._count(event, queue, domains, t, now, in_windows)
-        # A bounce SES never attempted (a suppression list) is no bounce in any family.
+        # A bounce or complaint SES never attempted (a suppression list) is in no family.
         if self._tag_names and not (kind in _SUPPRESSIBLE and _suppressed(event)):
             self._tags(event, kind, usable, t, now, in_windows)
         return _PROCESSED[kind]

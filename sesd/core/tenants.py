@@ -137,8 +137,10 @@ class TenantMap:
                 del self.arns[next(iter(self.arns))]
             self.arns[arn] = tenant
             self._learned.add(arn)
+            self.version += 1
         elif known != tenant and arn in self._learned:
             self.arns[arn] = AMBIGUOUS
+            self.version += 1
 
     def snapshot(self) -> list[list[str]]:
         """Plain data for the state file."""
