@@ -44,7 +44,9 @@ def _pipeline(extra: str = "") -> Pipeline:
     return Pipeline(core_settings(parse_config(TENANTS + extra)))
 
 
-def _event(kind: str, address: str, *, tags: dict[str, list[str]] | None = None) -> str:
+def _event(
+    kind: str, address: str, *, tags: dict[str, list[str]] | None = None, config_set: str = ""
+) -> str:
     if kind == "bounce":
         event = f.bounce([address])
     elif kind == "delay":
@@ -53,7 +55,21 @@ def _event(kind: str, address: str, *, tags: dict[str, list[str]] | None = None)
         event = f.delivery([address])
     event["mail"]["sourceArn"] = f"arn:aws:ses:{REGION}:{ACCOUNT}:identity/example.com"
     event["mail"]["tags"] = tags if tags is not None else {}
+    if config_set:
+        event["mail"]["tags"]["ses:configuration-set"] = [config_set]
     return f.raw(event)
+
+
+def _delay_rule(name: str, tenants: str) -> tuple[Pipeline, Evaluator]:
+    """A pipeline with a tenant delay-ratio rule (above 20%, 10 events), and its
+    evaluator."""
+    rule = (
+        f'[[alerts.rules]]\nname = "{name}"\nmetric = "delay_ratio"\nwindow = "5m"\n'
+        f"above = 0.2\nmin_events = 10\ntenants = {tenants}\n"
+    )
+    config = parse_config(TENANTS + rule)
+    pipeline = Pipeline(core_settings(config))
+    return pipeline, Evaluator(config.alerts, [s.name for s in pipeline.ledger.specs])
 
 
 def _counts(pipeline: Pipeline, tenant: str) -> list[int]:
@@ -145,9 +161,7 @@ def test_ses_naming_a_bounces_tenant_maps_its_resource_when_the_polls_cannot() -
     ambiguous; a sender's own tag teaches nothing."""
 
     def event(kind: str, i: int, tags: dict[str, list[str]], cs: str = "globex-set") -> str:
-        body = json.loads(_event(kind, f"u{i}@x.example", tags=tags))
-        body["mail"]["tags"]["ses:configuration-set"] = [cs]
-        return f.raw(body)
+        return _event(kind, f"u{i}@x.example", tags=tags, config_set=cs)
 
     pipeline = _pipeline()
     pipeline.feed(event("bounce", 0, {"ses:tenant-name": ["globex"]}), "q", NOW)
@@ -176,13 +190,10 @@ def test_two_tenants_sending_from_one_identity_are_told_by_their_configuration_s
     tenant's deliveries count under it."""
     pipeline = _pipeline()
     for cs, tenant in (("a-set", "acme"), ("b-set", "globex")):
-        bounce = json.loads(_event("bounce", f"b@{cs}.example", tags={"ses:tenant-name": [tenant]}))
-        bounce["mail"]["tags"]["ses:configuration-set"] = [cs]
-        pipeline.feed(f.raw(bounce), "q", NOW)
+        named = {"ses:tenant-name": [tenant]}
+        pipeline.feed(_event("bounce", f"b@{cs}.example", tags=named, config_set=cs), "q", NOW)
         for i in range(3):
-            delivery = json.loads(_event("delivery", f"d{i}@{cs}.example"))
-            delivery["mail"]["tags"]["ses:configuration-set"] = [cs]
-            pipeline.feed(f.raw(delivery), "q", NOW)
+            pipeline.feed(_event("delivery", f"d{i}@{cs}.example", config_set=cs), "q", NOW)
     assert _counts(pipeline, "acme")[DELIVERY] == _counts(pipeline, "globex")[DELIVERY] == 3
 
 
@@ -528,12 +539,7 @@ def test_a_tenant_a_rule_names_keeps_its_label_when_strangers_names_took_the_res
     """A sender's own tenant tag can carry any name: 201 made-up ones take every label
     (the cap is 200) first, then globex, which a rule names, has a delay spike. It is
     counted under its own name and the rule fires, rather than going to ``other``."""
-    rule = (
-        '[[alerts.rules]]\nname = "globex-delays"\nmetric = "delay_ratio"\nwindow = "5m"\n'
-        'above = 0.2\nmin_events = 10\ntenants = ["globex", "acme-*"]\n'
-    )
-    config = parse_config(TENANTS + rule)
-    pipeline = Pipeline(core_settings(config))
+    pipeline, evaluator = _delay_rule("globex-delays", '["globex", "acme-*"]')
     for i in range(201):
         pipeline.feed(
             _event("delivery", f"u{i}@x.example", tags={"tenant": [f"made-up-{i}"]}), "q", NOW
@@ -543,7 +549,6 @@ def test_a_tenant_a_rule_names_keeps_its_label_when_strangers_names_took_the_res
         pipeline.feed(_event(kind, f"g{i}@x.example", tags={"tenant": ["globex"]}), "q", NOW)
     assert _counts(pipeline, "globex")[DELIVERY] == 10
     assert _counts(pipeline, "other")[DELIVERY] == 1  # the 201st made-up name
-    evaluator = Evaluator(config.alerts, [s.name for s in pipeline.ledger.specs])
     (fired,) = evaluator.evaluate(pipeline.ledger, NOW)
     assert (fired.domain, fired.value) == ("globex", 0.5)
 
@@ -552,16 +557,10 @@ def test_a_tenants_delay_alert_names_the_domains_its_delays_went_to() -> None:
     """A tenant's delays at outlook.com: its alert says which domains (its advice says
     to slow down to "this provider"), as a provider's alert does; a paused tenant's
     alert (what SES says, no events) has no such line."""
-    rule = (
-        '[[alerts.rules]]\nname = "tenant-delays"\nmetric = "delay_ratio"\nwindow = "5m"\n'
-        'above = 0.2\nmin_events = 10\ntenants = ["*"]\n'
-    )
-    config = parse_config(TENANTS + rule)
-    pipeline = Pipeline(core_settings(config))
+    pipeline, evaluator = _delay_rule("tenant-delays", '["*"]')
     for i in range(20):
         kind, domain = ("delay", "outlook.com") if i % 2 else ("delivery", "gmail.com")
         pipeline.feed(_event(kind, f"g{i}@{domain}", tags={"tenant": ["globex"]}), "q", NOW)
-    evaluator = Evaluator(config.alerts, [s.name for s in pipeline.ledger.specs])
     (fired,) = evaluator.evaluate(pipeline.ledger, NOW)
     text = console_text(Notification("tenant-delays", fired.kind, "warning", (), (fired,), NOW))
     assert "    top domains: outlook.com (10)" in text.splitlines()
