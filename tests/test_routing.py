@@ -349,7 +349,7 @@ async def test_a_reload_keeps_states_and_queues_and_resolves_a_removed_rule() ->
             (Transition.FIRING, "delays", ["b.example"]),
             (Transition.RESOLVED, "delays", ["a.example", "b.example"]),
         ]
-        assert alerting.evaluator.groups.rules() == ["other"]
+        assert alerting.evaluator.groups.waiting() == [("other", "b.example", Transition.FIRING)]
         assert "ops" not in alerting.outboxes
         assert "new" in alerting.outboxes
         assert alerting.evaluator.states["other"]["a.example"] is before

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sesd.alerting.alert import Alert, Notification
-from sesd.alerting.rules import Transition
+from sesd.alerting.rules import Transition, has_waited
 from sesd.config import RuleConfig
 
 __all__ = ["Groups"]
@@ -50,12 +50,11 @@ class Groups:
     ) -> list[Notification]:
         """Groups whose ``group_wait`` has passed (all of them with ``flush``), of every
         rule or of ``rules`` only; ``mute`` gives a firing's ``sesd silence add`` line.
-        A group begun ahead of ``now`` (the wall clock stepped back since) has waited:
-        a step back must not hold a page for as long as the step."""
+        A group begun ahead of ``now`` (the wall clock stepped back since) has waited."""
         ready = [
             key
             for key, group in self._groups.items()
-            if (flush or not 0.0 <= now - group.first_at < self.group_wait)
+            if (flush or has_waited(group.first_at, now, self.group_wait))
             and (rules is None or key[0] in rules)
         ]
         notifications = []
@@ -79,7 +78,3 @@ class Groups:
     def waiting(self) -> list[tuple[str, str, Transition]]:
         """(rule, domain, kind) of every alert still waiting (a pure read)."""
         return [(a.rule, a.domain, a.kind) for group in self._groups.values() for a in group.alerts]
-
-    def rules(self) -> list[str]:
-        """The rules with alerts waiting, one entry per group (a pure read)."""
-        return [key[0] for key in self._groups]

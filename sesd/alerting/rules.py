@@ -26,7 +26,7 @@ from enum import StrEnum
 from sesd.config import RuleConfig
 from sesd.core.windows import Figures
 
-__all__ = ["AlertState", "Status", "Transition", "measure", "step"]
+__all__ = ["AlertState", "Status", "Transition", "has_waited", "measure", "step"]
 
 
 class Status(StrEnum):
@@ -105,6 +105,13 @@ def _holds(rule: RuleConfig, value: float | None) -> bool:
     out and writing ``clear_below = above`` behave the same, and an ``above = 0`` rule
     resolves when its value is back to 0."""
     return value is not None and rule.holds(value)
+
+
+def has_waited(start: float, now: float, period: float) -> bool:
+    """Whether ``period`` has passed since ``start``. A start ahead of ``now`` (the wall
+    clock stepped back since) has waited: a step back must not hold a notification
+    for as long as the step."""
+    return not 0.0 <= now - start < period
 
 
 def step(

@@ -13,7 +13,7 @@ from prometheus_client import Counter
 from sesd.alerting.alert import Alert, Notification
 from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.outbox import Outbox
-from sesd.alerting.rules import Transition
+from sesd.alerting.rules import Transition, has_waited
 from sesd.alerting.silence_file import SilenceWatcher
 from sesd.alerting.sinks import (
     AlertmanagerSink,
@@ -208,10 +208,10 @@ class Alerting:
         due = []
         for name, outbox in self.outboxes.items():
             every = getattr(outbox.sink, "resend_every", None)
-            # Since the last resend; a resend ahead of now (the clock stepped back) is
-            # due: Alertmanager ends an alert not posted again for its resolve_timeout.
-            since = now - self._resent.setdefault(name, now)
-            if every is None or 0.0 <= since < every or len(outbox):
+            # A resend ahead of now (the clock stepped back) is due: Alertmanager ends
+            # an alert not posted again for its resolve_timeout.
+            last = self._resent.setdefault(name, now)
+            if every is None or not has_waited(last, now, every) or len(outbox):
                 continue
             self._resent[name] = now
             due.append((name, outbox))
