@@ -44,6 +44,7 @@ __all__ = [
     "Noted",
     "detail_key",
     "noted",
+    "problem_kinds",
 ]
 
 # The kinds a breakdown counts, and the kinds it keeps examples of. What bounces and
@@ -216,6 +217,15 @@ class Noted:
         self.domain = domain
 
 
+def problem_kinds(delay: bool) -> tuple[int, int, int, int]:
+    """The kinds a delay's SMTP status, diagnostic and MTA are counted under, and the
+    example kind of its message id; not ``delay`` (a bounce, a complaint): theirs, kept
+    apart from the delays'."""
+    if delay:
+        return STATUS, DIAGNOSTIC, MTA, MESSAGE_ID
+    return BOUNCE_STATUS, BOUNCE_DIAGNOSTIC, BOUNCE_MTA, OTHER_MESSAGE_ID
+
+
 def noted(
     *,
     message_id: str,
@@ -238,10 +248,8 @@ def noted(
     (a delayed recipient) its cause is counted; ``also`` is its second cause, if any;
     ``hinted``: only weak evidence decided the cause. Not a ``delay`` (a bounce, a
     complaint): its codes, MTA and message id are kept apart from the delays'."""
-    status_kind, diagnostic_kind, mta_kind = (
-        (STATUS, DIAGNOSTIC, MTA) if delay else (BOUNCE_STATUS, BOUNCE_DIAGNOSTIC, BOUNCE_MTA)
-    )
-    examples = [(MESSAGE_ID if delay else OTHER_MESSAGE_ID, clean_once(message_id))]
+    status_kind, diagnostic_kind, mta_kind, id_kind = problem_kinds(delay)
+    examples = [(id_kind, clean_once(message_id))]
     if source:
         examples.append((SOURCE, clean(source)))
     if config_set:

@@ -8,25 +8,18 @@ from typing import Any, Final
 from sesd.core.events import EVENT_TYPE_INDEX, EVENT_TYPES
 from sesd.core.sketch import MAX_BUCKET, bucket_of, summarise
 from sesd.core.windows.breakdown import (
-    BOUNCE_DIAGNOSTIC,
-    BOUNCE_MTA,
-    BOUNCE_STATUS,
     CAUSE,
     CONFIG_SET,
     DELAY_TYPE,
-    DIAGNOSTIC,
     DOMAIN,
     HINTED_CAUSE,
-    MESSAGE_ID,
-    MTA,
-    OTHER_MESSAGE_ID,
     SECOND_CAUSE,
     SOURCE,
-    STATUS,
     Breakdown,
     Details,
     Examples,
     Noted,
+    problem_kinds,
 )
 from sesd.core.windows.ring import NEVER, Ring, value_key
 from sesd.core.windows.specs import Figures, Summary, WindowSpec
@@ -308,18 +301,15 @@ class DomainWindows:
         if hi <= lo:
             return Breakdown()
         top = details.top(lo, hi, top_n)
-        shown = (
-            (STATUS, DIAGNOSTIC, MTA) if delays else (BOUNCE_STATUS, BOUNCE_DIAGNOSTIC, BOUNCE_MTA)
-        )
-        statuses, diagnostics, mtas = (top[kind] for kind in shown)
+        status, diagnostic, mta, id_kind = problem_kinds(delays)
         since = now - self._specs[index].seconds
         examples = self._examples or Examples()
         return Breakdown(
             delay_types=top[DELAY_TYPE],
-            statuses=statuses,
-            diagnostics=diagnostics,
-            mtas=mtas,
-            message_ids=examples.since(MESSAGE_ID if delays else OTHER_MESSAGE_ID, since, now),
+            statuses=top[status],
+            diagnostics=top[diagnostic],
+            mtas=top[mta],
+            message_ids=examples.since(id_kind, since, now),
             sources=examples.since(SOURCE, since, now),
             config_sets=examples.since(CONFIG_SET, since, now),
             causes=top[CAUSE],
