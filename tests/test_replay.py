@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 import subprocess
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from sesd.commands.main import main
+from tests import factory as f
 
 FIXTURE = Path(__file__).parent / "fixtures" / "replay.jsonl"
 
@@ -92,7 +94,6 @@ def test_events_behind_the_replays_clock_are_counted_and_said(
     """Two regions' archives one after the other: the second's events are hours behind
     the first's last, so they count in no window and no rule sees them. The document
     counts them and stderr says why and what to do."""
-    from tests import factory as f
 
     config = tmp_path / "sesd.toml"
     config.write_text("")
@@ -114,7 +115,6 @@ def test_alerts_fire_and_resolve_in_event_time(
 ) -> None:
     """A spike fires at the first evaluation tick that sees it and resolves when it leaves the
     window, both at event times, whatever the wall clock."""
-    from tests import factory as f
 
     config = tmp_path / "sesd.toml"
     config.write_text(
@@ -135,3 +135,37 @@ def test_alerts_fire_and_resolve_in_event_time(
         ("resolved", f.iso(f.T0 + 300).replace(".000Z", "Z"), "outlook.example"),
     ]
     assert document["alerts"][0]["value"] == pytest.approx(0.6)
+
+
+def test_invalid_values_are_named_by_their_input_and_place(
+    tmp_path: Path, config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two invalid values among a month of events are found by where they were read:
+    the input and the value's place in it (its line, in a file of one event a line);
+    the first ten are named, and every one is counted."""
+
+    good = json.dumps(f.delivery(["a@gmail.example"], message_id="m1"))
+    first = tmp_path / "a.jsonl"
+    first.write_text(good + "\n" + '{"hello": 1}\n' + good.replace("m1", "m2") + "\n")
+    second = tmp_path / "b.jsonl.gz"
+    lines = [good.replace("m1", f"n{i}") for i in range(4)]
+    lines[2] = "not json"
+    second.write_bytes(gzip.compress("\n".join(lines).encode()))
+    main(["replay", "--config", str(config), "--json", str(first), str(second)])
+    named = json.loads(capsys.readouterr().out)["invalid_values"]
+    assert [(v["input"], v["value"], v["reason"]) for v in named] == [
+        (str(first), 2, "unrecognised"),
+        (str(second), 3, "not_json"),
+    ]
+
+    assert main(["replay", "--config", str(config), str(first), str(second)]) == 0
+    out = capsys.readouterr().out
+    assert f"  {first}, value 2: unrecognised: no eventType or notificationType" in out
+    assert f"  {second}, value 3: not_json: body is not JSON" in out
+
+    many = tmp_path / "many.jsonl"
+    many.write_text("".join(json.dumps({"n": i}) + "\n" for i in range(12)) + good + "\n")
+    main(["replay", "--config", str(config), "--json", str(many)])
+    document = json.loads(capsys.readouterr().out)
+    assert document["messages"]["invalid"] == 12
+    assert [v["value"] for v in document["invalid_values"]] == list(range(1, 11))

@@ -41,7 +41,7 @@ from sesd.commands.replay.json_stream import (
     skip_value,
 )
 
-__all__ = ["Source", "bodies", "read_paths", "sources"]
+__all__ = ["Source", "bodies", "place", "read_paths", "sources"]
 
 #: How much is read at a time.
 _CHUNK: Final = 1 << 20
@@ -49,11 +49,14 @@ _CHUNK: Final = 1 << 20
 
 @dataclass(slots=True)
 class Source:
-    """One input: a path (``-`` for stdin), its size when known, and what went wrong."""
+    """One input: a path (``-`` for stdin), its size when known, what went wrong, and
+    how many values were read from it (so a value's place in the whole input can be
+    named by its input and its place there)."""
 
     name: str
     size: int | None = None
     errors: list[str] = field(default_factory=list)
+    values: int = 0
 
 
 def sources(paths: Iterable[str], s3: S3Reader | None = None) -> tuple[list[Source], list[str]]:
@@ -90,6 +93,17 @@ def sources(paths: Iterable[str], s3: S3Reader | None = None) -> tuple[list[Sour
             problems.append(f"{path}: no objects under this prefix")
         found.extend(Source(name, size) for name, size in listed)
     return found, problems
+
+
+def place(items: Iterable[Source], read: int) -> tuple[str, int]:
+    """The input the ``read``-th body of :func:`bodies` came from (counted from 1 over
+    every input), and its place among that input's values (in a file of one event a
+    line, its line once blank lines are left out)."""
+    for source in items:
+        if read <= source.values:
+            return source.name, read
+        read -= source.values
+    return "", read
 
 
 def _local(path: str, add: Callable[[str], None]) -> list[str]:
@@ -153,7 +167,9 @@ def bodies(
             continue
         raw = getattr(handle, "fileobj", handle)
         try:
-            yield from _values(_chunks(handle, raw, on_bytes))
+            for body in _values(_chunks(handle, raw, on_bytes)):
+                source.values += 1
+                yield body
         # zlib.error: damage inside the compressed data (gzip's own errors are OSErrors).
         except (OSError, EOFError, zlib.error, ClientError, BotoCoreError) as exc:
             source.errors.append(

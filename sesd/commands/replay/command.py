@@ -21,7 +21,7 @@ import msgspec
 from tqdm import tqdm
 
 from sesd.commands.common import Commands, config_error, load, no_secrets, with_config
-from sesd.commands.replay.archive import Source, bodies, sources
+from sesd.commands.replay.archive import Source, bodies, place, sources
 from sesd.commands.replay.archive_s3 import S3Reader, is_s3
 from sesd.commands.replay.engine import Replay
 from sesd.commands.replay.text import render_text
@@ -131,6 +131,7 @@ def run_replay(
             anyio.run(replay.prefetch, bodies(found, s3=s3))
             for source in found:
                 source.errors.clear()  # reported once, from the replay itself
+                source.values = 0  # counted again as the replay reads
         interrupted = False
         with _progress(found, show=not quiet and sys.stderr.isatty()) as progress:
             try:
@@ -139,7 +140,7 @@ def run_replay(
                 # Ctrl-C: report what was replayed so far.
                 interrupted = True
     problems += [error for source in found for error in source.errors]
-    document = replay.document()
+    document = replay.document(lambda read: place(found, read))
     if interrupted:
         document["interrupted"] = True
         problems.append("the rest of the input: interrupted (Ctrl-C)")

@@ -3,7 +3,7 @@ rule evaluation behind ``sesd replay``, and the document it reports."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, Final
 
 from sesd.alerting.evaluator import Evaluator
@@ -23,6 +23,10 @@ __all__ = ["QUEUE", "Replay"]
 #: The queue label replayed events count under.
 QUEUE = "replay"
 _TOO_LARGE: Final = Invalid("too_large", f"a body over {MAX_BODY >> 20} MiB, not decoded")
+#: How many invalid values a replay names by their place in the input (the first ones:
+#: enough to find what wrote them, few enough to read).
+NAMED_INVALID: Final = 10
+_INVALID: Final = Outcome.INVALID
 
 
 class Replay:
@@ -46,6 +50,9 @@ class Replay:
         self.evaluator = Evaluator(config.alerts, [spec.name for spec in ledger.specs])
         self.every = config.alerts.evaluate_every.seconds
         self.alerts: list[dict[str, Any]] = []
+        #: The first :data:`NAMED_INVALID` invalid values: (their place among the bodies
+        #: fed, counted from 1; reason; detail).
+        self.invalid_at: list[tuple[int, str, str]] = []
         self.now = 0.0
         self._next_tick: float | None = None
 
@@ -86,7 +93,7 @@ class Replay:
         """Apply every body in the order read, each at its own event time (``now`` is
         the latest event time so far, as the daemon's clock would be); rules are
         evaluated as event time passes. Nothing is held but the pipeline's state."""
-        for body in bodies:
+        for read, body in enumerate(bodies, 1):
             item = _TOO_LARGE if body is TOO_LARGE else decode_body(body)
             if isinstance(item, Event):
                 t = item.time
@@ -95,7 +102,9 @@ class Replay:
                 if t > self.now:
                     self._evaluate_until(t)
                     self.now = t
-            self.pipeline.apply(item, QUEUE, self.now)
+            result = self.pipeline.apply(item, QUEUE, self.now)
+            if result.outcome is _INVALID and len(self.invalid_at) < NAMED_INVALID:
+                self.invalid_at.append((read, result.reason, result.detail))
         if self.now:
             self._evaluate_until(self.now, final=True)
 
@@ -118,8 +127,10 @@ class Replay:
                     domains[domain] = None
         await resolver.prefetch(domains, latest)
 
-    def document(self) -> dict[str, Any]:
-        """The ``--json`` document (README, "Tuning rules on history", gives its shape)."""
+    def document(self, place: Callable[[int], tuple[str, int]] | None = None) -> dict[str, Any]:
+        """The ``--json`` document (README, "Tuning rules on history", gives its shape).
+        ``place`` names the input a body was read from and its place there, from its
+        place among all the bodies fed (without it, the input is not named)."""
         tallies = self.ledger.tallies
         domains = _per_type(self.ledger.by_domain.recipients)
         counted = tallies.messages
@@ -136,6 +147,10 @@ class Replay:
             "messages": messages,
             "alerts": self.alerts,
             "invalid": invalid,
+            "invalid_values": [
+                _invalid_value(read, reason, detail, place)
+                for read, reason, detail in self.invalid_at
+            ],
             "as_of": iso(self.now) if self.now else None,
             # Events further behind the latest one read than the widest window: in the
             # totals, in no window, seen by no rule (inputs out of time order).
@@ -171,3 +186,10 @@ def _per_type(recipients: dict[str, list[int]]) -> dict[str, dict[str, int]]:
         label: {name: n for name, n in zip(EVENT_TYPES, counts, strict=True) if n}
         for label, counts in sorted(recipients.items())
     }
+
+
+def _invalid_value(
+    read: int, reason: str, detail: str, place: Callable[[int], tuple[str, int]] | None
+) -> dict[str, Any]:
+    source, value = place(read) if place is not None else ("", read)
+    return {"input": source, "value": value, "reason": reason, "detail": detail}

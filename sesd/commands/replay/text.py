@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from sesd.core.text import clean
+
 __all__ = ["render_text"]
 
 
@@ -18,6 +20,10 @@ def render_text(document: dict[str, Any]) -> str:
     lines.append("messages: " + ", ".join(f"{k} {v}" for k, v in messages.items()))
     if document["invalid"]:
         lines.append("invalid: " + ", ".join(f"{k} {v}" for k, v in document["invalid"].items()))
+    for value in document["invalid_values"]:
+        # The input's name is the user's; the detail may quote the body: cleaned.
+        where = f"{clean(value['input'])}, value {value['value']}"
+        lines.append(f"  {where}: {value['reason']}: {clean(value['detail'])}")
     if document["causes"]:
         lines.append("causes: " + ", ".join(f"{k} {v}" for k, v in document["causes"].items()))
     lines.append("")
