@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -64,8 +65,9 @@ async def test_the_table_lists_firing_alerts_first_and_the_spiking_domain_first(
     local_sqs: LocalSqs, sqs: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """During the spike, the table opens with sesd's version and readiness, lists the
-    firing alerts (with cause, advice and stage) before anything else, and ranks
-    outlook.com first among the domains; ``--json`` prints the document itself."""
+    firing alerts (with cause, advice and stage) before anything else, the provider's
+    before its domain's, and ranks outlook.com first among the domains; ``--json``
+    prints the document itself."""
     _, config = await firing(local_sqs, sqs)
     async with running(config) as daemon:
         await fired(daemon)
@@ -77,10 +79,12 @@ async def test_the_table_lists_firing_alerts_first_and_the_spiking_domain_first(
         assert " ready " in lines[0]
         assert lines[1].startswith("queue q (default/us-east-1):")
         alerts = lines.index("ALERTS: 2 firing, 0 pending")
-        assert lines[alerts + 1].split()[:3] == ["FIRING", "critical", "delay-ratio-high:"]
-        assert "domain outlook.com delay_ratio 60.0% (above 10.0%, 5m window)" in lines[alerts + 1]
-        assert lines[alerts + 2].strip().startswith("cause: ip_reputation (15 of 15 noted): ")
-        assert "where: SES -> recipient MTA" in lines[alerts + 3]
+        # The provider's alert first (it explains its domains'), though only a warning.
+        assert lines[alerts + 1].split()[:3] == ["FIRING", "warning", "provider-delay-ratio-high:"]
+        assert lines[alerts + 4].split()[:3] == ["FIRING", "critical", "delay-ratio-high:"]
+        assert "domain outlook.com delay_ratio 60.0% (above 10.0%, 5m window)" in lines[alerts + 4]
+        assert lines[alerts + 5].strip().startswith("cause: ip_reputation (15 of 15 noted): ")
+        assert "where: SES -> recipient MTA" in lines[alerts + 6]
         domains = next(i for i, line in enumerate(lines) if line.startswith("DOMAINS"))
         assert domains > alerts
         assert lines[domains + 2].split()[:4] == ["outlook.com", "10", "15", "60.0%"]
@@ -231,3 +235,16 @@ def test_the_table_shows_every_section() -> None:
     assert lines[-1].endswith("until when its alert resolves: known")
     (queue,) = [line for line in lines if line.startswith("queue ")]
     assert queue.endswith(", last receive never"), queue  # no receive yet: not "never ago"
+
+
+def test_a_silence_ending_another_day_says_which_day() -> None:
+    """A silence that ends in three days reads with its date, as the alert it holds
+    back does: a bare time of day would read as already over."""
+    w = everything()
+    doc = build_status(w.sources, NOW, read_counters(w.sources), (w.sources.started, {}))
+    later = msgspec.structs.replace(doc.silences.items[0], ends_at=NOW + 3 * 86400)
+    silences = msgspec.structs.replace(doc.silences, items=[later])
+    lines = table(msgspec.structs.replace(doc, silences=silences)).splitlines()
+    day = datetime.fromtimestamp(NOW + 3 * 86400, UTC).strftime("%Y-%m-%d")
+    (listed,) = [line for line in lines if line.startswith("  s2 ")]
+    assert f" until {day} " in listed

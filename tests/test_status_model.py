@@ -52,11 +52,13 @@ def test_an_alert_whose_cause_the_texts_only_hinted_at_says_so() -> None:
 
 def test_a_spike_ranks_its_domain_first_with_its_firing_alert_cause_and_advice() -> None:
     """outlook.com delays 15 of 25 recipients, throttled by Microsoft: the document lists
-    its alert first (firing, its value against the threshold, the cause named by the
-    diagnostic with its advice, the stage), ranks it first among the domains and
-    microsoft first among the providers, with the rules firing on each."""
+    microsoft's alert first (a provider's explains its domains'), then outlook.com's
+    (firing, its value against the threshold, the cause named by the diagnostic with
+    its advice, the stage), ranks it first among the domains and microsoft first among
+    the providers, with the rules firing on each."""
     doc = status(spiked())
-    first = doc.alerts.items[0]
+    provider, first = doc.alerts.items[:2]
+    assert (provider.rule, provider.name) == ("provider-delay-ratio-high", "microsoft")
     assert (first.rule, first.scope, first.name, first.state) == (
         "delay-ratio-high",
         "domain",
@@ -173,14 +175,14 @@ def test_a_silenced_alert_shows_its_silence_and_the_silence_is_listed() -> None:
     gone = Silence(id="old", comment="done", starts_at=NOW - 600, ends_at=NOW - 60)
     w.evaluator.silences = SilenceSet([gone, held])
     doc = status(w)
-    silence = doc.alerts.items[0].silence
+    silence = doc.alerts.items[1].silence
     assert silence is not None
     assert (silence.id, silence.comment, silence.ends_at) == (
         "abc123",
         "Microsoft knows",
         NOW + 3600,
     )
-    assert doc.alerts.items[1].silence is None  # the provider's alert
+    assert doc.alerts.items[0].silence is None  # the provider's alert
     assert doc.silences.total == 1
     row = doc.silences.items[0]
     assert (row.rule, row.domain, row.severity, row.state) == (
@@ -199,7 +201,7 @@ def test_a_pending_alert_comes_after_the_firing_ones() -> None:
     )
     doc = status(spiked(extra))
     states = [(a.state, a.rule) for a in doc.alerts.items]
-    assert states[:2] == [("firing", "delay-ratio-high"), ("firing", "provider-delay-ratio-high")]
+    assert states[:2] == [("firing", "provider-delay-ratio-high"), ("firing", "delay-ratio-high")]
     assert {s for s, _ in states[2:]} == {"pending"}
     assert ("pending", "slow-burn") in states
 

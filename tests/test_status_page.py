@@ -157,6 +157,23 @@ async def test_the_api_answers_the_documents_the_page_shows() -> None:
             assert len(msgspec.json.decode(await response.read(), type=Status).scopes[0].items) == 3
 
 
+async def test_a_cut_list_of_alerts_says_so_and_links_to_more() -> None:
+    """With fewer alerts listed than fire (``alerts``), the page says how many it lists
+    and links to the page that lists the most; the API lists as many, and counts all.
+    The tab's title says how many fire."""
+    async with serving(hostile_world()) as (session, base):
+        async with session.get(f"{base}/api/v1/status?alerts=1") as response:
+            doc = msgspec.json.decode(await response.read(), type=Status)
+        assert (len(doc.alerts.items), doc.alerts.total) == (1, 2)
+        async with session.get(f"{base}/?alerts=1") as response:
+            page = await response.text()
+        assert '<p class="more">1 of 2 listed: <a href="/?alerts=1000">list more</a></p>' in page
+        assert 'data-api="/api/v1/status?alerts=1"' in page
+        assert '<title data-name="sesd status">2 firing · sesd status</title>' in page
+        async with session.get(f"{base}/?alerts=1000") as response:
+            assert 'class="more"' not in await response.text()
+
+
 @pytest.mark.parametrize(
     ("path", "status"),
     [

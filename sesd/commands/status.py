@@ -217,7 +217,9 @@ def table(status: Status, url: str = "") -> str:
     """The status as a terminal shows it: alerts first, firing ones first."""
     d = status.sesd
     ready = "ready" if d.ready else f"NOT READY ({', '.join(d.not_ready)})"
-    reload = f"config loaded {when(d.reload.at)}" + ("" if d.reload.ok else ", LAST RELOAD FAILED")
+    reload = f"config loaded {moment(d.reload.at, status.at)}" + (
+        "" if d.reload.ok else ", LAST RELOAD FAILED"
+    )
     lines = [
         f"sesd {d.version}{f' at {url}' if url else ''}  as of {when(status.at)}  "
         f"up {duration(d.uptime_seconds)}  {ready}  {reload}"
@@ -324,7 +326,7 @@ def _tail(status: Status) -> list[str]:
     silences = status.silences
     lines.append(f"SILENCES: {silences.total or 'none'}")
     for s in silences.items:
-        ends = "when its alert resolves" if s.ends_at is None else when(s.ends_at)
+        ends = "when its alert resolves" if s.ends_at is None else moment(s.ends_at, status.at)
         matchers = f"rule={s.rule or '*'} domain={s.domain or '*'} severity={s.severity or '*'}"
         lines.append(f"  {s.id} {s.state} {matchers} until {ends}: {s.comment}")
     return lines

@@ -40,6 +40,8 @@ CANARY: Final = "canary"
 #: Notes are sesd's own sentences around SES's words: longer than a diagnostic.
 _NOTE_CHARS: Final = 1000
 _SEVERITY: Final = {"critical": 0, "error": 1, "warning": 2, "info": 3}
+#: Scopes from the widest: an alert on one of them explains those on the next.
+_BREADTH: Final = {ACCOUNT: 0, CANARY: 1, PROVIDER: 2, TENANT: 3, DOMAIN: 4}
 _WINDOW_STAGE: Final = {
     ACCOUNT: "the SES account (sending status and reputation)",
     TENANT: "SES tenant management (the tenant's sending status and findings)",
@@ -74,10 +76,13 @@ class Active:
         """Whether it fires (else it is pending)."""
         return self.state.status is Status.FIRING
 
-    def key(self) -> tuple[bool, int, float, str, str]:
-        """Firing first, critical first, then the oldest."""
+    def key(self) -> tuple[bool, int, int, float, str, str]:
+        """Firing first; the account's, the canary's, a provider's and a tenant's before
+        a domain's (one of them explains many of a domain's); then critical first, then
+        the oldest."""
+        breadth = _BREADTH.get(self.scope, len(_BREADTH))
         severity = _SEVERITY.get(self.rule.severity, 9)
-        return (not self.firing, severity, self.state.since, self.rule.name, self.label)
+        return (not self.firing, breadth, severity, self.state.since, self.rule.name, self.label)
 
 
 def active(evaluator: Evaluator) -> list[Active]:

@@ -12,26 +12,35 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sesd.status.charts import esc, when
+from sesd.status.charts import esc, moment, when
 from sesd.status.document import AlertRow, TenantRow
+from sesd.status.model import MAX_ALERTS
 
-__all__ = ["alerts_html", "empty", "page_shell", "table", "td", "tenants_html"]
+__all__ = ["MORE_ALERTS", "alerts_html", "empty", "page_shell", "table", "td", "tenants_html"]
+
+#: The status page listing as many alerts as a document may.
+MORE_ALERTS = f"/?alerts={MAX_ALERTS}"
 
 
 def page_shell(
-    title: str, api: str, view: str, refresh: float, at: float, header: str, main: str
+    title: str, api: str, view: str, refresh: float, at: float, header: str, main: str, firing: int
 ) -> str:
     """A whole page: its script refreshes ``main`` (and, on the status page, ``header``)
-    from ``api`` every ``refresh`` seconds."""
+    from ``api`` every ``refresh`` seconds. ``title`` is what the page is of; the tab's
+    title puts what fires before it (a background tab says so). The banner above the
+    header stays hidden until the script cannot refresh the page: then it says since
+    when the figures are."""
+    tab = f"{firing} firing · {title}" if firing else title
     return (
         '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{esc(title)}</title>"
+        f'<title data-name="{esc(title)}">{esc(tab)}</title>'
         '<link rel="stylesheet" href="/static/status.css">'
         '<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">'
         '<script src="/static/status.js" defer></script></head>'
         f'<body data-api="{esc(api)}" data-view="{esc(view)}" data-refresh="{refresh:g}" '
-        'data-refreshes="0">'
+        f'data-refreshes="0" data-at="{at!r}" data-more="{esc(MORE_ALERTS)}">'
+        '<p id="stale" class="stale" role="alert" hidden></p>'
         f'<header id="header">{header}</header><main id="main">{main}</main>'
         f'<footer><span id="as-of">as of {esc(when(at))}</span> · '
         '<span id="refresh-state">refreshing every '
@@ -41,10 +50,14 @@ def page_shell(
 
 
 def table(css: str, head: Iterable[str], rows: Iterable[str]) -> str:
-    """A table of class ``css``: escaped headings, rows already marked up."""
+    """A table of class ``css``: escaped headings, rows already marked up; in a box that
+    scrolls sideways when the table is wider than the screen (a phone)."""
     cells = "".join(f"<th>{esc(h)}</th>" for h in head)
     body = "".join(rows)
-    return f'<table class="{css}"><thead><tr>{cells}</tr></thead><tbody>{body}</tbody></table>'
+    return (
+        f'<div class="wide"><table class="{css}"><thead><tr>{cells}</tr></thead>'
+        f"<tbody>{body}</tbody></table></div>"
+    )
 
 
 def td(text: object, css: str = "") -> str:
@@ -57,16 +70,23 @@ def empty(text: str) -> str:
     return f'<p class="empty">{esc(text)}</p>'
 
 
-def alerts_html(alerts: list[AlertRow], total: int, firing: int) -> str:
-    """Alerts firing and pending: each with its value, cause and advice, and silence."""
+def alerts_html(alerts: list[AlertRow], total: int, firing: int, now: float) -> str:
+    """Alerts firing and pending: each with its value, cause and advice, and silence;
+    when not all are listed, how many are, and a link to more."""
     title = f"<h2>Now <small>{firing} firing, {total - firing} pending</small></h2>"
     if not alerts:
         return title + empty("No alert is firing or pending.")
     head = ("state", "rule", "on", "value", "since", "cause and advice", "where", "silence")
-    return title + table("alerts", head, (_alert_row(a) for a in alerts))
+    rows = table("alerts", head, (_alert_row(a, now) for a in alerts))
+    if len(alerts) < total:
+        rows += (
+            f'<p class="more">{len(alerts)} of {total} listed: '
+            f'<a href="{MORE_ALERTS}">list more</a></p>'
+        )
+    return title + rows
 
 
-def _alert_row(a: AlertRow) -> str:
+def _alert_row(a: AlertRow, now: float) -> str:
     subject = f"{a.scope} {a.name}"
     on = f'<a href="{esc(a.link)}">{esc(subject)}</a>' if a.link else esc(subject)
     cause = ""
@@ -79,7 +99,11 @@ def _alert_row(a: AlertRow) -> str:
     notes = "".join(f'<span class="note">{esc(n)}</span>' for n in a.notes)
     silence = "-"
     if a.silence is not None:
-        ends = "until resolved" if a.silence.ends_at is None else f"until {when(a.silence.ends_at)}"
+        ends = (
+            "until resolved"
+            if a.silence.ends_at is None
+            else f"until {moment(a.silence.ends_at, now)}"
+        )
         silence = (
             f'<span class="silenced">silenced {esc(ends)}</span>'
             f'<span class="note">{esc(a.silence.comment)} ({esc(a.silence.id)})</span>'
@@ -92,7 +116,7 @@ def _alert_row(a: AlertRow) -> str:
         f"<td>{esc(a.metric)} {esc(a.value_text)}"
         f'<span class="note">{esc(a.fires)} {esc(a.threshold_text)}, '
         f"{esc(a.window)} window</span></td>"
-        + td(when(a.since))
+        + td(moment(a.since, now))
         + f"<td>{cause}{notes}</td>"
         + td(a.stage)
         + f"<td>{silence}</td></tr>"

@@ -44,6 +44,10 @@ CANARY_RUNS: Final = 20
 CANARY_SPAN: Final = 3600.0
 
 
+#: The most alerts (and silences, and tenants SES spoke of) a document lists.
+MAX_ALERTS: Final = 1000
+
+
 @dataclass(frozen=True, slots=True)
 class Limits:
     """How much a document lists: the top ``top`` labels of each axis, ``alerts``

@@ -10,10 +10,10 @@ from sesd.status.charts import (
     canary_chart,
     duration,
     esc,
+    moment,
     percent,
     seconds,
     sparkline_svg,
-    when,
 )
 from sesd.status.document import (
     AccountRow,
@@ -35,10 +35,12 @@ _TITLES = {"domain": "Domains", "provider": "Mailbox providers", "tenant": "SES 
 # --- the header -----------------------------------------------------------------
 
 
-def _header(daemon: DaemonView, queues: list[QueueView], lag: LagView) -> str:
+def _header(daemon: DaemonView, queues: list[QueueView], lag: LagView, now: float) -> str:
     ready = "ready" if daemon.ready else f"not ready: {', '.join(daemon.not_ready)}"
     reload = daemon.reload
-    config = f"config loaded {when(reload.at)}" + ("" if reload.ok else ", last reload FAILED")
+    config = f"config loaded {moment(reload.at, now)}" + (
+        "" if reload.ok else ", last reload FAILED"
+    )
     facts = (
         f'<h1><a href="/">sesd</a> <span class="version">{esc(daemon.version)}</span></h1>'
         f'<p class="facts"><span>up {esc(duration(daemon.uptime_seconds))}</span> '
@@ -130,7 +132,7 @@ def _canary(canary: CanaryView | None) -> str:
     )
 
 
-def _accounts(accounts: list[AccountRow]) -> str:
+def _accounts(accounts: list[AccountRow], now: float) -> str:
     title = "<h2>Accounts</h2>"
     if not accounts:
         return title + empty("No account polled or estimated yet.")
@@ -141,23 +143,26 @@ def _accounts(accounts: list[AccountRow]) -> str:
     head = ("account / region", "sending", "enforcement", "production", "quota used",
             "bounce (sesd / AWS)", "complaint (sesd / AWS)", "over sends", "polled")  # fmt: skip
     rows = (
-        f'<tr class="{"bad" if a.sending_enabled is False else ""}">'
+        "<tr>"
         + td(f"{a.account} / {a.region}")
-        + td(flag(a.sending_enabled, "enabled", "PAUSED"))
+        + td(
+            flag(a.sending_enabled, "enabled", "PAUSED"),
+            "bad" if a.sending_enabled is False else "",
+        )
         + td(a.enforcement or "-")
         + td(flag(a.production, "yes", "sandbox"))
         + td(percent(a.quota_used_ratio), "num")
         + td(f"{percent(a.bounce_ratio)} / {percent(a.aws_bounce_ratio)}", "num")
         + td(f"{percent(a.complaint_ratio)} / {percent(a.aws_complaint_ratio)}", "num")
         + td(a.sends, "num")
-        + td(when(a.polled_at))
+        + td(moment(a.polled_at, now))
         + "</tr>"
         for a in accounts
     )
     return title + table("accounts", head, rows)
 
 
-def _silences(silences: SilenceList) -> str:
+def _silences(silences: SilenceList, now: float) -> str:
     title = f"<h2>Silences <small>{silences.total} active or pending</small></h2>"
     if not silences.items:
         return title + empty("No silence.")
@@ -170,7 +175,7 @@ def _silences(silences: SilenceList) -> str:
         + td(s.severity or "*")
         + td(s.comment)
         + td(s.state)
-        + td("when its alert resolves" if s.ends_at is None else when(s.ends_at))
+        + td("when its alert resolves" if s.ends_at is None else moment(s.ends_at, now))
         + "</tr>"
         for s in silences.items
     )
@@ -181,21 +186,23 @@ def status_main(status: Status) -> str:
     """The page's ``<main>``: now, then each axis, the canary, accounts, silences."""
     alerts = status.alerts
     parts = [
-        f'<section id="now">{alerts_html(alerts.items, alerts.total, alerts.firing)}</section>'
+        '<section id="now">'
+        f"{alerts_html(alerts.items, alerts.total, alerts.firing, status.at)}</section>"
     ]
     parts += [
         f'<section id="scope-{esc(t.axis)}" class="scopes">{_scope_table(t)}</section>'
         for t in status.scopes
     ]
     parts.append(f'<section id="canary">{_canary(status.canary)}</section>')
-    accounts = _accounts(status.accounts) + tenants_html(status.tenants)
+    accounts = _accounts(status.accounts, status.at) + tenants_html(status.tenants)
     parts.append(f'<section id="accounts">{accounts}</section>')
-    parts.append(f'<section id="silences">{_silences(status.silences)}</section>')
+    parts.append(f'<section id="silences">{_silences(status.silences, status.at)}</section>')
     return "".join(parts)
 
 
 def status_html(status: Status, refresh: float, api: str = "/api/v1/status") -> str:
     """The status page; its script refreshes it from ``api`` every ``refresh`` seconds."""
-    header = _header(status.sesd, status.queues, status.lag)
+    header = _header(status.sesd, status.queues, status.lag, status.at)
     main = status_main(status)
-    return page_shell("sesd status", api, "status", refresh, status.at, header, main)
+    firing = status.alerts.firing
+    return page_shell("sesd status", api, "status", refresh, status.at, header, main, firing)

@@ -8,8 +8,9 @@ the page between requests. Every response forbids inline script and style and
 anything from another origin (Content-Security-Policy), and MIME sniffing.
 
 Query parameters: ``top`` (labels per axis, 1-200), ``window`` (the window that
-ranks them, by name; the shortest by default) and, for pages, ``refresh`` (the
-script's period in seconds, 0.25-300).
+ranks them, by name; the shortest by default), ``alerts`` (alerts, silences and
+tenants listed, 1-1000, 50 by default) and, for pages, ``refresh`` (the script's
+period in seconds, 0.25-300).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from aiohttp import web
 
 from sesd.core.text import clean
 from sesd.status.document import Status
-from sesd.status.model import Limits, build_status, read_counters, scope_page
+from sesd.status.model import MAX_ALERTS, Limits, build_status, read_counters, scope_page
 from sesd.status.page import status_html
 from sesd.status.scope_page import not_found_page, scope_html
 from sesd.status.sources import Rates, Sources
@@ -79,7 +80,8 @@ class _Routes:
                 headers=HEADERS,
             )
         top = int(_number(request, "top", 20, 1, _MAX_TOP))
-        return Limits(top=top, window=names.index(window))
+        alerts = int(_number(request, "alerts", 50, 1, MAX_ALERTS))
+        return Limits(top=top, alerts=alerts, window=names.index(window))
 
     def _status(self, request: web.Request) -> Status:
         limits = self._limits(request)
@@ -92,7 +94,7 @@ class _Routes:
     async def page(self, request: web.Request) -> web.Response:
         status = self._status(request)
         refresh = _number(request, "refresh", _REFRESH, 0.25, 300)
-        kept = {k: v for k, v in request.query.items() if k in ("top", "window")}
+        kept = {k: v for k, v in request.query.items() if k in ("top", "window", "alerts")}
         api = "/api/v1/status" + (f"?{urlencode(kept)}" if kept else "")
         return _html(status_html(status, refresh, api))
 

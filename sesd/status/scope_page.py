@@ -93,7 +93,8 @@ def scope_main(detail: ScopeDetail) -> str:
     """A label page's ``<main>``."""
     firing = sum(1 for a in detail.alerts if a.state == "firing")
     return (
-        f'<section id="now">{alerts_html(detail.alerts, len(detail.alerts), firing)}</section>'
+        '<section id="now">'
+        f"{alerts_html(detail.alerts, len(detail.alerts), firing, detail.at)}</section>"
         f'<section id="windows">{_windows(detail.windows)}'
         f'<p class="pending">{detail.pending} recipients delayed and not delivered yet</p>'
         "</section>"
@@ -110,7 +111,9 @@ def scope_html(detail: ScopeDetail, refresh: float) -> str:
     )
     api = f"/api/v1/{detail.axis}/{quote(detail.name, safe='')}"
     title = f"sesd: {detail.axis} {detail.name}"
-    return page_shell(title, api, "scope", refresh, detail.at, header, scope_main(detail))
+    main = scope_main(detail)
+    firing = sum(1 for a in detail.alerts if a.state == "firing")
+    return page_shell(title, api, "scope", refresh, detail.at, header, main, firing)
 
 
 def not_found_page(axis: str, name: str) -> str:

@@ -11,6 +11,8 @@
   const every = Math.max(0.25, Number(body.dataset.refresh) || 5) * 1000;
   const SVG = "http://www.w3.org/2000/svg";
   const TITLES = { domain: "Domains", provider: "Mailbox providers", tenant: "SES tenants" };
+  // The status page listing as many alerts as a document may (markup.MORE_ALERTS).
+  const MORE_ALERTS = body.dataset.more;
   const STAGES = [
     ["send_seconds", "stage-send", "API call"],
     ["ses_seconds", "stage-ses", "inside SES"],
@@ -36,17 +38,36 @@
   const link = (path, text) => (local(path) ? h("a", { href: local(path) }, text) : text);
   const td = (text, css) => h("td", { class: css }, text);
   const empty = (text) => h("p", { class: "empty" }, text);
+  // A table scrolls sideways in its box when wider than the screen (a phone).
   function table(css, head, rows) {
-    return h("table", { class: css },
+    return h("div", { class: "wide" }, h("table", { class: css },
       h("thead", {}, h("tr", {}, head.map((name) => h("th", {}, name)))),
-      h("tbody", {}, rows));
+      h("tbody", {}, rows)));
   }
 
   // --- figures as text (as sesd/status/charts.py writes them) -----------------------
 
-  const percent = (v) => (v === null || v === undefined ? "-" : (v * 100).toFixed(1) + "%");
+  // One decimal from 1% up, two significant digits below (0.00067 reads 0.067%, not
+  // 0.1%), as sesd.alerting.alert.percent writes it for alerts.
+  function percent(v) {
+    if (v === null || v === undefined) return "-";
+    const value = v * 100;
+    if (value === 0 || !Number.isFinite(value)) return value.toFixed(1) + "%";
+    const digits = Math.max(1, 1 - Math.floor(Math.log10(Math.abs(value))));
+    let text = value.toFixed(digits);
+    if (digits > 1) {
+      text = text.replace(/0+$/, "");
+      if (text.endsWith(".")) text += "0";
+    }
+    return text + "%";
+  }
   const seconds = (v, digits = 1) => (v === null || v === undefined ? "-" : v.toFixed(digits) + "s");
   const when = (t) => (t === null || t === undefined ? "-" : new Date(t * 1000).toISOString().slice(11, 19) + "Z");
+  // A time with its date when that is not the document's day: a silence ending next
+  // year is not this morning.
+  let docAt = Number(body.dataset.at);
+  const day = (t) => new Date(t * 1000).toISOString().slice(0, 10);
+  const moment = (t) => (t === null || t === undefined || day(t) === day(docAt) ? when(t) : day(t) + " " + when(t));
   const pad = (n) => String(n).padStart(2, "0");
   function duration(v) {
     if (v === null || v === undefined) return "-";
@@ -105,7 +126,7 @@
   function header(doc) {
     const d = doc.sesd;
     const ready = d.ready ? "ready" : "not ready: " + d.not_ready.join(", ");
-    const config = "config loaded " + when(d.reload.at) + (d.reload.ok ? "" : ", last reload FAILED");
+    const config = "config loaded " + moment(d.reload.at) + (d.reload.ok ? "" : ", last reload FAILED");
     const lag = doc.lag.text;
     const rows = doc.queues.map((q) => {
       const errors = Object.values(q.errors).reduce((a, b) => a + b, 0);
@@ -129,7 +150,10 @@
     const title = h("h2", {}, "Now ", h("small", {}, `${firing} firing, ${total - firing} pending`));
     if (!items.length) return [title, empty("No alert is firing or pending.")];
     const head = ["state", "rule", "on", "value", "since", "cause and advice", "where", "silence"];
-    return [title, table("alerts", head, items.map(alertRow))];
+    const more = items.length < total
+      ? h("p", { class: "more" }, `${items.length} of ${total} listed: `, h("a", { href: MORE_ALERTS }, "list more"))
+      : null;
+    return [title, table("alerts", head, items.map(alertRow)), more];
   }
 
   function alertRow(a) {
@@ -140,7 +164,7 @@
     const notes = a.notes.map((n) => h("span", { class: "note" }, n));
     let silence = "-";
     if (a.silence) {
-      const ends = a.silence.ends_at === null ? "until resolved" : "until " + when(a.silence.ends_at);
+      const ends = a.silence.ends_at === null ? "until resolved" : "until " + moment(a.silence.ends_at);
       silence = [h("span", { class: "silenced" }, "silenced " + ends),
         h("span", { class: "note" }, `${a.silence.comment} (${a.silence.id})`)];
     }
@@ -149,7 +173,7 @@
       h("td", {}, a.rule, h("span", { class: "note" }, a.severity)),
       h("td", {}, link(a.link, `${a.scope} ${a.name}`)),
       h("td", {}, `${a.metric} ${a.value_text}`, h("span", { class: "note" }, `${a.fires} ${a.threshold_text}, ${a.window} window`)),
-      td(when(a.since)), h("td", {}, cause, notes), td(a.stage), h("td", {}, silence));
+      td(moment(a.since)), h("td", {}, cause, notes), td(a.stage), h("td", {}, silence));
   }
 
   function scopeTable(t) {
@@ -185,11 +209,12 @@
     const flag = (v, good, bad) => (v === null ? "-" : v ? good : bad);
     const head = ["account / region", "sending", "enforcement", "production", "quota used", "bounce (sesd / AWS)", "complaint (sesd / AWS)", "over sends", "polled"];
     const body = rows.length
-      ? table("accounts", head, rows.map((a) => h("tr", { class: a.sending_enabled === false ? "bad" : "" },
-        td(`${a.account} / ${a.region}`), td(flag(a.sending_enabled, "enabled", "PAUSED")), td(a.enforcement || "-"),
+      ? table("accounts", head, rows.map((a) => h("tr", {},
+        td(`${a.account} / ${a.region}`), td(flag(a.sending_enabled, "enabled", "PAUSED"), a.sending_enabled === false ? "bad" : ""),
+        td(a.enforcement || "-"),
         td(flag(a.production, "yes", "sandbox")), td(percent(a.quota_used_ratio), "num"),
         td(`${percent(a.bounce_ratio)} / ${percent(a.aws_bounce_ratio)}`, "num"),
-        td(`${percent(a.complaint_ratio)} / ${percent(a.aws_complaint_ratio)}`, "num"), td(a.sends, "num"), td(when(a.polled_at)))))
+        td(`${percent(a.complaint_ratio)} / ${percent(a.aws_complaint_ratio)}`, "num"), td(a.sends, "num"), td(moment(a.polled_at)))))
       : empty("No account polled or estimated yet.");
     return [title, body, tenants(tenantRows)];
   }
@@ -209,7 +234,7 @@
     const head = ["id", "rule", "domain", "severity", "comment", "state", "ends"];
     return [title, table("silences", head, list.items.map((s) => h("tr", {},
       td(s.id), td(s.rule || "*"), td(s.domain || "*"), td(s.severity || "*"), td(s.comment), td(s.state),
-      td(s.ends_at === null ? "when its alert resolves" : when(s.ends_at)))))];
+      td(s.ends_at === null ? "when its alert resolves" : moment(s.ends_at)))))];
   }
 
   function statusMain(doc) {
@@ -274,29 +299,89 @@
 
   // --- refreshing ----------------------------------------------------------------------
 
+  // A refresh that gets no answer in two periods (at least 3 s) has failed: a daemon
+  // stopped or stuck accepts the connection and never answers. The page says so, and
+  // tries again.
+  const patience = Math.max(2 * every, 3000);
+  const stale = document.getElementById("stale");
+  const title = document.querySelector("title");
+  let answered = Date.now();
+
   function state(text, css) {
     const el = document.getElementById("refresh-state");
     el.textContent = text;
     el.className = css;
   }
 
+  // What the tab says: what fires, or that the page is not being refreshed.
+  function named(prefix) {
+    title.textContent = (prefix ? prefix + " · " : "") + title.dataset.name;
+  }
+
+  function failed(reason) {
+    const since = duration((Date.now() - answered) / 1000);
+    stale.textContent = `Not refreshed for ${since} (${reason}): what this page shows is as of ` +
+      `${moment(docAt)}, and sesd may be down or stuck.`;
+    stale.hidden = false;
+    named("not refreshed");
+    state(`not refreshed: ${reason}; trying again`, "bad");
+  }
+
+  // The link that had the keyboard's focus, to give it back once the page is redrawn.
+  function focused() {
+    const el = document.activeElement;
+    if (!el || el.tagName !== "A" || !el.closest("#header, #main")) return null;
+    return [el.getAttribute("href"), el.textContent];
+  }
+
+  function refocus(key) {
+    if (!key) return;
+    const found = Array.from(document.querySelectorAll("#header a, #main a"))
+      .find((a) => a.getAttribute("href") === key[0] && a.textContent === key[1]);
+    if (found) found.focus({ preventScroll: true });
+  }
+
+  // Text selected on the page (a message id being copied): a redraw would drop it.
+  function selecting() {
+    const selection = window.getSelection();
+    if (!selection || selection.isCollapsed || !selection.rangeCount) return false;
+    const node = selection.anchorNode;
+    const el = node && (node.nodeType === Node.ELEMENT_NODE ? node : node.parentElement);
+    return Boolean(el && el.closest("#header, #main"));
+  }
+
   function render(doc) {
+    docAt = doc.at;
+    const key = focused();
     if (view === "status") document.getElementById("header").replaceChildren(...header(doc));
     document.getElementById("main").replaceChildren(...(view === "status" ? statusMain(doc) : scopeMain(doc)).flat(Infinity));
     document.getElementById("as-of").textContent = "as of " + when(doc.at);
+    refocus(key);
+    const list = view === "status" ? doc.alerts.items : doc.alerts;
+    const firing = view === "status" ? doc.alerts.firing : list.filter((a) => a.state === "firing").length;
+    named(firing ? `${firing} firing` : "");
   }
 
   let refreshes = 0;
   async function refresh() {
     try {
-      const response = await fetch(api, { cache: "no-store", headers: { Accept: "application/json" } });
+      if (selecting()) {
+        state("paused while text is selected", "");
+        return;
+      }
+      const response = await fetch(api, {
+        cache: "no-store", headers: { Accept: "application/json" }, signal: AbortSignal.timeout(patience),
+      });
       if (!response.ok) throw new Error(response.status === 404 ? "sesd no longer counts it" : "HTTP " + response.status);
-      render(await response.json());
+      const doc = await response.json();
+      answered = Date.now();
+      render(doc);
+      stale.hidden = true;
       refreshes += 1;
       body.dataset.refreshes = String(refreshes);
       state(`refreshing every ${every / 1000} s`, "");
     } catch (error) {
-      state(`not refreshed: ${error.message}; trying again`, "bad");
+      failed(error.name === "TimeoutError" ? `no answer in ${patience / 1000} s` : error.message);
     } finally {
       setTimeout(refresh, every);
     }

@@ -1,0 +1,176 @@
+"""The status page's script in a real headless Chromium, as an on-call engineer leans on
+it at 3 a.m.: it redraws the text the server drew (ratios under 1%, the date of a
+time that is not today), says at the top of the page and in its tab when it can no
+longer refresh (sesd gone, or stuck and never answering), keeps the keyboard's place
+and a selection across refreshes, and keeps long text from strangers on the screen."""
+
+from __future__ import annotations
+
+import socket
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.async_api import expect
+
+from sesd.alerting.silence_file import SilenceFile
+from sesd.alerting.silences import Silence
+from sesd.commands.demo.localsqs import LocalSqs
+from sesd.config import parse_config
+from tests import factory as f
+from tests.browser import at_least, chromium, watched
+from tests.conftest import make_queue, running, send_bodies
+from tests.status_world import settled, spike
+from tests.test_status_browser import config_text, fired, spiked
+
+pytestmark = pytest.mark.timeout(60)
+expect.set_options(timeout=15_000)
+
+MAIN_TEXT = "() => document.getElementById('main').innerText"
+#: How wide the page is drawn, and how wide the screen is.
+WIDTHS = "() => [document.documentElement.scrollWidth, window.innerWidth]"
+
+
+async def test_the_script_redraws_the_text_the_server_drew(
+    local_sqs: LocalSqs, sqs: Any, tmp_path: Path
+) -> None:
+    """One delay among 300 recipients (0.33%) and a silence ending in three days: the
+    page the script redraws reads word for word as the server drew it: the ratio with
+    two significant digits, the silence's end with its date."""
+    url, _ = await make_queue(sqs)
+    now = time.time()
+    path = tmp_path / "silences.json"
+    ends = now + 3 * 86400
+    SilenceFile(str(path)).add(
+        Silence(id="cafe0001", comment="planned", starts_at=now - 1, ends_at=ends,
+                rule="delay-ratio-high", domain="outlook.com", created_by="oncall"),
+        now,
+    )  # fmt: skip
+    config = parse_config(config_text(local_sqs, url, f'silences_path = "{path}"\n'))
+    quiet = [f.delivery([f"u{i}@gmail.example"], at=now - 100 + i * 0.1) for i in range(299)]
+    quiet.append(f.delay(["d@gmail.example"], at=now - 50))
+    bodies = [f.raw(event) for event in spike(now) + quiet]
+    async with running(config) as daemon, chromium() as browser:
+        await send_bodies(sqs, url, bodies)
+        await settled(daemon, len(bodies), ("delay-ratio-high", "outlook.com"))
+        host = f"127.0.0.1:{daemon.http_port}"
+        async with watched(browser) as seen:
+            page = seen.page
+            texts = []
+            for refresh in (300, 0.25):
+                await page.goto(f"http://{host}/?refresh={refresh}")
+                await expect(page.locator("body")).to_have_attribute(
+                    "data-refreshes", at_least(0 if refresh == 300 else 1)
+                )
+                texts.append(await page.evaluate(MAIN_TEXT))
+            assert texts[0] == texts[1]
+            gmail = page.locator("#scope-domain tr").filter(has_text="gmail.example")
+            await expect(gmail.locator("td").nth(1)).to_have_text("0.33%")
+            day = datetime.fromtimestamp(ends, UTC).strftime("%Y-%m-%d")
+            alert = page.locator("#now tr.alert").filter(has_text="domain outlook.com")
+            await expect(alert.locator(".silenced")).to_contain_text(f"silenced until {day} ")
+            await expect(page.locator("#silences tbody td").last).to_contain_text(f"{day} ")
+            seen.assert_clean(host)
+
+
+async def test_a_page_whose_sesd_is_gone_or_stuck_says_so_at_the_top_and_in_its_tab(
+    local_sqs: LocalSqs, sqs: Any
+) -> None:
+    """While sesd answers, the tab's title says what fires and no banner shows. Once it
+    is gone (the connection refused), then stuck (a listener that never answers, as a
+    stopped or wedged process is), a banner at the top says since when the figures are
+    and why, and the tab says the page is not refreshed; the page keeps trying."""
+    url, _ = await make_queue(sqs)
+    async with chromium() as browser, watched(browser) as seen:
+        page = seen.page
+        banner = page.locator("#stale")
+        async with running(parse_config(config_text(local_sqs, url))) as daemon:
+            await spiked(sqs, url)
+            await fired(daemon)
+            port = daemon.http_port
+            await page.goto(f"http://127.0.0.1:{port}/?refresh=0.25")
+            await expect(page.locator("body")).to_have_attribute("data-refreshes", at_least(1))
+            await expect(page).to_have_title("2 firing · sesd status")
+            await expect(banner).to_be_hidden()
+        await expect(banner).to_be_visible()
+        await expect(banner).to_contain_text("Not refreshed for")
+        await expect(banner).to_contain_text("sesd may be down or stuck")
+        await expect(page).to_have_title("not refreshed · sesd status")
+        # A process that accepts connections and never answers (SIGSTOP, a wedged loop).
+        with socket.socket() as stuck:
+            stuck.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            stuck.bind(("127.0.0.1", port))
+            stuck.listen(64)
+            await expect(banner).to_contain_text("(no answer in 3 s)")
+            await expect(page.locator("#refresh-state")).to_have_class("bad")
+        assert seen.errors == []
+        assert seen.dialogs == []
+
+
+async def test_a_refresh_keeps_the_focused_link_and_waits_for_a_selection(
+    local_sqs: LocalSqs, sqs: Any
+) -> None:
+    """A keyboard user on outlook.com's link keeps the focus there across refreshes;
+    while text on the page is selected (a message id being copied) the page is not
+    redrawn, and says so; once the selection is gone it refreshes again."""
+    url, _ = await make_queue(sqs)
+    async with running(parse_config(config_text(local_sqs, url))) as daemon, chromium() as browser:
+        await spiked(sqs, url)
+        await fired(daemon)
+        host = f"127.0.0.1:{daemon.http_port}"
+        async with watched(browser) as seen:
+            page = seen.page
+            body, state = page.locator("body"), page.locator("#refresh-state")
+            await page.goto(f"http://{host}/?refresh=0.25")
+            await expect(body).to_have_attribute("data-refreshes", at_least(1))
+            await page.locator("#scope-domain a", has_text="outlook.com").focus()
+            refreshes = int(await body.get_attribute("data-refreshes") or 0)
+            await expect(body).to_have_attribute("data-refreshes", at_least(refreshes + 2))
+            focused = "() => [document.activeElement.getAttribute('href'), document.activeElement.textContent]"  # noqa: E501
+            assert await page.evaluate(focused) == ["/domain/outlook.com", "outlook.com"]
+
+            await page.evaluate(
+                """() => {
+                    const range = document.createRange();
+                    range.selectNodeContents(document.querySelector("#scope-domain tbody td"));
+                    getSelection().removeAllRanges();
+                    getSelection().addRange(range);
+                }"""
+            )
+            await expect(state).to_have_text("paused while text is selected")
+            refreshes = int(await body.get_attribute("data-refreshes") or 0)
+            await expect(state).to_have_text("paused while text is selected")
+            assert await page.evaluate("() => getSelection().toString()") == "outlook.com"
+            assert int(await body.get_attribute("data-refreshes") or 0) == refreshes
+            await page.evaluate("() => getSelection().removeAllRanges()")
+            await expect(body).to_have_attribute("data-refreshes", at_least(refreshes + 1))
+            await expect(state).to_have_text("refreshing every 0.25 s")
+            seen.assert_clean(host)
+
+
+async def test_long_text_from_strangers_stays_on_the_screen(local_sqs: LocalSqs, sqs: Any) -> None:
+    """A diagnostic of 400 characters without a space: outlook.com's page is no wider
+    than the screen, as the server draws it and as the script redraws it; on a phone,
+    the front page's tables scroll in their own boxes and the page fits the screen."""
+    url, _ = await make_queue(sqs)
+    async with running(parse_config(config_text(local_sqs, url))) as daemon, chromium() as browser:
+        await spiked(sqs, url, diagnostic="smtp; 451 4.7.650 " + "X" * 400)
+        await fired(daemon)
+        host = f"127.0.0.1:{daemon.http_port}"
+        async with watched(browser) as seen:
+            page = seen.page
+            for refresh, refreshes in ((300, 0), (0.25, 1)):
+                await page.goto(f"http://{host}/domain/outlook.com?refresh={refresh}")
+                await expect(page.locator("body")).to_have_attribute(
+                    "data-refreshes", at_least(refreshes)
+                )
+                drawn, screen = await page.evaluate(WIDTHS)
+                assert drawn <= screen
+            await page.set_viewport_size({"width": 390, "height": 844})
+            await page.goto(f"http://{host}/?refresh=0.25")
+            await expect(page.locator("body")).to_have_attribute("data-refreshes", at_least(1))
+            drawn, screen = await page.evaluate(WIDTHS)
+            assert drawn <= screen
+            seen.assert_clean(host)
