@@ -171,7 +171,7 @@ def everything() -> World:
     canary.sent("m-1", NOW - 100, 0.2)
     back = f.raw(f.delivery(["c@simulator.example"], at=NOW - 98, message_id="m-1"))
     canary.observe(decode_body(back), NOW - 97)  # type: ignore[arg-type]
-    canary.failed("throttled", NOW - 50, 0.1)
+    canary.failed("auth", NOW - 50, 0.1)
     ledger.accounts.of(("default", "eu-west-1")).sending_enabled = False
     paused = ledger.tenant_status.of(("default", "eu-west-1", "globex"))
     paused.sending, paused.aws, paused.aws_cause = "DISABLED", "DISABLED", "<b>bounces</b>"

@@ -8,7 +8,7 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.render import console_text, pagerduty_events, slack_message
 from sesd.alerting.rules import Status, Transition
-from sesd.canary.sender import error_reason
+from sesd.canary.sender import error_code, error_reason
 from sesd.config import ConfigError, core_settings, parse_config
 from sesd.core.canary import CANARY_DOMAIN, CANARY_TAG
 from sesd.core.events import EVENT_TYPE_INDEX
@@ -111,15 +111,40 @@ def test_missing_after_the_deadline_until_a_canary_comes_back() -> None:
     assert tracker.measure("canary_missing", 900, T0 + 403) == (0.0, 3)
 
 
-def test_failed_calls_are_missing_at_once_and_point_at_the_api() -> None:
+def test_a_refused_call_is_missing_at_once_and_says_what_ses_said() -> None:
+    """A call SES refused (a paused account) is missing at once; the stage names SES's
+    error code and what it means; no send was counted."""
     pipeline = Pipeline(core_settings(parse_config(CANARY)))
     tracker = pipeline.ledger.canary
-    tracker.failed("throttled", T0, 0.05)
-    assert tracker.errors == {"throttled": 1}
+    tracker.failed("rejected", T0, 0.05, "SendingPausedException")
+    assert tracker.errors == {"rejected": 1}
     assert tracker.measure("canary_missing", 900, T0 + 1) == (1.0, 1)
-    assert tracker.stage("canary_missing", T0 + 1, 900) == "API call (SendEmail failed: throttled)"
+    assert tracker.stage("canary_missing", T0 + 1, 900) == (
+        "API call (SendEmail failed: rejected: SendingPausedException, SES has paused "
+        "sending for the account: every email fails)"
+    )
     assert tracker.sent_total == 0
     assert tracker.figures.send.sum == 0
+    tracker.failed("auth", T0 + 60, 0.05)
+    assert tracker.stage("canary_missing", T0 + 61, 900) == "API call (SendEmail failed: auth)"
+
+
+@pytest.mark.parametrize("reason", ["throttled", "timeout", "server_error", "network"])
+def test_a_call_a_retry_gets_through_is_missing_only_past_the_deadline(reason: str) -> None:
+    """One throttled (or timed out, or 5xx) call at a peak of sending is no outage: it
+    counts as missing once the deadline passes, as a late canary does, and not at all
+    when a later canary comes back before."""
+    pipeline = Pipeline(core_settings(parse_config(CANARY)))
+    tracker = pipeline.ledger.canary
+    tracker.failed(reason, T0, 0.05, "TooManyRequestsException")
+    assert tracker.measure("canary_missing", 900, T0 + 120) == (0.0, 1)
+    assert tracker.measure("canary_missing", 900, T0 + 121) == (1.0, 1)
+    assert tracker.stage("canary_missing", T0 + 121, 900).startswith(
+        f"API call (SendEmail failed: {reason}: TooManyRequestsException)"
+    )
+    tracker.sent("m-2", T0 + 60, 0.1)
+    pipeline.feed(canary_event("delivery", "m-2", T0 + 61), "events", T0 + 62, T0 + 62)
+    assert tracker.measure("canary_missing", 900, T0 + 121) == (0.0, 2)
 
 
 def test_which_stage_a_missing_canary_points_at() -> None:
@@ -134,7 +159,8 @@ def test_which_stage_a_missing_canary_points_at() -> None:
     assert tracker.stage("canary_missing", late, 900).startswith("event pipeline")
     pipeline.feed(f.sns(f.delivery(["a@gmail.com"], at=T0 + 10)), "events", T0 + 12)
     assert tracker.stage("canary_missing", late, 900) == (
-        "inside SES (no Delivery, while other events arrive on queue events)"
+        "inside SES, or the canary configuration set's event destination (no Delivery, "
+        "while other events arrive on queue events)"
     )
     pipeline.feed(canary_event("send", "m-1", T0 + 1), "events", T0 + 13)
     assert tracker.stage("canary_missing", late, 900) == (
@@ -412,7 +438,95 @@ def test_the_last_canary_back_is_the_newest_sent_also_after_a_restart() -> None:
     assert tracker.last_done is not None
     assert tracker.last_done.message_id == "m-2"
     fresh = Pipeline(core_settings(parse_config(CANARY))).ledger.canary
-    fresh.restore(tracker.snapshot())
+    fresh.restore(tracker.snapshot(), T0 + 3)
     assert fresh.last_done is not None
     assert fresh.last_done.message_id == "m-2"
     assert fresh.missing(T0 + 1000) == []
+
+
+def test_a_clock_stepped_back_does_not_hide_later_canaries() -> None:
+    """A canary comes back, then the clock steps ten minutes back and the next one never
+    comes back: it is missing once past the deadline, though the clock reads it as sent
+    before the one that came back (the order of sending decides, not the clock)."""
+    pipeline = Pipeline(core_settings(parse_config(CANARY)))
+    tracker = pipeline.ledger.canary
+    tracker.sent("m-1", T0, 0.1)
+    pipeline.feed(canary_event("delivery", "m-1", T0 + 1), "events", T0 + 2, T0 + 2)
+    stepped = T0 - 600
+    tracker.sent("m-2", stepped, 0.1)
+    assert [c.message_id for c in tracker.missing(stepped + 121)] == ["m-2"]
+    assert tracker.measure("canary_missing", 900, stepped + 121) == (1.0, 2)
+
+
+def test_a_canary_in_flight_at_a_stop_gets_its_deadline_from_the_restart() -> None:
+    """A canary sent just before a stop of ten minutes: its events may wait on the queue
+    sesd has not read yet, so it is not missing at the restart; it is once ``deadline``
+    passes after it without them."""
+    pipeline = Pipeline(core_settings(parse_config(CANARY)))
+    tracker = pipeline.ledger.canary
+    tracker.sent("m-1", T0, 0.1)
+    fresh = Pipeline(core_settings(parse_config(CANARY))).ledger.canary
+    fresh.restore(tracker.snapshot(), T0 + 600)
+    assert fresh.missing(T0 + 601) == []
+    assert [c.message_id for c in fresh.missing(T0 + 721)] == ["m-1"]
+
+
+def test_another_sesd_s_canaries_on_the_queue_are_named_in_the_stage() -> None:
+    """Canary events of another sesd (its tag, a message id not ours) arrive on the
+    canary's queue while ours is missing: the stage says another sesd may be taking
+    this one's events, rather than blaming SES, for the rule's window."""
+    pipeline = Pipeline(core_settings(parse_config(CANARY)))
+    tracker = pipeline.ledger.canary
+    tracker.sent("m-1", T0, 0.1)
+    pipeline.feed(canary_event("delivery", "theirs", T0 + 1), "events", T0 + 2, T0 + 2)
+    assert tracker.events == {"unmatched": 1}
+    assert tracker.stage("canary_missing", T0 + 200, 900) == (
+        "unsure: canary events of another sesd (host-1) arrive on queue events, which "
+        "may take this one's events; give each sesd's canary a queue of its own"
+    )
+    # Once none has come for the rule's window, the stage is read as before.
+    tracker.sent("m-2", T0 + 1500, 0.1)
+    assert tracker.stage("canary_missing", T0 + 1700, 900).startswith("event pipeline")
+
+
+def test_a_skewed_clock_is_not_read_as_pipeline_time() -> None:
+    """SES's clock 30 s behind sesd's: the Delivery event reads 30 s before it was
+    made. The pipeline's figure is no more than what the path leaves after the call
+    and SES (0.6 s of the 2 s), not 32 s."""
+    pipeline = Pipeline(core_settings(parse_config(CANARY)))
+    tracker = pipeline.ledger.canary
+    canary = tracker.sent("m-1", T0, 0.2)
+    pipeline.feed(canary_event("delivery", "m-1", T0 - 30), "events", T0 + 2, T0 + 2)
+    assert canary.pipeline_seconds == pytest.approx(0.6)
+    assert canary.end_to_end_seconds == pytest.approx(2.0)
+
+
+def test_a_failed_call_keeps_ses_s_error_code_and_nothing_else() -> None:
+    """The code SES gave is kept (it tells a paused account from a missing
+    configuration set); a code that is not a name, or no code, is not."""
+    assert error_code(_client_error("SendingPausedException", 400)) == "SendingPausedException"
+    assert error_code(_client_error("bad code <x@y>", 400)) == ""
+    assert error_code(TimeoutError()) == ""
+
+
+@pytest.mark.parametrize(
+    ("canary", "sender"),
+    [
+        ("", ("prod-eu", "eu-west-1")),  # the queue's account and region
+        ('region = "us-west-2"\n', ("prod-eu", "us-west-2")),
+    ],
+)
+def test_the_canary_sends_where_its_queue_is_unless_told(
+    canary: str, sender: tuple[str, str]
+) -> None:
+    """Its events must reach its queue, and a configuration set is a region's: the
+    canary sends as its queue's account, in its queue's region, unless ``[canary]``
+    says otherwise (``[aws] region`` is another)."""
+    config = parse_config(
+        '[aws]\nregion = "us-east-1"\n'
+        '[[accounts]]\nname = "prod-eu"\nrole_arn = "arn:aws:iam::210987654321:role/sesd"\n'
+        '[[queues]]\nurl = "https://sqs.eu-west-1.amazonaws.com/210987654321/events"\n'
+        'account = "prod-eu"\n'
+        f'[canary]\nfrom = "canary@example.com"\nconfiguration_set = "sesd"\n{canary}'
+    )
+    assert config.canary_sender() == sender

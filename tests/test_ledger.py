@@ -63,7 +63,7 @@ def test_what_is_saved_comes_back_whole() -> None:
     filled = _filled().ledger
     saved = msgspec.msgpack.decode(msgspec.msgpack.encode(filled.snapshot(f.T0)))
     fresh = Ledger(core_settings(parse_config(CONFIG)))
-    fresh.restore(saved)
+    fresh.restore(saved, f.T0)
     assert _canonical(fresh.snapshot(f.T0)) == _canonical(filled.snapshot(f.T0))
     for name in SAVED:
         assert getattr(fresh, name), f"{name} came back empty"
@@ -78,7 +78,7 @@ def test_a_state_file_from_before_providers_tenants_and_canaries_still_loads() -
         del saved[key]
     del saved["pending"]["axes"]
     fresh = Ledger(core_settings(parse_config(CONFIG)))
-    assert fresh.restore(saved) == {
+    assert fresh.restore(saved, f.T0) == {
         "windows": 3,
         "windows_started_empty": [],
         "pending_delays": 1,
@@ -94,7 +94,7 @@ def test_a_state_file_from_before_providers_tenants_and_canaries_still_loads() -
 def test_a_restore_reports_what_it_kept() -> None:
     filled = _filled().ledger
     saved = msgspec.msgpack.decode(msgspec.msgpack.encode(filled.snapshot(f.T0)))
-    assert Ledger(core_settings(parse_config(CONFIG))).restore(saved) == {
+    assert Ledger(core_settings(parse_config(CONFIG))).restore(saved, f.T0) == {
         "windows": 3,
         "windows_started_empty": [],
         "pending_delays": 1,
@@ -102,11 +102,11 @@ def test_a_restore_reports_what_it_kept() -> None:
         "canaries": 1,
     }
     other = Ledger(core_settings(parse_config(CONFIG + '[windows]\nsizes = ["10m"]\n')))
-    assert other.restore(saved)["windows"] == "dropped: window layout changed"
+    assert other.restore(saved, f.T0)["windows"] == "dropped: window layout changed"
     wider = Ledger(core_settings(parse_config(CONFIG + '[windows]\nsizes = ["5m", "6h"]\n')))
-    assert wider.restore(saved)["windows_started_empty"] == ["6h"]
+    assert wider.restore(saved, f.T0)["windows_started_empty"] == ["6h"]
     plain = Ledger(core_settings(parse_config("[providers]\nenabled = false\n")))
-    assert plain.restore(saved)["providers_cached"] == 0
+    assert plain.restore(saved, f.T0)["providers_cached"] == 0
 
 
 def test_the_ledger_is_built_from_the_settings() -> None:

@@ -284,7 +284,7 @@ def test_the_canary_accounts_and_tenants_as_the_ledger_has_them() -> None:
     ledger = w.pipeline.ledger
     assert status(w).canary is None
     ledger.canary.sent("m-1", NOW - 100, 0.2)
-    ledger.canary.failed("throttled", NOW - 50, 0.1)
+    ledger.canary.failed("auth", NOW - 50, 0.1)
     event = decode_body(f.raw(f.delivery(["c@simulator.example"], at=NOW - 98, message_id="m-1")))
     ledger.canary.observe(event, NOW - 97)  # type: ignore[arg-type]
     status_of = ledger.accounts.of(("prod", "eu-west-1"))

@@ -234,7 +234,7 @@ def test_every_section_renders_what_the_ledger_holds() -> None:
     doc = build_status(w.sources, NOW, counters, (w.sources.started, {}))
     alerts = {(a.rule, a.scope, a.name): a for a in doc.alerts.items}
     canary = alerts[("canary-missing", "canary", "canary")]
-    assert canary.stage == "API call (SendEmail failed: throttled)"
+    assert canary.stage == "API call (SendEmail failed: auth)"
     assert canary.notes[0].startswith("last canary back")
     assert canary.link is None
     account = alerts[("ses-paused", "account", "default/eu-west-1")]

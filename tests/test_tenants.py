@@ -579,13 +579,13 @@ def test_a_state_file_from_before_tenants_loads_its_pending_delays_under_their_l
     after = _pipeline()
     arn = f"arn:aws:ses:{REGION}:{ACCOUNT}:configuration-set/acme-set"
     after.ledger.tenant_map.replace(REGION, ACCOUNT, {arn: {"acme"}})
-    after.ledger.restore(saved)
+    after.ledger.restore(saved, NOW)
     ledger = after.ledger
     assert ledger.pending.counts(NOW, 0) == {"x.example": 1}
     assert ledger.pending.counts(NOW, 1) == {"google": 1}
     assert ledger.pending.counts(NOW, 2) == {"unknown": 1}
     again = _pipeline()
-    again.ledger.restore(ledger.snapshot(NOW))
+    again.ledger.restore(ledger.snapshot(NOW), NOW)
     assert again.ledger.tenant_map.arns == {arn: "acme"}
 
 

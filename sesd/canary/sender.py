@@ -22,7 +22,7 @@ from sesd.config import CanaryConfig
 from sesd.core.canary import CANARY_TAG, CanaryTracker
 from sesd.io.logs import get_logger
 
-__all__ = ["CanarySender", "error_reason", "instance_name"]
+__all__ = ["CanarySender", "error_code", "error_reason", "instance_name"]
 
 _THROTTLED = frozenset(
     {"Throttling", "ThrottlingException", "TooManyRequestsException", "LimitExceededException"}
@@ -66,6 +66,16 @@ def error_reason(exc: BaseException) -> str:
             return "rejected"
         return "server_error" if status >= 500 else "client_error"
     return "network"
+
+
+def error_code(exc: BaseException) -> str:
+    """SES's error code for a failed call ("" without one): the page and the log say
+    it, as it tells a paused account from a missing configuration set."""
+    if not isinstance(exc, ClientError):
+        return ""
+    code = str(exc.response.get("Error", {}).get("Code", ""))
+    # A code is a name; anything else in its place is not shown.
+    return code if re.fullmatch(r"[A-Za-z0-9._-]{1,64}", code) else ""
 
 
 def instance_name() -> str:
@@ -115,10 +125,12 @@ class CanarySender:
             with anyio.fail_after(self.config.call_timeout):
                 response = await self.ses.send_email(**self._request(at))
         except (TimeoutError, ClientError, BotoCoreError, aiohttp.ClientError, OSError) as exc:
-            reason = error_reason(exc)
-            self.tracker.failed(reason, at, anyio.current_time() - started)
+            reason, code = error_reason(exc), error_code(exc)
+            self.tracker.failed(reason, at, anyio.current_time() - started, code)
             # Codes and statuses only: an SDK message may quote the request.
-            self._log.warning("sesd.canary.send_failed", reason=reason, error=type(exc).__name__)
+            self._log.warning(
+                "sesd.canary.send_failed", reason=reason, error=code or type(exc).__name__
+            )
         else:
             message_id = str(response["MessageId"])
             seconds = anyio.current_time() - started

@@ -178,6 +178,17 @@ class Config(Section, frozen=True):
             return self.canary.queue
         return self.queues[0].label if self.queues else ""
 
+    def canary_sender(self) -> tuple[str, str]:
+        """The ``[[accounts]]`` entry the canary sends as and the region it sends in:
+        ``[canary] account`` and ``region``, else its queue's (its events must reach
+        that queue: a configuration set is a region's), else ``[aws] region``."""
+        canary = self.canary
+        assert canary is not None
+        queue = next((q for q in self.queues if q.label == self.canary_queue), None)
+        account = canary.account or (queue.account if queue is not None else "")
+        region = canary.region or (self.region_of(queue) if queue is not None else "")
+        return account, region or self.aws.region
+
     def secrets(self) -> list[tuple[str, Secret]]:
         """Every secret in the file with its key, for resolving and masking."""
         found = [("aws.access_key_id", self.aws.access_key_id)]

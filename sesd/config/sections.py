@@ -238,7 +238,7 @@ class CanaryConfig(Section, frozen=True):
     send_timeout: Duration = msgspec.field(default_factory=lambda: Duration("10s"))
     endpoint_url: str | None = None
     #: The ``[[accounts]]`` entry that sends (its role), and the region to send in:
-    #: the default credentials and ``[aws] region`` unless set.
+    #: the canary queue's unless set (sesd.config.Config.canary_sender).
     account: str = ""
     region: str | None = None
 

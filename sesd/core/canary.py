@@ -36,6 +36,20 @@ CANARY_TAG: Final = "sesd-canary"
 CANARY_DOMAIN: Final = "canary"
 #: How many canaries are remembered (a day at one a minute is 1,440).
 _KEEP: Final = 2048
+#: Failed calls that a retry a minute later usually gets through: they count as missing
+#: once ``deadline`` old, as a canary whose events are late does (one throttled call
+#: at a peak of sending is no outage). Others (refused credentials, a rejected
+#: message, a paused account) count at once.
+TRANSIENT: Final = frozenset({"throttled", "timeout", "server_error", "network"})
+#: What an SES error code on a failed call tells the on-call person to look at.
+_CODE_HINTS: Final = {
+    "SendingPausedException": "SES has paused sending for the account: every email fails",
+    "AccountSuspendedException": "SES has suspended the account: every email fails",
+    "NotFoundException": "the configuration set does not exist in the canary's region",
+    "MessageRejected": "an identity not verified in the canary's region, or the sandbox",
+    "MailFromDomainNotVerifiedException": "the MAIL FROM domain is not verified",
+    "AccessDeniedException": "the canary's credentials may not call ses:SendEmail",
+}
 _SECONDS: Final = (
     0.05, 0.1, 0.25, 0.5, 0.75, 1, 1.25, 1.5, 2, 3, 5, 10, 30, 60, 120, 300, 600, 1800, 3600
 )  # fmt: skip
@@ -54,6 +68,12 @@ class Canary:
     outcome: str = ""  # delivery | bounce
     ses_seconds: float | None = None
     pipeline_seconds: float | None = None
+    # Not in the state file: the error code SES gave (the ``error`` reason is), and
+    # the canary's place in the order of sending.
+    code: str = ""
+    seq: int = 0
+    #: Whether it came from the state file (its deadline counts from the restore).
+    restored: bool = False
 
     @property
     def end_to_end_seconds(self) -> float | None:
@@ -83,6 +103,12 @@ class CanaryTracker:
         self.events: dict[str, int] = {}  # matched | unmatched
         self.last_event_at: float | None = None  # anything received on the canary's queue
         self.last_done: Canary | None = None
+        self.restored_at: float | None = None  # when canaries came from the state file
+        # The last canary event on the queue that no canary of ours made, and the
+        # instance its tag names (another sesd sending canaries to this queue).
+        self.foreign_at: float | None = None
+        self.foreign_from = ""
+        self._seq = 0
 
     # --- the sender's side ---------------------------------------------------------
 
@@ -95,9 +121,10 @@ class CanaryTracker:
         self.figures.send.observe(seconds)
         return canary
 
-    def failed(self, reason: str, at: float, seconds: float) -> Canary:
-        """A call that failed: it counts as a missing canary at once."""
-        canary = Canary(sent_at=at, send_seconds=seconds, error=reason)
+    def failed(self, reason: str, at: float, seconds: float, code: str = "") -> Canary:
+        """A call that failed (``code``: SES's error code, if it gave one): it counts as
+        a missing canary at once, or once ``deadline`` old when :data:`TRANSIENT`."""
+        canary = Canary(sent_at=at, send_seconds=seconds, error=reason, code=code[:64])
         self._remember(canary)
         self.errors[reason] = self.errors.get(reason, 0) + 1
         return canary
@@ -105,6 +132,8 @@ class CanaryTracker:
     def _remember(self, canary: Canary) -> None:
         if len(self.canaries) == self.canaries.maxlen:
             self._by_id.pop(self.canaries[0].message_id, None)
+        self._seq += 1
+        canary.seq = self._seq
         self.canaries.append(canary)
 
     # --- the pipeline's side -------------------------------------------------------
@@ -126,6 +155,9 @@ class CanaryTracker:
         if canary is None:
             # Another replica's canary, or one sent before a restart.
             self.events["unmatched"] = self.events.get("unmatched", 0) + 1
+            values = event.mail.tags.get(CANARY_TAG)
+            if values:
+                self.foreign_at, self.foreign_from = received_at, values[0][:64]
             return
         self.events["matched"] = self.events.get("matched", 0) + 1
         if event.type == "send":
@@ -134,14 +166,18 @@ class CanaryTracker:
             canary.done_at = received_at
             canary.outcome = event.type
             canary.accepted_at = canary.accepted_at or received_at
-            canary.pipeline_seconds = max(0.0, received_at - event.time)
             delivery = event.ses.delivery
             if delivery is not None and delivery.processing_time_millis is not None:
                 canary.ses_seconds = delivery.processing_time_millis / 1000.0
                 self.figures.ses.observe(canary.ses_seconds)
+            # The event's time is SES's clock, its receipt ours: a skew between the two
+            # would read as pipeline time. The pipeline took no longer than what the
+            # whole path (our clock at both ends) leaves after the call and SES.
+            rest = received_at - canary.sent_at - canary.send_seconds - (canary.ses_seconds or 0.0)
+            canary.pipeline_seconds = max(0.0, min(received_at - event.time, rest))
             self.figures.pipeline.observe(canary.pipeline_seconds)
             self.figures.end_to_end.observe(canary.end_to_end_seconds or 0.0)
-            if self.last_done is None or canary.sent_at >= self.last_done.sent_at:
+            if self.last_done is None or canary.seq > self.last_done.seq:
                 self.last_done = canary
 
     # --- the state file ---------------------------------------------------------------
@@ -163,32 +199,42 @@ class CanaryTracker:
             for c in self.canaries
         ]
 
-    def restore(self, rows: list[list[Any]]) -> None:
-        """Load :meth:`snapshot` rows (the histograms and counters start again at zero)."""
+    def restore(self, rows: list[list[Any]], now: float) -> None:
+        """Load :meth:`snapshot` rows at ``now`` (the histograms and counters start again
+        at zero). A canary in flight gets ``deadline`` from ``now``: its events may be
+        waiting on the queue, which sesd has not read yet."""
         for row in rows:
             canary = Canary(*row)
+            canary.restored = True
             self._remember(canary)
             if canary.message_id:
                 self._by_id[canary.message_id] = canary
-            if canary.done_at is not None and (
-                self.last_done is None or canary.sent_at >= self.last_done.sent_at
-            ):
-                self.last_done = canary
+            if canary.done_at is not None:
+                self.last_done = canary  # rows are in the order of sending
+        if rows:
+            self.restored_at = now
 
     # --- the rules' side -----------------------------------------------------------
 
     def missing(self, now: float, since: float = float("-inf")) -> list[Canary]:
-        """Canaries sent after ``since`` and after the newest one that came back,
-        whose call failed or whose event is past the deadline."""
-        newest_done = self.last_done.sent_at if self.last_done is not None else float("-inf")
-        floor = max(since, newest_done)
+        """Canaries sent after ``since`` and after the newest one that came back (in the
+        order of sending: a clock stepped back does not make later ones older), whose
+        call failed or whose event is past the deadline."""
+        newest_done = self.last_done.seq if self.last_done is not None else 0
         return [
             c
             for c in self.canaries
-            if c.sent_at > floor
+            if c.seq > newest_done
+            and c.sent_at > since
             and c.done_at is None
-            and (c.error or now - c.sent_at > self.deadline)
+            and ((c.error and c.error not in TRANSIENT) or now - self._start(c) > self.deadline)
         ]
+
+    def _start(self, canary: Canary) -> float:
+        """When a canary's deadline starts: its call, or the restore that brought it."""
+        if canary.restored and self.restored_at is not None:
+            return max(canary.sent_at, self.restored_at)
+        return canary.sent_at
 
     def overdue_count(self, now: float) -> int:
         """How many canaries are missing right now (the ``sesd_canary_missing`` gauge)."""
@@ -221,14 +267,27 @@ class CanaryTracker:
         missing = self.missing(now, now - window)
         failed = [c for c in missing if c.error]
         if failed:
-            return f"API call (SendEmail failed: {failed[-1].error})"
+            last = failed[-1]
+            hint = _CODE_HINTS.get(last.code, "")
+            code = f": {last.code}" + (f", {hint}" if hint else "") if last.code else ""
+            return f"API call (SendEmail failed: {last.error}{code})"
         if not missing:
             return "none (canaries come back)"
         oldest = missing[0]
+        if self.foreign_at is not None and self.foreign_at > now - window:
+            # Another sesd's canaries arrive here: its consumer may take ours.
+            return (
+                f"unsure: canary events of another sesd ({self.foreign_from}) arrive on queue "
+                f"{self.queue}, which may take this one's events; give each sesd's canary "
+                "a queue of its own"
+            )
         if all(c.accepted_at is not None for c in missing):
             return "inside SES (the Send event arrived, no Delivery yet)"
         if self.last_event_at is not None and self.last_event_at > oldest.sent_at:
-            return f"inside SES (no Delivery, while other events arrive on queue {self.queue})"
+            return (
+                "inside SES, or the canary configuration set's event destination (no "
+                f"Delivery, while other events arrive on queue {self.queue})"
+            )
         return (
             f"event pipeline (nothing has arrived on queue {self.queue} since "
             f"{_when(self.last_event_at)}: check the configuration set's event destination, "

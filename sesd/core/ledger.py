@@ -214,9 +214,10 @@ class Ledger:
             "tenant_status": self.tenant_status.snapshot(),
         }
 
-    def restore(self, data: dict[str, Any]) -> dict[str, Any]:
-        """Load what :meth:`snapshot` returned into this fresh ledger; returns what was
-        restored. Windows written for another layout are dropped, the rest kept."""
+    def restore(self, data: dict[str, Any], now: float) -> dict[str, Any]:
+        """Load what :meth:`snapshot` returned into this fresh ledger at ``now``; returns
+        what was restored. Windows written for another layout are dropped, the rest
+        kept."""
         self.dedup.restore(data["dedup"])
         # Files written before tenants name no axes: a domain's, then a provider's.
         saved = data["pending"].get("axes", [DOMAIN, PROVIDER])
@@ -232,7 +233,7 @@ class Ledger:
             self._restore_windows(data, kept)
         if self.providers is not None:
             self.providers.restore(data.get("providers", []))
-        self.canary.restore(data.get("canaries", []))
+        self.canary.restore(data.get("canaries", []), now)
         # What SES said of accounts and tenants still configured (files from before
         # have none: the first polls answer).
         where = set(self.queues.values())

@@ -1,6 +1,7 @@
 """The canary's life in the daemon: started with it, restarted when a reload changes
 ``[canary]``, stopped with it. Its SES client comes from the one client factory, so
-it sends as ``[canary] account`` (an ``[[accounts]]`` role) in its region."""
+it sends as ``[canary] account`` (an ``[[accounts]]`` role) in its region, by default
+its queue's."""
 
 from __future__ import annotations
 
@@ -47,10 +48,11 @@ class CanaryRunner:
         self, config: Config, canary: CanaryConfig, clients: AwsClients, stop: anyio.Event
     ) -> None:
         timeout = canary.call_timeout
+        account, region = config.canary_sender()
         ses = await clients.client(
             "sesv2",
-            canary.account,
-            canary.region or config.aws.region,
+            account,
+            region,
             # One attempt per call: each failure is a finding, not something to hide.
             AioConfig(
                 connect_timeout=min(5.0, timeout),

@@ -100,7 +100,7 @@ def restore(blob: bytes, ledger: Ledger, evaluator: Evaluator, now: float) -> di
     """
     data = _decoded(blob)
     try:
-        Ledger(ledger.settings).restore(data)
+        Ledger(ledger.settings).restore(data, now)
         alerts = _alert_states(data["alerts"])
         rules, unknown = _rules(data.get("rules", {}), alerts, evaluator)
         known = {name: states for name, states in alerts.items() if name not in unknown}
@@ -109,7 +109,7 @@ def restore(blob: bytes, ledger: Ledger, evaluator: Evaluator, now: float) -> di
     # Whatever a damaged file makes the readers raise: the file is refused, sesd starts.
     except Exception as exc:  # noqa: BLE001
         raise StateError(f"state file is damaged ({type(exc).__name__}: {exc})") from None
-    restored = ledger.restore(data)
+    restored = ledger.restore(data, now)
     count = sum(map(len, known.values()))
     owed = evaluator.adopt(rules, known, now)
     evaluator.blind(now)
