@@ -110,6 +110,20 @@ def test_bad_input_at_start_is_one_line_and_exit_2(
     assert message in err
 
 
+def test_a_config_file_not_in_utf8_is_one_line_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A config saved in Latin-1 (an accent in a comment) is a config error, not a
+    traceback."""
+    path = tmp_path / "sesd.toml"
+    path.write_bytes(QUEUE.encode() + b"# caf\xe9\n")
+    for args in (["check-config", str(path)], ["run", "--config", str(path)]):
+        assert main(args) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1
+        assert f"config file {path} is not UTF-8 text (byte" in err
+
+
 def test_check_config_takes_the_file_as_an_argument_too(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -35,6 +35,8 @@ def test_normalisation(address: str, domain: str) -> None:
         "user@.",
         "user@exa mple.org",
         "user@-bad-.org",
+        "user@-bad-",
+        "user@example.org-",
         "user@a..b",
         "user@" + "a" * 64 + ".org",
         "user@bad_idn_\udcff.org",

@@ -14,7 +14,8 @@ import math
 import sys
 import time
 from email.utils import parsedate_to_datetime
-from typing import Protocol, TextIO
+from typing import Final, Protocol, TextIO
+from urllib.parse import parse_qsl, urlsplit
 
 import aiohttp
 import msgspec
@@ -28,7 +29,13 @@ from sesd.alerting.documents import (
 )
 from sesd.alerting.render import console_text, pagerduty_events, slack_message
 from sesd.alerting.rules import Transition
-from sesd.config import AlertmanagerConfig, PagerDutyConfig, SlackConfig, WebhookConfig
+from sesd.config import (
+    AlertmanagerConfig,
+    PagerDutyConfig,
+    SlackConfig,
+    WebhookConfig,
+    shown_url,
+)
 from sesd.io.logs import get_logger
 
 __all__ = [
@@ -42,6 +49,7 @@ __all__ = [
     "Sink",
     "SlackSink",
     "WebhookSink",
+    "answer",
 ]
 
 #: PagerDuty asks for at least this long a pause after a 429.
@@ -103,6 +111,27 @@ def _retry_after(response: aiohttp.ClientResponse, floor: float, default: float)
     return max(floor, _MIN_RETRY_AFTER, value)
 
 
+#: How much of a refusal's answer an error says (it helps: Slack's ``no_service``,
+#: PagerDuty's reason).
+_ANSWER_CHARS: Final = 100
+#: A part of a secret URL shorter than this is no secret (``services``, ``v2``).
+_SECRET_PART: Final = 8
+
+
+def answer(body: str, url: str, hide: tuple[str, ...] = ()) -> str:
+    """The start of a refusal's answer as an error may say it. The answer is the
+    receiver's text, and a relay, a proxy or a login page in front of it may quote
+    the request: the URL's path parts and query values (a webhook's token), its
+    password, and ``hide`` (a routing key) are ``***`` in it."""
+    parts = urlsplit(url)
+    secrets = [url, parts.path, parts.query, parts.password or "", *hide]
+    secrets += parts.path.split("/") + [value for _, value in parse_qsl(parts.query)]
+    text = body.strip()
+    for secret in sorted({s for s in secrets if len(s) >= _SECRET_PART}, key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text[:_ANSWER_CHARS]
+
+
 async def _post(
     session: aiohttp.ClientSession,
     url: str,
@@ -113,8 +142,10 @@ async def _post(
     min_pause: float,
     default_pause: float,
     headers: dict[str, str] | None = None,
+    hide: tuple[str, ...] = (),
 ) -> str:
-    """POST JSON; returns the body on success, raises a DeliveryError otherwise."""
+    """POST JSON; returns the body on success, raises a DeliveryError otherwise (with
+    the start of a refusal's answer, without the URL's secrets or ``hide``)."""
     try:
         async with session.post(
             url,
@@ -131,7 +162,7 @@ async def _post(
                 raise RateLimited(f"HTTP 429, paused {pause:g}s", pause)
             if response.status >= 500:
                 raise Retryable(f"HTTP {response.status}")
-            raise Permanent(f"HTTP {response.status}: {body.strip()[:100]}")
+            raise Permanent(f"HTTP {response.status}: {answer(body, url, hide)}")
     except TimeoutError:
         raise Retryable(f"timed out after {within:g}s") from None
     except aiohttp.ClientError as exc:
@@ -161,7 +192,8 @@ class SlackSink:
             default_pause=SLACK_DEFAULT_PAUSE,
         )
         if body.strip() != "ok":
-            raise Permanent(f"HTTP 200 but not ok: {body.strip()[:100]}")
+            shown = answer(body, self._config.webhook_url.get())
+            raise Permanent(f"HTTP 200 but not ok: {shown}")
 
 
 class PagerDutySink:
@@ -200,6 +232,7 @@ class PagerDutySink:
                     ok=(200, 201, 202),
                     min_pause=PAGERDUTY_MIN_PAUSE,
                     default_pause=PAGERDUTY_MIN_PAUSE,
+                    hide=(self._config.routing_key.get(),),
                 )
             except Permanent as exc:
                 refused.append(str(exc))
@@ -236,6 +269,7 @@ class WebhookSink:
             min_pause=0.0,
             default_pause=SLACK_DEFAULT_PAUSE,
             headers=headers,
+            hide=() if self._config.secret is None else (self._config.secret.get(),),
         )
 
 
@@ -255,6 +289,10 @@ class AlertmanagerSink:
         self._config = config
         self._session = session
         self._log = get_logger(sink=name)
+        self._auth: dict[str, str] = {}
+        if config.password is not None:
+            login = aiohttp.encode_basic_auth(config.username, config.password.get())
+            self._auth = {"Authorization": login}
 
     async def send(self, notification: Notification) -> None:
         """Post the alerts to each member (with ``shared``, not a resolve)."""
@@ -274,10 +312,14 @@ class AlertmanagerSink:
                     ok=_SUCCESS,
                     min_pause=0.0,
                     default_pause=SLACK_DEFAULT_PAUSE,
+                    headers=self._auth,
+                    hide=tuple(self._auth.values()),
                 )
             except DeliveryError as exc:
                 failures.append(exc)
-                self._log.warning("sesd.notify.member_failed", member=url, error=str(exc))
+                self._log.warning(
+                    "sesd.notify.member_failed", member=shown_url(url), error=str(exc)
+                )
         if len(failures) < len(self._config.urls):
             return
         retryable = [exc for exc in failures if isinstance(exc, Retryable)]

@@ -68,6 +68,7 @@ from sesd.config.values import (
     Section,
     is_http_url,
     one_line,
+    shown_url,
 )
 from sesd.config.web import WebConfig, WebConfigFile, parse_web_config
 
@@ -117,6 +118,7 @@ __all__ = [
     "region_of_url",
     "rule_of",
     "saved_rule",
+    "shown_url",
 ]
 
 
@@ -207,16 +209,25 @@ class Config(Section, frozen=True):
 
     def warnings(self) -> list[str]:
         """What is valid but probably not meant (check-config prints these)."""
-        return [
+        found = [
             f"alerts.sinks.{name}: no rule sends to this sink"
             if name in self.alerts.sinks
             else f"alerts.{name}: no rule sends to this sink"
             for name in self.alerts.unused_sinks()
         ]
+        found += [
+            f"alerts.sinks.{name}.urls: a password in a URL is a literal secret in this "
+            'file; prefer username and password = "env:NAME"'
+            for name, sink in self.alerts.sinks.items()
+            if isinstance(sink, AlertmanagerConfig)
+            and any(shown_url(url) != url for url in sink.urls)
+        ]
+        return found
 
     def to_display(self) -> dict[str, Any]:
-        """The resolved config as plain data, secrets masked: what check-config prints."""
-        return msgspec.to_builtins(self, enc_hook=_display_hook)  # type: ignore[no-any-return]
+        """The resolved config as plain data, secrets masked (and a password in a URL):
+        what check-config prints."""
+        return _urls_shown(msgspec.to_builtins(self, enc_hook=_display_hook))  # type: ignore[no-any-return]
 
 
 def saved_rule(rule: RuleConfig) -> dict[str, Any]:
@@ -252,6 +263,17 @@ def _dec_hook(type_: type, obj: Any) -> Any:
             raise ValueError("expected the path of a web configuration file")
         return WebConfigFile(obj)
     raise NotImplementedError(type_)
+
+
+def _urls_shown(data: Any) -> Any:
+    """``data`` with every URL's password masked (sesd.config.values.shown_url)."""
+    if isinstance(data, dict):
+        return {key: _urls_shown(value) for key, value in data.items()}
+    if isinstance(data, list):
+        return [_urls_shown(value) for value in data]
+    if isinstance(data, str) and "@" in data and "://" in data:
+        return shown_url(data)
+    return data
 
 
 def _display_hook(obj: Any) -> Any:
@@ -339,5 +361,9 @@ def load_config(path: str | os.PathLike[str], *, resolve_secrets: bool = True) -
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"config file {path} is not UTF-8 text (byte {exc.start}): save it as UTF-8"
+        ) from None
     config = parse_config(text)
     return read_secrets(config) if resolve_secrets else config

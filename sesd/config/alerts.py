@@ -213,6 +213,10 @@ class AlertmanagerConfig(_Sink, frozen=True, tag="alertmanager"):
     """Alertmanager's ``/api/v2/alerts``, at every member of a cluster."""
 
     urls: list[str]
+    #: Basic auth for an Alertmanager behind it (its ``--web.config.file``, a proxy):
+    #: the password is a secret (``env:NAME``, ``file:PATH``).
+    username: str = ""
+    password: Secret | None = None
     #: How often a firing alert is posted again; keep it below Alertmanager's
     #: ``resolve_timeout``.
     resend_every: Duration = msgspec.field(default_factory=lambda: Duration("1m"))
@@ -225,6 +229,8 @@ class AlertmanagerConfig(_Sink, frozen=True, tag="alertmanager"):
     def __post_init__(self) -> None:
         if not self.urls:
             raise ValueError("urls must list at least one Alertmanager")
+        if (self.password is None) != (not self.username):
+            raise ValueError("username and password go together (basic auth)")
         for url in self.urls:
             check_http_url(url)
         if self.resend_every.seconds < 1:
@@ -316,6 +322,8 @@ class AlertsConfig(Section, frozen=True):
                 found.append((f"{key}.routing_key", sink.routing_key))
             elif isinstance(sink, WebhookConfig):
                 found += [(f"{key}.url", sink.url), (f"{key}.secret", sink.secret)]
+            elif isinstance(sink, AlertmanagerConfig):
+                found.append((f"{key}.password", sink.password))
         return found
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import urlparse, urlsplit, urlunsplit
 
 import msgspec
 
@@ -136,7 +136,21 @@ def is_http_url(url: str) -> bool:
 
 def check_http_url(url: str) -> None:
     if not is_http_url(url):
-        raise ValueError(f"{url!r} is not an http(s) URL")
+        raise ValueError(f"{shown_url(url)!r} is not an http(s) URL")
+
+
+def shown_url(url: str) -> str:
+    """A URL as a log line, an error or check-config may show it: a password in it
+    (``https://user:PASSWORD@host``) is ``***``."""
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        return url if "@" not in url else "(a URL, not shown)"
+    if password is None:
+        return url
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
 
 
 _AT_PATH = re.compile(r"^(?P<msg>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.S)

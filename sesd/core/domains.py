@@ -25,7 +25,9 @@ __all__ = [
 
 OTHER: Final = "other"
 
-_HOSTNAME: Final = re.compile(r"^(?:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?\.)*[a-z0-9_-]{1,63}$")
+_HOSTNAME: Final = re.compile(
+    r"^(?:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?\.)*[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$"
+)
 
 
 def domain_of(address: str) -> str | None:

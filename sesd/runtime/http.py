@@ -3,12 +3,14 @@ the routes the caller adds (the status page, sesd.status.routes)."""
 
 from __future__ import annotations
 
+import logging
 import ssl
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 
 import anyio
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.typedefs import Middleware
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
 
@@ -18,6 +20,26 @@ from sesd.metrics.exposition import render_async
 from sesd.runtime.health import Health
 
 __all__ = ["StartError", "http_server"]
+
+
+class _Refused(logging.Filter):
+    """aiohttp logs each request its parser refuses (a header with a control byte, a
+    line over the limit) as an error, with a traceback and the client's bytes, before
+    sesd's middleware (and its auth) sees it: anyone who reaches the port could write
+    error lines as fast as they send. Such a refusal is the client's doing: one debug
+    line, without the bytes. Anything else (a handler that raised) is logged as it was."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, HttpProcessingError) and 400 <= exc.code < 500:
+            get_logger().debug("sesd.http.refused", error=type(exc).__name__, status=exc.code)
+            return False
+        return True
+
+
+#: The HTTP server's own log (aiohttp's, with the refusals filtered out).
+_SERVER_LOG = logging.getLogger("sesd.http.server")
+_SERVER_LOG.addFilter(_Refused())
 
 
 def _app(
@@ -83,6 +105,7 @@ async def http_server(
     runner = web.AppRunner(
         _app(registry, health, monotonic, middlewares, routes),
         access_log=None,
+        logger=_SERVER_LOG,
         handle_signals=False,
         shutdown_timeout=1.0,
         # Bounded requests: a request line or header over 4 KiB is refused (400),

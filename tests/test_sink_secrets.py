@@ -1,0 +1,138 @@
+"""What a security review signs off on: a sink's credentials and tokens appear in no
+log line, error or ``check-config`` output, even when the receiver (or a relay, a
+proxy, a login page in front of it) quotes the request in its answer; an
+Alertmanager behind basic auth takes its password as a secret."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from pathlib import Path
+
+import aiohttp
+import pytest
+from aiohttp import web
+from structlog.testing import capture_logs
+
+from sesd.alerting.sinks import AlertmanagerSink, Permanent, Retryable, SlackSink, answer
+from sesd.commands.main import main
+from sesd.config import AlertmanagerConfig, Secret, SlackConfig, parse_config, shown_url
+from tests.receivers import WebhookReceiver
+from tests.status_world import world
+from tests.test_sinks import notification
+from tests.test_status_page import serving
+
+TOKEN = "T0000/B0000/XyzSecretToken123"
+
+
+class _Echoing(WebhookReceiver):
+    """A relay in front of a receiver that, refusing, quotes the request: Express's 404
+    (``Cannot POST /path``), a login page; behind basic auth (``ops``/``s3cret-pass``)."""
+
+    def __init__(self, refuse: int, path: str = "/services/" + TOKEN) -> None:
+        super().__init__(path=path, status=200)
+        self.refuse = refuse
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        if request.headers.get("Authorization") != aiohttp.encode_basic_auth("ops", "s3cret-pass"):
+            return web.Response(status=self.refuse, text=f"Cannot POST {request.path_qs}")
+        return await super()._handle(request)
+
+
+def test_a_url_s_password_is_never_shown() -> None:
+    assert shown_url("http://am:pa55word@10.0.0.1:9093/x") == "http://am:***@10.0.0.1:9093/x"
+    assert shown_url("http://10.0.0.1:9093") == "http://10.0.0.1:9093"
+    assert shown_url("http://user@host") == "http://user@host"  # no password: nothing hidden
+
+
+def test_an_answer_quoting_the_request_loses_the_url_s_secrets() -> None:
+    url = f"https://hooks.example/services/{TOKEN}?token=AnotherSecret99"
+    said = answer(f"Cannot POST /services/{TOKEN}?token=AnotherSecret99 (key R0UT1NGKEY)", url,
+                  ("R0UT1NGKEY",))  # fmt: skip
+    assert "XyzSecretToken123" not in said
+    assert "AnotherSecret99" not in said
+    assert "R0UT1NGKEY" not in said
+    assert said.startswith("Cannot POST ***")
+    assert answer("no_service", url) == "no_service"  # Slack's own words are kept
+
+
+async def test_a_relay_quoting_a_slack_webhook_s_path_logs_no_token() -> None:
+    """A relay in front of Slack answers 404 quoting the path, or 200 with a login
+    page: the error says what it said, without the webhook's token."""
+    for status in (404, 200):
+        async with _Echoing(status) as relay, aiohttp.ClientSession() as session:
+            sink = SlackSink(SlackConfig(webhook_url=Secret(relay.url)), session)
+            with pytest.raises(Permanent) as refused:
+                await sink.send(notification())
+        assert "XyzSecretToken123" not in str(refused.value)
+        assert "Cannot POST" in str(refused.value)
+
+
+async def test_an_alertmanager_behind_basic_auth_gets_its_password_from_a_secret(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """``username`` and ``password = "env:NAME"`` reach an Alertmanager behind basic
+    auth; a member that refuses or is down is logged without a password, whether it
+    came from the secret or from the URL (which check-config shows masked, and warns
+    of)."""
+    async with _Echoing(401, "/api/v2/alerts") as am, aiohttp.ClientSession() as session:
+        base = am.url.removesuffix("/api/v2/alerts")
+        good = AlertmanagerConfig(urls=[base], username="ops", password=Secret("s3cret-pass"))
+        await AlertmanagerSink(good, session, "am").send(notification())
+        assert len(am.bodies) == 1
+        in_url = base.replace("http://", "http://ops:wrong-pass@")
+        down = "http://ops:s3cret-pass@127.0.0.1:9"
+        sink = AlertmanagerSink(AlertmanagerConfig(urls=[in_url, down]), session, "am")
+        with capture_logs() as logs, pytest.raises(Retryable):
+            await sink.send(notification())
+    said = json.dumps(logs)
+    assert "s3cret-pass" not in said
+    assert "wrong-pass" not in said
+    assert "http://ops:***@127.0.0.1:9" in said
+
+    monkeypatch.setenv("AM_PASSWORD", "s3cret-pass")
+    path = tmp_path / "sesd.toml"
+    path.write_text(
+        '[[queues]]\nurl = "http://127.0.0.1:9/123456789012/q"\n'
+        '[alerts.sinks.am]\ntype = "alertmanager"\nusername = "ops"\n'
+        'password = "env:AM_PASSWORD"\nurls = ["http://ops:wrong-pass@127.0.0.1:9093"]\n'
+        '[[alerts.rules]]\nname = "r"\nmetric = "delay_ratio"\nwindow = "5m"\nabove = 0.1\n'
+        'sinks = ["am"]\n'
+    )
+    assert main(["check-config", str(path)]) == 0
+    out, err = capsys.readouterr()
+    assert "s3cret-pass" not in out + err
+    assert "wrong-pass" not in out + err
+    assert '"password": "env:AM_PASSWORD"' in out
+    assert "http://ops:***@127.0.0.1:9093" in out
+    assert "alerts.sinks.am.urls: a password in a URL is a literal secret" in err
+
+
+def test_username_and_password_go_together() -> None:
+    with pytest.raises(Exception, match="username and password go together"):
+        parse_config(
+            '[alerts.sinks.am]\ntype = "alertmanager"\nurls = ["http://127.0.0.1:9093"]\n'
+            'username = "ops"\n'
+        )
+
+
+async def test_a_malformed_request_is_one_debug_line_not_an_error_with_its_bytes(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A client's malformed request (a control byte in a header) is refused before
+    sesd's middleware sees it: no error line, no traceback, none of its bytes."""
+    async with serving(world()) as (_, base):
+        port = int(base.rsplit(":", 1)[1])
+        with capture_logs() as logs, caplog.at_level(logging.DEBUG):
+            for _ in range(3):
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                writer.write(b"GET /metrics HTTP/1.1\r\nX-Bad\x01Header: ClientSecret\r\n\r\n")
+                await writer.drain()
+                assert (await reader.readline()).split()[1] == b"400"
+                writer.close()
+                await writer.wait_closed()
+    errors = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert errors == []
+    assert "ClientSecret" not in caplog.text + json.dumps(logs)
+    assert [entry["event"] for entry in logs].count("sesd.http.refused") == 3
