@@ -26,7 +26,11 @@ RUN python -m venv /opt/sesd \
 
 FROM ${PYTHON_IMAGE}
 ARG SESD_VERSION=0.1.0
+# The commit built (docker build --build-arg SESD_REVISION=$(git rev-parse HEAD) .):
+# `sesd --version`, sesd_build_info and the status page name it.
+ARG SESD_REVISION=""
 LABEL org.opencontainers.image.title="sesd" \
+      org.opencontainers.image.revision="${SESD_REVISION}" \
       org.opencontainers.image.description="Real-time Amazon SES delivery monitoring: per-domain delay windows, Prometheus metrics, alerts" \
       org.opencontainers.image.version="${SESD_VERSION}" \
       org.opencontainers.image.licenses="Apache-2.0" \
@@ -35,6 +39,7 @@ RUN groupadd --system --gid 10001 sesd \
     && useradd --system --uid 10001 --gid sesd --no-create-home --shell /usr/sbin/nologin sesd
 COPY --from=build /opt/sesd /opt/sesd
 ENV PATH=/opt/sesd/bin:$PATH \
+    SESD_REVISION=${SESD_REVISION} \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     SESD_CONFIG=/etc/sesd/sesd.toml \

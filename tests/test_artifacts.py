@@ -98,7 +98,7 @@ def test_dockerfile_is_hadolint_clean() -> None:
     # Both stages from one base image, pinned by digest.
     assert re.search(r"ARG PYTHON_IMAGE=python:[\w.-]+@sha256:[0-9a-f]{64}\n", text)
     assert text.count("FROM ${PYTHON_IMAGE}") == 2
-    for label in ("title", "description", "version", "licenses", "base.name"):
+    for label in ("title", "description", "version", "revision", "licenses", "base.name"):
         assert f"org.opencontainers.image.{label}=" in text, label
 
 

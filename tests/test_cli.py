@@ -218,11 +218,53 @@ def test_every_log_line_is_one_json_object_libraries_included() -> None:
 
 
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:
-    """`sesd --version` prints the version and exits 0."""
+    """`sesd --version` prints the version and the commit built, and exits 0."""
     with pytest.raises(SystemExit) as stopped:
         main(["--version"])
     assert stopped.value.code == 0
-    assert capsys.readouterr().out.strip() == f"sesd {__version__}"
+    head = subprocess.run(
+        ["git", "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert capsys.readouterr().out.strip() == f"sesd {__version__} ({head})"
+
+
+def test_the_revision_comes_from_the_image_or_the_checkout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An image says its commit ($SESD_REVISION, from its build argument; anything but
+    a commit is not shown); a checkout's HEAD is read as git keeps it: a branch's loose
+    ref, a packed one, a detached HEAD, a worktree's."""
+    from sesd.io import build
+
+    monkeypatch.setenv("SESD_REVISION", "0123456789ABCDEF0123456789abcdef01234567")
+    build.revision.cache_clear()
+    assert build.revision() == "0123456789ab"
+    monkeypatch.setenv("SESD_REVISION", "not a commit")
+    build.revision.cache_clear()
+    assert build.revision() == ""
+    monkeypatch.delenv("SESD_REVISION")
+    build.revision.cache_clear()
+    commit = "f" * 40
+    git = tmp_path / "repo" / ".git"
+    (git / "refs" / "heads").mkdir(parents=True)
+    (git / "HEAD").write_text("ref: refs/heads/main\n")
+    (git / "refs" / "heads" / "main").write_text(commit + "\n")
+    assert build._head(git) == "f" * 12
+    (git / "refs" / "heads" / "main").unlink()
+    (git / "packed-refs").write_text(f"# pack-refs\n{'e' * 40} refs/heads/main\n")
+    assert build._head(git) == "e" * 12
+    (git / "HEAD").write_text("d" * 40 + "\n")
+    assert build._head(git) == "d" * 12
+    worktree = tmp_path / "repo" / ".git" / "worktrees" / "wt"
+    worktree.mkdir(parents=True)
+    (worktree / "HEAD").write_text("ref: refs/heads/main\n")
+    (worktree / "commondir").write_text("../..\n")
+    checkout = tmp_path / "wt" / ".git"
+    checkout.parent.mkdir()
+    checkout.write_text(f"gitdir: {worktree}\n")
+    assert build._head(checkout) == "e" * 12
+    assert build._head(tmp_path / "nowhere" / ".git") == ""
+    build.revision.cache_clear()
 
 
 def test_a_reader_that_goes_away_ends_the_command_quietly() -> None:

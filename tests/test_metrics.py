@@ -43,7 +43,7 @@ CONTRACT = {
     "sesd_event_lag_seconds": ("histogram", set()),
     "sesd_late_events": ("counter", set()),
     "sesd_sqs_errors": ("counter", {"queue", "account", "region", "operation"}),
-    "sesd_build_info": ("gauge", {"version", "python_version"}),
+    "sesd_build_info": ("gauge", {"version", "revision", "python_version"}),
 }
 
 

@@ -175,6 +175,33 @@ def test_a_file_sesd_cannot_use_is_kept_aside_and_sesd_starts_empty(tmp_path: Pa
     assert not fresh.ledger.windows
 
 
+def test_a_file_of_another_version_names_the_alerts_left_firing(tmp_path: Path) -> None:
+    """A file of another version (an upgrade over a format change) is refused whole, so
+    no resolve will come for the alerts it had firing: the log names them, to be
+    resolved by hand."""
+    import msgspec
+    from structlog.testing import capture_logs
+
+    from sesd.runtime.saver import StateSaver
+
+    config, blob = _spiked_blob()
+    document = msgspec.msgpack.decode(blob)
+    document["version"] = 3
+    path = tmp_path / "state.bin"
+    path.write_bytes(msgspec.msgpack.encode(document))
+    fresh = Pipeline(core_settings(config))
+    saver = StateSaver(str(path), fresh.ledger, Evaluator(config.alerts, ["5m"]), lambda: f.T0)
+    with capture_logs() as logs:
+        saver.load()
+    saver.release()
+    ignored, named = logs
+    assert ignored["event"] == "sesd.state.ignored"
+    assert ignored["reason"] == "state file version 3 is not 4"
+    assert named["event"] == "sesd.state.rules_unknown"
+    assert named["rules"] == {"delays": ["a.example"]}
+    assert "resolve them in their sinks by hand" in named["hint"]
+
+
 def test_alerts_not_delivered_are_saved_as_not_sent() -> None:
     """A firing not delivered is saved not notified (the next start sends it); a resolve
     not delivered keeps its alert firing (the next start resolves it again); a repeat,

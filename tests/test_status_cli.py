@@ -22,6 +22,7 @@ from sesd.commands.demo.localsqs import LocalSqs, free_port
 from sesd.commands.main import main
 from sesd.commands.status import DEFAULT_URL, default_url, table
 from sesd.config import parse_config
+from sesd.io.build import revision
 from sesd.runtime.daemon import Daemon
 from sesd.status.model import build_status, read_counters
 from tests import factory as f
@@ -30,6 +31,9 @@ from tests.sesd_process import hearing_ctrl_c
 from tests.status_world import NOW, RULES, everything, settled, spike
 
 pytestmark = pytest.mark.timeout(60)
+
+#: What the status header shows of the build beside its version (a checkout's commit).
+BUILT = f" ({revision()})" if revision() else ""
 
 
 def config_text(local: LocalSqs, url: str) -> str:
@@ -75,7 +79,8 @@ async def test_the_table_lists_firing_alerts_first_and_the_spiking_domain_first(
         assert await sesd("status", "--url", base) == 0
         out = capsys.readouterr().out
         lines = out.splitlines()
-        assert lines[0].startswith(f"sesd 0.1.0 at {base}")
+        # The version, and the commit built: replicas of one version can differ.
+        assert lines[0].startswith(f"sesd 0.1.0{BUILT} at {base}")
         assert " ready " in lines[0]
         assert lines[1].startswith("queue q (default/us-east-1):")
         alerts = lines.index("ALERTS: 2 firing, 0 pending")
@@ -109,7 +114,7 @@ async def test_the_address_comes_from_the_config(
         path.write_text(text.replace("127.0.0.1:0", f"127.0.0.1:{daemon.http_port}"))
         assert await sesd("status", "--config", str(path)) == 0
         assert capsys.readouterr().out.startswith(
-            f"sesd 0.1.0 at http://127.0.0.1:{daemon.http_port}"
+            f"sesd 0.1.0{BUILT} at http://127.0.0.1:{daemon.http_port}"
         )
 
 
@@ -131,6 +136,31 @@ async def test_something_else_answering_is_one_line_and_exit_1(
     err = capsys.readouterr().err
     assert err.startswith(f"sesd: {local_sqs.url}/api/v1/status ")
     assert err.count("\n") == 1
+
+
+async def test_a_sesd_from_before_the_status_page_is_named_as_such(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """During a rolling upgrade the new command reaches an old replica, which serves
+    /metrics but no status API: the line says so."""
+    from aiohttp import web
+
+    from sesd.commands.demo.localhttp import LocalServer
+
+    async def metrics(request: web.Request) -> web.Response:
+        return web.Response(text="# sesd\n")
+
+    class _Old(LocalServer):
+        def routes(self, app: web.Application) -> None:
+            app.router.add_get("/metrics", metrics)
+
+    async with _Old() as old:
+        url = f"http://127.0.0.1:{old.port}"
+        assert await sesd("status", "--url", url) == 1
+    assert capsys.readouterr().err == (
+        f"sesd: {url}/api/v1/status answered HTTP 404: a sesd older than its status page "
+        "(its /metrics still answers), or not sesd\n"
+    )
 
 
 async def test_an_address_without_its_scheme_or_tls_that_fails_says_why(
@@ -213,7 +243,7 @@ def test_the_table_shows_every_section() -> None:
         doc.sesd, version="0.1.0\x1b[2J", ready=False, not_ready=["q"]
     )))  # fmt: skip
     lines = text.splitlines()
-    assert lines[0].startswith("sesd 0.1.0\\u001b[2J  as of ")
+    assert lines[0].startswith(f"sesd 0.1.0\\u001b[2J{BUILT}  as of ")
     assert "NOT READY (q)" in lines[0]
     states = [line.split()[0] for line in lines if line.startswith(("  FIRING", "  PENDING"))]
     assert states == sorted(states, key=lambda state: state != "FIRING")

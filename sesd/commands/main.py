@@ -26,6 +26,7 @@ from sesd.commands import (
 )
 from sesd.commands.common import Commands, Help
 from sesd.commands.replay import command as replay
+from sesd.io.build import revision
 
 __all__ = ["main"]
 
@@ -47,7 +48,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sesd", description="Watch Amazon SES delivery in real time.", formatter_class=Help
     )
-    parser.add_argument("--version", action="version", version=f"sesd {__version__}")
+    built = f"sesd {__version__}" + (f" ({revision()})" if revision() else "")
+    parser.add_argument("--version", action="version", version=built)
     commands = parser.add_subparsers(dest="command", required=True)
     for add in _COMMANDS:
         add(commands)

@@ -30,6 +30,7 @@ from sesd.config import Config, ConfigError, load_config
 from sesd.core.text import clean
 from sesd.status.charts import STAGES, duration, moment, percent, seconds, when
 from sesd.status.document import AlertRow, ScopeTable, Status
+from sesd.status.page import built
 
 __all__ = ["add_parser", "default_url", "table"]
 
@@ -137,6 +138,12 @@ async def fetch(url: str, top: int, through: Access = Access()) -> tuple[bytes, 
                     else f"give --user and ${PASSWORD_VARIABLE}"
                 )
                 raise Unreachable(f"{api} answered HTTP 401: {hint}")
+            if response.status == 404:
+                # During a rolling upgrade: a replica from before the status page.
+                raise Unreachable(
+                    f"{api} answered HTTP 404: a sesd older than its status page "
+                    "(its /metrics still answers), or not sesd"
+                )
             if response.status != 200:
                 raise Unreachable(f"{api} answered HTTP {response.status}")
     except (aiohttp.ClientError, OSError, TimeoutError) as exc:
@@ -221,7 +228,7 @@ def table(status: Status, url: str = "") -> str:
         "" if d.reload.ok else ", LAST RELOAD FAILED"
     )
     lines = [
-        f"sesd {d.version}{f' at {url}' if url else ''}  as of {when(status.at)}  "
+        f"sesd {built(d)}{f' at {url}' if url else ''}  as of {when(status.at)}  "
         f"up {duration(d.uptime_seconds)}  {ready}  {reload}"
     ]
     for q in status.queues:

@@ -26,6 +26,7 @@ from prometheus_client import (
 from sesd import __version__
 from sesd.alerting.evaluator import Evaluator
 from sesd.core.ledger import Ledger
+from sesd.io.build import revision
 from sesd.metrics.accounts import AccountCollector
 from sesd.metrics.alerts import AlertsCollector
 from sesd.metrics.canary import CanaryCollector
@@ -125,11 +126,11 @@ class Metrics:
         )
         build = Gauge(
             "sesd_build_info",
-            "sesd's version and the Python running it.",
-            ["version", "python_version"],
+            "sesd's version, the commit it was built from, and the Python running it.",
+            ["version", "revision", "python_version"],
             registry=self.registry,
         )
-        build.labels(__version__, platform.python_version()).set(1)
+        build.labels(__version__, revision(), platform.python_version()).set(1)
         # Memory, CPU, file descriptors and the garbage collector: what a memory
         # limit is judged against.
         ProcessCollector(registry=self.registry)

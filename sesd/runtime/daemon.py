@@ -11,9 +11,8 @@
 4. :meth:`Daemon.drain`: a last evaluation, the outboxes given what is left of
    the grace period, the state saved; then every task is stopped.
 
-A second signal exits at once. SIGHUP reloads the config file
-(:mod:`sesd.runtime.reload` says what a reload takes); an invalid file
-changes nothing. Windows, alert states and outboxes carry on.
+A second signal exits at once. SIGHUP reloads the config file (sesd.runtime.reload
+says what a reload takes); an invalid file changes nothing.
 """
 
 from __future__ import annotations
@@ -38,6 +37,7 @@ from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.service import Alerting
 from sesd.config import Config, ConfigError, QueueConfig, core_settings
 from sesd.core.pipeline import Pipeline
+from sesd.io.build import revision
 from sesd.io.logs import get_logger
 from sesd.metrics.registry import Metrics
 from sesd.providers.resolver import ProviderResolver
@@ -284,6 +284,7 @@ class Daemon:
         self._log.info(
             "sesd.daemon.started",
             version=__version__,
+            revision=revision(),
             queues=[q.label for q in self.config.queues],
             pollers=sum(q.concurrency for q in self.config.queues),
         )

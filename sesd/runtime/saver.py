@@ -16,7 +16,14 @@ from sesd.alerting.rules import Transition
 from sesd.core.ledger import Ledger
 from sesd.io.logs import get_logger
 from sesd.runtime.http import StartError
-from sesd.runtime.state import StateError, read_state, restore, snapshot, write_state
+from sesd.runtime.state import (
+    StateError,
+    firing_in,
+    read_state,
+    restore,
+    snapshot,
+    write_state,
+)
 
 __all__ = ["SOON_GAP", "StateSaver"]
 
@@ -89,6 +96,15 @@ class StateSaver:
             self._log.warning(
                 "sesd.state.ignored", path=path, reason=str(exc), **self._keep_aside(path)
             )
+            firing = firing_in(blob)
+            if firing:
+                # Nothing in the file is loaded, so nothing will resolve these.
+                self._log.warning(
+                    "sesd.state.rules_unknown",
+                    rules=firing,
+                    hint="these alerts were firing in the file sesd could not use: resolve "
+                    "them in their sinks by hand",
+                )
             return
         unknown = restored.pop("unknown_rules")
         self._log.info("sesd.state.restored", path=path, **restored)

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import msgspec
 
@@ -25,11 +25,13 @@ from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.rules import AlertState, Status, Transition
 from sesd.config import RuleConfig, rule_of, saved_rule
 from sesd.core.ledger import Ledger
+from sesd.core.text import clean
 from sesd.io.files import write_atomic
 
 __all__ = [
     "STATE_VERSION",
     "StateError",
+    "firing_in",
     "providers_cache",
     "read_state",
     "restore",
@@ -152,6 +154,29 @@ def _copied(alerts: dict[str, dict[str, AlertState]]) -> dict[str, dict[str, Ale
 
 def _firing(states: dict[str, AlertState]) -> list[str]:
     return [label for label, state in states.items() if state.status is Status.FIRING]
+
+
+#: How many of a refused file's firing alerts its log line names.
+_NAMED_FIRING: Final = 50
+
+
+def firing_in(blob: bytes) -> dict[str, list[str]]:
+    """The firing alerts (rule -> labels) a state file sesd cannot use still shows
+    (another version's, a damaged one), as far as it can be read: their incidents
+    stay open in the sinks unless someone resolves them. Empty when nothing reads."""
+    found: dict[str, list[str]] = {}
+    named = 0
+    try:
+        alerts = msgspec.msgpack.decode(blob).get("alerts", {})
+        for rule, states in alerts.items():
+            for label, state in states.items():
+                if named < _NAMED_FIRING and state[0] == Status.FIRING.value:
+                    found.setdefault(clean(str(rule)), []).append(clean(str(label)))
+                    named += 1
+    # Whatever the damage: what could be read is named, the rest is not.
+    except Exception:  # noqa: BLE001, S110
+        pass
+    return found
 
 
 def _decoded(blob: bytes) -> dict[str, Any]:

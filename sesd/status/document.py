@@ -66,6 +66,8 @@ class DaemonView(msgspec.Struct, frozen=True, kw_only=True):
     #: Queues with no receive in the last minute (what /readyz names).
     not_ready: list[str]
     reload: ReloadView
+    #: The commit of this build ("" when unknown): builds of one version differ.
+    revision: str = ""
 
 
 class QueueView(msgspec.Struct, frozen=True, kw_only=True):

@@ -122,6 +122,7 @@ def _daemon(sources: Sources, now: float) -> DaemonView:
     at = _counter(sources.metrics.reload_at).get((), 0.0)
     return DaemonView(
         version=sources.version,
+        revision=sources.revision,
         started=sources.started,
         uptime_seconds=max(0.0, now - sources.started),
         ready=ready,

@@ -27,12 +27,17 @@ from sesd.status.document import (
 )
 from sesd.status.markup import alerts_html, empty, page_shell, table, td, tenants_html
 
-__all__ = ["status_html", "status_main"]
+__all__ = ["built", "status_html", "status_main"]
 
 _TITLES = {"domain": "Domains", "provider": "Mailbox providers", "tenant": "SES tenants"}
 
 
 # --- the header -----------------------------------------------------------------
+
+
+def built(daemon: DaemonView) -> str:
+    """The version, and the commit when known: builds of one version differ."""
+    return f"{daemon.version} ({daemon.revision})" if daemon.revision else daemon.version
 
 
 def _header(daemon: DaemonView, queues: list[QueueView], lag: LagView, now: float) -> str:
@@ -42,7 +47,7 @@ def _header(daemon: DaemonView, queues: list[QueueView], lag: LagView, now: floa
         "" if reload.ok else ", last reload FAILED"
     )
     facts = (
-        f'<h1><a href="/">sesd</a> <span class="version">{esc(daemon.version)}</span></h1>'
+        f'<h1><a href="/">sesd</a> <span class="version">{esc(built(daemon))}</span></h1>'
         f'<p class="facts"><span>up {esc(duration(daemon.uptime_seconds))}</span> '
         f'<span class="{"ok" if daemon.ready else "bad"}">{esc(ready)}</span> '
         f'<span class="{"ok" if reload.ok else "bad"}">{esc(config)}</span></p>'

@@ -17,11 +17,12 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from sesd.alerting.evaluator import Evaluator
 from sesd.core.ledger import Ledger
+from sesd.io.build import revision
 from sesd.metrics.registry import Metrics
 
 __all__ = ["Rates", "Readiness", "Sample", "Sources"]
@@ -63,6 +64,8 @@ class Sources:
     #: When the daemon started (wall time).
     started: float
     version: str
+    #: The commit this build was made from ("" unknown).
+    revision: str = field(default_factory=revision)
 
 
 class Rates:

@@ -137,7 +137,7 @@
         td(q.last_receive_seconds_ago === null ? "never" : duration(q.last_receive_seconds_ago) + " ago"));
     });
     return [
-      h("h1", {}, h("a", { href: "/" }, "sesd"), " ", h("span", { class: "version" }, d.version)),
+      h("h1", {}, h("a", { href: "/" }, "sesd"), " ", h("span", { class: "version" }, d.version + (d.revision ? ` (${d.revision})` : ""))),
       h("p", { class: "facts" }, h("span", {}, "up " + duration(d.uptime_seconds)), " ",
         h("span", { class: d.ready ? "ok" : "bad" }, ready), " ",
         h("span", { class: d.reload.ok ? "ok" : "bad" }, config)),
