@@ -41,6 +41,7 @@ CONTRACT = {
     "sesd_delayed_recipients_pending": ("gauge", {"domain"}),
     "sesd_delivery_processing_seconds": ("histogram", set()),
     "sesd_event_lag_seconds": ("histogram", set()),
+    "sesd_event_lag_latest_seconds": ("gauge", set()),
     "sesd_late_events": ("counter", set()),
     "sesd_sqs_errors": ("counter", {"queue", "account", "region", "operation"}),
     "sesd_build_info": ("gauge", {"version", "revision", "python_version"}),
@@ -132,6 +133,10 @@ def test_each_sample_is_the_ledgers_figure_under_its_labels() -> None:
     assert _sample(metrics, "sesd_delivery_processing_seconds_bucket", le="1.25") == 2
     assert _sample(metrics, "sesd_delivery_processing_seconds_bucket", le="1.5") == 3
     assert _sample(metrics, "sesd_event_lag_seconds_count") == 3
+    # How far behind sesd reads now: the lag of the latest event read (the three's).
+    lag = _sample(metrics, "sesd_event_lag_seconds_sum")
+    assert lag is not None
+    assert _sample(metrics, "sesd_event_lag_latest_seconds") == pytest.approx(lag / 3)
     p50 = _sample(metrics, "sesd_window_processing_seconds", **one, window="5m", quantile="0.5")
     assert p50 is not None
     assert 1.3 < p50 < 1.7

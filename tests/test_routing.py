@@ -382,3 +382,24 @@ async def test_a_reload_applies_the_outbox_size_and_notification_age_to_every_si
         assert [n.at for n in ops._queue] == [T + 4, T + 9]
         assert dropped._value.get() == 4
         assert ops._max_age == 30.0
+
+
+def test_after_a_stall_an_empty_window_resolves_nothing_for_its_length() -> None:
+    """The event loop stood still for six minutes (SIGSTOP, a paused VM, a starved
+    CPU): the events of those minutes are still in the queue, so a firing alert whose
+    window is empty is not resolved until a window's length after the stall; a gap of
+    a few evaluation periods is no stall."""
+    from structlog.testing import capture_logs
+
+    alerting, pipeline, now = _alerting(RULE)
+    feed_spike(pipeline, "a.example", T, 5, 5)
+    alerting.evaluate()
+    alerting._stalled(4 * alerting._config.alerts.evaluate_every.seconds)
+    assert alerting.evaluator.blindness.since == float("-inf")
+    now[0] = T + 360
+    with capture_logs() as logs:
+        alerting._stalled(360.0)
+    assert [(e["event"], e["seconds"]) for e in logs] == [("sesd.alert.stalled", 360.0)]
+    assert alerting.evaluator.evaluate(pipeline.ledger, T + 659) == []
+    (resolved,) = alerting.evaluator.evaluate(pipeline.ledger, T + 660)
+    assert resolved.kind is Transition.RESOLVED

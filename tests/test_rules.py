@@ -564,3 +564,30 @@ def test_a_pending_delays_rule_reads_the_domains_pending_count() -> None:
     pipeline.feed(f.raw(f.delay(["e@b.example"], at=NOW)), "q", NOW)
     (alert,) = evaluator.evaluate(pipeline.ledger, NOW)
     assert (alert.domain, alert.value) == ("a.example", 3.0)
+
+
+def _read(pipeline: Pipeline, domain: str, at: float, received: float, n: int) -> None:
+    """``n`` delays and ``n`` deliveries to ``domain`` made at ``at``, read at
+    ``received`` (what the poller passes)."""
+    for i in range(n):
+        delay = f.delay([f"d{i}-{at}@{domain}"], at=at, expires=at + HOUR)
+        pipeline.feed(f.raw(delay), "q", received, received)
+        pipeline.feed(f.raw(f.delivery([f"ok{i}-{at}@{domain}"], at=at)), "q", received, received)
+
+
+def test_an_alert_stays_firing_while_sesd_reads_events_older_than_its_window() -> None:
+    """A replica falls behind by more than the rule's window (a starved CPU, a stalled
+    process) while the incident goes on: its window empties because what would fill
+    it waits in the queue, so the alert is not resolved as "no data" (one incident,
+    one page). A queue that went quiet (nothing read for a window) resolves it."""
+    for behind in (True, False):
+        pipeline, evaluator = built(parse_config(CONFIG))
+        t = f.T0
+        _read(pipeline, "a.example", t, t, 5)
+        assert [a.kind for a in evaluator.evaluate(pipeline.ledger, t)] == [Transition.FIRING]
+        later = t + 600  # the 5m window holds nothing of the last 5 minutes
+        if behind:
+            _read(pipeline, "a.example", t + 240, later - 10, 5)  # read 6 minutes late
+        assert pipeline.ledger.tallies.behind(later, 300) == (350.0 if behind else 0.0)
+        kinds = [a.kind for a in evaluator.evaluate(pipeline.ledger, later)]
+        assert kinds == ([] if behind else [Transition.RESOLVED]), behind

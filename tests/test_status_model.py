@@ -245,6 +245,26 @@ def test_a_lag_past_the_histograms_last_bound_reads_as_more_than_it() -> None:
     assert doc.lag.text.startswith("event lag p50 > 3600s, p95 > 3600s (3 events")
 
 
+def test_a_replica_reading_behind_its_windows_says_so() -> None:
+    """The events read now are seven minutes old (a backlog, a starved CPU): the lag
+    line says how far behind sesd reads, and that windows shorter than that are empty
+    and their rules cannot fire (the 5m one here). Caught up, it says so."""
+    w = world(now=NOW)
+    tallies = w.pipeline.ledger.tallies
+    tallies.lag.observe(420.0)
+    tallies.latest["q"] = (NOW - 1, 420.0)
+    counters = read_counters(w.sources)
+    doc = build_status(w.sources, NOW, counters, Rates(w.sources.started).sample(NOW, counters))
+    assert doc.lag.latest_seconds == 420.0
+    assert doc.lag.text.endswith(
+        "; reading 7m00s behind: BEHIND, windows under 7m00s are empty and their rules "
+        "cannot fire until sesd catches up"
+    )
+    tallies.latest["q"] = (NOW, 0.8)
+    doc = build_status(w.sources, NOW, counters, Rates(w.sources.started).sample(NOW, counters))
+    assert doc.lag.text.endswith("; reading 0s behind")
+
+
 def test_rates_keep_a_sample_per_gap_and_compare_with_one_a_horizon_old() -> None:
     """Samples a second apart are kept once per gap; the rate's base is the newest sample
     at least a horizon old, so the span stays about the horizon."""

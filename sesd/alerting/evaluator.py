@@ -19,7 +19,7 @@ from sesd.alerting.alert import Alert, Notification, alert_of, identity
 from sesd.alerting.changes import Change, changes
 from sesd.alerting.grouping import Groups
 from sesd.alerting.labels import labels, watches
-from sesd.alerting.rules import AlertState, Status, Transition, measure, step
+from sesd.alerting.rules import AlertState, Blindness, Status, Transition, measure, step
 from sesd.alerting.silences import SilenceSet, silence_command
 from sesd.alerting.tenants import measure_tenant
 from sesd.config import (
@@ -72,8 +72,8 @@ class Evaluator:
         # its windows, their stamp and its pending count. The same again means the same
         # value, so stepping it again would change nothing (most labels, most steps).
         self._quiet: dict[tuple[str, str], _Read] = {}
-        # When sesd last started or its clock stepped (see blind()).
-        self._blind_from = float("-inf")
+        #: When a window without data says nothing (see blind()).
+        self.blindness = Blindness()
         self.configure(config, window_names, now=0.0)
 
     def configure(self, config: AlertsConfig, window_names: list[str], now: float) -> list[Alert]:
@@ -86,6 +86,7 @@ class Evaluator:
         self.rules = list(config.rules)
         self._window_index = {rule.name: window_names.index(rule.window) for rule in self.rules}
         self._window_seconds = {rule.name: Duration(rule.window).seconds for rule in self.rules}
+        self._widest = max(self._window_seconds.values(), default=0.0)
         self._repeat = config.repeat_interval.seconds
         self.groups.group_wait = config.group_wait.seconds
         self._dashboard = config.dashboard_url
@@ -109,9 +110,8 @@ class Evaluator:
 
     def blind(self, now: float) -> None:
         """From ``now``, for a window's length, a window without data says nothing of
-        the incident (sesd.alerting.rules): called at a start and when the wall clock
-        steps, when the events in flight have not reached the windows yet."""
-        self._blind_from = now
+        the incident: called at a start, a clock step and a stall (Blindness)."""
+        self.blindness.since = now
 
     def _owed(self, change: Change, now: float) -> Alert:
         """The alert a change of rules owes its sinks, queued: a firing as last sent
@@ -138,6 +138,7 @@ class Evaluator:
         """Step every (rule, domain); returns the alerts to send, also queued for :meth:`due`."""
         out: list[Alert] = []
         self.ended_silences, self.held = set(), []
+        self.blindness.behind = ledger.tallies.behind(now, self._widest)
         for rule in self.rules:
             if rule.metric in CANARY_METRICS:
                 self._canary(rule, ledger, now, out)
@@ -200,7 +201,7 @@ class Evaluator:
                 of_cause = windows.causes(index, now).get(CAUSE_INDEX[rule.cause], 0)
             kept_out = windows.suppressed_count(index, now) if rule.include_suppressed else 0
             value, volume = measure(rule.metric, figures, pending, of_cause, kept_out)
-        blind = value is None and now - self._blind_from < self._window_seconds[rule.name]
+        blind = value is None and self.blindness.of(self._window_seconds[rule.name], now)
         transition = step(rule, state, value, volume, now, self._repeat, blind)
         kind = self._gate(rule, domain, state, transition, now)
         # A firing alert restored from the state file: known again for resends.

@@ -11,9 +11,10 @@ keeps it firing, so input that flaps around ``above`` does not
 flap the alert. While firing, a repeat is due every ``repeat_interval``.
 
 A window that reads no data only because sesd could not have seen the data yet
-(just started, or the wall clock just stepped, so the events in flight fall
-outside the window) says nothing about the incident: a ``blind`` step keeps a
-firing alert as it is, value and repeats included, instead of resolving it.
+(just started, the wall clock just stepped, the process stood still, or it
+reads events older than the window: they fall outside it) says nothing about
+the incident: a ``blind`` step keeps a firing alert as it is, value and repeats
+included, instead of resolving it (:class:`Blindness`).
 
 Time is a parameter; nothing here reads a clock.
 """
@@ -26,7 +27,7 @@ from enum import StrEnum
 from sesd.config import RuleConfig
 from sesd.core.windows import Figures
 
-__all__ = ["AlertState", "Status", "Transition", "has_waited", "measure", "step"]
+__all__ = ["AlertState", "Blindness", "Status", "Transition", "has_waited", "measure", "step"]
 
 
 class Status(StrEnum):
@@ -35,6 +36,22 @@ class Status(StrEnum):
     INACTIVE = "inactive"
     PENDING = "pending"
     FIRING = "firing"
+
+
+@dataclass(slots=True)
+class Blindness:
+    """When a window without data says nothing of an incident: for a window's length
+    from ``since`` (a start, a clock step, a stall: the events that came meanwhile are
+    still in flight), and while sesd is ``behind`` by more than the window (seconds:
+    the events it reads are older than the window, and what would fill it waits in
+    the queue)."""
+
+    since: float = float("-inf")
+    behind: float = 0.0
+
+    def of(self, window: float, now: float) -> bool:
+        """Whether a window of ``window`` seconds without data is blind at ``now``."""
+        return now - self.since < window or self.behind > window
 
 
 class Transition(StrEnum):

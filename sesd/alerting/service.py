@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TextIO
+from typing import Final, TextIO
 
 import aiohttp
 import anyio
@@ -36,6 +36,9 @@ from sesd.core.ledger import Ledger
 from sesd.io.logs import get_logger
 
 __all__ = ["Alerting", "build_sink", "build_sinks"]
+
+#: An event loop that stood still this long (or four evaluation periods) stalled.
+_STALL: Final = 30.0
 
 
 def build_sink(
@@ -164,8 +167,10 @@ class Alerting:
             self._tasks = tg
             for outbox in self.outboxes.values():
                 tg.start_soon(outbox.run)
-            next_at = anyio.current_time()
+            next_at = last = anyio.current_time()
             while True:
+                self._stalled(anyio.current_time() - last)
+                last = anyio.current_time()
                 try:
                     self.evaluate()
                 except Exception:  # noqa: BLE001 - a bug in one evaluation must not stop alerting
@@ -175,6 +180,20 @@ class Alerting:
                 interval = self._config.alerts.evaluate_every.seconds
                 next_at = max(next_at + interval, anyio.current_time())
                 await anyio.sleep_until(next_at)
+
+    def _stalled(self, gap: float) -> None:
+        """After the event loop stood still (a stopped process, a paused VM, a starved
+        CPU), the events that came meanwhile wait in the queue: for a window's length
+        an empty window says nothing of an incident."""
+        if gap > max(4 * self._config.alerts.evaluate_every.seconds, _STALL):
+            now = self._clock()
+            self.evaluator.blind(now)
+            self._log.warning(
+                "sesd.alert.stalled",
+                seconds=round(gap, 1),
+                hint="sesd did not run for this long; empty windows resolve nothing for a "
+                "window's length",
+            )
 
     def evaluate(self, *, flush: bool = False) -> list[Notification]:
         """One evaluation at the current time; due notifications go to their outboxes."""

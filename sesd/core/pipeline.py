@@ -158,7 +158,7 @@ class Pipeline:
             # Canary mail goes to the mailbox simulator: it stays out of the domain windows.
             canary.observe(event, now if received_at is None else received_at)
             return _PROCESSED[kind]
-        t, in_windows = self._when(event, now, received_at)
+        t, in_windows = self._when(event, queue, now, received_at)
         self._count(event, queue, domains, t, now, in_windows)
         # A bounce or complaint SES never attempted (a suppression list) is in no family.
         if self._tag_names and not (kind in _SUPPRESSIBLE and _suppressed(event)):
@@ -179,14 +179,17 @@ class Pipeline:
                 domains.append(None if domain is None else (domain, None))
         return domains
 
-    def _when(self, event: Event, now: float, received_at: float | None) -> tuple[float, bool]:
+    def _when(
+        self, event: Event, queue: str, now: float, received_at: float | None
+    ) -> tuple[float, bool]:
         """The time an event of real traffic counts at, and whether it is in the windows
-        (its lag and lateness counted)."""
+        (its lag and lateness counted, and how far behind its queue is read)."""
         tallies = self.ledger.tallies
         t = event.time
         if received_at is not None:
             lag = received_at - t
             tallies.lag.observe(lag if lag > 0.0 else 0.0)
+            tallies.latest[queue] = (received_at, lag)
         if t > now:  # a clock ahead of ours is clamped to now (not min(): every event)
             t = now
         # Late: its bucket has left every window (the same test the rings apply, so

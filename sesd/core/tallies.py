@@ -140,6 +140,17 @@ class Tallies:
         )
     )
 
+    #: Per queue, the receipt time and the lag (receipt minus event time) of the latest
+    #: event read: how far behind that queue is read now.
+    latest: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+    def behind(self, now: float, within: float = 300.0) -> float:
+        """How far behind sesd reads: the largest lag of the latest event read on each
+        queue read in the last ``within`` seconds (five minutes unless told; 0 when none
+        was)."""
+        lags = [lag for at, lag in self.latest.values() if now - at < within]
+        return max(lags, default=0.0)
+
     def queue_counts(self, queue: str) -> list[int]:
         """The per-type event counter list of a queue."""
         return _per_type(self.events, queue)

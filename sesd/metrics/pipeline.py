@@ -75,6 +75,7 @@ class PipelineCollector(Collector):
             ("sesd_pending_delays_overflow", "counter"),
             ("sesd_delivery_processing_seconds", "histogram"),
             ("sesd_event_lag_seconds", "histogram"),
+            ("sesd_event_lag_latest_seconds", "gauge"),
             ("sesd_tracked_domains", "gauge"),
             ("sesd_duplicate_filter_entries", "gauge"),
         ]
@@ -140,6 +141,11 @@ class PipelineCollector(Collector):
         for scope in ledger.scopes:
             yield from self._windows(scope, now)
             yield self._pending(scope, now)
+        yield GaugeMetricFamily(
+            "sesd_event_lag_latest_seconds",
+            "How far behind sesd reads: the latest event's lag, on the queue furthest behind.",
+            value=ledger.tallies.behind(now),
+        )
         yield GaugeMetricFamily(
             "sesd_tracked_domains",
             "Domains tracked under their own label.",

@@ -17,7 +17,6 @@ from typing import Final
 from prometheus_client import Counter, Gauge
 
 from sesd.core.ledger import Ledger
-from sesd.core.tallies import FixedHistogram
 from sesd.status.alerts import active, alert_list, alert_rows, firing_on, silence_list
 from sesd.status.charts import duration
 from sesd.status.document import (
@@ -97,7 +96,7 @@ def build_status(
         at=now,
         sesd=_daemon(sources, now),
         queues=_queues(sources, now, counters, base),
-        lag=_lag(ledger.tallies.lag, now, counters, base),
+        lag=_lag(ledger, now, counters, base),
         alerts=alert_list(ledger, sources.evaluator, found, now, limits.alerts),
         scopes=scope_tables(ledger, now, firing_on(found), limits.top, limits.window),
         canary=_canary(ledger, now),
@@ -167,9 +166,8 @@ def _queues(
     return views
 
 
-def _lag(
-    histogram: FixedHistogram, now: float, counters: dict[str, float], base: Sample
-) -> LagView:
+def _lag(ledger: Ledger, now: float, counters: dict[str, float], base: Sample) -> LagView:
+    histogram = ledger.tallies.lag
     since, before = base
     moved = [
         counters.get(f"lag{_SEP}{i}", 0.0) - before.get(f"lag{_SEP}{i}", 0.0)
@@ -196,8 +194,23 @@ def _lag(
     (p50, p50_text), (p95, p95_text) = quantile(0.5), quantile(0.95)
     text = f"event lag p50 {p50_text}, p95 {p95_text} ({int(total)} events over the last "
     text += f"{duration(over)})"
+    latest = ledger.tallies.behind(now) if ledger.tallies.latest else None
+    if latest is not None:
+        text += f"; reading {duration(latest)} behind"
+        shortest = min(spec.seconds for spec in ledger.specs)
+        if latest > shortest:
+            # Its windows hold nothing of what waits in the queue: rules on them are blind.
+            text += (
+                f": BEHIND, windows under {duration(latest)} are empty and their rules "
+                "cannot fire until sesd catches up"
+            )
     return LagView(
-        events=int(total), over_seconds=over, p50_seconds=p50, p95_seconds=p95, text=text
+        events=int(total),
+        over_seconds=over,
+        p50_seconds=p50,
+        p95_seconds=p95,
+        text=text,
+        latest_seconds=latest,
     )
 
 
