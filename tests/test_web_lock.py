@@ -24,6 +24,7 @@ from sesd.runtime.web import BasicAuth, WebGuard
 from tests.conftest import make_queue, running
 from tests.dns_server import hermetic, hermetic_text
 from tests.sesd_process import SesdProcess, sesd_process
+from tests.test_status_cli import BUILT
 
 #: sesd's paths, the status page's among them.
 PATHS = ("/metrics", "/healthz", "/readyz", "/", "/api/v1/status", "/static/status.css")
@@ -441,4 +442,4 @@ async def test_sesd_status_goes_through_the_lock(
         monkeypatch.setenv("SESD_STATUS_PASSWORD", "alice-pw")
         code, out, _ = await status("--user", "alice")
         assert code == 0
-        assert out.startswith(f"sesd 0.1.0 at https://127.0.0.1:{_port(daemon)}")
+        assert out.startswith(f"sesd 0.1.0{BUILT} at https://127.0.0.1:{_port(daemon)}")
