@@ -86,7 +86,6 @@ class Evaluator:
         self.rules = list(config.rules)
         self._window_index = {rule.name: window_names.index(rule.window) for rule in self.rules}
         self._window_seconds = {rule.name: Duration(rule.window).seconds for rule in self.rules}
-        self._widest = max(self._window_seconds.values(), default=0.0)
         self._repeat = config.repeat_interval.seconds
         self.groups.group_wait = config.group_wait.seconds
         self._dashboard = config.dashboard_url
@@ -138,7 +137,7 @@ class Evaluator:
         """Step every (rule, domain); returns the alerts to send, also queued for :meth:`due`."""
         out: list[Alert] = []
         self.ended_silences, self.held = set(), []
-        self.blindness.behind = ledger.tallies.behind(now, self._widest)
+        self.blindness.tallies = ledger.tallies
         for rule in self.rules:
             if rule.metric in CANARY_METRICS:
                 self._canary(rule, ledger, now, out)

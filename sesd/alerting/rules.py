@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from sesd.config import RuleConfig
+from sesd.core.tallies import Tallies
 from sesd.core.windows import Figures
 
 __all__ = ["AlertState", "Blindness", "Status", "Transition", "has_waited", "measure", "step"]
@@ -42,16 +43,18 @@ class Status(StrEnum):
 class Blindness:
     """When a window without data says nothing of an incident: for a window's length
     from ``since`` (a start, a clock step, a stall: the events that came meanwhile are
-    still in flight), and while sesd is ``behind`` by more than the window (seconds:
-    the events it reads are older than the window, and what would fill it waits in
-    the queue)."""
+    still in flight), and while a queue read within the window is read further behind
+    than it (``tallies``: the events sesd reads are older than the window, and what
+    would fill it waits in the queue)."""
 
     since: float = float("-inf")
-    behind: float = 0.0
+    tallies: Tallies | None = None
 
     def of(self, window: float, now: float) -> bool:
         """Whether a window of ``window`` seconds without data is blind at ``now``."""
-        return now - self.since < window or self.behind > window
+        if now - self.since < window:
+            return True
+        return self.tallies is not None and self.tallies.behind(now, window) > window
 
 
 class Transition(StrEnum):
