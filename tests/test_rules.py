@@ -591,3 +591,20 @@ def test_an_alert_stays_firing_while_sesd_reads_events_older_than_its_window() -
         assert pipeline.ledger.tallies.behind(later, 300) == (350.0 if behind else 0.0)
         kinds = [a.kind for a in evaluator.evaluate(pipeline.ledger, later)]
         assert kinds == ([] if behind else [Transition.RESOLVED]), behind
+
+
+@pytest.mark.parametrize(("read_ago", "blind"), [(400, True), (1000, False)])
+def test_only_a_queue_read_within_the_window_counts_as_behind_it(
+    read_ago: float, blind: bool
+) -> None:
+    """A 15m rule: a queue read 400 s ago, its latest event 1,000 s old then, is read
+    behind the window (an empty window resolves nothing); one read 1,000 s ago, longer
+    than the window, has gone quiet since (an empty window resolves)."""
+    pipeline, evaluator = built(parse_config(CONFIG.replace('window = "5m"', 'window = "15m"')))
+    t = f.T0
+    _read(pipeline, "a.example", t, t, 5)
+    assert [a.kind for a in evaluator.evaluate(pipeline.ledger, t)] == [Transition.FIRING]
+    later = t + 2000
+    _read(pipeline, "b.example", later - read_ago - 1000, later - read_ago, 1)
+    kinds = [a.kind for a in evaluator.evaluate(pipeline.ledger, later) if a.domain == "a.example"]
+    assert kinds == ([] if blind else [Transition.RESOLVED])
