@@ -8,7 +8,7 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.render import console_text, pagerduty_events, slack_message
 from sesd.alerting.rules import Status, Transition
-from sesd.canary.sender import error_code, error_reason
+from sesd.canary.sender import error_reason, shown_code
 from sesd.config import ConfigError, core_settings, parse_config
 from sesd.core.canary import CANARY_DOMAIN, CANARY_TAG
 from sesd.core.events import EVENT_TYPE_INDEX
@@ -504,9 +504,9 @@ def test_a_skewed_clock_is_not_read_as_pipeline_time() -> None:
 def test_a_failed_call_keeps_ses_s_error_code_and_nothing_else() -> None:
     """The code SES gave is kept (it tells a paused account from a missing
     configuration set); a code that is not a name, or no code, is not."""
-    assert error_code(_client_error("SendingPausedException", 400)) == "SendingPausedException"
-    assert error_code(_client_error("bad code <x@y>", 400)) == ""
-    assert error_code(TimeoutError()) == ""
+    assert shown_code(_client_error("SendingPausedException", 400)) == "SendingPausedException"
+    assert shown_code(_client_error("bad code <x@y>", 400)) == ""
+    assert shown_code(TimeoutError()) == ""
 
 
 @pytest.mark.parametrize(

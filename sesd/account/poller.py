@@ -22,6 +22,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from sesd.config.aws import ROLE_NOT_ASSUMED
 from sesd.core.accounts import STATUSES, Accounts, AccountStatus, Target
+from sesd.io.aws_errors import error_code
 from sesd.io.logs import get_logger
 
 __all__ = ["AccountPoller", "ClientFor", "Polls"]
@@ -193,9 +194,7 @@ def _newest(result: dict[str, Any]) -> float | None:
 
 
 def _code(exc: BaseException) -> str:
-    if isinstance(exc, ClientError):
-        return str(exc.response.get("Error", {}).get("Code", "")) or type(exc).__name__
-    return type(exc).__name__
+    return error_code(exc) or type(exc).__name__
 
 
 #: The IAM action of each API polled.

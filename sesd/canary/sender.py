@@ -20,9 +20,10 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from sesd.config import CanaryConfig
 from sesd.core.canary import CANARY_TAG, CanaryTracker
+from sesd.io.aws_errors import error_code
 from sesd.io.logs import get_logger
 
-__all__ = ["CanarySender", "error_code", "error_reason", "instance_name"]
+__all__ = ["CanarySender", "error_reason", "instance_name", "shown_code"]
 
 _THROTTLED = frozenset(
     {"Throttling", "ThrottlingException", "TooManyRequestsException", "LimitExceededException"}
@@ -56,7 +57,7 @@ def error_reason(exc: BaseException) -> str:
     if isinstance(exc, TimeoutError):
         return "timeout"
     if isinstance(exc, ClientError):
-        code = str(exc.response.get("Error", {}).get("Code", ""))
+        code = error_code(exc)
         status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
         if code in _THROTTLED or status == 429:
             return "throttled"
@@ -68,12 +69,10 @@ def error_reason(exc: BaseException) -> str:
     return "network"
 
 
-def error_code(exc: BaseException) -> str:
+def shown_code(exc: BaseException) -> str:
     """SES's error code for a failed call ("" without one): the page and the log say
     it, as it tells a paused account from a missing configuration set."""
-    if not isinstance(exc, ClientError):
-        return ""
-    code = str(exc.response.get("Error", {}).get("Code", ""))
+    code = error_code(exc)
     # A code is a name; anything else in its place is not shown.
     return code if re.fullmatch(r"[A-Za-z0-9._-]{1,64}", code) else ""
 
@@ -125,7 +124,7 @@ class CanarySender:
             with anyio.fail_after(self.config.call_timeout):
                 response = await self.ses.send_email(**self._request(at))
         except (TimeoutError, ClientError, BotoCoreError, aiohttp.ClientError, OSError) as exc:
-            reason, code = error_reason(exc), error_code(exc)
+            reason, code = error_reason(exc), shown_code(exc)
             self.tracker.failed(reason, at, anyio.current_time() - started, code)
             # Codes and statuses only: an SDK message may quote the request.
             self._log.warning(

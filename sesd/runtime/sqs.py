@@ -26,6 +26,7 @@ import anyio
 from sesd.config import QueueConfig
 from sesd.core.pipeline import Pipeline
 from sesd.core.tallies import Outcome
+from sesd.io.aws_errors import error_code
 from sesd.io.backoff import backoff_delay
 from sesd.io.logs import get_logger
 from sesd.metrics.registry import Metrics
@@ -35,7 +36,6 @@ from sesd.runtime.sqs_calls import (
     InFlight,
     InvalidMemory,
     describe_error,
-    error_code,
     hint_for,
 )
 

@@ -16,6 +16,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from sesd.config import QueueConfig
 from sesd.config.aws import ROLE_NOT_ASSUMED
+from sesd.io.aws_errors import error_code
 from sesd.io.logs import get_logger
 
 if TYPE_CHECKING:
@@ -30,7 +31,6 @@ __all__ = [
     "InvalidMemory",
     "check_queue",
     "describe_error",
-    "error_code",
     "hint_for",
 ]
 
@@ -165,13 +165,6 @@ class InvalidMemory:
         self._ids[message_id] = None
         if len(self._ids) > _REMEMBERED_INVALID:
             del self._ids[next(iter(self._ids))]
-
-
-def error_code(exc: BaseException) -> str:
-    """An SQS error's code ("" for network errors)."""
-    if isinstance(exc, ClientError):
-        return str(exc.response.get("Error", {}).get("Code", ""))
-    return ""
 
 
 def describe_error(exc: BaseException) -> str:
