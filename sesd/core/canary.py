@@ -72,8 +72,6 @@ class Canary:
     # the canary's place in the order of sending.
     code: str = ""
     seq: int = 0
-    #: Whether it came from the state file (its deadline counts from the restore).
-    restored: bool = False
 
     @property
     def end_to_end_seconds(self) -> float | None:
@@ -103,7 +101,9 @@ class CanaryTracker:
         self.events: dict[str, int] = {}  # matched | unmatched
         self.last_event_at: float | None = None  # anything received on the canary's queue
         self.last_done: Canary | None = None
-        self.restored_at: float | None = None  # when canaries came from the state file
+        # When canaries came from the state file, and the last of them (by seq).
+        self.restored_at: float | None = None
+        self._restored_through = 0
         # The last canary event on the queue that no canary of ours made, and the
         # instance its tag names (another sesd sending canaries to this queue).
         self.foreign_at: float | None = None
@@ -205,14 +205,13 @@ class CanaryTracker:
         waiting on the queue, which sesd has not read yet."""
         for row in rows:
             canary = Canary(*row)
-            canary.restored = True
             self._remember(canary)
             if canary.message_id:
                 self._by_id[canary.message_id] = canary
             if canary.done_at is not None:
                 self.last_done = canary  # rows are in the order of sending
         if rows:
-            self.restored_at = now
+            self.restored_at, self._restored_through = now, self._seq
 
     # --- the rules' side -----------------------------------------------------------
 
@@ -232,7 +231,7 @@ class CanaryTracker:
 
     def _start(self, canary: Canary) -> float:
         """When a canary's deadline starts: its call, or the restore that brought it."""
-        if canary.restored and self.restored_at is not None:
+        if self.restored_at is not None and canary.seq <= self._restored_through:
             return max(canary.sent_at, self.restored_at)
         return canary.sent_at
 
