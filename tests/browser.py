@@ -9,11 +9,19 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from playwright.async_api import Browser, ConsoleMessage, Dialog, Page, Request, async_playwright
+from playwright.async_api import (
+    Browser,
+    ConsoleMessage,
+    Dialog,
+    Page,
+    Request,
+    async_playwright,
+    expect,
+)
 
 from tests.conftest import require_tool
 
-__all__ = ["Watched", "at_least", "chromium", "watched"]
+__all__ = ["Watched", "at_least", "chromium", "opened", "watched"]
 
 
 @asynccontextmanager
@@ -77,3 +85,10 @@ async def watched(browser: Browser) -> AsyncIterator[Watched]:
 def at_least(n: int) -> re.Pattern[str]:
     """A whole number at least ``n`` (below a million), for an attribute that counts."""
     return re.compile("^(" + "|".join(str(i) for i in range(n, 1000)) + r"|\d{4,6})$")
+
+
+async def opened(page: Page, url: str, refreshes: int) -> None:
+    """Open ``url`` and wait until its script has redrawn it ``refreshes`` times (0: the
+    page as the server drew it)."""
+    await page.goto(url)
+    await expect(page.locator("body")).to_have_attribute("data-refreshes", at_least(refreshes))

@@ -22,7 +22,7 @@ from sesd.commands.demo.localsqs import LocalSqs
 from sesd.config import Config, load_config, parse_config
 from sesd.runtime.daemon import Daemon
 from tests import factory as f
-from tests.browser import at_least, chromium, watched
+from tests.browser import at_least, chromium, opened, watched
 from tests.conftest import make_queue, running, send_bodies
 from tests.status_world import MICROSOFT, RULES, settled, spike
 
@@ -84,10 +84,7 @@ async def test_under_a_spike_the_page_lists_outlook_first_with_its_alert(
             page = seen.page
             structures = []
             for drawn_by, refresh in (("the server", 300), ("the script", 0.25)):
-                await page.goto(f"http://{host}/?refresh={refresh}")
-                await expect(page.locator("body")).to_have_attribute(
-                    "data-refreshes", at_least(0 if refresh == 300 else 1)
-                )
+                await opened(page, f"http://{host}/?refresh={refresh}", 0 if refresh == 300 else 1)
                 alert = page.locator("#now tr.alert").filter(has_text="outlook.com")
                 await expect(alert).to_contain_text("firing")
                 await expect(alert).to_contain_text("delay-ratio-high")
@@ -125,10 +122,7 @@ async def test_a_cause_the_texts_only_hinted_at_says_so_on_the_page(
         async with watched(browser) as seen:
             page = seen.page
             for refresh in (300, 0.25):
-                await page.goto(f"http://{host}/?refresh={refresh}")
-                await expect(page.locator("body")).to_have_attribute(
-                    "data-refreshes", at_least(0 if refresh == 300 else 1)
-                )
+                await opened(page, f"http://{host}/?refresh={refresh}", 0 if refresh == 300 else 1)
                 alert = page.locator("#now tr.alert").filter(has_text="outlook.com")
                 await expect(alert).to_contain_text("greylisted")
                 await expect(alert).to_contain_text(
@@ -152,10 +146,7 @@ async def test_a_stranger_s_markup_shows_as_text_and_runs_nothing(
             page = seen.page
             # As the server drew it (no refresh for minutes), then as the script redraws it.
             for refresh, refreshes in ((300, 0), (0.25, 2)):
-                await page.goto(f"http://{host}/domain/outlook.com?refresh={refresh}")
-                await expect(page.locator("body")).to_have_attribute(
-                    "data-refreshes", at_least(refreshes)
-                )
+                await opened(page, f"http://{host}/domain/outlook.com?refresh={refresh}", refreshes)
                 await expect(page.locator("#breakdown").get_by_text(MARKUP)).to_be_visible()
                 assert await page.locator("img").count() == 0
                 assert await page.locator("main script").count() == 0
@@ -184,8 +175,7 @@ async def test_a_silenced_alert_shows_its_silence(
         host = f"127.0.0.1:{daemon.http_port}"
         async with watched(browser) as seen:
             page = seen.page
-            await page.goto(f"http://{host}/?refresh=0.5")
-            await expect(page.locator("body")).to_have_attribute("data-refreshes", at_least(1))
+            await opened(page, f"http://{host}/?refresh=0.5", 1)
             alert = page.locator("#now tr.alert").filter(has_text="domain outlook.com")
             await expect(alert.locator(".silenced")).to_contain_text("silenced until")
             await expect(alert).to_contain_text("Microsoft throttles everyone today (f00dfeed)")
@@ -250,10 +240,7 @@ async def test_a_domain_page_shows_its_breakdowns_and_no_address(
             # The script redraws what the server drew, element for element.
             structures = []
             for refresh, refreshes in ((300, 0), (0.25, 1)):
-                await page.goto(f"http://{host}/domain/outlook.com?refresh={refresh}")
-                await expect(page.locator("body")).to_have_attribute(
-                    "data-refreshes", at_least(refreshes)
-                )
+                await opened(page, f"http://{host}/domain/outlook.com?refresh={refresh}", refreshes)
                 structures.append(await page.evaluate(STRUCTURE))
             assert structures[0] == structures[1]
             head = page.locator("#windows thead th")

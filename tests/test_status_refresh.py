@@ -20,7 +20,7 @@ from sesd.alerting.silences import Silence
 from sesd.commands.demo.localsqs import LocalSqs
 from sesd.config import parse_config
 from tests import factory as f
-from tests.browser import at_least, chromium, watched
+from tests.browser import at_least, chromium, opened, watched
 from tests.conftest import make_queue, running, send_bodies
 from tests.status_world import settled, spike
 from tests.test_status_browser import config_text, fired, spiked
@@ -60,10 +60,7 @@ async def test_the_script_redraws_the_text_the_server_drew(
             page = seen.page
             texts = []
             for refresh in (300, 0.25):
-                await page.goto(f"http://{host}/?refresh={refresh}")
-                await expect(page.locator("body")).to_have_attribute(
-                    "data-refreshes", at_least(0 if refresh == 300 else 1)
-                )
+                await opened(page, f"http://{host}/?refresh={refresh}", 0 if refresh == 300 else 1)
                 texts.append(await page.evaluate(MAIN_TEXT))
             assert texts[0] == texts[1]
             gmail = page.locator("#scope-domain tr").filter(has_text="gmail.example")
@@ -90,8 +87,7 @@ async def test_a_page_whose_sesd_is_gone_or_stuck_says_so_at_the_top_and_in_its_
             await spiked(sqs, url)
             await fired(daemon)
             port = daemon.http_port
-            await page.goto(f"http://127.0.0.1:{port}/?refresh=0.25")
-            await expect(page.locator("body")).to_have_attribute("data-refreshes", at_least(1))
+            await opened(page, f"http://127.0.0.1:{port}/?refresh=0.25", 1)
             await expect(page).to_have_title("2 firing · sesd status")
             await expect(banner).to_be_hidden()
         await expect(banner).to_be_visible()
@@ -162,15 +158,11 @@ async def test_long_text_from_strangers_stays_on_the_screen(local_sqs: LocalSqs,
         async with watched(browser) as seen:
             page = seen.page
             for refresh, refreshes in ((300, 0), (0.25, 1)):
-                await page.goto(f"http://{host}/domain/outlook.com?refresh={refresh}")
-                await expect(page.locator("body")).to_have_attribute(
-                    "data-refreshes", at_least(refreshes)
-                )
+                await opened(page, f"http://{host}/domain/outlook.com?refresh={refresh}", refreshes)
                 drawn, screen = await page.evaluate(WIDTHS)
                 assert drawn <= screen
             await page.set_viewport_size({"width": 390, "height": 844})
-            await page.goto(f"http://{host}/?refresh=0.25")
-            await expect(page.locator("body")).to_have_attribute("data-refreshes", at_least(1))
+            await opened(page, f"http://{host}/?refresh=0.25", 1)
             drawn, screen = await page.evaluate(WIDTHS)
             assert drawn <= screen
             seen.assert_clean(host)
