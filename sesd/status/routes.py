@@ -49,6 +49,8 @@ _STATIC: Final = {
 }
 _AXES: Final = "domain|provider|tenant"
 _MAX_TOP: Final = 200
+#: What a request without ``top`` or ``alerts`` lists.
+_DEFAULT: Final = Limits()
 _REFRESH: Final = 5.0
 
 
@@ -79,8 +81,8 @@ class _Routes:
                 text=f"unknown window {window!r}; sesd keeps {', '.join(names)}\n",
                 headers=HEADERS,
             )
-        top = int(_number(request, "top", 20, 1, _MAX_TOP))
-        alerts = int(_number(request, "alerts", 50, 1, MAX_ALERTS))
+        top = int(_number(request, "top", _DEFAULT.top, 1, _MAX_TOP))
+        alerts = int(_number(request, "alerts", _DEFAULT.alerts, 1, MAX_ALERTS))
         return Limits(top=top, alerts=alerts, window=names.index(window))
 
     def _status(self, request: web.Request) -> Status:

@@ -89,9 +89,8 @@ def _breakdown(b: BreakdownView) -> str:
     )
 
 
-def scope_main(detail: ScopeDetail) -> str:
-    """A label page's ``<main>``."""
-    firing = sum(1 for a in detail.alerts if a.state == "firing")
+def scope_main(detail: ScopeDetail, firing: int) -> str:
+    """A label page's ``<main>`` (``firing``: how many of its alerts fire)."""
     return (
         '<section id="now">'
         f"{alerts_html(detail.alerts, len(detail.alerts), firing, detail.at)}</section>"
@@ -111,8 +110,8 @@ def scope_html(detail: ScopeDetail, refresh: float) -> str:
     )
     api = f"/api/v1/{detail.axis}/{quote(detail.name, safe='')}"
     title = f"sesd: {detail.axis} {detail.name}"
-    main = scope_main(detail)
     firing = sum(1 for a in detail.alerts if a.state == "firing")
+    main = scope_main(detail, firing)
     return page_shell(title, api, "scope", refresh, detail.at, header, main, firing)
 
 
