@@ -290,9 +290,11 @@ class AlertmanagerSink:
         self._session = session
         self._log = get_logger(sink=name)
         self._auth: dict[str, str] = {}
+        self._hide: tuple[str, ...] = ()
         if config.password is not None:
             login = aiohttp.encode_basic_auth(config.username, config.password.get())
             self._auth = {"Authorization": login}
+            self._hide = (config.password.get(), login)
 
     async def send(self, notification: Notification) -> None:
         """Post the alerts to each member (with ``shared``, not a resolve)."""
@@ -313,7 +315,7 @@ class AlertmanagerSink:
                     min_pause=0.0,
                     default_pause=SLACK_DEFAULT_PAUSE,
                     headers=self._auth,
-                    hide=tuple(self._auth.values()),
+                    hide=self._hide,
                 )
             except DeliveryError as exc:
                 failures.append(exc)

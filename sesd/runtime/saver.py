@@ -96,25 +96,19 @@ class StateSaver:
             self._log.warning(
                 "sesd.state.ignored", path=path, reason=str(exc), **self._keep_aside(path)
             )
-            firing = firing_in(blob)
-            if firing:
-                # Nothing in the file is loaded, so nothing will resolve these.
-                self._log.warning(
-                    "sesd.state.rules_unknown",
-                    rules=firing,
-                    hint="these alerts were firing in the file sesd could not use: resolve "
-                    "them in their sinks by hand",
-                )
+            # Nothing in the file is loaded, so nothing will resolve these.
+            self._left_open(firing_in(blob), "these alerts were firing in the file sesd "
+                            "could not use: resolve them in their sinks by hand")  # fmt: skip
             return
         unknown = restored.pop("unknown_rules")
         self._log.info("sesd.state.restored", path=path, **restored)
-        if unknown:
-            self._log.warning(
-                "sesd.state.rules_unknown",
-                rules=unknown,
-                hint="the file does not say how these rules notified: resolve their "
-                "firing alerts in their sinks by hand",
-            )
+        self._left_open(unknown, "the file does not say how these rules notified: resolve "
+                        "their firing alerts in their sinks by hand")  # fmt: skip
+
+    def _left_open(self, rules: dict[str, list[str]], hint: str) -> None:
+        """Firing alerts (rule -> labels) no resolve will come for, named for a person."""
+        if rules:
+            self._log.warning("sesd.state.rules_unknown", rules=rules, hint=hint)
 
     def _hold(self, path: str) -> None:
         """Hold ``PATH.lock`` while sesd runs: two sesd on one file would each overwrite
