@@ -403,3 +403,37 @@ def test_after_a_stall_an_empty_window_resolves_nothing_for_its_length() -> None
     assert alerting.evaluator.evaluate(pipeline.ledger, T + 659) == []
     (resolved,) = alerting.evaluator.evaluate(pipeline.ledger, T + 660)
     assert resolved.kind is Transition.RESOLVED
+
+
+def test_the_log_says_when_sesd_falls_behind_a_window_and_when_it_caught_up() -> None:
+    """A replica draining a backlog cannot fire a rule on what waits in the queue: the
+    log says so once when the events it reads grow older than the shortest window, names
+    the queue furthest behind, and says once when it caught up."""
+    from structlog.testing import capture_logs
+
+    alerting, pipeline, now = _alerting(RULE)
+    shortest = pipeline.ledger.specs[0].seconds
+
+    def read(queue: str, lag: float) -> None:
+        event = f.raw(f.delivery(["a@a.example"], at=now[0] - lag))
+        pipeline.feed(event, queue, now[0], received_at=now[0])
+
+    with capture_logs() as logs:
+        read("q", shortest)  # as old as the window: still in it
+        alerting.evaluate()
+        now[0] += 1
+        read("q", 30.0)
+        read("backlog", shortest + 1)
+        alerting.evaluate()
+        now[0] += 1
+        read("backlog", shortest + 60)
+        alerting.evaluate()
+        now[0] += 1
+        read("backlog", 30.0)
+        alerting.evaluate()
+        alerting.evaluate()
+    lines = [(e["event"], e.get("queue"), e.get("seconds")) for e in logs]
+    assert lines == [
+        ("sesd.behind", "backlog", round(shortest + 1)),
+        ("sesd.caught_up", None, None),
+    ]

@@ -100,6 +100,8 @@ class Alerting:
         self._resent: dict[str, float] = {}
         #: Outboxes of sinks a reload removed, while they deliver what they hold.
         self._retired: list[Outbox] = []
+        #: Whether the last evaluation found sesd reading further behind than a window.
+        self._behind = False
         self._log = get_logger()
 
     def open(self, session: aiohttp.ClientSession) -> None:
@@ -195,6 +197,26 @@ class Alerting:
                 "window's length",
             )
 
+    def _watch_lag(self, now: float) -> None:
+        """Say in the log when sesd starts and stops reading events older than its
+        shortest window (a backlog draining, a starved CPU): meanwhile its rules are
+        blind to what waits in the queue."""
+        behind = self._ledger.blind_behind(now)
+        if (behind is not None) == self._behind:
+            return
+        self._behind = behind is not None
+        if behind is not None:
+            queue, lag = behind
+            self._log.warning(
+                "sesd.behind",
+                queue=queue,
+                seconds=round(lag),
+                hint="sesd reads events older than its shortest window: rules on it "
+                "cannot fire until it catches up",
+            )
+        else:
+            self._log.info("sesd.caught_up")
+
     def evaluate(self, *, flush: bool = False) -> list[Notification]:
         """One evaluation at the current time; due notifications go to their outboxes."""
         now = self._clock()
@@ -213,6 +235,7 @@ class Alerting:
                 "sesd.alert.silenced", rule=rule, domain=domain, kind=kind, silence=silence
             )
         self.silences.end(self.evaluator.ended_silences, now)
+        self._watch_lag(now)
         notifications = self.evaluator.due(now, flush=flush)
         for notification in notifications:
             self.dispatch(notification)

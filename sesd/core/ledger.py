@@ -151,6 +151,13 @@ class Ledger:
         """The windows of each domain label."""
         return self.by_domain.windows
 
+    def blind_behind(self, now: float) -> tuple[str, float] | None:
+        """The queue read furthest behind and its lag, when that is more than the
+        shortest window (its windows hold none of what waits in the queue, so rules on
+        them cannot fire until sesd catches up); None otherwise."""
+        queue, lag = self.tallies.furthest(now)
+        return (queue, lag) if lag > self.specs[0].seconds else None
+
     def where(self, queue: str) -> tuple[str, str]:
         """A queue's (account, region); the default account's for one not configured
         (replay's)."""

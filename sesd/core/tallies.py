@@ -148,8 +148,14 @@ class Tallies:
         """How far behind sesd reads: the largest lag of the latest event read on each
         queue read in the last ``within`` seconds (five minutes unless told; 0 when none
         was)."""
-        lags = [lag for at, lag in self.latest.values() if now - at < within]
-        return max(lags, default=0.0)
+        return self.furthest(now, within)[1]
+
+    def furthest(self, now: float, within: float = 300.0) -> tuple[str, float]:
+        """The queue read furthest behind among those read in the last ``within``
+        seconds, and its lag (``("", 0.0)`` when none was)."""
+        lags = [(lag, queue) for queue, (at, lag) in self.latest.items() if now - at < within]
+        lag, queue = max(lags, default=(0.0, ""))
+        return queue, lag
 
     def queue_counts(self, queue: str) -> list[int]:
         """The per-type event counter list of a queue."""

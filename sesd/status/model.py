@@ -197,9 +197,7 @@ def _lag(ledger: Ledger, now: float, counters: dict[str, float], base: Sample) -
     latest = ledger.tallies.behind(now) if ledger.tallies.latest else None
     if latest is not None:
         text += f"; reading {duration(latest)} behind"
-        shortest = min(spec.seconds for spec in ledger.specs)
-        if latest > shortest:
-            # Its windows hold nothing of what waits in the queue: rules on them are blind.
+        if ledger.blind_behind(now) is not None:
             text += (
                 f": BEHIND, windows under {duration(latest)} are empty and their rules "
                 "cannot fire until sesd catches up"
