@@ -89,7 +89,7 @@ async def test_under_a_spike_the_page_lists_outlook_first_with_its_alert(
                 await expect(alert).to_contain_text("firing")
                 await expect(alert).to_contain_text("delay-ratio-high")
                 await expect(alert).to_contain_text("ip_reputation (15 of 15 noted)")
-                await expect(alert).to_contain_text("slow down to this provider")
+                await expect(alert).to_contain_text("slow down to Microsoft")
                 await expect(alert).to_contain_text("SES -> recipient MTA")
                 first = page.locator("#scope-domain tbody tr").first
                 await expect(first.locator("td").first).to_have_text("outlook.com")

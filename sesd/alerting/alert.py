@@ -10,6 +10,7 @@ from typing import Any, Final
 
 from sesd.alerting.rules import AlertState, Transition
 from sesd.config import RuleConfig
+from sesd.core.causes import INSIDE_SES
 from sesd.core.events import EVENT_TYPES
 from sesd.core.scopes import DOMAIN
 from sesd.core.windows import Breakdown
@@ -19,8 +20,7 @@ _MAX_DEDUP_KEY: Final = 255
 
 __all__ = ["Alert", "Notification", "alert_of", "identity", "metric_text", "percent"]
 
-#: Delay types that point inside SES rather than at the recipient's MTA.
-_INTERNAL_DELAYS: Final = frozenset({"InternalFailure", "SendingDeferral"})
+#: The metrics about delays (their stage may be inside SES).
 _DELAY_METRICS: Final = frozenset(
     {
         "delay_ratio",
@@ -127,7 +127,7 @@ def alert_of(
     # Inside SES when most delays are SES's own (three InternalFailure among a
     # hundred recipient-MTA deferrals do not make a Microsoft throttle an AWS case),
     # or when no recipient's side said anything.
-    inside = sum(n for name, n in breakdown.delay_types if name in _INTERNAL_DELAYS)
+    inside = sum(n for name, n in breakdown.delay_types if name in INSIDE_SES)
     mta_signal = bool(breakdown.statuses or breakdown.diagnostics or breakdown.mtas)
     metric = identity["metric"]
     mostly = 2 * inside > sum(n for _, n in breakdown.delay_types)

@@ -18,7 +18,7 @@ import msgspec
 from sesd.alerting.alert import Alert, Notification, metric_text
 from sesd.alerting.rules import Transition
 from sesd.config import CANARY_METRICS, TENANT_METRICS
-from sesd.core.causes import advice
+from sesd.core.causes import advice_for
 from sesd.core.scopes import ACCOUNT, DOMAIN, PROVIDER, TENANT
 from sesd.core.text import slack_escape
 from sesd.core.windows import Breakdown
@@ -203,12 +203,20 @@ def cause_noted(breakdown: Breakdown) -> str:
     return noted
 
 
+def cause_advice(breakdown: Breakdown) -> str:
+    """What to do about the dominant cause of a breakdown that has causes: the advice
+    of the table entry that decided it for most of its recipients, if it has its own
+    (Gmail's duplicate Message-ID limit is no volume burst)."""
+    cause, n = breakdown.causes[0]
+    return advice_for(cause, n, breakdown.advised)
+
+
 def cause_line(alert: Alert) -> str | None:
     """The dominant cause of the window's delays and what to do, or None."""
     b = alert.breakdown
     if not b.causes or alert.kind is Transition.RESOLVED:
         return None
-    return f"cause: {dominant_cause(b)} ({cause_noted(b)}): {advice(b.causes[0][0])}"
+    return f"cause: {dominant_cause(b)} ({cause_noted(b)}): {cause_advice(b)}"
 
 
 def describe(alert: Alert, *, slack: bool = False) -> str:

@@ -6,7 +6,9 @@ imported: a table that does not load (a packaging fault, a bad pattern) stops se
 at start, not at the first DeliveryDelay. Precedence, tier by tier (inside a tier,
 the first entry that matches wins):
 
-1. a delay inside SES (``InternalFailure``, ``SendingDeferral``) is ``ses_internal``;
+1. a delay inside SES (``InternalFailure``, ``SendingDeferral``, and
+   ``BYOIPHostNameLookupUnavailable``: SES could not look up your own BYOIP range's
+   host names) is ``ses_internal``, with advice per delay type (``[inside_ses]``);
 2. ``[[status]]``: codes a receiver defines for itself (Microsoft's 4.7.650 and
    4.7.500-699, Gmail's 4.7.28 and 4.7.26...): its documentation gives each one
    meaning, so they decide whatever the words say ("4.7.500 Server busy" is a
@@ -25,15 +27,24 @@ the first entry that matches wins):
    exceeded");
 6. ``[[hint]]``: words that only hint ("try again later", "blocked", "sender
    rejected"...): a code whose detail names a cause says more;
-7. SES's delay type (``TransientCommunicationFailure`` is ``connection``...);
+7. SES's delay type (``TransientCommunicationFailure`` is ``connection``...): before
+   tiers 5 and 6 when the only code is SES's generic 4.4.1 or 4.4.7 in its
+   ``status`` field (the text carries none): SES's ``MailboxFull`` or ``IPFailure``
+   says more than it;
 8. ``[rfc3463]``: the class of the enhanced status code (X.4.4 routing is ``dns``,
    X.4.X the network, X.3.X the receiving system);
 9. ``unknown``.
 
+SES's own soft-bounce text, "554 4.4.7 Message expired: unable to deliver in 840
+minutes.<REPLY>", is judged by the receiver's REPLY: SES's 4.4.7 says only that
+it gave up.
+
 An entry may name a second cause (``also``) where two are defensible: Microsoft's
 "451 4.7.500 Server busy" is documented as an IP-reputation restriction but reads as
 a busy server, so it is ``ip_reputation``, or ``rate_limited``. Alert text shows
-both; counting and ``cause_ratio`` use the first.
+both; counting and ``cause_ratio`` use the first. An entry's own advice has an id
+(``Cause.advised``) that alert text looks up when the entry decided most of a
+cause's recipients (:func:`advice_for`).
 
 Pure and cached: diagnostics repeat, so a classification costs a dict lookup once
 a text was seen. Uncached, it is up to about 170 regular-expression searches over
@@ -45,8 +56,10 @@ stranger's 10 KB text costs a millisecond or two.
 from __future__ import annotations
 
 import functools
+import hashlib
 import re
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any, Final
@@ -56,10 +69,12 @@ __all__ = [
     "CAUSE_INDEX",
     "DECIDERS",
     "HINTED_BY",
+    "INSIDE_SES",
     "MAX_TEXT",
     "TIERS",
     "Cause",
     "advice",
+    "advice_for",
     "classify",
     "judge",
     "load_table",
@@ -95,10 +110,13 @@ DECIDERS: Final = ("ses", *TIERS, "delay_type", "rfc3463", "none")
 #: (a standard code, words that only hint, the code's class): a cause they decide is
 #: only hinted at by the text, and alert text says so.
 HINTED_BY: Final = frozenset({"standard", "hint", "rfc3463"})
+# The tiers SES's delay type goes before when the only code is SES's generic one.
+_WEAK_TIERS: Final = frozenset({"standard", "hint"})
+# The codes SES's ``status`` field gives when it has nothing more particular to say.
+_SES_GENERIC: Final = frozenset({"4.4.1", "4.4.7"})
 # What a table may hold: its advice, its fallbacks and its tiers of entries; a tier
 # misspelt ("[[hints]]") would otherwise be read as nothing at all.
-_TABLE_KEYS: Final = frozenset({"advice", "delay_types", "rfc3463", *TIERS})
-_INSIDE_SES: Final = frozenset({"InternalFailure", "SendingDeferral"})
+_TABLE_KEYS: Final = frozenset({"advice", "inside_ses", "delay_types", "rfc3463", *TIERS})
 # An enhanced status code (RFC 3463): not the tail of an IP address or of a longer
 # dotted number (Yahoo's "4.16.55.1"), which the look-arounds keep out.
 _ENHANCED: Final = re.compile(r"(?<![\w.])([245])\.(\d{1,3})\.(\d{1,3})(?![\w]|\.\d)")
@@ -110,6 +128,10 @@ _ENTRY_KEYS: Final = frozenset({"cause", "also", "code", "match", "advice"})
 # A multi-line SMTP reply arrives joined: "...content presents a potential 552-5.7.0
 # security issue". The words are matched with each line's "552-5.7.0" taken out.
 _CONTINUATION: Final = re.compile(r"\s[245]\d\d[- ][245]\.\d{1,3}\.\d{1,3}(?=\s)")
+# SES's soft bounce: its expiry text, then the receiver's last reply in angle brackets.
+_SES_EXPIRED: Final = re.compile(
+    r"message expired: unable to deliver in \d{1,6} minutes\.?\s{0,4}<"
+)
 # An escape (``\W`` is not ``\w``, so it stays) or a capital letter (lower-cased).
 _PATTERN_PART: Final = re.compile(r"\\.|[A-Z]")
 
@@ -135,6 +157,8 @@ class Cause:
     status: str
     also: str = ""
     decided_by: str = "none"
+    #: The id of the deciding entry's own advice (``""``: the cause's advice).
+    advised: str = ""
 
     @property
     def hinted(self) -> bool:
@@ -161,14 +185,24 @@ class _Entry:
     code: re.Pattern[str] | None
     match: re.Pattern[str] | None
     advice: str
+    advised: str
 
 
 @dataclass(frozen=True, slots=True)
 class _Table:
     entries: tuple[_Entry, ...]
     advice: dict[str, str]
+    inside_ses: dict[str, str]
     delay_types: dict[str, str]
     rfc3463: dict[str, str]
+    #: An entry's own advice by its id: (its cause, the advice).
+    advised: dict[str, tuple[str, str]]
+
+
+def _advice_id(cause: str, text: str) -> str:
+    """A short id of a cause's advice that stays the same while its text does (alert
+    text finds it again in a breakdown, and in a state file from an earlier run)."""
+    return hashlib.blake2s(f"{cause}\n{text}".encode(), digest_size=5).hexdigest()
 
 
 def _cause_of(value: object, where: str) -> str:
@@ -195,7 +229,10 @@ def _entry(raw: dict[str, Any], tier: str, where: str, advice: dict[str, str]) -
         match = re.compile(_lowered(raw["match"])) if "match" in raw else None
     except re.error as exc:
         raise ValueError(f"causes.toml: {where}: bad pattern: {exc}") from None
-    return _Entry(tier, cause, also, code, match, raw.get("advice", advice[cause]))
+    own = raw.get("advice", "")
+    return _Entry(
+        tier, cause, also, code, match, own or advice[cause], _advice_id(cause, own) if own else ""
+    )
 
 
 def load_table(text: str) -> _Table:
@@ -219,18 +256,45 @@ def load_table(text: str) -> _Table:
     for name, table in fallbacks.items():
         for key, cause in table.items():
             _cause_of(cause, f"[{name}] {key}")
-    return _Table(tuple(entries), advice, fallbacks["delay_types"], fallbacks["rfc3463"])
+    inside_ses: dict[str, str] = data["inside_ses"]
+    advised = {entry.advised: (entry.cause, entry.advice) for entry in entries if entry.advised}
+    advised |= {
+        _advice_id("ses_internal", text): ("ses_internal", text)
+        for text in inside_ses.values()
+        if text
+    }
+    return _Table(
+        tuple(entries),
+        advice,
+        inside_ses,
+        fallbacks["delay_types"],
+        fallbacks["rfc3463"],
+        advised,
+    )
 
 
 _TABLE: Final = load_table(resources.files("sesd.core").joinpath("causes.toml").read_text("utf-8"))
+#: The delay types that say a delay is inside SES (an alert's stage says so).
+INSIDE_SES: Final = frozenset(_TABLE.inside_ses)
 
 
-def _code(status: str, diagnostic: str) -> str:
+def _reply(diagnostic: str) -> str:
+    """The receiver's reply: inside SES's soft-bounce text, the reply it quotes."""
+    found = _SES_EXPIRED.search(diagnostic.lower())
+    if found is None:
+        return diagnostic
+    return diagnostic[found.end() :].rstrip().removesuffix(">")
+
+
+def _code(status: str, diagnostic: str) -> tuple[str, bool]:
     """The enhanced status code that speaks: the receiver's own (the first in its
     text), else SES's ``status`` field (SES may give its generic 4.4.1 or 4.4.7 there
-    while the text says 4.7.650)."""
-    found = _ENHANCED.search(diagnostic) or _ENHANCED.search(status)
-    return found.group(0) if found else ""
+    while the text says 4.7.650); and whether the text gave it."""
+    found = _ENHANCED.search(diagnostic)
+    if found is not None:
+        return found.group(0), True
+    found = _ENHANCED.search(status)
+    return (found.group(0) if found else ""), False
 
 
 def _fallback(table: _Table, delay_type: str, code: str) -> tuple[str, str]:
@@ -250,17 +314,25 @@ def _fallback(table: _Table, delay_type: str, code: str) -> tuple[str, str]:
 def judge(table: _Table, delay_type: str, status: str, diagnostic: str) -> Cause:
     """The cause by ``table`` (:func:`load_table`), uncached: for tools that compare
     tables; sesd itself calls :func:`classify`."""
-    diagnostic = diagnostic[:MAX_TEXT]
-    code = _code(status, diagnostic)
-    if delay_type in _INSIDE_SES:
-        return Cause("ses_internal", table.advice["ses_internal"], code, decided_by="ses")
+    diagnostic = _reply(diagnostic[:MAX_TEXT])
+    code, in_text = _code(status, diagnostic)
+    inside = table.inside_ses.get(delay_type)
+    if inside is not None:
+        advised = _advice_id("ses_internal", inside) if inside else ""
+        text = inside or table.advice["ses_internal"]
+        return Cause("ses_internal", text, code, decided_by="ses", advised=advised)
     words = _CONTINUATION.sub("", diagnostic).lower()
+    # Without a code of the receiver's, SES's delay type says more than SES's generic
+    # status code or words that only hint.
+    by_type = not in_text and code in _SES_GENERIC and delay_type in table.delay_types
     for entry in table.entries:
+        if by_type and entry.tier in _WEAK_TIERS:
+            break
         if entry.code is not None and entry.code.fullmatch(code) is None:
             continue
         if entry.match is not None and entry.match.search(words) is None:
             continue
-        return Cause(entry.cause, entry.advice, code, entry.also, entry.tier)
+        return Cause(entry.cause, entry.advice, code, entry.also, entry.tier, entry.advised)
     cause, decided_by = _fallback(table, delay_type, code)
     return Cause(cause, table.advice[cause], code, decided_by=decided_by)
 
@@ -282,3 +354,15 @@ def _classify(delay_type: str, status: str, diagnostic: str) -> Cause:
 def advice(cause: str) -> str:
     """What to do about a cause (its default advice)."""
     return _TABLE.advice.get(cause, _TABLE.advice["unknown"])
+
+
+def advice_for(cause: str, recipients: int, advised: Sequence[tuple[str, int]]) -> str:
+    """What to do about the dominant ``cause`` of a window's ``recipients``: the advice of
+    the entry that decided it for at least half of them (``advised``: advice ids with
+    their counts, most first), else the cause's advice. An id this table does not know
+    (a state file from another build) is passed over."""
+    for advice_id, n in advised:
+        found = _TABLE.advised.get(advice_id)
+        if found is not None and found[0] == cause:
+            return found[1] if 2 * n >= recipients else advice(cause)
+    return advice(cause)

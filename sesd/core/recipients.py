@@ -128,6 +128,7 @@ def delayed(
                 cause=cause,
                 also=found.also,
                 hinted=found.hinted,
+                advised=found.advised,
                 delay_type=delay.delay_type,
                 count_cause=True,
             )
@@ -159,11 +160,11 @@ def bounced(
             continue
         for slot in slots:
             slot.scope.bounced(slot.name, kind)
-        cause = also = ""
+        cause = also = advised = ""
         hinted = False
         if soft:
             found = classify(None, recipient.status, recipient.diagnostic_code)
-            cause, also, hinted = found.cause, found.also, found.hinted
+            cause, also, hinted, advised = found.cause, found.also, found.hinted, found.advised
             causes[cause] = causes.get(cause, 0) + 1
         _end_delay(ledger, message_id, recipient.email_address, slots, t, now)
         if in_windows:
@@ -179,6 +180,7 @@ def bounced(
                 cause=cause,
                 also=also,
                 hinted=hinted,
+                advised=advised,
                 delay=False,
             )
 
@@ -196,6 +198,7 @@ def _note_recipient(
     cause: str,
     also: str,
     hinted: bool,
+    advised: str = "",
     delay_type: str = "",
     count_cause: bool = False,
     delay: bool = True,
@@ -215,6 +218,7 @@ def _note_recipient(
         cause=cause,
         also=also,
         hinted=hinted,
+        advised=advised,
         count_cause=count_cause,
         domain=domain,
         delay=delay,

@@ -12,12 +12,11 @@ from urllib.parse import quote
 from sesd.alerting.accounts import measure_account
 from sesd.alerting.alert import alert_of, identity, metric_text
 from sesd.alerting.evaluator import Evaluator
-from sesd.alerting.render import cause_noted, dominant_cause, hinted_count
+from sesd.alerting.render import cause_advice, cause_noted, dominant_cause, hinted_count
 from sesd.alerting.rules import AlertState, Status, Transition
 from sesd.alerting.silences import Silence
 from sesd.alerting.tenants import measure_tenant
 from sesd.config import ACCOUNT_METRICS, CANARY_METRICS, TENANT_METRICS, Duration, RuleConfig
-from sesd.core.causes import advice
 from sesd.core.ledger import Ledger
 from sesd.core.scopes import ACCOUNT, DOMAIN, PROVIDER, TENANT, Scope
 from sesd.core.text import clean
@@ -195,7 +194,7 @@ def _cause(breakdown: Breakdown) -> CauseView | None:
         of=sum(count for _, count in breakdown.causes),
         hinted=hinted_count(breakdown),
         noted=cause_noted(breakdown),
-        advice=advice(name),
+        advice=cause_advice(breakdown),
     )
 
 

@@ -1,7 +1,7 @@
 """What problem events said, kept for alert text: top delay types, SMTP status
 and diagnostic codes, reporting MTAs, causes (and causes named with a second
-one), recipient domains (in a provider's windows), and recent examples (message
-ids, sending identities, configuration sets).
+one), the table entries' own advice, recipient domains (in a provider's windows),
+and recent examples (message ids, sending identities, configuration sets).
 
 Counts are kept per coarse bucket (about a sixth of a window), so a window's
 breakdown can include up to a sixth of a window more than the window itself.
@@ -22,6 +22,7 @@ from sesd.core.causes import CAUSE_INDEX, named
 from sesd.core.text import clean, clean_once, mta_name
 
 __all__ = [
+    "ADVISED",
     "BOUNCE_DIAGNOSTIC",
     "BOUNCE_MTA",
     "BOUNCE_STATUS",
@@ -51,8 +52,8 @@ __all__ = [
 # complaints said is kept apart from what delays said: a delay alert names the delays'
 # codes, MTAs and messages, a bounce alert the bounces'.
 DELAY_TYPE, STATUS, DIAGNOSTIC, MTA, CAUSE, DOMAIN, SECOND_CAUSE, HINTED_CAUSE = range(8)
-BOUNCE_STATUS, BOUNCE_DIAGNOSTIC, BOUNCE_MTA = 8, 9, 10
-_KINDS: Final = 11
+BOUNCE_STATUS, BOUNCE_DIAGNOSTIC, BOUNCE_MTA, ADVISED = 8, 9, 10, 11
+_KINDS: Final = 12
 MESSAGE_ID, SOURCE, CONFIG_SET, OTHER_MESSAGE_ID = 0, 1, 2, 3
 _EXAMPLE_KINDS: Final = 4
 
@@ -108,6 +109,9 @@ class Breakdown:
     #: Causes noted from weak evidence only (sesd.core.causes.HINTED_BY); each also
     #: counts under ``causes``.
     hinted_causes: list[tuple[str, int]] = field(default_factory=list)
+    #: The ids of the advice of the table entries that decided causes, where an entry
+    #: has advice of its own (sesd.core.causes.advice_for).
+    advised: list[tuple[str, int]] = field(default_factory=list)
 
 
 class Details:
@@ -238,6 +242,7 @@ def noted(
     cause: str = "",
     also: str = "",
     hinted: bool = False,
+    advised: str = "",
     count_cause: bool = False,
     domain: str = "",
     delay: bool = True,
@@ -246,7 +251,8 @@ def noted(
     text comes from a stranger (sesd.core.text): addresses hidden, bounded, escaped; an
     MTA is kept by its name, without RFC 3464's type (``dsn;``). With ``count_cause``
     (a delayed recipient) its cause is counted; ``also`` is its second cause, if any;
-    ``hinted``: only weak evidence decided the cause. Not a ``delay`` (a bounce, a
+    ``hinted``: only weak evidence decided the cause; ``advised``: the id of the advice
+    of the entry that decided it, if it has its own. Not a ``delay`` (a bounce, a
     complaint): its codes, MTA and message id are kept apart from the delays'."""
     status_kind, diagnostic_kind, mta_kind, id_kind = problem_kinds(delay)
     examples = [(id_kind, clean_once(message_id))]
@@ -266,6 +272,8 @@ def noted(
             pairs.append((SECOND_CAUSE, named(cause, also)))
         if hinted:
             pairs.append((HINTED_CAUSE, cause))
+        if advised:
+            pairs.append((ADVISED, advised))
     return Noted(
         examples,
         [detail_key(kind, text) for kind, text in pairs],

@@ -8,6 +8,7 @@ from typing import Any, Final
 from sesd.core.events import EVENT_TYPE_INDEX, EVENT_TYPES
 from sesd.core.sketch import MAX_BUCKET, bucket_of, summarise
 from sesd.core.windows.breakdown import (
+    ADVISED,
     CAUSE,
     CONFIG_SET,
     DELAY_TYPE,
@@ -316,6 +317,7 @@ class DomainWindows:
             domains=top[DOMAIN],
             second_causes=top[SECOND_CAUSE],
             hinted_causes=top[HINTED_CAUSE],
+            advised=top[ADVISED],
         )
 
     # --- state file ----------------------------------------------------------------

@@ -1,0 +1,189 @@
+"""What alert text tells the on-call to do, judged against what receivers and AWS
+document: the reply SES quotes inside its soft bounce, SES's delay type against
+its own generic status code, delays inside SES, and the advice of the table entry
+that decided a window's dominant cause.
+
+The replies are as published: Microsoft's NDR table and Outlook.com's
+troubleshooting page, Gmail's SMTP error reference
+(https://support.google.com/a/answer/3726730), Yahoo's SMTP error codes
+(https://senders.yahooinc.com/smtp-error-codes/), and AWS's description of
+DeliveryDelay types
+(https://docs.aws.amazon.com/ses/latest/dg/event-publishing-retrieving-sns-contents.html).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from sesd.alerting.evaluator import Evaluator
+from sesd.alerting.render import describe
+from sesd.config import core_settings, parse_config
+from sesd.core.causes import advice, advice_for, classify
+from sesd.core.pipeline import Pipeline
+from tests import factory as f
+
+NOW = f.T0 + 10
+RULE = '[[alerts.rules]]\nname = "r"\nmetric = "delay_ratio"\nwindow = "5m"\nabove = 0.1\n'
+#: SES's soft bounce: it gave up after 14 hours, quoting the receiver's last reply.
+EXPIRED = "smtp; 554 4.4.7 Message expired: unable to deliver in 840 minutes.<{}>"
+BUSY = "451 4.7.500 Server busy. Please try again later from [192.0.2.10]. (S77714)"
+SAME_ID = (
+    "452-4.7.28 Our system has detected that this message exceeded the quota for "
+    "sending messages that have the same Message-ID. To protect our users from spam, "
+    "mail sent to your account has been temporarily rate limited."
+)
+
+
+@pytest.mark.parametrize(
+    ("reply", "cause", "status"),
+    [
+        (BUSY, "ip_reputation", "4.7.500"),  # Microsoft's reputation restriction
+        ("421 4.4.2 Connection timed out", "connection", "4.4.2"),
+        ("452 4.2.2 The recipient's inbox is out of storage space.", "mailbox_full", "4.2.2"),
+    ],
+)
+def test_a_soft_bounce_is_judged_by_the_reply_ses_quotes(
+    reply: str, cause: str, status: str
+) -> None:
+    """Every soft bounce SES sends wraps the receiver's last reply in its own 4.4.7
+    expiry text: the reply decides, with its own code, not SES's."""
+    found = classify(None, "4.4.7", EXPIRED.format(reply))
+    assert (found.cause, found.status) == (cause, status)
+    assert found == classify(None, "4.4.7", reply)
+    # Without a quoted reply, SES's expiry is all there is: the network.
+    expired = classify(None, "4.4.7", "smtp; 554 4.4.7 Message expired")
+    assert (expired.cause, expired.status) == ("connection", "4.4.7")
+
+
+@pytest.mark.parametrize(
+    ("delay_type", "cause"),
+    [
+        ("MailboxFull", "mailbox_full"),
+        ("SpamDetected", "content"),
+        ("IPFailure", "blocklisted"),
+        ("RecipientServerError", "recipient_server"),
+    ],
+)
+def test_ses_delay_type_says_more_than_its_generic_status_code(delay_type: str, cause: str) -> None:
+    """SES's ``status`` 4.4.1 or 4.4.7 is its generic code: when the receiver's text
+    carries no code of its own, SES's delay type decides, before that code and before
+    words that only hint; a code in the text, or a particular one in ``status``, still
+    speaks first."""
+    for status in ("4.4.1", "4.4.7"):
+        for text in ("smtp; 451 Temporary failure", "451 Please try again later", ""):
+            assert classify(delay_type, status, text).cause == cause, (status, text)
+    assert classify(delay_type, "4.4.1", "421 4.4.1 Connection timed out").cause == "connection"
+    assert classify(delay_type, "4.2.2", "").cause == "mailbox_full"
+    # No delay type (a soft bounce): the generic code decides as before.
+    assert classify(None, "4.4.7", "smtp; 451 Temporary failure").cause == "connection"
+
+
+def _alert(*bodies: dict[str, object]) -> str:
+    """The text of the one alert the rule fires on ``bodies`` at x.example."""
+    config = parse_config(RULE)
+    pipeline = Pipeline(core_settings(config))
+    for body in bodies:
+        pipeline.feed(f.raw(body), "q", NOW)
+    (alert,) = Evaluator(config.alerts, ["5m", "15m", "1h"]).evaluate(pipeline.ledger, NOW)
+    return describe(alert)
+
+
+def test_a_byoip_lookup_delay_is_inside_ses_with_advice_on_your_own_ptr_records() -> None:
+    """BYOIPHostNameLookupUnavailable: SES could not look up the names of the sender's
+    own BYOIP addresses, before any recipient's server was reached. The alert places
+    it inside SES and points at the BYOIP range's PTR records, not at the recipient's
+    DNS ("nothing to do on your side")."""
+    delays = [
+        f.delay(
+            [f"r{i}@x.example"],
+            at=NOW,
+            delay_type="BYOIPHostNameLookupUnavailable",
+            status="4.4.0",
+            diagnostic="",
+        )
+        for i in range(4)
+    ]
+    text = _alert(*delays)
+    assert "where: inside SES" in text
+    cause = classify("BYOIPHostNameLookupUnavailable", "4.4.0", "")
+    assert cause.cause == "ses_internal"
+    assert "PTR records of your BYOIP range" in cause.advice
+    assert f"cause: ses_internal (4 of 4 noted): {cause.advice}" in text
+    assert "nothing to do on your side" not in text
+
+
+def test_the_alert_gives_the_advice_of_the_entry_that_decided_most_recipients() -> None:
+    """Gmail's limit on copies of one Message-ID is a retry loop, not a volume burst:
+    when it decided at least half of the dominant cause's recipients, the alert gives
+    its advice; when it decided fewer, the cause's own (the window mixes replies)."""
+    same_id = classify(None, "", SAME_ID)
+    assert same_id.cause == "rate_limited"
+    assert same_id.advice != advice("rate_limited")
+
+    def delays(text: str, n: int, first: int) -> list[dict[str, object]]:
+        return [
+            f.delay([f"r{first + i}@x.example"], at=NOW, status="", diagnostic=text)
+            for i in range(n)
+        ]
+
+    limited = "421 Too many concurrent connections from your IP"
+    assert classify(None, "", limited).advice == advice("rate_limited")
+    mostly = _alert(*delays(SAME_ID, 3, 0), *delays(limited, 3, 3))
+    assert f"cause: rate_limited, or content (6 of 6 noted): {same_id.advice}" in mostly
+    fewer = _alert(*delays(SAME_ID, 2, 0), *delays(limited, 3, 2))
+    assert f"(5 of 5 noted): {advice('rate_limited')}" in fewer
+
+
+def test_an_advice_id_for_another_cause_or_from_another_table_is_passed_over() -> None:
+    """A breakdown's advice ids come from the state file too: one this table does not
+    know (another build's), or one of another cause, gives the cause's own advice."""
+    busy = classify(None, "", BUSY)
+    assert busy.advised
+    assert advice_for("ip_reputation", 4, [(busy.advised, 2)]) == busy.advice
+    assert advice_for("ip_reputation", 4, [(busy.advised, 1)]) == advice("ip_reputation")
+    assert advice_for("rate_limited", 4, [(busy.advised, 4)]) == advice("rate_limited")
+    assert advice_for("ip_reputation", 4, [("0123456789", 4)]) == advice("ip_reputation")
+
+
+@pytest.mark.parametrize(
+    ("reply", "cause"),
+    [
+        # Outlook.com: RP-001 to RP-003 are limits "related to IP/domain reputation".
+        (
+            "421 RP-001 (BAY004-MC1F1) Unfortunately, some messages from 192.0.2.1 weren't "
+            "sent. Please try again. We have limits for how many messages can be sent per "
+            "hour and per day.",
+            "ip_reputation",
+        ),
+        # Microsoft 4.7.652: a limit on connections (S3115), not reputation.
+        (
+            "451 4.7.652 The mail server [192.0.2.17] has exceeded the maximum number of "
+            "connections. (S3115)",
+            "rate_limited",
+        ),
+        # Yahoo checks the MAIL FROM and the From: header domain with an SOA query.
+        (
+            "451 Message temporarily deferred due to unresolvable RFC.5322 from domain",
+            "authentication",
+        ),
+    ],
+)
+def test_documented_replies_get_the_cause_their_documentation_gives(reply: str, cause: str) -> None:
+    assert classify("RecipientServerError", "", reply).cause == cause
+
+
+def test_advice_does_not_send_the_on_call_the_wrong_way() -> None:
+    """Gmail's spam-rate target is 0.1% (0.3% is the line never to reach); a TLS policy
+    of Require does not make Gmail's connection encrypted; Microsoft's tools and
+    delisting are AWS's on SES's shared IPs."""
+    rate = classify(None, "", "421 4.7.28 unusual rate of unsolicited mail").advice
+    assert "below 0.1%" in rate
+    tls = classify(
+        None,
+        "",
+        "421 4.7.29 Your email has been rate limited because this message was not "
+        "sent over a TLS connection.",
+    ).advice
+    assert "would not fix it" in tls
+    for reply in (BUSY, "550 5.7.606 Access denied, banned sending IP [192.0.2.1]."):
+        assert "SES's shared IPs" in classify(None, "", reply).advice
