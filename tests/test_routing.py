@@ -321,6 +321,42 @@ async def test_a_silence_after_the_firing_keeps_alertmanager_from_resolving_it()
         assert _queued(alerting, "am") == [("repeat", ["a.example"])]
 
 
+async def test_a_reload_changing_a_firing_rules_labels_moves_its_alert_at_alertmanager_now() -> (
+    None
+):
+    """Alertmanager tells alerts apart by their labels: a reload that changes a firing
+    rule's labels or severity resolves the old labels there and fires the new ones at
+    once (not at the next repeat, hours later, when the old ones would end in a
+    resolve mid-incident), and every resend carries the new ones. A console sink,
+    which tells alerts by rule and domain, gets nothing; nor does a reload that
+    changes neither."""
+    base = '[alerts]\ngroup_wait = "0s"\n' + AM + '[alerts.sinks.ops]\ntype = "console"\n'
+    async with _firing_at_alertmanager() as (alerting, _, now):
+        alerting.reconfigure(parse_config(base + RULE + 'sinks = ["am", "ops"]\n'))
+        alerting.evaluate()  # what a reload owes goes out with the next evaluation
+        assert _queued(alerting, "ops") == [("firing", ["a.example"])]  # "ops" is new
+        assert _queued(alerting, "am") == []
+        now[0] = T + 5
+        alerting.reconfigure(parse_config(base + RULE + 'sinks = ["am", "ops"]\n'))
+        alerting.evaluate()
+        assert _queued(alerting, "am") == []
+        relabelled = RULE + 'sinks = ["am", "ops"]\nseverity = "critical"\nlabels = {tier = "1"}\n'
+        alerting.reconfigure(parse_config(base + relabelled))
+        alerting.evaluate()
+        sent = list(alerting.outboxes["am"]._queue)
+        assert [(n.kind, [(a.severity, a.labels) for a in n.alerts]) for n in sent] == [
+            (Transition.RESOLVED, [("warning", {})]),
+            (Transition.FIRING, [("critical", {"tier": "1"})]),
+        ]
+        assert _queued(alerting, "ops") == []
+        _queued(alerting, "am")
+        now[0] = T + 60
+        alerting.evaluate()
+        (resent,) = alerting.outboxes["am"]._queue
+        assert resent.kind is Transition.REPEAT
+        assert [(a.severity, a.labels) for a in resent.alerts] == [("critical", {"tier": "1"})]
+
+
 async def test_a_reload_keeps_states_and_queues_and_resolves_a_removed_rule() -> None:
     two_rules = RULE + 'sinks = ["ops"]\n' + RULE.replace('"delays"', '"other"')
     alerting, pipeline, now = _alerting(

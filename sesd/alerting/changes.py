@@ -6,19 +6,23 @@ resolves its sent alerts on its sinks; a rule that no longer watches a label (a
 new ``exclude_domains``, a narrower list or glob) resolves that label's alert and
 forgets its state; a rule that no longer names a sink resolves its firing alerts
 there, and a sink it names anew is sent them as firing, so that it gets the
-resolves later too. Pure: the caller passes the states and queues what is returned.
+resolves later too. A sink that tells alerts apart by their labels (Alertmanager)
+sees a rule whose labels or severity changed as a new alert: it is sent the old
+labels' resolve and the new labels' firing at once, not at the next repeat. Pure:
+the caller passes the states and queues what is returned.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from sesd.alerting.alert import Alert
 from sesd.alerting.labels import takes
 from sesd.alerting.rules import AlertState, Status, Transition
 from sesd.config import ACCOUNT_METRICS, CANARY_METRICS, RuleConfig
 
-__all__ = ["Change", "changes"]
+__all__ = ["Change", "changes", "relabel"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,9 +42,11 @@ def changes(
     old: Mapping[str, RuleConfig],
     new: Sequence[RuleConfig],
     states: dict[str, dict[str, AlertState]],
+    by_labels: frozenset[str] = frozenset(),
 ) -> Iterator[Change]:
-    """What going from rules ``old`` to ``new`` owes the sinks; ``states`` (by rule,
-    then label) loses the rules and labels the new rules do not have."""
+    """What going from rules ``old`` to ``new`` owes the sinks (``by_labels``: those
+    that tell alerts apart by their labels); ``states`` (by rule, then label) loses
+    the rules and labels the new rules do not have."""
     kept = {rule.name: rule for rule in new}
     for name in sorted(set(states) - set(kept)):
         gone = states.pop(name)
@@ -56,6 +62,7 @@ def changes(
             note = f"the rule no longer watches this {rule.scope}"
             yield from _ended(before, held, unwatched, note)
         yield from _sinks_changed(before, rule, held)
+        yield from _relabelled(before, rule, held, by_labels)
 
 
 def _ended(
@@ -84,6 +91,34 @@ def _sinks_changed(
         if added:
             note = "the rule notifies this sink from now on"
             yield Change(rule, label, state, Transition.FIRING, added, note)
+
+
+def _relabelled(
+    before: RuleConfig, rule: RuleConfig, states: dict[str, AlertState], by_labels: frozenset[str]
+) -> Iterator[Change]:
+    """A rule kept with other labels or another severity: to the sinks it names still
+    that tell alerts by their labels, its sent alerts' old labels resolve and the new
+    ones fire (Alertmanager routes the new ones; the old ones would end in a resolve
+    at their ``endsAt``, mid-incident)."""
+    if (before.labels, before.severity) == (rule.labels, rule.severity):
+        return
+    sinks = tuple(s for s in rule.sinks if s in before.sinks and s in by_labels)
+    if not sinks:
+        return
+    for label, state in sorted(states.items()):
+        if _sent(state):
+            note = "the rule's labels or severity changed: the alert goes on under the new ones"
+            yield Change(before, label, state, Transition.RESOLVED, sinks, note)
+            yield Change(rule, label, state, Transition.FIRING, sinks, note)
+
+
+def relabel(current: dict[tuple[str, str], Alert], rules: Mapping[str, RuleConfig]) -> None:
+    """The alerts last sent per (rule, label), posted again to sinks that want them
+    (Alertmanager), from now on under their rule's labels and severity as configured."""
+    for key, alert in current.items():
+        rule = rules.get(key[0])
+        if rule is not None:
+            current[key] = replace(alert, labels=rule.labels, severity=rule.severity)
 
 
 def _sent(state: AlertState) -> bool:

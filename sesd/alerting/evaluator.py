@@ -16,7 +16,7 @@ from typing import Any
 
 from sesd.alerting.accounts import measure_account
 from sesd.alerting.alert import Alert, Notification, alert_of, identity
-from sesd.alerting.changes import Change, changes
+from sesd.alerting.changes import Change, changes, relabel
 from sesd.alerting.grouping import Groups
 from sesd.alerting.labels import labels, watches
 from sesd.alerting.rules import AlertState, Blindness, Status, Transition, measure, step
@@ -90,7 +90,9 @@ class Evaluator:
         self.groups.group_wait = config.group_wait.seconds
         self._dashboard = config.dashboard_url
         self._severity = {rule.name: rule.severity for rule in self.rules}
-        out = [self._owed(change, now) for change in changes(old, self.rules, self.states)]
+        relabel(self.current, {rule.name: rule for rule in self.rules})
+        owed = changes(old, self.rules, self.states, config.by_labels())
+        out = [self._owed(change, now) for change in owed]
         for rule in self.rules:
             self.states.setdefault(rule.name, {})
         # What was last sent of an alert whose state is gone (a silenced firing of a

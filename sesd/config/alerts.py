@@ -302,6 +302,11 @@ class AlertsConfig(Section, frozen=True):
         found.update(self.sinks)
         return found
 
+    def by_labels(self) -> frozenset[str]:
+        """The sinks that tell alerts apart by their labels (Alertmanager's)."""
+        sinks = self.named_sinks().items()
+        return frozenset(name for name, sink in sinks if isinstance(sink, AlertmanagerConfig))
+
     def unused_sinks(self) -> list[str]:
         """Configured sinks that no rule names (``console`` aside)."""
         used = {name for rule in self.rules for name in rule.sinks}
