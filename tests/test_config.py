@@ -114,6 +114,9 @@ def test_example_canary_block_and_rules_are_valid(monkeypatch: pytest.MonkeyPatc
             "alerts.rules[0].severity: Invalid enum value 'urgent' (one of: critical, error, ",
         ),
         ("[windows\n", "not valid TOML"),
+        # 0 would repeat every firing alert at every evaluation, not "never".
+        ('[alerts]\nrepeat_interval = "0s"', "alerts: repeat_interval must be positive"),
+        ('[alerts]\nevaluate_every = "0s"', "alerts: evaluate_every must be positive"),
         (
             '[[queues]]\nurl = "https://sqs/1/a/q"\n[[queues]]\nurl = "https://sqs/2/b/q"',
             "two queues share the name 'q'",
@@ -122,8 +125,27 @@ def test_example_canary_block_and_rules_are_valid(monkeypatch: pytest.MonkeyPatc
             '[domains]\ngroups = {microsoft = ["outlook.com", "hotmail.com"]}\n'
             '[[alerts.rules]]\nname = "r"\nmetric = "delay_ratio"\nwindow = "5m"\n'
             'above = 0.1\ndomains = ["gmail.com", "Outlook.com."]',
-            "alerts.rules[0] (r): domain 'Outlook.com.' is counted in group 'microsoft'; "
-            "name the group instead (domains = ['microsoft'])",
+            "alerts.rules[0] (r): domains names 'Outlook.com.', counted in group "
+            "'microsoft'; name the group instead (domains = ['microsoft'])",
+        ),
+        (
+            # An address or a URL pasted in: the rule would watch nothing.
+            '[[alerts.rules]]\nname = "r"\nmetric = "delay_ratio"\nwindow = "5m"\n'
+            'above = 0.1\ndomains = ["gmail.com", "postmaster@yahoo.com"]',
+            "alerts.rules[0] (r): domains names 'postmaster@yahoo.com', which is no domain name",
+        ),
+        (
+            '[[alerts.rules]]\nname = "r"\nmetric = "delay_ratio"\nwindow = "5m"\n'
+            'above = 0.1\nexclude_domains = ["https://yahoo.com"]',
+            "alerts.rules[0] (r): exclude_domains names 'https://yahoo.com', which is no domain",
+        ),
+        (
+            # Left out by name, it would go on firing under the group's label.
+            '[domains]\ngroups = {microsoft = ["outlook.com", "hotmail.com"]}\n'
+            '[[alerts.rules]]\nname = "r"\nmetric = "delay_ratio"\nwindow = "5m"\n'
+            'above = 0.1\nexclude_domains = ["hotmail.com"]',
+            "alerts.rules[0] (r): exclude_domains names 'hotmail.com', counted in group "
+            "'microsoft'; name the group instead (exclude_domains = ['microsoft'])",
         ),
         (
             '[alerts.pagerduty]\nrouting_key = "k"\nevents_url = "events.pagerduty.com/v2"',

@@ -314,12 +314,17 @@ def test_rule_validation_errors() -> None:
         ("delivery_ratio", "below = 0", "delivery_ratio is never below 0, so the rule would ne"),
         ("delivery_ratio", "below = 1.5", "a ratio is at most 1, so the rule would fire on every"),
         ("processing_p95_seconds", "above = -0.5", "is never below 0"),
+        ("sending_paused", "above = 1", "sending_paused reads 1 or 0, so the rule would never"),
+        ("reputation_impact", "above = 1", "reads 1 or 0, so the rule would never fire"),
+        ("delay_ratio", "above = 0.2\nclear_below = -0.01", "a firing alert would never resolve"),
+        ("delivery_ratio", "below = 0.95\nclear_above = 97", "is at most 1, so a firing alert"),
     ],
 )
 def test_a_threshold_no_value_can_cross_or_every_value_crosses_is_refused(
     metric: str, threshold: str, message: str
 ) -> None:
-    """A rule that would fire on any window with data, or never: refused at load."""
+    """A rule that would fire on any window with data, or never, or whose alert would
+    never resolve while mail flows: refused at load."""
     from sesd.config import ConfigError
 
     text = f'[[alerts.rules]]\nname = "x"\nmetric = "{metric}"\nwindow = "5m"\n{threshold}\n'
@@ -328,11 +333,16 @@ def test_a_threshold_no_value_can_cross_or_every_value_crosses_is_refused(
 
 
 def test_thresholds_at_the_edges_of_their_range_are_taken() -> None:
-    """0 (any delay at all) and 1 (anything short of all delivered) are real rules."""
+    """0 (any delay at all) and 1 (anything short of all delivered) are real rules, and
+    so are clear thresholds at 0 and 1, and a yes-or-no metric above 0."""
     for metric, threshold in (
         ("delay_ratio", "above = 0"),
         ("delivery_ratio", "below = 1"),
         ("processing_p95_seconds", "above = 600"),
+        ("delay_ratio", "above = 0.2\nclear_below = 0"),
+        ("delivery_ratio", "below = 0.95\nclear_above = 1"),
+        ("sending_paused", "above = 0"),
+        ("processing_p95_seconds", "below = 5\nclear_above = 90"),
     ):
         parse_config(
             f'[[alerts.rules]]\nname = "x"\nmetric = "{metric}"\nwindow = "5m"\n{threshold}\n'

@@ -270,12 +270,12 @@ class AlertsConfig(Section, frozen=True):
     rules: list[RuleConfig] = []
 
     def __post_init__(self) -> None:
-        if self.evaluate_every.seconds <= 0:
-            raise ValueError("evaluate_every must be positive")
+        # A repeat_interval of 0 would repeat every firing alert at every evaluation.
+        for key in ("evaluate_every", "repeat_interval", "notification_max_age"):
+            if getattr(self, key).seconds <= 0:
+                raise ValueError(f"{key} must be positive")
         if self.outbox_size < 1:
             raise ValueError("outbox_size must be at least 1")
-        if self.notification_max_age.seconds <= 0:
-            raise ValueError("notification_max_age must be positive")
         if self.dashboard_url is not None:
             _check_template(self.dashboard_url, "dashboard_url")
         _check_sink_names(self)

@@ -50,21 +50,31 @@ def _check_rule_windows(config: Config) -> None:
 
 
 def _check_rule_domains(config: Config) -> None:
-    """A rule does not name a domain a group counts under the group's label."""
+    """A rule names domain names (not an address or a URL pasted in: it would watch
+    nothing), and does not name, nor leave out, a domain a group counts under the
+    group's label."""
     members = {
         normalise_domain(domain): group
         for group, domains in config.domains.groups.items()
         for domain in domains
     }
     for i, rule in enumerate(config.alerts.rules):
-        for domain in rule.domains or []:
-            group = None if is_glob(domain) else members.get(normalise_domain(domain))
-            if group is not None:
-                # Its events count under the group's label: the rule would never fire.
-                raise ValueError(
-                    f"alerts.rules[{i}] ({rule.name}): domain {domain!r} is counted in "
-                    f"group {group!r}; name the group instead (domains = [{group!r}])"
-                )
+        for key, named in (("domains", rule.domains), ("exclude_domains", rule.exclude_domains)):
+            for domain in named or []:
+                normal = domain if is_glob(domain) else normalise_domain(domain)
+                if normal is None:
+                    raise ValueError(
+                        f"alerts.rules[{i}] ({rule.name}): {key} names {domain!r}, which is "
+                        "no domain name (write the part after the @, as gmail.com)"
+                    )
+                group = None if is_glob(domain) else members.get(normal)
+                if group is not None:
+                    # Its events count under the group's label: the rule would never
+                    # fire on it, or go on firing on the group.
+                    raise ValueError(
+                        f"alerts.rules[{i}] ({rule.name}): {key} names {domain!r}, counted "
+                        f"in group {group!r}; name the group instead ({key} = [{group!r}])"
+                    )
 
 
 def _check_rule_providers(config: Config) -> None:

@@ -9,6 +9,11 @@ if TYPE_CHECKING:
 
 __all__ = ["check_thresholds"]
 
+#: Rule metrics that read 1 (yes) or 0 (no): at most 1, as a ratio is.
+_FLAGS = frozenset(
+    {"sending_paused", "enforcement_not_healthy", "tenant_sending_paused", "reputation_impact"}
+)
+
 
 def check_thresholds(rule: RuleConfig) -> None:
     """Exactly one of ``above`` and ``below``, with the clear threshold on its side."""
@@ -29,8 +34,19 @@ def check_thresholds(rule: RuleConfig) -> None:
 
 def _check_reachable(rule: RuleConfig) -> None:
     """A threshold every value passes (the rule fires on any window with data) or none
-    does (it never fires) is a mistake: every metric is at least 0, a ratio at most 1."""
+    does (it never fires), or a clear threshold no value reaches (a firing alert never
+    resolves while mail flows), is a mistake: every metric is at least 0, a ratio or a
+    yes-or-no metric at most 1."""
     ratio = rule.metric.endswith("_ratio")
+    if rule.metric in _FLAGS and rule.above is not None and rule.above >= 1:
+        raise ValueError(f"above = {rule.above}: {rule.metric} reads 1 or 0, so the rule "
+                         "would never fire (above = 0 fires on 1)")  # fmt: skip
+    if rule.clear_below is not None and rule.clear_below < 0:
+        raise ValueError(f"clear_below = {rule.clear_below}: {rule.metric} is never below 0, "
+                         "so a firing alert would never resolve")  # fmt: skip
+    if (ratio or rule.metric in _FLAGS) and rule.clear_above is not None and rule.clear_above > 1:
+        raise ValueError(f"clear_above = {rule.clear_above}: {rule.metric} is at most 1, so a "
+                         "firing alert would never resolve (0.97 is 97%)")  # fmt: skip
     if rule.above is not None:
         if rule.above < 0:
             raise ValueError(f"above = {rule.above}: {rule.metric} is never below 0, so the "
