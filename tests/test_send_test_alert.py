@@ -46,3 +46,26 @@ async def test_test_alert_reaches_each_sink(tmp_path: Path) -> None:
     assert "sesd-test-alert" in slack.accepted[0]["text"]
     assert [e["event_action"] for e in pd.accepted] == ["trigger", "resolve"]
     assert pd.accepted[0]["routing_key"] == "pd-routing-key-4b1e"
+
+
+async def test_sinks_post_through_the_proxy_the_environment_names(tmp_path: Path) -> None:
+    """A host that reaches the internet only through a proxy (``HTTPS_PROXY`` or
+    ``HTTP_PROXY``, as for the AWS SDK): the post goes to the proxy, which here answers
+    as Slack does, for a webhook whose host only the proxy can resolve; ``NO_PROXY``
+    leaves a host out."""
+    async with Receiver("slack") as proxy:
+        config = tmp_path / "sesd.toml"
+        config.write_text(
+            f'[alerts.slack]\nwebhook_url = "http://hooks.slack.invalid{proxy.path}"\n'
+        )
+        env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
+        command = [sys.executable, "-m", "sesd", "send-test-alert", "--config", str(config)]
+        command += ["--sink", "slack"]
+        via = {**env, "HTTP_PROXY": proxy.url.removesuffix(proxy.path)}
+        assert (await run_process(command, env=via, check=False)).returncode == 0
+        assert len(proxy.accepted) == 1
+        assert "sesd-test-alert" in proxy.accepted[0]["text"]
+        bypassed = {**via, "NO_PROXY": "hooks.slack.invalid"}
+        result = await run_process(command, env=bypassed, check=False)
+        assert result.returncode == 1  # straight to a host no resolver knows
+        assert len(proxy.accepted) == 1

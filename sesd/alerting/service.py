@@ -35,10 +35,17 @@ from sesd.config import (
 from sesd.core.ledger import Ledger
 from sesd.io.logs import get_logger
 
-__all__ = ["Alerting", "build_sink", "build_sinks"]
+__all__ = ["Alerting", "build_sink", "build_sinks", "sink_session"]
 
 #: An event loop that stood still this long (or four evaluation periods) stalled.
 _STALL: Final = 30.0
+
+
+def sink_session() -> aiohttp.ClientSession:
+    """The HTTP client the sinks post with: through the proxy ``HTTPS_PROXY`` or
+    ``HTTP_PROXY`` names (``NO_PROXY`` honoured), as the AWS SDK's calls go, so a host
+    that reaches the internet only through a proxy gets its pages out too."""
+    return aiohttp.ClientSession(trust_env=True)
 
 
 def build_sink(

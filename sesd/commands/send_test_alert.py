@@ -6,12 +6,11 @@ import argparse
 import sys
 import time
 
-import aiohttp
 import anyio
 
 from sesd.alerting.alert import Alert, Notification
 from sesd.alerting.rules import Transition
-from sesd.alerting.service import build_sinks
+from sesd.alerting.service import build_sinks, sink_session
 from sesd.alerting.sinks import AlertmanagerSink, DeliveryError, PagerDutySink
 from sesd.commands.common import Commands, config_error, load, with_config
 from sesd.config import Config, ConfigError
@@ -72,7 +71,7 @@ def test_notification(kind: Transition, now: float) -> Notification:
 async def send_test_alert(config: Config, sink_name: str) -> int:
     """Send a test alert (and, for PagerDuty, its resolve); 0 when delivered, 1 if not."""
     log = get_logger(sink=sink_name)
-    async with aiohttp.ClientSession() as session:
+    async with sink_session() as session:
         sinks = {sink.name: sink for sink in build_sinks(config.alerts, session)}
         sink = sinks.get(sink_name)
         if sink is None:

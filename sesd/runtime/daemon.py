@@ -26,7 +26,6 @@ from contextlib import AsyncExitStack
 from functools import partial
 from typing import Any, TextIO
 
-import aiohttp
 import anyio
 import anyio.abc
 
@@ -34,7 +33,7 @@ from sesd import __version__
 from sesd.account.poller import AccountPoller
 from sesd.account.tenants import TenantPoller
 from sesd.alerting.evaluator import Evaluator
-from sesd.alerting.service import Alerting
+from sesd.alerting.service import Alerting, sink_session
 from sesd.config import Config, ConfigError, QueueConfig, core_settings
 from sesd.core.pipeline import Pipeline
 from sesd.io.build import revision
@@ -252,7 +251,7 @@ class Daemon:
         self.aws = AwsClients(self.config, stack)
         for queue in self.config.queues:
             await self.open_queue(queue)
-        self.alerting.open(await stack.enter_async_context(aiohttp.ClientSession()))
+        self.alerting.open(await stack.enter_async_context(sink_session()))
         self.metrics.reloaded(True, self.clock())
 
     async def serve(self, tg: anyio.abc.TaskGroup, *, handle_signals: bool) -> None:
