@@ -13,7 +13,7 @@ import aiohttp
 import pytest
 
 from sesd.alerting.evaluator import Evaluator
-from sesd.alerting.rules import Transition
+from sesd.alerting.rules import Status, Transition
 from sesd.alerting.service import Alerting
 from sesd.alerting.sinks import AlertmanagerSink, Permanent, Retryable, WebhookSink
 from sesd.commands.demo.localhttp import LocalServer
@@ -439,6 +439,44 @@ def test_after_a_stall_an_empty_window_resolves_nothing_for_its_length() -> None
     assert alerting.evaluator.evaluate(pipeline.ledger, T + 659) == []
     (resolved,) = alerting.evaluator.evaluate(pipeline.ledger, T + 660)
     assert resolved.kind is Transition.RESOLVED
+
+
+def test_while_a_queue_is_unread_an_empty_window_resolves_nothing() -> None:
+    """A queue stops answering (its permission revoked, the queue deleted, a KMS key
+    disabled) while an alert fires: its events wait in the queue, so the empty window
+    resolves nothing, then, and for a window's length after it answers again."""
+    alerting, pipeline, now = _alerting(RULE)
+    feed_spike(pipeline, "a.example", T, 5, 5)
+    alerting.evaluate()
+    unread = [True]
+    alerting.unread = lambda: unread[0]
+
+    def status() -> Status:
+        return alerting.evaluator.states["delays"]["a.example"].status
+
+    now[0] = T + 900  # the 5m window emptied long ago
+    alerting.evaluate()
+    assert status() is Status.FIRING
+    unread[0] = False
+    now[0] = T + 1199
+    alerting.evaluate()
+    assert status() is Status.FIRING
+    now[0] = T + 1200
+    alerting.evaluate()
+    assert status() is Status.INACTIVE
+
+
+def test_a_daemon_counts_a_queue_that_stopped_answering_as_unread() -> None:
+    """The daemon tells its alerting that a queue is unread when it is not ready."""
+    from sesd.runtime.daemon import Daemon
+
+    clock = [T]
+    config = parse_config('[[queues]]\nurl = "http://127.0.0.1:9/1/q"\n' + RULE)
+    daemon = Daemon(config, clock=lambda: clock[0], monotonic=lambda: clock[0])
+    daemon.health.received("q", T)
+    assert not daemon.alerting.unread()
+    clock[0] = T + 61
+    assert daemon.alerting.unread()
 
 
 def test_the_log_says_when_sesd_falls_behind_a_window_and_when_it_caught_up() -> None:

@@ -101,6 +101,9 @@ class Alerting:
         self.on_evaluated: Callable[[], None] = lambda: None
         #: Called when a firing or a resolve was delivered (the state file saves it).
         self.on_notified: Callable[[], None] = lambda: None
+        #: Whether a queue does not answer its receives (denied, deleted, a KMS key
+        #: disabled): what would fill the windows waits in it.
+        self.unread: Callable[[], bool] = lambda: False
         self._session: aiohttp.ClientSession | None = None
         self._tasks: anyio.abc.TaskGroup | None = None
         #: When each resending sink (Alertmanager) last got every firing alert.
@@ -228,6 +231,10 @@ class Alerting:
         """One evaluation at the current time; due notifications go to their outboxes."""
         now = self._clock()
         self.silences.refresh()
+        if self.unread():
+            # An empty window says nothing of an incident while its events wait in an
+            # unread queue, nor for a window's length after (as after a stall).
+            self.evaluator.blind(now)
         for alert in self.evaluator.evaluate(self._ledger, now):
             self._log.info(
                 f"sesd.alert.{alert.kind.value}",

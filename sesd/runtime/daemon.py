@@ -117,6 +117,7 @@ class Daemon:
         )
         self.alerting.on_evaluated = self.changes.notify
         self.health = Health(queues)
+        self.alerting.unread = lambda: not self.health.ready(self.monotonic())[0]
         #: What the status page reads (sesd.status): the same live state as the metrics.
         self.status = Sources(
             ledger=ledger,
