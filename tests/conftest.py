@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from functools import partial
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Protocol, TextIO
 
 import anyio
 import pytest
@@ -24,8 +24,6 @@ from sesd.config import Config, read_secrets
 from sesd.io.logs import configure_logging
 from sesd.runtime.daemon import Daemon
 from tests.dns_server import hermetic
-from tests.moto_process import MotoProcess
-from tests.proxy import Proxy
 
 
 def require_tool(name: str) -> str:
@@ -66,8 +64,15 @@ def local_sqs() -> Iterator[LocalSqs]:
         yield server
 
 
-def aws_client(service: str, local: LocalSqs | MotoProcess | Proxy) -> Any:
-    """An aiobotocore client of ``service`` on a local moto server (a context manager)."""
+class Endpoint(Protocol):
+    """A local server an SDK client can be pointed at."""
+
+    url: str
+
+
+def aws_client(service: str, local: Endpoint) -> Any:
+    """An aiobotocore client of ``service`` on a local moto server, or a stand-in for
+    one (its ``url``), as a context manager."""
     return get_session().create_client(  # type: ignore[call-overload]
         service,
         region_name="us-east-1",

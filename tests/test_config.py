@@ -114,6 +114,10 @@ def test_example_canary_block_and_rules_are_valid(monkeypatch: pytest.MonkeyPatc
             "alerts.rules[0].severity: Invalid enum value 'urgent' (one of: critical, error, ",
         ),
         ("[windows\n", "not valid TOML"),
+        (
+            '[[queues]]\nurl = "https://sqs.us-east-1.amazonaws.com/1/q"\nregion = "eu-west-1"',
+            "queues[0]: region 'eu-west-1' is not the region the URL names ('us-east-1')",
+        ),
         # 0 would repeat every firing alert at every evaluation, not "never".
         ('[alerts]\nrepeat_interval = "0s"', "alerts: repeat_interval must be positive"),
         ('[alerts]\nevaluate_every = "0s"', "alerts: evaluate_every must be positive"),

@@ -156,13 +156,15 @@ async def test_a_queue_that_does_not_exist_is_an_error_named_once_and_retried_sl
 
 
 class ForbiddingSqs(LocalServer):
-    """An SQS endpoint whose every call is denied, as for credentials the queue's policy
-    does not admit (the JSON protocol's error shape, which botocore parses)."""
+    """An SQS endpoint whose every call is refused with ``code``: denied, as for
+    credentials the queue's policy does not admit, unless told otherwise (the JSON
+    protocol's error shape, which botocore parses)."""
 
-    def __init__(self) -> None:
+    def __init__(self, code: str = "AccessDenied") -> None:
         super().__init__()
         self.url = f"http://127.0.0.1:{self.port}"
         self.calls = 0
+        self.code = code
 
     def routes(self, app: web.Application) -> None:
         app.router.add_post("/", self._deny)
@@ -173,7 +175,7 @@ class ForbiddingSqs(LocalServer):
         return web.json_response(
             body,
             status=400,
-            headers={"x-amzn-query-error": "AccessDenied;Sender"},
+            headers={"x-amzn-query-error": f"{self.code};Sender"},
             content_type="application/x-amz-json-1.0",
         )
 
@@ -248,17 +250,29 @@ async def test_an_answer_that_is_not_sqs_is_a_failed_receive_not_a_dead_daemon(
     )
 
 
-@pytest.mark.parametrize("kind", ["missing", "forbidden"])
+#: How each refusal no retry cures is named: its code, and words of its hint.
+_REFUSALS = {
+    "forbidden": ("AccessDenied", "sqs:ReceiveMessage"),
+    "kms_disabled": ("KMS.DisabledException", "enable it, cancel its deletion"),
+    "kms_gone": ("KmsNotFound", "give the queue another key"),
+    "expired_token": ("ExpiredToken", "session token has expired"),
+    "wrong_secret": ("SignatureDoesNotMatch", "secret access key does not match"),
+}
+
+
+@pytest.mark.parametrize("kind", ["missing", *_REFUSALS])
 async def test_a_queue_that_stays_unusable_is_an_error_once_over_many_retries(
     kind: str, local_sqs: Any, sqs: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A queue that does not exist, or may not be read, stays so over five retry periods
+    """A queue that does not exist, or may not be read (denied, its KMS key disabled
+    or deleted, the credentials expired or wrong), stays so over five retry periods
     (shortened here from a minute): one error names it with its hint; every later try
     is counted, and logged at debug level only."""
     monkeypatch.setattr(sqs_module, "PERMANENT_RETRY", 0.01)
     logs = io.StringIO()
     configure_logging("debug", "json", stream=logs)
-    async with ForbiddingSqs() as forbidding:
+    code, hint = _REFUSALS.get(kind, ("", "region"))
+    async with ForbiddingSqs(code) as forbidding:
         endpoint = local_sqs.url if kind == "missing" else forbidding.url
         url = f"{local_sqs.url}/123456789012/no-such-queue-{kind}"
         config = parse_config(
@@ -283,7 +297,6 @@ async def test_a_queue_that_stays_unusable_is_an_error_once_over_many_retries(
     assert len(unusable) == 1
     assert unusable[0]["level"] == "error"
     assert unusable[0]["queue"] == kind
-    hint = "sqs:ReceiveMessage" if kind == "forbidden" else "region"
     assert hint in unusable[0]["hint"]
     still = [r for r in records if r["event"] == "sesd.sqs.still_unusable"]
     assert len(still) >= 4
@@ -386,3 +399,54 @@ async def test_an_sqs_that_does_not_answer_does_not_hold_up_the_start(
         with anyio.fail_after(5):
             async with running(config) as daemon:
                 assert daemon.http_port
+
+
+async def test_deletes_refused_for_good_are_an_error_once_with_what_they_cost(sqs: Any) -> None:
+    """Without sqs:DeleteMessage every message comes back after its visibility timeout
+    and, with a redrive policy, ends in the dead-letter queue: the first refusal is an
+    error naming the permission (not retried), later ones debug lines, each counted; a
+    delete that works again says so."""
+    logs = io.StringIO()
+    configure_logging("debug", "json", stream=logs)
+    url, _ = await make_queue(sqs)
+    await send_bodies(sqs, url, ["a", "b"])
+    messages = (await sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10))["Messages"]
+    async with ForbiddingSqs() as forbidding, aws_client("sqs", forbidding) as denied:
+        p, metrics = poller(denied, url)
+        await p._delete(messages)
+        await p._delete(messages)
+        assert forbidding.calls == 2  # no retry of a refusal
+    errors = metrics.registry.get_sample_value(
+        "sesd_sqs_errors_total",
+        {"queue": "q", "account": "default", "region": "us-east-1", "operation": "delete"},
+    )
+    assert errors == 2
+    p._client = sqs
+    await p._delete(messages)
+    assert await queue_counts(sqs, url) == (0, 0)
+    records = [json.loads(line) for line in logs.getvalue().splitlines()]
+    said = [(r["event"], r["level"]) for r in records if r["event"].startswith("sesd.sqs.del")]
+    assert said == [
+        ("sesd.sqs.delete_refused", "error"),
+        ("sesd.sqs.delete_refused", "debug"),
+        ("sesd.sqs.delete_recovered", "info"),
+    ]
+    (first, *_) = [r for r in records if r["event"] == "sesd.sqs.delete_refused"]
+    assert "grant sqs:DeleteMessage" in first["hint"]
+    assert "dead-letter queue" in first["hint"]
+
+
+async def test_a_queue_whose_attributes_may_not_be_read_says_which_permission(
+    sqs: Any,
+) -> None:
+    """Receives may work without sqs:GetQueueAttributes, so nothing else would say it is
+    missing (nor can the redrive policy be checked): a warning names it."""
+    logs = io.StringIO()
+    configure_logging("debug", "json", stream=logs)
+    config = parse_config('[[queues]]\nurl = "http://127.0.0.1:9/123456789012/q"\nname = "q"\n')
+    async with ForbiddingSqs() as forbidding, aws_client("sqs", forbidding) as denied:
+        assert await check_queue(denied, config.queues[0], "default", "us-east-1") is False
+    records = [json.loads(line) for line in logs.getvalue().splitlines()]
+    (failed,) = [r for r in records if r["event"] == "sesd.sqs.attributes_failed"]
+    assert failed["level"] == "warning"
+    assert "grant sqs:GetQueueAttributes" in failed["hint"]

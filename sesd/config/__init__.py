@@ -159,8 +159,8 @@ class Config(Section, frozen=True):
         return sorted(found)
 
     def region_of(self, queue: QueueConfig) -> str:
-        """A queue's region: its own ``region``, else the one its URL names, else its
-        account's, else ``[aws] region``."""
+        """A queue's region: its own ``region`` (never another than the one its URL
+        names), else the one its URL names, else its account's, else ``[aws] region``."""
         if queue.region:
             return queue.region
         found = region_of_url(queue.url)

@@ -125,6 +125,14 @@ class QueueConfig(Section, frozen=True):
         if self.visibility_timeout is not None and not 0 <= self.visibility_timeout <= 43200:
             raise ValueError("visibility_timeout must be between 0 and 43200")
         _check_region(self.region, "region")
+        named = region_of_url(self.url)
+        if self.region and named and named != self.region:
+            # The queue lives where its URL says; a request signed for another region
+            # reads as a queue that does not exist.
+            raise ValueError(
+                f"region {self.region!r} is not the region the URL names ({named!r}): "
+                "leave `region` out"
+            )
 
     @property
     def label(self) -> str:

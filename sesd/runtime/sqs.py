@@ -32,6 +32,7 @@ from sesd.io.logs import get_logger
 from sesd.metrics.registry import Metrics
 from sesd.runtime.health import Changes, Health
 from sesd.runtime.sqs_calls import (
+    DENIED,
     SQS_ERRORS,
     InFlight,
     InvalidMemory,
@@ -100,6 +101,7 @@ class QueuePoller:
         #: The jitter's uniform draw; a test may pin it to see the backoff grow.
         self._rand = rand
         self._delay = 0.0  # until the next receive, after a failed one
+        self._undeletable = False  # deletes refused for good (reported once)
 
     async def run(self) -> None:
         """Poll until ``stopping`` is set; SQS errors back off, never end the loop."""
@@ -271,6 +273,9 @@ class QueuePoller:
                 )
             except SQS_ERRORS as exc:
                 self._metrics.sqs_error(self._label, "delete")
+                if hint_for(exc) is not None:
+                    self._refused_delete(exc, len(entries))
+                    return
                 self._log.warning(
                     "sesd.sqs.delete_failed",
                     error=describe_error(exc),
@@ -280,6 +285,9 @@ class QueuePoller:
                     "their visibility timeout and they count as duplicates",
                 )
                 continue
+            if self._undeletable:
+                self._undeletable = False
+                self._log.info("sesd.sqs.delete_recovered")
             failed = response.get("Failed", [])
             if not failed:
                 return
@@ -292,6 +300,26 @@ class QueuePoller:
                 retrying=len(retry_ids) if attempt == 0 else 0,
             )
             entries = [e for e in entries if e["Id"] in retry_ids]
+
+    def _refused_delete(self, exc: BaseException, count: int) -> None:
+        """A delete no retry will cure (the permission, the queue gone): said once at
+        error level, with what it costs, until a delete works again."""
+        if self._undeletable:
+            self._log.debug("sesd.sqs.delete_refused", error=describe_error(exc), count=count)
+            return
+        self._undeletable = True
+        hint = hint_for(exc)
+        if error_code(exc) in DENIED:
+            hint = "these credentials may not delete from the queue: grant sqs:DeleteMessage on it"
+        self._log.error(
+            "sesd.sqs.delete_refused",
+            error=describe_error(exc),
+            count=count,
+            queue_url=self._queue.url,
+            hint=f"{hint}; until then each message comes back after its visibility timeout "
+            "(counted once, then as a duplicate) and, with a redrive policy, moves to the "
+            "dead-letter queue",
+        )
 
     async def _release(self, messages: list[MessageTypeDef]) -> None:
         """Make messages visible again at once (visibility timeout 0)."""

@@ -25,6 +25,7 @@ else:
     SQSClient = Any
 
 __all__ = [
+    "DENIED",
     "PERMANENT_ERRORS",
     "SQS_ERRORS",
     "InFlight",
@@ -58,11 +59,25 @@ _NO_QUEUE = (
 )
 _NOT_ALLOWED = (
     "these credentials may not read the queue: grant sqs:ReceiveMessage, "
-    "sqs:DeleteMessage and sqs:ChangeMessageVisibility on it"
+    "sqs:DeleteMessage, sqs:ChangeMessageVisibility and sqs:GetQueueAttributes on it"
 )
 _BAD_KEY = "the access key is not valid: check the credentials"
+_KEY_MISMATCH = "the secret access key does not match the access key id: check the credentials"
+_EXPIRED = (
+    "the session token has expired: static credentials with a session token do not renew; "
+    "use a role (the instance's, the pod's, or an [[accounts]] role) or fresh credentials"
+)
+_KMS_DENIED = (
+    "the queue is encrypted with a KMS key these credentials may not use: grant kms:Decrypt on it"
+)
+_KMS_UNUSABLE = (
+    "the queue's KMS key cannot be used (disabled, deleted or pending deletion, not a "
+    "symmetric encryption key, or its key policy refuses): enable it, cancel its deletion "
+    "or give the queue another key"
+)
 #: Error codes that no retry will cure soon: the queue is missing or not ours to read.
-#: Each maps to the hint logged with it (SQS's query and JSON protocols name some alike).
+#: Each maps to the hint logged with it (SQS's query and JSON protocols name some
+#: differently: both names are here).
 PERMANENT_ERRORS = {
     "AWS.SimpleQueueService.NonExistentQueue": _NO_QUEUE,
     "QueueDoesNotExist": _NO_QUEUE,
@@ -70,9 +85,23 @@ PERMANENT_ERRORS = {
     "AccessDeniedException": _NOT_ALLOWED,
     "InvalidClientTokenId": _BAD_KEY,
     "UnrecognizedClientException": _BAD_KEY,
-    "KMS.AccessDeniedException": "the queue is encrypted with a KMS key these credentials "
-    "may not use: grant kms:Decrypt on it",
+    "SignatureDoesNotMatch": _KEY_MISMATCH,
+    "InvalidSignatureException": _KEY_MISMATCH,
+    "ExpiredToken": _EXPIRED,
+    "ExpiredTokenException": _EXPIRED,
+    "KMS.AccessDeniedException": _KMS_DENIED,
+    "KmsAccessDenied": _KMS_DENIED,
+    **dict.fromkeys(
+        [
+            *("KMS.DisabledException", "KMS.NotFoundException", "KMS.InvalidStateException"),
+            *("KMS.InvalidKeyUsageException", "KMS.OptInRequired", "KmsDisabled"),
+            *("KmsNotFound", "KmsInvalidState", "KmsInvalidKeyUsage", "KmsOptInRequired"),
+        ],
+        _KMS_UNUSABLE,
+    ),
 }
+#: The codes of a refusal by IAM (whatever the call).
+DENIED = frozenset({"AccessDenied", "AccessDeniedException"})
 
 
 class InFlight:
@@ -126,7 +155,15 @@ async def check_queue(client: SQSClient, queue: QueueConfig, account: str, regio
             QueueUrl=queue.url, AttributeNames=["RedrivePolicy"]
         )
     except SQS_ERRORS as exc:
-        if hint_for(exc) is None:
+        if error_code(exc) in DENIED:
+            # The receives may work: nothing else would say this permission is missing.
+            log.warning(
+                "sesd.sqs.attributes_failed",
+                error=describe_error(exc),
+                hint="grant sqs:GetQueueAttributes on the queue: sesd reads its redrive "
+                "policy with it (whether invalid messages have a dead-letter queue)",
+            )
+        elif hint_for(exc) is None:
             log.warning("sesd.sqs.attributes_failed", error=describe_error(exc))
         else:
             log.debug(
