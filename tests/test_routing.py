@@ -466,17 +466,18 @@ def test_while_a_queue_is_unread_an_empty_window_resolves_nothing() -> None:
     assert status() is Status.INACTIVE
 
 
-def test_a_daemon_counts_a_queue_that_stopped_answering_as_unread() -> None:
-    """The daemon tells its alerting that a queue is unread when it is not ready."""
+def test_a_daemon_counts_a_queue_whose_receives_fail_as_unread() -> None:
+    """The daemon tells its alerting a queue is unread while its receives fail for good
+    (or again and again), until one succeeds."""
     from sesd.runtime.daemon import Daemon
 
-    clock = [T]
     config = parse_config('[[queues]]\nurl = "http://127.0.0.1:9/1/q"\n' + RULE)
-    daemon = Daemon(config, clock=lambda: clock[0], monotonic=lambda: clock[0])
+    daemon = Daemon(config, clock=lambda: T, monotonic=lambda: T)
+    assert not daemon.alerting.unread()
+    daemon.health.failing.add("q")
+    assert daemon.alerting.unread()
     daemon.health.received("q", T)
     assert not daemon.alerting.unread()
-    clock[0] = T + 61
-    assert daemon.alerting.unread()
 
 
 def test_the_log_says_when_sesd_falls_behind_a_window_and_when_it_caught_up() -> None:

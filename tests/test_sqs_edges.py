@@ -292,6 +292,7 @@ async def test_a_queue_that_stays_unusable_is_an_error_once_over_many_retries(
 
             with anyio.fail_after(20):
                 await daemon.changes.wait_for(lambda: errors() >= 5)
+            assert daemon.health.failing == {kind}  # its alerts resolve nothing meanwhile
     records = [json.loads(line) for line in logs.getvalue().splitlines()]
     unusable = [r for r in records if r["event"] == "sesd.sqs.queue_unusable"]
     assert len(unusable) == 1
@@ -450,3 +451,19 @@ async def test_a_queue_whose_attributes_may_not_be_read_says_which_permission(
     (failed,) = [r for r in records if r["event"] == "sesd.sqs.attributes_failed"]
     assert failed["level"] == "warning"
     assert "grant sqs:GetQueueAttributes" in failed["hint"]
+
+
+def test_a_queue_counts_as_failing_after_three_passing_troubles_in_a_row(sqs: Any) -> None:
+    """One or two failed receives are a blip (a throttle, the network); a third in a
+    row makes the queue failing until a receive succeeds."""
+    from botocore.exceptions import ClientError
+
+    p, _ = poller(sqs, "http://127.0.0.1:9/123456789012/q")
+    throttled = ClientError({"Error": {"Code": "RequestThrottled"}}, "ReceiveMessage")
+    p._failed(throttled)
+    p._failed(throttled)
+    assert not p._health.failing
+    p._failed(throttled)
+    assert p._health.failing == {"q"}
+    p._health.received("q", 0.0)
+    assert not p._health.failing

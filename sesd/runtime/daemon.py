@@ -117,7 +117,7 @@ class Daemon:
         )
         self.alerting.on_evaluated = self.changes.notify
         self.health = Health(queues)
-        self.alerting.unread = lambda: not self.health.ready(self.monotonic())[0]
+        self.alerting.unread = lambda: bool(self.health.failing)
         #: What the status page reads (sesd.status): the same live state as the metrics.
         self.status = Sources(
             ledger=ledger,
@@ -276,7 +276,8 @@ class Daemon:
             every = self.config.state.save_every.seconds
             keep("state_saver", partial(self.saver.run, every))
         if self.systemd.enabled:
-            keep("systemd", partial(tell_systemd, self.systemd, self._systemd_status))
+            status = partial(self.health.summary, self.monotonic)
+            keep("systemd", partial(tell_systemd, self.systemd, status))
         if handle_signals:
             # Started, not just scheduled: a SIGTERM right after "started" must find the
             # handler installed.
@@ -377,12 +378,6 @@ class Daemon:
         """Run ``func(*args)`` in the daemon's task group."""
         assert self._tasks is not None
         self._tasks.start_soon(partial(func, *args))
-
-    def _systemd_status(self) -> str:
-        ready, stale = self.health.ready(self.monotonic())
-        if ready:
-            return f"consuming {', '.join(self.health.queues)}"
-        return f"running; no receive yet or lately from {', '.join(stale)} (see /readyz)"
 
     async def _janitor(self) -> None:
         while True:

@@ -21,10 +21,14 @@ class Health:
     queues: list[str]
     last_receive: dict[str, float] = field(default_factory=dict)
     ready_within: float = READY_WITHIN
+    #: Queues whose receives fail for good (denied, deleted, a KMS key disabled) or
+    #: again and again, until one succeeds: what would fill the windows waits there.
+    failing: set[str] = field(default_factory=set)
 
     def received(self, queue: str, now: float) -> None:
         """A receive on ``queue`` succeeded (with or without messages)."""
         self.last_receive[queue] = now
+        self.failing.discard(queue)
 
     def ready(self, now: float) -> tuple[bool, list[str]]:
         """Ready when every queue answered recently; returns the ones that did not."""
@@ -34,6 +38,13 @@ class Health:
             if now - self.last_receive.get(q, float("-inf")) > self.ready_within
         ]
         return not stale, stale
+
+    def summary(self, monotonic: Callable[[], float]) -> str:
+        """What the queues are doing, in a line (systemd's ``STATUS=``)."""
+        ready, stale = self.ready(monotonic())
+        if ready:
+            return f"consuming {', '.join(self.queues)}"
+        return f"running; no receive yet or lately from {', '.join(stale)} (see /readyz)"
 
 
 class Changes:

@@ -52,6 +52,9 @@ __all__ = ["PERMANENT_RETRY", "QueuePoller"]
 
 #: How long a poller waits between tries after a permanent error.
 PERMANENT_RETRY = 60.0
+#: Consecutive failed receives after which a queue counts as failing (the first few
+#: are a network's blip, a throttle), as one no retry cures does at once.
+FAILING_AFTER = 3
 
 
 class QueuePoller:
@@ -161,6 +164,8 @@ class QueuePoller:
         self._changes.notify()
         code = error_code(exc)
         hint = hint_for(exc)
+        if hint is not None or self._errors >= FAILING_AFTER:
+            self._health.failing.add(self._label)
         if hint is None:
             self._permanent = None
             self._delay = backoff_delay(self._errors, rand=self._rand())
