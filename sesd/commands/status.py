@@ -227,6 +227,8 @@ def table(status: Status, url: str = "") -> str:
     reload = f"config loaded {moment(d.reload.at, status.at)}" + (
         "" if d.reload.ok else ", LAST RELOAD FAILED"
     )
+    if not d.state.ok:
+        reload += f", STATE FILE SAVE FAILED (last saved {moment(d.state.at, status.at)})"
     lines = [
         f"sesd {built(d)}{f' at {url}' if url else ''}  as of {when(status.at)}  "
         f"up {duration(d.uptime_seconds)}  {ready}  {reload}"

@@ -124,6 +124,18 @@ class Metrics:
             "When the config was last loaded successfully (start or SIGHUP), Unix time.",
             registry=self.registry,
         )
+        self.save_ok = Gauge(
+            "sesd_state_last_save_successful",
+            "0 when the last save of the state file failed (the file on disk is older), "
+            "else 1 (also without a state file).",
+            registry=self.registry,
+        )
+        self.save_ok.set(1)
+        self.save_at = Gauge(
+            "sesd_state_last_save_success_timestamp_seconds",
+            "When the state file was last saved, Unix time.",
+            registry=self.registry,
+        )
         build = Gauge(
             "sesd_build_info",
             "sesd's version, the commit it was built from, and the Python running it.",
@@ -162,6 +174,12 @@ class Metrics:
     def sqs_received_messages(self, queue: str, n: int) -> None:
         """Count messages received from a queue."""
         self.sqs_received.labels(queue, *self._ledger.where(queue)).inc(n)
+
+    def saved(self, ok: bool, now: float) -> None:
+        """Record a save of the state file: ``ok``, and when the last good one was."""
+        self.save_ok.set(1 if ok else 0)
+        if ok:
+            self.save_at.set(now)
 
     def reloaded(self, ok: bool, now: float) -> None:
         """Record a config (re)load: ``ok``, and when the last good one was."""

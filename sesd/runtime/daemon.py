@@ -159,6 +159,7 @@ class Daemon:
         state = config.state.path
         self.saver = StateSaver(state, ledger, evaluator, self.clock, self.alerting.unsent)
         self.alerting.on_notified = self.saver.soon  # a page sent is saved at once
+        self.saver.on_result = self.metrics.saved
         self.systemd = Notifier()
         self._consumers = Consumers(self._poller)
         self._tasks: anyio.abc.TaskGroup | None = None

@@ -3,10 +3,12 @@ thing at a stop (sesd.runtime.state says what is in it)."""
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 from collections.abc import Callable
 from contextlib import AsyncExitStack
+from pathlib import Path
 from typing import Final
 
 import anyio
@@ -14,6 +16,7 @@ import anyio
 from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.rules import Transition
 from sesd.core.ledger import Ledger
+from sesd.io.files import give_to_directory_owner
 from sesd.io.logs import get_logger
 from sesd.runtime.http import StartError
 from sesd.runtime.state import (
@@ -29,6 +32,13 @@ __all__ = ["SOON_GAP", "StateSaver"]
 
 #: The least time (seconds) between a save and one a delivered page asks for.
 SOON_GAP: Final = 10.0
+_DISK: Final = "free space or fix the directory's permissions"
+#: What to do about a save that failed, by its error (the disk's, unless named).
+_REMEDY: Final = {
+    errno.EMFILE: "sesd is out of file descriptors: raise its limit (LimitNOFILE=)",
+    errno.ENFILE: "the system is out of file descriptors",
+    errno.EISDIR: "[state] path names a directory: name a file",
+}
 
 
 class StateSaver:
@@ -42,7 +52,9 @@ class StateSaver:
         clock: Callable[[], float],
         unsent: Callable[[], list[tuple[str, str, Transition]]] = list,
     ) -> None:
-        self.path = path
+        # A link to the file (onto a persistent volume, say): the saves replace the file
+        # it names, not the link.
+        self.path = os.path.realpath(path) if path and os.path.islink(path) else path
         #: What is not delivered yet (alerting's ``unsent``): saved as not sent.
         self._unsent = unsent
         self._ledger = ledger
@@ -54,6 +66,8 @@ class StateSaver:
         self._soon: anyio.Event | None = None
         #: Called after each save (a test waits on it).
         self.on_saved: Callable[[], None] = lambda: None
+        #: Told whether each save worked, and when (the metrics).
+        self.on_result: Callable[[bool, float], None] = lambda ok, now: None
 
     def _unsavable(self) -> str | None:
         """Why the file could never be saved (its directory missing or not writable),
@@ -65,6 +79,8 @@ class StateSaver:
             return f"[state] path: directory {directory} does not exist"
         if not os.access(directory, os.W_OK):
             return f"[state] path: directory {directory} is not writable by this user"
+        if os.path.isdir(self.path):
+            return f"[state] path: {self.path} is a directory; name a file in it"
         return None
 
     def load(self, stack: AsyncExitStack | None = None) -> None:
@@ -82,10 +98,15 @@ class StateSaver:
         self._hold(path)
         if stack is not None:
             stack.callback(self.release)
+        self._clear_leftovers(path)
         try:
             blob = read_state(path)
         except StateError as exc:
-            self._log.warning("sesd.state.ignored", path=path, reason=str(exc))
+            # Not readable by this user (a restore from a backup made as root, say): kept,
+            # or the first save would replace it.
+            self._log.warning(
+                "sesd.state.ignored", path=path, reason=str(exc), **self._keep_aside(path)
+            )
             return
         if blob is None:
             self._log.info("sesd.state.none_yet", path=path)
@@ -113,7 +134,15 @@ class StateSaver:
     def _hold(self, path: str) -> None:
         """Hold ``PATH.lock`` while sesd runs: two sesd on one file would each overwrite
         the other's saves and restore the other's windows (replicas sharing a volume)."""
-        fd = os.open(f"{path}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fd = os.open(f"{path}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+            # Made by root (a `sesd run` by hand), it would keep the daemon's own user out.
+            give_to_directory_owner(fd, Path(path).parent)
+        except OSError as exc:
+            raise StartError(
+                f"[state] path {path}: cannot open {path}.lock: {exc.strerror} (remove it, "
+                "or make it the daemon user's)"
+            ) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -123,6 +152,17 @@ class StateSaver:
                 "give each sesd a file of its own"
             ) from None
         self._held = fd
+
+    def _clear_leftovers(self, path: str) -> None:
+        """Remove what a save cut off (a kill, an OOM) left beside the file: each a copy
+        of the file's size, they would add up until the disk is full. Only this sesd,
+        holding the lock, writes there."""
+        target = Path(path)
+        left = list(target.parent.glob(f".{target.name}.*.tmp"))
+        for leftover in left:
+            leftover.unlink(missing_ok=True)
+        if left:
+            self._log.info("sesd.state.leftovers_removed", count=len(left))
 
     def release(self) -> None:
         """Let another sesd use the file (at the end of a run)."""
@@ -143,19 +183,22 @@ class StateSaver:
         path = self.path
         if not path:
             return
-        blob = snapshot(self._ledger, self._evaluator, self._clock(), self._unsent())
+        now = self._clock()
+        blob = snapshot(self._ledger, self._evaluator, now, self._unsent())
         try:
             await anyio.to_thread.run_sync(write_state, path, blob)
         except OSError as exc:
+            remedy = _REMEDY.get(exc.errno or 0, _DISK)
             self._log.error(
                 "sesd.state.save_failed",
                 path=path,
                 error=exc.strerror,
-                hint="the file on disk stays as last saved; free space or fix the "
-                "directory's permissions: the next save tries again",
+                hint=f"the file on disk stays as last saved; {remedy}: the next save tries again",
             )
+            self.on_result(False, now)
         else:
             self._log.debug("sesd.state.saved", path=path, bytes=len(blob))
+            self.on_result(True, now)
         self.on_saved()
 
     def soon(self) -> None:

@@ -49,8 +49,8 @@ SCOPE_SCHEMA: Final = "sesd.scope.v1"
 
 
 class ReloadView(msgspec.Struct, frozen=True, kw_only=True):
-    """The last load or reload of the config: whether it worked, and when the last
-    good one was (None before any)."""
+    """The last load or reload of the config (or save of the state file): whether it
+    worked, and when the last good one was (None before any)."""
 
     ok: bool
     at: float | None
@@ -68,6 +68,8 @@ class DaemonView(msgspec.Struct, frozen=True, kw_only=True):
     reload: ReloadView
     #: The commit of this build ("" when unknown): builds of one version differ.
     revision: str = ""
+    #: The last save of the state file (``ok`` also without one).
+    state: ReloadView = ReloadView(ok=True, at=None)
 
 
 class QueueView(msgspec.Struct, frozen=True, kw_only=True):

@@ -119,6 +119,8 @@ def _daemon(sources: Sources, now: float) -> DaemonView:
     ready, stale = sources.health.ready(sources.monotonic())
     ok = _counter(sources.metrics.reload_ok).get((), 0.0)
     at = _counter(sources.metrics.reload_at).get((), 0.0)
+    saved = _counter(sources.metrics.save_ok).get((), 1.0)
+    saved_at = _counter(sources.metrics.save_at).get((), 0.0)
     return DaemonView(
         version=sources.version,
         revision=sources.revision,
@@ -127,6 +129,7 @@ def _daemon(sources: Sources, now: float) -> DaemonView:
         ready=ready,
         not_ready=stale,
         reload=ReloadView(ok=ok == 1, at=at or None),
+        state=ReloadView(ok=saved == 1, at=saved_at or None),
     )
 
 

@@ -46,11 +46,13 @@ def _header(daemon: DaemonView, queues: list[QueueView], lag: LagView, now: floa
     config = f"config loaded {moment(reload.at, now)}" + (
         "" if reload.ok else ", last reload FAILED"
     )
+    if not daemon.state.ok:
+        config += f"; state file save FAILED (last saved {moment(daemon.state.at, now)})"
     facts = (
         f'<h1><a href="/">sesd</a> <span class="version">{esc(built(daemon))}</span></h1>'
         f'<p class="facts"><span>up {esc(duration(daemon.uptime_seconds))}</span> '
         f'<span class="{"ok" if daemon.ready else "bad"}">{esc(ready)}</span> '
-        f'<span class="{"ok" if reload.ok else "bad"}">{esc(config)}</span></p>'
+        f'<span class="{"ok" if reload.ok and daemon.state.ok else "bad"}">{esc(config)}</span></p>'
     )
     rows = [_queue_row(q) for q in queues]
     lag_text = lag.text

@@ -1,0 +1,164 @@
+"""The state file on a real filesystem: what a host does to it (a backup restored as
+root, a link onto another volume, a save cut off, a lock file left by root, a path
+that is a directory, a save that fails) and what sesd says and keeps."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+from structlog.testing import capture_logs
+
+from sesd.alerting.evaluator import Evaluator
+from sesd.config import core_settings, parse_config
+from sesd.core.pipeline import Pipeline
+from sesd.metrics.registry import Metrics
+from sesd.runtime.http import StartError
+from sesd.runtime.saver import StateSaver
+from tests import factory as f
+
+RULE = '[[alerts.rules]]\nname = "r"\nmetric = "delay_ratio"\nwindow = "5m"\nabove = 0.2\n'
+#: A user other than root, to own what root must hand over or must not read.
+NOBODY = 65534
+
+
+def _saver(path: Path | str) -> StateSaver:
+    config = parse_config(RULE)
+    pipeline = Pipeline(core_settings(config))
+    pipeline.feed(f.raw(f.delivery(["a@a.example"])), "q", f.T0)
+    return StateSaver(str(path), pipeline.ledger, Evaluator(config.alerts, ["5m"]), lambda: f.T0)
+
+
+def test_a_state_path_that_is_a_directory_is_refused_at_start(tmp_path: Path) -> None:
+    """Every save would fail for as long as sesd runs: said at start instead."""
+    (tmp_path / "state").mkdir()
+    with pytest.raises(StartError, match=r"state is a directory; name a file in it"):
+        _saver(tmp_path / "state").load()
+
+
+async def test_a_link_to_the_state_file_keeps_pointing_at_the_file_saved(tmp_path: Path) -> None:
+    """The file linked onto a persistent volume: saves replace the file the link names,
+    not the link (which would leave the volume's file stale)."""
+    volume = tmp_path / "volume"
+    volume.mkdir()
+    link = tmp_path / "state.bin"
+    link.symlink_to(volume / "state.bin")
+    saver = _saver(link)
+    saver.load()
+    await saver.save()
+    saver.release()
+    assert link.is_symlink()
+    assert (volume / "state.bin").stat().st_size > 0
+
+
+def test_what_a_save_cut_off_left_is_removed_at_start(tmp_path: Path) -> None:
+    """A kill or an OOM during a save leaves a copy of the file's size beside it; the
+    next start removes such copies (and only those)."""
+    left = [tmp_path / ".state.bin.k2x9.tmp", tmp_path / ".state.bin.a1b2.tmp"]
+    for leftover in left:
+        leftover.write_bytes(b"x" * 100)
+    (tmp_path / ".other.bin.k2x9.tmp").write_bytes(b"kept")
+    with capture_logs() as logs:
+        saver = _saver(tmp_path / "state.bin")
+        saver.load()
+    saver.release()
+    assert not any(leftover.exists() for leftover in left)
+    assert (tmp_path / ".other.bin.k2x9.tmp").exists()
+    (removed, *_) = logs
+    assert (removed["event"], removed["count"]) == ("sesd.state.leftovers_removed", 2)
+
+
+def test_the_lock_file_goes_to_the_owner_of_the_directory(tmp_path: Path) -> None:
+    """Made by root (a `sesd run` by hand), the lock would keep the daemon's own user
+    from starting: it is handed to the directory's owner, as the file itself is."""
+    if os.geteuid() == 0:
+        os.chown(tmp_path, NOBODY, NOBODY)
+    saver = _saver(tmp_path / "state.bin")
+    saver.load()
+    saver.release()
+    assert (tmp_path / "state.bin.lock").stat().st_uid == tmp_path.stat().st_uid
+
+
+def test_a_lock_file_sesd_may_not_open_is_one_line_at_start(tmp_path: Path) -> None:
+    """Not a traceback: what is wrong and what to do, as for the other start problems."""
+    (tmp_path / "state.bin.lock").mkdir()  # no user opens a directory for writing
+    with pytest.raises(StartError, match=r"cannot open .*state.bin.lock: Is a directory \(remove"):
+        _saver(tmp_path / "state.bin").load()
+
+
+def test_a_state_file_this_user_cannot_read_is_kept_aside() -> None:
+    """A backup restored as root, 0600: the daemon's user cannot read it. It is moved
+    aside as a damaged file is, not replaced by the first save."""
+    with tempfile.TemporaryDirectory() as where:  # under /tmp, which any user may reach
+        _kept_aside(Path(where))
+
+
+def _kept_aside(tmp_path: Path) -> None:
+    state = tmp_path / "state.bin"
+    state.write_bytes(b"a good file, for all sesd knows")
+    state.chmod(0o600)
+    root = os.geteuid() == 0
+    if root:  # root reads any file: read it as another user
+        os.chown(tmp_path, NOBODY, NOBODY)
+        os.seteuid(NOBODY)
+    else:
+        state.chmod(0)
+    try:
+        with capture_logs() as logs:
+            saver = _saver(state)
+            saver.load()
+        saver.release()
+    finally:
+        if root:
+            os.seteuid(0)
+    (ignored,) = logs
+    assert ignored["event"] == "sesd.state.ignored"
+    assert "Permission denied" in ignored["reason"]
+    assert ignored["kept_as"] == f"{state}.unusable"
+    assert not state.exists()
+    assert (tmp_path / "state.bin.unusable").read_bytes() == b"a good file, for all sesd knows"
+
+
+async def test_a_failing_save_is_a_metric_with_a_hint_that_fits(tmp_path: Path) -> None:
+    """A save that fails (here: the path became a directory) sets
+    sesd_state_last_save_successful to 0 and names what to do about this error, not
+    the disk's; the next save that works sets it back and stamps its time."""
+    path = tmp_path / "state.bin"
+    saver = _saver(path)
+    metrics = Metrics(Pipeline(core_settings(parse_config(RULE))).ledger, [], lambda: f.T0)
+    saver.on_result = metrics.saved
+    saver.load()
+    (path / "in-the-way").mkdir(parents=True)
+    with capture_logs() as logs:
+        await saver.save()
+    (failed,) = logs
+    assert failed["event"] == "sesd.state.save_failed"
+    assert "names a directory" in failed["hint"]
+
+    def sample(name: str) -> float | None:
+        return metrics.registry.get_sample_value(name)
+
+    assert sample("sesd_state_last_save_successful") == 0
+    assert sample("sesd_state_last_save_success_timestamp_seconds") == 0
+    (path / "in-the-way").rmdir()
+    path.rmdir()
+    await saver.save()
+    saver.release()
+    assert sample("sesd_state_last_save_successful") == 1
+    assert sample("sesd_state_last_save_success_timestamp_seconds") == f.T0
+
+
+def test_the_daemon_reports_its_saves_in_its_metrics_and_status(tmp_path: Path) -> None:
+    """What the saver says of a save reaches sesd_state_last_save_successful and the
+    status document, which the page and `sesd status` read."""
+    from sesd.runtime.daemon import Daemon
+    from sesd.status.model import _daemon
+
+    config = parse_config(f'[state]\npath = "{tmp_path / "state.bin"}"\n' + RULE)
+    daemon = Daemon(config, clock=lambda: f.T0, monotonic=lambda: f.T0)
+    assert _daemon(daemon.status, f.T0).state.ok
+    daemon.saver.on_result(False, f.T0)
+    assert daemon.metrics.registry.get_sample_value("sesd_state_last_save_successful") == 0
+    assert not _daemon(daemon.status, f.T0).state.ok
