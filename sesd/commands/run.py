@@ -33,6 +33,26 @@ def add_parser(commands: Commands) -> None:
     run.set_defaults(execute=execute)
 
 
+def _open_files(pollers: int) -> None:
+    """As many open files as the host allows; a warning when that is still too few."""
+    from sesd.runtime.descriptors import raise_open_files_limit, watch_descriptors
+
+    limit = raise_open_files_limit()
+    watch_descriptors()
+    # About ten for sesd itself, one a poller's connection, and room for the sinks,
+    # the AWS polls and the port's clients.
+    if limit < 10 + pollers + 100:
+        get_logger().warning(
+            "sesd.limits.open_files_low",
+            open_files_limit=limit,
+            pollers=pollers,
+            hint="raise LimitNOFILE= (systemd) or the container's nofile limit: sesd "
+            "needs about ten, one a poller, and one a sink's or client's connection",
+        )
+    else:
+        get_logger().info("sesd.limits.open_files", open_files_limit=limit)
+
+
 def execute(args: argparse.Namespace) -> int:
     """Run until stopped; 0 after a graceful stop, 2 when the config or the start fails."""
     from sesd.runtime.daemon import Daemon, StartError
@@ -52,6 +72,7 @@ def execute(args: argparse.Namespace) -> int:
         return config_error(NO_QUEUES)
     for warning in config.warnings():
         get_logger().warning("sesd.config.warning", warning=warning)
+    _open_files(sum(q.concurrency for q in config.queues))
     try:
         anyio.run(Daemon(config, config_path=os.path.abspath(args.config)).run)
     except (StartError, BaseExceptionGroup) as exc:
