@@ -357,6 +357,33 @@ async def test_a_reload_changing_a_firing_rules_labels_moves_its_alert_at_alertm
         assert [(a.severity, a.labels) for a in resent.alerts] == [("critical", {"tier": "1"})]
 
 
+async def test_a_reload_keeps_a_sink_whose_config_and_secrets_it_keeps(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A sink rebuilt at every reload would lose where its notification in flight got to
+    (a rate-limited PagerDuty notification started again from its first event): a
+    reload with the same config and secrets keeps the sink; a secret rotated behind the
+    same reference makes it anew."""
+    from sesd.config import read_secrets
+
+    monkeypatch.setenv("SESD_TEST_ROUTING_KEY", "key-1")
+    text = (
+        '[alerts.sinks.pd]\ntype = "pagerduty"\nrouting_key = "env:SESD_TEST_ROUTING_KEY"\n'
+        + RULE
+        + 'sinks = ["pd"]\n'
+    )
+    alerting, _, _ = _alerting(text)
+    async with aiohttp.ClientSession() as session:
+        alerting.open(session)
+        alerting.reconfigure(read_secrets(parse_config(text)))
+        sink = alerting.outboxes["pd"].sink
+        alerting.reconfigure(read_secrets(parse_config(text)))
+        assert alerting.outboxes["pd"].sink is sink
+        monkeypatch.setenv("SESD_TEST_ROUTING_KEY", "key-2")
+        alerting.reconfigure(read_secrets(parse_config(text)))
+        assert alerting.outboxes["pd"].sink is not sink
+
+
 async def test_a_reload_keeps_states_and_queues_and_resolves_a_removed_rule() -> None:
     two_rules = RULE + 'sinks = ["ops"]\n' + RULE.replace('"delays"', '"other"')
     alerting, pipeline, now = _alerting(

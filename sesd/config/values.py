@@ -117,6 +117,17 @@ class Secret:
 
     __str__ = __repr__
 
+    def __eq__(self, other: object) -> bool:
+        # Alike when read from the same place with the same value: a reload that keeps
+        # a sink's secrets keeps the sink (and where its notification in flight got to);
+        # a secret rotated behind the same reference makes it anew.
+        if not isinstance(other, Secret):
+            return NotImplemented
+        return (self.reference, self._value) == (other.reference, other._value)
+
+    def __hash__(self) -> int:
+        return hash(self.reference)
+
 
 # --- sections ----------------------------------------------------------------
 
