@@ -419,3 +419,68 @@ async def test_a_sink_bug_is_logged_with_its_traceback_and_counted() -> None:
     assert len(failed) == 2
     assert "Traceback" in failed[0]["exception"]
     assert "a rendering bug" in failed[0]["exception"]
+
+
+class HeldSleeps(Sleeps):
+    """Sleeps that wait for the test the first time: something can arrive meanwhile."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waiting = anyio.Event()
+        self.release = anyio.Event()
+
+    async def __call__(self, seconds: float) -> None:
+        if not self.waits:
+            self.waiting.set()
+            await self.release.wait()
+        await super().__call__(seconds)
+
+
+async def test_a_critical_page_does_not_wait_behind_warnings_at_pagerdutys_rate() -> None:
+    """Five warnings' events; PagerDuty takes two and answers 429. A critical
+    notification queued during the pause goes first, then the warnings go on from the
+    first event not taken: each event reaches PagerDuty once. Queued together, the
+    critical one is taken before the warnings put ahead of it."""
+    import dataclasses
+
+    sleeps = HeldSleeps()
+    warnings = dataclasses.replace(
+        notification(*(alert(f"w{i}.example") for i in range(5))), severity="warning"
+    )
+    critical = dataclasses.replace(notification(alert("c.example")), rule="providers")
+    async with Receiver("pagerduty") as pd, aiohttp.ClientSession() as session:
+        pd.script(Answer(202), Answer(202), Answer(429, retry_after="1"))
+        async with delivering(PagerDutySink(pagerduty_config(pd.url), session), sleeps) as (box, c):
+            box.put(warnings)
+            with anyio.fail_after(10):
+                await sleeps.waiting.wait()
+            box.put(critical)
+            sleeps.release.set()
+            with anyio.fail_after(10):
+                await box.wait_empty()
+            assert outcomes(c, "pagerduty")["sent"] == 2
+            box.put(dataclasses.replace(warnings, at=2e9))
+            box.put(dataclasses.replace(critical, at=2e9))
+            with anyio.fail_after(10):
+                await box.wait_empty()
+    sent = [e["payload"]["component"] for e in pd.accepted]
+    order = ["w0.example", "w1.example", "c.example", "w2.example", "w3.example", "w4.example"]
+    assert sent[:6] == order
+    assert sent[6] == "c.example"  # queued after the warnings, delivered first
+
+
+async def test_a_full_outbox_drops_the_least_urgent_first() -> None:
+    """Past its size the outbox drops the oldest of its least urgent notifications, not
+    a critical page that came first."""
+    import dataclasses
+
+    async with Receiver("slack") as slack, aiohttp.ClientSession() as session:
+        counter = Counter(
+            "sesd_notifications", "n", ["sink", "outcome"], registry=CollectorRegistry()
+        )
+        box = Outbox(SlackSink(slack_config(slack.url), session), size=2, counter=counter)
+        box.put(notification(alert("critical.example")))
+        box.put(dataclasses.replace(notification(alert("old.example")), severity="warning"))
+        box.put(dataclasses.replace(notification(alert("new.example")), severity="warning"))
+    assert [n.alerts[0].domain for n in box._queue] == ["critical.example", "new.example"]
+    assert outcomes(counter, "slack")["dropped"] == 1

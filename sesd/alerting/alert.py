@@ -18,7 +18,18 @@ from sesd.core.windows import Breakdown
 #: PagerDuty's longest dedup_key.
 _MAX_DEDUP_KEY: Final = 255
 
-__all__ = ["Alert", "Notification", "alert_of", "identity", "metric_text", "percent"]
+__all__ = [
+    "SEVERITY_RANK",
+    "Alert",
+    "Notification",
+    "alert_of",
+    "identity",
+    "metric_text",
+    "percent",
+]
+
+#: A rule's severities, most urgent first (0).
+SEVERITY_RANK: Final = {"critical": 0, "error": 1, "warning": 2, "info": 3}
 
 #: The metrics about delays (their stage may be inside SES).
 _DELAY_METRICS: Final = frozenset(

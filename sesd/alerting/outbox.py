@@ -1,8 +1,12 @@
 """One bounded outbox and one delivery task per sink.
 
 ``put`` never blocks: the evaluator (and so ingestion) is never slowed by a
-sink. When the outbox is full the oldest queued notification is dropped and
-counted. The task delivers in order: backoff with full jitter on network
+sink. When the outbox is full the oldest of the least urgent queued
+notifications is dropped and counted. The task delivers the most urgent first
+(by the rule's severity), in order within a severity; a notification waiting
+out a sink's 429 or backoff steps aside for a more urgent one (a critical page
+is not held behind five hundred warnings at PagerDuty's rate), and goes on
+from where it was when its turn comes again. Backoff with full jitter on network
 errors, timeouts and 5xx; on 429 it pauses for as long as the sink asked;
 other 4xx are permanent (logged, counted, not retried). A notification that
 cannot be delivered within ``max_age`` of its first attempt (a URL that will
@@ -19,7 +23,7 @@ from collections.abc import Awaitable, Callable
 import anyio
 from prometheus_client import Counter
 
-from sesd.alerting.alert import Notification
+from sesd.alerting.alert import SEVERITY_RANK, Notification
 from sesd.alerting.sinks import Permanent, RateLimited, Retryable, Sink
 from sesd.io.backoff import backoff_delay
 from sesd.io.logs import get_logger
@@ -58,6 +62,8 @@ class Outbox:
         self._retry_cap = retry_cap
         self._max_age = max_age
         self._clock = clock
+        #: When each notification stepped aside was first tried (its max_age runs on).
+        self._first_tried: dict[int, float] = {}
         self._closing = False
         #: Called with each notification once its delivery ended (sent or given up).
         self.on_done: Callable[[Notification], None] = lambda notification: None
@@ -80,14 +86,28 @@ class Outbox:
         self._wake()
 
     def put(self, notification: Notification) -> None:
-        """Queue a notification; drops the oldest queued one when full."""
+        """Queue a notification behind the as urgent or more; drops the oldest of the
+        least urgent when full."""
         if len(self._queue) >= self._size:
             self._drop_oldest()
-        self._queue.append(notification)
+        self._insert(notification)
         self._wake()
 
+    def _insert(self, notification: Notification, *, ahead: bool = False) -> None:
+        """Queue ``notification`` ahead of the less urgent (``ahead``: of the as urgent
+        too, for one that was being delivered)."""
+        rank = _rank(notification)
+        for i, queued in enumerate(self._queue):
+            if _rank(queued) > rank or (ahead and _rank(queued) == rank):
+                self._queue.insert(i, notification)
+                return
+        self._queue.append(notification)
+
     def _drop_oldest(self) -> None:
-        dropped = self._queue.popleft()
+        least = max(_rank(queued) for queued in self._queue)
+        dropped = next(queued for queued in self._queue if _rank(queued) == least)
+        self._queue.remove(dropped)
+        self._first_tried.pop(id(dropped), None)
         self._count("dropped")
         self._log.error(
             "sesd.notify.dropped",
@@ -121,16 +141,20 @@ class Outbox:
             notification = self._queue.popleft()
             self._in_flight, self._delivering = True, notification
             try:
-                await self._deliver(notification)
+                done = await self._deliver(notification)
             finally:
                 self._in_flight, self._delivering = False, None
                 self._wake()
-            self.on_done(notification)
+            if done:
+                self._first_tried.pop(id(notification), None)
+                self.on_done(notification)
 
-    async def _deliver(self, notification: Notification) -> None:
+    async def _deliver(self, notification: Notification) -> bool:
+        """Deliver (or give up) and return True; False when it stepped aside for a more
+        urgent notification, queued again ahead of its own severity."""
         log = self._log.bind(rule=notification.rule, kind=notification.kind.value)
         attempt = 0
-        first = self._clock()
+        first = self._first_tried.get(id(notification), self._clock())
         while True:
             try:
                 await self.sink.send(notification)
@@ -148,16 +172,16 @@ class Outbox:
             except Permanent as exc:
                 self._count("failed")
                 log.error("sesd.notify.failed", error=str(exc))
-                return
+                return True
             except Exception as exc:
                 self._count("failed")
                 # The traceback: a rendering bug must be findable, not just a class name.
                 log.error("sesd.notify.failed", error=type(exc).__name__, exc_info=True)
-                return
+                return True
             else:
                 self._count("sent")
                 log.info("sesd.notify.sent", alerts=len(notification.alerts), attempts=attempt + 1)
-                return
+                return True
             if self._clock() + pause - first > self._max_age:
                 self._count("expired")
                 log.error(
@@ -166,8 +190,14 @@ class Outbox:
                     max_age_seconds=self._max_age,
                     hint="the sink kept failing; check its URL and status",
                 )
-                return
+                return True
             await self._sleep(pause)
+            if self._queue and _rank(self._queue[0]) < _rank(notification):
+                # Something more urgent came while this one waited: it goes first.
+                self._first_tried[id(notification)] = first
+                self._insert(notification, ahead=True)
+                log.info("sesd.notify.stepped_aside", severity=notification.severity)
+                return False
 
     def _count(self, outcome: str) -> None:
         self._counter.labels(self.sink.name, outcome).inc()
@@ -175,3 +205,8 @@ class Outbox:
     def _wake(self) -> None:
         self._changed.set()
         self._changed = anyio.Event()
+
+
+def _rank(notification: Notification) -> int:
+    """How urgent a notification is: its rule's severity (0 the most)."""
+    return SEVERITY_RANK.get(notification.severity, len(SEVERITY_RANK))

@@ -16,6 +16,7 @@ from fnmatch import fnmatchcase
 
 import msgspec
 
+from sesd.alerting.alert import SEVERITY_RANK
 from sesd.alerting.silence_file import SilenceFile
 from sesd.alerting.silences import Silence, SilenceError, domain_pattern, new_id
 from sesd.commands.common import Commands, command, config_error, load, with_config
@@ -27,7 +28,6 @@ from sesd.io.logs import configure_logging
 __all__ = ["add_parser", "run_silence"]
 
 EXIT_USAGE = 2
-_SEVERITIES = ("critical", "error", "warning", "info")
 
 
 def add_parser(commands: Commands) -> None:
@@ -146,8 +146,8 @@ def _add(file: SilenceFile, args: argparse.Namespace, now: float, rules: list[st
         return _error(f"--rule {args.rule!r} matches no rule of the config (rules: {known})")
     if not args.comment.strip():
         return _error("--comment must say why")
-    if args.severity and not any(fnmatchcase(s, args.severity) for s in _SEVERITIES):
-        return _error(f"--severity {args.severity!r} matches none of {', '.join(_SEVERITIES)}")
+    if args.severity and not any(fnmatchcase(s, args.severity) for s in SEVERITY_RANK):
+        return _error(f"--severity {args.severity!r} matches none of {', '.join(SEVERITY_RANK)}")
     try:
         if args.for_:
             ends: float | None = now + Duration(args.for_).seconds

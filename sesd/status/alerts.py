@@ -10,7 +10,7 @@ from typing import Final
 from urllib.parse import quote
 
 from sesd.alerting.accounts import measure_account
-from sesd.alerting.alert import alert_of, identity, metric_text
+from sesd.alerting.alert import SEVERITY_RANK, alert_of, identity, metric_text
 from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.render import cause_advice, cause_noted, dominant_cause, hinted_count
 from sesd.alerting.rules import AlertState, Status, Transition
@@ -38,7 +38,6 @@ __all__ = [
 CANARY: Final = "canary"
 #: Notes are sesd's own sentences around SES's words: longer than a diagnostic.
 _NOTE_CHARS: Final = 1000
-_SEVERITY: Final = {"critical": 0, "error": 1, "warning": 2, "info": 3}
 #: Scopes from the widest: an alert on one of them explains those on the next.
 _BREADTH: Final = {ACCOUNT: 0, CANARY: 1, PROVIDER: 2, TENANT: 3, DOMAIN: 4}
 _WINDOW_STAGE: Final = {
@@ -80,7 +79,7 @@ class Active:
         a domain's (one of them explains many of a domain's); then critical first, then
         the oldest."""
         breadth = _BREADTH.get(self.scope, len(_BREADTH))
-        severity = _SEVERITY.get(self.rule.severity, 9)
+        severity = SEVERITY_RANK.get(self.rule.severity, 9)
         return (not self.firing, breadth, severity, self.state.since, self.rule.name, self.label)
 
 
