@@ -8,6 +8,7 @@ import dataclasses
 import io
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -344,6 +345,7 @@ async def test_a_reload_changing_a_firing_rules_labels_moves_its_alert_at_alertm
         alerting.reconfigure(parse_config(base + relabelled))
         alerting.evaluate()
         sent = list(alerting.outboxes["am"]._queue)
+        # In order, though the firing is more urgent: one rule's keep theirs.
         assert [(n.kind, [(a.severity, a.labels) for a in n.alerts]) for n in sent] == [
             (Transition.RESOLVED, [("warning", {})]),
             (Transition.FIRING, [("critical", {"tier": "1"})]),
@@ -505,6 +507,67 @@ def test_a_daemon_counts_a_queue_whose_receives_fail_as_unread() -> None:
     assert daemon.alerting.unread()
     daemon.health.received("q", T)
     assert not daemon.alerting.unread()
+
+
+async def test_a_new_silence_recalls_the_pages_still_queued(tmp_path: Path) -> None:
+    """A storm's pages wait in the outboxes (PagerDuty takes 120 a minute); the on-call
+    silences the rule on a.example. What no sink has taken is recalled: the firing
+    is gone from every queue, as if the silence had held it, so no resolve follows and
+    it goes when the silence ends while it still fires. b.example's page stays."""
+    from sesd.alerting.silence_file import SilenceFile
+    from sesd.alerting.silences import Silence
+
+    silences = tmp_path / "silences.json"
+    sinks = '[alerts.sinks.ops]\ntype = "console"\n[alerts.sinks.pager]\ntype = "console"\n'
+    text = f'[alerts]\ngroup_wait = "0s"\nsilences_path = "{silences}"\n{sinks}'
+    alerting, pipeline, now = _alerting(text + RULE + 'sinks = ["ops", "pager"]\n')
+    async with aiohttp.ClientSession() as session:
+        alerting.open(session)  # the outboxes, not running: what they get stays queued
+    feed_spike(pipeline, "a.example", T, 5, 5)
+    feed_spike(pipeline, "b.example", T, 5, 5)
+    alerting.evaluate()
+    assert _domains_queued(alerting, "pager") == [["a.example", "b.example"]]
+    silence = Silence(id="s1", comment="storm", starts_at=T, ends_at=T + 60, rule="delays",
+                      domain="a.example")  # fmt: skip
+    SilenceFile(str(silences)).add(silence, T)
+    now[0] = T + 1
+    alerting.evaluate()
+    assert _domains_queued(alerting, "pager") == [["b.example"]]
+    assert _domains_queued(alerting, "ops") == [["b.example"]]
+    assert not alerting.evaluator.states["delays"]["a.example"].notified
+    assert alerting.evaluator.states["delays"]["b.example"].notified
+    now[0] = T + 61  # the silence ended; a.example still fires: its firing goes now
+    alerting.evaluate()
+    assert _queued(alerting, "pager")[-1] == ("firing", ["a.example"])
+
+
+async def test_a_page_one_sink_took_is_recalled_from_the_others_and_still_resolves(
+    tmp_path: Path,
+) -> None:
+    """A firing one sink delivered already is recalled from the sinks still holding it,
+    but its alert stays notified: its resolve reaches every sink."""
+    from sesd.alerting.silence_file import SilenceFile
+    from sesd.alerting.silences import Silence
+
+    silences = tmp_path / "silences.json"
+    sinks = '[alerts.sinks.ops]\ntype = "console"\n[alerts.sinks.pager]\ntype = "console"\n'
+    text = f'[alerts]\ngroup_wait = "0s"\nsilences_path = "{silences}"\n{sinks}'
+    alerting, pipeline, now = _alerting(text + RULE + 'sinks = ["ops", "pager"]\n')
+    async with aiohttp.ClientSession() as session:
+        alerting.open(session)
+    feed_spike(pipeline, "a.example", T, 5, 5)
+    alerting.evaluate()
+    alerting.outboxes["ops"]._queue.clear()  # ops took it
+    silence = Silence(id="s1", comment="c", starts_at=T, ends_at=T + 3600, rule="delays")
+    SilenceFile(str(silences)).add(silence, T)
+    now[0] = T + 1
+    alerting.evaluate()
+    assert _domains_queued(alerting, "pager") == []
+    assert alerting.evaluator.states["delays"]["a.example"].notified
+
+
+def _domains_queued(alerting: Alerting, sink: str) -> list[list[str]]:
+    return [[a.domain for a in n.alerts] for n in alerting.outboxes[sink]._queue]
 
 
 def test_the_log_says_when_sesd_falls_behind_a_window_and_when_it_caught_up() -> None:

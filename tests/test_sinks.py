@@ -484,3 +484,31 @@ async def test_a_full_outbox_drops_the_least_urgent_first() -> None:
         box.put(dataclasses.replace(notification(alert("new.example")), severity="warning"))
     assert [n.alerts[0].domain for n in box._queue] == ["critical.example", "new.example"]
     assert outcomes(counter, "slack")["dropped"] == 1
+
+
+async def test_a_rules_notifications_keep_their_order_whatever_their_severity() -> None:
+    """A firing being delivered does not step aside for a more urgent notification of
+    its own rule (a reload made the rule critical, and its resolve came): a resolve
+    ahead of its firing would leave the incident open."""
+    import dataclasses
+
+    from structlog.testing import capture_logs
+
+    sleeps = HeldSleeps()
+    firing = dataclasses.replace(
+        notification(*(alert(f"w{i}.example") for i in range(3))), severity="warning"
+    )
+    resolved = notification(alert("w0.example", kind=Transition.RESOLVED), kind=Transition.RESOLVED)
+    async with Receiver("pagerduty") as pd, aiohttp.ClientSession() as session:
+        pd.script(Answer(202), Answer(429, retry_after="1"))
+        async with delivering(PagerDutySink(pagerduty_config(pd.url), session), sleeps) as (box, _):
+            box.put(firing)
+            with anyio.fail_after(10):
+                await sleeps.waiting.wait()
+            box.put(resolved)
+            with capture_logs() as logs:
+                sleeps.release.set()
+                with anyio.fail_after(10):
+                    await box.wait_empty()
+    assert [e["event_action"] for e in pd.accepted] == ["trigger"] * 3 + ["resolve"]
+    assert "sesd.notify.stepped_aside" not in [e["event"] for e in logs]

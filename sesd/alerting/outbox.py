@@ -95,10 +95,15 @@ class Outbox:
 
     def _insert(self, notification: Notification, *, ahead: bool = False) -> None:
         """Queue ``notification`` ahead of the less urgent (``ahead``: of the as urgent
-        too, for one that was being delivered)."""
-        rank = _rank(notification)
-        for i, queued in enumerate(self._queue):
-            if _rank(queued) > rank or (ahead and _rank(queued) == rank):
+        too, for one that was being delivered), never ahead of its own rule's (a firing
+        and its resolve keep their order, whatever a reload did to the severity)."""
+        rank, rule = _rank(notification), notification.rule
+        # Its own rule's came after one that was being delivered, before a new one.
+        own = [i + 1 for i, queued in enumerate(self._queue) if queued.rule == rule]
+        after = 0 if ahead or not own else own[-1]
+        for i in range(after, len(self._queue)):
+            queued = self._queue[i]
+            if _rank(queued) > rank or (ahead and (_rank(queued) == rank or queued.rule == rule)):
                 self._queue.insert(i, notification)
                 return
         self._queue.append(notification)
@@ -117,6 +122,19 @@ class Outbox:
             hint="the sink has not taken notifications for a while: fix it (see "
             "sesd.notify.* lines before this one), or raise [alerts] outbox_size",
         )
+
+    def waiting(self) -> list[Notification]:
+        """The queued notifications no delivery has begun on."""
+        return [n for n in self._queue if id(n) not in self._first_tried]
+
+    def swap(self, queued: Notification, other: Notification | None) -> None:
+        """Put ``other`` where ``queued`` waits (None: take it out)."""
+        i = self._queue.index(queued)
+        if other is None:
+            del self._queue[i]
+        else:
+            self._queue[i] = other
+        self._wake()
 
     def __len__(self) -> int:
         return len(self._queue) + self._in_flight
@@ -192,7 +210,8 @@ class Outbox:
                 )
                 return True
             await self._sleep(pause)
-            if self._queue and _rank(self._queue[0]) < _rank(notification):
+            head = self._queue[0] if self._queue else None
+            if head and _rank(head) < _rank(notification) and head.rule != notification.rule:
                 # Something more urgent came while this one waited: it goes first.
                 self._first_tried[id(notification)] = first
                 self._insert(notification, ahead=True)

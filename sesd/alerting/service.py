@@ -13,6 +13,7 @@ from prometheus_client import Counter
 from sesd.alerting.alert import Alert, Notification
 from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.outbox import Outbox
+from sesd.alerting.recall import recall
 from sesd.alerting.rules import Transition, has_waited
 from sesd.alerting.silence_file import SilenceWatcher
 from sesd.alerting.sinks import (
@@ -230,7 +231,9 @@ class Alerting:
     def evaluate(self, *, flush: bool = False) -> list[Notification]:
         """One evaluation at the current time; due notifications go to their outboxes."""
         now = self._clock()
-        self.silences.refresh()
+        if self.silences.refresh():
+            for rule, domain in recall(self.outboxes.values(), self.evaluator, now):
+                self._log.info("sesd.alert.recalled", rule=rule, domain=domain)
         if self.unread():
             # An empty window says nothing of an incident while its events wait in an
             # unread queue, nor for a window's length after (as after a stall).

@@ -130,22 +130,23 @@ class SilenceWatcher:
         self.silences.items = []
         self._identity: tuple[int, int, int] | None = None
 
-    def refresh(self) -> None:
-        """Read the file again if it changed since the last read."""
+    def refresh(self) -> bool:
+        """Read the file again if it changed since the last read; whether it did."""
         if self.file is None:
-            return
+            return False
         identity = self.file.identity()
         if identity == self._identity:
-            return
+            return False
         self._identity = identity
         try:
             self.silences.items = self.file.read()
         except SilenceError as exc:
             self._log.error("sesd.silences.unreadable", error=str(exc))
-            return
+            return False
         self._log.info(
             "sesd.silences.loaded", path=self.file.path, silences=len(self.silences.items)
         )
+        return True
 
     def end(self, silence_ids: set[str], now: float) -> None:
         """End ``--until-resolved`` silences whose alert resolved (written to the file)."""

@@ -1,0 +1,51 @@
+"""What a new silence recalls: the firings and repeats queued for a sink, not yet
+taken, of alerts the silence now holds back.
+
+A silence is read at each evaluation, but a storm's notifications may wait minutes
+in a sink's outbox (PagerDuty takes about 120 events a minute): without a recall,
+every page queued before the silence still went out. A firing no sink has taken
+yet is recalled as if the silence had held it from the start (its alert is not
+notified: no resolve will follow, and the firing goes when the silence ends while
+it still fires); one that a sink has taken already is recalled from the others'
+queues only, so its resolve still reaches every sink.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+
+from sesd.alerting.alert import Notification
+from sesd.alerting.evaluator import Evaluator
+from sesd.alerting.outbox import Outbox
+from sesd.alerting.rules import Transition
+
+__all__ = ["recall"]
+
+
+def recall(outboxes: Iterable[Outbox], evaluator: Evaluator, now: float) -> list[tuple[str, str]]:
+    """Take out of ``outboxes`` what the silences in force now hold back; returns the
+    (rule, domain) of each alert recalled."""
+    holders: dict[int, tuple[Notification, list[Outbox]]] = {}
+    for outbox in outboxes:
+        for notification in outbox.waiting():
+            if notification.kind is not Transition.RESOLVED:
+                holders.setdefault(id(notification), (notification, []))[1].append(outbox)
+    recalled: list[tuple[str, str]] = []
+    for notification, boxes in holders.values():
+        rule = notification.rule
+        held = [a for a in notification.alerts if evaluator.silenced(rule, a.domain, now)]
+        if not held:
+            continue
+        kept = tuple(a for a in notification.alerts if a not in held)
+        other = dataclasses.replace(notification, alerts=kept) if kept else None
+        for outbox in boxes:
+            outbox.swap(notification, other)
+        untaken = {outbox.sink.name for outbox in boxes} >= set(notification.sinks)
+        if untaken and notification.kind is Transition.FIRING:
+            for alert in held:
+                state = evaluator.states.get(rule, {}).get(alert.domain)
+                if state is not None:
+                    state.notified = False
+        recalled += [(rule, alert.domain) for alert in held]
+    return recalled
