@@ -289,6 +289,24 @@ async def test_firing_alerts_are_posted_to_alertmanager_again_every_resend_every
         assert _queued(alerting, "am") == []
 
 
+async def test_a_firing_waiting_its_group_is_not_resent_before_it_goes() -> None:
+    """Alertmanager's resends carry alerts it has: one still waiting its group_wait is
+    posted first as a firing, with its group, not as a repeat ahead of it."""
+    alerting, pipeline, now = _alerting(
+        '[alerts]\ngroup_wait = "2m"\n' + AM + RULE + 'sinks = ["am"]\n'
+    )
+    async with aiohttp.ClientSession() as session:
+        alerting.open(session)
+        feed_spike(pipeline, "a.example", T, 6, 4)
+        alerting.evaluate()
+        now[0] = T + 60  # a resend is due; the firing still waits its group
+        alerting.evaluate()
+        assert _queued(alerting, "am") == []
+        now[0] = T + 120
+        alerting.evaluate()
+        assert _queued(alerting, "am") == [("firing", ["a.example"])]
+
+
 async def test_a_clock_step_back_does_not_hold_the_resends_for_as_long_as_the_step() -> None:
     """Alertmanager ends an alert not posted again within its resolve_timeout: after the
     wall clock steps back half an hour, the next evaluation posts the firing alerts."""

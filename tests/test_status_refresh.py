@@ -165,4 +165,11 @@ async def test_long_text_from_strangers_stays_on_the_screen(local_sqs: LocalSqs,
             await opened(page, f"http://{host}/?refresh=0.25", 1)
             drawn, screen = await page.evaluate(WIDTHS)
             assert drawn <= screen
+            # A state badge is one word on one line, however narrow its column.
+            lines = await page.evaluate(
+                "[...document.querySelectorAll('.badge')].map(b => b.getBoundingClientRect()"
+                ".height / parseFloat(getComputedStyle(b).fontSize))"
+            )
+            assert lines
+            assert max(lines) < 2  # in font sizes: one line is about 1.45
             seen.assert_clean(host)

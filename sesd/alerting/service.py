@@ -282,9 +282,12 @@ class Alerting:
         # an alert that still fires (sesd's silence holds new notifications, not this).
         by_rule: dict[str, list[Alert]] = {}
         states = self.evaluator.states
+        # A firing still waiting its group_wait goes with its group, not before it.
+        waiting = self.evaluator.groups.waiting()
+        grouped = {(r, d) for r, d, kind in waiting if kind is Transition.FIRING}
         for (rule_name, domain), alert in self.evaluator.current.items():
             state = states.get(rule_name, {}).get(domain)
-            if state is not None and state.notified:
+            if state is not None and state.notified and (rule_name, domain) not in grouped:
                 by_rule.setdefault(rule_name, []).append(alert)
         for name, outbox in due:
             for rule in self.evaluator.rules:
