@@ -111,9 +111,16 @@ def test_example_canary_block_and_rules_are_valid(monkeypatch: pytest.MonkeyPatc
         (
             '[[queues]]\nurl = "https://sqs/1/q"\n[[alerts.rules]]\nname = "r"\n'
             'metric = "delay_ratio"\nwindow = "5m"\nabove = 0.1\nseverity = "urgent"',
-            "alerts.rules[0].severity: Invalid enum value 'urgent' (one of: critical, error, ",
+            "alerts.rules[0] (r).severity: Invalid enum value 'urgent' (one of: critical, error, ",
         ),
         ("[windows\n", "not valid TOML"),
+        (
+            # A percentage where a fraction goes: the rule named, and how to write it.
+            '[[alerts.rules]]\nname = "gmail-delays"\nmetric = "delay_ratio"\nwindow = "5m"\n'
+            'above = "5%"',
+            "alerts.rules[0] (gmail-delays).above: Expected `float | null`, got `str` (a "
+            "fraction: 0.05 is 5%)",
+        ),
         (
             '[[queues]]\nurl = "https://sqs.us-east-1.amazonaws.com/1/q"\nregion = "eu-west-1"',
             "queues[0]: region 'eu-west-1' is not the region the URL names ('us-east-1')",

@@ -15,6 +15,7 @@ in :mod:`sesd.config.sections`, :mod:`sesd.config.aws` and
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -286,6 +287,28 @@ def _display_hook(obj: Any) -> Any:
     raise NotImplementedError(type(obj))
 
 
+_RULE_AT = re.compile(r"alerts\.rules\[(\d+)\]")
+
+
+def _pointed(message: str, data: dict[str, Any]) -> str:
+    """A rule's error names the rule (in a file of a hundred, ``rules[57]`` is a count
+    of headers), and a percentage where a fraction goes says how to write it."""
+    found = _RULE_AT.match(message)
+    if found is None:
+        return message
+    rules = data.get("alerts", {}).get("rules", [])
+    rule = rules[int(found.group(1))] if int(found.group(1)) < len(rules) else None
+    name = rule.get("name") if isinstance(rule, dict) else None
+    rest = message[found.end() :]
+    if isinstance(name, str) and not rest.startswith(" ("):  # not named already
+        message = f"{found.group(0)} ({name[:64]}){rest}"
+    key = rest.partition(":")[0].lstrip(".")
+    value = rule.get(key) if isinstance(rule, dict) else None
+    if isinstance(value, str) and value.strip().endswith("%"):
+        message += " (a fraction: 0.05 is 5%)"
+    return message
+
+
 def parse_config(text: str) -> Config:
     """Parse and validate a TOML document (no I/O: ``env:`` and ``file:`` secrets are
     read by :func:`read_secrets`); raise ConfigError in one line."""
@@ -297,7 +320,7 @@ def parse_config(text: str) -> Config:
     try:
         config = msgspec.convert(data, Config, dec_hook=_dec_hook)
     except msgspec.ValidationError as exc:
-        raise ConfigError(one_line(exc, schema=Config)) from None
+        raise ConfigError(_pointed(one_line(exc, schema=Config), data)) from None
     for key, secret in config.secrets():
         if secret.is_literal:
             _check_url(key, secret)
