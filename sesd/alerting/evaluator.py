@@ -19,6 +19,7 @@ from sesd.alerting.alert import Alert, Notification, alert_of, identity
 from sesd.alerting.changes import Change, changes, relabel
 from sesd.alerting.grouping import Groups
 from sesd.alerting.labels import labels, watches
+from sesd.alerting.reads import Reads
 from sesd.alerting.rules import AlertState, Blindness, Status, Transition, measure, step
 from sesd.alerting.silences import SilenceSet, silence_command
 from sesd.alerting.tenants import measure_tenant
@@ -72,6 +73,7 @@ class Evaluator:
         # its windows, their stamp and its pending count. The same again means the same
         # value, so stepping it again would change nothing (most labels, most steps).
         self._quiet: dict[tuple[str, str], _Read] = {}
+        self._reads = Reads()  # what this evaluation read already
         #: When a window without data says nothing (see blind()).
         self.blindness = Blindness()
         self.configure(config, window_names, now=0.0)
@@ -138,6 +140,7 @@ class Evaluator:
     def evaluate(self, ledger: Ledger, now: float) -> list[Alert]:
         """Step every (rule, domain); returns the alerts to send, also queued for :meth:`due`."""
         out: list[Alert] = []
+        self._reads.start(now)
         self.ended_silences, self.held = set(), []
         self.blindness.tallies = ledger.tallies
         for rule in self.rules:
@@ -192,15 +195,10 @@ class Evaluator:
         index = self._window_index[rule.name]
         if read is not None:
             windows, pending = read[0], read[3]
-            # Quantiles cost a pass over the window's values: only where read.
-            if rule.metric in QUANTILE_METRICS:
-                figures = windows.figures(index, now)
-            else:
-                figures = Figures(windows.counts(index, now))
-            of_cause = 0
-            if rule.cause is not None:
-                of_cause = windows.causes(index, now).get(CAUSE_INDEX[rule.cause], 0)
-            kept_out = windows.suppressed_count(index, now) if rule.include_suppressed else 0
+            figures = self._reads.figures(windows, index, rule.metric in QUANTILE_METRICS)
+            causes = self._reads.causes(windows, index) if rule.cause else {}
+            of_cause = causes.get(CAUSE_INDEX[rule.cause], 0) if rule.cause else 0
+            kept_out = self._reads.suppressed(windows, index) if rule.include_suppressed else 0
             value, volume = measure(rule.metric, figures, pending, of_cause, kept_out)
         blind = value is None and self.blindness.of(self._window_seconds[rule.name], now)
         transition = step(rule, state, value, volume, now, self._repeat, blind)

@@ -1,0 +1,63 @@
+"""What one evaluation reads of the windows, read once.
+
+Rules often share a window: ten rules over every domain's 15m window read each
+domain's counts ten times at the same moment. A read is a pure function of the
+window and the moment, so one evaluation keeps each read it made and hands it to
+the next rule that asks; the next evaluation starts afresh (its moment differs,
+and events came meanwhile).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sesd.core.windows import DomainWindows, Figures
+
+__all__ = ["Reads"]
+
+
+class Reads:
+    """The reads of one evaluation at one moment (:meth:`start` begins the next).
+    What they return is shared: not to be changed."""
+
+    __slots__ = ("_causes", "_figures", "_now")
+
+    def __init__(self) -> None:
+        self._figures: dict[tuple[DomainWindows, int, bool], Figures] = {}
+        self._causes: dict[tuple[DomainWindows, int, str], Any] = {}
+        self._now = float("nan")
+
+    def start(self, now: float) -> None:
+        """Forget the last evaluation's reads: this one reads at ``now``."""
+        self._figures.clear()
+        self._causes.clear()
+        self._now = now
+
+    def figures(self, windows: DomainWindows, index: int, quantiles: bool) -> Figures:
+        """What window ``index`` says: its counts, and its quantiles when asked (they
+        cost a pass over the window's values)."""
+        key = (windows, index, quantiles)
+        found = self._figures.get(key)
+        if found is None:
+            now = self._now
+            found = (
+                windows.figures(index, now) if quantiles else Figures(windows.counts(index, now))
+            )
+            self._figures[key] = found
+        return found
+
+    def causes(self, windows: DomainWindows, index: int) -> dict[int, int]:
+        """Delayed recipients per cause number in window ``index``."""
+        key = (windows, index, "causes")
+        found: dict[int, int] | None = self._causes.get(key)
+        if found is None:
+            found = self._causes[key] = windows.causes(index, self._now)
+        return found
+
+    def suppressed(self, windows: DomainWindows, index: int) -> int:
+        """Recipients a suppression list kept SES from sending to, in window ``index``."""
+        key = (windows, index, "suppressed")
+        found: int | None = self._causes.get(key)
+        if found is None:
+            found = self._causes[key] = windows.suppressed_count(index, self._now)
+        return found
