@@ -74,6 +74,8 @@ def test_ses_delay_type_says_more_than_its_generic_status_code(delay_type: str, 
             assert classify(delay_type, status, text).cause == cause, (status, text)
     assert classify(delay_type, "4.4.1", "421 4.4.1 Connection timed out").cause == "connection"
     assert classify(delay_type, "4.2.2", "").cause == "mailbox_full"
+    # Words that name a family still come first: only SES's code and hints yield.
+    assert classify(delay_type, "4.4.7", "451 Greylisted, try again later").cause == "greylisted"
     # No delay type (a soft bounce): the generic code decides as before.
     assert classify(None, "4.4.7", "smtp; 451 Temporary failure").cause == "connection"
 
@@ -107,6 +109,8 @@ def test_a_byoip_lookup_delay_is_inside_ses_with_advice_on_your_own_ptr_records(
     assert "where: inside SES" in text
     cause = classify("BYOIPHostNameLookupUnavailable", "4.4.0", "")
     assert cause.cause == "ses_internal"
+    assert cause.advised  # its own advice, found again in a breakdown
+    assert classify("InternalFailure", "", "").advised == ""  # the cause's own
     assert "PTR records of your BYOIP range" in cause.advice
     assert f"cause: ses_internal (4 of 4 noted): {cause.advice}" in text
     assert "nothing to do on your side" not in text

@@ -368,6 +368,12 @@ async def test_a_reload_changing_a_firing_rules_labels_moves_its_alert_at_alertm
             (Transition.RESOLVED, [("warning", {})]),
             (Transition.FIRING, [("critical", {"tier": "1"})]),
         ]
+        for n in sent:
+            (moved,) = n.alerts
+            assert moved.domain == "a.example"
+            assert moved.notes == (
+                "the rule's labels or severity changed: the alert goes on under the new ones",
+            )
         assert _queued(alerting, "ops") == []
         _queued(alerting, "am")
         now[0] = T + 60
@@ -552,7 +558,7 @@ async def test_a_new_silence_recalls_the_pages_still_queued(tmp_path: Path) -> N
     alerting.evaluate()
     assert _domains_queued(alerting, "pager") == [["b.example"]]
     assert _domains_queued(alerting, "ops") == [["b.example"]]
-    assert not alerting.evaluator.states["delays"]["a.example"].notified
+    assert alerting.evaluator.states["delays"]["a.example"].notified is False
     assert alerting.evaluator.states["delays"]["b.example"].notified
     now[0] = T + 61  # the silence ended; a.example still fires: its firing goes now
     alerting.evaluate()
@@ -582,6 +588,46 @@ async def test_a_page_one_sink_took_is_recalled_from_the_others_and_still_resolv
     alerting.evaluate()
     assert _domains_queued(alerting, "pager") == []
     assert alerting.evaluator.states["delays"]["a.example"].notified
+
+
+async def test_a_silence_recalls_from_each_rules_notification_what_it_holds(
+    tmp_path: Path,
+) -> None:
+    """Two rules' notifications wait in each outbox; a silence of the second rule on
+    a.example recalls that alone, and one of every rule on a.example recalls it from
+    both, naming each."""
+    from sesd.alerting.recall import recall
+    from sesd.alerting.silences import Silence
+
+    sinks = '[alerts.sinks.ops]\ntype = "console"\n[alerts.sinks.pager]\ntype = "console"\n'
+    rules = RULE + 'sinks = ["ops", "pager"]\n'
+    rules += rules.replace('"delays"', '"delays2"')
+    alerting, pipeline, _ = _alerting('[alerts]\ngroup_wait = "0s"\n' + sinks + rules)
+    async with aiohttp.ClientSession() as session:
+        alerting.open(session)
+    feed_spike(pipeline, "a.example", T, 5, 5)
+    feed_spike(pipeline, "b.example", T, 5, 5)
+    alerting.evaluate()
+    both = [["a.example", "b.example"], ["a.example", "b.example"]]
+    assert _domains_queued(alerting, "pager") == both
+    silences = alerting.evaluator.silences
+    silences.items = [
+        Silence(id="s1", comment="c", starts_at=T, ends_at=T + 60, rule="delays2",
+                domain="a.example"),
+    ]  # fmt: skip
+    recalled = recall(alerting.outboxes.values(), alerting.evaluator, T + 1)
+    assert recalled == [("delays2", "a.example")]
+    assert _domains_queued(alerting, "pager") == [["a.example", "b.example"], ["b.example"]]
+    silences.items = [
+        Silence(id="s2", comment="c", starts_at=T, ends_at=T + 60, rule="*", domain="a.example")
+    ]
+    recalled = recall(alerting.outboxes.values(), alerting.evaluator, T + 1)
+    assert recalled == [("delays", "a.example")]
+    assert _domains_queued(alerting, "ops") == [["b.example"], ["b.example"]]
+    silences.items = [Silence(id="s3", comment="c", starts_at=T, ends_at=T + 60, rule="*")]
+    recalled = recall(alerting.outboxes.values(), alerting.evaluator, T + 1)
+    assert sorted(recalled) == [("delays", "b.example"), ("delays2", "b.example")]
+    assert _domains_queued(alerting, "ops") == []
 
 
 def _domains_queued(alerting: Alerting, sink: str) -> list[list[str]]:

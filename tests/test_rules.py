@@ -618,3 +618,18 @@ def test_only_a_queue_read_within_the_window_counts_as_behind_it(
     _read(pipeline, "b.example", later - read_ago - 1000, later - read_ago, 1)
     kinds = [a.kind for a in evaluator.evaluate(pipeline.ledger, later) if a.domain == "a.example"]
     assert kinds == ([] if blind else [Transition.RESOLVED])
+
+
+def test_how_far_behind_counts_the_queues_read_in_the_last_five_minutes() -> None:
+    """sesd is as far behind as the latest event of its furthest queue, among the
+    queues read in the last five minutes (a queue read 300 s ago no longer counts)."""
+    from sesd.core.tallies import Tallies
+
+    tallies = Tallies()
+    assert tallies.furthest(f.T0) == ("", 0.0)
+    tallies.latest["a"] = (f.T0, 30.0)
+    tallies.latest["b"] = (f.T0 - 300, 900.0)
+    assert tallies.furthest(f.T0) == ("a", 30.0)
+    assert tallies.behind(f.T0) == 30.0
+    assert tallies.furthest(f.T0 - 1) == ("b", 900.0)
+    assert tallies.behind(f.T0 - 1) == 900.0
