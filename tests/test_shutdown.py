@@ -140,3 +140,31 @@ async def test_a_second_signal_exits_at_once_with_130(
             code = await sesd.process.wait()
     assert code == 130
     assert time.monotonic() - started < 10  # not the 20 s long poll, nor the grace
+
+
+async def test_a_stop_whose_last_save_failed_exits_1(
+    local_sqs: LocalSqs, sqs: Any, tmp_path: Path
+) -> None:
+    """The state file's path became a directory while sesd ran: the stop's save fails,
+    the file on disk is not what sesd stopped with, and the exit status says so (a
+    supervisor shows the stop failed); a stop that saved exits 0."""
+    url, _ = await make_queue(sqs)
+    state = tmp_path / "state.bin"
+    config = config_file(
+        tmp_path,
+        f'[aws]\nendpoint_url = "{local_sqs.url}"\n'
+        f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 1\n'
+        f'[state]\npath = "{state}"\n',
+    )
+    for breaks, expected in ((False, 0), (True, 1)):
+        async with sesd_process(config) as sesd:
+            if breaks:
+                state.unlink(missing_ok=True)
+                (state / "in-the-way").mkdir(parents=True)
+            sesd.process.send_signal(signal.SIGTERM)
+            with anyio.fail_after(20):
+                await sesd.wait_for_event("sesd.daemon.stopped")
+                code = await sesd.process.wait()
+        assert code == expected
+        failed = [r for r in sesd.records if r.get("event") == "sesd.state.save_failed"]
+        assert bool(failed) is breaks

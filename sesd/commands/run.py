@@ -54,7 +54,8 @@ def _open_files(pollers: int) -> None:
 
 
 def execute(args: argparse.Namespace) -> int:
-    """Run until stopped; 0 after a graceful stop, 2 when the config or the start fails."""
+    """Run until stopped; 0 after a graceful stop (1 when its state file could not be
+    saved last), 2 when the config or the start fails."""
     from sesd.runtime.daemon import Daemon, StartError
 
     try:
@@ -74,7 +75,10 @@ def execute(args: argparse.Namespace) -> int:
         get_logger().warning("sesd.config.warning", warning=warning)
     _open_files(sum(q.concurrency for q in config.queues))
     try:
-        anyio.run(Daemon(config, config_path=os.path.abspath(args.config)).run)
+        daemon = Daemon(config, config_path=os.path.abspath(args.config))
+        anyio.run(daemon.run)
     except (StartError, BaseExceptionGroup) as exc:
         return start_failed(exc)
-    return 0
+    # The stop's save failed: the file holds an older state than sesd stopped with,
+    # which a supervisor should show (systemd: the unit failed).
+    return 1 if daemon.saver.failed else 0

@@ -68,6 +68,8 @@ class StateSaver:
         self.on_saved: Callable[[], None] = lambda: None
         #: Told whether each save worked, and when (the metrics).
         self.on_result: Callable[[bool, float], None] = lambda ok, now: None
+        #: Whether the last save failed (the file on disk is older than sesd's state).
+        self.failed = False
 
     def _unsavable(self) -> str | None:
         """Why the file could never be saved (its directory missing or not writable),
@@ -195,9 +197,11 @@ class StateSaver:
                 error=exc.strerror,
                 hint=f"the file on disk stays as last saved; {remedy}: the next save tries again",
             )
+            self.failed = True
             self.on_result(False, now)
         else:
             self._log.debug("sesd.state.saved", path=path, bytes=len(blob))
+            self.failed = False
             self.on_result(True, now)
         self.on_saved()
 
