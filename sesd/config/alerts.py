@@ -12,9 +12,9 @@ from typing import Literal
 
 import msgspec
 
+from sesd.config.rule_checks import check_extras, check_template, check_watched
 from sesd.config.thresholds import check_thresholds
 from sesd.config.values import Duration, Secret, Section, check_http_url
-from sesd.core.causes import CAUSES
 
 __all__ = [
     "ACCOUNT_METRICS",
@@ -62,28 +62,11 @@ TENANT_METRICS = ("tenant_sending_paused", "reputation_impact")
 SINK_TYPES = ("slack", "pagerduty", "alertmanager", "webhook", "console")
 
 _NAME = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
-_LABEL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
-#: Labels sesd sets itself on an Alertmanager alert.
-_OWN_LABELS = frozenset(
-    {"alertname", "domain", "provider", "tenant", "account", "region", "severity"}
-)
-_TEMPLATE_FIELDS = {"domain": "example.com", "rule": "rule", "window": "5m"}
 
 
 def is_glob(pattern: str) -> bool:
     """Whether a domain or matcher is a glob (``*``, ``?``, ``[...]``) rather than a name."""
     return any(c in pattern for c in "*?[")
-
-
-def _check_template(template: str, what: str) -> None:
-    """A URL template may use ``{domain}``, ``{rule}`` and ``{window}`` only."""
-    try:
-        example = template.format(**_TEMPLATE_FIELDS)
-    except (KeyError, IndexError, ValueError) as exc:
-        raise ValueError(
-            f"{what}: {template!r} is not a template of {{domain}}, {{rule}}, {{window}} ({exc})"
-        ) from None
-    check_http_url(example)
 
 
 class RuleConfig(Section, frozen=True):
@@ -131,8 +114,8 @@ class RuleConfig(Section, frozen=True):
         if not self.sinks:
             raise ValueError("sinks must name at least one sink")
         check_thresholds(self)
-        _check_watched(self)
-        _check_extras(self)
+        check_watched(self)
+        check_extras(self)
 
     @property
     def about_delays(self) -> bool:
@@ -277,7 +260,7 @@ class AlertsConfig(Section, frozen=True):
         if self.outbox_size < 1:
             raise ValueError("outbox_size must be at least 1")
         if self.dashboard_url is not None:
-            _check_template(self.dashboard_url, "dashboard_url")
+            check_template(self.dashboard_url, "dashboard_url")
         _check_sink_names(self)
         names = [rule.name for rule in self.rules]
         for name in names:
@@ -330,59 +313,6 @@ class AlertsConfig(Section, frozen=True):
             elif isinstance(sink, AlertmanagerConfig):
                 found.append((f"{key}.password", sink.password))
         return found
-
-
-def _check_watched(rule: RuleConfig) -> None:
-    """What the rule watches: accounts, tenants, providers, or domains (every one by
-    default)."""
-    if rule.metric in ACCOUNT_METRICS and (rule.providers or rule.domains or rule.tenants):
-        raise ValueError(f"{rule.metric} watches accounts: leave domains and providers out")
-    if rule.tenants is not None or rule.metric in TENANT_METRICS:
-        _check_tenants(rule)
-        return
-    if rule.providers is not None:
-        if rule.domains is not None:
-            raise ValueError("give `domains` or `providers`, not both")
-        if not rule.providers:
-            raise ValueError("providers must list '*' or at least one provider")
-        if rule.exclude_domains:
-            raise ValueError("exclude_domains goes with `domains`, not `providers`")
-    elif rule.domains is None:
-        msgspec.structs.force_setattr(rule, "domains", ["*"])
-    elif not rule.domains:
-        raise ValueError("domains must list '*' or at least one domain")
-
-
-def _check_tenants(rule: RuleConfig) -> None:
-    """A rule on tenants names no domains nor providers; every tenant by default."""
-    if rule.domains is not None or rule.providers is not None:
-        raise ValueError("give `domains`, `providers` or `tenants`, one of them")
-    if rule.tenants is None:
-        msgspec.structs.force_setattr(rule, "tenants", ["*"])
-    elif not rule.tenants:
-        raise ValueError("tenants must list '*' or at least one tenant")
-    if rule.exclude_domains:
-        raise ValueError("exclude_domains goes with `domains`, not `tenants`")
-
-
-def _check_extras(rule: RuleConfig) -> None:
-    """Labels, the runbook link and the cause of ``cause_ratio``."""
-    for name, value in rule.labels.items():
-        if not _LABEL_NAME.fullmatch(name):
-            raise ValueError(f"label name {name!r}: use letters, digits and '_'")
-        if name in _OWN_LABELS:
-            raise ValueError(f"label {name!r} is set by sesd")
-        if not value:
-            # Alertmanager drops a label with an empty value without a word.
-            raise ValueError(f"label {name!r}: give it a value (Alertmanager drops empty ones)")
-    if rule.runbook_url is not None:
-        _check_template(rule.runbook_url, "runbook_url")
-    if (rule.metric == "cause_ratio") != (rule.cause is not None):
-        raise ValueError("`cause` goes with metric cause_ratio, and cause_ratio needs it")
-    if rule.cause is not None and rule.cause not in CAUSES:
-        raise ValueError(f"unknown cause {rule.cause!r} (known: {', '.join(CAUSES)})")
-    if rule.include_suppressed and rule.metric != "bounce_ratio":
-        raise ValueError("include_suppressed goes with metric bounce_ratio")
 
 
 def _check_sink_names(alerts: AlertsConfig) -> None:

@@ -1,0 +1,90 @@
+"""A rule's checks beside its thresholds (sesd.config.thresholds): what it watches,
+its labels, links and cause; and the link templates."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+import msgspec
+
+from sesd.config.values import check_http_url
+from sesd.core.causes import CAUSES
+
+if TYPE_CHECKING:
+    from sesd.config.alerts import RuleConfig
+
+__all__ = ["check_extras", "check_template", "check_watched"]
+
+_LABEL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
+#: Labels sesd sets itself on an Alertmanager alert.
+_OWN_LABELS = frozenset(
+    {"alertname", "domain", "provider", "tenant", "account", "region", "severity"}
+)
+_TEMPLATE_FIELDS = {"domain": "example.com", "rule": "rule", "window": "5m"}
+
+
+def check_template(template: str, what: str) -> None:
+    """A URL template may use ``{domain}``, ``{rule}`` and ``{window}`` only."""
+    try:
+        example = template.format(**_TEMPLATE_FIELDS)
+    except (KeyError, IndexError, ValueError) as exc:
+        raise ValueError(
+            f"{what}: {template!r} is not a template of {{domain}}, {{rule}}, {{window}} ({exc})"
+        ) from None
+    check_http_url(example)
+
+
+def check_watched(rule: RuleConfig) -> None:
+    """What the rule watches: accounts, tenants, providers, or domains (every one by
+    default)."""
+    from sesd.config.alerts import ACCOUNT_METRICS, TENANT_METRICS  # defined beside rules
+
+    if rule.metric in ACCOUNT_METRICS and (rule.providers or rule.domains or rule.tenants):
+        raise ValueError(f"{rule.metric} watches accounts: leave domains and providers out")
+    if rule.tenants is not None or rule.metric in TENANT_METRICS:
+        _check_tenants(rule)
+        return
+    if rule.providers is not None:
+        if rule.domains is not None:
+            raise ValueError("give `domains` or `providers`, not both")
+        if not rule.providers:
+            raise ValueError("providers must list '*' or at least one provider")
+        if rule.exclude_domains:
+            raise ValueError("exclude_domains goes with `domains`, not `providers`")
+    elif rule.domains is None:
+        msgspec.structs.force_setattr(rule, "domains", ["*"])
+    elif not rule.domains:
+        raise ValueError("domains must list '*' or at least one domain")
+
+
+def _check_tenants(rule: RuleConfig) -> None:
+    """A rule on tenants names no domains nor providers; every tenant by default."""
+    if rule.domains is not None or rule.providers is not None:
+        raise ValueError("give `domains`, `providers` or `tenants`, one of them")
+    if rule.tenants is None:
+        msgspec.structs.force_setattr(rule, "tenants", ["*"])
+    elif not rule.tenants:
+        raise ValueError("tenants must list '*' or at least one tenant")
+    if rule.exclude_domains:
+        raise ValueError("exclude_domains goes with `domains`, not `tenants`")
+
+
+def check_extras(rule: RuleConfig) -> None:
+    """Labels, the runbook link and the cause of ``cause_ratio``."""
+    for name, value in rule.labels.items():
+        if not _LABEL_NAME.fullmatch(name):
+            raise ValueError(f"label name {name!r}: use letters, digits and '_'")
+        if name in _OWN_LABELS:
+            raise ValueError(f"label {name!r} is set by sesd")
+        if not value:
+            # Alertmanager drops a label with an empty value without a word.
+            raise ValueError(f"label {name!r}: give it a value (Alertmanager drops empty ones)")
+    if rule.runbook_url is not None:
+        check_template(rule.runbook_url, "runbook_url")
+    if (rule.metric == "cause_ratio") != (rule.cause is not None):
+        raise ValueError("`cause` goes with metric cause_ratio, and cause_ratio needs it")
+    if rule.cause is not None and rule.cause not in CAUSES:
+        raise ValueError(f"unknown cause {rule.cause!r} (known: {', '.join(CAUSES)})")
+    if rule.include_suppressed and rule.metric != "bounce_ratio":
+        raise ValueError("include_suppressed goes with metric bounce_ratio")
