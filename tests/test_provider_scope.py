@@ -248,6 +248,15 @@ def test_a_domain_rule_does_not_see_providers_and_a_glob_sees_every_provider() -
     assert {(a.scope, a.domain) for a in named.evaluate(pipeline.ledger, NOW)} == {
         ("provider", "unknown")
     }
+    # Every provider but one, by name or glob: the others go on being watched.
+    for left_out in ('["google"]', '["goo*"]'):
+        but = Evaluator(
+            parse_config(rule + f'providers = ["*"]\nexclude_providers = {left_out}\n').alerts,
+            [s.name for s in pipeline.ledger.specs],
+        )
+        assert {(a.scope, a.domain) for a in but.evaluate(pipeline.ledger, NOW)} == {
+            ("provider", "microsoft")
+        }
 
 
 @pytest.mark.parametrize(
@@ -256,7 +265,9 @@ def test_a_domain_rule_does_not_see_providers_and_a_glob_sees_every_provider() -
         ('domains = ["a.com"]\nproviders = ["google"]', "give `domains` or `providers`, not both"),
         ("providers = []", "providers must list '*' or at least one provider"),
         ('providers = ["gmail"]', "unknown provider 'gmail'"),
-        ('providers = ["google"]\nexclude_domains = ["a.com"]', "exclude_domains goes with"),
+        ('providers = ["google"]\nexclude_domains = ["a.com"]', "leaves some out with exclude_pr"),
+        ('providers = ["*"]\nexclude_providers = ["gogle"]', "unknown provider 'gogle'"),
+        ('exclude_providers = ["google"]', "a rule on domains leaves some out with exclude_do"),
     ],
 )
 def test_rules_on_providers_are_checked(text: str, error: str) -> None:

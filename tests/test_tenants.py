@@ -9,6 +9,7 @@ import json
 from typing import Any
 
 import anyio
+import pytest
 from aiobotocore.session import get_session
 
 from sesd.account.tenants import TenantPoller
@@ -17,7 +18,7 @@ from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.render import console_text, describe, details
 from sesd.alerting.rules import Transition
 from sesd.commands.demo.localtenants import LocalTenants
-from sesd.config import core_settings, parse_config
+from sesd.config import ConfigError, core_settings, parse_config
 from sesd.core.decode import decode_body
 from sesd.core.events import EVENT_TYPE_INDEX
 from sesd.core.pipeline import Pipeline
@@ -603,3 +604,21 @@ def test_a_tenant_with_recipients_still_pending_is_not_evicted() -> None:
     assert pipeline.ledger.pending.count("acme", NOW + 3700, scope.index) == 1
     pipeline.housekeep(NOW + 7300)
     assert "acme" not in scope.recipients
+
+
+def test_a_rule_on_every_tenant_but_some_leaves_those_out() -> None:
+    """`exclude_tenants` (names or globs): every tenant but the internal test ones is
+    watched, and a tenant added later is watched without editing the rule."""
+    pipeline, evaluator = _delay_rule("tenant-delays", '["*"]\nexclude_tenants = ["test-*"]')
+    for tenant in ("globex", "test-internal", "initech"):
+        for i in range(20):
+            kind = "delay" if i % 2 else "delivery"
+            address = f"{tenant}{i}@outlook.com"
+            pipeline.feed(_event(kind, address, tags={"tenant": [tenant]}), "q", NOW)
+    fired = evaluator.evaluate(pipeline.ledger, NOW)
+    assert sorted(a.domain for a in fired) == ["globex", "initech"]
+    with pytest.raises(ConfigError, match="a rule on tenants leaves some out with exclude_t"):
+        parse_config(
+            TENANTS + '[[alerts.rules]]\nname = "r"\nmetric = "delay_ratio"\nwindow = "5m"\n'
+            'above = 0.2\ntenants = ["*"]\nexclude_domains = ["a.com"]\n'
+        )

@@ -32,7 +32,7 @@ def labels(rule: RuleConfig, scope: Scope, stated: Collection[str]) -> list[str]
         wanted.update(candidates)
     elif globs:
         wanted.update(d for d in candidates if any(fnmatchcase(d, g) for g in globs))
-    if rule.exclude_domains:
+    if rule.excluded:
         wanted = {d for d in wanted if not _excluded(rule, d)}
     return sorted(wanted | set(stated))
 
@@ -58,8 +58,12 @@ def takes(rule: RuleConfig, label: str) -> bool:
     return named and not _excluded(rule, label)
 
 
-def _excluded(rule: RuleConfig, domain: str) -> bool:
+def _excluded(rule: RuleConfig, label: str) -> bool:
+    """Whether the rule skips ``label`` (a domain by its normal form)."""
+    domains = rule.scope == DOMAIN
     return any(
-        fnmatchcase(domain, pattern) if is_glob(pattern) else domain == normalise_domain(pattern)
-        for pattern in rule.exclude_domains
+        fnmatchcase(label, pattern)
+        if is_glob(pattern)
+        else label == (normalise_domain(pattern) if domains else pattern)
+        for pattern in rule.excluded
     )

@@ -91,8 +91,10 @@ class RuleConfig(Section, frozen=True):
     providers: list[str] | None = None
     #: SES tenant names or globs: the rule watches tenants (``*`` every tenant).
     tenants: list[str] | None = None
-    #: Names or globs of domains the rule skips.
+    #: Names or globs of domains (providers, tenants) the rule skips.
     exclude_domains: list[str] = []
+    exclude_providers: list[str] = []
+    exclude_tenants: list[str] = []
     severity: Literal["critical", "error", "warning", "info"] = "warning"
     sinks: list[str] = msgspec.field(default_factory=lambda: ["console"])
     #: Extra labels on the rule's Alertmanager alerts.
@@ -138,6 +140,15 @@ class RuleConfig(Section, frozen=True):
         ]
         assert found is not None
         return found
+
+    @property
+    def excluded(self) -> list[str]:
+        """The domains, providers or tenants the rule skips (globs included)."""
+        return {
+            "domain": self.exclude_domains,
+            "provider": self.exclude_providers,
+            "tenant": self.exclude_tenants,
+        }[self.scope]
 
     @property
     def rising(self) -> bool:

@@ -85,7 +85,7 @@ def _check_rule_providers(config: Config) -> None:
             raise ValueError(
                 f"alerts.rules[{i}] ({rule.name}): providers needs [providers] enabled"
             )
-        for provider in rule.providers or []:
+        for provider in [*(rule.providers or []), *rule.exclude_providers]:
             if not is_glob(provider) and provider not in known:
                 raise ValueError(
                     f"alerts.rules[{i}] ({rule.name}): unknown provider {provider!r} "

@@ -50,8 +50,10 @@ def check_watched(rule: RuleConfig) -> None:
             raise ValueError("give `domains` or `providers`, not both")
         if not rule.providers:
             raise ValueError("providers must list '*' or at least one provider")
-        if rule.exclude_domains:
-            raise ValueError("exclude_domains goes with `domains`, not `providers`")
+        if rule.exclude_domains or rule.exclude_tenants:
+            raise ValueError("a rule on providers leaves some out with exclude_providers")
+    elif rule.exclude_providers or rule.exclude_tenants:
+        raise ValueError("a rule on domains leaves some out with exclude_domains")
     elif rule.domains is None:
         msgspec.structs.force_setattr(rule, "domains", ["*"])
     elif not rule.domains:
@@ -66,8 +68,8 @@ def _check_tenants(rule: RuleConfig) -> None:
         msgspec.structs.force_setattr(rule, "tenants", ["*"])
     elif not rule.tenants:
         raise ValueError("tenants must list '*' or at least one tenant")
-    if rule.exclude_domains:
-        raise ValueError("exclude_domains goes with `domains`, not `tenants`")
+    if rule.exclude_domains or rule.exclude_providers:
+        raise ValueError("a rule on tenants leaves some out with exclude_tenants")
 
 
 def check_extras(rule: RuleConfig) -> None:
