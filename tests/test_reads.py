@@ -28,9 +28,9 @@ def _pipeline() -> Pipeline:
 
 
 def test_each_read_is_the_windows_own_and_made_once_an_evaluation() -> None:
-    """Counts alone, or with the quantiles when asked; a window's causes and its
-    suppressed bounces: each as the window says, each the same object to the next rule
-    that asks, and each window's own; a new evaluation reads again."""
+    """Counts alone, or with the quantiles when asked, and a window's causes: each as
+    the window says, each the same object to the next rule that asks, and each
+    window's own; a new evaluation reads again."""
     pipeline = _pipeline()
     a, b = (pipeline.ledger.windows[d] for d in ("a.example", "b.example"))
     reads = Reads()
@@ -48,9 +48,6 @@ def test_each_read_is_the_windows_own_and_made_once_an_evaluation() -> None:
     assert causes
     assert reads.causes(a, 0) is causes
     assert reads.causes(b, 0) == b.causes(0, NOW)
-    assert reads.suppressed(b, 0) == b.suppressed_count(0, NOW) == 1
-    assert reads.suppressed(a, 0) == 0
-    assert reads.causes(b, 0) == b.causes(0, NOW)  # not the suppressed count's
     pipeline.feed(f.raw(f.delivery(["late@a.example"], at=NOW + 1)), "q", NOW + 1)
     reads.start(NOW + 1)
     assert reads.figures(a, 0, False) == Figures(a.counts(0, NOW + 1))

@@ -198,7 +198,7 @@ class Evaluator:
             figures = self._reads.figures(windows, index, rule.metric in QUANTILE_METRICS)
             causes = self._reads.causes(windows, index) if rule.cause else {}
             of_cause = causes.get(CAUSE_INDEX[rule.cause], 0) if rule.cause else 0
-            kept_out = self._reads.suppressed(windows, index) if rule.include_suppressed else 0
+            kept_out = windows.suppressed_count(index, now) if rule.include_suppressed else 0
             value, volume = measure(rule.metric, figures, pending, of_cause, kept_out)
         blind = value is None and self.blindness.of(self._window_seconds[rule.name], now)
         transition = step(rule, state, value, volume, now, self._repeat, blind)

@@ -9,23 +9,20 @@ and events came meanwhile).
 
 from __future__ import annotations
 
-from typing import Any
-
 from sesd.core.windows import DomainWindows, Figures
 
 __all__ = ["Reads"]
 
 
 class Reads:
-    """The reads of one evaluation at one moment (:meth:`start` begins the next).
-    What they return is shared: not to be changed."""
+    """The reads of one evaluation at one moment (:meth:`start` begins each, the
+    first included). What they return is shared: not to be changed."""
 
     __slots__ = ("_causes", "_figures", "_now")
 
     def __init__(self) -> None:
         self._figures: dict[tuple[DomainWindows, int, bool], Figures] = {}
-        self._causes: dict[tuple[DomainWindows, int, str], Any] = {}
-        self._now = float("nan")
+        self._causes: dict[tuple[DomainWindows, int], dict[int, int]] = {}
 
     def start(self, now: float) -> None:
         """Forget the last evaluation's reads: this one reads at ``now``."""
@@ -48,16 +45,8 @@ class Reads:
 
     def causes(self, windows: DomainWindows, index: int) -> dict[int, int]:
         """Delayed recipients per cause number in window ``index``."""
-        key = (windows, index, "causes")
-        found: dict[int, int] | None = self._causes.get(key)
+        key = (windows, index)
+        found = self._causes.get(key)
         if found is None:
             found = self._causes[key] = windows.causes(index, self._now)
-        return found
-
-    def suppressed(self, windows: DomainWindows, index: int) -> int:
-        """Recipients a suppression list kept SES from sending to, in window ``index``."""
-        key = (windows, index, "suppressed")
-        found: int | None = self._causes.get(key)
-        if found is None:
-            found = self._causes[key] = windows.suppressed_count(index, self._now)
         return found
