@@ -255,6 +255,7 @@ _REFUSALS = {
     "forbidden": ("AccessDenied", "sqs:ReceiveMessage"),
     "kms_disabled": ("KMS.DisabledException", "enable it, cancel its deletion"),
     "kms_gone": ("KmsNotFound", "give the queue another key"),
+    "kms_opt_in": ("KMS.OptInRequired", "has not subscribed to KMS"),
     "expired_token": ("ExpiredToken", "session token has expired"),
     "wrong_secret": ("SignatureDoesNotMatch", "secret access key does not match"),
 }

@@ -75,6 +75,10 @@ _KMS_UNUSABLE = (
     "symmetric encryption key, or its key policy refuses): enable it, cancel its deletion "
     "or give the queue another key"
 )
+_KMS_OPT_IN = (
+    "the account has not subscribed to KMS in the queue's region (KMS.OptInRequired): "
+    "subscribe there, or give the queue a key it can use"
+)
 #: Error codes that no retry will cure soon: the queue is missing or not ours to read.
 #: Each maps to the hint logged with it (SQS's query and JSON protocols name some
 #: differently: both names are here).
@@ -94,11 +98,13 @@ PERMANENT_ERRORS = {
     **dict.fromkeys(
         [
             *("KMS.DisabledException", "KMS.NotFoundException", "KMS.InvalidStateException"),
-            *("KMS.InvalidKeyUsageException", "KMS.OptInRequired", "KmsDisabled"),
-            *("KmsNotFound", "KmsInvalidState", "KmsInvalidKeyUsage", "KmsOptInRequired"),
+            *("KMS.InvalidKeyUsageException", "KmsDisabled", "KmsNotFound"),
+            *("KmsInvalidState", "KmsInvalidKeyUsage"),
         ],
         _KMS_UNUSABLE,
     ),
+    "KMS.OptInRequired": _KMS_OPT_IN,
+    "KmsOptInRequired": _KMS_OPT_IN,
 }
 #: The codes of a refusal by IAM (whatever the call).
 DENIED = frozenset({"AccessDenied", "AccessDeniedException"})
