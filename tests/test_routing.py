@@ -16,7 +16,13 @@ import pytest
 from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.rules import Status, Transition
 from sesd.alerting.service import Alerting
-from sesd.alerting.sinks import AlertmanagerSink, Permanent, Retryable, WebhookSink
+from sesd.alerting.sinks import (
+    AlertmanagerSink,
+    PagerDutySink,
+    Permanent,
+    Retryable,
+    WebhookSink,
+)
 from sesd.commands.demo.localhttp import LocalServer
 from sesd.commands.main import main
 from sesd.config import (
@@ -628,6 +634,46 @@ async def test_a_silence_recalls_from_each_rules_notification_what_it_holds(
     recalled = recall(alerting.outboxes.values(), alerting.evaluator, T + 1)
     assert sorted(recalled) == [("delays", "b.example"), ("delays2", "b.example")]
     assert _domains_queued(alerting, "ops") == []
+
+
+async def test_a_pagerduty_sink_asks_the_silences_in_force(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The PagerDuty sink asks, before each event it has yet to send, whether a silence
+    now holds the alert: the evaluator's silences, at the alerting's clock; a sink a
+    reload makes anew asks too."""
+    from sesd.alerting.silences import Silence
+
+    monkeypatch.setenv("SESD_TEST_ROUTING_KEY", "key-1")
+    text = (
+        '[alerts.sinks.pd]\ntype = "pagerduty"\nrouting_key = "env:SESD_TEST_ROUTING_KEY"\n'
+        + RULE
+        + 'sinks = ["pd"]\n'
+    )
+    alerting, _, now = _alerting(text)
+    async with aiohttp.ClientSession() as session:
+        alerting.open(session)
+        sink = alerting.outboxes["pd"].sink
+        assert isinstance(sink, PagerDutySink)
+        assert not sink.held("delays", "a.example")
+        alerting.evaluator.silences.items = [
+            Silence(id="s", comment="c", starts_at=T, ends_at=T + 60, rule="delays")
+        ]
+        assert sink.held("delays", "a.example")
+        now[0] = T + 61
+        assert not sink.held("delays", "a.example")  # the silence ended
+        monkeypatch.setenv("SESD_TEST_ROUTING_KEY", "key-2")
+        from sesd.config import read_secrets
+
+        alerting.reconfigure(read_secrets(parse_config(text)))
+        anew = alerting.outboxes["pd"].sink
+        assert anew is not sink
+        assert isinstance(anew, PagerDutySink)
+        assert not anew.held("delays", "a.example")
+        alerting.evaluator.silences.items = [
+            Silence(id="s", comment="c", starts_at=T, ends_at=T + 120, rule="delays")
+        ]
+        assert anew.held("delays", "a.example")
 
 
 def _domains_queued(alerting: Alerting, sink: str) -> list[list[str]]:

@@ -512,3 +512,36 @@ async def test_a_rules_notifications_keep_their_order_whatever_their_severity() 
                     await box.wait_empty()
     assert [e["event_action"] for e in pd.accepted] == ["trigger"] * 3 + ["resolve"]
     assert "sesd.notify.stepped_aside" not in [e["event"] for e in logs]
+
+
+async def test_a_pagerduty_notification_under_way_sends_nothing_a_new_silence_holds() -> None:
+    """PagerDuty took two of five triggers and asked for a pause; meanwhile the on-call
+    silenced two of the rest: after the pause only the third goes, and each event
+    left out is logged as recalled. A resolve is never held back (its firing went)."""
+    from structlog.testing import capture_logs
+
+    sleeps = HeldSleeps()
+    domains = [f"d{i}.example" for i in range(5)]
+    silenced: set[str] = set()
+    async with Receiver("pagerduty") as pd, aiohttp.ClientSession() as session:
+        pd.script(Answer(202), Answer(202), Answer(429, retry_after="1"))
+        sink = PagerDutySink(pagerduty_config(pd.url), session)
+        sink.held = lambda rule, label: label in silenced
+        async with delivering(sink, sleeps) as (box, _):
+            box.put(notification(*(alert(d) for d in domains)))
+            with anyio.fail_after(10):
+                await sleeps.waiting.wait()
+            silenced.update({"d3.example", "d4.example"})
+            with capture_logs() as logs:
+                sleeps.release.set()
+                with anyio.fail_after(10):
+                    await box.wait_empty()
+            resolved = [alert(d, kind=Transition.RESOLVED) for d in domains]
+            box.put(notification(*resolved, kind=Transition.RESOLVED))
+            with anyio.fail_after(10):
+                await box.wait_empty()
+    taken = [(e["event_action"], e["payload"]["component"]) for e in pd.accepted[:3]]
+    assert taken == [("trigger", d) for d in domains[:3]]
+    assert [e["event_action"] for e in pd.accepted[3:]] == ["resolve"] * 5
+    recalled = [e["domain"] for e in logs if e["event"] == "sesd.alert.recalled"]
+    assert recalled == ["d3.example", "d4.example"]

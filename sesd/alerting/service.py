@@ -121,9 +121,16 @@ class Alerting:
         for name, sink_config in self._config.alerts.named_sinks().items():
             self._add_outbox(build_sink(name, sink_config, session, self._console))
 
+    def _holding(self, sink: Sink) -> Sink:
+        """``sink``, asking the silences in force before each event it has yet to send
+        (PagerDuty's: a wide notification drains for minutes at its rate)."""
+        if isinstance(sink, PagerDutySink):
+            sink.held = lambda rule, label: self.evaluator.silenced(rule, label, self._clock())
+        return sink
+
     def _add_outbox(self, sink: Sink) -> None:
         outbox = self.outboxes[sink.name] = Outbox(
-            sink,
+            self._holding(sink),
             size=self._config.alerts.outbox_size,
             counter=self.notifications,
             max_age=self._config.alerts.notification_max_age.seconds,
@@ -160,8 +167,8 @@ class Alerting:
             if name not in self.outboxes:
                 self._add_outbox(build_sink(name, sink_config, self._session, self._console))
             elif old_sinks.get(name) != sink_config:
-                self.outboxes[name].sink = build_sink(
-                    name, sink_config, self._session, self._console
+                self.outboxes[name].sink = self._holding(
+                    build_sink(name, sink_config, self._session, self._console)
                 )
         # A removed rule's resolves go out now, before a removed sink's outbox closes;
         # other rules' groups keep waiting their group_wait.

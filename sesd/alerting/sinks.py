@@ -13,6 +13,7 @@ import contextlib
 import math
 import sys
 import time
+from collections.abc import Callable
 from email.utils import parsedate_to_datetime
 from typing import Final, Protocol, TextIO
 from urllib.parse import parse_qsl, urlsplit
@@ -203,7 +204,9 @@ class PagerDutySink:
     taken yet: PagerDuty takes about 120 events a minute per key, so sending a wide
     incident's events from the start again would spend each minute on the same first
     hundred and never reach the rest. An event PagerDuty refuses for good does not
-    hold back the ones after it.
+    hold back the ones after it. A firing's event for an alert a silence now holds
+    is not sent (``held``): in a storm, the rest of a notification PagerDuty is
+    draining would otherwise page for minutes after the on-call silenced it.
     """
 
     #: Notifications part-sent, by id (the object kept, so its id is not reused).
@@ -216,13 +219,21 @@ class PagerDutySink:
         self._config = config
         self._session = session
         self._part_sent: dict[int, tuple[Notification, int, list[str]]] = {}
+        #: Whether a silence now holds (rule, label): its firing events are not sent.
+        self.held: Callable[[str, str], bool] = lambda rule, label: False
+        self._log = get_logger(sink=name)
 
     async def send(self, notification: Notification) -> None:
         """Post each alert's trigger or resolve event, from the first not taken yet."""
         events = pagerduty_events(notification, self._config.routing_key.get(), self._config.source)
         key = id(notification)
         _, start, refused = self._part_sent.pop(key, (notification, 0, []))
+        firing = notification.kind is not Transition.RESOLVED
         for i in range(start, len(events)):
+            label = notification.alerts[i].domain
+            if firing and self.held(notification.rule, label):
+                self._log.info("sesd.alert.recalled", rule=notification.rule, domain=label)
+                continue
             try:
                 await _post(
                     self._session,
