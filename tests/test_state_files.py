@@ -82,10 +82,14 @@ def test_the_lock_file_goes_to_the_owner_of_the_directory(tmp_path: Path) -> Non
 
 
 def test_a_lock_file_sesd_may_not_open_is_one_line_at_start(tmp_path: Path) -> None:
-    """Not a traceback: what is wrong and what to do, as for the other start problems."""
+    """Not a traceback: what is wrong and what to do, as for the other start problems;
+    the advice on the lock's owner only where the lock is in the way."""
     (tmp_path / "state.bin.lock").mkdir()  # no user opens a directory for writing
     with pytest.raises(StartError, match=r"cannot open .*state.bin.lock: Is a directory \(remove"):
         _saver(tmp_path / "state.bin").load()
+    long = tmp_path / ("s" * 251)  # a name the file may have, but not its lock's
+    with pytest.raises(StartError, match=r"lock: File name too long$"):
+        _saver(long).load()
 
 
 def test_a_state_file_this_user_cannot_read_is_kept_aside() -> None:

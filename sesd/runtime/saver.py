@@ -141,9 +141,10 @@ class StateSaver:
             # Made by root (a `sesd run` by hand), it would keep the daemon's own user out.
             give_to_directory_owner(fd, Path(path).parent)
         except OSError as exc:
+            owned = exc.errno in (errno.EACCES, errno.EPERM, errno.EISDIR)
+            hint = " (remove it, or make it the daemon user's)" if owned else ""
             raise StartError(
-                f"[state] path {path}: cannot open {path}.lock: {exc.strerror} (remove it, "
-                "or make it the daemon user's)"
+                f"[state] path {path}: cannot open {path}.lock: {exc.strerror}{hint}"
             ) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
