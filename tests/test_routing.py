@@ -258,6 +258,12 @@ def _queued(alerting: Alerting, sink: str) -> list[tuple[str, list[str]]]:
     return found
 
 
+#: The rule with one PagerDuty sink whose routing key comes from the environment.
+PAGERDUTY_BY_ENV = (
+    '[alerts.sinks.pd]\ntype = "pagerduty"\nrouting_key = "env:SESD_TEST_ROUTING_KEY"\n'
+    + RULE
+    + 'sinks = ["pd"]\n'
+)
 AM = (
     '[alerts.sinks.am]\ntype = "alertmanager"\nurls = ["http://127.0.0.1:9"]\nresend_every = "1m"\n'
 )
@@ -399,11 +405,7 @@ async def test_a_reload_keeps_a_sink_whose_config_and_secrets_it_keeps(
     from sesd.config import read_secrets
 
     monkeypatch.setenv("SESD_TEST_ROUTING_KEY", "key-1")
-    text = (
-        '[alerts.sinks.pd]\ntype = "pagerduty"\nrouting_key = "env:SESD_TEST_ROUTING_KEY"\n'
-        + RULE
-        + 'sinks = ["pd"]\n'
-    )
+    text = PAGERDUTY_BY_ENV
     alerting, _, _ = _alerting(text)
     async with aiohttp.ClientSession() as session:
         alerting.open(session)
@@ -645,11 +647,7 @@ async def test_a_pagerduty_sink_asks_the_silences_in_force(
     from sesd.alerting.silences import Silence
 
     monkeypatch.setenv("SESD_TEST_ROUTING_KEY", "key-1")
-    text = (
-        '[alerts.sinks.pd]\ntype = "pagerduty"\nrouting_key = "env:SESD_TEST_ROUTING_KEY"\n'
-        + RULE
-        + 'sinks = ["pd"]\n'
-    )
+    text = PAGERDUTY_BY_ENV
     alerting, _, now = _alerting(text)
     async with aiohttp.ClientSession() as session:
         alerting.open(session)
