@@ -573,6 +573,42 @@ async def test_a_new_silence_recalls_the_pages_still_queued(tmp_path: Path) -> N
     assert _queued(alerting, "pager")[-1] == ("firing", ["a.example"])
 
 
+async def test_a_new_silence_recalls_a_firing_still_waiting_its_group_wait(
+    tmp_path: Path,
+) -> None:
+    """a.example and b.example fire and wait their 10 s group_wait; the on-call silences
+    a.example meanwhile. When the group goes out it holds b.example alone, a.example is
+    not notified (no resolve follows), and it goes when the silence ends."""
+    from sesd.alerting.silence_file import SilenceFile
+    from sesd.alerting.silences import Silence
+
+    silences = tmp_path / "silences.json"
+    sinks = '[alerts.sinks.pager]\ntype = "console"\n'
+    text = f'[alerts]\ngroup_wait = "10s"\nsilences_path = "{silences}"\n{sinks}'
+    alerting, pipeline, now = _alerting(text + RULE + 'sinks = ["pager"]\n')
+    async with aiohttp.ClientSession() as session:
+        alerting.open(session)
+    feed_spike(pipeline, "a.example", T, 5, 5)
+    feed_spike(pipeline, "b.example", T, 5, 5)
+    alerting.evaluate()
+    assert _queued(alerting, "pager") == []
+    silence = Silence(id="s1", comment="storm", starts_at=T, ends_at=T + 60, rule="delays",
+                      domain="a.example")  # fmt: skip
+    SilenceFile(str(silences)).add(silence, T)
+    now[0] = T + 1
+    alerting.evaluate()
+    assert alerting.evaluator.waiting() == [("delays", "b.example", Transition.FIRING)]
+    now[0] = T + 10
+    alerting.evaluate()
+    assert _domains_queued(alerting, "pager") == [["b.example"]]
+    assert alerting.evaluator.states["delays"]["a.example"].notified is False
+    now[0] = T + 61
+    alerting.evaluate()
+    now[0] = T + 71
+    alerting.evaluate()
+    assert _queued(alerting, "pager")[-1] == ("firing", ["a.example"])
+
+
 async def test_a_page_one_sink_took_is_recalled_from_the_others_and_still_resolves(
     tmp_path: Path,
 ) -> None:

@@ -75,6 +75,23 @@ class Groups:
             )
         return notifications
 
+    def withdraw(self, held: Callable[[Alert], bool]) -> list[Alert]:
+        """Take out the firings and repeats that ``held`` holds back (a silence added
+        while they waited); a group left empty is gone. Returns the alerts taken."""
+        taken: list[Alert] = []
+        for key, group in list(self._groups.items()):
+            if key[1] is Transition.RESOLVED:
+                continue
+            kept = [alert for alert in group.alerts if not held(alert)]
+            if len(kept) == len(group.alerts):
+                continue
+            taken += [alert for alert in group.alerts if alert not in kept]
+            if kept:
+                group.alerts = kept
+            else:
+                del self._groups[key]
+        return taken
+
     def waiting(self) -> list[tuple[str, str, Transition]]:
         """(rule, domain, kind) of every alert still waiting (a pure read)."""
         return [(a.rule, a.domain, a.kind) for group in self._groups.values() for a in group.alerts]

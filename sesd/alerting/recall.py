@@ -1,5 +1,5 @@
 """What a new silence recalls: the firings and repeats queued for a sink, not yet
-taken, of alerts the silence now holds back.
+taken, or still waiting their group_wait, of alerts the silence now holds back.
 
 A silence is read at each evaluation, but a storm's notifications may wait minutes
 in a sink's outbox (PagerDuty takes about 120 events a minute): without a recall,
@@ -44,8 +44,20 @@ def recall(outboxes: Iterable[Outbox], evaluator: Evaluator, now: float) -> list
         untaken = {outbox.sink.name for outbox in boxes} >= set(notification.sinks)
         if untaken and notification.kind is Transition.FIRING:
             for alert in held:
-                state = evaluator.states.get(rule, {}).get(alert.domain)
-                if state is not None:
-                    state.notified = False
+                _unnotified(evaluator, rule, alert.domain)
         recalled += [(rule, alert.domain) for alert in held]
+    # Not yet a notification: waiting for the rest of its group. A firing is then
+    # untaken everywhere.
+    for alert in evaluator.groups.withdraw(lambda a: evaluator.silenced(a.rule, a.domain, now)):
+        if alert.kind is Transition.FIRING:
+            _unnotified(evaluator, alert.rule, alert.domain)
+        recalled.append((alert.rule, alert.domain))
     return recalled
+
+
+def _unnotified(evaluator: Evaluator, rule: str, domain: str) -> None:
+    """A firing recalled before any sink took it: as if the silence had held it from
+    the start (no resolve follows; it fires again when the silence ends)."""
+    state = evaluator.states.get(rule, {}).get(domain)
+    if state is not None:
+        state.notified = False
