@@ -70,7 +70,8 @@ async def test_the_table_lists_firing_alerts_first_and_the_spiking_domain_first(
 ) -> None:
     """During the spike, the table opens with sesd's version and readiness, lists the
     firing alerts (with cause, advice and stage) before anything else, the provider's
-    before its domain's, and ranks outlook.com first among the domains; ``--json``
+    before its domain's (which does not repeat the advice above it), and ranks
+    outlook.com first among the domains; ``--json``
     prints the document itself."""
     _, config = await firing(local_sqs, sqs)
     async with running(config) as daemon:
@@ -88,7 +89,11 @@ async def test_the_table_lists_firing_alerts_first_and_the_spiking_domain_first(
         assert lines[alerts + 1].split()[:3] == ["FIRING", "warning", "provider-delay-ratio-high:"]
         assert lines[alerts + 4].split()[:3] == ["FIRING", "critical", "delay-ratio-high:"]
         assert "domain outlook.com delay_ratio 60.0% (above 10.0%, 5m window)" in lines[alerts + 4]
-        assert lines[alerts + 5].strip().startswith("cause: ip_reputation (15 of 15 noted): ")
+        assert "slow down to Microsoft" in lines[alerts + 2]
+        # The same advice is not printed twice in a row.
+        assert lines[alerts + 5].strip() == (
+            "cause: ip_reputation (15 of 15 noted): the same advice as above"
+        )
         assert "where: SES -> recipient MTA" in lines[alerts + 6]
         domains = next(i for i, line in enumerate(lines) if line.startswith("DOMAINS"))
         assert domains > alerts

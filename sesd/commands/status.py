@@ -29,7 +29,7 @@ from sesd.commands.common import Commands, config_error, with_config
 from sesd.config import Config, ConfigError, load_config
 from sesd.core.text import clean
 from sesd.status.charts import STAGES, duration, moment, percent, seconds, when
-from sesd.status.document import AlertRow, ScopeTable, Status
+from sesd.status.document import SAME_ADVICE, AlertRow, ScopeTable, Status
 from sesd.status.page import built
 
 __all__ = ["add_parser", "default_url", "table"]
@@ -258,21 +258,25 @@ def table(status: Status, url: str = "") -> str:
 def _alerts(status: Status) -> list[str]:
     alerts = status.alerts
     lines = ["", f"ALERTS: {alerts.firing} firing, {alerts.total - alerts.firing} pending"]
-    for a in alerts.items:
-        lines += _alert(a, status.at)
+    for a, before in zip(alerts.items, [None, *alerts.items][:-1], strict=True):
+        lines += _alert(a, status.at, before)
     if len(alerts.items) < alerts.total:
         lines.append(f"  ...and {alerts.total - len(alerts.items)} more")
     return lines
 
 
-def _alert(a: AlertRow, at: float) -> list[str]:
+def _alert(a: AlertRow, at: float, before: AlertRow | None) -> list[str]:
     lines = [
         f"  {a.state.upper():<8} {a.severity:<8} {a.rule}: {a.scope} {a.name} {a.metric} "
         f"{a.value_text} ({a.fires} {a.threshold_text}, {a.window} window) since "
         f"{moment(a.since, at)}"
     ]
     if a.cause is not None:
-        lines.append(f"           cause: {a.cause.label} ({a.cause.noted}): {a.cause.advice}")
+        above = before.cause if before is not None else None
+        advice = (
+            SAME_ADVICE if above is not None and above.advice == a.cause.advice else a.cause.advice
+        )
+        lines.append(f"           cause: {a.cause.label} ({a.cause.noted}): {advice}")
     if a.stage:
         lines.append(f"           where: {a.stage}")
     lines += [f"           {note}" for note in a.notes]

@@ -139,6 +139,11 @@ class SilenceRef(msgspec.Struct, frozen=True, kw_only=True):
     until_resolved: bool
 
 
+#: What an alert's row says in place of the advice the row above it gave (the page,
+#: ``sesd status``): with hundreds of alerts of one cause, the paragraph once.
+SAME_ADVICE: Final = "the same advice as above"
+
+
 class AlertRow(msgspec.Struct, frozen=True, kw_only=True):
     """An alert firing or pending: which rule, on what, the value against the
     threshold, since when, why, where, and whether a silence holds it."""

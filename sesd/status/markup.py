@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from sesd.status.charts import esc, moment, when
-from sesd.status.document import AlertRow, TenantRow
+from sesd.status.document import SAME_ADVICE, AlertRow, TenantRow
 from sesd.status.model import MAX_ALERTS
 
 __all__ = ["MORE_ALERTS", "alerts_html", "empty", "page_shell", "table", "td", "tenants_html"]
@@ -77,7 +77,10 @@ def alerts_html(alerts: list[AlertRow], total: int, firing: int, now: float) -> 
     if not alerts:
         return title + empty("No alert is firing or pending.")
     head = ("state", "rule", "on", "value", "since", "cause and advice", "where", "silence")
-    rows = table("alerts", head, (_alert_row(a, now) for a in alerts))
+    before = [None, *alerts][:-1]
+    rows = table(
+        "alerts", head, (_alert_row(a, now, b) for a, b in zip(alerts, before, strict=True))
+    )
     if len(alerts) < total:
         rows += (
             f'<p class="more">{len(alerts)} of {total} listed: '
@@ -86,16 +89,19 @@ def alerts_html(alerts: list[AlertRow], total: int, firing: int, now: float) -> 
     return title + rows
 
 
-def _alert_row(a: AlertRow, now: float) -> str:
+def _alert_row(a: AlertRow, now: float, before: AlertRow | None) -> str:
     subject = f"{a.scope} {a.name}"
     on = f'<a href="{esc(a.link)}">{esc(subject)}</a>' if a.link else esc(subject)
     cause = ""
     if a.cause is not None:
-        cause = (
-            f'<span class="cause">{esc(a.cause.label)}</span> '
-            f"({esc(a.cause.noted)})"
-            f'<span class="advice">{esc(a.cause.advice)}</span>'
+        above = before.cause if before is not None else None
+        advice = (
+            f'<span class="advice same">{SAME_ADVICE}</span>'
+            if above is not None and above.advice == a.cause.advice
+            else f'<span class="advice">{esc(a.cause.advice)}</span>'
         )
+        cause = f'<span class="cause">{esc(a.cause.label)}</span> ({esc(a.cause.noted)}){advice}'
+
     notes = "".join(f'<span class="note">{esc(n)}</span>' for n in a.notes)
     silence = "-"
     if a.silence is not None:

@@ -153,13 +153,16 @@
     const more = items.length < total
       ? h("p", { class: "more" }, `${items.length} of ${total} listed: `, h("a", { href: MORE_ALERTS }, "list more"))
       : null;
-    return [title, table("alerts", head, items.map(alertRow)), more];
+    return [title, table("alerts", head, items.map((a, i) => alertRow(a, items[i - 1]))), more];
   }
 
-  function alertRow(a) {
+  function alertRow(a, before) {
+    // The advice the row above gave is not repeated (hundreds of alerts of one cause).
+    const same = before && before.cause && a.cause && before.cause.advice === a.cause.advice;
     const cause = a.cause
       ? [h("span", { class: "cause" }, a.cause.label), ` (${a.cause.noted})`,
-         h("span", { class: "advice" }, a.cause.advice)]
+         same ? h("span", { class: "advice same" }, "the same advice as above")
+           : h("span", { class: "advice" }, a.cause.advice)]
       : [];
     const notes = a.notes.map((n) => h("span", { class: "note" }, n));
     let silence = "-";
