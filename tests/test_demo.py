@@ -126,3 +126,23 @@ def test_a_rate_or_period_that_is_no_positive_number_is_a_usage_error(
         main(["demo", option, value])
     assert exited.value.code == 2
     assert f"{value!r}: give a number above 0" in capsys.readouterr().err
+
+
+def test_without_moto_the_demo_says_how_to_get_it_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A runtime install (the wheel, no demo extras) lists ``demo`` too: it fails to
+    start in one line, exit 2, pointing at the checkout's locked demo tree (PyPI's
+    "sesd" is another project), not with a traceback."""
+    from sesd.commands.main import main
+
+    monkeypatch.setitem(sys.modules, "moto.server", None)  # the import fails, as uninstalled
+    assert main(["demo", "--duration", "1", "--listen", "127.0.0.1:0"]) == 2
+    err = capsys.readouterr().err
+    assert err.splitlines()[-1] == (
+        "sesd: cannot start: the demo's local SQS needs moto, which this install lacks: "
+        "in sesd's checkout, run `make demo`, or install requirements/demo.txt "
+        "(pip install --require-hashes -r requirements/demo.txt)"
+    )
+    assert "Traceback" not in err
+    assert "sesd[demo]" not in err

@@ -68,10 +68,15 @@ class LocalSqs:
     def __init__(self, port: int | None = None) -> None:
         try:
             from moto.server import ThreadedMotoServer
-        except ImportError as exc:  # pragma: no cover - depends on the install
-            raise RuntimeError(
-                "the local SQS endpoint needs moto: pip install 'sesd[demo]'"
-            ) from exc
+        except ImportError:
+            from sesd.runtime.http import StartError
+
+            # Not PyPI's "sesd": another project. The demo's locked tree is in the checkout.
+            raise StartError(
+                "the demo's local SQS needs moto, which this install lacks: in sesd's "
+                "checkout, run `make demo`, or install requirements/demo.txt "
+                "(pip install --require-hashes -r requirements/demo.txt)"
+            ) from None
         serialise_queues()
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
