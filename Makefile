@@ -46,12 +46,13 @@ coverage: unit
 bench: $(VENV)/.dev
 	$(BIN)/python -m bench
 
-# A wheel of sesd in dist/, for installs outside the container (systemd):
+# A wheel of sesd in dist/, for installs outside the container (systemd), naming its
+# commit (scripts/wheel.py says how). Every build has the same version, so pip must
+# be told to replace the installed one:
 # /opt/sesd/bin/pip install --require-hashes -r requirements/runtime.txt
-# /opt/sesd/bin/pip install --no-deps dist/sesd-*.whl
+# /opt/sesd/bin/pip install --no-deps --force-reinstall dist/sesd-*.whl
 wheel: $(VENV)/.dev
-	rm -rf dist
-	$(PIP) wheel -q --no-deps --wheel-dir dist .
+	$(BIN)/python scripts/wheel.py
 
 # Mutation testing of the pure core and the alert path (TESTING.md): minutes, not
 # part of `make test`. mutants/ keeps the results; a second run re-tests only what

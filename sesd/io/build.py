@@ -18,11 +18,22 @@ _COMMIT = re.compile(r"[0-9a-f]{7,40}")
 def revision() -> str:
     """The commit, shortened to 12 characters: ``$SESD_REVISION`` (the image sets it
     from its build argument), else the HEAD of the checkout sesd runs from (a
-    development install), else ``""``."""
+    development install), else the one ``make wheel`` recorded in the wheel, else
+    ``""``."""
     given = os.environ.get("SESD_REVISION", "").strip().lower()
     if given:
         return given[:12] if _COMMIT.fullmatch(given) else ""
-    return _head(Path(__file__).resolve().parents[2] / ".git")
+    here = Path(__file__).resolve()
+    return _head(here.parents[2] / ".git") or _recorded(here.with_name("REVISION"))
+
+
+def _recorded(path: Path) -> str:
+    """The commit a wheel's build wrote beside this module ("" without one)."""
+    try:
+        commit = path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        return ""
+    return commit[:12] if _COMMIT.fullmatch(commit) else ""
 
 
 def _head(git: Path) -> str:
