@@ -102,6 +102,22 @@ def test_dockerfile_is_hadolint_clean() -> None:
         assert f"org.opencontainers.image.{label}=" in text, label
 
 
+def test_the_image_and_the_manifests_carry_the_version_sesd_reports() -> None:
+    """The version is written once (sesd.__version__, which pyproject reads); the
+    image's label default and the manifests' image tag must say the same, or an
+    image labelled one version runs another."""
+    from sesd import __version__
+
+    assert f"ARG SESD_VERSION={__version__}\n" in (ROOT / "Dockerfile").read_text()
+    tags = [
+        tag
+        for manifest in sorted((ROOT / "config").glob("kubernetes*/*.yaml"))
+        for tag in re.findall(r"image: ghcr\.io/example/sesd:(\S+)", manifest.read_text())
+    ]
+    assert tags
+    assert set(tags) == {__version__}
+
+
 def _health_check(tmp_path: Path, http: str = "", **env: str) -> int:
     """The image's HEALTHCHECK command, run as Docker would with the image's environment
     (and ``env``), against a sesd that SESD_HTTP_LISTEN put on another port than its
