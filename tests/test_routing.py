@@ -13,11 +13,11 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from sesd.alerting.alertmanager import AlertmanagerSink
 from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.rules import Status, Transition
 from sesd.alerting.service import Alerting
 from sesd.alerting.sinks import (
-    AlertmanagerSink,
     PagerDutySink,
     Permanent,
     Retryable,

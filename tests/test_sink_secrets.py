@@ -15,7 +15,8 @@ import pytest
 from aiohttp import web
 from structlog.testing import capture_logs
 
-from sesd.alerting.sinks import AlertmanagerSink, Permanent, Retryable, SlackSink, answer
+from sesd.alerting.alertmanager import AlertmanagerSink
+from sesd.alerting.sinks import Permanent, Retryable, SlackSink, answer
 from sesd.commands.main import main
 from sesd.config import AlertmanagerConfig, Secret, SlackConfig, parse_config, shown_url
 from tests.receivers import WebhookReceiver

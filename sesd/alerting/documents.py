@@ -28,8 +28,10 @@ from sesd.core.timestamps import iso
 
 __all__ = [
     "SIGNATURE_HEADER",
+    "VALID_FOR_RESENDS",
     "WEBHOOK_SCHEMA",
     "alertmanager_alerts",
+    "alertmanager_documents",
     "sign",
     "webhook_document",
 ]
@@ -52,7 +54,20 @@ def alertmanager_alerts(
     *,
     shared: bool = False,
 ) -> bytes:
-    """The body of one ``POST /api/v2/alerts``: every alert of the notification. A
+    """The body of one ``POST /api/v2/alerts`` (:func:`alertmanager_documents`)."""
+    return msgspec.json.encode(
+        alertmanager_documents(notification, resend_every, posted, shared=shared)
+    )
+
+
+def alertmanager_documents(
+    notification: Notification,
+    resend_every: float,
+    posted: float | None = None,
+    *,
+    shared: bool = False,
+) -> list[dict[str, Any]]:
+    """Every alert of the notification, as Alertmanager takes them. A
     firing alert is valid for VALID_FOR_RESENDS resend periods from when it is
     ``posted`` (a post delayed by retries must not arrive already ended: Alertmanager
     would resolve it, and fire it again at the next resend). The summary says no
@@ -88,7 +103,7 @@ def alertmanager_alerts(
                 "generatorURL": alert.dashboard_url or "",
             }
         )
-    return msgspec.json.encode(out)
+    return out
 
 
 def _subject_labels(alert: Alert) -> dict[str, str]:

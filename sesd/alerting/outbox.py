@@ -155,7 +155,7 @@ class Outbox:
             while not self._queue:
                 if self._closing:
                     return
-                await self._changed.wait()
+                await self._idle()
             notification = self._queue.popleft()
             self._in_flight, self._delivering = True, notification
             try:
@@ -220,6 +220,19 @@ class Outbox:
 
     def _count(self, outcome: str) -> None:
         self._counter.labels(self.sink.name, outcome).inc()
+
+    async def _idle(self) -> None:
+        """Wait for a notification; meanwhile a sink that owes members what they missed
+        (Alertmanager: a resolve) posts it when that member may be tried again."""
+        owing = getattr(self.sink, "owing", None)
+        due = owing() if owing is not None else None
+        if due is None:
+            await self._changed.wait()
+            return
+        with anyio.move_on_after(max(0.0, due - self._clock())):
+            await self._changed.wait()
+            return
+        await self.sink.catch_up()  # type: ignore[attr-defined]
 
     def _wake(self) -> None:
         self._changed.set()

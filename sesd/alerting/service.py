@@ -11,13 +11,13 @@ import anyio.abc
 from prometheus_client import Counter
 
 from sesd.alerting.alert import Alert, Notification
+from sesd.alerting.alertmanager import AlertmanagerSink
 from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.outbox import Outbox
 from sesd.alerting.recall import recall
 from sesd.alerting.rules import Transition, has_waited
 from sesd.alerting.silence_file import SilenceWatcher
 from sesd.alerting.sinks import (
-    AlertmanagerSink,
     ConsoleSink,
     PagerDutySink,
     Sink,

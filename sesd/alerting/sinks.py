@@ -24,23 +24,20 @@ import msgspec
 from sesd.alerting.alert import Notification
 from sesd.alerting.documents import (
     SIGNATURE_HEADER,
-    alertmanager_alerts,
     sign,
     webhook_document,
 )
 from sesd.alerting.render import console_text, pagerduty_events, slack_message
 from sesd.alerting.rules import Transition
 from sesd.config import (
-    AlertmanagerConfig,
     PagerDutyConfig,
     SlackConfig,
     WebhookConfig,
-    shown_url,
 )
 from sesd.io.logs import get_logger
 
 __all__ = [
-    "AlertmanagerSink",
+    "SUCCESS",
     "ConsoleSink",
     "DeliveryError",
     "PagerDutySink",
@@ -51,12 +48,13 @@ __all__ = [
     "SlackSink",
     "WebhookSink",
     "answer",
+    "post_json",
 ]
 
 #: PagerDuty asks for at least this long a pause after a 429.
 PAGERDUTY_MIN_PAUSE = 30.0
 #: Any 2xx (Alertmanager answers 200; webhooks 200, 202 or 204).
-_SUCCESS = tuple(range(200, 300))
+SUCCESS = tuple(range(200, 300))
 #: When Slack answers 429 without a usable Retry-After.
 SLACK_DEFAULT_PAUSE = 30.0
 
@@ -133,7 +131,7 @@ def answer(body: str, url: str, hide: tuple[str, ...] = ()) -> str:
     return text[:_ANSWER_CHARS]
 
 
-async def _post(
+async def post_json(
     session: aiohttp.ClientSession,
     url: str,
     data: bytes,
@@ -183,7 +181,7 @@ class SlackSink:
 
     async def send(self, notification: Notification) -> None:
         """Post the Block Kit message."""
-        body = await _post(
+        body = await post_json(
             self._session,
             self._config.webhook_url.get(),
             msgspec.json.encode(slack_message(notification)),
@@ -235,7 +233,7 @@ class PagerDutySink:
                 self._log.info("sesd.alert.recalled", rule=notification.rule, domain=label)
                 continue
             try:
-                await _post(
+                await post_json(
                     self._session,
                     self._config.events_url,
                     events[i],
@@ -271,74 +269,17 @@ class WebhookSink:
         headers = {}
         if self._config.secret is not None:
             headers[SIGNATURE_HEADER] = sign(self._config.secret.get(), body)
-        await _post(
+        await post_json(
             self._session,
             self._config.url.get(),
             body,
             self._config.timeout.seconds,
-            ok=_SUCCESS,
+            ok=SUCCESS,
             min_pause=0.0,
             default_pause=SLACK_DEFAULT_PAUSE,
             headers=headers,
             hide=() if self._config.secret is None else (self._config.secret.get(),),
         )
-
-
-class AlertmanagerSink:
-    """Alertmanager's ``POST /api/v2/alerts``, to every member of a cluster.
-
-    Members gossip, so one that took the alerts is enough: a member that fails
-    while another succeeds is logged, not retried. Only when every member fails
-    does the outbox retry (a retry posts to all again; Alertmanager folds repeats).
-    """
-
-    def __init__(
-        self, config: AlertmanagerConfig, session: aiohttp.ClientSession, name: str
-    ) -> None:
-        self.name = name
-        self.resend_every = config.resend_every.seconds
-        self._config = config
-        self._session = session
-        self._log = get_logger(sink=name)
-        self._auth: dict[str, str] = {}
-        self._hide: tuple[str, ...] = ()
-        if config.password is not None:
-            login = aiohttp.encode_basic_auth(config.username, config.password.get())
-            self._auth = {"Authorization": login}
-            self._hide = (config.password.get(), login)
-
-    async def send(self, notification: Notification) -> None:
-        """Post the alerts to each member (with ``shared``, not a resolve)."""
-        if self._config.shared and notification.kind is Transition.RESOLVED:
-            return
-        body = alertmanager_alerts(
-            notification, self.resend_every, time.time(), shared=self._config.shared
-        )
-        failures: list[DeliveryError] = []
-        for url in self._config.urls:
-            try:
-                await _post(
-                    self._session,
-                    url.rstrip("/") + "/api/v2/alerts",
-                    body,
-                    self._config.timeout.seconds,
-                    ok=_SUCCESS,
-                    min_pause=0.0,
-                    default_pause=SLACK_DEFAULT_PAUSE,
-                    headers=self._auth,
-                    hide=self._hide,
-                )
-            except DeliveryError as exc:
-                failures.append(exc)
-                self._log.warning(
-                    "sesd.notify.member_failed", member=shown_url(url), error=str(exc)
-                )
-        if len(failures) < len(self._config.urls):
-            return
-        retryable = [exc for exc in failures if isinstance(exc, Retryable)]
-        if retryable:
-            raise retryable[0]
-        raise failures[0]
 
 
 class ConsoleSink:

@@ -9,9 +9,10 @@ import time
 import anyio
 
 from sesd.alerting.alert import Alert, Notification
+from sesd.alerting.alertmanager import AlertmanagerSink
 from sesd.alerting.rules import Transition
 from sesd.alerting.service import build_sinks, sink_session
-from sesd.alerting.sinks import AlertmanagerSink, DeliveryError, PagerDutySink
+from sesd.alerting.sinks import DeliveryError, PagerDutySink
 from sesd.commands.common import Commands, config_error, load, with_config
 from sesd.config import Config, ConfigError
 from sesd.core.windows import Breakdown

@@ -1,0 +1,167 @@
+"""Alertmanager's ``POST /api/v2/alerts``, to every member of a cluster.
+
+Members gossip silences and what they notified, not alerts: each member must get
+each alert, as Prometheus posts them. A firing is posted again every
+``resend_every``, so a member that missed one catches up; a resolve is posted once,
+so a member that missed it would keep the alert firing until its ``endsAt`` and,
+at its next flush, notify it again after the others said it resolved. A resolve a
+member did not take is owed to it: it goes with the next post that member takes,
+or alone once the member's time out is over, until that member would have ended
+the alert by itself (VALID_FOR_RESENDS resend periods).
+
+Members are posted to at once, so a member that does not answer costs one timeout,
+not one per member; a member that failed sits out for a resend period (posts skip
+it), so a hung member costs one timeout a period, not one a notification (with
+thirty rules firing, a resend round would otherwise outlast ``endsAt``). Only when
+every member tried fails does the outbox retry (posting to all; Alertmanager folds
+repeats).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import aiohttp
+import anyio
+import msgspec
+
+from sesd.alerting.alert import Notification
+from sesd.alerting.documents import VALID_FOR_RESENDS, alertmanager_documents
+from sesd.alerting.rules import Transition
+from sesd.alerting.sinks import (
+    SLACK_DEFAULT_PAUSE,
+    SUCCESS,
+    DeliveryError,
+    Retryable,
+    post_json,
+)
+from sesd.config import AlertmanagerConfig, shown_url
+from sesd.io.logs import get_logger
+
+__all__ = ["AlertmanagerSink"]
+
+#: Resolves owed to one member at most (the oldest go first): a bound, not a queue.
+MAX_OWED = 1000
+
+
+class AlertmanagerSink:
+    """Posts each notification's alerts to every member; see the module's text."""
+
+    def __init__(
+        self,
+        config: AlertmanagerConfig,
+        session: aiohttp.ClientSession,
+        name: str,
+        clock: Callable[[], float] = anyio.current_time,
+        wall: Callable[[], float] = time.time,
+    ) -> None:
+        self.name = name
+        self.resend_every = config.resend_every.seconds
+        self._config = config
+        self._session = session
+        self._clock = clock
+        self._wall = wall
+        self._log = get_logger(sink=name)
+        self._auth: dict[str, str] = {}
+        self._hide: tuple[str, ...] = ()
+        if config.password is not None:
+            login = aiohttp.encode_basic_auth(config.username, config.password.get())
+            self._auth = {"Authorization": login}
+            self._hide = (config.password.get(), login)
+        #: Member -> when (the event loop's clock) it may be posted to again, after it
+        #: failed.
+        self._out: dict[str, float] = {}
+        #: Member -> each resolved alert it did not take, with when it was posted (wall
+        #: clock).
+        self._owed: dict[str, list[tuple[float, dict[str, Any]]]] = {}
+
+    def owing(self) -> float | None:
+        """When (the event loop's clock) a member that is owed resolves may be posted to again; None
+        when no member is owed any (the outbox calls :meth:`catch_up` then)."""
+        self._forget(self._wall())
+        due = [self._out.get(url, 0.0) for url in self._owed]
+        return min(due) if due else None
+
+    async def catch_up(self) -> None:
+        """Post what each member is owed, to the members whose time out is over."""
+        now = self._clock()
+        ready = [url for url in self._owed if self._out.get(url, 0.0) <= now]
+        if ready:
+            await self._post_all(ready, [], self._wall())
+
+    async def send(self, notification: Notification) -> None:
+        """Post the alerts to each member (with ``shared``, not a resolve)."""
+        if self._config.shared and notification.kind is Transition.RESOLVED:
+            return
+        posted = self._wall()
+        alerts = alertmanager_documents(
+            notification, self.resend_every, posted, shared=self._config.shared
+        )
+        now = self._clock()
+        urls = list(self._config.urls)
+        members = [url for url in urls if self._out.get(url, 0.0) <= now] or urls
+        failed = await self._post_all(members, alerts, posted)
+        if notification.kind is Transition.RESOLVED:
+            for url in [*failed, *(url for url in urls if url not in members)]:
+                self._owe(url, posted, alerts)
+        if len(failed) < len(members):
+            return
+        errors = list(failed.values())
+        retryable = [exc for exc in errors if isinstance(exc, Retryable)]
+        raise retryable[0] if retryable else errors[0]
+
+    async def _post_all(
+        self, members: list[str], alerts: list[dict[str, Any]], posted: float
+    ) -> dict[str, DeliveryError]:
+        """Post ``alerts``, and what each is owed, to ``members`` at once; returns the
+        members that failed, with why (each sits out a resend period)."""
+        self._forget(posted)
+        failed: dict[str, DeliveryError] = {}
+
+        async def one(url: str) -> None:
+            owed = [alert for _, alert in self._owed.get(url, [])]
+            try:
+                await post_json(
+                    self._session,
+                    url.rstrip("/") + "/api/v2/alerts",
+                    msgspec.json.encode([*owed, *alerts]),
+                    self._config.timeout.seconds,
+                    ok=SUCCESS,
+                    min_pause=0.0,
+                    default_pause=SLACK_DEFAULT_PAUSE,
+                    headers=self._auth,
+                    hide=self._hide,
+                )
+            except DeliveryError as exc:
+                failed[url] = exc
+                return
+            self._out.pop(url, None)
+            if owed:
+                self._owed[url] = self._owed[url][len(owed) :]
+                if not self._owed[url]:
+                    del self._owed[url]
+
+        async with anyio.create_task_group() as tg:
+            for url in members:
+                tg.start_soon(one, url)
+        for url, exc in failed.items():
+            self._out[url] = self._clock() + self.resend_every
+            self._log.warning("sesd.notify.member_failed", member=shown_url(url), error=str(exc))
+        return failed
+
+    def _owe(self, url: str, posted: float, alerts: list[dict[str, Any]]) -> None:
+        owed = self._owed.setdefault(url, [])
+        owed.extend((posted, alert) for alert in alerts)
+        del owed[:-MAX_OWED]
+
+    def _forget(self, now: float) -> None:
+        """Drop the resolves a member has ended by itself since (its copy's endsAt)."""
+        horizon = now - VALID_FOR_RESENDS * self.resend_every
+        for url in list(self._owed):
+            kept = [entry for entry in self._owed[url] if entry[0] > horizon]
+            if kept:
+                self._owed[url] = kept
+            else:
+                del self._owed[url]

@@ -1,0 +1,105 @@
+"""An Alertmanager HA pair: members gossip silences, not alerts, so each member must
+get each alert; a member that fails or hangs must not cost the others."""
+
+from __future__ import annotations
+
+import aiohttp
+import anyio
+from prometheus_client import CollectorRegistry, Counter
+
+from sesd.alerting.alertmanager import AlertmanagerSink
+from sesd.alerting.outbox import Outbox
+from sesd.alerting.rules import Transition
+from sesd.config import AlertmanagerConfig, Duration
+from tests.proxy import Proxy
+from tests.receivers import WebhookReceiver
+from tests.test_sinks import alert, notification
+
+
+class _Member(WebhookReceiver):
+    """One member's alerts endpoint (200 on POST /api/v2/alerts)."""
+
+    def __init__(self) -> None:
+        super().__init__(path="/api/v2/alerts", status=200)
+        self.url = f"http://127.0.0.1:{self.port}"
+
+
+def _ended(body: list[dict[str, str]]) -> bool:
+    """Whether a post holds the resolve (its endsAt is the resolve's time)."""
+    return any(alert["endsAt"] == "2027-01-15T08:00:00Z" for alert in body)
+
+
+async def test_a_member_that_missed_the_resolve_gets_it_without_another_notification() -> None:
+    """A resolve is posted once (firings are posted again every resend period). A
+    member that answered 503 to it is owed it: the outbox posts it there once the
+    member's time out (a resend period) is over, though nothing else happens, and only
+    there; a member that took it hears nothing more."""
+    async with _Member() as a, _Member() as b, aiohttp.ClientSession() as session:
+        config = AlertmanagerConfig(urls=[a.url, b.url], resend_every=Duration("1s"))
+        sink = AlertmanagerSink(config, session, "am")
+        counter = Counter("n", "n", ["sink", "outcome"], registry=CollectorRegistry())
+        outbox = Outbox(sink, size=10, counter=counter)
+        await sink.send(notification())
+        a.status = 503
+        await sink.send(notification(alert(kind=Transition.RESOLVED), kind=Transition.RESOLVED))
+        assert [_ended(body) for body in a.bodies] == [False, True]  # refused
+        assert [_ended(body) for body in b.bodies] == [False, True]  # taken
+        assert sink.owing() is not None
+        a.status = 200
+        with anyio.fail_after(10):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(outbox.run)
+                await a.wait_for(lambda body: len(a.bodies) == 3)
+                tg.cancel_scope.cancel()
+        assert _ended(a.bodies[2])
+        assert len(b.bodies) == 2
+
+
+async def test_a_resolve_is_owed_to_a_member_until_it_takes_it_and_no_longer() -> None:
+    """What a member is owed waits out its time out (a resend period after it failed),
+    goes once it answers, and then is no longer owed; one a member never took is let
+    go once that member has ended the alert by itself."""
+    now, wall = [0.0], [1.8e9]
+    async with _Member() as a, _Member() as b, aiohttp.ClientSession() as session:
+        config = AlertmanagerConfig(urls=[a.url, b.url])
+        sink = AlertmanagerSink(config, session, "am", lambda: now[0], lambda: wall[0])
+        a.status = 503
+        await sink.send(notification(alert(kind=Transition.RESOLVED), kind=Transition.RESOLVED))
+        assert sink.owing() == 60.0
+        a.status = 200
+        await sink.catch_up()  # its time out is not over
+        assert len(a.bodies) == 1
+        await sink.send(notification())  # sits out: b alone
+        assert (len(a.bodies), len(b.bodies)) == (1, 2)
+        now[0] = 60.0
+        await sink.catch_up()
+        assert len(a.bodies) == 2
+        assert _ended(a.bodies[1])
+        assert sink.owing() is None
+        await sink.catch_up()
+        assert len(a.bodies) == 2
+        a.status = 503
+        await sink.send(notification(alert(kind=Transition.RESOLVED), kind=Transition.RESOLVED))
+        wall[0] += 241.0
+        assert sink.owing() is None  # four resend periods on, a has ended it itself
+
+
+async def test_a_hung_member_costs_one_timeout_not_one_per_notification() -> None:
+    """A member that accepts and never answers (its node gone) is posted to at the same
+    time as the other, then sits out a resend period: five notifications reach the
+    live member, and the hung one is tried once, not five times at 10 s each."""
+    async with (
+        _Member() as live,
+        _Member() as behind,
+        Proxy(behind.port) as hung,
+        aiohttp.ClientSession() as session,
+    ):
+        hung.stall()
+        config = AlertmanagerConfig(urls=[hung.url, live.url], timeout=Duration("2s"))
+        sink = AlertmanagerSink(config, session, "am")
+        with anyio.fail_after(8):  # one timeout (2 s), not five
+            for _ in range(5):
+                await sink.send(notification())
+    assert len(live.bodies) == 5
+    assert hung.attempts == 1
+    assert behind.bodies == []
