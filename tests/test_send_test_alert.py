@@ -69,3 +69,35 @@ async def test_sinks_post_through_the_proxy_the_environment_names(tmp_path: Path
         result = await run_process(command, env=bypassed, check=False)
         assert result.returncode == 1  # straight to a host no resolver knows
         assert len(proxy.accepted) == 1
+
+
+async def test_a_shared_alertmanager_sink_still_resolves_the_test_alert(tmp_path: Path) -> None:
+    """A shared sink (several replicas) leaves its rules' resolves to Alertmanager; the
+    test alert is this command's alone, so its resolve is posted: none stays open."""
+    from tests.receivers import WebhookReceiver
+
+    async with WebhookReceiver(path="/api/v2/alerts", status=200) as am:
+        config = tmp_path / "sesd.toml"
+        base = f"http://127.0.0.1:{am.port}"
+        config.write_text(
+            f'[alerts.sinks.am]\ntype = "alertmanager"\nurls = ["{base}"]\nshared = true\n'
+        )
+        result = await run_process(
+            [
+                sys.executable,
+                "-m",
+                "sesd",
+                "send-test-alert",
+                "--config",
+                str(config),
+                "--sink",
+                "am",
+            ],
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+    firing, resolved = am.bodies
+    assert (
+        firing[0]["labels"]["alertname"] == resolved[0]["labels"]["alertname"] == "sesd-test-alert"
+    )
+    assert resolved[0]["endsAt"] < firing[0]["endsAt"]

@@ -7,14 +7,15 @@ import sys
 import time
 
 import anyio
+import msgspec
 
 from sesd.alerting.alert import Alert, Notification
 from sesd.alerting.alertmanager import AlertmanagerSink
 from sesd.alerting.rules import Transition
-from sesd.alerting.service import build_sinks, sink_session
+from sesd.alerting.service import build_sink, build_sinks, sink_session
 from sesd.alerting.sinks import DeliveryError, PagerDutySink
 from sesd.commands.common import Commands, config_error, load, with_config
-from sesd.config import Config, ConfigError
+from sesd.config import AlertmanagerConfig, Config, ConfigError
 from sesd.core.windows import Breakdown
 from sesd.io.logs import configure_logging, get_logger
 
@@ -84,6 +85,11 @@ async def send_test_alert(config: Config, sink_name: str) -> int:
         kinds = [Transition.FIRING]
         if isinstance(sink, PagerDutySink | AlertmanagerSink):
             kinds.append(Transition.RESOLVED)  # leave no open incident behind
+        configured = config.alerts.named_sinks()[sink_name]
+        if isinstance(configured, AlertmanagerConfig) and configured.shared:
+            # A shared sink leaves resolves to Alertmanager (replicas see shares); the
+            # test alert is this process's alone, so its resolve is posted.
+            sink = build_sink(sink_name, msgspec.structs.replace(configured, shared=False), session)
         for kind in kinds:
             try:
                 await sink.send(test_notification(kind, time.time()))
