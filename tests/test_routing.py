@@ -301,6 +301,37 @@ async def test_firing_alerts_are_posted_to_alertmanager_again_every_resend_every
         assert _queued(alerting, "am") == []
 
 
+async def test_each_alert_at_alertmanager_carries_the_line_that_mutes_it_alone() -> None:
+    """Alertmanager shows each alert on its own: a.example's ``mute`` names a.example,
+    in the firing and in every resend, though the notification holds b.example too
+    (the rule-wide line would mute every domain, new incidents included)."""
+    from sesd.alerting.documents import alertmanager_documents
+
+    alerting, pipeline, now = _alerting(
+        '[alerts]\ngroup_wait = "0s"\n' + AM + RULE + 'sinks = ["am"]\n'
+    )
+    async with aiohttp.ClientSession() as session:
+        alerting.open(session)
+        feed_spike(pipeline, "a.example", T, 6, 4)
+        feed_spike(pipeline, "b.example", T, 6, 4)
+        alerting.evaluate()
+        queue = alerting.outboxes["am"]._queue
+        firing = queue.popleft()  # taken: a resend goes to an empty outbox
+        now[0] = T + 60
+        alerting.evaluate()
+        (repeat,) = queue
+        assert repeat.kind is Transition.REPEAT
+        for notification in (firing, repeat):
+            mutes = {
+                doc["labels"]["domain"]: doc["annotations"]["mute"]
+                for doc in alertmanager_documents(notification, 60.0)
+            }
+            assert sorted(mutes) == ["a.example", "b.example"]
+            for domain, line in mutes.items():
+                assert f"--rule delays --domain {domain} " in line
+        assert "--domain '*'" in firing.silence  # the notification's own line (Slack)
+
+
 async def test_a_firing_waiting_its_group_is_not_resent_before_it_goes() -> None:
     """Alertmanager's resends carry alerts it has: one still waiting its group_wait is
     posted first as a firing, with its group, not as a repeat ahead of it."""

@@ -107,6 +107,9 @@ class Notification:
     at: float
     #: The ``sesd silence add`` line that would mute it ("" for a resolve).
     silence: str = ""
+    #: (domain, the line that would mute its alert alone): Alertmanager shows each
+    #: alert on its own, and its ``mute`` must not mute the rule's other domains.
+    mutes: tuple[tuple[str, str], ...] = ()
 
 
 def identity(

@@ -76,7 +76,9 @@ def alertmanager_documents(
     figures are one replica's share of the traffic."""
     valid_from = notification.at if posted is None else max(notification.at, posted)
     out = []
+    mutes = dict(notification.mutes)
     for alert in notification.alerts:
+        mute = mutes.get(alert.domain, notification.silence)
         resolved = alert.kind is Transition.RESOLVED
         description = describe(alert)
         if shared:
@@ -86,8 +88,8 @@ def alertmanager_documents(
             annotations["runbook_url"] = alert.runbook_url
         if alert.dashboard_url:
             annotations["dashboard_url"] = alert.dashboard_url
-        if notification.silence:
-            annotations["mute"] = notification.silence
+        if mute:
+            annotations["mute"] = mute
         ends = alert.at if resolved else valid_from + VALID_FOR_RESENDS * resend_every
         out.append(
             {

@@ -71,6 +71,9 @@ class Groups:
                     alerts=tuple(group.alerts),
                     at=now,
                     silence="" if kind is Transition.RESOLVED else mute(rule.name, domains),
+                    mutes=()
+                    if kind is Transition.RESOLVED
+                    else tuple((domain, mute(rule.name, [domain])) for domain in domains),
                 )
             )
         return notifications

@@ -309,6 +309,10 @@ class Alerting:
                             alerts=tuple(alerts),
                             at=now,
                             silence=self.evaluator.mute(rule.name, [a.domain for a in alerts]),
+                            mutes=tuple(
+                                (a.domain, self.evaluator.mute(rule.name, [a.domain]))
+                                for a in alerts
+                            ),
                         )
                     )
 
