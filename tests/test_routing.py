@@ -558,6 +558,29 @@ def test_while_a_queue_is_unread_an_empty_window_resolves_nothing() -> None:
     assert status() is Status.INACTIVE
 
 
+def test_while_sesd_reads_over_half_a_window_behind_a_firing_alert_does_not_resolve() -> None:
+    """After a restart sesd catches up, reading events minutes old: the 5m window then
+    holds a few seconds' deliveries, and resolving on them un-paged an incident that
+    still ran. While sesd reads more than half a window behind, a firing alert stays;
+    once it reads near now, the same window resolves it."""
+    alerting, pipeline, now = _alerting(RULE)
+    feed_spike(pipeline, "a.example", T, 5, 5)
+    alerting.evaluate()
+
+    def status() -> Status:
+        return alerting.evaluator.states["delays"]["a.example"].status
+
+    now[0] = T + 400
+    for i in range(6):  # read at T + 400, sent 240-235 s before: more than half of 5m
+        event = f.raw(f.delivery([f"late{i}@a.example"], at=T + 160 + i))
+        pipeline.feed(event, "q", now[0], received_at=now[0])
+    alerting.evaluate()
+    assert status() is Status.FIRING
+    pipeline.feed(f.raw(f.delivery(["now@a.example"], at=T + 399)), "q", now[0], received_at=now[0])
+    alerting.evaluate()
+    assert status() is Status.INACTIVE
+
+
 def test_a_daemon_counts_a_queue_whose_receives_fail_as_unread() -> None:
     """The daemon tells its alerting a queue is unread while its receives fail for good
     (or again and again), until one succeeds."""

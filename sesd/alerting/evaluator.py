@@ -200,8 +200,10 @@ class Evaluator:
             of_cause = causes.get(CAUSE_INDEX[rule.cause], 0) if rule.cause else 0
             kept_out = windows.suppressed_count(index, now) if rule.include_suppressed else 0
             value, volume = measure(rule.metric, figures, pending, of_cause, kept_out)
-        blind = value is None and self.blindness.of(self._window_seconds[rule.name], now)
-        transition = step(rule, state, value, volume, now, self._repeat, blind)
+        seconds = self._window_seconds[rule.name]
+        blind = value is None and self.blindness.of(seconds, now)
+        thin = state.status is Status.FIRING and self.blindness.thin(seconds, now)
+        transition = step(rule, state, value, volume, now, self._repeat, blind, thin)
         kind = self._gate(rule, domain, state, transition, now)
         # A firing alert restored from the state file: known again for resends.
         remember = (

@@ -56,6 +56,13 @@ class Blindness:
             return True
         return self.tallies is not None and self.tallies.behind(now, window) > window
 
+    def thin(self, window: float, now: float) -> bool:
+        """Whether a window of ``window`` seconds holds less than half its span of what
+        the queues have: sesd reads more than half a window behind (catching up after
+        a restart, a backlog draining). Its value is then a slice of the time it
+        covers, too thin to resolve an alert on."""
+        return self.tallies is not None and self.tallies.behind(now, window) > window / 2
+
 
 class Transition(StrEnum):
     """What a step asks to notify."""
@@ -142,9 +149,12 @@ def step(
     now: float,
     repeat_interval: float,
     blind: bool = False,
+    thin: bool = False,
 ) -> Transition | None:
     """Advance ``state`` to ``now`` given the current value; returns what to notify.
-    ``blind``: no data now means nothing (a firing alert without data stays as it is)."""
+    ``blind``: no data now means nothing (a firing alert without data stays as it is);
+    ``thin``: the window holds too little of its span to resolve on (a firing alert
+    stays firing)."""
     if blind and value is None and state.status is Status.FIRING and state.resolved_at is None:
         return None
     # The wall clock stepped back past when the alert began pending or was last sent:
@@ -157,7 +167,7 @@ def step(
     state.value = value
     breach = value is not None and rule.breaches(value) and volume >= rule.min_events
     if state.status is Status.FIRING:
-        if not _holds(rule, value):
+        if not _holds(rule, value) and not thin:
             state.status = Status.INACTIVE
             state.resolved_at = now
             return Transition.RESOLVED
