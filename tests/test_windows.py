@@ -455,6 +455,25 @@ def test_examples_are_the_newest_five_inside_the_window() -> None:
     assert restored.since(0, -1.0, 10.0) == ["m7", "m6", "m5", "m4", "m3"]
 
 
+def test_a_value_seen_all_through_an_incident_stays_in_the_newest_window() -> None:
+    """One sending identity on every delay for ten minutes: a 5m window at the end
+    names it (it was kept at its first sighting, and fell out of every window once
+    that was older than the window); an older sighting moves nothing, and it is still
+    one example, not two."""
+    from sesd.core.windows.breakdown import Examples
+
+    examples = Examples()
+    for i in range(60):
+        examples.add(0, 1000.0 + 10 * i, "arn:aws:ses:eu-west-1:123456789012:identity/x")
+    examples.add(0, 1000.0, "arn:aws:ses:eu-west-1:123456789012:identity/x")
+    examples.add(0, 1200.0, "other")
+    assert examples.since(0, 1290.0, 1590.0) == ["arn:aws:ses:eu-west-1:123456789012:identity/x"]
+    assert examples.since(0, 1100.0, 1590.0) == [
+        "arn:aws:ses:eu-west-1:123456789012:identity/x",
+        "other",
+    ]
+
+
 def test_a_delay_resolved_out_of_order_counts_where_it_ended() -> None:
     """The Delivery (T0+60) is processed before its DeliveryDelay (T0). How long the
     delay lasted is a value at T0+60: at T0+305 the 5m window no longer holds T0's

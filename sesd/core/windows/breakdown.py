@@ -171,6 +171,10 @@ class Details:
         }
 
 
+def _newest_first(entry: tuple[float, str]) -> float:
+    return -entry[0]
+
+
 class Examples:
     """The most recent distinct values of each kind, with their event times."""
 
@@ -180,18 +184,26 @@ class Examples:
         self.recent: list[list[tuple[float, str]]] = [[] for _ in range(_EXAMPLE_KINDS)]
 
     def add(self, kind: int, t: float, value: str) -> None:
-        """Keep ``value`` (seen at ``t``) unless it is kept already."""
+        """Keep ``value`` as seen at ``t``: a value kept already moves to ``t`` if that
+        is later (one identity seen all through an incident stays in every window it
+        was seen in, not only the one it was first seen in)."""
         recent = self.recent[kind]
-        for _, known in recent:
+        for index, (seen, known) in enumerate(recent):
             if known == value:
+                if t > seen:
+                    del recent[index]
+                    recent.append((t, value))
                 return
         recent.append((t, value))
         if len(recent) > EXAMPLES:
             del recent[0]
 
     def since(self, kind: int, since: float, until: float) -> list[str]:
-        """The kept values seen in ``(since, until]``, newest first."""
-        return [v for t, v in reversed(self.recent[kind]) if since < t <= until]
+        """The kept values seen in ``(since, until]``, newest first (by event time; the
+        last kept first among equal times)."""
+        found = [(t, v) for t, v in reversed(self.recent[kind]) if since < t <= until]
+        found.sort(key=_newest_first)
+        return [v for _, v in found]
 
     def snapshot(self) -> list[list[list[Any]]]:
         """Plain data for the state file."""
