@@ -106,6 +106,11 @@ def test_a_domain_excluded_by_a_reload_resolves_and_is_no_longer_watched() -> No
     owed = reloaded(evaluator, SINKS + rule(extra=excluded), T + 5)
     assert sent(owed) == [("resolved", "delays", ("pager",), ["b.example"])]
     assert owed[0].alerts[0].notes == ("the rule no longer watches this domain",)
+    # Every sink's text says why: a resolve at twice its threshold is no contradiction.
+    from sesd.alerting.render import console_text, slack_message
+
+    assert "    the rule no longer watches this domain" in console_text(owed[0]).splitlines()
+    assert "the rule no longer watches this domain" in str(slack_message(owed[0]))
     assert evaluator.states["delays"] == {}
     for t in (T + 10, T + 400, T + 800):
         feed_spike(pipeline, "a.example", t, 6, 4)

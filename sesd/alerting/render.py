@@ -241,8 +241,10 @@ def describe(alert: Alert, *, slack: bool = False) -> str:
         "counts: " + ", ".join(f"{k} {v}" for k, v in alert.counts.items() if v),
         f"where: {alert.stage}",
     ]
+    # Why a reload resolved it or sent it anew ("the rule no longer watches this
+    # domain"): else a resolve at twice its threshold reads as a contradiction.
+    lines += list(alert.notes)
     if alert.metric in CANARY_METRICS:
-        lines += list(alert.notes)
         if alert.kind is not Transition.RESOLVED and b.message_ids:
             lines.append(f"missing canaries (message ids): {', '.join(b.message_ids)}")
     elif alert.kind is not Transition.RESOLVED:
@@ -367,12 +369,11 @@ def console_text(notification: Notification) -> str:
         b = alert.breakdown
         if alert.metric in CANARY_METRICS:
             lines.append(f"    where: {alert.stage}")
-            lines += [f"    {note}" for note in alert.notes]
+        lines += [f"    {note}" for note in alert.notes]
+        if alert.metric in CANARY_METRICS:
             if alert.kind is not Transition.RESOLVED and b.message_ids:
                 lines.append(f"    missing canaries: {', '.join(b.message_ids)}")
-        elif _from_ses(alert):
-            lines += [f"    {note}" for note in alert.notes]
-        elif alert.kind is not Transition.RESOLVED:
+        elif not _from_ses(alert) and alert.kind is not Transition.RESOLVED:
             cause = cause_line(alert)
             if cause is not None:
                 lines.append(f"    {cause}")

@@ -158,7 +158,10 @@ class Alerting:
             config.alerts, [spec.name for spec in self._ledger.specs], now
         )
         for alert in resolves:
-            self._log.info("sesd.alert.resolved", rule=alert.rule, domain=alert.domain)
+            reason = "; ".join(alert.notes) or None
+            self._log.info(
+                "sesd.alert.resolved", rule=alert.rule, domain=alert.domain, reason=reason
+            )
         new_sinks = config.alerts.named_sinks()
         assert self._session is not None, "reconfigure before open"
         for outbox in self.outboxes.values():
