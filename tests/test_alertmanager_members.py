@@ -97,9 +97,12 @@ async def test_a_hung_member_costs_one_timeout_not_one_per_notification() -> Non
         hung.stall()
         config = AlertmanagerConfig(urls=[hung.url, live.url], timeout=Duration("2s"))
         sink = AlertmanagerSink(config, session, "am")
+        failed: list[str] = []
+        sink.on_member_failed = failed.append  # the daemon counts it (member_failed)
         with anyio.fail_after(8):  # one timeout (2 s), not five
             for _ in range(5):
                 await sink.send(notification())
     assert len(live.bodies) == 5
     assert hung.attempts == 1
+    assert failed == [hung.url]
     assert behind.bodies == []

@@ -70,6 +70,8 @@ class AlertmanagerSink:
             login = aiohttp.encode_basic_auth(config.username, config.password.get())
             self._auth = {"Authorization": login}
             self._hide = (config.password.get(), login)
+        #: Told of each member that failed while another took the post (a metric).
+        self.on_member_failed: Callable[[str], None] = lambda url: None
         #: Member -> when (the event loop's clock) it may be posted to again, after it
         #: failed.
         self._out: dict[str, float] = {}
@@ -149,6 +151,8 @@ class AlertmanagerSink:
         for url, exc in failed.items():
             self._out[url] = self._clock() + self.resend_every
             self._log.warning("sesd.notify.member_failed", member=shown_url(url), error=str(exc))
+            if len(failed) < len(members):
+                self.on_member_failed(url)
         return failed
 
     def _owe(self, url: str, posted: float, alerts: list[dict[str, Any]]) -> None:

@@ -123,9 +123,13 @@ class Alerting:
 
     def _holding(self, sink: Sink) -> Sink:
         """``sink``, asking the silences in force before each event it has yet to send
-        (PagerDuty's: a wide notification drains for minutes at its rate)."""
+        (PagerDuty's: a wide notification drains for minutes at its rate), or counting
+        the Alertmanager members that fail while another takes a post."""
         if isinstance(sink, PagerDutySink):
             sink.held = lambda rule, label: self.evaluator.silenced(rule, label, self._clock())
+        if isinstance(sink, AlertmanagerSink):
+            failed = self.notifications.labels(sink.name, "member_failed")
+            sink.on_member_failed = lambda url: failed.inc()
         return sink
 
     def _add_outbox(self, sink: Sink) -> None:

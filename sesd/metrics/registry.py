@@ -90,7 +90,8 @@ class Metrics:
         self.notifications = Counter(
             "sesd_notifications",
             "Notification deliveries by sink and outcome (sent, retried, rate_limited, "
-            "failed, dropped, expired).",
+            "failed, dropped, expired; member_failed: an Alertmanager member failed while "
+            "another took the post).",
             ["sink", "outcome"],
             registry=self.registry,
         )
