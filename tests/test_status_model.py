@@ -327,3 +327,15 @@ def test_the_canary_accounts_and_tenants_as_the_ledger_has_them() -> None:
         0.02,
     )
     assert doc.tenants[0].findings == ["BOUNCE (HIGH): too many bounces"]
+
+
+def test_a_domain_with_nothing_in_the_window_ranks_below_one_reading_zero() -> None:
+    """At a small sender most domains have nothing in 5 minutes: they come after the
+    domains whose ratio the window can tell (0.0% included), not before them."""
+    w = world(now=NOW)
+    events = [f.delivery(["a@quiet.example"], at=NOW - 3000)]  # in the 1h window only
+    events += [f.delivery([f"u{i}@zero.example"], at=NOW - 30 + i) for i in range(2)]
+    feed(w, events, NOW)
+    rows = status(w).scopes[0].items
+    assert [row.name for row in rows] == ["zero.example", "quiet.example"]
+    assert (rows[0].delay_ratio, rows[1].delay_ratio) == (0.0, None)

@@ -114,7 +114,8 @@ def _table(
         delayed, delivered = counts[_DELAY], counts[_DELIVERY]
         ratio = _ratio(delayed, delivered)
         volume = delayed + delivered
-        key = (volume < RANK_FLOOR, -1.0 if ratio is None else -ratio, -delayed, -volume)
+        # Nothing in the window (no ratio) after every ratio, 0% included.
+        key = (volume < RANK_FLOOR, 1.0 if ratio is None else -ratio, -delayed, -volume)
         ranked.append((key, label, windows, counts))
     ranked.sort(key=lambda entry: (entry[0], entry[1]))
     pending = ledger.pending.counts(now, scope.index)
