@@ -369,3 +369,31 @@ def test_an_evicted_domain_takes_all_its_series_with_it() -> None:
     scope = pipeline.ledger.by_domain
     for table in (scope.recipients, scope.delays, scope.bounces, scope.windows):
         assert list(table) == ["new.example"]
+
+
+def test_a_recipient_ses_retries_is_one_delayed_recipient_in_the_windows() -> None:
+    """SES sends a DeliveryDelay at its retries: one full mailbox retried eleven times
+    beside two delivered recipients is one delayed recipient of three in the windows
+    (the ratio, min_events, the cause's count), not eleven of thirteen; the events
+    counter counts every event."""
+    pipeline = make()
+    ledger = pipeline.ledger
+    for i in range(2):
+        pipeline.feed(f.raw(f.delivery([f"ok{i}@corp.example"], at=f.T0)), "q", NOW)
+    for i in range(11):
+        retry = f.delay(
+            ["full@corp.example"],
+            at=f.T0 + i * 0.5,
+            delay_type="MailboxFull",
+            status="4.2.2",
+            diagnostic=f"smtp; 452 4.2.2 Mailbox full (try {i})",
+            message_id="m1",
+            expires=f.T0 + 3600,
+        )
+        assert pipeline.feed(f.raw(retry), "q", NOW).outcome == "processed"
+    windows = ledger.windows["corp.example"]
+    figures = windows.figures(0, NOW)
+    assert (figures.count("delivery"), figures.count("delivery_delay")) == (2, 1)
+    assert sum(windows.causes(0, NOW).values()) == 1
+    assert ledger.by_domain.recipients["corp.example"][DELAY] == 11  # events, each
+    assert ledger.pending.count("corp.example", NOW) == 1

@@ -44,17 +44,17 @@ def delay(
 
 
 def test_a_write_in_the_same_bucket_is_seen() -> None:
-    """Below the threshold; then one pending recipient delayed again, in the same
-    bucket (more delays counted, the pending count as it was): the next step, in that
-    bucket still, fires."""
+    """Below the threshold; then three recipients delayed in the same bucket whose
+    delays have expired already (more delays counted, the pending count as it was):
+    the next step, in that bucket still, fires."""
     pipeline, evaluator = built(parse_config(RATIO))
     deliver(pipeline, 3, T0 + 1, T0 + 1)
-    again = f.delay(["late@a.example"], at=T0 + 1, expires=T0 + 3600, message_id="m1")
-    pipeline.feed(f.raw(again), "q", T0 + 1)
+    first = f.delay(["late@a.example"], at=T0 + 1, expires=T0 + 3600, message_id="m1")
+    pipeline.feed(f.raw(first), "q", T0 + 1)
     assert evaluator.evaluate(pipeline.ledger, T0 + 2) == []
     for second in (3, 4, 5):
-        again = f.delay(["late@a.example"], at=T0 + second, expires=T0 + 3600, message_id="m1")
-        pipeline.feed(f.raw(again), "q", T0 + second)
+        over = f.delay([f"gone{second}@a.example"], at=T0 + second, expires=T0 + second)
+        pipeline.feed(f.raw(over), "q", T0 + second)
     assert pipeline.ledger.pending.count("a.example", T0 + 8) == 1
     (alert,) = evaluator.evaluate(pipeline.ledger, T0 + 8)
     assert (alert.domain, alert.kind.value, alert.value) == ("a.example", "firing", 4 / 7)

@@ -114,6 +114,10 @@ class PendingDelays:
             heapq.heapify(self._heap)
         return None
 
+    def holds(self, key: int) -> bool:
+        """Whether a recipient is pending (a pure read)."""
+        return key in self._entries
+
     def resolved(self, key: int, t: float) -> tuple[Labels, float] | None:
         """A Delivery or Bounce for a recipient at event time ``t``: returns (labels,
         seconds delayed) if it was pending since no later than ``t``."""

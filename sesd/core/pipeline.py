@@ -225,11 +225,13 @@ class Pipeline:
         if kind == _DELIVERY:
             delivered(self.ledger, event, recipients, t, now, in_windows)
             return
+        # A delay is counted in the windows by delayed(): once per recipient's delay.
+        counted = in_windows and kind != _DELAY
         for slots in recipients:
             if slots is not None:
                 for slot in slots:
                     slot.counts[kind] += 1
-                    if in_windows:
+                    if counted:
                         slot.window().count(t, now, kind)
         if kind == _DELAY:
             delayed(self.ledger, event, recipients, domains, t, now, in_windows)

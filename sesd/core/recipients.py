@@ -15,11 +15,12 @@ from sesd.core.ledger import Ledger
 from sesd.core.pending import pending_key
 from sesd.core.scopes import Slot
 from sesd.core.tallies import BOUNCE_SUBTYPES, BOUNCE_TYPES, DELAY_TYPES
-from sesd.core.windows import delivery_keys, noted
+from sesd.core.windows import Noted, delivery_keys, noted
 
 __all__ = ["bounced", "complained", "config_set", "delayed", "delivered", "suppressed"]
 
 _DELIVERY: Final = EVENT_TYPE_INDEX["delivery"]
+_DELAY: Final = EVENT_TYPE_INDEX["delivery_delay"]
 _CONFIG_SET_TAG: Final = "ses:configuration-set"
 
 
@@ -103,8 +104,15 @@ def delayed(
         causes[cause] = causes.get(cause, 0) + 1
         for slot in slots:
             slot.scope.delayed(slot.name, delay_type, cause)
+        key = pending_key(message_id, recipient.email_address)
+        # SES sends a DeliveryDelay at its retries: one delayed recipient is one in
+        # the windows (ratios, min_events, causes), not one per retry. A retry still
+        # refreshes what its text says (examples).
+        again = ledger.pending.holds(key)
+        if in_windows and not again:
+            for slot in slots:
+                slot.window().count(t, now, _DELAY)
         if expires is None or expires > now:
-            key = pending_key(message_id, recipient.email_address)
             labels = tuple(slot.name for slot in slots)
             for slot in slots:
                 # A label is shown (its pending gauge, the status page) and stepped by
@@ -130,7 +138,8 @@ def delayed(
                 hinted=found.hinted,
                 advised=found.advised,
                 delay_type=delay.delay_type,
-                count_cause=True,
+                count_cause=not again,
+                examples_only=again,
             )
 
 
@@ -202,11 +211,13 @@ def _note_recipient(
     delay_type: str = "",
     count_cause: bool = False,
     delay: bool = True,
+    examples_only: bool = False,
 ) -> None:
     """What a delayed or bounced recipient's event said, cleaned once, in each of its
     slots' windows (with ``count_cause``, a delay's cause is counted too; ``also`` is
     its second cause; ``hinted``: only weak evidence decided it; a provider's windows
-    also keep the domain; a bounce's codes are kept apart from a ``delay``'s)."""
+    also keep the domain; a bounce's codes are kept apart from a ``delay``'s;
+    ``examples_only``: a retry of a delay counted already, whose texts alone are new)."""
     problem = noted(
         message_id=event.message_id,
         source=event.mail.source_arn,
@@ -223,6 +234,8 @@ def _note_recipient(
         domain=domain,
         delay=delay,
     )
+    if examples_only:
+        problem = Noted(problem.examples, [], -1, None)
     for slot in slots:
         slot.window().note(t, now, problem, with_domain=slot.scope is not ledger.by_domain)
 
