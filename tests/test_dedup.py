@@ -116,6 +116,25 @@ def test_clicks_on_two_links_in_one_millisecond_count_twice() -> None:
     assert outcomes == ["processed", "processed", "duplicate"]
 
 
+@pytest.mark.parametrize("kind", ["Open", "Click"])
+def test_two_hosts_opening_or_clicking_in_one_millisecond_count_twice(kind: str) -> None:
+    """SES does not say which of a group message's recipients opened or clicked: two
+    scanner hosts following one link of it in the same millisecond differ only by
+    address and program. Both count (each for every recipient); the same event
+    delivered twice is still one."""
+    pipeline = Pipeline(core_settings(parse_config("")))
+    bodies = []
+    for host, agent in (("192.0.2.7", "ScannerA/1.0"), ("198.51.100.9", "ScannerB/2.0")):
+        body = f.simple(kind, ["u@reader.example", "v@reader.example"])
+        body[kind.lower()].update(ipAddress=host, userAgent=agent, link="https://example.com/a")
+        body["mail"]["messageId"] = "m-4"
+        bodies.append(f.raw(body))
+    outcomes = [pipeline.feed(body, "q", f.T0 + 60).outcome for body in (*bodies, bodies[1])]
+    assert outcomes == ["processed", "processed", "duplicate"]
+    counts = pipeline.ledger.by_domain.recipients["reader.example"]
+    assert counts[EVENT_TYPE_INDEX[kind.lower()]] == 4
+
+
 @pytest.mark.parametrize("entries", [2, 100])
 def test_dedup_max_entries_bounds_the_duplicate_filter(entries: int) -> None:
     """[ingest] dedup_max_entries bounds what the duplicate filter holds."""

@@ -33,15 +33,19 @@ def stable_key(first: str, second: str) -> int:
 
 def event_key(event: Event) -> int:
     """The identity of an event: message id, type, event time, recipients (in any
-    order) and, for a click, its link (several links of one message are clicked in the
-    same millisecond by link scanners). The time goes in as its eight IEEE bytes:
-    exact, and far cheaper than ``repr``."""
+    order) and, for an open or a click, who opened (IP address, user agent) and a
+    click's link: SES does not say which recipient opened, and link scanners follow
+    every link of a message in the same millisecond from several hosts. The time goes
+    in as its eight IEEE bytes: exact, and far cheaper than ``repr``."""
     listed = event.recipients
     recipients = listed[0] if len(listed) == 1 else "\0".join(sorted(listed))
     text = f"{event.message_id}\0{event.type}\0{recipients}"
     click = event.ses.click
     if click is not None:
-        text = f"{text}\0{click.link}"
+        text = f"{text}\0{click.link}\0{click.ip_address}\0{click.user_agent}"
+    elif event.ses.open is not None:
+        opened = event.ses.open
+        text = f"{text}\0{opened.ip_address}\0{opened.user_agent}"
     return _xxh3(text.encode() + _pack_double(event.time))
 
 

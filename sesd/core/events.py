@@ -120,9 +120,18 @@ class _Timestamped(_Ses, frozen=True):
     timestamp: str | None = None
 
 
-class Click(_Timestamped, frozen=True):
-    """``click``: its link tells two clicks of one message in one millisecond apart
-    (a link scanner follows every link of a message at once)."""
+class Engagement(_Timestamped, frozen=True):
+    """``open``: SES does not say which recipient opened, so the address and program
+    that opened tell two opens of one message in one millisecond apart."""
+
+    ip_address: str = ""
+    user_agent: str = ""
+
+
+class Click(Engagement, frozen=True):
+    """``click``: its link, and who followed it, tell two clicks of one message in one
+    millisecond apart (link scanners follow every link of a message at once, from
+    several hosts)."""
 
     link: str = ""
 
@@ -137,7 +146,7 @@ class SesEvent(_Ses, frozen=True):
     delivery_delay: DeliveryDelay | None = None
     bounce: Bounce | None = None
     complaint: Complaint | None = None
-    open: _Timestamped | None = None
+    open: Engagement | None = None
     click: Click | None = None
     subscription: _Timestamped | None = None
 
