@@ -211,8 +211,8 @@ class AlertmanagerConfig(_Sink, frozen=True, tag="alertmanager"):
     #: the password is a secret (``env:NAME``, ``file:PATH``).
     username: str = ""
     password: Secret | None = None
-    #: How often a firing alert is posted again; keep it below Alertmanager's
-    #: ``resolve_timeout``.
+    #: How often a firing alert is posted again, its ``endsAt`` four periods ahead
+    #: (so Alertmanager's ``resolve_timeout``, for alerts without one, does not apply).
     resend_every: Duration = msgspec.field(default_factory=lambda: Duration("1m"))
     timeout: Duration = msgspec.field(default_factory=lambda: Duration("10s"))
     #: Several replicas post the same alerts: a replica whose share resolves posts no
