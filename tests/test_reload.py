@@ -76,6 +76,7 @@ async def test_sighup_applies_a_new_rule_and_queue_and_survives_a_broken_file(
         reloaded = await _reload(sesd, "sesd.config.reloaded")
         assert reloaded["queues"] == ["first", "second"]
         assert reloaded["rules"] == 1
+        assert (reloaded["rules_added"], reloaded["rules_removed"]) == (["any-delay"], [])
         ignored = [r["key"] for r in sesd.records if r["event"] == "sesd.config.reload_ignored"]
         assert ignored == ["windows.sizes"]
         await _fires(sesd, sqs, second, "new.example")
@@ -90,7 +91,7 @@ async def test_sighup_applies_a_new_rule_and_queue_and_survives_a_broken_file(
         await _fires(sesd, sqs, second, "still.example")  # the old config runs on
 
         config_file(tmp_path, base)  # the second queue and the rule go
-        await _reload(sesd, "sesd.config.reloaded")
+        assert (await _reload(sesd, "sesd.config.reloaded"))["rules_removed"] == ["any-delay"]
 
         def found(event: str, **fields: Any) -> list[dict[str, Any]]:
             return [
@@ -167,3 +168,24 @@ def test_a_reload_that_only_the_kept_windows_make_invalid_is_refused() -> None:
     )
     with pytest.raises(ConfigError, match=r"window '10m' is not one of windows\.sizes"):
         merge(old, new)
+
+
+def test_the_reload_line_names_each_changed_rule_key_old_and_new() -> None:
+    """A postmortem reads from the log which thresholds were in force: a reload names
+    the rules it added and removed, and each changed key of the others, old and new."""
+    from sesd.config import parse_config
+    from sesd.runtime.reload import rule_changes
+
+    rule = RULE + "clear_below = 0\n"
+    old = parse_config(rule + RULE.replace("any-delay", "gone"))
+    new = parse_config(
+        rule.replace("above = 0", "above = 3").replace(
+            "[[alerts.rules]]", '[[alerts.rules]]\nfor = "1m"'
+        )
+        + RULE.replace("any-delay", "new")
+    )
+    assert rule_changes(old, new) == {
+        "rules_added": ["new"],
+        "rules_removed": ["gone"],
+        "rules_changed": {"any-delay": {"above": [0.0, 3.0], "for": ["0s", "1m"]}},
+    }

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import msgspec
 
-from sesd.config import Config, ConfigError, core_settings, load_config
+from sesd.config import Config, ConfigError, core_settings, load_config, saved_rule
 from sesd.io.logs import get_logger, set_level
 from sesd.runtime.sqs_calls import check_queue
 
@@ -150,6 +150,7 @@ class Reloader:
             path=path,
             rules=len(merged.alerts.rules),
             queues=[q.label for q in merged.queues],
+            **rule_changes(old, merged),
         )
         daemon.changes.notify()
         return True
@@ -169,3 +170,24 @@ class Reloader:
             daemon.start_soon(
                 check_queue, daemon.sqs(queue), queue, *daemon.ledger.where(queue.label)
             )
+
+
+def rule_changes(old: Config, new: Config) -> dict[str, Any]:
+    """Which rules a reload added and removed, and for each changed one the keys that
+    changed, old and new (a postmortem reads what was in force from the log)."""
+    before = {rule.name: saved_rule(rule) for rule in old.alerts.rules}
+    after = {rule.name: saved_rule(rule) for rule in new.alerts.rules}
+    changed = {
+        name: {
+            key: [before[name].get(key), value]
+            for key, value in sorted(rule.items())
+            if before[name].get(key) != value
+        }
+        for name, rule in after.items()
+        if name in before and before[name] != rule
+    }
+    return {
+        "rules_added": sorted(set(after) - set(before)),
+        "rules_removed": sorted(set(before) - set(after)),
+        "rules_changed": changed,
+    }
