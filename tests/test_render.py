@@ -492,3 +492,21 @@ def test_alertmanagers_text_says_no_state_and_a_shared_sinks_says_whose_figures(
         "the fleet's figures are on the dashboard)\n" + alone["annotations"]["description"]
     )
     assert not alone["annotations"]["description"].startswith("figures:")
+
+
+def test_a_delay_alert_over_a_window_without_delays_says_nowhere() -> None:
+    """A resolve whose window holds no delays (or a pending count of older ones) has
+    nothing to say of where delays sit: not "inside SES" (which pointed a postmortem at
+    AWS for an incident at Microsoft's servers); with SES's own delay types, inside."""
+    from sesd.alerting.alert import alert_of
+    from sesd.core.windows import Breakdown
+
+    identity = {
+        "rule": "delays", "metric": "delay_ratio", "domain": "hotmail.com",
+        "kind": Transition.RESOLVED, "severity": "warning", "window": "1m", "value": 0.0,
+        "threshold": 0.2, "clear_threshold": 0.1, "at": 1.8e9, "since": 1.8e9,
+    }  # fmt: skip
+    empty = alert_of(identity, None, Breakdown())
+    assert (empty.stage, empty.internal) == ("- (no delays in the window)", False)
+    ses = alert_of(identity, None, Breakdown(delay_types=[("InternalFailure", 3)]))
+    assert (ses.stage, ses.internal) == ("inside SES", True)

@@ -140,14 +140,18 @@ def alert_of(
     named = dict(zip(EVENT_TYPES, counts or (0,) * len(EVENT_TYPES), strict=True))
     # Inside SES when most delays are SES's own (three InternalFailure among a
     # hundred recipient-MTA deferrals do not make a Microsoft throttle an AWS case),
-    # or when no recipient's side said anything.
+    # or when no recipient's side said anything. A window without delays (a resolve,
+    # a pending count of older delays) says nowhere.
     inside = sum(n for name, n in breakdown.delay_types if name in INSIDE_SES)
     mta_signal = bool(breakdown.statuses or breakdown.diagnostics or breakdown.mtas)
     metric = identity["metric"]
     mostly = 2 * inside > sum(n for _, n in breakdown.delay_types)
-    internal = metric in _DELAY_METRICS and (mostly or not mta_signal)
+    delays = metric in _DELAY_METRICS
+    internal = delays and bool(breakdown.delay_types) and (mostly or not mta_signal)
     if metric == "processing_p95_seconds":
         stage = "inside SES (processing time)"
+    elif delays and not breakdown.delay_types:
+        stage = "- (no delays in the window)"
     elif internal:
         stage = "inside SES"
     else:
