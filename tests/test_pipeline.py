@@ -375,8 +375,11 @@ def test_a_recipient_ses_retries_is_one_delayed_recipient_in_the_windows() -> No
     """SES sends a DeliveryDelay at its retries: one full mailbox retried eleven times
     beside two delivered recipients is one delayed recipient of three in the windows
     (the ratio, min_events, the cause's count), not eleven of thirteen; the events
-    counter counts every event."""
-    pipeline = make()
+    counter counts every event; the breakdown alert text reads counts the recipient
+    once too."""
+    pipeline = make(
+        '[[alerts.rules]]\nname = "d"\nmetric = "delay_ratio"\nwindow = "5m"\nabove = 0.5\n'
+    )
     ledger = pipeline.ledger
     for i in range(2):
         pipeline.feed(f.raw(f.delivery([f"ok{i}@corp.example"], at=f.T0)), "q", NOW)
@@ -397,3 +400,4 @@ def test_a_recipient_ses_retries_is_one_delayed_recipient_in_the_windows() -> No
     assert sum(windows.causes(0, NOW).values()) == 1
     assert ledger.by_domain.recipients["corp.example"][DELAY] == 11  # events, each
     assert ledger.pending.count("corp.example", NOW) == 1
+    assert windows.breakdown(0, NOW, delays=True).delay_types == [("MailboxFull", 1)]

@@ -800,3 +800,23 @@ def test_the_log_says_when_sesd_falls_behind_a_window_and_when_it_caught_up() ->
         ("sesd.behind", "backlog", round(shortest + 1)),
         ("sesd.caught_up", None, None),
     ]
+
+
+def test_a_silence_withdraws_waiting_firings_it_holds_and_no_resolve() -> None:
+    """Groups waiting their group_wait: a silence on one domain takes its firing out of
+    whichever group holds it (not only the first group looked at), and leaves a
+    waiting resolve alone (a resolve of a page that went out must still go)."""
+    from sesd.alerting.grouping import Groups
+    from tests.test_sinks import alert
+
+    rule = parse_config(RULE).alerts.rules[0]
+    groups = Groups(10.0)
+    groups.add(rule, alert("a.example"), T, ("pd",))
+    groups.add(rule, alert("b.example"), T, ("slack",))
+    groups.add(rule, alert("b.example", kind=Transition.RESOLVED), T, ("pd",))
+    taken = groups.withdraw(lambda a: a.domain == "b.example")
+    assert [(a.domain, a.kind) for a in taken] == [("b.example", Transition.FIRING)]
+    assert sorted(groups.waiting()) == [
+        ("delays", "a.example", Transition.FIRING),
+        ("delays", "b.example", Transition.RESOLVED),
+    ]
