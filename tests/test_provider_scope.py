@@ -199,7 +199,7 @@ def test_a_rule_on_providers_fires_on_the_provider_with_its_domains_and_causes()
 
 
 def test_provider_alerts_are_labelled_provider_for_machines() -> None:
-    from sesd.alerting.documents import alertmanager_alerts, webhook_document
+    from sesd.alerting.documents import alertmanager_documents, webhook_document
 
     config = PROVIDER_RULE
     pipeline = _resolved(
@@ -209,7 +209,7 @@ def test_provider_alerts_are_labelled_provider_for_machines() -> None:
     evaluator = Evaluator(parse_config(config).alerts, [s.name for s in pipeline.ledger.specs])
     evaluator.evaluate(pipeline.ledger, NOW)
     (notification,) = evaluator.due(NOW, flush=True)
-    (am,) = json.loads(alertmanager_alerts(notification, 60))
+    (am,) = alertmanager_documents(notification, 60)
     assert am["labels"] == {
         "alertname": "microsoft-reputation",
         "provider": "microsoft",

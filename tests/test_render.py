@@ -18,7 +18,7 @@ import pytest
 
 import sesd.alerting.render as render_module
 from sesd.alerting.alert import Alert, Notification, percent
-from sesd.alerting.documents import alertmanager_alerts, webhook_document
+from sesd.alerting.documents import alertmanager_documents, webhook_document
 from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.render import console_text, pagerduty_events, slack_message
 from sesd.alerting.rules import Status, Transition
@@ -91,7 +91,7 @@ def _render(notification: Notification) -> dict[str, Any]:
         "pagerduty": [json.loads(e) for e in pagerduty_events(notification, "KEY", "sesd-test")],
         "slack": slack_message(notification),
         "console": console_text(notification).splitlines(),
-        "alertmanager": json.loads(alertmanager_alerts(notification, 60.0)),
+        "alertmanager": alertmanager_documents(notification, 60.0),
         "webhook": json.loads(webhook_document(notification)),
     }
 
@@ -464,13 +464,13 @@ def test_a_firing_posted_late_to_alertmanager_is_valid_from_its_post() -> None:
         rule="r", kind=Transition.FIRING, severity="critical", sinks=("alertmanager",),
         alerts=(_alert(Transition.FIRING, "a.example"),), at=T,
     )  # fmt: skip
-    (on_time,) = json.loads(alertmanager_alerts(firing, 60.0, T))
-    (late,) = json.loads(alertmanager_alerts(firing, 60.0, T + 300))
+    (on_time,) = alertmanager_documents(firing, 60.0, T)
+    (late,) = alertmanager_documents(firing, 60.0, T + 300)
     assert on_time["endsAt"] == iso(T + 240)
     assert late["endsAt"] == iso(T + 300 + 240)
     resolved = dataclasses.replace(firing, kind=Transition.RESOLVED,
                                    alerts=(_alert(Transition.RESOLVED, "a.example"),))  # fmt: skip
-    (ended,) = json.loads(alertmanager_alerts(resolved, 60.0, T + 300))
+    (ended,) = alertmanager_documents(resolved, 60.0, T + 300)
     assert ended["endsAt"] == iso(resolved.alerts[0].at)
 
 
@@ -483,8 +483,8 @@ def test_alertmanagers_text_says_no_state_and_a_shared_sinks_says_whose_figures(
         rule="r", kind=Transition.REPEAT, severity="critical", sinks=("alertmanager",),
         alerts=(_alert(Transition.REPEAT, "a.example"),), at=T,
     )  # fmt: skip
-    (alone,) = json.loads(alertmanager_alerts(repeat, 60.0, T))
-    (shared,) = json.loads(alertmanager_alerts(repeat, 60.0, T, shared=True))
+    (alone,) = alertmanager_documents(repeat, 60.0, T)
+    (shared,) = alertmanager_documents(repeat, 60.0, T, shared=True)
     summary = "delay-ratio-high: a.example delay_ratio 25.0% (above 5.0%, 15m window)"
     assert alone["annotations"]["summary"] == shared["annotations"]["summary"] == summary
     assert shared["annotations"]["description"] == (

@@ -30,7 +30,6 @@ __all__ = [
     "SIGNATURE_HEADER",
     "VALID_FOR_RESENDS",
     "WEBHOOK_SCHEMA",
-    "alertmanager_alerts",
     "alertmanager_documents",
     "sign",
     "webhook_document",
@@ -45,19 +44,6 @@ _SHARE = (
     "figures: one replica's share of the traffic (several replicas post this alert; "
     "the fleet's figures are on the dashboard)"
 )
-
-
-def alertmanager_alerts(
-    notification: Notification,
-    resend_every: float,
-    posted: float | None = None,
-    *,
-    shared: bool = False,
-) -> bytes:
-    """The body of one ``POST /api/v2/alerts`` (:func:`alertmanager_documents`)."""
-    return msgspec.json.encode(
-        alertmanager_documents(notification, resend_every, posted, shared=shared)
-    )
 
 
 def alertmanager_documents(
