@@ -595,6 +595,22 @@ def test_a_daemon_counts_a_queue_whose_receives_fail_as_unread() -> None:
     assert not daemon.alerting.unread()
 
 
+async def _silenceable(
+    tmp_path: Path, sinks: tuple[str, ...], group_wait: str
+) -> tuple[Alerting, Pipeline, list[float], Path]:
+    """The rule on console ``sinks`` with a silences file, its outboxes open but not
+    running (what they get stays queued): the alerting, its pipeline, its clock and
+    the silences file."""
+    silences = tmp_path / "silences.json"
+    text = f'[alerts]\ngroup_wait = "{group_wait}"\nsilences_path = "{silences}"\n'
+    text += "".join(f'[alerts.sinks.{name}]\ntype = "console"\n' for name in sinks)
+    names = ", ".join(f'"{name}"' for name in sinks)
+    alerting, pipeline, now = _alerting(text + RULE + f"sinks = [{names}]\n")
+    async with aiohttp.ClientSession() as session:
+        alerting.open(session)
+    return alerting, pipeline, now, silences
+
+
 async def test_a_new_silence_recalls_the_pages_still_queued(tmp_path: Path) -> None:
     """A storm's pages wait in the outboxes (PagerDuty takes 120 a minute); the on-call
     silences the rule on a.example. What no sink has taken is recalled: the firing
@@ -603,12 +619,7 @@ async def test_a_new_silence_recalls_the_pages_still_queued(tmp_path: Path) -> N
     from sesd.alerting.silence_file import SilenceFile
     from sesd.alerting.silences import Silence
 
-    silences = tmp_path / "silences.json"
-    sinks = '[alerts.sinks.ops]\ntype = "console"\n[alerts.sinks.pager]\ntype = "console"\n'
-    text = f'[alerts]\ngroup_wait = "0s"\nsilences_path = "{silences}"\n{sinks}'
-    alerting, pipeline, now = _alerting(text + RULE + 'sinks = ["ops", "pager"]\n')
-    async with aiohttp.ClientSession() as session:
-        alerting.open(session)  # the outboxes, not running: what they get stays queued
+    alerting, pipeline, now, silences = await _silenceable(tmp_path, ("ops", "pager"), "0s")
     feed_spike(pipeline, "a.example", T, 5, 5)
     feed_spike(pipeline, "b.example", T, 5, 5)
     alerting.evaluate()
@@ -636,12 +647,7 @@ async def test_a_new_silence_recalls_a_firing_still_waiting_its_group_wait(
     from sesd.alerting.silence_file import SilenceFile
     from sesd.alerting.silences import Silence
 
-    silences = tmp_path / "silences.json"
-    sinks = '[alerts.sinks.pager]\ntype = "console"\n'
-    text = f'[alerts]\ngroup_wait = "10s"\nsilences_path = "{silences}"\n{sinks}'
-    alerting, pipeline, now = _alerting(text + RULE + 'sinks = ["pager"]\n')
-    async with aiohttp.ClientSession() as session:
-        alerting.open(session)
+    alerting, pipeline, now, silences = await _silenceable(tmp_path, ("pager",), "10s")
     feed_spike(pipeline, "a.example", T, 5, 5)
     feed_spike(pipeline, "b.example", T, 5, 5)
     alerting.evaluate()
@@ -671,12 +677,7 @@ async def test_a_page_one_sink_took_is_recalled_from_the_others_and_still_resolv
     from sesd.alerting.silence_file import SilenceFile
     from sesd.alerting.silences import Silence
 
-    silences = tmp_path / "silences.json"
-    sinks = '[alerts.sinks.ops]\ntype = "console"\n[alerts.sinks.pager]\ntype = "console"\n'
-    text = f'[alerts]\ngroup_wait = "0s"\nsilences_path = "{silences}"\n{sinks}'
-    alerting, pipeline, now = _alerting(text + RULE + 'sinks = ["ops", "pager"]\n')
-    async with aiohttp.ClientSession() as session:
-        alerting.open(session)
+    alerting, pipeline, now, silences = await _silenceable(tmp_path, ("ops", "pager"), "0s")
     feed_spike(pipeline, "a.example", T, 5, 5)
     alerting.evaluate()
     alerting.outboxes["ops"]._queue.clear()  # ops took it
