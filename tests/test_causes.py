@@ -813,8 +813,9 @@ def test_alert_text_names_the_second_cause_of_the_dominant_one(
     the dominant cause's recipients came with it; the advice is that of the code that
     decided most of them (either, at two against two)."""
     from sesd.alerting.alert import Notification
+    from sesd.alerting.cause_text import dominant_cause
     from sesd.alerting.evaluator import Evaluator
-    from sesd.alerting.render import console_text, describe, dominant_cause, pagerduty_events
+    from sesd.alerting.render import console_text, describe, pagerduty_events
     from sesd.alerting.rules import Transition
     from sesd.config import core_settings, parse_config
     from sesd.core.pipeline import Pipeline

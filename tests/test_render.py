@@ -20,7 +20,13 @@ import sesd.alerting.render as render_module
 from sesd.alerting.alert import Alert, Notification, percent
 from sesd.alerting.documents import alertmanager_documents, webhook_document
 from sesd.alerting.evaluator import Evaluator
-from sesd.alerting.render import console_text, pagerduty_events, slack_message
+from sesd.alerting.render import (
+    console_text,
+    describe,
+    details,
+    pagerduty_events,
+    slack_message,
+)
 from sesd.alerting.rules import Status, Transition
 from sesd.config import core_settings, parse_config
 from sesd.core.pipeline import Pipeline
@@ -510,3 +516,21 @@ def test_a_delay_alert_over_a_window_without_delays_says_nowhere() -> None:
     assert (empty.stage, empty.internal) == ("- (no delays in the window)", False)
     ses = alert_of(identity, None, Breakdown(delay_types=[("InternalFailure", 3)]))
     assert (ses.stage, ses.internal) == ("inside SES", True)
+
+
+def test_a_repeat_and_a_resolve_say_how_long_the_alert_fired() -> None:
+    """The span from firing to now, in every sink that writes text: a postmortem's
+    timeline, and whether a page is news. A clock stepped back reads 0s, not a
+    negative span."""
+    resolved = dataclasses.replace(_alert(Transition.RESOLVED, "outlook.com"), at=T + 2_532)
+    line = "fired for 42m12s, since 2027-01-15 08:00:00Z"
+    assert line in describe(resolved)
+    assert details(resolved)["firing_for"] == "42m12s"
+    repeat = dataclasses.replace(resolved, kind=Transition.REPEAT, at=T + 3 * 86_400 + 7_200)
+    assert "firing for 3d02h, since 2027-01-15 08:00:00Z" in describe(repeat)
+    stepped = dataclasses.replace(resolved, at=T - 30)
+    assert "fired for 0s," in describe(stepped)
+    fresh = _alert(Transition.FIRING, "outlook.com")
+    assert "fired" not in describe(fresh)
+    assert "firing for" not in describe(fresh)
+    assert "firing_for" not in details(fresh)

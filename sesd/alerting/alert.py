@@ -23,6 +23,7 @@ __all__ = [
     "Alert",
     "Notification",
     "alert_of",
+    "duration",
     "identity",
     "metric_text",
     "percent",
@@ -186,6 +187,21 @@ def percent(ratio: float) -> str:
         text = text.rstrip("0")
         text += "0" if text.endswith(".") else ""
     return f"{text}%"
+
+
+def duration(value: float | None) -> str:
+    """How long, as alert text, the status page and reports write it: ``42s``,
+    ``5m12s``, ``3h04m``, ``2d03h`` (a negative span, after a clock step, is 0s)."""
+    if value is None:
+        return "-"
+    s = int(max(0.0, value))
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    if s < 86400:
+        return f"{s // 3600}h{s % 3600 // 60:02d}m"
+    return f"{s // 86400}d{s % 86400 // 3600:02d}h"
 
 
 def metric_text(metric: str, value: float | None) -> str:

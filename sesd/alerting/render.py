@@ -15,24 +15,20 @@ from typing import Any
 
 import msgspec
 
-from sesd.alerting.alert import Alert, Notification, metric_text
+from sesd.alerting.alert import Alert, Notification, duration, metric_text
+from sesd.alerting.cause_text import cause_advice, cause_noted, dominant_cause, mostly_hinted
 from sesd.alerting.rules import Transition
 from sesd.config import CANARY_METRICS, TENANT_METRICS
-from sesd.core.causes import advice_for
 from sesd.core.scopes import ACCOUNT, DOMAIN, PROVIDER, TENANT
 from sesd.core.text import slack_escape
-from sesd.core.windows import Breakdown
 
 __all__ = [
-    "cause_noted",
     "console_text",
     "describe",
     "details",
-    "dominant_cause",
+    "firing_span",
     "headline",
-    "hinted_count",
     "links",
-    "mostly_hinted",
     "pagerduty_events",
     "slack_message",
 ]
@@ -118,6 +114,8 @@ def details(alert: Alert) -> dict[str, Any]:
         "state": alert.kind.value,
         "since": _when(alert.since),
     }
+    if alert.kind is not Transition.FIRING:
+        facts["firing_for"] = duration(alert.at - alert.since)
     if alert.metric in CANARY_METRICS:
         facts.update(
             canaries=alert.counts,
@@ -168,55 +166,21 @@ def _section(text: str) -> dict[str, Any]:
     return {"type": "section", "text": _mrkdwn(text)}
 
 
-def dominant_cause(breakdown: Breakdown) -> str:
-    """The dominant cause of a breakdown that has causes, as text names it: with its
-    second cause when at least half of its recipients came with that one
-    ("rate_limited, or ip_reputation")."""
-    cause, n = breakdown.causes[0]
-    for label, count in breakdown.second_causes:
-        if label.startswith(f"{cause}, or ") and 2 * count >= n:
-            return label
-    return cause
-
-
-def hinted_count(breakdown: Breakdown) -> int:
-    """How many of the dominant cause's recipients only weak evidence decided (a
-    standard code, words that only hint, the code's class)."""
-    cause = breakdown.causes[0][0]
-    return next((n for label, n in breakdown.hinted_causes if label == cause), 0)
-
-
-def mostly_hinted(breakdown: Breakdown) -> bool:
-    """Whether at least half of the dominant cause's recipients only had it hinted
-    at: on new text such causes were wrong one time in three."""
-    return 2 * hinted_count(breakdown) >= breakdown.causes[0][1]
-
-
-def cause_noted(breakdown: Breakdown) -> str:
-    """How many recipients the dominant cause of a breakdown that has causes was noted
-    for ("12 of 15 noted"), and, when the text mostly only hinted at it, how many of
-    them and what to do."""
-    n = breakdown.causes[0][1]
-    noted = f"{n} of {sum(count for _, count in breakdown.causes)} noted"
-    if mostly_hinted(breakdown):
-        noted += f"; {hinted_count(breakdown)} only hinted at by the text: read the diagnostics"
-    return noted
-
-
-def cause_advice(breakdown: Breakdown) -> str:
-    """What to do about the dominant cause of a breakdown that has causes: the advice
-    of the table entry that decided it for most of its recipients, if it has its own
-    (Gmail's duplicate Message-ID limit is no volume burst)."""
-    cause, n = breakdown.causes[0]
-    return advice_for(cause, n, breakdown.advised)
-
-
 def cause_line(alert: Alert) -> str | None:
     """The dominant cause of the window's delays and what to do, or None."""
     b = alert.breakdown
     if not b.causes or alert.kind is Transition.RESOLVED:
         return None
     return f"cause: {dominant_cause(b)} ({cause_noted(b)}): {cause_advice(b)}"
+
+
+def firing_span(alert: Alert) -> str:
+    """How long a repeated or resolved alert has fired, and since when ("" for a new
+    one): a postmortem's timeline, and whether a page at 3 a.m. is news."""
+    if alert.kind is Transition.FIRING:
+        return ""
+    verb = "fired" if alert.kind is Transition.RESOLVED else "firing"
+    return f"{verb} for {duration(alert.at - alert.since)}, since {_when(alert.since)}"
 
 
 def describe(alert: Alert, *, slack: bool = False) -> str:
@@ -234,6 +198,9 @@ def describe(alert: Alert, *, slack: bool = False) -> str:
     if cause is not None:
         lines.append(cause)  # first after the value: what is wrong, and what to do
     lines += provider_lines(alert)
+    span = firing_span(alert)
+    if span:
+        lines.append(span)
     if _from_ses(alert):
         lines += [*alert.notes, f"where: {alert.stage}"]
         return "\n".join(lines)

@@ -11,8 +11,8 @@ from urllib.parse import quote
 
 from sesd.alerting.accounts import measure_account
 from sesd.alerting.alert import SEVERITY_RANK, alert_of, identity, metric_text
+from sesd.alerting.cause_text import cause_advice, cause_noted, dominant_cause, hinted_count
 from sesd.alerting.evaluator import Evaluator
-from sesd.alerting.render import cause_advice, cause_noted, dominant_cause, hinted_count
 from sesd.alerting.rules import AlertState, Status, Transition
 from sesd.alerting.silences import Silence
 from sesd.alerting.tenants import measure_tenant

@@ -11,6 +11,7 @@ import html
 from datetime import UTC, datetime
 from typing import Final
 
+from sesd.alerting.alert import duration
 from sesd.alerting.alert import percent as ratio_text
 from sesd.status.document import CanaryRun
 
@@ -66,20 +67,6 @@ def moment(t: float | None, now: float) -> str:
         return when(t)
     day = datetime.fromtimestamp(t, UTC).date()
     return when(t) if day == datetime.fromtimestamp(now, UTC).date() else f"{day} {when(t)}"
-
-
-def duration(value: float | None) -> str:
-    """How long: ``42s``, ``5m12s``, ``3h04m``, ``2d03h``."""
-    if value is None:
-        return "-"
-    s = int(max(0.0, value))
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m{s % 60:02d}s"
-    if s < 86400:
-        return f"{s // 3600}h{s % 3600 // 60:02d}m"
-    return f"{s // 86400}d{s % 86400 // 3600:02d}h"
 
 
 def _points(values: list[float | None]) -> list[tuple[float, float]]:

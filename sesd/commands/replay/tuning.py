@@ -10,6 +10,7 @@ from typing import Any, Final
 
 import msgspec
 
+from sesd.alerting.alert import duration
 from sesd.config import Config, ConfigError, RuleConfig
 
 __all__ = ["OVERRIDABLE", "RuleReport", "override", "render_report", "report"]
@@ -133,17 +134,6 @@ def _union(intervals: list[tuple[float, float]]) -> float:
     return total
 
 
-def _duration(seconds: float) -> str:
-    seconds = round(seconds)
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours}h{minutes:02d}m"
-    if minutes:
-        return f"{minutes}m{secs:02d}s"
-    return f"{secs}s"
-
-
 def render_report(reports: list[RuleReport]) -> str:
     """The table ``--report`` prints."""
     lines = [
@@ -154,7 +144,7 @@ def render_report(reports: list[RuleReport]) -> str:
         if len(r.labels) > 5:
             on += f", and {len(r.labels) - 5} more"
         lines.append(
-            f"{r.rule:<28} {r.fired:>5} {_duration(r.firing_seconds):>9} "
-            f"{_duration(r.longest_seconds):>9} {r.share:>6.1%}  {on}"
+            f"{r.rule:<28} {r.fired:>5} {duration(r.firing_seconds):>9} "
+            f"{duration(r.longest_seconds):>9} {r.share:>6.1%}  {on}"
         )
     return "\n".join(lines)
