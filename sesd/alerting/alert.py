@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -26,6 +27,7 @@ __all__ = [
     "duration",
     "identity",
     "metric_text",
+    "notification_of",
     "percent",
 ]
 
@@ -111,6 +113,30 @@ class Notification:
     #: (domain, the line that would mute its alert alone): Alertmanager shows each
     #: alert on its own, and its ``mute`` must not mute the rule's other domains.
     mutes: tuple[tuple[str, str], ...] = ()
+
+
+def notification_of(
+    rule: RuleConfig,
+    kind: Transition,
+    sinks: tuple[str, ...],
+    alerts: tuple[Alert, ...],
+    at: float,
+    mute: Callable[[str, list[str]], str],
+) -> Notification:
+    """A rule's alerts of one kind as one notification; ``mute`` gives the ``sesd
+    silence add`` line for a list of domains (for them all, and for each alone: none
+    for a resolve)."""
+    resolve = kind is Transition.RESOLVED
+    return Notification(
+        rule=rule.name,
+        kind=kind,
+        severity=rule.severity,
+        sinks=sinks,
+        alerts=alerts,
+        at=at,
+        silence="" if resolve else mute(rule.name, [a.domain for a in alerts]),
+        mutes=() if resolve else tuple((a.domain, mute(rule.name, [a.domain])) for a in alerts),
+    )
 
 
 def identity(

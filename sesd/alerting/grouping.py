@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sesd.alerting.alert import Alert, Notification
+from sesd.alerting.alert import Alert, Notification, notification_of
 from sesd.alerting.rules import Transition, has_waited
 from sesd.config import RuleConfig
 
@@ -60,21 +60,8 @@ class Groups:
         notifications = []
         for key in ready:
             group = self._groups.pop(key)
-            rule, kind = group.rule, key[1]
-            domains = [alert.domain for alert in group.alerts]
             notifications.append(
-                Notification(
-                    rule=rule.name,
-                    kind=kind,
-                    severity=rule.severity,
-                    sinks=key[2],
-                    alerts=tuple(group.alerts),
-                    at=now,
-                    silence="" if kind is Transition.RESOLVED else mute(rule.name, domains),
-                    mutes=()
-                    if kind is Transition.RESOLVED
-                    else tuple((domain, mute(rule.name, [domain])) for domain in domains),
-                )
+                notification_of(group.rule, key[1], key[2], tuple(group.alerts), now, mute)
             )
         return notifications
 

@@ -10,7 +10,7 @@ import anyio
 import anyio.abc
 from prometheus_client import Counter
 
-from sesd.alerting.alert import Alert, Notification
+from sesd.alerting.alert import Alert, Notification, notification_of
 from sesd.alerting.alertmanager import AlertmanagerSink
 from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.outbox import Outbox
@@ -308,18 +308,13 @@ class Alerting:
                 alerts = by_rule.get(rule.name)
                 if alerts and name in rule.sinks:
                     outbox.put(
-                        Notification(
-                            rule=rule.name,
-                            kind=Transition.REPEAT,
-                            severity=rule.severity,
-                            sinks=(name,),
-                            alerts=tuple(alerts),
-                            at=now,
-                            silence=self.evaluator.mute(rule.name, [a.domain for a in alerts]),
-                            mutes=tuple(
-                                (a.domain, self.evaluator.mute(rule.name, [a.domain]))
-                                for a in alerts
-                            ),
+                        notification_of(
+                            rule,
+                            Transition.REPEAT,
+                            (name,),
+                            tuple(alerts),
+                            now,
+                            self.evaluator.mute,
                         )
                     )
 
