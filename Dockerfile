@@ -15,13 +15,20 @@ FROM ${PYTHON_IMAGE} AS build
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
-COPY pyproject.toml requirements/runtime.txt README.md ./
+COPY pyproject.toml requirements/runtime.txt requirements/build.txt README.md ./
 COPY sesd ./sesd
-# /opt/sesd gets sesd's runtime dependencies as locked, every file checked
-# against its hash, then sesd itself; the build fails unless the command runs.
-RUN python -m venv /opt/sesd \
+# The wheel is built by the locked build backend (setuptools and wheel, every
+# file checked against its hash, as `make wheel` builds it), not by whatever the
+# index serves that day; /opt/build stays in this stage. /opt/sesd gets sesd's
+# runtime dependencies as locked, then the wheel; the build fails unless the
+# command runs.
+RUN python -m venv /opt/build \
+    && /opt/build/bin/pip install --no-cache-dir --require-hashes -r build.txt \
+    && /opt/build/bin/pip wheel --no-cache-dir --no-deps --no-build-isolation \
+        --wheel-dir /tmp/wheels . \
+    && python -m venv /opt/sesd \
     && /opt/sesd/bin/pip install --no-cache-dir --require-hashes -r runtime.txt \
-    && /opt/sesd/bin/pip install --no-cache-dir --no-deps . \
+    && /opt/sesd/bin/pip install --no-cache-dir --no-deps /tmp/wheels/sesd-*.whl \
     && /opt/sesd/bin/sesd --version
 
 FROM ${PYTHON_IMAGE}

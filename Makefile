@@ -81,6 +81,7 @@ lock: $(VENV)/.dev
 	$(LOCK) -o requirements/runtime.txt pyproject.toml
 	$(LOCK) --extra demo -o requirements/demo.txt pyproject.toml
 	$(LOCK) --extra dev --extra demo -o requirements/dev.txt pyproject.toml
+	$(LOCK) --build-deps-for wheel --only-build-deps -o requirements/build.txt pyproject.toml
 
 clean:
 	rm -rf $(VENV) build dist mutants .mypy_cache .ruff_cache .pytest_cache

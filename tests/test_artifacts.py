@@ -563,3 +563,19 @@ def test_the_lock_files_pin_every_package_with_hashes() -> None:
     for name in ("demo", "dev"):
         assert f"install -q --require-hashes -r requirements/{name}.txt" in makefile
     assert "--require-hashes -r runtime.txt" in (ROOT / "Dockerfile").read_text()
+
+
+def test_the_image_builds_with_the_locked_build_backend() -> None:
+    """The image's wheel is built by setuptools and wheel as locked (with hashes, the
+    versions `make wheel` uses from the dev lock), without build isolation, which
+    would fetch whatever backend the index serves that day."""
+    build, dev = _locked("build"), _locked("dev")
+    for package in ("setuptools", "wheel"):
+        version, hashes = build[package]
+        assert hashes, package
+        assert dev[package][0] == version, package
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "--require-hashes -r build.txt" in dockerfile
+    assert "--no-build-isolation" in dockerfile
+    assert "install --no-cache-dir --no-deps . " not in dockerfile
+    assert "-o requirements/build.txt" in (ROOT / "Makefile").read_text()
