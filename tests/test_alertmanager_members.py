@@ -106,3 +106,41 @@ async def test_a_hung_member_costs_one_timeout_not_one_per_notification() -> Non
     assert hung.attempts == 1
     assert failed == [hung.url]
     assert behind.bodies == []
+
+
+async def test_a_firing_whose_resolve_waits_behind_it_is_posted_as_resolved_only() -> None:
+    """Both members down while an alert fires and resolves: once they answer, they get
+    the resolve alone (Alertmanager sends nothing for a new group of resolved alerts),
+    not the firing first, which with its old startsAt would page at once and stay
+    open a group interval. The notification's other alert still fires, and is posted."""
+    waiting, release = anyio.Event(), anyio.Event()
+
+    async def gate(seconds: float) -> None:
+        waiting.set()
+        await release.wait()
+
+    over, firing = alert("over.example"), alert("still.example")
+    async with _Member() as a, _Member() as b, aiohttp.ClientSession() as session:
+        a.status = b.status = 503
+        config = AlertmanagerConfig(urls=[a.url, b.url])
+        sink = AlertmanagerSink(config, session, "am")
+        counter = Counter("n", "n", ["sink", "outcome"], registry=CollectorRegistry())
+        outbox = Outbox(sink, size=10, counter=counter, sleep=gate)
+        outbox.put(notification(over, firing))
+        with anyio.fail_after(10):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(outbox.run)
+                await waiting.wait()  # the first attempt failed: its backoff
+                resolved = alert("over.example", kind=Transition.RESOLVED)
+                outbox.put(notification(resolved, kind=Transition.RESOLVED))
+                a.status = b.status = 200
+                down = len(a.bodies), len(b.bodies)
+                release.set()
+                await outbox.wait_empty()
+                tg.cancel_scope.cancel()
+    for member, before in zip((a, b), down, strict=True):
+        posts = [
+            {doc["labels"]["domain"]: _ended([doc]) for doc in body}
+            for body in member.bodies[before:]
+        ]
+        assert posts == [{"still.example": False}, {"over.example": True}]

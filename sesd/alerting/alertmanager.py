@@ -49,6 +49,10 @@ MAX_OWED = 1000
 class AlertmanagerSink:
     """Posts each notification's alerts to every member; see the module's text."""
 
+    #: Alertmanager keeps each alert's state, not the messages that set it: a firing
+    #: whose resolve waits behind it in the outbox is not posted (Outbox).
+    keeps_state = True
+
     def __init__(
         self,
         config: AlertmanagerConfig,

@@ -11,11 +11,14 @@ errors, timeouts and 5xx; on 429 it pauses for as long as the sink asked;
 other 4xx are permanent (logged, counted, not retried). A notification that
 cannot be delivered within ``max_age`` of its first attempt (a URL that will
 never answer) is given up as ``expired``, so the line moves on. A slow or
-broken sink only ever delays its own outbox.
+broken sink only ever delays its own outbox. A sink that keeps each alert's
+state rather than a history of messages (Alertmanager) is sent no firing for an
+alert whose resolve already waits behind it: the resolve says all there is.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -24,6 +27,7 @@ import anyio
 from prometheus_client import Counter
 
 from sesd.alerting.alert import SEVERITY_RANK, Notification
+from sesd.alerting.rules import Transition
 from sesd.alerting.sinks import Permanent, RateLimited, Retryable, Sink
 from sesd.io.backoff import backoff_delay
 from sesd.io.logs import get_logger
@@ -174,8 +178,12 @@ class Outbox:
         attempt = 0
         first = self._first_tried.get(id(notification), self._clock())
         while True:
+            current = self._current(notification)
+            if current is None:
+                log.info("sesd.notify.superseded", reason="every alert in it has resolved since")
+                return True
             try:
-                await self.sink.send(notification)
+                await self.sink.send(current)
             except RateLimited as exc:
                 pause = exc.retry_after
                 self._count("rate_limited")
@@ -217,6 +225,24 @@ class Outbox:
                 self._insert(notification, ahead=True)
                 log.info("sesd.notify.stepped_aside", severity=notification.severity)
                 return False
+
+    def _current(self, notification: Notification) -> Notification | None:
+        """What of ``notification`` goes to a sink that keeps each alert's state
+        (``keeps_state``: Alertmanager): not the alerts whose resolve waits behind it
+        (sent after an outage, a firing with its old startsAt pages at once, and its
+        resolve ends it only a group interval later); None when none is left."""
+        if notification.kind is Transition.RESOLVED or not getattr(self.sink, "keeps_state", False):
+            return notification
+        over = {
+            alert.domain
+            for queued in self._queue
+            if queued.kind is Transition.RESOLVED and queued.rule == notification.rule
+            for alert in queued.alerts
+        }
+        kept = tuple(alert for alert in notification.alerts if alert.domain not in over)
+        if len(kept) == len(notification.alerts):
+            return notification
+        return dataclasses.replace(notification, alerts=kept) if kept else None
 
     def _count(self, outcome: str) -> None:
         self._counter.labels(self.sink.name, outcome).inc()
