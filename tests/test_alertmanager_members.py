@@ -3,16 +3,24 @@ get each alert; a member that fails or hangs must not cost the others."""
 
 from __future__ import annotations
 
+import io
+
 import aiohttp
 import anyio
 from prometheus_client import CollectorRegistry, Counter
 
 from sesd.alerting.alertmanager import AlertmanagerSink
+from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.outbox import Outbox
 from sesd.alerting.rules import Transition
-from sesd.config import AlertmanagerConfig, Duration
+from sesd.alerting.service import Alerting
+from sesd.config import AlertmanagerConfig, Duration, core_settings, parse_config
+from sesd.core.pipeline import Pipeline
+from sesd.metrics.registry import Metrics
 from tests.proxy import Proxy
 from tests.receivers import WebhookReceiver
+from tests.test_routing import RULE, T
+from tests.test_rules import feed_spike
 from tests.test_sinks import alert, notification
 
 
@@ -144,3 +152,42 @@ async def test_a_firing_whose_resolve_waits_behind_it_is_posted_as_resolved_only
             for body in member.bodies[before:]
         ]
         assert posts == [{"still.example": False}, {"over.example": True}]
+
+
+async def test_a_member_failing_beside_one_that_takes_the_post_is_counted() -> None:
+    """The daemon's alerting counts a member that failed while the other took the
+    post, under sesd_notifications_total{outcome="member_failed"}: the fleet rule
+    SesdAlertmanagerMemberFailing reads it (a pair on one member is not HA)."""
+    async with _Member() as down, _Member() as up, aiohttp.ClientSession() as session:
+        down.status = 503
+        config = parse_config(
+            '[alerts]\ngroup_wait = "0s"\n[alerts.sinks.am]\ntype = "alertmanager"\n'
+            f'urls = ["{down.url}", "{up.url}"]\n' + RULE + 'sinks = ["am"]\n'
+        )
+        pipeline = Pipeline(core_settings(config))
+        evaluator = Evaluator(config.alerts, [spec.name for spec in pipeline.ledger.specs])
+        metrics = Metrics(pipeline.ledger, [], lambda: T, evaluator=evaluator)
+        alerting = Alerting(
+            config,
+            pipeline.ledger,
+            evaluator,
+            lambda: T,
+            notifications=metrics.notifications,
+            evaluation_errors=metrics.evaluation_errors,
+            console=io.StringIO(),
+        )
+        alerting.open(session)
+        feed_spike(pipeline, "a.example", T, 6, 4)
+        alerting.evaluate()
+        with anyio.fail_after(10):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(alerting.outboxes["am"].run)
+                await alerting.outboxes["am"].wait_empty()
+                tg.cancel_scope.cancel()
+        assert len(up.bodies) == len(down.bodies) == 1
+
+        def counted(outcome: str) -> float | None:
+            labels = {"sink": "am", "outcome": outcome}
+            return metrics.registry.get_sample_value("sesd_notifications_total", labels)
+
+        assert (counted("member_failed"), counted("sent")) == (1.0, 1.0)
