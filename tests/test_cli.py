@@ -159,6 +159,30 @@ def test_no_secrets_checks_a_config_whose_secrets_are_elsewhere(
     assert "--no-secrets" not in capsys.readouterr().err
 
 
+def test_check_config_warns_of_a_state_path_run_cannot_save_here(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A [state] path naming a directory, or in a directory that does not exist, stops
+    `sesd run` at start on this host: check-config says so (a warning: a CI box, with
+    --no-secrets, is not the host; systemd creates a StateDirectory= at start)."""
+    (tmp_path / "state").mkdir()
+    cases = {
+        str(tmp_path / "state"): "is a directory; name a file in it",
+        str(tmp_path / "missing" / "sesd.state"): "does not exist",
+    }
+    for state, problem in cases.items():
+        path = str(_config(tmp_path, QUEUE + f'[state]\npath = "{state}"\n'))
+        assert main(["check-config", path]) == 0
+        err = capsys.readouterr().err
+        assert "sesd: warning: [state] path: " in err
+        assert problem in err
+        assert main(["check-config", path, "--no-secrets"]) == 0
+        assert "[state] path" not in capsys.readouterr().err
+    fine = str(_config(tmp_path, QUEUE + f'[state]\npath = "{tmp_path}/state/sesd.state"\n'))
+    assert main(["check-config", fine]) == 0
+    assert "[state]" not in capsys.readouterr().err
+
+
 def test_check_config_refuses_a_config_that_run_would(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

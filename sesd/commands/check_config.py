@@ -15,6 +15,7 @@ from sesd.commands.common import (
     with_config,
 )
 from sesd.config import ConfigError
+from sesd.runtime.saver import unsavable
 
 __all__ = ["add_parser"]
 
@@ -38,6 +39,13 @@ def execute(args: argparse.Namespace) -> int:
     if not config.queues:
         return config_error(NO_QUEUES)
     print(json.dumps(config.to_display(), indent=2, sort_keys=True))
-    for warning in config.warnings():
+    warnings = config.warnings()
+    # On the host that runs sesd (it has the secrets), what `sesd run` would refuse
+    # at start; a warning, since systemd's StateDirectory= creates the directory then.
+    if config.state.path and not args.no_secrets:
+        problem = unsavable(config.state.path)
+        if problem is not None:
+            warnings.append(f"{problem} (sesd run cannot start so on this host)")
+    for warning in warnings:
         print(f"sesd: warning: {warning}", file=sys.stderr)
     return 0

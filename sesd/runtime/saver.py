@@ -28,7 +28,7 @@ from sesd.runtime.state import (
     write_state,
 )
 
-__all__ = ["SOON_GAP", "StateSaver"]
+__all__ = ["SOON_GAP", "StateSaver", "unsavable"]
 
 #: The least time (seconds) between a save and one a delivered page asks for.
 SOON_GAP: Final = 10.0
@@ -39,6 +39,21 @@ _REMEDY: Final = {
     errno.ENFILE: "the system is out of file descriptors",
     errno.EISDIR: "[state] path names a directory: name a file",
 }
+
+
+def unsavable(path: str) -> str | None:
+    """Why a state file at ``path`` could never be saved on this host (its directory
+    missing or not writable, or a directory itself), or None: said at start, not at
+    the first save after the last hour is lost."""
+    path = os.path.realpath(path) if os.path.islink(path) else path
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        return f"[state] path: directory {directory} does not exist"
+    if not os.access(directory, os.W_OK):
+        return f"[state] path: directory {directory} is not writable by this user"
+    if os.path.isdir(path):
+        return f"[state] path: {path} is a directory; name a file in it"
+    return None
 
 
 class StateSaver:
@@ -71,20 +86,6 @@ class StateSaver:
         #: Whether the last save failed (the file on disk is older than sesd's state).
         self.failed = False
 
-    def _unsavable(self) -> str | None:
-        """Why the file could never be saved (its directory missing or not writable),
-        or None: said at start, not at the first save after the last hour is lost."""
-        if not self.path:
-            return None
-        directory = os.path.dirname(os.path.abspath(self.path))
-        if not os.path.isdir(directory):
-            return f"[state] path: directory {directory} does not exist"
-        if not os.access(directory, os.W_OK):
-            return f"[state] path: directory {directory} is not writable by this user"
-        if os.path.isdir(self.path):
-            return f"[state] path: {self.path} is a directory; name a file in it"
-        return None
-
     def load(self, stack: AsyncExitStack | None = None) -> None:
         """Restore what the file holds, and hold it until ``stack`` closes (StartError
         when it could never be saved, or another sesd holds it). A file that cannot be
@@ -94,7 +95,7 @@ class StateSaver:
         path = self.path
         if not path:
             return
-        problem = self._unsavable()
+        problem = unsavable(path)
         if problem is not None:
             raise StartError(problem)
         self._hold(path)
