@@ -443,6 +443,10 @@ def test_a_recipient_in_to_and_cc_with_a_display_name_counts_once() -> None:
     listed = ["Ann <ann@x.example>", "ANN@x.example", "Bob <bob@x.example>", "<bob@y.example>"]
     decoded = event(f.raw(f.simple("Send", listed)))
     assert decoded.recipients == ["Ann <ann@x.example>", "Bob <bob@x.example>", "<bob@y.example>"]
+    # Its domain in Unicode and in punycode, or with a trailing dot: one recipient too.
+    listed = ["Anna <anna@Bücher.de>", "anna@xn--bcher-kva.de", "anna@bücher.de.", "jo@bücher.de"]
+    decoded = event(f.raw(f.simple("Send", listed)))
+    assert decoded.recipients == ["Anna <anna@Bücher.de>", "jo@bücher.de"]
     if decoded.entries is not None:
         assert [e.email_address for e in decoded.entries] == ["a@one.com", "b@two.com"]
 

@@ -259,3 +259,22 @@ def test_a_recipient_delayed_twice_is_timed_once_whatever_the_order() -> None:
         assert len(timed) == 1, order
         assert timed[0] in (800.0, 300.0), order
         assert pending.count("x.example", NOW) == 0, order
+
+
+def test_a_recipient_written_another_way_by_its_delivery_or_bounce_ends_its_delay() -> None:
+    """A bounce may write in punycode, or with a trailing dot, the address its delay
+    wrote in Unicode (a DSN without SMTPUTF8 carries A-labels only): it is one
+    recipient, so the delay ends, its duration is known and nothing stays pending."""
+    spellings = [
+        ("anna@Bücher.de", "anna@xn--bcher-kva.de", "xn--bcher-kva.de"),
+        ("jo@XN--MNCHEN-3YA.de", "jo@münchen.de.", "xn--mnchen-3ya.de"),
+        ("bob@trailing.example.", "Bob <BOB@trailing.example>", "trailing.example"),
+    ]
+    for delayed, ended, domain in spellings:
+        pipeline = Pipeline(core_settings(parse_config("")))
+        pipeline.feed(f.sns(f.delay([delayed], at=NOW - 300, message_id="m1")), "q", NOW)
+        assert pipeline.ledger.pending.count(domain, NOW) == 1
+        pipeline.feed(f.sns(f.bounce([ended], at=NOW - 100, message_id="m1")), "q", NOW)
+        assert pipeline.ledger.pending.count(domain, NOW) == 0, (delayed, ended)
+    assert pending_key("m1", "anna@Bücher.de") == pending_key("m1", "ANNA@xn--bcher-kva.de.")
+    assert pending_key("m1", "x@not a domain.") != pending_key("m1", "x@not a domain")

@@ -17,6 +17,7 @@ from typing import Final, TypeVar
 
 import msgspec
 
+from sesd.core.domains import recipient_key
 from sesd.core.events import (
     EVENT_TYPE_INDEX,
     BouncedRecipient,
@@ -367,10 +368,7 @@ def _unique(addresses: list[str]) -> list[str]:
         return addresses
     seen: dict[str, str] = {}
     for address in addresses:
-        key = address.strip().lower()
-        if key.endswith(">") and "<" in key:
-            key = key[key.rfind("<") + 1 : -1].strip()
-        seen.setdefault(key, address)
+        seen.setdefault(recipient_key(address), address)
     return addresses if len(seen) == len(addresses) else list(seen.values())
 
 
@@ -383,5 +381,5 @@ def _unique_entries(entries: list[_E]) -> list[_E]:
         return entries
     seen: dict[str, _E] = {}
     for entry in entries:
-        seen.setdefault(entry.email_address.strip().lower(), entry)
+        seen.setdefault(recipient_key(entry.email_address), entry)
     return entries if len(seen) == len(entries) else list(seen.values())

@@ -20,6 +20,7 @@ __all__ = [
     "domain_labels",
     "domain_of",
     "normalise_domain",
+    "recipient_key",
     "redact_address",
 ]
 
@@ -64,6 +65,21 @@ def normalise_domain(part: str) -> str | None:
     if len(name) > 253 or not _HOSTNAME.match(name):
         return None
     return name
+
+
+def recipient_key(address: str) -> str:
+    """One recipient however an event writes it: the address lower-cased, the display
+    name left out (``Ann <ann@x.example>``), its domain in normal form (a bounce may
+    write in punycode, or with a trailing dot, the domain its delay wrote in Unicode).
+    Two events' recipients are the same when their keys are."""
+    key = address.strip().lower()
+    if key[-1:] == ">" and "<" in key:
+        key = key[key.rfind("<") + 1 : -1].strip()
+    if key.isascii() and key[-1:] != ".":
+        return key  # nearly every address: its domain is in normal form already
+    local, at, written = key.rpartition("@")
+    domain = normalise_domain(written) if at else None
+    return key if domain is None else f"{local}@{domain}"
 
 
 def redact_address(address: str) -> str:

@@ -25,6 +25,7 @@ import heapq
 from typing import Any, Final
 
 from sesd.core.dedup import stable_key
+from sesd.core.domains import recipient_key
 
 __all__ = ["DEFAULT_EXPIRY", "Labels", "PendingDelays", "pending_key"]
 
@@ -38,8 +39,9 @@ DEFAULT_EXPIRY: Final = 16 * 3600.0
 
 
 def pending_key(message_id: str, address: str) -> int:
-    """The identity of one recipient of one message (stable across restarts)."""
-    return stable_key(message_id, address.strip().lower())
+    """The identity of one recipient of one message (stable across restarts; a state
+    file's keys stay valid, as an address in normal form keys as before)."""
+    return stable_key(message_id, recipient_key(address))
 
 
 class PendingDelays:
