@@ -154,6 +154,27 @@ def test_domains_take_globs_and_exclusions() -> None:
     ]
 
 
+def test_globs_take_domains_as_people_write_them() -> None:
+    """Labels are lower-case A-labels: a glob in capitals or in Unicode takes them as a
+    named domain does (``*.рф`` is ``*.xn--p1ai``), and excludes them so; a group's
+    name, a label as written, is taken by a glob as written."""
+    seen = ["xn--80a1acny.xn--p1ai", "yahoo.fr", "example.de", "shop.xn--bcher-kva.de"]
+    assert _evaluate('domains = ["*.рф", "Yahoo.*"]\n', seen) == [
+        "xn--80a1acny.xn--p1ai",
+        "yahoo.fr",
+    ]
+    assert _evaluate('exclude_domains = ["*.DE", "*.Bücher.de"]\n', seen) == [
+        "xn--80a1acny.xn--p1ai",
+        "yahoo.fr",
+    ]
+    grouped = '[domains]\ngroups = { "Почта-RU" = ["почта.рф"] }\n'
+    config = parse_config(grouped + RULE + 'domains = ["Почта-*"]\n')
+    pipeline = Pipeline(core_settings(config))
+    feed_spike(pipeline, "почта.рф", T, 6, 4)
+    (alert,) = Evaluator(config.alerts, ["5m", "15m", "1h"]).evaluate(pipeline.ledger, T)
+    assert alert.domain == "Почта-RU"
+
+
 def test_links_are_filled_in_per_alert() -> None:
     config = parse_config(
         '[alerts]\ndashboard_url = "https://grafana.example/d/sesd?var-domain={domain}&w={window}"\n'

@@ -60,6 +60,15 @@ def test_a_domain_in_any_spelling_a_rule_takes_mutes_its_alerts() -> None:
     assert not _silence(domain="Bücher.de").matches("delays", "bucher.de", "info")
 
 
+def test_a_group_named_in_any_script_is_muted_by_its_own_mute_line() -> None:
+    """A group's name is a label as the config writes it (Почта): the line its alert
+    gives (``--domain 'Почта'``) mutes it, in any case, though the name is no domain."""
+    assert _silence(domain="Почта").matches("delays", "Почта", "info")
+    assert _silence(domain="почта").matches("delays", "Почта", "info")
+    assert _silence(domain="Поч*").matches("delays", "Почта", "info")
+    assert not _silence(domain="Почта").matches("delays", "Почта-2", "info")
+
+
 def test_a_domain_under_a_group_or_a_provider_without_a_rule_is_refused(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -82,6 +91,13 @@ def test_a_domain_under_a_group_or_a_provider_without_a_rule_is_refused(
     assert main([*add, "--domain", "microsoft"]) == 2
     assert "names a mailbox provider as well" in capsys.readouterr().err
     assert main([*add, "--domain", "microsoft", "--rule", "delays"]) == 0
+    # A member the config writes in Unicode, or with a trailing dot, is one too.
+    grouped = rule.replace('"hotmail.com"]', '"hotmail.com"], "Почта" = ["почта.рф", "Mail.RU."]')
+    config = str(_config(tmp_path, grouped))
+    add = ["silence", "add", "--config", config, "--for", "1h", "--comment", "c"]
+    for member in ("почта.рф", "xn--80a1acny.xn--p1ai", "mail.ru"):
+        assert main([*add, "--domain", member]) == 2
+        assert "counts under the group 'Почта'" in capsys.readouterr().err
 
 
 def test_a_silence_is_active_from_its_start_until_its_end_exclusive() -> None:

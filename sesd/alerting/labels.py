@@ -8,7 +8,7 @@ from collections.abc import Collection
 from fnmatch import fnmatchcase
 
 from sesd.config import RuleConfig, is_glob
-from sesd.core.domains import normalise_domain
+from sesd.core.domains import domain_pattern, normalise_domain
 from sesd.core.providers import UNKNOWN
 from sesd.core.scopes import DOMAIN, Scope
 
@@ -31,7 +31,8 @@ def labels(rule: RuleConfig, scope: Scope, stated: Collection[str]) -> list[str]
         # Every label: the default rule's glob, asked at every evaluation of every label.
         wanted.update(candidates)
     elif globs:
-        wanted.update(d for d in candidates if any(fnmatchcase(d, g) for g in globs))
+        domains = scope.axis == DOMAIN
+        wanted.update(d for d in candidates if any(_glob(d, g, domains) for g in globs))
     if rule.excluded:
         wanted = {d for d in wanted if not _excluded(rule, d)}
     return sorted(wanted | set(stated))
@@ -39,8 +40,9 @@ def labels(rule: RuleConfig, scope: Scope, stated: Collection[str]) -> list[str]
 
 def watches(rule: RuleConfig, label: str) -> bool:
     """Whether a rule's names or globs take in ``label``."""
+    domains = rule.scope == DOMAIN
     return any(
-        fnmatchcase(label, pattern) if is_glob(pattern) else label == pattern
+        _glob(label, pattern, domains) if is_glob(pattern) else label == pattern
         for pattern in rule.watched
     )
 
@@ -50,7 +52,7 @@ def takes(rule: RuleConfig, label: str) -> bool:
     matched by a glob, and not excluded."""
     domains = rule.scope == DOMAIN
     named = any(
-        fnmatchcase(label, pattern)
+        _glob(label, pattern, domains)
         if is_glob(pattern)
         else label == ((normalise_domain(pattern) or pattern) if domains else pattern)
         for pattern in rule.watched
@@ -62,8 +64,18 @@ def _excluded(rule: RuleConfig, label: str) -> bool:
     """Whether the rule skips ``label`` (a domain by its normal form)."""
     domains = rule.scope == DOMAIN
     return any(
-        fnmatchcase(label, pattern)
+        _glob(label, pattern, domains)
         if is_glob(pattern)
         else label == (normalise_domain(pattern) if domains else pattern)
         for pattern in rule.excluded
     )
+
+
+def _glob(label: str, pattern: str, domains: bool) -> bool:
+    """Whether a glob takes ``label``: as written (a group's name is a label as the
+    config writes it), and, of domains, in their normal form (``*.рф`` and ``Yahoo.*``
+    as labels are written: ``*.xn--p1ai``, ``yahoo.*``)."""
+    if fnmatchcase(label, pattern):
+        return True
+    normal = domain_pattern(pattern) if domains else pattern
+    return normal != pattern and fnmatchcase(label, normal)

@@ -10,11 +10,10 @@ from __future__ import annotations
 import secrets
 import shlex
 from fnmatch import fnmatchcase
-from functools import lru_cache
 
 import msgspec
 
-from sesd.core.domains import normalise_domain
+from sesd.core.domains import domain_pattern
 
 __all__ = [
     "KEEP_ENDED",
@@ -23,7 +22,6 @@ __all__ = [
     "Silence",
     "SilenceError",
     "SilenceSet",
-    "domain_pattern",
     "new_id",
     "silence_command",
 ]
@@ -52,16 +50,19 @@ class Silence(msgspec.Struct, kw_only=True, omit_defaults=True):
     created_by: str = ""
 
     def matches(self, rule: str, domain: str, severity: str) -> bool:
-        """Whether every matcher given matches; the domain (provider, tenant, account)
-        in any case, as the alert's mute line gives it (a tenant's name has capitals),
-        and a domain in any spelling a rule takes (see :func:`domain_pattern`)."""
-        return all(
-            pattern is None or fnmatchcase(value, pattern)
-            for pattern, value in (
-                (self.rule, rule),
-                (None if self.domain is None else domain_pattern(self.domain), domain.lower()),
-                (self.severity, severity),
-            )
+        """Whether every matcher given matches; the domain (provider, tenant, account,
+        group) in any case, as the alert's mute line gives it (a tenant's name has
+        capitals, a group's may be in any script), and a domain in any spelling a rule
+        takes (see :func:`domain_pattern`)."""
+        if self.rule is not None and not fnmatchcase(rule, self.rule):
+            return False
+        if self.severity is not None and not fnmatchcase(severity, self.severity):
+            return False
+        if self.domain is None:
+            return True
+        name = domain.lower()
+        return fnmatchcase(name, domain_pattern(self.domain)) or fnmatchcase(
+            name, self.domain.strip().lower()
         )
 
     def active(self, now: float) -> bool:
@@ -73,16 +74,6 @@ class Silence(msgspec.Struct, kw_only=True, omit_defaults=True):
         if self.active(now):
             return "active"
         return "pending" if now < self.starts_at else "expired"
-
-
-@lru_cache(maxsize=256)
-def domain_pattern(written: str) -> str:
-    """A ``--domain`` matcher as alerts name domains: each dot-separated part that is
-    a domain label in its normal form (lower case, IDNA: ``Bücher.de`` matches
-    ``xn--bcher-kva.de``), a trailing dot dropped; glob parts and names that are no
-    domain (a tenant's) lower-cased."""
-    parts = written.strip().rstrip(".").split(".")
-    return ".".join(normalise_domain(part) or part.lower() for part in parts)
 
 
 class Document(msgspec.Struct):

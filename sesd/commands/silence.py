@@ -18,9 +18,10 @@ import msgspec
 
 from sesd.alerting.alert import SEVERITY_RANK
 from sesd.alerting.silence_file import SilenceFile
-from sesd.alerting.silences import Silence, SilenceError, domain_pattern, new_id
+from sesd.alerting.silences import Silence, SilenceError, new_id
 from sesd.commands.common import Commands, command, config_error, load, with_config
 from sesd.config import Config, ConfigError, Duration
+from sesd.core.domains import domain_pattern, normalise_domain
 from sesd.core.providers import LABELS as PROVIDER_LABELS
 from sesd.core.scopes import DOMAIN
 from sesd.io.logs import configure_logging
@@ -122,7 +123,7 @@ def _labels_problem(config: Config, args: argparse.Namespace) -> str:
     and a mailbox provider (the silence would mute the alerts of both)."""
     domain = domain_pattern(args.domain or "")
     for group, members in config.domains.groups.items():
-        if domain in {member.lower() for member in members}:
+        if domain in {normalise_domain(member) or member.lower() for member in members}:
             return (
                 f"--domain {args.domain!r} counts under the group {group!r}: its alerts "
                 f"name the group (--domain {group})"

@@ -19,6 +19,7 @@ __all__ = [
     "LabelTable",
     "domain_labels",
     "domain_of",
+    "domain_pattern",
     "normalise_domain",
     "recipient_key",
     "redact_address",
@@ -80,6 +81,16 @@ def recipient_key(address: str) -> str:
     local, at, written = key.rpartition("@")
     domain = normalise_domain(written) if at else None
     return key if domain is None else f"{local}@{domain}"
+
+
+@functools.lru_cache(maxsize=256)
+def domain_pattern(written: str) -> str:
+    """A domain glob (or name) as labels name domains: each dot-separated part that
+    is a domain label in its normal form (lower case, IDNA: ``*.рф`` matches
+    ``xn--80a1acny.xn--p1ai``, ``Bücher.de`` ``xn--bcher-kva.de``), a trailing dot
+    dropped; glob parts and names that are no domain (a tenant's) lower-cased."""
+    parts = written.strip().rstrip(".").split(".")
+    return ".".join(normalise_domain(part) or part.lower() for part in parts)
 
 
 def redact_address(address: str) -> str:
