@@ -189,6 +189,27 @@ def test_links_are_filled_in_per_alert() -> None:
     assert alert.labels == {"team": "mail"}
 
 
+def test_a_group_name_in_a_link_is_percent_encoded() -> None:
+    """A group's name may hold a space or an ``&``: filled in as written, it would split
+    the dashboard's query and end the runbook's link at the space."""
+    config = parse_config(
+        '[domains]\ngroups = { "AT&T mail" = ["att.net"], "Почта" = ["почта.рф"] }\n'
+        '[alerts]\ndashboard_url = "https://grafana.example/d/sesd?var-domain={domain}&w=1"\n'
+        + RULE
+        + 'runbook_url = "https://runbooks.example/{rule}/{domain}"\n'
+    )
+    pipeline = Pipeline(core_settings(config))
+    feed_spike(pipeline, "att.net", T, 6, 4)
+    feed_spike(pipeline, "почта.рф", T, 6, 4)
+    alerts = Evaluator(config.alerts, ["5m", "15m", "1h"]).evaluate(pipeline.ledger, T)
+    links = {a.domain: (a.dashboard_url, a.runbook_url) for a in alerts}
+    assert links["AT&T mail"] == (
+        "https://grafana.example/d/sesd?var-domain=AT%26T%20mail&w=1",
+        "https://runbooks.example/delays/AT%26T%20mail",
+    )
+    assert links["Почта"][1] == "https://runbooks.example/delays/%D0%9F%D0%BE%D1%87%D1%82%D0%B0"
+
+
 async def test_the_webhook_is_signed_and_a_receiver_can_check_it() -> None:
     async with WebhookReceiver(secret="s3cret") as receiver, aiohttp.ClientSession() as session:
         good = parse_config(

@@ -8,6 +8,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
+from urllib.parse import quote
 
 from sesd.alerting.rules import AlertState, Transition
 from sesd.config import RuleConfig
@@ -26,6 +27,7 @@ __all__ = [
     "alert_of",
     "duration",
     "identity",
+    "link",
     "metric_text",
     "notification_of",
     "percent",
@@ -157,6 +159,17 @@ def identity(
         "at": now,
         "since": state.since,  # when it fired (a resolve leaves it unchanged)
     }
+
+
+def link(template: str | None, rule: RuleConfig, domain: str) -> str | None:
+    """A runbook or dashboard link template (``{domain}``, ``{rule}``, ``{window}``)
+    filled in for one alert, each value percent-encoded: a group's name may hold a
+    space or an ``&`` (``AT&T mail``), which would end or split the link."""
+    if not template:
+        return None
+    return template.format(
+        domain=quote(domain, safe=""), rule=quote(rule.name, safe=""), window=rule.window
+    )
 
 
 def alert_of(

@@ -15,7 +15,7 @@ from dataclasses import replace
 from typing import Any
 
 from sesd.alerting.accounts import measure_account
-from sesd.alerting.alert import Alert, Notification, alert_of, identity
+from sesd.alerting.alert import Alert, Notification, alert_of, identity, link
 from sesd.alerting.changes import Change, changes, relabel
 from sesd.alerting.grouping import Groups
 from sesd.alerting.labels import labels, watches
@@ -389,10 +389,9 @@ class Evaluator:
     ) -> dict[str, Any]:
         """The fields every alert has: which rule and domain, the value against the
         thresholds, and its links."""
-        fields = {"domain": domain, "rule": rule.name, "window": rule.window}
         return {
             **identity(rule, domain, kind, state, now),
-            "runbook_url": rule.runbook_url.format(**fields) if rule.runbook_url else None,
-            "dashboard_url": self._dashboard.format(**fields) if self._dashboard else None,
+            "runbook_url": link(rule.runbook_url, rule, domain),
+            "dashboard_url": link(self._dashboard, rule, domain),
             "labels": rule.labels,
         }
