@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sesd.core.domains import OTHER, LabelTable, domain_of, redact_address
+from sesd.core.domains import OTHER, LabelTable, domain_of, readable, redact_address
 
 
 @pytest.mark.parametrize(
@@ -155,3 +155,10 @@ def test_a_domain_a_rule_names_is_tracked_whatever_came_first() -> None:
     evaluator = Evaluator(config.alerts, [s.name for s in pipeline.ledger.specs])
     fired = evaluator.evaluate(pipeline.ledger, f.T0)
     assert [(a.rule, a.domain) for a in fired] == [("big", "bigcustomer.example")]
+
+
+def test_a_label_in_idna_form_reads_with_its_unicode_form() -> None:
+    assert readable("xn--bcher-kva.de") == "xn--bcher-kva.de (bücher.de)"
+    assert readable("shop.xn--80a1acny.xn--p1ai") == "shop.xn--80a1acny.xn--p1ai (shop.почта.рф)"
+    assert readable("gmail.com") == "gmail.com"
+    assert readable("xn--invalid-.example") == "xn--invalid-.example"  # not IDNA: as it is

@@ -534,3 +534,12 @@ def test_a_repeat_and_a_resolve_say_how_long_the_alert_fired() -> None:
     assert "fired" not in describe(fresh)
     assert "firing for" not in describe(fresh)
     assert "firing_for" not in details(fresh)
+
+
+def test_an_idna_domain_is_named_with_its_unicode_form_in_the_text() -> None:
+    """Alert text is for people: xn--bcher-kva.de reads as bücher.de too; the label,
+    the dedup key and Alertmanager's label keep the IDNA form."""
+    idn = _alert(Transition.FIRING, "xn--bcher-kva.de")
+    assert "xn--bcher-kva.de (bücher.de) delay_ratio" in render_module.headline(idn)
+    assert describe(idn).startswith("xn--bcher-kva.de (bücher.de): delay_ratio")
+    assert idn.dedup_key == "sesd:delay-ratio-high:xn--bcher-kva.de"

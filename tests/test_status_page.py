@@ -301,3 +301,23 @@ async def test_nothing_is_computed_for_the_page_between_requests(
 def _counted(calls: list[str], name: str, real: Any, *args: Any) -> Any:
     calls.append(name)
     return real(*args)
+
+
+def test_a_domain_in_idna_form_is_shown_with_its_unicode_form() -> None:
+    """Labels are IDNA (xn--bcher-kva.de); the team that mails bücher.de reads it in its
+    own script: the page, its alerts and `sesd status` show both, links keep IDNA."""
+    from sesd.commands.status import table
+
+    w = world(now=NOW)
+    events = [f.delivery([f"u{i}@bücher.de"], at=NOW - 50 + i) for i in range(10)]
+    events += [f.delay([f"late{i}@Bücher.de"], at=NOW - 30 + i) for i in range(5)]
+    feed(w, events, NOW)
+    doc = build_status(w.sources, NOW, read_counters(w.sources), (w.sources.started, {}))
+    shown = "xn--bcher-kva.de (bücher.de)"
+    html = status_html(doc, 5)
+    assert html.count(shown) == 2  # the alert's row and the domains table
+    assert 'href="/domain/xn--bcher-kva.de"' in html
+    detail = scope_page(w.sources, "domain", "xn--bcher-kva.de", NOW)
+    assert detail is not None
+    assert shown in scope_html(detail, 5)
+    assert f"domain {shown} delay_ratio" in table(doc)

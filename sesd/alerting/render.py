@@ -19,6 +19,7 @@ from sesd.alerting.alert import Alert, Notification, duration, metric_text
 from sesd.alerting.cause_text import cause_advice, cause_noted, dominant_cause, mostly_hinted
 from sesd.alerting.rules import Transition
 from sesd.config import CANARY_METRICS, TENANT_METRICS
+from sesd.core.domains import readable
 from sesd.core.scopes import ACCOUNT, DOMAIN, PROVIDER, TENANT
 from sesd.core.text import slack_escape
 
@@ -74,8 +75,9 @@ def headline(alert: Alert, *, state: bool = True) -> str:
 
 
 def subject(alert: Alert) -> str:
-    """What the alert is about: a domain label, or ``provider NAME``."""
-    return alert.domain if alert.scope == DOMAIN else f"{alert.scope} {alert.domain}"
+    """What the alert is about: a domain label (with its Unicode form), or ``provider
+    NAME``."""
+    return readable(alert.domain) if alert.scope == DOMAIN else f"{alert.scope} {alert.domain}"
 
 
 def provider_lines(alert: Alert) -> list[str]:

@@ -28,7 +28,7 @@ import msgspec
 from sesd.commands.common import Commands, config_error, with_config
 from sesd.config import Config, ConfigError, load_config
 from sesd.core.text import clean
-from sesd.status.charts import STAGES, duration, moment, percent, seconds, when
+from sesd.status.charts import STAGES, duration, moment, named, percent, seconds, when
 from sesd.status.document import SAME_ADVICE, AlertRow, ScopeTable, Status
 from sesd.status.page import built
 
@@ -267,7 +267,8 @@ def _alerts(status: Status) -> list[str]:
 
 def _alert(a: AlertRow, at: float, before: AlertRow | None) -> list[str]:
     lines = [
-        f"  {a.state.upper():<8} {a.severity:<8} {a.rule}: {a.scope} {a.name} {a.metric} "
+        f"  {a.state.upper():<8} {a.severity:<8} {a.rule}: {a.scope} "
+        f"{named(a.scope, a.name)} {a.metric} "
         f"{a.value_text} ({a.fires} {a.threshold_text}, {a.window} window) since "
         f"{moment(a.since, at)}"
     ]

@@ -21,6 +21,7 @@ __all__ = [
     "domain_of",
     "domain_pattern",
     "normalise_domain",
+    "readable",
     "recipient_key",
     "redact_address",
 ]
@@ -91,6 +92,19 @@ def domain_pattern(written: str) -> str:
     dropped; glob parts and names that are no domain (a tenant's) lower-cased."""
     parts = written.strip().rstrip(".").split(".")
     return ".".join(normalise_domain(part) or part.lower() for part in parts)
+
+
+def readable(label: str) -> str:
+    """A domain label as people read it: one in IDNA form followed by its Unicode
+    form (``xn--bcher-kva.de (bücher.de)``: the team mailing it reads it so), any other
+    as it is. Labels, keys and links keep the IDNA form."""
+    if "xn--" not in label:
+        return label
+    try:
+        shown = idna.decode(label)
+    except (idna.IDNAError, UnicodeError, ValueError):
+        return label
+    return label if shown == label else f"{label} ({shown})"
 
 
 def redact_address(address: str) -> str:

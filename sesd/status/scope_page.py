@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from sesd.status.charts import esc, percent, seconds, sparkline_svg
+from sesd.status.charts import esc, named, percent, seconds, sparkline_svg
 from sesd.status.document import BreakdownView, Counted, ScopeDetail, WindowView
 from sesd.status.markup import alerts_html, empty, page_shell, table, td, tenants_html
 
@@ -106,7 +106,7 @@ def scope_html(detail: ScopeDetail, refresh: float) -> str:
     """The page of one domain, provider or tenant."""
     header = (
         f'<h1><a href="/">sesd</a> <span class="crumb">{esc(detail.axis)}</span> '
-        f'<span class="name">{esc(detail.name)}</span></h1>'
+        f'<span class="name">{esc(named(detail.axis, detail.name))}</span></h1>'
     )
     api = f"/api/v1/{detail.axis}/{quote(detail.name, safe='')}"
     title = f"sesd: {detail.axis} {detail.name}"
