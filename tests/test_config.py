@@ -128,6 +128,28 @@ def test_example_canary_block_and_rules_are_valid(monkeypatch: pytest.MonkeyPatc
         # 0 would repeat every firing alert at every evaluation, not "never".
         ('[alerts]\nrepeat_interval = "0s"', "alerts: repeat_interval must be positive"),
         ('[alerts]\nevaluate_every = "0s"', "alerts: evaluate_every must be positive"),
+        # 0 would never time out: a receiver that never answers holds its sink for ever.
+        (
+            '[alerts.sinks.chat]\ntype = "slack"\nwebhook_url = "https://h.example/x"\n'
+            'timeout = "0s"',
+            "alerts.sinks.chat: timeout must be at least 100ms (0 would wait for ever)",
+        ),
+        (
+            '[alerts.sinks.am]\ntype = "alertmanager"\nurls = ["http://127.0.0.1:9093"]\n'
+            'timeout = "50ms"',
+            "alerts.sinks.am: timeout must be at least 100ms",
+        ),
+        (
+            '[alerts.sinks.pd]\ntype = "pagerduty"\nrouting_key = "k"\ntimeout = "0s"',
+            "alerts.sinks.pd: timeout must be at least 100ms",
+        ),
+        (
+            '[alerts.sinks.hook]\ntype = "webhook"\nurl = "https://h.example/x"\ntimeout = "0s"',
+            "alerts.sinks.hook: timeout must be at least 100ms",
+        ),
+        # A save holds the event loop: 0 would save in a loop.
+        ('[state]\nsave_every = "0s"', "state: save_every must be at least 1s"),
+        ("[dimensions]\nmax_tracked = -1", "dimensions: max_tracked must not be negative"),
         (
             '[[queues]]\nurl = "https://sqs/1/a/q"\n[[queues]]\nurl = "https://sqs/2/b/q"',
             "two queues share the name 'q'",

@@ -468,7 +468,7 @@ async def test_an_unreadable_state_file_is_logged_and_sesd_starts_empty(
 async def test_state_is_saved_every_save_every_while_running(
     local_sqs: Any, sqs: Any, tmp_path: Path
 ) -> None:
-    """With save_every = 200ms the file appears while sesd runs (not only at shutdown),
+    """With save_every = 1s the file appears while sesd runs (not only at shutdown),
     and a later save holds what came after the first."""
     url, _ = await make_queue(sqs)
     state = tmp_path / "state.bin"
@@ -476,7 +476,7 @@ async def test_state_is_saved_every_save_every_while_running(
         f'[aws]\nendpoint_url = "{local_sqs.url}"\n'
         f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 1\n'
         f'[http]\nlisten = "127.0.0.1:0"\n[alerts]\nevaluate_every = "100ms"\n'
-        f'[state]\npath = "{state}"\nsave_every = "200ms"\n'
+        f'[state]\npath = "{state}"\nsave_every = "1s"\n'
     )
 
     def saved_domains() -> list[str]:

@@ -184,11 +184,21 @@ class _Sink(Section, frozen=True, tag_field="type"):
     pass
 
 
+def _check_timeout(timeout: Duration) -> None:
+    """A sink's timeout of 0 would be none at all: a receiver that never answers would
+    hold its outbox for ever, past notification_max_age, with nothing logged."""
+    if timeout.seconds < 0.1:
+        raise ValueError("timeout must be at least 100ms (0 would wait for ever)")
+
+
 class SlackConfig(_Sink, frozen=True, tag="slack"):
     """A Slack incoming webhook."""
 
     webhook_url: Secret
     timeout: Duration = msgspec.field(default_factory=lambda: Duration("10s"))
+
+    def __post_init__(self) -> None:
+        _check_timeout(self.timeout)
 
 
 class PagerDutyConfig(_Sink, frozen=True, tag="pagerduty"):
@@ -201,6 +211,7 @@ class PagerDutyConfig(_Sink, frozen=True, tag="pagerduty"):
 
     def __post_init__(self) -> None:
         check_http_url(self.events_url)
+        _check_timeout(self.timeout)
 
 
 class AlertmanagerConfig(_Sink, frozen=True, tag="alertmanager"):
@@ -229,6 +240,7 @@ class AlertmanagerConfig(_Sink, frozen=True, tag="alertmanager"):
             check_http_url(url)
         if self.resend_every.seconds < 1:
             raise ValueError("resend_every must be at least 1s")
+        _check_timeout(self.timeout)
 
 
 class WebhookConfig(_Sink, frozen=True, tag="webhook"):
@@ -237,6 +249,9 @@ class WebhookConfig(_Sink, frozen=True, tag="webhook"):
     url: Secret
     secret: Secret | None = None
     timeout: Duration = msgspec.field(default_factory=lambda: Duration("10s"))
+
+    def __post_init__(self) -> None:
+        _check_timeout(self.timeout)
 
 
 class ConsoleConfig(_Sink, frozen=True, tag="console"):

@@ -109,6 +109,10 @@ class DimensionsConfig(Section, frozen=True):
     tags: list[str] = []
     max_tracked: int = 200
 
+    def __post_init__(self) -> None:
+        if self.max_tracked < 0:
+            raise ValueError("max_tracked must not be negative")
+
 
 _PROVIDER_LABEL = re.compile(r"[a-z][a-z0-9_-]{0,31}")
 
@@ -274,3 +278,8 @@ class StateConfig(Section, frozen=True):
 
     path: str | None = None
     save_every: Duration = msgspec.field(default_factory=lambda: Duration("1m"))
+
+    def __post_init__(self) -> None:
+        # A save holds the event loop while it builds the file: 0 would save in a loop.
+        if self.save_every.seconds < 1:
+            raise ValueError("save_every must be at least 1s")
