@@ -350,6 +350,28 @@ def test_every_firing_notification_says_how_to_mute_it(tmp_path: Path) -> None:
     assert (resolved.kind, resolved.silence) == (Transition.RESOLVED, "")
 
 
+def test_without_a_silences_file_no_mute_line_is_offered_and_check_config_says_why(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`sesd silence add` needs a file ([alerts] silences_path, or [state] path beside
+    which it goes): without one, a notification's mute line would fail when the
+    on-call engineer runs it. The daemon offers none, and check-config warns."""
+    from sesd.runtime.daemon import Daemon
+
+    queue = '[[queues]]\nurl = "http://127.0.0.1:9/1/q"\n'
+    rule = "[[alerts.rules]]\nname = 'delays'\nmetric = 'delay_ratio'\nwindow = '5m'\nabove = 0.1\n"
+    bare = Daemon(parse_config(queue + rule), config_path="/etc/sesd/sesd.toml")
+    assert bare.alerting.evaluator.mute("delays", ["a.example"]) == ""
+    kept = parse_config(queue + f'[state]\npath = "{tmp_path}/state.bin"\n' + rule)
+    line = Daemon(kept, config_path="/etc/sesd/sesd.toml").alerting.evaluator.mute(
+        "delays", ["a.example"]
+    )
+    assert line.startswith("sesd silence add --config /etc/sesd/sesd.toml --rule delays ")
+    (tmp_path / "bare.toml").write_text(queue + rule)
+    assert main(["check-config", str(tmp_path / "bare.toml")]) == 0
+    assert "no silences file ([alerts] silences_path or [state] path)" in capsys.readouterr().err
+
+
 # --- the daemon's side, what it logs, and the file's edges -------------------------
 
 

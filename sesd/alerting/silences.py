@@ -114,7 +114,10 @@ class SilenceSet:
 
 def silence_command(prefix: str, rule: str, domains: list[str]) -> str:
     """The ``sesd silence add`` line that mutes a notification: its domain, or every
-    domain of the rule when it names several."""
+    domain of the rule when it names several; "" without a prefix (no silences file:
+    the line would fail when run)."""
+    if not prefix:
+        return ""
     domain = domains[0] if len(domains) == 1 else "*"
     words = ["--rule", rule, "--domain", domain, "--for", "4h", "--comment", "REASON"]
     return f"{prefix} " + " ".join(shlex.quote(word) for word in words)

@@ -223,6 +223,11 @@ class Config(Section, frozen=True):
             if isinstance(sink, AlertmanagerConfig)
             and any(shown_url(url) != url for url in sink.urls)
         ]
+        if self.alerts.rules and self.silences_path is None:
+            found.append(
+                "no silences file ([alerts] silences_path or [state] path): `sesd silence` "
+                "cannot mute these alerts, and notifications carry no mute line"
+            )
         return found
 
     def to_display(self) -> dict[str, Any]:

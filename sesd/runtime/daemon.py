@@ -91,8 +91,9 @@ class Daemon:
             self.resolver = ProviderResolver.from_config(
                 config.providers, ledger.providers, clock=self.clock
             )
-        prefix = "sesd silence add"
-        if config_path:
+        # Without a silences file, `sesd silence add` fails: no mute line then.
+        prefix = "sesd silence add" if config.silences_path else ""
+        if prefix and config_path:
             prefix += f" --config {shlex.quote(config_path)}"
         evaluator = Evaluator(
             config.alerts, [spec.name for spec in ledger.specs], silence_prefix=prefix
