@@ -189,3 +189,25 @@ def test_the_reload_line_names_each_changed_rule_key_old_and_new() -> None:
         "rules_removed": ["gone"],
         "rules_changed": {"any-delay": {"above": [0.0, 3.0], "for": ["0s", "1m"]}},
     }
+
+
+def test_the_reload_line_names_every_other_key_it_changed() -> None:
+    """Why did repeats stop at 2 h: a reload names every key it changed besides the
+    rules (a sink by its name, its secrets as their references), not what only a
+    restart applies (kept as it runs, so unchanged)."""
+    from sesd.config import parse_config
+    from sesd.runtime.reload import config_changes, merge
+
+    sink = '[alerts.sinks.chat]\ntype = "slack"\nwebhook_url = "env:SESD_HOOK_A"\n'
+    old = parse_config(sink + "[windows]\nsizes = ['5m', '15m', '1h']\n" + RULE)
+    new = parse_config(
+        sink.replace("SESD_HOOK_A", "SESD_HOOK_B")
+        + '[alerts]\nrepeat_interval = "2h"\n[windows]\nsizes = ["5m", "1h"]\n'
+        + RULE
+    )
+    merged, ignored = merge(old, new)
+    assert ignored == ["windows.sizes"]
+    changes = config_changes(old, merged)
+    assert changes["alerts.repeat_interval"] == ["4h", "2h"]
+    assert changes["alerts.sinks.chat"][1]["webhook_url"] == "env:SESD_HOOK_B"
+    assert set(changes) == {"alerts.repeat_interval", "alerts.sinks.chat"}

@@ -151,6 +151,7 @@ class Reloader:
             rules=len(merged.alerts.rules),
             queues=[q.label for q in merged.queues],
             **rule_changes(old, merged),
+            changed=config_changes(old, merged),
         )
         daemon.changes.notify()
         return True
@@ -170,6 +171,21 @@ class Reloader:
             daemon.start_soon(
                 check_queue, daemon.sqs(queue), queue, *daemon.ledger.where(queue.label)
             )
+
+
+def config_changes(old: Config, new: Config) -> dict[str, list[Any]]:
+    """The other keys a reload changed, old and new (``alerts.repeat_interval``, each
+    sink as ``alerts.sinks.NAME``; secrets as their references): rules and queues are
+    logged apart, and what only a restart changes is kept, so never differs here."""
+    before, after = _flat(old), _flat(new)
+    for flat in (before, after):
+        del flat["alerts.rules"]
+        flat.update({f"alerts.sinks.{n}": sink for n, sink in flat.pop("alerts.sinks").items()})
+    return {
+        key: [before.get(key), after.get(key)]
+        for key in sorted(before.keys() | after.keys())
+        if before.get(key) != after.get(key)
+    }
 
 
 def rule_changes(old: Config, new: Config) -> dict[str, Any]:
