@@ -21,7 +21,7 @@ from anyio.streams.buffered import BufferedByteReceiveStream
 from sesd.commands.demo.localsqs import LocalSqs, free_port
 from sesd.commands.main import main
 from sesd.commands.status import DEFAULT_URL, default_url, table
-from sesd.config import parse_config
+from sesd.config import ConfigError, parse_config
 from sesd.io.build import revision
 from sesd.runtime.daemon import Daemon
 from sesd.status.model import build_status, read_counters
@@ -133,6 +133,17 @@ async def test_nothing_to_reach_is_one_line_and_exit_1(capsys: pytest.CaptureFix
     assert captured.err.count("\n") == 1
 
 
+async def test_status_looks_where_sesd_run_listens(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The image sets SESD_HTTP_LISTEN, which moves `sesd run` over the config's
+    [http] listen: `sesd status` in the same environment looks there too."""
+    port = free_port()
+    monkeypatch.setenv("SESD_HTTP_LISTEN", f"0.0.0.0:{port}")
+    assert await sesd("status") == 1
+    assert f"cannot reach sesd at http://127.0.0.1:{port}:" in capsys.readouterr().err
+
+
 async def test_something_else_answering_is_one_line_and_exit_1(
     local_sqs: LocalSqs, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -226,6 +237,11 @@ def test_the_default_address(tmp_path: Path) -> None:
     ):
         path.write_text(f'[http]\nlisten = "{listen}"\n')
         assert default_url(str(path)) == url
+    # SESD_HTTP_LISTEN moves `sesd run` over the file (the image sets it): here too.
+    assert default_url(str(path), "0.0.0.0:19616") == "http://127.0.0.1:19616"
+    assert default_url(None, "127.0.0.2:9700") == "http://127.0.0.2:9700"
+    with pytest.raises(ConfigError, match="SESD_HTTP_LISTEN: listen must be HOST:PORT"):
+        default_url(str(path), "9585")
 
 
 def test_an_unreadable_config_is_a_config_error(

@@ -1,15 +1,16 @@
 """``sesd status``: what a running sesd sees now, in a terminal.
 
 It reads the status page's JSON (``/api/v1/status``) from the daemon at
-``--url`` (default: ``[http] listen`` of ``--config``, else
-http://127.0.0.1:9585) and prints a table: alerts first (firing, then pending),
-then the domains, providers and tenants by delay ratio, the canary, the accounts
-and the silences. ``--json`` prints the document itself; ``--watch`` redraws it
-every few seconds until Ctrl-C. A daemon that cannot be reached is said in one
-line, exit 1. Behind ``[http] web_config``: ``--user`` with the password in
-``SESD_STATUS_PASSWORD`` (never on the command line, where ``ps`` shows it), and
-``--cacert`` for a certificate no system CA signed; ``--config`` gives https when
-its web config has TLS.
+``--url`` (default: ``[http] listen`` of ``--config``, or ``$SESD_HTTP_LISTEN``
+over it as ``sesd run`` takes it, else http://127.0.0.1:9585) and prints a
+table: alerts first (firing, then pending), then the domains, providers and
+tenants by delay ratio, the canary, the accounts and the silences. ``--json``
+prints the document itself; ``--watch`` redraws it every few seconds until
+Ctrl-C. A daemon that cannot be reached is said in one line, exit 1. Behind
+``[http] web_config``: ``--user`` with the password in ``SESD_STATUS_PASSWORD``
+(never on the command line, where ``ps`` shows it), and ``--cacert`` for a
+certificate no system CA signed; ``--config`` gives https when its web config
+has TLS.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import anyio
 import msgspec
 
 from sesd.commands.common import Commands, config_error, with_config
-from sesd.config import Config, ConfigError, load_config
+from sesd.config import Config, ConfigError, HttpConfig, load_config
 from sesd.core.text import clean
 from sesd.status.charts import STAGES, duration, moment, named, percent, seconds, when
 from sesd.status.document import SAME_ADVICE, AlertRow, ScopeTable, Status
@@ -63,7 +64,8 @@ def add_parser(commands: Commands) -> None:
     status = with_config(commands, "status", "what a running sesd sees now: alerts, domains")
     status.add_argument(
         "--url",
-        help=f"the daemon's address (default: [http] listen of --config, else {DEFAULT_URL})",
+        help="the daemon's address (default: [http] listen of --config, or "
+        f"$SESD_HTTP_LISTEN over it, else {DEFAULT_URL})",
     )
     status.add_argument("--json", action="store_true", help="print the status document as JSON")
     status.add_argument("--watch", action="store_true", help="redraw until Ctrl-C")
@@ -74,18 +76,25 @@ def add_parser(commands: Commands) -> None:
     status.set_defaults(execute=execute)
 
 
-def default_url(config_path: str | None) -> str:
-    """The address of the daemon a config file describes (its ``[http] listen``; an
-    address that listens everywhere is reached on loopback; https when its web config
-    can be read and has TLS)."""
-    if not config_path:
+def default_url(config_path: str | None, listen: str | None = None) -> str:
+    """The address of the daemon a config file describes (its ``[http] listen``, or
+    ``listen``, $SESD_HTTP_LISTEN, over it as `sesd run` takes it; an address that
+    listens everywhere is reached on loopback; https when its web config can be read
+    and has TLS)."""
+    if not config_path and not listen:
         return DEFAULT_URL
-    config = load_config(config_path, resolve_secrets=False)
-    http = config.http
+    config = load_config(config_path, resolve_secrets=False) if config_path else None
+    http = config.http if config is not None else HttpConfig()
+    if listen:
+        try:
+            http = HttpConfig(listen=listen, web_config=http.web_config)
+        except ValueError as exc:
+            raise ConfigError(f"SESD_HTTP_LISTEN: {exc}") from None
     host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(http.host, http.host)  # noqa: S104
     if ":" in host:
         host = f"[{host}]"
-    return f"{'https' if _has_tls(config) else 'http'}://{host}:{http.port}"
+    tls = config is not None and _has_tls(config)
+    return f"{'https' if tls else 'http'}://{host}:{http.port}"
 
 
 def _has_tls(config: Config) -> bool:
@@ -176,7 +185,7 @@ def execute(args: argparse.Namespace) -> int:
     """0 once printed (or when Ctrl-C ends ``--watch``); 1 when the daemon cannot be
     reached; 2 for a config that cannot be read."""
     try:
-        url = args.url or default_url(args.config)
+        url = args.url or default_url(args.config, os.environ.get("SESD_HTTP_LISTEN"))
         if not url.startswith(("http://", "https://")):
             raise ConfigError(f"--url {url!r}: give it as http://HOST:PORT or https://HOST:PORT")
         through = access(args.user, args.cacert)
