@@ -4,6 +4,7 @@ the routes the caller adds (the status page, sesd.status.routes)."""
 from __future__ import annotations
 
 import logging
+import os
 import ssl
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -120,7 +121,10 @@ async def http_server(
         try:
             await site.start()
         except OSError as exc:
-            raise StartError(f"cannot listen on {config.listen}: {exc.strerror}") from None
+            # asyncio's text repeats the address ("error while attempting to bind on
+            # address ('127.0.0.1', 9585): address already in use"): the error's own.
+            reason = os.strerror(exc.errno) if exc.errno else str(exc)
+            raise StartError(f"cannot listen on {config.listen}: {reason}") from None
         port = int(runner.addresses[0][1])
         get_logger().info(
             "sesd.http.listening", host=config.host, port=port, tls=ssl_context is not None
