@@ -203,6 +203,42 @@ async def test_answers_are_cached_for_their_ttl_clamped_and_failures_retried() -
     assert resolver.cache.outcomes["failed"] == 2
 
 
+async def test_a_resolver_that_fails_later_keeps_each_domain_its_last_provider() -> None:
+    """corp.example is Microsoft's; an hour on, the resolver answers SERVFAIL: the
+    domain stays Microsoft's (its rules on providers would otherwise go blind, a domain
+    at a time), and is tried again later. The log says when lookups begin to fail and
+    when they answer again, once each, not once a domain."""
+    from structlog.testing import capture_logs
+
+    zone = _zone()
+    now = [T]
+    with dns_server(zone) as address, capture_logs() as logs:
+        resolver = _resolver(nameservers=[address], timeout=2.0, rate=100, clock=lambda: now[0])
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(resolver.run)
+            with anyio.fail_after(20):
+                await _resolve_all(resolver, ["corp.example"], T)
+            zone.servfail |= {"corp.example", "startup.example"}
+            now[0] = T + MIN_TTL
+            assert _ask(resolver, "corp.example", now[0]) == "microsoft"  # while asked again
+            with anyio.fail_after(20):
+                await _resolve_all(resolver, ["startup.example"], now[0])
+                while resolver.cache.outcomes["failed"] < 2:
+                    await resolver.done.wait()
+            assert resolver.cache.cache["corp.example"] == ("microsoft", now[0] + RETRY_AFTER)
+            assert _ask(resolver, "corp.example", now[0] + 1) == "microsoft"
+            assert resolver.cache.cache["startup.example"][0] == "unknown"  # never known
+            zone.servfail.clear()
+            now[0] += RETRY_AFTER
+            with anyio.fail_after(20):
+                _ask(resolver, "corp.example", now[0])
+                while resolver.cache.outcomes["resolved"] < 2:
+                    await resolver.done.wait()
+            tg.cancel_scope.cancel()
+    events = [e["event"] for e in logs if e["event"].startswith("sesd.providers.lookups_")]
+    assert events == ["sesd.providers.lookups_failing", "sesd.providers.lookups_answering"]
+
+
 async def test_a_server_that_never_answers_holds_up_nothing() -> None:
     """slow.example is never answered: provider() returns unknown at once, other
     lookups go on meanwhile, and the silent one ends as a timeout."""

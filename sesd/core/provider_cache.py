@@ -85,9 +85,16 @@ class ProviderCache:
         return domain
 
     def answered(self, domain: str, provider: str, until: float, outcome: str) -> None:
-        """A lookup ended: its answer holds until ``until``."""
+        """A lookup ended: its answer holds until ``until``. A lookup that found nothing
+        (``unknown``: SERVFAIL, a timeout) keeps the domain's last known provider until
+        the next try: a resolver down for an hour must not turn every domain it had
+        answered into ``unknown``, blinding the rules on providers."""
         self.looking.discard(domain)
         self.outcomes[outcome] += 1
+        if provider == UNKNOWN:
+            known = self.cache.get(domain)
+            if known is not None:
+                provider = known[0]
         self.remember(domain, provider, until)
 
     def abandoned(self, domain: str) -> None:

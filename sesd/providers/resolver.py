@@ -70,6 +70,9 @@ class ProviderResolver:
         self._wake = anyio.Event()
         self.done = anyio.Event()  # set after each lookup (tests wait on it)
         self._log = get_logger()
+        #: Whether the latest lookup found no answer (a failure, a timeout): the log
+        #: says so when that begins and ends, not once a domain.
+        self._failing = False
 
     @classmethod
     def from_config(
@@ -149,10 +152,26 @@ class ProviderResolver:
             raise
         finally:
             limit.release()
+        self._note(outcome)
         # Answered before a later question may want it again.
         self.cache.answered(domain, provider, self._clock() + ttl, outcome)
         self.done.set()
         self.done = anyio.Event()
+
+    def _note(self, outcome: str) -> None:
+        """Say when lookups begin to fail, and when they answer again."""
+        failing = outcome in ("failed", "timeout")
+        if failing and not self._failing:
+            self._log.warning(
+                "sesd.providers.lookups_failing",
+                outcome=outcome,
+                hint="new domains count under provider unknown, which rules on providers "
+                "do not watch: check [providers] nameservers and that DNS (UDP and TCP "
+                "53) is reachable",
+            )
+        elif self._failing and not failing:
+            self._log.info("sesd.providers.lookups_answering")
+        self._failing = failing
 
     async def _resolve(self, domain: str) -> tuple[str, float, str]:
         """(provider, how long it holds, outcome) for one domain."""
