@@ -98,7 +98,8 @@ class Receiver(LocalServer):
         """What the real API would reject (documented limits)."""
         if self.kind == "slack":
             blocks = document.get("blocks", [])
-            if not document.get("text") and not blocks:
+            # Attachments alone carry a message too (Alertmanager's Slack integration).
+            if not document.get("text") and not blocks and not document.get("attachments"):
                 return "no_text"
             if len(blocks) > 50:
                 return "invalid_blocks"

@@ -180,7 +180,10 @@ async def test_the_shipped_routing_pages_pagerduty_with_a_summary_for_two_alerts
                         "job": "sesd",
                         "instance": instance,
                     },
-                    "annotations": {"summary": f"sesd replica {instance} is not answering scrapes"},
+                    "annotations": {
+                        "summary": f"sesd replica {instance} is not answering scrapes",
+                        "description": f"check {instance}: systemctl status sesd",
+                    },
                 }
                 for instance in ("a:9585", "b:9585")
             ]
@@ -188,9 +191,19 @@ async def test_the_shipped_routing_pages_pagerduty_with_a_summary_for_two_alerts
                 assert response.status == 200
             with anyio.fail_after(30):
                 await pd.wait_for(2)
+                await slack.wait_for(2)
     summaries = sorted(event["payload"]["summary"] for event in pd.accepted)
     assert summaries == [
         "sesd replica a:9585 is not answering scrapes",
         "sesd replica b:9585 is not answering scrapes",
     ]
     assert len(pd.requests) == 2  # none refused
+    # What to do (the rule's description) reaches the people, not the summary alone.
+    assert sorted(e["payload"]["custom_details"]["what_to_do"] for e in pd.accepted) == [
+        "check a:9585: systemctl status sesd\n",
+        "check b:9585: systemctl status sesd\n",
+    ]
+    texts = sorted(m["attachments"][0]["text"] for m in slack.accepted)
+    assert texts[0] == (
+        "sesd replica a:9585 is not answering scrapes\ncheck a:9585: systemctl status sesd\n"
+    )

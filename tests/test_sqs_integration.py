@@ -177,6 +177,9 @@ async def test_not_ready_until_every_queue_answered(local_sqs: LocalSqs, sqs: An
         async with aiohttp.ClientSession() as http, http.get(readyz) as response:
             assert response.status == 503
             assert "missing" in await response.text()
+        # Prometheus sees which queue sesd cannot read (the fleet rule SesdQueueUnread).
+        ready = partial(daemon.metrics.registry.get_sample_value, "sesd_queue_ready")
+        assert (ready({"queue": "good"}), ready({"queue": "missing"})) == (1.0, 0.0)
 
 
 async def test_logs_hold_no_full_address_or_body(local_sqs: LocalSqs, sqs: Any) -> None:

@@ -81,6 +81,15 @@ class Metrics:
             ["queue", "account", "region", "operation"],
             registry=self.registry,
         )
+        self.queue_ready = Gauge(
+            "sesd_queue_ready",
+            "1 while a queue answered a receive within the last minute (what /readyz asks "
+            "of each queue), 0 when not: sesd then sees none of its events.",
+            ["queue"],
+            registry=self.registry,
+        )
+        #: The queues /readyz names as not ready (the daemon's health says).
+        self._unready: Callable[[], list[str]] = list
         self.sqs_received = Counter(
             "sesd_sqs_messages_received",
             "Messages received from SQS, by queue (its account and region).",
@@ -161,12 +170,22 @@ class Metrics:
     def set_queues(self, queues: Iterable[str]) -> None:
         """The configured queues (at start and after a reload): each one's series exist
         from then on at 0, so rate() and the dashboard see them before the first error."""
+        gone = set(self._pipeline.queues) - set(queues)
         self._pipeline.queues = list(queues)
+        for queue in gone:
+            self.queue_ready.remove(queue)
         for queue in self._pipeline.queues:
+            self.queue_ready.labels(queue).set_function(
+                lambda queue=queue: 0.0 if queue in self._unready() else 1.0  # type: ignore[misc]
+            )
             where = self._ledger.where(queue)
             self.sqs_received.labels(queue, *where)
             for operation in SQS_OPERATIONS:
                 self.sqs_errors.labels(queue, *where, operation)
+
+    def watch_queues(self, unready: Callable[[], list[str]]) -> None:
+        """Read ``sesd_queue_ready`` from ``unready``: the queues /readyz names."""
+        self._unready = unready
 
     def sqs_error(self, queue: str, operation: str, n: int = 1) -> None:
         """Count ``n`` failed SQS calls of a queue."""
