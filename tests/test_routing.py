@@ -53,10 +53,12 @@ min_events = 4
 
 def test_the_older_sections_are_the_sinks_named_slack_and_pagerduty() -> None:
     older = parse_config(
+        '[alerts]\nsilences_path = "/var/lib/sesd/silences.json"\n'
         '[alerts.slack]\nwebhook_url = "https://hooks.example/a"\n'
         '[alerts.pagerduty]\nrouting_key = "k"\n' + RULE + 'sinks = ["slack", "pagerduty"]\n'
     )
     named = parse_config(
+        '[state]\npath = "/var/lib/sesd/state.bin"\n'
         '[alerts.sinks.slack]\ntype = "slack"\nwebhook_url = "https://hooks.example/a"\n'
         '[alerts.sinks.pagerduty]\ntype = "pagerduty"\nrouting_key = "k"\n'
         + RULE
@@ -85,6 +87,8 @@ def test_several_sinks_of_a_type_route_by_rule() -> None:
     assert config.warnings() == [
         "alerts.sinks.team-b: no rule sends to this sink",
         "alerts.sinks.relay: no rule sends to this sink",
+        "no silences file ([alerts] silences_path or [state] path): `sesd silence` cannot "
+        "mute these alerts, and notifications carry no mute line",
     ]
     masked = config.to_display()["alerts"]["sinks"]
     assert masked["relay"]["secret"] == "***"
@@ -623,18 +627,28 @@ def test_while_sesd_reads_over_half_a_window_behind_a_firing_alert_does_not_reso
     assert status() is Status.INACTIVE
 
 
-def test_a_daemon_counts_a_queue_whose_receives_fail_as_unread() -> None:
+def test_a_daemon_counts_a_queue_whose_receives_fail_or_stall_as_unread() -> None:
     """The daemon tells its alerting a queue is unread while its receives fail for good
-    (or again and again), until one succeeds."""
+    (or again and again), until one succeeds; and while none has answered for a
+    minute: a stalled receive fails only once the SDK's retries are over (four
+    attempts of 30 s), and three of those outlast a 5m window, which would resolve
+    its alerts as empty mid-outage."""
     from sesd.runtime.daemon import Daemon
 
+    now = [T]
     config = parse_config('[[queues]]\nurl = "http://127.0.0.1:9/1/q"\n' + RULE)
-    daemon = Daemon(config, clock=lambda: T, monotonic=lambda: T)
+    daemon = Daemon(config, clock=lambda: now[0], monotonic=lambda: now[0])
+    assert daemon.alerting.unread()  # nothing received yet
+    daemon.health.received("q", T)
     assert not daemon.alerting.unread()
     daemon.health.failing.add("q")
     assert daemon.alerting.unread()
     daemon.health.received("q", T)
     assert not daemon.alerting.unread()
+    now[0] = T + 60
+    assert not daemon.alerting.unread()
+    now[0] = T + 61  # the receive under way has not answered for a minute
+    assert daemon.alerting.unread()
 
 
 async def _silenceable(
