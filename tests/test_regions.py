@@ -97,11 +97,15 @@ async def test_queues_in_two_regions_and_another_account_are_consumed_at_once(
             ("theirs", "prod-eu", "eu-west-1"): 5,
         }
         assert daemon.aws is not None
-        # One client per (account, region), and one for STS to assume the role.
+        # Two clients per (account, region), receives apart (no SDK retries), and one
+        # for STS to assume the role.
         assert sorted(daemon.aws._clients) == [
             ("sqs", "default", "eu-west-1", ""),
+            ("sqs", "default", "eu-west-1", "receive"),
             ("sqs", "default", "us-east-1", ""),
+            ("sqs", "default", "us-east-1", "receive"),
             ("sqs", "prod-eu", "eu-west-1", ""),
+            ("sqs", "prod-eu", "eu-west-1", "receive"),
             ("sts", "default", "eu-west-1", ""),
         ]
 

@@ -468,3 +468,62 @@ def test_a_queue_counts_as_failing_after_three_passing_troubles_in_a_row(sqs: An
     assert p._health.failing == {"q"}
     p._health.received("q", 0.0)
     assert not p._health.failing
+
+
+class FlakySqs(LocalServer):
+    """An endpoint whose first receive and first delete answer 500, as AWS does in a bad
+    minute: then one message, and nothing. Counts the calls of each operation."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.calls: dict[str, int] = {}
+
+    def routes(self, app: web.Application) -> None:
+        app.router.add_post("/", self._answer)
+
+    async def _answer(self, request: web.Request) -> web.Response:
+        operation = request.headers.get("X-Amz-Target", "").rpartition(".")[2]
+        n = self.calls[operation] = self.calls.get(operation, 0) + 1
+        if n == 1 and operation in ("ReceiveMessage", "DeleteMessageBatch"):
+            error = {"__type": "InternalError", "message": "We encountered an internal error."}
+            return web.json_response(error, status=500, content_type="application/x-amz-json-1.0")
+        answer: Any = {}
+        if operation == "ReceiveMessage" and n == 2:
+            body = f.raw(f.delivery(["a@one.example"]))
+            answer = {"Messages": [{"MessageId": "m", "ReceiptHandle": "r", "Body": body}]}
+        elif operation == "DeleteMessageBatch":
+            entries = (await request.json())["Entries"]
+            answer = {"Successful": [{"Id": e["Id"]} for e in entries], "Failed": []}
+        return web.json_response(answer, content_type="application/x-amz-json-1.0")
+
+
+async def test_a_failed_receive_is_not_retried_by_the_sdk_a_failed_delete_is(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """SQS hands out a batch when it answers, whether or not the answer arrives: each
+    SDK retry of a receive whose answer was lost took ten more messages a step nearer
+    the dead-letter queue. A failed receive is one call, retried by the poller (logged,
+    counted); a delete, which takes nothing, is still retried by the SDK."""
+    monkeypatch.setattr(sqs_module, "backoff_delay", lambda *_, **__: 0.0)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    async with FlakySqs() as flaky:
+        config = parse_config(
+            f'[aws]\nendpoint_url = "{flaky.url}"\nregion = "us-east-1"\n'
+            f'[[queues]]\nurl = "{flaky.url}/123456789012/q"\nname = "q"\n'
+            'wait_time_seconds = 0\n[http]\nlisten = "127.0.0.1:0"\n'
+        )
+        async with running(config) as daemon:
+            with anyio.fail_after(20):
+                await daemon.changes.wait_for(lambda: flaky.calls.get("DeleteMessageBatch", 0) == 2)
+            errors = daemon.metrics.registry.get_sample_value(
+                "sesd_sqs_errors_total",
+                {"queue": "q", "account": "default", "region": "us-east-1", "operation": "receive"},
+            )
+            messages = dict(daemon.ledger.tallies.messages)
+    # The receive's 500 reached the poller (an SDK retry would have taken the message
+    # and hidden it); the poller's own retry brought the message.
+    assert errors == 1.0
+    assert messages == {("q", Outcome.PROCESSED): 1}
+    assert flaky.calls["DeleteMessageBatch"] == 2  # the 500, then the SDK's retry

@@ -17,7 +17,7 @@ from aiobotocore.credentials import AioDeferredRefreshableCredentials
 from aiobotocore.session import AioSession, get_session
 
 from sesd import __version__
-from sesd.config import AccountConfig, Config
+from sesd.config import AccountConfig, Config, QueueConfig
 
 __all__ = ["DEFAULT_ACCOUNT", "LONGEST_POLL", "AwsClients", "poll_config", "sqs_config"]
 
@@ -25,22 +25,29 @@ __all__ = ["DEFAULT_ACCOUNT", "LONGEST_POLL", "AwsClients", "poll_config", "sqs_
 LONGEST_POLL = 20
 
 
-def sqs_config(connections: int) -> AioConfig:
+def sqs_config(connections: int, *, receive: bool = False) -> AioConfig:
     """The settings of the SQS clients the pollers share (``connections``: at most
-    that many requests at once)."""
+    that many requests at once). ``receive``: the client of ReceiveMessage alone, which
+    the SDK does not retry: SQS hands out a batch (and counts a receive of each
+    message) when it answers, whether or not the answer arrives, so each retry of a
+    receive whose answer was cut off or late took ten more messages a step nearer the
+    dead-letter queue; the poller retries with its own backoff, and says so."""
     return AioConfig(
         connect_timeout=5,
         # A long poll holds the request open for WaitTimeSeconds (at most 20 s; a
         # queue a reload adds may poll longer than those at start).
         read_timeout=LONGEST_POLL + 10,
         max_pool_connections=connections,
-        retries={"mode": "standard", "max_attempts": 3},
+        # ``max_attempts`` counts retries: up to four calls of a delete or a release.
+        retries={"mode": "standard", "total_max_attempts": 1}
+        if receive
+        else {"mode": "standard", "max_attempts": 3},
         # Two costs of every call that buy sesd nothing, a tenth of the SDK's CPU
         # per call (BENCHMARKS.md, "End to end"): without a fixed User-Agent the SDK
         # rebuilds and sanitises its dozen parts on every request; and validating
         # parameters re-checks what sesd built from typed code (the same few
-        # calls, the same shapes). Retries, signing, credential refresh and error
-        # parsing are untouched.
+        # calls, the same shapes). Signing, credential refresh and error parsing are
+        # untouched.
         user_agent=f"sesd/{__version__}",
         parameter_validation=False,
     )
@@ -72,6 +79,20 @@ class AwsClients:
         """A reload's config: accounts it adds are reached from now on (a changed
         role of an account already in use waits for a restart)."""
         self._config = config
+
+    async def open_queue(self, queue: QueueConfig) -> None:
+        """Make the SQS clients a queue's pollers use, one per (account, region): for
+        receives (no SDK retries: :func:`sqs_config`), and for the rest."""
+        connections = sum(q.concurrency for q in self._config.queues) + 4
+        region = self._config.region_of(queue)
+        for use in ("", "receive"):
+            config = sqs_config(connections, receive=use == "receive")
+            await self.client("sqs", queue.account, region, config, use=use)
+
+    def sqs(self, queue: QueueConfig, use: str = "") -> Any:
+        """A queue's SQS client (made by :meth:`open_queue`); ``use="receive"``: the one
+        for ReceiveMessage."""
+        return self.cached("sqs", queue.account, self._config.region_of(queue), use)
 
     def cached(self, service: str, account: str, region: str, use: str = "") -> Any:
         """A client made before by :meth:`client`."""

@@ -40,7 +40,7 @@ from sesd.io.build import revision
 from sesd.io.logs import get_logger
 from sesd.metrics.registry import Metrics
 from sesd.providers.resolver import ProviderResolver
-from sesd.runtime.aws import AwsClients, poll_config, sqs_config
+from sesd.runtime.aws import AwsClients, poll_config
 from sesd.runtime.canary import CanaryRunner
 from sesd.runtime.clock import AnchoredClock
 from sesd.runtime.consumers import Consumers
@@ -256,7 +256,7 @@ class Daemon:
         )
         self.aws = AwsClients(self.config, stack)
         for queue in self.config.queues:
-            await self.open_queue(queue)
+            await self.aws.open_queue(queue)
         self.alerting.open(await stack.enter_async_context(sink_session()))
         self.metrics.reloaded(True, self.clock())
 
@@ -316,16 +316,10 @@ class Daemon:
 
     # --- the parts the phases and a reload use --------------------------------
 
-    async def open_queue(self, queue: QueueConfig) -> None:
-        """Make the SQS client a queue's pollers use: one per (account, region)."""
+    def sqs(self, queue: QueueConfig, use: str = "") -> Any:
+        """A queue's SQS client (:meth:`AwsClients.sqs`)."""
         assert self.aws is not None
-        config = sqs_config(sum(q.concurrency for q in self.config.queues) + 4)
-        await self.aws.client("sqs", queue.account, self.config.region_of(queue), config)
-
-    def sqs(self, queue: QueueConfig) -> Any:
-        """The SQS client of a queue (made by :meth:`open_queue`)."""
-        assert self.aws is not None
-        return self.aws.cached("sqs", queue.account, self.config.region_of(queue))
+        return self.aws.sqs(queue, use)
 
     async def _account_client(self, service: str, target: tuple[str, str]) -> Any:
         """The SESv2 or CloudWatch client of an (account, region), for the health polls."""
@@ -349,6 +343,7 @@ class Daemon:
         return QueuePoller(
             self.sqs(queue),
             queue,
+            receiver=self.sqs(queue, "receive"),
             pipeline=self.pipeline,
             metrics=self.metrics,
             health=self.health,

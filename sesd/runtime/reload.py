@@ -166,7 +166,8 @@ class Reloader:
             return
         for queue in new.queues:
             if queue not in old.queues:
-                await daemon.open_queue(queue)
+                assert daemon.aws is not None
+                await daemon.aws.open_queue(queue)
         for queue in daemon.restart_queues(old, new):
             daemon.start_soon(
                 check_queue, daemon.sqs(queue), queue, *daemon.ledger.where(queue.label)

@@ -80,8 +80,11 @@ class QueuePoller:
         rand: Callable[[], float] = random.random,
         poller: int = 0,
         after_batch: Callable[[], None] | None = None,
+        receiver: SQSClient | None = None,
     ) -> None:
         self._client = client
+        #: The client of ReceiveMessage (one the SDK does not retry), else ``client``.
+        self._receiver = receiver or client
         self._queue = queue
         self._label = queue.label
         self._pipeline = pipeline
@@ -129,7 +132,7 @@ class QueuePoller:
         try:
             # Not cut off mid-request while the grace period lasts (module docstring).
             with self._in_flight.scope(margin=False):
-                response = await self._client.receive_message(**kwargs)
+                response = await self._receiver.receive_message(**kwargs)
         except SQS_ERRORS as exc:
             self._failed(exc)
             return None
