@@ -165,6 +165,18 @@ def test_a_role_that_cannot_be_assumed_has_its_own_hint() -> None:
     assert "sqs:ReceiveMessage" in queue
     throttled: Any = {"Error": {"Code": "Throttling"}}
     assert hint_for(ClientError(throttled, "ReceiveMessage")) is None
+    # STS throttling or failing while credentials refresh is no role to fix: it passes,
+    # and is backed off like any passing error (not retried once a minute).
+    assert hint_for(ClientError(throttled, "AssumeRole")) is None
+    unavailable: Any = {
+        "Error": {"Code": "ServiceUnavailable"},
+        "ResponseMetadata": {"HTTPStatusCode": 503},
+    }
+    assert hint_for(ClientError(unavailable, "AssumeRole")) is None
+    odd: Any = {"Error": {"Code": "Whatever"}, "ResponseMetadata": {"HTTPStatusCode": 502}}
+    assert hint_for(ClientError(odd, "AssumeRole")) is None
+    expired: Any = {"Error": {"Code": "ExpiredToken"}, "ResponseMetadata": {"HTTPStatusCode": 400}}
+    assert hint_for(ClientError(expired, "AssumeRole")) == role
 
 
 def test_an_alert_names_the_accounts_and_regions_of_its_sending_identities() -> None:

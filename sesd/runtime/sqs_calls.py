@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import math
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import aiohttp
 import anyio
@@ -188,10 +188,27 @@ async def check_queue(client: SQSClient, queue: QueueConfig, account: str, regio
     return True
 
 
+#: STS's answers to AssumeRole that pass (throttling, its own trouble): backed off and
+#: tried again like any passing error, not a role to fix.
+_STS_PASSING: Final = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "ServiceUnavailable",
+        "InternalFailure",
+        "InternalError",
+        "IDPCommunicationError",
+    }
+)
+
+
 def hint_for(exc: BaseException) -> str | None:
     """What to do about an error no retry will cure soon (None for the others)."""
     if isinstance(exc, ClientError) and exc.operation_name == "AssumeRole":
-        return ROLE_NOT_ASSUMED
+        code = error_code(exc)
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        return None if code in _STS_PASSING or status >= 500 else ROLE_NOT_ASSUMED
     return PERMANENT_ERRORS.get(error_code(exc))
 
 
