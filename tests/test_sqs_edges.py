@@ -527,3 +527,74 @@ async def test_a_failed_receive_is_not_retried_by_the_sdk_a_failed_delete_is(
     assert errors == 1.0
     assert messages == {("q", Outcome.PROCESSED): 1}
     assert flaky.calls["DeleteMessageBatch"] == 2  # the 500, then the SDK's retry
+
+
+class ThrottledDeletes(LocalServer):
+    """An endpoint that hands out a new message at each of the first four receives and
+    refuses the first six DeleteMessageBatch calls (three batches, each tried twice),
+    then takes them. The refusal is one the SDK does not retry, as a throttle is once
+    the SDK's own retries are spent (they would only slow the test)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.receives = 0
+        self.deletes = 0
+
+    def routes(self, app: web.Application) -> None:
+        app.router.add_post("/", self._answer)
+
+    async def _answer(self, request: web.Request) -> web.Response:
+        operation = request.headers.get("X-Amz-Target", "").rpartition(".")[2]
+        kind = "application/x-amz-json-1.0"
+        answer: Any = {}
+        if operation == "ReceiveMessage":
+            self.receives += 1
+            if self.receives <= 4:
+                body = f.raw(f.delivery([f"a{self.receives}@one.example"]))
+                message = {"MessageId": f"m{self.receives}", "ReceiptHandle": "r", "Body": body}
+                answer = {"Messages": [message]}
+        elif operation == "DeleteMessageBatch":
+            self.deletes += 1
+            if self.deletes <= 6:
+                error = {"__type": "InternalError", "message": "try again"}
+                return web.json_response(error, status=400, content_type=kind)
+            entries = (await request.json())["Entries"]
+            answer = {"Successful": [{"Id": e["Id"]} for e in entries], "Failed": []}
+        return web.json_response(answer, content_type=kind)
+
+
+async def test_deletes_that_keep_failing_slow_the_poller_and_are_logged_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """DeleteMessageBatch failing (throttled past the SDK's retries): the poller backs
+    off as after a failed receive (each receive would bring more to fail on), warns
+    when the run begins, not once a batch (thousands a minute at a busy sender), and
+    says how long it lasted when
+    deletes work again."""
+    delays: list[int] = []
+
+    def backoff(attempt: int, **_: Any) -> float:
+        delays.append(attempt)
+        return 0.0
+
+    monkeypatch.setattr(sqs_module, "backoff_delay", backoff)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    logs = io.StringIO()
+    configure_logging("debug", "json", stream=logs)
+    async with ThrottledDeletes() as throttled:
+        config = parse_config(
+            f'[aws]\nendpoint_url = "{throttled.url}"\nregion = "us-east-1"\n'
+            f'[[queues]]\nurl = "{throttled.url}/123456789012/q"\nname = "q"\n'
+            'wait_time_seconds = 0\n[http]\nlisten = "127.0.0.1:0"\n'
+        )
+        async with running(config) as daemon:
+            with anyio.fail_after(20):
+                await daemon.changes.wait_for(lambda: throttled.deletes >= 7)
+    records = [json.loads(line) for line in logs.getvalue().splitlines()]
+    failed = [r for r in records if r["event"] == "sesd.sqs.delete_failed"]
+    assert [r["level"] for r in failed] == ["warning", "warning"] + ["debug"] * 4
+    (recovered,) = [r for r in records if r["event"] == "sesd.sqs.deletes_recovered"]
+    assert recovered["after_batches"] == 3
+    assert delays[:3] == [1, 2, 3]  # the poller backed off after each batch left undeleted

@@ -108,6 +108,8 @@ class QueuePoller:
         self._rand = rand
         self._delay = 0.0  # until the next receive, after a failed one
         self._undeletable = False  # deletes refused for good (reported once)
+        #: Batches in a row whose delete left some undeleted (throttled, SQS in trouble).
+        self._delete_errors = 0
 
     async def run(self) -> None:
         """Poll until ``stopping`` is set; SQS errors back off, never end the loop."""
@@ -118,6 +120,11 @@ class QueuePoller:
                 continue
             if messages:
                 await self._handle(messages)
+                if self._delete_errors:
+                    # Deletes failing: each receive brings more to fail on (and back,
+                    # every visibility timeout). Slow down as a failing receive does.
+                    self._delay = backoff_delay(self._delete_errors, rand=self._rand())
+                    await self._back_off()
 
     async def _receive(self) -> list[MessageTypeDef] | None:
         kwargs: dict[str, Any] = {
@@ -273,7 +280,7 @@ class QueuePoller:
         ]
         for attempt in range(2):
             if not entries:
-                return
+                break
             try:
                 response = await self._client.delete_message_batch(
                     QueueUrl=self._queue.url,
@@ -284,7 +291,7 @@ class QueuePoller:
                 if hint_for(exc) is not None:
                     self._refused_delete(exc, len(entries))
                     return
-                self._log.warning(
+                self._delete_trouble(
                     "sesd.sqs.delete_failed",
                     error=describe_error(exc),
                     count=len(entries),
@@ -298,16 +305,29 @@ class QueuePoller:
                 self._log.info("sesd.sqs.delete_recovered")
             failed = response.get("Failed", [])
             if not failed:
-                return
+                entries = []
+                break
             self._metrics.sqs_error(self._label, "delete", len(failed))
             retry_ids = {f["Id"] for f in failed if not f.get("SenderFault")}
-            self._log.warning(
+            self._delete_trouble(
                 "sesd.sqs.delete_partly_failed",
                 failed=len(failed),
                 codes=sorted({f.get("Code", "") for f in failed}),
                 retrying=len(retry_ids) if attempt == 0 else 0,
             )
             entries = [e for e in entries if e["Id"] in retry_ids]
+        if entries:
+            self._delete_errors += 1
+        elif self._delete_errors:
+            self._log.info("sesd.sqs.deletes_recovered", after_batches=self._delete_errors)
+            self._delete_errors = 0
+
+    def _delete_trouble(self, event: str, **fields: Any) -> None:
+        """A delete that failed, or partly: a warning when a run of them begins, then at
+        debug level (a throttled queue would log a line a batch); the count of the run
+        is said when deletes work again (``sesd.sqs.deletes_recovered``)."""
+        log = self._log.warning if self._delete_errors == 0 else self._log.debug
+        log(event, **fields)
 
     def _refused_delete(self, exc: BaseException, count: int) -> None:
         """A delete no retry will cure (the permission, the queue gone): said once at
