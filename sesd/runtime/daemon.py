@@ -118,9 +118,7 @@ class Daemon:
         )
         self.alerting.on_evaluated = self.changes.notify
         self.health = Health(queues)
-        # Unread: a queue whose receives fail, or that answered none for a minute (a
-        # stalled receive fails only after the SDK's retries, minutes later).
-        self.alerting.unread = lambda: not self.health.ready(self.monotonic())[0]
+        self.alerting.unread = lambda: bool(self.health.failing)
         self.metrics.watch_queues(lambda: self.health.ready(self.monotonic())[1])
         #: What the status page reads (sesd.status): the same live state as the metrics.
         self.status = Sources(

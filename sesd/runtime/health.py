@@ -31,13 +31,11 @@ class Health:
         self.failing.discard(queue)
 
     def ready(self, now: float) -> tuple[bool, list[str]]:
-        """Ready when every queue answered recently and none fails; returns the ones
-        that did not, or fail."""
+        """Ready when every queue answered recently; returns the ones that did not."""
         stale = [
             q
             for q in self.queues
             if now - self.last_receive.get(q, float("-inf")) > self.ready_within
-            or q in self.failing
         ]
         return not stale, stale
 
