@@ -470,6 +470,34 @@ def test_a_queue_counts_as_failing_after_three_passing_troubles_in_a_row(sqs: An
     assert not p._health.failing
 
 
+async def test_a_receive_that_times_out_makes_the_queue_failing_at_once(
+    local_sqs: Any,
+) -> None:
+    """A stalled SQS fails a receive only after the read timeout (30 s): three in a row
+    would outlast a 1m or 5m window, whose alerts would then resolve as empty mid-outage.
+    A receive that got no answer in time makes the queue failing at once (unread: no
+    alert resolves on an empty window)."""
+    from aiobotocore.config import AioConfig
+    from aiobotocore.session import get_session
+
+    url = f"{local_sqs.url}/123456789012/q"
+    async with Proxy(int(local_sqs.url.rpartition(":")[2])) as proxy:
+        proxy.stall()
+        quick = AioConfig(read_timeout=1, retries={"mode": "standard", "total_max_attempts": 1})
+        async with get_session().create_client(
+            "sqs",
+            region_name="us-east-1",
+            endpoint_url=proxy.url,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+            config=quick,
+        ) as stalled:
+            p, _ = poller(stalled, url.replace(local_sqs.url, proxy.url))
+            with anyio.fail_after(10):
+                assert await p._receive() is None
+    assert p._health.failing == {"q"}
+
+
 class FlakySqs(LocalServer):
     """An endpoint whose first receive and first delete answer 500, as AWS does in a bad
     minute: then one message, and nothing. Counts the calls of each operation."""

@@ -17,11 +17,13 @@ network has stalled, and no answer would come in time (:class:`InFlight`).
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import anyio
+from botocore.exceptions import ConnectTimeoutError, ReadTimeoutError
 
 from sesd.config import QueueConfig
 from sesd.core.pipeline import Pipeline
@@ -53,8 +55,12 @@ __all__ = ["PERMANENT_RETRY", "QueuePoller"]
 #: How long a poller waits between tries after a permanent error.
 PERMANENT_RETRY = 60.0
 #: Consecutive failed receives after which a queue counts as failing (the first few
-#: are a network's blip, a throttle), as one no retry cures does at once.
+#: are a network's blip, a throttle), as one no retry cures does at once, and one that
+#: timed out: a stalled SQS fails a receive only every read timeout (30 s), and three
+#: of those would outlast a short window, which would resolve its alerts as empty.
 FAILING_AFTER = 3
+#: A receive that got no answer in time.
+_STALLED = (ReadTimeoutError, ConnectTimeoutError, asyncio.TimeoutError)
 
 
 class QueuePoller:
@@ -174,7 +180,7 @@ class QueuePoller:
         self._changes.notify()
         code = error_code(exc)
         hint = hint_for(exc)
-        if hint is not None or self._errors >= FAILING_AFTER:
+        if hint is not None or isinstance(exc, _STALLED) or self._errors >= FAILING_AFTER:
             self._health.failing.add(self._label)
         if hint is None:
             self._permanent = None
