@@ -191,3 +191,44 @@ async def test_a_member_failing_beside_one_that_takes_the_post_is_counted() -> N
             return metrics.registry.get_sample_value("sesd_notifications_total", labels)
 
         assert (counted("member_failed"), counted("sent")) == (1.0, 1.0)
+
+
+async def test_a_resolve_a_member_refuses_for_good_is_not_owed_to_it() -> None:
+    """A member that answers 400 to a resolve would refuse it again: it is not owed
+    (attached to every later post, it made each of them refused too, valid firings
+    of other alerts included). And what a member was owed goes once it refuses a post
+    for good."""
+    now = [0.0]
+    async with _Member() as a, _Member() as b, aiohttp.ClientSession() as session:
+        config = AlertmanagerConfig(urls=[a.url, b.url])
+        sink = AlertmanagerSink(config, session, "am", lambda: now[0])
+        a.status = 400
+        await sink.send(notification(alert(kind=Transition.RESOLVED), kind=Transition.RESOLVED))
+        assert sink.owing() is None
+        a.status = 200
+        now[0] += 60.0  # its time out (a resend period) over
+        await sink.send(notification(alert("other.example")))
+        assert [doc["labels"]["domain"] for doc in a.bodies[-1]] == ["other.example"]
+        a.status = 503  # passing: owed
+        await sink.send(notification(alert(kind=Transition.RESOLVED), kind=Transition.RESOLVED))
+        assert sink.owing() is not None
+        a.status = 400  # then refused for good, with what it was owed
+        now[0] += 60.0
+        await sink.send(notification(alert("third.example")))
+        assert len(a.bodies[-1]) == 2  # the owed resolve went with it
+        assert sink.owing() is None
+
+
+def test_an_alert_posted_to_alertmanager_never_starts_after_it_ends() -> None:
+    """An alert whose start the clock put ahead (a step back since) ends no earlier
+    than it starts: Alertmanager refuses one that does (HTTP 400)."""
+    import dataclasses
+
+    from sesd.alerting.documents import alertmanager_documents
+
+    ahead = dataclasses.replace(alert(kind=Transition.RESOLVED), since=1.8e9 + 600)
+    (doc,) = alertmanager_documents(notification(ahead, kind=Transition.RESOLVED), 60.0)
+    assert doc["startsAt"] <= doc["endsAt"] == "2027-01-15T08:00:00Z"
+    firing = dataclasses.replace(alert(), since=1.8e9 + 3600)
+    (doc,) = alertmanager_documents(notification(firing), 60.0, 1.8e9)
+    assert doc["startsAt"] <= doc["endsAt"]

@@ -434,10 +434,16 @@ def test_a_clock_step_back_costs_at_most_one_for_or_repeat_interval() -> None:
     fired_at = stepped = state.last_sent
     stepped -= HOUR  # another step back, while it fires
     assert step(r, state, 0.5, 100, stepped, HOUR) is None
+    # It fired no later than now by the corrected clock: a start ahead of the clock
+    # would end before it began (Alertmanager refuses such an alert, and its resolve).
+    assert state.since == stepped < fired_at
     assert step(r, state, 0.5, 100, stepped + HOUR - 1, HOUR) is None
     assert step(r, state, 0.5, 100, stepped + HOUR, HOUR) is Transition.REPEAT
     assert step(r, state, 0.5, 100, stepped + HOUR - 0.5, HOUR) is None  # not early
-    assert state.since == fired_at  # the firing's start is what it was
+    assert state.since == stepped
+    assert step(r, state, 0.0, 100, stepped + HOUR, HOUR) is Transition.RESOLVED
+    assert state.resolved_at is not None
+    assert state.resolved_at >= state.since
 
 
 # --- what the evaluator watches, and what an alert says and when -------------------

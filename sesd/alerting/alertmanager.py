@@ -110,7 +110,10 @@ class AlertmanagerSink:
         members = [url for url in urls if self._out.get(url, 0.0) <= now] or urls
         failed = await self._post_all(members, alerts, posted)
         if notification.kind is Transition.RESOLVED:
-            for url in [*failed, *(url for url in urls if url not in members)]:
+            # Not one a member refused for good (a 4xx): posted again, it would be
+            # refused again, with every post it went with.
+            passing = [url for url, exc in failed.items() if isinstance(exc, Retryable)]
+            for url in [*passing, *(url for url in urls if url not in members)]:
                 self._owe(url, posted, alerts)
         if len(failed) < len(members):
             return
@@ -142,6 +145,10 @@ class AlertmanagerSink:
                 )
             except DeliveryError as exc:
                 failed[url] = exc
+                if not isinstance(exc, Retryable):
+                    # Refused for good (a 4xx): what it was owed goes, or every later
+                    # post to it would carry the refused alerts and be refused too.
+                    self._owed.pop(url, None)
                 return
             self._out.pop(url, None)
             if owed:

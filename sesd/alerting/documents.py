@@ -86,7 +86,8 @@ def alertmanager_documents(
                     "severity": alert.severity,
                 },
                 "annotations": annotations,
-                "startsAt": iso(alert.since),
+                # Never after its end: Alertmanager refuses such an alert (HTTP 400).
+                "startsAt": iso(min(alert.since, ends)),
                 "endsAt": iso(ends),
                 "generatorURL": alert.dashboard_url or "",
             }

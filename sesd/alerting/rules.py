@@ -159,10 +159,12 @@ def step(
         return None
     # The wall clock stepped back past when the alert began pending or was last sent:
     # counted from now, so the step costs at most one `for` or repeat_interval, not
-    # the step's length on top (an hour's step back held a pending page an hour).
-    if state.status is Status.PENDING and state.since > now:
+    # the step's length on top (an hour's step back held a pending page an hour). A
+    # firing alert fired no later than now: a start ahead of its end is refused
+    # (Alertmanager answers 400 to every resend and to the resolve).
+    if state.since > now and state.status is not Status.INACTIVE:
         state.since = now
-    elif state.status is Status.FIRING and state.last_sent > now:
+    if state.status is Status.FIRING and state.last_sent > now:
         state.last_sent = now
     state.value = value
     breach = value is not None and rule.breaches(value) and volume >= rule.min_events
