@@ -627,6 +627,27 @@ def test_while_sesd_reads_over_half_a_window_behind_a_firing_alert_does_not_reso
     assert status() is Status.INACTIVE
 
 
+def test_delays_read_hours_late_page_only_once_sesd_has_caught_up() -> None:
+    """Draining a three-hour backlog in event order, sesd reads delays long before the
+    deliveries that ended them: a pending_delays rule paged for an incident over for
+    hours, with nothing in the page. While sesd reads further behind than the rule's
+    window its pending count says nothing; read near now, delays nothing has ended page."""
+    rule = RULE.replace('metric = "delay_ratio"', 'metric = "pending_delays"')
+    rule = rule.replace("above = 0.2", "above = 2").replace("min_events = 4", "min_events = 0")
+    alerting, pipeline, _ = _alerting(rule)
+    for i in range(3):
+        late = f.delay([f"d{i}@a.example"], at=T - 3 * 3600 + i, expires=T + 3600)
+        pipeline.feed(f.raw(late), "q", T, received_at=T)
+    assert pipeline.ledger.pending.count("a.example", T) == 3
+    alerting.evaluate()
+    held = alerting.evaluator.states["delays"].get("a.example")
+    assert held is None or held.status is Status.INACTIVE
+    # Caught up: an event of now read now; nothing ended the three delays.
+    pipeline.feed(f.raw(f.delivery(["x@b.example"], at=T - 5)), "q", T, received_at=T)
+    alerting.evaluate()
+    assert alerting.evaluator.states["delays"]["a.example"].status is Status.FIRING
+
+
 def test_a_daemon_counts_a_queue_whose_receives_fail_as_unread() -> None:
     """The daemon tells its alerting a queue is unread while its receives fail for good
     (or again and again), until one succeeds."""

@@ -201,6 +201,8 @@ class Evaluator:
             kept_out = windows.suppressed_count(index, now) if rule.include_suppressed else 0
             value, volume = measure(rule.metric, figures, pending, of_cause, kept_out)
         seconds = self._window_seconds[rule.name]
+        if rule.metric == "pending_delays" and self.blindness.unseen(seconds, now):
+            value, read = None, None  # read late: what ends them may be further back
         blind = value is None and self.blindness.of(seconds, now)
         thin = state.status is Status.FIRING and self.blindness.thin(seconds, now)
         transition = step(rule, state, value, volume, now, self._repeat, blind, thin)

@@ -56,6 +56,12 @@ class Blindness:
             return True
         return self.tallies is not None and self.tallies.behind(now, window) > window
 
+    def unseen(self, window: float, now: float) -> bool:
+        """Whether sesd reads more than ``window`` behind: a delay it counts as pending
+        may have ended in a Delivery it has not read yet (a backlog drains in event
+        order), so a count of pending delays says nothing then."""
+        return self.tallies is not None and self.tallies.behind(now, window) > window
+
     def thin(self, window: float, now: float) -> bool:
         """Whether a window of ``window`` seconds holds less than half its span of what
         the queues have: sesd reads more than half a window behind (catching up after
