@@ -626,3 +626,47 @@ async def test_deletes_that_keep_failing_slow_the_poller_and_are_logged_once(
     (recovered,) = [r for r in records if r["event"] == "sesd.sqs.deletes_recovered"]
     assert recovered["after_batches"] == 3
     assert delays[:3] == [1, 2, 3]  # the poller backed off after each batch left undeleted
+
+
+async def test_a_host_clock_off_from_aws_is_measured_and_said(sqs: Any) -> None:
+    """Events count at their time on this host's clock: an hour ahead, every event
+    reads an hour late and counts in no window, which looks like a backlog. Each SQS
+    answer's Date header (AWS's clock, to the second) measures the offset: a gauge,
+    a warning when it goes past 30 s, a line when it is back."""
+    import time
+
+    logs = io.StringIO()
+    configure_logging("debug", "json", stream=logs)
+    url, _ = await make_queue(sqs)
+    ahead = [3600.0]
+    config = parse_config(f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 0\n')
+    pipeline = Pipeline(core_settings(config))
+    metrics = Metrics(pipeline.ledger, ["q"], time.time)
+    health = Health(["q"])
+    p = QueuePoller(
+        sqs,
+        config.queues[0],
+        pipeline=pipeline,
+        metrics=metrics,
+        health=health,
+        changes=Changes(),
+        stopping=anyio.Event(),
+        delete_invalid=False,
+        clock=lambda: time.time() + ahead[0],
+        monotonic=time.monotonic,
+    )
+    assert await p._receive() == []
+    offset = metrics.registry.get_sample_value("sesd_clock_offset_seconds")
+    assert offset is not None
+    assert 3598 < offset < 3602
+    assert health.clock_offset == offset
+    assert await p._receive() == []  # still off: said once
+    ahead[0] = 0.0
+    assert await p._receive() == []
+    assert abs(health.clock_offset) < 2
+    events = [json.loads(line) for line in logs.getvalue().splitlines()]
+    said = [
+        (e["event"], e.get("offset_seconds")) for e in events if e["event"].startswith("sesd.clock")
+    ]
+    assert [event for event, _ in said] == ["sesd.clock.off", "sesd.clock.on_time"]
+    assert 3598 <= said[0][1] <= 3602

@@ -262,6 +262,14 @@ def test_a_replica_reading_behind_its_windows_says_so() -> None:
         "; reading 7m00s behind: BEHIND, windows under 7m00s are empty and their rules "
         "cannot fire until sesd catches up"
     )
+    # The same lag, this host's clock seven minutes ahead of AWS's: that is the cause.
+    w.health.clock_offset = 421.0
+    doc = build_status(w.sources, NOW, counters, Rates(w.sources.started).sample(NOW, counters))
+    assert doc.lag.text.endswith(
+        " (or rather: this host's clock is 7m01s ahead of AWS's, so every event reads "
+        "late: fix its time sync)"
+    )
+    w.health.clock_offset = 2.0
     tallies.latest["q"] = (NOW, 0.8)
     doc = build_status(w.sources, NOW, counters, Rates(w.sources.started).sample(NOW, counters))
     assert doc.lag.text.endswith("; reading 0s behind")

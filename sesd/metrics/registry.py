@@ -124,6 +124,12 @@ class Metrics:
             "reckoning); each re-anchors sesd's time.",
             registry=self.registry,
         )
+        self.clock_offset = Gauge(
+            "sesd_clock_offset_seconds",
+            "This host's clock minus AWS's, from the latest SQS answer's Date header (to "
+            "the second): events count at their time on this clock.",
+            registry=self.registry,
+        )
         self.reload_ok = Gauge(
             "sesd_config_last_reload_successful",
             "1 when the last config (re)load succeeded, 0 when it failed.",

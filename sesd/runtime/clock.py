@@ -13,11 +13,17 @@ scrape) :meth:`~AnchoredClock.peek`. The windows themselves lose nothing to a st
 
 from __future__ import annotations
 
+import email.utils
 import time
 from collections.abc import Callable
-from typing import Final
+from typing import Any, Final
 
-__all__ = ["TOLERANCE", "AnchoredClock"]
+from prometheus_client import Gauge
+
+from sesd.runtime.health import Health
+from sesd.status.sources import CLOCK_OFF
+
+__all__ = ["TOLERANCE", "AnchoredClock", "compare_with_aws"]
 
 #: Divergence (seconds) beyond which the wall clock is taken to have stepped.
 TOLERANCE: Final = 1.0
@@ -59,3 +65,31 @@ class AnchoredClock:
             self._on_step(wall - now)
             return wall
         return now
+
+
+def compare_with_aws(date: str | None, now: float, health: Health, gauge: Gauge, log: Any) -> None:
+    """Compare this host's clock (``now``) with AWS's (an SQS answer's Date header, to
+    the second): events count at their time on this clock, so a host an hour ahead
+    reads every event an hour late (in no window, as if behind a backlog). Kept in
+    ``health`` and ``gauge``; said when it goes off, and when it is back."""
+    try:
+        aws = email.utils.parsedate_to_datetime(date).timestamp() if date else None
+    except (TypeError, ValueError):
+        aws = None
+    if aws is None:
+        return
+    offset = now - aws
+    was, health.clock_offset = health.clock_offset, offset
+    gauge.set(offset)
+    off, was_off = abs(offset) > CLOCK_OFF, was is not None and abs(was) > CLOCK_OFF
+    if off and not was_off:
+        side = "ahead of" if offset > 0 else "behind"
+        log.warning(
+            "sesd.clock.off",
+            offset_seconds=round(offset),
+            hint=f"this host's clock is {abs(round(offset))} s {side} AWS's: fix its time "
+            "sync (chrony, NTP); until then events count at the wrong time (a host ahead "
+            "reads every event as late, and an hour ahead counts none in a window)",
+        )
+    elif was_off and not off:
+        log.info("sesd.clock.on_time", offset_seconds=round(offset))

@@ -24,6 +24,9 @@ class Health:
     #: Queues whose receives fail for good (denied, deleted, a KMS key disabled) or
     #: again and again, until one succeeds: what would fill the windows waits there.
     failing: set[str] = field(default_factory=set)
+    #: The host's clock minus AWS's, from the latest SQS answer's Date header (to the
+    #: second); None before one.
+    clock_offset: float | None = None
 
     def received(self, queue: str, now: float) -> None:
         """A receive on ``queue`` succeeded (with or without messages)."""

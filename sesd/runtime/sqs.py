@@ -32,6 +32,7 @@ from sesd.io.aws_errors import error_code
 from sesd.io.backoff import backoff_delay
 from sesd.io.logs import get_logger
 from sesd.metrics.registry import Metrics
+from sesd.runtime.clock import compare_with_aws
 from sesd.runtime.health import Changes, Health
 from sesd.runtime.sqs_calls import (
     DENIED,
@@ -166,6 +167,8 @@ class QueuePoller:
             self._errors = 0
             self._permanent = None
         self._health.received(self._label, self._monotonic())
+        date = response["ResponseMetadata"].get("HTTPHeaders", {}).get("date")
+        compare_with_aws(date, self._clock(), self._health, self._metrics.clock_offset, self._log)
         messages = response.get("Messages", [])
         if messages:
             self._metrics.sqs_received_messages(self._label, len(messages))

@@ -31,7 +31,7 @@ from sesd.status.document import (
     Status,
 )
 from sesd.status.scopes import find_label, scope_detail, scope_tables, tenant_rows
-from sesd.status.sources import Sample, Sources
+from sesd.status.sources import CLOCK_OFF, Sample, Sources
 
 __all__ = ["Limits", "build_status", "read_counters", "scope_page"]
 
@@ -96,7 +96,7 @@ def build_status(
         at=now,
         sesd=_daemon(sources, now),
         queues=_queues(sources, now, counters, base),
-        lag=_lag(ledger, now, counters, base),
+        lag=_lag(ledger, now, counters, base, sources.health.clock_offset),
         alerts=alert_list(ledger, sources.evaluator, found, now, limits.alerts),
         scopes=scope_tables(ledger, now, firing_on(found), limits.top, limits.window),
         canary=_canary(ledger, now),
@@ -169,7 +169,9 @@ def _queues(
     return views
 
 
-def _lag(ledger: Ledger, now: float, counters: dict[str, float], base: Sample) -> LagView:
+def _lag(
+    ledger: Ledger, now: float, counters: dict[str, float], base: Sample, offset: float | None
+) -> LagView:
     histogram = ledger.tallies.lag
     since, before = base
     moved = [
@@ -205,6 +207,11 @@ def _lag(ledger: Ledger, now: float, counters: dict[str, float], base: Sample) -
                 f": BEHIND, windows under {duration(latest)} are empty and their rules "
                 "cannot fire until sesd catches up"
             )
+            if offset is not None and offset > CLOCK_OFF:
+                text += (
+                    f" (or rather: this host's clock is {duration(offset)} ahead of AWS's, "
+                    "so every event reads late: fix its time sync)"
+                )
     return LagView(
         events=int(total),
         over_seconds=over,
