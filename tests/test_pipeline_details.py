@@ -127,11 +127,13 @@ def test_a_soft_bounce_names_its_cause_but_is_not_counted_as_a_delays() -> None:
 
 def test_an_event_dated_after_its_receipt_has_no_lag() -> None:
     """A sender's clock ahead of ours: the event arrives "before" it happened. Its lag
-    counts as none, in the first bucket, not as a negative time."""
+    counts as none, in the first bucket and in how far behind sesd reads
+    (sesd_event_lag_latest_seconds), not as a negative time."""
     pipeline = Pipeline(core_settings(parse_config("")))
-    pipeline.feed(f.raw(f.delivery(["a@x.example"], at=NOW + 2.0)), "q", NOW, NOW)
+    pipeline.feed(f.raw(f.delivery(["a@x.example"], at=NOW + 120.0)), "q", NOW, NOW)
     lag = pipeline.ledger.tallies.lag
     assert (lag.sum, lag.counts[0], sum(lag.counts)) == (0.0, 1, 1)
+    assert pipeline.ledger.tallies.latest["q"] == (NOW, 0.0)
 
 
 def test_tag_counts_add_up_and_an_idle_tag_value_goes() -> None:

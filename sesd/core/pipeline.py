@@ -188,7 +188,9 @@ class Pipeline:
         t = event.time
         if received_at is not None:
             lag = received_at - t
-            tallies.lag.observe(lag if lag > 0.0 else 0.0)
+            if lag < 0.0:  # SES's clock ahead of ours: no lag, not a negative one
+                lag = 0.0
+            tallies.lag.observe(lag)
             tallies.latest[queue] = (received_at, lag)
         if t > now:  # a clock ahead of ours is clamped to now (not min(): every event)
             t = now
