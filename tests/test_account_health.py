@@ -10,8 +10,10 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
+from botocore.exceptions import ClientError
 from prometheus_client.parser import text_string_to_metric_families
 
 from sesd.account.poller import AccountPoller
@@ -300,3 +302,24 @@ async def test_the_daemon_polls_at_start_and_serves_what_it_heard(
         console.getvalue()
     )
     assert "enforcement status: SHUTDOWN" in console.getvalue()
+
+
+async def test_a_polls_attempts_are_what_the_daemon_asks_not_one_more() -> None:
+    """The account polls are made 2 attempts a call, the tenant polls 3: the SDK's
+    max_attempts counts retries (one call more than asked); total_max_attempts is what
+    the polls' clients take. A GetAccount SES answers 503 twice is two calls, failed."""
+    from sesd.runtime.aws import poll_config
+
+    async with FakeSes() as fake:
+        fake.script_account(503, 503, 503)
+        async with get_session().create_client(
+            "sesv2",
+            region_name="eu-west-1",
+            endpoint_url=fake.url,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+            config=poll_config(attempts=2),
+        ) as client:
+            with pytest.raises(ClientError):
+                await client.get_account()
+    assert fake.account_requests == 2

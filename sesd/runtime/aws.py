@@ -38,7 +38,9 @@ def sqs_config(connections: int, *, receive: bool = False) -> AioConfig:
         # queue a reload adds may poll longer than those at start).
         read_timeout=LONGEST_POLL + 10,
         max_pool_connections=connections,
-        # ``max_attempts`` counts retries: up to four calls of a delete or a release.
+        # ``max_attempts`` counts retries: up to four calls of a delete or a release
+        # (a throttle the SDK absorbs is counted nowhere; sesd_sqs_errors_total counts
+        # what is left after them).
         retries={"mode": "standard", "total_max_attempts": 1}
         if receive
         else {"mode": "standard", "max_attempts": 3},
@@ -57,7 +59,10 @@ def poll_config(attempts: int) -> AioConfig:
     """The settings of the clients of the account and tenant polls (SESv2,
     CloudWatch): short timeouts, ``attempts`` tries a call."""
     return AioConfig(
-        connect_timeout=5, read_timeout=15, retries={"mode": "standard", "max_attempts": attempts}
+        connect_timeout=5,
+        read_timeout=15,
+        # ``total_max_attempts``: ``max_attempts`` would count retries, one call more.
+        retries={"mode": "standard", "total_max_attempts": attempts},
     )
 
 
