@@ -28,7 +28,7 @@ from sesd.status.model import build_status, read_counters
 from tests import factory as f
 from tests.conftest import make_queue, running, send_bodies
 from tests.sesd_process import hearing_ctrl_c
-from tests.status_world import NOW, RULES, everything, settled, spike
+from tests.status_world import NOW, RULES, everything, feed, settled, spike, world
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -299,3 +299,22 @@ def test_a_silence_ending_another_day_says_which_day() -> None:
     day = datetime.fromtimestamp(NOW + 3 * 86400, UTC).strftime("%Y-%m-%d")
     (listed,) = [line for line in lines if line.startswith("  s2 ")]
     assert f" until {day} " in listed
+
+
+def test_a_long_domain_keeps_the_columns_in_line() -> None:
+    """A domain may have 253 characters: cut to its column (head and tail kept), the
+    figures after it stay under their heading."""
+    w = world(now=NOW)
+    long = "a" * 60 + "." + "b" * 60 + ".example"
+    events = [f.delivery([f"u{i}@{long}"], at=NOW - 50 + i) for i in range(3)]
+    events += [f.delivery([f"u{i}@short.example"], at=NOW - 40 + i) for i in range(2)]
+    feed(w, events, NOW)
+    doc = build_status(w.sources, NOW, read_counters(w.sources), (w.sources.started, {}))
+    lines = table(doc).splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("DOMAINS by"))
+    head, first, second = lines[start + 1 : start + 4]
+    column = head.index("delivered") + len("delivered")
+    assert first.startswith("  " + "a" * 19 + "…")
+    assert first.split()[0].endswith("b.example")
+    for row, delivered in ((first, "3"), (second, "2")):
+        assert row[:column].endswith(f" {delivered}")

@@ -297,6 +297,15 @@ def _alert(a: AlertRow, at: float, before: AlertRow | None) -> list[str]:
     return lines
 
 
+def _fit(name: str, width: int) -> str:
+    """A name cut to its column (a domain may have 253 characters): its head and tail,
+    the middle left out, so the columns after it stay in line."""
+    if len(name) <= width:
+        return name
+    half = (width - 1) // 2
+    return f"{name[:half]}…{name[-(width - 1 - half) :]}"
+
+
 def _scope(t: ScopeTable) -> list[str]:
     title = f"{_NAMES.get(t.axis, t.axis.upper())} by delay ratio over {t.window}"
     lines = ["", f"{title} ({len(t.items)} of {t.total})"]
@@ -308,7 +317,8 @@ def _scope(t: ScopeTable) -> list[str]:
         f"{'p95 delay':>9}  {'top cause':<16} firing"
     )
     lines += [
-        f"  {r.name:<{width}} {r.delivered:>9} {r.delayed:>8} {percent(r.delay_ratio):>7} "
+        f"  {_fit(r.name, width):<{width}} {r.delivered:>9} {r.delayed:>8} "
+        f"{percent(r.delay_ratio):>7} "
         f"{r.pending:>8} {seconds(r.delay_p95_seconds):>9}  {r.top_cause or '-':<16} "
         f"{', '.join(r.firing) or '-'}"
         for r in t.items
