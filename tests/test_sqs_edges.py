@@ -662,6 +662,7 @@ async def test_a_host_clock_off_from_aws_is_measured_and_said(sqs: Any) -> None:
     assert health.clock_offset == offset
     assert await p._receive() == []  # still off: said once
     ahead[0] = 0.0
+    p._date = None  # as an answer of the next second (one Date a second is compared)
     assert await p._receive() == []
     assert abs(health.clock_offset) < 2
     events = [json.loads(line) for line in logs.getvalue().splitlines()]

@@ -117,6 +117,8 @@ class QueuePoller:
         self._undeletable = False  # deletes refused for good (reported once)
         #: Batches in a row whose delete left some undeleted (throttled, SQS in trouble).
         self._delete_errors = 0
+        #: The Date header of the latest answer compared with this host's clock.
+        self._date: str | None = None
 
     async def run(self) -> None:
         """Poll until ``stopping`` is set; SQS errors back off, never end the loop."""
@@ -168,7 +170,11 @@ class QueuePoller:
             self._permanent = None
         self._health.received(self._label, self._monotonic())
         date = response["ResponseMetadata"].get("HTTPHeaders", {}).get("date")
-        compare_with_aws(date, self._clock(), self._health, self._metrics.clock_offset, self._log)
+        if date != self._date:  # to the second: a busy poller's answers share one
+            self._date = date
+            compare_with_aws(
+                date, self._clock(), self._health, self._metrics.clock_offset, self._log
+            )
         messages = response.get("Messages", [])
         if messages:
             self._metrics.sqs_received_messages(self._label, len(messages))
