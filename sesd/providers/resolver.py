@@ -34,6 +34,8 @@ MIN_TTL: Final = 3600.0
 MAX_TTL: Final = 7 * 86400.0
 #: How long a failed lookup (SERVFAIL, timeout) is remembered before another try.
 RETRY_AFTER: Final = 300.0
+#: Lookups in a row without an answer after which the resolver is said to fail.
+FAILING_LOOKUPS: Final = 3
 
 
 def _nameserver(spec: str) -> dns.nameserver.Do53Nameserver:
@@ -70,9 +72,9 @@ class ProviderResolver:
         self._wake = anyio.Event()
         self.done = anyio.Event()  # set after each lookup (tests wait on it)
         self._log = get_logger()
-        #: Whether the latest lookup found no answer (a failure, a timeout): the log
-        #: says so when that begins and ends, not once a domain.
-        self._failing = False
+        #: Lookups in a row that found no answer (a failure, a timeout): the log says
+        #: when a run of them begins and ends, not once a domain.
+        self._failures = 0
 
     @classmethod
     def from_config(
@@ -159,9 +161,15 @@ class ProviderResolver:
         self.done = anyio.Event()
 
     def _note(self, outcome: str) -> None:
-        """Say when lookups begin to fail, and when they answer again."""
-        failing = outcome in ("failed", "timeout")
-        if failing and not self._failing:
+        """Say when lookups begin to fail (FAILING_LOOKUPS in a row: one domain with
+        broken DNS among healthy ones is not the resolver), and when they answer again."""
+        if outcome not in ("failed", "timeout"):
+            if self._failures >= FAILING_LOOKUPS:
+                self._log.info("sesd.providers.lookups_answering", after=self._failures)
+            self._failures = 0
+            return
+        self._failures += 1
+        if self._failures == FAILING_LOOKUPS:
             self._log.warning(
                 "sesd.providers.lookups_failing",
                 outcome=outcome,
@@ -169,9 +177,6 @@ class ProviderResolver:
                 "do not watch: check [providers] nameservers and that DNS (UDP and TCP "
                 "53) is reachable",
             )
-        elif self._failing and not failing:
-            self._log.info("sesd.providers.lookups_answering")
-        self._failing = failing
 
     async def _resolve(self, domain: str) -> tuple[str, float, str]:
         """(provider, how long it holds, outcome) for one domain."""
