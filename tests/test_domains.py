@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from sesd.core.domains import OTHER, LabelTable, domain_of, readable, redact_address
+from sesd.core.domains import (
+    OTHER,
+    LabelTable,
+    domain_of,
+    readable,
+    recipient_key,
+    redact_address,
+)
 
 
 @pytest.mark.parametrize(
@@ -162,3 +169,17 @@ def test_a_label_in_idna_form_reads_with_its_unicode_form() -> None:
     assert readable("shop.xn--80a1acny.xn--p1ai") == "shop.xn--80a1acny.xn--p1ai (shop.почта.рф)"
     assert readable("gmail.com") == "gmail.com"
     assert readable("xn--invalid-.example") == "xn--invalid-.example"  # not IDNA: as it is
+    assert readable("boxn--x.example") == "boxn--x.example"  # xn-- inside a label: no A-label
+
+
+def test_a_recipient_is_keyed_by_its_address_with_its_domain_in_normal_form() -> None:
+    """How two events' recipients compare: case, display names, IDNA and a trailing dot
+    do not make two; an @ in a quoted local part, or an address without a usable
+    domain, is kept as it is."""
+    assert recipient_key(" Ann <ANN@Bücher.de.> ") == "ann@xn--bcher-kva.de"
+    assert recipient_key('"A <b>" <ann@x.example>') == "ann@x.example"  # the last <...>
+    assert recipient_key('"a@b"@Bücher.de') == '"a@b"@xn--bcher-kva.de'  # the last @
+    assert recipient_key("a<b@x.example") == "a<b@x.example"  # no closing >: no name
+    assert recipient_key("Bücher") == "bücher"  # no @: nothing to normalise
+    assert recipient_key("x@not a domain.") == "x@not a domain."  # unusable: as written
+    assert recipient_key("X@Plain.Example") == "x@plain.example"

@@ -193,6 +193,18 @@ def test_links_are_filled_in_per_alert() -> None:
     assert alert.labels == {"team": "mail"}
 
 
+def test_a_tenants_glob_takes_names_as_written() -> None:
+    """Tenants are named as SES and the sender name them, capitals and all: a glob on
+    tenants takes them as written, not in a domain's normal form."""
+    from sesd.alerting.labels import takes
+
+    on_tenants = parse_config(
+        "[tenants]\nenabled = true\n" + RULE + 'tenants = ["Globex*"]\n'
+    ).alerts.rules[0]
+    assert takes(on_tenants, "Globex-EU")
+    assert not takes(on_tenants, "globex-eu")
+
+
 def test_a_group_name_in_a_link_is_percent_encoded() -> None:
     """A group's name may hold a space or an ``&``: filled in as written, it would split
     the dashboard's query and end the runbook's link at the space."""

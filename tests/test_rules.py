@@ -421,6 +421,26 @@ def test_the_state_records_each_step() -> None:
     assert state.resolved_at is None
 
 
+def test_reading_further_behind_than_a_window_is_judged_on_the_queues_read_within_it() -> None:
+    """A count of pending delays says nothing while sesd reads further behind than the
+    rule's window (the deliveries that end them may wait in the queue): judged on the
+    queues read within that window, a lag of exactly the window not yet behind it."""
+    from sesd.alerting.rules import Blindness
+    from sesd.core.tallies import Tallies
+
+    tallies = Tallies()
+    blindness = Blindness(tallies=tallies)
+    now = 10_000.0
+    tallies.latest["q"] = (now - 10, 300.0)
+    assert not blindness.unseen(300.0, now)  # exactly a window behind
+    tallies.latest["q"] = (now - 10, 7200.0)
+    assert blindness.unseen(300.0, now)
+    tallies.latest["q"] = (now - 400, 7200.0)  # read 400 s ago: not within a 5m window
+    assert not blindness.unseen(300.0, now)
+    assert blindness.unseen(900.0, now)  # within a 15m one
+    assert not Blindness().unseen(300.0, now)  # nothing read: nothing to judge
+
+
 def test_a_clock_step_back_costs_at_most_one_for_or_repeat_interval() -> None:
     """The wall clock stepped back an hour: an alert pending since before the step
     fires `for` after it (not an hour later), and a firing one repeats
