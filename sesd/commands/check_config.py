@@ -45,7 +45,7 @@ def execute(args: argparse.Namespace) -> int:
     if config.state.path and not args.no_secrets:
         problem = unsavable(config.state.path)
         if problem is not None:
-            warnings.append(f"{problem} (sesd run cannot start so on this host)")
+            warnings.append(f"{problem} (sesd run would not start on this host)")
     for warning in warnings:
         print(f"sesd: warning: {warning}", file=sys.stderr)
     return 0
