@@ -193,6 +193,23 @@ def test_links_are_filled_in_per_alert() -> None:
     assert alert.labels == {"team": "mail"}
 
 
+def test_a_rule_names_a_group_as_the_config_writes_it() -> None:
+    """A group's label is its name as written (Consumer-MS, Почта): a rule naming it,
+    as check-config tells the author to, watches it, and one leaving it out does."""
+    groups = '[domains]\ngroups = { "Consumer-MS" = ["hotmail.com"], "Почта" = ["почта.рф"] }\n'
+
+    def firing(extra: str) -> list[str]:
+        config = parse_config(groups + RULE + extra)
+        pipeline = Pipeline(core_settings(config))
+        for domain in ("hotmail.com", "почта.рф", "gmail.com"):
+            feed_spike(pipeline, domain, T, 6, 4)
+        alerts = Evaluator(config.alerts, ["5m", "15m", "1h"]).evaluate(pipeline.ledger, T)
+        return sorted(a.domain for a in alerts)
+
+    assert firing('domains = ["Consumer-MS", "Почта"]\n') == ["Consumer-MS", "Почта"]
+    assert firing('exclude_domains = ["Consumer-MS", "Почта"]\n') == ["gmail.com"]
+
+
 def test_a_tenants_glob_takes_names_as_written() -> None:
     """Tenants are named as SES and the sender name them, capitals and all: a glob on
     tenants takes them as written, not in a domain's normal form."""

@@ -20,7 +20,10 @@ def labels(rule: RuleConfig, scope: Scope, stated: Collection[str]) -> list[str]
     watched = rule.watched
     globs = [d for d in watched if is_glob(d)]
     if scope.axis == DOMAIN:
-        wanted = {normalise_domain(d) or d for d in watched if not is_glob(d)}
+        names = [d for d in watched if not is_glob(d)]
+        # A domain in its normal form; a group by its name as written (Consumer-MS).
+        wanted = {normalise_domain(d) or d for d in names}
+        wanted.update(d for d in names if d in scope.windows)
         candidates = list(scope.windows)
     else:
         wanted = {d for d in watched if not is_glob(d)}
@@ -42,7 +45,7 @@ def watches(rule: RuleConfig, label: str) -> bool:
     """Whether a rule's names or globs take in ``label``."""
     domains = rule.scope == DOMAIN
     return any(
-        _glob(label, pattern, domains) if is_glob(pattern) else label == pattern
+        _glob(label, pattern, domains) if is_glob(pattern) else _named(label, pattern, domains)
         for pattern in rule.watched
     )
 
@@ -52,9 +55,7 @@ def takes(rule: RuleConfig, label: str) -> bool:
     matched by a glob, and not excluded."""
     domains = rule.scope == DOMAIN
     named = any(
-        _glob(label, pattern, domains)
-        if is_glob(pattern)
-        else label == ((normalise_domain(pattern) or pattern) if domains else pattern)
+        _glob(label, pattern, domains) if is_glob(pattern) else _named(label, pattern, domains)
         for pattern in rule.watched
     )
     return named and not _excluded(rule, label)
@@ -64,11 +65,15 @@ def _excluded(rule: RuleConfig, label: str) -> bool:
     """Whether the rule skips ``label`` (a domain by its normal form)."""
     domains = rule.scope == DOMAIN
     return any(
-        _glob(label, pattern, domains)
-        if is_glob(pattern)
-        else label == (normalise_domain(pattern) if domains else pattern)
+        _glob(label, pattern, domains) if is_glob(pattern) else _named(label, pattern, domains)
         for pattern in rule.excluded
     )
+
+
+def _named(label: str, name: str, domains: bool) -> bool:
+    """Whether a name takes ``label``: as written (a group's name, a provider's, a
+    tenant's), or, of domains, in its normal form (``Bücher.de``)."""
+    return label == name or (domains and label == normalise_domain(name))
 
 
 def _glob(label: str, pattern: str, domains: bool) -> bool:
