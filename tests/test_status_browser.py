@@ -5,6 +5,7 @@ Every story also checks the page logged no error and asked no other host."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
@@ -133,6 +134,30 @@ async def test_a_cause_the_texts_only_hinted_at_says_so_on_the_page(
                 await expect(alert).to_contain_text(
                     "(15 of 15 noted; 15 only hinted at by the text: read the diagnostics)"
                 )
+            seen.assert_clean(host)
+
+
+async def test_an_idna_domain_keeps_its_unicode_form_when_the_script_redraws(
+    local_sqs: LocalSqs, sqs: Any
+) -> None:
+    """The spike at bücher.de: its alert and its row name it in both forms, as the
+    server draws the page and as the script redraws it from the JSON."""
+    url, _ = await make_queue(sqs)
+    async with running(parse_config(config_text(local_sqs, url))) as daemon, chromium() as browser:
+        events = [
+            json.loads(json.dumps(e).replace("outlook.com", "bücher.de"))
+            for e in spike(time.time())
+        ]
+        await send_bodies(sqs, url, [f.raw(event) for event in events])
+        await fired(daemon, name="xn--bcher-kva.de")
+        host = f"127.0.0.1:{daemon.http_port}"
+        async with watched(browser) as seen:
+            page = seen.page
+            for refresh, refreshes in ((300, 0), (0.25, 2)):
+                await opened(page, f"http://{host}/?refresh={refresh}", refreshes)
+                shown = "xn--bcher-kva.de (bücher.de)"
+                await expect(page.locator("#now tr.alert").filter(has_text=shown)).to_have_count(1)
+                await expect(page.locator("#scope-domain").get_by_text(shown)).to_be_visible()
             seen.assert_clean(host)
 
 

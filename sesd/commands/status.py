@@ -29,7 +29,7 @@ import msgspec
 from sesd.commands.common import Commands, config_error, with_config
 from sesd.config import Config, ConfigError, HttpConfig, load_config
 from sesd.core.text import clean
-from sesd.status.charts import STAGES, duration, moment, named, percent, seconds, when
+from sesd.status.charts import STAGES, duration, moment, percent, seconds, when
 from sesd.status.document import SAME_ADVICE, AlertRow, ScopeTable, Status
 from sesd.status.page import built
 
@@ -277,7 +277,7 @@ def _alerts(status: Status) -> list[str]:
 def _alert(a: AlertRow, at: float, before: AlertRow | None) -> list[str]:
     lines = [
         f"  {a.state.upper():<8} {a.severity:<8} {a.rule}: {a.scope} "
-        f"{named(a.scope, a.name)} {a.metric} "
+        f"{a.shown or a.name} {a.metric} "
         f"{a.value_text} ({a.fires} {a.threshold_text}, {a.window} window) since "
         f"{moment(a.since, at)}"
     ]
@@ -311,13 +311,13 @@ def _scope(t: ScopeTable) -> list[str]:
     lines = ["", f"{title} ({len(t.items)} of {t.total})"]
     if not t.items:
         return lines
-    width = min(40, max(len(t.axis), *(len(r.name) for r in t.items)))
+    width = min(40, max(len(t.axis), *(len(r.shown or r.name) for r in t.items)))
     lines.append(
         f"  {t.axis:<{width}} {'delivered':>9} {'delayed':>8} {'delay%':>7} {'pending':>8} "
         f"{'p95 delay':>9}  {'top cause':<16} firing"
     )
     lines += [
-        f"  {_fit(r.name, width):<{width}} {r.delivered:>9} {r.delayed:>8} "
+        f"  {_fit(r.shown or r.name, width):<{width}} {r.delivered:>9} {r.delayed:>8} "
         f"{percent(r.delay_ratio):>7} "
         f"{r.pending:>8} {seconds(r.delay_p95_seconds):>9}  {r.top_cause or '-':<16} "
         f"{', '.join(r.firing) or '-'}"

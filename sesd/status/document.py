@@ -174,6 +174,8 @@ class AlertRow(msgspec.Struct, frozen=True, kw_only=True):
     notes: list[str]
     #: The page of its domain, provider or tenant (None for accounts and the canary).
     link: str | None
+    #: ``name`` as people read it: a domain in IDNA form with its Unicode form.
+    shown: str = ""
 
 
 class AlertList(msgspec.Struct, frozen=True, kw_only=True):
@@ -202,6 +204,8 @@ class ScopeRow(msgspec.Struct, frozen=True, kw_only=True):
     sparkline: list[float | None]
     #: Rules firing on it.
     firing: list[str]
+    #: ``name`` as people read it: a domain in IDNA form with its Unicode form.
+    shown: str = ""
 
 
 class ScopeTable(msgspec.Struct, frozen=True, kw_only=True):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sesd.status.charts import esc, moment, named, when
+from sesd.status.charts import esc, moment, when
 from sesd.status.document import SAME_ADVICE, AlertRow, TenantRow
 from sesd.status.model import MAX_ALERTS
 
@@ -90,7 +90,7 @@ def alerts_html(alerts: list[AlertRow], total: int, firing: int, now: float) -> 
 
 
 def _alert_row(a: AlertRow, now: float, before: AlertRow | None) -> str:
-    subject = f"{a.scope} {named(a.scope, a.name)}"
+    subject = f"{a.scope} {a.shown or a.name}"
     on = f'<a href="{esc(a.link)}">{esc(subject)}</a>' if a.link else esc(subject)
     cause = ""
     if a.cause is not None:

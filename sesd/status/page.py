@@ -11,7 +11,6 @@ from sesd.status.charts import (
     duration,
     esc,
     moment,
-    named,
     percent,
     seconds,
     sparkline_svg,
@@ -98,7 +97,7 @@ def _scope_table(t: ScopeTable) -> str:
     caption = f"delay ratio per {seconds(t.sparkline_step_seconds, 0)} over {t.sparkline_window}"
     rows = (
         f'<tr class="{"firing" if r.firing else ""}">'
-        f'<td><a href="{esc(r.link)}">{esc(named(t.axis, r.name))}</a></td>'
+        f'<td><a href="{esc(r.link)}">{esc(r.shown or r.name)}</a></td>'
         + td(percent(r.delay_ratio), "num")
         + f"<td>{sparkline_svg(r.sparkline, caption)}</td>"
         + td(r.delivered, "num")

@@ -109,7 +109,7 @@ def scope_html(detail: ScopeDetail, refresh: float) -> str:
         f'<span class="name">{esc(named(detail.axis, detail.name))}</span></h1>'
     )
     api = f"/api/v1/{detail.axis}/{quote(detail.name, safe='')}"
-    title = f"sesd: {detail.axis} {detail.name}"
+    title = f"sesd: {detail.axis} {named(detail.axis, detail.name)}"
     firing = sum(1 for a in detail.alerts if a.state == "firing")
     main = scope_main(detail, firing)
     return page_shell(title, api, "scope", refresh, detail.at, header, main, firing)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Final
 
 from sesd.core.causes import CAUSES
-from sesd.core.domains import normalise_domain
+from sesd.core.domains import normalise_domain, readable
 from sesd.core.events import EVENT_TYPE_INDEX
 from sesd.core.ledger import Ledger
 from sesd.core.scopes import DOMAIN, PROVIDER, TENANT, Scope
@@ -135,6 +135,7 @@ def _table(
                 top_cause=_top_cause(windows.causes(index, now)),
                 sparkline=sparkline(windows, widest, now),
                 firing=firing.get((scope.axis, label), []),
+                shown=readable(label) if scope.axis == DOMAIN else label,
             )
         )
     spec = ledger.specs[widest]

@@ -174,7 +174,7 @@
     return h("tr", { class: `alert ${a.state} ${a.severity}` },
       h("td", {}, h("span", { class: "badge " + a.state }, a.state)),
       h("td", {}, a.rule, h("span", { class: "note" }, a.severity)),
-      h("td", {}, link(a.link, `${a.scope} ${a.name}`)),
+      h("td", {}, link(a.link, `${a.scope} ${a.shown || a.name}`)),
       h("td", {}, `${a.metric} ${a.value_text}`, h("span", { class: "note" }, `${a.fires} ${a.threshold_text}, ${a.window} window`)),
       td(moment(a.since)), h("td", {}, cause, notes), td(a.stage), h("td", {}, silence));
   }
@@ -186,7 +186,7 @@
     const caption = `delay ratio per ${seconds(t.sparkline_step_seconds, 0)} over ${t.sparkline_window}`;
     const head = [t.axis, "delay ratio", "last " + t.sparkline_window, "delivered", "delayed", "pending", "p95 delay", "top cause", "firing"];
     const rows = t.items.map((r) => h("tr", { class: r.firing.length ? "firing" : "" },
-      h("td", {}, link(r.link, r.name)), td(percent(r.delay_ratio), "num"),
+      h("td", {}, link(r.link, r.shown || r.name)), td(percent(r.delay_ratio), "num"),
       h("td", {}, sparkline(r.sparkline, caption)), td(r.delivered, "num"), td(r.delayed, "num"),
       td(r.pending, "num"), td(seconds(r.delay_p95_seconds), "num"), td(r.top_cause || "-"),
       td(r.firing.join(", ") || "-", r.firing.length ? "bad" : "")));
