@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sesd.config import core_settings, parse_config
 from sesd.core.dedup import stable_key
-from sesd.core.pending import DEFAULT_EXPIRY, PendingDelays, pending_key
+from sesd.core.pending import DEFAULT_EXPIRY, PendingDelays, legacy_pending_key, pending_key
 from sesd.core.pipeline import Pipeline
 from tests import factory as f
 
@@ -278,3 +278,18 @@ def test_a_recipient_written_another_way_by_its_delivery_or_bounce_ends_its_dela
         assert pipeline.ledger.pending.count(domain, NOW) == 0, (delayed, ended)
     assert pending_key("m1", "anna@Bücher.de") == pending_key("m1", "ANNA@xn--bcher-kva.de.")
     assert pending_key("m1", "x@not a domain.") != pending_key("m1", "x@not a domain")
+
+
+def test_a_delay_an_earlier_build_recorded_still_ends_after_an_upgrade() -> None:
+    """Earlier builds keyed a recipient by its address lower-cased only: a delay of
+    anna@bücher.de pending in their state file ends when its Bounce comes after the
+    upgrade, though the key is now the domain's normal form."""
+    pipeline = Pipeline(core_settings(parse_config("[providers]\nenabled = false\n")))
+    pending = pipeline.ledger.pending
+    earlier = stable_key("m1", "anna@bücher.de")  # as an earlier build keyed it
+    assert earlier != pending_key("m1", "anna@bücher.de")
+    pending.delayed(earlier, ("xn--bcher-kva.de",), NOW - 300, NOW + 3600)
+    assert pending.count("xn--bcher-kva.de", NOW) == 1
+    pipeline.feed(f.sns(f.bounce(["anna@Bücher.de"], at=NOW - 100, message_id="m1")), "q", NOW)
+    assert pending.count("xn--bcher-kva.de", NOW) == 0
+    assert legacy_pending_key("m1", "ann@plain.example") is None  # keyed alike then and now

@@ -27,7 +27,7 @@ from typing import Any, Final
 from sesd.core.dedup import stable_key
 from sesd.core.domains import recipient_key
 
-__all__ = ["DEFAULT_EXPIRY", "Labels", "PendingDelays", "pending_key"]
+__all__ = ["DEFAULT_EXPIRY", "Labels", "PendingDelays", "legacy_pending_key", "pending_key"]
 
 #: One label per scope: the domain's, then (with providers) the provider's.
 Labels = tuple[str, ...]
@@ -42,6 +42,16 @@ def pending_key(message_id: str, address: str) -> int:
     """The identity of one recipient of one message (stable across restarts; a state
     file's keys stay valid, as an address in normal form keys as before)."""
     return stable_key(message_id, recipient_key(address))
+
+
+def legacy_pending_key(message_id: str, address: str) -> int | None:
+    """The key a state file of an earlier build holds for a recipient whose domain is
+    not in normal form as written (not ASCII, or a trailing dot), when it differs from
+    :func:`pending_key`: its delay, pending across an upgrade, still ends."""
+    written = address.strip().lower()
+    if written.isascii() and written[-1:] != ".":
+        return None
+    return stable_key(message_id, written) if written != recipient_key(address) else None
 
 
 class PendingDelays:

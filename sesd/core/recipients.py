@@ -12,7 +12,7 @@ from sesd.core.causes import classify
 from sesd.core.decode import Event
 from sesd.core.events import EVENT_TYPE_INDEX, BouncedRecipient, DelayedRecipient
 from sesd.core.ledger import Ledger
-from sesd.core.pending import pending_key
+from sesd.core.pending import legacy_pending_key, pending_key
 from sesd.core.scopes import Slot
 from sesd.core.tallies import BOUNCE_SUBTYPES, BOUNCE_TYPES, DELAY_TYPES
 from sesd.core.windows import Noted, delivery_keys, noted
@@ -63,6 +63,11 @@ def _end_delay(
     """A Delivery or Bounce at ``t`` ends the recipient's pending delay, if it had
     one (and is remembered, for a delay processed after it)."""
     resolved = ledger.pending.resolved(pending_key(message_id, address), t)
+    if resolved is None and (not address.isascii() or address[-1:] == "."):
+        # Its delay may have been recorded by an earlier build (a state file).
+        legacy = legacy_pending_key(message_id, address)
+        if legacy is not None:
+            resolved = ledger.pending.resolved(legacy, t)
     if resolved is not None:
         _record_duration(ledger, slots, t, now, resolved[1])
 
