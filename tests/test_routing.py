@@ -407,6 +407,34 @@ async def test_each_alert_at_alertmanager_carries_the_line_that_mutes_it_alone()
         assert "--domain '*'" in firing.silence  # the notification's own line (Slack)
 
 
+async def test_a_resend_after_a_clock_step_back_starts_no_later_than_now() -> None:
+    """The alert fired while the clock was ten minutes ahead; the clock steps back and
+    the alert goes on: each resend to Alertmanager carries the start the step brought
+    back (not the old one, which a document would clamp to its end, in the future)."""
+    from sesd.alerting.documents import alertmanager_documents
+    from sesd.core.timestamps import iso
+
+    alerting, pipeline, now = _alerting(
+        '[alerts]\ngroup_wait = "0s"\n' + AM + RULE + 'sinks = ["am"]\n'
+    )
+    async with aiohttp.ClientSession() as session:
+        alerting.open(session)
+        feed_spike(pipeline, "a.example", T, 6, 4)
+        alerting.evaluate()
+        queue = alerting.outboxes["am"]._queue
+        queue.popleft()  # the firing, taken
+        now[0] = T - 600  # NTP steps the clock back
+        feed_spike(pipeline, "a.example", now[0], 6, 4)
+        alerting.evaluate()
+        now[0] = T - 600 + 60
+        alerting.evaluate()
+        (repeat,) = queue
+        assert repeat.kind is Transition.REPEAT
+        (doc,) = alertmanager_documents(repeat, 60.0, now[0])
+        assert doc["startsAt"] == iso(T - 600)
+        assert doc["startsAt"] < doc["endsAt"]
+
+
 async def test_a_firing_waiting_its_group_is_not_resent_before_it_goes() -> None:
     """Alertmanager's resends carry alerts it has: one still waiting its group_wait is
     posted first as a firing, with its group, not as a repeat ahead of it."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Final, TextIO
 
@@ -302,6 +303,9 @@ class Alerting:
         for (rule_name, domain), alert in self.evaluator.current.items():
             state = states.get(rule_name, {}).get(domain)
             if state is not None and state.notified and (rule_name, domain) not in grouped:
+                # Its start as the state has it now (a clock step back brings it back).
+                if alert.since != state.since:
+                    alert = dataclasses.replace(alert, since=state.since)
                 by_rule.setdefault(rule_name, []).append(alert)
         for name, outbox in due:
             for rule in self.evaluator.rules:
