@@ -129,11 +129,6 @@ class QueuePoller:
                 continue
             if messages:
                 await self._handle(messages)
-                if self._delete_errors:
-                    # Deletes failing: each receive brings more to fail on (and back,
-                    # every visibility timeout). Slow down as a failing receive does.
-                    self._delay = backoff_delay(self._delete_errors, rand=self._rand())
-                    await self._back_off()
 
     async def _receive(self) -> list[MessageTypeDef] | None:
         kwargs: dict[str, Any] = {
@@ -163,9 +158,14 @@ class QueuePoller:
             self._failed(ValueError(f"an answer of type {kind[:60]!r}, not SQS's JSON"))
             return None
         if self._errors:
-            self._log.info(
-                "sesd.sqs.receive_recovered", after_errors=self._errors, after=self._permanent
-            )
+            if (
+                self._errors > 1
+                or self._permanent is not None
+                or self._label in self._health.failing
+            ):
+                self._log.info(
+                    "sesd.sqs.receive_recovered", after_errors=self._errors, after=self._permanent
+                )
             self._errors = 0
             self._permanent = None
         self._health.received(self._label, self._monotonic())
@@ -194,7 +194,10 @@ class QueuePoller:
         if hint is None:
             self._permanent = None
             self._delay = backoff_delay(self._errors, rand=self._rand())
-            self._log.warning(
+            # A lone passing failure (a throttle now and then) is counted, not warned
+            # of: at 30% throttling that was a hundred lines a minute.
+            lone = self._errors == 1 and self._label not in self._health.failing
+            (self._log.debug if lone else self._log.warning)(
                 "sesd.sqs.receive_failed",
                 error=describe_error(exc),
                 consecutive=self._errors,
