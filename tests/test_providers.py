@@ -440,3 +440,19 @@ def test_the_cache_keeps_its_newest_answers_and_a_default_queue_of_ten_thousand(
     for i in range(10_001):
         cache.provider(f"d{i}.example", T)
     assert len(cache.wanted) == 10_000
+
+
+def test_one_domain_with_broken_dns_is_not_the_resolver_failing() -> None:
+    """A domain whose own DNS is broken fails at every retry: the resolver is not said
+    to fail (sesd_dns_failing, the log, the fleet rule), whatever the count; three
+    distinct domains in a row without an answer are; one answer ends it."""
+    cache = ProviderCache(100)
+    for _ in range(5):
+        cache.answered("broken.example", "unknown", T + RETRY_AFTER, "failed")
+    assert not cache.failing
+    cache.answered("a.example", "unknown", T + RETRY_AFTER, "timeout")
+    assert not cache.failing
+    cache.answered("b.example", "unknown", T + RETRY_AFTER, "failed")
+    assert cache.failing  # broken.example and two more
+    cache.answered("c.example", "google", T + MIN_TTL, "resolved")
+    assert not cache.failing

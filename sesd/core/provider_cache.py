@@ -18,6 +18,9 @@ __all__ = ["LOOKUP_OUTCOMES", "ProviderCache"]
 
 #: How a lookup ended (``sesd_dns_lookups_total{outcome}``).
 LOOKUP_OUTCOMES: Final = ("resolved", "nxdomain", "null_mx", "no_mx", "failed", "timeout")
+#: Distinct domains whose lookups found no answer in a row, after which the resolver
+#: is taken to fail (one domain with broken DNS, tried again and again, is not).
+FAILING_AFTER: Final = 3
 #: Consumer domains remembered by name (gmail.com, hotmail.fr...).
 _MAX_CONSUMERS: Final = 10_000
 
@@ -29,6 +32,7 @@ class ProviderCache:
     __slots__ = (
         "_consumers",
         "_max_queue",
+        "_unanswered",
         "cache",
         "latest",
         "looking",
@@ -48,6 +52,9 @@ class ProviderCache:
         #: Domains being looked up.
         self.looking: set[str] = set()
         self.outcomes = dict.fromkeys(LOOKUP_OUTCOMES, 0)
+        #: Distinct domains whose lookups found no answer since the last one that did
+        #: (at most FAILING_AFTER of them).
+        self._unanswered: set[str] = set()
         #: The ``now`` of the latest question (answers hold from then when the DNS
         #: task has no clock of its own: event time in a replay).
         self.latest = 0.0
@@ -91,6 +98,10 @@ class ProviderCache:
         answered into ``unknown``, blinding the rules on providers."""
         self.looking.discard(domain)
         self.outcomes[outcome] += 1
+        if outcome not in ("failed", "timeout"):
+            self._unanswered.clear()
+        elif len(self._unanswered) < FAILING_AFTER:
+            self._unanswered.add(domain)
         if provider == UNKNOWN:
             known = self.cache.get(domain)
             if known is not None:
@@ -108,6 +119,12 @@ class ProviderCache:
         while len(cache) >= self.max_cache:
             del cache[next(iter(cache))]
         cache[domain] = (provider, until)
+
+    @property
+    def failing(self) -> bool:
+        """Whether lookups of FAILING_AFTER distinct domains in a row found no answer:
+        the resolver fails, not one domain's DNS."""
+        return len(self._unanswered) >= FAILING_AFTER
 
     @property
     def full(self) -> bool:

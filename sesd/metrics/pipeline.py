@@ -20,11 +20,11 @@ from prometheus_client.registry import Collector
 
 from sesd.core.events import EVENT_TYPES
 from sesd.core.ledger import Ledger
-from sesd.core.provider_cache import ProviderCache
 from sesd.core.scopes import DOMAIN, Scope
 from sesd.core.sketch import QUANTILES
 from sesd.core.tallies import Outcome
 from sesd.core.windows import DomainWindows, Summary
+from sesd.metrics.dns import dns_families
 from sesd.metrics.families import Family, described, histogram_family
 from sesd.metrics.rows import Rows
 
@@ -90,6 +90,7 @@ class PipelineCollector(Collector):
                 ("sesd_dns_lookups", "counter"),
                 ("sesd_dns_lookups_queued", "gauge"),
                 ("sesd_dns_cache_entries", "gauge"),
+                ("sesd_dns_failing", "gauge"),
             ]
         return described(kinds)
 
@@ -158,7 +159,7 @@ class PipelineCollector(Collector):
         )
         yield from self._tags(now)
         if ledger.providers is not None:
-            yield from _dns(ledger.providers)
+            yield from dns_families(ledger.providers)
 
     def _totals(self) -> Iterator[Metric]:
         ledger, tallies = self._ledger, self._ledger.tallies
@@ -357,27 +358,6 @@ def _by_kind(
         for (first, second), n in per_kind.items():
             family.add((label, first, second), n)
     return family
-
-
-def _dns(resolver: ProviderCache) -> Iterator[Metric]:
-    lookups = CounterMetricFamily(
-        "sesd_dns_lookups",
-        "MX lookups of recipient domains (for their provider), by outcome.",
-        labels=["outcome"],
-    )
-    for outcome, n in resolver.outcomes.items():
-        lookups.add_metric([outcome], n)
-    yield lookups
-    yield GaugeMetricFamily(
-        "sesd_dns_lookups_queued",
-        "Recipient domains waiting for their MX lookup (counted as provider unknown).",
-        value=len(resolver.wanted),
-    )
-    yield GaugeMetricFamily(
-        "sesd_dns_cache_entries",
-        "Recipient domains whose provider is cached.",
-        value=len(resolver.cache),
-    )
 
 
 def _namer(scope: Scope) -> Callable[[str], str]:

@@ -34,8 +34,6 @@ MIN_TTL: Final = 3600.0
 MAX_TTL: Final = 7 * 86400.0
 #: How long a failed lookup (SERVFAIL, timeout) is remembered before another try.
 RETRY_AFTER: Final = 300.0
-#: Lookups in a row without an answer after which the resolver is said to fail.
-FAILING_LOOKUPS: Final = 3
 
 
 def _nameserver(spec: str) -> dns.nameserver.Do53Nameserver:
@@ -72,9 +70,6 @@ class ProviderResolver:
         self._wake = anyio.Event()
         self.done = anyio.Event()  # set after each lookup (tests wait on it)
         self._log = get_logger()
-        #: Lookups in a row that found no answer (a failure, a timeout): the log says
-        #: when a run of them begins and ends, not once a domain.
-        self._failures = 0
 
     @classmethod
     def from_config(
@@ -154,22 +149,17 @@ class ProviderResolver:
             raise
         finally:
             limit.release()
-        self._note(outcome)
+        was = self.cache.failing
         # Answered before a later question may want it again.
         self.cache.answered(domain, provider, self._clock() + ttl, outcome)
+        self._note(was, outcome)
         self.done.set()
         self.done = anyio.Event()
 
-    def _note(self, outcome: str) -> None:
-        """Say when lookups begin to fail (FAILING_LOOKUPS in a row: one domain with
-        broken DNS among healthy ones is not the resolver), and when they answer again."""
-        if outcome not in ("failed", "timeout"):
-            if self._failures >= FAILING_LOOKUPS:
-                self._log.info("sesd.providers.lookups_answering", after=self._failures)
-            self._failures = 0
-            return
-        self._failures += 1
-        if self._failures == FAILING_LOOKUPS:
+    def _note(self, was: bool, outcome: str) -> None:
+        """Say when lookups begin to fail (distinct domains in a row: one domain with
+        broken DNS among healthy ones is not the resolver), and when they answer."""
+        if self.cache.failing and not was:
             self._log.warning(
                 "sesd.providers.lookups_failing",
                 outcome=outcome,
@@ -177,6 +167,8 @@ class ProviderResolver:
                 "do not watch: check [providers] nameservers and that DNS (UDP and TCP "
                 "53) is reachable",
             )
+        elif was and not self.cache.failing:
+            self._log.info("sesd.providers.lookups_answering")
 
     async def _resolve(self, domain: str) -> tuple[str, float, str]:
         """(provider, how long it holds, outcome) for one domain."""
