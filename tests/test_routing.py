@@ -414,15 +414,8 @@ async def test_a_resend_after_a_clock_step_back_starts_no_later_than_now() -> No
     from sesd.alerting.documents import alertmanager_documents
     from sesd.core.timestamps import iso
 
-    alerting, pipeline, now = _alerting(
-        '[alerts]\ngroup_wait = "0s"\n' + AM + RULE + 'sinks = ["am"]\n'
-    )
-    async with aiohttp.ClientSession() as session:
-        alerting.open(session)
-        feed_spike(pipeline, "a.example", T, 6, 4)
-        alerting.evaluate()
+    async with _firing_at_alertmanager() as (alerting, pipeline, now):
         queue = alerting.outboxes["am"]._queue
-        queue.popleft()  # the firing, taken
         now[0] = T - 600  # NTP steps the clock back
         feed_spike(pipeline, "a.example", now[0], 6, 4)
         alerting.evaluate()

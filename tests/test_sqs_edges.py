@@ -14,7 +14,7 @@ from aiohttp import web
 
 import sesd.runtime.sqs as sqs_module
 from sesd.commands.demo.localhttp import LocalServer
-from sesd.config import core_settings, parse_config
+from sesd.config import Config, core_settings, parse_config
 from sesd.core.pipeline import Pipeline
 from sesd.core.tallies import Outcome
 from sesd.io.backoff import backoff_delay
@@ -180,6 +180,18 @@ class ForbiddingSqs(LocalServer):
         )
 
 
+def stand_in_config(url: str, monkeypatch: pytest.MonkeyPatch) -> Config:
+    """A daemon reading queue ``q`` at a local stand-in for SQS (``url``), with keys for
+    the SDK to sign with."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    return parse_config(
+        f'[aws]\nendpoint_url = "{url}"\nregion = "us-east-1"\n'
+        f'[[queues]]\nurl = "{url}/123456789012/q"\nname = "q"\n'
+        'wait_time_seconds = 0\n[http]\nlisten = "127.0.0.1:0"\n'
+    )
+
+
 class GarbageSqs(LocalServer):
     """An endpoint that answers SQS's calls with 200 and something else: ``[]`` to the
     first two receives (a misrouted stand-in), an HTML page to the third (a captive
@@ -223,16 +235,10 @@ async def test_an_answer_that_is_not_sqs_is_a_failed_receive_not_a_dead_daemon(
     up and reads the messages that come next; one without a receipt handle is counted
     and never sent to DeleteMessageBatch."""
     monkeypatch.setattr(sqs_module, "backoff_delay", lambda *_, **__: 0.0)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     logs = io.StringIO()
     configure_logging("debug", "json", stream=logs)
     async with GarbageSqs() as garbage:
-        config = parse_config(
-            f'[aws]\nendpoint_url = "{garbage.url}"\nregion = "us-east-1"\n'
-            f'[[queues]]\nurl = "{garbage.url}/123456789012/q"\nname = "q"\n'
-            'wait_time_seconds = 0\n[http]\nlisten = "127.0.0.1:0"\n'
-        )
+        config = stand_in_config(garbage.url, monkeypatch)
         async with running(config) as daemon:
             with anyio.fail_after(20):
                 await daemon.changes.wait_for(lambda: bool(garbage.deleted))
@@ -534,14 +540,8 @@ async def test_a_failed_receive_is_not_retried_by_the_sdk_a_failed_delete_is(
     the dead-letter queue. A failed receive is one call, retried by the poller (logged,
     counted); a delete, which takes nothing, is still retried by the SDK."""
     monkeypatch.setattr(sqs_module, "backoff_delay", lambda *_, **__: 0.0)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     async with FlakySqs() as flaky:
-        config = parse_config(
-            f'[aws]\nendpoint_url = "{flaky.url}"\nregion = "us-east-1"\n'
-            f'[[queues]]\nurl = "{flaky.url}/123456789012/q"\nname = "q"\n'
-            'wait_time_seconds = 0\n[http]\nlisten = "127.0.0.1:0"\n'
-        )
+        config = stand_in_config(flaky.url, monkeypatch)
         async with running(config) as daemon:
             with anyio.fail_after(20):
                 await daemon.changes.wait_for(lambda: flaky.calls.get("DeleteMessageBatch", 0) == 2)
@@ -599,16 +599,10 @@ async def test_deletes_that_keep_failing_are_logged_once_a_run(
     the run begins, not once a batch (thousands a minute at a busy sender), and says
     how long it lasted when deletes work again. The poller reads on at its pace
     (slowing it would empty short windows and resolve their alerts mid-incident)."""
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     logs = io.StringIO()
     configure_logging("debug", "json", stream=logs)
     async with ThrottledDeletes() as throttled:
-        config = parse_config(
-            f'[aws]\nendpoint_url = "{throttled.url}"\nregion = "us-east-1"\n'
-            f'[[queues]]\nurl = "{throttled.url}/123456789012/q"\nname = "q"\n'
-            'wait_time_seconds = 0\n[http]\nlisten = "127.0.0.1:0"\n'
-        )
+        config = stand_in_config(throttled.url, monkeypatch)
         async with running(config) as daemon:
             with anyio.fail_after(20):
                 await daemon.changes.wait_for(lambda: throttled.deletes >= 7)
