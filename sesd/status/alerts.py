@@ -17,11 +17,11 @@ from sesd.alerting.rules import AlertState, Status, Transition
 from sesd.alerting.silences import Silence
 from sesd.alerting.tenants import measure_tenant
 from sesd.config import ACCOUNT_METRICS, CANARY_METRICS, TENANT_METRICS, Duration, RuleConfig
-from sesd.core.domains import readable
 from sesd.core.ledger import Ledger
 from sesd.core.scopes import ACCOUNT, DOMAIN, PROVIDER, TENANT, Scope
 from sesd.core.text import clean
 from sesd.core.windows import Breakdown
+from sesd.status.charts import named
 from sesd.status.document import AlertList, AlertRow, CauseView, SilenceList, SilenceRef, SilenceRow
 
 __all__ = [
@@ -164,7 +164,7 @@ def _row(
         silence=None if silence is None else _silence_ref(silence),
         notes=[clean(note, _NOTE_CHARS) for note in notes],
         link=link(scope, label) if scope in (DOMAIN, PROVIDER, TENANT) else None,
-        shown=readable(label) if scope == DOMAIN else label,
+        shown=named(scope, label),
     )
 
 

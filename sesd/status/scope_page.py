@@ -104,12 +104,13 @@ def scope_main(detail: ScopeDetail, firing: int) -> str:
 
 def scope_html(detail: ScopeDetail, refresh: float) -> str:
     """The page of one domain, provider or tenant."""
+    shown = named(detail.axis, detail.name)
     header = (
         f'<h1><a href="/">sesd</a> <span class="crumb">{esc(detail.axis)}</span> '
-        f'<span class="name">{esc(named(detail.axis, detail.name))}</span></h1>'
+        f'<span class="name">{esc(shown)}</span></h1>'
     )
     api = f"/api/v1/{detail.axis}/{quote(detail.name, safe='')}"
-    title = f"sesd: {detail.axis} {named(detail.axis, detail.name)}"
+    title = f"sesd: {detail.axis} {shown}"
     firing = sum(1 for a in detail.alerts if a.state == "firing")
     main = scope_main(detail, firing)
     return page_shell(title, api, "scope", refresh, detail.at, header, main, firing)

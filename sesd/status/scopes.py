@@ -13,13 +13,14 @@ from __future__ import annotations
 from typing import Final
 
 from sesd.core.causes import CAUSES
-from sesd.core.domains import normalise_domain, readable
+from sesd.core.domains import normalise_domain
 from sesd.core.events import EVENT_TYPE_INDEX
 from sesd.core.ledger import Ledger
 from sesd.core.scopes import DOMAIN, PROVIDER, TENANT, Scope
 from sesd.core.text import clean
 from sesd.core.windows import DomainWindows, Summary
 from sesd.status.alerts import link
+from sesd.status.charts import named
 from sesd.status.document import (
     AlertRow,
     BreakdownView,
@@ -135,7 +136,7 @@ def _table(
                 top_cause=_top_cause(windows.causes(index, now)),
                 sparkline=sparkline(windows, widest, now),
                 firing=firing.get((scope.axis, label), []),
-                shown=readable(label) if scope.axis == DOMAIN else label,
+                shown=named(scope.axis, label),
             )
         )
     spec = ledger.specs[widest]
