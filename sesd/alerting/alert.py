@@ -13,6 +13,7 @@ from urllib.parse import quote
 from sesd.alerting.rules import AlertState, Transition
 from sesd.config import RuleConfig
 from sesd.core.causes import INSIDE_SES
+from sesd.core.domains import readable
 from sesd.core.events import EVENT_TYPES
 from sesd.core.scopes import DOMAIN
 from sesd.core.windows import Breakdown
@@ -29,6 +30,7 @@ __all__ = [
     "identity",
     "link",
     "metric_text",
+    "named",
     "notification_of",
     "percent",
 ]
@@ -241,6 +243,12 @@ def duration(value: float | None) -> str:
     if s < 86400:
         return f"{s // 3600}h{s % 3600 // 60:02d}m"
     return f"{s // 86400}d{s % 86400 // 3600:02d}h"
+
+
+def named(axis: str, name: str) -> str:
+    """A scope's name as people read it (alert text, the status page): a domain in
+    IDNA form with its Unicode form, any other name as it is."""
+    return readable(name) if axis == DOMAIN else name
 
 
 def metric_text(metric: str, value: float | None) -> str:

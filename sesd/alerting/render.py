@@ -15,11 +15,10 @@ from typing import Any
 
 import msgspec
 
-from sesd.alerting.alert import Alert, Notification, duration, metric_text
+from sesd.alerting.alert import Alert, Notification, duration, metric_text, named
 from sesd.alerting.cause_text import cause_advice, cause_noted, dominant_cause, mostly_hinted
 from sesd.alerting.rules import Transition
 from sesd.config import CANARY_METRICS, TENANT_METRICS
-from sesd.core.domains import readable
 from sesd.core.scopes import ACCOUNT, DOMAIN, PROVIDER, TENANT
 from sesd.core.text import slack_escape
 
@@ -77,7 +76,8 @@ def headline(alert: Alert, *, state: bool = True) -> str:
 def subject(alert: Alert) -> str:
     """What the alert is about: a domain label (with its Unicode form), or ``provider
     NAME``."""
-    return readable(alert.domain) if alert.scope == DOMAIN else f"{alert.scope} {alert.domain}"
+    shown = named(alert.scope, alert.domain)
+    return shown if alert.scope == DOMAIN else f"{alert.scope} {shown}"
 
 
 def provider_lines(alert: Alert) -> list[str]:

@@ -11,10 +11,8 @@ import html
 from datetime import UTC, datetime
 from typing import Final
 
-from sesd.alerting.alert import duration
+from sesd.alerting.alert import duration, named
 from sesd.alerting.alert import percent as ratio_text
-from sesd.core.domains import readable
-from sesd.core.scopes import DOMAIN
 from sesd.status.document import CanaryRun
 
 __all__ = [
@@ -44,11 +42,6 @@ STAGES: Final = (
 def esc(value: object) -> str:
     """Text fit for HTML, in an element or a quoted attribute."""
     return html.escape(str(value), quote=True)
-
-
-def named(axis: str, name: str) -> str:
-    """A scope's name as people read it: a domain in IDNA form with its Unicode form."""
-    return readable(name) if axis == DOMAIN else name
 
 
 def percent(value: float | None) -> str:
