@@ -231,8 +231,9 @@ async def test_one_incident_is_one_trigger_and_one_resolve() -> None:
         sink = PagerDutySink(pagerduty_config(pd.url), session)
         async with delivering(sink, sleeps) as (box, _):
             box.put(notification())
-            box.put(notification(alert(kind=Transition.RESOLVED), kind=Transition.RESOLVED))
             with anyio.fail_after(10):
+                await pd.wait_for(1)
+                box.put(notification(alert(kind=Transition.RESOLVED), kind=Transition.RESOLVED))
                 await box.wait_empty()
     trigger, resolve = pd.accepted
     assert trigger["event_action"] == "trigger"
@@ -284,6 +285,34 @@ async def test_pagerduty_goes_on_from_the_first_event_not_taken() -> None:
         d for i, d in enumerate(domains) if i != 1
     ]
     assert outcomes(c, "pagerduty")["failed"] == 1
+
+
+async def test_pagerduty_is_not_paged_for_an_incident_that_ended_while_it_was_down() -> None:
+    """A firing waits out PagerDuty's 5xx while one of its two alerts resolves: once
+    PagerDuty answers it takes the other's trigger, then the resolve; not a trigger
+    that would phone the on-call for an incident over before it arrived."""
+    async with Receiver("pagerduty") as pd, aiohttp.ClientSession() as session:
+        pd.script(Answer(500))
+        counter = Counter("n", "n", ["sink", "outcome"], registry=CollectorRegistry())
+        resolved = alert("over.example", kind=Transition.RESOLVED)
+
+        async def meanwhile(seconds: float) -> None:
+            outbox.put(notification(resolved, kind=Transition.RESOLVED))
+            await anyio.lowlevel.checkpoint()
+
+        sink = PagerDutySink(pagerduty_config(pd.url), session)
+        outbox = Outbox(sink, size=10, counter=counter, sleep=meanwhile, rand=lambda: 0.5)
+        outbox.put(notification(alert("over.example"), alert("still.example")))
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(outbox.run)
+            with anyio.fail_after(10):
+                await outbox.wait_empty()
+            tg.cancel_scope.cancel()
+    assert pd.answers[0] == 500
+    assert [(e["event_action"], e["dedup_key"]) for e in pd.accepted] == [
+        ("trigger", "sesd:delays:still.example"),
+        ("resolve", "sesd:delays:over.example"),
+    ]
 
 
 async def test_full_outbox_drops_the_oldest_and_counts_it() -> None:

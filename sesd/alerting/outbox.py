@@ -13,7 +13,10 @@ cannot be delivered within ``max_age`` of its first attempt (a URL that will
 never answer) is given up as ``expired``, so the line moves on. A slow or
 broken sink only ever delays its own outbox. A sink that keeps each alert's
 state rather than a history of messages (Alertmanager) is sent no firing for an
-alert whose resolve already waits behind it: the resolve says all there is.
+alert whose resolve already waits behind it: the resolve says all there is. A sink
+that sends each alert's event in turn (PagerDuty) asks before each whether the
+alert's resolve waits behind (``over``), so an incident that began and ended
+while it was unreachable does not page as it comes back.
 """
 
 from __future__ import annotations
@@ -74,6 +77,8 @@ class Outbox:
         self._log = get_logger(sink=sink.name)
         for outcome in OUTCOMES:
             counter.labels(sink.name, outcome)
+        if hasattr(sink, "over"):
+            sink.over = self.resolve_waits
 
     def limit(self, size: int, max_age: float) -> None:
         """Take new limits (a reload): a smaller queue drops its oldest notifications
@@ -139,6 +144,18 @@ class Outbox:
         else:
             self._queue[i] = other
         self._wake()
+
+    def resolve_waits(self, rule: str, label: str) -> bool:
+        """Whether a resolve of ``rule``'s alert on ``label`` waits in the queue."""
+        return label in self._resolved_behind(rule)
+
+    def _resolved_behind(self, rule: str) -> set[str]:
+        return {
+            alert.domain
+            for queued in self._queue
+            if queued.kind is Transition.RESOLVED and queued.rule == rule
+            for alert in queued.alerts
+        }
 
     def __len__(self) -> int:
         return len(self._queue) + self._in_flight
@@ -233,12 +250,7 @@ class Outbox:
         resolve ends it only a group interval later); None when none is left."""
         if notification.kind is Transition.RESOLVED or not getattr(self.sink, "keeps_state", False):
             return notification
-        over = {
-            alert.domain
-            for queued in self._queue
-            if queued.kind is Transition.RESOLVED and queued.rule == notification.rule
-            for alert in queued.alerts
-        }
+        over = self._resolved_behind(notification.rule)
         kept = tuple(alert for alert in notification.alerts if alert.domain not in over)
         if len(kept) == len(notification.alerts):
             return notification

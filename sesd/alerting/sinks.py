@@ -204,7 +204,10 @@ class PagerDutySink:
     hundred and never reach the rest. An event PagerDuty refuses for good does not
     hold back the ones after it. A firing's event for an alert a silence now holds
     is not sent (``held``): in a storm, the rest of a notification PagerDuty is
-    draining would otherwise page for minutes after the on-call silenced it.
+    draining would otherwise page for minutes after the on-call silenced it. Nor is
+    one for an alert whose resolve waits behind it (``over``, set by its outbox): an
+    incident that began and ended while PagerDuty was unreachable would page as it
+    came back, and resolve a moment later.
     """
 
     #: Notifications part-sent, by id (the object kept, so its id is not reused).
@@ -219,6 +222,8 @@ class PagerDutySink:
         self._part_sent: dict[int, tuple[Notification, int, list[str]]] = {}
         #: Whether a silence now holds (rule, label): its firing events are not sent.
         self.held: Callable[[str, str], bool] = lambda rule, label: False
+        #: Whether (rule, label)'s resolve waits behind this notification.
+        self.over: Callable[[str, str], bool] = lambda rule, label: False
         self._log = get_logger(sink=name)
 
     async def send(self, notification: Notification) -> None:
@@ -231,6 +236,9 @@ class PagerDutySink:
             label = notification.alerts[i].domain
             if firing and self.held(notification.rule, label):
                 self._log.info("sesd.alert.recalled", rule=notification.rule, domain=label)
+                continue
+            if firing and self.over(notification.rule, label):
+                self._log.info("sesd.notify.superseded", rule=notification.rule, domain=label)
                 continue
             try:
                 await post_json(
