@@ -240,6 +240,38 @@ def test_every_log_line_is_one_json_object_libraries_included() -> None:
     assert all("timestamp" in r for r in lines)
 
 
+async def test_a_failed_credential_refresh_is_one_line_without_a_traceback() -> None:
+    """While STS fails, the SDK warns at each refresh of assumed-role credentials it
+    tries, with the exception's traceback: one line each, naming the error."""
+    import datetime
+    import io
+    import json
+
+    from aiobotocore.credentials import AioRefreshableCredentials
+
+    from sesd.io.logs import configure_logging
+
+    stream = io.StringIO()
+    configure_logging("info", "json", stream)
+
+    async def refresh() -> dict[str, str]:
+        raise ConnectionError("sts.example: connection reset")
+
+    expired = (datetime.datetime.now(datetime.UTC) - datetime.timedelta(minutes=1)).isoformat()
+    credentials = AioRefreshableCredentials.create_from_metadata(
+        {"access_key": "a", "secret_key": "s", "token": "t", "expiry_time": expired},
+        refresh_using=refresh,
+        method="assume-role",
+    )
+    with pytest.raises(ConnectionError):
+        await credentials.get_frozen_credentials()
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert [(r["level"], r["logger"]) for r in lines] == [("warning", "aiobotocore.credentials")]
+    assert "ConnectionError: sts.example: connection reset" in lines[0]["event"]
+    assert "exception" not in lines[0]
+    assert "Traceback" not in stream.getvalue()
+
+
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     """`sesd --version` prints the version and the commit built, and exits 0."""
     with pytest.raises(SystemExit) as stopped:

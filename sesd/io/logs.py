@@ -86,6 +86,28 @@ def _route_stdlib(stream: TextIO, renderer: Any) -> None:
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(STDLIB_LEVEL)
+    for name in _REFRESH_LOGGERS:
+        refresh = logging.getLogger(name)
+        if not any(isinstance(f, _WithoutTraceback) for f in refresh.filters):
+            refresh.addFilter(_WithoutTraceback())
+
+
+#: Where the SDK warns, with the exception's traceback, at each failed refresh of
+#: assumed-role credentials: once per call sesd retries while STS fails. sesd logs
+#: each such failure itself (``sesd.sqs.*``, with a hint); the SDK's line keeps its
+#: message and the error's text, not twenty lines of stack each time.
+_REFRESH_LOGGERS = ("botocore.credentials", "aiobotocore.credentials")
+
+
+class _WithoutTraceback(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.exc_info[1] is not None:
+            error = record.exc_info[1]
+            record.msg = f"{record.getMessage()} {type(error).__name__}: {error}"
+            record.args = None
+        record.exc_info = None
+        record.exc_text = None
+        return True
 
 
 def get_logger(**context: Any) -> Any:
