@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+import unicodedata
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -318,3 +319,38 @@ def test_a_long_domain_keeps_the_columns_in_line() -> None:
     assert first.split()[0].endswith("b.example")
     for row, delivered in ((first, "3"), (second, "2")):
         assert row[:column].endswith(f" {delivered}")
+
+
+def test_wide_characters_take_two_columns_and_keep_the_table_in_line() -> None:
+    """A Chinese or Japanese domain's characters each take two of a terminal's columns:
+    the figures after it stay under their heading, whether the name fits or is cut."""
+    w = world(now=NOW)
+    wide, long = "例子.中国", "很长的域名" * 6 + ".中国"
+    events = [f.delivery([f"u{i}@{wide}"], at=NOW - 50 + i) for i in range(3)]
+    events += [f.delivery([f"u{i}@{long}"], at=NOW - 45 + i) for i in range(2)]
+    events += [f.delivery([f"u{i}@short.example"], at=NOW - 40 + i) for i in range(4)]
+    feed(w, events, NOW)
+    doc = build_status(w.sources, NOW, read_counters(w.sources), (w.sources.started, {}))
+    lines = table(doc).splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("DOMAINS by"))
+    head, *rows = lines[start + 1 : start + 5]
+    column = head.index("delivered") + len("delivered")
+
+    def under_delivered(row: str) -> str:
+        """The row up to the heading's column, counting a wide character as two."""
+        used = 0
+        for i, char in enumerate(row):
+            if used >= column:
+                return row[:i]
+            used += 2 if unicodedata.east_asian_width(char) in "WF" else 1
+        return row
+
+    counts = {}
+    for row in rows:
+        left = under_delivered(row)
+        counts[left.split()[0]] = left.split()[-1]
+        assert row[len(left)] == " ", row
+    assert counts["short.example"] == "4"
+    assert counts["xn--fsqu00a.xn--fiqs8s"] == "3"
+    (cut,) = [name for name in counts if "…" in name]
+    assert counts[cut] == "2"

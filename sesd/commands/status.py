@@ -19,6 +19,7 @@ import argparse
 import os
 import ssl
 import sys
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -298,12 +299,35 @@ def _alert(a: AlertRow, at: float, before: AlertRow | None) -> list[str]:
 
 
 def _fit(name: str, width: int) -> str:
-    """A name cut to its column (a domain may have 253 characters): its head and tail,
-    the middle left out, so the columns after it stay in line."""
-    if len(name) <= width:
-        return name
-    half = (width - 1) // 2
-    return f"{name[:half]}…{name[-(width - 1 - half) :]}"
+    """A name cut to its column (a domain may have 253 characters) and padded to it:
+    its head and tail, the middle left out, so the columns after it stay in line. A
+    wide (CJK) character takes two of a terminal's columns."""
+    if _cells(name) > width:
+        head = _start(name, (width - 1) // 2)
+        tail = _start(name[::-1], width - 1 - _cells(head))[::-1]
+        name = f"{head}…{tail}"
+    return name + " " * (width - _cells(name))
+
+
+def _cell(char: str) -> int:
+    if unicodedata.combining(char):
+        return 0
+    return 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
+
+
+def _cells(text: str) -> int:
+    """How many terminal columns ``text`` takes."""
+    return sum(_cell(char) for char in text)
+
+
+def _start(text: str, cells: int) -> str:
+    """The longest start of ``text`` that takes at most ``cells`` columns."""
+    used = 0
+    for i, char in enumerate(text):
+        used += _cell(char)
+        if used > cells:
+            return text[:i]
+    return text
 
 
 def _scope(t: ScopeTable) -> list[str]:
@@ -311,13 +335,13 @@ def _scope(t: ScopeTable) -> list[str]:
     lines = ["", f"{title} ({len(t.items)} of {t.total})"]
     if not t.items:
         return lines
-    width = min(40, max(len(t.axis), *(len(r.shown or r.name) for r in t.items)))
+    width = min(40, max(len(t.axis), *(_cells(r.shown or r.name) for r in t.items)))
     lines.append(
         f"  {t.axis:<{width}} {'delivered':>9} {'delayed':>8} {'delay%':>7} {'pending':>8} "
         f"{'p95 delay':>9}  {'top cause':<16} firing"
     )
     lines += [
-        f"  {_fit(r.shown or r.name, width):<{width}} {r.delivered:>9} {r.delayed:>8} "
+        f"  {_fit(r.shown or r.name, width)} {r.delivered:>9} {r.delayed:>8} "
         f"{percent(r.delay_ratio):>7} "
         f"{r.pending:>8} {seconds(r.delay_p95_seconds):>9}  {r.top_cause or '-':<16} "
         f"{', '.join(r.firing) or '-'}"
