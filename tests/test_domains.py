@@ -27,6 +27,9 @@ from sesd.core.domains import (
         ("user@BÜCHER.example", "xn--bcher-kva.example"),
         ("user@xn--bcher-kva.example", "xn--bcher-kva.example"),
         ("user@mail.example.co.uk", "mail.example.co.uk"),
+        # IDNA2008 refuses a symbol; the domain is the label its punycode is (IDNA2003).
+        ("user@i❤.example", "xn--i-7iq.example"),
+        ("user@xn--i-7iq.example", "xn--i-7iq.example"),
     ],
 )
 def test_normalisation(address: str, domain: str) -> None:
@@ -47,6 +50,7 @@ def test_normalisation(address: str, domain: str) -> None:
         "user@a..b",
         "user@" + "a" * 64 + ".org",
         "user@bad_idn_\udcff.org",
+        "user@" + "❤" * 64 + ".org",  # its punycode is too long a label
     ],
 )
 def test_unusable_domains(address: str) -> None:
@@ -168,6 +172,7 @@ def test_a_label_in_idna_form_reads_with_its_unicode_form() -> None:
     assert readable("xn--bcher-kva.de") == "xn--bcher-kva.de (bücher.de)"
     assert readable("shop.xn--80a1acny.xn--p1ai") == "shop.xn--80a1acny.xn--p1ai (shop.почта.рф)"
     assert readable("gmail.com") == "gmail.com"
+    assert readable("xn--i-7iq.example") == "xn--i-7iq.example (i❤.example)"
     assert readable("xn--invalid-.example") == "xn--invalid-.example"  # not IDNA: as it is
     assert readable("boxn--x.example") == "boxn--x.example"  # xn-- inside a label: no A-label
 

@@ -63,7 +63,13 @@ def normalise_domain(part: str) -> str | None:
         try:
             name = idna.encode(name, uts46=True).decode("ascii")
         except (idna.IDNAError, UnicodeError, ValueError):
-            return None
+            # IDNA2008 refuses symbols (an emoji domain) that IDNA2003, which
+            # registries of such domains and mail clients still use, encodes: the
+            # domain an event writes in punycode is the same label either way.
+            try:
+                name = name.encode("idna").decode("ascii")
+            except UnicodeError:
+                return None
     if len(name) > 253 or not _HOSTNAME.match(name):
         return None
     return name
@@ -103,7 +109,10 @@ def readable(label: str) -> str:
     try:
         shown = idna.decode(label)
     except (idna.IDNAError, UnicodeError, ValueError):
-        return label
+        try:
+            shown = label.encode("ascii").decode("idna")  # IDNA2003: an emoji domain
+        except UnicodeError:
+            return label
     return label if shown == label else f"{label} ({shown})"
 
 
