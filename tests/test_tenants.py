@@ -328,12 +328,15 @@ async def test_a_tenant_deleted_while_paused_resolves_at_the_next_poll() -> None
 
 
 async def test_a_restart_keeps_what_ses_last_said_so_a_pause_stays_paged() -> None:
-    """A paused tenant and a paused account, paged; sesd restarts and SES does not
-    answer yet (throttled): what it last said stands, so neither page resolves. A
-    status of an account no longer configured is not kept."""
+    """A paused tenant and paused accounts (one with a queue, one watched for its
+    health alone), paged; sesd restarts and SES does not answer yet (throttled): what
+    it last said stands, so no page resolves. A status of an account no longer
+    configured is not kept."""
     from sesd.runtime.state import restore, snapshot
 
     queue = f'[[queues]]\nurl = "https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/q"\n'
+    queue += '[[accounts]]\nname = "prod-eu"\nregion = "eu-west-1"\n'
+    queue += 'role_arn = "arn:aws:iam::222222222222:role/sesd-reader"\n'
     account_rule = (
         '[[alerts.rules]]\nname = "ses-sending-paused"\nmetric = "sending_paused"\n'
         'window = "5m"\nabove = 0\n'
@@ -347,18 +350,20 @@ async def test_a_restart_keeps_what_ses_last_said_so_a_pause_stays_paged() -> No
         await _polled(tenants, pipeline)
     pipeline.ledger.accounts.of(("default", REGION)).sending_enabled = False
     pipeline.ledger.accounts.of(("gone", REGION)).sending_enabled = False
+    pipeline.ledger.accounts.of(("prod-eu", "eu-west-1")).sending_enabled = False
     fired = evaluator.evaluate(pipeline.ledger, NOW)
     assert {(a.rule, a.domain) for a in fired} == {
         ("tenant-paused", "globex"),
         ("ses-sending-paused", f"default/{REGION}"),
         ("ses-sending-paused", f"gone/{REGION}"),
+        ("ses-sending-paused", "prod-eu/eu-west-1"),
     }
     blob = snapshot(pipeline.ledger, evaluator, NOW)
     fresh = Pipeline(core_settings(config))
     after = Evaluator(config.alerts, [s.name for s in fresh.ledger.specs])
     restore(blob, fresh.ledger, after, NOW + 30)
     assert fresh.ledger.tenant_status.status[("default", REGION, "globex")].paused
-    assert list(fresh.ledger.accounts.status) == [("default", REGION)]
+    assert sorted(fresh.ledger.accounts.status) == [("default", REGION), ("prod-eu", "eu-west-1")]
     later = NOW + 3600  # past any hold after the start: what SES said decides
     assert {(a.kind, a.domain) for a in after.evaluate(fresh.ledger, later)} == {
         (Transition.RESOLVED, f"gone/{REGION}")

@@ -42,6 +42,7 @@ def core_settings(config: Config) -> CoreSettings:
         log_recipients=config.logging.log_recipients,
         region=config.aws.region,
         queues={q.label: (q.account_label, config.region_of(q)) for q in config.queues},
+        watched=tuple(config.health_targets()),
     )
 
 

@@ -241,9 +241,9 @@ class Ledger:
         if self.providers is not None:
             self.providers.restore(data.get("providers", []))
         self.canary.restore(data.get("canaries", []), now)
-        # What SES said of accounts and tenants still configured (files from before
-        # have none: the first polls answer).
-        where = set(self.queues.values())
+        # What SES said of accounts and tenants still watched (files from before have
+        # none: the first polls answer), an account watched for its health alone too.
+        where = set(self.settings.watched)
         self.accounts.restore(data.get("accounts", []), where)
         self.tenant_status.restore(data.get("tenant_status", []), where)
         return {

@@ -48,3 +48,6 @@ class CoreSettings:
     #: The default account's region, and each configured queue's (account, region).
     region: str
     queues: dict[str, tuple[str, str]]
+    #: The (account, region) pairs whose health is watched: each a queue is in, and
+    #: each ``[[accounts]]`` entry's, queue or none.
+    watched: tuple[tuple[str, str], ...] = ()
