@@ -86,6 +86,35 @@ def test_a_recipient_delayed_twice_counts_twice_and_a_redelivered_message_once()
     assert _delivery_delays(pipeline, "slow.example") == 2
 
 
+def test_an_event_a_bug_stopped_is_no_duplicate_when_sqs_delivers_it_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The pipeline raises on a delivery (a bug, for one release): the message stays in
+    its queue and SQS delivers it again. Then it is counted, once, not dropped as a
+    duplicate of the attempt that failed; the failed attempt counts as nothing."""
+    from sesd.core.recipients import delivered as real
+
+    calls = []
+
+    def flaky(*args: object) -> None:
+        calls.append(args)
+        if len(calls) == 1:
+            raise RuntimeError("a bug")
+        real(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr("sesd.core.pipeline.delivered", flaky)
+    pipeline = Pipeline(core_settings(parse_config("")))
+    body = f.raw(f.delivery(["u@fine.example"], at=f.T0))
+    with pytest.raises(RuntimeError):
+        pipeline.feed(body, "q", f.T0 + 1)
+    assert pipeline.ledger.tallies.messages == {}
+    assert pipeline.feed(body, "q", f.T0 + 31).outcome == "processed"
+    assert pipeline.feed(body, "q", f.T0 + 32).outcome == "duplicate"
+    assert pipeline.ledger.tallies.messages == {("q", "processed"): 1, ("q", "duplicate"): 1}
+    delivered = pipeline.ledger.by_domain.recipients["fine.example"]
+    assert delivered[EVENT_TYPE_INDEX["delivery"]] == 1
+
+
 def test_two_opens_of_one_message_count_twice() -> None:
     """A recipient opens the same message at 08:00:30 and 09:00:30: two opens. A
     duplicate of the second is not a third."""

@@ -11,6 +11,7 @@ from typing import Any
 
 import aiohttp
 import anyio
+import pytest
 
 from sesd import __version__
 from sesd.commands.demo.localsqs import LocalSqs
@@ -101,6 +102,35 @@ async def test_invalid_message_goes_to_the_dead_letter_queue(local_sqs: LocalSqs
         assert tallies.messages[("q", "invalid")] == 1
         assert tallies.invalid[("q", "not_json")] == 1
         assert tallies.messages[("q", "processed")] == 1
+
+
+async def test_a_message_the_pipeline_failed_on_is_handled_when_sqs_delivers_it_again(
+    local_sqs: LocalSqs, sqs: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bug in the pipeline for one event: the error is logged and counted, the message
+    is kept, and once SQS delivers it again (its visibility timeout over) it is counted
+    and deleted, not dropped as a duplicate of the attempt that failed."""
+    from sesd.core.recipients import delivered as real
+
+    calls = []
+
+    def flaky(*args: object) -> None:
+        calls.append(args)
+        if len(calls) == 1:
+            raise RuntimeError("a bug in one release")
+        real(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr("sesd.core.pipeline.delivered", flaky)
+    url, _ = await make_queue(sqs, max_receive=5, visibility=1)
+    await send_bodies(sqs, url, [f.sns(f.delivery(["a@one.com"]))])
+    async with running(config_for(local_sqs, [("q", url)])) as daemon:
+        await until(daemon, lambda: handled(daemon) >= 1)
+        assert daemon.ledger.tallies.messages == {("q", "processed"): 1}
+        assert daemon.ledger.by_domain.recipients["one.com"][4] == 1  # delivery
+        assert len(calls) == 2
+        errors = daemon.metrics.sqs_errors.labels("q", "default", "us-east-1", "process")
+        assert errors._value.get() == 1
+    assert await queue_counts(sqs, url) == (0, 0)
 
 
 async def test_delete_invalid_switch(local_sqs: LocalSqs, sqs: Any) -> None:

@@ -266,6 +266,8 @@ class QueuePoller:
                 message.get("Body", ""), self._label, received_at, received_at
             )
         except Exception as exc:  # noqa: BLE001 - a bug must not stop the queue
+            # Not deleted: SQS delivers it again, and after its receive count moves it
+            # to the dead-letter queue, to redrive once the bug is fixed.
             self._log.error(
                 "sesd.pipeline.failed",
                 sqs_message_id=message_id,
