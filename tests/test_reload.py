@@ -55,8 +55,9 @@ async def test_sighup_applies_a_new_rule_and_queue_and_survives_a_broken_file(
 ) -> None:
     """A new rule and a new queue take effect; a change that needs a restart is named
     and left; a broken file leaves the running config in force (the metric reads 0)
-    until a good one comes; a removed queue stops and a removed rule's alert resolves
-    and is sent; the process never exits on SIGHUP."""
+    until a good one comes, and so does an empty one (it names no queue); a removed
+    queue stops and a removed rule's alert resolves and is sent; the process never
+    exits on SIGHUP."""
     first, _ = await make_queue(sqs)
     second, _ = await make_queue(sqs)
     base = (
@@ -89,6 +90,10 @@ async def test_sighup_applies_a_new_rule_and_queue_and_survives_a_broken_file(
         assert "not valid TOML" in failed["error"]
         assert await _reload_metrics(sesd) == (0, reloaded_at)
         await _fires(sesd, sqs, second, "still.example")  # the old config runs on
+        config.write_text("")  # a template that rendered nothing: no queue to read
+        failed = await _reload(sesd, "sesd.config.reload_failed")
+        assert failed["error"] == "queues: at least one [[queues]] is needed"
+        await _fires(sesd, sqs, first, "unstopped.example")
 
         config_file(tmp_path, base)  # the second queue and the rule go
         assert (await _reload(sesd, "sesd.config.reloaded"))["rules_removed"] == ["any-delay"]
@@ -110,7 +115,7 @@ async def test_sighup_applies_a_new_rule_and_queue_and_survives_a_broken_file(
         (stopped,) = found("sesd.queue.stopped")
         (resolved,) = found("sesd.notify.sent", kind="resolved")
         assert stopped["queue"] == "second"
-        assert (resolved["rule"], resolved["alerts"]) == ("any-delay", 2)
+        assert (resolved["rule"], resolved["alerts"]) == ("any-delay", 3)
         assert (await _reload_metrics(sesd))[0] == 1
         assert sesd.process.returncode is None
         sesd.process.send_signal(signal.SIGTERM)

@@ -7,14 +7,13 @@ import json
 import sys
 
 from sesd.commands.common import (
-    NO_QUEUES,
     Commands,
     config_error,
     load,
     no_secrets,
     with_config,
 )
-from sesd.config import ConfigError
+from sesd.config import ConfigError, for_daemon
 from sesd.runtime.saver import unsavable
 
 __all__ = ["add_parser"]
@@ -33,11 +32,9 @@ def add_parser(commands: Commands) -> None:
 def execute(args: argparse.Namespace) -> int:
     """0 for a valid config (warnings on stderr), 2 for an invalid one."""
     try:
-        config = load(args)
+        config = for_daemon(load(args))
     except ConfigError as exc:
         return config_error(exc)
-    if not config.queues:
-        return config_error(NO_QUEUES)
     print(json.dumps(config.to_display(), indent=2, sort_keys=True))
     warnings = config.warnings()
     # On the host that runs sesd (it has the secrets), what `sesd run` would refuse

@@ -14,7 +14,6 @@ from sesd.config import Config, ConfigError, load_config
 __all__ = [
     "EXIT_CONFIG",
     "EXIT_START",
-    "NO_QUEUES",
     "Commands",
     "Help",
     "command",
@@ -29,7 +28,6 @@ __all__ = [
 #: A bad config, bad usage, or a start that failed.
 EXIT_CONFIG = 2
 EXIT_START = 2
-NO_QUEUES = "queues: at least one [[queues]] is needed"
 #: What ``add_subparsers`` returns.
 if TYPE_CHECKING:
     Commands: TypeAlias = argparse._SubParsersAction[argparse.ArgumentParser]

@@ -9,14 +9,13 @@ import anyio
 import msgspec
 
 from sesd.commands.common import (
-    NO_QUEUES,
     Commands,
     config_error,
     load,
     start_failed,
     with_config,
 )
-from sesd.config import ConfigError, HttpConfig
+from sesd.config import ConfigError, HttpConfig, for_daemon
 from sesd.io.logs import configure_logging, get_logger
 
 __all__ = ["add_parser"]
@@ -59,7 +58,7 @@ def execute(args: argparse.Namespace) -> int:
     from sesd.runtime.daemon import Daemon, StartError
 
     try:
-        config = load(args)
+        config = for_daemon(load(args))
     except ConfigError as exc:
         return config_error(exc)
     configure_logging(config.logging.level, config.logging.format)
@@ -69,8 +68,6 @@ def execute(args: argparse.Namespace) -> int:
             config = msgspec.structs.replace(config, http=http)
         except ValueError as exc:
             return config_error(f"--listen: {exc}")
-    if not config.queues:
-        return config_error(NO_QUEUES)
     for warning in config.warnings():
         get_logger().warning("sesd.config.warning", warning=warning)
     _open_files(sum(q.concurrency for q in config.queues))

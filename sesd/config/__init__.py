@@ -47,7 +47,7 @@ from sesd.config.aws import (
     ReputationConfig,
     region_of_url,
 )
-from sesd.config.checks import check_across_sections
+from sesd.config.checks import check_across_sections, for_daemon
 from sesd.config.core import core_settings
 from sesd.config.sections import (
     CanaryConfig,
@@ -111,6 +111,7 @@ __all__ = [
     "WebhookConfig",
     "WindowsConfig",
     "core_settings",
+    "for_daemon",
     "is_glob",
     "load_config",
     "parse_config",

@@ -7,13 +7,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from sesd.config.alerts import CANARY_METRICS, TENANT_METRICS, is_glob
+from sesd.config.values import ConfigError
 from sesd.core.domains import normalise_domain
 from sesd.core.providers import LABELS as PROVIDER_LABELS
 
 if TYPE_CHECKING:
     from sesd.config import Config
 
-__all__ = ["check_across_sections"]
+__all__ = ["check_across_sections", "for_daemon"]
 
 
 def check_across_sections(config: Config) -> None:
@@ -24,6 +25,15 @@ def check_across_sections(config: Config) -> None:
     _check_rule_providers(config)
     _check_rule_tenants(config)
     _check_accounts_and_queues(config)
+
+
+def for_daemon(config: Config) -> Config:
+    """``config``, when a daemon can run on it (``replay`` and ``silence`` read a
+    config without queues); ConfigError otherwise. ``run``, ``check-config`` and a
+    reload ask the same: a reload into an empty file must not stop every poller."""
+    if not config.queues:
+        raise ConfigError("queues: at least one [[queues]] is needed")
+    return config
 
 
 def _check_rule_windows(config: Config) -> None:

@@ -16,7 +16,14 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import msgspec
 
-from sesd.config import Config, ConfigError, core_settings, load_config, saved_rule
+from sesd.config import (
+    Config,
+    ConfigError,
+    core_settings,
+    for_daemon,
+    load_config,
+    saved_rule,
+)
 from sesd.io.logs import get_logger, set_level
 from sesd.runtime.sqs_calls import check_queue
 
@@ -119,7 +126,7 @@ class Reloader:
             return False
         try:
             # The web configuration file is read with the rest, in the worker thread.
-            new = await anyio.to_thread.run_sync(load_config, path)
+            new = for_daemon(await anyio.to_thread.run_sync(load_config, path))
             merged, ignored = merge(daemon.config, new)
             if daemon.web is not None:
                 # Last of what can fail, and before anything changes: all or nothing.
