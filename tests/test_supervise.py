@@ -86,6 +86,38 @@ async def test_the_daemon_consumes_on_while_a_task_of_it_fails(
     assert sum(daemon.ledger.tallies.messages.values()) == 1
 
 
+async def test_a_fault_in_the_canary_is_a_failed_task_not_the_end_of_sesd(
+    local_sqs: Any, sqs: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The canary raising (a bug, an answer nobody foresaw) is counted as its task's
+    failure; sesd runs on and consumes as before."""
+    from sesd.canary.sender import CanarySender
+
+    raised = anyio.Event()
+
+    async def broken(self: CanarySender, stopped: anyio.Event) -> None:
+        raised.set()
+        raise RuntimeError("canary bug")
+
+    monkeypatch.setattr(CanarySender, "run", broken)
+    url, _ = await make_queue(sqs)
+    config = parse_config(
+        f'[aws]\nendpoint_url = "{local_sqs.url}"\nregion = "us-east-1"\n'
+        f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 0\n'
+        '[http]\nlisten = "127.0.0.1:0"\n'
+        '[canary]\nfrom = "canary@example.com"\nconfiguration_set = "sesd"\nqueue = "q"\n'
+    )
+    async with running(config) as daemon:
+        with anyio.fail_after(20):
+            await raised.wait()
+            await send_bodies(sqs, url, [f.raw(f.delivery(["a@one.example"]))])
+            await daemon.changes.wait_for(lambda: sum(daemon.ledger.tallies.messages.values()) > 0)
+        failed = daemon.metrics.registry.get_sample_value(
+            "sesd_task_failures_total", {"task": "canary"}
+        )
+    assert failed == 1
+
+
 async def test_a_fault_that_ends_the_daemon_still_saves_the_state(
     local_sqs: Any, sqs: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

@@ -14,7 +14,7 @@ from urllib.parse import urlparse
 
 import msgspec
 
-from sesd.config.values import Duration, Secret, Section, check_http_url
+from sesd.config.values import Duration, Secret, Section, check_http_url, check_region, is_region
 
 __all__ = [
     "ROLE_NOT_ASSUMED",
@@ -32,7 +32,6 @@ ROLE_NOT_ASSUMED = (
     "the role trusts the credentials sesd runs with (sts:AssumeRole)"
 )
 
-_REGION = re.compile(r"[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d")
 #: sqs.REGION.amazonaws.com (and .com.cn), or the legacy REGION.queue.amazonaws.com.
 _SQS_HOST = re.compile(
     r"(?:sqs[.-](?P<a>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?)"
@@ -48,12 +47,7 @@ def region_of_url(url: str) -> str | None:
     if found is None:
         return None
     region = found.group("a") or found.group("b")
-    return region if _REGION.fullmatch(region) else None
-
-
-def _check_region(region: str | None, what: str) -> None:
-    if region is not None and not _REGION.fullmatch(region):
-        raise ValueError(f"{what}: {region!r} is not an AWS region (e.g. eu-west-1)")
+    return region if is_region(region) else None
 
 
 class AwsConfig(Section, frozen=True):
@@ -70,6 +64,7 @@ class AwsConfig(Section, frozen=True):
             check_http_url(self.endpoint_url)
         if (self.access_key_id is None) != (self.secret_access_key is None):
             raise ValueError("access_key_id and secret_access_key go together")
+        check_region(self.region, "region")
 
 
 class AccountConfig(Section, frozen=True):
@@ -92,7 +87,7 @@ class AccountConfig(Section, frozen=True):
                 f"role_arn {self.role_arn!r} is not a role ARN "
                 "(arn:aws:iam::123456789012:role/NAME)"
             )
-        _check_region(self.region, "region")
+        check_region(self.region, "region")
 
     @property
     def account_id(self) -> str:
@@ -124,7 +119,7 @@ class QueueConfig(Section, frozen=True):
             raise ValueError("max_messages must be between 1 and 10 (SQS limit)")
         if self.visibility_timeout is not None and not 0 <= self.visibility_timeout <= 43200:
             raise ValueError("visibility_timeout must be between 0 and 43200")
-        _check_region(self.region, "region")
+        check_region(self.region, "region")
         named = region_of_url(self.url)
         if self.region and named and named != self.region:
             # The queue lives where its URL says; a request signed for another region

@@ -9,7 +9,7 @@ from typing import Literal
 
 import msgspec
 
-from sesd.config.values import Duration, Section, check_http_url
+from sesd.config.values import Duration, Section, check_http_url, check_region
 from sesd.config.web import WebConfig, WebConfigFile
 from sesd.core.domains import normalise_domain
 
@@ -258,6 +258,7 @@ class CanaryConfig(Section, frozen=True):
             )
         if not self.configuration_set:
             raise ValueError("configuration_set must name the set whose events reach sesd")
+        check_region(self.region, "region")
         if self.interval.seconds < 1:
             raise ValueError("interval must be at least 1s")
         if self.deadline.seconds <= 0:

@@ -15,7 +15,9 @@ __all__ = [
     "Secret",
     "Section",
     "check_http_url",
+    "check_region",
     "is_http_url",
+    "is_region",
     "one_line",
 ]
 
@@ -143,6 +145,22 @@ def is_http_url(url: str) -> bool:
     except ValueError:
         return False
     return parsed.scheme in ("http", "https") and bool(host)
+
+
+#: An AWS region's name: a template's trailing space or a missing hyphen is none, and
+#: the SDK would refuse it only when the first client is made.
+_REGION = re.compile(r"[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d")
+
+
+def is_region(text: str) -> bool:
+    """Whether ``text`` is an AWS region's name."""
+    return _REGION.fullmatch(text) is not None
+
+
+def check_region(region: str | None, what: str) -> None:
+    """Raise ValueError naming ``what`` when ``region`` is set and no AWS region."""
+    if region is not None and not is_region(region):
+        raise ValueError(f"{what}: {region!r} is not an AWS region (e.g. eu-west-1)")
 
 
 def check_http_url(url: str) -> None:

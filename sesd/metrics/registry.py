@@ -39,7 +39,10 @@ __all__ = ["NOTIFY_OUTCOMES", "SQS_OPERATIONS", "TASKS", "Metrics"]
 SQS_OPERATIONS = ("receive", "delete", "release", "process")
 #: sesd's background tasks (each kept running by sesd.runtime.supervise): the ``task``
 #: label values of ``sesd_task_failures_total``, at 0 from the start.
-TASKS = ("janitor", "alerting", "account_poll", "tenant_poll", "dns", "state_saver", "systemd")
+TASKS = (
+    "janitor", "alerting", "account_poll", "tenant_poll", "dns", "canary", "state_saver",
+    "systemd",
+)  # fmt: skip
 #: The ``outcome`` label values of ``sesd_notifications_total``.
 NOTIFY_OUTCOMES = ("sent", "retried", "rate_limited", "failed", "dropped", "expired")
 

@@ -5,7 +5,8 @@ its queue's."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from functools import partial
 
 import anyio
 import anyio.abc
@@ -37,12 +38,18 @@ class CanaryRunner:
         #: The sender while one runs.
         self.sender: CanarySender | None = None
 
-    def start(self, config: Config, clients: AwsClients, tasks: anyio.abc.TaskGroup) -> None:
-        """Start sending, if ``[canary]`` is set (after stopping what ran before)."""
+    def start(
+        self,
+        config: Config,
+        clients: AwsClients,
+        keep: Callable[[str, Callable[[], Awaitable[None]]], None],
+    ) -> None:
+        """Start sending, if ``[canary]`` is set (after stopping what ran before), as a
+        task ``keep`` runs (sesd.runtime.supervise: a fault in it must not end sesd)."""
         self._stop.set()
         self._stop = anyio.Event()
         if config.canary is not None:
-            tasks.start_soon(self._run, config, config.canary, clients, self._stop)
+            keep("canary", partial(self._run, config, config.canary, clients, self._stop))
 
     async def _run(
         self, config: Config, canary: CanaryConfig, clients: AwsClients, stop: anyio.Event

@@ -274,7 +274,7 @@ class Daemon:
             # MX lookups for providers, beside the pollers, never in their way.
             keep("dns", self.resolver.run)
         assert self.aws is not None
-        self.canary.start(self.config, self.aws, tg)
+        self.canary.start(self.config, self.aws, keep)
         if self.config.state.path:
             every = self.config.state.save_every.seconds
             keep("state_saver", partial(self.saver.run, every))
@@ -370,7 +370,8 @@ class Daemon:
         if config.canary is not None:
             self.metrics.watch_canary()
         if self.aws is not None and self._tasks is not None:
-            self.canary.start(config, self.aws, self._tasks)
+            keep = partial(start_kept, self._tasks, self.metrics.task_failures)
+            self.canary.start(config, self.aws, keep)
 
     def start_soon(self, func: Callable[..., Any], *args: Any) -> None:
         """Run ``func(*args)`` in the daemon's task group."""
