@@ -72,6 +72,12 @@ def _files(directory: Path, web: str, *, queue: str = "") -> Path:
     return path
 
 
+async def _queue(local_sqs: LocalSqs, sqs: Any) -> str:
+    """A queue's config, for a daemon that reloads (a reload refuses a file without)."""
+    url, _ = await make_queue(sqs)
+    return f'[aws]\nendpoint_url = "{local_sqs.url}"\n[[queues]]\nurl = "{url}"\n'
+
+
 async def _get(
     port: int,
     path: str,
@@ -185,14 +191,16 @@ async def test_client_certificates_from_the_client_ca_only(tmp_path: Path) -> No
         assert (await _get(port, "/metrics", tls=known))[0] == 200
 
 
-async def test_a_reload_swaps_the_users_and_the_certificate(tmp_path: Path) -> None:
+async def test_a_reload_swaps_the_users_and_the_certificate(
+    local_sqs: LocalSqs, sqs: Any, tmp_path: Path
+) -> None:
     """A reload with a new users list and a new certificate: the next request checks
     the new users, the next handshake presents the new certificate. A broken file,
     or a key that is not its certificate's, changes nothing, is logged naming the
     key and reads 0 in sesd_config_last_reload_successful, until a good one. A TLS
     setting other than the files is named as needing a restart."""
     first = _certificate(tmp_path, "first")
-    path = _files(tmp_path, _tls("first") + _users(alice=ALICE))
+    path = _files(tmp_path, _tls("first") + _users(alice=ALICE), queue=await _queue(local_sqs, sqs))
     # Loggers are bound as the daemon is made: capture from before it is.
     with capture_logs() as logs:
         async with running(load_config(path), config_path=path) as daemon:
@@ -248,18 +256,20 @@ async def test_certificate_files_gone_before_the_start_fail_it(tmp_path: Path) -
     assert str(caught.value).startswith("http.web_config: tls_server_config.key_file: cannot read ")
 
 
-async def test_a_reload_can_lock_an_open_port_and_open_it_again(tmp_path: Path) -> None:
+async def test_a_reload_can_lock_an_open_port_and_open_it_again(
+    local_sqs: LocalSqs, sqs: Any, tmp_path: Path
+) -> None:
     """Users added by a reload apply at once; the file named no more, nothing is asked."""
-    path = _files(tmp_path, "")
+    path = _files(tmp_path, "", queue=await _queue(local_sqs, sqs))
     async with running(load_config(path), config_path=path) as daemon:
         port = _port(daemon)
-        assert (await _get(port, "/readyz"))[0] == 200
+        assert (await _get(port, "/healthz"))[0] == 200
         (tmp_path / "web.yml").write_text(_users(alice=ALICE))
         assert await daemon.reload()
-        assert (await _get(port, "/readyz"))[0] == 401
+        assert (await _get(port, "/healthz"))[0] == 401
         path.write_text(path.read_text().replace("web_config", "# web_config"))
         assert await daemon.reload()
-        assert (await _get(port, "/readyz"))[0] == 200
+        assert (await _get(port, "/healthz"))[0] == 200
 
 
 async def test_tls_settings_but_the_certificate_wait_for_a_restart(tmp_path: Path) -> None:
@@ -390,9 +400,7 @@ async def test_sighup_to_sesd_run_swaps_the_users(
     local_sqs: LocalSqs, sqs: Any, tmp_path: Path
 ) -> None:
     """``sesd run`` as a process: its users change on SIGHUP, for the next request."""
-    url, _ = await make_queue(sqs)
-    queue = f'[aws]\nendpoint_url = "{local_sqs.url}"\n[[queues]]\nurl = "{url}"\n'
-    config = _files(tmp_path, _users(alice=ALICE), queue=queue)
+    config = _files(tmp_path, _users(alice=ALICE), queue=await _queue(local_sqs, sqs))
     async with sesd_process(config) as sesd:
         port = await _listening(sesd)
         assert (await _get(port, "/healthz", "alice", "alice-pw"))[0] == 200
