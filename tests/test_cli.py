@@ -123,6 +123,17 @@ def test_a_config_file_not_in_utf8_is_one_line_and_exit_2(
         assert f"config file {path} is not UTF-8 text (byte" in err
 
 
+def test_a_config_file_with_a_byte_order_mark_loads(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A Windows editor or PowerShell's Out-File starts a UTF-8 file with a byte-order
+    mark: the config loads as without it."""
+    path = tmp_path / "sesd.toml"
+    path.write_bytes(b"\xef\xbb\xbf" + QUEUE.encode())
+    assert main(["check-config", str(path)]) == 0
+    assert '"queues"' in capsys.readouterr().out
+
+
 def test_check_config_takes_the_file_as_an_argument_too(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -96,6 +96,24 @@ def test_example_canary_block_and_rules_are_valid(monkeypatch: pytest.MonkeyPatc
         ),
         ('[[queues]]\nurl = "ftp://x"', "queues[0]: 'ftp://x' is not an http(s) URL"),
         ("[windows]\nsizes = ['5 minutes']", "windows.sizes[0]: invalid duration '5 minutes'"),
+        # PagerDuty answers 400 to an event with a blank source: every page lost.
+        ('[alerts.pagerduty]\nrouting_key = "k"\nsource = " "', "source must not be blank"),
+        ('[alerts.pagerduty]\nrouting_key = " "', "alerts.pagerduty.routing_key: expected a"),
+        # A bare number is seconds: a millisecond-minded 10000 would wait 2h46m a try.
+        (
+            '[alerts.slack]\nwebhook_url = "https://hooks.example/a"\ntimeout = "400d"',
+            "alerts.slack.timeout: duration '400d' is longer than a year",
+        ),
+        (
+            '[[alerts.rules]]\nname = "r"\nmetric = "delay_ratio"\nwindow = "5m"\n'
+            'above = 0.1\nrunbook_url = "https://wiki.example/{domain.name}"',
+            "is not a template of {domain}, {rule}, {window}",
+        ),
+        (
+            '[alerts]\nevaluate_every = "10m"\n[[alerts.rules]]\nname = "r"\n'
+            'metric = "delay_ratio"\nwindow = "5m"\nabove = 0.1',
+            "alerts.evaluate_every (10m) is longer than rule 'r''s window (5m)",
+        ),
         ("[domains]\nmax_trackd = 5", "domains.max_trackd: unknown key"),
         (
             '[domains]\nidle_evict = "59m"',

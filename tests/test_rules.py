@@ -318,6 +318,21 @@ def test_rule_validation_errors() -> None:
         ("reputation_impact", "above = 1", "reads 1 or 0, so the rule would never fire"),
         ("delay_ratio", "above = 0.2\nclear_below = -0.01", "a firing alert would never resolve"),
         ("delivery_ratio", "below = 0.95\nclear_above = 97", "is at most 1, so a firing alert"),
+        # NaN compares false with everything: never fires, or resolves at every tick.
+        ("delay_ratio", "above = nan", "above = nan: give a finite number"),
+        ("delay_ratio", "above = 0.2\nclear_below = nan", "clear_below = nan: give a finite"),
+        ("processing_p95_seconds", "above = inf", "above = inf: give a finite number"),
+        ("delivery_ratio", "below = nan", "below = nan: give a finite number"),
+        ("delivery_ratio", "below = 0.9\nclear_above = nan", "clear_above = nan: give a fin"),
+        # Exclusions that leave nothing to watch.
+        ("delay_ratio", 'above = 0.1\nexclude_domains = ["*"]', "leaves out every one of the do"),
+        (
+            "delay_ratio",
+            'above = 0.1\ndomains = ["Gmail.com", "*.de"]\nexclude_domains = ["gmail.*", "*.de"]',
+            "exclude_domains leaves out every one of the domains the rule watches",
+        ),
+        ("delay_ratio", 'above = 0.1\nproviders = ["gmail"]\nexclude_providers = ["*"]', "every"),
+        ("tenant_sending_paused", 'above = 0\nexclude_tenants = ["*"]', "leaves out every one"),
     ],
 )
 def test_a_threshold_no_value_can_cross_or_every_value_crosses_is_refused(

@@ -262,7 +262,7 @@ def _dec_hook(type_: type, obj: Any) -> Any:
             return Duration(obj)
         raise ValueError(f"expected a duration such as '10s', got {type(obj).__name__}")
     if type_ is Secret:
-        if not isinstance(obj, str) or not obj:
+        if not isinstance(obj, str) or not obj.strip():
             raise ValueError("expected a string ('env:NAME', 'file:PATH' or a literal)")
         return Secret(obj)
     if type_ is WebConfigFile:
@@ -387,7 +387,8 @@ def load_config(path: str | os.PathLike[str], *, resolve_secrets: bool = True) -
     """Read and validate the config file at ``path`` (and read its secrets, unless told
     not to: ``sesd silence`` needs none)."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        # An editor's byte-order mark (Windows, PowerShell's Out-File) is no TOML.
+        text = Path(path).read_text(encoding="utf-8-sig")
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
     except UnicodeDecodeError as exc:

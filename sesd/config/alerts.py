@@ -212,6 +212,8 @@ class PagerDutyConfig(_Sink, frozen=True, tag="pagerduty"):
     def __post_init__(self) -> None:
         check_http_url(self.events_url)
         _check_timeout(self.timeout)
+        if not self.source.strip():
+            raise ValueError("source must not be blank: PagerDuty refuses every event then")
 
 
 class AlertmanagerConfig(_Sink, frozen=True, tag="alertmanager"):

@@ -47,11 +47,19 @@ def _check_rule_windows(config: Config) -> None:
             f"largest window ({widest.text}): a domain would be evicted while its windows "
             "still hold events (its alerts resolving as 'no data')"
         )
+    every = config.alerts.evaluate_every
     for i, rule in enumerate(config.alerts.rules):
         if rule.window not in windows:
             raise ValueError(
                 f"alerts.rules[{i}] ({rule.name}): window {rule.window!r} is not one of "
                 f"windows.sizes ({', '.join(sorted(windows))})"
+            )
+        window = next(size for size in config.windows.sizes if size.text == rule.window)
+        if every.seconds > window.seconds:
+            raise ValueError(
+                f"alerts.evaluate_every ({every.text}) is longer than rule {rule.name!r}'s "
+                f"window ({rule.window}): an incident between two evaluations would never "
+                "be seen"
             )
         if rule.metric in CANARY_METRICS and config.canary is None:
             raise ValueError(

@@ -4,6 +4,7 @@ its labels, links and cause; and the link templates."""
 from __future__ import annotations
 
 import re
+from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING
 
 import msgspec
@@ -28,7 +29,7 @@ def check_template(template: str, what: str) -> None:
     """A URL template may use ``{domain}``, ``{rule}`` and ``{window}`` only."""
     try:
         example = template.format(**_TEMPLATE_FIELDS)
-    except (KeyError, IndexError, ValueError) as exc:
+    except (KeyError, IndexError, ValueError, AttributeError) as exc:
         raise ValueError(
             f"{what}: {template!r} is not a template of {{domain}}, {{rule}}, {{window}} ({exc})"
         ) from None
@@ -58,6 +59,23 @@ def check_watched(rule: RuleConfig) -> None:
         msgspec.structs.force_setattr(rule, "domains", ["*"])
     elif not rule.domains:
         raise ValueError("domains must list '*' or at least one domain")
+    if rule.providers is not None:
+        _check_some_left("providers", rule.providers, rule.exclude_providers)
+    else:
+        _check_some_left("domains", rule.domains or [], rule.exclude_domains)
+
+
+def _check_some_left(kind: str, watched: list[str], excluded: list[str] | None) -> None:
+    """A rule whose exclusions leave out every name it watches would never fire."""
+    if not excluded:
+        return
+    names = [name.lower() for name in watched]
+    patterns = [pattern.lower() for pattern in excluded]
+    if all(any(fnmatchcase(name, pattern) for pattern in patterns) for name in names):
+        raise ValueError(
+            f"exclude_{kind} leaves out every one of the {kind} the rule watches "
+            f"({', '.join(watched)}): it would never fire"
+        )
 
 
 def _check_tenants(rule: RuleConfig) -> None:
@@ -70,6 +88,7 @@ def _check_tenants(rule: RuleConfig) -> None:
         raise ValueError("tenants must list '*' or at least one tenant")
     if rule.exclude_domains or rule.exclude_providers:
         raise ValueError("a rule on tenants leaves some out with exclude_tenants")
+    _check_some_left("tenants", rule.tenants or [], rule.exclude_tenants)
 
 
 def check_extras(rule: RuleConfig) -> None:

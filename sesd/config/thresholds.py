@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -17,6 +18,12 @@ _FLAGS = frozenset(
 
 def check_thresholds(rule: RuleConfig) -> None:
     """Exactly one of ``above`` and ``below``, with the clear threshold on its side."""
+    for key in ("above", "below", "clear_above", "clear_below"):
+        value = getattr(rule, key)
+        if value is not None and not math.isfinite(value):
+            # NaN compares false with every value: a rule that never fires, or a
+            # clear threshold that resolves at every evaluation and fires again.
+            raise ValueError(f"{key} = {value}: give a finite number")
     if (rule.above is None) == (rule.below is None):
         raise ValueError("give exactly one of `above` and `below`")
     if rule.above is not None:

@@ -30,6 +30,8 @@ class ConfigError(Exception):
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+#: No setting waits longer; beyond it, a slip (``timeout = 10000``, read in seconds).
+_LONGEST = 366 * 86400.0
 
 
 class Duration:
@@ -49,6 +51,8 @@ class Duration:
             pos = 1
         if not text or pos != len(text):
             raise ValueError(f"invalid duration {text!r} (use e.g. '10s', '5m', '1h30m')")
+        if total > _LONGEST:
+            raise ValueError(f"duration {text!r} is longer than a year")
         self.seconds = total
         self.text = text
 
