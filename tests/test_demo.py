@@ -146,3 +146,22 @@ def test_without_moto_the_demo_says_how_to_get_it_in_one_line(
     )
     assert "Traceback" not in err
     assert "sesd[demo]" not in err
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [("bad", "listen must be HOST:PORT, got 'bad'"), ("127.0.0.1:99999", "port 99999")],
+)
+def test_a_listen_address_that_is_none_is_a_usage_error(
+    value: str, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`sesd demo --listen bad` printed a traceback and exited 1, where `sesd run
+    --listen bad` says it in one line: a usage error, exit 2."""
+    from sesd.commands.main import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(["demo", "--listen", value])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert "Traceback" not in err

@@ -125,6 +125,20 @@ async def test_sighup_applies_a_new_rule_and_queue_and_survives_a_broken_file(
     assert code == 0
 
 
+async def test_a_reload_keeps_the_listen_address_the_environment_gave(
+    local_sqs: LocalSqs, sqs: Any, tmp_path: Path
+) -> None:
+    """The image sets $SESD_HTTP_LISTEN over the file's [http] listen: a reload of the
+    unchanged file changes nothing, and does not warn that the address needs a
+    restart."""
+    url, _ = await make_queue(sqs)
+    path = config_file(tmp_path, f'[aws]\nendpoint_url = "{local_sqs.url}"\n' + _queue(url, "q"))
+    path.write_text(path.read_text().replace('"127.0.0.1:0"', '"127.0.0.1:9585"'))
+    async with sesd_process(path, env={"SESD_HTTP_LISTEN": "127.0.0.1:0"}) as sesd:
+        await _reload(sesd, "sesd.config.reloaded")
+    assert [r for r in sesd.records if r["event"] == "sesd.config.reload_ignored"] == []
+
+
 def test_a_reload_keeps_what_needs_a_restart_and_names_it() -> None:
     old = parse_config('[http]\nlisten = "127.0.0.1:9585"\n[domains]\ntrack = ["a.example"]\n')
     new = parse_config(

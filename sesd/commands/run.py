@@ -72,7 +72,7 @@ def execute(args: argparse.Namespace) -> int:
         get_logger().warning("sesd.config.warning", warning=warning)
     _open_files(sum(q.concurrency for q in config.queues))
     try:
-        daemon = Daemon(config, config_path=os.path.abspath(args.config))
+        daemon = Daemon(config, config_path=os.path.abspath(args.config), listen=args.listen)
         anyio.run(daemon.run)
     except (StartError, BaseExceptionGroup) as exc:
         return start_failed(exc)

@@ -74,9 +74,12 @@ class Daemon:
         monotonic: Callable[[], float] = time.monotonic,
         console: TextIO | None = None,
         config_path: str | None = None,
+        listen: str | None = None,
     ) -> None:
         self.config = config
         self.config_path = config_path
+        #: ``--listen`` (or $SESD_HTTP_LISTEN), over the file's: a reload keeps it.
+        self.listen = listen
         self._log = get_logger()
         self.changes = Changes()
         self.stopping = anyio.Event()

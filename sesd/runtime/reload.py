@@ -127,6 +127,9 @@ class Reloader:
         try:
             # The web configuration file is read with the rest, in the worker thread.
             new = for_daemon(await anyio.to_thread.run_sync(load_config, path))
+            if daemon.listen:
+                http = msgspec.structs.replace(new.http, listen=daemon.listen)
+                new = msgspec.structs.replace(new, http=http)
             merged, ignored = merge(daemon.config, new)
             if daemon.web is not None:
                 # Last of what can fail, and before anything changes: all or nothing.

@@ -35,7 +35,7 @@ from sesd.commands.demo.traffic import (
     canary_events,
     tenant_status_event,
 )
-from sesd.config import Config, parse_config
+from sesd.config import Config, HttpConfig, parse_config
 from sesd.core.canary import CANARY_TAG
 from sesd.io.logs import configure_logging, get_logger
 from sesd.runtime.daemon import Daemon, StartError
@@ -166,6 +166,15 @@ def _positive(text: str) -> float:
     if not 0 < value < math.inf:
         raise argparse.ArgumentTypeError(f"{text!r}: give a number above 0")
     return value
+
+
+def _listen(text: str) -> str:
+    """HOST:PORT as ``[http] listen`` takes it, else a usage error."""
+    try:
+        HttpConfig(listen=text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
 
 
 async def _publish(
@@ -348,7 +357,7 @@ def add_parser(commands: Commands) -> None:
     demo = command(
         commands, "demo", "local SQS, synthetic traffic, a delay spike: no AWS account needed"
     )
-    demo.add_argument("--listen", default="127.0.0.1:9585", help="metrics address")
+    demo.add_argument("--listen", type=_listen, default="127.0.0.1:9585", help="metrics address")
     demo.add_argument("--duration", type=float, default=None, help="stop after N seconds")
     demo.add_argument("--rate", type=_positive, default=60.0, help="messages per second")
     demo.add_argument(
