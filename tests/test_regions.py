@@ -13,6 +13,7 @@ from botocore.exceptions import ClientError
 
 from sesd.commands.demo.localsqs import LocalSqs
 from sesd.config import ConfigError, core_settings, parse_config, region_of_url
+from sesd.config.aws import endpoint_of_url
 from sesd.runtime.sqs_calls import hint_for
 from tests import factory as f
 from tests.conftest import running
@@ -97,16 +98,18 @@ async def test_queues_in_two_regions_and_another_account_are_consumed_at_once(
             ("theirs", "prod-eu", "eu-west-1"): 5,
         }
         assert daemon.aws is not None
-        # Two clients per (account, region), receives apart (no SDK retries), and one
-        # for STS to assume the role.
+        # Two clients per (account, region), receives apart (no SDK retries), each
+        # with room for the three pollers (and four more), and one for STS to assume
+        # the role.
+        at = local_sqs.url
         assert sorted(daemon.aws._clients) == [
-            ("sqs", "default", "eu-west-1", ""),
-            ("sqs", "default", "eu-west-1", "receive"),
-            ("sqs", "default", "us-east-1", ""),
-            ("sqs", "default", "us-east-1", "receive"),
-            ("sqs", "prod-eu", "eu-west-1", ""),
-            ("sqs", "prod-eu", "eu-west-1", "receive"),
-            ("sts", "default", "eu-west-1", ""),
+            ("sqs", "default", "eu-west-1", ":7", at),
+            ("sqs", "default", "eu-west-1", "receive:7", at),
+            ("sqs", "default", "us-east-1", ":7", at),
+            ("sqs", "default", "us-east-1", "receive:7", at),
+            ("sqs", "prod-eu", "eu-west-1", ":7", at),
+            ("sqs", "prod-eu", "eu-west-1", "receive:7", at),
+            ("sts", "default", "eu-west-1", "", at),
         ]
 
 
@@ -117,6 +120,19 @@ def test_a_queues_region_comes_from_its_url_then_its_own_then_its_account() -> N
     )
     assert region_of_url("https://sqs.cn-north-1.amazonaws.com.cn/123456789012/q") == ("cn-north-1")
     assert region_of_url("http://127.0.0.1:9324/queue/q") is None
+    # The oldest form is us-east-1's; a VPC endpoint, FIPS and dual-stack name theirs,
+    # and are where the queue's calls go (a network may reach SQS only there).
+    assert region_of_url("https://queue.amazonaws.com/123456789012/q") == "us-east-1"
+    vpce = "https://vpce-0abc-xyz.sqs.ap-southeast-2.vpce.amazonaws.com"
+    for url, region in (
+        (vpce, "ap-southeast-2"),
+        ("https://sqs-fips.us-gov-west-1.amazonaws.com", "us-gov-west-1"),
+        ("https://sqs.eu-west-1.api.aws", "eu-west-1"),
+    ):
+        assert region_of_url(f"{url}/123456789012/q") == region
+        assert endpoint_of_url(f"{url}/123456789012/q") == url
+    for url in ("https://sqs.eu-west-1.amazonaws.com", "https://queue.amazonaws.com"):
+        assert endpoint_of_url(f"{url}/123456789012/q") is None
     config = parse_config(
         '[aws]\nregion = "us-east-2"\n'
         f'[[accounts]]\nname = "eu"\nrole_arn = "{ROLE}"\nregion = "eu-central-1"\n'

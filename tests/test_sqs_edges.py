@@ -264,6 +264,8 @@ _REFUSALS = {
     "kms_opt_in": ("KMS.OptInRequired", "has not subscribed to KMS"),
     "expired_token": ("ExpiredToken", "session token has expired"),
     "wrong_secret": ("SignatureDoesNotMatch", "secret access key does not match"),
+    # SQS's answer when the endpoint called does not serve the queue URL's address.
+    "wrong_endpoint": ("InvalidAddress", "does not serve this queue URL"),
 }
 
 

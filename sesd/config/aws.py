@@ -23,6 +23,7 @@ __all__ = [
     "AwsConfig",
     "QueueConfig",
     "ReputationConfig",
+    "endpoint_of_url",
     "region_of_url",
 ]
 
@@ -32,10 +33,15 @@ ROLE_NOT_ASSUMED = (
     "the role trusts the credentials sesd runs with (sts:AssumeRole)"
 )
 
-#: sqs.REGION.amazonaws.com (and .com.cn), or the legacy REGION.queue.amazonaws.com.
+#: The hosts of SQS's queue URLs: sqs.REGION.amazonaws.com (and .com.cn), FIPS
+#: (sqs-fips.REGION), dual-stack (sqs.REGION.api.aws), an interface VPC endpoint
+#: (vpce-ID.sqs.REGION.vpce.amazonaws.com), the legacy REGION.queue.amazonaws.com, and
+#: the oldest, queue.amazonaws.com (us-east-1).
 _SQS_HOST = re.compile(
-    r"(?:sqs[.-](?P<a>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?)"
+    r"(?:sqs(?P<fips>-fips)?[.-](?P<a>[a-z0-9-]+)\.(?:amazonaws\.com(?:\.cn)?|(?P<dual>api\.aws)))"
+    r"|(?:vpce-[a-z0-9-]+\.sqs\.(?P<vpce>[a-z0-9-]+)\.vpce\.amazonaws\.com)"
     r"|(?:(?P<b>[a-z0-9-]+)\.queue\.amazonaws\.com(?:\.cn)?)"
+    r"|(?P<oldest>queue\.amazonaws\.com)"
 )
 _ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}")
 _ACCOUNT_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
@@ -46,8 +52,21 @@ def region_of_url(url: str) -> str | None:
     found = _SQS_HOST.fullmatch((urlparse(url).hostname or "").lower())
     if found is None:
         return None
-    region = found.group("a") or found.group("b")
+    if found.group("oldest"):
+        return "us-east-1"
+    region = found.group("a") or found.group("b") or found.group("vpce")
     return region if is_region(region) else None
+
+
+def endpoint_of_url(url: str) -> str | None:
+    """The endpoint a queue URL's calls must go to when it is not its region's public
+    one: a VPC endpoint (a network may reach SQS only there), FIPS, dual-stack. None
+    for the others (the SDK's regional endpoint takes them)."""
+    parsed = urlparse(url)
+    found = _SQS_HOST.fullmatch((parsed.hostname or "").lower())
+    if found is None or not (found.group("vpce") or found.group("fips") or found.group("dual")):
+        return None
+    return f"{parsed.scheme}://{parsed.netloc}"
 
 
 class AwsConfig(Section, frozen=True):

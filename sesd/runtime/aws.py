@@ -18,6 +18,7 @@ from aiobotocore.session import AioSession, get_session
 
 from sesd import __version__
 from sesd.config import AccountConfig, Config, QueueConfig
+from sesd.config.aws import endpoint_of_url
 
 __all__ = ["DEFAULT_ACCOUNT", "LONGEST_POLL", "AwsClients", "poll_config", "sqs_config"]
 
@@ -78,7 +79,9 @@ class AwsClients:
         self._config = config
         self._stack = stack
         self._sessions: dict[str, AioSession] = {}
-        self._clients: dict[tuple[str, str, str, str], Any] = {}
+        self._clients: dict[tuple[str, str, str, str, str | None], Any] = {}
+        #: Each queue's SQS clients (by label and use), as its last opening made them.
+        self._queues: dict[tuple[str, str], Any] = {}
 
     def reconfigure(self, config: Config) -> None:
         """A reload's config: accounts it adds are reached from now on (a changed
@@ -86,22 +89,23 @@ class AwsClients:
         self._config = config
 
     async def open_queue(self, queue: QueueConfig) -> None:
-        """Make the SQS clients a queue's pollers use, one per (account, region): for
-        receives (no SDK retries: :func:`sqs_config`), and for the rest."""
+        """Make the SQS clients a queue's pollers use, shared by the queues of an
+        (account, region, endpoint): for receives (no SDK retries: :func:`sqs_config`),
+        and for the rest. Their connection pool holds every poller's request: a reload
+        that raises ``concurrency`` makes new clients for the queues it restarts."""
         connections = sum(q.concurrency for q in self._config.queues) + 4
         region = self._config.region_of(queue)
         for use in ("", "receive"):
             config = sqs_config(connections, receive=use == "receive")
-            await self.client("sqs", queue.account, region, config, use=use)
+            self._queues[(queue.label, use)] = await self.client(
+                "sqs", queue.account, region, config, endpoint_of_url(queue.url),
+                use=f"{use}:{connections}",
+            )  # fmt: skip
 
     def sqs(self, queue: QueueConfig, use: str = "") -> Any:
         """A queue's SQS client (made by :meth:`open_queue`); ``use="receive"``: the one
         for ReceiveMessage."""
-        return self.cached("sqs", queue.account, self._config.region_of(queue), use)
-
-    def cached(self, service: str, account: str, region: str, use: str = "") -> Any:
-        """A client made before by :meth:`client`."""
-        return self._clients[(service, account or DEFAULT_ACCOUNT, region, use)]
+        return self._queues[(queue.label, use)]
 
     async def client(
         self,
@@ -114,10 +118,12 @@ class AwsClients:
         use: str = "",
     ) -> Any:
         """The client of ``service`` for ``account`` ("" or ``default``: the default
-        credentials) in ``region``, made on first use with ``config``. Clients of one
-        service for different uses (``use``: the canary's single attempts, the health
-        polls' endpoint) are kept apart."""
-        key = (service, account or DEFAULT_ACCOUNT, region, use)
+        credentials) in ``region`` at ``endpoint_url`` (else ``[aws] endpoint_url``,
+        else the region's), made on first use with ``config``. ``use`` names what
+        ``config`` holds (the canary's single attempts and timeout, the pollers'
+        pool): two calls that differ in it, or in the endpoint, get two clients."""
+        endpoint = endpoint_url or self._config.aws.endpoint_url
+        key = (service, account or DEFAULT_ACCOUNT, region, use, endpoint)
         found = self._clients.get(key)
         if found is None:
             session = self._session(key[1])
@@ -125,7 +131,7 @@ class AwsClients:
                 session.create_client(  # type: ignore[call-overload]
                     service,
                     region_name=region,
-                    endpoint_url=endpoint_url or self._config.aws.endpoint_url,
+                    endpoint_url=endpoint,
                     config=config,
                     **self._static_keys(key[1]),
                 )

@@ -79,6 +79,10 @@ _KMS_OPT_IN = (
     "the account has not subscribed to KMS in the queue's region (KMS.OptInRequired): "
     "subscribe there, or give the queue a key it can use"
 )
+_WRONG_ENDPOINT = (
+    "the endpoint sesd calls does not serve this queue URL: check the URL (a VPC endpoint's "
+    "or a FIPS host is called as written), and the queue's region (or [aws] region)"
+)
 #: Error codes that no retry will cure soon: the queue is missing or not ours to read.
 #: Each maps to the hint logged with it (SQS's query and JSON protocols name some
 #: differently: both names are here).
@@ -105,6 +109,7 @@ PERMANENT_ERRORS = {
     ),
     "KMS.OptInRequired": _KMS_OPT_IN,
     "KmsOptInRequired": _KMS_OPT_IN,
+    "InvalidAddress": _WRONG_ENDPOINT,
 }
 #: The codes of a refusal by IAM (whatever the call).
 DENIED = frozenset({"AccessDenied", "AccessDeniedException"})

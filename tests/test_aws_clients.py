@@ -1,0 +1,69 @@
+"""The AWS clients a reload makes anew: what a client is made with (its endpoint, its
+connection pool) is part of which client a caller gets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from sesd.commands.demo.localsqs import LocalSqs
+from sesd.config import load_config
+from tests.conftest import make_queue, running
+from tests.fake_ses import FakeSes
+
+CANARY = (
+    '[canary]\nfrom = "canary@example.com"\nconfiguration_set = "sesd"\ninterval = "1s"\n'
+    'deadline = "2m"\nqueue = "q"\n'
+)
+
+
+def _config(local: LocalSqs, url: str, concurrency: int = 1, extra: str = "") -> str:
+    return (
+        f'[aws]\nendpoint_url = "{local.url}"\n'
+        f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 1\n'
+        f"concurrency = {concurrency}\n"
+        '[http]\nlisten = "127.0.0.1:0"\n[shutdown]\ngrace_period = "10s"\n' + extra
+    )
+
+
+def _pool(client: Any) -> int:
+    """How many requests a client's connection pool lets through at once."""
+    return int(client._endpoint.http_session._max_pool_connections)
+
+
+async def test_a_reload_that_raises_concurrency_gives_the_pollers_room(
+    local_sqs: LocalSqs, sqs: Any, tmp_path: Path
+) -> None:
+    """From 1 poller to 24: the queue's clients hold 24 requests at once (and four
+    more), as at a start with 24; a pool sized for one would queue 19 of them."""
+    url, _ = await make_queue(sqs)
+    path = tmp_path / "sesd.toml"
+    path.write_text(_config(local_sqs, url))
+    async with running(load_config(str(path)), config_path=path) as daemon:
+        queue = daemon.config.queues[0]
+        assert _pool(daemon.sqs(queue, "receive")) == 5
+        path.write_text(_config(local_sqs, url, concurrency=24))
+        assert await daemon.reload()
+        queue = daemon.config.queues[0]
+        assert _pool(daemon.sqs(queue, "receive")) == 28
+        assert _pool(daemon.sqs(queue)) == 28
+
+
+async def test_a_reload_that_moves_the_canary_endpoint_sends_there(
+    local_sqs: LocalSqs, sqs: Any, tmp_path: Path
+) -> None:
+    """`[canary] endpoint_url` changes at a reload: the next SendEmail goes to the new
+    endpoint, not to the client made for the old one."""
+    url, _ = await make_queue(sqs)
+    path = tmp_path / "sesd.toml"
+    async with FakeSes() as old, FakeSes() as new:
+        path.write_text(_config(local_sqs, url, extra=CANARY + f'endpoint_url = "{old.url}"\n'))
+        async with running(load_config(str(path)), config_path=path) as daemon:
+            with anyio.fail_after(10):
+                await old.wait_for(lambda ses: len(ses.requests) >= 1)
+            path.write_text(_config(local_sqs, url, extra=CANARY + f'endpoint_url = "{new.url}"\n'))
+            assert await daemon.reload()
+            with anyio.fail_after(10):
+                await new.wait_for(lambda ses: len(ses.requests) >= 1)
