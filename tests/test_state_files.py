@@ -154,6 +154,48 @@ async def test_a_failing_save_is_a_metric_with_a_hint_that_fits(tmp_path: Path) 
     assert sample("sesd_state_last_save_success_timestamp_seconds") == f.T0
 
 
+async def test_a_save_that_comes_during_a_slow_one_writes_last_and_newer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A periodic save waits on a slow disk (its fsync) when the stop's last save comes:
+    the file ends holding the last save's snapshot, not the older one renamed after."""
+    import threading
+
+    import anyio
+
+    from sesd.runtime import saver as saver_module
+    from sesd.runtime.state import _decoded, write_state
+
+    slow, second_written = threading.Event(), threading.Event()
+    entered = threading.Event()
+
+    def disk(path: str, blob: bytes) -> None:
+        if not entered.is_set():
+            entered.set()
+            slow.wait()
+            write_state(path, blob)
+        else:
+            write_state(path, blob)
+            second_written.set()
+
+    monkeypatch.setattr(saver_module, "write_state", disk)
+    path = tmp_path / "state.bin"
+    saver, now = _saver(path), [f.T0]
+    saver._clock = lambda: now[0]
+    saver.load()
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(saver.save)  # the periodic save, stuck in its fsync
+        await anyio.to_thread.run_sync(entered.wait)
+        now[0] = f.T0 + 10
+        tg.start_soon(saver.save)  # the stop's last one
+        # Written within a second if nothing holds it back (it must not be, here).
+        written = await anyio.to_thread.run_sync(second_written.wait, 1.0)
+        slow.set()
+    saver.release()
+    assert not written
+    assert _decoded(path.read_bytes())["saved_at"] == f.T0 + 10
+
+
 def test_the_daemon_reports_its_saves_in_its_metrics_and_status(tmp_path: Path) -> None:
     """What the saver says of a save reaches sesd_state_last_save_successful and the
     status document, which the page and `sesd status` read."""

@@ -79,6 +79,7 @@ class StateSaver:
         self._held: int | None = None
         #: Set by :meth:`soon` while :meth:`run` waits.
         self._soon: anyio.Event | None = None
+        self._saving = anyio.Lock()
         #: Called after each save (a test waits on it).
         self.on_saved: Callable[[], None] = lambda: None
         #: Told whether each save worked, and when (the metrics).
@@ -187,6 +188,13 @@ class StateSaver:
         path = self.path
         if not path:
             return
+        # One save at a time, each from a snapshot taken in its turn: a stop's last save
+        # coming while a periodic one waits on a slow disk would otherwise be renamed
+        # first, and the older snapshot last.
+        async with self._saving:
+            await self._save(path)
+
+    async def _save(self, path: str) -> None:
         now = self._clock()
         blob = snapshot(self._ledger, self._evaluator, now, self._unsent())
         try:
