@@ -5,6 +5,8 @@ secrets alone, and refuses what run would refuse; every command explains itself.
 from __future__ import annotations
 
 import contextlib
+import io
+import os
 import socket
 import subprocess
 import sys
@@ -249,6 +251,26 @@ def test_every_log_line_is_one_json_object_libraries_included() -> None:
     ]
     assert "ZeroDivisionError" in lines[2]["exception"]
     assert all("timestamp" in r for r in lines)
+
+
+def test_logging_goes_on_quietly_when_the_streams_reader_is_gone() -> None:
+    """The reader of sesd's log stream went away (a log shipper restarted, `| tee`
+    killed): a line logged then, by sesd or a library, raises nothing in whichever
+    task logged it, and neither does any line after it."""
+    import logging
+
+    from sesd.io.logs import configure_logging, get_logger
+
+    read, write = os.pipe()
+    os.close(read)
+    stream = os.fdopen(write, "w")
+    configure_logging("info", "json", stream)
+    get_logger().info("sesd.alert.firing", rule="r")
+    get_logger().error("sesd.daemon.failed")
+    logging.getLogger("botocore.retryhandler").warning("retry")
+    configure_logging("info", "json", io.StringIO())  # nothing writes to the pipe again
+    with contextlib.suppress(BrokenPipeError):  # what its buffer still holds
+        stream.close()
 
 
 async def test_a_failed_credential_refresh_is_one_line_without_a_traceback() -> None:

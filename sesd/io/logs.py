@@ -44,7 +44,8 @@ def configure_logging(level: str = "info", fmt: str = "auto", stream: TextIO | N
         else structlog.dev.ConsoleRenderer(colors=stream.isatty())
     )
     set_level(level)
-    _route_stdlib(stream, renderer)
+    lasting = _Lasting(stream)
+    _route_stdlib(lasting, renderer)
     structlog.configure(
         processors=[
             _by_level,
@@ -55,9 +56,35 @@ def configure_logging(level: str = "info", fmt: str = "auto", stream: TextIO | N
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG),
-        logger_factory=structlog.PrintLoggerFactory(file=stream),
+        logger_factory=structlog.PrintLoggerFactory(file=lasting),  # type: ignore[arg-type]
         cache_logger_on_first_use=False,
     )
+
+
+class _Lasting:
+    """The log stream, whose reader may go away (a log shipper restarted, ``sesd run
+    2>&1 | tee`` killed): a line it cannot take is dropped, and so are the lines after
+    it. Raised in whichever task logged it, the broken pipe ended the alerting, then
+    sesd, before its last save: losing the logs must not lose the monitoring."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self.broken = False
+
+    def write(self, text: str) -> int:
+        if not self.broken:
+            try:
+                return self._stream.write(text)
+            except (OSError, ValueError):  # EPIPE, EIO; or the stream was closed
+                self.broken = True
+        return len(text)
+
+    def flush(self) -> None:
+        if not self.broken:
+            try:
+                self._stream.flush()
+            except (OSError, ValueError):
+                self.broken = True
 
 
 #: What libraries (botocore, aiohttp, asyncio) may log through the standard
@@ -65,7 +92,7 @@ def configure_logging(level: str = "info", fmt: str = "auto", stream: TextIO | N
 STDLIB_LEVEL = logging.WARNING
 
 
-def _route_stdlib(stream: TextIO, renderer: Any) -> None:
+def _route_stdlib(stream: _Lasting, renderer: Any) -> None:
     """Standard-library logging (botocore, aiohttp, asyncio) in the same form as
     sesd's own lines: every line one JSON object (or console text on a terminal)."""
     handler = logging.StreamHandler(stream)
