@@ -121,13 +121,15 @@ async def test_a_second_signal_exits_at_once_with_130(
     local_sqs: LocalSqs, sqs: Any, tmp_path: Path
 ) -> None:
     """SIGTERM starts the drain, which waits for a 20 s long poll in flight; a second
-    SIGTERM ends sesd at once with exit code 130."""
+    SIGTERM ends sesd at once with exit code 130, the state saved first (the pages
+    still owed and what the windows hold: no periodic save came yet)."""
     url, _ = await make_queue(sqs)
+    state = tmp_path / "state.bin"
     config = config_file(
         tmp_path,
         f'[aws]\nendpoint_url = "{local_sqs.url}"\n'
         f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 20\n'
-        '[shutdown]\ngrace_period = "30s"\n',
+        f'[shutdown]\ngrace_period = "30s"\n[state]\npath = "{state}"\n',
     )
     async with sesd_process(config) as sesd:
         sesd.process.send_signal(signal.SIGTERM)
@@ -140,6 +142,43 @@ async def test_a_second_signal_exits_at_once_with_130(
             code = await sesd.process.wait()
     assert code == 130
     assert time.monotonic() - started < 10  # not the 20 s long poll, nor the grace
+    assert state.stat().st_size > 0
+
+
+@pytest.mark.timeout(60)
+async def test_a_sigterm_while_sesd_starts_stops_it_once_it_can(
+    local_sqs: LocalSqs, sqs: Any, tmp_path: Path
+) -> None:
+    """A SIGTERM while sesd loads its state file, before it watches signals: held, not
+    dropped (sesd is PID 1 in a container, and PID 1 ignores a signal it has no
+    handler for) nor fatal; once started, sesd stops as for any SIGTERM: exit 0."""
+    url, _ = await make_queue(sqs)
+    config = config_file(
+        tmp_path,
+        f'[aws]\nendpoint_url = "{local_sqs.url}"\n'
+        f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 1\n'
+        f'[state]\npath = "{tmp_path / "state.bin"}"\n',
+    )
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+    async with await anyio.open_process(
+        [sys.executable, "-m", "sesd", "run", "--config", str(config)],
+        stderr=subprocess.PIPE,
+        env=env,
+    ) as process:
+        assert process.stderr is not None
+        logs = BufferedByteReceiveStream(process.stderr)
+        try:
+            with anyio.fail_after(30):
+                await _wait_for_log(logs, "sesd.state.none_yet")  # starting, no watcher yet
+                process.send_signal(signal.SIGTERM)
+                records = await _wait_for_log(logs, "sesd.daemon.stopped")
+                code = await process.wait()
+        finally:
+            if process.returncode is None:
+                process.kill()
+    assert code == 0
+    # Held ("during": "start"), or taken by the watcher if start-up was that quick.
+    assert [r["signal"] for r in records if r["event"] == "sesd.daemon.signal"] == ["SIGTERM"]
 
 
 async def test_a_stop_whose_last_save_failed_exits_1(

@@ -11,48 +11,41 @@ import argparse
 import logging
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from sesd import __version__
-from sesd.commands import (
-    cause,
-    check_config,
-    demo,
-    run,
-    send_test_alert,
-    setup,
-    silence,
-    status,
-)
-from sesd.commands.common import Commands, Help
-from sesd.commands.replay import command as replay
 from sesd.io.build import revision
+from sesd.runtime import early
 
 __all__ = ["main"]
 
-#: Every command, in the order ``sesd --help`` lists them.
-_COMMANDS: tuple[Callable[[Commands], None], ...] = (
-    run.add_parser,
-    status.add_parser,
-    check_config.add_parser,
-    send_test_alert.add_parser,
-    silence.add_parser,
-    cause.add_parser,
-    replay.add_parser,
-    setup.add_parser,
-    demo.add_parser,
-)
-
 
 def _parser() -> argparse.ArgumentParser:
+    # Imported here, not with this module: `sesd run` holds stop signals first
+    # (sesd.runtime.early), and importing every command takes most of a start.
+    from sesd.commands import (
+        cause,
+        check_config,
+        demo,
+        run,
+        send_test_alert,
+        setup,
+        silence,
+        status,
+    )
+    from sesd.commands.common import Help
+    from sesd.commands.replay import command as replay
+
     parser = argparse.ArgumentParser(
         prog="sesd", description="Watch Amazon SES delivery in real time.", formatter_class=Help
     )
     built = f"sesd {__version__}" + (f" ({revision()})" if revision() else "")
     parser.add_argument("--version", action="version", version=built)
     commands = parser.add_subparsers(dest="command", required=True)
-    for add in _COMMANDS:
-        add(commands)
+    # Every command, in the order ``sesd --help`` lists them.
+    for module in (run, status, check_config, send_test_alert, silence, cause, replay, setup,
+                   demo):  # fmt: skip
+        module.add_parser(commands)
     return parser
 
 
@@ -63,6 +56,8 @@ EXIT_PIPE = 141
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``sesd`` console script."""
+    if argv is None and sys.argv[1:2] == ["run"]:
+        early.hold()
     args = _parser().parse_args(argv)
     # Python's warnings too become log lines (JSON in production), not bare text.
     logging.captureWarnings(True)

@@ -287,7 +287,9 @@ class Daemon:
         if handle_signals:
             # Started, not just scheduled: a SIGTERM right after "started" must find the
             # handler installed.
-            await tg.start(watch_signals, self.stop, self._reloader.on_signal, self.stopping)
+            await tg.start(
+                watch_signals, self.stop, self._reloader.on_signal, self.stopping, self.saver.save
+            )
         self._log.info(
             "sesd.daemon.started",
             version=__version__,

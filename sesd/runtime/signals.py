@@ -1,5 +1,5 @@
-"""Signals: SIGTERM and SIGINT stop sesd (a second one exits at once), SIGHUP reloads
-the config and never stops it."""
+"""Signals: SIGTERM and SIGINT stop sesd (a second one saves the state, within a
+moment, and exits), SIGHUP reloads the config and never stops it."""
 
 from __future__ import annotations
 
@@ -11,24 +11,34 @@ import anyio
 import anyio.abc
 
 from sesd.io.logs import get_logger
+from sesd.runtime import early
 
-__all__ = ["EXIT_FORCED", "watch_signals"]
+__all__ = ["EXIT_FORCED", "FORCED_SAVE", "watch_signals"]
 
 #: Exit code after a second signal cut the graceful stop short.
 EXIT_FORCED = 130
+
+
+#: How long a second signal waits for the state to be saved before sesd exits.
+FORCED_SAVE = 2.0
 
 
 async def watch_signals(
     stop: Callable[[], None],
     reload: Callable[[], Awaitable[object]],
     stopping: anyio.Event,
+    save: Callable[[], Awaitable[None]],
     *,
     task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Turn signals into ``stop()`` and ``reload()`` calls, until cancelled."""
+    """Turn signals into ``stop()`` and ``reload()`` calls, until cancelled; a stop
+    signal that came while sesd started (sesd.runtime.early) stops it now."""
     log = get_logger()
     with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals:
         task_status.started()
+        for signum in early.taken():
+            log.info("sesd.daemon.signal", signal=signum.name, during="start")
+            stop()
         async for signum in signals:
             log.info("sesd.daemon.signal", signal=signum.name)
             if signum == signal.SIGHUP:
@@ -36,6 +46,10 @@ async def watch_signals(
                 await reload()
             elif stopping.is_set():
                 log.warning("sesd.daemon.forced_exit", signal=signum.name)
+                # What the windows and alert states hold, and the pages still owed,
+                # are saved first if the disk lets them within a moment.
+                with anyio.move_on_after(FORCED_SAVE):
+                    await save()
                 os._exit(EXIT_FORCED)
             else:
                 stop()

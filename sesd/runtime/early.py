@@ -1,0 +1,37 @@
+"""Stop signals that come while sesd starts, before it watches signals
+(sesd.runtime.signals).
+
+In a container sesd is PID 1, and the kernel drops a signal PID 1 has no handler
+for: a SIGTERM during the imports, the state file's load or the first AWS calls was
+lost, and the pod ran on (consuming, deleting, saving nothing) until its SIGKILL.
+Elsewhere the same signal killed sesd at once, a SIGINT with a traceback. ``sesd
+run`` calls :func:`hold` first thing, before its imports; the signal watcher acts
+on what was held once it runs. Standard library only: it is imported before the
+rest of sesd.
+"""
+
+from __future__ import annotations
+
+import signal
+from types import FrameType
+
+__all__ = ["hold", "taken"]
+
+_received: list[signal.Signals] = []
+
+
+def hold() -> None:
+    """Remember a SIGTERM or SIGINT from now until the signal watcher takes over."""
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, _remember)
+
+
+def _remember(signum: int, frame: FrameType | None) -> None:
+    _received.append(signal.Signals(signum))
+
+
+def taken() -> list[signal.Signals]:
+    """The stop signals held so far (forgotten once taken)."""
+    found = list(_received)
+    _received.clear()
+    return found
