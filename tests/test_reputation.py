@@ -3,6 +3,8 @@ the rules on an (account, region)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from sesd.alerting.accounts import measure_account
@@ -34,7 +36,8 @@ def test_the_estimate_matches_hand_computed_figures_on_a_replayed_stream() -> No
     bodies.append(f.raw(f.bounce(["bounce@simulator.amazonses.com"])))
     for body in bodies:
         assert pipeline.feed(body, "replay", NOW).outcome == "processed"
-    key = ("default", "us-east-1", "")
+    # The factory's identity is in eu-west-1: its mail is estimated there.
+    key = ("default", "eu-west-1", "")
     estimate = pipeline.ledger.reputation.estimate(key)
     assert estimate is not None
     assert (estimate.sends, estimate.bounces, estimate.complaints) == (36, 3, 1)
@@ -42,7 +45,7 @@ def test_the_estimate_matches_hand_computed_figures_on_a_replayed_stream() -> No
     assert estimate.bounce_ratio == pytest.approx(3 / 36)
     assert estimate.complaint_ratio == pytest.approx(1 / 36)
     # The configuration set of the factory's mail ("ConfigSet") has its own figures.
-    by_set = pipeline.ledger.reputation.estimate(("default", "us-east-1", "ConfigSet"))
+    by_set = pipeline.ledger.reputation.estimate(("default", "eu-west-1", "ConfigSet"))
     assert by_set == estimate
     # 5% review level: 3 of 36 is past it already; 1 complaint of 36 is past 0.1%.
     assert estimate.to_review("bounce") == 0
@@ -120,6 +123,43 @@ def test_a_reputation_rule_has_a_volume_floor_and_says_what_to_expect() -> None:
     assert text.startswith("account default/us-east-1: reputation_bounce_ratio 5.2%")
     assert "11 hard bounces over the last 213 sends" in text
     assert "would reach AWS's review level (5.0%); AWS may pause sending at 10.0%" in text
+
+
+def test_a_central_queue_estimates_each_sending_account_and_region_apart() -> None:
+    """One queue carries the events of two accounts in two regions (SNS or EventBridge
+    across accounts): each is estimated as AWS reviews it, under the [[accounts]] entry
+    its identity's ARN names, in the ARN's region; the queue's own account sends in
+    us-east-1. Account B bounces at 8%, past AWS's review level, and reads so, not as
+    the two accounts pooled."""
+    config = parse_config(
+        '[aws]\nregion = "us-east-1"\n'
+        '[[accounts]]\nname = "prod-eu"\nrole_arn = "arn:aws:iam::210987654321:role/r"\n'
+        'region = "eu-west-1"\n'
+        '[[queues]]\nurl = "https://sqs.us-east-1.amazonaws.com/123456789012/central"\n'
+    )
+    pipeline = Pipeline(core_settings(config))
+
+    def sent_by(event: dict[str, Any], account: str, region: str) -> str:
+        event["mail"]["sourceArn"] = f"arn:aws:ses:{region}:{account}:identity/x.example"
+        event["mail"]["sendingAccountId"] = account
+        return f.raw(event)
+
+    own, theirs = ("123456789012", "us-east-1"), ("210987654321", "eu-west-1")
+    bodies = [sent_by(f.simple("Send", [f"a{i}@x.example"]), *own) for i in range(100)]
+    bodies += [sent_by(f.bounce([f"a{i}@x.example"]), *own) for i in range(1)]
+    bodies += [sent_by(f.simple("Send", [f"b{i}@x.example"]), *theirs) for i in range(50)]
+    bodies += [sent_by(f.bounce([f"b{i}@x.example"]), *theirs) for i in range(4)]
+    for body in bodies:
+        assert pipeline.feed(body, "central", NOW).outcome == "processed"
+    reputation = pipeline.ledger.reputation
+    a, b = (
+        reputation.estimate(("default", "us-east-1", "")),
+        reputation.estimate(("prod-eu", "eu-west-1", "")),
+    )
+    assert a is not None
+    assert b is not None
+    assert (a.sends, a.bounces, b.sends, b.bounces) == (100, 1, 50, 4)
+    assert b.bounce_ratio == pytest.approx(0.08)
 
 
 @pytest.mark.parametrize(

@@ -484,7 +484,7 @@ def test_suppressed_recipients_are_not_bounces_unless_a_rule_asks() -> None:
         "OnAccountSuppressionList": 4, "OnTenantSuppressionList": 3, "Suppressed": 3,
     }  # fmt: skip
     assert pipeline.ledger.by_domain.recipients["x.example"][BOUNCE] == 1
-    estimate = pipeline.ledger.reputation.estimate(("default", "us-east-1", ""))
+    estimate = pipeline.ledger.reputation.estimate(("default", "eu-west-1", ""))
     assert estimate is not None
     assert (estimate.bounces, estimate.sends) == (1, 10)
     evaluator = Evaluator(config.alerts, [s.name for s in pipeline.ledger.specs])
@@ -517,7 +517,7 @@ def test_a_complaint_ses_never_sent_is_no_complaint() -> None:
         pipeline.feed(f.raw(event), "q", NOW)
     assert pipeline.ledger.windows["x.example"].figures(0, NOW).complaint_ratio == 1 / 18
     assert pipeline.ledger.by_domain.recipients["x.example"][COMPLAINT] == 1
-    estimate = pipeline.ledger.reputation.estimate(("default", "us-east-1", ""))
+    estimate = pipeline.ledger.reputation.estimate(("default", "eu-west-1", ""))
     assert estimate is not None
     assert estimate.complaints == 1
     assert pipeline.ledger.tallies.tag_recipients[("campaign", "spring")][COMPLAINT] == 1

@@ -14,7 +14,8 @@ from urllib.parse import urlparse
 
 import msgspec
 
-from sesd.config.values import Duration, Secret, Section, check_http_url, check_region, is_region
+from sesd.config.values import Duration, Secret, Section, check_http_url, check_region
+from sesd.core.accounts import is_region
 
 __all__ = [
     "ROLE_NOT_ASSUMED",

@@ -9,6 +9,8 @@ from urllib.parse import urlparse, urlsplit, urlunsplit
 
 import msgspec
 
+from sesd.core.accounts import is_region
+
 __all__ = [
     "ConfigError",
     "Duration",
@@ -17,7 +19,6 @@ __all__ = [
     "check_http_url",
     "check_region",
     "is_http_url",
-    "is_region",
     "one_line",
 ]
 
@@ -151,18 +152,10 @@ def is_http_url(url: str) -> bool:
     return parsed.scheme in ("http", "https") and bool(host)
 
 
-#: An AWS region's name: a template's trailing space or a missing hyphen is none, and
-#: the SDK would refuse it only when the first client is made.
-_REGION = re.compile(r"[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d")
-
-
-def is_region(text: str) -> bool:
-    """Whether ``text`` is an AWS region's name."""
-    return _REGION.fullmatch(text) is not None
-
-
 def check_region(region: str | None, what: str) -> None:
-    """Raise ValueError naming ``what`` when ``region`` is set and no AWS region."""
+    """Raise ValueError naming ``what`` when ``region`` is set and no AWS region (a
+    template's trailing space, a missing hyphen: the SDK would refuse it only when
+    the first client is made)."""
     if region is not None and not is_region(region):
         raise ValueError(f"{what}: {region!r} is not an AWS region (e.g. eu-west-1)")
 

@@ -6,15 +6,25 @@ The account poller (:mod:`sesd.account.poller`) writes here through
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 import msgspec
 
-__all__ = ["STATUSES", "AccountStatus", "Accounts", "Target"]
+__all__ = ["STATUSES", "AccountStatus", "Accounts", "Target", "is_region"]
 
 #: (account label, region)
 Target = tuple[str, str]
+#: An AWS region's name (``eu-west-1``, ``us-gov-west-1``, ``cn-north-1``).
+_REGION: Final = re.compile(r"[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d")
+
+
+def is_region(text: str) -> bool:
+    """Whether ``text`` is an AWS region's name."""
+    return _REGION.fullmatch(text) is not None
+
+
 #: SES's enforcement statuses.
 STATUSES: Final = ("HEALTHY", "PROBATION", "SHUTDOWN")
 

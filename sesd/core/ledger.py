@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any, Final
 
-from sesd.core.accounts import Accounts
+from sesd.core.accounts import Accounts, is_region
 from sesd.core.canary import CanaryTracker
 from sesd.core.dedup import DuplicateFilter
 from sesd.core.domains import LabelTable, domain_labels
@@ -27,6 +27,10 @@ from sesd.core.tenants import TenantMap, TenantStatuses
 from sesd.core.windows import DomainWindows, WindowSpec, window_specs
 
 __all__ = ["SAVED", "TRANSIENT", "Ledger"]
+
+#: Identities whose sender is remembered (:meth:`Ledger.sender`): far more than a
+#: sender has.
+_MAX_SENDERS: Final = 4096
 
 #: Stores a restart keeps, and why.
 SAVED: Final = {
@@ -55,6 +59,7 @@ TRANSIENT: Final = {
     "queues": "each queue's account and region: from the config",
     "region": "the default account's region, for a queue not configured: from the config",
     "settings": "what the ledger was made with: from the config",
+    "_senders": "who sent each identity's mail: from the config and the events' ARNs",
     "widest": "the window reaching furthest back: derived from the layout",
     "horizon": "how far back that window reaches: derived from the layout",
 }
@@ -64,6 +69,7 @@ class Ledger:
     """The stores (see :data:`SAVED` and :data:`TRANSIENT`), and their snapshot."""
 
     __slots__ = (
+        "_senders",
         "accounts",
         "by_domain",
         "by_provider",
@@ -164,6 +170,26 @@ class Ledger:
         found = self.queues.get(queue)
         return ("default", self.region) if found is None else found
 
+    def sender(self, queue: str, source_arn: str) -> tuple[str, str]:
+        """The (account, region) that sent an event's mail, as AWS reviews it: the region
+        its identity's ARN names, and the account an ``[[accounts]]`` entry names for the
+        ARN's id; else its queue's (one central queue may carry every account's and
+        region's events)."""
+        key = (queue, source_arn)
+        found = self._senders.get(key)
+        if found is None:
+            account, region = self.where(queue)
+            parts = source_arn.split(":", 5)
+            if len(parts) == 6 and parts[2] == "ses":
+                region = parts[3] if is_region(parts[3]) else region
+                account = self.settings.account_names.get(parts[4], account)
+            found = (account, region)
+            # Identities are few; a flood of them (a replay of strangers' files) is
+            # not kept, only answered.
+            if len(self._senders) < _MAX_SENDERS:
+                self._senders[key] = found
+        return found
+
     def reconfigure(self, settings: CoreSettings) -> None:
         """Take what a reload may change: tracked domains and groups, and the tenants
         rules name (events from now on), the windows whose breakdowns rules read, the
@@ -182,6 +208,8 @@ class Ledger:
         self.canary.deadline = settings.canary_deadline
         self.canary.queue = settings.canary_queue
         self.queues.update(settings.queues)
+        #: Who sent each (queue, identity ARN)'s mail (:meth:`sender`), as now configured.
+        self._senders: dict[tuple[str, str], tuple[str, str]] = {}
 
     # --- the state file ---------------------------------------------------------
 

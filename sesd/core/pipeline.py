@@ -252,7 +252,7 @@ class Pipeline:
             complained(self.ledger, event, recipients, t, now)
 
     def _reputation(self, event: Event, queue: str, watched: str) -> None:
-        account, region = self.ledger.where(queue)
+        account, region = self.ledger.sender(queue, event.mail.source_arn)
         bounce = event.ses.bounce
         hard = bounce is not None and bounce.bounce_type == "Permanent"
         self.ledger.reputation.observe(

@@ -4,7 +4,7 @@ owns every default."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 __all__ = ["CoreSettings"]
 
@@ -51,3 +51,5 @@ class CoreSettings:
     #: The (account, region) pairs whose health is watched: each a queue is in, and
     #: each ``[[accounts]]`` entry's, queue or none.
     watched: tuple[tuple[str, str], ...] = ()
+    #: Each ``[[accounts]]`` entry's name, by its 12-digit id (its role's).
+    account_names: dict[str, str] = field(default_factory=dict)
