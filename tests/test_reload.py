@@ -161,6 +161,19 @@ def test_a_reload_keeps_what_needs_a_restart_and_names_it() -> None:
     assert merged.state.path is None
 
 
+def test_readme_names_every_key_only_a_restart_applies() -> None:
+    """README's list of what a reload leaves for a restart is the code's list."""
+    from sesd.runtime.reload import RESTART_KEYS
+
+    readme = " ".join((Path(__file__).parents[1] / "README.md").read_text().split())
+    start = readme.index("A change that needs a restart (")
+    listed = readme[start : readme.index(")", readme.index("[[accounts]]", start))]
+    for key in RESTART_KEYS:
+        section, _, field = key.partition(".")
+        assert f"`[{section}]" in listed, key
+        assert field in listed, key
+
+
 def test_an_account_in_use_keeps_its_role_until_a_restart_and_says_so() -> None:
     """The credentials of an account in use were made from its role: a changed role,
     external id or region is logged as needing a restart, not taken silently; an

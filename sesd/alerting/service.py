@@ -29,6 +29,7 @@ from sesd.config import (
     AlertmanagerConfig,
     AlertsConfig,
     Config,
+    ConsoleConfig,
     PagerDutyConfig,
     SinkConfig,
     SlackConfig,
@@ -53,16 +54,21 @@ def sink_session() -> aiohttp.ClientSession:
 def build_sink(
     name: str, config: SinkConfig, session: aiohttp.ClientSession, console: TextIO | None = None
 ) -> Sink:
-    """The sink a ``[alerts.sinks.NAME]`` describes."""
-    if isinstance(config, SlackConfig):
-        return SlackSink(config, session, name)
-    if isinstance(config, PagerDutyConfig):
-        return PagerDutySink(config, session, name)
-    if isinstance(config, AlertmanagerConfig):
-        return AlertmanagerSink(config, session, name)
-    if isinstance(config, WebhookConfig):
-        return WebhookSink(config, session, name)
-    return ConsoleSink(console, name)
+    """The sink a ``[alerts.sinks.NAME]`` describes (a type added to the config and
+    not here is a KeyError at start, not a console that pages nobody)."""
+    if isinstance(config, ConsoleConfig):
+        return ConsoleSink(console, name)
+    made: Sink = _SINKS[type(config)](config, session, name)
+    return made
+
+
+#: The sink each ``[alerts.sinks]`` type is delivered by.
+_SINKS: dict[type, Callable[..., Sink]] = {
+    SlackConfig: SlackSink,
+    PagerDutyConfig: PagerDutySink,
+    AlertmanagerConfig: AlertmanagerSink,
+    WebhookConfig: WebhookSink,
+}
 
 
 def build_sinks(

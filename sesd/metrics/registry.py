@@ -33,7 +33,7 @@ from sesd.metrics.canary import CanaryCollector
 from sesd.metrics.pipeline import PipelineCollector
 from sesd.metrics.tenants import TenantCollector
 
-__all__ = ["NOTIFY_OUTCOMES", "SQS_OPERATIONS", "TASKS", "Metrics"]
+__all__ = ["SQS_OPERATIONS", "TASKS", "Metrics"]
 
 #: The ``operation`` label values of ``sesd_sqs_errors_total``.
 SQS_OPERATIONS = ("receive", "delete", "release", "process")
@@ -43,8 +43,6 @@ TASKS = (
     "janitor", "alerting", "account_poll", "tenant_poll", "dns", "canary", "state_saver",
     "systemd",
 )  # fmt: skip
-#: The ``outcome`` label values of ``sesd_notifications_total``.
-NOTIFY_OUTCOMES = ("sent", "retried", "rate_limited", "failed", "dropped", "expired")
 
 # No `_created` series: they double the counters' series and sesd's text
 # writer (sesd.metrics.exposition) keeps each family to its own samples.

@@ -17,6 +17,7 @@ import anyio.abc
 from prometheus_client import Counter
 
 from sesd.io.logs import get_logger
+from sesd.metrics.registry import TASKS
 
 __all__ = ["RESTART_AFTER", "kept_running", "start_kept"]
 
@@ -59,5 +60,8 @@ def start_kept(
     tg: anyio.abc.TaskGroup, failures: Counter, name: str, run: Callable[[], Awaitable[None]]
 ) -> None:
     """Start ``run()`` in ``tg`` as a background task :func:`kept_running`; ``name`` is
-    one of sesd.metrics.registry's ``TASKS``."""
+    one of sesd.metrics.registry's ``TASKS`` (ValueError otherwise: its failures would
+    have no series until the first, which ``increase()`` misses)."""
+    if name not in TASKS:
+        raise ValueError(f"task {name!r} is not one of sesd.metrics.registry.TASKS")
     tg.start_soon(kept_running, name, run, failures)
