@@ -1,6 +1,6 @@
 """The canary: an email through SES every interval, timed through every stage of the path.
 
-``tracker`` is the pure bookkeeping (sent, returned, missing, which stage is
-slow); ``sender`` makes the ``SendEmail`` calls; ``metrics`` exports the
-``sesd_canary_*`` families.
+``sender`` makes the ``SendEmail`` calls; the bookkeeping (sent, returned,
+missing, which stage is slow) is pure, in sesd.core.canary, and the
+``sesd_canary_*`` families are in sesd.metrics.canary.
 """

@@ -1,18 +1,19 @@
 """The daemon: one task group owns every long-running task, through named phases.
 
 1. :meth:`Daemon.start`: the state file read, the HTTP server bound (locked as
-   ``[http] web_config`` says), the AWS clients made, the queues checked
-   (RedrivePolicy), the sinks opened;
-2. :meth:`Daemon.serve`: the background tasks (janitor, evaluator and outboxes,
-   account polls, DNS lookups, canary, state saving, systemd, signals);
+   ``[http] web_config`` says), the AWS clients made, the sinks opened;
+2. :meth:`Daemon.serve`: the queues checked (RedrivePolicy: advice, never holding
+   up the start), the background tasks (janitor, evaluator and outboxes, account
+   polls, DNS lookups, canary, state saving, systemd, signals);
 3. :meth:`Daemon.consume`: the pollers, until a stop (the first SIGTERM/SIGINT,
    or :meth:`Daemon.stop`); receives in flight return and what they brought is
    handled and deleted, within the grace period;
 4. :meth:`Daemon.drain`: a last evaluation, the outboxes given what is left of
    the grace period, the state saved; then every task is stopped.
 
-A second signal exits at once. SIGHUP reloads the config file (sesd.runtime.reload
-says what a reload takes); an invalid file changes nothing.
+A second signal saves the state (within a moment) and exits. SIGHUP reloads the
+config file (sesd.runtime.reload says what a reload takes); an invalid file
+changes nothing.
 """
 
 from __future__ import annotations
