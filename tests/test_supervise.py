@@ -118,6 +118,67 @@ async def test_a_fault_in_the_canary_is_a_failed_task_not_the_end_of_sesd(
     assert failed == 1
 
 
+async def test_an_evaluation_that_raises_is_counted_and_the_next_one_runs(
+    local_sqs: Any, sqs: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bug in one evaluation (a rule, an answer nobody foresaw) is counted in
+    sesd_evaluation_errors_total and logged; the evaluations go on at their pace."""
+    from sesd.alerting.evaluator import Evaluator
+
+    real, calls = Evaluator.evaluate, []
+    again = anyio.Event()
+
+    def flaky(self: Evaluator, ledger: Any, now: float) -> Any:
+        calls.append(now)
+        if len(calls) == 1:
+            raise RuntimeError("evaluation bug")
+        again.set()
+        return real(self, ledger, now)
+
+    monkeypatch.setattr(Evaluator, "evaluate", flaky)
+    url, _ = await make_queue(sqs)
+    config = parse_config(
+        f'[aws]\nendpoint_url = "{local_sqs.url}"\nregion = "us-east-1"\n'
+        f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 0\n'
+        '[http]\nlisten = "127.0.0.1:0"\n[alerts]\nevaluate_every = "100ms"\n'
+    )
+    async with running(config) as daemon:
+        with anyio.fail_after(20):
+            await again.wait()
+        errors = daemon.metrics.registry.get_sample_value("sesd_evaluation_errors_total")
+    assert errors == 1
+
+
+async def test_a_reload_that_raises_is_a_failed_reload_not_the_end_of_sesd(
+    local_sqs: Any, sqs: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A bug while applying a reload (not a config error): logged, counted as a failed
+    reload (SesdReloadFailed), and sesd runs on with the config it had."""
+    from sesd.config import load_config
+    from sesd.runtime import reload as reload_module
+
+    def broken(old: Any, new: Any) -> Any:
+        raise RuntimeError("reload bug")
+
+    monkeypatch.setattr(reload_module, "merge", broken)
+    url, _ = await make_queue(sqs)
+    path = tmp_path / "sesd.toml"
+    path.write_text(
+        f'[aws]\nendpoint_url = "{local_sqs.url}"\nregion = "us-east-1"\n'
+        f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 0\n'
+        '[http]\nlisten = "127.0.0.1:0"\n'
+    )
+    async with running(load_config(path), config_path=path) as daemon:
+        before = daemon.config
+        await daemon._reloader.on_signal()
+        registry = daemon.metrics.registry
+        assert registry.get_sample_value("sesd_config_last_reload_successful") == 0
+        assert daemon.config is before
+        await send_bodies(sqs, url, [f.raw(f.delivery(["a@one.example"]))])
+        with anyio.fail_after(20):
+            await daemon.changes.wait_for(lambda: sum(daemon.ledger.tallies.messages.values()) > 0)
+
+
 async def test_a_fault_that_ends_the_daemon_still_saves_the_state(
     local_sqs: Any, sqs: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
