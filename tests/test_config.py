@@ -297,3 +297,15 @@ def test_example_tenants_are_valid_as_shown() -> None:
         ("tenant-paused", ["*"]),
         ("tenant-delay-ratio-high", ["*"]),
     ]
+
+
+def test_a_fifo_queue_without_delete_invalid_is_warned_of() -> None:
+    """On a FIFO queue an invalid message left for the dead-letter queue holds every
+    later message of its group back (for ever without one): check-config says to
+    delete invalid messages there."""
+    fifo = '[[queues]]\nurl = "https://sqs.eu-west-1.amazonaws.com/1/ses-events.fifo"\n'
+    standard = '[[queues]]\nurl = "https://sqs.eu-west-1.amazonaws.com/1/ses-events"\n'
+    (warning,) = parse_config(fifo + standard).warnings()
+    assert warning.startswith("queues (ses-events.fifo): a FIFO queue holds the rest")
+    assert warning.endswith("set [ingest] delete_invalid = true")
+    assert parse_config(fifo + "[ingest]\ndelete_invalid = true\n").warnings() == []

@@ -47,7 +47,7 @@ from sesd.config.aws import (
     ReputationConfig,
     region_of_url,
 )
-from sesd.config.checks import check_across_sections, for_daemon
+from sesd.config.checks import check_across_sections, config_warnings, for_daemon
 from sesd.config.core import core_settings
 from sesd.config.sections import (
     CanaryConfig,
@@ -211,25 +211,7 @@ class Config(Section, frozen=True):
 
     def warnings(self) -> list[str]:
         """What is valid but probably not meant (check-config prints these)."""
-        found = [
-            f"alerts.sinks.{name}: no rule sends to this sink"
-            if name in self.alerts.sinks
-            else f"alerts.{name}: no rule sends to this sink"
-            for name in self.alerts.unused_sinks()
-        ]
-        found += [
-            f"alerts.sinks.{name}.urls: a password in a URL is a literal secret in this "
-            'file; prefer username and password = "env:NAME"'
-            for name, sink in self.alerts.sinks.items()
-            if isinstance(sink, AlertmanagerConfig)
-            and any(shown_url(url) != url for url in sink.urls)
-        ]
-        if self.alerts.rules and self.silences_path is None:
-            found.append(
-                "no silences file ([alerts] silences_path or [state] path): `sesd silence` "
-                "cannot mute these alerts, and notifications carry no mute line"
-            )
-        return found
+        return config_warnings(self)
 
     def to_display(self) -> dict[str, Any]:
         """The resolved config as plain data, secrets masked (and a password in a URL):

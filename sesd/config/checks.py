@@ -6,15 +6,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sesd.config.alerts import CANARY_METRICS, TENANT_METRICS, is_glob
-from sesd.config.values import ConfigError
+from sesd.config.alerts import CANARY_METRICS, TENANT_METRICS, AlertmanagerConfig, is_glob
+from sesd.config.values import ConfigError, shown_url
 from sesd.core.domains import normalise_domain
 from sesd.core.providers import LABELS as PROVIDER_LABELS
 
 if TYPE_CHECKING:
     from sesd.config import Config
 
-__all__ = ["check_across_sections", "for_daemon"]
+__all__ = ["check_across_sections", "config_warnings", "for_daemon"]
 
 
 def check_across_sections(config: Config) -> None:
@@ -34,6 +34,37 @@ def for_daemon(config: Config) -> Config:
     if not config.queues:
         raise ConfigError("queues: at least one [[queues]] is needed")
     return config
+
+
+def config_warnings(config: Config) -> list[str]:
+    """What is valid but probably not meant (check-config prints these)."""
+    alerts = config.alerts
+    found = [
+        f"alerts.sinks.{name}: no rule sends to this sink"
+        if name in alerts.sinks
+        else f"alerts.{name}: no rule sends to this sink"
+        for name in alerts.unused_sinks()
+    ]
+    found += [
+        f"alerts.sinks.{name}.urls: a password in a URL is a literal secret in this "
+        'file; prefer username and password = "env:NAME"'
+        for name, sink in alerts.sinks.items()
+        if isinstance(sink, AlertmanagerConfig) and any(shown_url(url) != url for url in sink.urls)
+    ]
+    if not config.ingest.delete_invalid:
+        found += [
+            f"queues ({q.label}): a FIFO queue holds the rest of a message group behind "
+            "an invalid message until it reaches its dead-letter queue (without one, for "
+            "ever); set [ingest] delete_invalid = true"
+            for q in config.queues
+            if q.url.rstrip("/").endswith(".fifo")
+        ]
+    if alerts.rules and config.silences_path is None:
+        found.append(
+            "no silences file ([alerts] silences_path or [state] path): `sesd silence` "
+            "cannot mute these alerts, and notifications carry no mute line"
+        )
+    return found
 
 
 def _check_rule_windows(config: Config) -> None:
