@@ -14,6 +14,7 @@ from aiobotocore.session import get_session
 from sesd.commands.demo.localsqs import LocalSqs
 from sesd.commands.main import main
 from sesd.commands.setup import EVENT_TYPES, SetupOptions, run_setup
+from sesd.config import parse_config
 from sesd.core.decode import Event, decode_body
 from tests import factory as f
 
@@ -146,12 +147,68 @@ async def test_setup_provisions_each_region_asked_for(local_sqs: LocalSqs) -> No
     assert out.count("[[queues]]") == 2
     assert 'region = "us-east-1"' in out
     assert 'region = "eu-west-1"' in out
+    # The blocks pasted together are a config: each queue named for its region.
+    blocks = [part.split("\n\n")[0] for part in out.split("# add to sesd.toml:\n")[1:]]
+    pasted = parse_config("\n".join(blocks))
+    assert [q.label for q in pasted.queues] == [
+        f"{name}-events-us-east-1",
+        f"{name}-events-eu-west-1",
+    ]
     for region in ("us-east-1", "eu-west-1"):
         async with get_session().create_client(
             "sqs", region_name=region, endpoint_url=local_sqs.url
         ) as sqs:
             urls = (await sqs.list_queues(QueueNamePrefix=name)).get("QueueUrls", [])
         assert len(urls) == 2, (region, urls)  # the queue and its dead-letter queue
+
+
+async def test_a_region_that_fails_leaves_the_report_of_those_done(local_sqs: LocalSqs) -> None:
+    """The second region fails: the first was provisioned, and its report and block are
+    printed before the one line that says what failed."""
+    import os
+    import sys
+
+    from anyio import run_process
+
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+    name = f"r{uuid.uuid4().hex[:8]}"
+    command = [sys.executable, "-m", "sesd", "setup", "--name", name]
+    command += ["--endpoint-url", local_sqs.url, "--region", "us-east-1", "--region", "eu west"]
+    done = await run_process(command, env=env, check=False)
+    assert done.returncode == 1
+    assert f'url = "{local_sqs.url}/123456789012/{name}-events"' in done.stdout.decode()
+    (line,) = done.stderr.decode().splitlines()
+    assert line.startswith("sesd: setup failed in eu west: ")
+
+
+async def test_setup_from_a_config_provisions_the_default_accounts_regions_only(
+    local_sqs: LocalSqs, tmp_path: Any
+) -> None:
+    """setup signs with the default credentials: another account's queue is left to a
+    run with that account's credentials, and the line says so, not provisioned in the
+    caller's account under its region."""
+    import os
+    import sys
+
+    from anyio import run_process
+
+    config = tmp_path / "sesd.toml"
+    config.write_text(
+        f'[aws]\nendpoint_url = "{local_sqs.url}"\n'
+        '[[accounts]]\nname = "prod-eu"\nrole_arn = "arn:aws:iam::210987654321:role/r"\n'
+        '[[queues]]\nurl = "https://sqs.us-east-1.amazonaws.com/123456789012/ours"\n'
+        '[[queues]]\nurl = "https://sqs.eu-west-1.amazonaws.com/210987654321/theirs"\n'
+        'account = "prod-eu"\n'
+    )
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+    command = [sys.executable, "-m", "sesd", "setup", "--dry-run", "--config", str(config)]
+    done = await run_process(command, env=env, check=False)
+    assert done.returncode == 0, done.stderr.decode()
+    assert "# us-east-1" in done.stdout.decode()
+    assert "# eu-west-1" not in done.stdout.decode()
+    assert "queue theirs is account prod-eu's: run setup with its credentials" in (
+        done.stderr.decode()
+    )
 
 
 @pytest.mark.parametrize("count", ["0", "-3", "1001", "five"])

@@ -1,0 +1,294 @@
+"""What ``sesd setup`` provisions in one region, idempotently (sesd.commands.setup
+is the command): each step looks at what exists, creates what is missing,
+corrects what differs and leaves alone what is right; a dry run only looks."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiobotocore.session import get_session
+from botocore.exceptions import ClientError
+
+from sesd.config import region_of_url
+
+__all__ = ["EVENT_TYPES", "Plan", "SetupOptions", "run_setup"]
+
+#: SES event types sesd needs (SES API names).
+EVENT_TYPES = ("send", "reject", "bounce", "complaint", "delivery", "deliveryDelay")
+
+
+@dataclass(frozen=True, slots=True)
+class SetupOptions:
+    """What to provision, and where."""
+
+    name: str = "sesd"
+    region: str = "us-east-1"
+    endpoint_url: str | None = None
+    raw_delivery: bool = True
+    max_receive_count: int = 5
+    dry_run: bool = False
+
+    @property
+    def topic(self) -> str:
+        return f"{self.name}-events"
+
+    @property
+    def queue(self) -> str:
+        return f"{self.name}-events"
+
+    @property
+    def dead_letter_queue(self) -> str:
+        return f"{self.name}-events-dlq"
+
+    @property
+    def configuration_set(self) -> str:
+        return self.name
+
+    @property
+    def event_destination(self) -> str:
+        return f"{self.name}-sns"
+
+
+@dataclass(slots=True)
+class Plan:
+    """What setup did (or would do): one (action, kind, name) per resource."""
+
+    dry_run: bool
+    region: str = "us-east-1"
+    steps: list[tuple[str, str, str]] = field(default_factory=list)
+    queue_url: str | None = None
+
+    def record(self, action: str, kind: str, name: str) -> None:
+        """Note an action: ``found``, ``created``, ``updated`` (``would ...`` in a dry run)."""
+        if self.dry_run and action != "found":
+            action = f"would be {action}"
+        self.steps.append((action, kind, name))
+
+    @property
+    def changed(self) -> bool:
+        """True when anything was (or would be) created or updated."""
+        return any(action != "found" for action, _, _ in self.steps)
+
+    def render(self, *, named: str = "") -> str:
+        """The report, then the [[queues]] block to paste into the config (with the
+        region when the URL does not name it, as a local endpoint's does not; with
+        ``named`` as its name, when queues of one name in several regions would
+        otherwise share it)."""
+        lines = [f"# {self.region}"]
+        lines += [f"{action:<18} {kind:<28} {name}" for action, kind, name in self.steps]
+        url = self.queue_url or "(the queue URL, once created)"
+        lines += ["", "# add to sesd.toml:", "[[queues]]", f'url = "{url}"']
+        if named:
+            lines.append(f'name = "{named}"')
+        if self.queue_url is None or region_of_url(self.queue_url) != self.region:
+            lines.append(f'region = "{self.region}"')
+        lines.append("concurrency = 1")
+        return "\n".join(lines)
+
+
+def _queue_policy(queue_arn: str, topic_arn: str) -> dict[str, Any]:
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "sesd-sns-send",
+                "Effect": "Allow",
+                "Principal": {"Service": "sns.amazonaws.com"},
+                "Action": "sqs:SendMessage",
+                "Resource": queue_arn,
+                "Condition": {"ArnEquals": {"aws:SourceArn": topic_arn}},
+            }
+        ],
+    }
+
+
+async def run_setup(options: SetupOptions) -> Plan:
+    """Look at what exists and provision the rest (or only plan, with ``dry_run``)."""
+    plan = Plan(options.dry_run, options.region)
+    session = get_session()
+    kwargs: dict[str, Any] = {"region_name": options.region}
+    if options.endpoint_url:
+        kwargs["endpoint_url"] = options.endpoint_url
+    async with (
+        session.create_client("sns", **kwargs) as sns,
+        session.create_client("sqs", **kwargs) as sqs,
+        session.create_client("ses", **kwargs) as ses,
+    ):
+        topic_arn = await _topic(sns, options, plan)
+        dlq_arn = await _queue(sqs, options.dead_letter_queue, {}, plan, "SQS dead-letter queue")
+        redrive = json.dumps(
+            {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(options.max_receive_count)}
+        )
+        queue_arn = await _queue(sqs, options.queue, {"RedrivePolicy": redrive}, plan, "SQS queue")
+        if queue_arn and topic_arn and plan.queue_url:
+            policy = json.dumps(_queue_policy(queue_arn, topic_arn))
+            await _attributes(
+                sqs, plan.queue_url, {"Policy": policy}, plan, "SQS queue policy", options.queue
+            )
+        else:
+            plan.record("created", "SQS queue policy", options.queue)
+        await _subscription(sns, topic_arn, queue_arn, options, plan)
+        await _configuration_set(ses, topic_arn, options, plan)
+    return plan
+
+
+async def _topic(sns: Any, options: SetupOptions, plan: Plan) -> str | None:
+    suffix = f":{options.topic}"
+    paginator = sns.get_paginator("list_topics")
+    async for page in paginator.paginate():
+        for topic in page.get("Topics", []):
+            if topic["TopicArn"].endswith(suffix):
+                plan.record("found", "SNS topic", topic["TopicArn"])
+                return str(topic["TopicArn"])
+    if options.dry_run:
+        plan.record("created", "SNS topic", options.topic)
+        return None
+    arn = (await sns.create_topic(Name=options.topic))["TopicArn"]
+    plan.record("created", "SNS topic", arn)
+    return str(arn)
+
+
+async def _queue(
+    sqs: Any, name: str, attributes: dict[str, str], plan: Plan, kind: str
+) -> str | None:
+    """Ensure a queue exists with ``attributes``; returns its ARN (None in a dry run)."""
+    try:
+        url = (await sqs.get_queue_url(QueueName=name))["QueueUrl"]
+    except ClientError as exc:
+        if "NonExistentQueue" not in exc.response.get("Error", {}).get("Code", ""):
+            raise
+        url = None
+    if url is None:
+        plan.record("created", kind, name)
+        if plan.dry_run:
+            return None
+        url = (await sqs.create_queue(QueueName=name, Attributes=attributes))["QueueUrl"]
+    else:
+        plan.record("found", kind, name)
+        await _attributes(sqs, url, attributes, plan, f"{kind} attributes", name)
+    if kind == "SQS queue":
+        plan.queue_url = url
+    found = await sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
+    return str(found["Attributes"]["QueueArn"])
+
+
+async def _attributes(
+    sqs: Any, url: str, wanted: dict[str, str], plan: Plan, kind: str, name: str
+) -> None:
+    """Set queue attributes that differ from ``wanted`` (JSON ones compared as JSON)."""
+    if not wanted:
+        return
+    response = await sqs.get_queue_attributes(QueueUrl=url, AttributeNames=list(wanted))
+    current = response.get("Attributes", {})
+    differing = {
+        key: value for key, value in wanted.items() if _json(current.get(key)) != _json(value)
+    }
+    if not differing:
+        plan.record("found", kind, name)
+        return
+    plan.record("updated", kind, name)
+    if not plan.dry_run:
+        await sqs.set_queue_attributes(QueueUrl=url, Attributes=differing)
+
+
+def _json(value: str | None) -> Any:
+    """An attribute for comparison: JSON parsed, scalars as strings (SQS returns
+    ``"maxReceiveCount": 5`` for the ``"5"`` it was given)."""
+    if not value:
+        return None
+    try:
+        return _scalars_as_text(json.loads(value))
+    except ValueError:
+        return value
+
+
+def _scalars_as_text(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _scalars_as_text(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_scalars_as_text(item) for item in value]
+    return str(value)
+
+
+async def _subscription(
+    sns: Any, topic_arn: str | None, queue_arn: str | None, options: SetupOptions, plan: Plan
+) -> None:
+    kind = "SNS subscription (raw)" if options.raw_delivery else "SNS subscription"
+    if topic_arn is None or queue_arn is None:
+        plan.record("created", kind, f"{options.topic} -> {options.queue}")
+        return
+    raw = "true" if options.raw_delivery else "false"
+    paginator = sns.get_paginator("list_subscriptions_by_topic")
+    async for page in paginator.paginate(TopicArn=topic_arn):
+        for sub in page.get("Subscriptions", []):
+            if sub.get("Protocol") == "sqs" and sub.get("Endpoint") == queue_arn:
+                arn = sub["SubscriptionArn"]
+                attrs = (await sns.get_subscription_attributes(SubscriptionArn=arn))["Attributes"]
+                if attrs.get("RawMessageDelivery", "false") == raw:
+                    plan.record("found", kind, arn)
+                    return
+                plan.record("updated", kind, arn)
+                if not plan.dry_run:
+                    await sns.set_subscription_attributes(
+                        SubscriptionArn=arn, AttributeName="RawMessageDelivery", AttributeValue=raw
+                    )
+                return
+    plan.record("created", kind, f"{options.topic} -> {options.queue}")
+    if not plan.dry_run:
+        await sns.subscribe(
+            TopicArn=topic_arn,
+            Protocol="sqs",
+            Endpoint=queue_arn,
+            Attributes={"RawMessageDelivery": raw},
+            ReturnSubscriptionArn=True,
+        )
+
+
+async def _configuration_set(
+    ses: Any, topic_arn: str | None, options: SetupOptions, plan: Plan
+) -> None:
+    name = options.configuration_set
+    destinations: list[dict[str, Any]] = []
+    try:
+        found = await ses.describe_configuration_set(
+            ConfigurationSetName=name, ConfigurationSetAttributeNames=["eventDestinations"]
+        )
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "ConfigurationSetDoesNotExist":
+            raise
+        plan.record("created", "SES configuration set", name)
+        if not plan.dry_run:
+            await ses.create_configuration_set(ConfigurationSet={"Name": name})
+    else:
+        plan.record("found", "SES configuration set", name)
+        destinations = [d for d in found.get("EventDestinations", []) if d]
+    destination = {
+        "Name": options.event_destination,
+        "Enabled": True,
+        "MatchingEventTypes": list(EVENT_TYPES),
+        "SNSDestination": {"TopicARN": topic_arn or f"(the {options.topic} topic)"},
+    }
+    kind = "SES event destination (SNS)"
+    existing = next((d for d in destinations if d.get("Name") == options.event_destination), None)
+    if existing is None:
+        plan.record("created", kind, f"{name}/{options.event_destination}")
+        if not plan.dry_run:
+            await ses.create_configuration_set_event_destination(
+                ConfigurationSetName=name, EventDestination=destination
+            )
+        return
+    same = (
+        set(existing.get("MatchingEventTypes", [])) == set(EVENT_TYPES)
+        and existing.get("SNSDestination", {}).get("TopicARN") == topic_arn
+        and existing.get("Enabled", False)
+    )
+    if same:
+        plan.record("found", kind, f"{name}/{options.event_destination}")
+        return
+    plan.record("updated", kind, f"{name}/{options.event_destination}")
+    if not plan.dry_run:
+        await ses.update_configuration_set_event_destination(
+            ConfigurationSetName=name, EventDestination=destination
+        )
