@@ -96,6 +96,17 @@ def test_example_canary_block_and_rules_are_valid(monkeypatch: pytest.MonkeyPatc
         ),
         ('[[queues]]\nurl = "ftp://x"', "queues[0]: 'ftp://x' is not an http(s) URL"),
         ("[windows]\nsizes = ['5 minutes']", "windows.sizes[0]: invalid duration '5 minutes'"),
+        # A group's member that is no domain: the group is named.
+        (
+            '[domains]\ngroups = { microsoft = ["outlook.com", ""] }',
+            "domains: groups.microsoft: '' is not a usable domain name",
+        ),
+        # A template that rendered a label as a number: the label is named.
+        (
+            '[[alerts.rules]]\nname = "g"\nmetric = "delay_ratio"\nwindow = "5m"\n'
+            "above = 0.1\nlabels = {team = 5}",
+            "alerts.rules[0] (g).labels.team: Expected `str`, got `int`",
+        ),
         # PagerDuty answers 400 to an event with a blank source: every page lost.
         ('[alerts.pagerduty]\nrouting_key = "k"\nsource = " "', "source must not be blank"),
         ('[alerts.pagerduty]\nrouting_key = " "', "alerts.pagerduty.routing_key: expected a"),

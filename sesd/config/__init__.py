@@ -294,6 +294,11 @@ def _pointed(message: str, data: dict[str, Any]) -> str:
     value = rule.get(key) if isinstance(rule, dict) else None
     if isinstance(value, str) and value.strip().endswith("%"):
         message += " (a fraction: 0.05 is 5%)"
+    labels = rule.get("labels") if isinstance(rule, dict) else None
+    if key == "labels[...]" and isinstance(labels, dict):
+        # msgspec names no key of a table: the label a template rendered as a number.
+        wrong = [name for name, text in labels.items() if not isinstance(text, str)]
+        message = message.replace("labels[...]", f"labels.{wrong[0]}" if wrong else key, 1)
     return message
 
 

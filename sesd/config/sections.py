@@ -95,9 +95,11 @@ class DomainsConfig(Section, frozen=True):
     def __post_init__(self) -> None:
         if self.max_tracked < 0:
             raise ValueError("max_tracked must not be negative")
-        for domain in [*self.track, *(d for members in self.groups.values() for d in members)]:
+        listed = [("track", domain) for domain in self.track]
+        listed += [(f"groups.{name}", d) for name, members in self.groups.items() for d in members]
+        for where, domain in listed:
             if normalise_domain(domain) is None:
-                raise ValueError(f"{domain!r} is not a usable domain name")
+                raise ValueError(f"{where}: {domain!r} is not a usable domain name")
         for name in self.groups:
             if name in ("other", "invalid") or not name:
                 raise ValueError(f"group name {name!r} is reserved")
