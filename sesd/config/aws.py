@@ -15,7 +15,7 @@ from urllib.parse import urlparse
 import msgspec
 
 from sesd.config.values import Duration, Secret, Section, check_http_url, check_region
-from sesd.core.accounts import is_region
+from sesd.core.accounts import DEFAULT_ACCOUNT, is_region
 
 __all__ = [
     "ROLE_NOT_ASSUMED",
@@ -97,7 +97,7 @@ class AccountConfig(Section, frozen=True):
     region: str | None = None
 
     def __post_init__(self) -> None:
-        if not _ACCOUNT_NAME.fullmatch(self.name) or self.name == "default":
+        if not _ACCOUNT_NAME.fullmatch(self.name) or self.name == DEFAULT_ACCOUNT:
             raise ValueError(
                 f"account name {self.name!r}: letters, digits, '_', '.', '-' ('default' is "
                 "the default credential chain)"
@@ -157,7 +157,7 @@ class QueueConfig(Section, frozen=True):
     @property
     def account_label(self) -> str:
         """The ``account`` label: the account's name, ``default`` without one."""
-        return self.account or "default"
+        return self.account or DEFAULT_ACCOUNT
 
 
 class AccountHealthConfig(Section, frozen=True):

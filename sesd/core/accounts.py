@@ -12,10 +12,13 @@ from typing import Any, Final
 
 import msgspec
 
-__all__ = ["STATUSES", "AccountStatus", "Accounts", "Target", "is_region"]
+__all__ = ["DEFAULT_ACCOUNT", "STATUSES", "AccountStatus", "Accounts", "Target", "is_region"]
 
 #: (account label, region)
 Target = tuple[str, str]
+#: The ``account`` label of what the default credentials read (no ``[[accounts]]``
+#: entry may take it).
+DEFAULT_ACCOUNT: Final = "default"
 #: An AWS region's name (``eu-west-1``, ``us-gov-west-1``, ``cn-north-1``).
 _REGION: Final = re.compile(r"[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d")
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any, Final
 
-from sesd.core.accounts import Accounts, is_region
+from sesd.core.accounts import DEFAULT_ACCOUNT, Accounts, is_region
 from sesd.core.canary import CanaryTracker
 from sesd.core.dedup import DuplicateFilter
 from sesd.core.domains import LabelTable, domain_labels
@@ -168,7 +168,7 @@ class Ledger:
         """A queue's (account, region); the default account's for one not configured
         (replay's)."""
         found = self.queues.get(queue)
-        return ("default", self.region) if found is None else found
+        return (DEFAULT_ACCOUNT, self.region) if found is None else found
 
     def sender(self, queue: str, source_arn: str) -> tuple[str, str]:
         """The (account, region) that sent an event's mail, as AWS reviews it: the region

@@ -19,6 +19,7 @@ from aiobotocore.session import AioSession, get_session
 from sesd import __version__
 from sesd.config import AccountConfig, Config, QueueConfig
 from sesd.config.aws import endpoint_of_url
+from sesd.core.accounts import DEFAULT_ACCOUNT
 
 __all__ = ["DEFAULT_ACCOUNT", "LONGEST_POLL", "AwsClients", "poll_config", "sqs_config"]
 
@@ -67,8 +68,6 @@ def poll_config(attempts: int) -> AioConfig:
     )
 
 
-#: The ``account`` label of what the default credentials read.
-DEFAULT_ACCOUNT = "default"
 _SESSION_NAME = "sesd"
 
 

@@ -26,6 +26,7 @@ import anyio
 from botocore.exceptions import ConnectTimeoutError, ReadTimeoutError
 
 from sesd.config import QueueConfig
+from sesd.core.accounts import DEFAULT_ACCOUNT
 from sesd.core.pipeline import Pipeline
 from sesd.core.tallies import Outcome
 from sesd.io.aws_errors import error_code
@@ -83,7 +84,7 @@ class QueuePoller:
         invalid_memory: InvalidMemory | None = None,
         in_flight: InFlight | None = None,
         region: str = "",
-        account: str = "default",
+        account: str = DEFAULT_ACCOUNT,
         rand: Callable[[], float] = random.random,
         poller: int = 0,
         after_batch: Callable[[], None] | None = None,

@@ -15,10 +15,11 @@ from contextlib import AsyncExitStack
 from types import TracebackType
 from typing import IO, Any
 
-from aiobotocore.session import get_session
+from aiobotocore.config import AioConfig
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 
 from sesd.config import Config
+from sesd.runtime.aws import DEFAULT_ACCOUNT, AwsClients
 
 __all__ = ["S3Reader", "is_s3", "split_s3"]
 
@@ -77,18 +78,9 @@ class S3Reader:
         self._portal_context.__exit__(exc_type, exc, tb)
 
     async def _open_client(self) -> Any:
-        aws = self._config.aws
-        keys: dict[str, str] = {}
-        if aws.access_key_id is not None and aws.secret_access_key is not None:
-            keys = {
-                "aws_access_key_id": aws.access_key_id.get(),
-                "aws_secret_access_key": aws.secret_access_key.get(),
-            }
-        return await self._stack.enter_async_context(
-            get_session().create_client(  # type: ignore[call-overload]
-                "s3", region_name=aws.region, endpoint_url=aws.endpoint_url, **keys
-            )
-        )
+        # The daemon's client factory: [aws] keys, endpoint and region as it reads them.
+        clients = AwsClients(self._config, self._stack)
+        return await clients.client("s3", DEFAULT_ACCOUNT, self._config.aws.region, AioConfig())
 
     def objects(self, url: str) -> list[tuple[str, int]]:
         """(``s3://bucket/key``, size) of every object under the URL's prefix, in key
