@@ -61,11 +61,6 @@ class DuplicateFilter:
         self._previous: set[int] = set()
         self._generation_start: float | None = None
 
-    def forget(self, key: int) -> None:
-        """Take ``key`` out: its event was not applied, and will come again."""
-        self._current.discard(key)
-        self._previous.discard(key)
-
     def seen(self, key: int, now: float) -> bool:
         """True if ``key`` was seen recently; otherwise remember it and return False."""
         if key in self._previous:

@@ -146,32 +146,25 @@ class Pipeline:
         if not usable:
             shown = ", ".join(self._show(address) for address in event.recipients[:3])
             return self._invalid(queue, "no_usable_domain", f"no usable recipient domain: {shown}")
-        identity = event_key(event)
-        if ledger.dedup.seen(identity, now):
+        # Remembered before it is applied: should applying it raise (a bug), what it
+        # wrote before is not written again by SQS's redelivery, a duplicate then.
+        if ledger.dedup.seen(event_key(event), now):
             ledger.tallies.message(queue, Outcome.DUPLICATE)
             return _DUPLICATE
-        kind = event.kind
-        try:
-            canary = ledger.canary
-            canary.saw_queue(queue, now)
-            if canary.owns(event):
-                # Canary mail goes to the mailbox simulator: it stays out of the windows.
-                canary.observe(event, now if received_at is None else received_at)
-            else:
-                t, in_windows = self._when(event, queue, now, received_at)
-                self._count(event, queue, domains, t, now, in_windows)
-                # A bounce or complaint SES never attempted (a suppression list) is in
-                # no family.
-                if self._tag_names and not (kind in _SUPPRESSIBLE and _suppressed(event)):
-                    self._tags(event, kind, usable, t, now, in_windows)
-        except Exception:
-            # A bug: the message is left in its queue, to be delivered again (and to
-            # its dead-letter queue if it keeps failing), so it is no duplicate then,
-            # nor processed now. What it wrote before the bug struck stays.
-            ledger.dedup.forget(identity)
-            raise
         ledger.tallies.invalid_recipients += len(domains) - usable
+        kind = event.kind
         ledger.tallies.queue_counts(queue)[kind] += 1
+        canary = ledger.canary
+        canary.saw_queue(queue, now)
+        if canary.owns(event):
+            # Canary mail goes to the mailbox simulator: it stays out of the domain windows.
+            canary.observe(event, now if received_at is None else received_at)
+            return _PROCESSED[kind]
+        t, in_windows = self._when(event, queue, now, received_at)
+        self._count(event, queue, domains, t, now, in_windows)
+        # A bounce or complaint SES never attempted (a suppression list) is in no family.
+        if self._tag_names and not (kind in _SUPPRESSIBLE and _suppressed(event)):
+            self._tags(event, kind, usable, t, now, in_windows)
         return _PROCESSED[kind]
 
     def _domains(self, recipients: list[str]) -> _Domains:

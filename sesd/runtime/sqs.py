@@ -267,8 +267,10 @@ class QueuePoller:
                 message.get("Body", ""), self._label, received_at, received_at
             )
         except Exception as exc:  # noqa: BLE001 - a bug must not stop the queue
-            # Not deleted: SQS delivers it again, and after its receive count moves it
-            # to the dead-letter queue, to redrive once the bug is fixed.
+            # Not deleted: SQS delivers it again. A bug before its event was applied
+            # (decoding, say) is tried again, then moves it to the dead-letter queue, to
+            # redrive once fixed; one while it was applied left what it wrote, and the
+            # redelivery is a duplicate (deleted then), never counted twice.
             self._log.error(
                 "sesd.pipeline.failed",
                 sqs_message_id=message_id,
