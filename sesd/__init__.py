@@ -15,7 +15,8 @@ notifications. The subpackages, in layers that import downwards only:
 * ``status``     the status page and its JSON API, read from the same state
 * ``runtime``    the daemon's lifecycle and everything it talks to
 * ``commands``   the command line, one module per command
-* ``io``         what every part doing I/O shares: logs, files, backoff
+* ``io``         what every part doing I/O shares: logs, files, backoff, AWS
+                 error codes, the build's revision
 """
 
 __version__ = "0.1.0"
