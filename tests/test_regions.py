@@ -128,6 +128,7 @@ def test_a_queues_region_comes_from_its_url_then_its_own_then_its_account() -> N
         (vpce, "ap-southeast-2"),
         ("https://sqs-fips.us-gov-west-1.amazonaws.com", "us-gov-west-1"),
         ("https://sqs.eu-west-1.api.aws", "eu-west-1"),
+        ("https://vpce-0abc-xyz.sqs.cn-north-1.vpce.amazonaws.com.cn", "cn-north-1"),
     ):
         assert region_of_url(f"{url}/123456789012/q") == region
         assert endpoint_of_url(f"{url}/123456789012/q") == url

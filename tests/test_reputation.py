@@ -128,9 +128,10 @@ def test_a_reputation_rule_has_a_volume_floor_and_says_what_to_expect() -> None:
 def test_a_central_queue_estimates_each_sending_account_and_region_apart() -> None:
     """One queue carries the events of two accounts in two regions (SNS or EventBridge
     across accounts): each is estimated as AWS reviews it, under the [[accounts]] entry
-    its identity's ARN names, in the ARN's region; the queue's own account sends in
-    us-east-1. Account B bounces at 8%, past AWS's review level, and reads so, not as
-    the two accounts pooled."""
+    of the account that sent (a delegate's, through another account's identity), in
+    the region the identity's ARN names; the queue's own account sends in us-east-1.
+    Account B bounces at 8%, past AWS's review level, and reads so, not as the two
+    accounts pooled."""
     config = parse_config(
         '[aws]\nregion = "us-east-1"\n'
         '[[accounts]]\nname = "prod-eu"\nrole_arn = "arn:aws:iam::210987654321:role/r"\n'
@@ -139,8 +140,9 @@ def test_a_central_queue_estimates_each_sending_account_and_region_apart() -> No
     )
     pipeline = Pipeline(core_settings(config))
 
-    def sent_by(event: dict[str, Any], account: str, region: str) -> str:
-        event["mail"]["sourceArn"] = f"arn:aws:ses:{region}:{account}:identity/x.example"
+    def sent_by(event: dict[str, Any], account: str, region: str, identity_of: str = "") -> str:
+        owner = identity_of or account
+        event["mail"]["sourceArn"] = f"arn:aws:ses:{region}:{owner}:identity/x.example"
         event["mail"]["sendingAccountId"] = account
         return f.raw(event)
 
@@ -149,6 +151,11 @@ def test_a_central_queue_estimates_each_sending_account_and_region_apart() -> No
     bodies += [sent_by(f.bounce([f"a{i}@x.example"]), *own) for i in range(1)]
     bodies += [sent_by(f.simple("Send", [f"b{i}@x.example"]), *theirs) for i in range(50)]
     bodies += [sent_by(f.bounce([f"b{i}@x.example"]), *theirs) for i in range(4)]
+    # Sending authorization: the queue's account sends through prod-eu's identity in
+    # us-east-1; AWS counts that mail against the sender, not the identity's owner.
+    delegated = ("123456789012", "us-east-1", "210987654321")
+    bodies += [sent_by(f.simple("Send", [f"c{i}@x.example"]), *delegated) for i in range(100)]
+    bodies += [sent_by(f.bounce([f"c{i}@x.example"]), *delegated) for i in range(1)]
     for body in bodies:
         assert pipeline.feed(body, "central", NOW).outcome == "processed"
     reputation = pipeline.ledger.reputation
@@ -158,7 +165,7 @@ def test_a_central_queue_estimates_each_sending_account_and_region_apart() -> No
     )
     assert a is not None
     assert b is not None
-    assert (a.sends, a.bounces, b.sends, b.bounces) == (100, 1, 50, 4)
+    assert (a.sends, a.bounces, b.sends, b.bounces) == (200, 2, 50, 4)
     assert b.bounce_ratio == pytest.approx(0.08)
 
 

@@ -177,6 +177,7 @@ async def test_a_region_that_fails_leaves_the_report_of_those_done(local_sqs: Lo
     done = await run_process(command, env=env, check=False)
     assert done.returncode == 1
     assert f'url = "{local_sqs.url}/123456789012/{name}-events"' in done.stdout.decode()
+    assert f'name = "{name}-events-us-east-1"' in done.stdout.decode()  # as if all went
     (line,) = done.stderr.decode().splitlines()
     assert line.startswith("sesd: setup failed in eu west: ")
 

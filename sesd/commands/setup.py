@@ -106,7 +106,9 @@ def execute(args: argparse.Namespace) -> int:
         endpoint = config.aws.endpoint_url
     configure_logging("info", "auto")
     plans: list[Plan] = []
-    for region in dict.fromkeys(args.region or regions):
+    asked = list(dict.fromkeys(args.region or regions))
+    several = len(asked) > 1
+    for region in asked:
         options = SetupOptions(
             name=args.name,
             region=region,
@@ -120,20 +122,19 @@ def execute(args: argparse.Namespace) -> int:
         except (ClientError, BotoCoreError, ResponseParserError) as exc:
             # ResponseParserError: an answer that is not AWS's (a wrong endpoint or region).
             said = (str(exc).splitlines() or [""])[0][:300]  # a parser's message quotes the body
-            _print_plans(plans, args.name)  # what the regions before it got
+            _print_plans(plans, args.name, several)  # what the regions before it got
             print(f"sesd: setup failed in {region}: {type(exc).__name__}: {said}", file=sys.stderr)
             return 1
-    _print_plans(plans, args.name)
+    _print_plans(plans, args.name, several)
     print("\n# IAM permissions sesd needs (for the identity or role it runs as):")
     for action, why in PERMISSIONS:
         print(f"#   {action:<30} {why}")
     return 0
 
 
-def _print_plans(plans: list[Plan], name: str) -> None:
+def _print_plans(plans: list[Plan], name: str, several: bool) -> None:
     """Each region's report and block; several regions' queues (one name) named apart,
     so the blocks pasted together are a valid config."""
-    several = len(plans) > 1
     print(
         "\n\n".join(
             plan.render(named=f"{name}-events-{plan.region}" if several else "") for plan in plans

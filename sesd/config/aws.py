@@ -40,7 +40,7 @@ ROLE_NOT_ASSUMED = (
 #: the oldest, queue.amazonaws.com (us-east-1).
 _SQS_HOST = re.compile(
     r"(?:sqs(?P<fips>-fips)?[.-](?P<a>[a-z0-9-]+)\.(?:amazonaws\.com(?:\.cn)?|(?P<dual>api\.aws)))"
-    r"|(?:vpce-[a-z0-9-]+\.sqs\.(?P<vpce>[a-z0-9-]+)\.vpce\.amazonaws\.com)"
+    r"|(?:vpce-[a-z0-9-]+\.sqs\.(?P<vpce>[a-z0-9-]+)\.vpce\.amazonaws\.com(?:\.cn)?)"
     r"|(?:(?P<b>[a-z0-9-]+)\.queue\.amazonaws\.com(?:\.cn)?)"
     r"|(?P<oldest>queue\.amazonaws\.com)"
 )

@@ -51,6 +51,9 @@ class Mail(_Ses, frozen=True):
     message_id: str
     destination: list[str] = []
     source_arn: str = ""
+    #: The account that sent (a delegate sender's, under sending authorization: the
+    #: identity, in ``source_arn``, may be another account's).
+    sending_account_id: str = ""
     tags: dict[str, list[str]] = {}
 
 

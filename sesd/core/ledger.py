@@ -170,20 +170,21 @@ class Ledger:
         found = self.queues.get(queue)
         return (DEFAULT_ACCOUNT, self.region) if found is None else found
 
-    def sender(self, queue: str, source_arn: str) -> tuple[str, str]:
+    def sender(self, queue: str, source_arn: str, account_id: str) -> tuple[str, str]:
         """The (account, region) that sent an event's mail, as AWS reviews it: the region
-        its identity's ARN names, and the account an ``[[accounts]]`` entry names for the
-        ARN's id; else its queue's (one central queue may carry every account's and
-        region's events)."""
-        key = (queue, source_arn)
+        its identity's ARN names, and the ``[[accounts]]`` entry of the account that
+        sent (``account_id``: a delegate sender's, under sending authorization; else
+        the identity's); else its queue's (one central queue may carry every account's
+        and region's events)."""
+        key = (queue, source_arn, account_id)
         found = self._senders.get(key)
         if found is None:
             account, region = self.where(queue)
             parts = source_arn.split(":", 5)
             if len(parts) == 6 and parts[2] == "ses":
                 region = parts[3] if is_region(parts[3]) else region
-                account = self.settings.account_names.get(parts[4], account)
-            found = (account, region)
+                account_id = account_id or parts[4]
+            found = (self.settings.account_names.get(account_id, account), region)
             # Identities are few; a flood of them (a replay of strangers' files) is
             # not kept, only answered.
             if len(self._senders) < _MAX_SENDERS:
@@ -209,7 +210,7 @@ class Ledger:
         self.canary.queue = settings.canary_queue
         self.queues.update(settings.queues)
         #: Who sent each (queue, identity ARN)'s mail (:meth:`sender`), as now configured.
-        self._senders: dict[tuple[str, str], tuple[str, str]] = {}
+        self._senders: dict[tuple[str, str, str], tuple[str, str]] = {}
 
     # --- the state file ---------------------------------------------------------
 

@@ -245,7 +245,8 @@ class Pipeline:
             complained(self.ledger, event, recipients, t, now)
 
     def _reputation(self, event: Event, queue: str, watched: str) -> None:
-        account, region = self.ledger.sender(queue, event.mail.source_arn)
+        mail = event.mail
+        account, region = self.ledger.sender(queue, mail.source_arn, mail.sending_account_id)
         bounce = event.ses.bounce
         hard = bounce is not None and bounce.bounce_type == "Permanent"
         self.ledger.reputation.observe(
