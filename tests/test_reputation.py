@@ -169,6 +169,26 @@ def test_a_central_queue_estimates_each_sending_account_and_region_apart() -> No
     assert b.bounce_ratio == pytest.approx(0.08)
 
 
+def test_an_event_that_names_no_usable_sender_counts_for_its_queue() -> None:
+    """An event without an identity ARN, or whose ARN names no region, and whose
+    sending account no [[accounts]] entry is: it counts for its queue's account and
+    region."""
+    config = parse_config(
+        '[[accounts]]\nname = "prod-eu"\nrole_arn = "arn:aws:iam::210987654321:role/r"\n'
+        '[[queues]]\nurl = "https://sqs.eu-west-1.amazonaws.com/210987654321/theirs"\n'
+        'account = "prod-eu"\n'
+    )
+    pipeline = Pipeline(core_settings(config))
+    for i, arn in enumerate(["", "arn:aws:ses:nowhere:999999999999:identity/x.example"]):
+        event = f.simple("Send", [f"u{i}@x.example"])
+        event["mail"]["sourceArn"] = arn
+        event["mail"]["sendingAccountId"] = "999999999999"
+        assert pipeline.feed(f.raw(event), "theirs", NOW).outcome == "processed"
+    estimate = pipeline.ledger.reputation.estimate(("prod-eu", "eu-west-1", ""))
+    assert estimate is not None
+    assert estimate.sends == 2
+
+
 @pytest.mark.parametrize(
     ("text", "error"),
     [

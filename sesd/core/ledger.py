@@ -180,8 +180,8 @@ class Ledger:
         found = self._senders.get(key)
         if found is None:
             account, region = self.where(queue)
-            parts = source_arn.split(":", 5)
-            if len(parts) == 6 and parts[2] == "ses":
+            parts = source_arn.split(":")
+            if len(parts) >= 6 and parts[2] == "ses":
                 region = parts[3] if is_region(parts[3]) else region
                 account_id = account_id or parts[4]
             found = (self.settings.account_names.get(account_id, account), region)
