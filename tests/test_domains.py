@@ -173,6 +173,8 @@ def test_a_label_in_idna_form_reads_with_its_unicode_form() -> None:
     assert readable("shop.xn--80a1acny.xn--p1ai") == "shop.xn--80a1acny.xn--p1ai (shop.почта.рф)"
     assert readable("gmail.com") == "gmail.com"
     assert readable("xn--i-7iq.example") == "xn--i-7iq.example (i❤.example)"
+    # IDNA2008 first: IDNA2003 would read ß as "ss" and give up on this one.
+    assert readable("xn--zca.de") == "xn--zca.de (ß.de)"
     assert readable("xn--invalid-.example") == "xn--invalid-.example"  # not IDNA: as it is
     assert readable("boxn--x.example") == "boxn--x.example"  # xn-- inside a label: no A-label
 
