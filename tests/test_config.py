@@ -107,6 +107,11 @@ def test_example_canary_block_and_rules_are_valid(monkeypatch: pytest.MonkeyPatc
             "above = 0.1\nlabels = {team = 5}",
             "alerts.rules[0] (g).labels.team: Expected `str`, got `int`",
         ),
+        # A bare number is seconds: a millisecond-minded 10000 would wait 2h46m a try.
+        (
+            '[alerts.slack]\nwebhook_url = "https://hooks.example/a"\ntimeout = 10000',
+            "alerts.slack: timeout '10000s' is over 5m",
+        ),
         # PagerDuty answers 400 to an event with a blank source: every page lost.
         ('[alerts.pagerduty]\nrouting_key = "k"\nsource = " "', "source must not be blank"),
         ('[alerts.pagerduty]\nrouting_key = " "', "alerts.pagerduty.routing_key: expected a"),

@@ -347,6 +347,21 @@ def test_a_threshold_no_value_can_cross_or_every_value_crosses_is_refused(
         parse_config(text)
 
 
+def test_exclusions_that_leave_a_name_to_watch_are_taken() -> None:
+    """A glob watched beside a narrower glob excluded may still fire (``*.example.com``
+    less ``?.example.com`` fires on mail.example.com): taken, as are exclusions that
+    leave one named domain."""
+    for watched, excluded in (
+        ('["*.example.com"]', '["?.example.com"]'),
+        ('["*"]', '["[!m]*"]'),
+        ('["gmail.com", "yahoo.com"]', '["gmail.*"]'),
+    ):
+        parse_config(
+            '[[alerts.rules]]\nname = "x"\nmetric = "delay_ratio"\nwindow = "5m"\n'
+            f"above = 0.1\ndomains = {watched}\nexclude_domains = {excluded}\n"
+        )
+
+
 def test_thresholds_at_the_edges_of_their_range_are_taken() -> None:
     """0 (any delay at all) and 1 (anything short of all delivered) are real rules, and
     so are clear thresholds at 0 and 1, and a yes-or-no metric above 0."""

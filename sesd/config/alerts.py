@@ -186,9 +186,15 @@ class _Sink(Section, frozen=True, tag_field="type"):
 
 def _check_timeout(timeout: Duration) -> None:
     """A sink's timeout of 0 would be none at all: a receiver that never answers would
-    hold its outbox for ever, past notification_max_age, with nothing logged."""
+    hold its outbox for ever, past notification_max_age, with nothing logged; one of
+    hours (``timeout = 10000``, read in seconds) nearly so."""
     if timeout.seconds < 0.1:
         raise ValueError("timeout must be at least 100ms (0 would wait for ever)")
+    if timeout.seconds > 300:
+        raise ValueError(
+            f"timeout {timeout.text!r} is over 5m: a receiver that hangs would hold every "
+            "notification behind it that long (a bare number is seconds)"
+        )
 
 
 class SlackConfig(_Sink, frozen=True, tag="slack"):

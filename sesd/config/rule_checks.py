@@ -66,12 +66,21 @@ def check_watched(rule: RuleConfig) -> None:
 
 
 def _check_some_left(kind: str, watched: list[str], excluded: list[str] | None) -> None:
-    """A rule whose exclusions leave out every name it watches would never fire."""
+    """A rule whose exclusions leave out every name it watches would never fire: each
+    name it watches is excluded by ``*``, by itself, or (a name, not a glob) by a glob
+    that matches it. A glob watched beside a narrower glob excluded may still fire."""
+    from sesd.config.alerts import is_glob  # defined beside rules
+
     if not excluded:
         return
-    names = [name.lower() for name in watched]
-    patterns = [pattern.lower() for pattern in excluded]
-    if all(any(fnmatchcase(name, pattern) for pattern in patterns) for name in names):
+    patterns = {pattern.lower() for pattern in excluded}
+
+    def left_out(name: str) -> bool:
+        if "*" in patterns or name in patterns:
+            return True
+        return not is_glob(name) and any(fnmatchcase(name, pattern) for pattern in patterns)
+
+    if all(left_out(name.lower()) for name in watched):
         raise ValueError(
             f"exclude_{kind} leaves out every one of the {kind} the rule watches "
             f"({', '.join(watched)}): it would never fire"
