@@ -1,0 +1,45 @@
+"""Two contracts of the metrics: a pending alert under a silence is not exported as
+silenced; a configured queue has its series from the start."""
+
+from __future__ import annotations
+
+from sesd.alerting.evaluator import Evaluator
+from sesd.config import core_settings, parse_config
+from sesd.core.pipeline import Pipeline
+from sesd.metrics.registry import Metrics
+from tests import factory as f
+from tests.test_rules import feed_spike
+
+T = f.T0
+
+
+def test_a_configured_queue_has_its_event_series_at_0_before_any_event() -> None:
+    """registry.set_queues: "each one's series exist from then on at 0, so rate() and the
+    dashboard see them before the first error" -- sesd_events_total too (README lists it)."""
+    config = parse_config('[[queues]]\nurl = "http://127.0.0.1:9/1/q"\nname = "q"\n')
+    pipeline = Pipeline(core_settings(config))
+    metrics = Metrics(pipeline.ledger, ["q"], lambda: T)
+    v = metrics.registry.get_sample_value(
+        "sesd_events_total",
+        {"queue": "q", "account": "default", "region": "us-east-1", "event_type": "delivery"},
+    )
+    assert v == 0.0
+
+
+def test_a_pending_alert_is_not_reported_silenced() -> None:
+    """sesd_alerts_silenced: "1 while a FIRING alert is muted by a silence"."""
+    config = parse_config(
+        '[[alerts.rules]]\nname = "delays"\nmetric = "delay_ratio"\nwindow = "1h"\n'
+        'above = 0.2\nmin_events = 4\nfor = "10m"\n'
+    )
+    pipeline = Pipeline(core_settings(config))
+    evaluator = Evaluator(config.alerts, [s.name for s in pipeline.ledger.specs])
+    feed_spike(pipeline, "a.example", T, 5, 5)
+    evaluator.evaluate(pipeline.ledger, T)  # pending (for = 10m)
+    # A silence on it.
+    evaluator.silenced = lambda rule, domain, now: True  # type: ignore[method-assign]
+    metrics = Metrics(pipeline.ledger, [], lambda: T, evaluator=evaluator)
+    labels = {"rule": "delays", "domain": "a.example"}
+    firing = metrics.registry.get_sample_value("sesd_alerts_firing", labels)
+    silenced = metrics.registry.get_sample_value("sesd_alerts_silenced", labels)
+    assert (firing, silenced) == (0.0, 0.0)

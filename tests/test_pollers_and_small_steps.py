@@ -1,0 +1,48 @@
+"""A queue's ``concurrency`` is its number of pollers; a wall-clock step under a
+minute is seen."""
+
+from __future__ import annotations
+
+import anyio
+
+from sesd.config import parse_config
+from sesd.runtime.clock import AnchoredClock
+from sesd.runtime.consumers import Consumers
+from sesd.runtime.sqs_calls import InFlight
+
+
+async def test_a_queue_gets_concurrency_pollers() -> None:
+    """The real Consumers, with a factory that records the pollers it is asked for."""
+    config = parse_config(
+        '[[queues]]\nurl = "http://127.0.0.1:9/1/q"\nname = "q"\nconcurrency = 4\n'
+    )
+    made = []
+
+    class Idle:
+        def __init__(self, stop: anyio.Event) -> None:
+            self.stop = stop
+
+        async def run(self) -> None:
+            await self.stop.wait()
+
+    def factory(queue, stop, memory, index):  # type: ignore[no-untyped-def]
+        made.append(index)
+        return Idle(stop)
+
+    stopping = anyio.Event()
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(Consumers(factory).run, config.queues, stopping, lambda: 1.0, InFlight())
+        await anyio.wait_all_tasks_blocked()  # every poller made and waiting
+        stopping.set()
+    assert made == [0, 1, 2, 3]
+
+
+def test_a_10_second_step_of_the_wall_clock_is_seen() -> None:
+    """An NTP step of 10 s (a VM resumed) re-anchors sesd's clock and counts a step
+    (sesd_clock_steps_total); the module says: more than TOLERANCE (1 s)."""
+    wall, mono = [1.8e9], [0.0]
+    steps: list[float] = []
+    clock = AnchoredClock(lambda: wall[0], lambda: mono[0], on_step=steps.append)
+    wall[0] += 10.0
+    clock()
+    assert steps == [10.0]

@@ -1,0 +1,33 @@
+"""A reload that failed shows as failed on the status page, its API and `sesd status`.
+Metrics and the status model."""
+
+from __future__ import annotations
+
+from sesd.alerting.evaluator import Evaluator
+from sesd.config import core_settings, parse_config
+from sesd.core.pipeline import Pipeline
+from sesd.metrics.registry import Metrics
+from sesd.runtime.health import Health
+from sesd.status.model import _daemon
+from sesd.status.sources import Sources
+
+
+def test_a_failed_reload_is_shown_failed() -> None:
+    config = parse_config("")
+    pipeline = Pipeline(core_settings(config))
+    evaluator = Evaluator(config.alerts, [s.name for s in pipeline.ledger.specs])
+    metrics = Metrics(pipeline.ledger, ["q"], lambda: 1.8e9, evaluator=evaluator)
+    metrics.reloaded(True, 1.8e9)
+    metrics.reloaded(False, 1.8e9 + 60)  # the SIGHUP found an invalid file
+    sources = Sources(
+        pipeline.ledger,
+        evaluator,
+        metrics,
+        Health(["q"]),
+        lambda: 1.8e9 + 61,
+        lambda: 0.0,
+        1.8e9,
+        "test",
+    )
+    view = _daemon(sources, 1.8e9 + 61)
+    assert view.reload.ok is False
