@@ -196,6 +196,35 @@ async def test_a_save_that_comes_during_a_slow_one_writes_last_and_newer(
     assert _decoded(path.read_bytes())["saved_at"] == f.T0 + 10
 
 
+async def test_the_save_before_a_forced_exit_leaves_a_hung_disk_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A second signal saves, within a moment, then exits: on a disk that hangs, the
+    save returns when its moment is over, its write left to its thread (the exit ends
+    it), rather than holding the exit for as long as the disk hangs."""
+    import threading
+    import time
+
+    import anyio
+
+    from sesd.runtime import saver as saver_module
+
+    hung = threading.Event()
+    monkeypatch.setattr(saver_module, "write_state", lambda path, blob: hung.wait())
+    saver = _saver(tmp_path / "state.bin")
+    saver.load()
+    release = threading.Timer(5.0, hung.set)  # the disk answers at last, in 5 s
+    release.start()
+    started = time.monotonic()
+    with anyio.move_on_after(0.2):
+        await saver.save(abandon=True)
+    waited = time.monotonic() - started
+    hung.set()
+    release.cancel()
+    saver.release()
+    assert waited < 2.0
+
+
 def test_the_daemon_reports_its_saves_in_its_metrics_and_status(tmp_path: Path) -> None:
     """What the saver says of a save reaches sesd_state_last_save_successful and the
     status document, which the page and `sesd status` read."""

@@ -183,8 +183,10 @@ class StateSaver:
             return {"kept_aside": "no", "error": str(exc.strerror)}
         return {"kept_as": aside, "hint": "sesd starts empty; the file it could not use is kept"}
 
-    async def save(self) -> None:
-        """Write the file now (a failure is logged; the next save tries again)."""
+    async def save(self, *, abandon: bool = False) -> None:
+        """Write the file now (a failure is logged; the next save tries again).
+        ``abandon``: a cancellation returns at once, leaving the write to its thread
+        (the last save before a forced exit, on a disk that may hang)."""
         path = self.path
         if not path:
             return
@@ -192,13 +194,13 @@ class StateSaver:
         # coming while a periodic one waits on a slow disk would otherwise be renamed
         # first, and the older snapshot last.
         async with self._saving:
-            await self._save(path)
+            await self._save(path, abandon)
 
-    async def _save(self, path: str) -> None:
+    async def _save(self, path: str, abandon: bool) -> None:
         now = self._clock()
         blob = snapshot(self._ledger, self._evaluator, now, self._unsent())
         try:
-            await anyio.to_thread.run_sync(write_state, path, blob)
+            await anyio.to_thread.run_sync(write_state, path, blob, abandon_on_cancel=abandon)
         except OSError as exc:
             remedy = _REMEDY.get(exc.errno or 0, _DISK)
             self._log.error(

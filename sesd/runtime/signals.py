@@ -27,7 +27,7 @@ async def watch_signals(
     stop: Callable[[], None],
     reload: Callable[[], Awaitable[object]],
     stopping: anyio.Event,
-    save: Callable[[], Awaitable[None]],
+    save: Callable[..., Awaitable[None]],
     *,
     task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
 ) -> None:
@@ -47,9 +47,10 @@ async def watch_signals(
             elif stopping.is_set():
                 log.warning("sesd.daemon.forced_exit", signal=signum.name)
                 # What the windows and alert states hold, and the pages still owed,
-                # are saved first if the disk lets them within a moment.
+                # are saved first if the disk lets them within a moment; a disk that
+                # hangs does not hold the exit (the write is left to its thread).
                 with anyio.move_on_after(FORCED_SAVE):
-                    await save()
+                    await save(abandon=True)
                 os._exit(EXIT_FORCED)
             else:
                 stop()
