@@ -172,8 +172,8 @@ def everything() -> World:
     back = f.raw(f.delivery(["c@simulator.example"], at=NOW - 98, message_id="m-1"))
     canary.observe(decode_body(back), NOW - 97)  # type: ignore[arg-type]
     canary.failed("auth", NOW - 50, 0.1)
-    ledger.accounts.of(("default", "eu-west-1")).sending_enabled = False
-    paused = ledger.tenant_status.of(("default", "eu-west-1", "globex"))
+    ledger.accounts.record(("default", "eu-west-1")).sending_enabled = False
+    paused = ledger.tenant_status.record(("default", "eu-west-1", "globex"))
     paused.sending, paused.aws, paused.aws_cause = "DISABLED", "DISABLED", "<b>bounces</b>"
     w.evaluator.silences = SilenceSet(
         [Silence(id="s2", comment="known", starts_at=NOW - 9, ends_at=None, until_resolved=True,

@@ -56,7 +56,7 @@ def _metrics() -> Metrics:
         pipeline.feed(f.raw(event), "q", f.T0)
     evaluator = Evaluator(config.alerts, [s.name for s in pipeline.ledger.specs])
     evaluator.evaluate(pipeline.ledger, f.T0)
-    pipeline.ledger.accounts.of(("default", "eu-west-1")).sending_enabled = True
+    pipeline.ledger.accounts.record(("default", "eu-west-1")).sending_enabled = True
     metrics = Metrics(
         pipeline.ledger, ["q"], lambda: f.T0, evaluator=evaluator, accounts_polled=True
     )

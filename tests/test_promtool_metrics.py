@@ -81,13 +81,13 @@ def busy_daemon() -> Daemon:
     poller = daemon.account_poller
     assert poller is not None
     (target,) = poller.targets
-    status = daemon.ledger.accounts.of(target)
+    status = daemon.ledger.accounts.record(target)
     status.sending_enabled, status.enforcement, status.production = True, "HEALTHY", True
     status.max_24h, status.max_rate, status.sent_24h = 50000.0, 14.0, 1200.0
     status.aws.update(bounce=0.012, complaint=0.0003)
     status.polled_at = NOW
     daemon.ledger.accounts.failed(target, "get_metric_data", "Throttling")
-    paused = daemon.ledger.tenant_status.of((target[0], target[1], "acme"))
+    paused = daemon.ledger.tenant_status.record((target[0], target[1], "acme"))
     paused.sending, paused.aws, paused.impact = "DISABLED", "DISABLED", "HIGH"
     paused.findings.append(("BOUNCE", "HIGH", "bounce rate above the threshold"))
     daemon.alerting.evaluate()

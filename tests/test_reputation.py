@@ -355,8 +355,8 @@ def test_account_alerts_from_the_last_poll_one_per_account_each_whole() -> None:
     pipeline = Pipeline(core_settings(config))
     evaluator = Evaluator(config.alerts, [s.name for s in pipeline.ledger.specs])
     accounts = pipeline.ledger.accounts
-    accounts.of(("111", "us-east-1")).sending_enabled = True
-    accounts.of(("222", "eu-west-1")).sending_enabled = False
+    accounts.record(("111", "us-east-1")).sending_enabled = True
+    accounts.record(("222", "eu-west-1")).sending_enabled = False
     (alert,) = evaluator.evaluate(pipeline.ledger, NOW)
     assert (alert.kind.value, alert.rule, alert.domain, alert.since) == (
         "firing",
@@ -394,7 +394,7 @@ def test_failed_polls_count_per_api_and_error_and_a_target_has_one_status() -> N
         ("prod", "eu-west-1", "GetAccount", "Throttling"): 2,
         ("prod", "eu-west-1", "GetMetricData", "AccessDenied"): 1,
     }
-    status = accounts.of(target)
+    status = accounts.record(target)
     status.sending_enabled = False
-    assert accounts.of(target) is status
+    assert accounts.record(target) is status
     assert accounts.status == {target: status}

@@ -162,8 +162,8 @@ def test_sizes_are_bounded_and_the_totals_kept() -> None:
     assert (len(doc.alerts.items), doc.alerts.total, doc.alerts.firing) == (3, 60, 60)
     statuses = w.pipeline.ledger.tenant_status
     for i in range(10):
-        statuses.of(("prod", "eu-west-1", f"t{i}"))
-    statuses.of(("prod", "eu-west-1", "z-paused")).sending = "DISABLED"
+        statuses.record(("prod", "eu-west-1", f"t{i}"))
+    statuses.record(("prod", "eu-west-1", "z-paused")).sending = "DISABLED"
     doc = status(w, limits=Limits(top=5, alerts=3))
     assert [t.tenant for t in doc.tenants] == ["z-paused", "t0", "t1"]  # paused first
 
@@ -317,10 +317,10 @@ def test_the_canary_accounts_and_tenants_as_the_ledger_has_them() -> None:
     ledger.canary.failed("auth", NOW - 50, 0.1)
     event = decode_body(f.raw(f.delivery(["c@simulator.example"], at=NOW - 98, message_id="m-1")))
     ledger.canary.observe(event, NOW - 97)  # type: ignore[arg-type]
-    status_of = ledger.accounts.of(("prod", "eu-west-1"))
+    status_of = ledger.accounts.record(("prod", "eu-west-1"))
     status_of.sending_enabled, status_of.enforcement = False, "PROBATION"
     status_of.aws["bounce"] = 0.02
-    ledger.tenant_status.of(("prod", "eu-west-1", "acme")).findings.append(
+    ledger.tenant_status.record(("prod", "eu-west-1", "acme")).findings.append(
         ("BOUNCE", "HIGH", "too many bounces")
     )
     doc = status(w)

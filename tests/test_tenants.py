@@ -348,9 +348,9 @@ async def test_a_restart_keeps_what_ses_last_said_so_a_pause_stays_paged() -> No
         tenants.add("globex")
         tenants.pause("globex", "The bounce rate exceeded 15.0%.")
         await _polled(tenants, pipeline)
-    pipeline.ledger.accounts.of(("default", REGION)).sending_enabled = False
-    pipeline.ledger.accounts.of(("gone", REGION)).sending_enabled = False
-    pipeline.ledger.accounts.of(("prod-eu", "eu-west-1")).sending_enabled = False
+    pipeline.ledger.accounts.record(("default", REGION)).sending_enabled = False
+    pipeline.ledger.accounts.record(("gone", REGION)).sending_enabled = False
+    pipeline.ledger.accounts.record(("prod-eu", "eu-west-1")).sending_enabled = False
     fired = evaluator.evaluate(pipeline.ledger, NOW)
     assert {(a.rule, a.domain) for a in fired} == {
         ("tenant-paused", "globex"),

@@ -125,12 +125,12 @@ class AccountPoller(Polls):
         )
         self._cloudwatch = cloudwatch
         for target in targets:
-            accounts.of(target)
+            accounts.record(target)
 
     async def poll_once(self) -> None:
         """One round over every target."""
         for target in self.targets:
-            status = self.accounts.of(target)
+            status = self.accounts.record(target)
             await self._call(target, "get_account", partial(self._account, target, status))
             if self._cloudwatch:
                 read = partial(self._reputation, target, status)

@@ -64,8 +64,9 @@ class Accounts:
         #: (account, region, api, error code) -> failed polls
         self.errors: dict[tuple[str, str, str, str], int] = {}
 
-    def of(self, target: Target) -> AccountStatus:
-        """The status of ``target`` (made empty on first use)."""
+    def record(self, target: Target) -> AccountStatus:
+        """The status of ``target``, to write an answer into (made empty on first use:
+        a read goes to ``status``)."""
         found = self.status.get(target)
         if found is None:
             found = self.status[target] = AccountStatus()

@@ -228,9 +228,10 @@ class TenantStatuses:
         #: AWS account id -> the account label it is polled under (from the polls).
         self.accounts: dict[str, str] = {}
 
-    def of(self, key: TenantKey) -> TenantStatus:
-        """A tenant's status (made, ENABLED, on first use), moved to the end of the
-        order it is kept in: the first is the one SES spoke of longest ago."""
+    def record(self, key: TenantKey) -> TenantStatus:
+        """A tenant's status, to write what SES said into (made, ENABLED, on first use;
+        a read goes to ``status``), moved to the end of the order it is kept in: the
+        first is the one SES spoke of longest ago."""
         found = self.status.get(key) or TenantStatus()
         self._newest(key, found)
         return found
@@ -257,7 +258,7 @@ class TenantStatuses:
         something newer was heard (events may arrive out of order). Its text is a
         stranger's as far as sesd knows: cleaned and bounded here, for every reader."""
         account = self.accounts.get(notice.account, notice.account)
-        status = self.of((account, notice.region, notice.tenant))
+        status = self.record((account, notice.region, notice.tenant))
         if notice.status:
             if notice.time < status.updated:
                 return
