@@ -189,6 +189,23 @@ def test_an_event_that_names_no_usable_sender_counts_for_its_queue() -> None:
     assert estimate.sends == 2
 
 
+def test_an_event_without_its_sending_account_counts_for_its_identitys() -> None:
+    """An event that does not say which account sent it counts for the account its
+    identity's ARN names (an [[accounts]] entry's), not its queue's."""
+    config = parse_config(
+        '[[accounts]]\nname = "prod-eu"\nrole_arn = "arn:aws:iam::210987654321:role/r"\n'
+        '[[queues]]\nurl = "https://sqs.us-east-1.amazonaws.com/123456789012/central"\n'
+    )
+    pipeline = Pipeline(core_settings(config))
+    event = f.simple("Send", ["u@x.example"])
+    event["mail"]["sourceArn"] = "arn:aws:ses:eu-west-1:210987654321:identity/x.example"
+    del event["mail"]["sendingAccountId"]
+    assert pipeline.feed(f.raw(event), "central", NOW).outcome == "processed"
+    estimate = pipeline.ledger.reputation.estimate(("prod-eu", "eu-west-1", ""))
+    assert estimate is not None
+    assert estimate.sends == 1
+
+
 @pytest.mark.parametrize(
     ("text", "error"),
     [
