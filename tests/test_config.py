@@ -323,5 +323,11 @@ def test_a_fifo_queue_without_delete_invalid_is_warned_of() -> None:
     standard = '[[queues]]\nurl = "https://sqs.eu-west-1.amazonaws.com/1/ses-events"\n'
     (warning,) = parse_config(fifo + standard).warnings()
     assert warning.startswith("queues (ses-events.fifo): a FIFO queue holds the rest")
-    assert warning.endswith("set [ingest] delete_invalid = true")
+    assert warning.endswith("set delete_invalid = true on it")
     assert parse_config(fifo + "[ingest]\ndelete_invalid = true\n").warnings() == []
+    # The FIFO queue's own setting; the standard queue keeps its dead-letter queue.
+    own = parse_config(fifo + "delete_invalid = true\n" + standard)
+    assert own.warnings() == []
+    assert [own.deletes_invalid(q) for q in own.queues] == [True, False]
+    kept = parse_config(fifo + "delete_invalid = false\n[ingest]\ndelete_invalid = true\n")
+    assert [kept.deletes_invalid(q) for q in kept.queues] == [False]

@@ -142,6 +142,29 @@ async def test_delete_invalid_switch(local_sqs: LocalSqs, sqs: Any) -> None:
     assert await queue_counts(sqs, url) == (0, 0)
 
 
+async def test_a_queues_own_delete_invalid_is_taken_over_ingests(
+    local_sqs: LocalSqs, sqs: Any
+) -> None:
+    """`delete_invalid = true` on one queue (a FIFO queue's, say) deletes its invalid
+    messages; another queue's are left for its dead-letter queue, as [ingest] says."""
+    deleting, _ = await make_queue(sqs)
+    keeping, _ = await make_queue(sqs)
+    await send_bodies(sqs, deleting, ["{}"])
+    await send_bodies(sqs, keeping, ["[]"])
+    blocks = (
+        f'[[queues]]\nurl = "{deleting}"\nname = "a"\nwait_time_seconds = 1\n'
+        "delete_invalid = true\n"
+        f'[[queues]]\nurl = "{keeping}"\nname = "b"\nwait_time_seconds = 1\n'
+    )
+    config = parse_config(
+        f'[aws]\nendpoint_url = "{local_sqs.url}"\n{blocks}[http]\nlisten = "127.0.0.1:0"\n'
+    )
+    async with running(config) as daemon:
+        await until(daemon, lambda: handled(daemon) >= 2)
+        assert await queue_counts(sqs, deleting) == (0, 0)
+        assert await queue_counts(sqs, keeping) == (0, 1)  # in flight, for its DLQ
+
+
 async def test_http_endpoints(local_sqs: LocalSqs, sqs: Any) -> None:
     """/metrics holds the expected samples, /healthz answers, /readyz once queues answered."""
     url, _ = await make_queue(sqs)

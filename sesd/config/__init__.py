@@ -160,6 +160,12 @@ class Config(Section, frozen=True):
         found |= {(a.name, a.region or self.aws.region) for a in self.accounts}
         return sorted(found)
 
+    def deletes_invalid(self, queue: QueueConfig) -> bool:
+        """Whether ``queue``'s invalid messages are deleted: its own setting, else
+        ``[ingest] delete_invalid``."""
+        own = queue.delete_invalid
+        return self.ingest.delete_invalid if own is None else own
+
     def region_of(self, queue: QueueConfig) -> str:
         """A queue's region: its own ``region`` (never another than the one its URL
         names), else the one its URL names, else its account's, else ``[aws] region``."""

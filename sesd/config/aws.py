@@ -128,6 +128,9 @@ class QueueConfig(Section, frozen=True):
     region: str | None = None
     #: The ``[[accounts]]`` entry whose role reads the queue; empty: the default chain.
     account: str = ""
+    #: Whether invalid messages are deleted from this queue (a FIFO queue's, where one
+    #: left holds its message group back); unset: ``[ingest] delete_invalid``.
+    delete_invalid: bool | None = None
 
     def __post_init__(self) -> None:
         check_http_url(self.url)

@@ -51,14 +51,13 @@ def config_warnings(config: Config) -> list[str]:
         for name, sink in alerts.sinks.items()
         if isinstance(sink, AlertmanagerConfig) and any(shown_url(url) != url for url in sink.urls)
     ]
-    if not config.ingest.delete_invalid:
-        found += [
-            f"queues ({q.label}): a FIFO queue holds the rest of a message group behind "
-            "an invalid message until it reaches its dead-letter queue (without one, for "
-            "ever); set [ingest] delete_invalid = true"
-            for q in config.queues
-            if q.url.rstrip("/").endswith(".fifo")
-        ]
+    found += [
+        f"queues ({q.label}): a FIFO queue holds the rest of a message group behind "
+        "an invalid message until it reaches its dead-letter queue (without one, for "
+        "ever); set delete_invalid = true on it"
+        for q in config.queues
+        if q.url.rstrip("/").endswith(".fifo") and not config.deletes_invalid(q)
+    ]
     if alerts.rules and config.silences_path is None:
         found.append(
             "no silences file ([alerts] silences_path or [state] path): `sesd silence` "

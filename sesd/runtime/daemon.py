@@ -353,7 +353,7 @@ class Daemon:
             health=self.health,
             changes=self.changes,
             stopping=stop,
-            delete_invalid=self.config.ingest.delete_invalid,
+            delete_invalid=self.config.deletes_invalid(queue),
             clock=self.clock,
             monotonic=self.monotonic,
             invalid_memory=memory,
