@@ -595,6 +595,19 @@ def test_a_state_file_from_before_tenants_loads_its_pending_delays_under_their_l
     assert again.ledger.tenant_map.arns == {arn: "acme"}
 
 
+def test_pending_delays_keep_their_tenant_when_providers_are_turned_off() -> None:
+    """Saved with providers and tenants counted, restored with providers off: each
+    pending delay's labels go to the scopes that are still counted, by axis (its
+    tenant stays its tenant, not the provider saved in that place)."""
+    before = _pipeline()
+    before.ledger.providers.remember("x.example", "google", NOW + 3600)  # type: ignore[union-attr]
+    before.feed(_event("delay", "a@x.example", tags={"tenant": ["acme"]}), "q", NOW)
+    after = _pipeline("[providers]\nenabled = false\n")
+    after.ledger.restore(before.ledger.snapshot(NOW), NOW)
+    assert after.ledger.pending.counts(NOW, 0) == {"x.example": 1}
+    assert after.ledger.pending.counts(NOW, 1) == {"acme": 1}
+
+
 def test_a_tenant_with_recipients_still_pending_is_not_evicted() -> None:
     """Idle for idle_evict with a delay not expired, a tenant stays (its pending count
     and its alerts go on); once the delay expires, it goes."""
