@@ -67,3 +67,59 @@ async def test_a_reload_that_moves_the_canary_endpoint_sends_there(
             assert await daemon.reload()
             with anyio.fail_after(10):
                 await new.wait_for(lambda ses: len(ses.requests) >= 1)
+
+
+async def test_aws_keys_sign_the_default_accounts_calls(local_sqs: LocalSqs) -> None:
+    """`[aws] access_key_id` and `secret_access_key` (when the default chain is not
+    available) sign the default account's calls, over the environment's keys."""
+    from contextlib import AsyncExitStack
+
+    from aiobotocore.config import AioConfig
+
+    from sesd.config import parse_config, read_secrets
+    from sesd.runtime.aws import AwsClients
+
+    config = read_secrets(
+        parse_config(
+            f'[aws]\nendpoint_url = "{local_sqs.url}"\n'
+            'access_key_id = "AKIAFROMCONFIG"\nsecret_access_key = "from-config"\n'
+        )
+    )
+    async with AsyncExitStack() as stack:
+        clients = AwsClients(config, stack)
+        sqs = await clients.client("sqs", "", "us-east-1", AioConfig())
+        credentials = await sqs._request_signer._credentials.get_frozen_credentials()
+    assert credentials.access_key == "AKIAFROMCONFIG"
+    assert credentials.secret_key == "from-config"
+
+
+async def test_an_accounts_external_id_goes_with_its_assume_role(local_sqs: LocalSqs) -> None:
+    """An [[accounts]] entry's `external_id` is sent with the AssumeRole of its role
+    (a role that requires one refuses the call without it)."""
+    from contextlib import AsyncExitStack
+
+    from aiobotocore.config import AioConfig
+
+    from sesd.config import parse_config
+    from sesd.runtime.aws import DEFAULT_ACCOUNT, AwsClients
+
+    config = parse_config(
+        f'[aws]\nendpoint_url = "{local_sqs.url}"\n'
+        '[[accounts]]\nname = "prod-eu"\nrole_arn = "arn:aws:iam::210987654321:role/r"\n'
+        'external_id = "sesd-7f3a"\nregion = "eu-west-1"\n'
+    )
+    (account,) = config.accounts
+    asked: list[dict[str, Any]] = []
+    async with AsyncExitStack() as stack:
+        clients = AwsClients(config, stack)
+        sts = await clients.client(
+            "sts", DEFAULT_ACCOUNT, "eu-west-1",
+            AioConfig(connect_timeout=5, read_timeout=10, retries={"mode": "standard"}),
+        )  # fmt: skip
+        sts.meta.events.register(
+            "provide-client-params.sts.AssumeRole", lambda params, **_: asked.append(params)
+        )
+        credentials = await clients._assume(account)
+    assert asked[0]["ExternalId"] == "sesd-7f3a"
+    assert asked[0]["RoleArn"] == "arn:aws:iam::210987654321:role/r"
+    assert credentials["access_key"]
