@@ -5,6 +5,7 @@ cache and its state-file form."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections import Counter
 from pathlib import Path
@@ -270,8 +271,12 @@ async def test_lookups_keep_to_the_rate_limit() -> None:
             tg.cancel_scope.cancel()
     times = sorted(t for _, _, t in zone.queries)
     assert len(times) == 21
-    # 21 lookups at 20 a second: the last starts a second or more after the first.
-    assert times[-1] - times[0] >= 0.95
+    # 21 lookups at 20 a second: starts 50 ms apart. Read at the server, one query
+    # can arrive late (the first, which sets the resolver up, came 0.15 s late on a
+    # busy machine and shortened the whole span): the typical gap is the measure.
+    gaps = sorted(b - a for a, b in itertools.pairwise(times))
+    assert gaps[len(gaps) // 2] >= 0.045
+    assert times[-1] - times[0] >= 0.75  # and no burst makes up for a late one
 
 
 def test_the_cache_is_bounded_and_round_trips() -> None:
