@@ -332,6 +332,12 @@ def test_rule_validation_errors() -> None:
             "exclude_domains leaves out every one of the domains the rule watches",
         ),
         ("delay_ratio", 'above = 0.1\nproviders = ["gmail"]\nexclude_providers = ["*"]', "every"),
+        # A domain however written: the evaluator takes its label in normal form.
+        (
+            "delay_ratio",
+            'above = 0.1\ndomains = ["Bücher.de"]\nexclude_domains = ["xn--bcher-kva.de"]',
+            "leaves out every one of the domains",
+        ),
         ("tenant_sending_paused", 'above = 0\nexclude_tenants = ["*"]', "leaves out every one"),
     ],
 )
@@ -360,6 +366,12 @@ def test_exclusions_that_leave_a_name_to_watch_are_taken() -> None:
             '[[alerts.rules]]\nname = "x"\nmetric = "delay_ratio"\nwindow = "5m"\n'
             f"above = 0.1\ndomains = {watched}\nexclude_domains = {excluded}\n"
         )
+    # A tenant is a label as written: "acme" does not leave out "Acme".
+    parse_config(
+        '[tenants]\nenabled = true\n[[alerts.rules]]\nname = "t"\n'
+        'metric = "tenant_sending_paused"\nwindow = "5m"\nabove = 0\n'
+        'tenants = ["Acme"]\nexclude_tenants = ["acme"]\n'
+    )
 
 
 def test_thresholds_at_the_edges_of_their_range_are_taken() -> None:

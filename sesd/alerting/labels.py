@@ -5,10 +5,9 @@ so an alert whose label went quiet (or was evicted) still resolves."""
 from __future__ import annotations
 
 from collections.abc import Collection
-from fnmatch import fnmatchcase
 
 from sesd.config import RuleConfig, is_glob
-from sesd.core.domains import domain_pattern, normalise_domain
+from sesd.core.domains import normalise_domain, takes_glob, takes_name
 from sesd.core.providers import UNKNOWN
 from sesd.core.scopes import DOMAIN, Scope
 
@@ -35,7 +34,7 @@ def labels(rule: RuleConfig, scope: Scope, stated: Collection[str]) -> list[str]
         wanted.update(candidates)
     elif globs:
         domains = scope.axis == DOMAIN
-        wanted.update(d for d in candidates if any(_glob(d, g, domains) for g in globs))
+        wanted.update(d for d in candidates if any(takes_glob(d, g, domains) for g in globs))
     if rule.excluded:
         wanted = {d for d in wanted if not _excluded(rule, d)}
     return sorted(wanted | set(stated))
@@ -45,7 +44,9 @@ def watches(rule: RuleConfig, label: str) -> bool:
     """Whether a rule's names or globs take in ``label``."""
     domains = rule.scope == DOMAIN
     return any(
-        _glob(label, pattern, domains) if is_glob(pattern) else _named(label, pattern, domains)
+        takes_glob(label, pattern, domains)
+        if is_glob(pattern)
+        else takes_name(label, pattern, domains)
         for pattern in rule.watched
     )
 
@@ -55,7 +56,9 @@ def takes(rule: RuleConfig, label: str) -> bool:
     matched by a glob, and not excluded."""
     domains = rule.scope == DOMAIN
     named = any(
-        _glob(label, pattern, domains) if is_glob(pattern) else _named(label, pattern, domains)
+        takes_glob(label, pattern, domains)
+        if is_glob(pattern)
+        else takes_name(label, pattern, domains)
         for pattern in rule.watched
     )
     return named and not _excluded(rule, label)
@@ -65,22 +68,8 @@ def _excluded(rule: RuleConfig, label: str) -> bool:
     """Whether the rule skips ``label`` (a domain by its normal form)."""
     domains = rule.scope == DOMAIN
     return any(
-        _glob(label, pattern, domains) if is_glob(pattern) else _named(label, pattern, domains)
+        takes_glob(label, pattern, domains)
+        if is_glob(pattern)
+        else takes_name(label, pattern, domains)
         for pattern in rule.excluded
     )
-
-
-def _named(label: str, name: str, domains: bool) -> bool:
-    """Whether a name takes ``label``: as written (a group's name, a provider's, a
-    tenant's), or, of domains, in its normal form (``Bücher.de``)."""
-    return label == name or (domains and label == normalise_domain(name))
-
-
-def _glob(label: str, pattern: str, domains: bool) -> bool:
-    """Whether a glob takes ``label``: as written (a group's name is a label as the
-    config writes it), and, of domains, in their normal form (``*.рф`` and ``Yahoo.*``
-    as labels are written: ``*.xn--p1ai``, ``yahoo.*``)."""
-    if fnmatchcase(label, pattern):
-        return True
-    normal = domain_pattern(pattern) if domains else pattern
-    return normal != pattern and fnmatchcase(label, normal)

@@ -4,13 +4,13 @@ its labels, links and cause; and the link templates."""
 from __future__ import annotations
 
 import re
-from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING
 
 import msgspec
 
 from sesd.config.values import check_http_url
 from sesd.core.causes import CAUSES
+from sesd.core.domains import normalise_domain, takes_glob, takes_name
 
 if TYPE_CHECKING:
     from sesd.config.alerts import RuleConfig
@@ -67,20 +67,27 @@ def check_watched(rule: RuleConfig) -> None:
 
 def _check_some_left(kind: str, watched: list[str], excluded: list[str] | None) -> None:
     """A rule whose exclusions leave out every name it watches would never fire: each
-    name it watches is excluded by ``*``, by itself, or (a name, not a glob) by a glob
-    that matches it. A glob watched beside a narrower glob excluded may still fire."""
+    glob it watches is excluded by ``*`` or by itself (one beside a narrower glob
+    excluded may still fire), each name by an exclusion that takes its label, as the
+    evaluator takes labels (sesd.alerting.labels)."""
     from sesd.config.alerts import is_glob  # defined beside rules
 
     if not excluded:
         return
-    patterns = {pattern.lower() for pattern in excluded}
+    domains = kind == "domains"
 
     def left_out(name: str) -> bool:
-        if "*" in patterns or name in patterns:
-            return True
-        return not is_glob(name) and any(fnmatchcase(name, pattern) for pattern in patterns)
+        if is_glob(name):
+            return "*" in excluded or name in excluded
+        label = (normalise_domain(name) or name) if domains else name
+        return any(
+            takes_glob(label, pattern, domains)
+            if is_glob(pattern)
+            else takes_name(label, pattern, domains)
+            for pattern in excluded
+        )
 
-    if all(left_out(name.lower()) for name in watched):
+    if all(left_out(name) for name in watched):
         raise ValueError(
             f"exclude_{kind} leaves out every one of the {kind} the rule watches "
             f"({', '.join(watched)}): it would never fire"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable
+from fnmatch import fnmatchcase
 from typing import Final
 
 import idna
@@ -24,6 +25,8 @@ __all__ = [
     "readable",
     "recipient_key",
     "redact_address",
+    "takes_glob",
+    "takes_name",
 ]
 
 OTHER: Final = "other"
@@ -98,6 +101,23 @@ def domain_pattern(written: str) -> str:
     dropped; glob parts and names that are no domain (a tenant's) lower-cased."""
     parts = written.strip().rstrip(".").split(".")
     return ".".join(normalise_domain(part) or part.lower() for part in parts)
+
+
+def takes_name(label: str, name: str, domains: bool) -> bool:
+    """Whether a name (a rule's, or its exclusion's) takes ``label``: as written (a
+    group's name, a provider's, a tenant's), or, of domains, in its normal form
+    (``Bücher.de``)."""
+    return label == name or (domains and label == normalise_domain(name))
+
+
+def takes_glob(label: str, pattern: str, domains: bool) -> bool:
+    """Whether a glob takes ``label``: as written (a group's name is a label as the
+    config writes it), and, of domains, in their normal form (``*.рф`` and ``Yahoo.*``
+    as labels are written: ``*.xn--p1ai``, ``yahoo.*``)."""
+    if fnmatchcase(label, pattern):
+        return True
+    normal = domain_pattern(pattern) if domains else pattern
+    return normal != pattern and fnmatchcase(label, normal)
 
 
 def readable(label: str) -> str:
