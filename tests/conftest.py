@@ -17,6 +17,7 @@ from typing import Any, Protocol, TextIO
 
 import anyio
 import pytest
+from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
 
 from sesd.commands.demo.localsqs import LocalSqs
@@ -70,15 +71,16 @@ class Endpoint(Protocol):
     url: str
 
 
-def aws_client(service: str, local: Endpoint) -> Any:
+def aws_client(service: str, local: Endpoint, config: AioConfig | None = None) -> Any:
     """An aiobotocore client of ``service`` on a local moto server, or a stand-in for
-    one (its ``url``), as a context manager."""
+    one (its ``url``), as a context manager; ``config``: the client's settings."""
     return get_session().create_client(  # type: ignore[call-overload]
         service,
         region_name="us-east-1",
         endpoint_url=local.url,
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
+        config=config,
     )
 
 

@@ -106,10 +106,11 @@ def config_file(directory: Path, text: str) -> Path:
 
 @asynccontextmanager
 async def sesd_process(
-    config: Path, *, env: Mapping[str, str] | None = None
+    config: Path, *, env: Mapping[str, str] | None = None, until: str = "sesd.daemon.started"
 ) -> AsyncIterator[SesdProcess]:
-    """``python -m sesd run`` with ``config``; killed on the way out if still running.
-    ``env`` adds to the environment (AWS test credentials are set)."""
+    """``python -m sesd run`` with ``config``, once it logged ``until``; killed on the
+    way out if still running. ``env`` adds to the environment (AWS test credentials
+    are set)."""
     environ = {
         **os.environ,
         "AWS_ACCESS_KEY_ID": "testing",
@@ -124,7 +125,7 @@ async def sesd_process(
         sesd = SesdProcess(process)
         try:
             with anyio.fail_after(30):
-                await sesd.wait_for_event("sesd.daemon.started")
+                await sesd.wait_for_event(until)
             yield sesd
         finally:
             if process.returncode is None:

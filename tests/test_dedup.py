@@ -86,16 +86,12 @@ def test_a_recipient_delayed_twice_counts_twice_and_a_redelivered_message_once()
     assert _delivery_delays(pipeline, "slow.example") == 2
 
 
-def test_an_event_a_bug_stopped_partway_counts_once_however_often_sqs_retries(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """The pipeline raises on a delivery after writing it (a bug, for one release): the
-    message stays in its queue and SQS delivers it again, as often as its receive count
-    allows. What was written before the bug is never written again (a bounce counted
-    five times would read as five, and page): each redelivery is a duplicate."""
+def break_after_delivery(monkeypatch: pytest.MonkeyPatch) -> list[tuple[object, ...]]:
+    """A bug for one release: the pipeline raises once it wrote a delivery. Returns the
+    calls it gets."""
     from sesd.core.recipients import delivered as real
 
-    calls = []
+    calls: list[tuple[object, ...]] = []
 
     def written_then_broken(*args: object) -> None:
         calls.append(args)
@@ -103,6 +99,17 @@ def test_an_event_a_bug_stopped_partway_counts_once_however_often_sqs_retries(
         raise RuntimeError("a bug")
 
     monkeypatch.setattr("sesd.core.pipeline.delivered", written_then_broken)
+    return calls
+
+
+def test_an_event_a_bug_stopped_partway_counts_once_however_often_sqs_retries(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The pipeline raises on a delivery after writing it (a bug, for one release): the
+    message stays in its queue and SQS delivers it again, as often as its receive count
+    allows. What was written before the bug is never written again (a bounce counted
+    five times would read as five, and page): each redelivery is a duplicate."""
+    calls = break_after_delivery(monkeypatch)
     pipeline = Pipeline(core_settings(parse_config("")))
     body = f.raw(f.delivery(["u@fine.example"], at=f.T0))
     with pytest.raises(RuntimeError):

@@ -159,26 +159,16 @@ async def test_a_sigterm_while_sesd_starts_stops_it_once_it_can(
         f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 1\n'
         f'[state]\npath = "{tmp_path / "state.bin"}"\n',
     )
-    env = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
-    async with await anyio.open_process(
-        [sys.executable, "-m", "sesd", "run", "--config", str(config)],
-        stderr=subprocess.PIPE,
-        env=env,
-    ) as process:
-        assert process.stderr is not None
-        logs = BufferedByteReceiveStream(process.stderr)
-        try:
-            with anyio.fail_after(30):
-                await _wait_for_log(logs, "sesd.state.none_yet")  # starting, no watcher yet
-                process.send_signal(signal.SIGTERM)
-                records = await _wait_for_log(logs, "sesd.daemon.stopped")
-                code = await process.wait()
-        finally:
-            if process.returncode is None:
-                process.kill()
+    # Starting, no signal watcher yet.
+    async with sesd_process(config, until="sesd.state.none_yet") as sesd:
+        sesd.process.send_signal(signal.SIGTERM)
+        with anyio.fail_after(30):
+            await sesd.wait_for_event("sesd.daemon.stopped")
+            code = await sesd.process.wait()
     assert code == 0
     # Held ("during": "start"), or taken by the watcher if start-up was that quick.
-    assert [r["signal"] for r in records if r["event"] == "sesd.daemon.signal"] == ["SIGTERM"]
+    signals = [r["signal"] for r in sesd.records if r["event"] == "sesd.daemon.signal"]
+    assert signals == ["SIGTERM"]
 
 
 async def test_a_stop_whose_last_save_failed_exits_1(

@@ -486,20 +486,12 @@ async def test_a_receive_that_times_out_makes_the_queue_failing_at_once(
     A receive that got no answer in time makes the queue failing at once (unread: no
     alert resolves on an empty window)."""
     from aiobotocore.config import AioConfig
-    from aiobotocore.session import get_session
 
     url = f"{local_sqs.url}/123456789012/q"
     async with Proxy(int(local_sqs.url.rpartition(":")[2])) as proxy:
         proxy.stall()
         quick = AioConfig(read_timeout=1, retries={"mode": "standard", "total_max_attempts": 1})
-        async with get_session().create_client(
-            "sqs",
-            region_name="us-east-1",
-            endpoint_url=proxy.url,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-            config=quick,
-        ) as stalled:
+        async with aws_client("sqs", proxy, quick) as stalled:
             p, _ = poller(stalled, url.replace(local_sqs.url, proxy.url))
             with anyio.fail_after(10):
                 assert await p._receive() is None

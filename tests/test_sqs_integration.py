@@ -20,6 +20,7 @@ from sesd.io.logs import configure_logging
 from sesd.runtime.daemon import Daemon
 from tests import factory as f
 from tests.conftest import make_queue, queue_counts, running, send_bodies
+from tests.test_dedup import break_after_delivery
 
 
 def config_for(local: LocalSqs, queues: list[tuple[str, str]], extra: str = "") -> Config:
@@ -110,16 +111,7 @@ async def test_a_message_the_pipeline_failed_on_is_kept_and_counted_once(
     """A bug in the pipeline for one event, after it was written: the error is logged
     and counted, the message kept; SQS delivers it again (its visibility timeout over)
     and the redelivery, a duplicate, is deleted: counted once, not once a receive."""
-    from sesd.core.recipients import delivered as real
-
-    calls = []
-
-    def written_then_broken(*args: object) -> None:
-        calls.append(args)
-        real(*args)  # type: ignore[arg-type]
-        raise RuntimeError("a bug in one release")
-
-    monkeypatch.setattr("sesd.core.pipeline.delivered", written_then_broken)
+    calls = break_after_delivery(monkeypatch)
     url, _ = await make_queue(sqs, max_receive=5, visibility=1)
     await send_bodies(sqs, url, [f.sns(f.delivery(["a@one.com"]))])
     async with running(config_for(local_sqs, [("q", url)])) as daemon:

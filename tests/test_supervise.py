@@ -22,6 +22,15 @@ from tests import factory as f
 from tests.conftest import make_queue, running, send_bodies
 
 
+def _text(local_sqs: Any, url: str, extra: str = "") -> str:
+    """A daemon's config: the queue at ``url`` on the local SQS, and ``extra``."""
+    return (
+        f'[aws]\nendpoint_url = "{local_sqs.url}"\nregion = "us-east-1"\n'
+        f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 0\n'
+        '[http]\nlisten = "127.0.0.1:0"\n' + extra
+    )
+
+
 def _failures() -> Counter:
     return Counter("failures", "test", ["task"], registry=CollectorRegistry())
 
@@ -70,11 +79,7 @@ async def test_the_daemon_consumes_on_while_a_task_of_it_fails(
 
     monkeypatch.setattr(Pipeline, "housekeep", broken)
     url, _ = await make_queue(sqs)
-    config = parse_config(
-        f'[aws]\nendpoint_url = "{local_sqs.url}"\nregion = "us-east-1"\n'
-        f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 0\n'
-        '[http]\nlisten = "127.0.0.1:0"\n'
-    )
+    config = parse_config(_text(local_sqs, url))
     async with running(config) as daemon:
         await send_bodies(sqs, url, [f.raw(f.delivery(["a@one.example"]))])
         with anyio.fail_after(20):
@@ -101,12 +106,8 @@ async def test_a_fault_in_the_canary_is_a_failed_task_not_the_end_of_sesd(
 
     monkeypatch.setattr(CanarySender, "run", broken)
     url, _ = await make_queue(sqs)
-    config = parse_config(
-        f'[aws]\nendpoint_url = "{local_sqs.url}"\nregion = "us-east-1"\n'
-        f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 0\n'
-        '[http]\nlisten = "127.0.0.1:0"\n'
-        '[canary]\nfrom = "canary@example.com"\nconfiguration_set = "sesd"\nqueue = "q"\n'
-    )
+    canary = '[canary]\nfrom = "canary@example.com"\nconfiguration_set = "sesd"\nqueue = "q"\n'
+    config = parse_config(_text(local_sqs, url, canary))
     async with running(config) as daemon:
         with anyio.fail_after(20):
             await raised.wait()
@@ -137,11 +138,7 @@ async def test_an_evaluation_that_raises_is_counted_and_the_next_one_runs(
 
     monkeypatch.setattr(Evaluator, "evaluate", flaky)
     url, _ = await make_queue(sqs)
-    config = parse_config(
-        f'[aws]\nendpoint_url = "{local_sqs.url}"\nregion = "us-east-1"\n'
-        f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 0\n'
-        '[http]\nlisten = "127.0.0.1:0"\n[alerts]\nevaluate_every = "100ms"\n'
-    )
+    config = parse_config(_text(local_sqs, url, '[alerts]\nevaluate_every = "100ms"\n'))
     async with running(config) as daemon:
         with anyio.fail_after(20):
             await again.wait()
@@ -163,11 +160,7 @@ async def test_a_reload_that_raises_is_a_failed_reload_not_the_end_of_sesd(
     monkeypatch.setattr(reload_module, "merge", broken)
     url, _ = await make_queue(sqs)
     path = tmp_path / "sesd.toml"
-    path.write_text(
-        f'[aws]\nendpoint_url = "{local_sqs.url}"\nregion = "us-east-1"\n'
-        f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 0\n'
-        '[http]\nlisten = "127.0.0.1:0"\n'
-    )
+    path.write_text(_text(local_sqs, url))
     async with running(load_config(path), config_path=path) as daemon:
         before = daemon.config
         await daemon._reloader.on_signal()
@@ -187,11 +180,7 @@ async def test_a_fault_that_ends_the_daemon_still_saves_the_state(
     url, _ = await make_queue(sqs)
     await send_bodies(sqs, url, [f.raw(f.delivery(["a@one.example"]))])
     state = tmp_path / "state.bin"
-    config = parse_config(
-        f'[aws]\nendpoint_url = "{local_sqs.url}"\nregion = "us-east-1"\n'
-        f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 0\n'
-        f'[http]\nlisten = "127.0.0.1:0"\n[state]\npath = "{state}"\n'
-    )
+    config = parse_config(_text(local_sqs, url, f'[state]\npath = "{state}"\n'))
     original = Daemon.consume
 
     async def consume_then_fail(self: Daemon) -> float:

@@ -1,0 +1,74 @@
+"""Receives that fail, through the real poller and the receive client sesd makes
+(no SDK retries), against an SQS stand-in speaking SQS's JSON protocol: a throttle
+now and then never makes the queue "failing" (which blinds the rules); receives
+that keep failing back off exponentially towards the 30 s cap, not once a fraction
+of a second."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from aiohttp import web
+
+from sesd.commands.demo.localhttp import LocalServer
+from sesd.runtime.aws import sqs_config
+from sesd.runtime.sqs import QueuePoller
+from tests.conftest import aws_client
+from tests.test_sqs_edges import poller
+
+
+class SometimesThrottled(LocalServer):
+    """Every other receive answers 500 (a passing error), the others nothing."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.n = 0
+
+    def routes(self, app: web.Application) -> None:
+        app.router.add_post("/", self._answer)
+
+    async def _answer(self, request: web.Request) -> web.Response:
+        self.n += 1
+        if self.n % 2 == 1:
+            error = {"__type": "InternalError", "message": "We encountered an internal error."}
+            return web.json_response(error, status=500, content_type="application/x-amz-json-1.0")
+        return web.json_response({}, content_type="application/x-amz-json-1.0")
+
+
+class AlwaysDown(SometimesThrottled):
+    """Every receive answers 500."""
+
+    async def _answer(self, request: web.Request) -> web.Response:
+        self.n = 0  # the next is odd: always the 500
+        return await super()._answer(request)
+
+
+@asynccontextmanager
+async def _receiving(sqs: SometimesThrottled) -> AsyncIterator[QueuePoller]:
+    """A poller of a queue at ``sqs``, with the receive client sesd makes."""
+    async with aws_client("sqs", sqs, sqs_config(5, receive=True)) as client:
+        yield poller(client, f"{sqs.url}/123456789012/q")[0]
+
+
+async def test_isolated_failures_never_make_the_queue_failing() -> None:
+    states: list[tuple[str, list[str], float]] = []
+    async with SometimesThrottled() as sqs, _receiving(sqs) as p:
+        for _ in range(10):  # fail, ok, fail, ok, ... : never two in a row
+            result = await p._receive()
+            states.append(
+                ("fail" if result is None else "ok", sorted(p._health.failing), round(p._delay, 2))
+            )
+    # Every failure is a lone one: the queue never counts as failing.
+    assert all(not failing for _, failing, _ in states), states
+
+
+async def test_failed_receives_back_off_to_the_cap() -> None:
+    delays = []
+    async with AlwaysDown() as sqs, _receiving(sqs) as p:
+        p._rand = lambda: 0.999  # the jitter's top: the bound itself
+        for _ in range(10):
+            assert await p._receive() is None
+            delays.append(round(p._delay, 2))
+    assert delays[-1] > 25, delays

@@ -1,0 +1,80 @@
+"""A webhook that answers what a receiver should not, against the real sink and
+outbox: a redirect (moved behind an SSO proxy, a load balancer's login page) fails
+loudly, not "sent" while the notification reached nobody; a refusal that quotes
+back the URL's token (8 characters, the shortest hidden) leaves it out of the log
+line."""
+
+from __future__ import annotations
+
+import aiohttp
+import anyio
+from aiohttp import web
+from structlog.testing import capture_logs
+
+from sesd.alerting.sinks import WebhookSink
+from sesd.commands.demo.localhttp import LocalServer
+from sesd.config import WebhookConfig, parse_config
+from tests.test_sinks import Sleeps, delivering, notification, outcomes
+
+
+class SsoInFront(LocalServer):
+    """A hook behind a proxy that redirects every post to its login page."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.url = f"http://127.0.0.1:{self.port}/hook"
+
+    def routes(self, app: web.Application) -> None:
+        async def hook(request: web.Request) -> web.Response:
+            raise web.HTTPFound("/login")
+
+        async def login(request: web.Request) -> web.Response:
+            return web.Response(text="<html>Sign in</html>", content_type="text/html")
+
+        app.router.add_post("/hook", hook)
+        app.router.add_route("*", "/login", login)
+
+
+class Refuses(LocalServer):
+    """A hook that refuses its token, quoting it back."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.url = f"http://127.0.0.1:{self.port}/hook?token=abcd1234"
+
+    def routes(self, app: web.Application) -> None:
+        async def hook(request: web.Request) -> web.Response:
+            answer = {"error": "token revoked", "token": request.query["token"]}
+            return web.json_response(answer, status=403)
+
+        app.router.add_post("/hook", hook)
+
+
+def _webhook(url: str) -> WebhookConfig:
+    config = parse_config(f'[alerts.sinks.hook]\ntype = "webhook"\nurl = "{url}"\n')
+    sink = config.alerts.named_sinks()["hook"]
+    assert isinstance(sink, WebhookConfig)
+    return sink
+
+
+async def test_a_redirected_webhook_is_not_counted_as_sent() -> None:
+    async with SsoInFront() as server, aiohttp.ClientSession() as session:
+        sink = WebhookSink(_webhook(server.url), session, "hook")
+        async with delivering(sink, Sleeps()) as (box, counter):
+            box.put(notification())
+            with anyio.fail_after(10):
+                await box.wait_empty()
+    assert outcomes(counter, "hook")["sent"] == 0
+
+
+async def test_a_refusal_quoting_an_8_character_token_logs_no_token() -> None:
+    async with Refuses() as server, aiohttp.ClientSession() as session:
+        sink = WebhookSink(_webhook(server.url), session, "hook")
+        with capture_logs() as logs:
+            async with delivering(sink, Sleeps()) as (box, _):
+                box.put(notification())
+                with anyio.fail_after(10):
+                    await box.wait_empty()
+    errors = [e["error"] for e in logs if e["event"] == "sesd.notify.failed"]
+    assert errors
+    assert "abcd1234" not in errors[0]
