@@ -198,9 +198,10 @@ def test_check_config_warns_of_a_state_path_run_cannot_save_here(
 def test_check_config_refuses_a_config_that_run_would(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["check-config", str(_config(tmp_path, ""))]) == 2
+    path = _config(tmp_path, "")
+    assert main(["check-config", str(path)]) == 2
     assert capsys.readouterr().err == (
-        "sesd: config error: queues: at least one [[queues]] is needed\n"
+        f"sesd: config error: {path}: queues: at least one [[queues]] is needed\n"
     )
 
 

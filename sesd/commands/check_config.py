@@ -13,7 +13,7 @@ from sesd.commands.common import (
     no_secrets,
     with_config,
 )
-from sesd.config import ConfigError, for_daemon
+from sesd.config import ConfigError
 from sesd.runtime.saver import unsavable
 
 __all__ = ["add_parser"]
@@ -32,7 +32,7 @@ def add_parser(commands: Commands) -> None:
 def execute(args: argparse.Namespace) -> int:
     """0 for a valid config (warnings on stderr), 2 for an invalid one."""
     try:
-        config = for_daemon(load(args))
+        config = load(args, daemon=True)
     except ConfigError as exc:
         return config_error(exc)
     print(json.dumps(config.to_display(), indent=2, sort_keys=True))

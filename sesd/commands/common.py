@@ -70,9 +70,9 @@ def no_secrets(sub: argparse.ArgumentParser) -> None:
     )
 
 
-def load(args: argparse.Namespace, *, secrets: bool = True) -> Config:
+def load(args: argparse.Namespace, *, secrets: bool = True, daemon: bool = False) -> Config:
     """The config file a command names (``PATH`` or ``--config``); ConfigError when none
-    is named or it is not valid."""
+    is named or it is not valid (for a daemon, with ``daemon``)."""
     given = getattr(args, "path", None)
     if (
         given
@@ -85,7 +85,8 @@ def load(args: argparse.Namespace, *, secrets: bool = True) -> Config:
     if not path:
         raise ConfigError("no config file: pass --config PATH or set SESD_CONFIG")
     args.config = path
-    return load_config(path, resolve_secrets=secrets and not getattr(args, "no_secrets", False))
+    secrets = secrets and not getattr(args, "no_secrets", False)
+    return load_config(path, resolve_secrets=secrets, daemon=daemon)
 
 
 def config_error(exc: ConfigError | str) -> int:

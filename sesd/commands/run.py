@@ -15,7 +15,7 @@ from sesd.commands.common import (
     start_failed,
     with_config,
 )
-from sesd.config import ConfigError, HttpConfig, for_daemon
+from sesd.config import ConfigError, HttpConfig
 from sesd.io.logs import configure_logging, get_logger
 
 __all__ = ["add_parser"]
@@ -58,7 +58,7 @@ def execute(args: argparse.Namespace) -> int:
     from sesd.runtime.daemon import Daemon, StartError
 
     try:
-        config = for_daemon(load(args))
+        config = load(args, daemon=True)
     except ConfigError as exc:
         return config_error(exc)
     configure_logging(config.logging.level, config.logging.format)

@@ -376,9 +376,11 @@ def _check_sinks(data: dict[str, Any]) -> None:
             raise ConfigError(one_line(exc, f"alerts.sinks.{name}")) from None
 
 
-def load_config(path: str | os.PathLike[str], *, resolve_secrets: bool = True) -> Config:
-    """Read and validate the config file at ``path`` (and read its secrets, unless told
-    not to: ``sesd silence`` needs none)."""
+def load_config(
+    path: str | os.PathLike[str], *, resolve_secrets: bool = True, daemon: bool = False
+) -> Config:
+    """Read and validate the config file at ``path`` (its secrets too, unless told not
+    to), with ``daemon`` one a daemon can run on; a ConfigError names the file."""
     try:
         # An editor's byte-order mark (Windows, PowerShell's Out-File) is no TOML.
         text = Path(path).read_text(encoding="utf-8-sig")
@@ -388,5 +390,9 @@ def load_config(path: str | os.PathLike[str], *, resolve_secrets: bool = True) -
         raise ConfigError(
             f"config file {path} is not UTF-8 text (byte {exc.start}): save it as UTF-8"
         ) from None
-    config = parse_config(text)
-    return read_secrets(config) if resolve_secrets else config
+    try:
+        config = parse_config(text)
+        config = for_daemon(config) if daemon else config
+        return read_secrets(config) if resolve_secrets else config
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None

@@ -11,6 +11,7 @@ a change there is reported by key and left for the next restart.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -20,7 +21,6 @@ from sesd.config import (
     Config,
     ConfigError,
     core_settings,
-    for_daemon,
     load_config,
     saved_rule,
 )
@@ -126,7 +126,7 @@ class Reloader:
             return False
         try:
             # The web configuration file is read with the rest, in the worker thread.
-            new = for_daemon(await anyio.to_thread.run_sync(load_config, path))
+            new = await anyio.to_thread.run_sync(partial(load_config, path, daemon=True))
             if daemon.listen:
                 http = msgspec.structs.replace(new.http, listen=daemon.listen)
                 new = msgspec.structs.replace(new, http=http)
