@@ -149,6 +149,9 @@ def test_a_queues_region_comes_from_its_url_then_its_own_then_its_account() -> N
         "us-east-2",
     ]
     assert [q.account_label for q in config.queues] == ["default", "default", "eu", "default"]
+    # check-config shows where each queue is read, not the `region` left out.
+    shown = [queue["region"] for queue in config.to_display()["queues"]]
+    assert shown == [config.region_of(q) for q in config.queues]
 
 
 @pytest.mark.parametrize(

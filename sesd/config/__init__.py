@@ -70,6 +70,7 @@ from sesd.config.values import (
     is_http_url,
     one_line,
     shown_url,
+    urls_shown,
 )
 from sesd.config.web import WebConfig, WebConfigFile, parse_web_config
 
@@ -220,9 +221,12 @@ class Config(Section, frozen=True):
         return config_warnings(self)
 
     def to_display(self) -> dict[str, Any]:
-        """The resolved config as plain data, secrets masked (and a password in a URL):
-        what check-config prints."""
-        return _urls_shown(msgspec.to_builtins(self, enc_hook=_display_hook))  # type: ignore[no-any-return]
+        """The resolved config as plain data, secrets masked (and a password in a URL),
+        each queue's region the one it is read in: what check-config prints."""
+        shown: dict[str, Any] = msgspec.to_builtins(self, enc_hook=_display_hook)
+        for queue, data in zip(self.queues, shown["queues"], strict=True):
+            data["region"] = self.region_of(queue)
+        return urls_shown(shown)  # type: ignore[no-any-return]
 
 
 def saved_rule(rule: RuleConfig) -> dict[str, Any]:
@@ -258,17 +262,6 @@ def _dec_hook(type_: type, obj: Any) -> Any:
             raise ValueError("expected the path of a web configuration file")
         return WebConfigFile(obj)
     raise NotImplementedError(type_)
-
-
-def _urls_shown(data: Any) -> Any:
-    """``data`` with every URL's password masked (sesd.config.values.shown_url)."""
-    if isinstance(data, dict):
-        return {key: _urls_shown(value) for key, value in data.items()}
-    if isinstance(data, list):
-        return [_urls_shown(value) for value in data]
-    if isinstance(data, str) and "@" in data and "://" in data:
-        return shown_url(data)
-    return data
 
 
 def _display_hook(obj: Any) -> Any:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse, urlsplit, urlunsplit
 
 import msgspec
@@ -20,6 +21,7 @@ __all__ = [
     "check_region",
     "is_http_url",
     "one_line",
+    "urls_shown",
 ]
 
 
@@ -177,6 +179,17 @@ def shown_url(url: str) -> str:
         return url
     host = parts.netloc.rsplit("@", 1)[1]
     return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
+
+
+def urls_shown(data: Any) -> Any:
+    """``data`` with every URL's password masked (:func:`shown_url`)."""
+    if isinstance(data, dict):
+        return {key: urls_shown(value) for key, value in data.items()}
+    if isinstance(data, list):
+        return [urls_shown(value) for value in data]
+    if isinstance(data, str) and "@" in data and "://" in data:
+        return shown_url(data)
+    return data
 
 
 _AT_PATH = re.compile(r"^(?P<msg>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.S)
