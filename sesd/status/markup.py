@@ -29,7 +29,9 @@ def page_shell(
     from ``api`` every ``refresh`` seconds. ``title`` is what the page is of; the tab's
     title puts what fires before it (a background tab says so). The banner above the
     header stays hidden until the script cannot refresh the page: then it says since
-    when the figures are."""
+    when the figures are, announced once (its age is not a live region). A second,
+    unseen region tells a screen reader what starts firing or resolves; the footer's
+    button stops the refresh for as long as a reader needs."""
     tab = f"{firing} firing · {title}" if firing else title
     return (
         '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
@@ -40,11 +42,13 @@ def page_shell(
         '<script src="/static/status.js" defer></script></head>'
         f'<body data-api="{esc(api)}" data-view="{esc(view)}" data-refresh="{refresh:g}" '
         f'data-refreshes="0" data-at="{at!r}" data-more="{esc(MORE_ALERTS)}">'
-        '<p id="stale" class="stale" role="alert" hidden></p>'
+        '<div id="stale" class="stale" hidden><span id="stale-news" role="alert"></span> '
+        '<span id="stale-age"></span></div><p id="news" class="spoken" role="status"></p>'
         f'<header id="header">{header}</header><main id="main">{main}</main>'
         f'<footer><span id="as-of">as of {esc(when(at))}</span> · '
         '<span id="refresh-state">refreshing every '
-        f'{refresh:g} s</span> · <a href="{esc(api)}">JSON</a> · '
+        f'{refresh:g} s</span> <button id="pause" type="button" aria-pressed="false" hidden>'
+        f'pause</button> · <a href="{esc(api)}">JSON</a> · '
         '<a href="/metrics">metrics</a></footer></body></html>\n'
     )
 
@@ -117,13 +121,13 @@ def _alert_row(a: AlertRow, now: float, before: AlertRow | None) -> str:
     return (
         f'<tr class="alert {esc(a.state)} {esc(a.severity)}">'
         f'<td><span class="badge {esc(a.state)}">{esc(a.state)}</span></td>'
-        f'<td>{esc(a.rule)}<span class="note">{esc(a.severity)}</span></td>'
-        f"<td>{on}</td>"
+        f'<td class="rule">{esc(a.rule)}<span class="note">{esc(a.severity)}</span></td>'
+        f'<td class="name">{on}</td>'
         f"<td>{esc(a.metric)} {esc(a.value_text)}"
         f'<span class="note">{esc(a.fires)} {esc(a.threshold_text)}, '
         f"{esc(a.window)} window</span></td>"
-        + td(moment(a.since, now))
-        + f"<td>{cause}{notes}</td>"
+        + td(moment(a.since, now), "time")
+        + f'<td class="text">{cause}{notes}</td>'
         + td(a.stage)
         + f"<td>{silence}</td></tr>"
     )
@@ -140,7 +144,7 @@ def tenants_html(tenants: list[TenantRow]) -> str:
     head = ("tenant", "account / region", "sending", "impact", "why", "findings")
     rows = (
         f'<tr class="{"bad" if t.sending == "DISABLED" else ""}">'
-        + td(t.tenant)
+        + td(t.tenant, "name")
         + td(f"{t.account} / {t.region}")
         + td(t.sending)
         + td(t.impact or "-")

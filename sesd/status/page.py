@@ -49,7 +49,7 @@ def _header(daemon: DaemonView, queues: list[QueueView], lag: LagView, now: floa
     if not daemon.state.ok:
         config += f"; state file save FAILED (last saved {moment(daemon.state.at, now)})"
     facts = (
-        f'<h1><a href="/">sesd</a> <span class="version">{esc(built(daemon))}</span></h1>'
+        f'<h1><a href="/">sesd</a> status <span class="version">{esc(built(daemon))}</span></h1>'
         f'<p class="facts"><span>up {esc(duration(daemon.uptime_seconds))}</span> '
         f'<span class="{"ok" if daemon.ready else "bad"}">{esc(ready)}</span> '
         f'<span class="{"ok" if reload.ok and daemon.state.ok else "bad"}">{esc(config)}</span></p>'
@@ -69,7 +69,7 @@ def _queue_row(q: QueueView) -> str:
     errors = sum(q.errors.values())
     return (
         f'<tr class="{"ok" if q.ready else "bad"}">'
-        + td(q.name)
+        + td(q.name, "name")
         + td(f"{q.account} / {q.region}")
         + td(f"{rate} ({q.received} since start)")
         + td(f"{q.recent_errors} lately, {errors} since start", "bad" if q.recent_errors else "")
@@ -97,7 +97,7 @@ def _scope_table(t: ScopeTable) -> str:
     caption = f"delay ratio per {seconds(t.sparkline_step_seconds, 0)} over {t.sparkline_window}"
     rows = (
         f'<tr class="{"firing" if r.firing else ""}">'
-        f'<td><a href="{esc(r.link)}">{esc(r.shown or r.name)}</a></td>'
+        f'<td class="name"><a href="{esc(r.link)}">{esc(r.shown or r.name)}</a></td>'
         + td(percent(r.delay_ratio), "num")
         + f"<td>{sparkline_svg(r.sparkline, caption)}</td>"
         + td(r.delivered, "num")
@@ -162,11 +162,15 @@ def _accounts(accounts: list[AccountRow], now: float) -> str:
         + td(f"{percent(a.bounce_ratio)} / {percent(a.aws_bounce_ratio)}", "num")
         + td(f"{percent(a.complaint_ratio)} / {percent(a.aws_complaint_ratio)}", "num")
         + td(a.sends, "num")
-        + td(moment(a.polled_at, now))
+        + td(moment(a.polled_at, now), "time")
         + "</tr>"
         for a in accounts
     )
     return title + table("accounts", head, rows)
+
+
+def _ends(at: float | None, now: float) -> str:
+    return td("when its alert resolves") if at is None else td(moment(at, now), "time")
 
 
 def _silences(silences: SilenceList, now: float) -> str:
@@ -178,11 +182,11 @@ def _silences(silences: SilenceList, now: float) -> str:
         "<tr>"
         + td(s.id)
         + td(s.rule or "*")
-        + td(s.domain or "*")
+        + td(s.domain or "*", "name")
         + td(s.severity or "*")
-        + td(s.comment)
+        + td(s.comment, "name")
         + td(s.state)
-        + td("when its alert resolves" if s.ends_at is None else moment(s.ends_at, now))
+        + _ends(s.ends_at, now)
         + "</tr>"
         for s in silences.items
     )

@@ -60,7 +60,7 @@ def _pairs(values: list[Counted]) -> str:
 def _counted_table(values: list[Counted]) -> str:
     if not values:
         return empty("none")
-    rows = (f"<tr>{td(c.name)}{td(c.count, 'num')}</tr>" for c in values)
+    rows = (f"<tr>{td(c.name, 'name')}{td(c.count, 'num')}</tr>" for c in values)
     return table("breakdown", ("value", "recipients"), rows)
 
 

@@ -132,12 +132,12 @@
       const errors = Object.values(q.errors).reduce((a, b) => a + b, 0);
       const rate = q.received_per_second === null ? "-" : q.received_per_second.toFixed(1) + "/s";
       return h("tr", { class: q.ready ? "ok" : "bad" },
-        td(q.name), td(`${q.account} / ${q.region}`), td(`${rate} (${q.received} since start)`),
+        td(q.name, "name"), td(`${q.account} / ${q.region}`), td(`${rate} (${q.received} since start)`),
         td(`${q.recent_errors} lately, ${errors} since start`, q.recent_errors ? "bad" : ""),
         td(q.last_receive_seconds_ago === null ? "never" : duration(q.last_receive_seconds_ago) + " ago"));
     });
     return [
-      h("h1", {}, h("a", { href: "/" }, "sesd"), " ", h("span", { class: "version" }, d.version + (d.revision ? ` (${d.revision})` : ""))),
+      h("h1", {}, h("a", { href: "/" }, "sesd"), " status ", h("span", { class: "version" }, d.version + (d.revision ? ` (${d.revision})` : ""))),
       h("p", { class: "facts" }, h("span", {}, "up " + duration(d.uptime_seconds)), " ",
         h("span", { class: d.ready ? "ok" : "bad" }, ready), " ",
         h("span", { class: d.reload.ok ? "ok" : "bad" }, config)),
@@ -173,10 +173,10 @@
     }
     return h("tr", { class: `alert ${a.state} ${a.severity}` },
       h("td", {}, h("span", { class: "badge " + a.state }, a.state)),
-      h("td", {}, a.rule, h("span", { class: "note" }, a.severity)),
-      h("td", {}, link(a.link, `${a.scope} ${a.shown || a.name}`)),
+      h("td", { class: "rule" }, a.rule, h("span", { class: "note" }, a.severity)),
+      h("td", { class: "name" }, link(a.link, `${a.scope} ${a.shown || a.name}`)),
       h("td", {}, `${a.metric} ${a.value_text}`, h("span", { class: "note" }, `${a.fires} ${a.threshold_text}, ${a.window} window`)),
-      td(moment(a.since)), h("td", {}, cause, notes), td(a.stage), h("td", {}, silence));
+      td(moment(a.since), "time"), h("td", { class: "text" }, cause, notes), td(a.stage), h("td", {}, silence));
   }
 
   function scopeTable(t) {
@@ -186,7 +186,7 @@
     const caption = `delay ratio per ${seconds(t.sparkline_step_seconds, 0)} over ${t.sparkline_window}`;
     const head = [t.axis, "delay ratio", "last " + t.sparkline_window, "delivered", "delayed", "pending", "p95 delay", "top cause", "firing"];
     const rows = t.items.map((r) => h("tr", { class: r.firing.length ? "firing" : "" },
-      h("td", {}, link(r.link, r.shown || r.name)), td(percent(r.delay_ratio), "num"),
+      h("td", { class: "name" }, link(r.link, r.shown || r.name)), td(percent(r.delay_ratio), "num"),
       h("td", {}, sparkline(r.sparkline, caption)), td(r.delivered, "num"), td(r.delayed, "num"),
       td(r.pending, "num"), td(seconds(r.delay_p95_seconds), "num"), td(r.top_cause || "-"),
       td(r.firing.join(", ") || "-", r.firing.length ? "bad" : "")));
@@ -217,7 +217,7 @@
         td(a.enforcement || "-"),
         td(flag(a.production, "yes", "sandbox")), td(percent(a.quota_used_ratio), "num"),
         td(`${percent(a.bounce_ratio)} / ${percent(a.aws_bounce_ratio)}`, "num"),
-        td(`${percent(a.complaint_ratio)} / ${percent(a.aws_complaint_ratio)}`, "num"), td(a.sends, "num"), td(moment(a.polled_at)))))
+        td(`${percent(a.complaint_ratio)} / ${percent(a.aws_complaint_ratio)}`, "num"), td(a.sends, "num"), td(moment(a.polled_at), "time"))))
       : empty("No account polled or estimated yet.");
     return [title, body, tenants(tenantRows)];
   }
@@ -226,7 +226,7 @@
     if (!rows.length) return [];
     const head = ["tenant", "account / region", "sending", "impact", "why", "findings"];
     return [h("h2", {}, "What SES says of its tenants"), table("tenants", head, rows.map((t) =>
-      h("tr", { class: t.sending === "DISABLED" ? "bad" : "" }, td(t.tenant), td(`${t.account} / ${t.region}`),
+      h("tr", { class: t.sending === "DISABLED" ? "bad" : "" }, td(t.tenant, "name"), td(`${t.account} / ${t.region}`),
         td(t.sending), td(t.impact || "-"), td(t.cause || "-"),
         h("td", {}, t.findings.length ? t.findings.map((f) => h("span", { class: "note" }, f)) : "-"))))];
   }
@@ -236,8 +236,8 @@
     if (!list.items.length) return [title, empty("No silence.")];
     const head = ["id", "rule", "domain", "severity", "comment", "state", "ends"];
     return [title, table("silences", head, list.items.map((s) => h("tr", {},
-      td(s.id), td(s.rule || "*"), td(s.domain || "*"), td(s.severity || "*"), td(s.comment), td(s.state),
-      td(s.ends_at === null ? "when its alert resolves" : moment(s.ends_at)))))];
+      td(s.id), td(s.rule || "*"), td(s.domain || "*", "name"), td(s.severity || "*"), td(s.comment, "name"), td(s.state),
+      s.ends_at === null ? td("when its alert resolves") : td(moment(s.ends_at), "time"))))];
   }
 
   function statusMain(doc) {
@@ -282,7 +282,7 @@
     return [
       h("h2", {}, "What the events said ", h("small", {}, "over " + b.window)),
       h("div", { class: "kinds" }, kinds.map(([name, values]) => h("div", { class: "kind" }, h("h3", {}, name),
-        values.length ? table("breakdown", ["value", "recipients"], values.map((c) => h("tr", {}, td(c.name), td(c.count, "num"))))
+        values.length ? table("breakdown", ["value", "recipients"], values.map((c) => h("tr", {}, td(c.name, "name"), td(c.count, "num"))))
           : empty("none")))),
       h("h3", {}, "Example message ids"),
       b.message_ids.length ? h("ul", { class: "ids" }, b.message_ids.map((m) => h("li", {}, h("code", {}, m)))) : empty("none"),
@@ -308,7 +308,10 @@
   const patience = Math.max(2 * every, 3000);
   const stale = document.getElementById("stale");
   const title = document.querySelector("title");
+  const pause = document.getElementById("pause");
   let answered = Date.now();
+  let failure = null;
+  let paused = false;
 
   function state(text, css) {
     const el = document.getElementById("refresh-state");
@@ -321,27 +324,65 @@
     title.textContent = (prefix ? prefix + " · " : "") + title.dataset.name;
   }
 
-  function failed(reason) {
+  // The banner's first part is an alert, said once an outage; its age (not a live
+  // region) counts on every second, or a screen reader would repeat the whole banner.
+  function age() {
+    if (failure === null) return;
     const since = duration((Date.now() - answered) / 1000);
-    stale.textContent = `Not refreshed for ${since} (${reason}): what this page shows is as of ` +
-      `${moment(docAt)}, and sesd may be down or stuck.`;
-    stale.hidden = false;
+    document.getElementById("stale-age").textContent =
+      `Not refreshed for ${since} (${failure}): what this page shows is as of ${moment(docAt)}.`;
+  }
+
+  function failed(reason) {
+    failure = reason;
+    if (stale.hidden) {
+      document.getElementById("stale-news").textContent = "sesd may be down or stuck:";
+      stale.hidden = false;
+    }
+    age();
     named("not refreshed");
     state(`not refreshed: ${reason}; trying again`, "bad");
   }
 
-  // The link that had the keyboard's focus, to give it back once the page is redrawn.
+  function recovered() {
+    failure = null;
+    stale.hidden = true;
+    document.getElementById("stale-news").textContent = "";
+  }
+
+  // Where the keyboard's focus is (a link, or a table's scroll box), to give it back if
+  // its part of the page is redrawn.
   function focused() {
     const el = document.activeElement;
-    if (!el || el.tagName !== "A" || !el.closest("#header, #main")) return null;
-    return [el.getAttribute("href"), el.textContent];
+    if (!el || !el.closest("#header, #main")) return null;
+    if (el.tagName === "A") return ["a", el.getAttribute("href"), el.textContent];
+    if (el.classList.contains("wide")) return ["box", boxes().indexOf(el)];
+    return null;
   }
 
   function refocus(key) {
-    if (!key) return;
-    const found = Array.from(document.querySelectorAll("#header a, #main a"))
-      .find((a) => a.getAttribute("href") === key[0] && a.textContent === key[1]);
+    if (!key || document.activeElement !== body) return;
+    const found = key[0] === "a"
+      ? Array.from(document.querySelectorAll("#header a, #main a"))
+        .find((a) => a.getAttribute("href") === key[1] && a.textContent === key[2])
+      : boxes()[key[1]];
     if (found) found.focus({ preventScroll: true });
+  }
+
+  // The tables' scroll boxes, and how far each is scrolled sideways (a phone).
+  const boxes = () => Array.from(document.querySelectorAll("#header .wide, #main .wide"));
+
+  // Only the parts that changed are redrawn: a screen reader's place and a table
+  // scrolled sideways in an unchanged part stay where they are.
+  function update(target, fresh) {
+    const old = Array.from(target.children);
+    if (old.length !== fresh.length) {
+      target.replaceChildren(...fresh);
+      return;
+    }
+    fresh.forEach((node, i) => {
+      if (!old[i].isEqualNode(node)) old[i].replaceWith(node);
+    });
   }
 
   // Text selected on the page (a message id being copied): a redraw would drop it.
@@ -353,21 +394,43 @@
     return Boolean(el && el.closest("#header, #main"));
   }
 
+  // What starts firing or resolves, told to a screen reader (the tab's title is not).
+  let firingBefore = null;
+  function news(list) {
+    const now = new Set(list.filter((a) => a.state === "firing").map((a) => `${a.rule} on ${a.scope} ${a.shown || a.name}`));
+    const before = firingBefore;
+    firingBefore = now;
+    if (before === null) return;
+    const some = (keys) => keys.slice(0, 3).join(", ") + (keys.length > 3 ? ` and ${keys.length - 3} more` : "");
+    const started = [...now].filter((k) => !before.has(k));
+    const ended = [...before].filter((k) => !now.has(k));
+    const told = [started.length ? "Firing: " + some(started) + "." : "", ended.length ? "No longer firing: " + some(ended) + "." : ""];
+    if (started.length || ended.length) document.getElementById("news").textContent = told.join(" ").trim();
+  }
+
   function render(doc) {
     docAt = doc.at;
     const key = focused();
-    if (view === "status") document.getElementById("header").replaceChildren(...header(doc));
-    document.getElementById("main").replaceChildren(...(view === "status" ? statusMain(doc) : scopeMain(doc)).flat(Infinity));
+    const scrolled = boxes().map((box) => box.scrollLeft);
+    if (view === "status") update(document.getElementById("header"), header(doc));
+    update(document.getElementById("main"), (view === "status" ? statusMain(doc) : scopeMain(doc)).flat(Infinity));
     document.getElementById("as-of").textContent = "as of " + when(doc.at);
+    boxes().forEach((box, i) => {
+      if (scrolled[i]) box.scrollLeft = scrolled[i];
+    });
     refocus(key);
     const list = view === "status" ? doc.alerts.items : doc.alerts;
     const firing = view === "status" ? doc.alerts.firing : list.filter((a) => a.state === "firing").length;
     named(firing ? `${firing} firing` : "");
+    news(list);
   }
 
+  // Refreshes drawn, and refresh periods gone by (a paused page draws none).
   let refreshes = 0;
+  let ticks = 0;
   async function refresh() {
     try {
+      if (paused) return;
       if (selecting()) {
         state("paused while text is selected", "");
         return;
@@ -377,17 +440,31 @@
       });
       if (!response.ok) throw new Error(response.status === 404 ? "sesd no longer counts it" : "HTTP " + response.status);
       const doc = await response.json();
+      if (paused) return;
       answered = Date.now();
       render(doc);
-      stale.hidden = true;
+      recovered();
       refreshes += 1;
       body.dataset.refreshes = String(refreshes);
       state(`refreshing every ${every / 1000} s`, "");
     } catch (error) {
       failed(error.name === "TimeoutError" ? `no answer in ${patience / 1000} s` : error.message);
     } finally {
+      ticks += 1;
+      body.dataset.ticks = String(ticks);
       setTimeout(refresh, every);
     }
   }
+
+  // A reader who needs the page still (a screen reader going through a table) stops
+  // the refresh, until resumed (the next refresh then comes at its time).
+  pause.hidden = false;
+  pause.addEventListener("click", () => {
+    paused = !paused;
+    pause.setAttribute("aria-pressed", String(paused));
+    pause.textContent = paused ? "resume" : "pause";
+    state(paused ? "paused: press resume to refresh again" : "resuming", "");
+  });
   setTimeout(refresh, every);
+  setInterval(age, 1000);
 })();

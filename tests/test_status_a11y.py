@@ -1,0 +1,188 @@
+"""The status page in a real headless Chromium as the on-call engineer reads it on a
+phone, and as a colleague reads it with a screen reader and the keyboard: words and
+times stay whole (a table scrolls in its box instead), a table scrolled sideways stays
+scrolled through refreshes, a lost sesd is announced once, only what changed is
+redrawn, what starts firing is told, the refresh can be paused, the banner leaves
+room for the focused link, and the trend lines are visible in the dark."""
+
+from __future__ import annotations
+
+import re
+import socket
+from typing import Any
+
+import pytest
+from playwright.async_api import Page, ViewportSize, expect
+
+from sesd.commands.demo.localsqs import LocalSqs
+from sesd.config import parse_config
+from tests.browser import at_least, chromium, opened, watched
+from tests.conftest import make_queue, running
+from tests.test_status_browser import config_text, fired, spiked
+
+pytestmark = pytest.mark.timeout(90)
+expect.set_options(timeout=15_000)
+
+PHONE: ViewportSize = {"width": 375, "height": 667}
+#: The lines an element's text takes.
+LINES = """(el) => {
+    const walk = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+    const tops = new Set();
+    for (let node = walk.nextNode(); node; node = walk.nextNode()) {
+        const range = document.createRange();
+        range.selectNodeContents(node);
+        for (const rect of range.getClientRects()) tops.add(Math.round(rect.top));
+    }
+    return tops.size;
+}"""
+
+
+async def _refreshed(page: Page, more: int) -> None:
+    body = page.locator("body")
+    count = int(await body.get_attribute("data-refreshes") or 0)
+    await expect(body).to_have_attribute("data-refreshes", at_least(count + more))
+
+
+async def test_on_a_phone_words_and_times_stay_whole_and_a_table_keeps_its_scroll(
+    local_sqs: LocalSqs, sqs: Any
+) -> None:
+    """At 375 px an alert's time reads on one line and its row stays short (a table
+    wider than the phone scrolls in its own box, the page does not); a table swiped
+    sideways, or its box holding the keyboard's focus, keeps both through refreshes."""
+    url, _ = await make_queue(sqs)
+    async with running(parse_config(config_text(local_sqs, url))) as daemon, chromium() as browser:
+        await spiked(sqs, url)
+        await fired(daemon)
+        host = f"127.0.0.1:{daemon.http_port}"
+        async with watched(browser) as seen:
+            page = seen.page
+            await page.set_viewport_size(PHONE)
+            for path, refreshes in (("/domain/outlook.com?refresh=300", 0), ("/?refresh=0.25", 1)):
+                await opened(page, f"http://{host}{path}", refreshes)
+                row = page.locator("#now tr.alert").first
+                assert await row.locator("td.time").evaluate(LINES) == 1
+                assert await row.locator("td").nth(1).evaluate(LINES) <= 2  # rule, severity
+                assert (await row.bounding_box() or {"height": 1e9})["height"] < 250
+                box = page.locator("#now .wide")
+                assert await box.evaluate("(b) => b.scrollWidth > b.clientWidth")
+                width = await page.evaluate("[document.documentElement.scrollWidth, innerWidth]")
+                assert width[0] <= width[1]
+
+            domains = page.locator("#scope-domain .wide")
+            await domains.evaluate("(b) => { b.scrollLeft = 120; }")
+            await _refreshed(page, 2)
+            assert await domains.evaluate("(b) => b.scrollLeft") == 120
+            await page.locator("#now .wide").focus()
+            await _refreshed(page, 2)
+            assert await page.evaluate("document.activeElement.matches('#now .wide')")
+            seen.assert_clean(host)
+
+
+async def test_a_screen_reader_hears_a_lost_sesd_once_and_each_alert_that_starts(
+    local_sqs: LocalSqs, sqs: Any
+) -> None:
+    """Nothing that did not change is redrawn (a reader's place stays); an alert that
+    starts firing while the page is open is told in a live region; the refresh pauses
+    and resumes from the footer's button. When sesd stops answering, the alert part of
+    the banner is written once while the age beside it counts on."""
+    url, _ = await make_queue(sqs)
+    async with chromium() as browser, watched(browser) as seen:
+        page = seen.page
+        async with running(parse_config(config_text(local_sqs, url))) as daemon:
+            host = f"127.0.0.1:{daemon.http_port}"
+            await opened(page, f"http://{host}/?refresh=0.25", 1)
+            await page.evaluate("window.kept = document.querySelector('#canary h2')")
+            await _refreshed(page, 2)
+            assert await page.evaluate("window.kept.isConnected")
+            await expect(page.locator("#news")).to_have_text("")
+
+            await spiked(sqs, url)
+            await fired(daemon)
+            news = page.locator("#news")
+            await expect(news).to_have_attribute("role", "status")
+            told = re.compile(r"^Firing: .*\bdelay-ratio-high on domain outlook\.com")
+            await expect(news).to_contain_text(told)
+
+            pause = page.locator("#pause")
+            await pause.click()
+            await expect(pause).to_have_attribute("aria-pressed", "true")
+            body = page.locator("body")
+            paused = await body.get_attribute("data-refreshes")
+            ticks = int(await body.get_attribute("data-ticks") or 0)
+            await expect(body).to_have_attribute("data-ticks", at_least(ticks + 4))
+            assert await body.get_attribute("data-refreshes") == paused
+            await pause.click()
+            await _refreshed(page, 1)
+            port = daemon.http_port
+
+        await page.evaluate(
+            """() => {
+                window.told = 0;
+                new MutationObserver(() => { window.told += 1; }).observe(
+                    document.getElementById("stale-news"),
+                    { childList: true, characterData: true, subtree: true });
+            }"""
+        )
+        age = page.locator("#stale-age")
+        await expect(age).to_contain_text("Not refreshed for")
+        await expect(page.locator("#stale-news")).to_have_attribute("role", "alert")
+        await expect(age).to_contain_text(re.compile(r"for [2-9]s"))
+        # A stuck sesd now (another reason): the age says so, the alert is not repeated.
+        with socket.socket() as stuck:
+            stuck.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            stuck.bind(("127.0.0.1", port))
+            stuck.listen(64)
+            await expect(age).to_contain_text("(no answer in 3 s)")
+        assert await page.evaluate("window.told") == 1
+        assert seen.errors == []
+
+
+async def test_the_banner_leaves_the_focused_link_in_sight_and_dark_lines_show(
+    local_sqs: LocalSqs, sqs: Any
+) -> None:
+    """At 200% zoom (640x450 CSS pixels) with the banner up, a link the keyboard moves
+    to is scrolled below the banner, not under it; in the dark scheme the trend lines
+    keep 3:1 against their panel."""
+    url, _ = await make_queue(sqs)
+    async with chromium() as browser, watched(browser) as seen:
+        page = seen.page
+        await page.set_viewport_size({"width": 640, "height": 450})
+        async with running(parse_config(config_text(local_sqs, url))) as daemon:
+            await spiked(sqs, url)
+            await fired(daemon)
+            await opened(page, f"http://127.0.0.1:{daemon.http_port}/?refresh=0.25", 1)
+        await expect(page.locator("#stale")).to_be_visible()
+        await page.locator("footer a").last.focus()
+        hidden = []
+        for _ in range(20):  # up the page, link by link
+            await page.keyboard.press("Shift+Tab")
+            hidden += await page.evaluate(
+                """() => {
+                    const el = document.activeElement;
+                    const banner = document.getElementById("stale").getBoundingClientRect();
+                    const under = el.getBoundingClientRect().bottom <= banner.bottom;
+                    return under ? [el.textContent] : [];
+                }"""
+            )
+        assert hidden == []
+
+        await page.emulate_media(color_scheme="dark")
+        ratio = await page.evaluate(
+            """() => {
+                const rgb = (text) => text.match(/\\d+/g).slice(0, 3).map(Number);
+                const lum = (c) => {
+                    const [r, g, b] = c.map((v) => {
+                        v /= 255;
+                        return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
+                    });
+                    return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+                };
+                const line = document.querySelector("svg.spark .line");
+                const panel = line.closest("table");
+                const a = lum(rgb(getComputedStyle(line).stroke));
+                const b = lum(rgb(getComputedStyle(panel).backgroundColor));
+                return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+            }"""
+        )
+        assert ratio >= 3
+        assert seen.errors == []
