@@ -1,6 +1,7 @@
 """The state file on a real filesystem: what a host does to it (a backup restored as
-root, a link onto another volume, a save cut off, a lock file left by root, a path
-that is a directory, a save that fails) and what sesd says and keeps."""
+root, a link onto another volume, a save cut off, a lock file left by root, a link
+planted as a lock, a path that is a directory, a save that fails) and what sesd says
+and keeps."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ import pytest
 from structlog.testing import capture_logs
 
 from sesd.alerting.evaluator import Evaluator
+from sesd.alerting.silence_file import SilenceFile
+from sesd.alerting.silences import SilenceError
 from sesd.config import core_settings, parse_config
 from sesd.core.pipeline import Pipeline
 from sesd.metrics.registry import Metrics
@@ -237,3 +240,60 @@ def test_the_daemon_reports_its_saves_in_its_metrics_and_status(tmp_path: Path) 
     daemon.saver.on_result(False, f.T0)
     assert daemon.metrics.registry.get_sample_value("sesd_state_last_save_successful") == 0
     assert not _daemon(daemon.status, f.T0).state.ok
+
+
+@pytest.mark.parametrize("kind", ["symlink", "hardlink"])
+def test_a_link_planted_as_a_lock_file_is_refused_and_its_target_untouched(
+    tmp_path: Path, kind: str
+) -> None:
+    """The state directory is the daemon user's: a link it plants as a lock file must
+    not make root (`sesd run` or `sesd silence add` by hand) hand the file it names
+    (/etc/shadow) to that user, nor write to it. Both locks refuse it, saying why."""
+    state = tmp_path / "state"
+    state.mkdir()
+    victim = tmp_path / "shadow"
+    victim.write_text("root:secret\n")
+    victim.chmod(0o600)
+    if os.geteuid() == 0:
+        os.chown(state, NOBODY, NOBODY)
+    for lock in (state / "state.bin.lock", state / "silences.json.lock"):
+        if kind == "symlink":
+            lock.symlink_to(victim)
+        else:
+            os.link(victim, lock)
+    before = victim.stat()
+    why = "symbolic link" if kind == "symlink" else "not a plain file of its own"
+    with pytest.raises(StartError, match=f"state.bin.lock: .*{why}"):
+        _saver(state / "state.bin").load()
+    silences = SilenceFile(str(state / "silences.json"))
+    with pytest.raises(SilenceError, match=f"silences.json: .*{why}"):
+        silences.update(lambda found: found, f.T0)
+    after = victim.stat()
+    assert (after.st_uid, after.st_gid, after.st_mode) == (
+        before.st_uid,
+        before.st_gid,
+        before.st_mode,
+    )
+    assert victim.read_text() == "root:secret\n"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="what root does with another user's link")
+def test_root_follows_no_state_file_link_another_user_made(tmp_path: Path) -> None:
+    """A link the daemon's user planted as the state file would have `sesd run` by hand
+    (root) write its saves over the file it names: refused at start, naming the link's
+    maker; a link root made is followed as before."""
+    state = tmp_path / "state"
+    state.mkdir()
+    victim = tmp_path / "ld.so.preload"
+    victim.write_text("kept\n")
+    planted = state / "state.bin"
+    planted.symlink_to(victim)
+    os.lchown(planted, NOBODY, NOBODY)
+    with pytest.raises(StartError, match=f"is a link made by uid {NOBODY}: root follows no"):
+        _saver(planted).load()
+    assert victim.read_text() == "kept\n"
+    os.lchown(planted, 0, 0)
+    saver = _saver(planted)
+    saver.load()
+    saver.release()
+    assert saver.path == str(victim)

@@ -25,7 +25,7 @@ from sesd.alerting.silences import (
     SilenceError,
     SilenceSet,
 )
-from sesd.io.files import give_to_directory_owner, write_atomic
+from sesd.io.files import open_lock, write_atomic
 from sesd.io.logs import get_logger
 
 __all__ = ["SilenceFile", "SilenceWatcher"]
@@ -70,8 +70,7 @@ class SilenceFile:
     @contextmanager
     def _locked(self) -> Iterator[None]:
         try:
-            fd = os.open(f"{self.path}.lock", os.O_RDWR | os.O_CREAT, 0o600)
-            give_to_directory_owner(fd, Path(self.path).parent)
+            fd = open_lock(f"{self.path}.lock")
         except OSError as exc:
             raise SilenceError(f"cannot lock {self.path}: {exc.strerror}") from None
         try:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 import tempfile
 from pathlib import Path
 
-__all__ = ["give_to_directory_owner", "write_atomic"]
+__all__ = ["foreign_link", "give_to_directory_owner", "linked", "open_lock", "write_atomic"]
 
 
 def give_to_directory_owner(fd: int, directory: Path) -> None:
@@ -15,6 +17,48 @@ def give_to_directory_owner(fd: int, directory: Path) -> None:
         return
     owner = directory.stat()
     os.fchown(fd, owner.st_uid, owner.st_gid)
+
+
+def foreign_link(path: str) -> int | None:
+    """The owner of the link at ``path`` when root must not follow it: a link another
+    user made (in the daemon user's directory) would have root write the file it
+    names. None for a link root owns, a file, or a user other than root."""
+    if os.geteuid() != 0 or not os.path.islink(path):
+        return None
+    owner = os.lstat(path).st_uid
+    return owner if owner != 0 else None
+
+
+def linked(path: str) -> str:
+    """The file a link at ``path`` names (a state file kept on another volume), so it
+    is that file a save replaces; the path itself when not a link, or when root must
+    not follow it (:func:`foreign_link`: a save then replaces the link)."""
+    if os.path.islink(path) and foreign_link(path) is None:
+        return os.path.realpath(path)
+    return path
+
+
+def open_lock(path: str) -> int:
+    """Open (or make) the lock file at ``path``, mode 0600, handed to its directory's
+    owner when running as root. Never through a link, and only a plain file of one
+    name: the directory is the daemon user's, and root (``sudo sesd silence add``)
+    following a link planted there would hand the file it names (``/etc/shadow``) to
+    that user. OSError otherwise, its strerror saying what is in the way."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise OSError(errno.ELOOP, "it is a symbolic link (remove it)", path) from None
+        raise
+    try:
+        found = os.fstat(fd)
+        if not stat.S_ISREG(found.st_mode) or found.st_nlink != 1:
+            raise OSError(errno.EPERM, "not a plain file of its own (remove it)", path)
+        give_to_directory_owner(fd, Path(path).parent)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 def write_atomic(path: str, blob: bytes) -> None:

@@ -16,7 +16,7 @@ import anyio
 from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.rules import Transition
 from sesd.core.ledger import Ledger
-from sesd.io.files import give_to_directory_owner
+from sesd.io.files import foreign_link, linked, open_lock
 from sesd.io.logs import get_logger
 from sesd.runtime.http import StartError
 from sesd.runtime.state import (
@@ -45,7 +45,13 @@ def unsavable(path: str) -> str | None:
     """Why a state file at ``path`` could never be saved on this host (its directory
     missing or not writable, or a directory itself), or None: said at start, not at
     the first save after the last hour is lost."""
-    path = os.path.realpath(path) if os.path.islink(path) else path
+    owner = foreign_link(path)
+    if owner is not None:
+        return (
+            f"[state] path {path} is a link made by uid {owner}: root follows no link "
+            "another user made (run sesd as the daemon's user)"
+        )
+    path = linked(path)
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         return f"[state] path: directory {directory} does not exist"
@@ -69,7 +75,7 @@ class StateSaver:
     ) -> None:
         # A link to the file (onto a persistent volume, say): the saves replace the file
         # it names, not the link.
-        self.path = os.path.realpath(path) if path and os.path.islink(path) else path
+        self.path = linked(path) if path else path
         #: What is not delivered yet (alerting's ``unsent``): saved as not sent.
         self._unsent = unsent
         self._ledger = ledger
@@ -139,11 +145,11 @@ class StateSaver:
         """Hold ``PATH.lock`` while sesd runs: two sesd on one file would each overwrite
         the other's saves and restore the other's windows (replicas sharing a volume)."""
         try:
-            fd = os.open(f"{path}.lock", os.O_RDWR | os.O_CREAT, 0o600)
-            # Made by root (a `sesd run` by hand), it would keep the daemon's own user out.
-            give_to_directory_owner(fd, Path(path).parent)
+            # Made by root (a `sesd run` by hand), it would keep the daemon's own user out:
+            # handed to the directory's owner.
+            fd = open_lock(f"{path}.lock")
         except OSError as exc:
-            owned = exc.errno in (errno.EACCES, errno.EPERM, errno.EISDIR)
+            owned = exc.errno in (errno.EACCES, errno.EISDIR)
             hint = " (remove it, or make it the daemon user's)" if owned else ""
             raise StartError(
                 f"[state] path {path}: cannot open {path}.lock: {exc.strerror}{hint}"
