@@ -61,7 +61,9 @@ STOPSIGNAL SIGTERM
 # the port"), it is locked like every path: a 401 is sesd's loop answering too, so
 # the check needs no password; with TLS, set SESD_HEALTHCHECK_SCHEME=https (the
 # certificate names the service, not 127.0.0.1: the check is of life, not identity).
+# With client_auth_type RequireAndVerifyClientCert the check must present a client
+# certificate: set SESD_HEALTHCHECK_CERT and SESD_HEALTHCHECK_KEY to its files.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
-    CMD ["python", "-c", "import http.client, os, ssl, sys; port = int(os.environ['SESD_HTTP_LISTEN'].rpartition(':')[2]); tls = os.environ.get('SESD_HEALTHCHECK_SCHEME') == 'https'; context = ssl.create_default_context(); context.check_hostname = False; context.verify_mode = ssl.CERT_NONE; connection = http.client.HTTPSConnection('127.0.0.1', port, timeout=4, context=context) if tls else http.client.HTTPConnection('127.0.0.1', port, timeout=4); connection.request('GET', '/healthz'); sys.exit(connection.getresponse().status not in (200, 401))"]
+    CMD ["python", "-c", "import http.client, os, ssl, sys; port = int(os.environ['SESD_HTTP_LISTEN'].rpartition(':')[2]); tls = os.environ.get('SESD_HEALTHCHECK_SCHEME') == 'https'; context = ssl.create_default_context(); context.check_hostname = False; context.verify_mode = ssl.CERT_NONE; cert = os.environ.get('SESD_HEALTHCHECK_CERT'); cert and context.load_cert_chain(cert, os.environ.get('SESD_HEALTHCHECK_KEY')); connection = http.client.HTTPSConnection('127.0.0.1', port, timeout=4, context=context) if tls else http.client.HTTPConnection('127.0.0.1', port, timeout=4); connection.request('GET', '/healthz'); sys.exit(connection.getresponse().status not in (200, 401))"]
 ENTRYPOINT ["sesd"]
 CMD ["run"]

@@ -180,6 +180,34 @@ def test_the_images_health_check_passes_a_locked_port(tmp_path: Path) -> None:
     assert _health_check(tmp_path, http) != 0
 
 
+def test_the_images_health_check_presents_a_client_certificate_when_given(
+    tmp_path: Path,
+) -> None:
+    """With client certificates required, a check without one is refused (the port is
+    sesd's, alive): given SESD_HEALTHCHECK_CERT and _KEY, it presents them and passes."""
+    ca = trustme.CA()
+    leaf = ca.issue_cert("sesd.example")
+    leaf.cert_chain_pems[0].write_to_path(str(tmp_path / "tls.crt"))
+    leaf.private_key_pem.write_to_path(str(tmp_path / "tls.key"))
+    ca.cert_pem.write_to_path(str(tmp_path / "client-ca.crt"))
+    probe = ca.issue_cert("probe.sesd.example")
+    probe.cert_chain_pems[0].write_to_path(str(tmp_path / "probe.crt"))
+    probe.private_key_pem.write_to_path(str(tmp_path / "probe.key"))
+    web = tmp_path / "web.yml"
+    web.write_text(
+        (ROOT / "config" / "web.example.yml")
+        .read_text()
+        .replace("# client_auth_type:", "client_auth_type:")
+        .replace("# client_ca_file:", "client_ca_file:")
+    )
+    http = f'web_config = "{web}"\n'
+    tls = {"SESD_HEALTHCHECK_SCHEME": "https"}
+    assert _health_check(tmp_path, http, **tls) != 0
+    client = {"SESD_HEALTHCHECK_CERT": str(tmp_path / "probe.crt")}
+    client["SESD_HEALTHCHECK_KEY"] = str(tmp_path / "probe.key")
+    assert _health_check(tmp_path, http, **tls, **client) == 0
+
+
 def _merge(base: Any, patch: Any) -> Any:
     """A strategic merge patch as kustomize applies the ones sesd ships: maps merge
     key by key, ``null`` removes a key, lists of named maps merge by name."""
