@@ -12,6 +12,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from structlog.testing import capture_logs
 
 from sesd.alerting.alertmanager import AlertmanagerSink
 from sesd.alerting.evaluator import Evaluator
@@ -613,8 +614,6 @@ def test_after_a_stall_an_empty_window_resolves_nothing_for_its_length() -> None
     CPU): the events of those minutes are still in the queue, so a firing alert whose
     window is empty is not resolved until a window's length after the stall; a gap of
     a few evaluation periods is no stall."""
-    from structlog.testing import capture_logs
-
     alerting, pipeline, now = _alerting(RULE)
     feed_spike(pipeline, "a.example", T, 5, 5)
     alerting.evaluate()
@@ -636,16 +635,20 @@ def test_while_a_queue_is_unread_an_empty_window_resolves_nothing() -> None:
     alerting, pipeline, now = _alerting(RULE)
     feed_spike(pipeline, "a.example", T, 5, 5)
     alerting.evaluate()
-    unread = [True]
+    unread = [["q"]]
     alerting.unread = lambda: unread[0]
 
     def status() -> Status:
         return alerting.evaluator.states["delays"]["a.example"].status
 
     now[0] = T + 900  # the 5m window emptied long ago
-    alerting.evaluate()
+    with capture_logs() as logs:
+        alerting.evaluate()
+        alerting.evaluate()
     assert status() is Status.FIRING
-    unread[0] = False
+    (held,) = [e for e in logs if e["event"] == "sesd.alert.resolves_held"]
+    assert held["queues"] == ["q"]  # once, naming the queue: whoever wonders is told
+    unread[0] = []
     now[0] = T + 1199
     alerting.evaluate()
     assert status() is Status.FIRING
@@ -705,11 +708,11 @@ def test_a_daemon_counts_a_queue_whose_receives_fail_as_unread() -> None:
 
     config = parse_config('[[queues]]\nurl = "http://127.0.0.1:9/1/q"\n' + RULE)
     daemon = Daemon(config, clock=lambda: T, monotonic=lambda: T)
-    assert not daemon.alerting.unread()
+    assert daemon.alerting.unread() == []
     daemon.health.failing.add("q")
-    assert daemon.alerting.unread()
+    assert daemon.alerting.unread() == ["q"]
     daemon.health.received("q", T)
-    assert not daemon.alerting.unread()
+    assert daemon.alerting.unread() == []
 
 
 async def _silenceable(

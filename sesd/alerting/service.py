@@ -109,9 +109,10 @@ class Alerting:
         self.on_evaluated: Callable[[], None] = lambda: None
         #: Called when a firing or a resolve was delivered (the state file saves it).
         self.on_notified: Callable[[], None] = lambda: None
-        #: Whether a queue does not answer its receives (denied, deleted, a KMS key
-        #: disabled): what would fill the windows waits in it.
-        self.unread: Callable[[], bool] = lambda: False
+        #: The queues that do not answer their receives (denied, deleted, a KMS key
+        #: disabled): what would fill the windows may wait in them.
+        self.unread: Callable[[], list[str]] = list
+        self._unread: list[str] = []
         self._session: aiohttp.ClientSession | None = None
         self._tasks: anyio.abc.TaskGroup | None = None
         #: When each resending sink (Alertmanager) last got every firing alert.
@@ -255,10 +256,22 @@ class Alerting:
         if self.silences.refresh():
             for rule, domain in recall(self.outboxes.values(), self.evaluator, now):
                 self._log.info("sesd.alert.recalled", rule=rule, domain=domain)
-        if self.unread():
+        unread = self.unread()
+        if unread:
             # An empty window says nothing of an incident while its events wait in an
             # unread queue, nor for a window's length after (as after a stall).
             self.evaluator.blind(now)
+        if unread != self._unread:
+            self._unread = unread
+            if unread:
+                # Any queue: sesd cannot tell which alerts an unread queue's events
+                # belong to, so the one who wonders why an incident stays open is told.
+                self._log.warning(
+                    "sesd.alert.resolves_held",
+                    queues=unread,
+                    hint="no alert resolves on an empty window while these queues "
+                    "cannot be read, and for a window's length after",
+                )
         for alert in self.evaluator.evaluate(self._ledger, now):
             self._log.info(
                 f"sesd.alert.{alert.kind.value}",
