@@ -450,6 +450,43 @@ async def test_a_sink_bug_is_logged_with_its_traceback_and_counted() -> None:
     assert "a rendering bug" in failed[0]["exception"]
 
 
+class _Recorded:
+    name = "slack"
+
+    def __init__(self) -> None:
+        self.sent: list[Notification] = []
+
+    async def send(self, notification: Notification) -> None:
+        self.sent.append(notification)
+
+
+async def test_a_fault_in_the_outbox_costs_that_notification_only() -> None:
+    """A bug around the send (not in the sink) is counted and logged with its traceback
+    like a sink's; raised, it failed the task group every sink's outbox runs in, and
+    the notifications they were delivering were lost. The next one is delivered."""
+    logs = io.StringIO()
+    configure_logging("debug", "json", stream=logs)
+    sink = _Recorded()
+    async with delivering(sink, Sleeps()) as (box, counter):
+        current, faults = box._current, [RuntimeError("a bug")]
+
+        def faulty(found: Notification) -> Notification | None:
+            if faults:
+                raise faults.pop()
+            return current(found)
+
+        box._current = faulty  # type: ignore[method-assign, assignment]
+        box.put(notification(alert("first.example")))
+        box.put(notification(alert("second.example")))
+        with anyio.fail_after(10):
+            await box.wait_empty()
+    assert [n.alerts[0].domain for n in sink.sent] == ["second.example"]
+    assert outcomes(counter, "slack")["failed"] == 1
+    lines = [json.loads(line) for line in logs.getvalue().splitlines()]
+    (failed,) = [line for line in lines if line["event"] == "sesd.notify.failed"]
+    assert "a bug" in failed["exception"]
+
+
 class HeldSleeps(Sleeps):
     """Sleeps that wait for the test the first time: something can arrive meanwhile."""
 
