@@ -126,7 +126,9 @@ class Reloader:
             return False
         try:
             # The web configuration file is read with the rest, in the worker thread.
-            new = await anyio.to_thread.run_sync(partial(load_config, path, daemon=True))
+            # Left to its thread at a stop: a file on a hung mount must not hold it.
+            read = partial(load_config, path, daemon=True)
+            new = await anyio.to_thread.run_sync(read, abandon_on_cancel=True)
             if daemon.listen:
                 http = msgspec.structs.replace(new.http, listen=daemon.listen)
                 new = msgspec.structs.replace(new, http=http)

@@ -1,14 +1,18 @@
 """Signals: SIGTERM and SIGINT stop sesd (a second one saves the state, within a
-moment, and exits), SIGHUP reloads the config and never stops it."""
+moment, and exits), SIGHUP reloads the config and never stops it. Reloads run one at
+a time beside the watch, so a reload that hangs (its file on a hung mount) never
+keeps a stop signal from being read."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 from collections.abc import Awaitable, Callable
 
 import anyio
 import anyio.abc
+from anyio.streams.memory import MemoryObjectReceiveStream
 
 from sesd.io.logs import get_logger
 from sesd.runtime import early
@@ -34,23 +38,40 @@ async def watch_signals(
     """Turn signals into ``stop()`` and ``reload()`` calls, until cancelled; a stop
     signal that came while sesd started (sesd.runtime.early) stops it now."""
     log = get_logger()
-    with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals:
-        task_status.started()
-        for signum in early.taken():
-            log.info("sesd.daemon.signal", signal=signum.name, during="start")
-            stop()
-        async for signum in signals:
-            log.info("sesd.daemon.signal", signal=signum.name)
-            if signum == signal.SIGHUP:
-                # Never a reason to stop (its default would end sesd with no drain).
-                await reload()
-            elif stopping.is_set():
-                log.warning("sesd.daemon.forced_exit", signal=signum.name)
-                # What the windows and alert states hold, and the pages still owed,
-                # are saved first if the disk lets them within a moment; a disk that
-                # hangs does not hold the exit (the write is left to its thread).
-                with anyio.move_on_after(FORCED_SAVE):
-                    await save(abandon=True)
-                os._exit(EXIT_FORCED)
-            else:
+    # One reload waiting behind the one running is enough: it reads the newest file.
+    asked, reloads = anyio.create_memory_object_stream[None](1)
+    receiver = anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+    with receiver as signals, asked, reloads:
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(_reload_each, reloads, reload)
+            task_status.started()
+            for signum in early.taken():
+                log.info("sesd.daemon.signal", signal=signum.name, during="start")
                 stop()
+            async for signum in signals:
+                log.info("sesd.daemon.signal", signal=signum.name)
+                if signum == signal.SIGHUP:
+                    # Never a reason to stop (its default would end sesd with no drain).
+                    with contextlib.suppress(anyio.WouldBlock):
+                        asked.send_nowait(None)
+                elif stopping.is_set():
+                    await _forced_exit(signum, save)
+                else:
+                    stop()
+
+
+async def _reload_each(
+    asked: MemoryObjectReceiveStream[None], reload: Callable[[], Awaitable[object]]
+) -> None:
+    async for _ in asked:
+        await reload()
+
+
+async def _forced_exit(signum: signal.Signals, save: Callable[..., Awaitable[None]]) -> None:
+    get_logger().warning("sesd.daemon.forced_exit", signal=signum.name)
+    # What the windows and alert states hold, and the pages still owed, are saved first
+    # if the disk lets them within a moment; a disk that hangs does not hold the exit
+    # (the write is left to its thread).
+    with anyio.move_on_after(FORCED_SAVE):
+        await save(abandon=True)
+    os._exit(EXIT_FORCED)
