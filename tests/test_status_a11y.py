@@ -18,7 +18,7 @@ from sesd.commands.demo.localsqs import LocalSqs
 from sesd.config import parse_config
 from tests.browser import at_least, chromium, opened, watched
 from tests.conftest import make_queue, running
-from tests.test_status_browser import config_text, fired, spiked
+from tests.test_status_browser import config_text, fired, spiked, spiked_page
 
 pytestmark = pytest.mark.timeout(90)
 expect.set_options(timeout=15_000)
@@ -49,33 +49,28 @@ async def test_on_a_phone_words_and_times_stay_whole_and_a_table_keeps_its_scrol
     """At 375 px an alert's time reads on one line and its row stays short (a table
     wider than the phone scrolls in its own box, the page does not); a table swiped
     sideways, or its box holding the keyboard's focus, keeps both through refreshes."""
-    url, _ = await make_queue(sqs)
-    async with running(parse_config(config_text(local_sqs, url))) as daemon, chromium() as browser:
-        await spiked(sqs, url)
-        await fired(daemon)
-        host = f"127.0.0.1:{daemon.http_port}"
-        async with watched(browser) as seen:
-            page = seen.page
-            await page.set_viewport_size(PHONE)
-            for path, refreshes in (("/domain/outlook.com?refresh=300", 0), ("/?refresh=0.25", 1)):
-                await opened(page, f"http://{host}{path}", refreshes)
-                row = page.locator("#now tr.alert").first
-                assert await row.locator("td.time").evaluate(LINES) == 1
-                assert await row.locator("td").nth(1).evaluate(LINES) <= 2  # rule, severity
-                assert (await row.bounding_box() or {"height": 1e9})["height"] < 250
-                box = page.locator("#now .wide")
-                assert await box.evaluate("(b) => b.scrollWidth > b.clientWidth")
-                width = await page.evaluate("[document.documentElement.scrollWidth, innerWidth]")
-                assert width[0] <= width[1]
+    async with spiked_page(local_sqs, sqs) as (_, seen, host):
+        page = seen.page
+        await page.set_viewport_size(PHONE)
+        for path, refreshes in (("/domain/outlook.com?refresh=300", 0), ("/?refresh=0.25", 1)):
+            await opened(page, f"http://{host}{path}", refreshes)
+            row = page.locator("#now tr.alert").first
+            assert await row.locator("td.time").evaluate(LINES) == 1
+            assert await row.locator("td").nth(1).evaluate(LINES) <= 2  # rule, severity
+            assert (await row.bounding_box() or {"height": 1e9})["height"] < 250
+            box = page.locator("#now .wide")
+            assert await box.evaluate("(b) => b.scrollWidth > b.clientWidth")
+            width = await page.evaluate("[document.documentElement.scrollWidth, innerWidth]")
+            assert width[0] <= width[1]
 
-            domains = page.locator("#scope-domain .wide")
-            await domains.evaluate("(b) => { b.scrollLeft = 120; }")
-            await _refreshed(page, 2)
-            assert await domains.evaluate("(b) => b.scrollLeft") == 120
-            await page.locator("#now .wide").focus()
-            await _refreshed(page, 2)
-            assert await page.evaluate("document.activeElement.matches('#now .wide')")
-            seen.assert_clean(host)
+        domains = page.locator("#scope-domain .wide")
+        await domains.evaluate("(b) => { b.scrollLeft = 120; }")
+        await _refreshed(page, 2)
+        assert await domains.evaluate("(b) => b.scrollLeft") == 120
+        await page.locator("#now .wide").focus()
+        await _refreshed(page, 2)
+        assert await page.evaluate("document.activeElement.matches('#now .wide')")
+        seen.assert_clean(host)
 
 
 async def test_a_screen_reader_hears_a_lost_sesd_once_and_each_alert_that_starts(

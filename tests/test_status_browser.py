@@ -9,6 +9,8 @@ import json
 import os
 import signal
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -23,7 +25,7 @@ from sesd.commands.demo.localsqs import LocalSqs
 from sesd.config import Config, load_config, parse_config
 from sesd.runtime.daemon import Daemon
 from tests import factory as f
-from tests.browser import at_least, chromium, opened, watched
+from tests.browser import Watched, at_least, chromium, opened, watched
 from tests.conftest import make_queue, running, send_bodies
 from tests.status_world import MICROSOFT, RULES, settled, spike
 
@@ -62,6 +64,20 @@ async def spiked(sqs: Any, url: str, **kwargs: Any) -> None:
     await send_bodies(sqs, url, [f.raw(event) for event in spike(time.time(), **kwargs)])
 
 
+@asynccontextmanager
+async def spiked_page(
+    local_sqs: LocalSqs, sqs: Any, **kwargs: Any
+) -> AsyncIterator[tuple[Daemon, Watched, str]]:
+    """A daemon whose spike (``spike``'s ``kwargs``) fired, and a fresh watched page in
+    Chromium: the daemon, the page's watcher, and the daemon's host and port."""
+    url, _ = await make_queue(sqs)
+    async with running(parse_config(config_text(local_sqs, url))) as daemon, chromium() as browser:
+        await spiked(sqs, url, **kwargs)
+        await fired(daemon)
+        async with watched(browser) as seen:
+            yield daemon, seen, f"127.0.0.1:{daemon.http_port}"
+
+
 def artifacts(tmp_path: Path) -> Path:
     """Where screenshots go: $SESD_ARTIFACTS (CI keeps it), else the test's own tmp dir."""
     found = Path(os.environ.get("SESD_ARTIFACTS") or tmp_path)
@@ -77,41 +93,34 @@ async def test_under_a_spike_the_page_lists_outlook_first_with_its_alert(
     outlook.com first among the domains with a
     sparkline that has points; so does the page its script redraws from the JSON. A
     screenshot of it is kept as an artifact."""
-    url, _ = await make_queue(sqs)
-    async with running(parse_config(config_text(local_sqs, url))) as daemon, chromium() as browser:
-        await spiked(sqs, url)
-        await fired(daemon)
-        host = f"127.0.0.1:{daemon.http_port}"
-        async with watched(browser) as seen:
-            page = seen.page
-            structures = []
-            for drawn_by, refresh in (("the server", 300), ("the script", 0.25)):
-                await opened(page, f"http://{host}/?refresh={refresh}", 0 if refresh == 300 else 1)
-                alert = page.locator("#now tr.alert").filter(has_text="outlook.com")
-                await expect(alert).to_contain_text("firing")
-                await expect(alert).to_contain_text("delay-ratio-high")
-                await expect(alert).to_contain_text("ip_reputation (15 of 15 noted)")
-                await expect(alert).to_contain_text("SES -> recipient MTA")
-                # Microsoft's alert, listed above it, gives the advice; this row does
-                # not repeat it.
-                above = page.locator("#now tr.alert").filter(has_text="provider microsoft")
-                await expect(above).to_contain_text("slow down to Microsoft")
-                await expect(alert.locator(".advice")).to_have_text("the same advice as above")
-                first = page.locator("#scope-domain tbody tr").first
-                await expect(first.locator("td").first).to_have_text("outlook.com")
-                await expect(first).to_contain_text("delay-ratio-high")
-                await expect(first.locator("svg.spark")).to_have_attribute(
-                    "data-points", at_least(1)
-                )
-                points = await first.locator("svg.spark polyline").get_attribute("points")
-                assert points, drawn_by
-                structures.append(await page.evaluate(STRUCTURE))
-            # The script draws the markup the server drew, element for element.
-            assert structures[0] == structures[1]
-            shot = artifacts(tmp_path) / "status-page-spike.png"
-            await page.screenshot(path=str(shot), full_page=True)
-            assert shot.stat().st_size > 10_000
-            seen.assert_clean(host)
+    async with spiked_page(local_sqs, sqs) as (_, seen, host):
+        page = seen.page
+        structures = []
+        for drawn_by, refresh in (("the server", 300), ("the script", 0.25)):
+            await opened(page, f"http://{host}/?refresh={refresh}", 0 if refresh == 300 else 1)
+            alert = page.locator("#now tr.alert").filter(has_text="outlook.com")
+            await expect(alert).to_contain_text("firing")
+            await expect(alert).to_contain_text("delay-ratio-high")
+            await expect(alert).to_contain_text("ip_reputation (15 of 15 noted)")
+            await expect(alert).to_contain_text("SES -> recipient MTA")
+            # Microsoft's alert, listed above it, gives the advice; this row does
+            # not repeat it.
+            above = page.locator("#now tr.alert").filter(has_text="provider microsoft")
+            await expect(above).to_contain_text("slow down to Microsoft")
+            await expect(alert.locator(".advice")).to_have_text("the same advice as above")
+            first = page.locator("#scope-domain tbody tr").first
+            await expect(first.locator("td").first).to_have_text("outlook.com")
+            await expect(first).to_contain_text("delay-ratio-high")
+            await expect(first.locator("svg.spark")).to_have_attribute("data-points", at_least(1))
+            points = await first.locator("svg.spark polyline").get_attribute("points")
+            assert points, drawn_by
+            structures.append(await page.evaluate(STRUCTURE))
+        # The script draws the markup the server drew, element for element.
+        assert structures[0] == structures[1]
+        shot = artifacts(tmp_path) / "status-page-spike.png"
+        await page.screenshot(path=str(shot), full_page=True)
+        assert shot.stat().st_size > 10_000
+        seen.assert_clean(host)
 
 
 async def test_a_cause_the_texts_only_hinted_at_says_so_on_the_page(
@@ -120,21 +129,17 @@ async def test_a_cause_the_texts_only_hinted_at_says_so_on_the_page(
     """outlook.com's delays say only "try again later": its alert's cause reads
     greylisted, only hinted at by the text, as the server draws it and as the script
     redraws it."""
-    url, _ = await make_queue(sqs)
-    async with running(parse_config(config_text(local_sqs, url))) as daemon, chromium() as browser:
-        await spiked(sqs, url, diagnostic="451 4.7.1 Please try again later")
-        await fired(daemon)
-        host = f"127.0.0.1:{daemon.http_port}"
-        async with watched(browser) as seen:
-            page = seen.page
-            for refresh in (300, 0.25):
-                await opened(page, f"http://{host}/?refresh={refresh}", 0 if refresh == 300 else 1)
-                alert = page.locator("#now tr.alert").filter(has_text="outlook.com")
-                await expect(alert).to_contain_text("greylisted")
-                await expect(alert).to_contain_text(
-                    "(15 of 15 noted; 15 only hinted at by the text: read the diagnostics)"
-                )
-            seen.assert_clean(host)
+    hint = "451 4.7.1 Please try again later"
+    async with spiked_page(local_sqs, sqs, diagnostic=hint) as (_, seen, host):
+        page = seen.page
+        for refresh in (300, 0.25):
+            await opened(page, f"http://{host}/?refresh={refresh}", 0 if refresh == 300 else 1)
+            alert = page.locator("#now tr.alert").filter(has_text="outlook.com")
+            await expect(alert).to_contain_text("greylisted")
+            await expect(alert).to_contain_text(
+                "(15 of 15 noted; 15 only hinted at by the text: read the diagnostics)"
+            )
+        seen.assert_clean(host)
 
 
 async def test_an_idna_domain_keeps_its_unicode_form_when_the_script_redraws(
@@ -167,21 +172,16 @@ async def test_a_stranger_s_markup_shows_as_text_and_runs_nothing(
     """A diagnostic holding a script element and an image with an onerror handler shows
     as text on outlook.com's page, as the server drew it and as the script redraws it;
     nothing ran (no dialog, no console error, the page's variable unset, no image)."""
-    url, _ = await make_queue(sqs)
-    async with running(parse_config(config_text(local_sqs, url))) as daemon, chromium() as browser:
-        await spiked(sqs, url, diagnostic=HOSTILE)
-        await fired(daemon)
-        host = f"127.0.0.1:{daemon.http_port}"
-        async with watched(browser) as seen:
-            page = seen.page
-            # As the server drew it (no refresh for minutes), then as the script redraws it.
-            for refresh, refreshes in ((300, 0), (0.25, 2)):
-                await opened(page, f"http://{host}/domain/outlook.com?refresh={refresh}", refreshes)
-                await expect(page.locator("#breakdown").get_by_text(MARKUP)).to_be_visible()
-                assert await page.locator("img").count() == 0
-                assert await page.locator("main script").count() == 0
-            assert await page.evaluate("() => window.sesdPwned") is None
-            seen.assert_clean(host)
+    async with spiked_page(local_sqs, sqs, diagnostic=HOSTILE) as (_, seen, host):
+        page = seen.page
+        # As the server drew it (no refresh for minutes), then as the script redraws it.
+        for refresh, refreshes in ((300, 0), (0.25, 2)):
+            await opened(page, f"http://{host}/domain/outlook.com?refresh={refresh}", refreshes)
+            await expect(page.locator("#breakdown").get_by_text(MARKUP)).to_be_visible()
+            assert await page.locator("img").count() == 0
+            assert await page.locator("main script").count() == 0
+        assert await page.evaluate("() => window.sesdPwned") is None
+        seen.assert_clean(host)
 
 
 async def test_a_silenced_alert_shows_its_silence(

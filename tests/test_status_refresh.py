@@ -23,7 +23,7 @@ from tests import factory as f
 from tests.browser import at_least, chromium, opened, watched
 from tests.conftest import make_queue, running, send_bodies
 from tests.status_world import settled, spike
-from tests.test_status_browser import config_text, fired, spiked
+from tests.test_status_browser import config_text, fired, spiked, spiked_page
 
 pytestmark = pytest.mark.timeout(60)
 expect.set_options(timeout=15_000)
@@ -111,65 +111,56 @@ async def test_a_refresh_keeps_the_focused_link_and_waits_for_a_selection(
     """A keyboard user on outlook.com's link keeps the focus there across refreshes;
     while text on the page is selected (a message id being copied) the page is not
     redrawn, and says so; once the selection is gone it refreshes again."""
-    url, _ = await make_queue(sqs)
-    async with running(parse_config(config_text(local_sqs, url))) as daemon, chromium() as browser:
-        await spiked(sqs, url)
-        await fired(daemon)
-        host = f"127.0.0.1:{daemon.http_port}"
-        async with watched(browser) as seen:
-            page = seen.page
-            body, state = page.locator("body"), page.locator("#refresh-state")
-            await page.goto(f"http://{host}/?refresh=0.25")
-            await expect(body).to_have_attribute("data-refreshes", at_least(1))
-            await page.locator("#scope-domain a", has_text="outlook.com").focus()
-            refreshes = int(await body.get_attribute("data-refreshes") or 0)
-            await expect(body).to_have_attribute("data-refreshes", at_least(refreshes + 2))
-            focused = "() => [document.activeElement.getAttribute('href'), document.activeElement.textContent]"  # noqa: E501
-            assert await page.evaluate(focused) == ["/domain/outlook.com", "outlook.com"]
+    async with spiked_page(local_sqs, sqs) as (_, seen, host):
+        page = seen.page
+        body, state = page.locator("body"), page.locator("#refresh-state")
+        await page.goto(f"http://{host}/?refresh=0.25")
+        await expect(body).to_have_attribute("data-refreshes", at_least(1))
+        await page.locator("#scope-domain a", has_text="outlook.com").focus()
+        refreshes = int(await body.get_attribute("data-refreshes") or 0)
+        await expect(body).to_have_attribute("data-refreshes", at_least(refreshes + 2))
+        focused = "() => [document.activeElement.getAttribute('href'), document.activeElement.textContent]"  # noqa: E501
+        assert await page.evaluate(focused) == ["/domain/outlook.com", "outlook.com"]
 
-            await page.evaluate(
-                """() => {
-                    const range = document.createRange();
-                    range.selectNodeContents(document.querySelector("#scope-domain tbody td"));
-                    getSelection().removeAllRanges();
-                    getSelection().addRange(range);
-                }"""
-            )
-            await expect(state).to_have_text("paused while text is selected")
-            refreshes = int(await body.get_attribute("data-refreshes") or 0)
-            await expect(state).to_have_text("paused while text is selected")
-            assert await page.evaluate("() => getSelection().toString()") == "outlook.com"
-            assert int(await body.get_attribute("data-refreshes") or 0) == refreshes
-            await page.evaluate("() => getSelection().removeAllRanges()")
-            await expect(body).to_have_attribute("data-refreshes", at_least(refreshes + 1))
-            await expect(state).to_have_text("refreshing every 0.25 s")
-            seen.assert_clean(host)
+        await page.evaluate(
+            """() => {
+                const range = document.createRange();
+                range.selectNodeContents(document.querySelector("#scope-domain tbody td"));
+                getSelection().removeAllRanges();
+                getSelection().addRange(range);
+            }"""
+        )
+        await expect(state).to_have_text("paused while text is selected")
+        refreshes = int(await body.get_attribute("data-refreshes") or 0)
+        await expect(state).to_have_text("paused while text is selected")
+        assert await page.evaluate("() => getSelection().toString()") == "outlook.com"
+        assert int(await body.get_attribute("data-refreshes") or 0) == refreshes
+        await page.evaluate("() => getSelection().removeAllRanges()")
+        await expect(body).to_have_attribute("data-refreshes", at_least(refreshes + 1))
+        await expect(state).to_have_text("refreshing every 0.25 s")
+        seen.assert_clean(host)
 
 
 async def test_long_text_from_strangers_stays_on_the_screen(local_sqs: LocalSqs, sqs: Any) -> None:
     """A diagnostic of 400 characters without a space: outlook.com's page is no wider
     than the screen, as the server draws it and as the script redraws it; on a phone,
     the front page's tables scroll in their own boxes and the page fits the screen."""
-    url, _ = await make_queue(sqs)
-    async with running(parse_config(config_text(local_sqs, url))) as daemon, chromium() as browser:
-        await spiked(sqs, url, diagnostic="smtp; 451 4.7.650 " + "X" * 400)
-        await fired(daemon)
-        host = f"127.0.0.1:{daemon.http_port}"
-        async with watched(browser) as seen:
-            page = seen.page
-            for refresh, refreshes in ((300, 0), (0.25, 1)):
-                await opened(page, f"http://{host}/domain/outlook.com?refresh={refresh}", refreshes)
-                drawn, screen = await page.evaluate(WIDTHS)
-                assert drawn <= screen
-            await page.set_viewport_size({"width": 390, "height": 844})
-            await opened(page, f"http://{host}/?refresh=0.25", 1)
+    long = "smtp; 451 4.7.650 " + "X" * 400
+    async with spiked_page(local_sqs, sqs, diagnostic=long) as (_, seen, host):
+        page = seen.page
+        for refresh, refreshes in ((300, 0), (0.25, 1)):
+            await opened(page, f"http://{host}/domain/outlook.com?refresh={refresh}", refreshes)
             drawn, screen = await page.evaluate(WIDTHS)
             assert drawn <= screen
-            # A state badge is one word on one line, however narrow its column.
-            lines = await page.evaluate(
-                "[...document.querySelectorAll('.badge')].map(b => b.getBoundingClientRect()"
-                ".height / parseFloat(getComputedStyle(b).fontSize))"
-            )
-            assert lines
-            assert max(lines) < 2  # in font sizes: one line is about 1.45
-            seen.assert_clean(host)
+        await page.set_viewport_size({"width": 390, "height": 844})
+        await opened(page, f"http://{host}/?refresh=0.25", 1)
+        drawn, screen = await page.evaluate(WIDTHS)
+        assert drawn <= screen
+        # A state badge is one word on one line, however narrow its column.
+        lines = await page.evaluate(
+            "[...document.querySelectorAll('.badge')].map(b => b.getBoundingClientRect()"
+            ".height / parseFloat(getComputedStyle(b).fontSize))"
+        )
+        assert lines
+        assert max(lines) < 2  # in font sizes: one line is about 1.45
+        seen.assert_clean(host)
