@@ -182,9 +182,10 @@ class Outbox:
             try:
                 done = await self._deliver(notification)
             except Exception as exc:
-                # A bug around the send (the sink's own are caught in _deliver): this
-                # sink loses this notification, counted and logged with its traceback;
-                # raised, it would cancel every other sink's delivery in flight.
+                # A bug, in the sink (rendering) or around its send: this sink loses this
+                # notification, counted and logged with its traceback (a bug must be
+                # findable, not just a class name); raised, it would cancel every other
+                # sink's delivery in flight.
                 self._count("failed")
                 log = self._log.bind(rule=notification.rule, kind=notification.kind.value)
                 log.error("sesd.notify.failed", error=type(exc).__name__, exc_info=True)
@@ -223,11 +224,6 @@ class Outbox:
             except Permanent as exc:
                 self._count("failed")
                 log.error("sesd.notify.failed", error=str(exc))
-                return True
-            except Exception as exc:
-                self._count("failed")
-                # The traceback: a rendering bug must be findable, not just a class name.
-                log.error("sesd.notify.failed", error=type(exc).__name__, exc_info=True)
                 return True
             else:
                 self._count("sent")
