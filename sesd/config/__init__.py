@@ -112,7 +112,6 @@ __all__ = [
     "WebhookConfig",
     "WindowsConfig",
     "core_settings",
-    "for_daemon",
     "is_glob",
     "load_config",
     "parse_config",
