@@ -21,7 +21,7 @@ from playwright.async_api import (
 
 from tests.conftest import require_tool
 
-__all__ = ["Watched", "at_least", "chromium", "opened", "watched"]
+__all__ = ["Watched", "at_least", "chromium", "opened", "refreshed", "watched"]
 
 
 @asynccontextmanager
@@ -92,3 +92,10 @@ async def opened(page: Page, url: str, refreshes: int) -> None:
     page as the server drew it)."""
     await page.goto(url)
     await expect(page.locator("body")).to_have_attribute("data-refreshes", at_least(refreshes))
+
+
+async def refreshed(page: Page, more: int) -> None:
+    """Until the page's script has redrawn it ``more`` times from now."""
+    body = page.locator("body")
+    count = int(await body.get_attribute("data-refreshes") or 0)
+    await expect(body).to_have_attribute("data-refreshes", at_least(count + more))

@@ -12,11 +12,11 @@ import socket
 from typing import Any
 
 import pytest
-from playwright.async_api import Page, ViewportSize, expect
+from playwright.async_api import ViewportSize, expect
 
 from sesd.commands.demo.localsqs import LocalSqs
 from sesd.config import parse_config
-from tests.browser import at_least, chromium, opened, watched
+from tests.browser import at_least, chromium, opened, refreshed, watched
 from tests.conftest import make_queue, running
 from tests.test_status_browser import config_text, fired, spiked, spiked_page
 
@@ -35,12 +35,6 @@ LINES = """(el) => {
     }
     return tops.size;
 }"""
-
-
-async def _refreshed(page: Page, more: int) -> None:
-    body = page.locator("body")
-    count = int(await body.get_attribute("data-refreshes") or 0)
-    await expect(body).to_have_attribute("data-refreshes", at_least(count + more))
 
 
 async def test_on_a_phone_words_and_times_stay_whole_and_a_table_keeps_its_scroll(
@@ -65,10 +59,10 @@ async def test_on_a_phone_words_and_times_stay_whole_and_a_table_keeps_its_scrol
 
         domains = page.locator("#scope-domain .wide")
         await domains.evaluate("(b) => { b.scrollLeft = 120; }")
-        await _refreshed(page, 2)
+        await refreshed(page, 2)
         assert await domains.evaluate("(b) => b.scrollLeft") == 120
         await page.locator("#now .wide").focus()
-        await _refreshed(page, 2)
+        await refreshed(page, 2)
         assert await page.evaluate("document.activeElement.matches('#now .wide')")
         seen.assert_clean(host)
 
@@ -87,7 +81,7 @@ async def test_a_screen_reader_hears_a_lost_sesd_once_and_each_alert_that_starts
             host = f"127.0.0.1:{daemon.http_port}"
             await opened(page, f"http://{host}/?refresh=0.25", 1)
             await page.evaluate("window.kept = document.querySelector('#canary h2')")
-            await _refreshed(page, 2)
+            await refreshed(page, 2)
             assert await page.evaluate("window.kept.isConnected")
             await expect(page.locator("#news")).to_have_text("")
 
@@ -107,7 +101,7 @@ async def test_a_screen_reader_hears_a_lost_sesd_once_and_each_alert_that_starts
             await expect(body).to_have_attribute("data-ticks", at_least(ticks + 4))
             assert await body.get_attribute("data-refreshes") == paused
             await pause.click()
-            await _refreshed(page, 1)
+            await refreshed(page, 1)
             port = daemon.http_port
 
         await page.evaluate(

@@ -20,7 +20,7 @@ from sesd.alerting.silences import Silence
 from sesd.commands.demo.localsqs import LocalSqs
 from sesd.config import parse_config
 from tests import factory as f
-from tests.browser import at_least, chromium, opened, watched
+from tests.browser import at_least, chromium, opened, refreshed, watched
 from tests.conftest import make_queue, running, send_bodies
 from tests.status_world import settled, spike
 from tests.test_status_browser import config_text, fired, spiked, spiked_page
@@ -117,8 +117,7 @@ async def test_a_refresh_keeps_the_focused_link_and_waits_for_a_selection(
         await page.goto(f"http://{host}/?refresh=0.25")
         await expect(body).to_have_attribute("data-refreshes", at_least(1))
         await page.locator("#scope-domain a", has_text="outlook.com").focus()
-        refreshes = int(await body.get_attribute("data-refreshes") or 0)
-        await expect(body).to_have_attribute("data-refreshes", at_least(refreshes + 2))
+        await refreshed(page, 2)
         focused = "() => [document.activeElement.getAttribute('href'), document.activeElement.textContent]"  # noqa: E501
         assert await page.evaluate(focused) == ["/domain/outlook.com", "outlook.com"]
 
