@@ -3,6 +3,7 @@ sesd runs on; a fault that ends sesd still leaves the state file saved."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 from pathlib import Path
@@ -201,3 +202,47 @@ async def test_a_fault_that_ends_the_daemon_still_saves_the_state(
     blob = read_state(str(state))
     assert blob is not None
     assert b"one.example" in blob
+
+
+async def test_a_cancellation_nobody_asked_for_is_a_fault() -> None:
+    """A library's future cancelled under the task that awaited it raises
+    ``CancelledError`` there though no stop was asked: counted and run again like any
+    fault, not the task's silent end."""
+    runs = 0
+
+    async def cancelled_under() -> None:
+        nonlocal runs
+        runs += 1
+        if runs == 1:
+            future = asyncio.get_running_loop().create_future()
+            future.cancel()
+            await future
+
+    failures = _failures()
+    logs = io.StringIO()
+    configure_logging("debug", "json", stream=logs)
+    with anyio.fail_after(5):
+        await kept_running("cancelled", cancelled_under, failures, restart_after=0.0)
+    assert runs == 2
+    assert failures.labels("cancelled")._value.get() == 1
+    failed = [json.loads(line) for line in logs.getvalue().splitlines()]
+    assert [r["task"] for r in failed if r["event"] == "sesd.task.failed"] == ["cancelled"]
+
+
+async def test_a_stop_while_a_task_restarts_after_a_fault_is_a_stop() -> None:
+    """A stop that lands while the task awaits inside its run, after an earlier fault,
+    still ends it: only the fault is counted."""
+    runs = 0
+
+    async def fails_then_waits() -> None:
+        nonlocal runs
+        runs += 1
+        if runs == 1:
+            raise RuntimeError("fault")
+        await anyio.sleep_forever()
+
+    failures = _failures()
+    with anyio.move_on_after(0.05):
+        await kept_running("waiter", fails_then_waits, failures, restart_after=0.0)
+    assert runs == 2
+    assert failures.labels("waiter")._value.get() == 1

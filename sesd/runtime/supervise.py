@@ -4,11 +4,14 @@ A fault sesd did not foresee in one background task (a bug, an answer of a shape
 nobody expected) must not end the daemon, and every queue's ingestion with it.
 Each task runs under :func:`kept_running`: such a fault is counted
 (``sesd_task_failures_total``), logged with its traceback, and the task starts again
-after a pause. A cancellation (a stop) is not a fault and passes.
+after a pause. A cancellation (a stop) is not a fault and passes; a
+``CancelledError`` nobody asked for (a library's future cancelled under the task
+that awaited it) is a fault like any other, or it would end the task unseen.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Final
 
@@ -44,7 +47,9 @@ async def kept_running(
         try:
             await run()
             return
-        except Exception:
+        except (Exception, asyncio.CancelledError) as exc:
+            if isinstance(exc, asyncio.CancelledError) and _stopping():
+                raise
             failures.labels(name).inc()
             log.error(
                 "sesd.task.failed",
@@ -54,6 +59,13 @@ async def kept_running(
                 exc_info=True,
             )
         await anyio.sleep(restart_after)
+
+
+def _stopping() -> bool:
+    """Whether this task was asked to stop: a cancel scope cancels the task itself
+    (``Task.cancel``), which a future cancelled under it does not."""
+    task = asyncio.current_task()
+    return task is None or task.cancelling() > 0
 
 
 def start_kept(
