@@ -123,3 +123,38 @@ async def test_an_accounts_external_id_goes_with_its_assume_role(local_sqs: Loca
     assert asked[0]["ExternalId"] == "sesd-7f3a"
     assert asked[0]["RoleArn"] == "arn:aws:iam::210987654321:role/r"
     assert credentials["access_key"]
+
+
+async def test_a_first_client_reads_the_sdks_files_off_the_event_loop() -> None:
+    """The SDK's JSON files a first SESv2 or SQS client needs (tenths of a second to
+    parse) are read in a worker thread, not on the event loop every poll shares; a
+    second client of the kind reads none."""
+    import threading
+    from contextlib import AsyncExitStack
+
+    from aiobotocore.config import AioConfig
+
+    from sesd.config import parse_config
+    from sesd.runtime.aws import DEFAULT_ACCOUNT, AwsClients
+
+    config = parse_config('[aws]\nregion = "eu-west-1"\n')
+    loop_thread = threading.get_ident()
+    on_loop: list[str] = []
+    async with AsyncExitStack() as stack:
+        clients = AwsClients(config, stack)
+        files = clients._session(DEFAULT_ACCOUNT).get_component("data_loader").file_loader
+        read = files.load_file
+
+        def load_file(path: str) -> Any:
+            found = read(path)
+            # A file that is not there (the SDK looks for optional extras at each
+            # client) costs a stat, not a parse.
+            if found is not None and threading.get_ident() == loop_thread:
+                on_loop.append(path)
+            return found
+
+        files.load_file = load_file
+        for service in ("sesv2", "sqs"):
+            await clients.client(service, "", "eu-west-1", AioConfig())
+        await clients.client("sqs", "", "eu-west-1", AioConfig(), use="other")
+    assert on_loop == [], on_loop

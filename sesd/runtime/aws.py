@@ -12,6 +12,7 @@ from __future__ import annotations
 from contextlib import AsyncExitStack
 from typing import Any
 
+import anyio.to_thread
 from aiobotocore.config import AioConfig
 from aiobotocore.credentials import AioDeferredRefreshableCredentials
 from aiobotocore.session import AioSession, get_session
@@ -78,6 +79,8 @@ class AwsClients:
         self._config = config
         self._stack = stack
         self._sessions: dict[str, AioSession] = {}
+        #: The (account, service) pairs whose SDK models are loaded (:func:`_read_models`).
+        self._read: set[tuple[str, str]] = set()
         self._clients: dict[tuple[str, str, str, str, str | None], Any] = {}
         #: Each queue's SQS clients (by label and use), as its last opening made them.
         self._queues: dict[tuple[str, str], Any] = {}
@@ -126,6 +129,9 @@ class AwsClients:
         found = self._clients.get(key)
         if found is None:
             session = self._session(key[1])
+            if (key[1], service) not in self._read:
+                await anyio.to_thread.run_sync(_read_models, session, service)
+                self._read.add((key[1], service))
             found = await self._stack.enter_async_context(
                 session.create_client(  # type: ignore[call-overload]
                     service,
@@ -185,3 +191,17 @@ class AwsClients:
             "token": credentials["SessionToken"],
             "expiry_time": credentials["Expiration"].isoformat(),
         }
+
+
+def _read_models(session: AioSession, service: str) -> None:
+    """Read and parse the SDK's files a first client of ``service`` needs (its model,
+    its endpoint rules, the partitions, the retry and default settings: 0.2-0.7 s of
+    JSON for SESv2 or SQS here), in a worker thread: on the event loop they stalled
+    every poll, evaluation and answer for as long, whenever a reload, the canary or an
+    account poll made its first client of a kind. The loader keeps what it parsed; the
+    client made next on the loop reads it from there."""
+    loader = session.get_component("data_loader")
+    for kind in ("service-2", "endpoint-rule-set-1"):
+        loader.load_service_model(service, kind)
+    for name in ("endpoints", "partitions", "_retry", "sdk-default-configuration"):
+        loader.load_data(name)
