@@ -42,10 +42,14 @@ def test_prometheus_rules_check() -> None:
 
 def test_prometheus_rule_unit_tests() -> None:
     """The rules' unit tests pass: fleet ratios summed over replicas, counter resets, the
-    min-volume gate, and the alerts' labels and text."""
-    result = run(require_tool("promtool"), "test", "rules", "sesd.rules.test.yml", cwd=PROMETHEUS)
+    min-volume gate, and the alerts' labels and text; and, over days of samples,
+    SesdNoEvents on a steady sender that stops and resumes, a daily send, a queue empty
+    from the start. Every test file in the folder runs, so a new one is not left out."""
+    files = sorted(path.name for path in PROMETHEUS.glob("*.test.yml"))
+    assert {"sesd.rules.test.yml", "sesd.rules.days.test.yml"} <= set(files)
+    result = run(require_tool("promtool"), "test", "rules", *files, cwd=PROMETHEUS)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "SUCCESS" in result.stdout
+    assert result.stdout.count("SUCCESS") == len(files), result.stdout
 
 
 def test_prometheus_example_config() -> None:
