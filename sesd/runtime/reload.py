@@ -11,10 +11,13 @@ a change there is reported by key and left for the next restart.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import threading
+from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-import anyio
 import msgspec
 
 from sesd.config import (
@@ -125,10 +128,8 @@ class Reloader:
             self._log.warning("sesd.config.reload_failed", error="no config file to read")
             return False
         try:
-            # The web configuration file is read with the rest, in the worker thread.
-            # Left to its thread at a stop: a file on a hung mount must not hold it.
-            read = partial(load_config, path, daemon=True)
-            new = await anyio.to_thread.run_sync(read, abandon_on_cancel=True)
+            # The web configuration file is read with the rest, in a thread apart.
+            new = await _read_apart(partial(load_config, path, daemon=True))
             if daemon.listen:
                 http = msgspec.structs.replace(new.http, listen=daemon.listen)
                 new = msgspec.structs.replace(new, http=http)
@@ -220,3 +221,32 @@ def rule_changes(old: Config, new: Config) -> dict[str, Any]:
         "rules_removed": sorted(set(before) - set(after)),
         "rules_changed": changed,
     }
+
+
+async def _read_apart(read: Callable[[], Config]) -> Config:
+    """``read()`` in a daemon thread of its own. A file on a hung network mount holds
+    the read for ever: a stop leaves it there, and the process still exits (Python
+    waits at exit for the threads that are not daemons, anyio's workers among them:
+    ``systemctl stop`` then waited out its timeout and killed sesd)."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[Config] = loop.create_future()
+
+    def settle(config: Config | None, error: BaseException | None) -> None:
+        if future.done():  # cancelled: a stop came first
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(config)  # type: ignore[arg-type]
+
+    def work() -> None:
+        config, error = None, None
+        try:
+            config = read()
+        except BaseException as exc:  # noqa: BLE001 - raised again in the awaiting task
+            error = exc
+        with contextlib.suppress(RuntimeError):  # the loop is closed: sesd has stopped
+            loop.call_soon_threadsafe(settle, config, error)
+
+    threading.Thread(target=work, name="sesd-reload-read", daemon=True).start()
+    return await future
