@@ -131,7 +131,7 @@ async def test_the_banner_leaves_the_focused_link_in_sight_and_dark_lines_show(
 ) -> None:
     """At 200% zoom (640x450 CSS pixels) with the banner up, a link the keyboard moves
     to is scrolled below the banner, not under it; in the dark scheme the trend lines
-    keep 3:1 against their panel."""
+    keep 3:1 against their panel, and in forced colours they take the text's colour."""
     url, _ = await make_queue(sqs)
     async with chromium() as browser, watched(browser) as seen:
         page = seen.page
@@ -174,4 +174,21 @@ async def test_the_banner_leaves_the_focused_link_in_sight_and_dark_lines_show(
             }"""
         )
         assert ratio >= 3
+
+        # Forced colours (Windows high contrast): the lines take the scheme's text
+        # colour, in either scheme, like the text beside them.
+        for scheme in ("light", "dark"):
+            await page.emulate_media(color_scheme=scheme, forced_colors="active")
+            stroke, text = await page.evaluate(
+                """() => {
+                    const probe = document.createElement("span");
+                    probe.style.color = "CanvasText";
+                    document.body.append(probe);
+                    const text = getComputedStyle(probe).color;
+                    probe.remove();
+                    const line = document.querySelector("svg.spark .line");
+                    return [getComputedStyle(line).stroke, text];
+                }"""
+            )
+            assert stroke == text, scheme
         assert seen.errors == []
