@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import time
 from collections.abc import AsyncIterator
@@ -283,4 +284,38 @@ async def test_a_domain_page_shows_its_breakdowns_and_no_address(
             await expect(page.locator("#windows")).to_contain_text("15 recipients delayed")
             assert "@outlook.com" not in await page.content()
             assert "@gmail.com" not in await page.content()
+            seen.assert_clean(host)
+
+
+async def test_what_fires_comes_before_the_queues_and_a_failed_save_stays_said(
+    local_sqs: LocalSqs, sqs: Any, tmp_path: Path
+) -> None:
+    """The alerts come first in the page's main part and the queues after them (sixty
+    queues above the alerts pushed them ten screens down a phone), drawn by the server
+    and by the script alike; a state file save that failed is said in the header by
+    both, not only until the first refresh."""
+    url, _ = await make_queue(sqs)
+    state = tmp_path / "state"
+    state.mkdir()
+    extra = f'[state]\npath = "{state / "state.bin"}"\n'
+    async with running(parse_config(config_text(local_sqs, url, extra))) as daemon:
+        await spiked(sqs, url)
+        await fired(daemon)
+        shutil.rmtree(state)
+        state.write_text("a file where the state directory was")
+        await daemon.saver.save()
+        assert daemon.saver.failed
+        host = f"127.0.0.1:{daemon.http_port}"
+        async with chromium() as browser, watched(browser) as seen:
+            page = seen.page
+            for refresh, redraws in ((300, 0), (0.25, 2)):
+                await opened(page, f"http://{host}/?refresh={refresh}", redraws)
+                order = await page.evaluate(
+                    "() => Array.from(document.querySelectorAll('#main > section'), (s) => s.id)"
+                )
+                assert order[:2] == ["now", "queues"], (refresh, order)
+                await expect(page.locator("#queues h2")).to_have_text("Queues 1 of 1 ready")
+                await expect(page.locator("#queues tbody tr")).to_have_count(1)
+                facts = page.locator("#header .facts .bad")
+                await expect(facts).to_contain_text("state file save FAILED (last saved")
             seen.assert_clean(host)

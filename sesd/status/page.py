@@ -40,7 +40,7 @@ def built(daemon: DaemonView) -> str:
     return f"{daemon.version} ({daemon.revision})" if daemon.revision else daemon.version
 
 
-def _header(daemon: DaemonView, queues: list[QueueView], lag: LagView, now: float) -> str:
+def _header(daemon: DaemonView, now: float) -> str:
     ready = "ready" if daemon.ready else f"not ready: {', '.join(daemon.not_ready)}"
     reload = daemon.reload
     config = f"config loaded {moment(reload.at, now)}" + (
@@ -48,16 +48,22 @@ def _header(daemon: DaemonView, queues: list[QueueView], lag: LagView, now: floa
     )
     if not daemon.state.ok:
         config += f"; state file save FAILED (last saved {moment(daemon.state.at, now)})"
-    facts = (
+    return (
         f'<h1><a href="/">sesd</a> status <span class="version">{esc(built(daemon))}</span></h1>'
         f'<p class="facts"><span>up {esc(duration(daemon.uptime_seconds))}</span> '
         f'<span class="{"ok" if daemon.ready else "bad"}">{esc(ready)}</span> '
         f'<span class="{"ok" if reload.ok and daemon.state.ok else "bad"}">{esc(config)}</span></p>'
     )
+
+
+def _queues(queues: list[QueueView], lag: LagView) -> str:
+    """The queues read, below what fires: sixty of them above the alerts pushed the
+    alerts ten screens down a phone."""
+    ready = sum(q.ready for q in queues)
+    title = f"<h2>Queues <small>{ready} of {len(queues)} ready</small></h2>"
     rows = [_queue_row(q) for q in queues]
-    lag_text = lag.text
     head = ("queue", "account / region", "received", "errors", "last receive")
-    return facts + table("queues", head, rows) + f'<p class="lag">{esc(lag_text)}</p>'
+    return title + table("queues", head, rows) + f'<p class="lag">{esc(lag.text)}</p>'
 
 
 def _ago(value: float | None) -> str:
@@ -194,11 +200,13 @@ def _silences(silences: SilenceList, now: float) -> str:
 
 
 def status_main(status: Status) -> str:
-    """The page's ``<main>``: now, then each axis, the canary, accounts, silences."""
+    """The page's ``<main>``: now, the queues, then each axis, the canary, accounts,
+    silences."""
     alerts = status.alerts
     parts = [
         '<section id="now">'
-        f"{alerts_html(alerts.items, alerts.total, alerts.firing, status.at)}</section>"
+        f"{alerts_html(alerts.items, alerts.total, alerts.firing, status.at)}</section>",
+        f'<section id="queues">{_queues(status.queues, status.lag)}</section>',
     ]
     parts += [
         f'<section id="scope-{esc(t.axis)}" class="scopes">{_scope_table(t)}</section>'
@@ -213,7 +221,7 @@ def status_main(status: Status) -> str:
 
 def status_html(status: Status, refresh: float, api: str = "/api/v1/status") -> str:
     """The status page; its script refreshes it from ``api`` every ``refresh`` seconds."""
-    header = _header(status.sesd, status.queues, status.lag, status.at)
+    header = _header(status.sesd, status.at)
     main = status_main(status)
     firing = status.alerts.firing
     return page_shell("sesd status", api, "status", refresh, status.at, header, main, firing)

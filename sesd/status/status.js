@@ -126,8 +126,19 @@
   function header(doc) {
     const d = doc.sesd;
     const ready = d.ready ? "ready" : "not ready: " + d.not_ready.join(", ");
-    const config = "config loaded " + moment(d.reload.at) + (d.reload.ok ? "" : ", last reload FAILED");
-    const lag = doc.lag.text;
+    const saved = d.state.ok ? "" : `; state file save FAILED (last saved ${moment(d.state.at)})`;
+    const config = "config loaded " + moment(d.reload.at) + (d.reload.ok ? "" : ", last reload FAILED") + saved;
+    return [
+      h("h1", {}, h("a", { href: "/" }, "sesd"), " status ", h("span", { class: "version" }, d.version + (d.revision ? ` (${d.revision})` : ""))),
+      h("p", { class: "facts" }, h("span", {}, "up " + duration(d.uptime_seconds)), " ",
+        h("span", { class: d.ready ? "ok" : "bad" }, ready), " ",
+        h("span", { class: d.reload.ok && d.state.ok ? "ok" : "bad" }, config)),
+    ];
+  }
+
+  // Below what fires: sixty queues above the alerts pushed them ten screens down a phone.
+  function queues(doc) {
+    const ready = doc.queues.filter((q) => q.ready).length;
     const rows = doc.queues.map((q) => {
       const errors = Object.values(q.errors).reduce((a, b) => a + b, 0);
       const rate = q.received_per_second === null ? "-" : q.received_per_second.toFixed(1) + "/s";
@@ -137,12 +148,9 @@
         td(q.last_receive_seconds_ago === null ? "never" : duration(q.last_receive_seconds_ago) + " ago"));
     });
     return [
-      h("h1", {}, h("a", { href: "/" }, "sesd"), " status ", h("span", { class: "version" }, d.version + (d.revision ? ` (${d.revision})` : ""))),
-      h("p", { class: "facts" }, h("span", {}, "up " + duration(d.uptime_seconds)), " ",
-        h("span", { class: d.ready ? "ok" : "bad" }, ready), " ",
-        h("span", { class: d.reload.ok ? "ok" : "bad" }, config)),
+      h("h2", {}, "Queues ", h("small", {}, `${ready} of ${doc.queues.length} ready`)),
       table("queues", ["queue", "account / region", "received", "errors", "last receive"], rows),
-      h("p", { class: "lag" }, lag),
+      h("p", { class: "lag" }, doc.lag.text),
     ];
   }
 
@@ -243,6 +251,7 @@
   function statusMain(doc) {
     return [
       h("section", { id: "now" }, alerts(doc.alerts.items, doc.alerts.total, doc.alerts.firing)),
+      h("section", { id: "queues" }, queues(doc)),
       doc.scopes.map((t) => h("section", { id: "scope-" + t.axis, class: "scopes" }, scopeTable(t))),
       h("section", { id: "canary" }, canary(doc.canary)),
       h("section", { id: "accounts" }, accounts(doc.accounts, doc.tenants)),
