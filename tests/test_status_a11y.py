@@ -72,8 +72,9 @@ async def test_a_screen_reader_hears_a_lost_sesd_once_and_each_alert_that_starts
 ) -> None:
     """Nothing that did not change is redrawn (a reader's place stays); an alert that
     starts firing while the page is open is told in a live region; the refresh pauses
-    and resumes from the footer's button. When sesd stops answering, the alert part of
-    the banner is written once while the age beside it counts on."""
+    and resumes from the footer's button (the tab says paused, not an ageing count).
+    When sesd stops answering, the alert part of the banner is written once while the
+    age beside it counts on."""
     url, _ = await make_queue(sqs)
     async with chromium() as browser, watched(browser) as seen:
         page = seen.page
@@ -93,8 +94,11 @@ async def test_a_screen_reader_hears_a_lost_sesd_once_and_each_alert_that_starts
             await expect(news).to_contain_text(told)
 
             pause = page.locator("#pause")
+            await expect(page).to_have_title(re.compile(r"^\d+ firing · "))
             await pause.click()
             await expect(pause).to_have_attribute("aria-pressed", "true")
+            # The tab no longer counts what fires: the count would age unseen.
+            await expect(page).to_have_title(re.compile(r"^paused · sesd status"))
             body = page.locator("body")
             paused = await body.get_attribute("data-refreshes")
             ticks = int(await body.get_attribute("data-ticks") or 0)
@@ -102,6 +106,7 @@ async def test_a_screen_reader_hears_a_lost_sesd_once_and_each_alert_that_starts
             assert await body.get_attribute("data-refreshes") == paused
             await pause.click()
             await refreshed(page, 1)
+            await expect(page).to_have_title(re.compile(r"^\d+ firing · "))
             port = daemon.http_port
 
         await page.evaluate(

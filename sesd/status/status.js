@@ -473,6 +473,8 @@
     pause.setAttribute("aria-pressed", String(paused));
     pause.textContent = paused ? "resume" : "pause";
     state(paused ? "paused: press resume to refresh again" : "resuming", "");
+    // A count of what fires in the tab would age unseen; the next refresh names it again.
+    if (paused) named("paused");
   });
   setTimeout(refresh, every);
   setInterval(age, 1000);
