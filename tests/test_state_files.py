@@ -20,6 +20,7 @@ from sesd.core.pipeline import Pipeline
 from sesd.metrics.registry import Metrics
 from sesd.runtime.http import StartError
 from sesd.runtime.saver import StateSaver
+from sesd.runtime.state import StateError, read_state
 from tests import factory as f
 
 RULE = '[[alerts.rules]]\nname = "r"\nmetric = "delay_ratio"\nwindow = "5m"\nabove = 0.2\n'
@@ -297,3 +298,19 @@ def test_root_follows_no_state_file_link_another_user_made(tmp_path: Path) -> No
     saver.load()
     saver.release()
     assert saver.path == str(victim)
+
+
+@pytest.mark.timeout(10)
+def test_a_fifo_as_the_silences_or_state_file_is_refused_not_waited_on(tmp_path: Path) -> None:
+    """A FIFO where the silences or the state file should be (planted, or named by
+    mistake): opened to read, it would wait for a writer for ever, and `sesd silence
+    list` or the daemon's next look at its silences with it. Each is refused, saying
+    why."""
+    state = tmp_path / "state"
+    state.mkdir()
+    os.mkfifo(state / "silences.json")
+    os.mkfifo(state / "state.bin")
+    with pytest.raises(SilenceError, match=r"silences\.json: not a plain file"):
+        SilenceFile(str(state / "silences.json")).read()
+    with pytest.raises(StateError, match=r"state\.bin: not a plain file"):
+        read_state(str(state / "state.bin"))

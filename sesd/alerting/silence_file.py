@@ -13,7 +13,6 @@ import fcntl
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 import msgspec
 
@@ -25,7 +24,7 @@ from sesd.alerting.silences import (
     SilenceError,
     SilenceSet,
 )
-from sesd.io.files import open_lock, write_atomic
+from sesd.io.files import open_lock, read_plain, write_atomic
 from sesd.io.logs import get_logger
 
 __all__ = ["SilenceFile", "SilenceWatcher"]
@@ -40,7 +39,7 @@ class SilenceFile:
     def read(self) -> list[Silence]:
         """Every silence in the file; none when there is no file yet."""
         try:
-            blob = Path(self.path).read_bytes()
+            blob = read_plain(self.path)
         except FileNotFoundError:
             return []
         except OSError as exc:

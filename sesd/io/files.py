@@ -61,6 +61,18 @@ def open_lock(path: str) -> int:
     return fd
 
 
+def read_plain(path: str) -> bytes:
+    """The bytes of the plain file at ``path``. A FIFO or a device planted there (or
+    named by mistake) is refused, not read: opening a FIFO nobody writes waits for
+    ever, and ``sesd silence`` or the daemon's next read of its silences with it.
+    FileNotFoundError when there is none; OSError otherwise, its strerror saying why."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a plain file (remove it)", path)
+        return handle.read()
+
+
 def write_atomic(path: str, blob: bytes) -> None:
     """Replace the file at ``path`` with ``blob`` in one step, mode 0600, synced to disk:
     a reader (or a crash) sees the old file or the new one, never a part.

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import replace
-from pathlib import Path
 from typing import Any, Final
 
 import msgspec
@@ -26,7 +25,7 @@ from sesd.alerting.rules import AlertState, Status, Transition
 from sesd.config import RuleConfig, rule_of, saved_rule
 from sesd.core.ledger import Ledger
 from sesd.core.text import clean
-from sesd.io.files import write_atomic
+from sesd.io.files import read_plain, write_atomic
 
 __all__ = [
     "STATE_VERSION",
@@ -218,7 +217,7 @@ def providers_cache(blob: bytes) -> list[list[Any]]:
 def read_state(path: str) -> bytes | None:
     """The file's bytes, or None when there is none yet."""
     try:
-        return Path(path).read_bytes()
+        return read_plain(path)
     except FileNotFoundError:
         return None
     except OSError as exc:
