@@ -147,6 +147,40 @@ async def test_a_configured_policy_adds_to_the_pages_own(tmp_path: Path) -> None
     assert metrics.getall("Content-Security-Policy") == ["frame-ancestors 'none'"]
 
 
+@pytest.mark.parametrize("web", ["", _users(alice=ALICE)], ids=["open", "locked"])
+async def test_every_answer_names_sesd_and_no_version(tmp_path: Path, web: str) -> None:
+    """Every answer, on an open port and behind the lock, says ``Server: sesd`` and
+    names no software or version a scanner could look up: the metrics, health and
+    readiness, the status page and its files, a path that does not exist (404), a
+    method not allowed (405), the lock's 401, and a request too malformed to reach
+    a route (aiohttp's parser refuses it: 400)."""
+    config = load_config(_files(tmp_path, web))
+    user = "alice" if web else None
+    async with running(config) as daemon:
+        port = _port(daemon)
+        answers = {path: await _get(port, path, user, "alice-pw") for path in PATHS}
+        answers["/nope"] = await _get(port, "/nope", user, "alice-pw")
+        if web:
+            answers["401"] = await _get(port, "/metrics")
+        async with aiohttp.ClientSession() as session:
+            headers = {"Authorization": _header("alice", "alice-pw")} if web else {}
+            async with session.post(f"http://127.0.0.1:{port}/metrics", headers=headers) as post:
+                answers["POST"] = post.status, post.headers
+        async with await anyio.connect_tcp("127.0.0.1", port) as stream:
+            await stream.send(b"GET /metrics HTTP/1.1\r\nX-Bad\x01Header: x\r\n\r\n")
+            raw = b""
+            while b"\r\n\r\n" not in raw:
+                raw += await stream.receive()
+    statuses = {what: status for what, (status, _) in answers.items()}
+    expected = dict.fromkeys(PATHS, 200) | {"/nope": 404, "POST": 405}
+    assert statuses == expected | ({"401": 401} if web else {})
+    for what, (_, headers) in answers.items():
+        assert headers.getall("Server") == ["sesd"], what
+    head = raw.split(b"\r\n\r\n")[0].decode().split("\r\n")
+    assert head[0].split()[1] == "400"
+    assert [line for line in head if line.lower().startswith("server:")] == ["Server: sesd"]
+
+
 async def test_tls_with_a_certificate_the_client_trusts(tmp_path: Path) -> None:
     """Over TLS with a certificate a throwaway CA signed: a client trusting that CA
     gets 200 with the password (401 without); one that does not trust it, or speaks

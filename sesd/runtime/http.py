@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 
 import anyio
-from aiohttp import web
+from aiohttp import web, web_response
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.typedefs import Middleware
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
@@ -20,7 +20,7 @@ from sesd.io.logs import get_logger
 from sesd.metrics.exposition import render_async
 from sesd.runtime.health import Health
 
-__all__ = ["StartError", "http_server"]
+__all__ = ["SERVER", "StartError", "http_server"]
 
 
 class _Refused(logging.Filter):
@@ -41,6 +41,16 @@ class _Refused(logging.Filter):
 #: The HTTP server's own log (aiohttp's, with the refusals filtered out).
 _SERVER_LOG = logging.getLogger("sesd.http.server")
 _SERVER_LOG.addFilter(_Refused())
+
+#: The ``Server`` header of every answer. aiohttp's own names Python's and aiohttp's
+#: versions (``Python/3.11 aiohttp/3.14.5``): a scanner's shortcut to the holes of
+#: that release, told to anyone who reaches the port, the lock's 401 included. Its
+#: application hook (``on_response_prepare``) misses the refusals of its parser (a
+#: malformed request: 400, before any route or the lock), which one bad request
+#: gets, so the default aiohttp writes into every response is what is replaced.
+#: Process-wide: the demo's local fakes, in sesd's process, say ``sesd`` too.
+SERVER = "sesd"
+web_response.SERVER_SOFTWARE = SERVER  # type: ignore[attr-defined]  # not in its __all__
 
 
 def _app(
