@@ -1,5 +1,5 @@
 # sesd in a container: a multi-stage build on the slim Python image; the final
-# image holds the virtual environment only (no compiler, no pip cache) and
+# image holds the virtual environment only (no compiler, no installer) and
 # runs as an unprivileged user. The config is mounted at /etc/sesd/sesd.toml;
 # with [http] web_config (README "Securing the port"), mount that file and the
 # certificate and key it names read-only too, e.g. -v /srv/sesd/web:/etc/sesd/web:ro
@@ -19,17 +19,22 @@ COPY pyproject.toml requirements/runtime.txt requirements/build.txt README.md ./
 COPY sesd ./sesd
 # The wheel is built by the locked build backend (setuptools and wheel, every
 # file checked against its hash, as `make wheel` builds it), not by whatever the
-# index serves that day; /opt/build stays in this stage. /opt/sesd gets sesd's
-# runtime dependencies as locked, then the wheel; the build fails unless the
-# command runs.
+# index serves that day; /opt/build stays in this stage. /opt/sesd is made
+# without pip (and setuptools) and filled by /opt/build's pip (--python): sesd's
+# runtime dependencies as locked, then the wheel. It is all the final image gets
+# of this stage, so no installer goes with it; the build fails unless the command
+# runs and no installer is left in it.
 RUN python -m venv /opt/build \
     && /opt/build/bin/pip install --no-cache-dir --require-hashes -r build.txt \
     && /opt/build/bin/pip wheel --no-cache-dir --no-deps --no-build-isolation \
         --wheel-dir /tmp/wheels . \
-    && python -m venv /opt/sesd \
-    && /opt/sesd/bin/pip install --no-cache-dir --require-hashes -r runtime.txt \
-    && /opt/sesd/bin/pip install --no-cache-dir --no-deps /tmp/wheels/sesd-*.whl \
-    && /opt/sesd/bin/sesd --version
+    && python -m venv --without-pip /opt/sesd \
+    && /opt/build/bin/pip --python /opt/sesd/bin/python install --no-cache-dir \
+        --require-hashes -r runtime.txt \
+    && /opt/build/bin/pip --python /opt/sesd/bin/python install --no-cache-dir \
+        --no-deps /tmp/wheels/sesd-*.whl \
+    && /opt/sesd/bin/sesd --version \
+    && /opt/sesd/bin/python -c "import importlib.util as u, sys; left = [m for m in sys.argv[1:] if u.find_spec(m)]; sys.exit(left and f'installers left: {left}' or None)" pip setuptools wheel
 
 FROM ${PYTHON_IMAGE}
 ARG SESD_VERSION=0.1.0
@@ -42,8 +47,18 @@ LABEL org.opencontainers.image.title="sesd" \
       org.opencontainers.image.version="${SESD_VERSION}" \
       org.opencontainers.image.licenses="Apache-2.0" \
       org.opencontainers.image.base.name="${PYTHON_IMAGE}"
+# The image's own Python keeps no installer: pip, setuptools and wheel (and
+# ensurepip's copies of them) are what an intruder would install tools with, and
+# what CVE scanners flag; sesd needs none of them at run time. The state
+# directory ([state] path = "/var/lib/sesd/state.bin") is sesd's and private: a
+# volume mounted there empty (docker run -v sesd-state:/var/lib/sesd) starts
+# with its owner and mode. The build fails if an installer is left.
 RUN groupadd --system --gid 10001 sesd \
-    && useradd --system --uid 10001 --gid sesd --no-create-home --shell /usr/sbin/nologin sesd
+    && useradd --system --uid 10001 --gid sesd --no-create-home --shell /usr/sbin/nologin sesd \
+    && install --directory --owner=sesd --group=sesd --mode=0700 /var/lib/sesd \
+    && python -m pip uninstall --yes --quiet pip setuptools wheel \
+    && rm -rf /usr/local/lib/python3.*/ensurepip \
+    && python -c "import importlib.util as u, sys; left = [m for m in sys.argv[1:] if u.find_spec(m)]; sys.exit(left and f'installers left: {left}' or None)" pip setuptools wheel ensurepip
 COPY --from=build /opt/sesd /opt/sesd
 ENV PATH=/opt/sesd/bin:$PATH \
     SESD_REVISION=${SESD_REVISION} \
