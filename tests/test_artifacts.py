@@ -18,7 +18,13 @@ import pytest
 import trustme
 import yaml
 
-from sesd.config import AlertmanagerConfig, parse_config, parse_web_config
+from sesd.config import (
+    AlertmanagerConfig,
+    PagerDutyConfig,
+    SlackConfig,
+    parse_config,
+    parse_web_config,
+)
 from tests.conftest import require_tool
 from tests.dns_server import hermetic_text
 
@@ -435,6 +441,66 @@ def test_the_secured_overlay_locks_the_port_and_presents_credentials() -> None:
     scrape = yaml.safe_load((directory / "secret.example.yaml").read_text())["stringData"]
     hashed = web.basic_auth_users[scrape["username"]].encode()
     assert bcrypt.checkpw(scrape["password"].encode(), hashed)
+
+
+_SETUPS = ["kubernetes", "kubernetes-fleet", "kubernetes-secured"]
+
+
+@pytest.mark.parametrize("directory", _SETUPS)
+def test_the_sinks_secrets_reach_sesd_as_read_only_files(directory: str) -> None:
+    """No container takes a Secret as an environment variable (every child process
+    inherits one, a dump of the environment shows it, a pod keeps it until it
+    restarts): the Secret sesd-alerting is a volume, mounted read-only, readable by
+    sesd's group alone, optional (a config without Slack or PagerDuty needs none)."""
+    kinds = _manifests(ROOT / "config" / directory)
+    pod = kinds["Deployment"]["spec"]["template"]["spec"]
+    for container in pod["containers"] + pod.get("initContainers", []):
+        for variable in container.get("env", []):
+            assert "secretKeyRef" not in variable.get("valueFrom", {}), variable["name"]
+        assert not [s for s in container.get("envFrom", []) if "secretRef" in s]
+    (mount,) = _alerting_mounts(pod)
+    assert mount["readOnly"] is True
+    volume = next(v for v in pod["volumes"] if v["name"] == mount["name"])["secret"]
+    assert volume["optional"] is True
+    assert "items" not in volume  # every key of the Secret, a file named by its key
+    assert volume["defaultMode"] & 0o077 == 0o040
+    assert pod["securityContext"]["fsGroup"] == pod["securityContext"]["runAsUser"]
+
+
+def _alerting_mounts(pod: dict[str, Any]) -> list[dict[str, Any]]:
+    """The container's mounts of the Secret sesd-alerting (secret.example.yaml)."""
+    name = yaml.safe_load((KUBERNETES / "secret.example.yaml").read_text())["metadata"]["name"]
+    volumes = {v["name"]: v.get("secret", {}).get("secretName") for v in pod["volumes"]}
+    (container,) = pod["containers"]
+    return [m for m in container["volumeMounts"] if volumes[m["name"]] == name]
+
+
+@pytest.mark.parametrize("directory", ["kubernetes", "kubernetes-secured"])
+def test_the_configs_sinks_read_the_secrets_files(tmp_path: Path, directory: str) -> None:
+    """The Slack and PagerDuty sinks the config's comment shows, uncommented and added
+    to its rule, read each key of secret.example.yaml from the file the Deployment's
+    mount gives it (the Secret's files written where the kubelet would put them)."""
+    kinds = _manifests(ROOT / "config" / directory)
+    (mount,) = _alerting_mounts(kinds["Deployment"]["spec"]["template"]["spec"])
+    secret = yaml.safe_load((KUBERNETES / "secret.example.yaml").read_text())["stringData"]
+    for key, value in secret.items():
+        (tmp_path / key).write_text(value + "\n")
+    text = kinds["ConfigMap"]["data"]["sesd.toml"]
+    start = text.index("#   [alerts.sinks.")
+    sinks = text[start : text.index("\n# and sinks", start)].replace("#   ", "").replace("#", "")
+    rules = text[text.index("[[alerts.rules]]") :].replace(
+        'sinks = ["console"]', 'sinks = ["slack", "pagerduty"]'
+    )
+    sinks = sinks.replace(mount["mountPath"] + "/", f"{tmp_path}/")
+    config = parse_config(text[: text.index("[[alerts.rules]]")] + sinks + "\n" + rules)
+    for _, reference in config.secrets():  # as read_secrets reads them (it reads web.yml too)
+        reference.resolve()
+    slack, pagerduty = config.alerts.sinks["slack"], config.alerts.sinks["pagerduty"]
+    assert isinstance(slack, SlackConfig)
+    assert isinstance(pagerduty, PagerDutyConfig)
+    read = {"slack-webhook-url": slack.webhook_url, "pagerduty-routing-key": pagerduty.routing_key}
+    assert {key: value.get() for key, value in read.items()} == secret
+    assert {value.reference.rpartition("/")[0] for value in read.values()} == {f"file:{tmp_path}"}
 
 
 def test_dashboard_covers_what_operators_need() -> None:
