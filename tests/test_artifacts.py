@@ -12,6 +12,7 @@ import sys
 import tomllib
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import bcrypt
 import pytest
@@ -501,6 +502,50 @@ def test_the_configs_sinks_read_the_secrets_files(tmp_path: Path, directory: str
     read = {"slack-webhook-url": slack.webhook_url, "pagerduty-routing-key": pagerduty.routing_key}
     assert {key: value.get() for key, value in read.items()} == secret
     assert {value.reference.rpartition("/")[0] for value in read.values()} == {f"file:{tmp_path}"}
+
+
+def _openings(rules: list[dict[str, Any]]) -> set[tuple[int | str, str]]:
+    """(port, protocol) each rule of a NetworkPolicy direction lets through."""
+    found: set[tuple[int | str, str]] = set()
+    for rule in rules:
+        # A rule without ports opens every port; a range (endPort) opens many.
+        assert rule.get("ports"), rule
+        for port in rule["ports"]:
+            assert "endPort" not in port, port
+            found.add((port["port"], port.get("protocol", "TCP")))
+    return found
+
+
+@pytest.mark.parametrize("directory", _SETUPS)
+def test_the_network_policy_lets_through_what_sesd_uses_and_nothing_else(
+    directory: str,
+) -> None:
+    """The NetworkPolicy selects sesd's pods and closes both directions (a policy that
+    does not list Egress leaves it open). In: sesd's HTTP port alone (the scrapes,
+    the status page, the probes). Out: DNS (UDP and TCP 53), HTTPS (443: AWS, Slack,
+    PagerDuty), and the port of each other place the config sends to (the fleet's
+    Alertmanager); nothing else."""
+    kinds = _manifests(ROOT / "config" / directory)
+    policy = kinds["NetworkPolicy"]["spec"]
+    template = kinds["Deployment"]["spec"]["template"]
+    assert policy["podSelector"]["matchLabels"].items() <= template["metadata"]["labels"].items()
+    assert sorted(policy["policyTypes"]) == ["Egress", "Ingress"]
+    (container,) = template["spec"]["containers"]
+    named = {port["name"]: port["containerPort"] for port in container["ports"]}
+    config = parse_config(kinds["ConfigMap"]["data"]["sesd.toml"])
+    opened = {(named.get(str(port), port), kind) for port, kind in _openings(policy["ingress"])}
+    assert opened == {(config.http.port, "TCP")}
+    urls = [queue.url for queue in config.queues] + [
+        url
+        for sink in config.alerts.sinks.values()
+        if isinstance(sink, AlertmanagerConfig)
+        for url in sink.urls
+    ]
+    reached = {
+        (split.port or {"https": 443, "http": 80}[split.scheme], "TCP")
+        for split in map(urlsplit, urls)
+    }
+    assert _openings(policy["egress"]) == {(53, "UDP"), (53, "TCP"), (443, "TCP")} | reached
 
 
 def test_dashboard_covers_what_operators_need() -> None:
