@@ -3,9 +3,10 @@ as the commands its shell runs. What the final image holds is checked from them:
 build stage's environment alone, no installer (pip, setuptools, wheel) in it or in the
 image's own Python, and a state directory that belongs to the image's user alone.
 
-With SESD_IMAGE_BUILD=1 (CI sets it) the build stage's commands also run for real, in
-a scratch directory, and the environment they leave is inspected: they fetch the
-locked packages from the index, a minute or two."""
+With SESD_IMAGE_BUILD=1, run on purpose, the build stage's commands also run for real,
+in a scratch directory, and the environment they leave is inspected: they fetch the
+locked packages from the index, a minute or two (every other test talks to 127.0.0.1
+only)."""
 
 from __future__ import annotations
 
