@@ -124,6 +124,11 @@ async def http_server(
         max_line_size=4096,
         max_field_size=4096,
         keepalive_timeout=15.0,
+        # A handler whose client hung up is cancelled. Prometheus closes a scrape at
+        # its scrape_timeout; a render finished for nobody shares the loop with the
+        # next scrape, which then times out too: after one stall of a busy loop the
+        # renders pile up and every scrape fails for good. (Every handler only reads.)
+        handler_cancellation=True,
     )
     await runner.setup()
     try:
