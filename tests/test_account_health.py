@@ -323,3 +323,55 @@ async def test_a_polls_attempts_are_what_the_daemon_asks_not_one_more() -> None:
             with pytest.raises(ClientError):
                 await client.get_account()
     assert fake.account_requests == 2
+
+
+async def test_an_hour_of_refused_polls_shows_the_last_answer_ageing(
+    local_sqs: LocalSqs,
+) -> None:
+    """GetAccount answers HEALTHY at T, then every call is throttled (429) for an hour.
+    The status shown is T's: the metric of the last answer and the page's "answered"
+    column stay at T, and the page says the polls are failing; the metric of the last
+    attempt moves on to T + 1h."""
+    from sesd.status.charts import when
+    from sesd.status.model import build_status, read_counters
+    from sesd.status.page import status_html
+    from tests.status_world import world
+
+    now = [NOW]
+    w = world(now=NOW + 3600)
+    accounts = w.pipeline.ledger.accounts
+    async with FakeSes() as fake:
+        client_for, made = _clients(fake, local_sqs)
+        poller = AccountPoller(
+            [TARGET], client_for, accounts, every=300, cloudwatch=False, clock=lambda: now[0]
+        )
+        try:
+            await poller.poll_once()
+            fake.script_account(*[429] * 12)
+            for minutes in range(5, 65, 5):
+                now[0] = NOW + 60 * minutes
+                await poller.poll_once()
+        finally:
+            await _close(made)
+    assert fake.account_requests == 13
+    text = render(
+        [*AccountCollector(w.pipeline.ledger.reputation, accounts, polled=True).collect()]
+    ).decode()
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+    where = (("account", "default"), ("region", "eu-west-1"))
+    answer = (
+        "sesd_ses_last_answer_timestamp_seconds",
+        (where[0], ("api", "get_account"), where[1]),
+    )
+    assert samples[answer] == NOW
+    assert samples[("sesd_ses_last_poll_timestamp_seconds", where)] == NOW + 3600
+    doc = build_status(w.sources, NOW + 3600, read_counters(w.sources), (NOW, {}))
+    (row,) = doc.accounts
+    assert (row.answered_at, row.polled_at, row.enforcement) == (NOW, NOW + 3600, "HEALTHY")
+    html = status_html(doc, 5)
+    assert f'<td class="time bad">{when(NOW)} (failing)</td>' in html
+    assert f"<td>{when(NOW + 3600)}</td>" not in html

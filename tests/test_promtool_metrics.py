@@ -86,6 +86,7 @@ def busy_daemon() -> Daemon:
     status.max_24h, status.max_rate, status.sent_24h = 50000.0, 14.0, 1200.0
     status.aws.update(bounce=0.012, complaint=0.0003)
     status.polled_at = NOW
+    status.answered["get_account"] = NOW
     daemon.ledger.accounts.failed(target, "get_metric_data", "Throttling")
     paused = daemon.ledger.tenant_status.record((target[0], target[1], "acme"))
     paused.sending, paused.aws, paused.impact = "DISABLED", "DISABLED", "HIGH"

@@ -217,6 +217,40 @@ async def test_a_silenced_alert_shows_its_silence(
             seen.assert_clean(host)
 
 
+async def test_an_account_ses_stopped_answering_shows_its_last_answer_and_failing(
+    local_sqs: LocalSqs, sqs: Any
+) -> None:
+    """GetAccount answers, then SES throttles every call: the Accounts row's "answered"
+    cell gives the time of that answer and says "(failing)", as the server draws it
+    and as the script redraws it (not the time of the refused poll, as if fresh)."""
+    from sesd.status.charts import when
+    from tests.fake_ses import FakeSes
+
+    url, _ = await make_queue(sqs)
+    async with FakeSes() as fake:
+        extra = f'[account_health]\nses_endpoint_url = "{fake.url}"\ncloudwatch = false\n'
+        config = parse_config(config_text(local_sqs, url, extra))
+        async with running(config) as daemon, chromium() as browser:
+            poller = daemon.account_poller
+            assert poller is not None
+            (target,) = poller.targets
+            with anyio.fail_after(20):  # the poll at start, then one of our own
+                await fake.wait_for(lambda fake: fake.account_requests >= 1)
+            await poller.poll_once()
+            answered = daemon.ledger.accounts.status[target].answered["get_account"]
+            fake.script_account(429, 429)  # both attempts of the next poll refused
+            await poller.poll_once()
+            assert fake.account_requests == 4
+            host = f"127.0.0.1:{daemon.http_port}"
+            async with watched(browser) as seen:
+                page = seen.page
+                for refresh, redraws in ((300, 0), (0.25, 1)):
+                    await opened(page, f"http://{host}/?refresh={refresh}", redraws)
+                    row = page.locator("table.accounts tbody tr").first
+                    await expect(row.locator("td").last).to_have_text(f"{when(answered)} (failing)")
+                seen.assert_clean(host)
+
+
 async def test_the_page_keeps_refreshing_while_sesd_reloads_its_config(
     local_sqs: LocalSqs, sqs: Any, tmp_path: Path
 ) -> None:

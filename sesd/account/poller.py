@@ -131,11 +131,14 @@ class AccountPoller(Polls):
         """One round over every target."""
         for target in self.targets:
             status = self.accounts.record(target)
-            await self._call(target, "get_account", partial(self._account, target, status))
-            if self._cloudwatch:
-                read = partial(self._reputation, target, status)
-                await self._call(target, "get_metric_data", read)
+            answered = []
+            if await self._call(target, "get_account", partial(self._account, target, status)):
+                answered.append("get_account")
+            read = partial(self._reputation, target, status)
+            if self._cloudwatch and await self._call(target, "get_metric_data", read):
+                answered.append("get_metric_data")
             status.polled_at = self._clock()
+            status.answered.update(dict.fromkeys(answered, status.polled_at))
         self._on_change()
 
     async def _account(self, target: Target, status: AccountStatus) -> None:

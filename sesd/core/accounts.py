@@ -44,7 +44,11 @@ class AccountStatus:
     sent_24h: float | None = None
     #: AWS's own reputation figures (CloudWatch), by ``bounce`` / ``complaint``.
     aws: dict[str, float] = field(default_factory=dict)
+    #: When the last round of calls ended, answered or not, Unix time.
     polled_at: float | None = None
+    #: When each API last answered (``get_account``, ``get_metric_data``), Unix time:
+    #: the age of what is shown, which a storm of refused polls leaves as it was.
+    answered: dict[str, float] = field(default_factory=dict)
 
     @property
     def quota_used_ratio(self) -> float | None:

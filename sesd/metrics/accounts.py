@@ -27,6 +27,7 @@ _POLLED = (
     ("sesd_ses_quota_used_ratio", "gauge"),
     ("sesd_ses_max_send_rate", "gauge"),
     ("sesd_ses_last_poll_timestamp_seconds", "gauge"),
+    ("sesd_ses_last_answer_timestamp_seconds", "gauge"),
     ("sesd_ses_poll_errors", "counter"),
 )
 
@@ -106,6 +107,7 @@ class AccountCollector(Collector):
                         [*where, name], 1 if name == status.enforcement else 0
                     )
         yield from families.values()
+        yield self._answered()
         errors = CounterMetricFamily(
             "sesd_ses_poll_errors",
             "Account polls that failed, by API and error code.",
@@ -114,6 +116,19 @@ class AccountCollector(Collector):
         for (account, region, api, code), n in sorted(self._accounts.errors.items()):
             errors.add_metric([account, region, api, code], n)
         yield errors
+
+    def _answered(self) -> Metric:
+        """When each API polled last answered: what sesd shows is that old."""
+        answered = GaugeMetricFamily(
+            "sesd_ses_last_answer_timestamp_seconds",
+            "When an API polled for the account last answered, Unix time: what sesd shows "
+            "of it is that old (a poll refused, throttled or not, leaves it).",
+            labels=["account", "region", "api"],
+        )
+        for target, status in sorted(self._accounts.status.items()):
+            for api, at in sorted(status.answered.items()):
+                answered.add_metric([*target, api], at)
+        return answered
 
 
 #: (name, help, labels beyond account and region) of the families from the polls, in
@@ -134,7 +149,8 @@ _POLLED_HELP: tuple[tuple[str, str, list[str]], ...] = (
     ("sesd_ses_max_send_rate", "The maximum send rate, messages a second.", []),
     (
         "sesd_ses_last_poll_timestamp_seconds",
-        "When the account was last polled (successful or not), Unix time.",
+        "When the account was last polled (answered or not), Unix time; "
+        "sesd_ses_last_answer_timestamp_seconds says when it last answered.",
         [],
     ),
 )

@@ -251,7 +251,10 @@ class AccountRow(msgspec.Struct, frozen=True, kw_only=True):
     enforcement: str | None
     production: bool | None
     quota_used_ratio: float | None
+    #: When the last poll ended, answered or not.
     polled_at: float | None
+    #: When GetAccount last answered: the age of the status shown.
+    answered_at: float | None
     bounce_ratio: float | None
     complaint_ratio: float | None
     sends: int

@@ -264,6 +264,7 @@ def _accounts(ledger: Ledger) -> list[AccountRow]:
                 production=None if status is None else status.production,
                 quota_used_ratio=None if status is None else status.quota_used_ratio,
                 polled_at=None if status is None else status.polled_at,
+                answered_at=None if status is None else status.answered.get("get_account"),
                 bounce_ratio=None if estimate is None else estimate.bounce_ratio,
                 complaint_ratio=None if estimate is None else estimate.complaint_ratio,
                 sends=0 if estimate is None else estimate.sends,

@@ -154,7 +154,7 @@ def _accounts(accounts: list[AccountRow], now: float) -> str:
         return "-" if value is None else (good if value else bad)
 
     head = ("account / region", "sending", "enforcement", "production", "quota used",
-            "bounce (sesd / AWS)", "complaint (sesd / AWS)", "over sends", "polled")  # fmt: skip
+            "bounce (sesd / AWS)", "complaint (sesd / AWS)", "over sends", "answered")  # fmt: skip
     rows = (
         "<tr>"
         + td(f"{a.account} / {a.region}")
@@ -168,11 +168,20 @@ def _accounts(accounts: list[AccountRow], now: float) -> str:
         + td(f"{percent(a.bounce_ratio)} / {percent(a.aws_bounce_ratio)}", "num")
         + td(f"{percent(a.complaint_ratio)} / {percent(a.aws_complaint_ratio)}", "num")
         + td(a.sends, "num")
-        + td(moment(a.polled_at, now), "time")
+        + _answered(a, now)
         + "</tr>"
         for a in accounts
     )
     return title + table("accounts", head, rows)
+
+
+def _answered(a: AccountRow, now: float) -> str:
+    """When SES last answered GetAccount, "failing" while its polls get no answer: what
+    the row shows is that old (a storm of refused polls must not pass for fresh)."""
+    if a.polled_at is None or a.polled_at == a.answered_at:
+        return td(moment(a.answered_at, now), "time")
+    since = "no answer yet" if a.answered_at is None else moment(a.answered_at, now)
+    return td(f"{since} (failing)", "time bad")
 
 
 def _ends(at: float | None, now: float) -> str:

@@ -215,17 +215,25 @@
         h("p", { class: "timings" }, timings))];
   }
 
+  // When SES last answered GetAccount; "failing" while its polls get no answer (the
+  // row is that old: a storm of refused polls must not pass for fresh).
+  function lastAnswer(a) {
+    if (a.polled_at === null || a.polled_at === a.answered_at) return td(moment(a.answered_at), "time");
+    const since = a.answered_at === null ? "no answer yet" : moment(a.answered_at);
+    return td(`${since} (failing)`, "time bad");
+  }
+
   function accounts(rows, tenantRows) {
     const title = h("h2", {}, "Accounts");
     const flag = (v, good, bad) => (v === null ? "-" : v ? good : bad);
-    const head = ["account / region", "sending", "enforcement", "production", "quota used", "bounce (sesd / AWS)", "complaint (sesd / AWS)", "over sends", "polled"];
+    const head = ["account / region", "sending", "enforcement", "production", "quota used", "bounce (sesd / AWS)", "complaint (sesd / AWS)", "over sends", "answered"];
     const body = rows.length
       ? table("accounts", head, rows.map((a) => h("tr", {},
         td(`${a.account} / ${a.region}`), td(flag(a.sending_enabled, "enabled", "PAUSED"), a.sending_enabled === false ? "bad" : ""),
         td(a.enforcement || "-"),
         td(flag(a.production, "yes", "sandbox")), td(percent(a.quota_used_ratio), "num"),
         td(`${percent(a.bounce_ratio)} / ${percent(a.aws_bounce_ratio)}`, "num"),
-        td(`${percent(a.complaint_ratio)} / ${percent(a.aws_complaint_ratio)}`, "num"), td(a.sends, "num"), td(moment(a.polled_at), "time"))))
+        td(`${percent(a.complaint_ratio)} / ${percent(a.aws_complaint_ratio)}`, "num"), td(a.sends, "num"), lastAnswer(a))))
       : empty("No account polled or estimated yet.");
     return [title, body, tenants(tenantRows)];
   }
