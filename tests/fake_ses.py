@@ -9,6 +9,11 @@ A test scripts answers with :meth:`FakeSes.script`; unscripted requests are
 accepted at once. ``GET /v2/email/account`` (moto has no GetAccount) answers
 the account :attr:`FakeSes.account` describes, or the status scripted with
 :meth:`FakeSes.script_account` (429 ``TooManyRequestsException``...).
+
+It is STS too (``[aws] endpoint_url``, for an account's role): ``POST /`` with
+``Action=AssumeRole`` answers credentials for an hour, or STS's XML error for a
+status scripted with :meth:`FakeSes.script_sts` (400 ``Throttling``, 403
+``AccessDenied``, 503 ``ServiceUnavailable``), as botocore's query parser reads it.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import itertools
 import json
 from collections import deque
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import anyio
@@ -30,6 +36,9 @@ _ERRORS = {
     500: "InternalFailure",
     403: "AccessDeniedException",
 }
+#: STS's error codes by status (it throttles with a 400).
+_STS_ERRORS = {400: "Throttling", 403: "AccessDenied", 503: "ServiceUnavailable"}
+_STS_XML = "https://sts.amazonaws.com/doc/2011-06-15/"
 
 
 @dataclass(frozen=True)
@@ -58,6 +67,9 @@ class FakeSes(LocalServer):
         self.account: dict[str, Any] = healthy_account()
         self.account_requests = 0
         self._account_script: deque[int] = deque()
+        #: AssumeRole calls (form fields), and the statuses scripted for the next ones.
+        self.assume_role: list[dict[str, str]] = []
+        self._sts_script: deque[int] = deque()
 
     def script(self, *replies: Reply) -> None:
         """Answer the next requests so."""
@@ -114,9 +126,40 @@ class FakeSes(LocalServer):
             headers={"x-amzn-ErrorType": f"{error}:http://internal.amazon.com/"},
         )
 
+    def script_sts(self, *statuses: int) -> None:
+        """Answer the next AssumeRole calls with these statuses (200: credentials)."""
+        self._sts_script.extend(statuses)
+
+    async def _sts(self, request: web.Request) -> web.Response:
+        form = {key: str(value) for key, value in (await request.post()).items()}
+        self.assume_role.append(form)
+        status = self._sts_script.popleft() if self._sts_script else 200
+        self._notify()
+        if status != 200:
+            code = _STS_ERRORS.get(status, "InternalFailure")
+            body = (
+                f'<ErrorResponse xmlns="{_STS_XML}"><Error><Type>Sender</Type>'
+                f"<Code>{code}</Code><Message>scripted {code}</Message></Error>"
+                "<RequestId>fake-sts</RequestId></ErrorResponse>"
+            )
+            return web.Response(text=body, status=status, content_type="text/xml")
+        expires = (datetime.now(UTC) + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        body = (
+            f'<AssumeRoleResponse xmlns="{_STS_XML}"><AssumeRoleResult>'
+            "<AssumedRoleUser><AssumedRoleId>AROAFAKE:sesd</AssumedRoleId>"
+            f"<Arn>{form.get('RoleArn', '')}/sesd</Arn></AssumedRoleUser>"
+            "<Credentials><AccessKeyId>ASIAFAKE</AccessKeyId>"
+            "<SecretAccessKey>fake-secret</SecretAccessKey><SessionToken>fake-token</SessionToken>"
+            f"<Expiration>{expires}</Expiration></Credentials></AssumeRoleResult>"
+            "<ResponseMetadata><RequestId>fake-sts</RequestId></ResponseMetadata>"
+            "</AssumeRoleResponse>"
+        )
+        return web.Response(text=body, content_type="text/xml")
+
     def routes(self, app: web.Application) -> None:
         app.router.add_post("/v2/email/outbound-emails", self._send)
         app.router.add_get("/v2/email/account", self._get_account)
+        app.router.add_post("/", self._sts)
 
     def close(self) -> None:
         self._release.set()

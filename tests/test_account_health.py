@@ -375,3 +375,53 @@ async def test_an_hour_of_refused_polls_shows_the_last_answer_ageing(
     html = status_html(doc, 5)
     assert f'<td class="time bad">{when(NOW)} (failing)</td>' in html
     assert f"<td>{when(NOW + 3600)}</td>" not in html
+
+
+async def test_sts_throttling_or_failing_is_not_a_role_to_fix() -> None:
+    """GetAccount of another account, through its role (STS on the fake): STS throttles
+    AssumeRole, then fails on its side (503), then refuses the role (AccessDenied),
+    then lets it be assumed. Each failed poll is logged once with its hint: the first
+    two say the next poll tries again, only the refusal points at role_arn and the
+    trust policy; the poll after answers."""
+    from contextlib import AsyncExitStack
+
+    from structlog.testing import capture_logs
+
+    from sesd.runtime.aws import AwsClients, poll_config
+
+    target: Target = ("prod-eu", "eu-west-1")
+    async with FakeSes() as fake, AsyncExitStack() as stack:
+        clients = AwsClients(
+            parse_config(
+                f'[aws]\nendpoint_url = "{fake.url}"\naccess_key_id = "testing"\n'
+                'secret_access_key = "testing"\n[[accounts]]\nname = "prod-eu"\n'
+                'role_arn = "arn:aws:iam::210987654321:role/sesd"\nregion = "eu-west-1"\n'
+            ),
+            stack,
+        )
+
+        async def client_for(service: str, target: Target) -> Any:
+            return await clients.client(service, *target, poll_config(attempts=2), fake.url)
+
+        accounts = Pipeline(core_settings(parse_config(""))).ledger.accounts
+        poller = AccountPoller(
+            [target], client_for, accounts, every=300, cloudwatch=False, clock=lambda: NOW
+        )
+        # STS's own client tries 3 times: each poll below is refused 3 times.
+        fake.script_sts(*[400] * 3, *[503] * 3, 403)
+        with capture_logs() as logs:
+            for _ in range(4):
+                await poller.poll_once()
+    hints = {line["error"]: line["hint"] for line in logs if line.get("error")}
+    assert list(hints) == ["Throttling", "ServiceUnavailable", "AccessDenied"]
+    assert hints["Throttling"] == (
+        "STS throttled (AssumeRole of the account's role): the next poll tries again"
+    )
+    assert hints["ServiceUnavailable"] == (
+        "STS unavailable (AssumeRole of the account's role): the next poll tries again"
+    )
+    assert "check role_arn and external_id" in hints["AccessDenied"]
+    assert len(fake.assume_role) == 8
+    assert fake.assume_role[0]["RoleArn"] == "arn:aws:iam::210987654321:role/sesd"
+    assert accounts.status[target].answered == {"get_account": NOW}
+    assert [line["event"] for line in logs][-1] == "sesd.account.poll_recovered"

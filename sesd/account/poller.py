@@ -22,7 +22,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from sesd.config.aws import ROLE_NOT_ASSUMED
 from sesd.core.accounts import STATUSES, Accounts, AccountStatus, Target
-from sesd.io.aws_errors import error_code
+from sesd.io.aws_errors import assume_role_failure, error_code
 from sesd.io.logs import get_logger
 
 __all__ = ["AccountPoller", "ClientFor", "Polls"]
@@ -212,8 +212,11 @@ _PERMISSIONS: Final = {
 
 
 def _hint(api: str, code: str, exc: BaseException) -> str:
-    if isinstance(exc, ClientError) and exc.operation_name == "AssumeRole":
-        return ROLE_NOT_ASSUMED  # STS refused: the API's own permission is not the cause
+    sts = assume_role_failure(exc)  # the API's own permission is not the cause
+    if sts == "refused":
+        return ROLE_NOT_ASSUMED
+    if sts:
+        return f"STS {sts} (AssumeRole of the account's role): the next poll tries again"
     if "AccessDenied" in code or code == "UnauthorizedOperation":
         permission = _PERMISSIONS.get(api, api)
         return f"grant {permission} to the credentials (or role) sesd uses here"

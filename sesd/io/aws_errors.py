@@ -3,9 +3,18 @@ message (an SDK message may quote the request)."""
 
 from __future__ import annotations
 
+from typing import Final, Literal
+
 from botocore.exceptions import ClientError
 
-__all__ = ["error_code"]
+__all__ = ["assume_role_failure", "error_code"]
+
+#: STS's codes for an AssumeRole it throttled.
+_STS_THROTTLED: Final = frozenset({"Throttling", "ThrottlingException", "RequestLimitExceeded"})
+#: STS's codes for its own trouble (with any 5xx).
+_STS_UNAVAILABLE: Final = frozenset(
+    {"ServiceUnavailable", "InternalFailure", "InternalError", "IDPCommunicationError"}
+)
 
 
 def error_code(exc: BaseException) -> str:
@@ -14,3 +23,18 @@ def error_code(exc: BaseException) -> str:
     if isinstance(exc, ClientError):
         return str(exc.response.get("Error", {}).get("Code", ""))
     return ""
+
+
+def assume_role_failure(exc: BaseException) -> Literal["", "throttled", "unavailable", "refused"]:
+    """Why STS's AssumeRole failed, when ``exc`` is its error (an account's role,
+    assumed at its clients' first call and before its credentials expire):
+    ``throttled`` or ``unavailable`` (a 5xx, STS's own trouble) pass, the next call
+    tries again; ``refused`` is the role or its trust policy, for a person to fix.
+    "" for an error of any other call."""
+    if not isinstance(exc, ClientError) or exc.operation_name != "AssumeRole":
+        return ""
+    code = error_code(exc)
+    if code in _STS_THROTTLED:
+        return "throttled"
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+    return "unavailable" if code in _STS_UNAVAILABLE or status >= 500 else "refused"

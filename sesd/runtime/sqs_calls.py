@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import math
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import anyio
@@ -16,7 +16,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from sesd.config import QueueConfig
 from sesd.config.aws import ROLE_NOT_ASSUMED
-from sesd.io.aws_errors import error_code
+from sesd.io.aws_errors import assume_role_failure, error_code
 from sesd.io.logs import get_logger
 
 if TYPE_CHECKING:
@@ -193,27 +193,11 @@ async def check_queue(client: SQSClient, queue: QueueConfig, account: str, regio
     return True
 
 
-#: STS's answers to AssumeRole that pass (throttling, its own trouble): backed off and
-#: tried again like any passing error, not a role to fix.
-_STS_PASSING: Final = frozenset(
-    {
-        "Throttling",
-        "ThrottlingException",
-        "RequestLimitExceeded",
-        "ServiceUnavailable",
-        "InternalFailure",
-        "InternalError",
-        "IDPCommunicationError",
-    }
-)
-
-
 def hint_for(exc: BaseException) -> str | None:
     """What to do about an error no retry will cure soon (None for the others)."""
-    if isinstance(exc, ClientError) and exc.operation_name == "AssumeRole":
-        code = error_code(exc)
-        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-        return None if code in _STS_PASSING or status >= 500 else ROLE_NOT_ASSUMED
+    sts = assume_role_failure(exc)
+    if sts:  # throttled or unavailable: backed off like any passing error
+        return ROLE_NOT_ASSUMED if sts == "refused" else None
     return PERMANENT_ERRORS.get(error_code(exc))
 
 
