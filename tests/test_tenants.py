@@ -641,3 +641,47 @@ def test_a_rule_on_every_tenant_but_some_leaves_those_out() -> None:
             TENANTS + '[[alerts.rules]]\nname = "r"\nmetric = "delay_ratio"\nwindow = "5m"\n'
             'above = 0.2\ntenants = ["*"]\nexclude_domains = ["a.com"]\n'
         )
+
+
+async def test_a_role_denied_listtenantresources_alone_is_told_to_grant_that() -> None:
+    """The role may ListTenants but not ListTenantResources: the failure is counted and
+    logged under list_tenant_resources, its hint names ses:ListTenantResources (not
+    ses:ListTenants, granted already), and the tenants' statuses are still read. Then
+    the permission is granted, and SES throttles it: counted under its name too."""
+    from structlog.testing import capture_logs
+
+    from sesd.runtime.aws import poll_config
+
+    async with LocalTenants(ACCOUNT, REGION) as tenants:
+        tenants.add("acme", ("CONFIGURATION_SET", "acme-set"))
+        tenants.denied.add("ListTenantResources")
+        pipeline = _pipeline()
+        ledger = pipeline.ledger
+        async with get_session().create_client(
+            "sesv2", region_name=REGION, endpoint_url=tenants.url,
+            aws_access_key_id="testing", aws_secret_access_key="testing",
+            config=poll_config(attempts=3),
+        ) as ses:  # fmt: skip
+
+            async def client_for(service: str, target: tuple[str, str]) -> Any:
+                return ses
+
+            poller = TenantPoller(
+                [("default", REGION)], client_for, ledger.accounts, ledger.tenant_map,
+                ledger.tenant_status, every=300, recommendations=False, clock=lambda: NOW,
+            )  # fmt: skip
+            with capture_logs() as logs:
+                await poller.poll_once()
+                tenants.denied.clear()
+                tenants.script = [200, 429, 429, 429]  # ListTenants, then 3 refusals
+                await poller.poll_once()
+    assert ledger.accounts.errors == {
+        ("default", REGION, "list_tenant_resources", "AccessDeniedException"): 1,
+        ("default", REGION, "list_tenant_resources", "TooManyRequestsException"): 1,
+    }
+    failed = [line for line in logs if line["event"] == "sesd.account.poll_failed"]
+    assert [line["api"] for line in failed] == ["list_tenant_resources"] * 2
+    assert failed[0]["hint"] == (
+        "grant ses:ListTenantResources to the credentials (or role) sesd uses here"
+    )
+    assert ("default", REGION, "acme") in ledger.tenant_status.status

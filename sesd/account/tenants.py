@@ -64,7 +64,13 @@ class TenantPoller(Polls):
         """One round over every target."""
         for target in self.targets:
             ses = await self._client_for("sesv2", target)
-            await self._call(target, "list_tenants", partial(self._resources, target, ses))
+            tenants: list[Any] = []
+            read = partial(self._tenants, target, ses, tenants)
+            if await self._call(target, "list_tenants", read):
+                # Its own call, counted and logged under its own name: a role denied
+                # it alone must not read as denied ListTenants.
+                read = partial(self._resources, target, ses, tenants)
+                await self._call(target, "list_tenant_resources", read)
             found: dict[str, TenantStatus] = {}
             read = partial(self._entities, target, ses, found)
             started = self._clock()
@@ -83,16 +89,24 @@ class TenantPoller(Polls):
                 self._statuses.gone(target[0], target[1], names, started)
         self._on_change()
 
-    async def _resources(self, target: Target, ses: Any) -> None:
+    async def _tenants(self, target: Target, ses: Any, tenants: list[Any]) -> None:
+        """The target's tenants, into ``tenants``; the AWS account id their ARNs name is
+        the target's (SES's status events name the id, not sesd's label)."""
+        async for tenant in _pages(ses, "list_tenants", "Tenants", {}):
+            tenants.append(tenant)
+            found = tenant_of_arn(tenant.get("TenantArn", ""))
+            if found is not None:
+                self._statuses.accounts[found[1]] = target[0]
+
+    async def _resources(self, target: Target, ses: Any, tenants: list[Any]) -> None:
         """Each mapped resource's tenants, from each tenant's resource list."""
         resources: dict[str, set[str]] = {}
         region = account = ""
-        async for tenant in _pages(ses, "list_tenants", "Tenants", {}):
+        for tenant in tenants:
             name = tenant.get("TenantName", "")
             found = tenant_of_arn(tenant.get("TenantArn", ""))
             if found is not None:
                 region, account = found[0], found[1]
-                self._statuses.accounts[account] = target[0]
             args = {"TenantName": name}
             async for item in _pages(ses, "list_tenant_resources", "TenantResources", args):
                 if item.get("ResourceType") in _MAPPED:

@@ -58,6 +58,8 @@ class LocalTenants(LocalServer):
         self.calls: dict[str, int] = {}
         #: Statuses to answer the next calls with (429: TooManyRequestsException).
         self.script: list[int] = []
+        #: Operations answered 403 AccessDeniedException (a role without their permission).
+        self.denied: set[str] = set()
         #: Items a page holds at most (SES's page sizes are larger; small pages test paging).
         self.page = 50
 
@@ -92,6 +94,12 @@ class LocalTenants(LocalServer):
 
     async def _answer(self, request: web.Request, operation: str) -> web.Response:
         self.calls[operation] = self.calls.get(operation, 0) + 1
+        if operation in self.denied:
+            return web.json_response(
+                {"message": "not authorized"},
+                status=403,
+                headers={"x-amzn-ErrorType": "AccessDeniedException:"},
+            )
         if self.script:
             status = self.script.pop(0)
             if status != 200:
