@@ -685,3 +685,32 @@ async def test_a_role_denied_listtenantresources_alone_is_told_to_grant_that() -
         "grant ses:ListTenantResources to the credentials (or role) sesd uses here"
     )
     assert ("default", REGION, "acme") in ledger.tenant_status.status
+
+
+async def test_a_throttled_listrecommendations_keeps_the_findings_it_had() -> None:
+    """globex has a HIGH bounce finding open, polled. Then SES throttles every
+    ListRecommendations for a pass: globex keeps its finding (its text, which the
+    alert quotes, with its impact), rather than an impact HIGH with no finding. Once
+    SES answers again without it (closed), it is gone."""
+    async with LocalTenants(ACCOUNT, REGION) as tenants:
+        globex = tenants.add("globex")
+        globex.impact = "HIGH"
+        globex.findings.append(("BOUNCE", "HIGH", "The bounce rate exceeded 15.0%"))
+        pipeline = _pipeline()
+        key = ("default", REGION, "globex")
+        await _polled(tenants, pipeline)
+        found = ("BOUNCE", "HIGH", "The bounce rate exceeded 15.0%")
+        assert pipeline.ledger.tenant_status.status[key].findings == [found]
+        tenants.throttled.add("ListRecommendations")
+        await _polled(tenants, pipeline)
+        status = pipeline.ledger.tenant_status.status[key]
+        assert (status.findings, status.impact) == ([found], "HIGH")
+        assert pipeline.ledger.accounts.errors == {
+            ("default", REGION, "list_recommendations", "TooManyRequestsException"): 1
+        }
+        tenants.throttled.clear()
+        globex.findings.clear()
+        globex.impact = None
+        await _polled(tenants, pipeline)
+    status = pipeline.ledger.tenant_status.status[key]
+    assert (status.findings, status.impact) == ([], "")

@@ -75,16 +75,21 @@ class TenantPoller(Polls):
             read = partial(self._entities, target, ses, found)
             started = self._clock()
             listed = await self._call(target, "list_reputation_entities", read)
+            findings = True
             if self._recommendations and found:
                 read = partial(self._findings, ses, found)
-                await self._call(target, "list_recommendations", read)
+                findings = await self._call(target, "list_recommendations", read)
             at = self._clock()
             names = set()
             for arn, status in found.items():
                 where = tenant_of_arn(arn)
                 if where is not None:
                     names.add(where[2])
-                    self._statuses.polled((target[0], where[0], where[2]), status, at)
+                    key = (target[0], where[0], where[2])
+                    if not findings:  # no answer: the findings last heard of stand
+                        kept = self._statuses.status.get(key)
+                        status.findings = [] if kept is None else list(kept.findings)
+                    self._statuses.polled(key, status, at)
             if listed:  # a tenant SES no longer lists is gone: its pause with it
                 self._statuses.gone(target[0], target[1], names, started)
         self._on_change()

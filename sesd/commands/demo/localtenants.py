@@ -60,6 +60,8 @@ class LocalTenants(LocalServer):
         self.script: list[int] = []
         #: Operations answered 403 AccessDeniedException (a role without their permission).
         self.denied: set[str] = set()
+        #: Operations answered 429 TooManyRequestsException, every time.
+        self.throttled: set[str] = set()
         #: Items a page holds at most (SES's page sizes are larger; small pages test paging).
         self.page = 50
 
@@ -100,8 +102,8 @@ class LocalTenants(LocalServer):
                 status=403,
                 headers={"x-amzn-ErrorType": "AccessDeniedException:"},
             )
-        if self.script:
-            status = self.script.pop(0)
+        if self.script or operation in self.throttled:
+            status = self.script.pop(0) if self.script else 429
             if status != 200:
                 return web.json_response(
                     {"message": "scripted"},
