@@ -74,14 +74,18 @@ audit: $(VENV)/.dev
 
 # Lock the dependency tree after changing pyproject.toml: what each install needs
 # and nothing else, every file with its hashes. Pins already in a file are kept;
-# `make lock UPGRADE=--upgrade` moves them to the newest allowed.
+# `make lock UPGRADE=--upgrade` moves them to the newest allowed. The dev lock, the
+# whole tree, is resolved first and the others take its versions (-c): locked one by
+# one, a package two of them share could be pinned at two versions (packaging, for
+# the tools and for the build backend), and the one installed last would win.
 LOCK := $(BIN)/pip-compile -q --generate-hashes --strip-extras --allow-unsafe --no-header \
         --no-emit-index-url --no-emit-find-links $(UPGRADE)
 lock: $(VENV)/.dev
-	$(LOCK) -o requirements/runtime.txt pyproject.toml
-	$(LOCK) --extra demo -o requirements/demo.txt pyproject.toml
 	$(LOCK) --extra dev --extra demo -o requirements/dev.txt pyproject.toml
-	$(LOCK) --build-deps-for wheel --only-build-deps -o requirements/build.txt pyproject.toml
+	$(LOCK) -c requirements/dev.txt -o requirements/runtime.txt pyproject.toml
+	$(LOCK) -c requirements/dev.txt --extra demo -o requirements/demo.txt pyproject.toml
+	$(LOCK) -c requirements/dev.txt --build-deps-for wheel --only-build-deps \
+	    -o requirements/build.txt pyproject.toml
 
 clean:
 	rm -rf $(VENV) build dist mutants .mypy_cache .ruff_cache .pytest_cache

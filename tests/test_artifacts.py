@@ -673,8 +673,14 @@ def _locked(name: str) -> dict[str, tuple[str, list[str]]]:
             continue
         requirement, *options = line.split()
         package, _, version = requirement.partition("==")
-        found[package.lower().replace("_", "-")] = (version, [o for o in options if "hash" in o])
+        found[_normal(package)] = (version, [o for o in options if "hash" in o])
     return found
+
+
+def _normal(package: str) -> str:
+    """A package's name as pip compares it (``PyYAML``, ``pyyaml``; ``a_b``, ``a.b``,
+    ``a-b``), without its extras."""
+    return re.sub(r"[-_.]+", "-", package.split("[")[0]).lower()
 
 
 def test_the_lock_files_pin_every_package_with_hashes() -> None:
@@ -706,6 +712,31 @@ def test_the_lock_files_pin_every_package_with_hashes() -> None:
     for name in ("demo", "dev"):
         assert f"install -q --require-hashes -r requirements/{name}.txt" in makefile
     assert "--require-hashes -r runtime.txt" in (ROOT / "Dockerfile").read_text()
+
+
+def test_no_package_is_pinned_at_two_versions() -> None:
+    """Every lock file and pyproject.toml name the same version of a package they
+    share: the build lock's packaging was 26.4 and the dev lock's 26.3, so a venv
+    holding both trees (the build backend, then the tools) kept whichever came last,
+    and which one ran depended on the order of the installs."""
+    pinned: dict[str, dict[str, str]] = {}
+    for path in sorted((ROOT / "requirements").glob("*.txt")):
+        for package, (version, _) in _locked(path.stem).items():
+            pinned.setdefault(package, {})[path.name] = version
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    project = pyproject["project"]
+    requirements = [
+        *project["dependencies"],
+        *(r for extra in project["optional-dependencies"].values() for r in extra),
+        *pyproject["build-system"]["requires"],
+    ]
+    for requirement in requirements:
+        package, exact, version = requirement.partition("==")
+        if exact:
+            pinned.setdefault(_normal(package), {})["pyproject.toml"] = version
+    assert len(pinned) > 100  # the whole dev tree was read
+    twice = {package: where for package, where in pinned.items() if len(set(where.values())) > 1}
+    assert twice == {}
 
 
 def test_the_image_builds_with_the_locked_build_backend() -> None:
