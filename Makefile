@@ -7,11 +7,15 @@ PIP    := $(BIN)/python -m pip
 .PHONY: demo test lint typecheck unit coverage wheel bench soak mutation audit clean lock
 
 # A venv with the runtime and demo extras (moto's SQS server): the locked tree,
-# every file checked against its hash, then sesd itself (no other dependency).
-$(VENV)/.demo: pyproject.toml requirements/demo.txt
+# every file checked against its hash, then sesd itself (no other dependency),
+# built by the locked backend (requirements/build.txt) in the venv. With build
+# isolation pip would fetch whichever setuptools>=77 the index serves that day,
+# unchecked: two fresh installs a month apart would build with different backends.
+$(VENV)/.demo: pyproject.toml requirements/demo.txt requirements/build.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --require-hashes -r requirements/build.txt
 	$(PIP) install -q --require-hashes -r requirements/demo.txt
-	$(PIP) install -q --no-deps -e .
+	$(PIP) install -q --no-deps --no-build-isolation -e .
 	touch $@
 
 # The same venv with the development tools as well.

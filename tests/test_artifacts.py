@@ -739,6 +739,32 @@ def test_no_package_is_pinned_at_two_versions() -> None:
     assert twice == {}
 
 
+def test_the_editable_install_is_built_by_the_locked_backend(tmp_path: Path) -> None:
+    """`make .venv/.dev` builds sesd's editable install with the venv's setuptools and
+    wheel, installed from requirements/build.txt with their hashes before it, not in
+    an isolated environment: that fetched any setuptools>=77 the index served that
+    day, unchecked, so two fresh installs a month apart built with different
+    backends."""
+    venv = tmp_path / "venv"
+    planned = subprocess.run(
+        ["make", "-n", f"VENV={venv}", f"{venv}/.dev"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    installs = [line for line in planned.splitlines() if " -m pip install " in line]
+    backend = [
+        i for i, line in enumerate(installs) if "--require-hashes -r requirements/build.txt" in line
+    ]
+    (editable,) = [i for i, line in enumerate(installs) if " -e ." in line]
+    assert backend
+    assert backend[0] < editable
+    assert "--no-build-isolation" in installs[editable]
+    for line in installs:
+        assert "--require-hashes" in line or "--no-deps --no-build-isolation -e ." in line, line
+
+
 def test_the_image_builds_with_the_locked_build_backend() -> None:
     """The image's wheel is built by setuptools and wheel as locked (with hashes, the
     versions `make wheel` uses from the dev lock), without build isolation, which
