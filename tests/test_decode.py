@@ -510,6 +510,52 @@ def test_every_way_a_body_goes_wrong_has_its_reason(body: str | bytes, expected:
     assert decode_body(body) == expected
 
 
+def _bytes_in_detail(detail: bytes) -> bytes:
+    """An EventBridge envelope whose ``detail`` is the given bytes, as they are."""
+    return _eventbridge_detail('"@@DETAIL@@"').encode().replace(b'"@@DETAIL@@"', detail)
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (
+            _bytes_in_detail(b'"\xff"'),
+            Invalid("not_utf8", "EventBridge detail is not valid UTF-8"),
+        ),
+        (
+            _bytes_in_detail(b'"{\\"eventType\\": \\"\xe9\\"}"'),
+            Invalid("not_utf8", "EventBridge detail is not valid UTF-8"),
+        ),
+        (
+            _bytes_in_detail(b'{"eventType": "Delivery", "mail": {"messageId": "\xe9"}}'),
+            Invalid("not_utf8", "EventBridge detail is not valid UTF-8"),
+        ),
+        (
+            b'{"eventType": "Delivery", "mail": {"messageId": "\xe9"}, ',
+            Invalid("not_json", "body is not JSON"),
+        ),
+        (b'{"eventType": "\xff", "mail": }', Invalid("not_json", "body is not JSON")),
+        (b'{"eventType": "\xff", "mail": {}}', Invalid("not_utf8", "body is not valid UTF-8")),
+    ],
+    ids=[
+        "detail-string-not-utf8",
+        "detail-string-holding-an-event-not-utf8",
+        "detail-object-not-utf8",
+        "cut-short-after-latin1",
+        "not-json-after-bad-byte",
+        "json-but-a-bad-byte",
+    ],
+)
+def test_text_not_utf8_is_not_utf8_only_when_it_is_json_otherwise(
+    body: bytes, expected: Invalid
+) -> None:
+    """Bytes that are not UTF-8 are `not_utf8` when the text is JSON apart from them, at
+    whatever depth (an EventBridge detail written as a JSON string raised out of the
+    decoder), and `not_json` when it is not JSON either way (a body cut short after a
+    Latin-1 byte was `not_utf8` or `not_json` by the msgspec release installed)."""
+    assert decode_body(body) == expected
+
+
 def test_an_eventbridge_detail_given_as_a_json_string() -> None:
     """A ``detail`` written as a JSON string holding the event decodes like an object;
     one of the wrong shape names where it failed."""

@@ -31,6 +31,7 @@ from sesd.core.events import (
 from sesd.core.tenants import TenantNotice, tenant_of_arn
 from sesd.core.text import clean
 from sesd.core.timestamps import unix_seconds
+from sesd.core.unreadable import TOO_DEEP, unreadable
 
 __all__ = ["Event", "decode_body", "decode_event"]
 
@@ -130,13 +131,12 @@ def decode_body(body: bytes | str) -> Event | Skipped | Invalid | TenantNotice:
         if _is_validation_text(body):
             return Skipped("ses_topic_validation")
         return Invalid("schema", str(exc))
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, UnicodeError):
         if _is_validation_text(body):
             return Skipped("ses_topic_validation")
-        return Invalid("not_json", "body is not JSON")
-    except (RecursionError, UnicodeError) as exc:
-        # UnicodeEncodeError: a str body holding half a surrogate pair (not from SQS).
-        return _hostile(exc)
+        return unreadable(body, "body")
+    except RecursionError:
+        return TOO_DEEP
 
     sns_type = outer.sns_type
     if sns_type is not None:
@@ -164,10 +164,10 @@ def _decode_message(message: str) -> Event | Skipped | Invalid | TenantNotice:
         outer = _OUTER.decode(message)
     except msgspec.ValidationError as exc:
         return Invalid("schema", f"SNS Message: {exc}")
-    except msgspec.DecodeError:
-        return Invalid("not_json", "SNS Message is not JSON")
-    except (RecursionError, UnicodeError) as exc:
-        return _hostile(exc)
+    except (msgspec.DecodeError, UnicodeError):
+        return unreadable(message, "SNS Message")
+    except RecursionError:
+        return TOO_DEEP
     if outer.sns_type is not None:
         return Invalid("unrecognised", "SNS envelope inside an SNS Message")
     return _decode_unwrapped(outer)
@@ -261,8 +261,12 @@ def _decode_payload(raw: msgspec.Raw, where: str) -> Event | Skipped | Invalid:
     """Decode an envelope's payload: a JSON object, or a JSON string holding one."""
     payload: bytes | str = bytes(raw)
     if payload[:1] == b'"':
-        # The envelope's decoding checked this string already (escapes, UTF-8): it reads.
-        payload = _STR.decode(payload)
+        # The envelope's decoding checked this string's escapes, not its UTF-8 (msgspec
+        # reads a value it skips into Raw without decoding its text).
+        try:
+            payload = _STR.decode(payload)
+        except (msgspec.DecodeError, UnicodeError):
+            return unreadable(payload, where)
         if payload.strip() == VALIDATION_TEXT:
             return Skipped("ses_topic_validation")
     return _decode_text(payload, where)
@@ -274,18 +278,11 @@ def _decode_text(payload: bytes | str, where: str) -> Event | Skipped | Invalid:
         event = _EVENT.decode(payload)
     except msgspec.ValidationError as exc:
         return Invalid("schema", f"{where}: {exc}")
-    except msgspec.DecodeError:
-        return Invalid("not_json", f"{where} is not JSON")
-    except (RecursionError, UnicodeError) as exc:
-        return _hostile(exc)
+    except (msgspec.DecodeError, UnicodeError):
+        return unreadable(payload, where)
+    except RecursionError:
+        return TOO_DEEP
     return decode_event(event)
-
-
-def _hostile(exc: RecursionError | UnicodeError) -> Invalid:
-    """msgspec raises these (not DecodeError) for nesting too deep and bad UTF-8."""
-    if isinstance(exc, RecursionError):
-        return Invalid("too_deep", "JSON nested too deeply")
-    return Invalid("not_utf8", "body is not valid UTF-8")
 
 
 def _shown(name: str) -> str:

@@ -1,0 +1,55 @@
+"""Why JSON text did not decode: not JSON, not UTF-8, or nested too deeply.
+
+Decided here rather than read from the decoder's exception: for text that is not
+UTF-8, msgspec 0.22 raises UnicodeDecodeError and 0.23 DecodeError, and which
+one a body met would change its reason (and its counter) with the release
+installed. Pure; called only after a decode failed, so the events that decode
+are never read twice.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import msgspec
+
+from sesd.core.events import Invalid
+
+__all__ = ["TOO_DEEP", "unreadable"]
+
+TOO_DEEP: Final = Invalid("too_deep", "JSON nested too deeply")
+
+#: JSON's syntax only: a value read into Raw builds nothing.
+_SYNTAX: Final = msgspec.json.Decoder(msgspec.Raw)
+
+
+def unreadable(text: bytes | str, where: str) -> Invalid:
+    """Why ``text`` (a body, an SNS Message, an EventBridge detail: ``where``) failed
+    to decode, other than its schema. ``not_utf8`` when it is JSON but for bytes
+    that are not UTF-8 (in a str, a lone surrogate, which SQS never delivers);
+    ``not_json`` when it is not JSON either way, whatever its encoding."""
+    mended = _mended(text)
+    if mended is None:
+        return Invalid("not_json", f"{where} is not JSON")
+    try:
+        _SYNTAX.decode(mended)
+    except msgspec.DecodeError:
+        return Invalid("not_json", f"{where} is not JSON")
+    except RecursionError:
+        return TOO_DEEP
+    return Invalid("not_utf8", f"{where} is not valid UTF-8")
+
+
+def _mended(text: bytes | str) -> bytes | str | None:
+    """``text`` with what is not UTF-8 replaced (U+FFFD; ``?`` for a lone surrogate),
+    or None when all of it is UTF-8."""
+    try:
+        if isinstance(text, bytes):
+            text.decode("utf-8")
+        else:
+            text.encode("utf-8")
+    except UnicodeError:
+        if isinstance(text, bytes):
+            return text.decode("utf-8", "replace")
+        return text.encode("utf-8", "replace")
+    return None
