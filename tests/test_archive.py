@@ -193,6 +193,25 @@ def test_a_replay_of_nothing_but_invalid_values_says_so_and_exits_3(
     assert "sesd: replay processed no event: 2 values read were not SES events" in err
 
 
+def test_values_that_are_not_utf8_or_nest_too_deep_are_counted_not_a_traceback(
+    tmp_path: Path, config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An archived EventBridge record whose event holds a Latin-1 byte, and a value
+    nested 100,000 deep, among events: each is counted invalid under its reason and
+    the events around them are replayed (replay ended with a traceback at either,
+    UnicodeDecodeError or RecursionError, losing the whole report)."""
+    record = json.loads(f.eventbridge(f.delivery(["u@x.example"])))
+    record["detail"]["mail"]["messageId"] = "@@"
+    latin1 = json.dumps(record).encode().replace(b"@@", b"caf\xe9")
+    deep = b"[" * 100_000 + b"]" * 100_000
+    path = tmp_path / "mixed.jsonl"
+    event = json.dumps(f.delivery(["v@x.example"])).encode()
+    path.write_bytes(b"\n".join([event, latin1, deep, event.replace(b"v@", b"w@")]) + b"\n")
+    report = _report(config, str(path), capsys=capsys)
+    assert report["messages"] == {"processed": 2, "skipped": 0, "invalid": 2, "duplicate": 0}
+    assert report["invalid"] == {"not_utf8": 1, "schema": 1}
+
+
 @pytest.mark.timeout(240)
 def test_a_gigabyte_replays_in_bounded_memory(tmp_path: Path) -> None:
     """1 GB of newline-delimited events (a million, every one new) replays within

@@ -33,6 +33,10 @@ TOO_LARGE: Final = b"\x00too large"
 MAX_DOCUMENT: Final = 256 << 20
 
 _decode = msgspec.json.Decoder().decode
+#: What reading a value raises when it cannot: msgspec 0.22 raises UnicodeDecodeError
+#: for text that is not UTF-8 (0.23 DecodeError), any release RecursionError for
+#: nesting too deep. The value is passed on as it is; the pipeline says why it is invalid.
+_UNREADABLE: Final = (msgspec.DecodeError, UnicodeError, RecursionError)
 _encode = msgspec.json.encode
 #: How a line opens when it is an event body itself (SES's event JSON, an SNS
 #: notification), as archives hold nine lines in ten: passed on as it is, without a
@@ -84,7 +88,7 @@ def lines(lines: list[bytes]) -> Iterator[bytes]:
             continue
         try:
             value = _decode(line)
-        except msgspec.DecodeError:
+        except _UNREADABLE:
             if b"}{" not in line:
                 yield line  # not JSON: the pipeline counts it invalid
                 continue
@@ -114,7 +118,7 @@ def concatenated(line: bytes, *, more: bool = False) -> Generator[bytes, None, b
             candidate = line[start:end]
             try:
                 value = _decode(candidate)
-            except msgspec.DecodeError:
+            except _UNREADABLE:
                 pass
             else:
                 yield from _bodies_of(candidate, value)
@@ -271,7 +275,7 @@ def _element(raw: bytes) -> Iterator[bytes]:
         return
     try:
         value = _decode(raw)
-    except msgspec.DecodeError:
+    except _UNREADABLE:
         yield raw  # the pipeline counts it invalid
         return
     yield from _bodies_of(raw, value)
@@ -293,7 +297,7 @@ def document(data: bytes, chunks: Iterator[bytes]) -> Iterator[bytes]:
     whole = b"".join(parts)
     try:
         document = _decode(whole)
-    except msgspec.DecodeError:
+    except _UNREADABLE:
         yield from _documents(whole)
         return
     yield from _bodies_of(whole, document)
@@ -311,7 +315,7 @@ def _documents(whole: bytes) -> Iterator[bytes]:
         raw = whole[start:end]
         try:
             value = _decode(raw)
-        except msgspec.DecodeError:
+        except _UNREADABLE:
             yield raw  # the pipeline counts it invalid
         else:
             yield from _bodies_of(raw, value)
