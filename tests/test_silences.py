@@ -148,6 +148,19 @@ def test_an_unreadable_file_is_an_error_naming_it(tmp_path: Path) -> None:
         SilenceFile(str(path)).read()
 
 
+def test_a_file_saved_in_latin1_is_an_error_naming_it(tmp_path: Path) -> None:
+    """A silences file edited by hand and saved in Latin-1 (a comment with an "é") is
+    an error naming the file, as other damage is: under msgspec 0.22 its read raised
+    UnicodeDecodeError, which neither `sesd silence` nor the daemon's refresh expects."""
+    path = tmp_path / "silences.json"
+    SilenceFile(str(path)).add(_silence(domain="yahoo.com"), T)
+    text = path.read_text()
+    assert text.count('"known"') == 1  # the comment
+    path.write_bytes(text.replace('"known"', '"caf\xe9"').encode("latin-1"))
+    with pytest.raises(SilenceError, match=r"silences\.json is not a silences file"):
+        SilenceFile(str(path)).read()
+
+
 def test_the_daemon_keeps_its_silences_when_the_file_turns_bad(tmp_path: Path) -> None:
     path = tmp_path / "silences.json"
     SilenceFile(str(path)).add(_silence(domain="yahoo.com"), T)

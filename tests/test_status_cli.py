@@ -180,6 +180,31 @@ async def test_a_sesd_from_before_the_status_page_is_named_as_such(
     )
 
 
+async def test_an_answer_not_in_utf8_is_one_line_and_exit_1(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Something other than sesd answering the status path with JSON in Latin-1: one
+    line, exit 1, as for any answer that is not sesd's status (a UnicodeDecodeError
+    traceback under msgspec 0.22)."""
+    from aiohttp import web
+
+    from sesd.commands.demo.localhttp import LocalServer
+
+    async def latin1(request: web.Request) -> web.Response:
+        return web.Response(body=b'{"schema": "caf\xe9"}', content_type="application/json")
+
+    class _Other(LocalServer):
+        def routes(self, app: web.Application) -> None:
+            app.router.add_get("/api/v1/status", latin1)
+
+    async with _Other() as other:
+        url = f"http://127.0.0.1:{other.port}"
+        assert await sesd("status", "--url", url) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"sesd: {url}/api/v1/status did not answer with sesd's status (")
+    assert err.count("\n") == 1
+
+
 async def test_an_address_without_its_scheme_or_tls_that_fails_says_why(
     local_sqs: LocalSqs, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -46,7 +46,8 @@ class SilenceFile:
             raise SilenceError(f"cannot read {self.path}: {exc.strerror}") from None
         try:
             document = msgspec.json.decode(blob, type=Document)
-        except msgspec.DecodeError as exc:
+        # Text that is not UTF-8: UnicodeDecodeError from msgspec 0.22, DecodeError later.
+        except (msgspec.DecodeError, UnicodeDecodeError) as exc:
             raise SilenceError(f"{self.path} is not a silences file ({exc})") from None
         if document.version != SILENCES_VERSION:
             raise SilenceError(f"{self.path}: version {document.version} is not {SILENCES_VERSION}")

@@ -160,7 +160,8 @@ async def fetch(url: str, top: int, through: Access = Access()) -> tuple[bytes, 
         raise Unreachable(f"cannot reach sesd at {url}: {_reason(exc)}") from None
     try:
         return body, msgspec.json.decode(body, type=Status)
-    except msgspec.DecodeError as exc:
+    # Text that is not UTF-8: UnicodeDecodeError from msgspec 0.22, DecodeError later.
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
         raise Unreachable(f"{api} did not answer with sesd's status ({exc})") from None
 
 
