@@ -7,7 +7,9 @@ import pytest
 from sesd.core.domains import (
     OTHER,
     LabelTable,
+    _normalised,
     domain_of,
+    normalise_domain,
     readable,
     recipient_key,
     redact_address,
@@ -190,3 +192,25 @@ def test_a_recipient_is_keyed_by_its_address_with_its_domain_in_normal_form() ->
     assert recipient_key("Bücher") == "bücher"  # no @: nothing to normalise
     assert recipient_key("x@not a domain.") == "x@not a domain."  # unusable: as written
     assert recipient_key("X@Plain.Example") == "x@plain.example"
+
+
+def test_a_domain_longer_than_any_is_refused_before_idna_and_kept_out_of_the_cache() -> None:
+    """A recipient domain past 253 characters, as a stranger may write one, is refused
+    before any work: IDNA (seconds for a megabyte of ``aü.``) never sees it, and the
+    cache of normalised domains takes no entry for it (it held everything after the @,
+    a quarter of a megabyte a body). Nothing is lost: lower-casing and IDNA never
+    shorten a name, so none of these was usable. The longest usable name, written with
+    a root dot and spaces around it, is still normalised, and cached at its own size."""
+    _normalised.cache_clear()
+    for part in ["aü." * 20_000, "e" * 250_000, "b" * 254, "bü." * 85]:
+        assert normalise_domain(part) is None
+        assert domain_of(f"u@{part}") is None
+        assert recipient_key(f"U@{part}") == f"u@{part}".lower()  # as written: unusable
+    info = _normalised.cache_info()
+    assert (info.hits, info.misses, info.currsize) == (0, 0, 0)
+    longest = ".".join(["a" * 63] * 3 + ["a" * 61])
+    assert len(longest) == 253
+    assert normalise_domain(f"  {longest.upper()}.  ") == longest
+    assert domain_of(f"u@{longest}") == longest
+    info = _normalised.cache_info()
+    assert (info.misses, info.currsize) == (2, 2)

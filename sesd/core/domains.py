@@ -31,6 +31,8 @@ __all__ = [
 
 OTHER: Final = "other"
 
+#: The longest domain name as text (RFC 1035's 255 octets in wire form).
+_MAX_DOMAIN: Final = 253
 _HOSTNAME: Final = re.compile(
     r"^(?:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?\.)*[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$"
 )
@@ -52,13 +54,27 @@ def domain_of(address: str) -> str | None:
     return normalise_domain(part)
 
 
-@functools.lru_cache(maxsize=16384)
 def normalise_domain(part: str) -> str | None:
     """Lower-case, strip the trailing dot, convert to IDNA ASCII; None when unusable.
 
     Cached: a few thousand domains make up nearly all of a sender's traffic. The
     cache is bounded, so a flood of distinct domains costs no memory here.
     """
+    if len(part) > _MAX_DOMAIN:
+        # Refused before IDNA, whose cost grows with the text (a stranger's megabyte
+        # took seconds), and before the cache keeps it. Neither lower-casing nor IDNA
+        # shortens a name (an A-label is longer than its Unicode form; only code points
+        # IDNA drops, a soft hyphen, would, and no address SMTP carries holds hundreds):
+        # past 253 characters as written is past them in normal form.
+        part = part.strip().rstrip(".")
+        if len(part) > _MAX_DOMAIN:
+            return None
+    return _normalised(part)
+
+
+@functools.lru_cache(maxsize=16384)
+def _normalised(part: str) -> str | None:
+    """:func:`normalise_domain` of a text at most :data:`_MAX_DOMAIN` long."""
     name = part.strip().rstrip(".").lower()
     if not name:
         return None
@@ -73,7 +89,7 @@ def normalise_domain(part: str) -> str | None:
                 name = name.encode("idna").decode("ascii")
             except UnicodeError:
                 return None
-    if len(name) > 253 or not _HOSTNAME.match(name):
+    if len(name) > _MAX_DOMAIN or not _HOSTNAME.match(name):
         return None
     return name
 
