@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -587,3 +589,23 @@ def test_an_sns_message_of_the_wrong_shape_names_where() -> None:
     assert isinstance(wrong, Invalid)
     assert wrong.reason == "schema"
     assert wrong.detail.startswith("SNS Message: Expected `str | null`")
+
+
+@pytest.mark.parametrize("wrap", [f.raw, f.sns, f.eventbridge], ids=["raw", "sns", "eventbridge"])
+def test_an_identity_or_account_longer_than_aws_makes_is_invalid(
+    wrap: Callable[[dict[str, Any]], str],
+) -> None:
+    """sesd remembers who sent each identity's mail, keyed on the event's sourceArn and
+    sendingAccountId: a stranger's megabyte there would be kept whole. An ARN is at most
+    2,048 characters and an account id 12 digits: one longer makes the event invalid, its
+    detail naming the field (cut, it would count under an identity SES never had). At
+    the bounds, it decodes."""
+    body = f.delivery(RECIPIENT)
+    body["mail"]["sourceArn"] = "arn:aws:ses:eu-west-1:123456789012:identity/" + "x" * 2004
+    assert len(body["mail"]["sourceArn"]) == 2048
+    assert isinstance(decode_body(wrap(body)), Event)
+    for field, value in [("sourceArn", "arn:" + "x" * 2045), ("sendingAccountId", "1" * 13)]:
+        wrong = decode_body(wrap({**body, "mail": {**body["mail"], field: value}}))
+        assert isinstance(wrong, Invalid)
+        assert wrong.reason == "schema"
+        assert wrong.detail.endswith(f"of length <= {len(value) - 1} - at `$.mail.{field}`")

@@ -7,11 +7,14 @@ Timestamps stay text here: :mod:`sesd.core.decode` reads them (sesd.core.timesta
 
 from __future__ import annotations
 
+from typing import Annotated, Final
+
 import msgspec
 
 __all__ = [
     "EVENT_TYPES",
     "EVENT_TYPE_INDEX",
+    "MAX_ARN",
     "Bounce",
     "Complaint",
     "Delivery",
@@ -40,6 +43,12 @@ EVENT_TYPES: tuple[str, ...] = (
 EVENT_TYPE_INDEX: dict[str, int] = {name: i for i, name in enumerate(EVENT_TYPES)}
 
 
+#: The longest ARN AWS gives a resource (IAM's bound on a resource ARN's length).
+MAX_ARN: Final = 2048
+#: An AWS account id: twelve digits.
+_ACCOUNT_ID: Final = 12
+
+
 class _Ses(msgspec.Struct, frozen=True, gc=False, rename="camel"):
     pass
 
@@ -50,10 +59,13 @@ class Mail(_Ses, frozen=True):
     timestamp: str
     message_id: str
     destination: list[str] = []
-    source_arn: str = ""
+    # Both are kept (the sender of each identity is remembered, an identity's tenant
+    # too): longer than AWS makes them, an event is no SES event, and invalid (its
+    # detail says which field), not kept cut to a name that was never SES's.
+    source_arn: Annotated[str, msgspec.Meta(max_length=MAX_ARN)] = ""
     #: The account that sent (a delegate sender's, under sending authorization: the
     #: identity, in ``source_arn``, may be another account's).
-    sending_account_id: str = ""
+    sending_account_id: Annotated[str, msgspec.Meta(max_length=_ACCOUNT_ID)] = ""
     tags: dict[str, list[str]] = {}
 
 

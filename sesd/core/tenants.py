@@ -24,6 +24,7 @@ from typing import Any, Final
 
 import msgspec
 
+from sesd.core.events import MAX_ARN
 from sesd.core.text import clean
 
 __all__ = [
@@ -128,8 +129,8 @@ class TenantMap:
         tenants send with it); a resource the polls mapped stays as it is."""
         head, _, _ = source_arn.partition(":identity/")
         arn = f"{head}:configuration-set/{config_set}" if config_set else source_arn
-        if not arn.startswith("arn:"):
-            return
+        if not arn.startswith("arn:") or len(arn) > MAX_ARN:
+            return  # no resource's (the configuration set is a tag's word): not kept
         known = self.arns.get(arn)
         if known is None and by_ses:
             if len(self.arns) >= self.max_entries:
