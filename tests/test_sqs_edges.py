@@ -650,3 +650,43 @@ async def test_a_host_clock_off_from_aws_is_measured_and_said(sqs: Any) -> None:
     ]
     assert [event for event, _ in said] == ["sesd.clock.off", "sesd.clock.on_time"]
     assert 3598 <= said[0][1] <= 3602
+
+
+async def test_other_tasks_run_between_two_messages_and_a_stop_waits_for_the_batch(
+    sqs: Any,
+) -> None:
+    """The ten messages of a batch are handled one at a time, the event loop's other
+    tasks (health, the watchdog's ping) running between two: ten costly messages are
+    ten short stalls, not one as long as all ten. A task taking every turn it gets sees
+    the count of handled messages rise one by one, not jump from 0 to 10. Asked to stop
+    at the fifth, the poller still handles and deletes all ten (one handled but not
+    deleted would come back and count as a duplicate); the stop is taken after."""
+    url, _ = await make_queue(sqs)
+    await send_bodies(sqs, url, [f.raw(f.delivery([f"u{i}@one.example"])) for i in range(10)])
+    p, _ = poller(sqs, url)
+    messages: list[Any] = []
+    with anyio.fail_after(10):
+        while len(messages) < 10:
+            got = await sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)
+            messages += got.get("Messages", [])
+    tallies = p._pipeline.ledger.tallies
+    seen: list[int] = []
+    handling = anyio.CancelScope()
+    handled = anyio.Event()
+
+    async def watch() -> None:
+        while not handled.is_set() and (not seen or seen[-1] < 10):
+            seen.append(tallies.messages.get(("q", Outcome.PROCESSED), 0))
+            if seen[-1] == 5:
+                handling.cancel()
+            await anyio.lowlevel.checkpoint()
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(watch)
+        with handling:
+            await p._handle(messages)
+        handled.set()
+    assert sorted(set(seen)) == list(range(11))
+    assert handling.cancel_called
+    assert tallies.messages == {("q", Outcome.PROCESSED): 10}
+    assert await queue_counts(sqs, url) == (0, 0)

@@ -1,8 +1,8 @@
 """The input edge: long-polling SQS consumers that feed the pipeline.
 
 Each queue gets ``concurrency`` pollers. A poller receives up to 10 messages
-with a 20 s long poll, runs them through the pipeline (synchronous, well
-under a millisecond a message), and deletes what was handled in one batch.
+with a 20 s long poll, runs them through the pipeline (one at a time, other
+tasks in between), and deletes what was handled in one batch.
 Invalid messages are left alone so the queue's redrive policy moves them to
 the dead-letter queue.
 
@@ -241,7 +241,8 @@ class QueuePoller:
                 )
             raise
         received_at = self._clock()
-        done = [message for message in messages if self._judge(message, received_at)]
+        with anyio.CancelScope(shield=True):  # a stop waits for the batch's end and deletes
+            done = [message for message in messages if await self._judge(message, received_at)]
         self._after_batch()
         self._changes.notify()
         # Handled messages are deleted even if a cancellation arrives meanwhile:
@@ -257,8 +258,11 @@ class QueuePoller:
             )
         self._log.debug("sesd.sqs.batch", received=len(messages), deleted=len(done))
 
-    def _judge(self, message: MessageTypeDef, received_at: float) -> bool:
-        """Run one message through the pipeline; True when it should be deleted."""
+    async def _judge(self, message: MessageTypeDef, received_at: float) -> bool:
+        """Run one message through the pipeline, after other tasks (the watchdog, health)
+        had their turn: ten costly messages are ten short stalls, not one long one (a stop
+        waits: :meth:`_handle` shields the batch). True when it is to be deleted."""
+        await anyio.lowlevel.checkpoint()
         message_id = message.get("MessageId", "")
         if message_id in self._invalid:
             return self._delete_invalid
