@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from sesd.core.decode import VALIDATION_TEXT, Event, decode_body
+from sesd.core.domains import _normalised
 from sesd.core.events import Invalid, Skipped
 from tests import factory as f
 
@@ -609,3 +610,35 @@ def test_an_identity_or_account_longer_than_aws_makes_is_invalid(
         assert isinstance(wrong, Invalid)
         assert wrong.reason == "schema"
         assert wrong.detail.endswith(f"of length <= {len(value) - 1} - at `$.mail.{field}`")
+
+
+@pytest.mark.parametrize(
+    ("build", "name"),
+    [
+        (f.delivery, "Delivery"),
+        (f.delay, "DeliveryDelay"),
+        (f.bounce, "Bounce"),
+        (f.complaint, "Complaint"),
+        (lambda listed: f.simple("Open", listed), "Open"),
+    ],
+    ids=["delivery", "delay", "bounce", "complaint", "open-destination"],
+)
+def test_an_event_listing_more_recipients_than_ses_sends_to_is_invalid(
+    build: Callable[[list[str]], dict[str, Any]], name: str
+) -> None:
+    """SES sends a message to at most 50 recipients (To, Cc and Bcc). An event listing
+    more than 100 is none of SES's (10,000, each with a long Unicode domain, was seconds
+    of work a body): invalid, reason ``too_many_recipients``, its detail saying how
+    many, and refused before any of its domains is normalised. One listing 100 decodes
+    (three listed twice: 97 recipients); a Delivery whose destination lists more than
+    it delivered to is no matter (its own list counts)."""
+    _normalised.cache_clear()
+    listed = [f"u{i}@dömäin-{i}.example" for i in range(10_000)]
+    refused = decode_body(f.sns(build(listed)))
+    detail = f"{name} event listing 10000 recipients, more than 100"
+    assert refused == Invalid("too_many_recipients", detail)
+    assert _normalised.cache_info().misses == 0
+    assert event(f.sns(build(listed[:97] + listed[:3]))).recipients == listed[:97]
+    body = f.delivery(listed[:1])
+    body["mail"]["destination"] = listed
+    assert event(f.raw(body)).recipients == listed[:1]

@@ -68,6 +68,7 @@ REASONS = {
     "unrecognised",
     "missing_mail",
     "no_recipients",
+    "too_many_recipients",
     "no_usable_domain",
 }
 
@@ -330,14 +331,20 @@ def test_a_one_mebibyte_body_is_processed() -> None:
 
 
 def test_ten_thousand_recipients_in_one_event() -> None:
-    """10,000 recipients count once each, in their domains, within the cap; none is
-    unusable and no count is negative."""
+    """An event listing 10,000 recipients is none of SES's (it sends a message to 50 at
+    most): invalid under its own reason, counted once, and nothing of it is counted in
+    any domain. One listing 100 counts each once, in its domain, within the cap; none
+    is unusable and no count is negative."""
     pipeline = Pipeline(core_settings(parse_config("[domains]\nmax_tracked = 20\n")))
     recipients = [f"u{i}@d{i % 50}.example" for i in range(10_000)]
-    assert pipeline.feed(f.sns(f.delivery(recipients)), "q", f.T0).outcome == "processed"
+    result = pipeline.feed(f.sns(f.delivery(recipients)), "q", f.T0)
+    assert (result.outcome, result.reason) == (Outcome.INVALID, "too_many_recipients")
+    assert pipeline.ledger.tallies.invalid == {("q", "too_many_recipients"): 1}
+    assert not pipeline.ledger.by_domain.recipients
+    assert pipeline.feed(f.sns(f.delivery(recipients[:100])), "q", f.T0).outcome == "processed"
     counted = sum(counts[4] for counts in pipeline.ledger.by_domain.recipients.values())
-    assert counted == 10_000
+    assert counted == 100
     assert len(pipeline.ledger.domains) == 20
-    assert pipeline.ledger.by_domain.recipients["other"][4] == 30 * 200
+    assert pipeline.ledger.by_domain.recipients["other"][4] == 30 * 2
     assert pipeline.ledger.tallies.invalid_recipients == 0
     _never_negative(pipeline)

@@ -20,6 +20,7 @@ import msgspec
 from sesd.core.domains import recipient_key
 from sesd.core.events import (
     EVENT_TYPE_INDEX,
+    MAX_RECIPIENTS,
     BouncedRecipient,
     DelayedRecipient,
     Invalid,
@@ -317,6 +318,9 @@ def decode_event(ses: SesEvent) -> Event | Skipped | Invalid:
     recipients, entries, sub_time, expiration = picked
     if not recipients:
         return Invalid("no_recipients", f"{_shown(name)} event without recipients")
+    if len(recipients) > MAX_RECIPIENTS:  # none SES sends: refused before any is read
+        shown = f"{_shown(name)} event listing {len(recipients)} recipients"
+        return Invalid("too_many_recipients", f"{shown}, more than {MAX_RECIPIENTS}")
     try:
         sent = unix_seconds(mail.timestamp)
         time = sent if sub_time is None else unix_seconds(sub_time)
@@ -360,8 +364,8 @@ def _recipients(ses: SesEvent, label: str, mail: Mail) -> _Recipients | None:
 def _unique(addresses: list[str]) -> list[str]:
     """Addresses in order, each once (compared as pending keys compare them, and
     ``Ann <ann@x.example>`` as ``ann@x.example``: a message's destination lists To and
-    Cc, display names and all)."""
-    if len(addresses) < 2:
+    Cc, display names and all). Too many to be SES's are left for the caller to refuse."""
+    if not 1 < len(addresses) <= MAX_RECIPIENTS:
         return addresses
     seen: dict[str, str] = {}
     for address in addresses:
@@ -373,8 +377,8 @@ _E = TypeVar("_E", DelayedRecipient, BouncedRecipient)
 
 
 def _unique_entries(entries: list[_E]) -> list[_E]:
-    """Per-recipient entries, the first one of each address."""
-    if len(entries) < 2:
+    """Per-recipient entries, the first one of each address (as :func:`_unique`)."""
+    if not 1 < len(entries) <= MAX_RECIPIENTS:
         return entries
     seen: dict[str, _E] = {}
     for entry in entries:

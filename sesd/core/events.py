@@ -15,6 +15,7 @@ __all__ = [
     "EVENT_TYPES",
     "EVENT_TYPE_INDEX",
     "MAX_ARN",
+    "MAX_RECIPIENTS",
     "Bounce",
     "Complaint",
     "Delivery",
@@ -47,6 +48,9 @@ EVENT_TYPE_INDEX: dict[str, int] = {name: i for i, name in enumerate(EVENT_TYPES
 MAX_ARN: Final = 2048
 #: An AWS account id: twelve digits.
 _ACCOUNT_ID: Final = 12
+#: The most recipients an event may list: SES sends a message to at most 50 (To, Cc and
+#: Bcc together), so twice that leaves a margin, and bounds the work one event can cause.
+MAX_RECIPIENTS: Final = 100
 
 
 class _Ses(msgspec.Struct, frozen=True, gc=False, rename="camel"):
