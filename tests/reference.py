@@ -27,7 +27,8 @@ The windows' contract, which this model states:
 * A recipient (message id, address) is pending at ``now`` from its first
   DeliveryDelay, unless a Delivery or Bounce of it at or after the delay's time
   was processed, and while ``now`` is before the delay's expiry (its
-  ``expirationTime``, or 16 h). A delay already expired when it arrives is
+  ``expirationTime``, or 16 h; and never more than 16 h after the delay's own
+  time: SES tries no longer). A delay already expired when it arrives is
   not pending. When a pending delay is resolved, how long it lasted is a value
   at the resolution's time.
 """
@@ -144,6 +145,9 @@ class Model:
         in_windows = self.widest.holds(t, now)
         if not in_windows:
             self.late += 1
+        expires = event.expires
+        if expires is not None:
+            expires = min(expires, event.time + DEFAULT_EXPIRY)
         for address in event.recipients:
             domain = address.rpartition("@")[2]
             if in_windows:
@@ -152,7 +156,7 @@ class Model:
                     self._keep(domain, "processing", t, float(event.processing_ms), now)
             recipient = (event.message_id, address)
             if event.kind == "delivery_delay":
-                self._delayed(recipient, domain, t, event.expires, now, in_windows)
+                self._delayed(recipient, domain, t, expires, now, in_windows)
             elif event.kind in ("delivery", "bounce"):
                 self._resolved(recipient, domain, t, now, in_windows)
 

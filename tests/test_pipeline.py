@@ -181,6 +181,27 @@ def test_a_domain_with_recipients_still_pending_is_not_evicted() -> None:
     assert pipeline.housekeep(NOW + 7300) == ["stuck.example"]
 
 
+def test_a_delay_said_to_expire_in_years_ends_when_ses_stops_trying() -> None:
+    """A DeliveryDelay whose expirationTime is years away (9999-12-31: none of SES's,
+    which tries a message for 14 hours at most) is pending 16 hours from its own time,
+    not for ever: then its recipient is no longer counted, the table forgets it, and its
+    domain, idle, is evicted (before, it held the label and a place in the table until
+    the year 9999). One expiring sooner keeps its own expiry."""
+    pipeline = make('[domains]\nidle_evict = "1h"\n')
+    forged = f.delay(["a@stuck.example"], at=NOW)
+    forged["deliveryDelay"]["expirationTime"] = "9999-12-31T23:59:59.999Z"
+    pipeline.feed(f.raw(forged), "q", NOW)
+    soon = f.delay(["b@soon.example"], at=NOW, expires=NOW + 600)
+    pipeline.feed(f.raw(soon), "q", NOW)
+    pending = pipeline.ledger.pending
+    assert pending.counts(NOW + 599) == {"stuck.example": 1, "soon.example": 1}
+    assert pending.counts(NOW + 600) == {"stuck.example": 1, "soon.example": 0}
+    assert pending.count("stuck.example", NOW + 16 * 3600 - 1) == 1
+    assert pending.count("stuck.example", NOW + 16 * 3600) == 0
+    assert pipeline.housekeep(NOW + 18 * 3600) == ["stuck.example", "soon.example"]
+    assert len(pending) == 0
+
+
 def test_an_evicted_domain_starts_again_from_zero() -> None:
     """A domain admitted, evicted while idle and seen again counts afresh, and the room
     it left goes to the next new domain (nothing of it stays cached)."""

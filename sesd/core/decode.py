@@ -20,6 +20,7 @@ import msgspec
 from sesd.core.domains import recipient_key
 from sesd.core.events import (
     EVENT_TYPE_INDEX,
+    LONGEST_DELAY,
     MAX_RECIPIENTS,
     BouncedRecipient,
     DelayedRecipient,
@@ -325,6 +326,7 @@ def decode_event(ses: SesEvent) -> Event | Skipped | Invalid:
         sent = unix_seconds(mail.timestamp)
         time = sent if sub_time is None else unix_seconds(sub_time)
         expires = None if expiration is None else unix_seconds(expiration)
+        expires = expires if expires is None else min(expires, time + LONGEST_DELAY)
     except ValueError:
         return Invalid("schema", f"{label} event with a timestamp not in ISO 8601")
     return Event(label, kind, time, sent, recipients, mail, ses, expires, entries)

@@ -14,6 +14,7 @@ import msgspec
 __all__ = [
     "EVENT_TYPES",
     "EVENT_TYPE_INDEX",
+    "LONGEST_DELAY",
     "MAX_ARN",
     "MAX_RECIPIENTS",
     "Bounce",
@@ -51,6 +52,13 @@ _ACCOUNT_ID: Final = 12
 #: The most recipients an event may list: SES sends a message to at most 50 (To, Cc and
 #: Bcc together), so twice that leaves a margin, and bounds the work one event can cause.
 MAX_RECIPIENTS: Final = 100
+#: The longest a delayed recipient stays pending after its DeliveryDelay's time: SES
+#: keeps trying a message for at most 14 hours, and a configuration set's
+#: MaxDeliverySeconds may only shorten that (300 to 50,400 s, says the SES API v2
+#: reference's DeliveryOptions); two hours more for clocks. A later expirationTime is
+#: none of SES's: taken at its word, it would hold the delay, and its domain's label,
+#: for ever.
+LONGEST_DELAY: Final = 16 * 3600.0
 
 
 class _Ses(msgspec.Struct, frozen=True, gc=False, rename="camel"):

@@ -26,6 +26,7 @@ from typing import Any, Final
 
 from sesd.core.dedup import stable_key
 from sesd.core.domains import recipient_key
+from sesd.core.events import LONGEST_DELAY
 
 __all__ = ["DEFAULT_EXPIRY", "Labels", "PendingDelays", "legacy_pending_key", "pending_key"]
 
@@ -34,8 +35,8 @@ Labels = tuple[str, ...]
 #: A label a state file did not have (sesd.core.providers.UNKNOWN).
 UNKNOWN: Final = "unknown"
 
-#: When a delay carries no expirationTime: SES retries for at most about 14 h.
-DEFAULT_EXPIRY: Final = 16 * 3600.0
+#: When a delay carries no expirationTime: as long as SES ever tries, with a margin.
+DEFAULT_EXPIRY: Final = LONGEST_DELAY
 
 
 def pending_key(message_id: str, address: str) -> int:
