@@ -260,6 +260,24 @@ def test_message_tag_breakdown() -> None:
     assert spring.delay_ratio == pytest.approx(1 / 3)
 
 
+def test_a_tag_given_many_values_counts_its_recipient_once_under_the_first() -> None:
+    """SES gives a tag one value. An event whose ``campaign`` lists a thousand counts its
+    recipient once, under the first value, and takes one label: the next campaign still
+    gets a label of its own, not ``other`` (before, the recipient counted a thousand
+    times and the first 200 values took every label)."""
+    pipeline = make('[dimensions]\ntags = ["campaign"]\n')
+    values = [f"c{i}" for i in range(1000)]
+    pipeline.feed(f.raw(f.delivery(["a@one.com"], tags={"campaign": values})), "q", NOW)
+    pipeline.feed(f.raw(f.delivery(["b@one.com"], tags={"campaign": ["spring"]})), "q", NOW)
+    counted = pipeline.ledger.tallies.tag_recipients
+    assert {value: counts[DELIVERY] for (_, value), counts in counted.items()} == {
+        "c0": 1,
+        "spring": 1,
+    }
+    assert len(pipeline.ledger.tag_tables["campaign"]) == 2
+    assert list(pipeline.ledger.tag_windows) == [("campaign", "c0"), ("campaign", "spring")]
+
+
 def test_a_bounce_ses_never_attempted_is_no_bounce_under_a_tag_either() -> None:
     """A suppression list's bounce counts apart in every scope, never as a bounce: a
     configuration set's bounces add up to its domains' bounces."""

@@ -316,17 +316,23 @@ class Pipeline:
         ledger = self.ledger
         tags = event.mail.tags
         for tag in self._tag_names:
-            for value in dict.fromkeys(tags.get(tag, ())):
-                if _TAG_VALUE.fullmatch(value) is None:
-                    value = OTHER  # not SES's: a label of its own would carry anything
-                label = ledger.tag_tables[tag].label(value, now)
-                ledger.tallies.tag_counts(tag, label)[type_index] += n
-                if in_windows:
-                    key = (tag, label)
-                    windows = ledger.tag_windows.get(key)
-                    if windows is None:
-                        windows = ledger.tag_windows[key] = DomainWindows(ledger.specs)
-                    windows.count(t, now, type_index, n)
+            values = tags.get(tag)
+            if not values:
+                continue
+            # SES gives a tag one value (a message tag is one name and one value): the
+            # first is the tag's. Each of many, none of SES's, would count the event's
+            # recipients once more, and a thousand would take every label of the tag.
+            value = values[0]
+            if _TAG_VALUE.fullmatch(value) is None:
+                value = OTHER  # not SES's: a label of its own would carry anything
+            label = ledger.tag_tables[tag].label(value, now)
+            ledger.tallies.tag_counts(tag, label)[type_index] += n
+            if in_windows:
+                key = (tag, label)
+                windows = ledger.tag_windows.get(key)
+                if windows is None:
+                    windows = ledger.tag_windows[key] = DomainWindows(ledger.specs)
+                windows.count(t, now, type_index, n)
 
     # --- housekeeping ------------------------------------------------------------
 
