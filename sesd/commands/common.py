@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeAlias
 
 from sesd.config import Config, ConfigError, load_config
+from sesd.io.logs import flush_logs
 
 __all__ = [
     "EXIT_CONFIG",
@@ -91,6 +92,7 @@ def load(args: argparse.Namespace, *, secrets: bool = True, daemon: bool = False
 
 def config_error(exc: ConfigError | str) -> int:
     """Say what is wrong with the config, in one line; the exit code."""
+    flush_logs()  # after the lines logged before it, as they happened
     print(f"sesd: config error: {exc}", file=sys.stderr)
     return EXIT_CONFIG
 
@@ -100,6 +102,7 @@ def start_failed(exc: BaseException) -> int:
     else is a bug and keeps its traceback."""
     from sesd.runtime.http import StartError
 
+    flush_logs()  # the lines logged before it (or its traceback) come first
     found: BaseException = exc
     while isinstance(found, BaseExceptionGroup) and len(found.exceptions) == 1:
         found = found.exceptions[0]

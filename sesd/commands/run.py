@@ -61,7 +61,7 @@ def execute(args: argparse.Namespace) -> int:
         config = load(args, daemon=True)
     except ConfigError as exc:
         return config_error(exc)
-    configure_logging(config.logging.level, config.logging.format)
+    configure_logging(config.logging.level, config.logging.format, daemon=True)
     if args.listen:
         try:
             http = HttpConfig(listen=args.listen, web_config=config.http.web_config)

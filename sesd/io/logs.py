@@ -6,13 +6,17 @@ Event names are namespaced (``sesd.sqs.receive_failed``).
 
 from __future__ import annotations
 
+import atexit
 import logging
 import sys
+from collections.abc import Callable
 from typing import Any, TextIO
 
 import structlog
 
-__all__ = ["configure_logging", "get_logger", "set_level"]
+from sesd.io.log_stream import Buffered, Lasting, dropped_lines
+
+__all__ = ["configure_logging", "dropped_lines", "flush_logs", "get_logger", "set_level"]
 
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING}
 _LEVELS["error"] = logging.ERROR
@@ -34,8 +38,15 @@ def _by_level(_: Any, method: str, event: Any) -> Any:
     return event
 
 
-def configure_logging(level: str = "info", fmt: str = "auto", stream: TextIO | None = None) -> None:
-    """Route structlog to ``stream`` (stderr) as JSON, or console text on a TTY."""
+def configure_logging(
+    level: str = "info", fmt: str = "auto", stream: TextIO | None = None, *, daemon: bool = False
+) -> None:
+    """Route structlog to ``stream`` (stderr) as JSON, or console text on a TTY.
+
+    A ``daemon``'s lines go through a bounded buffer that a thread writes out
+    (:class:`sesd.io.log_stream.Buffered`): a reader that stalls never blocks the event
+    loop. The other commands write each line as it comes: they serve nobody while they
+    wait, and a paused ``| less`` loses none of their lines."""
     stream = stream if stream is not None else sys.stderr
     use_json = fmt == "json" or (fmt == "auto" and not stream.isatty())
     renderer: Any = (
@@ -44,8 +55,12 @@ def configure_logging(level: str = "info", fmt: str = "auto", stream: TextIO | N
         else structlog.dev.ConsoleRenderer(colors=stream.isatty())
     )
     set_level(level)
-    lasting = _Lasting(stream)
-    _route_stdlib(lasting, renderer)
+    _stop_writer()
+    lasting = Lasting(stream)
+    out: Lasting | Buffered = lasting
+    if daemon:
+        out = _writer[0] = Buffered(lasting, _said(renderer))
+    _route_stdlib(out, renderer)
     structlog.configure(
         processors=[
             _by_level,
@@ -56,35 +71,53 @@ def configure_logging(level: str = "info", fmt: str = "auto", stream: TextIO | N
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG),
-        logger_factory=structlog.PrintLoggerFactory(file=lasting),  # type: ignore[arg-type]
+        # One write a line (a PrintLogger writes the newline apart): a line is dropped
+        # or written whole.
+        logger_factory=structlog.WriteLoggerFactory(file=out),  # type: ignore[arg-type]
         cache_logger_on_first_use=False,
     )
 
 
-class _Lasting:
-    """The log stream, whose reader may go away (a log shipper restarted, ``sesd run
-    2>&1 | tee`` killed): a line it cannot take is dropped, and so are the lines after
-    it. Raised in whichever task logged it, the broken pipe ended the alerting, then
-    sesd, before its last save: losing the logs must not lose the monitoring."""
+#: At exit, how long the lines still buffered may take to be written: 2 s, as the
+#: stop's last SQS calls, so that sesd still exits within its grace period plus a few
+#: seconds (README); a reader stalled longer loses what is left.
+EXIT_WAIT = 2.0
+#: The daemon's writer, while there is one.
+_writer: list[Buffered | None] = [None]
 
-    def __init__(self, stream: TextIO) -> None:
-        self._stream = stream
-        self.broken = False
 
-    def write(self, text: str) -> int:
-        if not self.broken:
-            try:
-                return self._stream.write(text)
-            except (OSError, ValueError):  # EPIPE, EIO; or the stream was closed
-                self.broken = True
-        return len(text)
+def flush_logs(timeout: float = EXIT_WAIT) -> bool:
+    """Wait until the lines logged so far are written, at most ``timeout`` seconds (no
+    wait when lines are written as they come); whether they were."""
+    writer = _writer[0]
+    return writer is None or writer.drain(timeout)
 
-    def flush(self) -> None:
-        if not self.broken:
-            try:
-                self._stream.flush()
-            except (OSError, ValueError):
-                self.broken = True
+
+def _stop_writer() -> None:
+    writer, _writer[0] = _writer[0], None
+    if writer is not None:
+        writer.stop(EXIT_WAIT)
+
+
+# Every exit but os._exit: a return from main, sys.exit, an exception's. The writer's
+# thread is a daemon thread: a stalled reader cannot hold the exit after this.
+atexit.register(flush_logs)
+
+
+def _said(renderer: Any) -> Callable[[int], str]:
+    """The line that says how many lines were dropped, rendered as the others are."""
+    stamp = structlog.processors.TimeStamper(fmt="iso", utc=True)
+
+    def said(dropped: int) -> str:
+        event = {
+            "event": "sesd.log.dropped",
+            "dropped": dropped,
+            "hint": "the log stream's reader took no lines while sesd's buffer filled",
+            "level": "warning",
+        }
+        return f"{renderer(None, 'warning', stamp(None, 'warning', event))}\n"
+
+    return said
 
 
 #: What libraries (botocore, aiohttp, asyncio) may log through the standard
@@ -92,7 +125,7 @@ class _Lasting:
 STDLIB_LEVEL = logging.WARNING
 
 
-def _route_stdlib(stream: _Lasting, renderer: Any) -> None:
+def _route_stdlib(stream: Lasting | Buffered, renderer: Any) -> None:
     """Standard-library logging (botocore, aiohttp, asyncio) in the same form as
     sesd's own lines: every line one JSON object (or console text on a terminal)."""
     handler = logging.StreamHandler(stream)

@@ -14,7 +14,7 @@ import anyio
 import anyio.abc
 from anyio.streams.memory import MemoryObjectReceiveStream
 
-from sesd.io.logs import get_logger
+from sesd.io.logs import flush_logs, get_logger
 from sesd.runtime import early
 
 __all__ = ["EXIT_FORCED", "FORCED_SAVE", "watch_signals"]
@@ -25,6 +25,9 @@ EXIT_FORCED = 130
 
 #: How long a second signal waits for the state to be saved before sesd exits.
 FORCED_SAVE = 2.0
+#: Then how long for the log lines still buffered (``sesd.daemon.forced_exit`` among
+#: them) to be written: a log reader that stalls holds the exit no longer.
+FORCED_LOGS = 1.0
 
 
 async def watch_signals(
@@ -74,4 +77,7 @@ async def _forced_exit(signum: signal.Signals, save: Callable[..., Awaitable[Non
     # (the write is left to its thread).
     with anyio.move_on_after(FORCED_SAVE):
         await save(abandon=True)
+    # os._exit runs no exit handler, the one that writes the buffered lines included;
+    # nothing else runs from here on, so the event loop may wait.
+    flush_logs(FORCED_LOGS)
     os._exit(EXIT_FORCED)

@@ -372,7 +372,7 @@ def add_parser(commands: Commands) -> None:
 
 def execute(args: argparse.Namespace) -> int:
     """Run the demo; 0 when it ends, 2 when it cannot start (a taken port)."""
-    configure_logging("info", "auto")
+    configure_logging("info", "auto", daemon=True)
     try:
         return anyio.run(
             lambda: run_demo(
