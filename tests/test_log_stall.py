@@ -24,8 +24,11 @@ import anyio
 import anyio.lowlevel
 import pytest
 
-from sesd.io.log_stream import BUFFER_CHARS
+from sesd.config import core_settings, parse_config
+from sesd.core.pipeline import Pipeline
+from sesd.io.log_stream import BUFFER_CHARS, Buffered, Lasting
 from sesd.io.logs import configure_logging, dropped_lines, flush_logs, get_logger
+from sesd.metrics.registry import Metrics
 from tests.dns_server import hermetic_text
 
 #: How long a test lets a stalled event loop go before it reads the pipe itself (so
@@ -195,3 +198,17 @@ async def test_the_daemon_answers_while_its_log_reader_stalls_and_exits_all_the_
                     sesd.kill()
                 os.close(read)
     assert code == 0
+
+
+def test_dropped_log_lines_are_counted_in_a_metric() -> None:
+    """The lines a log buffer could not hold count in sesd_log_lines_dropped_total, read
+    when Prometheus scrapes: two lines dropped, two more in the counter."""
+    ledger = Pipeline(core_settings(parse_config(""))).ledger
+    registry = Metrics(ledger, ["q"], lambda: 0.0).registry
+    before = registry.get_sample_value("sesd_log_lines_dropped_total")
+    assert before == dropped_lines()
+    full = Buffered(Lasting(io.StringIO()), str, capacity=0)  # holds nothing
+    full.write("one\n")
+    full.write("two\n")
+    assert registry.get_sample_value("sesd_log_lines_dropped_total") == before + 2
+    assert full.stop(BOUND)

@@ -11,7 +11,7 @@ scrape time, by a pure read that takes the time as it finds it.
 from __future__ import annotations
 
 import platform
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 
 from prometheus_client import (
     CollectorRegistry,
@@ -22,14 +22,17 @@ from prometheus_client import (
     ProcessCollector,
     disable_created_metrics,
 )
+from prometheus_client.core import CounterMetricFamily, Metric
 
 from sesd import __version__
 from sesd.alerting.evaluator import Evaluator
 from sesd.core.ledger import Ledger
 from sesd.io.build import revision
+from sesd.io.logs import dropped_lines
 from sesd.metrics.accounts import AccountCollector
 from sesd.metrics.alerts import AlertsCollector
 from sesd.metrics.canary import CanaryCollector
+from sesd.metrics.families import described
 from sesd.metrics.pipeline import PipelineCollector
 from sesd.metrics.tenants import TenantCollector
 
@@ -153,6 +156,7 @@ class Metrics:
             "When the state file was last saved, Unix time.",
             registry=self.registry,
         )
+        self.registry.register(_LogCollector())
         build = Gauge(
             "sesd_build_info",
             "sesd's version, the commit it was built from, and the Python running it.",
@@ -213,3 +217,22 @@ class Metrics:
         self.reload_ok.set(1 if ok else 0)
         if ok:
             self.reload_at.set(now)
+
+
+class _LogCollector:
+    """The log lines dropped because the log stream's reader did not take them, read
+    from the log writer at scrape time."""
+
+    _NAME = "sesd_log_lines_dropped"
+
+    def describe(self) -> Iterator[Metric]:
+        return described([(self._NAME, "counter")])
+
+    def collect(self) -> Iterator[Metric]:
+        yield CounterMetricFamily(
+            self._NAME,
+            "Log lines dropped because the log stream's reader (journald, a log driver, a "
+            "pipe) did not take them while sesd's buffer was full; each gap is logged as "
+            "sesd.log.dropped.",
+            value=dropped_lines(),
+        )
