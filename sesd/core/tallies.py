@@ -182,3 +182,10 @@ class Tallies:
             key = (queue, Outcome.PROCESSED)
             out[key] = out.get(key, 0) + n
         return out
+
+    def by_outcome(self) -> dict[str, int]:
+        """SQS messages by outcome, every queue together (what sesd logs at a stop)."""
+        totals: dict[str, int] = {}
+        for (_, outcome), n in self.messages.items():
+            totals[outcome] = totals.get(outcome, 0) + n
+        return totals

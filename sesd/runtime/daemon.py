@@ -232,7 +232,7 @@ class Daemon:
             raise
         finally:
             self.systemd.close()
-        self._log.info("sesd.daemon.stopped", **self._summary())
+        self._log.info("sesd.daemon.stopped", **self.ledger.tallies.by_outcome())
 
     async def start(self, stack: AsyncExitStack) -> None:
         """Phase 1: what must hold before any task runs, each part closed with ``stack``."""
@@ -391,9 +391,3 @@ class Daemon:
                 self._log.info("sesd.domains.evicted", count=len(evicted))
             self._log.debug("sesd.housekeeping.done", pending=len(self.ledger.pending))
             await anyio.sleep(_JANITOR_EVERY)
-
-    def _summary(self) -> dict[str, int]:
-        outcomes: dict[str, int] = {}
-        for (_, outcome), n in self.ledger.tallies.messages.items():
-            outcomes[outcome] = outcomes.get(outcome, 0) + n
-        return outcomes
