@@ -174,6 +174,7 @@ async def test_a_member_failing_beside_one_that_takes_the_post_is_counted() -> N
             lambda: T,
             notifications=metrics.notifications,
             evaluation_errors=metrics.evaluation_errors,
+            faults=metrics.task_failures.labels("alerting"),
             console=io.StringIO(),
         )
         alerting.open(session)

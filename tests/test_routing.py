@@ -322,6 +322,7 @@ def _alerting(text: str) -> tuple[Alerting, Pipeline, list[float]]:
         lambda: now[0],
         notifications=metrics.notifications,
         evaluation_errors=metrics.evaluation_errors,
+        faults=metrics.task_failures.labels("alerting"),
         console=io.StringIO(),
     )
     return alerting, pipeline, now

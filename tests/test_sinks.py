@@ -487,6 +487,41 @@ async def test_a_fault_in_the_outbox_costs_that_notification_only() -> None:
     assert "a bug" in failed["exception"]
 
 
+async def test_a_fault_after_a_delivery_is_counted_and_the_outbox_runs_on() -> None:
+    """A bug in what follows a delivery (the ``on_done`` callback: the state saved at
+    once), after the first notification was sent: counted as a fault and logged with
+    its traceback, and the outbox goes on to deliver the second. Raised, it ended the
+    outbox's task and the second was never sent."""
+    logs = io.StringIO()
+    configure_logging("debug", "json", stream=logs)
+    sink = _Recorded()
+    counter = Counter("sesd_notifications", "n", ["sink", "outcome"], registry=CollectorRegistry())
+    faults = Counter("sesd_task_failures", "f", registry=CollectorRegistry())
+    box = Outbox(sink, size=10, counter=counter, faults=faults.inc)
+    planted = [RuntimeError("a bug after the delivery")]
+
+    def on_done(done: Notification) -> None:
+        if planted:
+            raise planted.pop()
+
+    box.on_done = on_done
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(box.run)
+        box.put(notification(alert("first.example")))
+        box.put(notification(alert("second.example")))
+        with anyio.fail_after(10):
+            await box.wait_empty()
+        tg.cancel_scope.cancel()
+    assert [n.alerts[0].domain for n in sink.sent] == ["first.example", "second.example"]
+    assert faults._value.get() == 1
+    assert outcomes(counter, "slack")["sent"] == 2
+    assert outcomes(counter, "slack")["failed"] == 0
+    lines = [json.loads(line) for line in logs.getvalue().splitlines()]
+    (fault,) = [line for line in lines if line["event"] == "sesd.notify.followup_failed"]
+    assert "a bug after the delivery" in fault["exception"]
+    assert fault["sink"] == "slack"
+
+
 class HeldSleeps(Sleeps):
     """Sleeps that wait for the test the first time: something can arrive meanwhile."""
 

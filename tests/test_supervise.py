@@ -9,9 +9,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import anyio
 import pytest
 from prometheus_client import CollectorRegistry, Counter
+from structlog.testing import capture_logs
 
 from sesd.config import parse_config
 from sesd.core.pipeline import Pipeline
@@ -21,6 +23,8 @@ from sesd.runtime.state import read_state
 from sesd.runtime.supervise import kept_running
 from tests import factory as f
 from tests.conftest import make_queue, running, send_bodies
+from tests.test_routing import RULE, T, _alerting
+from tests.test_rules import feed_spike
 
 
 def _text(local_sqs: Any, url: str, extra: str = "") -> str:
@@ -246,3 +250,31 @@ async def test_a_stop_while_a_task_restarts_after_a_fault_is_a_stop() -> None:
         await kept_running("waiter", fails_then_waits, failures, restart_after=0.0)
     assert runs == 2
     assert failures.labels("waiter")._value.get() == 1
+
+
+async def test_a_fault_after_a_page_is_delivered_leaves_alerting_running() -> None:
+    """Saving the state after a delivered page raises (a bug): counted as a failure of
+    the alerting task and logged; the evaluations and the console's outbox run on and
+    deliver the next page. Raised, it ended alerting (every sink's outbox with it)."""
+    alerting, pipeline, _ = _alerting('[alerts]\ngroup_wait = "0s"\n' + RULE)
+    planted = [RuntimeError("a bug after the delivery")]
+
+    def save_soon() -> None:
+        if planted:
+            raise planted.pop()
+
+    alerting.on_notified = save_soon
+    with capture_logs() as logs, anyio.fail_after(10):
+        async with aiohttp.ClientSession() as session, anyio.create_task_group() as tg:
+            alerting.open(session)
+            outbox = alerting.outboxes["console"]
+            tg.start_soon(alerting.run)
+            for domain in ("a.example", "b.example"):
+                feed_spike(pipeline, domain, T, 6, 4)
+                alerting.evaluate()
+                await outbox.wait_empty()
+            tg.cancel_scope.cancel()
+    sent = alerting.notifications.labels("console", "sent")._value.get()
+    assert sent == 2
+    assert alerting.faults._value.get() == 1
+    assert [e["rule"] for e in logs if e["event"] == "sesd.notify.followup_failed"] == ["delays"]

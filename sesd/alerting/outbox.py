@@ -55,6 +55,7 @@ class Outbox:
         retry_cap: float = 60.0,
         max_age: float = 3600.0,
         clock: Callable[[], float] = anyio.current_time,
+        faults: Callable[[], None] = lambda: None,
     ) -> None:
         self.sink = sink
         self._size = size
@@ -69,6 +70,7 @@ class Outbox:
         self._retry_cap = retry_cap
         self._max_age = max_age
         self._clock = clock
+        self._faults = faults
         #: When each notification stepped aside was first tried (its max_age runs on).
         self._first_tried: dict[int, float] = {}
         self._closing = False
@@ -195,7 +197,27 @@ class Outbox:
                 self._wake()
             if done:
                 self._first_tried.pop(id(notification), None)
-                self.on_done(notification)
+                self._done(notification)
+
+    def _done(self, notification: Notification) -> None:
+        """Tell :attr:`on_done` that ``notification``'s delivery ended. A fault there (a
+        bug after the delivery, not in it) is counted (``faults``) and logged with its
+        traceback; raised, it would end this task, and with it every other sink's
+        delivery in flight (they share a task group): what they were delivering lost,
+        nothing more sent until the alerting task started again."""
+        try:
+            self.on_done(notification)
+        except Exception as exc:
+            log = self._log.bind(rule=notification.rule, kind=notification.kind.value)
+            log.error(
+                "sesd.notify.followup_failed",
+                error=type(exc).__name__,
+                hint="the delivery itself ended (the line before); what sesd does after "
+                "one (saving the state at once) failed, and the outbox runs on. A fault "
+                "that repeats is a bug: report it with this traceback",
+                exc_info=True,
+            )
+            self._faults()
 
     async def _deliver(self, notification: Notification) -> bool:
         """Deliver (or give up) and return True; False when it stepped aside for a more

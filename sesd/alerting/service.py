@@ -93,6 +93,7 @@ class Alerting:
         *,
         notifications: Counter,
         evaluation_errors: Counter,
+        faults: Counter,
         console: TextIO | None = None,
     ) -> None:
         self._config = config
@@ -104,6 +105,9 @@ class Alerting:
         evaluator.silences = self.silences.silences
         self.notifications = notifications
         self.evaluation_errors = evaluation_errors
+        #: Faults nobody foresaw that alerting survives without a restart (a bug after a
+        #: delivery): counted as its task's failures.
+        self.faults = faults
         self.outboxes: dict[str, Outbox] = {}
         self.evaluations = 0
         self.on_evaluated: Callable[[], None] = lambda: None
@@ -146,6 +150,7 @@ class Alerting:
             size=self._config.alerts.outbox_size,
             counter=self.notifications,
             max_age=self._config.alerts.notification_max_age.seconds,
+            faults=self.faults.inc,
         )
         outbox.on_done = self._delivered
         if self._tasks is not None:

@@ -116,7 +116,8 @@ class Metrics:
         self.task_failures = Counter(
             "sesd_task_failures",
             "Background tasks (by name) that failed with an unexpected error (logged with "
-            "its traceback) and were started again.",
+            "its traceback) and were started again; alerting's also a fault after a "
+            "delivery, which its outbox runs on from.",
             ["task"],
             registry=self.registry,
         )

@@ -118,6 +118,7 @@ class Daemon:
             self.clock,
             notifications=self.metrics.notifications,
             evaluation_errors=self.metrics.evaluation_errors,
+            faults=self.metrics.task_failures.labels("alerting"),
             console=console,
         )
         self.alerting.on_evaluated = self.changes.notify
