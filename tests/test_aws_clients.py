@@ -3,10 +3,13 @@ connection pool) is part of which client a caller gets."""
 
 from __future__ import annotations
 
+import io
+import json
 from pathlib import Path
 from typing import Any
 
 import anyio
+import pytest
 
 from sesd.commands.demo.localsqs import LocalSqs
 from sesd.config import load_config
@@ -158,3 +161,53 @@ async def test_a_first_client_reads_the_sdks_files_off_the_event_loop() -> None:
             await clients.client(service, "", "eu-west-1", AioConfig())
         await clients.client("sqs", "", "eu-west-1", AioConfig(), use="other")
     assert on_loop == [], on_loop
+
+
+async def test_while_sts_fails_the_sdks_refresh_warning_is_one_line_an_episode(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """STS (the fake) refuses every AssumeRole of an account's role while sesd makes
+    five calls with its credentials, a minute apart: the SDK warns at each failed
+    refresh, and one line of it is logged, not five. Once no refresh has failed for
+    REFRESH_QUIET (a new episode), the next failure is logged again."""
+    from contextlib import AsyncExitStack
+
+    from botocore.exceptions import ClientError
+
+    from sesd.config import parse_config
+    from sesd.io import logs
+    from sesd.runtime.aws import AwsClients, poll_config
+
+    stream = io.StringIO()
+    logs.configure_logging("info", "json", stream)
+    now = [1000.0]
+    monkeypatch.setattr(logs, "_clock", lambda: now[0])
+
+    def refresh_lines() -> list[str]:
+        records = [json.loads(line) for line in stream.getvalue().splitlines()]
+        return [r["event"] for r in records if r.get("logger") == "aiobotocore.credentials"]
+
+    async with FakeSes() as fake, AsyncExitStack() as stack:
+        clients = AwsClients(
+            parse_config(
+                f'[aws]\nendpoint_url = "{fake.url}"\naccess_key_id = "testing"\n'
+                'secret_access_key = "testing"\n[[accounts]]\nname = "prod-eu"\n'
+                'role_arn = "arn:aws:iam::210987654321:role/sesd"\nregion = "eu-west-1"\n'
+            ),
+            stack,
+        )
+        ses = await clients.client("sesv2", "prod-eu", "eu-west-1", poll_config(attempts=1))
+        fake.script_sts(*[403] * 6)  # refused: STS's client does not retry it
+        for _ in range(5):
+            with pytest.raises(ClientError):
+                await ses.get_account()
+            now[0] += 60
+        (line,) = refresh_lines()
+        assert "Refreshing temporary credentials failed" in line
+        assert "AccessDenied" in line
+        assert "repeats not logged" in line
+        now[0] += logs.REFRESH_QUIET
+        with pytest.raises(ClientError):
+            await ses.get_account()
+    assert len(fake.assume_role) == 6
+    assert len(refresh_lines()) == 2

@@ -9,6 +9,7 @@ from __future__ import annotations
 import atexit
 import logging
 import sys
+import time
 from collections.abc import Callable
 from typing import Any, TextIO
 
@@ -148,18 +149,36 @@ def _route_stdlib(stream: Lasting | Buffered, renderer: Any) -> None:
     root.setLevel(STDLIB_LEVEL)
     for name in _REFRESH_LOGGERS:
         refresh = logging.getLogger(name)
-        if not any(isinstance(f, _WithoutTraceback) for f in refresh.filters):
-            refresh.addFilter(_WithoutTraceback())
+        for old in [f for f in refresh.filters if isinstance(f, _RefreshFailures)]:
+            refresh.removeFilter(old)
+        refresh.addFilter(_RefreshFailures())
 
 
 #: Where the SDK warns, with the exception's traceback, at each failed refresh of
-#: assumed-role credentials: once per call sesd retries while STS fails. sesd logs
+#: assumed-role credentials: once per call sesd makes while STS fails (every call of
+#: every poller; with credentials still valid, every call that succeeds too). sesd logs
 #: each such failure itself (``sesd.sqs.*``, with a hint); the SDK's line keeps its
-#: message and the error's text, not twenty lines of stack each time.
+#: message and the error's text, not twenty lines of stack each time, and is said once
+#: an episode, not at every call.
 _REFRESH_LOGGERS = ("botocore.credentials", "aiobotocore.credentials")
+#: How long a refresh warning must not recur before it is logged again: past the
+#: 60 s between a failing poller's tries, under the 45 minutes that follow a
+#: successful refresh of one-hour credentials before the next is even tried.
+REFRESH_QUIET = 900.0
+#: The clock the quiet period is measured with.
+_clock = time.monotonic
 
 
-class _WithoutTraceback(logging.Filter):
+class _RefreshFailures(logging.Filter):
+    """The SDK's credential lines: the error folded into the message, without its
+    traceback; a line that came in the last :data:`REFRESH_QUIET` seconds (its failure
+    episode goes on) dropped. A different line (STS throttles, then refuses) passes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        #: Each line's message, and when it last came (logged or not).
+        self._seen: dict[str, float] = {}
+
     def filter(self, record: logging.LogRecord) -> bool:
         if record.exc_info and record.exc_info[1] is not None:
             error = record.exc_info[1]
@@ -167,6 +186,16 @@ class _WithoutTraceback(logging.Filter):
             record.args = None
         record.exc_info = None
         record.exc_text = None
+        message, now = record.getMessage(), _clock()
+        last = self._seen.get(message)
+        self._seen = {m: t for m, t in self._seen.items() if now - t < REFRESH_QUIET}
+        self._seen[message] = now
+        if last is not None and now - last < REFRESH_QUIET:
+            return False
+        record.msg = (
+            f"{message} (repeats not logged until {REFRESH_QUIET / 60:.0f} min pass without one)"
+        )
+        record.args = None
         return True
 
 
