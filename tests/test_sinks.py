@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 from collections.abc import AsyncIterator
@@ -520,6 +521,60 @@ async def test_a_fault_after_a_delivery_is_counted_and_the_outbox_runs_on() -> N
     (fault,) = [line for line in lines if line["event"] == "sesd.notify.followup_failed"]
     assert "a bug after the delivery" in fault["exception"]
     assert fault["sink"] == "slack"
+
+
+class _CancelledUnder(_Recorded):
+    """A sink whose first send meets a ``CancelledError`` nobody asked for: a future
+    of its HTTP client's, cancelled under the send."""
+
+    async def send(self, notification: Notification) -> None:
+        if not self.sent:
+            self.sent.append(notification)
+            future = asyncio.get_running_loop().create_future()
+            future.cancel()
+            await future
+        self.sent.append(notification)
+
+
+async def test_a_cancellation_no_stop_asked_for_costs_that_notification_only() -> None:
+    """A send that raises ``CancelledError`` though nothing is stopping: counted as
+    failed and logged with its traceback, like a bug, and the next notification is
+    delivered. Let pass as a stop, it cancelled the task group every sink's outbox
+    and the evaluations run in, which then ended quietly: alerting gone, unlogged."""
+    logs = io.StringIO()
+    configure_logging("debug", "json", stream=logs)
+    sink = _CancelledUnder()
+    async with delivering(sink, Sleeps()) as (box, counter):
+        box.put(notification(alert("first.example")))
+        box.put(notification(alert("second.example")))
+        with anyio.fail_after(10):
+            await box.wait_empty()
+    assert [n.alerts[0].domain for n in sink.sent] == ["first.example", "second.example"]
+    assert outcomes(counter, "slack")["failed"] == 1
+    lines = [json.loads(line) for line in logs.getvalue().splitlines()]
+    (failed,) = [line for line in lines if line["event"] == "sesd.notify.failed"]
+    assert failed["error"] == "CancelledError"
+
+
+async def test_a_stop_during_a_delivery_is_a_stop_not_a_fault() -> None:
+    """sesd stopping while a send waits on a sink: the outbox's task ends at once,
+    nothing counted as failed."""
+    started = anyio.Event()
+
+    class Hanging(_Recorded):
+        async def send(self, notification: Notification) -> None:
+            started.set()
+            await anyio.sleep_forever()
+
+    counter = Counter("sesd_notifications", "n", ["sink", "outcome"], registry=CollectorRegistry())
+    box = Outbox(Hanging(), size=10, counter=counter)
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(box.run)
+            box.put(notification())
+            await started.wait()
+            tg.cancel_scope.cancel()
+    assert outcomes(counter, "slack")["failed"] == 0
 
 
 class HeldSleeps(Sleeps):

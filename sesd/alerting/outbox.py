@@ -21,6 +21,7 @@ while it was unreachable does not page as it comes back.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import random
 from collections import deque
@@ -33,6 +34,7 @@ from sesd.alerting.alert import SEVERITY_RANK, Notification
 from sesd.alerting.rules import Transition
 from sesd.alerting.sinks import Permanent, RateLimited, Retryable, Sink
 from sesd.io.backoff import backoff_delay
+from sesd.io.cancelled import stop_asked
 from sesd.io.logs import get_logger
 
 __all__ = ["OUTCOMES", "Outbox"]
@@ -183,11 +185,15 @@ class Outbox:
             self._in_flight, self._delivering = True, notification
             try:
                 done = await self._deliver(notification)
-            except Exception as exc:
+            except (Exception, asyncio.CancelledError) as exc:
                 # A bug, in the sink (rendering) or around its send: this sink loses this
                 # notification, counted and logged with its traceback (a bug must be
                 # findable, not just a class name); raised, it would cancel every other
-                # sink's delivery in flight.
+                # sink's delivery in flight. A CancelledError no stop asked for (a future
+                # of the HTTP client's cancelled under the send) is one too: raised, it
+                # ended the alerting task whole, quietly, as if sesd were stopping.
+                if isinstance(exc, asyncio.CancelledError) and stop_asked():
+                    raise
                 self._count("failed")
                 log = self._log.bind(rule=notification.rule, kind=notification.kind.value)
                 log.error("sesd.notify.failed", error=type(exc).__name__, exc_info=True)

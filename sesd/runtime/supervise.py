@@ -19,6 +19,7 @@ import anyio
 import anyio.abc
 from prometheus_client import Counter
 
+from sesd.io.cancelled import stop_asked
 from sesd.io.logs import get_logger
 from sesd.metrics.registry import TASKS
 
@@ -48,7 +49,7 @@ async def kept_running(
             await run()
             return
         except (Exception, asyncio.CancelledError) as exc:
-            if isinstance(exc, asyncio.CancelledError) and _stopping():
+            if isinstance(exc, asyncio.CancelledError) and stop_asked():
                 raise
             failures.labels(name).inc()
             log.error(
@@ -59,13 +60,6 @@ async def kept_running(
                 exc_info=True,
             )
         await anyio.sleep(restart_after)
-
-
-def _stopping() -> bool:
-    """Whether this task was asked to stop: a cancel scope cancels the task itself
-    (``Task.cancel``), which a future cancelled under it does not."""
-    task = asyncio.current_task()
-    return task is None or task.cancelling() > 0
 
 
 def start_kept(
