@@ -15,7 +15,7 @@ import pytest
 
 from sesd.alerting.evaluator import Evaluator
 from sesd.config import core_settings, parse_config
-from sesd.core.events import EVENT_TYPE_INDEX
+from sesd.core.events import EVENT_TYPE_INDEX, LONGEST_DELAY
 from sesd.core.pipeline import Pipeline
 from sesd.io.logs import configure_logging
 from sesd.runtime.state import STATE_VERSION, StateError, read_state, restore, snapshot, write_state
@@ -278,6 +278,43 @@ def test_values_out_of_range_are_a_damaged_file() -> None:
             restore(
                 msgspec.msgpack.encode(data), fresh.ledger, Evaluator(config.alerts, ["5m"]), f.T0
             )
+
+
+def test_a_delay_expiry_years_away_in_an_older_file_ends_16_hours_after_the_delay(
+    tmp_path: Path,
+) -> None:
+    """A state file written by a build that took a DeliveryDelay's expirationTime at its
+    word holds a recipient pending until 9999. Restored, it is pending as long as a new
+    delay could be, 16 hours after its delay's time, then expires: it pins neither the
+    pending table nor its domain's label for ever. A delay expiring sooner keeps its own
+    expiry."""
+    import msgspec
+
+    config = parse_config(RULES)
+    pipeline = Pipeline(core_settings(config))
+    pipeline.feed(f.raw(f.delay(["far@a.example"], at=f.T0)), "q", f.T0)
+    pipeline.feed(f.raw(f.delay(["near@b.example"], at=f.T0, expires=f.T0 + 600)), "q", f.T0)
+    blob = snapshot(pipeline.ledger, Evaluator(config.alerts, ["5m", "15m", "1h"]), f.T0 + 1)
+    data = msgspec.msgpack.decode(blob)
+    year_9999 = 253402300799.0
+    rows = data["pending"]["pending"]
+    rows[:] = [(*row[:3], year_9999) if row[1][0] == "a.example" else row for row in rows]
+    path = tmp_path / "state.bin"
+    write_state(str(path), msgspec.msgpack.encode(data))
+    old = read_state(str(path))
+    assert old is not None
+
+    fresh = Pipeline(core_settings(config))
+    restore(old, fresh.ledger, Evaluator(config.alerts, ["5m", "15m", "1h"]), f.T0 + 2)
+    pending = fresh.ledger.pending
+    end = f.T0 + LONGEST_DELAY
+    assert (pending.count("a.example", end - 1), pending.count("a.example", end)) == (1, 0)
+    assert (pending.count("b.example", f.T0 + 599), pending.count("b.example", f.T0 + 600)) == (
+        1,
+        0,
+    )
+    assert pending.expire(end) == 2
+    assert len(pending) == 0
 
 
 def test_changed_window_layout_keeps_alerts_drops_windows() -> None:

@@ -220,15 +220,25 @@ class PendingDelays:
     def restore(self, data: dict[str, Any], where: list[int] | None = None) -> None:
         """Load what :meth:`snapshot` returned. ``where`` gives, for each scope now,
         the place of its label in the saved ones (-1: not saved); a label not saved
-        (one label, a string, before providers) is ``unknown``."""
+        (one label, a string, before providers) is ``unknown``. An expiry later than
+        ``LONGEST_DELAY`` after the entry's first delay is taken as that."""
         where = list(range(self.scopes)) if where is None else where
         for key, found, since, expires in data["pending"]:
             if int(key) not in self._entries and len(self._entries) < self.max_entries:
                 saved = [str(found)] if isinstance(found, str) else [str(f) for f in found]
                 labels = [saved[i] if 0 <= i < len(saved) else UNKNOWN for i in where]
-                self._entries[int(key)] = (tuple(labels), float(since), float(expires))
+                # A file from a build that took expirationTime at its word may hold an
+                # expiry years away, which would pin the recipient and its label for
+                # ever. Bounded from the entry's own first delay time, not the file's
+                # save time: that is the event time the decoder bounds a new delay from,
+                # SES tries no recipient for longer after its first delay, and a host
+                # clock behind SES's at the save (event times after it) cuts nothing.
+                # Only a chain of delays without expirationTime held live past it
+                # ends here, when SES had given up on it anyway.
+                until = min(float(expires), float(since) + LONGEST_DELAY)
+                self._entries[int(key)] = (tuple(labels), float(since), until)
                 for scope, label in enumerate(labels):
-                    self._expiries.setdefault((scope, label), []).append(float(expires))
+                    self._expiries.setdefault((scope, label), []).append(until)
         # Sorted once: an insort each made restoring a full table quadratic (minutes).
         for expiries in self._expiries.values():
             expiries.sort()
