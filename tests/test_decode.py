@@ -464,6 +464,51 @@ def _eventbridge_detail(detail_json: str) -> str:
     return json.dumps(envelope).replace('"@@DETAIL@@"', detail_json)
 
 
+_MARK = "\ufeff"  # a byte-order mark, as a Windows editor saves one before the text
+
+
+@pytest.mark.parametrize(
+    "marked",
+    [
+        pytest.param((_MARK + f.raw(f.delivery(RECIPIENT))).encode(), id="body bytes"),
+        pytest.param(_MARK + f.raw(f.delivery(RECIPIENT)), id="body text"),
+        pytest.param(f.sns(_MARK + f.raw(f.delivery(RECIPIENT))), id="SNS Message"),
+        pytest.param(
+            _eventbridge_detail(json.dumps(_MARK + f.raw(f.delivery(RECIPIENT)))),
+            id="EventBridge detail string",
+        ),
+        pytest.param(_MARK + f.sns(f.delivery(RECIPIENT)), id="SNS envelope"),
+    ],
+)
+def test_a_byte_order_mark_before_the_json_is_dropped(marked: bytes | str) -> None:
+    """An event saved by a tool that writes a UTF-8 byte-order mark first (no AWS
+    service does) and sent by hand, as a body, an SNS Message or an EventBridge detail:
+    the mark is dropped and the event counts as the same event without it."""
+    result = decode_body(marked)
+    assert isinstance(result, Event)
+    assert (result.type, result.recipients) == ("delivery", [RECIPIENT[0]])
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (_MARK * 2 + f.raw(f.delivery(RECIPIENT)), Invalid("not_json", "body is not JSON")),
+        (
+            f.raw(f.delivery(RECIPIENT)).replace("{", "{" + _MARK, 1),
+            Invalid("not_json", "body is not JSON"),
+        ),
+        (
+            f.sns(_MARK * 2 + f.raw(f.delivery(RECIPIENT))),
+            Invalid("not_json", "SNS Message is not JSON"),
+        ),
+    ],
+)
+def test_only_one_byte_order_mark_at_the_start_is_dropped(body: str, expected: Invalid) -> None:
+    """Two marks, or one after the first brace, are not JSON: only the one mark a tool
+    writes at the start of a file is dropped."""
+    assert decode_body(body) == expected
+
+
 @pytest.mark.parametrize(
     ("body", "expected"),
     [

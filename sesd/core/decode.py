@@ -33,7 +33,7 @@ from sesd.core.events import (
 from sesd.core.tenants import TenantNotice, tenant_of_arn
 from sesd.core.text import clean
 from sesd.core.timestamps import unix_seconds
-from sesd.core.unreadable import TOO_DEEP, unreadable
+from sesd.core.unreadable import TOO_DEEP, unmarked, unreadable
 
 __all__ = ["Event", "decode_body", "decode_event"]
 
@@ -127,6 +127,7 @@ _STR: Final = msgspec.json.Decoder(str)
 
 def decode_body(body: bytes | str) -> Event | Skipped | Invalid | TenantNotice:
     """Decode one SQS message body in any supported form."""
+    body = unmarked(body)
     try:
         outer = _OUTER.decode(body)
     except msgspec.ValidationError as exc:
@@ -162,6 +163,7 @@ def decode_body(body: bytes | str) -> Event | Skipped | Invalid | TenantNotice:
 def _decode_message(message: str) -> Event | Skipped | Invalid | TenantNotice:
     """An SNS ``Message``: an SES event, or an EventBridge event (an EventBridge rule
     whose target is the SNS topic that feeds the queue)."""
+    message = unmarked(message)
     try:
         outer = _OUTER.decode(message)
     except msgspec.ValidationError as exc:
@@ -266,7 +268,7 @@ def _decode_payload(raw: msgspec.Raw, where: str) -> Event | Skipped | Invalid:
         # The envelope's decoding checked this string's escapes, not its UTF-8 (msgspec
         # reads a value it skips into Raw without decoding its text).
         try:
-            payload = _STR.decode(payload)
+            payload = unmarked(_STR.decode(payload))
         except (msgspec.DecodeError, UnicodeError):
             return unreadable(payload, where)
         if payload.strip() == VALIDATION_TEXT:

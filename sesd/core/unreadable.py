@@ -1,26 +1,51 @@
-"""Why JSON text did not decode: not JSON, not UTF-8, or nested too deeply.
+"""JSON text as it comes: a byte-order mark before it is dropped; and why text did
+not decode: not JSON, not UTF-8, or nested too deeply.
 
 Decided here rather than read from the decoder's exception: for text that is not
 UTF-8, msgspec 0.22 raises UnicodeDecodeError and 0.23 DecodeError, and which
 one a body met would change its reason (and its counter) with the release
-installed. Pure; called only after a decode failed, so the events that decode
-are never read twice.
+installed. Pure; :func:`unreadable` is called only after a decode failed, so the
+events that decode are never read twice.
 """
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Final, overload
 
 import msgspec
 
 from sesd.core.events import Invalid
 
-__all__ = ["TOO_DEEP", "unreadable"]
+__all__ = ["TOO_DEEP", "unmarked", "unreadable"]
 
 TOO_DEEP: Final = Invalid("too_deep", "JSON nested too deeply")
 
+#: A UTF-8 byte-order mark, as bytes and as text.
+_BOM: Final = b"\xef\xbb\xbf"
+_BOM_TEXT: Final = "\ufeff"
+
 #: JSON's syntax only: a value read into Raw builds nothing.
 _SYNTAX: Final = msgspec.json.Decoder(msgspec.Raw)
+
+
+@overload
+def unmarked(text: str) -> str: ...
+@overload
+def unmarked(text: bytes | str) -> bytes | str: ...
+def unmarked(text: bytes | str) -> bytes | str:
+    """``text`` without the one byte-order mark (U+FEFF) it may start with.
+
+    No AWS service writes one: SES, SNS and EventBridge make their JSON themselves. A
+    body (or SNS Message, or EventBridge detail string) that starts with one was saved
+    by a person's tool (a Windows editor, then ``aws sqs send-message --message-body
+    file://event.json``), and the event after it is the one they meant to send. RFC
+    8259 lets a parser ignore the mark; msgspec refuses it (an invalid character at
+    byte 0), which counted the event as ``not_json`` without saying why. Accepted as
+    ``sesd replay`` accepts it at the start of a file and the config reader in its
+    file. One mark, at the very start: a second, or one elsewhere, is not JSON."""
+    if isinstance(text, bytes):
+        return text[3:] if text[:3] == _BOM else text
+    return text[1:] if text[:1] == _BOM_TEXT else text
 
 
 def unreadable(text: bytes | str, where: str) -> Invalid:
