@@ -106,11 +106,15 @@ def config_file(directory: Path, text: str) -> Path:
 
 @asynccontextmanager
 async def sesd_process(
-    config: Path, *, env: Mapping[str, str] | None = None, until: str = "sesd.daemon.started"
+    config: Path,
+    *,
+    env: Mapping[str, str] | None = None,
+    until: str = "sesd.daemon.started",
+    stdout: int = subprocess.PIPE,
 ) -> AsyncIterator[SesdProcess]:
     """``python -m sesd run`` with ``config``, once it logged ``until``; killed on the
     way out if still running. ``env`` adds to the environment (AWS test credentials
-    are set)."""
+    are set); ``stdout``, a file descriptor, is its standard output (else a pipe)."""
     environ = {
         **os.environ,
         "AWS_ACCESS_KEY_ID": "testing",
@@ -119,6 +123,7 @@ async def sesd_process(
     }
     async with await anyio.open_process(
         [sys.executable, "-m", "sesd", "run", "--config", str(config)],
+        stdout=stdout,
         stderr=subprocess.PIPE,
         env=environ,
     ) as process:

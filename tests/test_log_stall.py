@@ -67,11 +67,15 @@ class _Reader:
         while chunk := os.read(self._fd, 1 << 16):
             self.data += chunk
 
-    def records(self) -> list[dict[str, Any]]:
-        """Every log line read, up to the end of the pipe."""
+    def lines(self) -> list[str]:
+        """Every line read up to the end of the pipe, but the empty ones."""
         self._thread.join(BOUND)
         assert not self._thread.is_alive(), "the pipe did not end"
-        return [json.loads(line) for line in self.data.splitlines() if line.strip()]
+        return [line for line in self.data.decode().splitlines() if line.strip()]
+
+    def records(self) -> list[dict[str, Any]]:
+        """Every log line read, up to the end of the pipe."""
+        return [json.loads(line) for line in self.lines()]
 
 
 def _number(record: dict[str, Any]) -> int:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import sys
 import time
 from collections.abc import Callable
 from email.utils import parsedate_to_datetime
@@ -34,7 +33,7 @@ from sesd.config import (
     SlackConfig,
     WebhookConfig,
 )
-from sesd.io.logs import get_logger
+from sesd.io.logs import get_logger, print_line
 
 __all__ = [
     "SUCCESS",
@@ -291,14 +290,25 @@ class WebhookSink:
 
 
 class ConsoleSink:
-    """Prints notifications to standard output (``sesd demo`` uses it)."""
+    """Prints notifications to standard output (``sesd demo`` uses it), or to
+    ``stream``."""
 
     def __init__(self, stream: TextIO | None = None, name: str = "console") -> None:
         self.name = name
         self._stream = stream
 
     async def send(self, notification: Notification) -> None:
-        """Print the notification's lines."""
-        stream = self._stream or sys.stdout
-        stream.write(console_text(notification) + "\n")
-        stream.flush()
+        """Print the notification's lines. Standard output's are handed to the daemon's
+        buffer (sesd.io.logs.print_line), which a stalled reader cannot make wait; one it
+        dropped is this sink's failed notification, counted and logged as any sink's
+        lost one (``SesdNotificationsFailing``), not a log line lost."""
+        text = console_text(notification)
+        if self._stream is None:
+            if not print_line(text):
+                raise Permanent(
+                    "not printed: standard output's reader took nothing while sesd's "
+                    "buffer filled, or is gone"
+                )
+            return
+        self._stream.write(text + "\n")
+        self._stream.flush()

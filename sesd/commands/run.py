@@ -16,7 +16,7 @@ from sesd.commands.common import (
     with_config,
 )
 from sesd.config import ConfigError, HttpConfig
-from sesd.io.logs import configure_logging, get_logger
+from sesd.io.logs import buffer_output, configure_logging, get_logger
 
 __all__ = ["add_parser"]
 
@@ -62,6 +62,7 @@ def execute(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         return config_error(exc)
     configure_logging(config.logging.level, config.logging.format, daemon=True)
+    buffer_output()  # the console sink's alerts: a stalled reader must not stall sesd
     if args.listen:
         try:
             http = HttpConfig(listen=args.listen, web_config=config.http.web_config)

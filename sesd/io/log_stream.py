@@ -1,4 +1,4 @@
-"""Where log lines go once rendered: the stream, and for the daemon a buffer before it
+"""Where lines go once rendered: the stream, and for the daemon a buffer before it
 that one thread writes out, so that the event loop never waits on the stream's reader.
 
 A reader that stalls without closing the stream (journald or a container's log driver
@@ -6,6 +6,10 @@ blocked, ``sesd run 2>&1 | less`` left paused) fills the pipe, and a write to a 
 pipe waits until the reader reads. Written from the event loop, one log line stopped
 everything with it: SQS polling, the alerts, ``/metrics`` and ``/healthz``. A reader
 that goes away (``EPIPE``) is the other case: :class:`Lasting` drops the lines then.
+
+Standard error's log lines and standard output's (the console sink's alerts, ``sesd
+demo``'s summaries) go through the same kind of buffer (sesd.io.logs owns both); only
+the log's dropped lines count in :func:`dropped_lines`.
 """
 
 from __future__ import annotations
@@ -69,11 +73,17 @@ class Buffered:
     (``sesd.log.dropped``) stands where the ``n`` lines were left out."""
 
     def __init__(
-        self, out: Lasting, said: Callable[[int], str], capacity: int = BUFFER_CHARS
+        self,
+        out: Lasting,
+        said: Callable[[int], str],
+        capacity: int = BUFFER_CHARS,
+        *,
+        log: bool = True,
     ) -> None:
         self._out = out
         self._said = said
         self._capacity = capacity
+        self._log = log  # its dropped lines count in dropped_lines()
         self._lines: deque[str] = deque()
         #: Characters waiting in ``_lines`` or being written: what counts against the
         #: capacity until the write returns.
@@ -82,24 +92,34 @@ class Buffered:
         self._writing = False
         self._stopping = False
         self._changed = threading.Condition(threading.Lock())
-        self._thread = threading.Thread(target=self._run, name="sesd-log-writer", daemon=True)
+        name = "sesd-log-writer" if log else "sesd-output-writer"
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
     def write(self, text: str) -> int:
         """Hand ``text`` (whole lines) to the writer, or drop it when the buffer is full."""
+        self.offer(text)
+        return len(text)
+
+    def offer(self, text: str) -> bool:
+        """Hand ``text`` (whole lines) to the writer; False when it was dropped: the
+        buffer was full, or the reader is gone."""
+        if self._out.broken:
+            return False  # the reader is gone: nothing handed is written any more
         with self._changed:
             room = self._capacity - self._held - (_SAID_ROOM if self._unsaid else 0)
             if len(text) > room:
                 self._unsaid += 1
-                _dropped[0] += 1
+                if self._log:
+                    _dropped[0] += 1
                 self._changed.notify_all()  # an idle writer says so at once
-                return len(text)
+                return False
             if self._unsaid:
                 self._put(self._said(self._unsaid))
                 self._unsaid = 0
             self._put(text)
             self._changed.notify_all()
-        return len(text)
+        return True
 
     def flush(self) -> None:
         """Nothing: the writer writes each line as soon as the reader takes it."""

@@ -1,7 +1,8 @@
 """structlog set-up: JSON lines in production, readable output on a terminal.
 
-Logs go to standard error; standard output is for what a command prints.
-Event names are namespaced (``sesd.sqs.receive_failed``).
+Logs go to standard error; standard output is for what a command prints
+(:func:`print_line`). Event names are namespaced (``sesd.sqs.receive_failed``).
+A daemon writes both streams through a bounded buffer each (sesd.io.log_stream).
 """
 
 from __future__ import annotations
@@ -17,7 +18,16 @@ import structlog
 
 from sesd.io.log_stream import Buffered, Lasting, dropped_lines
 
-__all__ = ["configure_logging", "dropped_lines", "flush_logs", "get_logger", "set_level"]
+__all__ = [
+    "buffer_output",
+    "configure_logging",
+    "dropped_lines",
+    "flush_logs",
+    "get_logger",
+    "print_line",
+    "set_level",
+    "unbuffer_output",
+]
 
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING}
 _LEVELS["error"] = logging.ERROR
@@ -56,7 +66,7 @@ def configure_logging(
         else structlog.dev.ConsoleRenderer(colors=stream.isatty())
     )
     set_level(level)
-    _stop_writer()
+    _stop_writer(_writer)
     lasting = Lasting(stream)
     out: Lasting | Buffered = lasting
     if daemon:
@@ -83,21 +93,64 @@ def configure_logging(
 #: stop's last SQS calls, so that sesd still exits within its grace period plus a few
 #: seconds (README); a reader stalled longer loses what is left.
 EXIT_WAIT = 2.0
-#: The daemon's writer, while there is one.
+#: The daemon's writer of log lines, while there is one.
 _writer: list[Buffered | None] = [None]
+#: The daemon's writer of standard output, while there is one.
+_output: list[Buffered | None] = [None]
 
 
 def flush_logs(timeout: float = EXIT_WAIT) -> bool:
-    """Wait until the lines logged so far are written, at most ``timeout`` seconds (no
-    wait when lines are written as they come); whether they were."""
-    writer = _writer[0]
-    return writer is None or writer.drain(timeout)
+    """Wait until the lines logged and printed so far are written, at most ``timeout``
+    seconds for both streams together (no wait when lines are written as they come);
+    whether they were."""
+    deadline = time.monotonic() + timeout
+    written = True
+    # Each stream's thread writes meanwhile: a stalled stdout costs the log no time.
+    for writer in (_writer[0], _output[0]):
+        if writer is not None:
+            written = writer.drain(max(0.0, deadline - time.monotonic())) and written
+    return written
 
 
-def _stop_writer() -> None:
-    writer, _writer[0] = _writer[0], None
+def _stop_writer(writers: list[Buffered | None]) -> None:
+    writer, writers[0] = writers[0], None
     if writer is not None:
         writer.stop(EXIT_WAIT)
+
+
+def buffer_output(stream: TextIO | None = None) -> None:
+    """From now on, what :func:`print_line` prints goes to ``stream`` (stdout) through a
+    bounded buffer that a thread writes out, as a daemon's log lines do: a reader that
+    stalls (``sesd run | less`` left paused) never blocks the event loop, and what the
+    buffer cannot hold is dropped, a line saying how much where it was left out. For the
+    daemons (``sesd run``, whose console sink prints alerts, and ``sesd demo``)."""
+    _stop_writer(_output)
+    _output[0] = Buffered(Lasting(stream or sys.stdout), _output_said, log=False)
+
+
+def unbuffer_output() -> None:
+    """Write what the output buffer holds (at most ``EXIT_WAIT`` seconds), then print
+    each line at once again, as before :func:`buffer_output`."""
+    _stop_writer(_output)
+
+
+def print_line(text: str) -> bool:
+    """Print ``text`` and a newline on standard output: through the daemon's buffer
+    when there is one (False when it dropped them: the buffer was full, or the reader
+    is gone), else at once."""
+    writer = _output[0]
+    if writer is not None:
+        return writer.offer(f"{text}\n")
+    sys.stdout.write(f"{text}\n")
+    sys.stdout.flush()
+    return True
+
+
+def _output_said(dropped: int) -> str:
+    return (
+        f"sesd: {dropped} messages left out here: standard output's reader took none "
+        "while sesd's buffer filled\n"
+    )
 
 
 # Every exit but os._exit: a return from main, sys.exit, an exception's. The writer's

@@ -17,7 +17,6 @@ import argparse
 import json
 import math
 import random
-import sys
 import time
 from typing import Any
 
@@ -37,7 +36,7 @@ from sesd.commands.demo.traffic import (
 )
 from sesd.config import Config, HttpConfig, parse_config
 from sesd.core.canary import CANARY_TAG
-from sesd.io.logs import configure_logging, get_logger
+from sesd.io.logs import buffer_output, configure_logging, get_logger, print_line
 from sesd.runtime.daemon import Daemon, StartError
 
 __all__ = ["run_demo"]
@@ -319,22 +318,22 @@ async def run_demo(
             started = time.time()
             await tg.start(daemon.run)
             # The page first: it shows the spike and its alerts as they happen.
-            print(
-                f"sesd demo: the status page is at http://{config.http.host}:{daemon.http_port}/",
-                flush=True,
+            # Through the daemon's buffer (sesd.io.logs.print_line), as the console sink's
+            # alerts: a paused `sesd demo | less` holds no task, nor the exit.
+            print_line(
+                f"sesd demo: the status page is at http://{config.http.host}:{daemon.http_port}/"
             )
-            print(
+            print_line(
                 f"sesd demo: local SQS at {sqs.url}, metrics at "
                 f"http://{config.http.host}:{daemon.http_port}/metrics; a delay spike on "
                 f"{SPIKE_DOMAIN} starts {spike_after:g} s in; SES pauses tenant {_PAUSED} "
-                f"{pause_after:g} s in. Ctrl-C stops.",
-                flush=True,
+                f"{pause_after:g} s in. Ctrl-C stops."
             )
 
             async def report() -> None:
                 while True:
                     await anyio.sleep(every)
-                    print(_summary(daemon), flush=True)
+                    print_line(_summary(daemon))
 
             async with anyio.create_task_group() as side:
                 side.start_soon(_publish, sqs.url, queue_url, rate, started, spike_after)
@@ -348,7 +347,7 @@ async def run_demo(
                 await daemon.stopping.wait()
                 # The generator and the report stop; the daemon drains on its own.
                 side.cancel_scope.cancel()
-    print(_summary(daemon), file=sys.stdout, flush=True)
+    print_line(_summary(daemon))
     return 0
 
 
@@ -373,6 +372,7 @@ def add_parser(commands: Commands) -> None:
 def execute(args: argparse.Namespace) -> int:
     """Run the demo; 0 when it ends, 2 when it cannot start (a taken port)."""
     configure_logging("info", "auto", daemon=True)
+    buffer_output()
     try:
         return anyio.run(
             lambda: run_demo(
