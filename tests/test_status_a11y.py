@@ -2,13 +2,15 @@
 phone, and as a colleague reads it with a screen reader and the keyboard: words and
 times stay whole (a table scrolls in its box instead), a table scrolled sideways stays
 scrolled through refreshes, a lost sesd is announced once, only what changed is
-redrawn, what starts firing is told, the refresh can be paused, the banner leaves
-room for the focused link, and the trend lines are visible in the dark."""
+redrawn, and what changed is redrawn in place (a reader keeps their row as the table
+moves around it), what starts firing is told, the refresh can be paused, the banner
+leaves room for the focused link, and the trend lines are visible in the dark."""
 
 from __future__ import annotations
 
 import re
 import socket
+import time
 from typing import Any
 
 import pytest
@@ -16,8 +18,10 @@ from playwright.async_api import ViewportSize, expect
 
 from sesd.commands.demo.localsqs import LocalSqs
 from sesd.config import parse_config
+from tests import factory as f
 from tests.browser import at_least, chromium, opened, refreshed, watched
-from tests.conftest import make_queue, running
+from tests.conftest import make_queue, running, send_bodies
+from tests.status_world import settled
 from tests.test_status_browser import config_text, fired, spiked, spiked_page
 
 pytestmark = pytest.mark.timeout(90)
@@ -35,6 +39,25 @@ LINES = """(el) => {
     }
     return tops.size;
 }"""
+#: The domains the domains table lists, top to bottom.
+DOMAINS = """() => Array.from(document.querySelectorAll("#scope-domain tbody td.name"),
+    (td) => td.textContent)"""
+#: What the domains table says, and how it is built: each element's tag, class, key
+#: and own text.
+DOMAIN_TABLE = """() => Array.from(document.querySelectorAll("#scope-domain *"), (e) =>
+    [e.tagName.toLowerCase(), e.getAttribute("class"), e.getAttribute("data-key"),
+     Array.from(e.childNodes, (n) => (n.nodeType === 3 ? n.data : "")).join("")].join("|"))"""
+
+
+def mail(domain: str, delivered: int, delayed: int, at: float, batch: int) -> list[str]:
+    """Bodies of ``delivered`` deliveries and ``delayed`` delays at ``domain`` in the
+    minute before ``at``, each to its own recipient (``batch`` keeps them apart)."""
+    events = [f.delivery([f"ok{batch}-{i}@{domain}"], at=at - 60 + i) for i in range(delivered)]
+    events += [
+        f.delay([f"late{batch}-{i}@{domain}"], at=at - 30 + i, expires=at + 3600)
+        for i in range(delayed)
+    ]
+    return [f.raw(event) for event in events]
 
 
 async def test_on_a_phone_words_and_times_stay_whole_and_a_table_keeps_its_scroll(
@@ -197,3 +220,85 @@ async def test_the_banner_leaves_the_focused_link_in_sight_and_dark_lines_show(
             )
             assert stroke == text, scheme
         assert seen.errors == []
+
+
+async def test_a_reader_on_a_row_keeps_it_while_the_table_changes_around_it(
+    local_sqs: LocalSqs, sqs: Any
+) -> None:
+    """The domains table lists four (top=4): a, b, c and d.example by delay ratio, and a
+    keyboard user is on c.example's link, row 3. Then new.example starts delaying (a
+    row added at the top, d.example's row gone), c.example's delays climb above
+    a.example's (its row moves up), b.example delivers more (its cells change). After
+    the refreshes the same link node holds the focus and never lost it; a.example's
+    row (unchanged) and b.example's (changed in place) are the nodes they were, as is
+    a.example's alert row; the rows read in the order sesd ranks them, exactly as the
+    server draws the table; and the live region says new.example fires."""
+    url, _ = await make_queue(sqs)
+    now = time.time()
+    first = [
+        *mail("a.example", 10, 5, now, 1),  # 33%
+        *mail("b.example", 16, 4, now, 1),  # 20%
+        *mail("c.example", 17, 3, now, 1),  # 15%
+        *mail("d.example", 18, 2, now, 1),  # 10%
+        *mail("e.example", 19, 1, now, 1),  # 5%: not listed
+    ]
+    async with running(parse_config(config_text(local_sqs, url))) as daemon:
+        await send_bodies(sqs, url, first)
+        await settled(daemon, len(first), ("delay-ratio-high", "c.example"))
+        host = f"127.0.0.1:{daemon.http_port}"
+        async with chromium() as browser, watched(browser) as seen:
+            page = seen.page
+            await opened(page, f"http://{host}/?refresh=0.25&top=4", 1)
+            assert await page.evaluate(DOMAINS) == [f"{d}.example" for d in "abcd"]
+            await page.locator("#scope-domain a", has_text="c.example").focus()
+            await page.evaluate(
+                """() => {
+                    window.link = document.activeElement;
+                    window.rows = {};
+                    for (const td of document.querySelectorAll("#scope-domain td.name")) {
+                        window.rows[td.textContent] = td.parentElement;
+                    }
+                    window.alertRow = Array.from(document.querySelectorAll("#now tr.alert"))
+                        .find((tr) => tr.textContent.includes("domain a.example"));
+                    window.focusLost = 0;
+                    window.link.addEventListener("focusout", () => { window.focusLost += 1; });
+                }"""
+            )
+
+            now = time.time()
+            second = [
+                *mail("new.example", 5, 10, now, 2),  # 67%
+                *mail("c.example", 0, 10, now, 2),  # 13 of 30: 43%
+                *mail("b.example", 2, 0, now, 2),  # 4 of 22: 18%
+            ]
+            await send_bodies(sqs, url, second)
+            await settled(daemon, len(first) + len(second), ("delay-ratio-high", "new.example"))
+            top = page.locator("#scope-domain tbody tr").first
+            await expect(top.locator("td").first).to_have_text("new.example")
+            await refreshed(page, 2)  # the second fetched after every event was counted
+
+            order = [f"{d}.example" for d in ("new", "c", "a", "b")]
+            assert await page.evaluate(DOMAINS) == order
+            kept = await page.evaluate(
+                """(order) => [
+                    document.activeElement === window.link, window.focusLost,
+                    ...["a.example", "b.example"].map((name) => window.rows[name] ===
+                        document.querySelectorAll("#scope-domain tbody tr")[order.indexOf(name)]),
+                    window.alertRow.isConnected,
+                ]""",
+                order,
+            )
+            assert kept == [True, 0, True, True, True]
+            b = page.locator("#scope-domain tbody tr").nth(3).locator("td")
+            await expect(b.nth(3)).to_have_text("18")  # delivered, redrawn in place
+            await expect(page.locator("#news")).to_contain_text(
+                "delay-ratio-high on domain new.example"
+            )
+            # The table patched in place reads, element for element, as the server
+            # draws it now.
+            patched = await page.evaluate(DOMAIN_TABLE)
+            drawn = await page.context.new_page()
+            await drawn.goto(f"http://{host}/?refresh=300&top=4")
+            assert await drawn.evaluate(DOMAIN_TABLE) == patched
+            await drawn.close()
+            seen.assert_clean(host)

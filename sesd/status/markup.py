@@ -16,7 +16,16 @@ from sesd.status.charts import esc, moment, when
 from sesd.status.document import SAME_ADVICE, AlertRow, TenantRow
 from sesd.status.model import MAX_ALERTS
 
-__all__ = ["MORE_ALERTS", "alerts_html", "empty", "page_shell", "table", "td", "tenants_html"]
+__all__ = [
+    "MORE_ALERTS",
+    "alerts_html",
+    "empty",
+    "page_shell",
+    "row",
+    "table",
+    "td",
+    "tenants_html",
+]
 
 #: The status page listing as many alerts as a document may.
 MORE_ALERTS = f"/?alerts={MAX_ALERTS}"
@@ -62,6 +71,15 @@ def table(css: str, head: Iterable[str], rows: Iterable[str]) -> str:
         f'<div class="wide"><table class="{css}"><thead><tr>{cells}</tr></thead>'
         f"<tbody>{body}</tbody></table></div>"
     )
+
+
+def row(key: str, css: str = "") -> str:
+    """A table row's opening tag. ``key`` says what the row is of (a queue's name, a
+    rule with its scope and label): the script matches rows by it when it redraws a
+    table, so a row that stays keeps its node (a link in it the focus, a screen
+    reader its place) wherever it moves."""
+    css = f' class="{esc(css)}"' if css else ""
+    return f'<tr data-key="{esc(key)}"{css}>'
 
 
 def td(text: object, css: str = "") -> str:
@@ -119,8 +137,8 @@ def _alert_row(a: AlertRow, now: float, before: AlertRow | None) -> str:
             f'<span class="note">{esc(a.silence.comment)} ({esc(a.silence.id)})</span>'
         )
     return (
-        f'<tr class="alert {esc(a.state)} {esc(a.severity)}">'
-        f'<td><span class="badge {esc(a.state)}">{esc(a.state)}</span></td>'
+        row(f"{a.rule} {a.scope} {a.name}", f"alert {a.state} {a.severity}")
+        + f'<td><span class="badge {esc(a.state)}">{esc(a.state)}</span></td>'
         f'<td class="rule">{esc(a.rule)}<span class="note">{esc(a.severity)}</span></td>'
         f'<td class="name">{on}</td>'
         f"<td>{esc(a.metric)} {esc(a.value_text)}"
@@ -143,7 +161,7 @@ def tenants_html(tenants: list[TenantRow]) -> str:
         return ""
     head = ("tenant", "account / region", "sending", "impact", "why", "findings")
     rows = (
-        f'<tr class="{"bad" if t.sending == "DISABLED" else ""}">'
+        row(f"{t.tenant} {t.account} {t.region}", "bad" if t.sending == "DISABLED" else "")
         + td(t.tenant, "name")
         + td(f"{t.account} / {t.region}")
         + td(t.sending)

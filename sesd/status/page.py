@@ -25,7 +25,7 @@ from sesd.status.document import (
     SilenceList,
     Status,
 )
-from sesd.status.markup import alerts_html, empty, page_shell, table, td, tenants_html
+from sesd.status.markup import alerts_html, empty, page_shell, row, table, td, tenants_html
 
 __all__ = ["built", "status_html", "status_main"]
 
@@ -74,7 +74,7 @@ def _queue_row(q: QueueView) -> str:
     rate = "-" if q.received_per_second is None else f"{q.received_per_second:.1f}/s"
     errors = sum(q.errors.values())
     return (
-        f'<tr class="{"ok" if q.ready else "bad"}">'
+        row(q.name, "ok" if q.ready else "bad")
         + td(q.name, "name")
         + td(f"{q.account} / {q.region}")
         + td(f"{rate} ({q.received} since start)")
@@ -102,8 +102,8 @@ def _scope_table(t: ScopeTable) -> str:
             "pending", "p95 delay", "top cause", "firing")  # fmt: skip
     caption = f"delay ratio per {seconds(t.sparkline_step_seconds, 0)} over {t.sparkline_window}"
     rows = (
-        f'<tr class="{"firing" if r.firing else ""}">'
-        f'<td class="name"><a href="{esc(r.link)}">{esc(r.shown or r.name)}</a></td>'
+        row(f"{t.axis} {r.name}", "firing" if r.firing else "")
+        + f'<td class="name"><a href="{esc(r.link)}">{esc(r.shown or r.name)}</a></td>'
         + td(percent(r.delay_ratio), "num")
         + f"<td>{sparkline_svg(r.sparkline, caption)}</td>"
         + td(r.delivered, "num")
@@ -156,7 +156,7 @@ def _accounts(accounts: list[AccountRow], now: float) -> str:
     head = ("account / region", "sending", "enforcement", "production", "quota used",
             "bounce (sesd / AWS)", "complaint (sesd / AWS)", "over sends", "answered")  # fmt: skip
     rows = (
-        "<tr>"
+        row(f"{a.account} {a.region}")
         + td(f"{a.account} / {a.region}")
         + td(
             flag(a.sending_enabled, "enabled", "PAUSED"),
@@ -194,7 +194,7 @@ def _silences(silences: SilenceList, now: float) -> str:
         return title + empty("No silence.")
     head = ("id", "rule", "domain", "severity", "comment", "state", "ends")
     rows = (
-        "<tr>"
+        row(s.id)
         + td(s.id)
         + td(s.rule or "*")
         + td(s.domain or "*", "name")

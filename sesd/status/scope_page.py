@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 from sesd.status.charts import esc, named, percent, seconds, sparkline_svg
 from sesd.status.document import BreakdownView, Counted, ScopeDetail, WindowView
-from sesd.status.markup import alerts_html, empty, page_shell, table, td, tenants_html
+from sesd.status.markup import alerts_html, empty, page_shell, row, table, td, tenants_html
 
 __all__ = ["not_found_page", "scope_html", "scope_main"]
 
@@ -60,7 +60,7 @@ def _pairs(values: list[Counted]) -> str:
 def _counted_table(values: list[Counted]) -> str:
     if not values:
         return empty("none")
-    rows = (f"<tr>{td(c.name, 'name')}{td(c.count, 'num')}</tr>" for c in values)
+    rows = (f"{row(c.name)}{td(c.name, 'name')}{td(c.count, 'num')}</tr>" for c in values)
     return table("breakdown", ("value", "recipients"), rows)
 
 

@@ -37,6 +37,8 @@
   const local = (path) => (typeof path === "string" && /^\/[^/\\]/.test(path) ? path : null);
   const link = (path, text) => (local(path) ? h("a", { href: local(path) }, text) : text);
   const td = (text, css) => h("td", { class: css }, text);
+  // A row says what it is of (as markup.row): a redraw matches rows by it.
+  const row = (key, css, ...cells) => h("tr", { "data-key": key, class: css }, cells);
   const empty = (text) => h("p", { class: "empty" }, text);
   // A table scrolls sideways in its box when wider than the screen (a phone).
   function table(css, head, rows) {
@@ -142,7 +144,7 @@
     const rows = doc.queues.map((q) => {
       const errors = Object.values(q.errors).reduce((a, b) => a + b, 0);
       const rate = q.received_per_second === null ? "-" : q.received_per_second.toFixed(1) + "/s";
-      return h("tr", { class: q.ready ? "ok" : "bad" },
+      return row(q.name, q.ready ? "ok" : "bad",
         td(q.name, "name"), td(`${q.account} / ${q.region}`), td(`${rate} (${q.received} since start)`),
         td(`${q.recent_errors} lately, ${errors} since start`, q.recent_errors ? "bad" : ""),
         td(q.last_receive_seconds_ago === null ? "never" : duration(q.last_receive_seconds_ago) + " ago"));
@@ -179,7 +181,7 @@
       silence = [h("span", { class: "silenced" }, "silenced " + ends),
         h("span", { class: "note" }, `${a.silence.comment} (${a.silence.id})`)];
     }
-    return h("tr", { class: `alert ${a.state} ${a.severity}` },
+    return row(`${a.rule} ${a.scope} ${a.name}`, `alert ${a.state} ${a.severity}`,
       h("td", {}, h("span", { class: "badge " + a.state }, a.state)),
       h("td", { class: "rule" }, a.rule, h("span", { class: "note" }, a.severity)),
       h("td", { class: "name" }, link(a.link, `${a.scope} ${a.shown || a.name}`)),
@@ -193,7 +195,7 @@
     if (!t.items.length) return [title];
     const caption = `delay ratio per ${seconds(t.sparkline_step_seconds, 0)} over ${t.sparkline_window}`;
     const head = [t.axis, "delay ratio", "last " + t.sparkline_window, "delivered", "delayed", "pending", "p95 delay", "top cause", "firing"];
-    const rows = t.items.map((r) => h("tr", { class: r.firing.length ? "firing" : "" },
+    const rows = t.items.map((r) => row(`${t.axis} ${r.name}`, r.firing.length ? "firing" : "",
       h("td", { class: "name" }, link(r.link, r.shown || r.name)), td(percent(r.delay_ratio), "num"),
       h("td", {}, sparkline(r.sparkline, caption)), td(r.delivered, "num"), td(r.delayed, "num"),
       td(r.pending, "num"), td(seconds(r.delay_p95_seconds), "num"), td(r.top_cause || "-"),
@@ -228,7 +230,7 @@
     const flag = (v, good, bad) => (v === null ? "-" : v ? good : bad);
     const head = ["account / region", "sending", "enforcement", "production", "quota used", "bounce (sesd / AWS)", "complaint (sesd / AWS)", "over sends", "answered"];
     const body = rows.length
-      ? table("accounts", head, rows.map((a) => h("tr", {},
+      ? table("accounts", head, rows.map((a) => row(`${a.account} ${a.region}`, "",
         td(`${a.account} / ${a.region}`), td(flag(a.sending_enabled, "enabled", "PAUSED"), a.sending_enabled === false ? "bad" : ""),
         td(a.enforcement || "-"),
         td(flag(a.production, "yes", "sandbox")), td(percent(a.quota_used_ratio), "num"),
@@ -242,7 +244,7 @@
     if (!rows.length) return [];
     const head = ["tenant", "account / region", "sending", "impact", "why", "findings"];
     return [h("h2", {}, "What SES says of its tenants"), table("tenants", head, rows.map((t) =>
-      h("tr", { class: t.sending === "DISABLED" ? "bad" : "" }, td(t.tenant, "name"), td(`${t.account} / ${t.region}`),
+      row(`${t.tenant} ${t.account} ${t.region}`, t.sending === "DISABLED" ? "bad" : "", td(t.tenant, "name"), td(`${t.account} / ${t.region}`),
         td(t.sending), td(t.impact || "-"), td(t.cause || "-"),
         h("td", {}, t.findings.length ? t.findings.map((f) => h("span", { class: "note" }, f)) : "-"))))];
   }
@@ -251,7 +253,7 @@
     const title = h("h2", {}, "Silences ", h("small", {}, `${list.total} active or pending`));
     if (!list.items.length) return [title, empty("No silence.")];
     const head = ["id", "rule", "domain", "severity", "comment", "state", "ends"];
-    return [title, table("silences", head, list.items.map((s) => h("tr", {},
+    return [title, table("silences", head, list.items.map((s) => row(s.id, "",
       td(s.id), td(s.rule || "*"), td(s.domain || "*", "name"), td(s.severity || "*"), td(s.comment, "name"), td(s.state),
       s.ends_at === null ? td("when its alert resolves") : td(moment(s.ends_at), "time"))))];
   }
@@ -299,7 +301,7 @@
     return [
       h("h2", {}, "What the events said ", h("small", {}, "over " + b.window)),
       h("div", { class: "kinds" }, kinds.map(([name, values]) => h("div", { class: "kind" }, h("h3", {}, name),
-        values.length ? table("breakdown", ["value", "recipients"], values.map((c) => h("tr", {}, td(c.name, "name"), td(c.count, "num"))))
+        values.length ? table("breakdown", ["value", "recipients"], values.map((c) => row(c.name, "", td(c.name, "name"), td(c.count, "num"))))
           : empty("none")))),
       h("h3", {}, "Example message ids"),
       b.message_ids.length ? h("ul", { class: "ids" }, b.message_ids.map((m) => h("li", {}, h("code", {}, m)))) : empty("none"),
@@ -367,39 +369,68 @@
     document.getElementById("stale-news").textContent = "";
   }
 
-  // Where the keyboard's focus is (a link, or a table's scroll box), to give it back if
-  // its part of the page is redrawn.
+  // A redraw turns the nodes on the page into the fresh ones instead of replacing them:
+  // what did not change is not touched, and a row that changed keeps its node, so a
+  // link in it keeps the keyboard's focus and a screen reader its place, and a table's
+  // box its sideways scroll (a phone). Rows are matched by their key wherever they
+  // moved (a domain climbing the table), anything else by its place.
+  const keyOf = (node) => (node.nodeType === Node.ELEMENT_NODE ? node.getAttribute("data-key") : null);
+  const alike = (a, b) => a.nodeName === b.nodeName && a.namespaceURI === b.namespaceURI && keyOf(a) === keyOf(b);
+
+  // The node to keep where `fresh` is drawn: `old` made the same, or `fresh` itself.
+  function patch(old, fresh) {
+    if (old.isEqualNode(fresh)) return old;
+    if (!alike(old, fresh)) return fresh;
+    if (old.nodeType === Node.TEXT_NODE) {
+      old.data = fresh.data;
+      return old;
+    }
+    if (old.nodeType !== Node.ELEMENT_NODE) return fresh;
+    for (const { name } of Array.from(old.attributes)) {
+      if (!fresh.hasAttribute(name)) old.removeAttribute(name);
+    }
+    for (const { name, value } of Array.from(fresh.attributes)) {
+      if (old.getAttribute(name) !== value) old.setAttribute(name, value);
+    }
+    update(old, Array.from(fresh.childNodes));
+    return old;
+  }
+
+  // `parent`'s children made `fresh`, in its order.
+  function update(parent, fresh) {
+    const old = Array.from(parent.childNodes);
+    const keyed = new Map(old.filter((n) => keyOf(n) !== null).map((n) => [keyOf(n), n]));
+    const unkeyed = old.filter((n) => keyOf(n) === null);
+    let next = 0;
+    const kept = fresh.map((node) => {
+      const key = keyOf(node);
+      const match = key === null ? unkeyed[next++] : keyed.get(key);
+      keyed.delete(key); // a key listed twice: its second row is drawn anew
+      return match ? patch(match, node) : node;
+    });
+    kept.forEach((node, i) => {
+      const here = parent.childNodes[i] || null;
+      if (node === here) return;
+      // Moved, not removed and put back: a row that holds the focus keeps it.
+      if (node.parentNode === parent && parent.moveBefore) parent.moveBefore(node, here);
+      else parent.insertBefore(node, here);
+    });
+    while (parent.childNodes.length > kept.length) parent.lastChild.remove();
+  }
+
+  // Where the keyboard's focus is, to give it back if a browser without moveBefore
+  // loses it as its row moves, or if its link is drawn anew.
   function focused() {
     const el = document.activeElement;
-    if (!el || !el.closest("#header, #main")) return null;
-    if (el.tagName === "A") return ["a", el.getAttribute("href"), el.textContent];
-    if (el.classList.contains("wide")) return ["box", boxes().indexOf(el)];
-    return null;
+    if (!el || el.tagName !== "A" || !el.closest("#header, #main")) return null;
+    return [el.getAttribute("href"), el.textContent];
   }
 
   function refocus(key) {
     if (!key || document.activeElement !== body) return;
-    const found = key[0] === "a"
-      ? Array.from(document.querySelectorAll("#header a, #main a"))
-        .find((a) => a.getAttribute("href") === key[1] && a.textContent === key[2])
-      : boxes()[key[1]];
+    const found = Array.from(document.querySelectorAll("#header a, #main a"))
+      .find((a) => a.getAttribute("href") === key[0] && a.textContent === key[1]);
     if (found) found.focus({ preventScroll: true });
-  }
-
-  // The tables' scroll boxes, and how far each is scrolled sideways (a phone).
-  const boxes = () => Array.from(document.querySelectorAll("#header .wide, #main .wide"));
-
-  // Only the parts that changed are redrawn: a screen reader's place and a table
-  // scrolled sideways in an unchanged part stay where they are.
-  function update(target, fresh) {
-    const old = Array.from(target.children);
-    if (old.length !== fresh.length) {
-      target.replaceChildren(...fresh);
-      return;
-    }
-    fresh.forEach((node, i) => {
-      if (!old[i].isEqualNode(node)) old[i].replaceWith(node);
-    });
   }
 
   // Text selected on the page (a message id being copied): a redraw would drop it.
@@ -428,13 +459,15 @@
   function render(doc) {
     docAt = doc.at;
     const key = focused();
-    const scrolled = boxes().map((box) => box.scrollLeft);
-    if (view === "status") update(document.getElementById("header"), header(doc));
-    update(document.getElementById("main"), (view === "status" ? statusMain(doc) : scopeMain(doc)).flat(Infinity));
-    document.getElementById("as-of").textContent = "as of " + when(doc.at);
-    boxes().forEach((box, i) => {
-      if (scrolled[i]) box.scrollLeft = scrolled[i];
+    // Adjacent texts made one node, as the browser parses the server's markup: what did
+    // not change is then equal.
+    const drawn = (nodes) => nodes.flat(Infinity).map((node) => {
+      node.normalize();
+      return node;
     });
+    if (view === "status") update(document.getElementById("header"), drawn(header(doc)));
+    update(document.getElementById("main"), drawn(view === "status" ? statusMain(doc) : scopeMain(doc)));
+    document.getElementById("as-of").textContent = "as of " + when(doc.at);
     refocus(key);
     const list = view === "status" ? doc.alerts.items : doc.alerts;
     const firing = view === "status" ? doc.alerts.firing : list.filter((a) => a.state === "firing").length;
