@@ -241,6 +241,33 @@ def test_tenants_and_their_findings_are_bounded_the_longest_silent_first_out() -
     assert ranked == ["first", "newcomer", "polled"]  # paused (HIGH first), then by key
 
 
+def test_one_accounts_ten_thousand_tenants_do_not_crowd_out_anothers_paused_one() -> None:
+    """Two accounts polled: small's paused tenant is polled first, then big's 10,000
+    tenants (SES's quota per account and region) and more, then SES's events flood
+    made-up tenants under an account id no poll named. small's pause stays (an alert
+    that flapped every round before); big keeps its newest 10,000; the events' tenants
+    are bounded on their own, and do not cost either account a tenant."""
+    statuses = TenantStatuses([("small", "eu-west-1"), ("big", "eu-west-1")])
+    paused = TenantStatus(sending="DISABLED", aws="DISABLED", aws_cause="bounces")
+    statuses.polled(("small", "eu-west-1", "paused"), paused, T)
+    statuses.polled(("small", "eu-west-1", "fine"), TenantStatus(), T)
+    for i in range(MAX_STATUSES + 10):
+        statuses.polled(("big", "eu-west-1", f"t{i:05d}"), TenantStatus(), T + 1)
+    for i in range(MAX_STATUSES + 10):
+        statuses.apply(_status(f"made-up-{i}", "DISABLED", at=T + 2))
+    assert statuses.status[("small", "eu-west-1", "paused")].paused
+    assert ("small", "eu-west-1", "fine") in statuses.status
+    big = [name for account, _, name in statuses.status if account == "big"]
+    assert len(big) == MAX_STATUSES
+    assert big[0] == "t00010"  # the ten big polled first made room for its newest
+    made_up = [name for account, _, name in statuses.status if account == ACCOUNT]
+    assert len(made_up) == MAX_STATUSES
+    assert len(statuses.status) == 2 + 2 * MAX_STATUSES
+    statuses.gone("big", "eu-west-1", {"t00011"}, T + 1)  # a full list: room again
+    statuses.polled(("big", "eu-west-1", "new"), TenantStatus(), T + 3)
+    assert [name for a, _, name in statuses.status if a == "big"] == ["t00011", "new"]
+
+
 def test_tenants_are_ranked_as_ses_acts_on_them_not_by_name() -> None:
     """Paused first, then a HIGH finding, then a LOW one, then the rest, each by key."""
     statuses = TenantStatuses()

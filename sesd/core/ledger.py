@@ -130,7 +130,7 @@ class Ledger:
             max_tracked=settings.tenants_max_tracked, idle_evict=settings.idle_evict
         )
         self.tenant_map = TenantMap()
-        self.tenant_status = TenantStatuses()
+        self.tenant_status = TenantStatuses(settings.watched)
         if settings.tenants:
             self.by_tenant = Scope(TENANT, 1 + (self.by_provider is not None), self.specs)
         self.dedup = DuplicateFilter(horizon=self.horizon, max_entries=settings.dedup_max_entries)

@@ -19,6 +19,7 @@ poller and by SES's own status events (EventBridge), read by rules. Pure.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -54,9 +55,10 @@ _NAME: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _TENANT_ARN: Final = re.compile(
     r"arn:aws[a-z-]{0,16}:ses:([a-z0-9-]{1,32}):(\d{12}):tenant/([^/]+)/"
 )
-#: The most tenants whose status is kept: a flood of status events for made-up tenants
-#: must not grow it without end (SES's own tenants fit many times over). When full,
-#: the tenant SES spoke of longest ago makes room.
+#: The most tenants whose status is kept per (account, region): SES's own quota of
+#: tenants there, so one account's tenants never crowd out another's; a flood of status
+#: events for made-up tenants must not grow it without end either. When full, the
+#: tenant SES spoke of longest ago in that (account, region) makes room.
 MAX_STATUSES: Final = 10_000
 #: The most open findings kept of one tenant: one per type of finding, and SES has
 #: about a dozen types; beyond this a finding is not kept.
@@ -220,14 +222,21 @@ TenantKey = tuple[str, str, str]
 
 
 class TenantStatuses:
-    """Every tenant SES has said something of, by (account, region, tenant)."""
+    """Every tenant SES has said something of, by (account, region, tenant): at most
+    :data:`MAX_STATUSES` of each (account, region) in ``watched`` (those polled), and as
+    many of all the others together (named by events only, under an AWS account id no
+    poll named: made up, perhaps)."""
 
-    __slots__ = ("accounts", "status")
+    __slots__ = ("_groups", "accounts", "status", "watched")
 
-    def __init__(self) -> None:
+    def __init__(self, watched: Iterable[tuple[str, str]] = ()) -> None:
         self.status: dict[TenantKey, TenantStatus] = {}
         #: AWS account id -> the account label it is polled under (from the polls).
         self.accounts: dict[str, str] = {}
+        self.watched = frozenset(watched)
+        #: The keys of each watched (account, region), and (None) of all the others,
+        #: the one SES spoke of longest ago first.
+        self._groups: dict[tuple[str, str] | None, dict[TenantKey, None]] = {}
 
     def record(self, key: TenantKey) -> TenantStatus:
         """A tenant's status, to write what SES said into (made, ENABLED, on first use;
@@ -240,10 +249,21 @@ class TenantStatuses:
     def _newest(self, key: TenantKey, status: TenantStatus) -> None:
         """``status`` kept for ``key`` at the newest end of the order; a key not kept
         before first makes room, the tenant SES spoke of longest ago going."""
+        where = key[:2] if key[:2] in self.watched else None
+        group = self._groups.setdefault(where, {})
         if self.status.pop(key, None) is None:
-            while len(self.status) >= MAX_STATUSES:
-                del self.status[next(iter(self.status))]
+            # Room made within the key's own (account, region): a flood of tenants in
+            # one never costs another its tenants.
+            while len(group) >= MAX_STATUSES:
+                self._forget(next(iter(group)))
+        group.pop(key, None)
+        group[key] = None
         self.status[key] = status
+
+    def _forget(self, key: TenantKey) -> None:
+        """``key`` no longer kept."""
+        self.status.pop(key, None)
+        self._groups.get(key[:2] if key[:2] in self.watched else None, {}).pop(key, None)
 
     def polled(self, key: TenantKey, fresh: TenantStatus, at: float) -> None:
         """What a poll said (newer than any event before ``at``)."""
@@ -290,7 +310,7 @@ class TenantStatuses:
             if key[:2] == (account, region) and key[2] not in listed and status.updated <= since
         ]
         for key in stale:
-            del self.status[key]
+            self._forget(key)
 
     def snapshot(self) -> list[list[Any]]:
         """Plain data for the state file: what SES last said stands after a restart
