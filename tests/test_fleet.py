@@ -351,12 +351,9 @@ async def test_fleet_rules_give_the_true_ratio_across_two_replicas(
         try:
             fleet.api = f"http://127.0.0.1:{port}/api/v1"
             async with aiohttp.ClientSession() as fleet.http:
-                # Both replicas know acme's configuration set before any event: the
-                # map is read before the reputation entities are asked for.
+                # Both replicas know acme's configuration set before any event.
                 with anyio.fail_after(30):
-                    await changes.wait_for(
-                        lambda: tenants.calls.get("ListReputationEntities", 0) >= 2
-                    )
+                    await changes.wait_for(lambda: all(d.ledger.tenant_map.arns for d in replicas))
                 await _warm_up(fleet, sqs, private)
                 bodies = await _traffic(fleet, sqs, shared, private)
                 # Both replicas took part (competing consumers).

@@ -673,7 +673,8 @@ async def test_a_role_denied_listtenantresources_alone_is_told_to_grant_that() -
             with capture_logs() as logs:
                 await poller.poll_once()
                 tenants.denied.clear()
-                tenants.script = [200, 429, 429, 429]  # ListTenants, then 3 refusals
+                # ListReputationEntities, ListTenants, then 3 refusals
+                tenants.script = [200, 200, 429, 429, 429]
                 await poller.poll_once()
     assert ledger.accounts.errors == {
         ("default", REGION, "list_tenant_resources", "AccessDeniedException"): 1,

@@ -62,13 +62,20 @@ class Polls:
         self._clock = clock
         self._on_change = on_change
         self._failing: dict[tuple[Target, str], str] = {}  # (target, api) -> error code
+        #: (target, api) -> whether its last failure may pass (throttled, 5xx, no answer).
+        self._passing: dict[tuple[Target, str], bool] = {}
         self._log = get_logger(component=component)
 
     async def run(self) -> None:
-        """Poll every target now and every ``every`` seconds, until cancelled."""
+        """Poll every target now and every ``every`` seconds (from the start of one
+        round to the next: a long round does not push the next ones later), until
+        cancelled."""
         while True:
+            started = self._clock()
             await self.poll_once()
-            await anyio.sleep(self._every)
+            # Bounded: a clock stepped back mid-round must not hold the next one longer.
+            wait = min(self._every, started + self._every - self._clock())
+            await anyio.sleep(max(0.0, wait))
 
     async def poll_once(self) -> None:
         """One round over every target."""
@@ -80,6 +87,7 @@ class Polls:
             await read()
         except _ERRORS as exc:
             code = _code(exc)
+            self._passing[(target, api)] = _passing(exc, code)
             self.accounts.failed(target, api, code)
             if self._failing.get((target, api)) != code:
                 self._failing[(target, api)] = code
@@ -92,11 +100,18 @@ class Polls:
                     hint=_hint(api, code, exc),
                 )
             return False
+        self._passing.pop((target, api), None)
         if self._failing.pop((target, api), None) is not None:
             self._log.info(
                 "sesd.account.poll_recovered", account=target[0], region=target[1], api=api
             )
         return True
+
+    def _resumable(self, target: Target, api: str) -> bool:
+        """Whether the API's last failed call may be asked again as it was (throttled,
+        5xx, no answer), rather than from the start (refused: denied, a token SES no
+        longer takes)."""
+        return self._passing.get((target, api), True)
 
 
 class AccountPoller(Polls):
@@ -194,6 +209,14 @@ def _newest(result: dict[str, Any]) -> float | None:
     if not pairs:
         return None
     return float(max(pairs, key=lambda pair: pair[0])[1])
+
+
+def _passing(exc: BaseException, code: str) -> bool:
+    """Whether a failure may pass by itself: throttled, SES's fault, or no answer."""
+    if not isinstance(exc, ClientError):
+        return True
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+    return status == 429 or status >= 500 or "Throttl" in code
 
 
 def _code(exc: BaseException) -> str:

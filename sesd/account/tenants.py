@@ -1,18 +1,29 @@
 """SES's tenants of each (account, region), polled every ``poll_every``.
 
-SESv2 ``ListTenants`` and ``ListTenantResources``: which configuration sets and
+SESv2 ``ListReputationEntities``: each tenant's sending status (customer- and
+SES-managed, with their causes), the impact of its findings and its policy.
+``ListRecommendations`` (with VDM): the open findings, named in alerts. Then
+``ListTenants`` and ``ListTenantResources``: which configuration sets and
 identities belong to which tenant (the map the pipeline attributes events
-without a tenant tag by). ``ListReputationEntities``: each tenant's sending
-status (customer- and SES-managed, with their causes), the impact of its
-findings and its policy. ``ListRecommendations`` (with VDM): the open
-findings, named in alerts. SES's own status events (EventBridge) reach the
-same store between polls. A call that fails is counted and logged once per
-change of state; it never touches ingestion.
+without a tenant tag by). SES's own status events (EventBridge) reach the same
+store between polls. A call that fails is counted and logged once per change of
+state; it never touches ingestion.
+
+A large account cannot be read in one burst: SES allows these APIs about one
+call a second, and a 2,000-tenant account needs a ListTenantResources call per
+tenant. So the calls to one (account, region) are paced (``pace`` seconds
+apart); the statuses come first, every poll; the walk of the tenants' resources
+goes on until the next poll is due and carries on from there at the next one.
+A list a failed call broke (throttled, 5xx) resumes at the next poll from the
+page it stopped at, and the walk from the tenant it had reached; what was read
+before the break is kept. Once a list is read to its end, the next poll starts
+it over.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Final
 
@@ -26,6 +37,33 @@ __all__ = ["TenantPoller"]
 
 #: The resources that carry a tenant for an event: its configuration set, its identity.
 _MAPPED: Final = ("CONFIGURATION_SET", "EMAIL_IDENTITY")
+
+
+@dataclass(slots=True)
+class _List:
+    """A paged list read over one poll or several: the token of the page to ask for
+    next (None: the first), when its first page was asked for, what was read so far."""
+
+    started: float
+    token: str | None = None
+    items: list[Any] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _Walk:
+    """The walk of a target's tenants' resources, over one poll or several."""
+
+    #: Whether ListTenants, read first, is yet to be read to its end.
+    listing: bool = True
+    #: The tenants' names, as ListTenants listed them.
+    tenants: list[str] = field(default_factory=list)
+    #: (region, AWS account id), as their ARNs name them.
+    where: tuple[str, str] | None = None
+    #: The tenant whose resources are read next, and the token of its next page.
+    next: int = 0
+    token: str | None = None
+    #: Resource ARN -> the tenants it belongs to, of the tenants walked.
+    resources: dict[str, set[str]] = field(default_factory=dict)
 
 
 class TenantPoller(Polls):
@@ -43,6 +81,8 @@ class TenantPoller(Polls):
         recommendations: bool,
         clock: Callable[[], float],
         on_change: Callable[[], None] = lambda: None,
+        pace: float = 0.0,
+        sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
     ) -> None:
         super().__init__(
             targets,
@@ -56,114 +96,186 @@ class TenantPoller(Polls):
         self._map = tenant_map
         self._statuses = statuses
         self._recommendations = recommendations
+        #: Seconds between two calls to one target, and how they are waited for.
+        self._pace = pace
+        self._sleep = sleep
+        self._last: dict[Target, float] = {}
         #: Each target's (region, AWS account id), as its tenants' ARNs last named them:
         #: a poll that finds no tenant any more still clears what the map held for it.
         self._where: dict[Target, tuple[str, str]] = {}
+        #: The lists a failed call broke, by target and API, and the walks a failed call
+        #: broke or the poll's time stopped: the next poll resumes them.
+        self._lists: dict[tuple[Target, str], _List] = {}
+        self._walks: dict[Target, _Walk] = {}
 
     async def poll_once(self) -> None:
-        """One round over every target."""
-        for target in self.targets:
-            ses = await self._client_for("sesv2", target)
-            tenants: list[Any] = []
-            read = partial(self._tenants, target, ses, tenants)
-            if await self._call(target, "list_tenants", read):
-                # Its own call, counted and logged under its own name: a role denied
-                # it alone must not read as denied ListTenants.
-                read = partial(self._resources, target, ses, tenants)
-                await self._call(target, "list_tenant_resources", read)
-            found: dict[str, TenantStatus] = {}
-            read = partial(self._entities, target, ses, found)
-            started = self._clock()
-            listed = await self._call(target, "list_reputation_entities", read)
-            findings = True
-            if self._recommendations and found:
-                read = partial(self._findings, ses, found)
-                findings = await self._call(target, "list_recommendations", read)
-            at = self._clock()
-            names = set()
-            for arn, status in found.items():
-                where = tenant_of_arn(arn)
-                if where is not None:
-                    names.add(where[2])
-                    key = (target[0], where[0], where[2])
-                    if not findings:  # no answer: the findings last heard of stand
-                        kept = self._statuses.status.get(key)
-                        status.findings = [] if kept is None else list(kept.findings)
-                    self._statuses.polled(key, status, at)
-            if listed:  # a tenant SES no longer lists is gone: its pause with it
-                self._statuses.gone(target[0], target[1], names, started)
+        """One round over every target, side by side (each has its own limits): its
+        statuses, then its resources until the next round is due."""
+        deadline = self._clock() + self._every
+        async with anyio.create_task_group() as group:
+            for target in list(self.targets):
+                group.start_soon(self._poll, target, deadline)
         self._on_change()
 
-    async def _tenants(self, target: Target, ses: Any, tenants: list[Any]) -> None:
-        """The target's tenants, into ``tenants``; the AWS account id their ARNs name is
-        the target's (SES's status events name the id, not sesd's label)."""
-        async for tenant in _pages(ses, "list_tenants", "Tenants", {}):
-            tenants.append(tenant)
-            found = tenant_of_arn(tenant.get("TenantArn", ""))
-            if found is not None:
-                self._statuses.accounts[found[1]] = target[0]
+    async def _poll(self, target: Target, deadline: float) -> None:
+        ses = await self._client_for("sesv2", target)
+        await self._entities(target, ses)
+        if self._recommendations and any(key[:2] == target for key in self._statuses.status):
+            await self._findings(target, ses)
+        self._on_change()  # a pause read is not held back by the walk
+        await self._walk(target, ses, deadline)
 
-    async def _resources(self, target: Target, ses: Any, tenants: list[Any]) -> None:
-        """Each mapped resource's tenants, from each tenant's resource list."""
-        resources: dict[str, set[str]] = {}
-        region = account = ""
-        for tenant in tenants:
-            name = tenant.get("TenantName", "")
-            found = tenant_of_arn(tenant.get("TenantArn", ""))
-            if found is not None:
-                region, account = found[0], found[1]
-            args = {"TenantName": name}
-            async for item in _pages(ses, "list_tenant_resources", "TenantResources", args):
-                if item.get("ResourceType") in _MAPPED:
-                    resources.setdefault(item["ResourceArn"], set()).add(name)
-        if account:
-            self._where[target] = (region, account)
-        elif target in self._where:  # its last tenant was deleted
-            region, account = self._where[target]
-        if account:
-            self._map.replace(region, account, resources)
+    async def _paced(self, target: Target) -> None:
+        """Wait until the target's next call is due (``pace`` after its last)."""
+        wait = self._last.get(target, float("-inf")) + self._pace - self._clock()
+        if wait > 0:
+            await self._sleep(min(wait, self._pace))  # a clock stepped back: one pace
+        self._last[target] = self._clock()
 
-    async def _entities(self, target: Target, ses: Any, found: dict[str, TenantStatus]) -> None:
-        """Each tenant's status, impact and policy (reputation entities are tenants by
-        their ARN)."""
-        async for entity in _pages(ses, "list_reputation_entities", "ReputationEntities", {}):
-            arn = entity.get("ReputationEntityReference", "")
-            if tenant_of_arn(arn) is None:
-                continue
-            customer = entity.get("CustomerManagedStatus", {})
-            aws = entity.get("AwsSesManagedStatus", {})
-            found[arn] = TenantStatus(
-                sending=entity.get("SendingStatusAggregate", "ENABLED"),
-                customer=customer.get("Status", "ENABLED"),
-                customer_cause=customer.get("Cause") or "",
-                aws=aws.get("Status", "ENABLED"),
-                aws_cause=aws.get("Cause") or "",
-                impact=entity.get("ReputationImpact", ""),
-                policy=entity.get("ReputationManagementPolicy", "").rpartition("/")[2],
-            )
-
-    async def _findings(self, ses: Any, found: dict[str, TenantStatus]) -> None:
-        """The open findings of the tenants polled. No paginator: SES allows one call a
-        second, so the pages are asked for a second apart."""
-        token: str | None = None
+    async def _read(
+        self,
+        target: Target,
+        ses: Any,
+        api: str,
+        key: str,
+        args: dict[str, Any],
+        at: _List,
+        each: Callable[[list[Any]], None],
+    ) -> None:
+        """The pages of a list from ``at.token`` to its end, each page's items given to
+        ``each``, its token kept once answered: a break resumes there."""
         while True:
-            args: dict[str, Any] = {"Filter": {"STATUS": "OPEN"}, "PageSize": 100}
-            if token:
-                args["NextToken"] = token
-            answer = await ses.list_recommendations(**args)
-            for item in answer.get("Recommendations", []):
-                status = found.get(item.get("ResourceArn", ""))
-                if status is not None:
-                    finding = (item.get("Type", ""), item.get("Impact", ""))
-                    status.findings.append((*finding, item.get("Description", "")))
-            token = answer.get("NextToken")
-            if not token:
+            await self._paced(target)
+            token = {"NextToken": at.token} if at.token else {}
+            answer = await getattr(ses, api)(**args, **token)
+            each(answer.get(key, []))
+            at.token = answer.get("NextToken") or None
+            if at.token is None:
                 return
-            await anyio.sleep(1.0)
 
+    async def _list(
+        self, target: Target, ses: Any, api: str, key: str, args: dict[str, Any]
+    ) -> _List | None:
+        """A list read to its end (resumed where the last poll's broke), or None when a
+        call failed: kept to resume at the next poll if SES may answer then (throttled,
+        5xx), else started over."""
+        at = self._lists.pop((target, api), None) or _List(self._clock())
+        read = partial(self._read, target, ses, api, key, args, at, at.items.extend)
+        if await self._call(target, api, read):
+            return at
+        if self._resumable(target, api):
+            self._lists[(target, api)] = at
+        return None
 
-async def _pages(ses: Any, operation: str, key: str, args: dict[str, Any]) -> AsyncIterator[Any]:
-    """The items of every page of a paginated SESv2 list call."""
-    async for page in ses.get_paginator(operation).paginate(**args):
-        for item in page.get(key, []):
-            yield item
+    async def _entities(self, target: Target, ses: Any) -> None:
+        """Each tenant's status, impact and policy (reputation entities are tenants by
+        their ARN), written as each page is read; once the list is read to its end, a
+        tenant it did not name is gone (not before: what it did not see yet stands)."""
+        api = "list_reputation_entities"
+        at = self._lists.pop((target, api), None) or _List(self._clock())
+
+        def page(entities: list[Any]) -> None:
+            now = self._clock()
+            for entity in entities:
+                name = self._status(target, entity, now)
+                if name is not None:
+                    at.items.append(name)
+
+        read = partial(self._read, target, ses, api, "ReputationEntities", {}, at, page)
+        if await self._call(target, api, read):
+            self._statuses.gone(target[0], target[1], set(at.items), at.started)
+        elif self._resumable(target, api):
+            self._lists[(target, api)] = at
+
+    def _status(self, target: Target, entity: dict[str, Any], at: float) -> str | None:
+        """One entity's status written (its findings those last heard of, until the
+        findings' list is read); its tenant's name, or None for another entity."""
+        where = tenant_of_arn(entity.get("ReputationEntityReference", ""))
+        if where is None:
+            return None
+        self._statuses.accounts[where[1]] = target[0]
+        customer = entity.get("CustomerManagedStatus", {})
+        aws = entity.get("AwsSesManagedStatus", {})
+        key = (target[0], where[0], where[2])
+        kept = self._statuses.status.get(key)
+        status = TenantStatus(
+            sending=entity.get("SendingStatusAggregate", "ENABLED"),
+            customer=customer.get("Status", "ENABLED"),
+            customer_cause=customer.get("Cause") or "",
+            aws=aws.get("Status", "ENABLED"),
+            aws_cause=aws.get("Cause") or "",
+            impact=entity.get("ReputationImpact", ""),
+            policy=entity.get("ReputationManagementPolicy", "").rpartition("/")[2],
+            findings=[] if kept is None else list(kept.findings),
+        )
+        self._statuses.polled(key, status, at)
+        return where[2]
+
+    async def _findings(self, target: Target, ses: Any) -> None:
+        """The open findings of the target's tenants, written once the list is read to
+        its end (a tenant it does not name has none open); until then, and when it
+        fails, the findings last heard of stand."""
+        args = {"Filter": {"STATUS": "OPEN"}, "PageSize": 100}
+        listed = await self._list(target, ses, "list_recommendations", "Recommendations", args)
+        if listed is None:
+            return
+        found: dict[str, list[tuple[str, str, str]]] = {}
+        for item in listed.items:
+            where = tenant_of_arn(item.get("ResourceArn", ""))
+            if where is not None:
+                finding = (item.get("Type", ""), item.get("Impact", ""))
+                found.setdefault(where[2], []).append((*finding, item.get("Description", "")))
+        at = self._clock()
+        for key in [key for key in self._statuses.status if key[:2] == target]:
+            self._statuses.findings(key, found.get(key[2], []), at)
+
+    async def _walk(self, target: Target, ses: Any, deadline: float) -> None:
+        """The tenants' resources, from where the last poll stopped, until ``deadline``;
+        the map is replaced once every tenant was walked."""
+        walk = self._walks.get(target) or _Walk()
+        self._walks[target] = walk
+        if walk.listing:
+            listed = await self._list(target, ses, "list_tenants", "Tenants", {})
+            if listed is None:
+                if (target, "list_tenants") not in self._lists:
+                    del self._walks[target]  # not to resume: the next poll starts over
+                return
+            walk.listing = False
+            for tenant in listed.items:
+                found = tenant_of_arn(tenant.get("TenantArn", ""))
+                if found is not None:
+                    self._statuses.accounts[found[1]] = target[0]
+                    walk.where = (found[0], found[1])
+                walk.tenants.append(tenant.get("TenantName", ""))
+        # Its own call, counted and logged under its own name: a role denied it alone
+        # must not read as denied ListTenants.
+        api = "list_tenant_resources"
+        if not await self._call(target, api, partial(self._resources, target, ses, walk, deadline)):
+            if not self._resumable(target, api):
+                del self._walks[target]
+            return
+        if walk.next < len(walk.tenants):
+            return  # the next poll is due: it goes on from here
+        del self._walks[target]
+        if walk.where is not None:
+            self._where[target] = walk.where
+        elif target in self._where:  # its last tenant was deleted
+            walk.where = self._where[target]
+        if walk.where is not None:
+            self._map.replace(*walk.where, walk.resources)
+
+    async def _resources(self, target: Target, ses: Any, walk: _Walk, deadline: float) -> None:
+        """Each tenant's resources from ``walk.next`` on, until ``deadline``."""
+        while walk.next < len(walk.tenants) and self._clock() < deadline:
+            name = walk.tenants[walk.next]
+            await self._paced(target)
+            args: dict[str, Any] = {"TenantName": name}
+            if walk.token:
+                args["NextToken"] = walk.token
+            answer = await ses.list_tenant_resources(**args)
+            for item in answer.get("TenantResources", []):
+                if item.get("ResourceType") in _MAPPED:
+                    walk.resources.setdefault(item["ResourceArn"], set()).add(name)
+            walk.token = answer.get("NextToken") or None
+            if walk.token is None:
+                walk.next += 1

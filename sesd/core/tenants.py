@@ -274,6 +274,13 @@ class TenantStatuses:
         _clean_status(fresh)
         self._newest(key, fresh)
 
+    def findings(self, key: TenantKey, findings: list[tuple[str, str, str]], at: float) -> None:
+        """The open findings a poll listed for a kept tenant (none: all closed), unless
+        an event told us something newer than ``at``."""
+        current = self.status.get(key)
+        if current is not None and current.updated <= at:
+            current.findings = _clean_findings(findings)
+
     def apply(self, notice: TenantNotice) -> None:
         """An SES event about a tenant: a status change or a finding, applied unless
         something newer was heard (events may arrive out of order). Its text is a
@@ -342,9 +349,14 @@ def _clean_status(status: TenantStatus) -> None:
         setattr(status, name, clean(getattr(status, name), _WORD))
     status.customer_cause = clean(status.customer_cause)
     status.aws_cause = clean(status.aws_cause)
-    status.findings = [
+    status.findings = _clean_findings(status.findings)
+
+
+def _clean_findings(findings: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
+    """At most :data:`MAX_FINDINGS` findings, their text cleaned and bounded."""
+    return [
         (clean(kind, _WORD), clean(impact, _WORD), clean(text))
-        for kind, impact, text in status.findings[:MAX_FINDINGS]
+        for kind, impact, text in findings[:MAX_FINDINGS]
     ]
 
 

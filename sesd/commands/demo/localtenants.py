@@ -2,13 +2,16 @@
 ``ListReputationEntities`` and ``ListRecommendations``, answered as SES answers them
 (REST-JSON, paged with ``NextToken``), so botocore's own parser reads every answer.
 
-The demo pauses a tenant with it mid-run; the tests script throttling and watch
-the calls. moto has none of these APIs.
+The demo pauses a tenant with it mid-run; the tests script throttling, hold it to a
+call rate (each operation's own, as SES's quotas are, on a clock the test drives)
+and watch the calls. moto has none of these APIs.
 """
 
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,7 +59,8 @@ class LocalTenants(LocalServer):
         self.tenants: dict[str, Tenant] = {}
         #: Calls by operation name.
         self.calls: dict[str, int] = {}
-        #: Statuses to answer the next calls with (429: TooManyRequestsException).
+        #: Statuses to answer the next calls with (429: TooManyRequestsException, 500:
+        #: InternalFailure, 400: BadRequestException).
         self.script: list[int] = []
         #: Operations answered 403 AccessDeniedException (a role without their permission).
         self.denied: set[str] = set()
@@ -64,6 +68,15 @@ class LocalTenants(LocalServer):
         self.throttled: set[str] = set()
         #: Items a page holds at most (SES's page sizes are larger; small pages test paging).
         self.page = 50
+        #: Calls a second each operation allows (0: any number): a call sooner than
+        #: ``1 / rate`` after the last one answered is refused, 429, as SES throttles.
+        self.rate = 0.0
+        #: The time the rate is held to (a test's own clock makes it deterministic).
+        self.clock: Callable[[], float] = time.monotonic
+        self._answered_at: dict[str, float] = {}
+        #: Every call: (operation, its request's JSON), and the calls refused for the rate.
+        self.asked: list[tuple[str, dict[str, Any]]] = []
+        self.refused = 0
 
     def arn(self, tenant: str) -> str:
         """A tenant's ARN (its id made up from its name)."""
@@ -96,6 +109,14 @@ class LocalTenants(LocalServer):
 
     async def _answer(self, request: web.Request, operation: str) -> web.Response:
         self.calls[operation] = self.calls.get(operation, 0) + 1
+        body = json.loads(await request.read() or b"{}")
+        self.asked.append((operation, body))
+        if self.rate:
+            now = self.clock()
+            if now < self._answered_at.get(operation, float("-inf")) + 1 / self.rate:
+                self.refused += 1
+                return _throttled()
+            self._answered_at[operation] = now
         if operation in self.denied:
             return web.json_response(
                 {"message": "not authorized"},
@@ -105,12 +126,7 @@ class LocalTenants(LocalServer):
         if self.script or operation in self.throttled:
             status = self.script.pop(0) if self.script else 429
             if status != 200:
-                return web.json_response(
-                    {"message": "scripted"},
-                    status=status,
-                    headers={"x-amzn-ErrorType": "TooManyRequestsException:"},
-                )
-        body = json.loads(await request.read() or b"{}")
+                return _throttled(status)
         items, key = self._items(operation, body)
         start = int(body.get("NextToken") or 0)
         size = min(int(body.get("PageSize") or self.page), self.page)
@@ -177,6 +193,18 @@ class LocalTenants(LocalServer):
                 return await self._answer(request, operation)
 
             app.router.add_post(path, handler)
+
+
+def _throttled(status: int = 429) -> web.Response:
+    """A refusal as SES words it: 429 throttled, 5xx its own failure, 400 a bad request
+    (a token it no longer takes)."""
+    if status == 429:
+        error = "TooManyRequestsException"
+    else:
+        error = "InternalFailure" if status >= 500 else "BadRequestException"
+    return web.json_response(
+        {"message": "scripted"}, status=status, headers={"x-amzn-ErrorType": f"{error}:"}
+    )
 
 
 def _record(status: str, cause: str | None) -> dict[str, Any]:

@@ -1,0 +1,171 @@
+"""The tenant polls of a large account: a pass broken by a throttled or failing call
+resumes at the next poll where it stopped, and the calls are paced so that a
+2,000-tenant account is read in full under SES's limit of one call a second. The
+local SESv2 endpoint (every answer parsed by botocore) pages, throttles as scripted
+and holds each operation to a call rate on the test's own clock; the poller waits
+on that same clock, so nothing sleeps."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio
+import anyio.lowlevel
+import pytest
+from aiobotocore.session import get_session
+
+from sesd.account.tenants import TenantPoller
+from sesd.commands.demo.localtenants import LocalTenants
+from sesd.config import core_settings, parse_config
+from sesd.core.pipeline import Pipeline
+from sesd.core.tenants import TenantStatus
+from sesd.runtime.aws import poll_config
+
+NOW = 1_800_000_000.0
+ACCOUNT = "123456789012"
+REGION = "eu-west-1"
+TARGET = ("default", REGION)
+
+
+class Clock:
+    """The test's time: the poller's clock and its waits, and the endpoint's."""
+
+    def __init__(self) -> None:
+        self.now = NOW
+        self.waited: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.waited.append(seconds)
+        self.now += seconds
+        await anyio.lowlevel.checkpoint()
+
+
+@asynccontextmanager
+async def _poller(
+    tenants: LocalTenants, pipeline: Pipeline, clock: Clock, **kwargs: Any
+) -> AsyncIterator[TenantPoller]:
+    """A poller of one (account, region) on the endpoint: one attempt a call (the SDK's
+    retries would wait on the real clock)."""
+    async with get_session().create_client(
+        "sesv2", region_name=REGION, endpoint_url=tenants.url,
+        aws_access_key_id="testing", aws_secret_access_key="testing",
+        config=poll_config(attempts=1),
+    ) as ses:  # fmt: skip
+
+        async def client_for(service: str, target: tuple[str, str]) -> Any:
+            return ses
+
+        ledger = pipeline.ledger
+        yield TenantPoller(
+            [TARGET], client_for, ledger.accounts, ledger.tenant_map, ledger.tenant_status,
+            every=300, clock=clock, **kwargs,
+        )  # fmt: skip
+
+
+def _pipeline() -> Pipeline:
+    return Pipeline(core_settings(parse_config("[tenants]\nenabled = true\n")))
+
+
+def _first(tenants: LocalTenants, since: int, operation: str) -> dict[str, Any] | None:
+    """The request of the first call of ``operation`` after the first ``since`` calls."""
+    return next((body for op, body in tenants.asked[since:] if op == operation), None)
+
+
+async def test_a_broken_pass_resumes_where_it_stopped_and_a_full_one_starts_over() -> None:
+    """30 tenants, 10 a page; t25 (page 3) is paused. The first poll's third page of
+    statuses is throttled and its walk of resources fails (500) at t12: the statuses
+    of pages 1 and 2 are written, a tenant deleted before is not resolved (the list was
+    not read to its end) and the map is not replaced. The next poll asks for page 3,
+    not page 1, and walks on from t12 without listing the tenants again: t25's pause is
+    read, the deleted tenant goes, every resource is mapped. The poll after that starts
+    over. A token SES no longer takes (400) starts the list over too."""
+    clock = Clock()
+    pipeline = _pipeline()
+    statuses = pipeline.ledger.tenant_status
+    deleted = ("default", REGION, "deleted")
+    statuses.polled(deleted, TenantStatus(sending="DISABLED", aws="DISABLED"), NOW - 600)
+    async with LocalTenants(ACCOUNT, REGION) as tenants:
+        tenants.page = 10
+        for i in range(30):
+            tenants.add(f"t{i:02d}", ("CONFIGURATION_SET", f"set-{i:02d}"))
+        tenants.pause("t25", "The bounce rate exceeded 15.0%.")
+        async with _poller(tenants, pipeline, clock, recommendations=False) as poller:
+            # Statuses: 2 pages, then refused; tenants: 3 pages; resources: t00-t11, then 500.
+            tenants.script = [200, 200, 429, 200, 200, 200, *[200] * 12, 500]
+            await poller.poll_once()
+            assert ("default", REGION, "t19") in statuses.status
+            assert ("default", REGION, "t25") not in statuses.status
+            assert deleted in statuses.status  # a partial list resolves nothing
+            assert pipeline.ledger.tenant_map.arns == {}
+            assert pipeline.ledger.accounts.errors == {
+                ("default", REGION, "list_reputation_entities", "TooManyRequestsException"): 1,
+                ("default", REGION, "list_tenant_resources", "InternalFailure"): 1,
+            }
+            before = len(tenants.asked)
+            await poller.poll_once()
+            assert _first(tenants, before, "ListReputationEntities") == {"NextToken": "20"}
+            assert _first(tenants, before, "ListTenants") is None
+            assert _first(tenants, before, "ListTenantResources") == {"TenantName": "t12"}
+            assert statuses.status[("default", REGION, "t25")].paused
+            assert deleted not in statuses.status
+            assert len(pipeline.ledger.tenant_map.arns) == 30
+            before = len(tenants.asked)
+            await poller.poll_once()
+            assert _first(tenants, before, "ListReputationEntities") == {}
+            assert _first(tenants, before, "ListTenants") == {}
+            assert _first(tenants, before, "ListTenantResources") == {"TenantName": "t00"}
+            tenants.script = [200, 400]  # page 2's token refused
+            await poller.poll_once()
+            before = len(tenants.asked)
+            await poller.poll_once()
+            assert _first(tenants, before, "ListReputationEntities") == {}
+
+
+@pytest.mark.timeout(120)  # 2,200 calls through botocore: slow on a loaded machine
+async def test_a_two_thousand_tenant_account_is_read_in_full_at_one_call_a_second() -> None:
+    """2,000 tenants, 100 a page, SES allowing each API one call a second; the last
+    tenant (page 20) is paused and has a finding. Polls every 5 minutes, one call a
+    second: no call is refused; the first poll reads every status and finding (t01999
+    pages at once), then walks the resources until the next poll is due; the walk goes
+    on over the polls after (statuses read in full at each) and maps every tenant's
+    resources in 8 polls (about 2,000 s of calls)."""
+    clock = Clock()
+    pipeline = _pipeline()
+    statuses = pipeline.ledger.tenant_status
+    async with LocalTenants(ACCOUNT, REGION) as tenants:
+        tenants.page, tenants.rate, tenants.clock = 100, 1.0, clock
+        for i in range(2000):
+            tenants.add(f"t{i:05d}", ("CONFIGURATION_SET", f"set-{i:05d}"))
+        last = tenants.tenants["t01999"]
+        tenants.pause("t01999", "The bounce rate exceeded 15.0%.")
+        last.impact = "HIGH"
+        last.findings.append(("BOUNCE", "HIGH", "The bounce rate exceeded 15.0%"))
+        async with _poller(
+            tenants, pipeline, clock, recommendations=True, pace=1.0, sleep=clock.sleep
+        ) as poller:
+            polls = 0
+            while len(pipeline.ledger.tenant_map.arns) < 2000 and polls < 12:
+                started = clock.now
+                await poller.poll_once()
+                polls += 1
+                if polls == 1:
+                    status = statuses.status[("default", REGION, "t01999")]
+                    assert (status.paused, status.findings[0][0]) == (True, "BOUNCE")
+                    assert len(statuses.status) == 2000
+                    assert pipeline.ledger.tenant_map.arns == {}  # the walk goes on
+                done = clock.now - NOW
+                clock.now = max(clock.now, started + 300)  # as run() waits for the next
+    assert tenants.refused == 0
+    assert pipeline.ledger.accounts.errors == {}
+    assert polls == 8
+    assert tenants.calls["ListReputationEntities"] == 20 * 8
+    assert tenants.calls["ListTenantResources"] == 2000
+    # A call a second: 2,000 for the resources, 20 for the tenants, and each poll's 21
+    # for the statuses (8 polls): the map is done about 2,190 s after the first call.
+    assert 2000 + 20 + 8 * 21 - 5 <= done <= 2000 + 20 + 8 * 21 + 5, done
+    assert max(clock.waited) <= 1.0
