@@ -184,6 +184,11 @@ def test_example_canary_block_and_rules_are_valid(monkeypatch: pytest.MonkeyPatc
         # A save holds the event loop: 0 would save in a loop.
         ('[state]\nsave_every = "0s"', "state: save_every must be at least 1s"),
         ("[dimensions]\nmax_tracked = -1", "dimensions: max_tracked must not be negative"),
+        # No pace at all would call SES back to back, as fast as it answers.
+        (
+            "[tenants]\ncalls_per_second = 0",
+            "tenants: calls_per_second must be from 0.01 to 100",
+        ),
         (
             '[[queues]]\nurl = "https://sqs/1/a/q"\n[[queues]]\nurl = "https://sqs/2/b/q"',
             "two queues share the name 'q'",

@@ -183,6 +183,9 @@ class TenantsConfig(Section, frozen=True):
     #: reputation status are polled (SESv2 ListTenants, ListTenantResources,
     #: ListReputationEntities, ListRecommendations).
     poll_every: Duration = msgspec.field(default_factory=lambda: Duration("5m"))
+    #: Calls a second, at most, to each (account, region): SES allows these APIs about
+    #: one a second per account, shared with the platform's own tooling.
+    calls_per_second: float = 1.0
     #: Ask for open findings (VDM recommendations) of tenants that have some.
     recommendations: bool = True
     #: The SESv2 endpoint (a local one in tests and the demo); [aws] endpoint_url else.
@@ -195,6 +198,8 @@ class TenantsConfig(Section, frozen=True):
             raise ValueError("max_tracked must not be negative")
         if self.poll_every.seconds < 10:
             raise ValueError("poll_every must be at least 10s")
+        if not 0.01 <= self.calls_per_second <= 100:
+            raise ValueError("calls_per_second must be from 0.01 to 100")
         if self.endpoint_url is not None:
             check_http_url(self.endpoint_url)
 

@@ -151,15 +151,12 @@ class Daemon:
         self.tenant_poller: TenantPoller | None = None
         if config.tenants.enabled:
             self.tenant_poller = TenantPoller(
-                config.health_targets(),
-                self._tenant_client,
-                ledger.accounts,
-                ledger.tenant_map,
-                ledger.tenant_status,
+                config.health_targets(), self._tenant_client, ledger.accounts,
+                ledger.tenant_map, ledger.tenant_status,
                 every=config.tenants.poll_every.seconds,
                 recommendations=config.tenants.recommendations,
-                clock=self.clock,
-            )
+                clock=self.clock, pace=1 / config.tenants.calls_per_second,
+            )  # fmt: skip
         if config.canary is not None:
             self.metrics.watch_canary()
         self.canary = CanaryRunner(ledger.canary, self.clock, self.changes.notify, self.stopping)
