@@ -268,6 +268,19 @@ def test_one_accounts_ten_thousand_tenants_do_not_crowd_out_anothers_paused_one(
     assert [name for a, _, name in statuses.status if a == "big"] == ["t00011", "new"]
 
 
+def test_an_account_a_reload_adds_gets_room_of_its_own() -> None:
+    """A reload adds the account "new" to the polls: its 10,000 tenants, polled, no
+    longer share the room of tenants only events name, so a paused tenant an event
+    named under an unpolled account id stays."""
+    statuses = TenantStatuses([("old", "eu-west-1")])
+    statuses.apply(_status("paused", "DISABLED"))
+    statuses.watch([("old", "eu-west-1"), ("new", "eu-west-1")])
+    for i in range(MAX_STATUSES):
+        statuses.polled(("new", "eu-west-1", f"t{i:05d}"), TenantStatus(), T)
+    assert statuses.status[(ACCOUNT, "eu-west-1", "paused")].paused
+    assert len(statuses.status) == MAX_STATUSES + 1
+
+
 def test_tenants_are_ranked_as_ses_acts_on_them_not_by_name() -> None:
     """Paused first, then a HIGH finding, then a LOW one, then the rest, each by key."""
     statuses = TenantStatuses()

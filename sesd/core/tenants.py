@@ -238,6 +238,14 @@ class TenantStatuses:
         #: the one SES spoke of longest ago first.
         self._groups: dict[tuple[str, str] | None, dict[TenantKey, None]] = {}
 
+    def watch(self, watched: Iterable[tuple[str, str]]) -> None:
+        """The (account, region)s polled now (a reload adds or drops some): each kept
+        tenant is counted under its own again, oldest first, as kept."""
+        self.watched = frozenset(watched)
+        kept, self.status, self._groups = self.status, {}, {}
+        for key, status in kept.items():
+            self._newest(key, status)
+
     def record(self, key: TenantKey) -> TenantStatus:
         """A tenant's status, to write what SES said into (made, ENABLED, on first use;
         a read goes to ``status``), moved to the end of the order it is kept in: the
