@@ -22,7 +22,8 @@ it over.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Final
@@ -125,12 +126,18 @@ class TenantPoller(Polls):
         self._on_change()  # a pause read is not held back by the walk
         await self._walk(target, ses, deadline)
 
-    async def _paced(self, target: Target) -> None:
-        """Wait until the target's next call is due (``pace`` after its last)."""
+    @asynccontextmanager
+    async def _paced(self, target: Target) -> AsyncIterator[None]:
+        """Around one call: wait until it is due, ``pace`` after the target's last call
+        was answered. From the answer, not the asking: a request that took longer to
+        reach SES than the next one takes would else arrive less than ``pace`` after it."""
         wait = self._last.get(target, float("-inf")) + self._pace - self._clock()
         if wait > 0:
             await self._sleep(min(wait, self._pace))  # a clock stepped back: one pace
-        self._last[target] = self._clock()
+        try:
+            yield
+        finally:
+            self._last[target] = self._clock()
 
     async def _read(
         self,
@@ -145,9 +152,9 @@ class TenantPoller(Polls):
         """The pages of a list from ``at.token`` to its end, each page's items given to
         ``each``, its token kept once answered: a break resumes there."""
         while True:
-            await self._paced(target)
             token = {"NextToken": at.token} if at.token else {}
-            answer = await getattr(ses, api)(**args, **token)
+            async with self._paced(target):
+                answer = await getattr(ses, api)(**args, **token)
             each(answer.get(key, []))
             at.token = answer.get("NextToken") or None
             if at.token is None:
@@ -268,11 +275,11 @@ class TenantPoller(Polls):
         """Each tenant's resources from ``walk.next`` on, until ``deadline``."""
         while walk.next < len(walk.tenants) and self._clock() < deadline:
             name = walk.tenants[walk.next]
-            await self._paced(target)
             args: dict[str, Any] = {"TenantName": name}
             if walk.token:
                 args["NextToken"] = walk.token
-            answer = await ses.list_tenant_resources(**args)
+            async with self._paced(target):
+                answer = await ses.list_tenant_resources(**args)
             for item in answer.get("TenantResources", []):
                 if item.get("ResourceType") in _MAPPED:
                     walk.resources.setdefault(item["ResourceArn"], set()).add(name)

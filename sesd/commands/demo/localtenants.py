@@ -74,6 +74,10 @@ class LocalTenants(LocalServer):
         #: The time the rate is held to (a test's own clock makes it deterministic).
         self.clock: Callable[[], float] = time.monotonic
         self._answered_at: dict[str, float] = {}
+        #: Seconds each request takes to reach SES, in turn (uneven, as on a network),
+        #: and how the test's clock is moved on by them.
+        self.transit: tuple[float, ...] = ()
+        self.advance: Callable[[float], None] = lambda seconds: None
         #: Every call: (operation, its request's JSON), and the calls refused for the rate.
         self.asked: list[tuple[str, dict[str, Any]]] = []
         self.refused = 0
@@ -111,6 +115,8 @@ class LocalTenants(LocalServer):
         self.calls[operation] = self.calls.get(operation, 0) + 1
         body = json.loads(await request.read() or b"{}")
         self.asked.append((operation, body))
+        if self.transit:
+            self.advance(self.transit[len(self.asked) % len(self.transit)])
         if self.rate:
             now = self.clock()
             if now < self._answered_at.get(operation, float("-inf")) + 1 / self.rate:
