@@ -176,3 +176,52 @@ async def test_a_two_thousand_tenant_account_is_read_in_full_at_one_call_a_secon
     assert calls == 2000 + 20 + 9 * 21
     assert calls * 1.1 - 5 <= done <= calls * 1.1 + 5, done
     assert max(clock.waited) <= 1.0
+
+
+async def test_an_account_that_does_not_answer_holds_up_no_other() -> None:
+    """Two accounts' tenants, polled in one round: SES does not answer the first
+    account's first call (held). The second account's statuses and resources are read
+    all the same, within that round (each account has its own limits, and its own
+    share of the round's time); once the first is answered, the round ends."""
+    pipeline = _pipeline()
+    async with LocalTenants(ACCOUNT, REGION) as slow, LocalTenants("210987654321", REGION) as ok:
+        slow.add("acme")
+        ok.add("globex", ("CONFIGURATION_SET", "globex-set"))
+        slow.held.add("ListReputationEntities")
+        session = get_session()
+        async with (
+            session.create_client(
+                "sesv2", region_name=REGION, endpoint_url=slow.url,
+                aws_access_key_id="testing", aws_secret_access_key="testing",
+                config=poll_config(attempts=1),
+            ) as slow_ses,
+            session.create_client(
+                "sesv2", region_name=REGION, endpoint_url=ok.url,
+                aws_access_key_id="testing", aws_secret_access_key="testing",
+                config=poll_config(attempts=1),
+            ) as ok_ses,
+        ):  # fmt: skip
+
+            async def client_for(service: str, target: tuple[str, str]) -> Any:
+                return slow_ses if target[0] == "slow" else ok_ses
+
+            ledger = pipeline.ledger
+            mapped = anyio.Event()
+
+            def on_change() -> None:
+                if ledger.tenant_map.arns:
+                    mapped.set()
+
+            poller = TenantPoller(
+                [("slow", REGION), ("ok", REGION)], client_for, ledger.accounts,
+                ledger.tenant_map, ledger.tenant_status, every=300, recommendations=True,
+                clock=lambda: NOW, on_change=on_change,
+            )  # fmt: skip
+            async with anyio.create_task_group() as group:
+                group.start_soon(poller.poll_once)
+                with anyio.fail_after(20):
+                    await mapped.wait()
+                assert ("ok", REGION, "globex") in ledger.tenant_status.status
+                assert slow.calls == {"ListReputationEntities": 1}
+                slow.close()
+    assert ("slow", REGION, "acme") in ledger.tenant_status.status

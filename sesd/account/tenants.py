@@ -113,13 +113,14 @@ class TenantPoller(Polls):
         """One round over every target, side by side (each has its own limits): its
         statuses, then its resources until the next round is due."""
         deadline = self._clock() + self._every
+        # The clients made one after another: two of one account share its session.
+        clients = [(target, await self._client_for("sesv2", target)) for target in self.targets]
         async with anyio.create_task_group() as group:
-            for target in list(self.targets):
-                group.start_soon(self._poll, target, deadline)
+            for target, ses in clients:
+                group.start_soon(self._poll, target, ses, deadline)
         self._on_change()
 
-    async def _poll(self, target: Target, deadline: float) -> None:
-        ses = await self._client_for("sesv2", target)
+    async def _poll(self, target: Target, ses: Any, deadline: float) -> None:
         await self._entities(target, ses)
         if self._recommendations and any(key[:2] == target for key in self._statuses.status):
             await self._findings(target, ses)
@@ -270,6 +271,7 @@ class TenantPoller(Polls):
             walk.where = self._where[target]
         if walk.where is not None:
             self._map.replace(*walk.where, walk.resources)
+            self._on_change()
 
     async def _resources(self, target: Target, ses: Any, walk: _Walk, deadline: float) -> None:
         """Each tenant's resources from ``walk.next`` on, until ``deadline``."""

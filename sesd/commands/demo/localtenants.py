@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import anyio
 from aiohttp import web
 
 from sesd.commands.demo.localhttp import LocalServer
@@ -81,6 +82,9 @@ class LocalTenants(LocalServer):
         #: Every call: (operation, its request's JSON), and the calls refused for the rate.
         self.asked: list[tuple[str, dict[str, Any]]] = []
         self.refused = 0
+        #: Operations whose calls are held, unanswered, until :meth:`close`.
+        self.held: set[str] = set()
+        self._release = anyio.Event()
 
     def arn(self, tenant: str) -> str:
         """A tenant's ARN (its id made up from its name)."""
@@ -115,6 +119,8 @@ class LocalTenants(LocalServer):
         self.calls[operation] = self.calls.get(operation, 0) + 1
         body = json.loads(await request.read() or b"{}")
         self.asked.append((operation, body))
+        if operation in self.held:
+            await self._release.wait()
         if self.transit:
             self.advance(self.transit[len(self.asked) % len(self.transit)])
         if self.rate:
@@ -186,6 +192,10 @@ class LocalTenants(LocalServer):
         if tenant.impact:
             found["ReputationImpact"] = tenant.impact
         return found
+
+    def close(self) -> None:
+        """Answer the calls held."""
+        self._release.set()
 
     def routes(self, app: web.Application) -> None:
         for path, operation in (
