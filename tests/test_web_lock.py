@@ -73,9 +73,13 @@ def _files(directory: Path, web: str, *, queue: str = "") -> Path:
 
 
 async def _queue(local_sqs: LocalSqs, sqs: Any) -> str:
-    """A queue's config, for a daemon that reloads (a reload refuses a file without)."""
+    """A queue's config, for a daemon that reloads (a reload refuses a file without).
+    Its long poll is 1 s: a stop waits for the receive in flight, 20 s by default."""
     url, _ = await make_queue(sqs)
-    return f'[aws]\nendpoint_url = "{local_sqs.url}"\n[[queues]]\nurl = "{url}"\n'
+    return (
+        f'[aws]\nendpoint_url = "{local_sqs.url}"\n'
+        f'[[queues]]\nurl = "{url}"\nwait_time_seconds = 1\n'
+    )
 
 
 async def _get(
