@@ -212,24 +212,46 @@ def test_values_that_are_not_utf8_or_nest_too_deep_are_counted_not_a_traceback(
     assert report["invalid"] == {"not_utf8": 1, "schema": 1}
 
 
+def _template() -> str:
+    """A delivery of about 1 KB, its message id and recipient domain to be filled in."""
+    template = json.dumps(f.delivery(["someone@dNNNNNN.example"], message_id="mNNNNNNNNN"))
+    return template + " " * max(0, 1000 - len(template))
+
+
+def _write_events(path: Path, template: str, count: int) -> None:
+    """``count`` events from ``template``, one a line: event i has message id
+    m{i:09d} and its recipient domain d{i % 5000:06d}.example, every one new.
+
+    Formatted line by line, the gigabyte took 13-21 s (3 s so). Every line has
+    the template's length, so a block of 10,000 lines is built once (10,000 is a
+    multiple of 5,000: every block has the same domains in the same places) and each
+    block differs from the next only in the ids' first five digits, written in place
+    column by column."""
+    assert template.count("mNNNNNNNNN") == 1
+    size, per_block = len(template) + 1, 10_000
+    block = bytearray(
+        "".join(
+            template.replace("mNNNNNNNNN", f"m{i:09d}").replace("dNNNNNN", f"d{i % 5000:06d}")
+            + "\n"
+            for i in range(per_block)
+        ).encode()
+    )
+    high = template.index("mNNNNNNNNN") + 1  # the ids' first digit, in each line
+    with open(path, "wb") as out:
+        for start in range(0, count, per_block):
+            for column, digit in enumerate(f"{start // per_block:05d}".encode()):
+                block[high + column :: size] = bytes([digit]) * per_block
+            out.write(memoryview(block)[: min(per_block, count - start) * size])
+
+
 @pytest.mark.timeout(240)
 def test_a_gigabyte_replays_in_bounded_memory(tmp_path: Path) -> None:
     """1 GB of newline-delimited events (a million, every one new) replays within
     200 MB of RSS: nothing but the pipeline's state is held."""
-    template = json.dumps(f.delivery(["someone@dNNNNNN.example"], message_id="mNNNNNNNNN"))
-    template += " " * max(0, 1000 - len(template))  # about 1 KB an event
+    template = _template()
     path = tmp_path / "big.jsonl"
     count = (1 << 30) // (len(template) + 1) + 1
-    with open(path, "w") as out:
-        block = []
-        for i in range(count):
-            block.append(
-                template.replace("mNNNNNNNNN", f"m{i:09d}").replace("dNNNNNN", f"d{i % 5000:06d}")
-            )
-            if len(block) == 10_000:
-                out.write("\n".join(block) + "\n")
-                block.clear()
-        out.write("\n".join(block) + "\n")
+    _write_events(path, template, count)
     assert path.stat().st_size >= 1 << 30
     config = tmp_path / "sesd.toml"
     config.write_text("[providers]\nenabled = false\n")
