@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import math
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import anyio
+import anyio.abc
 import pytest
+from anyio.streams.text import TextReceiveStream
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -155,13 +159,86 @@ class Fleet:
         return found
 
 
-def _prometheus_config(tmp_path: Path, replicas: list[Daemon]) -> Path:
+#: The scrape interval and timeout on an idle machine: the test waits for scrapes, and
+#: the dashboard's rate() panels need two samples of a series in their range.
+FAST = 0.1
+#: The most a scrape may be given: a render slower than this is a slow sesd, not a
+#: busy machine, and the test fails waiting for what Prometheus stores.
+SLOWEST = 2.0
+
+
+async def _scrape_budget(fleet: Fleet, rounds: int = 5) -> float:
+    """A scrape timeout (and interval) for this machine as it is now: four times the
+    slowest of ``rounds`` renders of both replicas at once (as Prometheus asks for
+    them), in whole tenths of a second, between FAST and SLOWEST. Both replicas share
+    the test's event loop: on a saturated machine a render takes longer than FAST,
+    every scrape times out, and Prometheus stores nothing the test waits for."""
+    assert fleet.http is not None
+    http = fleet.http
+
+    async def render(port: int | None, took: list[float]) -> None:
+        started = time.monotonic()
+        async with http.get(f"http://127.0.0.1:{port}/metrics") as response:
+            assert response.status == 200
+            await response.read()
+        took.append(time.monotonic() - started)
+
+    took: list[float] = []
+    for _ in range(rounds):
+        async with anyio.create_task_group() as tg:
+            for daemon in fleet.replicas:
+                tg.start_soon(render, daemon.http_port, took)
+    budget = min(SLOWEST, max(FAST, math.ceil(4 * max(took) * 10) / 10))
+    print(f"slowest render {max(took) * 1000:.0f} ms: scrapes every {budget:.1f} s")
+    return budget
+
+
+@asynccontextmanager
+async def _prometheus(prometheus: str, config: Path, port: int) -> AsyncIterator[None]:
+    """Prometheus with ``config`` on ``port``, its data beside its config, once it says
+    it is ready for requests (its log read to the end meanwhile, so that it never
+    blocks on a full pipe); terminated when the block ends."""
+    process = await anyio.open_process(
+        [
+            prometheus,
+            f"--config.file={config}",
+            f"--storage.tsdb.path={config.parent / 'tsdb'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stderr is not None
+    ready = anyio.Event()
+
+    async def read_log(stream: anyio.abc.ByteReceiveStream) -> None:
+        async for line in TextReceiveStream(stream):
+            if "Server is ready to receive web requests" in line:
+                ready.set()
+
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(read_log, process.stderr)
+            with anyio.fail_after(30):
+                await ready.wait()
+            try:
+                yield
+            finally:
+                process.terminate()
+    finally:
+        with anyio.CancelScope(shield=True):
+            if process.returncode is None:
+                process.kill()
+            await process.wait()
+            await process.aclose()
+
+
+def _prometheus_config(tmp_path: Path, replicas: list[Daemon], every: float) -> Path:
     config = tmp_path / "prometheus.yml"
     targets = ", ".join(f"'127.0.0.1:{d.http_port}'" for d in replicas)
     config.write_text(
-        # Fast scrapes: the test waits for scrapes, and the dashboard's rate() panels
-        # need two samples of a series in their range.
-        "global:\n  scrape_interval: 100ms\n  scrape_timeout: 100ms\n"
+        f"global:\n  scrape_interval: {every * 1000:.0f}ms\n"
+        f"  scrape_timeout: {every * 1000:.0f}ms\n"
         "  evaluation_interval: 100ms\n"
         f"rule_files:\n  - {PROMETHEUS / 'sesd.rules.yml'}\n"
         "scrape_configs:\n  - job_name: sesd\n    static_configs:\n"
@@ -173,17 +250,22 @@ def _prometheus_config(tmp_path: Path, replicas: list[Daemon]) -> Path:
 async def _warm_up(fleet: Fleet, sqs: Any, private: list[str]) -> None:
     """Every replica sees every domain of TRAFFIC once (its own queue), so each exports
     all of a domain's series before the measured traffic starts, for the dashboard's
-    rate() panels (a counter born at its value loses that value to rate()); then until
-    Prometheus has stored a scrape of each replica holding those series at their
-    warm-up values, the samples rate() reads the traffic's increase from. (A count of
-    renders held ones Prometheus had given up on, which it never stores: on a busy
-    machine, most of them.) The fleet ratios read windows: FRESH has no warm-up."""
+    rate() panels (a counter born at its value loses that value to rate()). The fleet
+    ratios read windows: FRESH has no warm-up."""
     for url in private:
         await send_bodies(
             sqs, url, [f.raw(f.simple("Send", [f"w@{domain}"])) for domain, *_ in TRAFFIC]
         )
     with anyio.fail_after(30):
         await fleet.changes.wait_for(lambda: processed(fleet.replicas, "warmup") == 6)
+
+
+async def _warm_samples(fleet: Fleet) -> None:
+    """Until Prometheus has stored a scrape of each replica holding the warm-up's series
+    at their warm-up values, the samples rate() reads the traffic's increase from. (A
+    count of renders held ones Prometheus had given up on, which it never stores: on a
+    busy machine, most of them.)"""
+    with anyio.fail_after(30):
         await fleet.stored_from([w.scrapes for w in fleet.watches])
 
 
@@ -334,27 +416,18 @@ async def test_fleet_rules_give_the_true_ratio_across_two_replicas(
         daemon.changes = changes  # one signal for both replicas and the scrapes
         daemon.metrics.registry.register(watch)
     port = free_port()
-    async with tenants, anyio.create_task_group() as tg:
+    async with tenants, anyio.create_task_group() as tg, aiohttp.ClientSession() as fleet.http:
         for daemon in replicas:
             await tg.start(partial(daemon.run, handle_signals=False))
-        process = await anyio.open_process(
-            [
-                prometheus,
-                f"--config.file={_prometheus_config(tmp_path, replicas)}",
-                f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-                f"--web.listen-address=127.0.0.1:{port}",
-                "--log.level=warn",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
         try:
+            # Both replicas know acme's configuration set before any event.
+            with anyio.fail_after(30):
+                await changes.wait_for(lambda: all(d.ledger.tenant_map.arns for d in replicas))
+            await _warm_up(fleet, sqs, private)
+            every = await _scrape_budget(fleet)
             fleet.api = f"http://127.0.0.1:{port}/api/v1"
-            async with aiohttp.ClientSession() as fleet.http:
-                # Both replicas know acme's configuration set before any event.
-                with anyio.fail_after(30):
-                    await changes.wait_for(lambda: all(d.ledger.tenant_map.arns for d in replicas))
-                await _warm_up(fleet, sqs, private)
+            async with _prometheus(prometheus, _prometheus_config(tmp_path, replicas, every), port):
+                await _warm_samples(fleet)
                 bodies = await _traffic(fleet, sqs, shared, private)
                 # Both replicas took part (competing consumers).
                 assert all(processed([d], "shared") > 0 for d in replicas)
@@ -363,9 +436,5 @@ async def test_fleet_rules_give_the_true_ratio_across_two_replicas(
                 await _every_panel_has_data(fleet)
                 await _tenant_paused_once(fleet)
         finally:
-            process.terminate()
-            with anyio.CancelScope(shield=True):
-                await process.wait()
-                await process.aclose()
             for daemon in replicas:
                 daemon.stop()
