@@ -8,6 +8,7 @@ import sys
 import threading
 from types import TracebackType
 
+from sesd.commands.demo import localsqs
 from sesd.commands.demo.localsqs import free_port
 
 
@@ -23,11 +24,12 @@ class MotoProcess:
 
     def start(self, timeout: float = 30) -> None:
         """Start the server; returns once it listens."""
+        # The module's file, run as a script: `-m sesd.commands.demo.localsqs` would
+        # import its package first, the demo and with it the daemon (2 s more a start).
         process = subprocess.Popen(
             [
                 sys.executable,
-                "-m",
-                "sesd.commands.demo.localsqs",
+                localsqs.__file__,
                 "-H",
                 "127.0.0.1",
                 "-p",
