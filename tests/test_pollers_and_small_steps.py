@@ -4,6 +4,7 @@ minute is seen."""
 from __future__ import annotations
 
 import anyio
+from prometheus_client import CollectorRegistry, Counter
 
 from sesd.config import parse_config
 from sesd.runtime.clock import AnchoredClock
@@ -31,7 +32,9 @@ async def test_a_queue_gets_concurrency_pollers() -> None:
 
     stopping = anyio.Event()
     async with anyio.create_task_group() as tg:
-        tg.start_soon(Consumers(factory).run, config.queues, stopping, lambda: 1.0, InFlight())
+        failures = Counter("failures", "test", ["task"], registry=CollectorRegistry())
+        consumers = Consumers(factory, failures)
+        tg.start_soon(consumers.run, config.queues, stopping, lambda: 1.0, InFlight())
         await anyio.wait_all_tasks_blocked()  # every poller made and waiting
         stopping.set()
     assert made == [0, 1, 2, 3]

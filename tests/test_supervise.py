@@ -18,7 +18,9 @@ from structlog.testing import capture_logs
 from sesd.config import parse_config
 from sesd.core.pipeline import Pipeline
 from sesd.io.logs import configure_logging
+from sesd.runtime import supervise
 from sesd.runtime.daemon import Daemon
+from sesd.runtime.sqs import QueuePoller
 from sesd.runtime.state import read_state
 from sesd.runtime.supervise import kept_running
 from tests import factory as f
@@ -231,6 +233,63 @@ async def test_a_cancellation_nobody_asked_for_is_a_fault() -> None:
     assert failures.labels("cancelled")._value.get() == 1
     failed = [json.loads(line) for line in logs.getvalue().splitlines()]
     assert [r["task"] for r in failed if r["event"] == "sesd.task.failed"] == ["cancelled"]
+
+
+async def test_a_cancellation_nobody_asked_for_in_a_receive_restarts_that_poller(
+    local_sqs: Any, sqs: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A future cancelled under a queue's receive (the HTTP client's) raises
+    ``CancelledError`` in its poller though no stop was asked: counted as a fault of
+    the poller, logged with its queue, and the poller starts again and reads what is
+    sent next. Let pass, the queue's task group took it for a cancel and the queue was
+    read no more, said in one line at info level."""
+    monkeypatch.setattr(supervise, "RESTART_AFTER", 0.0)
+    receive = QueuePoller._receive
+    planted = [True]
+
+    async def cancelled_under(self: QueuePoller) -> Any:
+        if planted:
+            planted.pop()
+            future = asyncio.get_running_loop().create_future()
+            future.cancel()
+            await future
+        return await receive(self)
+
+    monkeypatch.setattr(QueuePoller, "_receive", cancelled_under)
+    url, _ = await make_queue(sqs)
+    config = parse_config(_text(local_sqs, url))
+    with capture_logs() as logs:
+        async with running(config) as daemon:
+            with anyio.fail_after(20):
+                await daemon.changes.wait_for(lambda: not planted)
+            await send_bodies(sqs, url, [f.raw(f.delivery(["a@one.example"]))])
+            with anyio.fail_after(20):
+                await daemon.changes.wait_for(
+                    lambda: sum(daemon.ledger.tallies.messages.values()) > 0
+                )
+            failed = daemon.metrics.registry.get_sample_value(
+                "sesd_task_failures_total", {"task": "poller"}
+            )
+    assert failed == 1
+    faults = [(e["task"], e["queue"]) for e in logs if e["event"] == "sesd.task.failed"]
+    assert faults == [("poller", "q")]
+
+
+async def test_a_stop_while_a_poller_waits_to_restart_ends_it_at_once() -> None:
+    """A stop that lands while a failed task waits out its pause before starting again
+    ends the wait: a stopping queue does not hold the stop for the pause."""
+    until = anyio.Event()
+    runs = 0
+
+    async def fails() -> None:
+        nonlocal runs
+        runs += 1
+        until.set()
+        raise RuntimeError("fault")
+
+    with anyio.fail_after(5):
+        await kept_running("poller", fails, _failures(), restart_after=3600.0, until=until)
+    assert runs == 1
 
 
 async def test_a_stop_while_a_task_restarts_after_a_fault_is_a_stop() -> None:

@@ -44,7 +44,7 @@ SQS_OPERATIONS = ("receive", "delete", "release", "process")
 #: label values of ``sesd_task_failures_total``, at 0 from the start.
 TASKS = (
     "janitor", "alerting", "account_poll", "tenant_poll", "dns", "canary", "state_saver",
-    "systemd",
+    "systemd", "poller",
 )  # fmt: skip
 
 # No `_created` series: they double the counters' series and sesd's text

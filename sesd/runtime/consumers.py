@@ -10,14 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 import anyio
 import anyio.abc
+from prometheus_client import Counter
 
 from sesd.config import QueueConfig
 from sesd.io.logs import get_logger
 from sesd.runtime.sqs import QueuePoller
 from sesd.runtime.sqs_calls import InFlight, InvalidMemory
+from sesd.runtime.supervise import kept_running
 
 __all__ = ["Consumers", "PollerFactory"]
 
@@ -37,8 +40,10 @@ class _Consumer:
 class Consumers:
     """The queues being consumed, by label."""
 
-    def __init__(self, make_poller: PollerFactory) -> None:
+    def __init__(self, make_poller: PollerFactory, failures: Counter) -> None:
         self._make_poller = make_poller
+        #: ``sesd_task_failures_total``: a poller's fault is counted as ``poller``'s.
+        self._failures = failures
         self._running: dict[str, _Consumer] = {}
         self._group: anyio.abc.TaskGroup | None = None
         self._log = get_logger()
@@ -99,5 +104,11 @@ class Consumers:
             async with anyio.create_task_group() as pollers:
                 for index in range(consumer.queue.concurrency):
                     poller = self._make_poller(consumer.queue, consumer.stop, memory, index)
-                    pollers.start_soon(poller.run)
+                    # A fault nobody foresaw (a bug; a CancelledError no stop asked for,
+                    # which an anyio task group would take for a cancel and end the
+                    # poller quietly) is counted and logged, and the poller starts again.
+                    pollers.start_soon(partial(
+                        kept_running, "poller", poller.run, self._failures,
+                        until=consumer.stop, queue=consumer.queue.label,
+                    ))  # fmt: skip
         self._log.info("sesd.queue.stopped", queue=consumer.queue.label)

@@ -165,7 +165,7 @@ class Daemon:
         self.alerting.on_notified = self.saver.soon  # a page sent is saved at once
         self.saver.on_result = self.metrics.saved
         self.systemd = Notifier()
-        self._consumers = Consumers(self._poller)
+        self._consumers = Consumers(self._poller, self.metrics.task_failures)
         self._tasks: anyio.abc.TaskGroup | None = None
         #: The AWS clients, one per (service, account, region), while running.
         self.aws: AwsClients | None = None

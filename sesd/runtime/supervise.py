@@ -39,11 +39,16 @@ async def kept_running(
     run: Callable[[], Awaitable[None]],
     failures: Counter,
     *,
-    restart_after: float = RESTART_AFTER,
+    restart_after: float | None = None,
+    until: anyio.Event | None = None,
+    **context: str,
 ) -> None:
     """Run ``run()`` until it returns; after an unexpected exception, count it under
-    ``name``, log it and run it again ``restart_after`` seconds later."""
-    log = get_logger()
+    ``name``, log it (with ``context``) and run it again ``restart_after`` seconds
+    (:data:`RESTART_AFTER`) later, unless ``until`` is set meanwhile (a stop that need
+    not wait the pause)."""
+    log = get_logger(**context)
+    pause = RESTART_AFTER if restart_after is None else restart_after
     while True:
         try:
             await run()
@@ -55,11 +60,14 @@ async def kept_running(
             log.error(
                 "sesd.task.failed",
                 task=name,
-                restart_in_seconds=restart_after,
+                restart_in_seconds=pause,
                 hint=_HINT,
                 exc_info=True,
             )
-        await anyio.sleep(restart_after)
+        with anyio.move_on_after(pause):
+            await (until.wait() if until is not None else anyio.sleep_forever())
+        if until is not None and until.is_set():
+            return
 
 
 def start_kept(
