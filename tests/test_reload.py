@@ -243,3 +243,28 @@ def test_the_reload_line_names_every_other_key_it_changed() -> None:
     assert changes["alerts.repeat_interval"] == ["4h", "2h"]
     assert changes["alerts.sinks.chat"][1]["webhook_url"] == "env:SESD_HOOK_B"
     assert set(changes) == {"alerts.repeat_interval", "alerts.sinks.chat"}
+
+
+async def test_a_reload_names_the_secrets_it_read_anew_with_another_value(
+    local_sqs: LocalSqs, sqs: Any, tmp_path: Path
+) -> None:
+    """A leaked webhook rotated behind the same ``file:`` reference (a Kubernetes Secret
+    updated in place): the reload line names the secret's key (never its value) under
+    ``secrets_rotated``, so the person rotating it at night sees it was taken; the
+    references are unchanged, so ``changed`` stays empty. A reload with nothing
+    rotated names none."""
+    url, _ = await make_queue(sqs)
+    hook = tmp_path / "hook"
+    hook.write_text("https://hooks.example.invalid/services/old\n")
+    sink = f'[alerts.sinks.chat]\ntype = "slack"\nwebhook_url = "file:{hook}"\n'
+    config = config_file(
+        tmp_path, f'[aws]\nendpoint_url = "{local_sqs.url}"\n' + _queue(url, "q") + sink
+    )
+    async with sesd_process(config) as sesd:
+        hook.write_text("https://hooks.example.invalid/services/new\n")
+        rotated = await _reload(sesd, "sesd.config.reloaded")
+        assert rotated["secrets_rotated"] == ["alerts.sinks.chat.webhook_url"]
+        assert rotated["changed"] == {}
+        assert "services/new" not in str(rotated)
+        again = await _reload(sesd, "sesd.config.reloaded")
+        assert again["secrets_rotated"] == []

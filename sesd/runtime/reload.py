@@ -165,6 +165,7 @@ class Reloader:
             queues=[q.label for q in merged.queues],
             **rule_changes(old, merged),
             changed=config_changes(old, merged),
+            secrets_rotated=rotated_secrets(old, merged),
         )
         daemon.changes.notify()
         return True
@@ -200,6 +201,19 @@ def config_changes(old: Config, new: Config) -> dict[str, list[Any]]:
         for key in sorted(before.keys() | after.keys())
         if before.get(key) != after.get(key)
     }
+
+
+def rotated_secrets(old: Config, new: Config) -> list[str]:
+    """The keys of the secrets read anew with another value behind the same reference
+    (a Secret's file rotated): ``changed`` shows references only, so without these a
+    reload taken after a leaked key was rotated would read as changing nothing. Keys,
+    never values."""
+    before = dict(old.secrets())
+    return [
+        key
+        for key, secret in new.secrets()
+        if key in before and before[key].reference == secret.reference and before[key] != secret
+    ]
 
 
 def rule_changes(old: Config, new: Config) -> dict[str, Any]:
