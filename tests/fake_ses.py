@@ -35,6 +35,7 @@ _ERRORS = {
     400: "MessageRejected",
     500: "InternalFailure",
     403: "AccessDeniedException",
+    404: "NotFoundException",
 }
 #: STS's error codes by status (it throttles with a 400).
 _STS_ERRORS = {400: "Throttling", 403: "AccessDenied", 503: "ServiceUnavailable"}

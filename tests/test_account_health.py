@@ -152,6 +152,36 @@ async def test_a_pause_and_probation_fire_and_resolve_through_throttling(
     )
 
 
+async def test_a_refusal_that_will_not_pass_is_not_told_to_wait_for_the_next_poll(
+    local_sqs: LocalSqs,
+) -> None:
+    """GetAccount answered 404 (an endpoint that is not SES's, a region without the
+    API): the log line's hint says it will not pass by itself and where to look; SES's
+    own 500 keeps the hint that the next poll tries again."""
+    logs = io.StringIO()
+    configure_logging("debug", "json", stream=logs)
+    pipeline = Pipeline(core_settings(parse_config(RULES)))
+    async with FakeSes() as fake:
+        client_for, made = _clients(fake, local_sqs)
+        poller = AccountPoller(
+            [TARGET], client_for, pipeline.ledger.accounts, every=300, cloudwatch=False,
+            clock=lambda: NOW,
+        )  # fmt: skip
+        try:
+            fake.script_account(404, 200, 500)
+            for _ in range(3):
+                await poller.poll_once()
+        finally:
+            await _close(made)
+    records = [json.loads(line) for line in logs.getvalue().splitlines()]
+    hints = {r["error"]: r["hint"] for r in records if r["event"] == "sesd.account.poll_failed"}
+    assert hints == {
+        "NotFoundException": "refused (NotFoundException): the next poll will ask again but "
+        "this does not pass by itself; check the region and the SES endpoint_url, if one is set",
+        "InternalFailure": "the next poll tries again",
+    }
+
+
 async def test_metrics_show_the_account_and_awss_own_reputation_figures(
     local_sqs: LocalSqs,
 ) -> None:

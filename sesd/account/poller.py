@@ -245,4 +245,11 @@ def _hint(api: str, code: str, exc: BaseException) -> str:
         return f"grant {permission} to the credentials (or role) sesd uses here"
     if "Throttl" in code or code == "TooManyRequestsException":
         return "throttled: the next poll tries again"
+    if not _passing(exc, code):
+        # A 4xx that is no throttle (a 404 from an endpoint that is not SES's, an API the
+        # region lacks): asking again will not help, a person has to look.
+        return (
+            f"refused ({code}): the next poll will ask again but this does not pass by "
+            "itself; check the region and the SES endpoint_url, if one is set"
+        )
     return "the next poll tries again"
