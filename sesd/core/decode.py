@@ -33,7 +33,7 @@ from sesd.core.events import (
 from sesd.core.tenants import TenantNotice, tenant_of_arn
 from sesd.core.text import clean
 from sesd.core.timestamps import unix_seconds
-from sesd.core.unreadable import TOO_DEEP, unmarked, unreadable
+from sesd.core.unreadable import TOO_DEEP, after_mark, unmarked, unreadable
 
 __all__ = ["Event", "decode_body", "decode_event"]
 
@@ -127,7 +127,6 @@ _STR: Final = msgspec.json.Decoder(str)
 
 def decode_body(body: bytes | str) -> Event | Skipped | Invalid | TenantNotice:
     """Decode one SQS message body in any supported form."""
-    body = unmarked(body)
     try:
         outer = _OUTER.decode(body)
     except msgspec.ValidationError as exc:
@@ -135,9 +134,7 @@ def decode_body(body: bytes | str) -> Event | Skipped | Invalid | TenantNotice:
             return Skipped("ses_topic_validation")
         return Invalid("schema", str(exc))
     except (msgspec.DecodeError, UnicodeError):
-        if _is_validation_text(body):
-            return Skipped("ses_topic_validation")
-        return unreadable(body, "body")
+        return _undecodable(body)
     except RecursionError:
         return TOO_DEEP
 
@@ -160,16 +157,27 @@ def decode_body(body: bytes | str) -> Event | Skipped | Invalid | TenantNotice:
     return _decode_unwrapped(outer)
 
 
+def _undecodable(body: bytes | str) -> Event | Skipped | Invalid | TenantNotice:
+    """A body msgspec could not read: the event after one byte-order mark, SNS's
+    subscription text, or why it is not an event."""
+    rest = after_mark(body)
+    if rest is not None:
+        return decode_body(rest)
+    if _is_validation_text(body):
+        return Skipped("ses_topic_validation")
+    return unreadable(body, "body")
+
+
 def _decode_message(message: str) -> Event | Skipped | Invalid | TenantNotice:
     """An SNS ``Message``: an SES event, or an EventBridge event (an EventBridge rule
     whose target is the SNS topic that feeds the queue)."""
-    message = unmarked(message)
     try:
         outer = _OUTER.decode(message)
     except msgspec.ValidationError as exc:
         return Invalid("schema", f"SNS Message: {exc}")
     except (msgspec.DecodeError, UnicodeError):
-        return unreadable(message, "SNS Message")
+        rest = after_mark(message)
+        return unreadable(message, "SNS Message") if rest is None else _decode_message(rest)
     except RecursionError:
         return TOO_DEEP
     if outer.sns_type is not None:

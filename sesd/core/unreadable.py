@@ -16,7 +16,7 @@ import msgspec
 
 from sesd.core.events import Invalid
 
-__all__ = ["TOO_DEEP", "unmarked", "unreadable"]
+__all__ = ["TOO_DEEP", "after_mark", "unmarked", "unreadable"]
 
 TOO_DEEP: Final = Invalid("too_deep", "JSON nested too deeply")
 
@@ -46,6 +46,18 @@ def unmarked(text: bytes | str) -> bytes | str:
     if isinstance(text, bytes):
         return text[3:] if text[:3] == _BOM else text
     return text[1:] if text[:1] == _BOM_TEXT else text
+
+
+@overload
+def after_mark(text: str) -> str | None: ...
+@overload
+def after_mark(text: bytes | str) -> bytes | str | None: ...
+def after_mark(text: bytes | str) -> bytes | str | None:
+    """``text`` after the one byte-order mark it starts with; None when it starts with
+    none, or with two (not JSON either way). For text that failed to decode: the
+    events that decode never pay for the look."""
+    rest = unmarked(text)
+    return rest if rest is not text and unmarked(rest) is rest else None
 
 
 def unreadable(text: bytes | str, where: str) -> Invalid:
