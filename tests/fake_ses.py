@@ -40,6 +40,13 @@ _ERRORS = {
 #: STS's error codes by status (it throttles with a 400).
 _STS_ERRORS = {400: "Throttling", 403: "AccessDenied", 503: "ServiceUnavailable"}
 _STS_XML = "https://sts.amazonaws.com/doc/2011-06-15/"
+#: The rest of an ``[aws]`` section and an account polled through its role (AssumeRole
+#: on the fake's STS).
+ROLE_ACCOUNT = (
+    'access_key_id = "testing"\nsecret_access_key = "testing"\n[[accounts]]\n'
+    'name = "prod-eu"\nrole_arn = "arn:aws:iam::210987654321:role/sesd"\n'
+    'region = "eu-west-1"\n'
+)
 
 
 @dataclass(frozen=True)

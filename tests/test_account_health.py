@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,7 +31,7 @@ from sesd.io.logs import configure_logging
 from sesd.metrics.accounts import AccountCollector
 from sesd.metrics.exposition import render
 from tests import factory as f
-from tests.fake_ses import FakeSes
+from tests.fake_ses import ROLE_ACCOUNT, FakeSes
 
 NOW = f.T0
 TARGET: Target = ("default", "eu-west-1")
@@ -77,6 +79,21 @@ def _clients(fake: FakeSes, local: LocalSqs) -> Any:
 async def _close(made: dict[str, Any]) -> None:
     for client in made.values():
         await client.__aexit__(None, None, None)
+
+
+@asynccontextmanager
+async def _poller(
+    fake: FakeSes, local_sqs: LocalSqs, pipeline: Pipeline, *, cloudwatch: bool = False
+) -> AsyncIterator[AccountPoller]:
+    """An account poller of :data:`TARGET` on the fake (and moto's CloudWatch)."""
+    client_for, made = _clients(fake, local_sqs)
+    try:
+        yield AccountPoller(
+            [TARGET], client_for, pipeline.ledger.accounts, every=300,
+            cloudwatch=cloudwatch, clock=lambda: NOW,
+        )  # fmt: skip
+    finally:
+        await _close(made)
 
 
 async def test_a_pause_and_probation_fire_and_resolve_through_throttling(
@@ -161,18 +178,10 @@ async def test_a_refusal_that_will_not_pass_is_not_told_to_wait_for_the_next_pol
     logs = io.StringIO()
     configure_logging("debug", "json", stream=logs)
     pipeline = Pipeline(core_settings(parse_config(RULES)))
-    async with FakeSes() as fake:
-        client_for, made = _clients(fake, local_sqs)
-        poller = AccountPoller(
-            [TARGET], client_for, pipeline.ledger.accounts, every=300, cloudwatch=False,
-            clock=lambda: NOW,
-        )  # fmt: skip
-        try:
-            fake.script_account(404, 200, 500)
-            for _ in range(3):
-                await poller.poll_once()
-        finally:
-            await _close(made)
+    async with FakeSes() as fake, _poller(fake, local_sqs, pipeline) as poller:
+        fake.script_account(404, 200, 500)
+        for _ in range(3):
+            await poller.poll_once()
     records = [json.loads(line) for line in logs.getvalue().splitlines()]
     hints = {r["error"]: r["hint"] for r in records if r["event"] == "sesd.account.poll_failed"}
     assert hints == {
@@ -265,16 +274,8 @@ async def test_awss_figure_is_its_newest_datapoint_not_its_oldest(local_sqs: Loc
                 ],
             )
     pipeline = Pipeline(core_settings(parse_config("")))
-    async with FakeSes() as fake:
-        client_for, made = _clients(fake, local_sqs)
-        poller = AccountPoller(
-            [TARGET], client_for, pipeline.ledger.accounts, every=300, cloudwatch=True,
-            clock=lambda: NOW,
-        )  # fmt: skip
-        try:
-            await poller.poll_once()
-        finally:
-            await _close(made)
+    async with FakeSes() as fake, _poller(fake, local_sqs, pipeline, cloudwatch=True) as poller:
+        await poller.poll_once()
     text = render(
         [
             *AccountCollector(
@@ -422,11 +423,7 @@ async def test_sts_throttling_or_failing_is_not_a_role_to_fix() -> None:
     target: Target = ("prod-eu", "eu-west-1")
     async with FakeSes() as fake, AsyncExitStack() as stack:
         clients = AwsClients(
-            parse_config(
-                f'[aws]\nendpoint_url = "{fake.url}"\naccess_key_id = "testing"\n'
-                'secret_access_key = "testing"\n[[accounts]]\nname = "prod-eu"\n'
-                'role_arn = "arn:aws:iam::210987654321:role/sesd"\nregion = "eu-west-1"\n'
-            ),
+            parse_config(f'[aws]\nendpoint_url = "{fake.url}"\n' + ROLE_ACCOUNT),
             stack,
         )
 

@@ -14,7 +14,7 @@ import pytest
 from sesd.commands.demo.localsqs import LocalSqs
 from sesd.config import load_config
 from tests.conftest import make_queue, running
-from tests.fake_ses import FakeSes
+from tests.fake_ses import ROLE_ACCOUNT, FakeSes
 
 CANARY = (
     '[canary]\nfrom = "canary@example.com"\nconfiguration_set = "sesd"\ninterval = "1s"\n'
@@ -189,11 +189,7 @@ async def test_while_sts_fails_the_sdks_refresh_warning_is_one_line_an_episode(
 
     async with FakeSes() as fake, AsyncExitStack() as stack:
         clients = AwsClients(
-            parse_config(
-                f'[aws]\nendpoint_url = "{fake.url}"\naccess_key_id = "testing"\n'
-                'secret_access_key = "testing"\n[[accounts]]\nname = "prod-eu"\n'
-                'role_arn = "arn:aws:iam::210987654321:role/sesd"\nregion = "eu-west-1"\n'
-            ),
+            parse_config(f'[aws]\nendpoint_url = "{fake.url}"\n' + ROLE_ACCOUNT),
             stack,
         )
         ses = await clients.client("sesv2", "prod-eu", "eu-west-1", poll_config(attempts=1))
