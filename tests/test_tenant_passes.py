@@ -15,12 +15,14 @@ import anyio
 import anyio.lowlevel
 import pytest
 from aiobotocore.session import get_session
+from prometheus_client import CollectorRegistry
 
 from sesd.account.tenants import TenantPoller
 from sesd.commands.demo.localtenants import LocalTenants
 from sesd.config import core_settings, parse_config
 from sesd.core.pipeline import Pipeline
 from sesd.core.tenants import TenantStatus
+from sesd.metrics.tenants import TenantCollector
 from sesd.runtime.aws import poll_config
 
 NOW = 1_800_000_000.0
@@ -127,6 +129,44 @@ async def test_a_broken_pass_resumes_where_it_stopped_and_a_full_one_starts_over
             before = len(tenants.asked)
             await poller.poll_once()
             assert _first(tenants, before, "ListReputationEntities") == {}
+
+
+async def test_how_far_the_walk_has_come_is_exported_per_account() -> None:
+    """30 tenants, 10 a page. The first poll's walk fails (500) after t00-t11:
+    sesd_ses_tenants_listed reads 30 and sesd_ses_tenants_mapped 12 for the (account,
+    region), and no complete map is stamped yet (events of t12-t29's resources count
+    under no tenant, and this is how an SRE sees why). The second poll walks on to t29:
+    30 of 30, and the map's completion is stamped with that poll's time. A restart keeps
+    the stamp (the map is saved) but not the walk."""
+    clock = Clock()
+    pipeline = _pipeline()
+    ledger = pipeline.ledger
+    registry = CollectorRegistry()
+    registry.register(TenantCollector(ledger.tenant_status, 100, ledger.accounts))
+    where = {"account": "default", "region": REGION}
+
+    def gauge(name: str) -> float | None:
+        return registry.get_sample_value(name, where)
+
+    async with LocalTenants(ACCOUNT, REGION) as tenants:
+        tenants.page = 10
+        for i in range(30):
+            tenants.add(f"t{i:02d}", ("CONFIGURATION_SET", f"set-{i:02d}"))
+        async with _poller(tenants, pipeline, clock, recommendations=False) as poller:
+            tenants.script = [200, 200, 429, 200, 200, 200, *[200] * 12, 500]
+            await poller.poll_once()
+            assert gauge("sesd_ses_tenants_listed") == 30
+            assert gauge("sesd_ses_tenants_mapped") == 12
+            assert gauge("sesd_ses_tenant_map_last_complete_timestamp_seconds") is None
+            clock.advance(300)
+            await poller.poll_once()
+            assert gauge("sesd_ses_tenants_listed") == 30
+            assert gauge("sesd_ses_tenants_mapped") == 30
+            assert gauge("sesd_ses_tenant_map_last_complete_timestamp_seconds") == NOW + 300
+    restarted = _pipeline()
+    restarted.ledger.accounts.restore(ledger.accounts.snapshot(), {TARGET})
+    status = restarted.ledger.accounts.status[TARGET]
+    assert (status.tenants_listed, status.tenant_map_at) == (None, NOW + 300)
 
 
 @pytest.mark.timeout(120)  # 2,200 calls through botocore: slow on a loaded machine

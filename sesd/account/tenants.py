@@ -249,6 +249,8 @@ class TenantPoller(Polls):
                     del self._walks[target]  # not to resume: the next poll starts over
                 return
             walk.listing = False
+            progress = self.accounts.record(target)
+            progress.tenants_listed, progress.tenants_mapped = len(listed.items), 0
             for tenant in listed.items:
                 found = tenant_of_arn(tenant.get("TenantArn", ""))
                 if found is not None:
@@ -265,6 +267,7 @@ class TenantPoller(Polls):
         if walk.next < len(walk.tenants):
             return  # the next poll is due: it goes on from here
         del self._walks[target]
+        self.accounts.record(target).tenant_map_at = self._clock()
         if walk.where is not None:
             self._where[target] = walk.where
         elif target in self._where:  # its last tenant was deleted
@@ -288,3 +291,4 @@ class TenantPoller(Polls):
             walk.token = answer.get("NextToken") or None
             if walk.token is None:
                 walk.next += 1
+                self.accounts.record(target).tenants_mapped = walk.next

@@ -49,6 +49,15 @@ class AccountStatus:
     #: When each API last answered (``get_account``, ``get_metric_data``), Unix time:
     #: the age of what is shown, which a storm of refused polls leaves as it was.
     answered: dict[str, float] = field(default_factory=dict)
+    #: The walk of its tenants' resources (with ``[tenants]``), which a large account
+    #: spreads over polls: the tenants ListTenants listed for the walk under way (or the
+    #: last one; None until a list was read to its end), and how many of them were
+    #: walked. Until a walk ends, the map is the last complete one's (none at first:
+    #: events of a tenant not mapped count as ``unknown``).
+    tenants_listed: int | None = None
+    tenants_mapped: int = 0
+    #: When a walk last read every tenant's resources and the map was replaced.
+    tenant_map_at: float | None = None
 
     @property
     def quota_used_ratio(self) -> float | None:
@@ -86,7 +95,11 @@ class Accounts:
         configured now)."""
         for account, region, saved in rows:
             if (account, region) in where:
-                self.status[(str(account), str(region))] = msgspec.convert(saved, AccountStatus)
+                status = msgspec.convert(saved, AccountStatus)
+                # A walk under way is not resumed after a restart (its map, when complete,
+                # is): the next one starts from its first tenant.
+                status.tenants_listed, status.tenants_mapped = None, 0
+                self.status[(str(account), str(region))] = status
 
     def failed(self, target: Target, api: str, code: str) -> None:
         """Count one failed poll."""

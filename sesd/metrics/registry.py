@@ -77,7 +77,7 @@ class Metrics:
             self.registry.register(AlertsCollector(evaluator, now))
         if tenants_polled:
             cap = ledger.tenant_labels.max_tracked
-            self.registry.register(TenantCollector(ledger.tenant_status, cap))
+            self.registry.register(TenantCollector(ledger.tenant_status, cap, ledger.accounts))
         self._canary = False
         self.sqs_errors = Counter(
             "sesd_sqs_errors",

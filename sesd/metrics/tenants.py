@@ -1,6 +1,7 @@
 """What SES says of each tenant, as metric families: its sending status and the impact
 of its findings, for at most ``max_series`` tenants (those SES is acting on first),
-and every tenant counted by status."""
+every tenant counted by status, and how far the walk of each (account, region)'s
+tenants' resources has come."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Final
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from sesd.core.accounts import Accounts
 from sesd.core.tenants import TenantKey, TenantStatus, TenantStatuses
 from sesd.metrics.families import described
 
@@ -23,9 +25,10 @@ _LABELS: Final = ["account", "region", "tenant"]
 class TenantCollector(Collector):
     """``sesd_ses_reputation_entity_*``, read at scrape time (pure reads)."""
 
-    def __init__(self, statuses: TenantStatuses, max_series: int) -> None:
+    def __init__(self, statuses: TenantStatuses, max_series: int, accounts: Accounts) -> None:
         self._statuses = statuses
         self._max_series = max_series
+        self._accounts = accounts
 
     def describe(self) -> Iterator[Metric]:
         """Every family :meth:`collect` yields, without samples."""
@@ -35,6 +38,7 @@ class TenantCollector(Collector):
                 ("sesd_ses_reputation_entity_impact", "gauge"),
                 ("sesd_ses_reputation_entity_findings", "gauge"),
                 ("sesd_ses_reputation_entities", "gauge"),
+                *((name, "gauge") for name, _ in _WALK),
             ]
         )
 
@@ -76,8 +80,41 @@ class TenantCollector(Collector):
         for key, n in sorted(counted.items()):
             totals.add_metric(list(key), n)
         yield from (sending, impact, findings, totals)
+        yield from self._walks()
+
+    def _walks(self) -> Iterator[Metric]:
+        """Each (account, region)'s walk of its tenants' resources: one series each."""
+        families = [GaugeMetricFamily(name, text, labels=["account", "region"])
+                    for name, text in _WALK]  # fmt: skip
+        for target, status in sorted(self._accounts.status.items()):
+            listed = status.tenants_listed  # None: no tenant listed since sesd started
+            mapped = None if listed is None else status.tenants_mapped
+            values = (listed, mapped, status.tenant_map_at)
+            for family, value in zip(families, values, strict=True):
+                if value is not None:
+                    family.add_metric(list(target), value)
+        yield from families
 
     def _shown(self) -> list[tuple[TenantKey, TenantStatus]]:
         """The tenants with series of their own: those SES acts on first (paused, then
         high and low impact), then by name, up to the cap."""
         return self._statuses.ranked()[: self._max_series]
+
+
+#: (name, help) of the walk's families.
+_WALK: Final = (
+    (
+        "sesd_ses_tenants_listed",
+        "Tenants ListTenants listed for the walk of their resources under way (or the last).",
+    ),
+    (
+        "sesd_ses_tenants_mapped",
+        "Of those, the tenants whose resources the walk has read (a large account's walk "
+        "takes several polls; it starts over from 0 once complete).",
+    ),
+    (
+        "sesd_ses_tenant_map_last_complete_timestamp_seconds",
+        "When a walk last read every tenant's resources, Unix time: until then, events of a "
+        "tenant's resources the map does not hold yet count under tenant unknown.",
+    ),
+)
