@@ -16,6 +16,7 @@ import anyio.lowlevel
 import pytest
 from aiobotocore.session import get_session
 from prometheus_client import CollectorRegistry
+from structlog.testing import capture_logs
 
 from sesd.account.tenants import TenantPoller
 from sesd.commands.demo.localtenants import LocalTenants
@@ -167,6 +168,28 @@ async def test_how_far_the_walk_has_come_is_exported_per_account() -> None:
     restarted.ledger.accounts.restore(ledger.accounts.snapshot(), {TARGET})
     status = restarted.ledger.accounts.status[TARGET]
     assert (status.tenants_listed, status.tenant_map_at) == (None, NOW + 300)
+
+
+async def test_a_broken_list_is_said_to_resume_where_it_stopped() -> None:
+    """A poll whose third page of statuses is throttled (429) and whose walk of
+    resources fails (500) at t12: the log's hints say the next poll resumes the list at
+    the page it stopped at and the walk at the tenant it reached, as it does; not that
+    it "tries again", which reads as starting over."""
+    clock = Clock()
+    async with LocalTenants(ACCOUNT, REGION) as tenants:
+        tenants.page = 10
+        for i in range(30):
+            tenants.add(f"t{i:02d}")
+        async with _poller(tenants, _pipeline(), clock, recommendations=False) as poller:
+            tenants.script = [200, 200, 429, 200, 200, 200, *[200] * 12, 500]
+            with capture_logs() as logs:
+                await poller.poll_once()
+    hints = {r["api"]: r["hint"] for r in logs if r["event"] == "sesd.account.poll_failed"}
+    assert hints == {
+        "list_reputation_entities":
+            "throttled: the next poll resumes the list at the page it stopped at",
+        "list_tenant_resources": "the next poll resumes the walk at the tenant it reached",
+    }  # fmt: skip
 
 
 @pytest.mark.timeout(120)  # 2,200 calls through botocore: slow on a loaded machine

@@ -244,7 +244,7 @@ def _hint(api: str, code: str, exc: BaseException) -> str:
         permission = _PERMISSIONS.get(api, api)
         return f"grant {permission} to the credentials (or role) sesd uses here"
     if "Throttl" in code or code == "TooManyRequestsException":
-        return "throttled: the next poll tries again"
+        return f"throttled: {_AGAIN.get(api, _TRY_AGAIN)}"
     if not _passing(exc, code):
         # A 4xx that is no throttle (a 404 from an endpoint that is not SES's, an API the
         # region lacks): asking again will not help, a person has to look.
@@ -252,4 +252,16 @@ def _hint(api: str, code: str, exc: BaseException) -> str:
             f"refused ({code}): the next poll will ask again but this does not pass by "
             "itself; check the region and the SES endpoint_url, if one is set"
         )
-    return "the next poll tries again"
+    return _AGAIN.get(api, _TRY_AGAIN)
+
+
+_TRY_AGAIN: Final = "the next poll tries again"
+#: What the next poll does after a call that may pass (throttled, 5xx, no answer) broke
+#: a tenant list: it resumes it, it does not start over (sesd.account.tenants).
+_AGAIN: Final = {
+    **dict.fromkeys(
+        ("list_tenants", "list_reputation_entities", "list_recommendations"),
+        "the next poll resumes the list at the page it stopped at",
+    ),
+    "list_tenant_resources": "the next poll resumes the walk at the tenant it reached",
+}
