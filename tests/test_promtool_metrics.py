@@ -51,7 +51,8 @@ def busy_daemon() -> Daemon:
     """A daemon (not running) with traffic of every kind fed to it: deliveries with
     quantiles, delays resolved and pending, bounces, complaints, sends, tags, groups,
     invalid, skipped and duplicate messages, a canary back and one failed, firing
-    alerts, SQS errors, notifications, a clock step, and an account poll's answers."""
+    alerts, SQS errors, notifications, a clock step, and an account poll's answers
+    (a tenant walk's progress included)."""
     daemon = Daemon(parse_config(EVERYTHING), clock=lambda: NOW, monotonic=lambda: NOW)
     feed = daemon.pipeline.feed
     tags = {"campaign": ["spring"], "ses:configuration-set": ["marketing"], "tenant": ["acme"]}
@@ -88,6 +89,8 @@ def busy_daemon() -> Daemon:
     status.polled_at = NOW
     status.answered["get_account"] = NOW
     daemon.ledger.accounts.failed(target, "get_metric_data", "Throttling")
+    # A tenant walk under way, after one that completed.
+    status.tenants_listed, status.tenants_mapped, status.tenant_map_at = 2000, 1200, NOW - 3000
     paused = daemon.ledger.tenant_status.record((target[0], target[1], "acme"))
     paused.sending, paused.aws, paused.impact = "DISABLED", "DISABLED", "HIGH"
     paused.findings.append(("BOUNCE", "HIGH", "bounce rate above the threshold"))
