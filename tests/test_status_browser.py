@@ -247,7 +247,49 @@ async def test_an_account_ses_stopped_answering_shows_its_last_answer_and_failin
                 for refresh, redraws in ((300, 0), (0.25, 1)):
                     await opened(page, f"http://{host}/?refresh={refresh}", redraws)
                     row = page.locator("table.accounts tbody tr").first
-                    await expect(row.locator("td").last).to_have_text(f"{when(answered)} (failing)")
+                    answered_cell = row.locator("td.time")  # the "answered" column
+                    await expect(answered_cell).to_have_text(f"{when(answered)} (failing)")
+                seen.assert_clean(host)
+
+
+async def test_an_account_s_tenant_walk_shows_how_far_it_has_come(
+    local_sqs: LocalSqs, sqs: Any
+) -> None:
+    """Two tenants; SES refuses ListTenantResources at the poll at start: the Accounts
+    row's "tenant map" cell says "0 of 2 walked, no map yet", marked bad (their events
+    count under no tenant), as the server draws it and as the script redraws it. Once
+    SES answers, a poll walks both: "2 of 2 walked, map of" the time it completed."""
+    from sesd.commands.demo.localtenants import LocalTenants
+    from sesd.status.charts import when
+
+    url, _ = await make_queue(sqs)
+    async with LocalTenants("123456789012", "us-east-1") as tenants:
+        tenants.add("acme", ("CONFIGURATION_SET", "acme-set"))
+        tenants.add("globex", ("CONFIGURATION_SET", "globex-set"))
+        tenants.denied.add("ListTenantResources")
+        extra = f'[tenants]\nenabled = true\nendpoint_url = "{tenants.url}"\n'
+        config = parse_config(config_text(local_sqs, url, extra))
+        async with running(config) as daemon, chromium() as browser:
+            poller, accounts = daemon.tenant_poller, daemon.ledger.accounts
+            assert poller is not None
+            (target,) = poller.targets
+            denied = (*target, "list_tenant_resources", "AccessDeniedException")
+            with anyio.fail_after(20):  # the poll at start, refused its walk
+                await daemon.changes.wait_for(lambda: denied in accounts.errors)
+            host = f"127.0.0.1:{daemon.http_port}"
+            async with watched(browser) as seen:
+                page = seen.page
+                cell = page.locator("table.accounts tbody tr").first.locator("td").last
+                for refresh, redraws in ((300, 0), (0.25, 1)):
+                    await opened(page, f"http://{host}/?refresh={refresh}", redraws)
+                    await expect(cell).to_have_text("0 of 2 walked, no map yet")
+                    await expect(cell).to_have_class("bad")
+                tenants.denied.clear()
+                await poller.poll_once()
+                at = accounts.status[target].tenant_map_at
+                assert at is not None
+                await expect(cell).to_have_text(f"2 of 2 walked, map of {when(at)}")
+                await expect(cell).not_to_have_class("bad")
                 seen.assert_clean(host)
 
 

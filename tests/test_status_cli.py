@@ -327,6 +327,26 @@ def test_a_silence_ending_another_day_says_which_day() -> None:
     assert f" until {day} " in listed
 
 
+def test_an_account_line_says_how_far_its_tenant_walk_has_come() -> None:
+    """An account whose tenant walk has read 1,200 of 2,000 tenants, its last complete
+    map an hour old: its ACCOUNT line ends with the walk and that map's time. With no
+    map yet, it says so; an account without tenant polls says nothing of them."""
+    w = everything()
+    status = w.pipeline.ledger.accounts.record(("default", "eu-west-1"))
+
+    def account_line() -> str:
+        doc = build_status(w.sources, NOW, read_counters(w.sources), (w.sources.started, {}))
+        (line,) = [line for line in table(doc).splitlines() if line.startswith("ACCOUNT ")]
+        return line
+
+    assert "tenants" not in account_line()
+    status.tenants_listed, status.tenants_mapped = 2000, 1200
+    assert account_line().endswith("; tenants: 1200 of 2000 walked, no map yet")
+    status.tenant_map_at = NOW - 3600
+    when = datetime.fromtimestamp(NOW - 3600, UTC).strftime("%H:%M:%SZ")
+    assert account_line().endswith(f"; tenants: 1200 of 2000 walked, map of {when}")
+
+
 def test_a_long_domain_keeps_the_columns_in_line() -> None:
     """A domain may have 253 characters: cut to its column (head and tail kept), the
     figures after it stay under their heading."""

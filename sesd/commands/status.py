@@ -30,7 +30,7 @@ import msgspec
 from sesd.commands.common import Commands, config_error, with_config
 from sesd.config import Config, ConfigError, HttpConfig, load_config
 from sesd.core.text import clean
-from sesd.status.charts import STAGES, duration, moment, percent, seconds, when
+from sesd.status.charts import STAGES, duration, moment, percent, seconds, walked, when
 from sesd.status.document import SAME_ADVICE, AlertRow, ScopeTable, Status
 from sesd.status.page import built
 
@@ -378,6 +378,8 @@ def _tail(status: Status) -> list[str]:
             f"(AWS {percent(a.aws_bounce_ratio)}), complaint {percent(a.complaint_ratio)} "
             f"(AWS {percent(a.aws_complaint_ratio)}) over {a.sends} sends"
         )
+        walk = walked(a.tenants_listed, a.tenants_mapped, a.tenant_map_at, status.at)
+        lines[-1] += "" if walk == "-" else f"; tenants: {walk}"
     for t in status.tenants:
         why = f": {t.cause}" if t.cause else ""
         lines.append(f"TENANT {t.tenant} ({t.account}/{t.region}): {t.sending}{why}")

@@ -24,6 +24,7 @@ __all__ = [
     "percent",
     "seconds",
     "sparkline_svg",
+    "walked",
     "when",
 ]
 
@@ -68,6 +69,16 @@ def moment(t: float | None, now: float) -> str:
         return when(t)
     day = datetime.fromtimestamp(t, UTC).date()
     return when(t) if day == datetime.fromtimestamp(now, UTC).date() else f"{day} {when(t)}"
+
+
+def walked(listed: int | None, mapped: int, at: float | None, now: float) -> str:
+    """How far the walk of an account's tenants' resources has come (``12 of 30
+    walked``) and when the map in use was completed (``no map yet``: events of its
+    tenants' resources count under no tenant); ``-`` without tenant polls."""
+    done = "no map yet" if at is None else f"map of {moment(at, now)}"
+    if listed is None:
+        return "-" if at is None else done
+    return f"{mapped} of {listed} walked, {done}"
 
 
 def _points(values: list[float | None]) -> list[tuple[float, float]]:

@@ -260,6 +260,12 @@ class AccountRow(msgspec.Struct, frozen=True, kw_only=True):
     sends: int
     aws_bounce_ratio: float | None
     aws_complaint_ratio: float | None
+    #: The walk of its tenants' resources (with ``[tenants]``): the tenants listed for
+    #: the walk under way or the last (None: none listed since sesd started), how many
+    #: it has read, and when a walk last completed the map (None: never).
+    tenants_listed: int | None = None
+    tenants_mapped: int = 0
+    tenant_map_at: float | None = None
 
 
 class TenantRow(msgspec.Struct, frozen=True, kw_only=True):

@@ -270,6 +270,9 @@ def _accounts(ledger: Ledger) -> list[AccountRow]:
                 sends=0 if estimate is None else estimate.sends,
                 aws_bounce_ratio=None if status is None else status.aws.get("bounce"),
                 aws_complaint_ratio=None if status is None else status.aws.get("complaint"),
+                tenants_listed=None if status is None else status.tenants_listed,
+                tenants_mapped=0 if status is None else status.tenants_mapped,
+                tenant_map_at=None if status is None else status.tenant_map_at,
             )
         )
     return rows

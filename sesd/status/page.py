@@ -14,6 +14,7 @@ from sesd.status.charts import (
     percent,
     seconds,
     sparkline_svg,
+    walked,
 )
 from sesd.status.document import (
     AccountRow,
@@ -154,7 +155,8 @@ def _accounts(accounts: list[AccountRow], now: float) -> str:
         return "-" if value is None else (good if value else bad)
 
     head = ("account / region", "sending", "enforcement", "production", "quota used",
-            "bounce (sesd / AWS)", "complaint (sesd / AWS)", "over sends", "answered")  # fmt: skip
+            "bounce (sesd / AWS)", "complaint (sesd / AWS)", "over sends", "answered",
+            "tenant map")  # fmt: skip
     rows = (
         row(f"{a.account} {a.region}")
         + td(f"{a.account} / {a.region}")
@@ -169,6 +171,10 @@ def _accounts(accounts: list[AccountRow], now: float) -> str:
         + td(f"{percent(a.complaint_ratio)} / {percent(a.aws_complaint_ratio)}", "num")
         + td(a.sends, "num")
         + _answered(a, now)
+        + td(
+            walked(a.tenants_listed, a.tenants_mapped, a.tenant_map_at, now),
+            "bad" if a.tenants_listed is not None and a.tenant_map_at is None else "",
+        )
         + "</tr>"
         for a in accounts
     )

@@ -225,17 +225,25 @@
     return td(`${since} (failing)`, "time bad");
   }
 
+  // How far the walk of the account's tenants' resources has come (as charts.walked).
+  function walked(a) {
+    const done = a.tenant_map_at === null ? "no map yet" : `map of ${moment(a.tenant_map_at)}`;
+    if (a.tenants_listed === null) return a.tenant_map_at === null ? "-" : done;
+    return `${a.tenants_mapped} of ${a.tenants_listed} walked, ${done}`;
+  }
+
   function accounts(rows, tenantRows) {
     const title = h("h2", {}, "Accounts");
     const flag = (v, good, bad) => (v === null ? "-" : v ? good : bad);
-    const head = ["account / region", "sending", "enforcement", "production", "quota used", "bounce (sesd / AWS)", "complaint (sesd / AWS)", "over sends", "answered"];
+    const head = ["account / region", "sending", "enforcement", "production", "quota used", "bounce (sesd / AWS)", "complaint (sesd / AWS)", "over sends", "answered", "tenant map"];
     const body = rows.length
       ? table("accounts", head, rows.map((a) => row(`${a.account} ${a.region}`, "",
         td(`${a.account} / ${a.region}`), td(flag(a.sending_enabled, "enabled", "PAUSED"), a.sending_enabled === false ? "bad" : ""),
         td(a.enforcement || "-"),
         td(flag(a.production, "yes", "sandbox")), td(percent(a.quota_used_ratio), "num"),
         td(`${percent(a.bounce_ratio)} / ${percent(a.aws_bounce_ratio)}`, "num"),
-        td(`${percent(a.complaint_ratio)} / ${percent(a.aws_complaint_ratio)}`, "num"), td(a.sends, "num"), lastAnswer(a))))
+        td(`${percent(a.complaint_ratio)} / ${percent(a.aws_complaint_ratio)}`, "num"), td(a.sends, "num"), lastAnswer(a),
+        td(walked(a), a.tenants_listed !== null && a.tenant_map_at === null ? "bad" : ""))))
       : empty("No account polled or estimated yet.");
     return [title, body, tenants(tenantRows)];
   }
