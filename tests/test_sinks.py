@@ -577,6 +577,56 @@ async def test_a_stop_during_a_delivery_is_a_stop_not_a_fault() -> None:
     assert outcomes(counter, "slack")["failed"] == 0
 
 
+class _Owing(_Recorded):
+    """An Alertmanager-like sink that owes a member a resolve it posts in ``catch_up``;
+    its first catch-up meets a bug."""
+
+    name = "am"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.caught_up = 0
+        self.bug = [RuntimeError("a bug in the catch-up")]
+
+    def owing(self) -> float | None:
+        return 0.0 if self.caught_up == 0 else None
+
+    async def catch_up(self) -> None:
+        if self.bug:
+            raise self.bug.pop()
+        self.caught_up += 1
+
+
+async def test_a_fault_in_a_catch_up_is_counted_and_the_outbox_runs_on() -> None:
+    """A bug while posting what a member missed (Alertmanager's owed resolves), with
+    nothing queued: counted as a fault and logged with its traceback; the next
+    notification is delivered at once, and the catch-up is tried again (the owed
+    resolve posted). Raised, it ended the outbox's task (every sink's, and the
+    evaluations, until alerting started again)."""
+    logs = io.StringIO()
+    configure_logging("debug", "json", stream=logs)
+    sink = _Owing()
+    counter = Counter("sesd_notifications", "n", ["sink", "outcome"], registry=CollectorRegistry())
+    faults = Counter("sesd_task_failures", "f", registry=CollectorRegistry())
+    box = Outbox(sink, size=10, counter=counter, faults=faults.inc, clock=lambda: 1.0)
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(box.run)
+        with anyio.fail_after(10):
+            while not faults._value.get():
+                await anyio.lowlevel.checkpoint()
+            box.put(notification(alert("next.example")))
+            await box.wait_empty()
+            while not sink.caught_up:
+                await anyio.lowlevel.checkpoint()
+        tg.cancel_scope.cancel()
+    assert [n.alerts[0].domain for n in sink.sent] == ["next.example"]
+    assert faults._value.get() == 1
+    lines = [json.loads(line) for line in logs.getvalue().splitlines()]
+    (fault,) = [line for line in lines if line["event"] == "sesd.notify.catch_up_failed"]
+    assert "a bug in the catch-up" in fault["exception"]
+    assert fault["sink"] == "am"
+
+
 class HeldSleeps(Sleeps):
     """Sleeps that wait for the test the first time: something can arrive meanwhile."""
 
