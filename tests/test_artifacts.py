@@ -6,7 +6,6 @@ import base64
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import tomllib
@@ -19,6 +18,7 @@ import pytest
 import trustme
 import yaml
 
+from sesd.commands.demo.localsqs import free_port
 from sesd.config import (
     AlertmanagerConfig,
     PagerDutyConfig,
@@ -137,9 +137,7 @@ def _health_check(tmp_path: Path, http: str = "", **env: str) -> int:
     command = json.loads(text.split("CMD [", 1)[1].split("\n", 1)[0].join(["[", ""]))
     assert command[:2] == ["python", "-c"]
     image = dict(re.findall(r"^\s+(SESD_HEALTHCHECK_\w+)=(\S+)", text, re.M))
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     config = tmp_path / "sesd.toml"
     config.write_text(
         hermetic_text(

@@ -24,6 +24,7 @@ import anyio
 import anyio.lowlevel
 import pytest
 
+from sesd.commands.demo.localsqs import free_port
 from sesd.config import core_settings, parse_config
 from sesd.core.pipeline import Pipeline
 from sesd.io.log_stream import BUFFER_CHARS, Buffered, Lasting
@@ -162,12 +163,8 @@ async def test_the_daemon_answers_while_its_log_reader_stalls_and_exits_all_the_
     receives: it still tells systemd it is ready and /healthz answers 200. SIGTERM stops it
     with exit 0 though its last lines cannot be written: it waits 2 s for them, no more."""
     notify = str(tmp_path / "notify")
-    with socket.socket() as closed:
-        closed.bind(("127.0.0.1", 0))
-        endpoint = f"http://127.0.0.1:{closed.getsockname()[1]}"
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    endpoint = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    port = free_port()
     config = tmp_path / "sesd.toml"
     config.write_text(
         hermetic_text(

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -26,7 +25,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from sesd.alerting.sinks import ConsoleSink
-from sesd.commands.demo.localsqs import LocalSqs
+from sesd.commands.demo.localsqs import LocalSqs, free_port
 from sesd.io.logs import (
     buffer_output,
     dropped_lines,
@@ -117,9 +116,7 @@ async def test_sesd_demo_answers_and_stops_while_its_stdout_reader_stalls() -> N
     alerts of its spike) with standard output on a pipe nobody reads, full from the
     start: it serves /healthz, raises its spike's alert, and a SIGTERM stops it with exit
     0 within a few seconds."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     read, write = _full_pipe()
     command = [sys.executable, "-m", "sesd", "demo", "--listen", f"127.0.0.1:{port}"]
     command += ["--every", "0.2", "--spike-after", "1", "--rate", "80", "--pause-after", "2"]
