@@ -10,6 +10,8 @@ import subprocess
 import sys
 import time
 import unicodedata
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -17,8 +19,10 @@ from typing import Any
 import anyio
 import msgspec
 import pytest
+from aiohttp import web
 from anyio.streams.buffered import BufferedByteReceiveStream
 
+from sesd.commands.demo.localhttp import LocalServer
 from sesd.commands.demo.localsqs import LocalSqs, free_port
 from sesd.commands.main import main
 from sesd.commands.status import DEFAULT_URL, default_url, table
@@ -155,24 +159,30 @@ async def test_something_else_answering_is_one_line_and_exit_1(
     assert err.count("\n") == 1
 
 
+@asynccontextmanager
+async def _answering(
+    path: str, handler: Callable[[web.Request], Awaitable[web.Response]]
+) -> AsyncIterator[str]:
+    """Something other than a current sesd on loopback, answering only ``path``: its URL."""
+
+    class _One(LocalServer):
+        def routes(self, app: web.Application) -> None:
+            app.router.add_get(path, handler)
+
+    async with _One() as server:
+        yield f"http://127.0.0.1:{server.port}"
+
+
 async def test_a_sesd_from_before_the_status_page_is_named_as_such(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """During a rolling upgrade the new command reaches an old replica, which serves
     /metrics but no status API: the line says so."""
-    from aiohttp import web
-
-    from sesd.commands.demo.localhttp import LocalServer
 
     async def metrics(request: web.Request) -> web.Response:
         return web.Response(text="# sesd\n")
 
-    class _Old(LocalServer):
-        def routes(self, app: web.Application) -> None:
-            app.router.add_get("/metrics", metrics)
-
-    async with _Old() as old:
-        url = f"http://127.0.0.1:{old.port}"
+    async with _answering("/metrics", metrics) as url:
         assert await sesd("status", "--url", url) == 1
     assert capsys.readouterr().err == (
         f"sesd: {url}/api/v1/status answered HTTP 404: a sesd older than its status page "
@@ -186,19 +196,11 @@ async def test_an_answer_not_in_utf8_is_one_line_and_exit_1(
     """Something other than sesd answering the status path with JSON in Latin-1: one
     line, exit 1, as for any answer that is not sesd's status (a UnicodeDecodeError
     traceback under msgspec 0.22)."""
-    from aiohttp import web
-
-    from sesd.commands.demo.localhttp import LocalServer
 
     async def latin1(request: web.Request) -> web.Response:
         return web.Response(body=b'{"schema": "caf\xe9"}', content_type="application/json")
 
-    class _Other(LocalServer):
-        def routes(self, app: web.Application) -> None:
-            app.router.add_get("/api/v1/status", latin1)
-
-    async with _Other() as other:
-        url = f"http://127.0.0.1:{other.port}"
+    async with _answering("/api/v1/status", latin1) as url:
         assert await sesd("status", "--url", url) == 1
     err = capsys.readouterr().err
     assert err.startswith(f"sesd: {url}/api/v1/status did not answer with sesd's status (")

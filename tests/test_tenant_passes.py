@@ -7,7 +7,7 @@ on that same clock, so nothing sleeps."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -52,15 +52,19 @@ class Clock:
 
 
 @asynccontextmanager
-async def _poller(
-    tenants: LocalTenants, pipeline: Pipeline, clock: Clock, **kwargs: Any
+async def tenant_poller(
+    tenants: LocalTenants,
+    pipeline: Pipeline,
+    clock: Callable[[], float],
+    attempts: int = 1,
+    **kwargs: Any,
 ) -> AsyncIterator[TenantPoller]:
-    """A poller of one (account, region) on the endpoint: one attempt a call (the SDK's
-    retries would wait on the real clock)."""
+    """A poller of one (account, region) on the endpoint: by default one attempt a call
+    (the SDK's retries would wait on the real clock)."""
     async with get_session().create_client(
         "sesv2", region_name=REGION, endpoint_url=tenants.url,
         aws_access_key_id="testing", aws_secret_access_key="testing",
-        config=poll_config(attempts=1),
+        config=poll_config(attempts=attempts),
     ) as ses:  # fmt: skip
 
         async def client_for(service: str, target: tuple[str, str]) -> Any:
@@ -100,7 +104,7 @@ async def test_a_broken_pass_resumes_where_it_stopped_and_a_full_one_starts_over
         for i in range(30):
             tenants.add(f"t{i:02d}", ("CONFIGURATION_SET", f"set-{i:02d}"))
         tenants.pause("t25", "The bounce rate exceeded 15.0%.")
-        async with _poller(tenants, pipeline, clock, recommendations=False) as poller:
+        async with tenant_poller(tenants, pipeline, clock, recommendations=False) as poller:
             # Statuses: 2 pages, then refused; tenants: 3 pages; resources: t00-t11, then 500.
             tenants.script = [200, 200, 429, 200, 200, 200, *[200] * 12, 500]
             await poller.poll_once()
@@ -153,7 +157,7 @@ async def test_how_far_the_walk_has_come_is_exported_per_account() -> None:
         tenants.page = 10
         for i in range(30):
             tenants.add(f"t{i:02d}", ("CONFIGURATION_SET", f"set-{i:02d}"))
-        async with _poller(tenants, pipeline, clock, recommendations=False) as poller:
+        async with tenant_poller(tenants, pipeline, clock, recommendations=False) as poller:
             tenants.script = [200, 200, 429, 200, 200, 200, *[200] * 12, 500]
             await poller.poll_once()
             assert gauge("sesd_ses_tenants_listed") == 30
@@ -180,7 +184,7 @@ async def test_a_broken_list_is_said_to_resume_where_it_stopped() -> None:
         tenants.page = 10
         for i in range(30):
             tenants.add(f"t{i:02d}")
-        async with _poller(tenants, _pipeline(), clock, recommendations=False) as poller:
+        async with tenant_poller(tenants, _pipeline(), clock, recommendations=False) as poller:
             tenants.script = [200, 200, 429, 200, 200, 200, *[200] * 12, 500]
             with capture_logs() as logs:
                 await poller.poll_once()
@@ -213,7 +217,7 @@ async def test_a_two_thousand_tenant_account_is_read_in_full_at_one_call_a_secon
         tenants.pause("t01999", "The bounce rate exceeded 15.0%.")
         last.impact = "HIGH"
         last.findings.append(("BOUNCE", "HIGH", "The bounce rate exceeded 15.0%"))
-        async with _poller(
+        async with tenant_poller(
             tenants, pipeline, clock, recommendations=True, pace=1.0, sleep=clock.sleep
         ) as poller:
             polls = 0

@@ -27,6 +27,7 @@ from sesd.metrics.exposition import render
 from sesd.metrics.registry import Metrics
 from tests import factory as f
 from tests.conftest import make_queue, running, send_bodies
+from tests.test_tenant_passes import tenant_poller
 
 NOW = f.T0 + 10
 ACCOUNT = "123456789012"
@@ -249,18 +250,7 @@ async def test_a_poll_that_finds_no_tenant_any_more_forgets_their_resources() ->
         tenants.add("acme", ("CONFIGURATION_SET", "acme-set"))
         pipeline = _pipeline()
         ledger = pipeline.ledger
-        async with get_session().create_client(
-            "sesv2", region_name=REGION, endpoint_url=tenants.url,
-            aws_access_key_id="testing", aws_secret_access_key="testing",
-        ) as ses:  # fmt: skip
-
-            async def client_for(service: str, target: tuple[str, str]) -> Any:
-                return ses
-
-            poller = TenantPoller(
-                [("default", REGION)], client_for, ledger.accounts, ledger.tenant_map,
-                ledger.tenant_status, every=300, recommendations=True, clock=lambda: NOW,
-            )  # fmt: skip
+        async with tenant_poller(tenants, pipeline, lambda: NOW, recommendations=True) as poller:
             await poller.poll_once()
             arn = f"arn:aws:ses:{REGION}:{ACCOUNT}:configuration-set/acme-set"
             assert ledger.tenant_map.arns == {arn: "acme"}
@@ -650,26 +640,14 @@ async def test_a_role_denied_listtenantresources_alone_is_told_to_grant_that() -
     the permission is granted, and SES throttles it: counted under its name too."""
     from structlog.testing import capture_logs
 
-    from sesd.runtime.aws import poll_config
-
     async with LocalTenants(ACCOUNT, REGION) as tenants:
         tenants.add("acme", ("CONFIGURATION_SET", "acme-set"))
         tenants.denied.add("ListTenantResources")
         pipeline = _pipeline()
         ledger = pipeline.ledger
-        async with get_session().create_client(
-            "sesv2", region_name=REGION, endpoint_url=tenants.url,
-            aws_access_key_id="testing", aws_secret_access_key="testing",
-            config=poll_config(attempts=3),
-        ) as ses:  # fmt: skip
-
-            async def client_for(service: str, target: tuple[str, str]) -> Any:
-                return ses
-
-            poller = TenantPoller(
-                [("default", REGION)], client_for, ledger.accounts, ledger.tenant_map,
-                ledger.tenant_status, every=300, recommendations=False, clock=lambda: NOW,
-            )  # fmt: skip
+        async with tenant_poller(
+            tenants, pipeline, lambda: NOW, attempts=3, recommendations=False
+        ) as poller:
             with capture_logs() as logs:
                 await poller.poll_once()
                 tenants.denied.clear()
