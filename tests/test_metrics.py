@@ -44,6 +44,7 @@ CONTRACT = {
     "sesd_event_lag_latest_seconds": ("gauge", set()),
     "sesd_late_events": ("counter", set()),
     "sesd_sqs_errors": ("counter", {"queue", "account", "region", "operation"}),
+    "sesd_sqs_retries": ("counter", {"queue", "account", "region", "operation"}),
     "sesd_build_info": ("gauge", {"version", "revision", "python_version"}),
 }
 

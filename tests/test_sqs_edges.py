@@ -551,6 +551,32 @@ async def test_a_failed_receive_is_not_retried_by_the_sdk_a_failed_delete_is(
     assert flaky.calls["DeleteMessageBatch"] == 2  # the 500, then the SDK's retry
 
 
+async def test_a_delete_the_sdks_retry_got_past_is_counted_as_retried(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A throttle or a 500 that the SDK's own retry got past leaves no failed call: an
+    SQS refusing every other delete would show nowhere. Each retry is counted under its
+    queue and operation, and the call it got past is not an error."""
+    monkeypatch.setattr(sqs_module, "backoff_delay", lambda *_, **__: 0.0)
+    labels = {"queue": "q", "account": "default", "region": "us-east-1"}
+    async with FlakySqs() as flaky:
+        config = stand_in_config(flaky.url, monkeypatch)
+        async with running(config) as daemon:
+
+            def sample(name: str, operation: str) -> float | None:
+                registry = daemon.metrics.registry
+                return registry.get_sample_value(name, {**labels, "operation": operation})
+
+            with anyio.fail_after(20):
+                await daemon.changes.wait_for(
+                    lambda: sample("sesd_sqs_retries_total", "delete") == 1.0
+                )
+            assert sample("sesd_sqs_errors_total", "delete") == 0.0
+            # Nothing was released, and a receive is never retried by the SDK.
+            assert sample("sesd_sqs_retries_total", "release") == 0.0
+            assert sample("sesd_sqs_retries_total", "receive") is None
+
+
 class ThrottledDeletes(LocalServer):
     """An endpoint that hands out a new message at each of the first four receives and
     refuses the first six DeleteMessageBatch calls (three batches, each tried twice),

@@ -40,6 +40,8 @@ __all__ = ["SQS_OPERATIONS", "TASKS", "Metrics"]
 
 #: The ``operation`` label values of ``sesd_sqs_errors_total``.
 SQS_OPERATIONS = ("receive", "delete", "release", "process")
+#: The SQS calls the SDK itself tries again (a receive it does not: sesd.runtime.aws).
+SQS_RETRIED = ("delete", "release")
 #: sesd's background tasks (each kept running by sesd.runtime.supervise): the ``task``
 #: label values of ``sesd_task_failures_total``, at 0 from the start.
 TASKS = (
@@ -82,6 +84,13 @@ class Metrics:
         self.sqs_errors = Counter(
             "sesd_sqs_errors",
             "SQS calls that failed, by queue (its account and region) and operation.",
+            ["queue", "account", "region", "operation"],
+            registry=self.registry,
+        )
+        self.sqs_retries = Counter(
+            "sesd_sqs_retries",
+            "SQS calls the SDK tried again before they were answered (throttled, SQS's "
+            "5xx), by queue and operation: a retry that then worked is counted here alone.",
             ["queue", "account", "region", "operation"],
             registry=self.registry,
         )
@@ -194,6 +203,8 @@ class Metrics:
             self.sqs_received.labels(queue, *where)
             for operation in SQS_OPERATIONS:
                 self.sqs_errors.labels(queue, *where, operation)
+            for operation in SQS_RETRIED:
+                self.sqs_retries.labels(queue, *where, operation)
 
     def watch_queues(self, unready: Callable[[], list[str]]) -> None:
         """Read ``sesd_queue_ready`` from ``unready``: the queues /readyz names."""
@@ -202,6 +213,11 @@ class Metrics:
     def sqs_error(self, queue: str, operation: str, n: int = 1) -> None:
         """Count ``n`` failed SQS calls of a queue."""
         self.sqs_errors.labels(queue, *self._ledger.where(queue), operation).inc(n)
+
+    def sqs_retried(self, queue: str, operation: str, n: int) -> None:
+        """Count ``n`` times the SDK tried a queue's call again."""
+        if n:
+            self.sqs_retries.labels(queue, *self._ledger.where(queue), operation).inc(n)
 
     def sqs_received_messages(self, queue: str, n: int) -> None:
         """Count messages received from a queue."""

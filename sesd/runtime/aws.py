@@ -42,8 +42,8 @@ def sqs_config(connections: int, *, receive: bool = False) -> AioConfig:
         read_timeout=LONGEST_POLL + 10,
         max_pool_connections=connections,
         # ``max_attempts`` counts retries: up to four calls of a delete or a release
-        # (a throttle the SDK absorbs is counted nowhere; sesd_sqs_errors_total counts
-        # what is left after them).
+        # (each counted in sesd_sqs_retries_total; sesd_sqs_errors_total counts what
+        # is left after them).
         retries={"mode": "standard", "total_max_attempts": 1}
         if receive
         else {"mode": "standard", "max_attempts": 3},

@@ -40,8 +40,10 @@ from sesd.runtime.sqs_calls import (
     SQS_ERRORS,
     InFlight,
     InvalidMemory,
+    batch_entries,
     describe_error,
     hint_for,
+    retries,
 )
 
 if TYPE_CHECKING:
@@ -300,21 +302,13 @@ class QueuePoller:
     async def _delete(self, messages: list[MessageTypeDef]) -> None:
         # A message without a receipt handle (not from SQS) cannot be deleted; it is
         # counted as any other.
-        entries = [
-            {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
-            for i, m in enumerate(messages)
-            if m.get("ReceiptHandle")
-        ]
+        entries = batch_entries(messages)
         for attempt in range(2):
             if not entries:
                 break
             try:
-                response = await self._client.delete_message_batch(
-                    QueueUrl=self._queue.url,
-                    Entries=entries,  # type: ignore[arg-type]
-                )
+                response = await self._batch("delete", self._client.delete_message_batch, entries)
             except SQS_ERRORS as exc:
-                self._metrics.sqs_error(self._label, "delete")
                 if hint_for(exc) is not None:
                     self._refused_delete(exc, len(entries))
                     return
@@ -378,22 +372,26 @@ class QueuePoller:
 
     async def _release(self, messages: list[MessageTypeDef]) -> None:
         """Make messages visible again at once (visibility timeout 0)."""
-        entries = [
-            {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
-            for i, m in enumerate(messages)
-            if m.get("ReceiptHandle")
-        ]
+        entries = batch_entries(messages, VisibilityTimeout=0)
         if not entries:
             return
         try:
-            await self._client.change_message_visibility_batch(
-                QueueUrl=self._queue.url,
-                Entries=entries,  # type: ignore[arg-type]
-            )
+            await self._batch("release", self._client.change_message_visibility_batch, entries)
         except SQS_ERRORS as exc:
-            self._metrics.sqs_error(self._label, "release")
             self._log.warning(
                 "sesd.sqs.release_failed", error=describe_error(exc), count=len(entries)
             )
         else:
             self._log.info("sesd.sqs.released", count=len(entries))
+
+    async def _batch(self, operation: str, call: Any, entries: list[dict[str, Any]]) -> Any:
+        """One batch call on the queue; its failure and the SDK's retries of it counted
+        (a throttle the SDK's retry got past shows nowhere else)."""
+        try:
+            answer = await call(QueueUrl=self._queue.url, Entries=entries)
+        except SQS_ERRORS as exc:
+            self._metrics.sqs_retried(self._label, operation, retries(exc))
+            self._metrics.sqs_error(self._label, operation)
+            raise
+        self._metrics.sqs_retried(self._label, operation, retries(answer))
+        return answer

@@ -30,9 +30,11 @@ __all__ = [
     "SQS_ERRORS",
     "InFlight",
     "InvalidMemory",
+    "batch_entries",
     "check_queue",
     "describe_error",
     "hint_for",
+    "retries",
 ]
 
 #: What an SQS call may raise when SQS or the network is in trouble, or when the answer
@@ -216,8 +218,28 @@ class InvalidMemory:
             del self._ids[next(iter(self._ids))]
 
 
+def batch_entries(messages: list[Any], **extra: object) -> list[dict[str, Any]]:
+    """A batch call's entries (``extra`` in each) for the messages SQS gave a receipt
+    handle: one without (not from SQS) cannot be acted on."""
+    return [
+        {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], **extra}
+        for i, m in enumerate(messages)
+        if m.get("ReceiptHandle")
+    ]
+
+
 def describe_error(exc: BaseException) -> str:
     """An error's class and code, never its full text (it may echo a request)."""
     if isinstance(exc, ClientError):
         return f"{type(exc).__name__}: {exc.response.get('Error', {}).get('Code', '?')}"
     return f"{type(exc).__name__}: {exc}"[:300]
+
+
+def retries(answer: object) -> int:
+    """How often the SDK tried a call again before ``answer``: a response, or the
+    error it raised (an error without SQS's answer, the network's, says nothing)."""
+    if isinstance(answer, ClientError):
+        answer = answer.response
+    if not isinstance(answer, dict):
+        return 0
+    return int(answer.get("ResponseMetadata", {}).get("RetryAttempts", 0))
