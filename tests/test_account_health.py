@@ -336,9 +336,10 @@ async def test_the_daemon_polls_at_start_and_serves_what_it_heard(
 
 
 async def test_a_polls_attempts_are_what_the_daemon_asks_not_one_more() -> None:
-    """The account polls are made 2 attempts a call, the tenant polls 3: the SDK's
-    max_attempts counts retries (one call more than asked); total_max_attempts is what
-    the polls' clients take. A GetAccount SES answers 503 twice is two calls, failed."""
+    """The account polls are made 2 attempts a call (the tenant polls 1: their poller
+    asks again, at its pace): the SDK's max_attempts counts retries (one call more than
+    asked); total_max_attempts is what the polls' clients take. A GetAccount SES
+    answers 503 twice is two calls, failed."""
     from sesd.runtime.aws import poll_config
 
     async with FakeSes() as fake:

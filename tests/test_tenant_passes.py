@@ -7,6 +7,7 @@ on that same clock, so nothing sleeps."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -18,18 +19,22 @@ from aiobotocore.session import get_session
 from prometheus_client import CollectorRegistry
 from structlog.testing import capture_logs
 
+from sesd.account.poller import THROTTLED_TRIES, TRANSIENT_TRIES
 from sesd.account.tenants import TenantPoller
 from sesd.commands.demo.localtenants import LocalTenants
 from sesd.config import core_settings, parse_config
 from sesd.core.pipeline import Pipeline
 from sesd.core.tenants import TenantStatus
 from sesd.metrics.tenants import TenantCollector
-from sesd.runtime.aws import poll_config
+from sesd.runtime.aws import tenant_config
 
 NOW = 1_800_000_000.0
 ACCOUNT = "123456789012"
 REGION = "eu-west-1"
 TARGET = ("default", REGION)
+#: A call that fails each try: throttled, then SES's own failure (500).
+THROTTLED = [429] * THROTTLED_TRIES
+FAILED = [500] * TRANSIENT_TRIES
 
 
 class Clock:
@@ -56,15 +61,14 @@ async def tenant_poller(
     tenants: LocalTenants,
     pipeline: Pipeline,
     clock: Callable[[], float],
-    attempts: int = 1,
     **kwargs: Any,
 ) -> AsyncIterator[TenantPoller]:
-    """A poller of one (account, region) on the endpoint: by default one attempt a call
-    (the SDK's retries would wait on the real clock)."""
+    """A poller of one (account, region) on the endpoint, its client made with the
+    daemon's settings (the poller, not the SDK, asks a failed call again)."""
     async with get_session().create_client(
         "sesv2", region_name=REGION, endpoint_url=tenants.url,
         aws_access_key_id="testing", aws_secret_access_key="testing",
-        config=poll_config(attempts=attempts),
+        config=tenant_config(),
     ) as ses:  # fmt: skip
 
         async def client_for(service: str, target: tuple[str, str]) -> Any:
@@ -93,7 +97,8 @@ async def test_a_broken_pass_resumes_where_it_stopped_and_a_full_one_starts_over
     not read to its end) and the map is not replaced. The next poll asks for page 3,
     not page 1, and walks on from t12 without listing the tenants again: t25's pause is
     read, the deleted tenant goes, every resource is mapped. The poll after that starts
-    over. A token SES no longer takes (400) starts the list over too."""
+    over. A token SES no longer takes (400) starts the list over too. (Throttled and
+    failing at each of its tries: a call that passes on a later try breaks nothing.)"""
     clock = Clock()
     pipeline = _pipeline()
     statuses = pipeline.ledger.tenant_status
@@ -106,7 +111,7 @@ async def test_a_broken_pass_resumes_where_it_stopped_and_a_full_one_starts_over
         tenants.pause("t25", "The bounce rate exceeded 15.0%.")
         async with tenant_poller(tenants, pipeline, clock, recommendations=False) as poller:
             # Statuses: 2 pages, then refused; tenants: 3 pages; resources: t00-t11, then 500.
-            tenants.script = [200, 200, 429, 200, 200, 200, *[200] * 12, 500]
+            tenants.script = [200, 200, *THROTTLED, 200, 200, 200, *[200] * 12, *FAILED]
             await poller.poll_once()
             assert ("default", REGION, "t19") in statuses.status
             assert ("default", REGION, "t25") not in statuses.status
@@ -137,7 +142,7 @@ async def test_a_broken_pass_resumes_where_it_stopped_and_a_full_one_starts_over
 
 
 async def test_how_far_the_walk_has_come_is_exported_per_account() -> None:
-    """30 tenants, 10 a page. The first poll's walk fails (500) after t00-t11:
+    """30 tenants, 10 a page. The first poll's walk fails (500, each try) after t00-t11:
     sesd_ses_tenants_listed reads 30 and sesd_ses_tenants_mapped 12 for the (account,
     region), and no complete map is stamped yet (events of t12-t29's resources count
     under no tenant, and this is how an SRE sees why). The second poll walks on to t29:
@@ -158,7 +163,7 @@ async def test_how_far_the_walk_has_come_is_exported_per_account() -> None:
         for i in range(30):
             tenants.add(f"t{i:02d}", ("CONFIGURATION_SET", f"set-{i:02d}"))
         async with tenant_poller(tenants, pipeline, clock, recommendations=False) as poller:
-            tenants.script = [200, 200, 429, 200, 200, 200, *[200] * 12, 500]
+            tenants.script = [200, 200, *THROTTLED, 200, 200, 200, *[200] * 12, *FAILED]
             await poller.poll_once()
             assert gauge("sesd_ses_tenants_listed") == 30
             assert gauge("sesd_ses_tenants_mapped") == 12
@@ -175,8 +180,8 @@ async def test_how_far_the_walk_has_come_is_exported_per_account() -> None:
 
 
 async def test_a_broken_list_is_said_to_resume_where_it_stopped() -> None:
-    """A poll whose third page of statuses is throttled (429) and whose walk of
-    resources fails (500) at t12: the log's hints say the next poll resumes the list at
+    """A poll whose third page of statuses is throttled (429, each try) and whose walk
+    of resources fails (500, each try) at t12: the log's hints say the next poll resumes the list at
     the page it stopped at and the walk at the tenant it reached, as it does; not that
     it "tries again", which reads as starting over."""
     clock = Clock()
@@ -185,7 +190,7 @@ async def test_a_broken_list_is_said_to_resume_where_it_stopped() -> None:
         for i in range(30):
             tenants.add(f"t{i:02d}")
         async with tenant_poller(tenants, _pipeline(), clock, recommendations=False) as poller:
-            tenants.script = [200, 200, 429, 200, 200, 200, *[200] * 12, 500]
+            tenants.script = [200, 200, *THROTTLED, 200, 200, 200, *[200] * 12, *FAILED]
             with capture_logs() as logs:
                 await poller.poll_once()
     hints = {r["api"]: r["hint"] for r in logs if r["event"] == "sesd.account.poll_failed"}
@@ -194,6 +199,37 @@ async def test_a_broken_list_is_said_to_resume_where_it_stopped() -> None:
             "throttled: the next poll resumes the list at the page it stopped at",
         "list_tenant_resources": "the next poll resumes the walk at the tenant it reached",
     }  # fmt: skip
+
+
+async def test_a_throttled_call_is_asked_again_at_the_pace_not_sooner() -> None:
+    """30 tenants, 10 a page, a call a second. SES throttles the second page of
+    statuses three times running (429), then answers. Each call reaches SES at least a
+    second after the one before, the refused ones and their repeats included (the SDK
+    of the daemon's tenant clients does not ask again by itself, inside the pace: the
+    poller does, at the pace); the fourth try is answered and the pass completes in
+    that poll: every status read, every tenant's resources mapped, no failure counted."""
+    clock = Clock()
+    pipeline = _pipeline()
+    async with LocalTenants(ACCOUNT, REGION) as tenants:
+        tenants.page, tenants.clock = 10, clock
+        for i in range(30):
+            tenants.add(f"t{i:02d}", ("CONFIGURATION_SET", f"set-{i:02d}"))
+        tenants.pause("t25", "The bounce rate exceeded 15.0%.")
+        async with tenant_poller(
+            tenants, pipeline, clock, recommendations=False, pace=1.0, sleep=clock.sleep
+        ) as poller:
+            tenants.script = [200, 429, 429, 429]
+            await poller.poll_once()
+    gaps = [later - sooner for sooner, later in itertools.pairwise(tenants.arrived)]
+    assert min(gaps) >= 1.0, gaps
+    assert tenants.asked[1:5] == [("ListReputationEntities", {"NextToken": "10"})] * 4
+    assert tenants.calls == {
+        "ListReputationEntities": 3 + 3, "ListTenants": 3, "ListTenantResources": 30
+    }  # fmt: skip
+    assert pipeline.ledger.accounts.errors == {}
+    assert len(pipeline.ledger.tenant_status.status) == 30
+    assert pipeline.ledger.tenant_status.status[("default", REGION, "t25")].paused
+    assert len(pipeline.ledger.tenant_map.arns) == 30
 
 
 @pytest.mark.timeout(120)  # 2,200 calls through botocore: slow on a loaded machine
@@ -260,12 +296,12 @@ async def test_an_account_that_does_not_answer_holds_up_no_other() -> None:
             session.create_client(
                 "sesv2", region_name=REGION, endpoint_url=slow.url,
                 aws_access_key_id="testing", aws_secret_access_key="testing",
-                config=poll_config(attempts=1),
+                config=tenant_config(),
             ) as slow_ses,
             session.create_client(
                 "sesv2", region_name=REGION, endpoint_url=ok.url,
                 aws_access_key_id="testing", aws_secret_access_key="testing",
-                config=poll_config(attempts=1),
+                config=tenant_config(),
             ) as ok_ses,
         ):  # fmt: skip
 

@@ -12,6 +12,7 @@ import anyio
 import pytest
 from aiobotocore.session import get_session
 
+from sesd.account.poller import THROTTLED_TRIES
 from sesd.account.tenants import TenantPoller
 from sesd.alerting.alert import Notification
 from sesd.alerting.evaluator import Evaluator
@@ -25,6 +26,7 @@ from sesd.core.pipeline import Pipeline
 from sesd.core.tenants import TenantNotice
 from sesd.metrics.exposition import render
 from sesd.metrics.registry import Metrics
+from sesd.runtime.aws import tenant_config
 from tests import factory as f
 from tests.conftest import make_queue, running, send_bodies
 from tests.test_tenant_passes import tenant_poller
@@ -111,6 +113,7 @@ async def _polled(tenants: LocalTenants, pipeline: Pipeline, extra: str = "") ->
         endpoint_url=tenants.url,
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
+        config=tenant_config(),
     ) as ses:
 
         async def client_for(service: str, target: tuple[str, str]) -> Any:
@@ -645,14 +648,12 @@ async def test_a_role_denied_listtenantresources_alone_is_told_to_grant_that() -
         tenants.denied.add("ListTenantResources")
         pipeline = _pipeline()
         ledger = pipeline.ledger
-        async with tenant_poller(
-            tenants, pipeline, lambda: NOW, attempts=3, recommendations=False
-        ) as poller:
+        async with tenant_poller(tenants, pipeline, lambda: NOW, recommendations=False) as poller:
             with capture_logs() as logs:
                 await poller.poll_once()
                 tenants.denied.clear()
-                # ListReputationEntities, ListTenants, then 3 refusals
-                tenants.script = [200, 200, 429, 429, 429]
+                # ListReputationEntities, ListTenants, then a refusal at each try
+                tenants.script = [200, 200, *[429] * THROTTLED_TRIES]
                 await poller.poll_once()
     assert ledger.accounts.errors == {
         ("default", REGION, "list_tenant_resources", "AccessDeniedException"): 1,

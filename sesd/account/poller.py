@@ -18,16 +18,18 @@ from typing import Any, Final
 
 import aiohttp
 import anyio
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as SdkConnectionError
 
 from sesd.config.aws import ROLE_NOT_ASSUMED
 from sesd.core.accounts import STATUSES, Accounts, AccountStatus, Target
 from sesd.io.aws_errors import assume_role_failure, error_code
 from sesd.io.logs import get_logger
 
-__all__ = ["AccountPoller", "ClientFor", "Polls"]
+__all__ = ["ERRORS", "AccountPoller", "ClientFor", "Polls", "tries"]
 
-_ERRORS = (ClientError, BotoCoreError, aiohttp.ClientError, OSError, asyncio.TimeoutError)
+#: What a failed call raises: counted and logged, never raised out of a poll.
+ERRORS = (ClientError, BotoCoreError, aiohttp.ClientError, OSError, asyncio.TimeoutError)
 #: CloudWatch's reputation metrics, and the query id of each.
 _REPUTATION = {"bounce": "Reputation.BounceRate", "complaint": "Reputation.ComplaintRate"}
 #: The datapoints' period, seconds.
@@ -85,7 +87,7 @@ class Polls:
         """Run one API's reads; False (logged and counted) when the call failed."""
         try:
             await read()
-        except _ERRORS as exc:
+        except ERRORS as exc:
             code = _code(exc)
             self._passing[(target, api)] = _passing(exc, code)
             self.accounts.failed(target, api, code)
@@ -219,6 +221,43 @@ def _passing(exc: BaseException, code: str) -> bool:
     return status == 429 or status >= 500 or "Throttl" in code
 
 
+#: How many times in all a poller that retries by itself (the tenant poller, at its pace)
+#: asks a call SES throttled, and one that failed as the SDK's standard retries would
+#: have asked again (SES's 500/502/503/504, a timeout, a connection refused or cut):
+#: three, as the SDK asked it.
+THROTTLED_TRIES: Final = 4
+TRANSIENT_TRIES: Final = 3
+#: SES's error codes the SDK's standard retries take as passing, whatever the status.
+_TRANSIENT_CODES: Final = ("RequestTimeout", "RequestTimeoutException", "PriorRequestNotComplete")
+
+
+def tries(exc: BaseException) -> int:
+    """How many times in all a call that failed with ``exc`` is asked by a poller whose
+    clients make one attempt (:data:`THROTTLED_TRIES`, :data:`TRANSIENT_TRIES`); once
+    for anything else: a refusal (denied, a bad token), or the role's credentials not
+    had (STS's own client retried that already; the SDK never asked SES again for it)."""
+    code = _code(exc)
+    if assume_role_failure(exc):
+        return 1
+    if _throttled(exc, code):
+        return THROTTLED_TRIES
+    if isinstance(exc, ClientError):
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        transient = status in (500, 502, 503, 504) or code in _TRANSIENT_CODES
+    else:
+        transient = isinstance(exc, (SdkConnectionError, HTTPClientError))
+    return TRANSIENT_TRIES if transient else 1
+
+
+def _throttled(exc: BaseException, code: str) -> bool:
+    """Whether SES (or STS) refused the call for its rate."""
+    if "Throttl" in code or code == "TooManyRequestsException":
+        return True
+    if not isinstance(exc, ClientError):
+        return False
+    return bool(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) == 429)
+
+
 def _code(exc: BaseException) -> str:
     return error_code(exc) or type(exc).__name__
 
@@ -243,7 +282,7 @@ def _hint(api: str, code: str, exc: BaseException) -> str:
     if "AccessDenied" in code or code == "UnauthorizedOperation":
         permission = _PERMISSIONS.get(api, api)
         return f"grant {permission} to the credentials (or role) sesd uses here"
-    if "Throttl" in code or code == "TooManyRequestsException":
+    if _throttled(exc, code):
         return f"throttled: {_AGAIN.get(api, _TRY_AGAIN)}"
     if not _passing(exc, code):
         # A 4xx that is no throttle (a 404 from an endpoint that is not SES's, an API the

@@ -14,6 +14,9 @@ call a second, and a 2,000-tenant account needs a ListTenantResources call per
 tenant. So the calls to one (account, region) are paced (``pace`` seconds
 apart); the statuses come first, every poll; the walk of the tenants' resources
 goes on until the next poll is due and carries on from there at the next one.
+A throttled call waits the pace like any other before it is asked again (the
+clients make one attempt: the SDK's own retries came inside the pace), up to
+``THROTTLED_TRIES`` times; a 5xx or no answer as many times as the SDK asked.
 A list a failed call broke (throttled, 5xx) resumes at the next poll from the
 page it stopped at, and the walk from the tenant it had reached; what was read
 before the break is kept. Once a list is read to its end, the next poll starts
@@ -30,7 +33,7 @@ from typing import Any, Final
 
 import anyio
 
-from sesd.account.poller import ClientFor, Polls
+from sesd.account.poller import ERRORS, ClientFor, Polls, tries
 from sesd.core.accounts import Accounts, Target
 from sesd.core.tenants import TenantMap, TenantStatus, TenantStatuses, tenant_of_arn
 
@@ -140,6 +143,22 @@ class TenantPoller(Polls):
         finally:
             self._last[target] = self._clock()
 
+    async def _ask(self, target: Target, call: Callable[..., Awaitable[Any]], **args: Any) -> Any:
+        """One call's answer, each try at the pace: one that failed in a way that may
+        pass is asked again (:func:`sesd.account.poller.tries`), the last failure
+        raised. The SDK does not retry (sesd.runtime.aws.tenant_config): its retry of a
+        throttled call came up to 1 s after the refusal, inside the pace, and so made
+        a tight account limit tighter."""
+        tried = 0
+        while True:
+            tried += 1
+            async with self._paced(target):
+                try:
+                    return await call(**args)
+                except ERRORS as exc:
+                    if tried >= tries(exc):
+                        raise
+
     async def _read(
         self,
         target: Target,
@@ -154,8 +173,7 @@ class TenantPoller(Polls):
         ``each``, its token kept once answered: a break resumes there."""
         while True:
             token = {"NextToken": at.token} if at.token else {}
-            async with self._paced(target):
-                answer = await getattr(ses, api)(**args, **token)
+            answer = await self._ask(target, getattr(ses, api), **args, **token)
             each(answer.get(key, []))
             at.token = answer.get("NextToken") or None
             if at.token is None:
@@ -283,8 +301,7 @@ class TenantPoller(Polls):
             args: dict[str, Any] = {"TenantName": name}
             if walk.token:
                 args["NextToken"] = walk.token
-            async with self._paced(target):
-                answer = await ses.list_tenant_resources(**args)
+            answer = await self._ask(target, ses.list_tenant_resources, **args)
             for item in answer.get("TenantResources", []):
                 if item.get("ResourceType") in _MAPPED:
                     walk.resources.setdefault(item["ResourceArn"], set()).add(name)

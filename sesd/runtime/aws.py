@@ -22,7 +22,14 @@ from sesd.config import AccountConfig, Config, QueueConfig
 from sesd.config.aws import endpoint_of_url
 from sesd.core.accounts import DEFAULT_ACCOUNT
 
-__all__ = ["DEFAULT_ACCOUNT", "LONGEST_POLL", "AwsClients", "poll_config", "sqs_config"]
+__all__ = [
+    "DEFAULT_ACCOUNT",
+    "LONGEST_POLL",
+    "AwsClients",
+    "poll_config",
+    "sqs_config",
+    "tenant_config",
+]
 
 #: SQS's longest long poll (WaitTimeSeconds), in seconds.
 LONGEST_POLL = 20
@@ -67,6 +74,14 @@ def poll_config(attempts: int) -> AioConfig:
         # ``total_max_attempts``: ``max_attempts`` would count retries, one call more.
         retries={"mode": "standard", "total_max_attempts": attempts},
     )
+
+
+def tenant_config() -> AioConfig:
+    """The settings of the tenant polls' SESv2 clients: one attempt a call. The tenant
+    poller asks again itself, each try at its pace (sesd.account.tenants): the SDK
+    asked a throttled call again up to 1 s after the refusal (2 s the next time),
+    inside the pace, and so made a tight account limit tighter."""
+    return poll_config(attempts=1)
 
 
 _SESSION_NAME = "sesd"

@@ -41,7 +41,7 @@ from sesd.io.build import revision
 from sesd.io.logs import get_logger
 from sesd.metrics.registry import Metrics
 from sesd.providers.resolver import ProviderResolver
-from sesd.runtime.aws import AwsClients, poll_config
+from sesd.runtime.aws import AwsClients, poll_config, tenant_config
 from sesd.runtime.canary import CanaryRunner
 from sesd.runtime.clock import AnchoredClock
 from sesd.runtime.consumers import Consumers
@@ -334,8 +334,8 @@ class Daemon:
     async def _tenant_client(self, service: str, target: tuple[str, str]) -> Any:
         """The SESv2 client of an (account, region), for the tenant polls."""
         assert self.aws is not None
-        config = poll_config(attempts=3)
         endpoint = self.config.tenants.endpoint_url
+        config = tenant_config()
         return await self.aws.client(service, target[0], target[1], config, endpoint, use="tenants")
 
     def _poller(

@@ -81,6 +81,8 @@ class LocalTenants(LocalServer):
         self.advance: Callable[[float], None] = lambda seconds: None
         #: Every call: (operation, its request's JSON), and the calls refused for the rate.
         self.asked: list[tuple[str, dict[str, Any]]] = []
+        #: When each call reached SES, on :attr:`clock`.
+        self.arrived: list[float] = []
         self.refused = 0
         #: Operations whose calls are held, unanswered, until :meth:`close`.
         self.held: set[str] = set()
@@ -123,6 +125,7 @@ class LocalTenants(LocalServer):
             await self._release.wait()
         if self.transit:
             self.advance(self.transit[len(self.asked) % len(self.transit)])
+        self.arrived.append(self.clock())
         if self.rate:
             now = self.clock()
             if now < self._answered_at.get(operation, float("-inf")) + 1 / self.rate:
