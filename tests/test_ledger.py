@@ -10,11 +10,14 @@ import msgspec
 from sesd.config import core_settings, parse_config
 from sesd.core.ledger import SAVED, TRANSIENT, Ledger
 from sesd.core.pipeline import Pipeline
+from sesd.core.tenant_walks import TenantWalk
 from tests import factory as f
 
 CONFIG = (
     '[dimensions]\ntags = ["campaign"]\n[tenants]\nenabled = true\n'
     '[canary]\nfrom = "c@example.com"\nconfiguration_set = "s"\n'
+    '[[accounts]]\nname = "prod-eu"\nregion = "eu-west-1"\n'
+    'role_arn = "arn:aws:iam::123456789012:role/sesd-reader"\n'
 )
 
 
@@ -47,6 +50,12 @@ def _filled() -> Pipeline:
     ledger.canary.sent("canary-1", f.T0 - 5, 0.2)
     arn = "arn:aws:ses:eu-west-1:123456789012:configuration-set/s"
     ledger.tenant_map.replace("eu-west-1", "123456789012", {arn: {"acme"}})
+    walk = TenantWalk(f.T0 - 600, listing=False, tenants=["acme", "globex"], next=1)
+    walk.where = ("eu-west-1", "123456789012")
+    walk.add("acme", arn)
+    ledger.tenant_walks.walks[("prod-eu", "eu-west-1")] = walk
+    progress = ledger.accounts.record(("prod-eu", "eu-west-1"))
+    progress.tenants_listed, progress.tenants_mapped = 2, 1
     return pipeline
 
 
@@ -74,7 +83,7 @@ def test_a_state_file_from_before_providers_tenants_and_canaries_still_loads() -
     rest comes back and those start empty; the report says what came back."""
     filled = _filled().ledger
     saved = msgspec.msgpack.decode(msgspec.msgpack.encode(filled.snapshot(f.T0)))
-    for key in ("scopes", "tenant_labels", "tenant_map", "providers", "canaries"):
+    for key in ("scopes", "tenant_labels", "tenant_map", "providers", "canaries", "tenant_walks"):
         del saved[key]
     del saved["pending"]["axes"]
     fresh = Ledger(core_settings(parse_config(CONFIG)))
@@ -84,6 +93,7 @@ def test_a_state_file_from_before_providers_tenants_and_canaries_still_loads() -
         "pending_delays": 1,
         "providers_cached": 0,
         "canaries": 0,
+        "tenant_walks_resumed": 0,
     }
     assert set(fresh.windows) == {"gmail.com", "corp.example", "yahoo.com"}
     assert fresh.by_tenant is not None
@@ -100,6 +110,7 @@ def test_a_restore_reports_what_it_kept() -> None:
         "pending_delays": 1,
         "providers_cached": 1,
         "canaries": 1,
+        "tenant_walks_resumed": 1,
     }
     other = Ledger(core_settings(parse_config(CONFIG + '[windows]\nsizes = ["10m"]\n')))
     assert other.restore(saved, f.T0)["windows"] == "dropped: window layout changed"

@@ -147,7 +147,8 @@ async def test_how_far_the_walk_has_come_is_exported_per_account() -> None:
     region), and no complete map is stamped yet (events of t12-t29's resources count
     under no tenant, and this is how an SRE sees why). The second poll walks on to t29:
     30 of 30, and the map's completion is stamped with that poll's time. A restart keeps
-    the stamp (the map is saved) but not the walk."""
+    the stamp (the map is saved); the counts are those of the walk the restart resumes,
+    if any (none here: the walk ended)."""
     clock = Clock()
     pipeline = _pipeline()
     ledger = pipeline.ledger

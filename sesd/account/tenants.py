@@ -20,7 +20,8 @@ clients make one attempt: the SDK's own retries came inside the pace), up to
 A list a failed call broke (throttled, 5xx) resumes at the next poll from the
 page it stopped at, and the walk from the tenant it had reached; what was read
 before the break is kept. Once a list is read to its end, the next poll starts
-it over.
+it over. The walk's progress is the ledger's (sesd.core.tenant_walks): saved with
+the state, a restart resumes it too.
 """
 
 from __future__ import annotations
@@ -29,12 +30,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 import anyio
 
 from sesd.account.poller import ERRORS, ClientFor, Polls, tries
 from sesd.core.accounts import Accounts, Target
+from sesd.core.tenant_walks import TenantWalk, TenantWalks
 from sesd.core.tenants import TenantMap, TenantStatus, TenantStatuses, tenant_of_arn
 
 __all__ = ["TenantPoller"]
@@ -53,21 +55,10 @@ class _List:
     items: list[Any] = field(default_factory=list)
 
 
-@dataclass(slots=True)
-class _Walk:
-    """The walk of a target's tenants' resources, over one poll or several."""
+class _Paged(Protocol):
+    """Where a paged list stands: the token of the page to ask for next."""
 
-    #: Whether ListTenants, read first, is yet to be read to its end.
-    listing: bool = True
-    #: The tenants' names, as ListTenants listed them.
-    tenants: list[str] = field(default_factory=list)
-    #: (region, AWS account id), as their ARNs name them.
-    where: tuple[str, str] | None = None
-    #: The tenant whose resources are read next, and the token of its next page.
-    next: int = 0
-    token: str | None = None
-    #: Resource ARN -> the tenants it belongs to, of the tenants walked.
-    resources: dict[str, set[str]] = field(default_factory=dict)
+    token: str | None
 
 
 class TenantPoller(Polls):
@@ -87,6 +78,7 @@ class TenantPoller(Polls):
         on_change: Callable[[], None] = lambda: None,
         pace: float = 0.0,
         sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+        walks: TenantWalks | None = None,
     ) -> None:
         super().__init__(
             targets,
@@ -108,9 +100,10 @@ class TenantPoller(Polls):
         #: a poll that finds no tenant any more still clears what the map held for it.
         self._where: dict[Target, tuple[str, str]] = {}
         #: The lists a failed call broke, by target and API, and the walks a failed call
-        #: broke or the poll's time stopped: the next poll resumes them.
+        #: broke or the poll's time stopped (the ledger's, saved): the next poll resumes
+        #: them.
         self._lists: dict[tuple[Target, str], _List] = {}
-        self._walks: dict[Target, _Walk] = {}
+        self._walks = TenantWalks() if walks is None else walks
 
     async def poll_once(self) -> None:
         """One round over every target, side by side (each has its own limits): its
@@ -166,7 +159,7 @@ class TenantPoller(Polls):
         api: str,
         key: str,
         args: dict[str, Any],
-        at: _List,
+        at: _Paged,
         each: Callable[[list[Any]], None],
     ) -> None:
         """The pages of a list from ``at.token`` to its end, each page's items given to
@@ -256,35 +249,31 @@ class TenantPoller(Polls):
             self._statuses.findings(key, found.get(key[2], []), at)
 
     async def _walk(self, target: Target, ses: Any, deadline: float) -> None:
-        """The tenants' resources, from where the last poll stopped, until ``deadline``;
-        the map is replaced once every tenant was walked."""
-        walk = self._walks.get(target) or _Walk()
-        self._walks[target] = walk
+        """The tenants' resources, from where the last poll stopped (or the last run of
+        sesd: the walk is saved), until ``deadline``; the map is replaced once every
+        tenant was walked."""
+        walks = self._walks.walks
+        walk = walks.get(target) or TenantWalk(self._clock())
+        walks[target] = walk
         if walk.listing:
-            listed = await self._list(target, ses, "list_tenants", "Tenants", {})
-            if listed is None:
-                if (target, "list_tenants") not in self._lists:
-                    del self._walks[target]  # not to resume: the next poll starts over
+            api = "list_tenants"
+            if not await self._call(target, api, partial(self._listing, target, ses, walk)):
+                if not self._resumable(target, api):
+                    del walks[target]  # not to resume: the next poll starts over
                 return
             walk.listing = False
             progress = self.accounts.record(target)
-            progress.tenants_listed, progress.tenants_mapped = len(listed.items), 0
-            for tenant in listed.items:
-                found = tenant_of_arn(tenant.get("TenantArn", ""))
-                if found is not None:
-                    self._statuses.accounts[found[1]] = target[0]
-                    walk.where = (found[0], found[1])
-                walk.tenants.append(tenant.get("TenantName", ""))
+            progress.tenants_listed, progress.tenants_mapped = len(walk.tenants), 0
         # Its own call, counted and logged under its own name: a role denied it alone
         # must not read as denied ListTenants.
         api = "list_tenant_resources"
         if not await self._call(target, api, partial(self._resources, target, ses, walk, deadline)):
             if not self._resumable(target, api):
-                del self._walks[target]
+                del walks[target]
             return
-        if walk.next < len(walk.tenants):
-            return  # the next poll is due: it goes on from here
-        del self._walks[target]
+        if walks.get(target) is not walk or walk.next < len(walk.tenants):
+            return  # dropped, or the next poll is due: it goes on from here
+        del walks[target]
         self.accounts.record(target).tenant_map_at = self._clock()
         if walk.where is not None:
             self._where[target] = walk.where
@@ -294,8 +283,24 @@ class TenantPoller(Polls):
             self._map.replace(*walk.where, walk.resources)
             self._on_change()
 
-    async def _resources(self, target: Target, ses: Any, walk: _Walk, deadline: float) -> None:
-        """Each tenant's resources from ``walk.next`` on, until ``deadline``."""
+    async def _listing(self, target: Target, ses: Any, walk: TenantWalk) -> None:
+        """ListTenants from where the walk stands to its end, each page's tenants added
+        to the walk as it is read."""
+
+        def page(tenants: list[Any]) -> None:
+            for tenant in tenants:
+                found = tenant_of_arn(tenant.get("TenantArn", ""))
+                if found is not None:
+                    self._statuses.accounts[found[1]] = target[0]
+                    walk.where = (found[0], found[1])
+                walk.tenants.append(tenant.get("TenantName", ""))
+
+        await self._read(target, ses, "list_tenants", "Tenants", {}, walk, page)
+
+    async def _resources(self, target: Target, ses: Any, walk: TenantWalk, deadline: float) -> None:
+        """Each tenant's resources from ``walk.next`` on, until ``deadline``. A resource
+        of another AWS account than the tenants' drops the walk (resumed after the
+        account's label was pointed elsewhere): the next poll starts over."""
         while walk.next < len(walk.tenants) and self._clock() < deadline:
             name = walk.tenants[walk.next]
             args: dict[str, Any] = {"TenantName": name}
@@ -303,8 +308,14 @@ class TenantPoller(Polls):
                 args["NextToken"] = walk.token
             answer = await self._ask(target, ses.list_tenant_resources, **args)
             for item in answer.get("TenantResources", []):
-                if item.get("ResourceType") in _MAPPED:
-                    walk.resources.setdefault(item["ResourceArn"], set()).add(name)
+                if item.get("ResourceType") in _MAPPED and not walk.add(name, item["ResourceArn"]):
+                    del self._walks.walks[target]
+                    self._log.warning(
+                        "sesd.tenants.walk_dropped", account=target[0], region=target[1],
+                        hint="a resource of another AWS account than the tenants' the walk "
+                        "began with: the next poll walks them from the first",
+                    )  # fmt: skip
+                    return
             walk.token = answer.get("NextToken") or None
             if walk.token is None:
                 walk.next += 1

@@ -96,8 +96,8 @@ class Accounts:
         for account, region, saved in rows:
             if (account, region) in where:
                 status = msgspec.convert(saved, AccountStatus)
-                # A walk under way is not resumed after a restart (its map, when complete,
-                # is): the next one starts from its first tenant.
+                # How far a walk under way had come is the walk's own to say, if it
+                # resumes (sesd.core.tenant_walks); else the next starts from the first.
                 status.tenants_listed, status.tenants_mapped = None, 0
                 self.status[(str(account), str(region))] = status
 

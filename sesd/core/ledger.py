@@ -23,6 +23,7 @@ from sesd.core.reputation import Reputation
 from sesd.core.scopes import DOMAIN, PROVIDER, TENANT, Scope
 from sesd.core.settings import CoreSettings
 from sesd.core.tallies import Tallies
+from sesd.core.tenant_walks import TenantWalks
 from sesd.core.tenants import TenantMap, TenantStatuses
 from sesd.core.windows import DomainWindows, WindowSpec, window_specs
 
@@ -50,6 +51,8 @@ SAVED: Final = {
     "accounts": "what SES last said of each account: it stands until a poll answers again "
     "(a restart while GetAccount is throttled must not resolve a paused account's page)",
     "tenant_status": "what SES last said of each tenant, likewise",
+    "tenant_walks": "where each walk of the tenants' resources stands: a restart resumes it "
+    "(a sesd restarted more often than a walk takes would else keep an older map for ever)",
 }
 #: Stores a restart starts afresh, and why that is right.
 TRANSIENT: Final = {
@@ -91,6 +94,7 @@ class Ledger:
         "tenant_labels",
         "tenant_map",
         "tenant_status",
+        "tenant_walks",
         "widest",
     )
 
@@ -131,6 +135,7 @@ class Ledger:
         )
         self.tenant_map = TenantMap()
         self.tenant_status = TenantStatuses(settings.watched)
+        self.tenant_walks = TenantWalks()
         if settings.tenants:
             self.by_tenant = Scope(TENANT, 1 + (self.by_provider is not None), self.specs)
         self.dedup = DuplicateFilter(horizon=self.horizon, max_entries=settings.dedup_max_entries)
@@ -249,6 +254,7 @@ class Ledger:
             "canaries": self.canary.snapshot(),
             "accounts": self.accounts.snapshot(),
             "tenant_status": self.tenant_status.snapshot(),
+            "tenant_walks": self.tenant_walks.snapshot(),
         }
 
     def restore(self, data: dict[str, Any], now: float) -> dict[str, Any]:
@@ -276,6 +282,13 @@ class Ledger:
         where = set(self.settings.watched)
         self.accounts.restore(data.get("accounts", []), where)
         self.tenant_status.restore(data.get("tenant_status", []), where)
+        # Walks under way resume (files from before have none: they start over), and
+        # show how far they had come.
+        self.tenant_walks.restore(data.get("tenant_walks", []), where, now)
+        for target, walk in self.tenant_walks.walks.items():
+            if not walk.listing:
+                progress = self.accounts.record(target)
+                progress.tenants_listed, progress.tenants_mapped = len(walk.tenants), walk.next
         return {
             "windows": len(self.windows) if any_kept else "dropped: window layout changed",
             "windows_started_empty": [
@@ -284,6 +297,7 @@ class Ledger:
             "pending_delays": len(self.pending),
             "providers_cached": 0 if self.providers is None else len(self.providers.cache),
             "canaries": len(self.canary.canaries),
+            "tenant_walks_resumed": len(self.tenant_walks.walks),
         }
 
     def _restore_windows(self, data: dict[str, Any], kept: list[int | None]) -> None:

@@ -156,6 +156,7 @@ class Daemon:
                 every=config.tenants.poll_every.seconds,
                 recommendations=config.tenants.recommendations,
                 clock=self.clock, pace=1 / config.tenants.calls_per_second,
+                walks=ledger.tenant_walks,
             )  # fmt: skip
         if config.canary is not None:
             self.metrics.watch_canary()

@@ -1,0 +1,83 @@
+"""Where each (account, region)'s walk of its tenants' resources stands.
+
+A large account's walk (ListTenants, then ListTenantResources per tenant) is
+spread over polls: about 40 minutes for 2,000 tenants at a call a second. The
+tenant poller (:mod:`sesd.account.tenants`) writes its progress here, and the
+state file keeps it, so a restart resumes the walk where it stood rather than
+starting it over (a sesd restarted more often than a walk takes would else keep
+an older map for ever). Pure data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import msgspec
+
+from sesd.core.accounts import Target
+
+__all__ = ["MAX_WALK_AGE", "TenantWalk", "TenantWalks"]
+
+#: A walk begun longer ago than this when sesd restarts starts over: its first tenants'
+#: resources are too old to complete a map with. A day: at the default pace, the walk of
+#: SES's most tenants (10,000) takes about three hours.
+MAX_WALK_AGE: Final = 86_400.0
+
+
+@dataclass(slots=True)
+class TenantWalk:
+    """The walk of one (account, region)'s tenants' resources, over polls and restarts."""
+
+    #: When its ListTenants was first asked, Unix time.
+    started: float
+    #: Whether ListTenants, read first, is yet to be read to its end.
+    listing: bool = True
+    #: The tenants' names, as ListTenants listed them (so far, while listing).
+    tenants: list[str] = field(default_factory=list)
+    #: (region, AWS account id), as their ARNs name them.
+    where: tuple[str, str] | None = None
+    #: The tenant whose resources are read next.
+    next: int = 0
+    #: The token of the page to ask for next: ListTenants' while listing, then the
+    #: ListTenantResources of tenant ``next``.
+    token: str | None = None
+    #: Resource ARN -> the tenants it belongs to, of the tenants walked.
+    resources: dict[str, set[str]] = field(default_factory=dict)
+
+    def add(self, tenant: str, arn: str) -> bool:
+        """A resource of ``tenant``; False (not added) when its ARN names another
+        (region, account) than the tenants' (the account's label reaches another
+        AWS account since the walk began: it must start over)."""
+        parts = arn.split(":", 5)
+        if self.where is not None and (len(parts) < 6 or (parts[3], parts[4]) != self.where):
+            return False
+        self.resources.setdefault(arn, set()).add(tenant)
+        return True
+
+
+class TenantWalks:
+    """Each (account, region)'s walk under way."""
+
+    __slots__ = ("walks",)
+
+    def __init__(self) -> None:
+        self.walks: dict[Target, TenantWalk] = {}
+
+    def snapshot(self) -> list[list[Any]]:
+        """Plain data for the state file."""
+        return [[*target, msgspec.to_builtins(walk)] for target, walk in self.walks.items()]
+
+    def restore(self, rows: list[list[Any]], where: set[Target], now: float) -> None:
+        """Load what :meth:`snapshot` returned: the walks of the (account, region)s in
+        ``where`` (those configured now) begun at most :data:`MAX_WALK_AGE` before
+        ``now``, of tenants in that region; the others start over."""
+        for account, region, saved in rows:
+            walk = msgspec.convert(saved, TenantWalk)
+            if (account, region) not in where or now - walk.started > MAX_WALK_AGE:
+                continue
+            if walk.where is not None and walk.where[0] != region:
+                continue
+            if walk.next > len(walk.tenants) or (walk.listing and walk.next):
+                continue  # not a walk this sesd wrote
+            self.walks[(str(account), str(region))] = walk
