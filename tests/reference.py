@@ -27,8 +27,8 @@ The windows' contract, which this model states:
 * A recipient (message id, address) is pending at ``now`` from its first
   DeliveryDelay, unless a Delivery or Bounce of it at or after the delay's time
   was processed, and while ``now`` is before the delay's expiry (its
-  ``expirationTime``, or 16 h; and never more than 16 h after the delay's own
-  time: SES tries no longer). A delay already expired when it arrives is
+  ``expirationTime``, or 16 h; and never more than 16 h after the first delay's
+  time, however many follow: SES tries no longer). A delay already expired when it arrives is
   not pending. When a pending delay is resolved, how long it lasted is a value
   at the resolution's time.
 """
@@ -183,12 +183,13 @@ class Model:
             if self.widest.holds(at, now):
                 self._keep(domain, "duration", at, (ended - t) * 1000.0, now)
             return
-        expiry = expires if expires is not None else t + DEFAULT_EXPIRY
+        expiry = t + DEFAULT_EXPIRY if expires is None else min(expires, t + DEFAULT_EXPIRY)
         found = self.delays.get(recipient)
         if found is None or found.resolved:
             self.delays[recipient] = _Delay(domain, t, expiry)
         else:
-            found.since, found.expires = min(found.since, t), max(found.expires, expiry)
+            found.since = min(found.since, t)
+            found.expires = min(max(found.expires, expiry), found.since + DEFAULT_EXPIRY)
 
     def _resolved(
         self, recipient: tuple[str, str], domain: str, t: float, now: float, in_windows: bool

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from sesd.config import core_settings, parse_config
 from sesd.core.dedup import stable_key
+from sesd.core.events import LONGEST_DELAY
 from sesd.core.pending import DEFAULT_EXPIRY, PendingDelays, legacy_pending_key, pending_key
 from sesd.core.pipeline import Pipeline
 from tests import factory as f
@@ -190,6 +191,46 @@ def test_expire_says_how_many_delays_it_forgot() -> None:
     pending.delayed(1, ("a.com",), 0, 50)
     pending.delayed(2, ("a.com",), 0, 50)
     assert pending.expire(50) == 2
+
+
+def test_retries_never_hold_a_delay_past_16_hours_after_its_first() -> None:
+    """SES tries a recipient for 16 h at most. A retry without expirationTime every
+    hour for 20 hours: pending until 16 h after the first delay, then not, whatever
+    the retries after; a delay processed late but dated earlier (SQS keeps no order)
+    moves that end earlier, as a restored state file's entry would end."""
+    pending = PendingDelays(10)
+    for hour in range(21):
+        pending.delayed(1, ("a.com",), hour * 3600.0, None)
+        if hour < 16:
+            assert pending.count("a.com", hour * 3600.0) == 1, hour
+    assert pending.count("a.com", LONGEST_DELAY - 1) == 1
+    for now in (LONGEST_DELAY, 17 * 3600.0, 20 * 3600.0):
+        assert pending.count("a.com", now) == 0, now
+    assert pending.expire(LONGEST_DELAY) == 1
+    pending.delayed(2, ("b.com",), 7200.0, 7200.0 + LONGEST_DELAY)
+    pending.delayed(2, ("b.com",), 3600.0, None)
+    assert pending.count("b.com", 3600.0 + LONGEST_DELAY - 1) == 1
+    assert pending.count("b.com", 3600.0 + LONGEST_DELAY) == 0
+    restored = PendingDelays(10)
+    restored.restore(pending.snapshot())
+    assert restored.count("b.com", 3600.0 + LONGEST_DELAY - 1) == 1
+    assert restored.count("b.com", 3600.0 + LONGEST_DELAY) == 0
+
+
+def test_a_chain_of_hourly_delays_through_the_pipeline_ends_16_hours_after_its_first() -> None:
+    """A DeliveryDelay of one recipient every hour for 20 hours, none with an
+    expirationTime, each processed as it comes: the recipient, its domain's pending
+    gauge and its provider's count it until 16 h after the first delay, then not."""
+    pipeline = Pipeline(core_settings(parse_config("")))
+    pending = pipeline.ledger.pending
+    for hour in range(21):
+        now = NOW + hour * 3600.0
+        body = f.delay(["a@one.example"], at=now, message_id="m1")
+        pipeline.feed(f.raw(body), "q", now)
+        expected = 1 if hour < 16 else 0
+        assert pending.count("one.example", now) == expected, hour
+        assert sum(pending.counts(now, scope=1).values()) == expected, hour
+    assert pending.count("one.example", NOW + LONGEST_DELAY - 1) == 1
 
 
 # --- pending delays through the pipeline ------------------------------------------

@@ -2,7 +2,8 @@
 
 A recipient is pending from its first DeliveryDelay until a Delivery or Bounce
 for the same SES message and address with a later (or equal) event time, or
-until the delay's ``expirationTime``, when SES gives up. SQS does not keep
+until the delay's ``expirationTime``, when SES gives up, and never longer than
+``LONGEST_DELAY`` after its first delay (however many retries follow). SQS does not keep
 order: a Delivery processed before the recipient's DeliveryDelay still
 resolves it, because recent resolutions are remembered (two generations,
 bounded like the pending table).
@@ -106,19 +107,29 @@ class PendingDelays:
                 return None  # over, and timed already (from its earliest delay seen)
             self._counted.add(key)
             return labels, ended - t
-        expires = expires if expires is not None else t + DEFAULT_EXPIRY
         found = self._entries.get(key)
         if found is not None:
-            # Another delay for the same recipient: the first time, the latest expiry.
+            # Another delay for the same recipient: the first time, the latest expiry,
+            # but never past LONGEST_DELAY after the first time (as restore bounds it):
+            # a retry's own 16 h would otherwise extend it for as long as retries come.
             labels, since, was = found
-            if expires > was:
-                self._unlist(labels, was)
-                self._list(labels, expires)
-            self._entries[key] = (labels, min(since, t), max(was, expires))
+            since = min(since, t)
+            until = min(max(was, t + DEFAULT_EXPIRY if expires is None else expires),
+                        since + LONGEST_DELAY)  # fmt: skip
+            self._entries[key] = (labels, since, until)
+            if until == was:
+                return None
+            self._unlist(labels, was)
+            self._list(labels, until)
+            expires = until
         elif len(self._entries) >= self.max_entries:
             self.overflow += 1
             return None
         else:
+            # The decoder bounds expirationTime by the event's own time; ``t`` may be
+            # the clock's, earlier (an event from ahead of it): bounded from ``t``.
+            until = t + LONGEST_DELAY
+            expires = until if expires is None or expires > until else expires
             self._entries[key] = (labels, t, expires)
             self._list(labels, expires)
         heapq.heappush(self._heap, (expires, key))
