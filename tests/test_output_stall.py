@@ -11,6 +11,7 @@ and the test fails."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -186,3 +187,39 @@ async def test_a_console_alert_the_buffer_cannot_hold_is_a_failed_notification()
         "buffer filled",
         "after",
     ]
+
+
+async def test_a_console_alert_after_stdouts_reader_closed_is_a_failed_notification() -> None:
+    """Standard output is a real pipe whose reader has closed it (`sesd run | head`
+    after head exited) while sesd wrote nothing since. The console sink's next alert
+    cannot be written (EPIPE): it is the sink's failed notification, logged as
+    sesd.notify.failed, from the first one on, not counted as sent because it fitted
+    in the buffer; so is the one after it."""
+    read, write = os.pipe()
+    stream = os.fdopen(write, "w")
+    buffer_output(stream)
+    try:
+        assert print_line("read before the reader went")
+        assert await anyio.to_thread.run_sync(flush_logs, BOUND)
+        os.close(read)
+        read = -1
+        with capture_logs() as logs:
+            async with delivering(ConsoleSink(), Sleeps()) as (box, counter):
+                box.put(notification())
+                with anyio.fail_after(BOUND):
+                    await box.wait_empty()
+                first = outcomes(counter, "console")
+                assert (first["failed"], first["sent"]) == (1, 0)
+                box.put(notification())
+                with anyio.fail_after(BOUND):
+                    await box.wait_empty()
+        assert outcomes(counter, "console")["failed"] == 2
+        assert outcomes(counter, "console")["sent"] == 0
+        failed = [r["event"] for r in logs if r["log_level"] == "error"]
+        assert failed == ["sesd.notify.failed"] * 2
+    finally:
+        unbuffer_output()
+        with contextlib.suppress(BrokenPipeError):  # what it holds cannot be flushed
+            stream.close()
+        if read >= 0:
+            os.close(read)

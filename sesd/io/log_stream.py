@@ -14,6 +14,7 @@ the log's dropped lines count in :func:`dropped_lines`.
 
 from __future__ import annotations
 
+import select
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -56,6 +57,23 @@ class Lasting:
             except (OSError, ValueError):  # EPIPE, EIO; or the stream was closed
                 self.broken = True
         return len(text)
+
+    def reader_gone(self) -> bool:
+        """Whether the reader is gone, asking the stream's pipe, socket or terminal
+        without writing (``POLLERR``: a pipe nobody reads any more; ``POLLHUP``: a
+        socket or terminal closed). A write learns it only from a thread behind a
+        buffer, after its line counted as handed over; a caller that must know
+        whether its line can be written asks first."""
+        if not self.broken:
+            try:
+                poller = select.poll()
+                poller.register(self._stream.fileno(), 0)  # errors and hang-ups only
+                ready = poller.poll(0)
+            except (OSError, ValueError):  # no descriptor (a StringIO), or closed
+                return False
+            if ready and ready[0][1] & (select.POLLERR | select.POLLHUP | select.POLLNVAL):
+                self.broken = True
+        return self.broken
 
     def flush(self) -> None:
         """Flush the stream, unless the reader is gone."""
@@ -101,10 +119,11 @@ class Buffered:
         self.offer(text)
         return len(text)
 
-    def offer(self, text: str) -> bool:
+    def offer(self, text: str, *, ask: bool = False) -> bool:
         """Hand ``text`` (whole lines) to the writer; False when it was dropped: the
-        buffer was full, or the reader is gone."""
-        if self._out.broken:
+        buffer was full, or the reader is gone (with ``ask``, asked of the stream now,
+        not only learnt from an earlier write)."""
+        if self._out.broken or (ask and self._out.reader_gone()):
             return False  # the reader is gone: nothing handed is written any more
         with self._changed:
             room = self._capacity - self._held - (_SAID_ROOM if self._unsaid else 0)

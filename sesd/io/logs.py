@@ -140,7 +140,10 @@ def print_line(text: str) -> bool:
     is gone), else at once."""
     writer = _output[0]
     if writer is not None:
-        return writer.offer(f"{text}\n")
+        # The stream is asked whether its reader is still there: a write fails only in
+        # the writer's thread, after the line counted as printed (a console alert as
+        # sent). A line or two a second at most: one poll() each costs nothing.
+        return writer.offer(f"{text}\n", ask=True)
     sys.stdout.write(f"{text}\n")
     sys.stdout.flush()
     return True
