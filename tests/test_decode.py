@@ -11,6 +11,7 @@ import pytest
 from sesd.core.decode import VALIDATION_TEXT, Event, decode_body
 from sesd.core.domains import _normalised
 from sesd.core.events import Invalid, Skipped
+from sesd.core.unreadable import not_utf8_at
 from tests import factory as f
 
 RECIPIENT = ["a@example.org"]
@@ -687,3 +688,13 @@ def test_an_event_listing_more_recipients_than_ses_sends_to_is_invalid(
     body = f.delivery(listed[:1])
     body["mail"]["destination"] = listed
     assert event(f.raw(body)).recipients == listed[:1]
+
+
+def test_where_text_stops_being_utf8_is_said_as_an_editor_counts() -> None:
+    """not_utf8_at names the first byte that is not UTF-8 by line, column (characters)
+    and byte offset in the whole text: at the start, after a line of multi-byte
+    characters, and a sequence cut at the very end; UTF-8 throughout gives None."""
+    assert not_utf8_at('{"a": "déjà"}\n'.encode()) is None
+    assert not_utf8_at(b"\xff{}") == "line 1, column 1, byte offset 0"
+    assert not_utf8_at("ü\n".encode() + b"ab\xe9") == "line 2, column 3, byte offset 5"
+    assert not_utf8_at("éé".encode() + b"\xc3") == "line 1, column 3, byte offset 4"

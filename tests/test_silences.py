@@ -148,17 +148,25 @@ def test_an_unreadable_file_is_an_error_naming_it(tmp_path: Path) -> None:
         SilenceFile(str(path)).read()
 
 
-def test_a_file_saved_in_latin1_is_an_error_naming_it(tmp_path: Path) -> None:
-    """A silences file edited by hand and saved in Latin-1 (a comment with an "é") is
-    an error naming the file, as other damage is: under msgspec 0.22 its read raised
-    UnicodeDecodeError, which neither `sesd silence` nor the daemon's refresh expects."""
+def test_a_file_saved_in_latin1_is_an_error_naming_it_and_where(tmp_path: Path) -> None:
+    """A silences file edited by hand, a comment pasted from a Latin-1 source ("café"
+    after "déjà vu", which is UTF-8): an error naming the file, as other damage is
+    (under msgspec 0.22 its read raised UnicodeDecodeError, which neither `sesd
+    silence` nor the daemon's refresh expects), and where the "é" is in the file: line
+    4, column 29 (characters, as an editor counts), byte offset 65; not the decoder's
+    position in the comment's string."""
     path = tmp_path / "silences.json"
-    SilenceFile(str(path)).add(_silence(domain="yahoo.com"), T)
-    text = path.read_text()
-    assert text.count('"known"') == 1  # the comment
-    path.write_bytes(text.replace('"known"', '"caf\xe9"').encode("latin-1"))
-    with pytest.raises(SilenceError, match=r"silences\.json is not a silences file"):
+    path.write_bytes(
+        b'{\n  "version": 1,\n  "silences": [{\n'
+        b'    "comment": "d\xc3\xa9j\xc3\xa0 vu: caf\xe9",\n'
+        b'    "id": "s1", "starts_at": 1800000000.0, "ends_at": 1800003600.0\n  }]\n}\n'
+    )
+    with pytest.raises(SilenceError) as raised:
         SilenceFile(str(path)).read()
+    assert str(raised.value) == (
+        f"{path} is not a silences file (not UTF-8 at line 4, column 29, byte offset 65)"
+    )
+    assert path.read_bytes()[65:66] == b"\xe9"
 
 
 def test_the_daemon_keeps_its_silences_when_the_file_turns_bad(tmp_path: Path) -> None:

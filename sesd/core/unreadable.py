@@ -16,7 +16,7 @@ import msgspec
 
 from sesd.core.events import Invalid
 
-__all__ = ["TOO_DEEP", "after_mark", "unmarked", "unreadable"]
+__all__ = ["TOO_DEEP", "after_mark", "not_utf8_at", "unmarked", "unreadable"]
 
 TOO_DEEP: Final = Invalid("too_deep", "JSON nested too deeply")
 
@@ -75,6 +75,23 @@ def unreadable(text: bytes | str, where: str) -> Invalid:
     except RecursionError:
         return TOO_DEEP
     return Invalid("not_utf8", f"{where} is not valid UTF-8")
+
+
+def not_utf8_at(blob: bytes) -> str | None:
+    """Where ``blob`` (a whole file or answer) first stops being UTF-8, as a person
+    finds it: "line 3, column 14, byte offset 57" (the column in characters, the
+    offset from 0); None when all of it is UTF-8. A decoder's own message names a
+    position in the string it was decoding (msgspec's: "position 3" of one JSON
+    string), which no editor can go to."""
+    try:
+        blob.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        at = exc.start
+        start = blob.rfind(b"\n", 0, at) + 1
+        line = blob.count(b"\n", 0, start) + 1
+        column = len(blob[start:at].decode("utf-8")) + 1  # UTF-8 up to ``at``
+        return f"line {line}, column {column}, byte offset {at}"
+    return None
 
 
 def _mended(text: bytes | str) -> bytes | str | None:
