@@ -212,6 +212,36 @@ def test_values_that_are_not_utf8_or_nest_too_deep_are_counted_not_a_traceback(
     assert report["invalid"] == {"not_utf8": 1, "schema": 1}
 
 
+def test_a_value_not_in_utf8_is_placed_in_its_line(
+    tmp_path: Path, config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An archive of one event a line whose third line holds a Latin-1 "é" in an
+    EventBridge record's event (after "üü" in UTF-8): the report names the input,
+    value 3 (its line) and where the byte is in that line, column (characters) and
+    byte offset, as an editor and `cut -b` find it; not the decoder's position in the
+    one string it was reading."""
+    record = json.loads(f.eventbridge(f.delivery(["u@x.example"])))
+    record["detail"]["mail"]["messageId"] = "@@"
+    line = json.dumps(record, ensure_ascii=False).replace("@@", "üü-caf").encode()
+    line = line.replace("üü-caf".encode(), "üü-caf".encode() + b"\xe9")
+    at = line.index(b"\xe9")
+    column = len(line[:at].decode()) + 1
+    event = json.dumps(f.delivery(["v@x.example"])).encode()
+    path = tmp_path / "archive.jsonl"
+    path.write_bytes(b"\n".join([event, event.replace(b"v@", b"w@"), line]) + b"\n")
+    report = _report(config, str(path), capsys=capsys)
+    assert report["invalid_values"] == [
+        {
+            "input": str(path),
+            "value": 3,
+            "reason": "not_utf8",
+            "detail": "EventBridge detail is not valid UTF-8 (in the value: line 1, "
+            f"column {column}, byte offset {at})",
+        }
+    ]
+    assert path.read_bytes().split(b"\n")[2][at : at + 1] == b"\xe9"
+
+
 def _template() -> str:
     """A delivery of about 1 KB, its message id and recipient domain to be filled in."""
     template = json.dumps(f.delivery(["someone@dNNNNNN.example"], message_id="mNNNNNNNNN"))

@@ -13,9 +13,10 @@ from sesd.config import Config, core_settings
 from sesd.core.decode import Event, decode_body
 from sesd.core.domains import domain_of
 from sesd.core.events import EVENT_TYPES, Invalid
-from sesd.core.pipeline import Pipeline
+from sesd.core.pipeline import Pipeline, Result
 from sesd.core.tallies import Outcome
 from sesd.core.timestamps import iso
+from sesd.core.unreadable import not_utf8_at
 from sesd.providers.resolver import ProviderResolver
 
 __all__ = ["QUEUE", "Replay"]
@@ -104,7 +105,7 @@ class Replay:
                     self.now = t
             result = self.pipeline.apply(item, QUEUE, self.now)
             if result.outcome is _INVALID and len(self.invalid_at) < NAMED_INVALID:
-                self.invalid_at.append((read, result.reason, result.detail))
+                self.invalid_at.append((read, result.reason, _detail(result, body)))
         if self.now:
             self._evaluate_until(self.now, final=True)
 
@@ -186,6 +187,16 @@ def _per_type(recipients: dict[str, list[int]]) -> dict[str, dict[str, int]]:
         label: {name: n for name, n in zip(EVENT_TYPES, counts, strict=True) if n}
         for label, counts in sorted(recipients.items())
     }
+
+
+def _detail(result: Result, body: bytes) -> str:
+    """Why a value is invalid; for text not in UTF-8, where the first such byte is in
+    the value as read from the input (a line of a file of one event a line): the
+    reason's own place may count from the start of a string inside it."""
+    if result.reason != "not_utf8":
+        return result.detail
+    where = not_utf8_at(body)
+    return result.detail if where is None else f"{result.detail} (in the value: {where})"
 
 
 def _invalid_value(
