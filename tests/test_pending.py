@@ -3,14 +3,17 @@ through the pipeline."""
 
 from __future__ import annotations
 
+from sesd.alerting.evaluator import Evaluator
 from sesd.config import core_settings, parse_config
 from sesd.core.dedup import stable_key
-from sesd.core.events import LONGEST_DELAY
+from sesd.core.events import EVENT_TYPES, LONGEST_DELAY
 from sesd.core.pending import DEFAULT_EXPIRY, PendingDelays, legacy_pending_key, pending_key
 from sesd.core.pipeline import Pipeline
+from sesd.runtime.state import restore, snapshot
 from tests import factory as f
 
 NOW = f.T0 + 10
+CONFIG = parse_config("")
 
 
 def test_delay_then_delivery_gives_its_duration() -> None:
@@ -219,18 +222,29 @@ def test_retries_never_hold_a_delay_past_16_hours_after_its_first() -> None:
 
 def test_a_chain_of_hourly_delays_through_the_pipeline_ends_16_hours_after_its_first() -> None:
     """A DeliveryDelay of one recipient every hour for 20 hours, none with an
-    expirationTime, each processed as it comes: the recipient, its domain's pending
-    gauge and its provider's count it until 16 h after the first delay, then not."""
+    expirationTime, each processed as it comes, housekeeping run as the daemon runs
+    it (which forgets an expired delay an hour later) and sesd restarted from its
+    state at hour 18: the recipient, its domain's and its provider's pending counts
+    hold it until 16 h after the first delay, then not, to the end; and the windows
+    count it as one delayed recipient, not once more after it was forgotten."""
     pipeline = Pipeline(core_settings(parse_config("")))
-    pending = pipeline.ledger.pending
+    evaluator = Evaluator(CONFIG.alerts, [s.name for s in pipeline.ledger.specs])
+    delays = EVENT_TYPES.index("delivery_delay")
     for hour in range(21):
         now = NOW + hour * 3600.0
+        if hour == 18:
+            blob = snapshot(pipeline.ledger, evaluator, now)
+            pipeline = Pipeline(core_settings(parse_config("")))
+            restore(blob, pipeline.ledger, evaluator, now)
+        pipeline.housekeep(now)
         body = f.delay(["a@one.example"], at=now, message_id="m1")
         pipeline.feed(f.raw(body), "q", now)
+        pending = pipeline.ledger.pending
         expected = 1 if hour < 16 else 0
         assert pending.count("one.example", now) == expected, hour
         assert sum(pending.counts(now, scope=1).values()) == expected, hour
-    assert pending.count("one.example", NOW + LONGEST_DELAY - 1) == 1
+        windows = pipeline.ledger.windows["one.example"]
+        assert windows.figures(0, now).counts[delays] == (1 if hour == 0 else 0), hour
 
 
 # --- pending delays through the pipeline ------------------------------------------

@@ -11,7 +11,9 @@ bounded like the pending table).
 Counting is a pure function of time: :meth:`PendingDelays.count` counts the
 entries whose expiry is after ``now``, so reading at a clock that jumped
 ahead and came back loses nothing. Entries are removed for good only by
-:meth:`PendingDelays.expire`, which the caller runs well behind the clock.
+:meth:`PendingDelays.expire`, which the caller runs well behind the clock; one
+whose delay ran the whole ``LONGEST_DELAY`` is remembered a while after (bounded as
+the resolutions are, and saved with them), so that a retry then is not a new delay.
 
 Keys are hashes of (message id, address), so no address is held. Memory is
 bounded by ``max_entries``; delays beyond it are counted in :attr:`overflow`.
@@ -63,6 +65,8 @@ class PendingDelays:
         "_counted",
         "_entries",
         "_expiries",
+        "_gave_up",
+        "_gave_up_before",
         "_generation",
         "_heap",
         "_resolved",
@@ -89,6 +93,11 @@ class PendingDelays:
         # after them is over, and is not timed a second time. Cleared with the
         # resolutions' older generation.
         self._counted: set[int] = set()
+        # Recipients whose delay ran to LONGEST_DELAY after its first and was then
+        # forgotten by expire() (key -> that first delay's time), in two generations
+        # as the resolutions: a retry after that is no new delay of 16 h more.
+        self._gave_up: dict[int, float] = {}
+        self._gave_up_before: dict[int, float] = {}
         self._generation = max(1, max_entries // 2)
         self.overflow = 0
 
@@ -128,9 +137,16 @@ class PendingDelays:
         else:
             # The decoder bounds expirationTime by the event's own time; ``t`` may be
             # the clock's, earlier (an event from ahead of it): bounded from ``t``.
-            until = t + LONGEST_DELAY
+            # A recipient whose delay ran its 16 h and was forgotten: from its first.
+            since = t
+            first = self._first_of(key) if self._gave_up or self._gave_up_before else None
+            if first is not None:
+                since = min(since, first)
+            until = since + LONGEST_DELAY
+            if until <= t:
+                return None  # SES gave up on it before this retry: not pending again
             expires = until if expires is None or expires > until else expires
-            self._entries[key] = (labels, t, expires)
+            self._entries[key] = (labels, since, expires)
             self._list(labels, expires)
         heapq.heappush(self._heap, (expires, key))
         if len(self._heap) > 2 * len(self._entries) + 1024:
@@ -139,8 +155,11 @@ class PendingDelays:
         return None
 
     def holds(self, key: int) -> bool:
-        """Whether a recipient is pending (a pure read)."""
-        return key in self._entries
+        """Whether a recipient is pending, or was until SES gave up on it: a delay of
+        it now is a retry, not one more delayed recipient (a pure read)."""
+        if key in self._entries:
+            return True
+        return bool(self._gave_up or self._gave_up_before) and self._first_of(key) is not None
 
     def resolved(self, key: int, t: float) -> tuple[Labels, float] | None:
         """A Delivery or Bounce for a recipient at event time ``t``: returns (labels,
@@ -193,7 +212,19 @@ class PendingDelays:
                 del self._entries[key]
                 self._unlist(found[0], found[2])
                 expired += 1
+                if found[2] >= found[1] + LONGEST_DELAY:
+                    self._give_up(key, found[1])
         return expired
+
+    def _give_up(self, key: int, since: float) -> None:
+        self._gave_up[key] = since
+        if len(self._gave_up) >= self._generation:
+            self._gave_up_before = self._gave_up
+            self._gave_up = {}
+
+    def _first_of(self, key: int) -> float | None:
+        first = self._gave_up.get(key)
+        return self._gave_up_before.get(key) if first is None else first
 
     def drop_label(self, label: str, scope: int = 0) -> None:
         """Forget every pending recipient of an evicted label (of scope ``scope``)."""
@@ -219,13 +250,17 @@ class PendingDelays:
 
     def snapshot(self) -> dict[str, object]:
         """Plain data for the state file: (key, labels, since, expires) per recipient,
-        and the recent resolutions (key, time)."""
+        the recent resolutions (key, time) and the recipients given up on (key, time
+        of their first delay)."""
         resolved = {**self._resolved_before, **self._resolved}
         return {
             # The labels' own tuple (an array to msgpack, as a list is): one new
             # container a row, not two, for a table of up to max_entries.
             "pending": [(key, *entry) for key, entry in self._entries.items()],
             "resolved": list(resolved.items()),
+            # A file without it (an earlier build's) restores none; an earlier build
+            # reading this file leaves it.
+            "gave_up": list({**self._gave_up_before, **self._gave_up}.items()),
         }
 
     def restore(self, data: dict[str, Any], where: list[int] | None = None) -> None:
@@ -244,8 +279,8 @@ class PendingDelays:
                 # save time: that is the event time the decoder bounds a new delay from,
                 # SES tries no recipient for longer after its first delay, and a host
                 # clock behind SES's at the save (event times after it) cuts nothing.
-                # Only a chain of delays without expirationTime held live past it
-                # ends here, when SES had given up on it anyway.
+                # An earlier build held a chain of delays without expirationTime past
+                # it (delayed() bounds it now), when SES had given up on it anyway.
                 until = min(float(expires), float(since) + LONGEST_DELAY)
                 self._entries[int(key)] = (tuple(labels), float(since), until)
                 for scope, label in enumerate(labels):
@@ -255,5 +290,7 @@ class PendingDelays:
             expiries.sort()
         for key, t in data["resolved"]:
             self._remember(int(key), float(t))
+        for key, first in data.get("gave_up", ()):
+            self._give_up(int(key), float(first))
         self._heap = [(e[2], k) for k, e in self._entries.items()]
         heapq.heapify(self._heap)
