@@ -269,6 +269,20 @@ def test_secret_references(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
         read_secrets(again)
 
 
+def test_a_secret_file_not_in_utf8_is_refused_without_its_bytes(tmp_path: Path) -> None:
+    """A secret file in Latin-1 is refused by name; the message says nothing of its
+    bytes (Python's decoder names the byte it stopped at: a piece of the secret)."""
+    secret_file = tmp_path / "key"
+    secret_file.write_bytes("s\u00e9cret\n".encode("latin-1"))
+    config = parse_config(f'[aws]\naccess_key_id = "x"\nsecret_access_key = "file:{secret_file}"\n')
+    with pytest.raises(ConfigError) as caught:
+        read_secrets(config)
+    said = str(caught.value)
+    assert f"aws.secret_access_key: secret file {secret_file} is not UTF-8 text" in said
+    assert "0xe9" not in said
+    assert "position" not in said
+
+
 def test_check_config_masks_secrets(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -106,6 +106,10 @@ class Secret:
                 self._value = path.read_text(encoding="utf-8").strip()
             except OSError as exc:
                 raise ValueError(f"cannot read secret file {path}: {exc.strerror}") from None
+            except UnicodeDecodeError:
+                # Not the decoder's message: it names the byte it stopped at, a piece
+                # of the secret.
+                raise ValueError(f"secret file {path} is not UTF-8 text") from None
             if not self._value:
                 raise ValueError(f"secret file {path} is empty")
         else:
