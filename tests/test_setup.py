@@ -212,6 +212,31 @@ async def test_setup_from_a_config_provisions_the_default_accounts_regions_only(
     )
 
 
+async def test_setup_from_a_config_needs_none_of_its_sinks_secrets(
+    local_sqs: LocalSqs, tmp_path: Any
+) -> None:
+    """setup takes only the regions and the endpoint from a config: run where the
+    Slack webhook's environment variable is not set (a workstation, a CI job), it
+    plans the queue all the same, rather than refusing for a secret it never uses."""
+    import os
+    import sys
+
+    from anyio import run_process
+
+    config = tmp_path / "sesd.toml"
+    config.write_text(
+        f'[aws]\nendpoint_url = "{local_sqs.url}"\n'
+        '[[queues]]\nurl = "https://sqs.us-east-1.amazonaws.com/123456789012/ours"\n'
+        '[alerts.slack]\nwebhook_url = "env:SESD_TEST_SLACK_WEBHOOK_NOT_SET"\n'
+    )
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+    env.pop("SESD_TEST_SLACK_WEBHOOK_NOT_SET", None)
+    command = [sys.executable, "-m", "sesd", "setup", "--dry-run", "--config", str(config)]
+    done = await run_process(command, env=env, check=False)
+    assert done.returncode == 0, done.stderr.decode()
+    assert "# us-east-1" in done.stdout.decode()
+
+
 @pytest.mark.parametrize("count", ["0", "-3", "1001", "five"])
 def test_a_receive_count_sqs_would_refuse_or_misread_is_a_usage_error(
     count: str, capsys: pytest.CaptureFixture[str]

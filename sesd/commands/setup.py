@@ -54,7 +54,8 @@ def add_parser(commands: Commands) -> None:
     setup.add_argument(
         "--config",
         default=os.environ.get("SESD_CONFIG"),
-        help="take [aws] region and endpoint_url from this config",
+        help="take its queues' regions (else [aws] region) and [aws] endpoint_url from this "
+        "config; its secrets are not read ($SESD_CONFIG when not given)",
     )
     setup.add_argument(
         "--name",
@@ -88,7 +89,9 @@ def execute(args: argparse.Namespace) -> int:
     regions, endpoint = ["us-east-1"], None
     if args.config:
         try:
-            config = load_config(args.config)
+            # Only the regions and the endpoint are read: the sinks' secrets are not
+            # needed (nor, often, set) where setup runs.
+            config = load_config(args.config, resolve_secrets=False)
         except ConfigError as exc:
             return config_error(exc)
         # With the default credentials, in their account: another account's queues
