@@ -128,6 +128,29 @@ def test_a_rate_or_period_that_is_no_positive_number_is_a_usage_error(
     assert f"{value!r}: give a number above 0" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("option", "least"),
+    [
+        ("--duration", "above 0"),
+        ("--spike-after", "of 0 or more"),
+        ("--pause-after", "of 0 or more"),
+    ],
+)
+@pytest.mark.parametrize("value", ["-1", "inf", "nan", "soon"])
+def test_a_time_that_is_no_number_of_seconds_ahead_is_a_usage_error(
+    option: str, least: str, value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--spike-after -3 ran a demo whose spike "starts -3 s in", and --duration nan
+    one that never stopped: the times the demo takes are seconds from its start, a
+    number of 0 or more (the duration above 0), else a usage error."""
+    from sesd.commands.main import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(["demo", option, value])
+    assert exited.value.code == 2
+    assert f"{value!r}: give a number {least}" in capsys.readouterr().err
+
+
 def test_without_moto_the_demo_says_how_to_get_it_in_one_line(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -156,15 +156,21 @@ sinks = ["console"]
     )
 
 
-def _positive(text: str) -> float:
-    """A number above 0 (a rate, a period), else a usage error."""
+def _positive(text: str, zero: bool = False) -> float:
+    """A number above 0 (a rate, a period; with ``zero``, 0 too), else a usage error."""
     try:
         value = float(text)
     except ValueError:
-        value = 0.0
-    if not 0 < value < math.inf:
-        raise argparse.ArgumentTypeError(f"{text!r}: give a number above 0")
+        value = -1.0
+    if not (value >= 0 if zero else value > 0) or value == math.inf:
+        least = "of 0 or more" if zero else "above 0"
+        raise argparse.ArgumentTypeError(f"{text!r}: give a number {least}")
     return value
+
+
+def _from_start(text: str) -> float:
+    """Seconds after the start (0 or more), else a usage error."""
+    return _positive(text, zero=True)
 
 
 def _listen(text: str) -> str:
@@ -357,14 +363,14 @@ def add_parser(commands: Commands) -> None:
         commands, "demo", "local SQS, synthetic traffic, a delay spike: no AWS account needed"
     )
     demo.add_argument("--listen", type=_listen, default="127.0.0.1:9585", help="metrics address")
-    demo.add_argument("--duration", type=float, default=None, help="stop after N seconds")
+    demo.add_argument("--duration", type=_positive, default=None, help="stop after N seconds")
     demo.add_argument("--rate", type=_positive, default=60.0, help="messages per second")
     demo.add_argument(
-        "--spike-after", type=float, default=30.0, help="seconds before the delay spike"
+        "--spike-after", type=_from_start, default=30.0, help="seconds before the delay spike"
     )
     demo.add_argument("--every", type=_positive, default=5.0, help="seconds between summaries")
     demo.add_argument(
-        "--pause-after", type=float, default=45.0, help="seconds before SES pauses a tenant"
+        "--pause-after", type=_from_start, default=45.0, help="seconds before SES pauses a tenant"
     )
     demo.set_defaults(execute=execute)
 
