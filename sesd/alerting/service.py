@@ -18,23 +18,9 @@ from sesd.alerting.outbox import Outbox
 from sesd.alerting.recall import recall
 from sesd.alerting.rules import Transition, has_waited
 from sesd.alerting.silence_file import SilenceWatcher
-from sesd.alerting.sinks import (
-    ConsoleSink,
-    PagerDutySink,
-    Sink,
-    SlackSink,
-    WebhookSink,
-)
-from sesd.config import (
-    AlertmanagerConfig,
-    AlertsConfig,
-    Config,
-    ConsoleConfig,
-    PagerDutyConfig,
-    SinkConfig,
-    SlackConfig,
-    WebhookConfig,
-)
+from sesd.alerting.sink_map import build_sink, build_sinks, sink_session
+from sesd.alerting.sinks import PagerDutySink, Sink
+from sesd.config import Config
 from sesd.core.ledger import Ledger
 from sesd.io.logs import get_logger
 
@@ -42,42 +28,6 @@ __all__ = ["Alerting", "build_sink", "build_sinks", "sink_session"]
 
 #: An event loop that stood still this long (or four evaluation periods) stalled.
 _STALL: Final = 30.0
-
-
-def sink_session() -> aiohttp.ClientSession:
-    """The HTTP client the sinks post with: through the proxy ``HTTPS_PROXY`` or
-    ``HTTP_PROXY`` names (``NO_PROXY`` honoured), as the AWS SDK's calls go, so a host
-    that reaches the internet only through a proxy gets its pages out too."""
-    return aiohttp.ClientSession(trust_env=True)
-
-
-def build_sink(
-    name: str, config: SinkConfig, session: aiohttp.ClientSession, console: TextIO | None = None
-) -> Sink:
-    """The sink a ``[alerts.sinks.NAME]`` describes (a type added to the config and
-    not here is a KeyError at start, not a console that pages nobody)."""
-    if isinstance(config, ConsoleConfig):
-        return ConsoleSink(console, name)
-    made: Sink = _SINKS[type(config)](config, session, name)
-    return made
-
-
-#: The sink each ``[alerts.sinks]`` type is delivered by.
-_SINKS: dict[type, Callable[..., Sink]] = {
-    SlackConfig: SlackSink,
-    PagerDutyConfig: PagerDutySink,
-    AlertmanagerConfig: AlertmanagerSink,
-    WebhookConfig: WebhookSink,
-}
-
-
-def build_sinks(
-    alerts: AlertsConfig, session: aiohttp.ClientSession, console: TextIO | None = None
-) -> list[Sink]:
-    """Every sink ``[alerts]`` names; the console sink is always there."""
-    return [
-        build_sink(name, config, session, console) for name, config in alerts.named_sinks().items()
-    ]
 
 
 class Alerting:
