@@ -18,16 +18,14 @@ from sesd.alerting.accounts import measure_account
 from sesd.alerting.alert import Alert, Notification, alert_of, identity, link
 from sesd.alerting.changes import Change, changes, relabel
 from sesd.alerting.grouping import Groups
-from sesd.alerting.labels import labels, watches
+from sesd.alerting.labels import watches
 from sesd.alerting.reads import Reads
 from sesd.alerting.rules import AlertState, Blindness, Status, Transition, measure, step
 from sesd.alerting.silences import SilenceSet, silence_command
+from sesd.alerting.slices import Evaluation
 from sesd.alerting.tenants import measure_tenant
 from sesd.config import (
-    ACCOUNT_METRICS,
-    CANARY_METRICS,
     QUANTILE_METRICS,
-    TENANT_METRICS,
     AlertsConfig,
     Duration,
     RuleConfig,
@@ -35,14 +33,14 @@ from sesd.config import (
 from sesd.core.canary import CANARY_DOMAIN
 from sesd.core.causes import CAUSE_INDEX
 from sesd.core.ledger import Ledger
-from sesd.core.scopes import ACCOUNT, PROVIDER, TENANT, Scope
+from sesd.core.scopes import ACCOUNT, TENANT, Scope
 from sesd.core.tenants import TenantKey, TenantStatus
 from sesd.core.windows import Breakdown, DomainWindows, Figures
 
-__all__ = ["Evaluator"]
+__all__ = ["Evaluator", "Read"]
 
 #: What a step of a (rule, label) read: its windows, their stamp, its pending count.
-_Read = tuple[DomainWindows, int, int, int]
+Read = tuple[DomainWindows, int, int, int]
 
 
 class Evaluator:
@@ -72,8 +70,10 @@ class Evaluator:
         # (rule, label) -> what its last step read, where that step left it inactive:
         # its windows, their stamp and its pending count. The same again means the same
         # value, so stepping it again would change nothing (most labels, most steps).
-        self._quiet: dict[tuple[str, str], _Read] = {}
+        self._quiet: dict[tuple[str, str], Read] = {}
         self._reads = Reads()  # what this evaluation read already
+        #: The evaluation begun in slices, until :meth:`evaluate` returns its alerts.
+        self._begun: Evaluation | None = None
         #: When a window without data says nothing (see blind()).
         self.blindness = Blindness()
         self.configure(config, window_names, now=0.0)
@@ -82,6 +82,7 @@ class Evaluator:
         """Take new rules (at start and on reload). States of rules kept by name stay;
         what the change owes the sinks (sesd.alerting.changes: a removed rule's sent
         alerts resolve, say) is returned and queued."""
+        self.settle()  # an evaluation under way ends under the rules it began with
         self._quiet.clear()  # a rule's thresholds may have changed under its name
         self.config, self.window_names = config, window_names
         old = {rule.name: rule for rule in self.rules}
@@ -107,6 +108,7 @@ class Evaluator:
     ) -> list[Alert]:
         """Alert states restored from a state file saved under ``rules``: taken as a
         reload from those rules to the configured ones takes them."""
+        self.settle()
         config, window_names = self.config, self.window_names
         self.rules, self.states = rules, states
         return self.configure(config, window_names, now)
@@ -137,53 +139,40 @@ class Evaluator:
         self.groups.add(rule, alert, now, change.sinks)
         return alert
 
-    def evaluate(self, ledger: Ledger, now: float) -> list[Alert]:
-        """Step every (rule, domain); returns the alerts to send, also queued for :meth:`due`."""
-        out: list[Alert] = []
-        self._reads.start(now)
-        self.ended_silences, self.held = set(), []
-        self.blindness.tallies = ledger.tallies
-        for rule in self.rules:
-            if rule.metric in CANARY_METRICS:
-                self._canary(rule, ledger, now, out)
-            elif rule.metric in ACCOUNT_METRICS:
-                self._accounts(rule, ledger, now, out)
-            elif rule.metric in TENANT_METRICS:
-                self._tenants(rule, ledger, now, out)
-            else:
-                scope = {PROVIDER: ledger.by_provider, TENANT: ledger.by_tenant}.get(
-                    rule.scope, ledger.by_domain
-                )
-                if scope is None:  # a provider or tenant rule while they are off (refused)
-                    continue
-                self._scope_rule(rule, ledger, scope, now, out)
-        return out
+    def slices(self, ledger: Ledger, now: float) -> Evaluation:
+        """Begin the evaluation at ``now`` (the one under way settled first): each
+        ``next()`` steps a slice of its labels (sesd.alerting.slices); once they have
+        run out, :meth:`evaluate` at the same ``now`` decides it."""
+        self.settle()
+        self._begun = Evaluation(self, ledger, now)
+        return self._begun
 
-    def _scope_rule(
-        self, rule: RuleConfig, ledger: Ledger, scope: Scope, now: float, out: list[Alert]
-    ) -> None:
-        """Step each label of a rule on a scope's windows, but those whose last step left
-        them inactive and whose reads would return what they returned then: most labels,
-        most steps, passed over here before a step is called."""
-        states, name, quiet = self.states[rule.name], rule.name, self._quiet
-        index, windows_of, pending = self._window_index[name], scope.windows, ledger.pending
-        for label in labels(rule, scope, states):
-            windows = windows_of.get(label)
-            read: _Read | None = None
-            if windows is not None:
-                read = (windows, *windows.stamp(index, now), pending.count(label, now, scope.index))
-                if quiet.get((name, label)) == read and states[label].status is Status.INACTIVE:
-                    continue  # what it reads is what left it inactive: it stays so
-            self._step(rule, scope, label, now, out, read)
+    def evaluate(self, ledger: Ledger, now: float) -> list[Alert]:
+        """Step every (rule, label) at ``now`` and decide; returns the alerts to send,
+        also queued for :meth:`due`. After the slices :meth:`slices` began at ``now``
+        ran out, decides what they stepped instead (the caller that ran them)."""
+        begun = self._begun
+        if begun is not None and begun.run_out and (begun.now, begun.ledger) == (now, ledger):
+            self._begun = None
+            return begun.finish()
+        # Another caller's: the one under way is finished first (its alerts are kept
+        # for the caller running its slices), then this one runs whole.
+        self.settle()
+        return Evaluation(self, ledger, now).finish()
+
+    def settle(self) -> None:
+        """Finish the evaluation under way in slices, its alerts decided and queued:
+        before the rules change, the states are saved, or another evaluation runs."""
+        if self._begun is not None:
+            self._begun.finish()
 
     def _step(
-        self, rule: RuleConfig, scope: Scope, domain: str, now: float, out: list[Alert],
-        read: _Read | None,
-    ) -> None:  # fmt: skip
+        self, rule: RuleConfig, scope: Scope, domain: str, now: float, read: Read | None
+    ) -> tuple[Alert, bool] | None:
         """Step one (rule, label) of a scope: measure its window, move its state, and
-        queue the alert its transition makes. ``read`` is what the window's reads depend
-        on (None when the label has no windows): its windows, their stamp and its pending
-        count."""
+        return the alert its transition makes, and whether it is only remembered (for
+        :meth:`_decide`). ``read`` is what the window's reads depend on (None when the
+        label has no windows): its windows, their stamp and its pending count."""
         states = self.states[rule.name]
         state = states.get(domain)
         if state is None:
@@ -217,7 +206,7 @@ class Evaluator:
         if kind is None and not remember:
             if state.status is Status.INACTIVE:
                 self._forget_or_note(rule, domain, read)
-            return
+            return None
         breakdown = (
             Breakdown()
             if windows is None
@@ -229,12 +218,20 @@ class Evaluator:
             figures.counts if figures is not None else None,
             breakdown,
         )  # fmt: skip
+        return alert, remember
+
+    def _decide(
+        self, rule: RuleConfig, label: str, alert: Alert, remember: bool, now: float,
+        out: list[Alert],
+    ) -> None:  # fmt: skip
+        """What a step returned, once the evaluation's slices are done: remembered for
+        resends, or emitted."""
         if remember:
-            self.current[(rule.name, domain)] = alert
+            self.current[(rule.name, label)] = alert
         else:
             self._emit(rule, alert, now, out)
 
-    def _forget_or_note(self, rule: RuleConfig, label: str, read: _Read | None) -> None:
+    def _forget_or_note(self, rule: RuleConfig, label: str, read: Read | None) -> None:
         """An inactive (rule, label) after its step: forgotten when its windows are gone
         (evicted, or never there), else what it read is noted."""
         if read is None:

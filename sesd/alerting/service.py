@@ -162,7 +162,7 @@ class Alerting:
                 self._stalled(anyio.current_time() - last)
                 last = anyio.current_time()
                 try:
-                    self.evaluate()
+                    await self.evaluate_in_slices()
                 except Exception:  # noqa: BLE001 - a bug in one evaluation must not stop alerting
                     self.evaluation_errors.inc()
                     self._log.error("sesd.alert.evaluation_failed", exc_info=True)
@@ -207,6 +207,23 @@ class Alerting:
 
     def evaluate(self, *, flush: bool = False) -> list[Notification]:
         """One evaluation at the current time; due notifications go to their outboxes."""
+        return self._conclude(self._prepare(), flush)
+
+    async def evaluate_in_slices(self) -> list[Notification]:
+        """:meth:`evaluate`, the event loop given back between slices of labels
+        (sesd.alerting.slices): a poll, a scrape or a health check waits for a slice,
+        not for every rule on every domain."""
+        now = self._prepare()
+        # A stop that comes meanwhile waits for the last slice: no evaluation is left
+        # with states stepped and their alerts not decided.
+        with anyio.CancelScope(shield=True):
+            for _ in self.evaluator.slices(self._ledger, now):
+                await anyio.lowlevel.checkpoint()
+        return self._conclude(now, flush=False)
+
+    def _prepare(self) -> float:
+        """What comes before the rules are stepped: the silences read (what a new one
+        holds recalled from the outboxes), unread queues seen. Returns the ``now``."""
         now = self._clock()
         if self.silences.refresh():
             for rule, domain in recall(self.outboxes.values(), self.evaluator, now):
@@ -227,6 +244,11 @@ class Alerting:
                     hint="no alert resolves on an empty window while these queues "
                     "cannot be read, and for a window's length after",
                 )
+        return now
+
+    def _conclude(self, now: float, flush: bool) -> list[Notification]:
+        """The evaluation at ``now`` finished (what its slices left) and its alerts
+        logged; due notifications go to their outboxes."""
         for alert in self.evaluator.evaluate(self._ledger, now):
             self._log.info(
                 f"sesd.alert.{alert.kind.value}",

@@ -146,6 +146,7 @@ class Reloader:
             self._log.warning("sesd.config.reload_ignored", key=key, hint="needs a restart")
         old, daemon.config = daemon.config, merged
         set_level(merged.logging.level)
+        daemon.alerting.evaluator.settle()  # ends under the windows and rules it began with
         daemon.pipeline.reconfigure(core_settings(merged))
         daemon.alerting.reconfigure(merged)
         if daemon.aws is not None:

@@ -204,6 +204,9 @@ class StateSaver:
 
     async def _save(self, path: str, abandon: bool) -> None:
         now = self._clock()
+        # An evaluation under way between its slices has stepped states whose alerts are
+        # not queued yet: saved so, a firing would count as sent and be lost at a restart.
+        self._evaluator.settle()
         blob = snapshot(self._ledger, self._evaluator, now, self._unsent())
         try:
             await anyio.to_thread.run_sync(write_state, path, blob, abandon_on_cancel=abandon)

@@ -1,0 +1,175 @@
+"""One evaluation in slices, so that it does not hold the event loop all at once.
+
+A hundred rules over a thousand domains take a tenth of a second or more to step,
+and meanwhile no poll, scrape or health check is answered. Here an evaluation lists
+its rules' labels a few rules at a time, then steps a range of labels at a time:
+every rule on a label in the same slice, so the rules that read one window read it
+as of one moment although events come between slices. The runtime gives the loop
+back between slices (sesd.alerting.service); nothing here awaits.
+
+Every slice steps at the evaluation's ``now``, and what is sent is decided once the
+last slice is done, rule by rule and label by label, as a whole evaluation decides
+it: the same alerts, the same groups, in the same order.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections import Counter
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from sesd.alerting.alert import Alert
+from sesd.alerting.labels import labels
+from sesd.alerting.rules import Status
+from sesd.config import ACCOUNT_METRICS, CANARY_METRICS, TENANT_METRICS, RuleConfig
+from sesd.core.ledger import Ledger
+from sesd.core.scopes import PROVIDER, TENANT, Scope
+
+if TYPE_CHECKING:
+    from sesd.alerting.evaluator import Evaluator, Read
+
+__all__ = ["LISTING", "STEPS", "Evaluation"]
+
+#: About how many (rule, label) steps make a slice: a few milliseconds.
+STEPS = 1_000
+#: Listing a rule's labels costs about this fraction of stepping them.
+LISTING = 1 / 20
+
+#: What a step decided, to be applied once every slice is done: the label, the alert,
+#: and whether it is only remembered (a firing alert restored from the state file).
+_Decision = tuple[str, Alert, bool]
+
+
+class _Scoped:
+    """The rules on one scope's windows, each with its labels (sorted), and how many
+    rules step each label."""
+
+    def __init__(self, scope: Scope) -> None:
+        self.scope = scope
+        self.rules: list[tuple[int, RuleConfig, list[str]]] = []
+        self.weights: Counter[str] = Counter()
+
+    def bounds(self) -> list[str]:
+        """Where each slice's labels begin (the first slice's from the first label):
+        consecutive labels, about :data:`STEPS` steps each."""
+        out: list[str] = []
+        spent = STEPS
+        for label in sorted(self.weights):
+            if spent >= STEPS:
+                out.append(label)
+                spent = 0
+            spent += self.weights[label]
+        return out
+
+
+class Evaluation(Iterator[None]):
+    """One evaluation at ``now``: each ``next()`` runs one slice of it; :meth:`finish`
+    runs the slices left and decides what is sent."""
+
+    def __init__(self, evaluator: Evaluator, ledger: Ledger, now: float) -> None:
+        self.evaluator, self.ledger, self.now = evaluator, ledger, now
+        #: The rules as they were when it began (a reload settles it first).
+        self.rules = list(evaluator.rules)
+        #: The alerts to send, once decided.
+        self.alerts: list[Alert] | None = None
+        #: Whether the slices ran out as the caller driving them asked for the next.
+        self.run_out = False
+        # What silences held back and which ``--until-resolved`` ones ended: the
+        # evaluator's fields while this one steps, and again when it is finished.
+        self._held: list[tuple[str, str, str, str]] = []
+        self._ended: set[str] = set()
+        # Per rule (by its place), what its steps decided, in label order.
+        self._decided: list[list[_Decision]] = [[] for _ in self.rules]
+        self._slices = self._run()
+
+    def __next__(self) -> None:
+        try:
+            return next(self._slices)
+        except StopIteration:
+            self.run_out = True
+            raise
+
+    def finish(self) -> list[Alert]:
+        """Run the slices left, then decide: the rules on no windows (canary, accounts,
+        tenants) are stepped, and every alert is emitted in rule order. Once: the
+        alerts decided are returned again after."""
+        for _ in self._slices:
+            pass
+        evaluator, ledger, now = self.evaluator, self.ledger, self.now
+        # Another evaluation may have run since (a caller's beside the slices' driver).
+        evaluator.held, evaluator.ended_silences = self._held, self._ended
+        if self.alerts is not None:
+            return self.alerts
+        out = self.alerts = []  # set first: a fault while deciding decides nothing twice
+        for place, rule in enumerate(self.rules):
+            if rule.metric in CANARY_METRICS:
+                evaluator._canary(rule, ledger, now, out)
+            elif rule.metric in ACCOUNT_METRICS:
+                evaluator._accounts(rule, ledger, now, out)
+            elif rule.metric in TENANT_METRICS:
+                evaluator._tenants(rule, ledger, now, out)
+            for label, alert, remember in self._decided[place]:
+                evaluator._decide(rule, label, alert, remember, now, out)
+        # The slices stepped label by label; what silences held is told rule by rule.
+        places = {rule.name: place for place, rule in enumerate(self.rules)}
+        evaluator.held.sort(key=lambda held: places[held[0]])
+        return out
+
+    def _run(self) -> Iterator[None]:
+        """The slices: the labels listed, then stepped a range of labels at a time."""
+        evaluator, ledger = self.evaluator, self.ledger
+        evaluator.ended_silences, evaluator.held = self._ended, self._held
+        evaluator.blindness.tallies = ledger.tallies
+        scoped: dict[str, _Scoped] = {}
+        spent = 0.0
+        for place, rule in enumerate(self.rules):
+            if rule.metric in (*CANARY_METRICS, *ACCOUNT_METRICS, *TENANT_METRICS):
+                continue
+            scope = {PROVIDER: ledger.by_provider, TENANT: ledger.by_tenant}.get(
+                rule.scope, ledger.by_domain
+            )
+            if scope is None:  # a provider or tenant rule while they are off (refused)
+                continue
+            found = labels(rule, scope, evaluator.states[rule.name])
+            group = scoped.setdefault(scope.axis, _Scoped(scope))
+            group.rules.append((place, rule, found))
+            group.weights.update(found)
+            spent += len(found) * LISTING
+            if spent >= STEPS:
+                spent = 0
+                yield
+        for group in scoped.values():
+            bounds = group.bounds()
+            cursors = [0] * len(group.rules)
+            for i in range(len(bounds)):
+                upto = bounds[i + 1] if i + 1 < len(bounds) else None
+                self._step_range(group, cursors, upto)
+                yield
+
+    def _step_range(self, group: _Scoped, cursors: list[int], upto: str | None) -> None:
+        """Step each rule of ``group`` on its labels from its cursor to ``upto`` (not
+        included; None: to the last), all at ``now``, but those whose last step left
+        them inactive and whose reads would return what they returned then: most
+        labels, most steps, passed over here before a step is called."""
+        evaluator, now, scope = self.evaluator, self.now, group.scope
+        # A window is read in one slice only: what an earlier slice read is not kept.
+        evaluator._reads.start(now)
+        quiet, pending, windows_of = evaluator._quiet, self.ledger.pending, scope.windows
+        for n, (place, rule, found) in enumerate(group.rules):
+            start = cursors[n]
+            end = len(found) if upto is None else bisect_left(found, upto, start)
+            cursors[n] = end
+            name, states, decided = rule.name, evaluator.states[rule.name], self._decided[place]
+            index = evaluator._window_index[name]
+            for label in found[start:end]:
+                windows = windows_of.get(label)
+                read: Read | None = None
+                if windows is not None:
+                    stamp = windows.stamp(index, now)
+                    read = (windows, *stamp, pending.count(label, now, scope.index))
+                    if quiet.get((name, label)) == read and states[label].status is Status.INACTIVE:
+                        continue  # what it reads is what left it inactive: it stays so
+                decision = evaluator._step(rule, scope, label, now, read)
+                if decision is not None:
+                    decided.append((label, *decision))

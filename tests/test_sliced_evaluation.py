@@ -1,0 +1,350 @@
+"""An evaluation in slices (sesd.alerting.slices): the daemon steps a range of labels
+at a time and gives the event loop back between slices, so a poll or a scrape waits
+for one slice, not for a hundred rules over a thousand domains. What it decides is
+what one whole evaluation decides; a stop, a save or a reload that comes between two
+slices finds no evaluation half done."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import anyio
+import anyio.lowlevel
+import pytest
+from structlog.testing import capture_logs
+
+from sesd.alerting import slices
+from sesd.alerting.alert import Alert
+from sesd.alerting.evaluator import Evaluator
+from sesd.alerting.rules import Transition
+from sesd.alerting.service import Alerting
+from sesd.alerting.silences import Silence, SilenceSet
+from sesd.config import Config, core_settings, parse_config
+from sesd.core.ledger import Ledger
+from sesd.core.pipeline import Pipeline
+from sesd.metrics.registry import Metrics
+from sesd.runtime.saver import StateSaver
+from sesd.runtime.state import restore
+from tests import factory as f
+from tests.test_rules import feed_spike
+
+T = f.T0
+RULES = """
+[domains]
+max_tracked = 2000
+[providers]
+enabled = true
+[alerts]
+group_wait = "0s"
+[[alerts.rules]]
+name = "delays"
+metric = "delay_ratio"
+window = "5m"
+above = 0.3
+min_events = 5
+domains = ["*"]
+[[alerts.rules]]
+name = "bounces"
+metric = "bounce_ratio"
+window = "15m"
+above = 0.3
+min_events = 5
+domains = ["*"]
+[[alerts.rules]]
+name = "provider-delays"
+metric = "delay_ratio"
+window = "5m"
+above = 0.01
+min_events = 5
+providers = ["*"]
+"""
+
+
+def _domains(n: int) -> list[str]:
+    return [f"d{i:04}.example" for i in range(n)]
+
+
+def _world(n: int) -> tuple[Config, Pipeline]:
+    """``n`` domains with four deliveries each, spread over five providers."""
+    config = parse_config(RULES)
+    pipeline = Pipeline(core_settings(config))
+    cache = pipeline.ledger.providers
+    assert cache is not None
+    for i, domain in enumerate(_domains(n)):
+        cache.remember(domain, ("google", "yahoo", "apple", "other", "microsoft")[i % 5], T + 1e6)
+        for k in range(4):
+            pipeline.feed(f.raw(f.delivery([f"ok{k}@{domain}"], at=T)), "q", T)
+    return config, pipeline
+
+
+def _bounces(pipeline: Pipeline, domain: str, t: float) -> None:
+    for k in range(6):
+        pipeline.feed(f.raw(f.bounce([f"b{k}-{t}@{domain}"], at=t)), "q", t)
+
+
+def _evaluator(config: Config) -> Evaluator:
+    evaluator = Evaluator(config.alerts, ["5m", "15m", "1h"])
+    held = Silence(
+        id="s1", comment="known", starts_at=T, ends_at=T + 3600, rule="bounces", domain="d0015.*"
+    )
+    evaluator.silences = SilenceSet([held])
+    return evaluator
+
+
+def _in_slices(evaluator: Evaluator, ledger: Ledger, now: float) -> tuple[list[Alert], int]:
+    """An evaluation as the daemon runs it: its slices, then its decisions."""
+    count = sum(1 for _ in evaluator.slices(ledger, now))
+    return evaluator.evaluate(ledger, now), count
+
+
+def _seen(evaluator: Evaluator, now: float) -> dict[str, Any]:
+    """Everything an evaluation leaves that sinks, the state file or the page read."""
+    return {
+        "states": {
+            rule: {label: (s.status, s.value, s.since, s.notified) for label, s in states.items()}
+            for rule, states in evaluator.states.items()
+        },
+        "held": evaluator.held,
+        "current": list(evaluator.current.items()),
+        "due": [
+            (n.rule, n.kind, n.sinks, [a.domain for a in n.alerts])
+            for n in evaluator.due(now, flush=True)
+        ],
+    }
+
+
+def test_an_evaluation_in_slices_decides_what_a_whole_one_decides(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """300 domains and five providers under three rules, over three evaluations: some
+    domains fire (delays late in the labels' order, bounces early, one of them
+    silenced), then resolve, while the providers fire. Cut into slices of 37 steps
+    (over ten slices, their bounds inside a rule's labels), the evaluations return
+    the same alerts in the same order, leave the same states, hold back the same
+    alerts under the silence, and queue the same notifications in the same order
+    (a rule's group before the next rule's) as evaluations that step each rule on
+    every label at once, one rule after the other."""
+    config, pipeline = _world(300)
+    whole, sliced = _evaluator(config), _evaluator(config)
+    late, early = _domains(300)[250:260], _domains(300)[10:20]
+    counts, kinds, held = [], set(), []
+    for tick, now in enumerate((T + 1, T + 61, T + 121)):
+        for domain in late if tick == 0 else late[:5]:
+            feed_spike(pipeline, domain, now - 1, 6 if tick == 0 else 0, 0 if tick == 0 else 40)
+        for domain in early if tick == 0 else ():
+            _bounces(pipeline, domain, now - 1)
+        monkeypatch.setattr(slices, "STEPS", 10**9)
+        expected, scopes = _in_slices(whole, pipeline.ledger, now)
+        assert scopes == 2  # a slice of the domains, one of the providers: whole
+        monkeypatch.setattr(slices, "STEPS", 37)
+        found, count = _in_slices(sliced, pipeline.ledger, now)
+        assert found == expected
+        assert _seen(sliced, now) == _seen(whole, now)
+        counts.append(count)
+        kinds |= {(a.rule, a.kind) for a in found}
+        held += sliced.held
+    assert min(counts) > 10
+    assert kinds >= {
+        ("delays", Transition.FIRING),
+        ("delays", Transition.RESOLVED),
+        ("bounces", Transition.FIRING),
+        ("provider-delays", Transition.FIRING),
+    }
+    assert ("bounces", "d0015.example", "firing", "s1") in held
+
+
+def _alerting(config: Config, pipeline: Pipeline, clock: list[float] | None = None) -> Alerting:
+    """The daemon's alerting (a console sink), its clock at ``clock[0]`` (T + 1)."""
+    at = clock if clock is not None else [T + 1]
+    evaluator = Evaluator(config.alerts, [spec.name for spec in pipeline.ledger.specs])
+    metrics = Metrics(pipeline.ledger, [], lambda: T, evaluator=evaluator)
+    return Alerting(
+        config,
+        pipeline.ledger,
+        evaluator,
+        lambda: at[0],
+        notifications=metrics.notifications,
+        evaluation_errors=metrics.evaluation_errors,
+        faults=metrics.task_failures.labels("alerting"),
+        console=io.StringIO(),
+    )
+
+
+async def _watch_first_evaluation(alerting: Alerting, *, stop_midway: bool) -> list[int]:
+    """Run the daemon's alerting beside a task that notes, each time the event loop
+    runs it, how many (rule, label) states the evaluator holds, until the first
+    evaluation is done (or, with ``stop_midway``, until it sees one under way, and
+    then cancels alerting as a stop does). Returns what it noted."""
+    seen: list[int] = []
+    states = alerting.evaluator.states
+    async with aiohttp.ClientSession() as session:
+        alerting.open(session)
+
+        async def watch() -> None:
+            while alerting.evaluations == 0:
+                seen.append(sum(map(len, states.values())))
+                if stop_midway and seen[-1] > 0:
+                    break
+                await anyio.lowlevel.checkpoint()
+            tg.cancel_scope.cancel()
+
+        with anyio.fail_after(30):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(alerting.run)
+                tg.start_soon(watch)
+    return seen
+
+
+async def test_other_tasks_run_between_the_slices_of_an_evaluation() -> None:
+    """As many domains as a slice has steps, under three rules: the first evaluation
+    takes several slices, and a task beside it runs between them (it finds some
+    labels stepped and not others), where a whole evaluation would hold the loop
+    from the first label to the last."""
+    config, pipeline = _world(slices.STEPS)
+    alerting = _alerting(config, pipeline)
+    seen = await _watch_first_evaluation(alerting, stop_midway=False)
+    total = sum(map(len, alerting.evaluator.states.values()))
+    assert total == 2 * slices.STEPS + 5
+    assert len([n for n in seen if 0 < n < total]) >= 2
+
+
+async def test_a_stop_between_slices_waits_for_the_evaluation_to_end() -> None:
+    """A stop (alerting cancelled) that comes while an evaluation is between two
+    slices: the evaluation ends first. Every label is stepped, and the firing of the
+    last domain, stepped after the stop came, is queued for its sink, not lost
+    half-decided."""
+    config, pipeline = _world(slices.STEPS)
+    last = _domains(slices.STEPS)[-1]
+    feed_spike(pipeline, last, T, 6, 0)
+    alerting = _alerting(config, pipeline)
+    seen = await _watch_first_evaluation(alerting, stop_midway=True)
+    assert alerting.evaluations == 1
+    total = sum(map(len, alerting.evaluator.states.values()))
+    assert 0 < seen[-1] < total == 2 * slices.STEPS + 5
+    assert ("delays", last, Transition.FIRING) in alerting.unsent()
+
+
+async def test_a_drain_between_slices_evaluates_after_the_evaluation_under_way(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A stop's last evaluation (the drain), asked for while the alerting loop's
+    evaluation is between two slices and the clock has moved on: the one under way
+    is finished first, then the drain's runs at the later moment, and the loop takes
+    the alerts of its own. Evaluations go forward: none runs at the first moment
+    again after the drain's."""
+    begun: list[float] = []
+    init = slices.Evaluation.__init__
+
+    def noted(self: slices.Evaluation, evaluator: Evaluator, ledger: Ledger, now: float) -> None:
+        begun.append(now)
+        init(self, evaluator, ledger, now)
+
+    monkeypatch.setattr(slices.Evaluation, "__init__", noted)
+    config, pipeline = _world(slices.STEPS)
+    last = _domains(slices.STEPS)[-1]
+    feed_spike(pipeline, last, T, 6, 0)
+    clock = [T + 1]
+    alerting = _alerting(config, pipeline, clock)
+    states = alerting.evaluator.states
+    async with aiohttp.ClientSession() as session:
+        alerting.open(session)
+
+        async def stop_midway() -> None:
+            while not any(states.values()):
+                await anyio.lowlevel.checkpoint()
+            clock[0] = T + 100
+            await alerting.drain()
+            tg.cancel_scope.cancel()
+
+        with capture_logs() as logs, anyio.fail_after(30):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(alerting.run)
+                tg.start_soon(stop_midway)
+    assert begun == [T + 1, T + 100]
+    assert alerting.evaluations == 2
+    fired = [(e["domain"], e["value"]) for e in logs if e["event"] == "sesd.alert.firing"]
+    assert fired == [(last, 0.6)]
+    assert alerting.notifications.labels("console", "sent")._value.get() == 1
+
+
+async def test_an_evaluation_asked_for_between_slices_reads_what_came_since() -> None:
+    """An evaluation asked for at once (``Alerting.evaluate``: a drain, a test) while
+    the loop's evaluation is between two slices, at the same moment, after a spike on
+    a domain the loop's had already stepped: it is an evaluation of its own, which
+    reads the spike and sends its firing (not the loop's, which read the domain
+    before). The loop's then ends without sending it again."""
+    config, pipeline = _world(slices.STEPS)
+    first = _domains(slices.STEPS)[0]
+    alerting = _alerting(config, pipeline)
+    states = alerting.evaluator.states
+    sent: list[list[tuple[str, str]]] = []
+    async with aiohttp.ClientSession() as session:
+        alerting.open(session)
+
+        async def midway() -> None:
+            while first not in states["delays"]:
+                await anyio.lowlevel.checkpoint()
+            feed_spike(pipeline, first, T, 6, 0)
+            sent.append([(n.kind, a.domain) for n in alerting.evaluate() for a in n.alerts])
+            while alerting.evaluations < 2:
+                await anyio.lowlevel.checkpoint()
+            await alerting.outboxes["console"].wait_empty()
+            tg.cancel_scope.cancel()
+
+        with anyio.fail_after(30):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(alerting.run)
+                tg.start_soon(midway)
+    assert sent == [[(Transition.FIRING, first)]]
+    assert alerting.notifications.labels("console", "sent")._value.get() == 1
+
+
+async def test_a_save_between_slices_keeps_a_firing_as_not_sent(tmp_path: Path) -> None:
+    """A state save that comes between two slices, after a slice stepped a domain into
+    firing: the evaluation is finished first, so the firing is waiting for its sink
+    and saved as not sent; a restart from that file sends it (it is not taken as
+    sent and lost)."""
+    config, pipeline = _world(slices.STEPS)
+    first = _domains(slices.STEPS)[0]
+    feed_spike(pipeline, first, T, 6, 0)
+    evaluator = Evaluator(config.alerts, [spec.name for spec in pipeline.ledger.specs])
+    path = tmp_path / "state"
+    saver = StateSaver(str(path), pipeline.ledger, evaluator, lambda: T + 1, evaluator.waiting)
+    evaluation = evaluator.slices(pipeline.ledger, T + 1)
+    while first not in evaluator.states["delays"]:
+        next(evaluation)
+    await saver.save()
+    again = _world(0)[1]
+    restarted = Evaluator(config.alerts, [spec.name for spec in again.ledger.specs])
+    restore(path.read_bytes(), again.ledger, restarted, T + 2)
+    assert restarted.states["delays"][first].notified is False
+    for _ in evaluation:
+        pass  # the slices the save left run out: the firing is this evaluation's
+    assert [a.domain for a in evaluator.evaluate(pipeline.ledger, T + 1)] == [first]
+
+
+def test_a_reload_between_slices_comes_after_the_evaluation() -> None:
+    """A reload that removes a rule while an evaluation is between two slices: the
+    evaluation ends first, under the rules it began with (the removed rule's firing
+    among its alerts), then the reload resolves that firing, as when the reload
+    comes after a whole evaluation."""
+    config, pipeline = _world(slices.STEPS)
+    last = _domains(slices.STEPS)[-1]
+    _bounces(pipeline, last, T)
+    evaluator = Evaluator(config.alerts, [spec.name for spec in pipeline.ledger.specs])
+    evaluation = evaluator.slices(pipeline.ledger, T + 1)
+    next(evaluation)
+    head, _, rest = RULES.partition('[[alerts.rules]]\nname = "bounces"')
+    fewer = parse_config(head + rest[rest.index("[[alerts.rules]]") :])
+    assert [r.name for r in fewer.alerts.rules] == ["delays", "provider-delays"]
+    resolves = evaluator.configure(fewer.alerts, evaluator.window_names, T + 2)
+    assert [(a.rule, a.domain, a.kind) for a in resolves] == [
+        ("bounces", last, Transition.RESOLVED)
+    ]
+    for _ in evaluation:
+        pass  # as the alerting loop runs out its slices after the reload
+    found = evaluator.evaluate(pipeline.ledger, T + 1)
+    assert ("bounces", last, Transition.FIRING) in [(a.rule, a.domain, a.kind) for a in found]
