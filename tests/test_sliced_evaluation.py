@@ -137,8 +137,8 @@ def test_an_evaluation_in_slices_decides_what_a_whole_one_decides(
         for domain in early if tick == 0 else ():
             _bounces(pipeline, domain, now - 1)
         monkeypatch.setattr(slices, "STEPS", 10**9)
-        expected, scopes = _in_slices(whole, pipeline.ledger, now)
-        assert scopes == 2  # a slice of the domains, one of the providers: whole
+        expected, parts = _in_slices(whole, pipeline.ledger, now)
+        assert parts == 3  # the labels listed, the domains stepped, the providers: whole
         monkeypatch.setattr(slices, "STEPS", 37)
         found, count = _in_slices(sliced, pipeline.ledger, now)
         assert found == expected

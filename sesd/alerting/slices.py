@@ -139,6 +139,8 @@ class Evaluation(Iterator[None]):
             if spent >= STEPS:
                 spent = 0
                 yield
+        if spent:
+            yield  # what is left of the listing is a slice of its own, not the first steps'
         for group in scoped.values():
             bounds = group.bounds()
             cursors = [0] * len(group.rules)
