@@ -86,6 +86,8 @@ class LocalTenants(LocalServer):
         self.refused = 0
         #: Operations whose calls are held, unanswered, until :meth:`close`.
         self.held: set[str] = set()
+        #: Set once a call is being held.
+        self.holding = anyio.Event()
         self._release = anyio.Event()
 
     def arn(self, tenant: str) -> str:
@@ -122,6 +124,7 @@ class LocalTenants(LocalServer):
         body = json.loads(await request.read() or b"{}")
         self.asked.append((operation, body))
         if operation in self.held:
+            self.holding.set()
             await self._release.wait()
         if self.transit:
             self.advance(self.transit[len(self.asked) % len(self.transit)])
