@@ -15,6 +15,8 @@ from typing import Final
 
 import idna
 
+from sesd.core.alabels import plain_alabels
+
 __all__ = [
     "OTHER",
     "LabelTable",
@@ -79,19 +81,28 @@ def _normalised(part: str) -> str | None:
     if not name:
         return None
     if not name.isascii():
-        try:
-            name = idna.encode(name, uts46=True).decode("ascii")
-        except (idna.IDNAError, UnicodeError, ValueError):
-            # IDNA2008 refuses symbols (an emoji domain) that IDNA2003, which
-            # registries of such domains and mail clients still use, encodes: the
-            # domain an event writes in punycode is the same label either way.
-            try:
-                name = name.encode("idna").decode("ascii")
-            except UnicodeError:
-                return None
+        # Most Unicode names are plain: the answer idna gives, at a twentieth of its cost.
+        encoded = plain_alabels(name) or _alabels(name)
+        if encoded is None:
+            return None
+        name = encoded
     if len(name) > _MAX_DOMAIN or not _HOSTNAME.match(name):
         return None
     return name
+
+
+def _alabels(name: str) -> str | None:
+    """The IDNA form of a lower-case Unicode name, or None if it has none."""
+    try:
+        return idna.encode(name, uts46=True).decode("ascii")
+    except (idna.IDNAError, UnicodeError, ValueError):
+        # IDNA2008 refuses symbols (an emoji domain) that IDNA2003, which
+        # registries of such domains and mail clients still use, encodes: the
+        # domain an event writes in punycode is the same label either way.
+        try:
+            return name.encode("idna").decode("ascii")
+        except UnicodeError:
+            return None
 
 
 def recipient_key(address: str) -> str:

@@ -1,0 +1,148 @@
+"""Plain Unicode domains put in IDNA form without the ``idna`` package, to its letter."""
+
+from __future__ import annotations
+
+import unicodedata
+
+import idna
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sesd.core import alabels
+from sesd.core.alabels import plain_alabels, punycode
+
+#: Characters that take every branch: LDH, dots (and the ones UTS #46 maps to a dot),
+#: an underscore, plain letters of several scripts, ß and ς (UTS #46 deviations), upper
+#: case, combining marks (NFC and a label's first character), right-to-left letters
+#: and digits (the bidi rule), joiners and CONTEXTO characters, a soft hyphen (dropped
+#: by UTS #46), a symbol (refused by IDNA2008), an unassigned code point.
+_POOL = (
+    "ab-z09._"
+    "üéñçøåßς"
+    "примерфЖ"
+    "αβγΩ"
+    "日本語ドメ"
+    "한국"
+    "\u0301\u0308\u093f\u0915\u094d"
+    "\u05d0\u05d1\u0627\u0628\u0661\u06f1"
+    "\u200c\u200d\u00b7\u0375\u30fb"
+    "\u00ad\u3002\uff0e"
+    "\u2764\U0001f600\U000e0001\U00031350"
+    "\u0378"
+)
+
+names = st.text(alphabet=st.sampled_from(_POOL), min_size=1, max_size=70)
+#: Mostly plain characters, so that most names take the fast path.
+plain_names = st.text(
+    alphabet=st.sampled_from("abz09-üßςфЖ日한\u0301\u093f"), min_size=1, max_size=60
+)
+#: Names with several labels, as addresses carry them.
+dotted = st.lists(names | plain_names, min_size=1, max_size=5).map(".".join)
+
+
+def _idna(name: str) -> str | None:
+    try:
+        return idna.encode(name, uts46=True).decode("ascii")
+    except (idna.IDNAError, UnicodeError, ValueError):
+        return None
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.text(min_size=1, max_size=63))
+def test_punycode_is_the_standard_librarys(label: str) -> None:
+    """Any text, from any plane: the same Punycode as ``label.encode("punycode")``."""
+    assert punycode(label) == label.encode("punycode").decode("ascii")
+
+
+@settings(max_examples=4000, deadline=None)
+@given(dotted)
+def test_a_plain_name_is_encoded_as_idna_encodes_it(name: str) -> None:
+    """Names made of every kind of character IDNA treats apart: whenever the fast path
+    answers, ``idna.encode`` answers the same (never refuses); when it declines, idna
+    decides as before."""
+    name = name.lower()
+    fast = plain_alabels(name)
+    if fast is not None:
+        assert fast == _idna(name)
+
+
+@pytest.mark.parametrize(
+    ("name", "encoded"),
+    [
+        ("bücher.example", "xn--bcher-kva.example"),
+        ("почта.рф", "xn--80a1acny.xn--p1ai"),
+        ("straße.de", "xn--strae-oqa.de"),  # kept, as UTS #46 now keeps deviations
+        ("日本語.jp", "xn--wgv71a119e.jp"),
+        ("ab\u0301c.example", "xn--abc-ldc.example"),  # a mark after a letter
+    ],
+)
+def test_plain_names_in_their_idna_form(name: str, encoded: str) -> None:
+    """Plain names of Latin, Cyrillic, German, Japanese and a combining mark: the fast
+    path answers, with idna's answer."""
+    assert plain_alabels(name) == encoded == _idna(name)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "\u05d0\u05d1.example",  # right-to-left: the bidi rule
+        "a\u200db.example",  # a joiner: CONTEXTJ
+        "l\u00b7l.example",  # CONTEXTO
+        "\u0301a.example",  # a mark first
+        "a\u00adb.example",  # UTS #46 drops a soft hyphen
+        "a\u3002example",  # UTS #46 maps an ideographic full stop to a dot
+        "xn--bcher-kva.bücher",  # an A-label: decoded and checked by idna
+        "i\u2764.example",  # IDNA2008 refuses it (IDNA2003 does not)
+        "a_b.bücher",  # an underscore: idna refuses it
+        "ab--c.bücher",  # hyphens third and fourth
+        "-a.bücher",
+        "a..bücher",
+        "a\u0308.example",  # not NFC
+        "ü" * 60 + ".example",  # an A-label past 63 octets
+        ".".join(["bücher" + "a" * 50] * 5),  # past 253
+    ],
+)
+def test_what_is_not_plain_is_left_to_idna(name: str) -> None:
+    """Each check idna makes that the fast path does not repeat: it declines."""
+    assert plain_alabels(name) is None
+
+
+def test_every_plain_character_is_one_uts46_keeps() -> None:
+    """The plain set is PVALID and not right-to-left; the fast path also assumes UTS #46
+    keeps each as it is (no mapping), which holds for the idna package's tables."""
+    fullmatch = alabels._plain_name().fullmatch
+    plain = [chr(cp) for cp in range(0x80, 0x110000) if fullmatch(chr(cp))]
+    assert len(plain) > 100_000
+    for start in range(0, len(plain), 500):
+        chunk = "".join(plain[start : start + 500])
+        assert idna.uts46_remap(chunk, std3_rules=False) == unicodedata.normalize("NFC", chunk)
+
+
+def test_a_message_of_long_unicode_domains_never_calls_idna(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A stranger's message names 100 recipients, each at its own 215-character domain
+    of Unicode labels (about half a millisecond each in ``idna``, 50 ms a message on
+    the event loop). Each is counted under the label ``idna`` gives it, and ``idna`` is
+    not called once."""
+    from sesd.config import core_settings, parse_config
+    from sesd.core.pipeline import Pipeline
+    from tests import factory as f
+
+    domains = [".".join(f"bücher{n:07d}{k}" + "a" * 38 + "ü" for k in range(4)) for n in range(100)]
+    expected = {_idna(domain) for domain in domains}
+    calls: list[str] = []
+    encode = idna.encode
+
+    def counted(name: str, **options: bool) -> bytes:
+        calls.append(name)
+        return encode(name, **options)
+
+    monkeypatch.setattr(idna, "encode", counted)
+    pipeline = Pipeline(core_settings(parse_config("[domains]\nmax_tracked = 200\n")))
+    recipients = [f"u{n}@{domain}" for n, domain in enumerate(domains)]
+    result = pipeline.feed(f.sns(f.delivery(recipients)), "q", f.T0)
+    assert result.outcome == "processed"
+    assert set(pipeline.ledger.windows) == expected
+    assert calls == []
