@@ -213,4 +213,21 @@ def test_a_domain_longer_than_any_is_refused_before_idna_and_kept_out_of_the_cac
     assert normalise_domain(f"  {longest.upper()}.  ") == longest
     assert domain_of(f"u@{longest}") == longest
     info = _normalised.cache_info()
-    assert (info.misses, info.currsize) == (2, 2)
+    assert (info.misses, info.currsize) == (1, 1)  # one name, however written
+
+
+def test_a_domain_written_in_upper_case_is_normalised_once_a_message() -> None:
+    """A message names 100 recipients at distinct Unicode domains written in upper case
+    (``U0@BÜCHER-0.EXAMPLE``). Decoding keys each recipient by its lower-cased address,
+    the pipeline then reads the domain as written: both find one cached name, so each
+    domain is put in IDNA form once (twice was twice the work a stranger could ask)."""
+    from sesd.config import core_settings, parse_config
+    from sesd.core.pipeline import Pipeline
+    from tests import factory as f
+
+    _normalised.cache_clear()
+    recipients = [f"U{n}@BÜCHER-{n}.ÄRZTE.EXAMPLE" for n in range(100)]
+    pipeline = Pipeline(core_settings(parse_config("[domains]\nmax_tracked = 200\n")))
+    pipeline.feed(f.sns(f.delivery(recipients)), "q", f.T0)
+    assert "xn--bcher-7-n2a.xn--rzte-koa.example" in pipeline.ledger.windows
+    assert _normalised.cache_info().misses == 100

@@ -71,13 +71,15 @@ def normalise_domain(part: str) -> str | None:
         part = part.strip().rstrip(".")
         if len(part) > _MAX_DOMAIN:
             return None
-    return _normalised(part)
+    # Cached as compared, not as written: ``Bücher.DE`` (a message's recipient) and
+    # ``bücher.de`` (its key) are one entry and one IDNA encoding, not two.
+    return _normalised(part.strip().rstrip(".").lower())
 
 
 @functools.lru_cache(maxsize=16384)
-def _normalised(part: str) -> str | None:
-    """:func:`normalise_domain` of a text at most :data:`_MAX_DOMAIN` long."""
-    name = part.strip().rstrip(".").lower()
+def _normalised(name: str) -> str | None:
+    """:func:`normalise_domain` of a lower-case name without spaces around it or a root
+    dot, at most :data:`_MAX_DOMAIN` long as written."""
     if not name:
         return None
     if not name.isascii():
