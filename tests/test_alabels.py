@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Callable
 
 import idna
 import pytest
@@ -34,9 +35,8 @@ _POOL = (
 
 names = st.text(alphabet=st.sampled_from(_POOL), min_size=1, max_size=70)
 #: Mostly plain characters, so that most names take the fast path.
-plain_names = st.text(
-    alphabet=st.sampled_from("abz09-üßςфЖ日한\u0301\u093f"), min_size=1, max_size=60
-)
+_PLAIN = "abz09-üßςфЖ日한\u0301\u093f\u05d0\u0627\u064b"
+plain_names = st.text(alphabet=st.sampled_from(_PLAIN), min_size=1, max_size=60)
 #: Names with several labels, as addresses carry them.
 dotted = st.lists(names | plain_names, min_size=1, max_size=5).map(".".join)
 
@@ -75,18 +75,22 @@ def test_a_plain_name_is_encoded_as_idna_encodes_it(name: str) -> None:
         ("straße.de", "xn--strae-oqa.de"),  # kept, as UTS #46 now keeps deviations
         ("日本語.jp", "xn--wgv71a119e.jp"),
         ("ab\u0301c.example", "xn--abc-ldc.example"),  # a mark after a letter
+        ("\u05d0\u05d1.example", "xn--4dbc.example"),  # right-to-left, Hebrew
+        ("\u0645\u062b\u0627\u06441.\u0634\u0628\u0643\u0629", "xn--1-ymcl5hc.xn--ngbc5azd"),
     ],
 )
 def test_plain_names_in_their_idna_form(name: str, encoded: str) -> None:
-    """Plain names of Latin, Cyrillic, German, Japanese and a combining mark: the fast
-    path answers, with idna's answer."""
+    """Plain names of Latin, Cyrillic, German, Japanese, a combining mark, Hebrew and
+    Arabic (a digit last): the fast path answers, with idna's answer."""
     assert plain_alabels(name) == encoded == _idna(name)
 
 
 @pytest.mark.parametrize(
     "name",
     [
-        "\u05d0\u05d1.example",  # right-to-left: the bidi rule
+        "1\u05d0\u05d1.example",  # right-to-left, a digit first: the bidi rule
+        "\u05d0a.example",  # right-to-left with a left-to-right letter
+        "\u0627\u0661.example",  # an Arabic-Indic digit: CONTEXTO
         "a\u200db.example",  # a joiner: CONTEXTJ
         "l\u00b7l.example",  # CONTEXTO
         "\u0301a.example",  # a mark first
@@ -111,7 +115,7 @@ def test_what_is_not_plain_is_left_to_idna(name: str) -> None:
 def test_every_plain_character_is_one_uts46_keeps() -> None:
     """The plain set is PVALID and not right-to-left; the fast path also assumes UTS #46
     keeps each as it is (no mapping), which holds for the idna package's tables."""
-    fullmatch = alabels._plain_name().fullmatch
+    fullmatch = alabels._classes()[0].fullmatch
     plain = [chr(cp) for cp in range(0x80, 0x110000) if fullmatch(chr(cp))]
     assert len(plain) > 100_000
     for start in range(0, len(plain), 500):
@@ -119,19 +123,32 @@ def test_every_plain_character_is_one_uts46_keeps() -> None:
         assert idna.uts46_remap(chunk, std3_rules=False) == unicodedata.normalize("NFC", chunk)
 
 
+def _latin(n: int) -> str:
+    """A 215-character name of four Latin labels (its IDNA form 247)."""
+    return ".".join(f"bücher{n:07d}{k}" + "a" * 38 + "ü" for k in range(4))
+
+
+def _arabic(n: int) -> str:
+    """A 168-character name of five Arabic labels and ``.com`` (its IDNA form 228)."""
+    digits = "".join("ابتثجحخدذر"[int(c)] for c in f"{n:07d}")
+    return ".".join(f"مثال{digits}{'ب' * 20}{k}" for k in range(5)) + ".com"
+
+
+@pytest.mark.parametrize("domain", [_latin, _arabic])
 def test_a_message_of_long_unicode_domains_never_calls_idna(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, domain: Callable[[int], str]
 ) -> None:
-    """A stranger's message names 100 recipients, each at its own 215-character domain
-    of Unicode labels (about half a millisecond each in ``idna``, 50 ms a message on
-    the event loop). Each is counted under the label ``idna`` gives it, and ``idna`` is
-    not called once."""
+    """A stranger's message names 100 recipients, each at its own long domain of Latin
+    (or right-to-left Arabic) labels: about half a millisecond each in ``idna``, 50 ms
+    a message on the event loop. Each is counted under the label ``idna`` gives it,
+    and ``idna`` is not called once."""
     from sesd.config import core_settings, parse_config
     from sesd.core.pipeline import Pipeline
     from tests import factory as f
 
-    domains = [".".join(f"bücher{n:07d}{k}" + "a" * 38 + "ü" for k in range(4)) for n in range(100)]
-    expected = {_idna(domain) for domain in domains}
+    domains = [domain(n) for n in range(100)]
+    expected = {_idna(name) for name in domains}
+    assert None not in expected
     calls: list[str] = []
     encode = idna.encode
 
@@ -141,7 +158,7 @@ def test_a_message_of_long_unicode_domains_never_calls_idna(
 
     monkeypatch.setattr(idna, "encode", counted)
     pipeline = Pipeline(core_settings(parse_config("[domains]\nmax_tracked = 200\n")))
-    recipients = [f"u{n}@{domain}" for n, domain in enumerate(domains)]
+    recipients = [f"u{n}@{name}" for n, name in enumerate(domains)]
     result = pipeline.feed(f.sns(f.delivery(recipients)), "q", f.T0)
     assert result.outcome == "processed"
     assert set(pipeline.ledger.windows) == expected

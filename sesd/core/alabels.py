@@ -3,12 +3,13 @@
 Strangers write recipient domains, and the ``idna`` package checks every code point
 of a name with a few Python calls (a 214-character name costs about half a
 millisecond, and a message names up to 100). Most Unicode domains are plain: labels
-of left-to-right letters and digits that IDNA2008 allows anywhere (PVALID) and that
-UTS #46 keeps as they are. For those, every check ``idna.encode(name, uts46=True)``
-makes passes or fails on facts one regular expression and a few comparisons see, and
-the answer is ``xn--`` and the label's Punycode (RFC 3492). Any other name (a
-right-to-left label, a joiner, a mark first, a character UTS #46 maps, an ``xn--``
-label, one too long) gets ``None`` here, and ``idna`` decides as before.
+of letters and digits that IDNA2008 allows anywhere (PVALID), which UTS #46 keeps as
+they are. For those, every check ``idna.encode(name, uts46=True)`` makes passes or
+fails on facts one regular expression and a few comparisons see (the bidi rule, for
+a right-to-left label, on its characters' classes), and the answer is ``xn--`` and
+the label's Punycode (RFC 3492). Any other name (a joiner, a CONTEXTO character, a
+mark first, a character UTS #46 maps, an ``xn--`` label, one too long) gets ``None``
+here, and ``idna`` decides as before.
 
 The set of plain characters is taken from the ``idna`` package's own table of PVALID
 code points and from :mod:`unicodedata` (which ``idna`` reads for the bidi rule), the
@@ -27,10 +28,16 @@ from idna import idnadata
 
 __all__ = ["plain_alabels", "punycode"]
 
-#: Bidi classes that make a label right-to-left (RFC 5893): such a label is checked
-#: against the bidi rule, so it is not plain. "" is a code point this Python's
-#: Unicode does not know (``idna`` refuses it).
-_NOT_PLAIN_BIDI: Final = frozenset({"", "R", "AL", "AN"})
+#: Bidi classes of plain characters that make a label right-to-left (RFC 5893, the
+#: bidi rule then applies to it). Characters of class AN (Arabic-Indic digits are
+#: CONTEXTO, not plain) or none ("": a code point this Python's Unicode does not
+#: know, which ``idna`` refuses) are never plain.
+_RTL: Final = frozenset({"R", "AL"})
+_NEVER_PLAIN: Final = frozenset({"", "AN"})
+#: The bidi rule as ``idna`` applies it to a label holding a right-to-left character
+#: (AN aside): what it may hold, and what its last character but marks may be.
+_RTL_ALLOWED: Final = frozenset({"R", "AL", "EN", "ES", "CS", "ET", "ON", "BN", "NSM"})
+_RTL_ENDS: Final = frozenset({"R", "AL", "EN"})
 #: A label of letters, digits and inner hyphens, no longer than DNS allows.
 _ASCII_LABEL: Final = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 _WIDE: Final = re.compile("[^\x00-\x7f]")
@@ -38,30 +45,39 @@ _DIGITS: Final = "abcdefghijklmnopqrstuvwxyz0123456789"
 
 
 @functools.cache
-def _plain_name() -> re.Pattern[str]:
+def _classes() -> tuple[re.Pattern[str], re.Pattern[str]]:
     """Names made only of dots, ASCII letters, digits and hyphens, and the non-ASCII
-    code points that are PVALID and not right-to-left."""
-    runs: list[str] = []
-    start = end = -1
+    code points that are PVALID (and of a bidi class but AN); and the right-to-left
+    characters among those."""
+    plain: list[str] = []
+    rtl: list[str] = []
     for packed in idnadata.codepoint_classes["PVALID"]:
         # idna's ranges: (first << 32) | (last + 1)
         for cp in range(max(packed >> 32, 0x80), packed & 0xFFFFFFFF):
-            if unicodedata.bidirectional(chr(cp)) in _NOT_PLAIN_BIDI:
-                continue
-            if cp != end:
-                if start >= 0:
-                    runs.append(f"{chr(start)}-{chr(end - 1)}")
-                start = cp
-            end = cp + 1
-    if start >= 0:
-        runs.append(f"{chr(start)}-{chr(end - 1)}")
-    return re.compile("[a-z0-9.\\-" + "".join(runs) + "]+")
+            bidi = unicodedata.bidirectional(chr(cp))
+            if bidi not in _NEVER_PLAIN:
+                plain.append(chr(cp))
+                if bidi in _RTL:
+                    rtl.append(chr(cp))
+    return re.compile(f"[a-z0-9.\\-{_ranges(plain)}]+"), re.compile(f"[{_ranges(rtl)}]")
+
+
+def _ranges(chars: list[str]) -> str:
+    """A regular expression's class of ``chars`` (ascending, none special in a class)."""
+    runs: list[str] = []
+    for char in chars:
+        if runs and ord(runs[-1][-1]) + 1 == ord(char):
+            runs[-1] = runs[-1][0] + char
+        else:
+            runs.append(char)
+    return "".join(run if len(run) == 1 else f"{run[0]}-{run[-1]}" for run in runs)
 
 
 def plain_alabels(name: str) -> str | None:
     """``idna.encode(name, uts46=True)`` as text, for a lower-case ``name`` whose labels
     are all plain; ``None`` for any other (``idna`` then decides, as it may refuse)."""
-    if not _plain_name().fullmatch(name) or not unicodedata.is_normalized("NFC", name):
+    plain, rtl = _classes()
+    if not plain.fullmatch(name) or not unicodedata.is_normalized("NFC", name):
         return None  # NFC: UTS #46 would normalise it, and IDNA2008 refuses what is not
     labels = name.split(".")
     for i, label in enumerate(labels):
@@ -75,12 +91,25 @@ def plain_alabels(name: str) -> str | None:
             return None
         if unicodedata.category(label[0])[0] == "M":
             return None  # a combining mark may not begin a label
+        if rtl.search(label) and not _bidi_rule(label):
+            return None
         encoded = "xn--" + punycode(label)
         if len(encoded) > 63:
             return None
         labels[i] = encoded
     joined = ".".join(labels)
     return joined if len(joined) <= 253 else None
+
+
+def _bidi_rule(label: str) -> bool:
+    """Whether a label holding a right-to-left character (none of class AN) keeps the
+    bidi rule: it starts right-to-left, holds no left-to-right character, and ends
+    (marks aside) in a right-to-left character or a digit."""
+    classes = [unicodedata.bidirectional(char) for char in label]
+    if classes[0] not in _RTL or not _RTL_ALLOWED.issuperset(classes):
+        return False
+    ends = [bidi for bidi in classes if bidi != "NSM"]
+    return ends[-1] in _RTL_ENDS
 
 
 def punycode(label: str) -> str:
