@@ -7,11 +7,11 @@ from collections.abc import Callable
 
 import idna
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from sesd.core import alabels
-from sesd.core.alabels import plain_alabels, punycode
+from sesd.core.alabels import fits_idna2008, idna2003, plain_alabels, punycode
 
 #: Characters that take every branch: LDH, dots (and the ones UTS #46 maps to a dot),
 #: an underscore, plain letters of several scripts, ß and ς (UTS #46 deviations), upper
@@ -65,6 +65,35 @@ def test_a_plain_name_is_encoded_as_idna_encodes_it(name: str) -> None:
     fast = plain_alabels(name)
     if fast is not None:
         assert fast == _idna(name)
+
+
+#: Long labels of any characters (the lengths where a label stops fitting).
+long_names = st.lists(st.text(min_size=50, max_size=80), min_size=1, max_size=4).map(".".join)
+
+
+def _idna2003(name: str) -> str | None:
+    try:
+        return name.encode("idna").decode("ascii")
+    except UnicodeError:
+        return None
+
+
+@settings(max_examples=4000, deadline=None)
+@given(dotted | long_names)
+def test_idna2003_is_the_standard_librarys_codec(name: str) -> None:
+    """Names not all ASCII, short and long, of every kind of character: the same
+    answer as ``name.encode("idna")``, refused where it raises."""
+    assume(not name.isascii())
+    assert idna2003(name) == _idna2003(name)
+
+
+@settings(max_examples=4000, deadline=None)
+@given(dotted | long_names)
+def test_a_name_too_long_for_idna2008_is_one_idna_refuses(name: str) -> None:
+    """Whenever the lengths say a name cannot fit, ``idna.encode`` refuses it too."""
+    name = name.lower()
+    if not fits_idna2008(name):
+        assert _idna(name) is None
 
 
 @pytest.mark.parametrize(
@@ -162,4 +191,39 @@ def test_a_message_of_long_unicode_domains_never_calls_idna(
     result = pipeline.feed(f.sns(f.delivery(recipients)), "q", f.T0)
     assert result.outcome == "processed"
     assert set(pipeline.ledger.windows) == expected
+    assert calls == []
+
+
+def test_a_message_of_overlong_labels_costs_no_punycode(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A stranger's message names 100 recipients, each at a domain of one 253-character
+    label (distinct ideographs, and ``l·l``, which keeps it off the plain path): no
+    label past 63 octets is a domain, but idna and the IDNA2003 codec each ran their
+    Punycode over it first (its cost the square of the label's length: 40 ms a domain,
+    four seconds a message). Every recipient is refused as before, neither idna nor
+    the codec's ``ToASCII`` is called."""
+    import encodings.idna
+
+    from sesd.config import core_settings, parse_config
+    from sesd.core.pipeline import Pipeline
+    from tests import factory as f
+
+    domains = ["l·l" + "".join(chr(0x4E00 + n * 250 + i) for i in range(250)) for n in range(100)]
+    calls: list[str] = []
+    encode, to_ascii = idna.encode, encodings.idna.ToASCII
+
+    def counted(name: str, **options: bool) -> bytes:
+        calls.append(name)
+        return encode(name, **options)
+
+    def counted_ascii(label: str) -> bytes:
+        calls.append(label)
+        return to_ascii(label)
+
+    monkeypatch.setattr(idna, "encode", counted)
+    monkeypatch.setattr(encodings.idna, "ToASCII", counted_ascii)
+    pipeline = Pipeline(core_settings(parse_config("")))
+    recipients = [f"u{n}@{name}" for n, name in enumerate(domains)]
+    result = pipeline.feed(f.sns(f.delivery(recipients)), "q", f.T0)
+    assert result.outcome == "invalid"
+    assert result.reason == "no_usable_domain"
     assert calls == []

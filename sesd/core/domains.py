@@ -15,7 +15,7 @@ from typing import Final
 
 import idna
 
-from sesd.core.alabels import plain_alabels
+from sesd.core.alabels import fits_idna2008, idna2003, plain_alabels
 
 __all__ = [
     "OTHER",
@@ -83,8 +83,7 @@ def _normalised(name: str) -> str | None:
     if not name:
         return None
     if not name.isascii():
-        # Most Unicode names are plain: the answer idna gives, at a twentieth of its cost.
-        encoded = plain_alabels(name) or _alabels(name)
+        encoded = _alabels(name)
         if encoded is None:
             return None
         name = encoded
@@ -95,16 +94,19 @@ def _normalised(name: str) -> str | None:
 
 def _alabels(name: str) -> str | None:
     """The IDNA form of a lower-case Unicode name, or None if it has none."""
-    try:
-        return idna.encode(name, uts46=True).decode("ascii")
-    except (idna.IDNAError, UnicodeError, ValueError):
-        # IDNA2008 refuses symbols (an emoji domain) that IDNA2003, which
-        # registries of such domains and mail clients still use, encodes: the
-        # domain an event writes in punycode is the same label either way.
+    # Most Unicode names are plain: the answer idna gives, at a twentieth of its cost.
+    encoded = plain_alabels(name)
+    if encoded is not None:
+        return encoded
+    if fits_idna2008(name):
         try:
-            return name.encode("idna").decode("ascii")
-        except UnicodeError:
-            return None
+            return idna.encode(name, uts46=True).decode("ascii")
+        except (idna.IDNAError, UnicodeError, ValueError):
+            pass
+    # IDNA2008 refuses symbols (an emoji domain) that IDNA2003, which registries of
+    # such domains and mail clients still use, encodes: the domain an event writes in
+    # punycode is the same label either way.
+    return idna2003(name)
 
 
 def recipient_key(address: str) -> str:
