@@ -28,8 +28,10 @@ from typing import Final
 import idna
 from idna import idnadata
 
-__all__ = ["fits_idna2008", "idna2003", "plain_alabels", "punycode"]
+__all__ = ["REFUSED", "fits_idna2008", "idna2003", "plain_alabels", "punycode"]
 
+#: What :func:`plain_alabels` answers for a plain name idna refuses.
+REFUSED: Final = ""
 #: Bidi classes of plain characters that make a label right-to-left (RFC 5893, the
 #: bidi rule then applies to it). Characters of class AN (Arabic-Indic digits are
 #: CONTEXTO, not plain) or none ("": a code point this Python's Unicode does not
@@ -81,31 +83,39 @@ def _ranges(chars: list[str]) -> str:
 
 
 def plain_alabels(name: str) -> str | None:
-    """``idna.encode(name, uts46=True)`` as text, for a lower-case ``name`` whose labels
-    are all plain; ``None`` for any other (``idna`` then decides, as it may refuse)."""
+    """``idna.encode(name, uts46=True)`` as text, for a lower-case ``name`` of plain
+    characters; :data:`REFUSED` when idna refuses it for certain (every check of a
+    plain name is one made here: a hyphen, a mark first, the bidi rule, a length);
+    ``None`` for any other name (``idna`` then decides)."""
     plain, rtl = _classes()
     if not plain.fullmatch(name) or not unicodedata.is_normalized("NFC", name):
         return None  # NFC: UTS #46 would normalise it, and IDNA2008 refuses what is not
+    if name[-1] == ".":
+        return None  # a root dot (domains drop it before)
     labels = name.split(".")
+    refused = False
     for i, label in enumerate(labels):
         if label.isascii():
             # ``xn--`` labels (and any other with ``--`` third and fourth) are decoded
             # and checked by idna: never plain.
-            if not _ASCII_LABEL.fullmatch(label) or label[2:4] == "--":
+            if label[2:4] == "--":
                 return None
+            refused = refused or not _ASCII_LABEL.fullmatch(label)
             continue
-        if label[0] == "-" or label[-1] == "-" or label[2:4] == "--":
-            return None
-        if unicodedata.category(label[0])[0] == "M":
-            return None  # a combining mark may not begin a label
-        if len(label) > _LONGEST_WIDE or (rtl.search(label) and not _bidi_rule(label)):
-            return None
-        encoded = "xn--" + punycode(label)
-        if len(encoded) > 63:
-            return None
-        labels[i] = encoded
+        if (
+            label[0] == "-"
+            or label[-1] == "-"
+            or label[2:4] == "--"
+            or unicodedata.category(label[0])[0] == "M"  # a combining mark first
+            or len(label) > _LONGEST_WIDE
+            or (rtl.search(label) and not _bidi_rule(label))
+        ):
+            refused = True
+            continue
+        labels[i] = encoded = "xn--" + punycode(label)
+        refused = refused or len(encoded) > 63
     joined = ".".join(labels)
-    return joined if len(joined) <= 253 else None
+    return REFUSED if refused or len(joined) > 253 else joined
 
 
 def _bidi_rule(label: str) -> bool:

@@ -96,9 +96,9 @@ def _alabels(name: str) -> str | None:
     """The IDNA form of a lower-case Unicode name, or None if it has none."""
     # Most Unicode names are plain: the answer idna gives, at a twentieth of its cost.
     encoded = plain_alabels(name)
-    if encoded is not None:
+    if encoded:
         return encoded
-    if fits_idna2008(name):
+    if encoded is None and fits_idna2008(name):  # (REFUSED: idna would refuse it)
         try:
             return idna.encode(name, uts46=True).decode("ascii")
         except (idna.IDNAError, UnicodeError, ValueError):
