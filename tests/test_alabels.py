@@ -158,7 +158,7 @@ def test_a_plain_name_idna_refuses_is_refused(name: str) -> None:
 def test_every_plain_character_is_one_uts46_keeps() -> None:
     """The plain set is PVALID and not right-to-left; the fast path also assumes UTS #46
     keeps each as it is (no mapping), which holds for the idna package's tables."""
-    fullmatch = alabels._classes()[0].fullmatch
+    fullmatch = alabels._plain().fullmatch
     plain = [chr(cp) for cp in range(0x80, 0x110000) if fullmatch(chr(cp))]
     assert len(plain) > 100_000
     for start in range(0, len(plain), 500):
@@ -256,3 +256,15 @@ def test_a_message_of_names_too_long_costs_no_idna(
     assert result.outcome == "invalid"
     assert result.reason == "no_usable_domain"
     assert calls == []
+
+
+def test_every_right_to_left_character_is_where_the_fast_path_looks() -> None:
+    """The fast path applies the bidi rule to a label with a character in a few blocks
+    only: every code point of class R or AL is in one of them."""
+    outside = [
+        cp
+        for cp in range(0x110000)
+        if unicodedata.bidirectional(chr(cp)) in ("R", "AL")
+        and not alabels._RTL_BLOCKS.match(chr(cp))
+    ]
+    assert outside == []

@@ -37,6 +37,12 @@ REFUSED: Final = ""
 #: CONTEXTO, not plain) or none ("": a code point this Python's Unicode does not
 #: know, which ``idna`` refuses) are never plain.
 _RTL: Final = frozenset({"R", "AL"})
+#: Where every character of those classes is (Hebrew to Arabic Extended, the RLM, the
+#: presentation forms, the right-to-left ranges of the supplementary planes): a label
+#: with none of these is left-to-right, found faster than by each one's class.
+_RTL_BLOCKS: Final = re.compile(
+    "[\u0590-\u08ff\u200f\ufb1d-\ufdff\ufe70-\ufeff\U00010800-\U00010fff\U0001e800-\U0001efff]"
+)
 _NEVER_PLAIN: Final = frozenset({"", "AN"})
 #: The bidi rule as ``idna`` applies it to a label holding a right-to-left character
 #: (AN aside): what it may hold, and what its last character but marks may be.
@@ -54,21 +60,16 @@ _DIGITS: Final = "abcdefghijklmnopqrstuvwxyz0123456789"
 
 
 @functools.cache
-def _classes() -> tuple[re.Pattern[str], re.Pattern[str]]:
+def _plain() -> re.Pattern[str]:
     """Names made only of dots, ASCII letters, digits and hyphens, and the non-ASCII
-    code points that are PVALID (and of a bidi class but AN); and the right-to-left
-    characters among those."""
-    plain: list[str] = []
-    rtl: list[str] = []
-    for packed in idnadata.codepoint_classes["PVALID"]:
-        # idna's ranges: (first << 32) | (last + 1)
-        for cp in range(max(packed >> 32, 0x80), packed & 0xFFFFFFFF):
-            bidi = unicodedata.bidirectional(chr(cp))
-            if bidi not in _NEVER_PLAIN:
-                plain.append(chr(cp))
-                if bidi in _RTL:
-                    rtl.append(chr(cp))
-    return re.compile(f"[a-z0-9.\\-{_ranges(plain)}]+"), re.compile(f"[{_ranges(rtl)}]")
+    code points that are PVALID (and of a bidi class but AN)."""
+    plain = [
+        chr(cp)
+        for packed in idnadata.codepoint_classes["PVALID"]  # (first << 32) | (last + 1)
+        for cp in range(max(packed >> 32, 0x80), packed & 0xFFFFFFFF)
+        if unicodedata.bidirectional(chr(cp)) not in _NEVER_PLAIN
+    ]
+    return re.compile(f"[a-z0-9.\\-{_ranges(plain)}]+")
 
 
 def _ranges(chars: list[str]) -> str:
@@ -87,8 +88,7 @@ def plain_alabels(name: str) -> str | None:
     characters; :data:`REFUSED` when idna refuses it for certain (every check of a
     plain name is one made here: a hyphen, a mark first, the bidi rule, a length);
     ``None`` for any other name (``idna`` then decides)."""
-    plain, rtl = _classes()
-    if not plain.fullmatch(name) or not unicodedata.is_normalized("NFC", name):
+    if not _plain().fullmatch(name) or not unicodedata.is_normalized("NFC", name):
         return None  # NFC: UTS #46 would normalise it, and IDNA2008 refuses what is not
     if name[-1] == ".":
         return None  # a root dot (domains drop it before)
@@ -108,7 +108,7 @@ def plain_alabels(name: str) -> str | None:
             or label[2:4] == "--"
             or unicodedata.category(label[0])[0] == "M"  # a combining mark first
             or len(label) > _LONGEST_WIDE
-            or (rtl.search(label) and not _bidi_rule(label))
+            or (_RTL_BLOCKS.search(label) and not _bidi_rule(label))
         ):
             refused = True
             continue
@@ -119,10 +119,12 @@ def plain_alabels(name: str) -> str | None:
 
 
 def _bidi_rule(label: str) -> bool:
-    """Whether a label holding a right-to-left character (none of class AN) keeps the
-    bidi rule: it starts right-to-left, holds no left-to-right character, and ends
+    """Whether a label keeps the bidi rule, if it holds a right-to-left character (none
+    of class AN): it starts right-to-left, holds no left-to-right character, and ends
     (marks aside) in a right-to-left character or a digit."""
     classes = [unicodedata.bidirectional(char) for char in label]
+    if _RTL.isdisjoint(classes):
+        return True  # left-to-right: no rule
     if classes[0] not in _RTL or not _RTL_ALLOWED.issuperset(classes):
         return False
     ends = [bidi for bidi in classes if bidi != "NSM"]
@@ -185,13 +187,16 @@ def punycode(label: str) -> str:
     faster: the standard library's walks the whole label once per code point)."""
     basic = label.encode("ascii", "ignore").decode("ascii")
     out = [basic, "-"] if basic else []
+    wide = sorted((ord(found.group()), found.start()) for found in _WIDE.finditer(label))
     # A decoder inserts the other code points in order of (code point, position): each
-    # one's index is how many it holds then that stand before it in the label.
-    present = [at for at, char in enumerate(label) if char < "\x80"]
+    # one's index is how many characters stand before it then, all but those to come.
+    waiting = sorted(at for _, at in wide)
     n, i, bias = 0x80, 0, 72
-    for m, at in sorted((ord(found.group()), found.start()) for found in _WIDE.finditer(label)):
-        index = bisect.bisect_left(present, at)
-        held = len(present)
+    held = len(basic)
+    for m, at in wide:
+        later = bisect.bisect_left(waiting, at)
+        del waiting[later]
+        index = at - later
         delta = (m - n) * (held + 1) + index - i
         q, k = delta, 36
         while True:
@@ -203,7 +208,7 @@ def punycode(label: str) -> str:
             k += 36
         out.append(_DIGITS[q])
         bias = _adapt(delta, held + 1, held == len(basic))
-        present.insert(index, at)
+        held += 1
         n, i = m, index + 1
     return "".join(out)
 
