@@ -11,7 +11,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from sesd.core import alabels
-from sesd.core.alabels import REFUSED, fits_idna2008, idna2003, plain_alabels, punycode
+from sesd.core.alabels import REFUSED, idna2003, idna2008_mapped, plain_alabels, punycode
 
 #: Characters that take every branch: LDH, dots (and the ones UTS #46 maps to a dot),
 #: an underscore, plain letters of several scripts, ß and ς (UTS #46 deviations), upper
@@ -90,10 +90,18 @@ def test_idna2003_is_the_standard_librarys_codec(name: str) -> None:
 @settings(max_examples=4000, deadline=None)
 @given(dotted | long_names)
 def test_a_name_too_long_for_idna2008_is_one_idna_refuses(name: str) -> None:
-    """Whenever the lengths say a name cannot fit, ``idna.encode`` refuses it too."""
+    """Whenever the lengths say a name cannot fit, ``idna.encode`` refuses it too; any
+    other, once mapped, encodes as idna encodes it unmapped with UTS #46."""
     name = name.lower()
-    if not fits_idna2008(name):
+    mapped = idna2008_mapped(name)
+    if mapped is None:
         assert _idna(name) is None
+    else:
+        try:
+            encoded: str | None = idna.encode(mapped).decode("ascii")
+        except (idna.IDNAError, UnicodeError, ValueError):
+            encoded = None
+        assert encoded == _idna(name)
 
 
 @pytest.mark.parametrize(

@@ -28,7 +28,7 @@ from typing import Final
 import idna
 from idna import idnadata
 
-__all__ = ["REFUSED", "fits_idna2008", "idna2003", "plain_alabels", "punycode"]
+__all__ = ["REFUSED", "idna2003", "idna2008_mapped", "plain_alabels", "punycode"]
 
 #: What :func:`plain_alabels` answers for a plain name idna refuses.
 REFUSED: Final = ""
@@ -131,15 +131,15 @@ def _bidi_rule(label: str) -> bool:
     return ends[-1] in _RTL_ENDS
 
 
-def fits_idna2008(name: str) -> bool:
-    """False when ``idna.encode(name, uts46=True)`` refuses ``name`` for certain: by its
-    labels' lengths after UTS #46 mapping, asked first, as idna's Punycode costs the
-    square of a label's length (a 253-character label, 20 ms) before it finds one too
-    long."""
+def idna2008_mapped(name: str) -> str | None:
+    """``name`` after UTS #46 mapping (idna's own), for ``idna.encode(mapped)`` to finish
+    as ``idna.encode(name, uts46=True)`` would; None when idna refuses it for certain,
+    by its labels' lengths: asked first, as idna's Punycode costs the square of a
+    label's length (a 253-character label, 20 ms) before it finds one too long."""
     try:
         mapped = idna.uts46_remap(name, std3_rules=False)
     except (idna.IDNAError, UnicodeError, ValueError):
-        return False
+        return None
     labels = _DOTS.split(mapped)
     if labels[-1] == "":
         del labels[-1]  # a root dot, outside the 253
@@ -148,12 +148,12 @@ def fits_idna2008(name: str) -> bool:
         if label.isascii():
             least += len(label)
             if len(label) > 63:
-                return False
+                return None
         else:
             least += len(label) + 4
             if len(label) > _LONGEST_WIDE:
-                return False
-    return least <= 253
+                return None
+    return mapped if least <= 253 else None
 
 
 def idna2003(name: str) -> str | None:

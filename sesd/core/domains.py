@@ -15,7 +15,7 @@ from typing import Final
 
 import idna
 
-from sesd.core.alabels import fits_idna2008, idna2003, plain_alabels
+from sesd.core.alabels import idna2003, idna2008_mapped, plain_alabels
 
 __all__ = [
     "OTHER",
@@ -98,9 +98,12 @@ def _alabels(name: str) -> str | None:
     encoded = plain_alabels(name)
     if encoded:
         return encoded
-    if encoded is None and fits_idna2008(name):  # (REFUSED: idna would refuse it)
+    # (REFUSED: idna would refuse it.) Mapped, it is what idna.encode(uts46=True) maps
+    # and then encodes.
+    mapped = idna2008_mapped(name) if encoded is None else None
+    if mapped is not None:
         try:
-            return idna.encode(name, uts46=True).decode("ascii")
+            return idna.encode(mapped).decode("ascii")
         except (idna.IDNAError, UnicodeError, ValueError):
             pass
     # IDNA2008 refuses symbols (an emoji domain) that IDNA2003, which registries of
