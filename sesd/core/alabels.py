@@ -7,9 +7,11 @@ of letters and digits that IDNA2008 allows anywhere (PVALID), which UTS #46 keep
 they are. For those, every check ``idna.encode(name, uts46=True)`` makes passes or
 fails on facts one regular expression and a few comparisons see (the bidi rule, for
 a right-to-left label, on its characters' classes), and the answer is ``xn--`` and
-the label's Punycode (RFC 3492). Any other name (a joiner, a CONTEXTO character, a
-mark first, a character UTS #46 maps, an ``xn--`` label, one too long) gets ``None``
-here, and ``idna`` decides as before.
+the label's Punycode (RFC 3492); a plain name failing one of them is REFUSED, as idna
+refuses it. Any other name (a joiner, a CONTEXTO character, a character UTS #46
+maps, an ``xn--`` label) gets ``None`` here, and ``idna`` decides as before, unless
+its labels' lengths alone refuse it. IDNA2003 (the standard library's codec, for
+emoji domains) is followed step by step, a label too long refused before Punycode.
 
 The set of plain characters is taken from the ``idna`` package's own table of PVALID
 code points and from :mod:`unicodedata` (which ``idna`` reads for the bidi rule), the
