@@ -28,6 +28,7 @@ from sesd.commands.demo.localhttp import LocalServer
 from sesd.commands.main import main
 from sesd.config import (
     AlertmanagerConfig,
+    Config,
     ConfigError,
     SlackConfig,
     WebhookConfig,
@@ -309,13 +310,11 @@ async def test_a_shared_alertmanager_sink_leaves_the_resolve_to_alertmanager() -
     assert configured.shared
 
 
-def _alerting(text: str) -> tuple[Alerting, Pipeline, list[float]]:
-    config = parse_config(text)
-    pipeline = Pipeline(core_settings(config))
-    now = [T]
+def alerting_for(config: Config, pipeline: Pipeline, now: list[float]) -> Alerting:
+    """The daemon's alerting over ``pipeline`` (a console sink), its clock at ``now[0]``."""
     evaluator = Evaluator(config.alerts, [spec.name for spec in pipeline.ledger.specs])
     metrics = Metrics(pipeline.ledger, [], lambda: now[0], evaluator=evaluator)
-    alerting = Alerting(
+    return Alerting(
         config,
         pipeline.ledger,
         evaluator,
@@ -325,7 +324,13 @@ def _alerting(text: str) -> tuple[Alerting, Pipeline, list[float]]:
         faults=metrics.task_failures.labels("alerting"),
         console=io.StringIO(),
     )
-    return alerting, pipeline, now
+
+
+def _alerting(text: str) -> tuple[Alerting, Pipeline, list[float]]:
+    config = parse_config(text)
+    pipeline = Pipeline(core_settings(config))
+    now = [T]
+    return alerting_for(config, pipeline, now), pipeline, now
 
 
 def _queued(alerting: Alerting, sink: str) -> list[tuple[str, list[str]]]:

@@ -6,7 +6,6 @@ slices finds no evaluation half done."""
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +24,10 @@ from sesd.alerting.silences import Silence, SilenceSet
 from sesd.config import Config, core_settings, parse_config
 from sesd.core.ledger import Ledger
 from sesd.core.pipeline import Pipeline
-from sesd.metrics.registry import Metrics
 from sesd.runtime.saver import StateSaver
 from sesd.runtime.state import restore
 from tests import factory as f
+from tests.test_routing import alerting_for
 from tests.test_rules import feed_spike
 
 T = f.T0
@@ -158,19 +157,7 @@ def test_an_evaluation_in_slices_decides_what_a_whole_one_decides(
 
 def _alerting(config: Config, pipeline: Pipeline, clock: list[float] | None = None) -> Alerting:
     """The daemon's alerting (a console sink), its clock at ``clock[0]`` (T + 1)."""
-    at = clock if clock is not None else [T + 1]
-    evaluator = Evaluator(config.alerts, [spec.name for spec in pipeline.ledger.specs])
-    metrics = Metrics(pipeline.ledger, [], lambda: T, evaluator=evaluator)
-    return Alerting(
-        config,
-        pipeline.ledger,
-        evaluator,
-        lambda: at[0],
-        notifications=metrics.notifications,
-        evaluation_errors=metrics.evaluation_errors,
-        faults=metrics.task_failures.labels("alerting"),
-        console=io.StringIO(),
-    )
+    return alerting_for(config, pipeline, clock if clock is not None else [T + 1])
 
 
 async def _watch_first_evaluation(alerting: Alerting, *, stop_midway: bool) -> list[int]:
