@@ -212,6 +212,23 @@ def test_values_that_are_not_utf8_or_nest_too_deep_are_counted_not_a_traceback(
     assert report["invalid"] == {"not_utf8": 1, "schema": 1}
 
 
+def test_an_sqs_dump_with_one_body_not_in_utf8_loses_only_that_body(
+    tmp_path: Path, config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An `aws sqs receive-message` dump of three messages, edited so that the second's
+    body holds a Latin-1 "é", indented and on one line (`jq -c`): the other two are
+    replayed and the second is counted `not_utf8` (the whole dump was one value,
+    counted `unrecognised`, its good messages lost with it)."""
+    bodies = [f.sns(f.delivery([f"{name}@x.example"])) for name in ("a", "b", "c")]
+    dump = {"Messages": [{"MessageId": str(i), "Body": b} for i, b in enumerate(bodies)]}
+    for name, text in (("pretty.json", json.dumps(dump, indent=2)), ("one.json", json.dumps(dump))):
+        path = tmp_path / name
+        path.write_bytes(text.encode().replace(b"b@x", b"b\xe9@x") + b"\n")
+        report = _report(config, str(path), capsys=capsys)
+        assert report["messages"] == {"processed": 2, "skipped": 0, "invalid": 1, "duplicate": 0}
+        assert report["invalid"] == {"not_utf8": 1}
+
+
 def test_a_value_not_in_utf8_is_placed_in_its_line(
     tmp_path: Path, config: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -7,6 +7,7 @@ held whole.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Generator, Iterator
 from typing import Any, Final
@@ -90,7 +91,7 @@ def lines(lines: list[bytes]) -> Iterator[bytes]:
             value = _decode(line)
         except _UNREADABLE:
             if b"}{" not in line:
-                yield line  # not JSON: the pipeline counts it invalid
+                yield from _unreadable(line)
                 continue
             rest = yield from concatenated(line)
             if rest:
@@ -276,7 +277,21 @@ def _element(raw: bytes) -> Iterator[bytes]:
     try:
         value = _decode(raw)
     except _UNREADABLE:
-        yield raw  # the pipeline counts it invalid
+        yield from _unreadable(raw)
+        return
+    yield from _bodies_of(raw, value)
+
+
+def _unreadable(raw: bytes) -> Iterator[bytes]:
+    """A value that did not decode. When it is JSON but for bytes not in UTF-8 (a file
+    edited in Latin-1), its bodies go on one by one, each with its own bytes (kept as
+    surrogate escapes while read): only a body holding such bytes is refused
+    (``not_utf8``), not an SQS dump's other messages with it. Else the value as it is,
+    which the pipeline counts invalid."""
+    try:
+        value = json.loads(raw.decode("utf-8", "surrogateescape"))
+    except (ValueError, RecursionError):
+        yield raw
         return
     yield from _bodies_of(raw, value)
 
@@ -316,7 +331,7 @@ def _documents(whole: bytes) -> Iterator[bytes]:
         try:
             value = _decode(raw)
         except _UNREADABLE:
-            yield raw  # the pipeline counts it invalid
+            yield from _unreadable(raw)
         else:
             yield from _bodies_of(raw, value)
         start = _after_space(whole, end)
@@ -342,10 +357,16 @@ def _bodies_of(raw: bytes | None, item: Any) -> Iterator[bytes]:
         for element in item["Messages"]:
             yield from _bodies_of(None, element)
         return
+    # A body read from text not all UTF-8 gets its own bytes back (:func:`_unreadable`).
     if isinstance(item, dict) and isinstance(item.get("Body"), str):
-        body = item["Body"].encode()
+        body = item["Body"].encode("utf-8", "surrogateescape")
     elif isinstance(item, str):
-        body = item.encode()
+        body = item.encode("utf-8", "surrogateescape")
+    elif raw is not None:
+        body = raw
     else:
-        body = raw if raw is not None else _encode(item)
+        try:
+            body = _encode(item)
+        except UnicodeEncodeError:
+            body = json.dumps(item, ensure_ascii=False).encode("utf-8", "surrogateescape")
     yield TOO_LARGE if len(body) > MAX_BODY else body
