@@ -24,7 +24,7 @@ from sesd.alerting.silences import (
     SilenceError,
     SilenceSet,
 )
-from sesd.core.unreadable import not_utf8_at
+from sesd.core.unreadable import undecoded
 from sesd.io.files import open_lock, read_plain, write_atomic
 from sesd.io.logs import get_logger
 
@@ -49,9 +49,9 @@ class SilenceFile:
             document = msgspec.json.decode(blob, type=Document)
         # Text that is not UTF-8: UnicodeDecodeError from msgspec 0.22, DecodeError later.
         except (msgspec.DecodeError, UnicodeDecodeError) as exc:
-            where = not_utf8_at(blob)
-            why = str(exc) if where is None else f"not UTF-8 at {where}"
-            raise SilenceError(f"{self.path} is not a silences file ({why})") from None
+            raise SilenceError(
+                f"{self.path} is not a silences file ({undecoded(blob, exc)})"
+            ) from None
         if document.version != SILENCES_VERSION:
             raise SilenceError(f"{self.path}: version {document.version} is not {SILENCES_VERSION}")
         return document.silences

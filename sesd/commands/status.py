@@ -30,7 +30,7 @@ import msgspec
 from sesd.commands.common import Commands, config_error, with_config
 from sesd.config import Config, ConfigError, HttpConfig, load_config
 from sesd.core.text import clean
-from sesd.core.unreadable import not_utf8_at
+from sesd.core.unreadable import undecoded
 from sesd.status.charts import STAGES, duration, moment, percent, seconds, walked, when
 from sesd.status.document import SAME_ADVICE, AlertRow, ScopeTable, Status
 from sesd.status.page import built
@@ -163,9 +163,9 @@ async def fetch(url: str, top: int, through: Access = Access()) -> tuple[bytes, 
         return body, msgspec.json.decode(body, type=Status)
     # Text that is not UTF-8: UnicodeDecodeError from msgspec 0.22, DecodeError later.
     except (msgspec.DecodeError, UnicodeDecodeError) as exc:
-        where = not_utf8_at(body)
-        why = str(exc) if where is None else f"not UTF-8 at {where}"
-        raise Unreachable(f"{api} did not answer with sesd's status ({why})") from None
+        raise Unreachable(
+            f"{api} did not answer with sesd's status ({undecoded(body, exc)})"
+        ) from None
 
 
 def _reason(exc: BaseException) -> str:

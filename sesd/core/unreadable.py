@@ -16,7 +16,7 @@ import msgspec
 
 from sesd.core.events import Invalid
 
-__all__ = ["TOO_DEEP", "after_mark", "not_utf8_at", "unmarked", "unreadable"]
+__all__ = ["TOO_DEEP", "after_mark", "not_utf8_at", "undecoded", "unmarked", "unreadable"]
 
 TOO_DEEP: Final = Invalid("too_deep", "JSON nested too deeply")
 
@@ -92,6 +92,13 @@ def not_utf8_at(blob: bytes) -> str | None:
         column = len(blob[start:at].decode("utf-8")) + 1  # UTF-8 up to ``at``
         return f"line {line}, column {column}, byte offset {at}"
     return None
+
+
+def undecoded(blob: bytes, exc: BaseException) -> str:
+    """Why a whole file or answer (``blob``) did not decode, for a person: where it
+    first stops being UTF-8, else the decoder's own message (``exc``)."""
+    where = not_utf8_at(blob)
+    return str(exc) if where is None else f"not UTF-8 at {where}"
 
 
 def _mended(text: bytes | str) -> bytes | str | None:
