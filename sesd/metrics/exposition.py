@@ -171,6 +171,9 @@ async def render_async(registry: CollectorRegistry) -> bytes:
     """
     with _collection_held():
         chunks = await _chunks_async(registry)
+        # The writer was let go as that returned (~15 ms at 99 rules over 1,000
+        # domains, 15 MB): the join of the body (~12 ms) is a hold of its own.
+        await anyio.lowlevel.checkpoint()
         return b"".join(chunks)
 
 
