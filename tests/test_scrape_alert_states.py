@@ -86,9 +86,10 @@ async def test_a_scrape_of_many_alert_states_gives_the_event_loop_back_as_it_goe
     assert turns >= 2 * RULES * DOMAINS // 1_000, turns
 
 
-def _whole_families(self: AlertsCollector) -> Iterator[Metric]:
+def whole_families(self: AlertsCollector) -> Iterator[Metric]:
     """The two families as sesd wrote them when each was one family of
-    prometheus_client's samples: what a scrape said before it gave the loop back."""
+    prometheus_client's samples: what a scrape said before it gave the loop back (and
+    the baseline of ``python -m bench scrape``)."""
     evaluator, now = self._evaluator, self._now()
     firing = GaugeMetricFamily(
         "sesd_alerts_firing",
@@ -132,7 +133,7 @@ async def test_the_whole_scrape_is_byte_for_byte_what_it_was_with_one_family_eac
     assert _states(evaluator).count(Status.FIRING) == RULES * DOMAINS // 100
     metrics = Metrics(pipeline.ledger, ["q"], lambda: T, evaluator=evaluator)
     body = _steady(await render_async(metrics.registry))
-    monkeypatch.setattr(AlertsCollector, "collect", _whole_families)
+    monkeypatch.setattr(AlertsCollector, "collect", whole_families)
     before = _steady(await render_async(metrics.registry))
     assert body == before
     assert body.count(b"sesd_alerts_firing{") == RULES * DOMAINS
