@@ -30,6 +30,7 @@ from typing import IO, Any, Final
 from botocore.exceptions import BotoCoreError, ClientError
 
 from sesd.commands.replay.archive_s3 import S3Reader, is_s3
+from sesd.commands.replay.json_scan import skip_value
 from sesd.commands.replay.json_stream import (
     MAX_BODY,
     TOO_LARGE,
@@ -38,7 +39,6 @@ from sesd.commands.replay.json_stream import (
     document,
     lines,
     pretty,
-    skip_value,
 )
 
 __all__ = ["Source", "bodies", "place", "read_paths", "sources"]

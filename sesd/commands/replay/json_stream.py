@@ -14,6 +14,8 @@ from typing import Any, Final
 
 import msgspec
 
+from sesd.commands.replay.json_scan import Scanner, object_end, skip_element
+
 __all__ = [
     "MAX_BODY",
     "MAX_DOCUMENT",
@@ -23,7 +25,6 @@ __all__ = [
     "document",
     "lines",
     "pretty",
-    "skip_value",
 ]
 
 #: The largest body decoded (SES event bodies are well under 256 KB, SQS's limit).
@@ -50,30 +51,6 @@ def pretty(data: bytes) -> bool:
     the AWS CLI) rather than events a line each."""
     line = data.split(b"\n", 1)[0].strip()
     return line == b"{"
-
-
-def skip_value(buffer: bytes, chunks: Iterator[bytes]) -> bytes:
-    """Read past one value too large to keep, which ``buffer`` begins, holding a chunk
-    at a time. An object or array ends at its closing bracket (the next of objects
-    written back to back follows it); anything else at the end of its line. Returns
-    what follows the value."""
-    scanner = _Scanner()
-    depth = 0
-    while True:
-        line_end = buffer.find(b"\n")
-        for char, position in scanner.marks(buffer, 0, len(buffer) if line_end < 0 else line_end):
-            if char in b"[{":
-                depth += 1
-            elif char in b"]}" and depth > 0:
-                depth -= 1
-                if depth == 0:
-                    return buffer[position + 1 :]
-        if line_end >= 0:
-            return buffer[line_end + 1 :]
-        scanner.moved(len(buffer))
-        buffer = next(chunks, b"")
-        if not buffer:
-            return b""
 
 
 def lines(lines: list[bytes]) -> Iterator[bytes]:
@@ -125,7 +102,7 @@ def concatenated(line: bytes, *, more: bool = False) -> Generator[bytes, None, b
                 yield from _bodies_of(candidate, value)
                 start = end
                 continue
-        end = _object_end(line, start, start + MAX_BODY)
+        end = object_end(line, start, start + MAX_BODY)
         if end < 0 and more and len(line) - start <= MAX_BODY:
             # Still being read: an opening further on may be one nested in it (an
             # EventBridge record's ``detail`` opens as an SES event does).
@@ -157,64 +134,12 @@ def _next_record(data: bytes, at: int) -> int:
     return min(found, default=-1)
 
 
-def _object_end(data: bytes, start: int, limit: int | None = None) -> int:
-    """Where the object (or array) that begins at ``start`` ends (after its closing
-    brace), or -1 when ``data`` (or ``data[:limit]``) ends first."""
-    depth = 0
-    for char, position in _Scanner().marks(data, start, limit):
-        if char in b"[{":
-            depth += 1
-        elif char in b"]}" and depth > 0:
-            depth -= 1
-            if depth == 0:
-                return position + 1
-    return -1
-
-
-#: What a scan of JSON text looks at: quotes and backslashes (for strings), brackets,
-#: braces and commas.
-_TOKEN: Final = re.compile(rb'["\\\[\]{},]')
-
-
-class _Scanner:
-    """Where a scan of JSON text stands, across chunk ends: inside a string or not, and
-    the position of a byte a backslash escapes. Each byte is looked at once."""
-
-    __slots__ = ("escaped_at", "in_string")
-
-    def __init__(self) -> None:
-        self.in_string = False
-        self.escaped_at = -1
-
-    def marks(self, buffer: bytes, at: int, end: int | None = None) -> Iterator[tuple[int, int]]:
-        """(byte, position) of each bracket, brace or comma outside strings in
-        ``buffer[at:end]``."""
-        for found in _TOKEN.finditer(buffer, at, len(buffer) if end is None else end):
-            position = found.start()
-            char = buffer[position]
-            if self.in_string:
-                if position == self.escaped_at:
-                    continue
-                if char == 0x5C:  # a backslash: the next byte is escaped
-                    self.escaped_at = position + 1
-                elif char == 0x22:
-                    self.in_string = False
-            elif char == 0x22:
-                self.in_string = True
-            else:
-                yield char, position
-
-    def moved(self, by: int) -> None:
-        """The buffer lost its first ``by`` bytes: positions move back."""
-        self.escaped_at -= by
-
-
 def array(data: bytes, chunks: Iterator[bytes]) -> Generator[bytes, None, bytes]:
     """The elements of a top-level JSON array, as they are read (``data`` follows its
     ``[``): each element between commas at depth 0. Returns what follows the array in
     the chunk it ends in (another array appended, more lines), the rest of ``chunks``
     unread."""
-    scanner = _Scanner()
+    scanner = Scanner()
     buffer, start, at, depth = data, 0, 0, 0
     more = iter(chunks)
     while True:
@@ -240,31 +165,11 @@ def array(data: bytes, chunks: Iterator[bytes]) -> Generator[bytes, None, bytes]
             # One element larger than any event: skip it (count it once).
             yield TOO_LARGE
             scanner.moved(at)
-            buffer = _skip_element(chunk, more, depth, scanner)
-            scanner, start, at, depth = _Scanner(), 0, 0, 0
+            buffer = skip_element(chunk, more, depth, scanner)
+            scanner, start, at, depth = Scanner(), 0, 0, 0
             continue
         scanner.moved(start)
         buffer, at, start = buffer[start:] + chunk, at - start, 0
-
-
-def _skip_element(buffer: bytes, more: Iterator[bytes], depth: int, scanner: _Scanner) -> bytes:
-    """Read past the rest of an element too large to keep (``depth`` deep in it, where
-    ``scanner`` left it), holding a chunk at a time. Returns what follows the element:
-    after its comma, or from the array's closing bracket."""
-    while True:
-        for char, position in scanner.marks(buffer, 0):
-            if char in b"[{":
-                depth += 1
-            elif char in b"]}":
-                if depth == 0:
-                    return buffer[position:]  # the array's end: its reader sees it
-                depth -= 1
-            elif depth == 0:
-                return buffer[position + 1 :]
-        scanner.moved(len(buffer))
-        buffer = next(more, b"")
-        if not buffer:
-            return b""
 
 
 def _element(raw: bytes) -> Iterator[bytes]:
@@ -323,7 +228,7 @@ def _documents(whole: bytes) -> Iterator[bytes]:
     output): each read whole; from a value that does not end, the rest a line each."""
     start = _after_space(whole, 0)
     while start < len(whole):
-        end = _object_end(whole, start) if whole[start] in b"{[" else -1
+        end = object_end(whole, start) if whole[start] in b"{[" else -1
         if end < 0:
             yield from lines(whole[start:].split(b"\n"))
             return
