@@ -251,6 +251,8 @@ def test_a_value_not_in_utf8_is_placed_in_its_line(
         {
             "input": str(path),
             "value": 3,
+            "byte_offset": path.read_bytes().index(line),
+            "decompressed": False,
             "reason": "not_utf8",
             "detail": "EventBridge detail is not valid UTF-8 (in the value: line 1, "
             f"column {column}, byte offset {at})",
@@ -558,7 +560,9 @@ def test_a_firehose_record_too_large_is_skipped_and_the_next_ones_read() -> None
 def test_event_lines_pass_as_they_are_and_wrappers_are_opened() -> None:
     """A line that is an SES event or an SNS notification is the body, byte for byte
     (the pipeline decodes it); an SQS message's ``Body`` and an SQS dump's
-    ``Messages`` are opened; a line that is not JSON is passed on to be counted."""
+    ``Messages`` are opened; a line that is not JSON is passed on to be counted. Each
+    body comes with the offset of its line's first byte that is not white space (the
+    bodies of one line share it)."""
     from sesd.commands.replay.json_stream import lines
 
     event = json.dumps(f.delivery(["u@x.example"]), separators=(", ", ": ")).encode()
@@ -566,5 +570,101 @@ def test_event_lines_pass_as_they_are_and_wrappers_are_opened() -> None:
     message = json.dumps({"MessageId": "1", "Body": event.decode()}).encode()
     dump = json.dumps({"Messages": [{"Body": "a"}, {"Body": "b"}]}).encode()
     broken = b'{"eventType": "Delivery", "mail":'
-    got = list(lines([event, b"  ", notification, message, dump, broken]))
-    assert got == [event, notification, event, b"a", b"b", broken]
+    given = [event, b"  ", notification, b" " + message, dump, broken]
+    got = list(lines(given, 100))
+    assert [body for _, body in got] == [event, notification, event, b"a", b"b", broken]
+    starts = [100 + sum(len(line) + 1 for line in given[:i]) for i in range(len(given))]
+    starts[3] += 1  # after the space that opens the line
+    assert [at for at, _ in got] == [starts[i] for i in (0, 2, 3, 4, 4, 5)]
+
+
+def _stream(*parts: bytes | tuple[bytes, int]) -> tuple[bytes, list[int]]:
+    """The bytes of ``parts`` joined, and the offset of each value in them: a part
+    given as (value, n) is a value that holds n bodies."""
+    data, offsets = b"", []
+    for part in parts:
+        if isinstance(part, tuple):
+            offsets += [len(data)] * part[1]
+            part = part[0]
+        data += part
+    return data, offsets
+
+
+_EVENT = json.dumps({"eventType": "Delivery", "mail": {"messageId": "m"}}).encode()
+_DUMP = json.dumps({"Messages": [{"Body": "a"}, {"Body": "b,]"}]}, indent=2).encode()
+_FORMS = {
+    # One a line: a byte-order mark, blank lines, indented and CRLF lines, a line that
+    # is not JSON, a last line with no newline.
+    "lines": _stream(
+        b"\xef\xbb\xbf\n",
+        (_EVENT, 1),
+        b"\n\n  ",
+        (b'{"n": 1}', 1),
+        b"\r\n",
+        (b"not json", 1),
+        b"\n",
+        (b'{"Body": "x"}', 1),
+    ),
+    # Firehose: objects back to back, one cut short before the next record.
+    "firehose": _stream(
+        (_EVENT, 1),
+        (b'{"n": 2}', 1),
+        (b'{"eventType": "Bounce", "x"', 1),
+        (_EVENT, 1),
+        b"\n",
+        (b'{"n": 3}', 1),
+        b"\n",
+    ),
+    # An array, indented, one element an SQS dump (two bodies), then a line after it.
+    "array": _stream(
+        b"  [\n  ",
+        (_EVENT, 1),
+        b",\n  ",
+        (_DUMP, 2),
+        b" , ",
+        (b'"s"', 1),
+        b"\n]\n",
+        (b'{"n": 4}', 1),
+        b"\n",
+    ),
+    # Two SQS dumps as the AWS CLI writes them, one after another (`jq .`).
+    "documents": _stream(b"\n", (_DUMP, 2), b"\n", (_DUMP, 2), b"\n"),
+}
+
+
+@pytest.mark.parametrize("form", sorted(_FORMS))
+# From 7 bytes: a first chunk of one byte can hold neither a whole byte-order mark nor
+# enough of a line to tell an object from an indented document.
+@pytest.mark.parametrize("size", [7, 13, 64, 1 << 20])
+def test_each_body_comes_with_the_offset_where_its_value_starts(form: str, size: int) -> None:
+    """Whatever form the input takes and wherever its chunks end, each body comes with
+    the byte offset in the stream of the first byte of the value it was read from (an
+    SQS dump's bodies share the dump's): where `tail -c` or `dd` finds a value that
+    would not decode."""
+    from sesd.commands.replay.archive import _placed
+    from sesd.commands.replay.json_stream import Chunks
+
+    data, offsets = _FORMS[form]
+    out = list(_placed(Chunks(data[i : i + size] for i in range(0, len(data), size))))
+    assert [at for at, _ in out] == offsets
+
+
+@pytest.mark.parametrize("form", ["line", "firehose", "element"])
+def test_a_value_too_large_is_placed_where_it_starts(form: str) -> None:
+    """A value over MAX_BODY, skipped as it is read (a line, objects back to back on a
+    line longer than a chunk, an array's element), is counted at the offset where it
+    starts, and the values after it at theirs."""
+    from sesd.commands.replay.archive import _placed
+    from sesd.commands.replay.json_stream import Chunks
+
+    huge = json.dumps({"eventType": "Send", "pad": "x" * MAX_BODY}).encode()
+    small = [json.dumps({"eventType": "Send", "n": i}).encode() for i in range(2000)]
+    if form == "line":
+        data, offsets = _stream((_EVENT, 1), b"\n ", (huge, 1), b"\n", (_EVENT, 1), b"\n")
+    elif form == "firehose":
+        data, offsets = _stream(*((s, 1) for s in small), (huge, 1), (_EVENT, 1), b"\n")
+    else:
+        data, offsets = _stream(b"[", (_EVENT, 1), b", ", (huge, 1), b", ", (_EVENT, 1), b"]")
+    out = list(_placed(Chunks(data[i : i + 4096] for i in range(0, len(data), 4096))))
+    assert [at for at, _ in out] == offsets
+    assert [body is TOO_LARGE for _, body in out].index(True) == len(offsets) - 2

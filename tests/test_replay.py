@@ -137,12 +137,14 @@ def test_alerts_fire_and_resolve_in_event_time(
     assert document["alerts"][0]["value"] == pytest.approx(0.6)
 
 
-def test_invalid_values_are_named_by_their_input_and_place(
+def test_invalid_values_are_named_by_their_input_place_and_byte_offset(
     tmp_path: Path, config: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Two invalid values among a month of events are found by where they were read:
-    the input and the value's place in it (its line, in a file of one event a line);
-    the first ten are named, and every one is counted."""
+    the input, the value's place in it (its line, in a file of one event a line) and
+    the byte offset where the value starts, in a plain file and in the decompressed
+    data of a gzipped one, so that `tail -c +$((OFFSET + 1))` (after zcat) or dd
+    shows it; the first ten are named, and every one is counted."""
 
     good = json.dumps(f.delivery(["a@gmail.example"], message_id="m1"))
     first = tmp_path / "a.jsonl"
@@ -151,17 +153,29 @@ def test_invalid_values_are_named_by_their_input_and_place(
     lines = [good.replace("m1", f"n{i}") for i in range(4)]
     lines[2] = "not json"
     second.write_bytes(gzip.compress("\n".join(lines).encode()))
+    plain_at = len(good) + 1
+    gzipped_at = len(lines[0]) + len(lines[1]) + 2
     main(["replay", "--config", str(config), "--json", str(first), str(second)])
     named = json.loads(capsys.readouterr().out)["invalid_values"]
-    assert [(v["input"], v["value"], v["reason"]) for v in named] == [
-        (str(first), 2, "unrecognised"),
-        (str(second), 3, "not_json"),
+    assert [
+        (v["input"], v["value"], v["byte_offset"], v["decompressed"], v["reason"]) for v in named
+    ] == [
+        (str(first), 2, plain_at, False, "unrecognised"),
+        (str(second), 3, gzipped_at, True, "not_json"),
     ]
+    assert first.read_bytes()[plain_at:].startswith(b'{"hello": 1}\n')
+    assert gzip.decompress(second.read_bytes())[gzipped_at:].startswith(b"not json\n")
 
     assert main(["replay", "--config", str(config), str(first), str(second)]) == 0
     out = capsys.readouterr().out
-    assert f"  {first}, value 2: unrecognised: no eventType or notificationType" in out
-    assert f"  {second}, value 3: not_json: body is not JSON" in out
+    assert (
+        f"  {first}, value 2, byte offset {plain_at}: unrecognised: "
+        "no eventType or notificationType" in out
+    )
+    assert (
+        f"  {second}, value 3, byte offset {gzipped_at} (decompressed): not_json: "
+        "body is not JSON" in out
+    )
 
     many = tmp_path / "many.jsonl"
     many.write_text("".join(json.dumps({"n": i}) + "\n" for i in range(12)) + good + "\n")

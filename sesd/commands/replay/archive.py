@@ -34,6 +34,8 @@ from sesd.commands.replay.json_scan import skip_value
 from sesd.commands.replay.json_stream import (
     MAX_BODY,
     TOO_LARGE,
+    Chunks,
+    Placed,
     array,
     concatenated,
     document,
@@ -49,14 +51,17 @@ _CHUNK: Final = 1 << 20
 
 @dataclass(slots=True)
 class Source:
-    """One input: a path (``-`` for stdin), its size when known, what went wrong, and
-    how many values were read from it (so a value's place in the whole input can be
-    named by its input and its place there)."""
+    """One input: a path (``-`` for stdin), its size when known, what went wrong, how
+    many values were read from it (so a value's place in the whole input can be named
+    by its input and its place there), where the last one's value starts (its byte
+    offset; in the decompressed data of a gzipped input) and whether it was gzipped."""
 
     name: str
     size: int | None = None
     errors: list[str] = field(default_factory=list)
     values: int = 0
+    at: int = 0
+    gzipped: bool = False
 
 
 def sources(paths: Iterable[str], s3: S3Reader | None = None) -> tuple[list[Source], list[str]]:
@@ -95,15 +100,16 @@ def sources(paths: Iterable[str], s3: S3Reader | None = None) -> tuple[list[Sour
     return found, problems
 
 
-def place(items: Iterable[Source], read: int) -> tuple[str, int]:
+def place(items: Iterable[Source], read: int) -> tuple[Source | None, int]:
     """The input the ``read``-th body of :func:`bodies` came from (counted from 1 over
     every input), and its place among that input's values (in a file of one event a
-    line, its line once blank lines are left out)."""
+    line, its line once blank lines are left out). Asked while that body is the last
+    read, the input's ``at`` is where its value starts."""
     for source in items:
         if read <= source.values:
-            return source.name, read
+            return source, read
         read -= source.values
-    return "", read
+    return None, read
 
 
 def _local(path: str, add: Callable[[str], None]) -> list[str]:
@@ -166,9 +172,11 @@ def bodies(
             source.errors.append(f"{source.name}: cannot read: {_describe(exc)}")
             continue
         raw = getattr(handle, "fileobj", handle)
+        source.gzipped = raw is not handle
         try:
-            for body in _values(_chunks(handle, raw, on_bytes)):
+            for at, body in _placed(Chunks(_chunks(handle, raw, on_bytes))):
                 source.values += 1
+                source.at = at
                 yield body
         # zlib.error: damage inside the compressed data (gzip's own errors are OSErrors).
         except (OSError, EOFError, zlib.error, ClientError, BotoCoreError) as exc:
@@ -251,8 +259,15 @@ def _tell(raw: Any) -> int:
 _BOM: Final = b"\xef\xbb\xbf"
 
 
-def _values(chunks: Iterator[bytes]) -> Iterator[bytes]:
+def _values(chunks: Iterable[bytes]) -> Iterator[bytes]:
     """The bodies in a byte stream, whichever of the accepted forms it is in."""
+    for _, body in _placed(Chunks(chunks)):
+        yield body
+
+
+def _placed(chunks: Chunks) -> Iterator[Placed]:
+    """The bodies in a byte stream, each with the offset of the value it was read from
+    (``pending`` and ``data`` are always the last bytes read: :meth:`Chunks.at`)."""
     pending = b""
     threshold = _CHUNK  # a line longer than this is split before its end
     first = True
@@ -279,25 +294,25 @@ def _values(chunks: Iterator[bytes]) -> Iterator[bytes]:
                 first = True
                 continue
             if pretty(stripped):
-                yield from document(data, chunks)
+                yield from document(data, chunks, chunks.at(data))
                 return
         whole = data.split(b"\n")
         pending = whole.pop()
-        yield from lines(whole)
+        yield from lines(whole, chunks.at(data))
         if len(pending) > threshold:
             if b"}{" in pending:
                 # Firehose's objects back to back, all on one line: those complete so
                 # far; the one still being read stays pending, and is looked at
                 # again once a chunk more has come.
-                pending = yield from concatenated(pending, more=True)
+                pending = yield from concatenated(pending, more=True, at=chunks.at(pending))
             threshold = len(pending) + _CHUNK
             if len(pending) > MAX_BODY:
                 # One value larger than any event, with more to come: skip it.
-                yield TOO_LARGE
+                yield chunks.at(pending.lstrip()), TOO_LARGE
                 pending = skip_value(pending, chunks)
                 threshold = _CHUNK
     if pending.strip():
-        yield from lines([pending])
+        yield from lines([pending], chunks.at(pending))
 
 
 def read_paths(paths: Iterable[str]) -> Iterator[bytes]:

@@ -23,7 +23,7 @@ from tqdm import tqdm
 from sesd.commands.common import Commands, config_error, load, no_secrets, with_config
 from sesd.commands.replay.archive import Source, bodies, place, sources
 from sesd.commands.replay.archive_s3 import S3Reader, is_s3
-from sesd.commands.replay.engine import Replay
+from sesd.commands.replay.engine import Replay, Where
 from sesd.commands.replay.text import render_text
 from sesd.commands.replay.tuning import override, render_report, report
 from sesd.config import Config, ConfigError
@@ -135,12 +135,13 @@ def run_replay(
         interrupted = False
         with _progress(found, show=not quiet and sys.stderr.isatty()) as progress:
             try:
-                replay.run(progress.count(bodies(found, progress.read, s3=s3)))
+                read = progress.count(bodies(found, progress.read, s3=s3))
+                replay.run(read, lambda n: _where(found, n))
             except KeyboardInterrupt:
                 # Ctrl-C: report what was replayed so far.
                 interrupted = True
     problems += [error for source in found for error in source.errors]
-    document = replay.document(lambda read: place(found, read))
+    document = replay.document()
     if interrupted:
         document["interrupted"] = True
         problems.append("the rest of the input: interrupted (Ctrl-C)")
@@ -181,6 +182,14 @@ def _said(document: dict[str, Any], problems: list[str]) -> int:
         )
         return EXIT_SKIPPED
     return EXIT_SKIPPED if problems else 0
+
+
+def _where(found: list[Source], read: int) -> Where:
+    """Where the ``read``-th body was read, while it is the last read."""
+    source, value = place(found, read)
+    if source is None:
+        return Where(value=value)
+    return Where(source.name, value, source.at, source.gzipped)
 
 
 def _known_providers(replay: Replay, config: Config) -> None:

@@ -4,6 +4,7 @@ rule evaluation behind ``sesd replay``, and the document it reports."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any, Final
 
 from sesd.alerting.evaluator import Evaluator
@@ -19,7 +20,7 @@ from sesd.core.timestamps import iso
 from sesd.core.unreadable import not_utf8_at
 from sesd.providers.resolver import ProviderResolver
 
-__all__ = ["QUEUE", "Replay"]
+__all__ = ["QUEUE", "Replay", "Where"]
 
 #: The queue label replayed events count under.
 QUEUE = "replay"
@@ -28,6 +29,18 @@ _TOO_LARGE: Final = Invalid("too_large", f"a body over {MAX_BODY >> 20} MiB, not
 #: enough to find what wrote them, few enough to read).
 NAMED_INVALID: Final = 10
 _INVALID: Final = Outcome.INVALID
+
+
+@dataclass(frozen=True, slots=True)
+class Where:
+    """Where a body was read: its input (unnamed: ""), its place among the input's
+    values (from 1), and the byte offset its value starts at in the input (in the
+    decompressed data when ``decompressed``), for ``tail -c`` or ``dd``."""
+
+    input: str = ""
+    value: int = 0
+    offset: int | None = None
+    decompressed: bool = False
 
 
 class Replay:
@@ -51,9 +64,9 @@ class Replay:
         self.evaluator = Evaluator(config.alerts, [spec.name for spec in ledger.specs])
         self.every = config.alerts.evaluate_every.seconds
         self.alerts: list[dict[str, Any]] = []
-        #: The first :data:`NAMED_INVALID` invalid values: (their place among the bodies
-        #: fed, counted from 1; reason; detail).
-        self.invalid_at: list[tuple[int, str, str]] = []
+        #: The first :data:`NAMED_INVALID` invalid values: (where each was read; reason;
+        #: detail).
+        self.invalid_at: list[tuple[Where, str, str]] = []
         self.now = 0.0
         self._next_tick: float | None = None
 
@@ -90,10 +103,12 @@ class Replay:
             )
         self.evaluator.due(at, flush=True)  # grouping is for sinks; replay lists each
 
-    def run(self, bodies: Iterable[bytes]) -> None:
+    def run(self, bodies: Iterable[bytes], where: Callable[[int], Where] | None = None) -> None:
         """Apply every body in the order read, each at its own event time (``now`` is
         the latest event time so far, as the daemon's clock would be); rules are
-        evaluated as event time passes. Nothing is held but the pipeline's state."""
+        evaluated as event time passes. Nothing is held but the pipeline's state.
+        ``where`` names where a body was read from its place among all the bodies fed
+        (from 1), asked while it is the last read (without it, only that place)."""
         for read, body in enumerate(bodies, 1):
             item = _TOO_LARGE if body is TOO_LARGE else decode_body(body)
             if isinstance(item, Event):
@@ -105,7 +120,8 @@ class Replay:
                     self.now = t
             result = self.pipeline.apply(item, QUEUE, self.now)
             if result.outcome is _INVALID and len(self.invalid_at) < NAMED_INVALID:
-                self.invalid_at.append((read, result.reason, _detail(result, body)))
+                at = Where(value=read) if where is None else where(read)
+                self.invalid_at.append((at, result.reason, _detail(result, body)))
         if self.now:
             self._evaluate_until(self.now, final=True)
 
@@ -128,10 +144,8 @@ class Replay:
                     domains[domain] = None
         await resolver.prefetch(domains, latest)
 
-    def document(self, place: Callable[[int], tuple[str, int]] | None = None) -> dict[str, Any]:
-        """The ``--json`` document (README, "Tuning rules on history", gives its shape).
-        ``place`` names the input a body was read from and its place there, from its
-        place among all the bodies fed (without it, the input is not named)."""
+    def document(self) -> dict[str, Any]:
+        """The ``--json`` document (README, "Tuning rules on history", gives its shape)."""
         tallies = self.ledger.tallies
         domains = _per_type(self.ledger.by_domain.recipients)
         counted = tallies.messages
@@ -149,8 +163,7 @@ class Replay:
             "alerts": self.alerts,
             "invalid": invalid,
             "invalid_values": [
-                _invalid_value(read, reason, detail, place)
-                for read, reason, detail in self.invalid_at
+                _invalid_value(where, reason, detail) for where, reason, detail in self.invalid_at
             ],
             "as_of": iso(self.now) if self.now else None,
             # Events further behind the latest one read than the widest window: in the
@@ -199,8 +212,12 @@ def _detail(result: Result, body: bytes) -> str:
     return result.detail if where is None else f"{result.detail} (in the value: {where})"
 
 
-def _invalid_value(
-    read: int, reason: str, detail: str, place: Callable[[int], tuple[str, int]] | None
-) -> dict[str, Any]:
-    source, value = place(read) if place is not None else ("", read)
-    return {"input": source, "value": value, "reason": reason, "detail": detail}
+def _invalid_value(where: Where, reason: str, detail: str) -> dict[str, Any]:
+    return {
+        "input": where.input,
+        "value": where.value,
+        "byte_offset": where.offset,
+        "decompressed": where.decompressed,
+        "reason": reason,
+        "detail": detail,
+    }

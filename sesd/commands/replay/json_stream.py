@@ -1,15 +1,16 @@
 """JSON values in a byte stream, as replay finds them: lines, objects written back to
 back (Firehose), a top-level array read element by element, one indented
 document; each value's bodies (an SQS message's ``Body``, an array's
-elements). A value larger than :data:`MAX_BODY` is skipped and counted, never
-held whole.
+elements), each with the byte offset in the stream where its value starts (a
+value that will not decode is found there with ``tail -c`` or ``dd``). A
+value larger than :data:`MAX_BODY` is skipped and counted, never held whole.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from typing import Any, Final
 
 import msgspec
@@ -20,6 +21,8 @@ __all__ = [
     "MAX_BODY",
     "MAX_DOCUMENT",
     "TOO_LARGE",
+    "Chunks",
+    "Placed",
     "array",
     "concatenated",
     "document",
@@ -45,6 +48,42 @@ _encode = msgspec.json.encode
 #: decode here to find its shape (the pipeline decodes and checks it anyway).
 _BODY_OPENINGS: Final = (b'{"eventType"', b'{"Type"')
 
+#: A body, and the byte offset in the stream of the value it was read from.
+Placed = tuple[int, bytes]
+
+
+class Chunks:
+    """A stream's chunks, with how many bytes they held so far: a buffer that ends
+    where the stream read so far ends starts at :meth:`at`."""
+
+    __slots__ = ("_chunks", "read")
+
+    def __init__(self, chunks: Iterable[bytes]) -> None:
+        self._chunks = iter(chunks)
+        self.read = 0
+
+    def __iter__(self) -> Chunks:
+        return self
+
+    def __next__(self) -> bytes:
+        chunk = next(self._chunks)
+        self.read += len(chunk)
+        return chunk
+
+    def at(self, tail: bytes) -> int:
+        """The offset of ``tail``'s first byte, ``tail`` being the last bytes read."""
+        return self.read - len(tail)
+
+
+def _placed(at: int, found: Iterable[bytes]) -> Iterator[Placed]:
+    for body in found:
+        yield at, body
+
+
+def _leading(raw: bytes) -> int:
+    """How many bytes of white space ``raw`` opens with."""
+    return len(raw) - len(raw.lstrip())
+
 
 def pretty(data: bytes) -> bool:
     """Whether a stream opening with ``{`` is one indented document (an SQS dump from
@@ -53,36 +92,38 @@ def pretty(data: bytes) -> bool:
     return line == b"{"
 
 
-def lines(lines: list[bytes]) -> Iterator[bytes]:
-    for line in lines:
-        line = line.strip()
+def lines(lines: list[bytes], at: int = 0) -> Iterator[Placed]:
+    """The bodies of consecutive lines (split at their newlines) that begin at ``at``."""
+    for raw in lines:
+        start, at = at + _leading(raw), at + len(raw) + 1
+        line = raw.strip()
         if not line:
             continue
         if line.startswith(_BODY_OPENINGS) and len(line) <= MAX_BODY and b"}{" not in line:
-            yield line
+            yield start, line
             continue
         if len(line) > MAX_BODY and b"}{" not in line:
-            yield TOO_LARGE
+            yield start, TOO_LARGE
             continue
         try:
             value = _decode(line)
         except _UNREADABLE:
             if b"}{" not in line:
-                yield from _unreadable(line)
+                yield from _placed(start, _unreadable(line))
                 continue
-            rest = yield from concatenated(line)
-            if rest:
-                yield from _element(rest)  # the line ends inside an object: invalid
+            rest = yield from concatenated(line, at=start)
+            if rest:  # the line ends inside an object: invalid
+                yield from _element(rest, start + len(line) - len(rest))
             continue
-        yield from _bodies_of(line, value)
+        yield from _placed(start, _bodies_of(line, value))
 
 
-def concatenated(line: bytes, *, more: bool = False) -> Generator[bytes, None, bytes]:
+def concatenated(line: bytes, *, more: bool = False, at: int = 0) -> Generator[Placed, None, bytes]:
     """Objects written back to back (Firehose with no delimiter): each ends at a ``}{``,
     unless that ``}{`` is inside one of its strings. Returns the start of an object
     not read to its end yet, or nothing. With ``more`` (the stream goes on after
     ``line``), an object ``line`` ends inside is that object, to be read on with the
-    next chunk, not one cut short.
+    next chunk, not one cut short. ``line`` begins at offset ``at``.
 
     The cheap way first: the text up to the next ``}{`` decodes, so it is a whole
     object (cut inside a string, it would end inside that string; inside a nested
@@ -99,7 +140,7 @@ def concatenated(line: bytes, *, more: bool = False) -> Generator[bytes, None, b
             except _UNREADABLE:
                 pass
             else:
-                yield from _bodies_of(candidate, value)
+                yield from _placed(at + start, _bodies_of(candidate, value))
                 start = end
                 continue
         end = object_end(line, start, start + MAX_BODY)
@@ -114,10 +155,10 @@ def concatenated(line: bytes, *, more: bool = False) -> Generator[bytes, None, b
             resync = _next_record(line, start + 1)
             if resync < 0:
                 return line[start:]
-            yield from _element(line[start:resync])
+            yield from _element(line[start:resync], at + start)
             start = resync
             continue
-        yield from _element(line[start:end])
+        yield from _element(line[start:end], at + start)
         start = end
     return b""
 
@@ -134,57 +175,59 @@ def _next_record(data: bytes, at: int) -> int:
     return min(found, default=-1)
 
 
-def array(data: bytes, chunks: Iterator[bytes]) -> Generator[bytes, None, bytes]:
-    """The elements of a top-level JSON array, as they are read (``data`` follows its
-    ``[``): each element between commas at depth 0. Returns what follows the array in
-    the chunk it ends in (another array appended, more lines), the rest of ``chunks``
-    unread."""
+def array(data: bytes, chunks: Chunks) -> Generator[Placed, None, bytes]:
+    """The elements of a top-level JSON array, as they are read (``data``, the last
+    bytes read, follows its ``[``): each element between commas at depth 0. Returns
+    what follows the array in the chunk it ends in (another array appended, more
+    lines), the rest of ``chunks`` unread."""
     scanner = Scanner()
     buffer, start, at, depth = data, 0, 0, 0
-    more = iter(chunks)
     while True:
+        base = chunks.at(buffer)
         for char, position in scanner.marks(buffer, at):
             if char in b"[{":
                 depth += 1
             elif char in b"]}":
                 if depth == 0:  # the array's own end
-                    yield from _element(buffer[start:position])
+                    yield from _element(buffer[start:position], base + start)
                     return buffer[position + 1 :]
                 depth -= 1
             elif depth == 0:  # a comma between elements
-                yield from _element(buffer[start:position])
+                yield from _element(buffer[start:position], base + start)
                 start = position + 1
         at = len(buffer)
-        chunk = next(more, b"")
+        chunk = next(chunks, b"")
         if not chunk:
-            element = buffer[start:].strip()
-            if element:
-                yield element  # the array was never closed: invalid
+            element = buffer[start:]
+            if element.strip():  # the array was never closed: invalid
+                yield base + start + _leading(element), element.strip()
             return b""
         if at - start > MAX_BODY:
             # One element larger than any event: skip it (count it once).
-            yield TOO_LARGE
+            yield base + start + _leading(buffer[start:]), TOO_LARGE
             scanner.moved(at)
-            buffer = skip_element(chunk, more, depth, scanner)
+            buffer = skip_element(chunk, chunks, depth, scanner)
             scanner, start, at, depth = Scanner(), 0, 0, 0
             continue
         scanner.moved(start)
         buffer, at, start = buffer[start:] + chunk, at - start, 0
 
 
-def _element(raw: bytes) -> Iterator[bytes]:
+def _element(raw: bytes, at: int) -> Iterator[Placed]:
+    """The bodies of one value, ``raw`` (which begins at offset ``at``)."""
+    at += _leading(raw)
     raw = raw.strip()
     if not raw:
         return
     if len(raw) > MAX_BODY:
-        yield TOO_LARGE
+        yield at, TOO_LARGE
         return
     try:
         value = _decode(raw)
     except _UNREADABLE:
-        yield from _unreadable(raw)
+        yield from _placed(at, _unreadable(raw))
         return
-    yield from _bodies_of(raw, value)
+    yield from _placed(at, _bodies_of(raw, value))
 
 
 def _unreadable(raw: bytes) -> Iterator[bytes]:
@@ -201,9 +244,9 @@ def _unreadable(raw: bytes) -> Iterator[bytes]:
     yield from _bodies_of(raw, value)
 
 
-def document(data: bytes, chunks: Iterator[bytes]) -> Iterator[bytes]:
-    """One indented document (an SQS dump, at most ten messages): read whole, up to
-    MAX_DOCUMENT."""
+def document(data: bytes, chunks: Iterator[bytes], at: int = 0) -> Iterator[Placed]:
+    """One indented document (an SQS dump, at most ten messages), ``data`` at offset
+    ``at`` then ``chunks``: read whole, up to MAX_DOCUMENT."""
     parts = [data]
     size = len(data)
     for chunk in chunks:
@@ -218,27 +261,28 @@ def document(data: bytes, chunks: Iterator[bytes]) -> Iterator[bytes]:
     try:
         document = _decode(whole)
     except _UNREADABLE:
-        yield from _documents(whole)
+        yield from _documents(whole, at)
         return
-    yield from _bodies_of(whole, document)
+    yield from _placed(at + _leading(whole), _bodies_of(whole, document))
 
 
-def _documents(whole: bytes) -> Iterator[bytes]:
+def _documents(whole: bytes, at: int) -> Iterator[Placed]:
     """Several indented documents one after another (two SQS dumps appended, ``jq .``
-    output): each read whole; from a value that does not end, the rest a line each."""
+    output), from offset ``at``: each read whole; from a value that does not end, the
+    rest a line each."""
     start = _after_space(whole, 0)
     while start < len(whole):
         end = object_end(whole, start) if whole[start] in b"{[" else -1
         if end < 0:
-            yield from lines(whole[start:].split(b"\n"))
+            yield from lines(whole[start:].split(b"\n"), at + start)
             return
         raw = whole[start:end]
         try:
             value = _decode(raw)
         except _UNREADABLE:
-            yield from _unreadable(raw)
+            yield from _placed(at + start, _unreadable(raw))
         else:
-            yield from _bodies_of(raw, value)
+            yield from _placed(at + start, _bodies_of(raw, value))
         start = _after_space(whole, end)
 
 

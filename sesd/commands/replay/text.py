@@ -13,6 +13,16 @@ def _ratio(value: float | None) -> str:
     return "-" if value is None else f"{value:.1%}"
 
 
+def _where(value: dict[str, Any]) -> str:
+    """Where an invalid value was read: its input (the user's name: cleaned), its place
+    there and its byte offset (in the decompressed data of a gzipped input)."""
+    where = f"{clean(value['input'])}, value {value['value']}"
+    if value["byte_offset"] is not None:
+        where += f", byte offset {value['byte_offset']}"
+        where += " (decompressed)" if value["decompressed"] else ""
+    return where
+
+
 def render_text(document: dict[str, Any]) -> str:
     """The human-readable report."""
     lines = []
@@ -20,10 +30,11 @@ def render_text(document: dict[str, Any]) -> str:
     lines.append("messages: " + ", ".join(f"{k} {v}" for k, v in messages.items()))
     if document["invalid"]:
         lines.append("invalid: " + ", ".join(f"{k} {v}" for k, v in document["invalid"].items()))
-    for value in document["invalid_values"]:
-        # The input's name is the user's; the detail may quote the body: cleaned.
-        where = f"{clean(value['input'])}, value {value['value']}"
-        lines.append(f"  {where}: {value['reason']}: {clean(value['detail'])}")
+    # The detail may quote the body: cleaned.
+    lines.extend(
+        f"  {_where(value)}: {value['reason']}: {clean(value['detail'])}"
+        for value in document["invalid_values"]
+    )
     if document["causes"]:
         lines.append("causes: " + ", ".join(f"{k} {v}" for k, v in document["causes"].items()))
     lines.append("")
