@@ -273,6 +273,7 @@ def _placed(chunks: Chunks) -> Iterator[Placed]:
     first = True
     while True:
         chunk = next(chunks, None)
+        ended = chunk is None
         if chunk is None:
             if not (first and pending.strip()):
                 break
@@ -283,8 +284,10 @@ def _placed(chunks: Chunks) -> Iterator[Placed]:
             # A byte-order mark (some editors and Windows tools write one) is not text.
             data = data.removeprefix(_BOM)
             stripped = data.lstrip()
-            if not stripped:
-                pending = b""
+            if not stripped or (not ended and _undecided(stripped)):
+                # Blank so far, or too little to tell the form (a pipe's first read may
+                # be a byte or two): wait for more.
+                pending = data if stripped else b""
                 continue
             first = False
             if stripped[:1] == b"[":
@@ -313,6 +316,15 @@ def _placed(chunks: Chunks) -> Iterator[Placed]:
                 threshold = _CHUNK
     if pending.strip():
         yield from lines([pending], chunks.at(pending))
+
+
+def _undecided(start: bytes) -> bool:
+    """Whether the first bytes of a stream are too few to tell its form: part of a
+    byte-order mark, or a ``{`` whose line has not ended (alone on its line it opens
+    an indented document; followed on its line, events)."""
+    if _BOM.startswith(start):
+        return True
+    return b"\n" not in start and start.rstrip() == b"{"
 
 
 def read_paths(paths: Iterable[str]) -> Iterator[bytes]:
