@@ -6,6 +6,7 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+import threading
 from collections.abc import Callable
 from contextlib import AsyncExitStack
 from pathlib import Path
@@ -86,6 +87,12 @@ class StateSaver:
         #: Set by :meth:`soon` while :meth:`run` waits.
         self._soon: anyio.Event | None = None
         self._saving = anyio.Lock()
+        # A write left to its thread by a cancel may still be going when the next save
+        # comes: one write at a time (``_disk``), and none of a snapshot older than
+        # the one on disk (numbered as taken, ``_taken``; ``_written``, on disk).
+        self._disk = threading.Lock()
+        self._taken = 0
+        self._written = 0
         #: Called after each save (a test waits on it).
         self.on_saved: Callable[[], None] = lambda: None
         #: Told whether each save worked, and when (the metrics).
@@ -189,10 +196,10 @@ class StateSaver:
             return {"kept_aside": "no", "error": str(exc.strerror)}
         return {"kept_as": aside, "hint": "sesd starts empty; the file it could not use is kept"}
 
-    async def save(self, *, abandon: bool = False) -> None:
-        """Write the file now (a failure is logged; the next save tries again).
-        ``abandon``: a cancellation returns at once, leaving the write to its thread
-        (the last save before a forced exit, on a disk that may hang)."""
+    async def save(self) -> None:
+        """Write the file now (a failure is logged; the next save tries again). A
+        cancellation returns at once, leaving the write to its thread: a disk that hangs
+        holds neither a stop nor a forced exit."""
         path = self.path
         if not path:
             return
@@ -200,16 +207,19 @@ class StateSaver:
         # coming while a periodic one waits on a slow disk would otherwise be renamed
         # first, and the older snapshot last.
         async with self._saving:
-            await self._save(path, abandon)
+            await self._save(path)
 
-    async def _save(self, path: str, abandon: bool) -> None:
+    async def _save(self, path: str) -> None:
         now = self._clock()
         # An evaluation under way between its slices has stepped states whose alerts are
         # not queued yet: saved so, a firing would count as sent and be lost at a restart.
         self._evaluator.settle()
         blob = snapshot(self._ledger, self._evaluator, now, self._unsent())
+        self._taken += 1
         try:
-            await anyio.to_thread.run_sync(write_state, path, blob, abandon_on_cancel=abandon)
+            await anyio.to_thread.run_sync(
+                self._write, path, blob, self._taken, abandon_on_cancel=True
+            )
         except OSError as exc:
             remedy = _REMEDY.get(exc.errno or 0, _DISK)
             self._log.error(
@@ -225,6 +235,13 @@ class StateSaver:
             self.failed = False
             self.on_result(True, now)
         self.on_saved()
+
+    def _write(self, path: str, blob: bytes, number: int) -> None:
+        """In a worker thread: write snapshot ``number``, unless a newer one is on disk."""
+        with self._disk:
+            if number > self._written:
+                write_state(path, blob)
+                self._written = number
 
     def soon(self) -> None:
         """Save now rather than at the next period: a page or a resolve was delivered,

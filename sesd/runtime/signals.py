@@ -34,7 +34,7 @@ async def watch_signals(
     stop: Callable[[], None],
     reload: Callable[[], Awaitable[object]],
     stopping: anyio.Event,
-    save: Callable[..., Awaitable[None]],
+    save: Callable[[], Awaitable[None]],
     *,
     task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
 ) -> None:
@@ -70,13 +70,13 @@ async def _reload_each(
         await reload()
 
 
-async def _forced_exit(signum: signal.Signals, save: Callable[..., Awaitable[None]]) -> None:
+async def _forced_exit(signum: signal.Signals, save: Callable[[], Awaitable[None]]) -> None:
     get_logger().warning("sesd.daemon.forced_exit", signal=signum.name)
     # What the windows and alert states hold, and the pages still owed, are saved first
     # if the disk lets them within a moment; a disk that hangs does not hold the exit
     # (the write is left to its thread).
     with anyio.move_on_after(FORCED_SAVE):
-        await save(abandon=True)
+        await save()
     # os._exit runs no exit handler, the one that writes the buffered lines included;
     # nothing else runs from here on, so the event loop may wait.
     flush_logs(FORCED_LOGS)
