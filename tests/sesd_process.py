@@ -8,7 +8,7 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
@@ -111,10 +111,12 @@ async def sesd_process(
     env: Mapping[str, str] | None = None,
     until: str = "sesd.daemon.started",
     stdout: int = subprocess.PIPE,
+    command: Sequence[str] = (sys.executable, "-m", "sesd"),
 ) -> AsyncIterator[SesdProcess]:
     """``python -m sesd run`` with ``config``, once it logged ``until``; killed on the
     way out if still running. ``env`` adds to the environment (AWS test credentials
-    are set); ``stdout``, a file descriptor, is its standard output (else a pipe)."""
+    are set); ``stdout``, a file descriptor, is its standard output (else a pipe);
+    ``command``, what runs ``sesd`` (a script that changes something first, say)."""
     environ = {
         **os.environ,
         "AWS_ACCESS_KEY_ID": "testing",
@@ -122,7 +124,7 @@ async def sesd_process(
         **(env or {}),
     }
     async with await anyio.open_process(
-        [sys.executable, "-m", "sesd", "run", "--config", str(config)],
+        [*command, "run", "--config", str(config)],
         stdout=stdout,
         stderr=subprocess.PIPE,
         env=environ,

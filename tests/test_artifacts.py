@@ -309,7 +309,9 @@ def test_kubernetes_manifests_agree_with_each_other() -> None:
     container = pod["spec"]["containers"][0]
     config = parse_config(kinds["ConfigMap"]["data"]["sesd.toml"])
     assert config.http.listen == "0.0.0.0:9585"
-    assert pod["spec"]["terminationGracePeriodSeconds"] > config.shutdown.grace_period.seconds
+    # The whole stop fits: the grace period, the last state save and the exit.
+    longest = config.shutdown.longest_stop(saves=config.state.path is not None)
+    assert pod["spec"]["terminationGracePeriodSeconds"] >= longest
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
     assert container["securityContext"]["readOnlyRootFilesystem"] is True

@@ -74,8 +74,9 @@ def test_unit_is_hardened_and_matched_to_the_drain() -> None:
     assert service["ExecReload"] == "/bin/kill -HUP $MAINPID"
     # A directory of credentials: a file no configured secret uses need not exist.
     assert service["LoadCredential"] == "sesd:/etc/sesd/credentials"
-    grace = parse_config("").shutdown.grace_period.seconds
-    assert int(service["TimeoutStopSec"].rstrip("s")) > grace
+    # The whole stop fits: the grace period, the last state save and the exit.
+    longest = parse_config("").shutdown.longest_stop(saves=True)
+    assert int(service["TimeoutStopSec"].rstrip("s")) >= longest
     assert int(service["WatchdogSec"].rstrip("s")) >= 10
     # /proc/stat stays readable: prometheus_client needs it for every process_* metric.
     assert "ProcSubset" not in service

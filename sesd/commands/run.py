@@ -16,7 +16,7 @@ from sesd.commands.common import (
     with_config,
 )
 from sesd.config import ConfigError, HttpConfig
-from sesd.io.logs import buffer_output, configure_logging, get_logger
+from sesd.io.logs import buffer_output, configure_logging, flush_logs, get_logger
 
 __all__ = ["add_parser"]
 
@@ -56,6 +56,7 @@ def execute(args: argparse.Namespace) -> int:
     """Run until stopped; 0 after a graceful stop (1 when its state file could not be
     saved last), 2 when the config or the start fails."""
     from sesd.runtime.daemon import Daemon, StartError
+    from sesd.runtime.signals import FORCED_LOGS
 
     try:
         config = load(args, daemon=True)
@@ -77,6 +78,11 @@ def execute(args: argparse.Namespace) -> int:
         anyio.run(daemon.run)
     except (StartError, BaseExceptionGroup) as exc:
         return start_failed(exc)
+    if daemon.saver.unfinished:
+        # The last save's write is still in its thread, and the interpreter's exit would
+        # wait for it (for as long as the disk hangs): its lines written, sesd exits now.
+        flush_logs(FORCED_LOGS)
+        os._exit(1)
     # The stop's save failed: the file holds an older state than sesd stopped with,
     # which a supervisor should show (systemd: the unit failed).
     return 1 if daemon.saver.failed else 0

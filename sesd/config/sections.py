@@ -5,7 +5,7 @@ key."""
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Final, Literal
 
 import msgspec
 
@@ -14,6 +14,9 @@ from sesd.config.web import WebConfig, WebConfigFile
 from sesd.core.domains import normalise_domain
 
 __all__ = [
+    "EXIT_ROOM",
+    "LAST_SAVE",
+    "SHIPPED_STOP_TIMEOUT",
     "CanaryConfig",
     "DimensionsConfig",
     "DomainsConfig",
@@ -226,10 +229,27 @@ class LoggingConfig(Section, frozen=True):
     log_recipients: bool = False
 
 
+#: Seconds the stop's last state save has after the grace period, at most: past them
+#: the write is left to its thread and sesd exits 1 (a disk whose fsync hangs would
+#: otherwise hold the stop until the supervisor's SIGKILL, which says nothing of why).
+LAST_SAVE: Final = 10.0
+#: What the exit itself may take after that (tasks ended, connections closed, logs
+#: written): a moment, with room to spare.
+EXIT_ROOM: Final = 5.0
+#: The stop timeout the shipped units give: systemd's TimeoutStopSec=45s, Kubernetes'
+#: terminationGracePeriodSeconds: 45, `docker stop --time 45`.
+SHIPPED_STOP_TIMEOUT: Final = 45.0
+
+
 class ShutdownConfig(Section, frozen=True):
     """``[shutdown]``: how long a graceful stop may take before work is cut off."""
 
     grace_period: Duration = msgspec.field(default_factory=lambda: Duration("30s"))
+
+    def longest_stop(self, saves: bool) -> float:
+        """Seconds a stop may take, from the signal to the exit (``saves``: with a
+        state file, whose last save has :data:`LAST_SAVE` after the grace period)."""
+        return self.grace_period.seconds + (LAST_SAVE if saves else 0.0) + EXIT_ROOM
 
 
 _SIMULATOR = re.compile(

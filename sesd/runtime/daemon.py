@@ -36,6 +36,7 @@ from sesd.account.tenants import TenantPoller
 from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.service import Alerting, sink_session
 from sesd.config import Config, ConfigError, QueueConfig, core_settings
+from sesd.config.sections import LAST_SAVE
 from sesd.core.pipeline import Pipeline
 from sesd.io.build import revision
 from sesd.io.logs import get_logger
@@ -310,12 +311,12 @@ class Daemon:
     async def drain(self, deadline: float) -> None:
         """Phase 4: evaluate once more, send what is waiting within what is left of the
         grace period (at least 1 s), and save the state last (it then holds the alerts
-        just notified)."""
+        just notified), by ``LAST_SAVE`` seconds after the grace period: a slow disk
+        must not hold the stop until the supervisor's SIGKILL, which logs nothing."""
         with anyio.move_on_after(max(1.0, deadline - anyio.current_time())):
             await self.alerting.drain()
         self.alerting.log_unsent(kept=bool(self.config.state.path))
-        with anyio.CancelScope(shield=True):
-            await self.saver.save()
+        await self.saver.save_last(deadline + LAST_SAVE - anyio.current_time())
 
     # --- the parts the phases and a reload use --------------------------------
 

@@ -93,6 +93,10 @@ class StateSaver:
         self._disk = threading.Lock()
         self._taken = 0
         self._written = 0
+        #: The stop's last save came: no save after it (sesd.runtime.daemon's drain).
+        self._ended = False
+        #: The stop's last save did not finish in its time (its write left to its thread).
+        self.unfinished = False
         #: Called after each save (a test waits on it).
         self.on_saved: Callable[[], None] = lambda: None
         #: Told whether each save worked, and when (the metrics).
@@ -207,7 +211,30 @@ class StateSaver:
         # coming while a periodic one waits on a slow disk would otherwise be renamed
         # first, and the older snapshot last.
         async with self._saving:
-            await self._save(path)
+            if not self._ended:
+                await self._save(path)
+
+    async def save_last(self, within: float) -> None:
+        """The stop's save, the last one, given ``within`` seconds (what is left of the
+        stop's budget): past them the write is left to its thread, the file on disk
+        stays as last saved (whole: a write goes aside and is renamed), and the save
+        counts as failed (sesd run exits 1), said in an error naming the file."""
+        if not self.path:
+            return
+        with anyio.move_on_after(max(0.0, within), shield=True) as scope:
+            await self.save()
+        self._ended = True
+        if scope.cancelled_caught:
+            self.unfinished = self.failed = True
+            self.on_result(False, self._clock())
+            self._log.error(
+                "sesd.state.save_unfinished",
+                path=self.path,
+                waited_seconds=round(max(0.0, within), 1),
+                hint="the stop's last save did not finish in the time a stop has (a slow "
+                "or hung disk): the file holds the state saved before, or this one not "
+                "yet synced to disk; check the disk under it",
+            )
 
     async def _save(self, path: str) -> None:
         now = self._clock()
