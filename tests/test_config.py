@@ -351,3 +351,25 @@ def test_a_fifo_queue_without_delete_invalid_is_warned_of() -> None:
     assert [own.deletes_invalid(q) for q in own.queues] == [True, False]
     kept = parse_config(fifo + "delete_invalid = false\n[ingest]\ndelete_invalid = true\n")
     assert [kept.deletes_invalid(q) for q in kept.queues] == [False]
+
+
+def test_a_grace_period_that_leaves_no_room_for_the_last_save_is_warned_of() -> None:
+    """The shipped units give a stop 45 s (systemd TimeoutStopSec, Kubernetes
+    terminationGracePeriodSeconds): the grace period, LAST_SAVE for the state file's
+    last save and a moment to exit fit at the default 30 s. A longer grace period
+    would have sesd killed before its state is saved: check-config (and sesd run)
+    warn, naming the timeout to set; without a state file there is no save to fit."""
+    from sesd.config.sections import EXIT_ROOM, LAST_SAVE, SHIPPED_STOP_TIMEOUT
+
+    state = '[state]\npath = "/var/lib/sesd/state.bin"\n'
+    assert parse_config(state).warnings() == []
+    (warning,) = parse_config(state + '[shutdown]\ngrace_period = "31s"\n').warnings()
+    longest = 31 + LAST_SAVE + EXIT_ROOM
+    assert warning.startswith(f"shutdown.grace_period (31s): a stop may take {longest:g}s")
+    assert f"the {SHIPPED_STOP_TIMEOUT:g}s the shipped units give" in warning
+    assert warning.endswith(
+        f"raise theirs to {longest:g}s, or sesd is killed before its state is saved"
+    )
+    quiet = f'[shutdown]\ngrace_period = "{SHIPPED_STOP_TIMEOUT - EXIT_ROOM:g}s"\n'
+    assert parse_config(quiet).warnings() == []
+    assert parse_config(quiet + state).warnings()

@@ -4,9 +4,11 @@ queues configured)."""
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 from sesd.config.alerts import CANARY_METRICS, TENANT_METRICS, AlertmanagerConfig, is_glob
+from sesd.config.sections import SHIPPED_STOP_TIMEOUT
 from sesd.config.values import ConfigError, shown_url
 from sesd.core.domains import normalise_domain
 from sesd.core.providers import LABELS as PROVIDER_LABELS
@@ -62,6 +64,16 @@ def config_warnings(config: Config) -> list[str]:
         found.append(
             "no silences file ([alerts] silences_path or [state] path): `sesd silence` "
             "cannot mute these alerts, and notifications carry no mute line"
+        )
+    # A warning, not an error: the unit's or the pod's timeout may have been raised.
+    longest = config.shutdown.longest_stop(saves=config.state.path is not None)
+    if longest > SHIPPED_STOP_TIMEOUT:
+        found.append(
+            f"shutdown.grace_period ({config.shutdown.grace_period.text}): a stop may "
+            f"take {longest:g}s, more than the {SHIPPED_STOP_TIMEOUT:g}s the shipped "
+            "units give (systemd TimeoutStopSec, Kubernetes terminationGracePeriodSeconds,"
+            f" docker stop --time): raise theirs to {math.ceil(longest)}s, or sesd is "
+            "killed before its state is saved"
         )
     return found
 
