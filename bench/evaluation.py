@@ -12,7 +12,8 @@ went without running it (what a scrape or a poll waits), and the CPU time spent 
 that stretch (the same on an idle core; the machine's other processes stretch the
 wall time). Against a baseline: the same labels under one rule. Prints per config
 the median evaluation, whole and in slices, its longest hold of the loop (median
-and worst over the ticks), and the µs a step.
+and worst over the ticks), and the µs a step. Then an alert storm (bench.storm): the
+longest hold of an evaluation's final decision when 3,000 alerts fire or resolve at once.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from functools import partial
 import anyio
 import anyio.lowlevel
 
+from bench import storm
 from sesd.alerting.evaluator import Evaluator
 from sesd.config import core_settings, parse_config
 from sesd.core.ledger import Ledger
@@ -181,6 +183,7 @@ def main(_: list[str] | None = None) -> None:
     base = statistics.median(took for took, _, _ in figures["one rule"].whole)
     for name, found in figures.items():
         report(name, found, base)
+    storm.main()
 
 
 if __name__ == "__main__":
