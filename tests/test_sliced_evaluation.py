@@ -6,6 +6,7 @@ slices finds no evaluation half done."""
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +17,10 @@ import pytest
 from structlog.testing import capture_logs
 
 from sesd.alerting import slices
-from sesd.alerting.alert import Alert
+from sesd.alerting.alert import Alert, Notification
 from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.rules import Transition
-from sesd.alerting.service import Alerting
+from sesd.alerting.service import LINES, Alerting
 from sesd.alerting.silences import Silence, SilenceSet
 from sesd.config import Config, core_settings, parse_config
 from sesd.core.ledger import Ledger
@@ -335,3 +336,46 @@ def test_a_reload_between_slices_comes_after_the_evaluation() -> None:
         pass  # as the alerting loop runs out its slices after the reload
     found = evaluator.evaluate(pipeline.ledger, T + 1)
     assert ("bounces", last, Transition.FIRING) in [(a.rule, a.domain, a.kind) for a in found]
+
+
+async def test_a_storm_of_alerts_is_logged_a_few_hundred_lines_at_a_time() -> None:
+    """Bounces on every one of 500 domains: one evaluation fires the bounce rule on
+    all of them, one firing held back by a silence. Evaluated in slices beside a task
+    that counts, each time the event loop runs it, the firings logged so far: it runs
+    while some are logged and not others (the loop given back every few hundred
+    lines, as between slices), where logging a storm in one piece would hold the loop
+    from the first line to the last. The lines, the silenced one and the
+    notifications are those of a whole evaluation of the same ledger, in the same
+    order."""
+    n = 2 * LINES + 100
+    config, pipeline = _world(n)
+    for domain in _domains(n):
+        _bounces(pipeline, domain, T)
+    whole, sliced = _alerting(config, pipeline), _alerting(config, pipeline)
+    whole.evaluator.silences = sliced.evaluator.silences = _evaluator(config).silences
+    seen: list[int] = []
+
+    def told(logs: list[MutableMapping[str, Any]]) -> list[tuple[str, str, str]]:
+        return [(e["event"], e["rule"], e["domain"]) for e in logs if "rule" in e]
+
+    def sent(notifications: list[Notification]) -> list[tuple[str, str, list[str]]]:
+        return [(n.rule, n.kind, [a.domain for a in n.alerts]) for n in notifications]
+
+    with capture_logs() as expected:
+        notifications = whole.evaluate()
+    with capture_logs() as logs, anyio.fail_after(30):
+
+        async def watch() -> None:
+            while sliced.evaluations == 0:
+                seen.append(sum(e["event"] == "sesd.alert.firing" for e in logs))
+                await anyio.lowlevel.checkpoint()
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(watch)
+            found = await sliced.evaluate_in_slices()
+    firings = n - 1
+    assert told(logs) == told(expected)
+    assert len([e for e in logs if e["event"] == "sesd.alert.firing"]) == firings
+    assert ("sesd.alert.silenced", "bounces", "d0015.example") in told(logs)
+    assert sent(found) == sent(notifications)
+    assert len({count for count in seen if 0 < count < firings}) >= 2

@@ -24,10 +24,15 @@ from sesd.config import Config
 from sesd.core.ledger import Ledger
 from sesd.io.logs import get_logger
 
-__all__ = ["Alerting", "build_sink", "build_sinks", "sink_session"]
+__all__ = ["LINES", "Alerting", "build_sink", "build_sinks", "sink_session"]
 
 #: An event loop that stood still this long (or four evaluation periods) stalled.
 _STALL: Final = 30.0
+#: The log lines of alerts written before the loop is given back: a storm's thousands
+#: of firings cost tens of milliseconds to log; this many, a few.
+LINES: Final = 200
+#: What a silence held back: (rule, label, transition, silence id).
+Held = tuple[str, str, str, str]
 
 
 class Alerting:
@@ -207,19 +212,35 @@ class Alerting:
 
     def evaluate(self, *, flush: bool = False) -> list[Notification]:
         """One evaluation at the current time; due notifications go to their outboxes."""
-        return self._conclude(self._prepare(), flush)
+        now = self._prepare()
+        alerts, held, ended = self._decide(now)
+        self._log_alerts(alerts, held)
+        return self._conclude(now, ended, flush)
 
     async def evaluate_in_slices(self) -> list[Notification]:
         """:meth:`evaluate`, the event loop given back between slices of labels
-        (sesd.alerting.slices): a poll, a scrape or a health check waits for a slice,
-        not for every rule on every domain."""
+        (sesd.alerting.slices), and between the log lines of the alerts decided: a
+        poll, a scrape or a health check waits for a slice, or for a few hundred
+        lines, not for every rule on every domain nor for a storm's every alert."""
         now = self._prepare()
-        # A stop that comes meanwhile waits for the last slice: no evaluation is left
-        # with states stepped and their alerts not decided.
+        # A stop that comes meanwhile waits for the last slice and the last line: no
+        # evaluation is left with states stepped and their alerts not decided, nor
+        # with alerts queued and not logged.
         with anyio.CancelScope(shield=True):
             for _ in self.evaluator.slices(self._ledger, now):
                 await anyio.lowlevel.checkpoint()
-        return self._conclude(now, flush=False)
+            alerts, held, ended = self._decide(now)
+            # Decided and queued already: what runs between the pieces (a save, a
+            # reload) finds them so; they are logged, then sent, in their order.
+            pieces: list[tuple[list[Alert], list[Held]]] = [
+                (alerts[i : i + LINES], []) for i in range(0, len(alerts), LINES)
+            ]
+            pieces += [([], held[i : i + LINES]) for i in range(0, len(held), LINES)]
+            for n, (some, some_held) in enumerate(pieces):
+                if n:
+                    await anyio.lowlevel.checkpoint()
+                self._log_alerts(some, some_held)
+        return self._conclude(now, ended, flush=False)
 
     def _prepare(self) -> float:
         """What comes before the rules are stepped: the silences read (what a new one
@@ -246,10 +267,16 @@ class Alerting:
                 )
         return now
 
-    def _conclude(self, now: float, flush: bool) -> list[Notification]:
-        """The evaluation at ``now`` finished (what its slices left) and its alerts
-        logged; due notifications go to their outboxes."""
-        for alert in self.evaluator.evaluate(self._ledger, now):
+    def _decide(self, now: float) -> tuple[list[Alert], list[Held], set[str]]:
+        """The evaluation at ``now`` finished (what its slices left) and decided: its
+        alerts (queued in their groups), what silences held back of them, and which
+        ``--until-resolved`` silences ended (another evaluation keeps its own)."""
+        alerts = self.evaluator.evaluate(self._ledger, now)
+        return alerts, self.evaluator.held, self.evaluator.ended_silences
+
+    def _log_alerts(self, alerts: list[Alert], held: list[Held]) -> None:
+        """A line per alert decided, then per alert a silence held back."""
+        for alert in alerts:
             self._log.info(
                 f"sesd.alert.{alert.kind.value}",
                 rule=alert.rule,
@@ -258,11 +285,15 @@ class Alerting:
                 threshold=alert.threshold,
                 window=alert.window,
             )
-        for rule, domain, kind, silence in self.evaluator.held:
+        for rule, domain, kind, silence in held:
             self._log.info(
                 "sesd.alert.silenced", rule=rule, domain=domain, kind=kind, silence=silence
             )
-        self.silences.end(self.evaluator.ended_silences, now)
+
+    def _conclude(self, now: float, ended: set[str], flush: bool) -> list[Notification]:
+        """After the evaluation at ``now`` was decided and logged: the silences its
+        resolves ``ended`` end, and due notifications go to their outboxes."""
+        self.silences.end(ended, now)
         self._watch_lag(now)
         notifications = self.evaluator.due(now, flush=flush)
         for notification in notifications:
