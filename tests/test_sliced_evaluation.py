@@ -379,3 +379,35 @@ async def test_a_storm_of_alerts_is_logged_a_few_hundred_lines_at_a_time() -> No
     assert ("sesd.alert.silenced", "bounces", "d0015.example") in told(logs)
     assert sent(found) == sent(notifications)
     assert len({count for count in seen if 0 < count < firings}) >= 2
+
+
+def test_an_evaluation_asked_for_whole_weighs_no_slices(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Evaluations asked for at once (``Evaluator.evaluate``: replay's, every few
+    seconds of event time, thousands of them), over 300 domains and five providers
+    with some domains firing: none weighs its labels into slices or bounds them
+    (that costs about what stepping the quiet labels costs, for no one), and each
+    decides what the same evaluation in slices decides, the alerts in the same order."""
+    weighed: list[int] = []
+    bounds = slices._Scoped.bounds
+
+    def counted(self: Any) -> list[str]:
+        weighed.append(len(self.weights))
+        return bounds(self)
+
+    monkeypatch.setattr(slices._Scoped, "bounds", counted)
+    config, pipeline = _world(300)
+    whole, sliced = _evaluator(config), _evaluator(config)
+    monkeypatch.setattr(slices, "STEPS", 37)
+    fired: set[tuple[str, Transition]] = set()
+    for now in (T + 1, T + 61):
+        for domain in _domains(300)[10:20]:
+            _bounces(pipeline, domain, now - 1)
+        expected, _ = _in_slices(sliced, pipeline.ledger, now)
+        assert len(weighed) == 2  # the domains, the providers: weighed into slices
+        assert min(weighed) > 0
+        weighed.clear()
+        assert whole.evaluate(pipeline.ledger, now) == expected
+        assert weighed == []
+        assert _seen(whole, now) == _seen(sliced, now)
+        fired.update((a.rule, a.kind) for a in expected)
+    assert ("bounces", Transition.FIRING) in fired

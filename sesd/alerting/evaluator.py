@@ -22,7 +22,7 @@ from sesd.alerting.labels import watches
 from sesd.alerting.reads import Reads
 from sesd.alerting.rules import AlertState, Blindness, Status, Transition, measure, step
 from sesd.alerting.silences import SilenceSet, silence_command
-from sesd.alerting.slices import Evaluation
+from sesd.alerting.slices import Evaluation, Whole
 from sesd.alerting.tenants import measure_tenant
 from sesd.config import (
     QUANTILE_METRICS,
@@ -158,7 +158,7 @@ class Evaluator:
         # Another caller's: the one under way is finished first (its alerts are kept
         # for the caller running its slices), then this one runs whole.
         self.settle()
-        return Evaluation(self, ledger, now).finish()
+        return Whole(self, ledger, now).finish()
 
     def settle(self) -> None:
         """Finish the evaluation under way in slices, its alerts decided and queued:
