@@ -1,5 +1,13 @@
 """A real headless Chromium (the system's, driven by Playwright) watching what a page
-does: its console, its errors, its dialogs and every request it makes."""
+does: its console, its errors, its dialogs and every request it makes.
+
+A module of browser stories shares one Chromium (the fixture ``browser``): starting
+Playwright's driver and the browser takes about two seconds, a page in a context of
+its own a fraction of that. Each story still gets a fresh context (``watched``): no
+cookie, storage or cache of one story reaches the next. The browser is tied to the
+event loop it was started on, so such a module runs its tests on one loop for the
+module (``ON_THE_MODULES_LOOP``), and its SQS client (``sqs``) is made on that loop
+too."""
 
 from __future__ import annotations
 
@@ -7,8 +15,11 @@ import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
 
+import pytest
+import pytest_asyncio
 from playwright.async_api import (
     Browser,
     ConsoleMessage,
@@ -19,9 +30,23 @@ from playwright.async_api import (
     expect,
 )
 
-from tests.conftest import require_tool
+from sesd.commands.demo.localsqs import LocalSqs
+from tests.conftest import aws_client, require_tool
 
-__all__ = ["Watched", "at_least", "chromium", "opened", "refreshed", "watched"]
+__all__ = [
+    "ON_THE_MODULES_LOOP",
+    "Watched",
+    "at_least",
+    "chromium",
+    "opened",
+    "refreshed",
+    "shared_browser",
+    "sqs_on_the_modules_loop",
+    "watched",
+]
+
+#: A module's tests on one event loop, the one its shared browser was started on.
+ON_THE_MODULES_LOOP = pytest.mark.asyncio(loop_scope="module")
 
 
 @asynccontextmanager
@@ -34,6 +59,21 @@ async def chromium() -> AsyncIterator[Browser]:
             yield browser
         finally:
             await browser.close()
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module", name="browser")
+async def shared_browser() -> AsyncIterator[Browser]:
+    """One Chromium for the module's stories (each opens its own context)."""
+    async with chromium() as found:
+        yield found
+
+
+@pytest_asyncio.fixture(loop_scope="module", name="sqs")
+async def sqs_on_the_modules_loop(local_sqs: LocalSqs) -> AsyncIterator[Any]:
+    """The suite's ``sqs`` client, made on the module's loop: a client made on another
+    loop would serve a test on this one with connections that loop does not own."""
+    async with aws_client("sqs", local_sqs) as client:
+        yield client
 
 
 @dataclass

@@ -14,17 +14,25 @@ import time
 from typing import Any
 
 import pytest
-from playwright.async_api import ViewportSize, expect
+from playwright.async_api import Browser, ViewportSize, expect
 
 from sesd.commands.demo.localsqs import LocalSqs
 from sesd.config import parse_config
 from tests import factory as f
-from tests.browser import at_least, chromium, opened, refreshed, watched
+from tests.browser import (  # noqa: F401 (fixtures: browser and sqs)
+    ON_THE_MODULES_LOOP,
+    at_least,
+    opened,
+    refreshed,
+    shared_browser,
+    sqs_on_the_modules_loop,
+    watched,
+)
 from tests.conftest import make_queue, running, send_bodies
 from tests.status_world import settled
 from tests.test_status_browser import config_text, fired, spiked, spiked_page
 
-pytestmark = pytest.mark.timeout(90)
+pytestmark = [pytest.mark.timeout(90), ON_THE_MODULES_LOOP]
 expect.set_options(timeout=15_000)
 
 PHONE: ViewportSize = {"width": 375, "height": 667}
@@ -61,12 +69,12 @@ def mail(domain: str, delivered: int, delayed: int, at: float, batch: int) -> li
 
 
 async def test_on_a_phone_words_and_times_stay_whole_and_a_table_keeps_its_scroll(
-    local_sqs: LocalSqs, sqs: Any
+    local_sqs: LocalSqs, sqs: Any, browser: Browser
 ) -> None:
     """At 375 px an alert's time reads on one line and its row stays short (a table
     wider than the phone scrolls in its own box, the page does not); a table swiped
     sideways, or its box holding the keyboard's focus, keeps both through refreshes."""
-    async with spiked_page(local_sqs, sqs) as (_, seen, host):
+    async with spiked_page(local_sqs, sqs, browser) as (_, seen, host):
         page = seen.page
         await page.set_viewport_size(PHONE)
         for path, refreshes in (("/domain/outlook.com?refresh=300", 0), ("/?refresh=0.25", 1)):
@@ -91,7 +99,7 @@ async def test_on_a_phone_words_and_times_stay_whole_and_a_table_keeps_its_scrol
 
 
 async def test_a_screen_reader_hears_a_lost_sesd_once_and_each_alert_that_starts(
-    local_sqs: LocalSqs, sqs: Any
+    local_sqs: LocalSqs, sqs: Any, browser: Browser
 ) -> None:
     """Nothing that did not change is redrawn (a reader's place stays); an alert that
     starts firing while the page is open is told in a live region; the refresh pauses
@@ -99,7 +107,7 @@ async def test_a_screen_reader_hears_a_lost_sesd_once_and_each_alert_that_starts
     When sesd stops answering, the alert part of the banner is written once while the
     age beside it counts on."""
     url, _ = await make_queue(sqs)
-    async with chromium() as browser, watched(browser) as seen:
+    async with watched(browser) as seen:
         page = seen.page
         async with running(parse_config(config_text(local_sqs, url))) as daemon:
             host = f"127.0.0.1:{daemon.http_port}"
@@ -155,13 +163,13 @@ async def test_a_screen_reader_hears_a_lost_sesd_once_and_each_alert_that_starts
 
 
 async def test_the_banner_leaves_the_focused_link_in_sight_and_dark_lines_show(
-    local_sqs: LocalSqs, sqs: Any
+    local_sqs: LocalSqs, sqs: Any, browser: Browser
 ) -> None:
     """At 200% zoom (640x450 CSS pixels) with the banner up, a link the keyboard moves
     to is scrolled below the banner, not under it; in the dark scheme the trend lines
     keep 3:1 against their panel, and in forced colours they take the text's colour."""
     url, _ = await make_queue(sqs)
-    async with chromium() as browser, watched(browser) as seen:
+    async with watched(browser) as seen:
         page = seen.page
         await page.set_viewport_size({"width": 640, "height": 450})
         async with running(parse_config(config_text(local_sqs, url))) as daemon:
@@ -223,7 +231,7 @@ async def test_the_banner_leaves_the_focused_link_in_sight_and_dark_lines_show(
 
 
 async def test_a_reader_on_a_row_keeps_it_while_the_table_changes_around_it(
-    local_sqs: LocalSqs, sqs: Any
+    local_sqs: LocalSqs, sqs: Any, browser: Browser
 ) -> None:
     """The domains table lists four (top=4): a, b, c and d.example by delay ratio, and a
     keyboard user is on c.example's link, row 3. Then new.example starts delaying (a
@@ -246,7 +254,7 @@ async def test_a_reader_on_a_row_keeps_it_while_the_table_changes_around_it(
         await send_bodies(sqs, url, first)
         await settled(daemon, len(first), ("delay-ratio-high", "c.example"))
         host = f"127.0.0.1:{daemon.http_port}"
-        async with chromium() as browser, watched(browser) as seen:
+        async with watched(browser) as seen:
             page = seen.page
             await opened(page, f"http://{host}/?refresh=0.25&top=4", 1)
             assert await page.evaluate(DOMAINS) == [f"{d}.example" for d in "abcd"]

@@ -18,7 +18,7 @@ from typing import Any
 
 import anyio
 import pytest
-from playwright.async_api import expect
+from playwright.async_api import Browser, expect
 
 from sesd.alerting.silence_file import SilenceFile
 from sesd.alerting.silences import Silence
@@ -26,11 +26,19 @@ from sesd.commands.demo.localsqs import LocalSqs
 from sesd.config import Config, load_config, parse_config
 from sesd.runtime.daemon import Daemon
 from tests import factory as f
-from tests.browser import Watched, at_least, chromium, opened, watched
+from tests.browser import (  # noqa: F401 (fixtures: browser and sqs)
+    ON_THE_MODULES_LOOP,
+    Watched,
+    at_least,
+    opened,
+    shared_browser,
+    sqs_on_the_modules_loop,
+    watched,
+)
 from tests.conftest import make_queue, running, send_bodies
 from tests.status_world import MICROSOFT, RULES, settled, spike
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = [pytest.mark.timeout(60), ON_THE_MODULES_LOOP]
 expect.set_options(timeout=15_000)
 
 #: What a stranger's MTA might write, to try the page.
@@ -67,12 +75,12 @@ async def spiked(sqs: Any, url: str, **kwargs: Any) -> None:
 
 @asynccontextmanager
 async def spiked_page(
-    local_sqs: LocalSqs, sqs: Any, **kwargs: Any
+    local_sqs: LocalSqs, sqs: Any, browser: Browser, **kwargs: Any
 ) -> AsyncIterator[tuple[Daemon, Watched, str]]:
     """A daemon whose spike (``spike``'s ``kwargs``) fired, and a fresh watched page in
     Chromium: the daemon, the page's watcher, and the daemon's host and port."""
     url, _ = await make_queue(sqs)
-    async with running(parse_config(config_text(local_sqs, url))) as daemon, chromium() as browser:
+    async with running(parse_config(config_text(local_sqs, url))) as daemon:
         await spiked(sqs, url, **kwargs)
         await fired(daemon)
         async with watched(browser) as seen:
@@ -87,14 +95,14 @@ def artifacts(tmp_path: Path) -> Path:
 
 
 async def test_under_a_spike_the_page_lists_outlook_first_with_its_alert(
-    local_sqs: LocalSqs, sqs: Any, tmp_path: Path
+    local_sqs: LocalSqs, sqs: Any, browser: Browser, tmp_path: Path
 ) -> None:
     """During a delay spike on outlook.com the page shows its alert firing, with the
     cause and its advice (given once, by Microsoft's alert above it), and ranks
     outlook.com first among the domains with a
     sparkline that has points; so does the page its script redraws from the JSON. A
     screenshot of it is kept as an artifact."""
-    async with spiked_page(local_sqs, sqs) as (_, seen, host):
+    async with spiked_page(local_sqs, sqs, browser) as (_, seen, host):
         page = seen.page
         structures = []
         for drawn_by, refresh in (("the server", 300), ("the script", 0.25)):
@@ -125,13 +133,13 @@ async def test_under_a_spike_the_page_lists_outlook_first_with_its_alert(
 
 
 async def test_a_cause_the_texts_only_hinted_at_says_so_on_the_page(
-    local_sqs: LocalSqs, sqs: Any
+    local_sqs: LocalSqs, sqs: Any, browser: Browser
 ) -> None:
     """outlook.com's delays say only "try again later": its alert's cause reads
     greylisted, only hinted at by the text, as the server draws it and as the script
     redraws it."""
     hint = "451 4.7.1 Please try again later"
-    async with spiked_page(local_sqs, sqs, diagnostic=hint) as (_, seen, host):
+    async with spiked_page(local_sqs, sqs, browser, diagnostic=hint) as (_, seen, host):
         page = seen.page
         for refresh in (300, 0.25):
             await opened(page, f"http://{host}/?refresh={refresh}", 0 if refresh == 300 else 1)
@@ -144,12 +152,12 @@ async def test_a_cause_the_texts_only_hinted_at_says_so_on_the_page(
 
 
 async def test_an_idna_domain_keeps_its_unicode_form_when_the_script_redraws(
-    local_sqs: LocalSqs, sqs: Any
+    local_sqs: LocalSqs, sqs: Any, browser: Browser
 ) -> None:
     """The spike at bücher.de: its alert and its row name it in both forms, as the
     server draws the page and as the script redraws it from the JSON."""
     url, _ = await make_queue(sqs)
-    async with running(parse_config(config_text(local_sqs, url))) as daemon, chromium() as browser:
+    async with running(parse_config(config_text(local_sqs, url))) as daemon:
         events = [
             json.loads(json.dumps(e).replace("outlook.com", "bücher.de"))
             for e in spike(time.time())
@@ -168,12 +176,12 @@ async def test_an_idna_domain_keeps_its_unicode_form_when_the_script_redraws(
 
 
 async def test_a_stranger_s_markup_shows_as_text_and_runs_nothing(
-    local_sqs: LocalSqs, sqs: Any
+    local_sqs: LocalSqs, sqs: Any, browser: Browser
 ) -> None:
     """A diagnostic holding a script element and an image with an onerror handler shows
     as text on outlook.com's page, as the server drew it and as the script redraws it;
     nothing ran (no dialog, no console error, the page's variable unset, no image)."""
-    async with spiked_page(local_sqs, sqs, diagnostic=HOSTILE) as (_, seen, host):
+    async with spiked_page(local_sqs, sqs, browser, diagnostic=HOSTILE) as (_, seen, host):
         page = seen.page
         # As the server drew it (no refresh for minutes), then as the script redraws it.
         for refresh, refreshes in ((300, 0), (0.25, 2)):
@@ -186,7 +194,7 @@ async def test_a_stranger_s_markup_shows_as_text_and_runs_nothing(
 
 
 async def test_a_silenced_alert_shows_its_silence(
-    local_sqs: LocalSqs, sqs: Any, tmp_path: Path
+    local_sqs: LocalSqs, sqs: Any, browser: Browser, tmp_path: Path
 ) -> None:
     """A silence on outlook.com holds its alert back: the alert's row says it is silenced
     and until when, and the silences list its matchers and comment."""
@@ -200,7 +208,7 @@ async def test_a_silenced_alert_shows_its_silence(
         now,
     )  # fmt: skip
     config = parse_config(config_text(local_sqs, url, f'silences_path = "{path}"\n'))
-    async with running(config) as daemon, chromium() as browser:
+    async with running(config) as daemon:
         await spiked(sqs, url)
         await fired(daemon)
         host = f"127.0.0.1:{daemon.http_port}"
@@ -218,7 +226,7 @@ async def test_a_silenced_alert_shows_its_silence(
 
 
 async def test_an_account_ses_stopped_answering_shows_its_last_answer_and_failing(
-    local_sqs: LocalSqs, sqs: Any
+    local_sqs: LocalSqs, sqs: Any, browser: Browser
 ) -> None:
     """GetAccount answers, then SES throttles every call: the Accounts row's "answered"
     cell gives the time of that answer and says "(failing)", as the server draws it
@@ -230,7 +238,7 @@ async def test_an_account_ses_stopped_answering_shows_its_last_answer_and_failin
     async with FakeSes() as fake:
         extra = f'[account_health]\nses_endpoint_url = "{fake.url}"\ncloudwatch = false\n'
         config = parse_config(config_text(local_sqs, url, extra))
-        async with running(config) as daemon, chromium() as browser:
+        async with running(config) as daemon:
             poller = daemon.account_poller
             assert poller is not None
             (target,) = poller.targets
@@ -253,7 +261,7 @@ async def test_an_account_ses_stopped_answering_shows_its_last_answer_and_failin
 
 
 async def test_an_account_s_tenant_walk_shows_how_far_it_has_come(
-    local_sqs: LocalSqs, sqs: Any
+    local_sqs: LocalSqs, sqs: Any, browser: Browser
 ) -> None:
     """Two tenants; SES refuses ListTenantResources at the poll at start: the Accounts
     row's "tenant map" cell says "0 of 2 walked, no map yet", marked bad (their events
@@ -269,7 +277,7 @@ async def test_an_account_s_tenant_walk_shows_how_far_it_has_come(
         tenants.denied.add("ListTenantResources")
         extra = f'[tenants]\nenabled = true\nendpoint_url = "{tenants.url}"\n'
         config = parse_config(config_text(local_sqs, url, extra))
-        async with running(config) as daemon, chromium() as browser:
+        async with running(config) as daemon:
             poller, accounts = daemon.tenant_poller, daemon.ledger.accounts
             assert poller is not None
             (target,) = poller.targets
@@ -294,7 +302,7 @@ async def test_an_account_s_tenant_walk_shows_how_far_it_has_come(
 
 
 async def test_the_page_keeps_refreshing_while_sesd_reloads_its_config(
-    local_sqs: LocalSqs, sqs: Any, tmp_path: Path
+    local_sqs: LocalSqs, sqs: Any, browser: Browser, tmp_path: Path
 ) -> None:
     """While the page refreshes four times a second, sesd reloads its config three
     times on SIGHUP (a new rule each time): the page goes on refreshing, never says a
@@ -303,7 +311,7 @@ async def test_the_page_keeps_refreshing_while_sesd_reloads_its_config(
     path = tmp_path / "sesd.toml"
     path.write_text(config_text(local_sqs, url))
     config: Config = load_config(str(path))
-    async with running(config, signals=True) as daemon, chromium() as browser:
+    async with running(config, signals=True) as daemon:
         daemon.config_path = str(path)
         await spiked(sqs, url)
         await fired(daemon)
@@ -331,14 +339,14 @@ async def test_the_page_keeps_refreshing_while_sesd_reloads_its_config(
 
 
 async def test_a_domain_page_shows_its_breakdowns_and_no_address(
-    local_sqs: LocalSqs, sqs: Any
+    local_sqs: LocalSqs, sqs: Any, browser: Browser
 ) -> None:
     """outlook.com's page shows its windows side by side, the causes, SMTP status,
     diagnostic and MTA its delays came with, and example message ids; the recipient's
     address in a diagnostic shows as [address], and no address is on the page."""
     url, _ = await make_queue(sqs)
     diagnostic = MICROSOFT + " Recipient: <late4@outlook.com>"
-    async with running(parse_config(config_text(local_sqs, url))) as daemon, chromium() as browser:
+    async with running(parse_config(config_text(local_sqs, url))) as daemon:
         await spiked(sqs, url, diagnostic=diagnostic)
         await fired(daemon)
         host = f"127.0.0.1:{daemon.http_port}"
@@ -364,7 +372,7 @@ async def test_a_domain_page_shows_its_breakdowns_and_no_address(
 
 
 async def test_what_fires_comes_before_the_queues_and_a_failed_save_stays_said(
-    local_sqs: LocalSqs, sqs: Any, tmp_path: Path
+    local_sqs: LocalSqs, sqs: Any, browser: Browser, tmp_path: Path
 ) -> None:
     """The alerts come first in the page's main part and the queues after them (sixty
     queues above the alerts pushed them ten screens down a phone), drawn by the server
@@ -382,7 +390,7 @@ async def test_what_fires_comes_before_the_queues_and_a_failed_save_stays_said(
         await daemon.saver.save()
         assert daemon.saver.failed
         host = f"127.0.0.1:{daemon.http_port}"
-        async with chromium() as browser, watched(browser) as seen:
+        async with watched(browser) as seen:
             page = seen.page
             for refresh, redraws in ((300, 0), (0.25, 2)):
                 await opened(page, f"http://{host}/?refresh={refresh}", redraws)

@@ -13,19 +13,27 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.async_api import expect
+from playwright.async_api import Browser, expect
 
 from sesd.alerting.silence_file import SilenceFile
 from sesd.alerting.silences import Silence
 from sesd.commands.demo.localsqs import LocalSqs
 from sesd.config import parse_config
 from tests import factory as f
-from tests.browser import at_least, chromium, opened, refreshed, watched
+from tests.browser import (  # noqa: F401 (fixtures: browser and sqs)
+    ON_THE_MODULES_LOOP,
+    at_least,
+    opened,
+    refreshed,
+    shared_browser,
+    sqs_on_the_modules_loop,
+    watched,
+)
 from tests.conftest import make_queue, running, send_bodies
 from tests.status_world import settled, spike
 from tests.test_status_browser import config_text, fired, spiked, spiked_page
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = [pytest.mark.timeout(60), ON_THE_MODULES_LOOP]
 expect.set_options(timeout=15_000)
 
 #: The main part's text but the queues', whose rates and "last receive" ages move
@@ -37,7 +45,7 @@ WIDTHS = "() => [document.documentElement.scrollWidth, window.innerWidth]"
 
 
 async def test_the_script_redraws_the_text_the_server_drew(
-    local_sqs: LocalSqs, sqs: Any, tmp_path: Path
+    local_sqs: LocalSqs, sqs: Any, browser: Browser, tmp_path: Path
 ) -> None:
     """One delay among 300 recipients (0.33%) and a silence ending in three days: the
     page the script redraws reads word for word as the server drew it: the ratio with
@@ -55,7 +63,7 @@ async def test_the_script_redraws_the_text_the_server_drew(
     quiet = [f.delivery([f"u{i}@gmail.example"], at=now - 100 + i * 0.1) for i in range(299)]
     quiet.append(f.delay(["d@gmail.example"], at=now - 50))
     bodies = [f.raw(event) for event in spike(now) + quiet]
-    async with running(config) as daemon, chromium() as browser:
+    async with running(config) as daemon:
         await send_bodies(sqs, url, bodies)
         await settled(daemon, len(bodies), ("delay-ratio-high", "outlook.com"))
         host = f"127.0.0.1:{daemon.http_port}"
@@ -76,14 +84,14 @@ async def test_the_script_redraws_the_text_the_server_drew(
 
 
 async def test_a_page_whose_sesd_is_gone_or_stuck_says_so_at_the_top_and_in_its_tab(
-    local_sqs: LocalSqs, sqs: Any
+    local_sqs: LocalSqs, sqs: Any, browser: Browser
 ) -> None:
     """While sesd answers, the tab's title says what fires and no banner shows. Once it
     is gone (the connection refused), then stuck (a listener that never answers, as a
     stopped or wedged process is), a banner at the top says since when the figures are
     and why, and the tab says the page is not refreshed; the page keeps trying."""
     url, _ = await make_queue(sqs)
-    async with chromium() as browser, watched(browser) as seen:
+    async with watched(browser) as seen:
         page = seen.page
         banner = page.locator("#stale")
         async with running(parse_config(config_text(local_sqs, url))) as daemon:
@@ -109,12 +117,12 @@ async def test_a_page_whose_sesd_is_gone_or_stuck_says_so_at_the_top_and_in_its_
 
 
 async def test_a_refresh_keeps_the_focused_link_and_waits_for_a_selection(
-    local_sqs: LocalSqs, sqs: Any
+    local_sqs: LocalSqs, sqs: Any, browser: Browser
 ) -> None:
     """A keyboard user on outlook.com's link keeps the focus there across refreshes;
     while text on the page is selected (a message id being copied) the page is not
     redrawn, and says so; once the selection is gone it refreshes again."""
-    async with spiked_page(local_sqs, sqs) as (_, seen, host):
+    async with spiked_page(local_sqs, sqs, browser) as (_, seen, host):
         page = seen.page
         body, state = page.locator("body"), page.locator("#refresh-state")
         await page.goto(f"http://{host}/?refresh=0.25")
@@ -143,12 +151,14 @@ async def test_a_refresh_keeps_the_focused_link_and_waits_for_a_selection(
         seen.assert_clean(host)
 
 
-async def test_long_text_from_strangers_stays_on_the_screen(local_sqs: LocalSqs, sqs: Any) -> None:
+async def test_long_text_from_strangers_stays_on_the_screen(
+    local_sqs: LocalSqs, sqs: Any, browser: Browser
+) -> None:
     """A diagnostic of 400 characters without a space: outlook.com's page is no wider
     than the screen, as the server draws it and as the script redraws it; on a phone,
     the front page's tables scroll in their own boxes and the page fits the screen."""
     long = "smtp; 451 4.7.650 " + "X" * 400
-    async with spiked_page(local_sqs, sqs, diagnostic=long) as (_, seen, host):
+    async with spiked_page(local_sqs, sqs, browser, diagnostic=long) as (_, seen, host):
         page = seen.page
         for refresh, refreshes in ((300, 0), (0.25, 1)):
             await opened(page, f"http://{host}/domain/outlook.com?refresh={refresh}", refreshes)
