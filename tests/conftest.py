@@ -11,14 +11,14 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
-from functools import partial
+from functools import cache, partial
 from pathlib import Path
 from typing import Any, Protocol, TextIO
 
 import anyio
 import pytest
 from aiobotocore.config import AioConfig
-from aiobotocore.session import get_session
+from aiobotocore.session import AioSession, get_session
 
 from sesd.commands.demo.localsqs import LocalSqs
 from sesd.config import Config, read_secrets
@@ -71,10 +71,18 @@ class Endpoint(Protocol):
     url: str
 
 
+@cache
+def _session() -> AioSession:
+    """One SDK session for the test's own clients: a session reads the SDK's service
+    models and endpoint data once, about 60 ms a client when each had a session of its
+    own. It holds no connection (each client has its own), so tests stay apart."""
+    return get_session()
+
+
 def aws_client(service: str, local: Endpoint, config: AioConfig | None = None) -> Any:
     """An aiobotocore client of ``service`` on a local moto server, or a stand-in for
     one (its ``url``), as a context manager; ``config``: the client's settings."""
-    return get_session().create_client(  # type: ignore[call-overload]
+    return _session().create_client(  # type: ignore[call-overload]
         service,
         region_name="us-east-1",
         endpoint_url=local.url,
