@@ -145,37 +145,41 @@ class LocalTenants(LocalServer):
             status = self.script.pop(0) if self.script else 429
             if status != 200:
                 return _throttled(status)
-        items, key = self._items(operation, body)
+        items, build, key = self._items(operation, body)
         start = int(body.get("NextToken") or 0)
         size = min(int(body.get("PageSize") or self.page), self.page)
-        answer: dict[str, Any] = {key: items[start : start + size]}
+        # Only the page asked for is built: a walk of 2,000 tenants asks for 200 pages.
+        answer: dict[str, Any] = {key: [build(item) for item in items[start : start + size]]}
         if start + size < len(items):
             answer["NextToken"] = str(start + size)
         return web.json_response(answer)
 
-    def _items(self, operation: str, body: dict[str, Any]) -> tuple[list[Any], str]:
+    def _items(
+        self, operation: str, body: dict[str, Any]
+    ) -> tuple[list[Any], Callable[[Any], dict[str, Any]], str]:
+        """What ``operation`` lists, how an answer's item is made of one, its key."""
         if operation == "ListTenants":
-            return [self._info(t) for t in self.tenants.values()], "Tenants"
+            return list(self.tenants.values()), self._info, "Tenants"
         if operation == "ListTenantResources":
             tenant = self.tenants.get(body.get("TenantName", ""))
             owned = [] if tenant is None else tenant.resources
-            return [{"ResourceType": k, "ResourceArn": a} for k, a in owned], "TenantResources"
+            return owned, _resource, "TenantResources"
         if operation == "ListReputationEntities":
-            return [self._entity(t) for t in self.tenants.values()], "ReputationEntities"
-        found = [
-            {
-                "ResourceArn": self.arn(t.name),
-                "Type": kind,
-                "Impact": impact,
-                "Description": text,
-                "Status": "OPEN",
-                "CreatedTimestamp": 1.7e9,
-                "LastUpdatedTimestamp": 1.7e9,
-            }
-            for t in self.tenants.values()
-            for kind, impact, text in t.findings
-        ]
-        return found, "Recommendations"
+            return list(self.tenants.values()), self._entity, "ReputationEntities"
+        found = [(t, *finding) for t in self.tenants.values() for finding in t.findings]
+        return found, self._finding, "Recommendations"
+
+    def _finding(self, found: tuple[Tenant, str, str, str]) -> dict[str, Any]:
+        tenant, kind, impact, text = found
+        return {
+            "ResourceArn": self.arn(tenant.name),
+            "Type": kind,
+            "Impact": impact,
+            "Description": text,
+            "Status": "OPEN",
+            "CreatedTimestamp": 1.7e9,
+            "LastUpdatedTimestamp": 1.7e9,
+        }
 
     def _info(self, tenant: Tenant) -> dict[str, Any]:
         return {
@@ -215,6 +219,11 @@ class LocalTenants(LocalServer):
                 return await self._answer(request, operation)
 
             app.router.add_post(path, handler)
+
+
+def _resource(owned: tuple[str, str]) -> dict[str, Any]:
+    kind, arn = owned
+    return {"ResourceType": kind, "ResourceArn": arn}
 
 
 def _throttled(status: int = 429) -> web.Response:
