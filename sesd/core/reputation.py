@@ -121,11 +121,9 @@ class _Window:
 
     def observe(self, event_type: str, n: int, hard: bool) -> None:
         """``n`` eligible recipients of an event (see :meth:`Reputation.observe`)."""
-        if event_type == "delivery":  # nine events in ten: what sent() does, inline
+        if event_type == "delivery":  # (Reputation.observe does this inline)
             if not self.from_sends:
-                self.next += n
-                if self.next >= self.prune_at:
-                    self._prune()
+                self.sent(n)
         elif event_type == "send":
             if not self.from_sends:
                 # Send events are published: they are the denominator from now on.
@@ -173,6 +171,22 @@ class Reputation:
             found = self._windows[key] = _Window(self.window_sends)
         return found
 
+    def _windows_of(self, account: str, region: str, config_set: str) -> tuple[_Window, ...]:
+        """The windows an event at (account, region, configuration set) counts in, made
+        on first use: the account's, and its configuration set's when that is admitted."""
+        target = (account, region, config_set)
+        if config_set and (account, region, config_set) not in self._windows:
+            if not self._admits(config_set):
+                target = (account, region, "")
+                config_set = ""
+            else:
+                self._config_sets += 1
+        windows = self._targets.get(target)
+        if windows is None:
+            keys = self._keys(account, region, config_set)
+            windows = self._targets[target] = tuple(self._window(key) for key in keys)
+        return windows
+
     def observe(
         self,
         account: str,
@@ -190,19 +204,18 @@ class Reputation:
                 n -= 1
         if not n:
             return
-        target = (account, region, config_set)
-        windows = self._targets.get(target)
+        windows = self._targets.get((account, region, config_set))
         if windows is None:
-            if config_set and (account, region, config_set) not in self._windows:
-                if not self._admits(config_set):
-                    target = (account, region, "")
-                    config_set = ""
-                else:
-                    self._config_sets += 1
-            windows = self._targets.get(target)
-            if windows is None:
-                keys = self._keys(account, region, config_set)
-                windows = self._targets[target] = tuple(self._window(key) for key in keys)
+            windows = self._windows_of(account, region, config_set)
+        if event_type == "delivery":
+            # Nine events in ten: what each window's observe() does with one, inline
+            # (the account's window and its configuration set's: two calls an event).
+            for window in windows:
+                if not window.from_sends:
+                    window.next += n
+                    if window.next >= window.prune_at:
+                        window._prune()
+            return
         for window in windows:
             window.observe(event_type, n, hard)
 
