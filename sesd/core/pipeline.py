@@ -151,9 +151,15 @@ class Pipeline:
         if ledger.dedup.seen(event_key(event), now):
             ledger.tallies.message(queue, Outcome.DUPLICATE)
             return _DUPLICATE
-        ledger.tallies.invalid_recipients += len(domains) - usable
+        tallies = ledger.tallies
+        tallies.invalid_recipients += len(domains) - usable
         kind = event.kind
-        ledger.tallies.queue_counts(queue)[kind] += 1
+        # The queue's counter list: made by queue_counts() once, then found without
+        # its two calls (every event).
+        per_type = tallies.events.get(queue)
+        if per_type is None:
+            per_type = tallies.queue_counts(queue)
+        per_type[kind] += 1
         canary = ledger.canary
         canary.saw_queue(queue, now)
         if canary.owns(event):
