@@ -24,6 +24,7 @@ from sesd.core.dedup import event_key
 from sesd.core.domains import OTHER, domain_of, redact_address
 from sesd.core.events import (
     EVENT_TYPE_INDEX,
+    EVENT_TYPES,
     Invalid,
     Skipped,
 )
@@ -48,16 +49,13 @@ _DELIVERY: Final = EVENT_TYPE_INDEX["delivery"]
 _DELAY: Final = EVENT_TYPE_INDEX["delivery_delay"]
 _BOUNCE: Final = EVENT_TYPE_INDEX["bounce"]
 _COMPLAINT: Final = EVENT_TYPE_INDEX["complaint"]
-_SEND: Final = EVENT_TYPE_INDEX["send"]
 #: The event types a suppression list can stand in for (see _suppressed).
 _SUPPRESSIBLE: Final = frozenset((_BOUNCE, _COMPLAINT))
-#: The event types the reputation estimate reads, by index.
-_REPUTATION: Final = {
-    _SEND: "send",
-    _DELIVERY: "delivery",
-    _BOUNCE: "bounce",
-    _COMPLAINT: "complaint",
-}
+#: The event types the reputation estimate reads, by index: the type's name, or None
+#: for the others (a tuple: indexing it is no call, where a dict's get was one).
+_REPUTATION: Final = tuple(
+    name if name in ("send", "delivery", "bounce", "complaint") else None for name in EVENT_TYPES
+)
 #: A tag value SES can carry: a sender's own (letters, digits, '_' and '-', at most 256)
 #: or one SES sets (a domain, an IP address, an IAM identity: '.', ':', '/', '+', '=',
 #: ','). Anything else (spaces, controls, quotes, an address) counts as ``other``.
@@ -229,7 +227,7 @@ class Pipeline:
             if kind == _BOUNCE:
                 suppressed(self.ledger, event, recipients, t, now, in_windows)
             return
-        watched = _REPUTATION.get(kind)
+        watched = _REPUTATION[kind]
         if watched is not None:
             self._reputation(event, queue, watched)
         if kind == _DELIVERY:
