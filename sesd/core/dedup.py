@@ -66,13 +66,14 @@ class DuplicateFilter:
         if key in self._previous:
             return True
         current = self._current
-        size = len(current)
-        current.add(key)  # one probe of the larger set both answers and records
-        if len(current) == size:
+        # A test, then an add: the add probes the slot the test just read (cached), and
+        # this costs one call where comparing len() before and after the add cost three.
+        if key in current:
             return True
+        current.add(key)
         if self._generation_start is None:
             self._generation_start = now
-        elif now - self._generation_start >= self._horizon or size + 1 >= self._half:
+        elif now - self._generation_start >= self._horizon or len(current) >= self._half:
             # The key just added goes with the generation it closes: it is kept
             # until the next rotation, at least a horizon away unless volume forces it.
             self._previous = current
