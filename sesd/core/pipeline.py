@@ -139,8 +139,8 @@ class Pipeline:
                 return Result(Outcome.SKIPPED, decoded.reason)
             return self._invalid(queue, decoded.reason, decoded.detail)
         event = decoded
-        domains = self._domains(event.recipients)
-        usable = len(domains) - domains.count(None)
+        domains, unusable = self._domains(event.recipients)
+        usable = len(domains) - unusable
         if not usable:
             shown = ", ".join(self._show(address) for address in event.recipients[:3])
             return self._invalid(queue, "no_usable_domain", f"no usable recipient domain: {shown}")
@@ -150,7 +150,7 @@ class Pipeline:
             ledger.tallies.message(queue, Outcome.DUPLICATE)
             return _DUPLICATE
         tallies = ledger.tallies
-        tallies.invalid_recipients += len(domains) - usable
+        tallies.invalid_recipients += unusable
         kind = event.kind
         # The queue's counter list: made by queue_counts() once, then found without
         # its two calls (every event).
@@ -171,9 +171,12 @@ class Pipeline:
             self._tags(event, kind, usable, t, now, in_windows)
         return _PROCESSED[kind]
 
-    def _domains(self, recipients: list[str]) -> _Domains:
+    def _domains(self, recipients: list[str]) -> tuple[_Domains, int]:
+        """Each recipient's domain (:data:`_Domains`), and how many have none usable
+        (counted here: counting the Nones after cost two calls an event)."""
         known = self._labels
         domains: _Domains = []
+        unusable = 0
         for address in recipients:
             at = address.rfind("@")
             written = address[at + 1 :] if at >= 0 else ""
@@ -182,8 +185,12 @@ class Pipeline:
                 domains.append((written, found))
             else:
                 domain = domain_of(address)
-                domains.append(None if domain is None else (domain, None))
-        return domains
+                if domain is None:
+                    unusable += 1
+                    domains.append(None)
+                else:
+                    domains.append((domain, None))
+        return domains, unusable
 
     def _when(
         self, event: Event, queue: str, now: float, received_at: float | None
