@@ -68,53 +68,29 @@ _SKIP_SNS_TYPES: Final = {
 }
 
 
-class Event:
+class Event(msgspec.Struct):
     """A decoded SES event: its type label (and that label's index in
     :data:`~sesd.core.events.EVENT_TYPES`), event time, the time the message was sent
-    and, for a delay, its expiration time (Unix seconds), recipients, the ``mail``
-    object and its message id, and the whole SES event. For a delay or a bounce,
-    ``entries`` are its per-recipient objects (SMTP status, diagnostic), one for each
-    of ``recipients``. A recipient listed twice in one event is kept once.
+    (Unix seconds), recipients, the ``mail`` object and its message id, the whole SES
+    event and, for a delay, its expiration time. For a delay or a bounce, ``entries``
+    are its per-recipient objects (SMTP status, diagnostic), one for each of
+    ``recipients``. A recipient listed twice in one event is kept once.
 
-    A plain slotted class: every stage reads these fields, and it is built once per
-    event with no validation to repeat (msgspec checked the types).
+    Built once per event, by :func:`decode_event` alone, with nothing to validate
+    (msgspec checked the types): a Struct, whose ``__init__`` is C code, where a
+    class's own was a Python call for every event. Every stage reads its fields.
     """
 
-    __slots__ = (
-        "entries",
-        "expires",
-        "kind",
-        "mail",
-        "message_id",
-        "recipients",
-        "sent",
-        "ses",
-        "time",
-        "type",
-    )
-
-    def __init__(
-        self,
-        type: str,
-        kind: int,
-        time: float,
-        sent: float,
-        recipients: list[str],
-        mail: Mail,
-        ses: SesEvent,
-        expires: float | None = None,
-        entries: Sequence[DelayedRecipient | BouncedRecipient] | None = None,
-    ) -> None:
-        self.type = type
-        self.kind = kind
-        self.time = time
-        self.sent = sent
-        self.recipients = recipients
-        self.mail = mail
-        self.message_id = mail.message_id
-        self.ses = ses
-        self.expires = expires
-        self.entries = entries
+    type: str
+    kind: int
+    time: float
+    sent: float
+    recipients: list[str]
+    mail: Mail
+    message_id: str
+    ses: SesEvent
+    expires: float | None = None
+    entries: Sequence[DelayedRecipient | BouncedRecipient] | None = None
 
     def __repr__(self) -> str:
         return f"Event({self.type!r}, {self.time!r}, {len(self.recipients)} recipients)"
@@ -339,7 +315,7 @@ def decode_event(ses: SesEvent) -> Event | Skipped | Invalid:
         expires = expires if expires is None else min(expires, time + LONGEST_DELAY)
     except ValueError:
         return Invalid("schema", f"{label} event with a timestamp not in ISO 8601")
-    return Event(label, kind, time, sent, recipients, mail, ses, expires, entries)
+    return Event(label, kind, time, sent, recipients, mail, mail.message_id, ses, expires, entries)
 
 
 #: An event's recipients, their per-recipient entries (delays and bounces), the time
