@@ -158,6 +158,10 @@ def _decode_message(message: str) -> Event | Skipped | Invalid | TenantNotice:
         return TOO_DEEP
     if outer.sns_type is not None:
         return Invalid("unrecognised", "SNS envelope inside an SNS Message")
+    if outer.eb_source is None:
+        # The SES event itself, as nearly always: what _decode_unwrapped() does with
+        # it, without that call.
+        return decode_event(outer)
     return _decode_unwrapped(outer)
 
 
