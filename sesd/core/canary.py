@@ -138,13 +138,12 @@ class CanaryTracker:
 
     # --- the pipeline's side -------------------------------------------------------
 
-    def saw_queue(self, queue: str, now: float) -> None:
-        """Something arrived on ``queue``: the event pipeline into sesd is alive."""
+    def arrived(self, event: Event, queue: str, now: float) -> bool:
+        """``event`` arrived on ``queue`` at ``now`` (on the canary's queue: the event
+        pipeline into sesd is alive). Returns whether it is a canary's: tagged by any
+        sesd, or one of ours by id. One call for both, as every event asks both."""
         if queue == self.queue:
             self.last_event_at = now
-
-    def owns(self, event: Event) -> bool:
-        """Whether ``event`` is a canary's: tagged by any sesd, or one of ours by id."""
         return CANARY_TAG in event.mail.tags or (
             bool(self._by_id) and event.message_id in self._by_id
         )

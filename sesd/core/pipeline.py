@@ -159,8 +159,7 @@ class Pipeline:
             per_type = tallies.queue_counts(queue)
         per_type[kind] += 1
         canary = ledger.canary
-        canary.saw_queue(queue, now)
-        if canary.owns(event):
+        if canary.arrived(event, queue, now):
             # Canary mail goes to the mailbox simulator: it stays out of the domain windows.
             canary.observe(event, now if received_at is None else received_at)
             return _PROCESSED[kind]
