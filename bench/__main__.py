@@ -9,6 +9,7 @@ import sys
 
 from bench import (
     attribution,
+    calls,
     causes,
     detection_latency,
     end_to_end,
@@ -28,6 +29,7 @@ from bench import (
 BENCHMARKS = {
     "pipeline": pipeline.main,
     "stages": stages.main,
+    "calls": calls.main,
     "scrape": scrape.main,
     "scrape_instructions": scrape_instructions.main,
     "status": status.main,
