@@ -7,6 +7,7 @@ slices finds no evaluation half done."""
 from __future__ import annotations
 
 from collections.abc import MutableMapping
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -388,13 +389,13 @@ def test_an_evaluation_asked_for_whole_weighs_no_slices(monkeypatch: pytest.Monk
     (that costs about what stepping the quiet labels costs, for no one), and each
     decides what the same evaluation in slices decides, the alerts in the same order."""
     weighed: list[int] = []
-    bounds = slices._Scoped.bounds
+    ranges = slices._Scoped.ranges
 
-    def counted(self: Any) -> list[str]:
+    def counted(self: Any) -> Any:
         weighed.append(len(self.weights))
-        return bounds(self)
+        return ranges(self)
 
-    monkeypatch.setattr(slices._Scoped, "bounds", counted)
+    monkeypatch.setattr(slices._Scoped, "ranges", counted)
     config, pipeline = _world(300)
     whole, sliced = _evaluator(config), _evaluator(config)
     monkeypatch.setattr(slices, "STEPS", 37)
@@ -411,3 +412,27 @@ def test_an_evaluation_asked_for_whole_weighs_no_slices(monkeypatch: pytest.Monk
         assert _seen(whole, now) == _seen(sliced, now)
         fired.update((a.rule, a.kind) for a in expected)
     assert ("bounces", Transition.FIRING) in fired
+
+
+def test_a_storm_of_firings_is_stepped_a_hundred_alerts_a_slice() -> None:
+    """Bounces on every one of 300 domains: the bounce rule fires on each, in one
+    evaluation in slices. A step that makes an alert costs what many quiet steps
+    cost, so no slice makes more alerts than its cost allows (STEPS steps that run,
+    an alert ALERT / RUN of them) and one label's rules more: the firings are spread
+    over several slices, where slices of so many steps each made all 300 in one.
+    What it decides is what a whole evaluation of the same ledger decides."""
+    config, pipeline = _world(300)
+    for domain in _domains(300):
+        _bounces(pipeline, domain, T)
+    whole, sliced = _evaluator(config), _evaluator(config)
+    # After each slice, how many labels fire so far.
+    firing = [0, *(len(list(sliced.firing())) for _ in sliced.slices(pipeline.ledger, T + 1))]
+    made = [after - before for before, after in pairwise(firing)]
+    limit = slices.STEPS * slices.RUN // slices.ALERT + len(config.alerts.rules)
+    assert sum(made) == 300
+    assert max(made) <= limit
+    assert len([n for n in made if n]) >= 300 // limit
+    expected = whole.evaluate(pipeline.ledger, T + 1)
+    assert sliced.evaluate(pipeline.ledger, T + 1) == expected
+    assert len(expected) == 299  # d0015's held back by its silence
+    assert _seen(sliced, T + 1) == _seen(whole, T + 1)
