@@ -140,11 +140,26 @@ class Storm:
     sliced: list[Tick] = field(default_factory=list)
 
 
+def _feed(pipeline: Pipeline, tick: int) -> float:
+    """A tick's events (a storm's on even ticks, its end on odd ones); returns its time."""
+    firing = tick % 2 == 0
+    at = f.T0 + (tick // 2) * APART + (tick % 2) * 5.0
+    for i in range(DOMAINS):
+        domain = f"d{i:04}.example"
+        # Ten bounces fire every rule; forty deliveries then resolve them all.
+        bounces = 10 if i < STORM and firing else 0
+        count = 1 if i >= STORM else 10 if firing else 40
+        for k in range(count):
+            to = [f"u{tick}-{k}@{domain}"]
+            event = f.bounce(to, at=at - 1) if k < bounces else f.delivery(to, at=at - 1)
+            pipeline.feed(f.raw(event), "q", at)
+    return at
+
+
 async def run() -> Storm:
     """The storms, each tick evaluated by both ways in turn."""
     settings = config()
     pipeline = Pipeline(core_settings(settings))
-    domains = [f"d{i:04}.example" for i in range(DOMAINS)]
     now = [f.T0]
     (whole, _), (sliced, kept) = (_alerting(settings, pipeline, now) for _ in range(2))
     out = Storm()
@@ -157,16 +172,7 @@ async def run() -> Storm:
         sent[:] = await alerting.evaluate_in_slices()
 
     for tick in range(2 * CYCLES):
-        firing = tick % 2 == 0
-        now[0] = at = f.T0 + (tick // 2) * APART + (tick % 2) * 5.0
-        for i, domain in enumerate(domains):
-            # Ten bounces fire every rule; forty deliveries then resolve them all.
-            bounces = 10 if i < STORM and firing else 0
-            count = 1 if i >= STORM else 10 if firing else 40
-            for k in range(count):
-                to = [f"u{tick}-{k}@{domain}"]
-                event = f.bounce(to, at=at - 1) if k < bounces else f.delivery(to, at=at - 1)
-                pipeline.feed(f.raw(event), "q", at)
+        now[0] = _feed(pipeline, tick)
         turns = [(whole, one, out.whole), (sliced, in_slices, out.sliced)]
         for alerting, how, into in turns[:: 1 if tick % 2 else -1]:
             took, found = await stretches(partial(how, alerting), kept.deciding)
@@ -183,18 +189,9 @@ def slices_alone() -> list[float]:
     settings = config()
     pipeline = Pipeline(core_settings(settings))
     evaluator = Evaluator(settings.alerts, [spec.name for spec in pipeline.ledger.specs])
-    domains = [f"d{i:04}.example" for i in range(DOMAINS)]
     longest = []
     for tick in range(2 * CYCLES):
-        firing = tick % 2 == 0
-        at = f.T0 + (tick // 2) * APART + (tick % 2) * 5.0
-        for i, domain in enumerate(domains):
-            bounces = 10 if i < STORM and firing else 0
-            count = 1 if i >= STORM else 10 if firing else 40
-            for k in range(count):
-                to = [f"u{tick}-{k}@{domain}"]
-                event = f.bounce(to, at=at - 1) if k < bounces else f.delivery(to, at=at - 1)
-                pipeline.feed(f.raw(event), "q", at)
+        at = _feed(pipeline, tick)
         gc.collect()
         gc.disable()
         try:
