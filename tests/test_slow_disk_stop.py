@@ -21,11 +21,11 @@ from structlog.testing import capture_logs
 from sesd.commands.demo.localsqs import LocalSqs
 from sesd.config.sections import EXIT_ROOM, LAST_SAVE
 from sesd.runtime import saver as saver_module
-from sesd.runtime.state import _decoded, write_state
+from sesd.runtime.state import _decoded
 from tests import factory as f
 from tests.conftest import make_queue
 from tests.sesd_process import config_file, sesd_process
-from tests.test_state_files import _saver
+from tests.test_state_files import _saver, clocked_saver, slow_first_write
 
 #: ``sesd run`` whose every fsync waits until the FIFO named first is opened for
 #: writing and closed: a disk that hangs for as long as the test holds it.
@@ -95,22 +95,9 @@ async def test_a_write_left_to_its_thread_never_lands_after_a_newer_one(
     """A save cancelled while the disk holds its write (left to its thread), then a
     save of a newer snapshot: the newer write waits for the older one and lands after
     it, so the file ends holding the newer snapshot, not the older renamed last."""
-    held, entered, newer_written = threading.Event(), threading.Event(), threading.Event()
-
-    def disk(path: str, blob: bytes) -> None:
-        if not entered.is_set():
-            entered.set()
-            held.wait()
-            write_state(path, blob)
-        else:
-            write_state(path, blob)
-            newer_written.set()
-
-    monkeypatch.setattr(saver_module, "write_state", disk)
+    entered, held, newer_written = slow_first_write(monkeypatch)
     path = tmp_path / "state.bin"
-    saver, now = _saver(path), [f.T0]
-    saver._clock = lambda: now[0]
-    saver.load()
+    saver, now = clocked_saver(path)
     older = anyio.CancelScope()
 
     async def save_older() -> None:

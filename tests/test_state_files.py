@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import threading
 from pathlib import Path
 
 import pytest
@@ -18,9 +19,10 @@ from sesd.alerting.silences import SilenceError
 from sesd.config import core_settings, parse_config
 from sesd.core.pipeline import Pipeline
 from sesd.metrics.registry import Metrics
+from sesd.runtime import saver as saver_module
 from sesd.runtime.http import StartError
 from sesd.runtime.saver import StateSaver
-from sesd.runtime.state import StateError, read_state
+from sesd.runtime.state import StateError, read_state, write_state
 from tests import factory as f
 
 RULE = '[[alerts.rules]]\nname = "r"\nmetric = "delay_ratio"\nwindow = "5m"\nabove = 0.2\n'
@@ -33,6 +35,34 @@ def _saver(path: Path | str) -> StateSaver:
     pipeline = Pipeline(core_settings(config))
     pipeline.feed(f.raw(f.delivery(["a@a.example"])), "q", f.T0)
     return StateSaver(str(path), pipeline.ledger, Evaluator(config.alerts, ["5m"]), lambda: f.T0)
+
+
+def clocked_saver(path: Path) -> tuple[StateSaver, list[float]]:
+    """A loaded saver whose clock reads ``now[0]`` (at first T0), and ``now``."""
+    saver, now = _saver(path), [f.T0]
+    saver._clock = lambda: now[0]
+    saver.load()
+    return saver, now
+
+
+def slow_first_write(
+    monkeypatch: pytest.MonkeyPatch,
+) -> tuple[threading.Event, threading.Event, threading.Event]:
+    """A disk whose first write waits, once it has begun (``entered``), until
+    ``released`` is set, and whose later writes go through (``later_written``)."""
+    entered, released, later_written = threading.Event(), threading.Event(), threading.Event()
+
+    def disk(path: str, blob: bytes) -> None:
+        if not entered.is_set():
+            entered.set()
+            released.wait()
+            write_state(path, blob)
+        else:
+            write_state(path, blob)
+            later_written.set()
+
+    monkeypatch.setattr(saver_module, "write_state", disk)
+    return entered, released, later_written
 
 
 def test_a_state_path_that_is_a_directory_is_refused_at_start(tmp_path: Path) -> None:
@@ -163,30 +193,13 @@ async def test_a_save_that_comes_during_a_slow_one_writes_last_and_newer(
 ) -> None:
     """A periodic save waits on a slow disk (its fsync) when the stop's last save comes:
     the file ends holding the last save's snapshot, not the older one renamed after."""
-    import threading
-
     import anyio
 
-    from sesd.runtime import saver as saver_module
-    from sesd.runtime.state import _decoded, write_state
+    from sesd.runtime.state import _decoded
 
-    slow, second_written = threading.Event(), threading.Event()
-    entered = threading.Event()
-
-    def disk(path: str, blob: bytes) -> None:
-        if not entered.is_set():
-            entered.set()
-            slow.wait()
-            write_state(path, blob)
-        else:
-            write_state(path, blob)
-            second_written.set()
-
-    monkeypatch.setattr(saver_module, "write_state", disk)
+    entered, slow, second_written = slow_first_write(monkeypatch)
     path = tmp_path / "state.bin"
-    saver, now = _saver(path), [f.T0]
-    saver._clock = lambda: now[0]
-    saver.load()
+    saver, now = clocked_saver(path)
     async with anyio.create_task_group() as tg:
         tg.start_soon(saver.save)  # the periodic save, stuck in its fsync
         await anyio.to_thread.run_sync(entered.wait)
@@ -206,12 +219,9 @@ async def test_the_save_before_a_forced_exit_leaves_a_hung_disk_behind(
     """A second signal saves, within a moment, then exits: on a disk that hangs, the
     save returns when its moment is over, its write left to its thread (the exit ends
     it), rather than holding the exit for as long as the disk hangs."""
-    import threading
     import time
 
     import anyio
-
-    from sesd.runtime import saver as saver_module
 
     hung = threading.Event()
     monkeypatch.setattr(saver_module, "write_state", lambda path, blob: hung.wait())
