@@ -20,7 +20,6 @@ evaluation in slices is its final decision.
 from __future__ import annotations
 
 import gc
-import io
 import os
 import statistics
 import time
@@ -39,8 +38,8 @@ from sesd.config import Config, core_settings, parse_config
 from sesd.core.ledger import Ledger
 from sesd.core.pipeline import Pipeline
 from sesd.io.logs import configure_logging, flush_logs
-from sesd.metrics.registry import Metrics
 from tests import factory as f
+from tests.test_routing import alerting_for
 
 DOMAINS = 1_000
 STORM = 500
@@ -112,19 +111,8 @@ class _Kept(Evaluator):
 
 def _alerting(config: Config, pipeline: Pipeline, now: list[float]) -> tuple[Alerting, _Kept]:
     """The daemon's alerting over ``pipeline``: a console sink (its outbox not run)."""
-    ledger = pipeline.ledger
-    evaluator = _Kept(config.alerts, [spec.name for spec in ledger.specs])
-    metrics = Metrics(ledger, [], lambda: now[0], evaluator=evaluator)
-    return Alerting(
-        config,
-        ledger,
-        evaluator,
-        lambda: now[0],
-        notifications=metrics.notifications,
-        evaluation_errors=metrics.evaluation_errors,
-        faults=metrics.task_failures.labels("alerting"),
-        console=io.StringIO(),
-    ), evaluator
+    evaluator = _Kept(config.alerts, [spec.name for spec in pipeline.ledger.specs])
+    return alerting_for(config, pipeline, now, evaluator), evaluator
 
 
 #: A storm tick's evaluation: the alerts it sent, the seconds it took, its longest

@@ -310,9 +310,13 @@ async def test_a_shared_alertmanager_sink_leaves_the_resolve_to_alertmanager() -
     assert configured.shared
 
 
-def alerting_for(config: Config, pipeline: Pipeline, now: list[float]) -> Alerting:
-    """The daemon's alerting over ``pipeline`` (a console sink), its clock at ``now[0]``."""
-    evaluator = Evaluator(config.alerts, [spec.name for spec in pipeline.ledger.specs])
+def alerting_for(
+    config: Config, pipeline: Pipeline, now: list[float], evaluator: Evaluator | None = None
+) -> Alerting:
+    """The daemon's alerting over ``pipeline`` (a console sink), its clock at ``now[0]``;
+    ``evaluator``: one of the caller's (by default a new one over the ledger's windows)."""
+    if evaluator is None:
+        evaluator = Evaluator(config.alerts, [spec.name for spec in pipeline.ledger.specs])
     metrics = Metrics(pipeline.ledger, [], lambda: now[0], evaluator=evaluator)
     return Alerting(
         config,
