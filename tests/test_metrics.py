@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import gc
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import anyio
@@ -292,6 +292,28 @@ class _Ten:
         self.taken = True
 
 
+async def scraped_counting_turns(
+    registry: CollectorRegistry, counting: Callable[[], bool] = lambda: True
+) -> tuple[bytes, int]:
+    """``registry`` scraped while another task asks for the event loop at every turn:
+    the body, and how many turns that task got during the scrape while ``counting()``."""
+    turns, scraping = 0, True
+
+    async def beside() -> None:
+        nonlocal turns
+        while scraping:
+            await anyio.lowlevel.checkpoint()
+            if scraping and counting():
+                turns += 1
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(beside)
+        await anyio.lowlevel.checkpoint()  # it is waiting for its turn
+        body = await render_async(registry)
+        scraping = False
+    return body, turns
+
+
 async def test_a_scrape_joins_its_body_in_a_turn_of_its_own() -> None:
     """At 99 rules over 1,000 domains the body is 15 MB: the writer's release (~15 ms)
     and the body's join (~12 ms) in one turn were the longest hold of the event loop in
@@ -300,20 +322,7 @@ async def test_a_scrape_joins_its_body_in_a_turn_of_its_own() -> None:
     registry = CollectorRegistry()
     ten = _Ten()
     registry.register(ten)
-    turns, scraping = 0, True
-
-    async def beside() -> None:
-        nonlocal turns
-        while scraping:
-            await anyio.lowlevel.checkpoint()
-            if scraping and ten.taken:
-                turns += 1
-
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(beside)
-        await anyio.lowlevel.checkpoint()  # it is waiting for its turn
-        body = await render_async(registry)
-        scraping = False
+    body, turns = await scraped_counting_turns(registry, lambda: ten.taken)
     assert body.endswith(b"sesd_test_9 9.0\n")
     assert turns == 10 + 1
 

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import anyio
-import anyio.lowlevel
 import pytest
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -23,6 +21,7 @@ from sesd.metrics.alerts import AlertsCollector
 from sesd.metrics.exposition import render_async
 from sesd.metrics.registry import Metrics
 from tests import factory as f
+from tests.test_metrics import scraped_counting_turns
 from tests.test_rules import feed_spike
 
 T = f.T0
@@ -68,20 +67,7 @@ async def test_a_scrape_of_many_alert_states_gives_the_event_loop_back_as_it_goe
     assert len(_states(evaluator)) == RULES * DOMAINS
     registry = CollectorRegistry()
     registry.register(AlertsCollector(evaluator, lambda: T))
-    turns, scraping = 0, True
-
-    async def beside() -> None:
-        nonlocal turns
-        while scraping:
-            await anyio.lowlevel.checkpoint()
-            if scraping:
-                turns += 1
-
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(beside)
-        await anyio.lowlevel.checkpoint()  # it is waiting for its turn
-        body = await render_async(registry)
-        scraping = False
+    body, turns = await scraped_counting_turns(registry)
     assert body.count(b"\n") == 2 * (2 + RULES * DOMAINS)  # all of them were written
     assert turns >= 2 * RULES * DOMAINS // 1_000, turns
 
