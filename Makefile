@@ -90,6 +90,12 @@ lock: $(VENV)/.dev
 	$(LOCK) -c requirements/dev.txt --extra demo -o requirements/demo.txt pyproject.toml
 	$(LOCK) -c requirements/dev.txt --build-deps-for wheel --only-build-deps \
 	    -o requirements/build.txt pyproject.toml
+	# pytest-cov asks for coverage[toml]: pip 23.2 (Python 3.11's own) in hash mode,
+	# with a find-links or constraint file in its config, takes that for a second,
+	# unpinned requirement and refuses the install once coverage has a newer release.
+	# Pinned with its extra, the one line is both (constraints may not carry extras,
+	# so this comes after the locks that read dev.txt as constraints).
+	sed -i 's/^coverage==/coverage[toml]==/' requirements/dev.txt
 
 clean:
 	rm -rf $(VENV) build dist mutants .mypy_cache .ruff_cache .pytest_cache
