@@ -19,11 +19,14 @@ import pytest
 from structlog.testing import capture_logs
 
 from sesd.commands.demo.localsqs import LocalSqs
+from sesd.config import parse_config
 from sesd.config.sections import EXIT_ROOM, LAST_SAVE
+from sesd.runtime import daemon as daemon_module
 from sesd.runtime import saver as saver_module
+from sesd.runtime.daemon import Daemon
 from sesd.runtime.state import _decoded
 from tests import factory as f
-from tests.conftest import make_queue
+from tests.conftest import make_queue, running
 from tests.sesd_process import config_file, sesd_process
 from tests.test_state_files import _saver, clocked_saver, slow_first_write
 
@@ -41,6 +44,18 @@ os.fsync = fsync
 from sesd.commands.main import main
 sys.exit(main())
 """
+
+#: ``sesd run`` on that disk, whose consumers fail (a fault nothing handles) as soon as
+#: it has started, and whose last save has a second rather than ``LAST_SAVE``.
+FAULT_ON_SLOW_DISK = SLOW_DISK.replace(
+    "from sesd.commands.main import main",
+    """from sesd.runtime import daemon
+daemon.LAST_SAVE = 1.0
+async def consume(self):
+    raise RuntimeError("consumers bug")
+daemon.Daemon.consume = consume
+from sesd.commands.main import main""",
+)
 
 
 async def test_a_last_save_on_a_hung_disk_gives_up_in_its_time(
@@ -163,3 +178,75 @@ async def test_a_stop_on_a_hung_disk_ends_in_its_budget_and_exits_1(
         with anyio.fail_after(30):
             assert await sesd.process.wait() == 0
     assert removed["count"] == 1
+
+
+async def test_a_fault_on_a_hung_disk_ends_sesd_within_its_last_save(
+    local_sqs: LocalSqs, sqs: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fault nothing handles ends sesd while the disk holds the save it makes then:
+    sesd ends with the fault after ``LAST_SAVE`` (shortened here), not when the disk
+    answers (a supervisor's SIGKILL, on a hung one), the fault logged, an error saying
+    the save did not finish, the save counted as failed and unfinished."""
+    url, _ = await make_queue(sqs)
+    text = (
+        f'[aws]\nendpoint_url = "{local_sqs.url}"\nregion = "us-east-1"\n'
+        f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 0\n'
+        f'[http]\nlisten = "127.0.0.1:0"\n[state]\npath = "{tmp_path / "state.bin"}"\n'
+    )
+    held, answered = threading.Event(), threading.Event()
+
+    def disk(path: str, blob: bytes, *rest: Any) -> None:
+        # Held for a while, not forever: a save with no limit ends the test then.
+        held.wait(5.0)
+        answered.set()
+
+    async def fail(self: Daemon) -> float:
+        raise RuntimeError("consumers bug")
+
+    monkeypatch.setattr(saver_module, "write_state", disk)
+    monkeypatch.setattr(daemon_module, "LAST_SAVE", 0.3)
+    monkeypatch.setattr(Daemon, "consume", fail)
+    try:
+        with capture_logs() as logs, pytest.raises(BaseExceptionGroup) as raised:
+            async with running(parse_config(text)) as daemon:
+                await anyio.sleep_forever()  # until the fault ends the daemon
+        ended_while_held = not answered.is_set()
+    finally:
+        held.set()
+        await anyio.to_thread.run_sync(answered.wait)
+    assert raised.group_contains(RuntimeError, match="consumers bug")
+    assert ended_while_held
+    assert daemon.saver.unfinished
+    assert daemon.saver.failed
+    events = [r["event"] for r in logs]
+    assert events.index("sesd.daemon.failed") < events.index("sesd.state.save_unfinished")
+    (error,) = [r for r in logs if r["event"] == "sesd.state.save_unfinished"]
+    assert (error["log_level"], error["after"]) == ("error", "fault")
+
+
+@pytest.mark.timeout(60)
+async def test_a_fault_with_its_save_unfinished_exits_1_at_once(
+    local_sqs: LocalSqs, sqs: Any, tmp_path: Path
+) -> None:
+    """`sesd run` fails on a disk whose fsync hangs: once its last save gave up, it
+    exits 1 with the fault printed, rather than wait at the interpreter's exit for the
+    write left to its thread (for as long as the disk hangs); the fault logged."""
+    url, _ = await make_queue(sqs)
+    state = tmp_path / "state.bin"
+    config = config_file(
+        tmp_path,
+        f'[aws]\nendpoint_url = "{local_sqs.url}"\n'
+        f'[[queues]]\nurl = "{url}"\nname = "q"\n[state]\npath = "{state}"\n',
+    )
+    gate = tmp_path / "disk"
+    os.mkfifo(gate)
+    slow = [sys.executable, "-c", FAULT_ON_SLOW_DISK, str(gate)]
+    async with sesd_process(config, command=slow) as sesd:
+        failed = await sesd.wait_for_event("sesd.daemon.failed")
+        unfinished = await sesd.wait_for_event("sesd.state.save_unfinished")
+        with anyio.fail_after(EXIT_ROOM + 5):
+            code = await sesd.process.wait()
+    assert code == 1
+    assert "RuntimeError: consumers bug" in failed["exception"]
+    assert unfinished["after"] == "fault"
+    assert not state.exists()

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
+import traceback
+from typing import NoReturn
 
 import anyio
 import msgspec
@@ -52,11 +55,24 @@ def _open_files(pollers: int) -> None:
         get_logger().info("sesd.limits.open_files", open_files_limit=limit)
 
 
+def _exit_now(fault: BaseException | None = None) -> NoReturn:
+    """Exit 1 at once: the last save's write is still in its thread, and the
+    interpreter's exit would wait for it (for as long as the disk hangs). The ``fault``
+    that ended sesd (logged as sesd.daemon.failed) is printed after the log lines, as
+    the interpreter would."""
+    from sesd.runtime.signals import FORCED_LOGS
+
+    flush_logs(FORCED_LOGS)
+    if fault is not None:
+        traceback.print_exception(fault)
+    sys.stderr.flush()
+    os._exit(1)
+
+
 def execute(args: argparse.Namespace) -> int:
     """Run until stopped; 0 after a graceful stop (1 when its state file could not be
     saved last), 2 when the config or the start fails."""
     from sesd.runtime.daemon import Daemon, StartError
-    from sesd.runtime.signals import FORCED_LOGS
 
     try:
         config = load(args, daemon=True)
@@ -75,14 +91,18 @@ def execute(args: argparse.Namespace) -> int:
     _open_files(sum(q.concurrency for q in config.queues))
     try:
         daemon = Daemon(config, config_path=os.path.abspath(args.config), listen=args.listen)
+    except StartError as exc:
+        return start_failed(exc)
+    try:
         anyio.run(daemon.run)
-    except (StartError, BaseExceptionGroup) as exc:
+    except BaseException as exc:
+        if daemon.saver.unfinished:  # a fault ended sesd, and its last save did not finish
+            _exit_now(exc)
+        if not isinstance(exc, (StartError, BaseExceptionGroup)):
+            raise
         return start_failed(exc)
     if daemon.saver.unfinished:
-        # The last save's write is still in its thread, and the interpreter's exit would
-        # wait for it (for as long as the disk hangs): its lines written, sesd exits now.
-        flush_logs(FORCED_LOGS)
-        os._exit(1)
+        _exit_now()
     # The stop's save failed: the file holds an older state than sesd stopped with,
     # which a supervisor should show (systemd: the unit failed).
     return 1 if daemon.saver.failed else 0

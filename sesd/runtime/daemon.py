@@ -225,10 +225,11 @@ class Daemon:
         except Exception:
             if serving:
                 # A fault nothing handled ends sesd: what the windows and alert states
-                # hold is still saved, so the restart that follows loses nothing.
+                # hold is still saved, so the restart that follows loses nothing; within
+                # LAST_SAVE, as at a stop (a hung disk would hold the exit until the
+                # supervisor's SIGKILL, which says nothing of why).
                 self._log.error("sesd.daemon.failed", exc_info=True)
-                with anyio.CancelScope(shield=True):
-                    await self.saver.save()
+                await self.saver.save_last(LAST_SAVE, after="fault")
             raise
         finally:
             self.systemd.close()

@@ -214,11 +214,12 @@ class StateSaver:
             if not self._ended:
                 await self._save(path)
 
-    async def save_last(self, within: float) -> None:
-        """The stop's save, the last one, given ``within`` seconds (what is left of the
-        stop's budget): past them the write is left to its thread, the file on disk
-        stays as last saved (whole: a write goes aside and is renamed), and the save
-        counts as failed (sesd run exits 1), said in an error naming the file."""
+    async def save_last(self, within: float, after: str = "stop") -> None:
+        """The last save, at a stop or ``after`` a fault that ends sesd, given ``within``
+        seconds (what is left of the stop's budget): past them the write is left to
+        its thread, the file on disk stays as last saved (whole: a write goes aside
+        and is renamed), and the save counts as failed (sesd run exits 1), said in an
+        error naming the file."""
         if not self.path:
             return
         with anyio.move_on_after(max(0.0, within), shield=True) as scope:
@@ -230,10 +231,11 @@ class StateSaver:
             self._log.error(
                 "sesd.state.save_unfinished",
                 path=self.path,
+                after=after,
                 waited_seconds=round(max(0.0, within), 1),
-                hint="the stop's last save did not finish in the time a stop has (a slow "
-                "or hung disk): the file holds the state saved before, or this one not "
-                "yet synced to disk; check the disk under it",
+                hint=f"the last save, after the {after}, did not finish in the time it has "
+                "(a slow or hung disk): the file holds the state saved before, or this one "
+                "not yet synced to disk; check the disk under it",
             )
 
     async def _save(self, path: str) -> None:
