@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
+import stat
 import sys
 import threading
 import time
@@ -24,7 +25,7 @@ from sesd.config.sections import EXIT_ROOM, LAST_SAVE
 from sesd.runtime import daemon as daemon_module
 from sesd.runtime import saver as saver_module
 from sesd.runtime.daemon import Daemon
-from sesd.runtime.state import _decoded
+from sesd.runtime.state import _decoded, write_state
 from tests import factory as f
 from tests.conftest import make_queue, running
 from tests.sesd_process import config_file, sesd_process
@@ -73,7 +74,7 @@ async def test_a_last_save_on_a_hung_disk_gives_up_in_its_time(
     hung, done = threading.Event(), threading.Event()
     writes: list[bytes] = []
 
-    def disk(path: str, blob: bytes) -> None:
+    def disk(path: str, blob: bytes, *rest: Any) -> None:
         writes.append(blob)
         hung.wait()
         done.set()
@@ -132,6 +133,104 @@ async def test_a_write_left_to_its_thread_never_lands_after_a_newer_one(
     saver.release()
     assert not early
     assert _decoded(path.read_bytes())["saved_at"] == f.T0 + 10
+
+
+async def test_a_last_write_given_up_never_replaces_the_file_after(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The disk answers only after the stop's save gave up: the write left to its
+    thread then does not replace the file, which holds what the error said (the state
+    saved before), and what it wrote aside is removed."""
+    path = tmp_path / "state.bin"
+    saver, now = clocked_saver(path)
+    await saver.save()
+    before = path.read_bytes()
+    held, done = threading.Event(), threading.Event()
+
+    def disk(path: str, blob: bytes, *rest: Any) -> None:
+        held.wait()
+        try:
+            write_state(path, blob, *rest)  # the real disk, once it answers
+        finally:
+            done.set()
+
+    monkeypatch.setattr(saver_module, "write_state", disk)
+    now[0] = f.T0 + 10
+    try:
+        with capture_logs() as logs:
+            await saver.save_last(0.3)
+    finally:
+        held.set()
+        await anyio.to_thread.run_sync(done.wait)
+        saver.release()
+    assert _decoded(path.read_bytes())["saved_at"] == f.T0
+    assert path.read_bytes() == before
+    assert sorted(os.listdir(tmp_path)) == ["state.bin", "state.bin.lock"]  # nothing aside
+    (error,) = [r for r in logs if r["event"] == "sesd.state.save_unfinished"]
+    assert (error["file_holds"], error["synced"]) == ("an earlier save's state", True)
+    assert "no write replaces it from now on" in error["hint"]
+
+
+async def test_a_last_save_given_up_mid_rename_says_the_file_is_not_synced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The disk holds the directory's sync, after the rename: the error says the file
+    holds this save's state, not yet synced to disk (not the state saved before)."""
+    path = tmp_path / "state.bin"
+    saver, now = clocked_saver(path)
+    await saver.save()
+    held, done = threading.Event(), threading.Event()
+    synced = os.fsync
+
+    def fsync(fd: int) -> None:
+        directory = stat.S_ISDIR(os.fstat(fd).st_mode)  # synced once the file is renamed
+        if directory:
+            held.wait()
+        synced(fd)
+        if directory:
+            done.set()
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    now[0] = f.T0 + 10
+    try:
+        with capture_logs() as logs:
+            await saver.save_last(0.3)
+    finally:
+        held.set()
+        await anyio.to_thread.run_sync(done.wait)
+        saver.release()
+    (error,) = [r for r in logs if r["event"] == "sesd.state.save_unfinished"]
+    assert (error["file_holds"], error["synced"]) == ("this save's state", False)
+    assert "not yet synced to disk" in error["hint"]
+    assert _decoded(path.read_bytes())["saved_at"] == f.T0 + 10
+
+
+async def test_a_save_the_last_one_waited_behind_is_dropped_once_it_gave_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A periodic save holds the disk, and the stop's save gives up waiting behind it
+    (its snapshot never taken): the error says the file is as sesd found it, and so it
+    stays when the disk answers; the save counts as failed, not saved."""
+    entered, released, _ = slow_first_write(monkeypatch)
+    path = tmp_path / "state.bin"
+    saver, _ = clocked_saver(path)
+    results: list[bool] = []
+    saver.on_result = lambda ok, now: results.append(ok)
+    try:
+        with capture_logs() as logs:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(saver.save)
+                await anyio.to_thread.run_sync(entered.wait)
+                await saver.save_last(0.3)
+                released.set()  # the periodic save's write ends, and so its save
+    finally:
+        released.set()
+        saver.release()
+    (error,) = [r for r in logs if r["event"] == "sesd.state.save_unfinished"]
+    assert (error["file_holds"], error["synced"]) == ("the file found at start", True)
+    assert not path.exists()
+    assert saver.failed
+    assert results == [False]
 
 
 @pytest.mark.timeout(90)

@@ -9,6 +9,7 @@ import os
 import tempfile
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 from structlog.testing import capture_logs
@@ -52,13 +53,13 @@ def slow_first_write(
     ``released`` is set, and whose later writes go through (``later_written``)."""
     entered, released, later_written = threading.Event(), threading.Event(), threading.Event()
 
-    def disk(path: str, blob: bytes) -> None:
+    def disk(path: str, blob: bytes, *rest: Any) -> None:
         if not entered.is_set():
             entered.set()
             released.wait()
-            write_state(path, blob)
+            write_state(path, blob, *rest)
         else:
-            write_state(path, blob)
+            write_state(path, blob, *rest)
             later_written.set()
 
     monkeypatch.setattr(saver_module, "write_state", disk)
@@ -224,7 +225,7 @@ async def test_the_save_before_a_forced_exit_leaves_a_hung_disk_behind(
     import anyio
 
     hung = threading.Event()
-    monkeypatch.setattr(saver_module, "write_state", lambda path, blob: hung.wait())
+    monkeypatch.setattr(saver_module, "write_state", lambda path, blob, *rest: hung.wait())
     saver = _saver(tmp_path / "state.bin")
     saver.load()
     release = threading.Timer(5.0, hung.set)  # the disk answers at last, in 5 s

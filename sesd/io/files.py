@@ -6,6 +6,7 @@ import errno
 import os
 import stat
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 __all__ = ["foreign_link", "give_to_directory_owner", "linked", "open_lock", "write_atomic"]
@@ -73,9 +74,11 @@ def read_plain(path: str) -> bytes:
         return handle.read()
 
 
-def write_atomic(path: str, blob: bytes) -> None:
+def write_atomic(path: str, blob: bytes, may_replace: Callable[[], bool] | None = None) -> bool:
     """Replace the file at ``path`` with ``blob`` in one step, mode 0600, synced to disk:
-    a reader (or a crash) sees the old file or the new one, never a part.
+    a reader (or a crash) sees the old file or the new one, never a part. Whether it
+    was replaced: ``may_replace``, asked right before the rename, can still call it off
+    (the copy written aside is then removed).
 
     Written by root (``sudo sesd silence add``), the file takes the owner of its
     directory, so the daemon's own user (systemd's ``DynamicUser``) can still read it.
@@ -89,6 +92,9 @@ def write_atomic(path: str, blob: bytes) -> None:
             handle.write(blob)
             handle.flush()
             os.fsync(handle.fileno())
+        if may_replace is not None and not may_replace():
+            Path(tmp).unlink(missing_ok=True)
+            return False
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -98,3 +104,4 @@ def write_atomic(path: str, blob: bytes) -> None:
         os.fsync(directory)
     finally:
         os.close(directory)
+    return True

@@ -9,6 +9,7 @@ import os
 import threading
 from collections.abc import Callable
 from contextlib import AsyncExitStack
+from functools import partial
 from pathlib import Path
 from typing import Final
 
@@ -33,6 +34,10 @@ __all__ = ["SOON_GAP", "StateSaver", "unsavable"]
 
 #: The least time (seconds) between a save and one a delivered page asks for.
 SOON_GAP: Final = 10.0
+_UNSYNCED: Final = (
+    ", renamed into place but not yet synced to disk (a crash of the host may bring back "
+    "the one before)"
+)
 _DISK: Final = "free space or fix the directory's permissions"
 #: What to do about a save that failed, by its error (the disk's, unless named).
 _REMEDY: Final = {
@@ -93,6 +98,15 @@ class StateSaver:
         self._disk = threading.Lock()
         self._taken = 0
         self._written = 0
+        # Once the last save gave up, its error has said what the file holds: no write
+        # left to its thread replaces the file after that, each asking right before its
+        # rename. ``_gate`` guards only these two, never held across I/O, so the event
+        # loop takes it without waiting on the disk.
+        self._gate = threading.Lock()
+        self._given_up = False
+        #: The snapshot whose rename last began (ahead of ``_written`` until the
+        #: directory is synced).
+        self._renamed = 0
         #: The stop's last save came: no save after it (sesd.runtime.daemon's drain).
         self._ended = False
         #: The stop's last save did not finish in its time (its write left to its thread).
@@ -217,26 +231,46 @@ class StateSaver:
     async def save_last(self, within: float, after: str = "stop") -> None:
         """The last save, at a stop or ``after`` a fault that ends sesd, given ``within``
         seconds (what is left of the stop's budget): past them the write is left to
-        its thread, the file on disk stays as last saved (whole: a write goes aside
-        and is renamed), and the save counts as failed (sesd run exits 1), said in an
-        error naming the file."""
-        if not self.path:
+        its thread, no write replaces the file any more (whole: a write goes aside and
+        is renamed), and the save counts as failed (sesd run exits 1), said in an
+        error naming the file and what it holds."""
+        path = self.path
+        if not path:
             return
+        mine = 0  # this save's snapshot, once taken (not while a save before it holds on)
         with anyio.move_on_after(max(0.0, within), shield=True) as scope:
-            await self.save()
+            async with self._saving:
+                if not self._ended:
+                    mine = self._taken + 1
+                    await self._save(path)
         self._ended = True
         if scope.cancelled_caught:
+            with self._gate:
+                self._given_up = True
+                holds, synced = self._on_disk(mine)
             self.unfinished = self.failed = True
             self.on_result(False, self._clock())
             self._log.error(
                 "sesd.state.save_unfinished",
-                path=self.path,
+                path=path,
                 after=after,
                 waited_seconds=round(max(0.0, within), 1),
+                file_holds=holds,
+                synced=synced,
                 hint=f"the last save, after the {after}, did not finish in the time it has "
-                "(a slow or hung disk): the file holds the state saved before, or this one "
-                "not yet synced to disk; check the disk under it",
+                f"(a slow or hung disk): the file holds {holds}{'' if synced else _UNSYNCED}; "
+                "no write replaces it from now on; check the disk under it",
             )
+
+    def _on_disk(self, mine: int) -> tuple[str, bool]:
+        """What the file holds as the last save gives up, and whether it is synced."""
+        if not self._renamed:
+            holds = "the file found at start"
+        elif self._renamed == mine:
+            holds = "this save's state"
+        else:
+            holds = "an earlier save's state"
+        return holds, self._written >= self._renamed
 
     async def _save(self, path: str) -> None:
         now = self._clock()
@@ -246,7 +280,7 @@ class StateSaver:
         blob = snapshot(self._ledger, self._evaluator, now, self._unsent())
         self._taken += 1
         try:
-            await anyio.to_thread.run_sync(
+            kept = await anyio.to_thread.run_sync(
                 self._write, path, blob, self._taken, abandon_on_cancel=True
             )
         except OSError as exc:
@@ -260,17 +294,30 @@ class StateSaver:
             self.failed = True
             self.on_result(False, now)
         else:
-            self._log.debug("sesd.state.saved", path=path, bytes=len(blob))
-            self.failed = False
-            self.on_result(True, now)
+            # Not kept: dropped as the last save gave up, whose error counted it.
+            if kept:
+                self._log.debug("sesd.state.saved", path=path, bytes=len(blob))
+                self.failed = False
+                self.on_result(True, now)
         self.on_saved()
 
-    def _write(self, path: str, blob: bytes, number: int) -> None:
-        """In a worker thread: write snapshot ``number``, unless a newer one is on disk."""
+    def _write(self, path: str, blob: bytes, number: int) -> bool:
+        """In a worker thread: write snapshot ``number``, unless a newer one is on disk;
+        whether the file holds it or a newer one (not once the last save gave up)."""
         with self._disk:
-            if number > self._written:
-                write_state(path, blob)
-                self._written = number
+            if number <= self._written:
+                return True
+            if self._given_up or not write_state(path, blob, partial(self._may_rename, number)):
+                return False
+            self._written = number
+            return True
+
+    def _may_rename(self, number: int) -> bool:
+        """Asked by the write of snapshot ``number`` right before its rename."""
+        with self._gate:
+            if not self._given_up:
+                self._renamed = number
+            return not self._given_up
 
     def soon(self) -> None:
         """Save now rather than at the next period: a page or a resolve was delivered,

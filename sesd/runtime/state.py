@@ -14,7 +14,7 @@ refusing to. Windows of a size the config no longer has start empty.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import Any, Final
 
@@ -224,6 +224,7 @@ def read_state(path: str) -> bytes | None:
         raise StateError(f"cannot read {path}: {exc.strerror}") from None
 
 
-def write_state(path: str, blob: bytes) -> None:
-    """Replace the state file atomically; readable by its owner only."""
-    write_atomic(path, blob)
+def write_state(path: str, blob: bytes, may_replace: Callable[[], bool] | None = None) -> bool:
+    """Replace the state file atomically, unless ``may_replace`` calls it off right
+    before the rename; readable by its owner only. Whether it was replaced."""
+    return write_atomic(path, blob, may_replace)
