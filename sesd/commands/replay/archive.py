@@ -11,7 +11,8 @@ object with a string ``Body`` is an SQS message and its body is used.
 
 A value larger than :data:`MAX_BODY` is not decoded: it is counted and
 skipped, and the stream goes on. A file that cannot be read is reported, and
-the others go on.
+the others go on; one that stops short (a gzip cut short or damaged, a document
+too large to read whole) keeps what was read before, and says where it stopped.
 """
 
 from __future__ import annotations
@@ -33,8 +34,10 @@ from sesd.commands.replay.archive_s3 import S3Reader, is_s3
 from sesd.commands.replay.json_scan import skip_value
 from sesd.commands.replay.json_stream import (
     MAX_BODY,
+    MAX_DOCUMENT,
     TOO_LARGE,
     Chunks,
+    DocumentTooLarge,
     Placed,
     array,
     concatenated,
@@ -43,10 +46,23 @@ from sesd.commands.replay.json_stream import (
     pretty,
 )
 
-__all__ = ["Source", "bodies", "place", "read_paths", "sources"]
+__all__ = ["Source", "Stop", "bodies", "place", "read_paths", "sources"]
 
 #: How much is read at a time.
 _CHUNK: Final = 1 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class Stop:
+    """Where reading an input stopped short, and why (``reason``, a word; ``detail``):
+    ``at``, the offset reached in its data (in the decompressed data of a gzipped
+    input) or, for a document too large, where that document starts; ``compressed``,
+    how many bytes of a gzipped input were read by then (None: not gzipped)."""
+
+    reason: str
+    detail: str
+    at: int
+    compressed: int | None = None
 
 
 @dataclass(slots=True)
@@ -54,7 +70,8 @@ class Source:
     """One input: a path (``-`` for stdin), its size when known, what went wrong, how
     many values were read from it (so a value's place in the whole input can be named
     by its input and its place there), where the last one's value starts (its byte
-    offset; in the decompressed data of a gzipped input) and whether it was gzipped."""
+    offset; in the decompressed data of a gzipped input), whether it was gzipped, and
+    where reading it stopped short (None: it was read to its end, or not at all)."""
 
     name: str
     size: int | None = None
@@ -62,6 +79,7 @@ class Source:
     values: int = 0
     at: int = 0
     gzipped: bool = False
+    stopped: Stop | None = None
 
 
 def sources(paths: Iterable[str], s3: S3Reader | None = None) -> tuple[list[Source], list[str]]:
@@ -152,8 +170,35 @@ def _open(source: Source, s3: S3Reader | None) -> IO[bytes]:
         raw = open(source.name, "rb")  # noqa: SIM115
     head = raw.peek(2)[:2] if hasattr(raw, "peek") else b""
     if source.name.endswith(".gz") or head == b"\x1f\x8b":
-        return gzip.GzipFile(fileobj=raw)  # type: ignore[return-value]
+        return gzip.GzipFile(fileobj=_Counted(raw))  # type: ignore[return-value]
     return raw
+
+
+class _Counted:
+    """A gzipped input's bytes, counted as they are read: how far into the compressed
+    data a reading got, also where the input cannot tell (a pipe, an S3 object)."""
+
+    __slots__ = ("_raw", "read_so_far")
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        self._raw = raw
+        self.read_so_far = 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._raw.read(size)
+        self.read_so_far += len(data)
+        return data
+
+    def seek(self, offset: int, /) -> int:
+        # gzip's rewind (never asked by replay, which reads forward only).
+        self.read_so_far = self._raw.seek(offset)
+        return self.read_so_far
+
+    def tell(self) -> int:
+        return self.read_so_far
+
+    def close(self) -> None:
+        self._raw.close()
 
 
 def bodies(
@@ -161,10 +206,12 @@ def bodies(
     on_bytes: Callable[[int], None] = lambda n: None,
     *,
     s3: S3Reader | None = None,
+    max_document: int = MAX_DOCUMENT,
 ) -> Iterator[bytes]:
     """Every message body of every input, in order. ``on_bytes`` hears how many (raw,
-    compressed) bytes of input were read, for progress. A source that fails midway
-    keeps what it yielded and records the error."""
+    compressed) bytes of input were read, for progress. A source that stops midway
+    keeps what it yielded and records where it stopped (an indented document over
+    ``max_document`` bytes stops it where that document starts)."""
     for source in items:
         try:
             handle = _open(source, s3)
@@ -173,16 +220,18 @@ def bodies(
             continue
         raw = getattr(handle, "fileobj", handle)
         source.gzipped = raw is not handle
+        chunks = Chunks(_chunks(handle, raw, on_bytes))
         try:
-            for at, body in _placed(Chunks(_chunks(handle, raw, on_bytes))):
+            for at, body in _placed(chunks, max_document):
                 source.values += 1
                 source.at = at
                 yield body
+        except DocumentTooLarge as exc:
+            source.stopped = Stop("document_too_large", str(exc), exc.at)
         # zlib.error: damage inside the compressed data (gzip's own errors are OSErrors).
         except (OSError, EOFError, zlib.error, ClientError, BotoCoreError) as exc:
-            source.errors.append(
-                f"{source.name}: stopped reading ({_describe(exc)}); what came before was replayed"
-            )
+            read = _tell(raw) if source.gzipped else None
+            source.stopped = Stop(_stop_reason(exc), _describe(exc), chunks.read, read)
         finally:
             if source.name != "-":
                 handle.close()
@@ -229,6 +278,17 @@ class _Interruptible(io.RawIOBase):
         return os.readv(self._fd, [buffer])
 
 
+def _stop_reason(exc: BaseException) -> str:
+    """Why reading stopped, in a word: the data ended before the gzip stream did, the
+    gzip stream is damaged (a bad deflate block, a bad CRC or length at its end), or
+    the input could not be read on."""
+    if isinstance(exc, EOFError):
+        return "cut_short"
+    if isinstance(exc, zlib.error | gzip.BadGzipFile):
+        return "damaged"
+    return "read_error"
+
+
 def _describe(exc: BaseException) -> str:
     if isinstance(exc, ClientError):
         return str(exc.response.get("Error", {}).get("Code", type(exc).__name__))
@@ -265,9 +325,10 @@ def _values(chunks: Iterable[bytes]) -> Iterator[bytes]:
         yield body
 
 
-def _placed(chunks: Chunks) -> Iterator[Placed]:
+def _placed(chunks: Chunks, max_document: int = MAX_DOCUMENT) -> Iterator[Placed]:
     """The bodies in a byte stream, each with the offset of the value it was read from
-    (``pending`` and ``data`` are always the last bytes read: :meth:`Chunks.at`)."""
+    (``pending`` and ``data`` are always the last bytes read: :meth:`Chunks.at`); an
+    indented document is read whole, up to ``max_document`` bytes."""
     pending = b""
     threshold = _CHUNK  # a line longer than this is split before its end
     first = True
@@ -297,7 +358,7 @@ def _placed(chunks: Chunks) -> Iterator[Placed]:
                 first = True
                 continue
             if pretty(stripped):
-                yield from document(data, chunks, chunks.at(data))
+                yield from document(data, chunks, chunks.at(data), max_document)
                 return
         whole = data.split(b"\n")
         pending = whole.pop()

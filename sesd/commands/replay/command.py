@@ -24,7 +24,7 @@ from sesd.commands.common import Commands, config_error, load, no_secrets, with_
 from sesd.commands.replay.archive import Source, bodies, place, sources
 from sesd.commands.replay.archive_s3 import S3Reader, is_s3
 from sesd.commands.replay.engine import Replay, Where
-from sesd.commands.replay.text import render_text
+from sesd.commands.replay.text import render_text, stopped_line
 from sesd.commands.replay.tuning import override, render_report, report
 from sesd.config import Config, ConfigError
 from sesd.io.logs import configure_logging
@@ -131,6 +131,7 @@ def run_replay(
             anyio.run(replay.prefetch, bodies(found, s3=s3))
             for source in found:
                 source.errors.clear()  # reported once, from the replay itself
+                source.stopped = None
                 source.values = 0  # counted again as the replay reads
         interrupted = False
         with _progress(found, show=not quiet and sys.stderr.isatty()) as progress:
@@ -141,7 +142,9 @@ def run_replay(
                 # Ctrl-C: report what was replayed so far.
                 interrupted = True
     problems += [error for source in found for error in source.errors]
+    _stops(replay, found)
     document = replay.document()
+    problems += [stopped_line(stop) for stop in document["stopped"]]
     if interrupted:
         document["interrupted"] = True
         problems.append("the rest of the input: interrupted (Ctrl-C)")
@@ -190,6 +193,15 @@ def _where(found: list[Source], read: int) -> Where:
     if source is None:
         return Where(value=value)
     return Where(source.name, value, source.at, source.gzipped)
+
+
+def _stops(replay: Replay, found: list[Source]) -> None:
+    """Each input whose reading stopped short, to the replay's document."""
+    for source in found:
+        stop = source.stopped
+        if stop is not None:
+            where = Where(source.name, source.values, stop.at, source.gzipped)
+            replay.stopped(where, stop.compressed, stop.reason, stop.detail)
 
 
 def _known_providers(replay: Replay, config: Config) -> None:

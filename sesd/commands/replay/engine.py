@@ -67,6 +67,8 @@ class Replay:
         #: The first :data:`NAMED_INVALID` invalid values: (where each was read; reason;
         #: detail).
         self.invalid_at: list[tuple[Where, str, str]] = []
+        #: Each input whose reading stopped short, for ``stopped``: see :meth:`stopped`.
+        self.stops: list[dict[str, Any]] = []
         self.now = 0.0
         self._next_tick: float | None = None
 
@@ -125,6 +127,18 @@ class Replay:
         if self.now:
             self._evaluate_until(self.now, final=True)
 
+    def stopped(self, where: Where, compressed: int | None, reason: str, detail: str) -> None:
+        """Reading ``where.input`` stopped at ``where.offset`` (in the decompressed data
+        when ``where.decompressed``, ``compressed`` bytes of the file read by then) after
+        its first ``where.value`` values, which were replayed."""
+        self.stops.append(
+            {
+                **_placed(where, reason, detail),
+                "values": where.value,
+                "compressed_offset": compressed,
+            }
+        )
+
     async def prefetch(self, bodies: Iterable[bytes]) -> None:
         """Look up the providers of the recipient domains in ``bodies`` (a first pass
         over the input; as many domains as the cache holds), for ``--dns``."""
@@ -163,8 +177,10 @@ class Replay:
             "alerts": self.alerts,
             "invalid": invalid,
             "invalid_values": [
-                _invalid_value(where, reason, detail) for where, reason, detail in self.invalid_at
+                {"value": where.value, **_placed(where, reason, detail)}
+                for where, reason, detail in self.invalid_at
             ],
+            "stopped": self.stops,
             "as_of": iso(self.now) if self.now else None,
             # Events further behind the latest one read than the widest window: in the
             # totals, in no window, seen by no rule (inputs out of time order).
@@ -212,10 +228,11 @@ def _detail(result: Result, body: bytes) -> str:
     return result.detail if where is None else f"{result.detail} (in the value: {where})"
 
 
-def _invalid_value(where: Where, reason: str, detail: str) -> dict[str, Any]:
+def _placed(where: Where, reason: str, detail: str) -> dict[str, Any]:
+    """What the document says of a place in the input (an invalid value, where reading
+    stopped): the input, the byte offset and what it counts in, and why."""
     return {
         "input": where.input,
-        "value": where.value,
         "byte_offset": where.offset,
         "decompressed": where.decompressed,
         "reason": reason,

@@ -22,6 +22,7 @@ __all__ = [
     "MAX_DOCUMENT",
     "TOO_LARGE",
     "Chunks",
+    "DocumentTooLarge",
     "Placed",
     "array",
     "concatenated",
@@ -34,7 +35,7 @@ __all__ = [
 MAX_BODY: Final = 1 << 20
 #: What a body too large to decode is replaced by (the pipeline counts it invalid).
 TOO_LARGE: Final = b"\x00too large"
-#: A top-level array or pretty-printed document is read whole, up to this size.
+#: An indented document (an SQS dump) is read whole, up to this size.
 MAX_DOCUMENT: Final = 256 << 20
 
 _decode = msgspec.json.Decoder().decode
@@ -244,19 +245,33 @@ def _unreadable(raw: bytes) -> Iterator[bytes]:
     yield from _bodies_of(raw, value)
 
 
-def document(data: bytes, chunks: Iterator[bytes], at: int = 0) -> Iterator[Placed]:
+class DocumentTooLarge(Exception):
+    """An indented document larger than the bound: reading its input stops there (it
+    cannot be read whole, nor told into values without decoding it). ``at`` is the
+    offset where it starts."""
+
+    def __init__(self, at: int, limit: int) -> None:
+        size = f"{limit >> 20} MiB" if limit >= 1 << 20 else f"{limit} bytes"
+        super().__init__(
+            f"one JSON document larger than {size} starts there: write the events a line "
+            "each (newline-delimited JSON) to replay it"
+        )
+        self.at = at
+
+
+def document(
+    data: bytes, chunks: Iterator[bytes], at: int = 0, limit: int = MAX_DOCUMENT
+) -> Iterator[Placed]:
     """One indented document (an SQS dump, at most ten messages), ``data`` at offset
-    ``at`` then ``chunks``: read whole, up to MAX_DOCUMENT."""
+    ``at`` then ``chunks``: read whole, up to ``limit`` bytes (else
+    :class:`DocumentTooLarge`)."""
     parts = [data]
     size = len(data)
-    for chunk in chunks:
-        size += len(chunk)
-        if size > MAX_DOCUMENT:
-            raise OSError(
-                f"one JSON document larger than {MAX_DOCUMENT >> 20} MiB: write the events "
-                "a line each (newline-delimited JSON) to replay it"
-            )
+    while size <= limit and (chunk := next(chunks, None)) is not None:
         parts.append(chunk)
+        size += len(chunk)
+    if size > limit:
+        raise DocumentTooLarge(at + _leading(data), limit)
     whole = b"".join(parts)
     try:
         document = _decode(whole)

@@ -6,7 +6,7 @@ from typing import Any
 
 from sesd.core.text import clean
 
-__all__ = ["render_text"]
+__all__ = ["render_text", "stopped_line"]
 
 
 def _ratio(value: float | None) -> str:
@@ -18,9 +18,28 @@ def _where(value: dict[str, Any]) -> str:
     there and its byte offset (in the decompressed data of a gzipped input)."""
     where = f"{clean(value['input'])}, value {value['value']}"
     if value["byte_offset"] is not None:
-        where += f", byte offset {value['byte_offset']}"
-        where += " (decompressed)" if value["decompressed"] else ""
+        where += f", {_offset(value)}"
     return where
+
+
+def _offset(value: dict[str, Any]) -> str:
+    """A byte offset, and what it counts in (the decompressed data of a gzipped input)."""
+    return f"byte offset {value['byte_offset']}" + (
+        " (decompressed)" if value["decompressed"] else ""
+    )
+
+
+def stopped_line(stop: dict[str, Any]) -> str:
+    """Where and why reading an input stopped short, and how much of it was replayed:
+    the byte offset reached (for a document too large, where it starts) and, for a
+    gzipped input, how much of the compressed file was read by then."""
+    line = f"{clean(stop['input'])}: stopped reading at {_offset(stop)}"
+    if stop["compressed_offset"] is not None:
+        line += f", {stop['compressed_offset']} bytes of the compressed file read"
+    return (
+        f"{line} ({stop['reason']}: {clean(stop['detail'])}); what came before was "
+        f"replayed ({stop['values']} values)"
+    )
 
 
 def render_text(document: dict[str, Any]) -> str:

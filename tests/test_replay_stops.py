@@ -1,0 +1,154 @@
+"""An input whose reading stops short (a gzip cut short or damaged midway, a document
+too large to read whole) is named with where it stopped: the offset reached in its
+decompressed data, how much of the compressed file was read by then (or where the
+document starts), in the ``--json`` document's ``stopped`` and on stderr; what was
+read before it is replayed and counted."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import random
+import zlib
+from pathlib import Path
+
+import pytest
+
+from sesd.commands.main import main
+from tests import factory as f
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    path = tmp_path / "sesd.toml"
+    path.write_text("[providers]\nenabled = false\n")
+    return path
+
+
+def _lines(n: int, seed: int) -> list[bytes]:
+    """``n`` events a line, all of one length, that compress poorly (random ids): a
+    gzip of them spans many of gzip's reads."""
+    rng = random.Random(seed)
+    return [
+        json.dumps(
+            f.delivery([f"u{i:05d}@x.example"], message_id=f"{rng.getrandbits(128):032x}")
+        ).encode()
+        + b"\n"
+        for i in range(n)
+    ]
+
+
+def _replay(config: Path, path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[dict, str]:  # type: ignore[type-arg]
+    assert main(["replay", "--config", str(config), "--json", str(path)]) == 3
+    out, err = capsys.readouterr()
+    return json.loads(out), err
+
+
+def test_a_gzip_cut_short_says_where_and_replays_what_came_before(
+    tmp_path: Path, config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A .gz cut halfway (a copy that did not finish): every whole line decompressed
+    from what is there is replayed, and the stop names the decompressed offset reached
+    and the compressed bytes read (the whole file)."""
+    lines = _lines(600, seed=1)
+    whole = gzip.compress(b"".join(lines), mtime=0)
+    cut = whole[: len(whole) // 2]
+    path = tmp_path / "cut.jsonl.gz"
+    path.write_bytes(cut)
+    there = zlib.decompressobj(31).decompress(cut)  # all that can be read from it
+    complete = len(there) // len(lines[0])
+    assert 0 < complete < len(lines)
+
+    document, err = _replay(config, path, capsys)
+    assert document["messages"]["processed"] == complete
+    assert document["stopped"] == [
+        {
+            "input": str(path),
+            "byte_offset": len(there),
+            "decompressed": True,
+            "reason": "cut_short",
+            "detail": "Compressed file ended before the end-of-stream marker was reached",
+            "values": complete,
+            "compressed_offset": len(cut),
+        }
+    ]
+    assert (
+        f"sesd: replay skipped {path}: stopped reading at byte offset {len(there)} "
+        f"(decompressed), {len(cut)} bytes of the compressed file read (cut_short: "
+        "Compressed file ended before the end-of-stream marker was reached); what came "
+        f"before was replayed ({complete} values)"
+    ) in err.splitlines()
+
+
+def test_a_damaged_deflate_block_midway_says_where_and_replays_what_came_before(
+    tmp_path: Path, config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A byte flipped at the start of a deflate block in mid-stream (its type made the
+    reserved one): zlib refuses it; the lines decompressed before are replayed, and the
+    stop names the decompressed offset reached and the compressed bytes read, past the
+    damage."""
+    lines = _lines(1200, seed=2)
+    half = len(lines) // 2
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+    # A full flush ends the first half on a byte boundary: the next block starts there.
+    first = packer.compress(b"".join(lines[:half])) + packer.flush(zlib.Z_FULL_FLUSH)
+    data = bytearray(first + packer.compress(b"".join(lines[half:])) + packer.flush())
+    data[len(first)] |= 0b110  # the block's type: 3, reserved
+    path = tmp_path / "damaged.jsonl.gz"
+    path.write_bytes(bytes(data))
+
+    document, err = _replay(config, path, capsys)
+    [stop] = document["stopped"]
+    assert (stop["input"], stop["decompressed"], stop["reason"]) == (str(path), True, "damaged")
+    assert stop["detail"] == "Error -3 while decompressing data: invalid block type"
+    assert len(first) < stop["compressed_offset"] <= len(data)
+    reached = stop["byte_offset"]
+    assert 0 < reached <= half * len(lines[0])
+    assert document["messages"]["processed"] == stop["values"] == reached // len(lines[0])
+    assert f"sesd: replay skipped {path}: stopped reading at byte offset {reached} " in err
+
+
+def test_a_bad_crc_at_the_end_is_named_where_the_data_ended(
+    tmp_path: Path, config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A gzip whose CRC does not match (a byte flipped in its trailer): every line was
+    read and replayed; the stop is at the end of the decompressed data, the whole file
+    read."""
+    lines = _lines(50, seed=3)
+    data = bytearray(gzip.compress(b"".join(lines), mtime=0))
+    data[-6] ^= 0xFF  # in the CRC-32
+    path = tmp_path / "crc.jsonl.gz"
+    path.write_bytes(bytes(data))
+
+    document, _ = _replay(config, path, capsys)
+    [stop] = document["stopped"]
+    assert stop["reason"] == "damaged"
+    assert stop["detail"].startswith("CRC check failed")
+    assert (stop["byte_offset"], stop["compressed_offset"]) == (sum(map(len, lines)), len(data))
+    assert document["messages"]["processed"] == stop["values"] == len(lines)
+
+
+def test_a_document_too_large_stops_where_it_starts(tmp_path: Path) -> None:
+    """An indented document larger than the bound (read whole, it would be held whole)
+    stops its input where it starts; the array before it was replayed. The bound is
+    lowered here so that the test writes kilobytes, not 256 MiB."""
+    from sesd.commands.replay.archive import Source, Stop, bodies
+
+    head = b'[{"Body": "a"}, {"Body": "b"}]\n  '
+    dump = {"Messages": [{"Body": "x" * 100} for _ in range(40)]}
+    path = tmp_path / "dump.json"
+    path.write_bytes(head + json.dumps(dump, indent=2).encode() + b"\n")
+    source = Source(str(path))
+    assert list(bodies([source], max_document=2048)) == [b"a", b"b"]
+    assert source.values == 2
+    assert source.stopped == Stop(
+        "document_too_large",
+        "one JSON document larger than 2048 bytes starts there: write the events a line "
+        "each (newline-delimited JSON) to replay it",
+        len(head),
+    )
+    assert path.read_bytes()[len(head) :].startswith(b"{\n")
+    # Under the bound, the same document is read whole.
+    fits = Source(str(path))
+    assert len(list(bodies([fits], max_document=1 << 20))) == 42
+    assert fits.stopped is None
