@@ -9,6 +9,8 @@ from __future__ import annotations
 import gzip
 import json
 import random
+import subprocess
+import sys
 import zlib
 from pathlib import Path
 
@@ -152,3 +154,29 @@ def test_a_document_too_large_stops_where_it_starts(tmp_path: Path) -> None:
     fits = Source(str(path))
     assert len(list(bodies([fits], max_document=1 << 20))) == 42
     assert fits.stopped is None
+
+
+def test_a_gzip_cut_short_on_a_pipe_says_how_much_of_it_was_read(
+    tmp_path: Path, config: Path
+) -> None:
+    """On stdin (a pipe, which cannot tell its position) the compressed bytes read are
+    counted all the same (an archive piped in, from ``aws s3 cp URL -``)."""
+    lines = _lines(300, seed=4)
+    whole = gzip.compress(b"".join(lines), mtime=0)
+    cut = whole[: len(whole) * 2 // 3]
+    result = subprocess.run(
+        [sys.executable, "-m", "sesd", "replay", "--config", str(config), "--json", "-"],
+        input=cut,
+        capture_output=True,
+        check=False,
+        timeout=60,
+    )
+    assert result.returncode == 3, result.stderr
+    [stop] = json.loads(result.stdout)["stopped"]
+    there = zlib.decompressobj(31).decompress(cut)
+    assert (stop["input"], stop["reason"], stop["values"]) == (
+        "-",
+        "cut_short",
+        len(there) // len(lines[0]),
+    )
+    assert (stop["byte_offset"], stop["compressed_offset"]) == (len(there), len(cut))
