@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import random
 import subprocess
 import sys
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from sesd.commands.demo.localsqs import LocalSqs
 from sesd.commands.main import main
 from tests import factory as f
 
@@ -179,4 +181,46 @@ def test_a_gzip_cut_short_on_a_pipe_says_how_much_of_it_was_read(
         "cut_short",
         len(there) // len(lines[0]),
     )
+    assert (stop["byte_offset"], stop["compressed_offset"]) == (len(there), len(cut))
+
+
+async def test_an_s3_object_cut_short_names_the_compressed_bytes_read(
+    tmp_path: Path, local_sqs: LocalSqs
+) -> None:
+    """A gzipped object on moto's S3 cut short (an upload that did not finish): the
+    stop names it by its URL, the decompressed offset reached and the compressed bytes
+    read, though an object's stream cannot tell its position."""
+    import anyio
+    from aiobotocore.session import get_session
+
+    lines = _lines(300, seed=5)
+    whole = gzip.compress(b"".join(lines), mtime=0)
+    cut = whole[: len(whole) // 2]
+    async with get_session().create_client(
+        "s3",
+        region_name="us-east-1",
+        endpoint_url=local_sqs.url,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    ) as s3:
+        await s3.create_bucket(Bucket="ses-archive")
+        await s3.put_object(Bucket="ses-archive", Key="events/part-1.gz", Body=cut)
+    config = tmp_path / "sesd.toml"
+    config.write_text(f'[aws]\nendpoint_url = "{local_sqs.url}"\n[providers]\nenabled = false\n')
+    command = [sys.executable, "-m", "sesd", "replay", "--config", str(config), "--json"]
+    environment = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "x"}
+    result = await anyio.to_thread.run_sync(
+        lambda: subprocess.run(
+            [*command, "s3://ses-archive/events/"],
+            capture_output=True,
+            check=False,
+            timeout=60,
+            env=environment,
+        )
+    )
+    assert result.returncode == 3, result.stderr[-2000:]
+    [stop] = json.loads(result.stdout)["stopped"]
+    there = zlib.decompressobj(31).decompress(cut)
+    assert stop["input"] == "s3://ses-archive/events/part-1.gz"
+    assert (stop["reason"], stop["values"]) == ("cut_short", len(there) // len(lines[0]))
     assert (stop["byte_offset"], stop["compressed_offset"]) == (len(there), len(cut))
