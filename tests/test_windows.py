@@ -3,6 +3,8 @@ horizon that decides which events are late."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from sesd.config import core_settings, parse_config
@@ -12,6 +14,7 @@ from sesd.core.pipeline import Pipeline
 from sesd.core.sketch import MAX_BUCKET, bucket_of, bucket_value, summarise
 from sesd.core.windows import DomainWindows, delivery_keys, noted, window_specs
 from sesd.core.windows.breakdown import detail_key
+from sesd.core.windows.ring import value_key
 from tests import factory as f
 from tests.test_rules import CONFIG
 
@@ -347,6 +350,20 @@ def test_bucket_values() -> None:
     assert bucket_of(2.0**35) == MAX_BUCKET
     assert bucket_of(2.0**35 * 1.1) == MAX_BUCKET
     assert bucket_of(1e15) == MAX_BUCKET
+
+
+def test_a_deliverys_keys_hold_the_buckets_bucket_of_gives() -> None:
+    """delivery_keys() finds its two buckets inline: the same as bucket_of()'s, from
+    below 1 ms to past the last bucket, on each bucket's bound and either side of it."""
+    values = [-1.0, 0.0, 0.5, 1.0, 1.0001, 2.0**35, 2.0**35 * 1.1, 1e15]
+    for bucket in range(MAX_BUCKET + 2):
+        bound = 2.0 ** (bucket / 4)
+        values += [bound, math.nextafter(bound, 0.0), math.nextafter(bound, math.inf)]
+    values += [float(ms) for ms in range(0, 70_000, 7)]
+    for processing in values:
+        expected = (value_key(0, bucket_of(processing)), value_key(1, bucket_of(processing)))
+        assert delivery_keys(processing, processing) == expected, processing
+    assert delivery_keys(None, 5.0) == (-1, -1)
 
 
 def test_breakdowns_keep_the_coarse_bucket_of_the_oldest_held_bucket_and_survive_restore() -> None:

@@ -12,12 +12,13 @@ from __future__ import annotations
 import math
 from typing import Final
 
-__all__ = ["MAX_BUCKET", "QUANTILES", "bucket_of", "bucket_value", "summarise"]
+__all__ = ["MAX_BUCKET", "PER_OCTAVE", "QUANTILES", "bucket_of", "bucket_value", "summarise"]
 
-_PER_OCTAVE: Final = 4
+#: Buckets an octave (a doubling of the value).
+PER_OCTAVE: Final = 4
 _log2: Final = math.log2
 #: 2**35 ms is about a year; larger values clamp to this bucket.
-MAX_BUCKET: Final = 35 * _PER_OCTAVE
+MAX_BUCKET: Final = 35 * PER_OCTAVE
 #: The quantiles sesd reports.
 QUANTILES: Final = (0.5, 0.95, 0.99)
 
@@ -26,7 +27,7 @@ def bucket_of(value_ms: float) -> int:
     """The bucket index of a value; values of 1 ms and below share bucket 0."""
     if value_ms <= 1.0:
         return 0
-    bucket = math.ceil(_log2(value_ms) * _PER_OCTAVE)
+    bucket = math.ceil(_log2(value_ms) * PER_OCTAVE)
     # Not min(): a builtin's call costs as much as the rest, and a delivery takes two.
     return bucket if bucket < MAX_BUCKET else MAX_BUCKET
 
@@ -35,7 +36,7 @@ def bucket_value(index: int) -> float:
     """A representative value (ms) for a bucket: the geometric middle of its bounds."""
     if index <= 0:
         return 1.0
-    return float(2.0 ** ((index - 0.5) / _PER_OCTAVE))
+    return float(2.0 ** ((index - 0.5) / PER_OCTAVE))
 
 
 def summarise(counts: dict[int, int]) -> tuple[int, float, tuple[float | None, ...]]:

@@ -6,7 +6,7 @@ import math
 from typing import Any, Final
 
 from sesd.core.events import EVENT_TYPE_INDEX, EVENT_TYPES
-from sesd.core.sketch import MAX_BUCKET, bucket_of, summarise
+from sesd.core.sketch import MAX_BUCKET, PER_OCTAVE, bucket_of, summarise
 from sesd.core.windows.breakdown import (
     ADVISED,
     CAUSE,
@@ -40,6 +40,8 @@ _T: Final = len(EVENT_TYPES)
 #: delivery needs two).
 _PROCESSING_KEYS: Final = [value_key(_PROCESSING, b) for b in range(MAX_BUCKET + 1)]
 _TO_DELIVERY_KEYS: Final = [value_key(_TO_DELIVERY, b) for b in range(MAX_BUCKET + 1)]
+_ceil: Final = math.ceil
+_log2: Final = math.log2
 
 
 def delivery_keys(processing_ms: float | None, to_delivery_ms: float) -> tuple[int, int]:
@@ -48,7 +50,14 @@ def delivery_keys(processing_ms: float | None, to_delivery_ms: float) -> tuple[i
     (-1, -1) when SES gave no processing time."""
     if processing_ms is None:
         return -1, -1
-    return _PROCESSING_KEYS[bucket_of(processing_ms)], _TO_DELIVERY_KEYS[bucket_of(to_delivery_ms)]
+    # bucket_of() twice, inline: every delivery takes this path, and the two calls cost
+    # more than the formula.
+    processing = 0 if processing_ms <= 1.0 else _ceil(_log2(processing_ms) * PER_OCTAVE)
+    to_delivery = 0 if to_delivery_ms <= 1.0 else _ceil(_log2(to_delivery_ms) * PER_OCTAVE)
+    return (
+        _PROCESSING_KEYS[processing if processing < MAX_BUCKET else MAX_BUCKET],
+        _TO_DELIVERY_KEYS[to_delivery if to_delivery < MAX_BUCKET else MAX_BUCKET],
+    )
 
 
 class DomainWindows:
