@@ -164,7 +164,13 @@ class PendingDelays:
     def resolved(self, key: int, t: float) -> tuple[Labels, float] | None:
         """A Delivery or Bounce for a recipient at event time ``t``: returns (labels,
         seconds delayed) if it was pending since no later than ``t``."""
-        self._remember(key, t)
+        # Remembered (as _remember() does, inline: nearly every recipient comes here).
+        resolved = self._resolved
+        known = resolved.get(key)
+        if known is None or known < t:
+            resolved[key] = t
+        if len(resolved) >= self._generation:
+            self._next_generation()
         found = self._entries.get(key)
         if found is None or found[1] > t:
             return None
@@ -180,9 +186,14 @@ class PendingDelays:
         if known is None or known < t:
             resolved[key] = t
         if len(resolved) >= self._generation:
-            self._resolved_before = resolved
-            self._resolved = {}
-            self._counted &= resolved.keys()  # the older generation's are forgotten
+            self._next_generation()
+
+    def _next_generation(self) -> None:
+        """The resolutions remembered so far become the older generation."""
+        resolved = self._resolved
+        self._resolved_before = resolved
+        self._resolved = {}
+        self._counted &= resolved.keys()  # the older generation's are forgotten
 
     def count(self, label: str, now: float, scope: int = 0) -> int:
         """Recipients of ``label`` (in scope ``scope``) delayed at ``now`` (whose delay
