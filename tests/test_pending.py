@@ -6,6 +6,7 @@ from __future__ import annotations
 from sesd.alerting.evaluator import Evaluator
 from sesd.config import core_settings, parse_config
 from sesd.core.dedup import stable_key
+from sesd.core.domains import recipient_key
 from sesd.core.events import EVENT_TYPES, LONGEST_DELAY
 from sesd.core.pending import DEFAULT_EXPIRY, PendingDelays, legacy_pending_key, pending_key
 from sesd.core.pipeline import Pipeline
@@ -119,6 +120,8 @@ def test_pending_keys_are_the_same_in_every_version() -> None:
     """Keys go into the state file: a recipient's key must not change between releases."""
     assert pending_key("m-1", " A@Example.org ") == stable_key("m-1", "a@example.org")
     assert pending_key("m-1", "a@example.org") == 0xBD7BD11A886508A4
+    for address in ("Ann <Ann@Example.org>", "anna@bücher.de", "a@example.org.", "x"):
+        assert pending_key("m-1", address) == stable_key("m-1", recipient_key(address))
 
 
 def test_dropping_a_label_keeps_the_others() -> None:

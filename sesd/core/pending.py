@@ -27,6 +27,8 @@ import bisect
 import heapq
 from typing import Any, Final
 
+import xxhash
+
 from sesd.core.dedup import stable_key
 from sesd.core.domains import recipient_key
 from sesd.core.events import LONGEST_DELAY
@@ -40,12 +42,15 @@ UNKNOWN: Final = "unknown"
 
 #: When a delay carries no expirationTime: as long as SES ever tries, with a margin.
 DEFAULT_EXPIRY: Final = LONGEST_DELAY
+_xxh3: Final = xxhash.xxh3_64_intdigest
 
 
 def pending_key(message_id: str, address: str) -> int:
     """The identity of one recipient of one message (stable across restarts; a state
-    file's keys stay valid, as an address in normal form keys as before)."""
-    return stable_key(message_id, recipient_key(address))
+    file's keys stay valid, as an address in normal form keys as before):
+    ``stable_key(message_id, recipient_key(address))``."""
+    # stable_key()'s digest, inline: every recipient of every event is keyed here.
+    return _xxh3(f"{message_id}\0{recipient_key(address)}".encode())
 
 
 def legacy_pending_key(message_id: str, address: str) -> int | None:
