@@ -295,18 +295,23 @@ def decode_event(ses: SesEvent) -> Event | Skipped | Invalid:
     mail = ses.mail
     if mail is None:
         return Invalid("missing_mail", f"{_shown(name)} event without mail")
-    # Nine events in ten are deliveries: one comparison instead of hashing the name.
-    if name == "Delivery":
+    delivery = ses.delivery if name == "Delivery" else None
+    if delivery is not None:
+        # Nine events in ten are deliveries, nearly all to one recipient: one comparison
+        # instead of hashing the name, and their recipients picked here, with no call.
         label, kind = "delivery", _DELIVERY
+        listed = delivery.recipients
+        recipients = listed if len(listed) < 2 else _unique(listed)
+        entries, sub_time, expiration = None, delivery.timestamp, None
     else:
         found = _SES_TYPES.get(name)
         label, kind = ("unknown", _UNKNOWN) if found is None else found
-
-    picked = _recipients(ses, label, mail)
-    if picked is None:
-        shown = _shown(name)
-        return Invalid("schema", f"{shown} event without its {shown[:1].lower()}{shown[1:]} object")
-    recipients, entries, sub_time, expiration = picked
+        picked = _recipients(ses, label, mail)
+        if picked is None:
+            shown = _shown(name)
+            detail = f"{shown} event without its {shown[:1].lower()}{shown[1:]} object"
+            return Invalid("schema", detail)
+        recipients, entries, sub_time, expiration = picked
     if not recipients:
         return Invalid("no_recipients", f"{_shown(name)} event without recipients")
     if len(recipients) > MAX_RECIPIENTS:  # none SES sends: refused before any is read
@@ -331,12 +336,7 @@ _Recipients = tuple[
 
 def _recipients(ses: SesEvent, label: str, mail: Mail) -> _Recipients | None:
     """What an event of type ``label`` says of its recipients; None when its type's
-    object is missing."""
-    delivery = ses.delivery if label == "delivery" else None
-    if delivery is not None:
-        # Nine events in ten are deliveries, nearly all to one recipient: no call.
-        listed = delivery.recipients
-        return (listed if len(listed) < 2 else _unique(listed)), None, delivery.timestamp, None
+    object is missing. (A delivery with its object is picked by :func:`decode_event`.)"""
     if label == "delivery_delay" and ses.delivery_delay is not None:
         delayed = _unique_entries(ses.delivery_delay.delayed_recipients)
         delay = ses.delivery_delay
