@@ -115,6 +115,7 @@ def test_timestamp_without_zone_is_utc() -> None:
         ),
         (VALIDATION_TEXT, "ses_topic_validation"),
         (f.sns(VALIDATION_TEXT), "ses_topic_validation"),
+        (f.sns(f" \n{VALIDATION_TEXT}\t "), "ses_topic_validation"),
         (
             json.dumps({"notificationType": "AmazonSnsSubscriptionSucceeded", "message": "ok"}),
             "ses_subscription_succeeded",
@@ -132,6 +133,7 @@ def test_timestamp_without_zone_is_utc() -> None:
         "sns-unsubscribe",
         "validation-raw",
         "validation-sns",
+        "validation-sns-in-whitespace",
         "subscription-succeeded",
         "subscription-succeeded-sns",
         "other-eventbridge",
