@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import io
 import json
 import os
@@ -43,6 +44,15 @@ def require_tool(name: str) -> str:
 def _quiet_logs() -> None:
     """Logs as JSON to stderr, as in production (captured by pytest)."""
     configure_logging("debug", "json")
+
+
+@pytest.fixture(autouse=True)
+def _unfrozen() -> Iterator[None]:
+    """What a daemon froze (sesd.runtime.collector) is let back into the collector's
+    walks after each test: a test's daemon does not live on, and its cycles must be
+    freed, not kept for the rest of the session."""
+    yield
+    gc.unfreeze()
 
 
 @pytest.fixture(autouse=True)

@@ -45,6 +45,7 @@ from sesd.providers.resolver import ProviderResolver
 from sesd.runtime.aws import AwsClients, poll_config, tenant_config
 from sesd.runtime.canary import CanaryRunner
 from sesd.runtime.clock import AnchoredClock
+from sesd.runtime.collector import settle
 from sesd.runtime.consumers import Consumers
 from sesd.runtime.health import Changes, Health
 from sesd.runtime.http import StartError, http_server
@@ -262,6 +263,8 @@ class Daemon:
             await self.aws.open_queue(queue)
         self.alerting.open(await stack.enter_async_context(sink_session()))
         self.metrics.reloaded(True, self.clock())
+        # What was built and restored lives as long as sesd: out of the collector's walks.
+        settle(full=True)
 
     async def serve(self, tg: anyio.abc.TaskGroup, *, handle_signals: bool) -> None:
         """Phase 2: every background task, in ``tg``."""
@@ -391,4 +394,5 @@ class Daemon:
             if evicted:
                 self._log.info("sesd.domains.evicted", count=len(evicted))
             self._log.debug("sesd.housekeeping.done", pending=len(self.ledger.pending))
+            settle()  # the windows and alert states made since the last round
             await anyio.sleep(_JANITOR_EVERY)

@@ -1,0 +1,131 @@
+"""The collector and sesd's long-lived state: what lives as long as sesd is frozen out
+of the collector's walks (sesd.runtime.collector), at start and after each janitor
+round, and cyclic garbage is collected before it could be frozen with it."""
+
+from __future__ import annotations
+
+import gc
+import weakref
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+from sesd.alerting.evaluator import Evaluator
+from sesd.commands.demo.localsqs import LocalSqs
+from sesd.config import Config, core_settings, parse_config
+from sesd.core.pipeline import Pipeline
+from sesd.runtime import collector, daemon
+from sesd.runtime.health import Changes
+from sesd.runtime.state import snapshot, write_state
+from tests import factory as f
+from tests.conftest import make_queue, running, send_bodies
+
+RULE = (
+    '[[alerts.rules]]\nname = "delays"\nmetric = "delay_ratio"\nwindow = "5m"\n'
+    "above = 0.2\nmin_events = 4\n"
+)
+
+
+def walked(obj: object) -> bool:
+    """Whether the collector's generations hold ``obj`` (frozen ones are in none)."""
+    return any(o is obj for o in gc.get_objects())
+
+
+class _Node:
+    """An object that can be in a cycle and be watched by a weak reference."""
+
+    me: _Node | None = None
+
+
+def test_a_settle_freezes_what_lives_and_frees_a_cycle_dropped_before_it() -> None:
+    """What is alive at a settle leaves the collector's walks; a cycle already dropped
+    is collected first, not frozen where nothing would ever free it."""
+    kept = [_Node()]
+    dropped = _Node()
+    dropped.me = dropped
+    gone = weakref.ref(dropped)
+    del dropped
+    assert walked(kept)
+
+    assert collector.settle()
+    assert not walked(kept)
+    assert gone() is None
+
+
+def test_nothing_is_frozen_while_automatic_collection_is_held_off() -> None:
+    """A scrape holds automatic collection off while it renders: its samples, alive
+    until it ends, are not state to freeze, so a settle then does nothing."""
+    samples = [_Node()]
+    gc.disable()
+    try:
+        assert not collector.settle(full=True)
+    finally:
+        gc.enable()
+    assert walked(samples)
+    assert gc.get_freeze_count() == 0
+
+
+def _config(local: LocalSqs, url: str, state: Path) -> Config:
+    return parse_config(
+        f'[aws]\nendpoint_url = "{local.url}"\n'
+        f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 1\n'
+        f'[http]\nlisten = "127.0.0.1:0"\n[state]\npath = "{state}"\n{RULE}'
+    )
+
+
+async def test_the_daemon_freezes_the_state_it_restored_once_started(
+    local_sqs: LocalSqs, sqs: Any, tmp_path: Path
+) -> None:
+    """A restart restores a domain's windows and a firing alert's state: once started,
+    both are out of the collector's walks, so no full collection walks them again. A
+    cycle dropped in the oldest generation before the start is collected, not frozen."""
+    url, _ = await make_queue(sqs)
+    config = _config(local_sqs, url, tmp_path / "state.bin")
+    pipeline = Pipeline(core_settings(config))
+    evaluator = Evaluator(config.alerts, ["5m", "15m", "1h"])
+    for i in range(6):
+        pipeline.feed(f.raw(f.delay([f"d{i}@a.example"], expires=f.T0 + 3600)), "q", f.T0)
+    assert [a.domain for a in evaluator.evaluate(pipeline.ledger, f.T0)] == ["a.example"]
+    write_state(str(tmp_path / "state.bin"), snapshot(pipeline.ledger, evaluator, f.T0))
+    old = _Node()
+    old.me = old
+    gone = weakref.ref(old)
+    gc.collect(1)  # it outlives the young generations' collections
+    del old
+
+    async with running(config, clock=lambda: f.T0 + 5) as sesd:
+        windows = sesd.ledger.windows["a.example"]
+        alert = sesd.alerting.evaluator.states["delays"]["a.example"]
+        assert alert.status == "firing"
+        assert not walked(windows)
+        assert not walked(alert)
+        assert gone() is None
+
+
+async def test_each_janitor_round_freezes_the_windows_made_since(
+    local_sqs: LocalSqs, sqs: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A domain first seen while sesd runs: its windows are frozen by the janitor's next
+    round, not left for full collections to walk for as long as sesd runs."""
+    url, _ = await make_queue(sqs)
+    settles, changes = [0], Changes()
+
+    def counted(*, full: bool = False) -> bool:
+        done = collector.settle(full=full)
+        settles[0] += 1
+        changes.notify()
+        return done
+
+    monkeypatch.setattr(daemon, "settle", counted)
+    monkeypatch.setattr(daemon, "_JANITOR_EVERY", 0.05)
+    async with running(_config(local_sqs, url, tmp_path / "state.bin")) as sesd:
+        await send_bodies(sqs, url, [f.sns(f.delivery(["a@new.example"]))])
+        with anyio.fail_after(20):
+            await sesd.changes.wait_for(lambda: "new.example" in sesd.ledger.windows)
+        windows = sesd.ledger.windows["new.example"]
+        seen = settles[0]
+        with anyio.fail_after(20):
+            await changes.wait_for(lambda: settles[0] > seen)
+        assert not walked(windows)
