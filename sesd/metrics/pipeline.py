@@ -328,23 +328,34 @@ class PipelineCollector(Collector):
             for name, n in zip(EVENT_TYPES, tag_counts, strict=True):
                 totals.add_metric([tag, value, name], n)
         yield totals
-        counts = GaugeMetricFamily(
+        # In chunks of tag values, as the domains' windows: whole, 200 values were 6,600
+        # samples in one family and held the event loop 23-28 ms of CPU a scrape.
+        items = list(p.tag_windows.items())
+        for start in range(0, max(len(items), 1), _CHUNK):
+            yield from self._tag_chunk(items[start : start + _CHUNK], now)
+
+    def _tag_chunk(
+        self, items: list[tuple[tuple[str, str], DomainWindows]], now: float
+    ) -> Iterator[Rows]:
+        counts = Rows(
             "sesd_window_tag_recipient_events",
             "Recipients per event type in the window, by message tag value.",
-            labels=["tag", "value", "window", "event_type"],
+            "gauge",
+            ["tag", "value", "window", "event_type"],
         )
-        ratio = GaugeMetricFamily(
+        ratio = Rows(
             "sesd_window_tag_delay_ratio",
             "delayed / (delivered + delayed) in the window, by message tag value.",
-            labels=["tag", "value", "window"],
+            "gauge",
+            ["tag", "value", "window"],
         )
-        for (tag, value), windows in list(p.tag_windows.items()):
-            for index, spec in enumerate(p.specs):
+        for (tag, value), windows in items:
+            for index, spec in enumerate(self._ledger.specs):
                 figures = windows.figures(index, now)
                 for name, n in zip(EVENT_TYPES, figures.counts, strict=True):
-                    counts.add_metric([tag, value, spec.name, name], n)
+                    counts.add((tag, value, spec.name, name), n)
                 if figures.delay_ratio is not None:
-                    ratio.add_metric([tag, value, spec.name], figures.delay_ratio)
+                    ratio.add((tag, value, spec.name), figures.delay_ratio)
         yield counts
         yield ratio
 
