@@ -128,7 +128,7 @@ class Storm:
     sliced: list[Tick] = field(default_factory=list)
 
 
-def _feed(pipeline: Pipeline, tick: int) -> float:
+def feed(pipeline: Pipeline, tick: int) -> float:
     """A tick's events (a storm's on even ticks, its end on odd ones); returns its time."""
     firing = tick % 2 == 0
     at = f.T0 + (tick // 2) * APART + (tick % 2) * 5.0
@@ -160,7 +160,7 @@ async def run() -> Storm:
         sent[:] = await alerting.evaluate_in_slices()
 
     for tick in range(2 * CYCLES):
-        now[0] = _feed(pipeline, tick)
+        now[0] = feed(pipeline, tick)
         turns = [(whole, one, out.whole), (sliced, in_slices, out.sliced)]
         for alerting, how, into in turns[:: 1 if tick % 2 else -1]:
             took, found = await stretches(partial(how, alerting), kept.deciding)
@@ -179,7 +179,7 @@ def slices_alone() -> list[float]:
     evaluator = Evaluator(settings.alerts, [spec.name for spec in pipeline.ledger.specs])
     longest = []
     for tick in range(2 * CYCLES):
-        at = _feed(pipeline, tick)
+        at = feed(pipeline, tick)
         gc.collect()
         gc.disable()
         try:
