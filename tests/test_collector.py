@@ -67,6 +67,34 @@ def test_nothing_is_frozen_while_automatic_collection_is_held_off() -> None:
     assert gc.get_freeze_count() == 0
 
 
+def test_a_reexamination_frees_a_cycle_frozen_while_in_use() -> None:
+    """A cycle alive at a settle (a request in flight, say) and dropped after it is
+    kept by every later settle, and freed by the hourly re-examination."""
+    used = _Node()
+    used.me = used
+    gone = weakref.ref(used)
+    assert collector.settle()
+    del used
+    assert collector.settle()
+    assert gone() is not None
+
+    assert (collector.reexamine() or 0) >= 1
+    assert gone() is None
+    assert gc.get_freeze_count() > 0  # what lives is frozen again
+
+
+def test_no_reexamination_while_automatic_collection_is_held_off() -> None:
+    """During a scrape nothing is let back in: the janitor asks again next round."""
+    assert collector.settle()
+    frozen = gc.get_freeze_count()
+    gc.disable()
+    try:
+        assert collector.reexamine() is None
+    finally:
+        gc.enable()
+    assert gc.get_freeze_count() == frozen
+
+
 def _config(local: LocalSqs, url: str, state: Path) -> Config:
     return parse_config(
         f'[aws]\nendpoint_url = "{local.url}"\n'
@@ -130,3 +158,32 @@ async def test_each_janitor_round_freezes_the_windows_made_since(
         with anyio.fail_after(20):
             await changes.wait_for(lambda: rounds[0] >= seen + 2)
         assert not walked(windows)
+
+
+async def test_the_janitor_reexamines_what_it_froze(
+    local_sqs: LocalSqs, sqs: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once REEXAMINE_EVERY has passed, a janitor round collects everything frozen: a
+    cycle frozen while sesd used it, dropped since, does not live as long as sesd."""
+    url, _ = await make_queue(sqs)
+    monkeypatch.setattr(daemon, "_JANITOR_EVERY", 0.05)
+    monkeypatch.setattr(collector, "REEXAMINE_EVERY", 0.0)
+    changes = Changes()
+    async with running(_config(local_sqs, url, tmp_path / "state.bin")) as sesd:
+        used = _Node()
+        used.me = used
+        gone = weakref.ref(used)
+        assert collector.settle()
+        del used
+        rounds, housekeep = [0], sesd.pipeline.housekeep
+
+        def counted(now: float) -> list[str]:
+            rounds[0] += 1
+            changes.notify()
+            return housekeep(now)
+
+        monkeypatch.setattr(sesd.pipeline, "housekeep", counted)
+        # The round after the next begins once the next, and its collection, is done.
+        with anyio.fail_after(20):
+            await changes.wait_for(lambda: rounds[0] >= 2)
+        assert gone() is None

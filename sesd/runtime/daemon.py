@@ -45,7 +45,7 @@ from sesd.providers.resolver import ProviderResolver
 from sesd.runtime.aws import AwsClients, poll_config, tenant_config
 from sesd.runtime.canary import CanaryRunner
 from sesd.runtime.clock import AnchoredClock
-from sesd.runtime.collector import settle
+from sesd.runtime.collector import Settler, settle
 from sesd.runtime.consumers import Consumers
 from sesd.runtime.health import Changes, Health
 from sesd.runtime.http import StartError, http_server
@@ -389,10 +389,11 @@ class Daemon:
         self._tasks.start_soon(partial(func, *args))
 
     async def _janitor(self) -> None:
+        settler = Settler(self.monotonic(), self._log)
         while True:
             evicted = self.pipeline.housekeep(self.clock())
             if evicted:
                 self._log.info("sesd.domains.evicted", count=len(evicted))
             self._log.debug("sesd.housekeeping.done", pending=len(self.ledger.pending))
-            settle()  # the windows and alert states made since the last round
+            settler.round(self.monotonic())  # what was made since, out of the walks
             await anyio.sleep(_JANITOR_EVERY)
