@@ -227,7 +227,7 @@ async def test_a_save_the_last_one_waited_behind_is_dropped_once_it_gave_up(
         released.set()
         saver.release()
     (error,) = [r for r in logs if r["event"] == "sesd.state.save_unfinished"]
-    assert (error["file_holds"], error["synced"]) == ("the file found at start", True)
+    assert (error["file_holds"], error["synced"]) == ("what it held when sesd started", True)
     assert not path.exists()
     assert saver.failed
     assert results == [False]

@@ -265,7 +265,7 @@ class StateSaver:
     def _on_disk(self, mine: int) -> tuple[str, bool]:
         """What the file holds as the last save gives up, and whether it is synced."""
         if not self._renamed:
-            holds = "the file found at start"
+            holds = "what it held when sesd started"
         elif self._renamed == mine:
             holds = "this save's state"
         else:
