@@ -4,6 +4,7 @@ no module of the package grows past its limit."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.core import GaugeMetricFamily, Metric
 
 from sesd.alerting.evaluator import Evaluator
+from sesd.commands.main import COMMANDS, _parser
 from sesd.config import core_settings, parse_config
 from sesd.core.pipeline import Pipeline
 from sesd.metrics.registry import Metrics
@@ -107,3 +109,38 @@ def test_a_module_over_the_limit_is_named(tmp_path: Path) -> None:
     )
     assert failed.returncode == 1
     assert failed.stdout == "pkg/large.py: 400 lines (limit 399): split it by what its parts do\n"
+
+
+def test_a_command_loads_only_what_it_uses() -> None:
+    """``sesd cause`` in a fresh interpreter answers without loading the daemon's
+    libraries or any other command: a start of it costs what it uses."""
+    code = (
+        "import sys, json\n"
+        "from sesd.commands.main import main\n"
+        "code = main(['cause', '452 4.2.2 Mailbox full'])\n"
+        f"libraries = {(*IO_LIBRARIES, 'tqdm')!r}\n"
+        "loaded = {m.split('.')[0] for m in sys.modules} & set(libraries)\n"
+        "commands = [m for m in sys.modules if m.startswith('sesd.commands.')]\n"
+        "print(json.dumps([code, sorted(loaded), sorted(commands)]), file=sys.stderr)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert done.stdout.startswith("mailbox_full (4.2.2): ")
+    code, loaded, commands = json.loads(done.stderr)
+    assert (code, loaded) == (0, [])
+    assert commands == ["sesd.commands.cause", "sesd.commands.common", "sesd.commands.main"]
+
+
+def test_one_command_s_parser_reads_as_the_whole_one() -> None:
+    """Each command's parser, built alone, has that command under its name, the same
+    help and the same usage as in the parser of every command."""
+    whole = _parser()
+    (everything,) = [a for a in whole._actions if isinstance(a, argparse._SubParsersAction)]
+    assert list(everything.choices) == list(COMMANDS)
+    for name in COMMANDS:
+        alone = _parser(name)
+        (one,) = [a for a in alone._actions if isinstance(a, argparse._SubParsersAction)]
+        assert list(one.choices) == [name]
+        assert one.choices[name].format_help() == everything.choices[name].format_help()
+        assert alone.format_usage() == whole.format_usage()

@@ -10,7 +10,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeAlias
 
 from sesd.config import Config, ConfigError, load_config
-from sesd.io.logs import flush_logs
 
 __all__ = [
     "EXIT_CONFIG",
@@ -92,6 +91,9 @@ def load(args: argparse.Namespace, *, secrets: bool = True, daemon: bool = False
 
 def config_error(exc: ConfigError | str) -> int:
     """Say what is wrong with the config, in one line; the exit code."""
+    # Imported here: `sesd cause` and the parsers need no logging library.
+    from sesd.io.logs import flush_logs
+
     flush_logs()  # after the lines logged before it, as they happened
     print(f"sesd: config error: {exc}", file=sys.stderr)
     return EXIT_CONFIG
@@ -100,6 +102,7 @@ def config_error(exc: ConfigError | str) -> int:
 def start_failed(exc: BaseException) -> int:
     """A start that failed: one line naming why (from inside a task group too); anything
     else is a bug and keeps its traceback."""
+    from sesd.io.logs import flush_logs
     from sesd.runtime.http import StartError
 
     flush_logs()  # the lines logged before it (or its traceback) come first

@@ -8,6 +8,7 @@ error, never a traceback).
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import os
 import sys
@@ -17,35 +18,46 @@ from sesd import __version__
 from sesd.io.build import revision
 from sesd.runtime import early
 
-__all__ = ["main"]
+__all__ = ["COMMANDS", "main"]
 
 
-def _parser() -> argparse.ArgumentParser:
+#: Every command and the module that defines it, in the order ``sesd --help`` lists
+#: them.
+COMMANDS: dict[str, str] = {
+    "run": "sesd.commands.run",
+    "status": "sesd.commands.status",
+    "check-config": "sesd.commands.check_config",
+    "send-test-alert": "sesd.commands.send_test_alert",
+    "silence": "sesd.commands.silence",
+    "cause": "sesd.commands.cause",
+    "replay": "sesd.commands.replay.command",
+    "setup": "sesd.commands.setup",
+    "demo": "sesd.commands.demo",
+}
+
+
+def _parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every command, or of ``command`` alone: its module only is imported
+    (``sesd cause`` needs none of the daemon's libraries; the whole set takes most of a
+    start). Help and usage errors read the same either way."""
     # Imported here, not with this module: `sesd run` holds stop signals first
-    # (sesd.runtime.early), and importing every command takes most of a start.
-    from sesd.commands import (
-        cause,
-        check_config,
-        demo,
-        run,
-        send_test_alert,
-        setup,
-        silence,
-        status,
-    )
+    # (sesd.runtime.early).
     from sesd.commands.common import Help
-    from sesd.commands.replay import command as replay
 
     parser = argparse.ArgumentParser(
         prog="sesd", description="Watch Amazon SES delivery in real time.", formatter_class=Help
     )
     built = f"sesd {__version__}" + (f" ({revision()})" if revision() else "")
     parser.add_argument("--version", action="version", version=built)
-    commands = parser.add_subparsers(dest="command", required=True)
-    # Every command, in the order ``sesd --help`` lists them.
-    for module in (run, status, check_config, send_test_alert, silence, cause, replay, setup,
-                   demo):  # fmt: skip
-        module.add_parser(commands)
+    if command not in COMMANDS:
+        commands = parser.add_subparsers(dest="command", required=True)
+        for name in COMMANDS:
+            importlib.import_module(COMMANDS[name]).add_parser(commands)
+        return parser
+    # One command's parser still names them all, as a usage error prints them.
+    every = "{" + ",".join(COMMANDS) + "}"
+    commands = parser.add_subparsers(dest="command", required=True, metavar=every)
+    importlib.import_module(COMMANDS[command]).add_parser(commands)
     return parser
 
 
@@ -58,7 +70,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``sesd`` console script."""
     if argv is None and sys.argv[1:2] == ["run"]:
         early.hold()
-    args = _parser().parse_args(argv)
+    given = list(sys.argv[1:] if argv is None else argv)
+    args = _parser(given[0] if given else None).parse_args(given)
     # Python's warnings too become log lines (JSON in production), not bare text.
     logging.captureWarnings(True)
     try:
