@@ -14,7 +14,6 @@ from sesd.commands.common import (
     with_config,
 )
 from sesd.config import ConfigError
-from sesd.runtime.saver import unsavable
 
 __all__ = ["add_parser"]
 
@@ -40,6 +39,10 @@ def execute(args: argparse.Namespace) -> int:
     # On the host that runs sesd (it has the secrets), what `sesd run` would refuse
     # at start; a warning, since systemd's StateDirectory= creates the directory then.
     if config.state.path and not args.no_secrets:
+        # Imported here: the saver brings the daemon's HTTP stack, which a check of a
+        # config without a state file (or without its secrets) never needs.
+        from sesd.runtime.saver import unsavable
+
         problem = unsavable(config.state.path)
         if problem is not None:
             warnings.append(f"{problem} (sesd run would not start on this host)")
