@@ -12,6 +12,7 @@ import stat
 import sys
 import threading
 import time
+from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from sesd.config.sections import EXIT_ROOM, LAST_SAVE
 from sesd.runtime import daemon as daemon_module
 from sesd.runtime import saver as saver_module
 from sesd.runtime.daemon import Daemon
+from sesd.runtime.saver import StateSaver
 from sesd.runtime.state import _decoded, write_state
 from tests import factory as f
 from tests.conftest import make_queue, running
@@ -168,7 +170,10 @@ async def test_a_last_write_given_up_never_replaces_the_file_after(
     assert sorted(os.listdir(tmp_path)) == ["state.bin", "state.bin.lock"]  # nothing aside
     (error,) = [r for r in logs if r["event"] == "sesd.state.save_unfinished"]
     assert (error["file_holds"], error["synced"]) == ("an earlier save's state", True)
-    assert "no write replaces it from now on" in error["hint"]
+    assert error["hint"].endswith(
+        "no write replaces it from now on: a restart restores it, losing what sesd counted "
+        "since, and may send again what sesd notified since; check the disk under it"
+    )
 
 
 async def test_a_last_save_given_up_mid_rename_says_the_file_is_not_synced(
@@ -202,17 +207,16 @@ async def test_a_last_save_given_up_mid_rename_says_the_file_is_not_synced(
     (error,) = [r for r in logs if r["event"] == "sesd.state.save_unfinished"]
     assert (error["file_holds"], error["synced"]) == ("this save's state", False)
     assert "not yet synced to disk" in error["hint"]
+    assert "a restart restores it" not in error["hint"]  # this save's state: nothing lost
     assert _decoded(path.read_bytes())["saved_at"] == f.T0 + 10
 
 
-async def test_a_save_the_last_one_waited_behind_is_dropped_once_it_gave_up(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def _last_save_behind_a_periodic_one(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[StateSaver, list[bool], MutableMapping[str, Any]]:
     """A periodic save holds the disk, and the stop's save gives up waiting behind it
-    (its snapshot never taken): the error says the file is as sesd found it, and so it
-    stays when the disk answers; the save counts as failed, not saved."""
+    (its snapshot never taken): the saver, what its saves counted, its error."""
     entered, released, _ = slow_first_write(monkeypatch)
-    path = tmp_path / "state.bin"
     saver, _ = clocked_saver(path)
     results: list[bool] = []
     saver.on_result = lambda ok, now: results.append(ok)
@@ -227,10 +231,60 @@ async def test_a_save_the_last_one_waited_behind_is_dropped_once_it_gave_up(
         released.set()
         saver.release()
     (error,) = [r for r in logs if r["event"] == "sesd.state.save_unfinished"]
+    return saver, results, error
+
+
+async def test_a_save_the_last_one_waited_behind_is_dropped_once_it_gave_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The stop's save gives up waiting behind a periodic one, on a file sesd restored
+    at start: the error says the file is as sesd found it, and so it stays when the
+    disk answers (a restart restores it, losing what was counted since); the save
+    counts as failed, not saved."""
+    path = tmp_path / "state.bin"
+    first = _saver(path)
+    first.load()
+    await first.save()
+    first.release()
+    before = path.read_bytes()
+    saver, results, error = await _last_save_behind_a_periodic_one(path, monkeypatch)
     assert (error["file_holds"], error["synced"]) == ("what it held when sesd started", True)
+    assert "a restart restores it, losing what sesd counted since" in error["hint"]
+    assert path.read_bytes() == before
+    assert saver.failed
+    assert results == [False]
+
+
+async def test_a_last_save_given_up_with_no_file_says_there_is_none(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same on a first run, no file at start: the error says there is no file
+    (none at start, no save finished) and a restart starts empty, not that the file
+    holds what it held when sesd started; none appears when the disk answers."""
+    path = tmp_path / "state.bin"
+    saver, results, error = await _last_save_behind_a_periodic_one(path, monkeypatch)
+    holds = "no file (none when sesd started, and no save finished)"
+    assert (error["file_holds"], error["synced"]) == (holds, True)
+    assert f"(a slow or hung disk): there is {holds}; no write makes one" in error["hint"]
+    assert "a restart starts empty" in error["hint"]
+    assert "held when sesd started" not in error["hint"]
     assert not path.exists()
     assert saver.failed
     assert results == [False]
+
+
+async def test_a_last_save_given_up_after_an_unusable_file_says_where_it_is(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The file found at start could not be used and was kept aside: the error says
+    there is no file, and where the one found at start is kept."""
+    path = tmp_path / "state.bin"
+    path.write_bytes(b"not a state file")
+    _, _, error = await _last_save_behind_a_periodic_one(path, monkeypatch)
+    assert error["file_holds"] == (
+        f"no file (the one found at start is kept as {path}.unusable, and no save finished)"
+    )
+    assert not path.exists()
 
 
 @pytest.mark.timeout(90)

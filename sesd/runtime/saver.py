@@ -107,6 +107,9 @@ class StateSaver:
         #: The snapshot whose rename last began (ahead of ``_written`` until the
         #: directory is synced).
         self._renamed = 0
+        #: Why there is no file until a save renames one (None: there is one, as found
+        #: at start): what the error says the file holds, when no save did.
+        self._absent: str | None = None
         #: The stop's last save came: no save after it (sesd.runtime.daemon's drain).
         self._ended = False
         #: The stop's last save did not finish in its time (its write left to its thread).
@@ -144,6 +147,7 @@ class StateSaver:
             )
             return
         if blob is None:
+            self._absent = "none when sesd started"
             self._log.info("sesd.state.none_yet", path=path)
             return
         try:
@@ -212,6 +216,7 @@ class StateSaver:
             os.replace(path, aside)
         except OSError as exc:
             return {"kept_aside": "no", "error": str(exc.strerror)}
+        self._absent = f"the one found at start is kept as {aside}"
         return {"kept_as": aside, "hint": "sesd starts empty; the file it could not use is kept"}
 
     async def save(self) -> None:
@@ -247,7 +252,7 @@ class StateSaver:
         if scope.cancelled_caught:
             with self._gate:
                 self._given_up = True
-                holds, synced = self._on_disk(mine)
+                holds, synced, said = self._on_disk(mine)
             self.unfinished = self.failed = True
             self.on_result(False, self._clock())
             self._log.error(
@@ -258,19 +263,35 @@ class StateSaver:
                 file_holds=holds,
                 synced=synced,
                 hint=f"the last save, after the {after}, did not finish in the time it has "
-                f"(a slow or hung disk): the file holds {holds}{'' if synced else _UNSYNCED}; "
-                "no write replaces it from now on; check the disk under it",
+                f"(a slow or hung disk): {said}; check the disk under it",
             )
 
-    def _on_disk(self, mine: int) -> tuple[str, bool]:
-        """What the file holds as the last save gives up, and whether it is synced."""
+    def _on_disk(self, mine: int) -> tuple[str, bool, str]:
+        """What the file holds as the last save gives up, whether it is synced, and that
+        said for a person, with what a restart then loses."""
+        synced = self._written >= self._renamed
+        if not self._renamed and self._absent is not None:
+            holds = f"no file ({self._absent}, and no save finished)"
+            said = (
+                f"there is {holds}; no write makes one from now on: a restart starts "
+                "empty, and may send again what sesd notified"
+            )
+            return holds, synced, said
         if not self._renamed:
             holds = "what it held when sesd started"
         elif self._renamed == mine:
             holds = "this save's state"
         else:
             holds = "an earlier save's state"
-        return holds, self._written >= self._renamed
+        said = f"the file holds {holds}{'' if synced else _UNSYNCED}; no write replaces it "
+        if holds == "this save's state":
+            said += "from now on"
+        else:
+            said += (
+                "from now on: a restart restores it, losing what sesd counted since, and "
+                "may send again what sesd notified since"
+            )
+        return holds, synced, said
 
     async def _save(self, path: str) -> None:
         now = self._clock()
