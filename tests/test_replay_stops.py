@@ -52,8 +52,9 @@ def test_a_gzip_cut_short_says_where_and_replays_what_came_before(
     tmp_path: Path, config: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A .gz cut halfway (a copy that did not finish): every whole line decompressed
-    from what is there is replayed, and the stop names the decompressed offset reached
-    and the compressed bytes read (the whole file)."""
+    from what is there is replayed, and the stop names the decompressed offset reached,
+    the compressed bytes read (the whole file) and the start of the line it cut off,
+    not replayed; stderr leads with the replay being partial."""
     lines = _lines(600, seed=1)
     whole = gzip.compress(b"".join(lines), mtime=0)
     cut = whole[: len(whole) // 2]
@@ -62,6 +63,8 @@ def test_a_gzip_cut_short_says_where_and_replays_what_came_before(
     there = zlib.decompressobj(31).decompress(cut)  # all that can be read from it
     complete = len(there) // len(lines[0])
     assert 0 < complete < len(lines)
+    dropped = len(there) - complete * len(lines[0])  # a line cut off
+    assert dropped > 0
 
     document, err = _replay(config, path, capsys)
     assert document["messages"]["processed"] == complete
@@ -74,13 +77,15 @@ def test_a_gzip_cut_short_says_where_and_replays_what_came_before(
             "detail": "Compressed file ended before the end-of-stream marker was reached",
             "values": complete,
             "compressed_offset": len(cut),
+            "dropped_bytes": dropped,
         }
     ]
     assert (
-        f"sesd: replay skipped {path}: stopped reading at byte offset {len(there)} "
-        f"(decompressed), {len(cut)} bytes of the compressed file read (cut_short: "
+        f"sesd: replay read only part of {path}: stopped reading at byte offset {len(there)} "
+        f"(decompressed), {len(cut)} compressed bytes read (cut_short: "
         "Compressed file ended before the end-of-stream marker was reached); what came "
-        f"before was replayed ({complete} values)"
+        f"before was replayed ({complete} values), but not the {dropped} bytes after its "
+        "last whole line"
     ) in err.splitlines()
 
 
@@ -109,7 +114,13 @@ def test_a_damaged_deflate_block_midway_says_where_and_replays_what_came_before(
     reached = stop["byte_offset"]
     assert 0 < reached <= half * len(lines[0])
     assert document["messages"]["processed"] == stop["values"] == reached // len(lines[0])
-    assert f"sesd: replay skipped {path}: stopped reading at byte offset {reached} " in err
+    dropped = reached - stop["values"] * len(lines[0])
+    assert stop["dropped_bytes"] == dropped
+    assert (
+        f"sesd: replay read only part of {path}: stopped reading at byte offset {reached} "
+        f"(decompressed), {stop['compressed_offset']} compressed bytes read (damaged: "
+    ) in err
+    assert f"was replayed ({stop['values']} values), but not the {dropped} bytes" in err
 
 
 def test_a_bad_crc_at_the_end_is_named_where_the_data_ended(
@@ -117,19 +128,68 @@ def test_a_bad_crc_at_the_end_is_named_where_the_data_ended(
 ) -> None:
     """A gzip whose CRC does not match (a byte flipped in its trailer): every line was
     read and replayed; the stop is at the end of the decompressed data, the whole file
-    read."""
+    read, and stderr says all of it was read but its check failed (not that it was
+    read only in part)."""
     lines = _lines(50, seed=3)
     data = bytearray(gzip.compress(b"".join(lines), mtime=0))
     data[-6] ^= 0xFF  # in the CRC-32
     path = tmp_path / "crc.jsonl.gz"
     path.write_bytes(bytes(data))
 
-    document, _ = _replay(config, path, capsys)
+    document, err = _replay(config, path, capsys)
     [stop] = document["stopped"]
     assert stop["reason"] == "damaged"
     assert stop["detail"].startswith("CRC check failed")
     assert (stop["byte_offset"], stop["compressed_offset"]) == (sum(map(len, lines)), len(data))
     assert document["messages"]["processed"] == stop["values"] == len(lines)
+    assert stop["dropped_bytes"] == 0
+    assert (
+        f"sesd: replay read all of {path} ({stop['byte_offset']} bytes decompressed from "
+        f"{len(data)}), but its gzip check failed (CRC check failed "
+    ) in err
+    assert err.rstrip().endswith(f"what it held was replayed ({len(lines)} values)")
+    assert "only part" not in err
+
+
+def test_a_bad_length_with_no_last_newline_names_the_line_not_replayed(
+    tmp_path: Path, config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A gzip whose length does not match (its trailer's last byte flipped) and whose
+    data ends with no newline: the check fails once all was read, and the last line,
+    read but not ended, is said not to be replayed, with its length."""
+    lines = _lines(20, seed=6)
+    last = lines[-1].rstrip(b"\n")
+    data = bytearray(gzip.compress(b"".join(lines[:-1]) + last, mtime=0))
+    data[-1] ^= 0xFF  # in the length
+    path = tmp_path / "length.jsonl.gz"
+    path.write_bytes(bytes(data))
+
+    document, err = _replay(config, path, capsys)
+    [stop] = document["stopped"]
+    assert stop["detail"] == "Incorrect length of data produced"
+    assert (stop["values"], stop["dropped_bytes"]) == (len(lines) - 1, len(last))
+    assert f"sesd: replay read all of {path} (" in err
+    assert err.rstrip().endswith(
+        f"what it held was replayed ({len(lines) - 1} values), but not the {len(last)} "
+        "bytes after its last whole line"
+    )
+
+
+def test_a_file_named_gz_that_is_not_gzip_says_so(
+    tmp_path: Path, config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Events a line, uncompressed, in a file named .gz: nothing is replayed and stderr
+    says it is not gzip data, not that a compressed file was damaged."""
+    path = tmp_path / "plain.jsonl.gz"
+    path.write_bytes(b"".join(_lines(5, seed=7)))
+
+    document, err = _replay(config, path, capsys)
+    [stop] = document["stopped"]
+    assert (stop["reason"], stop["values"]) == ("damaged", 0)
+    assert (
+        f"sesd: replay read only part of {path}: it is not gzip data (Not a gzipped file"
+    ) in err
+    assert "compressed" not in err
 
 
 def test_a_document_too_large_stops_where_it_starts(tmp_path: Path) -> None:
@@ -162,7 +222,8 @@ def test_a_gzip_cut_short_on_a_pipe_says_how_much_of_it_was_read(
     tmp_path: Path, config: Path
 ) -> None:
     """On stdin (a pipe, which cannot tell its position) the compressed bytes read are
-    counted all the same (an archive piped in, from ``aws s3 cp URL -``)."""
+    counted all the same (an archive piped in, from ``aws s3 cp URL -``), and called
+    compressed bytes, not a compressed file."""
     lines = _lines(300, seed=4)
     whole = gzip.compress(b"".join(lines), mtime=0)
     cut = whole[: len(whole) * 2 // 3]
@@ -182,6 +243,12 @@ def test_a_gzip_cut_short_on_a_pipe_says_how_much_of_it_was_read(
         len(there) // len(lines[0]),
     )
     assert (stop["byte_offset"], stop["compressed_offset"]) == (len(there), len(cut))
+    err = result.stderr.decode()
+    assert (
+        f"sesd: replay read only part of -: stopped reading at byte offset {len(there)} "
+        f"(decompressed), {len(cut)} compressed bytes read (cut_short: "
+    ) in err
+    assert "the compressed file" not in err
 
 
 async def test_an_s3_object_cut_short_names_the_compressed_bytes_read(

@@ -57,12 +57,15 @@ class Stop:
     """Where reading an input stopped short, and why (``reason``, a word; ``detail``):
     ``at``, the offset reached in its data (in the decompressed data of a gzipped
     input) or, for a document too large, where that document starts; ``compressed``,
-    how many bytes of a gzipped input were read by then (None: not gzipped)."""
+    how many bytes of a gzipped input were read by then (None: not gzipped);
+    ``dropped``, the bytes before ``at`` that were not a whole value (a line the stop
+    cut off: not replayed; None: not known)."""
 
     reason: str
     detail: str
     at: int
     compressed: int | None = None
+    dropped: int | None = None
 
 
 @dataclass(slots=True)
@@ -231,7 +234,7 @@ def bodies(
         # zlib.error: damage inside the compressed data (gzip's own errors are OSErrors).
         except (OSError, EOFError, zlib.error, ClientError, BotoCoreError) as exc:
             read = _tell(raw) if source.gzipped else None
-            source.stopped = Stop(_stop_reason(exc), _describe(exc), chunks.read, read)
+            source.stopped = Stop(_stop_reason(exc), _describe(exc), chunks.read, read, chunks.held)
         finally:
             if source.name != "-":
                 handle.close()
@@ -333,7 +336,7 @@ def _placed(chunks: Chunks, max_document: int = MAX_DOCUMENT) -> Iterator[Placed
     threshold = _CHUNK  # a line longer than this is split before its end
     first = True
     while True:
-        chunk = next(chunks, None)
+        chunk = chunks.after(pending)
         ended = chunk is None
         if chunk is None:
             if not (first and pending.strip()):

@@ -144,7 +144,7 @@ def run_replay(
     problems += [error for source in found for error in source.errors]
     _stops(replay, found)
     document = replay.document()
-    problems += [stopped_line(stop) for stop in document["stopped"]]
+    partial = [stopped_line(stop) for stop in document["stopped"]]
     if interrupted:
         document["interrupted"] = True
         problems.append("the rest of the input: interrupted (Ctrl-C)")
@@ -160,13 +160,16 @@ def run_replay(
         sys.stdout.write(render_text(document) + "\n")
         if with_report:
             sys.stdout.write("\n" + render_report(reports) + "\n")
-    return _said(document, problems)
+    return _said(document, problems, partial)
 
 
-def _said(document: dict[str, Any], problems: list[str]) -> int:
-    """What went wrong, on stderr; the exit status."""
+def _said(document: dict[str, Any], problems: list[str], partial: list[str]) -> int:
+    """What went wrong, on stderr (``partial``: inputs read only in part); the exit
+    status."""
     for problem in problems:
         print(f"sesd: replay skipped {problem}", file=sys.stderr)
+    for line in partial:
+        print(f"sesd: {line}", file=sys.stderr)
     if document["late_events"]:
         print(
             f"sesd: replay counted {document['late_events']} events in no window: they were "
@@ -184,7 +187,7 @@ def _said(document: dict[str, Any], problems: list[str]) -> int:
             file=sys.stderr,
         )
         return EXIT_SKIPPED
-    return EXIT_SKIPPED if problems else 0
+    return EXIT_SKIPPED if problems or partial else 0
 
 
 def _where(found: list[Source], read: int) -> Where:
@@ -201,7 +204,7 @@ def _stops(replay: Replay, found: list[Source]) -> None:
         stop = source.stopped
         if stop is not None:
             where = Where(source.name, source.values, stop.at, source.gzipped)
-            replay.stopped(where, stop.compressed, stop.reason, stop.detail)
+            replay.stopped(where, stop.compressed, stop.reason, stop.detail, stop.dropped)
 
 
 def _known_providers(replay: Replay, config: Config) -> None:

@@ -127,15 +127,24 @@ class Replay:
         if self.now:
             self._evaluate_until(self.now, final=True)
 
-    def stopped(self, where: Where, compressed: int | None, reason: str, detail: str) -> None:
+    def stopped(
+        self,
+        where: Where,
+        compressed: int | None,
+        reason: str,
+        detail: str,
+        dropped: int | None = None,
+    ) -> None:
         """Reading ``where.input`` stopped at ``where.offset`` (in the decompressed data
         when ``where.decompressed``, ``compressed`` bytes of the file read by then) after
-        its first ``where.value`` values, which were replayed."""
+        its first ``where.value`` values, which were replayed; ``dropped`` bytes just
+        before the offset were not a whole value (None: not known)."""
         self.stops.append(
             {
                 **_placed(where, reason, detail),
                 "values": where.value,
                 "compressed_offset": compressed,
+                "dropped_bytes": dropped,
             }
         )
 

@@ -55,13 +55,15 @@ Placed = tuple[int, bytes]
 
 class Chunks:
     """A stream's chunks, with how many bytes they held so far: a buffer that ends
-    where the stream read so far ends starts at :meth:`at`."""
+    where the stream read so far ends starts at :meth:`at`. ``held``: how many bytes
+    read are not a whole value yet, while the reader waits for more (None: not known)."""
 
-    __slots__ = ("_chunks", "read")
+    __slots__ = ("_chunks", "held", "read")
 
     def __init__(self, chunks: Iterable[bytes]) -> None:
         self._chunks = iter(chunks)
         self.read = 0
+        self.held: int | None = None
 
     def __iter__(self) -> Chunks:
         return self
@@ -69,6 +71,14 @@ class Chunks:
     def __next__(self) -> bytes:
         chunk = next(self._chunks)
         self.read += len(chunk)
+        return chunk
+
+    def after(self, pending: bytes) -> bytes | None:
+        """The next chunk (None at the end), read with ``pending`` (the last bytes read)
+        not a whole value yet: a read that fails drops them, and ``held`` says how many."""
+        self.held = 0 if pending.isspace() else len(pending)  # no copy, as strip() makes
+        chunk = next(self, None)
+        self.held = None
         return chunk
 
     def at(self, tail: bytes) -> int:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 from sesd.core.text import clean
 
@@ -29,17 +29,42 @@ def _offset(value: dict[str, Any]) -> str:
     )
 
 
+#: How Python's gzip says a stream's end failed its check (its CRC-32 or its length):
+#: every byte was read and decompressed first. Its words, as the document keeps them.
+_CHECK_FAILED: Final = ("CRC check failed", "Incorrect length of data produced")
+#: How Python's gzip says bytes where a gzip stream should start are not one.
+_NOT_GZIP: Final = "Not a gzipped file"
+
+
 def stopped_line(stop: dict[str, Any]) -> str:
-    """Where and why reading an input stopped short, and how much of it was replayed:
-    the byte offset reached (for a document too large, where it starts) and, for a
-    gzipped input, how much of the compressed file was read by then."""
-    line = f"{clean(stop['input'])}: stopped reading at {_offset(stop)}"
-    if stop["compressed_offset"] is not None:
-        line += f", {stop['compressed_offset']} bytes of the compressed file read"
-    return (
-        f"{line} ({stop['reason']}: {clean(stop['detail'])}); what came before was "
-        f"replayed ({stop['values']} values)"
-    )
+    """A sentence for stderr that a replay of an input is partial or failed a check,
+    leading with that (a reader of the report alone may not look further), then where
+    and why: the byte offset reached (for a document too large, where it starts), for
+    a gzipped input how many compressed bytes were read by then, and how many values
+    before it were replayed."""
+    name, detail = clean(stop["input"]), clean(stop["detail"])
+    read = stop["compressed_offset"]
+    replayed = f"({stop['values']} values)"
+    if stop["dropped_bytes"]:
+        # Not an invalid value either: a line cut off is not counted anywhere else.
+        replayed += f", but not the {stop['dropped_bytes']} bytes after its last whole line"
+    if read is not None and stop["detail"].startswith(_CHECK_FAILED):
+        return (
+            f"replay read all of {name} ({stop['byte_offset']} bytes decompressed from "
+            f"{read}), but its gzip check failed ({detail}): the data may be damaged; what "
+            f"it held was replayed {replayed}"
+        )
+    if read is not None and stop["detail"].startswith(_NOT_GZIP):
+        # At the start, no gzip at all (named .gz); after a stream, bytes appended to it.
+        what = "it is" if not stop["byte_offset"] else "what follows its gzip stream is"
+        return (
+            f"replay read only part of {name}: {what} not gzip data ({detail}); what came "
+            f"before was replayed {replayed}"
+        )
+    line = f"replay read only part of {name}: stopped reading at {_offset(stop)}"
+    if read is not None:
+        line += f", {read} compressed bytes read"
+    return f"{line} ({stop['reason']}: {detail}); what came before was replayed {replayed}"
 
 
 def render_text(document: dict[str, Any]) -> str:
