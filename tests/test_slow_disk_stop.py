@@ -403,3 +403,5 @@ async def test_a_fault_with_its_save_unfinished_exits_1_at_once(
     assert "RuntimeError: consumers bug" in failed["exception"]
     assert unfinished["after"] == "fault"
     assert not state.exists()
+    # A first run: no file at start, none saved.
+    assert unfinished["file_holds"] == "no file (none when sesd started, and no save finished)"
