@@ -4,6 +4,8 @@ against the newest bucket, values past a cell's capacity, and the state file for
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sesd.core.dedup import DuplicateFilter
 from sesd.core.events import EVENT_TYPE_INDEX
@@ -248,3 +250,62 @@ def test_after_the_clock_steps_back_a_ring_starts_again_only_for_the_window_now(
     if kept:
         ring.add(bucket, DELIVERY, 1)
     assert sum(ring.totals) == held_after
+
+
+def test_later_writes_to_the_newest_bucket_add_to_its_cells() -> None:
+    """A 2-minute bucket takes twelve 10-second stages: the second and later add to the
+    cells the first wrote (one per key), where a cell has room; a late stage, of an
+    older bucket, between them has cells of its own and changes none of them."""
+    ring = Ring(120.0, 30)
+    assert ring.place(100, 100)
+    processing, to_delivery = value_key(0, 7), value_key(1, 9)
+    ring.add_values(100, {processing: 3, to_delivery: 1})
+    ring.add_values(99, {processing: 5})  # late
+    for _ in range(11):
+        ring.add_values(100, {processing: 3, to_delivery: 1})
+    assert ring.cells is not None
+    assert len(ring.cells) == 3
+    assert ring.values(100)[0] == {7: 41}
+    assert ring.values(100)[1] == {9: 12}
+    ring.add_values(100, {to_delivery: 244})  # 12 + 244: one past a cell's 255
+    assert len(ring.cells) == 4
+    assert ring.values(100)[1] == {9: 256}
+    assert ring.values(99)[0] == {7: 5}  # the late bucket alone
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(-3, 2),  # the bucket written, against the newest so far
+            st.dictionaries(st.integers(0, 3), st.integers(1, 300), min_size=1),
+        ),
+        max_size=60,
+    )
+)
+def test_values_read_what_was_written_however_stages_fall(
+    writes: list[tuple[int, dict[int, int]]],
+) -> None:
+    """Any order of stages (newer buckets, the newest again, late ones), any counts:
+    each bucket's values read as their sums, whichever cells hold them."""
+    ring = Ring(10.0, 8)
+    written: dict[int, dict[int, int]] = {}
+    newest = 100
+    for offset, values in writes:
+        bucket = newest + offset
+        if not ring.place(bucket, newest + max(offset, 0)):
+            continue
+        newest = max(newest, bucket)
+        keyed = {value_key(0, sketch): n for sketch, n in values.items()}
+        ring.add_values(bucket, keyed)
+        held = written.setdefault(bucket, {})
+        for sketch, n in values.items():
+            held[sketch] = held.get(sketch, 0) + n
+    for bucket in range(newest - 7, newest + 1):
+        expected = written.get(bucket, {})
+        before = ring.values(bucket - 1)[0] if bucket > newest - 7 else {}
+        at = ring.values(bucket)[0]
+        # The window ending at ``bucket`` minus the one ending a bucket before: that
+        # bucket's own values (the oldest bucket held has none before it).
+        own = {k: at.get(k, 0) - before.get(k, 0) for k in set(at) | set(before)}
+        assert {k: n for k, n in own.items() if n} == expected

@@ -14,7 +14,10 @@ bucket would cost more than the counts it holds): a count, the bucket (modulo
 2**14), the kind of value and the value's sketch bucket (sesd.core.sketch). Cells of
 buckets that left the ring are not searched out when it moves (that cost more
 than all the rest of a write); reads skip them, and a compaction drops them
-before the bucket numbers could wrap.
+before the bucket numbers could wrap. The newest bucket's cells are found by their
+key, so each stage written into a bucket wider than a stage (a 1h ring's, twelve
+stages of ten seconds) adds to its cells instead of adding cells of its own, that
+a compaction would scan and merge again and again.
 
 Pure code: no clock, no I/O.
 """
@@ -42,6 +45,9 @@ _BUCKET_MASK: Final = (1 << 14) - 1
 _COUNT_SHIFT: Final = 24
 _CELL_MAX: Final = (1 << 8) - 1
 _LOW_MASK: Final = (1 << _COUNT_SHIFT) - 1
+#: A cell's bucket bits, and its value key's (kind and sketch bucket).
+_PLACE_MASK: Final = _BUCKET_MASK << _BUCKET_SHIFT
+_KEY_MASK: Final = (1 << _BUCKET_SHIFT) - 1
 #: Buckets a ring may hold (so that stale cells are dropped before the numbers wrap).
 MAX_SLOTS: Final = 3600
 
@@ -67,7 +73,19 @@ def _append_all(cells: array[int], where: int, counts: dict[int, int]) -> None:
 class Ring:
     """Counts and values per bucket for one window (see the module docstring)."""
 
-    __slots__ = ("cells", "columns", "compacted", "head", "purged", "slots", "totals", "width")
+    __slots__ = (
+        "_newest",
+        "_newest_bucket",
+        "_newest_from",
+        "cells",
+        "columns",
+        "compacted",
+        "head",
+        "purged",
+        "slots",
+        "totals",
+        "width",
+    )
 
     def __init__(self, width: float, slots: int) -> None:
         if slots > MAX_SLOTS:
@@ -81,6 +99,12 @@ class Ring:
         self.cells: array[int] | None = None
         self.compacted = 0  # cells after the last compaction
         self.purged = NEVER  # head at the last compaction
+        # The newest bucket written, where its cells start in ``cells``, and (from its
+        # second write) value key -> the index of its latest cell for that key. Forgotten
+        # whenever cells move (a compaction, a clear, a restore).
+        self._newest_bucket = NEVER
+        self._newest_from = 0
+        self._newest: dict[int, int] | None = None
 
     # --- write side ------------------------------------------------------------
 
@@ -121,9 +145,40 @@ class Ring:
         cells = self.cells
         if cells is None:
             cells = self.cells = array("I")
-        _append_all(cells, (bucket & _BUCKET_MASK) << _BUCKET_SHIFT, values)
+        where = (bucket & _BUCKET_MASK) << _BUCKET_SHIFT
+        if bucket == self._newest_bucket:
+            self._add_to_newest(cells, where, values)
+        else:
+            if bucket > self._newest_bucket:
+                # Its first write: its cells are found by key only if a second one comes
+                # (a ring whose bucket is one stage wide never sees one).
+                self._newest_bucket, self._newest_from = bucket, len(cells)
+                self._newest = None
+            _append_all(cells, where, values)
         if len(cells) > 2 * self.compacted + 64:
             self._compact()
+
+    def _add_to_newest(self, cells: array[int], where: int, values: dict[int, int]) -> None:
+        """Add ``values`` to the newest bucket's cells (``where``: the bucket, shifted
+        into place), a key's cell where it has room, a new cell where it has none."""
+        newest = self._newest
+        if newest is None:
+            # Its cells since its first write (a late stage's, of another bucket, between).
+            newest = self._newest = {}
+            for index in range(self._newest_from, len(cells)):
+                cell = cells[index]
+                if cell & _PLACE_MASK == where:
+                    newest[cell & _KEY_MASK] = index
+        for key, n in values.items():
+            at = newest.get(key)
+            if at is not None and (cells[at] >> _COUNT_SHIFT) + n <= _CELL_MAX:
+                cells[at] += n << _COUNT_SHIFT
+                continue
+            while n > _CELL_MAX:
+                cells.append(_CELL_MAX << _COUNT_SHIFT | where | key)
+                n -= _CELL_MAX
+            newest[key] = len(cells)
+            cells.append(n << _COUNT_SHIFT | where | key)
 
     def _advance(self, bucket: int) -> None:
         """Move ``head`` to ``bucket``, dropping the buckets that leave the ring."""
@@ -154,6 +209,12 @@ class Ring:
         self.totals = [0] * _T
         self.cells = None
         self.compacted = 0
+        self._forget_newest()
+
+    def _forget_newest(self) -> None:
+        """The cells moved: the newest bucket's are found again from its next write."""
+        self._newest_bucket = NEVER
+        self._newest = None
 
     def _compact(self) -> None:
         """Merge cells of the same bucket and key (a bucket is written once per stage),
@@ -170,6 +231,7 @@ class Ring:
         self.cells = cells
         self.compacted = len(cells)
         self.purged = self.head
+        self._forget_newest()
 
     # --- read side: pure ---------------------------------------------------------
 
