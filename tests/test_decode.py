@@ -700,3 +700,22 @@ def test_where_text_stops_being_utf8_is_said_as_an_editor_counts() -> None:
     assert not_utf8_at(b"\xff{}") == "line 1, column 1, byte offset 0"
     assert not_utf8_at("ü\n".encode() + b"ab\xe9") == "line 2, column 3, byte offset 5"
     assert not_utf8_at("éé".encode() + b"\xc3") == "line 1, column 3, byte offset 4"
+
+
+@pytest.mark.parametrize(
+    ("tags", "expected"),
+    [
+        ({"ses:configuration-set": ["ConfigSet"]}, "ConfigSet"),
+        ({"ses:configuration-set": ["first", "second"]}, "first"),  # SES sets one
+        ({"ses:configuration-set": []}, ""),
+        ({"campaign": ["spring"]}, ""),
+        ({}, ""),
+    ],
+)
+def test_an_events_configuration_set_is_its_tags_first_value(
+    tags: dict[str, list[str]], expected: str
+) -> None:
+    """The configuration set SES tags a message with is read once, at decoding, for
+    every stage that reads it (the reputation estimate, tenants, problem notes)."""
+    for body in (f.delivery(RECIPIENT, tags=tags), f.delay(RECIPIENT, tags=tags)):
+        assert event(f.sns(body)).config_set == expected

@@ -60,6 +60,8 @@ _SES_TYPES: Final = {
     }.items()
 }
 _DELIVERY: Final = EVENT_TYPE_INDEX["delivery"]
+#: The tag SES sets to the configuration set a message was sent with.
+_CONFIG_SET_TAG: Final = "ses:configuration-set"
 _UNKNOWN: Final = EVENT_TYPE_INDEX["unknown"]
 
 _SKIP_SNS_TYPES: Final = {
@@ -75,6 +77,8 @@ class Event(msgspec.Struct):
     event and, for a delay, its expiration time. For a delay or a bounce, ``entries``
     are its per-recipient objects (SMTP status, diagnostic), one for each of
     ``recipients``. A recipient listed twice in one event is kept once.
+    ``config_set`` is the configuration set it was sent with ("" without one): the
+    reputation estimate, tenants and problem notes each read it.
 
     Built once per event, by :func:`decode_event` alone, with nothing to validate
     (msgspec checked the types): a Struct, whose ``__init__`` is C code, where a
@@ -91,6 +95,7 @@ class Event(msgspec.Struct):
     ses: SesEvent
     expires: float | None = None
     entries: Sequence[DelayedRecipient | BouncedRecipient] | None = None
+    config_set: str = ""
 
     def __repr__(self) -> str:
         return f"Event({self.type!r}, {self.time!r}, {len(self.recipients)} recipients)"
@@ -326,7 +331,12 @@ def decode_event(ses: SesEvent) -> Event | Skipped | Invalid:
         expires = expires if expires is None else min(expires, time + LONGEST_DELAY)
     except ValueError:
         return Invalid("schema", f"{label} event with a timestamp not in ISO 8601")
-    return Event(label, kind, time, sent, recipients, mail, mail.message_id, ses, expires, entries)
+    tagged = mail.tags.get(_CONFIG_SET_TAG)
+    config_set = tagged[0] if tagged else ""
+    return Event(
+        label, kind, time, sent, recipients, mail, mail.message_id, ses, expires, entries,
+        config_set,
+    )  # fmt: skip
 
 
 #: An event's recipients, their per-recipient entries (delays and bounces), the time

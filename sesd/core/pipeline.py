@@ -32,7 +32,6 @@ from sesd.core.ledger import Ledger
 from sesd.core.recipients import (
     bounced,
     complained,
-    config_set,
     delayed,
     delivered,
     suppressed,
@@ -260,7 +259,7 @@ class Pipeline:
         bounce = event.ses.bounce
         hard = bounce is not None and bounce.bounce_type == "Permanent"
         self.ledger.reputation.observe(
-            account, region, config_set(event), watched, event.recipients, hard
+            account, region, event.config_set, watched, event.recipients, hard
         )
 
     def _invalid(self, queue: str, reason: str, detail: str) -> Result:
@@ -282,11 +281,11 @@ class Pipeline:
                 # SES's own word maps the event's resource; a sender's can only say the
                 # resource is shared (sesd.core.tenants.TenantMap.learn).
                 ledger.tenant_map.learn(
-                    event.mail.source_arn, config_set(event), name, by_ses=tag.startswith("ses:")
+                    event.mail.source_arn, event.config_set, name, by_ses=tag.startswith("ses:")
                 )
                 break
         if not name:
-            name = ledger.tenant_map.tenant(event.mail.source_arn, config_set(event))
+            name = ledger.tenant_map.tenant(event.mail.source_arn, event.config_set)
         label = ledger.tenant_labels.label(name, now)
         slot = self._tenant_slots.get(label)
         if slot is None:

@@ -17,17 +17,10 @@ from sesd.core.scopes import Slot
 from sesd.core.tallies import BOUNCE_SUBTYPES, BOUNCE_TYPES, DELAY_TYPES
 from sesd.core.windows import Noted, delivery_keys, noted
 
-__all__ = ["bounced", "complained", "config_set", "delayed", "delivered", "suppressed"]
+__all__ = ["bounced", "complained", "delayed", "delivered", "suppressed"]
 
 _DELIVERY: Final = EVENT_TYPE_INDEX["delivery"]
 _DELAY: Final = EVENT_TYPE_INDEX["delivery_delay"]
-_CONFIG_SET_TAG: Final = "ses:configuration-set"
-
-
-def config_set(event: Event) -> str:
-    """The event's configuration set ("" without one)."""
-    values = event.mail.tags.get(_CONFIG_SET_TAG)
-    return values[0] if values else ""
 
 
 def delivered(
@@ -226,7 +219,7 @@ def _note_recipient(
     problem = noted(
         message_id=event.message_id,
         source=event.mail.source_arn,
-        config_set=config_set(event),
+        config_set=event.config_set,
         delay_type=delay_type,
         statuses=[recipient.status],
         diagnostics=[recipient.diagnostic_code],
@@ -252,7 +245,7 @@ def complained(
     problem = noted(
         message_id=event.message_id,
         source=event.mail.source_arn,
-        config_set=config_set(event),
+        config_set=event.config_set,
         delay=False,
     )
     for slots in recipients:
