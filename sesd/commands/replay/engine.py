@@ -3,6 +3,7 @@ rule evaluation behind ``sesd replay``, and the document it reports."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Final
@@ -72,10 +73,11 @@ class Replay:
         self.now = 0.0
         self._next_tick: float | None = None
 
-    def _evaluate_until(self, t: float, *, final: bool = False) -> None:
-        """Run every evaluation tick before ``t`` (and one at ``t`` when ``final``)."""
+    def _evaluate_until(self, t: float, *, final: bool = False) -> float:
+        """Run every evaluation tick before ``t`` (and one at ``t`` when ``final``).
+        Returns the event time up to which a call would run none (the next tick)."""
         if not self.evaluator.rules:
-            return
+            return math.inf
         if self._next_tick is None:
             self._next_tick = (t // self.every) * self.every
         while self._next_tick < t:
@@ -83,6 +85,7 @@ class Replay:
             self._next_tick += self.every
         if final:
             self._record(t)
+        return self._next_tick
 
     def _record(self, at: float) -> None:
         self.pipeline.housekeep(at)
@@ -111,16 +114,22 @@ class Replay:
         evaluated as event time passes. Nothing is held but the pipeline's state.
         ``where`` names where a body was read from its place among all the bodies fed
         (from 1), asked while it is the last read (without it, only that place)."""
+        apply = self.pipeline.apply
+        now = self.now
+        # Most events fall between two ticks: _evaluate_until is called only for one
+        # past the next tick (before the first event, that tick is not placed yet).
+        due = -math.inf
         for read, body in enumerate(bodies, 1):
             item = _TOO_LARGE if body is TOO_LARGE else decode_body(body)
             if isinstance(item, Event):
                 t = item.time
                 if self.started is None:
                     self.started = t
-                if t > self.now:
-                    self._evaluate_until(t)
-                    self.now = t
-            result = self.pipeline.apply(item, QUEUE, self.now)
+                if t > now:
+                    if t > due:
+                        due = self._evaluate_until(t)
+                    self.now = now = t
+            result = apply(item, QUEUE, now)
             if result.outcome is _INVALID and len(self.invalid_at) < NAMED_INVALID:
                 at = Where(value=read) if where is None else where(read)
                 self.invalid_at.append((at, result.reason, _detail(result, body)))
