@@ -106,7 +106,10 @@ def pretty(data: bytes) -> bool:
 def lines(lines: list[bytes], at: int = 0) -> Iterator[Placed]:
     """The bodies of consecutive lines (split at their newlines) that begin at ``at``."""
     for raw in lines:
-        start, at = at + _leading(raw), at + len(raw) + 1
+        # A line that opens as a value (an event a line, as written) has no white
+        # space to measure.
+        start = at if raw[:1] == b"{" else at + _leading(raw)
+        at += len(raw) + 1
         line = raw.strip()
         if not line:
             continue
