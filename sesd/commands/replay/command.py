@@ -268,10 +268,16 @@ class _Progress:
                 bar.refresh()
 
     def count(self, found: Iterable[bytes]) -> Iterator[bytes]:
-        bar = self._bar
+        """``found``, its bodies counted for the bar (with no bar, as it is: a layer
+        around every body would only cost)."""
+        if self._bar is None:
+            return iter(found)
+        return self._counted(found, self._bar)
+
+    def _counted(self, found: Iterable[bytes], bar: tqdm[Any]) -> Iterator[bytes]:
         for body in found:
             self._events += 1
-            if bar is not None and not self._events % 5000:
+            if not self._events % 5000:
                 rate = self._events / max(1e-9, time.monotonic() - self._started)
                 bar.set_postfix_str(f"{self._events:,} events, {rate:,.0f}/s", refresh=False)
             yield body
