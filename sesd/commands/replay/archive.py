@@ -392,6 +392,7 @@ def _undecided(start: bytes) -> bool:
 
 
 def read_paths(paths: Iterable[str]) -> Iterator[bytes]:
-    """Every body in ``paths`` (problems are ignored: for tests and simple callers)."""
+    """Every body in ``paths`` (problems are ignored: for tests and simple callers).
+    The inputs are listed at once; their bodies are read as they are asked for."""
     found, _ = sources(paths)
-    yield from bodies(found)
+    return bodies(found)
