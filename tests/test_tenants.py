@@ -21,7 +21,7 @@ from sesd.alerting.rules import Transition
 from sesd.commands.demo.localtenants import LocalTenants
 from sesd.config import ConfigError, core_settings, parse_config
 from sesd.core.decode import decode_body
-from sesd.core.events import EVENT_TYPE_INDEX
+from sesd.core.events import EVENT_TYPE_INDEX, Invalid
 from sesd.core.pipeline import Pipeline
 from sesd.core.tenants import TenantNotice
 from sesd.metrics.exposition import render
@@ -420,6 +420,29 @@ def test_ses_status_events_decode_and_a_finding_closes() -> None:
     identity["resources"] = [f"arn:aws:ses:{REGION}:{ACCOUNT}:identity/example.com"]
     assert pipeline.feed(json.dumps(identity), "q", NOW).reason == "eventbridge_not_tenant"
     assert pipeline.ledger.tallies.messages[("q", "processed")] == 5
+
+
+def test_a_tenant_event_missing_its_parts_is_read_for_what_it_holds() -> None:
+    """A finding without detail or time is still the tenant's (at time 0: it never
+    outranks a dated one); a detail of the wrong shape, or a status change that names
+    no status, is invalid, said without the body."""
+    bare = json.loads(_status_event("acme", "DISABLED"))
+    bare["detail-type"] = "Advisor Recommendation Status Open"
+    del bare["detail"], bare["time"]
+    assert decode_body(json.dumps(bare)) == TenantNotice(
+        REGION, ACCOUNT, "acme", 0.0, finding="FINDING", impact="", description="", open=True
+    )
+    shaped = json.loads(_status_event("acme", "DISABLED"))
+    shaped["detail"] = {"data": 5}
+    assert decode_body(json.dumps(shaped)) == Invalid(
+        "schema", "EventBridge Sending Status Disabled event"
+    )
+    for data in ({"origin": "AWS_MANAGED", "record": {"cause": "why"}}, "paused"):
+        unsaid = json.loads(_status_event("acme", "DISABLED"))
+        unsaid["detail"] = {"data": data}
+        assert decode_body(json.dumps(unsaid)) == Invalid(
+            "schema", "a sending status event without its status"
+        )
 
 
 async def test_a_status_event_on_the_queue_alerts_without_waiting_for_a_poll(
