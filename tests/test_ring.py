@@ -273,6 +273,22 @@ def test_later_writes_to_the_newest_bucket_add_to_its_cells() -> None:
     assert ring.values(99)[0] == {7: 5}  # the late bucket alone
 
 
+def test_the_newest_buckets_cells_fill_to_the_brim_and_no_further() -> None:
+    """A key first written by the bucket's second stage is found again by the third; a
+    cell takes counts up to 255 exactly; a count of 255 in one stage is one cell."""
+    ring = Ring(120.0, 30)
+    assert ring.place(100, 100)
+    first, second, third = value_key(0, 1), value_key(0, 2), value_key(0, 3)
+    ring.add_values(100, {first: 1})
+    ring.add_values(100, {second: 250})
+    ring.add_values(100, {second: 5})  # 255: the cell's brim
+    assert ring.cells is not None
+    assert len(ring.cells) == 2
+    ring.add_values(100, {third: 255})
+    assert len(ring.cells) == 3
+    assert ring.values(100)[0] == {1: 1, 2: 255, 3: 255}
+
+
 @settings(max_examples=300, deadline=None, derandomize=True)
 @given(
     st.lists(
