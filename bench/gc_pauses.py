@@ -42,7 +42,7 @@ from sesd.core.pipeline import Pipeline
 from sesd.io.logs import configure_logging, flush_logs
 from sesd.metrics.exposition import render_async
 from sesd.metrics.registry import Metrics
-from sesd.runtime.collector import settle
+from sesd.runtime.collector import reexamine, settle
 from tests import factory as f
 from tests.test_routing import alerting_for
 
@@ -60,7 +60,11 @@ class Collections:
     settles: list[tuple[bool, float]] = field(default_factory=list)
     #: Objects frozen after each storm's end.
     frozen: list[int] = field(default_factory=list)
+    #: The hourly re-examination at the run's end, its state alive: seconds.
+    reexamined: list[float] = field(default_factory=list)
     settling: bool = False
+    #: A re-examination under way: its collection is timed apart, not counted here.
+    apart: bool = False
     #: When the state was built (perf_counter); None before: nothing counted then.
     began: float | None = None
     _start: float = 0.0
@@ -72,7 +76,7 @@ class Collections:
         self.began = time.perf_counter()
 
     def __call__(self, phase: str, info: dict[str, int]) -> None:
-        if self.began is None and not self.settling:
+        if self.apart or (self.began is None and not self.settling):
             return
         if phase == "start":
             self._start = time.perf_counter()
@@ -82,6 +86,17 @@ class Collections:
             self.settles.append((info["generation"] == 2, took))
         else:
             self.auto.append((info["generation"], took))
+
+    def reexamine(self) -> None:
+        """The janitor's hourly re-examination (everything frozen collected whole),
+        timed apart: one full collection over all the state the run holds."""
+        self.apart = True
+        start = time.perf_counter()
+        try:
+            reexamine()
+        finally:
+            self.reexamined.append(time.perf_counter() - start)
+            self.apart = False
 
     def settle(self, *, full: bool = False) -> None:
         """The daemon's settle, its collection counted apart."""
@@ -150,6 +165,8 @@ async def _scrapes(seen: Collections, settled: bool) -> float:
         pipeline.housekeep(now[0])
         if settled:
             seen.settle()
+    if settled:
+        seen.reexamine()
     return longest
 
 
@@ -186,6 +203,11 @@ def _line(way: str, runs: list[Run]) -> str:
             f"; settled at start {max(start) * 1000:.1f} ms, after a round {len(rounds)} times, "
             f"longest {max(rounds) * 1000:.1f} ms"
             if settles
+            else ""
+        )
+        + (
+            f"; the hourly re-examination {', '.join(f'{s * 1000:.0f}' for s in reexamined)} ms"
+            if (reexamined := [s for run in runs for s in run.seen.reexamined])
             else ""
         )
     )
