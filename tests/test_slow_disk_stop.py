@@ -137,6 +137,21 @@ async def test_a_write_left_to_its_thread_never_lands_after_a_newer_one(
     assert _decoded(path.read_bytes())["saved_at"] == f.T0 + 10
 
 
+async def _given_up(
+    saver: StateSaver, held: threading.Event, done: threading.Event
+) -> list[MutableMapping[str, Any]]:
+    """The last save, given up while the disk holds ``held``; then the disk answers and
+    the write left to its thread ends (``done``). What was logged meanwhile."""
+    try:
+        with capture_logs() as logs:
+            await saver.save_last(0.3)
+    finally:
+        held.set()
+        await anyio.to_thread.run_sync(done.wait)
+        saver.release()
+    return logs
+
+
 async def test_a_last_write_given_up_never_replaces_the_file_after(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -158,13 +173,7 @@ async def test_a_last_write_given_up_never_replaces_the_file_after(
 
     monkeypatch.setattr(saver_module, "write_state", disk)
     now[0] = f.T0 + 10
-    try:
-        with capture_logs() as logs:
-            await saver.save_last(0.3)
-    finally:
-        held.set()
-        await anyio.to_thread.run_sync(done.wait)
-        saver.release()
+    logs = await _given_up(saver, held, done)
     assert _decoded(path.read_bytes())["saved_at"] == f.T0
     assert path.read_bytes() == before
     assert sorted(os.listdir(tmp_path)) == ["state.bin", "state.bin.lock"]  # nothing aside
@@ -197,13 +206,7 @@ async def test_a_last_save_given_up_mid_rename_says_the_file_is_not_synced(
 
     monkeypatch.setattr(os, "fsync", fsync)
     now[0] = f.T0 + 10
-    try:
-        with capture_logs() as logs:
-            await saver.save_last(0.3)
-    finally:
-        held.set()
-        await anyio.to_thread.run_sync(done.wait)
-        saver.release()
+    logs = await _given_up(saver, held, done)
     (error,) = [r for r in logs if r["event"] == "sesd.state.save_unfinished"]
     assert (error["file_holds"], error["synced"]) == ("this save's state", False)
     assert "not yet synced to disk" in error["hint"]
