@@ -336,18 +336,13 @@ async def test_s3_objects_under_a_prefix_give_the_same_report(
     local file do, keys with `#`, `?` and `%` in their names included; a prefix with no
     objects is named and the exit status says so."""
     import anyio
-    from aiobotocore.session import get_session
+
+    from tests.conftest import aws_client
 
     events = _events()
     local = tmp_path / "events.jsonl"
     local.write_text("".join(json.dumps(e) + "\n" for e in events))
-    async with get_session().create_client(
-        "s3",
-        region_name="us-east-1",
-        endpoint_url=local_sqs.url,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    ) as s3:
+    async with aws_client("s3", local_sqs) as s3:
         await s3.create_bucket(Bucket="ses-archive")
         for i, hour in enumerate(("07", "08", "09")):
             part = events[i * 10 : (i + 1) * 10]

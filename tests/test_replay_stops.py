@@ -258,18 +258,13 @@ async def test_an_s3_object_cut_short_names_the_compressed_bytes_read(
     stop names it by its URL, the decompressed offset reached and the compressed bytes
     read, though an object's stream cannot tell its position."""
     import anyio
-    from aiobotocore.session import get_session
+
+    from tests.conftest import aws_client
 
     lines = _lines(300, seed=5)
     whole = gzip.compress(b"".join(lines), mtime=0)
     cut = whole[: len(whole) // 2]
-    async with get_session().create_client(
-        "s3",
-        region_name="us-east-1",
-        endpoint_url=local_sqs.url,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    ) as s3:
+    async with aws_client("s3", local_sqs) as s3:
         await s3.create_bucket(Bucket="ses-archive")
         await s3.put_object(Bucket="ses-archive", Key="events/part-1.gz", Body=cut)
     config = tmp_path / "sesd.toml"
