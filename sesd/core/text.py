@@ -95,6 +95,10 @@ def clean(text: str, limit: int = MAX_CHARS) -> str:
     ``limit`` characters (cut with an ellipsis). Cached: the same few diagnostics
     arrive by the thousand during an incident (a text seen once: :func:`clean_once`);
     the cache keeps no more of a text than is read."""
+    # A text read whole (no longer than _read(limit), inlined: every text of every
+    # problem event comes here) goes to the cache as it is, without _head's two calls.
+    if len(text) <= 4 * limit + 1024:
+        return _clean_cached(text, False, limit)
     return _clean_cached(*_head(text, limit), limit)
 
 
