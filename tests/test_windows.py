@@ -12,8 +12,16 @@ from sesd.core.causes import CAUSE_INDEX, CAUSES
 from sesd.core.events import EVENT_TYPE_INDEX
 from sesd.core.pipeline import Pipeline
 from sesd.core.sketch import MAX_BUCKET, bucket_of, bucket_value, summarise
-from sesd.core.windows import DomainWindows, delivery_keys, noted, window_specs
-from sesd.core.windows.breakdown import detail_key
+from sesd.core.text import ADDRESS, _clean_cached
+from sesd.core.windows import DomainWindows, Noted, delivery_keys, noted, window_specs
+from sesd.core.windows.breakdown import (
+    _COUNTED,
+    _COUNTED_CHARS,
+    _COUNTED_MAX,
+    DIAGNOSTIC,
+    DOMAIN,
+    detail_key,
+)
 from sesd.core.windows.ring import value_key
 from tests import factory as f
 from tests.test_rules import CONFIG
@@ -338,6 +346,48 @@ def test_breakdown_for_alert_text() -> None:
     assert top.config_sets == ["cs"]
     assert (top.causes, top.second_causes, top.domains) == ([], [], [])  # none was named
     assert w.breakdown(0, now + 400).delay_types == []  # gone with the window
+
+
+def test_a_problems_texts_that_repeat_are_cleaned_once() -> None:
+    """The same diagnostic, status, MTA and domain for a second recipient are keyed as
+    they were for the first, addresses hidden, without being cleaned again."""
+    _COUNTED.clear()
+    diagnostic = "smtp; 452 <victim@example.com>: mailbox\x1b[31m full"
+
+    def note(message_id: str) -> Noted:
+        return noted(
+            message_id=message_id,
+            source="s",
+            config_set="c",
+            delay_type="MailboxFull",
+            statuses=["4.2.2"],
+            diagnostics=[diagnostic],
+            mta="dsn; mx.a",
+            domain="d.example",
+        )
+
+    first = note("m-1")
+    calls = _clean_cached.cache_info()
+    again = note("m-2")
+    after = _clean_cached.cache_info()
+    assert (after.hits + after.misses) - (calls.hits + calls.misses) == 2  # source, config set
+    assert again.keys == first.keys
+    assert again.domain is first.domain
+    said = f"smtp; 452 <{ADDRESS}>: mailbox\\u001b[31m full"
+    assert detail_key(DIAGNOSTIC, said) in first.keys
+    assert first.domain == detail_key(DOMAIN, "d.example")
+
+
+def test_the_keys_of_problem_texts_keep_no_long_text_and_no_more_than_their_bound() -> None:
+    """Thousands of distinct diagnostics, some long, leave the texts remembered for
+    their keys bounded in number, each short."""
+    _COUNTED.clear()
+    for i in range(3 * _COUNTED_MAX):
+        text = f"451 4.7.1 try again later {i}" + ("x" * 5000 if i % 2 else "")
+        noted(message_id="m", source="", config_set="", diagnostics=[text])
+        assert len(_COUNTED) <= _COUNTED_MAX
+    assert _COUNTED
+    assert all(len(text) <= _COUNTED_CHARS for _, text in _COUNTED)
 
 
 def test_bucket_values() -> None:

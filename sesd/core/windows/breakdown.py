@@ -85,6 +85,27 @@ def detail_key(kind: int, value: str) -> _Key:
     return found
 
 
+#: Each text as it came, by kind, and the key of its cleaned value: the same few
+#: diagnostics, statuses, MTAs and domains come with every problem recipient of an
+#: incident, and are cleaned and keyed once. Short texts only (a stranger's long one
+#: must keep no more than clean() reads of it); emptied when full.
+_COUNTED: dict[tuple[int, str], _Key] = {}
+_COUNTED_MAX: Final = 1024
+_COUNTED_CHARS: Final = 1024
+
+
+def _counted(kind: int, text: str) -> _Key:
+    """:func:`detail_key` of ``text`` cleaned (sesd.core.text.clean), for ``kind``."""
+    found = _COUNTED.get((kind, text))
+    if found is None:
+        found = detail_key(kind, clean(text))
+        if len(text) <= _COUNTED_CHARS:
+            if len(_COUNTED) >= _COUNTED_MAX:
+                _COUNTED.clear()
+            _COUNTED[kind, text] = found
+    return found
+
+
 def _pair(key: _Key) -> tuple[int, str]:
     return cast(tuple[int, str], key)
 
@@ -272,23 +293,23 @@ def noted(
         examples.append((SOURCE, clean(source)))
     if config_set:
         examples.append((CONFIG_SET, clean(config_set)))
-    pairs = [(DELAY_TYPE, clean(delay_type))] if delay_type else []
-    pairs += [(status_kind, clean(status)) for status in statuses if status]
-    pairs += [(diagnostic_kind, clean(text)) for text in diagnostics if text]
+    keys = [_counted(DELAY_TYPE, delay_type)] if delay_type else []
+    keys += [_counted(status_kind, status) for status in statuses if status]
+    keys += [_counted(diagnostic_kind, text) for text in diagnostics if text]
     mta = mta_name(mta)
     if mta:
-        pairs.append((mta_kind, clean(mta)))
+        keys.append(_counted(mta_kind, mta))
     if cause:
-        pairs.append((CAUSE, cause))
+        keys.append(detail_key(CAUSE, cause))
         if also:
-            pairs.append((SECOND_CAUSE, named(cause, also)))
+            keys.append(detail_key(SECOND_CAUSE, named(cause, also)))
         if hinted:
-            pairs.append((HINTED_CAUSE, cause))
+            keys.append(detail_key(HINTED_CAUSE, cause))
         if advised:
-            pairs.append((ADVISED, advised))
+            keys.append(detail_key(ADVISED, advised))
     return Noted(
         examples,
-        [detail_key(kind, text) for kind, text in pairs],
+        keys,
         CAUSE_INDEX[cause] if count_cause and cause else -1,
-        detail_key(DOMAIN, clean(domain)) if domain else None,
+        _counted(DOMAIN, domain) if domain else None,
     )
