@@ -66,6 +66,7 @@ def _fresh_caches() -> None:
     _classify.cache_clear()
     _clean_cached.cache_clear()
     breakdown._KEYS.clear()  # interned breakdown keys: shared objects, not answers
+    breakdown._COUNTED.clear()  # a text's key, found once: an answer
 
 
 @pytest.fixture(scope="session")
