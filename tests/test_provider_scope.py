@@ -446,3 +446,102 @@ def test_two_domains_of_a_group_share_one_set_of_windows() -> None:
     for domain in ("a.example", "b.example"):
         pipeline.feed(f.raw(f.delivery([f"v@{domain}"])), "q", NOW)
     assert pipeline.ledger.windows["ms"].counts(0, NOW)[DELIVERY] == 2
+
+
+DOMAIN_RULE = """
+[alerts]
+repeat_interval = "1m"
+
+[[alerts.rules]]
+name = "delayed"
+metric = "delayed_recipients"
+window = "5m"
+above = 0
+
+[domains.groups]
+"AT&T mail" = ["att.example", "sbc.example"]
+"big.example" = ["big.example", "sub.example"]
+"""
+
+
+def test_a_domain_alert_names_its_domains_provider_in_text_facts_and_documents() -> None:
+    """An engineer paged for acme-corp.example reads where its mail goes (Google
+    Workspace) in every sink's text and facts; a group, whose members may go to
+    several providers, and a domain not looked up yet name none. Reading it wants no
+    lookup: the evaluation changes nothing in the cache."""
+    from sesd.alerting.documents import alertmanager_documents, webhook_document
+    from sesd.alerting.render import details, headline, pagerduty_events, slack_message
+
+    pipeline = _resolved(
+        Pipeline(core_settings(parse_config(DOMAIN_RULE))),
+        {"acme-corp.example": "google", "big.example": "google"},
+    )
+    recipients = ["u@acme-corp.example", "v@att.example", "w@fresh.example", "x@hotmail.fr"]
+    recipients.append("y@sub.example")  # a group named as its member: still a group
+    pipeline.feed(f.raw(f.delay(recipients)), "q", NOW)
+    cache = pipeline.ledger.providers
+    assert cache is not None
+    before = (dict(cache.cache), dict(cache.wanted), cache.latest)
+    evaluator = Evaluator(parse_config(DOMAIN_RULE).alerts, [s.name for s in pipeline.ledger.specs])
+    alerts = {a.domain: a for a in evaluator.evaluate(pipeline.ledger, NOW + 1)}
+    assert (dict(cache.cache), dict(cache.wanted), cache.latest) == before
+    assert {d: a.provider for d, a in alerts.items()} == {
+        "acme-corp.example": "google",
+        "AT&T mail": None,
+        "big.example": None,
+        "fresh.example": None,
+        "hotmail.fr": "microsoft",  # a consumer domain, known by name
+    }
+    acme = alerts["acme-corp.example"]
+    assert "delayed: acme-corp.example (provider google) delayed_recipients 1" in headline(acme)
+    assert describe(acme).startswith("acme-corp.example (provider google): delayed_recipients")
+    assert details(acme)["provider"] == "google"
+    assert "provider" not in details(alerts["fresh.example"])
+    assert "(provider" not in headline(alerts["AT&T mail"])
+
+    (notification,) = evaluator.due(NOW + 1, flush=True)
+    assert "acme-corp.example (provider google)" in console_text(notification)
+    assert "acme-corp.example (provider google)" in json.dumps(slack_message(notification))
+    events = [json.loads(e) for e in pagerduty_events(notification, "key", "sesd")]
+    (paged,) = [e for e in events if e["dedup_key"] == "sesd:delayed:acme-corp.example"]
+    assert paged["payload"]["custom_details"]["provider"] == "google"
+    assert "acme-corp.example (provider google)" in paged["payload"]["summary"]
+    documents = {d["labels"]["domain"]: d for d in alertmanager_documents(notification, 60)}
+    assert documents["acme-corp.example"]["annotations"]["provider"] == "google"
+    assert "provider" not in documents["fresh.example"]["annotations"]
+    assert documents["acme-corp.example"]["labels"] == {
+        "alertname": "delayed",
+        "domain": "acme-corp.example",
+        "severity": "warning",
+    }
+    hooks = {h["domain"]: h for h in json.loads(webhook_document(notification))["alerts"]}
+    # The top-level "provider" names a rule on providers' subject: a domain's is a fact.
+    acme_hook = hooks["acme-corp.example"]
+    assert (acme_hook["provider"], acme_hook["details"]["provider"]) == (None, "google")
+
+
+def test_a_provider_found_while_the_alert_fires_changes_its_text_not_its_identity() -> None:
+    """fresh.example fires while its lookup waits (no provider said, not ``other``:
+    its MX are not known); the answer comes, and the repeat names Google, with the
+    same labels and dedup key: Alertmanager and PagerDuty see one alert."""
+    from sesd.alerting.documents import alertmanager_documents
+
+    pipeline = Pipeline(core_settings(parse_config(DOMAIN_RULE)))
+    pipeline.feed(f.raw(f.delay(["w@fresh.example"])), "q", NOW)
+    evaluator = Evaluator(parse_config(DOMAIN_RULE).alerts, [s.name for s in pipeline.ledger.specs])
+    sent = []
+    for now in (NOW + 1, NOW + 62):
+        evaluator.evaluate(pipeline.ledger, now)
+        (notification,) = evaluator.due(now, flush=True)
+        (alert,) = notification.alerts
+        (document,) = alertmanager_documents(notification, 60)
+        sent.append((alert, document))
+        _resolved(pipeline, {"fresh.example": "google"})
+    (first, before), (repeat, after) = sent
+    assert (first.kind, repeat.kind) == (Transition.FIRING, Transition.REPEAT)
+    assert (first.provider, repeat.provider) == (None, "google")
+    assert "provider" not in before["annotations"]
+    assert after["annotations"]["provider"] == "google"
+    assert "fresh.example (provider google)" in after["annotations"]["summary"]
+    assert before["labels"] == after["labels"]
+    assert first.dedup_key == repeat.dedup_key

@@ -543,3 +543,30 @@ def test_an_idna_domain_is_named_with_its_unicode_form_in_the_text() -> None:
     assert "xn--bcher-kva.de (bücher.de) delay_ratio" in render_module.headline(idn)
     assert describe(idn).startswith("xn--bcher-kva.de (bücher.de): delay_ratio")
     assert idn.dedup_key == "sesd:delay-ratio-high:xn--bcher-kva.de"
+
+
+def test_a_domain_alert_names_its_provider_and_a_provider_alert_is_unchanged() -> None:
+    """A domain's mailbox provider follows the domain in every text and is a fact of
+    its own; Alertmanager gets it as an annotation, its labels (the alert's identity)
+    as before."""
+    acme = dataclasses.replace(_alert(Transition.FIRING, "acme-corp.example"), provider="google")
+    assert "delay-ratio-high: acme-corp.example (provider google) delay_ratio" in (
+        render_module.headline(acme)
+    )
+    assert describe(acme).startswith("acme-corp.example (provider google): delay_ratio")
+    assert details(acme)["domain"] == "acme-corp.example"
+    assert details(acme)["provider"] == "google"
+    notification = dataclasses.replace(_notification(Transition.FIRING), alerts=(acme,))
+    (event,) = pagerduty_events(notification, "key", "sesd")
+    assert json.loads(event)["payload"]["custom_details"]["provider"] == "google"
+    (document,) = alertmanager_documents(notification, 60)
+    assert document["annotations"]["provider"] == "google"
+    assert document["labels"] == {
+        "team": "mail",
+        "alertname": "delay-ratio-high",
+        "domain": "acme-corp.example",
+        "severity": "critical",
+    }
+    (hook,) = json.loads(webhook_document(notification))["alerts"]
+    assert (hook["domain"], hook["provider"]) == ("acme-corp.example", None)
+    assert hook["details"]["provider"] == "google"

@@ -83,6 +83,9 @@ class Alert:
     #: What ``domain`` names: a recipient domain label (``domain``), or a mailbox
     #: provider (``provider``) for a rule on providers.
     scope: str = DOMAIN
+    #: The mailbox provider of a domain's mail, as last found (None when not known,
+    #: or not one domain): a fact of the alert, not part of what it is about.
+    provider: str | None = None
 
     @property
     def fires(self) -> str:

@@ -70,6 +70,10 @@ def alertmanager_documents(
         if shared:
             description = f"{_SHARE}\n{description}"
         annotations = {"summary": headline(alert, state=False), "description": description}
+        if alert.provider is not None:
+            # Not a label: it may become known while the alert fires, and a label
+            # that changes makes Alertmanager a second alert.
+            annotations[PROVIDER] = alert.provider
         if alert.runbook_url:
             annotations["runbook_url"] = alert.runbook_url
         if alert.dashboard_url:

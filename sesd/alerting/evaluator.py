@@ -214,7 +214,7 @@ class Evaluator:
         )
         alert = alert_of(
             {**self._identity(rule, domain, kind or Transition.REPEAT, state, now),
-             "scope": scope.axis},
+             "scope": scope.axis, "provider": self._reads.provider(scope.axis, domain)},
             figures.counts if figures is not None else None,
             breakdown,
         )  # fmt: skip

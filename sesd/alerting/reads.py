@@ -9,6 +9,8 @@ and events came meanwhile).
 
 from __future__ import annotations
 
+from sesd.core.ledger import Ledger
+from sesd.core.scopes import DOMAIN
 from sesd.core.windows import DomainWindows, Figures
 
 __all__ = ["Reads"]
@@ -18,17 +20,25 @@ class Reads:
     """The reads of one evaluation at one moment (:meth:`start` begins each, the
     first included). What they return is shared: not to be changed."""
 
-    __slots__ = ("_causes", "_figures", "_now")
+    __slots__ = ("_causes", "_figures", "_ledger", "_now")
 
     def __init__(self) -> None:
         self._figures: dict[tuple[DomainWindows, int, bool], Figures] = {}
         self._causes: dict[tuple[DomainWindows, int], dict[int, int]] = {}
+        self._ledger: Ledger | None = None
 
-    def start(self, now: float) -> None:
-        """Forget the last evaluation's reads: this one reads at ``now``."""
+    def start(self, now: float, ledger: Ledger | None = None) -> None:
+        """Forget the last evaluation's reads: this one reads at ``now`` (and what the
+        ledger knows of a domain's provider, when given)."""
         self._figures.clear()
         self._causes.clear()
-        self._now = now
+        self._now, self._ledger = now, ledger
+
+    def provider(self, axis: str, label: str) -> str | None:
+        """The mailbox provider of a domain label (None on another axis, or not known)."""
+        if axis != DOMAIN or self._ledger is None:
+            return None
+        return self._ledger.provider_of(label, self._now)
 
     def figures(self, windows: DomainWindows, index: int, quantiles: bool) -> Figures:
         """What window ``index`` says: its counts, and its quantiles when asked (they

@@ -74,10 +74,12 @@ def headline(alert: Alert, *, state: bool = True) -> str:
 
 
 def subject(alert: Alert) -> str:
-    """What the alert is about: a domain label (with its Unicode form), or ``provider
-    NAME``."""
+    """What the alert is about: a domain label (with its Unicode form, and its mailbox
+    provider when known: ``acme-corp.example (provider google)``), or ``provider NAME``."""
     shown = named(alert.scope, alert.domain)
-    return shown if alert.scope == DOMAIN else f"{alert.scope} {shown}"
+    if alert.scope != DOMAIN:
+        return f"{alert.scope} {shown}"
+    return shown if alert.provider is None else f"{shown} ({PROVIDER} {alert.provider})"
 
 
 def provider_lines(alert: Alert) -> list[str]:
@@ -116,6 +118,8 @@ def details(alert: Alert) -> dict[str, Any]:
         "state": alert.kind.value,
         "since": _when(alert.since),
     }
+    if alert.provider is not None:
+        facts[PROVIDER] = alert.provider  # a domain's: where its mail goes
     if alert.kind is not Transition.FIRING:
         facts["firing_for"] = duration(alert.at - alert.since)
     if alert.metric in CANARY_METRICS:

@@ -185,7 +185,7 @@ class Evaluation(Iterator[None]):
         the steps cost, in steps passed over (:data:`RUN`, :data:`ALERT`)."""
         evaluator, now, scope = self.evaluator, self.now, group.scope
         # A window is read in one slice only: what an earlier slice read is not kept.
-        evaluator._reads.start(now)
+        evaluator._reads.start(now, self.ledger)
         quiet, pending, windows_of = evaluator._quiet, self.ledger.pending, scope.windows
         steps = ran = alerts = 0
         for n, (place, rule, found) in enumerate(group.rules):

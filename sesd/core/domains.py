@@ -188,13 +188,22 @@ class LabelTable:
     seen for ``idle_evict`` seconds is evicted; fixed labels never are.
     """
 
-    __slots__ = ("_fixed", "_fixed_labels", "_labels", "_last_seen", "idle_evict", "max_tracked")
+    __slots__ = (
+        "_fixed",
+        "_fixed_labels",
+        "_groups",
+        "_labels",
+        "_last_seen",
+        "idle_evict",
+        "max_tracked",
+    )
 
     def __init__(
         self, *, fixed: dict[str, str] | None = None, max_tracked: int, idle_evict: float
     ) -> None:
         self._fixed = dict(fixed or {})
         self._fixed_labels = frozenset(self._fixed.values())
+        self._groups = _groups(self._fixed)
         self._labels: dict[str, str] = dict(self._fixed)
         self._last_seen: dict[str, float] = {}
         self.max_tracked = max_tracked
@@ -207,6 +216,7 @@ class LabelTable:
             self._labels.pop(value, None)
         self._fixed = dict(fixed)
         self._fixed_labels = frozenset(self._fixed.values())
+        self._groups = _groups(self._fixed)
         self._labels.update(self._fixed)
 
     def label(self, value: str, now: float) -> str:
@@ -219,6 +229,11 @@ class LabelTable:
                 label = self._labels[value] = value
         self._last_seen[label] = now
         return label
+
+    def single(self, label: str) -> bool:
+        """Whether ``label`` is one value's own (a tracked or admitted domain), not a
+        group's name nor ``other``: a group's members may have several providers."""
+        return label != OTHER and label not in self._groups and self._labels.get(label) == label
 
     def touch(self, label: str, now: float) -> None:
         """``label`` (one :meth:`label` returned) was seen again at ``now``."""
@@ -272,6 +287,11 @@ class LabelTable:
         """The table for recipient domains, from ``[domains]``."""
         fixed = domain_labels(track, groups)
         return cls(fixed=fixed, max_tracked=max_tracked, idle_evict=idle_evict)
+
+
+def _groups(fixed: dict[str, str]) -> frozenset[str]:
+    """The labels of ``fixed`` that name a group (a label that values other than it take)."""
+    return frozenset(label for value, label in fixed.items() if value != label)
 
 
 def domain_labels(track: list[str], groups: dict[str, list[str]]) -> dict[str, str]:

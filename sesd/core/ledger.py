@@ -169,6 +169,14 @@ class Ledger:
         queue, lag = self.tallies.furthest(now)
         return (queue, lag) if lag > self.specs[0].seconds else None
 
+    def provider_of(self, label: str, now: float) -> str | None:
+        """The mailbox provider a domain label's mail goes to, as last found (a pure
+        read); None for a group, ``other``, a domain not looked up yet, or providers
+        off."""
+        if self.providers is None or not self.domains.single(label):
+            return None
+        return self.providers.known(label, now)
+
     def where(self, queue: str) -> tuple[str, str]:
         """A queue's (account, region); the default account's for one not configured
         (replay's)."""

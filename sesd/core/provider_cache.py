@@ -82,6 +82,16 @@ class ProviderCache:
             self.wanted[domain] = None
         return cached[0] if cached is not None else UNKNOWN
 
+    def known(self, domain: str, now: float) -> str | None:
+        """What :meth:`provider` would answer, read without a side effect (no lookup
+        wanted, no clock moved): an alert names it. None for ``unknown``."""
+        cached = self.cache.get(domain)
+        if cached is None or cached[1] <= now:
+            found = self._consumers.get(domain) or consumer_provider(domain)
+            if found is not None:
+                return found
+        return None if cached is None or cached[0] == UNKNOWN else cached[0]
+
     def take(self) -> str | None:
         """The next domain to look up (now under way), or None."""
         if not self.wanted:
