@@ -85,7 +85,9 @@ def test_demo_shows_the_delay_spike() -> None:
     spike_lines = [line for line in result.stdout.splitlines() if "<- delays" in line]
     assert spike_lines
     assert all("outlook.com" in line for line in spike_lines)
-    assert "[FIRING] delay-ratio-high: outlook.com delay_ratio" in result.stdout
+    assert (
+        "[FIRING] delay-ratio-high: outlook.com (provider microsoft) delay_ratio" in result.stdout
+    )
     assert "where: SES -> recipient MTA; delay types: RecipientServerError" in result.stdout
     assert "cause: ip_reputation" in result.stdout
     # The demo's DNS gave its company domains their provider; the spike raises Microsoft.

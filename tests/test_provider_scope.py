@@ -467,16 +467,18 @@ above = 0
 def test_a_domain_alert_names_its_domains_provider_in_text_facts_and_documents() -> None:
     """An engineer paged for acme-corp.example reads where its mail goes (Google
     Workspace) in every sink's text and facts; a group, whose members may go to
-    several providers, and a domain not looked up yet name none. Reading it wants no
+    several providers, a domain not looked up yet and one whose mail goes nowhere name
+    none. Reading it wants no
     lookup: the evaluation changes nothing in the cache."""
     from sesd.alerting.documents import alertmanager_documents, webhook_document
     from sesd.alerting.render import details, headline, pagerduty_events, slack_message
 
     pipeline = _resolved(
         Pipeline(core_settings(parse_config(DOMAIN_RULE))),
-        {"acme-corp.example": "google", "big.example": "google"},
+        {"acme-corp.example": "google", "big.example": "google", "nomail.example": "none"},
     )
     recipients = ["u@acme-corp.example", "v@att.example", "w@fresh.example", "x@hotmail.fr"]
+    recipients.append("z@nomail.example")  # no MX: "provider none" would read as one
     recipients.append("y@sub.example")  # a group named as its member: still a group
     pipeline.feed(f.raw(f.delay(recipients)), "q", NOW)
     cache = pipeline.ledger.providers
@@ -491,6 +493,7 @@ def test_a_domain_alert_names_its_domains_provider_in_text_facts_and_documents()
         "big.example": None,
         "fresh.example": None,
         "hotmail.fr": "microsoft",  # a consumer domain, known by name
+        "nomail.example": None,
     }
     acme = alerts["acme-corp.example"]
     assert "delayed: acme-corp.example (provider google) delayed_recipients 1" in headline(acme)

@@ -19,6 +19,7 @@ from sesd.core.dedup import DuplicateFilter
 from sesd.core.domains import LabelTable, domain_labels
 from sesd.core.pending import PendingDelays
 from sesd.core.provider_cache import ProviderCache
+from sesd.core.providers import NONE
 from sesd.core.reputation import Reputation
 from sesd.core.scopes import DOMAIN, PROVIDER, TENANT, Scope
 from sesd.core.settings import CoreSettings
@@ -171,11 +172,13 @@ class Ledger:
 
     def provider_of(self, label: str, now: float) -> str | None:
         """The mailbox provider a domain label's mail goes to, as last found (a pure
-        read); None for a group, ``other``, a domain not looked up yet, or providers
+        read); None for a group, ``other``, a domain not looked up yet, one whose mail
+        goes nowhere (``none``: "provider none" would read as a provider), or providers
         off."""
         if self.providers is None or not self.domains.single(label):
             return None
-        return self.providers.known(label, now)
+        found = self.providers.known(label, now)
+        return None if found == NONE else found
 
     def where(self, queue: str) -> tuple[str, str]:
         """A queue's (account, region); the default account's for one not configured
