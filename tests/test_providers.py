@@ -461,3 +461,28 @@ def test_one_domain_with_broken_dns_is_not_the_resolver_failing() -> None:
     assert cache.failing  # broken.example and two more
     cache.answered("c.example", "google", T + MIN_TTL, "resolved")
     assert not cache.failing
+
+
+def test_a_read_without_side_effects_answers_as_a_lookup_would() -> None:
+    """An alert reads a domain's provider through ``known``, which must say what
+    ``provider`` says (``unknown`` as None) for every kind of answer held: fresh,
+    expired, unknown, a consumer domain by name with or without a cached answer,
+    none at all; and leave the queue and the clock as they were."""
+    now = 1000.0
+    cache = ProviderCache(max_cache=10)
+    cache.cache.update(
+        {
+            "fresh.example": ("google", now + 60),
+            "stale.example": ("microsoft", now - 1),
+            "failed.example": ("unknown", now + 60),
+            "nomail.example": ("none", now + 60),
+            "outlook.com": ("other", now - 1),  # expired: known by name again
+        }
+    )
+    domains = [*cache.cache, "gmail.com", "never.example"]
+    read = {d: cache.known(d, now) for d in domains}
+    assert (cache.wanted, cache.latest) == ({}, 0.0)
+    asked = {d: cache.provider(d, now) for d in domains}
+    assert read == {d: None if p == "unknown" else p for d, p in asked.items()}
+    assert read["stale.example"] == "microsoft"  # the last answer, while a new one is due
+    assert read["outlook.com"] == "microsoft"
