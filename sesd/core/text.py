@@ -83,11 +83,16 @@ def _escape_control(match: re.Match[str]) -> str:
     return f"\\u{point:04x}" if point <= 0xFFFF else f"\\U{point:08x}"
 
 
+#: How much of a text is read to show ``limit`` characters of it: this many times as
+#: much, and a margin, for addresses that shrink to the placeholder.
+_READ_TIMES: Final = 4
+_READ_MARGIN: Final = 1024
+
+
 def _read(limit: int) -> int:
-    """How much of a text is read to show ``limit`` characters of it: four times as
-    much and a margin, for addresses that shrink to the placeholder. Beyond that a
+    """How much of a text is read to show ``limit`` characters of it. Beyond that a
     text is a stranger's, which must cost (and keep) no more."""
-    return 4 * limit + 1024
+    return _READ_TIMES * limit + _READ_MARGIN
 
 
 def clean(text: str, limit: int = MAX_CHARS) -> str:
@@ -97,7 +102,7 @@ def clean(text: str, limit: int = MAX_CHARS) -> str:
     the cache keeps no more of a text than is read."""
     # A text read whole (no longer than _read(limit), inlined: every text of every
     # problem event comes here) goes to the cache as it is, without _head's two calls.
-    if len(text) <= 4 * limit + 1024:
+    if len(text) <= _READ_TIMES * limit + _READ_MARGIN:
         return _clean_cached(text, False, limit)
     return _clean_cached(*_head(text, limit), limit)
 
