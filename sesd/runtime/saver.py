@@ -277,14 +277,15 @@ class StateSaver:
                 "empty, and may send again what sesd notified"
             )
             return holds, synced, said
+        current = bool(self._renamed) and self._renamed == mine
         if not self._renamed:
             holds = "what it held when sesd started"
-        elif self._renamed == mine:
+        elif current:
             holds = "this save's state"
         else:
             holds = "an earlier save's state"
         said = f"the file holds {holds}{'' if synced else _UNSYNCED}; no write replaces it "
-        if holds == "this save's state":
+        if current:
             said += "from now on"
         else:
             said += (
