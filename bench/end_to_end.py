@@ -102,13 +102,7 @@ async def sesd(
     config text; the providers of the ``warm`` domains looked up first."""
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "x")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "x")
-    config = parse_config(
-        f'[aws]\nendpoint_url = "{endpoint}"\n'
-        f'[[queues]]\nurl = "{endpoint}{QUEUE}"\nname = "bench"\nwait_time_seconds = 0\n'
-        '[http]\nlisten = "127.0.0.1:0"\n[shutdown]\ngrace_period = "2s"\n'
-        # The fake endpoint is SQS only: no account polls (SES, CloudWatch) here.
-        "[account_health]\nenabled = false\n" + extra
-    )
+    config = parse_config(daemon_text(endpoint, extra))
     # Alerts go to a buffer: a terminal's speed is not sesd's.
     daemon = Daemon(config, console=io.StringIO())
     if warm and daemon.resolver is not None:
@@ -158,6 +152,17 @@ _RULE = (
     '[[alerts.rules]]\nname = "delay-ratio-high"\nmetric = "delay_ratio"\nwindow = "15m"\n'
     "above = 0.05\n"
 )
+
+
+def daemon_text(endpoint: str, extra: str = "") -> str:
+    """The daemon's whole config against ``endpoint``, with ``extra`` config text."""
+    return (
+        f'[aws]\nendpoint_url = "{endpoint}"\n'
+        f'[[queues]]\nurl = "{endpoint}{QUEUE}"\nname = "bench"\nwait_time_seconds = 0\n'
+        '[http]\nlisten = "127.0.0.1:0"\n[shutdown]\ngrace_period = "2s"\n'
+        # The fake endpoint is SQS only: no account polls (SES, CloudWatch) here.
+        "[account_health]\nenabled = false\n" + extra
+    )
 
 
 def daemon_config(nameserver: str, alerts: str = "") -> str:

@@ -1,0 +1,26 @@
+"""The configs the benchmarks run pass sesd's own checks.
+
+Benchmarks are run on purpose, not by the suite: a config check added later
+would otherwise surface only when someone next runs one, as a traceback.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from bench import end_to_end, evaluation, instructions
+from sesd.config import parse_config
+
+
+@pytest.mark.parametrize("alerts", ["", instructions.ALERTS], ids=["end_to_end", "instructions"])
+def test_the_daemon_configs_of_the_end_to_end_benchmarks_pass_the_checks(alerts: str) -> None:
+    extra = end_to_end.daemon_config("127.0.0.1:53", alerts)
+    config = parse_config(end_to_end.daemon_text("http://127.0.0.1:9", extra))
+    assert [queue.name for queue in config.queues] == ["bench"]
+    assert [rule.name for rule in config.alerts.rules] == ["delay-ratio-high"]
+
+
+@pytest.mark.parametrize("name", list(evaluation.CONFIGS))
+def test_the_evaluation_benchmarks_configs_pass_the_checks(name: str) -> None:
+    config = parse_config(evaluation.rules(name))
+    assert len(config.alerts.rules) == {"36 rules": 36, "99 rules": 99, "one rule": 1}[name]
