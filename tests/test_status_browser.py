@@ -97,8 +97,8 @@ def artifacts(tmp_path: Path) -> Path:
 async def test_under_a_spike_the_page_lists_outlook_first_with_its_alert(
     local_sqs: LocalSqs, sqs: Any, browser: Browser, tmp_path: Path
 ) -> None:
-    """During a delay spike on outlook.com the page shows its alert firing, with the
-    cause and its advice (given once, by Microsoft's alert above it), and ranks
+    """During a delay spike on outlook.com the page shows its alert firing, with its
+    provider, the cause and its advice (given once, by Microsoft's alert above it), and ranks
     outlook.com first among the domains with a
     sparkline that has points; so does the page its script redraws from the JSON. A
     screenshot of it is kept as an artifact."""
@@ -112,9 +112,11 @@ async def test_under_a_spike_the_page_lists_outlook_first_with_its_alert(
             await expect(alert).to_contain_text("delay-ratio-high")
             await expect(alert).to_contain_text("ip_reputation (15 of 15 noted)")
             await expect(alert).to_contain_text("SES -> recipient MTA")
+            # Where outlook.com's mail goes, under its name, as its alert's text says.
+            await expect(alert.locator("td.name .note")).to_have_text("provider microsoft")
             # Microsoft's alert, listed above it, gives the advice; this row does
             # not repeat it.
-            above = page.locator("#now tr.alert").filter(has_text="provider microsoft")
+            above = page.locator("#now tr.alert").filter(has_text="provider-delay-ratio-high")
             await expect(above).to_contain_text("slow down to Microsoft")
             await expect(alert.locator(".advice")).to_have_text("the same advice as above")
             first = page.locator("#scope-domain tbody tr").first

@@ -75,6 +75,9 @@ def test_a_spike_ranks_its_domain_first_with_its_firing_alert_cause_and_advice()
     assert "Microsoft" in first.cause.advice
     assert first.stage == "SES -> recipient MTA"
     assert first.link == "/domain/outlook.com"
+    # Where outlook.com's mail goes, as its alert's text says; a provider's alert names
+    # none (it is the provider).
+    assert (first.provider, provider.provider) == ("microsoft", None)
     assert first.silence is None
     assert doc.alerts.firing == 2  # and microsoft, by the provider rule
     domains, providers = doc.scopes[0], doc.scopes[1]

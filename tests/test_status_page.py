@@ -91,18 +91,29 @@ async def test_every_route_forbids_inline_script_other_origins_and_sniffing() ->
 
 async def test_text_from_strangers_is_escaped_and_the_page_holds_no_inline_code() -> None:
     """A diagnostic with a script tag, an image with an onerror handler and quotes, and
-    a silence comment that tries to close an attribute, are text on every page; the
-    pages load their one script from sesd and hold no inline script, style or handler."""
-    async with serving(hostile_world()) as (session, base):
+    a silence comment that tries to close an attribute, and a provider name read back
+    from a damaged state file, are text on every page; the pages load their one script
+    from sesd and hold no inline script, style or handler."""
+    w = hostile_world()
+    assert w.pipeline.ledger.providers is not None
+    w.pipeline.ledger.providers.remember("outlook.com", '<b id="mx">"gw"</b>', NOW + 86400)
+    async with serving(w) as (session, base):
         pages = []
         for path in ("/", "/domain/outlook.com", "/provider/microsoft"):
             async with session.get(base + path) as response:
                 assert response.status == 200
                 pages.append(await response.text())
+        async with session.get(base + "/api/v1/status") as response:
+            doc = msgspec.json.decode(await response.read(), type=Status)
     detail = pages[1]
     assert "&lt;script&gt;alert(1)&lt;/script&gt; &lt;img src=x onerror=alert(2)&gt;" in detail
     assert "&quot;quoted&quot; &#x27;single&#x27; &amp; more" in detail
     assert "&quot;&gt;&lt;script&gt;alert(3)" in pages[0]
+    shown = '<span class="note">provider &lt;b id=&quot;mx&quot;&gt;&quot;gw&quot;&lt;/b&gt;</span>'
+    assert shown in pages[0]
+    assert shown in pages[1]  # the domain's own page lists its alerts too
+    (outlook,) = [a for a in doc.alerts.items if a.name == "outlook.com"]
+    assert outlook.provider == '<b id="mx">"gw"</b>'  # JSON is data: the script makes it text
     for html in pages:
         tags = _tags(html)
         assert [attrs for tag, attrs in tags if tag == "script"] == [

@@ -144,6 +144,8 @@ def _row(
             identity(rule, label, Transition.FIRING, state, now), None, breakdown
         ).stage
     silence = evaluator.silences.match(rule.name, label, rule.severity, now)
+    # A provider name may come back from a state file: kept like any text read in.
+    provider = ledger.provider_of(label, now) if scope == DOMAIN else None
     return AlertRow(
         rule=rule.name,
         scope=scope,
@@ -165,6 +167,7 @@ def _row(
         notes=[clean(note, _NOTE_CHARS) for note in notes],
         link=link(scope, label) if scope in (DOMAIN, PROVIDER, TENANT) else None,
         shown=named(scope, label),
+        provider=None if provider is None else clean(provider),
     )
 
 

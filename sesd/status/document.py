@@ -176,6 +176,9 @@ class AlertRow(msgspec.Struct, frozen=True, kw_only=True):
     link: str | None
     #: ``name`` as people read it: a domain in IDNA form with its Unicode form.
     shown: str = ""
+    #: A domain alert's mailbox provider, as last found (None when not known, and on
+    #: other scopes), as the alert's text names it.
+    provider: str | None = None
 
 
 class AlertList(msgspec.Struct, frozen=True, kw_only=True):

@@ -114,6 +114,8 @@ def alerts_html(alerts: list[AlertRow], total: int, firing: int, now: float) -> 
 def _alert_row(a: AlertRow, now: float, before: AlertRow | None) -> str:
     subject = f"{a.scope} {a.shown or a.name}"
     on = f'<a href="{esc(a.link)}">{esc(subject)}</a>' if a.link else esc(subject)
+    if a.provider:
+        on += f'<span class="note">provider {esc(a.provider)}</span>'
     cause = ""
     if a.cause is not None:
         above = before.cause if before is not None else None
