@@ -1,7 +1,8 @@
 """The ``alertmanager`` sink against the real Alertmanager (Debian's
 ``prometheus-alertmanager``), which routes to a local webhook receiver: two sesd
 processes firing the same (rule, domain) make one notification; an ``amtool`` silence
-holds an alert back; the resolve arrives."""
+holds an alert back; the resolve arrives; a provider found while an alert fires is in
+its annotations from the next resend."""
 
 from __future__ import annotations
 
@@ -207,3 +208,68 @@ async def test_the_shipped_routing_pages_pagerduty_with_a_summary_for_two_alerts
     assert texts[0] == (
         "sesd replica a:9585 is not answering scrapes\ncheck a:9585: systemctl status sesd\n"
     )
+
+
+@pytest.mark.timeout(60)
+async def test_a_provider_found_while_the_alert_fires_reaches_alertmanager_at_the_next_resend(
+    tmp_path: Path,
+) -> None:
+    """fresh.example fires while its MX lookup waits: Alertmanager holds the alert with
+    no provider, and PagerDuty is paged. The answer comes (Google); the next resend, a
+    minute later and hours before the repeat, gives Alertmanager's alert the
+    annotation ``provider: google``, the same alert (labels, fingerprint) still, and
+    PagerDuty is sent nothing more."""
+    import aiohttp
+
+    from sesd.config import core_settings, parse_config
+    from sesd.core.pipeline import Pipeline
+    from tests.receivers import Receiver
+    from tests.test_routing import RULE, alerting_for
+    from tests.test_rules import feed_spike
+
+    async with (
+        WebhookReceiver() as receiver,
+        alertmanager(tmp_path, receiver.url) as am,
+        Receiver("pagerduty") as pd,
+        aiohttp.ClientSession() as session,
+    ):
+        config = parse_config(
+            f'[alerts]\ngroup_wait = "0s"\n[alerts.sinks.am]\ntype = "alertmanager"\n'
+            f'urls = ["{am}"]\nresend_every = "1m"\n[alerts.sinks.pd]\ntype = "pagerduty"\n'
+            f'routing_key = "{"R" * 32}"\nevents_url = "{pd.url}"\n'
+            + RULE
+            + 'sinks = ["am", "pd"]\n'
+        )
+        pipeline = Pipeline(core_settings(config))
+        now = [time.time()]
+        alerting = alerting_for(config, pipeline, now)
+        alerting.open(session)
+
+        async def delivered() -> list[dict[str, Any]]:
+            """Once every outbox is empty: the alerts Alertmanager holds."""
+            for outbox in alerting.outboxes.values():
+                await outbox.wait_empty()
+            async with session.get(f"{am}/api/v2/alerts") as response:
+                return list(await response.json())
+
+        with anyio.fail_after(30):
+            async with anyio.create_task_group() as tg:
+                for outbox in alerting.outboxes.values():
+                    tg.start_soon(outbox.run)
+                feed_spike(pipeline, "fresh.example", now[0], 6, 4)
+                alerting.evaluate()
+                (before,) = await delivered()
+                assert pipeline.ledger.providers is not None
+                pipeline.ledger.providers.answered(
+                    "fresh.example", "google", now[0] + 3600, "resolved"
+                )
+                now[0] += 60  # a resend period on; the repeat is hours away
+                alerting.evaluate()
+                (after,) = await delivered()
+                tg.cancel_scope.cancel()
+    assert "provider" not in before["annotations"]
+    assert after["annotations"]["provider"] == "google"
+    assert "fresh.example (provider google)" in after["annotations"]["summary"]
+    assert (after["labels"], after["fingerprint"]) == (before["labels"], before["fingerprint"])
+    assert [e["event_action"] for e in pd.accepted] == ["trigger"]
+    assert len(pd.requests) == 1

@@ -548,3 +548,20 @@ def test_a_provider_found_while_the_alert_fires_changes_its_text_not_its_identit
     assert "fresh.example (provider google)" in after["annotations"]["summary"]
     assert before["labels"] == after["labels"]
     assert first.dedup_key == repeat.dedup_key
+
+
+def test_between_repeats_the_alert_kept_for_resends_names_the_provider_found_since() -> None:
+    """fresh.example fires with no provider; the answer comes; the next evaluation,
+    before the repeat, notifies no one, and the alert kept for Alertmanager's resends
+    (the one last sent) names Google and is otherwise the same alert."""
+    from dataclasses import replace
+
+    pipeline = Pipeline(core_settings(parse_config(DOMAIN_RULE)))
+    pipeline.feed(f.raw(f.delay(["w@fresh.example"])), "q", NOW)
+    evaluator = Evaluator(parse_config(DOMAIN_RULE).alerts, [s.name for s in pipeline.ledger.specs])
+    (first,) = evaluator.evaluate(pipeline.ledger, NOW + 1)
+    assert [n.kind for n in evaluator.due(NOW + 1, flush=True)] == [Transition.FIRING]
+    _resolved(pipeline, {"fresh.example": "google"})
+    assert evaluator.evaluate(pipeline.ledger, NOW + 30) == []
+    assert evaluator.due(NOW + 30, flush=True) == []
+    assert evaluator.current[("delayed", "fresh.example")] == replace(first, provider="google")

@@ -206,7 +206,9 @@ class Evaluator:
         if kind is None and not remember:
             if state.status is Status.INACTIVE:
                 self._forget_or_note(rule, domain, read)
-            return None
+            # A firing's provider, found since it was sent, for Alertmanager's next post.
+            fresh = self._reads.refreshed(self.current.get((rule.name, domain)), scope.axis, domain)
+            return None if fresh is None else (fresh, True)
         breakdown = (
             Breakdown()
             if windows is None

@@ -9,6 +9,9 @@ and events came meanwhile).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+from sesd.alerting.alert import Alert
 from sesd.core.ledger import Ledger
 from sesd.core.scopes import DOMAIN
 from sesd.core.windows import DomainWindows, Figures
@@ -39,6 +42,21 @@ class Reads:
         if axis != DOMAIN or self._ledger is None:
             return None
         return self._ledger.provider_of(label, self._now)
+
+    def refreshed(self, last: Alert | None, axis: str, label: str) -> Alert | None:
+        """``last``, a firing alert as last sent, naming its domain's provider as found
+        since (None when there is nothing new to say, or no ``last``).
+
+        Alertmanager is posted the alert as last sent every resend period, and the
+        next repeat (hours away: ``repeat_interval``) is the next time it is built
+        anew: without this, a provider found while the alert fires would reach
+        Alertmanager's annotations only then. Only the text changes: the labels and
+        the dedup key do not name the provider, so no sink sees a new alert, and
+        keeping it notifies no one."""
+        if last is None:
+            return None
+        found = self.provider(axis, label)
+        return None if found is None or found == last.provider else replace(last, provider=found)
 
     def figures(self, windows: DomainWindows, index: int, quantiles: bool) -> Figures:
         """What window ``index`` says: its counts, and its quantiles when asked (they

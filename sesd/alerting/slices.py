@@ -47,7 +47,8 @@ FIRST = 1 / 10
 LISTING = 1 / 20
 
 #: What a step decided, to be applied once every slice is done: the label, the alert,
-#: and whether it is only remembered (a firing alert restored from the state file).
+#: and whether it is only remembered (a firing alert restored from the state file, or
+#: one whose provider was found since it was sent).
 _Decision = tuple[str, Alert, bool]
 
 
