@@ -565,3 +565,51 @@ def test_between_repeats_the_alert_kept_for_resends_names_the_provider_found_sin
     assert evaluator.evaluate(pipeline.ledger, NOW + 30) == []
     assert evaluator.due(NOW + 30, flush=True) == []
     assert evaluator.current[("delayed", "fresh.example")] == replace(first, provider="google")
+
+
+async def test_a_resolve_a_change_of_rules_owes_names_the_domains_provider() -> None:
+    """delayed fires on acme-corp.example (Google) and on a group, then is removed: by
+    a reload, and by a restart from a state file saved under it. Each resolve owed is
+    built without figures (none were read) and names Google, in its text and its
+    facts, as an evaluation's resolve does; the group's names none."""
+    import aiohttp
+
+    from sesd.alerting.documents import alertmanager_documents, webhook_document
+    from sesd.alerting.render import details
+    from tests.test_routing import alerting_for
+
+    config, without = parse_config(DOMAIN_RULE), parse_config("")
+    pipeline = _resolved(Pipeline(core_settings(config)), {"acme-corp.example": "google"})
+    pipeline.feed(f.raw(f.delay(["u@acme-corp.example", "v@att.example"])), "q", NOW)
+    now = [NOW + 1]
+    alerting = alerting_for(config, pipeline, now)
+    async with aiohttp.ClientSession() as session:
+        alerting.open(session)
+        alerting.evaluate(flush=True)
+        console = alerting.outboxes["console"]._queue
+        assert [n.kind for n in console] == [Transition.FIRING]
+        console.clear()
+        blob = snapshot(pipeline.ledger, alerting.evaluator, NOW + 1)
+        now[0] = NOW + 2
+        alerting.reconfigure(without)  # a removed rule's resolves go at once
+        (reloaded,) = console
+    restarted = Evaluator(without.alerts, [s.name for s in pipeline.ledger.specs])
+    again = Pipeline(core_settings(without))
+    assert restore(blob, again.ledger, restarted, NOW + 3)["owed"] == [
+        "resolved delayed AT&T mail",
+        "resolved delayed acme-corp.example",
+    ]
+    (restored,) = restarted.due(NOW + 3, flush=True)
+    for notification in (reloaded, restored):
+        alerts = {a.domain: a for a in notification.alerts}
+        assert {d: (a.kind, a.provider) for d, a in alerts.items()} == {
+            "acme-corp.example": (Transition.RESOLVED, "google"),
+            "AT&T mail": (Transition.RESOLVED, None),
+        }
+        acme = alerts["acme-corp.example"]
+        assert describe(acme).startswith("acme-corp.example (provider google)")
+        assert details(acme)["provider"] == "google"
+        documents = {d["labels"]["domain"]: d for d in alertmanager_documents(notification, 60)}
+        assert documents["acme-corp.example"]["annotations"]["provider"] == "google"
+        hooks = {h["domain"]: h for h in json.loads(webhook_document(notification))["alerts"]}
+        assert hooks["acme-corp.example"]["details"]["provider"] == "google"

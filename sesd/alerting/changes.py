@@ -16,13 +16,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 from sesd.alerting.alert import Alert
 from sesd.alerting.labels import takes
 from sesd.alerting.rules import AlertState, Status, Transition
 from sesd.config import ACCOUNT_METRICS, CANARY_METRICS, RuleConfig
+from sesd.core.scopes import DOMAIN
+from sesd.core.windows import Breakdown
 
-__all__ = ["Change", "changes", "relabel"]
+__all__ = ["Change", "changes", "owed_alert", "relabel"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +113,33 @@ def _relabelled(
             note = "the rule's labels or severity changed: the alert goes on under the new ones"
             yield Change(before, label, state, Transition.RESOLVED, sinks, note)
             yield Change(rule, label, state, Transition.FIRING, sinks, note)
+
+
+def owed_alert(
+    change: Change,
+    last: Alert | None,
+    fields: Mapping[str, Any],
+    provider: str | None,
+    now: float,
+) -> Alert:
+    """The alert ``change`` owes its sinks: a firing as ``last`` sent (when it was sent
+    since the start), else one without figures (none were read) of ``fields`` (the
+    alert's identity). A domain alert's names ``provider`` (as known now) as an
+    evaluation's does: the provider is the domain's, not one of the figures unread."""
+    if last is not None and change.kind is Transition.FIRING:
+        return replace(last, kind=change.kind, at=now, notes=(change.note,))
+    rule = change.rule
+    return Alert(
+        **fields,
+        counts={},
+        breakdown=Breakdown(),
+        stage="",
+        regions=[],
+        internal=False,
+        notes=(change.note,),
+        scope=rule.scope,
+        provider=provider if rule.scope == DOMAIN and _labelled(rule) else None,
+    )
 
 
 def relabel(current: dict[tuple[str, str], Alert], rules: Mapping[str, RuleConfig]) -> None:

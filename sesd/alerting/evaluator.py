@@ -11,12 +11,11 @@ fires, the firing is sent then. A resolve is sent when its firing was.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import replace
 from typing import Any
 
 from sesd.alerting.accounts import measure_account
 from sesd.alerting.alert import Alert, Notification, alert_of, identity, link
-from sesd.alerting.changes import Change, changes, relabel
+from sesd.alerting.changes import Change, changes, owed_alert, relabel
 from sesd.alerting.grouping import Groups
 from sesd.alerting.labels import watches
 from sesd.alerting.reads import Reads
@@ -78,10 +77,17 @@ class Evaluator:
         self.blindness = Blindness()
         self.configure(config, window_names, now=0.0)
 
-    def configure(self, config: AlertsConfig, window_names: list[str], now: float) -> list[Alert]:
+    def configure(
+        self,
+        config: AlertsConfig,
+        window_names: list[str],
+        now: float,
+        ledger: Ledger | None = None,
+    ) -> list[Alert]:
         """Take new rules (at start and on reload). States of rules kept by name stay;
         what the change owes the sinks (sesd.alerting.changes: a removed rule's sent
-        alerts resolve, say) is returned and queued."""
+        alerts resolve, say) is returned and queued, with what ``ledger`` knows of
+        their labels (a domain's provider)."""
         self.settle()  # an evaluation under way ends under the rules it began with
         self._quiet.clear()  # a rule's thresholds may have changed under its name
         self.config, self.window_names = config, window_names
@@ -95,7 +101,7 @@ class Evaluator:
         self._severity = {rule.name: rule.severity for rule in self.rules}
         relabel(self.current, {rule.name: rule for rule in self.rules})
         owed = changes(old, self.rules, self.states, config.by_labels())
-        out = [self._owed(change, now) for change in owed]
+        out = [self._owed(change, now, ledger) for change in owed]
         for rule in self.rules:
             self.states.setdefault(rule.name, {})
         # What was last sent of an alert whose state is gone (a silenced firing of a
@@ -104,38 +110,31 @@ class Evaluator:
         return out
 
     def adopt(
-        self, rules: list[RuleConfig], states: dict[str, dict[str, AlertState]], now: float
+        self,
+        rules: list[RuleConfig],
+        states: dict[str, dict[str, AlertState]],
+        now: float,
+        ledger: Ledger | None = None,
     ) -> list[Alert]:
         """Alert states restored from a state file saved under ``rules``: taken as a
         reload from those rules to the configured ones takes them."""
         self.settle()
         config, window_names = self.config, self.window_names
         self.rules, self.states = rules, states
-        return self.configure(config, window_names, now)
+        return self.configure(config, window_names, now, ledger)
 
     def blind(self, now: float) -> None:
         """From ``now``, for a window's length, a window without data says nothing of
         the incident: called at a start, a clock step and a stall (Blindness)."""
         self.blindness.since = now
 
-    def _owed(self, change: Change, now: float) -> Alert:
-        """The alert a change of rules owes its sinks, queued: a firing as last sent
-        (when it was sent since the start), a resolve without figures (none were read)."""
-        rule, label, state = change.rule, change.label, change.state
-        current = self.current.get((rule.name, label))
-        if current is not None and change.kind is Transition.FIRING:
-            alert = replace(current, kind=change.kind, at=now, notes=(change.note,))
-        else:
-            alert = Alert(
-                **self._identity(rule, label, change.kind, state, now),
-                counts={},
-                breakdown=Breakdown(),
-                stage="",
-                regions=[],
-                internal=False,
-                notes=(change.note,),
-                scope=rule.scope,
-            )
+    def _owed(self, change: Change, now: float, ledger: Ledger | None) -> Alert:
+        """The alert a change of rules owes its sinks (sesd.alerting.changes), queued;
+        its domain's provider read from ``ledger`` (none without one)."""
+        rule, label = change.rule, change.label
+        fields = self._identity(rule, label, change.kind, change.state, now)
+        provider = None if ledger is None else ledger.provider_of(label, now)
+        alert = owed_alert(change, self.current.get((rule.name, label)), fields, provider, now)
         self.groups.add(rule, alert, now, change.sinks)
         return alert
 

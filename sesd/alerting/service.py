@@ -127,7 +127,7 @@ class Alerting:
         now = self._clock()
         self.silences.use(config.silences_path)
         resolves = self.evaluator.configure(
-            config.alerts, [spec.name for spec in self._ledger.specs], now
+            config.alerts, [spec.name for spec in self._ledger.specs], now, self._ledger
         )
         for alert in resolves:
             reason = "; ".join(alert.notes) or None

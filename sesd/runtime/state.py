@@ -112,7 +112,7 @@ def restore(blob: bytes, ledger: Ledger, evaluator: Evaluator, now: float) -> di
         raise StateError(f"state file is damaged ({type(exc).__name__}: {exc})") from None
     restored = ledger.restore(data, now)
     count = sum(map(len, known.values()))
-    owed = evaluator.adopt(rules, known, now)
+    owed = evaluator.adopt(rules, known, now, ledger)
     evaluator.blind(now)
     return {
         "saved_at": saved_at,
