@@ -74,7 +74,7 @@ async def test_the_table_lists_firing_alerts_first_and_the_spiking_domain_first(
     local_sqs: LocalSqs, sqs: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """During the spike, the table opens with sesd's version and readiness, lists the
-    firing alerts (with cause, advice and stage) before anything else, the provider's
+    firing alerts (with provider, cause, advice and stage) before anything else, the provider's
     before its domain's (which does not repeat the advice above it), and ranks
     outlook.com first among the domains; ``--json``
     prints the document itself."""
@@ -93,7 +93,11 @@ async def test_the_table_lists_firing_alerts_first_and_the_spiking_domain_first(
         # The provider's alert first (it explains its domains'), though only a warning.
         assert lines[alerts + 1].split()[:3] == ["FIRING", "warning", "provider-delay-ratio-high:"]
         assert lines[alerts + 4].split()[:3] == ["FIRING", "critical", "delay-ratio-high:"]
-        assert "domain outlook.com delay_ratio 60.0% (above 10.0%, 5m window)" in lines[alerts + 4]
+        # Where its mail goes, as the alert's text says.
+        assert (
+            "domain outlook.com (provider microsoft) delay_ratio 60.0% (above 10.0%, 5m window)"
+            in lines[alerts + 4]
+        )
         assert "slow down to Microsoft" in lines[alerts + 2]
         # The same advice is not printed twice in a row.
         assert lines[alerts + 5].strip() == (

@@ -282,7 +282,7 @@ def _alerts(status: Status) -> list[str]:
 def _alert(a: AlertRow, at: float, before: AlertRow | None) -> list[str]:
     lines = [
         f"  {a.state.upper():<8} {a.severity:<8} {a.rule}: {a.scope} "
-        f"{a.shown or a.name} {a.metric} "
+        f"{a.shown or a.name}{f' (provider {a.provider})' if a.provider else ''} {a.metric} "
         f"{a.value_text} ({a.fires} {a.threshold_text}, {a.window} window) since "
         f"{moment(a.since, at)}"
     ]
