@@ -286,3 +286,45 @@ async def test_an_s3_object_cut_short_names_the_compressed_bytes_read(
     assert stop["input"] == "s3://ses-archive/events/part-1.gz"
     assert (stop["reason"], stop["values"]) == ("cut_short", len(there) // len(lines[0]))
     assert (stop["byte_offset"], stop["compressed_offset"]) == (len(there), len(cut))
+
+
+def _bad_length(path: Path, data: bytes) -> Path:
+    """``data`` gzipped with its trailer's length wrong: all of it is decompressed and
+    read, then the check fails (so the stop comes with every byte read)."""
+    packed = bytearray(gzip.compress(data, mtime=0))
+    packed[-1] ^= 0xFF
+    path.write_bytes(bytes(packed))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("form", "data", "replayed", "dropped"),
+    [
+        # Before its first line ends: the byte-order mark is of the line cut off.
+        ("bom", b'\xef\xbb\xbf{"Body": "a", "n": 1', [], b'\xef\xbb\xbf{"Body": "a", "n": 1'),
+        ("bom_lines", b'\xef\xbb\xbf{"Body": "a"}\n{"Body": "b", ', [b"a"], b'{"Body": "b", '),
+        # In an array: the element cut off, from after the last comma (its space too).
+        ("array", b'[{"Body": "a"}, {"Body": "b"}, {"Body": "c"', [b"a", b"b"], b' {"Body": "c"'),
+        ("array_first", b'\xef\xbb\xbf[\n  {"Body": "a"', [], b'\n  {"Body": "a"'),
+        ("array_at_comma", b'[{"Body": "a"}, ', [b"a"], b""),
+        # An indented document is read whole: all of it, the white space before it too.
+        ("document", b'\n{\n  "Messages": [\n    {"Body": "a"}\n  ]\n}\n', [], None),
+        ("document_bom", b'\xef\xbb\xbf{\n  "Messages": []\n}', [], None),
+    ],
+)
+def test_what_a_stop_drops_is_counted_in_any_form(
+    tmp_path: Path, form: str, data: bytes, replayed: list[bytes], dropped: bytes | None
+) -> None:
+    """Reading stops after the last byte (a gzip whose length check fails): the bytes
+    after the last whole value read (a line cut off with the byte-order mark before it,
+    an array's element, an indented document read whole: ``None``, all of the data) are
+    what the stop drops, counted exactly; the offset reached is the data's end."""
+    from sesd.commands.replay.archive import Source, bodies
+
+    dropped = data if dropped is None else dropped
+    assert data.endswith(dropped)
+    source = Source(str(_bad_length(tmp_path / f"{form}.json.gz", data)))
+    assert list(bodies([source])) == replayed
+    assert source.stopped is not None
+    assert (source.stopped.at, source.stopped.dropped) == (len(data), len(dropped))
+    assert source.values == len(replayed)

@@ -58,8 +58,8 @@ class Stop:
     ``at``, the offset reached in its data (in the decompressed data of a gzipped
     input) or, for a document too large, where that document starts; ``compressed``,
     how many bytes of a gzipped input were read by then (None: not gzipped);
-    ``dropped``, the bytes before ``at`` that were not a whole value (a line the stop
-    cut off: not replayed; None: not known)."""
+    ``dropped``, the bytes before ``at`` not a whole value (the line, array element or
+    indented document the stop cut off: not replayed; None: not known)."""
 
     reason: str
     detail: str
@@ -345,8 +345,9 @@ def _placed(chunks: Chunks, max_document: int = MAX_DOCUMENT) -> Iterator[Placed
             chunk, pending = pending, b""
         data = pending + chunk
         if first:
-            # A byte-order mark (some editors and Windows tools write one) is not text.
-            data = data.removeprefix(_BOM)
+            # A byte-order mark (some editors and Windows tools write one) is not text:
+            # read as white space, so that what a stop drops still counts its bytes.
+            data = b"   " + data[3:] if data.startswith(_BOM) else data
             stripped = data.lstrip()
             if not stripped or (not ended and _undecided(stripped)):
                 # Blank so far, or too little to tell the form (a pipe's first read may

@@ -76,7 +76,12 @@ class Chunks:
     def after(self, pending: bytes) -> bytes | None:
         """The next chunk (None at the end), read with ``pending`` (the last bytes read)
         not a whole value yet: a read that fails drops them, and ``held`` says how many."""
-        self.held = 0 if pending.isspace() else len(pending)  # no copy, as strip() makes
+        return self.holding(0 if pending.isspace() else len(pending))  # isspace: no copy
+
+    def holding(self, held: int) -> bytes | None:
+        """The next chunk (None at the end), read with the last ``held`` bytes read not
+        a whole value yet."""
+        self.held = held
         chunk = next(self, None)
         self.held = None
         return chunk
@@ -210,9 +215,9 @@ def array(data: bytes, chunks: Chunks) -> Generator[Placed, None, bytes]:
                 yield from _element(buffer[start:position], base + start)
                 start = position + 1
         at = len(buffer)
-        chunk = next(chunks, b"")
+        element = buffer[start:]  # not a whole value yet
+        chunk = chunks.after(element)
         if not chunk:
-            element = buffer[start:]
             if element.strip():  # the array was never closed: invalid
                 yield base + start + _leading(element), element.strip()
             return b""
@@ -224,7 +229,7 @@ def array(data: bytes, chunks: Chunks) -> Generator[Placed, None, bytes]:
             scanner, start, at, depth = Scanner(), 0, 0, 0
             continue
         scanner.moved(start)
-        buffer, at, start = buffer[start:] + chunk, at - start, 0
+        buffer, at, start = element + chunk, at - start, 0
 
 
 def _element(raw: bytes, at: int) -> Iterator[Placed]:
@@ -273,14 +278,15 @@ class DocumentTooLarge(Exception):
 
 
 def document(
-    data: bytes, chunks: Iterator[bytes], at: int = 0, limit: int = MAX_DOCUMENT
+    data: bytes, chunks: Chunks, at: int = 0, limit: int = MAX_DOCUMENT
 ) -> Iterator[Placed]:
     """One indented document (an SQS dump, at most ten messages), ``data`` at offset
     ``at`` then ``chunks``: read whole, up to ``limit`` bytes (else
     :class:`DocumentTooLarge`)."""
     parts = [data]
     size = len(data)
-    while size <= limit and (chunk := next(chunks, None)) is not None:
+    # Nothing of it is a value until all of it is read: a read that fails drops it all.
+    while size <= limit and (chunk := chunks.holding(size)) is not None:
         parts.append(chunk)
         size += len(chunk)
     if size > limit:
