@@ -74,7 +74,7 @@ def test_a_gzip_cut_short_says_where_and_replays_what_came_before(
             "byte_offset": len(there),
             "decompressed": True,
             "reason": "cut_short",
-            "detail": "Compressed file ended before the end-of-stream marker was reached",
+            "detail": "the compressed data ended before its gzip stream did",
             "values": complete,
             "compressed_offset": len(cut),
             "dropped_bytes": dropped,
@@ -83,7 +83,7 @@ def test_a_gzip_cut_short_says_where_and_replays_what_came_before(
     assert (
         f"sesd: replay read only part of {path}: stopped reading at byte offset {len(there)} "
         f"(decompressed), {len(cut)} compressed bytes read (cut_short: "
-        "Compressed file ended before the end-of-stream marker was reached); what came "
+        "the compressed data ended before its gzip stream did); what came "
         f"before was replayed ({complete} values), but not the {dropped} bytes after its "
         "last whole line"
     ) in err.splitlines()
@@ -138,14 +138,14 @@ def test_a_bad_crc_at_the_end_is_named_where_the_data_ended(
 
     document, err = _replay(config, path, capsys)
     [stop] = document["stopped"]
-    assert stop["reason"] == "damaged"
-    assert stop["detail"].startswith("CRC check failed")
+    assert stop["reason"] == "check_failed"
+    assert stop["detail"].startswith("the CRC-32 is 0x")
     assert (stop["byte_offset"], stop["compressed_offset"]) == (sum(map(len, lines)), len(data))
     assert document["messages"]["processed"] == stop["values"] == len(lines)
     assert stop["dropped_bytes"] == 0
     assert (
         f"sesd: replay read all of {path} ({stop['byte_offset']} bytes decompressed from "
-        f"{len(data)}), but its gzip check failed (CRC check failed "
+        f"{len(data)}), but its gzip check failed (the CRC-32 is 0x"
     ) in err
     assert err.rstrip().endswith(f"what it held was replayed ({len(lines)} values)")
     assert "only part" not in err
@@ -166,7 +166,10 @@ def test_a_bad_length_with_no_last_newline_names_the_line_not_replayed(
 
     document, err = _replay(config, path, capsys)
     [stop] = document["stopped"]
-    assert stop["detail"] == "Incorrect length of data produced"
+    length = sum(map(len, lines)) - 1
+    assert stop["reason"] == "check_failed"
+    said = length ^ 0xFF << 24  # the length's last byte is its highest
+    assert stop["detail"] == f"the length is {length} bytes, its trailer says {said}"
     assert (stop["values"], stop["dropped_bytes"]) == (len(lines) - 1, len(last))
     assert f"sesd: replay read all of {path} (" in err
     assert err.rstrip().endswith(
@@ -178,18 +181,63 @@ def test_a_bad_length_with_no_last_newline_names_the_line_not_replayed(
 def test_a_file_named_gz_that_is_not_gzip_says_so(
     tmp_path: Path, config: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Events a line, uncompressed, in a file named .gz: nothing is replayed and stderr
-    says it is not gzip data, not that a compressed file was damaged."""
+    """Events a line, uncompressed, in a file named .gz: nothing is replayed, the stop's
+    reason says it is not gzip, and stderr that it is not gzip data, not that a
+    compressed file was damaged."""
     path = tmp_path / "plain.jsonl.gz"
     path.write_bytes(b"".join(_lines(5, seed=7)))
 
     document, err = _replay(config, path, capsys)
     [stop] = document["stopped"]
-    assert (stop["reason"], stop["values"]) == ("damaged", 0)
+    assert (stop["reason"], stop["values"], stop["byte_offset"]) == ("not_gzip", 0, 0)
+    assert stop["detail"] == "b'{\"' where a gzip header should start"
     assert (
-        f"sesd: replay read only part of {path}: it is not gzip data (Not a gzipped file"
-    ) in err
+        f"sesd: replay read only part of {path}: it is not gzip data (b'{{\"' where a gzip "
+        "header should start); what came before was replayed (0 values)"
+    ) in err.splitlines()
     assert "compressed" not in err
+
+
+def test_bytes_appended_to_a_gzip_stream_are_not_gzip_and_the_stream_is_replayed(
+    tmp_path: Path, config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Lines appended, uncompressed, to a gzipped file (``>>`` on the wrong file): the
+    gzip stream's events are replayed, then the stop says what follows it is not gzip
+    data, where the stream's data ended; a second gzip stream after the first is read
+    as more of the same data."""
+    lines = _lines(30, seed=8)
+    packed = gzip.compress(b"".join(lines[:10]), mtime=0) + gzip.compress(
+        b"".join(lines[10:20]), mtime=0
+    )
+    path = tmp_path / "appended.jsonl.gz"
+    path.write_bytes(packed + b"".join(lines[20:]))
+
+    document, err = _replay(config, path, capsys)
+    [stop] = document["stopped"]
+    assert (stop["reason"], stop["values"], stop["dropped_bytes"]) == ("not_gzip", 20, 0)
+    assert stop["byte_offset"] == sum(map(len, lines[:20]))
+    assert document["messages"]["processed"] == 20
+    assert (
+        f"sesd: replay read only part of {path}: what follows its gzip stream is not gzip "
+        "data (b'{\"' where a gzip header should start); what came before was replayed "
+        "(20 values)"
+    ) in err.splitlines()
+
+
+def test_a_gzip_header_naming_another_compression_is_damaged(tmp_path: Path) -> None:
+    """A gzip header whose compression method is not deflate (the only one gzip
+    defines): the input is damaged there, not read as anything."""
+    from sesd.commands.replay.archive import Source, bodies
+
+    packed = bytearray(gzip.compress(b"".join(_lines(3, seed=9)), mtime=0))
+    packed[2] = 7
+    path = tmp_path / "method.jsonl.gz"
+    path.write_bytes(bytes(packed))
+    source = Source(str(path))
+    assert list(bodies([source])) == []
+    assert source.stopped is not None
+    assert (source.stopped.reason, source.stopped.at) == ("damaged", 0)
+    assert source.stopped.detail == "a gzip header names compression method 7, not deflate"
 
 
 def test_a_document_too_large_stops_where_it_starts(tmp_path: Path) -> None:
@@ -328,3 +376,31 @@ def test_what_a_stop_drops_is_counted_in_any_form(
     assert source.stopped is not None
     assert (source.stopped.at, source.stopped.dropped) == (len(data), len(dropped))
     assert source.values == len(replayed)
+
+
+def test_gzip_is_read_as_gzip_reads_it() -> None:
+    """Streams one after another, each header with every optional field (an extra
+    field, a name, a comment, a header CRC), zeros after a stream: the data is what
+    Python's gzip reads, at any read size; zeros before any stream are not gzip."""
+    import io
+    import struct
+
+    from sesd.commands.replay.gunzip import Gunzip, NotGzip
+
+    def stream(data: bytes) -> bytes:
+        packer = zlib.compressobj(6, zlib.DEFLATED, -zlib.MAX_WBITS)
+        header = b"\x1f\x8b\x08\x1e" + bytes(6) + b"\x03\x00xyz" + b"name\0" + b"note\0" + b"hc"
+        body = packer.compress(data) + packer.flush()
+        return header + body + struct.pack("<II", zlib.crc32(data), len(data))
+
+    lines = b"".join(_lines(400, seed=10))
+    packed = stream(lines[:1000]) + bytes(7) + gzip.compress(lines[1000:]) + stream(b"")
+    assert gzip.decompress(packed) == lines
+    for size in (1, 7, 4096, 1 << 20):
+        reader, read = Gunzip(io.BytesIO(packed)), []
+        while chunk := reader.read1(size):
+            assert len(chunk) <= size
+            read.append(chunk)
+        assert (b"".join(read), reader.tell()) == (lines, len(packed))
+    with pytest.raises(NotGzip):
+        Gunzip(io.BytesIO(bytes(3) + packed)).read1(100)

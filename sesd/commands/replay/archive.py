@@ -18,12 +18,10 @@ too large to read whole) keeps what was read before, and says where it stopped.
 from __future__ import annotations
 
 import glob
-import gzip
 import io
 import os
 import select
 import sys
-import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any, Final
@@ -31,6 +29,7 @@ from typing import IO, Any, Final
 from botocore.exceptions import BotoCoreError, ClientError
 
 from sesd.commands.replay.archive_s3 import S3Reader, is_s3
+from sesd.commands.replay.gunzip import Gunzip, GzipStop
 from sesd.commands.replay.json_scan import skip_value
 from sesd.commands.replay.json_stream import (
     MAX_BODY,
@@ -163,7 +162,7 @@ def _source(path: str) -> Source:
         return Source(path)
 
 
-def _open(source: Source, s3: S3Reader | None) -> IO[bytes]:
+def _open(source: Source, s3: S3Reader | None) -> IO[bytes] | Gunzip:
     if is_s3(source.name):
         assert s3 is not None
         raw: IO[bytes] = s3.open(source.name)
@@ -173,35 +172,8 @@ def _open(source: Source, s3: S3Reader | None) -> IO[bytes]:
         raw = open(source.name, "rb")  # noqa: SIM115
     head = raw.peek(2)[:2] if hasattr(raw, "peek") else b""
     if source.name.endswith(".gz") or head == b"\x1f\x8b":
-        return gzip.GzipFile(fileobj=_Counted(raw))  # type: ignore[return-value]
+        return Gunzip(raw)
     return raw
-
-
-class _Counted:
-    """A gzipped input's bytes, counted as they are read: how far into the compressed
-    data a reading got, also where the input cannot tell (a pipe, an S3 object)."""
-
-    __slots__ = ("_raw", "read_so_far")
-
-    def __init__(self, raw: IO[bytes]) -> None:
-        self._raw = raw
-        self.read_so_far = 0
-
-    def read(self, size: int = -1) -> bytes:
-        data = self._raw.read(size)
-        self.read_so_far += len(data)
-        return data
-
-    def seek(self, offset: int, /) -> int:
-        # gzip's rewind (never asked by replay, which reads forward only).
-        self.read_so_far = self._raw.seek(offset)
-        return self.read_so_far
-
-    def tell(self) -> int:
-        return self.read_so_far
-
-    def close(self) -> None:
-        self._raw.close()
 
 
 def bodies(
@@ -221,9 +193,8 @@ def bodies(
         except (OSError, ClientError, BotoCoreError) as exc:
             source.errors.append(f"{source.name}: cannot read: {_describe(exc)}")
             continue
-        raw = getattr(handle, "fileobj", handle)
-        source.gzipped = raw is not handle
-        chunks = Chunks(_chunks(handle, raw, on_bytes))
+        source.gzipped = isinstance(handle, Gunzip)
+        chunks = Chunks(_chunks(handle, on_bytes))
         try:
             for at, body in _placed(chunks, max_document):
                 source.values += 1
@@ -231,15 +202,14 @@ def bodies(
                 yield body
         except DocumentTooLarge as exc:
             source.stopped = Stop("document_too_large", str(exc), exc.at)
-        # zlib.error: damage inside the compressed data (gzip's own errors are OSErrors).
-        except (OSError, EOFError, zlib.error, ClientError, BotoCoreError) as exc:
-            read = _tell(raw) if source.gzipped else None
-            source.stopped = Stop(_stop_reason(exc), _describe(exc), chunks.read, read, chunks.held)
+        except GzipStop as exc:
+            source.stopped = Stop(exc.reason, str(exc), chunks.read, _tell(handle), chunks.held)
+        except (OSError, ClientError, BotoCoreError) as exc:
+            read = _tell(handle) if source.gzipped else None
+            source.stopped = Stop("read_error", _describe(exc), chunks.read, read, chunks.held)
         finally:
             if source.name != "-":
                 handle.close()
-                if raw is not handle:
-                    raw.close()
 
 
 def _stdin() -> IO[bytes]:
@@ -281,17 +251,6 @@ class _Interruptible(io.RawIOBase):
         return os.readv(self._fd, [buffer])
 
 
-def _stop_reason(exc: BaseException) -> str:
-    """Why reading stopped, in a word: the data ended before the gzip stream did, the
-    gzip stream is damaged (a bad deflate block, a bad CRC or length at its end), or
-    the input could not be read on."""
-    if isinstance(exc, EOFError):
-        return "cut_short"
-    if isinstance(exc, zlib.error | gzip.BadGzipFile):
-        return "damaged"
-    return "read_error"
-
-
 def _describe(exc: BaseException) -> str:
     if isinstance(exc, ClientError):
         return str(exc.response.get("Error", {}).get("Code", type(exc).__name__))
@@ -300,12 +259,13 @@ def _describe(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
-def _chunks(handle: IO[bytes], raw: Any, on_bytes: Callable[[int], None]) -> Iterator[bytes]:
+def _chunks(handle: IO[bytes] | Gunzip, on_bytes: Callable[[int], None]) -> Iterator[bytes]:
     # read1: what is there, up to a chunk (a pipe's writer need not fill a whole one).
     read = getattr(handle, "read1", handle.read)
-    position = _tell(raw)
+    # A gzipped input's position is in its compressed bytes: those read count.
+    position = _tell(handle)
     while chunk := read(_CHUNK):
-        now = _tell(raw)
+        now = _tell(handle)
         size = now - position if now >= 0 and position >= 0 else len(chunk)
         position = now
         yield chunk

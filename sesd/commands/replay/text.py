@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Any
 
 from sesd.core.text import clean
 
@@ -29,13 +29,6 @@ def _offset(value: dict[str, Any]) -> str:
     )
 
 
-#: How Python's gzip says a stream's end failed its check (its CRC-32 or its length):
-#: every byte was read and decompressed first. Its words, as the document keeps them.
-_CHECK_FAILED: Final = ("CRC check failed", "Incorrect length of data produced")
-#: How Python's gzip says bytes where a gzip stream should start are not one.
-_NOT_GZIP: Final = "Not a gzipped file"
-
-
 def stopped_line(stop: dict[str, Any]) -> str:
     """A sentence for stderr that a replay of an input is partial or failed a check,
     leading with that (a reader of the report alone may not look further), then where
@@ -48,13 +41,14 @@ def stopped_line(stop: dict[str, Any]) -> str:
     if stop["dropped_bytes"]:
         # Not an invalid value either: a line cut off is not counted anywhere else.
         replayed += f", but not the {stop['dropped_bytes']} bytes after its last whole line"
-    if read is not None and stop["detail"].startswith(_CHECK_FAILED):
+    if stop["reason"] == "check_failed":
+        # Every byte was read and decompressed before the check at the stream's end.
         return (
             f"replay read all of {name} ({stop['byte_offset']} bytes decompressed from "
             f"{read}), but its gzip check failed ({detail}): the data may be damaged; what "
             f"it held was replayed {replayed}"
         )
-    if read is not None and stop["detail"].startswith(_NOT_GZIP):
+    if stop["reason"] == "not_gzip":
         # At the start, no gzip at all (named .gz); after a stream, bytes appended to it.
         what = "it is" if not stop["byte_offset"] else "what follows its gzip stream is"
         return (
