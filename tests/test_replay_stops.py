@@ -89,19 +89,24 @@ def test_a_gzip_cut_short_says_where_and_replays_what_came_before(
     ) in err.splitlines()
 
 
-def test_a_damaged_deflate_block_midway_says_where_and_replays_what_came_before(
-    tmp_path: Path, config: Path, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize("cut", [0, 50])
+def test_a_damaged_deflate_block_midway_says_where_and_replays_all_that_came_before(
+    tmp_path: Path, config: Path, capsys: pytest.CaptureFixture[str], cut: int
 ) -> None:
     """A byte flipped at the start of a deflate block in mid-stream (its type made the
-    reserved one): zlib refuses it; the lines decompressed before are replayed, and the
-    stop names the decompressed offset reached and the compressed bytes read, past the
+    reserved one), after the first half of the lines (and ``cut`` bytes of the next):
+    zlib refuses it; every line decompressed before it is replayed, none lost with the
+    read that holds the damage, the bytes of a line it cut are dropped, and the stop
+    names the decompressed offset reached and the compressed bytes read, past the
     damage."""
     lines = _lines(1200, seed=2)
     half = len(lines) // 2
+    before = b"".join(lines[:half]) + lines[half][:cut]
     packer = zlib.compressobj(9, zlib.DEFLATED, 31)
-    # A full flush ends the first half on a byte boundary: the next block starts there.
-    first = packer.compress(b"".join(lines[:half])) + packer.flush(zlib.Z_FULL_FLUSH)
-    data = bytearray(first + packer.compress(b"".join(lines[half:])) + packer.flush())
+    # A full flush ends what comes before on a byte boundary: the next block starts there.
+    first = packer.compress(before) + packer.flush(zlib.Z_FULL_FLUSH)
+    rest = b"".join(lines)[len(before) :]
+    data = bytearray(first + packer.compress(rest) + packer.flush())
     data[len(first)] |= 0b110  # the block's type: 3, reserved
     path = tmp_path / "damaged.jsonl.gz"
     path.write_bytes(bytes(data))
@@ -111,16 +116,17 @@ def test_a_damaged_deflate_block_midway_says_where_and_replays_what_came_before(
     assert (stop["input"], stop["decompressed"], stop["reason"]) == (str(path), True, "damaged")
     assert stop["detail"] == "Error -3 while decompressing data: invalid block type"
     assert len(first) < stop["compressed_offset"] <= len(data)
-    reached = stop["byte_offset"]
-    assert 0 < reached <= half * len(lines[0])
-    assert document["messages"]["processed"] == stop["values"] == reached // len(lines[0])
-    dropped = reached - stop["values"] * len(lines[0])
-    assert stop["dropped_bytes"] == dropped
-    assert (
-        f"sesd: replay read only part of {path}: stopped reading at byte offset {reached} "
-        f"(decompressed), {stop['compressed_offset']} compressed bytes read (damaged: "
-    ) in err
-    assert f"was replayed ({stop['values']} values), but not the {dropped} bytes" in err
+    assert (stop["byte_offset"], stop["values"], stop["dropped_bytes"]) == (len(before), half, cut)
+    assert document["messages"]["processed"] == half
+    line = (
+        f"sesd: replay read only part of {path}: stopped reading at byte offset {len(before)} "
+        f"(decompressed), {stop['compressed_offset']} compressed bytes read (damaged: Error -3 "
+        f"while decompressing data: invalid block type); what came before was replayed ({half} "
+        "values)"
+    )
+    assert line + (f", but not the {cut} bytes after its last whole line" if cut else "") in (
+        err.splitlines()
+    )
 
 
 def test_a_bad_crc_at_the_end_is_named_where_the_data_ended(

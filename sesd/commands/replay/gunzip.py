@@ -4,8 +4,10 @@ Replay reads its own gzip rather than Python's ``gzip.GzipFile`` for what that
 reader cannot give: why a stream stopped, told by the error's type (the data is
 not gzip, a check failed at a stream's end, a deflate block is damaged, the
 data ended first), where gzip's words in a message are all that tells them
-apart. Streams written one after another (``cat a.gz b.gz``) are read as one, and
-zeros after a stream are padding, as gzip(1) reads them.
+apart; and what decompressed before a damaged block, which that reader loses
+with the whole read that holds it. Streams written one after another (``cat
+a.gz b.gz``) are read as one, and zeros after a stream are padding, as gzip(1)
+reads them.
 """
 
 from __future__ import annotations
@@ -77,10 +79,14 @@ class Gunzip:
         self._crc = 0
         self._size = 0
         self._streams = 0
+        self._failed: Damaged | None = None
 
     def read1(self, size: int) -> bytes:
-        """Up to ``size`` bytes of data (b"": the input ended where a stream did)."""
+        """Up to ``size`` bytes of data (b"": the input ended where a stream did). What
+        decompressed before damage is returned first; the read after it raises."""
         while True:
+            if self._failed is not None:
+                raise self._failed
             inflate = self._inflate or self._start()
             if inflate is None:
                 return b""
@@ -127,11 +133,17 @@ class Gunzip:
         return inflate
 
     def _decompress(self, inflate: zlib._Decompress, size: int) -> bytes:
+        # zlib gives nothing of a call that fails: a copy taken before it gives what
+        # decompressed before the damage (a copy costs little next to a call's work).
+        before = inflate.copy()
         try:
             data = inflate.decompress(self._input, size)
         except zlib.error as exc:
-            raise Damaged(str(exc)) from None
-        self._input = inflate.unused_data if inflate.eof else inflate.unconsumed_tail
+            self._failed = Damaged(str(exc))
+            data = _before_damage(before, self._input)
+            self._input = b""
+        else:
+            self._input = inflate.unused_data if inflate.eof else inflate.unconsumed_tail
         self._crc = zlib.crc32(data, self._crc)
         self._size += len(data)
         return data
@@ -173,3 +185,17 @@ def _header(data: bytes) -> int | None:
     if flags & _FHCRC:
         at += 2
     return at if len(data) >= at else None
+
+
+def _before_damage(inflate: zlib._Decompress, data: bytes) -> bytes:
+    """What ``inflate`` decompresses of ``data`` before the byte it fails at: fed a
+    byte at a time, what each byte gave is kept until one fails (once an input, so
+    the calls' cost does not matter). Less than the failed call's ``max_length``:
+    had that much come out, the call would have stopped there, short of the damage."""
+    kept = []
+    for at in range(len(data)):
+        try:
+            kept.append(inflate.decompress(data[at : at + 1]))
+        except zlib.error:
+            break
+    return b"".join(kept)
