@@ -85,7 +85,7 @@ def test_a_gzip_cut_short_says_where_and_replays_what_came_before(
         f"(decompressed), {len(cut)} compressed bytes read (cut_short: "
         "the compressed data ended before its gzip stream did); what came "
         f"before was replayed ({complete} values), but not the {dropped} bytes after its "
-        "last whole line"
+        "last whole value"
     ) in err.splitlines()
 
 
@@ -124,7 +124,7 @@ def test_a_damaged_deflate_block_midway_says_where_and_replays_all_that_came_bef
         f"while decompressing data: invalid block type); what came before was replayed ({half} "
         "values)"
     )
-    assert line + (f", but not the {cut} bytes after its last whole line" if cut else "") in (
+    assert line + (f", but not the {cut} bytes after its last whole value" if cut else "") in (
         err.splitlines()
     )
 
@@ -180,7 +180,7 @@ def test_a_bad_length_with_no_last_newline_names_the_line_not_replayed(
     assert f"sesd: replay read all of {path} (" in err
     assert err.rstrip().endswith(
         f"what it held was replayed ({len(lines) - 1} values), but not the {len(last)} "
-        "bytes after its last whole line"
+        "bytes after its last whole value"
     )
 
 

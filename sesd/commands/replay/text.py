@@ -39,8 +39,8 @@ def stopped_line(stop: dict[str, Any]) -> str:
     read = stop["compressed_offset"]
     replayed = f"({stop['values']} values)"
     if stop["dropped_bytes"]:
-        # Not an invalid value either: a line cut off is not counted anywhere else.
-        replayed += f", but not the {stop['dropped_bytes']} bytes after its last whole line"
+        # Not an invalid value either: a value cut off is not counted anywhere else.
+        replayed += f", but not the {stop['dropped_bytes']} bytes after its last whole value"
     if stop["reason"] == "check_failed":
         # Every byte was read and decompressed before the check at the stream's end.
         return (
