@@ -191,6 +191,47 @@ async def test_a_refusal_that_will_not_pass_is_not_told_to_wait_for_the_next_pol
     }
 
 
+async def test_no_credentials_is_told_where_sesd_looks_not_to_wait(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """GetAccount with no AWS credentials anywhere (the SDK raises before calling): the
+    log line's hint says where credentials come from, not that the next poll tries
+    again (it would find none either)."""
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+                 "AWS_PROFILE", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+                 "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_WEB_IDENTITY_TOKEN_FILE"):  # fmt: skip
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials")
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent/config")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    logs = io.StringIO()
+    configure_logging("debug", "json", stream=logs)
+    pipeline = Pipeline(core_settings(parse_config(RULES)))
+    async with FakeSes() as fake:
+        client = (
+            await get_session()
+            .create_client("sesv2", region_name=TARGET[1], endpoint_url=fake.url)
+            .__aenter__()
+        )
+
+        async def client_for(service: str, target: Target) -> Any:
+            return client
+
+        poller = AccountPoller(
+            [TARGET], client_for, pipeline.ledger.accounts, every=300,
+            cloudwatch=False, clock=lambda: NOW,
+        )  # fmt: skip
+        try:
+            await poller.poll_once()
+        finally:
+            await client.__aexit__(None, None, None)
+    records = [json.loads(line) for line in logs.getvalue().splitlines()]
+    hints = {r["error"]: r["hint"] for r in records if r["event"] == "sesd.account.poll_failed"}
+    assert list(hints) == ["NoCredentialsError"]
+    assert "AWS_ACCESS_KEY_ID" in hints["NoCredentialsError"]
+    assert "next poll" not in hints["NoCredentialsError"]
+
+
 async def test_metrics_show_the_account_and_awss_own_reputation_figures(
     local_sqs: LocalSqs,
 ) -> None:

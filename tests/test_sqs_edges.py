@@ -314,6 +314,56 @@ async def test_a_queue_that_stays_unusable_is_an_error_once_over_many_retries(
     assert not [r for r in records if r["event"] == "sesd.sqs.receive_failed"]
 
 
+async def test_no_credentials_at_all_is_an_error_once_with_where_sesd_looks(
+    local_sqs: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A first run with no AWS credentials anywhere: the SDK raises before any call,
+    with no AWS error code. It is treated as a bad key is: one error naming where
+    credentials come from, then the slow retries at debug level, and the queue failing."""
+    monkeypatch.setattr(sqs_module, "PERMANENT_RETRY", 0.01)
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+                 "AWS_PROFILE", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+                 "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_WEB_IDENTITY_TOKEN_FILE"):  # fmt: skip
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials")
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent/config")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    logs = io.StringIO()
+    configure_logging("debug", "json", stream=logs)
+    config = parse_config(
+        f'[aws]\nendpoint_url = "{local_sqs.url}"\nregion = "us-east-1"\n'
+        f'[[queues]]\nurl = "{local_sqs.url}/123456789012/q"\nname = "q"\n'
+        'wait_time_seconds = 0\n[http]\nlisten = "127.0.0.1:0"\n'
+    )
+    async with running(config) as daemon:
+
+        def errors() -> float:
+            value = daemon.metrics.registry.get_sample_value(
+                "sesd_sqs_errors_total",
+                {"queue": "q", "account": "default", "region": "us-east-1",
+                 "operation": "receive"},
+            )  # fmt: skip
+            return value or 0.0
+
+        with anyio.fail_after(20):
+            await daemon.changes.wait_for(lambda: errors() >= 5)
+        assert daemon.health.failing == {"q"}
+    records = [json.loads(line) for line in logs.getvalue().splitlines()]
+    unusable = [r for r in records if r["event"] == "sesd.sqs.queue_unusable"]
+    assert len(unusable) == 1
+    assert unusable[0]["level"] == "error"
+    assert unusable[0]["error"] == "NoCredentialsError: Unable to locate credentials"
+    assert "AWS_ACCESS_KEY_ID" in unusable[0]["hint"]
+    assert "[aws] access_key_id" in unusable[0]["hint"]
+    still = [r for r in records if r["event"] == "sesd.sqs.still_unusable"]
+    assert len(still) >= 4
+    assert {r["level"] for r in still} == {"debug"}
+    assert {r["error"] for r in still} == {"NoCredentialsError"}
+    assert not [r for r in records if r["event"] == "sesd.sqs.receive_failed"]
+    sqs_warnings = [r for r in records if r["event"].startswith("sesd.sqs.")]
+    assert not [r for r in sqs_warnings if r["level"] == "warning"]
+
+
 async def _received_through(
     proxy: Proxy, sqs: Any, in_flight: InFlight
 ) -> tuple[QueuePoller, Any, list[Any], str, AsyncExitStack]:

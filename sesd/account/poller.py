@@ -18,10 +18,10 @@ from typing import Any, Final
 
 import aiohttp
 import anyio
-from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
+from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError, NoCredentialsError
 from botocore.exceptions import ConnectionError as SdkConnectionError
 
-from sesd.config.aws import ROLE_NOT_ASSUMED
+from sesd.config.aws import NO_CREDENTIALS, ROLE_NOT_ASSUMED
 from sesd.core.accounts import STATUSES, Accounts, AccountStatus, Target
 from sesd.io.aws_errors import assume_role_failure, error_code
 from sesd.io.logs import get_logger
@@ -274,6 +274,8 @@ _PERMISSIONS: Final = {
 
 
 def _hint(api: str, code: str, exc: BaseException) -> str:
+    if isinstance(exc, NoCredentialsError):  # no poll will find them by itself
+        return NO_CREDENTIALS
     sts = assume_role_failure(exc)  # the API's own permission is not the cause
     if sts == "refused":
         return ROLE_NOT_ASSUMED

@@ -18,6 +18,7 @@ from sesd.config.values import Duration, Secret, Section, check_http_url, check_
 from sesd.core.accounts import DEFAULT_ACCOUNT, is_region
 
 __all__ = [
+    "NO_CREDENTIALS",
     "ROLE_NOT_ASSUMED",
     "AccountConfig",
     "AccountHealthConfig",
@@ -32,6 +33,13 @@ __all__ = [
 ROLE_NOT_ASSUMED = (
     "sesd could not assume the account's role: check role_arn and external_id, and that "
     "the role trusts the credentials sesd runs with (sts:AssumeRole)"
+)
+#: What a log line says when the SDK found no credentials at all: the commonest first
+#: run's mistake, and no retry cures it, so it names where sesd looks for them.
+NO_CREDENTIALS = (
+    "no AWS credentials were found: give [aws] access_key_id and secret_access_key, or "
+    "the SDK's default chain (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE "
+    "or ~/.aws/credentials, the instance's, task's or pod's role)"
 )
 
 #: The hosts of SQS's queue URLs: sqs.REGION.amazonaws.com (and .com.cn), FIPS

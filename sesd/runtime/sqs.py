@@ -190,7 +190,7 @@ class QueuePoller:
         self._errors += 1
         self._metrics.sqs_error(self._label, "receive")
         self._changes.notify()
-        code = error_code(exc)
+        code = error_code(exc) or type(exc).__name__
         hint = hint_for(exc)
         if hint is not None or isinstance(exc, _STALLED) or self._errors >= FAILING_AFTER:
             self._health.failing.add(self._label)

@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import anyio
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from sesd.config import QueueConfig
-from sesd.config.aws import ROLE_NOT_ASSUMED
+from sesd.config.aws import NO_CREDENTIALS, ROLE_NOT_ASSUMED
 from sesd.io.aws_errors import assume_role_failure, error_code
 from sesd.io.logs import get_logger
 
@@ -197,6 +197,8 @@ async def check_queue(client: SQSClient, queue: QueueConfig, account: str, regio
 
 def hint_for(exc: BaseException) -> str | None:
     """What to do about an error no retry will cure soon (None for the others)."""
+    if isinstance(exc, NoCredentialsError):  # no AWS error code: the SDK never called
+        return NO_CREDENTIALS
     sts = assume_role_failure(exc)
     if sts:  # throttled or unavailable: backed off like any passing error
         return ROLE_NOT_ASSUMED if sts == "refused" else None
