@@ -162,6 +162,21 @@ def test_example_canary_block_and_rules_are_valid(monkeypatch: pytest.MonkeyPatc
         # 0 would repeat every firing alert at every evaluation, not "never".
         ('[alerts]\nrepeat_interval = "0s"', "alerts: repeat_interval must be positive"),
         ('[alerts]\nevaluate_every = "0s"', "alerts: evaluate_every must be positive"),
+        # "1ms" (or "5ms" for "5s") would evaluate every rule hundreds of times a second.
+        (
+            '[alerts]\nevaluate_every = "1ms"',
+            "alerts: evaluate_every must be at least 100ms (it is 1ms)",
+        ),
+        # "5m5m" would add up to 10m unseen.
+        (
+            '[[alerts.rules]]\nname = "r"\nmetric = "delay_ratio"\nwindow = "5m"\n'
+            'above = 0.1\nfor = "5m5m"',
+            "alerts.rules[0] (r).for: invalid duration '5m5m': the unit 'm' comes twice",
+        ),
+        (
+            '[alerts]\nrepeat_interval = "1h30m1h"',
+            "alerts.repeat_interval: invalid duration '1h30m1h': the unit 'h' comes twice",
+        ),
         # 0 would never time out: a receiver that never answers holds its sink for ever.
         (
             '[alerts.sinks.chat]\ntype = "slack"\nwebhook_url = "https://h.example/x"\n'

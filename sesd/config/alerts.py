@@ -61,6 +61,8 @@ ACCOUNT_METRICS = (
 TENANT_METRICS = ("tenant_sending_paused", "reputation_impact")
 SINK_TYPES = ("slack", "pagerduty", "alertmanager", "webhook", "console")
 
+#: The shortest evaluate_every, seconds.
+_FASTEST_EVALUATION = 0.1
 _NAME = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 
 
@@ -291,6 +293,13 @@ class AlertsConfig(Section, frozen=True):
         for key in ("evaluate_every", "repeat_interval", "notification_max_age"):
             if getattr(self, key).seconds <= 0:
                 raise ValueError(f"{key} must be positive")
+        # Each evaluation reads every rule over every domain: "1ms" or "5ms" (a slip for
+        # "5s") would do that hundreds of times a second, a core's worth, and make a
+        # replay's ticks as many. Ten a second is ample: the windows count by the second.
+        if self.evaluate_every.seconds < _FASTEST_EVALUATION:
+            raise ValueError(
+                f"evaluate_every must be at least 100ms (it is {self.evaluate_every.text})"
+            )
         if self.outbox_size < 1:
             raise ValueError("outbox_size must be at least 1")
         if self.dashboard_url is not None:

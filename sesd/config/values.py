@@ -45,15 +45,24 @@ class Duration:
     def __init__(self, text: str) -> None:
         text = text.strip()
         pos, total = 0, 0.0
+        units: list[str] = []
         for match in _DURATION_PART.finditer(text):
             if match.start() != pos:
                 break
             total += float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+            units.append(match.group(2))
             pos = match.end()
         if text == "0":
             pos = 1
         if not text or pos != len(text):
             raise ValueError(f"invalid duration {text!r} (use e.g. '10s', '5m', '1h30m')")
+        repeated = sorted({unit for unit in units if units.count(unit) > 1})
+        if repeated:
+            # "5m5m" would add up to 10m: more likely a paste or a slip than meant.
+            raise ValueError(
+                f"invalid duration {text!r}: the unit {repeated[0]!r} comes twice "
+                "(write each unit once, as '1h30m')"
+            )
         if total > _LONGEST:
             raise ValueError(f"duration {text!r} is longer than a year")
         self.seconds = total
