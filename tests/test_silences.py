@@ -215,6 +215,43 @@ def test_silence_add_refuses_what_would_not_work(
     assert not (tmp_path / "silences.json").exists()
 
 
+@pytest.mark.parametrize("pasted", ["ann@gmail.com", "https://gmail.com/", "gmail .com"])
+def test_silence_add_refuses_an_address_or_url_that_would_mute_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], pasted: str
+) -> None:
+    """An address pasted from a bounce, or a URL, is no label any alert has: the
+    silence would be listed as active while muting nothing. It is refused as a rule's
+    domains refuse it."""
+    config = _config(tmp_path)
+    add = ["silence", "add", "--config", str(config), "--for", "1h", "--comment", "x"]
+    assert main([*add, "--domain", pasted]) == 2
+    err = capsys.readouterr().err
+    assert f"--domain {pasted!r} names no domain, provider, tenant, group or ACCOUNT/REGION" in err
+    assert "write the domain alone, as gmail.com" in err
+    assert not (tmp_path / "silences.json").exists()
+
+
+def test_silence_add_takes_every_kind_of_label_an_alert_names(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Domains and globs, a provider, a tenant, a group named in any script, an account
+    and region, and a label sesd gives itself (canary) are all names an alert's mute
+    line may give."""
+    extra = (
+        '[domains]\ngroups = { "Почта" = ["почта.рф"] }\n'
+        '[[accounts]]\nname = "prod-eu"\nrole_arn = "arn:aws:iam::210987654321:role/sesd"\n'
+    )
+    config = _config(tmp_path, extra)
+    add = ["silence", "add", "--config", str(config), "--for", "1h", "--comment", "x"]
+    labels = ["gmail.com", "*@*", "bücher.de", "yahoo.*", "Почта", "Acme_Tenant-1", "canary"]
+    labels += ["prod-eu/eu-west-1", "default/us-east-1", "Prod-EU/EU-WEST-1"]
+    for label in labels:
+        assert main([*add, "--domain", label]) == 0, capsys.readouterr().err
+    capsys.readouterr()
+    assert main([*add, "--domain", "staging/eu-west-1"]) == 2  # no such account
+    assert "names no domain" in capsys.readouterr().err
+
+
 def test_silence_add_list_expire(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     config = str(_config(tmp_path))
     assert main(["silence", "add", "--config", config, "--domain", "Yahoo.com", "--rule",

@@ -21,9 +21,12 @@ from sesd.alerting.silence_file import SilenceFile
 from sesd.alerting.silences import Silence, SilenceError, new_id
 from sesd.commands.common import Commands, command, config_error, load, with_config
 from sesd.config import Config, ConfigError, Duration
+from sesd.config.checks import NO_DOMAIN_HINT, no_domain
+from sesd.core.accounts import DEFAULT_ACCOUNT, is_region
 from sesd.core.domains import domain_pattern, normalise_domain
 from sesd.core.providers import LABELS as PROVIDER_LABELS
 from sesd.core.scopes import DOMAIN
+from sesd.core.tenants import valid_tenant
 from sesd.io.logs import configure_logging
 
 __all__ = ["add_parser", "run_silence"]
@@ -118,9 +121,15 @@ def run_silence(config: Config, args: argparse.Namespace) -> int:
 
 
 def _labels_problem(config: Config, args: argparse.Namespace) -> str:
-    """What is wrong with ``--domain``: a domain that counts under a group (its alerts
-    name the group), or, without ``--rule``, a name that is both a group or domain
-    and a mailbox provider (the silence would mute the alerts of both)."""
+    """What is wrong with ``--domain``: a name no alert could have (an address or a URL
+    pasted in), a domain that counts under a group (its alerts name the group), or,
+    without ``--rule``, a name that is both a group or domain and a mailbox provider
+    (the silence would mute the alerts of both)."""
+    if args.domain and not _could_be_label(config, args.domain):
+        return (
+            f"--domain {args.domain!r} names no domain, provider, tenant, group or "
+            f"ACCOUNT/REGION: it would mute nothing ({NO_DOMAIN_HINT})"
+        )
     domain = domain_pattern(args.domain or "")
     for group, members in config.domains.groups.items():
         if domain in {normalise_domain(member) or member.lower() for member in members}:
@@ -135,6 +144,16 @@ def _labels_problem(config: Config, args: argparse.Namespace) -> str:
             f"group of that name: add --rule to say which alerts (domain rules: {rules})"
         )
     return ""
+
+
+def _could_be_label(config: Config, written: str) -> bool:
+    """Whether an alert could name ``written``: a domain (or glob), a provider, a tenant,
+    a group (its name may be in any script) or an account and region."""
+    if not no_domain(written) or valid_tenant(written) or written in config.domains.groups:
+        return True
+    account, _, region = written.lower().partition("/")
+    accounts = {DEFAULT_ACCOUNT, *(a.name.lower() for a in config.accounts)}
+    return account in accounts and is_region(region)
 
 
 def _add(file: SilenceFile, args: argparse.Namespace, now: float, rules: list[str]) -> int:

@@ -16,7 +16,16 @@ from sesd.core.providers import LABELS as PROVIDER_LABELS
 if TYPE_CHECKING:
     from sesd.config import Config
 
-__all__ = ["check_across_sections", "config_warnings", "for_daemon"]
+__all__ = ["NO_DOMAIN_HINT", "check_across_sections", "config_warnings", "for_daemon", "no_domain"]
+
+#: How to write a domain where an address or a URL was pasted in.
+NO_DOMAIN_HINT = "write the domain alone, as gmail.com for ann@gmail.com"
+
+
+def no_domain(written: str) -> bool:
+    """Whether ``written`` (a rule's domain, a silence's) can name no domain: an address
+    or a URL pasted in would watch, or mute, nothing. A glob can."""
+    return not is_glob(written) and normalise_domain(written) is None
 
 
 def check_across_sections(config: Config) -> None:
@@ -121,13 +130,12 @@ def _check_rule_domains(config: Config) -> None:
     for i, rule in enumerate(config.alerts.rules):
         for key, named in (("domains", rule.domains), ("exclude_domains", rule.exclude_domains)):
             for domain in named or []:
-                normal = domain if is_glob(domain) else normalise_domain(domain)
-                if normal is None:
+                if no_domain(domain):
                     raise ValueError(
                         f"alerts.rules[{i}] ({rule.name}): {key} names {domain!r}, which is "
-                        "no domain name (write the part after the @, as gmail.com)"
+                        f"no domain name ({NO_DOMAIN_HINT})"
                     )
-                group = None if is_glob(domain) else members.get(normal)
+                group = None if is_glob(domain) else members.get(normalise_domain(domain))
                 if group is not None:
                     # Its events count under the group's label: the rule would never
                     # fire on it, or go on firing on the group.
