@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
 import socket
 import subprocess
@@ -17,6 +18,7 @@ import pytest
 
 from sesd import __version__
 from sesd.commands.main import main
+from sesd.config.checks import NO_RULES
 from tests.dns_server import hermetic_text
 
 
@@ -69,6 +71,31 @@ def test_a_port_in_use_is_one_line_and_exit_2(tmp_path: Path, taken_port: int, h
     (line,) = [line for line in done.stderr.splitlines() if not line.startswith("{")]
     assert line.startswith(f"sesd: cannot start: cannot listen on {listen}: ")
     assert "Traceback" not in done.stderr
+
+
+def test_a_config_without_rules_is_warned_of_by_check_config_and_at_start(
+    tmp_path: Path, taken_port: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Only [[queues]] is required: a config that stops there is valid, but sesd will
+    never alert. check-config says so on stderr and `sesd run` logs it as it starts
+    (here it then stops, its port taken); with a rule, neither says it."""
+    path = str(_config(tmp_path, QUEUE))
+    assert main(["check-config", path]) == 0
+    err = capsys.readouterr().err
+    assert "sesd: warning: alerts.rules: none configured, so sesd will never alert" in err
+    done = _sesd("run", "--config", path, "--listen", f"127.0.0.1:{taken_port}")
+    logged = [json.loads(line) for line in done.stderr.splitlines() if line.startswith("{")]
+    assert [
+        (line["level"], line["warning"])
+        for line in logged
+        if line["event"] == "sesd.config.warning"
+    ] == [("warning", NO_RULES)]
+    rule = (
+        '[[alerts.rules]]\nname = "r"\nmetric = "delay_ratio"\nwindow = "5m"\n'
+        f'above = 0.1\n[state]\npath = "{tmp_path}/sesd.state"\n'
+    )
+    assert main(["check-config", str(_config(tmp_path, QUEUE + rule))]) == 0
+    assert "alerts.rules" not in capsys.readouterr().err
 
 
 def test_a_state_file_that_could_never_be_saved_stops_the_start(tmp_path: Path) -> None:

@@ -35,6 +35,7 @@ from sesd.config import (
     core_settings,
     parse_config,
 )
+from sesd.config.checks import NO_RULES
 from sesd.core.pipeline import Pipeline
 from sesd.metrics.registry import Metrics
 from tests import factory as f
@@ -138,6 +139,7 @@ def test_check_config_warns_of_a_sink_no_rule_uses(
     assert main(["check-config", "--config", str(path)]) == 0
     assert capsys.readouterr().err == (
         "sesd: warning: alerts.sinks.spare: no rule sends to this sink\n"
+        f"sesd: warning: {NO_RULES}\n"
     )
 
 

@@ -16,8 +16,20 @@ from sesd.core.providers import LABELS as PROVIDER_LABELS
 if TYPE_CHECKING:
     from sesd.config import Config
 
-__all__ = ["NO_DOMAIN_HINT", "check_across_sections", "config_warnings", "for_daemon", "no_domain"]
+__all__ = [
+    "NO_DOMAIN_HINT",
+    "NO_RULES",
+    "check_across_sections",
+    "config_warnings",
+    "for_daemon",
+    "no_domain",
+]
 
+#: The warning of a config without rules.
+NO_RULES = (
+    "alerts.rules: none configured, so sesd will never alert (it counts and serves "
+    "metrics only); config/sesd.example.toml has rules to start from"
+)
 #: How to write a domain where an address or a URL was pasted in.
 NO_DOMAIN_HINT = "write the domain alone, as gmail.com for ann@gmail.com"
 
@@ -69,6 +81,10 @@ def config_warnings(config: Config) -> list[str]:
         for q in config.queues
         if q.url.rstrip("/").endswith(".fifo") and not config.deletes_invalid(q)
     ]
+    if not alerts.rules:
+        # Only [[queues]] is required: an install that stopped there looks healthy and
+        # never pages.
+        found.append(NO_RULES)
     if alerts.rules and config.silences_path is None:
         found.append(
             "no silences file ([alerts] silences_path or [state] path): `sesd silence` "
