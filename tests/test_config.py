@@ -115,7 +115,7 @@ def test_example_canary_block_and_rules_are_valid(monkeypatch: pytest.MonkeyPatc
         ),
         # PagerDuty answers 400 to an event with a blank source: every page lost.
         ('[alerts.pagerduty]\nrouting_key = "k"\nsource = " "', "source must not be blank"),
-        ('[alerts.pagerduty]\nrouting_key = " "', "alerts.pagerduty.routing_key: expected a"),
+        ('[alerts.pagerduty]\nrouting_key = " "', "alerts.pagerduty.routing_key: is empty"),
         # A bare number is seconds: a millisecond-minded 10000 would wait 2h46m a try.
         (
             '[alerts.slack]\nwebhook_url = "https://hooks.example/a"\ntimeout = "400d"',
@@ -159,6 +159,21 @@ def test_example_canary_block_and_rules_are_valid(monkeypatch: pytest.MonkeyPatc
         (
             '[[queues]]\nurl = "https://sqs.us-east-1.amazonaws.com/1/q"\nregion = "eu-west-1"',
             "queues[0]: region 'eu-west-1' is not the region the URL names ('us-east-1')",
+        ),
+        # Each message says what is wrong with the value given: 0s is refused, so the
+        # bound is not "between 0s and 30s"; "" is a string, an empty one.
+        ('[providers]\ntimeout = "0s"', "providers: timeout must be more than 0s and at most 30s"),
+        (
+            "[providers]\nrate = 0",
+            "providers: rate must be more than 0 and at most 1000 lookups a second",
+        ),
+        (
+            '[alerts.slack]\nwebhook_url = ""',
+            "alerts.slack.webhook_url: is empty (give 'env:NAME', 'file:PATH' or a literal)",
+        ),
+        (
+            "[alerts.slack]\nwebhook_url = 5",
+            "alerts.slack.webhook_url: expected a string ('env:NAME', 'file:PATH' or a literal)",
         ),
         # 0 would repeat every firing alert at every evaluation, not "never".
         ('[alerts]\nrepeat_interval = "0s"', "alerts: repeat_interval must be positive"),

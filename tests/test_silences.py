@@ -202,7 +202,13 @@ def _config(tmp_path: Path, extra: str = "") -> Path:
             "no time zone",
         ),
         (["--domain", "a.example", "--until", "2001-01-01T00:00Z", "--comment", "x"], "would end"),
-        (["--domain", "a.example", "--for", "soon", "--comment", "x"], "invalid duration"),
+        (["--domain", "a.example", "--for", "soon", "--comment", "x"], "--for: invalid duration"),
+        # Read as --for's value, not as an unknown option: argparse's "expected one
+        # argument" would not say that a silence's length is positive.
+        (
+            ["--domain", "a.example", "--for", "-5m", "--comment", "x"],
+            "--for '-5m': a silence lasts a positive time, e.g. 4h",
+        ),
         (["--severity", "urgent", "--for", "1h", "--comment", "x"], "matches none of"),
     ],
 )

@@ -169,9 +169,11 @@ def test_set_overrides_each_key_and_is_checked_as_the_file_is() -> None:
         ("nope.above=0.2", "no rule named 'nope'"),
         ("r.window=1h", "'window' is not one of above, below"),
         ("r.above=high", "'high' is not a number"),
-        ("r.min_events=1.5", "'1.5' is not a number"),
+        ("r.min_events=1.5", "'1.5' is not a whole number"),
+        ("r.min_events=many", "'many' is not a number"),
         ("r.clear_below=0.5", "clear_below (0.5) is above `above` (0.1)"),
-        ("r.for=soon", "invalid duration 'soon'"),
+        ("r.for=soon", "for: invalid duration 'soon'"),
+        ("r.for=-5m", "for: invalid duration '-5m' (use e.g. '10s', '5m', '1h30m')"),
     ],
 )
 def test_a_wrong_setting_is_named(setting: str, error: str) -> None:
@@ -182,6 +184,7 @@ def test_a_wrong_setting_is_named(setting: str, error: str) -> None:
         override(parse_config(_rule()), [setting])
     assert str(raised.value).startswith(f"--set {setting!r}: ")
     assert error in str(raised.value)
+    assert "$." not in str(raised.value)  # the key as the setting names it
 
 
 def test_time_covered_by_overlapping_nested_and_touching_intervals() -> None:

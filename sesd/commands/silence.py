@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import re
 import sys
 import time
 from datetime import UTC, datetime
@@ -54,6 +55,10 @@ def add_parser(commands: Commands) -> None:
         help="until the matched alert resolves",
     )
     add.add_argument("--comment", required=True, help="why (shown in the list)")
+    # "--for -5m" reads as a value, not an unknown option: told that a silence's length
+    # is positive beats argparse's "expected one argument". (argparse takes only plain
+    # negative numbers, -5, as values.)
+    add._negative_number_matcher = re.compile(r"^-\d")
     listing = with_config(subcommands, "list", "the silences, with their state")
     listing.add_argument("--json", action="store_true", help="one JSON document")
     expire = with_config(subcommands, "expire", "end a silence now")
@@ -170,13 +175,15 @@ def _add(file: SilenceFile, args: argparse.Namespace, now: float, rules: list[st
         return _error(f"--severity {args.severity!r} matches none of {', '.join(SEVERITY_RANK)}")
     try:
         if args.for_:
+            if args.for_.strip().startswith("-"):
+                return _error(f"--for {args.for_!r}: a silence lasts a positive time, e.g. 4h")
             ends: float | None = now + Duration(args.for_).seconds
         elif args.until:
             ends = _when(args.until)
         else:
             ends = None
     except ValueError as exc:
-        return _error(str(exc))
+        return _error(f"--for: {exc}" if args.for_ else str(exc))
     if ends is not None and ends <= now:
         return _error("the silence would end before it starts")
     silence = Silence(

@@ -253,8 +253,10 @@ def _dec_hook(type_: type, obj: Any) -> Any:
             return Duration(obj)
         raise ValueError(f"expected a duration such as '10s', got {type(obj).__name__}")
     if type_ is Secret:
-        if not isinstance(obj, str) or not obj.strip():
+        if not isinstance(obj, str):
             raise ValueError("expected a string ('env:NAME', 'file:PATH' or a literal)")
+        if not obj.strip():
+            raise ValueError("is empty (give 'env:NAME', 'file:PATH' or a literal)")
         return Secret(obj)
     if type_ is WebConfigFile:
         if not isinstance(obj, str) or not obj:

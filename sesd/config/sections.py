@@ -144,9 +144,9 @@ class ProvidersConfig(Section, frozen=True):
             if not host or not port.isdigit() or not 0 < int(port) <= 65535:
                 raise ValueError(f"nameservers: {server!r} is not HOST:PORT")
         if not 0 < self.timeout.seconds <= 30:
-            raise ValueError("timeout must be between 0s and 30s")
+            raise ValueError("timeout must be more than 0s and at most 30s")
         if not 0 < self.rate <= 1000:
-            raise ValueError("rate must be between 0 and 1000 lookups a second")
+            raise ValueError("rate must be more than 0 and at most 1000 lookups a second")
         if not 1 <= self.concurrency <= 100:
             raise ValueError("concurrency must be between 1 and 100")
         if self.max_cache < 1:

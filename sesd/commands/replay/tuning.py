@@ -12,6 +12,7 @@ import msgspec
 
 from sesd.alerting.alert import duration
 from sesd.config import Config, ConfigError, RuleConfig
+from sesd.config.values import one_line
 
 __all__ = ["OVERRIDABLE", "RuleReport", "override", "render_report", "report"]
 
@@ -42,7 +43,10 @@ def override(config: Config, settings: list[str]) -> Config:
                 plain.pop(gone, None)
         try:
             rules[name] = msgspec.convert(plain, RuleConfig, dec_hook=_parse)
-        except (msgspec.ValidationError, ValueError) as exc:
+        except msgspec.ValidationError as exc:
+            # The key as the setting names it (``for: ...``), not msgspec's ``$.for``.
+            raise ConfigError(f"--set {setting!r}: {one_line(exc)}") from None
+        except ValueError as exc:
             raise ConfigError(f"--set {setting!r}: {exc}") from None
     alerts = msgspec.structs.replace(
         config.alerts, rules=[rules[rule.name] for rule in config.alerts.rules]
@@ -52,13 +56,17 @@ def override(config: Config, settings: list[str]) -> Config:
 
 def _value(key: str, value: str, setting: str) -> Any:
     try:
-        if key == "min_events":
-            return int(value)
         if key == "for":
             return value
-        return float(value)
+        number = float(value)
     except ValueError:
         raise ConfigError(f"--set {setting!r}: {value!r} is not a number") from None
+    if key != "min_events":
+        return number
+    try:
+        return int(value)
+    except ValueError:
+        raise ConfigError(f"--set {setting!r}: {value!r} is not a whole number") from None
 
 
 def _plain(obj: Any) -> Any:
