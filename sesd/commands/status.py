@@ -17,20 +17,17 @@ from __future__ import annotations
 
 import argparse
 import os
-import ssl
 import sys
 import unicodedata
-from dataclasses import dataclass, field
 from typing import Final
 
-import aiohttp
 import anyio
 import msgspec
 
 from sesd.commands.common import Commands, config_error, with_config
+from sesd.commands.status_fetch import PASSWORD_VARIABLE, Access, Unreachable, access, fetch
 from sesd.config import Config, ConfigError, HttpConfig, load_config
 from sesd.core.text import clean
-from sesd.core.unreadable import undecoded
 from sesd.status.charts import STAGES, duration, moment, percent, seconds, walked, when
 from sesd.status.document import SAME_ADVICE, AlertRow, ScopeTable, Status
 from sesd.status.page import built
@@ -40,25 +37,9 @@ __all__ = ["add_parser", "default_url", "table"]
 DEFAULT_URL: Final = "http://127.0.0.1:9585"
 #: Exit status when the daemon cannot be reached, or answers with something else.
 EXIT_UNREACHABLE: Final = 1
-_TIMEOUT: Final = 5.0
 _NAMES: Final = {"domain": "DOMAINS", "provider": "PROVIDERS", "tenant": "TENANTS"}
 #: Clear the screen and go home (a terminal only).
 _CLEAR: Final = "\x1b[H\x1b[2J"
-#: Where ``--user``'s password is read from.
-PASSWORD_VARIABLE: Final = "SESD_STATUS_PASSWORD"  # noqa: S105 - a name, not a password
-
-
-@dataclass(frozen=True, slots=True)
-class Access:
-    """How to get through the port's lock: basic auth, and the CA to trust."""
-
-    #: The Authorization header, or none.
-    headers: dict[str, str] = field(default_factory=dict)
-    tls: ssl.SSLContext | None = None
-
-
-class Unreachable(Exception):
-    """The daemon did not answer with its status; the message says why in one line."""
 
 
 def add_parser(commands: Commands) -> None:
@@ -107,83 +88,6 @@ def _has_tls(config: Config) -> bool:
         return config.http.web_config.read().tls_server_config is not None
     except ConfigError:
         return False  # not ours to read (the daemon's user's): plain HTTP is tried
-
-
-def access(user: str | None, cacert: str | None) -> Access:
-    """The credentials and trust the options ask for; ConfigError saying what is
-    missing."""
-    headers = {}
-    if user is not None:
-        password = os.environ.get(PASSWORD_VARIABLE)
-        if password is None:
-            raise ConfigError(f"--user {user}: set {PASSWORD_VARIABLE} to its password")
-        if ":" in user:
-            raise ConfigError(f"--user {user}: a user name has no ':'")
-        headers["Authorization"] = aiohttp.encode_basic_auth(user, password)
-    tls = None
-    if cacert is not None:
-        try:
-            tls = ssl.create_default_context(cafile=cacert)
-        except (OSError, ssl.SSLError) as exc:
-            raise ConfigError(f"--cacert {cacert}: {exc}") from None
-    return Access(headers, tls)
-
-
-async def fetch(url: str, top: int, through: Access = Access()) -> tuple[bytes, Status]:
-    """The status document (its JSON, and decoded); :class:`Unreachable` when there is
-    none to be had."""
-    api = f"{url.rstrip('/')}/api/v1/status"
-    try:
-        timeout = aiohttp.ClientTimeout(total=_TIMEOUT)
-        async with (
-            aiohttp.ClientSession(timeout=timeout) as session,
-            session.get(
-                api, params={"top": str(top)}, headers=through.headers, ssl=through.tls or True
-            ) as response,
-        ):
-            body = await response.read()
-            if response.status == 401:
-                hint = (
-                    "wrong user or password"
-                    if through.headers
-                    else f"give --user and ${PASSWORD_VARIABLE}"
-                )
-                raise Unreachable(f"{api} answered HTTP 401: {hint}")
-            if response.status == 404:
-                # During a rolling upgrade: a replica from before the status page.
-                raise Unreachable(
-                    f"{api} answered HTTP 404: a sesd older than its status page "
-                    "(its /metrics still answers), or not sesd"
-                )
-            if response.status != 200:
-                raise Unreachable(f"{api} answered HTTP {response.status}")
-    except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-        raise Unreachable(f"cannot reach sesd at {url}: {_reason(exc)}") from None
-    try:
-        return body, msgspec.json.decode(body, type=Status)
-    # Text that is not UTF-8: UnicodeDecodeError from msgspec 0.22, DecodeError later.
-    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
-        raise Unreachable(
-            f"{api} did not answer with sesd's status ({undecoded(body, exc)})"
-        ) from None
-
-
-def _reason(exc: BaseException) -> str:
-    """Why a request failed, as a person says it ("Connection refused")."""
-    if isinstance(exc, TimeoutError):
-        return f"no answer within {_TIMEOUT:g} s"
-    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
-        return (
-            f"its TLS certificate is not trusted ({exc.certificate_error}): "
-            "pass the CA that signed it with --cacert"
-        )
-    if isinstance(exc, aiohttp.ClientConnectorSSLError | ssl.SSLError):
-        return "TLS failed (is it serving https? http:// for a plain server)"
-    found = exc.os_error if isinstance(exc, aiohttp.ClientConnectorError) else exc
-    number = getattr(found, "errno", None)
-    if isinstance(number, int) and number > 0:  # asyncio's own text names the address
-        return os.strerror(number)
-    return getattr(found, "strerror", None) or str(found) or type(found).__name__
 
 
 def execute(args: argparse.Namespace) -> int:
