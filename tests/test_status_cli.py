@@ -181,16 +181,29 @@ async def test_a_sesd_from_before_the_status_page_is_named_as_such(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """During a rolling upgrade the new command reaches an old replica, which serves
-    /metrics but no status API: the line says so."""
+    /metrics but no status API: the line says so, having looked. Another server (a
+    plain file server) is called not sesd. The metrics URL pasted as --url is the
+    daemon's address (the status API is not looked for under /metrics)."""
 
     async def metrics(request: web.Request) -> web.Response:
-        return web.Response(text="# sesd\n")
+        return web.Response(text='sesd_build_info{version="0.0.9"} 1\n')
+
+    async def other(request: web.Request) -> web.Response:
+        return web.Response(text="<html>files</html>")
 
     async with _answering("/metrics", metrics) as url:
         assert await sesd("status", "--url", url) == 1
+        assert capsys.readouterr().err == (
+            f"sesd: {url}/api/v1/status answered HTTP 404: a sesd older than its status "
+            "page (its /metrics answers)\n"
+        )
+        assert await sesd("status", "--url", f"{url}/metrics") == 1
+        assert capsys.readouterr().err.startswith(f"sesd: {url}/api/v1/status answered HTTP 404")
+    async with _answering("/", other) as url:
+        assert await sesd("status", "--url", url) == 1
     assert capsys.readouterr().err == (
-        f"sesd: {url}/api/v1/status answered HTTP 404: a sesd older than its status page "
-        "(its /metrics still answers), or not sesd\n"
+        f"sesd: {url}/api/v1/status answered HTTP 404: not sesd (its /metrics has no sesd "
+        "metrics either)\n"
     )
 
 
@@ -217,10 +230,14 @@ async def test_an_answer_not_in_utf8_is_one_line_and_exit_1(
 async def test_an_address_without_its_scheme_or_tls_that_fails_says_why(
     local_sqs: LocalSqs, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """``--url`` without http:// is a usage error naming the form; https:// to a server
-    that speaks plain HTTP says TLS failed, not an operating system's errno text."""
+    """``--url`` without http:// is a usage error naming the form (not a config error:
+    no config is at fault); https:// to a server that speaks plain HTTP says TLS
+    failed, not an operating system's errno text."""
     assert await sesd("status", "--url", "127.0.0.1:9585") == 2
-    assert "give it as http://HOST:PORT or https://HOST:PORT" in capsys.readouterr().err
+    assert capsys.readouterr().err == (
+        "sesd: --url '127.0.0.1:9585' has no scheme: give it as http://127.0.0.1:9585 or "
+        "https://127.0.0.1:9585\n"
+    )
     tls = local_sqs.url.replace("http://", "https://")
     assert await sesd("status", "--url", tls) == 1
     err = capsys.readouterr().err

@@ -37,6 +37,8 @@ __all__ = ["add_parser", "default_url", "table"]
 DEFAULT_URL: Final = "http://127.0.0.1:9585"
 #: Exit status when the daemon cannot be reached, or answers with something else.
 EXIT_UNREACHABLE: Final = 1
+#: Exit status for options that cannot work (as for a config that cannot be read).
+EXIT_USAGE: Final = 2
 _NAMES: Final = {"domain": "DOMAINS", "provider": "PROVIDERS", "tenant": "TENANTS"}
 #: Clear the screen and go home (a terminal only).
 _CLEAR: Final = "\x1b[H\x1b[2J"
@@ -95,15 +97,24 @@ def execute(args: argparse.Namespace) -> int:
     reached; 2 for a config that cannot be read."""
     try:
         url = args.url or default_url(args.config, os.environ.get("SESD_HTTP_LISTEN"))
-        if not url.startswith(("http://", "https://")):
-            raise ConfigError(f"--url {url!r}: give it as http://HOST:PORT or https://HOST:PORT")
-        through = access(args.user, args.cacert)
     except ConfigError as exc:
         return config_error(exc)
+    # The command line's own mistakes: no config is at fault.
+    if not url.startswith(("http://", "https://")):
+        return _usage(f"--url {url!r} has no scheme: give it as http://{url} or https://{url}")
+    try:
+        through = access(args.user, args.cacert)
+    except ConfigError as exc:
+        return _usage(str(exc))
     try:
         return anyio.run(_run, args, url, through)
     except KeyboardInterrupt:
         return 0
+
+
+def _usage(message: str) -> int:
+    print(f"sesd: {message}", file=sys.stderr)
+    return EXIT_USAGE
 
 
 async def _run(args: argparse.Namespace, url: str, through: Access) -> int:

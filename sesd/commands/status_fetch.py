@@ -18,6 +18,21 @@ from sesd.status.document import Status
 __all__ = ["PASSWORD_VARIABLE", "Access", "Unreachable", "access", "fetch"]
 
 _TIMEOUT: Final = 5.0
+#: Paths of sesd's own that a URL pasted from a browser or a scrape config ends with:
+#: the daemon's address is what comes before them.
+_ENDPOINTS: Final = ("/api/v1/status", "/metrics", "/healthz", "/readyz")
+
+
+def base_url(url: str) -> str:
+    """The daemon's address in ``url``, less one of sesd's endpoints pasted with it
+    (``http://host:9585/metrics``); a path before them (a proxy's prefix) is kept."""
+    base = url.rstrip("/")
+    for endpoint in _ENDPOINTS:
+        if base.endswith(endpoint):
+            return base.removesuffix(endpoint)
+    return base
+
+
 #: Where ``--user``'s password is read from.
 PASSWORD_VARIABLE: Final = "SESD_STATUS_PASSWORD"  # noqa: S105 - a name, not a password
 
@@ -58,7 +73,8 @@ def access(user: str | None, cacert: str | None) -> Access:
 async def fetch(url: str, top: int, through: Access = Access()) -> tuple[bytes, Status]:
     """The status document (its JSON, and decoded); :class:`Unreachable` when there is
     none to be had."""
-    api = f"{url.rstrip('/')}/api/v1/status"
+    base = base_url(url)
+    api = f"{base}/api/v1/status"
     try:
         timeout = aiohttp.ClientTimeout(total=_TIMEOUT)
         async with (
@@ -76,10 +92,16 @@ async def fetch(url: str, top: int, through: Access = Access()) -> tuple[bytes, 
                 )
                 raise Unreachable(f"{api} answered HTTP 401: {hint}")
             if response.status == 404:
-                # During a rolling upgrade: a replica from before the status page.
+                # During a rolling upgrade, a replica from before the status page: its
+                # /metrics says it is sesd. Said only when looked at.
+                older = await _serves_metrics(session, base, through)
                 raise Unreachable(
-                    f"{api} answered HTTP 404: a sesd older than its status page "
-                    "(its /metrics still answers), or not sesd"
+                    f"{api} answered HTTP 404: "
+                    + (
+                        "a sesd older than its status page (its /metrics answers)"
+                        if older
+                        else "not sesd (its /metrics has no sesd metrics either)"
+                    )
                 )
             if response.status != 200:
                 raise Unreachable(f"{api} answered HTTP {response.status}")
@@ -92,6 +114,17 @@ async def fetch(url: str, top: int, through: Access = Access()) -> tuple[bytes, 
         raise Unreachable(
             f"{api} did not answer with sesd's status ({undecoded(body, exc)})"
         ) from None
+
+
+async def _serves_metrics(session: aiohttp.ClientSession, base: str, through: Access) -> bool:
+    """Whether ``base``'s /metrics answers with sesd's metrics."""
+    try:
+        async with session.get(
+            f"{base}/metrics", headers=through.headers, ssl=through.tls or True
+        ) as response:
+            return response.status == 200 and b"sesd_" in await response.content.read(1 << 20)
+    except (aiohttp.ClientError, OSError, TimeoutError):
+        return False
 
 
 def _reason(exc: BaseException) -> str:
