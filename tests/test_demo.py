@@ -85,6 +85,19 @@ def test_demo_shows_the_delay_spike() -> None:
     spike_lines = [line for line in result.stdout.splitlines() if "<- delays" in line]
     assert spike_lines
     assert all("outlook.com" in line for line in spike_lines)
+    # Each summary's rows line up under its header, whatever the longest domain
+    # (fabrikam.example is wider than the fourteen characters once kept for it).
+    header, widths = 0, set()
+    for line in result.stdout.splitlines():
+        if line.startswith("  domain "):
+            header = len(line)
+        elif header and line.startswith("  ") and line[2:3] not in (" ", ""):
+            if line.startswith(("  delay% by", "  canary:")):
+                header = 0
+                continue
+            assert len(line.removesuffix("  <- delays")) == header, line
+            widths.add(len(line.split()[0]))
+    assert max(widths) > 14
     assert (
         "[FIRING] delay-ratio-high: outlook.com (provider microsoft) delay_ratio" in result.stdout
     )

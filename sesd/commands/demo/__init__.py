@@ -266,22 +266,23 @@ def _tenant_line(daemon: Daemon, now: float) -> str:
 
 def _summary(daemon: Daemon) -> str:
     p, now = daemon.ledger, daemon.clock()
-    lines = [
-        f"\n{time.strftime('%H:%M:%S')}  window {p.specs[0].name}   "
-        f"status page: http://127.0.0.1:{daemon.http_port}/",
-        f"  {'domain':<14} {'delivered':>9} {'delayed':>8} {'delay%':>7} {'bounced':>8} "
-        f"{'p95 proc':>9} {'pending':>8}",
-    ]
     rows = []
     for domain, windows in list(p.windows.items()):
         figures = windows.figures(0, now)
         rows.append((figures.count("delivery") + figures.count("delivery_delay"), domain, figures))
+    w = max([14, *(len(domain) for _, domain, _ in rows)])  # the widest domain's, at least
+    lines = [
+        f"\n{time.strftime('%H:%M:%S')}  window {p.specs[0].name}   "
+        f"status page: http://127.0.0.1:{daemon.http_port}/",
+        f"  {'domain':<{w}} {'delivered':>9} {'delayed':>8} {'delay%':>7} {'bounced':>8} "
+        f"{'p95 proc':>9} {'pending':>8}",
+    ]
     for _, domain, f in sorted(rows, reverse=True):
         ratio = "-" if f.delay_ratio is None else f"{f.delay_ratio:.1%}"
         p95 = "-" if f.processing_ms[1] is None else f"{f.processing_ms[1] / 1000:.1f}s"
         flag = "  <- delays" if (f.delay_ratio or 0) > 0.05 else ""
         lines.append(
-            f"  {domain:<14} {f.count('delivery'):>9} {f.count('delivery_delay'):>8} {ratio:>7} "
+            f"  {domain:<{w}} {f.count('delivery'):>9} {f.count('delivery_delay'):>8} {ratio:>7} "
             f"{f.count('bounce'):>8} {p95:>9} {p.pending.count(domain, now):>8}{flag}"
         )
     if p.by_provider is not None:
