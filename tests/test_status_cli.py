@@ -425,3 +425,27 @@ def test_wide_characters_take_two_columns_and_keep_the_table_in_line() -> None:
     assert counts["xn--fsqu00a.xn--fiqs8s"] == "3"
     (cut,) = [name for name in counts if "…" in name]
     assert counts[cut] == "2"
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "said"),
+    [
+        ("--top", "0", "'0': give a whole number from 1 to 200"),
+        ("--top", "-1", "'-1': give a whole number from 1 to 200"),
+        ("--top", "201", "'201': give a whole number from 1 to 200"),
+        ("--every", "0", "'0': give a number of seconds, at least 0.2"),
+        ("--every", "-1", "'-1': give a number of seconds, at least 0.2"),
+        ("--every", "nan", "'nan': give a number of seconds, at least 0.2"),
+        ("--every", "inf", "'inf': give a number of seconds, at least 0.2"),
+    ],
+)
+def test_a_top_or_an_every_that_cannot_work_is_a_usage_error(
+    option: str, value: str, said: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--top 0 showed one row and --every 0 redrew as fast as it was told 0.2 s, both
+    without a word: each is refused, exit 2, before the daemon is asked (port 1 has
+    nothing listening, so an attempt would exit 1)."""
+    with pytest.raises(SystemExit) as exited:
+        main(["status", "--url", "http://127.0.0.1:1", "--watch", option, value])
+    assert exited.value.code == 2
+    assert said in capsys.readouterr().err

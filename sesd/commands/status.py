@@ -16,6 +16,7 @@ has TLS.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import unicodedata
@@ -24,7 +25,7 @@ from typing import Final
 import anyio
 import msgspec
 
-from sesd.commands.common import Commands, config_error, with_config
+from sesd.commands.common import Commands, config_error, whole_number, with_config
 from sesd.commands.status_fetch import PASSWORD_VARIABLE, Access, Unreachable, access, fetch
 from sesd.config import Config, ConfigError, HttpConfig, load_config
 from sesd.core.text import clean
@@ -42,6 +43,20 @@ EXIT_USAGE: Final = 2
 _NAMES: Final = {"domain": "DOMAINS", "provider": "PROVIDERS", "tenant": "TENANTS"}
 #: Clear the screen and go home (a terminal only).
 _CLEAR: Final = "\x1b[H\x1b[2J"
+#: The shortest ``--every``: faster redraws flicker, and load the daemon for nothing.
+_FASTEST: Final = 0.2
+
+
+def _redraw_seconds(text: str) -> float:
+    """An argparse type: seconds between redraws, at least ``_FASTEST`` (0 or less would
+    redraw without pause; nan or inf never)."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not (math.isfinite(seconds) and seconds >= _FASTEST):
+        raise argparse.ArgumentTypeError(f"{text!r}: give a number of seconds, at least {_FASTEST}")
+    return seconds
 
 
 def add_parser(commands: Commands) -> None:
@@ -54,8 +69,19 @@ def add_parser(commands: Commands) -> None:
     )
     status.add_argument("--json", action="store_true", help="print the status document as JSON")
     status.add_argument("--watch", action="store_true", help="redraw until Ctrl-C")
-    status.add_argument("--every", type=float, default=5.0, help="seconds between redraws")
-    status.add_argument("--top", type=int, default=10, help="domains, providers, tenants shown")
+    status.add_argument(
+        "--every",
+        type=_redraw_seconds,
+        default=5.0,
+        help=f"seconds between redraws (at least {_FASTEST})",
+    )
+    # The API lists at most 200 a table: more would be cut without a word.
+    status.add_argument(
+        "--top",
+        type=whole_number(1, 200),
+        default=10,
+        help="domains, providers, tenants shown (1 to 200)",
+    )
     status.add_argument("--user", help=f"basic auth user (password in ${PASSWORD_VARIABLE})")
     status.add_argument("--cacert", help="CA certificates (PEM) to trust for https")
     status.set_defaults(execute=execute)
@@ -131,7 +157,7 @@ async def _run(args: argparse.Namespace, url: str, through: Access) -> int:
         return EXIT_UNREACHABLE
     while args.watch:
         sys.stdout.flush()
-        await anyio.sleep(max(0.2, args.every))
+        await anyio.sleep(args.every)
         try:
             found = await fetch(url, args.top, through)
         except Unreachable as exc:
