@@ -173,13 +173,15 @@ async def test_a_region_that_fails_leaves_the_report_of_those_done(local_sqs: Lo
     env = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
     name = f"r{uuid.uuid4().hex[:8]}"
     command = [sys.executable, "-m", "sesd", "setup", "--name", name]
-    command += ["--endpoint-url", local_sqs.url, "--region", "us-east-1", "--region", "eu west"]
+    # A region's name that the local server knows nothing of (as AWS would not
+    # answer for a region it has not opened yet).
+    command += ["--endpoint-url", local_sqs.url, "--region", "us-east-1", "--region", "xx-none-9"]
     done = await run_process(command, env=env, check=False)
     assert done.returncode == 1
     assert f'url = "{local_sqs.url}/123456789012/{name}-events"' in done.stdout.decode()
     assert f'name = "{name}-events-us-east-1"' in done.stdout.decode()  # as if all went
     (line,) = done.stderr.decode().splitlines()
-    assert line.startswith("sesd: setup failed in eu west: ")
+    assert line.startswith("sesd: setup failed in xx-none-9: ")
 
 
 async def test_setup_from_a_config_provisions_the_default_accounts_regions_only(
@@ -237,6 +239,63 @@ async def test_setup_from_a_config_needs_none_of_its_sinks_secrets(
     assert "# us-east-1" in done.stdout.decode()
 
 
+@pytest.mark.parametrize(
+    ("option", "value", "said"),
+    [
+        ("--name", "{token} x", "give 1 to 60 letters, digits, hyphens or underscores"),
+        ("--name", "{token}!", "give 1 to 60 letters, digits, hyphens or underscores"),
+        ("--name", "{token}.fifo", "underscores (no .fifo: setup makes standard queues)"),
+        # 61: the event destination NAME-sns would be 65, over SES's 64.
+        ("--name", "{token}" + "x" * 52, "give 1 to 60 letters, digits, hyphens or underscores"),
+        ("--region", "mars-1", "'mars-1' is not an AWS region's name"),
+        ("--region", "eu west", "'eu west' is not an AWS region's name"),
+        ("--region", "EU-WEST-1", "'EU-WEST-1' is not an AWS region's name"),
+    ],
+)
+async def test_a_name_or_region_aws_would_refuse_is_refused_before_any_call(
+    local_sqs: LocalSqs, option: str, value: str, said: str
+) -> None:
+    """A --name SQS, SNS or SES would not take, or a --region that is no region's name,
+    is a usage error, exit 2, with nothing made in any region (it failed at the first
+    call that used it, after the names before it were made, or in the second region
+    after the first was provisioned)."""
+    import os
+    import sys
+
+    from anyio import run_process
+
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+    token = f"v{uuid.uuid4().hex[:8]}"
+    name = value.format(token=token) if option == "--name" else token
+    command = [sys.executable, "-m", "sesd", "setup", "--endpoint-url", local_sqs.url]
+    command += ["--region", "us-east-1", "--name", name]
+    if option == "--region":
+        command += ["--region", value]
+    done = await run_process(command, env=env, check=False)
+    assert done.returncode == 2, done.stderr.decode()
+    assert said in done.stderr.decode()
+    assert done.stdout.decode() == ""
+    async with get_session().create_client(
+        "sqs", region_name="us-east-1", endpoint_url=local_sqs.url
+    ) as sqs:
+        assert (await sqs.list_queues(QueueNamePrefix=token)).get("QueueUrls", []) == []
+    async with get_session().create_client(
+        "sns", region_name="us-east-1", endpoint_url=local_sqs.url
+    ) as sns:
+        topics = (await sns.list_topics()).get("Topics", [])
+    assert not [t for t in topics if token in t["TopicArn"]]
+
+
+async def test_the_longest_name_setup_takes_is_provisioned(local_sqs: LocalSqs) -> None:
+    """A --name of 60 characters makes every name within AWS's limits: all of it is
+    created (SES's event destination NAME-sns is 64 characters, its limit)."""
+    name = f"n{uuid.uuid4().hex[:8]}".ljust(60, "x")
+    plan = await run_setup(SetupOptions(name=name, endpoint_url=local_sqs.url))
+    created = {kind for action, kind, _ in plan.steps if action == "created"}
+    assert created >= {"SNS topic", "SQS dead-letter queue", "SQS queue", "SES configuration set"}
+    assert ("created", "SES event destination (SNS)", f"{name}/{name}-sns") in plan.steps
+
+
 @pytest.mark.parametrize("count", ["0", "-3", "1001", "five"])
 def test_a_receive_count_sqs_would_refuse_or_misread_is_a_usage_error(
     count: str, capsys: pytest.CaptureFixture[str]
@@ -261,9 +320,9 @@ def test_an_endpoint_that_is_not_aws_is_one_line_not_a_traceback(
 
     async def attempt() -> int:
         async with GarbageSqs() as garbage:
-            argv = ["setup", "--region", "nowhere-1", "--endpoint-url", garbage.url]
+            argv = ["setup", "--region", "ap-nowhere-1", "--endpoint-url", garbage.url]
             return await anyio.to_thread.run_sync(main, argv)
 
     assert anyio.run(attempt) == 1
     (line,) = capsys.readouterr().err.splitlines()
-    assert line.startswith("sesd: setup failed in nowhere-1: ")
+    assert line.startswith("sesd: setup failed in ap-nowhere-1: ")

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
+from typing import Final
 
 import anyio
 from botocore.exceptions import BotoCoreError, ClientError
@@ -23,6 +25,7 @@ from botocore.parsers import ResponseParserError
 from sesd.commands.common import Commands, command, config_error, whole_number
 from sesd.commands.provision import EVENT_TYPES, Plan, SetupOptions, run_setup
 from sesd.config import ConfigError, load_config
+from sesd.core.accounts import is_region
 from sesd.io.logs import configure_logging
 
 __all__ = ["EVENT_TYPES", "PERMISSIONS", "Plan", "SetupOptions", "add_parser", "run_setup"]
@@ -42,6 +45,31 @@ PERMISSIONS = (
     ("ses:SendEmail", "the canary, if [canary] is set"),
     ("sts:AssumeRole", "the roles of [[accounts]], if any (on those roles)"),
 )
+#: What every name setup makes of ``--name`` may hold: SQS, SNS and SES all take these
+#: characters; the SES event destination NAME-sns has at most 64, so NAME at most 60
+#: (the dead-letter queue NAME-events-dlq, at most 80, is then within SQS's limit).
+_NAME: Final = re.compile(r"[A-Za-z0-9_-]{1,60}")
+
+
+def _base_name(text: str) -> str:
+    """An argparse type: a ``--name`` AWS takes in every name made of it, else a usage
+    error before any call (a bad one could fail after some names were made)."""
+    if _NAME.fullmatch(text) is None:
+        fifo = " (no .fifo: setup makes standard queues)" if text.endswith(".fifo") else ""
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: give 1 to 60 letters, digits, hyphens or underscores{fifo}"
+        )
+    return text
+
+
+def _region(text: str) -> str:
+    """An argparse type: an AWS region's name (``eu-west-1``), else a usage error before
+    any call (a typo failed with no credentials, or an endpoint's unreadable answer)."""
+    if not is_region(text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an AWS region's name (such as us-east-1 or eu-west-1)"
+        )
+    return text
 
 
 def add_parser(commands: Commands) -> None:
@@ -59,12 +87,14 @@ def add_parser(commands: Commands) -> None:
     )
     setup.add_argument(
         "--name",
+        type=_base_name,
         default="sesd",
         help="base name: configuration set NAME, topic and queue NAME-events",
     )
     setup.add_argument(
         "--region",
         action="append",
+        type=_region,
         help="AWS region; repeat for several (default: the regions of the config's queues, "
         "else its [aws] region, else us-east-1)",
     )
