@@ -306,6 +306,19 @@ def test_rule_validation_errors() -> None:
             parse_config(text)
 
 
+def test_an_unknown_window_lists_the_windows_shortest_first() -> None:
+    """The windows a rule may read are listed by duration, as written (sorted as text,
+    1h came before 5m and 90s after 15m)."""
+    from sesd.config import ConfigError
+
+    text = (
+        '[windows]\nsizes = ["1h", "90s", "15m", "5m"]\n'
+        '[[alerts.rules]]\nname = "x"\nmetric = "delay_ratio"\nwindow = "10m"\nabove = 0.2\n'
+    )
+    with pytest.raises(ConfigError, match=r"is not one of windows\.sizes \(90s, 5m, 15m, 1h\)"):
+        parse_config(text)
+
+
 @pytest.mark.parametrize(
     ("metric", "threshold", "message"),
     [

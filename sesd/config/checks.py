@@ -103,6 +103,11 @@ def config_warnings(config: Config) -> list[str]:
     return found
 
 
+def _shortest_first(config: Config) -> list[str]:
+    """The configured windows as written, shortest first (as text, 1h came before 5m)."""
+    return [size.text for size in sorted(config.windows.sizes, key=lambda size: size.seconds)]
+
+
 def _check_rule_windows(config: Config) -> None:
     """Each rule reads a configured window, a canary metric needs the canary, and no
     label is evicted while its windows still hold events."""
@@ -119,7 +124,7 @@ def _check_rule_windows(config: Config) -> None:
         if rule.window not in windows:
             raise ValueError(
                 f"alerts.rules[{i}] ({rule.name}): window {rule.window!r} is not one of "
-                f"windows.sizes ({', '.join(sorted(windows))})"
+                f"windows.sizes ({', '.join(_shortest_first(config))})"
             )
         window = next(size for size in config.windows.sizes if size.text == rule.window)
         if every.seconds > window.seconds:
