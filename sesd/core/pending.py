@@ -43,6 +43,7 @@ UNKNOWN: Final = "unknown"
 #: When a delay carries no expirationTime: as long as SES ever tries, with a margin.
 DEFAULT_EXPIRY: Final = LONGEST_DELAY
 _xxh3: Final = xxhash.xxh3_64_intdigest
+_NEVER: Final = float("inf")
 
 
 def pending_key(message_id: str, address: str) -> int:
@@ -215,6 +216,11 @@ class PendingDelays:
             for index, label in self._expiries
             if index == scope
         }
+
+    def next_expiry(self, after: float) -> float:
+        """The earliest expiry later than ``after`` of a recipient still held: when a
+        count drops next, with no event meanwhile (inf: never). A pure read."""
+        return min((e[2] for e in self._entries.values() if e[2] > after), default=_NEVER)
 
     def expire(self, before: float) -> int:
         """Forget for good the delays that expired at or before ``before`` (run it well

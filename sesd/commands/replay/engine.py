@@ -11,6 +11,7 @@ from typing import Any, Final
 from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.rules import Transition
 from sesd.commands.replay.json_stream import MAX_BODY, TOO_LARGE
+from sesd.commands.replay.quiet import next_tick, quiet_until
 from sesd.config import Config, core_settings
 from sesd.core.decode import Event, decode_body
 from sesd.core.domains import domain_of
@@ -72,20 +73,36 @@ class Replay:
         self.stops: list[dict[str, Any]] = []
         self.now = 0.0
         self._next_tick: float | None = None
+        # Tick k is at _first + k * every (a product: no drift, and a gap's ticks can
+        # be skipped over); _tick is the next one's number.
+        self._first = 0.0
+        self._tick = 0
 
     def _evaluate_until(self, t: float, *, final: bool = False) -> float:
-        """Run every evaluation tick before ``t`` (and one at ``t`` when ``final``).
-        Returns the event time up to which a call would run none (the next tick)."""
+        """Run every evaluation tick before ``t`` (and one at ``t`` when ``final``) but
+        those that would change nothing (sesd.commands.replay.quiet). Returns the event
+        time up to which a call would run none (the next tick)."""
         if not self.evaluator.rules:
             return math.inf
+        every = self.every
         if self._next_tick is None:
-            self._next_tick = (t // self.every) * self.every
+            self._next_tick = self._first = (t // every) * every
         while self._next_tick < t:
-            self._record(self._next_tick)
-            self._next_tick += self.every
+            at = self._next_tick
+            self._record(at)
+            done = self._tick
+            self._tick = done + 1
+            if self._first + (done + 2) * every < t:  # a gap: more than one tick to t
+                self._tick = next_tick(self._first, every, done, min(t, self._quiet(at)))
+            self._next_tick = self._first + self._tick * every
         if final:
             self._record(t)
         return self._next_tick
+
+    def _quiet(self, at: float) -> float:
+        """The event time before which no evaluation after the one at ``at`` changes
+        anything while no event comes (``at``: not known)."""
+        return quiet_until(self.ledger, self.evaluator, self.now, at)
 
     def _record(self, at: float) -> None:
         self.pipeline.housekeep(at)
