@@ -183,3 +183,37 @@ def test_invalid_values_are_named_by_their_input_place_and_byte_offset(
     document = json.loads(capsys.readouterr().out)
     assert document["messages"]["invalid"] == 12
     assert [v["value"] for v in document["invalid_values"]] == list(range(1, 11))
+
+
+def test_totals_count_every_event_whatever_the_rules_or_eviction() -> None:
+    """A domain and a tenant quiet for longer than idle_evict are evicted during the
+    replay and seen again: the per-domain and per-tenant totals still count every
+    recipient replayed, and are the same with rules as without."""
+    from sesd.commands.replay.engine import Replay
+    from sesd.config import parse_config
+
+    day = 86400.0
+    tenant = {"ses:tenant-name": ["acme"]}
+    events = [f.delivery([f"u{i}@first.example"], at=f.T0 + i, tags=tenant) for i in range(5)]
+    beta = {"ses:tenant-name": ["beta"]}
+    events += [
+        f.delivery(["d@daily.example"], at=f.T0 + 43200 + n * day, tags=beta) for n in range(3)
+    ]
+    events.append(f.delivery(["z@first.example"], at=f.T0 + 2 * day + 46800, tags=tenant))
+    events.sort(key=lambda event: str(event["delivery"]["timestamp"]))
+    bodies = [f.raw(event).encode() for event in events]
+    base = '[domains]\nidle_evict = "1h"\n[tenants]\nenabled = true\n'
+    rules = 'name = "delays"\nmetric = "delay_ratio"\nwindow = "5m"\nabove = 0.2\n'
+    documents = []
+    for toml in (base, base + "[[alerts.rules]]\n" + rules):
+        replay = Replay(parse_config(toml))
+        replay.run(bodies)
+        documents.append(replay.document())
+    with_rules, without = documents
+    assert with_rules["domains"] == {
+        "daily.example": {"delivery": 3},
+        "first.example": {"delivery": 6},
+    }
+    assert with_rules["tenants"] == {"acme": {"delivery": 6}, "beta": {"delivery": 3}}
+    for key in ("domains", "providers", "tenants", "messages"):
+        assert with_rules[key] == without[key]

@@ -59,6 +59,7 @@ class Scope:
         "axis",
         "bounces",
         "delays",
+        "evicted",
         "index",
         "recipients",
         "specs",
@@ -79,6 +80,9 @@ class Scope:
         self.bounces: dict[str, dict[tuple[str, str], int]] = {}
         #: label -> subtype -> recipients SES did not send to (a suppression list)
         self.suppressed: dict[str, dict[str, int]] = {}
+        #: When set (a replay's whole-run totals): label -> the recipients per event
+        #: type its evictions took from ``recipients``, summed.
+        self.evicted: dict[str, list[int]] | None = None
 
     def slot(self, name: str) -> Slot:
         """A label's slot (its counters made on first use)."""
@@ -99,7 +103,11 @@ class Scope:
     def forget(self, label: str) -> None:
         """Drop an evicted label's counters and windows."""
         self.windows.pop(label, None)
-        self.recipients.pop(label, None)
+        counts = self.recipients.pop(label, None)
+        if counts is not None and self.evicted is not None:
+            kept = self.evicted.setdefault(label, [0] * len(counts))
+            for index, n in enumerate(counts):
+                kept[index] += n
         self.delays.pop(label, None)
         self.bounces.pop(label, None)
         self.suppressed.pop(label, None)

@@ -17,6 +17,7 @@ from sesd.core.decode import Event, decode_body
 from sesd.core.domains import domain_of
 from sesd.core.events import EVENT_TYPES, Invalid
 from sesd.core.pipeline import Pipeline, Result
+from sesd.core.scopes import Scope
 from sesd.core.tallies import Outcome
 from sesd.core.timestamps import iso
 from sesd.core.unreadable import not_utf8_at
@@ -55,6 +56,11 @@ class Replay:
     def __init__(self, config: Config) -> None:
         self.pipeline = Pipeline(core_settings(config))
         self.ledger = ledger = self.pipeline.ledger
+        # The totals are of every event replayed: a label evicted while idle (and
+        # counted from zero when seen again) keeps what it counted.
+        for scope in (ledger.by_domain, ledger.by_provider, ledger.by_tenant):
+            if scope is not None:
+                scope.evicted = {}
         #: The DNS task of ``--dns`` (None when providers are off).
         self.resolver: ProviderResolver | None = None
         if ledger.providers is not None:
@@ -196,7 +202,7 @@ class Replay:
     def document(self) -> dict[str, Any]:
         """The ``--json`` document (README, "Tuning rules on history", gives its shape)."""
         tallies = self.ledger.tallies
-        domains = _per_type(self.ledger.by_domain.recipients)
+        domains = _per_type(_totals(self.ledger.by_domain))
         counted = tallies.messages
         messages = {outcome.value: counted.get((QUEUE, outcome), 0) for outcome in Outcome}
         invalid = {reason: n for (_, reason), n in sorted(tallies.invalid.items())}
@@ -205,8 +211,8 @@ class Replay:
         providers, tenants = self.ledger.by_provider, self.ledger.by_tenant
         return {
             "domains": domains,
-            "providers": {} if providers is None else _per_type(providers.recipients),
-            "tenants": {} if tenants is None else _per_type(tenants.recipients),
+            "providers": {} if providers is None else _per_type(_totals(providers)),
+            "tenants": {} if tenants is None else _per_type(_totals(tenants)),
             "causes": causes,
             "messages": messages,
             "alerts": self.alerts,
@@ -243,6 +249,16 @@ class Replay:
                 }
             out[domain] = per_window
         return out
+
+
+def _totals(scope: Scope) -> dict[str, list[int]]:
+    """A scope's recipients per label over the whole replay, evicted labels' included."""
+    totals = {label: list(counts) for label, counts in (scope.evicted or {}).items()}
+    for label, counts in scope.recipients.items():
+        kept = totals.setdefault(label, [0] * len(counts))
+        for index, n in enumerate(counts):
+            kept[index] += n
+    return totals
 
 
 def _per_type(recipients: dict[str, list[int]]) -> dict[str, dict[str, int]]:
