@@ -217,3 +217,43 @@ def test_totals_count_every_event_whatever_the_rules_or_eviction() -> None:
     assert with_rules["tenants"] == {"acme": {"delivery": 6}, "beta": {"delivery": 3}}
     for key in ("domains", "providers", "tenants", "messages"):
         assert with_rules[key] == without[key]
+
+
+@pytest.mark.parametrize(
+    ("name", "data"),
+    [
+        ("empty.jsonl", b""),
+        ("nothing.jsonl.gz", gzip.compress(b"")),
+        ("zero-bytes.jsonl.gz", b""),
+        ("blank.jsonl", b"\n  \n\r\n\t\n"),
+    ],
+    ids=["empty", "gzip-of-nothing", "zero-byte-gz", "blank-lines"],
+)
+def test_an_empty_input_exits_3_and_says_so(
+    config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, data: bytes
+) -> None:
+    """An input with no value in it is the wrong input (a failed download, say), not a
+    quiet month: exit 3, with why on stderr; --json still prints its document."""
+    path = tmp_path / name
+    path.write_bytes(data)
+    for extra in ([], ["--json"]):
+        assert main(["replay", "--config", str(config), *extra, str(path)]) == 3
+        out, err = capsys.readouterr()
+        assert f"sesd: replay read no value: {path} held nothing" in err
+        if extra:
+            assert json.loads(out)["messages"]["processed"] == 0
+
+
+def test_nothing_on_stdin_exits_3_and_says_so(config: Path) -> None:
+    """`-` with a writer that wrote nothing (an `aws s3 cp ... -` that failed)."""
+    result = subprocess.run(
+        [sys.executable, "-m", "sesd", "replay", "--config", str(config), "--json", "-"],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=30,
+    )
+    assert result.returncode == 3
+    assert "sesd: replay read no value: standard input held nothing" in result.stderr
+    assert json.loads(result.stdout)["as_of"] is None

@@ -160,12 +160,16 @@ def run_replay(
         sys.stdout.write(render_text(document) + "\n")
         if with_report:
             sys.stdout.write("\n" + render_report(reports) + "\n")
-    return _said(document, problems, partial)
+    tallies = replay.ledger.tallies
+    values = sum(tallies.messages.values()) + sum(tallies.notices.values())
+    return _said(document, problems, partial, [s.name for s in found] if not values else None)
 
 
-def _said(document: dict[str, Any], problems: list[str], partial: list[str]) -> int:
-    """What went wrong, on stderr (``partial``: inputs read only in part); the exit
-    status."""
+def _said(
+    document: dict[str, Any], problems: list[str], partial: list[str], empty: list[str] | None
+) -> int:
+    """What went wrong, on stderr (``partial``: inputs read only in part; ``empty``: the
+    inputs, when no value at all was read from them); the exit status."""
     for problem in problems:
         print(f"sesd: replay skipped {problem}", file=sys.stderr)
     for line in partial:
@@ -178,6 +182,16 @@ def _said(document: dict[str, Any], problems: list[str], partial: list[str]) -> 
             "ahead); no rule saw them. Replay each archive on its own, or in time order.",
             file=sys.stderr,
         )
+    if empty is not None and not problems and not partial:
+        # An empty download or a pipe whose writer failed: the wrong input, not a quiet
+        # month with no alert.
+        named = ", ".join("standard input" if name == "-" else name for name in empty)
+        print(
+            f"sesd: replay read no value: {named} held nothing but blank space "
+            "(an empty file or pipe), so there was no event to replay",
+            file=sys.stderr,
+        )
+        return EXIT_SKIPPED
     messages = document["messages"]
     if not messages.get("processed") and messages.get("invalid"):
         # Every value read was refused: the wrong input, not a quiet month.
