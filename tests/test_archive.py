@@ -432,6 +432,46 @@ def test_progress_shows_on_a_terminal_and_ctrl_c_gives_a_partial_report(tmp_path
         assert "replay:" not in done.stderr
 
 
+def test_a_terminal_shows_the_rules_evaluated_between_two_events_far_apart(
+    tmp_path: Path,
+) -> None:
+    """Between two events hours apart nothing is read, while the rules are evaluated
+    at every second of event time until the first leaves the window: the bar says how
+    far in event time they are, so the replay does not look stuck."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    config = tmp_path / "sesd.toml"
+    config.write_text(
+        '[providers]\nenabled = false\n[windows]\nsizes = ["1h"]\n'
+        '[alerts]\nevaluate_every = "1s"\n[[alerts.rules]]\nname = "delays"\n'
+        'metric = "delay_ratio"\nwindow = "1h"\nabove = 0.5\n'
+    )
+    events = tmp_path / "events.jsonl"
+    apart = [f.delivery([f"{n}@gmail.example"], at=f.T0 + n * 7200) for n in range(2)]
+    events.write_text("".join(json.dumps(e) + "\n" for e in apart))
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 160, 0, 0))
+    command = [sys.executable, "-m", "sesd", "replay", "--config", str(config), str(events)]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=slave) as process:
+        os.close(slave)
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # the replay exited: its terminal closed
+                break
+            if not chunk:
+                break
+            shown += chunk
+        assert process.wait(timeout=30) == 0
+    os.close(master)
+    # An event time between the two events' (T0 is 08:00, the second comes at 10:00).
+    assert b" events, rules at 2027-01-15T08:" in shown
+
+
 @pytest.mark.parametrize("size", [1, 2, 3, 7, 64, 1 << 20])
 def test_an_array_read_in_chunks_of_any_size_gives_the_same_elements(size: int) -> None:
     """Chunk ends fall inside strings (with escaped quotes, brackets and commas in

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import sys
 import time
 from collections.abc import Iterable, Iterator
@@ -27,6 +28,7 @@ from sesd.commands.replay.engine import Replay, Where
 from sesd.commands.replay.text import render_text, stopped_line
 from sesd.commands.replay.tuning import override, render_report, report
 from sesd.config import Config, ConfigError
+from sesd.core.timestamps import iso
 from sesd.io.logs import configure_logging
 from sesd.runtime.state import StateError, providers_cache, read_state
 
@@ -135,6 +137,7 @@ def run_replay(
                 source.values = 0  # counted again as the replay reads
         interrupted = False
         with _progress(found, show=not quiet and sys.stderr.isatty()) as progress:
+            replay.evaluating = progress.evaluating
             try:
                 read = progress.count(bodies(found, progress.read, s3=s3))
                 replay.run(read, lambda n: _where(found, n))
@@ -271,6 +274,7 @@ class _Progress:
             )
         self._events = 0
         self._started = time.monotonic()
+        self._shown = -math.inf
 
     def read(self, n: int) -> None:
         bar = self._bar
@@ -280,6 +284,17 @@ class _Progress:
                 # tqdm skipped it (two updates within its clock's tick): the input may
                 # now wait, so what was read must show.
                 bar.refresh()
+
+    def evaluating(self, at: float) -> None:
+        """The rules are evaluated up to event time ``at``, between two events far apart
+        (nothing read meanwhile: the bar must show the replay is not stuck)."""
+        bar = self._bar
+        if bar is None:
+            return
+        now = time.monotonic()
+        if now - self._shown >= 0.5:  # a line a few times a second, not thousands
+            self._shown = now
+            bar.set_postfix_str(f"{self._events:,} events, rules at {iso(at)}", refresh=True)
 
     def count(self, found: Iterable[bytes]) -> Iterator[bytes]:
         """``found``, its bodies counted for the bar (with no bar, as it is: a layer

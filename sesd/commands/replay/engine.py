@@ -32,6 +32,8 @@ _TOO_LARGE: Final = Invalid("too_large", f"a body over {MAX_BODY >> 20} MiB, not
 #: enough to find what wrote them, few enough to read).
 NAMED_INVALID: Final = 10
 _INVALID: Final = Outcome.INVALID
+#: How many evaluations between two words to :attr:`Replay.evaluating`.
+SHOWN_EVERY: Final = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +85,10 @@ class Replay:
         # be skipped over); _tick is the next one's number.
         self._first = 0.0
         self._tick = 0
+        #: Evaluations run so far; every :data:`SHOWN_EVERY`, ``evaluating`` (when set)
+        #: is told the event time reached, for a progress bar between two events far apart.
+        self.evaluations = 0
+        self.evaluating: Callable[[float], None] | None = None
 
     def _evaluate_until(self, t: float, *, final: bool = False) -> float:
         """Run every evaluation tick before ``t`` (and one at ``t`` when ``final``) but
@@ -96,6 +102,9 @@ class Replay:
         while self._next_tick < t:
             at = self._next_tick
             self._record(at)
+            self.evaluations += 1
+            if self.evaluating is not None and not self.evaluations % SHOWN_EVERY:
+                self.evaluating(at)
             done = self._tick
             self._tick = done + 1
             if self._first + (done + 2) * every < t:  # a gap: more than one tick to t
