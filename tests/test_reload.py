@@ -88,11 +88,13 @@ async def test_sighup_applies_a_new_rule_and_queue_and_survives_a_broken_file(
         config.write_text(config.read_text().replace('metric = "delayed_recipients"', "metric ="))
         failed = await _reload(sesd, "sesd.config.reload_failed")
         assert "not valid TOML" in failed["error"]
+        assert failed["kept"] == "running config"
         assert await _reload_metrics(sesd) == (0, reloaded_at)
         await _fires(sesd, sqs, second, "still.example")  # the old config runs on
         config.write_text("")  # a template that rendered nothing: no queue to read
         failed = await _reload(sesd, "sesd.config.reload_failed")
         assert failed["error"] == f"{config}: queues: at least one [[queues]] is needed"
+        assert failed["kept"] == "running config"
         await _fires(sesd, sqs, first, "unstopped.example")
 
         config_file(tmp_path, base)  # the second queue and the rule go

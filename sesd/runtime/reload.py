@@ -16,7 +16,7 @@ import contextlib
 import threading
 from collections.abc import Callable
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import msgspec
 
@@ -104,6 +104,11 @@ def merge(old: Config, new: Config) -> tuple[Config, list[str]]:
     return merged, ignored
 
 
+#: What a failed reload leaves in force, said in its log line: read alone in a journal,
+#: the line must not leave sesd seeming to run on no config or on the defaults.
+_KEPT: Final = "running config"
+
+
 class Reloader:
     """Applies a reloaded config to a running daemon, part by part."""
 
@@ -117,7 +122,7 @@ class Reloader:
             await self.reload()
         except Exception:  # noqa: BLE001 - a failed reload must not end sesd
             self._daemon.metrics.reloaded(False, self._daemon.clock())
-            self._log.error("sesd.config.reload_failed", exc_info=True)
+            self._log.error("sesd.config.reload_failed", kept=_KEPT, exc_info=True)
 
     async def reload(self) -> bool:
         """Re-read the config file and apply what may change while running. An invalid
@@ -125,7 +130,9 @@ class Reloader:
         daemon = self._daemon
         path = daemon.config_path
         if not path:
-            self._log.warning("sesd.config.reload_failed", error="no config file to read")
+            self._log.warning(
+                "sesd.config.reload_failed", error="no config file to read", kept=_KEPT
+            )
             return False
         try:
             # The web configuration file is read with the rest, in a thread apart.
@@ -140,7 +147,7 @@ class Reloader:
                 ignored += [f"http.web_config: {key}" for key in web]
         except ConfigError as exc:
             daemon.metrics.reloaded(False, daemon.clock())
-            self._log.error("sesd.config.reload_failed", path=path, error=str(exc))
+            self._log.error("sesd.config.reload_failed", path=path, error=str(exc), kept=_KEPT)
             return False
         for key in ignored:
             self._log.warning("sesd.config.reload_ignored", key=key, hint="needs a restart")
