@@ -9,6 +9,7 @@ from typing import Any
 
 import aiohttp
 import anyio
+import msgspec
 import pytest
 from aiohttp import web
 
@@ -23,6 +24,7 @@ from sesd.metrics.registry import Metrics
 from sesd.runtime.health import Changes, Health
 from sesd.runtime.sqs import QueuePoller
 from sesd.runtime.sqs_calls import InFlight, check_queue
+from sesd.status.document import Status
 from tests import factory as f
 from tests.conftest import aws_client, make_queue, queue_counts, running, send_bodies
 from tests.proxy import Proxy
@@ -766,3 +768,42 @@ async def test_other_tasks_run_between_two_messages_and_a_stop_waits_for_the_bat
     assert handling.cancel_called
     assert tallies.messages == {("q", Outcome.PROCESSED): 10}
     assert await queue_counts(sqs, url) == (0, 0)
+
+
+async def test_a_queue_deleted_while_read_is_not_ready_from_that_receive_until_it_is_back(
+    local_sqs: Any, sqs: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A queue that answered, then is deleted: from the receive that finds it unusable,
+    /readyz, ``sesd_queue_ready`` and the status page all call it not ready (not a
+    minute later, when its last good receive grows old); created again, it is ready
+    again at its next try (the minute between tries shortened here)."""
+    monkeypatch.setattr(sqs_module, "PERMANENT_RETRY", 0.05)
+    url, _ = await make_queue(sqs)
+    name = url.rsplit("/", 1)[1]
+    config = parse_config(
+        f'[aws]\nendpoint_url = "{local_sqs.url}"\nregion = "us-east-1"\n'
+        f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 0\n'
+        '[http]\nlisten = "127.0.0.1:0"\n'
+    )
+    async with running(config) as daemon, aiohttp.ClientSession() as http:
+        base = f"http://127.0.0.1:{daemon.http_port}"
+
+        async def answers() -> tuple[int, float | None, bool, list[str]]:
+            async with http.get(base + "/readyz") as response:
+                status = response.status
+            async with http.get(base + "/api/v1/status") as response:
+                doc = msgspec.json.decode(await response.read(), type=Status)
+            ready = daemon.metrics.registry.get_sample_value("sesd_queue_ready", {"queue": "q"})
+            return status, ready, doc.queues[0].ready, doc.sesd.not_ready
+
+        with anyio.fail_after(20):
+            await daemon.changes.wait_for(lambda: "q" in daemon.health.last_receive)
+        assert await answers() == (200, 1.0, True, [])
+        await sqs.delete_queue(QueueUrl=url)
+        with anyio.fail_after(20):
+            await daemon.changes.wait_for(lambda: "q" in daemon.health.failing)
+        assert await answers() == (503, 0.0, False, ["q"])
+        await sqs.create_queue(QueueName=name)
+        with anyio.fail_after(20):
+            await daemon.changes.wait_for(lambda: not daemon.health.failing)
+        assert await answers() == (200, 1.0, True, [])

@@ -34,11 +34,15 @@ class Health:
         self.failing.discard(queue)
 
     def ready(self, now: float) -> tuple[bool, list[str]]:
-        """Ready when every queue answered recently; returns the ones that did not."""
+        """Ready when every queue answered recently and none is failing; returns the
+        ones that are not. The one answer /readyz, ``sesd_queue_ready`` and the status
+        page give: a queue found unusable is not ready from that receive on, not a
+        minute later when its last good one grows old."""
         stale = [
             q
             for q in self.queues
-            if now - self.last_receive.get(q, float("-inf")) > self.ready_within
+            if q in self.failing
+            or now - self.last_receive.get(q, float("-inf")) > self.ready_within
         ]
         return not stale, stale
 

@@ -63,7 +63,8 @@ class DaemonView(msgspec.Struct, frozen=True, kw_only=True):
     started: float
     uptime_seconds: float
     ready: bool
-    #: Queues with no receive in the last minute (what /readyz names).
+    #: Queues with no receive in the last minute, or failing since their last: found
+    #: unusable, stalled, three failed in a row (what /readyz names).
     not_ready: list[str]
     reload: ReloadView
     #: The commit of this build ("" when unknown): builds of one version differ.
