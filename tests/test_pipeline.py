@@ -397,6 +397,34 @@ def test_a_delivery_without_a_processing_time_records_no_quantile() -> None:
     assert figures.processing.p50 == bucket_value(bucket_of(900.0))
 
 
+@pytest.mark.parametrize(
+    "ms", [1e308, 16 * 3600 * 1000 + 1, -5], ids=["huge", "over-16h", "negative"]
+)
+def test_a_processing_time_ses_cannot_give_is_invalid_and_skews_no_quantile(ms: float) -> None:
+    """SES stops trying a message within 16 hours, so a Delivery whose
+    processingTimeMillis is beyond that, or below 0, is none of SES's: invalid (schema,
+    its detail naming the field), counted by reason, and neither the domain's quantiles
+    nor the histogram take it (taken, one such event was a domain's p99 for an hour).
+    Sixteen hours itself is taken."""
+    pipeline = make()
+    pipeline.feed(f.raw(f.delivery(["a@one.com"], at=NOW, processing_ms=900)), "q", NOW)
+    body = f.delivery(["b@one.com"], at=NOW)
+    body["delivery"]["processingTimeMillis"] = ms
+    for wrap in (f.raw, f.sns):
+        result = pipeline.feed(wrap(body), "q", NOW)
+        assert (result.outcome, result.reason) == ("invalid", "schema")
+        assert result.detail.endswith("at `$.delivery.processingTimeMillis`")
+    tallies = pipeline.ledger.tallies
+    assert tallies.invalid == {("q", "schema"): 2}
+    assert dict(tallies.processing.cumulative())["+Inf"] == 1
+    figures = pipeline.ledger.windows["one.com"].figures(0, NOW)
+    assert figures.count("delivery") == 1
+    assert figures.processing.count == 1
+    assert figures.processing.p99 == bucket_value(bucket_of(900.0))
+    body["delivery"]["processingTimeMillis"] = 16 * 3600 * 1000
+    assert pipeline.feed(f.raw(body), "q", NOW).outcome == "processed"
+
+
 def test_an_evicted_domain_takes_all_its_series_with_it() -> None:
     """Recipients, delays by type and bounces by type of an evicted domain go (its
     delay expired: none of its recipients is pending); another domain's stay."""

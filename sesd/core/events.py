@@ -86,7 +86,12 @@ class Delivery(_Ses, frozen=True):
 
     timestamp: str | None = None
     recipients: list[str] = []
-    processing_time_millis: float | None = None
+    # SES stops trying a message within LONGEST_DELAY: a time outside it, or below 0,
+    # is none of SES's, and kept it would be a domain's p99 for an hour. Such an event
+    # is invalid (its detail names the field), as an ARN longer than AWS makes is.
+    processing_time_millis: (
+        Annotated[float, msgspec.Meta(ge=0, le=LONGEST_DELAY * 1000.0)] | None
+    ) = None
 
 
 class DelayedRecipient(_Ses, frozen=True):
