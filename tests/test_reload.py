@@ -127,6 +127,28 @@ async def test_sighup_applies_a_new_rule_and_queue_and_survives_a_broken_file(
     assert code == 0
 
 
+@pytest.mark.timeout(120)
+async def test_a_resolve_that_raised_thresholds_make_says_why_in_the_log(
+    local_sqs: LocalSqs, sqs: Any, tmp_path: Path
+) -> None:
+    """One delay fires `above = 0`; `above = 5` resolves it at the same value, and the
+    resolve's line says the rule changed (a resolve with the incident on looks wrong)."""
+    url, _ = await make_queue(sqs)
+    base = (
+        f'[aws]\nendpoint_url = "{local_sqs.url}"\n' + _queue(url, "q")
+        + '[alerts]\nevaluate_every = "100ms"\ngroup_wait = "0s"\n'
+    )  # fmt: skip
+    config = config_file(tmp_path, base + RULE)
+    async with sesd_process(config) as sesd:
+        await _fires(sesd, sqs, url, "a.example")
+        config_file(tmp_path, base + RULE.replace("above = 0", "above = 5"))
+        await _reload(sesd, "sesd.config.reloaded")
+        with anyio.fail_after(20):
+            resolved = await sesd.wait_for_event("sesd.alert.resolved")
+    assert (resolved["domain"], resolved["value"]) == ("a.example", 1.0)
+    assert resolved["reason"] == "the rule was changed in the config (above 0 to 5)"
+
+
 async def test_a_reload_keeps_the_listen_address_the_environment_gave(
     local_sqs: LocalSqs, sqs: Any, tmp_path: Path
 ) -> None:

@@ -268,3 +268,49 @@ def test_what_a_rule_takes_in() -> None:
     tenant = rule_of('tenants = ["Acme"]\n')
     assert takes(tenant, "Acme")
     assert not takes(tenant, "acme")
+
+
+def test_a_resolve_a_changed_threshold_makes_says_why() -> None:
+    """Raised thresholds resolve an alert at a value the rule as it fired held: the
+    resolve says the rule changed (in the alert text too), not the traffic."""
+    from sesd.alerting.render import console_text, slack_message
+
+    pipeline, evaluator = firing(parse_config(SINKS + rule()), "a.example")
+    raised = rule(extra='sinks = ["pager"]\nclear_below = 0.8\n').replace("0.2", "0.85")
+    assert reloaded(evaluator, SINKS + raised, T + 5) == []  # resolved by evaluation
+    evaluator.evaluate(pipeline.ledger, T + 10)
+    (resolved,) = evaluator.due(T + 10)
+    assert sent([resolved]) == [("resolved", "delays", ("pager",), ["a.example"])]
+    why = "the rule was changed in the config (above 0.2 to 0.85, clear_below unset to 0.8)"
+    assert (resolved.alerts[0].value, resolved.alerts[0].notes) == (0.6, (why,))
+    assert f"    {why}" in console_text(resolved).splitlines()
+    assert why in str(slack_message(resolved))
+
+
+def test_a_resolve_the_rule_as_it_fired_would_make_too_says_nothing_more() -> None:
+    """Deliveries bring the ratio under both rules' thresholds: an ordinary resolve.
+    Another metric resolves whatever the value: that says why."""
+    pipeline, evaluator = firing(parse_config(SINKS + rule()), "a.example")
+    assert reloaded(evaluator, SINKS + rule().replace("0.2", "0.3"), T + 5) == []
+    for i in range(40):
+        pipeline.feed(f.raw(f.delivery([f"late{i}@a.example"], at=T + 10)), "q", T + 10)
+    evaluator.evaluate(pipeline.ledger, T + 10)
+    (resolved,) = evaluator.due(T + 10)
+    assert (resolved.kind, resolved.alerts[0].notes) == ("resolved", ())
+    pipeline, evaluator = firing(parse_config(SINKS + rule()), "a.example")
+    bounces = rule().replace('"delay_ratio"', '"bounce_ratio"')
+    assert reloaded(evaluator, SINKS + bounces, T + 5) == []
+    evaluator.evaluate(pipeline.ledger, T + 10)
+    (resolved,) = evaluator.due(T + 10)
+    assert resolved.alerts[0].notes == (
+        "the rule was changed in the config (metric delay_ratio to bounce_ratio)",
+    )
+
+
+def test_a_restart_under_raised_thresholds_says_why_its_alert_resolved() -> None:
+    pipeline, evaluator = firing(parse_config(SINKS + rule()), "a.example")
+    blob = snapshot(pipeline.ledger, evaluator, T + 1)
+    again, _ = restarted(blob, SINKS + rule().replace("0.2", "0.7"), T + 5)
+    again.evaluate(pipeline.ledger, T + 10)
+    (resolved,) = again.due(T + 10)
+    assert resolved.alerts[0].notes == ("the rule was changed in the config (above 0.2 to 0.7)",)

@@ -9,7 +9,9 @@ there, and a sink it names anew is sent them as firing, so that it gets the
 resolves later too. A sink that tells alerts apart by their labels (Alertmanager)
 sees a rule whose labels or severity changed as a new alert: it is sent the old
 labels' resolve and the new labels' firing at once, not at the next repeat. Pure:
-the caller passes the states and queues what is returned.
+the caller passes the states and queues what is returned. A rule kept with other
+thresholds (or another metric or window) resolves its alerts by evaluation, not
+here; :class:`Rechecked` has such a resolve say why.
 """
 
 from __future__ import annotations
@@ -25,7 +27,14 @@ from sesd.config import ACCOUNT_METRICS, CANARY_METRICS, RuleConfig
 from sesd.core.scopes import DOMAIN
 from sesd.core.windows import Breakdown
 
-__all__ = ["Change", "changes", "owed_alert", "relabel"]
+__all__ = ["Change", "Rechecked", "changes", "owed_alert", "relabel"]
+
+#: The keys of a rule that decide whether a firing alert resolves: what it measures
+#: and the thresholds.
+_DECIDING = (
+    "metric", "window", "cause", "include_suppressed",
+    "above", "below", "clear_below", "clear_above",
+)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +122,73 @@ def _relabelled(
             note = "the rule's labels or severity changed: the alert goes on under the new ones"
             yield Change(before, label, state, Transition.RESOLVED, sinks, note)
             yield Change(rule, label, state, Transition.FIRING, sinks, note)
+
+
+class Rechecked:
+    """The rule each firing alert fired under, where the config changed what decides
+    its resolve since: the resolve the rule as it fired would not have made says why
+    (a resolve at 77% under ``above = 0.85`` is no contradiction on the pager)."""
+
+    def __init__(self) -> None:
+        #: (rule, label) -> the rule as the alert fired, and when it fired.
+        self.fired: dict[tuple[str, str], tuple[RuleConfig, float]] = {}
+
+    def track(
+        self,
+        old: Mapping[str, RuleConfig],
+        new: Sequence[RuleConfig],
+        states: Mapping[str, Mapping[str, AlertState]],
+    ) -> None:
+        """After a change of rules from ``old`` to ``new`` (``states`` as they are
+        now): a sent alert of a rule whose deciding keys changed keeps the rule it
+        fired under (the first, over several changes); an alert no longer firing as
+        it did is forgotten."""
+        for rule in new:
+            before = old.get(rule.name)
+            if before is None or _deciding(before) == _deciding(rule):
+                continue
+            for label, state in states.get(rule.name, {}).items():
+                if _sent(state):
+                    self.fired.setdefault((rule.name, label), (before, state.since))
+        self.fired = {
+            key: (rule, since)
+            for key, (rule, since) in self.fired.items()
+            if (now := states.get(key[0], {}).get(key[1])) is not None
+            and _sent(now)
+            and now.since == since
+        }
+
+    def explained(self, rule: RuleConfig, alert: Alert) -> Alert:
+        """``alert`` (of ``rule`` as it is now), saying why when it is the resolve of
+        an alert that the rule as it fired would have kept firing."""
+        if alert.kind is not Transition.RESOLVED:
+            return alert
+        fired = self.fired.pop((alert.rule, alert.domain), None)
+        if fired is None or fired[1] != alert.since:
+            return alert  # fired again since: resolved on its own
+        before = fired[0]
+        changed = [key for key in _DECIDING if getattr(before, key) != getattr(rule, key)]
+        remeasured = any(key in changed for key in _DECIDING[:4])
+        if not remeasured and (alert.value is None or not before.holds(alert.value)):
+            return alert  # the rule as it fired resolves it too
+        was = ", ".join(
+            f"{key} {_shown(getattr(before, key))} to {_shown(getattr(rule, key))}"
+            for key in changed
+        )
+        return replace(alert, notes=(*alert.notes, f"the rule was changed in the config ({was})"))
+
+
+def _deciding(rule: RuleConfig) -> tuple[object, ...]:
+    return tuple(getattr(rule, key) for key in _DECIDING)
+
+
+def _shown(value: object) -> str:
+    """A rule key's value as the config file writes it (left out: "unset")."""
+    if value is None:
+        return "unset"
+    if isinstance(value, bool):
+        return str(value).lower()
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def owed_alert(

@@ -15,7 +15,7 @@ from typing import Any
 
 from sesd.alerting.accounts import measure_account
 from sesd.alerting.alert import Alert, Notification, alert_of, identity, link
-from sesd.alerting.changes import Change, changes, owed_alert, relabel
+from sesd.alerting.changes import Change, Rechecked, changes, owed_alert, relabel
 from sesd.alerting.grouping import Groups
 from sesd.alerting.labels import watches
 from sesd.alerting.reads import Reads
@@ -23,12 +23,7 @@ from sesd.alerting.rules import AlertState, Blindness, Status, Transition, measu
 from sesd.alerting.silences import SilenceSet, silence_command
 from sesd.alerting.slices import Evaluation, Whole
 from sesd.alerting.tenants import measure_tenant
-from sesd.config import (
-    QUANTILE_METRICS,
-    AlertsConfig,
-    Duration,
-    RuleConfig,
-)
+from sesd.config import QUANTILE_METRICS, AlertsConfig, Duration, RuleConfig
 from sesd.core.canary import CANARY_DOMAIN
 from sesd.core.causes import CAUSE_INDEX
 from sesd.core.ledger import Ledger
@@ -75,6 +70,8 @@ class Evaluator:
         self._begun: Evaluation | None = None
         #: When a window without data says nothing (see blind()).
         self.blindness = Blindness()
+        #: The rules firing alerts fired under, where a reload changed them since.
+        self.rechecked = Rechecked()
         self.configure(config, window_names, now=0.0)
 
     def configure(
@@ -102,6 +99,7 @@ class Evaluator:
         relabel(self.current, {rule.name: rule for rule in self.rules})
         owed = changes(old, self.rules, self.states, config.by_labels())
         out = [self._owed(change, now, ledger) for change in owed]
+        self.rechecked.track(old, self.rules, self.states)
         for rule in self.rules:
             self.states.setdefault(rule.name, {})
         # What was last sent of an alert whose state is gone (a silenced firing of a
@@ -354,6 +352,7 @@ class Evaluator:
             self._emit(rule, alert, now, out)
 
     def _emit(self, rule: RuleConfig, alert: Alert, now: float, out: list[Alert]) -> None:
+        alert = self.rechecked.explained(rule, alert)
         out.append(alert)
         if alert.kind is Transition.RESOLVED:
             self.current.pop((alert.rule, alert.domain), None)

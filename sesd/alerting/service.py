@@ -275,8 +275,11 @@ class Alerting:
         return alerts, self.evaluator.held, self.evaluator.ended_silences
 
     def _log_alerts(self, alerts: list[Alert], held: list[Held]) -> None:
-        """A line per alert decided, then per alert a silence held back."""
+        """A line per alert decided (a resolve with why, when its alert says: a rule
+        changed under it), then per alert a silence held back."""
         for alert in alerts:
+            resolved = alert.kind is Transition.RESOLVED and alert.notes
+            why = {"reason": "; ".join(alert.notes)} if resolved else {}
             self._log.info(
                 f"sesd.alert.{alert.kind.value}",
                 rule=alert.rule,
@@ -284,6 +287,7 @@ class Alerting:
                 value=alert.value,
                 threshold=alert.threshold,
                 window=alert.window,
+                **why,
             )
         for rule, domain, kind, silence in held:
             self._log.info(
