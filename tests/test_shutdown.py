@@ -197,3 +197,40 @@ async def test_a_stop_whose_last_save_failed_exits_1(
         assert code == expected
         failed = [r for r in sesd.records if r.get("event") == "sesd.state.save_failed"]
         assert bool(failed) is breaks
+
+
+@pytest.mark.timeout(90)
+async def test_a_start_after_a_kill_says_the_last_run_did_not_stop_cleanly(
+    local_sqs: LocalSqs, sqs: Any, tmp_path: Path
+) -> None:
+    """SIGKILL after a periodic save: the next start warns that the last run did not
+    stop cleanly, when its last save was and what is lost since; after a SIGTERM's
+    stop (its save is the last), the start after says nothing of the kind."""
+    url, _ = await make_queue(sqs)
+    config = config_file(
+        tmp_path,
+        f'[aws]\nendpoint_url = "{local_sqs.url}"\n'
+        f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 1\n'
+        f'[state]\npath = "{tmp_path / "state.bin"}"\nsave_every = "1s"\n',
+    )
+    async with sesd_process(config) as sesd:
+        with anyio.fail_after(20):
+            await sesd.wait_for_event("sesd.state.saved")
+        sesd.process.send_signal(signal.SIGKILL)
+        assert await sesd.process.wait() == -signal.SIGKILL
+    async with sesd_process(config) as sesd:
+        (restored,) = [r for r in sesd.records if r["event"] == "sesd.state.restored"]
+        (unclean,) = [r for r in sesd.records if r["event"] == "sesd.state.unclean_stop"]
+        assert unclean["level"] == "warning"
+        assert unclean["saved_at"].startswith(
+            time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(restored["saved_at"]))
+        )
+        assert 0 <= unclean["saved_ago_seconds"] < 30
+        assert "did not stop cleanly" in unclean["hint"]
+        assert "will get no resolve from sesd" in unclean["hint"]
+        sesd.process.send_signal(signal.SIGTERM)
+        with anyio.fail_after(20):
+            assert await sesd.process.wait() == 0
+    async with sesd_process(config) as sesd:
+        assert [r for r in sesd.records if r["event"] == "sesd.state.restored"]
+        assert [r for r in sesd.records if r["event"] == "sesd.state.unclean_stop"] == []

@@ -18,6 +18,7 @@ import anyio
 from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.rules import Transition
 from sesd.core.ledger import Ledger
+from sesd.core.timestamps import iso
 from sesd.io.files import foreign_link, linked, open_lock
 from sesd.io.logs import get_logger
 from sesd.runtime.http import StartError
@@ -160,10 +161,26 @@ class StateSaver:
             self._left_open(firing_in(blob), "these alerts were firing in the file sesd "
                             "could not use: resolve them in their sinks by hand")  # fmt: skip
             return
-        unknown = restored.pop("unknown_rules")
+        unknown, stopped = restored.pop("unknown_rules"), restored.pop("stopped")
         self._log.info("sesd.state.restored", path=path, **restored)
+        if stopped is False:
+            self._unclean(path, restored["saved_at"])
         self._left_open(unknown, "the file does not say how these rules notified: resolve "
                         "their firing alerts in their sinks by hand")  # fmt: skip
+
+    def _unclean(self, path: str, saved_at: float) -> None:
+        """The file is a periodic save: the run that wrote it did not stop cleanly, and
+        what it did after that save is lost, said once for a person."""
+        self._log.warning(
+            "sesd.state.unclean_stop",
+            path=path,
+            saved_at=iso(saved_at),
+            saved_ago_seconds=round(max(0.0, self._clock() - saved_at), 1),
+            hint="the last run did not stop cleanly (killed, crashed, out of memory, or its "
+            "host went down): the events it read after its last save were deleted from the "
+            "queues and are not counted, and an alert it paged after that save will get no "
+            "resolve from sesd (resolve it in its sinks by hand)",
+        )
 
     def _left_open(self, rules: dict[str, list[str]], hint: str) -> None:
         """Firing alerts (rule -> labels) no resolve will come for, named for a person."""
@@ -247,7 +264,7 @@ class StateSaver:
             async with self._saving:
                 if not self._ended:
                     mine = self._taken + 1
-                    await self._save(path)
+                    await self._save(path, stopped=True)
         self._ended = True
         if scope.cancelled_caught:
             with self._gate:
@@ -294,12 +311,12 @@ class StateSaver:
             )
         return holds, synced, said
 
-    async def _save(self, path: str) -> None:
+    async def _save(self, path: str, stopped: bool = False) -> None:
         now = self._clock()
         # An evaluation under way between its slices has stepped states whose alerts are
         # not queued yet: saved so, a firing would count as sent and be lost at a restart.
         self._evaluator.settle()
-        blob = snapshot(self._ledger, self._evaluator, now, self._unsent())
+        blob = snapshot(self._ledger, self._evaluator, now, self._unsent(), stopped)
         self._taken += 1
         try:
             kept = await anyio.to_thread.run_sync(

@@ -50,10 +50,12 @@ def snapshot(
     evaluator: Evaluator,
     now: float,
     unsent: Iterable[tuple[str, str, Transition]] = (),
+    stopped: bool = False,
 ) -> bytes:
     """Everything worth keeping, encoded: the ledger's saved stores and the alert
     states, as if ``unsent`` (rule, domain, kind: notifications not delivered yet) had
-    not happened, so a restart sends them again."""
+    not happened, so a restart sends them again; ``stopped``: the stop's last save (a
+    file without it was left by a run that did not stop cleanly)."""
     alerts = {
         rule: {
             domain: [s.status.value, s.since, s.last_sent, s.value, s.resolved_at, s.notified]
@@ -82,7 +84,7 @@ def snapshot(
     rules = {rule.name: saved_rule(rule) for rule in evaluator.rules}
     return msgspec.msgpack.encode(
         {"version": STATE_VERSION, "saved_at": now, **ledger.snapshot(now), "alerts": alerts,
-         "rules": rules}
+         "rules": rules, "stopped": stopped}
     )  # fmt: skip
 
 
@@ -123,6 +125,8 @@ def restore(blob: bytes, ledger: Ledger, evaluator: Evaluator, now: float) -> di
         # Rules neither the file nor the config describe: their firing alerts stay
         # open in the sinks that were sent them (a file from before rules were saved).
         "unknown_rules": {name: sorted(_firing(states)) for name, states in unknown.items()},
+        # Whether the stop's last save wrote it (None: a build that did not say).
+        "stopped": data.get("stopped"),
     }
 
 
