@@ -471,6 +471,42 @@ async def test_saves_pages_ask_for_are_one_every_soon_gap(
     assert (tmp_path / "state.bin").exists()
 
 
+async def test_a_page_delivered_while_a_save_writes_is_saved_soon_after_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A page taken by a sink while a save writes may be missing from it: the save it
+    asks for comes SOON_GAP after that one, not at the next period (an hour here)."""
+    from sesd.runtime.saver import StateSaver
+
+    monkeypatch.setattr("sesd.runtime.saver.SOON_GAP", 0.3)
+    config = parse_config(RULES)
+    saver = StateSaver(
+        str(tmp_path / "state.bin"),
+        Pipeline(core_settings(config)).ledger,
+        Evaluator(config.alerts, ["5m", "15m", "1h"]),
+        lambda: f.T0,
+    )
+    write, writes = saver._write, list[int]()
+
+    def writing(path: str, blob: bytes, number: int) -> bool:
+        if not writes:
+            anyio.from_thread.run_sync(saver.soon)  # a sink took a page meanwhile
+        writes.append(number)
+        return write(path, blob, number)
+
+    monkeypatch.setattr(saver, "_write", writing)
+    saved = anyio.Event()
+    saver.on_saved = lambda: saved.set() if len(writes) == 2 else None
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(saver.run, 3600.0)
+        await anyio.wait_all_tasks_blocked()
+        saver.soon()
+        with anyio.fail_after(10):
+            await saved.wait()
+        tg.cancel_scope.cancel()
+    assert writes == [1, 2]
+
+
 async def test_an_unreadable_state_file_is_logged_and_sesd_starts_empty(
     local_sqs: Any, sqs: Any, tmp_path: Path
 ) -> None:

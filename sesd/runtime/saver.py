@@ -366,15 +366,18 @@ class StateSaver:
 
     async def run(self, every: float) -> None:
         """Save every ``every`` seconds, and soon after :meth:`soon`, until cancelled
-        (what asks for a save during one is saved by the next)."""
+        (what asks for a save during one is saved SOON_GAP after it)."""
         last = anyio.current_time()
+        soon = self._soon = anyio.Event()
         while True:
-            self._soon = anyio.Event()
             with anyio.move_on_after(every):
-                await self._soon.wait()
+                await soon.wait()
                 # A save holds the event loop while it builds the snapshot (about a
                 # tenth of a second with a full pending table, `python -m bench
                 # state`): an incident's pages cost one every SOON_GAP.
                 await anyio.sleep_until(last + SOON_GAP)
+            # Asked from here on, while this save writes (a page it may not hold), is
+            # asked of the next: not dropped until the next period.
+            soon = self._soon = anyio.Event()
             await self.save()
             last = anyio.current_time()
