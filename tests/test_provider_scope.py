@@ -281,7 +281,7 @@ def test_rules_on_providers_are_checked(text: str, error: str) -> None:
     [
         ("enabled = false\n" + PROVIDER_RULE, "providers needs \\[providers\\] enabled"),
         ('nameservers = ["10.0.0.2"]', "is not HOST:PORT"),
-        ("rate = 0", "rate must be between"),
+        ("rate = 0", "rate must be more than 0"),
         ("[providers.mx]\nother = ['mx.example']", "not a usable provider label"),
         ("[providers.mx]\ngw = []", "list at least one MX host suffix"),
     ],
