@@ -935,6 +935,30 @@ def test_the_log_says_when_sesd_falls_behind_a_window_and_when_it_caught_up() ->
     ]
 
 
+def test_one_late_message_in_a_receive_of_current_mail_is_not_falling_behind() -> None:
+    """SQS keeps no order: a receive of five current events brings, last, one made 15
+    minutes ago. The log does not say sesd fell behind; it does when a receive brings
+    old events only (a backlog)."""
+    from structlog.testing import capture_logs
+
+    alerting, pipeline, now = _alerting(RULE)
+
+    def receive(lags: list[float]) -> None:
+        for lag in lags:
+            event = f.raw(f.delivery(["a@a.example"], at=now[0] - lag))
+            pipeline.feed(event, "q", now[0], received_at=now[0])
+
+    with capture_logs() as logs:
+        receive([2.0] * 5 + [900.0])
+        alerting.evaluate()
+        assert pipeline.ledger.tallies.behind(now[0]) == 2.0
+        now[0] += 1
+        receive([900.0, 905.0])
+        alerting.evaluate()
+    lines = [(e["event"], e.get("queue"), e.get("seconds")) for e in logs]
+    assert lines == [("sesd.behind", "q", 900)]
+
+
 def test_a_silence_withdraws_waiting_firings_it_holds_and_no_resolve() -> None:
     """Groups waiting their group_wait: a silence on one domain takes its firing out of
     whichever group holds it (not only the first group looked at), and leaves a

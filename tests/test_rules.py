@@ -684,6 +684,28 @@ def test_an_alert_stays_firing_while_sesd_reads_events_older_than_its_window() -
         assert kinds == ([] if behind else [Transition.RESOLVED]), behind
 
 
+def test_one_late_message_in_a_batch_of_current_mail_is_not_reading_behind() -> None:
+    """SQS keeps no order: a receive of five current deliveries brings, last, a delay
+    made six minutes ago. sesd reads current mail, so it is not behind and the alert
+    resolves on the current deliveries; a receive that brings only old events is a
+    backlog (behind, the resolve held)."""
+    for backlog in (False, True):
+        pipeline, evaluator = built(parse_config(CONFIG))
+        t = f.T0
+        _read(pipeline, "a.example", t, t, 5)
+        assert [a.kind for a in evaluator.evaluate(pipeline.ledger, t)] == [Transition.FIRING]
+        later = t + 600
+        made = later - 360 if backlog else later - 11
+        for i in range(5):
+            event = f.delivery([f"now{i}@a.example"], at=made)
+            pipeline.feed(f.raw(event), "q", later - 10, later - 10)
+        late = f.delay(["late@a.example"], at=later - 360, expires=later + HOUR)
+        pipeline.feed(f.raw(late), "q", later - 10, later - 10)  # the same receive
+        assert pipeline.ledger.tallies.behind(later, 300) == (350.0 if backlog else 1.0)
+        kinds = [a.kind for a in evaluator.evaluate(pipeline.ledger, later)]
+        assert kinds == ([] if backlog else [Transition.RESOLVED]), backlog
+
+
 @pytest.mark.parametrize(("read_ago", "blind"), [(400, True), (1000, False)])
 def test_only_a_queue_read_within_the_window_counts_as_behind_it(
     read_ago: float, blind: bool

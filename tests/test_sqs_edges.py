@@ -807,3 +807,46 @@ async def test_a_queue_deleted_while_read_is_not_ready_from_that_receive_until_i
         with anyio.fail_after(20):
             await daemon.changes.wait_for(lambda: not daemon.health.failing)
         assert await answers() == (200, 1.0, True, [])
+async def test_how_far_behind_is_judged_on_what_a_receive_brings(sqs: Any) -> None:
+    """SQS keeps no order: five current deliveries and, last, one made 15 minutes ago,
+    in one receive, are current mail (the lag gauge reads the freshest's); a receive
+    of old events only is a backlog; a receive that comes back empty finds nothing
+    waiting (no lag)."""
+    import time
+
+    url, _ = await make_queue(sqs)
+    config = parse_config(f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 0\n')
+    pipeline = Pipeline(core_settings(config))
+    now = float(int(time.time()))  # SES's times are to the millisecond
+    metrics = Metrics(pipeline.ledger, ["q"], lambda: now)
+    p = QueuePoller(
+        sqs,
+        config.queues[0],
+        pipeline=pipeline,
+        metrics=metrics,
+        health=Health(["q"]),
+        changes=Changes(),
+        stopping=anyio.Event(),
+        delete_invalid=False,
+        clock=lambda: now,
+        monotonic=time.monotonic,
+    )
+
+    async def receive(lags: list[float]) -> float | None:
+        made = [now - lag for lag in lags]
+        bodies = [f.raw(f.delivery([f"u{i}@one.example"], at=t)) for i, t in enumerate(made)]
+        await send_bodies(sqs, url, bodies)
+        messages: list[Any] = []
+        with anyio.fail_after(10):
+            while len(messages) < len(lags):
+                got = await sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)
+                messages += got.get("Messages", [])
+        await p._handle(messages)
+        return metrics.registry.get_sample_value("sesd_event_lag_latest_seconds")
+
+    assert await receive([2.0] * 5 + [900.0]) == 2.0
+    now += 1
+    assert await receive([901.0, 905.0]) == 901.0
+    now += 1
+    assert await p._receive() == []
+    assert metrics.registry.get_sample_value("sesd_event_lag_latest_seconds") == 0.0

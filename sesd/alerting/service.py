@@ -191,9 +191,9 @@ class Alerting:
             )
 
     def _watch_lag(self, now: float) -> None:
-        """Say in the log when sesd starts and stops reading events older than its
-        shortest window (a backlog draining, a starved CPU): meanwhile its rules are
-        blind to what waits in the queue."""
+        """Say in the log when sesd starts and stops reading behind its shortest window
+        (a backlog draining, a starved CPU): meanwhile its windows may miss what waits
+        in the queue."""
         behind = self._ledger.blind_behind(now)
         if (behind is not None) == self._behind:
             return
@@ -204,8 +204,8 @@ class Alerting:
                 "sesd.behind",
                 queue=queue,
                 seconds=round(lag),
-                hint="sesd reads events older than its shortest window: rules on it "
-                "cannot fire until it catches up",
+                hint="its latest receive brought only events older than the shortest "
+                "window: windows may be missing recent events until sesd catches up",
             )
         else:
             self._log.info("sesd.caught_up")

@@ -194,7 +194,7 @@ class Pipeline:
         self, event: Event, queue: str, now: float, received_at: float | None
     ) -> tuple[float, bool]:
         """The time an event of real traffic counts at, and whether it is in the windows
-        (its lag and lateness counted, and how far behind its queue is read)."""
+        (its lag and lateness counted, and its receive's lag: :meth:`Tallies.received`)."""
         tallies = self.ledger.tallies
         t = event.time
         if received_at is not None:
@@ -202,7 +202,7 @@ class Pipeline:
             if lag < 0.0:  # SES's clock ahead of ours: no lag, not a negative one
                 lag = 0.0
             tallies.lag.observe(lag)
-            tallies.latest[queue] = (received_at, lag)
+            tallies.received(queue, received_at, lag)
         if t > now:  # a clock ahead of ours is clamped to now (not min(): every event)
             t = now
         # Late: its bucket has left every window (the same test the rings apply, so

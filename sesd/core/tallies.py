@@ -140,12 +140,26 @@ class Tallies:
         )
     )
 
-    #: Per queue, the receipt time and the lag (receipt minus event time) of the latest
-    #: event read: how far behind that queue is read now.
+    #: Per queue, the time of its latest receive and that receive's lag (see
+    #: :meth:`received`): how far behind that queue is read now.
     latest: dict[str, tuple[float, float]] = field(default_factory=dict)
 
+    def received(self, queue: str, at: float, lag: float) -> None:
+        """An event of the receive made at ``at`` read ``lag`` seconds after it was made.
+        A receive is as far behind as its freshest event: SQS keeps no order, so one
+        late message may come last in a batch of current mail, while in a backlog every
+        event a receive brings is old. The events of one receive share its time."""
+        prior = self.latest.get(queue)
+        if prior is None or prior[0] != at or lag < prior[1]:
+            self.latest[queue] = (at, lag)
+
+    def nothing_waiting(self, queue: str, at: float) -> None:
+        """A receive made at ``at`` came back empty: nothing waits in the queue, so
+        sesd is not behind on it."""
+        self.latest[queue] = (at, 0.0)
+
     def behind(self, now: float, within: float = 300.0) -> float:
-        """How far behind sesd reads: the largest lag of the latest event read on each
+        """How far behind sesd reads: the largest lag of the latest receive on each
         queue read in the last ``within`` seconds (five minutes unless told; 0 when none
         was)."""
         return self.furthest(now, within)[1]

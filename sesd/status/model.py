@@ -204,8 +204,8 @@ def _lag(
         text += f"; reading {duration(latest)} behind"
         if ledger.blind_behind(now) is not None:
             text += (
-                f": BEHIND, windows under {duration(latest)} are empty and their rules "
-                "cannot fire until sesd catches up"
+                f": BEHIND, windows under {duration(latest)} may be missing recent events "
+                "until sesd catches up"
             )
             if offset is not None and offset > CLOCK_OFF:
                 text += (
