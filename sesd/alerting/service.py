@@ -204,7 +204,7 @@ class Alerting:
                 "sesd.behind",
                 queue=queue,
                 seconds=round(lag),
-                hint="its latest receive brought only events older than the shortest "
+                hint="its latest receives brought only events older than the shortest "
                 "window: windows may be missing recent events until sesd catches up",
             )
         else:

@@ -164,9 +164,9 @@ class Ledger:
         return self.by_domain.windows
 
     def blind_behind(self, now: float) -> tuple[str, float] | None:
-        """The queue read furthest behind and its lag (its latest receive's freshest
-        event's), when that is more than the shortest window (those windows may miss
-        what waits in the queue until sesd catches up); None otherwise."""
+        """The queue read furthest behind and its lag (see :meth:`Tallies.received`),
+        when that is more than the shortest window (those windows may miss what waits
+        in the queue until sesd catches up); None otherwise."""
         queue, lag = self.tallies.furthest(now)
         return (queue, lag) if lag > self.specs[0].seconds else None
 

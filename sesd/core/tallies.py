@@ -19,11 +19,16 @@ __all__ = [
     "BOUNCE_SUBTYPES",
     "BOUNCE_TYPES",
     "DELAY_TYPES",
+    "IN_A_ROW",
     "SUPPRESSED_SUBTYPES",
     "FixedHistogram",
     "Outcome",
     "Tallies",
 ]
+
+#: Two receives of a queue further apart than this are not read as one run (a poller
+#: waits 20 s at most on an empty queue, then receives again).
+IN_A_ROW: Final = 60.0
 
 #: Values SES documents; anything else is counted as ``other`` to keep labels bounded.
 DELAY_TYPES: Final = frozenset(
@@ -140,23 +145,37 @@ class Tallies:
         )
     )
 
-    #: Per queue, the time of its latest receive and that receive's lag (see
-    #: :meth:`received`): how far behind that queue is read now.
+    #: Per queue, the time of its latest receive and how far behind that queue is
+    #: read then (see :meth:`received`).
     latest: dict[str, tuple[float, float]] = field(default_factory=dict)
+    #: Per queue, the time and the lag of its latest receive and of the one before.
+    receives: dict[str, tuple[float, float, float, float]] = field(default_factory=dict)
 
     def received(self, queue: str, at: float, lag: float) -> None:
-        """An event of the receive made at ``at`` read ``lag`` seconds after it was made.
-        A receive is as far behind as its freshest event: SQS keeps no order, so one
-        late message may come last in a batch of current mail, while in a backlog every
-        event a receive brings is old. The events of one receive share its time."""
-        prior = self.latest.get(queue)
-        if prior is None or prior[0] != at or lag < prior[1]:
-            self.latest[queue] = (at, lag)
+        """An event of the receive made at ``at`` read ``lag`` seconds after it was made
+        (the events of one receive share its time). A receive is as far behind as its
+        freshest event: SQS keeps no order, so one late message may come last in a
+        batch of current mail. A queue is as far behind as its latest two receives
+        (one within :data:`IN_A_ROW` of the other): at a trickle a late message may
+        come alone, while in a backlog every receive brings old events only."""
+        last = self.receives.get(queue)
+        if last is None:
+            last = (at, lag, at - IN_A_ROW, 0.0)
+        elif last[0] != at:  # a new receive
+            last = (at, lag, last[0], last[1])
+        elif lag < last[1]:
+            last = (at, lag, last[2], last[3])
+        else:
+            return
+        self.receives[queue] = last
+        if at - last[2] < IN_A_ROW and last[3] < lag:
+            lag = last[3]
+        self.latest[queue] = (at, lag)
 
     def nothing_waiting(self, queue: str, at: float) -> None:
         """A receive made at ``at`` came back empty: nothing waits in the queue, so
         sesd is not behind on it."""
-        self.latest[queue] = (at, 0.0)
+        self.received(queue, at, 0.0)
 
     def behind(self, now: float, within: float = 300.0) -> float:
         """How far behind sesd reads: the largest lag of the latest receive on each

@@ -144,8 +144,8 @@ class PipelineCollector(Collector):
             yield self._pending(scope, now)
         yield GaugeMetricFamily(
             "sesd_event_lag_latest_seconds",
-            "How far behind sesd reads: the lag of the freshest event of the latest receive "
-            "(0 if it came back empty), on the queue furthest behind.",
+            "How far behind sesd reads: the lag of the freshest event of the latest two "
+            "receives (0 after an empty one), on the queue furthest behind.",
             value=ledger.tallies.behind(now),
         )
         yield GaugeMetricFamily(
