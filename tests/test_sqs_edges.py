@@ -807,6 +807,8 @@ async def test_a_queue_deleted_while_read_is_not_ready_from_that_receive_until_i
         with anyio.fail_after(20):
             await daemon.changes.wait_for(lambda: not daemon.health.failing)
         assert await answers() == (200, 1.0, True, [])
+
+
 async def test_how_far_behind_is_judged_on_what_a_receive_brings(sqs: Any) -> None:
     """SQS keeps no order: five current deliveries and, last, one made 15 minutes ago,
     in one receive, are current mail (the lag gauge reads the freshest's), and so is
