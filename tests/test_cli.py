@@ -19,6 +19,7 @@ import pytest
 from sesd import __version__
 from sesd.commands.main import main
 from sesd.config.checks import NO_RULES
+from tests import factory as f
 from tests.dns_server import hermetic_text
 
 
@@ -190,7 +191,7 @@ def test_no_secrets_checks_a_config_whose_secrets_are_elsewhere(
     assert main(["check-config", path, "--no-secrets"]) == 0
     assert '"webhook_url": "env:SESD_CI_MISSING"' in capsys.readouterr().out
     events = tmp_path / "events.jsonl"
-    events.write_text("")
+    events.write_text(f.raw(f.delivery(["ann@example.com"])) + "\n")
     assert main(["replay", "--config", path, str(events)]) == 2
     assert "replay sends nothing to any sink: --no-secrets" in capsys.readouterr().err
     assert main(["replay", "--config", path, "--no-secrets", str(events)]) == 0
