@@ -813,8 +813,8 @@ async def test_how_far_behind_is_judged_on_what_a_receive_brings(sqs: Any) -> No
     """SQS keeps no order: five current deliveries and, last, one made 15 minutes ago,
     in one receive, are current mail (the lag gauge reads the freshest's), and so is
     the next receive bringing one such alone; receives of old events only, one after
-    the other, are a backlog; a receive that comes back empty finds nothing waiting
-    (no lag)."""
+    the other, are a backlog, and stay one with empty receives between them (a short
+    poll comes back empty while a backlog waits)."""
     import time
 
     url, _ = await make_queue(sqs)
@@ -856,4 +856,6 @@ async def test_how_far_behind_is_judged_on_what_a_receive_brings(sqs: Any) -> No
     assert await receive([902.0]) == 901.0
     now += 1
     assert await p._receive() == []
-    assert metrics.registry.get_sample_value("sesd_event_lag_latest_seconds") == 0.0
+    assert metrics.registry.get_sample_value("sesd_event_lag_latest_seconds") == 901.0
+    now += 1
+    assert await receive([903.0]) == 902.0

@@ -157,7 +157,9 @@ class Tallies:
         freshest event: SQS keeps no order, so one late message may come last in a
         batch of current mail. A queue is as far behind as its latest two receives
         (one within :data:`IN_A_ROW` of the other): at a trickle a late message may
-        come alone, while in a backlog every receive brings old events only."""
+        come alone, while in a backlog every receive brings old events only. An empty
+        receive says nothing: a short poll or a FIFO queue's held-back group comes back
+        empty while a backlog waits."""
         last = self.receives.get(queue)
         if last is None:
             last = (at, lag, at - IN_A_ROW, 0.0)
@@ -171,11 +173,6 @@ class Tallies:
         if at - last[2] < IN_A_ROW and last[3] < lag:
             lag = last[3]
         self.latest[queue] = (at, lag)
-
-    def nothing_waiting(self, queue: str, at: float) -> None:
-        """A receive made at ``at`` came back empty: nothing waits in the queue, so
-        sesd is not behind on it."""
-        self.received(queue, at, 0.0)
 
     def behind(self, now: float, within: float = 300.0) -> float:
         """How far behind sesd reads: the largest lag of the latest receive on each

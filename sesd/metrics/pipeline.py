@@ -145,7 +145,7 @@ class PipelineCollector(Collector):
         yield GaugeMetricFamily(
             "sesd_event_lag_latest_seconds",
             "How far behind sesd reads: the lag of the freshest event of the latest two "
-            "receives (0 after an empty one), on the queue furthest behind.",
+            "receives, on the queue furthest behind.",
             value=ledger.tallies.behind(now),
         )
         yield GaugeMetricFamily(

@@ -182,7 +182,6 @@ class QueuePoller:
         if messages:
             self._metrics.sqs_received_messages(self._label, len(messages))
         else:
-            self._pipeline.ledger.tallies.nothing_waiting(self._label, self._clock())
             self._changes.notify()
         return messages
 

@@ -108,8 +108,9 @@ class LagView(msgspec.Struct, frozen=True, kw_only=True):
     #: The same as the page and ``sesd status`` say it ("event lag p50 <= 2s, p95 >
     #: 3600s (...)"): a quantile past the last bound is "more than" it.
     text: str = ""
-    #: How far behind sesd reads now: the lag of the latest event read (on the queue
-    #: furthest behind, of those read in the last five minutes); None without one.
+    #: How far behind sesd reads now: the lag of the freshest event of the latest two
+    #: receives (on the queue furthest behind, of those read in the last five
+    #: minutes); None without one.
     latest_seconds: float | None = None
 
 
