@@ -156,4 +156,4 @@ async def test_ready_does_not_wait_for_an_unreachable_queue(
     with _listener(path) as sock:
         async with running(config):
             ready = await anyio.to_thread.run_sync(sock.recv, 4096)
-    assert ready == b"READY=1\nSTATUS=running; no receive yet or lately from q (see /readyz)"
+    assert ready == b"READY=1\nSTATUS=running; no receive lately, or failing: q (see /readyz)"

@@ -51,7 +51,7 @@ class Health:
         ready, stale = self.ready(monotonic())
         if ready:
             return f"consuming {', '.join(self.queues)}"
-        return f"running; no receive yet or lately from {', '.join(stale)} (see /readyz)"
+        return f"running; no receive lately, or failing: {', '.join(stale)} (see /readyz)"
 
 
 class Changes:

@@ -76,7 +76,10 @@ def _app(
         ready, stale = health.ready(monotonic())
         if ready:
             return web.Response(text="ready\n")
-        return web.Response(status=503, text=f"not ready: no receive from {', '.join(stale)}\n")
+        stale_text = ", ".join(stale)
+        return web.Response(
+            status=503, text=f"not ready: no receive lately, or failing: {stale_text}\n"
+        )
 
     # Small requests only: nothing here takes a body. GET on three paths (and HEAD on
     # /metrics), nothing else (other methods: 405; other paths: 404).
