@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 import json
+import time
 from contextlib import AsyncExitStack
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -15,7 +17,7 @@ from aiohttp import web
 
 import sesd.runtime.sqs as sqs_module
 from sesd.commands.demo.localhttp import LocalServer
-from sesd.config import Config, core_settings, parse_config
+from sesd.config import Config, core_settings, load_config, parse_config
 from sesd.core.pipeline import Pipeline
 from sesd.core.tallies import Outcome
 from sesd.io.backoff import backoff_delay
@@ -809,14 +811,39 @@ async def test_a_queue_deleted_while_read_is_not_ready_from_that_receive_until_i
         assert await answers() == (200, 1.0, True, [])
 
 
+async def test_a_failing_queue_a_reload_removes_is_failing_no_more(
+    local_sqs: Any, sqs: Any, tmp_path: Path
+) -> None:
+    """A queue deleted while read is failing (its alerts' resolves held); removed from
+    the config by a reload, it no longer is: nothing holds them, /readyz is ready."""
+    url, _ = await make_queue(sqs)
+    gone, _ = await make_queue(sqs)
+    text = (
+        f'[aws]\nendpoint_url = "{local_sqs.url}"\nregion = "us-east-1"\n'
+        f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 0\n'
+        '[http]\nlisten = "127.0.0.1:0"\n'
+    )
+    path = tmp_path / "sesd.toml"
+    path.write_text(text + f'[[queues]]\nurl = "{gone}"\nname = "gone"\nwait_time_seconds = 0\n')
+    async with running(load_config(str(path)), config_path=path) as daemon:
+        with anyio.fail_after(20):
+            await daemon.changes.wait_for(lambda: "q" in daemon.health.last_receive)
+        await sqs.delete_queue(QueueUrl=gone)
+        with anyio.fail_after(20):
+            await daemon.changes.wait_for(lambda: "gone" in daemon.health.failing)
+        assert daemon.alerting.unread() == ["gone"]
+        path.write_text(text)
+        assert await daemon.reload()
+        assert daemon.alerting.unread() == []
+        assert daemon.health.ready(time.monotonic()) == (True, [])
+
+
 async def test_how_far_behind_is_judged_on_what_a_receive_brings(sqs: Any) -> None:
     """SQS keeps no order: five current deliveries and, last, one made 15 minutes ago,
     in one receive, are current mail (the lag gauge reads the freshest's), and so is
     the next receive bringing one such alone; receives of old events only, one after
     the other, are a backlog, and stay one with empty receives between them (a short
     poll comes back empty while a backlog waits)."""
-    import time
-
     url, _ = await make_queue(sqs)
     config = parse_config(f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 0\n')
     pipeline = Pipeline(core_settings(config))

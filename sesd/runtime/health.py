@@ -28,6 +28,12 @@ class Health:
     #: second); None before one.
     clock_offset: float | None = None
 
+    def follow(self, queues: list[str]) -> None:
+        """The queues a reload left: one removed is no longer failing, so its alerts'
+        resolves are not held for it (what waits there is no longer sesd's to read)."""
+        self.queues = queues
+        self.failing &= set(queues)
+
     def received(self, queue: str, now: float) -> None:
         """A receive on ``queue`` succeeded (with or without messages)."""
         self.last_receive[queue] = now

@@ -182,7 +182,7 @@ class Reloader:
         """Start the queues a reload added (or changed); stop those it removed."""
         daemon = self._daemon
         labels = [q.label for q in new.queues]
-        daemon.health.queues = labels
+        daemon.health.follow(labels)
         daemon.metrics.set_queues(labels)
         if daemon.stopping.is_set():
             return
