@@ -205,7 +205,8 @@ async def test_a_start_after_a_kill_says_the_last_run_did_not_stop_cleanly(
 ) -> None:
     """SIGKILL after a periodic save: the next start warns that the last run did not
     stop cleanly, when its last save was and what is lost since; after a SIGTERM's
-    stop (its save is the last), the start after says nothing of the kind."""
+    stop (its save is the last), the start after says nothing of the kind, but saves at
+    once, so a kill before its first period is told by the start after it too."""
     url, _ = await make_queue(sqs)
     config = config_file(
         tmp_path,
@@ -231,6 +232,13 @@ async def test_a_start_after_a_kill_says_the_last_run_did_not_stop_cleanly(
         sesd.process.send_signal(signal.SIGTERM)
         with anyio.fail_after(20):
             assert await sesd.process.wait() == 0
+    config.write_text(config.read_text().replace('save_every = "1s"', 'save_every = "1h"'))
     async with sesd_process(config) as sesd:
         assert [r for r in sesd.records if r["event"] == "sesd.state.restored"]
         assert [r for r in sesd.records if r["event"] == "sesd.state.unclean_stop"] == []
+        with anyio.fail_after(20):
+            await sesd.wait_for_event("sesd.state.saved")
+        sesd.process.send_signal(signal.SIGKILL)
+        assert await sesd.process.wait() == -signal.SIGKILL
+    async with sesd_process(config) as sesd:
+        assert [r for r in sesd.records if r["event"] == "sesd.state.unclean_stop"]

@@ -92,6 +92,9 @@ class StateSaver:
         self._held: int | None = None
         #: Set by :meth:`soon` while :meth:`run` waits.
         self._soon: anyio.Event | None = None
+        #: The file restored says its run stopped cleanly, and no save has said since
+        #: that this one runs.
+        self._says_stopped = False
         self._saving = anyio.Lock()
         # A write left to its thread by a cancel may still be going when the next save
         # comes: one write at a time (``_disk``), and none of a snapshot older than
@@ -165,6 +168,7 @@ class StateSaver:
         self._log.info("sesd.state.restored", path=path, **restored)
         if stopped is False:
             self._unclean(path, restored["saved_at"])
+        self._says_stopped = stopped is True
         self._left_open(unknown, "the file does not say how these rules notified: resolve "
                         "their firing alerts in their sinks by hand")  # fmt: skip
 
@@ -367,8 +371,14 @@ class StateSaver:
     async def run(self, every: float) -> None:
         """Save every ``every`` seconds, and soon after :meth:`soon`, until cancelled
         (what asks for a save during one is saved SOON_GAP after it)."""
-        last = anyio.current_time()
         soon = self._soon = anyio.Event()
+        if self._says_stopped:
+            # Until this run saves, the file says the run before stopped cleanly: a
+            # crash before the first period would leave the next start warning of
+            # nothing, though this run deleted what it read.
+            await self.save()
+            self._says_stopped = False
+        last = anyio.current_time()
         while True:
             with anyio.move_on_after(every):
                 await soon.wait()
