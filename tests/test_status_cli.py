@@ -26,6 +26,7 @@ from sesd.commands.demo.localhttp import LocalServer
 from sesd.commands.demo.localsqs import LocalSqs, free_port
 from sesd.commands.main import main
 from sesd.commands.status import DEFAULT_URL, default_url, table
+from sesd.commands.status_fetch import base_url
 from sesd.config import ConfigError, parse_config
 from sesd.io.build import revision
 from sesd.runtime.daemon import Daemon
@@ -449,3 +450,27 @@ def test_a_top_or_an_every_that_cannot_work_is_a_usage_error(
         main(["status", "--url", "http://127.0.0.1:1", "--watch", option, value])
     assert exited.value.code == 2
     assert said in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("pasted", "base"),
+    [
+        ("http://h:9585", "http://h:9585"),
+        ("http://h:9585/", "http://h:9585"),
+        ("http://h:9585/?alerts=5", "http://h:9585"),
+        ("http://h:9585/#alerts", "http://h:9585"),
+        ("http://h:9585/metrics", "http://h:9585"),
+        ("http://h:9585/api/v1/status?top=5", "http://h:9585"),
+        ("http://h:9585/domain/gmail.com", "http://h:9585"),
+        ("http://h:9585/api/v1/provider/google", "http://h:9585"),
+        ("https://proxy.example/sesd/tenant/acme?x=1", "https://proxy.example/sesd"),
+        ("https://proxy.example/sesd/readyz", "https://proxy.example/sesd"),
+        ("https://proxy.example/sesd", "https://proxy.example/sesd"),
+    ],
+)
+def test_a_url_pasted_from_a_browser_or_a_scrape_config_is_the_daemons_address(
+    pasted: str, base: str
+) -> None:
+    """Whatever page, document or query the address bar held, ``sesd status`` asks the
+    daemon's own status API, under a proxy's prefix if there is one."""
+    assert base_url(pasted) == base

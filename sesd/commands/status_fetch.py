@@ -4,9 +4,11 @@ through basic auth and a CA of the user's, and why it could not be, in one line.
 from __future__ import annotations
 
 import os
+import re
 import ssl
 from dataclasses import dataclass, field
 from typing import Final
+from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 import msgspec
@@ -18,19 +20,22 @@ from sesd.status.document import Status
 __all__ = ["PASSWORD_VARIABLE", "Access", "Unreachable", "access", "fetch"]
 
 _TIMEOUT: Final = 5.0
-#: Paths of sesd's own that a URL pasted from a browser or a scrape config ends with:
-#: the daemon's address is what comes before them.
-_ENDPOINTS: Final = ("/api/v1/status", "/metrics", "/healthz", "/readyz")
+#: Paths of sesd's own that a URL pasted from a browser or a scrape config ends with
+#: (an endpoint, or a domain's, provider's or tenant's page or document): the daemon's
+#: address is what comes before them.
+_ENDPOINT: Final = re.compile(
+    r"/(?:api/v1/status|metrics|healthz|readyz|(?:api/v1/)?(?:domain|provider|tenant)/[^/]+)$"
+)
 
 
 def base_url(url: str) -> str:
-    """The daemon's address in ``url``, less one of sesd's endpoints pasted with it
-    (``http://host:9585/metrics``); a path before them (a proxy's prefix) is kept."""
-    base = url.rstrip("/")
-    for endpoint in _ENDPOINTS:
-        if base.endswith(endpoint):
-            return base.removesuffix(endpoint)
-    return base
+    """The daemon's address in ``url``, less what a browser's address bar or a scrape
+    config pastes with it: one of sesd's endpoints or pages, a query, a fragment
+    (``http://host:9585/domain/gmail.com?alerts=5``); a path before them (a proxy's
+    prefix) is kept."""
+    parts = urlsplit(url.strip())
+    path = _ENDPOINT.sub("", parts.path.rstrip("/"))
+    return urlunsplit((parts.scheme, parts.netloc, path, "", "")).rstrip("/")
 
 
 #: Where ``--user``'s password is read from.
