@@ -37,6 +37,9 @@ RUN python -m venv /opt/build \
     && /opt/sesd/bin/python -c "import importlib.util as u, sys; left = [m for m in sys.argv[1:] if u.find_spec(m)]; sys.exit(left and f'installers left: {left}' or None)" pip setuptools wheel
 
 FROM ${PYTHON_IMAGE}
+# An ARG before the first FROM is not seen inside a stage until declared again: the
+# base image's label below would be empty.
+ARG PYTHON_IMAGE
 ARG SESD_VERSION=0.1.0
 # The commit built (docker build --build-arg SESD_REVISION=$(git rev-parse HEAD) .):
 # `sesd --version`, sesd_build_info and the status page name it.
