@@ -79,3 +79,15 @@ def test_every_fleet_alert_links_its_readme_entry() -> None:
             url = rule.get("annotations", {}).get("runbook_url")
             assert url == f"{BASE}#{rule['alert'].lower()}", (path.name, rule["alert"], url)
             assert url.partition("#")[2] in anchors, (path.name, rule["alert"])
+
+
+def test_every_fleet_alert_says_what_happened_and_what_to_do() -> None:
+    """Alertmanager's templates show a `summary` and a `description`, and PagerDuty
+    takes what to do from the description: an alert with none pages with a title only.
+    Each alert of the rules file and of the PrometheusRule has both."""
+    for path in RULE_FILES:
+        for rule in alerting_rules(path):
+            annotations = rule.get("annotations", {})
+            assert annotations.get("summary"), (path.name, rule["alert"])
+            description = annotations.get("description", "")
+            assert len(description) > 80, (path.name, rule["alert"])
