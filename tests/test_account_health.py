@@ -191,19 +191,11 @@ async def test_a_refusal_that_will_not_pass_is_not_told_to_wait_for_the_next_pol
     }
 
 
-async def test_no_credentials_is_told_where_sesd_looks_not_to_wait(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+@pytest.mark.usefixtures("no_aws_credentials")
+async def test_no_credentials_is_told_where_sesd_looks_not_to_wait() -> None:
     """GetAccount with no AWS credentials anywhere (the SDK raises before calling): the
     log line's hint says where credentials come from, not that the next poll tries
     again (it would find none either)."""
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-                 "AWS_PROFILE", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-                 "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_WEB_IDENTITY_TOKEN_FILE"):  # fmt: skip
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials")
-    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent/config")
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     logs = io.StringIO()
     configure_logging("debug", "json", stream=logs)
     pipeline = Pipeline(core_settings(parse_config(RULES)))

@@ -23,6 +23,7 @@ from sesd.core.tallies import Outcome
 from sesd.io.backoff import backoff_delay
 from sesd.io.logs import configure_logging
 from sesd.metrics.registry import Metrics
+from sesd.runtime.daemon import Daemon
 from sesd.runtime.health import Changes, Health
 from sesd.runtime.sqs import QueuePoller
 from sesd.runtime.sqs_calls import InFlight, check_queue
@@ -273,6 +274,38 @@ _REFUSALS = {
 }
 
 
+async def _failing_five_times(daemon: Daemon, queue: str) -> None:
+    """Wait for five failed receives on ``queue``: then it is failing, so its alerts
+    resolve nothing meanwhile."""
+
+    def errors() -> float:
+        value = daemon.metrics.registry.get_sample_value(
+            "sesd_sqs_errors_total",
+            {"queue": queue, "account": "default", "region": "us-east-1",
+             "operation": "receive"},
+        )  # fmt: skip
+        return value or 0.0
+
+    with anyio.fail_after(20):
+        await daemon.changes.wait_for(lambda: errors() >= 5)
+    assert daemon.health.failing == {queue}
+
+
+def _unusable_once_then_debug(logs: io.StringIO, queue: str) -> dict[str, Any]:
+    """The one error line naming ``queue`` unusable, having checked that every later
+    try was logged at debug level only (and none as a passing failure)."""
+    records: list[dict[str, Any]] = [json.loads(line) for line in logs.getvalue().splitlines()]
+    unusable = [r for r in records if r["event"] == "sesd.sqs.queue_unusable"]
+    assert len(unusable) == 1
+    assert unusable[0]["level"] == "error"
+    assert unusable[0]["queue"] == queue
+    still = [r for r in records if r["event"] == "sesd.sqs.still_unusable"]
+    assert len(still) >= 4
+    assert {r["level"] for r in still} == {"debug"}
+    assert not [r for r in records if r["event"] == "sesd.sqs.receive_failed"]
+    return unusable[0]
+
+
 @pytest.mark.parametrize("kind", ["missing", *_REFUSALS])
 async def test_a_queue_that_stays_unusable_is_an_error_once_over_many_retries(
     kind: str, local_sqs: Any, sqs: Any, monkeypatch: pytest.MonkeyPatch
@@ -294,30 +327,12 @@ async def test_a_queue_that_stays_unusable_is_an_error_once_over_many_retries(
             '[http]\nlisten = "127.0.0.1:0"\n'
         )
         async with running(config) as daemon:
-
-            def errors() -> float:
-                value = daemon.metrics.registry.get_sample_value(
-                    "sesd_sqs_errors_total",
-                    {"queue": kind, "account": "default", "region": "us-east-1",
-                     "operation": "receive"},
-                )  # fmt: skip
-                return value or 0.0
-
-            with anyio.fail_after(20):
-                await daemon.changes.wait_for(lambda: errors() >= 5)
-            assert daemon.health.failing == {kind}  # its alerts resolve nothing meanwhile
-    records = [json.loads(line) for line in logs.getvalue().splitlines()]
-    unusable = [r for r in records if r["event"] == "sesd.sqs.queue_unusable"]
-    assert len(unusable) == 1
-    assert unusable[0]["level"] == "error"
-    assert unusable[0]["queue"] == kind
-    assert hint in unusable[0]["hint"]
-    still = [r for r in records if r["event"] == "sesd.sqs.still_unusable"]
-    assert len(still) >= 4
-    assert {r["level"] for r in still} == {"debug"}
-    assert not [r for r in records if r["event"] == "sesd.sqs.receive_failed"]
+            await _failing_five_times(daemon, kind)
+    unusable = _unusable_once_then_debug(logs, kind)
+    assert hint in unusable["hint"]
 
 
+@pytest.mark.usefixtures("no_aws_credentials")
 async def test_no_credentials_at_all_is_an_error_once_with_where_sesd_looks(
     local_sqs: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -325,13 +340,6 @@ async def test_no_credentials_at_all_is_an_error_once_with_where_sesd_looks(
     with no AWS error code. It is treated as a bad key is: one error naming where
     credentials come from, then the slow retries at debug level, and the queue failing."""
     monkeypatch.setattr(sqs_module, "PERMANENT_RETRY", 0.01)
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-                 "AWS_PROFILE", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-                 "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_WEB_IDENTITY_TOKEN_FILE"):  # fmt: skip
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials")
-    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent/config")
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     logs = io.StringIO()
     configure_logging("debug", "json", stream=logs)
     config = parse_config(
@@ -340,30 +348,14 @@ async def test_no_credentials_at_all_is_an_error_once_with_where_sesd_looks(
         'wait_time_seconds = 0\n[http]\nlisten = "127.0.0.1:0"\n'
     )
     async with running(config) as daemon:
-
-        def errors() -> float:
-            value = daemon.metrics.registry.get_sample_value(
-                "sesd_sqs_errors_total",
-                {"queue": "q", "account": "default", "region": "us-east-1",
-                 "operation": "receive"},
-            )  # fmt: skip
-            return value or 0.0
-
-        with anyio.fail_after(20):
-            await daemon.changes.wait_for(lambda: errors() >= 5)
-        assert daemon.health.failing == {"q"}
+        await _failing_five_times(daemon, "q")
+    unusable = _unusable_once_then_debug(logs, "q")
+    assert unusable["error"] == "NoCredentialsError: Unable to locate credentials"
+    assert "AWS_ACCESS_KEY_ID" in unusable["hint"]
+    assert "[aws] access_key_id" in unusable["hint"]
     records = [json.loads(line) for line in logs.getvalue().splitlines()]
-    unusable = [r for r in records if r["event"] == "sesd.sqs.queue_unusable"]
-    assert len(unusable) == 1
-    assert unusable[0]["level"] == "error"
-    assert unusable[0]["error"] == "NoCredentialsError: Unable to locate credentials"
-    assert "AWS_ACCESS_KEY_ID" in unusable[0]["hint"]
-    assert "[aws] access_key_id" in unusable[0]["hint"]
     still = [r for r in records if r["event"] == "sesd.sqs.still_unusable"]
-    assert len(still) >= 4
-    assert {r["level"] for r in still} == {"debug"}
     assert {r["error"] for r in still} == {"NoCredentialsError"}
-    assert not [r for r in records if r["event"] == "sesd.sqs.receive_failed"]
     sqs_warnings = [r for r in records if r["event"].startswith("sesd.sqs.")]
     assert not [r for r in sqs_warnings if r["level"] == "warning"]
 

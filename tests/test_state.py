@@ -18,6 +18,7 @@ from sesd.config import core_settings, parse_config
 from sesd.core.events import EVENT_TYPE_INDEX, LONGEST_DELAY
 from sesd.core.pipeline import Pipeline
 from sesd.io.logs import configure_logging
+from sesd.runtime.saver import StateSaver
 from sesd.runtime.state import STATE_VERSION, StateError, read_state, restore, snapshot, write_state
 from tests import factory as f
 from tests.conftest import make_queue, running, send_bodies
@@ -157,8 +158,6 @@ def test_a_file_sesd_cannot_use_is_kept_aside_and_sesd_starts_empty(tmp_path: Pa
     log line says where it went."""
     from structlog.testing import capture_logs
 
-    from sesd.runtime.saver import StateSaver
-
     config, blob = _spiked_blob()
     path = tmp_path / "state.bin"
     path.write_bytes(blob[: len(blob) // 2])
@@ -181,8 +180,6 @@ def test_a_file_of_another_version_names_the_alerts_left_firing(tmp_path: Path) 
     resolved by hand."""
     import msgspec
     from structlog.testing import capture_logs
-
-    from sesd.runtime.saver import StateSaver
 
     config, blob = _spiked_blob()
     document = msgspec.msgpack.decode(blob)
@@ -241,7 +238,6 @@ def test_one_state_file_is_used_by_one_sesd_at_a_time(tmp_path: Path) -> None:
     """A second sesd on the same file (replicas sharing a volume) does not start, naming
     the file; once the first is done with it, it may."""
     from sesd.runtime.http import StartError
-    from sesd.runtime.saver import StateSaver
 
     config = parse_config(RULES)
     path = str(tmp_path / "state.bin")
@@ -430,21 +426,24 @@ async def test_a_page_delivered_is_saved_at_once(
             assert alerts["delay-ratio-high"]["outlook.example"][0] == "firing"
 
 
-async def test_saves_pages_ask_for_are_one_every_soon_gap(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A save holds the event loop while it builds the snapshot: a burst of pages
-    makes one save, and the next waits SOON_GAP after it."""
-    from sesd.runtime.saver import StateSaver
-
+def _saver_soon_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> StateSaver:
+    """A saver of the rules' state into ``tmp_path``, its SOON_GAP cut to 0.3 s."""
     monkeypatch.setattr("sesd.runtime.saver.SOON_GAP", 0.3)
     config = parse_config(RULES)
-    saver = StateSaver(
+    return StateSaver(
         str(tmp_path / "state.bin"),
         Pipeline(core_settings(config)).ledger,
         Evaluator(config.alerts, ["5m", "15m", "1h"]),
         lambda: f.T0,
     )
+
+
+async def test_saves_pages_ask_for_are_one_every_soon_gap(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A save holds the event loop while it builds the snapshot: a burst of pages
+    makes one save, and the next waits SOON_GAP after it."""
+    saver = _saver_soon_in(tmp_path, monkeypatch)
     times: list[float] = []
     events = [anyio.Event(), anyio.Event()]
 
@@ -476,16 +475,7 @@ async def test_a_page_delivered_while_a_save_writes_is_saved_soon_after_it(
 ) -> None:
     """A page taken by a sink while a save writes may be missing from it: the save it
     asks for comes SOON_GAP after that one, not at the next period (an hour here)."""
-    from sesd.runtime.saver import StateSaver
-
-    monkeypatch.setattr("sesd.runtime.saver.SOON_GAP", 0.3)
-    config = parse_config(RULES)
-    saver = StateSaver(
-        str(tmp_path / "state.bin"),
-        Pipeline(core_settings(config)).ledger,
-        Evaluator(config.alerts, ["5m", "15m", "1h"]),
-        lambda: f.T0,
-    )
+    saver = _saver_soon_in(tmp_path, monkeypatch)
     write, writes = saver._write, list[int]()
 
     def writing(path: str, blob: bytes, number: int) -> bool:
