@@ -13,6 +13,7 @@ from typing import Any
 import anyio
 import pytest
 
+from sesd.commands.common import EXIT_CONFIG, EXIT_START
 from sesd.config import parse_config
 from sesd.runtime.systemd import Notifier
 from tests.conftest import make_queue, require_tool, running
@@ -70,8 +71,9 @@ def test_unit_is_hardened_and_matched_to_the_drain() -> None:
     assert service["CapabilityBoundingSet"] == ""
     assert service["StateDirectory"] == "sesd"
     assert service["ExecStart"].endswith("run --config /etc/sesd/sesd.toml")
-    # systemctl reload sends SIGHUP, which re-reads the config (tests/test_reload.py).
-    assert service["ExecReload"] == "/bin/kill -HUP $MAINPID"
+    # systemctl reload checks the file, then sends SIGHUP, which re-reads the config
+    # (tests/test_reload.py); the check is run below.
+    assert _values("ExecReload")[-1] == "/bin/kill -HUP $MAINPID"
     # A directory of credentials: a file no configured secret uses need not exist.
     assert service["LoadCredential"] == "sesd:/etc/sesd/credentials"
     # The whole stop fits: the grace period, the last state save and the exit.
@@ -80,6 +82,58 @@ def test_unit_is_hardened_and_matched_to_the_drain() -> None:
     assert int(service["WatchdogSec"].rstrip("s")) >= 10
     # /proc/stat stays readable: prometheus_client needs it for every process_* metric.
     assert "ProcSubset" not in service
+
+
+def _values(key: str) -> list[str]:
+    """Every value of ``key`` in the unit's [Service], in order (systemd runs a list of
+    ExecReload= lines one after the other; configparser keeps only the last)."""
+    return [
+        line.split("=", 1)[1]
+        for line in UNIT.read_text().split("[Service]")[1].split("\n[")[0].splitlines()
+        if line.startswith(f"{key}=")
+    ]
+
+
+def test_a_reload_of_an_invalid_config_fails_before_the_signal(tmp_path: Path) -> None:
+    """`systemctl reload` runs the check before the SIGHUP: a file sesd would refuse
+    fails the reload (exit 2, the error for the journal) and the signal is never sent;
+    a valid one passes quietly, even with its secrets' files out of reach."""
+    check, signal = _values("ExecReload")
+    assert signal == "/bin/kill -HUP $MAINPID"
+    sesd = str((Path(sys.executable).parent / "sesd").resolve())
+    config = tmp_path / "sesd.toml"
+    command = check.replace("/opt/sesd/bin/sesd", sesd).replace("/etc/sesd/sesd.toml", str(config))
+    assert command.startswith(sesd)
+    assert command.endswith(str(config))
+
+    def reload_check() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            command.split(), capture_output=True, text=True, check=False, timeout=60
+        )
+
+    config.write_text(
+        '[[queues]]\nurl = "https://sqs.eu-west-1.amazonaws.com/123456789012/q"\n'
+        + f'[state]\npath = "{tmp_path / "state.bin"}"\n'
+        + '[alerts.sinks.slack]\ntype = "slack"\n'
+        + 'webhook_url = "file:$CREDENTIALS_DIRECTORY/sesd_slack_webhook_url"\n'
+        + '[[alerts.rules]]\nname = "r"\nmetric = "delay_ratio"\nwindow = "15m"\n'
+        + 'above = 0.1\nsinks = ["slack"]\n'
+    )
+    fine = reload_check()
+    assert (fine.returncode, fine.stdout, fine.stderr) == (0, "", "")
+    config.write_text(config.read_text().replace('window = "15m"', 'window = "15 minutes"'))
+    refused = reload_check()
+    assert refused.returncode == 2, refused.stderr
+    assert refused.stderr.startswith(f"sesd: config error: {config}: alerts.rules[0] (r): window")
+    assert refused.stdout == ""
+
+
+def test_a_config_error_or_failed_start_is_not_restarted_in_a_loop() -> None:
+    """Exit 2 (a config error, a taken port, a locked state file) would fail the same way
+    5 s later: the unit stays failed; anything else (a crash) is restarted."""
+    assert _values("Restart") == ["on-failure"]
+    assert _values("RestartPreventExitStatus") == [str(EXIT_CONFIG)]
+    assert EXIT_START == EXIT_CONFIG
 
 
 def _listener(path: str) -> socket.socket:

@@ -19,12 +19,17 @@ __all__ = ["add_parser"]
 
 
 def add_parser(commands: Commands) -> None:
-    """``check-config [PATH] [--no-secrets]``."""
+    """``check-config [PATH] [--no-secrets] [--quiet]``."""
     check = with_config(
         commands, "check-config", "validate the config and print it, secrets masked"
     )
     check.add_argument("path", nargs="?", metavar="PATH", help="the config file (or --config)")
     no_secrets(check)
+    check.add_argument(
+        "--quiet",
+        action="store_true",
+        help="print the config's errors and warnings only, not the config",
+    )
     check.set_defaults(execute=execute)
 
 
@@ -34,7 +39,10 @@ def execute(args: argparse.Namespace) -> int:
         config = load(args, daemon=True)
     except ConfigError as exc:
         return config_error(exc)
-    print(json.dumps(config.to_display(), indent=2, sort_keys=True))
+    # Quiet for a check run before each reload (systemd's ExecReload): the journal
+    # gets what is wrong, not the whole config every time.
+    if not args.quiet:
+        print(json.dumps(config.to_display(), indent=2, sort_keys=True))
     warnings = config.warnings()
     # On the host that runs sesd (it has the secrets), what `sesd run` would refuse
     # at start; a warning, since systemd's StateDirectory= creates the directory then.
