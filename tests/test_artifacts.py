@@ -320,6 +320,9 @@ def test_kubernetes_manifests_agree_with_each_other() -> None:
     assert pod["spec"]["terminationGracePeriodSeconds"] >= longest
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    # One timeout for every probe: a start is not judged by a stricter one.
+    probes = ("startupProbe", "livenessProbe", "readinessProbe")
+    assert {container[probe].get("timeoutSeconds") for probe in probes} == {3}
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     assert pod["spec"]["securityContext"]["runAsNonRoot"] is True
     assert container["resources"]["requests"]
@@ -642,6 +645,46 @@ def test_dashboard_covers_what_operators_need() -> None:
     ]
     assert len(cells) == len(set(cells))
     assert all(p["gridPos"]["x"] + p["gridPos"]["w"] <= 24 for p in dashboard["panels"])
+
+
+def _unit(panel: dict[str, Any], ref: str) -> str:
+    """The unit Grafana shows query ``ref`` of ``panel`` in: its override, else the
+    panel's."""
+    config = panel["fieldConfig"]
+    for override in config.get("overrides", []):
+        if override["matcher"] == {"id": "byFrameRefID", "options": ref}:
+            for prop in override["properties"]:
+                if prop["id"] == "unit":
+                    return str(prop["value"])
+    return str(config["defaults"]["unit"])
+
+
+def test_the_dashboard_shows_each_query_in_its_own_unit() -> None:
+    """A rate reads as so many a second (sesd counts recipients, messages and lookups,
+    not requests), a ratio of rates as a percentage, a quantile in seconds, and a
+    gauge with no "/s"; a panel plotting a rate beside a gauge gives the gauge an axis
+    of its own."""
+    dashboard = json.loads(DASHBOARD.read_text())
+    checked = 0
+    for panel in dashboard["panels"]:
+        for target in panel.get("targets", []):
+            expr, unit = target["expr"], _unit(panel, target["refId"])
+            where = f"{panel['title']}: {expr}"
+            assert unit != "reqps", where
+            if "histogram_quantile" in expr:
+                assert unit == "s", where
+            elif "rate(" in expr and ") / (" in expr:
+                assert unit == "percentunit", where
+            elif "rate(" in expr:
+                assert unit.startswith("suffix:"), where
+                assert unit.endswith("/s"), where
+            else:
+                assert not unit.endswith("/s"), where
+            checked += 1
+    assert checked > 40
+    (lookups,) = [p for p in dashboard["panels"] if "sesd_dns_lookups_queued" in str(p)]
+    (queued,) = lookups["fieldConfig"]["overrides"]
+    assert {"id": "custom.axisPlacement", "value": "right"} in queued["properties"]
 
 
 def dashboard_queries() -> list[str]:
