@@ -1,5 +1,9 @@
-"""Write config/kubernetes/prometheusrule.yaml from config/prometheus/sesd.rules.yml:
-the Prometheus Operator's form of the same rule groups (a test keeps them equal).
+"""Write the Prometheus Operator's form of config/prometheus/sesd.rules.yml (a test keeps
+them equal):
+
+- config/kubernetes/prometheusrule.yaml: the same rule groups;
+- config/kubernetes-fleet/prometheusrule.yaml: the same, less the alerts whose twin the
+  fleet's replicas post to Alertmanager themselves (one notification per incident).
 
     .venv/bin/python scripts/prometheusrule.py
 """
@@ -8,12 +12,19 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 RULES = ROOT / "config" / "prometheus" / "sesd.rules.yml"
 TARGET = ROOT / "config" / "kubernetes" / "prometheusrule.yaml"
+FLEET_TARGET = ROOT / "config" / "kubernetes-fleet" / "prometheusrule.yaml"
+
+#: Fleet alerts that a built-in rule of config/kubernetes-fleet/sesd.toml repeats
+#: (same metric, window and threshold), with that rule's name: the replicas post the
+#: built-in one, which names the delay types, SMTP codes and MTAs.
+FLEET_TWINS = {"SesdDelayRatioHigh": "delay-ratio-high"}
 
 
 class _Dumper(yaml.SafeDumper):
@@ -28,11 +39,18 @@ def _text(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
 _Dumper.add_representer(str, _text)
 
 
-def main() -> int:
-    text = TARGET.read_text(encoding="utf-8")
+def fleet_groups(groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``groups`` without the alerts in FLEET_TWINS."""
+    return [
+        {**group, "rules": [r for r in group["rules"] if r.get("alert") not in FLEET_TWINS]}
+        for group in groups
+    ]
+
+
+def _write(target: Path, groups: list[dict[str, Any]]) -> None:
+    text = target.read_text(encoding="utf-8")
     # The comment and metadata stay as written; the groups are the rules file's.
     head = text[: text.index("spec:\n")]
-    groups = yaml.safe_load(RULES.read_text(encoding="utf-8"))["groups"]
     spec = yaml.dump(
         {"spec": {"groups": groups}},
         Dumper=_Dumper,
@@ -40,7 +58,13 @@ def main() -> int:
         width=10**6,
         allow_unicode=True,
     )
-    TARGET.write_text(head + spec, encoding="utf-8")
+    target.write_text(head + spec, encoding="utf-8")
+
+
+def main() -> int:
+    groups = yaml.safe_load(RULES.read_text(encoding="utf-8"))["groups"]
+    _write(TARGET, groups)
+    _write(FLEET_TARGET, fleet_groups(groups))
     return 0
 
 

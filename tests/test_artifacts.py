@@ -26,6 +26,7 @@ from sesd.config import (
     parse_config,
     parse_web_config,
 )
+from sesd.config.values import Duration
 from tests.conftest import require_tool
 from tests.dns_server import hermetic_text
 
@@ -375,6 +376,49 @@ def test_the_prometheus_rule_is_the_fleet_rules_file() -> None:
     assert rule["apiVersion"] == "monitoring.coreos.com/v1"
     expected = yaml.safe_load((PROMETHEUS / "sesd.rules.yml").read_text())["groups"]
     assert rule["spec"]["groups"] == expected
+
+
+def test_the_fleet_notifies_each_incident_once() -> None:
+    """The fleet's replicas post their built-in alerts to Alertmanager, so its
+    PrometheusRule leaves out each alert a built-in rule repeats (same metric, window,
+    threshold and wait) and nothing else, and the critical alert holds back the
+    built-in warning as it does the fleet rule's."""
+    fleet = ROOT / "config" / "kubernetes-fleet"
+    rendered = [d for d in _kustomize(fleet) if d["kind"] == "PrometheusRule"]
+    (rule,) = rendered  # the base's is replaced, not kept beside it
+    groups = yaml.safe_load((PROMETHEUS / "sesd.rules.yml").read_text())["groups"]
+    kept = {r.get("alert") for g in rule["spec"]["groups"] for r in g["rules"]}
+    left_out = {r["alert"]: r for g in groups for r in g["rules"] if r.get("alert") not in kept}
+    assert set(left_out) == {"SesdDelayRatioHigh"}
+    remaining = [
+        {**g, "rules": [r for r in g["rules"] if r.get("alert") not in left_out]} for g in groups
+    ]
+    assert rule["spec"]["groups"] == remaining
+    config = parse_config(_manifests(fleet)["ConfigMap"]["data"]["sesd.toml"])
+    built_in = {r.name: r for r in config.alerts.rules}
+    inhibit = yaml.safe_load((ROOT / "config" / "alertmanager" / "alertmanager.yml").read_text())
+    for name, alert in left_out.items():
+        metric, window, above = re.match(  # type: ignore[union-attr]
+            r"sesd:(\w+):(\w+) > ([\d.]+) ", alert["expr"]
+        ).groups()
+        (twin,) = [
+            r
+            for r in built_in.values()
+            if (r.metric, r.window, r.above) == (metric, window, float(above))
+        ]
+        assert twin.sinks == ["alertmanager"], name
+        assert twin.for_.seconds == Duration(alert["for"]).seconds, name
+        held_back = [
+            i
+            for i in inhibit["inhibit_rules"]
+            if any(
+                re.fullmatch(m.split("=~", 1)[1].strip('"'), twin.name)
+                for m in i["target_matchers"]
+                if m.startswith("alertname=~")
+            )
+            and any(name in m for m in i["target_matchers"])
+        ]
+        assert held_back, f"{twin.name} is not held back where {name} is"
 
 
 def test_the_fleet_overlay_spreads_replicas_that_alert_through_alertmanager() -> None:

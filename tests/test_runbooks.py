@@ -13,6 +13,7 @@ README = ROOT / "README.md"
 RULE_FILES = (
     ROOT / "config" / "prometheus" / "sesd.rules.yml",
     ROOT / "config" / "kubernetes" / "prometheusrule.yaml",
+    ROOT / "config" / "kubernetes-fleet" / "prometheusrule.yaml",
 )
 # Where the shipped rules link; README says how a team points it at its own copy.
 BASE = "https://github.com/example/sesd/blob/main/README.md"
