@@ -49,6 +49,7 @@ from sesd.config.aws import (
 )
 from sesd.config.checks import check_across_sections, config_warnings, for_daemon
 from sesd.config.core import core_settings
+from sesd.config.hooks import dec_hook, display_hook, source_hook
 from sesd.config.sections import (
     CanaryConfig,
     DimensionsConfig,
@@ -57,6 +58,7 @@ from sesd.config.sections import (
     IngestConfig,
     LoggingConfig,
     ProvidersConfig,
+    ReloadConfig,
     ShutdownConfig,
     StateConfig,
     TenantsConfig,
@@ -99,6 +101,7 @@ __all__ = [
     "PagerDutyConfig",
     "ProvidersConfig",
     "QueueConfig",
+    "ReloadConfig",
     "ReputationConfig",
     "RuleConfig",
     "Secret",
@@ -112,12 +115,14 @@ __all__ = [
     "WebhookConfig",
     "WindowsConfig",
     "core_settings",
+    "followed_files",
     "is_glob",
     "load_config",
     "parse_config",
     "parse_web_config",
     "read_secrets",
     "region_of_url",
+    "reread",
     "rule_of",
     "saved_rule",
     "shown_url",
@@ -141,6 +146,7 @@ class Config(Section, frozen=True):
     shutdown: ShutdownConfig = msgspec.field(default_factory=ShutdownConfig)
     alerts: AlertsConfig = msgspec.field(default_factory=AlertsConfig)
     state: StateConfig = msgspec.field(default_factory=StateConfig)
+    reload: ReloadConfig = msgspec.field(default_factory=ReloadConfig)
     account_health: AccountHealthConfig = msgspec.field(default_factory=AccountHealthConfig)
     reputation: ReputationConfig = msgspec.field(default_factory=ReputationConfig)
     canary: CanaryConfig | None = None
@@ -222,7 +228,7 @@ class Config(Section, frozen=True):
     def to_display(self) -> dict[str, Any]:
         """The resolved config as plain data, secrets masked (and a password in a URL),
         each queue's region the one it is read in: what check-config prints."""
-        shown: dict[str, Any] = msgspec.to_builtins(self, enc_hook=_display_hook)
+        shown: dict[str, Any] = msgspec.to_builtins(self, enc_hook=display_hook)
         for queue, data in zip(self.queues, shown["queues"], strict=True):
             data["region"] = self.region_of(queue)
         return urls_shown(shown)  # type: ignore[no-any-return]
@@ -231,48 +237,18 @@ class Config(Section, frozen=True):
 def saved_rule(rule: RuleConfig) -> dict[str, Any]:
     """A rule as plain data (the state file keeps the rules its alert states were
     stepped under, so a start under other rules can resolve what they fired)."""
-    return msgspec.to_builtins(rule, enc_hook=_display_hook)  # type: ignore[no-any-return]
+    return msgspec.to_builtins(rule, enc_hook=display_hook)  # type: ignore[no-any-return]
 
 
 def rule_of(saved: Any) -> RuleConfig:
     """A rule :func:`saved_rule` saved; ValueError when it is not one (any more)."""
     try:
-        return msgspec.convert(saved, RuleConfig, dec_hook=_dec_hook)
+        return msgspec.convert(saved, RuleConfig, dec_hook=dec_hook)
     except msgspec.ValidationError as exc:
         raise ValueError(str(exc)) from None
 
 
 # --- loading -----------------------------------------------------------------
-
-
-def _dec_hook(type_: type, obj: Any) -> Any:
-    if type_ is Duration:
-        if isinstance(obj, int | float) and not isinstance(obj, bool):
-            return Duration(f"{obj}s")
-        if isinstance(obj, str):
-            return Duration(obj)
-        raise ValueError(f"expected a duration such as '10s', got {type(obj).__name__}")
-    if type_ is Secret:
-        if not isinstance(obj, str):
-            raise ValueError("expected a string ('env:NAME', 'file:PATH' or a literal)")
-        if not obj.strip():
-            raise ValueError("is empty (give 'env:NAME', 'file:PATH' or a literal)")
-        return Secret(obj)
-    if type_ is WebConfigFile:
-        if not isinstance(obj, str) or not obj:
-            raise ValueError("expected the path of a web configuration file")
-        return WebConfigFile(obj)
-    raise NotImplementedError(type_)
-
-
-def _display_hook(obj: Any) -> Any:
-    if isinstance(obj, Duration):
-        return obj.text
-    if isinstance(obj, Secret):
-        return obj.masked()
-    if isinstance(obj, WebConfigFile):
-        return obj.reference
-    raise NotImplementedError(type(obj))
 
 
 _RULE_AT = re.compile(r"alerts\.rules\[(\d+)\]")
@@ -311,7 +287,7 @@ def parse_config(text: str) -> Config:
         raise ConfigError(f"not valid TOML: {exc}") from None
     _check_sinks(data)
     try:
-        config = msgspec.convert(data, Config, dec_hook=_dec_hook)
+        config = msgspec.convert(data, Config, dec_hook=dec_hook)
     except msgspec.ValidationError as exc:
         raise ConfigError(_pointed(one_line(exc, schema=Config), data)) from None
     for key, secret in config.secrets():
@@ -341,6 +317,34 @@ def read_secrets(config: Config) -> Config:
     return config
 
 
+def reread(config: Config) -> Config:
+    """``config`` as it runs, with the files it names read anew (``file:`` secrets, the
+    web configuration and the certificate and key it names), its config file not:
+    what a rotated Secret or a renewed certificate changes, and nothing else.
+    ConfigError names the key of what cannot be read."""
+    source = msgspec.to_builtins(config, enc_hook=source_hook)
+    return read_secrets(msgspec.convert(source, Config, dec_hook=dec_hook))
+
+
+def followed_files(config: Config) -> dict[str, str]:
+    """path -> key, for each file :func:`reread` reads (the web configuration's as it
+    was last read): the files whose change a reload would pick up."""
+    files = {
+        os.path.expandvars(secret.reference[5:]): key
+        for key, secret in config.secrets()
+        # [aws] is read at start only: its keys wait for a restart whatever the files say.
+        if secret.reference.startswith("file:") and not key.startswith("aws.")
+    }
+    web = config.http.web_config
+    if web is not None:
+        files[str(web.path)] = "http.web_config"
+        tls = web.get().tls_server_config if web.is_read else None
+        for name in ("cert_file", "key_file", "client_ca_file"):
+            if tls is not None and getattr(tls, name):
+                files[getattr(tls, name)] = f"http.web_config: tls_server_config.{name}"
+    return files
+
+
 def _check_url(key: str, secret: Secret) -> None:
     if key.endswith(_URL_SECRETS) and not is_http_url(secret.get()):
         # The value is a secret: say what is wrong, never what it is.
@@ -365,7 +369,7 @@ def _check_sinks(data: dict[str, Any]) -> None:
                 f"(got {sink.get('type')!r})"
             )
         try:
-            msgspec.convert(sink, SinkConfig, dec_hook=_dec_hook)
+            msgspec.convert(sink, SinkConfig, dec_hook=dec_hook)
         except msgspec.ValidationError as exc:
             raise ConfigError(one_line(exc, f"alerts.sinks.{name}")) from None
 

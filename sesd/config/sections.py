@@ -311,3 +311,17 @@ class StateConfig(Section, frozen=True):
         # A save holds the event loop while it builds the file: 0 would save in a loop.
         if self.save_every.seconds < 1:
             raise ValueError("save_every must be at least 1s")
+
+
+class ReloadConfig(Section, frozen=True):
+    """``[reload]``: files sesd reads again by itself, the config file aside."""
+
+    #: How often the files behind ``file:`` secrets and ``[http] web_config`` (with the
+    #: certificate and key it names) are looked at; one that changed is read again, as
+    #: a reload reads it, with the config in force. "0s": only on SIGHUP.
+    check_files_every: Duration = msgspec.field(default_factory=lambda: Duration("30s"))
+
+    def __post_init__(self) -> None:
+        seconds = self.check_files_every.seconds
+        if 0 < seconds < 1:
+            raise ValueError("check_files_every must be 0s (off) or at least 1s")

@@ -327,6 +327,11 @@ class WebConfigFile:
         self._value = config
         return config
 
+    @property
+    def is_read(self) -> bool:
+        """Whether :meth:`read` has found the content."""
+        return self._value is not None
+
     def get(self) -> WebConfig:
         """What :meth:`read` found."""
         if self._value is None:

@@ -3,8 +3,8 @@
 1. :meth:`Daemon.start`: the state file read, the HTTP server bound (locked as
    ``[http] web_config`` says), the AWS clients made, the sinks opened;
 2. :meth:`Daemon.serve`: the queues checked (RedrivePolicy: advice, never holding
-   up the start), the background tasks (janitor, evaluator and outboxes, account
-   polls, DNS lookups, canary, state saving, systemd, signals);
+   up the start), the background tasks (janitor, files, evaluator and outboxes,
+   account polls, DNS lookups, canary, state saving, systemd, signals);
 3. :meth:`Daemon.consume`: the pollers, until a stop (the first SIGTERM/SIGINT,
    or :meth:`Daemon.stop`); receives in flight return and what they brought is
    handled and deleted, within the grace period;
@@ -12,8 +12,8 @@
    the grace period, the state saved; then every task is stopped.
 
 A second signal saves the state (within a moment) and exits. SIGHUP reloads the
-config file (sesd.runtime.reload says what a reload takes); an invalid file
-changes nothing.
+config file, and changed secret and certificate files are read again by themselves
+(sesd.runtime.reload, sesd.runtime.follow); an invalid file changes nothing.
 """
 
 from __future__ import annotations
@@ -195,8 +195,7 @@ class Daemon:
             self.stopping.set()
 
     async def reload(self) -> bool:
-        """Re-read the config file and apply what may change while running; True when
-        the new config is in force (an invalid file changes nothing)."""
+        """Re-read the config file and apply it (:meth:`Reloader.reload`)."""
         return await self._reloader.reload()
 
     async def run(
@@ -273,6 +272,7 @@ class Daemon:
             # Advice only (no dead-letter queue): never holding up the start or READY=1.
             tg.start_soon(check_queue, self.sqs(queue), queue, *self.ledger.where(queue.label))
         keep("janitor", self._janitor)
+        keep("files", self._reloader.follow)
         keep("alerting", self.alerting.run)
         if self.account_poller is not None:
             keep("account_poll", self.account_poller.run)

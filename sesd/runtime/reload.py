@@ -11,23 +11,25 @@ a change there is reported by key and left for the next restart.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import threading
 from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, Any, Final
 
+import anyio
 import msgspec
 
 from sesd.config import (
     Config,
     ConfigError,
     core_settings,
+    followed_files,
     load_config,
+    reread,
     saved_rule,
 )
 from sesd.io.logs import get_logger, set_level
+from sesd.runtime.apart import apart
+from sesd.runtime.follow import follow_files, signatures
 from sesd.runtime.sqs_calls import check_queue
 
 if TYPE_CHECKING:
@@ -115,6 +117,10 @@ class Reloader:
     def __init__(self, daemon: Daemon) -> None:
         self._daemon = daemon
         self._log = get_logger()
+        self._lock = anyio.Lock()
+        # The files as the config was read with them, a moment ago: a change from here
+        # on is one to read (a stat each, as the files were just read in full).
+        self._seen = signatures(list(followed_files(daemon.config)))
 
     async def on_signal(self) -> None:
         """A SIGHUP: reload, and never let a failure end sesd."""
@@ -127,16 +133,35 @@ class Reloader:
     async def reload(self) -> bool:
         """Re-read the config file and apply what may change while running. An invalid
         file changes nothing. True when the new config is in force."""
-        daemon = self._daemon
-        path = daemon.config_path
+        path = self._daemon.config_path
         if not path:
             self._log.warning(
                 "sesd.config.reload_failed", error="no config file to read", kept=_KEPT
             )
             return False
+        return await self._apply(partial(load_config, path, daemon=True), path=path)
+
+    async def follow(self) -> None:
+        """Refresh whenever a file of the config in force changes (sesd.runtime.follow)."""
+        await follow_files(lambda: self._daemon.config, self.refresh, self._seen)
+
+    async def refresh(self, files: list[str]) -> bool:
+        """Read again the files of the config in force (``files``, the keys of those that
+        changed: a rotated secret, a renewed certificate), not the config file, and
+        apply them as a reload does. True when they are in force."""
+        return await self._apply(lambda: reread(self._daemon.config), files=files)
+
+    async def _apply(self, read: Callable[[], Config], **about: Any) -> bool:
+        # One at a time, each from the config in force when it starts: a refresh begun
+        # before a reload would otherwise put back what the reload replaced.
+        async with self._lock:
+            return await self._apply_alone(read, about)
+
+    async def _apply_alone(self, read: Callable[[], Config], about: dict[str, Any]) -> bool:
+        daemon = self._daemon
         try:
-            # The web configuration file is read with the rest, in a thread apart.
-            new = await _read_apart(partial(load_config, path, daemon=True))
+            # Files are read in a thread apart (the web configuration with the rest).
+            new = await apart(read, "sesd-reload-read")
             if daemon.listen:
                 http = msgspec.structs.replace(new.http, listen=daemon.listen)
                 new = msgspec.structs.replace(new, http=http)
@@ -147,7 +172,7 @@ class Reloader:
                 ignored += [f"http.web_config: {key}" for key in web]
         except ConfigError as exc:
             daemon.metrics.reloaded(False, daemon.clock())
-            self._log.error("sesd.config.reload_failed", path=path, error=str(exc), kept=_KEPT)
+            self._log.error("sesd.config.reload_failed", **about, error=str(exc), kept=_KEPT)
             return False
         for key in ignored:
             self._log.warning("sesd.config.reload_ignored", key=key, hint="needs a restart")
@@ -168,7 +193,7 @@ class Reloader:
         daemon.metrics.reloaded(True, daemon.clock())
         self._log.info(
             "sesd.config.reloaded",
-            path=path,
+            **about,
             rules=len(merged.alerts.rules),
             queues=[q.label for q in merged.queues],
             **rule_changes(old, merged),
@@ -243,32 +268,3 @@ def rule_changes(old: Config, new: Config) -> dict[str, Any]:
         "rules_removed": sorted(set(before) - set(after)),
         "rules_changed": changed,
     }
-
-
-async def _read_apart(read: Callable[[], Config]) -> Config:
-    """``read()`` in a daemon thread of its own. A file on a hung network mount holds
-    the read for ever: a stop leaves it there, and the process still exits (Python
-    waits at exit for the threads that are not daemons, anyio's workers among them:
-    ``systemctl stop`` then waited out its timeout and killed sesd)."""
-    loop = asyncio.get_running_loop()
-    future: asyncio.Future[Config] = loop.create_future()
-
-    def settle(config: Config | None, error: BaseException | None) -> None:
-        if future.done():  # cancelled: a stop came first
-            return
-        if error is not None:
-            future.set_exception(error)
-        else:
-            future.set_result(config)  # type: ignore[arg-type]
-
-    def work() -> None:
-        config, error = None, None
-        try:
-            config = read()
-        except BaseException as exc:  # noqa: BLE001 - raised again in the awaiting task
-            error = exc
-        with contextlib.suppress(RuntimeError):  # the loop is closed: sesd has stopped
-            loop.call_soon_threadsafe(settle, config, error)
-
-    threading.Thread(target=work, name="sesd-reload-read", daemon=True).start()
-    return await future

@@ -1,0 +1,164 @@
+"""Files that change under a running sesd are read again by themselves: a certificate
+renewed and a Secret rotated as Kubernetes swaps a mounted Secret (a symlink replaced
+at once), the config file left as it runs until a SIGHUP."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import anyio
+import pytest
+import trustme
+from structlog.testing import capture_logs
+
+from sesd.commands.demo.localsqs import LocalSqs
+from sesd.config import ConfigError, followed_files, load_config, parse_config, reread
+from tests.conftest import running
+from tests.dns_server import hermetic_text
+from tests.test_web_lock import _get, _port, _queue, _trusting
+
+RULE = (
+    '[[alerts.rules]]\nname = "late"\nmetric = "delay_ratio"\nwindow = "5m"\n'
+    'above = 0.5\nsinks = ["console"]\n'
+)
+
+
+def _version(mount: Path, name: str, routing_key: str) -> trustme.CA:
+    """A Secret's version as the kubelet writes one: a directory ``name`` in ``mount``
+    with tls.crt, tls.key (from a CA of its own) and routing_key; returns the CA."""
+    directory = mount / name
+    directory.mkdir()
+    ca = trustme.CA()
+    leaf = ca.issue_cert("127.0.0.1")
+    leaf.cert_chain_pems[0].write_to_path(str(directory / "tls.crt"))
+    leaf.private_key_pem.write_to_path(str(directory / "tls.key"))
+    (directory / "routing_key").write_text(routing_key)
+    return ca
+
+
+def _swap(mount: Path, name: str) -> None:
+    """Point ``mount/current`` at version ``name`` in one step (a rename over it)."""
+    (mount / "next").symlink_to(name)
+    os.replace(mount / "next", mount / "current")
+
+
+def _config(tmp_path: Path, queue: str, mount: Path) -> Path:
+    (tmp_path / "web.yml").write_text(
+        f"tls_server_config:\n  cert_file: {mount / 'current' / 'tls.crt'}\n"
+        f"  key_file: {mount / 'current' / 'tls.key'}\n"
+    )
+    path = tmp_path / "sesd.toml"
+    path.write_text(
+        hermetic_text(
+            queue + f'[http]\nlisten = "127.0.0.1:0"\nweb_config = "{tmp_path / "web.yml"}"\n'
+            '[reload]\ncheck_files_every = "1s"\n'
+            '[alerts.sinks.pd]\ntype = "pagerduty"\n'
+            f'routing_key = "file:{mount / "current" / "routing_key"}"\n'
+        )
+    )
+    return path
+
+
+async def test_a_renewed_certificate_and_a_rotated_secret_are_read_by_themselves(
+    local_sqs: LocalSqs, sqs: Any, tmp_path: Path
+) -> None:
+    """The Secret's mount swapped: within check_files_every the next handshake presents
+    the new certificate and the sink holds the new key, logged as a reload naming the
+    files; an edit of the config file waits for a SIGHUP. A swap to a key that is not
+    the certificate's changes nothing and reads 0 in the reload metric until a good
+    one."""
+    mount = tmp_path / "mount"
+    mount.mkdir()
+    first = _version(mount, "v1", "key-one")
+    _swap(mount, "v1")
+    path = _config(tmp_path, await _queue(local_sqs, sqs), mount)
+    with capture_logs() as logs:
+        async with running(load_config(path), config_path=path) as daemon:
+            port = _port(daemon)
+            registry = daemon.metrics.registry
+
+            def reloaded() -> float | None:
+                return registry.get_sample_value("sesd_config_last_reload_successful")
+
+            assert (await _get(port, "/healthz", tls=_trusting(first)))[0] == 200
+            path.write_text(path.read_text() + RULE)  # edited, not reloaded
+            second = _version(mount, "v2", "key-two")
+            old = daemon.config
+            _swap(mount, "v2")
+            with anyio.fail_after(20):
+                await daemon.changes.wait_for(lambda: daemon.config is not old)
+            assert daemon.config.alerts.sinks["pd"].routing_key.get() == "key-two"  # type: ignore[union-attr]
+            assert daemon.config.alerts.rules == []
+            assert (await _get(port, "/healthz", tls=_trusting(second)))[0] == 200
+            with pytest.raises(aiohttp.ClientConnectorCertificateError):
+                await _get(port, "/healthz", tls=_trusting(first))
+
+            # A key that is not the certificate's: refused whole, the old ones in force.
+            _version(mount, "v3", "key-three")
+            (mount / "v3" / "tls.key").write_bytes((mount / "v1" / "tls.key").read_bytes())
+            _swap(mount, "v3")
+            with anyio.fail_after(20):
+                await daemon.changes.wait_for(lambda: reloaded() == 0)
+            assert daemon.config.alerts.sinks["pd"].routing_key.get() == "key-two"  # type: ignore[union-attr]
+            assert (await _get(port, "/healthz", tls=_trusting(second)))[0] == 200
+            fourth = _version(mount, "v4", "key-four")
+            _swap(mount, "v4")
+            with anyio.fail_after(20):
+                await daemon.changes.wait_for(lambda: reloaded() == 1)
+            assert (await _get(port, "/healthz", tls=_trusting(fourth)))[0] == 200
+    done = [e for e in logs if e["event"] == "sesd.config.reloaded"]
+    files = [
+        "alerts.sinks.pd.routing_key",
+        "http.web_config: tls_server_config.cert_file",
+        "http.web_config: tls_server_config.key_file",
+    ]
+    assert [e["files"] for e in done] == [files, files]
+    assert [e["secrets_rotated"] for e in done] == [[files[0]], [files[0]]]
+    assert all("path" not in e and e["rules_added"] == [] for e in done)
+    (failed,) = [e for e in logs if e["event"] == "sesd.config.reload_failed"]
+    assert failed["files"] == files
+    assert failed["error"].startswith("http.web_config: tls_server_config.key_file: not the PEM")
+    assert "key-t" not in repr(logs)
+
+
+def test_reread_reads_the_files_and_leaves_the_running_config(tmp_path: Path) -> None:
+    """A copy of the config in force with its files read anew: the running config's
+    secrets are not touched, a literal stays, and the config file is not read."""
+    key = tmp_path / "routing_key"
+    key.write_text("first")
+    aws = tmp_path / "aws_secret"
+    aws.write_text("secret")
+    path = tmp_path / "sesd.toml"
+    path.write_text(
+        '[aws]\naccess_key_id = "AKIAEXAMPLE"\n'
+        f'secret_access_key = "file:{aws}"\n'
+        '[[queues]]\nurl = "https://sqs.eu-west-1.amazonaws.com/123456789012/q"\n'
+        f'[alerts.sinks.pd]\ntype = "pagerduty"\nrouting_key = "file:{key}"\n'
+        '[alerts.sinks.hook]\ntype = "webhook"\nurl = "https://hooks.example/a"\n'
+    )
+    running = load_config(path)
+    key.write_text("second")
+    path.write_text("not TOML at all [")
+    again = reread(running)
+    assert running.alerts.sinks["pd"].routing_key.get() == "first"  # type: ignore[union-attr]
+    assert again.alerts.sinks["pd"].routing_key.get() == "second"  # type: ignore[union-attr]
+    assert again.alerts.sinks["hook"].url.get() == "https://hooks.example/a"  # type: ignore[union-attr]
+    assert again.to_display() == running.to_display()
+    # [aws] is read at start only: its file is not followed.
+    assert followed_files(running) == {str(key): "alerts.sinks.pd.routing_key"}
+    key.unlink()
+    with pytest.raises(ConfigError, match=r"^alerts\.sinks\.pd\.routing_key: cannot read"):
+        reread(running)
+
+
+@pytest.mark.parametrize(("every", "ok"), [("0s", True), ("1s", True), ("500ms", False)])
+def test_check_files_every_is_off_or_at_least_a_second(every: str, ok: bool) -> None:
+    text = f'[reload]\ncheck_files_every = "{every}"\n'
+    if ok:
+        assert parse_config(text).reload.check_files_every.text == every
+    else:
+        with pytest.raises(ConfigError, match="check_files_every must be 0s"):
+            parse_config(text)
