@@ -192,7 +192,39 @@ def test_a_replay_of_nothing_but_invalid_values_says_so_and_exits_3(
     out, err = capsys.readouterr()
     assert code == 3
     assert json.loads(out)["messages"]["invalid"] == 2
-    assert "sesd: replay processed no event: 2 values read were not SES events" in err
+    assert "sesd: replay processed no event: of the values read, 2 not SES events" in err
+
+
+def test_a_replay_of_nothing_but_skipped_values_says_so_and_exits_3(
+    tmp_path: Path, config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Values that are no email event (an SNS subscription's confirmation, an SES
+    EventBridge record of another kind) and one of another EventBridge source (an
+    archive of the wrong bus): nothing was replayed, so the exit status is 3, each
+    count named."""
+    path = tmp_path / "wrong-bus.jsonl"
+    other = json.loads(f.eventbridge(f.delivery(["ann@example.com"])))
+    other["source"] = "aws.ec2"
+    path.write_text(
+        json.dumps({"Type": "SubscriptionConfirmation", "Message": "confirm"})
+        + "\n"
+        + f.eventbridge(f.delivery(["ann@example.com"]), detail_type="Quota Reached")
+        + "\n"
+        + json.dumps(other)
+        + "\n"
+    )
+    code = main(["replay", "--config", str(config), "--json", str(path)])
+    out, err = capsys.readouterr()
+    assert code == 3
+    messages = json.loads(out)["messages"]
+    assert (messages["processed"], messages["skipped"], messages["invalid"]) == (0, 2, 1)
+    assert (
+        "sesd: replay processed no event: of the values read, 1 not SES events (see the "
+        "invalid counts) and 2 no email event (see the skipped counts)" in err
+    )
+    path.write_text(json.dumps({"Type": "SubscriptionConfirmation", "Message": "confirm"}))
+    assert main(["replay", "--config", str(config), str(path)]) == 3
+    assert "of the values read, 1 no email event" in capsys.readouterr().err
 
 
 def test_values_that_are_not_utf8_or_nest_too_deep_are_counted_not_a_traceback(

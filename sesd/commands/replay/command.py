@@ -196,11 +196,15 @@ def _said(
         )
         return EXIT_SKIPPED
     messages = document["messages"]
-    if not messages.get("processed") and messages.get("invalid"):
-        # Every value read was refused: the wrong input, not a quiet month.
+    refused, skipped = messages.get("invalid", 0), messages.get("skipped", 0)
+    if not messages.get("processed") and (refused or skipped):
+        # Every value read was refused, or no email event (an SNS subscription's
+        # confirmation, another EventBridge source's records): the wrong input, not a
+        # quiet month.
+        counts = [f"{refused} not SES events (see the invalid counts)"] if refused else []
+        counts += [f"{skipped} no email event (see the skipped counts)"] if skipped else []
         print(
-            f"sesd: replay processed no event: {messages['invalid']} values read were not "
-            "SES events (see the invalid counts)",
+            f"sesd: replay processed no event: of the values read, {' and '.join(counts)}",
             file=sys.stderr,
         )
         return EXIT_SKIPPED
