@@ -193,6 +193,15 @@ def test_example_canary_block_and_rules_are_valid(monkeypatch: pytest.MonkeyPatc
             '[alerts]\nrepeat_interval = "1h30m1h"',
             "alerts.repeat_interval: invalid duration '1h30m1h': the unit 'h' comes twice",
         ),
+        # "30s1m" adds up to 90s; "30s" or "1m" was meant.
+        (
+            '[alerts]\nrepeat_interval = "30s1m"',
+            "alerts.repeat_interval: invalid duration '30s1m': write the largest unit first",
+        ),
+        (
+            '[state]\nsave_every = "1s500ms1m"',
+            "state.save_every: invalid duration '1s500ms1m': write the largest unit first",
+        ),
         # 0 would never time out: a receiver that never answers holds its sink for ever.
         (
             '[alerts.sinks.chat]\ntype = "slack"\nwebhook_url = "https://h.example/x"\n'

@@ -63,6 +63,10 @@ class Duration:
                 f"invalid duration {text!r}: the unit {repeated[0]!r} comes twice "
                 "(write each unit once, as '1h30m')"
             )
+        sizes = [_UNIT_SECONDS[unit] for unit in units]
+        if sizes != sorted(sizes, reverse=True):
+            # "30s1m" adds up to 90s, but reads as a slip ("30s" or "1m" meant).
+            raise ValueError(f"invalid duration {text!r}: write the largest unit first, as '1h30m'")
         if total > _LONGEST:
             raise ValueError(f"duration {text!r} is longer than a year")
         self.seconds = total
