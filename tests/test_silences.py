@@ -276,7 +276,15 @@ def test_silence_add_list_expire(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert rows[1]["ends_at"] is None
     assert main(["silence", "expire", "--config", config, silence_id]) == 0
     assert capsys.readouterr().out == f"expired {silence_id}\n"
+    # Expired twice: when it ended, not "no such silence" (it is there, listed).
     assert main(["silence", "expire", "--config", config, silence_id]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"sesd: silence {silence_id!r} already ended at 20")
+    assert err.endswith("Z: nothing to expire\n")
+    assert main(["silence", "expire", "--config", config, "nosuchid"]) == 1
+    assert capsys.readouterr().err == (
+        "sesd: no running silence has id 'nosuchid' (`sesd silence list` shows the ids)\n"
+    )
     assert main(["silence", "list", "--config", config]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith(f"{silence_id}  expired ")

@@ -119,7 +119,7 @@ def run_silence(config: Config, args: argparse.Namespace) -> int:
         print(f"sesd: {exc}", file=sys.stderr)
         return 1
     if not ended:
-        print(f"sesd: no running silence has id {args.id!r}", file=sys.stderr)
+        print(f"sesd: {_not_running(file, args.id)}", file=sys.stderr)
         return 1
     print(f"expired {args.id}")
     return 0
@@ -226,3 +226,16 @@ def _list(file: SilenceFile, *, as_json: bool, now: float) -> int:
         )
         print(f"{s.id}  {s.state(now):8}  {matchers}  ends {_iso(s.ends_at)}  # {s.comment}")
     return 0
+
+
+def _not_running(file: SilenceFile, silence_id: str) -> str:
+    """Why ``silence_id`` could not be expired: it ended already (when), or no silence in
+    the file has it (a typo, or one long gone from the file)."""
+    try:
+        found = [s for s in file.read() if s.id == silence_id]
+    except SilenceError:
+        found = []
+    if found and found[0].ends_at is not None:
+        ended = _iso(found[0].ends_at)
+        return f"silence {silence_id!r} already ended at {ended}: nothing to expire"
+    return f"no running silence has id {silence_id!r} (`sesd silence list` shows the ids)"
