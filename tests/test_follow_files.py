@@ -5,6 +5,7 @@ at once), the config file left as it runs until a SIGHUP."""
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +15,9 @@ import pytest
 import trustme
 from structlog.testing import capture_logs
 
+import sesd.runtime.reload
 from sesd.commands.demo.localsqs import LocalSqs
-from sesd.config import ConfigError, followed_files, load_config, parse_config, reread
+from sesd.config import Config, ConfigError, followed_files, load_config, parse_config, reread
 from tests.conftest import running
 from tests.dns_server import hermetic_text
 from tests.test_web_lock import _get, _port, _queue, _trusting
@@ -162,3 +164,36 @@ def test_check_files_every_is_off_or_at_least_a_second(every: str, ok: bool) -> 
     else:
         with pytest.raises(ConfigError, match="check_files_every must be 0s"):
             parse_config(text)
+
+
+async def test_a_reload_waits_for_a_refresh_under_way(
+    local_sqs: LocalSqs, sqs: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A refresh reads the files of the config in force; a SIGHUP meanwhile applies its
+    new file after it, not before (the refresh would put back what it replaced)."""
+    mount = tmp_path / "mount"
+    mount.mkdir()
+    _version(mount, "v1", "key-one")
+    _swap(mount, "v1")
+    path = _config(tmp_path, await _queue(local_sqs, sqs), mount)
+    reading, go_on = threading.Event(), threading.Event()
+
+    def held(config: Config) -> Config:
+        reading.set()
+        go_on.wait(30)
+        return reread(config)
+
+    monkeypatch.setattr(sesd.runtime.reload, "reread", held)
+    async with running(load_config(path), config_path=path) as daemon:
+        reloader = daemon._reloader  # the refresh, without a file to change
+        path.write_text(path.read_text() + RULE)
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(reloader.refresh, ["alerts.sinks.pd.routing_key"])
+            await anyio.to_thread.run_sync(reading.wait)
+            tasks.start_soon(daemon.reload)
+            # Given the time to apply: it must not, while the refresh is under way.
+            with anyio.move_on_after(1):
+                await daemon.changes.wait_for(lambda: bool(daemon.config.alerts.rules))
+            assert daemon.config.alerts.rules == []
+            go_on.set()
+        assert [rule.name for rule in daemon.config.alerts.rules] == ["late"]
