@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from sesd.commands.main import main
-from sesd.config import ConfigError, parse_config, read_secrets
+from sesd.config import ConfigError, parse_config, read_secrets, rule_of, saved_rule
 from sesd.config.checks import NO_RULES
 
 EXAMPLE = Path(__file__).parent.parent / "config" / "sesd.example.toml"
@@ -417,3 +417,13 @@ def test_a_grace_period_that_leaves_no_room_for_the_last_save_is_warned_of() -> 
     quiet = f'[shutdown]\ngrace_period = "{SHIPPED_STOP_TIMEOUT - EXIT_ROOM:g}s"\n'
     assert parse_config(quiet).warnings() == [NO_RULES]
     assert len(parse_config(quiet + state).warnings()) == 2
+
+
+def test_every_rule_of_the_example_reads_back_as_saved() -> None:
+    """The state file keeps the rules its alerts were stepped under and reads them back
+    at start: each of the example's, account rules among them (given ``domains =
+    ["*"]`` by their check), is the same rule read back."""
+    rules = parse_config(EXAMPLE.read_text()).alerts.rules
+    assert any(rule.metric == "sending_paused" for rule in rules)
+    for rule in rules:
+        assert rule_of(saved_rule(rule)) == rule, rule.name

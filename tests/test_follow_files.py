@@ -17,7 +17,8 @@ from structlog.testing import capture_logs
 
 import sesd.runtime.reload
 from sesd.commands.demo.localsqs import LocalSqs
-from sesd.config import Config, ConfigError, followed_files, load_config, parse_config, reread
+from sesd.config import Config, ConfigError, load_config, parse_config
+from sesd.config.files import followed_files, reread
 from tests.conftest import running
 from tests.dns_server import hermetic_text
 from tests.test_web_lock import _get, _port, _queue, _trusting
@@ -47,7 +48,7 @@ def _swap(mount: Path, name: str) -> None:
     os.replace(mount / "next", mount / "current")
 
 
-def _config(tmp_path: Path, queue: str, mount: Path) -> Path:
+def _config(tmp_path: Path, queue: str, mount: Path, every: str = "1s") -> Path:
     (tmp_path / "web.yml").write_text(
         f"tls_server_config:\n  cert_file: {mount / 'current' / 'tls.crt'}\n"
         f"  key_file: {mount / 'current' / 'tls.key'}\n"
@@ -56,9 +57,12 @@ def _config(tmp_path: Path, queue: str, mount: Path) -> Path:
     path.write_text(
         hermetic_text(
             queue + f'[http]\nlisten = "127.0.0.1:0"\nweb_config = "{tmp_path / "web.yml"}"\n'
-            '[reload]\ncheck_files_every = "1s"\n'
+            f'[reload]\ncheck_files_every = "{every}"\n'
             '[alerts.sinks.pd]\ntype = "pagerduty"\n'
             f'routing_key = "file:{mount / "current" / "routing_key"}"\n'
+            # A rule on accounts: checked as it is loaded, and again as it is read back.
+            '[[alerts.rules]]\nname = "paused"\nmetric = "sending_paused"\nwindow = "5m"\n'
+            'above = 0\nsinks = ["console"]\n'
         )
     )
     return path
@@ -93,7 +97,7 @@ async def test_a_renewed_certificate_and_a_rotated_secret_are_read_by_themselves
             with anyio.fail_after(20):
                 await daemon.changes.wait_for(lambda: daemon.config is not old)
             assert daemon.config.alerts.sinks["pd"].routing_key.get() == "key-two"  # type: ignore[union-attr]
-            assert daemon.config.alerts.rules == []
+            assert [rule.name for rule in daemon.config.alerts.rules] == ["paused"]
             assert (await _get(port, "/healthz", tls=_trusting(second)))[0] == 200
             with pytest.raises(aiohttp.ClientConnectorCertificateError):
                 await _get(port, "/healthz", tls=_trusting(first))
@@ -120,6 +124,7 @@ async def test_a_renewed_certificate_and_a_rotated_secret_are_read_by_themselves
     assert [e["files"] for e in done] == [files, files]
     assert [e["secrets_rotated"] for e in done] == [[files[0]], [files[0]]]
     assert all("path" not in e and e["rules_added"] == [] for e in done)
+    assert [e for e in logs if e["event"] == "sesd.task.failed"] == []
     (failed,) = [e for e in logs if e["event"] == "sesd.config.reload_failed"]
     assert failed["files"] == files
     assert failed["error"].startswith("http.web_config: tls_server_config.key_file: not the PEM")
@@ -193,7 +198,45 @@ async def test_a_reload_waits_for_a_refresh_under_way(
             tasks.start_soon(daemon.reload)
             # Given the time to apply: it must not, while the refresh is under way.
             with anyio.move_on_after(1):
-                await daemon.changes.wait_for(lambda: bool(daemon.config.alerts.rules))
-            assert daemon.config.alerts.rules == []
+                await daemon.changes.wait_for(lambda: len(daemon.config.alerts.rules) > 1)
+            assert [rule.name for rule in daemon.config.alerts.rules] == ["paused"]
             go_on.set()
-        assert [rule.name for rule in daemon.config.alerts.rules] == ["late"]
+        assert [rule.name for rule in daemon.config.alerts.rules] == ["paused", "late"]
+
+
+async def test_following_turned_on_by_a_reload_starts_from_what_it_read(
+    local_sqs: LocalSqs, sqs: Any, tmp_path: Path
+) -> None:
+    """Off ("0s"), a rotated key waits for a SIGHUP, which reads it; the reload that
+    turns following on makes the next rotation read within the new interval (not
+    after the off state's minute); a refresh read well after a refused config file
+    leaves the reload metric at 0, the file still not in force."""
+    mount = tmp_path / "mount"
+    mount.mkdir()
+    _version(mount, "v1", "key-one")
+    _swap(mount, "v1")
+    path = _config(tmp_path, await _queue(local_sqs, sqs), mount, every="0s")
+    async with running(load_config(path), config_path=path) as daemon:
+        registry = daemon.metrics.registry
+
+        def key() -> str:
+            return daemon.config.alerts.sinks["pd"].routing_key.get()  # type: ignore[union-attr]
+
+        _version(mount, "v2", "key-two")
+        _swap(mount, "v2")
+        path.write_text(path.read_text().replace('"0s"', '"1s"'))
+        assert await daemon.reload()
+        assert key() == "key-two"
+        _version(mount, "v3", "key-three")
+        _swap(mount, "v3")
+        with anyio.fail_after(20):
+            await daemon.changes.wait_for(lambda: key() == "key-three")
+
+        path.write_text(path.read_text() + "[windows\n")  # refused
+        assert not await daemon.reload()
+        assert registry.get_sample_value("sesd_config_last_reload_successful") == 0
+        _version(mount, "v4", "key-four")
+        _swap(mount, "v4")
+        with anyio.fail_after(20):
+            await daemon.changes.wait_for(lambda: key() == "key-four")
+        assert registry.get_sample_value("sesd_config_last_reload_successful") == 0

@@ -49,7 +49,7 @@ from sesd.config.aws import (
 )
 from sesd.config.checks import check_across_sections, config_warnings, for_daemon
 from sesd.config.core import core_settings
-from sesd.config.hooks import dec_hook, display_hook, source_hook
+from sesd.config.hooks import dec_hook, display_hook
 from sesd.config.sections import (
     CanaryConfig,
     DimensionsConfig,
@@ -115,14 +115,12 @@ __all__ = [
     "WebhookConfig",
     "WindowsConfig",
     "core_settings",
-    "followed_files",
     "is_glob",
     "load_config",
     "parse_config",
     "parse_web_config",
     "read_secrets",
     "region_of_url",
-    "reread",
     "rule_of",
     "saved_rule",
     "shown_url",
@@ -315,34 +313,6 @@ def read_secrets(config: Config) -> Config:
         except ConfigError as exc:
             raise ConfigError(f"http.web_config: {exc}") from None
     return config
-
-
-def reread(config: Config) -> Config:
-    """``config`` as it runs, with the files it names read anew (``file:`` secrets, the
-    web configuration and the certificate and key it names), its config file not:
-    what a rotated Secret or a renewed certificate changes, and nothing else.
-    ConfigError names the key of what cannot be read."""
-    source = msgspec.to_builtins(config, enc_hook=source_hook)
-    return read_secrets(msgspec.convert(source, Config, dec_hook=dec_hook))
-
-
-def followed_files(config: Config) -> dict[str, str]:
-    """path -> key, for each file :func:`reread` reads (the web configuration's as it
-    was last read): the files whose change a reload would pick up."""
-    files = {
-        os.path.expandvars(secret.reference[5:]): key
-        for key, secret in config.secrets()
-        # [aws] is read at start only: its keys wait for a restart whatever the files say.
-        if secret.reference.startswith("file:") and not key.startswith("aws.")
-    }
-    web = config.http.web_config
-    if web is not None:
-        files[str(web.path)] = "http.web_config"
-        tls = web.get().tls_server_config if web.is_read else None
-        for name in ("cert_file", "key_file", "client_ca_file"):
-            if tls is not None and getattr(tls, name):
-                files[getattr(tls, name)] = f"http.web_config: tls_server_config.{name}"
-    return files
 
 
 def _check_url(key: str, secret: Secret) -> None:

@@ -41,7 +41,10 @@ def check_watched(rule: RuleConfig) -> None:
     default)."""
     from sesd.config.alerts import ACCOUNT_METRICS, TENANT_METRICS  # defined beside rules
 
-    if rule.metric in ACCOUNT_METRICS and (rule.providers or rule.domains or rule.tenants):
+    # ["*"] is what this check itself gives a rule without domains: a rule saved and
+    # read back (the state file, a refresh of the config's files) has it.
+    domains = rule.domains not in (None, ["*"])
+    if rule.metric in ACCOUNT_METRICS and (rule.providers or domains or rule.tenants):
         raise ValueError(f"{rule.metric} watches accounts: leave domains and providers out")
     if rule.tenants is not None or rule.metric in TENANT_METRICS:
         _check_tenants(rule)

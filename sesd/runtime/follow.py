@@ -1,7 +1,7 @@
 """Files that change under a running sesd: a Secret rotated in its mount, a certificate
 renewed in place. Every ``[reload] check_files_every`` the files the config in force
 names are looked at (a stat each, in a thread apart); when one has changed since it
-was last seen, they are read again with that config (:meth:`Reloader.refresh`), as a
+was last read, they are read again with that config (:meth:`Reloader.refresh`), as a
 SIGHUP would read them, but not the config file, which only a SIGHUP reads."""
 
 from __future__ import annotations
@@ -12,14 +12,19 @@ from functools import partial
 
 import anyio
 
-from sesd.config import Config, followed_files
+from sesd.config import Config
+from sesd.config.files import followed_files
 from sesd.runtime.apart import apart
 
-__all__ = ["follow_files", "signatures"]
+__all__ = ["Follower", "Signature", "signatures"]
 
 #: What tells a file changed: a replaced file (a new inode, as a Kubernetes mount's
 #: swap or an editor's save make it) or one rewritten in place. None: no such file.
 Signature = tuple[int, int, int] | None
+
+#: How often a follower that is off ("0s") looks whether a reload turned it on (a
+#: reload wakes it at once; this is the fallback).
+_OFF_LOOK = 60.0
 
 
 def signatures(paths: list[str]) -> dict[str, Signature]:
@@ -35,31 +40,41 @@ def signatures(paths: list[str]) -> dict[str, Signature]:
     return found
 
 
-async def follow_files(
-    config: Callable[[], Config],
-    refresh: Callable[[list[str]], Awaitable[object]],
-    seen: dict[str, Signature],
-) -> None:
-    """Until cancelled: when a file ``config()`` names has changed since it was ``seen``
-    (at the start, what was read with the config), ``refresh(keys)`` with the keys
-    naming those that did. A file seen for the first time (a reload named it) is not
-    a change: the reload that named it read it."""
-    while True:
-        every = config().reload.check_files_every.seconds
-        if not every:
-            # Off ("0s"): looked at again now and then, in case a reload turns it on;
-            # then its first look is where it starts from.
-            seen = {}
-            await anyio.sleep(_OFF_LOOK)
-            continue
-        await anyio.sleep(every)
-        files = followed_files(config())
-        now = await apart(partial(signatures, list(files)), "sesd-follow-stat")
-        changed = {files[path] for path, mark in now.items() if seen.get(path, mark) != mark}
-        seen = now
-        if changed:
-            await refresh(sorted(changed))
+class Follower:
+    """What the files were when last read (:attr:`seen`, set by whoever reads them: the
+    start, a reload, a refresh), and the loop that compares them with what they are
+    now. It lives as long as the daemon: a loop started again after a fault compares
+    with the last read, not with the start."""
 
+    def __init__(self, config: Config) -> None:
+        #: path -> signature when last read; a path not in it is taken as it is found.
+        self.seen: dict[str, Signature] = signatures(list(followed_files(config)))
+        self._woken = anyio.Event()
 
-#: How often a follower that is off looks whether a reload turned it on.
-_OFF_LOOK = 60.0
+    def wake(self) -> None:
+        """Begin the wait again, with the interval of the config in force (a reload
+        read the files, and may have changed the interval or turned following on)."""
+        self._woken.set()
+
+    async def run(
+        self, config: Callable[[], Config], refresh: Callable[[list[str]], Awaitable[object]]
+    ) -> None:
+        """Until cancelled: ``refresh(keys)`` (the keys naming the files that changed)
+        whenever a file ``config()`` names differs from when it was last read."""
+        while True:
+            every = config().reload.check_files_every.seconds
+            with anyio.move_on_after(every or _OFF_LOOK):
+                await self._woken.wait()
+            if self._woken.is_set():
+                self._woken = anyio.Event()
+                continue  # woken by a reload: its interval, from now
+            if not every:
+                continue
+            files = followed_files(config())
+            now = await apart(partial(signatures, list(files)), "sesd-follow-stat")
+            seen = self.seen
+            changed = {files[path] for path, mark in now.items() if seen.get(path, mark) != mark}
+            if changed:
+                await refresh(sorted(changed))  # marks what it reads as seen
+            else:
+                self.seen = {**seen, **now}

@@ -12,7 +12,6 @@ a change there is reported by key and left for the next restart.
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import partial
 from typing import TYPE_CHECKING, Any, Final
 
 import anyio
@@ -22,14 +21,13 @@ from sesd.config import (
     Config,
     ConfigError,
     core_settings,
-    followed_files,
     load_config,
-    reread,
     saved_rule,
 )
+from sesd.config.files import followed_files, reread
 from sesd.io.logs import get_logger, set_level
 from sesd.runtime.apart import apart
-from sesd.runtime.follow import follow_files, signatures
+from sesd.runtime.follow import Follower, Signature, signatures
 from sesd.runtime.sqs_calls import check_queue
 
 if TYPE_CHECKING:
@@ -118,16 +116,19 @@ class Reloader:
         self._daemon = daemon
         self._log = get_logger()
         self._lock = anyio.Lock()
-        # The files as the config was read with them, a moment ago: a change from here
-        # on is one to read (a stat each, as the files were just read in full).
-        self._seen = signatures(list(followed_files(daemon.config)))
+        #: The files the config names, as read a moment ago with it.
+        self.follower = Follower(daemon.config)
+        # What sesd_config_last_reload_successful reports, both: the config file as last
+        # read (SIGHUP), and its files as last read (SIGHUP, or a refresh). A renewed
+        # certificate read well must not hide a config file that was refused.
+        self._file_ok = self._files_ok = True
 
     async def on_signal(self) -> None:
         """A SIGHUP: reload, and never let a failure end sesd."""
         try:
             await self.reload()
         except Exception:  # noqa: BLE001 - a failed reload must not end sesd
-            self._daemon.metrics.reloaded(False, self._daemon.clock())
+            self._failed(file=True)
             self._log.error("sesd.config.reload_failed", kept=_KEPT, exc_info=True)
 
     async def reload(self) -> bool:
@@ -139,26 +140,67 @@ class Reloader:
                 "sesd.config.reload_failed", error="no config file to read", kept=_KEPT
             )
             return False
-        return await self._apply(partial(load_config, path, daemon=True), path=path)
+        marks: dict[str, Signature] = {}
+
+        def read() -> Config:
+            # The files as this read reads them (those the new file names first, a
+            # moment after): a change from here on is for the follower.
+            marks.update(signatures(list(followed_files(self._daemon.config))))
+            new = load_config(path, daemon=True)
+            marks.update(signatures([f for f in followed_files(new) if f not in marks]))
+            return new
+
+        def applied() -> None:
+            self.follower.seen = marks
+            self.follower.wake()  # with the interval the new file gives
+
+        return await self._apply(read, applied, path=path)
 
     async def follow(self) -> None:
         """Refresh whenever a file of the config in force changes (sesd.runtime.follow)."""
-        await follow_files(lambda: self._daemon.config, self.refresh, self._seen)
+        await self.follower.run(lambda: self._daemon.config, self.refresh)
 
     async def refresh(self, files: list[str]) -> bool:
         """Read again the files of the config in force (``files``, the keys of those that
         changed: a rotated secret, a renewed certificate), not the config file, and
-        apply them as a reload does. True when they are in force."""
-        return await self._apply(lambda: reread(self._daemon.config), files=files)
+        apply them as a reload does. True when they are in force; a failure, whatever
+        it is, is logged and changes nothing."""
 
-    async def _apply(self, read: Callable[[], Config], **about: Any) -> bool:
+        def read() -> Config:
+            config = self._daemon.config
+            # As this read reads them: read again at their next change, not before (a
+            # key that is not its certificate's is refused once).
+            self.follower.seen = signatures(list(followed_files(config)))
+            return reread(config)
+
+        try:
+            return await self._apply(read, None, files=files)
+        except Exception:  # noqa: BLE001 - a fault here must not stop following
+            self._failed(file=False)
+            self._log.error("sesd.config.reload_failed", files=files, kept=_KEPT, exc_info=True)
+            return False
+
+    def _failed(self, *, file: bool) -> None:
+        if file:
+            self._file_ok = False
+        else:
+            self._files_ok = False
+        self._daemon.metrics.reloaded(False, self._daemon.clock())
+
+    async def _apply(
+        self, read: Callable[[], Config], applied: Callable[[], None] | None, **about: Any
+    ) -> bool:
         # One at a time, each from the config in force when it starts: a refresh begun
         # before a reload would otherwise put back what the reload replaced.
         async with self._lock:
-            return await self._apply_alone(read, about)
+            done = await self._apply_alone(read, about)
+            if done and applied is not None:
+                applied()
+            return done
 
     async def _apply_alone(self, read: Callable[[], Config], about: dict[str, Any]) -> bool:
         daemon = self._daemon
+        whole = "path" in about  # the config file read, not only its files
         try:
             # Files are read in a thread apart (the web configuration with the rest).
             new = await apart(read, "sesd-reload-read")
@@ -171,7 +213,7 @@ class Reloader:
                 web = daemon.web.apply(merged.http.web)
                 ignored += [f"http.web_config: {key}" for key in web]
         except ConfigError as exc:
-            daemon.metrics.reloaded(False, daemon.clock())
+            self._failed(file=whole)
             self._log.error("sesd.config.reload_failed", **about, error=str(exc), kept=_KEPT)
             return False
         for key in ignored:
@@ -190,7 +232,10 @@ class Reloader:
         await self._requeue(old, merged)
         if old.canary != merged.canary:
             daemon.restart_canary(merged)
-        daemon.metrics.reloaded(True, daemon.clock())
+        # A reload read the files too; a refresh leaves the config file's outcome be.
+        self._file_ok = self._file_ok or whole
+        self._files_ok = True
+        daemon.metrics.reloaded(self._file_ok and self._files_ok, daemon.clock())
         self._log.info(
             "sesd.config.reloaded",
             **about,
