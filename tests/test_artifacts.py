@@ -386,6 +386,11 @@ def test_the_fleet_notifies_each_incident_once() -> None:
     fleet = ROOT / "config" / "kubernetes-fleet"
     rendered = [d for d in _kustomize(fleet) if d["kind"] == "PrometheusRule"]
     (rule,) = rendered  # the base's is replaced, not kept beside it
+    # kustomize sets a kustomization's namespace on its own resources only: the rule
+    # this overlay adds needs the base's, or it lands in the current context's.
+    namespaces = [yaml.safe_load((d / "kustomization.yaml").read_text()).get("namespace")
+                  for d in (KUBERNETES, fleet)]  # fmt: skip
+    assert namespaces == ["sesd", "sesd"]
     groups = yaml.safe_load((PROMETHEUS / "sesd.rules.yml").read_text())["groups"]
     kept = {r.get("alert") for g in rule["spec"]["groups"] for r in g["rules"]}
     left_out = {r["alert"]: r for g in groups for r in g["rules"] if r.get("alert") not in kept}

@@ -2,8 +2,10 @@
 
 Reloaded: ``[alerts]`` (rules, sinks, silences path, links, outbox limits),
 ``[domains] track`` and ``groups``, ``[canary]``, ``[logging] level``,
-``[shutdown]``, ``[[queues]]`` and ``[http] web_config``, whose file is read
-again (users, headers, the certificate and key; :mod:`sesd.runtime.web`).
+``[shutdown]``, ``[reload]``, ``[[queues]]`` and ``[http] web_config``, whose file
+is read again (users, headers, the certificate and key; :mod:`sesd.runtime.web`).
+A refresh reads the files of the config in force again, not the config file
+(:mod:`sesd.runtime.follow` says when).
 Everything in :data:`RESTART_KEYS` is fixed for the life of the process (the
 windows' layout, the HTTP listener's address, the state file, the SQS client):
 a change there is reported by key and left for the next restart.
