@@ -176,6 +176,37 @@ def test_a_move_of_head_does_not_rewrite_the_values() -> None:
     assert ring.cells is cells
 
 
+def test_cells_that_doubled_lose_the_buckets_that_left_without_a_rewrite() -> None:
+    """A value a bucket for 200 buckets, in a ring of 10: each time the cells double,
+    those of the buckets that left are cut off the front; the cells of the buckets
+    held are not read and merged again (a compaction would rewrite them all), and
+    every read is what the held buckets hold."""
+    ring = Ring(10.0, 10)
+    _values(ring, 100, sketch_bucket=0)
+    cells = ring.cells
+    assert cells is not None
+    for bucket in range(101, 300):
+        _values(ring, bucket, sketch_bucket=bucket % 100)
+        assert ring.cells is cells
+    assert len(cells) <= 2 * 10 + 64
+    assert ring.values(299)[0] == {b % 100: 1 for b in range(290, 300)}
+    assert ring.values(295)[0] == {b % 100: 1 for b in range(290, 296)}
+
+
+def test_late_values_of_one_bucket_are_merged_as_they_grow() -> None:
+    """A stage of an older bucket than the newest adds a cell of its own: 500 late
+    values of one key, one at a time, are merged into a few cells as they grow,
+    and read back as 500."""
+    ring = Ring(10.0, 10)
+    _values(ring, 100)
+    assert ring.place(95, 100)
+    for _ in range(500):
+        ring.add_values(95, {value_key(0, 3): 1})
+    assert ring.cells is not None
+    assert len(ring.cells) < 100
+    assert ring.values(100)[0] == {7: 1, 3: 500}
+
+
 def test_stale_values_are_dropped_before_their_bucket_numbers_wrap() -> None:
     """Cells store buckets modulo 2**14. A value written to the oldest held bucket,
     then 2**14 buckets of writes one bucket at a time: it must never be read as a

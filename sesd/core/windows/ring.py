@@ -13,8 +13,12 @@ Values are kept as packed cells in one ``array('I')`` (a Python object per
 bucket would cost more than the counts it holds): a count, the bucket (modulo
 2**14), the kind of value and the value's sketch bucket (sesd.core.sketch). Cells of
 buckets that left the ring are not searched out when it moves (that cost more
-than all the rest of a write); reads skip them, and a compaction drops them
-before the bucket numbers could wrap. The newest bucket's cells are found by their
+than all the rest of a write); reads skip them. Cells are written oldest bucket
+first (but for late events), so when the cells have doubled, those that left are
+cut off the front, looking at each once; a compaction, which reads every cell to
+merge a bucket's cells of one key, runs only when late writes (which may repeat a
+key) made much of the growth, and before the bucket numbers could wrap. The newest
+bucket's cells are found by their
 key, so each stage written into a bucket wider than a stage (a 1h ring's, twelve
 stages of ten seconds) adds to its cells instead of adding cells of its own, that
 a compaction would scan and merge again and again.
@@ -74,6 +78,7 @@ class Ring:
     """Counts and values per bucket for one window (see the module docstring)."""
 
     __slots__ = (
+        "_late",
         "_newest",
         "_newest_bucket",
         "_newest_from",
@@ -97,8 +102,9 @@ class Ring:
         self.columns: list[array[int] | None] = [None] * _T
         self.totals = [0] * _T  # of the held buckets
         self.cells: array[int] | None = None
-        self.compacted = 0  # cells after the last compaction
+        self.compacted = 0  # cells after the last compaction or cut
         self.purged = NEVER  # head at the last compaction
+        self._late = 0  # cells written to an older bucket than the newest, since then
         # The newest bucket written, where its cells start in ``cells``, and (from its
         # second write) value key -> the index of its latest cell for that key. Forgotten
         # whenever cells move (a compaction, a clear, a restore).
@@ -154,9 +160,14 @@ class Ring:
                 # (a ring whose bucket is one stage wide never sees one).
                 self._newest_bucket, self._newest_from = bucket, len(cells)
                 self._newest = None
+            else:
+                self._late += len(values)  # may repeat keys of its bucket's cells
             _append_all(cells, where, values)
         if len(cells) > 2 * self.compacted + 64:
-            self._compact()
+            if 4 * self._late > len(cells):
+                self._compact()
+            else:
+                self._cut_stale(cells)
 
     def _add_to_newest(self, cells: array[int], where: int, values: dict[int, int]) -> None:
         """Add ``values`` to the newest bucket's cells (``where``: the bucket, shifted
@@ -179,6 +190,24 @@ class Ring:
                 n -= _CELL_MAX
             newest[key] = len(cells)
             cells.append(n << _COUNT_SHIFT | where | key)
+
+    def _cut_stale(self, cells: array[int]) -> None:
+        """Drop the cells at the front whose buckets left the ring: up to the first
+        held one (stale cells of late writes after it wait for a later cut)."""
+        head, slots = self.head, self.slots
+        stale = 0
+        for cell in cells:
+            if (head - (cell >> _BUCKET_SHIFT)) & _BUCKET_MASK < slots:
+                break
+            stale += 1
+        if stale:
+            del cells[:stale]
+            if self._newest_from >= stale:
+                self._newest_from -= stale
+                self._newest = None  # its indices moved: found again from its next write
+            else:
+                self._forget_newest()  # the newest bucket written has left too
+        self.compacted = len(cells)
 
     def _advance(self, bucket: int) -> None:
         """Move ``head`` to ``bucket``, dropping the buckets that leave the ring."""
@@ -208,7 +237,7 @@ class Ring:
         self.columns = [None] * _T
         self.totals = [0] * _T
         self.cells = None
-        self.compacted = 0
+        self.compacted = self._late = 0
         self._forget_newest()
 
     def _forget_newest(self) -> None:
@@ -231,6 +260,7 @@ class Ring:
         self.cells = cells
         self.compacted = len(cells)
         self.purged = self.head
+        self._late = 0
         self._forget_newest()
 
     # --- read side: pure ---------------------------------------------------------
