@@ -223,18 +223,18 @@ class Pipeline:
     ) -> None:
         """An event of real traffic, in every recipient's scopes."""
         tenant = self._tenant_slot(event, now) if self.ledger.by_tenant is not None else None
-        recipients: _Slots = [
-            None if d is None else self._slots(d[0], d[1], now, tenant) for d in domains
-        ]
+        # A loop, not a comprehension: in Python 3.11 a comprehension is a function made
+        # (with its cells) and called, every event.
+        recipients: _Slots = []
+        for d in domains:
+            recipients.append(None if d is None else self._slots(d[0], d[1], now, tenant))
         kind = event.kind
         if kind in _SUPPRESSIBLE and _suppressed(event):
             # Never attempted: in no ratio nor estimate; a bounce is counted apart.
             if kind == _BOUNCE:
                 suppressed(self.ledger, event, recipients, t, now, in_windows)
             return
-        watched = _REPUTATION[kind]
-        if watched is not None:
-            self._reputation(event, queue, watched)
+        self._reputation(event, queue, kind)
         if kind == _DELIVERY:
             delivered(self.ledger, event, recipients, t, now, in_windows)
             return
@@ -253,7 +253,11 @@ class Pipeline:
         elif kind == _COMPLAINT and in_windows:
             complained(self.ledger, event, recipients, t, now)
 
-    def _reputation(self, event: Event, queue: str, watched: str) -> None:
+    def _reputation(self, event: Event, queue: str, kind: int) -> None:
+        """An event of a type the reputation estimate reads, in it."""
+        watched = _REPUTATION[kind]
+        if watched is None:
+            return
         mail = event.mail
         account, region = self.ledger.sender(queue, mail.source_arn, mail.sending_account_id)
         bounce = event.ses.bounce
