@@ -6,6 +6,8 @@ from __future__ import annotations
 import math
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sesd.config import core_settings, parse_config
 from sesd.core.causes import CAUSE_INDEX, CAUSES
@@ -61,6 +63,25 @@ def test_events_leave_the_window_at_the_bucket_boundary() -> None:
     assert w.figures(1, t + 900).count("delivery") == 0
     assert w.figures(2, t + 3599).count("delivery") == 1
     assert w.figures(2, t + 3600).count("delivery") == 0
+
+
+#: Any time an ISO 8601 timestamp can write (up to the year 9999), to the millisecond.
+_TIMES = st.integers(0, 253_402_300_799_999).map(lambda ms: ms / 1000)
+
+
+@settings(max_examples=2000, deadline=None, derandomize=True)
+@given(_TIMES, _TIMES, st.integers(1, 86_400), st.integers(1, 100_000))
+def test_a_window_holds_a_time_as_the_bucket_numbers_say(
+    a: float, b: float, width: int, slots: int
+) -> None:
+    """Whether a window holds an event time (else the event is late) is the bucket
+    numbers' answer at every time and layout a config allows (widths of whole seconds):
+    the floats compared are exact."""
+    t, now = min(a, b), max(a, b)
+    spec = window_specs([("w", float(width * slots))], 1.0, slots)[0]
+    assert (spec.width, spec.slots) == (width, slots)
+    expected = int(t // spec.width) > int(now // spec.width) - spec.slots
+    assert spec.holds(t, now) is expected
 
 
 def test_an_event_leaves_with_its_bucket() -> None:
