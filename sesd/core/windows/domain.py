@@ -94,7 +94,10 @@ class DomainWindows:
         fine = math.gcd(*(round(spec.width * 1000) for spec in specs))
         self._fine = fine / 1000  # the fine bucket's width, in seconds
         self._ratios = [round(spec.width * 1000) // fine for spec in specs]
-        self._stage = NEVER  # the fine bucket staged
+        # The fine bucket staged. Each write compares ``t // self._fine`` with it as the
+        # float ``//`` gives: a whole number, equal to an int exactly when its int() is,
+        # so without that call (two a delivered recipient).
+        self._stage = NEVER
         self._accepted = 0  # bit i: ring i holds the stage's bucket
         self._staged_counts: list[int] | None = None
         self._staged: dict[int, int] | None = None  # values: value_key -> how many
@@ -106,7 +109,7 @@ class DomainWindows:
     def count(self, t: float, now: float, type_index: int, n: int = 1) -> None:
         """Count ``n`` recipients of a type at event time ``t`` (at most ``now``)."""
         self.changes += 1
-        if int(t // self._fine) != self._stage:
+        if t // self._fine != self._stage:
             self._open(t, now)
         counts = self._staged_counts
         if counts is None:
@@ -137,7 +140,7 @@ class DomainWindows:
         (then neither is recorded). Nine recipients in ten take this path: it does what
         :meth:`count` does, inline."""
         self.changes += 1
-        if int(t // self._fine) != self._stage:
+        if t // self._fine != self._stage:
             self._open(t, now)
         counts = self._staged_counts
         if counts is None:
@@ -154,7 +157,7 @@ class DomainWindows:
         """Count one recipient that a suppression list kept SES from sending to (its
         bounce is not counted as one)."""
         self.changes += 1
-        if int(t // self._fine) != self._stage:
+        if t // self._fine != self._stage:
             self._open(t, now)
         staged = self._staged
         if staged is None:
@@ -166,7 +169,7 @@ class DomainWindows:
         """How long a delay lasted, once its recipient was delivered or bounced at ``t``
         (the Delivery or Bounce itself is counted by :meth:`count`)."""
         self.changes += 1
-        if int(t // self._fine) != self._stage:
+        if t // self._fine != self._stage:
             self._open(t, now)
         staged = self._staged
         if staged is None:
@@ -203,7 +206,7 @@ class DomainWindows:
             examples = self._examples = Examples()
         for kind, text in noted.examples:
             examples.add(kind, t, text)
-        if int(t // self._fine) != self._stage:
+        if t // self._fine != self._stage:
             self._open(t, now)
         if noted.cause >= 0:
             staged = self._staged
