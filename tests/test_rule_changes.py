@@ -314,3 +314,36 @@ def test_a_restart_under_raised_thresholds_says_why_its_alert_resolved() -> None
     again.evaluate(pipeline.ledger, T + 10)
     (resolved,) = again.due(T + 10)
     assert resolved.alerts[0].notes == ("the rule was changed in the config (above 0.2 to 0.7)",)
+
+
+def test_a_changed_key_is_named_as_the_config_file_writes_it() -> None:
+    """A whole number is written without a decimal point, a flag as TOML writes it."""
+    counted = rule().replace('"delay_ratio"', '"pending_delays"').replace("0.2", "10")
+    bounces = rule(extra='sinks = ["pager"]\ninclude_suppressed = true\n')
+    for changed, why in [
+        (counted, "metric delay_ratio to pending_delays, above 0.2 to 10"),
+        (bounces.replace('"delay_ratio"', '"bounce_ratio"'),
+         "metric delay_ratio to bounce_ratio, include_suppressed false to true"),
+    ]:  # fmt: skip
+        pipeline, evaluator = firing(parse_config(SINKS + rule()), "a.example")
+        assert reloaded(evaluator, SINKS + changed, T + 5) == []
+        evaluator.evaluate(pipeline.ledger, T + 10)
+        (resolved,) = evaluator.due(T + 10)
+        assert resolved.alerts[0].notes == (f"the rule was changed in the config ({why})",)
+
+
+def test_a_sink_added_after_a_restart_gets_a_firing_of_the_figures_read_since() -> None:
+    """After a restart an alert still firing is kept for resends as a repeat; a sink
+    the rule names anew is sent it as a firing (with the figures read), not a repeat
+    of an alert it never got."""
+    pipeline, evaluator = firing(parse_config(SINKS + rule()), "a.example")
+    blob = snapshot(pipeline.ledger, evaluator, T + 1)
+    config = parse_config(SINKS + rule())
+    again, ledger = Evaluator(config.alerts, WINDOWS), Pipeline(core_settings(config)).ledger
+    assert restore(blob, ledger, again, T + 2)["alerts"] == 1
+    assert again.evaluate(ledger, T + 3) == []
+    assert [a.kind for a in again.current.values()] == ["repeat"]
+    owed = reloaded(again, SINKS + rule(extra='sinks = ["pager", "chat"]\n'), T + 5)
+    assert sent(owed) == [("firing", "delays", ("chat",), ["a.example"])]
+    (alert,) = owed[0].alerts
+    assert (alert.kind, alert.at, alert.counts["delivery_delay"]) == ("firing", T + 5, 6)
