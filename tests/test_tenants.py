@@ -733,3 +733,31 @@ def test_a_configuration_set_no_arn_can_name_is_not_learned() -> None:
     assert tenants.arns == {}
     tenants.learn(identity, "s" * (2048 - len(head)), "acme", by_ses=True)
     assert [len(arn) for arn in tenants.arns] == [2048]
+
+
+def test_a_tenant_rule_removed_resolves_a_tenant_not_a_domain_of_the_same_name() -> None:
+    """A tenant's name may be a domain label too (a dotless domain, an intranet's),
+    whose provider is known: the resolve a removed rule owes is the tenant's, naming
+    no provider, as its firing did."""
+    pipeline, evaluator = _delay_rule("tenant-delays", '["*"]')
+    ledger = pipeline.ledger
+    assert ledger.providers is not None
+    ledger.providers.remember("acme", "google", NOW + 86400)
+    for i in range(20):
+        kind = "delay" if i % 2 else "delivery"
+        pipeline.feed(_event(kind, f"u{i}@acme", tags={"tenant": ["acme"]}), "q", NOW)
+    (fired,) = evaluator.evaluate(ledger, NOW)
+    assert (fired.scope, fired.domain, fired.provider) == ("tenant", "acme", None)
+    assert ledger.provider_of("acme", NOW) == "google"  # the domain's
+    evaluator.due(NOW, flush=True)
+    evaluator.configure(
+        parse_config(TENANTS).alerts, [s.name for s in ledger.specs], NOW + 5, ledger
+    )
+    (notification,) = evaluator.due(NOW + 5, flush=True)
+    (resolved,) = notification.alerts
+    assert (resolved.kind, resolved.scope, resolved.domain) == (
+        "resolved",
+        "tenant",
+        "acme",
+    )
+    assert resolved.provider is None
