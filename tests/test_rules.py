@@ -736,3 +736,32 @@ def test_how_far_behind_counts_the_queues_read_in_the_last_five_minutes() -> Non
     assert tallies.behind(f.T0) == 30.0
     assert tallies.furthest(f.T0 - 1) == ("b", 900.0)
     assert tallies.behind(f.T0 - 1) == 900.0
+
+
+def test_a_receive_bringing_a_late_message_then_a_less_late_one_is_of_two_in_a_row() -> None:
+    """A current receive, then one whose first event is ten minutes old and whose next
+    five minutes: the two receives are in a row, so the queue is as far behind as the
+    first (a trickle's late messages, not a backlog), whatever order the second's come
+    in."""
+    from sesd.core.tallies import Tallies
+
+    tallies = Tallies()
+    tallies.received("q", f.T0, 5.0)
+    tallies.received("q", f.T0 + 10, 600.0)
+    assert tallies.latest["q"] == (f.T0 + 10, 5.0)
+    tallies.received("q", f.T0 + 10, 300.0)
+    assert tallies.receives["q"] == (f.T0 + 10, 300.0, f.T0, 5.0)
+    assert tallies.latest["q"] == (f.T0 + 10, 5.0)
+
+
+def test_the_messages_of_every_queue_are_summed_by_outcome() -> None:
+    """What sesd logs at a stop: each outcome's messages over every queue, the
+    processed ones being the events and SES's tenant events."""
+    from sesd.core.tallies import Tallies
+
+    tallies = Tallies()
+    for queue, outcome in [("a", "skipped"), ("b", "skipped"), ("b", "invalid"), ("b", "skipped")]:
+        tallies.message(queue, outcome)
+    tallies.queue_counts("a")[0] += 3
+    tallies.notices["b"] = 2
+    assert tallies.by_outcome() == {"skipped": 3, "invalid": 1, "processed": 5}
