@@ -351,3 +351,45 @@ def test_a_delay_an_earlier_build_recorded_still_ends_after_an_upgrade() -> None
     pipeline.feed(f.sns(f.bounce(["anna@Bücher.de"], at=NOW - 100, message_id="m1")), "q", NOW)
     assert pending.count("xn--bcher-kva.de", NOW) == 0
     assert legacy_pending_key("m1", "ann@plain.example") is None  # keyed alike then and now
+
+
+def test_recipients_given_up_on_are_remembered_in_two_generations() -> None:
+    """Recipients whose delay ran its 16 h are remembered as the resolutions are, in two
+    generations of max_entries / 2: a retry of one in the older generation is still
+    no new delay, and the oldest are forgotten once enough newer ones came."""
+    pending = PendingDelays(4)
+    for key in range(1, 6):
+        pending.delayed(key, ("a.com",), key * 10.0, None)
+        assert pending.expire(key * 10.0 + LONGEST_DELAY) == 1
+    assert [pending.holds(key) for key in range(1, 6)] == [False, False, True, True, True]
+    retried = 100.0 + LONGEST_DELAY
+    for key in (3, 5):  # the older generation and the newer one
+        assert pending.delayed(key, ("a.com",), retried, None) is None
+    assert pending.count("a.com", retried) == 0
+    pending.delayed(1, ("a.com",), retried, None)  # forgotten: a delay again
+    assert pending.count("a.com", retried) == 1
+
+
+def test_a_restore_keeps_the_resolutions_a_running_table_would() -> None:
+    """Restored resolutions fill the two generations as the running table fills them:
+    of five in a table of four, the two oldest are forgotten."""
+    restored = PendingDelays(4)
+    restored.restore({"pending": [], "resolved": [(key, 100.0) for key in range(1, 6)]})
+    assert restored.delayed(1, ("a.com",), 50, None) is None  # forgotten: pending
+    assert restored.delayed(3, ("a.com",), 50, None) == (("a.com",), 50)
+
+
+def test_the_next_expiry_is_the_first_strictly_after_the_time_given() -> None:
+    pending = PendingDelays(10)
+    pending.delayed(1, ("a.com",), 0, 100)
+    pending.delayed(2, ("b.com",), 0, 200)
+    assert [pending.next_expiry(t) for t in (99, 100, 200)] == [100, 200, float("inf")]
+
+
+def test_the_key_an_earlier_build_gave_differs_only_where_the_domain_was_not_normal() -> None:
+    """A trailing dot was kept then (and capitals lowered); a non-ASCII local part at an
+    ASCII domain was keyed as now."""
+    assert legacy_pending_key("m1", "Bob@Trailing.Example.") == stable_key(
+        "m1", "bob@trailing.example."
+    )
+    assert legacy_pending_key("m1", "jürgen@plain.example") is None
