@@ -426,15 +426,18 @@ def test_a_processing_time_ses_cannot_give_is_invalid_and_skews_no_quantile(ms: 
 
 
 def test_an_evicted_domain_takes_all_its_series_with_it() -> None:
-    """Recipients, delays by type and bounces by type of an evicted domain go (its
-    delay expired: none of its recipients is pending); another domain's stay."""
+    """Recipients, delays by type, bounces by type and suppressed recipients by subtype
+    of an evicted domain go (its delay expired: none of its recipients is pending);
+    another domain's stay."""
     pipeline = Pipeline(core_settings(parse_config('[domains]\nidle_evict = "1h"\n')))
     for domain, at in (("old.example", NOW), ("new.example", NOW + 3000)):
         pipeline.feed(f.raw(f.delay([f"a@{domain}"], at=at, expires=at + 600)), "q", at)
         pipeline.feed(f.raw(f.bounce([f"b@{domain}"], at=at)), "q", at)
+        pipeline.feed(f.raw(f.bounce([f"c@{domain}"], at=at, subkind="Suppressed")), "q", at)
     assert pipeline.housekeep(NOW + 3700) == ["old.example"]
     scope = pipeline.ledger.by_domain
-    for table in (scope.recipients, scope.delays, scope.bounces, scope.windows):
+    tables = (scope.recipients, scope.delays, scope.bounces, scope.suppressed, scope.windows)
+    for table in tables:
         assert list(table) == ["new.example"]
 
 
@@ -468,3 +471,22 @@ def test_a_recipient_ses_retries_is_one_delayed_recipient_in_the_windows() -> No
     assert ledger.by_domain.recipients["corp.example"][DELAY] == 11  # events, each
     assert ledger.pending.count("corp.example", NOW) == 1
     assert windows.breakdown(0, NOW, delays=True).delay_types == [("MailboxFull", 1)]
+
+
+def test_a_domain_restored_from_the_state_file_and_idle_since_is_evicted() -> None:
+    """A restart restores a domain's windows, not its counters (they start from zero):
+    idle since, it is evicted all the same, windows and all."""
+    from sesd.alerting.evaluator import Evaluator
+    from sesd.runtime.state import restore, snapshot
+
+    config = parse_config('[domains]\nidle_evict = "1h"\n')
+    before = Pipeline(core_settings(config))
+    before.feed(f.raw(f.delivery(["a@old.example"], at=NOW)), "q", NOW)
+    names = [s.name for s in before.ledger.specs]
+    blob = snapshot(before.ledger, Evaluator(config.alerts, names), NOW + 1)
+    after = Pipeline(core_settings(config))
+    restore(blob, after.ledger, Evaluator(config.alerts, names), NOW + 2)
+    scope = after.ledger.by_domain
+    assert (list(scope.windows), list(scope.recipients)) == (["old.example"], [])
+    assert after.housekeep(NOW + 3700) == ["old.example"]
+    assert scope.windows == {}
