@@ -92,21 +92,21 @@ min_events = 0
 """
 
 
-def _gappy() -> list[bytes]:
+def _gappy(start: float = T) -> list[bytes]:
     """Delays and deliveries in bursts hours and days apart: alerts that fire and
     resolve at the bursts, a pending one whose ``for`` runs out inside a gap, delays
     that expire inside one, domains evicted in one (which resolves what fires on them)
     and seen again after."""
-    hour = 3600.0
+    hour, t = 3600.0, start
     events = [
-        f.delay(["a@slow.example", "b@slow.example"], at=T, expires=T + 5 * hour),
-        f.delivery(["c@slow.example"], at=T + 30),
-        f.delivery(["d@fast.example"], at=T + 40),
-        f.delay(["e@slow.example"], at=T + 2 * 86400, expires=T + 2 * 86400 + 1800),
-        f.delay(["f@slow.example"], at=T + 2 * 86400 + 7),
-        f.delivery(["g@fast.example"], at=T + 2 * 86400 + 9),
-        f.delivery(["a@slow.example"], at=T + 2 * 86400 + 3 * hour + 1),
-        f.delivery(["h@fast.example"], at=T + 9 * 86400 + 0.4),
+        f.delay(["a@slow.example", "b@slow.example"], at=t, expires=t + 5 * hour),
+        f.delivery(["c@slow.example"], at=t + 30),
+        f.delivery(["d@fast.example"], at=t + 40),
+        f.delay(["e@slow.example"], at=t + 2 * 86400, expires=t + 2 * 86400 + 1800),
+        f.delay(["f@slow.example"], at=t + 2 * 86400 + 7),
+        f.delivery(["g@fast.example"], at=t + 2 * 86400 + 9),
+        f.delivery(["a@slow.example"], at=t + 2 * 86400 + 3 * hour + 1),
+        f.delivery(["h@fast.example"], at=t + 9 * 86400 + 0.4),
     ]
     return [f.raw(event).encode() for event in events]
 
@@ -126,3 +126,46 @@ def test_skipped_ticks_in_gaps_change_no_alert_nor_total() -> None:
     assert ("idle", "fast.example", "resolved") in kinds  # evicted, idle, in a gap
     assert len(slow.ticks) > 150_000
     assert len(fast.ticks) < 2_000
+
+
+def test_events_on_ticks_and_a_rule_on_a_long_window_skip_nothing_that_counts() -> None:
+    """The same gaps with the events from a tick on (so a domain's eviction falls on
+    one: the tick it is due at is evaluated) and a rule on the 15m window (whose
+    value changes until its last bucket is left): skipping ticks still reports what
+    evaluating every tick reports."""
+    rules = GAPS + (
+        '[[alerts.rules]]\nname = "slow"\nmetric = "delay_ratio"\nwindow = "15m"\n'
+        "above = 0.2\nmin_events = 2\n"
+    )
+    fast, slow = _Ticks(rules), _EveryTick(rules)
+    fast.run(_gappy(f.T0))
+    slow.run(_gappy(f.T0))
+    assert fast.document() == slow.document()
+    kinds = [(a["rule"], a["domain"], a["state"]) for a in slow.alerts]
+    assert ("slow", "slow.example", "resolved") in kinds
+    assert len(fast.ticks) < 2_000
+
+
+def test_what_changes_with_time_alone_skips_no_tick() -> None:
+    """An hour after a burst the ticks up to the first pending ``for`` to run out can be
+    skipped; not while a queue is read behind, a silence is in force or a canary is
+    in flight: what they say changes with time alone."""
+    from sesd.alerting.rules import Status
+    from sesd.alerting.silences import Silence
+    from sesd.commands.replay.quiet import quiet_until
+
+    replay = _Ticks(GAPS)
+    replay.run(_gappy()[:3])
+    ledger, evaluator, latest = replay.ledger, replay.evaluator, replay.now
+    at = latest + 3600
+    replay._evaluate_until(at)  # the ticks up to it
+    (stuck,) = [s for s in evaluator.states["stuck"].values() if s.status is Status.PENDING]
+    assert quiet_until(ledger, evaluator, latest, at) == stuck.since + 7200  # its `for`
+    ledger.tallies.latest["q"] = (at, 600.0)
+    assert quiet_until(ledger, evaluator, latest, at) == at
+    ledger.tallies.latest.clear()
+    evaluator.silences.items.append(Silence(id="s", comment="", starts_at=at, ends_at=at + 60))
+    assert quiet_until(ledger, evaluator, latest, at) == at
+    evaluator.silences.items.clear()
+    ledger.canary.sent("m", at, 0.1)
+    assert quiet_until(ledger, evaluator, latest, at) == at
