@@ -6,6 +6,8 @@ what evaluating every tick reports."""
 
 from __future__ import annotations
 
+import math
+
 from sesd.commands.replay.engine import Replay
 from sesd.config import parse_config
 from tests import factory as f
@@ -169,3 +171,35 @@ def test_what_changes_with_time_alone_skips_no_tick() -> None:
     evaluator.silences.items.clear()
     ledger.canary.sent("m", at, 0.1)
     assert quiet_until(ledger, evaluator, latest, at) == at
+
+
+def test_the_tick_after_a_gap_is_the_last_before_its_end_whatever_the_rounding() -> None:
+    """Across a gap to ``before`` the next tick is the last one before it (or the one
+    after ``done``), the tick times being products that round: checked against
+    counting tick by tick, for ends on a tick, a hair either side and between."""
+    import random
+
+    from sesd.commands.replay.quiet import next_tick
+
+    def counted(first: float, every: float, done: int, before: float) -> int:
+        k = done + 1
+        while first + (k + 1) * every < before:
+            k += 1
+        return k
+
+    rng = random.Random(7)
+    for first in (f.T0, f.T0 + 0.3, 0.0):
+        for every in (5.0, 0.1, 1 / 3, 7.7, 0.01):
+            for _ in range(300):
+                done = rng.randrange(0, 50)
+                ticks = done + rng.randrange(0, 400)
+                on = first + ticks * every
+                for before in (on, math.nextafter(on, 0), math.nextafter(on, math.inf),
+                               on + every * rng.random(), first + (ticks + 1) * every):  # fmt: skip
+                    expected = counted(first, every, done, before)
+                    assert next_tick(first, every, done, before) == expected, (
+                        first,
+                        every,
+                        done,
+                        before,
+                    )
