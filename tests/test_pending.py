@@ -361,7 +361,7 @@ def test_recipients_given_up_on_are_remembered_in_two_generations() -> None:
     for key in range(1, 6):
         pending.delayed(key, ("a.com",), key * 10.0, None)
         assert pending.expire(key * 10.0 + LONGEST_DELAY) == 1
-    assert [pending.holds(key) for key in range(1, 6)] == [False, False, True, True, True]
+    assert [pending.holds(key) for key in range(1, 7)] == [False, False, True, True, True, False]
     retried = 100.0 + LONGEST_DELAY
     for key in (3, 5):  # the older generation and the newer one
         assert pending.delayed(key, ("a.com",), retried, None) is None
@@ -393,3 +393,25 @@ def test_the_key_an_earlier_build_gave_differs_only_where_the_domain_was_not_nor
         "m1", "bob@trailing.example."
     )
     assert legacy_pending_key("m1", "jürgen@plain.example") is None
+
+
+def test_a_delay_that_expired_early_is_not_given_up_on() -> None:
+    """SES's expirationTime an hour after the delay: once it passed and was forgotten,
+    the recipient is not held (SES did not try it 16 h), and a delay of it later is
+    a new one, timed from itself."""
+    pending = PendingDelays(10)
+    pending.delayed(1, ("a.com",), 0.0, 3600.0)
+    assert pending.expire(3600.0) == 1
+    assert not pending.holds(1)
+    pending.delayed(1, ("a.com",), 7200.0, 9000.0)
+    assert pending.resolved(1, 8000.0) == (("a.com",), 800.0)
+
+
+def test_a_retry_without_expiration_time_extends_the_delay_to_16_hours_after_the_first() -> None:
+    """The first delay said SES gives up in an hour; a retry saying nothing is taken as
+    trying for as long as SES ever tries: 16 h after the first, no longer."""
+    pending = PendingDelays(10)
+    pending.delayed(1, ("a.com",), 0.0, 3600.0)
+    pending.delayed(1, ("a.com",), 1800.0, None)
+    assert pending.count("a.com", 7200.0) == 1
+    assert pending.count("a.com", LONGEST_DELAY) == 0
