@@ -415,3 +415,14 @@ def test_a_retry_without_expiration_time_extends_the_delay_to_16_hours_after_the
     pending.delayed(1, ("a.com",), 1800.0, None)
     assert pending.count("a.com", 7200.0) == 1
     assert pending.count("a.com", LONGEST_DELAY) == 0
+
+
+def test_a_retry_exactly_16_hours_after_a_given_up_delay_is_not_timed() -> None:
+    """SES gave up on the recipient at 16 h after its first delay: a retry stamped at
+    that very instant is not pending again, and its Delivery times no delay."""
+    pending = PendingDelays(10)
+    pending.delayed(1, ("a.com",), 0.0, None)
+    assert pending.expire(LONGEST_DELAY) == 1
+    assert pending.delayed(1, ("a.com",), LONGEST_DELAY, None) is None
+    assert len(pending) == 0
+    assert pending.resolved(1, LONGEST_DELAY + 10) is None
