@@ -347,3 +347,14 @@ def test_a_sink_added_after_a_restart_gets_a_firing_of_the_figures_read_since() 
     assert sent(owed) == [("firing", "delays", ("chat",), ["a.example"])]
     (alert,) = owed[0].alerts
     assert (alert.kind, alert.at, alert.counts["delivery_delay"]) == ("firing", T + 5, 6)
+
+
+def test_a_changed_rule_after_an_unchanged_one_says_why_its_alert_resolved() -> None:
+    """The rule listed first is kept as it was: the changed one after it is still
+    tracked, and its resolve says what changed."""
+    other = rule("other", 'sinks = ["chat"]\n').replace("delay_ratio", "bounce_ratio")
+    pipeline, evaluator = firing(parse_config(SINKS + other + rule()), "a.example")
+    assert reloaded(evaluator, SINKS + other + rule().replace("0.2", "0.7"), T + 5) == []
+    evaluator.evaluate(pipeline.ledger, T + 10)
+    (resolved,) = evaluator.due(T + 10)
+    assert resolved.alerts[0].notes == ("the rule was changed in the config (above 0.2 to 0.7)",)
