@@ -358,3 +358,16 @@ def test_a_changed_rule_after_an_unchanged_one_says_why_its_alert_resolved() -> 
     evaluator.evaluate(pipeline.ledger, T + 10)
     (resolved,) = evaluator.due(T + 10)
     assert resolved.alerts[0].notes == ("the rule was changed in the config (above 0.2 to 0.7)",)
+
+
+def test_a_changed_rule_removed_by_the_next_reload_resolves_as_removed() -> None:
+    """A reload raises the threshold of a firing rule (its alert kept to say why if it
+    resolves); the next removes the rule: the resolve says it was removed, and what
+    was kept of the alert is forgotten."""
+    evaluator = firing(parse_config(SINKS + rule()), "a.example")[1]
+    assert reloaded(evaluator, SINKS + rule().replace("0.2", "0.7"), T + 5) == []
+    assert list(evaluator.rechecked.fired) == [("delays", "a.example")]
+    owed = reloaded(evaluator, SINKS + rule("other"), T + 6)
+    assert sent(owed) == [("resolved", "delays", ("pager",), ["a.example"])]
+    assert owed[0].alerts[0].notes == ("the rule was removed from the config",)
+    assert evaluator.rechecked.fired == {}
