@@ -426,3 +426,13 @@ def test_a_retry_exactly_16_hours_after_a_given_up_delay_is_not_timed() -> None:
     assert pending.delayed(1, ("a.com",), LONGEST_DELAY, None) is None
     assert len(pending) == 0
     assert pending.resolved(1, LONGEST_DELAY + 10) is None
+
+
+def test_an_odd_table_keeps_generations_of_half_rounded_down() -> None:
+    """A table of three keeps generations of one resolution: of two, the first is
+    forgotten once the second comes."""
+    pending = PendingDelays(3)
+    pending.resolved(1, 100)
+    pending.resolved(2, 100)
+    assert pending.delayed(1, ("a.com",), 50, 1000) is None  # forgotten: pending
+    assert pending.delayed(2, ("a.com",), 50, 1000) == (("a.com",), 50)
