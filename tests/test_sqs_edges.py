@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import time
+from collections.abc import Callable
 from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
@@ -33,10 +34,18 @@ from tests.conftest import aws_client, make_queue, queue_counts, running, send_b
 from tests.proxy import Proxy
 
 
-def poller(sqs: Any, url: str) -> tuple[QueuePoller, Metrics]:
-    config = parse_config(f'[[queues]]\nurl = "{url}"\nname = "q"\n')
+def poller(
+    sqs: Any,
+    url: str,
+    *,
+    settings: str = "",
+    clock: Callable[[], float] = lambda: 0.0,
+    monotonic: Callable[[], float] = lambda: 0.0,
+) -> tuple[QueuePoller, Metrics]:
+    """A poller of queue ``q`` at ``url`` (``settings``: more of its keys, as TOML)."""
+    config = parse_config(f'[[queues]]\nurl = "{url}"\nname = "q"\n{settings}')
     pipeline = Pipeline(core_settings(config))
-    metrics = Metrics(pipeline.ledger, ["q"], lambda: 0.0)
+    metrics = Metrics(pipeline.ledger, ["q"], clock)
     return (
         QueuePoller(
             sqs,
@@ -47,8 +56,8 @@ def poller(sqs: Any, url: str) -> tuple[QueuePoller, Metrics]:
             changes=Changes(),
             stopping=anyio.Event(),
             delete_invalid=False,
-            clock=lambda: 0.0,
-            monotonic=lambda: 0.0,
+            clock=clock,
+            monotonic=monotonic,
         ),
         metrics,
     )
@@ -837,19 +846,11 @@ async def test_how_far_behind_is_judged_on_what_a_receive_brings(sqs: Any) -> No
     the other, are a backlog, and stay one with empty receives between them (a short
     poll comes back empty while a backlog waits)."""
     url, _ = await make_queue(sqs)
-    config = parse_config(f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 0\n')
-    pipeline = Pipeline(core_settings(config))
     now = float(int(time.time()))  # SES's times are to the millisecond
-    metrics = Metrics(pipeline.ledger, ["q"], lambda: now)
-    p = QueuePoller(
+    p, metrics = poller(
         sqs,
-        config.queues[0],
-        pipeline=pipeline,
-        metrics=metrics,
-        health=Health(["q"]),
-        changes=Changes(),
-        stopping=anyio.Event(),
-        delete_invalid=False,
+        url,
+        settings="wait_time_seconds = 0\n",
         clock=lambda: now,
         monotonic=time.monotonic,
     )
