@@ -4,8 +4,6 @@ rotated Secret or a renewed certificate changes, for a running sesd to follow.""
 
 from __future__ import annotations
 
-import os
-
 import msgspec
 
 from sesd.config import Config, ConfigError, read_secrets
@@ -31,10 +29,10 @@ def followed_files(config: Config) -> dict[str, str]:
     """path -> key, for each file :func:`reread` reads (the web configuration's as it
     was last read): the files whose change a reload would pick up."""
     files = {
-        os.path.expandvars(secret.reference[5:]): key
+        str(secret.path): key
         for key, secret in config.secrets()
         # [aws] is read at start only: its keys wait for a restart whatever the files say.
-        if secret.reference.startswith("file:") and not key.startswith("aws.")
+        if secret.path is not None and not key.startswith("aws.")
     }
     web = config.http.web_config
     if web is not None:

@@ -112,9 +112,7 @@ class Secret:
             if not value.strip():
                 raise ValueError(f"environment variable {name} is empty")
             self._value = value.strip()
-        elif ref.startswith("file:"):
-            # "$CREDENTIALS_DIRECTORY/..." works with systemd's LoadCredential=.
-            path = Path(os.path.expandvars(ref[5:]))
+        elif (path := self.path) is not None:
             try:
                 self._value = path.read_text(encoding="utf-8").strip()
             except OSError as exc:
@@ -127,6 +125,14 @@ class Secret:
                 raise ValueError(f"secret file {path} is empty")
         else:
             self._value = ref
+
+    @property
+    def path(self) -> Path | None:
+        """The file a ``file:`` secret is read from, environment variables expanded
+        ("$CREDENTIALS_DIRECTORY/..." works with systemd's LoadCredential=); else None."""
+        if not self.reference.startswith("file:"):
+            return None
+        return Path(os.path.expandvars(self.reference[5:]))
 
     def get(self) -> str:
         """The secret itself; only the code that sends it should call this."""

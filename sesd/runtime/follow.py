@@ -16,7 +16,7 @@ from sesd.config import Config
 from sesd.config.files import followed_files
 from sesd.runtime.apart import apart
 
-__all__ = ["Follower", "Signature", "signatures"]
+__all__ = ["Follower", "Signature", "signatures", "signatures_of"]
 
 #: What tells a file changed: a replaced file (a new inode, as a Kubernetes mount's
 #: swap or an editor's save make it) or one rewritten in place. None: no such file.
@@ -40,6 +40,11 @@ def signatures(paths: list[str]) -> dict[str, Signature]:
     return found
 
 
+def signatures_of(config: Config) -> dict[str, Signature]:
+    """The signature of each file ``config`` names (blocking)."""
+    return signatures(list(followed_files(config)))
+
+
 class Follower:
     """What the files were when last read (:attr:`seen`, set by whoever reads them: the
     start, a reload, a refresh), and the loop that compares them with what they are
@@ -48,7 +53,7 @@ class Follower:
 
     def __init__(self, config: Config) -> None:
         #: path -> signature when last read; a path not in it is taken as it is found.
-        self.seen: dict[str, Signature] = signatures(list(followed_files(config)))
+        self.seen: dict[str, Signature] = signatures_of(config)
         self._woken = anyio.Event()
 
     def wake(self) -> None:

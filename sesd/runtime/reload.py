@@ -29,7 +29,7 @@ from sesd.config import (
 from sesd.config.files import followed_files, reread
 from sesd.io.logs import get_logger, set_level
 from sesd.runtime.apart import apart
-from sesd.runtime.follow import Follower, Signature, signatures
+from sesd.runtime.follow import Follower, Signature, signatures, signatures_of
 from sesd.runtime.sqs_calls import check_queue
 
 if TYPE_CHECKING:
@@ -147,7 +147,7 @@ class Reloader:
         def read() -> Config:
             # The files as this read reads them (those the new file names first, a
             # moment after): a change from here on is for the follower.
-            marks.update(signatures(list(followed_files(self._daemon.config))))
+            marks.update(signatures_of(self._daemon.config))
             new = load_config(path, daemon=True)
             marks.update(signatures([f for f in followed_files(new) if f not in marks]))
             return new
@@ -156,7 +156,7 @@ class Reloader:
             self.follower.seen = marks
             self.follower.wake()  # with the interval the new file gives
 
-        return await self._apply(read, applied, path=path)
+        return await self._apply(read, applied, whole=True, path=path)
 
     async def follow(self) -> None:
         """Refresh whenever a file of the config in force changes (sesd.runtime.follow)."""
@@ -172,11 +172,11 @@ class Reloader:
             config = self._daemon.config
             # As this read reads them: read again at their next change, not before (a
             # key that is not its certificate's is refused once).
-            self.follower.seen = signatures(list(followed_files(config)))
+            self.follower.seen = signatures_of(config)
             return reread(config)
 
         try:
-            return await self._apply(read, None, files=files)
+            return await self._apply(read, None, whole=False, files=files)
         except Exception:  # noqa: BLE001 - a fault here must not stop following
             self._failed(file=False)
             self._log.error("sesd.config.reload_failed", files=files, kept=_KEPT, exc_info=True)
@@ -190,19 +190,27 @@ class Reloader:
         self._daemon.metrics.reloaded(False, self._daemon.clock())
 
     async def _apply(
-        self, read: Callable[[], Config], applied: Callable[[], None] | None, **about: Any
+        self,
+        read: Callable[[], Config],
+        applied: Callable[[], None] | None,
+        *,
+        whole: bool,
+        **about: Any,
     ) -> bool:
+        """Apply what ``read()`` gives (``whole``: the config file read, not only its
+        files), then ``applied()``; ``about`` goes in the log lines."""
         # One at a time, each from the config in force when it starts: a refresh begun
         # before a reload would otherwise put back what the reload replaced.
         async with self._lock:
-            done = await self._apply_alone(read, about)
+            done = await self._apply_alone(read, whole, about)
             if done and applied is not None:
                 applied()
             return done
 
-    async def _apply_alone(self, read: Callable[[], Config], about: dict[str, Any]) -> bool:
+    async def _apply_alone(
+        self, read: Callable[[], Config], whole: bool, about: dict[str, Any]
+    ) -> bool:
         daemon = self._daemon
-        whole = "path" in about  # the config file read, not only its files
         try:
             # Files are read in a thread apart (the web configuration with the rest).
             new = await apart(read, "sesd-reload-read")
