@@ -21,7 +21,7 @@ from sesd.config import Config, ConfigError, load_config, parse_config
 from sesd.config.files import followed_files, reread
 from tests.conftest import running
 from tests.dns_server import hermetic_text
-from tests.test_web_lock import _get, _port, _queue, _trusting
+from tests.test_web_lock import _certificate, _get, _port, _queue, _trusting
 
 RULE = (
     '[[alerts.rules]]\nname = "late"\nmetric = "delay_ratio"\nwindow = "5m"\n'
@@ -34,10 +34,7 @@ def _version(mount: Path, name: str, routing_key: str) -> trustme.CA:
     with tls.crt, tls.key (from a CA of its own) and routing_key; returns the CA."""
     directory = mount / name
     directory.mkdir()
-    ca = trustme.CA()
-    leaf = ca.issue_cert("127.0.0.1")
-    leaf.cert_chain_pems[0].write_to_path(str(directory / "tls.crt"))
-    leaf.private_key_pem.write_to_path(str(directory / "tls.key"))
+    ca = _certificate(directory, "tls")
     (directory / "routing_key").write_text(routing_key)
     return ca
 
