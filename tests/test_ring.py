@@ -163,7 +163,7 @@ def test_a_move_that_wraps_around_the_slots_clears_both_runs() -> None:
         ring.add(bucket, DELIVERY, 1)
     assert ring.place(8, 8)
     assert ring.counts(8)[DELIVERY] == 1  # bucket 5 alone
-    assert ring.totals[DELIVERY] == 1
+    assert ring.column(DELIVERY)[-1] == 1  # the running total too
 
 
 def test_a_move_of_head_does_not_rewrite_the_values() -> None:
@@ -280,44 +280,75 @@ def test_after_the_clock_steps_back_a_ring_starts_again_only_for_the_window_now(
     assert ring.place(bucket, now_bucket) is kept
     if kept:
         ring.add(bucket, DELIVERY, 1)
-    assert sum(ring.totals) == held_after
+    assert sum(ring.counts(ring.head)) == held_after  # from the running totals
 
 
-def test_later_writes_to_the_newest_bucket_add_to_its_cells() -> None:
-    """A 2-minute bucket takes twelve 10-second stages: the second and later add to the
-    cells the first wrote (one per key), where a cell has room; a late stage, of an
-    older bucket, between them has cells of its own and changes none of them."""
+def test_a_buckets_stages_are_merged_when_a_newer_bucket_opens() -> None:
+    """A 2-minute bucket takes a 10-second stage at a time, each appending its cells;
+    when the next bucket opens they are merged into one cell a key (as many as the
+    counts need), the late stages of an older bucket between them into one of its own."""
     ring = Ring(120.0, 30)
     assert ring.place(100, 100)
     processing, to_delivery = value_key(0, 7), value_key(1, 9)
     ring.add_values(100, {processing: 3, to_delivery: 1})
     ring.add_values(99, {processing: 5})  # late
-    for _ in range(11):
+    for _ in range(4):
         ring.add_values(100, {processing: 3, to_delivery: 1})
+    ring.add_values(99, {processing: 1})  # late again: the same key as the first
+    ring.add_values(100, {to_delivery: 251})  # 5 + 251: one past a cell's 255
     assert ring.cells is not None
-    assert len(ring.cells) == 3
-    assert ring.values(100)[0] == {7: 41}
-    assert ring.values(100)[1] == {9: 12}
-    ring.add_values(100, {to_delivery: 244})  # 12 + 244: one past a cell's 255
-    assert len(ring.cells) == 4
+    assert len(ring.cells) == 2 + 1 + 8 + 1 + 1  # not merged yet
+    assert ring.place(101, 101)
+    ring.add_values(101, {processing: 1})
+    assert len(ring.cells) == 5  # 15 | 255 + 1 | 6, then the new bucket's
+    assert ring.values(100)[0] == {7: 15 + 6}  # the window ending at 100 holds 99
     assert ring.values(100)[1] == {9: 256}
-    assert ring.values(99)[0] == {7: 5}  # the late bucket alone
+    assert ring.values(99)[0] == {7: 6}  # the late bucket alone
+    assert ring.values(101)[0] == {7: 15 + 6 + 1}
+    assert ring.values(101)[1] == {9: 256}
 
 
-def test_the_newest_buckets_cells_fill_to_the_brim_and_no_further() -> None:
-    """A key first written by the bucket's second stage is found again by the third; a
-    cell takes counts up to 255 exactly; a count of 255 in one stage is one cell."""
+def test_a_busy_buckets_cells_are_found_by_key_once_they_pass_a_few_dozen() -> None:
+    """Stages written into the newest bucket without end (a busy domain, a clock that
+    stalls): past _INDEXED cells they are merged and then added to by key, so they
+    stay one a key, a late stage between them adding its own; reads are exact."""
+    ring = Ring(120.0, 30)
+    assert ring.place(100, 100)
+    processing = [value_key(0, b) for b in range(5)]
+    to_delivery = [value_key(1, b) for b in range(5)]
+    lengths = []
+    for stage in range(500):
+        ring.add_values(100, {processing[stage % 5]: 1, to_delivery[(stage * 3) % 5]: 2})
+        if stage == 250:
+            ring.add_values(99, {processing[0]: 1})  # late
+        assert ring.cells is not None
+        lengths.append(len(ring.cells))
+    # 24 cells and one stage's two; then ten, one a key (each key's count, 100 or
+    # 200, fits one), and the late stage's.
+    assert max(lengths) == 24 + 2
+    assert lengths[-1] == 10 + 1
+    assert ring.values(100)[:2] == [
+        {0: 101, 1: 100, 2: 100, 3: 100, 4: 100},
+        dict.fromkeys(range(5), 200),
+    ]
+
+
+def test_a_buckets_cells_fill_to_the_brim_and_no_further() -> None:
+    """Merged, a cell takes counts up to 255 exactly, and a key past it a second cell;
+    a count of 255 in one stage is one cell."""
     ring = Ring(120.0, 30)
     assert ring.place(100, 100)
     first, second, third = value_key(0, 1), value_key(0, 2), value_key(0, 3)
     ring.add_values(100, {first: 1})
     ring.add_values(100, {second: 250})
-    ring.add_values(100, {second: 5})  # 255: the cell's brim
-    assert ring.cells is not None
-    assert len(ring.cells) == 2
+    ring.add_values(100, {second: 5, first: 254})  # 255 each: the cell's brim
     ring.add_values(100, {third: 255})
-    assert len(ring.cells) == 3
-    assert ring.values(100)[0] == {1: 1, 2: 255, 3: 255}
+    ring.add_values(100, {third: 1})
+    assert ring.place(101, 101)
+    ring.add_values(101, {first: 1})
+    assert ring.cells is not None
+    assert len(ring.cells) == 5  # first, second, third twice; then bucket 101's
+    assert ring.values(100)[0] == {1: 255, 2: 255, 3: 256}
 
 
 @settings(max_examples=300, deadline=None, derandomize=True)

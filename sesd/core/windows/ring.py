@@ -17,11 +17,15 @@ than all the rest of a write); reads skip them. Cells are written oldest bucket
 first (but for late events), so when the cells have doubled, those that left are
 cut off the front, looking at each once; a compaction, which reads every cell to
 merge a bucket's cells of one key, runs only when late writes (which may repeat a
-key) made much of the growth, and before the bucket numbers could wrap. The newest
-bucket's cells are found by their
-key, so each stage written into a bucket wider than a stage (a 1h ring's, twelve
-stages of ten seconds) adds to its cells instead of adding cells of its own, that
-a compaction would scan and merge again and again.
+key) made much of the growth, and before the bucket numbers could wrap.
+
+A bucket wider than a stage (a 1h ring's, twelve stages of ten seconds) is written
+once per stage. A quiet domain's stages append cells of their own, merged into one
+a key when a newer bucket opens; once the newest bucket's cells pass ``_INDEXED``,
+they are merged and then found by key (a dict), so each later stage adds to them.
+Either way a bucket holds about a cell a key, that a compaction does not merge
+again and again, and only a domain busy enough to need the dict pays for one (a few
+hundred bytes: the dict for every domain was an eighth of a domain's memory).
 
 Pure code: no clock, no I/O.
 """
@@ -52,6 +56,10 @@ _LOW_MASK: Final = (1 << _COUNT_SHIFT) - 1
 #: A cell's bucket bits, and its value key's (kind and sketch bucket).
 _PLACE_MASK: Final = _BUCKET_MASK << _BUCKET_SHIFT
 _KEY_MASK: Final = (1 << _BUCKET_SHIFT) - 1
+#: Cells written since the newest bucket's first write past which its cells are found
+#: by key. A dict of a few keys takes 232-360 bytes, the room of 60-90 cells; a busy
+#: domain passes 24 cells in its first stage or two.
+_INDEXED: Final = 24
 #: Buckets a ring may hold (so that stale cells are dropped before the numbers wrap).
 MAX_SLOTS: Final = 3600
 
@@ -82,13 +90,13 @@ class Ring:
         "_newest",
         "_newest_bucket",
         "_newest_from",
+        "_unmerged",
         "cells",
         "columns",
         "compacted",
         "head",
         "purged",
         "slots",
-        "totals",
         "width",
     )
 
@@ -98,18 +106,21 @@ class Ring:
         self.width = width
         self.slots = slots
         self.head = NEVER
-        # One column per event type, made on first use: a domain sees a few of eleven.
+        # One column per event type, made on first use (a domain sees a few of eleven):
+        # its count per slot, then the total of the held buckets (a list of totals
+        # beside them would cost 144 bytes a ring).
         self.columns: list[array[int] | None] = [None] * _T
-        self.totals = [0] * _T  # of the held buckets
         self.cells: array[int] | None = None
         self.compacted = 0  # cells after the last compaction or cut
         self.purged = NEVER  # head at the last compaction
         self._late = 0  # cells written to an older bucket than the newest, since then
-        # The newest bucket written, where its cells start in ``cells``, and (from its
-        # second write) value key -> the index of its latest cell for that key. Forgotten
-        # whenever cells move (a compaction, a clear, a restore).
+        # The newest bucket written and where its cells start in ``cells`` (the tail,
+        # with any late cells written since), the writes to the tail, and once the tail
+        # outgrew _INDEXED, value key -> the index of the newest bucket's cell for it.
+        # Forgotten whenever cells move (a compaction, a clear, a restore).
         self._newest_bucket = NEVER
         self._newest_from = 0
+        self._unmerged = 0
         self._newest: dict[int, int] | None = None
 
     # --- write side ------------------------------------------------------------
@@ -137,13 +148,13 @@ class Ring:
         if column is None:
             column = self.column(type_index)
         column[bucket % self.slots] += n
-        self.totals[type_index] += n
+        column[-1] += n
 
     def column(self, type_index: int) -> array[int]:
-        """The counts of a type per slot, made on first use."""
+        """The counts of a type per slot and their total, made on first use."""
         column = self.columns[type_index]
         if column is None:
-            column = self.columns[type_index] = array("I", bytes(4 * self.slots))
+            column = self.columns[type_index] = array("I", bytes(4 * (self.slots + 1)))
         return column
 
     def add_values(self, bucket: int, values: dict[int, int]) -> None:
@@ -152,34 +163,57 @@ class Ring:
         if cells is None:
             cells = self.cells = array("I")
         where = (bucket & _BUCKET_MASK) << _BUCKET_SHIFT
-        if bucket == self._newest_bucket:
+        newest = bucket == self._newest_bucket
+        if newest and self._newest is None and len(cells) - self._newest_from > _INDEXED:
+            self._index_newest(cells, where)
+        if newest and self._newest is not None:
             self._add_to_newest(cells, where, values)
         else:
             if bucket > self._newest_bucket:
-                # Its first write: its cells are found by key only if a second one comes
-                # (a ring whose bucket is one stage wide never sees one).
+                if self._newest is None and self._unmerged > 1:
+                    self._merge_tail(cells)  # the last bucket's stages: a cell a key
                 self._newest_bucket, self._newest_from = bucket, len(cells)
-                self._newest = None
-            else:
+                self._newest, self._unmerged = None, 0
+            elif bucket < self._newest_bucket:
                 self._late += len(values)  # may repeat keys of its bucket's cells
             _append_all(cells, where, values)
-        if len(cells) > 2 * self.compacted + 64:
+            self._unmerged += 1
+        if len(cells) > self.compacted + (self.compacted >> 1) + 32:
             if 4 * self._late > len(cells):
                 self._compact()
             else:
                 self._cut_stale(cells)
 
+    def _merge_tail(self, cells: array[int]) -> None:
+        """Merge the cells written since the newest bucket's first write that share a
+        bucket and key (late cells of older buckets among them too), in the order
+        first written."""
+        start = self._newest_from
+        merged: dict[int, int] = {}
+        get = merged.get
+        for index in range(start, len(cells)):
+            cell = cells[index]
+            low = cell & _LOW_MASK
+            merged[low] = get(low, 0) + (cell >> _COUNT_SHIFT)
+        del cells[start:]
+        _append_all(cells, 0, merged)
+        self._unmerged = 0
+
+    def _index_newest(self, cells: array[int], where: int) -> None:
+        """Find the newest bucket's cells by key from now on (its tail merged first)."""
+        if self._unmerged > 1:
+            self._merge_tail(cells)
+        newest = self._newest = {}
+        for index in range(self._newest_from, len(cells)):
+            cell = cells[index]
+            if cell & _PLACE_MASK == where:
+                newest[cell & _KEY_MASK] = index
+
     def _add_to_newest(self, cells: array[int], where: int, values: dict[int, int]) -> None:
         """Add ``values`` to the newest bucket's cells (``where``: the bucket, shifted
         into place), a key's cell where it has room, a new cell where it has none."""
         newest = self._newest
-        if newest is None:
-            # Its cells since its first write (a late stage's, of another bucket, between).
-            newest = self._newest = {}
-            for index in range(self._newest_from, len(cells)):
-                cell = cells[index]
-                if cell & _PLACE_MASK == where:
-                    newest[cell & _KEY_MASK] = index
+        assert newest is not None
         for key, n in values.items():
             at = newest.get(key)
             if at is not None and (cells[at] >> _COUNT_SHIFT) + n <= _CELL_MAX:
@@ -221,13 +255,12 @@ class Ring:
         runs = [(start, min(start + steps, slots))]
         if start + steps > slots:
             runs.append((0, start + steps - slots))
-        totals = self.totals
-        for i, column in enumerate(self.columns):
+        for column in self.columns:
             if column is not None:
                 for first, last in runs:
                     gone = sum(column[first:last])
                     if gone:
-                        totals[i] -= gone
+                        column[-1] -= gone
                         column[first:last] = array("I", bytes(4 * (last - first)))
         self.head = bucket
         if self.cells and bucket - self.purged > _BUCKET_MASK - 2 * slots:
@@ -235,15 +268,15 @@ class Ring:
 
     def _clear(self) -> None:
         self.columns = [None] * _T
-        self.totals = [0] * _T
         self.cells = None
         self.compacted = self._late = 0
         self._forget_newest()
 
     def _forget_newest(self) -> None:
-        """The cells moved: the newest bucket's are found again from its next write."""
+        """The cells moved: the next write starts a tail again."""
         self._newest_bucket = NEVER
-        self._newest = None
+        self._newest_from = len(self.cells or ())
+        self._newest, self._unmerged = None, 0
 
     def _compact(self) -> None:
         """Merge cells of the same bucket and key (a bucket is written once per stage),
@@ -281,7 +314,7 @@ class Ring:
             behind = now_bucket - head
             if behind >= slots:
                 return [0] * _T
-            out = list(self.totals)
+            out = [0 if column is None else column[-1] for column in self.columns]
             # The oldest ``behind`` held buckets are outside the window.
             leaving = range(head - slots + 1, head - slots + 1 + behind)
         else:
@@ -338,26 +371,25 @@ class Ring:
         """Plain data for the state file."""
         return {
             "head": self.head,
-            "columns": {i: c.tobytes() for i, c in enumerate(self.columns) if c is not None},
+            "columns": {i: c[:-1].tobytes() for i, c in enumerate(self.columns) if c is not None},
             "cells": b"" if self.cells is None else self.cells.tobytes(),
         }
 
     def restore(self, data: dict[str, Any]) -> None:
         """Load what :meth:`snapshot` returned (for the same layout)."""
         columns: list[array[int] | None] = [None] * _T
-        totals = [0] * _T
         for i, raw in data["columns"].items():
             column = array("I")
             column.frombytes(raw)
             if len(column) != self.slots:
                 raise ValueError("window layout changed")
+            column.append(sum(column))
             columns[int(i)] = column
-            totals[int(i)] = sum(column)
         cells = array("I")
         cells.frombytes(data["cells"])
         if any(c & 0xFF > MAX_BUCKET for c in cells):
             raise ValueError("a value of no known size")
-        self.head, self.columns, self.totals = int(data["head"]), columns, totals
+        self.head, self.columns = int(data["head"]), columns
         self.cells = cells or None
         self.compacted = len(cells)
         self._compact()
