@@ -237,3 +237,56 @@ async def test_following_turned_on_by_a_reload_starts_from_what_it_read(
         with anyio.fail_after(20):
             await daemon.changes.wait_for(lambda: key() == "key-four")
         assert registry.get_sample_value("sesd_config_last_reload_successful") == 0
+
+
+async def test_a_read_held_by_a_hung_file_is_given_up_and_the_next_refused_until_it_returns(
+    local_sqs: LocalSqs, sqs: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rotated Secret whose key is a file no read returns from (a FIFO with no writer,
+    as a file on a hung mount): the refresh is given up after READ_TIMEOUT, logged and
+    the reload metric at 0; a SIGHUP meanwhile is refused at once, saying why, instead
+    of waiting behind the held read without a word; once that read returns, a SIGHUP
+    reads the files again."""
+    monkeypatch.setattr(sesd.runtime.reload, "READ_TIMEOUT", 1.0)
+    mount = tmp_path / "mount"
+    mount.mkdir()
+    _version(mount, "v1", "key-one")
+    _swap(mount, "v1")
+    path = _config(tmp_path, await _queue(local_sqs, sqs), mount)
+    with capture_logs() as logs:
+        async with running(load_config(path), config_path=path) as daemon:
+            registry = daemon.metrics.registry
+
+            def key() -> str:
+                return daemon.config.alerts.sinks["pd"].routing_key.get()  # type: ignore[union-attr]
+
+            _version(mount, "v2", "unused")
+            fifo = mount / "v2" / "routing_key"
+            fifo.unlink()
+            os.mkfifo(fifo)
+            _swap(mount, "v2")
+            with anyio.fail_after(20):
+                await daemon.changes.wait_for(
+                    lambda: registry.get_sample_value("sesd_config_last_reload_successful") == 0
+                )
+            with anyio.fail_after(5):  # not behind the held read
+                assert not await daemon.reload()
+            assert key() == "key-one"
+
+            # The read returns (the mount answers): the next SIGHUP reads the files.
+            (reader,) = [t for t in threading.enumerate() if t.name == "sesd-reload-read"]
+            _version(mount, "v3", "key-three")
+            _swap(mount, "v3")
+            await anyio.to_thread.run_sync(fifo.write_text, "late")
+            await anyio.to_thread.run_sync(reader.join, 10)
+            assert not reader.is_alive()
+            assert await daemon.reload()
+            assert key() == "key-three"
+            assert registry.get_sample_value("sesd_config_last_reload_successful") == 1
+    given_up, refused = [e for e in logs if e["event"] == "sesd.config.reload_failed"]
+    assert "alerts.sinks.pd.routing_key" in given_up["files"]
+    assert given_up["error"].startswith("reading the config's files took over 1 s")
+    assert refused["path"] == str(path)
+    assert refused["error"].startswith("a read of the config's files given up")
+    assert "has not returned" in refused["error"]
+    assert [e for e in logs if e["event"] == "sesd.task.failed"] == []

@@ -109,6 +109,11 @@ def merge(old: Config, new: Config) -> tuple[Config, list[str]]:
 #: What a failed reload leaves in force, said in its log line: read alone in a journal,
 #: the line must not leave sesd seeming to run on no config or on the defaults.
 _KEPT: Final = "running config"
+#: How long a read of the config file and the files it names may take, in seconds. A
+#: file on a hung network mount holds a read for ever: the reload is given up (logged,
+#: and the reload metric at 0), and each one after it is refused at once while that read
+#: is still held, instead of waiting behind it without a word.
+READ_TIMEOUT: Final = 30.0
 
 
 class Reloader:
@@ -124,6 +129,8 @@ class Reloader:
         # read (SIGHUP), and its files as last read (SIGHUP, or a refresh). A renewed
         # certificate read well must not hide a config file that was refused.
         self._file_ok = self._files_ok = True
+        #: When the read still held in its thread began (monotonic), if one is.
+        self._held: float | None = None
 
     async def on_signal(self) -> None:
         """A SIGHUP: reload, and never let a failure end sesd."""
@@ -212,8 +219,7 @@ class Reloader:
     ) -> bool:
         daemon = self._daemon
         try:
-            # Files are read in a thread apart (the web configuration with the rest).
-            new = await apart(read, "sesd-reload-read")
+            new = await self._read(read)
             if daemon.listen:
                 http = msgspec.structs.replace(new.http, listen=daemon.listen)
                 new = msgspec.structs.replace(new, http=http)
@@ -257,6 +263,32 @@ class Reloader:
         )
         daemon.changes.notify()
         return True
+
+    async def _read(self, read: Callable[[], Config]) -> Config:
+        """``read()`` in a thread apart (the web configuration with the rest), given up
+        after READ_TIMEOUT; refused while a read given up is still held."""
+        monotonic = self._daemon.monotonic
+        if self._held is not None:
+            raise ConfigError(
+                f"a read of the config's files given up {monotonic() - self._held:.0f} s ago "
+                "has not returned (a file on a hung mount?): none is begun until it does"
+            )
+
+        def held() -> Config:
+            try:
+                return read()
+            finally:
+                self._held = None
+
+        self._held = monotonic()
+        try:
+            with anyio.fail_after(READ_TIMEOUT):
+                return await apart(held, "sesd-reload-read")
+        except TimeoutError:
+            raise ConfigError(
+                f"reading the config's files took over {READ_TIMEOUT:.0f} s (a file on a "
+                "hung mount?): given up"
+            ) from None
 
     async def _requeue(self, old: Config, new: Config) -> None:
         """Start the queues a reload added (or changed); stop those it removed."""
