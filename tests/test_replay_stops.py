@@ -78,6 +78,7 @@ def test_a_gzip_cut_short_says_where_and_replays_what_came_before(
             "values": complete,
             "compressed_offset": len(cut),
             "dropped_bytes": dropped,
+            "read_to_end": False,
         }
     ]
     assert (
@@ -148,13 +149,39 @@ def test_a_bad_crc_at_the_end_is_named_where_the_data_ended(
     assert stop["detail"].startswith("the CRC-32 is 0x")
     assert (stop["byte_offset"], stop["compressed_offset"]) == (sum(map(len, lines)), len(data))
     assert document["messages"]["processed"] == stop["values"] == len(lines)
-    assert stop["dropped_bytes"] == 0
+    assert (stop["dropped_bytes"], stop["read_to_end"]) == (0, True)
     assert (
         f"sesd: replay read all of {path} ({stop['byte_offset']} bytes decompressed from "
         f"{len(data)}), but its gzip check failed (the CRC-32 is 0x"
     ) in err
     assert err.rstrip().endswith(f"what it held was replayed ({len(lines)} values)")
     assert "only part" not in err
+
+
+def test_a_bad_crc_in_a_stream_before_others_says_what_follows_was_not_read(
+    tmp_path: Path, config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two gzip streams one after the other (as `cat a.gz b.gz` makes), the first's
+    CRC wrong: its lines are replayed and reading stops at its end, and the report
+    says the input was read only in part, the second stream not at all (not that all
+    of it was read)."""
+    first, second = _lines(30, seed=8), _lines(10, seed=9)
+    damaged = bytearray(gzip.compress(b"".join(first), mtime=0))
+    damaged[-6] ^= 0xFF  # in the CRC-32
+    path = tmp_path / "two.jsonl.gz"
+    path.write_bytes(bytes(damaged) + gzip.compress(b"".join(second), mtime=0))
+
+    document, err = _replay(config, path, capsys)
+    [stop] = document["stopped"]
+    assert (stop["reason"], stop["read_to_end"]) == ("check_failed", False)
+    assert stop["byte_offset"] == sum(map(len, first))
+    assert document["messages"]["processed"] == stop["values"] == len(first)
+    assert (
+        f"sesd: replay read only part of {path}: the gzip check of a stream ending at byte "
+        f"offset {stop['byte_offset']} (decompressed) failed (the CRC-32 is 0x"
+    ) in err
+    assert f"what came before was replayed ({len(first)} values)" in err
+    assert "read all" not in err
 
 
 def test_a_bad_length_with_no_last_newline_names_the_line_not_replayed(

@@ -58,13 +58,16 @@ class Stop:
     input) or, for a document too large, where that document starts; ``compressed``,
     how many bytes of a gzipped input were read by then (None: not gzipped);
     ``dropped``, the bytes before ``at`` not a whole value (the line, array element or
-    indented document the stop cut off: not replayed; None: not known)."""
+    indented document the stop cut off: not replayed; None: not known);
+    ``read_to_end``, every byte of the input was read first (a gzip check failed at
+    its end)."""
 
     reason: str
     detail: str
     at: int
     compressed: int | None = None
     dropped: int | None = None
+    read_to_end: bool = False
 
 
 @dataclass(slots=True)
@@ -203,7 +206,9 @@ def bodies(
         except DocumentTooLarge as exc:
             source.stopped = Stop("document_too_large", str(exc), exc.at)
         except GzipStop as exc:
-            source.stopped = Stop(exc.reason, str(exc), chunks.read, _tell(handle), chunks.held)
+            source.stopped = Stop(
+                exc.reason, str(exc), chunks.read, _tell(handle), chunks.held, exc.read_to_end
+            )
         except (OSError, ClientError, BotoCoreError) as exc:
             read = _tell(handle) if source.gzipped else None
             source.stopped = Stop("read_error", _describe(exc), chunks.read, read, chunks.held)

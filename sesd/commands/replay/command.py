@@ -225,7 +225,14 @@ def _stops(replay: Replay, found: list[Source]) -> None:
         stop = source.stopped
         if stop is not None:
             where = Where(source.name, source.values, stop.at, source.gzipped)
-            replay.stopped(where, stop.compressed, stop.reason, stop.detail, stop.dropped)
+            replay.stopped(
+                where,
+                stop.compressed,
+                stop.reason,
+                stop.detail,
+                stop.dropped,
+                read_to_end=stop.read_to_end,
+            )
 
 
 def _known_providers(replay: Replay, config: Config) -> None:

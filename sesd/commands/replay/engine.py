@@ -175,17 +175,21 @@ class Replay:
         reason: str,
         detail: str,
         dropped: int | None = None,
+        *,
+        read_to_end: bool = False,
     ) -> None:
         """Reading ``where.input`` stopped at ``where.offset`` (in the decompressed data
         when ``where.decompressed``, ``compressed`` bytes of the file read by then) after
         its first ``where.value`` values, which were replayed; ``dropped`` bytes just
-        before the offset were not a whole value (None: not known)."""
+        before the offset were not a whole value (None: not known); ``read_to_end``:
+        all of the input was read (a check at its end failed)."""
         self.stops.append(
             {
                 **_placed(where, reason, detail),
                 "values": where.value,
                 "compressed_offset": compressed,
                 "dropped_bytes": dropped,
+                "read_to_end": read_to_end,
             }
         )
 

@@ -29,9 +29,11 @@ _FHCRC, _FEXTRA, _FNAME, _FCOMMENT = 2, 4, 8, 16
 
 class GzipStop(Exception):
     """Why a gzip input cannot be read on: ``reason``, a word, as replay's ``stopped``
-    names it; the message says what was found."""
+    names it; the message says what was found. ``read_to_end``: every byte of the input
+    was read first."""
 
     reason: ClassVar[str]
+    read_to_end = False
 
 
 class NotGzip(GzipStop):
@@ -43,9 +45,14 @@ class NotGzip(GzipStop):
 
 class CheckFailed(GzipStop):
     """A stream's trailer does not match the data decompressed (its CRC-32 or its
-    length): every byte of it was read first."""
+    length): every byte of that stream was read first, and of the input when it was
+    the last stream (``read_to_end``)."""
 
     reason = "check_failed"
+
+    def __init__(self, message: str, *, read_to_end: bool) -> None:
+        super().__init__(message)
+        self.read_to_end = read_to_end
 
 
 class Damaged(GzipStop):
@@ -157,9 +164,21 @@ class Gunzip:
         self._input = self._input[8:]
         self._inflate = None
         if crc != self._crc:
-            raise CheckFailed(f"the CRC-32 is {self._crc:#010x}, its trailer says {crc:#010x}")
-        if length != self._size & 0xFFFFFFFF:
-            raise CheckFailed(f"the length is {self._size} bytes, its trailer says {length}")
+            found = f"the CRC-32 is {self._crc:#010x}, its trailer says {crc:#010x}"
+        elif length != self._size & 0xFFFFFFFF:
+            found = f"the length is {self._size} bytes, its trailer says {length}"
+        else:
+            return
+        raise CheckFailed(found, read_to_end=not self._goes_on())
+
+    def _goes_on(self) -> bool:
+        """Whether more than padding follows the stream just read (another stream:
+        not read, once the check before it failed)."""
+        while not self._input.lstrip(b"\0"):
+            self._input = b""
+            if not self._more():
+                return False
+        return True
 
 
 def _header(data: bytes) -> int | None:

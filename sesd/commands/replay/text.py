@@ -41,12 +41,19 @@ def stopped_line(stop: dict[str, Any]) -> str:
     if stop["dropped_bytes"]:
         # Not an invalid value either: a value cut off is not counted anywhere else.
         replayed += f", but not the {stop['dropped_bytes']} bytes after its last whole value"
-    if stop["reason"] == "check_failed":
+    if stop["reason"] == "check_failed" and stop["read_to_end"]:
         # Every byte was read and decompressed before the check at the stream's end.
         return (
             f"replay read all of {name} ({stop['byte_offset']} bytes decompressed from "
             f"{read}), but its gzip check failed ({detail}): the data may be damaged; what "
             f"it held was replayed {replayed}"
+        )
+    if stop["reason"] == "check_failed":
+        # A stream of several: those after it were not read.
+        return (
+            f"replay read only part of {name}: the gzip check of a stream ending at "
+            f"{_offset(stop)} failed ({detail}), and what follows it was not read; the data "
+            f"may be damaged; what came before was replayed {replayed}"
         )
     if stop["reason"] == "not_gzip":
         # At the start, no gzip at all (named .gz); after a stream, bytes appended to it.
