@@ -91,3 +91,11 @@ def test_bytes_after_a_stream_other_than_zeros_are_not_gzip() -> None:
     assert reader.read1(10) == b"a\n"
     with pytest.raises(NotGzip, match="b'X\\\\x00' where a gzip header should start"):
         reader.read1(10)
+
+
+def test_zeros_before_the_first_stream_are_not_gzip() -> None:
+    """Padding follows a stream; a file that opens with zeros is not gzip (as gzip(1)
+    says of it), not a stream read after skipping them."""
+    reader = Gunzip(io.BytesIO(b"\0\0" + _stream(b"a\n")))
+    with pytest.raises(NotGzip, match="b'\\\\x00\\\\x00' where a gzip header should start"):
+        reader.read1(10)

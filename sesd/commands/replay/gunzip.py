@@ -76,6 +76,10 @@ class Gunzip:
     ``compressed``, how many bytes of ``raw`` were read so far (also where ``raw``
     cannot tell: a pipe, an S3 object)."""
 
+    # The CRC-32 and length of the stream being read: set as each stream starts.
+    _crc: int
+    _size: int
+
     def __init__(self, raw: IO[bytes]) -> None:
         self._raw = raw
         # read1: what is there (a pipe's writer need not fill a whole read).
@@ -83,9 +87,7 @@ class Gunzip:
         self.compressed = 0
         self._input = b""  # read, not decompressed yet
         self._inflate: zlib._Decompress | None = None  # None: between streams
-        self._crc = 0
-        self._size = 0
-        self._streams = 0
+        self._after_stream = False  # zeros after one are padding; before the first, not gzip
         self._failed: Damaged | None = None
 
     def read1(self, size: int) -> bytes:
@@ -124,7 +126,7 @@ class Gunzip:
         """Read the next stream's header; its decompressor (None: the input ended
         before one)."""
         while True:
-            if self._streams:
+            if self._after_stream:
                 self._input = self._input.lstrip(b"\0")  # zeros after a stream: padding
             if self._input:
                 break
@@ -136,7 +138,7 @@ class Gunzip:
         self._input = self._input[length:]
         self._inflate = inflate = zlib.decompressobj(-zlib.MAX_WBITS)
         self._crc = self._size = 0
-        self._streams += 1
+        self._after_stream = True
         return inflate
 
     def _decompress(self, inflate: zlib._Decompress, size: int) -> bytes:
