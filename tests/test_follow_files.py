@@ -19,6 +19,7 @@ import sesd.runtime.reload
 from sesd.commands.demo.localsqs import LocalSqs
 from sesd.config import Config, ConfigError, load_config, parse_config
 from sesd.config.files import followed_files, reread
+from sesd.runtime.apart import apart
 from tests.conftest import running
 from tests.dns_server import hermetic_text
 from tests.test_web_lock import _certificate, _get, _port, _queue, _trusting
@@ -287,6 +288,77 @@ async def test_a_read_held_by_a_hung_file_is_given_up_and_the_next_refused_until
     assert "alerts.sinks.pd.routing_key" in given_up["files"]
     assert given_up["error"].startswith("reading the config's files took over 1 s")
     assert refused["path"] == str(path)
-    assert refused["error"].startswith("a read of the config's files given up")
+    assert refused["error"].startswith("a read of the config's files begun")
     assert "has not returned" in refused["error"]
     assert [e for e in logs if e["event"] == "sesd.task.failed"] == []
+
+
+async def test_a_refresh_given_up_is_read_again_once_the_mount_answers(
+    local_sqs: LocalSqs, sqs: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rotated Secret whose read hangs past READ_TIMEOUT (a mount that stops answering
+    for a while): the refresh is given up and what the read would have read is dropped,
+    so the files are not taken as read; once the mount answers again, the follower
+    reads them by itself and the new key is in force, the reload metric back at 1."""
+    monkeypatch.setattr(sesd.runtime.reload, "READ_TIMEOUT", 1.0)
+    mount = tmp_path / "mount"
+    mount.mkdir()
+    _version(mount, "v1", "key-one")
+    _swap(mount, "v1")
+    path = _config(tmp_path, await _queue(local_sqs, sqs), mount)
+    answers = threading.Event()
+    reads: list[str] = []
+
+    def hung(config: Config) -> Config:
+        reads.append("read")
+        answers.wait(30)  # the mount's hang: the first read, and any read during it
+        return reread(config)
+
+    monkeypatch.setattr(sesd.runtime.reload, "reread", hung)
+    async with running(load_config(path), config_path=path) as daemon:
+        registry = daemon.metrics.registry
+
+        def key() -> str:
+            return daemon.config.alerts.sinks["pd"].routing_key.get()  # type: ignore[union-attr]
+
+        _version(mount, "v2", "key-two")
+        _swap(mount, "v2")
+        with anyio.fail_after(20):
+            await daemon.changes.wait_for(
+                lambda: registry.get_sample_value("sesd_config_last_reload_successful") == 0
+            )
+        (reader,) = [t for t in threading.enumerate() if t.name == "sesd-reload-read"]
+        answers.set()  # the mount answers: the held read returns, its result dropped
+        await anyio.to_thread.run_sync(reader.join, 10)
+        assert not reader.is_alive()
+        # No SIGHUP, no further change to the files: the follower reads them again.
+        with anyio.fail_after(10):
+            await daemon.changes.wait_for(lambda: key() == "key-two")
+        assert registry.get_sample_value("sesd_config_last_reload_successful") == 1
+
+
+async def test_a_read_whose_thread_never_started_does_not_hold_off_every_reload(
+    local_sqs: LocalSqs, sqs: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A SIGHUP whose read could not start its thread (the process at its limit of
+    tasks) fails; it holds no read, so the next SIGHUP reads the file."""
+    mount = tmp_path / "mount"
+    mount.mkdir()
+    _version(mount, "v1", "key-one")
+    _swap(mount, "v1")
+    path = _config(tmp_path, await _queue(local_sqs, sqs), mount, every="0s")
+    started = apart
+    limits = [RuntimeError("can't start new thread")]
+
+    async def at_the_limit(work: Any, name: str) -> Any:
+        if limits:
+            raise limits.pop()
+        return await started(work, name)
+
+    monkeypatch.setattr(sesd.runtime.reload, "apart", at_the_limit)
+    async with running(load_config(path), config_path=path) as daemon:
+        path.write_text(path.read_text() + RULE)
+        with pytest.raises(RuntimeError):
+            await daemon.reload()
+        assert await daemon.reload()  # a thread starts now: the file is read
+        assert [rule.name for rule in daemon.config.alerts.rules] == ["paused", "late"]

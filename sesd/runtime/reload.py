@@ -131,6 +131,8 @@ class Reloader:
         self._file_ok = self._files_ok = True
         #: When the read still held in its thread began (monotonic), if one is.
         self._held: float | None = None
+        #: Whether the last read was given up (it read nothing that was applied).
+        self._given_up = False
 
     async def on_signal(self) -> None:
         """A SIGHUP: reload, and never let a failure end sesd."""
@@ -175,11 +177,13 @@ class Reloader:
         apply them as a reload does. True when they are in force; a failure, whatever
         it is, is logged and changes nothing."""
 
+        marks: dict[str, Signature] = {}
+
         def read() -> Config:
             config = self._daemon.config
             # As this read reads them: read again at their next change, not before (a
             # key that is not its certificate's is refused once).
-            self.follower.seen = signatures_of(config)
+            marks.update(signatures_of(config))
             return reread(config)
 
         try:
@@ -188,6 +192,10 @@ class Reloader:
             self._failed(file=False)
             self._log.error("sesd.config.reload_failed", files=files, kept=_KEPT, exc_info=True)
             return False
+        finally:
+            # A read given up read nothing: the files are read again at the next look.
+            if marks and not self._given_up:
+                self.follower.seen = marks
 
     def _failed(self, *, file: bool) -> None:
         if file:
@@ -268,23 +276,27 @@ class Reloader:
         """``read()`` in a thread apart (the web configuration with the rest), given up
         after READ_TIMEOUT; refused while a read given up is still held."""
         monotonic = self._daemon.monotonic
+        self._given_up = False
         if self._held is not None:
             raise ConfigError(
-                f"a read of the config's files given up {monotonic() - self._held:.0f} s ago "
-                "has not returned (a file on a hung mount?): none is begun until it does"
+                f"a read of the config's files begun {monotonic() - self._held:.0f} s ago "
+                "was given up and has not returned (a file on a hung mount?): none is begun "
+                "until it does"
             )
 
         def held() -> Config:
+            # Marked by the thread itself: one that never started holds nothing.
+            self._held = monotonic()
             try:
                 return read()
             finally:
                 self._held = None
 
-        self._held = monotonic()
         try:
             with anyio.fail_after(READ_TIMEOUT):
                 return await apart(held, "sesd-reload-read")
         except TimeoutError:
+            self._given_up = True
             raise ConfigError(
                 f"reading the config's files took over {READ_TIMEOUT:.0f} s (a file on a "
                 "hung mount?): given up"

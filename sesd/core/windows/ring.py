@@ -11,21 +11,19 @@ nothing.
 
 Values are kept as packed cells in one ``array('I')`` (a Python object per
 bucket would cost more than the counts it holds): a count, the bucket (modulo
-2**14), the kind of value and the value's sketch bucket (sesd.core.sketch). Cells of
-buckets that left the ring are not searched out when it moves (that cost more
-than all the rest of a write); reads skip them. Cells are written oldest bucket
-first (but for late events), so when the cells have doubled, those that left are
-cut off the front, looking at each once; a compaction, which reads every cell to
-merge a bucket's cells of one key, runs only when late writes (which may repeat a
-key) made much of the growth, and before the bucket numbers could wrap.
+2**14), the kind of value and the value's sketch bucket (sesd.core.sketch). Cells
+of buckets that left the ring are not searched out when it moves; reads skip them.
+Cells are written oldest bucket first (but for late events), so when they have
+grown by half, those that left are cut off the front, looking at each once; a
+compaction, which merges a bucket's cells of one key, runs only when late writes
+(which may repeat a key) made much of the growth, and before bucket numbers wrap.
 
-A bucket wider than a stage (a 1h ring's, twelve stages of ten seconds) is written
+A bucket wider than a stage (a 1h ring's: twelve stages of ten seconds) is written
 once per stage. A quiet domain's stages append cells of their own, merged into one
-a key when a newer bucket opens; once the newest bucket's cells pass ``_INDEXED``,
-they are merged and then found by key (a dict), so each later stage adds to them.
-Either way a bucket holds about a cell a key, that a compaction does not merge
-again and again, and only a domain busy enough to need the dict pays for one (a few
-hundred bytes: the dict for every domain was an eighth of a domain's memory).
+a key when a newer bucket opens; past ``_INDEXED`` cells they are merged and then
+found by key (a dict), so each later stage adds to them. Either way a bucket holds
+about a cell a key, and only a domain busy enough to need the dict pays for one (a
+dict for every domain was an eighth of a domain's memory).
 
 Pure code: no clock, no I/O.
 """
@@ -107,17 +105,15 @@ class Ring:
         self.slots = slots
         self.head = NEVER
         # One column per event type, made on first use (a domain sees a few of eleven):
-        # its count per slot, then the total of the held buckets (a list of totals
-        # beside them would cost 144 bytes a ring).
+        # its count per slot, then the held buckets' total in a low and a high word.
         self.columns: list[array[int] | None] = [None] * _T
         self.cells: array[int] | None = None
         self.compacted = 0  # cells after the last compaction or cut
         self.purged = NEVER  # head at the last compaction
         self._late = 0  # cells written to an older bucket than the newest, since then
-        # The newest bucket written and where its cells start in ``cells`` (the tail,
-        # with any late cells written since), the writes to the tail, and once the tail
-        # outgrew _INDEXED, value key -> the index of the newest bucket's cell for it.
-        # Forgotten whenever cells move (a compaction, a clear, a restore).
+        # The newest bucket written, where its cells start (the tail, with any late
+        # cells since), the writes to the tail, and past _INDEXED, value key -> its
+        # cell's index. Forgotten whenever cells move (a compaction, clear, restore).
         self._newest_bucket = NEVER
         self._newest_from = 0
         self._unmerged = 0
@@ -148,13 +144,17 @@ class Ring:
         if column is None:
             column = self.column(type_index)
         column[bucket % self.slots] += n
-        column[-1] += n
+        try:
+            column[-2] += n
+        except OverflowError:  # past 2**32 - 1 in all: the carry into the high word
+            total = column[-2] + n
+            column[-2], column[-1] = total & 0xFFFFFFFF, column[-1] + (total >> 32)
 
     def column(self, type_index: int) -> array[int]:
         """The counts of a type per slot and their total, made on first use."""
         column = self.columns[type_index]
         if column is None:
-            column = self.columns[type_index] = array("I", bytes(4 * (self.slots + 1)))
+            column = self.columns[type_index] = array("I", bytes(4 * (self.slots + 2)))
         return column
 
     def add_values(self, bucket: int, values: dict[int, int]) -> None:
@@ -260,7 +260,8 @@ class Ring:
                 for first, last in runs:
                     gone = sum(column[first:last])
                     if gone:
-                        column[-1] -= gone
+                        total = (column[-1] << 32 | column[-2]) - gone
+                        column[-2], column[-1] = total & 0xFFFFFFFF, total >> 32
                         column[first:last] = array("I", bytes(4 * (last - first)))
         self.head = bucket
         if self.cells and bucket - self.purged > _BUCKET_MASK - 2 * slots:
@@ -314,7 +315,9 @@ class Ring:
             behind = now_bucket - head
             if behind >= slots:
                 return [0] * _T
-            out = [0 if column is None else column[-1] for column in self.columns]
+            out = [
+                0 if column is None else column[-1] << 32 | column[-2] for column in self.columns
+            ]
             # The oldest ``behind`` held buckets are outside the window.
             leaving = range(head - slots + 1, head - slots + 1 + behind)
         else:
@@ -371,7 +374,7 @@ class Ring:
         """Plain data for the state file."""
         return {
             "head": self.head,
-            "columns": {i: c[:-1].tobytes() for i, c in enumerate(self.columns) if c is not None},
+            "columns": {i: c[:-2].tobytes() for i, c in enumerate(self.columns) if c is not None},
             "cells": b"" if self.cells is None else self.cells.tobytes(),
         }
 
@@ -383,7 +386,8 @@ class Ring:
             column.frombytes(raw)
             if len(column) != self.slots:
                 raise ValueError("window layout changed")
-            column.append(sum(column))
+            total = sum(column)
+            column.extend((total & 0xFFFFFFFF, total >> 32))
             columns[int(i)] = column
         cells = array("I")
         cells.frombytes(data["cells"])
