@@ -13,7 +13,7 @@ from typing import IO, cast
 
 import pytest
 
-from sesd.commands.replay.gunzip import Gunzip, NotGzip
+from sesd.commands.replay.gunzip import CheckFailed, Gunzip, NotGzip
 
 #: A header's optional fields, by flag: an extra field (long enough that its length
 #: takes both bytes), a name, a comment and a header CRC (gzip(1) does not check the
@@ -99,3 +99,26 @@ def test_zeros_before_the_first_stream_are_not_gzip() -> None:
     reader = Gunzip(io.BytesIO(b"\0\0" + _stream(b"a\n")))
     with pytest.raises(NotGzip, match="b'\\\\x00\\\\x00' where a gzip header should start"):
         reader.read1(10)
+
+
+def _read_all(reader: Gunzip) -> bytes:
+    read = b""
+    while chunk := reader.read1(10):
+        read += chunk
+    return read
+
+
+@pytest.mark.parametrize(
+    ("after", "read_to_end"),
+    [(b"", True), (b"\0" * 5, True), (b"XX", False), (b"\0\0" + _stream(b"b\n"), False)],
+)
+def test_a_failed_check_says_whether_the_input_goes_on(after: bytes, read_to_end: bool) -> None:
+    """A stream whose CRC does not match: the input was read to its end when nothing
+    but padding follows it; anything else (another stream, bytes that are not one)
+    was not read. Read a byte at a time, as a pipe may give it."""
+    damaged = bytearray(_stream(b"a\n"))
+    damaged[-6] ^= 0xFF  # in the CRC-32
+    reader = Gunzip(cast("IO[bytes]", _Trickle(bytes(damaged) + after)))
+    with pytest.raises(CheckFailed, match="the CRC-32 is 0x") as raised:
+        _read_all(reader)
+    assert raised.value.read_to_end is read_to_end
