@@ -166,13 +166,15 @@ def test_a_move_that_wraps_around_the_slots_clears_both_runs() -> None:
     assert ring.column(DELIVERY)[-2] == 1  # the running total too (its low word)
 
 
-def test_a_move_of_head_does_not_rewrite_the_values() -> None:
+@pytest.mark.parametrize("first", [100, 1_764_806_400 // 10])
+def test_a_move_of_head_does_not_rewrite_the_values(first: int) -> None:
     """Moving on by a bucket leaves the cells as they are (a compaction, which rewrites
-    them, comes only before bucket numbers could wrap)."""
+    them, comes only before bucket numbers could wrap), at small bucket numbers and at
+    a real clock's."""
     ring = Ring(10.0, 10)
-    _values(ring, 100)
+    _values(ring, first)
     cells = ring.cells
-    assert ring.place(101, 101)
+    assert ring.place(first + 1, first + 1)
     assert ring.cells is cells
 
 
