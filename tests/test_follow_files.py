@@ -20,6 +20,7 @@ from sesd.commands.demo.localsqs import LocalSqs
 from sesd.config import Config, ConfigError, load_config, parse_config
 from sesd.config.files import followed_files, reread
 from sesd.runtime.apart import apart
+from sesd.runtime.daemon import Daemon
 from tests.conftest import running
 from tests.dns_server import hermetic_text
 from tests.test_web_lock import _certificate, _get, _port, _queue, _trusting
@@ -66,6 +67,33 @@ def _config(tmp_path: Path, queue: str, mount: Path, every: str = "1s") -> Path:
     return path
 
 
+async def _mounted(
+    local_sqs: LocalSqs, sqs: Any, tmp_path: Path, every: str = "1s"
+) -> tuple[Path, Path, trustme.CA]:
+    """A Secret's mount at version v1 (routing key "key-one"), a config naming its
+    files with a queue of its own, and the CA of v1's certificate."""
+    mount = tmp_path / "mount"
+    mount.mkdir()
+    ca = _version(mount, "v1", "key-one")
+    _swap(mount, "v1")
+    return mount, _config(tmp_path, await _queue(local_sqs, sqs), mount, every), ca
+
+
+def _key(daemon: Daemon) -> str:
+    """The routing key of the PagerDuty sink in force."""
+    return daemon.config.alerts.sinks["pd"].routing_key.get()  # type: ignore[union-attr]
+
+
+def _reloaded(daemon: Daemon) -> float | None:
+    return daemon.metrics.registry.get_sample_value("sesd_config_last_reload_successful")
+
+
+def _held_read() -> threading.Thread:
+    """The thread of the read of the config's files under way (one at a time)."""
+    (reader,) = [t for t in threading.enumerate() if t.name == "sesd-reload-read"]
+    return reader
+
+
 async def test_a_renewed_certificate_and_a_rotated_secret_are_read_by_themselves(
     local_sqs: LocalSqs, sqs: Any, tmp_path: Path
 ) -> None:
@@ -74,19 +102,10 @@ async def test_a_renewed_certificate_and_a_rotated_secret_are_read_by_themselves
     files; an edit of the config file waits for a SIGHUP. A swap to a key that is not
     the certificate's changes nothing and reads 0 in the reload metric until a good
     one."""
-    mount = tmp_path / "mount"
-    mount.mkdir()
-    first = _version(mount, "v1", "key-one")
-    _swap(mount, "v1")
-    path = _config(tmp_path, await _queue(local_sqs, sqs), mount)
+    mount, path, first = await _mounted(local_sqs, sqs, tmp_path)
     with capture_logs() as logs:
         async with running(load_config(path), config_path=path) as daemon:
             port = _port(daemon)
-            registry = daemon.metrics.registry
-
-            def reloaded() -> float | None:
-                return registry.get_sample_value("sesd_config_last_reload_successful")
-
             assert (await _get(port, "/healthz", tls=_trusting(first)))[0] == 200
             path.write_text(path.read_text() + RULE)  # edited, not reloaded
             second = _version(mount, "v2", "key-two")
@@ -94,7 +113,7 @@ async def test_a_renewed_certificate_and_a_rotated_secret_are_read_by_themselves
             _swap(mount, "v2")
             with anyio.fail_after(20):
                 await daemon.changes.wait_for(lambda: daemon.config is not old)
-            assert daemon.config.alerts.sinks["pd"].routing_key.get() == "key-two"  # type: ignore[union-attr]
+            assert _key(daemon) == "key-two"
             assert [rule.name for rule in daemon.config.alerts.rules] == ["paused"]
             assert (await _get(port, "/healthz", tls=_trusting(second)))[0] == 200
             with pytest.raises(aiohttp.ClientConnectorCertificateError):
@@ -105,13 +124,13 @@ async def test_a_renewed_certificate_and_a_rotated_secret_are_read_by_themselves
             (mount / "v3" / "tls.key").write_bytes((mount / "v1" / "tls.key").read_bytes())
             _swap(mount, "v3")
             with anyio.fail_after(20):
-                await daemon.changes.wait_for(lambda: reloaded() == 0)
-            assert daemon.config.alerts.sinks["pd"].routing_key.get() == "key-two"  # type: ignore[union-attr]
+                await daemon.changes.wait_for(lambda: _reloaded(daemon) == 0)
+            assert _key(daemon) == "key-two"
             assert (await _get(port, "/healthz", tls=_trusting(second)))[0] == 200
             fourth = _version(mount, "v4", "key-four")
             _swap(mount, "v4")
             with anyio.fail_after(20):
-                await daemon.changes.wait_for(lambda: reloaded() == 1)
+                await daemon.changes.wait_for(lambda: _reloaded(daemon) == 1)
             assert (await _get(port, "/healthz", tls=_trusting(fourth)))[0] == 200
     done = [e for e in logs if e["event"] == "sesd.config.reloaded"]
     files = [
@@ -174,11 +193,7 @@ async def test_a_reload_waits_for_a_refresh_under_way(
 ) -> None:
     """A refresh reads the files of the config in force; a SIGHUP meanwhile applies its
     new file after it, not before (the refresh would put back what it replaced)."""
-    mount = tmp_path / "mount"
-    mount.mkdir()
-    _version(mount, "v1", "key-one")
-    _swap(mount, "v1")
-    path = _config(tmp_path, await _queue(local_sqs, sqs), mount)
+    _, path, _ = await _mounted(local_sqs, sqs, tmp_path)
     reading, go_on = threading.Event(), threading.Event()
 
     def held(config: Config) -> Config:
@@ -209,35 +224,26 @@ async def test_following_turned_on_by_a_reload_starts_from_what_it_read(
     turns following on makes the next rotation read within the new interval (not
     after the off state's minute); a refresh read well after a refused config file
     leaves the reload metric at 0, the file still not in force."""
-    mount = tmp_path / "mount"
-    mount.mkdir()
-    _version(mount, "v1", "key-one")
-    _swap(mount, "v1")
-    path = _config(tmp_path, await _queue(local_sqs, sqs), mount, every="0s")
+    mount, path, _ = await _mounted(local_sqs, sqs, tmp_path, every="0s")
     async with running(load_config(path), config_path=path) as daemon:
-        registry = daemon.metrics.registry
-
-        def key() -> str:
-            return daemon.config.alerts.sinks["pd"].routing_key.get()  # type: ignore[union-attr]
-
         _version(mount, "v2", "key-two")
         _swap(mount, "v2")
         path.write_text(path.read_text().replace('"0s"', '"1s"'))
         assert await daemon.reload()
-        assert key() == "key-two"
+        assert _key(daemon) == "key-two"
         _version(mount, "v3", "key-three")
         _swap(mount, "v3")
         with anyio.fail_after(20):
-            await daemon.changes.wait_for(lambda: key() == "key-three")
+            await daemon.changes.wait_for(lambda: _key(daemon) == "key-three")
 
         path.write_text(path.read_text() + "[windows\n")  # refused
         assert not await daemon.reload()
-        assert registry.get_sample_value("sesd_config_last_reload_successful") == 0
+        assert _reloaded(daemon) == 0
         _version(mount, "v4", "key-four")
         _swap(mount, "v4")
         with anyio.fail_after(20):
-            await daemon.changes.wait_for(lambda: key() == "key-four")
-        assert registry.get_sample_value("sesd_config_last_reload_successful") == 0
+            await daemon.changes.wait_for(lambda: _key(daemon) == "key-four")
+        assert _reloaded(daemon) == 0
 
 
 async def test_a_read_held_by_a_hung_file_is_given_up_and_the_next_refused_until_it_returns(
@@ -249,41 +255,30 @@ async def test_a_read_held_by_a_hung_file_is_given_up_and_the_next_refused_until
     of waiting behind the held read without a word; once that read returns, a SIGHUP
     reads the files again."""
     monkeypatch.setattr(sesd.runtime.reload, "READ_TIMEOUT", 1.0)
-    mount = tmp_path / "mount"
-    mount.mkdir()
-    _version(mount, "v1", "key-one")
-    _swap(mount, "v1")
-    path = _config(tmp_path, await _queue(local_sqs, sqs), mount)
+    mount, path, _ = await _mounted(local_sqs, sqs, tmp_path)
     with capture_logs() as logs:
         async with running(load_config(path), config_path=path) as daemon:
-            registry = daemon.metrics.registry
-
-            def key() -> str:
-                return daemon.config.alerts.sinks["pd"].routing_key.get()  # type: ignore[union-attr]
-
             _version(mount, "v2", "unused")
             fifo = mount / "v2" / "routing_key"
             fifo.unlink()
             os.mkfifo(fifo)
             _swap(mount, "v2")
             with anyio.fail_after(20):
-                await daemon.changes.wait_for(
-                    lambda: registry.get_sample_value("sesd_config_last_reload_successful") == 0
-                )
+                await daemon.changes.wait_for(lambda: _reloaded(daemon) == 0)
             with anyio.fail_after(5):  # not behind the held read
                 assert not await daemon.reload()
-            assert key() == "key-one"
+            assert _key(daemon) == "key-one"
 
             # The read returns (the mount answers): the next SIGHUP reads the files.
-            (reader,) = [t for t in threading.enumerate() if t.name == "sesd-reload-read"]
+            reader = _held_read()
             _version(mount, "v3", "key-three")
             _swap(mount, "v3")
             await anyio.to_thread.run_sync(fifo.write_text, "late")
             await anyio.to_thread.run_sync(reader.join, 10)
             assert not reader.is_alive()
             assert await daemon.reload()
-            assert key() == "key-three"
-            assert registry.get_sample_value("sesd_config_last_reload_successful") == 1
+            assert _key(daemon) == "key-three"
+            assert _reloaded(daemon) == 1
     given_up, refused = [e for e in logs if e["event"] == "sesd.config.reload_failed"]
     assert "alerts.sinks.pd.routing_key" in given_up["files"]
     assert given_up["error"].startswith("reading the config's files took over 1 s")
@@ -301,11 +296,7 @@ async def test_a_refresh_given_up_is_read_again_once_the_mount_answers(
     so the files are not taken as read; once the mount answers again, the follower
     reads them by itself and the new key is in force, the reload metric back at 1."""
     monkeypatch.setattr(sesd.runtime.reload, "READ_TIMEOUT", 1.0)
-    mount = tmp_path / "mount"
-    mount.mkdir()
-    _version(mount, "v1", "key-one")
-    _swap(mount, "v1")
-    path = _config(tmp_path, await _queue(local_sqs, sqs), mount)
+    mount, path, _ = await _mounted(local_sqs, sqs, tmp_path)
     answers = threading.Event()
     reads: list[str] = []
 
@@ -316,25 +307,18 @@ async def test_a_refresh_given_up_is_read_again_once_the_mount_answers(
 
     monkeypatch.setattr(sesd.runtime.reload, "reread", hung)
     async with running(load_config(path), config_path=path) as daemon:
-        registry = daemon.metrics.registry
-
-        def key() -> str:
-            return daemon.config.alerts.sinks["pd"].routing_key.get()  # type: ignore[union-attr]
-
         _version(mount, "v2", "key-two")
         _swap(mount, "v2")
         with anyio.fail_after(20):
-            await daemon.changes.wait_for(
-                lambda: registry.get_sample_value("sesd_config_last_reload_successful") == 0
-            )
-        (reader,) = [t for t in threading.enumerate() if t.name == "sesd-reload-read"]
+            await daemon.changes.wait_for(lambda: _reloaded(daemon) == 0)
+        reader = _held_read()
         answers.set()  # the mount answers: the held read returns, its result dropped
         await anyio.to_thread.run_sync(reader.join, 10)
         assert not reader.is_alive()
         # No SIGHUP, no further change to the files: the follower reads them again.
         with anyio.fail_after(10):
-            await daemon.changes.wait_for(lambda: key() == "key-two")
-        assert registry.get_sample_value("sesd_config_last_reload_successful") == 1
+            await daemon.changes.wait_for(lambda: _key(daemon) == "key-two")
+        assert _reloaded(daemon) == 1
 
 
 async def test_a_read_whose_thread_never_started_does_not_hold_off_every_reload(
@@ -342,11 +326,7 @@ async def test_a_read_whose_thread_never_started_does_not_hold_off_every_reload(
 ) -> None:
     """A SIGHUP whose read could not start its thread (the process at its limit of
     tasks) fails; it holds no read, so the next SIGHUP reads the file."""
-    mount = tmp_path / "mount"
-    mount.mkdir()
-    _version(mount, "v1", "key-one")
-    _swap(mount, "v1")
-    path = _config(tmp_path, await _queue(local_sqs, sqs), mount, every="0s")
+    _, path, _ = await _mounted(local_sqs, sqs, tmp_path, every="0s")
     started = apart
     limits = [RuntimeError("can't start new thread")]
 
