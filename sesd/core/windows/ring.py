@@ -31,6 +31,7 @@ Pure code: no clock, no I/O.
 from __future__ import annotations
 
 from array import array
+from collections.abc import Iterable
 from typing import Any, Final
 
 from sesd.core.events import EVENT_TYPES
@@ -78,6 +79,16 @@ def _append_all(cells: array[int], where: int, counts: dict[int, int]) -> None:
             append(_CELL_MAX << _COUNT_SHIFT | low)
             n -= _CELL_MAX
         append(n << _COUNT_SHIFT | low)
+
+
+def _append_merged(out: array[int], cells: Iterable[int]) -> None:
+    """Append ``cells`` to ``out`` merged by bucket and key, in the order first seen."""
+    merged: dict[int, int] = {}
+    get = merged.get
+    for cell in cells:
+        low = cell & _LOW_MASK
+        merged[low] = get(low, 0) + (cell >> _COUNT_SHIFT)
+    _append_all(out, 0, merged)
 
 
 class Ring:
@@ -188,15 +199,9 @@ class Ring:
         """Merge the cells written since the newest bucket's first write that share a
         bucket and key (late cells of older buckets among them too), in the order
         first written."""
-        start = self._newest_from
-        merged: dict[int, int] = {}
-        get = merged.get
-        for index in range(start, len(cells)):
-            cell = cells[index]
-            low = cell & _LOW_MASK
-            merged[low] = get(low, 0) + (cell >> _COUNT_SHIFT)
-        del cells[start:]
-        _append_all(cells, 0, merged)
+        tail = cells[self._newest_from :]
+        del cells[self._newest_from :]
+        _append_merged(cells, tail)
         self._unmerged = 0
 
     def _index_newest(self, cells: array[int], where: int) -> None:
@@ -280,17 +285,12 @@ class Ring:
         self._newest, self._unmerged = None, 0
 
     def _compact(self) -> None:
-        """Merge cells of the same bucket and key (a bucket is written once per stage),
-        and drop those of buckets no longer held."""
-        merged: dict[int, int] = {}
+        """Merge cells of the same bucket and key, and drop those of buckets no longer
+        held (a cell's bucket is never 2**14 buckets behind head)."""
         head, slots = self.head, self.slots
-        for cell in self.cells or ():
-            # The cell's bucket (cells are never 2**14 buckets behind head): held?
-            if (head - (cell >> _BUCKET_SHIFT)) & _BUCKET_MASK < slots:
-                low = cell & _LOW_MASK
-                merged[low] = merged.get(low, 0) + (cell >> _COUNT_SHIFT)
+        held = (c for c in self.cells or () if (head - (c >> _BUCKET_SHIFT)) & _BUCKET_MASK < slots)
         cells = array("I")
-        _append_all(cells, 0, merged)
+        _append_merged(cells, held)
         self.cells = cells
         self.compacted = len(cells)
         self.purged = self.head
