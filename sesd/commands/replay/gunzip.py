@@ -125,13 +125,11 @@ class Gunzip:
     def _start(self) -> zlib._Decompress | None:
         """Read the next stream's header; its decompressor (None: the input ended
         before one)."""
-        while True:
-            if self._after_stream:
-                self._input = self._input.lstrip(b"\0")  # zeros after a stream: padding
-            if self._input:
-                break
-            if not self._more():
+        if self._after_stream:
+            if not self._goes_on():
                 return None
+        elif not self._input and not self._more():
+            return None
         while (length := _header(self._input)) is None:
             if not self._more():
                 raise CutShort
@@ -174,12 +172,13 @@ class Gunzip:
         raise CheckFailed(found, read_to_end=not self._goes_on())
 
     def _goes_on(self) -> bool:
-        """Whether more than padding follows the stream just read (another stream:
-        not read, once the check before it failed)."""
-        while not self._input.lstrip(b"\0"):
+        """Whether more than padding (zeros) follows the stream just read, read on
+        until that tells; the padding is dropped."""
+        while not (rest := self._input.lstrip(b"\0")):
             self._input = b""
             if not self._more():
                 return False
+        self._input = rest
         return True
 
 
