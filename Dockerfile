@@ -63,13 +63,7 @@ RUN groupadd --system --gid 10001 sesd \
     && rm -rf /usr/local/lib/python3.*/ensurepip \
     && python -c "import importlib.util as u, sys; left = [m for m in sys.argv[1:] if u.find_spec(m)]; sys.exit(left and f'installers left: {left}' or None)" pip setuptools wheel ensurepip
 COPY --from=build /opt/sesd /opt/sesd
-# MALLOC_MMAP_THRESHOLD_: glibc gives every block of 128 KiB or more its own
-# mapping, returned when freed. By default it raises that bound to the size of
-# each such block freed, and the tables of the duplicate filter and of recent
-# resolutions (4-5 MB, dropped a generation at a time) then land in the heap
-# and stay resident after they go: 12-17 MB more in BENCHMARKS row 4b.
 ENV PATH=/opt/sesd/bin:$PATH \
-    MALLOC_MMAP_THRESHOLD_=131072 \
     SESD_REVISION=${SESD_REVISION} \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \

@@ -32,6 +32,7 @@ from sesd.core.pipeline import Pipeline
 from sesd.core.tenants import TenantStatus, TenantStatuses
 from sesd.core.windows import DomainWindows
 from sesd.providers.resolver import ProviderResolver
+from sesd.runtime.allocator import fix_mmap_threshold
 from tests import factory as f
 
 _RULE = (
@@ -140,7 +141,9 @@ def per_tenant() -> None:
 
 def flood() -> None:
     """RSS growth from a million distinct recipient domains, with their MX lookups
-    running (against bench/fake_dns.py, its own process) at the default rate."""
+    running (against bench/fake_dns.py, its own process) at the default rate, with
+    glibc's bound for mapped blocks fixed as sesd's commands fix it."""
+    fix_mmap_threshold()
     dns, nameserver = dns_server()
     try:
         anyio.run(_flood, nameserver)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import configparser
 import os
-import re
 import socket
 import subprocess
 import sys
@@ -20,24 +19,6 @@ from sesd.runtime.systemd import Notifier
 from tests.conftest import make_queue, require_tool, running
 
 UNIT = Path(__file__).parent.parent / "systemd" / "sesd.service"
-DOCKERFILE = Path(__file__).parent.parent / "Dockerfile"
-#: MiB that leave the resident set when 64 blocks of 512 KiB are freed, each followed by
-#: a block of 100 KB that stays (as the tables of a generation dropped among live ones).
-_FREED = """
-import os
-def rss():
-    with open("/proc/self/statm") as handle:
-        return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-first = b"x" * (1 << 20)
-del first  # a mapped block freed: glibc's default raises its bound past 512 KiB
-kept, big = [], []
-for _ in range(64):
-    big.append(b"x" * (1 << 19))
-    kept.append(b"y" * 100_000)
-held = rss()
-del big
-print((held - rss()) / 2**20)
-"""
 
 
 def test_unit_verifies(tmp_path: Path) -> None:
@@ -101,27 +82,6 @@ def test_unit_is_hardened_and_matched_to_the_drain() -> None:
     assert int(service["WatchdogSec"].rstrip("s")) >= 10
     # /proc/stat stays readable: prometheus_client needs it for every process_* metric.
     assert "ProcSubset" not in service
-
-
-def test_freed_big_blocks_go_back_under_the_unit_and_the_image() -> None:
-    """The unit and the image set one fixed glibc bound for blocks mapped on their own,
-    and under it freed blocks of 512 KiB leave the resident set even with small blocks
-    allocated after them still held: the duplicate filter's and the resolutions' tables,
-    dropped a generation at a time, do not stay resident."""
-    (unit,) = [v for v in _values("Environment") if v.startswith("MALLOC_MMAP_THRESHOLD_=")]
-    image = re.search(r"^\s+(MALLOC_MMAP_THRESHOLD_=\d+)", DOCKERFILE.read_text(), re.M)
-    assert image is not None
-    assert image[1] == unit
-    value = unit.split("=", 1)[1]
-    result = subprocess.run(
-        [sys.executable, "-c", _FREED],
-        env={**os.environ, "MALLOC_MMAP_THRESHOLD_": value},
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
-    assert float(result.stdout) > 24, result.stdout
 
 
 def _values(key: str) -> list[str]:

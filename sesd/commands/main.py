@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 from sesd import __version__
 from sesd.io.build import revision
-from sesd.runtime import early
+from sesd.runtime import allocator, early
 
 __all__ = ["COMMANDS", "main"]
 
@@ -61,6 +61,10 @@ def _parser(command: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+#: The commands that hold sesd's big tables (the duplicate filter, recent resolutions):
+#: glibc's bound for their blocks is fixed before they start (sesd.runtime.allocator).
+_LONG_RUNNING = frozenset({"run", "replay", "demo"})
+
 #: The exit status when the reader of standard output went away, as a shell reports a
 #: command ended by SIGPIPE (128 + 13).
 EXIT_PIPE = 141
@@ -71,6 +75,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv is None and sys.argv[1:2] == ["run"]:
         early.hold()
     given = list(sys.argv[1:] if argv is None else argv)
+    if given[:1] and given[0] in _LONG_RUNNING:
+        allocator.fix_mmap_threshold()
     args = _parser(given[0] if given else None).parse_args(given)
     # Python's warnings too become log lines (JSON in production), not bare text.
     logging.captureWarnings(True)
