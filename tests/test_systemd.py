@@ -84,6 +84,17 @@ def test_unit_is_hardened_and_matched_to_the_drain() -> None:
     assert "ProcSubset" not in service
 
 
+def test_the_install_steps_make_the_credentials_directory() -> None:
+    """systemd refuses to start a unit whose LoadCredential= directory is missing, even
+    when no secret is kept there: the steps in the unit's header and in README make it."""
+    (credential,) = _values("LoadCredential")
+    directory = credential.split(":", 1)[1]
+    made = f"install -d -m 0700 {directory}"
+    header = UNIT.read_text().split("[Unit]")[0]
+    assert f"#   {made}\n#   systemctl enable --now sesd" in header
+    assert made in (UNIT.parent.parent / "README.md").read_text()
+
+
 def _values(key: str) -> list[str]:
     """Every value of ``key`` in the unit's [Service], in order (systemd runs a list of
     ExecReload= lines one after the other; configparser keeps only the last)."""
