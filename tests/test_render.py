@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -119,6 +120,17 @@ def _matches_fixture(name: str, got: Any) -> bool:
 def test_each_sink_receives_exactly_the_documented_payload(kind: Transition) -> None:
     """The whole payload, every key and every word, for each kind of notification."""
     assert _matches_fixture(kind.value, _rendered(kind))
+
+
+def test_the_webhook_document_has_the_keys_readme_shows() -> None:
+    """README's example webhook document (the one JSON block it has) names every key of
+    the document and of each alert, and only those: a receiver is written from it."""
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    (block,) = re.findall(r"```json\n(.*?)```", readme, re.S)
+    shown = json.loads(block)
+    sent = json.loads(webhook_document(_notification(Transition.FIRING)))
+    assert set(shown) == set(sent)
+    assert set(shown["alerts"][0]) == set(sent["alerts"][0])
 
 
 def test_a_canary_alert_says_which_stage_and_which_canaries() -> None:

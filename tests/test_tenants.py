@@ -589,6 +589,25 @@ def test_a_tenants_delay_alert_names_the_domains_its_delays_went_to() -> None:
     assert "top domains: outlook.com (10)" in describe(fired, slack=True)
 
 
+def test_a_tenants_alert_names_its_tenant_for_machines() -> None:
+    """A tenant's alert is labelled `tenant` for Alertmanager, and the webhook's alert
+    says `"tenant"` beside its null `domain`, `provider` and `account`, as a provider's
+    alert says `"provider"`: a receiver routes on the field, not on the text."""
+    from sesd.alerting.documents import alertmanager_documents, webhook_document
+
+    pipeline, evaluator = _delay_rule("tenant-delays", '["*"]')
+    for i in range(20):
+        kind = "delay" if i % 2 else "delivery"
+        pipeline.feed(_event(kind, f"g{i}@gmail.com", tags={"tenant": ["globex"]}), "q", NOW)
+    (fired,) = evaluator.evaluate(pipeline.ledger, NOW)
+    notification = Notification("tenant-delays", fired.kind, "warning", (), (fired,), NOW)
+    (am,) = alertmanager_documents(notification, 60)
+    assert am["labels"]["tenant"] == "globex"
+    (hook,) = json.loads(webhook_document(notification))["alerts"]
+    subject = {key: hook[key] for key in ("domain", "provider", "account", "tenant")}
+    assert subject == {"domain": None, "provider": None, "account": None, "tenant": "globex"}
+
+
 def test_a_state_file_from_before_tenants_loads_its_pending_delays_under_their_labels() -> None:
     """A delay pending when sesd ran without tenants (and its labels saved without their
     axes, as files were): restored with tenants on, it keeps its domain and provider,

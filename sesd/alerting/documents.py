@@ -23,7 +23,7 @@ import msgspec
 from sesd.alerting.alert import Alert, Notification
 from sesd.alerting.render import describe, details, headline
 from sesd.alerting.rules import Transition
-from sesd.core.scopes import ACCOUNT, DOMAIN, PROVIDER
+from sesd.core.scopes import ACCOUNT, DOMAIN, PROVIDER, TENANT
 from sesd.core.timestamps import iso
 
 __all__ = [
@@ -111,10 +111,12 @@ def _subject_labels(alert: Alert) -> dict[str, str]:
 def _webhook_alert(alert: Alert) -> dict[str, Any]:
     return {
         "rule": alert.rule,
-        # A rule on providers names a provider, and no domain.
+        # What the alert is about, in the field of its kind (the others null), so a
+        # receiver routes on a field: a rule on providers names a provider and no domain.
         "domain": alert.domain if alert.scope == DOMAIN else None,
         "provider": alert.domain if alert.scope == PROVIDER else None,
         "account": alert.domain if alert.scope == ACCOUNT else None,
+        "tenant": alert.domain if alert.scope == TENANT else None,
         "state": alert.kind.value,
         "severity": alert.severity,
         "summary": headline(alert),
