@@ -1,12 +1,15 @@
-"""README's configuration examples load: a reader copies them."""
+"""README's configuration examples load and its command lines parse: a reader copies
+them."""
 
 from __future__ import annotations
 
 import re
+import shlex
 from pathlib import Path
 
 import pytest
 
+from sesd.commands.main import COMMANDS, _parser, main
 from sesd.config import ConfigError, parse_config
 
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -45,3 +48,47 @@ def test_a_toml_block_of_readme_loads(before: str, block: str) -> None:
 
 def test_readme_has_its_examples() -> None:
     assert len(_EXAMPLES) >= 7
+
+
+def _command_lines() -> list[str]:
+    """Each ``sesd COMMAND ...`` of README's shell and terminal blocks, continuation
+    lines joined, up to its comment or a redirect."""
+    text = README.read_text(encoding="utf-8")
+    commands = "|".join(map(re.escape, COMMANDS))
+    found = []
+    for block in re.findall(r"```(?:sh|text)\n(.*?)```", text, re.S):
+        for line in block.replace("\\\n", " ").splitlines():
+            match = re.search(rf"(?:^|[\s$])sesd ((?:{commands})\b.*)", line)
+            if match:
+                found.append(match.group(1))
+    return found
+
+
+_LINES = _command_lines()
+
+
+@pytest.mark.parametrize("line", _LINES, ids=_LINES)
+def test_a_command_line_of_readme_parses(line: str) -> None:
+    """Each command README shows is one the CLI takes, its flags and their values: a
+    flag renamed without README breaks here, not at 3 a.m. ``--config ...`` (the
+    config of the lines before) and ``[--json]`` (optional) read as written."""
+    words: list[str] = []
+    for word in shlex.split(line, comments=True):
+        if word in ("<", ">", "|"):
+            break
+        if word == "..." and words[-1:] == ["--config"]:
+            word = "sesd.toml"
+        words.append(word.removeprefix("[").removesuffix("]"))
+    _parser(words[0]).parse_args(words)
+
+
+def test_readme_has_its_command_lines() -> None:
+    assert len(_LINES) >= 25
+
+
+def test_the_cause_readme_pastes_reads_as_readme_says(capsys: pytest.CaptureFixture[str]) -> None:
+    """README's `sesd cause` example prints what its comment below it says."""
+    text = README.read_text(encoding="utf-8")
+    diagnostic, said = re.findall(r"^sesd cause '([^']*)'\n# (.*?) \.\.\.$", text, re.M)[0]
+    assert main(["cause", diagnostic]) == 0
+    assert capsys.readouterr().out.startswith(said)
