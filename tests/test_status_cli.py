@@ -117,6 +117,10 @@ async def test_the_table_lists_firing_alerts_first_and_the_spiking_domain_first(
         assert [r["name"] for r in document["scopes"][0]["items"]] == ["outlook.com"]
         assert document["scopes"][0]["total"] == 3
 
+        # A page's address pasted from the browser: the daemon's address is named.
+        assert await sesd("status", "--url", f"{base}/domain/outlook.com?window=5m") == 0
+        assert capsys.readouterr().out.startswith(f"sesd 0.1.0{BUILT} at {base}  as of ")
+
 
 async def test_the_address_comes_from_the_config(
     local_sqs: LocalSqs, sqs: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
@@ -141,6 +145,9 @@ async def test_nothing_to_reach_is_one_line_and_exit_1(capsys: pytest.CaptureFix
     assert captured.out == ""
     assert captured.err == f"sesd: cannot reach sesd at {url}: Connection refused\n"
     assert captured.err.count("\n") == 1
+    # The scrape config's URL pasted: the line names the daemon's address.
+    assert await sesd("status", "--url", f"{url}/metrics?x=1") == 1
+    assert capsys.readouterr().err == f"sesd: cannot reach sesd at {url}: Connection refused\n"
 
 
 async def test_status_looks_where_sesd_run_listens(

@@ -26,7 +26,14 @@ import anyio
 import msgspec
 
 from sesd.commands.common import Commands, config_error, whole_number, with_config
-from sesd.commands.status_fetch import PASSWORD_VARIABLE, Access, Unreachable, access, fetch
+from sesd.commands.status_fetch import (
+    PASSWORD_VARIABLE,
+    Access,
+    Unreachable,
+    access,
+    base_url,
+    fetch,
+)
 from sesd.config import Config, ConfigError, HttpConfig, load_config
 from sesd.core.text import clean
 from sesd.status.charts import STAGES, duration, moment, percent, seconds, walked, when
@@ -148,7 +155,8 @@ async def _run(args: argparse.Namespace, url: str, through: Access) -> int:
         if args.json:
             print(msgspec.json.format(body, indent=2).decode())
         else:
-            print(table(status, url))
+            # The daemon's address, not the page or endpoint pasted with it.
+            print(table(status, base_url(url)))
 
     try:
         show(*await fetch(url, args.top, through))

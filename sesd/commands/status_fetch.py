@@ -111,7 +111,7 @@ async def fetch(url: str, top: int, through: Access = Access()) -> tuple[bytes, 
             if response.status != 200:
                 raise Unreachable(f"{api} answered HTTP {response.status}")
     except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-        raise Unreachable(f"cannot reach sesd at {url}: {_reason(exc)}") from None
+        raise Unreachable(f"cannot reach sesd at {base}: {_reason(exc)}") from None
     try:
         return body, msgspec.json.decode(body, type=Status)
     # Text that is not UTF-8: UnicodeDecodeError from msgspec 0.22, DecodeError later.
