@@ -10,7 +10,7 @@ import subprocess
 import sys
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args, get_type_hints
 from urllib.parse import urlsplit
 
 import bcrypt
@@ -26,6 +26,7 @@ from sesd.config import (
     parse_config,
     parse_web_config,
 )
+from sesd.config.alerts import RuleConfig
 from sesd.config.values import Duration
 from tests.conftest import require_tool
 from tests.dns_server import hermetic_text
@@ -90,6 +91,38 @@ def test_alertmanager_config() -> None:
     result = run(require_tool("amtool"), "check-config", config)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "2 receivers" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("severity", "receiver"),
+    [
+        ("critical", "pagerduty-and-slack"),
+        ("error", "slack"),
+        ("warning", "slack"),
+        ("info", "slack"),
+    ],
+)
+def test_alertmanager_routes_every_severity_sesd_gives(severity: str, receiver: str) -> None:
+    """Each severity a rule may have (sesd's own rules too, posted to Alertmanager) goes
+    where the config's header says: only critical pages."""
+    config = ROOT / "config" / "alertmanager" / "alertmanager.yml"
+    result = run(
+        require_tool("amtool"),
+        "config",
+        "routes",
+        "test",
+        f"--config.file={config}",
+        "alertname=delay-ratio-high",
+        "domain=example.com",
+        f"severity={severity}",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.split() == [receiver]
+
+
+def test_the_routes_tested_are_every_severity_a_rule_may_have() -> None:
+    severities = get_args(get_type_hints(RuleConfig)["severity"])
+    assert set(severities) == {"critical", "error", "warning", "info"}
 
 
 def test_dockerfile_is_hadolint_clean() -> None:
