@@ -148,6 +148,10 @@ async def test_nothing_to_reach_is_one_line_and_exit_1(capsys: pytest.CaptureFix
     # The scrape config's URL pasted: the line names the daemon's address.
     assert await sesd("status", "--url", f"{url}/metrics?x=1") == 1
     assert capsys.readouterr().err == f"sesd: cannot reach sesd at {url}: Connection refused\n"
+    # A password written into the address is not printed.
+    secret = url.replace("http://", "http://ops:planted-secret@")
+    assert await sesd("status", "--url", f"{secret}/metrics") == 1
+    assert capsys.readouterr().err == f"sesd: cannot reach sesd at {url}: Connection refused\n"
 
 
 async def test_status_looks_where_sesd_run_listens(

@@ -489,3 +489,18 @@ async def test_sesd_status_goes_through_the_lock(
         code, out, _ = await status("--user", "alice")
         assert code == 0
         assert out.startswith(f"sesd 0.1.0{BUILT} at https://127.0.0.1:{_port(daemon)}")
+        # The password written into the address instead: sent, and never printed.
+        monkeypatch.delenv("SESD_STATUS_PASSWORD")
+        written = f"https://alice:alice-pw@127.0.0.1:{_port(daemon)}/metrics"
+        code, out, _ = await status("--url", written)
+        assert code == 0
+        assert out.startswith(f"sesd 0.1.0{BUILT} at https://127.0.0.1:{_port(daemon)}  as of")
+        assert "alice-pw" not in out
+        written = f"https://alice:wrong-pw@127.0.0.1:{_port(daemon)}"
+        code, _, err = await status("--url", written)
+        assert code == 1
+        assert err == (
+            f"sesd: https://127.0.0.1:{_port(daemon)}/api/v1/status answered HTTP 401: "
+            "wrong user or password\n"
+        )
+        assert "wrong-pw" not in err

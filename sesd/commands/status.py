@@ -33,6 +33,7 @@ from sesd.commands.status_fetch import (
     access,
     base_url,
     fetch,
+    shown,
 )
 from sesd.config import Config, ConfigError, HttpConfig, load_config
 from sesd.core.text import clean
@@ -156,7 +157,7 @@ async def _run(args: argparse.Namespace, url: str, through: Access) -> int:
             print(msgspec.json.format(body, indent=2).decode())
         else:
             # The daemon's address, not the page or endpoint pasted with it.
-            print(table(status, base_url(url)))
+            print(table(status, shown(base_url(url))))
 
     try:
         show(*await fetch(url, args.top, through))

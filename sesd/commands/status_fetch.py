@@ -38,6 +38,16 @@ def base_url(url: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, path, "", "")).rstrip("/")
 
 
+def shown(url: str) -> str:
+    """``url`` as sesd prints it: without a user and password written into it
+    (``https://user:pw@host``, which the request sends), so that the password is not
+    left on a terminal or in a job's log."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
+
 #: Where ``--user``'s password is read from.
 PASSWORD_VARIABLE: Final = "SESD_STATUS_PASSWORD"  # noqa: S105 - a name, not a password
 
@@ -80,6 +90,7 @@ async def fetch(url: str, top: int, through: Access = Access()) -> tuple[bytes, 
     none to be had."""
     base = base_url(url)
     api = f"{base}/api/v1/status"
+    named = shown(api)
     try:
         timeout = aiohttp.ClientTimeout(total=_TIMEOUT)
         async with (
@@ -92,16 +103,16 @@ async def fetch(url: str, top: int, through: Access = Access()) -> tuple[bytes, 
             if response.status == 401:
                 hint = (
                     "wrong user or password"
-                    if through.headers
+                    if through.headers or named != api  # a user and password in the address
                     else f"give --user and ${PASSWORD_VARIABLE}"
                 )
-                raise Unreachable(f"{api} answered HTTP 401: {hint}")
+                raise Unreachable(f"{named} answered HTTP 401: {hint}")
             if response.status == 404:
                 # During a rolling upgrade, a replica from before the status page: its
                 # /metrics says it is sesd. Said only when looked at.
                 older = await _serves_metrics(session, base, through)
                 raise Unreachable(
-                    f"{api} answered HTTP 404: "
+                    f"{named} answered HTTP 404: "
                     + (
                         "a sesd older than its status page (its /metrics answers)"
                         if older
@@ -109,15 +120,15 @@ async def fetch(url: str, top: int, through: Access = Access()) -> tuple[bytes, 
                     )
                 )
             if response.status != 200:
-                raise Unreachable(f"{api} answered HTTP {response.status}")
+                raise Unreachable(f"{named} answered HTTP {response.status}")
     except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-        raise Unreachable(f"cannot reach sesd at {base}: {_reason(exc)}") from None
+        raise Unreachable(f"cannot reach sesd at {shown(base)}: {_reason(exc)}") from None
     try:
         return body, msgspec.json.decode(body, type=Status)
     # Text that is not UTF-8: UnicodeDecodeError from msgspec 0.22, DecodeError later.
     except (msgspec.DecodeError, UnicodeDecodeError) as exc:
         raise Unreachable(
-            f"{api} did not answer with sesd's status ({undecoded(body, exc)})"
+            f"{named} did not answer with sesd's status ({undecoded(body, exc)})"
         ) from None
 
 
