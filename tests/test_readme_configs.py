@@ -92,3 +92,14 @@ def test_the_cause_readme_pastes_reads_as_readme_says(capsys: pytest.CaptureFixt
     diagnostic, said = re.findall(r"^sesd cause '([^']*)'\n# (.*?) \.\.\.$", text, re.M)[0]
     assert main(["cause", diagnostic]) == 0
     assert capsys.readouterr().out.startswith(said)
+
+
+def test_how_it_works_names_every_module_of_the_core() -> None:
+    """README's map of the tree names each module of the pure core, so a reader finds
+    where a step of the flow lives."""
+    text = README.read_text(encoding="utf-8")
+    section = text.split("## How it works", 1)[1].split("\n## ", 1)[0]
+    core = README.parent / "sesd" / "core"
+    modules = sorted(p.name for p in core.glob("*.py") if p.name != "__init__.py")
+    assert modules
+    assert [name for name in modules if f"`{name}`" not in section] == []
