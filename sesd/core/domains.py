@@ -167,7 +167,13 @@ def readable(label: str) -> str:
             shown = label.encode("ascii").decode("idna")  # IDNA2003: an emoji domain
         except UnicodeError:
             return label
-    return label if shown == label else f"{label} ({shown})"
+    # IDNA2003 knows Unicode 3.2 only and lets through what it did not assign (a
+    # bidirectional isolate, an invisible operator): a Unicode form with a character
+    # that does not print would hide or turn around the text after it. The IDNA form
+    # alone names such a domain.
+    if shown == label or not shown.isprintable():
+        return label
+    return f"{label} ({shown})"
 
 
 def redact_address(address: str) -> str:

@@ -1,0 +1,62 @@
+"""Text written by strangers, from an SQS message to each sink: Slack, PagerDuty, the
+console and the status page get it escaped, with no address and nothing that does not
+print."""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+import aiohttp
+import anyio
+import pytest
+
+from sesd.commands.demo.localsqs import LocalSqs
+from tests import factory as f
+from tests.conftest import make_queue, running, send_bodies
+from tests.receivers import Receiver
+from tests.test_alerting_e2e import ROUTING_KEY, Clock, alerting_config
+
+#: A recipient domain anyone can give a sign-up form: an IDNA label whose Unicode form
+#: starts with U+2067 (right-to-left isolate), which Unicode 3.2's IDNA2003 left
+#: unassigned and lets through. Shown, it turns the text after it around.
+ISOLATE_DOMAIN = "xn--lapyap-ox0c.example"
+
+
+async def test_a_domain_whose_unicode_form_does_not_print_is_named_by_its_idna_form(
+    local_sqs: LocalSqs, sqs: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A delay spike to a domain whose Unicode form holds a bidirectional isolate: Slack,
+    PagerDuty, the console and the status page name it by its IDNA form, and the
+    isolate reaches none of them."""
+    console = io.StringIO()
+    url, _ = await make_queue(sqs)
+    bodies = [
+        f.sns(f.delay([f"d{i}@{ISOLATE_DOMAIN}"], at=f.T0, expires=f.T0 + 7200)) for i in range(6)
+    ] + [f.sns(f.delivery([f"ok{i}@{ISOLATE_DOMAIN}"], at=f.T0)) for i in range(4)]
+    async with Receiver("slack") as slack, Receiver("pagerduty") as pd:
+        monkeypatch.setenv("SESD_TEST_SLACK_URL", slack.url)
+        monkeypatch.setenv("SESD_TEST_PD_KEY", ROUTING_KEY)
+        config = alerting_config(local_sqs, url, slack, pd)
+        async with running(config, clock=Clock(f.T0), console=console) as daemon:
+            await send_bodies(sqs, url, bodies)
+            with anyio.fail_after(20):
+                await slack.wait_for(1)
+                await pd.wait_for(1)
+            base = f"http://127.0.0.1:{daemon.http_port}"
+            async with aiohttp.ClientSession() as http:
+                pages = []
+                for path in ("/", "/api/v1/status", f"/domain/{ISOLATE_DOMAIN}"):
+                    async with http.get(base + path) as response:
+                        assert response.status == 200
+                        pages.append(await response.text())
+    sent = {
+        "slack": json.dumps(slack.accepted, ensure_ascii=False),
+        "pagerduty": json.dumps(pd.accepted, ensure_ascii=False),
+        "console": console.getvalue(),
+        "page": "".join(pages),
+    }
+    for sink, text in sent.items():
+        assert ISOLATE_DOMAIN in text, sink
+        assert "\u2067" not in text, sink
