@@ -11,10 +11,11 @@ import anyio
 from aiohttp import web
 from structlog.testing import capture_logs
 
-from sesd.alerting.sinks import WebhookSink
+from sesd.alerting.sinks import SlackSink, WebhookSink
 from sesd.commands.demo.localhttp import LocalServer
 from sesd.config import WebhookConfig, parse_config
-from tests.test_sinks import Sleeps, delivering, notification, outcomes
+from tests.receivers import Answer, Receiver
+from tests.test_sinks import Sleeps, delivering, notification, outcomes, slack_config
 
 
 class SsoInFront(LocalServer):
@@ -78,3 +79,23 @@ async def test_a_refusal_quoting_an_8_character_token_logs_no_token() -> None:
     errors = [e["error"] for e in logs if e["event"] == "sesd.notify.failed"]
     assert errors
     assert "abcd1234" not in errors[0]
+
+
+async def test_a_refusal_that_drives_a_terminal_is_logged_escaped() -> None:
+    """A proxy in front of Slack refuses with a page that clears the screen, sets the
+    terminal's title, writes a line of its own and names an address: the error a log
+    line (on a terminal, written as it is) says has none of it."""
+    page = "denied\x1b[2J\x1b]0;owned\x07\n2026-12-04 sesd.daemon.stopped ann@victim.example"
+    async with Receiver("slack") as slack, aiohttp.ClientSession() as session:
+        slack.script(Answer(400, body=page))
+        sink = SlackSink(slack_config(slack.url), session)
+        with capture_logs() as logs:
+            async with delivering(sink, Sleeps()) as (box, _):
+                box.put(notification())
+                with anyio.fail_after(10):
+                    await box.wait_empty()
+    errors = [e["error"] for e in logs if e["event"] == "sesd.notify.failed"]
+    assert errors == [
+        "HTTP 400: denied\\u001b[2J\\u001b]0;owned\\u0007\\u000a2026-12-04 "
+        "sesd.daemon.stopped [address]"
+    ]

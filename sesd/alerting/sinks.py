@@ -33,6 +33,7 @@ from sesd.config import (
     SlackConfig,
     WebhookConfig,
 )
+from sesd.core.text import clean_once
 from sesd.io.logs import get_logger, print_line
 
 __all__ = [
@@ -127,7 +128,9 @@ def answer(body: str, url: str, hide: tuple[str, ...] = ()) -> str:
     text = body.strip()
     for secret in sorted({s for s in secrets if len(s) >= _SECRET_PART}, key=len, reverse=True):
         text = text.replace(secret, "***")
-    return text[:_ANSWER_CHARS]
+    # A stranger's text too (a proxy's page): a log line on a terminal is written as it
+    # is, so its escapes, line breaks and addresses are made safe as an event's are.
+    return clean_once(text[:_ANSWER_CHARS])
 
 
 async def post_json(
