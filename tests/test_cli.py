@@ -408,3 +408,25 @@ def test_a_reader_that_goes_away_ends_the_command_quietly() -> None:
     assert reader.stderr is not None
     assert b"Traceback" not in reader.stderr.read()
     reader.stderr.close()
+
+
+def test_a_line_that_is_not_utf8_gets_its_answer_in_its_place() -> None:
+    """`sesd cause - < diagnostics.txt` where a receiver wrote Latin-1 (``î`` as the one
+    byte 0xEE), under a UTF-8 locale that decodes standard input strictly (en_US.UTF-8;
+    ``PYTHONIOENCODING`` says so here, where no such locale is installed): each line
+    gets its answer, the lines after it too, and no traceback."""
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8:strict"}
+    done = subprocess.run(
+        [sys.executable, "-m", "sesd", "cause", "-"],
+        input=b"452 4.2.2 bo\xeete pleine\n421 4.4.1 connection timed out\n",
+        capture_output=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert b"Traceback" not in done.stderr
+    assert done.returncode == 0
+    assert [line.split(b" ")[0] for line in done.stdout.splitlines()] == [
+        b"mailbox_full",
+        b"connection",
+    ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import sys
 
@@ -45,6 +46,11 @@ def _delay_type(text: str) -> str:
 def execute(args: argparse.Namespace) -> int:
     """One answer per input line, an empty one too (from the delay type, else unknown):
     ``paste diagnostics.txt <(sesd cause - < diagnostics.txt)`` keeps its lines aligned."""
+    if args.text == "-" and isinstance(sys.stdin, io.TextIOWrapper):
+        # A receiver may write its reply in Latin-1: such a line gets its answer (what
+        # does not decode read as U+FFFD), where a strict locale's decoding would end
+        # the command with a traceback at it.
+        sys.stdin.reconfigure(errors="replace")
     texts = (line.rstrip("\r\n") for line in sys.stdin) if args.text == "-" else [args.text]
     for text in texts:
         found = classify(args.delay_type, "", text)
