@@ -13,6 +13,8 @@ import anyio
 import pytest
 
 from sesd.commands.demo.localsqs import LocalSqs
+from sesd.config import parse_config
+from sesd.io.logs import configure_logging
 from tests import factory as f
 from tests.conftest import make_queue, running, send_bodies
 from tests.receivers import Receiver
@@ -60,3 +62,34 @@ async def test_a_domain_whose_unicode_form_does_not_print_is_named_by_its_idna_f
     for sink, text in sent.items():
         assert ISOLATE_DOMAIN in text, sink
         assert "\u2067" not in text, sink
+
+
+async def test_an_address_logged_in_full_is_escaped_and_bounded(
+    local_sqs: LocalSqs, sqs: Any
+) -> None:
+    """With ``log_recipients``, an event whose recipients have no usable domain is logged
+    with their addresses in full: one that writes escape sequences and a line break
+    shows them escaped, one of 100,000 characters is cut to an address's length, and the
+    log line stays one short line."""
+    logs = io.StringIO()
+    configure_logging("info", "json", stream=logs)
+    url, _ = await make_queue(sqs)
+    config = parse_config(
+        f'[aws]\nendpoint_url = "{local_sqs.url}"\n'
+        f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 1\n'
+        '[http]\nlisten = "127.0.0.1:0"\n[logging]\nlog_recipients = true\n'
+    )
+    hostile = "ann\x1b[2J\x1b]0;owned\x07\n@not a domain"
+    bodies = [f.raw(f.delivery([hostile])), f.raw(f.delivery(["b" * 100_000 + "@not a domain"]))]
+    async with running(config) as daemon:
+        await send_bodies(sqs, url, bodies)
+        with anyio.fail_after(20):
+            await daemon.changes.wait_for(lambda: sum(daemon.ledger.tallies.messages.values()) >= 2)
+    lines = [json.loads(line) for line in logs.getvalue().splitlines()]
+    details = sorted(e["detail"] for e in lines if e["event"] == "sesd.message.invalid")
+    assert len(details) == 2, [e["event"] for e in lines]
+    assert details[0] == (
+        "no usable recipient domain: ann\\u001b[2J\\u001b]0;owned\\u0007\\u000a@not a domain"
+    )
+    assert details[1].startswith("no usable recipient domain: bbbb")
+    assert len(details[1]) < 400

@@ -16,6 +16,7 @@ from typing import Final
 import idna
 
 from sesd.core.alabels import idna2003, idna2008_mapped, plain_alabels
+from sesd.core.text import escaped
 
 __all__ = [
     "OTHER",
@@ -27,6 +28,7 @@ __all__ = [
     "readable",
     "recipient_key",
     "redact_address",
+    "shown_address",
     "takes_glob",
     "takes_name",
 ]
@@ -183,6 +185,18 @@ def redact_address(address: str) -> str:
     if domain is None and "@" in address:
         domain = address.rpartition("@")[2][:64].encode("unicode_escape").decode("ascii")
     return f"***@{domain}" if domain is not None else "***"
+
+
+#: The longest address SMTP carries (RFC 5321: a 64-character local part, '@', a
+#: 255-octet domain).
+_LONGEST_ADDRESS: Final = 320
+
+
+def shown_address(address: str) -> str:
+    """An address fit for a log line in full (``[logging] log_recipients``): as written,
+    but its control characters escaped (a terminal shows the line as it is) and cut
+    past the longest address SMTP carries (a stranger's megabyte is no address)."""
+    return escaped(address, _LONGEST_ADDRESS)
 
 
 class LabelTable:

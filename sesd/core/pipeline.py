@@ -21,7 +21,7 @@ from typing import Final
 
 from sesd.core.decode import Event, decode_body
 from sesd.core.dedup import event_key
-from sesd.core.domains import OTHER, domain_of, redact_address
+from sesd.core.domains import OTHER, domain_of, redact_address, shown_address
 from sesd.core.events import (
     EVENT_TYPE_INDEX,
     EVENT_TYPES,
@@ -99,7 +99,7 @@ class Pipeline:
         self._labels: dict[str, Slot] = {}
         # What an invalid result may say of an address: its domain only, unless
         # [logging] log_recipients allows full addresses for debugging.
-        self._show = str if settings.log_recipients else redact_address
+        self._show = shown_address if settings.log_recipients else redact_address
 
     def reconfigure(self, settings: CoreSettings) -> None:
         """Take what a reload may change (:meth:`Ledger.reconfigure`)."""

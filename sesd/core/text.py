@@ -22,6 +22,7 @@ __all__ = [
     "MAX_CHARS",
     "clean",
     "clean_once",
+    "escaped",
     "mta_name",
     "redact_addresses",
     "slack_escape",
@@ -135,6 +136,15 @@ def _cleaned(text: str, cut: bool, limit: int) -> str:
     if cut or len(text) > limit:
         text = text[: limit - 1] + "…"
     return text
+
+
+def escaped(text: str, limit: int) -> str:
+    """``text`` shown as it is, addresses and all, but with control characters escaped
+    and at most ``limit`` characters (cut with an ellipsis): for what the operator asked
+    to see in full (a recipient's address in a log line)."""
+    cut = len(text) > limit
+    text = _CONTROL_RE.sub(_escape_control, text[:limit])
+    return text[: limit - 1] + "…" if cut or len(text) > limit else text
 
 
 def mta_name(value: str) -> str:
