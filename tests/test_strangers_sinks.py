@@ -26,17 +26,17 @@ from tests.test_alerting_e2e import ROUTING_KEY, Clock, alerting_config
 ISOLATE_DOMAIN = "xn--lapyap-ox0c.example"
 
 
-async def test_a_domain_whose_unicode_form_does_not_print_is_named_by_its_idna_form(
-    local_sqs: LocalSqs, sqs: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A delay spike to a domain whose Unicode form holds a bidirectional isolate: Slack,
-    PagerDuty, the console and the status page name it by its IDNA form, and the
-    isolate reaches none of them."""
+async def _sent(
+    local_sqs: LocalSqs, sqs: Any, monkeypatch: pytest.MonkeyPatch, domain: str, diagnostic: str
+) -> dict[str, str]:
+    """What Slack, PagerDuty, the console and the status page (its front page, API and
+    the domain's page) get of a delay spike to ``domain`` with ``diagnostic``."""
     console = io.StringIO()
     url, _ = await make_queue(sqs)
     bodies = [
-        f.sns(f.delay([f"d{i}@{ISOLATE_DOMAIN}"], at=f.T0, expires=f.T0 + 7200)) for i in range(6)
-    ] + [f.sns(f.delivery([f"ok{i}@{ISOLATE_DOMAIN}"], at=f.T0)) for i in range(4)]
+        f.sns(f.delay([f"d{i}@{domain}"], at=f.T0, expires=f.T0 + 7200, diagnostic=diagnostic))
+        for i in range(6)
+    ] + [f.sns(f.delivery([f"ok{i}@{domain}"], at=f.T0)) for i in range(4)]
     async with Receiver("slack") as slack, Receiver("pagerduty") as pd:
         monkeypatch.setenv("SESD_TEST_SLACK_URL", slack.url)
         monkeypatch.setenv("SESD_TEST_PD_KEY", ROUTING_KEY)
@@ -49,19 +49,52 @@ async def test_a_domain_whose_unicode_form_does_not_print_is_named_by_its_idna_f
             base = f"http://127.0.0.1:{daemon.http_port}"
             async with aiohttp.ClientSession() as http:
                 pages = []
-                for path in ("/", "/api/v1/status", f"/domain/{ISOLATE_DOMAIN}"):
+                for path in (
+                    "/",
+                    "/api/v1/status",
+                    f"/domain/{domain}",
+                    f"/api/v1/domain/{domain}",
+                ):
                     async with http.get(base + path) as response:
                         assert response.status == 200
                         pages.append(await response.text())
-    sent = {
+    return {
         "slack": json.dumps(slack.accepted, ensure_ascii=False),
         "pagerduty": json.dumps(pd.accepted, ensure_ascii=False),
         "console": console.getvalue(),
         "page": "".join(pages),
     }
+
+
+async def test_a_domain_whose_unicode_form_does_not_print_is_named_by_its_idna_form(
+    local_sqs: LocalSqs, sqs: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A delay spike to a domain whose Unicode form holds a bidirectional isolate: Slack,
+    PagerDuty, the console and the status page name it by its IDNA form, and the
+    isolate reaches none of them."""
+    sent = await _sent(local_sqs, sqs, monkeypatch, ISOLATE_DOMAIN, "smtp; 421 4.4.1 timed out")
     for sink, text in sent.items():
         assert ISOLATE_DOMAIN in text, sink
         assert "\u2067" not in text, sink
+
+
+#: A receiver that writes an '@' before the address it quotes, after a space or at the
+#: start of a line.
+AT_BEFORE = "smtp; 550 5.1.1 user @{address} unknown\n@{address} rejected"
+
+
+async def test_an_address_after_an_at_sign_is_hidden_too(
+    local_sqs: LocalSqs, sqs: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A diagnostic writes ``@`` right before the recipient's address: the word still
+    has an '@' inside, and Slack, PagerDuty, the console and the status page get
+    ``[address]`` for it, never the address."""
+    diagnostic = AT_BEFORE.format(address="ann.victim@victim.example")
+    sent = await _sent(local_sqs, sqs, monkeypatch, "victim.example", diagnostic)
+    for sink, text in sent.items():
+        assert "ann.victim" not in text, sink
+    assert "@[address] unknown" not in sent["pagerduty"]
+    assert "user [address] unknown\\\\u000a[address] rejected" in sent["pagerduty"]
 
 
 async def test_an_address_logged_in_full_is_escaped_and_bounded(

@@ -48,9 +48,9 @@ def test_addresses_are_replaced_wherever_they_stand() -> None:
 def test_addresses_in_every_form_a_stranger_writes_are_replaced() -> None:
     """UTF-8 addresses (RFC 6531), IPv6 literals, a domain label starting with '_', a
     zero-width space or NUL beside the '@', a local part longer than RFC 5321 allows,
-    a quoted one with an escaped quote, two run together: each is hidden whole, and the
-    text around it is kept (a sentence's full stop, a host name and its bracketed IP
-    address, an '@' standing alone)."""
+    a quoted one with an escaped quote, two run together, one after an '@': each is
+    hidden whole, and the text around it is kept (a sentence's full stop, a host name
+    and its bracketed IP address, an '@' standing alone)."""
     forms = [
         "jösé@example.com",
         "用户@例子.广告",
@@ -61,6 +61,7 @@ def test_addresses_in_every_form_a_stranger_writes_are_replaced() -> None:
         "a" * 80 + "@example.com",
         '"victim\\"person"@example.com',
         "v.p@example.comw.q@example.org",  # run together
+        "@v.p@example.com",  # an '@' written before it
     ]
     for form in forms:
         assert redact_addresses(f"550 <{form}>: unknown") == f"550 <{ADDRESS}>: unknown", form

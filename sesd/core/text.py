@@ -40,10 +40,11 @@ _ENDS: Final = r"\s\"<>()\[\],;:"
 # address literal after it), hidden whole: what a stranger writes beside or around an
 # address (UTF-8 in RFC 6531's, zero-width or control characters, a local part longer
 # than RFC 5321 allows, addresses run together) goes with it. A match starts only where
-# a word starts and reads the word once, possessively: linear in the text. Or a quoted
+# a word starts and reads the word once, possessively: linear in the text. A word may
+# start with '@' ("@ann@example.com": the address still has one inside). Or a quoted
 # local part with its escapes, then the rest of the word. Generous on purpose.
 _ADDRESS_RE: Final = re.compile(
-    rf"""(?<![^{_ENDS}])(?=[^{_ENDS}@]+@(?:[^{_ENDS}]|\[))[^{_ENDS}]++"""
+    rf"""(?<![^{_ENDS}])(?=@*+[^{_ENDS}@]+@(?:[^{_ENDS}]|\[))[^{_ENDS}]++"""
     rf"""(?:\[[^\]\s]{{1,64}}\])?"""
     rf"""|"(?:[^"\\\r\n]|\\.)*+"@(?:\[[^\]\s]{{1,64}}\]|[^{_ENDS}]*+)"""
 )
