@@ -78,9 +78,9 @@ async def test_a_domain_whose_unicode_form_does_not_print_is_named_by_its_idna_f
         assert "\u2067" not in text, sink
 
 
-#: A receiver that writes an '@' before the address it quotes, after a space or at the
-#: start of a line.
-AT_BEFORE = "smtp; 550 5.1.1 user @{address} unknown\n@{address} rejected"
+#: A receiver that writes an '@' before the address it quotes, after a space or a
+#: bracket.
+AT_BEFORE = "smtp; 550 5.1.1 user @{address} unknown; (@{address}) rejected"
 
 
 async def test_an_address_after_an_at_sign_is_hidden_too(
@@ -94,7 +94,25 @@ async def test_an_address_after_an_at_sign_is_hidden_too(
     for sink, text in sent.items():
         assert "ann.victim" not in text, sink
     assert "@[address] unknown" not in sent["pagerduty"]
-    assert "user [address] unknown\\\\u000a[address] rejected" in sent["pagerduty"]
+    assert "user [address] unknown; ([address]) rejected" in sent["pagerduty"]
+
+
+async def test_an_address_split_by_a_character_shown_escaped_is_hidden_whole(
+    local_sqs: LocalSqs, sqs: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A diagnostic puts a line break, a vertical tab or a unit separator beside the
+    '@': each is shown as an escape (``ann\\u000a@victim.example``, the address still
+    whole to read), so it does not end the word, and Slack, PagerDuty, the console and
+    the status page get ``[address]``."""
+    diagnostic = (
+        "smtp; 550 5.1.1 ann.victim\n@victim.example unknown; "
+        "bob.victim\x0b@victim.example and cy.victim@\x1fvictim.example too"
+    )
+    sent = await _sent(local_sqs, sqs, monkeypatch, "victim.example", diagnostic)
+    for sink, text in sent.items():
+        for local in ("ann.victim", "bob.victim", "cy.victim"):
+            assert local not in text, (sink, local)
+    assert "5.1.1 [address] unknown; [address] and [address] too" in sent["pagerduty"]
 
 
 async def test_an_address_logged_in_full_is_escaped_and_bounded(

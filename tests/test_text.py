@@ -4,6 +4,7 @@ size bounded, Slack's control characters escaped."""
 from __future__ import annotations
 
 import json
+import re
 import tracemalloc
 import unicodedata
 
@@ -14,6 +15,7 @@ from sesd.core.causes import classify
 from sesd.core.pipeline import Pipeline
 from sesd.core.text import (
     _CONTROL_RE,
+    _ENDS,
     ADDRESS,
     MAX_CHARS,
     _clean_cached,
@@ -48,9 +50,10 @@ def test_addresses_are_replaced_wherever_they_stand() -> None:
 def test_addresses_in_every_form_a_stranger_writes_are_replaced() -> None:
     """UTF-8 addresses (RFC 6531), IPv6 literals, a domain label starting with '_', a
     zero-width space or NUL beside the '@', a local part longer than RFC 5321 allows,
-    a quoted one with an escaped quote, two run together, one after an '@': each is
-    hidden whole, and the text around it is kept (a sentence's full stop, a host name
-    and its bracketed IP address, an '@' standing alone)."""
+    a quoted one with an escaped quote, two run together, one after an '@', a line
+    break or a separator beside the '@': each is hidden whole, and the text around it
+    is kept (a sentence's full stop, a host name and its bracketed IP address, an '@'
+    standing alone)."""
     forms = [
         "jösé@example.com",
         "用户@例子.广告",
@@ -62,6 +65,8 @@ def test_addresses_in_every_form_a_stranger_writes_are_replaced() -> None:
         '"victim\\"person"@example.com',
         "v.p@example.comw.q@example.org",  # run together
         "@v.p@example.com",  # an '@' written before it
+        "v.p\n@example.com",  # whitespace shown escaped beside the '@'
+        "v.p@\x1fexample.com",
     ]
     for form in forms:
         assert redact_addresses(f"550 <{form}>: unknown") == f"550 <{ADDRESS}>: unknown", form
@@ -71,6 +76,18 @@ def test_addresses_in_every_form_a_stranger_writes_are_replaced() -> None:
     )
     kept = "host mx.example.com[192.0.2.1] said: 451 4.7.1 try again (in reply to RCPT TO)"
     assert redact_addresses(kept + " @ noon") == kept + " @ noon"
+
+
+def test_a_word_ends_at_a_space_that_prints_and_at_no_character_shown_escaped() -> None:
+    """What ends a word, for an address, is a space that prints (Unicode's Zs, as Python
+    3.11's Unicode lists them) or one of the separators of address lists and replies:
+    never a character shown as an escape (a line break beside the '@' would leave the
+    address to read, ``ann\\u000a@example.com``)."""
+    every = "".join(map(chr, range(0x110000)))
+    ends = set(re.findall(f"[{_ENDS}]", every))
+    spaces = {c for c in every if unicodedata.category(c) == "Zs"}
+    assert ends == spaces | set('"<>()[],;:')
+    assert not [c for c in ends if _CONTROL_RE.match(c)]
 
 
 def test_every_character_that_does_not_print_is_escaped() -> None:

@@ -33,9 +33,13 @@ ADDRESS: Final = "[address]"
 #: The longest text kept (diagnostics are cut here, with an ellipsis).
 MAX_CHARS: Final = 200
 
+# The spaces that print (Unicode's Zs). The other whitespace (a line break, a tab, the
+# separators \x1c-\x1f) is shown escaped: it ends no word, or the address it splits
+# would be shown whole, an escape in it ("ann\u000a@example.com").
+_SPACES: Final = " \xa0\u1680\u2000-\u200a\u202f\u205f\u3000"
 # What ends a word of event text, for an address: space, quotes, brackets and the
 # separators of address lists and SMTP replies.
-_ENDS: Final = r"\s\"<>()\[\],;:"
+_ENDS: Final = _SPACES + r"\"<>()\[\],;:"
 # An address is a whole word with an '@' inside (a character before it, and one or an
 # address literal after it), hidden whole: what a stranger writes beside or around an
 # address (UTF-8 in RFC 6531's, zero-width or control characters, a local part longer
