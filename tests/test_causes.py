@@ -779,10 +779,16 @@ def test_a_long_hostile_text_classifies_fast() -> None:
         "boîte aux lettres " * 560,
     ]
     for text in hostile:
-        _classify.cache_clear()
-        started = time.perf_counter()
-        classify("RecipientServerError", "", text)
-        assert time.perf_counter() - started < 0.05, text[:40]
+        # The best of three: a pause of the machine's (another process, a collection)
+        # only adds time, and backtracking would take seconds every time (each is
+        # about 2 ms here).
+        taken = []
+        for _ in range(3):
+            _classify.cache_clear()
+            started = time.perf_counter()
+            classify("RecipientServerError", "", text)
+            taken.append(time.perf_counter() - started)
+        assert min(taken) < 0.05, text[:40]
     assert MAX_TEXT < 10_000
 
 
