@@ -192,7 +192,9 @@ class QueuePoller:
         self._changes.notify()
         code = error_code(exc) or type(exc).__name__
         hint = hint_for(exc)
-        if hint is not None or isinstance(exc, _STALLED) or self._errors >= FAILING_AFTER:
+        # Not a queue a reload removed meanwhile: no poller of it would clear it again.
+        failing = hint is not None or isinstance(exc, _STALLED) or self._errors >= FAILING_AFTER
+        if failing and self._label in self._health.queues:
             self._health.failing.add(self._label)
         if hint is None:
             self._permanent = None
