@@ -201,6 +201,9 @@ class TenantStatus:
     findings: list[tuple[str, str, str]] = field(default_factory=list)
     #: When SES's newest word on it was given (event or poll), Unix time.
     updated: float = 0.0
+    #: Each finding type's newest event (opened or closed), Unix time: an older one,
+    #: come late or again (SQS delivers at least once), changes nothing.
+    heard: dict[str, float] = field(default_factory=dict)
 
     @property
     def paused(self) -> bool:
@@ -279,6 +282,8 @@ class TenantStatuses:
         if current is not None and current.updated > at:
             return  # an event told us something newer while the poll was under way
         fresh.updated = at
+        if current is not None:
+            fresh.heard = current.heard
         _clean_status(fresh)
         self._newest(key, fresh)
 
@@ -307,6 +312,13 @@ class TenantStatuses:
             status.updated = notice.time
             return
         kind = clean(notice.finding, _WORD)
+        heard = status.heard
+        if notice.time < heard.get(kind, notice.time):
+            return
+        heard.pop(kind, None)  # the newest last: the one dropped is the longest unheard
+        heard[kind] = notice.time
+        if len(heard) > MAX_FINDINGS:
+            del heard[next(iter(heard))]
         finding = (kind, clean(notice.impact, _WORD), clean(notice.description))
         status.findings = [f for f in status.findings if f[0] != kind]
         if notice.open and len(status.findings) < MAX_FINDINGS:
