@@ -9,6 +9,7 @@ from typing import Any
 
 import anyio
 
+from sesd.core.tenants import TenantStatuses
 from tests.conftest import make_queue, send_bodies
 from tests.test_sqs_edges import poller
 
@@ -65,3 +66,43 @@ async def test_a_finding_opened_again_by_a_redelivery_stays_closed(sqs: Any) -> 
     assert (status.findings, status.impact) == ([], "")
     await _handled(p, sqs, url, _finding("Open", "2027-01-15T10:00:00Z"))
     assert (len(status.findings), status.impact) == (1, "HIGH")
+
+
+def _paused(at: str) -> str:
+    """SES's EventBridge event that it paused tenant acme, at ``at``."""
+    body = json.loads(_finding("Open", at))
+    body["detail-type"] = "Sending Status Disabled"
+    body["detail"] = {
+        "version": "1.0.0",
+        "data": {"origin": "AWS_MANAGED", "record": {"status": "DISABLED", "cause": "bounces"}},
+    }
+    return json.dumps(body)
+
+
+async def test_a_pause_that_comes_after_a_newer_finding_still_pauses(sqs: Any) -> None:
+    """SES pauses acme at 08:59 and opens a complaint finding at 09:00; SQS hands out
+    the finding first. The pause is the newest word on acme's sending status: acme is
+    paused (a finding says nothing of it), and an older status event, come late or
+    again, changes that no more."""
+    url, _ = await make_queue(sqs)
+    p, _ = poller(sqs, url)
+    statuses = p._pipeline.ledger.tenant_status
+    complaint = json.loads(_finding("Open", "2027-01-15T09:00:00Z"))
+    complaint["detail"]["metadata"] = {"impact": "LOW", "type": "COMPLAINT"}
+    await _handled(p, sqs, url, json.dumps(complaint))
+    await _handled(p, sqs, url, _paused("2027-01-15T08:59:00Z"))
+    (status,) = statuses.status.values()
+    assert (status.paused, status.impact) == (True, "LOW")
+    enabled = json.loads(_paused("2027-01-15T08:58:00Z"))
+    enabled["detail-type"] = "Sending Status Enabled"
+    enabled["detail"]["data"]["record"]["status"] = "ENABLED"
+    await _handled(p, sqs, url, json.dumps(enabled))
+    assert status.paused
+    # A state file from before the status's own time was kept: its newest word was
+    # ``updated``, which an older status event, come after the restart, does not undo.
+    rows = [[*row[:3], {k: v for k, v in row[3].items() if k != "status_at"}]
+            for row in statuses.snapshot()]  # fmt: skip
+    restored = TenantStatuses()
+    restored.restore(rows, {(ACCOUNT, REGION)})
+    (status,) = restored.status.values()
+    assert status.status_at == status.updated > 0

@@ -201,6 +201,9 @@ class TenantStatus:
     findings: list[tuple[str, str, str]] = field(default_factory=list)
     #: When SES's newest word on it was given (event or poll), Unix time.
     updated: float = 0.0
+    #: When SES's newest word on its sending status was given (a status event or a
+    #: poll): a finding's newer event says nothing of it.
+    status_at: float = 0.0
     #: Each finding type's newest event (opened or closed), Unix time: an older one,
     #: come late or again (SQS delivers at least once), changes nothing.
     heard: dict[str, float] = field(default_factory=dict)
@@ -281,7 +284,7 @@ class TenantStatuses:
         current = self.status.get(key)
         if current is not None and current.updated > at:
             return  # an event told us something newer while the poll was under way
-        fresh.updated = at
+        fresh.updated = fresh.status_at = at
         if current is not None:
             fresh.heard = current.heard
         _clean_status(fresh)
@@ -301,7 +304,7 @@ class TenantStatuses:
         account = self.accounts.get(notice.account, notice.account)
         status = self.record((account, notice.region, notice.tenant))
         if notice.status:
-            if notice.time < status.updated:
+            if notice.time < status.status_at:
                 return
             said, cause = clean(notice.status, _WORD), clean(notice.cause)
             if notice.origin == "AWS_MANAGED":
@@ -309,7 +312,8 @@ class TenantStatuses:
             else:
                 status.customer, status.customer_cause = said, cause
             status.sending = _aggregate(status.customer, status.aws)
-            status.updated = notice.time
+            status.status_at = notice.time
+            status.updated = max(status.updated, notice.time)
             return
         kind = clean(notice.finding, _WORD)
         heard = status.heard
@@ -350,7 +354,10 @@ class TenantStatuses:
         for account, region, tenant, saved in rows:
             if (account, region) in where:
                 key = (str(account), str(region), str(tenant))
-                self._newest(key, msgspec.convert(saved, TenantStatus))
+                status = msgspec.convert(saved, TenantStatus)
+                if "status_at" not in saved:  # a file from before: what ``updated`` meant
+                    status.status_at = status.updated
+                self._newest(key, status)
 
     def ranked(self) -> list[tuple[TenantKey, TenantStatus]]:
         """Every tenant, those SES acts on first (paused, then high and low impact),
