@@ -204,6 +204,9 @@ def test_a_role_that_cannot_be_assumed_has_its_own_hint() -> None:
     assert hint_for(ClientError(odd, "AssumeRole")) is None
     expired: Any = {"Error": {"Code": "ExpiredToken"}, "ResponseMetadata": {"HTTPStatusCode": 400}}
     assert hint_for(ClientError(expired, "AssumeRole")) == role
+    # STS refusing a signature for its time is this host's clock, not the role.
+    skewed: Any = {"Error": {"Code": "SignatureDoesNotMatch", "Message": "Signature expired: ..."}}
+    assert "clock" in (hint_for(ClientError(skewed, "AssumeRole")) or "")
 
 
 def test_an_alert_names_the_accounts_and_regions_of_its_sending_identities() -> None:

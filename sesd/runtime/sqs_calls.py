@@ -64,6 +64,13 @@ _NOT_ALLOWED = (
     "sqs:DeleteMessage, sqs:ChangeMessageVisibility and sqs:GetQueueAttributes on it"
 )
 _BAD_KEY = "the access key is not valid: check the credentials"
+_CLOCK_OFF = (
+    "AWS refuses the request's signature for its time: this host's clock is minutes off "
+    "from AWS's (the SDK signs with it as it is): fix its time sync (chrony, NTP)"
+)
+#: How AWS begins what it says of a signature made too long before, or after, its clock
+#: (under a code that also names a wrong secret key).
+_SIGNED_OFF = ("Signature expired", "Signature not yet current")
 _KEY_MISMATCH = "the secret access key does not match the access key id: check the credentials"
 _EXPIRED = (
     "the session token has expired: static credentials with a session token do not renew; "
@@ -199,6 +206,9 @@ def hint_for(exc: BaseException) -> str | None:
     """What to do about an error no retry will cure soon (None for the others)."""
     if isinstance(exc, NoCredentialsError):  # no AWS error code: the SDK never called
         return NO_CREDENTIALS
+    said = exc.response.get("Error", {}).get("Message") if isinstance(exc, ClientError) else ""
+    if str(said).startswith(_SIGNED_OFF):  # STS's refusal too: an account's role
+        return _CLOCK_OFF
     sts = assume_role_failure(exc)
     if sts:  # throttled or unavailable: backed off like any passing error
         return ROLE_NOT_ASSUMED if sts == "refused" else None
