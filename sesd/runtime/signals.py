@@ -16,6 +16,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream
 
 from sesd.io.logs import flush_logs, get_logger
 from sesd.runtime import early
+from sesd.runtime.sqs_calls import cut_all
 
 __all__ = ["EXIT_FORCED", "FORCED_SAVE", "watch_signals"]
 
@@ -72,6 +73,9 @@ async def _reload_each(
 
 async def _forced_exit(signum: signal.Signals, save: Callable[[], Awaitable[None]]) -> None:
     get_logger().warning("sesd.daemon.forced_exit", signal=signum.name)
+    # Nothing is deleted from a queue after the save's snapshot: it comes back, and the
+    # restart counts it (or finds it a duplicate, if the snapshot had it).
+    cut_all()
     # What the windows and alert states hold, and the pages still owed, are saved first
     # if the disk lets them within a moment; a disk that hangs does not hold the exit
     # (the write is left to its thread).
