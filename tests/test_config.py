@@ -375,6 +375,18 @@ def test_example_tenants_are_valid_as_shown() -> None:
     ]
 
 
+def test_a_visibility_timeout_of_0_is_warned_of() -> None:
+    """A message shown again as it is received is taken again by the other pollers, and
+    an invalid one left for the dead-letter queue comes straight back, receive after
+    receive: check-config says so. Unset, or a number of seconds, says nothing."""
+    queue = '[[queues]]\nurl = "https://sqs.eu-west-1.amazonaws.com/1/ses-events"\n'
+    (warning, no_rules) = parse_config(queue + "visibility_timeout = 0\n").warnings()
+    assert warning.startswith("queues (ses-events): visibility_timeout = 0 shows each message")
+    assert no_rules == NO_RULES
+    assert parse_config(queue + "visibility_timeout = 1\n").warnings() == [NO_RULES]
+    assert parse_config(queue).warnings() == [NO_RULES]
+
+
 def test_a_fifo_queue_without_delete_invalid_is_warned_of() -> None:
     """On a FIFO queue an invalid message left for the dead-letter queue holds every
     later message of its group back (for ever without one): check-config says to

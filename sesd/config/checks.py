@@ -81,6 +81,14 @@ def config_warnings(config: Config) -> list[str]:
         for q in config.queues
         if q.url.rstrip("/").endswith(".fifo") and not config.deletes_invalid(q)
     ]
+    found += [
+        f"queues ({q.label}): visibility_timeout = 0 shows each message again as it is "
+        "received: other pollers take it again while it is handled, and an invalid one "
+        "left in the queue comes back at once, receive after receive; leave it unset "
+        "(the queue's own) or give the seconds a message takes to handle and delete"
+        for q in config.queues
+        if q.visibility_timeout == 0
+    ]
     if not alerts.rules:
         # Only [[queues]] is required: an install that stopped there looks healthy and
         # never pages.
