@@ -96,3 +96,13 @@ def test_the_operators_own_bound_wins() -> None:
 def test_the_bound_is_glibcs_own_starting_one() -> None:
     """128 KiB: the blocks glibc maps on its own from the start stay so."""
     assert allocator.MMAP_THRESHOLD == 128 * 1024
+
+
+def test_a_python_without_ctypes_leaves_the_bound_alone() -> None:
+    """A build without libffi has no ctypes: sesd starts all the same, under glibc's
+    default."""
+    without = (
+        "import sys\nsys.modules['ctypes'] = None\n"
+        "from sesd.runtime.allocator import fix_mmap_threshold as f\nassert not f()"
+    )
+    assert _freed(without) < 8

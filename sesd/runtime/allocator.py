@@ -16,7 +16,6 @@ and before the command's imports: the daemon's big tables come after.
 
 from __future__ import annotations
 
-import ctypes
 import os
 from typing import Final
 
@@ -39,8 +38,11 @@ def fix_mmap_threshold() -> bool:
     try:
         if not os.confstr("CS_GNU_LIBC_VERSION"):
             return False
+        # Imported here: a Python built without ctypes (no libffi) still runs sesd.
+        import ctypes
+
         mallopt = ctypes.CDLL(None).mallopt
-    except (ValueError, OSError, AttributeError):
+    except (ValueError, OSError, AttributeError, ImportError):
         return False
     mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
     mallopt.restype = ctypes.c_int
