@@ -152,6 +152,18 @@ async def test_nothing_to_reach_is_one_line_and_exit_1(capsys: pytest.CaptureFix
     secret = url.replace("http://", "http://ops:planted-secret@")
     assert await sesd("status", "--url", f"{secret}/metrics") == 1
     assert capsys.readouterr().err == f"sesd: cannot reach sesd at {url}: Connection refused\n"
+    # Nor when the address is one no request can be made to (no host, a port past
+    # 65535), or has no scheme.
+    assert await sesd("status", "--url", "http://ops:planted-secret@") == 1
+    err = capsys.readouterr().err
+    assert err == "sesd: cannot reach sesd at http://: not a URL with a host and a valid port\n"
+    assert await sesd("status", "--url", "http://ops:planted-secret@127.0.0.1:99999") == 1
+    assert "planted-secret" not in capsys.readouterr().err
+    assert await sesd("status", "--url", "ops:planted-secret@127.0.0.1:9585") == 2
+    assert capsys.readouterr().err == (
+        "sesd: --url '127.0.0.1:9585' has no scheme: give it as "
+        "http://127.0.0.1:9585 or https://127.0.0.1:9585\n"
+    )
 
 
 async def test_status_looks_where_sesd_run_listens(

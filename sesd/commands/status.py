@@ -135,7 +135,10 @@ def execute(args: argparse.Namespace) -> int:
         return config_error(exc)
     # The command line's own mistakes: no config is at fault.
     if not url.startswith(("http://", "https://")):
-        return _usage(f"--url {url!r} has no scheme: give it as http://{url} or https://{url}")
+        # Named without a user and password written into it, as every other line does.
+        address, slash, path = url.partition("/")
+        bare = address.rpartition("@")[2] + slash + path
+        return _usage(f"--url {bare!r} has no scheme: give it as http://{bare} or https://{bare}")
     try:
         through = access(args.user, args.cacert)
     except ConfigError as exc:

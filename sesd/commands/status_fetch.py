@@ -152,6 +152,8 @@ def _reason(exc: BaseException) -> str:
             f"its TLS certificate is not trusted ({exc.certificate_error}): "
             "pass the CA that signed it with --cacert"
         )
+    if isinstance(exc, aiohttp.InvalidURL):  # its text is the URL, password and all
+        return "not a URL with a host and a valid port"
     if isinstance(exc, aiohttp.ClientConnectorSSLError | ssl.SSLError):
         return "TLS failed (is it serving https? http:// for a plain server)"
     found = exc.os_error if isinstance(exc, aiohttp.ClientConnectorError) else exc
