@@ -99,3 +99,21 @@ async def test_a_refusal_that_drives_a_terminal_is_logged_escaped() -> None:
         "HTTP 400: denied\\u001b[2J\\u001b]0;owned\\u0007\\u000a2026-12-04 "
         "sesd.daemon.stopped [address]"
     ]
+
+
+async def test_a_refusal_cut_in_an_address_shows_no_part_of_it() -> None:
+    """Only the start of a refusal is logged: a cut that falls inside an address the
+    page quotes leaves no local part to show (the address is hidden before the cut)."""
+    quoted = "refused by the relay for ".ljust(95, ".") + " janedoe.private@victim.example"
+    async with Receiver("slack") as slack, aiohttp.ClientSession() as session:
+        slack.script(Answer(400, body=quoted))
+        sink = SlackSink(slack_config(slack.url), session)
+        with capture_logs() as logs:
+            async with delivering(sink, Sleeps()) as (box, _):
+                box.put(notification())
+                with anyio.fail_after(10):
+                    await box.wait_empty()
+    errors = [e["error"] for e in logs if e["event"] == "sesd.notify.failed"]
+    assert len(errors) == 1
+    assert "jane" not in errors[0]
+    assert errors[0].startswith("HTTP 400: refused by the relay for ....")

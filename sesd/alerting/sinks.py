@@ -33,7 +33,7 @@ from sesd.config import (
     SlackConfig,
     WebhookConfig,
 )
-from sesd.core.text import clean_once
+from sesd.core.text import clean
 from sesd.io.logs import get_logger, print_line
 
 __all__ = [
@@ -130,7 +130,8 @@ def answer(body: str, url: str, hide: tuple[str, ...] = ()) -> str:
         text = text.replace(secret, "***")
     # A stranger's text too (a proxy's page): a log line on a terminal is written as it
     # is, so its escapes, line breaks and addresses are made safe as an event's are.
-    return clean_once(text[:_ANSWER_CHARS])
+    # Hidden before the cut: a cut inside an address would leave its local part.
+    return clean(text, _ANSWER_CHARS)
 
 
 async def post_json(
