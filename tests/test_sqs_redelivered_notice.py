@@ -5,11 +5,12 @@ sent it twice) must not undo what the newer said. moto's SQS and the real poller
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import anyio
 
-from sesd.core.tenants import TenantStatuses
+from sesd.core.tenants import TenantStatus, TenantStatuses
 from tests.conftest import make_queue, send_bodies
 from tests.test_sqs_edges import poller
 
@@ -106,3 +107,23 @@ async def test_a_pause_that_comes_after_a_newer_finding_still_pauses(sqs: Any) -
     restored.restore(rows, {(ACCOUNT, REGION)})
     (status,) = restored.status.values()
     assert status.status_at == status.updated > 0
+
+
+async def test_a_finding_a_poll_found_closed_stays_closed_when_its_opening_comes_again(
+    sqs: Any,
+) -> None:
+    """A finding opened at 08:00; the 09:00 poll lists acme with no open finding (it was
+    closed, its event lost); the opening comes again: the poll is newer, the finding
+    stays closed."""
+    url, _ = await make_queue(sqs)
+    p, _ = poller(sqs, url)
+    statuses = p._pipeline.ledger.tenant_status
+    await _handled(p, sqs, url, _finding("Open", "2027-01-15T08:00:00Z"))
+    ((key, status),) = statuses.status.items()
+    assert len(status.findings) == 1
+    at = datetime(2027, 1, 15, 9, tzinfo=UTC).timestamp()
+    statuses.polled(key, TenantStatus(findings=list(status.findings)), at)
+    statuses.findings(key, [], at)
+    assert statuses.status[key].findings == []
+    await _handled(p, sqs, url, _finding("Open", "2027-01-15T08:00:00Z"))
+    assert statuses.status[key].findings == []

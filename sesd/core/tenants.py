@@ -296,6 +296,8 @@ class TenantStatuses:
         current = self.status.get(key)
         if current is not None and current.updated <= at:
             current.findings = _clean_findings(findings)
+            for kind in current.heard:  # an event heard before, come again, is older
+                current.heard[kind] = at
 
     def apply(self, notice: TenantNotice) -> None:
         """An SES event about a tenant: a status change or a finding, applied unless
