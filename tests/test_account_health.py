@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
+from aiohttp import web
 from botocore.exceptions import ClientError
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -486,3 +487,34 @@ async def test_sts_throttling_or_failing_is_not_a_role_to_fix() -> None:
     assert fake.assume_role[0]["RoleArn"] == "arn:aws:iam::210987654321:role/sesd"
     assert accounts.status[target].answered == {"get_account": NOW}
     assert [line["event"] for line in logs][-1] == "sesd.account.poll_recovered"
+
+
+class SkewedSes(FakeSes):
+    """GetAccount refused as AWS refuses a signature made by a clock 10 minutes behind."""
+
+    async def _get_account(self, request: web.Request) -> web.Response:
+        self.account_requests += 1
+        return web.json_response(
+            {
+                "message": "Signature expired: 20261204T210000Z is now earlier than "
+                "20261204T210500Z (20261204T211000Z - 5 min.)"
+            },
+            status=403,
+            headers={"x-amzn-ErrorType": "InvalidSignatureException:http://internal.amazon.com/"},
+        )
+
+
+async def test_a_signature_refused_for_its_time_names_the_clock(local_sqs: LocalSqs) -> None:
+    """The host's clock minutes off from AWS's: SES refuses every poll for its
+    signature's time. The hint sends the reader to the clock, as the queues' does,
+    not to the region or the endpoint."""
+    logs = io.StringIO()
+    configure_logging("debug", "json", stream=logs)
+    pipeline = Pipeline(core_settings(parse_config(RULES)))
+    async with SkewedSes() as fake, _poller(fake, local_sqs, pipeline) as poller:
+        await poller.poll_once()
+    records = [json.loads(line) for line in logs.getvalue().splitlines()]
+    (failed,) = [r for r in records if r["event"] == "sesd.account.poll_failed"]
+    assert failed["error"] == "InvalidSignatureException"
+    assert "clock" in failed["hint"]
+    assert "endpoint_url" not in failed["hint"]

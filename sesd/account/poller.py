@@ -21,9 +21,9 @@ import anyio
 from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError, NoCredentialsError
 from botocore.exceptions import ConnectionError as SdkConnectionError
 
-from sesd.config.aws import NO_CREDENTIALS, ROLE_NOT_ASSUMED
+from sesd.config.aws import CLOCK_OFF, NO_CREDENTIALS, ROLE_NOT_ASSUMED
 from sesd.core.accounts import STATUSES, Accounts, AccountStatus, Target
-from sesd.io.aws_errors import assume_role_failure, error_code
+from sesd.io.aws_errors import assume_role_failure, error_code, signed_off
 from sesd.io.logs import get_logger
 
 __all__ = ["ERRORS", "AccountPoller", "ClientFor", "Polls", "tries"]
@@ -276,6 +276,8 @@ _PERMISSIONS: Final = {
 def _hint(api: str, code: str, exc: BaseException) -> str:
     if isinstance(exc, NoCredentialsError):  # no poll will find them by itself
         return NO_CREDENTIALS
+    if signed_off(exc):  # STS's refusal of the role too: no poll passes until it is fixed
+        return CLOCK_OFF
     sts = assume_role_failure(exc)  # the API's own permission is not the cause
     if sts == "refused":
         return ROLE_NOT_ASSUMED

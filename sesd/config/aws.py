@@ -18,6 +18,7 @@ from sesd.config.values import Duration, Secret, Section, check_http_url, check_
 from sesd.core.accounts import DEFAULT_ACCOUNT, is_region
 
 __all__ = [
+    "CLOCK_OFF",
     "NO_CREDENTIALS",
     "ROLE_NOT_ASSUMED",
     "AccountConfig",
@@ -40,6 +41,13 @@ NO_CREDENTIALS = (
     "no AWS credentials were found: give [aws] access_key_id and secret_access_key, or "
     "the SDK's default chain (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE "
     "or ~/.aws/credentials, the instance's, task's or pod's role)"
+)
+
+#: What a log line says when AWS refuses a request's signature for its time (SQS's
+#: calls, SES's polls, STS's AssumeRole of an account's role alike).
+CLOCK_OFF = (
+    "AWS refuses the request's signature for its time: this host's clock is minutes off "
+    "from AWS's (the SDK signs with it as it is): fix its time sync (chrony, NTP)"
 )
 
 #: The hosts of SQS's queue URLs: sqs.REGION.amazonaws.com (and .com.cn), FIPS

@@ -7,7 +7,7 @@ from typing import Final, Literal
 
 from botocore.exceptions import ClientError
 
-__all__ = ["assume_role_failure", "error_code"]
+__all__ = ["assume_role_failure", "error_code", "signed_off"]
 
 #: STS's codes for an AssumeRole it throttled.
 _STS_THROTTLED: Final = frozenset({"Throttling", "ThrottlingException", "RequestLimitExceeded"})
@@ -15,6 +15,16 @@ _STS_THROTTLED: Final = frozenset({"Throttling", "ThrottlingException", "Request
 _STS_UNAVAILABLE: Final = frozenset(
     {"ServiceUnavailable", "InternalFailure", "InternalError", "IDPCommunicationError"}
 )
+
+#: How AWS begins what it says of a signature made too long before, or after, its clock
+#: (under a code that also names a wrong secret key).
+_SIGNED_OFF: Final = ("Signature expired", "Signature not yet current")
+
+
+def signed_off(exc: BaseException) -> bool:
+    """Whether AWS refused the request's signature for its time (the host's clock)."""
+    said = exc.response.get("Error", {}).get("Message") if isinstance(exc, ClientError) else ""
+    return str(said).startswith(_SIGNED_OFF)
 
 
 def error_code(exc: BaseException) -> str:

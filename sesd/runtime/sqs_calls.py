@@ -16,8 +16,8 @@ import anyio
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from sesd.config import QueueConfig
-from sesd.config.aws import NO_CREDENTIALS, ROLE_NOT_ASSUMED
-from sesd.io.aws_errors import assume_role_failure, error_code
+from sesd.config.aws import CLOCK_OFF, NO_CREDENTIALS, ROLE_NOT_ASSUMED
+from sesd.io.aws_errors import assume_role_failure, error_code, signed_off
 from sesd.io.logs import get_logger
 
 if TYPE_CHECKING:
@@ -66,13 +66,6 @@ _NOT_ALLOWED = (
     "sqs:DeleteMessage, sqs:ChangeMessageVisibility and sqs:GetQueueAttributes on it"
 )
 _BAD_KEY = "the access key is not valid: check the credentials"
-_CLOCK_OFF = (
-    "AWS refuses the request's signature for its time: this host's clock is minutes off "
-    "from AWS's (the SDK signs with it as it is): fix its time sync (chrony, NTP)"
-)
-#: How AWS begins what it says of a signature made too long before, or after, its clock
-#: (under a code that also names a wrong secret key).
-_SIGNED_OFF = ("Signature expired", "Signature not yet current")
 _KEY_MISMATCH = "the secret access key does not match the access key id: check the credentials"
 _EXPIRED = (
     "the session token has expired: static credentials with a session token do not renew; "
@@ -222,9 +215,8 @@ def hint_for(exc: BaseException) -> str | None:
     """What to do about an error no retry will cure soon (None for the others)."""
     if isinstance(exc, NoCredentialsError):  # no AWS error code: the SDK never called
         return NO_CREDENTIALS
-    said = exc.response.get("Error", {}).get("Message") if isinstance(exc, ClientError) else ""
-    if str(said).startswith(_SIGNED_OFF):  # STS's refusal too: an account's role
-        return _CLOCK_OFF
+    if signed_off(exc):  # STS's refusal too: an account's role
+        return CLOCK_OFF
     sts = assume_role_failure(exc)
     if sts:  # throttled or unavailable: backed off like any passing error
         return ROLE_NOT_ASSUMED if sts == "refused" else None
