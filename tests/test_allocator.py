@@ -106,3 +106,11 @@ def test_a_python_without_ctypes_leaves_the_bound_alone() -> None:
         "from sesd.runtime.allocator import fix_mmap_threshold as f\nassert not f()"
     )
     assert _freed(without) < 8
+
+
+def test_the_operators_own_bound_given_as_a_tunable_wins() -> None:
+    """glibc's tunables are the other way to give it the bound (``MALLOC_MMAP_THRESHOLD_``
+    is their older alias): the operator's value stands there too."""
+    env = {"GLIBC_TUNABLES": f"glibc.malloc.check=0:glibc.malloc.mmap_threshold={4 << 20}"}
+    fixed = "from sesd.runtime.allocator import fix_mmap_threshold as f\nassert not f()"
+    assert _freed(fixed, env) < 8

@@ -27,13 +27,19 @@ MMAP_THRESHOLD: Final = 131072
 _M_MMAP_THRESHOLD: Final = -3
 #: The variable glibc reads for the same bound as a process starts.
 _VARIABLE: Final = "MALLOC_MMAP_THRESHOLD_"
+#: The tunable that gives it too (``GLIBC_TUNABLES=name=value:...``).
+_TUNABLE: Final = "glibc.malloc.mmap_threshold"
 
 
 def fix_mmap_threshold() -> bool:
     """Fix the bound at :data:`MMAP_THRESHOLD`; True when it was set here. Left alone
-    when the environment gives glibc a value of its own (the operator's choice wins),
+    when the environment gives glibc a value of its own, in its variable or its
+    tunables (the operator's choice wins),
     and under another C library (musl has no such bound)."""
     if _VARIABLE in os.environ:
+        return False
+    tunables = os.environ.get("GLIBC_TUNABLES", "").split(":")
+    if any(tunable.partition("=")[0] == _TUNABLE for tunable in tunables):
         return False
     try:
         if not os.confstr("CS_GNU_LIBC_VERSION"):
