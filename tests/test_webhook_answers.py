@@ -105,15 +105,21 @@ async def test_a_refusal_cut_in_an_address_shows_no_part_of_it() -> None:
     """Only the start of a refusal is logged: a cut that falls inside an address the
     page quotes leaves no local part to show (the address is hidden before the cut)."""
     quoted = "refused by the relay for ".ljust(95, ".") + " janedoe.private@victim.example"
+    # Five long addresses first, hidden to far fewer characters: an address the answer's
+    # 200th character cuts would come within the 100 shown.
+    listed = " ".join(f"someone.long{i}@lists.example.org" for i in range(5))
+    many = f"{listed} refused ".ljust(185, ".") + "janedoe.private@victim.example"
     async with Receiver("slack") as slack, aiohttp.ClientSession() as session:
-        slack.script(Answer(400, body=quoted))
+        slack.script(Answer(400, body=quoted), Answer(400, body=many))
         sink = SlackSink(slack_config(slack.url), session)
         with capture_logs() as logs:
             async with delivering(sink, Sleeps()) as (box, _):
                 box.put(notification())
+                box.put(notification())
                 with anyio.fail_after(10):
                     await box.wait_empty()
     errors = [e["error"] for e in logs if e["event"] == "sesd.notify.failed"]
-    assert len(errors) == 1
-    assert "jane" not in errors[0]
+    assert len(errors) == 2
+    assert not [error for error in errors if "jane" in error]
     assert errors[0].startswith("HTTP 400: refused by the relay for ....")
+    assert errors[1].startswith("HTTP 400: [address] [address] ")

@@ -113,6 +113,10 @@ def _retry_after(response: aiohttp.ClientResponse, floor: float, default: float)
 #: How much of a refusal's answer an error says (it helps: Slack's ``no_service``,
 #: PagerDuty's reason).
 _ANSWER_CHARS: Final = 100
+#: How much of an answer is kept: more than the cleaning reads of it to show
+#: _ANSWER_CHARS (sesd.core.text), so that it, not this cut, says where the text was
+#: cut (a cut inside an address leaves none of it to show).
+_ANSWER_READ: Final = 4096
 #: A part of a secret URL shorter than this is no secret (``services``, ``v2``).
 _SECRET_PART: Final = 8
 
@@ -156,7 +160,7 @@ async def post_json(
             timeout=aiohttp.ClientTimeout(total=within),
             allow_redirects=False,
         ) as response:
-            body = (await response.text(errors="replace"))[:200]
+            body = (await response.text(errors="replace"))[:_ANSWER_READ]
             if response.status in ok:
                 return body
             if response.status == 429:
