@@ -137,7 +137,9 @@ async def test_the_address_comes_from_the_config(
         )
 
 
-async def test_nothing_to_reach_is_one_line_and_exit_1(capsys: pytest.CaptureFixture[str]) -> None:
+async def test_nothing_to_reach_is_one_line_and_exit_1(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """No daemon at the address: one line on standard error naming it, exit 1."""
     url = f"http://127.0.0.1:{free_port()}"
     assert await sesd("status", "--url", url) == 1
@@ -159,6 +161,13 @@ async def test_nothing_to_reach_is_one_line_and_exit_1(capsys: pytest.CaptureFix
     assert err == "sesd: cannot reach sesd at http://: not a URL with a host and a valid port\n"
     assert await sesd("status", "--url", "http://ops:planted-secret@127.0.0.1:99999") == 1
     assert "planted-secret" not in capsys.readouterr().err
+    # --user too: a usage error, not a traceback (the request cannot carry both).
+    monkeypatch.setenv("SESD_STATUS_PASSWORD", "other-secret")
+    assert await sesd("status", "--user", "ops", "--url", f"{secret}/metrics") == 2
+    assert capsys.readouterr().err == (
+        f"sesd: --user ops and a user and password written into --url {url}: give one\n"
+    )
+    monkeypatch.delenv("SESD_STATUS_PASSWORD")
     assert await sesd("status", "--url", "ops:planted-secret@127.0.0.1:9585") == 2
     assert capsys.readouterr().err == (
         "sesd: --url '127.0.0.1:9585' has no scheme: give it as "

@@ -21,6 +21,7 @@ import os
 import sys
 import unicodedata
 from typing import Final
+from urllib.parse import urlsplit
 
 import anyio
 import msgspec
@@ -139,6 +140,12 @@ def execute(args: argparse.Namespace) -> int:
         address, slash, path = url.partition("/")
         bare = address.rpartition("@")[2] + slash + path
         return _usage(f"--url {bare!r} has no scheme: give it as http://{bare} or https://{bare}")
+    if args.user is not None and _has_user(url):
+        # aiohttp refuses a request with both (a ValueError, not a failed request).
+        named = shown(base_url(url))
+        return _usage(
+            f"--user {args.user} and a user and password written into --url {named}: give one"
+        )
     try:
         through = access(args.user, args.cacert)
     except ConfigError as exc:
@@ -147,6 +154,14 @@ def execute(args: argparse.Namespace) -> int:
         return anyio.run(_run, args, url, through)
     except KeyboardInterrupt:
         return 0
+
+
+def _has_user(url: str) -> bool:
+    """Whether ``url`` has a user (and password) written into it."""
+    try:
+        return "@" in urlsplit(url).netloc
+    except ValueError:  # not a URL: the request says so
+        return False
 
 
 def _usage(message: str) -> int:
