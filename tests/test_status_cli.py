@@ -161,6 +161,9 @@ async def test_nothing_to_reach_is_one_line_and_exit_1(
     assert err == "sesd: cannot reach sesd at http://: not a URL with a host and a valid port\n"
     assert await sesd("status", "--url", "http://ops:planted-secret@127.0.0.1:99999") == 1
     assert "planted-secret" not in capsys.readouterr().err
+    # One urllib cannot read: a usage error naming it without them, not a traceback.
+    assert await sesd("status", "--url", "http://ops:planted-secret@[::1") == 2
+    assert capsys.readouterr().err == "sesd: --url 'http://[::1' is not a URL: Invalid IPv6 URL\n"
     # --user too: a usage error, not a traceback (the request cannot carry both).
     monkeypatch.setenv("SESD_STATUS_PASSWORD", "other-secret")
     assert await sesd("status", "--user", "ops", "--url", f"{secret}/metrics") == 2

@@ -136,10 +136,12 @@ def execute(args: argparse.Namespace) -> int:
         return config_error(exc)
     # The command line's own mistakes: no config is at fault.
     if not url.startswith(("http://", "https://")):
-        # Named without a user and password written into it, as every other line does.
-        address, slash, path = url.partition("/")
-        bare = address.rpartition("@")[2] + slash + path
+        bare = _without_user(url)
         return _usage(f"--url {bare!r} has no scheme: give it as http://{bare} or https://{bare}")
+    try:
+        base_url(url)
+    except ValueError as exc:  # a bracketed host that is no IP address, or unclosed
+        return _usage(f"--url {_without_user(url)!r} is not a URL: {exc}")
     if args.user is not None and _has_user(url):
         # aiohttp refuses a request with both (a ValueError, not a failed request).
         named = shown(base_url(url))
@@ -156,12 +158,19 @@ def execute(args: argparse.Namespace) -> int:
         return 0
 
 
+def _without_user(url: str) -> str:
+    """``url`` without a user and password written into it, read as text (urllib
+    cannot read it): named so, as every other line names the address."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        scheme, rest = "", url
+    address, slash, path = rest.partition("/")
+    return scheme + sep + address.rpartition("@")[2] + slash + path
+
+
 def _has_user(url: str) -> bool:
     """Whether ``url`` has a user (and password) written into it."""
-    try:
-        return "@" in urlsplit(url).netloc
-    except ValueError:  # not a URL: the request says so
-        return False
+    return "@" in urlsplit(url).netloc
 
 
 def _usage(message: str) -> int:
