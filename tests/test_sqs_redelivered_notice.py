@@ -127,3 +127,24 @@ async def test_a_finding_a_poll_found_closed_stays_closed_when_its_opening_comes
     assert statuses.status[key].findings == []
     await _handled(p, sqs, url, _finding("Open", "2027-01-15T08:00:00Z"))
     assert statuses.status[key].findings == []
+
+
+async def test_a_pause_a_poll_found_stands_when_a_finding_event_came_during_the_poll(
+    sqs: Any,
+) -> None:
+    """The 09:00 poll finds acme paused; a complaint finding's event of 09:00:05
+    arrives while it runs. The finding says nothing of acme's sending status: the pause
+    the poll found stands, and so does the newer finding."""
+    url, _ = await make_queue(sqs)
+    p, _ = poller(sqs, url)
+    statuses = p._pipeline.ledger.tenant_status
+    await _handled(p, sqs, url, _finding("Open", "2027-01-15T08:00:00Z"))
+    ((key, status),) = statuses.status.items()
+    polled = TenantStatus(sending="DISABLED", aws="DISABLED", findings=list(status.findings))
+    complaint = json.loads(_finding("Open", "2027-01-15T09:00:05Z"))
+    complaint["detail"]["metadata"] = {"impact": "LOW", "type": "COMPLAINT"}
+    await _handled(p, sqs, url, json.dumps(complaint))
+    statuses.polled(key, polled, datetime(2027, 1, 15, 9, tzinfo=UTC).timestamp())
+    status = statuses.status[key]
+    assert status.paused
+    assert sorted(kind for kind, _, _ in status.findings) == ["BOUNCE", "COMPLAINT"]

@@ -282,11 +282,13 @@ class TenantStatuses:
     def polled(self, key: TenantKey, fresh: TenantStatus, at: float) -> None:
         """What a poll said (newer than any event before ``at``)."""
         current = self.status.get(key)
-        if current is not None and current.updated > at:
-            return  # an event told us something newer while the poll was under way
+        if current is not None and current.status_at > at:
+            return  # a status event told us something newer while the poll was under way
         fresh.updated = fresh.status_at = at
         if current is not None:
-            fresh.heard = current.heard
+            fresh.heard, fresh.updated = current.heard, max(current.updated, at)
+            if current.updated > at:  # a finding's newer event: the status alone is taken
+                fresh.findings, fresh.impact = current.findings, current.impact
         _clean_status(fresh)
         self._newest(key, fresh)
 
