@@ -163,6 +163,37 @@ async def test_a_reload_keeps_the_listen_address_the_environment_gave(
     assert [r for r in sesd.records if r["event"] == "sesd.config.reload_ignored"] == []
 
 
+async def test_a_reload_warns_of_what_it_brought_as_the_start_does(
+    local_sqs: LocalSqs, sqs: Any, tmp_path: Path
+) -> None:
+    """A queue added with a visibility timeout of 0 is warned of at the reload, as at a
+    start; a warning the config in force already had is not said again."""
+    url, _ = await make_queue(sqs)
+    other, _ = await make_queue(sqs)
+    base = f'[aws]\nendpoint_url = "{local_sqs.url}"\n' + _queue(url, "q")
+    path = config_file(tmp_path, base)
+    async with sesd_process(path) as sesd:
+        started = [r["warning"] for r in sesd.records if r["event"] == "sesd.config.warning"]
+        config_file(tmp_path, base + _queue(other, "new") + "visibility_timeout = 0\n")
+        await _reload(sesd, "sesd.config.reloaded")
+        with anyio.fail_after(20):
+            warned = await sesd.wait_for_event("sesd.config.warning")
+        # Again with nothing new to warn of, then with a sink no rule sends to: once
+        # that one is read, anything the reload before it said has been read too.
+        added = base + _queue(other, "new") + "visibility_timeout = 0\n"
+        config_file(tmp_path, added + "# unchanged\n")
+        await _reload(sesd, "sesd.config.reloaded")
+        config_file(tmp_path, added + '[alerts.sinks.spare]\ntype = "console"\n')
+        await _reload(sesd, "sesd.config.reloaded")
+        with anyio.fail_after(20):
+            spare = await sesd.wait_for_event("sesd.config.warning")
+    assert warned["warning"].startswith("queues (new): visibility_timeout = 0")
+    assert warned["level"] == "warning"
+    assert spare["warning"] == "alerts.sinks.spare: no rule sends to this sink"
+    said = [r["warning"] for r in sesd.records if r["event"] == "sesd.config.warning"]
+    assert said == [*started, warned["warning"], spare["warning"]]
+
+
 def test_a_reload_keeps_what_needs_a_restart_and_names_it() -> None:
     old = parse_config('[http]\nlisten = "127.0.0.1:9585"\n[domains]\ntrack = ["a.example"]\n')
     new = parse_config(

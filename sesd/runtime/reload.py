@@ -269,6 +269,12 @@ class Reloader:
             changed=config_changes(old, merged),
             secrets_rotated=rotated_secrets(old, merged),
         )
+        # What the start warns of, said of what this reload brought (a queue added
+        # with a visibility timeout of 0...): under a plain SIGHUP no check ran first.
+        before = set(old.warnings())
+        for warning in merged.warnings():
+            if warning not in before:
+                self._log.warning("sesd.config.warning", warning=warning)
         daemon.changes.notify()
         return True
 
