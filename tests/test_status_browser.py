@@ -405,3 +405,24 @@ async def test_what_fires_comes_before_the_queues_and_a_failed_save_stays_said(
                 facts = page.locator("#header .facts .bad")
                 await expect(facts).to_contain_text("state file save FAILED (last saved")
             seen.assert_clean(host)
+
+
+async def test_a_replica_of_a_fleet_says_its_figures_are_its_share_after_a_redraw(
+    local_sqs: LocalSqs, sqs: Any, browser: Browser
+) -> None:
+    """With a shared Alertmanager sink, the header says the figures are this replica's
+    share of the traffic, drawn by the server and by the script alike."""
+    url, _ = await make_queue(sqs)
+    extra = (
+        '[alerts.sinks.am]\ntype = "alertmanager"\nurls = ["http://127.0.0.1:9"]\nshared = true\n'
+    )
+    async with running(parse_config(config_text(local_sqs, url, extra))) as daemon:
+        host = f"127.0.0.1:{daemon.http_port}"
+        async with watched(browser) as seen:
+            page = seen.page
+            for refresh, redraws in ((300, 0), (0.25, 2)):
+                await opened(page, f"http://{host}/?refresh={refresh}", redraws)
+                await expect(page.locator("#header")).to_contain_text(
+                    "one replica of several on the same queues", timeout=5_000
+                )
+            seen.assert_clean(host)

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import anyio
 import msgspec
 import pytest
@@ -120,6 +121,34 @@ async def test_the_table_lists_firing_alerts_first_and_the_spiking_domain_first(
         # A page's address pasted from the browser: the daemon's address is named.
         assert await sesd("status", "--url", f"{base}/domain/outlook.com?window=5m") == 0
         assert capsys.readouterr().out.startswith(f"sesd 0.1.0{BUILT} at {base}  as of ")
+
+
+async def test_a_replica_of_a_fleet_says_its_figures_are_its_share(
+    local_sqs: LocalSqs, sqs: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With a shared Alertmanager sink (several replicas on the same queues), each
+    replica counts the part of the traffic SQS hands it: ``sesd status`` and the page
+    say its figures are that share, not the fleet's; the document says ``shared``. A
+    replica alone says nothing of it."""
+    url, _ = await make_queue(sqs)
+    text = config_text(local_sqs, url).replace(
+        "[[alerts.rules]]",
+        '[alerts.sinks.am]\ntype = "alertmanager"\nurls = ["http://127.0.0.1:9"]\n'
+        "shared = true\n[[alerts.rules]]",
+        1,
+    )
+    alone = parse_config(config_text(local_sqs, url))
+    for config, shared in ((parse_config(text), True), (alone, False)):
+        async with running(config) as daemon:
+            base = f"http://127.0.0.1:{daemon.http_port}"
+            assert await sesd("status", "--url", base) == 0
+            lines = capsys.readouterr().out.splitlines()
+            assert ("one replica of several" in lines[1]) is shared
+            assert await sesd("status", "--url", base, "--json") == 0
+            assert json.loads(capsys.readouterr().out)["sesd"]["shared"] is shared
+            async with aiohttp.ClientSession() as session, session.get(f"{base}/") as answer:
+                page = await answer.text()
+            assert ("one replica of several" in page) is shared
 
 
 async def test_the_address_comes_from_the_config(

@@ -40,7 +40,7 @@ from sesd.config import Config, ConfigError, HttpConfig, load_config
 from sesd.core.text import clean
 from sesd.status.charts import STAGES, duration, moment, percent, seconds, walked, when
 from sesd.status.document import SAME_ADVICE, AlertRow, ScopeTable, Status
-from sesd.status.page import built
+from sesd.status.page import SHARE, built
 
 __all__ = ["add_parser", "default_url", "table"]
 
@@ -224,6 +224,8 @@ def table(status: Status, url: str = "") -> str:
         f"sesd {built(d)}{f' at {url}' if url else ''}  as of {when(status.at)}  "
         f"up {duration(d.uptime_seconds)}  {ready}  {reload}"
     ]
+    if d.shared:
+        lines.append(SHARE)
     for q in status.queues:
         rate = "-" if q.received_per_second is None else f"{q.received_per_second:.1f}/s"
         last = (

@@ -71,6 +71,9 @@ class DaemonView(msgspec.Struct, frozen=True, kw_only=True):
     revision: str = ""
     #: The last save of the state file (``ok`` also without one).
     state: ReloadView = ReloadView(ok=True, at=None)
+    #: A sink is ``shared``: one of several replicas on the same queues, whose
+    #: figures are the part of the traffic SQS hands it, not the fleet's.
+    shared: bool = False
 
 
 class QueueView(msgspec.Struct, frozen=True, kw_only=True):

@@ -130,6 +130,10 @@ def _daemon(sources: Sources, now: float) -> DaemonView:
         not_ready=stale,
         reload=ReloadView(ok=ok == 1, at=at or None),
         state=ReloadView(ok=saved == 1, at=saved_at or None),
+        shared=any(
+            getattr(sink, "shared", False)
+            for sink in sources.evaluator.config.named_sinks().values()
+        ),
     )
 
 

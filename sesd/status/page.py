@@ -36,6 +36,13 @@ _TITLES = {"domain": "Domains", "provider": "Mailbox providers", "tenant": "SES 
 # --- the header -----------------------------------------------------------------
 
 
+#: What a replica of a fleet (a ``shared`` sink) says of its figures.
+SHARE = (
+    "one replica of several on the same queues: its figures are the share of the "
+    "traffic SQS hands it, not the fleet's (the fleet's are on the dashboard)"
+)
+
+
 def built(daemon: DaemonView) -> str:
     """The version, and the commit when known: builds of one version differ."""
     return f"{daemon.version} ({daemon.revision})" if daemon.revision else daemon.version
@@ -54,6 +61,7 @@ def _header(daemon: DaemonView, now: float) -> str:
         f'<p class="facts"><span>up {esc(duration(daemon.uptime_seconds))}</span> '
         f'<span class="{"ok" if daemon.ready else "bad"}">{esc(ready)}</span> '
         f'<span class="{"ok" if reload.ok and daemon.state.ok else "bad"}">{esc(config)}</span></p>'
+        + (f'<p class="facts">{esc(SHARE)}</p>' if daemon.shared else "")
     )
 
 

@@ -125,17 +125,23 @@
 
   // --- the status page -------------------------------------------------------------
 
+  const SHARE = "one replica of several on the same queues: its figures are the share of the " +
+    "traffic SQS hands it, not the fleet's (the fleet's are on the dashboard)";
+
   function header(doc) {
     const d = doc.sesd;
     const ready = d.ready ? "ready" : "not ready: " + d.not_ready.join(", ");
     const saved = d.state.ok ? "" : `; state file save FAILED (last saved ${moment(d.state.at)})`;
     const config = "config loaded " + moment(d.reload.at) + (d.reload.ok ? "" : ", last reload FAILED") + saved;
-    return [
+    const parts = [
       h("h1", {}, h("a", { href: "/" }, "sesd"), " status ", h("span", { class: "version" }, d.version + (d.revision ? ` (${d.revision})` : ""))),
       h("p", { class: "facts" }, h("span", {}, "up " + duration(d.uptime_seconds)), " ",
         h("span", { class: d.ready ? "ok" : "bad" }, ready), " ",
         h("span", { class: d.reload.ok && d.state.ok ? "ok" : "bad" }, config)),
     ];
+    // As the server draws it (page.py's SHARE): a replica of a fleet counts its share.
+    if (d.shared) parts.push(h("p", { class: "facts" }, SHARE));
+    return parts;
   }
 
   // Below what fires: sixty queues above the alerts pushed them ten screens down a phone.
