@@ -476,8 +476,15 @@ def test_the_fleet_overlay_spreads_replicas_that_alert_through_alertmanager() ->
     assert volumes["state"] == {"name": "state", "emptyDir": {}}
     assert "PersistentVolumeClaim" not in kinds
     config = parse_config(kinds["ConfigMap"]["data"]["sesd.toml"])
-    assert isinstance(config.alerts.sinks["alertmanager"], AlertmanagerConfig)
+    sink = config.alerts.sinks["alertmanager"]
+    assert isinstance(sink, AlertmanagerConfig)
     assert all(rule.sinks == ["alertmanager"] for rule in config.alerts.rules)
+    # Each member by its own name: members do not gossip alerts, so a post through
+    # the Service's one name would reach one of them.
+    hosts = [urlsplit(url).hostname or "" for url in sink.urls]
+    assert len(hosts) > 1
+    assert len(set(hosts)) == len(hosts)
+    assert all(host.split(".")[0].rsplit("-", 1)[1].isdigit() for host in hosts), hosts
 
 
 def test_the_secured_overlay_locks_the_port_and_presents_credentials() -> None:
