@@ -8,6 +8,7 @@ from sesd.core.domains import (
     OTHER,
     LabelTable,
     _normalised,
+    domain_labels,
     domain_of,
     normalise_domain,
     readable,
@@ -134,6 +135,18 @@ def test_restoring_more_labels_than_the_cap_keeps_the_cap() -> None:
     assert sorted(table.labels()) == ["a.com", "b.com"]
     assert table.label("c.com", 20) == OTHER
     assert table.label("a.com", 20) == "a.com"
+
+
+def test_a_domain_a_reload_puts_in_a_group_stays_there_when_its_own_label_goes() -> None:
+    """A domain counted under its own label, then made a group's member by a reload:
+    when its own label goes idle and is evicted, its mail still counts under the group."""
+    table = LabelTable.for_domains(track=[], groups={}, max_tracked=5, idle_evict=50)
+    assert table.label("outlook.com", 0.0) == "outlook.com"
+    table.set_fixed(domain_labels([], {"microsoft": ["outlook.com"]}))
+    assert table.label("outlook.com", 100.0) == "microsoft"
+    assert table.evict_idle(120.0) == ["outlook.com"]
+    assert table.label("outlook.com", 130.0) == "microsoft"
+    assert table.labels() == ["microsoft"]
 
 
 def test_a_domain_idle_for_exactly_idle_evict_stays_and_goes_just_after() -> None:

@@ -284,7 +284,8 @@ class LabelTable:
         ]
         for label in gone:
             del self._last_seen[label]
-            self._labels.pop(label, None)
+            if label not in self._fixed:  # a reload made it a group's member: it stays one
+                self._labels.pop(label, None)
         return gone
 
     def snapshot(self) -> dict[str, float]:
