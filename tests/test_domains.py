@@ -22,10 +22,14 @@ from sesd.core.domains import (
     [
         ("user@example.org", "example.org"),
         ("User@EXAMPLE.Org", "example.org"),
+        ("user@MAIL.EXAMPLE.BOX.", "mail.example.box"),
         ("user@example.org.", "example.org"),
         ("Jane Doe <jane@Example.COM>", "example.com"),
         ('"odd@name" <jane@example.com>', "example.com"),
         ("  user@example.org  ", "example.org"),
+        # What follows the last "@", whatever stands before it, up to the first ">".
+        ("@example.org", "example.org"),
+        ("Jane <jane@example.com> (sales > support)", "example.com"),
         ("user@bücher.example", "xn--bcher-kva.example"),
         ("user@BÜCHER.example", "xn--bcher-kva.example"),
         ("user@xn--bcher-kva.example", "xn--bcher-kva.example"),
@@ -33,6 +37,9 @@ from sesd.core.domains import (
         # IDNA2008 refuses a symbol; the domain is the label its punycode is (IDNA2003).
         ("user@i❤.example", "xn--i-7iq.example"),
         ("user@xn--i-7iq.example", "xn--i-7iq.example"),
+        # A name idna maps before it encodes (a full-width letter) keeps IDNA2008's
+        # sharp s, which IDNA2003 would spell "ss": the domain its delay and bounce share.
+        ("user@\uff53traße.de", "xn--strae-oqa.de"),
     ],
 )
 def test_normalisation(address: str, domain: str) -> None:
@@ -137,6 +144,32 @@ def test_restoring_more_labels_than_the_cap_keeps_the_cap() -> None:
     assert table.label("a.com", 20) == "a.com"
 
 
+def test_restoring_keeps_the_later_of_two_last_seen_times() -> None:
+    """A label seen since the snapshot was taken keeps its own time: an older snapshot
+    does not make it idle sooner; a newer one moves it on."""
+    table = LabelTable(max_tracked=5, idle_evict=50)
+    table.label("a.com", 100.0)
+    table.label("b.com", 100.0)
+    table.restore({"a.com": 10.0, "b.com": 130.0})
+    assert table.snapshot() == {"a.com": 100.0, "b.com": 130.0}
+    assert table.evict_idle(160.0) == ["a.com"]
+
+
+def test_a_tracked_domain_and_a_group_a_reload_dropped_are_evicted_when_idle() -> None:
+    """Labels that were fixed before a reload stay while seen, then go as any other:
+    the group's name was never a value of its own, the domain no longer is one."""
+    table = LabelTable.for_domains(
+        track=["a.com"], groups={"microsoft": ["outlook.com"]}, max_tracked=5, idle_evict=50
+    )
+    assert table.label("a.com", 100.0) == "a.com"
+    assert table.label("outlook.com", 100.0) == "microsoft"
+    table.set_fixed({})
+    assert table.evict_idle(150.0) == []
+    assert sorted(table.evict_idle(200.0)) == ["a.com", "microsoft"]
+    assert table.labels() == []
+    assert table.label("outlook.com", 210.0) == "outlook.com"
+
+
 def test_a_domain_a_reload_puts_in_a_group_stays_there_when_its_own_label_goes() -> None:
     """A domain counted under its own label, then made a group's member by a reload:
     when its own label goes idle and is evicted, its mail still counts under the group."""
@@ -147,6 +180,18 @@ def test_a_domain_a_reload_puts_in_a_group_stays_there_when_its_own_label_goes()
     assert table.evict_idle(120.0) == ["outlook.com"]
     assert table.label("outlook.com", 130.0) == "microsoft"
     assert table.labels() == ["microsoft"]
+
+
+def test_a_table_fresh_from_its_settings_knows_its_groups() -> None:
+    """A group's name and ``other`` are no single domain's label; a tracked or admitted
+    domain is (its provider can be looked up), before any reload."""
+    table = LabelTable.for_domains(
+        track=["a.com"], groups={"microsoft": ["outlook.com"]}, max_tracked=5, idle_evict=50
+    )
+    assert table.label("b.com", 1.0) == "b.com"
+    assert [table.single(label) for label in ("a.com", "b.com", "microsoft", OTHER)] == [
+        True, True, False, False,
+    ]  # fmt: skip
 
 
 def test_a_domain_idle_for_exactly_idle_evict_stays_and_goes_just_after() -> None:
@@ -215,7 +260,7 @@ def test_a_domain_longer_than_any_is_refused_before_idna_and_kept_out_of_the_cac
     shorten a name, so none of these was usable. The longest usable name, written with
     a root dot and spaces around it, is still normalised, and cached at its own size."""
     _normalised.cache_clear()
-    for part in ["aü." * 20_000, "e" * 250_000, "b" * 254, "bü." * 85]:
+    for part in ["aü." * 20_000, "e" * 250_000, "b" * 254, "bü." * 85, "B" * 253 + "X"]:
         assert normalise_domain(part) is None
         assert domain_of(f"u@{part}") is None
         assert recipient_key(f"U@{part}") == f"u@{part}".lower()  # as written: unusable
