@@ -179,6 +179,9 @@ def test_a_domain_with_recipients_still_pending_is_not_evicted() -> None:
     assert pipeline.ledger.pending.count("stuck.example", NOW + 3700) == 1
     assert pipeline.ledger.pending.counts(NOW + 3700, 1) == {"unknown": 1}
     assert pipeline.housekeep(NOW + 7300) == ["stuck.example"]
+    # Its expired delay, not yet forgotten for good, goes with it: no count of 0 stays.
+    assert pipeline.ledger.pending.counts(NOW + 7300) == {}
+    assert len(pipeline.ledger.pending) == 0
 
 
 def test_a_delay_said_to_expire_in_years_ends_when_ses_stops_trying() -> None:
@@ -276,6 +279,29 @@ def test_a_tag_given_many_values_counts_its_recipient_once_under_the_first() -> 
     }
     assert len(pipeline.ledger.tag_tables["campaign"]) == 2
     assert list(pipeline.ledger.tag_windows) == [("campaign", "c0"), ("campaign", "spring")]
+
+
+def test_an_event_without_the_first_tag_named_counts_under_the_next() -> None:
+    """Of two tags counted, an event carries only the second: it counts under that."""
+    pipeline = make('[dimensions]\ntags = ["campaign", "team"]\n')
+    pipeline.feed(f.raw(f.delivery(["a@one.com"], tags={"team": ["billing"]})), "q", NOW)
+    counted = pipeline.ledger.tallies.tag_recipients
+    assert {key: counts[DELIVERY] for key, counts in counted.items()} == {("team", "billing"): 1}
+    assert list(pipeline.ledger.tag_windows) == [("team", "billing")]
+
+
+def test_a_tag_value_counted_only_late_is_evicted_when_idle() -> None:
+    """A tag value whose only event was late has counts but no windows; idle, it goes."""
+    pipeline = make('[domains]\nidle_evict = "1h"\n[dimensions]\ntags = ["campaign"]\n')
+    late = f.delivery(["a@one.com"], at=NOW - 7200, tags={"campaign": ["spring"]})
+    pipeline.feed(f.raw(late), "q", NOW)
+    ledger = pipeline.ledger
+    assert (list(ledger.tallies.tag_recipients), ledger.tag_windows) == (
+        [("campaign", "spring")],
+        {},
+    )
+    pipeline.housekeep(NOW + 3700)
+    assert (ledger.tag_tables["campaign"].labels(), ledger.tallies.tag_recipients) == ([], {})
 
 
 def test_a_bounce_ses_never_attempted_is_no_bounce_under_a_tag_either() -> None:

@@ -659,6 +659,33 @@ def test_a_tenant_with_recipients_still_pending_is_not_evicted() -> None:
     assert "acme" not in scope.recipients
 
 
+def test_an_idle_tenant_goes_with_its_expired_delays_while_its_domain_stays() -> None:
+    """A tenant evicted after its delay expired (not yet forgotten for good) takes the
+    delay with it, though its tracked domain stays: no count of 0 is left under it."""
+    pipeline = _pipeline('[domains]\nidle_evict = "1h"\ntrack = ["x.example"]\n')
+    event = f.delay(["a@x.example"], at=NOW, expires=NOW + 7200)
+    event["mail"]["tags"] = {"tenant": ["acme"]}
+    pipeline.feed(f.raw(event), "q", NOW)
+    scope = pipeline.ledger.by_tenant
+    assert scope is not None
+    assert pipeline.housekeep(NOW + 7300) == []
+    assert "acme" not in scope.recipients
+    pending = pipeline.ledger.pending
+    assert (pending.counts(NOW + 7300, scope.index), len(pending)) == ({}, 0)
+
+
+def test_a_tenant_restored_and_not_seen_again_is_evicted_when_idle() -> None:
+    """A tenant the state file brings back, of which no event comes, goes when idle as
+    one this process counted does."""
+    before = _pipeline('[domains]\nidle_evict = "1h"\n')
+    before.feed(_event("delivery", "a@x.example", tags={"tenant": ["acme"]}), "q", NOW)
+    after = _pipeline('[domains]\nidle_evict = "1h"\n')
+    after.ledger.restore(before.ledger.snapshot(NOW), NOW)
+    assert after.ledger.tenant_labels.labels() == ["acme"]
+    after.housekeep(NOW + 3700)
+    assert after.ledger.tenant_labels.labels() == []
+
+
 def test_a_rule_on_every_tenant_but_some_leaves_those_out() -> None:
     """`exclude_tenants` (names or globs): every tenant but the internal test ones is
     watched, and a tenant added later is watched without editing the rule."""
