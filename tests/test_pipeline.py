@@ -65,6 +65,18 @@ def test_late_events_count_in_totals_not_windows() -> None:
     assert "one.com" not in pipeline.ledger.windows
 
 
+def test_of_the_other_types_only_a_complaint_is_noted_for_alert_text() -> None:
+    """A send, an open or a click leaves no example in its domain's windows; a
+    complaint in the windows does (for a complaint alert's text)."""
+    pipeline = make()
+    for kind in ("Send", "Open", "Click", "Reject"):
+        assert pipeline.feed(f.raw(f.simple(kind, ["a@one.com"])), "q", NOW).outcome == "processed"
+    window = pipeline.ledger.windows["one.com"]
+    assert window.snapshot()["examples"] is None
+    pipeline.feed(f.raw(f.complaint(["b@one.com"])), "q", NOW)
+    assert window.snapshot()["examples"] is not None
+
+
 def test_a_late_delay_still_pending_shows_its_domain() -> None:
     """A DeliveryDelay older than every window (an SQS backlog) but not expired is
     pending: its domain gets (empty) windows, so the pending gauge, the status page
