@@ -113,6 +113,18 @@ def test_skipped_and_invalid_outcomes() -> None:
     tallies = pipeline.ledger.tallies
     assert tallies.messages == {("q", "skipped"): 1, ("q", "invalid"): 2}
     assert tallies.invalid == {("q", "not_json"): 1, ("q", "no_usable_domain"): 1}
+    reason = pipeline.feed('{"Type": "SubscriptionConfirmation"}', "q", NOW).reason
+    assert tallies.skipped == {("q", reason): 2}
+
+
+def test_a_domain_that_ends_another_is_not_taken_for_it() -> None:
+    """``ne.com`` is known first; a recipient at ``one.com`` still counts under its own
+    domain (the known domains are found by what follows the "@", all of it)."""
+    pipeline = make()
+    pipeline.feed(f.raw(f.delivery(["a@ne.com"])), "q", NOW)
+    pipeline.feed(f.raw(f.delivery(["b@one.com", "c@ne.com"], at=NOW - 1)), "q", NOW)
+    recipients = pipeline.ledger.by_domain.recipients
+    assert (recipients["one.com"][DELIVERY], recipients["ne.com"][DELIVERY]) == (1, 2)
 
 
 def test_a_bad_address_among_good_ones() -> None:
