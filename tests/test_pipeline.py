@@ -8,7 +8,9 @@ from __future__ import annotations
 import pytest
 
 from sesd.config import core_settings, parse_config
+from sesd.core.canary import CANARY_DOMAIN, CANARY_TAG
 from sesd.core.events import EVENT_TYPE_INDEX
+from sesd.core.ledger import Ledger
 from sesd.core.pipeline import Pipeline
 from sesd.core.sketch import bucket_of, bucket_value
 from tests import factory as f
@@ -115,6 +117,25 @@ def test_skipped_and_invalid_outcomes() -> None:
     assert tallies.invalid == {("q", "not_json"): 1, ("q", "no_usable_domain"): 1}
     reason = pipeline.feed('{"Type": "SubscriptionConfirmation"}', "q", NOW).reason
     assert tallies.skipped == {("q", reason): 2}
+
+
+def test_a_pipeline_writes_into_the_ledger_it_is_given() -> None:
+    """A ledger handed in (restored from the state file) is the one written."""
+    settings = core_settings(parse_config(""))
+    ledger = Ledger(settings)
+    pipeline = Pipeline(settings, ledger)
+    pipeline.feed(f.raw(f.delivery(["a@one.com"])), "q", NOW)
+    assert pipeline.ledger is ledger
+    assert ledger.by_domain.recipients["one.com"][DELIVERY] == 1
+
+
+def test_another_sesds_canary_is_dated_when_it_was_received() -> None:
+    """A canary event's time is its receive's, not the time it was processed."""
+    pipeline = make()
+    event = f.delivery([f"a@{CANARY_DOMAIN}"], tags={CANARY_TAG: ["host-2"]})
+    pipeline.feed(f.raw(event), "q", NOW + 60, received_at=NOW + 5)
+    canary = pipeline.ledger.canary
+    assert (canary.foreign_at, canary.foreign_from) == (NOW + 5, "host-2")
 
 
 def test_a_domain_that_ends_another_is_not_taken_for_it() -> None:
