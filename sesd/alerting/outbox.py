@@ -1,8 +1,9 @@
 """One bounded outbox and one delivery task per sink.
 
 ``put`` never blocks: the evaluator (and so ingestion) is never slowed by a
-sink. When the outbox is full the oldest of the least urgent queued
-notifications is dropped and counted. The task delivers the most urgent first
+sink. When the outbox is full the oldest of the least urgent
+notifications is dropped and counted, a repeat before a firing before a
+resolve. The task delivers the most urgent first
 (by the rule's severity), in order within a severity; a notification waiting
 out a sink's 429 or backoff steps aside for a more urgent one (a critical page
 is not held behind five hundred warnings at PagerDuty's rate), and goes on
@@ -43,6 +44,9 @@ __all__ = ["CATCH_UP_PAUSE", "OUTCOMES", "Outbox"]
 CATCH_UP_PAUSE = 10.0
 
 OUTCOMES = ("sent", "retried", "rate_limited", "failed", "dropped", "expired")
+
+#: Which kind a full outbox drops first, of its least urgent notifications.
+_DROP_ORDER = {Transition.REPEAT: 0, Transition.FIRING: 1, Transition.RESOLVED: 2}
 
 
 class Outbox:
@@ -102,11 +106,11 @@ class Outbox:
         self._wake()
 
     def put(self, notification: Notification) -> None:
-        """Queue a notification behind the as urgent or more; drops the oldest of the
-        least urgent when full."""
-        if len(self._queue) >= self._size:
-            self._drop_oldest()
+        """Queue a notification behind the as urgent or more; when full, drops one of
+        the least urgent (:meth:`_drop_oldest`), ``notification`` among them."""
         self._insert(notification)
+        if len(self._queue) > self._size:
+            self._drop_oldest()
         self._wake()
 
     def _insert(self, notification: Notification, *, ahead: bool = False) -> None:
@@ -125,8 +129,14 @@ class Outbox:
         self._queue.append(notification)
 
     def _drop_oldest(self) -> None:
+        """Drop the oldest of the least urgent: a repeat first (the firing went, and
+        another repeat comes), then a firing (its next repeat pages), a resolve last
+        (nothing sends it again: its incident would stay open for ever)."""
         least = max(_rank(queued) for queued in self._queue)
-        dropped = next(queued for queued in self._queue if _rank(queued) == least)
+        dropped = min(
+            (queued for queued in self._queue if _rank(queued) == least),
+            key=lambda queued: _DROP_ORDER[queued.kind],
+        )
         self._queue.remove(dropped)
         self._first_tried.pop(id(dropped), None)
         self._count("dropped")
