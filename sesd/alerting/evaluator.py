@@ -72,6 +72,8 @@ class Evaluator:
         self.blindness = Blindness()
         #: The rules firing alerts fired under, where a reload changed them since.
         self.rechecked = Rechecked()
+        #: Whether :meth:`adopt` took states from a state file (their resends are due).
+        self.restored = False
         self.configure(config, window_names, now=0.0)
 
     def configure(
@@ -118,7 +120,7 @@ class Evaluator:
         reload from those rules to the configured ones takes them."""
         self.settle()
         config, window_names = self.config, self.window_names
-        self.rules, self.states = rules, states
+        self.rules, self.states, self.restored = rules, states, True
         return self.configure(config, window_names, now, ledger)
 
     def blind(self, now: float) -> None:

@@ -311,11 +311,15 @@ class Alerting:
         """Post every firing alert again to sinks that want it (Alertmanager forgets an
         alert not posted again within its ``resolve_timeout``)."""
         due = []
+        # Firing alerts a state file brought back were last posted before the stop:
+        # due at once (a stop of three periods and one more would see them ended).
+        first = float("-inf") if self.evaluator.restored else now
+        self.evaluator.restored = False
         for name, outbox in self.outboxes.items():
             every = getattr(outbox.sink, "resend_every", None)
             # A resend ahead of now (the clock stepped back) is due: Alertmanager ends
             # an alert not posted again for its resolve_timeout.
-            last = self._resent.setdefault(name, now)
+            last = self._resent.setdefault(name, first)
             if every is None or not has_waited(last, now, every) or len(outbox):
                 continue
             self._resent[name] = now
