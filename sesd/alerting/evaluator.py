@@ -96,6 +96,7 @@ class Evaluator:
         self._window_seconds = {rule.name: Duration(rule.window).seconds for rule in self.rules}
         self._repeat = config.repeat_interval.seconds
         self.groups.group_wait = config.group_wait.seconds
+        self.groups.tick = config.evaluate_every.seconds
         self._dashboard = config.dashboard_url
         self._severity = {rule.name: rule.severity for rule in self.rules}
         relabel(self.current, {rule.name: rule for rule in self.rules})

@@ -1,0 +1,57 @@
+"""``group_wait`` is checked at evaluation ticks, which run on the monotonic clock, and
+measured on the wall clock: a wall clock that runs a little slow against it (chrony
+slewing away an offset, up to 8% by default) reads a tick's span a little short, and
+a page waited a whole tick more than its ``group_wait`` rounded up. A real ``sesd
+run`` whose wall clock libfaketime runs at 99% of the monotonic one."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+from sesd.commands.demo.localsqs import LocalSqs
+from tests import factory as f
+from tests.conftest import make_queue, send_bodies
+from tests.receivers import Receiver
+from tests.sesd_process import config_file, sesd_process
+from tests.test_clock_steps import _faketime_library
+
+
+def _at(record: dict[str, Any]) -> float:
+    return datetime.fromisoformat(record["timestamp"]).timestamp()
+
+
+@pytest.mark.timeout(120)
+async def test_a_page_waits_its_group_wait_not_a_tick_more_on_a_slewing_clock(
+    local_sqs: LocalSqs, sqs: Any, tmp_path: Path
+) -> None:
+    url, _ = await make_queue(sqs)
+    async with Receiver("slack") as slack:
+        config = config_file(
+            tmp_path,
+            f'[aws]\nendpoint_url = "{local_sqs.url}"\n'
+            f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 1\n'
+            '[alerts]\nevaluate_every = "2s"\ngroup_wait = "4s"\n'
+            f'[alerts.slack]\nwebhook_url = "{slack.url}"\n'
+            '[[alerts.rules]]\nname = "delays"\nmetric = "delay_ratio"\nseverity = "critical"\n'
+            'window = "5m"\nabove = 0.5\nmin_events = 1\nsinks = ["slack"]\n',
+        )
+        env = {
+            "LD_PRELOAD": _faketime_library(),
+            "FAKETIME": "+0 x0.99",
+            "FAKETIME_DONT_FAKE_MONOTONIC": "1",
+        }
+        async with sesd_process(config, env=env) as sesd:
+            await send_bodies(sqs, url, [f.raw(f.delay(["x@a.example"], at=time.time()))])
+            with anyio.fail_after(30):
+                fired = await sesd.wait_for_event("sesd.alert.firing")
+                sent = await sesd.wait_for(
+                    lambda r: r.get("event") == "sesd.notify.sent" and r.get("sink") == "slack"
+                )
+    # Two ticks (4 s, 3.96 s on this clock), not three (5.94 s).
+    assert _at(sent) - _at(fired) < 5.0
