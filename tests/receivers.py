@@ -43,6 +43,8 @@ class Receiver(LocalServer):
         self.url = f"http://127.0.0.1:{self.port}{self.path}"
         self.requests: list[Any] = []
         self.answers: list[int] = []
+        #: Requests come so far, answered or not (one scripted to hang is not, yet).
+        self.arrived = 0
         self._script: deque[Answer] = deque()
         self._changed = anyio.Event()
         self._release = anyio.Event()
@@ -56,6 +58,11 @@ class Receiver(LocalServer):
         while sum(1 for s in self.answers if s < 300) < count:
             await self._changed.wait()
 
+    async def wait_arrived(self, count: int) -> None:
+        """Return once ``count`` requests came, answered or not."""
+        while self.arrived < count:
+            await self._changed.wait()
+
     @property
     def accepted(self) -> list[Any]:
         """The JSON of the requests that were answered successfully."""
@@ -63,6 +70,9 @@ class Receiver(LocalServer):
 
     async def _handle(self, request: web.Request) -> web.Response:
         answer = self._script.popleft() if self._script else Answer()
+        self.arrived += 1
+        self._changed.set()
+        self._changed = anyio.Event()
         if answer.hang:
             await self._release.wait()
         payload = await request.read()

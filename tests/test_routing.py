@@ -876,13 +876,13 @@ async def test_a_pagerduty_sink_asks_the_silences_in_force(
         alerting.open(session)
         sink = alerting.outboxes["pd"].sink
         assert isinstance(sink, PagerDutySink)
-        assert not sink.held("delays", "a.example")
+        assert not sink.held("delays", "a.example", Transition.REPEAT)
         alerting.evaluator.silences.items = [
             Silence(id="s", comment="c", starts_at=T, ends_at=T + 60, rule="delays")
         ]
-        assert sink.held("delays", "a.example")
+        assert sink.held("delays", "a.example", Transition.REPEAT)
         now[0] = T + 61
-        assert not sink.held("delays", "a.example")  # the silence ended
+        assert not sink.held("delays", "a.example", Transition.REPEAT)  # the silence ended
         monkeypatch.setenv("SESD_TEST_ROUTING_KEY", "key-2")
         from sesd.config import read_secrets
 
@@ -890,11 +890,11 @@ async def test_a_pagerduty_sink_asks_the_silences_in_force(
         anew = alerting.outboxes["pd"].sink
         assert anew is not sink
         assert isinstance(anew, PagerDutySink)
-        assert not anew.held("delays", "a.example")
+        assert not anew.held("delays", "a.example", Transition.REPEAT)
         alerting.evaluator.silences.items = [
             Silence(id="s", comment="c", starts_at=T, ends_at=T + 120, rule="delays")
         ]
-        assert anew.held("delays", "a.example")
+        assert anew.held("delays", "a.example", Transition.REPEAT)
 
 
 def _domains_queued(alerting: Alerting, sink: str) -> list[list[str]]:

@@ -732,7 +732,7 @@ async def test_a_pagerduty_notification_under_way_sends_nothing_a_new_silence_ho
     async with Receiver("pagerduty") as pd, aiohttp.ClientSession() as session:
         pd.script(Answer(202), Answer(202), Answer(429, retry_after="1"))
         sink = PagerDutySink(pagerduty_config(pd.url), session)
-        sink.held = lambda rule, label: label in silenced
+        sink.held = lambda rule, label, kind: label in silenced
         async with delivering(sink, sleeps) as (box, _):
             box.put(notification(*(alert(d) for d in domains)))
             with anyio.fail_after(10):

@@ -20,7 +20,7 @@ from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.outbox import Outbox
 from sesd.alerting.rules import Transition
 
-__all__ = ["recall"]
+__all__ = ["held_back", "recall"]
 
 
 def recall(outboxes: Iterable[Outbox], evaluator: Evaluator, now: float) -> list[tuple[str, str]]:
@@ -53,6 +53,21 @@ def recall(outboxes: Iterable[Outbox], evaluator: Evaluator, now: float) -> list
             _unnotified(evaluator, alert.rule, alert.domain)
         recalled.append((alert.rule, alert.domain))
     return recalled
+
+
+def held_back(
+    evaluator: Evaluator, sink: str, rule: str, label: str, kind: Transition, now: float
+) -> bool:
+    """Whether a silence now holds ``rule``'s alert on ``label``: asked by ``sink`` before
+    each event of a notification it has yet to send. A firing held back there, the
+    rule's only sink, is untaken everywhere: recalled as from a queue (it pages when
+    the silence ends while it still fires)."""
+    if not evaluator.silenced(rule, label, now):
+        return False
+    sinks = next((r.sinks for r in evaluator.rules if r.name == rule), [])
+    if kind is Transition.FIRING and list(sinks) == [sink]:
+        _unnotified(evaluator, rule, label)
+    return True
 
 
 def _unnotified(evaluator: Evaluator, rule: str, domain: str) -> None:

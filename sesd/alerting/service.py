@@ -15,7 +15,7 @@ from sesd.alerting.alert import Alert, Notification, notification_of
 from sesd.alerting.alertmanager import AlertmanagerSink
 from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.outbox import Outbox
-from sesd.alerting.recall import recall
+from sesd.alerting.recall import held_back, recall
 from sesd.alerting.rules import Transition, has_waited
 from sesd.alerting.silence_file import SilenceWatcher
 from sesd.alerting.sink_map import build_sink, build_sinks, sink_session
@@ -93,7 +93,10 @@ class Alerting:
         (PagerDuty's: a wide notification drains for minutes at its rate), or counting
         the Alertmanager members that fail while another takes a post."""
         if isinstance(sink, PagerDutySink):
-            sink.held = lambda rule, label: self.evaluator.silenced(rule, label, self._clock())
+            name, evaluator = sink.name, self.evaluator
+            sink.held = lambda rule, label, kind: held_back(
+                evaluator, name, rule, label, kind, self._clock()
+            )
         if isinstance(sink, AlertmanagerSink):
             failed = self.notifications.labels(sink.name, "member_failed")
             sink.on_member_failed = lambda url: failed.inc()

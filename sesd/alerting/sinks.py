@@ -228,7 +228,7 @@ class PagerDutySink:
         self._session = session
         self._part_sent: dict[int, tuple[Notification, int, list[str]]] = {}
         #: Whether a silence now holds (rule, label): its firing events are not sent.
-        self.held: Callable[[str, str], bool] = lambda rule, label: False
+        self.held: Callable[[str, str, Transition], bool] = lambda rule, label, kind: False
         #: Whether (rule, label)'s resolve waits behind this notification.
         self.over: Callable[[str, str], bool] = lambda rule, label: False
         self._log = get_logger(sink=name)
@@ -241,7 +241,7 @@ class PagerDutySink:
         firing = notification.kind is not Transition.RESOLVED
         for i in range(start, len(events)):
             label = notification.alerts[i].domain
-            if firing and self.held(notification.rule, label):
+            if firing and self.held(notification.rule, label, notification.kind):
                 self._log.info("sesd.alert.recalled", rule=notification.rule, domain=label)
                 continue
             if firing and self.over(notification.rule, label):
