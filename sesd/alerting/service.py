@@ -148,6 +148,8 @@ class Alerting:
                 self.outboxes[name].sink = self._holding(
                     build_sink(name, sink_config, self._session, self._console)
                 )
+                # Posted at once: new members, or a resend_every longer than four old ones.
+                self._resent[name] = float("-inf")
         # A removed rule's resolves go out now, before a removed sink's outbox closes;
         # other rules' groups keep waiting their group_wait.
         for notification in self.evaluator.due(now, flush=True, rules=removed):
