@@ -150,9 +150,9 @@ class Alerting:
                 )
                 # Posted at once: new members, or a resend_every longer than four old ones.
                 self._resent[name] = float("-inf")
-        # A removed rule's resolves go out now, before a removed sink's outbox closes;
-        # other rules' groups keep waiting their group_wait.
-        for notification in self.evaluator.due(now, flush=True, rules=removed):
+        # What the change owes (a removed sink's resolves too) goes out before it closes.
+        owed = removed | {alert.rule for alert in resolves}
+        for notification in self.evaluator.due(now, flush=True, rules=owed):
             self.dispatch(notification)
         self._retired = [outbox for outbox in self._retired if len(outbox)]
         for name in set(self.outboxes) - set(new_sinks):
