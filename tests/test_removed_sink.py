@@ -47,6 +47,10 @@ async def test_a_removed_sink_gets_the_resolves_of_a_rule_moved_off_it(
             sesd.process.send_signal(signal.SIGHUP)
             with anyio.fail_after(30):
                 await sesd.wait_for_event("sesd.config.reloaded")
+            # The log says what each sink is owed: the old one a resolve, the new a firing.
+            said = [r["event"] for r in sesd.records if r.get("reason")]
+            assert sorted(said) == ["sesd.alert.firing", "sesd.alert.resolved"]
+            with anyio.fail_after(30):
                 await new.wait_for(1)
                 await old.wait_for(2)
     assert [e["event_action"] for e in old.accepted] == ["trigger", "resolve"]

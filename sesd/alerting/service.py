@@ -134,9 +134,8 @@ class Alerting:
         )
         for alert in resolves:
             reason = "; ".join(alert.notes) or None
-            self._log.info(
-                "sesd.alert.resolved", rule=alert.rule, domain=alert.domain, reason=reason
-            )
+            event = f"sesd.alert.{alert.kind.value}"  # a new sink is owed a firing
+            self._log.info(event, rule=alert.rule, domain=alert.domain, reason=reason)
         new_sinks = config.alerts.named_sinks()
         assert self._session is not None, "reconfigure before open"
         for outbox in self.outboxes.values():
