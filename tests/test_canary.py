@@ -8,6 +8,7 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.render import console_text, pagerduty_events, slack_message
 from sesd.alerting.rules import Status, Transition
+from sesd.alerting.silences import Silence, SilenceSet
 from sesd.canary.sender import error_reason, shown_code
 from sesd.config import ConfigError, core_settings, parse_config
 from sesd.core.canary import CANARY_DOMAIN, CANARY_TAG
@@ -215,6 +216,23 @@ def test_canary_rules_fire_resolve_and_say_where() -> None:
         3.0,
         "API call (SendEmail is slow: client -> SES)",
     )
+
+
+def test_a_silence_on_the_canary_holds_its_alert_until_it_ends() -> None:
+    """The mute line of a canary alert names the domain ``canary``: a silence on it
+    holds the firing back (noted as held), and the firing is sent once it ends."""
+    silence = Silence(
+        id="s1", comment="known", starts_at=T0, ends_at=T0 + 200, domain=CANARY_DOMAIN
+    )
+    config = parse_config(CANARY + RULES)
+    pipeline = Pipeline(core_settings(config))
+    names = [spec.name for spec in pipeline.ledger.specs]
+    evaluator = Evaluator(config.alerts, names, SilenceSet([silence]))
+    pipeline.ledger.canary.sent("m-1", T0, 0.3)
+    assert evaluator.evaluate(pipeline.ledger, T0 + 121) == []
+    assert evaluator.held == [("canary-missing", CANARY_DOMAIN, "firing", "s1")]
+    (alert,) = evaluator.evaluate(pipeline.ledger, T0 + 200)
+    assert (alert.domain, alert.kind, alert.at) == (CANARY_DOMAIN, Transition.FIRING, T0 + 200)
 
 
 def test_canaries_in_flight_survive_a_restart() -> None:

@@ -10,6 +10,7 @@ import pytest
 from sesd.alerting.accounts import measure_account
 from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.render import describe
+from sesd.alerting.silences import Silence, SilenceSet
 from sesd.config import ConfigError, core_settings, parse_config
 from sesd.core.accounts import AccountStatus
 from sesd.core.pipeline import Pipeline
@@ -397,6 +398,35 @@ def test_account_alerts_from_the_last_poll_one_per_account_each_whole() -> None:
     (resolved,) = evaluator.evaluate(pipeline.ledger, NOW + 60)
     assert (resolved.kind.value, resolved.domain) == ("resolved", "222/eu-west-1")
     assert evaluator.current == {}
+
+
+def test_a_silence_on_an_account_holds_its_alert_then_it_waits_its_group() -> None:
+    """A silence on ``ACCOUNT/REGION`` (what the alert's mute line names) holds the
+    firing back; once it ends the firing is sent, dated then, and its notification
+    waits the group_wait (10 s by default) from then."""
+    rule = (
+        '[[alerts.rules]]\nname = "paused"\nmetric = "sending_paused"\nwindow = "5m"\nabove = 0\n'
+    )
+    config = parse_config(rule)
+    pipeline = Pipeline(core_settings(config))
+    silence = Silence(
+        id="s1", comment="known", starts_at=NOW, ends_at=NOW + 60, domain="222/eu-west-1"
+    )
+    names = [s.name for s in pipeline.ledger.specs]
+    evaluator = Evaluator(config.alerts, names, SilenceSet([silence]))
+    pipeline.ledger.accounts.record(("222", "eu-west-1")).sending_enabled = False
+    assert evaluator.evaluate(pipeline.ledger, NOW) == []
+    assert evaluator.held == [("paused", "222/eu-west-1", "firing", "s1")]
+    (alert,) = evaluator.evaluate(pipeline.ledger, NOW + 60)
+    assert (alert.kind.value, alert.domain, alert.since, alert.at) == (
+        "firing",
+        "222/eu-west-1",
+        NOW,
+        NOW + 60,
+    )
+    assert evaluator.due(NOW + 69) == []
+    (notification,) = evaluator.due(NOW + 70)
+    assert [a.domain for a in notification.alerts] == ["222/eu-west-1"]
 
 
 def test_failed_polls_count_per_api_and_error_and_a_target_has_one_status() -> None:

@@ -412,3 +412,31 @@ def test_a_tenant_rule_alerts_once_per_watched_tenant_over_its_accounts_and_regi
     assert evaluator.current == {}
     statuses.status.clear()  # SES no longer knows the tenant: nothing to say of it
     assert evaluator.evaluate(pipeline.ledger, T + 120) == []
+
+
+def test_a_silence_on_a_tenant_holds_its_alert_then_it_waits_its_group() -> None:
+    """A silence on the tenant's name (what its alert's mute line names) holds the
+    firing back; once it ends the firing is sent and its notification waits the
+    group_wait (10 s by default) from then."""
+    from sesd.alerting.evaluator import Evaluator
+    from sesd.alerting.silences import Silence, SilenceSet
+    from sesd.config import core_settings, parse_config
+    from sesd.core.pipeline import Pipeline
+
+    config = parse_config(
+        "[tenants]\nenabled = true\n"
+        '[[alerts.rules]]\nname = "tenant-paused"\nmetric = "tenant_sending_paused"\n'
+        'window = "5m"\nabove = 0\ntenants = ["acme"]\n'
+    )
+    pipeline = Pipeline(core_settings(config))
+    silence = Silence(id="s1", comment="known", starts_at=T, ends_at=T + 60, domain="acme")
+    names = [s.name for s in pipeline.ledger.specs]
+    evaluator = Evaluator(config.alerts, names, SilenceSet([silence]))
+    pipeline.ledger.tenant_status.apply(_status("acme", "DISABLED"))
+    assert evaluator.evaluate(pipeline.ledger, T) == []
+    assert evaluator.held == [("tenant-paused", "acme", "firing", "s1")]
+    (alert,) = evaluator.evaluate(pipeline.ledger, T + 60)
+    assert (alert.kind.value, alert.domain, alert.since, alert.at) == ("firing", "acme", T, T + 60)
+    assert evaluator.due(T + 69) == []
+    (notification,) = evaluator.due(T + 70)
+    assert [a.domain for a in notification.alerts] == ["acme"]
