@@ -474,6 +474,7 @@ def test_a_cause_ratio_rule_fires_on_its_cause_only() -> None:
     for i in range(4):
         pipeline.feed(f.raw(f.delivery([f"d{i}@x.example"], at=now)), "q", now)
     assert evaluator.evaluate(pipeline.ledger, now) == []  # 0 of 7 for this cause
+    assert evaluator.states["ms-reputation"]["x.example"].value == 0.0
     for i in range(4):
         body = f.delay([f"m{i}@x.example"], at=now, status="4.7.650", diagnostic=CASES[0][1])
         pipeline.feed(f.raw(body), "q", now)
