@@ -251,6 +251,8 @@ def test_a_bounce_alert_names_the_bounces_and_a_delay_alert_the_delays() -> None
     assert by_rule["delays"].breakdown.statuses == [("4.4.1", 6)]
     assert by_rule["bounces"].breakdown.statuses == [("5.1.1", 3)]
     assert by_rule["bounces"].breakdown.mtas == [("mta.example.com", 3)]
+    # 3 bounced of 7 delivered or bounced; no suppressed recipient asked for, none added.
+    assert by_rule["bounces"].value == pytest.approx(3 / 7)
 
 
 def test_a_few_internal_delays_among_many_at_the_recipient_do_not_make_it_ses() -> None:

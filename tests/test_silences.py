@@ -455,6 +455,19 @@ def test_ids_are_twelve_hex_digits() -> None:
     assert all(len(i) == 12 and int(i, 16) >= 0 for i in ids)
 
 
+def test_until_resolved_on_a_rule_ends_when_that_rules_alert_resolves(tmp_path: Path) -> None:
+    """A silence naming a rule, not a domain, waits on that rule's alerts: the resolve
+    ends it, and not a silence on another rule."""
+    pipeline, evaluator, file = _evaluator(tmp_path)
+    file.add(_silence(id="on-delays", rule="delays", ends_at=None, until_resolved=True), T)
+    file.add(_silence(id="on-bounces", rule="bounces", ends_at=None, until_resolved=True), T)
+    feed_spike(pipeline, "a.example", T, 6, 4)
+    assert _tick(evaluator, pipeline, T) == []
+    feed_spike(pipeline, "a.example", T + 10, 0, 200)
+    assert _tick(evaluator, pipeline, T + 10) == []
+    assert evaluator.ended_silences == {"on-delays"}
+
+
 def test_only_running_until_resolved_silences_that_match_wait_on_a_resolve(
     tmp_path: Path,
 ) -> None:
