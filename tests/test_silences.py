@@ -456,16 +456,46 @@ def test_ids_are_twelve_hex_digits() -> None:
 
 
 def test_until_resolved_on_a_rule_ends_when_that_rules_alert_resolves(tmp_path: Path) -> None:
-    """A silence naming a rule, not a domain, waits on that rule's alerts: the resolve
-    ends it, and not a silence on another rule."""
+    """A silence naming a rule or a severity, not a domain, waits on the alerts it
+    matches: the resolve ends it, and not a silence on another rule or severity."""
     pipeline, evaluator, file = _evaluator(tmp_path)
-    file.add(_silence(id="on-delays", rule="delays", ends_at=None, until_resolved=True), T)
-    file.add(_silence(id="on-bounces", rule="bounces", ends_at=None, until_resolved=True), T)
+    for id_, matcher in (
+        ("on-delays", {"rule": "delays"}),
+        ("on-bounces", {"rule": "bounces"}),
+        ("on-critical", {"severity": "crit*"}),
+        ("on-info", {"severity": "info"}),
+    ):
+        file.add(_silence(id=id_, ends_at=None, until_resolved=True, **matcher), T)
     feed_spike(pipeline, "a.example", T, 6, 4)
     assert _tick(evaluator, pipeline, T) == []
     feed_spike(pipeline, "a.example", T + 10, 0, 200)
     assert _tick(evaluator, pipeline, T + 10) == []
-    assert evaluator.ended_silences == {"on-delays"}
+    assert evaluator.ended_silences == {"on-delays", "on-critical"}
+
+
+def test_a_refiring_silenced_after_its_resolve_is_sent_when_the_silence_ends(
+    tmp_path: Path,
+) -> None:
+    """Fired and resolved, both sent; it fires again under a silence: nothing is
+    sent until the silence ends, then the firing is (the resolve sent left it owed)."""
+    pipeline, evaluator, file = _evaluator(tmp_path)
+    feed_spike(pipeline, "a.example", T, 6, 4)
+    assert _tick(evaluator, pipeline, T) == [("firing", "a.example")]
+    feed_spike(pipeline, "a.example", T + 10, 0, 200)
+    assert _tick(evaluator, pipeline, T + 10) == [("resolved", "a.example")]
+    file.add(_silence(domain="a.example", starts_at=T + 15, ends_at=T + 30), T + 15)
+    feed_spike(pipeline, "a.example", T + 20, 400, 0)
+    assert _tick(evaluator, pipeline, T + 20) == []
+    assert evaluator.held == [("delays", "a.example", "firing", "s1")]
+    assert _tick(evaluator, pipeline, T + 30) == [("firing", "a.example")]
+
+
+def test_an_evaluator_s_mute_line_is_a_sesd_silence_add_line_by_default() -> None:
+    config = parse_config(CONFIG)
+    evaluator = Evaluator(config.alerts, ["5m", "15m", "1h"])
+    assert evaluator.mute("delays", ["a.example"]) == (
+        "sesd silence add --rule delays --domain a.example --for 4h --comment REASON"
+    )
 
 
 def test_only_running_until_resolved_silences_that_match_wait_on_a_resolve(
