@@ -34,8 +34,8 @@ _TUNABLE: Final = "glibc.malloc.mmap_threshold"
 def fix_mmap_threshold() -> bool:
     """Fix the bound at :data:`MMAP_THRESHOLD`; True when it was set here. Left alone
     when the environment gives glibc a value of its own, in its variable or its
-    tunables (the operator's choice wins),
-    and under another C library (musl has no such bound)."""
+    tunables (the operator's choice wins), and under another C library (musl has no
+    such bound)."""
     if _VARIABLE in os.environ:
         return False
     tunables = os.environ.get("GLIBC_TUNABLES", "").split(":")
