@@ -21,7 +21,6 @@ import os
 import sys
 import unicodedata
 from typing import Final
-from urllib.parse import urlsplit
 
 import anyio
 import msgspec
@@ -136,13 +135,13 @@ def execute(args: argparse.Namespace) -> int:
         return config_error(exc)
     # The command line's own mistakes: no config is at fault.
     if not url.startswith(("http://", "https://")):
-        bare = _without_user(url)
+        bare = shown(url)
         return _usage(f"--url {bare!r} has no scheme: give it as http://{bare} or https://{bare}")
     try:
         base_url(url)
     except ValueError as exc:  # a bracketed host that is no IP address, or unclosed
-        return _usage(f"--url {_without_user(url)!r} is not a URL: {exc}")
-    if args.user is not None and _has_user(url):
+        return _usage(f"--url {shown(url)!r} is not a URL: {exc}")
+    if args.user is not None and shown(url) != url:
         # aiohttp refuses a request with both (a ValueError, not a failed request).
         named = shown(base_url(url))
         return _usage(
@@ -156,21 +155,6 @@ def execute(args: argparse.Namespace) -> int:
         return anyio.run(_run, args, url, through)
     except KeyboardInterrupt:
         return 0
-
-
-def _without_user(url: str) -> str:
-    """``url`` without a user and password written into it, read as text (urllib
-    cannot read it): named so, as every other line names the address."""
-    scheme, sep, rest = url.partition("://")
-    if not sep:
-        scheme, rest = "", url
-    address, slash, path = rest.partition("/")
-    return scheme + sep + address.rpartition("@")[2] + slash + path
-
-
-def _has_user(url: str) -> bool:
-    """Whether ``url`` has a user (and password) written into it."""
-    return "@" in urlsplit(url).netloc
 
 
 def _usage(message: str) -> int:

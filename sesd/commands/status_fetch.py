@@ -41,11 +41,13 @@ def base_url(url: str) -> str:
 def shown(url: str) -> str:
     """``url`` as sesd prints it: without a user and password written into it
     (``https://user:pw@host``, which the request sends), so that the password is not
-    left on a terminal or in a job's log."""
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+    left on a terminal or in a job's log. Read as text, so an address urllib cannot
+    read (no scheme, a bracket not closed) is named so too."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        scheme, rest = "", url
+    end = min((at for at in map(rest.find, "/?#") if at >= 0), default=len(rest))
+    return scheme + sep + rest[:end].rpartition("@")[2] + rest[end:]
 
 
 #: Where ``--user``'s password is read from.
