@@ -137,19 +137,23 @@ def _head(text: str, limit: int) -> tuple[str, bool]:
 
 
 def _cleaned(text: str, cut: bool, limit: int) -> str:
-    text = _CONTROL_RE.sub(_escape_control, redact_addresses(text))
-    if cut or len(text) > limit:
-        text = text[: limit - 1] + "…"
-    return text
+    return _escaped(redact_addresses(text), cut, limit)
 
 
 def escaped(text: str, limit: int) -> str:
     """``text`` shown as it is, addresses and all, but with control characters escaped
     and at most ``limit`` characters (cut with an ellipsis): for what the operator asked
     to see in full (a recipient's address in a log line)."""
-    cut = len(text) > limit
-    text = _CONTROL_RE.sub(_escape_control, text[:limit])
-    return text[: limit - 1] + "…" if cut or len(text) > limit else text
+    return _escaped(text[:limit], len(text) > limit, limit)
+
+
+def _escaped(text: str, cut: bool, limit: int) -> str:
+    """``text`` with its control characters escaped, cut to ``limit`` characters with an
+    ellipsis when it was cut before (``cut``) or is longer now."""
+    text = _CONTROL_RE.sub(_escape_control, text)
+    if cut or len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return text
 
 
 def mta_name(value: str) -> str:
