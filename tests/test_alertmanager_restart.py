@@ -33,6 +33,15 @@ def _ends_at(am: str) -> datetime:
     return datetime.fromisoformat(alert["endsAt"])
 
 
+def _resent(record: dict[str, Any]) -> bool:
+    """A firing alert posted to Alertmanager again (a resend, not its first post)."""
+    return (
+        record.get("event") == "sesd.notify.sent"
+        and record.get("sink") == "am"
+        and record.get("kind") == "repeat"
+    )
+
+
 @pytest.mark.timeout(120)
 async def test_a_restart_posts_a_firing_alert_to_alertmanager_at_once(
     local_sqs: LocalSqs, sqs: Any, tmp_path: Path
@@ -59,13 +68,7 @@ async def test_a_restart_posts_a_firing_alert_to_alertmanager_at_once(
         before = await anyio.to_thread.run_sync(_ends_at, am)
         async with sesd_process(config) as second:
             with anyio.fail_after(30):
-                await second.wait_for(
-                    lambda r: (
-                        r.get("event") == "sesd.notify.sent"
-                        and r.get("sink") == "am"
-                        and r.get("kind") == "repeat"
-                    )
-                )
+                await second.wait_for(_resent)
             after = await anyio.to_thread.run_sync(_ends_at, am)
     assert after > before
 
@@ -102,13 +105,7 @@ async def test_a_reload_that_lengthens_resend_every_posts_firing_alerts_at_once(
             reloaded = time.time()
             with anyio.fail_after(30):
                 while True:
-                    await sesd.wait_for(
-                        lambda r: (
-                            r.get("event") == "sesd.notify.sent"
-                            and r.get("sink") == "am"
-                            and r.get("kind") == "repeat"
-                        )
-                    )
+                    await sesd.wait_for(_resent)
                     ends = await anyio.to_thread.run_sync(_ends_at, am)
                     if ends.timestamp() > reloaded + 3600:
                         break

@@ -62,6 +62,22 @@ class SkewedSqs(LocalServer):
 async def test_a_signature_refused_for_its_time_names_the_clock(code: str, message: str) -> None:
     """Refused as made too long before AWS's clock, or after it, under either code:
     the hint names the clock, and the queue is failing."""
+    hint, failing = await _refused(code, message)
+    assert "clock" in hint
+    assert "secret access key" not in hint
+    assert failing == {"q"}
+
+
+async def test_a_signature_that_does_not_match_still_names_the_keys() -> None:
+    """Refused for another reason than its time: the secret key is wrong."""
+    message = "The request signature we calculated does not match the signature you provided."
+    hint, _ = await _refused("SignatureDoesNotMatch", message)
+    assert "secret access key does not match" in hint
+
+
+async def _refused(code: str, message: str) -> tuple[str, set[str]]:
+    """One receive that SQS refuses with ``code`` and ``message``: the hint its
+    ``sesd.sqs.queue_unusable`` line gives, and the queues failing after it."""
     logs = io.StringIO()
     configure_logging("debug", "json", stream=logs)
     async with (
@@ -72,22 +88,4 @@ async def test_a_signature_refused_for_its_time_names_the_clock(code: str, messa
         assert await p._receive() is None
     records = [json.loads(line) for line in logs.getvalue().splitlines()]
     (unusable,) = [r for r in records if r["event"] == "sesd.sqs.queue_unusable"]
-    assert "clock" in unusable["hint"]
-    assert "secret access key" not in unusable["hint"]
-    assert p._health.failing == {"q"}
-
-
-async def test_a_signature_that_does_not_match_still_names_the_keys() -> None:
-    """Refused for another reason than its time: the secret key is wrong."""
-    logs = io.StringIO()
-    configure_logging("debug", "json", stream=logs)
-    message = "The request signature we calculated does not match the signature you provided."
-    async with (
-        SkewedSqs("SignatureDoesNotMatch", message) as sqs,
-        aws_client("sqs", sqs, sqs_config(5, receive=True)) as client,
-    ):
-        p, _ = poller(client, f"{sqs.url}/123456789012/q")
-        assert await p._receive() is None
-    records = [json.loads(line) for line in logs.getvalue().splitlines()]
-    (unusable,) = [r for r in records if r["event"] == "sesd.sqs.queue_unusable"]
-    assert "secret access key does not match" in unusable["hint"]
+    return unusable["hint"], p._health.failing
