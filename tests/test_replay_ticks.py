@@ -108,7 +108,7 @@ def _gappy(start: float = T) -> list[bytes]:
         f.delay(["f@slow.example"], at=t + 2 * 86400 + 7),
         f.delivery(["g@fast.example"], at=t + 2 * 86400 + 9),
         f.delivery(["a@slow.example"], at=t + 2 * 86400 + 3 * hour + 1),
-        f.delivery(["h@fast.example"], at=t + 9 * 86400 + 0.4),
+        f.delivery(["h@fast.example"], at=t + 3 * 86400 + 0.4),
     ]
     return [f.raw(event).encode() for event in events]
 
@@ -126,7 +126,7 @@ def test_skipped_ticks_in_gaps_change_no_alert_nor_total() -> None:
     assert ("stuck", "slow.example", "resolved") in kinds  # its delays expired in one
     assert ("delays", "slow.example", "resolved") in kinds
     assert ("idle", "fast.example", "resolved") in kinds  # evicted, idle, in a gap
-    assert len(slow.ticks) > 150_000
+    assert len(slow.ticks) > 50_000
     assert len(fast.ticks) < 2_000
 
 
