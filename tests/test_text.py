@@ -12,6 +12,7 @@ from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.render import pagerduty_events, slack_message
 from sesd.config import core_settings, parse_config
 from sesd.core.causes import classify
+from sesd.core.domains import shown_address
 from sesd.core.pipeline import Pipeline
 from sesd.core.text import (
     _CONTROL_RE,
@@ -268,3 +269,28 @@ def test_alert_text_names_the_reporting_mta_without_its_type() -> None:
     ]
     (alert,) = evaluator.evaluate(pipeline.ledger, NOW)
     assert "reporting MTAs: a8-70.smtp-out.amazonses.com (2)" in describe(alert).splitlines()
+
+
+#: One escape as :func:`clean` shows a character that does not print.
+_ESCAPE = re.compile(r"\\u[0-9a-f]{4}|\\U[0-9a-f]{8}")
+
+
+def _ends_whole(shown: str) -> None:
+    """``shown`` is cut with its ellipsis, and the escapes before it are whole."""
+    assert shown.endswith("…")
+    assert re.fullmatch(rf"(?:{_ESCAPE.pattern}|[^\\])*+", shown[:-1]), shown[-12:]
+
+
+def test_a_cut_splits_no_escape() -> None:
+    """An address logged in full (``log_recipients``) and a diagnostic that grow past
+    their bound as their control characters are escaped are cut before the escape the
+    bound falls in, never inside it: a log line never ends in ``\\u00``."""
+    for pad in range(6):
+        address = "a" * pad + "\x1b" * 100 + "@not a domain"
+        shown = shown_address(address)
+        assert len(shown) <= 320
+        _ends_whole(shown)
+        diagnostic = clean("b" * pad + "\n" * 60 + "\U000e0041" * 30)
+        assert len(diagnostic) <= MAX_CHARS
+        _ends_whole(diagnostic)
+    assert shown_address("\x1b" * 400).startswith("\\u001b" * 53)

@@ -150,10 +150,30 @@ def escaped(text: str, limit: int) -> str:
 def _escaped(text: str, cut: bool, limit: int) -> str:
     """``text`` with its control characters escaped, cut to ``limit`` characters with an
     ellipsis when it was cut before (``cut``) or is longer now."""
-    text = _CONTROL_RE.sub(_escape_control, text)
-    if cut or len(text) > limit:
-        text = text[: limit - 1] + "…"
-    return text
+    shown = _CONTROL_RE.sub(_escape_control, text)
+    if cut or len(shown) > limit:
+        return _escaped_head(text, limit - 1) + "…"
+    return shown
+
+
+def _escaped_head(text: str, room: int) -> str:
+    """The head of ``text`` escaped, at most ``room`` characters: it ends before the
+    escape the bound falls in, never inside it (a ``\\u00`` would read as damage, or
+    join what a sink prints after it)."""
+    shown: list[str] = []
+    used = start = 0
+    end = len(text)
+    for found in _CONTROL_RE.finditer(text):
+        escape = _escape_control(found)
+        plain = found.start() - start
+        if used + plain + len(escape) > room:
+            end = found.start()
+            break
+        shown += (text[start : found.start()], escape)
+        used += plain + len(escape)
+        start = found.end()
+    shown.append(text[start:end][: room - used])
+    return "".join(shown)
 
 
 def mta_name(value: str) -> str:
