@@ -363,6 +363,25 @@ def test_a_section_at_slacks_3000_characters(length: int, cut: bool) -> None:
     assert text.endswith("…") == cut
 
 
+def test_a_cut_section_splits_no_entity() -> None:
+    """A diagnostic of ampersands (each sent as ``&amp;``) cut at 3,000 characters, the
+    bound falling at each place in an entity: the section ends before the entity, never
+    in it (Slack would show ``&am`` and the ellipsis)."""
+    for pad in range(5):
+        alert = dataclasses.replace(
+            _alert(Transition.FIRING, "a.example"),
+            breakdown=Breakdown(diagnostics=[("x" * pad + "&" * 1000, 1)]),
+            runbook_url=None,
+            dashboard_url=None,
+        )
+        notification = Notification(
+            rule="r", kind=Transition.FIRING, severity="info", sinks=(), alerts=(alert,), at=T
+        )
+        text: str = slack_message(notification)["blocks"][1]["text"]["text"]
+        assert 2995 <= len(text) <= 3000
+        assert text.endswith("&amp;…"), text[-8:]
+
+
 def test_a_cut_section_keeps_its_links_within_3000_characters() -> None:
     """Links come after the alert's text: a long text is cut so that they still fit."""
     alert = dataclasses.replace(

@@ -20,7 +20,7 @@ from sesd.alerting.cause_text import cause_advice, cause_noted, dominant_cause, 
 from sesd.alerting.rules import Transition
 from sesd.config import CANARY_METRICS, TENANT_METRICS
 from sesd.core.scopes import ACCOUNT, DOMAIN, PROVIDER, TENANT
-from sesd.core.text import slack_escape
+from sesd.core.text import slack_escape, slack_head
 
 __all__ = [
     "console_text",
@@ -162,10 +162,7 @@ def details(alert: Alert) -> dict[str, Any]:
 def _mrkdwn(text: str, limit: int = SLACK_MAX_SECTION) -> dict[str, Any]:
     """A mrkdwn text object of ``text`` escaped (event text is written by strangers),
     verbatim (Slack then links no URL or channel name in it), within ``limit``."""
-    text = slack_escape(text)
-    if len(text) > limit:
-        text = text[: limit - 1] + "…"
-    return {"type": "mrkdwn", "text": text, "verbatim": True}
+    return {"type": "mrkdwn", "text": slack_head(slack_escape(text), limit), "verbatim": True}
 
 
 def _section(text: str) -> dict[str, Any]:

@@ -26,6 +26,7 @@ __all__ = [
     "mta_name",
     "redact_addresses",
     "slack_escape",
+    "slack_head",
 ]
 
 #: What an email address in event text becomes.
@@ -191,3 +192,20 @@ def slack_escape(text: str) -> str:
     each becomes a modifier grave accent (sesd's own Slack text uses none)."""
     escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return escaped.replace("`", "\u02cb")
+
+
+#: The longest entity :func:`slack_escape` writes (``&amp;``), less its ``&``.
+_ENTITY_REST: Final = 4
+
+
+def slack_head(text: str, limit: int) -> str:
+    """Text :func:`slack_escape` made, at most ``limit`` characters: cut with an
+    ellipsis when longer, before the entity the bound falls in (Slack would show
+    ``&am``). Every ``&`` in such text starts an entity."""
+    if len(text) <= limit:
+        return text
+    head = text[: limit - 1]
+    start = head.rfind("&", len(head) - _ENTITY_REST)
+    if start >= 0 and ";" not in head[start:]:
+        head = head[:start]
+    return head + "…"
