@@ -11,12 +11,15 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import msgspec
 import pytest
 
 from sesd.alerting.evaluator import Evaluator
 from sesd.config import core_settings, parse_config
 from sesd.core.events import EVENT_TYPE_INDEX, LONGEST_DELAY
 from sesd.core.pipeline import Pipeline
+from sesd.core.text import MAX_CHARS, clean
+from sesd.core.windows.breakdown import CONFIG_SET, DIAGNOSTIC, MESSAGE_ID, MTA
 from sesd.io.logs import configure_logging
 from sesd.runtime.saver import StateSaver
 from sesd.runtime.state import STATE_VERSION, StateError, read_state, restore, snapshot, write_state
@@ -573,3 +576,31 @@ def test_breakdowns_and_examples_survive_the_state_file() -> None:
     assert after == before
     assert after.message_ids
     assert after.delay_types == [("TransientCommunicationFailure", 6)]
+
+
+def test_texts_an_older_build_saved_are_cleaned_as_they_are_restored() -> None:
+    """A state file from a build that kept texts as they came (a diagnostic and an MTA
+    with a recipient's address and a terminal escape, a message id and a configuration
+    set with an address, a diagnostic of a megabyte): after the restore, alert text
+    shows them as a live event's are shown, addresses hidden, escapes escaped, cut."""
+    config = parse_config(CONFIG)
+    pipeline = Pipeline(core_settings(config))
+    feed_spike(pipeline, "a.example", NOW, 6, 4)
+    evaluator = Evaluator(config.alerts, ["5m", "15m", "1h"])
+    data = msgspec.msgpack.decode(snapshot(pipeline.ledger, evaluator, NOW))
+    hostile = "ann.victim@a.example \x1b[2J"
+    saved = data["windows"]["a.example"]
+    for details in saved["details"]:
+        for row in (row for coarse in (details or {}).values() for row in coarse):
+            if row[0] in (DIAGNOSTIC, MTA):
+                row[1] = f"smtp; 421 <{hostile}>" if row[0] == DIAGNOSTIC else "x" * 1_000_000
+    saved["examples"][MESSAGE_ID][0][1] = f"id {hostile}"
+    saved["examples"][CONFIG_SET] = [[NOW, f"set {hostile}"]]
+    fresh = Pipeline(core_settings(config))
+    restore(msgspec.msgpack.encode(data), fresh.ledger, evaluator, NOW)
+    after = fresh.ledger.windows["a.example"].breakdown(0, NOW)
+    assert after.diagnostics == [(f"smtp; 421 <{clean(hostile)}>", 6)]
+    assert clean(hostile) == "[address] \\u001b[2J"
+    assert after.mtas == [("x" * (MAX_CHARS - 1) + "…", 6)]
+    assert after.message_ids[-1] == f"id {clean(hostile)}"
+    assert after.config_sets == [f"set {clean(hostile)}"]

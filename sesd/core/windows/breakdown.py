@@ -185,9 +185,13 @@ class Details:
 
     def restore(self, data: dict[Any, list[list[Any]]]) -> None:
         """Load what :meth:`snapshot` returned. A kind this sesd does not know (a later
-        one wrote the file, then was rolled back) is left out, not read as another."""
+        one wrote the file, then was rolled back) is left out, not read as another. Each
+        text is cleaned as a live one is: a file an older build saved (or a hand edited)
+        may hold one as it came."""
         self.buckets = {
-            int(c): {detail_key(int(k), str(v)): int(n) for k, v, n in d if 0 <= int(k) < _KINDS}
+            int(c): {
+                detail_key(int(k), clean(str(v))): int(n) for k, v, n in d if 0 <= int(k) < _KINDS
+            }
             for c, d in data.items()
         }
 
@@ -232,8 +236,9 @@ class Examples:
 
     def restore(self, data: list[list[list[Any]]]) -> None:
         """Load what :meth:`snapshot` returned (a file from before bounces' message ids
-        were kept apart has three kinds; one from a later sesd's more are left out)."""
-        recent = [[(float(t), str(v)) for t, v in kept][-EXAMPLES:] for kept in data]
+        were kept apart has three kinds; one from a later sesd's more are left out), each
+        text cleaned as a live one is."""
+        recent = [[(float(t), clean_once(str(v))) for t, v in kept[-EXAMPLES:]] for kept in data]
         self.recent = (recent + [[] for _ in range(_EXAMPLE_KINDS)])[:_EXAMPLE_KINDS]
 
 
