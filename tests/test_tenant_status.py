@@ -440,3 +440,42 @@ def test_a_silence_on_a_tenant_holds_its_alert_then_it_waits_its_group() -> None
     assert evaluator.due(T + 69) == []
     (notification,) = evaluator.due(T + 70)
     assert [a.domain for a in notification.alerts] == ["acme"]
+
+
+def _restored(edit: dict[str, object]) -> TenantStatus:
+    """A tenant's status saved, its saved row changed by ``edit`` (a file an older build
+    wrote, or one edited by hand), and restored."""
+    statuses = TenantStatuses([(ACCOUNT, "eu-west-1")])
+    statuses.apply(_finding("acme", "BOUNCE", "HIGH"))
+    ((*key, saved),) = statuses.snapshot()
+    saved.update(edit)
+    again = TenantStatuses([(ACCOUNT, "eu-west-1")])
+    again.restore([[*key, saved]], {(ACCOUNT, "eu-west-1")})
+    return again.status[ACCOUNT, "eu-west-1", "acme"]
+
+
+def test_a_restored_status_is_cleaned_as_one_said_live() -> None:
+    """A saved cause and finding with an address, a terminal escape and a megabyte, and
+    a hundred findings: restored, they read as SES's word read live does, addresses
+    hidden, escapes escaped, cut, at most MAX_FINDINGS findings."""
+    hostile = "ann@victim.example \x1b[2J"
+    status = _restored({
+        "aws": "DISABLED\x1b[2J",
+        "aws_cause": hostile,
+        "findings": [["BOUNCE", "HIGH", hostile]] + [[f"K{i}", "LOW", "x" * 1_000_000]
+                                                     for i in range(100)],
+    })  # fmt: skip
+    assert status.aws == "DISABLED\\u001b[2J"
+    assert status.aws_cause == status.findings[0][2] == "[address] \\u001b[2J"
+    assert len(status.findings) == MAX_FINDINGS
+    assert all(len(text) <= 200 for _, _, text in status.findings)
+
+
+def test_a_restored_heard_list_is_trimmed_to_its_bound() -> None:
+    """A hand-edited file whose tenant has heard of a thousand finding types: restored,
+    it keeps the MAX_FINDINGS heard of last, as a live one keeps, each type cleaned."""
+    heard = {f"K{i}": T + i for i in range(1000)} | {"ann@victim.example\n": T + 2000}
+    status = _restored({"heard": heard})
+    assert len(status.heard) == MAX_FINDINGS
+    first, *_, last = status.heard
+    assert (first, last) == (f"K{1000 - MAX_FINDINGS + 1}", "[address]")

@@ -354,13 +354,14 @@ class TenantStatuses:
 
     def restore(self, rows: list[list[Any]], where: set[tuple[str, str]]) -> None:
         """Load what :meth:`snapshot` returned, for the (account, region)s in ``where``
-        (those configured now)."""
+        (those configured now), cleaned as a poll's word is (an older build's file)."""
         for account, region, tenant, saved in rows:
             if (account, region) in where:
                 key = (str(account), str(region), str(tenant))
                 status = msgspec.convert(saved, TenantStatus)
                 if "status_at" not in saved:  # a file from before: what ``updated`` meant
                     status.status_at = status.updated
+                _clean_status(status)
                 self._newest(key, status)
 
     def ranked(self) -> list[tuple[TenantKey, TenantStatus]]:
@@ -374,13 +375,13 @@ class TenantStatuses:
 
 
 def _clean_status(status: TenantStatus) -> None:
-    """A polled status's text cleaned and bounded, as :meth:`TenantStatuses.apply`
-    does an event's."""
+    """A polled or restored status's text cleaned and bounded as :meth:`~TenantStatuses.apply`
+    does an event's; of ``heard``, the types heard of last, as many as apply() keeps."""
     for name in ("sending", "customer", "aws", "impact", "policy"):
         setattr(status, name, clean(getattr(status, name), _WORD))
-    status.customer_cause = clean(status.customer_cause)
-    status.aws_cause = clean(status.aws_cause)
+    status.customer_cause, status.aws_cause = clean(status.customer_cause), clean(status.aws_cause)
     status.findings = _clean_findings(status.findings)
+    status.heard = {clean(k, _WORD): at for k, at in list(status.heard.items())[-MAX_FINDINGS:]}
 
 
 def _clean_findings(findings: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
