@@ -79,6 +79,28 @@ def test_addresses_in_every_form_a_stranger_writes_are_replaced() -> None:
     assert redact_addresses(kept + " @ noon") == kept + " @ noon"
 
 
+def test_an_address_written_with_percent_40_or_inside_srs_or_verp_is_hidden_whole() -> None:
+    """An '@' percent-encoded (``%40``, as a URL's query or an MTA that quotes a
+    forwarded address writes it) counts as an '@': the word is hidden whole, a link
+    with it too. The local part inside an SRS or VERP return path is hidden with the
+    return path, which has an '@'. A ``%40`` with nothing before or after it in its
+    word, and ``(at)`` and ``[at]`` spellings, are kept (README says so)."""
+    forms = {
+        "ann.victim%40victim.example": ADDRESS,
+        # A word ends at ':' (a reply's separator): the link's scheme is kept.
+        "https://unsub.example/?u=ann.victim%40victim.example&l=1": f"https:{ADDRESS}",
+        "SRS0=HHH=TT=victim.example=ann.victim@forwarder.example": ADDRESS,
+        "SRS1=XXX=forwarder.example==HHH=TT=victim.example=ann.victim@other.example": ADDRESS,
+        "bounce+ann.victim=victim.example@sender.example": ADDRESS,
+        "bounce-ann.victim%3Dvictim.example%40sender.example": ADDRESS,
+    }
+    for form, shown in forms.items():
+        assert clean(f"550 <{form}>: unknown") == f"550 <{shown}>: unknown", form
+        assert clean_once(f"id {form}") == f"id {shown}", form
+    kept = "quota at 100%40 %40 ann (at) victim.example ann[at]victim.example"
+    assert clean(kept) == kept
+
+
 def test_a_word_ends_at_a_space_that_prints_and_at_no_character_shown_escaped() -> None:
     """What ends a word, for an address, is a space that prints (Unicode's Zs, as Python
     3.11's Unicode lists them) or one of the separators of address lists and replies:

@@ -45,13 +45,17 @@ _ENDS: Final = _SPACES + r"\"<>()\[\],;:"
 # address literal after it), hidden whole: what a stranger writes beside or around an
 # address (UTF-8 in RFC 6531's, zero-width or control characters, a local part longer
 # than RFC 5321 allows, addresses run together) goes with it. A match starts only where
-# a word starts and reads the word once, possessively: linear in the text. A word may
-# start with '@' ("@ann@example.com": the address still has one inside). Or a quoted
-# local part with its escapes, then the rest of the word. Generous on purpose.
+# a word starts and reads the word up to one '@' or '%40', then once more, possessively:
+# linear in the text. A word may start with '@' ("@ann@example.com": the address still
+# has one inside). Or a quoted local part with its escapes, then the rest of the word.
+# Generous on purpose. '%40' is an '@' percent-encoded (a URL's query, an MTA quoting a
+# forwarded address): such a word is hidden as an address is, a link and all. Other
+# spellings ("ann (at) example.com") are not recognised.
+_AT: Final = "(?:@|%40)"
 _ADDRESS_RE: Final = re.compile(
-    rf"""(?<![^{_ENDS}])(?=@*+[^{_ENDS}@]+@(?:[^{_ENDS}]|\[))[^{_ENDS}]++"""
+    rf"""(?<![^{_ENDS}])(?=@*+[^{_ENDS}@]+{_AT}(?:[^{_ENDS}]|\[))[^{_ENDS}]++"""
     rf"""(?:\[[^\]\s]{{1,64}}\])?"""
-    rf"""|"(?:[^"\\\r\n]|\\.)*+"@(?:\[[^\]\s]{{1,64}}\]|[^{_ENDS}]*+)"""
+    rf"""|"(?:[^"\\\r\n]|\\.)*+"{_AT}(?:\[[^\]\s]{{1,64}}\]|[^{_ENDS}]*+)"""
 )
 # The word a cut ends in, '@' and all, when it could be a piece of an address (no
 # longer than a whole one: 64 + 1 + 255, RFC 5321): cut text ends before it, so no
@@ -73,8 +77,9 @@ _MTA_TYPE_RE: Final = re.compile(r"\s*[A-Za-z][A-Za-z0-9-]{0,31}\s*;\s*")
 
 
 def redact_addresses(text: str) -> str:
-    """``text`` with every email address replaced by :data:`ADDRESS`."""
-    if "@" not in text:
+    """``text`` with every email address (an '@' or '%40' inside a word) replaced by
+    :data:`ADDRESS`."""
+    if "@" not in text and "%40" not in text:
         return text
     return _ADDRESS_RE.sub(_placeholder, text)
 
@@ -123,7 +128,7 @@ def clean_once(text: str) -> str:
     """:func:`clean` for a text that does not repeat (a message id): kept out of its
     cache, where thousands a minute would push out the texts that do repeat. Most need
     nothing, and two scans in C say so."""
-    if len(text) <= MAX_CHARS and "@" not in text and text.isprintable():
+    if len(text) <= MAX_CHARS and "@" not in text and "%40" not in text and text.isprintable():
         return text
     return _cleaned(*_head(text, MAX_CHARS), MAX_CHARS)
 
