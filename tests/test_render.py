@@ -363,6 +363,42 @@ def test_a_section_at_slacks_3000_characters(length: int, cut: bool) -> None:
     assert text.endswith("…") == cut
 
 
+def test_stranger_text_styles_nothing_in_slack() -> None:
+    """A recipient domain, a diagnostic, an MTA, an SMTP status and a configuration set
+    written with Slack's style marks (``*bold*``, ``_italic_``, ``~strike~``): in the
+    Slack message none of them bolds, slants or strikes anything (Slack has no escape
+    for them: each is sent as a look-alike), while sesd's own bold stays bold; the
+    other sinks get the text as it is."""
+    styled = "*bold* _italic_ ~strike~"
+    alert = dataclasses.replace(
+        _alert(Transition.FIRING, "_x_.example"),
+        breakdown=Breakdown(
+            diagnostics=[(f"smtp; 550 {styled}", 3)],
+            mtas=[("mx_*_1.example", 3)],
+            statuses=[("5.7.1 ~x~", 3)],
+            config_sets=["set_*a*_"],
+            delay_types=[("Type_a_", 3)],
+        ),
+    )
+    notification = Notification(
+        rule="r", kind=Transition.FIRING, severity="info", sinks=(), alerts=(alert,), at=T
+    )
+    message = slack_message(notification)
+    section = message["blocks"][1]["text"]["text"]
+    shown = "\u2217bold\u2217 \u02cditalic\u02cd \u223cstrike\u223c"
+    assert f"smtp; 550 {shown}" in section
+    assert "mx\u02cd\u2217\u02cd1.example" in section
+    assert "5.7.1 \u223cx\u223c" in section
+    assert "set\u02cd\u2217a\u2217\u02cd" in section
+    assert "Type\u02cda\u02cd" in section
+    assert section.startswith("*\u02cdx\u02cd.example*: delay_ratio *25.0%*")
+    assert "\u02cdx\u02cd.example" in message["text"]
+    for raw in ("*bold*", "_italic_", "~strike~", "~x~", "mx_", "set_", "Type_", "*_x_."):
+        assert raw not in section, raw
+    assert "_x_" not in message["text"]
+    assert styled in describe(alert)
+
+
 def test_a_cut_section_splits_no_entity() -> None:
     """A diagnostic of ampersands (each sent as ``&amp;``) cut at 3,000 characters, the
     bound falling at each place in an entity: the section ends before the entity, never

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,7 +21,7 @@ from sesd.alerting.cause_text import cause_advice, cause_noted, dominant_cause, 
 from sesd.alerting.rules import Transition
 from sesd.config import CANARY_METRICS, TENANT_METRICS
 from sesd.core.scopes import ACCOUNT, DOMAIN, PROVIDER, TENANT
-from sesd.core.text import slack_escape, slack_head
+from sesd.core.text import slack_escape, slack_head, slack_plain
 
 __all__ = [
     "console_text",
@@ -57,17 +58,18 @@ def _when(t: float) -> str:
     return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
 
 
-def headline(alert: Alert, *, state: bool = True) -> str:
+def headline(alert: Alert, *, state: bool = True, slack: bool = False) -> str:
     """One line: what, where, how bad; ``state=False`` leaves out "[FIRING]" and the
     like, for a receiver that tells the state itself (Alertmanager keeps a firing
-    alert's text for the resolve it sends on its own)."""
+    alert's text for the resolve it sends on its own); ``slack``: what it names, a
+    stranger's, styles nothing (sesd.core.text.slack_plain)."""
     verb = {
         Transition.FIRING: "[FIRING] ",
         Transition.REPEAT: "[STILL FIRING] ",
         Transition.RESOLVED: "[RESOLVED] ",
     }[alert.kind]
     return (
-        f"{verb if state else ''}{alert.rule}: {subject(alert)} {alert.metric} "
+        f"{verb if state else ''}{alert.rule}: {_plain(slack)(subject(alert))} {alert.metric} "
         f"{_value(alert, alert.value)} ({alert.fires} {_value(alert, alert.threshold)}, "
         f"{alert.window} window)"
     )
@@ -82,7 +84,7 @@ def subject(alert: Alert) -> str:
     return shown if alert.provider is None else f"{shown} ({PROVIDER} {alert.provider})"
 
 
-def provider_lines(alert: Alert) -> list[str]:
+def provider_lines(alert: Alert, *, slack: bool = False) -> list[str]:
     """For an alert on a provider's or a tenant's mail: its top affected domains (the
     tenant's advice says "slow down to this provider": which one) and top causes."""
     if alert.scope not in (PROVIDER, TENANT) or alert.kind is Transition.RESOLVED:
@@ -90,11 +92,16 @@ def provider_lines(alert: Alert) -> list[str]:
     if _from_ses(alert):
         return []  # what SES says of the tenant: no events behind it
     b = alert.breakdown
-    return [f"top domains: {_top(b.domains)}", f"top causes: {_top(b.causes)}"]
+    return [f"top domains: {_top(b.domains, _plain(slack))}", f"top causes: {_top(b.causes)}"]
 
 
-def _top(pairs: list[tuple[str, int]]) -> str:
-    return ", ".join(f"{name} ({n})" for name, n in pairs) or "-"
+def _top(pairs: list[tuple[str, int]], shown: Callable[[str], str] = str) -> str:
+    return ", ".join(f"{shown(name)} ({n})" for name, n in pairs) or "-"
+
+
+def _plain(slack: bool) -> Callable[[str], str]:
+    """How a stranger's text is shown: in Slack, styling nothing; elsewhere as it is."""
+    return slack_plain if slack else str
 
 
 def _from_ses(alert: Alert) -> bool:
@@ -192,20 +199,22 @@ def describe(alert: Alert, *, slack: bool = False) -> str:
     matters most is in bold, and the AWS note has its icon."""
     b = alert.breakdown
     mark = "*" if slack else ""
+    plain = _plain(slack)  # a stranger's text: styling nothing in Slack
+    named = plain(subject(alert))
     lines = [
-        f"{mark}{subject(alert)}{mark}: {alert.metric} {mark}{_value(alert, alert.value)}{mark} "
+        f"{mark}{named}{mark}: {alert.metric} {mark}{_value(alert, alert.value)}{mark} "
         f"(fires {alert.fires} {_value(alert, alert.threshold)}, "
         f"clears at {_value(alert, alert.clear_threshold)}, {alert.window})",
     ]
     cause = cause_line(alert)
     if cause is not None:
         lines.append(cause)  # first after the value: what is wrong, and what to do
-    lines += provider_lines(alert)
+    lines += provider_lines(alert, slack=slack)
     span = firing_span(alert)
     if span:
         lines.append(span)
     if _from_ses(alert):
-        lines += [*alert.notes, f"where: {alert.stage}"]
+        lines += [*map(plain, alert.notes), f"where: {alert.stage}"]  # SES's words in them
         return "\n".join(lines)
     lines += [
         "counts: " + ", ".join(f"{k} {v}" for k, v in alert.counts.items() if v),
@@ -219,14 +228,15 @@ def describe(alert: Alert, *, slack: bool = False) -> str:
             lines.append(f"missing canaries (message ids): {', '.join(b.message_ids)}")
     elif alert.kind is not Transition.RESOLVED:
         lines += [
-            f"delay types: {_top(b.delay_types)}",
-            f"SMTP status: {_top(b.statuses)}",
-            f"diagnostics: {_top(b.diagnostics[:3])}",
-            f"reporting MTAs: {_top(b.mtas)}",
-            f"message ids: {', '.join(b.message_ids) or '-'}",
-            f"identities: {', '.join(b.sources) or '-'}  regions: {', '.join(alert.regions) or '-'}"
-            f"  accounts: {', '.join(alert.accounts) or '-'}"
-            f"  configuration sets: {', '.join(b.config_sets) or '-'}",
+            f"delay types: {_top(b.delay_types, plain)}",
+            f"SMTP status: {_top(b.statuses, plain)}",
+            f"diagnostics: {_top(b.diagnostics[:3], plain)}",
+            f"reporting MTAs: {_top(b.mtas, plain)}",
+            f"message ids: {plain(', '.join(b.message_ids)) or '-'}",
+            f"identities: {plain(', '.join(b.sources)) or '-'}"
+            f"  regions: {plain(', '.join(alert.regions)) or '-'}"
+            f"  accounts: {plain(', '.join(alert.accounts)) or '-'}"
+            f"  configuration sets: {plain(', '.join(b.config_sets)) or '-'}",
         ]
         if alert.internal:
             lines.append(
@@ -258,7 +268,7 @@ def slack_message(notification: Notification) -> dict[str, Any]:
         blocks.append(block)
     shown = len(blocks) - 1
     if shown < len(alerts):
-        rest = ", ".join(a.domain for a in alerts[shown:])
+        rest = slack_plain(", ".join(a.domain for a in alerts[shown:]))
         blocks.append({"type": "section", "text": _mrkdwn(
             f"…and {len(alerts) - shown} more: {rest}", SLACK_MAX_REST
         )})  # fmt: skip
@@ -266,7 +276,9 @@ def slack_message(notification: Notification) -> dict[str, Any]:
     if notification.silence:
         closing.append(_mrkdwn(f"mute: {notification.silence}"))
     blocks.append({"type": "context", "elements": closing})
-    text = _mrkdwn(title + ": " + "; ".join(headline(a) for a in alerts), SLACK_MAX_TEXT)
+    text = _mrkdwn(
+        title + ": " + "; ".join(headline(a, slack=True) for a in alerts), SLACK_MAX_TEXT
+    )
     return {"text": text["text"], "blocks": blocks}
 
 

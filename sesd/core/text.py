@@ -27,6 +27,7 @@ __all__ = [
     "redact_addresses",
     "slack_escape",
     "slack_head",
+    "slack_plain",
 ]
 
 #: What an email address in event text becomes.
@@ -214,3 +215,17 @@ def slack_head(text: str, limit: int) -> str:
     if start >= 0 and ";" not in head[start:]:
         head = head[:start]
     return head + "…"
+
+
+#: Slack's style marks (bold, italic, strike), each as a look-alike that styles nothing.
+_SLACK_MARKS: Final = str.maketrans({"*": "\u2217", "_": "\u02cd", "~": "\u223c"})
+
+
+def slack_plain(text: str) -> str:
+    """A stranger's text as Slack shows it without styling: ``*``, ``_`` and ``~``
+    become look-alikes (asterisk operator, modifier low macron, tilde operator). Slack
+    escapes none of them, and a pair would bold, slant or strike what lies between,
+    or close sesd's own bold; a look-alike depends on no rule of Slack's parser and
+    survives any cut. For text that goes into sesd's own mrkdwn, before
+    :func:`slack_escape`; the other sinks get the text as it is."""
+    return text.translate(_SLACK_MARKS)
