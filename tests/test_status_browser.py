@@ -177,6 +177,21 @@ async def test_an_idna_domain_keeps_its_unicode_form_when_the_script_redraws(
             seen.assert_clean(host)
 
 
+async def test_the_header_names_the_host_that_answered(
+    local_sqs: LocalSqs, sqs: Any, browser: Browser
+) -> None:
+    """Through a Service in front of replicas, each refresh may reach another: the
+    header names the host that answered (a pod's name), as the server draws it and as
+    the script redraws it from the JSON."""
+    async with spiked_page(local_sqs, sqs, browser) as (daemon, seen, host):
+        daemon.status.host = "sesd-7f9c-a"
+        page = seen.page
+        for refresh, refreshes in ((300, 0), (0.25, 2)):
+            await opened(page, f"http://{host}/?refresh={refresh}", refreshes)
+            await expect(page.locator("#header .facts").first).to_contain_text("on sesd-7f9c-a")
+        seen.assert_clean(host)
+
+
 async def test_a_stranger_s_markup_shows_as_text_and_runs_nothing(
     local_sqs: LocalSqs, sqs: Any, browser: Browser
 ) -> None:

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from socket import gethostname
 from typing import Any
 
 import aiohttp
@@ -120,7 +121,8 @@ async def test_the_table_lists_firing_alerts_first_and_the_spiking_domain_first(
 
         # A page's address pasted from the browser: the daemon's address is named.
         assert await sesd("status", "--url", f"{base}/domain/outlook.com?window=5m") == 0
-        assert capsys.readouterr().out.startswith(f"sesd 0.1.0{BUILT} at {base}  as of ")
+        shown = f"sesd 0.1.0{BUILT} at {base} on {gethostname()}  as of "
+        assert capsys.readouterr().out.startswith(shown)
 
 
 async def test_a_replica_of_a_fleet_says_its_figures_are_its_share(
@@ -341,6 +343,71 @@ async def test_watch_redraws_until_ctrl_c(local_sqs: LocalSqs, sqs: Any) -> None
                 assert await process.wait() == 0
 
 
+class Service(LocalServer):
+    """A Kubernetes Service in front of replicas: each request goes to the next one."""
+
+    def __init__(self, ports: list[int | None]) -> None:
+        super().__init__()
+        self._ports = ports
+        self.answered = 0
+
+    def routes(self, app: web.Application) -> None:
+        app.router.add_get("/{path:.*}", self._forward)
+
+    async def _forward(self, request: web.Request) -> web.Response:
+        port = self._ports[self.answered % len(self._ports)]
+        self.answered += 1
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(f"http://127.0.0.1:{port}{request.path_qs}") as answer,
+        ):
+            return web.Response(
+                body=await answer.read(), status=answer.status, content_type=answer.content_type
+            )
+
+
+async def test_watch_through_a_service_names_the_replica_each_redraw_came_from(
+    local_sqs: LocalSqs, sqs: Any
+) -> None:
+    """``--watch`` through a Service draws another replica at each redraw: the header
+    names the host that answered (a pod's name), so a redraw from another replica does
+    not pass for the same one changing its figures; the document carries ``host``."""
+    _, config = await firing(local_sqs, sqs)
+    async with running(config) as a, running(config) as b:
+        # One machine here: the names the pods would have, in place of its own.
+        a.status.host, b.status.host = "sesd-7f9c-a", "sesd-7f9c-b"
+        async with Service([a.http_port, b.http_port]) as service:
+            command = [sys.executable, "-m", "sesd", "status", "--watch", "--every", "0.2",
+                       "--url", f"http://127.0.0.1:{service.port}"]  # fmt: skip
+            with hearing_ctrl_c():
+                started = await anyio.open_process(command, stdout=subprocess.PIPE)
+            async with started as process:
+                assert process.stdout is not None
+                stream = BufferedByteReceiveStream(process.stdout)
+                headers: list[str] = []
+                with anyio.fail_after(20):
+                    while len(headers) < 4:
+                        line = (await stream.receive_until(b"\n", 1 << 16)).decode()
+                        if "  as of " in line:
+                            headers.append(line.rpartition("sesd 0.1.0")[2])
+                process.send_signal(signal.SIGINT)
+                with anyio.fail_after(10):
+                    assert await process.wait() == 0
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(f"http://127.0.0.1:{b.http_port}/api/v1/status") as answer,
+        ):
+            assert (await answer.json())["sesd"]["host"] == "sesd-7f9c-b"
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(f"http://127.0.0.1:{a.http_port}/") as answer,
+        ):
+            assert "<span>on sesd-7f9c-a</span>" in await answer.text()
+    at = f"at http://127.0.0.1:{service.port}"
+    replicas = [h.split(f"{at} on ", 1)[1].split()[0] for h in headers]
+    assert replicas == ["sesd-7f9c-a", "sesd-7f9c-b"] * 2, headers
+
+
 def test_the_default_address(tmp_path: Path) -> None:
     """No config: the default listen address; a config's listen address, reached on
     loopback when it listens everywhere, bracketed for IPv6."""
@@ -374,14 +441,15 @@ def test_an_unreadable_config_is_a_config_error(
 def test_the_table_shows_every_section() -> None:
     """Alerts on the canary, an account and a tenant with their notes and silence, a
     pending one last; each axis; the canary's last timings; the paused account and
-    tenant; the silence and its end; control characters from the network escaped."""
+    tenant; the silence and its end; control characters from the network (in the
+    version, in the host's name) escaped."""
     w = everything()
     doc = build_status(w.sources, NOW, read_counters(w.sources), (w.sources.started, {}))
     text = table(msgspec.structs.replace(doc, sesd=msgspec.structs.replace(
-        doc.sesd, version="0.1.0\x1b[2J", ready=False, not_ready=["q"]
+        doc.sesd, version="0.1.0\x1b[2J", host="pod\x1b[2J", ready=False, not_ready=["q"]
     )))  # fmt: skip
     lines = text.splitlines()
-    assert lines[0].startswith(f"sesd 0.1.0\\u001b[2J{BUILT}  as of ")
+    assert lines[0].startswith(f"sesd 0.1.0\\u001b[2J{BUILT} on pod\\u001b[2J  as of ")
     assert "NOT READY (q)" in lines[0]
     states = [line.split()[0] for line in lines if line.startswith(("  FIRING", "  PENDING"))]
     assert states == sorted(states, key=lambda state: state != "FIRING")

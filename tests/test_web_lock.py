@@ -6,6 +6,7 @@ from __future__ import annotations
 import signal
 import ssl
 from pathlib import Path
+from socket import gethostname
 from typing import Any
 
 import aiohttp
@@ -494,7 +495,8 @@ async def test_sesd_status_goes_through_the_lock(
         written = f"https://alice:alice-pw@127.0.0.1:{_port(daemon)}/metrics"
         code, out, _ = await status("--url", written)
         assert code == 0
-        assert out.startswith(f"sesd 0.1.0{BUILT} at https://127.0.0.1:{_port(daemon)}  as of")
+        shown = f"sesd 0.1.0{BUILT} at https://127.0.0.1:{_port(daemon)} on {gethostname()}  as of"
+        assert out.startswith(shown)
         assert "alice-pw" not in out
         written = f"https://alice:wrong-pw@127.0.0.1:{_port(daemon)}"
         code, _, err = await status("--url", written)

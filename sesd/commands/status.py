@@ -204,8 +204,10 @@ def table(status: Status, url: str = "") -> str:
     )
     if not d.state.ok:
         reload += f", STATE FILE SAVE FAILED (last saved {moment(d.state.at, status.at)})"
+    # The replica that answered: through a Service, each redraw may come from another.
     lines = [
-        f"sesd {built(d)}{f' at {url}' if url else ''}  as of {when(status.at)}  "
+        f"sesd {built(d)}{f' at {url}' if url else ''}{f' on {d.host}' if d.host else ''}"
+        f"  as of {when(status.at)}  "
         f"up {duration(d.uptime_seconds)}  {ready}  {reload}"
     ]
     if d.shared:

@@ -74,6 +74,9 @@ class DaemonView(msgspec.Struct, frozen=True, kw_only=True):
     #: A sink is ``shared``: one of several replicas on the same queues, whose
     #: figures are the part of the traffic SQS hands it, not the fleet's.
     shared: bool = False
+    #: The name of the machine that answered (a pod's name in Kubernetes): through a
+    #: Service, each request may reach another replica.
+    host: str = ""
 
 
 class QueueView(msgspec.Struct, frozen=True, kw_only=True):

@@ -124,6 +124,7 @@ def _daemon(sources: Sources, now: float) -> DaemonView:
     return DaemonView(
         version=sources.version,
         revision=sources.revision,
+        host=sources.host,
         started=sources.started,
         uptime_seconds=max(0.0, now - sources.started),
         ready=ready,

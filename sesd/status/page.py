@@ -58,7 +58,8 @@ def _header(daemon: DaemonView, now: float) -> str:
         config += f"; state file save FAILED (last saved {moment(daemon.state.at, now)})"
     return (
         f'<h1><a href="/">sesd</a> status <span class="version">{esc(built(daemon))}</span></h1>'
-        f'<p class="facts"><span>up {esc(duration(daemon.uptime_seconds))}</span> '
+        f'<p class="facts">{f"<span>on {esc(daemon.host)}</span> " if daemon.host else ""}'
+        f"<span>up {esc(duration(daemon.uptime_seconds))}</span> "
         f'<span class="{"ok" if daemon.ready else "bad"}">{esc(ready)}</span> '
         f'<span class="{"ok" if reload.ok and daemon.state.ok else "bad"}">{esc(config)}</span></p>'
         + (f'<p class="facts">{esc(SHARE)}</p>' if daemon.shared else "")

@@ -15,6 +15,7 @@ after a start compares with the start itself, when every counter was 0.
 
 from __future__ import annotations
 
+import socket
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -76,6 +77,9 @@ class Sources:
     version: str
     #: The commit this build was made from ("" unknown).
     revision: str = field(default_factory=revision)
+    #: The machine's name (a pod's, in Kubernetes): which replica answered, when a
+    #: Service in front of several hands each request to any of them.
+    host: str = field(default_factory=socket.gethostname)
 
 
 class Rates:

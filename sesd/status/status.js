@@ -135,7 +135,10 @@
     const config = "config loaded " + moment(d.reload.at) + (d.reload.ok ? "" : ", last reload FAILED") + saved;
     const parts = [
       h("h1", {}, h("a", { href: "/" }, "sesd"), " status ", h("span", { class: "version" }, d.version + (d.revision ? ` (${d.revision})` : ""))),
-      h("p", { class: "facts" }, h("span", {}, "up " + duration(d.uptime_seconds)), " ",
+      // The replica that drew it (page.py's header): through a Service, each refresh
+      // may reach another.
+      h("p", { class: "facts" }, d.host ? [h("span", {}, "on " + d.host), " "] : null,
+        h("span", {}, "up " + duration(d.uptime_seconds)), " ",
         h("span", { class: d.ready ? "ok" : "bad" }, ready), " ",
         h("span", { class: d.reload.ok && d.state.ok ? "ok" : "bad" }, config)),
     ];
