@@ -793,6 +793,66 @@ def dashboard_queries() -> list[str]:
     ]
 
 
+#: Three replicas' estimates of one account's rates, each over its own share of the
+#: sends: (instance, sends, bounce ratio, complaint ratio). The fleet's: 400 hard
+#: bounces and 11 complaints over 10,000 sends; AWS's figure the same on each.
+_SHARES = (("a", 4000, 0.01, 0.0005), ("b", 3000, 0.02, 0.001), ("c", 3000, 0.1, 0.002))
+
+
+@pytest.mark.parametrize(
+    ("kind", "fleet", "aws"), [("bounce", 0.04, 0.035), ("complaint", 0.0011, 0.0008)]
+)
+def test_the_dashboard_shows_the_fleets_estimate_of_the_rates(
+    tmp_path: Path, kind: str, fleet: float, aws: float
+) -> None:
+    """Each replica estimates the account's bounce and complaint rates over the sends
+    SQS handed it: the panel beside AWS's figure shows the fleet's (every replica's
+    bounces over every replica's sends), not the replica whose share looks worst, and
+    AWS's figure once, however many replicas poll it. promtool evaluates the panel's
+    query on three replicas' samples."""
+    dashboard = json.loads(DASHBOARD.read_text())
+    (expr,) = [
+        t["expr"]
+        for p in dashboard["panels"]
+        for t in p.get("targets", [])
+        if f"sesd_ses_reputation_{kind}_ratio" in t["expr"]
+    ]
+    where = 'job="sesd",account="prod",region="eu-west-1",configuration_set=""'
+    series = []
+    for instance, sends, *ratios in _SHARES:
+        ratio = ratios[0] if kind == "bounce" else ratios[1]
+        one = f'{where},instance="{instance}"'
+        series += [
+            {"series": f"sesd_ses_reputation_sends{{{one}}}", "values": f"{sends}x5"},
+            {"series": f'sesd_ses_reputation_{kind}_ratio{{{one},source="sesd"}}',
+             "values": f"{ratio}x5"},
+            {"series": f'sesd_ses_reputation_{kind}_ratio{{{one},source="aws"}}',
+             "values": f"{aws}x5"},
+        ]  # fmt: skip
+    labels = 'account="prod", region="eu-west-1"'
+    test = {
+        "tests": [
+            {
+                "interval": "1m",
+                "input_series": series,
+                "promql_expr_test": [
+                    {
+                        "expr": expr,
+                        "eval_time": "3m",
+                        "exp_samples": [
+                            {"labels": f'{{{labels}, source="aws"}}', "value": aws},
+                            {"labels": f'{{{labels}, source="sesd"}}', "value": fleet},
+                        ],
+                    }
+                ],
+            }
+        ]
+    }
+    (tmp_path / "panel.test.yml").write_text(yaml.safe_dump(test))
+    result = run(require_tool("promtool"), "test", "rules", "panel.test.yml", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_the_hosted_ci_runs_what_ci_runs_and_the_audit() -> None:
     """.github/workflows/ci.yml runs .ci/run (which runs make test) and make audit, within
     CI's 90 minutes."""
