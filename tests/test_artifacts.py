@@ -327,7 +327,10 @@ def _manifests(directory: Path = KUBERNETES) -> dict[str, dict[str, Any]]:
 _CRDS = ("PodMonitor", "PrometheusRule")
 
 
-@pytest.mark.parametrize("directory", ["kubernetes", "kubernetes-fleet", "kubernetes-secured"])
+@pytest.mark.parametrize(
+    "directory",
+    ["kubernetes", "kubernetes-fleet", "kubernetes-fleet-stateful", "kubernetes-secured"],
+)
 def test_kubernetes_manifests_validate(tmp_path: Path, directory: str) -> None:
     """Every manifest, as the kustomization renders it (the fleet overlay's patches
     applied), validates strictly against the Kubernetes schemas."""
@@ -392,6 +395,42 @@ def test_kubernetes_manifests_agree_with_each_other() -> None:
         "kustomization.yaml",
         "secret.example.yaml",
     }
+
+
+def test_the_stateful_fleet_keeps_each_replicas_state_on_its_own_claim() -> None:
+    """config/kubernetes-fleet-stateful runs the fleet's pods as a StatefulSet, each
+    with its state file on a ReadWriteOnce claim of its own, so a rolled pod restores
+    its windows (the fleet overlay's emptyDir starts them empty): its pod template is
+    the fleet Deployment's but for the state volume, and the selectors, the Service
+    and the PodDisruptionBudget still find its pods."""
+    fleet = _manifests(ROOT / "config" / "kubernetes-fleet")
+    stateful = _manifests(ROOT / "config" / "kubernetes-fleet-stateful")
+    assert "Deployment" not in stateful  # replaced, not run beside it
+    deployment, workload = fleet["Deployment"], stateful["StatefulSet"]
+    config = parse_config(stateful["ConfigMap"]["data"]["sesd.toml"])
+    template = workload["spec"]["template"]
+    (container,) = template["spec"]["containers"]
+    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    state = mounts[str(Path(config.state.path or "").parent)]
+    (claim,) = workload["spec"]["volumeClaimTemplates"]
+    assert claim["metadata"]["name"] == state
+    assert claim["spec"]["accessModes"] == ["ReadWriteOnce"]
+    assert state not in {v["name"] for v in template["spec"]["volumes"]}
+    # The same pod otherwise: a change to the fleet's is made to both.
+    expected = json.loads(json.dumps(deployment["spec"]["template"]))
+    expected["spec"]["volumes"] = [v for v in expected["spec"]["volumes"] if v["name"] != state]
+    assert template == expected
+    assert workload["spec"]["replicas"] == deployment["spec"]["replicas"]
+    assert workload["spec"]["updateStrategy"]["type"] == "RollingUpdate"
+    assert workload["spec"]["serviceName"] == stateful["Service"]["metadata"]["name"]
+    labels = template["metadata"]["labels"]
+    assert workload["spec"]["selector"]["matchLabels"].items() <= labels.items()
+    assert stateful["PodDisruptionBudget"]["spec"]["selector"]["matchLabels"].items() <= (
+        labels.items()
+    )
+    namespace = yaml.safe_load((ROOT / "config" / "kubernetes-fleet-stateful" /
+                                "kustomization.yaml").read_text())["namespace"]  # fmt: skip
+    assert namespace == "sesd"
 
 
 def test_the_pod_monitor_names_the_job_as_the_rules_do() -> None:
