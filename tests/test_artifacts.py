@@ -433,6 +433,21 @@ def test_the_stateful_fleet_keeps_each_replicas_state_on_its_own_claim() -> None
     assert namespace == "sesd"
 
 
+def test_the_fleets_tenant_polls_together_stay_within_what_ses_allows() -> None:
+    """Each replica with [tenants] walks SES's tenants at its own calls_per_second: the
+    fleet overlay's sesd.toml shows the pace for its replicas (its commented-out block,
+    uncommented, is a valid config) at about one call a second for the fleet, what SES
+    allows an account's read calls."""
+    fleet = _manifests(ROOT / "config" / "kubernetes-fleet")
+    text = fleet["ConfigMap"]["data"]["sesd.toml"]
+    block = "# [tenants]\n# enabled = true\n# calls_per_second = "
+    assert block in text
+    config = parse_config(text.replace(block, block.replace("# ", "")))
+    assert config.tenants.enabled
+    replicas = fleet["Deployment"]["spec"]["replicas"]
+    assert 0.8 <= config.tenants.calls_per_second * replicas <= 1.0
+
+
 def test_the_pod_monitor_names_the_job_as_the_rules_do() -> None:
     """The Operator names a PodMonitor's job "namespace/name" unless its jobLabel names
     a pod label: SesdDown and SesdAbsent match job="sesd", the pods' label value."""
