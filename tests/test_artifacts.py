@@ -907,6 +907,33 @@ def test_the_dashboard_shows_the_fleets_estimate_of_the_rates(
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+@pytest.mark.parametrize(
+    ("title", "fleet"),
+    [
+        ("Delay ratio, 15m window", "sesd:delay_ratio:15m"),
+        ("Delay ratio by provider, 15m window", "sesd:provider_delay_ratio:15m"),
+        ("Delay ratio by tenant, 15m", "sesd:tenant_delay_ratio:15m"),
+    ],
+)
+def test_a_15m_delay_ratio_panel_shows_the_fleets_ratio_as_its_alert_reads_it(
+    title: str, fleet: str
+) -> None:
+    """Beside the worst replica's own window, each 15m delay ratio panel draws the
+    fleet's ratio from the recording rule its fleet alert reads (the windows summed
+    over replicas, not rate() of the counters, which counts a backlog's late events
+    and loses a new label's first ones), so the figure on the dashboard is the one
+    that paged; a replica's own figure says it is one replica's."""
+    dashboard = json.loads(DASHBOARD.read_text())
+    (panel,) = [p for p in dashboard["panels"] if p["title"].startswith(title)]
+    targets = {t["expr"].split("{")[0]: t["legendFormat"] for t in panel["targets"]}
+    assert targets.get(fleet, "").endswith("(fleet)"), targets
+    rules = yaml.safe_load((PROMETHEUS / "sesd.rules.yml").read_text())["groups"]
+    assert fleet in {r.get("record") for g in rules for r in g["rules"]}
+    for expr, legend in targets.items():
+        if expr.startswith("max by"):
+            assert legend.endswith("(worst replica)"), (expr, legend)
+
+
 def test_the_hosted_ci_runs_what_ci_runs_and_the_audit() -> None:
     """.github/workflows/ci.yml runs .ci/run (which runs make test) and make audit, within
     CI's 90 minutes."""
