@@ -61,8 +61,8 @@ def test_the_clock_follows_the_monotonic_clock_between_steps() -> None:
 #: each pass (more of them see the stepped clock).
 QUICK_HOUSEKEEPING = """
 import sys
-from sesd.runtime import daemon
-daemon._JANITOR_EVERY = 1.0
+from sesd.runtime import janitor
+janitor.EVERY = 1.0
 from sesd.commands.main import main
 sys.exit(main())
 """

@@ -16,7 +16,7 @@ from sesd.alerting.evaluator import Evaluator
 from sesd.commands.demo.localsqs import LocalSqs
 from sesd.config import Config, core_settings, parse_config
 from sesd.core.pipeline import Pipeline
-from sesd.runtime import collector, daemon
+from sesd.runtime import collector, janitor
 from sesd.runtime.health import Changes
 from sesd.runtime.state import snapshot, write_state
 from tests import factory as f
@@ -142,7 +142,7 @@ async def test_each_janitor_round_freezes_the_windows_made_since(
     round, not left for full collections to walk for as long as sesd runs."""
     url, _ = await make_queue(sqs)
     rounds, changes = [0], Changes()
-    monkeypatch.setattr(daemon, "_JANITOR_EVERY", 0.05)
+    monkeypatch.setattr(janitor, "EVERY", 0.05)
     async with running(_config(local_sqs, url, tmp_path / "state.bin")) as sesd:
         housekeep = sesd.pipeline.housekeep
 
@@ -169,7 +169,7 @@ async def test_the_janitor_reexamines_what_it_froze(
     """Once REEXAMINE_EVERY has passed, a janitor round collects everything frozen: a
     cycle frozen while sesd used it, dropped since, does not live as long as sesd."""
     url, _ = await make_queue(sqs)
-    monkeypatch.setattr(daemon, "_JANITOR_EVERY", 0.05)
+    monkeypatch.setattr(janitor, "EVERY", 0.05)
     monkeypatch.setattr(collector, "REEXAMINE_EVERY", 0.0)
     changes = Changes()
     async with running(_config(local_sqs, url, tmp_path / "state.bin")) as sesd:

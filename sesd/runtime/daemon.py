@@ -31,8 +31,6 @@ import anyio
 import anyio.abc
 
 from sesd import __version__
-from sesd.account.poller import AccountPoller
-from sesd.account.tenants import TenantPoller
 from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.service import Alerting, sink_session
 from sesd.config import Config, ConfigError, QueueConfig, core_settings
@@ -42,13 +40,15 @@ from sesd.io.build import revision
 from sesd.io.logs import get_logger
 from sesd.metrics.registry import Metrics
 from sesd.providers.resolver import ProviderResolver
-from sesd.runtime.aws import AwsClients, poll_config, tenant_config
+from sesd.runtime.aws import AwsClients
 from sesd.runtime.canary import CanaryRunner
 from sesd.runtime.clock import AnchoredClock
-from sesd.runtime.collector import Settler, settle
+from sesd.runtime.collector import settle
 from sesd.runtime.consumers import Consumers
 from sesd.runtime.health import Changes, Health
 from sesd.runtime.http import StartError, http_server
+from sesd.runtime.janitor import janitor
+from sesd.runtime.polls import account_poller, tenant_poller
 from sesd.runtime.reload import Reloader
 from sesd.runtime.saver import StateSaver
 from sesd.runtime.signals import EXIT_FORCED, watch_signals
@@ -61,8 +61,6 @@ from sesd.status.routes import add_status_routes
 from sesd.status.sources import Sources
 
 __all__ = ["EXIT_FORCED", "Daemon", "StartError"]
-
-_JANITOR_EVERY = 10.0
 
 
 class Daemon:
@@ -138,28 +136,9 @@ class Daemon:
             started=self.clock.peek(),
             version=__version__,
         )
-        #: SES's view of each (account, region), polled (with [account_health] enabled).
-        self.account_poller: AccountPoller | None = None
-        if config.account_health.enabled:
-            self.account_poller = AccountPoller(
-                config.health_targets(),
-                self._account_client,
-                ledger.accounts,
-                every=config.account_health.poll_every.seconds,
-                cloudwatch=config.account_health.cloudwatch,
-                clock=self.clock,
-            )
-        #: SES's tenants of each (account, region), polled (with [tenants] enabled).
-        self.tenant_poller: TenantPoller | None = None
-        if config.tenants.enabled:
-            self.tenant_poller = TenantPoller(
-                config.health_targets(), self._tenant_client, ledger.accounts,
-                ledger.tenant_map, ledger.tenant_status,
-                every=config.tenants.poll_every.seconds,
-                recommendations=config.tenants.recommendations,
-                clock=self.clock, pace=1 / config.tenants.calls_per_second,
-                walks=ledger.tenant_walks,
-            )  # fmt: skip
+        #: The SES API polls ([account_health], [tenants]), where the config enables them.
+        self.account_poller = account_poller(self)
+        self.tenant_poller = tenant_poller(self)
         if config.canary is not None:
             self.metrics.watch_canary()
         self.canary = CanaryRunner(ledger.canary, self.clock, self.changes.notify, self.stopping)
@@ -271,7 +250,7 @@ class Daemon:
         for queue in self.config.queues:
             # Advice only (no dead-letter queue): never holding up the start or READY=1.
             tg.start_soon(check_queue, self.sqs(queue), queue, *self.ledger.where(queue.label))
-        keep("janitor", self._janitor)
+        keep("janitor", partial(janitor, self.pipeline, self.clock, self.monotonic))
         keep("files", self._reloader.follow)
         keep("alerting", self.alerting.run)
         if self.account_poller is not None:
@@ -329,21 +308,6 @@ class Daemon:
         assert self.aws is not None
         return self.aws.sqs(queue, use)
 
-    async def _account_client(self, service: str, target: tuple[str, str]) -> Any:
-        """The SESv2 or CloudWatch client of an (account, region), for the health polls."""
-        assert self.aws is not None
-        health = self.config.account_health
-        endpoint = health.ses_endpoint_url if service == "sesv2" else health.cloudwatch_endpoint_url
-        config = poll_config(attempts=2)
-        return await self.aws.client(service, target[0], target[1], config, endpoint, use="health")
-
-    async def _tenant_client(self, service: str, target: tuple[str, str]) -> Any:
-        """The SESv2 client of an (account, region), for the tenant polls."""
-        assert self.aws is not None
-        endpoint = self.config.tenants.endpoint_url
-        config = tenant_config()
-        return await self.aws.client(service, target[0], target[1], config, endpoint, use="tenants")
-
     def _poller(
         self, queue: QueueConfig, stop: anyio.Event, memory: InvalidMemory, index: int
     ) -> QueuePoller:
@@ -387,13 +351,3 @@ class Daemon:
         """Run ``func(*args)`` in the daemon's task group."""
         assert self._tasks is not None
         self._tasks.start_soon(partial(func, *args))
-
-    async def _janitor(self) -> None:
-        settler = Settler(self.monotonic(), self._log)
-        while True:
-            evicted = self.pipeline.housekeep(self.clock())
-            if evicted:
-                self._log.info("sesd.domains.evicted", count=len(evicted))
-            self._log.debug("sesd.housekeeping.done", pending=len(self.ledger.pending))
-            settler.round(self.monotonic())  # what was made since, out of the walks
-            await anyio.sleep(_JANITOR_EVERY)

@@ -1,0 +1,68 @@
+"""The SES API polls beside the queues: each (account, region)'s sending status and
+reputation (``[account_health]``) and its tenants (``[tenants]``), as the config
+enables them, each asking through the daemon's AWS clients with settings of its own."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from sesd.account.poller import AccountPoller
+from sesd.account.tenants import TenantPoller
+from sesd.runtime.aws import poll_config, tenant_config
+
+if TYPE_CHECKING:
+    from sesd.runtime.daemon import Daemon
+
+__all__ = ["account_poller", "tenant_poller"]
+
+
+def account_poller(daemon: Daemon) -> AccountPoller | None:
+    """SES's view of each (account, region), polled (with ``[account_health]`` enabled)."""
+    config, ledger = daemon.config, daemon.ledger
+    if not config.account_health.enabled:
+        return None
+    return AccountPoller(
+        config.health_targets(),
+        partial(_account_client, daemon),
+        ledger.accounts,
+        every=config.account_health.poll_every.seconds,
+        cloudwatch=config.account_health.cloudwatch,
+        clock=daemon.clock,
+    )
+
+
+def tenant_poller(daemon: Daemon) -> TenantPoller | None:
+    """SES's tenants of each (account, region), polled (with ``[tenants]`` enabled)."""
+    config, ledger = daemon.config, daemon.ledger
+    if not config.tenants.enabled:
+        return None
+    return TenantPoller(
+        config.health_targets(), partial(_tenant_client, daemon), ledger.accounts,
+        ledger.tenant_map, ledger.tenant_status,
+        every=config.tenants.poll_every.seconds,
+        recommendations=config.tenants.recommendations,
+        clock=daemon.clock, pace=1 / config.tenants.calls_per_second,
+        walks=ledger.tenant_walks,
+    )  # fmt: skip
+
+
+# The clients are asked for at each poll: the config a reload brought names the
+# endpoints, and the AWS clients exist only while the daemon runs.
+
+
+async def _account_client(daemon: Daemon, service: str, target: tuple[str, str]) -> Any:
+    """The SESv2 or CloudWatch client of an (account, region), for the health polls."""
+    assert daemon.aws is not None
+    health = daemon.config.account_health
+    endpoint = health.ses_endpoint_url if service == "sesv2" else health.cloudwatch_endpoint_url
+    config = poll_config(attempts=2)
+    return await daemon.aws.client(service, target[0], target[1], config, endpoint, use="health")
+
+
+async def _tenant_client(daemon: Daemon, service: str, target: tuple[str, str]) -> Any:
+    """The SESv2 client of an (account, region), for the tenant polls."""
+    assert daemon.aws is not None
+    endpoint = daemon.config.tenants.endpoint_url
+    config = tenant_config()
+    return await daemon.aws.client(service, target[0], target[1], config, endpoint, use="tenants")
