@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from typing import Final, TextIO
 
@@ -11,12 +10,14 @@ import anyio
 import anyio.abc
 from prometheus_client import Counter
 
-from sesd.alerting.alert import Alert, Notification, notification_of
+from sesd.alerting.alert import Alert, Notification
+from sesd.alerting.alert_log import Held, log_alerts, log_unsent
 from sesd.alerting.alertmanager import AlertmanagerSink
 from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.outbox import Outbox
 from sesd.alerting.recall import held_back, recall
-from sesd.alerting.rules import Transition, has_waited
+from sesd.alerting.resends import Resends
+from sesd.alerting.rules import Transition
 from sesd.alerting.silence_file import SilenceWatcher
 from sesd.alerting.sink_map import build_sink, build_sinks, sink_session
 from sesd.alerting.sinks import PagerDutySink, Sink
@@ -31,8 +32,6 @@ _STALL: Final = 30.0
 #: The log lines of alerts written before the loop is given back: a storm's thousands
 #: of firings cost tens of milliseconds to log; this many, a few.
 LINES: Final = 200
-#: What a silence held back: (rule, label, transition, silence id).
-Held = tuple[str, str, str, str]
 
 
 class Alerting:
@@ -74,8 +73,7 @@ class Alerting:
         self._unread: list[str] = []
         self._session: aiohttp.ClientSession | None = None
         self._tasks: anyio.abc.TaskGroup | None = None
-        #: When each resending sink (Alertmanager) last got every firing alert.
-        self._resent: dict[str, float] = {}
+        self._resends = Resends()
         #: Outboxes of sinks a reload removed, while they deliver what they hold.
         self._retired: list[Outbox] = []
         #: Whether the last evaluation found sesd reading further behind than a window.
@@ -147,8 +145,7 @@ class Alerting:
                 self.outboxes[name].sink = self._holding(
                     build_sink(name, sink_config, self._session, self._console)
                 )
-                # Posted at once: new members, or a resend_every longer than four old ones.
-                self._resent[name] = float("-inf")
+                self._resends.at_once(name)
         # What the change owes (a removed sink's resolves too) goes out before it closes.
         owed = removed | {alert.rule for alert in resolves}
         for notification in self.evaluator.due(now, flush=True, rules=owed):
@@ -158,7 +155,7 @@ class Alerting:
             retired = self.outboxes.pop(name)
             retired.close()
             self._retired.append(retired)  # still emptying: waited on at a stop, counted
-            self._resent.pop(name, None)
+            self._resends.forget(name)
 
     async def run(self) -> None:
         """Deliver from every outbox and evaluate every ``evaluate_every``, until cancelled."""
@@ -218,7 +215,7 @@ class Alerting:
         """One evaluation at the current time; due notifications go to their outboxes."""
         now = self._prepare()
         alerts, held, ended = self._decide(now)
-        self._log_alerts(alerts, held)
+        log_alerts(self._log, alerts, held)
         return self._conclude(now, ended, flush)
 
     async def evaluate_in_slices(self) -> list[Notification]:
@@ -243,7 +240,7 @@ class Alerting:
             for n, (some, some_held) in enumerate(pieces):
                 if n:
                     await anyio.lowlevel.checkpoint()
-                self._log_alerts(some, some_held)
+                log_alerts(self._log, some, some_held)
         return self._conclude(now, ended, flush=False)
 
     def _prepare(self) -> float:
@@ -278,26 +275,6 @@ class Alerting:
         alerts = self.evaluator.evaluate(self._ledger, now)
         return alerts, self.evaluator.held, self.evaluator.ended_silences
 
-    def _log_alerts(self, alerts: list[Alert], held: list[Held]) -> None:
-        """A line per alert decided (a resolve with why, when its alert says: a rule
-        changed under it), then per alert a silence held back."""
-        for alert in alerts:
-            resolved = alert.kind is Transition.RESOLVED and alert.notes
-            why = {"reason": "; ".join(alert.notes)} if resolved else {}
-            self._log.info(
-                f"sesd.alert.{alert.kind.value}",
-                rule=alert.rule,
-                domain=alert.domain,
-                value=alert.value,
-                threshold=alert.threshold,
-                window=alert.window,
-                **why,
-            )
-        for rule, domain, kind, silence in held:
-            self._log.info(
-                "sesd.alert.silenced", rule=rule, domain=domain, kind=kind, silence=silence
-            )
-
     def _conclude(self, now: float, ended: set[str], flush: bool) -> list[Notification]:
         """After the evaluation at ``now`` was decided and logged: the silences its
         resolves ``ended`` end, and due notifications go to their outboxes."""
@@ -306,60 +283,10 @@ class Alerting:
         notifications = self.evaluator.due(now, flush=flush)
         for notification in notifications:
             self.dispatch(notification)
-        self._resend(now)
+        self._resends.post(self.evaluator, self.outboxes, now)
         self.evaluations += 1
         self.on_evaluated()
         return notifications
-
-    def _resend(self, now: float) -> None:
-        """Post every firing alert again to sinks that want it (Alertmanager forgets an
-        alert not posted again within its ``resolve_timeout``)."""
-        due = []
-        # Firing alerts a state file brought back were last posted before the stop:
-        # due at once (a stop of three periods and one more would see them ended).
-        first = float("-inf") if self.evaluator.restored else now
-        self.evaluator.restored = False
-        for name, outbox in self.outboxes.items():
-            every = getattr(outbox.sink, "resend_every", None)
-            # A resend ahead of now (the clock stepped back) is due: Alertmanager ends
-            # an alert not posted again for its resolve_timeout.
-            last = self._resent.setdefault(name, first)
-            if every is None or not has_waited(last, now, every) or len(outbox):
-                continue
-            self._resent[name] = now
-            due.append((name, outbox))
-        if not due:
-            return
-        # The firing alerts whose firing was sent, by rule: gathered once. One a silence
-        # began to hold after its firing went out is posted again too: Alertmanager
-        # would otherwise end it after its endsAt, and its receivers hear a resolve for
-        # an alert that still fires (sesd's silence holds new notifications, not this).
-        by_rule: dict[str, list[Alert]] = {}
-        states = self.evaluator.states
-        # A firing still waiting its group_wait goes with its group, not before it.
-        waiting = self.evaluator.groups.waiting()
-        grouped = {(r, d) for r, d, kind in waiting if kind is Transition.FIRING}
-        for (rule_name, domain), alert in self.evaluator.current.items():
-            state = states.get(rule_name, {}).get(domain)
-            if state is not None and state.notified and (rule_name, domain) not in grouped:
-                # Its start as the state has it now (a clock step back brings it back).
-                if alert.since != state.since:
-                    alert = dataclasses.replace(alert, since=state.since)
-                by_rule.setdefault(rule_name, []).append(alert)
-        for name, outbox in due:
-            for rule in self.evaluator.rules:
-                alerts = by_rule.get(rule.name)
-                if alerts and name in rule.sinks:
-                    outbox.put(
-                        notification_of(
-                            rule,
-                            Transition.REPEAT,
-                            (name,),
-                            tuple(alerts),
-                            now,
-                            self.evaluator.mute,
-                        )
-                    )
 
     def dispatch(self, notification: Notification) -> None:
         """Queue a notification on each of its sinks' outboxes."""
@@ -380,16 +307,7 @@ class Alerting:
     def log_unsent(self, *, kept: bool) -> None:
         """At a stop, after :meth:`drain`: say what was not delivered, and whether the
         state file (``kept``) carries it to the next start."""
-        unsent = self.unsent()
-        if unsent:
-            self._log.warning(
-                "sesd.notify.unsent_at_exit",
-                count=len(unsent),  # alerts (a notification may carry several)
-                alerts=[f"{kind.value} {rule} {domain}" for rule, domain, kind in unsent[:20]],
-                hint="saved as not sent: the first evaluation after a restart sends them"
-                if kept
-                else "lost: without [state] path nothing is kept across a restart",
-            )
+        log_unsent(self._log, self.unsent(), kept=kept)
 
     async def drain(self) -> None:
         """Last evaluation, every waiting group sent, every outbox emptied."""

@@ -1,0 +1,81 @@
+"""Every firing alert posted again, now and then, to the sinks that want it: an
+Alertmanager forgets an alert not posted again within its ``resolve_timeout``."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+
+from sesd.alerting.alert import Alert, notification_of
+from sesd.alerting.evaluator import Evaluator
+from sesd.alerting.outbox import Outbox
+from sesd.alerting.rules import Transition, has_waited
+
+__all__ = ["Resends"]
+
+
+class Resends:
+    """When each resending sink (one with a ``resend_every``) last got every firing
+    alert, and the resends due to it."""
+
+    def __init__(self) -> None:
+        self._last: dict[str, float] = {}
+
+    def at_once(self, sink: str) -> None:
+        """Post to ``sink`` at the next evaluation: new members, or a ``resend_every``
+        longer than four old ones."""
+        self._last[sink] = float("-inf")
+
+    def forget(self, sink: str) -> None:
+        """``sink`` is gone (a reload removed it)."""
+        self._last.pop(sink, None)
+
+    def post(self, evaluator: Evaluator, outboxes: Mapping[str, Outbox], now: float) -> None:
+        """Queue every firing alert again on each sink whose ``resend_every`` has
+        passed since its last resend, and whose outbox is empty."""
+        due = []
+        # Firing alerts a state file brought back were last posted before the stop:
+        # due at once (a stop of three periods and one more would see them ended).
+        first = float("-inf") if evaluator.restored else now
+        evaluator.restored = False
+        for name, outbox in outboxes.items():
+            every = getattr(outbox.sink, "resend_every", None)
+            # A resend ahead of now (the clock stepped back) is due: Alertmanager ends
+            # an alert not posted again for its resolve_timeout.
+            last = self._last.setdefault(name, first)
+            if every is None or not has_waited(last, now, every) or len(outbox):
+                continue
+            self._last[name] = now
+            due.append((name, outbox))
+        if not due:
+            return
+        by_rule = _firing_by_rule(evaluator)
+        for name, outbox in due:
+            for rule in evaluator.rules:
+                alerts = by_rule.get(rule.name)
+                if alerts and name in rule.sinks:
+                    outbox.put(
+                        notification_of(
+                            rule, Transition.REPEAT, (name,), tuple(alerts), now, evaluator.mute
+                        )
+                    )
+
+
+def _firing_by_rule(evaluator: Evaluator) -> dict[str, list[Alert]]:
+    """The firing alerts whose firing was sent, by rule. One a silence began to hold
+    after its firing went out is posted again too: Alertmanager would otherwise end it
+    after its endsAt, and its receivers hear a resolve for an alert that still fires
+    (sesd's silence holds new notifications, not this)."""
+    by_rule: dict[str, list[Alert]] = {}
+    states = evaluator.states
+    # A firing still waiting its group_wait goes with its group, not before it.
+    waiting = evaluator.groups.waiting()
+    grouped = {(r, d) for r, d, kind in waiting if kind is Transition.FIRING}
+    for (rule_name, domain), alert in evaluator.current.items():
+        state = states.get(rule_name, {}).get(domain)
+        if state is not None and state.notified and (rule_name, domain) not in grouped:
+            # Its start as the state has it now (a clock step back brings it back).
+            if alert.since != state.since:
+                alert = dataclasses.replace(alert, since=state.since)
+            by_rule.setdefault(rule_name, []).append(alert)
+    return by_rule
