@@ -13,22 +13,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from sesd.alerting.accounts import measure_account
 from sesd.alerting.alert import Alert, Notification, alert_of, identity, link
 from sesd.alerting.changes import Change, Rechecked, changes, owed_alert, relabel
 from sesd.alerting.grouping import Groups
-from sesd.alerting.labels import watches
 from sesd.alerting.reads import Reads
 from sesd.alerting.rules import AlertState, Blindness, Status, Transition, measure, step
 from sesd.alerting.silences import SilenceSet, silence_command
 from sesd.alerting.slices import Evaluation, Whole
-from sesd.alerting.tenants import measure_tenant
 from sesd.config import QUANTILE_METRICS, AlertsConfig, Duration, RuleConfig
-from sesd.core.canary import CANARY_DOMAIN
 from sesd.core.causes import CAUSE_INDEX
 from sesd.core.ledger import Ledger
-from sesd.core.scopes import ACCOUNT, TENANT, Scope
-from sesd.core.tenants import TenantKey, TenantStatus
+from sesd.core.scopes import Scope
 from sesd.core.windows import Breakdown, DomainWindows, Figures
 
 __all__ = ["Evaluator", "Read"]
@@ -272,87 +267,6 @@ class Evaluator:
     def silenced(self, rule: str, domain: str, now: float) -> bool:
         """Whether a firing alert is held back by a silence (a pure read)."""
         return self.silences.match(rule, domain, self._severity.get(rule, ""), now) is not None
-
-    def _canary(self, rule: RuleConfig, ledger: Ledger, now: float, out: list[Alert]) -> None:
-        """A canary rule: one alert, domain ``canary``, measured by the canary tracker."""
-        tracker = ledger.canary
-        state = self.states[rule.name].setdefault(CANARY_DOMAIN, AlertState())
-        window = Duration(rule.window).seconds
-        value, volume = tracker.measure(rule.metric, window, now)
-        transition = step(rule, state, value, volume, now, self._repeat)
-        kind = self._gate(rule, CANARY_DOMAIN, state, transition, now)
-        if kind is None:
-            return
-        missing = [c.message_id for c in tracker.missing(now, now - window) if c.message_id]
-        alert = Alert(
-            **self._identity(rule, CANARY_DOMAIN, kind, state, now),
-            counts=tracker.counts(window, now),
-            breakdown=Breakdown(message_ids=missing[-5:]),
-            stage=tracker.stage(rule.metric, now, window),
-            regions=[],
-            internal=False,
-            notes=tuple(tracker.notes()),
-        )
-        self._emit(rule, alert, now, out)
-
-    def _accounts(self, rule: RuleConfig, ledger: Ledger, now: float, out: list[Alert]) -> None:
-        """An account rule: one alert per (account, region), named ``ACCOUNT/REGION``, from
-        the last poll or from the reputation estimate."""
-        states = self.states[rule.name]
-        targets = {f"{a}/{r}": (a, r) for a, r in ledger.accounts.status}
-        targets |= {f"{a}/{r}": (a, r) for a, r, cs in ledger.reputation.seen() if not cs}
-        for label in sorted(set(targets) | set(states)):
-            state = states.setdefault(label, AlertState())
-            target = targets.get(label)
-            status = ledger.accounts.status.get(target) if target else None
-            estimate = ledger.reputation.estimate((*target, "")) if target else None
-            value, volume, notes = measure_account(rule.metric, status, estimate)
-            transition = step(rule, state, value, volume, now, self._repeat)
-            kind = self._gate(rule, label, state, transition, now)
-            if kind is None:
-                continue
-            account, _, region = label.partition("/")
-            alert = Alert(
-                **self._identity(rule, label, kind, state, now),
-                counts={},
-                breakdown=Breakdown(),
-                stage="the SES account (sending status and reputation)",
-                regions=[region],
-                accounts=[account],
-                internal=False,
-                notes=notes,
-                scope=ACCOUNT,
-            )
-            self._emit(rule, alert, now, out)
-
-    def _tenants(self, rule: RuleConfig, ledger: Ledger, now: float, out: list[Alert]) -> None:
-        """A rule on what SES says of tenants: one alert per tenant, over the accounts
-        and regions it is in."""
-        states = self.states[rule.name]
-        by_tenant: dict[str, list[tuple[TenantKey, TenantStatus]]] = {}
-        for key, status in ledger.tenant_status.status.items():
-            by_tenant.setdefault(key[2], []).append((key, status))
-        watched = [t for t in by_tenant if watches(rule, t)]
-        for tenant in sorted(set(watched) | set(states)):
-            state = states.setdefault(tenant, AlertState())
-            found = by_tenant.get(tenant, [])
-            value, volume, notes = measure_tenant(rule.metric, found)
-            transition = step(rule, state, value, volume, now, self._repeat)
-            kind = self._gate(rule, tenant, state, transition, now)
-            if kind is None:
-                continue
-            alert = Alert(
-                **self._identity(rule, tenant, kind, state, now),
-                counts={},
-                breakdown=Breakdown(),
-                stage="SES tenant management (the tenant's sending status and findings)",
-                regions=sorted({key[1] for key, _ in found}),
-                accounts=sorted({key[0] for key, _ in found}),
-                internal=True,
-                notes=notes,
-                scope=TENANT,
-            )
-            self._emit(rule, alert, now, out)
 
     def _emit(self, rule: RuleConfig, alert: Alert, now: float, out: list[Alert]) -> None:
         alert = self.rechecked.explained(rule, alert)

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from sesd.alerting.alert import Alert
 from sesd.alerting.labels import labels
 from sesd.alerting.rules import Status
+from sesd.alerting.windowless import step_accounts, step_canary, step_tenants
 from sesd.config import ACCOUNT_METRICS, CANARY_METRICS, TENANT_METRICS, RuleConfig
 from sesd.core.ledger import Ledger
 from sesd.core.scopes import PROVIDER, TENANT, Scope
@@ -123,11 +124,11 @@ class Evaluation(Iterator[None]):
         out = self.alerts = []  # set first: a fault while deciding decides nothing twice
         for place, rule in enumerate(self.rules):
             if rule.metric in CANARY_METRICS:
-                evaluator._canary(rule, ledger, now, out)
+                step_canary(evaluator, rule, ledger, now, out)
             elif rule.metric in ACCOUNT_METRICS:
-                evaluator._accounts(rule, ledger, now, out)
+                step_accounts(evaluator, rule, ledger, now, out)
             elif rule.metric in TENANT_METRICS:
-                evaluator._tenants(rule, ledger, now, out)
+                step_tenants(evaluator, rule, ledger, now, out)
             for label, alert, remember in self._decided[place]:
                 evaluator._decide(rule, label, alert, remember, now, out)
         # The slices stepped label by label; what silences held is told rule by rule.

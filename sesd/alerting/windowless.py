@@ -1,0 +1,118 @@
+"""The rules on no windows: what sesd is told or probes rather than counts. A canary
+rule has one alert (domain ``canary``), an account rule one per (account, region)
+SES's polls or the reputation estimate know, a tenant rule one per tenant SES lists.
+
+Each is stepped once an evaluation's slices are done (sesd.alerting.slices), through
+the evaluator's states, silences and groups as a rule on windows is.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sesd.alerting.accounts import measure_account
+from sesd.alerting.alert import Alert
+from sesd.alerting.labels import watches
+from sesd.alerting.rules import AlertState, step
+from sesd.alerting.tenants import measure_tenant
+from sesd.config import Duration, RuleConfig
+from sesd.core.canary import CANARY_DOMAIN
+from sesd.core.ledger import Ledger
+from sesd.core.scopes import ACCOUNT, TENANT
+from sesd.core.tenants import TenantKey, TenantStatus
+from sesd.core.windows import Breakdown
+
+if TYPE_CHECKING:
+    from sesd.alerting.evaluator import Evaluator
+
+__all__ = ["step_accounts", "step_canary", "step_tenants"]
+
+
+def step_canary(
+    evaluator: Evaluator, rule: RuleConfig, ledger: Ledger, now: float, out: list[Alert]
+) -> None:
+    """A canary rule: one alert, domain ``canary``, measured by the canary tracker."""
+    tracker = ledger.canary
+    state = evaluator.states[rule.name].setdefault(CANARY_DOMAIN, AlertState())
+    window = Duration(rule.window).seconds
+    value, volume = tracker.measure(rule.metric, window, now)
+    transition = step(rule, state, value, volume, now, evaluator._repeat)
+    kind = evaluator._gate(rule, CANARY_DOMAIN, state, transition, now)
+    if kind is None:
+        return
+    missing = [c.message_id for c in tracker.missing(now, now - window) if c.message_id]
+    alert = Alert(
+        **evaluator._identity(rule, CANARY_DOMAIN, kind, state, now),
+        counts=tracker.counts(window, now),
+        breakdown=Breakdown(message_ids=missing[-5:]),
+        stage=tracker.stage(rule.metric, now, window),
+        regions=[],
+        internal=False,
+        notes=tuple(tracker.notes()),
+    )
+    evaluator._emit(rule, alert, now, out)
+
+
+def step_accounts(
+    evaluator: Evaluator, rule: RuleConfig, ledger: Ledger, now: float, out: list[Alert]
+) -> None:
+    """An account rule: one alert per (account, region), named ``ACCOUNT/REGION``, from
+    the last poll or from the reputation estimate."""
+    states = evaluator.states[rule.name]
+    targets = {f"{a}/{r}": (a, r) for a, r in ledger.accounts.status}
+    targets |= {f"{a}/{r}": (a, r) for a, r, cs in ledger.reputation.seen() if not cs}
+    for label in sorted(set(targets) | set(states)):
+        state = states.setdefault(label, AlertState())
+        target = targets.get(label)
+        status = ledger.accounts.status.get(target) if target else None
+        estimate = ledger.reputation.estimate((*target, "")) if target else None
+        value, volume, notes = measure_account(rule.metric, status, estimate)
+        transition = step(rule, state, value, volume, now, evaluator._repeat)
+        kind = evaluator._gate(rule, label, state, transition, now)
+        if kind is None:
+            continue
+        account, _, region = label.partition("/")
+        alert = Alert(
+            **evaluator._identity(rule, label, kind, state, now),
+            counts={},
+            breakdown=Breakdown(),
+            stage="the SES account (sending status and reputation)",
+            regions=[region],
+            accounts=[account],
+            internal=False,
+            notes=notes,
+            scope=ACCOUNT,
+        )
+        evaluator._emit(rule, alert, now, out)
+
+
+def step_tenants(
+    evaluator: Evaluator, rule: RuleConfig, ledger: Ledger, now: float, out: list[Alert]
+) -> None:
+    """A rule on what SES says of tenants: one alert per tenant, over the accounts
+    and regions it is in."""
+    states = evaluator.states[rule.name]
+    by_tenant: dict[str, list[tuple[TenantKey, TenantStatus]]] = {}
+    for key, status in ledger.tenant_status.status.items():
+        by_tenant.setdefault(key[2], []).append((key, status))
+    watched = [t for t in by_tenant if watches(rule, t)]
+    for tenant in sorted(set(watched) | set(states)):
+        state = states.setdefault(tenant, AlertState())
+        found = by_tenant.get(tenant, [])
+        value, volume, notes = measure_tenant(rule.metric, found)
+        transition = step(rule, state, value, volume, now, evaluator._repeat)
+        kind = evaluator._gate(rule, tenant, state, transition, now)
+        if kind is None:
+            continue
+        alert = Alert(
+            **evaluator._identity(rule, tenant, kind, state, now),
+            counts={},
+            breakdown=Breakdown(),
+            stage="SES tenant management (the tenant's sending status and findings)",
+            regions=sorted({key[1] for key, _ in found}),
+            accounts=sorted({key[0] for key, _ in found}),
+            internal=True,
+            notes=notes,
+            scope=TENANT,
+        )
+        evaluator._emit(rule, alert, now, out)
