@@ -74,7 +74,7 @@ async def test_partial_delete_failure_is_counted_and_the_rest_deleted(sqs: Any) 
     assert len(messages) == 2
     stale: Any = {"MessageId": "gone", "ReceiptHandle": "expired-handle", "Body": "c"}
     p, metrics = poller(sqs, url)
-    await p._delete([*messages, stale])
+    await p._deletes.delete([*messages, stale])
     assert await queue_counts(sqs, url) == (0, 0)
     errors = metrics.registry.get_sample_value(
         "sesd_sqs_errors_total",
@@ -478,16 +478,16 @@ async def test_deletes_refused_for_good_are_an_error_once_with_what_they_cost(sq
     messages = (await sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10))["Messages"]
     async with ForbiddingSqs() as forbidding, aws_client("sqs", forbidding) as denied:
         p, metrics = poller(denied, url)
-        await p._delete(messages)
-        await p._delete(messages)
+        await p._deletes.delete(messages)
+        await p._deletes.delete(messages)
         assert forbidding.calls == 2  # no retry of a refusal
     errors = metrics.registry.get_sample_value(
         "sesd_sqs_errors_total",
         {"queue": "q", "account": "default", "region": "us-east-1", "operation": "delete"},
     )
     assert errors == 2
-    p._client = sqs
-    await p._delete(messages)
+    p._deletes._client = sqs  # allowed to delete again
+    await p._deletes.delete(messages)
     assert await queue_counts(sqs, url) == (0, 0)
     records = [json.loads(line) for line in logs.getvalue().splitlines()]
     said = [(r["event"], r["level"]) for r in records if r["event"].startswith("sesd.sqs.del")]

@@ -18,7 +18,7 @@ async def test_two_failed_entries_count_two(sqs: Any) -> None:
         {"MessageId": f"gone{i}", "ReceiptHandle": f"expired-{i}", "Body": "c"} for i in (1, 2)
     ]
     p, metrics = poller(sqs, url)
-    await p._delete([*messages, *stale])  # type: ignore[list-item]
+    await p._deletes.delete([*messages, *stale])  # type: ignore[list-item]
     errors = metrics.registry.get_sample_value(
         "sesd_sqs_errors_total",
         {"queue": "q", "account": "default", "region": "us-east-1", "operation": "delete"},

@@ -36,15 +36,13 @@ from sesd.metrics.registry import Metrics
 from sesd.runtime.clock import compare_with_aws
 from sesd.runtime.health import Changes, Health
 from sesd.runtime.sqs_calls import (
-    DENIED,
     SQS_ERRORS,
     InFlight,
     InvalidMemory,
-    batch_entries,
     describe_error,
     hint_for,
-    retries,
 )
+from sesd.runtime.sqs_deletes import Deletes
 
 if TYPE_CHECKING:
     from types_aiobotocore_sqs.client import SQSClient
@@ -117,9 +115,8 @@ class QueuePoller:
         #: The jitter's uniform draw; a test may pin it to see the backoff grow.
         self._rand = rand
         self._delay = 0.0  # until the next receive, after a failed one
-        self._undeletable = False  # deletes refused for good (reported once)
-        #: Batches in a row whose delete left some undeleted (throttled, SQS in trouble).
-        self._delete_errors = 0
+        #: What the poller gives back to SQS: deletes and releases.
+        self._deletes = Deletes(client, queue, metrics, self._log)
         #: The Date header of the latest answer compared with this host's clock.
         self._date: str | None = None
 
@@ -236,7 +233,7 @@ class QueuePoller:
         except anyio.get_cancelled_exc_class():
             # Cancelled while the receive was in flight: give the messages back now.
             with self._in_flight.budget() as scope:
-                await self._release(messages)
+                await self._deletes.release(messages)
             if scope.cancelled_caught:
                 self._log.warning(
                     "sesd.sqs.release_cut_off",
@@ -252,7 +249,7 @@ class QueuePoller:
         # Handled messages are deleted even if a cancellation arrives meanwhile:
         # otherwise they would be counted again after their visibility timeout.
         with self._in_flight.scope(15) as scope:
-            await self._delete(done)
+            await self._deletes.delete(done)
         if scope.cancelled_caught:
             self._log.warning(
                 "sesd.sqs.delete_cut_off",
@@ -300,100 +297,3 @@ class QueuePoller:
             deleted=self._delete_invalid,
         )
         return self._delete_invalid
-
-    async def _delete(self, messages: list[MessageTypeDef]) -> None:
-        # A message without a receipt handle (not from SQS) cannot be deleted; it is
-        # counted as any other.
-        entries = batch_entries(messages)
-        for attempt in range(2):
-            if not entries:
-                break
-            try:
-                response = await self._batch("delete", self._client.delete_message_batch, entries)
-            except SQS_ERRORS as exc:
-                if hint_for(exc) is not None:
-                    self._refused_delete(exc, len(entries))
-                    return
-                self._delete_trouble(
-                    "sesd.sqs.delete_failed",
-                    error=describe_error(exc),
-                    count=len(entries),
-                    retrying=attempt == 0,
-                    hint="counted already: if not deleted, SQS hands them out again after "
-                    "their visibility timeout and they count as duplicates",
-                )
-                continue
-            if self._undeletable:
-                self._undeletable = False
-                self._log.info("sesd.sqs.delete_recovered")
-            failed = response.get("Failed", [])
-            if not failed:
-                entries = []
-                break
-            self._metrics.sqs_error(self._label, "delete", len(failed))
-            retry_ids = {f["Id"] for f in failed if not f.get("SenderFault")}
-            self._delete_trouble(
-                "sesd.sqs.delete_partly_failed",
-                failed=len(failed),
-                codes=sorted({f.get("Code", "") for f in failed}),
-                retrying=len(retry_ids) if attempt == 0 else 0,
-            )
-            entries = [e for e in entries if e["Id"] in retry_ids]
-        if entries:
-            self._delete_errors += 1
-        elif self._delete_errors:
-            self._log.info("sesd.sqs.deletes_recovered", after_batches=self._delete_errors)
-            self._delete_errors = 0
-
-    def _delete_trouble(self, event: str, **fields: Any) -> None:
-        """A delete that failed, or partly: a warning when a run of them begins, then at
-        debug level (a throttled queue would log a line a batch); the count of the run
-        is said when deletes work again (``sesd.sqs.deletes_recovered``)."""
-        log = self._log.warning if self._delete_errors == 0 else self._log.debug
-        log(event, **fields)
-
-    def _refused_delete(self, exc: BaseException, count: int) -> None:
-        """A delete no retry will cure (the permission, the queue gone): said once at
-        error level, with what it costs, until a delete works again."""
-        if self._undeletable:
-            self._log.debug("sesd.sqs.delete_refused", error=describe_error(exc), count=count)
-            return
-        self._undeletable = True
-        hint = hint_for(exc)
-        if error_code(exc) in DENIED:
-            hint = "these credentials may not delete from the queue: grant sqs:DeleteMessage on it"
-        self._log.error(
-            "sesd.sqs.delete_refused",
-            error=describe_error(exc),
-            count=count,
-            queue_url=self._queue.url,
-            hint=f"{hint}; until then each message comes back after its visibility timeout "
-            "(counted once, then as a duplicate) and, with a redrive policy, moves to the "
-            "dead-letter queue",
-        )
-
-    async def _release(self, messages: list[MessageTypeDef]) -> None:
-        """Make messages visible again at once (visibility timeout 0)."""
-        entries = batch_entries(messages, VisibilityTimeout=0)
-        if not entries:
-            return
-        try:
-            await self._batch("release", self._client.change_message_visibility_batch, entries)
-        except SQS_ERRORS as exc:
-            self._log.warning(
-                "sesd.sqs.release_failed", error=describe_error(exc), count=len(entries)
-            )
-        else:
-            self._log.info("sesd.sqs.released", count=len(entries))
-
-    async def _batch(self, operation: str, call: Any, entries: list[dict[str, Any]]) -> Any:
-        """One batch call on the queue; its failure and the SDK's retries of it counted
-        (a throttle the SDK's retry got past shows nowhere else)."""
-        try:
-            answer = await call(QueueUrl=self._queue.url, Entries=entries)
-        except SQS_ERRORS as exc:
-            self._metrics.sqs_retried(self._label, operation, retries(exc))
-            self._metrics.sqs_error(self._label, operation)
-            raise
-        self._metrics.sqs_retried(self._label, operation, retries(answer))
-        return answer
