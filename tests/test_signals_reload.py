@@ -14,6 +14,7 @@ import pytest
 
 from sesd.commands.demo.localsqs import LocalSqs
 from sesd.runtime.signals import watch_signals
+from sesd.runtime.sqs_calls import InFlight
 from tests.conftest import make_queue
 from tests.sesd_process import config_file, sesd_process
 
@@ -36,7 +37,9 @@ async def test_a_reload_that_hangs_holds_no_stop_and_reloads_do_not_pile_up() ->
 
     with anyio.fail_after(10):
         async with anyio.create_task_group() as tasks:
-            watch = partial(watch_signals, stopped.set, reload, anyio.Event(), save)
+            watch = partial(
+                watch_signals, stopped.set, reload, anyio.Event(), save, in_flight=InFlight()
+            )
             await tasks.start(watch)
             for _ in range(3):
                 os.kill(os.getpid(), signal.SIGHUP)

@@ -156,6 +156,8 @@ class Daemon:
         self.http_port: int | None = None
         #: The lock on the HTTP port ([http] web_config), from the start.
         self.web: WebGuard | None = None
+        #: The SQS calls in flight of every poller: bounded once a stop begins, cut off
+        #: by a forced exit (the signal watcher is given it).
         self._in_flight = InFlight()
         self._reloader = Reloader(self)
 
@@ -271,8 +273,9 @@ class Daemon:
         if handle_signals:
             # Started, not just scheduled: a SIGTERM right after "started" must find the
             # handler installed.
+            watch = partial(watch_signals, in_flight=self._in_flight)
             await tg.start(
-                watch_signals, self.stop, self._reloader.on_signal, self.stopping, self.saver.save
+                watch, self.stop, self._reloader.on_signal, self.stopping, self.saver.save
             )
         self._log.info(
             "sesd.daemon.started",

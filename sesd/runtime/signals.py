@@ -16,7 +16,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream
 
 from sesd.io.logs import flush_logs, get_logger
 from sesd.runtime import early
-from sesd.runtime.sqs_calls import cut_all
+from sesd.runtime.sqs_calls import InFlight
 
 __all__ = ["EXIT_FORCED", "FORCED_SAVE", "watch_signals"]
 
@@ -37,10 +37,12 @@ async def watch_signals(
     stopping: anyio.Event,
     save: Callable[[], Awaitable[None]],
     *,
+    in_flight: InFlight,
     task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
 ) -> None:
     """Turn signals into ``stop()`` and ``reload()`` calls, until cancelled; a stop
-    signal that came while sesd started (sesd.runtime.early) stops it now."""
+    signal that came while sesd started (sesd.runtime.early) stops it now. A second
+    stop signal cuts off the SQS calls ``in_flight``, saves and exits."""
     log = get_logger()
     # One reload waiting behind the one running is enough: it reads the newest file.
     asked, reloads = anyio.create_memory_object_stream[None](1)
@@ -59,7 +61,7 @@ async def watch_signals(
                     with contextlib.suppress(anyio.WouldBlock):
                         asked.send_nowait(None)
                 elif stopping.is_set():
-                    await _forced_exit(signum, save)
+                    await _forced_exit(signum, save, in_flight)
                 else:
                     stop()
 
@@ -71,11 +73,13 @@ async def _reload_each(
         await reload()
 
 
-async def _forced_exit(signum: signal.Signals, save: Callable[[], Awaitable[None]]) -> None:
+async def _forced_exit(
+    signum: signal.Signals, save: Callable[[], Awaitable[None]], in_flight: InFlight
+) -> None:
     get_logger().warning("sesd.daemon.forced_exit", signal=signum.name)
     # Nothing is deleted from a queue after the save's snapshot: it comes back, and the
     # restart counts it (or finds it a duplicate, if the snapshot had it).
-    cut_all()
+    in_flight.cut()
     # What the windows and alert states hold, and the pages still owed, are saved first
     # if the disk lets them within a moment; a disk that hangs does not hold the exit
     # (the write is left to its thread).

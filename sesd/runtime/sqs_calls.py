@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
-import weakref
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -33,7 +32,6 @@ __all__ = [
     "InvalidMemory",
     "batch_entries",
     "check_queue",
-    "cut_all",
     "describe_error",
     "hint_for",
     "retries",
@@ -128,7 +126,6 @@ class InFlight:
         self.deadline = math.inf
         self._margin = margin
         self._scopes: set[anyio.CancelScope] = set()
-        _EVERY.add(self)
 
     @contextlib.contextmanager
     def scope(self, limit: float = math.inf, *, margin: bool = True) -> Iterator[anyio.CancelScope]:
@@ -159,18 +156,12 @@ class InFlight:
         for scope in self._scopes:
             scope.deadline = min(scope.deadline, deadline + self._margin)
 
-
-#: Every :class:`InFlight` of this process, for :func:`cut_all`.
-_EVERY: weakref.WeakSet[InFlight] = weakref.WeakSet()
-
-
-def cut_all() -> None:
-    """A forced exit begins: every SQS call in flight is cut off, and any later one at
-    once (a release, after a cancellation, keeps its own moment). The exit's save holds
-    what was read until now; a delete after its snapshot would leave what the batch
-    brought in neither that file nor the queue."""
-    for in_flight in list(_EVERY):
-        in_flight.end_by(-math.inf)
+    def cut(self) -> None:
+        """A forced exit begins: every call in flight is cut off, and any later one at
+        once (a release, after a cancellation, keeps its own moment). The exit's save
+        holds what was read until now; a delete after its snapshot would leave what the
+        batch brought in neither that file nor the queue."""
+        self.end_by(-math.inf)
 
 
 async def check_queue(client: SQSClient, queue: QueueConfig, account: str, region: str) -> bool:
