@@ -355,25 +355,29 @@ async def test_a_storm_of_alerts_is_logged_a_few_hundred_lines_at_a_time() -> No
     whole, sliced = _alerting(config, pipeline), _alerting(config, pipeline)
     whole.evaluator.silences = sliced.evaluator.silences = _evaluator(config).silences
     seen: list[int] = []
+    async with aiohttp.ClientSession() as session:
+        # Their sinks' outboxes, as the daemon's (nothing delivers from them here).
+        whole.open(session)
+        sliced.open(session)
 
-    def told(logs: list[MutableMapping[str, Any]]) -> list[tuple[str, str, str]]:
-        return [(e["event"], e["rule"], e["domain"]) for e in logs if "rule" in e]
+        def told(logs: list[MutableMapping[str, Any]]) -> list[tuple[str, str, str]]:
+            return [(e["event"], e["rule"], e["domain"]) for e in logs if "rule" in e]
 
-    def sent(notifications: list[Notification]) -> list[tuple[str, str, list[str]]]:
-        return [(n.rule, n.kind, [a.domain for a in n.alerts]) for n in notifications]
+        def sent(notifications: list[Notification]) -> list[tuple[str, str, list[str]]]:
+            return [(n.rule, n.kind, [a.domain for a in n.alerts]) for n in notifications]
 
-    with capture_logs() as expected:
-        notifications = whole.evaluate()
-    with capture_logs() as logs, anyio.fail_after(30):
+        with capture_logs() as expected:
+            notifications = whole.evaluate()
+        with capture_logs() as logs, anyio.fail_after(30):
 
-        async def watch() -> None:
-            while sliced.evaluations == 0:
-                seen.append(sum(e["event"] == "sesd.alert.firing" for e in logs))
-                await anyio.lowlevel.checkpoint()
+            async def watch() -> None:
+                while sliced.evaluations == 0:
+                    seen.append(sum(e["event"] == "sesd.alert.firing" for e in logs))
+                    await anyio.lowlevel.checkpoint()
 
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(watch)
-            found = await sliced.evaluate_in_slices()
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(watch)
+                found = await sliced.evaluate_in_slices()
     firings = n - 1
     assert told(logs) == told(expected)
     assert len([e for e in logs if e["event"] == "sesd.alert.firing"]) == firings

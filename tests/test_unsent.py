@@ -9,8 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import msgspec
 import pytest
 
+from sesd.config import Config
 from sesd.io.logs import configure_logging
 from sesd.runtime.daemon import Daemon
 from tests import factory as f
@@ -85,3 +87,52 @@ async def test_a_page_pagerduty_refused_until_the_stop_is_sent_after_the_restart
             await _evaluations(daemon, 5)
     assert _actions(pd) == ["trigger"]
     assert len(slack.accepted) == 2  # Slack had it: sent again, the price of not losing it
+
+
+def _without_pagerduty(config: Config) -> Config:
+    """``config`` as edited before a restart: PagerDuty's section and its name in the
+    rule's sinks removed."""
+    rules = [
+        msgspec.structs.replace(rule, sinks=[s for s in rule.sinks if s != "pagerduty"])
+        for rule in config.alerts.rules
+    ]
+    alerts = msgspec.structs.replace(config.alerts, pagerduty=None, rules=rules)
+    return msgspec.structs.replace(config, alerts=alerts)
+
+
+async def test_a_resolve_owed_to_a_sink_the_restart_dropped_is_a_warning(
+    local_sqs: Any, sqs: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PagerDuty took the trigger, then refused the resolve until sesd stopped; the
+    config it restarts with no longer has PagerDuty. The resolve the state file owes
+    PagerDuty has nowhere to go: a warning names the sink, the rule, the kind and the
+    domain, so the operator can resolve the incident in PagerDuty by hand."""
+    logs = io.StringIO()
+    configure_logging("info", "json", stream=logs)
+    clock = Clock(f.T0)
+    async with stateful(local_sqs, sqs, tmp_path, monkeypatch, grace="1s") as world:
+        config, url, slack, pd, _ = world
+        async with running(config, clock=clock):
+            await send_bodies(sqs, url, spike(f.T0))
+            with anyio.fail_after(20):
+                await pd.wait_for(1)
+            pd.script(*[Answer(500)] * 1000)
+            clock.now = f.T0 + 600  # the spike leaves the 5m window: resolved
+            with anyio.fail_after(20):
+                await slack.wait_for(2)  # Slack took the resolve; PagerDuty refuses it
+        pd._script.clear()
+        clock.now = f.T0 + 660
+        async with running(_without_pagerduty(config), clock=clock) as daemon:
+            await _evaluations(daemon, 3)
+    assert _actions(pd) == ["trigger"]
+    records = [json.loads(line) for line in logs.getvalue().splitlines()]
+    (gone,) = [r for r in records if r["event"] == "sesd.notify.sink_gone"]
+    assert gone["level"] == "warning"
+    assert (gone["sink"], gone["rule"], gone["kind"]) == (
+        "pagerduty",
+        "delay-ratio-high",
+        "resolved",
+    )
+    assert gone["domains"] == ["outlook.example"]
+    assert gone["count"] == 1
+    assert "by hand" in gone["hint"]

@@ -1,14 +1,15 @@
 """What alerting says in the log of the alerts it decides and sends: a line per alert
-decided, per alert a silence held back, and what a stop leaves unsent."""
+decided, per alert a silence held back, and what a stop leaves unsent or has no sink
+to go to."""
 
 from __future__ import annotations
 
 from typing import Any, Final
 
-from sesd.alerting.alert import Alert
+from sesd.alerting.alert import Alert, Notification
 from sesd.alerting.rules import Transition
 
-__all__ = ["SHOWN", "Held", "log_alerts", "log_unsent"]
+__all__ = ["SHOWN", "Held", "log_alerts", "log_sink_gone", "log_unsent"]
 
 #: What a silence held back: (rule, label, transition, silence id).
 Held = tuple[str, str, str, str]
@@ -47,3 +48,20 @@ def log_unsent(log: Any, unsent: list[tuple[str, str, Transition]], *, kept: boo
             if kept
             else "lost: without [state] path nothing is kept across a restart",
         )
+
+
+def log_sink_gone(log: Any, sink: str, notification: Notification) -> None:
+    """A notification owed to a sink the config no longer names (a restart whose config
+    dropped it, after the state file kept what it was owed): it cannot be sent, so the
+    operator is told what to close by hand."""
+    domains = [alert.domain for alert in notification.alerts]
+    log.warning(
+        "sesd.notify.sink_gone",
+        sink=sink,
+        rule=notification.rule,
+        kind=notification.kind.value,
+        count=len(domains),
+        domains=domains[:SHOWN],
+        hint="the config names no such sink any more: this notification is not sent; "
+        "close what it says in that sink by hand",
+    )

@@ -11,7 +11,7 @@ import anyio.abc
 from prometheus_client import Counter
 
 from sesd.alerting.alert import Alert, Notification
-from sesd.alerting.alert_log import Held, log_alerts, log_unsent
+from sesd.alerting.alert_log import Held, log_alerts, log_sink_gone, log_unsent
 from sesd.alerting.alertmanager import AlertmanagerSink
 from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.outbox import Outbox
@@ -289,11 +289,15 @@ class Alerting:
         return notifications
 
     def dispatch(self, notification: Notification) -> None:
-        """Queue a notification on each of its sinks' outboxes."""
+        """Queue a notification on each of its sinks' outboxes. One owed to a sink the
+        config no longer names (a restart dropped it: a reload sends what it owes the
+        sinks it removes before they close) is said, not sent."""
         for name in notification.sinks:
             outbox = self.outboxes.get(name)
             if outbox is not None:
                 outbox.put(notification)
+            else:
+                log_sink_gone(self._log, name, notification)
 
     def unsent(self) -> list[tuple[str, str, Transition]]:
         """(rule, domain, kind) of every alert not delivered to every sink yet: waiting
