@@ -1,8 +1,9 @@
-"""``group_wait`` is checked at evaluation ticks, which run on the monotonic clock, and
-measured on the wall clock: a wall clock that runs a little slow against it (chrony
-slewing away an offset, up to 8% by default) reads a tick's span a little short, and
-a page waited a whole tick more than its ``group_wait`` rounded up. A real ``sesd
-run`` whose wall clock libfaketime runs at 99% of the monotonic one."""
+"""``group_wait`` and a rule's ``for`` are checked at evaluation ticks, which run on
+the monotonic clock, and measured on the wall clock: a wall clock that runs a little
+slow against it (chrony slewing away an offset, up to 8% by default) reads a tick's
+span a little short, and a page waited a whole tick more than its ``group_wait`` (or
+``for``) rounded up. A real ``sesd run`` whose wall clock libfaketime runs at 99% of
+the monotonic one."""
 
 from __future__ import annotations
 
@@ -20,6 +21,15 @@ from tests.conftest import make_queue, send_bodies
 from tests.receivers import Receiver
 from tests.sesd_process import config_file, sesd_process
 from tests.test_clock_steps import _faketime_library
+
+
+#: libfaketime's wall clock at 99% of the monotonic one, which it leaves alone.
+def _slow_wall_clock() -> dict[str, str]:
+    return {
+        "LD_PRELOAD": _faketime_library(),
+        "FAKETIME": "+0 x0.99",
+        "FAKETIME_DONT_FAKE_MONOTONIC": "1",
+    }
 
 
 def _at(record: dict[str, Any]) -> float:
@@ -41,12 +51,7 @@ async def test_a_page_waits_its_group_wait_not_a_tick_more_on_a_slewing_clock(
             '[[alerts.rules]]\nname = "delays"\nmetric = "delay_ratio"\nseverity = "critical"\n'
             'window = "5m"\nabove = 0.5\nmin_events = 1\nsinks = ["slack"]\n',
         )
-        env = {
-            "LD_PRELOAD": _faketime_library(),
-            "FAKETIME": "+0 x0.99",
-            "FAKETIME_DONT_FAKE_MONOTONIC": "1",
-        }
-        async with sesd_process(config, env=env) as sesd:
+        async with sesd_process(config, env=_slow_wall_clock()) as sesd:
             await send_bodies(sqs, url, [f.raw(f.delay(["x@a.example"], at=time.time()))])
             with anyio.fail_after(30):
                 fired = await sesd.wait_for_event("sesd.alert.firing")
@@ -55,3 +60,33 @@ async def test_a_page_waits_its_group_wait_not_a_tick_more_on_a_slewing_clock(
                 )
     # Two ticks (4 s, 3.96 s on this clock), not three (5.94 s).
     assert _at(sent) - _at(fired) < 5.0
+
+
+def _firing(rule: str) -> Any:
+    return lambda r: r.get("event") == "sesd.alert.firing" and r.get("rule") == rule
+
+
+@pytest.mark.timeout(120)
+async def test_a_rule_fires_after_its_for_not_a_tick_more_on_a_slewing_clock(
+    local_sqs: LocalSqs, sqs: Any, tmp_path: Path
+) -> None:
+    """Two rules on the same breach, one without ``for`` and one with ``for = "4s"``,
+    evaluated every 2 s: both see the breach at the same tick, and the second fires two
+    ticks after the first (4 s, 3.96 s on this wall clock), not three (5.94 s)."""
+    url, _ = await make_queue(sqs)
+    rule = 'metric = "delay_ratio"\nseverity = "critical"\nwindow = "5m"\nabove = 0.5\n'
+    config = config_file(
+        tmp_path,
+        f'[aws]\nendpoint_url = "{local_sqs.url}"\n'
+        f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 1\n'
+        '[alerts]\nevaluate_every = "2s"\ngroup_wait = "0s"\n'
+        f'[[alerts.rules]]\nname = "at-once"\n{rule}min_events = 1\nsinks = ["console"]\n'
+        f'[[alerts.rules]]\nname = "held"\n{rule}min_events = 1\nfor = "4s"\n'
+        'sinks = ["console"]\n',
+    )
+    async with sesd_process(config, env=_slow_wall_clock()) as sesd:
+        await send_bodies(sqs, url, [f.raw(f.delay(["x@a.example"], at=time.time()))])
+        with anyio.fail_after(30):
+            at_once = await sesd.wait_for(_firing("at-once"))
+            held = await sesd.wait_for(_firing("held"))
+    assert _at(held) - _at(at_once) < 5.0

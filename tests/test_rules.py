@@ -71,6 +71,21 @@ def test_for_delays_firing_and_a_dip_restarts_it() -> None:
     assert run(r, [0.2, 0.2, 0.0, 0.2, 0.2, 0.2]) == [(25.0, Transition.FIRING)]
 
 
+def test_for_held_a_tenth_of_a_tick_short_has_held() -> None:
+    """Evaluations every 5 s on a wall clock slewed 1% slow read 4.95 s apart: ``for =
+    "10s"`` fires at the third (9.9 s read), not a tick later. Shorter by more than a
+    tenth of a tick (9.4 s) has not held; without ticks (``tick`` 0) ``for`` is exact."""
+    r = rule(**{"for": "10s"})
+
+    def steps(times: list[float], tick: float) -> list[Transition | None]:
+        state = AlertState()
+        return [step(r, state, 0.2, 100, t, 4 * HOUR, tick=tick) for t in times]
+
+    assert steps([0.0, 4.95, 9.9], tick=5.0) == [None, None, Transition.FIRING]
+    assert steps([0.0, 4.7, 9.4], tick=5.0) == [None, None, None]
+    assert steps([0.0, 4.95, 9.9], tick=0.0) == [None, None, None]
+
+
 def test_hysteresis_holds_until_clear_below() -> None:
     """A firing alert stays firing between clear_below and above; it resolves below clear_below."""
     assert run(rule(), [0.2, 0.08, 0.06, 0.11, 0.07, 0.04]) == [

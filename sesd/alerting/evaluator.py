@@ -91,7 +91,9 @@ class Evaluator:
         self._window_seconds = {rule.name: Duration(rule.window).seconds for rule in self.rules}
         self._repeat = config.repeat_interval.seconds
         self.groups.group_wait = config.group_wait.seconds
-        self.groups.tick = config.evaluate_every.seconds
+        # The evaluation period: a tenth of it short of ``for`` or ``group_wait`` counts
+        # as waited (sesd.alerting.rules.less_a_tenth).
+        self._tick = self.groups.tick = config.evaluate_every.seconds
         self._dashboard = config.dashboard_url
         self._severity = {rule.name: rule.severity for rule in self.rules}
         relabel(self.current, {rule.name: rule for rule in self.rules})
@@ -189,7 +191,9 @@ class Evaluator:
             value, read = None, None  # read late: what ends them may be further back
         blind = value is None and self.blindness.of(seconds, now)
         thin = state.status is Status.FIRING and self.blindness.thin(seconds, now)
-        transition = step(rule, state, value, volume, now, self._repeat, blind, thin)
+        transition = step(
+            rule, state, value, volume, now, self._repeat, blind, thin, tick=self._tick
+        )
         kind = self._gate(rule, domain, state, transition, now)
         # A firing alert restored from the state file: known again for resends.
         remember = (

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sesd.alerting.alert import Alert, Notification, notification_of
-from sesd.alerting.rules import Transition, has_waited
+from sesd.alerting.rules import Transition, has_waited, less_a_tenth
 from sesd.config import RuleConfig
 
 __all__ = ["Groups"]
@@ -53,11 +53,8 @@ class Groups:
         """Groups whose ``group_wait`` has passed (all of them with ``flush``), of every
         rule or of ``rules`` only; ``mute`` gives a firing's ``sesd silence add`` line.
         A group begun ahead of ``now`` (the wall clock stepped back since) has waited."""
-        # The ticks run on the monotonic clock, ``now`` is the wall clock's: one slewed
-        # slow (chrony, by up to 8%) reads two ticks' span a little short, and a page
-        # would wait a whole tick more. A tenth of a tick short counts as waited.
-        early = self.tick / 10
-        wait = self.group_wait - early if self.group_wait > early else self.group_wait
+        # A tenth of a tick short counts as waited: a page would wait a whole tick more.
+        wait = less_a_tenth(self.group_wait, self.tick)
         ready = [
             key
             for key, group in self._groups.items()

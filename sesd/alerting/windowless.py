@@ -36,7 +36,7 @@ def step_canary(
     state = evaluator.states[rule.name].setdefault(CANARY_DOMAIN, AlertState())
     window = Duration(rule.window).seconds
     value, volume = tracker.measure(rule.metric, window, now)
-    transition = step(rule, state, value, volume, now, evaluator._repeat)
+    transition = step(rule, state, value, volume, now, evaluator._repeat, tick=evaluator._tick)
     kind = evaluator._gate(rule, CANARY_DOMAIN, state, transition, now)
     if kind is None:
         return
@@ -67,7 +67,7 @@ def step_accounts(
         status = ledger.accounts.status.get(target) if target else None
         estimate = ledger.reputation.estimate((*target, "")) if target else None
         value, volume, notes = measure_account(rule.metric, status, estimate)
-        transition = step(rule, state, value, volume, now, evaluator._repeat)
+        transition = step(rule, state, value, volume, now, evaluator._repeat, tick=evaluator._tick)
         kind = evaluator._gate(rule, label, state, transition, now)
         if kind is None:
             continue
@@ -100,7 +100,7 @@ def step_tenants(
         state = states.setdefault(tenant, AlertState())
         found = by_tenant.get(tenant, [])
         value, volume, notes = measure_tenant(rule.metric, found)
-        transition = step(rule, state, value, volume, now, evaluator._repeat)
+        transition = step(rule, state, value, volume, now, evaluator._repeat, tick=evaluator._tick)
         kind = evaluator._gate(rule, tenant, state, transition, now)
         if kind is None:
             continue
