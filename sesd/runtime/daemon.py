@@ -48,12 +48,11 @@ from sesd.runtime.consumers import Consumers
 from sesd.runtime.health import Changes, Health
 from sesd.runtime.http import StartError, http_server
 from sesd.runtime.janitor import janitor
-from sesd.runtime.polls import account_poller, tenant_poller
+from sesd.runtime.pollers import account_poller, queue_poller, tenant_poller
 from sesd.runtime.reload import Reloader
 from sesd.runtime.saver import StateSaver
 from sesd.runtime.signals import EXIT_FORCED, watch_signals
-from sesd.runtime.sqs import QueuePoller
-from sesd.runtime.sqs_calls import InFlight, InvalidMemory, check_queue
+from sesd.runtime.sqs_calls import InFlight, check_queue
 from sesd.runtime.supervise import start_kept
 from sesd.runtime.systemd import Notifier, tell_systemd
 from sesd.runtime.web import WebGuard
@@ -147,7 +146,7 @@ class Daemon:
         self.alerting.on_notified = self.saver.soon  # a page sent is saved at once
         self.saver.on_result = self.metrics.saved
         self.systemd = Notifier()
-        self._consumers = Consumers(self._poller, self.metrics.task_failures)
+        self._consumers = Consumers(partial(queue_poller, self), self.metrics.task_failures)
         self._tasks: anyio.abc.TaskGroup | None = None
         #: The AWS clients, one per (service, account, region), while running.
         self.aws: AwsClients | None = None
@@ -156,9 +155,9 @@ class Daemon:
         self.http_port: int | None = None
         #: The lock on the HTTP port ([http] web_config), from the start.
         self.web: WebGuard | None = None
-        #: The SQS calls in flight of every poller: bounded once a stop begins, cut off
-        #: by a forced exit (the signal watcher is given it).
-        self._in_flight = InFlight()
+        #: The SQS calls in flight of every queue poller: bounded once a stop begins,
+        #: cut off by a forced exit (the signal watcher is given it).
+        self.in_flight = InFlight()
         self._reloader = Reloader(self)
 
     def _clock_stepped(self, step: float) -> None:
@@ -273,7 +272,7 @@ class Daemon:
         if handle_signals:
             # Started, not just scheduled: a SIGTERM right after "started" must find the
             # handler installed.
-            watch = partial(watch_signals, in_flight=self._in_flight)
+            watch = partial(watch_signals, in_flight=self.in_flight)
             await tg.start(
                 watch, self.stop, self._reloader.on_signal, self.stopping, self.saver.save
             )
@@ -291,7 +290,7 @@ class Daemon:
             self.config.queues,
             self.stopping,
             lambda: self.config.shutdown.grace_period.seconds,
-            self._in_flight,
+            self.in_flight,
         )
 
     async def drain(self, deadline: float) -> None:
@@ -310,31 +309,6 @@ class Daemon:
         """A queue's SQS client (:meth:`AwsClients.sqs`)."""
         assert self.aws is not None
         return self.aws.sqs(queue, use)
-
-    def _poller(
-        self, queue: QueueConfig, stop: anyio.Event, memory: InvalidMemory, index: int
-    ) -> QueuePoller:
-        account, region = self.ledger.where(queue.label)
-        return QueuePoller(
-            self.sqs(queue),
-            queue,
-            receiver=self.sqs(queue, "receive"),
-            pipeline=self.pipeline,
-            metrics=self.metrics,
-            health=self.health,
-            changes=self.changes,
-            stopping=stop,
-            delete_invalid=self.config.deletes_invalid(queue),
-            clock=self.clock,
-            monotonic=self.monotonic,
-            invalid_memory=memory,
-            in_flight=self._in_flight,
-            region=region,
-            account=account,
-            rand=lambda: self.jitter(),
-            poller=index,
-            after_batch=self.resolver.poke if self.resolver is not None else None,
-        )
 
     def restart_queues(self, old: Config, new: Config) -> list[QueueConfig]:
         """Stop the queues a reload removed (or changed) and start those it added;

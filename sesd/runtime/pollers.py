@@ -1,20 +1,56 @@
-"""The SES API polls beside the queues: each (account, region)'s sending status and
-reputation (``[account_health]``) and its tenants (``[tenants]``), as the config
-enables them, each asking through the daemon's AWS clients with settings of its own."""
+"""The daemon's pollers, built from its config and state: each queue's (SQS), and,
+as the config enables them, SES's polls of each (account, region)'s sending status
+and reputation (``[account_health]``) and of its tenants (``[tenants]``), each
+asking through the daemon's AWS clients with settings of its own."""
 
 from __future__ import annotations
 
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+import anyio
+
 from sesd.account.poller import AccountPoller
 from sesd.account.tenants import TenantPoller
+from sesd.config import QueueConfig
 from sesd.runtime.aws import poll_config, tenant_config
+from sesd.runtime.sqs import QueuePoller
+from sesd.runtime.sqs_calls import InvalidMemory
 
 if TYPE_CHECKING:
     from sesd.runtime.daemon import Daemon
 
-__all__ = ["account_poller", "tenant_poller"]
+__all__ = ["account_poller", "queue_poller", "tenant_poller"]
+
+
+def queue_poller(
+    daemon: Daemon, queue: QueueConfig, stop: anyio.Event, memory: InvalidMemory, index: int
+) -> QueuePoller:
+    """Poller ``index`` of ``queue``, until ``stop`` is set (a stop, or a reload that
+    removed the queue): ``memory`` is what its queue's pollers share of the invalid
+    messages seen, and every poller shares the daemon's SQS calls in flight."""
+    account, region = daemon.ledger.where(queue.label)
+    resolver = daemon.resolver
+    return QueuePoller(
+        daemon.sqs(queue),
+        queue,
+        receiver=daemon.sqs(queue, "receive"),
+        pipeline=daemon.pipeline,
+        metrics=daemon.metrics,
+        health=daemon.health,
+        changes=daemon.changes,
+        stopping=stop,
+        delete_invalid=daemon.config.deletes_invalid(queue),
+        clock=daemon.clock,
+        monotonic=daemon.monotonic,
+        invalid_memory=memory,
+        in_flight=daemon.in_flight,
+        region=region,
+        account=account,
+        rand=lambda: daemon.jitter(),
+        poller=index,
+        after_batch=resolver.poke if resolver is not None else None,
+    )
 
 
 def account_poller(daemon: Daemon) -> AccountPoller | None:
