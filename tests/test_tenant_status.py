@@ -8,18 +8,8 @@ from __future__ import annotations
 import pytest
 
 from sesd.alerting.tenants import measure_tenant
-from sesd.core.tenants import (
-    AMBIGUOUS,
-    MAX_FINDINGS,
-    MAX_STATUSES,
-    UNKNOWN,
-    TenantMap,
-    TenantNotice,
-    TenantStatus,
-    TenantStatuses,
-    tenant_of_arn,
-    valid_tenant,
-)
+from sesd.core.tenant_map import AMBIGUOUS, UNKNOWN, TenantMap, tenant_of_arn, valid_tenant
+from sesd.core.tenants import MAX_FINDINGS, MAX_STATUSES, TenantNotice, TenantStatus, TenantStatuses
 
 ACCOUNT = "123456789012"
 WHERE = f"arn:aws:ses:eu-west-1:{ACCOUNT}"

@@ -205,7 +205,7 @@ def test_two_tenants_sending_from_one_identity_are_told_by_their_configuration_s
 def test_what_the_polls_map_is_not_changed_by_what_events_name() -> None:
     """A resource the polls mapped keeps their answer whatever an event names; one
     learned from an event and then listed by a poll is the poll's from then on."""
-    from sesd.core.tenants import TenantMap
+    from sesd.core.tenant_map import TenantMap
 
     identity = f"arn:aws:ses:{REGION}:{ACCOUNT}:identity/x.example"
     polled = f"arn:aws:ses:{REGION}:{ACCOUNT}:configuration-set/acme-set"
@@ -226,7 +226,7 @@ def test_what_the_polls_map_is_not_changed_by_what_events_name() -> None:
 def test_an_identity_sent_from_without_a_configuration_set_is_learned_and_bounded() -> None:
     """No configuration set: the identity is what SES's tag maps; another tenant named
     for it makes it ambiguous (saved as such); the map keeps at most max_entries."""
-    from sesd.core.tenants import AMBIGUOUS, TenantMap
+    from sesd.core.tenant_map import AMBIGUOUS, TenantMap
 
     identity = f"arn:aws:ses:{REGION}:{ACCOUNT}:identity/x.example"
     tenants = TenantMap(max_entries=2)
@@ -769,7 +769,7 @@ def test_a_configuration_set_no_arn_can_name_is_not_learned() -> None:
     """SES's tenant tag maps the configuration set an event names; a set whose ARN would
     be longer than any ARN (2,048 characters: a forged tag's megabyte) is no resource,
     and the map, saved in the state file, does not keep it. One at the bound is kept."""
-    from sesd.core.tenants import TenantMap
+    from sesd.core.tenant_map import TenantMap
 
     identity = f"arn:aws:ses:{REGION}:{ACCOUNT}:identity/x.example"
     head = f"arn:aws:ses:{REGION}:{ACCOUNT}:configuration-set/"

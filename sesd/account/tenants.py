@@ -36,8 +36,9 @@ import anyio
 
 from sesd.account.poller import ERRORS, ClientFor, Polls, tries
 from sesd.core.accounts import Accounts, Target
+from sesd.core.tenant_map import TenantMap, tenant_of_arn
 from sesd.core.tenant_walks import TenantWalk, TenantWalks
-from sesd.core.tenants import TenantMap, TenantStatus, TenantStatuses, tenant_of_arn
+from sesd.core.tenants import TenantStatus, TenantStatuses
 
 __all__ = ["TenantPoller"]
 

@@ -27,7 +27,7 @@ from sesd.core.accounts import DEFAULT_ACCOUNT, is_region
 from sesd.core.domains import domain_pattern, normalise_domain
 from sesd.core.providers import LABELS as PROVIDER_LABELS
 from sesd.core.scopes import DOMAIN
-from sesd.core.tenants import valid_tenant
+from sesd.core.tenant_map import valid_tenant
 from sesd.io.logs import configure_logging
 
 __all__ = ["add_parser", "run_silence"]

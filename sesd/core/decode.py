@@ -30,7 +30,8 @@ from sesd.core.events import (
     SesEvent,
     Skipped,
 )
-from sesd.core.tenants import TenantNotice, tenant_of_arn
+from sesd.core.tenant_map import tenant_of_arn
+from sesd.core.tenants import TenantNotice
 from sesd.core.text import clean
 from sesd.core.timestamps import unix_seconds
 from sesd.core.unreadable import TOO_DEEP, after_mark, unmarked, unreadable

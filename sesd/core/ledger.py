@@ -24,8 +24,9 @@ from sesd.core.reputation import Reputation
 from sesd.core.scopes import DOMAIN, PROVIDER, TENANT, Scope
 from sesd.core.settings import CoreSettings
 from sesd.core.tallies import Tallies
+from sesd.core.tenant_map import TenantMap
 from sesd.core.tenant_walks import TenantWalks
-from sesd.core.tenants import TenantMap, TenantStatuses
+from sesd.core.tenants import TenantStatuses
 from sesd.core.windows import DomainWindows, WindowSpec, window_specs
 
 __all__ = ["SAVED", "TRANSIENT", "Ledger"]

@@ -39,7 +39,8 @@ from sesd.core.recipients import (
 from sesd.core.scopes import Slot
 from sesd.core.settings import CoreSettings
 from sesd.core.tallies import SUPPRESSED_SUBTYPES, Outcome
-from sesd.core.tenants import TenantNotice, valid_tenant
+from sesd.core.tenant_map import valid_tenant
+from sesd.core.tenants import TenantNotice
 from sesd.core.windows import DomainWindows
 
 __all__ = ["EXPIRY_GRACE", "Pipeline", "Result"]
@@ -274,7 +275,7 @@ class Pipeline:
         return Result(Outcome.INVALID, reason, detail)
 
     def _tenant_slot(self, event: Event, now: float) -> Slot:
-        """The slot of the tenant an event's mail was sent for (sesd.core.tenants)."""
+        """The slot of the tenant an event's mail was sent for (sesd.core.tenant_map)."""
         ledger = self.ledger
         tags = event.mail.tags
         name = ""
@@ -283,7 +284,7 @@ class Pipeline:
             if values and valid_tenant(values[0]):
                 name = values[0]
                 # SES's own word maps the event's resource; a sender's can only say the
-                # resource is shared (sesd.core.tenants.TenantMap.learn).
+                # resource is shared (sesd.core.tenant_map.TenantMap.learn).
                 ledger.tenant_map.learn(
                     event.mail.source_arn, event.config_set, name, by_ses=tag.startswith("ses:")
                 )

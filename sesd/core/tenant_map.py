@@ -1,0 +1,132 @@
+"""SES tenants: which tenant an event's mail was sent for.
+
+A tenant groups identities, configuration sets and templates; SES tracks
+reputation per tenant and may pause one tenant instead of the account. The
+tenant of an event is, in order:
+
+1. the one the event names: the ``ses:tenant-name`` tag (documented on Bounce
+   and Complaint events), or another tag configured to carry it;
+2. the tenant its configuration set belongs to, then its sending identity's,
+   from :class:`TenantMap` (the account's tenant resources, polled), when the
+   resource belongs to exactly one tenant;
+3. ``unknown``.
+
+What SES says of each tenant is sesd.core.tenants'. Pure.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+from sesd.core.events import MAX_ARN
+
+__all__ = ["AMBIGUOUS", "TENANT_TAG", "UNKNOWN", "TenantMap", "tenant_of_arn", "valid_tenant"]
+
+#: The tag SES adds to an event of a tenant's mail.
+TENANT_TAG: Final = "ses:tenant-name"
+#: No tenant could be told (no tag; the resource belongs to none, or to several).
+UNKNOWN: Final = "unknown"
+#: A resource shared by several tenants (kept in the map; counts as unknown).
+AMBIGUOUS: Final = ""
+#: SES's tenant names: letters, digits, '-' and '_', at most 64.
+_NAME: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
+#: ``arn:aws:ses:REGION:ACCOUNT:tenant/NAME/ID`` (a tenant's ARN).
+_TENANT_ARN: Final = re.compile(
+    r"arn:aws[a-z-]{0,16}:ses:([a-z0-9-]{1,32}):(\d{12}):tenant/([^/]+)/"
+)
+
+
+def valid_tenant(name: str) -> bool:
+    """Whether ``name`` can be an SES tenant's name (anything else counts as unknown)."""
+    return _NAME.fullmatch(name) is not None
+
+
+def tenant_of_arn(arn: str) -> tuple[str, str, str] | None:
+    """(region, account id, tenant name) of a tenant ARN, or None."""
+    found = _TENANT_ARN.match(arn)
+    if found is None or not valid_tenant(found.group(3)):
+        return None
+    return found.group(1), found.group(2), found.group(3)
+
+
+class TenantMap:
+    """Resource ARN (configuration set, identity) -> the one tenant it belongs to, or
+    :data:`AMBIGUOUS` when several share it; bounded, the oldest entry out first."""
+
+    __slots__ = ("_learned", "arns", "max_entries", "version")
+
+    def __init__(self, max_entries: int = 1_000_000) -> None:
+        self.max_entries = max_entries
+        self.arns: dict[str, str] = {}
+        #: The resources :meth:`learn` mapped (the polls' answers replace them).
+        self._learned: set[str] = set()
+        #: Bumped on every change: what was looked up from an older map is stale.
+        self.version = 0
+
+    def replace(self, region: str, account: str, resources: dict[str, set[str]]) -> None:
+        """The resources of one (region, account id), as its tenants list them now:
+        ARN -> the tenants it belongs to. What that (region, account) had before and
+        no longer lists is forgotten."""
+        stale = [arn for arn in self.arns if _where(arn) == (region, account)]
+        for arn in stale:
+            del self.arns[arn]
+            self._learned.discard(arn)
+        for arn, tenants in resources.items():
+            self._learned.discard(arn)
+            if len(self.arns) >= self.max_entries:
+                self._learned.discard(next(iter(self.arns)))
+                del self.arns[next(iter(self.arns))]
+            self.arns[arn] = next(iter(tenants)) if len(tenants) == 1 else AMBIGUOUS
+        self.version += 1
+
+    def tenant(self, source_arn: str, config_set: str) -> str:
+        """The tenant of mail sent from identity ``source_arn`` with ``config_set``:
+        the configuration set's, else the identity's, when one tenant owns it."""
+        if config_set:
+            head, _, _ = source_arn.partition(":identity/")
+            found = self.arns.get(f"{head}:configuration-set/{config_set}")
+            if found:
+                return found
+        found = self.arns.get(source_arn)
+        return found if found else UNKNOWN
+
+    def learn(self, source_arn: str, config_set: str, tenant: str, *, by_ses: bool) -> None:
+        """An event sent from ``source_arn`` with ``config_set`` named its tenant. When
+        SES named it (its own ``ses:`` tag, on bounces and complaints), a resource the
+        polls have not mapped is taken as that tenant's, so the deliveries, which carry
+        no such tag, count under it too (else its bounce ratio reads bounces over
+        bounces, 100%, while the polls are denied or not done yet). Any event naming
+        another tenant for a resource so learned makes it :data:`AMBIGUOUS` (several
+        tenants send with it); a resource the polls mapped stays as it is."""
+        head, _, _ = source_arn.partition(":identity/")
+        arn = f"{head}:configuration-set/{config_set}" if config_set else source_arn
+        if not arn.startswith("arn:") or len(arn) > MAX_ARN:
+            return  # no resource's (the configuration set is a tag's word): not kept
+        known = self.arns.get(arn)
+        if known is None and by_ses:
+            if len(self.arns) >= self.max_entries:
+                self._learned.discard(next(iter(self.arns)))
+                del self.arns[next(iter(self.arns))]
+            self.arns[arn] = tenant
+            self._learned.add(arn)
+            self.version += 1
+        elif known != tenant and arn in self._learned:
+            self.arns[arn] = AMBIGUOUS
+            self.version += 1
+
+    def snapshot(self) -> list[list[str]]:
+        """Plain data for the state file."""
+        return [[arn, tenant] for arn, tenant in self.arns.items()]
+
+    def restore(self, rows: list[list[str]]) -> None:
+        """Load what :meth:`snapshot` returned."""
+        for arn, tenant in rows:
+            if len(self.arns) < self.max_entries:
+                self.arns[str(arn)] = str(tenant)
+        self.version += 1
+
+
+def _where(arn: str) -> tuple[str, str]:
+    parts = arn.split(":", 5)
+    return (parts[3], parts[4]) if len(parts) > 5 else ("", "")
