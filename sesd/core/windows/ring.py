@@ -9,9 +9,9 @@ it counts the held buckets inside the window ending at ``now``, so reading
 never changes a later read, and a clock that jumps ahead and back loses
 nothing.
 
-Values are kept as packed cells in one ``array('I')`` (a Python object per
-bucket would cost more than the counts it holds): a count, the bucket (modulo
-2**14), the kind of value and the value's sketch bucket (sesd.core.sketch). Cells
+Values are kept as packed cells in one ``array('I')`` (sesd.core.windows.cells: a
+Python object per bucket would cost more than the counts it holds): a count, the
+bucket (modulo 2**14), the kind of value and the value's sketch bucket. Cells
 of buckets that left the ring are not searched out when it moves; reads skip them.
 Cells are written oldest bucket first (but for late events), so when they have
 grown by half, those that left are cut off the front, looking at each once; a
@@ -31,11 +31,21 @@ Pure code: no clock, no I/O.
 from __future__ import annotations
 
 from array import array
-from collections.abc import Iterable
 from typing import Any, Final
 
 from sesd.core.events import EVENT_TYPES
 from sesd.core.sketch import MAX_BUCKET
+from sesd.core.windows.cells import (
+    BUCKET_MASK,
+    BUCKET_SHIFT,
+    CELL_MAX,
+    COUNT_SHIFT,
+    KEY_MASK,
+    PLACE_MASK,
+    append_all,
+    append_merged,
+    value_key,
+)
 
 __all__ = ["KINDS", "NEVER", "Ring", "value_key"]
 
@@ -46,49 +56,12 @@ NEVER: Final = -(2**62)
 #: (each a sketch bucket), and a delayed recipient's cause (its index in CAUSES).
 KINDS: Final = 4
 
-# A cell: count (8 bits) | bucket modulo 2**14 (14 bits) | kind (2 bits) | sketch bucket (8).
-_BUCKET_SHIFT: Final = 10
-_BUCKET_MASK: Final = (1 << 14) - 1
-_COUNT_SHIFT: Final = 24
-_CELL_MAX: Final = (1 << 8) - 1
-_LOW_MASK: Final = (1 << _COUNT_SHIFT) - 1
-#: A cell's bucket bits, and its value key's (kind and sketch bucket).
-_PLACE_MASK: Final = _BUCKET_MASK << _BUCKET_SHIFT
-_KEY_MASK: Final = (1 << _BUCKET_SHIFT) - 1
 #: Cells written since the newest bucket's first write past which its cells are found
 #: by key. A dict of a few keys takes 232-360 bytes, the room of 60-90 cells; a busy
 #: domain passes 24 cells in its first stage or two.
 _INDEXED: Final = 24
 #: Buckets a ring may hold (so that stale cells are dropped before the numbers wrap).
 MAX_SLOTS: Final = 3600
-
-
-def value_key(kind: int, sketch_bucket: int) -> int:
-    """The key a value is staged and stored under."""
-    return kind << 8 | sketch_bucket
-
-
-def _append_all(cells: array[int], where: int, counts: dict[int, int]) -> None:
-    """Record ``counts`` (key -> how many) under ``where`` (a bucket, shifted into
-    place, or 0 when the keys hold it), each in as many cells as a cell's count needs.
-    One call for all of them: a flush writes dozens."""
-    append = cells.append
-    for key, n in counts.items():
-        low = where | key
-        while n > _CELL_MAX:
-            append(_CELL_MAX << _COUNT_SHIFT | low)
-            n -= _CELL_MAX
-        append(n << _COUNT_SHIFT | low)
-
-
-def _append_merged(out: array[int], cells: Iterable[int]) -> None:
-    """Append ``cells`` to ``out`` merged by bucket and key, in the order first seen."""
-    merged: dict[int, int] = {}
-    get = merged.get
-    for cell in cells:
-        low = cell & _LOW_MASK
-        merged[low] = get(low, 0) + (cell >> _COUNT_SHIFT)
-    _append_all(out, 0, merged)
 
 
 class Ring:
@@ -173,7 +146,7 @@ class Ring:
         cells = self.cells
         if cells is None:
             cells = self.cells = array("I")
-        where = (bucket & _BUCKET_MASK) << _BUCKET_SHIFT
+        where = (bucket & BUCKET_MASK) << BUCKET_SHIFT
         newest = bucket == self._newest_bucket
         if newest and self._newest is None and len(cells) - self._newest_from > _INDEXED:
             self._index_newest(cells, where)
@@ -187,7 +160,7 @@ class Ring:
                 self._newest, self._unmerged = None, 0
             elif bucket < self._newest_bucket:
                 self._late += len(values)  # may repeat keys of its bucket's cells
-            _append_all(cells, where, values)
+            append_all(cells, where, values)
             self._unmerged += 1
         if len(cells) > self.compacted + (self.compacted >> 1) + 32:
             if 4 * self._late > len(cells):
@@ -201,7 +174,7 @@ class Ring:
         first written."""
         tail = cells[self._newest_from :]
         del cells[self._newest_from :]
-        _append_merged(cells, tail)
+        append_merged(cells, tail)
         self._unmerged = 0
 
     def _index_newest(self, cells: array[int], where: int) -> None:
@@ -211,8 +184,8 @@ class Ring:
         newest = self._newest = {}
         for index in range(self._newest_from, len(cells)):
             cell = cells[index]
-            if cell & _PLACE_MASK == where:
-                newest[cell & _KEY_MASK] = index
+            if cell & PLACE_MASK == where:
+                newest[cell & KEY_MASK] = index
 
     def _add_to_newest(self, cells: array[int], where: int, values: dict[int, int]) -> None:
         """Add ``values`` to the newest bucket's cells (``where``: the bucket, shifted
@@ -221,14 +194,14 @@ class Ring:
         assert newest is not None
         for key, n in values.items():
             at = newest.get(key)
-            if at is not None and (cells[at] >> _COUNT_SHIFT) + n <= _CELL_MAX:
-                cells[at] += n << _COUNT_SHIFT
+            if at is not None and (cells[at] >> COUNT_SHIFT) + n <= CELL_MAX:
+                cells[at] += n << COUNT_SHIFT
                 continue
-            while n > _CELL_MAX:
-                cells.append(_CELL_MAX << _COUNT_SHIFT | where | key)
-                n -= _CELL_MAX
+            while n > CELL_MAX:
+                cells.append(CELL_MAX << COUNT_SHIFT | where | key)
+                n -= CELL_MAX
             newest[key] = len(cells)
-            cells.append(n << _COUNT_SHIFT | where | key)
+            cells.append(n << COUNT_SHIFT | where | key)
 
     def _cut_stale(self, cells: array[int]) -> None:
         """Drop the cells at the front whose buckets left the ring: up to the first
@@ -236,7 +209,7 @@ class Ring:
         head, slots = self.head, self.slots
         stale = 0
         for cell in cells:
-            if (head - (cell >> _BUCKET_SHIFT)) & _BUCKET_MASK < slots:
+            if (head - (cell >> BUCKET_SHIFT)) & BUCKET_MASK < slots:
                 break
             stale += 1
         if stale:
@@ -269,7 +242,7 @@ class Ring:
                         column[-2], column[-1] = total & 0xFFFFFFFF, total >> 32
                         column[first:last] = array("I", bytes(4 * (last - first)))
         self.head = bucket
-        if self.cells and bucket - self.purged > _BUCKET_MASK - 2 * slots:
+        if self.cells and bucket - self.purged > BUCKET_MASK - 2 * slots:
             self._compact()  # before a stale cell's bucket number could wrap
 
     def _clear(self) -> None:
@@ -288,9 +261,9 @@ class Ring:
         """Merge cells of the same bucket and key, and drop those of buckets no longer
         held (a cell's bucket is never 2**14 buckets behind head)."""
         head, slots = self.head, self.slots
-        held = (c for c in self.cells or () if (head - (c >> _BUCKET_SHIFT)) & _BUCKET_MASK < slots)
+        held = (c for c in self.cells or () if (head - (c >> BUCKET_SHIFT)) & BUCKET_MASK < slots)
         cells = array("I")
-        _append_merged(cells, held)
+        append_merged(cells, held)
         self.cells = cells
         self.compacted = len(cells)
         self.purged = self.head
@@ -360,12 +333,12 @@ class Ring:
             return out
         head = self.head
         for cell in cells:
-            bucket = head - ((head - (cell >> _BUCKET_SHIFT)) & _BUCKET_MASK)
+            bucket = head - ((head - (cell >> BUCKET_SHIFT)) & BUCKET_MASK)
             if not lo < bucket <= hi:
                 continue
             found = out[(cell >> 8) & 3]
             index = cell & 0xFF
-            found[index] = found.get(index, 0) + (cell >> _COUNT_SHIFT)
+            found[index] = found.get(index, 0) + (cell >> COUNT_SHIFT)
         return out
 
     # --- state file ----------------------------------------------------------------
