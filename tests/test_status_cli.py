@@ -125,6 +125,30 @@ async def test_the_table_lists_firing_alerts_first_and_the_spiking_domain_first(
         assert capsys.readouterr().out.startswith(shown)
 
 
+async def test_alerts_past_the_first_fifty_are_listed_with_alerts(
+    local_sqs: LocalSqs, sqs: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The daemon lists 50 alerts unless asked for more: an incident on many domains
+    left ``...and N more`` with no way to see them, in the table or with ``--json``.
+    ``--alerts N`` asks for N; a cut list names the option and the number that lists
+    them all."""
+    _, config = await firing(local_sqs, sqs)
+    async with running(config) as daemon:
+        await fired(daemon)
+        base = f"http://127.0.0.1:{daemon.http_port}"
+        assert await sesd("status", "--url", base, "--alerts", "1") == 0
+        lines = capsys.readouterr().out.splitlines()
+        assert "ALERTS: 2 firing, 0 pending" in lines
+        assert len([line for line in lines if line.startswith("  FIRING")]) == 1
+        assert "  ...and 1 more (--alerts 2 lists them all)" in lines
+
+        assert await sesd("status", "--url", base, "--json", "--alerts", "1") == 0
+        alerts = json.loads(capsys.readouterr().out)["alerts"]
+        assert (len(alerts["items"]), alerts["total"]) == (1, 2)
+        assert await sesd("status", "--url", base, "--json", "--alerts", "2") == 0
+        assert len(json.loads(capsys.readouterr().out)["alerts"]["items"]) == 2
+
+
 async def test_a_replica_of_a_fleet_says_its_figures_are_its_share(
     local_sqs: LocalSqs, sqs: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -473,6 +497,16 @@ def test_the_table_shows_every_section() -> None:
     assert queue.endswith(", last receive never"), queue  # no receive yet: not "never ago"
 
 
+def test_a_cut_list_of_silences_says_how_many_more() -> None:
+    """The document lists as many silences as alerts (50 unless asked): the table said
+    ``SILENCES: 3`` over one line, and nothing of the two left out."""
+    w = everything()
+    doc = build_status(w.sources, NOW, read_counters(w.sources), (w.sources.started, {}))
+    cut = msgspec.structs.replace(doc.silences, total=3)
+    lines = table(msgspec.structs.replace(doc, silences=cut)).splitlines()
+    assert lines[-1] == "  ...and 2 more (--alerts lists more)"
+
+
 def test_a_silence_ending_another_day_says_which_day() -> None:
     """A silence that ends in three days reads with its date, as the alert it holds
     back does: a bare time of day would read as already over."""
@@ -570,6 +604,8 @@ def test_wide_characters_take_two_columns_and_keep_the_table_in_line() -> None:
         ("--every", "-1", "'-1': give a number of seconds, at least 0.2"),
         ("--every", "nan", "'nan': give a number of seconds, at least 0.2"),
         ("--every", "inf", "'inf': give a number of seconds, at least 0.2"),
+        ("--alerts", "0", "'0': give a whole number from 1 to 1000"),
+        ("--alerts", "1001", "'1001': give a whole number from 1 to 1000"),
     ],
 )
 def test_a_top_or_an_every_that_cannot_work_is_a_usage_error(

@@ -39,6 +39,7 @@ from sesd.config import Config, ConfigError, HttpConfig, load_config
 from sesd.core.text import clean
 from sesd.status.charts import STAGES, duration, moment, percent, seconds, walked, when
 from sesd.status.document import SAME_ADVICE, AlertRow, ScopeTable, Status
+from sesd.status.model import MAX_ALERTS, Limits
 from sesd.status.page import SHARE, built
 
 __all__ = ["add_parser", "default_url", "table"]
@@ -68,7 +69,8 @@ def _redraw_seconds(text: str) -> float:
 
 
 def add_parser(commands: Commands) -> None:
-    """``status [--url URL | --config PATH] [--json] [--watch] [--every S] [--top N]``."""
+    """``status [--url URL | --config PATH] [--json] [--watch] [--every S] [--top N]
+    [--alerts N]``."""
     status = with_config(commands, "status", "what a running sesd sees now: alerts, domains")
     status.add_argument(
         "--url",
@@ -89,6 +91,13 @@ def add_parser(commands: Commands) -> None:
         type=whole_number(1, 200),
         default=10,
         help="domains, providers, tenants shown (1 to 200)",
+    )
+    # The API lists 50 alerts unless asked: an incident on many domains fires more.
+    status.add_argument(
+        "--alerts",
+        type=whole_number(1, MAX_ALERTS),
+        default=Limits().alerts,
+        help=f"alerts (and silences, tenants) listed (1 to {MAX_ALERTS}, default 50)",
     )
     status.add_argument("--user", help=f"basic auth user (password in ${PASSWORD_VARIABLE})")
     status.add_argument("--cacert", help="CA certificates (PEM) to trust for https")
@@ -171,7 +180,7 @@ async def _run(args: argparse.Namespace, url: str, through: Access) -> int:
             print(table(status, shown(base_url(url))))
 
     try:
-        show(*await fetch(url, args.top, through))
+        show(*await fetch(url, args.top, through, args.alerts))
     except Unreachable as exc:
         print(f"sesd: {exc}", file=sys.stderr)
         return EXIT_UNREACHABLE
@@ -179,7 +188,7 @@ async def _run(args: argparse.Namespace, url: str, through: Access) -> int:
         sys.stdout.flush()
         await anyio.sleep(args.every)
         try:
-            found = await fetch(url, args.top, through)
+            found = await fetch(url, args.top, through, args.alerts)
         except Unreachable as exc:
             # A daemon restarting: say so, and keep trying.
             print(f"sesd: {exc}", file=sys.stderr)
@@ -240,7 +249,10 @@ def _alerts(status: Status) -> list[str]:
     for a, before in zip(alerts.items, [None, *alerts.items][:-1], strict=True):
         lines += _alert(a, status.at, before)
     if len(alerts.items) < alerts.total:
-        lines.append(f"  ...and {alerts.total - len(alerts.items)} more")
+        lines.append(
+            f"  ...and {alerts.total - len(alerts.items)} more"
+            + (f" (--alerts {alerts.total} lists them all)" if alerts.total <= MAX_ALERTS else "")
+        )
     return lines
 
 
@@ -357,4 +369,6 @@ def _tail(status: Status) -> list[str]:
         ends = "when its alert resolves" if s.ends_at is None else moment(s.ends_at, status.at)
         matchers = f"rule={s.rule or '*'} domain={s.domain or '*'} severity={s.severity or '*'}"
         lines.append(f"  {s.id} {s.state} {matchers} until {ends}: {s.comment}")
+    if len(silences.items) < silences.total:
+        lines.append(f"  ...and {silences.total - len(silences.items)} more (--alerts lists more)")
     return lines

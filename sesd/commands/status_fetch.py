@@ -87,18 +87,22 @@ def access(user: str | None, cacert: str | None) -> Access:
     return Access(headers, tls)
 
 
-async def fetch(url: str, top: int, through: Access = Access()) -> tuple[bytes, Status]:
-    """The status document (its JSON, and decoded); :class:`Unreachable` when there is
-    none to be had."""
+async def fetch(
+    url: str, top: int, through: Access = Access(), alerts: int | None = None
+) -> tuple[bytes, Status]:
+    """The status document (its JSON, and decoded), with ``top`` labels an axis and
+    ``alerts`` alerts (the daemon's default when None); :class:`Unreachable` when there
+    is none to be had."""
     base = base_url(url)
     api = f"{base}/api/v1/status"
     named = shown(api)
+    params = {"top": str(top)} | ({} if alerts is None else {"alerts": str(alerts)})
     try:
         timeout = aiohttp.ClientTimeout(total=_TIMEOUT)
         async with (
             aiohttp.ClientSession(timeout=timeout) as session,
             session.get(
-                api, params={"top": str(top)}, headers=through.headers, ssl=through.tls or True
+                api, params=params, headers=through.headers, ssl=through.tls or True
             ) as response,
         ):
             body = await response.read()
