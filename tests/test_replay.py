@@ -257,3 +257,33 @@ def test_nothing_on_stdin_exits_3_and_says_so(config: Path) -> None:
     assert result.returncode == 3
     assert "sesd: replay read no value: standard input held nothing" in result.stderr
     assert json.loads(result.stdout)["as_of"] is None
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be"])
+def test_a_utf16_input_is_named_as_such(
+    tmp_path: Path, config: Path, capsys: pytest.CaptureFixture[str], encoding: str
+) -> None:
+    """Windows PowerShell's `>` writes UTF-16 (`aws sqs receive-message > dump.json`):
+    every value read is invalid, and saying only "body is not JSON" of a file that an
+    editor shows as JSON sends the reader looking at the wrong thing. The invalid
+    values say the input is UTF-16 and how to convert it; the exit status stays 3."""
+    path = tmp_path / "dump.json"
+    lines = [json.dumps(f.delivery([f"a{i}@gmail.example"], message_id=f"m{i}")) for i in (1, 2)]
+    path.write_bytes("\r\n".join(lines).encode(encoding))
+    assert main(["replay", "--config", str(config), "--json", str(path)]) == 3
+    named = json.loads(capsys.readouterr().out)["invalid_values"]
+    assert named
+    for value in named:
+        assert (
+            "UTF-16 text: convert it to UTF-8, as iconv -f UTF-16 -t UTF-8 does" in value["detail"]
+        )
+    assert main(["replay", "--config", str(config), str(path)]) == 3
+    assert "UTF-16 text: convert it to UTF-8" in capsys.readouterr().out
+
+    # A run of zeros (a preallocated tail) after UTF-8 events is no UTF-16.
+    zeros = tmp_path / "zeros.jsonl"
+    zeros.write_bytes(lines[0].encode() + b"\n" + bytes(3000))
+    main(["replay", "--config", str(config), "--json", str(zeros)])
+    assert [v["detail"] for v in json.loads(capsys.readouterr().out)["invalid_values"]] == [
+        "body is not JSON"
+    ]

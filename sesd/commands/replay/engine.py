@@ -32,6 +32,10 @@ _TOO_LARGE: Final = Invalid("too_large", f"a body over {MAX_BODY >> 20} MiB, not
 #: enough to find what wrote them, few enough to read).
 NAMED_INVALID: Final = 10
 _INVALID: Final = Outcome.INVALID
+#: What an invalid value in UTF-16 adds to why it is invalid.
+UTF16_ADVICE: Final = "UTF-16 text: convert it to UTF-8, as iconv -f UTF-16 -t UTF-8 does"
+#: How much of a value :func:`_utf16` looks at.
+_UTF16_LOOK: Final = 4096
 #: How many evaluations between two words to :attr:`Replay.evaluating`.
 SHOWN_EVERY: Final = 1000
 
@@ -285,11 +289,27 @@ def _per_type(recipients: dict[str, list[int]]) -> dict[str, dict[str, int]]:
 def _detail(result: Result, body: bytes) -> str:
     """Why a value is invalid; for text not in UTF-8, where the first such byte is in
     the value as read from the input (a line of a file of one event a line): the
-    reason's own place may count from the start of a string inside it."""
+    reason's own place may count from the start of a string inside it. A value in
+    UTF-16 says so: "not JSON" of a file an editor shows as JSON misleads."""
+    if result.reason in ("not_json", "not_utf8") and _utf16(body):
+        return f"{result.detail} ({UTF16_ADVICE})"
     if result.reason != "not_utf8":
         return result.detail
     where = not_utf8_at(body)
     return result.detail if where is None else f"{result.detail} (in the value: {where})"
+
+
+def _utf16(body: bytes) -> bool:
+    """Whether ``body`` looks like UTF-16 text (what Windows PowerShell's ``>`` writes):
+    a byte-order mark, or JSON's ASCII with every other byte zero. A run of zeros
+    (a file's preallocated tail) is not: both halves would be zeros."""
+    if body.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return True
+    head = body[:_UTF16_LOOK]
+    if len(head) < 4:
+        return False
+    even, odd = head[0::2].count(0) / len(head[0::2]), head[1::2].count(0) / len(head[1::2])
+    return max(even, odd) >= 0.9 and min(even, odd) <= 0.1
 
 
 def _placed(where: Where, reason: str, detail: str) -> dict[str, Any]:
