@@ -183,6 +183,13 @@ async def test_a_cut_list_of_alerts_says_so_and_links_to_more() -> None:
         assert '<title data-name="sesd status">2 firing · sesd status</title>' in page
         async with session.get(f"{base}/?alerts=1000") as response:
             assert 'class="more"' not in await response.text()
+        # The longer list is of the same page: its window, top and refresh kept (the
+        # script's own link, data-more, too), not the default ones.
+        async with session.get(f"{base}/?window=15m&alerts=1&top=2&refresh=30") as response:
+            page = await response.text()
+        more = "/?window=15m&amp;top=2&amp;refresh=30&amp;alerts=1000"
+        assert f'<a href="{more}">list more</a>' in page
+        assert f'data-more="{more}"' in page
 
 
 @pytest.mark.parametrize(

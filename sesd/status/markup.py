@@ -32,7 +32,15 @@ MORE_ALERTS = f"/?alerts={MAX_ALERTS}"
 
 
 def page_shell(
-    title: str, api: str, view: str, refresh: float, at: float, header: str, main: str, firing: int
+    title: str,
+    api: str,
+    view: str,
+    refresh: float,
+    at: float,
+    header: str,
+    main: str,
+    firing: int,
+    more: str = MORE_ALERTS,
 ) -> str:
     """A whole page: its script refreshes ``main`` (and, on the status page, ``header``)
     from ``api`` every ``refresh`` seconds. ``title`` is what the page is of; the tab's
@@ -40,7 +48,8 @@ def page_shell(
     header stays hidden until the script cannot refresh the page: then it says since
     when the figures are, announced once (its age is not a live region). A second,
     unseen region tells a screen reader what starts firing or resolves; the footer's
-    button stops the refresh for as long as a reader needs."""
+    button stops the refresh for as long as a reader needs. ``more`` is the page that
+    lists the most alerts, for a cut list."""
     tab = f"{firing} firing · {title}" if firing else title
     return (
         '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
@@ -50,7 +59,7 @@ def page_shell(
         '<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">'
         '<script src="/static/status.js" defer></script></head>'
         f'<body data-api="{esc(api)}" data-view="{esc(view)}" data-refresh="{refresh:g}" '
-        f'data-refreshes="0" data-at="{at!r}" data-more="{esc(MORE_ALERTS)}">'
+        f'data-refreshes="0" data-at="{at!r}" data-more="{esc(more)}">'
         '<div id="stale" class="stale" hidden><span id="stale-news" role="alert"></span> '
         '<span id="stale-age"></span></div><p id="news" class="spoken" role="status"></p>'
         f'<header id="header">{header}</header><main id="main">{main}</main>'
@@ -92,9 +101,11 @@ def empty(text: str) -> str:
     return f'<p class="empty">{esc(text)}</p>'
 
 
-def alerts_html(alerts: list[AlertRow], total: int, firing: int, now: float) -> str:
+def alerts_html(
+    alerts: list[AlertRow], total: int, firing: int, now: float, more: str = MORE_ALERTS
+) -> str:
     """Alerts firing and pending: each with its value, cause and advice, and silence;
-    when not all are listed, how many are, and a link to more."""
+    when not all are listed, how many are, and a link to more (``more``)."""
     title = f"<h2>Now <small>{firing} firing, {total - firing} pending</small></h2>"
     if not alerts:
         return title + empty("No alert is firing or pending.")
@@ -106,7 +117,7 @@ def alerts_html(alerts: list[AlertRow], total: int, firing: int, now: float) -> 
     if len(alerts) < total:
         rows += (
             f'<p class="more">{len(alerts)} of {total} listed: '
-            f'<a href="{MORE_ALERTS}">list more</a></p>'
+            f'<a href="{esc(more)}">list more</a></p>'
         )
     return title + rows
 

@@ -26,7 +26,16 @@ from sesd.status.document import (
     SilenceList,
     Status,
 )
-from sesd.status.markup import alerts_html, empty, page_shell, row, table, td, tenants_html
+from sesd.status.markup import (
+    MORE_ALERTS,
+    alerts_html,
+    empty,
+    page_shell,
+    row,
+    table,
+    td,
+    tenants_html,
+)
 
 __all__ = ["built", "status_html", "status_main"]
 
@@ -223,13 +232,13 @@ def _silences(silences: SilenceList, now: float) -> str:
     return title + table("silences", head, rows)
 
 
-def status_main(status: Status) -> str:
+def status_main(status: Status, more: str = MORE_ALERTS) -> str:
     """The page's ``<main>``: now, the queues, then each axis, the canary, accounts,
-    silences."""
+    silences (``more``: the page listing the most alerts, for a cut list)."""
     alerts = status.alerts
     parts = [
         '<section id="now">'
-        f"{alerts_html(alerts.items, alerts.total, alerts.firing, status.at)}</section>",
+        f"{alerts_html(alerts.items, alerts.total, alerts.firing, status.at, more)}</section>",
         f'<section id="queues">{_queues(status.queues, status.lag)}</section>',
     ]
     parts += [
@@ -243,9 +252,12 @@ def status_main(status: Status) -> str:
     return "".join(parts)
 
 
-def status_html(status: Status, refresh: float, api: str = "/api/v1/status") -> str:
-    """The status page; its script refreshes it from ``api`` every ``refresh`` seconds."""
+def status_html(
+    status: Status, refresh: float, api: str = "/api/v1/status", more: str = MORE_ALERTS
+) -> str:
+    """The status page; its script refreshes it from ``api`` every ``refresh`` seconds.
+    ``more`` is the same page listing the most alerts, for a cut list."""
     header = _header(status.sesd, status.at)
-    main = status_main(status)
+    main = status_main(status, more)
     firing = status.alerts.firing
-    return page_shell("sesd status", api, "status", refresh, status.at, header, main, firing)
+    return page_shell("sesd status", api, "status", refresh, status.at, header, main, firing, more)

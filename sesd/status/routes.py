@@ -98,7 +98,11 @@ class _Routes:
         refresh = _number(request, "refresh", _REFRESH, 0.25, 300)
         kept = {k: v for k, v in request.query.items() if k in ("top", "window", "alerts")}
         api = "/api/v1/status" + (f"?{urlencode(kept)}" if kept else "")
-        return _html(status_html(status, refresh, api))
+        # A cut list's link lists the most alerts on this page: its window, top and
+        # refresh kept.
+        same = {k: v for k, v in request.query.items() if k in ("top", "window", "refresh")}
+        more = "/?" + urlencode({**same, "alerts": str(MAX_ALERTS)})
+        return _html(status_html(status, refresh, api, more))
 
     async def api(self, request: web.Request) -> web.Response:
         return _json(msgspec.json.encode(self._status(request)))
