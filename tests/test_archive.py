@@ -181,6 +181,26 @@ def test_an_unreadable_file_is_named_and_the_rest_replayed(
     assert "but its gzip check failed" in err
 
 
+def test_a_file_whose_name_looks_like_a_glob_is_read_as_named(
+    tmp_path: Path, config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A file named `events[prod].jsonl` (or `dump*.json`) was taken for a glob: its
+    brackets matched one character, not themselves, so the replay read nothing and
+    said the file it had been given did not exist. A path that exists is read as
+    named; one that does not is still a glob (`archive/*.jsonl`)."""
+    event = json.dumps(f.delivery(["a@x.example"])) + "\n"
+    named = tmp_path / "events[prod].jsonl"
+    named.write_text(event)
+    decoy = event.replace("a@x.example", "b@y.example")
+    (tmp_path / "eventsp.jsonl").write_text(decoy)  # what [prod] matches, as a glob
+    document = _report(config, str(named), capsys=capsys)
+    assert document["domains"] == {"x.example": {"delivery": 1}}
+    assert document["messages"]["processed"] == 1
+    # A glob is still one when no file has its name.
+    globbed = _report(config, str(tmp_path / "events*.jsonl"), capsys=capsys)
+    assert globbed["messages"]["processed"] == 2
+
+
 def test_a_replay_of_nothing_but_invalid_values_says_so_and_exits_3(
     tmp_path: Path, config: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

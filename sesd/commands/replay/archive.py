@@ -138,7 +138,10 @@ def place(items: Iterable[Source], read: int) -> tuple[Source | None, int]:
 def _local(path: str, add: Callable[[str], None]) -> list[str]:
     """Each file a local path or glob names, to ``add``; the problems found."""
     problems = []
-    matches = sorted(glob.glob(path, recursive=True)) if glob.has_magic(path) else [path]
+    # A file or directory of that name is what the path names, even with a glob's
+    # characters in it (`events[prod].jsonl`: as a glob, `eventsp.jsonl`).
+    pattern = glob.has_magic(path) and not os.path.lexists(path)
+    matches = sorted(glob.glob(path, recursive=True)) if pattern else [path]
     if not matches:
         problems.append(f"{path}: no such file or directory")
     for match in matches:
@@ -149,7 +152,7 @@ def _local(path: str, add: Callable[[str], None]) -> list[str]:
                 walked += len(files)
                 for name in sorted(files):
                     add(os.path.join(root, name))
-            if not walked and not glob.has_magic(path):
+            if not walked and not pattern:
                 problems.append(f"{match}: no files in this directory")
         elif os.path.exists(match):
             add(match)
