@@ -5,11 +5,15 @@ a 1 GB input replays in bounded memory."""
 
 from __future__ import annotations
 
+import bz2
 import gzip
+import io
 import json
 import os
 import subprocess
 import sys
+import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -199,6 +203,47 @@ def test_a_file_whose_name_looks_like_a_glob_is_read_as_named(
     # A glob is still one when no file has its name.
     globbed = _report(config, str(tmp_path / "events*.jsonl"), capsys=capsys)
     assert globbed["messages"]["processed"] == 2
+
+
+@pytest.mark.parametrize(
+    ("kind", "name", "pack"),
+    [
+        ("ZIP", "events.zip", lambda data: _zipped(data)),
+        ("bzip2", "events.jsonl.bz2", lambda data: bz2.compress(data)),
+        ("Snappy", "events.snappy", lambda data: b"\xff\x06\x00\x00sNaPpY" + data),
+        ("Parquet", "events.parquet", lambda data: b"PAR1" + data),
+    ],
+)
+def test_a_compression_or_format_replay_cannot_read_is_named_not_read_as_json(
+    tmp_path: Path,
+    config: Path,
+    capsys: pytest.CaptureFixture[str],
+    kind: str,
+    name: str,
+    pack: Callable[[bytes], bytes],
+) -> None:
+    """Firehose also compresses with ZIP or Snappy, and converts records to Parquet or
+    ORC: such an object was read as JSON, each run of its bytes between two newlines
+    an invalid value (`body is not JSON`, by the hundred), and beside inputs that
+    replay, the exit status was 0: its events were lost among invalid counts. It is
+    named as what it is and skipped (exit 3); the rest is replayed."""
+    event = json.dumps(f.delivery(["a@x.example"])) + "\n"
+    good = tmp_path / "good.jsonl"
+    good.write_text(event)
+    other = tmp_path / name
+    other.write_bytes(pack((event * 50).encode()))
+    assert main(["replay", "--config", str(config), "--json", str(good), str(other)]) == 3
+    out, err = capsys.readouterr()
+    document = json.loads(out)
+    assert document["messages"] == {"processed": 1, "skipped": 0, "invalid": 0, "duplicate": 0}
+    assert f"sesd: replay skipped {other}: {kind} data, not JSON" in err
+
+
+def _zipped(data: bytes) -> bytes:
+    packed = io.BytesIO()
+    with zipfile.ZipFile(packed, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("events.jsonl", data)
+    return packed.getvalue()
 
 
 def test_a_replay_of_nothing_but_invalid_values_says_so_and_exits_3(
