@@ -29,6 +29,7 @@ from typing import IO, Any, Final
 from botocore.exceptions import BotoCoreError, ClientError
 
 from sesd.commands.replay.archive_s3 import S3Reader, is_s3
+from sesd.commands.replay.formats import HEAD, Unread, unread
 from sesd.commands.replay.gunzip import Gunzip, GzipStop
 from sesd.commands.replay.json_scan import skip_value
 from sesd.commands.replay.json_stream import (
@@ -168,24 +169,6 @@ def _source(path: str) -> Source:
         return Source(path)
 
 
-#: The first bytes of what Firehose (or a tool) writes that replay does not read: other
-#: compressions, and the columnar formats of Firehose's record format conversion.
-_UNREAD: Final = (
-    (b"PK\x03\x04", "ZIP"),
-    (b"BZh", "bzip2"),
-    (b"\x28\xb5\x2f\xfd", "zstd"),
-    (b"\xfd7zXZ\x00", "xz"),
-    (b"\xff\x06\x00\x00sNaPpY", "Snappy"),
-    (b"PAR1", "Parquet"),
-    (b"ORC", "ORC"),
-)
-
-
-class Unread(Exception):
-    """An input in a form replay does not read (no JSON value starts so): said once,
-    rather than each run of its bytes counted as an invalid value."""
-
-
 def _open(source: Source, s3: S3Reader | None) -> IO[bytes] | Gunzip:
     if is_s3(source.name):
         assert s3 is not None
@@ -194,18 +177,14 @@ def _open(source: Source, s3: S3Reader | None) -> IO[bytes] | Gunzip:
         raw = _stdin()
     else:
         raw = open(source.name, "rb")  # noqa: SIM115
-    head = raw.peek(10)[:10] if hasattr(raw, "peek") else b""
+    head = raw.peek(HEAD)[:HEAD] if hasattr(raw, "peek") else b""
     if source.name.endswith(".gz") or head[:2] == b"\x1f\x8b":
         return Gunzip(raw)
-    for magic, kind in _UNREAD:
-        if head.startswith(magic):
-            if source.name != "-":
-                raw.close()
-            raise Unread(
-                f"{kind} data, not JSON or gzip: convert it first (Firehose writes what "
-                "replay reads with its compression GZIP or none, and no record format "
-                "conversion)"
-            )
+    refused = unread(head)
+    if refused is not None:
+        if source.name != "-":
+            raw.close()
+        raise refused
     return raw
 
 

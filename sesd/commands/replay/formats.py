@@ -1,0 +1,38 @@
+"""What replay's inputs are, by their first bytes: the forms it does not read (other
+compressions than gzip, the columnar formats of Firehose's record format conversion)
+are named once, rather than each run of their bytes counted as an invalid value."""
+
+from __future__ import annotations
+
+from typing import Final
+
+__all__ = ["HEAD", "Unread", "unread"]
+
+#: The first bytes of each form replay does not read (no JSON value starts so).
+_UNREAD: Final = (
+    (b"PK\x03\x04", "ZIP"),
+    (b"BZh", "bzip2"),
+    (b"\x28\xb5\x2f\xfd", "zstd"),
+    (b"\xfd7zXZ\x00", "xz"),
+    (b"\xff\x06\x00\x00sNaPpY", "Snappy"),
+    (b"PAR1", "Parquet"),
+    (b"ORC", "ORC"),
+)
+#: How many first bytes :func:`unread` looks at.
+HEAD: Final = max(len(magic) for magic, _ in _UNREAD)
+
+
+class Unread(Exception):
+    """An input in a form replay does not read; the message says which, and what to do."""
+
+
+def unread(head: bytes) -> Unread | None:
+    """Why an input starting with ``head`` is not read (None: it may be)."""
+    for magic, kind in _UNREAD:
+        if head.startswith(magic):
+            return Unread(
+                f"{kind} data, not JSON or gzip: convert it first (Firehose writes what "
+                "replay reads with its compression GZIP or none, and no record format "
+                "conversion)"
+            )
+    return None
