@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -24,6 +25,7 @@ from sesd.commands.replay.archive import read_paths
 from sesd.commands.replay.json_stream import MAX_BODY, TOO_LARGE
 from tests import factory as f
 from tests.sesd_process import hearing_ctrl_c
+from tests.test_state_files import NOBODY
 
 FIXTURE = Path(__file__).parent / "fixtures" / "replay.jsonl"
 
@@ -244,6 +246,44 @@ def _zipped(data: bytes) -> bytes:
     with zipfile.ZipFile(packed, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("events.jsonl", data)
     return packed.getvalue()
+
+
+def test_a_directory_replay_cannot_list_is_named(capsys: pytest.CaptureFixture[str]) -> None:
+    """An archive with a day's directory this user may not list (copied as root, 0700):
+    the walk left it out without a word and the replay exited 0, a day short. It is
+    named on stderr, the rest replayed, exit 3."""
+    with tempfile.TemporaryDirectory() as where:  # under /tmp, which any user may reach
+        archive = Path(where)
+        event = json.dumps(f.delivery(["a@x.example"])) + "\n"
+        (archive / "01").mkdir()
+        (archive / "01" / "a.jsonl").write_text(event)
+        closed = archive / "02"
+        closed.mkdir()
+        (closed / "b.jsonl").write_text(event.replace("a@x", "b@y"))
+        config = archive / "sesd.toml"
+        config.write_text("[providers]\nenabled = false\n")
+        for path in (archive, archive / "01", archive / "01" / "a.jsonl", config):
+            path.chmod(0o755)
+        closed.chmod(0o700)
+        root = os.geteuid() == 0
+        if root:  # root lists any directory: list it as another user
+            os.chown(closed, 0, 0)
+            # Once as root first: what a replay imports lazily, this user may not read.
+            main(["replay", "--config", str(config), "--json", str(archive / "01")])
+            capsys.readouterr()
+            os.seteuid(NOBODY)
+        else:
+            closed.chmod(0)
+        try:
+            code = main(["replay", "--config", str(config), "--json", str(archive / "01"), where])
+        finally:
+            if root:
+                os.seteuid(0)
+            closed.chmod(0o700)
+    out, err = capsys.readouterr()
+    assert code == 3
+    assert json.loads(out)["domains"] == {"x.example": {"delivery": 1}}
+    assert f"sesd: replay skipped {closed}: cannot read: Permission denied" in err
 
 
 def test_a_replay_of_nothing_but_invalid_values_says_so_and_exits_3(

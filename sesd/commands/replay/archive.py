@@ -24,6 +24,7 @@ import select
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from typing import IO, Any, Final
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -148,7 +149,9 @@ def _local(path: str, add: Callable[[str], None]) -> list[str]:
     for match in matches:
         if os.path.isdir(match):
             walked = 0
-            for root, dirs, files in os.walk(match):
+            # A directory this user may not list is named, not left out without a word.
+            unlisted = partial(_unlisted, problems)
+            for root, dirs, files in os.walk(match, onerror=unlisted):
                 dirs.sort()
                 walked += len(files)
                 for name in sorted(files):
@@ -160,6 +163,10 @@ def _local(path: str, add: Callable[[str], None]) -> list[str]:
         else:
             problems.append(f"{match}: no such file or directory")
     return problems
+
+
+def _unlisted(problems: list[str], exc: OSError) -> None:
+    problems.append(f"{exc.filename}: cannot read: {_describe(exc)}")
 
 
 def _source(path: str) -> Source:
