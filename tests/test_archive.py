@@ -286,6 +286,27 @@ def test_a_directory_replay_cannot_list_is_named(capsys: pytest.CaptureFixture[s
     assert f"sesd: replay skipped {closed}: cannot read: Permission denied" in err
 
 
+def test_a_link_to_a_directory_in_an_archive_is_followed_once(
+    tmp_path: Path, config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An archive of links to each month's directory on another disk: the walk did not
+    follow them, and replayed what the archive held itself, exit 0, without a word.
+    Links are followed; a directory reached twice (a link to an ancestor, two links
+    to one place) is walked once, so nothing loops or counts twice."""
+    event = json.dumps(f.delivery(["a@x.example"])) + "\n"
+    archive, elsewhere = tmp_path / "archive", tmp_path / "disk" / "2026-11"
+    archive.mkdir()
+    elsewhere.mkdir(parents=True)
+    (archive / "a.jsonl").write_text(event)
+    (elsewhere / "b.jsonl").write_text(event.replace("a@x", "b@y"))
+    (archive / "november").symlink_to(elsewhere)
+    (archive / "again").symlink_to(elsewhere)
+    (elsewhere / "up").symlink_to(archive)
+    document = _report(config, str(archive), capsys=capsys)
+    assert document["domains"] == {"x.example": {"delivery": 1}, "y.example": {"delivery": 1}}
+    assert document["messages"]["duplicate"] == 0
+
+
 def test_a_replay_of_nothing_but_invalid_values_says_so_and_exits_3(
     tmp_path: Path, config: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

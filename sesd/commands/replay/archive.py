@@ -151,7 +151,15 @@ def _local(path: str, add: Callable[[str], None]) -> list[str]:
             walked = 0
             # A directory this user may not list is named, not left out without a word.
             unlisted = partial(_unlisted, problems)
-            for root, dirs, files in os.walk(match, onerror=unlisted):
+            # Links to directories are followed (an archive of links to each month's
+            # disk); a directory reached again (a link to an ancestor) is not walked.
+            walked_dirs: set[str] = set()
+            for root, dirs, files in os.walk(match, onerror=unlisted, followlinks=True):
+                real = os.path.realpath(root)
+                if real in walked_dirs:
+                    dirs.clear()
+                    continue
+                walked_dirs.add(real)
                 dirs.sort()
                 walked += len(files)
                 for name in sorted(files):
