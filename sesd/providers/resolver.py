@@ -126,19 +126,36 @@ class ProviderResolver:
                     continue
                 tg.start_soon(self._lookup, domain, limit)
 
-    async def prefetch(self, domains: Iterable[str], now: float) -> None:
+    async def prefetch(
+        self,
+        domains: Iterable[str],
+        now: float,
+        answered: Callable[[int, int], None] = lambda done, total: None,
+    ) -> None:
         """Look up every domain not known yet, and return once all are answered (at the
-        rate limit): how ``sesd replay --dns`` knows providers before it applies events."""
+        rate limit): how ``sesd replay --dns`` knows providers before it applies events.
+        ``answered`` hears how many of those looked up are answered, of how many, as
+        they are (for a progress bar: at the rate limit this takes minutes)."""
         cache = self.cache
+        total = 0
+
+        def told() -> None:
+            answered(total - len(cache.wanted) - len(cache.looking), total)
+
         async with anyio.create_task_group() as tg:
             tg.start_soon(self.run)
             for domain in domains:
                 while cache.full:
                     await self.done.wait()
+                    told()
+                wanted = len(cache.wanted)
                 cache.provider(domain, now)
+                total += len(cache.wanted) - wanted
                 self.poke()
+            told()
             while cache.wanted or cache.looking:
                 await self.done.wait()
+                told()
             tg.cancel_scope.cancel()
 
     async def _lookup(self, domain: str, limit: anyio.Semaphore) -> None:

@@ -14,7 +14,7 @@ import contextlib
 import math
 import sys
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Final
 
 import anyio
@@ -130,7 +130,10 @@ def run_replay(
             if any(source.name == "-" for source in found):
                 print("sesd: replay --dns reads its input twice: give files", file=sys.stderr)
                 return 2
-            anyio.run(replay.prefetch, bodies(found, s3=s3))
+            show = not quiet and sys.stderr.isatty()
+            # A first pass for the domains, then their lookups: minutes each on a month.
+            with _progress(found, show, "domains") as first, _lookups(show) as answered:
+                anyio.run(replay.prefetch, first.count(bodies(found, first.read, s3=s3)), answered)
             for source in found:
                 source.errors.clear()  # reported once, from the replay itself
                 source.stopped = None
@@ -264,7 +267,7 @@ class _Progress:
     """Bytes and events read, events a second and (when the total size is known) an
     ETA, on stderr (tqdm); nothing at all when not shown."""
 
-    def __init__(self, found: list[Source], show: bool) -> None:
+    def __init__(self, found: list[Source], show: bool, desc: str = "replay") -> None:
         sizes = [source.size for source in found]
         total = sum(size for size in sizes if size is not None)
         self._bar: tqdm[Any] | None = None
@@ -278,7 +281,7 @@ class _Progress:
                 unit_scale=True,
                 unit_divisor=1024,
                 file=sys.stderr,
-                desc="replay",
+                desc=desc,
                 dynamic_ncols=True,
                 mininterval=0,  # updates come a chunk (1 MiB) at a time: show each
                 miniters=1,  # ...however small: no pace learnt from earlier chunks
@@ -328,12 +331,31 @@ class _Progress:
 
 
 @contextlib.contextmanager
-def _progress(found: list[Source], show: bool) -> Iterator[_Progress]:
-    progress = _Progress(found, show)
+def _progress(found: list[Source], show: bool, desc: str = "replay") -> Iterator[_Progress]:
+    progress = _Progress(found, show, desc)
     try:
         yield progress
     finally:
         progress.close()
+
+
+@contextlib.contextmanager
+def _lookups(show: bool) -> Iterator[Callable[[int, int], None]]:
+    """What ``--dns``'s lookups hear answered: on a terminal, a bar of those answered of
+    those asked, with an ETA (at [providers] rate, minutes for a month's domains)."""
+    if not show:
+        yield lambda done, total: None
+        return
+    bar = tqdm(total=0, unit=" lookups", file=sys.stderr, desc="providers", dynamic_ncols=True)
+
+    def answered(done: int, total: int) -> None:
+        bar.total = total
+        bar.update(done - bar.n)
+
+    try:
+        yield answered
+    finally:
+        bar.close()
 
 
 def _valid_without_secrets(args: argparse.Namespace) -> bool:

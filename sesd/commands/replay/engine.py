@@ -197,9 +197,14 @@ class Replay:
             }
         )
 
-    async def prefetch(self, bodies: Iterable[bytes]) -> None:
+    async def prefetch(
+        self,
+        bodies: Iterable[bytes],
+        answered: Callable[[int, int], None] = lambda done, total: None,
+    ) -> None:
         """Look up the providers of the recipient domains in ``bodies`` (a first pass
-        over the input; as many domains as the cache holds), for ``--dns``."""
+        over the input; as many domains as the cache holds), for ``--dns``;
+        ``answered`` hears how many lookups are answered, of how many."""
         resolver = self.resolver
         if resolver is None:
             return
@@ -214,7 +219,7 @@ class Replay:
                 domain = domain_of(address)
                 if domain is not None and len(domains) < resolver.cache.max_cache:
                     domains[domain] = None
-        await resolver.prefetch(domains, latest)
+        await resolver.prefetch(domains, latest, answered)
 
     def document(self) -> dict[str, Any]:
         """The ``--json`` document (README, "Tuning rules on history", gives its shape)."""
