@@ -590,6 +590,41 @@ def test_progress_shows_on_a_terminal_and_ctrl_c_gives_a_partial_report(tmp_path
         assert "replay:" not in done.stderr
 
 
+def test_ctrl_c_while_dns_looks_domains_up_stops_cleanly(tmp_path: Path) -> None:
+    """--dns looks domains up for minutes before the replay (an hour when DNS does not
+    answer): a Ctrl-C then, the first thing a user tries, printed a traceback and no
+    report. It stops as a Ctrl-C in the replay does: the document (nothing replayed
+    yet, `interrupted`), the reason on stderr, exit 3."""
+    import signal
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as nameserver:
+        nameserver.bind(("127.0.0.1", 0))  # a DNS server that never answers
+        nameserver.settimeout(30)
+        port = nameserver.getsockname()[1]
+        config = tmp_path / "sesd.toml"
+        config.write_text(f'[providers]\nnameservers = ["127.0.0.1:{port}"]\n')
+        events = tmp_path / "events.jsonl"
+        events.write_text("".join(json.dumps(e) + "\n" for e in _events(10)))
+        command = [sys.executable, "-m", "sesd", "replay", "--config", str(config)]
+        with hearing_ctrl_c():
+            process = subprocess.Popen(
+                [*command, "--dns", "--json", str(events)],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
+        with process:
+            nameserver.recvfrom(512)  # the lookups have begun
+            process.send_signal(signal.SIGINT)
+            out, err = process.communicate(timeout=30)
+    assert "Traceback" not in err.decode(), err.decode()
+    assert process.returncode == 3
+    document = json.loads(out)
+    assert document["interrupted"] is True
+    assert document["messages"]["processed"] == 0
+    assert "sesd: replay skipped the rest of the input: interrupted (Ctrl-C)" in err.decode()
+
+
 def test_a_terminal_shows_the_rules_evaluated_between_two_events_far_apart(
     tmp_path: Path,
 ) -> None:

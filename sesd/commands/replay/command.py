@@ -126,27 +126,21 @@ def run_replay(
     with contextlib.ExitStack() as stack:
         s3 = stack.enter_context(S3Reader(config)) if any(map(is_s3, paths)) else None
         found, problems = sources(paths, s3)
+        interrupted = False
         if dns:
             if any(source.name == "-" for source in found):
                 print("sesd: replay --dns reads its input twice: give files", file=sys.stderr)
                 return 2
-            show = not quiet and sys.stderr.isatty()
-            # A first pass for the domains, then their lookups: minutes each on a month.
-            with _progress(found, show, "domains") as first, _lookups(show) as answered:
-                anyio.run(replay.prefetch, first.count(bodies(found, first.read, s3=s3)), answered)
-            for source in found:
-                source.errors.clear()  # reported once, from the replay itself
-                source.stopped = None
-                source.values = 0  # counted again as the replay reads
-        interrupted = False
-        with _progress(found, show=not quiet and sys.stderr.isatty()) as progress:
-            replay.evaluating = progress.evaluating
-            try:
-                read = progress.count(bodies(found, progress.read, s3=s3))
-                replay.run(read, lambda n: _where(found, n))
-            except KeyboardInterrupt:
-                # Ctrl-C: report what was replayed so far.
-                interrupted = True
+            interrupted = _prefetch(replay, found, s3, show=not quiet and sys.stderr.isatty())
+        if not interrupted:
+            with _progress(found, show=not quiet and sys.stderr.isatty()) as progress:
+                replay.evaluating = progress.evaluating
+                try:
+                    read = progress.count(bodies(found, progress.read, s3=s3))
+                    replay.run(read, lambda n: _where(found, n))
+                except KeyboardInterrupt:
+                    # Ctrl-C: report what was replayed so far.
+                    interrupted = True
     problems += [error for source in found for error in source.errors]
     _stops(replay, found)
     document = replay.document()
@@ -212,6 +206,22 @@ def _said(
         )
         return EXIT_SKIPPED
     return EXIT_SKIPPED if problems or partial else 0
+
+
+def _prefetch(replay: Replay, found: list[Source], s3: S3Reader | None, *, show: bool) -> bool:
+    """``--dns``: a first pass for the domains, then their lookups (minutes each on a
+    month; ``show``: on stderr). Whether a Ctrl-C stopped it: then nothing is replayed."""
+    try:
+        with _progress(found, show, "domains") as first, _lookups(show) as answered:
+            anyio.run(replay.prefetch, first.count(bodies(found, first.read, s3=s3)), answered)
+    except KeyboardInterrupt:
+        return True
+    finally:
+        for source in found:
+            source.errors.clear()  # reported once, from the replay itself
+            source.stopped = None
+            source.values = 0  # counted again as the replay reads
+    return False
 
 
 def _where(found: list[Source], read: int) -> Where:
