@@ -287,3 +287,29 @@ def test_a_utf16_input_is_named_as_such(
     assert [v["detail"] for v in json.loads(capsys.readouterr().out)["invalid_values"]] == [
         "body is not JSON"
     ]
+
+
+def test_input_names_are_shown_whole_with_their_control_characters_escaped(
+    tmp_path: Path, config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An input's name is the user's (a file, an S3 key): the report hid one with an
+    `@` as `[address]` (`noreply@example.com-11.jsonl`: which file had the invalid
+    value?), while stderr printed names raw, so a key or file name with a terminal's
+    escape sequence in it drove the terminal. Both show the name whole, its control
+    characters escaped."""
+    named = tmp_path / "noreply@example.com-11.jsonl"
+    named.write_text('{"hello": 1}\n' + json.dumps(f.delivery(["a@x.example"])) + "\n")
+    dark = tmp_path / "a\x1b[31mred"
+    dark.mkdir()
+    assert main(["replay", "--config", str(config), str(named), str(dark)]) == 3
+    out, err = capsys.readouterr()
+    assert f"  {named}, value 1, byte offset 0: unrecognised" in out
+    assert "\x1b" not in err
+    assert f"sesd: replay skipped {tmp_path}/a\\u001b[31mred: no files in this directory" in err
+
+    empty = tmp_path / "b\x1b[2Jempty.jsonl"
+    empty.write_text("")
+    assert main(["replay", "--config", str(config), str(empty)]) == 3
+    err = capsys.readouterr().err
+    assert "\x1b" not in err
+    assert f"read no value: {tmp_path}/b\\u001b[2Jempty.jsonl held nothing" in err

@@ -25,7 +25,7 @@ from sesd.commands.common import Commands, config_error, load, no_secrets, with_
 from sesd.commands.replay.archive import Source, bodies, place, sources
 from sesd.commands.replay.archive_s3 import S3Reader, is_s3
 from sesd.commands.replay.engine import Replay, Where
-from sesd.commands.replay.text import render_text, stopped_line
+from sesd.commands.replay.text import named, render_text, stopped_line
 from sesd.commands.replay.tuning import override, render_report, report
 from sesd.config import Config, ConfigError
 from sesd.core.timestamps import iso
@@ -171,7 +171,9 @@ def _said(
     """What went wrong, on stderr (``partial``: inputs read only in part; ``empty``: the
     inputs, when no value at all was read from them); the exit status."""
     for problem in problems:
-        print(f"sesd: replay skipped {problem}", file=sys.stderr)
+        # A problem leads with the input's name: the user's, but a key or a directory
+        # listing may hold a terminal's escape sequences.
+        print(f"sesd: replay skipped {named(problem)}", file=sys.stderr)
     for line in partial:
         print(f"sesd: {line}", file=sys.stderr)
     if document["late_events"]:
@@ -185,9 +187,9 @@ def _said(
     if empty is not None and not problems and not partial:
         # An empty download or a pipe whose writer failed: the wrong input, not a quiet
         # month with no alert.
-        named = ", ".join("standard input" if name == "-" else name for name in empty)
+        inputs = ", ".join("standard input" if name == "-" else named(name) for name in empty)
         print(
-            f"sesd: replay read no value: {named} held nothing but blank space "
+            f"sesd: replay read no value: {inputs} held nothing but blank space "
             "(an empty file or pipe), so there was no event to replay",
             file=sys.stderr,
         )

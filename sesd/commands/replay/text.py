@@ -4,9 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from sesd.core.text import clean
+from sesd.core.text import clean, escaped
 
-__all__ = ["render_text", "stopped_line"]
+__all__ = ["named", "render_text", "stopped_line"]
+
+#: The most of an input's name shown (an S3 key may have 1,024 bytes).
+_NAME_CHARS = 1100
+
+
+def named(name: str) -> str:
+    """An input's name as the report and stderr show it: the user's own (a file, an S3
+    key), so whole, addresses and all, but with its control characters escaped (a
+    key or a file name may hold a terminal's escape sequences)."""
+    return escaped(name, _NAME_CHARS)
 
 
 def _ratio(value: float | None) -> str:
@@ -14,9 +24,9 @@ def _ratio(value: float | None) -> str:
 
 
 def _where(value: dict[str, Any]) -> str:
-    """Where an invalid value was read: its input (the user's name: cleaned), its place
+    """Where an invalid value was read: its input (the user's name), its place
     there and its byte offset (in the decompressed data of a gzipped input)."""
-    where = f"{clean(value['input'])}, value {value['value']}"
+    where = f"{named(value['input'])}, value {value['value']}"
     if value["byte_offset"] is not None:
         where += f", {_offset(value)}"
     return where
@@ -35,7 +45,7 @@ def stopped_line(stop: dict[str, Any]) -> str:
     and why: the byte offset reached (for a document too large, where it starts), for
     a gzipped input how many compressed bytes were read by then, and how many values
     before it were replayed."""
-    name, detail = clean(stop["input"]), clean(stop["detail"])
+    name, detail = named(stop["input"]), clean(stop["detail"])
     read = stop["compressed_offset"]
     replayed = f"({stop['values']} values)"
     if stop["dropped_bytes"]:
