@@ -318,6 +318,33 @@ async def test_an_account_s_tenant_walk_shows_how_far_it_has_come(
                 seen.assert_clean(host)
 
 
+async def test_a_cut_list_of_tenants_says_how_many_it_lists_after_a_redraw(
+    local_sqs: LocalSqs, sqs: Any, browser: Browser
+) -> None:
+    """Three tenants SES speaks of, a page listing one (``alerts=1``): its heading says
+    "1 of 3 listed", as the server draws it and as the script redraws it."""
+    from sesd.commands.demo.localtenants import LocalTenants
+
+    url, _ = await make_queue(sqs)
+    async with LocalTenants("123456789012", "us-east-1") as tenants:
+        for name in ("acme", "globex", "initech"):
+            tenants.add(name, ("CONFIGURATION_SET", f"{name}-set"))
+        extra = f'[tenants]\nenabled = true\nendpoint_url = "{tenants.url}"\n'
+        async with running(parse_config(config_text(local_sqs, url, extra))) as daemon:
+            poller = daemon.tenant_poller
+            assert poller is not None
+            await poller.poll_once()
+            assert len(daemon.ledger.tenant_status.status) == 3
+            host = f"127.0.0.1:{daemon.http_port}"
+            async with watched(browser) as seen:
+                page = seen.page
+                heading = page.locator("#accounts h2").last
+                for refresh, redraws in ((300, 0), (0.25, 1)):
+                    await opened(page, f"http://{host}/?alerts=1&refresh={refresh}", redraws)
+                    await expect(heading).to_have_text("What SES says of its tenants 1 of 3 listed")
+                seen.assert_clean(host)
+
+
 async def test_the_page_keeps_refreshing_while_sesd_reloads_its_config(
     local_sqs: LocalSqs, sqs: Any, browser: Browser, tmp_path: Path
 ) -> None:

@@ -507,6 +507,26 @@ def test_a_cut_list_of_silences_says_how_many_more() -> None:
     assert lines[-1] == "  ...and 2 more (--alerts lists more)"
 
 
+def test_a_cut_list_of_tenants_says_how_many_more() -> None:
+    """A platform's SES tenants are hundreds; the document lists as many as alerts (50
+    unless asked), paused first, and said nothing of the rest: it counts them all
+    (``tenants_total``), and the table says how many it left out."""
+    from sesd.status.model import Limits
+
+    w = everything()
+    for name in ("acme", "initech"):
+        w.pipeline.ledger.tenant_status.record(("default", "eu-west-1", name))
+    sources = w.sources
+    doc = build_status(
+        sources, NOW, read_counters(sources), (sources.started, {}), Limits(alerts=1)
+    )
+    assert [t.tenant for t in doc.tenants] == ["globex"]  # the paused one first
+    assert doc.tenants_total == 3
+    lines = table(doc).splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("TENANT globex"))
+    assert lines[at + 1] == "  ...and 2 more tenants (--alerts lists more)"
+
+
 def test_a_silence_ending_another_day_says_which_day() -> None:
     """A silence that ends in three days reads with its date, as the alert it holds
     back does: a bare time of day would read as already over."""

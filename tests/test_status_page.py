@@ -242,6 +242,22 @@ def test_durations_and_an_empty_sparkline_read_plainly() -> None:
     assert "<polyline" not in empty
 
 
+def test_a_cut_list_of_tenants_says_how_many_it_lists() -> None:
+    """A platform's SES tenants are hundreds, and the page lists as many as alerts (50
+    unless asked): the table says how many of how many it lists, as the alerts do."""
+    from sesd.status.model import Limits
+
+    w = everything()
+    for name in ("acme", "initech"):
+        w.pipeline.ledger.tenant_status.record(("default", "eu-west-1", name))
+    s = w.sources
+    doc = build_status(s, NOW, read_counters(s), (s.started, {}), Limits(alerts=1))
+    page = status_html(doc, 5.0)
+    assert "<h2>What SES says of its tenants <small>1 of 3 listed</small></h2>" in page
+    whole = build_status(s, NOW, read_counters(s), (s.started, {}))
+    assert "<h2>What SES says of its tenants</h2>" in status_html(whole, 5.0)
+
+
 def test_every_section_renders_what_the_ledger_holds() -> None:
     """Alerts on a domain, a provider, an account, a tenant and the canary, firing and
     pending, each with its stage and notes; a silence until resolved; the canary's

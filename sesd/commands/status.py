@@ -363,6 +363,9 @@ def _tail(status: Status) -> list[str]:
     for t in status.tenants:
         why = f": {t.cause}" if t.cause else ""
         lines.append(f"TENANT {t.tenant} ({t.account}/{t.region}): {t.sending}{why}")
+    if len(status.tenants) < status.tenants_total:
+        left = status.tenants_total - len(status.tenants)
+        lines.append(f"  ...and {left} more tenants (--alerts lists more)")
     silences = status.silences
     lines.append(f"SILENCES: {silences.total or 'none'}")
     for s in silences.items:

@@ -330,6 +330,9 @@ class Status(msgspec.Struct, frozen=True, kw_only=True):
     accounts: list[AccountRow]
     tenants: list[TenantRow]
     silences: SilenceList
+    #: How many tenants SES spoke of, ``tenants`` listing the first (0 from a sesd that
+    #: did not say).
+    tenants_total: int = 0
 
 
 class Counted(msgspec.Struct, frozen=True, kw_only=True):

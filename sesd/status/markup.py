@@ -168,10 +168,12 @@ def _notes(lines: list[str]) -> str:
     return "".join(f'<span class="note">{esc(line)}</span>' for line in lines) or "-"
 
 
-def tenants_html(tenants: list[TenantRow]) -> str:
-    """What SES says of tenants (nothing without any)."""
+def tenants_html(tenants: list[TenantRow], total: int = 0) -> str:
+    """What SES says of tenants (nothing without any); when not all ``total`` are
+    listed, how many are."""
     if not tenants:
         return ""
+    cut = f" <small>{len(tenants)} of {total} listed</small>" if len(tenants) < total else ""
     head = ("tenant", "account / region", "sending", "impact", "why", "findings")
     rows = (
         row(f"{t.tenant} {t.account} {t.region}", "bad" if t.sending == "DISABLED" else "")
@@ -184,4 +186,4 @@ def tenants_html(tenants: list[TenantRow]) -> str:
         + "</tr>"
         for t in tenants
     )
-    return "<h2>What SES says of its tenants</h2>" + table("tenants", head, rows)
+    return f"<h2>What SES says of its tenants{cut}</h2>" + table("tenants", head, rows)

@@ -103,6 +103,7 @@ def build_status(
         accounts=_accounts(ledger),
         tenants=tenant_rows(ledger, limit=limits.alerts),
         silences=silence_list(sources.evaluator, now, limits.alerts),
+        tenants_total=len(ledger.tenant_status.status),
     )
 
 

@@ -246,7 +246,9 @@ def status_main(status: Status, more: str = MORE_ALERTS) -> str:
         for t in status.scopes
     ]
     parts.append(f'<section id="canary">{_canary(status.canary)}</section>')
-    accounts = _accounts(status.accounts, status.at) + tenants_html(status.tenants)
+    accounts = _accounts(status.accounts, status.at) + tenants_html(
+        status.tenants, status.tenants_total
+    )
     parts.append(f'<section id="accounts">{accounts}</section>')
     parts.append(f'<section id="silences">{_silences(status.silences, status.at)}</section>')
     return "".join(parts)

@@ -242,7 +242,7 @@
     return `${a.tenants_mapped} of ${a.tenants_listed} walked, ${done}`;
   }
 
-  function accounts(rows, tenantRows) {
+  function accounts(rows, tenantRows, total) {
     const title = h("h2", {}, "Accounts");
     const flag = (v, good, bad) => (v === null ? "-" : v ? good : bad);
     const head = ["account / region", "sending", "enforcement", "production", "quota used", "bounce (sesd / AWS)", "complaint (sesd / AWS)", "over sends", "answered", "tenant map"];
@@ -255,13 +255,15 @@
         td(`${percent(a.complaint_ratio)} / ${percent(a.aws_complaint_ratio)}`, "num"), td(a.sends, "num"), lastAnswer(a),
         td(walked(a), a.tenants_listed !== null && a.tenant_map_at === null ? "bad" : ""))))
       : empty("No account polled or estimated yet.");
-    return [title, body, tenants(tenantRows)];
+    return [title, body, tenants(tenantRows, total)];
   }
 
-  function tenants(rows) {
+  // As markup.tenants_html: when not all `total` are listed, how many are.
+  function tenants(rows, total) {
     if (!rows.length) return [];
     const head = ["tenant", "account / region", "sending", "impact", "why", "findings"];
-    return [h("h2", {}, "What SES says of its tenants"), table("tenants", head, rows.map((t) =>
+    const cut = rows.length < (total || 0) ? [" ", h("small", {}, `${rows.length} of ${total} listed`)] : [];
+    return [h("h2", {}, "What SES says of its tenants", ...cut), table("tenants", head, rows.map((t) =>
       row(`${t.tenant} ${t.account} ${t.region}`, t.sending === "DISABLED" ? "bad" : "", td(t.tenant, "name"), td(`${t.account} / ${t.region}`),
         td(t.sending), td(t.impact || "-"), td(t.cause || "-"),
         h("td", {}, t.findings.length ? t.findings.map((f) => h("span", { class: "note" }, f)) : "-"))))];
@@ -282,7 +284,7 @@
       h("section", { id: "queues" }, queues(doc)),
       doc.scopes.map((t) => h("section", { id: "scope-" + t.axis, class: "scopes" }, scopeTable(t))),
       h("section", { id: "canary" }, canary(doc.canary)),
-      h("section", { id: "accounts" }, accounts(doc.accounts, doc.tenants)),
+      h("section", { id: "accounts" }, accounts(doc.accounts, doc.tenants, doc.tenants_total)),
       h("section", { id: "silences" }, silences(doc.silences)),
     ];
   }
