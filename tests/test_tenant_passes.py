@@ -332,3 +332,41 @@ async def test_an_account_that_does_not_answer_holds_up_no_other() -> None:
                 assert slow.calls == {"ListReputationEntities": 1}
                 slow.close()
     assert ("slow", REGION, "acme") in ledger.tenant_status.status
+
+
+async def test_a_list_whose_pages_never_end_is_given_up_and_started_over() -> None:
+    """An endpoint that is not quite SES (a proxy's bug) answers each page of the
+    statuses with the token it was asked with: the same page, for ever. The poll does
+    not read it for ever (nor hold the memory of every page, nor the other polls behind
+    it): the list is counted failed, logged once with a hint, and a tenant it does not
+    name is not forgotten (the list was never read to its end); the walk of resources
+    goes on. The next poll asks for the first page again, not the looping token."""
+    clock = Clock()
+    pipeline = _pipeline()
+    statuses = pipeline.ledger.tenant_status
+    kept = ("default", REGION, "kept")
+    statuses.polled(kept, TenantStatus(sending="DISABLED", aws="DISABLED"), NOW - 600)
+    async with LocalTenants(ACCOUNT, REGION) as tenants:
+        tenants.page = 10
+        for i in range(20):
+            tenants.add(f"t{i:02d}", ("CONFIGURATION_SET", f"set-{i:02d}"))
+        tenants.endless.add("ListReputationEntities")
+        async with tenant_poller(
+            tenants, pipeline, clock, recommendations=False, pace=1.0, sleep=clock.sleep
+        ) as poller:
+            with capture_logs() as logs, anyio.fail_after(30):
+                await poller.poll_once()
+            asked = tenants.calls["ListReputationEntities"]
+            assert asked <= 3, asked  # the first page, then the token it named, again
+            assert kept in statuses.status
+            assert len(pipeline.ledger.tenant_map.arns) == 20
+            assert pipeline.ledger.accounts.errors == {
+                ("default", REGION, "list_reputation_entities", "EndlessList"): 1
+            }
+            failed = [e for e in logs if e["event"] == "sesd.account.poll_failed"]
+            assert len(failed) == 1
+            assert "started over" in failed[0]["hint"]
+            before = len(tenants.asked)
+            with anyio.fail_after(30):
+                await poller.poll_once()
+            assert _first(tenants, before, "ListReputationEntities") == {}

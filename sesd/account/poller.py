@@ -26,10 +26,23 @@ from sesd.core.accounts import STATUSES, Accounts, AccountStatus, Target
 from sesd.io.aws_errors import assume_role_failure, error_code, signed_off
 from sesd.io.logs import get_logger
 
-__all__ = ["ERRORS", "AccountPoller", "ClientFor", "Polls", "tries"]
+__all__ = ["ERRORS", "MAX_PAGES", "AccountPoller", "ClientFor", "EndlessList", "Polls", "tries"]
+
+#: The most pages one read of a list asks for: 1,000 pages of 100 are ten times SES's
+#: quota of tenants. SES ends its lists; one that does not (a page naming a token the
+#: read was given before, pages past this) is an endpoint's fault, never read to its end.
+MAX_PAGES: Final = 1_000
+
+
+class EndlessList(Exception):
+    """A paged list that does not end: its next token is one the read asked with
+    before (the same pages again), or it named more than :data:`MAX_PAGES` pages."""
+
 
 #: What a failed call raises: counted and logged, never raised out of a poll.
-ERRORS = (ClientError, BotoCoreError, aiohttp.ClientError, OSError, asyncio.TimeoutError)
+ERRORS = (
+    ClientError, BotoCoreError, aiohttp.ClientError, OSError, asyncio.TimeoutError, EndlessList
+)  # fmt: skip
 #: CloudWatch's reputation metrics, and the query id of each.
 _REPUTATION = {"bounce": "Reputation.BounceRate", "complaint": "Reputation.ComplaintRate"}
 #: The datapoints' period, seconds.
@@ -215,6 +228,8 @@ def _newest(result: dict[str, Any]) -> float | None:
 
 def _passing(exc: BaseException, code: str) -> bool:
     """Whether a failure may pass by itself: throttled, SES's fault, or no answer."""
+    if isinstance(exc, EndlessList):
+        return False  # resumed at its looping token, it would loop again
     if not isinstance(exc, ClientError):
         return True
     status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
@@ -283,6 +298,11 @@ def _hint(api: str, code: str, exc: BaseException) -> str:
         return ROLE_NOT_ASSUMED
     if sts:
         return f"STS {sts} (AssumeRole of the account's role): the next poll tries again"
+    if isinstance(exc, EndlessList):
+        return (
+            f"{exc}: the list is given up and started over from its first page at the "
+            "next poll; SES ends its lists, so check the SES endpoint_url, if one is set"
+        )
     if "AccessDenied" in code or code == "UnauthorizedOperation":
         permission = _PERMISSIONS.get(api, api)
         return f"grant {permission} to the credentials (or role) sesd uses here"

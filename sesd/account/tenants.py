@@ -34,7 +34,7 @@ from typing import Any, Final, Protocol
 
 import anyio
 
-from sesd.account.poller import ERRORS, ClientFor, Polls, tries
+from sesd.account.poller import ERRORS, MAX_PAGES, ClientFor, EndlessList, Polls, tries
 from sesd.core.accounts import Accounts, Target
 from sesd.core.tenant_map import TenantMap, tenant_of_arn
 from sesd.core.tenant_walks import TenantWalk, TenantWalks
@@ -164,14 +164,22 @@ class TenantPoller(Polls):
         each: Callable[[list[Any]], None],
     ) -> None:
         """The pages of a list from ``at.token`` to its end, each page's items given to
-        ``each``, its token kept once answered: a break resumes there."""
+        ``each``, its token kept once answered: a break resumes there. A list that
+        does not end (:class:`~sesd.account.poller.EndlessList`) raises, as a failed
+        call does, rather than be read (and held) for ever."""
+        asked: set[str] = set()
         while True:
             token = {"NextToken": at.token} if at.token else {}
+            if at.token:
+                asked.add(at.token)
             answer = await self._ask(target, getattr(ses, api), **args, **token)
             each(answer.get(key, []))
             at.token = answer.get("NextToken") or None
             if at.token is None:
                 return
+            if at.token in asked or len(asked) >= MAX_PAGES:
+                seen = "a token it gave before" if at.token in asked else f"{MAX_PAGES} pages"
+                raise EndlessList(f"{api} named {seen}")
 
     async def _list(
         self, target: Target, ses: Any, api: str, key: str, args: dict[str, Any]
