@@ -431,6 +431,28 @@ def test_a_grace_period_that_leaves_no_room_for_the_last_save_is_warned_of() -> 
     assert len(parse_config(quiet + state).warnings()) == 2
 
 
+def test_a_grace_period_shorter_than_a_long_poll_is_warned_of() -> None:
+    """A stop waits for each receive in flight only the grace period: one shorter than
+    a queue's long poll (20 s unless set), 0s above all, has every stop of a quiet
+    queue abandon its receive, logged as a stalled network, and what SQS hands that
+    receive hidden until its visibility timeout. check-config warns, naming the
+    queue and the least grace period to give; a queue of short polls needs none."""
+    queue = '[[queues]]\nurl = "https://sqs.eu-west-1.amazonaws.com/1/ses-events"\n'
+    for grace in ("0s", "19s"):
+        config = parse_config(f'[shutdown]\ngrace_period = "{grace}"\n' + queue)
+        (warning, no_rules) = config.warnings()
+        assert no_rules == NO_RULES
+        assert warning.startswith(
+            f"shutdown.grace_period ({grace}) is shorter than the long poll of queue "
+            "ses-events (wait_time_seconds = 20)"
+        )
+        assert "visibility timeout" in warning
+        assert warning.endswith("give it at least 20s")
+    assert parse_config('[shutdown]\ngrace_period = "20s"\n' + queue).warnings() == [NO_RULES]
+    short = '[shutdown]\ngrace_period = "5s"\n' + queue + "wait_time_seconds = 5\n"
+    assert parse_config(short).warnings() == [NO_RULES]
+
+
 def test_every_rule_of_the_example_reads_back_as_saved() -> None:
     """The state file keeps the rules its alerts were stepped under and reads them back
     at start: each of the example's, account rules among them (given ``domains =

@@ -89,6 +89,7 @@ def config_warnings(config: Config) -> list[str]:
         for q in config.queues
         if q.visibility_timeout == 0
     ]
+    found += _grace_warnings(config)
     if not alerts.rules:
         # Only [[queues]] is required: an install that stopped there looks healthy and
         # never pages.
@@ -109,6 +110,24 @@ def config_warnings(config: Config) -> list[str]:
             "killed before its state is saved"
         )
     return found
+
+
+def _grace_warnings(config: Config) -> list[str]:
+    """A grace period shorter than a queue's long poll: a stop waits for a receive in
+    flight only that long (0s: not at all) before abandoning it."""
+    grace = config.shutdown.grace_period
+    longest = max(config.queues, key=lambda q: q.wait_time_seconds, default=None)
+    if longest is None or grace.seconds >= longest.wait_time_seconds:
+        return []
+    wait = longest.wait_time_seconds
+    return [
+        f"shutdown.grace_period ({grace.text}) is shorter than the long poll of queue "
+        f"{longest.label} (wait_time_seconds = {wait}): a stop of a quiet queue abandons "
+        "its receive in flight (logged as sesd.sqs.receive_abandoned, as if the network "
+        "had stalled), and what SQS hands that receive stays hidden until its "
+        "visibility timeout, its events late after the restart; give it at least "
+        f"{wait}s"
+    ]
 
 
 def _shortest_first(config: Config) -> list[str]:
