@@ -453,6 +453,33 @@ def test_a_grace_period_shorter_than_a_long_poll_is_warned_of() -> None:
     assert parse_config(short).warnings() == [NO_RULES]
 
 
+def test_a_rule_on_what_getaccount_says_warns_when_account_health_is_off() -> None:
+    """``[account_health] enabled = false`` turns GetAccount's polls off: a rule on
+    sending_paused (the example's page for a paused account), enforcement_not_healthy
+    or quota_used_ratio then has no value ever and never fires, so check-config warns,
+    naming the rule; a rule on the reputation estimate, read from events, still
+    works and is not warned of."""
+    queue = '[[queues]]\nurl = "https://sqs.eu-west-1.amazonaws.com/1/ses-events"\n'
+    off = "[account_health]\nenabled = false\n"
+
+    def rule(metric: str) -> str:
+        return (
+            f'[[alerts.rules]]\nname = "r"\nmetric = "{metric}"\nwindow = "5m"\n'
+            'above = 0\nsinks = ["console"]\n'
+        )
+
+    silences = '[alerts]\nsilences_path = "/var/lib/sesd/silences.json"\n'
+    for metric in ("sending_paused", "enforcement_not_healthy", "quota_used_ratio"):
+        assert parse_config(queue + silences + rule(metric)).warnings() == []
+        (warning,) = parse_config(queue + off + silences + rule(metric)).warnings()
+        assert warning == (
+            f"alerts.rules[0] (r): {metric} is what SESv2 GetAccount says, which "
+            "[account_health] enabled = false does not poll: the rule never fires"
+        )
+    estimate = queue + off + silences + rule("reputation_bounce_ratio")
+    assert parse_config(estimate).warnings() == []
+
+
 def test_every_rule_of_the_example_reads_back_as_saved() -> None:
     """The state file keeps the rules its alerts were stepped under and reads them back
     at start: each of the example's, account rules among them (given ``domains =

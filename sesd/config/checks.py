@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from sesd.config import Config
 
 __all__ = [
+    "GET_ACCOUNT_METRICS",
     "NO_DOMAIN_HINT",
     "NO_RULES",
     "check_across_sections",
@@ -25,6 +26,9 @@ __all__ = [
     "no_domain",
 ]
 
+#: The rule metrics only GetAccount's polls give a value (the reputation estimate is
+#: read from events).
+GET_ACCOUNT_METRICS = ("sending_paused", "enforcement_not_healthy", "quota_used_ratio")
 #: The warning of a config without rules.
 NO_RULES = (
     "alerts.rules: none configured, so sesd will never alert (it counts and serves "
@@ -90,6 +94,14 @@ def config_warnings(config: Config) -> list[str]:
         if q.visibility_timeout == 0
     ]
     found += _grace_warnings(config)
+    if not config.account_health.enabled:
+        found += [
+            f"alerts.rules[{i}] ({rule.name}): {rule.metric} is what SESv2 GetAccount "
+            "says, which [account_health] enabled = false does not poll: the rule never "
+            "fires"
+            for i, rule in enumerate(alerts.rules)
+            if rule.metric in GET_ACCOUNT_METRICS
+        ]
     if not alerts.rules:
         # Only [[queues]] is required: an install that stopped there looks healthy and
         # never pages.
