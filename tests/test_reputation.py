@@ -296,6 +296,23 @@ def test_the_complaint_estimate_and_awss_own_figure_in_the_text() -> None:
     assert reputation.seen() == [("a", "r", "")]
 
 
+def test_awss_own_figure_of_zero_is_shown_beside_the_estimate() -> None:
+    """CloudWatch says AWS counts no complaint yet (0.0) while sesd's estimate is high:
+    that contrast is what the on-call engineer needs (AWS has not seen it yet), so the
+    alert shows AWS's 0.00% as it shows any other figure, not as though CloudWatch
+    had said nothing."""
+    reputation = Reputation(1000)
+    reputation.observe("a", "r", "", "send", [f"u{i}@x.example" for i in range(1000)])
+    reputation.observe("a", "r", "", "complaint", ["u1@x.example", "u2@x.example"])
+    estimate = reputation.estimate(("a", "r", ""))
+    _, _, notes = measure_account(
+        "reputation_complaint_ratio", _status(aws={"complaint": 0.0}), estimate
+    )
+    assert notes[-1] == "AWS's own figure (CloudWatch): 0.0%"
+    _, _, notes = measure_account("reputation_complaint_ratio", _status(), estimate)
+    assert not any("CloudWatch" in line for line in notes)
+
+
 def test_the_window_forgets_what_arrived_before_its_oldest_send() -> None:
     """Sends 0-9 (window 10), a complaint after the 5th, then 5 more sends: the first
     five leave, and the complaint (which came before sends 5-9... after the 5th send)

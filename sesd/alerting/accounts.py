@@ -43,7 +43,8 @@ def measure_account(
         f"{estimate.to_review(kind)} more {what} among these would reach AWS's review level "
         f"({percent(REVIEW[kind])}); AWS may pause sending at {percent(PAUSE[kind])}",
     ]
-    if aws := (status.aws.get(kind) if status is not None else None):
+    aws = status.aws.get(kind) if status is not None else None
+    if aws is not None:  # 0.0 too: AWS counting none yet is worth the reader's eye
         lines.append(f"AWS's own figure (CloudWatch): {percent(aws)}")
     return value, estimate.sends, tuple(lines)
 
