@@ -170,6 +170,39 @@ async def test_a_pause_and_probation_fire_and_resolve_through_throttling(
     )
 
 
+async def test_an_enforcement_status_sesd_does_not_know_is_not_healthy(
+    local_sqs: LocalSqs,
+) -> None:
+    """PROBATION fires the enforcement rule. Then GetAccount answers a status sesd has
+    no name for (AWS adds one; its field is a string, not an enum): that is not
+    HEALTHY, so the alert stays firing rather than resolve as if SES had said nothing,
+    and its text names the status, cleaned and cut to a word (sesd never read it
+    before). HEALTHY resolves it."""
+    config = parse_config(RULES)
+    pipeline = Pipeline(core_settings(config))
+    evaluator = Evaluator(config.alerts, [s.name for s in pipeline.ledger.specs])
+    async with FakeSes() as fake, _poller(fake, local_sqs, pipeline) as poller:
+        fake.account = {**fake.account, "EnforcementStatus": "PROBATION"}
+        await poller.poll_once()
+        fired = evaluator.evaluate(pipeline.ledger, NOW + 60)
+        assert [(a.rule, a.kind) for a in fired] == [("ses-not-healthy", Transition.FIRING)]
+        fake.account = {**fake.account, "EnforcementStatus": "UNDER_REVIEW\x1b[2J" + "X" * 500}
+        await poller.poll_once()
+        assert evaluator.evaluate(pipeline.ledger, NOW + 120) == []
+        status = pipeline.ledger.accounts.status[TARGET]
+        assert status.enforcement is not None
+        assert status.enforcement.startswith("UNDER_REVIEW")
+        assert "\x1b" not in status.enforcement
+        assert len(status.enforcement) <= 64
+        value, _, (line,) = measure_account("enforcement_not_healthy", status, None)
+        assert value == 1.0
+        assert "enforcement status: UNDER_REVIEW" in line
+        fake.account = {**fake.account, "EnforcementStatus": "HEALTHY"}
+        await poller.poll_once()
+        resolved = evaluator.evaluate(pipeline.ledger, NOW + 180)
+        assert [(a.rule, a.kind) for a in resolved] == [("ses-not-healthy", Transition.RESOLVED)]
+
+
 async def test_a_refusal_that_will_not_pass_is_not_told_to_wait_for_the_next_poll(
     local_sqs: LocalSqs,
 ) -> None:

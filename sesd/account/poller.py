@@ -22,7 +22,8 @@ from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError, NoC
 from botocore.exceptions import ConnectionError as SdkConnectionError
 
 from sesd.config.aws import CLOCK_OFF, NO_CREDENTIALS, ROLE_NOT_ASSUMED
-from sesd.core.accounts import STATUSES, Accounts, AccountStatus, Target
+from sesd.core.accounts import Accounts, AccountStatus, Target
+from sesd.core.text import clean
 from sesd.io.aws_errors import assume_role_failure, error_code, signed_off
 from sesd.io.logs import get_logger
 
@@ -45,6 +46,8 @@ ERRORS = (
 )  # fmt: skip
 #: CloudWatch's reputation metrics, and the query id of each.
 _REPUTATION = {"bounce": "Reputation.BounceRate", "complaint": "Reputation.ComplaintRate"}
+#: The longest enforcement status kept (SES's are one word).
+_WORD: Final = 64
 #: The datapoints' period, seconds.
 _PERIOD: Final = 300
 
@@ -178,7 +181,9 @@ class AccountPoller(Polls):
         enforcement = answer.get("EnforcementStatus")
         before = (status.sending_enabled, status.enforcement)
         status.sending_enabled = bool(answer.get("SendingEnabled", False))
-        status.enforcement = enforcement if enforcement in STATUSES else None
+        # A status sesd has no name for (the field is a string: AWS may add one) is
+        # still SES's word that the account is not HEALTHY: kept, as a word of its.
+        status.enforcement = clean(enforcement, _WORD) if enforcement else None
         status.production = bool(answer.get("ProductionAccessEnabled", False))
         status.max_24h = quota.get("Max24HourSend")
         status.max_rate = quota.get("MaxSendRate")
