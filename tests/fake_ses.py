@@ -74,7 +74,7 @@ class FakeSes(LocalServer):
         #: What GetAccount answers (SESv2's field names).
         self.account: dict[str, Any] = healthy_account()
         self.account_requests = 0
-        self._account_script: deque[int] = deque()
+        self._account_script: deque[int | tuple[int, str]] = deque()
         #: AssumeRole calls (form fields), and the statuses scripted for the next ones.
         self.assume_role: list[dict[str, str]] = []
         self._sts_script: deque[int] = deque()
@@ -117,17 +117,19 @@ class FakeSes(LocalServer):
             headers={"x-amzn-ErrorType": f"{error}:http://internal.amazon.com/"},
         )
 
-    def script_account(self, *statuses: int) -> None:
-        """Answer the next GetAccount calls with these statuses (200: :attr:`account`)."""
+    def script_account(self, *statuses: int | tuple[int, str]) -> None:
+        """Answer the next GetAccount calls with these statuses (200: :attr:`account`),
+        each with its usual error code or, given as (status, code), that one."""
         self._account_script.extend(statuses)
 
     async def _get_account(self, request: web.Request) -> web.Response:
-        status = self._account_script.popleft() if self._account_script else 200
+        scripted = self._account_script.popleft() if self._account_script else 200
+        status, error = scripted if isinstance(scripted, tuple) else (scripted, "")
         self.account_requests += 1
         self._notify()
         if status == 200:
             return web.json_response(self.account)
-        error = _ERRORS.get(status, "InternalFailure")
+        error = error or _ERRORS.get(status, "InternalFailure")
         return web.json_response(
             {"message": f"scripted {error}"},
             status=status,

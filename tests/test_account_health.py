@@ -225,6 +225,29 @@ async def test_a_refusal_that_will_not_pass_is_not_told_to_wait_for_the_next_pol
     }
 
 
+async def test_credentials_ses_refuses_are_named_not_the_region(local_sqs: LocalSqs) -> None:
+    """GetAccount refused for the credentials themselves (403): a session token that
+    expired (static credentials with a token do not renew), an access key SES does not
+    know, a secret that does not match it. No poll cures these, and the region or the
+    endpoint is not the cause: each log line's hint names what to fix in the
+    credentials, as the SQS poller's does."""
+    logs = io.StringIO()
+    configure_logging("debug", "json", stream=logs)
+    pipeline = Pipeline(core_settings(parse_config(RULES)))
+    codes = ("ExpiredTokenException", "UnrecognizedClientException", "InvalidSignatureException")
+    async with FakeSes() as fake, _poller(fake, local_sqs, pipeline) as poller:
+        fake.script_account(*((403, code) for code in codes))
+        for _ in codes:
+            await poller.poll_once()
+    records = [json.loads(line) for line in logs.getvalue().splitlines()]
+    hints = {r["error"]: r["hint"] for r in records if r["event"] == "sesd.account.poll_failed"}
+    assert list(hints) == list(codes)
+    assert "session token has expired" in hints["ExpiredTokenException"]
+    assert "access key is not valid" in hints["UnrecognizedClientException"]
+    assert "secret access key does not match" in hints["InvalidSignatureException"]
+    assert not [hint for hint in hints.values() if "region" in hint]
+
+
 @pytest.mark.usefixtures("no_aws_credentials")
 async def test_no_credentials_is_told_where_sesd_looks_not_to_wait() -> None:
     """GetAccount with no AWS credentials anywhere (the SDK raises before calling): the

@@ -21,7 +21,7 @@ import anyio
 from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError, NoCredentialsError
 from botocore.exceptions import ConnectionError as SdkConnectionError
 
-from sesd.config.aws import CLOCK_OFF, NO_CREDENTIALS, ROLE_NOT_ASSUMED
+from sesd.config.aws import CLOCK_OFF, CREDENTIALS_REFUSED, NO_CREDENTIALS, ROLE_NOT_ASSUMED
 from sesd.core.accounts import Accounts, AccountStatus, Target
 from sesd.core.text import clean
 from sesd.io.aws_errors import assume_role_failure, error_code, signed_off
@@ -308,6 +308,8 @@ def _hint(api: str, code: str, exc: BaseException) -> str:
             f"{exc}: the list is given up and started over from its first page at the "
             "next poll; SES ends its lists, so check the SES endpoint_url, if one is set"
         )
+    if code in CREDENTIALS_REFUSED:
+        return CREDENTIALS_REFUSED[code]
     if "AccessDenied" in code or code == "UnauthorizedOperation":
         permission = _PERMISSIONS.get(api, api)
         return f"grant {permission} to the credentials (or role) sesd uses here"

@@ -19,6 +19,7 @@ from sesd.core.accounts import DEFAULT_ACCOUNT, is_region
 
 __all__ = [
     "CLOCK_OFF",
+    "CREDENTIALS_REFUSED",
     "NO_CREDENTIALS",
     "ROLE_NOT_ASSUMED",
     "AccountConfig",
@@ -49,6 +50,24 @@ CLOCK_OFF = (
     "AWS refuses the request's signature for its time: this host's clock is minutes off "
     "from AWS's (the SDK signs with it as it is): fix its time sync (chrony, NTP)"
 )
+
+#: What a log line says when AWS refuses the credentials themselves, by error code (the
+#: query and JSON protocols name some differently): no poll cures these, and neither
+#: the region nor the endpoint is the cause. (sesd.runtime.sqs_calls words SQS's alike.)
+_BAD_KEY = "the access key is not valid: check the credentials"
+_KEY_MISMATCH = "the secret access key does not match the access key id: check the credentials"
+_EXPIRED = (
+    "the session token has expired: static credentials with a session token do not renew; "
+    "use a role (the instance's, the pod's, or an [[accounts]] role) or fresh credentials"
+)
+CREDENTIALS_REFUSED = {
+    "InvalidClientTokenId": _BAD_KEY,
+    "UnrecognizedClientException": _BAD_KEY,
+    "SignatureDoesNotMatch": _KEY_MISMATCH,
+    "InvalidSignatureException": _KEY_MISMATCH,
+    "ExpiredToken": _EXPIRED,
+    "ExpiredTokenException": _EXPIRED,
+}
 
 #: The hosts of SQS's queue URLs: sqs.REGION.amazonaws.com (and .com.cn), FIPS
 #: (sqs-fips.REGION), dual-stack (sqs.REGION.api.aws), an interface VPC endpoint
