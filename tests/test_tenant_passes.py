@@ -370,3 +370,25 @@ async def test_a_list_whose_pages_never_end_is_given_up_and_started_over() -> No
             with anyio.fail_after(30):
                 await poller.poll_once()
             assert _first(tenants, before, "ListReputationEntities") == {}
+
+
+async def test_a_tenant_name_ses_could_not_have_given_maps_nothing() -> None:
+    """ListTenants names a tenant no SES would (markup, spaces, 300 characters: an
+    endpoint that is not quite SES; tenant names are written by the platform's users).
+    Events name tenants only as SES spells them; the map must not either: that
+    tenant's resources are not mapped to it (its mail counts as unknown), no call is
+    spent on its resources, and the valid tenants' resources are mapped as usual."""
+    clock = Clock()
+    pipeline = _pipeline()
+    async with LocalTenants(ACCOUNT, REGION) as tenants:
+        tenants.add("acme", ("CONFIGURATION_SET", "set-acme"))
+        for odd in ("<b>x</b> &amp;", "a" * 300, ""):
+            tenants.add(odd, ("CONFIGURATION_SET", f"set-{len(odd)}"))
+        async with tenant_poller(tenants, pipeline, clock, recommendations=False) as poller:
+            await poller.poll_once()
+    assert pipeline.ledger.accounts.errors == {}
+    where = f"arn:aws:ses:{REGION}:{ACCOUNT}:configuration-set"
+    assert pipeline.ledger.tenant_map.arns == {f"{where}/set-acme": "acme"}
+    assert [body for op, body in tenants.asked if op == "ListTenantResources"] == [
+        {"TenantName": "acme"}
+    ]

@@ -36,7 +36,7 @@ import anyio
 
 from sesd.account.poller import ERRORS, MAX_PAGES, ClientFor, EndlessList, Polls, tries
 from sesd.core.accounts import Accounts, Target
-from sesd.core.tenant_map import TenantMap, tenant_of_arn
+from sesd.core.tenant_map import TenantMap, tenant_of_arn, valid_tenant
 from sesd.core.tenant_walks import TenantWalk, TenantWalks
 from sesd.core.tenants import TenantStatus, TenantStatuses
 
@@ -302,7 +302,11 @@ class TenantPoller(Polls):
                 if found is not None:
                     self._statuses.accounts[found[1]] = target[0]
                     walk.where = (found[0], found[1])
-                walk.tenants.append(tenant.get("TenantName", ""))
+                # A name SES could not have given (an endpoint's, not SES's) would map
+                # resources to a label no event can name, and one the SDK refuses (empty)
+                # would fail the walk at it at every poll: not walked.
+                if valid_tenant(name := tenant.get("TenantName", "")):
+                    walk.tenants.append(name)
 
         await self._read(target, ses, "list_tenants", "Tenants", {}, walk, page)
 
