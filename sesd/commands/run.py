@@ -85,7 +85,11 @@ def execute(args: argparse.Namespace) -> int:
             http = HttpConfig(listen=args.listen, web_config=config.http.web_config)
             config = msgspec.structs.replace(config, http=http)
         except ValueError as exc:
-            return config_error(f"--listen: {exc}")
+            # Named as it was given: a unit's environment is not a flag anyone typed.
+            given = os.environ.get("SESD_HTTP_LISTEN")
+            return config_error(
+                f"{'SESD_HTTP_LISTEN' if given == args.listen else '--listen'}: {exc}"
+            )
     for warning in config.warnings():
         get_logger().warning("sesd.config.warning", warning=warning)
     _open_files(sum(q.concurrency for q in config.queues))
