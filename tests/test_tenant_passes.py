@@ -392,3 +392,29 @@ async def test_a_tenant_name_ses_could_not_have_given_maps_nothing() -> None:
     assert [body for op, body in tenants.asked if op == "ListTenantResources"] == [
         {"TenantName": "acme"}
     ]
+
+
+async def test_a_tenants_resources_that_never_end_skip_that_tenant_not_the_map() -> None:
+    """ListTenantResources answers every page with the token it was asked with (an
+    endpoint that is not quite SES). The walk does not ask for a tenant's first page
+    again for ever, poll after poll, with the map never replaced: each tenant is given
+    up at the repeated token (what was read of it kept), counted and logged, and the
+    walk goes on to the next and ends; the map holds every tenant's resources."""
+    clock = Clock()
+    pipeline = _pipeline()
+    async with LocalTenants(ACCOUNT, REGION) as tenants:
+        for i in range(3):
+            tenants.add(f"t{i:02d}", ("CONFIGURATION_SET", f"set-{i:02d}"))
+        tenants.endless.add("ListTenantResources")
+        async with tenant_poller(
+            tenants, pipeline, clock, recommendations=False, pace=1.0, sleep=clock.sleep
+        ) as poller:
+            with capture_logs() as logs, anyio.fail_after(30):
+                await poller.poll_once()
+    assert tenants.calls["ListTenantResources"] == 6  # each tenant's page, and again
+    assert len(pipeline.ledger.tenant_map.arns) == 3
+    assert pipeline.ledger.accounts.errors == {
+        ("default", REGION, "list_tenant_resources", "EndlessList"): 3
+    }
+    skipped = [e for e in logs if e["event"] == "sesd.tenants.tenant_skipped"]
+    assert [e["tenant"] for e in skipped] == ["t00", "t01", "t02"]

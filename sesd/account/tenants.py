@@ -329,7 +329,18 @@ class TenantPoller(Polls):
                         "began with: the next poll walks them from the first",
                     )  # fmt: skip
                     return
-            walk.token = answer.get("NextToken") or None
+            token = answer.get("NextToken") or None
+            if token is not None and token == walk.token:
+                # The same page again (SES ends its lists): the tenant is given up, what
+                # was read of it kept, rather than the walk, and so the map, never ending.
+                self.accounts.failed(target, "list_tenant_resources", EndlessList.__name__)
+                self._log.warning(
+                    "sesd.tenants.tenant_skipped", account=target[0], region=target[1],
+                    tenant=name, hint="ListTenantResources named the token it was asked "
+                    "with: the walk goes on to the next tenant; check the SES endpoint_url",
+                )  # fmt: skip
+                token = None
+            walk.token = token
             if walk.token is None:
                 walk.next += 1
                 self.accounts.record(target).tenants_mapped = walk.next
