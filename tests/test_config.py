@@ -431,6 +431,27 @@ def test_a_grace_period_that_leaves_no_room_for_the_last_save_is_warned_of() -> 
     assert len(parse_config(quiet + state).warnings()) == 2
 
 
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        ('[account_health]\npoll_evry = "5m"', "account_health.poll_evry: unknown key "
+         "(did you mean poll_every?)"),
+        ("[acount_health]\nenabled = false", "acount_health: unknown key (did you mean "
+         "account_health?)"),
+        ('[[alerts.rule]]\nname = "r"', "alerts.rule: unknown key (did you mean rules?)"),
+        ('[[accounts]]\nname = "a"\nregoin = "eu-west-1"', "accounts[0].regoin: unknown "
+         "key (did you mean region?)"),
+        ("[nope]\n", "nope: unknown key"),
+    ],
+)  # fmt: skip
+def test_a_mistyped_key_is_named_with_the_key_meant(text: str, error: str) -> None:
+    """A typo in a key or a section fails in one line naming it, and the key of that
+    table it is closest to, when one is close: the reader sees what to write."""
+    with pytest.raises(ConfigError) as raised:
+        parse_config(text)
+    assert str(raised.value) == error
+
+
 def test_a_grace_period_shorter_than_a_long_poll_is_warned_of() -> None:
     """A stop waits for each receive in flight only the grace period: one shorter than
     a queue's long poll (20 s unless set), 0s above all, has every stop of a quiet

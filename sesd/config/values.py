@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 from pathlib import Path
@@ -222,44 +223,49 @@ _UNKNOWN = re.compile(r"Object contains unknown field `(?P<field>[^`]+)`")
 def one_line(exc: msgspec.ValidationError, prefix: str = "", schema: type | None = None) -> str:
     """A msgspec validation error in one line, its path first as a dotted key
     (``queues[0].concurrency: Expected `int`, got `str```; an unknown field:
-    ``KEY: unknown key``), under ``prefix``; a value not among a field's choices lists
+    ``KEY: unknown key``, and the key of its table it is closest to, if one is close,
+    when ``schema`` is given), under ``prefix``; a value not among a field's choices lists
     them, when ``schema`` (the type decoded) has the field."""
     match = _AT_PATH.match(str(exc))
     assert match is not None
     msg, path = match.group("msg"), (match.group("path") or "").lstrip(".")
-    if schema is not None and msg.startswith("Invalid enum value"):
-        choices = _choices(msgspec.inspect.type_info(schema), path)
-        if choices:
-            msg += f" (one of: {', '.join(map(str, choices))})"
-    path = ".".join(part for part in (prefix, path) if part)
+    found = None if schema is None else _type_at(msgspec.inspect.type_info(schema), path)
+    if msg.startswith("Invalid enum value") and isinstance(found, msgspec.inspect.LiteralType):
+        msg += f" (one of: {', '.join(map(str, found.values))})"
     unknown = _UNKNOWN.match(msg)
+    path = ".".join(part for part in (prefix, path) if part)
     if unknown:
-        key = f"{path}.{unknown.group('field')}" if path else unknown.group("field")
-        return f"{key}: unknown key"
+        field = unknown.group("field")
+        key = f"{path}.{field}" if path else field
+        # A typo is the commonest unknown key: the key of that table it was meant as.
+        table = found if isinstance(found, msgspec.inspect.StructType) else None
+        known = [f.encode_name for f in table.fields] if table is not None else []
+        meant = difflib.get_close_matches(field, known, n=1, cutoff=0.75)
+        return f"{key}: unknown key" + (f" (did you mean {meant[0]}?)" if meant else "")
     return f"{path}: {msg}" if path else msg
 
 
 _PART = re.compile(r"[^.\[\]]+|\[\d+\]")
 
 
-def _choices(found: msgspec.inspect.Type, path: str) -> tuple[object, ...]:
-    """The values a Literal field at ``path`` (``logging.level``, ``queues[0].x``)
-    allows, or () when the path does not end at one."""
+def _type_at(found: msgspec.inspect.Type, path: str) -> msgspec.inspect.Type | None:
+    """The type at ``path`` (``logging.level``, ``queues[0]``, "" for ``found``
+    itself), or None when the path leads to none."""
     for part in _PART.findall(path):
         if isinstance(found, msgspec.inspect.StructType):
             fields = {field.encode_name: field.type for field in found.fields}
             if part not in fields:
-                return ()
+                return None
             found = fields[part]
         elif isinstance(found, msgspec.inspect.ListType) and part.startswith("["):
             found = found.item_type
         elif isinstance(found, msgspec.inspect.DictType):
             found = found.value_type
         else:
-            return ()
+            return None
         if isinstance(found, msgspec.inspect.UnionType):  # X | None
             kept = [t for t in found.types if not isinstance(t, msgspec.inspect.NoneType)]
             if len(kept) != 1:
-                return ()
+                return None
             found = kept[0]
-    return found.values if isinstance(found, msgspec.inspect.LiteralType) else ()
+    return found
