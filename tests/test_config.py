@@ -271,6 +271,9 @@ def test_example_canary_block_and_rules_are_valid(monkeypatch: pytest.MonkeyPatc
             '[alerts.slack]\nwebhook_url = "https:///services/T/B/X"',
             "alerts.slack.webhook_url: not an http(s) URL with a host (value not shown)",
         ),
+        # An empty path (a template's unset value) would keep no state, without a word.
+        ('[state]\npath = ""', "state: path is empty: leave it out to keep no state file"),
+        ('[state]\npath = "  "', "state: path is empty: leave it out to keep no state file"),
     ],
 )
 def test_errors_name_the_key_in_one_line(text: str, message: str) -> None:
@@ -442,6 +445,8 @@ def test_a_grace_period_that_leaves_no_room_for_the_last_save_is_warned_of() -> 
         ('[[accounts]]\nname = "a"\nregoin = "eu-west-1"', "accounts[0].regoin: unknown "
          "key (did you mean region?)"),
         ("[nope]\n", "nope: unknown key"),
+        # Alertmanager's key, no typo of sesd's repeat_interval: no suggestion misleads.
+        ('[alerts]\ngroup_interval = "5m"', "alerts.group_interval: unknown key"),
     ],
 )  # fmt: skip
 def test_a_mistyped_key_is_named_with_the_key_meant(text: str, error: str) -> None:

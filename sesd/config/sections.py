@@ -308,6 +308,11 @@ class StateConfig(Section, frozen=True):
     save_every: Duration = msgspec.field(default_factory=lambda: Duration("1m"))
 
     def __post_init__(self) -> None:
+        if self.path is not None and not self.path.strip():
+            # A template's unset value: read as no state file, restarts would lose it all.
+            raise ValueError(
+                "path is empty: leave it out to keep no state file, or give the file's path"
+            )
         # A save holds the event loop while it builds the file: 0 would save in a loop.
         if self.save_every.seconds < 1:
             raise ValueError("save_every must be at least 1s")

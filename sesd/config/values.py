@@ -240,7 +240,7 @@ def one_line(exc: msgspec.ValidationError, prefix: str = "", schema: type | None
         # A typo is the commonest unknown key: the key of that table it was meant as.
         table = found if isinstance(found, msgspec.inspect.StructType) else None
         known = [f.encode_name for f in table.fields] if table is not None else []
-        meant = difflib.get_close_matches(field, known, n=1, cutoff=0.75)
+        meant = difflib.get_close_matches(field, known, n=1, cutoff=0.78)
         return f"{key}: unknown key" + (f" (did you mean {meant[0]}?)" if meant else "")
     return f"{path}: {msg}" if path else msg
 
