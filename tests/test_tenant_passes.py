@@ -394,6 +394,36 @@ async def test_a_tenant_name_ses_could_not_have_given_maps_nothing() -> None:
     ]
 
 
+async def test_a_list_of_ever_new_empty_pages_is_given_up_at_the_page_bound(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Past its last tenant, the statuses' list goes on naming a next page, empty, each
+    with a token never seen before: no token repeats, so the bound on pages ends it
+    (made 5 here, not to ask 10,000 pages). Counted as an endless list, nothing
+    forgotten; the next poll starts it over."""
+    import sesd.account.tenants
+
+    monkeypatch.setattr(sesd.account.tenants, "MAX_PAGES", 5)
+    clock = Clock()
+    pipeline = _pipeline()
+    async with LocalTenants(ACCOUNT, REGION) as tenants:
+        tenants.page = 10
+        for i in range(20):
+            tenants.add(f"t{i:02d}", ("CONFIGURATION_SET", f"set-{i:02d}"))
+        tenants.bottomless.add("ListReputationEntities")
+        async with tenant_poller(tenants, pipeline, clock, recommendations=False) as poller:
+            with anyio.fail_after(30):
+                await poller.poll_once()
+            assert tenants.calls["ListReputationEntities"] == 6  # the first, and 5 more
+            assert pipeline.ledger.accounts.errors == {
+                ("default", REGION, "list_reputation_entities", "EndlessList"): 1
+            }
+            assert len(pipeline.ledger.tenant_status.status) == 20
+            before = len(tenants.asked)
+            await poller.poll_once()
+            assert _first(tenants, before, "ListReputationEntities") == {}
+
+
 async def test_a_tenants_resources_that_never_end_skip_that_tenant_not_the_map() -> None:
     """ListTenantResources answers every page with the token it was asked with (an
     endpoint that is not quite SES). The walk does not ask for a tenant's first page

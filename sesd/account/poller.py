@@ -29,10 +29,12 @@ from sesd.io.logs import get_logger
 
 __all__ = ["ERRORS", "MAX_PAGES", "AccountPoller", "ClientFor", "EndlessList", "Polls", "tries"]
 
-#: The most pages one read of a list asks for: 1,000 pages of 100 are ten times SES's
-#: quota of tenants. SES ends its lists; one that does not (a page naming a token the
-#: read was given before, pages past this) is an endpoint's fault, never read to its end.
-MAX_PAGES: Final = 1_000
+#: The most pages one read of a list asks for: 10,000 pages of 10 (the page size SES
+#: chooses is not documented) are ten times SES's quota of tenants, and room for the
+#: identities and configuration sets ListReputationEntities may list beside them. SES
+#: ends its lists; one that does not (a page naming a token the read was given before,
+#: pages past this) is an endpoint's fault, never read to its end.
+MAX_PAGES: Final = 10_000
 
 
 class EndlessList(Exception):

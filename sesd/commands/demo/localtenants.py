@@ -70,6 +70,8 @@ class LocalTenants(LocalServer):
         #: Operations whose every page names a next one, the token it was asked with
         #: (the first page's "0"): the same page for ever, as a proxy's bug may answer.
         self.endless: set[str] = set()
+        #: Operations whose every page names the next, past the last item too (empty).
+        self.bottomless: set[str] = set()
         #: Items a page holds at most (SES's page sizes are larger; small pages test paging).
         self.page = 50
         #: Calls a second each operation allows (0: any number): a call sooner than
@@ -157,6 +159,8 @@ class LocalTenants(LocalServer):
             answer["NextToken"] = str(start + size)
         if operation in self.endless:
             answer["NextToken"] = str(start)
+        elif operation in self.bottomless:
+            answer["NextToken"] = str(start + size)
         return web.json_response(answer)
 
     def _items(
