@@ -203,6 +203,36 @@ async def test_an_enforcement_status_sesd_does_not_know_is_not_healthy(
         assert [(a.rule, a.kind) for a in resolved] == [("ses-not-healthy", Transition.RESOLVED)]
 
 
+async def test_a_getaccount_answer_without_a_field_says_nothing_of_it(
+    local_sqs: LocalSqs,
+) -> None:
+    """GetAccount's fields are all optional in SES's schema, and an endpoint standing
+    in for SES (LocalStack, a proxy) may leave one out. An answer without
+    SendingEnabled is no word that sending is paused: no critical page fires on it.
+    Once SES has said sending is paused (firing), an answer without the field, or
+    without the enforcement status, leaves what SES said standing, as a failed poll
+    does; the alerts resolve only when SES says otherwise."""
+    config = parse_config(RULES)
+    pipeline = Pipeline(core_settings(config))
+    evaluator = Evaluator(config.alerts, [s.name for s in pipeline.ledger.specs])
+    async with FakeSes() as fake, _poller(fake, local_sqs, pipeline) as poller:
+        fake.account = {k: v for k, v in fake.account.items() if k != "SendingEnabled"}
+        await poller.poll_once()
+        assert evaluator.evaluate(pipeline.ledger, NOW + 60) == []
+        fake.account = {**fake.account, "SendingEnabled": False, "EnforcementStatus": "SHUTDOWN"}
+        await poller.poll_once()
+        assert len(evaluator.evaluate(pipeline.ledger, NOW + 120)) == 2
+        fake.account = {
+            k: v
+            for k, v in fake.account.items()
+            if k not in ("SendingEnabled", "EnforcementStatus")
+        }
+        await poller.poll_once()
+        assert evaluator.evaluate(pipeline.ledger, NOW + 180) == []
+        status = pipeline.ledger.accounts.status[TARGET]
+        assert (status.sending_enabled, status.enforcement) == (False, "SHUTDOWN")
+
+
 async def test_a_refusal_that_will_not_pass_is_not_told_to_wait_for_the_next_poll(
     local_sqs: LocalSqs,
 ) -> None:

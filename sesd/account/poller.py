@@ -182,14 +182,21 @@ class AccountPoller(Polls):
         quota = answer.get("SendQuota", {})
         enforcement = answer.get("EnforcementStatus")
         before = (status.sending_enabled, status.enforcement)
-        status.sending_enabled = bool(answer.get("SendingEnabled", False))
+        # Every field is optional in SES's schema: one left out (an endpoint standing in
+        # for SES) says nothing, and what SES last said of it stands, as after a failed
+        # poll; read as False, a missing SendingEnabled paged that sending was paused.
+        if "SendingEnabled" in answer:
+            status.sending_enabled = bool(answer["SendingEnabled"])
         # A status sesd has no name for (the field is a string: AWS may add one) is
         # still SES's word that the account is not HEALTHY: kept, as a word of its.
-        status.enforcement = clean(enforcement, _WORD) if enforcement else None
-        status.production = bool(answer.get("ProductionAccessEnabled", False))
-        status.max_24h = quota.get("Max24HourSend")
-        status.max_rate = quota.get("MaxSendRate")
-        status.sent_24h = quota.get("SentLast24Hours")
+        if enforcement:
+            status.enforcement = clean(enforcement, _WORD)
+        if "ProductionAccessEnabled" in answer:
+            status.production = bool(answer["ProductionAccessEnabled"])
+        if quota:
+            status.max_24h = quota.get("Max24HourSend")
+            status.max_rate = quota.get("MaxSendRate")
+            status.sent_24h = quota.get("SentLast24Hours")
         if before != (status.sending_enabled, status.enforcement) and before != (None, None):
             self._log.warning(
                 "sesd.account.status_changed",
