@@ -93,6 +93,14 @@ def config_warnings(config: Config) -> list[str]:
         for q in config.queues
         if q.visibility_timeout == 0
     ]
+    found += [
+        f"queues ({q.label}): wait_time_seconds = 0 receives without waiting: while the "
+        "queue is empty each poller asks SQS again as soon as it answers, every empty "
+        "answer billed and a CPU kept busy; give 1 to 20 (a long poll answers at once "
+        "when messages are there)"
+        for q in config.queues
+        if q.wait_time_seconds == 0
+    ]
     found += _grace_warnings(config)
     if not config.account_health.enabled:
         found += [
