@@ -417,6 +417,33 @@ def test_account_alerts_from_the_last_poll_one_per_account_each_whole() -> None:
     assert evaluator.current == {}
 
 
+def test_an_account_a_reload_stops_watching_is_forgotten_and_its_alert_resolves() -> None:
+    """Queues in two regions; SES paused sending in us-east-1 (firing). A reload drops
+    that region's queue: no poll will speak of it again, so what SES last said of it
+    is forgotten, as a restart forgets it, and its alert resolves, rather than repeat
+    every repeat_interval until the next restart with a stale pause. eu-west-1, still
+    watched, keeps what SES said of it."""
+    rule = (
+        '[[alerts.rules]]\nname = "paused"\nmetric = "sending_paused"\nwindow = "5m"\nabove = 0\n'
+    )
+    eu = '[[queues]]\nurl = "https://sqs.eu-west-1.amazonaws.com/123456789012/eu"\n'
+    us = '[[queues]]\nurl = "https://sqs.us-east-1.amazonaws.com/123456789012/us"\n'
+    config = parse_config(rule + eu + us)
+    pipeline = Pipeline(core_settings(config))
+    evaluator = Evaluator(config.alerts, [s.name for s in pipeline.ledger.specs])
+    accounts = pipeline.ledger.accounts
+    accounts.record(("default", "eu-west-1")).sending_enabled = True
+    accounts.record(("default", "us-east-1")).sending_enabled = False
+    accounts.failed(("default", "us-east-1"), "get_account", "TooManyRequestsException")
+    (fired,) = evaluator.evaluate(pipeline.ledger, NOW)
+    assert (fired.kind.value, fired.domain) == ("firing", "default/us-east-1")
+    pipeline.reconfigure(core_settings(parse_config(rule + eu)))
+    (resolved,) = evaluator.evaluate(pipeline.ledger, NOW + 60)
+    assert (resolved.kind.value, resolved.domain) == ("resolved", "default/us-east-1")
+    assert list(accounts.status) == [("default", "eu-west-1")]
+    assert accounts.errors == {}
+
+
 def test_a_silence_on_an_account_holds_its_alert_then_it_waits_its_group() -> None:
     """A silence on ``ACCOUNT/REGION`` (what the alert's mute line names) holds the
     firing back; once it ends the firing is sent, dated then, and its notification

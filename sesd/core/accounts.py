@@ -101,6 +101,14 @@ class Accounts:
                 status.tenants_listed, status.tenants_mapped = None, 0
                 self.status[(str(account), str(region))] = status
 
+    def watch(self, where: set[Target]) -> None:
+        """Only the targets in ``where`` (those a reload left configured): what SES said
+        of another, and its failed polls, are forgotten (no poll will speak of it again;
+        a restart drops it alike), and its alerts resolve."""
+        for target in [t for t in self.status if t not in where]:
+            del self.status[target]
+        self.errors = {key: n for key, n in self.errors.items() if key[:2] in where}
+
     def failed(self, target: Target, api: str, code: str) -> None:
         """Count one failed poll."""
         key = (*target, api, code)

@@ -221,6 +221,7 @@ class Ledger:
         )
         self.tenant_labels.set_fixed({name: name for name in settings.tenants_track})
         self.tenant_status.watch(settings.watched)
+        self.accounts.watch(set(settings.watched))
         # In place: every domain's windows hold this same list.
         for i, spec in enumerate(self.specs):
             self.specs[i] = spec.kept(spec.name in settings.breakdowns)
