@@ -4,6 +4,7 @@ one line when nothing answers."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import subprocess
@@ -28,7 +29,7 @@ from sesd.commands.demo.localhttp import LocalServer
 from sesd.commands.demo.localsqs import LocalSqs, free_port
 from sesd.commands.main import main
 from sesd.commands.status import DEFAULT_URL, default_url, table
-from sesd.commands.status_fetch import base_url
+from sesd.commands.status_fetch import MAX_ANSWER, base_url
 from sesd.config import ConfigError, parse_config
 from sesd.io.build import revision
 from sesd.runtime.daemon import Daemon
@@ -256,7 +257,7 @@ async def test_something_else_answering_is_one_line_and_exit_1(
 
 @asynccontextmanager
 async def _answering(
-    path: str, handler: Callable[[web.Request], Awaitable[web.Response]]
+    path: str, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> AsyncIterator[str]:
     """Something other than a current sesd on loopback, answering only ``path``: its URL."""
 
@@ -316,6 +317,36 @@ async def test_an_answer_not_in_utf8_is_one_line_and_exit_1(
         f"sesd: {url}/api/v1/status did not answer with sesd's status (not UTF-8 at "
         "line 1, column 16, byte offset 15)\n"
     )
+
+
+async def test_an_answer_larger_than_any_status_is_not_read_whole(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A wrong --url whose status path serves a big file (an ISO, a log served
+    without end): the answer was read whole into memory before being found not to be
+    sesd's status. Reading stops past the bound, and one line says the bound; exit 1.
+    Said the same of an answer that gives its length and of one that does not."""
+    chunk = b"x" * (1 << 20)
+    chunks = MAX_ANSWER // len(chunk) + 2
+
+    async def endless(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse()
+        await response.prepare(request)
+        with contextlib.suppress(ConnectionError):
+            for _ in range(chunks):
+                await response.write(chunk)
+        return response
+
+    async def sized(request: web.Request) -> web.Response:
+        return web.Response(body=chunk * chunks, content_type="application/json")
+
+    for handler in (endless, sized):
+        async with _answering("/api/v1/status", handler) as url:
+            assert await sesd("status", "--url", url) == 1
+        assert capsys.readouterr().err == (
+            f"sesd: {url}/api/v1/status answered with more than 64 MiB: not sesd's status "
+            "(a status document listing 1,000 alerts, silences and tenants is a few MB)\n"
+        )
 
 
 async def test_an_address_without_its_scheme_or_tls_that_fails_says_why(

@@ -17,9 +17,13 @@ from sesd.config import ConfigError
 from sesd.core.unreadable import undecoded
 from sesd.status.document import Status
 
-__all__ = ["PASSWORD_VARIABLE", "Access", "Unreachable", "access", "fetch"]
+__all__ = ["MAX_ANSWER", "PASSWORD_VARIABLE", "Access", "Unreachable", "access", "fetch"]
 
 _TIMEOUT: Final = 5.0
+#: The most of an answer read. A status document listing 1,000 alerts, silences and
+#: tenants (the most one lists) is a few MB; each tenant's 32 findings at their longest,
+#: some 30 MB. An answer past this is no status: a wrong --url serving a big file.
+MAX_ANSWER: Final = 64 << 20
 #: Paths of sesd's own that a URL pasted from a browser or a scrape config ends with
 #: (an endpoint, or a domain's, provider's or tenant's page or document): the daemon's
 #: address is what comes before them.
@@ -105,7 +109,7 @@ async def fetch(
                 api, params=params, headers=through.headers, ssl=through.tls or True
             ) as response,
         ):
-            body = await response.read()
+            body = await _bounded(response, named)
             if response.status == 401:
                 hint = (
                     "wrong user or password"
@@ -136,6 +140,22 @@ async def fetch(
         raise Unreachable(
             f"{named} did not answer with sesd's status ({undecoded(body, exc)})"
         ) from None
+
+
+async def _bounded(response: aiohttp.ClientResponse, named: str) -> bytes:
+    """The answer's body, read no further than :data:`MAX_ANSWER`."""
+    if (response.content_length or 0) <= MAX_ANSWER:
+        body = bytearray()
+        async for chunk in response.content.iter_any():
+            body += chunk
+            if len(body) > MAX_ANSWER:
+                break
+        else:
+            return bytes(body)
+    raise Unreachable(
+        f"{named} answered with more than {MAX_ANSWER >> 20} MiB: not sesd's status (a "
+        "status document listing 1,000 alerts, silences and tenants is a few MB)"
+    )
 
 
 async def _serves_metrics(session: aiohttp.ClientSession, base: str, through: Access) -> bool:
