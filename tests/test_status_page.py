@@ -164,8 +164,32 @@ async def test_the_api_answers_the_documents_the_page_shows() -> None:
         async with session.get(f"{base}/?window=2d") as response:
             assert response.status == 400
             assert "unknown window '2d'; sesd keeps 5m, 15m, 1h" in await response.text()
-        async with session.get(f"{base}/api/v1/status?top=lots") as response:
-            assert len(msgspec.json.decode(await response.read(), type=Status).scopes[0].items) == 3
+
+
+@pytest.mark.parametrize(
+    ("query", "said"),
+    [
+        ("top=lots", "top='lots': give a whole number from 1 to 200"),
+        ("top=0", "top='0': give a whole number from 1 to 200"),
+        ("top=201", "top='201': give a whole number from 1 to 200"),
+        ("top=2.5", "top='2.5': give a whole number from 1 to 200"),
+        ("alerts=abc", "alerts='abc': give a whole number from 1 to 1000"),
+        ("alerts=1001", "alerts='1001': give a whole number from 1 to 1000"),
+        ("alerts=nan", "alerts='nan': give a whole number from 1 to 1000"),
+        ("alerts=" + "9" * 200, "alerts='9999999999"),
+    ],
+)
+async def test_a_number_out_of_its_range_is_refused_naming_it(query: str, said: str) -> None:
+    """``?top=abc`` or ``?alerts=5000`` was quietly read as the default (or the
+    nearest bound) while ``?window=bogus`` was refused: a typo in a bookmark showed
+    another list than asked, unsaid. A number that is not one, or is out of its range,
+    is refused as a window is: 400, naming the parameter and its range, on the page
+    and its API."""
+    async with serving(hostile_world()) as (session, base):
+        for path in ("/", "/api/v1/status"):
+            async with session.get(f"{base}{path}?{query}") as response:
+                assert response.status == 400
+                assert (await response.text()).startswith(said)
 
 
 async def test_a_cut_list_of_alerts_says_so_and_links_to_more() -> None:

@@ -54,14 +54,31 @@ _DEFAULT: Final = Limits()
 _REFRESH: Final = 5.0
 
 
+def _whole(request: web.Request, key: str, default: int, high: int) -> int:
+    """A query parameter as a whole number from 1 to ``high``; the default when absent.
+    Anything else is refused, as an unknown window is: a typo in a bookmark must not
+    show another list than asked, unsaid."""
+    text = request.query.get(key)
+    if text is None:
+        return default
+    # A long run of digits is no count (and int() of thousands of them is refused).
+    if not (text.isascii() and text.isdigit() and len(text) < 9 and 1 <= int(text) <= high):
+        raise _refused(f"{key}={clean(text, 40)!r}: give a whole number from 1 to {high}")
+    return int(text)
+
+
 def _number(request: web.Request, key: str, default: float, low: float, high: float) -> float:
     """A query parameter as a number within [low, high]; the default when absent or not a
-    number."""
+    number (``refresh``: a page is served at any pace asked, the nearest one it allows)."""
     try:
         value = float(request.query.get(key, default))
     except ValueError:
         return default
     return min(high, max(low, value)) if value == value else default
+
+
+def _refused(text: str) -> web.HTTPBadRequest:
+    return web.HTTPBadRequest(text=text + "\n", headers=HEADERS)
 
 
 class _Routes:
@@ -77,12 +94,9 @@ class _Routes:
         names = [spec.name for spec in self.sources.ledger.specs]
         window = request.query.get("window", names[0])
         if window not in names:
-            raise web.HTTPBadRequest(
-                text=f"unknown window {window!r}; sesd keeps {', '.join(names)}\n",
-                headers=HEADERS,
-            )
-        top = int(_number(request, "top", _DEFAULT.top, 1, _MAX_TOP))
-        alerts = int(_number(request, "alerts", _DEFAULT.alerts, 1, MAX_ALERTS))
+            raise _refused(f"unknown window {clean(window, 40)!r}; sesd keeps {', '.join(names)}")
+        top = _whole(request, "top", _DEFAULT.top, _MAX_TOP)
+        alerts = _whole(request, "alerts", _DEFAULT.alerts, MAX_ALERTS)
         return Limits(top=top, alerts=alerts, window=names.index(window))
 
     def _status(self, request: web.Request) -> Status:
