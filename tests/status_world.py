@@ -181,3 +181,23 @@ def everything() -> World:
     )  # fmt: skip
     feed(w, events, NOW)
     return w
+
+
+#: Over 1,000 domains, one alert each: more than a page lists.
+MANY = 1001
+
+
+def many_alerts() -> World:
+    """A world with :data:`MANY` alerts firing, a delayed recipient on each domain."""
+    w = world(
+        f"[domains]\nmax_tracked = {MANY}\n"
+        '[[alerts.rules]]\nname = "any-delay"\nmetric = "delayed_recipients"\n'
+        'window = "5m"\nabove = 0\n',
+        now=NOW,
+    )
+    feed(
+        w,
+        [f.delay([f"late@d{i}.example"], at=NOW - 30, expires=NOW + 3600) for i in range(MANY)],
+        NOW,
+    )
+    return w

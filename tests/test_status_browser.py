@@ -36,7 +36,8 @@ from tests.browser import (  # noqa: F401 (fixtures: browser and sqs)
     watched,
 )
 from tests.conftest import make_queue, running, send_bodies
-from tests.status_world import MICROSOFT, RULES, settled, spike
+from tests.status_world import MANY, MICROSOFT, RULES, many_alerts, settled, spike
+from tests.test_status_page import serving
 
 pytestmark = [pytest.mark.timeout(60), ON_THE_MODULES_LOOP]
 expect.set_options(timeout=15_000)
@@ -468,3 +469,22 @@ async def test_a_replica_of_a_fleet_says_its_figures_are_its_share_after_a_redra
                     "one replica of several on the same queues", timeout=5_000
                 )
             seen.assert_clean(host)
+
+
+async def test_a_list_cut_at_the_most_a_page_lists_is_redrawn_without_a_link(
+    browser: Browser,
+) -> None:
+    """Over 1,000 alerts, a page listing 1,000 (the most): as the server draws it and
+    as the script redraws it, the list says where every alert is, not "list more" (a
+    link to a page listing the same 1,000)."""
+    async with serving(many_alerts()) as (_, base), watched(browser) as seen:
+        page = seen.page
+        more = page.locator("#main p.more")
+        for refresh, redraws in ((300, 0), (0.25, 1)):
+            await opened(page, f"{base}/?alerts=1000&refresh={refresh}", redraws)
+            await expect(more).to_have_text(
+                f"1000 of {MANY} listed, the most a page lists: every alert is in /metrics "
+                "(sesd_alerts_firing)"
+            )
+            await expect(more.locator("a")).to_have_attribute("href", "/metrics")
+        seen.assert_clean(base.removeprefix("http://"))

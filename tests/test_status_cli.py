@@ -33,11 +33,21 @@ from sesd.commands.status_fetch import MAX_ANSWER, base_url
 from sesd.config import ConfigError, parse_config
 from sesd.io.build import revision
 from sesd.runtime.daemon import Daemon
-from sesd.status.model import build_status, read_counters
+from sesd.status.model import Limits, build_status, read_counters
 from tests import factory as f
 from tests.conftest import make_queue, running, send_bodies
 from tests.sesd_process import hearing_ctrl_c
-from tests.status_world import NOW, RULES, everything, feed, settled, spike, world
+from tests.status_world import (
+    MANY,
+    NOW,
+    RULES,
+    everything,
+    feed,
+    many_alerts,
+    settled,
+    spike,
+    world,
+)
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -526,6 +536,21 @@ def test_the_table_shows_every_section() -> None:
     assert lines[-1].endswith("until when its alert resolves: known")
     (queue,) = [line for line in lines if line.startswith("queue ")]
     assert queue.endswith(", last receive never"), queue  # no receive yet: not "never ago"
+
+
+def test_a_list_of_alerts_cut_at_the_most_says_where_the_rest_are() -> None:
+    """Over 1,000 alerts: ``--alerts 1000`` lists the most a document does, and the
+    table said only "...and 1 more", with nothing to ask for the rest. It says where
+    every alert is; a shorter list says which ``--alerts`` lists the most."""
+    w = many_alerts()
+    for limit, said in (
+        (1000, "(1000 is the most listed: every alert is in /metrics, sesd_alerts_firing)"),
+        (50, "(--alerts 1000 lists the most: every alert is in /metrics, sesd_alerts_firing)"),
+    ):
+        doc = build_status(
+            w.sources, NOW, read_counters(w.sources), (w.sources.started, {}), Limits(alerts=limit)
+        )
+        assert f"  ...and {MANY - limit} more {said}" in table(doc).splitlines()
 
 
 def test_a_cut_list_of_silences_says_how_many_more() -> None:

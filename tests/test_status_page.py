@@ -29,7 +29,18 @@ from sesd.status.routes import add_status_routes
 from sesd.status.scope_page import scope_html
 from tests import factory as f
 from tests.conftest import make_queue, running, send_bodies
-from tests.status_world import NOW, RULES, World, everything, feed, settled, spike, world
+from tests.status_world import (
+    MANY,
+    NOW,
+    RULES,
+    World,
+    everything,
+    feed,
+    many_alerts,
+    settled,
+    spike,
+    world,
+)
 
 HOSTILE = (
     "smtp; 451 4.7.650 <script>alert(1)</script> <img src=x onerror=alert(2)> "
@@ -214,6 +225,27 @@ async def test_a_cut_list_of_alerts_says_so_and_links_to_more() -> None:
         more = "/?window=15m&amp;top=2&amp;refresh=30&amp;alerts=1000"
         assert f'<a href="{more}">list more</a>' in page
         assert f'data-more="{more}"' in page
+
+
+async def test_a_list_cut_at_the_most_a_page_lists_offers_no_longer_one() -> None:
+    """Over 1,000 alerts: the page listing 1,000 of them (the most a page lists) said
+    "1000 of 1001 listed: list more", a link to a page listing the same 1,000. At the
+    most, it says so and where every alert is (/metrics, ``sesd_alerts_firing``), and
+    its script is given no longer page (``data-more`` empty); a shorter list still
+    links to the longest."""
+    async with serving(many_alerts()) as (session, base):
+        async with session.get(f"{base}/?alerts=1000") as response:
+            page = await response.text()
+        assert "list more" not in page
+        assert 'data-more=""' in page
+        assert (
+            f'<p class="more">1000 of {MANY} listed, the most a page lists: every alert is in '
+            '<a href="/metrics">/metrics</a> (sesd_alerts_firing)</p>'
+        ) in page
+        async with session.get(f"{base}/") as response:
+            assert f'50 of {MANY} listed: <a href="/?alerts=1000">list more</a>' in (
+                await response.text()
+            )
 
 
 @pytest.mark.parametrize(

@@ -249,10 +249,16 @@ def _alerts(status: Status) -> list[str]:
     for a, before in zip(alerts.items, [None, *alerts.items][:-1], strict=True):
         lines += _alert(a, status.at, before)
     if len(alerts.items) < alerts.total:
-        lines.append(
-            f"  ...and {alerts.total - len(alerts.items)} more"
-            + (f" (--alerts {alerts.total} lists them all)" if alerts.total <= MAX_ALERTS else "")
+        # Past the most a document lists, only /metrics has every alert.
+        every = "every alert is in /metrics, sesd_alerts_firing"
+        how = (
+            f"--alerts {alerts.total} lists them all"
+            if alerts.total <= MAX_ALERTS
+            else f"{MAX_ALERTS} is the most listed: {every}"
+            if len(alerts.items) >= MAX_ALERTS
+            else f"--alerts {MAX_ALERTS} lists the most: {every}"
         )
+        lines.append(f"  ...and {alerts.total - len(alerts.items)} more ({how})")
     return lines
 
 

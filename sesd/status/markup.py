@@ -17,6 +17,7 @@ from sesd.status.document import SAME_ADVICE, AlertRow, TenantRow
 from sesd.status.model import MAX_ALERTS
 
 __all__ = [
+    "EVERY_ALERT",
     "MORE_ALERTS",
     "alerts_html",
     "empty",
@@ -29,6 +30,9 @@ __all__ = [
 
 #: The status page listing as many alerts as a document may.
 MORE_ALERTS = f"/?alerts={MAX_ALERTS}"
+#: Where every alert is, when a page lists the most it may ({}: /metrics, linked or
+#: not). status.js says the same.
+EVERY_ALERT = "the most a page lists: every alert is in {} (sesd_alerts_firing)"
 
 
 def page_shell(
@@ -49,7 +53,7 @@ def page_shell(
     when the figures are, announced once (its age is not a live region). A second,
     unseen region tells a screen reader what starts firing or resolves; the footer's
     button stops the refresh for as long as a reader needs. ``more`` is the page that
-    lists the most alerts, for a cut list."""
+    lists the most alerts, for a cut list ("": this one does)."""
     tab = f"{firing} firing · {title}" if firing else title
     return (
         '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
@@ -105,7 +109,8 @@ def alerts_html(
     alerts: list[AlertRow], total: int, firing: int, now: float, more: str = MORE_ALERTS
 ) -> str:
     """Alerts firing and pending: each with its value, cause and advice, and silence;
-    when not all are listed, how many are, and a link to more (``more``)."""
+    when not all are listed, how many are, and a link to more (``more``; "": none
+    lists more, and where every alert is is said instead)."""
     title = f"<h2>Now <small>{firing} firing, {total - firing} pending</small></h2>"
     if not alerts:
         return title + empty("No alert is firing or pending.")
@@ -115,9 +120,12 @@ def alerts_html(
         "alerts", head, (_alert_row(a, now, b) for a, b in zip(alerts, before, strict=True))
     )
     if len(alerts) < total:
+        listed = f"{len(alerts)} of {total} listed"
+        every = EVERY_ALERT.format('<a href="/metrics">/metrics</a>')
         rows += (
-            f'<p class="more">{len(alerts)} of {total} listed: '
-            f'<a href="{esc(more)}">list more</a></p>'
+            f'<p class="more">{listed}: <a href="{esc(more)}">list more</a></p>'
+            if more
+            else f'<p class="more">{listed}, {every}</p>'
         )
     return title + rows
 

@@ -99,8 +99,7 @@ class _Routes:
         alerts = _whole(request, "alerts", _DEFAULT.alerts, MAX_ALERTS)
         return Limits(top=top, alerts=alerts, window=names.index(window))
 
-    def _status(self, request: web.Request) -> Status:
-        limits = self._limits(request)
+    def _status(self, limits: Limits) -> Status:
         sources = self.sources
         now = sources.clock()
         counters = read_counters(sources)
@@ -108,18 +107,20 @@ class _Routes:
         return build_status(sources, now, counters, base, limits)
 
     async def page(self, request: web.Request) -> web.Response:
-        status = self._status(request)
+        limits = self._limits(request)
+        status = self._status(limits)
         refresh = _number(request, "refresh", _REFRESH, 0.25, 300)
         kept = {k: v for k, v in request.query.items() if k in ("top", "window", "alerts")}
         api = "/api/v1/status" + (f"?{urlencode(kept)}" if kept else "")
         # A cut list's link lists the most alerts on this page: its window, top and
-        # refresh kept.
+        # refresh kept. A page listing the most has no longer one to link to.
         same = {k: v for k, v in request.query.items() if k in ("top", "window", "refresh")}
         more = "/?" + urlencode({**same, "alerts": str(MAX_ALERTS)})
+        more = more if limits.alerts < MAX_ALERTS else ""
         return _html(status_html(status, refresh, api, more))
 
     async def api(self, request: web.Request) -> web.Response:
-        return _json(msgspec.json.encode(self._status(request)))
+        return _json(msgspec.json.encode(self._status(self._limits(request))))
 
     async def scope(self, request: web.Request) -> web.Response:
         axis, name = request.match_info["axis"], request.match_info["name"]

@@ -169,9 +169,11 @@
     const title = h("h2", {}, "Now ", h("small", {}, `${firing} firing, ${total - firing} pending`));
     if (!items.length) return [title, empty("No alert is firing or pending.")];
     const head = ["state", "rule", "on", "value", "since", "cause and advice", "where", "silence"];
-    const more = items.length < total
+    // A page listing the most (no MORE_ALERTS) says where every alert is instead.
+    const more = items.length >= total ? null : MORE_ALERTS
       ? h("p", { class: "more" }, `${items.length} of ${total} listed: `, h("a", { href: MORE_ALERTS }, "list more"))
-      : null;
+      : h("p", { class: "more" }, `${items.length} of ${total} listed, the most a page lists: every alert is in `,
+        h("a", { href: "/metrics" }, "/metrics"), " (sesd_alerts_firing)");
     return [title, table("alerts", head, items.map((a, i) => alertRow(a, items[i - 1]))), more];
   }
 
