@@ -307,6 +307,41 @@ def test_a_link_to_a_directory_in_an_archive_is_followed_once(
     assert document["messages"]["duplicate"] == 0
 
 
+def test_hidden_files_in_a_walked_directory_are_not_read_but_named_ones_are(
+    tmp_path: Path, config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An archive copied from a Mac or kept in git holds `.DS_Store`, `.gitkeep`, an
+    editor's swap file and a `.git` directory: the walk read them as inputs, each an
+    invalid value (or several), and the counts said the archive held values that are
+    not SES events. A walk leaves out names starting with '.' (files and
+    directories); a hidden file or directory named on the command line is read. A
+    directory holding only hidden files is said so."""
+    event = json.dumps(f.delivery(["a@x.example"])) + "\n"
+    archive = tmp_path / "archive"
+    (archive / ".git" / "objects").mkdir(parents=True)
+    (archive / "day").mkdir()
+    (archive / "day" / "a.jsonl").write_text(event)
+    (archive / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1" + bytes(100))
+    (archive / ".gitkeep").write_text("")
+    (archive / "day" / ".a.jsonl.swp").write_bytes(b"b0VIM 9.0" + bytes(50) + b"{x")
+    (archive / ".git" / "objects" / "ab").write_text('{"hello": 1}\n')
+    hidden = tmp_path / ".hidden.jsonl"
+    hidden.write_text(event.replace("a@x", "b@y"))
+    document = _report(config, str(archive), str(hidden), capsys=capsys)
+    assert (document["messages"]["processed"], document["messages"]["invalid"]) == (2, 0)
+    assert document["domains"] == {"x.example": {"delivery": 1}, "y.example": {"delivery": 1}}
+    assert main(["replay", "--config", str(config), "--json", str(archive / ".git")]) == 3
+    assert json.loads(capsys.readouterr().out)["messages"]["invalid"] == 1
+    only = tmp_path / "only"
+    only.mkdir()
+    (only / ".gitkeep").write_text("")
+    assert main(["replay", "--config", str(config), "--json", str(only)]) == 3
+    assert (
+        f"sesd: replay skipped {only}: no files in this directory but hidden ones (names "
+        "starting with '.', which a walk leaves out)\n"
+    ) in capsys.readouterr().err
+
+
 def test_a_replay_of_nothing_but_invalid_values_says_so_and_exits_3(
     tmp_path: Path, config: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -1,7 +1,7 @@
 """Recorded events, read as a stream: memory does not depend on the input's size.
 
-Inputs: files, directories (recursive, in name order), globs, ``s3://bucket/prefix``
-(sesd.commands.replay.archive_s3: objects in key order) and ``-`` (stdin);
+Inputs: files, directories (recursive, in name order; names starting with '.' left
+out), globs, ``s3://bucket/prefix`` (sesd.commands.replay.archive_s3: in key order), ``-`` (stdin);
 ``.gz`` files are decompressed as they are read. In each, newline-delimited
 JSON, or JSON objects written back to back with no delimiter (Kinesis Data
 Firehose's default), a JSON array (of events, envelopes or SQS messages: read
@@ -148,7 +148,7 @@ def _local(path: str, add: Callable[[str], None]) -> list[str]:
         problems.append(f"{path}: no such file or directory")
     for match in matches:
         if os.path.isdir(match):
-            walked = 0
+            walked = hidden = 0
             # A directory this user may not list is named, not left out without a word.
             unlisted = partial(_unlisted, problems)
             # Links to directories are followed (an archive of links to each month's
@@ -160,12 +160,17 @@ def _local(path: str, add: Callable[[str], None]) -> list[str]:
                     dirs.clear()
                     continue
                 walked_dirs.add(real)
-                dirs.sort()
-                walked += len(files)
-                for name in sorted(files):
+                # Names starting with '.' are no archive's: .DS_Store, .gitkeep, an
+                # editor's swap file, .git. Each would be invalid values. Named, one is read.
+                shown = [name for name in files if not name.startswith(".")]
+                hidden += len(files) - len(shown)
+                dirs[:] = sorted(name for name in dirs if not name.startswith("."))
+                walked += len(shown)
+                for name in sorted(shown):
                     add(os.path.join(root, name))
             if not walked and not pattern:
-                problems.append(f"{match}: no files in this directory")
+                but = " but hidden ones (names starting with '.', which a walk leaves out)"
+                problems.append(f"{match}: no files in this directory{but if hidden else ''}")
         elif os.path.exists(match):
             add(match)
         else:
