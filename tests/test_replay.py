@@ -289,6 +289,26 @@ def test_a_utf16_input_is_named_as_such(
     ]
 
 
+def test_the_summary_of_a_utf16_input_says_so_once(
+    tmp_path: Path, config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A UTF-16 dump replayed without --json: the one line on stderr said only "2 not
+    SES events (see the invalid counts)", the advice to convert the file left in the
+    report's list of invalid values, which a script or a reader of stderr does not
+    see. The line names the input and says how to convert it, once however many values."""
+    path = tmp_path / "dump.json"
+    lines = [json.dumps(f.delivery([f"a{i}@gmail.example"], message_id=f"m{i}")) for i in (1, 2)]
+    path.write_bytes("\r\n".join(lines).encode("utf-16"))
+    assert main(["replay", "--config", str(config), str(path)]) == 3
+    err = capsys.readouterr().err
+    assert err.count("UTF-16 text") == 1
+    assert err == (
+        "sesd: replay processed no event: of the values read, 2 not SES events (see the "
+        f"invalid counts); {path}: UTF-16 text: convert it to UTF-8, as iconv -f UTF-16 -t "
+        "UTF-8 does\n"
+    )
+
+
 def test_input_names_are_shown_whole_with_their_control_characters_escaped(
     tmp_path: Path, config: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

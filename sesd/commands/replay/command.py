@@ -24,7 +24,7 @@ from tqdm import tqdm
 from sesd.commands.common import Commands, config_error, load, no_secrets, with_config
 from sesd.commands.replay.archive import Source, bodies, place, sources
 from sesd.commands.replay.archive_s3 import S3Reader, is_s3
-from sesd.commands.replay.engine import Replay, Where
+from sesd.commands.replay.engine import UTF16_ADVICE, Replay, Where
 from sesd.commands.replay.text import named, render_text, stopped_line
 from sesd.commands.replay.tuning import override, render_report, report
 from sesd.config import Config, ConfigError
@@ -203,11 +203,22 @@ def _said(
         counts = [f"{refused} not SES events (see the invalid counts)"] if refused else []
         counts += [f"{skipped} no email event (see the skipped counts)"] if skipped else []
         print(
-            f"sesd: replay processed no event: of the values read, {' and '.join(counts)}",
+            f"sesd: replay processed no event: of the values read, {' and '.join(counts)}"
+            + _utf16(document),
             file=sys.stderr,
         )
         return EXIT_SKIPPED
     return EXIT_SKIPPED if problems or partial else 0
+
+
+def _utf16(document: dict[str, Any]) -> str:
+    """The inputs in UTF-16 (PowerShell's `>`), the likeliest cause of nothing but
+    invalid values, and how to convert them; "" when none is."""
+    found = [v["input"] for v in document["invalid_values"] if UTF16_ADVICE in v["detail"]]
+    if not found:
+        return ""
+    inputs = ", ".join("standard input" if n == "-" else named(n) for n in dict.fromkeys(found))
+    return f"; {inputs}: {UTF16_ADVICE}" if inputs else f"; {UTF16_ADVICE}"
 
 
 def _prefetch(replay: Replay, found: list[Source], s3: S3Reader | None, *, show: bool) -> bool:
