@@ -583,6 +583,38 @@ def test_a_cut_list_of_tenants_says_how_many_more() -> None:
     assert lines[at + 1] == "  ...and 2 more tenants (--alerts lists more)"
 
 
+def test_tenants_ses_acts_on_are_listed_and_the_others_counted() -> None:
+    """A platform with sixty tenants, one paused and one with a finding of high impact:
+    the table printed a TENANT line for each of the fifty listed, the two that matter
+    lost among 48 saying ENABLED. It prints the two, their impact and findings said,
+    then counts those SES says nothing of (the document, --json, still lists them
+    all), then those not listed."""
+    w = everything()
+    statuses = w.pipeline.ledger.tenant_status
+    for i in range(58):
+        statuses.record(("default", "eu-west-1", f"quiet{i:02}"))
+    found = statuses.record(("default", "eu-west-1", "initech"))
+    found.impact = "HIGH"
+    found.findings = [("BOUNCE", "HIGH", "Bounce rate high")]
+    doc = build_status(w.sources, NOW, read_counters(w.sources), (w.sources.started, {}))
+    assert (len(doc.tenants), doc.tenants_total) == (50, 60)
+    assert json.loads(msgspec.json.encode(doc))["tenants"][2]["sending"] == "ENABLED"
+    lines = table(doc).splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("TENANT "))
+    assert lines[at : at + 5] == [
+        "TENANT globex (default/eu-west-1): DISABLED: <b>bounces</b>",
+        "TENANT initech (default/eu-west-1): ENABLED, impact HIGH",
+        "  finding BOUNCE (HIGH): Bounce rate high",
+        "  ...and 48 more tenants sending, of which SES says nothing (--json lists them)",
+        "  ...and 10 more tenants (--alerts lists more)",
+    ]
+    # None that SES acts on: the count stands on its own.
+    quiet = msgspec.structs.replace(doc, tenants=doc.tenants[2:], tenants_total=48)
+    assert "TENANTS: 48 sending, of which SES says nothing (--json lists them)" in (
+        table(quiet).splitlines()
+    )
+
+
 def test_a_silence_ending_another_day_says_which_day() -> None:
     """A silence that ends in three days reads with its date, as the alert it holds
     back does: a bare time of day would read as already over."""

@@ -366,9 +366,19 @@ def _tail(status: Status) -> list[str]:
         )
         walk = walked(a.tenants_listed, a.tenants_mapped, a.tenant_map_at, status.at)
         lines[-1] += "" if walk == "-" else f"; tenants: {walk}"
+    # Those SES acts on (paused, findings) come first; a platform's hundreds of others
+    # would bury them, so they are counted (--json lists them).
+    quiet = 0
     for t in status.tenants:
-        why = f": {t.cause}" if t.cause else ""
+        if t.sending == "ENABLED" and not (t.cause or t.impact or t.findings):
+            quiet += 1
+            continue
+        why = (f", impact {t.impact}" if t.impact else "") + (f": {t.cause}" if t.cause else "")
         lines.append(f"TENANT {t.tenant} ({t.account}/{t.region}): {t.sending}{why}")
+        lines += [f"  finding {finding}" for finding in t.findings]
+    if quiet:
+        more = "  ...and {} more tenants" if quiet < len(status.tenants) else "TENANTS: {}"
+        lines.append(more.format(quiet) + " sending, of which SES says nothing (--json lists them)")
     if len(status.tenants) < status.tenants_total:
         left = status.tenants_total - len(status.tenants)
         lines.append(f"  ...and {left} more tenants (--alerts lists more)")
