@@ -21,8 +21,9 @@ __all__ = ["MAX_ANSWER", "PASSWORD_VARIABLE", "Access", "Unreachable", "access",
 
 _TIMEOUT: Final = 5.0
 #: The most of an answer read. A status document listing 1,000 alerts, silences and
-#: tenants (the most one lists) is a few MB; each tenant's 32 findings at their longest,
-#: some 30 MB. An answer past this is no status: a wrong --url serving a big file.
+#: tenants (the most one lists) measured 1.7 MiB with a finding a tenant, 7.9 MiB with
+#: 32 (the most kept) of the longest, in ASCII; text outside it takes up to 3 bytes a
+#: character. An answer past this is no status: a wrong --url serving a big file.
 MAX_ANSWER: Final = 64 << 20
 #: Paths of sesd's own that a URL pasted from a browser or a scrape config ends with
 #: (an endpoint, or a domain's, provider's or tenant's page or document): the daemon's
