@@ -309,6 +309,25 @@ def test_the_summary_of_a_utf16_input_says_so_once(
     )
 
 
+def test_a_utf16_input_among_others_is_said_and_exits_3(
+    tmp_path: Path, config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A day's dump written by PowerShell among days in UTF-8: the others replayed, its
+    values counted invalid, and stderr said nothing, exit 0: a day short without a
+    word. One line names it and how to convert it; the exit status is 3, as for an
+    input that could not be read."""
+    good, dump = tmp_path / "good.jsonl", tmp_path / "dump.json"
+    good.write_text(json.dumps(f.delivery(["a@gmail.example"], message_id="g")) + "\n")
+    dump.write_bytes(json.dumps(f.delivery(["b@gmail.example"], message_id="d")).encode("utf-16"))
+    assert main(["replay", "--config", str(config), "--json", str(good), str(dump)]) == 3
+    out, err = capsys.readouterr()
+    assert json.loads(out)["messages"]["processed"] == 1
+    assert err == (
+        f"sesd: replay could not read {dump}: UTF-16 text: convert it to UTF-8, as iconv -f "
+        "UTF-16 -t UTF-8 does (its values are counted invalid)\n"
+    )
+
+
 def test_input_names_are_shown_whole_with_their_control_characters_escaped(
     tmp_path: Path, config: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -79,7 +79,7 @@ def add_parser(commands: Commands) -> None:
 
 def execute(args: argparse.Namespace) -> int:
     """The exit status: 0, 2 for a bad config or option, 3 when an input was skipped
-    or no value read was an SES event."""
+    or UTF-16, or no value read was an SES event."""
     try:
         config = load(args)
     except ConfigError as exc:
@@ -194,7 +194,7 @@ def _said(
             file=sys.stderr,
         )
         return EXIT_SKIPPED
-    messages = document["messages"]
+    messages, utf16 = document["messages"], _utf16(document)
     refused, skipped = messages.get("invalid", 0), messages.get("skipped", 0)
     if not messages.get("processed") and (refused or skipped):
         # Every value read was refused, or no email event (an SNS subscription's
@@ -204,21 +204,25 @@ def _said(
         counts += [f"{skipped} no email event (see the skipped counts)"] if skipped else []
         print(
             f"sesd: replay processed no event: of the values read, {' and '.join(counts)}"
-            + _utf16(document),
+            + ("" if utf16 is None else f"; {utf16 or 'the input'}: {UTF16_ADVICE}"),
             file=sys.stderr,
         )
         return EXIT_SKIPPED
-    return EXIT_SKIPPED if problems or partial else 0
+    if utf16 is not None:  # among others: a day short, and no line said so
+        print(
+            f"sesd: replay could not read {utf16 or 'an input'}: {UTF16_ADVICE} (its values "
+            "are counted invalid)",
+            file=sys.stderr,
+        )
+    return EXIT_SKIPPED if problems or partial or utf16 is not None else 0
 
 
-def _utf16(document: dict[str, Any]) -> str:
-    """The inputs in UTF-16 (PowerShell's `>`), the likeliest cause of nothing but
-    invalid values, and how to convert them; "" when none is."""
+def _utf16(document: dict[str, Any]) -> str | None:
+    """The inputs in UTF-16 (PowerShell's `>`: the likeliest cause of nothing but
+    invalid values), named ("" when unnamed); None when none is."""
     found = [v["input"] for v in document["invalid_values"] if UTF16_ADVICE in v["detail"]]
-    if not found:
-        return ""
-    inputs = ", ".join("standard input" if n == "-" else named(n) for n in dict.fromkeys(found))
-    return f"; {inputs}: {UTF16_ADVICE}" if inputs else f"; {UTF16_ADVICE}"
+    names = dict.fromkeys("standard input" if n == "-" else named(n) for n in found if n)
+    return ", ".join(names) if found else None
 
 
 def _prefetch(replay: Replay, found: list[Source], s3: S3Reader | None, *, show: bool) -> bool:
