@@ -86,6 +86,23 @@ def test_for_held_a_tenth_of_a_tick_short_has_held() -> None:
     assert steps([0.0, 4.95, 9.9], tick=0.0) == [None, None, None]
 
 
+def test_a_repeat_due_a_tenth_of_a_tick_early_is_sent_at_that_tick() -> None:
+    """Evaluations every 5 s on a wall clock slewed 1% slow read 4.95 s apart: with
+    ``repeat_interval`` 10 s the repeat goes at the tick that reads 9.9 s after the
+    firing, not one tick late, as ``for`` does. Shorter by more than a tenth of a tick
+    (9.4 s) is not due; without ticks (``tick`` 0) the interval is exact."""
+    r = rule()
+
+    def steps(times: list[float], tick: float) -> list[Transition | None]:
+        state = AlertState()
+        return [step(r, state, 0.2, 100, t, 10.0, tick=tick) for t in times]
+
+    fired, repeat = Transition.FIRING, Transition.REPEAT
+    assert steps([0.0, 4.95, 9.9], tick=5.0) == [fired, None, repeat]
+    assert steps([0.0, 4.7, 9.4], tick=5.0) == [fired, None, None]
+    assert steps([0.0, 4.95, 9.9], tick=0.0) == [fired, None, None]
+
+
 def test_hysteresis_holds_until_clear_below() -> None:
     """A firing alert stays firing between clear_below and above; it resolves below clear_below."""
     assert run(rule(), [0.2, 0.08, 0.06, 0.11, 0.07, 0.04]) == [

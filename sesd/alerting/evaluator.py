@@ -91,8 +91,8 @@ class Evaluator:
         self._window_seconds = {rule.name: Duration(rule.window).seconds for rule in self.rules}
         self._repeat = config.repeat_interval.seconds
         self.groups.group_wait = config.group_wait.seconds
-        # The evaluation period: a tenth of it short of ``for`` or ``group_wait`` counts
-        # as waited (sesd.alerting.rules.less_a_tenth).
+        # The evaluation period: a tenth of it short of ``for``, ``group_wait`` or
+        # ``repeat_interval`` counts as waited (sesd.alerting.rules.less_a_tenth).
         self._tick = self.groups.tick = config.evaluate_every.seconds
         self._dashboard = config.dashboard_url
         self._severity = {rule.name: rule.severity for rule in self.rules}

@@ -174,7 +174,7 @@ def step(
     ``blind``: no data now means nothing (a firing alert without data stays as it is);
     ``thin``: the window holds too little of its span to resolve on (a firing alert
     stays firing); ``tick``: the evaluation period, of which a tenth short of ``for``
-    counts as held (:func:`less_a_tenth`)."""
+    counts as held, and of ``repeat_interval`` as due (:func:`less_a_tenth`)."""
     if blind and value is None and state.status is Status.FIRING and state.resolved_at is None:
         return None
     # The wall clock stepped back past when the alert began pending or was last sent:
@@ -193,7 +193,7 @@ def step(
             state.status = Status.INACTIVE
             state.resolved_at = now
             return Transition.RESOLVED
-        if now - state.last_sent >= repeat_interval:
+        if now - state.last_sent >= less_a_tenth(repeat_interval, tick):
             state.last_sent = now
             return Transition.REPEAT
         return None
