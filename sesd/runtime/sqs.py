@@ -248,8 +248,9 @@ class QueuePoller:
         self._changes.notify()
         # Handled messages are deleted even if a cancellation arrives meanwhile:
         # otherwise they would be counted again after their visibility timeout.
+        deleted = 0  # what SQS said it deleted: none known of a delete cut off
         with self._in_flight.scope(15) as scope:
-            await self._deletes.delete(done)
+            deleted = await self._deletes.delete(done)
         if scope.cancelled_caught:
             self._log.warning(
                 "sesd.sqs.delete_cut_off",
@@ -257,7 +258,9 @@ class QueuePoller:
                 hint="counted, but not deleted: SQS hands them out again after their "
                 "visibility timeout",
             )
-        self._log.debug("sesd.sqs.batch", received=len(messages), deleted=len(done))
+        self._log.debug(
+            "sesd.sqs.batch", received=len(messages), to_delete=len(done), deleted=deleted
+        )
 
     async def _judge(self, message: MessageTypeDef, received_at: float) -> bool:
         """Run one message through the pipeline, after other tasks (the watchdog, health)

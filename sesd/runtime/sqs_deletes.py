@@ -47,11 +47,13 @@ class Deletes:
         #: Batches in a row whose delete left some undeleted (throttled, SQS in trouble).
         self._delete_errors = 0
 
-    async def delete(self, messages: list[MessageTypeDef]) -> None:
-        """Delete the messages a batch handled, in one batch (tried once more)."""
+    async def delete(self, messages: list[MessageTypeDef]) -> int:
+        """Delete the messages a batch handled, in one batch (tried once more); returns
+        how many SQS deleted."""
         # A message without a receipt handle (not from SQS) cannot be deleted; it is
         # counted as any other.
         entries = batch_entries(messages)
+        deleted = 0
         for attempt in range(2):
             if not entries:
                 break
@@ -60,7 +62,7 @@ class Deletes:
             except SQS_ERRORS as exc:
                 if hint_for(exc) is not None:
                     self._refused_delete(exc, len(entries))
-                    return
+                    return deleted
                 self._delete_trouble(
                     "sesd.sqs.delete_failed",
                     error=describe_error(exc),
@@ -74,6 +76,7 @@ class Deletes:
                 self._undeletable = False
                 self._log.info("sesd.sqs.delete_recovered")
             failed = response.get("Failed", [])
+            deleted += len(entries) - len(failed)
             if not failed:
                 entries = []
                 break
@@ -91,6 +94,7 @@ class Deletes:
         elif self._delete_errors:
             self._log.info("sesd.sqs.deletes_recovered", after_batches=self._delete_errors)
             self._delete_errors = 0
+        return deleted
 
     def _delete_trouble(self, event: str, **fields: Any) -> None:
         """A delete that failed, or partly: a warning when a run of them begins, then at
