@@ -36,6 +36,7 @@ async def test_a_deleted_queue_resolves_nothing_while_its_alert_fires(sqs: Any) 
         delete_invalid=False,
         clock=daemon.clock,
         monotonic=daemon.monotonic,
+        in_flight=daemon.in_flight,
     )
     assert await poller._receive() is None
     wall[0] += 900  # 15 minutes of an unreadable queue; the 5m window is empty

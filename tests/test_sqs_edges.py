@@ -58,6 +58,7 @@ def poller(
             delete_invalid=False,
             clock=clock,
             monotonic=monotonic,
+            in_flight=InFlight(),
         ),
         metrics,
     )
@@ -714,6 +715,7 @@ async def test_a_host_clock_off_from_aws_is_measured_and_said(sqs: Any) -> None:
         delete_invalid=False,
         clock=lambda: time.time() + ahead[0],
         monotonic=time.monotonic,
+        in_flight=InFlight(),
     )
     assert await p._receive() == []
     offset = metrics.registry.get_sample_value("sesd_clock_offset_seconds")

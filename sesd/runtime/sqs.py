@@ -81,8 +81,8 @@ class QueuePoller:
         delete_invalid: bool,
         clock: Callable[[], float],
         monotonic: Callable[[], float],
+        in_flight: InFlight,
         invalid_memory: InvalidMemory | None = None,
-        in_flight: InFlight | None = None,
         region: str = "",
         account: str = DEFAULT_ACCOUNT,
         rand: Callable[[], float] = random.random,
@@ -106,7 +106,9 @@ class QueuePoller:
         self._clock = clock
         self._monotonic = monotonic
         self._invalid = invalid_memory if invalid_memory is not None else InvalidMemory()
-        self._in_flight = in_flight if in_flight is not None else InFlight()
+        #: Shared with every poller of the daemon: what a stop bounds and a forced exit
+        #: cuts (one of the poller's own would be out of their reach).
+        self._in_flight = in_flight
         self._region = region
         self._account = account
         self._log = get_logger(queue=self._label, poller=poller)
