@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -16,7 +17,8 @@ import pytest
 from anyio.streams.buffered import BufferedByteReceiveStream
 
 from sesd.commands.demo.localsqs import LocalSqs
-from sesd.config import parse_config
+from sesd.config import load_config, parse_config
+from sesd.io.logs import configure_logging
 from sesd.runtime.daemon import Daemon
 from tests import factory as f
 from tests.conftest import make_queue, queue_counts, running, send_bodies
@@ -85,11 +87,55 @@ async def test_sigterm_under_load_loses_nothing(
     assert not [r for r in records if r.get("level") == "error"]
 
 
-async def test_receive_in_flight_past_the_grace_period_is_released(
+async def test_a_long_poll_in_flight_on_a_queue_a_reload_removes_is_released(
+    local_sqs: LocalSqs, sqs: Any, tmp_path: Path
+) -> None:
+    """A reload removes a queue with no grace left: its long poll in flight is not cut
+    off (the network is well: SQS would hide what it took until the visibility
+    timeout); it returns, and the messages it brings are made visible again at once
+    instead of hiding until their timeout."""
+    logs = io.StringIO()
+    configure_logging("debug", "json", stream=logs)
+    url, _ = await make_queue(sqs, visibility=300)
+    kept, _ = await make_queue(sqs)
+    text = (
+        f'[aws]\nendpoint_url = "{local_sqs.url}"\nregion = "us-east-1"\n'
+        f'[[queues]]\nurl = "{kept}"\nname = "kept"\nwait_time_seconds = 1\n'
+        '[http]\nlisten = "127.0.0.1:0"\n[shutdown]\ngrace_period = "0s"\n'
+    )
+    path = tmp_path / "sesd.toml"
+    path.write_text(text + f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 5\n')
+    daemon: Daemon
+    async with running(load_config(str(path)), config_path=path) as daemon:
+        with anyio.fail_after(20):
+            await daemon.changes.wait_for(lambda: "q" in daemon.health.last_receive)
+        # The poller has gone straight back into a 5 s long poll.
+        path.write_text(text)
+        assert await daemon.reload()
+        await send_bodies(sqs, url, [f.raw(f.delivery([f"u{i}@one.com"])) for i in range(3)])
+        # The kept queue's empty receives (one a second) say a change each time.
+        with anyio.fail_after(20):
+            await daemon.changes.wait_for(lambda: "sesd.queue.stopped" in logs.getvalue())
+    received = daemon.metrics.registry.get_sample_value(
+        "sesd_sqs_messages_received_total",
+        {"queue": "q", "account": "default", "region": "us-east-1"},
+    )
+    # The receive in flight did bring some (a long poll may wake on the first of the
+    # three, or on all)...
+    assert received is not None
+    assert 1 <= received <= 3
+    assert daemon.ledger.tallies.messages.get(("q", "processed"), 0) == 0
+    # ...and they are visible again at once, with the others: none is left hidden.
+    assert await queue_counts(sqs, url) == (3, 0)
+
+
+async def test_a_stop_with_no_grace_left_abandons_its_long_poll_at_once(
     local_sqs: LocalSqs, sqs: Any
 ) -> None:
-    """With no grace left, a long poll in flight is not cut off: it returns, and the messages
-    it brings are made visible again at once instead of hiding until their timeout."""
+    """A stop with no grace left: the long poll in flight is abandoned then, as the
+    grace period promises, not a moment later; nothing it might bring is counted."""
+    logs = io.StringIO()
+    configure_logging("debug", "json", stream=logs)
     url, _ = await make_queue(sqs, visibility=300)
     config = parse_config(
         f'[aws]\nendpoint_url = "{local_sqs.url}"\n'
@@ -103,17 +149,13 @@ async def test_receive_in_flight_past_the_grace_period_is_released(
         # The poller has gone straight back into a 5 s long poll.
         daemon.stop()
         await send_bodies(sqs, url, [f.raw(f.delivery([f"u{i}@one.com"])) for i in range(3)])
+    assert '"sesd.sqs.receive_abandoned"' in logs.getvalue()
     received = daemon.metrics.registry.get_sample_value(
         "sesd_sqs_messages_received_total",
         {"queue": "q", "account": "default", "region": "us-east-1"},
     )
-    # The receive in flight did bring some (a long poll may wake on the first of the
-    # three, or on all)...
-    assert received is not None
-    assert 1 <= received <= 3
+    assert not received
     assert daemon.ledger.tallies.messages.get(("q", "processed"), 0) == 0
-    # ...and they are visible again at once, with the others: none is left hidden.
-    assert await queue_counts(sqs, url) == (3, 0)
 
 
 @pytest.mark.timeout(60)

@@ -10,9 +10,11 @@ Stopping: the daemon sets ``stopping``; a poller finishes the receive in
 flight, handles and deletes what it brought, and returns. A receive is not
 cut off while the grace period lasts (SQS would hide the messages it had
 already taken until their visibility timeout): it is shielded, and what it
-brings after the pollers are cancelled is released at once (visibility 0).
-At the end of the grace period a receive still waiting is abandoned: the
-network has stalled, and no answer would come in time (:class:`InFlight`).
+brings after its pollers are cancelled (those of a queue a reload removed) is
+released at once (visibility 0). At the end of a stop's grace period a receive
+still waiting is abandoned, that moment, not later (:class:`InFlight`): with
+a grace period longer than the long poll, the network has stalled and no
+answer would come in time.
 """
 
 from __future__ import annotations

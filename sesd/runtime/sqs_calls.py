@@ -119,27 +119,30 @@ DENIED = frozenset({"AccessDenied", "AccessDeniedException"})
 
 class InFlight:
     """SQS calls in flight, shielded from cancellation but bounded: once a stop has
-    begun, none outlives the end of the grace period by more than ``margin`` seconds,
-    except a release after a cancellation, which has ``margin`` seconds of its own."""
+    begun, a receive ends with the grace period, and a delete or a release no more
+    than ``margin`` seconds after it, except a release after a cancellation, which
+    has ``margin`` seconds of its own."""
 
     def __init__(self, margin: float = 2.0) -> None:
         self.deadline = math.inf
         self._margin = margin
-        self._scopes: set[anyio.CancelScope] = set()
+        #: Each call's scope, with the margin it has past the grace period.
+        self._scopes: dict[anyio.CancelScope, float] = {}
 
     @contextlib.contextmanager
     def scope(self, limit: float = math.inf, *, margin: bool = True) -> Iterator[anyio.CancelScope]:
         """A shielded scope for one call: at most ``limit`` seconds, and no later than the
-        end of the grace period (plus the margin, for deletes and releases)."""
-        end = self.deadline + (self._margin if margin else 0.0)
+        end of the grace period (plus the margin, for deletes and releases), whether
+        the stop began before the call or during it."""
+        extra = self._margin if margin else 0.0
         with anyio.CancelScope(
-            shield=True, deadline=min(anyio.current_time() + limit, end)
+            shield=True, deadline=min(anyio.current_time() + limit, self.deadline + extra)
         ) as scope:
-            self._scopes.add(scope)
+            self._scopes[scope] = extra
             try:
                 yield scope
             finally:
-                self._scopes.discard(scope)
+                del self._scopes[scope]
 
     @contextlib.contextmanager
     def budget(self) -> Iterator[anyio.CancelScope]:
@@ -153,8 +156,8 @@ class InFlight:
     def end_by(self, deadline: float) -> None:
         """A stop began: bound every call in flight, and every later one, by ``deadline``."""
         self.deadline = deadline
-        for scope in self._scopes:
-            scope.deadline = min(scope.deadline, deadline + self._margin)
+        for scope, extra in self._scopes.items():
+            scope.deadline = min(scope.deadline, deadline + extra)
 
     def cut(self) -> None:
         """A forced exit begins: every call in flight is cut off, and any later one at

@@ -1,0 +1,59 @@
+"""How far past the grace period an SQS call in flight may run: a receive not at all
+(abandoned at its end), a delete or a release by the margin. The bound set when the
+stop begins reaches the calls already in flight as it does those begun after."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anyio
+
+from sesd.runtime.sqs_calls import InFlight
+from tests.proxy import Proxy
+from tests.test_sqs_edges import _received_through
+
+
+async def test_a_stop_bounds_a_receive_in_flight_by_the_grace_period_itself() -> None:
+    """A receive (no margin) and a delete (the margin) are in flight when a stop
+    begins: the receive's scope ends at the grace period's end, the delete's the
+    margin later, as for calls begun after the stop."""
+    in_flight = InFlight(margin=2.0)
+    end = anyio.current_time() + 30
+    with in_flight.scope(margin=False) as receive, in_flight.scope(15) as delete:
+        in_flight.end_by(end)
+        assert receive.deadline == end
+        assert delete.deadline == min(end + 2.0, delete.deadline)
+        with in_flight.scope(margin=False) as later:
+            assert later.deadline == end
+
+
+async def test_a_receive_waiting_when_the_stop_begins_is_abandoned_at_the_grace_periods_end(
+    local_sqs: Any, sqs: Any
+) -> None:
+    """The network stalls with a receive in flight, and a stop begins with 0.2 s of
+    grace left: the receive is abandoned then, not the deletes' margin (3 s here)
+    later, as the module promises."""
+    in_flight = InFlight(margin=3.0)
+    async with Proxy(local_sqs.port) as proxy:
+        poller, _, _, _, stack = await _received_through(proxy, sqs, in_flight)
+        async with stack, anyio.create_task_group() as tg:
+            proxy.stall()
+            done = anyio.Event()
+            got: list[object] = []
+
+            async def receive() -> None:
+                got.append(await poller._receive())
+                done.set()
+
+            tg.start_soon(receive)
+            with anyio.fail_after(5):
+                while not in_flight._scopes:  # the receive is in flight
+                    await anyio.lowlevel.checkpoint()
+            began = anyio.current_time()
+            in_flight.end_by(began + 0.2)
+            with anyio.fail_after(5):
+                await done.wait()
+            took = anyio.current_time() - began
+            proxy.restore()
+    assert got == [None]
+    assert took < 2.0, f"the receive ran {took:.1f}s, past the grace period's 0.2s"
