@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -78,4 +79,70 @@ async def test_sesd_exits_after_a_stop_while_its_reload_hangs_on_a_file(
                 code = await sesd.process.wait()
         finally:
             os.close(writer)
+    assert code == 0
+
+
+#: ``sesd run`` whose opening of the queue named ``added`` (making its SQS clients)
+#: waits until the FIFO named first is opened for writing and closed: a reload that
+#: adds it is still opening it when the test sends the stop.
+SLOW_TO_OPEN_ADDED = """
+import sys
+import anyio
+gate = sys.argv.pop(1)
+from sesd.runtime import aws
+opened = aws.AwsClients.open_queue
+def wait():
+    with open(gate, "rb") as held:
+        held.read()
+async def open_queue(self, queue):
+    if queue.label == "added":
+        await anyio.to_thread.run_sync(wait)
+    await opened(self, queue)
+aws.AwsClients.open_queue = open_queue
+from sesd.commands.main import main
+sys.exit(main())
+"""
+
+
+@pytest.mark.timeout(60)
+async def test_a_stop_during_a_reload_that_adds_a_queue_starts_no_poller_of_it(
+    local_sqs: LocalSqs, sqs: Any, tmp_path: Path
+) -> None:
+    """A SIGHUP's reload adds a queue, and a SIGTERM comes while its clients are being
+    made: the stop wins. No poller of the added queue starts after the stop began (it
+    would read, unasked, until cut off at the grace period's end), nothing fails, and
+    sesd exits 0."""
+    url, _ = await make_queue(sqs)
+    added, _ = await make_queue(sqs)
+    text = (
+        f'[aws]\nendpoint_url = "{local_sqs.url}"\n'
+        f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 1\n'
+        '[shutdown]\ngrace_period = "5s"\n'
+    )
+    path = config_file(tmp_path, text)
+    gate = tmp_path / "gate"
+    os.mkfifo(gate)
+    slow = [sys.executable, "-c", SLOW_TO_OPEN_ADDED, str(gate)]
+    async with sesd_process(path, command=slow) as sesd:
+        path.write_text(
+            path.read_text()
+            + f'\n[[queues]]\nurl = "{added}"\nname = "added"\nwait_time_seconds = 1\n'
+        )
+        sesd.process.send_signal(signal.SIGHUP)
+        # Open once the reload waits in the added queue's opening.
+        held = await anyio.to_thread.run_sync(open, gate, "wb")
+        try:
+            sesd.process.send_signal(signal.SIGTERM)
+            with anyio.fail_after(20):
+                await sesd.wait_for_event("sesd.daemon.stopping")
+        finally:
+            held.close()
+        with anyio.fail_after(30):
+            await sesd.wait_for_event("sesd.daemon.stopped")
+            code = await sesd.process.wait()
+    stopping = next(i for i, r in enumerate(sesd.records) if r["event"] == "sesd.daemon.stopping")
+    after = sesd.records[stopping:]
+    assert not [r for r in after if r.get("queue") == "added"]
+    assert not [r for r in sesd.records if r.get("level") == "error" or "exception" in r]
+    assert not [r for r in after if r["event"] == "sesd.daemon.grace_period_exceeded"]
     assert code == 0

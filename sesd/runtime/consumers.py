@@ -46,6 +46,8 @@ class Consumers:
         self._failures = failures
         self._running: dict[str, _Consumer] = {}
         self._group: anyio.abc.TaskGroup | None = None
+        #: Whether a stop began: from then on no queue starts.
+        self._stopping = False
         self._log = get_logger()
 
     async def run(
@@ -62,6 +64,7 @@ class Consumers:
             for queue in queues:
                 self._start(queue)
             await stopping.wait()
+            self._stopping = True
             # Pollers return once their receive in flight has come back and been
             # handled; past the grace period they are cancelled, and what a receive
             # brings after that is released (visibility 0).
@@ -80,7 +83,11 @@ class Consumers:
         self, before: list[QueueConfig], after: list[QueueConfig], grace: float
     ) -> list[QueueConfig]:
         """Stop the queues no longer in ``after`` (or changed) within ``grace`` seconds and
-        start those new in it; returns the started ones."""
+        start those new in it; returns the started ones. Once a stop has begun (a reload
+        that raced it) nothing starts: the stop is ending every queue, and a poller
+        started now would read, unasked, until cut off at the grace period's end."""
+        if self._stopping:
+            return []
         old = {q.label: q for q in before}
         new = {q.label: q for q in after}
         for label, queue in old.items():

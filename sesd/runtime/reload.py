@@ -320,6 +320,7 @@ class Reloader:
             if queue not in old.queues:
                 assert daemon.aws is not None
                 await daemon.aws.open_queue(queue)
+        # A stop begun while the clients were made starts no queue (Consumers.change).
         for queue in daemon.restart_queues(old, new):
             daemon.start_soon(
                 check_queue, daemon.sqs(queue), queue, *daemon.ledger.where(queue.label)
