@@ -115,7 +115,11 @@ def test_skipped_and_invalid_outcomes() -> None:
     tallies = pipeline.ledger.tallies
     assert tallies.messages == {("q", "skipped"): 1, ("q", "invalid"): 2}
     assert tallies.invalid == {("q", "not_json"): 1, ("q", "no_usable_domain"): 1}
-    reason = pipeline.feed('{"Type": "SubscriptionConfirmation"}', "q", NOW).reason
+    another = '{"Type": "SubscriptionConfirmation", "MessageId": "m2"}'
+    reason = pipeline.feed(another, "q", NOW).reason
+    assert tallies.skipped == {("q", reason): 2}
+    # The same body again is SQS delivering it again (its delete failed): counted once.
+    assert pipeline.feed(another, "q", NOW).outcome == "duplicate"
     assert tallies.skipped == {("q", reason): 2}
 
 

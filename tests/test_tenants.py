@@ -403,14 +403,15 @@ def test_ses_status_events_decode_and_a_finding_closes() -> None:
     assert pipeline.feed(_status_event("acme", "DISABLED"), "q", NOW).event_type == "tenant_status"
     status = pipeline.ledger.tenant_status.status[(ACCOUNT, REGION, "acme")]
     assert (status.sending, status.cause) == ("DISABLED", "Bounce rate too high.")
-    for detail_type, still_open in (
+    for i, (detail_type, still_open) in enumerate((
         ("Advisor Recommendation Status Open", True),
         ("Advisor Recommendation Status Resolved", False),
         ("Advisor Recommendation Status Open", True),
         ("Advisor Recommendation Status Closed", False),
-    ):
+    )):  # fmt: skip
         body = json.loads(_status_event("acme", "DISABLED"))
         body["detail-type"] = detail_type
+        body["id"] = f"event-{i}"  # each EventBridge event its own (an id again is a duplicate)
         body["detail"] = {"version": "1.0.0", "data": "The bounce rate exceeded 15.0%",
                           "metadata": {"impact": "HIGH", "type": "BOUNCE"}}  # fmt: skip
         pipeline.feed(json.dumps(body), "q", NOW)

@@ -17,7 +17,7 @@ import xxhash
 
 from sesd.core.decode import Event
 
-__all__ = ["DuplicateFilter", "event_key", "stable_key"]
+__all__ = ["DuplicateFilter", "body_key", "event_key", "stable_key"]
 
 _pack_double: Final = struct.Struct("<d").pack
 #: XXH3 of bytes, as an int.
@@ -47,6 +47,12 @@ def event_key(event: Event) -> int:
         opened = event.ses.open
         text = f"{text}\0{opened.ip_address}\0{opened.user_agent}"
     return _xxh3(text.encode() + _pack_double(event.time))
+
+
+def body_key(body: bytes | str) -> int:
+    """The identity of a body that holds no email event (a tenant notice, one skipped):
+    its bytes, the same in each delivery SQS makes of it."""
+    return _xxh3(body.encode() if isinstance(body, str) else body)
 
 
 class DuplicateFilter:

@@ -20,22 +20,11 @@ from dataclasses import dataclass
 from typing import Final
 
 from sesd.core.decode import Event, decode_body
-from sesd.core.dedup import event_key
+from sesd.core.dedup import body_key, event_key
 from sesd.core.domains import OTHER, domain_of, redact_address, shown_address
-from sesd.core.events import (
-    EVENT_TYPE_INDEX,
-    EVENT_TYPES,
-    Invalid,
-    Skipped,
-)
+from sesd.core.events import EVENT_TYPE_INDEX, EVENT_TYPES, Invalid, Skipped
 from sesd.core.ledger import Ledger
-from sesd.core.recipients import (
-    bounced,
-    complained,
-    delayed,
-    delivered,
-    suppressed,
-)
+from sesd.core.recipients import bounced, complained, delayed, delivered, suppressed
 from sesd.core.scopes import Slot
 from sesd.core.settings import CoreSettings
 from sesd.core.tallies import SUPPRESSED_SUBTYPES, Outcome
@@ -113,8 +102,15 @@ class Pipeline:
     def feed(
         self, body: bytes | str, queue: str, now: float, received_at: float | None = None
     ) -> Result:
-        """Decode and apply one SQS message body."""
-        return self.apply(decode_body(body), queue, now, received_at)
+        """Decode and apply one SQS message body. One delivered again (its delete failed)
+        is a duplicate: an event by its identity (:meth:`apply`), another by its bytes."""
+        decoded = decode_body(body)
+        if isinstance(decoded, Skipped | TenantNotice) and self.ledger.dedup.seen(
+            body_key(body), now
+        ):
+            self.ledger.tallies.message(queue, Outcome.DUPLICATE)
+            return _DUPLICATE
+        return self.apply(decoded, queue, now, received_at)
 
     def apply(
         self,
