@@ -53,7 +53,7 @@ CLOCK_OFF = (
 
 #: What a log line says when AWS refuses the credentials themselves, by error code (the
 #: query and JSON protocols name some differently): no poll cures these, and neither
-#: the region nor the endpoint is the cause. (sesd.runtime.sqs_calls words SQS's alike.)
+#: the region nor the endpoint is the cause (SQS's calls, SES's polls, STS alike).
 _BAD_KEY = "the access key is not valid: check the credentials"
 _KEY_MISMATCH = "the secret access key does not match the access key id: check the credentials"
 _EXPIRED = (

@@ -15,7 +15,7 @@ import anyio
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from sesd.config import QueueConfig
-from sesd.config.aws import CLOCK_OFF, NO_CREDENTIALS, ROLE_NOT_ASSUMED
+from sesd.config.aws import CLOCK_OFF, CREDENTIALS_REFUSED, NO_CREDENTIALS, ROLE_NOT_ASSUMED
 from sesd.io.aws_errors import assume_role_failure, error_code, signed_off
 from sesd.io.logs import get_logger
 
@@ -63,12 +63,6 @@ _NOT_ALLOWED = (
     "these credentials may not read the queue: grant sqs:ReceiveMessage, "
     "sqs:DeleteMessage, sqs:ChangeMessageVisibility and sqs:GetQueueAttributes on it"
 )
-_BAD_KEY = "the access key is not valid: check the credentials"
-_KEY_MISMATCH = "the secret access key does not match the access key id: check the credentials"
-_EXPIRED = (
-    "the session token has expired: static credentials with a session token do not renew; "
-    "use a role (the instance's, the pod's, or an [[accounts]] role) or fresh credentials"
-)
 _KMS_DENIED = (
     "the queue is encrypted with a KMS key these credentials may not use: grant kms:Decrypt on it"
 )
@@ -93,12 +87,7 @@ PERMANENT_ERRORS = {
     "QueueDoesNotExist": _NO_QUEUE,
     "AccessDenied": _NOT_ALLOWED,
     "AccessDeniedException": _NOT_ALLOWED,
-    "InvalidClientTokenId": _BAD_KEY,
-    "UnrecognizedClientException": _BAD_KEY,
-    "SignatureDoesNotMatch": _KEY_MISMATCH,
-    "InvalidSignatureException": _KEY_MISMATCH,
-    "ExpiredToken": _EXPIRED,
-    "ExpiredTokenException": _EXPIRED,
+    **CREDENTIALS_REFUSED,
     "KMS.AccessDeniedException": _KMS_DENIED,
     "KmsAccessDenied": _KMS_DENIED,
     **dict.fromkeys(
