@@ -38,7 +38,7 @@ from sesd.account.poller import ERRORS, MAX_PAGES, ClientFor, EndlessList, Polls
 from sesd.core.accounts import Accounts, Target
 from sesd.core.tenant_map import TenantMap, tenant_of_arn, valid_tenant
 from sesd.core.tenant_walks import TenantWalk, TenantWalks
-from sesd.core.tenants import TenantStatus, TenantStatuses
+from sesd.core.tenants import TenantStatus, TenantStatuses, aggregate
 
 __all__ = ["TenantPoller"]
 
@@ -226,11 +226,14 @@ class TenantPoller(Polls):
         aws = entity.get("AwsSesManagedStatus", {})
         key = (target[0], where[0], where[2])
         kept = self._statuses.status.get(key)
+        said = (customer.get("Status", "ENABLED"), aws.get("Status", "ENABLED"))
         status = TenantStatus(
-            sending=entity.get("SendingStatusAggregate", "ENABLED"),
-            customer=customer.get("Status", "ENABLED"),
+            # Every member of SES's answer is optional: an aggregate left out is derived
+            # from the two statuses as SES derives it (a DISABLED one is a pause).
+            sending=entity.get("SendingStatusAggregate") or aggregate(*said),
+            customer=said[0],
             customer_cause=customer.get("Cause") or "",
-            aws=aws.get("Status", "ENABLED"),
+            aws=said[1],
             aws_cause=aws.get("Cause") or "",
             impact=entity.get("ReputationImpact", ""),
             policy=entity.get("ReputationManagementPolicy", "").rpartition("/")[2],

@@ -21,6 +21,7 @@ __all__ = [
     "TenantNotice",
     "TenantStatus",
     "TenantStatuses",
+    "aggregate",
 ]
 
 #: The most tenants whose status is kept per (account, region): SES's own quota of
@@ -188,7 +189,7 @@ class TenantStatuses:
                 status.aws, status.aws_cause = said, cause
             else:
                 status.customer, status.customer_cause = said, cause
-            status.sending = _aggregate(status.customer, status.aws)
+            status.sending = aggregate(status.customer, status.aws)
             status.status_at = notice.time
             status.updated = max(status.updated, notice.time)
             return
@@ -265,7 +266,7 @@ def _clean_findings(findings: list[tuple[str, str, str]]) -> list[tuple[str, str
     ]
 
 
-def _aggregate(customer: str, aws: str) -> str:
+def aggregate(customer: str, aws: str) -> str:
     """SES's aggregate: DISABLED when either is; REINSTATED lets a tenant send."""
     if "DISABLED" in (customer, aws):
         return "DISABLED"
