@@ -10,7 +10,10 @@ from typing import Any
 
 from sesd.commands.demo.localtenants import LocalTenants, Tenant
 from sesd.config import core_settings, parse_config
+from sesd.core.accounts import Accounts
 from sesd.core.pipeline import Pipeline
+from sesd.core.tenant_map import AMBIGUOUS, UNKNOWN, TenantMap
+from sesd.core.text import clean
 from tests.test_tenant_passes import TARGET, Clock, tenant_poller
 
 ACCOUNT = "123456789012"
@@ -52,3 +55,35 @@ async def test_a_tenant_ses_paused_reads_paused_when_the_aggregate_is_left_out()
     assert status[(*TARGET, "acme")].sending == "DISABLED"
     assert status[(*TARGET, "initech")].sending == "REINSTATED"
     assert not status[(*TARGET, "initech")].paused
+
+
+def test_a_state_files_tenant_map_keeps_only_names_ses_could_have_given() -> None:
+    """A state file (an older build's, or edited by hand) maps resources to "acme", to
+    "" (shared by several tenants), to a name with a line break and spaces, and to one
+    of 300 characters, and a line that names no ARN to acme: restored, the map keeps acme
+    and the shared resource, as a live walk would; the two names SES could not have
+    given map nothing (unknown), and the line with no ARN is dropped."""
+    where = f"arn:aws:ses:{REGION}:{ACCOUNT}:configuration-set"
+    tenant_map = TenantMap()
+    tenant_map.restore([
+        [f"{where}/a", "acme"], [f"{where}/shared", AMBIGUOUS],
+        [f"{where}/b", "evil\nname <b>"], [f"{where}/c", "x" * 300],
+        ["not an arn", "acme"],
+    ])  # fmt: skip
+    assert tenant_map.arns == {f"{where}/a": "acme", f"{where}/shared": AMBIGUOUS}
+    assert tenant_map.tenant(f"arn:aws:ses:{REGION}:{ACCOUNT}:identity/x", "b") == UNKNOWN
+
+
+def test_a_state_files_enforcement_status_is_cleaned_as_a_live_answer_is() -> None:
+    """A state file's enforcement status carries control characters, an address and 5,000
+    characters: restored, it is cut to SES's word length with the address hidden, as
+    GetAccount's own answer would be, so no alert text or status page shows it whole."""
+    accounts = Accounts()
+    saved = {"enforcement": "PROBATION\x1b[31m ann@example.com " + "x" * 5000}
+    accounts.restore([["default", REGION, saved]], {("default", REGION)})
+    said = accounts.status[("default", REGION)].enforcement
+    assert said is not None
+    assert said == clean(saved["enforcement"], 64)
+    assert len(said) <= 64
+    assert "ann@example.com" not in said
+    assert "\x1b" not in said

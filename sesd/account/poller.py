@@ -22,7 +22,7 @@ from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError, NoC
 from botocore.exceptions import ConnectionError as SdkConnectionError
 
 from sesd.config.aws import CLOCK_OFF, CREDENTIALS_REFUSED, NO_CREDENTIALS, ROLE_NOT_ASSUMED
-from sesd.core.accounts import Accounts, AccountStatus, Target
+from sesd.core.accounts import WORD, Accounts, AccountStatus, Target
 from sesd.core.text import clean
 from sesd.io.aws_errors import assume_role_failure, error_code, signed_off
 from sesd.io.logs import get_logger
@@ -48,8 +48,6 @@ ERRORS = (
 )  # fmt: skip
 #: CloudWatch's reputation metrics, and the query id of each.
 _REPUTATION = {"bounce": "Reputation.BounceRate", "complaint": "Reputation.ComplaintRate"}
-#: The longest enforcement status kept (SES's are one word).
-_WORD: Final = 64
 #: The datapoints' period, seconds.
 _PERIOD: Final = 300
 
@@ -190,7 +188,7 @@ class AccountPoller(Polls):
         # A status sesd has no name for (the field is a string: AWS may add one) is
         # still SES's word that the account is not HEALTHY: kept, as a word of its.
         if enforcement:
-            status.enforcement = clean(enforcement, _WORD)
+            status.enforcement = clean(enforcement, WORD)
         if "ProductionAccessEnabled" in answer:
             status.production = bool(answer["ProductionAccessEnabled"])
         if quota:

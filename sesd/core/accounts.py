@@ -12,7 +12,17 @@ from typing import Any, Final
 
 import msgspec
 
-__all__ = ["DEFAULT_ACCOUNT", "STATUSES", "AccountStatus", "Accounts", "Target", "is_region"]
+from sesd.core.text import clean
+
+__all__ = [
+    "DEFAULT_ACCOUNT",
+    "STATUSES",
+    "WORD",
+    "AccountStatus",
+    "Accounts",
+    "Target",
+    "is_region",
+]
 
 #: (account label, region)
 Target = tuple[str, str]
@@ -28,6 +38,8 @@ def is_region(text: str) -> bool:
     return _REGION.fullmatch(text) is not None
 
 
+#: The longest enforcement status kept (SES's are one word).
+WORD: Final = 64
 #: SES's enforcement statuses.
 STATUSES: Final = ("HEALTHY", "PROBATION", "SHUTDOWN")
 
@@ -99,6 +111,10 @@ class Accounts:
                 # How far a walk under way had come is the walk's own to say, if it
                 # resumes (sesd.core.tenant_walks); else the next starts from the first.
                 status.tenants_listed, status.tenants_mapped = None, 0
+                # Cleaned and cut as GetAccount's own word is (an older build's file,
+                # or one edited): alert texts and the status page show it.
+                if status.enforcement is not None:
+                    status.enforcement = clean(status.enforcement, WORD) or None
                 self.status[(str(account), str(region))] = status
 
     def watch(self, where: set[Target]) -> None:

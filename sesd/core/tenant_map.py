@@ -120,10 +120,17 @@ class TenantMap:
         return [[arn, tenant] for arn, tenant in self.arns.items()]
 
     def restore(self, rows: list[list[str]]) -> None:
-        """Load what :meth:`snapshot` returned."""
+        """Load what :meth:`snapshot` returned, held to the rules of a live read (an
+        older build's file, or one edited): a tenant name SES could not have given, or
+        a resource no ARN names, is not kept (its events count as unknown)."""
         for arn, tenant in rows:
+            arn, tenant = str(arn), str(tenant)
+            if not arn.startswith("arn:") or len(arn) > MAX_ARN:
+                continue
+            if tenant != AMBIGUOUS and not valid_tenant(tenant):
+                continue
             if len(self.arns) < self.max_entries:
-                self.arns[str(arn)] = str(tenant)
+                self.arns[arn] = tenant
         self.version += 1
 
 
