@@ -8,11 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import anyio
+
+from sesd.account.poller import THROTTLED_TRIES
 from sesd.commands.demo.localtenants import LocalTenants, Tenant
 from sesd.config import core_settings, parse_config
 from sesd.core.accounts import Accounts
 from sesd.core.pipeline import Pipeline
 from sesd.core.tenant_map import AMBIGUOUS, UNKNOWN, TenantMap
+from sesd.core.tenants import TenantNotice
 from sesd.core.text import clean
 from tests.test_tenant_passes import TARGET, Clock, tenant_poller
 
@@ -87,3 +91,69 @@ def test_a_state_files_enforcement_status_is_cleaned_as_a_live_answer_is() -> No
     assert len(said) <= 64
     assert "ann@example.com" not in said
     assert "\x1b" not in said
+
+
+async def test_a_finding_closed_while_the_findings_list_is_read_stays_closed() -> None:
+    """globex has an open BOUNCE finding. A poll asks ListRecommendations, whose answer
+    (read before the close) still lists it; while that answer is under way SES's event
+    says the finding closed. The event is newer than the list's start, so the finding
+    stays closed; a later poll whose list no longer names it agrees."""
+    pipeline = _pipeline()
+    clock = Clock()
+    statuses = pipeline.ledger.tenant_status
+    key = (*TARGET, "globex")
+    async with LocalTenants(ACCOUNT, REGION) as tenants:
+        globex = tenants.add("globex")
+        globex.findings.append(("BOUNCE", "HIGH", "The bounce rate exceeded 15.0%"))
+        async with tenant_poller(tenants, pipeline, clock, recommendations=True) as poller:
+            await poller.poll_once()
+            assert [f[0] for f in statuses.status[key].findings] == ["BOUNCE"]
+            clock.advance(300)
+            tenants.held.add("ListRecommendations")
+            async with anyio.create_task_group() as group:
+                group.start_soon(poller.poll_once)
+                await tenants.holding.wait()
+                clock.advance(1)
+                closed = TenantNotice(
+                    REGION,
+                    ACCOUNT,
+                    "globex",
+                    clock.now,
+                    finding="BOUNCE",
+                    impact="HIGH",
+                    open=False,
+                )
+                statuses.apply(closed)
+                assert statuses.status[key].findings == []
+                clock.advance(1)
+                tenants.close()  # the list answers: still naming the finding
+            assert statuses.status[key].findings == []
+            tenants.held.clear()
+            globex.findings.clear()
+            clock.advance(300)
+            await poller.poll_once()
+    assert statuses.status[key].findings == []
+
+
+async def test_a_findings_list_resumed_at_the_next_poll_is_still_applied() -> None:
+    """Two tenants with a finding each, one a page: the first poll's ListRecommendations
+    is throttled on its second page; the next poll reads the statuses again, then
+    resumes the list. The list began before those statuses were read, yet it is the
+    newest word on the findings: both tenants show theirs."""
+    pipeline = _pipeline()
+    clock = Clock()
+    statuses = pipeline.ledger.tenant_status
+    async with LocalTenants(ACCOUNT, REGION) as tenants:
+        tenants.page = 1
+        for name in ("acme", "globex"):
+            tenants.add(name).findings.append(("BOUNCE", "LOW", f"{name}'s bounces"))
+        # Two pages of statuses, the findings' first page, then its second throttled.
+        tenants.script = [200, 200, 200, *[429] * THROTTLED_TRIES]
+        async with tenant_poller(tenants, pipeline, clock, recommendations=True, pace=1.0,
+                                 sleep=clock.sleep) as poller:  # fmt: skip
+            await poller.poll_once()
+            assert [f[0] for f in statuses.status[(*TARGET, "acme")].findings] == []
+            clock.advance(300)
+            await poller.poll_once()
+    for name in ("acme", "globex"):
+        assert statuses.status[(*TARGET, name)].findings == [("BOUNCE", "LOW", f"{name}'s bounces")]

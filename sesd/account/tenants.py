@@ -256,9 +256,9 @@ class TenantPoller(Polls):
             if where is not None:
                 finding = (item.get("Type", ""), item.get("Impact", ""))
                 found.setdefault(where[2], []).append((*finding, item.get("Description", "")))
-        at = self._clock()
+        # As of the list's start: an event heard while its pages were read is newer.
         for key in [key for key in self._statuses.status if key[:2] == target]:
-            self._statuses.findings(key, found.get(key[2], []), at)
+            self._statuses.findings(key, found.get(key[2], []), listed.started)
 
     async def _walk(self, target: Target, ses: Any, deadline: float) -> None:
         """The tenants' resources, from where the last poll stopped (or the last run of

@@ -167,13 +167,20 @@ class TenantStatuses:
         self._newest(key, fresh)
 
     def findings(self, key: TenantKey, findings: list[tuple[str, str, str]], at: float) -> None:
-        """The open findings a poll listed for a kept tenant (none: all closed), unless
-        an event told us something newer than ``at``."""
+        """The open findings a list read from ``at`` on named for a kept tenant (none:
+        all closed), but for each type an event spoke of after ``at``: the list may have
+        been read before it (a finding closed while its pages were read stays closed).
+        By type, not by the tenant's newest word: a list resumed over several polls is
+        older than the statuses those polls read, yet the newest word on its findings."""
         current = self.status.get(key)
-        if current is not None and current.updated <= at:
-            current.findings = _clean_findings(findings)
-            for kind in current.heard:  # an event heard before, come again, is older
-                current.heard[kind] = at
+        if current is None:
+            return
+        newer = {kind for kind, heard in current.heard.items() if heard > at}
+        kept = [f for f in current.findings if f[0] in newer]
+        listed = [f for f in _clean_findings(findings) if f[0] not in newer]
+        current.findings = (listed + kept)[:MAX_FINDINGS]
+        for kind in current.heard:  # an event heard before, come again, is older
+            current.heard[kind] = max(current.heard[kind], at)
 
     def apply(self, notice: TenantNotice) -> None:
         """An SES event about a tenant: a status change or a finding, applied unless
