@@ -8,7 +8,8 @@ JSON ``message`` (429 ``TooManyRequestsException``, 400 ``MessageRejected``,
 A test scripts answers with :meth:`FakeSes.script`; unscripted requests are
 accepted at once. ``GET /v2/email/account`` (moto has no GetAccount) answers
 the account :attr:`FakeSes.account` describes, or the status scripted with
-:meth:`FakeSes.script_account` (429 ``TooManyRequestsException``...).
+:meth:`FakeSes.script_account` (429 ``TooManyRequestsException``...), held
+while :attr:`FakeSes.account_gate` is an unset event.
 
 It is STS too (``[aws] endpoint_url``, for an account's role): ``POST /`` with
 ``Action=AssumeRole`` answers credentials for an hour, or STS's XML error for a
@@ -75,6 +76,8 @@ class FakeSes(LocalServer):
         self.account: dict[str, Any] = healthy_account()
         self.account_requests = 0
         self._account_script: deque[int | tuple[int, str]] = deque()
+        #: While set, GetAccount calls are held (counted first) until it is set.
+        self.account_gate: anyio.Event | None = None
         #: AssumeRole calls (form fields), and the statuses scripted for the next ones.
         self.assume_role: list[dict[str, str]] = []
         self._sts_script: deque[int] = deque()
@@ -127,6 +130,8 @@ class FakeSes(LocalServer):
         status, error = scripted if isinstance(scripted, tuple) else (scripted, "")
         self.account_requests += 1
         self._notify()
+        if self.account_gate is not None:
+            await self.account_gate.wait()
         if status == 200:
             return web.json_response(self.account)
         error = error or _ERRORS.get(status, "InternalFailure")

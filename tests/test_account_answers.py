@@ -10,7 +10,9 @@ from typing import Any
 
 import anyio
 
-from sesd.account.poller import THROTTLED_TRIES
+from sesd.account.poller import THROTTLED_TRIES, AccountPoller
+from sesd.alerting.evaluator import Evaluator
+from sesd.commands.demo.localsqs import LocalSqs
 from sesd.commands.demo.localtenants import LocalTenants, Tenant
 from sesd.config import core_settings, parse_config
 from sesd.core.accounts import Accounts
@@ -18,6 +20,8 @@ from sesd.core.pipeline import Pipeline
 from sesd.core.tenant_map import AMBIGUOUS, UNKNOWN, TenantMap
 from sesd.core.tenants import TenantNotice
 from sesd.core.text import clean
+from tests.fake_ses import FakeSes, healthy_account
+from tests.test_account_health import NOW, _clients, _close
 from tests.test_tenant_passes import TARGET, Clock, tenant_poller
 
 ACCOUNT = "123456789012"
@@ -157,3 +161,58 @@ async def test_a_findings_list_resumed_at_the_next_poll_is_still_applied() -> No
             await poller.poll_once()
     for name in ("acme", "globex"):
         assert statuses.status[(*TARGET, name)].findings == [("BOUNCE", "LOW", f"{name}'s bounces")]
+
+
+async def test_an_account_a_reload_removes_mid_poll_is_not_brought_back(
+    local_sqs: LocalSqs,
+) -> None:
+    """Queues in eu-west-1 and us-east-1, SES saying sending is paused. A poll round is
+    under way (eu-west-1's GetAccount held) when a reload drops us-east-1's queue: the
+    round does not go on to poll it, so no pause of it comes back to page until a
+    restart. Then, both watched again, a reload drops eu-west-1 while its own call is
+    held and SES fails that call: the failure is not counted for an account no longer
+    watched, and its answer is not kept."""
+    rule = '[[alerts.rules]]\nname = "paused"\nmetric = "sending_paused"\nwindow = "5m"\n'
+    rule += "above = 0\n"
+    eu = '[[queues]]\nurl = "https://sqs.eu-west-1.amazonaws.com/123456789012/eu"\n'
+    us = '[[queues]]\nurl = "https://sqs.us-east-1.amazonaws.com/123456789012/us"\n'
+    config = parse_config(rule + eu + us)
+    pipeline = Pipeline(core_settings(config))
+    evaluator = Evaluator(config.alerts, [s.name for s in pipeline.ledger.specs])
+    accounts = pipeline.ledger.accounts
+
+    async with FakeSes() as fake:
+        fake.account = {**healthy_account(), "SendingEnabled": False}
+        client_for, made = _clients(fake, local_sqs)
+        poller = AccountPoller(
+            config.health_targets(), client_for, accounts, every=300, cloudwatch=False,
+            clock=lambda: NOW,
+        )  # fmt: skip
+
+        async def round_reloading_to(text: str) -> None:
+            """A poll round, held at its first GetAccount while a reload to ``text`` is
+            done as sesd.runtime.reload does it: the ledger, then the poller's targets."""
+            asked = fake.account_requests
+            fake.account_gate = gate = anyio.Event()
+            async with anyio.create_task_group() as group:
+                group.start_soon(poller.poll_once)
+                await fake.wait_for(lambda fake: fake.account_requests > asked)
+                merged = parse_config(text)
+                pipeline.reconfigure(core_settings(merged))
+                poller.targets = merged.health_targets()
+                fake.account_gate = None
+                gate.set()
+
+        try:
+            await round_reloading_to(rule + eu)
+            assert list(accounts.status) == [("default", "eu-west-1")]
+            (fired,) = evaluator.evaluate(pipeline.ledger, NOW)
+            assert fired.domain == "default/eu-west-1"
+            pipeline.reconfigure(core_settings(config))
+            poller.targets = config.health_targets()
+            fake.script_account(503)
+            await round_reloading_to(rule + us)
+        finally:
+            await _close(made)
+    assert list(accounts.status) == [("default", "us-east-1")]
+    assert [key[:2] for key in accounts.errors] == []

@@ -104,6 +104,8 @@ class Polls:
         try:
             await read()
         except ERRORS as exc:
+            if target not in self.targets:
+                return False  # a reload removed it meanwhile: nothing of it is kept
             code = _code(exc)
             self._passing[(target, api)] = _passing(exc, code)
             self.accounts.failed(target, api, code)
@@ -162,8 +164,13 @@ class AccountPoller(Polls):
 
     async def poll_once(self) -> None:
         """One round over every target."""
-        for target in self.targets:
-            status = self.accounts.record(target)
+        for target in list(self.targets):
+            # A reload may remove a target while the round awaits an answer (the ledger
+            # forgets it first): the round neither goes on to it nor keeps its answers,
+            # which would bring its alerts and metrics back until a restart.
+            if target not in self.targets:
+                continue
+            status = self.accounts.status.get(target) or AccountStatus()
             answered = []
             if await self._call(target, "get_account", partial(self._account, target, status)):
                 answered.append("get_account")
@@ -172,6 +179,8 @@ class AccountPoller(Polls):
                 answered.append("get_metric_data")
             status.polled_at = self._clock()
             status.answered.update(dict.fromkeys(answered, status.polled_at))
+            if target in self.targets:
+                self.accounts.status.setdefault(target, status)
         self._on_change()
 
     async def _account(self, target: Target, status: AccountStatus) -> None:

@@ -122,7 +122,8 @@ class TenantPoller(Polls):
         if self._recommendations and any(key[:2] == target for key in self._statuses.status):
             await self._findings(target, ses)
         self._on_change()  # a pause read is not held back by the walk
-        await self._walk(target, ses, deadline)
+        if target in self.targets:  # else a reload removed it while its statuses were read
+            await self._walk(target, ses, deadline)
 
     @asynccontextmanager
     async def _paced(self, target: Target) -> AsyncIterator[None]:
@@ -274,6 +275,9 @@ class TenantPoller(Polls):
                     del walks[target]  # not to resume: the next poll starts over
                 return
             walk.listing = False
+            if target not in self.targets:
+                del walks[target]  # a reload removed it meanwhile
+                return
             progress = self.accounts.record(target)
             progress.tenants_listed, progress.tenants_mapped = len(walk.tenants), 0
         # Its own call, counted and logged under its own name: a role denied it alone
@@ -282,6 +286,9 @@ class TenantPoller(Polls):
         if not await self._call(target, api, partial(self._resources, target, ses, walk, deadline)):
             if not self._resumable(target, api):
                 del walks[target]
+            return
+        if target not in self.targets:
+            walks.pop(target, None)  # a reload removed it meanwhile: not mapped, not resumed
             return
         if walks.get(target) is not walk or walk.next < len(walk.tenants):
             return  # dropped, or the next poll is due: it goes on from here
@@ -318,6 +325,8 @@ class TenantPoller(Polls):
         of another AWS account than the tenants' drops the walk (resumed after the
         account's label was pointed elsewhere): the next poll starts over."""
         while walk.next < len(walk.tenants) and self._clock() < deadline:
+            if target not in self.targets:
+                return  # a reload removed it: the walk is dropped after this returns
             name = walk.tenants[walk.next]
             args: dict[str, Any] = {"TenantName": name}
             if walk.token:
