@@ -6,9 +6,12 @@ before it."""
 
 from __future__ import annotations
 
+import io
+import json
 from typing import Any
 
 import anyio
+from prometheus_client.parser import text_string_to_metric_families
 
 from sesd.account.poller import THROTTLED_TRIES, AccountPoller
 from sesd.alerting.evaluator import Evaluator
@@ -20,8 +23,11 @@ from sesd.core.pipeline import Pipeline
 from sesd.core.tenant_map import AMBIGUOUS, UNKNOWN, TenantMap
 from sesd.core.tenants import TenantNotice
 from sesd.core.text import clean
+from sesd.io.logs import configure_logging
+from sesd.metrics.accounts import AccountCollector
+from sesd.metrics.exposition import render
 from tests.fake_ses import FakeSes, healthy_account
-from tests.test_account_health import NOW, _clients, _close
+from tests.test_account_health import NOW, _clients, _close, _poller
 from tests.test_tenant_passes import TARGET, Clock, tenant_poller
 
 ACCOUNT = "123456789012"
@@ -216,3 +222,31 @@ async def test_an_account_a_reload_removes_mid_poll_is_not_brought_back(
             await _close(made)
     assert list(accounts.status) == [("default", "us-east-1")]
     assert [key[:2] for key in accounts.errors] == []
+
+
+async def test_error_codes_an_endpoint_makes_up_count_as_other(local_sqs: LocalSqs) -> None:
+    """GetAccount fails 50 times, each with an error code never seen before (an endpoint
+    that is not SES's, a proxy), then once throttled: sesd_ses_poll_errors_total has two
+    series, not 51: the 50 under error="other" and TooManyRequestsException under its
+    own code. The log line still names each code (cut to a word) for whoever reads it."""
+    logs = io.StringIO()
+    configure_logging("debug", "json", stream=logs)
+    pipeline = Pipeline(core_settings(parse_config("")))
+    accounts = pipeline.ledger.accounts
+    async with FakeSes() as fake, _poller(fake, local_sqs, pipeline) as poller:
+        fake.script_account(*[(500, f"Made{n}Up" + "x" * 100) for n in range(50)], 429)
+        for _ in range(51):
+            await poller.poll_once()
+    text = render([*AccountCollector(pipeline.ledger.reputation, accounts, polled=True).collect()])
+    series = {
+        s.labels["error"]: s.value
+        for family in text_string_to_metric_families(text.decode())
+        for s in family.samples
+        if s.name == "sesd_ses_poll_errors_total"
+    }
+    assert series == {"other": 50, "TooManyRequestsException": 1}
+    records = [json.loads(line) for line in logs.getvalue().splitlines()]
+    said = [r["error"] for r in records if r["event"] == "sesd.account.poll_failed"]
+    assert said[0].startswith("Made0Up")
+    assert len(said[0]) <= 64
+    assert said[-1] == "TooManyRequestsException"

@@ -27,7 +27,18 @@ from sesd.core.text import clean
 from sesd.io.aws_errors import assume_role_failure, error_code, signed_off
 from sesd.io.logs import get_logger
 
-__all__ = ["ERRORS", "MAX_PAGES", "AccountPoller", "ClientFor", "EndlessList", "Polls", "tries"]
+__all__ = [
+    "ERRORS",
+    "KNOWN_CODES",
+    "MAX_PAGES",
+    "OTHER",
+    "AccountPoller",
+    "ClientFor",
+    "EndlessList",
+    "Polls",
+    "error_label",
+    "tries",
+]
 
 #: The most pages one read of a list asks for: 10,000 pages of 10 (the page size SES
 #: chooses is not documented) are ten times SES's quota of tenants, and room for the
@@ -108,16 +119,19 @@ class Polls:
                 return False  # a reload removed it meanwhile: nothing of it is kept
             code = _code(exc)
             self._passing[(target, api)] = _passing(exc, code)
-            self.accounts.failed(target, api, code)
-            if self._failing.get((target, api)) != code:
-                self._failing[(target, api)] = code
+            self.accounts.failed(target, api, error_label(exc, code))
+            # The log line names the code whatever it is (cleaned and cut: an endpoint
+            # that is not SES's may say anything), once per change of it.
+            said = clean(code, WORD)
+            if self._failing.get((target, api)) != said:
+                self._failing[(target, api)] = said
                 self._log.warning(
                     "sesd.account.poll_failed",
                     account=target[0],
                     region=target[1],
                     api=api,
-                    error=code,
-                    hint=_hint(api, code, exc),
+                    error=said,
+                    hint=_hint(api, said, exc),
                 )
             return False
         self._passing.pop((target, api), None)
@@ -296,6 +310,34 @@ def _throttled(exc: BaseException, code: str) -> bool:
 
 def _code(exc: BaseException) -> str:
     return error_code(exc) or type(exc).__name__
+
+
+#: The AWS error codes a failed poll is counted under (``sesd_ses_poll_errors_total``'s
+#: ``error``): those of the APIs polled and of AssumeRole (botocore's service models),
+#: and those any AWS API answers for credentials, access, throttling and its own failure.
+#: Any other is counted as ``other``: the code is what the endpoint says, and a label of
+#: every code an endpoint (not SES's, a proxy) makes up would grow without end.
+KNOWN_CODES: Final = frozenset({
+    "TooManyRequestsException", "BadRequestException", "NotFoundException",  # SESv2
+    "LimitExceededException", "AccessDeniedException", "InvalidNextToken",  # CloudWatch
+    "AccessDenied", "UnauthorizedOperation", "Throttling", "ThrottlingException",
+    "RequestLimitExceeded", "ServiceUnavailable", "ServiceUnavailableException",
+    "InternalFailure", "InternalError", "InternalServerError", "InternalServiceError",
+    "IDPCommunicationError", "MalformedPolicyDocument", "PackedPolicyTooLarge",  # STS
+    "RegionDisabledException", "OptInRequired",
+    *CREDENTIALS_REFUSED, *_TRANSIENT_CODES,
+})  # fmt: skip
+#: What a made-up code is counted as.
+OTHER: Final = "other"
+
+
+def error_label(exc: BaseException, code: str) -> str:
+    """The ``error`` label a failure is counted under: a code in :data:`KNOWN_CODES`,
+    the name of the exception sesd's own clients raised (no AWS code: a timeout, a
+    refused connection, a list that does not end), else :data:`OTHER`."""
+    if not error_code(exc):
+        return code  # a class of the SDK's or sesd's own: a bounded set
+    return code if code in KNOWN_CODES else OTHER
 
 
 #: The IAM action of each API polled.
