@@ -21,24 +21,14 @@ import anyio
 from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError, NoCredentialsError
 from botocore.exceptions import ConnectionError as SdkConnectionError
 
+from sesd.account.codes import TRANSIENT_CODES, error_label
 from sesd.config.aws import CLOCK_OFF, CREDENTIALS_REFUSED, NO_CREDENTIALS, ROLE_NOT_ASSUMED
 from sesd.core.accounts import WORD, Accounts, AccountStatus, Target
 from sesd.core.text import clean
 from sesd.io.aws_errors import assume_role_failure, error_code, signed_off
 from sesd.io.logs import get_logger
 
-__all__ = [
-    "ERRORS",
-    "KNOWN_CODES",
-    "MAX_PAGES",
-    "OTHER",
-    "AccountPoller",
-    "ClientFor",
-    "EndlessList",
-    "Polls",
-    "error_label",
-    "tries",
-]
+__all__ = ["ERRORS", "MAX_PAGES", "AccountPoller", "ClientFor", "EndlessList", "Polls", "tries"]
 
 #: The most pages one read of a list asks for: 10,000 pages of 10 (the page size SES
 #: chooses is not documented) are ten times SES's quota of tenants, and room for the
@@ -277,8 +267,6 @@ def _passing(exc: BaseException, code: str) -> bool:
 #: three, as the SDK asked it.
 THROTTLED_TRIES: Final = 4
 TRANSIENT_TRIES: Final = 3
-#: SES's error codes the SDK's standard retries take as passing, whatever the status.
-_TRANSIENT_CODES: Final = ("RequestTimeout", "RequestTimeoutException", "PriorRequestNotComplete")
 
 
 def tries(exc: BaseException) -> int:
@@ -293,7 +281,7 @@ def tries(exc: BaseException) -> int:
         return THROTTLED_TRIES
     if isinstance(exc, ClientError):
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-        transient = status in (500, 502, 503, 504) or code in _TRANSIENT_CODES
+        transient = status in (500, 502, 503, 504) or code in TRANSIENT_CODES
     else:
         transient = isinstance(exc, (SdkConnectionError, HTTPClientError))
     return TRANSIENT_TRIES if transient else 1
@@ -310,34 +298,6 @@ def _throttled(exc: BaseException, code: str) -> bool:
 
 def _code(exc: BaseException) -> str:
     return error_code(exc) or type(exc).__name__
-
-
-#: The AWS error codes a failed poll is counted under (``sesd_ses_poll_errors_total``'s
-#: ``error``): those of the APIs polled and of AssumeRole (botocore's service models),
-#: and those any AWS API answers for credentials, access, throttling and its own failure.
-#: Any other is counted as ``other``: the code is what the endpoint says, and a label of
-#: every code an endpoint (not SES's, a proxy) makes up would grow without end.
-KNOWN_CODES: Final = frozenset({
-    "TooManyRequestsException", "BadRequestException", "NotFoundException",  # SESv2
-    "LimitExceededException", "AccessDeniedException", "InvalidNextToken",  # CloudWatch
-    "AccessDenied", "UnauthorizedOperation", "Throttling", "ThrottlingException",
-    "RequestLimitExceeded", "ServiceUnavailable", "ServiceUnavailableException",
-    "InternalFailure", "InternalError", "InternalServerError", "InternalServiceError",
-    "IDPCommunicationError", "MalformedPolicyDocument", "PackedPolicyTooLarge",  # STS
-    "RegionDisabledException", "OptInRequired",
-    *CREDENTIALS_REFUSED, *_TRANSIENT_CODES,
-})  # fmt: skip
-#: What a made-up code is counted as.
-OTHER: Final = "other"
-
-
-def error_label(exc: BaseException, code: str) -> str:
-    """The ``error`` label a failure is counted under: a code in :data:`KNOWN_CODES`,
-    the name of the exception sesd's own clients raised (no AWS code: a timeout, a
-    refused connection, a list that does not end), else :data:`OTHER`."""
-    if not error_code(exc):
-        return code  # a class of the SDK's or sesd's own: a bounded set
-    return code if code in KNOWN_CODES else OTHER
 
 
 #: The IAM action of each API polled.
