@@ -8,18 +8,22 @@ from __future__ import annotations
 
 import io
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import anyio
+from aiobotocore.session import get_session
 from prometheus_client.parser import text_string_to_metric_families
 
 from sesd.account.poller import THROTTLED_TRIES, AccountPoller
+from sesd.alerting.accounts import measure_account
 from sesd.alerting.evaluator import Evaluator
 from sesd.commands.demo.localsqs import LocalSqs
 from sesd.commands.demo.localtenants import LocalTenants, Tenant
 from sesd.config import core_settings, parse_config
 from sesd.core.accounts import Accounts
 from sesd.core.pipeline import Pipeline
+from sesd.core.reputation import Estimate
 from sesd.core.tenant_map import AMBIGUOUS, UNKNOWN, TenantMap
 from sesd.core.tenants import TenantNotice
 from sesd.core.text import clean
@@ -250,3 +254,62 @@ async def test_error_codes_an_endpoint_makes_up_count_as_other(local_sqs: LocalS
     assert said[0].startswith("Made0Up")
     assert len(said[0]) <= 64
     assert said[-1] == "TooManyRequestsException"
+
+
+async def test_awss_figure_says_how_old_it_is_and_goes_once_cloudwatch_has_none(
+    local_sqs: LocalSqs,
+) -> None:
+    """CloudWatch holds one AWS bounce rate datapoint, 3.1%, ten minutes old. The alert
+    text quotes it with the time it was stamped, so an on-call sees how old it is. Seven
+    hours later CloudWatch answers with no datapoint in the six hours asked for (AWS
+    stopped publishing it): the figure is not kept as if current, its series goes and
+    the alert text no longer quotes it."""
+    region = "sa-east-1"  # a region no other test puts datapoints in
+    target = ("default", region)
+    stamp = NOW - 600
+    async with get_session().create_client(
+        "cloudwatch", region_name=region, endpoint_url=local_sqs.url,
+        aws_access_key_id="testing", aws_secret_access_key="testing",
+    ) as cloudwatch:  # fmt: skip
+        await cloudwatch.put_metric_data(
+            Namespace="AWS/SES",
+            MetricData=[{"MetricName": "Reputation.BounceRate", "Value": 0.031,
+                         "Timestamp": datetime.fromtimestamp(stamp, UTC)}],
+        )  # fmt: skip
+    pipeline = Pipeline(core_settings(parse_config("")))
+    accounts = pipeline.ledger.accounts
+    clock = Clock()
+    clock.now = NOW
+    estimate = Estimate(sends=200, bounces=4, complaints=0, from_sends=True)
+
+    def aws_series() -> list[float]:
+        text = render(
+            [*AccountCollector(pipeline.ledger.reputation, accounts, polled=True).collect()]
+        )
+        return [
+            s.value
+            for family in text_string_to_metric_families(text.decode())
+            for s in family.samples
+            if s.name == "sesd_ses_reputation_bounce_ratio" and s.labels["source"] == "aws"
+        ]
+
+    async with FakeSes() as fake:
+        client_for, made = _clients(fake, local_sqs)
+        poller = AccountPoller(
+            [target], client_for, accounts, every=300, cloudwatch=True, clock=clock
+        )
+        try:
+            await poller.poll_once()
+            _, _, lines = measure_account(
+                "reputation_bounce_ratio", accounts.status[target], estimate
+            )
+            assert aws_series() == [0.031]
+            when = datetime.fromtimestamp(stamp, UTC).strftime("%Y-%m-%d %H:%M UTC")
+            assert lines[-1] == f"AWS's own figure (CloudWatch): 3.1%, its newest datapoint {when}"
+            clock.advance(7 * 3600)
+            await poller.poll_once()
+        finally:
+            await _close(made)
+    _, _, lines = measure_account("reputation_bounce_ratio", accounts.status[target], estimate)
+    assert aws_series() == []
+    assert not any("AWS's own figure" in line for line in lines)

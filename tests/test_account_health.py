@@ -409,7 +409,8 @@ async def test_awss_figure_is_its_newest_datapoint_not_its_oldest(local_sqs: Loc
     _, _, lines = measure_account(
         "reputation_bounce_ratio", pipeline.ledger.accounts.status[TARGET], estimate
     )
-    assert lines[-1] == "AWS's own figure (CloudWatch): 6.0%"
+    when = datetime.fromtimestamp(NOW, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    assert lines[-1] == f"AWS's own figure (CloudWatch): 6.0%, its newest datapoint {when}"
 
 
 async def test_the_daemon_polls_at_start_and_serves_what_it_heard(

@@ -237,18 +237,24 @@ class AccountPoller(Polls):
             EndTime=now + timedelta(seconds=_PERIOD),
             ScanBy="TimestampDescending",
         )
-        for result in answer.get("MetricDataResults", []):
-            if result.get("Id") in _REPUTATION and (newest := _newest(result)) is not None:
-                status.aws[result["Id"]] = newest
+        results = {result.get("Id"): result for result in answer.get("MetricDataResults", [])}
+        for kind in _REPUTATION:
+            newest = _newest(results.get(kind, {}))
+            if newest is None:  # none in the hours asked for: AWS's figure is not current
+                status.aws.pop(kind, None)
+                status.aws_at.pop(kind, None)
+            else:
+                status.aws_at[kind], status.aws[kind] = newest
 
 
-def _newest(result: dict[str, Any]) -> float | None:
-    """The value of a query's newest datapoint, by its timestamp (whatever order the
-    answer lists them in)."""
+def _newest(result: dict[str, Any]) -> tuple[float, float] | None:
+    """(timestamp, value) of a query's newest datapoint, by its timestamp (whatever
+    order the answer lists them in)."""
     pairs = list(zip(result.get("Timestamps", []), result.get("Values", []), strict=False))
     if not pairs:
         return None
-    return float(max(pairs, key=lambda pair: pair[0])[1])
+    stamp, value = max(pairs, key=lambda pair: pair[0])
+    return stamp.timestamp(), float(value)
 
 
 def _passing(exc: BaseException, code: str) -> bool:

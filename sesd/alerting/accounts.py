@@ -3,6 +3,8 @@ of its reputation rates. Pure code."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from sesd.alerting.alert import percent
 from sesd.core.accounts import AccountStatus
 from sesd.core.reputation import PAUSE, REVIEW, Estimate
@@ -45,7 +47,11 @@ def measure_account(
     ]
     aws = status.aws.get(kind) if status is not None else None
     if aws is not None:  # 0.0 too: AWS counting none yet is worth the reader's eye
-        lines.append(f"AWS's own figure (CloudWatch): {percent(aws)}")
+        # With its datapoint's time: AWS publishes it late and not always, so the reader
+        # weighs how old it is against sesd's estimate of now.
+        at = status.aws_at.get(kind) if status is not None else None
+        when = "" if at is None else f", its newest datapoint {_utc(at)}"
+        lines.append(f"AWS's own figure (CloudWatch): {percent(aws)}{when}")
     return value, estimate.sends, tuple(lines)
 
 
@@ -54,3 +60,7 @@ def _status_lines(status: AccountStatus) -> tuple[str, ...]:
         f"sending enabled: {status.sending_enabled}; enforcement status: "
         f"{status.enforcement or 'unknown'}; production access: {status.production}",
     )
+
+
+def _utc(at: float) -> str:
+    return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M UTC")

@@ -56,6 +56,9 @@ class AccountStatus:
     sent_24h: float | None = None
     #: AWS's own reputation figures (CloudWatch), by ``bounce`` / ``complaint``.
     aws: dict[str, float] = field(default_factory=dict)
+    #: When CloudWatch stamped each figure's datapoint, Unix time: how old it is. A
+    #: figure with no datapoint in the hours a poll asks for is dropped, not kept.
+    aws_at: dict[str, float] = field(default_factory=dict)
     #: When the last round of calls ended, answered or not, Unix time.
     polled_at: float | None = None
     #: When each API last answered (``get_account``, ``get_metric_data``), Unix time:
