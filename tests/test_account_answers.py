@@ -313,3 +313,29 @@ async def test_awss_figure_says_how_old_it_is_and_goes_once_cloudwatch_has_none(
     _, _, lines = measure_account("reputation_bounce_ratio", accounts.status[target], estimate)
     assert aws_series() == []
     assert not any("AWS's own figure" in line for line in lines)
+
+
+async def test_a_tenant_an_event_names_while_the_statuses_are_read_is_not_forgotten() -> None:
+    """acme is listed; initech is created while a poll's ListReputationEntities is under
+    way, too late for the list, and SES's event says it is paused. The list, read to its
+    end, does not name initech, but the event is newer than the list's start: initech's
+    pause is kept, not forgotten as a tenant deleted."""
+    pipeline = _pipeline()
+    clock = Clock()
+    statuses = pipeline.ledger.tenant_status
+    async with LocalTenants(ACCOUNT, REGION) as tenants:
+        tenants.add("acme")
+        async with tenant_poller(tenants, pipeline, clock, recommendations=False) as poller:
+            await poller.poll_once()  # acme's ARN names the AWS account id events carry
+            clock.advance(300)
+            tenants.held.add("ListReputationEntities")
+            async with anyio.create_task_group() as group:
+                group.start_soon(poller.poll_once)
+                await tenants.holding.wait()
+                clock.advance(1)
+                paused = TenantNotice(REGION, ACCOUNT, "initech", clock.now, status="DISABLED")
+                statuses.apply(paused)
+                clock.advance(1)
+                tenants.close()
+    assert statuses.status[(*TARGET, "initech")].paused
+    assert (*TARGET, "acme") in statuses.status
