@@ -459,14 +459,16 @@ def test_a_mistyped_key_is_named_with_the_key_meant(text: str, error: str) -> No
 
 def test_a_queue_received_without_waiting_is_warned_of() -> None:
     """wait_time_seconds = 0 is SQS's short poll: an empty queue answers at once, and
-    the poller asks again at once, as fast as the network answers, each request
-    billed. check-config warns, naming the queue; a long poll of a second is quiet."""
+    the poller asks again a second later, each request billed, twenty times the
+    requests of a 20 s long poll. check-config warns, naming the queue and what it
+    costs; a long poll of a second is quiet."""
     queue = '[[queues]]\nurl = "https://sqs.eu-west-1.amazonaws.com/1/ses-events"\n'
     grace = '[shutdown]\ngrace_period = "30s"\n'
     (warning, no_rules) = parse_config(grace + queue + "wait_time_seconds = 0\n").warnings()
     assert no_rules == NO_RULES
     assert warning.startswith("queues (ses-events): wait_time_seconds = 0 receives without")
     assert "billed" in warning
+    assert "every second" in warning
     assert parse_config(grace + queue + "wait_time_seconds = 1\n").warnings() == [NO_RULES]
 
 

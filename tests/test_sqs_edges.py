@@ -114,11 +114,13 @@ def test_backoff_grows_to_a_cap_with_full_jitter() -> None:
 
 
 async def test_a_queue_that_does_not_exist_is_an_error_named_once_and_retried_slowly(
-    local_sqs: Any, sqs: Any
+    local_sqs: Any, sqs: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """One configured queue does not exist: sesd logs one error naming the queue, the
     region and a hint, /readyz fails naming it, and it is retried every minute, not
     every few seconds; the other queue is consumed as usual meanwhile."""
+    # The good queue's empty answers are this test's clock: asked again at once.
+    monkeypatch.setattr(sqs_module, "SHORT_POLL_PAUSE", 0.0)
     logs = io.StringIO()
     configure_logging("debug", "json", stream=logs)
     good, _ = await make_queue(sqs)

@@ -94,10 +94,11 @@ def config_warnings(config: Config) -> list[str]:
         if q.visibility_timeout == 0
     ]
     found += [
-        f"queues ({q.label}): wait_time_seconds = 0 receives without waiting: while the "
-        "queue is empty each poller asks SQS again as soon as it answers, every empty "
-        "answer billed and a CPU kept busy; give 1 to 20 (a long poll answers at once "
-        "when messages are there)"
+        f"queues ({q.label}): wait_time_seconds = 0 receives without waiting: SQS "
+        "answers at once from a sample of its servers (an answer can be empty while "
+        "messages wait), and while the queue is empty each poller asks again every "
+        "second, 86,400 requests a day billed (a 20 s long poll takes 4,320); give 1 "
+        "to 20 (a long poll answers at once when messages are there)"
         for q in config.queues
         if q.wait_time_seconds == 0
     ]
