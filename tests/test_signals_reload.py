@@ -17,6 +17,7 @@ from sesd.commands.demo.localsqs import LocalSqs
 from sesd.runtime.signals import watch_signals
 from sesd.runtime.sqs_calls import InFlight
 from tests.conftest import make_queue
+from tests.fake_ses import FakeSes
 from tests.sesd_process import config_file, sesd_process
 
 pytestmark = pytest.mark.timeout(30)
@@ -145,4 +146,53 @@ async def test_a_stop_during_a_reload_that_adds_a_queue_starts_no_poller_of_it(
     assert not [r for r in after if r.get("queue") == "added"]
     assert not [r for r in sesd.records if r.get("level") == "error" or "exception" in r]
     assert not [r for r in after if r["event"] == "sesd.daemon.grace_period_exceeded"]
+    assert code == 0
+
+
+@pytest.mark.timeout(60)
+async def test_a_stop_during_a_reload_that_changes_the_canary_starts_no_canary(
+    local_sqs: LocalSqs, sqs: Any, tmp_path: Path
+) -> None:
+    """A SIGHUP's reload adds a queue and changes ``[canary]``, and a SIGTERM comes
+    while the queue's clients are being made: the stop wins there too. No canary starts
+    after the stop began (its first act is a SendEmail, an email sent by a daemon on
+    its way out): SES sees the one canary of the start, nothing fails, sesd exits 0."""
+    url, _ = await make_queue(sqs)
+    added, _ = await make_queue(sqs)
+    async with FakeSes() as ses:
+        canary = (
+            f'[canary]\nfrom = "canary@example.com"\nendpoint_url = "{ses.url}"\n'
+            'configuration_set = "sesd"\nqueue = "q"\ninterval = "1h"\ndeadline = "2m"\n'
+            'send_timeout = "5s"\n'
+        )
+        text = (
+            f'[aws]\nendpoint_url = "{local_sqs.url}"\n'
+            f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 1\n'
+            '[shutdown]\ngrace_period = "5s"\n'
+        )
+        path = config_file(tmp_path, text + canary)
+        gate = tmp_path / "gate"
+        os.mkfifo(gate)
+        slow = [sys.executable, "-c", SLOW_TO_OPEN_ADDED, str(gate)]
+        async with sesd_process(path, command=slow) as sesd:
+            with anyio.fail_after(20):
+                await ses.wait_for(lambda s: len(s.answered) == 1)
+            path.write_text(
+                path.read_text().replace('interval = "1h"', 'interval = "2h"')
+                + f'\n[[queues]]\nurl = "{added}"\nname = "added"\nwait_time_seconds = 1\n'
+            )
+            sesd.process.send_signal(signal.SIGHUP)
+            # Open once the reload waits in the added queue's opening.
+            held = await anyio.to_thread.run_sync(open, gate, "wb")
+            try:
+                sesd.process.send_signal(signal.SIGTERM)
+                with anyio.fail_after(20):
+                    await sesd.wait_for_event("sesd.daemon.stopping")
+            finally:
+                held.close()
+            with anyio.fail_after(30):
+                await sesd.wait_for_event("sesd.daemon.stopped")
+                code = await sesd.process.wait()
+    assert len(ses.requests) == 1, ses.requests
+    assert not [r for r in sesd.records if r.get("level") == "error" or "exception" in r]
     assert code == 0

@@ -254,7 +254,9 @@ class Reloader:
                 # Queues and accounts a reload adds are watched from the next poll.
                 poller.targets = merged.health_targets()
         await self._requeue(old, merged)
-        if old.canary != merged.canary:
+        # A stop begun meanwhile (while an added queue's clients were made) starts no
+        # canary, as it starts no queue: a canary's first act is a SendEmail.
+        if old.canary != merged.canary and not daemon.stopping.is_set():
             daemon.restart_canary(merged)
         # A reload read the files too; a refresh leaves the config file's outcome be.
         self._file_ok = self._file_ok or whole
