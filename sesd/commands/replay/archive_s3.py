@@ -1,6 +1,7 @@
 """``s3://bucket/prefix`` inputs for replay: objects listed and read in key order
 (for Firehose's ``YYYY/MM/DD/HH/`` keys, time order) through aiobotocore, with the
-config's credentials, region and endpoint.
+config's credentials, region and endpoint. Keys with a name starting with '.' below
+the prefix are left out, as a directory walk leaves such names out.
 
 Replay reads synchronously; the S3 calls run on an event loop in a thread (an
 anyio blocking portal), and each object is read a chunk at a time, so an
@@ -21,7 +22,7 @@ from anyio.from_thread import BlockingPortal, start_blocking_portal
 from sesd.config import Config
 from sesd.runtime.aws import DEFAULT_ACCOUNT, AwsClients
 
-__all__ = ["S3Reader", "is_s3", "split_s3"]
+__all__ = ["S3Reader", "hidden", "is_s3", "split_s3"]
 
 
 def is_s3(path: str) -> bool:
@@ -34,6 +35,17 @@ def split_s3(url: str) -> tuple[str, str]:
     hold ``#``, ``?``, ``%`` or ``//``, which are part of its name."""
     bucket, _, key = url.removeprefix("s3://").partition("/")
     return bucket, key
+
+
+def hidden(key: str, prefix: str) -> bool:
+    """Whether ``key``, listed under ``prefix``, has a name below it that starts with
+    '.' (``prefix/.DS_Store``, ``prefix/.tmp/part``): no archive's, left out as a
+    directory walk leaves such files and directories out. The prefix's own names are
+    what was asked for: a key named exactly is read, and so is ``.tmp/`` named."""
+    names = key[len(prefix) :].split("/")
+    if prefix and not prefix.endswith("/"):
+        names = names[1:]  # the first began in the prefix (``events`` of ``ev``)
+    return any(name.startswith(".") for name in names)
 
 
 class _Raw(io.RawIOBase):
@@ -84,7 +96,7 @@ class S3Reader:
 
     def objects(self, url: str) -> list[tuple[str, int]]:
         """(``s3://bucket/key``, size) of every object under the URL's prefix, in key
-        order."""
+        order, but those with a hidden name below it (:func:`hidden`)."""
         assert self._portal is not None
         return self._portal.call(self._list, *split_s3(url))
 
@@ -95,7 +107,7 @@ class S3Reader:
             found.extend(
                 (f"s3://{bucket}/{item['Key']}", int(item["Size"]))
                 for item in page.get("Contents", [])
-                if not item["Key"].endswith("/")
+                if not item["Key"].endswith("/") and not hidden(item["Key"], prefix)
             )
         return sorted(found)
 
