@@ -65,6 +65,11 @@ class Result:
 
 _PROCESSED: Final = [Result(Outcome.PROCESSED, event_type=name) for name in EVENT_TYPE_INDEX]
 _DUPLICATE: Final = Result(Outcome.DUPLICATE)
+#: What a body decodes to when it holds no email event. Matched by exact type: a union
+#: in the call is built again for every event, and isinstance() of a msgspec Struct
+#: class that does not match takes Python's slow path (together 2,600 instructions an
+#: event, 2% of the pipeline, counted under cachegrind).
+_NOT_EMAIL: Final = (Skipped, TenantNotice)
 _NOTICE: Final = Result(Outcome.PROCESSED, event_type="tenant_status")
 
 #: Each recipient's normalised domain and, when that domain as written is known, its
@@ -105,9 +110,7 @@ class Pipeline:
         """Decode and apply one SQS message body. One delivered again (its delete failed)
         is a duplicate: an event by its identity (:meth:`apply`), another by its bytes."""
         decoded = decode_body(body)
-        if isinstance(decoded, Skipped | TenantNotice) and self.ledger.dedup.seen(
-            body_key(body), now
-        ):
+        if type(decoded) in _NOT_EMAIL and self.ledger.dedup.seen(body_key(body), now):
             self.ledger.tallies.message(queue, Outcome.DUPLICATE)
             return _DUPLICATE
         return self.apply(decoded, queue, now, received_at)
