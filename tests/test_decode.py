@@ -695,8 +695,10 @@ def test_an_event_listing_more_recipients_than_ses_sends_to_is_invalid(
 def test_where_text_stops_being_utf8_is_said_as_an_editor_counts() -> None:
     """not_utf8_at names the first byte that is not UTF-8 by line, column (characters)
     and byte offset in the whole text: at the start, after a line of multi-byte
-    characters, and a sequence cut at the very end; UTF-8 throughout gives None."""
+    characters, a sequence cut at the very end, and after a line end that is the
+    text's first byte (a line of its own); UTF-8 throughout gives None."""
     assert not_utf8_at('{"a": "déjà"}\n'.encode()) is None
+    assert not_utf8_at(b"\n\xff") == "line 2, column 1, byte offset 1"
     assert not_utf8_at(b"\xff{}") == "line 1, column 1, byte offset 0"
     assert not_utf8_at("ü\n".encode() + b"ab\xe9") == "line 2, column 3, byte offset 5"
     assert not_utf8_at("éé".encode() + b"\xc3") == "line 1, column 3, byte offset 4"
