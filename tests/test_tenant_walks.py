@@ -1,0 +1,75 @@
+"""A walk of an account's tenants' resources, as the state file keeps it: a resource is
+taken only from the (region, account) the walk's tenants are in, and a restart
+resumes only a walk that this sesd could have written, of an account configured now,
+begun recently enough."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from sesd.core.tenant_walks import MAX_WALK_AGE, TenantWalk, TenantWalks
+
+ACCOUNT, OTHER = "123456789012", "210987654321"
+TARGET, SECOND = ("prod-eu", "eu-west-1"), ("prod-us", "us-east-1")
+NOW = 1_800_000_000.0
+
+
+def _arn(region: str = "eu-west-1", account: str = ACCOUNT, resource: str = "x") -> str:
+    return f"arn:aws:ses:{region}:{account}:configuration-set/{resource}"
+
+
+def test_a_walk_takes_resources_only_from_its_tenants_region_and_account() -> None:
+    """Before its tenants' ARNs said where they are, a walk takes any resource; after,
+    one of another account or region, or an ARN too short to say, is refused (the
+    walk starts over), and a resource whose name holds a colon is still its own. A
+    resource of two tenants belongs to both."""
+    walk = TenantWalk(NOW)
+    assert walk.add("acme", "arn:aws:ses:us-east-1:999999999999:identity/a.example")
+    walk = TenantWalk(NOW, where=("eu-west-1", ACCOUNT))
+    assert not walk.add("acme", _arn(account=OTHER))
+    assert not walk.add("acme", _arn(region="us-east-1"))
+    assert not walk.add("acme", f"arn:aws:ses:eu-west-1:{ACCOUNT}")
+    assert walk.resources == {}
+    assert walk.add("acme", _arn(resource="a:b"))
+    assert walk.add("acme", _arn())
+    assert walk.add("globex", _arn())
+    assert walk.resources == {_arn(resource="a:b"): {"acme"}, _arn(): {"acme", "globex"}}
+
+
+def _rows(target: tuple[str, str] = TARGET, **fields: Any) -> list[list[Any]]:
+    """The state file's rows of one walk of ``target``, 2 tenants listed, the first
+    walked."""
+    walks = TenantWalks()
+    saved = {"listing": False, "tenants": ["acme", "globex"], "next": 1, **fields}
+    walks.walks[target] = msgspec.convert({"started": NOW - 600, **saved}, TenantWalk)
+    return list(msgspec.msgpack.decode(msgspec.msgpack.encode(walks.snapshot())))
+
+
+def _resumed(rows: list[list[Any]], now: float = NOW) -> dict[tuple[str, str], TenantWalk]:
+    """The walk of TARGET in ``rows`` if it resumes, restored with a walk of another
+    account after it, which always resumes: a walk that starts over leaves the rest."""
+    walks = TenantWalks()
+    walks.restore(rows + _rows(SECOND, started=now), {TARGET, SECOND}, now)
+    assert SECOND in walks.walks
+    return {target: walk for target, walk in walks.walks.items() if target != SECOND}
+
+
+def test_a_restart_resumes_only_a_walk_this_sesd_could_have_written() -> None:
+    """A walk resumes as it was saved, up to its last tenant; one begun at most a day
+    ago (to the second), still listing from its start, or of tenants in the target's
+    region. It starts over when it is of an account no longer configured, begun longer
+    ago, of tenants in another region, past its last tenant, or walking tenants while
+    still listing them."""
+    assert _resumed(_rows(where=("eu-west-1", ACCOUNT)))[TARGET] == TenantWalk(
+        NOW - 600, listing=False, tenants=["acme", "globex"], where=("eu-west-1", ACCOUNT), next=1
+    )
+    assert _resumed(_rows(next=2))[TARGET].next == 2
+    assert _resumed(_rows(listing=True, next=0))[TARGET].listing
+    assert TARGET in _resumed(_rows(), NOW - 600 + MAX_WALK_AGE)
+    assert _resumed(_rows(), NOW - 600 + MAX_WALK_AGE + 1) == {}
+    assert _resumed(_rows(("gone", "eu-west-1"))) == {}
+    assert _resumed(_rows(where=("us-east-1", ACCOUNT))) == {}
+    assert _resumed(_rows(next=3)) == {}
+    assert _resumed(_rows(listing=True, next=1)) == {}
