@@ -9,6 +9,8 @@ import idna
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
+from idna import idnadata
+from idna.intranges import intranges_contain
 
 from sesd.core import alabels
 from sesd.core.alabels import REFUSED, idna2003, idna2008_mapped, plain_alabels, punycode
@@ -87,6 +89,23 @@ def test_idna2003_is_the_standard_librarys_codec(name: str) -> None:
     assert idna2003(name) == _idna2003(name)
 
 
+@pytest.mark.parametrize(
+    ("name", "encoded"),
+    [
+        ("xn--ü.example", None),  # a label with its ACE prefix already
+        ("XN--ü.example", None),  # the same once nameprep lowers it
+        ("a" * 63 + ".ü", "a" * 63 + ".xn--tda"),
+        ("a" * 64 + ".ü", None),
+        ("a" * 55 + "ü.example", "xn--" + "a" * 55 + "-8yf.example"),  # 63 octets
+        ("a" * 56 + "ü.example", None),  # 64
+    ],
+)
+def test_idna2003_at_its_edges(name: str, encoded: str | None) -> None:
+    """A label that would start with the ACE prefix twice, an ASCII label and an
+    A-label of 63 octets and of 64: as ``name.encode("idna")`` answers."""
+    assert idna2003(name) == encoded == _idna2003(name)
+
+
 @settings(max_examples=4000, deadline=None)
 @given(dotted | long_names)
 def test_a_name_too_long_for_idna2008_is_one_idna_refuses(name: str) -> None:
@@ -104,6 +123,34 @@ def test_a_name_too_long_for_idna2008_is_one_idna_refuses(name: str) -> None:
         assert encoded == _idna(name)
 
 
+#: Three labels as long as a label may be: with an A-label and one more, a name near
+#: the longest.
+_NEAR_253 = ("a" * 63 + ".") * 3
+
+
+@pytest.mark.parametrize("name", [_NEAR_253 + "a" * 61, _NEAR_253 + "a" * 61 + "."])
+def test_a_name_as_long_as_idna_takes_is_not_refused_by_its_lengths(name: str) -> None:
+    """A name of 253 octets, three of its labels of 63 (and the same with a root dot,
+    outside the 253): its lengths do not refuse it, as idna encodes it."""
+    assert idna2008_mapped(name) == name == _idna(name)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        _NEAR_253 + "a" * 62,  # 254 octets
+        "ü." + _NEAR_253 + "a" * 56,  # 254 at least: an A-label is 4 octets more
+        "a" * 64 + ".bücher",  # a label of 64
+        "ü" * 60 + ".example",  # past 63 octets as an A-label
+    ],
+)
+def test_a_name_too_long_by_its_lengths_alone_is_refused_before_idna(name: str) -> None:
+    """A name one octet too long, or a label: refused without idna's look (its Punycode
+    costs the square of a label's length), and idna refuses it too."""
+    assert idna2008_mapped(name) is None
+    assert _idna(name) is None
+
+
 @pytest.mark.parametrize(
     ("name", "encoded"),
     [
@@ -114,11 +161,14 @@ def test_a_name_too_long_for_idna2008_is_one_idna_refuses(name: str) -> None:
         ("ab\u0301c.example", "xn--abc-ldc.example"),  # a mark after a letter
         ("\u05d0\u05d1.example", "xn--4dbc.example"),  # right-to-left, Hebrew
         ("\u0645\u062b\u0627\u06441.\u0634\u0628\u0643\u0629", "xn--1-ymcl5hc.xn--ngbc5azd"),
+        ("a" * 55 + "ü.example", "xn--" + "a" * 55 + "-8yf.example"),  # 63 octets
+        ("bücher." + _NEAR_253 + "a" * 47, "xn--bcher-kva." + _NEAR_253 + "a" * 47),  # 253
     ],
 )
 def test_plain_names_in_their_idna_form(name: str, encoded: str) -> None:
     """Plain names of Latin, Cyrillic, German, Japanese, a combining mark, Hebrew and
-    Arabic (a digit last): the fast path answers, with idna's answer."""
+    Arabic (a digit last), an A-label as long as a label may be, a name as long as a
+    name may be: the fast path answers, with idna's answer."""
     assert plain_alabels(name) == encoded == _idna(name)
 
 
@@ -154,6 +204,8 @@ def test_what_is_not_plain_is_left_to_idna(name: str) -> None:
         "a..bücher",
         "ü" * 60 + ".example",  # an A-label past 63 octets
         ".".join(["bücher" + "a" * 50] * 5),  # past 253
+        "a" * 56 + "ü.example",  # an A-label of 64 octets
+        "bücher." + _NEAR_253 + "a" * 48,  # 254 octets
     ],
 )
 def test_a_plain_name_idna_refuses_is_refused(name: str) -> None:
@@ -164,10 +216,17 @@ def test_a_plain_name_idna_refuses_is_refused(name: str) -> None:
 
 
 def test_every_plain_character_is_one_uts46_keeps() -> None:
-    """The plain set is PVALID and not right-to-left; the fast path also assumes UTS #46
+    """The plain set, built afresh (not the one cached), is the PVALID characters but
+    those of class AN or none, no more, no fewer; the fast path also assumes UTS #46
     keeps each as it is (no mapping), which holds for the idna package's tables."""
-    fullmatch = alabels._plain().fullmatch
+    fullmatch = alabels._plain.__wrapped__().fullmatch
     plain = [chr(cp) for cp in range(0x80, 0x110000) if fullmatch(chr(cp))]
+    pvalid = idnadata.codepoint_classes["PVALID"]
+    assert plain == [
+        chr(cp)
+        for cp in range(0x80, 0x110000)
+        if intranges_contain(cp, pvalid) and unicodedata.bidirectional(chr(cp)) not in ("", "AN")
+    ]
     assert len(plain) > 100_000
     for start in range(0, len(plain), 500):
         chunk = "".join(plain[start : start + 500])
