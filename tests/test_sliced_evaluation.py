@@ -418,13 +418,26 @@ def test_an_evaluation_asked_for_whole_weighs_no_slices(monkeypatch: pytest.Monk
     assert ("bounces", Transition.FIRING) in fired
 
 
-def test_a_storm_of_firings_is_stepped_a_hundred_alerts_a_slice() -> None:
+def test_a_storm_of_firings_is_stepped_a_hundred_alerts_a_slice(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """Bounces on every one of 300 domains: the bounce rule fires on each, in one
     evaluation in slices. A step that makes an alert costs what many quiet steps
     cost, so no slice makes more alerts than its cost allows (STEPS steps that run,
     an alert ALERT / RUN of them) and one label's rules more: the firings are spread
     over several slices, where slices of so many steps each made all 300 in one.
-    What it decides is what a whole evaluation of the same ledger decides."""
+    The first slice's 50 domains cost their 100 steps, RUN - 1 more for each step
+    that ran (all of them) and ALERT - RUN more for each of their 49 alerts (d0015's
+    is held by its silence); the next slice is as long as that cost allows. What it
+    decides is what a whole evaluation of the same ledger decides."""
+    costs: list[float] = []
+    step_range = slices.Evaluation._step_range
+
+    def counted(self: Any, *args: Any) -> float:
+        costs.append(step_range(self, *args))
+        return costs[-1]
+
+    monkeypatch.setattr(slices.Evaluation, "_step_range", counted)
     config, pipeline = _world(300)
     for domain in _domains(300):
         _bounces(pipeline, domain, T)
@@ -432,6 +445,9 @@ def test_a_storm_of_firings_is_stepped_a_hundred_alerts_a_slice() -> None:
     # After each slice, how many labels fire so far.
     firing = [0, *(len(list(sliced.firing())) for _ in sliced.slices(pipeline.ledger, T + 1))]
     made = [after - before for before, after in pairwise(firing)]
+    assert costs[0] == 100 + 100 * (slices.RUN - 1) + 49 * (slices.ALERT - slices.RUN)
+    # The next 93 domains: 186 steps, the first past STEPS * RUN * 100 / 2705.
+    assert costs[1] == 186 + 186 * (slices.RUN - 1) + 93 * (slices.ALERT - slices.RUN)
     limit = slices.STEPS * slices.RUN // slices.ALERT + len(config.alerts.rules)
     assert sum(made) == 300
     assert max(made) <= limit
@@ -440,3 +456,19 @@ def test_a_storm_of_firings_is_stepped_a_hundred_alerts_a_slice() -> None:
     assert sliced.evaluate(pipeline.ledger, T + 1) == expected
     assert len(expected) == 299  # d0015's held back by its silence
     assert _seen(sliced, T + 1) == _seen(whole, T + 1)
+
+
+def test_each_slice_is_as_long_as_what_the_last_one_cost_allows() -> None:
+    """3,000 labels, the first 50 stepped by two rules each: the first slice is a tenth
+    of STEPS steps (50 labels), before any cost is seen; quiet steps (costing what they
+    are) make the next STEPS steps; steps costing ten times as much (an alert storm)
+    make the next half as long; then what is left, to the last label (None)."""
+    scoped = slices._Scoped(Ledger(core_settings(parse_config(""))).by_domain)
+    names = _domains(3000)
+    scoped.weights.update({name: 2 if i < 50 else 1 for i, name in enumerate(names)})
+    ranges = scoped.ranges()
+    assert next(ranges) == names[50]
+    assert ranges.send(100.0) == names[1050]
+    assert ranges.send(10_000.0) == names[1550]
+    assert ranges.send(500.0) == names[2550]
+    assert ranges.send(1000.0) is None
