@@ -472,3 +472,26 @@ def test_each_slice_is_as_long_as_what_the_last_one_cost_allows() -> None:
     assert ranges.send(10_000.0) == names[1550]
     assert ranges.send(500.0) == names[2550]
     assert ranges.send(1000.0) is None
+
+
+def test_what_silences_held_is_told_rule_by_rule_across_slices() -> None:
+    """Bounces on all 300 domains and delays on d0200 (in a later slice than d0015): a
+    silence holds the bounce rule's firing on d0015, another the delay rule's on
+    d0200. The slices step d0015 first, but the held alerts are told in the rules'
+    order, the delay rule first as configured (not by name, where bounces come
+    first)."""
+    config, pipeline = _world(300)
+    for domain in _domains(300):
+        _bounces(pipeline, domain, T)
+    for k in range(12):
+        pipeline.feed(f.raw(f.delay([f"late{k}@d0200.example"], at=T)), "q", T)
+    sliced = _evaluator(config)
+    held = Silence(
+        id="s2", comment="known", starts_at=T, ends_at=T + 3600, rule="delays", domain="d0200.*"
+    )
+    sliced.silences = SilenceSet([*sliced.silences.items, held])
+    assert _in_slices(sliced, pipeline.ledger, T + 1)[1] > 2
+    assert [(rule, domain) for rule, domain, _, _ in sliced.held] == [
+        ("delays", "d0200.example"),
+        ("bounces", "d0015.example"),
+    ]
