@@ -495,3 +495,28 @@ def test_what_silences_held_is_told_rule_by_rule_across_slices() -> None:
         ("delays", "d0200.example"),
         ("bounces", "d0015.example"),
     ]
+
+
+def test_rules_on_no_windows_leave_the_others_stepped_in_slices() -> None:
+    """A canary rule configured before the domain rules (it is decided when the slices
+    are done, not listed): the rules after it are listed and stepped all the same,
+    and the bounces on d0001 fire."""
+    canary = (
+        '[canary]\nfrom = "canary@example.com"\nconfiguration_set = "sesd"\n'
+        '[[alerts.rules]]\nname = "canary-missing"\nmetric = "canary_missing"\n'
+        'window = "15m"\nabove = 0\n'
+    )
+    config = parse_config(RULES.replace("[[alerts.rules]]", canary + "[[alerts.rules]]", 1))
+    assert config.alerts.rules[0].metric == "canary_missing"
+    pipeline = Pipeline(core_settings(config))
+    _bounces(pipeline, "d0001.example", T)
+    alerts, _ = _in_slices(_evaluator(config), pipeline.ledger, T + 1)
+    assert [(a.rule, a.domain) for a in alerts] == [("bounces", "d0001.example")]
+
+
+def test_an_evaluation_with_no_labels_to_step_is_no_slice() -> None:
+    """No domain seen yet: nothing is listed or stepped, so the evaluation is decided
+    at once, without giving the loop back for nothing."""
+    config = parse_config(RULES)
+    ledger = Pipeline(core_settings(config)).ledger
+    assert _in_slices(_evaluator(config), ledger, T) == ([], 0)
