@@ -520,3 +520,28 @@ def test_an_evaluation_with_no_labels_to_step_is_no_slice() -> None:
     config = parse_config(RULES)
     ledger = Pipeline(core_settings(config)).ledger
     assert _in_slices(_evaluator(config), ledger, T) == ([], 0)
+
+
+def test_listing_labels_is_a_slice_each_time_its_cost_reaches_steps(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """300 domains under two rules and five providers under one: each label listed
+    costs LISTING steps (15 a domain rule, a quarter of one for the providers). With
+    slices of 15 steps the listing is three slices (each domain rule's its own, what
+    is left another); with slices of 20, two (the domain rules' 30 steps, then what
+    is left)."""
+    steps_run = 0
+    step_range = slices.Evaluation._step_range
+
+    def counted(self: Any, *args: Any) -> float:
+        nonlocal steps_run
+        steps_run += 1
+        return step_range(self, *args)
+
+    monkeypatch.setattr(slices.Evaluation, "_step_range", counted)
+    config, pipeline = _world(300)
+    for steps, listing in ((15, 3), (20, 2)):
+        monkeypatch.setattr(slices, "STEPS", steps)
+        steps_run = 0
+        count = sum(1 for _ in _evaluator(config).slices(pipeline.ledger, T + 1))
+        assert count - steps_run == listing
