@@ -499,15 +499,18 @@ def test_what_silences_held_is_told_rule_by_rule_across_slices() -> None:
 
 def test_rules_on_no_windows_leave_the_others_stepped_in_slices() -> None:
     """A canary rule configured before the domain rules (it is decided when the slices
-    are done, not listed): the rules after it are listed and stepped all the same,
-    and the bounces on d0001 fire."""
-    canary = (
+    are done, not listed), then a provider rule with no provider known (no label to
+    step): the rules after them are listed and stepped all the same, and the bounces
+    on d0001 fire."""
+    first = (
         '[canary]\nfrom = "canary@example.com"\nconfiguration_set = "sesd"\n'
         '[[alerts.rules]]\nname = "canary-missing"\nmetric = "canary_missing"\n'
         'window = "15m"\nabove = 0\n'
+        '[[alerts.rules]]\nname = "providers-first"\nmetric = "delay_ratio"\n'
+        'window = "5m"\nabove = 0.01\nproviders = ["*"]\n'
     )
-    config = parse_config(RULES.replace("[[alerts.rules]]", canary + "[[alerts.rules]]", 1))
-    assert config.alerts.rules[0].metric == "canary_missing"
+    config = parse_config(RULES.replace("[[alerts.rules]]", first + "[[alerts.rules]]", 1))
+    assert [rule.name for rule in config.alerts.rules[:2]] == ["canary-missing", "providers-first"]
     pipeline = Pipeline(core_settings(config))
     _bounces(pipeline, "d0001.example", T)
     alerts, _ = _in_slices(_evaluator(config), pipeline.ledger, T + 1)
@@ -529,7 +532,7 @@ def test_listing_labels_is_a_slice_each_time_its_cost_reaches_steps(
     costs LISTING steps (15 a domain rule, a quarter of one for the providers). With
     slices of 15 steps the listing is three slices (each domain rule's its own, what
     is left another); with slices of 20, two (the domain rules' 30 steps, then what
-    is left)."""
+    is left); with slices of a quarter step, one a rule and nothing left."""
     steps_run = 0
     step_range = slices.Evaluation._step_range
 
@@ -540,7 +543,7 @@ def test_listing_labels_is_a_slice_each_time_its_cost_reaches_steps(
 
     monkeypatch.setattr(slices.Evaluation, "_step_range", counted)
     config, pipeline = _world(300)
-    for steps, listing in ((15, 3), (20, 2)):
+    for steps, listing in ((15, 3), (20, 2), (0.25, 3)):
         monkeypatch.setattr(slices, "STEPS", steps)
         steps_run = 0
         count = sum(1 for _ in _evaluator(config).slices(pipeline.ledger, T + 1))
