@@ -216,16 +216,21 @@ def test_a_plain_name_idna_refuses_is_refused(name: str) -> None:
 
 
 def test_every_plain_character_is_one_uts46_keeps() -> None:
-    """The plain set, built afresh (not the one cached), is the PVALID characters but
-    those of class AN or none, no more, no fewer; the fast path also assumes UTS #46
-    keeps each as it is (no mapping), which holds for the idna package's tables."""
+    """The plain set, built afresh (not the one cached), is the dot, the hyphen, lower
+    case ASCII letters and digits, and the PVALID characters but those of class AN or
+    none, no more, no fewer; the fast path also assumes UTS #46 keeps each as it is
+    (no mapping), which holds for the idna package's tables."""
     fullmatch = alabels._plain.__wrapped__().fullmatch
-    plain = [chr(cp) for cp in range(0x80, 0x110000) if fullmatch(chr(cp))]
+    plain = [chr(cp) for cp in range(0x110000) if fullmatch(chr(cp))]
     pvalid = idnadata.codepoint_classes["PVALID"]
     assert plain == [
-        chr(cp)
-        for cp in range(0x80, 0x110000)
-        if intranges_contain(cp, pvalid) and unicodedata.bidirectional(chr(cp)) not in ("", "AN")
+        *"-.0123456789abcdefghijklmnopqrstuvwxyz",
+        *(
+            chr(cp)
+            for cp in range(0x80, 0x110000)
+            if intranges_contain(cp, pvalid)
+            and unicodedata.bidirectional(chr(cp)) not in ("", "AN")
+        ),
     ]
     assert len(plain) > 100_000
     for start in range(0, len(plain), 500):
