@@ -4,6 +4,7 @@ stop begins reaches the calls already in flight as it does those begun after."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import anyio
@@ -18,13 +19,29 @@ async def test_a_stop_bounds_a_receive_in_flight_by_the_grace_period_itself() ->
     begins: the receive's scope ends at the grace period's end, the delete's the
     margin later, as for calls begun after the stop."""
     in_flight = InFlight(margin=2.0)
-    end = anyio.current_time() + 30
+    # Sooner than the delete's own 15 s: the bound, not the limit, sets its end.
+    end = anyio.current_time() + 5
     with in_flight.scope(margin=False) as receive, in_flight.scope(15) as delete:
         in_flight.end_by(end)
         assert receive.deadline == end
-        assert delete.deadline == min(end + 2.0, delete.deadline)
-        with in_flight.scope(margin=False) as later:
+        assert delete.deadline == end + 2.0
+        with in_flight.scope(margin=False) as later, in_flight.scope(15) as later_delete:
             assert later.deadline == end
+            assert later_delete.deadline == end + 2.0
+
+
+async def test_a_forced_exit_that_came_before_the_stops_bound_stays_cut() -> None:
+    """A second signal cuts the calls off before the stop sets its grace period's
+    bound (both signals handled before the consumers woke): the bound does not lift
+    the cut, and a delete begun after it is cut off at once, not run after the exit's
+    save took its snapshot."""
+    in_flight = InFlight(margin=2.0)
+    with in_flight.scope(margin=False) as receive:
+        in_flight.cut()
+        in_flight.end_by(anyio.current_time() + 30)
+        assert receive.deadline == -math.inf
+        with in_flight.scope(15) as delete:
+            assert delete.deadline == -math.inf
 
 
 async def test_a_receive_waiting_when_the_stop_begins_is_abandoned_at_the_grace_periods_end(

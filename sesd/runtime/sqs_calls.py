@@ -143,8 +143,11 @@ class InFlight:
             yield scope
 
     def end_by(self, deadline: float) -> None:
-        """A stop began: bound every call in flight, and every later one, by ``deadline``."""
-        self.deadline = deadline
+        """A stop began: bound every call in flight, and every later one, by ``deadline``.
+        A bound only ever comes sooner: a forced exit's cut that came before the stop's
+        bound (both signals handled before the consumers woke) stays."""
+        self.deadline = min(self.deadline, deadline)
+        deadline = self.deadline
         for scope, extra in self._scopes.items():
             scope.deadline = min(scope.deadline, deadline + extra)
 
