@@ -339,3 +339,22 @@ async def test_a_tenant_an_event_names_while_the_statuses_are_read_is_not_forgot
                 tenants.close()
     assert statuses.status[(*TARGET, "initech")].paused
     assert (*TARGET, "acme") in statuses.status
+
+
+async def test_a_tenants_statuses_a_reload_removes_mid_poll_are_not_brought_back() -> None:
+    """A reload removes the (account, region) while a poll's ListReputationEntities is
+    under way: the page that comes back after is not kept, so no tenant status of an
+    account no longer watched (nor its alerts) comes back from a poll, as the account's
+    own answers do not."""
+    pipeline = _pipeline()
+    statuses = pipeline.ledger.tenant_status
+    async with LocalTenants(ACCOUNT, REGION) as tenants:
+        tenants.add("acme")
+        async with tenant_poller(tenants, pipeline, Clock(), recommendations=False) as poller:
+            tenants.held.add("ListReputationEntities")
+            async with anyio.create_task_group() as group:
+                group.start_soon(poller.poll_once)
+                await tenants.holding.wait()
+                poller.targets = []  # as sesd.runtime.reload does
+                tenants.close()
+    assert statuses.status == {}

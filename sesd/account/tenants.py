@@ -204,6 +204,8 @@ class TenantPoller(Polls):
         at = self._lists.pop((target, api), None) or _List(self._clock())
 
         def page(entities: list[Any]) -> None:
+            if target not in self.targets:
+                return  # a reload removed it while the page was asked for: not kept
             now = self._clock()
             for entity in entities:
                 name = self._status(target, entity, now)
