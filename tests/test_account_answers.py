@@ -358,3 +358,28 @@ async def test_a_tenants_statuses_a_reload_removes_mid_poll_are_not_brought_back
                 poller.targets = []  # as sesd.runtime.reload does
                 tenants.close()
     assert statuses.status == {}
+
+
+async def test_findings_a_reload_removes_mid_list_are_not_applied() -> None:
+    """globex is polled, no finding open. A BOUNCE finding opens; a reload removes the
+    (account, region) while the next poll's ListRecommendations is under way: the
+    list that comes back after is not applied, so no finding of an account no longer
+    polled is opened by a poll."""
+    pipeline = _pipeline()
+    clock = Clock()
+    statuses = pipeline.ledger.tenant_status
+    key = (*TARGET, "globex")
+    async with LocalTenants(ACCOUNT, REGION) as tenants:
+        globex = tenants.add("globex")
+        async with tenant_poller(tenants, pipeline, clock, recommendations=True) as poller:
+            await poller.poll_once()
+            assert statuses.status[key].findings == []
+            globex.findings.append(("BOUNCE", "HIGH", "The bounce rate exceeded 15.0%"))
+            clock.advance(300)
+            tenants.held.add("ListRecommendations")
+            async with anyio.create_task_group() as group:
+                group.start_soon(poller.poll_once)
+                await tenants.holding.wait()
+                poller.targets = []  # as sesd.runtime.reload does
+                tenants.close()
+    assert statuses.status[key].findings == []

@@ -251,8 +251,8 @@ class TenantPoller(Polls):
         fails, the findings last heard of stand."""
         args = {"Filter": {"STATUS": "OPEN"}, "PageSize": 100}
         listed = await self._list(target, ses, "list_recommendations", "Recommendations", args)
-        if listed is None:
-            return
+        if listed is None or target not in self.targets:
+            return  # failed, or a reload removed the target while it was read: not applied
         found: dict[str, list[tuple[str, str, str]]] = {}
         for item in listed.items:
             where = tenant_of_arn(item.get("ResourceArn", ""))
