@@ -29,6 +29,7 @@ from sesd.alerting.render import (
     slack_message,
 )
 from sesd.alerting.rules import Status, Transition
+from sesd.alerting.silences import silence_command
 from sesd.config import core_settings, parse_config
 from sesd.core.pipeline import Pipeline
 from sesd.core.windows import Breakdown
@@ -397,6 +398,29 @@ def test_stranger_text_styles_nothing_in_slack() -> None:
         assert raw not in section, raw
     assert "_x_" not in message["text"]
     assert styled in describe(alert)
+
+
+def test_the_mute_line_in_slack_is_the_command_as_run() -> None:
+    """A recipient domain written with Slack's italic marks (``_x_.example``: a domain
+    may hold '_') in the ``sesd silence add`` line under a Slack alert: the line is
+    sent as text Slack does not format, character for character, so no part of it is
+    slanted, and what the on-call engineer copies is the command that mutes that
+    domain (a look-alike there would name another domain)."""
+    for domain in ("_x_.example", "_a_b_.example"):
+        line = silence_command("sesd silence add", "delay-ratio-high", [domain])
+        alert = _alert(Transition.FIRING, domain)
+        notification = Notification(
+            rule="delay-ratio-high",
+            kind=Transition.FIRING,
+            severity="critical",
+            sinks=(),
+            alerts=(alert,),
+            at=T,
+            silence=line,
+        )
+        closing = slack_message(notification)["blocks"][-1]["elements"]
+        assert closing[-1] == {"type": "plain_text", "text": f"mute: {line}", "emoji": False}
+        assert f"--domain {domain} " in line
 
 
 def test_a_cut_section_splits_no_entity() -> None:

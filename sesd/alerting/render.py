@@ -274,7 +274,12 @@ def slack_message(notification: Notification) -> dict[str, Any]:
         )})  # fmt: skip
     closing = [_mrkdwn(f"sesd · {_when(first.at)}")]
     if notification.silence:
-        closing.append(_mrkdwn(f"mute: {notification.silence}"))
+        # Text Slack does not format: a domain's '_' (``_x_.example``) would slant part
+        # of the command, and what is copied would mute another domain. A look-alike
+        # would too; the line holds no entity, mention or link to escape.
+        closing.append(
+            {"type": "plain_text", "text": f"mute: {notification.silence}", "emoji": False}
+        )
     blocks.append({"type": "context", "elements": closing})
     text = _mrkdwn(
         title + ": " + "; ".join(headline(a, slack=True) for a in alerts), SLACK_MAX_TEXT
