@@ -33,7 +33,8 @@ from sesd.commands.status_fetch import MAX_ANSWER, base_url
 from sesd.config import ConfigError, parse_config
 from sesd.io.build import revision
 from sesd.runtime.daemon import Daemon
-from sesd.status.model import Limits, build_status, read_counters
+from sesd.status.document import TenantRow
+from sesd.status.model import MAX_ALERTS, Limits, build_status, read_counters
 from tests import factory as f
 from tests.conftest import make_queue, running, send_bodies
 from tests.sesd_process import hearing_ctrl_c
@@ -581,6 +582,37 @@ def test_a_cut_list_of_tenants_says_how_many_more() -> None:
     lines = table(doc).splitlines()
     at = next(i for i, line in enumerate(lines) if line.startswith("TENANT globex"))
     assert lines[at + 1] == "  ...and 2 more tenants (--alerts lists more)"
+
+
+def test_cut_lists_at_the_most_listed_do_not_send_to_alerts() -> None:
+    """A platform with 1,200 tenants and as many silences, asked with ``--alerts 1000``
+    (the most a document lists): the table sent the reader to ``--alerts`` for the
+    rest, which lists no more. It says 1000 is the most listed; a shorter list still
+    names ``--alerts``."""
+    w = everything()
+    doc = build_status(w.sources, NOW, read_counters(w.sources), (w.sources.started, {}))
+    (silence,) = doc.silences.items
+    for listed, said in (
+        (MAX_ALERTS, f"({MAX_ALERTS} is the most listed)"),
+        (50, "(--alerts lists more)"),
+    ):
+        tenants = [
+            TenantRow(
+                tenant=f"t{i}",
+                account="1",
+                region="eu-west-1",
+                sending="DISABLED",
+                cause="",
+                impact="",
+                findings=[],
+            )
+            for i in range(listed)
+        ]
+        silences = msgspec.structs.replace(doc.silences, items=[silence] * listed, total=1200)
+        cut = msgspec.structs.replace(doc, tenants=tenants, tenants_total=1200, silences=silences)
+        lines = table(cut).splitlines()
+        assert f"  ...and {1200 - listed} more tenants {said}" in lines
+        assert lines[-1] == f"  ...and {1200 - listed} more {said}"
 
 
 def test_tenants_ses_acts_on_are_listed_and_the_others_counted() -> None:

@@ -381,7 +381,7 @@ def _tail(status: Status) -> list[str]:
         lines.append(more.format(quiet) + " sending, of which SES says nothing (--json lists them)")
     if len(status.tenants) < status.tenants_total:
         left = status.tenants_total - len(status.tenants)
-        lines.append(f"  ...and {left} more tenants (--alerts lists more)")
+        lines.append(f"  ...and {left} more tenants ({_listing_more(len(status.tenants))})")
     silences = status.silences
     lines.append(f"SILENCES: {silences.total or 'none'}")
     for s in silences.items:
@@ -389,5 +389,11 @@ def _tail(status: Status) -> list[str]:
         matchers = f"rule={s.rule or '*'} domain={s.domain or '*'} severity={s.severity or '*'}"
         lines.append(f"  {s.id} {s.state} {matchers} until {ends}: {s.comment}")
     if len(silences.items) < silences.total:
-        lines.append(f"  ...and {silences.total - len(silences.items)} more (--alerts lists more)")
+        left = silences.total - len(silences.items)
+        lines.append(f"  ...and {left} more ({_listing_more(len(silences.items))})")
     return lines
+
+
+def _listing_more(listed: int) -> str:
+    """What lists more of ``listed`` tenants or silences, when a document has more."""
+    return "--alerts lists more" if listed < MAX_ALERTS else f"{MAX_ALERTS} is the most listed"
