@@ -273,3 +273,47 @@ async def test_a_provider_found_while_the_alert_fires_reaches_alertmanager_at_th
     assert (after["labels"], after["fingerprint"]) == (before["labels"], before["fingerprint"])
     assert [e["event_action"] for e in pd.accepted] == ["trigger"]
     assert len(pd.requests) == 1
+
+
+@pytest.mark.timeout(60)
+async def test_the_shipped_routing_sends_a_strangers_text_to_slack_escaped(
+    tmp_path: Path,
+) -> None:
+    """sesd's own alert posted to Alertmanager (the fleet overlay's sink), its
+    description holding a diagnostic a stranger wrote (``<!channel>``, a ``<url|link>``,
+    three backticks), routed by config/alertmanager/alertmanager.yml, run for real, to
+    Slack: Alertmanager escapes nothing for Slack, so the shipped template does. No
+    ``<``, ``>`` or backtick of it reaches Slack (no mention, link or code block), and
+    the diagnostic reads as written (Slack shows an entity as its character)."""
+    import aiohttp
+
+    from sesd.alerting.documents import alertmanager_documents
+    from tests.receivers import Receiver
+    from tests.test_text import HOSTILE, NOW, _alerting
+
+    pipeline, evaluator = _alerting(HOSTILE + " ```code``` ", 1)
+    evaluator.evaluate(pipeline.ledger, NOW)
+    (notification,) = evaluator.due(NOW, flush=True)
+    documents = alertmanager_documents(notification, 60.0, time.time())
+    assert "<!channel>" in documents[0]["annotations"]["description"]
+    text = (ROOT / "config" / "alertmanager" / "alertmanager.yml").read_text()
+    async with Receiver("slack") as slack, Receiver("pagerduty") as pd:
+        secrets = {"slack_webhook_url": slack.url, "pagerduty_routing_key": "R" * 32}
+        for name, value in secrets.items():
+            (tmp_path / name).write_text(value)
+            text = text.replace(f"/etc/alertmanager/secrets/{name}", str(tmp_path / name))
+        text = text.replace("group_wait: 30s", "group_wait: 1s")
+        text = text.replace(
+            "      - routing_key_file:", f"      - url: {pd.url}\n        routing_key_file:"
+        )
+        async with alertmanager(tmp_path, "", text) as url, aiohttp.ClientSession() as http:
+            async with http.post(f"{url}/api/v2/alerts", json=documents) as response:
+                assert response.status == 200
+            with anyio.fail_after(30):
+                await slack.wait_for(1)
+    (message,) = slack.accepted
+    shown = message["attachments"][0]["text"]
+    assert "&lt;!channel&gt;" in shown
+    assert "&lt;http://evil.example/x|click here&gt;" in shown
+    for raw in ("<", ">", "`"):
+        assert raw not in shown, raw
