@@ -286,6 +286,44 @@ def test_a_directory_replay_cannot_list_is_named(capsys: pytest.CaptureFixture[s
     assert f"sesd: replay skipped {closed}: cannot read: Permission denied" in err
 
 
+def test_a_directory_named_that_cannot_be_listed_is_not_called_empty(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A day's directory this user may not list, named on the command line: stderr said
+    it could not be read, then that it held no files, which sends the reader looking
+    for a copy that failed when the files are there. It says only that it cannot be
+    read; exit 3."""
+    with tempfile.TemporaryDirectory() as where:  # under /tmp, which any user may reach
+        archive = Path(where)
+        closed = archive / "02"
+        closed.mkdir()
+        (closed / "b.jsonl").write_text(json.dumps(f.delivery(["b@y.example"])) + "\n")
+        config = archive / "sesd.toml"
+        config.write_text("[providers]\nenabled = false\n")
+        for path in (archive, config):
+            path.chmod(0o755)
+        closed.chmod(0o700)
+        root = os.geteuid() == 0
+        if root:  # root lists any directory: list it as another user
+            os.chown(closed, 0, 0)
+            # Once as root first: what a replay imports lazily, this user may not read.
+            main(["replay", "--config", str(config), "--json", str(config)])
+            capsys.readouterr()
+            os.seteuid(NOBODY)
+        else:
+            closed.chmod(0)
+        try:
+            code = main(["replay", "--config", str(config), "--json", str(closed)])
+        finally:
+            if root:
+                os.seteuid(0)
+            closed.chmod(0o700)
+    err = capsys.readouterr().err
+    assert code == 3
+    assert f"sesd: replay skipped {closed}: cannot read: Permission denied" in err
+    assert "no files in this directory" not in err
+
+
 def test_a_link_to_a_directory_in_an_archive_is_followed_once(
     tmp_path: Path, config: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -149,6 +149,7 @@ def _local(path: str, add: Callable[[str], None]) -> list[str]:
     for match in matches:
         if os.path.isdir(match):
             walked = hidden = 0
+            before = len(problems)
             # A directory this user may not list is named, not left out without a word.
             unlisted = partial(_unlisted, problems)
             # Links to directories are followed (an archive of links to each month's
@@ -168,7 +169,8 @@ def _local(path: str, add: Callable[[str], None]) -> list[str]:
                 walked += len(shown)
                 for name in sorted(shown):
                     add(os.path.join(root, name))
-            if not walked and not pattern:
+            # Not "no files" of a walk that could not list a directory: they may be there.
+            if not walked and not pattern and len(problems) == before:
                 but = " but hidden ones (names starting with '.', which a walk leaves out)"
                 problems.append(f"{match}: no files in this directory{but if hidden else ''}")
         elif os.path.exists(match):
