@@ -22,6 +22,7 @@ from sesd.alerting.alert import Alert, Notification, percent
 from sesd.alerting.documents import alertmanager_documents, webhook_document
 from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.render import (
+    SLACK_MAX_BLOCKS,
     console_text,
     describe,
     details,
@@ -32,6 +33,7 @@ from sesd.alerting.rules import Status, Transition
 from sesd.alerting.silences import silence_command
 from sesd.config import core_settings, parse_config
 from sesd.core.pipeline import Pipeline
+from sesd.core.scopes import TENANT
 from sesd.core.windows import Breakdown
 from tests import factory as f
 from tests.test_rules import CONFIG, feed_spike
@@ -365,7 +367,7 @@ def test_a_section_at_slacks_3000_characters(length: int, cut: bool) -> None:
 
 
 def test_stranger_text_styles_nothing_in_slack() -> None:
-    """A recipient domain, a diagnostic, an MTA, an SMTP status and a configuration set
+    """A recipient domain, a diagnostic, an MTA, an SMTP status and a delay type
     written with Slack's style marks (``*bold*``, ``_italic_``, ``~strike~``): in the
     Slack message none of them bolds, slants or strikes anything (Slack has no escape
     for them: each is sent as a look-alike), while sesd's own bold stays bold; the
@@ -377,7 +379,6 @@ def test_stranger_text_styles_nothing_in_slack() -> None:
             diagnostics=[(f"smtp; 550 {styled}", 3)],
             mtas=[("mx_*_1.example", 3)],
             statuses=[("5.7.1 ~x~", 3)],
-            config_sets=["set_*a*_"],
             delay_types=[("Type_a_", 3)],
         ),
     )
@@ -390,14 +391,52 @@ def test_stranger_text_styles_nothing_in_slack() -> None:
     assert f"smtp; 550 {shown}" in section
     assert "mx\u02cd\u2217\u02cd1.example" in section
     assert "5.7.1 \u223cx\u223c" in section
-    assert "set\u02cd\u2217a\u2217\u02cd" in section
     assert "Type\u02cda\u02cd" in section
     assert section.startswith("*\u02cdx\u02cd.example*: delay_ratio *25.0%*")
     assert "\u02cdx\u02cd.example" in message["text"]
-    for raw in ("*bold*", "_italic_", "~strike~", "~x~", "mx_", "set_", "Type_", "*_x_."):
+    for raw in ("*bold*", "_italic_", "~strike~", "~x~", "mx_", "Type_", "*_x_."):
         assert raw not in section, raw
     assert "_x_" not in message["text"]
     assert styled in describe(alert)
+
+
+def test_the_senders_own_names_in_slack_are_as_written_to_be_copied() -> None:
+    """A tenant's name, a configuration set, an identity ARN and an account are the
+    sender's own, read to be pasted into SES's console, its CLI or a support case: in
+    Slack they keep their '_' (no look-alike), where a recipient domain's is replaced."""
+    arn = "arn:aws:ses:eu-west-1:123456789012:identity/mail_out.example"
+    alert = dataclasses.replace(
+        _alert(Transition.FIRING, "acme_corp"),
+        scope=TENANT,
+        accounts=["prod_main"],
+        breakdown=Breakdown(config_sets=["marketing_emails"], sources=[arn]),
+    )
+    rest = dataclasses.replace(alert, domain="beta_co")
+    message = slack_message(
+        Notification(
+            rule="r", kind=Transition.FIRING, severity="info", sinks=(), alerts=(alert,), at=T
+        )
+    )
+    section = message["blocks"][1]["text"]["text"]
+    assert section.startswith("*tenant acme_corp*: delay_ratio")
+    for name in ("marketing_emails", arn, "prod_main"):
+        assert name in section, name
+    assert "tenant acme_corp" in message["text"]
+    many = slack_message(
+        Notification(
+            rule="r",
+            kind=Transition.FIRING,
+            severity="info",
+            sinks=(),
+            alerts=(alert,) * (SLACK_MAX_BLOCKS - 2) + (rest,),
+            at=T,
+        )
+    )
+    more = [
+        b["text"]["text"] for b in many["blocks"] if b.get("text", {}).get("text", "")[:4] == "…and"
+    ]
+    assert len(more) == 1, more
+    assert "beta_co" in more[0]
 
 
 def test_the_mute_line_in_slack_is_the_command_as_run() -> None:

@@ -69,7 +69,7 @@ def headline(alert: Alert, *, state: bool = True, slack: bool = False) -> str:
         Transition.RESOLVED: "[RESOLVED] ",
     }[alert.kind]
     return (
-        f"{verb if state else ''}{alert.rule}: {_plain(slack)(subject(alert))} {alert.metric} "
+        f"{verb if state else ''}{alert.rule}: {_subject(alert, slack)} {alert.metric} "
         f"{_value(alert, alert.value)} ({alert.fires} {_value(alert, alert.threshold)}, "
         f"{alert.window} window)"
     )
@@ -102,6 +102,13 @@ def _top(pairs: list[tuple[str, int]], shown: Callable[[str], str] = str) -> str
 def _plain(slack: bool) -> Callable[[str], str]:
     """How a stranger's text is shown: in Slack, styling nothing; elsewhere as it is."""
     return slack_plain if slack else str
+
+
+def _subject(alert: Alert, slack: bool) -> str:
+    """:func:`subject`, a recipient domain made :func:`_plain`. A tenant's name is the
+    sender's own, and read to be copied into SES's console or CLI: left as written
+    (Slack styles no ``_`` inside a word, and escapes still apply)."""
+    return _plain(slack and alert.scope == DOMAIN)(subject(alert))
 
 
 def _from_ses(alert: Alert) -> bool:
@@ -200,7 +207,7 @@ def describe(alert: Alert, *, slack: bool = False) -> str:
     b = alert.breakdown
     mark = "*" if slack else ""
     plain = _plain(slack)  # a stranger's text: styling nothing in Slack
-    named = plain(subject(alert))
+    named = _subject(alert, slack)
     lines = [
         f"{mark}{named}{mark}: {alert.metric} {mark}{_value(alert, alert.value)}{mark} "
         f"(fires {alert.fires} {_value(alert, alert.threshold)}, "
@@ -233,10 +240,11 @@ def describe(alert: Alert, *, slack: bool = False) -> str:
             f"diagnostics: {_top(b.diagnostics[:3], plain)}",
             f"reporting MTAs: {_top(b.mtas, plain)}",
             f"message ids: {plain(', '.join(b.message_ids)) or '-'}",
-            f"identities: {plain(', '.join(b.sources)) or '-'}"
-            f"  regions: {plain(', '.join(alert.regions)) or '-'}"
-            f"  accounts: {plain(', '.join(alert.accounts)) or '-'}"
-            f"  configuration sets: {plain(', '.join(b.config_sets)) or '-'}",
+            # The sender's own names, to be copied (an AWS Support case asks for them).
+            f"identities: {', '.join(b.sources) or '-'}"
+            f"  regions: {', '.join(alert.regions) or '-'}"
+            f"  accounts: {', '.join(alert.accounts) or '-'}"
+            f"  configuration sets: {', '.join(b.config_sets) or '-'}",
         ]
         if alert.internal:
             lines.append(
@@ -268,7 +276,7 @@ def slack_message(notification: Notification) -> dict[str, Any]:
         blocks.append(block)
     shown = len(blocks) - 1
     if shown < len(alerts):
-        rest = slack_plain(", ".join(a.domain for a in alerts[shown:]))
+        rest = _plain(first.scope == DOMAIN)(", ".join(a.domain for a in alerts[shown:]))
         blocks.append({"type": "section", "text": _mrkdwn(
             f"…and {len(alerts) - shown} more: {rest}", SLACK_MAX_REST
         )})  # fmt: skip
