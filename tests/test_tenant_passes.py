@@ -8,6 +8,7 @@ on that same clock, so nothing sleeps."""
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -16,6 +17,7 @@ import anyio
 import anyio.lowlevel
 import pytest
 from aiobotocore.session import get_session
+from aiohttp import web
 from prometheus_client import CollectorRegistry
 from structlog.testing import capture_logs
 
@@ -448,3 +450,83 @@ async def test_a_tenants_resources_that_never_end_skip_that_tenant_not_the_map()
     }
     skipped = [e for e in logs if e["event"] == "sesd.tenants.tenant_skipped"]
     assert [e["tenant"] for e in skipped] == ["t00", "t01", "t02"]
+
+
+class _Looping(LocalTenants):
+    """An endpoint whose ListTenantResources of the tenant "looping" never ends without
+    ever repeating the token it was asked with: its first page names "7", "7" names "8",
+    "8" names "7" again (A, B, A...)."""
+
+    async def _answer(self, request: web.Request, operation: str) -> web.Response:
+        answer = await LocalTenants._answer(self, request, operation)
+        asked = json.loads(await request.read() or b"{}")
+        if operation != "ListTenantResources" or asked.get("TenantName") != "looping":
+            return answer
+        assert isinstance(answer.body, bytes)
+        found = json.loads(answer.body)
+        found["NextToken"] = "8" if asked.get("NextToken") == "7" else "7"
+        return web.json_response(found)
+
+
+async def test_a_tenants_resources_whose_tokens_loop_skip_that_tenant_not_the_map() -> None:
+    """ListTenantResources of one tenant names its pages in a loop (A, B, A: never the
+    token it was just asked with). The walk does not go round it until the poll's
+    time is up, poll after poll, with the map never replaced: the tenant is given up
+    at the token it named before (what was read of it kept), counted and logged, and
+    the walk goes on and ends in that poll; the map holds every tenant's resources."""
+    clock = Clock()
+    pipeline = _pipeline()
+    walks = pipeline.ledger.tenant_walks
+    async with _Looping(ACCOUNT, REGION) as tenants:
+        tenants.add("acme", ("CONFIGURATION_SET", "set-acme"))
+        tenants.add("looping", ("CONFIGURATION_SET", "set-looping"))
+        tenants.add("zeta", ("CONFIGURATION_SET", "set-zeta"))
+        async with tenant_poller(
+            tenants, pipeline, clock, recommendations=False, pace=1.0, sleep=clock.sleep,
+            walks=walks,
+        ) as poller:  # fmt: skip
+            with capture_logs() as logs, anyio.fail_after(30):
+                await poller.poll_once()
+    looping = [b for op, b in tenants.asked if op == "ListTenantResources" and "oop" in str(b)]
+    assert [body.get("NextToken") for body in looping] == [None, "7", "8"]
+    assert len(pipeline.ledger.tenant_map.arns) == 3
+    assert pipeline.ledger.tenant_walks.walks == {}
+    assert pipeline.ledger.accounts.errors == {
+        ("default", REGION, "list_tenant_resources", "EndlessList"): 1
+    }
+    skipped = [e for e in logs if e["event"] == "sesd.tenants.tenant_skipped"]
+    assert [e["tenant"] for e in skipped] == ["looping"]
+
+
+async def test_a_tenants_ever_new_pages_are_bounded_across_polls(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Past its one resource, a tenant's ListTenantResources goes on naming a next page,
+    empty, each with a token never seen before, and each call takes 100 s to answer:
+    a poll's time is up after two or three of them, so the walk resumes that tenant at
+    every poll. The bound on a tenant's pages (made 5 here, not to ask 10,000) counts
+    over those polls, not afresh at each: the tenant is given up at its fifth page, in
+    the third poll, and the map is replaced with every tenant's resources."""
+    import sesd.account.tenants
+
+    monkeypatch.setattr(sesd.account.tenants, "MAX_PAGES", 5)
+    clock = Clock()
+    pipeline = _pipeline()
+    async with LocalTenants(ACCOUNT, REGION) as tenants:
+        tenants.page = 1
+        tenants.add("acme", ("CONFIGURATION_SET", "set-acme"))
+        tenants.bottomless.add("ListTenantResources")
+        tenants.transit, tenants.advance = (100.0,), clock.advance
+        async with tenant_poller(
+            tenants, pipeline, clock, recommendations=False, walks=pipeline.ledger.tenant_walks
+        ) as poller:
+            for _ in range(3):
+                assert pipeline.ledger.tenant_map.arns == {}
+                with anyio.fail_after(30):
+                    await poller.poll_once()
+    assert tenants.calls["ListTenantResources"] == 5
+    assert list(pipeline.ledger.tenant_map.arns.values()) == ["acme"]
+    assert pipeline.ledger.tenant_walks.walks == {}
+    assert pipeline.ledger.accounts.errors == {
+        ("default", REGION, "list_tenant_resources", "EndlessList"): 1
+    }

@@ -73,3 +73,18 @@ def test_a_restart_resumes_only_a_walk_this_sesd_could_have_written() -> None:
     assert _resumed(_rows(where=("us-east-1", ACCOUNT))) == {}
     assert _resumed(_rows(next=3)) == {}
     assert _resumed(_rows(listing=True, next=1)) == {}
+
+
+def test_a_tenants_pages_read_are_carried_across_a_restart() -> None:
+    """How many pages of the walked tenant's resources were read is saved with the walk
+    and restored (its bound on pages counts on after a restart); a file from before it
+    was saved restores it as 0, and a count no sesd writes (negative) starts the walk
+    over. A key the reader does not know (as the count is to an older build) is
+    dropped, not refused: an older build resumes the walk of a file this one wrote."""
+    assert _resumed(_rows(pages=3))[TARGET].pages == 3
+    ((account, region, saved),) = _rows(pages=3)
+    del saved["pages"]
+    assert _resumed([[account, region, saved]])[TARGET].pages == 0
+    assert _resumed(_rows(pages=-1)) == {}
+    ((_, _, saved),) = _rows(pages=3)
+    assert msgspec.convert({**saved, "unknown": 1}, TenantWalk).pages == 3

@@ -325,7 +325,10 @@ class TenantPoller(Polls):
     async def _resources(self, target: Target, ses: Any, walk: TenantWalk, deadline: float) -> None:
         """Each tenant's resources from ``walk.next`` on, until ``deadline``. A resource
         of another AWS account than the tenants' drops the walk (resumed after the
-        account's label was pointed elsewhere): the next poll starts over."""
+        account's label was pointed elsewhere): the next poll starts over. A tenant whose
+        pages do not end (a token asked with before, or past :data:`MAX_PAGES` pages,
+        counted over the polls its walk spans) is given up, what was read of it kept."""
+        asked: set[str] = set()  # the tokens asked with, of the tenant being read
         while walk.next < len(walk.tenants) and self._clock() < deadline:
             if target not in self.targets:
                 return  # a reload removed it: the walk is dropped after this returns
@@ -333,7 +336,9 @@ class TenantPoller(Polls):
             args: dict[str, Any] = {"TenantName": name}
             if walk.token:
                 args["NextToken"] = walk.token
+                asked.add(walk.token)
             answer = await self._ask(target, ses.list_tenant_resources, **args)
+            walk.pages += 1
             for item in answer.get("TenantResources", []):
                 if item.get("ResourceType") in _MAPPED and not walk.add(name, item["ResourceArn"]):
                     del self._walks.walks[target]
@@ -344,17 +349,20 @@ class TenantPoller(Polls):
                     )  # fmt: skip
                     return
             token = answer.get("NextToken") or None
-            if token is not None and token == walk.token:
-                # The same page again (SES ends its lists): the tenant is given up, what
-                # was read of it kept, rather than the walk, and so the map, never ending.
+            if token is not None and (token in asked or walk.pages >= MAX_PAGES):
+                # Pages again, or without end (SES ends its lists): the tenant is given
+                # up, what was read of it kept, rather than the walk, and so the map,
+                # never ending.
+                seen = "a token it gave before" if token in asked else f"{MAX_PAGES} pages"
                 self.accounts.failed(target, "list_tenant_resources", EndlessList.__name__)
                 self._log.warning(
                     "sesd.tenants.tenant_skipped", account=target[0], region=target[1],
-                    tenant=name, hint="ListTenantResources named the token it was asked "
-                    "with: the walk goes on to the next tenant; check the SES endpoint_url",
+                    tenant=name, hint=f"ListTenantResources named {seen}: the walk goes "
+                    "on to the next tenant; check the SES endpoint_url, if one is set",
                 )  # fmt: skip
                 token = None
             walk.token = token
             if walk.token is None:
-                walk.next += 1
+                walk.next, walk.pages = walk.next + 1, 0
+                asked.clear()
                 self.accounts.record(target).tenants_mapped = walk.next

@@ -42,6 +42,10 @@ class TenantWalk:
     #: The token of the page to ask for next: ListTenants' while listing, then the
     #: ListTenantResources of tenant ``next``.
     token: str | None = None
+    #: How many pages of tenant ``next``'s resources were read: bounded (an endpoint's
+    #: list that never ends), over the polls and restarts its walk is resumed across. A
+    #: file from before it was kept reads 0: that tenant's bound counts from there.
+    pages: int = 0
     #: Resource ARN -> the tenants it belongs to, of the tenants walked.
     resources: dict[str, set[str]] = field(default_factory=dict)
 
@@ -78,6 +82,6 @@ class TenantWalks:
                 continue
             if walk.where is not None and walk.where[0] != region:
                 continue
-            if walk.next > len(walk.tenants) or (walk.listing and walk.next):
+            if walk.next > len(walk.tenants) or (walk.listing and walk.next) or walk.pages < 0:
                 continue  # not a walk this sesd wrote
             self.walks[(str(account), str(region))] = walk
