@@ -1,8 +1,8 @@
 """What the account and tenant polls take from SES's answers, and what they keep: a
 tenant's aggregate status derived when SES leaves it out, a state file's words cleaned
-as a live answer's, an account a reload removed not brought back by a poll under way,
-the age of AWS's own reputation figure, and a finding's event not undone by a list read
-before it."""
+as a live answer's, an account a reload removed not brought back by a poll under way
+and its tenants' statuses forgotten, the age of AWS's own reputation figure, and a
+finding's event not undone by a list read before it."""
 
 from __future__ import annotations
 
@@ -383,3 +383,39 @@ async def test_findings_a_reload_removes_mid_list_are_not_applied() -> None:
                 poller.targets = []  # as sesd.runtime.reload does
                 tenants.close()
     assert statuses.status[key].findings == []
+
+
+async def test_tenant_statuses_of_an_account_a_reload_removes_are_forgotten() -> None:
+    """Queues in eu-west-1 and us-east-1. SES paused globex in eu-west-1 (read by a
+    poll) and initech in us-east-1, and an event names a paused tenant of an AWS account
+    no poll names: three alerts fire. A reload removes eu-west-1's queue: no poll will
+    speak of globex there again, so what SES said of it is forgotten and its alert
+    resolves, as the account's own alerts do; initech's and the event's tenant stay."""
+    rule = '[tenants]\nenabled = true\n[[alerts.rules]]\nname = "tenant-paused"\n'
+    rule += 'metric = "tenant_sending_paused"\nwindow = "5m"\nabove = 0\n'
+    eu = f'[[queues]]\nurl = "https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/eu"\n'
+    us = f'[[queues]]\nurl = "https://sqs.us-east-1.amazonaws.com/{ACCOUNT}/us"\n'
+    config = parse_config(rule + eu + us)
+    pipeline = Pipeline(core_settings(config))
+    evaluator = Evaluator(config.alerts, [s.name for s in pipeline.ledger.specs])
+    statuses = pipeline.ledger.tenant_status
+    clock = Clock()
+    async with LocalTenants(ACCOUNT, REGION) as tenants:
+        tenants.add("globex")
+        tenants.pause("globex", "The bounce rate exceeded 15.0%.")
+        async with tenant_poller(tenants, pipeline, clock, recommendations=False) as poller:
+            await poller.poll_once()
+    paused = ("DISABLED", "AWS_MANAGED")
+    statuses.apply(TenantNotice("us-east-1", ACCOUNT, "initech", NOW, *paused))
+    statuses.apply(TenantNotice("us-east-1", "999999999999", "hooli", NOW, *paused))
+    fired = evaluator.evaluate(pipeline.ledger, clock.now)
+    assert sorted((a.kind.value, a.domain) for a in fired) == [
+        ("firing", "globex"), ("firing", "hooli"), ("firing", "initech")
+    ]  # fmt: skip
+    pipeline.reconfigure(core_settings(parse_config(rule + us)))
+    poller.targets = parse_config(rule + us).health_targets()  # as sesd.runtime.reload does
+    assert (*TARGET, "globex") not in statuses.status
+    assert statuses.status[("default", "us-east-1", "initech")].paused
+    assert statuses.status[("999999999999", "us-east-1", "hooli")].paused
+    (resolved,) = evaluator.evaluate(pipeline.ledger, clock.now + 60)
+    assert (resolved.kind.value, resolved.domain) == ("resolved", "globex")

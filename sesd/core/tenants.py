@@ -120,11 +120,16 @@ class TenantStatuses:
 
     def watch(self, watched: Iterable[tuple[str, str]]) -> None:
         """The (account, region)s polled now (a reload adds or drops some): each kept
-        tenant is counted under its own again, oldest first, as kept."""
-        self.watched = frozenset(watched)
+        tenant is counted under its own again, oldest first, as kept. What SES said of
+        the tenants of one no longer polled is forgotten, their alerts resolve: no poll
+        will speak of them again (a restart drops them alike), and the account's own
+        status goes too. Those only events named (under an AWS account id no poll
+        named) are kept, as they were before the reload."""
+        before, self.watched = self.watched, frozenset(watched)
         kept, self.status, self._groups = self.status, {}, {}
         for key, status in kept.items():
-            self._newest(key, status)
+            if key[:2] in self.watched or key[:2] not in before:
+                self._newest(key, status)
 
     def record(self, key: TenantKey) -> TenantStatus:
         """A tenant's status, to write what SES said into (made, ENABLED, on first use;
