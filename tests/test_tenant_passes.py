@@ -530,3 +530,68 @@ async def test_a_tenants_ever_new_pages_are_bounded_across_polls(
     assert pipeline.ledger.accounts.errors == {
         ("default", REGION, "list_tenant_resources", "EndlessList"): 1
     }
+
+
+class _Breaking(LocalTenants):
+    """An endpoint whose list ``breaking`` is throttled at every call after its first
+    ``answers`` pages of a poll (:meth:`next_poll` starts a poll's count)."""
+
+    breaking = ""
+    answers = 3
+    answered = 0
+
+    async def _answer(self, request: web.Request, operation: str) -> web.Response:
+        answer = await LocalTenants._answer(self, request, operation)
+        if operation == self.breaking and answer.status == 200:
+            self.answered += 1
+            if self.answered >= self.answers:
+                self.throttled.add(operation)
+        return answer
+
+    def next_poll(self) -> None:
+        self.answered = 0
+        self.throttled.clear()
+
+
+@pytest.mark.parametrize(
+    ("operation", "api"),
+    [
+        ("ListReputationEntities", "list_reputation_entities"),
+        ("ListRecommendations", "list_recommendations"),
+        ("ListTenants", "list_tenants"),
+    ],
+)
+async def test_a_list_of_ever_new_pages_broken_at_each_poll_is_bounded_across_polls(
+    monkeypatch: pytest.MonkeyPatch, operation: str, api: str
+) -> None:
+    """A list goes on naming a next page, each with a token never seen before, and is
+    throttled (each try) after three pages a poll: each poll resumes it where the last
+    one broke. The bound on its pages (made 5 here, not to ask 10,000) counts over
+    those polls, not afresh at each, or such a list would never reach it: the list is
+    given up as endless at its sixth page, in the second poll, and the third poll
+    starts it over from its first page."""
+    import sesd.account.tenants
+
+    monkeypatch.setattr(sesd.account.tenants, "MAX_PAGES", 5)
+    clock = Clock()
+    pipeline = _pipeline()
+    async with _Breaking(ACCOUNT, REGION) as tenants:
+        tenants.page, tenants.breaking = 1, operation
+        tenants.add("acme", ("CONFIGURATION_SET", "set-acme"))
+        tenants.bottomless.add(operation)
+        async with tenant_poller(tenants, pipeline, clock, recommendations=True) as poller:
+            for _ in range(2):
+                tenants.next_poll()
+                with anyio.fail_after(30):
+                    await poller.poll_once()
+            errors = pipeline.ledger.accounts.errors
+            assert errors.get(("default", REGION, api, "EndlessList")) == 1, errors
+            asked = [body.get("NextToken") for op, body in tenants.asked if op == operation]
+            assert asked[-1] == "5"  # the sixth page, the first five counted in the first poll
+            tenants.next_poll()
+            before = len(tenants.asked)
+            with anyio.fail_after(30):
+                await poller.poll_once()
+            first = _first(tenants, before, operation)
+            assert first is not None
+            assert "NextToken" not in first

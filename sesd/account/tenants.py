@@ -49,17 +49,22 @@ _MAPPED: Final = ("CONFIGURATION_SET", "EMAIL_IDENTITY")
 @dataclass(slots=True)
 class _List:
     """A paged list read over one poll or several: the token of the page to ask for
-    next (None: the first), when its first page was asked for, what was read so far."""
+    next (None: the first), when its first page was asked for, what was read so far,
+    and its pages and tokens so far (the bound on them holds across the polls)."""
 
     started: float
     token: str | None = None
     items: list[Any] = field(default_factory=list)
+    pages: int = 0
+    asked: set[str] = field(default_factory=set)
 
 
 class _Paged(Protocol):
-    """Where a paged list stands: the token of the page to ask for next."""
+    """Where a paged list stands: the token of the page to ask for next, and how many
+    of its pages were read (over the polls it was resumed across)."""
 
     token: str | None
+    pages: int
 
 
 class TenantPoller(Polls):
@@ -163,22 +168,25 @@ class TenantPoller(Polls):
         args: dict[str, Any],
         at: _Paged,
         each: Callable[[list[Any]], None],
+        asked: set[str],
     ) -> None:
         """The pages of a list from ``at.token`` to its end, each page's items given to
         ``each``, its token kept once answered: a break resumes there. A list that
-        does not end (:class:`~sesd.account.poller.EndlessList`) raises, as a failed
-        call does, rather than be read (and held) for ever."""
-        asked: set[str] = set()
+        does not end (:class:`~sesd.account.poller.EndlessList`: a token in ``asked``,
+        the tokens asked with, or past :data:`MAX_PAGES` pages, ``at.pages`` counted over
+        the polls a broken list is resumed across) raises, as a failed call does, rather
+        than be read (and held) for ever."""
         while True:
             token = {"NextToken": at.token} if at.token else {}
             if at.token:
                 asked.add(at.token)
             answer = await self._ask(target, getattr(ses, api), **args, **token)
+            at.pages += 1
             each(answer.get(key, []))
             at.token = answer.get("NextToken") or None
             if at.token is None:
                 return
-            if at.token in asked or len(asked) >= MAX_PAGES:
+            if at.token in asked or at.pages > MAX_PAGES:
                 seen = "a token it gave before" if at.token in asked else f"{MAX_PAGES} pages"
                 raise EndlessList(f"{api} named {seen}")
 
@@ -189,7 +197,7 @@ class TenantPoller(Polls):
         call failed: kept to resume at the next poll if SES may answer then (throttled,
         5xx), else started over."""
         at = self._lists.pop((target, api), None) or _List(self._clock())
-        read = partial(self._read, target, ses, api, key, args, at, at.items.extend)
+        read = partial(self._read, target, ses, api, key, args, at, at.items.extend, at.asked)
         if await self._call(target, api, read):
             return at
         if self._resumable(target, api):
@@ -212,7 +220,7 @@ class TenantPoller(Polls):
                 if name is not None:
                     at.items.append(name)
 
-        read = partial(self._read, target, ses, api, "ReputationEntities", {}, at, page)
+        read = partial(self._read, target, ses, api, "ReputationEntities", {}, at, page, at.asked)
         if await self._call(target, api, read):
             self._statuses.gone(target[0], target[1], set(at.items), at.started)
         elif self._resumable(target, api):
@@ -276,7 +284,7 @@ class TenantPoller(Polls):
                 if not self._resumable(target, api):
                     del walks[target]  # not to resume: the next poll starts over
                 return
-            walk.listing = False
+            walk.listing, walk.pages = False, 0  # from here, the first tenant's pages
             if target not in self.targets:
                 del walks[target]  # a reload removed it meanwhile
                 return
@@ -306,7 +314,8 @@ class TenantPoller(Polls):
 
     async def _listing(self, target: Target, ses: Any, walk: TenantWalk) -> None:
         """ListTenants from where the walk stands to its end, each page's tenants added
-        to the walk as it is read."""
+        to the walk as it is read; its pages counted in ``walk.pages`` (saved with the
+        walk), its tokens only over this poll's read (they are not saved)."""
 
         def page(tenants: list[Any]) -> None:
             for tenant in tenants:
@@ -320,7 +329,7 @@ class TenantPoller(Polls):
                 if valid_tenant(name := tenant.get("TenantName", "")):
                     walk.tenants.append(name)
 
-        await self._read(target, ses, "list_tenants", "Tenants", {}, walk, page)
+        await self._read(target, ses, "list_tenants", "Tenants", {}, walk, page, set())
 
     async def _resources(self, target: Target, ses: Any, walk: TenantWalk, deadline: float) -> None:
         """Each tenant's resources from ``walk.next`` on, until ``deadline``. A resource

@@ -42,9 +42,10 @@ class TenantWalk:
     #: The token of the page to ask for next: ListTenants' while listing, then the
     #: ListTenantResources of tenant ``next``.
     token: str | None = None
-    #: How many pages of tenant ``next``'s resources were read: bounded (an endpoint's
-    #: list that never ends), over the polls and restarts its walk is resumed across. A
-    #: file from before it was kept reads 0: that tenant's bound counts from there.
+    #: How many pages were read of ListTenants while listing, then of tenant ``next``'s
+    #: resources: bounded (an endpoint's list that never ends), over the polls and
+    #: restarts its walk is resumed across. A file from before it was kept reads 0: the
+    #: bound counts from there.
     pages: int = 0
     #: Resource ARN -> the tenants it belongs to, of the tenants walked.
     resources: dict[str, set[str]] = field(default_factory=dict)
