@@ -419,3 +419,29 @@ async def test_tenant_statuses_of_an_account_a_reload_removes_are_forgotten() ->
     assert statuses.status[("999999999999", "us-east-1", "hooli")].paused
     (resolved,) = evaluator.evaluate(pipeline.ledger, clock.now + 60)
     assert (resolved.kind.value, resolved.domain) == ("resolved", "globex")
+
+
+async def test_tenant_resources_of_an_account_a_reload_removes_map_no_more() -> None:
+    """Queues in eu-west-1 and us-east-1 of one AWS account. The poll of eu-west-1 maps
+    globex's configuration set to it; us-east-1's map has initech's. A reload removes
+    eu-west-1's queue: no walk will replace its map again, so its mail (on a queue it
+    shares with a watched account, say) no longer counts under globex, as what SES
+    said of globex is forgotten; us-east-1's resources still map to initech."""
+    eu = f'[[queues]]\nurl = "https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/eu"\n'
+    us = f'[[queues]]\nurl = "https://sqs.us-east-1.amazonaws.com/{ACCOUNT}/us"\n'
+    pipeline = Pipeline(core_settings(parse_config("[tenants]\nenabled = true\n" + eu + us)))
+    tenant_map = pipeline.ledger.tenant_map
+    initech = f"arn:aws:ses:us-east-1:{ACCOUNT}:configuration-set/set-initech"
+    tenant_map.replace("us-east-1", ACCOUNT, {initech: {"initech"}})
+    async with LocalTenants(ACCOUNT, REGION) as tenants:
+        tenants.add("globex", ("CONFIGURATION_SET", "set-globex"))
+        async with tenant_poller(tenants, pipeline, Clock(), recommendations=False) as poller:
+            await poller.poll_once()
+    sender = f"arn:aws:ses:{REGION}:{ACCOUNT}:identity/example.com"
+    assert tenant_map.tenant(sender, "set-globex") == "globex"
+    version = tenant_map.version
+    pipeline.reconfigure(core_settings(parse_config("[tenants]\nenabled = true\n" + us)))
+    assert tenant_map.tenant(sender, "set-globex") == UNKNOWN
+    assert tenant_map.version > version  # what was looked up from the old map is stale
+    us_sender = f"arn:aws:ses:us-east-1:{ACCOUNT}:identity/example.com"
+    assert tenant_map.tenant(us_sender, "set-initech") == "initech"

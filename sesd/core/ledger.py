@@ -211,7 +211,16 @@ class Ledger:
     def reconfigure(self, settings: CoreSettings) -> None:
         """Take what a reload may change: tracked domains and groups, and the tenants
         rules name (events from now on), the windows whose breakdowns rules read, the
-        canary's deadline and queue, where the queues are."""
+        canary's deadline and queue, where the queues are. The tenants' resources of an
+        (account, region) no longer polled are forgotten, as their statuses are: no walk
+        will replace them, and its mail (on a queue shared with a watched account) would
+        else count under its tenants for ever."""
+        gone = set(self.settings.watched) - set(settings.watched)
+        # Its AWS account ids, as the polls found them and as [[accounts]] named them.
+        ids = {*self.tenant_status.accounts.items(), *self.settings.account_names.items()}
+        for account_id, label in ids:
+            for region in {region for account, region in gone if account == label}:
+                self.tenant_map.replace(region, account_id, {})
         self.settings = settings
         self.domains.set_fixed(
             domain_labels(
