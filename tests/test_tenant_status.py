@@ -97,6 +97,72 @@ def test_the_resource_map_is_bounded_and_survives_a_restart() -> None:
     assert again.tenant(f"{WHERE}:identity/c", "") == "c"
 
 
+def test_a_resource_the_map_let_go_is_not_learned_again_by_a_word() -> None:
+    """A resource learned from SES's tag and then forgotten by a poll, pushed out of a
+    full map, or listed by a poll (whatever (region, account) its ARN names) is no
+    longer the event's to change: a later event naming another tenant adds nothing
+    and changes nothing. Each learned resource bumps the version from where it was."""
+    identity = f"{WHERE}:identity/x.example"
+    other = f"arn:aws:ses:us-east-1:{ACCOUNT}:identity/x.example"
+    tenants = TenantMap()
+    tenants.replace("us-east-1", ACCOUNT, {})
+    tenants.learn(identity, "", "globex", by_ses=True)
+    assert tenants.version == 2
+    tenants.replace("eu-west-1", ACCOUNT, {})
+    tenants.learn(identity, "", "acme", by_ses=False)
+    assert tenants.arns == {}
+    tenants.learn(other, "", "globex", by_ses=True)
+    tenants.replace("eu-west-1", ACCOUNT, {other: {"globex"}})
+    tenants.learn(other, "", "acme", by_ses=False)
+    assert tenants.arns == {other: "globex"}
+    full = TenantMap(max_entries=1)
+    full.learn(identity, "", "globex", by_ses=True)
+    full.learn(identity, "set", "globex", by_ses=True)  # pushes the identity out
+    full.learn(identity, "", "acme", by_ses=False)
+    assert full.arns == {f"{WHERE}:configuration-set/set": "globex"}
+    full.learn(identity, "", "globex", by_ses=True)
+    full.replace("us-east-1", ACCOUNT, {other: {"initech"}})  # pushes it out again
+    full.learn(identity, "", "acme", by_ses=False)
+    assert full.arns == {other: "initech"}
+
+
+def test_an_identity_is_read_from_its_arns_first_identity_part() -> None:
+    """An email identity's name may itself hold ':identity/' (a local part may hold ':'
+    and '/'): the configuration set's ARN is built from what comes before the first,
+    and a poll of that (region, account) forgets an ARN whatever colons its resource
+    holds (read from the right, they would name another account)."""
+    identity = f"{WHERE}:identity/a:identity/b@x.example"
+    tenants = TenantMap()
+    tenants.learn(identity, "set", "acme", by_ses=True)
+    assert tenants.arns == {f"{WHERE}:configuration-set/set": "acme"}
+    tenants.replace("eu-west-1", ACCOUNT, {f"{WHERE}:configuration-set/set": {"globex"}})
+    assert tenants.tenant(identity, "set") == "globex"
+    tenants.replace("eu-west-1", ACCOUNT, {identity: {"initech"}})
+    assert tenants.arns == {identity: "initech"}
+    tenants.replace("eu-west-1", ACCOUNT, {})
+    assert tenants.arns == {}
+
+
+def test_a_restore_keeps_each_row_a_live_read_could_have_made() -> None:
+    """A state file edited, or an older build's: a row no resource's ARN names (not an
+    ARN, or longer than any ARN) or naming a tenant SES could not is passed over, and
+    the rows after it are still read; a shared resource's row is kept as shared."""
+    head = f"{WHERE}:configuration-set/"
+    longest, too_long = head + "s" * (2048 - len(head)), head + "s" * (2049 - len(head))
+    shared = f"{WHERE}:identity/shared.example"
+    tenants = TenantMap()
+    tenants.restore(
+        [
+            ["not-an-arn", "acme"],
+            [too_long, "acme"],
+            [f"{WHERE}:identity/bad.example", "no good"],
+            [longest, "acme"],
+            [shared, AMBIGUOUS],
+        ]
+    )
+    assert tenants.arns == {longest: "acme", shared: AMBIGUOUS}
+
+
 def test_a_tenant_sends_unless_either_status_record_is_disabled() -> None:
     """SES's aggregate of the two records (yours, SES's): DISABLED when either is,
     REINSTATED when one is and neither is DISABLED; each record keeps its cause."""
