@@ -105,6 +105,31 @@ sys.exit(main())
 """
 
 
+def slow_to_open_added(tmp_path: Path) -> tuple[Path, list[str]]:
+    """A FIFO gate and the ``sesd run`` command (:data:`SLOW_TO_OPEN_ADDED`) it holds."""
+    gate = tmp_path / "gate"
+    os.mkfifo(gate)
+    return gate, [sys.executable, "-c", SLOW_TO_OPEN_ADDED, str(gate)]
+
+
+async def stopped_mid_reload(sesd: Any, gate: Path) -> int:
+    """SIGHUP, its config now adding the queue ``added``; SIGTERM while the reload waits
+    in that queue's opening, then let it go. The exit code."""
+    sesd.process.send_signal(signal.SIGHUP)
+    # Open once the reload waits in the added queue's opening.
+    held = await anyio.to_thread.run_sync(open, gate, "wb")
+    try:
+        sesd.process.send_signal(signal.SIGTERM)
+        with anyio.fail_after(20):
+            await sesd.wait_for_event("sesd.daemon.stopping")
+    finally:
+        held.close()
+    with anyio.fail_after(30):
+        await sesd.wait_for_event("sesd.daemon.stopped")
+        code: int = await sesd.process.wait()
+    return code
+
+
 @pytest.mark.timeout(60)
 async def test_a_stop_during_a_reload_that_adds_a_queue_starts_no_poller_of_it(
     local_sqs: LocalSqs, sqs: Any, tmp_path: Path
@@ -121,26 +146,13 @@ async def test_a_stop_during_a_reload_that_adds_a_queue_starts_no_poller_of_it(
         '[shutdown]\ngrace_period = "5s"\n'
     )
     path = config_file(tmp_path, text)
-    gate = tmp_path / "gate"
-    os.mkfifo(gate)
-    slow = [sys.executable, "-c", SLOW_TO_OPEN_ADDED, str(gate)]
+    gate, slow = slow_to_open_added(tmp_path)
     async with sesd_process(path, command=slow) as sesd:
         path.write_text(
             path.read_text()
             + f'\n[[queues]]\nurl = "{added}"\nname = "added"\nwait_time_seconds = 1\n'
         )
-        sesd.process.send_signal(signal.SIGHUP)
-        # Open once the reload waits in the added queue's opening.
-        held = await anyio.to_thread.run_sync(open, gate, "wb")
-        try:
-            sesd.process.send_signal(signal.SIGTERM)
-            with anyio.fail_after(20):
-                await sesd.wait_for_event("sesd.daemon.stopping")
-        finally:
-            held.close()
-        with anyio.fail_after(30):
-            await sesd.wait_for_event("sesd.daemon.stopped")
-            code = await sesd.process.wait()
+        code = await stopped_mid_reload(sesd, gate)
     stopping = next(i for i, r in enumerate(sesd.records) if r["event"] == "sesd.daemon.stopping")
     after = sesd.records[stopping:]
     assert not [r for r in after if r.get("queue") == "added"]
@@ -171,9 +183,7 @@ async def test_a_stop_during_a_reload_that_changes_the_canary_starts_no_canary(
             '[shutdown]\ngrace_period = "5s"\n'
         )
         path = config_file(tmp_path, text + canary)
-        gate = tmp_path / "gate"
-        os.mkfifo(gate)
-        slow = [sys.executable, "-c", SLOW_TO_OPEN_ADDED, str(gate)]
+        gate, slow = slow_to_open_added(tmp_path)
         async with sesd_process(path, command=slow) as sesd:
             with anyio.fail_after(20):
                 await ses.wait_for(lambda s: len(s.answered) == 1)
@@ -181,18 +191,7 @@ async def test_a_stop_during_a_reload_that_changes_the_canary_starts_no_canary(
                 path.read_text().replace('interval = "1h"', 'interval = "2h"')
                 + f'\n[[queues]]\nurl = "{added}"\nname = "added"\nwait_time_seconds = 1\n'
             )
-            sesd.process.send_signal(signal.SIGHUP)
-            # Open once the reload waits in the added queue's opening.
-            held = await anyio.to_thread.run_sync(open, gate, "wb")
-            try:
-                sesd.process.send_signal(signal.SIGTERM)
-                with anyio.fail_after(20):
-                    await sesd.wait_for_event("sesd.daemon.stopping")
-            finally:
-                held.close()
-            with anyio.fail_after(30):
-                await sesd.wait_for_event("sesd.daemon.stopped")
-                code = await sesd.process.wait()
+            code = await stopped_mid_reload(sesd, gate)
     assert len(ses.requests) == 1, ses.requests
     assert not [r for r in sesd.records if r.get("level") == "error" or "exception" in r]
     assert code == 0
