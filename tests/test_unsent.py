@@ -31,6 +31,21 @@ def _actions(pd: Receiver) -> list[str]:
     return [event["event_action"] for event in pd.accepted]
 
 
+async def _stopped_owing_pagerduty_a_resolve(
+    config: Any, sqs: Any, url: str, slack: Receiver, pd: Receiver, clock: Clock
+) -> None:
+    """A run in which PagerDuty takes a spike's trigger, then refuses (500) its resolve
+    until sesd stops: Slack has both, and the resolve is owed to PagerDuty."""
+    async with running(config, clock=clock):
+        await send_bodies(sqs, url, spike(f.T0))
+        with anyio.fail_after(20):
+            await pd.wait_for(1)
+        pd.script(*[Answer(500)] * 1000)
+        clock.now = f.T0 + 600  # the spike leaves the 5m window: resolved
+        with anyio.fail_after(20):
+            await slack.wait_for(2)  # Slack took the resolve; PagerDuty refuses it
+
+
 async def test_a_resolve_pagerduty_refused_until_the_stop_is_sent_after_the_restart(
     local_sqs: Any, sqs: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -42,14 +57,7 @@ async def test_a_resolve_pagerduty_refused_until_the_stop_is_sent_after_the_rest
     clock = Clock(f.T0)
     async with stateful(local_sqs, sqs, tmp_path, monkeypatch, grace="1s") as world:
         config, url, slack, pd, _ = world
-        async with running(config, clock=clock):
-            await send_bodies(sqs, url, spike(f.T0))
-            with anyio.fail_after(20):
-                await pd.wait_for(1)
-            pd.script(*[Answer(500)] * 1000)
-            clock.now = f.T0 + 600  # the spike leaves the 5m window: resolved
-            with anyio.fail_after(20):
-                await slack.wait_for(2)  # Slack took the resolve; PagerDuty refuses it
+        await _stopped_owing_pagerduty_a_resolve(config, sqs, url, slack, pd, clock)
         assert _actions(pd) == ["trigger"]
         pd._script.clear()  # healthy again
         clock.now = f.T0 + 660
@@ -112,14 +120,7 @@ async def test_a_resolve_owed_to_a_sink_the_restart_dropped_is_a_warning(
     clock = Clock(f.T0)
     async with stateful(local_sqs, sqs, tmp_path, monkeypatch, grace="1s") as world:
         config, url, slack, pd, _ = world
-        async with running(config, clock=clock):
-            await send_bodies(sqs, url, spike(f.T0))
-            with anyio.fail_after(20):
-                await pd.wait_for(1)
-            pd.script(*[Answer(500)] * 1000)
-            clock.now = f.T0 + 600  # the spike leaves the 5m window: resolved
-            with anyio.fail_after(20):
-                await slack.wait_for(2)  # Slack took the resolve; PagerDuty refuses it
+        await _stopped_owing_pagerduty_a_resolve(config, sqs, url, slack, pd, clock)
         pd._script.clear()
         clock.now = f.T0 + 660
         async with running(_without_pagerduty(config), clock=clock) as daemon:
