@@ -149,6 +149,20 @@ async def test_two_replicas_one_notification_a_silence_and_the_resolve(
     assert [body["status"] for body in receiver.bodies] == ["firing", "resolved"]
 
 
+def _shipped_config(tmp_path: Path, slack_url: str, pagerduty_url: str) -> str:
+    """config/alertmanager/alertmanager.yml run locally: its secrets files in
+    ``tmp_path`` pointing at local receivers, PagerDuty's URL too, group_wait 1s."""
+    text = (ROOT / "config" / "alertmanager" / "alertmanager.yml").read_text()
+    secrets = {"slack_webhook_url": slack_url, "pagerduty_routing_key": "R" * 32}
+    for name, value in secrets.items():
+        (tmp_path / name).write_text(value)
+        text = text.replace(f"/etc/alertmanager/secrets/{name}", str(tmp_path / name))
+    text = text.replace("group_wait: 30s", "group_wait: 1s")
+    return text.replace(
+        "      - routing_key_file:", f"      - url: {pagerduty_url}\n        routing_key_file:"
+    )
+
+
 @pytest.mark.timeout(60)
 async def test_the_shipped_routing_pages_pagerduty_with_a_summary_for_two_alerts(
     tmp_path: Path,
@@ -162,16 +176,8 @@ async def test_the_shipped_routing_pages_pagerduty_with_a_summary_for_two_alerts
 
     from tests.receivers import Receiver
 
-    text = (ROOT / "config" / "alertmanager" / "alertmanager.yml").read_text()
     async with Receiver("slack") as slack, Receiver("pagerduty") as pd:
-        secrets = {"slack_webhook_url": slack.url, "pagerduty_routing_key": "R" * 32}
-        for name, value in secrets.items():
-            (tmp_path / name).write_text(value)
-            text = text.replace(f"/etc/alertmanager/secrets/{name}", str(tmp_path / name))
-        text = text.replace("group_wait: 30s", "group_wait: 1s")
-        text = text.replace(
-            "      - routing_key_file:", f"      - url: {pd.url}\n        routing_key_file:"
-        )
+        text = _shipped_config(tmp_path, slack.url, pd.url)
         async with alertmanager(tmp_path, "", text) as url, aiohttp.ClientSession() as http:
             alerts = [
                 {
@@ -296,16 +302,8 @@ async def test_the_shipped_routing_sends_a_strangers_text_to_slack_escaped(
     (notification,) = evaluator.due(NOW, flush=True)
     documents = alertmanager_documents(notification, 60.0, time.time())
     assert "<!channel>" in documents[0]["annotations"]["description"]
-    text = (ROOT / "config" / "alertmanager" / "alertmanager.yml").read_text()
     async with Receiver("slack") as slack, Receiver("pagerduty") as pd:
-        secrets = {"slack_webhook_url": slack.url, "pagerduty_routing_key": "R" * 32}
-        for name, value in secrets.items():
-            (tmp_path / name).write_text(value)
-            text = text.replace(f"/etc/alertmanager/secrets/{name}", str(tmp_path / name))
-        text = text.replace("group_wait: 30s", "group_wait: 1s")
-        text = text.replace(
-            "      - routing_key_file:", f"      - url: {pd.url}\n        routing_key_file:"
-        )
+        text = _shipped_config(tmp_path, slack.url, pd.url)
         async with alertmanager(tmp_path, "", text) as url, aiohttp.ClientSession() as http:
             async with http.post(f"{url}/api/v2/alerts", json=documents) as response:
                 assert response.status == 200
