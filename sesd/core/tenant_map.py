@@ -101,7 +101,7 @@ class TenantMap:
         tenants send with it); a resource the polls mapped stays as it is."""
         head, _, _ = source_arn.partition(":identity/")
         arn = f"{head}:configuration-set/{config_set}" if config_set else source_arn
-        if not arn.startswith("arn:") or len(arn) > MAX_ARN:
+        if not _names_a_resource(arn):
             return  # no resource's (the configuration set is a tag's word): not kept
         known = self.arns.get(arn)
         if known is None and by_ses:
@@ -125,13 +125,18 @@ class TenantMap:
         a resource no ARN names, is not kept (its events count as unknown)."""
         for arn, tenant in rows:
             arn, tenant = str(arn), str(tenant)
-            if not arn.startswith("arn:") or len(arn) > MAX_ARN:
+            if not _names_a_resource(arn):
                 continue
             if tenant != AMBIGUOUS and not valid_tenant(tenant):
                 continue
             if len(self.arns) < self.max_entries:
                 self.arns[arn] = tenant
         self.version += 1
+
+
+def _names_a_resource(arn: str) -> bool:
+    """Whether ``arn`` can be a resource's, as the map keeps them: an ARN, bounded."""
+    return arn.startswith("arn:") and len(arn) <= MAX_ARN
 
 
 def _where(arn: str) -> tuple[str, str]:
