@@ -186,8 +186,8 @@ class TenantPoller(Polls):
             at.token = answer.get("NextToken") or None
             if at.token is None:
                 return
-            if at.token in asked or at.pages > MAX_PAGES:
-                seen = "a token it gave before" if at.token in asked else f"{MAX_PAGES} pages"
+            seen = _without_end(at.token, asked, at.pages, MAX_PAGES)
+            if seen is not None:
                 raise EndlessList(f"{api} named {seen}")
 
     async def _list(
@@ -358,11 +358,11 @@ class TenantPoller(Polls):
                     )  # fmt: skip
                     return
             token = answer.get("NextToken") or None
-            if token is not None and (token in asked or walk.pages >= MAX_PAGES):
+            seen = None if token is None else _without_end(token, asked, walk.pages, MAX_PAGES - 1)
+            if seen is not None:
                 # Pages again, or without end (SES ends its lists): the tenant is given
                 # up, what was read of it kept, rather than the walk, and so the map,
                 # never ending.
-                seen = "a token it gave before" if token in asked else f"{MAX_PAGES} pages"
                 self.accounts.failed(target, "list_tenant_resources", EndlessList.__name__)
                 self._log.warning(
                     "sesd.tenants.tenant_skipped", account=target[0], region=target[1],
@@ -375,3 +375,11 @@ class TenantPoller(Polls):
                 walk.next, walk.pages = walk.next + 1, 0
                 asked.clear()
                 self.accounts.record(target).tenants_mapped = walk.next
+
+
+def _without_end(token: str, asked: set[str], pages: int, most: int) -> str | None:
+    """Why a paged list whose next page is ``token`` looks endless: the token was asked
+    with before, or more than ``most`` pages were read; None while it does not."""
+    if token in asked:
+        return "a token it gave before"
+    return f"{MAX_PAGES} pages" if pages > most else None
