@@ -77,10 +77,15 @@ _CONTROL_RE: Final = re.compile(
 _MTA_TYPE_RE: Final = re.compile(r"\s*[A-Za-z][A-Za-z0-9-]{0,31}\s*;\s*")
 
 
+def _may_hold_address(text: str) -> bool:
+    """Whether ``text`` has an '@' or a '%40' (two scans in C): else no address."""
+    return "@" in text or "%40" in text
+
+
 def redact_addresses(text: str) -> str:
     """``text`` with every email address (an '@' or '%40' inside a word) replaced by
     :data:`ADDRESS`."""
-    if "@" not in text and "%40" not in text:
+    if not _may_hold_address(text):
         return text
     return _ADDRESS_RE.sub(_placeholder, text)
 
@@ -129,7 +134,7 @@ def clean_once(text: str) -> str:
     """:func:`clean` for a text that does not repeat (a message id): kept out of its
     cache, where thousands a minute would push out the texts that do repeat. Most need
     nothing, and two scans in C say so."""
-    if len(text) <= MAX_CHARS and "@" not in text and "%40" not in text and text.isprintable():
+    if len(text) <= MAX_CHARS and not _may_hold_address(text) and text.isprintable():
         return text
     return _cleaned(*_head(text, MAX_CHARS), MAX_CHARS)
 
