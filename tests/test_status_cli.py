@@ -28,8 +28,9 @@ from anyio.streams.buffered import BufferedByteReceiveStream
 from sesd.commands.demo.localhttp import LocalServer
 from sesd.commands.demo.localsqs import LocalSqs, free_port
 from sesd.commands.main import main
-from sesd.commands.status import DEFAULT_URL, default_url, table
+from sesd.commands.status import DEFAULT_URL, default_url
 from sesd.commands.status_fetch import MAX_ANSWER, base_url
+from sesd.commands.status_table import table
 from sesd.config import ConfigError, parse_config
 from sesd.io.build import revision
 from sesd.runtime.daemon import Daemon

@@ -396,7 +396,7 @@ def _counted(calls: list[str], name: str, real: Any, *args: Any) -> Any:
 def test_a_domain_in_idna_form_is_shown_with_its_unicode_form() -> None:
     """Labels are IDNA (xn--bcher-kva.de); the team that mails bücher.de reads it in its
     own script: the page, its alerts and `sesd status` show both, links keep IDNA."""
-    from sesd.commands.status import table
+    from sesd.commands.status_table import table
 
     w = world(now=NOW)
     events = [f.delivery([f"u{i}@bücher.de"], at=NOW - 50 + i) for i in range(10)]

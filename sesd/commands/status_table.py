@@ -1,0 +1,221 @@
+"""How ``sesd status`` draws the status document in a terminal: a header line (the
+daemon, its readiness, its config and state file), the queues, the alerts (firing
+first, each with its cause and silence), a table a scope (domains, providers,
+tenants by delay ratio), then the canary, the accounts, the tenants SES says
+something of, and the silences. Every line is text from the network made fit for a
+terminal."""
+
+from __future__ import annotations
+
+import unicodedata
+from typing import Final
+
+from sesd.core.text import clean
+from sesd.status.charts import STAGES, duration, moment, percent, seconds, walked, when
+from sesd.status.document import SAME_ADVICE, AlertRow, ScopeTable, Status
+from sesd.status.model import MAX_ALERTS
+from sesd.status.page import SHARE, built
+
+__all__ = ["table"]
+
+_NAMES: Final = {"domain": "DOMAINS", "provider": "PROVIDERS", "tenant": "TENANTS"}
+
+
+def _safe(text: object) -> str:
+    """Text from the network, fit for a terminal (control characters escaped)."""
+    return clean(str(text), 100_000)
+
+
+def table(status: Status, url: str = "") -> str:
+    """The status as a terminal shows it: alerts first, firing ones first."""
+    d = status.sesd
+    ready = "ready" if d.ready else f"NOT READY ({', '.join(d.not_ready)})"
+    reload = f"config loaded {moment(d.reload.at, status.at)}" + (
+        "" if d.reload.ok else ", LAST RELOAD FAILED"
+    )
+    if not d.state.ok:
+        reload += f", STATE FILE SAVE FAILED (last saved {moment(d.state.at, status.at)})"
+    # The replica that answered: through a Service, each redraw may come from another.
+    lines = [
+        f"sesd {built(d)}{f' at {url}' if url else ''}{f' on {d.host}' if d.host else ''}"
+        f"  as of {when(status.at)}  "
+        f"up {duration(d.uptime_seconds)}  {ready}  {reload}"
+    ]
+    if d.shared:
+        lines.append(SHARE)
+    for q in status.queues:
+        rate = "-" if q.received_per_second is None else f"{q.received_per_second:.1f}/s"
+        last = (
+            "never"
+            if q.last_receive_seconds_ago is None
+            else f"{duration(q.last_receive_seconds_ago)} ago"
+        )
+        lines.append(
+            f"queue {q.name} ({q.account}/{q.region}): {rate}, {q.received} received, "
+            f"{q.recent_errors} errors lately ({sum(q.errors.values())} since start), "
+            f"last receive {last}"
+        )
+    lag = status.lag
+    if lag.events:
+        lines.append(lag.text)
+    lines += _alerts(status)
+    for scope in status.scopes:
+        lines += _scope(scope)
+    lines += _tail(status)
+    return "\n".join(_safe(line) for line in lines)
+
+
+def _alerts(status: Status) -> list[str]:
+    alerts = status.alerts
+    lines = ["", f"ALERTS: {alerts.firing} firing, {alerts.total - alerts.firing} pending"]
+    for a, before in zip(alerts.items, [None, *alerts.items][:-1], strict=True):
+        lines += _alert(a, status.at, before)
+    if len(alerts.items) < alerts.total:
+        # Past the most a document lists, only /metrics has every alert.
+        every = "every alert is in /metrics, sesd_alerts_firing"
+        how = (
+            f"--alerts {alerts.total} lists them all"
+            if alerts.total <= MAX_ALERTS
+            else f"{MAX_ALERTS} is the most listed: {every}"
+            if len(alerts.items) >= MAX_ALERTS
+            else f"--alerts {MAX_ALERTS} lists the most: {every}"
+        )
+        lines.append(f"  ...and {alerts.total - len(alerts.items)} more ({how})")
+    return lines
+
+
+def _alert(a: AlertRow, at: float, before: AlertRow | None) -> list[str]:
+    lines = [
+        f"  {a.state.upper():<8} {a.severity:<8} {a.rule}: {a.scope} "
+        f"{a.shown or a.name}{f' (provider {a.provider})' if a.provider else ''} {a.metric} "
+        f"{a.value_text} ({a.fires} {a.threshold_text}, {a.window} window) since "
+        f"{moment(a.since, at)}"
+    ]
+    if a.cause is not None:
+        above = before.cause if before is not None else None
+        advice = (
+            SAME_ADVICE if above is not None and above.advice == a.cause.advice else a.cause.advice
+        )
+        lines.append(f"           cause: {a.cause.label} ({a.cause.noted}): {advice}")
+    if a.stage:
+        lines.append(f"           where: {a.stage}")
+    lines += [f"           {note}" for note in a.notes]
+    if a.silence is not None:
+        end = a.silence.ends_at
+        ends = "until resolved" if end is None else f"until {moment(end, at)}"
+        lines.append(f"           silenced {ends}: {a.silence.comment} ({a.silence.id})")
+    return lines
+
+
+def _fit(name: str, width: int) -> str:
+    """A name cut to its column (a domain may have 253 characters) and padded to it:
+    its head and tail, the middle left out, so the columns after it stay in line. A
+    wide (CJK) character takes two of a terminal's columns."""
+    if _cells(name) > width:
+        head = _start(name, (width - 1) // 2)
+        tail = _start(name[::-1], width - 1 - _cells(head))[::-1]
+        name = f"{head}…{tail}"
+    return name + " " * (width - _cells(name))
+
+
+def _cell(char: str) -> int:
+    if unicodedata.combining(char):
+        return 0
+    return 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
+
+
+def _cells(text: str) -> int:
+    """How many terminal columns ``text`` takes."""
+    return sum(_cell(char) for char in text)
+
+
+def _start(text: str, cells: int) -> str:
+    """The longest start of ``text`` that takes at most ``cells`` columns."""
+    used = 0
+    for i, char in enumerate(text):
+        used += _cell(char)
+        if used > cells:
+            return text[:i]
+    return text
+
+
+def _scope(t: ScopeTable) -> list[str]:
+    title = f"{_NAMES.get(t.axis, t.axis.upper())} by delay ratio over {t.window}"
+    lines = ["", f"{title} ({len(t.items)} of {t.total})"]
+    if not t.items:
+        return lines
+    width = min(40, max(len(t.axis), *(_cells(r.shown or r.name) for r in t.items)))
+    lines.append(
+        f"  {t.axis:<{width}} {'delivered':>9} {'delayed':>8} {'delay%':>7} {'pending':>8} "
+        f"{'p95 delay':>9}  {'top cause':<16} firing"
+    )
+    lines += [
+        f"  {_fit(r.shown or r.name, width)} {r.delivered:>9} {r.delayed:>8} "
+        f"{percent(r.delay_ratio):>7} "
+        f"{r.pending:>8} {seconds(r.delay_p95_seconds):>9}  {r.top_cause or '-':<16} "
+        f"{', '.join(r.firing) or '-'}"
+        for r in t.items
+    ]
+    return lines
+
+
+def _tail(status: Status) -> list[str]:
+    lines = [""]
+    c = status.canary
+    if c is None:
+        lines.append("CANARY: none sent")
+    else:
+        last = c.recent[-1] if c.recent else None
+        timings = (
+            "none back yet"
+            if last is None
+            else ", ".join(f"{n} {seconds(getattr(last, f), 2)}" for f, _, n in STAGES)
+            + f", end to end {seconds(last.end_to_end_seconds, 2)}"
+        )
+        lines.append(
+            f"CANARY: {c.sent} sent, {c.back} back, {c.missing} missing in the last hour; "
+            f"last: {timings}"
+        )
+    for a in status.accounts:
+        sending = (
+            "-" if a.sending_enabled is None else ("enabled" if a.sending_enabled else "PAUSED")
+        )
+        lines.append(
+            f"ACCOUNT {a.account}/{a.region}: sending {sending}, "
+            f"enforcement {a.enforcement or '-'}, bounce {percent(a.bounce_ratio)} "
+            f"(AWS {percent(a.aws_bounce_ratio)}), complaint {percent(a.complaint_ratio)} "
+            f"(AWS {percent(a.aws_complaint_ratio)}) over {a.sends} sends"
+        )
+        walk = walked(a.tenants_listed, a.tenants_mapped, a.tenant_map_at, status.at)
+        lines[-1] += "" if walk == "-" else f"; tenants: {walk}"
+    # Those SES acts on (paused, findings) come first; a platform's hundreds of others
+    # would bury them, so they are counted (--json lists them).
+    quiet = 0
+    for t in status.tenants:
+        if t.sending == "ENABLED" and not (t.cause or t.impact or t.findings):
+            quiet += 1
+            continue
+        why = (f", impact {t.impact}" if t.impact else "") + (f": {t.cause}" if t.cause else "")
+        lines.append(f"TENANT {t.tenant} ({t.account}/{t.region}): {t.sending}{why}")
+        lines += [f"  finding {finding}" for finding in t.findings]
+    if quiet:
+        more = "  ...and {} more tenants" if quiet < len(status.tenants) else "TENANTS: {}"
+        lines.append(more.format(quiet) + " sending, of which SES says nothing (--json lists them)")
+    if len(status.tenants) < status.tenants_total:
+        left = status.tenants_total - len(status.tenants)
+        lines.append(f"  ...and {left} more tenants ({_listing_more(len(status.tenants))})")
+    silences = status.silences
+    lines.append(f"SILENCES: {silences.total or 'none'}")
+    for s in silences.items:
+        ends = "when its alert resolves" if s.ends_at is None else moment(s.ends_at, status.at)
+        matchers = f"rule={s.rule or '*'} domain={s.domain or '*'} severity={s.severity or '*'}"
+        lines.append(f"  {s.id} {s.state} {matchers} until {ends}: {s.comment}")
+    if len(silences.items) < silences.total:
+        left = silences.total - len(silences.items)
+        lines.append(f"  ...and {left} more ({_listing_more(len(silences.items))})")
+    return lines
+
+
+def _listing_more(listed: int) -> str:
+    """What lists more of ``listed`` tenants or silences, when a document has more."""
+    return "--alerts lists more" if listed < MAX_ALERTS else f"{MAX_ALERTS} is the most listed"
