@@ -22,10 +22,11 @@ from sesd.config import HttpConfig, parse_config
 from sesd.runtime.http import http_server
 from sesd.status import routes
 from sesd.status.charts import duration, sparkline_svg
-from sesd.status.document import ScopeDetail, Status
+from sesd.status.document import Status
 from sesd.status.model import build_status, read_counters, scope_page
 from sesd.status.page import status_html
 from sesd.status.routes import add_status_routes
+from sesd.status.scope_document import ScopeDetail
 from sesd.status.scope_page import scope_html
 from tests import factory as f
 from tests.conftest import make_queue, running, send_bodies

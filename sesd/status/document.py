@@ -1,5 +1,5 @@
-"""The status document: what ``/api/v1/status`` and ``/api/v1/{axis}/{name}`` answer,
-what the page shows and what ``sesd status`` prints.
+"""The status document: what ``/api/v1/status`` answers, what the page shows and what
+``sesd status`` prints (one label's document is in sesd.status.scope_document).
 
 Typed, frozen structs, encoded and decoded by msgspec: the daemon builds them
 (sesd.status.model, sesd.status.scopes), the CLI decodes the JSON into the same
@@ -19,20 +19,16 @@ import msgspec
 
 __all__ = [
     "SCHEMA",
-    "SCOPE_SCHEMA",
     "AccountRow",
     "AlertList",
     "AlertRow",
-    "BreakdownView",
     "CanaryRun",
     "CanaryView",
     "CauseView",
-    "Counted",
     "DaemonView",
     "LagView",
     "QueueView",
     "ReloadView",
-    "ScopeDetail",
     "ScopeRow",
     "ScopeTable",
     "SilenceList",
@@ -40,12 +36,10 @@ __all__ = [
     "SilenceRow",
     "Status",
     "TenantRow",
-    "WindowView",
 ]
 
-#: The documents' names; fields are only ever added within one.
+#: The document's name; fields are only ever added within one.
 SCHEMA: Final = "sesd.status.v1"
-SCOPE_SCHEMA: Final = "sesd.scope.v1"
 
 
 class ReloadView(msgspec.Struct, frozen=True, kw_only=True):
@@ -333,66 +327,3 @@ class Status(msgspec.Struct, frozen=True, kw_only=True):
     #: How many tenants SES spoke of, ``tenants`` listing the first (0 from a sesd that
     #: did not say).
     tenants_total: int = 0
-
-
-class Counted(msgspec.Struct, frozen=True, kw_only=True):
-    """A value and how many recipients it came with."""
-
-    name: str
-    count: int
-
-
-class WindowView(msgspec.Struct, frozen=True, kw_only=True):
-    """One window of one domain, provider or tenant."""
-
-    window: str
-    seconds: float
-    sent: int
-    delivered: int
-    delayed: int
-    bounced: int
-    complained: int
-    suppressed: int
-    delay_ratio: float | None
-    bounce_ratio: float | None
-    complaint_ratio: float | None
-    delivery_ratio: float | None
-    processing_p95_seconds: float | None
-    delivery_p95_seconds: float | None
-    delay_duration_p95_seconds: float | None
-    #: Delayed recipients per cause, exactly, most first.
-    causes: list[Counted]
-    #: Delay ratio per bucket, oldest first.
-    sparkline: list[float | None]
-    step_seconds: float
-
-
-class BreakdownView(msgspec.Struct, frozen=True, kw_only=True):
-    """What problem events said in ``window`` (the widest window that keeps them; None
-    when no rule reads a window, and none is kept): top values, most first."""
-
-    window: str | None
-    causes: list[Counted]
-    delay_types: list[Counted]
-    statuses: list[Counted]
-    diagnostics: list[Counted]
-    mtas: list[Counted]
-    #: Recipient domains with problems (for a provider or a tenant).
-    domains: list[Counted]
-    #: The newest example message ids, newest first.
-    message_ids: list[str]
-
-
-class ScopeDetail(msgspec.Struct, frozen=True, kw_only=True):
-    """``/api/v1/{axis}/{name}``: one domain, provider or tenant."""
-
-    schema: str = SCOPE_SCHEMA
-    at: float
-    axis: str
-    name: str
-    pending: int
-    windows: list[WindowView]
-    breakdown: BreakdownView
-    alerts: list[AlertRow]
-    #: What SES says of it (a tenant).
-    tenants: list[TenantRow]

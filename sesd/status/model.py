@@ -27,9 +27,9 @@ from sesd.status.document import (
     LagView,
     QueueView,
     ReloadView,
-    ScopeDetail,
     Status,
 )
+from sesd.status.scope_document import ScopeDetail
 from sesd.status.scopes import find_label, scope_detail, scope_tables, tenant_rows
 from sesd.status.sources import CLOCK_OFF, Sample, Sources
 

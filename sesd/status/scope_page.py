@@ -8,8 +8,8 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from sesd.status.charts import esc, named, percent, seconds, sparkline_svg
-from sesd.status.document import BreakdownView, Counted, ScopeDetail, WindowView
 from sesd.status.markup import alerts_html, empty, page_shell, row, table, td, tenants_html
+from sesd.status.scope_document import BreakdownView, Counted, ScopeDetail, WindowView
 
 __all__ = ["not_found_page", "scope_html", "scope_main"]
 

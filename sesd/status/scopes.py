@@ -21,16 +21,8 @@ from sesd.core.text import clean
 from sesd.core.windows import DomainWindows, Summary
 from sesd.status.alerts import link
 from sesd.status.charts import named
-from sesd.status.document import (
-    AlertRow,
-    BreakdownView,
-    Counted,
-    ScopeDetail,
-    ScopeRow,
-    ScopeTable,
-    TenantRow,
-    WindowView,
-)
+from sesd.status.document import AlertRow, ScopeRow, ScopeTable, TenantRow
+from sesd.status.scope_document import BreakdownView, Counted, ScopeDetail, WindowView
 
 __all__ = [
     "AXES",
