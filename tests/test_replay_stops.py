@@ -260,7 +260,8 @@ def test_bytes_appended_to_a_gzip_stream_are_not_gzip_and_the_stream_is_replayed
 def test_a_gzip_header_naming_another_compression_is_damaged(tmp_path: Path) -> None:
     """A gzip header whose compression method is not deflate (the only one gzip
     defines): the input is damaged there, not read as anything."""
-    from sesd.commands.replay.archive import Source, bodies
+    from sesd.commands.replay.archive import bodies
+    from sesd.commands.replay.inputs import Source
 
     packed = bytearray(gzip.compress(b"".join(_lines(3, seed=9)), mtime=0))
     packed[2] = 7
@@ -277,7 +278,8 @@ def test_a_document_too_large_stops_where_it_starts(tmp_path: Path) -> None:
     """An indented document larger than the bound (read whole, it would be held whole)
     stops its input where it starts; the array before it was replayed. The bound is
     lowered here so that the test writes kilobytes, not 256 MiB."""
-    from sesd.commands.replay.archive import Source, Stop, bodies
+    from sesd.commands.replay.archive import bodies
+    from sesd.commands.replay.inputs import Source, Stop
 
     head = b'[{"Body": "a"}, {"Body": "b"}]\n  '
     dump = {"Messages": [{"Body": "x" * 100} for _ in range(40)]}
@@ -400,7 +402,8 @@ def test_what_a_stop_drops_is_counted_in_any_form(
     after the last whole value read (a line cut off with the byte-order mark before it,
     an array's element, an indented document read whole: ``None``, all of the data) are
     what the stop drops, counted exactly; the offset reached is the data's end."""
-    from sesd.commands.replay.archive import Source, bodies
+    from sesd.commands.replay.archive import bodies
+    from sesd.commands.replay.inputs import Source
 
     dropped = data if dropped is None else dropped
     assert data.endswith(dropped)

@@ -1,13 +1,14 @@
 """Recorded events, read as a stream: memory does not depend on the input's size.
 
-Inputs: files, directories (recursive, in name order; names starting with '.' left
-out), globs, ``s3://bucket/prefix`` (sesd.commands.replay.archive_s3: in key order), ``-`` (stdin);
-``.gz`` files are decompressed as they are read. In each, newline-delimited
-JSON, or JSON objects written back to back with no delimiter (Kinesis Data
-Firehose's default), a JSON array (of events, envelopes or SQS messages: read
-element by element), or an SQS ``receive-message`` output with ``Messages``
-(indented, as the AWS CLI writes it: at most ten messages, read whole). An
-object with a string ``Body`` is an SQS message and its body is used.
+Inputs (listed by sesd.commands.replay.inputs): files, directories (recursive, in name
+order; names starting with '.' left out), globs, ``s3://bucket/prefix``
+(sesd.commands.replay.archive_s3: in key order), ``-`` (stdin); ``.gz`` files are
+decompressed as they are read. In each, newline-delimited JSON, or JSON objects
+written back to back with no delimiter (Kinesis Data Firehose's default), a JSON
+array (of events, envelopes or SQS messages: read element by element), or an SQS
+``receive-message`` output with ``Messages`` (indented, as the AWS CLI writes it: at
+most ten messages, read whole). An object with a string ``Body`` is an SQS message
+and its body is used.
 
 A value larger than :data:`MAX_BODY` is not decoded: it is counted and
 skipped, and the stream goes on. A file that cannot be read is reported, and
@@ -17,14 +18,11 @@ too large to read whole) keeps what was read before, and says where it stopped.
 
 from __future__ import annotations
 
-import glob
 import io
 import os
 import select
 import sys
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
-from functools import partial
 from typing import IO, Any, Final
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -32,6 +30,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from sesd.commands.replay.archive_s3 import S3Reader, is_s3
 from sesd.commands.replay.formats import HEAD, Unread, unread
 from sesd.commands.replay.gunzip import Gunzip, GzipStop
+from sesd.commands.replay.inputs import Source, Stop, describe, sources
 from sesd.commands.replay.json_scan import skip_value
 from sesd.commands.replay.json_stream import (
     MAX_BODY,
@@ -47,148 +46,10 @@ from sesd.commands.replay.json_stream import (
     pretty,
 )
 
-__all__ = ["Source", "Stop", "bodies", "place", "read_paths", "sources"]
+__all__ = ["bodies", "read_paths"]
 
 #: How much is read at a time.
 _CHUNK: Final = 1 << 20
-
-
-@dataclass(frozen=True, slots=True)
-class Stop:
-    """Where reading an input stopped short, and why (``reason``, a word; ``detail``):
-    ``at``, the offset reached in its data (in the decompressed data of a gzipped
-    input) or, for a document too large, where that document starts; ``compressed``,
-    how many bytes of a gzipped input were read by then (None: not gzipped);
-    ``dropped``, the bytes before ``at`` not a whole value (the line, array element or
-    indented document the stop cut off: not replayed; None: not known);
-    ``read_to_end``, every byte of the input was read first (a gzip check failed at
-    its end)."""
-
-    reason: str
-    detail: str
-    at: int
-    compressed: int | None = None
-    dropped: int | None = None
-    read_to_end: bool = False
-
-
-@dataclass(slots=True)
-class Source:
-    """One input: a path (``-`` for stdin), its size when known, what went wrong, how
-    many values were read from it (so a value's place in the whole input can be named
-    by its input and its place there), where the last one's value starts (its byte
-    offset; in the decompressed data of a gzipped input), whether it was gzipped, and
-    where reading it stopped short (None: it was read to its end, or not at all)."""
-
-    name: str
-    size: int | None = None
-    errors: list[str] = field(default_factory=list)
-    values: int = 0
-    at: int = 0
-    gzipped: bool = False
-    stopped: Stop | None = None
-
-
-def sources(paths: Iterable[str], s3: S3Reader | None = None) -> tuple[list[Source], list[str]]:
-    """The inputs ``paths`` name (directories walked in name order, globs expanded,
-    ``s3://`` prefixes listed in key order), and a line for each that names nothing
-    readable. A file named twice (a recursive glob matches a directory and the files in
-    it; two arguments overlap) is read once: twice would count its events twice."""
-    found: list[Source] = []
-    problems: list[str] = []
-    seen: set[str] = set()
-
-    def add(file: str) -> None:
-        real = os.path.realpath(file)
-        if real not in seen:
-            seen.add(real)
-            found.append(_source(file))
-
-    for path in paths:
-        if path == "-":
-            found.append(Source("-"))
-            continue
-        if not is_s3(path):
-            problems += _local(path, add)
-            continue
-        if s3 is None:
-            problems.append(f"{path}: S3 inputs need an S3 reader")
-            continue
-        try:
-            listed = s3.objects(path)
-        except (ClientError, BotoCoreError, OSError) as exc:
-            problems.append(f"{path}: cannot list: {_describe(exc)}")
-            continue
-        if not listed:
-            problems.append(f"{path}: no objects under this prefix")
-        found.extend(Source(name, size) for name, size in listed)
-    return found, problems
-
-
-def place(items: Iterable[Source], read: int) -> tuple[Source | None, int]:
-    """The input the ``read``-th body of :func:`bodies` came from (counted from 1 over
-    every input), and its place among that input's values (in a file of one event a
-    line, its line once blank lines are left out). Asked while that body is the last
-    read, the input's ``at`` is where its value starts."""
-    for source in items:
-        if read <= source.values:
-            return source, read
-        read -= source.values
-    return None, read
-
-
-def _local(path: str, add: Callable[[str], None]) -> list[str]:
-    """Each file a local path or glob names, to ``add``; the problems found."""
-    problems = []
-    # A file or directory of that name is what the path names, even with a glob's
-    # characters in it (`events[prod].jsonl`: as a glob, `eventsp.jsonl`).
-    pattern = glob.has_magic(path) and not os.path.lexists(path)
-    matches = sorted(glob.glob(path, recursive=True)) if pattern else [path]
-    if not matches:
-        problems.append(f"{path}: no such file or directory")
-    for match in matches:
-        if os.path.isdir(match):
-            walked = hidden = 0
-            before = len(problems)
-            # A directory this user may not list is named, not left out without a word.
-            unlisted = partial(_unlisted, problems)
-            # Links to directories are followed (an archive of links to each month's
-            # disk); a directory reached again (a link to an ancestor) is not walked.
-            walked_dirs: set[str] = set()
-            for root, dirs, files in os.walk(match, onerror=unlisted, followlinks=True):
-                real = os.path.realpath(root)
-                if real in walked_dirs:
-                    dirs.clear()
-                    continue
-                walked_dirs.add(real)
-                # Names starting with '.' are no archive's: .DS_Store, .gitkeep, an
-                # editor's swap file, .git. Each would be invalid values. Named, one is read.
-                shown = [name for name in files if not name.startswith(".")]
-                hidden += len(files) - len(shown)
-                dirs[:] = sorted(name for name in dirs if not name.startswith("."))
-                walked += len(shown)
-                for name in sorted(shown):
-                    add(os.path.join(root, name))
-            # Not "no files" of a walk that could not list a directory: they may be there.
-            if not walked and not pattern and len(problems) == before:
-                but = " but hidden ones (names starting with '.', which a walk leaves out)"
-                problems.append(f"{match}: no files in this directory{but if hidden else ''}")
-        elif os.path.exists(match):
-            add(match)
-        else:
-            problems.append(f"{match}: no such file or directory")
-    return problems
-
-
-def _unlisted(problems: list[str], exc: OSError) -> None:
-    problems.append(f"{exc.filename}: cannot read: {_describe(exc)}")
-
-
-def _source(path: str) -> Source:
-    try:
-        return Source(path, os.path.getsize(path))
-    except OSError:
-        return Source(path)
 
 
 def _open(source: Source, s3: S3Reader | None) -> IO[bytes] | Gunzip:
@@ -225,7 +86,7 @@ def bodies(
         try:
             handle = _open(source, s3)
         except (OSError, ClientError, BotoCoreError) as exc:
-            source.errors.append(f"{source.name}: cannot read: {_describe(exc)}")
+            source.errors.append(f"{source.name}: cannot read: {describe(exc)}")
             continue
         except Unread as exc:
             source.errors.append(f"{source.name}: {exc}")
@@ -245,7 +106,7 @@ def bodies(
             )
         except (OSError, ClientError, BotoCoreError) as exc:
             read = _tell(handle) if source.gzipped else None
-            source.stopped = Stop("read_error", _describe(exc), chunks.read, read, chunks.held)
+            source.stopped = Stop("read_error", describe(exc), chunks.read, read, chunks.held)
         finally:
             if source.name != "-":
                 handle.close()
@@ -288,14 +149,6 @@ class _Interruptible(io.RawIOBase):
         while not select.select([self._fd], [], [], _SIGNAL_CHECK)[0]:
             pass  # back in Python: a pending Ctrl-C raises here
         return os.readv(self._fd, [buffer])
-
-
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, ClientError):
-        return str(exc.response.get("Error", {}).get("Code", type(exc).__name__))
-    if isinstance(exc, OSError) and exc.strerror:
-        return exc.strerror
-    return str(exc) or type(exc).__name__
 
 
 def _chunks(handle: IO[bytes] | Gunzip, on_bytes: Callable[[int], None]) -> Iterator[bytes]:

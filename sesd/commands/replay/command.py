@@ -22,9 +22,10 @@ import msgspec
 from tqdm import tqdm
 
 from sesd.commands.common import Commands, config_error, load, no_secrets, with_config
-from sesd.commands.replay.archive import Source, bodies, place, sources
+from sesd.commands.replay.archive import bodies
 from sesd.commands.replay.archive_s3 import S3Reader, is_s3
 from sesd.commands.replay.engine import UTF16_ADVICE, Replay, Where
+from sesd.commands.replay.inputs import Source, place, sources
 from sesd.commands.replay.text import named, render_text, stopped_line
 from sesd.commands.replay.tuning import override, render_report, report
 from sesd.config import Config, ConfigError
