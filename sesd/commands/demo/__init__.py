@@ -14,7 +14,6 @@ the mailbox simulator publishes each canary's Send and Delivery events.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import random
 import time
@@ -27,6 +26,8 @@ from sesd.commands.common import Commands, command, start_failed
 from sesd.commands.demo.localdns import local_dns
 from sesd.commands.demo.localsqs import LocalSqs
 from sesd.commands.demo.localtenants import LocalTenants
+from sesd.commands.demo.resources import create_resources, demo_config
+from sesd.commands.demo.summary import summary
 from sesd.commands.demo.traffic import (
     SPIKE_DOMAIN,
     TENANTS,
@@ -34,126 +35,16 @@ from sesd.commands.demo.traffic import (
     canary_events,
     tenant_status_event,
 )
-from sesd.config import Config, HttpConfig, parse_config
+from sesd.config import HttpConfig
 from sesd.core.canary import CANARY_TAG
 from sesd.io.logs import buffer_output, configure_logging, get_logger, print_line
 from sesd.runtime.daemon import Daemon, StartError
 
 __all__ = ["run_demo"]
 
-_QUEUE = "sesd-demo-events"
-_CANARY_FROM = "canary@example.com"
 #: The tenant SES pauses, and why.
 _PAUSED = "globex"
 _PAUSE_CAUSE = "The bounce rate exceeded 15.0% based on a representative volume of 480 emails."
-
-
-async def _create_resources(endpoint: str) -> str:
-    """The queue and its dead-letter queue; the canary's verified identity."""
-    async with get_session().create_client(
-        "sqs", region_name="us-east-1", endpoint_url=endpoint
-    ) as sqs:
-        dlq = await sqs.create_queue(QueueName=f"{_QUEUE}-dlq")
-        attrs = await sqs.get_queue_attributes(
-            QueueUrl=dlq["QueueUrl"], AttributeNames=["QueueArn"]
-        )
-        policy = {"deadLetterTargetArn": attrs["Attributes"]["QueueArn"], "maxReceiveCount": "5"}
-        queue = await sqs.create_queue(
-            QueueName=_QUEUE, Attributes={"RedrivePolicy": json.dumps(policy)}
-        )
-        queue_url = queue["QueueUrl"]
-    async with get_session().create_client(
-        "sesv2", region_name="us-east-1", endpoint_url=endpoint
-    ) as ses:
-        await ses.create_email_identity(EmailIdentity=_CANARY_FROM)
-    return str(queue_url)
-
-
-def _demo_config(
-    endpoint: str, queue_url: str, listen: str, nameserver: str, tenants: str
-) -> Config:
-    return parse_config(
-        f"""
-[aws]
-region = "us-east-1"
-endpoint_url = "{endpoint}"
-
-[[queues]]
-url = "{queue_url}"
-name = "demo"
-concurrency = 2
-wait_time_seconds = 1
-
-[http]
-listen = "{listen}"
-
-[windows]
-sizes = ["1m", "5m", "15m"]
-
-[providers]
-nameservers = ["{nameserver}"]
-
-# moto has no SESv2 GetAccount: the demo shows sesd's own reputation estimate.
-[account_health]
-enabled = false
-
-[tenants]
-enabled = true
-endpoint_url = "{tenants}"
-poll_every = "10s"
-
-[shutdown]
-grace_period = "5s"
-
-[canary]
-from = "{_CANARY_FROM}"
-configuration_set = "sesd-demo"
-interval = "5s"
-deadline = "20s"
-
-[alerts]
-evaluate_every = "1s"
-group_wait = "2s"
-
-[[alerts.rules]]
-name = "canary-missing"
-metric = "canary_missing"
-window = "5m"
-above = 0
-severity = "critical"
-sinks = ["console"]
-
-[[alerts.rules]]
-name = "delay-ratio-high"
-metric = "delay_ratio"
-window = "1m"
-above = 0.10
-clear_below = 0.05
-min_events = 20
-severity = "critical"
-sinks = ["console"]
-
-[[alerts.rules]]
-name = "provider-delay-ratio-high"
-metric = "delay_ratio"
-window = "1m"
-above = 0.10
-clear_below = 0.05
-min_events = 20
-severity = "critical"
-sinks = ["console"]
-providers = ["*"]
-
-[[alerts.rules]]
-name = "tenant-paused"
-metric = "tenant_sending_paused"
-window = "1m"
-above = 0
-tenants = ["*"]
-severity = "critical"
-sinks = ["console"]
-"""
-    )
 
 
 def _positive(text: str, zero: bool = False) -> float:
@@ -252,55 +143,6 @@ async def _pause_tenant(tenants: LocalTenants, endpoint: str, queue_url: str, af
         await sqs.send_message(QueueUrl=queue_url, MessageBody=body)
 
 
-def _tenant_line(daemon: Daemon, now: float) -> str:
-    """Each tenant's delay ratio, and whether SES lets it send."""
-    p = daemon.ledger
-    paused = {key[2] for key, status in p.tenant_status.status.items() if status.paused}
-    shown = []
-    for tenant, windows in sorted((p.by_tenant.windows if p.by_tenant else {}).items()):
-        value = windows.figures(0, now).delay_ratio
-        state = " PAUSED" if tenant in paused else ""
-        shown.append(f"{tenant} {'-' if value is None else f'{value:.1%}'}{state}")
-    return "  delay% by tenant: " + ", ".join(shown)
-
-
-def _summary(daemon: Daemon) -> str:
-    p, now = daemon.ledger, daemon.clock()
-    rows = []
-    for domain, windows in list(p.windows.items()):
-        figures = windows.figures(0, now)
-        rows.append((figures.count("delivery") + figures.count("delivery_delay"), domain, figures))
-    w = max([14, *(len(domain) for _, domain, _ in rows)])  # the widest domain's, at least
-    lines = [
-        f"\n{time.strftime('%H:%M:%S')}  window {p.specs[0].name}   "
-        f"status page: http://127.0.0.1:{daemon.http_port}/",
-        f"  {'domain':<{w}} {'delivered':>9} {'delayed':>8} {'delay%':>7} {'bounced':>8} "
-        f"{'p95 proc':>9} {'pending':>8}",
-    ]
-    for _, domain, f in sorted(rows, reverse=True):
-        ratio = "-" if f.delay_ratio is None else f"{f.delay_ratio:.1%}"
-        p95 = "-" if f.processing_ms[1] is None else f"{f.processing_ms[1] / 1000:.1f}s"
-        flag = "  <- delays" if (f.delay_ratio or 0) > 0.05 else ""
-        lines.append(
-            f"  {domain:<{w}} {f.count('delivery'):>9} {f.count('delivery_delay'):>8} {ratio:>7} "
-            f"{f.count('bounce'):>8} {p95:>9} {p.pending.count(domain, now):>8}{flag}"
-        )
-    if p.by_provider is not None:
-        shown = []
-        for provider, windows in sorted(p.by_provider.windows.items()):
-            value = windows.figures(0, now).delay_ratio
-            shown.append(f"{provider} {'-' if value is None else f'{value:.1%}'}")
-        lines.append("  delay% by provider: " + ", ".join(shown))
-    lines.append(_tenant_line(daemon, now))
-    tracker = p.canary
-    counts = tracker.counts(3600, now)
-    lines.append(
-        f"  canary: {counts['sent']} sent, {counts['back']} back, {counts['missing']} missing; "
-        + tracker.notes()[0]
-    )
-    return "\n".join(lines)
-
-
 async def run_demo(
     *,
     listen: str,
@@ -312,7 +154,7 @@ async def run_demo(
 ) -> int:
     """Run the demo until Ctrl-C, or for ``duration`` seconds."""
     with LocalSqs() as sqs:
-        queue_url = await _create_resources(sqs.url)
+        queue_url = await create_resources(sqs.url)
         async with (
             local_dns() as nameserver,
             LocalTenants() as tenants,
@@ -320,7 +162,7 @@ async def run_demo(
         ):
             for name in TENANTS:
                 tenants.add(name)
-            config = _demo_config(sqs.url, queue_url, listen, nameserver, tenants.url)
+            config = demo_config(sqs.url, queue_url, listen, nameserver, tenants.url)
             daemon = Daemon(config)
             started = time.time()
             await tg.start(daemon.run)
@@ -340,7 +182,7 @@ async def run_demo(
             async def report() -> None:
                 while True:
                     await anyio.sleep(every)
-                    print_line(_summary(daemon))
+                    print_line(summary(daemon))
 
             async with anyio.create_task_group() as side:
                 side.start_soon(_publish, sqs.url, queue_url, rate, started, spike_after)
@@ -354,7 +196,7 @@ async def run_demo(
                 await daemon.stopping.wait()
                 # The generator and the report stop; the daemon drains on its own.
                 side.cancel_scope.cancel()
-    print_line(_summary(daemon))
+    print_line(summary(daemon))
     return 0
 
 

@@ -1,0 +1,62 @@
+"""The summary ``sesd demo`` prints every few seconds, read from the running daemon's
+ledger: a table of the domains, then a line each for providers, tenants and the
+canary."""
+
+from __future__ import annotations
+
+import time
+
+from sesd.runtime.daemon import Daemon
+
+__all__ = ["summary"]
+
+
+def _tenant_line(daemon: Daemon, now: float) -> str:
+    """Each tenant's delay ratio, and whether SES lets it send."""
+    p = daemon.ledger
+    paused = {key[2] for key, status in p.tenant_status.status.items() if status.paused}
+    shown = []
+    for tenant, windows in sorted((p.by_tenant.windows if p.by_tenant else {}).items()):
+        value = windows.figures(0, now).delay_ratio
+        state = " PAUSED" if tenant in paused else ""
+        shown.append(f"{tenant} {'-' if value is None else f'{value:.1%}'}{state}")
+    return "  delay% by tenant: " + ", ".join(shown)
+
+
+def summary(daemon: Daemon) -> str:
+    """What the demo prints every few seconds: each domain's counts in the first window
+    (busiest first), the delay ratio by provider and by tenant, and the canary."""
+    p, now = daemon.ledger, daemon.clock()
+    rows = []
+    for domain, windows in list(p.windows.items()):
+        figures = windows.figures(0, now)
+        rows.append((figures.count("delivery") + figures.count("delivery_delay"), domain, figures))
+    w = max([14, *(len(domain) for _, domain, _ in rows)])  # the widest domain's, at least
+    lines = [
+        f"\n{time.strftime('%H:%M:%S')}  window {p.specs[0].name}   "
+        f"status page: http://127.0.0.1:{daemon.http_port}/",
+        f"  {'domain':<{w}} {'delivered':>9} {'delayed':>8} {'delay%':>7} {'bounced':>8} "
+        f"{'p95 proc':>9} {'pending':>8}",
+    ]
+    for _, domain, f in sorted(rows, reverse=True):
+        ratio = "-" if f.delay_ratio is None else f"{f.delay_ratio:.1%}"
+        p95 = "-" if f.processing_ms[1] is None else f"{f.processing_ms[1] / 1000:.1f}s"
+        flag = "  <- delays" if (f.delay_ratio or 0) > 0.05 else ""
+        lines.append(
+            f"  {domain:<{w}} {f.count('delivery'):>9} {f.count('delivery_delay'):>8} {ratio:>7} "
+            f"{f.count('bounce'):>8} {p95:>9} {p.pending.count(domain, now):>8}{flag}"
+        )
+    if p.by_provider is not None:
+        shown = []
+        for provider, windows in sorted(p.by_provider.windows.items()):
+            value = windows.figures(0, now).delay_ratio
+            shown.append(f"{provider} {'-' if value is None else f'{value:.1%}'}")
+        lines.append("  delay% by provider: " + ", ".join(shown))
+    lines.append(_tenant_line(daemon, now))
+    tracker = p.canary
+    counts = tracker.counts(3600, now)
+    lines.append(
+        f"  canary: {counts['sent']} sent, {counts['back']} back, {counts['missing']} missing; "
+        + tracker.notes()[0]
+    )
+    return "\n".join(lines)
