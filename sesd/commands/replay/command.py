@@ -4,32 +4,29 @@ The input is read as a stream (sesd.commands.replay.archive: files,
 directories, globs, stdin, gzip; newline-delimited JSON, Firehose's
 concatenated objects, an array or an SQS dump), so memory does not depend on
 its size. Events are applied in the order read, each at its own event time,
-as the daemon applies them (sesd.commands.replay.engine).
+as the daemon applies them (sesd.commands.replay.engine); a terminal shows how far
+the reading has come (sesd.commands.replay.progress).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import math
 import sys
-import time
-from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Final
 
 import anyio
 import msgspec
-from tqdm import tqdm
 
 from sesd.commands.common import Commands, config_error, load, no_secrets, with_config
 from sesd.commands.replay.archive import bodies
 from sesd.commands.replay.archive_s3 import S3Reader, is_s3
 from sesd.commands.replay.engine import UTF16_ADVICE, Replay, Where
 from sesd.commands.replay.inputs import Source, place, sources
+from sesd.commands.replay.progress import lookups, progress_of
 from sesd.commands.replay.text import named, render_text, stopped_line
 from sesd.commands.replay.tuning import override, render_report, report
 from sesd.config import Config, ConfigError
-from sesd.core.timestamps import iso
 from sesd.io.logs import configure_logging
 from sesd.runtime.state import StateError, providers_cache, read_state
 
@@ -134,7 +131,7 @@ def run_replay(
                 return 2
             interrupted = _prefetch(replay, found, s3, show=not quiet and sys.stderr.isatty())
         if not interrupted:
-            with _progress(found, show=not quiet and sys.stderr.isatty()) as progress:
+            with progress_of(found, show=not quiet and sys.stderr.isatty()) as progress:
                 replay.evaluating = progress.evaluating
                 try:
                     read = progress.count(bodies(found, progress.read, s3=s3))
@@ -230,7 +227,7 @@ def _prefetch(replay: Replay, found: list[Source], s3: S3Reader | None, *, show:
     """``--dns``: a first pass for the domains, then their lookups (minutes each on a
     month; ``show``: on stderr). Whether a Ctrl-C stopped it: then nothing is replayed."""
     try:
-        with _progress(found, show, "domains") as first, _lookups(show) as answered:
+        with progress_of(found, show, "domains") as first, lookups(show) as answered:
             anyio.run(replay.prefetch, first.count(bodies(found, first.read, s3=s3)), answered)
     except KeyboardInterrupt:
         return True
@@ -289,101 +286,6 @@ def _rules_for(config: Config, rule: str | None, settings: list[str]) -> Config:
         raise ConfigError(f"--rule {rule!r}: no such rule (rules: {known})")
     alerts = msgspec.structs.replace(config.alerts, rules=kept)
     return msgspec.structs.replace(config, alerts=alerts)
-
-
-class _Progress:
-    """Bytes and events read, events a second and (when the total size is known) an
-    ETA, on stderr (tqdm); nothing at all when not shown."""
-
-    def __init__(self, found: list[Source], show: bool, desc: str = "replay") -> None:
-        sizes = [source.size for source in found]
-        total = sum(size for size in sizes if size is not None)
-        self._bar: tqdm[Any] | None = None
-        if show:
-            # No monitor thread: a Ctrl-C must reach the main thread, which may be
-            # blocked reading its input (the kernel gives a signal to any thread).
-            tqdm.monitor_interval = 0
-            self._bar = tqdm(
-                total=total if None not in sizes and total else None,
-                unit="B",
-                unit_scale=True,
-                unit_divisor=1024,
-                file=sys.stderr,
-                desc=desc,
-                dynamic_ncols=True,
-                mininterval=0,  # updates come a chunk (1 MiB) at a time: show each
-                miniters=1,  # ...however small: no pace learnt from earlier chunks
-            )
-        self._events = 0
-        self._started = time.monotonic()
-        self._shown = -math.inf
-
-    def read(self, n: int) -> None:
-        bar = self._bar
-        if bar is not None:
-            bar.update(n)
-            if bar.last_print_n != bar.n:
-                # tqdm skipped it (two updates within its clock's tick): the input may
-                # now wait, so what was read must show.
-                bar.refresh()
-
-    def evaluating(self, at: float) -> None:
-        """The rules are evaluated up to event time ``at``, between two events far apart
-        (nothing read meanwhile: the bar must show the replay is not stuck)."""
-        bar = self._bar
-        if bar is None:
-            return
-        now = time.monotonic()
-        if now - self._shown >= 0.5:  # a line a few times a second, not thousands
-            self._shown = now
-            bar.set_postfix_str(f"{self._events:,} events, rules at {iso(at)}", refresh=True)
-
-    def count(self, found: Iterable[bytes]) -> Iterator[bytes]:
-        """``found``, its bodies counted for the bar (with no bar, as it is: a layer
-        around every body would only cost)."""
-        if self._bar is None:
-            return iter(found)
-        return self._counted(found, self._bar)
-
-    def _counted(self, found: Iterable[bytes], bar: tqdm[Any]) -> Iterator[bytes]:
-        for body in found:
-            self._events += 1
-            if not self._events % 5000:
-                rate = self._events / max(1e-9, time.monotonic() - self._started)
-                bar.set_postfix_str(f"{self._events:,} events, {rate:,.0f}/s", refresh=False)
-            yield body
-
-    def close(self) -> None:
-        if self._bar is not None:
-            self._bar.close()
-
-
-@contextlib.contextmanager
-def _progress(found: list[Source], show: bool, desc: str = "replay") -> Iterator[_Progress]:
-    progress = _Progress(found, show, desc)
-    try:
-        yield progress
-    finally:
-        progress.close()
-
-
-@contextlib.contextmanager
-def _lookups(show: bool) -> Iterator[Callable[[int, int], None]]:
-    """What ``--dns``'s lookups hear answered: on a terminal, a bar of those answered of
-    those asked, with an ETA (at [providers] rate, minutes for a month's domains)."""
-    if not show:
-        yield lambda done, total: None
-        return
-    bar = tqdm(total=0, unit=" lookups", file=sys.stderr, desc="providers", dynamic_ncols=True)
-
-    def answered(done: int, total: int) -> None:
-        bar.total = total
-        bar.update(done - bar.n)
-
-    try:
-        yield answered
-    finally:
-        bar.close()
 
 
 def _valid_without_secrets(args: argparse.Namespace) -> bool:
