@@ -49,7 +49,7 @@ def execute(args: argparse.Namespace) -> int:
     if config.state.path and not args.no_secrets:
         # Imported here: the saver brings the daemon's HTTP stack, which a check of a
         # config without a state file (or without its secrets) never needs.
-        from sesd.runtime.saver import unsavable
+        from sesd.runtime.state_start import unsavable
 
         problem = unsavable(config.state.path)
         if problem is not None:

@@ -1,16 +1,14 @@
-"""The state file at run time: read at start, written every ``save_every`` and last
-thing at a stop (sesd.runtime.state says what is in it)."""
+"""The state file at run time: read at start (sesd.runtime.state_start), written every
+``save_every`` and last thing at a stop (sesd.runtime.state says what is in it)."""
 
 from __future__ import annotations
 
 import errno
-import fcntl
 import os
 import threading
 from collections.abc import Callable
 from contextlib import AsyncExitStack
 from functools import partial
-from pathlib import Path
 from typing import Final
 
 import anyio
@@ -18,20 +16,12 @@ import anyio
 from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.rules import Transition
 from sesd.core.ledger import Ledger
-from sesd.core.timestamps import iso
-from sesd.io.files import foreign_link, linked, open_lock
+from sesd.io.files import linked
 from sesd.io.logs import get_logger
-from sesd.runtime.http import StartError
-from sesd.runtime.state import (
-    StateError,
-    firing_in,
-    read_state,
-    restore,
-    snapshot,
-    write_state,
-)
+from sesd.runtime.state import snapshot, write_state
+from sesd.runtime.state_start import clear_leftovers, hold, read_at_start
 
-__all__ = ["SOON_GAP", "StateSaver", "unsavable"]
+__all__ = ["SOON_GAP", "StateSaver"]
 
 #: The least time (seconds) between a save and one a delivered page asks for.
 SOON_GAP: Final = 10.0
@@ -46,27 +36,6 @@ _REMEDY: Final = {
     errno.ENFILE: "the system is out of file descriptors",
     errno.EISDIR: "[state] path names a directory: name a file",
 }
-
-
-def unsavable(path: str) -> str | None:
-    """Why a state file at ``path`` could never be saved on this host (its directory
-    missing or not writable, or a directory itself), or None: said at start, not at
-    the first save after the last hour is lost."""
-    owner = foreign_link(path)
-    if owner is not None:
-        return (
-            f"[state] path {path} is a link made by uid {owner}: root follows no link "
-            "another user made (run sesd as the daemon's user)"
-        )
-    path = linked(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        return f"[state] path: directory {directory} does not exist"
-    if not os.access(directory, os.W_OK):
-        return f"[state] path: directory {directory} is not writable by this user"
-    if os.path.isdir(path):
-        return f"[state] path: {path} is a directory; name a file in it"
-    return None
 
 
 class StateSaver:
@@ -134,111 +103,18 @@ class StateSaver:
         path = self.path
         if not path:
             return
-        problem = unsavable(path)
-        if problem is not None:
-            raise StartError(problem)
-        self._hold(path)
+        self._held = hold(path)
         if stack is not None:
             stack.callback(self.release)
-        self._clear_leftovers(path)
-        try:
-            blob = read_state(path)
-        except StateError as exc:
-            # Not readable by this user (a restore from a backup made as root, say): kept,
-            # or the first save would replace it.
-            self._log.warning(
-                "sesd.state.ignored", path=path, reason=str(exc), **self._keep_aside(path)
-            )
-            return
-        if blob is None:
-            self._absent = "none when sesd started"
-            self._log.info("sesd.state.none_yet", path=path)
-            return
-        try:
-            restored = restore(blob, self._ledger, self._evaluator, self._clock())
-        except StateError as exc:
-            self._log.warning(
-                "sesd.state.ignored", path=path, reason=str(exc), **self._keep_aside(path)
-            )
-            # Nothing in the file is loaded, so nothing will resolve these.
-            self._left_open(firing_in(blob), "these alerts were firing in the file sesd "
-                            "could not use: resolve them in their sinks by hand")  # fmt: skip
-            return
-        unknown, stopped = restored.pop("unknown_rules"), restored.pop("stopped")
-        self._log.info("sesd.state.restored", path=path, **restored)
-        if stopped is False:
-            self._unclean(path, restored["saved_at"])
-        self._says_stopped = stopped is True
-        self._left_open(unknown, "the file does not say how these rules notified: resolve "
-                        "their firing alerts in their sinks by hand")  # fmt: skip
-
-    def _unclean(self, path: str, saved_at: float) -> None:
-        """The file is a periodic save: the run that wrote it did not stop cleanly, and
-        what it did after that save is lost, said once for a person."""
-        self._log.warning(
-            "sesd.state.unclean_stop",
-            path=path,
-            saved_at=iso(saved_at),
-            saved_ago_seconds=round(max(0.0, self._clock() - saved_at), 1),
-            hint="the last run did not stop cleanly (killed, crashed, out of memory, or its "
-            "host went down): the events it read after its last save were deleted from the "
-            "queues and are not counted, and an alert it paged after that save will get no "
-            "resolve from sesd (resolve it in its sinks by hand)",
-        )
-
-    def _left_open(self, rules: dict[str, list[str]], hint: str) -> None:
-        """Firing alerts (rule -> labels) no resolve will come for, named for a person."""
-        if rules:
-            self._log.warning("sesd.state.rules_unknown", rules=rules, hint=hint)
-
-    def _hold(self, path: str) -> None:
-        """Hold ``PATH.lock`` while sesd runs: two sesd on one file would each overwrite
-        the other's saves and restore the other's windows (replicas sharing a volume)."""
-        try:
-            # Made by root (a `sesd run` by hand), it would keep the daemon's own user out:
-            # handed to the directory's owner.
-            fd = open_lock(f"{path}.lock")
-        except OSError as exc:
-            owned = exc.errno in (errno.EACCES, errno.EISDIR)
-            hint = " (remove it, or make it the daemon user's)" if owned else ""
-            raise StartError(
-                f"[state] path {path}: cannot open {path}.lock: {exc.strerror}{hint}"
-            ) from None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            raise StartError(
-                f"[state] path {path}: another sesd is using it ({path}.lock is held); "
-                "give each sesd a file of its own"
-            ) from None
-        self._held = fd
-
-    def _clear_leftovers(self, path: str) -> None:
-        """Remove what a save cut off (a kill, an OOM) left beside the file: each a copy
-        of the file's size, they would add up until the disk is full. Only this sesd,
-        holding the lock, writes there."""
-        target = Path(path)
-        left = list(target.parent.glob(f".{target.name}.*.tmp"))
-        for leftover in left:
-            leftover.unlink(missing_ok=True)
-        if left:
-            self._log.info("sesd.state.leftovers_removed", count=len(left))
+        clear_leftovers(path, self._log)
+        found = read_at_start(path, self._ledger, self._evaluator, self._clock, self._log)
+        self._absent, self._says_stopped = found.absent, found.says_stopped
 
     def release(self) -> None:
         """Let another sesd use the file (at the end of a run)."""
         if self._held is not None:
             os.close(self._held)
             self._held = None
-
-    def _keep_aside(self, path: str) -> dict[str, str]:
-        aside = f"{path}.unusable"
-        try:
-            os.replace(path, aside)
-        except OSError as exc:
-            return {"kept_aside": "no", "error": str(exc.strerror)}
-        self._absent = f"the one found at start is kept as {aside}"
-        return {"kept_as": aside, "hint": "sesd starts empty; the file it could not use is kept"}
 
     async def save(self) -> None:
         """Write the file now (a failure is logged; the next save tries again). A

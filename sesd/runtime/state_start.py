@@ -1,0 +1,162 @@
+"""The state file at start: whether it could ever be saved on this host, its lock
+(one sesd a file), what a cut-off save left beside it, and what it holds, restored
+(or, when it cannot be used, said and kept aside). sesd.runtime.saver saves it."""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sesd.alerting.evaluator import Evaluator
+from sesd.core.ledger import Ledger
+from sesd.core.timestamps import iso
+from sesd.io.files import foreign_link, linked, open_lock
+from sesd.runtime.http import StartError
+from sesd.runtime.state import StateError, firing_in, read_state, restore
+
+__all__ = ["Found", "clear_leftovers", "hold", "read_at_start", "unsavable"]
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """What reading the file at start found: why there is no file until a save renames
+    one (None: there is one), and whether it says its run stopped cleanly."""
+
+    absent: str | None = None
+    says_stopped: bool = False
+
+
+def unsavable(path: str) -> str | None:
+    """Why a state file at ``path`` could never be saved on this host (its directory
+    missing or not writable, or a directory itself), or None: said at start, not at
+    the first save after the last hour is lost."""
+    owner = foreign_link(path)
+    if owner is not None:
+        return (
+            f"[state] path {path} is a link made by uid {owner}: root follows no link "
+            "another user made (run sesd as the daemon's user)"
+        )
+    path = linked(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        return f"[state] path: directory {directory} does not exist"
+    if not os.access(directory, os.W_OK):
+        return f"[state] path: directory {directory} is not writable by this user"
+    if os.path.isdir(path):
+        return f"[state] path: {path} is a directory; name a file in it"
+    return None
+
+
+def hold(path: str) -> int:
+    """Hold ``PATH.lock`` while sesd runs (its descriptor; StartError when the file
+    could never be saved, or another sesd holds it): two sesd on one file would each
+    overwrite the other's saves and restore the other's windows (replicas sharing a
+    volume)."""
+    problem = unsavable(path)
+    if problem is not None:
+        raise StartError(problem)
+    try:
+        # Made by root (a `sesd run` by hand), it would keep the daemon's own user out:
+        # handed to the directory's owner.
+        fd = open_lock(f"{path}.lock")
+    except OSError as exc:
+        owned = exc.errno in (errno.EACCES, errno.EISDIR)
+        hint = " (remove it, or make it the daemon user's)" if owned else ""
+        raise StartError(
+            f"[state] path {path}: cannot open {path}.lock: {exc.strerror}{hint}"
+        ) from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise StartError(
+            f"[state] path {path}: another sesd is using it ({path}.lock is held); "
+            "give each sesd a file of its own"
+        ) from None
+    return fd
+
+
+def clear_leftovers(path: str, log: Any) -> None:
+    """Remove what a save cut off (a kill, an OOM) left beside the file: each a copy
+    of the file's size, they would add up until the disk is full. Only this sesd,
+    holding the lock, writes there."""
+    target = Path(path)
+    left = list(target.parent.glob(f".{target.name}.*.tmp"))
+    for leftover in left:
+        leftover.unlink(missing_ok=True)
+    if left:
+        log.info("sesd.state.leftovers_removed", count=len(left))
+
+
+def read_at_start(
+    path: str, ledger: Ledger, evaluator: Evaluator, clock: Callable[[], float], log: Any
+) -> Found:
+    """Restore what the file holds into ``ledger`` and ``evaluator``. A file that cannot
+    be used is reported and ignored (sesd starts rather than refusing to); one that
+    was read but not understood (damaged, another version's after a rollback) is
+    first kept aside as ``PATH.unusable``, so the next save does not destroy it."""
+    try:
+        blob = read_state(path)
+    except StateError as exc:
+        # Not readable by this user (a restore from a backup made as root, say): kept,
+        # or the first save would replace it.
+        fields, absent = _keep_aside(path)
+        log.warning("sesd.state.ignored", path=path, reason=str(exc), **fields)
+        return Found(absent)
+    if blob is None:
+        log.info("sesd.state.none_yet", path=path)
+        return Found("none when sesd started")
+    try:
+        restored = restore(blob, ledger, evaluator, clock())
+    except StateError as exc:
+        fields, absent = _keep_aside(path)
+        log.warning("sesd.state.ignored", path=path, reason=str(exc), **fields)
+        # Nothing in the file is loaded, so nothing will resolve these.
+        _left_open(log, firing_in(blob), "these alerts were firing in the file sesd "
+                   "could not use: resolve them in their sinks by hand")  # fmt: skip
+        return Found(absent)
+    unknown, stopped = restored.pop("unknown_rules"), restored.pop("stopped")
+    log.info("sesd.state.restored", path=path, **restored)
+    if stopped is False:
+        _unclean(log, path, restored["saved_at"], clock())
+    _left_open(log, unknown, "the file does not say how these rules notified: resolve "
+               "their firing alerts in their sinks by hand")  # fmt: skip
+    return Found(says_stopped=stopped is True)
+
+
+def _unclean(log: Any, path: str, saved_at: float, now: float) -> None:
+    """The file is a periodic save: the run that wrote it did not stop cleanly, and
+    what it did after that save is lost, said once for a person."""
+    log.warning(
+        "sesd.state.unclean_stop",
+        path=path,
+        saved_at=iso(saved_at),
+        saved_ago_seconds=round(max(0.0, now - saved_at), 1),
+        hint="the last run did not stop cleanly (killed, crashed, out of memory, or its "
+        "host went down): the events it read after its last save were deleted from the "
+        "queues and are not counted, and an alert it paged after that save will get no "
+        "resolve from sesd (resolve it in its sinks by hand)",
+    )
+
+
+def _left_open(log: Any, rules: dict[str, list[str]], hint: str) -> None:
+    """Firing alerts (rule -> labels) no resolve will come for, named for a person."""
+    if rules:
+        log.warning("sesd.state.rules_unknown", rules=rules, hint=hint)
+
+
+def _keep_aside(path: str) -> tuple[dict[str, str], str | None]:
+    """The file moved to ``PATH.unusable``: what the log says of it, and why there is
+    no file now (None: it could not be moved, and is still there)."""
+    aside = f"{path}.unusable"
+    try:
+        os.replace(path, aside)
+    except OSError as exc:
+        return {"kept_aside": "no", "error": str(exc.strerror)}, None
+    kept = {"kept_as": aside, "hint": "sesd starts empty; the file it could not use is kept"}
+    return kept, f"the one found at start is kept as {aside}"
