@@ -3,8 +3,8 @@ time.
 
 The names and labels are a contract (the dashboard and the fleet rules use
 them; README lists them). Per-event counters are plain tallies in the ledger;
-:class:`PipelineCollector` turns them, and the windows, into families when
-Prometheus scrapes: a pure read, at the time the scrape passes.
+:class:`PipelineCollector` turns them, and the windows (sesd.metrics.windows), into
+families when Prometheus scrapes: a pure read, at the time the scrape passes.
 """
 
 from __future__ import annotations
@@ -20,25 +20,14 @@ from prometheus_client.registry import Collector
 
 from sesd.core.events import EVENT_TYPES
 from sesd.core.ledger import Ledger
-from sesd.core.scopes import DOMAIN, Scope
-from sesd.core.sketch import QUANTILES
+from sesd.core.scopes import Scope
 from sesd.core.tallies import Outcome
-from sesd.core.windows import DomainWindows, Summary
 from sesd.metrics.dns import dns_families
 from sesd.metrics.families import Family, described, histogram_family
 from sesd.metrics.rows import Rows
+from sesd.metrics.windows import CHUNK, RATIOS, namer, tag_families, window_families
 
 __all__ = ["PipelineCollector"]
-
-_QUANTILE_LABELS = tuple(str(q) for q in QUANTILES)
-#: Domains per chunk of window families (see PipelineCollector._windows).
-_CHUNK = 25
-_RATIOS = (
-    ("delay", "delayed / (delivered + delayed)"),
-    ("bounce", "bounced / (delivered + bounced)"),
-    ("complaint", "complained / (delivered + bounced)"),
-    ("delivery", "delivered / sent (where Send events are published)"),
-)
 
 
 class PipelineCollector(Collector):
@@ -56,13 +45,13 @@ class PipelineCollector(Collector):
         names = ["sesd_events", "sesd_messages", "sesd_invalid_messages", "sesd_skipped_messages"]
         kinds: list[Family] = [(name, "counter") for name in names]
         for scope in ledger.scopes:
-            name = _namer(scope)
+            name = namer(scope)
             kinds += [
                 (name(n), "counter")
                 for n in ("recipient_events", "delivery_delays", "bounces", "suppressed_recipients")
             ]
             kinds += [(name("window_recipient_events"), "gauge")]
-            kinds += [(name(f"window_{ratio}_ratio"), "gauge") for ratio, _ in _RATIOS]
+            kinds += [(name(f"window_{ratio}_ratio"), "gauge") for ratio, _ in RATIOS]
             kinds += [
                 (name(n), "summary")
                 for n in ("window_processing_seconds", "window_delivery_seconds",
@@ -140,7 +129,7 @@ class PipelineCollector(Collector):
             yield from self._counters(scope)
         yield from self._totals()
         for scope in ledger.scopes:
-            yield from self._windows(scope, now)
+            yield from window_families(ledger, scope, now)
             yield self._pending(scope, now)
         yield GaugeMetricFamily(
             "sesd_event_lag_latest_seconds",
@@ -158,7 +147,7 @@ class PipelineCollector(Collector):
             "Event keys remembered for duplicate suppression.",
             value=len(ledger.dedup),
         )
-        yield from self._tags(now)
+        yield from tag_families(ledger, now)
         if ledger.providers is not None:
             yield from dns_families(ledger.providers)
 
@@ -192,16 +181,16 @@ class PipelineCollector(Collector):
 
     def _counters(self, scope: Scope) -> Iterator[Metric]:
         """A scope's recipient, delay and bounce counters, in chunks of labels."""
-        axis, name = scope.axis, _namer(scope)
+        axis, name = scope.axis, namer(scope)
         recipient_items = list(scope.recipients.items())
-        for start in range(0, max(len(recipient_items), 1), _CHUNK):
+        for start in range(0, max(len(recipient_items), 1), CHUNK):
             recipients = Rows(
                 name("recipient_events"),
                 f"Recipients per event, by {axis} and event type.",
                 "counter",
                 [axis, "event_type"],
             )
-            for label, counts in recipient_items[start : start + _CHUNK]:
+            for label, counts in recipient_items[start : start + CHUNK]:
                 for event_type, n in zip(EVENT_TYPES, counts, strict=True):
                     recipients.add((label, event_type), n)
             yield recipients
@@ -232,7 +221,7 @@ class PipelineCollector(Collector):
 
     def _pending(self, scope: Scope, now: float) -> Metric:
         pending = Rows(
-            _namer(scope)("delayed_recipients_pending"),
+            namer(scope)("delayed_recipients_pending"),
             "Recipients with a DeliveryDelay and no Delivery or Bounce yet.",
             "gauge",
             [scope.axis],
@@ -241,124 +230,6 @@ class PipelineCollector(Collector):
         for label in scope.windows:
             pending.add((label,), pending_counts.get(label, 0))
         return pending
-
-    def _windows(self, scope: Scope, now: float) -> Iterator[Metric]:
-        """Window gauges, in chunks of labels: the HTTP handler yields to the event
-        loop between chunks, so a scrape of a thousand domains never stalls ingestion."""
-        items = list(scope.windows.items())
-        for start in range(0, max(len(items), 1), _CHUNK):
-            yield from self._window_chunk(scope, items[start : start + _CHUNK], now)
-
-    def _window_chunk(
-        self, scope: Scope, items: list[tuple[str, DomainWindows]], now: float
-    ) -> Iterator[Metric]:
-        specs = self._ledger.specs
-        axis, name = scope.axis, _namer(scope)
-        labels = [axis, "window"]
-        counts = Rows(
-            name("window_recipient_events"),
-            "Recipients per event type in the sliding window.",
-            "gauge",
-            [axis, "window", "event_type"],
-        )
-        ratios = [
-            Rows(
-                name(f"window_{ratio}_ratio"),
-                f"{text} recipients in the window (omitted without a denominator).",
-                "gauge",
-                labels,
-            )
-            for ratio, text in _RATIOS
-        ]
-        summaries = [
-            Rows(
-                name("window_processing_seconds"),
-                "SES processingTimeMillis of deliveries in the window, in seconds.",
-                "summary",
-                labels,
-            ),
-            Rows(
-                name("window_delivery_seconds"),
-                "Time from send to delivery of deliveries in the window, in seconds.",
-                "summary",
-                labels,
-            ),
-            Rows(
-                name("window_delay_duration_seconds"),
-                "How long delays lasted, for delayed recipients delivered or bounced in the "
-                "window, in seconds.",
-                "summary",
-                labels,
-            ),
-        ]
-        delay, bounce, complaint, delivery = ratios
-        for label, windows in items:
-            for index, spec in enumerate(specs):
-                figures = windows.figures(index, now)
-                where = (label, spec.name)
-                for event_type, n in zip(EVENT_TYPES, figures.counts, strict=True):
-                    counts.add((label, spec.name, event_type), n)
-                for family, value in (
-                    (delay, figures.delay_ratio),
-                    (bounce, figures.bounce_ratio),
-                    (complaint, figures.complaint_ratio),
-                    (delivery, figures.delivery_ratio),
-                ):
-                    if value is not None:
-                        family.add(where, value)
-                for summary_family, summary in zip(
-                    summaries,
-                    (figures.processing, figures.to_delivery, figures.delay_duration),
-                    strict=True,
-                ):
-                    _add_summary(summary_family, where, summary)
-        yield counts
-        yield from ratios
-        yield from summaries
-
-    def _tags(self, now: float) -> Iterator[Metric]:
-        p = self._ledger
-        if not p.tag_tables:
-            return
-        totals = CounterMetricFamily(
-            "sesd_tag_recipient_events",
-            "Recipients per event, by message tag value and event type.",
-            labels=["tag", "value", "event_type"],
-        )
-        for (tag, value), tag_counts in p.tallies.tag_recipients.items():
-            for name, n in zip(EVENT_TYPES, tag_counts, strict=True):
-                totals.add_metric([tag, value, name], n)
-        yield totals
-        # In chunks of tag values, as the domains' windows: whole, 200 values were 6,600
-        # samples in one family and held the event loop 23-28 ms of CPU a scrape.
-        items = list(p.tag_windows.items())
-        for start in range(0, max(len(items), 1), _CHUNK):
-            yield from self._tag_chunk(items[start : start + _CHUNK], now)
-
-    def _tag_chunk(
-        self, items: list[tuple[tuple[str, str], DomainWindows]], now: float
-    ) -> Iterator[Rows]:
-        counts = Rows(
-            "sesd_window_tag_recipient_events",
-            "Recipients per event type in the window, by message tag value.",
-            "gauge",
-            ["tag", "value", "window", "event_type"],
-        )
-        ratio = Rows(
-            "sesd_window_tag_delay_ratio",
-            "delayed / (delivered + delayed) in the window, by message tag value.",
-            "gauge",
-            ["tag", "value", "window"],
-        )
-        for (tag, value), windows in items:
-            for index, spec in enumerate(self._ledger.specs):
-                figures = windows.figures(index, now)
-                for name, n in zip(EVENT_TYPES, figures.counts, strict=True):
-                    counts.add((tag, value, spec.name, name), n)
-                if figures.delay_ratio is not None:
-                    ratio.add((tag, value, spec.name), figures.delay_ratio)
-        yield counts
-        yield ratio
 
 
 def _by_kind(
@@ -370,22 +241,3 @@ def _by_kind(
         for (first, second), n in per_kind.items():
             family.add((label, first, second), n)
     return family
-
-
-def _namer(scope: Scope) -> Callable[[str], str]:
-    """A scope's family names: ``sesd_NAME`` for domains, ``sesd_provider_NAME`` for
-    providers (parallel families: a sum over one family never counts a recipient
-    twice)."""
-    prefix = "sesd_" if scope.axis == DOMAIN else f"sesd_{scope.axis}_"
-    return lambda name: prefix + name
-
-
-def _add_summary(family: Rows, where: tuple[str, str], summary: Summary) -> None:
-    """A window's summary: quantile samples (seconds) while it has observations, then
-    ``_count`` and ``_sum`` (0 and 0 for an empty window)."""
-    quantiles = [
-        (quantile, ms / 1000.0)
-        for quantile, ms in zip(_QUANTILE_LABELS, summary.quantiles, strict=True)
-        if ms is not None
-    ]
-    family.add_summary(where, quantiles, summary.count, summary.sum_ms / 1000.0)
