@@ -6,7 +6,8 @@ import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
 from sesd.alerting.evaluator import Evaluator
-from sesd.alerting.render import console_text, pagerduty_events, slack_message
+from sesd.alerting.render import console_text, pagerduty_events
+from sesd.alerting.render_slack import slack_message
 from sesd.alerting.rules import Status, Transition
 from sesd.alerting.silences import Silence, SilenceSet
 from sesd.canary.sender import error_reason, shown_code

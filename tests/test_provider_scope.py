@@ -489,7 +489,8 @@ def test_a_domain_alert_names_its_domains_provider_in_text_facts_and_documents()
     none. Reading it wants no
     lookup: the evaluation changes nothing in the cache."""
     from sesd.alerting.documents import alertmanager_documents, webhook_document
-    from sesd.alerting.render import details, headline, pagerduty_events, slack_message
+    from sesd.alerting.render import details, headline, pagerduty_events
+    from sesd.alerting.render_slack import slack_message
 
     pipeline = _resolved(
         Pipeline(core_settings(parse_config(DOMAIN_RULE))),

@@ -18,17 +18,12 @@ from typing import Any
 import pytest
 
 import sesd.alerting.render as render_module
+import sesd.alerting.render_slack as slack_module
 from sesd.alerting.alert import Alert, Notification, percent
 from sesd.alerting.documents import alertmanager_documents, webhook_document
 from sesd.alerting.evaluator import Evaluator
-from sesd.alerting.render import (
-    SLACK_MAX_BLOCKS,
-    console_text,
-    describe,
-    details,
-    pagerduty_events,
-    slack_message,
-)
+from sesd.alerting.render import console_text, describe, details, pagerduty_events
+from sesd.alerting.render_slack import SLACK_MAX_BLOCKS, slack_message
 from sesd.alerting.rules import Status, Transition
 from sesd.alerting.silences import silence_command
 from sesd.config import core_settings, parse_config
@@ -289,7 +284,7 @@ def test_slack_blocks_at_the_limit(
     """With room for the text (the text bound lifted), title + 48 sections + context is
     exactly Slack's 50 blocks; one alert more and the last section says how many
     more, naming them."""
-    monkeypatch.setattr(render_module, "SLACK_MAX_ALERTS_TEXT", 10**9)
+    monkeypatch.setattr(slack_module, "SLACK_MAX_ALERTS_TEXT", 10**9)
     blocks = slack_message(_wide(alerts))["blocks"]
     assert len(blocks) == 50  # at the limit either way
     sections = [b for b in blocks[1:-1] if b["text"]["text"].startswith("*d")]
@@ -304,7 +299,7 @@ def test_a_slack_message_stays_within_slacks_limits_and_names_every_alert(alerts
     (Slack refuses a message whose blocks hold more than about 12,000: a wide incident
     would lose its whole message); the first alert always shows, and every alert not
     shown is named in the section after the last one shown."""
-    from sesd.alerting.render import SLACK_MAX_ALERTS_TEXT, SLACK_MAX_REST
+    from sesd.alerting.render_slack import SLACK_MAX_ALERTS_TEXT, SLACK_MAX_REST
 
     blocks = slack_message(_wide(alerts))["blocks"]
     assert len(blocks) <= 50

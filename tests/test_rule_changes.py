@@ -107,7 +107,8 @@ def test_a_domain_excluded_by_a_reload_resolves_and_is_no_longer_watched() -> No
     assert sent(owed) == [("resolved", "delays", ("pager",), ["b.example"])]
     assert owed[0].alerts[0].notes == ("the rule no longer watches this domain",)
     # Every sink's text says why: a resolve at twice its threshold is no contradiction.
-    from sesd.alerting.render import console_text, slack_message
+    from sesd.alerting.render import console_text
+    from sesd.alerting.render_slack import slack_message
 
     assert "    the rule no longer watches this domain" in console_text(owed[0]).splitlines()
     assert "the rule no longer watches this domain" in str(slack_message(owed[0]))
@@ -273,7 +274,8 @@ def test_what_a_rule_takes_in() -> None:
 def test_a_resolve_a_changed_threshold_makes_says_why() -> None:
     """Raised thresholds resolve an alert at a value the rule as it fired held: the
     resolve says the rule changed (in the alert text too), not the traffic."""
-    from sesd.alerting.render import console_text, slack_message
+    from sesd.alerting.render import console_text
+    from sesd.alerting.render_slack import slack_message
 
     pipeline, evaluator = firing(parse_config(SINKS + rule()), "a.example")
     raised = rule(extra='sinks = ["pager"]\nclear_below = 0.8\n').replace("0.2", "0.85")

@@ -15,7 +15,8 @@ from prometheus_client import CollectorRegistry, Counter
 
 from sesd.alerting.alert import Alert, Notification
 from sesd.alerting.outbox import Outbox
-from sesd.alerting.render import pagerduty_events, slack_message
+from sesd.alerting.render import pagerduty_events
+from sesd.alerting.render_slack import slack_message
 from sesd.alerting.rules import Transition
 from sesd.alerting.sinks import PagerDutySink, Sink, SlackSink
 from sesd.config import PagerDutyConfig, SlackConfig, parse_config

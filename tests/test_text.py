@@ -9,7 +9,8 @@ import tracemalloc
 import unicodedata
 
 from sesd.alerting.evaluator import Evaluator
-from sesd.alerting.render import pagerduty_events, slack_message
+from sesd.alerting.render import pagerduty_events
+from sesd.alerting.render_slack import slack_message
 from sesd.config import core_settings, parse_config
 from sesd.core.causes import classify
 from sesd.core.domains import shown_address

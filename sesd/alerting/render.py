@@ -1,7 +1,7 @@
 """Notifications as each sink wants them: pure functions, within each API's limits.
 
 * Slack: Block Kit with a plain ``text`` fallback; at most 50 blocks and 3000
-  characters a section (Slack rejects more).
+  characters a section (Slack rejects more): sesd.alerting.render_slack.
 * PagerDuty Events API v2: one event per alert, ``trigger`` or ``resolve``,
   ``dedup_key`` stable per (rule, domain), summary at most 1024 characters,
   the whole event under 512 KB.
@@ -21,7 +21,7 @@ from sesd.alerting.cause_text import cause_advice, cause_noted, dominant_cause, 
 from sesd.alerting.rules import Transition
 from sesd.config import CANARY_METRICS, TENANT_METRICS
 from sesd.core.scopes import ACCOUNT, DOMAIN, PROVIDER, TENANT
-from sesd.core.text import slack_escape, slack_head, slack_plain
+from sesd.core.text import slack_plain
 
 __all__ = [
     "console_text",
@@ -31,30 +31,19 @@ __all__ = [
     "headline",
     "links",
     "pagerduty_events",
-    "slack_message",
+    "plain_for",
+    "utc_time",
 ]
 
-SLACK_MAX_BLOCKS = 50
-SLACK_MAX_SECTION = 3000
-SLACK_MAX_TEXT = 3000
-#: The alerts' sections of a message in all, and the one naming those not shown: a
-#: message's blocks hold at most about 12,000 characters (Slack: msg_blocks_too_long).
-SLACK_MAX_ALERTS_TEXT, SLACK_MAX_REST = 9000, 1500
 PD_MAX_SUMMARY = 1024
 PD_MAX_EVENT = 512 * 1024
-
-_ICON = {
-    Transition.FIRING: ":rotating_light:",
-    Transition.REPEAT: ":repeat:",
-    Transition.RESOLVED: ":white_check_mark:",
-}
 
 
 def _value(alert: Alert, value: float | None) -> str:
     return metric_text(alert.metric, value)
 
 
-def _when(t: float) -> str:
+def utc_time(t: float) -> str:
     return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
 
 
@@ -92,23 +81,23 @@ def provider_lines(alert: Alert, *, slack: bool = False) -> list[str]:
     if _from_ses(alert):
         return []  # what SES says of the tenant: no events behind it
     b = alert.breakdown
-    return [f"top domains: {_top(b.domains, _plain(slack))}", f"top causes: {_top(b.causes)}"]
+    return [f"top domains: {_top(b.domains, plain_for(slack))}", f"top causes: {_top(b.causes)}"]
 
 
 def _top(pairs: list[tuple[str, int]], shown: Callable[[str], str] = str) -> str:
     return ", ".join(f"{shown(name)} ({n})" for name, n in pairs) or "-"
 
 
-def _plain(slack: bool) -> Callable[[str], str]:
+def plain_for(slack: bool) -> Callable[[str], str]:
     """How a stranger's text is shown: in Slack, styling nothing; elsewhere as it is."""
     return slack_plain if slack else str
 
 
 def _subject(alert: Alert, slack: bool) -> str:
-    """:func:`subject`, a recipient domain made :func:`_plain`. A tenant's name is the
+    """:func:`subject`, a recipient domain made :func:`plain_for`. A tenant's name is the
     sender's own, and read to be copied into SES's console or CLI: left as written
     (Slack styles no ``_`` inside a word, and escapes still apply)."""
-    return _plain(slack and alert.scope == DOMAIN)(subject(alert))
+    return plain_for(slack and alert.scope == DOMAIN)(subject(alert))
 
 
 def _from_ses(alert: Alert) -> bool:
@@ -130,7 +119,7 @@ def details(alert: Alert) -> dict[str, Any]:
         "clears_at": alert.clear_threshold,
         "window": alert.window,
         "state": alert.kind.value,
-        "since": _when(alert.since),
+        "since": utc_time(alert.since),
     }
     if alert.provider is not None:
         facts[PROVIDER] = alert.provider  # a domain's: where its mail goes
@@ -173,16 +162,6 @@ def details(alert: Alert) -> dict[str, Any]:
     return facts
 
 
-def _mrkdwn(text: str, limit: int = SLACK_MAX_SECTION) -> dict[str, Any]:
-    """A mrkdwn text object of ``text`` escaped (event text is written by strangers),
-    verbatim (Slack then links no URL or channel name in it), within ``limit``."""
-    return {"type": "mrkdwn", "text": slack_head(slack_escape(text), limit), "verbatim": True}
-
-
-def _section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": _mrkdwn(text)}
-
-
 def cause_line(alert: Alert) -> str | None:
     """The dominant cause of the window's delays and what to do, or None."""
     b = alert.breakdown
@@ -197,7 +176,7 @@ def firing_span(alert: Alert) -> str:
     if alert.kind is Transition.FIRING:
         return ""
     verb = "fired" if alert.kind is Transition.RESOLVED else "firing"
-    return f"{verb} for {duration(alert.at - alert.since)}, since {_when(alert.since)}"
+    return f"{verb} for {duration(alert.at - alert.since)}, since {utc_time(alert.since)}"
 
 
 def describe(alert: Alert, *, slack: bool = False) -> str:
@@ -206,7 +185,7 @@ def describe(alert: Alert, *, slack: bool = False) -> str:
     matters most is in bold, and the AWS note has its icon."""
     b = alert.breakdown
     mark = "*" if slack else ""
-    plain = _plain(slack)  # a stranger's text: styling nothing in Slack
+    plain = plain_for(slack)  # a stranger's text: styling nothing in Slack
     named = _subject(alert, slack)
     lines = [
         f"{mark}{named}{mark}: {alert.metric} {mark}{_value(alert, alert.value)}{mark} "
@@ -255,67 +234,10 @@ def describe(alert: Alert, *, slack: bool = False) -> str:
     return "\n".join(lines)
 
 
-def slack_message(notification: Notification) -> dict[str, Any]:
-    """An incoming-webhook payload: header, one section per alert, within Slack's limits."""
-    alerts = notification.alerts
-    first = alerts[0]
-    title = (
-        f"{_ICON[notification.kind]} {notification.kind.value.upper()} {notification.rule} "
-        f"({notification.severity}): {len(alerts)} {first.scope}{'s' if len(alerts) != 1 else ''}"
-    )
-    blocks: list[dict[str, Any]] = [_section(f"*{title}*")]
-    room = SLACK_MAX_BLOCKS - 2  # the title, and a closing context block
-    fits = alerts[:room] if len(alerts) <= room else alerts[: room - 1]
-    # Alerts while they fit in SLACK_MAX_ALERTS_TEXT (the first always), the rest named.
-    used = 0
-    for alert in fits:
-        block = _alert_block(alert)
-        used += len(block["text"]["text"])
-        if len(blocks) > 1 and used > SLACK_MAX_ALERTS_TEXT:
-            break
-        blocks.append(block)
-    shown = len(blocks) - 1
-    if shown < len(alerts):
-        rest = _plain(first.scope == DOMAIN)(", ".join(a.domain for a in alerts[shown:]))
-        blocks.append({"type": "section", "text": _mrkdwn(
-            f"…and {len(alerts) - shown} more: {rest}", SLACK_MAX_REST
-        )})  # fmt: skip
-    closing = [_mrkdwn(f"sesd · {_when(first.at)}")]
-    if notification.silence:
-        # Text Slack does not format: a domain's '_' (``_x_.example``) would slant part
-        # of the command, and what is copied would mute another domain. A look-alike
-        # would too; the line holds no entity, mention or link to escape.
-        closing.append(
-            {"type": "plain_text", "text": f"mute: {notification.silence}", "emoji": False}
-        )
-    blocks.append({"type": "context", "elements": closing})
-    text = _mrkdwn(
-        title + ": " + "; ".join(headline(a, slack=True) for a in alerts), SLACK_MAX_TEXT
-    )
-    return {"text": text["text"], "blocks": blocks}
-
-
-def _alert_block(alert: Alert) -> dict[str, Any]:
-    """An alert's section: its text escaped, then its links (from the config, so not
-    escaped: Slack's ``<url|name>`` is the link)."""
-    found = " · ".join(f"<{_slack_url(url)}|{name}>" for name, url in links(alert))
-    found = "\n" + found if found else ""
-    if len(found) > SLACK_MAX_SECTION // 2:
-        found = ""  # links configured too long to leave the alert's text room: left out
-    text = _mrkdwn(describe(alert, slack=True), SLACK_MAX_SECTION - len(found))
-    text["text"] += found
-    return {"type": "section", "text": text}
-
-
 def links(alert: Alert) -> list[tuple[str, str]]:
     """(name, URL) of the alert's runbook and dashboard, those configured."""
     found = [("runbook", alert.runbook_url), ("dashboard", alert.dashboard_url)]
     return [(name, url) for name, url in found if url]
-
-
-def _slack_url(url: str) -> str:
-    """A URL inside Slack's ``<url|text>``: the three characters that end it encoded."""
-    return url.replace("|", "%7C").replace("<", "%3C").replace(">", "%3E")
 
 
 def pagerduty_events(notification: Notification, routing_key: str, source: str) -> list[bytes]:
@@ -360,7 +282,7 @@ def console_text(notification: Notification) -> str:
     """Readable lines for a terminal."""
     lines = []
     for alert in notification.alerts:
-        lines.append(f"{_when(alert.at)} {headline(alert)}")
+        lines.append(f"{utc_time(alert.at)} {headline(alert)}")
         b = alert.breakdown
         if alert.metric in CANARY_METRICS:
             lines.append(f"    where: {alert.stage}")

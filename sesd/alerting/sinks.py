@@ -26,7 +26,8 @@ from sesd.alerting.documents import (
     sign,
     webhook_document,
 )
-from sesd.alerting.render import console_text, pagerduty_events, slack_message
+from sesd.alerting.render import console_text, pagerduty_events
+from sesd.alerting.render_slack import slack_message
 from sesd.alerting.rules import Transition
 from sesd.config import (
     PagerDutyConfig,
