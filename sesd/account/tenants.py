@@ -26,15 +26,14 @@ the state, a restart resumes it too.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
 from functools import partial
-from typing import Any, Final, Protocol
+from typing import Any, Final
 
 import anyio
 
-from sesd.account.poller import ERRORS, MAX_PAGES, ClientFor, EndlessList, Polls, tries
+from sesd.account.paging import Pacer, Paged, PagedList
+from sesd.account.poller import MAX_PAGES, ClientFor, EndlessList, Polls
 from sesd.core.accounts import Accounts, Target
 from sesd.core.tenant_map import TenantMap, tenant_of_arn, valid_tenant
 from sesd.core.tenant_walks import TenantWalk, TenantWalks
@@ -44,27 +43,6 @@ __all__ = ["TenantPoller"]
 
 #: The resources that carry a tenant for an event: its configuration set, its identity.
 _MAPPED: Final = ("CONFIGURATION_SET", "EMAIL_IDENTITY")
-
-
-@dataclass(slots=True)
-class _List:
-    """A paged list read over one poll or several: the token of the page to ask for
-    next (None: the first), when its first page was asked for, what was read so far,
-    and its pages and tokens so far (the bound on them holds across the polls)."""
-
-    started: float
-    token: str | None = None
-    items: list[Any] = field(default_factory=list)
-    pages: int = 0
-    asked: set[str] = field(default_factory=set)
-
-
-class _Paged(Protocol):
-    """Where a paged list stands: the token of the page to ask for next, and how many
-    of its pages were read (over the polls it was resumed across)."""
-
-    token: str | None
-    pages: int
 
 
 class TenantPoller(Polls):
@@ -98,17 +76,15 @@ class TenantPoller(Polls):
         self._map = tenant_map
         self._statuses = statuses
         self._recommendations = recommendations
-        #: Seconds between two calls to one target, and how they are waited for.
-        self._pace = pace
-        self._sleep = sleep
-        self._last: dict[Target, float] = {}
+        #: Each target's calls, paced ``pace`` seconds apart and asked again.
+        self._pacer = Pacer(pace, sleep, clock)
         #: Each target's (region, AWS account id), as its tenants' ARNs last named them:
         #: a poll that finds no tenant any more still clears what the map held for it.
         self._where: dict[Target, tuple[str, str]] = {}
         #: The lists a failed call broke, by target and API, and the walks a failed call
         #: broke or the poll's time stopped (the ledger's, saved): the next poll resumes
         #: them.
-        self._lists: dict[tuple[Target, str], _List] = {}
+        self._lists: dict[tuple[Target, str], PagedList] = {}
         self._walks = TenantWalks() if walks is None else walks
 
     async def poll_once(self) -> None:
@@ -130,35 +106,6 @@ class TenantPoller(Polls):
         if target in self.targets:  # else a reload removed it while its statuses were read
             await self._walk(target, ses, deadline)
 
-    @asynccontextmanager
-    async def _paced(self, target: Target) -> AsyncIterator[None]:
-        """Around one call: wait until it is due, ``pace`` after the target's last call
-        was answered. From the answer, not the asking: a request that took longer to
-        reach SES than the next one takes would else arrive less than ``pace`` after it."""
-        wait = self._last.get(target, float("-inf")) + self._pace - self._clock()
-        if wait > 0:
-            await self._sleep(min(wait, self._pace))  # a clock stepped back: one pace
-        try:
-            yield
-        finally:
-            self._last[target] = self._clock()
-
-    async def _ask(self, target: Target, call: Callable[..., Awaitable[Any]], **args: Any) -> Any:
-        """One call's answer, each try at the pace: one that failed in a way that may
-        pass is asked again (:func:`sesd.account.poller.tries`), the last failure
-        raised. The SDK does not retry (sesd.runtime.aws.tenant_config): its retry of a
-        throttled call came up to 1 s after the refusal, inside the pace, and so made
-        a tight account limit tighter."""
-        tried = 0
-        while True:
-            tried += 1
-            async with self._paced(target):
-                try:
-                    return await call(**args)
-                except ERRORS as exc:
-                    if tried >= tries(exc):
-                        raise
-
     async def _read(
         self,
         target: Target,
@@ -166,7 +113,7 @@ class TenantPoller(Polls):
         api: str,
         key: str,
         args: dict[str, Any],
-        at: _Paged,
+        at: Paged,
         each: Callable[[list[Any]], None],
         asked: set[str],
     ) -> None:
@@ -180,7 +127,7 @@ class TenantPoller(Polls):
             token = {"NextToken": at.token} if at.token else {}
             if at.token:
                 asked.add(at.token)
-            answer = await self._ask(target, getattr(ses, api), **args, **token)
+            answer = await self._pacer.ask(target, getattr(ses, api), **args, **token)
             at.pages += 1
             each(answer.get(key, []))
             at.token = answer.get("NextToken") or None
@@ -192,11 +139,11 @@ class TenantPoller(Polls):
 
     async def _list(
         self, target: Target, ses: Any, api: str, key: str, args: dict[str, Any]
-    ) -> _List | None:
+    ) -> PagedList | None:
         """A list read to its end (resumed where the last poll's broke), or None when a
         call failed: kept to resume at the next poll if SES may answer then (throttled,
         5xx), else started over."""
-        at = self._lists.pop((target, api), None) or _List(self._clock())
+        at = self._lists.pop((target, api), None) or PagedList(self._clock())
         read = partial(self._read, target, ses, api, key, args, at, at.items.extend, at.asked)
         if await self._call(target, api, read):
             return at
@@ -209,7 +156,7 @@ class TenantPoller(Polls):
         their ARN), written as each page is read; once the list is read to its end, a
         tenant it did not name is gone (not before: what it did not see yet stands)."""
         api = "list_reputation_entities"
-        at = self._lists.pop((target, api), None) or _List(self._clock())
+        at = self._lists.pop((target, api), None) or PagedList(self._clock())
 
         def page(entities: list[Any]) -> None:
             if target not in self.targets:
@@ -346,7 +293,7 @@ class TenantPoller(Polls):
             if walk.token:
                 args["NextToken"] = walk.token
                 asked.add(walk.token)
-            answer = await self._ask(target, ses.list_tenant_resources, **args)
+            answer = await self._pacer.ask(target, ses.list_tenant_resources, **args)
             walk.pages += 1
             for item in answer.get("TenantResources", []):
                 if item.get("ResourceType") in _MAPPED and not walk.add(name, item["ResourceArn"]):

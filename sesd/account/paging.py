@@ -1,0 +1,82 @@
+"""How the tenant poller asks SES (sesd.account.tenants): each target's calls one at a
+time, ``pace`` seconds apart (SES allows these APIs about one call a second), a call
+that failed in a way that may pass asked again at the same pace; and where a paged
+list stands, so that a list a failed call broke resumes at the next poll."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from sesd.account.poller import ERRORS, tries
+from sesd.core.accounts import Target
+
+__all__ = ["Pacer", "Paged", "PagedList"]
+
+
+@dataclass(slots=True)
+class PagedList:
+    """A paged list read over one poll or several: the token of the page to ask for
+    next (None: the first), when its first page was asked for, what was read so far,
+    and its pages and tokens so far (the bound on them holds across the polls)."""
+
+    started: float
+    token: str | None = None
+    items: list[Any] = field(default_factory=list)
+    pages: int = 0
+    asked: set[str] = field(default_factory=set)
+
+
+class Paged(Protocol):
+    """Where a paged list stands: the token of the page to ask for next, and how many
+    of its pages were read (over the polls it was resumed across)."""
+
+    token: str | None
+    pages: int
+
+
+class Pacer:
+    """Paces the calls to each target, and asks again those that may pass."""
+
+    def __init__(
+        self,
+        pace: float,
+        sleep: Callable[[float], Awaitable[None]],
+        clock: Callable[[], float],
+    ) -> None:
+        #: Seconds between two calls to one target, and how they are waited for.
+        self._pace = pace
+        self._sleep = sleep
+        self._clock = clock
+        self._last: dict[Target, float] = {}
+
+    @asynccontextmanager
+    async def _paced(self, target: Target) -> AsyncIterator[None]:
+        """Around one call: wait until it is due, ``pace`` after the target's last call
+        was answered. From the answer, not the asking: a request that took longer to
+        reach SES than the next one takes would else arrive less than ``pace`` after it."""
+        wait = self._last.get(target, float("-inf")) + self._pace - self._clock()
+        if wait > 0:
+            await self._sleep(min(wait, self._pace))  # a clock stepped back: one pace
+        try:
+            yield
+        finally:
+            self._last[target] = self._clock()
+
+    async def ask(self, target: Target, call: Callable[..., Awaitable[Any]], **args: Any) -> Any:
+        """One call's answer, each try at the pace: one that failed in a way that may
+        pass is asked again (:func:`sesd.account.poller.tries`), the last failure
+        raised. The SDK does not retry (sesd.runtime.aws.tenant_config): its retry of a
+        throttled call came up to 1 s after the refusal, inside the pace, and so made
+        a tight account limit tighter."""
+        tried = 0
+        while True:
+            tried += 1
+            async with self._paced(target):
+                try:
+                    return await call(**args)
+                except ERRORS as exc:
+                    if tried >= tries(exc):
+                        raise
