@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -16,6 +17,7 @@ import pytest
 from sesd.commands.demo.localsqs import LocalSqs, free_port
 from sesd.config import Config, parse_config, read_secrets
 from sesd.io.logs import configure_logging
+from sesd.runtime.daemon import Daemon
 from tests import factory as f
 from tests.conftest import make_queue, running, send_bodies
 from tests.receivers import Answer, Receiver
@@ -31,6 +33,24 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
+
+
+async def answered_until(daemon: Daemon, clock: Clock, until: float) -> None:
+    """Move ``clock`` (a running daemon's wall and monotonic time alike) on to ``until``
+    as time passes for a daemon that keeps reading: its queues answer their receives
+    all along, as real ones do (an empty long poll every 20 s at most). One jump would
+    be minutes without an answer, a hung queue whose resolves are held; so the clock
+    moves no further at a time than a queue may go unanswered and stay ready
+    (``Health.ready_within``), and each queue answers at each new time."""
+    health = daemon.health
+
+    def answered() -> bool:
+        return all(health.last_receive.get(q, -math.inf) >= clock.now for q in health.queues)
+
+    while clock.now < until:
+        clock.now = min(clock.now + health.ready_within, until)
+        with anyio.fail_after(20):
+            await daemon.changes.wait_for(answered)
 
 
 def alerting_config(

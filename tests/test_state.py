@@ -25,7 +25,7 @@ from sesd.runtime.saver import StateSaver
 from sesd.runtime.state import STATE_VERSION, StateError, read_state, restore, snapshot, write_state
 from tests import factory as f
 from tests.conftest import make_queue, running, send_bodies
-from tests.test_alerting_e2e import ROUTING_KEY, Clock, spike, stateful
+from tests.test_alerting_e2e import ROUTING_KEY, Clock, answered_until, spike, stateful
 from tests.test_rules import CONFIG, feed_spike
 
 NOW = f.T0 + 10
@@ -369,7 +369,11 @@ async def test_restart_sends_nothing_twice_and_a_resolve_during_downtime_is_sent
     """First run: a spike fires. Second run (state restored): windows intact, no second
     firing message. Third run, after the spike aged out while sesd was down: its window
     reads no data, which for a window's length says nothing (the events queued while
-    sesd was down may be on their way); then the resolve."""
+    sesd was down may be on their way); then the resolve.
+
+    The window's length passes while the third run reads its queue, which answers all
+    along (answered_until): a queue that answered nothing for that long would be hung,
+    and its own hold would keep the alert open a window more."""
     clock = Clock(f.T0)
     async with stateful(local_sqs, sqs, tmp_path, monkeypatch) as world:
         config, url, slack, pd, state = world
@@ -394,7 +398,7 @@ async def test_restart_sends_nothing_twice_and_a_resolve_during_downtime_is_sent
                 start = daemon.alerting.evaluations
                 await daemon.changes.wait_for(lambda: daemon.alerting.evaluations >= start + 3)
             assert len(slack.accepted) == 1
-            clock.now = f.T0 + 600 + 300
+            await answered_until(daemon, clock, f.T0 + 600 + 300)
             with anyio.fail_after(20):
                 await slack.wait_for(2)
     assert slack.accepted[1]["text"].startswith(":white_check_mark: RESOLVED")

@@ -18,7 +18,7 @@ from sesd.runtime.daemon import Daemon
 from tests import factory as f
 from tests.conftest import running, send_bodies
 from tests.receivers import Answer, Receiver
-from tests.test_alerting_e2e import Clock, spike, stateful
+from tests.test_alerting_e2e import Clock, answered_until, spike, stateful
 
 
 async def _evaluations(daemon: Daemon, n: int) -> None:
@@ -35,13 +35,17 @@ async def _stopped_owing_pagerduty_a_resolve(
     config: Any, sqs: Any, url: str, slack: Receiver, pd: Receiver, clock: Clock
 ) -> None:
     """A run in which PagerDuty takes a spike's trigger, then refuses (500) its resolve
-    until sesd stops: Slack has both, and the resolve is owed to PagerDuty."""
-    async with running(config, clock=clock):
+    until sesd stops: Slack has both, and the resolve is owed to PagerDuty. The ten
+    minutes pass while this run reads its queue, which answers all along
+    (answered_until): one that answered nothing for that long would be hung, and hold
+    the resolve for a window more."""
+    async with running(config, clock=clock) as daemon:
         await send_bodies(sqs, url, spike(f.T0))
         with anyio.fail_after(20):
             await pd.wait_for(1)
         pd.script(*[Answer(500)] * 1000)
-        clock.now = f.T0 + 600  # the spike leaves the 5m window: resolved
+        # The spike leaves the 5m window: resolved.
+        await answered_until(daemon, clock, f.T0 + 600)
         with anyio.fail_after(20):
             await slack.wait_for(2)  # Slack took the resolve; PagerDuty refuses it
 
