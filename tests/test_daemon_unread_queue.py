@@ -1,16 +1,20 @@
 """The daemon wires a queue that cannot be read to its rules: while it is unread, an
-empty window resolves nothing. moto's SQS, a queue deleted while an alert fires, the
-real poller, health and alerting."""
+empty window resolves nothing. moto's SQS, a queue deleted (or one whose receives hang
+behind a stalled connection) while an alert fires, the real poller, health and alerting."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import anyio
+
 from sesd.alerting.rules import Status
 from sesd.config import parse_config
+from sesd.runtime.aws import sqs_config
 from sesd.runtime.daemon import Daemon
 from sesd.runtime.sqs import QueuePoller
-from tests.conftest import make_queue
+from tests.conftest import aws_client, make_queue
+from tests.proxy import Proxy
 from tests.test_routing import RULE, T
 from tests.test_rules import feed_spike
 
@@ -44,3 +48,72 @@ async def test_a_deleted_queue_resolves_nothing_while_its_alert_fires(sqs: Any) 
     daemon.alerting.evaluate()
     status = daemon.alerting.evaluator.states["delays"]["a.example"].status
     assert status is Status.FIRING
+
+
+async def test_a_queue_whose_receive_hangs_resolves_nothing_while_its_alert_fires(
+    local_sqs: Any, sqs: Any
+) -> None:
+    """SQS takes the receive and never answers (a stalled connection): no receive fails,
+    yet none is answered, so sesd reads none of the queue's events while an alert fires.
+    The empty window resolves nothing while the receive hangs, nor for a window's length
+    after the queue answers again (the events of the hang come in late): the hold of a
+    queue whose receives fail."""
+    url, _ = await make_queue(sqs)
+    config = parse_config(f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 0\n' + RULE)
+    wall, mono = [T], [1000.0]
+    daemon = Daemon(config, clock=lambda: wall[0], monotonic=lambda: mono[0])
+    feed_spike(daemon.pipeline, "a.example", T, 5, 5)
+    daemon.alerting.evaluate()
+
+    def status() -> Status:
+        return daemon.alerting.evaluator.states["delays"]["a.example"].status
+
+    assert status() is Status.FIRING
+    async with (
+        Proxy(local_sqs.port) as proxy,
+        aws_client("sqs", proxy, sqs_config(1, receive=True)) as client,  # sesd's receiver
+    ):
+        poller = QueuePoller(
+            client,
+            config.queues[0],
+            pipeline=daemon.pipeline,
+            metrics=daemon.metrics,
+            health=daemon.health,
+            changes=daemon.changes,
+            stopping=daemon.stopping,
+            delete_invalid=False,
+            clock=daemon.clock,
+            monotonic=daemon.monotonic,
+            in_flight=daemon.in_flight,
+        )
+        assert await poller._receive() == []  # answered: the queue is read
+        proxy.stall()
+        hung: list[object] = []
+        async with anyio.create_task_group() as tg:
+
+            async def receive() -> None:
+                hung.append(await poller._receive())
+
+            tg.start_soon(receive)
+            with anyio.fail_after(5):
+                while not daemon.in_flight._scopes:  # the receive is in flight
+                    await anyio.lowlevel.checkpoint()
+            try:
+                wall[0] += 900  # 15 minutes of a receive that hangs; the 5m window is empty
+                mono[0] += 900
+                daemon.alerting.evaluate()
+                assert daemon.health.failing == set()  # nothing failed...
+                assert daemon.health.ready(mono[0]) == (False, ["q"])  # ...and /readyz says so
+                assert status() is Status.FIRING
+            finally:
+                proxy.cut()  # the hang ends: the connection is dropped
+        assert hung == [None]
+        proxy.restore()
+        # The queue answers again, as it goes on to, before each evaluation: the window
+        # still misses what the hang kept back until a window after its last hung one.
+        for seconds, then in ((299, Status.FIRING), (1, Status.INACTIVE)):
+            wall[0] += seconds
+            mono[0] += seconds
+            assert await poller._receive() == []
+            daemon.alerting.evaluate()
+            assert status() is then

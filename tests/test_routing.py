@@ -727,6 +727,39 @@ def test_a_daemon_counts_a_queue_whose_receives_fail_as_unread() -> None:
     assert daemon.alerting.unread() == []
 
 
+def test_a_daemon_counts_a_queue_no_receive_answers_for_a_minute_as_unread() -> None:
+    """A queue whose receives hang (nothing fails, nothing is answered) is unread as a
+    failing one is, from a minute without an answer (what /readyz calls not ready):
+    counted from its last answer, or from its pollers' start if it never answered; a
+    queue a reload removes is not, and one added again is judged from its new start
+    (not from an answer of its removed pollers)."""
+    from sesd.runtime.daemon import Daemon
+
+    config = parse_config('[[queues]]\nurl = "http://127.0.0.1:9/1/q"\n' + RULE)
+    mono = [1000.0]
+    daemon = Daemon(config, clock=lambda: T, monotonic=lambda: mono[0])
+    health = daemon.health
+    mono[0] += 3600
+    assert daemon.alerting.unread() == []  # not polled (yet): nobody waits on it
+    health.polling("q", mono[0])
+    mono[0] += 60
+    assert daemon.alerting.unread() == []  # a long poll or two may still answer
+    mono[0] += 1
+    assert daemon.alerting.unread() == ["q"]  # never answered since its start
+    health.received("q", mono[0])
+    assert daemon.alerting.unread() == []
+    mono[0] += 61
+    assert daemon.alerting.unread() == ["q"]
+    assert health.ready(mono[0]) == (False, ["q"])  # the one rule /readyz gives too
+    health.follow([])
+    assert daemon.alerting.unread() == []
+    health.received("q", mono[0] - 600)  # the removed queue's last receive came back late
+    health.follow(["q"])
+    assert daemon.alerting.unread() == []  # added again: no poller yet
+    health.polling("q", mono[0])
+    assert daemon.alerting.unread() == []
+
+
 async def _silenceable(
     tmp_path: Path, sinks: tuple[str, ...], group_wait: str
 ) -> tuple[Alerting, Pipeline, list[float], Path]:

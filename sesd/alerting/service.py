@@ -67,8 +67,8 @@ class Alerting:
         self.on_evaluated: Callable[[], None] = lambda: None
         #: Called when a firing or a resolve was delivered (the state file saves it).
         self.on_notified: Callable[[], None] = lambda: None
-        #: The queues that do not answer their receives (denied, deleted, a KMS key
-        #: disabled): what would fill the windows may wait in them.
+        #: The queues whose receives fail (denied, deleted, a KMS key disabled) or hang
+        #: unanswered: what would fill the windows may wait in them.
         self.unread: Callable[[], list[str]] = list
         self._unread: list[str] = []
         self._session: aiohttp.ClientSession | None = None
@@ -264,7 +264,8 @@ class Alerting:
                     "sesd.alert.resolves_held",
                     queues=unread,
                     hint="no alert resolves on an empty window while these queues "
-                    "cannot be read, and for a window's length after",
+                    "cannot be read (receives failing or unanswered), and for a window's "
+                    "length after",
                 )
         return now
 

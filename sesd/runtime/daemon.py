@@ -122,7 +122,7 @@ class Daemon:
         )
         self.alerting.on_evaluated = self.changes.notify
         self.health = Health(queues)
-        self.alerting.unread = lambda: sorted(self.health.failing)
+        self.alerting.unread = lambda: self.health.unread(self.monotonic())
         self.metrics.watch_queues(lambda: self.health.ready(self.monotonic())[1])
         #: What the status page reads (sesd.status): the same live state as the metrics.
         self.status = Sources(

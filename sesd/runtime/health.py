@@ -27,29 +27,56 @@ class Health:
     #: The host's clock minus AWS's, from the latest SQS answer's Date header (to the
     #: second); None before one.
     clock_offset: float | None = None
+    #: When each queue's pollers began (a start, a reload that added it): a queue that
+    #: has answered no receive since counts as hung from ``ready_within`` after.
+    polled_since: dict[str, float] = field(default_factory=dict)
 
     def follow(self, queues: list[str]) -> None:
         """The queues a reload left: one removed is no longer failing, so its alerts'
-        resolves are not held for it (what waits there is no longer sesd's to read)."""
+        resolves are not held for it (what waits there is no longer sesd's to read); nor
+        is it hung, and one added again later is judged from its new pollers' start."""
         self.queues = queues
         self.failing &= set(queues)
+        for gone in (self.last_receive.keys() | self.polled_since.keys()) - set(queues):
+            self.last_receive.pop(gone, None)
+            self.polled_since.pop(gone, None)
+
+    def polling(self, queue: str, now: float) -> None:
+        """A poller of ``queue`` begins (each of its pollers says so; the first counts).
+        An answer known from before is not this queue's: that of a queue a reload
+        removed, which came while its pollers ended, before a reload added it again."""
+        if queue not in self.polled_since:
+            self.polled_since[queue] = now
+            self.last_receive.pop(queue, None)
 
     def received(self, queue: str, now: float) -> None:
         """A receive on ``queue`` succeeded (with or without messages)."""
         self.last_receive[queue] = now
         self.failing.discard(queue)
 
+    def _silent(self, queue: str, now: float, before: float) -> bool:
+        """Whether ``queue`` answered no receive within ``ready_within`` of ``now``;
+        ``before``: when that is counted from if it answered none yet."""
+        return now - self.last_receive.get(queue, before) > self.ready_within
+
+    def unread(self, now: float) -> list[str]:
+        """The queues whose events sesd is not reading, so that an empty window may be
+        one whose events wait there: those failing, and those hung (polled, and no
+        receive answered for ``ready_within``: a receive taken and never answered, a
+        poller stuck; nothing fails). The alerting holds resolves alike for both."""
+        return [
+            q
+            for q in self.queues
+            if q in self.failing
+            or (q in self.polled_since and self._silent(q, now, self.polled_since[q]))
+        ]
+
     def ready(self, now: float) -> tuple[bool, list[str]]:
         """Ready when every queue answered recently and none is failing; returns the
         ones that are not. The one answer /readyz, ``sesd_queue_ready`` and the status
         page give: a queue found unusable is not ready from that receive on, not a
         minute later when its last good one grows old."""
-        stale = [
-            q
-            for q in self.queues
-            if q in self.failing
-            or now - self.last_receive.get(q, float("-inf")) > self.ready_within
-        ]
+        stale = [q for q in self.queues if q in self.failing or self._silent(q, now, float("-inf"))]
         return not stale, stale
 
     def summary(self, monotonic: Callable[[], float]) -> str:

@@ -132,6 +132,8 @@ class QueuePoller:
         self._deletes = Deletes(client, queue, metrics, self._log)
         #: The Date header of the latest answer compared with this host's clock.
         self._date: str | None = None
+        # From now the queue is being read: one that answers nothing counts as hung.
+        health.polling(self._label, monotonic())
 
     async def run(self) -> None:
         """Poll until ``stopping`` is set; SQS errors back off, never end the loop."""
