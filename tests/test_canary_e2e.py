@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
 from typing import Any
 
 import aiohttp
 import anyio
+import anyio.abc
 import pytest
 
 from sesd.commands.demo.localsqs import LocalSqs
 from sesd.config import Config, parse_config
-from sesd.core.canary import CANARY_TAG
+from sesd.core.canary import CANARY_TAG, CanaryTracker
+from sesd.runtime.aws import AwsClients
+from sesd.runtime.canary import CanaryRunner
 from sesd.runtime.daemon import Daemon
 from tests import factory as f
 from tests.conftest import aws_client, make_queue, running, send_bodies
@@ -180,3 +185,67 @@ async def test_a_hung_ses_call_does_not_hold_up_event_consumption(
             with anyio.fail_after(10):
                 await daemon.changes.wait_for(lambda: not sender.in_flight)
     assert daemon.ledger.canary.sent_total == 1
+
+
+class _Tasks:
+    """A ``keep`` for :meth:`CanaryRunner.start` that runs each task in ``tg`` and says
+    when each has returned."""
+
+    def __init__(self, tg: anyio.abc.TaskGroup) -> None:
+        self.tg = tg
+        self.done: list[anyio.Event] = []
+
+    def __call__(self, name: str, run: Callable[[], Awaitable[None]]) -> None:
+        done = anyio.Event()
+        self.done.append(done)
+
+        async def wrapped() -> None:
+            await run()
+            done.set()
+
+        self.tg.start_soon(wrapped)
+
+
+async def test_a_canary_started_once_the_stop_began_sends_nothing(
+    local_sqs: LocalSqs, sqs: Any
+) -> None:
+    """The daemon is stopping when the canary is (re)started: nothing is sent, as no
+    queue starts then (its first act would be a SendEmail by a daemon on its way out)."""
+    url, _ = await make_queue(sqs)
+    async with FakeSes() as ses, AsyncExitStack() as stack:
+        config = canary_config(local_sqs, url, canary=f'endpoint_url = "{ses.url}"\n')
+        stopping = anyio.Event()
+        stopping.set()
+        runner = CanaryRunner(CanaryTracker(120.0, "q"), lambda: f.T0, lambda: None, stopping)
+        with anyio.fail_after(10):
+            async with anyio.create_task_group() as tg:
+                runner.start(config, AwsClients(config, stack), _Tasks(tg))
+    assert ses.requests == []
+    assert runner.sender is None
+
+
+async def test_a_canary_replaced_before_it_began_sends_nothing(
+    local_sqs: LocalSqs, sqs: Any
+) -> None:
+    """Two reloads in a row change [canary]: the canary of the first is replaced before
+    its task began, and sends nothing; only the second's sends (not two emails at once,
+    one of a configuration that is no longer in force)."""
+    url, _ = await make_queue(sqs)
+    async with FakeSes() as ses, AsyncExitStack() as stack:
+        endpoint = f'endpoint_url = "{ses.url}"\n'
+        first = canary_config(local_sqs, url, canary=endpoint)
+        second = canary_config(local_sqs, url, canary=endpoint.replace('"\n', '/"\n'))
+        stopping = anyio.Event()
+        runner = CanaryRunner(CanaryTracker(120.0, "q"), lambda: f.T0, lambda: None, stopping)
+        clients = AwsClients(first, stack)
+        with anyio.fail_after(10):
+            async with anyio.create_task_group() as tg:
+                tasks = _Tasks(tg)
+                runner.start(first, clients, tasks)
+                runner.start(second, clients, tasks)
+                await tasks.done[0].wait()
+                await ses.wait_for(lambda s: len(s.requests) >= 1)
+                stopping.set()
+    assert len(ses.requests) == 1
+    assert runner.sender is not None
+    assert runner.sender.config is second.canary

@@ -44,16 +44,21 @@ class CanaryRunner:
         clients: AwsClients,
         keep: Callable[[str, Callable[[], Awaitable[None]]], None],
     ) -> None:
-        """Start sending, if ``[canary]`` is set (after stopping what ran before), as a
-        task ``keep`` runs (sesd.runtime.supervise: a fault in it must not end sesd)."""
+        """Start sending, if ``[canary]`` is set and sesd is not stopping (after stopping
+        what ran before), as a task ``keep`` runs (sesd.runtime.supervise: a fault in it
+        must not end sesd)."""
         self._stop.set()
         self._stop = anyio.Event()
-        if config.canary is not None:
+        if config.canary is not None and not self._stopping.is_set():
             keep("canary", partial(self._run, config, config.canary, clients, self._stop))
 
     async def _run(
         self, config: Config, canary: CanaryConfig, clients: AwsClients, stop: anyio.Event
     ) -> None:
+        # Each start of the task checks: one begun (or begun again after a fault) once
+        # sesd is stopping or a reload has replaced it would send once, an email too many.
+        if self._stopped(stop):
+            return
         timeout = canary.call_timeout
         account, region = config.canary_sender()
         ses = await clients.client(
@@ -69,6 +74,8 @@ class CanaryRunner:
             canary.endpoint_url,
             use=f"canary:{timeout}",
         )
+        if self._stopped(stop):  # while the client was made
+            return
         self.sender = CanarySender(
             canary, ses, self._tracker, clock=self._clock, on_change=self._on_change
         )
@@ -77,6 +84,9 @@ class CanaryRunner:
             tg.start_soon(_first_of, stopped, self._stopping, stop)
             await self.sender.run(stopped)
             tg.cancel_scope.cancel()
+
+    def _stopped(self, stop: anyio.Event) -> bool:
+        return stop.is_set() or self._stopping.is_set()
 
 
 async def _first_of(out: anyio.Event, *events: anyio.Event) -> None:
