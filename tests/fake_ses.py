@@ -52,11 +52,13 @@ ROLE_ACCOUNT = (
 
 @dataclass(frozen=True)
 class Reply:
-    """One scripted answer: a status, after ``delay`` seconds, or held until released."""
+    """One scripted answer: a status, after ``delay`` seconds, or held until released;
+    ``body``, when given, is answered as is (text/html: a proxy's page, not SES's)."""
 
     status: int = 200
     delay: float = 0.0
     hold: bool = False
+    body: str | None = None
 
 
 class FakeSes(LocalServer):
@@ -111,6 +113,8 @@ class FakeSes(LocalServer):
             await anyio.sleep(reply.delay)  # the endpoint is slow; nothing waits on it here
         self.answered.append(reply.status)
         self._notify()
+        if reply.body is not None:
+            return web.Response(text=reply.body, status=reply.status, content_type="text/html")
         if reply.status == 200:
             return web.json_response({"MessageId": f"fake-ses-{next(self._ids):06d}"})
         error = _ERRORS.get(reply.status, "InternalFailure")

@@ -249,3 +249,33 @@ async def test_a_canary_replaced_before_it_began_sends_nothing(
     assert len(ses.requests) == 1
     assert runner.sender is not None
     assert runner.sender.config is second.canary
+
+
+async def test_an_answer_without_a_message_id_is_a_failed_call_not_a_fault(
+    local_sqs: LocalSqs, sqs: Any
+) -> None:
+    """A 200 that is not SES's answer (a proxy's page: the SDK reads it as an empty
+    answer) is a failed call, counted and missing once past the deadline; not a fault
+    of the canary's task, which would send again every 10 s and count nothing."""
+    url, _ = await make_queue(sqs)
+    clock = Clock(f.T0)
+    async with FakeSes() as ses:
+        config = canary_config(local_sqs, url, canary=f'endpoint_url = "{ses.url}"\n')
+        async with running(config, clock=clock) as daemon:
+            tracker = daemon.ledger.canary
+            with anyio.fail_after(10):
+                await daemon.changes.wait_for(lambda: tracker.sent_total == 1)
+            sender = daemon.canary.sender
+            assert sender is not None
+            ses.script(Reply(200, body="<html><body>Access through the proxy</body></html>"))
+            with anyio.fail_after(10):
+                await sender.send_once()
+            failed = tracker.canaries[-1]
+            clock.now = f.T0 + 121  # past the 2 min deadline
+            metrics = await scrape(daemon)
+    assert tracker.errors == {"server_error": 1}
+    assert (failed.error, failed.message_id) == ("server_error", "")
+    assert 'sesd_canary_send_errors_total{reason="server_error"} 1.0' in metrics
+    assert failed not in tracker.missing(failed.sent_at + 1)  # a retry may get through
+    assert failed in tracker.missing(f.T0 + 121)
+    assert 'sesd_task_failures_total{task="canary"} 0.0' in metrics

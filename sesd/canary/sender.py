@@ -131,10 +131,21 @@ class CanarySender:
                 "sesd.canary.send_failed", reason=reason, error=code or type(exc).__name__
             )
         else:
-            message_id = str(response["MessageId"])
             seconds = anyio.current_time() - started
-            self.tracker.sent(message_id, at, seconds)
-            self._log.debug("sesd.canary.sent", message_id=message_id, seconds=round(seconds, 3))
+            message_id = response.get("MessageId")
+            if isinstance(message_id, str) and message_id:
+                self.tracker.sent(message_id, at, seconds)
+                self._log.debug(
+                    "sesd.canary.sent", message_id=message_id, seconds=round(seconds, 3)
+                )
+            else:
+                # A 200 that is not SES's (a proxy's page, which the SDK reads as an
+                # empty answer): a failed call to count, not a fault of this task (its
+                # restarts would send every 10 s and count nothing).
+                self.tracker.failed("server_error", at, seconds)
+                self._log.warning(
+                    "sesd.canary.send_failed", reason="server_error", error="no MessageId"
+                )
         finally:
             self.in_flight = False
             self.on_change()
