@@ -477,6 +477,24 @@ def test_a_clock_stepped_back_does_not_hide_later_canaries() -> None:
     assert tracker.measure("canary_missing", 900, stepped + 121) == (1.0, 2)
 
 
+def test_a_canary_in_flight_across_a_step_back_is_missing_on_time() -> None:
+    """A canary is sent, and the clock steps an hour back a second later: it is missing
+    once ``deadline`` has passed since it was sent (not an hour later), and a restore
+    before the step keeps its deadline from the restart on the new time."""
+    pipeline = Pipeline(core_settings(parse_config(CANARY)))
+    tracker = pipeline.ledger.canary
+    tracker.sent("m-1", T0, 0.1)
+    tracker.stepped(-3600)
+    now = T0 - 3600
+    assert tracker.missing(now + 119) == []
+    assert [c.message_id for c in tracker.missing(now + 121)] == ["m-1"]
+    fresh = Pipeline(core_settings(parse_config(CANARY))).ledger.canary
+    fresh.restore(tracker.snapshot(), T0 + 600)
+    fresh.stepped(-3600)
+    assert fresh.missing(T0 - 3000 + 119) == []
+    assert [c.message_id for c in fresh.missing(T0 - 3000 + 121)] == ["m-1"]
+
+
 def test_a_canary_in_flight_at_a_stop_gets_its_deadline_from_the_restart() -> None:
     """A canary sent just before a stop of ten minutes: its events may wait on the queue
     sesd has not read yet, so it is not missing at the restart; it is once ``deadline``

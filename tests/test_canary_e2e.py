@@ -11,9 +11,12 @@ import anyio
 import anyio.abc
 import pytest
 
+from sesd.alerting.rules import Status
+from sesd.canary.sender import CanarySender
 from sesd.commands.demo.localsqs import LocalSqs
 from sesd.config import Config, parse_config
 from sesd.core.canary import CANARY_TAG, CanaryTracker
+from sesd.core.decode import decode_body
 from sesd.runtime.aws import AwsClients
 from sesd.runtime.canary import CanaryRunner
 from sesd.runtime.daemon import Daemon
@@ -279,3 +282,53 @@ async def test_an_answer_without_a_message_id_is_a_failed_call_not_a_fault(
     assert failed not in tracker.missing(failed.sent_at + 1)  # a retry may get through
     assert failed in tracker.missing(f.T0 + 121)
     assert 'sesd_task_failures_total{task="canary"} 0.0' in metrics
+
+
+async def test_a_wall_clock_step_ahead_does_not_make_canaries_in_flight_missing(
+    local_sqs: LocalSqs, sqs: Any
+) -> None:
+    """A canary is sent; a second later NTP steps the wall clock ten minutes ahead (it
+    was behind). The canary has been out a second, not ten minutes: it is not missing,
+    canary-missing does not fire, and its end-to-end figure is the second that passed.
+    The same for a step detected while the call is under way."""
+    url, _ = await make_queue(sqs)
+    wall, mono = [f.T0], [1000.0]
+    rule = (
+        '[[alerts.rules]]\nname = "canary-missing"\nmetric = "canary_missing"\n'
+        'window = "15m"\nabove = 0\n'
+    )
+    async with FakeSes() as fake, aws_client("sesv2", fake) as ses:
+        config = canary_config(local_sqs, url, alerts=rule)
+        assert config.canary is not None
+        daemon = Daemon(config, clock=lambda: wall[0], monotonic=lambda: mono[0])
+        tracker = daemon.ledger.canary
+        sender = CanarySender(config.canary, ses, tracker, clock=daemon.clock)
+        await sender.send_once()
+        (canary,) = tracker.canaries
+        wall[0] += 601  # a second passed, and the clock stepped 600 s ahead
+        mono[0] += 1
+        daemon.alerting.evaluate()
+        assert tracker.missing(daemon.clock()) == []
+        state = daemon.alerting.evaluator.states["canary-missing"]["canary"]
+        assert state.status is Status.INACTIVE
+        # Back the next second: one second from the call to its Delivery.
+        delivered = decode_body(canary_event("delivery", canary.message_id, wall[0]))
+        wall[0] += 1
+        mono[0] += 1
+        daemon.pipeline.apply(delivered, "q", daemon.clock())
+        assert canary.end_to_end_seconds == pytest.approx(2.0)
+        # A step found while a call is under way (the SDK's own signing reads no clock
+        # of sesd's): the call began before it, on the old time.
+        fake.script(Reply(hold=True))
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(sender.send_once)
+            with anyio.fail_after(10):
+                await fake.wait_for(lambda s: s.held == 1)
+            wall[0] += 3600 + 1
+            mono[0] += 1
+            daemon.clock()
+            fake.release()
+        wall[0] += 1
+        mono[0] += 1
+        assert tracker.canaries[-1].sent_at == pytest.approx(wall[0] - 2)
+        assert tracker.missing(daemon.clock()) == []

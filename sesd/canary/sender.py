@@ -118,12 +118,14 @@ class CanarySender:
     async def send_once(self) -> None:
         """One ``SendEmail``, recorded in the tracker whatever happens."""
         at = self.clock()
+        shifted = self.tracker.shifted
         started = anyio.current_time()
         self.in_flight = True
         try:
             with anyio.fail_after(self.config.call_timeout):
                 response = await self.ses.send_email(**self._request(at))
         except (TimeoutError, ClientError, BotoCoreError, aiohttp.ClientError, OSError) as exc:
+            at += self.tracker.shifted - shifted  # a step of the clock meanwhile
             reason, code = error_reason(exc), shown_code(exc)
             self.tracker.failed(reason, at, anyio.current_time() - started, code)
             # Codes and statuses only: an SDK message may quote the request.
@@ -131,6 +133,7 @@ class CanarySender:
                 "sesd.canary.send_failed", reason=reason, error=code or type(exc).__name__
             )
         else:
+            at += self.tracker.shifted - shifted
             seconds = anyio.current_time() - started
             message_id = response.get("MessageId")
             if isinstance(message_id, str) and message_id:

@@ -109,6 +109,8 @@ class CanaryTracker:
         self.foreign_at: float | None = None
         self.foreign_from = ""
         self._seq = 0
+        #: The wall clock's steps so far, added up (:meth:`stepped`).
+        self.shifted = 0.0
 
     # --- the sender's side ---------------------------------------------------------
 
@@ -135,6 +137,22 @@ class CanaryTracker:
         self._seq += 1
         canary.seq = self._seq
         self.canaries.append(canary)
+
+    def stepped(self, step: float) -> None:
+        """The wall clock stepped by ``step`` seconds: every time kept here (read on that
+        clock) moves with it, so a deadline, a window and the end-to-end figure measure
+        the time that passed, not the step (ten minutes ahead would make every canary
+        in flight missing at once). A caller whose call began before the step adds
+        what :attr:`shifted` gained meanwhile to the time it began."""
+        self.shifted += step
+        for c in self.canaries:
+            c.sent_at += step
+            c.accepted_at = None if c.accepted_at is None else c.accepted_at + step
+            c.done_at = None if c.done_at is None else c.done_at + step
+        for name in ("restored_at", "last_event_at", "foreign_at"):
+            value = getattr(self, name)
+            if value is not None:
+                setattr(self, name, value + step)
 
     # --- the pipeline's side -------------------------------------------------------
 

@@ -164,6 +164,8 @@ class Daemon:
         self.metrics.clock_steps.inc()
         # Events in flight bear the old time: an empty window says nothing for a while.
         self.alerting.evaluator.blind(self.clock.peek())
+        # The canaries' times are this clock's: they move with it (no deadline passes).
+        self.ledger.canary.stepped(step)
         hint = "the wall clock jumped; windows keep every event, reads follow the new time"
         self._log.warning("sesd.clock.stepped", step_seconds=round(step, 3), hint=hint)
 
