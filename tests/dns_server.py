@@ -1,6 +1,7 @@
-"""A real DNS server on loopback (dnslib's, over UDP) that a test scripts: MX and A
-records with their TTLs, NXDOMAIN, SERVFAIL, and names it never answers (until the
-test ends). It records every query it gets, with when it got it."""
+"""A real DNS server on loopback (dnslib's, over UDP) that a test scripts: MX, A and
+AAAA records with their TTLs, CNAMEs, NXDOMAIN, SERVFAIL (for a name, or one type of
+it), and names it never answers (until the test ends). It records every query it
+gets, with when it got it."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
-from dnslib import MX, QTYPE, RCODE, RR, A  # type: ignore[import-untyped]
+from dnslib import AAAA, CNAME, MX, QTYPE, RCODE, RR, A  # type: ignore[import-untyped]
 from dnslib.server import BaseResolver, DNSLogger, DNSServer  # type: ignore[import-untyped]
 
 from sesd.commands.demo.localsqs import free_port
@@ -29,9 +30,14 @@ class Zone(BaseResolver):  # type: ignore[misc]
 
     mx: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
     a: dict[str, str] = field(default_factory=dict)
+    aaaa: dict[str, str] = field(default_factory=dict)
+    #: name -> the name it is an alias of (answered with the target's records).
+    cname: dict[str, str] = field(default_factory=dict)
     ttl: dict[str, int] = field(default_factory=dict)
     nxdomain: set[str] = field(default_factory=set)
     servfail: set[str] = field(default_factory=set)
+    #: (name, type) answered SERVFAIL, the name's other types answered as usual.
+    servfail_type: set[tuple[str, str]] = field(default_factory=set)
     silent: set[str] = field(default_factory=set)
     queries: list[tuple[str, str, float]] = field(default_factory=list)
     release: threading.Event = field(default_factory=threading.Event)
@@ -44,7 +50,12 @@ class Zone(BaseResolver):  # type: ignore[misc]
             self.release.wait()  # answers only once the test is over
         reply = request.reply()
         ttl = self.ttl.get(name, 3600)
-        if name in self.servfail:
+        target = self.cname.get(name)
+        if target is not None:
+            # As a recursive resolver answers an alias: the CNAME, then the target's.
+            reply.add_answer(RR(name, QTYPE.CNAME, rdata=CNAME(target), ttl=ttl))
+            name, ttl = target, self.ttl.get(target, 3600)
+        if name in self.servfail or (name, qtype) in self.servfail_type:
             reply.header.rcode = RCODE.SERVFAIL
         elif name in self.nxdomain:
             reply.header.rcode = RCODE.NXDOMAIN
@@ -53,6 +64,8 @@ class Zone(BaseResolver):  # type: ignore[misc]
                 reply.add_answer(RR(name, QTYPE.MX, rdata=MX(host, preference), ttl=ttl))
         elif qtype == "A" and name in self.a:
             reply.add_answer(RR(name, QTYPE.A, rdata=A(self.a[name]), ttl=ttl))
+        elif qtype == "AAAA" and name in self.aaaa:
+            reply.add_answer(RR(name, QTYPE.AAAA, rdata=AAAA(self.aaaa[name]), ttl=ttl))
         return reply
 
     def asked(self, name: str) -> int:

@@ -486,3 +486,27 @@ def test_a_read_without_side_effects_answers_as_a_lookup_would() -> None:
     assert read == {d: None if p == "unknown" else p for d, p in asked.items()}
     assert read["stale.example"] == "microsoft"  # the last answer, while a new one is due
     assert read["outlook.com"] == "microsoft"
+
+
+async def test_a_domain_without_mx_is_judged_by_its_addresses_and_their_failures() -> None:
+    """No MX: mail goes to the domain's own address, IPv4 or IPv6 (RFC 5321 5.1), so a
+    domain with only an AAAA record takes mail (``other``); a lookup of its address
+    that fails (SERVFAIL) is a failed lookup, tried again after RETRY_AFTER, not a
+    domain that takes no mail for an hour. An alias (CNAME) is followed to its MX."""
+    zone = _zone()
+    zone.aaaa["v6.example"] = "2001:db8::25"
+    zone.servfail_type.add(("flaky.example", "A"))
+    zone.cname["alias.example"] = "corp.example"
+    domains = ["v6.example", "flaky.example", "alias.example"]
+    with dns_server(zone) as address:
+        resolver = _resolver(nameservers=[address], timeout=2.0, rate=100, clock=lambda: T)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(resolver.run)
+            with anyio.fail_after(20):
+                await _resolve_all(resolver, domains, T)
+            tg.cancel_scope.cancel()
+    cache = resolver.cache
+    assert cache.cache["v6.example"] == ("other", T + MIN_TTL)
+    assert cache.cache["flaky.example"] == ("unknown", T + RETRY_AFTER)
+    assert cache.cache["alias.example"][0] == "microsoft"
+    assert cache.outcomes["failed"] == 1

@@ -210,11 +210,22 @@ class ProviderResolver:
         return by_mx(hosts, self._table), ttl, "resolved"
 
     async def _implicit(self, domain: str) -> tuple[str, float, str]:
+        """A domain without MX takes mail at its own address, IPv4 or IPv6 (RFC 5321
+        5.1): ``other`` with one, ``none`` without. A lookup that fails (SERVFAIL, a
+        timeout) says nothing of it: tried again after RETRY_AFTER, as for an MX."""
         assert self._resolver is not None
-        try:
-            answer = await self._resolver.resolve(domain, "A", raise_on_no_answer=False)
-        except dns.exception.Timeout:
-            return UNKNOWN, RETRY_AFTER, "timeout"
-        except dns.exception.DNSException:
-            return NONE, MIN_TTL, "no_mx"
-        return (OTHER if answer.rrset is not None else NONE), MIN_TTL, "no_mx"
+        for rdtype in ("A", "AAAA"):
+            try:
+                answer = await self._resolver.resolve(domain, rdtype, raise_on_no_answer=False)
+            except dns.resolver.NXDOMAIN:
+                break  # gone since its MX lookup
+            except dns.exception.Timeout:
+                return UNKNOWN, RETRY_AFTER, "timeout"
+            except dns.exception.DNSException as exc:
+                self._log.debug(
+                    "sesd.providers.lookup_failed", domain=domain, error=type(exc).__name__
+                )
+                return UNKNOWN, RETRY_AFTER, "failed"
+            if answer.rrset is not None:
+                return OTHER, MIN_TTL, "no_mx"
+        return NONE, MIN_TTL, "no_mx"
