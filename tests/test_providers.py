@@ -510,3 +510,20 @@ async def test_a_domain_without_mx_is_judged_by_its_addresses_and_their_failures
     assert cache.cache["flaky.example"] == ("unknown", T + RETRY_AFTER)
     assert cache.cache["alias.example"][0] == "microsoft"
     assert cache.outcomes["failed"] == 1
+
+
+async def test_without_a_resolver_configuration_a_prefetch_ends(tmp_path: Path) -> None:
+    """No nameservers set and a resolv.conf that names none (a container without one):
+    the DNS task says so and ends; ``sesd replay --dns``'s lookups end with it, the
+    domains unknown, rather than waiting for answers that never come."""
+    from structlog.testing import capture_logs
+
+    empty = tmp_path / "resolv.conf"
+    empty.write_text("search example.net\n")
+    resolver = _resolver(resolv_conf=str(empty), clock=lambda: T)
+    told: list[tuple[int, int]] = []
+    with capture_logs() as logs, anyio.fail_after(10):
+        await resolver.prefetch(["corp.example", "gmail.com"], T, lambda *n: told.append(n))
+    assert [e["event"] for e in logs] == ["sesd.providers.no_resolver"]
+    assert resolver.cache.provider("corp.example", T) == "unknown"
+    assert told[-1] == (0, 1)

@@ -56,8 +56,11 @@ class ProviderResolver:
         concurrency: int = 10,
         mx: dict[str, tuple[str, ...]] | None = None,
         clock: Callable[[], float] | None = None,
+        resolv_conf: str = "/etc/resolv.conf",
     ) -> None:
         self.cache = cache
+        #: The system's resolvers, read when no ``nameservers`` are given.
+        self._resolv_conf = resolv_conf
         self._nameservers = [_nameserver(n) for n in nameservers or []]
         self._timeout = timeout
         self._resolver: dns.asyncresolver.Resolver | None = None  # made by run()
@@ -69,6 +72,8 @@ class ProviderResolver:
         self._clock = clock or (lambda: cache.latest)
         self._wake = anyio.Event()
         self.done = anyio.Event()  # set after each lookup (tests wait on it)
+        #: Set when no resolver can be made (no resolv.conf): no lookup will answer.
+        self.unavailable = False
         self._log = get_logger()
 
     @classmethod
@@ -96,13 +101,18 @@ class ProviderResolver:
         # Made here, not at construction: reading resolv.conf is I/O, and a pipeline
         # that never runs lookups (a test, a replay without DNS) needs none.
         try:
-            resolver = dns.asyncresolver.Resolver(configure=not self._nameservers)
+            resolver = dns.asyncresolver.Resolver(
+                self._resolv_conf, configure=not self._nameservers
+            )
         except dns.resolver.NoResolverConfiguration:
             # No resolv.conf: consumer domains are still known; the rest stay unknown.
             self._log.error(
                 "sesd.providers.no_resolver",
                 hint="set [providers] nameservers, or enabled = false",
             )
+            # Whoever waits for answers (a prefetch) must not wait for ever.
+            self.unavailable = True
+            self._answered()
             return
         if self._nameservers:
             resolver.nameservers = self._nameservers
@@ -135,7 +145,8 @@ class ProviderResolver:
         """Look up every domain not known yet, and return once all are answered (at the
         rate limit): how ``sesd replay --dns`` knows providers before it applies events.
         ``answered`` hears how many of those looked up are answered, of how many, as
-        they are (for a progress bar: at the rate limit this takes minutes)."""
+        they are (for a progress bar: at the rate limit this takes minutes). Without
+        a resolver (no resolv.conf) it returns at once, those domains unknown."""
         cache = self.cache
         total = 0
 
@@ -145,7 +156,7 @@ class ProviderResolver:
         async with anyio.create_task_group() as tg:
             tg.start_soon(self.run)
             for domain in domains:
-                while cache.full:
+                while cache.full and not self.unavailable:
                     await self.done.wait()
                     told()
                 wanted = len(cache.wanted)
@@ -153,7 +164,7 @@ class ProviderResolver:
                 total += len(cache.wanted) - wanted
                 self.poke()
             told()
-            while cache.wanted or cache.looking:
+            while (cache.wanted or cache.looking) and not self.unavailable:
                 await self.done.wait()
                 told()
             tg.cancel_scope.cancel()
@@ -170,6 +181,9 @@ class ProviderResolver:
         # Answered before a later question may want it again.
         self.cache.answered(domain, provider, self._clock() + ttl, outcome)
         self._note(was, outcome)
+        self._answered()
+
+    def _answered(self) -> None:
         self.done.set()
         self.done = anyio.Event()
 
