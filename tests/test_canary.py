@@ -171,15 +171,51 @@ def test_which_stage_a_missing_canary_points_at() -> None:
     assert tracker.stage("canary_send_latency_seconds", late, 900).startswith("API call")
 
 
-def test_send_latency_is_the_latest_answered_call_in_the_window() -> None:
+def test_send_latency_is_the_latest_answered_or_timed_out_call_in_the_window() -> None:
+    """A call cut off after send_timeout took at least that long; a call refused or
+    throttled at once says nothing of how long an answer takes."""
     tracker = Pipeline(core_settings(parse_config(CANARY))).ledger.canary
     assert tracker.measure("canary_send_latency_seconds", 300, T0) == (None, 0)
     tracker.sent("m-1", T0, 3.5)
+    tracker.failed("throttled", T0 + 30, 0.05)
+    assert tracker.measure("canary_send_latency_seconds", 300, T0 + 31) == (3.5, 1)
     tracker.failed("timeout", T0 + 60, 10.0)
-    assert tracker.measure("canary_send_latency_seconds", 300, T0 + 61) == (3.5, 1)
+    assert tracker.measure("canary_send_latency_seconds", 300, T0 + 61) == (10.0, 2)
     tracker.sent("m-2", T0 + 120, 0.1)
-    assert tracker.measure("canary_send_latency_seconds", 300, T0 + 121) == (0.1, 2)
+    assert tracker.measure("canary_send_latency_seconds", 300, T0 + 121) == (0.1, 3)
     assert tracker.measure("canary_send_latency_seconds", 300, T0 + 500) == (None, 0)
+
+
+def test_calls_that_time_out_keep_the_latency_alert_firing() -> None:
+    """SES's API gets slow (3 s, the latency rule fires), then slower, until every call
+    outlives send_timeout: a call cut off after 10 s took at least 10 s, so the alert
+    stays firing (it does not resolve as the API gets worse) and its value says 10 s;
+    it resolves once a call is answered fast again."""
+    config = parse_config(CANARY + RULES)
+    pipeline = Pipeline(core_settings(config))
+    tracker = pipeline.ledger.canary
+    evaluator = Evaluator(config.alerts, [spec.name for spec in pipeline.ledger.specs])
+    tracker.sent("m-1", T0, 3.0)
+    (slow,) = evaluator.evaluate(pipeline.ledger, T0 + 1)
+    assert (slow.rule, slow.kind) == ("canary-slow-api", "firing")
+    for minute in range(1, 8):  # past the 5m window of the answered call
+        tracker.failed("timeout", T0 + 60 * minute, 10.0)
+        assert tracker.measure("canary_send_latency_seconds", 300, T0 + 60 * minute + 1) == (
+            10.0,
+            min(minute + 1, 5),
+        )
+        assert [
+            a
+            for a in evaluator.evaluate(pipeline.ledger, T0 + 60 * minute + 1)
+            if a.rule == "canary-slow-api"
+        ] == []
+    state = evaluator.states["canary-slow-api"][CANARY_DOMAIN]
+    assert (state.status, state.value) == (Status.FIRING, 10.0)
+    tracker.sent("m-2", T0 + 480, 0.2)
+    (back,) = [
+        a for a in evaluator.evaluate(pipeline.ledger, T0 + 481) if a.rule == "canary-slow-api"
+    ]
+    assert back.kind is Transition.RESOLVED
 
 
 def test_canary_rules_fire_resolve_and_say_where() -> None:
