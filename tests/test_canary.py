@@ -10,7 +10,7 @@ from sesd.alerting.render import console_text, pagerduty_events
 from sesd.alerting.render_slack import slack_message
 from sesd.alerting.rules import Status, Transition
 from sesd.alerting.silences import Silence, SilenceSet
-from sesd.canary.sender import error_reason, shown_code
+from sesd.canary.sender import CanarySender, error_reason, shown_code
 from sesd.config import ConfigError, core_settings, parse_config
 from sesd.core.canary import CANARY_DOMAIN, CANARY_TAG
 from sesd.core.events import EVENT_TYPE_INDEX
@@ -560,6 +560,27 @@ def test_another_sesd_s_canaries_on_the_queue_are_named_in_the_stage() -> None:
     # Once none has come for the rule's window, the stage is read as before.
     tracker.sent("m-2", T0 + 1500, 0.1)
     assert tracker.stage("canary_missing", T0 + 1700, 900).startswith("event pipeline")
+
+
+def test_this_sesd_s_own_canary_it_lost_track_of_is_not_another_sesd_s() -> None:
+    """A call timed out at this end, but SES sent the email: its events come back with
+    this sesd's own tag and a message id it never learnt. They are not another sesd's:
+    when a later canary goes missing, the stage names the event pipeline, not "another
+    sesd (this very host)"."""
+    pipeline = Pipeline(core_settings(parse_config(CANARY)))
+    tracker = pipeline.ledger.canary
+    canary = parse_config(CANARY).canary
+    assert canary is not None
+    sender = CanarySender(canary, None, tracker, clock=lambda: T0, instance="host-1")
+    assert sender.instance == tracker.instance == "host-1"
+    tracker.failed("timeout", T0, 10.0)
+    pipeline.feed(canary_event("delivery", "unknown-id", T0 + 5), "events", T0 + 6, T0 + 6)
+    assert tracker.events == {"unmatched": 1}
+    assert tracker.foreign_at is None
+    tracker.sent("m-2", T0 + 60, 0.1)
+    pipeline.feed(canary_event("delivery", "m-2", T0 + 65), "events", T0 + 70, T0 + 70)
+    tracker.sent("m-3", T0 + 120, 0.1)
+    assert tracker.stage("canary_missing", T0 + 300, 900).startswith("event pipeline")
 
 
 def test_a_skewed_clock_is_not_read_as_pipeline_time() -> None:

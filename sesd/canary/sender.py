@@ -102,6 +102,9 @@ class CanarySender:
         self.clock = clock
         self.on_change = on_change
         self.instance = instance or instance_name()
+        # Its own canaries whose message id it never learnt (a call timed out that SES
+        # went through with) are not another sesd's.
+        tracker.instance = self.instance
         self.in_flight = False
         self._log = get_logger()
 

@@ -108,6 +108,8 @@ class CanaryTracker:
         # instance its tag names (another sesd sending canaries to this queue).
         self.foreign_at: float | None = None
         self.foreign_from = ""
+        #: The tag value of this sesd's own canaries (sesd.canary.sender sets it).
+        self.instance = ""
         self._seq = 0
         #: The wall clock's steps so far, added up (:meth:`stepped`).
         self.shifted = 0.0
@@ -173,7 +175,7 @@ class CanaryTracker:
             # Another replica's canary, or one sent before a restart.
             self.events["unmatched"] = self.events.get("unmatched", 0) + 1
             values = event.mail.tags.get(CANARY_TAG)
-            if values:
+            if values and values[0] != self.instance:
                 self.foreign_at, self.foreign_from = received_at, values[0][:64]
             return
         self.events["matched"] = self.events.get("matched", 0) + 1
