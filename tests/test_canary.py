@@ -583,6 +583,25 @@ def test_this_sesd_s_own_canary_it_lost_track_of_is_not_another_sesd_s() -> None
     assert tracker.stage("canary_missing", T0 + 300, 900).startswith("event pipeline")
 
 
+def test_a_strangers_canary_tag_reaches_the_alert_text_as_a_bounded_name() -> None:
+    """Anyone who sends through the configuration set (or writes to the queue) can tag
+    mail ``sesd-canary``: the value named as "another sesd" is a name of letters,
+    digits, '.', '_' and '-', at most 64 of them (what a sesd sends); any other value
+    is not shown (no terminal escape, Slack styling or address), and a host name is."""
+    pipeline = Pipeline(core_settings(parse_config(CANARY)))
+    tracker = pipeline.ledger.canary
+    tracker.sent("m-1", T0, 0.1)
+    event = f.delivery([SIM], at=T0 + 1, message_id="theirs")
+    event["mail"]["tags"] = {CANARY_TAG: ["\x1b[2J*pwn* <!channel> bob@corp.example" + "x" * 99]}
+    pipeline.feed(f.sns(event), "events", T0 + 2, T0 + 2)
+    assert tracker.foreign_from == "unnamed"
+    assert "another sesd (unnamed)" in tracker.stage("canary_missing", T0 + 200, 900)
+    named = f.delivery([SIM], at=T0 + 2, message_id="theirs-too")
+    named["mail"]["tags"] = {CANARY_TAG: ["sesd-7f9c.eu_1"]}
+    pipeline.feed(f.sns(named), "events", T0 + 3, T0 + 3)
+    assert tracker.foreign_from == "sesd-7f9c.eu_1"
+
+
 def test_a_skewed_clock_is_not_read_as_pipeline_time() -> None:
     """SES's clock 30 s behind sesd's: the Delivery event reads 30 s before it was
     made. The pipeline's figure is no more than what the path leaves after the call

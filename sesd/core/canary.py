@@ -20,6 +20,7 @@ Delivery (or Bounce, for the simulator's bounce addresses) event.
 
 from __future__ import annotations
 
+import re
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -34,6 +35,8 @@ __all__ = ["CANARY_DOMAIN", "CANARY_TAG", "Canary", "CanaryTracker"]
 CANARY_TAG: Final = "sesd-canary"
 #: The ``domain`` of canary alerts (one alert per rule, not one per domain).
 CANARY_DOMAIN: Final = "canary"
+#: What a canary tag's value of another sesd must look like to be named (its host name).
+_INSTANCE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 #: How many canaries are remembered (a day at one a minute is 1,440).
 _KEEP: Final = 2048
 #: Failed calls that a retry a minute later usually gets through: they count as missing
@@ -176,7 +179,10 @@ class CanaryTracker:
             self.events["unmatched"] = self.events.get("unmatched", 0) + 1
             values = event.mail.tags.get(CANARY_TAG)
             if values and values[0] != self.instance:
-                self.foreign_at, self.foreign_from = received_at, values[0][:64]
+                # A stranger's text (anyone may tag mail so): named only when it is
+                # the kind of name a sesd sends, for the alert text of every sink.
+                name = values[0] if _INSTANCE.fullmatch(values[0]) else "unnamed"
+                self.foreign_at, self.foreign_from = received_at, name
             return
         self.events["matched"] = self.events.get("matched", 0) + 1
         if event.type == "send":
