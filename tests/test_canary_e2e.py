@@ -9,12 +9,13 @@ from typing import Any
 import aiohttp
 import anyio
 import anyio.abc
+import msgspec
 import pytest
 
 from sesd.alerting.rules import Status
 from sesd.canary.sender import CanarySender
 from sesd.commands.demo.localsqs import LocalSqs
-from sesd.config import Config, parse_config
+from sesd.config import Config, Duration, parse_config
 from sesd.core.canary import CANARY_TAG, CanaryTracker
 from sesd.core.decode import decode_body
 from sesd.runtime.aws import AwsClients
@@ -332,3 +333,36 @@ async def test_a_wall_clock_step_ahead_does_not_make_canaries_in_flight_missing(
         mono[0] += 1
         assert tracker.canaries[-1].sent_at == pytest.approx(wall[0] - 2)
         assert tracker.missing(daemon.clock()) == []
+
+
+async def test_a_reload_that_changes_only_the_deadline_keeps_the_canary_going(
+    local_sqs: LocalSqs, sqs: Any
+) -> None:
+    """A reload changes ``deadline``: what the tracker reads, which the reload
+    applies. The sender goes on at its pace: no new task, no SendEmail at once (an
+    email a reload, with an interval of an hour). A change of what is sent (the
+    configuration set) starts a new sender, which sends."""
+    url, _ = await make_queue(sqs)
+    async with FakeSes() as ses, AsyncExitStack() as stack:
+        # Sending in its own region: a change of queue sends as before.
+        endpoint = f'endpoint_url = "{ses.url}"\nregion = "us-east-1"\n'
+        first = canary_config(local_sqs, url, canary=endpoint)
+        assert first.canary is not None
+        deadline = msgspec.structs.replace(first.canary, deadline=Duration("9m"))
+        moved = msgspec.structs.replace(deadline, configuration_set="sesd-b")
+        stopping = anyio.Event()
+        runner = CanaryRunner(CanaryTracker(120.0, "q"), lambda: f.T0, lambda: None, stopping)
+        clients = AwsClients(first, stack)
+        with anyio.fail_after(10):
+            async with anyio.create_task_group() as tg:
+                tasks = _Tasks(tg)
+                runner.start(first, clients, tasks)
+                await ses.wait_for(lambda s: len(s.requests) == 1)
+                runner.start(msgspec.structs.replace(first, canary=deadline), clients, tasks)
+                assert len(tasks.done) == 1
+                assert not tasks.done[0].is_set()
+                runner.start(msgspec.structs.replace(first, canary=moved), clients, tasks)
+                await tasks.done[0].wait()
+                await ses.wait_for(lambda s: len(s.requests) == 2)
+                stopping.set()
+    assert [r["ConfigurationSetName"] for r in ses.requests] == ["sesd", "sesd-b"]

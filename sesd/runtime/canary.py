@@ -35,6 +35,8 @@ class CanaryRunner:
         self._on_change = on_change
         self._stopping = stopping
         self._stop = anyio.Event()
+        #: What the running sender sends, and as whom (:func:`_sends`).
+        self._sends: tuple[object, ...] | None = None
         #: The sender while one runs.
         self.sender: CanarySender | None = None
 
@@ -46,10 +48,17 @@ class CanaryRunner:
     ) -> None:
         """Start sending, if ``[canary]`` is set and sesd is not stopping (after stopping
         what ran before), as a task ``keep`` runs (sesd.runtime.supervise: a fault in it
-        must not end sesd)."""
+        must not end sesd). A reload that changes only what the tracker reads
+        (``deadline``, a ``queue`` that sends as before) leaves the sender be: a new one
+        would send at once, an email a reload."""
+        sends = _sends(config)
+        if sends is not None and sends == self._sends and not self._stop.is_set():
+            return
         self._stop.set()
         self._stop = anyio.Event()
+        self._sends = None
         if config.canary is not None and not self._stopping.is_set():
+            self._sends = sends
             keep("canary", partial(self._run, config, config.canary, clients, self._stop))
 
     async def _run(
@@ -87,6 +96,16 @@ class CanaryRunner:
 
     def _stopped(self, stop: anyio.Event) -> bool:
         return stop.is_set() or self._stopping.is_set()
+
+
+def _sends(config: Config) -> tuple[object, ...] | None:
+    """What a sender of ``config`` sends, and as whom: every ``[canary]`` key but those
+    only the tracker reads, and the account and region it sends as."""
+    canary = config.canary
+    if canary is None:
+        return None
+    keys = (k for k in canary.__struct_fields__ if k not in ("deadline", "queue"))
+    return (*(getattr(canary, k) for k in keys), config.canary_sender())
 
 
 async def _first_of(out: anyio.Event, *events: anyio.Event) -> None:
