@@ -527,3 +527,28 @@ async def test_without_a_resolver_configuration_a_prefetch_ends(tmp_path: Path) 
     assert [e["event"] for e in logs] == ["sesd.providers.no_resolver"]
     assert resolver.cache.provider("corp.example", T) == "unknown"
     assert told[-1] == (0, 1)
+
+
+async def test_without_a_resolver_the_lookups_are_failing(tmp_path: Path) -> None:
+    """The daemon's DNS task cannot make a resolver: no lookup is ever answered, so
+    ``sesd_dns_failing`` reads 1 (what an operator's alert on it watches), not 0 for
+    want of three failed lookups."""
+    from prometheus_client import CollectorRegistry
+    from prometheus_client.registry import Collector
+
+    from sesd.metrics.dns import dns_families
+
+    empty = tmp_path / "resolv.conf"
+    empty.write_text("")
+    resolver = _resolver(resolv_conf=str(empty), clock=lambda: T)
+
+    class Dns(Collector):
+        def collect(self) -> Any:
+            return dns_families(resolver.cache)
+
+    registry = CollectorRegistry()
+    registry.register(Dns())
+    assert registry.get_sample_value("sesd_dns_failing") == 0
+    with anyio.fail_after(10):
+        await resolver.run()
+    assert registry.get_sample_value("sesd_dns_failing") == 1

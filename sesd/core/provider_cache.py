@@ -37,6 +37,7 @@ class ProviderCache:
         "latest",
         "looking",
         "max_cache",
+        "no_resolver",
         "outcomes",
         "wanted",
     )
@@ -58,6 +59,9 @@ class ProviderCache:
         #: The ``now`` of the latest question (answers hold from then when the DNS
         #: task has no clock of its own: event time in a replay).
         self.latest = 0.0
+        #: Set when the DNS task could make no resolver (no resolv.conf): no lookup
+        #: will ever answer.
+        self.no_resolver = False
 
     def provider(self, domain: str, now: float) -> str:
         """The provider of ``domain`` at ``now``; ``unknown`` (and the domain wanted for
@@ -132,9 +136,9 @@ class ProviderCache:
 
     @property
     def failing(self) -> bool:
-        """Whether lookups of FAILING_AFTER distinct domains in a row found no answer:
-        the resolver fails, not one domain's DNS."""
-        return len(self._unanswered) >= FAILING_AFTER
+        """Whether lookups of FAILING_AFTER distinct domains in a row found no answer
+        (the resolver fails, not one domain's DNS), or there is no resolver to ask."""
+        return self.no_resolver or len(self._unanswered) >= FAILING_AFTER
 
     @property
     def full(self) -> bool:

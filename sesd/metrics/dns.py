@@ -35,6 +35,6 @@ def dns_families(resolver: ProviderCache) -> Iterator[Metric]:
     yield GaugeMetricFamily(
         "sesd_dns_failing",
         "1 while the MX lookups of three distinct domains in a row found no answer (the "
-        "resolver fails, not one domain's DNS), else 0.",
+        "resolver fails, not one domain's DNS), or there is no resolver to ask, else 0.",
         value=1 if resolver.failing else 0,
     )

@@ -72,8 +72,6 @@ class ProviderResolver:
         self._clock = clock or (lambda: cache.latest)
         self._wake = anyio.Event()
         self.done = anyio.Event()  # set after each lookup (tests wait on it)
-        #: Set when no resolver can be made (no resolv.conf): no lookup will answer.
-        self.unavailable = False
         self._log = get_logger()
 
     @classmethod
@@ -110,8 +108,9 @@ class ProviderResolver:
                 "sesd.providers.no_resolver",
                 hint="set [providers] nameservers, or enabled = false",
             )
-            # Whoever waits for answers (a prefetch) must not wait for ever.
-            self.unavailable = True
+            # Failing (sesd_dns_failing), and whoever waits for answers (a prefetch)
+            # must not wait for ever.
+            self.cache.no_resolver = True
             self._answered()
             return
         if self._nameservers:
@@ -156,7 +155,7 @@ class ProviderResolver:
         async with anyio.create_task_group() as tg:
             tg.start_soon(self.run)
             for domain in domains:
-                while cache.full and not self.unavailable:
+                while cache.full and not cache.no_resolver:
                     await self.done.wait()
                     told()
                 wanted = len(cache.wanted)
@@ -164,7 +163,7 @@ class ProviderResolver:
                 total += len(cache.wanted) - wanted
                 self.poke()
             told()
-            while (cache.wanted or cache.looking) and not self.unavailable:
+            while (cache.wanted or cache.looking) and not cache.no_resolver:
                 await self.done.wait()
                 told()
             tg.cancel_scope.cancel()
