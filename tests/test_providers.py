@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import socket
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -552,3 +553,21 @@ async def test_without_a_resolver_the_lookups_are_failing(tmp_path: Path) -> Non
     with anyio.fail_after(10):
         await resolver.run()
     assert registry.get_sample_value("sesd_dns_failing") == 1
+
+
+async def test_a_silent_first_nameserver_leaves_time_to_ask_the_next() -> None:
+    """resolv.conf (or ``nameservers``) names two servers and the first is down without
+    a word (packets dropped): each is given ``timeout`` in turn, so the second answers,
+    rather than the first taking the whole lookup and every domain timing out."""
+    zone = _zone()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent, dns_server(zone) as live:
+        silent.bind(("127.0.0.1", 0))  # takes every query, answers none
+        down = f"127.0.0.1:{silent.getsockname()[1]}"
+        resolver = _resolver(nameservers=[down, live], timeout=0.5, rate=100, clock=lambda: T)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(resolver.run)
+            with anyio.fail_after(20):
+                await _resolve_all(resolver, ["corp.example"], T)
+            tg.cancel_scope.cancel()
+    assert resolver.cache.cache["corp.example"][0] == "microsoft"
+    assert resolver.cache.outcomes["timeout"] == 0

@@ -128,6 +128,7 @@ class ProvidersConfig(Section, frozen=True):
     enabled: bool = True
     #: ``host:port`` of the resolvers to ask; empty for the system's (resolv.conf).
     nameservers: list[str] = []
+    #: How long each nameserver is given, in turn, within one lookup.
     timeout: Duration = msgspec.field(default_factory=lambda: Duration("2s"))
     #: Lookups started a second, at most, and at once.
     rate: float = 20.0

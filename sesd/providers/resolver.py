@@ -115,7 +115,11 @@ class ProviderResolver:
             return
         if self._nameservers:
             resolver.nameservers = self._nameservers
-        resolver.timeout = resolver.lifetime = self._timeout
+        # Each server is given ``timeout`` in turn: one lifetime of ``timeout`` for all
+        # of them would let a silent first server (dropped packets) take the whole of
+        # every lookup, the next never asked.
+        resolver.timeout = self._timeout
+        resolver.lifetime = self._timeout * max(1, len(resolver.nameservers))
         self._resolver = resolver
         limit = anyio.Semaphore(self._concurrency)
         gap = 1.0 / self._rate
