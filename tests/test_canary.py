@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 import pytest
-from botocore.exceptions import ClientError, EndpointConnectionError
+from botocore.exceptions import (
+    ClientError,
+    CredentialRetrievalError,
+    EndpointConnectionError,
+    ParamValidationError,
+    PartialCredentialsError,
+    ReadTimeoutError,
+)
 
 from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.render import console_text, pagerduty_events
@@ -338,6 +345,11 @@ def _client_error(code: str, status: int) -> ClientError:
         (_client_error("Whatever", 400), "client_error"),
         (TimeoutError(), "timeout"),
         (EndpointConnectionError(endpoint_url="http://x"), "network"),
+        # The SDK's own read timeout is send_timeout too: the same timeout.
+        (ReadTimeoutError(endpoint_url="http://x"), "timeout"),
+        (PartialCredentialsError(provider="env", cred_var="AWS_SECRET_ACCESS_KEY"), "auth"),
+        (CredentialRetrievalError(provider="sts-assume-role", error_msg="x"), "auth"),
+        (ParamValidationError(report="Invalid type"), "client_error"),
     ],
 )
 def test_error_reasons_are_bounded(exc: BaseException, reason: str) -> None:

@@ -366,3 +366,29 @@ async def test_a_reload_that_changes_only_the_deadline_keeps_the_canary_going(
                 await ses.wait_for(lambda s: len(s.requests) == 2)
                 stopping.set()
     assert [r["ConfigurationSetName"] for r in ses.requests] == ["sesd", "sesd-b"]
+
+
+@pytest.mark.usefixtures("no_aws_credentials")
+async def test_a_canary_without_credentials_fails_as_auth_at_once(
+    local_sqs: LocalSqs, sqs: Any
+) -> None:
+    """sesd finds no AWS credentials for the canary's account (none in the environment,
+    files or instance metadata): its calls fail as ``auth`` (what to fix: credentials),
+    each missing at once, not as a ``network`` fault that waits for the deadline."""
+    from aiobotocore.session import AioSession
+
+    url, _ = await make_queue(sqs)
+    async with FakeSes() as fake:
+        config = canary_config(local_sqs, url, canary=f'endpoint_url = "{fake.url}"\n')
+        assert config.canary is not None
+        tracker = CanaryTracker(120.0, "q")
+        session = AioSession()
+        async with session.create_client(
+            "sesv2", region_name="us-east-1", endpoint_url=fake.url
+        ) as ses:
+            sender = CanarySender(config.canary, ses, tracker, clock=lambda: f.T0)
+            with anyio.fail_after(10):
+                await sender.send_once()
+    assert fake.requests == []  # never signed, never sent
+    assert tracker.errors == {"auth": 1}
+    assert tracker.missing(f.T0 + 1) == list(tracker.canaries)

@@ -16,7 +16,17 @@ from typing import Any
 
 import aiohttp
 import anyio
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    CredentialRetrievalError,
+    NoCredentialsError,
+    ParamValidationError,
+    PartialCredentialsError,
+    ReadTimeoutError,
+    SSOError,
+    TokenRetrievalError,
+)
 
 from sesd.config import CanaryConfig
 from sesd.core.canary import CANARY_TAG, CanaryTracker
@@ -52,10 +62,26 @@ _REJECTED = frozenset(
 )
 
 
+#: The SDK's own failures to sign a call: no credentials, or none it could get (a
+#: role's, an SSO token's). What to fix is the credentials, as for a 403.
+_NO_CREDENTIALS = (
+    NoCredentialsError,
+    PartialCredentialsError,
+    CredentialRetrievalError,
+    SSOError,
+    TokenRetrievalError,
+)
+
+
 def error_reason(exc: BaseException) -> str:
     """A bounded ``reason`` label for a failed call."""
-    if isinstance(exc, TimeoutError):
+    # The SDK's read timeout is send_timeout too: whichever fires first, one timeout.
+    if isinstance(exc, TimeoutError | ReadTimeoutError):
         return "timeout"
+    if isinstance(exc, _NO_CREDENTIALS):
+        return "auth"
+    if isinstance(exc, ParamValidationError):
+        return "client_error"
     if isinstance(exc, ClientError):
         code = error_code(exc)
         status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
