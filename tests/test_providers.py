@@ -238,8 +238,13 @@ async def test_a_resolver_that_fails_later_keeps_each_domain_its_last_provider()
                 while resolver.cache.outcomes["resolved"] < 3:
                     await resolver.done.wait()
             tg.cancel_scope.cancel()
-    events = [e["event"] for e in logs if e["event"].startswith("sesd.providers.lookups_")]
-    assert events == ["sesd.providers.lookups_failing", "sesd.providers.lookups_answering"]
+    events = [e for e in logs if e["event"].startswith("sesd.providers.lookups_")]
+    assert [e["event"] for e in events] == [
+        "sesd.providers.lookups_failing",
+        "sesd.providers.lookups_answering",
+    ]
+    # Which servers failed: resolv.conf's, unless [providers] names them.
+    assert events[0]["nameservers"] == [address]
 
 
 async def test_a_server_that_never_answers_holds_up_nothing() -> None:

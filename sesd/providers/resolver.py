@@ -197,12 +197,26 @@ class ProviderResolver:
             self._log.warning(
                 "sesd.providers.lookups_failing",
                 outcome=outcome,
+                # Those asked: resolv.conf's, when [providers] names none.
+                nameservers=self._servers(),
                 hint="new domains count under provider unknown, which rules on providers "
                 "do not watch: check [providers] nameservers and that DNS (UDP and TCP "
                 "53) is reachable",
             )
         elif was and not self.cache.failing:
             self._log.info("sesd.providers.lookups_answering")
+
+    def _servers(self) -> list[str]:
+        """The nameservers asked, as ``host:port``."""
+        servers = [] if self._resolver is None else self._resolver.nameservers
+        shown = []
+        for server in servers:
+            if isinstance(server, dns.nameserver.Do53Nameserver):
+                host = f"[{server.address}]" if ":" in server.address else server.address
+                shown.append(f"{host}:{server.port}")
+            else:
+                shown.append(str(server))
+        return shown
 
     async def _resolve(self, domain: str) -> tuple[str, float, str]:
         """(provider, how long it holds, outcome) for one domain."""
