@@ -8,6 +8,7 @@ import contextlib
 import io
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -445,3 +446,27 @@ def test_a_line_that_is_not_utf8_gets_its_answer_in_its_place() -> None:
         b"mailbox_full",
         b"connection",
     ]
+
+
+def test_ctrl_c_ends_a_command_with_one_line_and_status_130() -> None:
+    """Ctrl-C at `sesd cause -` while it waits for the next line on standard input: one
+    line on standard error and the status a shell gives a command ended by SIGINT
+    (128 + 2), not a traceback from wherever the command was."""
+    from tests.sesd_process import hearing_ctrl_c
+
+    with hearing_ctrl_c():
+        reader = subprocess.Popen(
+            [sys.executable, "-m", "sesd", "cause", "-"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+    assert reader.stdin is not None
+    assert reader.stdout is not None
+    reader.stdin.write(b"451 4.7.1 try again later\n")
+    reader.stdin.flush()
+    assert reader.stdout.readline()  # answered: it waits for the next line now
+    reader.send_signal(signal.SIGINT)
+    _, err = reader.communicate(timeout=60)
+    assert reader.returncode == 130
+    assert err.decode() == "sesd: interrupted\n"

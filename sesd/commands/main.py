@@ -2,7 +2,7 @@
 
 Each command is a module of its own (``add_parser`` and ``execute``). Exit codes:
 0 success, 2 bad config or usage or a failed start (one line on standard
-error, never a traceback).
+error, never a traceback), 130 for Ctrl-C (one line too).
 """
 
 from __future__ import annotations
@@ -68,6 +68,8 @@ _LONG_RUNNING = frozenset({"run", "replay", "demo"})
 #: The exit status when the reader of standard output went away, as a shell reports a
 #: command ended by SIGPIPE (128 + 13).
 EXIT_PIPE = 141
+#: The exit status after Ctrl-C, as a shell reports a command ended by SIGINT (128 + 2).
+EXIT_INTERRUPTED = 130
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -87,6 +89,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         # wanted. No traceback; stdout pointed at nothing, so the flush at exit is quiet.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_PIPE
+    except KeyboardInterrupt:
+        # Ctrl-C at a command that has no stop of its own (`run`, `status --watch`,
+        # `replay` and `demo` have theirs): the user knows where it was; a traceback
+        # would bury what the command printed before it.
+        print("sesd: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
     return code
 
 
