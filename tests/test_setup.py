@@ -326,3 +326,18 @@ def test_an_endpoint_that_is_not_aws_is_one_line_not_a_traceback(
     assert anyio.run(attempt) == 1
     (line,) = capsys.readouterr().err.splitlines()
     assert line.startswith("sesd: setup failed in ap-nowhere-1: ")
+
+
+@pytest.mark.parametrize("url", ["localhost:4566", "127.0.0.1:4566", "ftp://127.0.0.1/"])
+def test_an_endpoint_url_without_http_is_a_usage_error(
+    url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--endpoint-url localhost:4566` (the scheme left out, as a local stack's docs
+    often write it) is refused as usage, exit 2 and one line naming it, not a
+    ValueError's traceback from the SDK."""
+    with pytest.raises(SystemExit) as exited:
+        main(["setup", "--dry-run", "--endpoint-url", url])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert f"argument --endpoint-url: {url!r} is not an http(s) URL" in err
+    assert "Traceback" not in err

@@ -25,6 +25,7 @@ from botocore.parsers import ResponseParserError
 from sesd.commands.common import Commands, command, config_error, whole_number
 from sesd.commands.provision import EVENT_TYPES, Plan, SetupOptions, run_setup
 from sesd.config import ConfigError, load_config
+from sesd.config.values import check_http_url
 from sesd.core.accounts import is_region
 from sesd.io.logs import configure_logging
 
@@ -72,6 +73,17 @@ def _region(text: str) -> str:
     return text
 
 
+def _endpoint(text: str) -> str:
+    """An argparse type: an http(s) URL, else a usage error before any call (the SDK
+    refuses ``localhost:4566`` with a traceback, and an ``ftp://`` one only at its
+    first call)."""
+    try:
+        check_http_url(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
 def add_parser(commands: Commands) -> None:
     """``setup [--config] [--name] [--region ...] [--endpoint-url] [--dry-run] ...``."""
     setup = command(
@@ -98,7 +110,9 @@ def add_parser(commands: Commands) -> None:
         help="AWS region; repeat for several (default: the regions of the config's queues, "
         "else its [aws] region, else us-east-1)",
     )
-    setup.add_argument("--endpoint-url", help="another endpoint (a local SQS/SNS/SES)")
+    setup.add_argument(
+        "--endpoint-url", type=_endpoint, help="another endpoint (a local SQS/SNS/SES)"
+    )
     setup.add_argument(
         "--max-receive-count",
         type=whole_number(1, 1000),  # SQS's maxReceiveCount (0: all to the DLQ)
