@@ -71,13 +71,16 @@ class Plan:
         """True when anything was (or would be) created or updated."""
         return any(action != "found" for action, _, _ in self.steps)
 
+    def report(self) -> list[str]:
+        """One line per step, in the order they were taken."""
+        return [f"{action:<18} {kind:<28} {name}" for action, kind, name in self.steps]
+
     def render(self, *, named: str = "") -> str:
         """The report, then the [[queues]] block to paste into the config (with the
         region when the URL does not name it, as a local endpoint's does not; with
         ``named`` as its name, when queues of one name in several regions would
         otherwise share it)."""
-        lines = [f"# {self.region}"]
-        lines += [f"{action:<18} {kind:<28} {name}" for action, kind, name in self.steps]
+        lines = [f"# {self.region}", *self.report()]
         url = self.queue_url or "(the queue URL, once created)"
         lines += ["", "# add to sesd.toml:", "[[queues]]", f'url = "{url}"']
         if named:
@@ -104,9 +107,11 @@ def _queue_policy(queue_arn: str, topic_arn: str) -> dict[str, Any]:
     }
 
 
-async def run_setup(options: SetupOptions) -> Plan:
-    """Look at what exists and provision the rest (or only plan, with ``dry_run``)."""
-    plan = Plan(options.dry_run, options.region)
+async def run_setup(options: SetupOptions, plan: Plan | None = None) -> Plan:
+    """Look at what exists and provision the rest (or only plan, with ``dry_run``).
+    Each step is recorded in ``plan`` once done: after an error (or Ctrl-C) it names
+    what this run made so far."""
+    plan = plan or Plan(options.dry_run, options.region)
     session = get_session()
     kwargs: dict[str, Any] = {"region_name": options.region}
     if options.endpoint_url:
@@ -161,10 +166,11 @@ async def _queue(
             raise
         url = None
     if url is None:
-        plan.record("created", kind, name)
         if plan.dry_run:
+            plan.record("created", kind, name)
             return None
         url = (await sqs.create_queue(QueueName=name, Attributes=attributes))["QueueUrl"]
+        plan.record("created", kind, name)
     else:
         plan.record("found", kind, name)
         await _attributes(sqs, url, attributes, plan, f"{kind} attributes", name)
@@ -188,9 +194,9 @@ async def _attributes(
     if not differing:
         plan.record("found", kind, name)
         return
-    plan.record("updated", kind, name)
     if not plan.dry_run:
         await sqs.set_queue_attributes(QueueUrl=url, Attributes=differing)
+    plan.record("updated", kind, name)
 
 
 def _json(value: str | None) -> Any:
@@ -229,13 +235,12 @@ async def _subscription(
                 if attrs.get("RawMessageDelivery", "false") == raw:
                     plan.record("found", kind, arn)
                     return
-                plan.record("updated", kind, arn)
                 if not plan.dry_run:
                     await sns.set_subscription_attributes(
                         SubscriptionArn=arn, AttributeName="RawMessageDelivery", AttributeValue=raw
                     )
+                plan.record("updated", kind, arn)
                 return
-    plan.record("created", kind, f"{options.topic} -> {options.queue}")
     if not plan.dry_run:
         await sns.subscribe(
             TopicArn=topic_arn,
@@ -244,6 +249,7 @@ async def _subscription(
             Attributes={"RawMessageDelivery": raw},
             ReturnSubscriptionArn=True,
         )
+    plan.record("created", kind, f"{options.topic} -> {options.queue}")
 
 
 async def _configuration_set(
@@ -258,9 +264,9 @@ async def _configuration_set(
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") != "ConfigurationSetDoesNotExist":
             raise
-        plan.record("created", "SES configuration set", name)
         if not plan.dry_run:
             await ses.create_configuration_set(ConfigurationSet={"Name": name})
+        plan.record("created", "SES configuration set", name)
     else:
         plan.record("found", "SES configuration set", name)
         destinations = [d for d in found.get("EventDestinations", []) if d]
@@ -273,11 +279,11 @@ async def _configuration_set(
     kind = "SES event destination (SNS)"
     existing = next((d for d in destinations if d.get("Name") == options.event_destination), None)
     if existing is None:
-        plan.record("created", kind, f"{name}/{options.event_destination}")
         if not plan.dry_run:
             await ses.create_configuration_set_event_destination(
                 ConfigurationSetName=name, EventDestination=destination
             )
+        plan.record("created", kind, f"{name}/{options.event_destination}")
         return
     same = (
         set(existing.get("MatchingEventTypes", [])) == set(EVENT_TYPES)
@@ -287,8 +293,8 @@ async def _configuration_set(
     if same:
         plan.record("found", kind, f"{name}/{options.event_destination}")
         return
-    plan.record("updated", kind, f"{name}/{options.event_destination}")
     if not plan.dry_run:
         await ses.update_configuration_set_event_destination(
             ConfigurationSetName=name, EventDestination=destination
         )
+    plan.record("updated", kind, f"{name}/{options.event_destination}")

@@ -164,19 +164,33 @@ def execute(args: argparse.Namespace) -> int:
             max_receive_count=args.max_receive_count,
             dry_run=args.dry_run,
         )
+        plan = Plan(args.dry_run, region)
         try:
-            plans.append(anyio.run(run_setup, options))
+            plans.append(anyio.run(run_setup, options, plan))
         except (ClientError, BotoCoreError, ResponseParserError) as exc:
             # ResponseParserError: an answer that is not AWS's (a wrong endpoint or region).
             said = (str(exc).splitlines() or [""])[0][:300]  # a parser's message quotes the body
-            _print_plans(plans, args.name, several)  # what the regions before it got
+            _print_stopped(plans, plan, args.name, several)
             print(f"sesd: setup failed in {region}: {type(exc).__name__}: {said}", file=sys.stderr)
             return 1
+        except KeyboardInterrupt:
+            _print_stopped(plans, plan, args.name, several)
+            raise  # the command's one line and status (sesd.commands.main)
     _print_plans(plans, args.name, several)
     print("\n# IAM permissions sesd needs (for the identity or role it runs as):")
     for action, why in PERMISSIONS:
         print(f"#   {action:<30} {why}")
     return 0
+
+
+def _print_stopped(plans: list[Plan], stopped: Plan, name: str, several: bool) -> None:
+    """The regions done, then what the region that stopped part-way had made (or found):
+    the user learns what exists now, and that running setup again finishes it."""
+    _print_plans(plans, name, several)
+    if plans:
+        print()
+    print(f"# {stopped.region}: stopped part-way; done so far (setup again finishes it):")
+    print("\n".join(stopped.report() or ["(nothing)"]))
 
 
 def _print_plans(plans: list[Plan], name: str, several: bool) -> None:

@@ -1,0 +1,80 @@
+"""``sesd setup`` stopped part-way in a region: it says what it made there."""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import uuid
+
+import aiohttp
+from aiohttp import web
+from anyio import run_process
+
+from sesd.commands.demo.localhttp import LocalServer
+from sesd.commands.demo.localsqs import LocalSqs
+
+#: What SES answers a call the caller's IAM policy does not allow.
+_DENIED = (
+    '<ErrorResponse xmlns="http://ses.amazonaws.com/doc/2010-12-01/"><Error>'
+    "<Type>Sender</Type><Code>AccessDenied</Code><Message>User: "
+    "arn:aws:iam::123456789012:user/ci is not authorized to perform: "
+    "ses:CreateConfigurationSet</Message></Error><RequestId>r</RequestId></ErrorResponse>"
+)
+
+
+class SesDenied(LocalServer):
+    """moto's server behind an IAM policy that allows SNS and SQS but not SES's
+    ``CreateConfigurationSet`` (while ``denying``): every other call is passed on."""
+
+    def __init__(self, upstream: str) -> None:
+        super().__init__()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.denying = True
+        self._upstream = upstream
+
+    def routes(self, app: web.Application) -> None:
+        app.router.add_route("*", "/{tail:.*}", self._forward)
+
+    async def _forward(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        if self.denying and b"Action=CreateConfigurationSet&" in body + b"&":
+            return web.Response(status=403, text=_DENIED, content_type="text/xml")
+        headers = {k: v for k, v in request.headers.items() if k.lower() != "host"}
+        async with (
+            aiohttp.ClientSession() as session,
+            session.request(
+                request.method, self._upstream + request.path_qs, data=body, headers=headers
+            ) as answer,
+        ):
+            framing = {"content-length", "transfer-encoding", "content-encoding", "connection"}
+            passed = {k: v for k, v in answer.headers.items() if k.lower() not in framing}
+            return web.Response(status=answer.status, body=await answer.read(), headers=passed)
+
+
+async def test_a_region_stopped_part_way_says_what_it_made(local_sqs: LocalSqs) -> None:
+    """SES refuses the configuration set after the topic, the queues and the
+    subscription were made: stdout lists what was made in that region before the one
+    line that says what failed (exit 1), so the user knows what now exists; a second
+    run, allowed, finds those and makes only the rest."""
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+    name = f"p{uuid.uuid4().hex[:8]}"
+    async with SesDenied(local_sqs.url) as denied:
+        command = [sys.executable, "-m", "sesd", "setup", "--name", name]
+        command += ["--endpoint-url", denied.url]
+        done = await run_process(command, env=env, check=False)
+        assert done.returncode == 1
+        out = done.stdout.decode()
+        for kind in ("SNS topic", "SQS dead-letter queue", "SQS queue", "SNS subscription"):
+            assert re.search(rf"^created +{kind}", out, re.M), done.stderr.decode()
+        assert "SES configuration set" not in out
+        assert "[[queues]]" not in out  # not a block to paste: the region is not done
+        (line,) = done.stderr.decode().splitlines()
+        assert line.startswith("sesd: setup failed in us-east-1: ClientError: ")
+        assert "AccessDenied" in line
+
+        denied.denying = False
+        again = await run_process(command, env=env, check=False)
+    assert again.returncode == 0, again.stderr.decode()
+    made = re.findall(r"^created +(.+?)  ", again.stdout.decode(), re.M)
+    assert made == ["SES configuration set", "SES event destination (SNS)"]
