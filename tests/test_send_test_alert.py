@@ -6,8 +6,12 @@ import os
 import sys
 from pathlib import Path
 
+import pytest
 from anyio import run_process
 
+from sesd.alerting import sinks
+from sesd.commands.send_test_alert import send_test_alert
+from sesd.config import parse_config
 from tests.receivers import Answer, Receiver
 
 
@@ -101,3 +105,36 @@ async def test_a_shared_alertmanager_sink_still_resolves_the_test_alert(tmp_path
         firing[0]["labels"]["alertname"] == resolved[0]["labels"]["alertname"] == "sesd-test-alert"
     )
     assert resolved[0]["endsAt"] < firing[0]["endsAt"]
+
+
+async def test_a_rate_limited_resolve_waits_and_leaves_no_test_incident_open(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """PagerDuty takes the test trigger, then answers the resolve 429 (its rate per
+    key, spent by a storm under way): the command waits the pause PagerDuty asks (its
+    floor shortened here) and posts the resolve again, so the test incident it opened
+    does not stay open on the on-call's phone; exit 0."""
+    monkeypatch.setattr(sinks, "PAGERDUTY_MIN_PAUSE", 1.0)
+    async with Receiver("pagerduty") as pd:
+        config = parse_config(
+            f'[alerts.pagerduty]\nrouting_key = "pd-routing-key-4b1e"\nevents_url = "{pd.url}"\n'
+        )
+        pd.script(Answer(202), Answer(429, retry_after="1"))
+        assert await send_test_alert(config, "pagerduty") == 0
+    assert pd.answers == [202, 429, 200]
+    assert [e["event_action"] for e in pd.accepted] == ["trigger", "resolve"]
+
+
+async def test_slacks_429_is_waited_out_and_the_message_posted(tmp_path: Path) -> None:
+    """Slack answers the test message 429 with Retry-After: 1: the command says it
+    waits, posts again after the pause and exits 0, where it ended with 'HTTP 429,
+    paused 1s' and exit 1 having paused nothing."""
+    async with Receiver("slack") as slack:
+        config = tmp_path / "sesd.toml"
+        config.write_text(f'[alerts.slack]\nwebhook_url = "{slack.url}"\n')
+        slack.script(Answer(429, retry_after="1"))
+        command = [sys.executable, "-m", "sesd", "send-test-alert", "--config", str(config)]
+        result = await run_process([*command, "--sink", "slack"], check=False)
+    assert result.returncode == 0, result.stderr.decode()
+    assert slack.answers == [429, 200]
+    assert b"sesd.test_alert.rate_limited" in result.stderr
