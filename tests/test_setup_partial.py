@@ -1,11 +1,14 @@
-"""``sesd setup`` stopped part-way in a region: it says what it made there."""
+"""``sesd setup`` where it meets what it did not make: a region stopped part-way (it
+says what it made there), a queue policy with statements of the user's."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sys
 import uuid
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -13,6 +16,7 @@ from anyio import run_process
 
 from sesd.commands.demo.localhttp import LocalServer
 from sesd.commands.demo.localsqs import LocalSqs
+from sesd.commands.provision import SetupOptions, run_setup
 
 #: What SES answers a call the caller's IAM policy does not allow.
 _DENIED = (
@@ -78,3 +82,43 @@ async def test_a_region_stopped_part_way_says_what_it_made(local_sqs: LocalSqs) 
     assert again.returncode == 0, again.stderr.decode()
     made = re.findall(r"^created +(.+?)  ", again.stdout.decode(), re.M)
     assert made == ["SES configuration set", "SES event destination (SNS)"]
+
+
+async def test_a_queue_policy_keeps_the_statements_sesd_did_not_write(
+    local_sqs: LocalSqs, sqs: Any
+) -> None:
+    """The queue's policy also lets another region's topic send (SES events of two
+    regions into one queue): a second run of setup finds sesd's statement and leaves
+    the policy alone; with sesd's statement lost, it puts it back beside the other,
+    rather than replacing the policy with its own and cutting the other region off."""
+    name = f"q{uuid.uuid4().hex[:8]}"
+    options = SetupOptions(name=name, endpoint_url=local_sqs.url)
+    first = await run_setup(options)
+    assert first.queue_url is not None
+    attrs = await sqs.get_queue_attributes(QueueUrl=first.queue_url, AttributeNames=["Policy"])
+    policy = json.loads(attrs["Attributes"]["Policy"])
+    (ours,) = policy["Statement"]
+    other = {
+        **ours,
+        "Sid": "eu-west-1-events",
+        "Condition": {"ArnEquals": {"aws:SourceArn": f"arn:aws:sns:eu-west-1:1:{name}-events"}},
+    }
+    policy["Statement"].append(other)
+    await sqs.set_queue_attributes(
+        QueueUrl=first.queue_url, Attributes={"Policy": json.dumps(policy)}
+    )
+
+    again = await run_setup(options)
+    assert not again.changed, again.render()
+
+    policy["Statement"] = [other]  # sesd's statement lost
+    await sqs.set_queue_attributes(
+        QueueUrl=first.queue_url, Attributes={"Policy": json.dumps(policy)}
+    )
+    repaired = await run_setup(options)
+    updated = [kind for action, kind, _ in repaired.steps if action != "found"]
+    assert updated == ["SQS queue policy"]
+    attrs = await sqs.get_queue_attributes(QueueUrl=first.queue_url, AttributeNames=["Policy"])
+    statements = json.loads(attrs["Attributes"]["Policy"])["Statement"]
+    assert sorted(s["Sid"] for s in statements) == ["eu-west-1-events", "sesd-sns-send"]
+    assert not (await run_setup(options)).changed

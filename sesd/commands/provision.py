@@ -91,20 +91,36 @@ class Plan:
         return "\n".join(lines)
 
 
-def _queue_policy(queue_arn: str, topic_arn: str) -> dict[str, Any]:
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "sesd-sns-send",
-                "Effect": "Allow",
-                "Principal": {"Service": "sns.amazonaws.com"},
-                "Action": "sqs:SendMessage",
-                "Resource": queue_arn,
-                "Condition": {"ArnEquals": {"aws:SourceArn": topic_arn}},
-            }
-        ],
+#: The Sid of the queue policy's statement setup writes: the others are the user's.
+_SID = "sesd-sns-send"
+
+
+def _queue_policy(current: str | None, queue_arn: str, topic_arn: str) -> dict[str, Any]:
+    """The queue policy ``current`` with setup's statement (only the topic may send) in
+    it, in place of its own of before; the other statements (another region's topic,
+    an EventBridge rule the user allowed) are kept as they are."""
+    ours = {
+        "Sid": _SID,
+        "Effect": "Allow",
+        "Principal": {"Service": "sns.amazonaws.com"},
+        "Action": "sqs:SendMessage",
+        "Resource": queue_arn,
+        "Condition": {"ArnEquals": {"aws:SourceArn": topic_arn}},
     }
+    try:
+        policy = json.loads(current) if current else {}
+    except ValueError:
+        policy = {}
+    if not isinstance(policy, dict):
+        policy = {}
+    found = policy.get("Statement", [])
+    statements = found if isinstance(found, list) else [found]  # one may stand alone
+    mine = [i for i, s in enumerate(statements) if isinstance(s, dict) and s.get("Sid") == _SID]
+    if mine:
+        statements[mine[0]] = ours
+    else:
+        statements.append(ours)
+    return {"Version": "2012-10-17", **policy, "Statement": statements}
 
 
 async def run_setup(options: SetupOptions, plan: Plan | None = None) -> Plan:
@@ -128,7 +144,11 @@ async def run_setup(options: SetupOptions, plan: Plan | None = None) -> Plan:
         )
         queue_arn = await _queue(sqs, options.queue, {"RedrivePolicy": redrive}, plan, "SQS queue")
         if queue_arn and topic_arn and plan.queue_url:
-            policy = json.dumps(_queue_policy(queue_arn, topic_arn))
+            found = await sqs.get_queue_attributes(
+                QueueUrl=plan.queue_url, AttributeNames=["Policy"]
+            )
+            current = found.get("Attributes", {}).get("Policy")
+            policy = json.dumps(_queue_policy(current, queue_arn, topic_arn))
             await _attributes(
                 sqs, plan.queue_url, {"Policy": policy}, plan, "SQS queue policy", options.queue
             )
