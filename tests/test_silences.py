@@ -657,3 +657,23 @@ def test_a_silence_by_severity_holds_the_alerts_of_that_severity_only(tmp_path: 
     _watcher(evaluator).refresh()
     assert evaluator.silenced("delays", "a.example", T)
     assert not evaluator.silenced("unknown-rule", "a.example", T)
+
+
+def test_silence_list_escapes_control_characters(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A silence whose comment and domain hold terminal escapes and a line break (pasted
+    from a chat, written by another operator, or a hand-edited file): `silence list`
+    shows them escaped, one line a silence, rather than letting them clear the screen
+    or retitle the on-call's terminal (and `| grep` split a silence in two)."""
+    config = str(_config(tmp_path))
+    comment = "Yahoo\x1b[2J\x1b]0;owned\x07 defers\nsecond line"
+    assert main(["silence", "add", "--config", config, "--domain", "gm\x1b[31mail.com",
+                 "--for", "4h", "--comment", comment]) == 0  # fmt: skip
+    capsys.readouterr()
+    assert main(["silence", "list", "--config", config]) == 0
+    (line,) = capsys.readouterr().out.splitlines()
+    assert "\x1b" not in line
+    assert "\x07" not in line
+    assert "domain=gm\\u001b[31mail.com" in line
+    assert line.endswith("# Yahoo\\u001b[2J\\u001b]0;owned\\u0007 defers\\u000asecond line")

@@ -28,11 +28,14 @@ from sesd.core.domains import domain_pattern, normalise_domain
 from sesd.core.providers import LABELS as PROVIDER_LABELS
 from sesd.core.scopes import DOMAIN
 from sesd.core.tenant_map import valid_tenant
+from sesd.core.text import escaped
 from sesd.io.logs import configure_logging
 
 __all__ = ["add_parser", "run_silence"]
 
 EXIT_USAGE = 2
+#: The most of a matcher or comment the list shows (``--json`` has all of it).
+_SHOWN = 1000
 
 
 def add_parser(commands: Commands) -> None:
@@ -218,13 +221,18 @@ def _list(file: SilenceFile, *, as_json: bool, now: float) -> int:
     if not silences:
         print("no silences")
         return 0
+    # What the file holds is anyone's text (another operator's, a hand edit, a paste
+    # from a chat): its control characters are escaped, so none clears or retitles the
+    # terminal, nor splits a silence over two lines.
     for s in silences:
         matchers = " ".join(
-            f"{name}={value}"
+            f"{name}={escaped(value, _SHOWN)}"
             for name, value in (("rule", s.rule), ("domain", s.domain), ("severity", s.severity))
             if value is not None
         )
-        print(f"{s.id}  {s.state(now):8}  {matchers}  ends {_iso(s.ends_at)}  # {s.comment}")
+        ends = _iso(s.ends_at)
+        comment = escaped(s.comment, _SHOWN)
+        print(f"{escaped(s.id, _SHOWN)}  {s.state(now):8}  {matchers}  ends {ends}  # {comment}")
     return 0
 
 
