@@ -122,3 +122,31 @@ async def test_a_queue_policy_keeps_the_statements_sesd_did_not_write(
     statements = json.loads(attrs["Attributes"]["Policy"])["Statement"]
     assert sorted(s["Sid"] for s in statements) == ["eu-west-1-events", "sesd-sns-send"]
     assert not (await run_setup(options)).changed
+
+
+async def test_the_dead_letter_queue_keeps_messages_longer_than_the_queue(
+    local_sqs: LocalSqs, sqs: Any
+) -> None:
+    """A message's age in a standard queue's dead-letter queue counts from when it was
+    first sent: with both queues at SQS's default 4 days, an event that failed after a
+    3-day outage would vanish from the dead-letter queue within a day, before anyone
+    looked. Setup keeps the dead-letter queue's messages SQS's longest, 14 days, puts
+    that back on a dead-letter queue found without it, and then changes nothing."""
+    name = f"d{uuid.uuid4().hex[:8]}"
+    options = SetupOptions(name=name, endpoint_url=local_sqs.url)
+    await run_setup(options)
+    dlq = (await sqs.get_queue_url(QueueName=f"{name}-events-dlq"))["QueueUrl"]
+
+    async def retention() -> str:
+        found = await sqs.get_queue_attributes(
+            QueueUrl=dlq, AttributeNames=["MessageRetentionPeriod"]
+        )
+        return str(found["Attributes"]["MessageRetentionPeriod"])
+
+    assert await retention() == str(14 * 86400)
+    await sqs.set_queue_attributes(QueueUrl=dlq, Attributes={"MessageRetentionPeriod": "345600"})
+    again = await run_setup(options)
+    updated = [kind for action, kind, _ in again.steps if action != "found"]
+    assert updated == ["SQS dead-letter queue attributes"]
+    assert await retention() == str(14 * 86400)
+    assert not (await run_setup(options)).changed

@@ -17,6 +17,10 @@ __all__ = ["EVENT_TYPES", "Plan", "SetupOptions", "run_setup"]
 
 #: SES event types sesd needs (SES API names).
 EVENT_TYPES = ("send", "reject", "bounce", "complaint", "delivery", "deliveryDelay")
+#: The dead-letter queue's retention: SQS's longest, 14 days. A message's age there
+#: counts from when it was first sent (standard queues), so at the queue's own 4 days
+#: an event that failed after an outage would expire before anyone looked.
+DEAD_LETTER_RETENTION = str(14 * 86400)
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +142,8 @@ async def run_setup(options: SetupOptions, plan: Plan | None = None) -> Plan:
         session.create_client("ses", **kwargs) as ses,
     ):
         topic_arn = await _topic(sns, options, plan)
-        dlq_arn = await _queue(sqs, options.dead_letter_queue, {}, plan, "SQS dead-letter queue")
+        kept = {"MessageRetentionPeriod": DEAD_LETTER_RETENTION}
+        dlq_arn = await _queue(sqs, options.dead_letter_queue, kept, plan, "SQS dead-letter queue")
         redrive = json.dumps(
             {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(options.max_receive_count)}
         )
