@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from pathlib import Path
 
+import anyio
 import pytest
 from anyio import run_process
 
@@ -138,3 +140,46 @@ async def test_slacks_429_is_waited_out_and_the_message_posted(tmp_path: Path) -
     assert result.returncode == 0, result.stderr.decode()
     assert slack.answers == [429, 200]
     assert b"sesd.test_alert.rate_limited" in result.stderr
+
+
+async def test_ctrl_c_while_the_resolve_waits_says_the_test_alert_stays_open(
+    tmp_path: Path,
+) -> None:
+    """PagerDuty took the trigger and asks 100 s before the resolve: the user presses
+    Ctrl-C while the command waits. It ends (status 130) saying the test alert stays
+    open, rather than leaving an incident the user does not know of."""
+    import json
+    import signal
+
+    from anyio.streams.buffered import BufferedByteReceiveStream
+
+    from tests.sesd_process import hearing_ctrl_c
+
+    async with Receiver("pagerduty") as pd:
+        config = tmp_path / "sesd.toml"
+        config.write_text(
+            f'[alerts.pagerduty]\nrouting_key = "pd-routing-key-4b1e"\nevents_url = "{pd.url}"\n'
+        )
+        pd.script(Answer(202), Answer(429, retry_after="100"))
+        command = [sys.executable, "-m", "sesd", "send-test-alert", "--config", str(config)]
+        with hearing_ctrl_c():
+            started = await anyio.open_process([*command, "--sink", "pagerduty"])
+        async with started as process:
+            assert process.stderr is not None
+            stream = BufferedByteReceiveStream(process.stderr)
+            with anyio.fail_after(30):
+                while b"sesd.test_alert.rate_limited" not in await stream.receive_until(
+                    b"\n", 1 << 16
+                ):
+                    pass
+                process.send_signal(signal.SIGINT)
+                rest = b""
+                with contextlib.suppress(anyio.EndOfStream, anyio.IncompleteRead):
+                    while True:
+                        rest += await stream.receive_until(b"\n", 1 << 16) + b"\n"
+                assert await process.wait() == 130
+    lines = rest.decode().splitlines()
+    assert lines[-1] == "sesd: interrupted"
+    (stopped,) = [json.loads(line) for line in lines[:-1]]
+    assert stopped["event"] == "sesd.test_alert.stopped"
+    assert stopped["note"] == "the test alert stays open: resolve it by hand"

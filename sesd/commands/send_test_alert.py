@@ -25,6 +25,8 @@ __all__ = ["add_parser", "send_test_alert", "test_notification"]
 #: worth a minute or two, not the hour a limit spent by a storm may ask.
 _RATE_LIMITED_TRIES = 3
 _LONGEST_PAUSE = 120.0
+#: Said when the command stops between a firing the sink took and its resolve.
+_LEFT_OPEN = "the test alert stays open: resolve it by hand"
 
 
 def add_parser(commands: Commands) -> None:
@@ -95,16 +97,24 @@ async def send_test_alert(config: Config, sink_name: str) -> int:
             # A shared sink leaves resolves to Alertmanager (replicas see shares); the
             # test alert is this process's alone, so its resolve is posted.
             sink = build_sink(sink_name, msgspec.structs.replace(configured, shared=False), session)
-        for kind in kinds:
-            try:
-                await _send(sink, test_notification(kind, time.time()))
-            except DeliveryError as exc:
-                # A resolve's trigger was taken: the on-call sees an open test incident.
-                said = {"note": "the test alert stays open: resolve it by hand"}
-                extra = said if kind is not kinds[0] else {}
-                log.error("sesd.test_alert.failed", kind=kind.value, error=str(exc), **extra)
-                return 1
-            log.info("sesd.test_alert.sent", kind=kind.value)
+        # Once the firing is taken and until its resolve is, the sink shows an open
+        # test alert: a stop then (a failure, Ctrl-C) says so.
+        left_open: dict[str, str] = {}
+        try:
+            for kind in kinds:
+                try:
+                    await _send(sink, test_notification(kind, time.time()))
+                except DeliveryError as exc:
+                    log.error(
+                        "sesd.test_alert.failed", kind=kind.value, error=str(exc), **left_open
+                    )
+                    return 1
+                log.info("sesd.test_alert.sent", kind=kind.value)
+                left_open = {} if kind is kinds[-1] else {"note": _LEFT_OPEN}
+        except anyio.get_cancelled_exc_class():
+            if left_open:
+                log.warning("sesd.test_alert.stopped", **left_open)
+            raise
     return 0
 
 
