@@ -27,14 +27,29 @@ _DENIED = (
 )
 
 
+def _action(request: web.Request, body: bytes) -> str:
+    """The IAM action of a call: SQS's JSON protocol names it in X-Amz-Target, SNS's and
+    SES's query protocol in the form's Action; the service is the one that signed it."""
+    service = re.search(r"Credential=[^/]+/[^/]+/[^/]+/([a-z]+)/", request.headers["Authorization"])
+    assert service is not None
+    target = request.headers.get("X-Amz-Target", "")
+    if target:
+        return f"{service.group(1)}:{target.rsplit('.', 1)[1]}"
+    action = re.search(rb"(?:^|&)Action=([A-Za-z]+)", body)
+    assert action is not None
+    return f"{service.group(1)}:{action.group(1).decode()}"
+
+
 class SesDenied(LocalServer):
     """moto's server behind an IAM policy that allows SNS and SQS but not SES's
-    ``CreateConfigurationSet`` (while ``denying``): every other call is passed on."""
+    ``CreateConfigurationSet`` (while ``denying``): every other call is passed on.
+    ``actions`` names each call made, as IAM does (``sqs:CreateQueue``)."""
 
     def __init__(self, upstream: str) -> None:
         super().__init__()
         self.url = f"http://127.0.0.1:{self.port}"
         self.denying = True
+        self.actions: set[str] = set()
         self._upstream = upstream
 
     def routes(self, app: web.Application) -> None:
@@ -42,6 +57,7 @@ class SesDenied(LocalServer):
 
     async def _forward(self, request: web.Request) -> web.Response:
         body = await request.read()
+        self.actions.add(_action(request, body))
         if self.denying and b"Action=CreateConfigurationSet&" in body + b"&":
             return web.Response(status=403, text=_DENIED, content_type="text/xml")
         headers = {k: v for k, v in request.headers.items() if k.lower() != "host"}
@@ -150,3 +166,30 @@ async def test_the_dead_letter_queue_keeps_messages_longer_than_the_queue(
     assert updated == ["SQS dead-letter queue attributes"]
     assert await retention() == str(14 * 86400)
     assert not (await run_setup(options)).changed
+
+
+async def test_readme_names_every_permission_setup_uses(local_sqs: LocalSqs) -> None:
+    """Every call setup makes (a dry run before anything exists, which only looks; a
+    first run; a run that corrects; a dry run after) is named in README's
+    "Provisioning" section as the IAM action it needs, so a policy written from it
+    lets setup finish."""
+    from pathlib import Path
+
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+    name = f"i{uuid.uuid4().hex[:8]}"
+    async with SesDenied(local_sqs.url) as recorder:
+        recorder.denying = False
+        command = [sys.executable, "-m", "sesd", "setup", "--name", name]
+        command += ["--endpoint-url", recorder.url]
+        for extra in (["--dry-run"], [], ["--no-raw-delivery", "--max-receive-count", "7"]):
+            done = await run_process([*command, *extra], env=env, check=False)
+            assert done.returncode == 0, done.stderr.decode()
+            if extra == ["--dry-run"]:  # it only looks
+                looks = {a for a in recorder.actions if re.match(r"\w+:(List|Get|Describe)", a)}
+                assert recorder.actions == looks
+        dry = await run_process([*command, "--dry-run"], env=env, check=False)
+        assert dry.returncode == 0, dry.stderr.decode()
+    readme = Path(__file__).parent.parent.joinpath("README.md").read_text()
+    section = readme.split("## Provisioning: `sesd setup`")[1].split("\n## ")[0]
+    named = set(re.findall(r"`((?:sns|sqs|ses):[A-Za-z]+)`", section))
+    assert recorder.actions <= named, " ".join(sorted(recorder.actions))
