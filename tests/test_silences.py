@@ -677,3 +677,25 @@ def test_silence_list_escapes_control_characters(
     assert "\x07" not in line
     assert "domain=gm\\u001b[31mail.com" in line
     assert line.endswith("# Yahoo\\u001b[2J\\u001b]0;owned\\u0007 defers\\u000asecond line")
+
+
+def test_an_end_past_the_calendar_is_refused_and_listed_without_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--until 9999-12-31T23:59:59-12:00` is in year 10000 in UTC, which the list cannot
+    write: it is refused, one line and exit 2, where it was taken and every `silence
+    list` after ended in a traceback. A file that holds such an end anyway (written by
+    hand, or before) is listed, the end as it is stored."""
+    config = str(_config(tmp_path))
+    add = ["silence", "add", "--config", config, "--domain", "gmail.com", "--comment", "x"]
+    assert main([*add, "--until", "9999-12-31T23:59:59-12:00"]) == 2
+    err = capsys.readouterr().err
+    assert err == "sesd: --until '9999-12-31T23:59:59-12:00' is after the year 9999 in UTC\n"
+    assert main([*add, "--until", "9999-12-31T23:59:59Z"]) == 0
+    capsys.readouterr()
+    path = tmp_path / "silences.json"
+    stored = json.loads(path.read_text())
+    stored["silences"][0]["ends_at"] = 1e300
+    path.write_text(json.dumps(stored))
+    assert main(["silence", "list", "--config", config]) == 0
+    assert "ends 1e+300 (a Unix time outside the years 1 to 9999)" in capsys.readouterr().out

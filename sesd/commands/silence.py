@@ -82,13 +82,23 @@ def _when(text: str) -> float:
         ) from None
     if moment.tzinfo is None:
         raise ValueError(f"{text!r} has no time zone (add Z or an offset such as +02:00)")
+    try:
+        # 9999-12-31T23:59:59-12:00 is in year 10000 in UTC, which the list (and
+        # the status page) could not write.
+        moment.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"--until {text!r} is after the year 9999 in UTC") from None
     return moment.timestamp()
 
 
 def _iso(t: float | None) -> str:
     if t is None:
         return "until resolved"
-    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    try:
+        return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except (OverflowError, ValueError, OSError):
+        # A file written by hand (or by a version that let it in): shown, not a crash.
+        return f"{t:g} (a Unix time outside the years 1 to 9999)"
 
 
 def execute(args: argparse.Namespace) -> int:
