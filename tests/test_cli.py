@@ -169,6 +169,21 @@ def test_a_config_file_not_in_utf8_is_one_line_and_exit_2(
         assert f"config file {path} is not UTF-8 text (byte" in err
 
 
+def test_a_config_error_quoting_control_characters_is_one_safe_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A key written with escapes (`"bad\\u001b]0;x\\u0007\\nkey" = 1`, from a config
+    repository many write to): the error names it with its control characters escaped,
+    in one line, where the escape retitled the terminal and the line break split the
+    one line a log collector or ExecReload's journal reads."""
+    path = _config(tmp_path, QUEUE + '"bad\\u001b]0;x\\u0007\\nkey" = 1\n')
+    assert main(["check-config", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "\x1b" not in err
+    assert ".bad\\u001b]0;x\\u0007\\u000akey: unknown key" in err
+
+
 def test_a_config_file_with_a_byte_order_mark_loads(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

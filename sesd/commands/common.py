@@ -28,6 +28,8 @@ __all__ = [
 #: A bad config, bad usage, or a start that failed.
 EXIT_CONFIG = 2
 EXIT_START = 2
+#: The most of a config error said (a quoted value is the file's, of any length).
+_SAID = 2000
 #: What ``add_subparsers`` returns.
 if TYPE_CHECKING:
     Commands: TypeAlias = argparse._SubParsersAction[argparse.ArgumentParser]
@@ -92,10 +94,13 @@ def load(args: argparse.Namespace, *, secrets: bool = True, daemon: bool = False
 def config_error(exc: ConfigError | str) -> int:
     """Say what is wrong with the config, in one line; the exit code."""
     # Imported here: `sesd cause` and the parsers need no logging library.
+    from sesd.core.text import escaped
     from sesd.io.logs import flush_logs
 
     flush_logs()  # after the lines logged before it, as they happened
-    print(f"sesd: config error: {exc}", file=sys.stderr)
+    # The error quotes the file (a key, a value): its control characters are escaped,
+    # so it stays one line and sets nothing on a terminal.
+    print(f"sesd: config error: {escaped(str(exc), _SAID)}", file=sys.stderr)
     return EXIT_CONFIG
 
 
