@@ -193,3 +193,36 @@ async def test_readme_names_every_permission_setup_uses(local_sqs: LocalSqs) -> 
     section = readme.split("## Provisioning: `sesd setup`")[1].split("\n## ")[0]
     named = set(re.findall(r"`((?:sns|sqs|ses):[A-Za-z]+)`", section))
     assert recorder.actions <= named, " ".join(sorted(recorder.actions))
+
+
+class Refusing(LocalServer):
+    """An endpoint (a proxy in the way, a wrong --endpoint-url) that refuses every call
+    with an error whose message holds what XML lets through of terminal controls: the
+    8-bit CSI (U+009B, which terminals take as ESC [) and a right-to-left override."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def routes(self, app: web.Application) -> None:
+        app.router.add_post("/", self._refuse)
+
+    async def _refuse(self, request: web.Request) -> web.Response:
+        said = "Denied\x9b2J by \u202epolicy"
+        body = _DENIED.replace("User: arn:aws:iam::123456789012:user/ci", said)
+        return web.Response(status=403, text=body, content_type="text/xml")
+
+
+async def test_an_endpoints_error_is_shown_with_its_escapes_escaped() -> None:
+    """What an endpoint answers is its text, not sesd's: the one line that says setup
+    failed shows its control characters escaped, so a proxy's or a stand-in's answer
+    cannot clear or retitle the terminal."""
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+    async with Refusing() as refusing:
+        command = [sys.executable, "-m", "sesd", "setup", "--endpoint-url", refusing.url]
+        done = await run_process(command, env=env, check=False)
+    assert done.returncode == 1
+    (line,) = done.stderr.decode().splitlines()
+    assert "\x9b" not in line
+    assert "\u202e" not in line
+    assert "Denied\\u009b2J by \\u202epolicy" in line

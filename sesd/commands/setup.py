@@ -27,6 +27,7 @@ from sesd.commands.provision import EVENT_TYPES, Plan, SetupOptions, run_setup
 from sesd.config import ConfigError, load_config
 from sesd.config.values import check_http_url
 from sesd.core.accounts import is_region
+from sesd.core.text import escaped
 from sesd.io.logs import configure_logging
 
 __all__ = ["EVENT_TYPES", "PERMISSIONS", "Plan", "SetupOptions", "add_parser", "run_setup"]
@@ -169,7 +170,9 @@ def execute(args: argparse.Namespace) -> int:
             plans.append(anyio.run(run_setup, options, plan))
         except (ClientError, BotoCoreError, ResponseParserError) as exc:
             # ResponseParserError: an answer that is not AWS's (a wrong endpoint or region).
-            said = (str(exc).splitlines() or [""])[0][:300]  # a parser's message quotes the body
+            # The endpoint's text (a parser's message quotes the body): its first line,
+            # cut, its controls escaped (a proxy's answer is a stranger's).
+            said = escaped((str(exc).splitlines() or [""])[0], 300)
             _print_stopped(plans, plan, args.name, several)
             print(f"sesd: setup failed in {region}: {type(exc).__name__}: {said}", file=sys.stderr)
             return 1
