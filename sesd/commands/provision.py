@@ -131,7 +131,8 @@ async def run_setup(options: SetupOptions, plan: Plan | None = None) -> Plan:
     """Look at what exists and provision the rest (or only plan, with ``dry_run``).
     Each step is recorded in ``plan`` once done: after an error (or Ctrl-C) it names
     what this run made so far."""
-    plan = plan or Plan(options.dry_run, options.region)
+    if plan is None:
+        plan = Plan(options.dry_run, options.region)
     session = get_session()
     kwargs: dict[str, Any] = {"region_name": options.region}
     if options.endpoint_url:
