@@ -485,3 +485,25 @@ def test_ctrl_c_ends_a_command_with_one_line_and_status_130() -> None:
     _, err = reader.communicate(timeout=60)
     assert reader.returncode == 130
     assert err.decode() == "sesd: interrupted\n"
+
+
+def test_ctrl_c_while_a_command_loads_is_one_line_too(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Ctrl-C pressed at once, while the command's modules still load (`setup` brings
+    the AWS SDK, most of a second): the same one line and 130, not a traceback from
+    the import machinery."""
+    import importlib
+
+    from sesd.commands import main as entry
+
+    def interrupted(name: str) -> object:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(importlib, "import_module", interrupted)
+    try:
+        code = entry.main(["setup", "--dry-run"])
+    except KeyboardInterrupt:
+        pytest.fail("Ctrl-C escaped main while the command loaded")
+    assert code == 130
+    assert capsys.readouterr().err == "sesd: interrupted\n"

@@ -79,10 +79,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     given = list(sys.argv[1:] if argv is None else argv)
     if given[:1] and given[0] in _LONG_RUNNING:
         allocator.fix_mmap_threshold()
-    args = _parser(given[0] if given else None).parse_args(given)
-    # Python's warnings too become log lines (JSON in production), not bare text.
-    logging.captureWarnings(True)
     try:
+        # Inside: Ctrl-C comes as readily while the command's modules load (the AWS
+        # SDK takes most of a second) as while it runs.
+        args = _parser(given[0] if given else None).parse_args(given)
+        # Python's warnings too become log lines (JSON in production), not bare text.
+        logging.captureWarnings(True)
         code: int = args.execute(args)
     except BrokenPipeError:
         # The reader went away (`sesd status --json | head`): what it read is all it
