@@ -11,6 +11,7 @@ import uuid
 from typing import Any
 
 import aiohttp
+import anyio
 from aiohttp import web
 from anyio import run_process
 
@@ -43,12 +44,15 @@ def _action(request: web.Request, body: bytes) -> str:
 class SesDenied(LocalServer):
     """moto's server behind an IAM policy that allows SNS and SQS but not SES's
     ``CreateConfigurationSet`` (while ``denying``): every other call is passed on.
-    ``actions`` names each call made, as IAM does (``sqs:CreateQueue``)."""
+    With ``hanging``, that call is never answered instead (``asked`` is set when it
+    comes). ``actions`` names each call made, as IAM does (``sqs:CreateQueue``)."""
 
     def __init__(self, upstream: str) -> None:
         super().__init__()
         self.url = f"http://127.0.0.1:{self.port}"
         self.denying = True
+        self.hanging = False
+        self.asked = anyio.Event()
         self.actions: set[str] = set()
         self._upstream = upstream
 
@@ -59,6 +63,9 @@ class SesDenied(LocalServer):
         body = await request.read()
         self.actions.add(_action(request, body))
         if self.denying and b"Action=CreateConfigurationSet&" in body + b"&":
+            if self.hanging:
+                self.asked.set()
+                await anyio.sleep_forever()
             return web.Response(status=403, text=_DENIED, content_type="text/xml")
         headers = {k: v for k, v in request.headers.items() if k.lower() != "host"}
         async with (
@@ -226,3 +233,34 @@ async def test_an_endpoints_error_is_shown_with_its_escapes_escaped() -> None:
     assert "\x9b" not in line
     assert "\u202e" not in line
     assert "Denied\\u009b2J by \\u202epolicy" in line
+
+
+async def test_ctrl_c_part_way_says_what_was_made(local_sqs: LocalSqs) -> None:
+    """Ctrl-C while SES does not answer, after the topic, queues and subscription were
+    made: stdout lists them, stderr has the one line, exit 130."""
+    import signal
+    import subprocess
+
+    from tests.sesd_process import hearing_ctrl_c
+
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+    name = f"c{uuid.uuid4().hex[:8]}"
+    async with SesDenied(local_sqs.url) as hanging:
+        hanging.hanging = True
+        command = [sys.executable, "-m", "sesd", "setup", "--name", name]
+        command += ["--endpoint-url", hanging.url]
+        with hearing_ctrl_c():
+            started = await anyio.open_process(command, env=env, stdout=subprocess.PIPE)
+        async with started as process:
+            with anyio.fail_after(30):
+                await hanging.asked.wait()
+                process.send_signal(signal.SIGINT)
+                assert await process.wait() == 130
+            assert process.stdout is not None
+            assert process.stderr is not None
+            out = b"".join([chunk async for chunk in process.stdout]).decode()
+            err = b"".join([chunk async for chunk in process.stderr]).decode()
+    assert err == "sesd: interrupted\n"
+    for kind in ("SNS topic", "SQS dead-letter queue", "SQS queue", "SNS subscription"):
+        assert re.search(rf"^created +{kind}", out, re.M), out
+    assert "SES configuration set" not in out
