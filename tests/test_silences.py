@@ -699,3 +699,32 @@ def test_an_end_past_the_calendar_is_refused_and_listed_without_a_traceback(
     path.write_text(json.dumps(stored))
     assert main(["silence", "list", "--config", config]) == 0
     assert "ends 1e+300 (a Unix time outside the years 1 to 9999)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("section", "key"),
+    [
+        ('[alerts]\nsilences_path = "silences.json"\n', "[alerts] silences_path 'silences.json'"),
+        ('[state]\npath = "state.bin"\n', "[state] path 'state.bin'"),
+    ],
+)
+def test_a_relative_silences_path_is_refused_by_the_command(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    section: str,
+    key: str,
+) -> None:
+    """A relative silences file is the daemon's working directory's (systemd's, the
+    container's), and this command's is the operator's: a silence added from a home
+    directory went to ~/silences.json, printed its id and muted nothing. The command
+    refuses (exit 2, naming the key) and writes nothing."""
+    config = tmp_path / "sesd.toml"
+    config.write_text(section)
+    monkeypatch.chdir(tmp_path)
+    add = ["silence", "add", "--config", str(config), "--domain", "gmail.com"]
+    assert main([*add, "--for", "4h", "--comment", "x"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"sesd: {key} is relative: sesd run reads it from its own ")
+    assert not (tmp_path / "silences.json").exists()
+    assert main(["silence", "list", "--config", str(config)]) == 2

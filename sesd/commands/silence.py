@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import os
 import re
 import sys
 import time
@@ -117,6 +118,15 @@ def run_silence(config: Config, args: argparse.Namespace) -> int:
     path = config.silences_path
     if path is None:
         return _error("silences need a file: set [alerts] silences_path (or [state] path)")
+    if not os.path.isabs(path):
+        # Relative to the daemon's working directory (systemd's, the container's), which
+        # is not known here: written from the operator's, the silence would mute nothing.
+        key = "[alerts] silences_path" if config.alerts.silences_path else "[state] path"
+        named = config.alerts.silences_path or config.state.path
+        return _error(
+            f"{key} {named!r} is relative: sesd run reads it from its own working "
+            "directory, which this command cannot know; write it as an absolute path"
+        )
     file = SilenceFile(path)
     now = time.time()
     try:
