@@ -507,3 +507,37 @@ def test_ctrl_c_while_a_command_loads_is_one_line_too(
         pytest.fail("Ctrl-C escaped main while the command loaded")
     assert code == 130
     assert capsys.readouterr().err == "sesd: interrupted\n"
+
+
+#: Runs `sesd cause -` on a line of argv[1] MiB then a diagnostic; prints its answers,
+#: then its peak resident memory in MiB (this wrapper's only child: its figure alone).
+_CAUSE_PEAK = """
+import resource, subprocess, sys
+cause = subprocess.Popen([sys.executable, "-m", "sesd", "cause", "-"],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+mib = b"x" * (1 << 20)
+for _ in range(int(sys.argv[1])):
+    cause.stdin.write(mib)
+cause.stdin.write(b"\\n451 4.7.1 try again later\\n")
+cause.stdin.close()
+sys.stdout.write(cause.stdout.read().decode())
+cause.wait()
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024)
+"""
+
+
+def test_a_line_of_megabytes_costs_cause_no_more_than_a_short_one() -> None:
+    """`sesd cause - < dump` where one line is 64 MiB (a JSON dump on one line, a binary
+    file): it is answered from its head, as every diagnostic is, and the next line
+    keeps its own answer; memory stays near a short line's (it held the whole line,
+    2.5 times its size)."""
+    done = subprocess.run(
+        [sys.executable, "-c", _CAUSE_PEAK, "64"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    *answers, peak = done.stdout.splitlines()
+    assert [line.split(" ")[0] for line in answers] == ["unknown:", "greylisted,"]
+    assert int(peak) < 64, f"peak {peak} MiB"

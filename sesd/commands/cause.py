@@ -6,9 +6,11 @@ import argparse
 import io
 import json
 import sys
+from collections.abc import Iterator
+from typing import TextIO
 
 from sesd.commands.common import Commands, command
-from sesd.core.causes import classify
+from sesd.core.causes import MAX_TEXT, classify
 from sesd.core.tallies import DELAY_TYPES
 
 __all__ = ["add_parser"]
@@ -51,7 +53,7 @@ def execute(args: argparse.Namespace) -> int:
         # does not decode read as U+FFFD), where a strict locale's decoding would end
         # the command with a traceback at it.
         sys.stdin.reconfigure(errors="replace")
-    texts = (line.rstrip("\r\n") for line in sys.stdin) if args.text == "-" else [args.text]
+    texts = _lines(sys.stdin) if args.text == "-" else [args.text]
     for text in texts:
         found = classify(args.delay_type, "", text)
         if args.json:
@@ -67,3 +69,14 @@ def execute(args: argparse.Namespace) -> int:
             status = f" ({found.status})" if found.status else ""
             print(f"{found.label}{status}: {found.advice}")
     return 0
+
+
+def _lines(stream: TextIO) -> Iterator[str]:
+    """Each line of ``stream`` as far as it is read (``MAX_TEXT`` characters, all that
+    decides a cause): the rest of a longer line is read past, not kept, so a line of
+    megabytes (a dump on one line, a binary file) costs what a short one does."""
+    while line := stream.readline(MAX_TEXT):
+        if not line.endswith("\n"):
+            while (rest := stream.readline(MAX_TEXT)) and not rest.endswith("\n"):
+                pass
+        yield line.rstrip("\r\n")
