@@ -254,6 +254,20 @@ def test_check_config_warns_of_a_state_path_run_cannot_save_here(
     assert "[state]" not in capsys.readouterr().err
 
 
+def test_check_config_warnings_escape_what_they_quote(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A queue named with an escape (`name = "q\\u001b[2Jx"`) and a warning about it:
+    the warning shows the name's control characters escaped, as a config error does,
+    rather than clearing the terminal of the reviewer running check-config."""
+    queue = '[[queues]]\nurl = "http://127.0.0.1:9/q"\nname = "q\\u001b[2Jx"\n'
+    path = _config(tmp_path, hermetic_text(queue + "wait_time_seconds = 0\n"))
+    assert main(["check-config", "--quiet", str(path)]) == 0
+    err = capsys.readouterr().err
+    assert "\x1b" not in err
+    assert "sesd: warning: queues (q\\u001b[2Jx): wait_time_seconds = 0" in err
+
+
 def test_check_config_refuses_a_config_that_run_would(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -11,6 +11,7 @@ from sesd.commands.common import (
     config_error,
     load,
     no_secrets,
+    one_line,
     with_config,
 )
 from sesd.config import ConfigError
@@ -55,5 +56,5 @@ def execute(args: argparse.Namespace) -> int:
         if problem is not None:
             warnings.append(f"{problem} (sesd run would not start on this host)")
     for warning in warnings:
-        print(f"sesd: warning: {warning}", file=sys.stderr)
+        print(f"sesd: warning: {one_line(warning)}", file=sys.stderr)
     return 0

@@ -20,6 +20,7 @@ __all__ = [
     "config_error",
     "load",
     "no_secrets",
+    "one_line",
     "start_failed",
     "whole_number",
     "with_config",
@@ -94,14 +95,20 @@ def load(args: argparse.Namespace, *, secrets: bool = True, daemon: bool = False
 def config_error(exc: ConfigError | str) -> int:
     """Say what is wrong with the config, in one line; the exit code."""
     # Imported here: `sesd cause` and the parsers need no logging library.
-    from sesd.core.text import escaped
     from sesd.io.logs import flush_logs
 
     flush_logs()  # after the lines logged before it, as they happened
-    # The error quotes the file (a key, a value): its control characters are escaped,
-    # so it stays one line and sets nothing on a terminal.
-    print(f"sesd: config error: {escaped(str(exc), _SAID)}", file=sys.stderr)
+    print(f"sesd: config error: {one_line(str(exc))}", file=sys.stderr)
     return EXIT_CONFIG
+
+
+def one_line(text: str) -> str:
+    """A message that quotes the config file (a key, a value, a queue's name) as a
+    terminal may show it: its control characters escaped, so it stays one line and
+    sets nothing on the terminal."""
+    from sesd.core.text import escaped
+
+    return escaped(text, _SAID)
 
 
 def start_failed(exc: BaseException) -> int:
