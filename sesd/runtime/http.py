@@ -20,7 +20,7 @@ from sesd.io.logs import get_logger
 from sesd.metrics.exposition import render_async
 from sesd.runtime.health import Health
 
-__all__ = ["SERVER", "StartError", "http_server"]
+__all__ = ["SERVER", "StartError", "accepts_gzip", "http_server"]
 
 
 class _Refused(logging.Filter):
@@ -62,8 +62,10 @@ def _app(
 ) -> web.Application:
     async def metrics(request: web.Request) -> web.Response:
         body = await render_async(registry)
-        response = web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
-        if "gzip" in request.headers.get("Accept-Encoding", "").lower():
+        # Vary: the body's coding follows the request's Accept-Encoding.
+        headers = {"Content-Type": CONTENT_TYPE_LATEST, "Vary": "Accept-Encoding"}
+        response = web.Response(body=body, headers=headers)
+        if accepts_gzip(request.headers.get("Accept-Encoding", "")):
             # A scrape of many domains is mostly repeated names: a tenth of its size.
             response.enable_compression(web.ContentCoding.gzip)
         return response
@@ -90,6 +92,31 @@ def _app(
     if routes is not None:
         routes(app)
     return app
+
+
+def accepts_gzip(accept_encoding: str) -> bool:
+    """Whether an ``Accept-Encoding`` value accepts gzip (RFC 9110 12.5.3): named as
+    ``gzip`` or ``x-gzip``, or else covered by ``*``, with a weight above 0 (``q=0``
+    is "not acceptable"). A search for the word took ``gzip;q=0`` as a yes."""
+    named: float | None = None
+    wildcard: float | None = None
+    for item in accept_encoding.split(","):
+        coding, *params = (part.strip() for part in item.split(";"))
+        weight = 1.0
+        for param in params:
+            key, _, value = param.partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    weight = float(value)
+                except ValueError:
+                    weight = 0.0  # not a weight: taken as no
+        coding = coding.lower()
+        if coding in ("gzip", "x-gzip"):
+            named = weight if named is None else max(named, weight)
+        elif coding == "*":
+            wildcard = weight
+    found = named if named is not None else wildcard
+    return found is not None and found > 0
 
 
 class StartError(Exception):

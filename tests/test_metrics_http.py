@@ -1,0 +1,72 @@
+"""/metrics over HTTP as a scraper meets it: the body gzipped only for a client that
+accepts gzip (``Accept-Encoding`` read as RFC 9110 says, weights included), and a
+cache between the two told that the answer depends on that header."""
+
+from __future__ import annotations
+
+import gzip
+
+import aiohttp
+import anyio
+import pytest
+from prometheus_client import CollectorRegistry, Gauge
+
+from sesd.config import HttpConfig
+from sesd.runtime.health import Health
+from sesd.runtime.http import http_server
+
+
+def _registry() -> CollectorRegistry:
+    """A few hundred series: a body gzip would shrink."""
+    registry = CollectorRegistry(auto_describe=False)
+    gauge = Gauge("sesd_test_domains", "A gauge per domain.", ["domain"], registry=registry)
+    for i in range(300):
+        gauge.labels(f"d{i}.example").set(i)
+    return registry
+
+
+@pytest.mark.parametrize(
+    ("accept_encoding", "gzipped"),
+    [
+        ("gzip", True),  # what Prometheus sends
+        ("GZip", True),  # codings are case-insensitive
+        ("deflate, gzip;q=0.5", True),
+        ("x-gzip", True),  # gzip's alias (RFC 9110 8.4.1.3)
+        ("*", True),  # any coding
+        ("identity", False),
+        ("deflate", False),
+        ("", False),
+        ("gzip;q=0", False),  # "not acceptable" (RFC 9110 12.5.3)
+        ("gzip; q=0.000", False),
+        ("identity, gzip;q=0", False),
+        ("*, gzip;q=0", False),  # gzip refused by name, whatever * allows
+        ("*;q=0, identity", False),
+        ("bgzip", False),  # another coding, not gzip
+    ],
+)
+async def test_metrics_are_gzipped_only_for_a_client_that_accepts_gzip(
+    accept_encoding: str, gzipped: bool
+) -> None:
+    """A client that refuses gzip (``gzip;q=0``, or a coding whose name only holds the
+    word) gets the body as it is; one that accepts it, by name, alias or ``*``, gets
+    it gzipped. Every answer says ``Vary: Accept-Encoding``, so a cache in between
+    never hands one client's coding to another."""
+    served = http_server(HttpConfig("127.0.0.1:0"), _registry(), Health([]), lambda: 0.0)
+    with anyio.fail_after(30):
+        async with (
+            served as port,
+            aiohttp.ClientSession(auto_decompress=False) as session,
+            session.get(
+                f"http://127.0.0.1:{port}/metrics",
+                headers={"Accept-Encoding": accept_encoding},
+            ) as response,
+        ):
+            body = await response.read()
+    assert response.status == 200
+    assert response.headers.get("Vary") == "Accept-Encoding"
+    if gzipped:
+        assert response.headers.get("Content-Encoding") == "gzip"
+        body = gzip.decompress(body)
+    else:
+        assert "Content-Encoding" not in response.headers
+    assert b'sesd_test_domains{domain="d299.example"} 299.0\n' in body
