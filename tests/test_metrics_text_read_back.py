@@ -1,16 +1,31 @@
 """What /metrics says, read back with prometheus_client's own text parser (what
 Prometheus would ingest): label values with newlines, every domain of a large set,
-summaries' sums in seconds."""
+summaries' sums in seconds; and the text format's edges, read back as
+prometheus_client's own writer's."""
 
 from __future__ import annotations
 
+import math
+import subprocess
+from collections.abc import Iterator
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Enum, Info, generate_latest
+from prometheus_client.core import (
+    GaugeHistogramMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.parser import text_string_to_metric_families
 
 from sesd.config import core_settings, parse_config
 from sesd.core.pipeline import Pipeline
 from sesd.metrics.exposition import render
 from sesd.metrics.registry import Metrics
+from sesd.metrics.rows import Rows
 from tests import factory as f
+from tests.conftest import require_tool
 
 T = f.T0
 
@@ -56,3 +71,81 @@ def test_window_processing_sum_is_in_seconds() -> None:
     )
     assert s is not None
     assert 1.5 < s < 2.5  # the windows keep a sketch: near 2 s
+
+
+class _EdgeCases:
+    """Families at the edges of the text format: every escape in label values and in
+    help, special and extreme numbers, a family in two chunks, a summary and a
+    histogram as rows and as prometheus_client's families, a gauge whose name ends in
+    ``_created`` (a timestamp, not a counter's creation time), a gauge histogram."""
+
+    def collect(self) -> Iterator[Metric]:
+        numbers = GaugeMetricFamily(
+            "sesd_test_numbers", 'Help with a \\ backslash,\na newline and a "quote".', labels=["n"]
+        )
+        values = [math.nan, math.inf, -math.inf, 0.0, -0.0, 1e16, 2**60, 10**15, 10**15 - 1,
+                  -(10**15) + 1, 5e-324, 1.7976931348623157e308, True, False, 0.1, -3]  # fmt: skip
+        for i, number in enumerate(values):
+            numbers.add_metric([str(i)], number)
+        yield numbers
+        texts = GaugeMetricFamily("sesd_test_texts", "Label values.", labels=["v"])
+        odd = ["a\\b", 'a"b', "a\nb", "a\\nb", "\\", '"', "", "é漢😀", "a\rb", "a\tb", '\\"',
+               "x" * 300, "a}b", "a,b=c"]  # fmt: skip
+        for i, text in enumerate(odd):
+            texts.add_metric([text], i)
+        yield texts
+        for chunk in (odd[:7], odd[7:]):
+            rows = Rows("sesd_test_things", "Rows in two chunks.", "counter", ["a", "b"])
+            for text in chunk:
+                rows.add((text, "z"), len(text))
+            yield rows
+        summary = Rows("sesd_test_seconds", "A summary.", "summary", ["w"])
+        summary.add_summary(('5"m\n',), [("0.5", math.nan), ("0.99", math.inf)], 3, 2.5)
+        yield summary
+        histogram = HistogramMetricFamily("sesd_test_latency_seconds", "A histogram.", labels=["x"])
+        histogram.add_metric(['q"\\'], buckets=[("1.0", 1), ("+Inf", 2)], sum_value=3)
+        yield histogram
+        yield GaugeMetricFamily("sesd_test_created", "A timestamp named _created.", value=17.0)
+        backlog = GaugeHistogramMetricFamily(
+            "sesd_test_backlog_seconds", "A gauge histogram.", labels=["q"]
+        )
+        for queue in ("a", "b"):  # a second's buckets come after the first's _gsum
+            backlog.add_metric([queue], buckets=[("1.0", 1), ("+Inf", 2)], gsum_value=3)
+        yield backlog
+
+
+def _read(text: str) -> dict[str, tuple[str, str, list[tuple[str, tuple[Any, ...], str]]]]:
+    """Each family parsed back: its type, help and samples (values as text: NaN equals
+    NaN, -0.0 is not 0.0)."""
+    return {
+        family.name: (
+            family.type,
+            family.documentation,
+            sorted(
+                (s.name, tuple(sorted(s.labels.items())), repr(s.value)) for s in family.samples
+            ),
+        )
+        for family in text_string_to_metric_families(text)
+    }
+
+
+def test_the_writer_and_prometheus_client_read_back_alike_at_the_edges() -> None:
+    """sesd's writer and prometheus_client's generate_latest, both parsed back, give the
+    same families (type and help), samples, labels and values at the edges of the text
+    format; and promtool finds nothing in sesd's. A gauge named ``..._created`` was
+    written without its sample (every sample so named was taken for a counter's
+    creation time), and a gauge histogram's ``_gsum`` and ``_gcount`` without help nor
+    type inside the histogram."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_EdgeCases())
+    Info("sesd_test_build", "An info.", registry=registry).info({"k": 'v"\\\n'})
+    Enum("sesd_test_state", "An enum.", states=["a", "b"], registry=registry).state("b")
+    ours = render(registry.collect()).decode()
+    theirs = _read(generate_latest(registry).decode())
+    assert _read(ours) == theirs
+    assert theirs["sesd_test_created"][2] == [("sesd_test_created", (), "17.0")]
+    promtool = require_tool("promtool")
+    result = subprocess.run(
+        [promtool, "check", "metrics"], input=ours.encode(), capture_output=True, timeout=60
+    )
+    assert result.returncode == 0, (result.stdout + result.stderr).decode()

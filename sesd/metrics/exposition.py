@@ -41,8 +41,9 @@ _TYPES = {
 }
 #: Families whose exposed name takes a suffix.
 _SUFFIX = {"counter": "_total", "info": "_info"}
-#: Samples never exposed: creation times (also switched off in sesd.metrics).
-_HIDDEN_SUFFIXES = ("_created", "_gcount_created")
+#: A gauge histogram's samples that the text format has no place for in a histogram:
+#: each a gauge family of its own after it, as prometheus_client's writer puts them.
+_OWN_GAUGES = ("_gsum", "_gcount")
 _ESCAPED: dict[str, str] = {}
 _ESCAPED_MAX = 100_000
 
@@ -93,24 +94,35 @@ class _Writer:
 
     def add(self, family: Metric) -> None:
         name = family.name + _SUFFIX.get(family.type, "")
-        lines = self._families.get(name)
-        if lines is None:
-            help_text = family.documentation.replace("\\", r"\\").replace("\n", r"\n")
-            kind = _TYPES.get(family.type, "untyped")
-            lines = self._families[name] = [f"# HELP {name} {help_text}\n# TYPE {name} {kind}\n"]
+        lines = self._lines(name, family.documentation, _TYPES.get(family.type, "untyped"))
         if isinstance(family, Rows):
             self._add_rows(family, lines)
             return
         escape = _escape
+        # The family's creation times are not exposed (also switched off in
+        # sesd.metrics); a sample of another family may end in _created (a timestamp).
+        created = family.name + "_created"
+        own_gauges = family.type == "gaugehistogram"
         for sample in family.samples:
-            if sample.name.endswith(_HIDDEN_SUFFIXES):
+            if sample.name == created:
                 continue
+            into = lines
+            if own_gauges and sample.name.endswith(_OWN_GAUGES):
+                into = self._lines(sample.name, family.documentation, "gauge")
             labels = sample.labels
             if labels:
                 inner = ",".join([f'{k}="{escape(v)}"' for k, v in sorted(labels.items())])
-                lines.append(f"{sample.name}{{{inner}}} {_number(sample.value)}\n")
+                into.append(f"{sample.name}{{{inner}}} {_number(sample.value)}\n")
             else:
-                lines.append(f"{sample.name} {_number(sample.value)}\n")
+                into.append(f"{sample.name} {_number(sample.value)}\n")
+
+    def _lines(self, name: str, documentation: str, kind: str) -> list[str]:
+        """The lines of family ``name``, begun with its HELP and TYPE when it is new."""
+        lines = self._families.get(name)
+        if lines is None:
+            help_text = documentation.replace("\\", r"\\").replace("\n", r"\n")
+            lines = self._families[name] = [f"# HELP {name} {help_text}\n# TYPE {name} {kind}\n"]
+        return lines
 
     def _add_rows(self, family: Rows, lines: list[str]) -> None:
         by_names, name = self._label_texts, family.name
