@@ -1,7 +1,10 @@
-"""Two contracts of the metrics: a pending alert under a silence is not exported as
-silenced; a configured queue has its series from the start."""
+"""Contracts of the metrics: a pending alert under a silence is not exported as
+silenced; a configured queue has its series from the start; a delay pending is
+exported while it is."""
 
 from __future__ import annotations
+
+import pytest
 
 from sesd.alerting.evaluator import Evaluator
 from sesd.config import core_settings, parse_config
@@ -43,3 +46,29 @@ def test_a_pending_alert_is_not_reported_silenced() -> None:
     firing = metrics.registry.get_sample_value("sesd_alerts_firing", labels)
     silenced = metrics.registry.get_sample_value("sesd_alerts_silenced", labels)
     assert (firing, silenced) == (0.0, 0.0)
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "family", "labels"),
+    [
+        # Every window resized: the windows (and the labels they hold) start empty.
+        ("", '[windows]\nsizes = ["10m", "2h"]\n', "sesd_delayed_recipients_pending",
+         {"domain": "d.example"}),
+        # Providers turned on: the saved delays have no provider, so count as unknown.
+        ("[providers]\nenabled = false\n", "", "sesd_provider_delayed_recipients_pending",
+         {"provider": "unknown"}),
+    ],
+)  # fmt: skip
+def test_delays_restored_pending_are_exported_before_a_new_event(
+    before: str, after: str, family: str, labels: dict[str, str]
+) -> None:
+    """A restart whose config changed keeps the pending delays of the state file where
+    it cannot keep a window of their label: they are pending (rules and the status page
+    count them), and ``sesd_delayed_recipients_pending`` says so from the first scrape,
+    not from the label's next event only."""
+    saved = Pipeline(core_settings(parse_config(before)))
+    saved.feed(f.raw(f.delay(["a@d.example"], at=T, expires=T + 3600)), "q", T)
+    restarted = Pipeline(core_settings(parse_config(after)))
+    restarted.ledger.restore(saved.ledger.snapshot(T), T + 60)
+    metrics = Metrics(restarted.ledger, ["q"], lambda: T + 60)
+    assert metrics.registry.get_sample_value(family, labels) == 1.0

@@ -227,7 +227,9 @@ class PipelineCollector(Collector):
             [scope.axis],
         )
         pending_counts = self._ledger.pending.counts(now, scope.index)
-        for label in scope.windows:
+        # Labels with windows, at 0 too; and a label pending without (a restart that
+        # resized every window, or began counting providers, keeps its delays).
+        for label in {**dict.fromkeys(scope.windows, 0), **pending_counts}:
             pending.add((label,), pending_counts.get(label, 0))
         return pending
 
