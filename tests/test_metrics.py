@@ -394,10 +394,15 @@ def _readme_families() -> dict[str, tuple[str, set[str]]]:
         for name in re.findall(r"`((?:sesd|process|python)_\w+)`", names):
             family = name.removesuffix("_total") if kind == "counter" else name
             found[family] = (kind, set(re.findall(r"`(\w+)`", head)))
-    # Documented under the table: the message-tag breakdown.
-    found["sesd_tag_recipient_events"] = ("counter", {"tag", "value", "event_type"})
-    found["sesd_window_tag_recipient_events"] = ("gauge", {"tag", "value", "window", "event_type"})
-    found["sesd_window_tag_delay_ratio"] = ("gauge", {"tag", "value", "window"})
+    # Documented under the table, as `NAME{label,...}`: the message-tag breakdown. Read
+    # from README too, so that dropping them there fails the check; their type is what
+    # the name says (a counter's ends in _total).
+    section = text.split("\n## Metrics\n", 1)[1].split("\n## ", 1)[0]
+    below = "\n".join(line for line in section.splitlines() if not line.startswith("|"))
+    for name, labels in re.findall(r"`(sesd_\w+)\{([\w,]+)\}`", below):
+        kind = "counter" if name.endswith("_total") else "gauge"
+        found[name.removesuffix("_total")] = (kind, set(labels.split(",")))
+    assert {"sesd_tag_recipient_events", "sesd_window_tag_delay_ratio"} <= set(found)
     return found
 
 
