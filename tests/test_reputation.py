@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from sesd.alerting.accounts import measure_account
 from sesd.alerting.evaluator import Evaluator
@@ -13,8 +14,11 @@ from sesd.alerting.render import describe
 from sesd.alerting.silences import Silence, SilenceSet
 from sesd.config import ConfigError, core_settings, parse_config
 from sesd.core.accounts import AccountStatus
+from sesd.core.ledger import MAX_ARN_REGIONS
 from sesd.core.pipeline import Pipeline
 from sesd.core.reputation import MAX_CONFIG_SETS, Reputation
+from sesd.metrics.exposition import render
+from sesd.metrics.registry import Metrics
 from tests import factory as f
 
 NOW = f.T0
@@ -489,3 +493,44 @@ def test_failed_polls_count_per_api_and_error_and_a_target_has_one_status() -> N
     status.sending_enabled = False
     assert accounts.record(target) is status
     assert accounts.status == {target: status}
+
+
+def test_regions_identity_arns_name_are_bounded_in_length_and_number() -> None:
+    """An identity ARN's region is a stranger's text as far as sesd knows (whoever may
+    write to the queue; a replay of strangers' files): a name no AWS region has the
+    shape of (1,000 letters long: an ARN may hold 2,048) counts for the queue's
+    region, and past MAX_ARN_REGIONS region-shaped names a new one does too, so the
+    sesd_ses_reputation_* series grow neither in length nor in number. A region
+    admitted before still counts apart."""
+    config = parse_config('[[queues]]\nurl = "https://sqs.us-east-1.amazonaws.com/1/q"\n')
+    pipeline = Pipeline(core_settings(config))
+    queue = config.queues[0].label
+
+    def send_from(region: str) -> None:
+        event = f.simple("Send", ["u@x.example"])
+        event["mail"]["sourceArn"] = f"arn:aws:ses:{region}:123456789012:identity/x.example"
+        assert pipeline.feed(f.raw(event), queue, NOW).outcome == "processed"
+
+    send_from("eu-west-1")
+    send_from("aa-" + "x" * 1_000 + "-1")
+    for i in range(MAX_ARN_REGIONS + 50):
+        send_from("zz-" + "".join(chr(ord("a") + int(d)) for d in str(i)) + "-1")
+    send_from("eu-west-1")
+    metrics = Metrics(pipeline.ledger, [queue], lambda: NOW)
+    text = render(metrics.registry.collect()).decode()
+    regions = {
+        sample.labels["region"]
+        for family in text_string_to_metric_families(text)
+        if family.name == "sesd_ses_reputation_sends"
+        for sample in family.samples
+    }
+    assert len(regions) == MAX_ARN_REGIONS + 1  # and the queue's own
+    assert "us-east-1" in regions
+    assert max(len(region) for region in regions) < 32
+    europe = pipeline.ledger.reputation.estimate(("default", "eu-west-1", ""))
+    assert europe is not None
+    assert europe.sends == 2  # admitted before the flood: still apart
+    queues = pipeline.ledger.reputation.estimate(("default", "us-east-1", ""))
+    assert queues is not None
+    # The long name, and the made-up names past the first 63 (eu-west-1 is the 64th).
+    assert queues.sends == 1 + (MAX_ARN_REGIONS + 50 - (MAX_ARN_REGIONS - 1))

@@ -29,8 +29,9 @@ Target = tuple[str, str]
 #: The ``account`` label of what the default credentials read (no ``[[accounts]]``
 #: entry may take it).
 DEFAULT_ACCOUNT: Final = "default"
-#: An AWS region's name (``eu-west-1``, ``us-gov-west-1``, ``cn-north-1``).
-_REGION: Final = re.compile(r"[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d")
+#: An AWS region's name (``eu-west-1``, ``us-gov-west-1``, ``cn-north-1``), its middle
+#: word bounded (AWS's longest has 9 letters): events' ARNs name one too.
+_REGION: Final = re.compile(r"[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]{1,16}-\d")
 
 
 def is_region(text: str) -> bool:

@@ -29,11 +29,15 @@ from sesd.core.tenant_walks import TenantWalks
 from sesd.core.tenants import TenantStatuses
 from sesd.core.windows import DomainWindows, WindowSpec, window_specs
 
-__all__ = ["SAVED", "TRANSIENT", "Ledger"]
+__all__ = ["MAX_ARN_REGIONS", "SAVED", "TRANSIENT", "Ledger"]
 
 #: Identities whose sender is remembered (:meth:`Ledger.sender`): far more than a
 #: sender has.
 _MAX_SENDERS: Final = 4096
+#: Regions events' identity ARNs may name, each an (account, region) of the estimate
+#: and its series: AWS has about 40; a flood of made-up names (a replay of strangers'
+#: files) counts for the queue's region past these.
+MAX_ARN_REGIONS: Final = 64
 
 #: Stores a restart keeps, and why.
 SAVED: Final = {
@@ -65,6 +69,7 @@ TRANSIENT: Final = {
     "region": "the default account's region, for a queue not configured: from the config",
     "settings": "what the ledger was made with: from the config",
     "_senders": "who sent each identity's mail: from the config and the events' ARNs",
+    "_arn_regions": "the regions events' ARNs named: they come again with the events",
     "widest": "the window reaching furthest back: derived from the layout",
     "horizon": "how far back that window reaches: derived from the layout",
 }
@@ -74,6 +79,7 @@ class Ledger:
     """The stores (see :data:`SAVED` and :data:`TRANSIENT`), and their snapshot."""
 
     __slots__ = (
+        "_arn_regions",
         "_senders",
         "accounts",
         "by_domain",
@@ -151,6 +157,7 @@ class Ledger:
         #: counters do).
         self.queues: dict[str, tuple[str, str]] = {}
         self.region = settings.region
+        self._arn_regions: set[str] = set()
         self.reconfigure(settings)
 
     @property
@@ -199,7 +206,7 @@ class Ledger:
             account, region = self.where(queue)
             parts = source_arn.split(":")
             if len(parts) >= 6 and parts[2] == "ses":
-                region = parts[3] if is_region(parts[3]) else region
+                region = self._arn_region(parts[3], region)
                 account_id = account_id or parts[4]
             found = (self.settings.account_names.get(account_id, account), region)
             # Identities are few; a flood of them (a replay of strangers' files) is
@@ -207,6 +214,17 @@ class Ledger:
             if len(self._senders) < _MAX_SENDERS:
                 self._senders[key] = found
         return found
+
+    def _arn_region(self, named: str, queues: str) -> str:
+        """The region an identity's ARN names when it has a region's shape and is one of
+        the first :data:`MAX_ARN_REGIONS` named, else the queue's (``queues``)."""
+        if not is_region(named):
+            return queues
+        if named not in self._arn_regions:
+            if len(self._arn_regions) >= MAX_ARN_REGIONS:
+                return queues
+            self._arn_regions.add(named)
+        return named
 
     def reconfigure(self, settings: CoreSettings) -> None:
         """Take what a reload may change: tracked domains and groups, and the tenants
