@@ -72,3 +72,40 @@ def test_delays_restored_pending_are_exported_before_a_new_event(
     restarted.ledger.restore(saved.ledger.snapshot(T), T + 60)
     metrics = Metrics(restarted.ledger, ["q"], lambda: T + 60)
     assert metrics.registry.get_sample_value(family, labels) == 1.0
+
+
+def test_a_queue_a_reload_moves_to_another_account_keeps_no_series_of_the_old() -> None:
+    """A reload that points queue ``events`` at another account's queue: its SQS
+    series (errors, retries, messages received) are under the new account and region
+    only. The old ones stayed, frozen, for as long as sesd ran, beside
+    ``sesd_events_total``, which moved to the new labels."""
+    account = '[[accounts]]\nname = "prod-eu"\nrole_arn = "arn:aws:iam::210987654321:role/r"\n'
+    before = parse_config(
+        f'{account}[[queues]]\nurl = "https://sqs.us-east-1.amazonaws.com/123456789012/q"\n'
+        'name = "events"\n'
+    )
+    after = parse_config(
+        f'{account}[[queues]]\nurl = "https://sqs.eu-west-1.amazonaws.com/210987654321/q"\n'
+        'name = "events"\naccount = "prod-eu"\n'
+    )
+    pipeline = Pipeline(core_settings(before))
+    metrics = Metrics(pipeline.ledger, ["events"], lambda: T)
+    metrics.sqs_error("events", "receive")
+    metrics.sqs_received_messages("events", 3)
+    pipeline.ledger.reconfigure(core_settings(after))
+    metrics.set_queues(["events"])
+    metrics.sqs_error("events", "receive")
+
+    wheres = {
+        (family.name, sample.labels["account"], sample.labels["region"])
+        for family in metrics.registry.collect()
+        if family.name.startswith(("sesd_sqs_", "sesd_events"))
+        for sample in family.samples
+    }
+    names = {"sesd_sqs_errors", "sesd_sqs_retries", "sesd_sqs_messages_received", "sesd_events"}
+    assert wheres == {(name, "prod-eu", "eu-west-1") for name in names}
+    new = {"queue": "events", "account": "prod-eu", "region": "eu-west-1"}
+    errors = metrics.registry.get_sample_value(
+        "sesd_sqs_errors_total", {**new, "operation": "receive"}
+    )
+    assert errors == 1.0

@@ -179,6 +179,8 @@ class Metrics:
         ProcessCollector(registry=self.registry)
         PlatformCollector(registry=self.registry)
         GCCollector(registry=self.registry)
+        #: Each configured queue's (account, region) its SQS series are under.
+        self._where: dict[str, tuple[str, str]] = {}
         self.set_queues(queues)
 
     def watch_canary(self) -> None:
@@ -200,6 +202,15 @@ class Metrics:
                 lambda queue=queue: 0.0 if queue in self._unready() else 1.0  # type: ignore[misc]
             )
             where = self._ledger.where(queue)
+            was = self._where.get(queue, where)
+            if was != where:
+                # A reload moved the queue to another account or region: its series
+                # under the old ones would stay, frozen, as long as sesd runs.
+                self.sqs_received.remove(queue, *was)
+                for operation in SQS_OPERATIONS:
+                    self.sqs_errors.remove(queue, *was, operation)
+                    self.sqs_retries.remove(queue, *was, operation)
+            self._where[queue] = where
             self.sqs_received.labels(queue, *where)
             for operation in SQS_OPERATIONS:
                 self.sqs_errors.labels(queue, *where, operation)
