@@ -1,15 +1,18 @@
 """/metrics over HTTP as a scraper meets it: the body gzipped only for a client that
-accepts gzip (``Accept-Encoding`` read as RFC 9110 says, weights included), and a
-cache between the two told that the answer depends on that header."""
+accepts gzip (``Accept-Encoding`` read as RFC 9110 says, weights included), a
+cache between the two told that the answer depends on that header, and a HEAD
+answered without the cost of a render."""
 
 from __future__ import annotations
 
 import gzip
+from collections.abc import Iterator
 
 import aiohttp
 import anyio
 import pytest
 from prometheus_client import CollectorRegistry, Gauge
+from prometheus_client.core import GaugeMetricFamily, Metric
 
 from sesd.config import HttpConfig
 from sesd.runtime.health import Health
@@ -70,3 +73,40 @@ async def test_metrics_are_gzipped_only_for_a_client_that_accepts_gzip(
     else:
         assert "Content-Encoding" not in response.headers
     assert b'sesd_test_domains{domain="d299.example"} 299.0\n' in body
+
+
+class _Counting:
+    """A collector that counts the scrapes that asked it for its families."""
+
+    def __init__(self) -> None:
+        self.asked = 0
+
+    def collect(self) -> Iterator[Metric]:
+        self.asked += 1
+        yield GaugeMetricFamily("sesd_test_value", "A value.", value=1.0)
+
+
+async def test_a_head_of_metrics_answers_without_rendering_the_exposition() -> None:
+    """HEAD /metrics (a load balancer's or uptime checker's probe) answers 200 with the
+    exposition's Content-Type, and renders nothing: at 1,000 domains a render is
+    7.7 MiB and 190-380 ms of the event loop's time, for a body a HEAD never sends.
+    A GET still renders it."""
+    registry = CollectorRegistry(auto_describe=False)
+    counting = _Counting()
+    registry.register(counting)
+    served = http_server(HttpConfig("127.0.0.1:0"), registry, Health([]), lambda: 0.0)
+    with anyio.fail_after(30):
+        async with served as port, aiohttp.ClientSession() as session:
+            url = f"http://127.0.0.1:{port}/metrics"
+            async with session.head(url) as head:
+                assert await head.read() == b""
+            assert counting.asked == 0
+            async with session.get(url) as got:
+                body = await got.read()
+    assert head.status == 200
+    assert head.headers["Content-Type"] == got.headers["Content-Type"]
+    assert head.headers["Content-Type"].startswith("text/plain; version=")
+    assert head.headers.get("Vary") == "Accept-Encoding"
+    assert head.headers.get("Content-Length") != "0"  # not known: not said (no lie)
+    assert counting.asked == 1
+    assert b"sesd_test_value 1.0\n" in body

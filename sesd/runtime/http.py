@@ -61,9 +61,14 @@ def _app(
     routes: Callable[[web.Application], None] | None = None,
 ) -> web.Application:
     async def metrics(request: web.Request) -> web.Response:
-        body = await render_async(registry)
         # Vary: the body's coding follows the request's Accept-Encoding.
         headers = {"Content-Type": CONTENT_TYPE_LATEST, "Vary": "Accept-Encoding"}
+        if request.method == "HEAD":
+            # A probe: no render (7.7 MiB, 190-380 ms at 1,000 domains) for a body it
+            # never gets; its length, known only from a render, may be left out (RFC
+            # 9110 9.3.2).
+            return web.Response(headers=headers)
+        body = await render_async(registry)
         response = web.Response(body=body, headers=headers)
         if accepts_gzip(request.headers.get("Accept-Encoding", "")):
             # A scrape of many domains is mostly repeated names: a tenth of its size.
