@@ -20,7 +20,7 @@ from sesd.io.logs import get_logger
 from sesd.metrics.exposition import render_async
 from sesd.runtime.health import Health
 
-__all__ = ["SERVER", "StartError", "accepts_gzip", "http_server"]
+__all__ = ["SERVER", "StartError", "http_server"]
 
 
 class _Refused(logging.Filter):
@@ -70,7 +70,7 @@ def _app(
             return web.Response(headers=headers)
         body = await render_async(registry)
         response = web.Response(body=body, headers=headers)
-        if accepts_gzip(request.headers.get("Accept-Encoding", "")):
+        if _accepts_gzip(request.headers.get("Accept-Encoding", "")):
             # A scrape of many domains is mostly repeated names: a tenth of its size.
             response.enable_compression(web.ContentCoding.gzip)
         return response
@@ -99,7 +99,7 @@ def _app(
     return app
 
 
-def accepts_gzip(accept_encoding: str) -> bool:
+def _accepts_gzip(accept_encoding: str) -> bool:
     """Whether an ``Accept-Encoding`` value accepts gzip (RFC 9110 12.5.3): named as
     ``gzip`` or ``x-gzip``, or else covered by ``*``, with a weight above 0 (``q=0``
     is "not acceptable"). A search for the word took ``gzip;q=0`` as a yes."""
