@@ -146,9 +146,12 @@ def test_one_command_s_parser_reads_as_the_whole_one() -> None:
         assert alone.format_usage() == whole.format_usage()
 
 
-def test_checking_a_config_without_a_state_file_loads_no_http_stack(tmp_path: Path) -> None:
+def test_checking_a_config_without_a_state_file_loads_neither_http_nor_the_state_start(
+    tmp_path: Path,
+) -> None:
     """``sesd check-config`` of a config with no ``[state]`` prints it without loading
-    the daemon's HTTP stack or its saver."""
+    the daemon's HTTP stack or the state file's start (``sesd.runtime.state_start``,
+    whose ``unsavable`` it imports only to check a ``[state] path``)."""
     path = tmp_path / "sesd.toml"
     path.write_text('[[queues]]\nurl = "https://sqs.eu-west-1.amazonaws.com/1/q"\nname = "q"\n')
     code = (
@@ -156,10 +159,15 @@ def test_checking_a_config_without_a_state_file_loads_no_http_stack(tmp_path: Pa
         "from sesd.commands.main import main\n"
         f"code = main(['check-config', {str(path)!r}])\n"
         "loaded = sorted({m.split('.')[0] for m in sys.modules} & {'aiohttp', 'aiobotocore'})\n"
-        "print(json.dumps([code, loaded, 'sesd.runtime.saver' in sys.modules]), file=sys.stderr)\n"
+        "state = sorted(m for m in sys.modules if m.startswith('sesd.runtime.'))\n"
+        "print(json.dumps([code, loaded, state]), file=sys.stderr)\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert json.loads(done.stdout)["queues"][0]["name"] == "q"
-    assert json.loads(done.stderr.splitlines()[-1]) == [0, [], False]
+    code, loaded, runtime = json.loads(done.stderr.splitlines()[-1])
+    assert (code, loaded) == (0, [])
+    # Neither the start (lock, restore) nor the saver: no [state] path, nothing to check.
+    assert "sesd.runtime.state_start" not in runtime
+    assert "sesd.runtime.saver" not in runtime
