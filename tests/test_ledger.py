@@ -149,3 +149,55 @@ def test_the_ledger_is_built_from_the_settings() -> None:
     pipeline.feed(f.raw(delay), "q", f.T0)
     assert pipeline.ledger.pending.count("acme", f.T0, 1) == 1
     assert pipeline.ledger.pending.count("corp.example", f.T0, 0) == 1
+
+
+def _hand_edited() -> dict[str, Any]:
+    """A real snapshot with a label no event could have made added to each store that
+    holds labels: a domain not in normal form and one with a terminal escape, a tag
+    value with a space, a tenant name SES could not give, a provider nobody names
+    (its windows and a DNS answer naming it)."""
+    filled = _filled().ledger
+    saved: dict[str, Any] = msgspec.msgpack.decode(msgspec.msgpack.encode(filled.snapshot(f.T0)))
+    window = saved["windows"]["gmail.com"]
+    for label in ("Gmail.COM", "evil.example\x1b[31m", "a b.example"):
+        saved["domains"][label] = f.T0
+        saved["windows"][label] = window
+    saved["tags"]["campaign"]["spring sale"] = f.T0
+    saved["tag_windows"].append(["campaign", "spring sale", window])
+    saved["tenant_labels"]["bad tenant!"] = f.T0
+    saved["scopes"]["tenant"]["bad tenant!"] = window
+    saved["scopes"]["provider"]["evil\nprovider"] = window
+    saved["providers"].append(["corp2.example", "evil\nprovider", f.T0 + 3600])
+    saved["providers"].append(["Corp3.Example", "google", f.T0 + 3600])
+    return saved
+
+
+def test_a_restore_holds_labels_to_the_rules_events_are_held_to() -> None:
+    """A hand-edited state file (or one an older build wrote) cannot bring a label that
+    ingest would refuse: domains not in normal form, tag values and tenant names SES
+    could not carry, provider names neither built in nor configured are left out, with
+    their windows and DNS answers; what ingest takes comes back."""
+    fresh = Ledger(core_settings(parse_config(CONFIG)))
+    fresh.restore(_hand_edited(), f.T0)
+    assert set(fresh.windows) == {"gmail.com", "corp.example", "yahoo.com"}
+    assert set(fresh.domains.labels()) == {"gmail.com", "corp.example", "yahoo.com"}
+    assert set(fresh.tag_tables["campaign"].labels()) == {"spring"}
+    assert set(fresh.tag_windows) == {("campaign", "spring")}
+    assert fresh.by_tenant is not None
+    assert set(fresh.by_tenant.windows) == {"acme"}
+    assert set(fresh.tenant_labels.labels()) == {"acme"}
+    assert fresh.by_provider is not None
+    assert "evil\nprovider" not in fresh.by_provider.windows
+    assert fresh.providers is not None
+    assert set(fresh.providers.cache) == {"corp.example"}
+
+
+def test_a_restore_keeps_no_windows_past_the_labels_a_smaller_cap_admits() -> None:
+    """Restarted with a lower ``max_tracked`` (or on a file listing more windows than
+    labels), the windows of labels the cap leaves out are not restored: they would be
+    exported, and never evicted, with no label holding them."""
+    saved = msgspec.msgpack.decode(msgspec.msgpack.encode(_filled().ledger.snapshot(f.T0)))
+    small = Ledger(core_settings(parse_config(CONFIG + "[domains]\nmax_tracked = 1\n")))
+    small.restore(saved, f.T0)
+    assert len(small.domains) == 1
+    assert set(small.windows) == set(small.domains.labels())

@@ -20,6 +20,7 @@ from sesd.core.text import escaped
 
 __all__ = [
     "OTHER",
+    "TAG_VALUE",
     "LabelTable",
     "domain_labels",
     "domain_of",
@@ -34,6 +35,10 @@ __all__ = [
 ]
 
 OTHER: Final = "other"
+#: A tag value SES can carry: a sender's own (letters, digits, '_' and '-', at most 256)
+#: or one SES sets (a domain, an IP address, an IAM identity: '.', ':', '/', '+', '=',
+#: ','). Anything else (spaces, controls, quotes, an address) counts as ``other``.
+TAG_VALUE: Final = re.compile(r"[A-Za-z0-9_.:/+=,-]{1,256}")
 
 #: The longest domain name as text (RFC 1035's 255 octets in wire form).
 _MAX_DOMAIN: Final = 253
@@ -259,6 +264,10 @@ class LabelTable:
         """``label`` (one :meth:`label` returned) was seen again at ``now``."""
         self._last_seen[label] = now
 
+    def holds(self, label: object) -> bool:
+        """Whether ``label`` is in use (its windows belong to a label this table keeps)."""
+        return label in self._last_seen
+
     def __len__(self) -> int:
         """How many labels other than ``other`` are in use."""
         return len(self._last_seen) - (OTHER in self._last_seen)
@@ -292,11 +301,16 @@ class LabelTable:
         """Labels in use and when each was last seen."""
         return dict(self._last_seen)
 
-    def restore(self, last_seen: dict[str, float]) -> None:
-        """Re-admit labels from a snapshot (fixed ones keep their members)."""
+    def restore(
+        self, last_seen: dict[str, float], admits: Callable[[str], bool] = lambda label: True
+    ) -> None:
+        """Re-admit labels from a snapshot (fixed ones keep their members), each other
+        one only if ``admits`` it (the rule a live value is held to: a file edited by
+        hand, or one an older build wrote, is no stranger's text made a label) and
+        while there is room."""
         for label, seen in last_seen.items():
             if label not in self._fixed_labels and label != OTHER:
-                if len(self) >= self.max_tracked:
+                if len(self) >= self.max_tracked or not admits(label):
                     continue
                 self._labels[label] = label
             self._last_seen[label] = max(seen, self._last_seen.get(label, seen))

@@ -16,15 +16,15 @@ from typing import Any, Final
 from sesd.core.accounts import DEFAULT_ACCOUNT, Accounts, is_region
 from sesd.core.canary import CanaryTracker
 from sesd.core.dedup import DuplicateFilter
-from sesd.core.domains import LabelTable, domain_labels
+from sesd.core.domains import OTHER, TAG_VALUE, LabelTable, domain_labels, normalise_domain
 from sesd.core.pending import PendingDelays
 from sesd.core.provider_cache import ProviderCache
-from sesd.core.providers import NONE
+from sesd.core.providers import LABELS, NONE
 from sesd.core.reputation import Reputation
 from sesd.core.scopes import DOMAIN, PROVIDER, TENANT, Scope
 from sesd.core.settings import CoreSettings
 from sesd.core.tallies import Tallies
-from sesd.core.tenant_map import TenantMap
+from sesd.core.tenant_map import UNKNOWN, TenantMap, valid_tenant
 from sesd.core.tenant_walks import TenantWalks
 from sesd.core.tenants import TenantStatuses
 from sesd.core.windows import DomainWindows, WindowSpec, window_specs
@@ -315,7 +315,12 @@ class Ledger:
         if any_kept:
             self._restore_windows(data, kept)
         if self.providers is not None:
-            self.providers.restore(data.get("providers", []))
+            # An answer is kept as a live lookup would have made it: of a domain in its
+            # normal form, naming a provider this sesd knows.
+            self.providers.restore(
+                data.get("providers", []),
+                lambda domain, name: _is_domain(domain) and self._provider(name),
+            )
         self.canary.restore(data.get("canaries", []), now)
         # What SES said of accounts and tenants still watched (files from before have
         # none: the first polls answer), an account watched for its health alone too.
@@ -341,20 +346,46 @@ class Ledger:
         }
 
     def _restore_windows(self, data: dict[str, Any], kept: list[int | None]) -> None:
-        self.domains.restore(data["domains"])
+        """The labels, each held to the rule its live values are (a file edited by hand,
+        or an older build's, makes no label an event could not), and the windows of
+        those kept: no window outlives its label's cap, or is exported under a label
+        no table evicts."""
+        self.domains.restore(data["domains"], _is_domain)
+        self.tenant_labels.restore(data.get("tenant_labels", {}), _is_tenant)
+        held = {DOMAIN: self.domains.holds, TENANT: self.tenant_labels.holds}
         saved = {DOMAIN: data["windows"], **data.get("scopes", {})}  # no scopes before providers
         for scope in self.scopes:
+            holds = held.get(scope.axis, self._provider)
             for label, windows in saved.get(scope.axis, {}).items():
-                scope.windows[label] = self._windows(windows, kept)
-        self.tenant_labels.restore(data.get("tenant_labels", {}))
+                if holds(label):
+                    scope.windows[label] = self._windows(windows, kept)
         for tag, last_seen in data["tags"].items():
             if tag in self.tag_tables:
-                self.tag_tables[tag].restore(last_seen)
+                self.tag_tables[tag].restore(last_seen, _is_tag_value)
         for tag, value, windows in data["tag_windows"]:
-            if tag in self.tag_tables:
+            if tag in self.tag_tables and self.tag_tables[tag].holds(value):
                 self.tag_windows[(tag, value)] = self._windows(windows, kept)
+
+    def _provider(self, name: object) -> bool:
+        """Whether ``name`` is a provider's label: built in, or ``[providers.mx]``'s."""
+        return name in LABELS or name in self.settings.mx
 
     def _windows(self, saved: Any, kept: list[int | None]) -> DomainWindows:
         restored = DomainWindows(self.specs)
         restored.restore(saved, kept)
         return restored
+
+
+def _is_domain(label: object) -> bool:
+    """Whether ``label`` is a domain as an event's recipient makes one: in normal form."""
+    return isinstance(label, str) and normalise_domain(label) == label
+
+
+def _is_tenant(label: object) -> bool:
+    """Whether ``label`` is a tenant's as an event makes one (or ``unknown``)."""
+    return isinstance(label, str) and (label == UNKNOWN or valid_tenant(label))
+
+
+def _is_tag_value(label: object) -> bool:
+    """Whether ``label`` is a tag value an event makes a label of (else ``other``)."""
+    return label == OTHER or (isinstance(label, str) and TAG_VALUE.fullmatch(label) is not None)

@@ -15,13 +15,12 @@ DNS task looks it up beside the pipeline, never in it).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Final
 
 from sesd.core.decode import Event, decode_body
 from sesd.core.dedup import body_key, event_key
-from sesd.core.domains import OTHER, domain_of, redact_address, shown_address
+from sesd.core.domains import OTHER, TAG_VALUE, domain_of, redact_address, shown_address
 from sesd.core.events import EVENT_TYPE_INDEX, EVENT_TYPES, Invalid, Skipped
 from sesd.core.ledger import Ledger
 from sesd.core.recipients import bounced, complained, delayed, delivered, suppressed
@@ -45,10 +44,6 @@ _SUPPRESSIBLE: Final = frozenset((_BOUNCE, _COMPLAINT))
 _REPUTATION: Final = tuple(
     name if name in ("send", "delivery", "bounce", "complaint") else None for name in EVENT_TYPES
 )
-#: A tag value SES can carry: a sender's own (letters, digits, '_' and '-', at most 256)
-#: or one SES sets (a domain, an IP address, an IAM identity: '.', ':', '/', '+', '=',
-#: ','). Anything else (spaces, controls, quotes, an address) counts as ``other``.
-_TAG_VALUE: Final = re.compile(r"[A-Za-z0-9_.:/+=,-]{1,256}")
 #: How long after its expiry a pending delay is forgotten for good, at least.
 EXPIRY_GRACE: Final = 3600.0
 
@@ -336,7 +331,7 @@ class Pipeline:
             # first is the tag's. Each of many, none of SES's, would count the event's
             # recipients once more, and a thousand would take every label of the tag.
             value = values[0]
-            if _TAG_VALUE.fullmatch(value) is None:
+            if TAG_VALUE.fullmatch(value) is None:
                 value = OTHER  # not SES's: a label of its own would carry anything
             label = ledger.tag_tables[tag].label(value, now)
             ledger.tallies.tag_counts(tag, label)[type_index] += n

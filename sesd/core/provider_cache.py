@@ -10,6 +10,7 @@ anything: the runtime looks at ``wanted`` after each batch.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Final
 
 from sesd.core.providers import UNKNOWN, consumer_provider
@@ -149,7 +150,13 @@ class ProviderCache:
         """The answers still holding, for the state file."""
         return [[d, p, until] for d, (p, until) in self.cache.items() if until > now]
 
-    def restore(self, data: list[list[object]]) -> None:
-        """Load what :meth:`snapshot` returned."""
+    def restore(
+        self,
+        data: list[list[object]],
+        admits: Callable[[str, str], bool] = lambda domain, provider: True,
+    ) -> None:
+        """Load what :meth:`snapshot` returned: each answer ``admits`` (a domain and a
+        provider a lookup could have given)."""
         for domain, provider, until in data:
-            self.remember(str(domain), str(provider), float(until))  # type: ignore[arg-type]
+            if admits(str(domain), str(provider)):
+                self.remember(str(domain), str(provider), float(until))  # type: ignore[arg-type]
