@@ -325,3 +325,43 @@ def test_a_fifo_as_the_silences_or_state_file_is_refused_not_waited_on(tmp_path:
         SilenceFile(str(state / "silences.json")).read()
     with pytest.raises(StateError, match=r"state\.bin: not a plain file"):
         read_state(str(state / "state.bin"))
+
+
+async def test_a_failing_save_is_said_on_readyz_and_in_systemd_s_status(tmp_path: Path) -> None:
+    """The disk under the state file fills (here: a directory in the way of the file):
+    sesd goes on reading and alerting, so /readyz stays 200, but its answer and the
+    line systemd shows (``STATUS=``) say the save fails, where the one on call looks
+    first; the next save that works clears it."""
+    import aiohttp
+
+    from sesd.config import HttpConfig
+    from sesd.runtime.daemon import Daemon
+    from sesd.runtime.http import http_server
+
+    path = tmp_path / "state.bin"
+    config = parse_config(f'[state]\npath = "{path}"\n' + RULE)
+    daemon = Daemon(config, clock=lambda: f.T0, monotonic=lambda: f.T0)
+    daemon.saver.load()
+    (path / "in-the-way").mkdir(parents=True)
+    await daemon.saver.save()
+
+    async def readyz() -> tuple[int, str]:
+        served = http_server(HttpConfig("127.0.0.1:0"), daemon.metrics.registry,
+                             daemon.health, lambda: f.T0)  # fmt: skip
+        async with (
+            served as port,
+            aiohttp.ClientSession() as session,
+            session.get(f"http://127.0.0.1:{port}/readyz") as answer,
+        ):
+            return answer.status, await answer.text()
+
+    status, text = await readyz()  # no queue configured: ready but for the file
+    assert (status, text.splitlines()[0]) == (200, "ready")
+    assert "state file save FAILED" in text
+    assert "state file save FAILED" in daemon.health.summary(lambda: f.T0)
+    (path / "in-the-way").rmdir()
+    path.rmdir()
+    await daemon.saver.save()
+    daemon.saver.release()
+    assert await readyz() == (200, "ready\n")
+    assert "FAILED" not in daemon.health.summary(lambda: f.T0)

@@ -144,7 +144,7 @@ class Daemon:
         state = config.state.path
         self.saver = StateSaver(state, ledger, evaluator, self.clock, self.alerting.unsent)
         self.alerting.on_notified = self.saver.soon  # a page sent is saved at once
-        self.saver.on_result = self.metrics.saved
+        self.saver.on_result = self._saved
         self.systemd = Notifier()
         self._consumers = Consumers(partial(queue_poller, self), self.metrics.task_failures)
         self._tasks: anyio.abc.TaskGroup | None = None
@@ -159,6 +159,11 @@ class Daemon:
         #: cut off by a forced exit (the signal watcher is given it).
         self.in_flight = InFlight()
         self._reloader = Reloader(self)
+
+    def _saved(self, ok: bool, now: float) -> None:
+        """A state file save worked or failed: the metrics, /readyz and ``STATUS=``."""
+        self.metrics.saved(ok, now)
+        self.health.state_failing = not ok
 
     def _clock_stepped(self, step: float) -> None:
         self.metrics.clock_steps.inc()

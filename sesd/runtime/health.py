@@ -11,6 +11,11 @@ __all__ = ["Changes", "Health"]
 
 #: A queue counts as ready while it answered a receive within this many seconds.
 READY_WITHIN = 60.0
+#: What /readyz and ``STATUS=`` say while the state file's saves fail (the status
+#: page's words).
+STATE_FAILING = (
+    "state file save FAILED: a restart would lose what sesd did since the last one that worked"
+)
 
 
 @dataclass(slots=True)
@@ -30,6 +35,9 @@ class Health:
     #: When each queue's pollers began (a start, a reload that added it): a queue that
     #: has answered no receive since counts as hung from ``ready_within`` after.
     polled_since: dict[str, float] = field(default_factory=dict)
+    #: The last save of the state file failed (a full or read-only disk): sesd still
+    #: reads and alerts, but a restart would lose what it did since the last one.
+    state_failing: bool = False
 
     def follow(self, queues: list[str]) -> None:
         """The queues a reload left: one removed is no longer failing, so its alerts'
@@ -80,11 +88,22 @@ class Health:
         return not stale, stale
 
     def summary(self, monotonic: Callable[[], float]) -> str:
-        """What the queues are doing, in a line (systemd's ``STATUS=``)."""
+        """What the queues are doing, in a line (systemd's ``STATUS=``), and a failing
+        state file save."""
         ready, stale = self.ready(monotonic())
         if ready:
-            return f"consuming {', '.join(self.queues)}"
-        return f"running; no receive lately, or failing: {', '.join(stale)} (see /readyz)"
+            said = f"consuming {', '.join(self.queues)}"
+        else:
+            said = f"running; no receive lately, or failing: {', '.join(stale)} (see /readyz)"
+        return f"{said}; {STATE_FAILING}" if self.state_failing else said
+
+    def notes(self) -> str:
+        """What /readyz adds to its answer, a line each: a failing state file save.
+        Not a reason to be unready: sesd still reads and alerts, and a Service or a
+        rollout that dropped it for its disk would stop that too."""
+        if not self.state_failing:
+            return ""
+        return f"{STATE_FAILING} (sesd.state.save_failed says why)\n"
 
 
 class Changes:

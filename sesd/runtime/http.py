@@ -82,10 +82,11 @@ def _app(
     async def readyz(_: web.Request) -> web.Response:
         ready, stale = health.ready(monotonic())
         if ready:
-            return web.Response(text="ready\n")
+            return web.Response(text=f"ready\n{health.notes()}")
         stale_text = ", ".join(stale)
         return web.Response(
-            status=503, text=f"not ready: no receive lately, or failing: {stale_text}\n"
+            status=503,
+            text=f"not ready: no receive lately, or failing: {stale_text}\n{health.notes()}",
         )
 
     # Small requests only: nothing here takes a body. GET on three paths (and HEAD on
