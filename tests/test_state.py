@@ -608,3 +608,52 @@ def test_texts_an_older_build_saved_are_cleaned_as_they_are_restored() -> None:
     assert after.mtas == [("x" * (MAX_CHARS - 1) + "…", 6)]
     assert after.message_ids[-1] == f"id {clean(hostile)}"
     assert after.config_sets == [f"set {clean(hostile)}"]
+
+
+def test_a_file_saved_ahead_of_the_clock_resolves_nothing_until_the_clock_reaches_it() -> None:
+    """sesd restarts on a host whose wall clock is an hour behind the time the file was
+    saved (it booted before NTP set its clock, or the clock stepped back): the windows'
+    events lie ahead of it and read as none. The firing alert is not resolved on that
+    (a resolve, then a second page once NTP steps the clock to the events), neither
+    within a window of the start nor after, nor after a queue unread at boot holds
+    resolves for a window of its own; once the clock is past the save time, a
+    window without data resolves it as it would after any start."""
+    config = parse_config(RULES)
+    pipeline = Pipeline(core_settings(config))
+    evaluator = Evaluator(config.alerts, ["5m", "15m", "1h"])
+    for i in range(6):
+        pipeline.feed(f.raw(f.delay([f"d{i}@a.example"])), "q", f.T0)
+    assert evaluator.evaluate(pipeline.ledger, f.T0)
+    blob = snapshot(pipeline.ledger, evaluator, f.T0)
+    fresh = Pipeline(core_settings(config))
+    fresh_evaluator = Evaluator(config.alerts, ["5m", "15m", "1h"])
+    behind = f.T0 - 3600
+    restore(blob, fresh.ledger, fresh_evaluator, behind)
+    # A queue not read yet at boot holds resolves from its own time: not cut short.
+    fresh_evaluator.blind(behind + 100)
+    for now in (behind, behind + 400, behind + 3000):
+        assert fresh_evaluator.evaluate(fresh.ledger, now) == [], now
+    # NTP steps the clock to the events: still firing, not paged again.
+    assert fresh_evaluator.evaluate(fresh.ledger, f.T0 + 10) == []
+    assert fresh_evaluator.states["delays"]["a.example"].status == "firing"
+    (resolved,) = fresh_evaluator.evaluate(fresh.ledger, f.T0 + 10 + 600)
+    assert resolved.kind == "resolved"
+
+
+def test_a_file_saved_ahead_of_the_clock_is_said_at_start(tmp_path: Path) -> None:
+    """The start on a clock an hour behind the file's save says so, once, with how far:
+    the one on call learns why the windows read empty, and that it is the clock."""
+    from structlog.testing import capture_logs
+
+    config, blob = _spiked_blob()
+    path = tmp_path / "state.bin"
+    path.write_bytes(blob)
+    fresh = Pipeline(core_settings(config))
+    evaluator = Evaluator(config.alerts, ["5m", "15m", "1h"])
+    saver = StateSaver(str(path), fresh.ledger, evaluator, lambda: f.T0 - 3600)
+    with capture_logs() as logs:
+        saver.load()
+    saver.release()
+    (ahead,) = [line for line in logs if line["event"] == "sesd.state.saved_ahead"]
+    assert ahead["ahead_seconds"] == 3600
+    assert "clock" in ahead["hint"]

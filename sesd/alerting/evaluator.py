@@ -123,8 +123,10 @@ class Evaluator:
 
     def blind(self, now: float) -> None:
         """From ``now``, for a window's length, a window without data says nothing of
-        the incident: called at a start, a clock step and a stall (Blindness)."""
-        self.blindness.since = now
+        the incident: called at a start, a clock step and a stall (Blindness). A hold
+        that ends later stays (a start from a file saved ahead of the clock: its
+        events are ahead too, and a queue not read yet must not cut that short)."""
+        self.blindness.since = max(self.blindness.since, now)
 
     def _owed(self, change: Change, now: float, ledger: Ledger | None) -> Alert:
         """The alert a change of rules owes its sinks (sesd.alerting.changes), queued;

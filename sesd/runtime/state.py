@@ -9,7 +9,8 @@ is notified), and a change of rules across the restart owes the sinks what a
 reload would. Counters are not kept: Prometheus handles counter resets.
 
 A file that cannot be read is reported and ignored: sesd starts rather than
-refusing to. Windows of a size the config no longer has start empty.
+refusing to. Windows of a size the config no longer has start empty. A file saved
+ahead of the clock holds resolves on empty windows until the clock passes it.
 """
 
 from __future__ import annotations
@@ -115,7 +116,11 @@ def restore(blob: bytes, ledger: Ledger, evaluator: Evaluator, now: float) -> di
     restored = ledger.restore(data, now)
     count = sum(map(len, known.values()))
     owed = evaluator.adopt(rules, known, now, ledger)
-    evaluator.blind(now)
+    # Saved ahead of this clock (it stepped back, or the host booted before NTP set
+    # it), the windows' events lie ahead of it and read as none: no resolve on that
+    # until the clock is past the save, within the windows' reach (a file saved a year
+    # ahead holds nothing back for a year).
+    evaluator.blind(min(max(now, saved_at), now + ledger.horizon))
     return {
         "saved_at": saved_at,
         **restored,

@@ -10,7 +10,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from sesd.alerting.evaluator import Evaluator
 from sesd.core.ledger import Ledger
@@ -20,6 +20,10 @@ from sesd.runtime.http import StartError
 from sesd.runtime.state import StateError, firing_in, read_state, restore
 
 __all__ = ["Found", "clear_leftovers", "hold", "read_at_start", "unsavable"]
+
+#: How far (seconds) the file's save time may be ahead of the clock before it is said:
+#: more than two clocks a restart apart differ by.
+_AHEAD: Final = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +128,7 @@ def read_at_start(
     log.info("sesd.state.restored", path=path, **restored)
     if stopped is False:
         _unclean(log, path, restored["saved_at"], clock())
+    _ahead(log, path, restored["saved_at"], clock())
     _left_open(log, unknown, "the file does not say how these rules notified: resolve "
                "their firing alerts in their sinks by hand")  # fmt: skip
     return Found(says_stopped=stopped is True)
@@ -142,6 +147,21 @@ def _unclean(log: Any, path: str, saved_at: float, now: float) -> None:
         "queues and are not counted, and an alert it paged after that save will get no "
         "resolve from sesd (resolve it in its sinks by hand)",
     )
+
+
+def _ahead(log: Any, path: str, saved_at: float, now: float) -> None:
+    """The file was saved later than the clock now reads: said once, for a person."""
+    if saved_at - now > _AHEAD:
+        log.warning(
+            "sesd.state.saved_ahead",
+            path=path,
+            saved_at=iso(saved_at),
+            ahead_seconds=round(saved_at - now),
+            hint="the file was saved later than this host's clock reads (it stepped back, "
+            "or the host started before NTP set it): the windows read the events ahead "
+            "of the clock only once it reaches them, and hold their resolves until then; "
+            "check the host's time sync",
+        )
 
 
 def _left_open(log: Any, rules: dict[str, list[str]], hint: str) -> None:
