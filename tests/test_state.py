@@ -196,7 +196,10 @@ def test_a_file_of_another_version_names_the_alerts_left_firing(tmp_path: Path) 
     saver.release()
     ignored, named = logs
     assert ignored["event"] == "sesd.state.ignored"
-    assert ignored["reason"] == "state file version 3 is not 4"
+    assert ignored["reason"] == (
+        "state file format version 3 is an earlier sesd's, which this one no longer reads "
+        "(it reads 4)"
+    )
     assert named["event"] == "sesd.state.rules_unknown"
     assert named["rules"] == {"delays": ["a.example"]}
     assert "resolve them in their sinks by hand" in named["hint"]
@@ -657,3 +660,45 @@ def test_a_file_saved_ahead_of_the_clock_is_said_at_start(tmp_path: Path) -> Non
     (ahead,) = [line for line in logs if line["event"] == "sesd.state.saved_ahead"]
     assert ahead["ahead_seconds"] == 3600
     assert "clock" in ahead["hint"]
+
+
+def test_a_later_build_s_file_says_so_and_an_earlier_copy_kept_aside_stays(
+    tmp_path: Path,
+) -> None:
+    """A rollback at 3 a.m.: the file a later build wrote is refused with a line that
+    says it is a later build's (roll forward to use it), and kept aside. The run after
+    (a second rollback, a file damaged by a crash of the host) keeps its own refused
+    file beside that one rather than over it: a person may want the first back, and
+    the copies kept are bounded."""
+    import msgspec
+    from structlog.testing import capture_logs
+
+    config, blob = _spiked_blob()
+    later = msgspec.msgpack.decode(blob)
+    later["version"] = STATE_VERSION + 1
+    path = tmp_path / "state.bin"
+    kept: list[Any] = []
+    contents = [msgspec.msgpack.encode(later), *(b"damaged %d" % i for i in range(4))]
+    for content in contents:
+        path.write_bytes(content)
+        saver = StateSaver(
+            str(path), Pipeline(core_settings(config)).ledger,
+            Evaluator(config.alerts, ["5m"]), lambda: f.T0,
+        )  # fmt: skip
+        with capture_logs() as logs:
+            saver.load()
+        saver.release()
+        kept.append(logs[0])
+    first = kept[0]
+    assert first["reason"] == (
+        f"state file format version {STATE_VERSION + 1} is a later sesd's (this one reads "
+        f"{STATE_VERSION}): roll forward to use it"
+    )
+    assert (tmp_path / "state.bin.unusable").read_bytes() == contents[0]
+    assert [line["kept_as"] for line in kept[1:3]] == [f"{path}.unusable.1", f"{path}.unusable.2"]
+    assert (tmp_path / "state.bin.unusable.1").read_bytes() == contents[1]
+    # Past the bound, the newest refused file takes the last place.
+    assert (tmp_path / "state.bin.unusable.2").read_bytes() == contents[4]
+    assert sorted(p.name for p in tmp_path.glob("state.bin.unusable*")) == [
+        "state.bin.unusable", "state.bin.unusable.1", "state.bin.unusable.2"
+    ]  # fmt: skip

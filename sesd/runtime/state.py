@@ -196,9 +196,17 @@ def _decoded(blob: bytes) -> dict[str, Any]:
         raise StateError(f"not a sesd state file ({type(exc).__name__}: {exc})") from None
     if not isinstance(data, dict):
         raise StateError(f"not a sesd state file (a {type(data).__name__}, not a map)")
-    if data.get("version") != STATE_VERSION:
-        raise StateError(f"state file version {data.get('version')!r} is not {STATE_VERSION}")
-    return data
+    version = data.get("version")
+    if version == STATE_VERSION:
+        return data
+    said = f"state file format version {version!r}"
+    if type(version) is int and version > STATE_VERSION:
+        raise StateError(
+            f"{said} is a later sesd's (this one reads {STATE_VERSION}): roll forward to use it"
+        )
+    raise StateError(
+        f"{said} is an earlier sesd's, which this one no longer reads (it reads {STATE_VERSION})"
+    )
 
 
 def _alert_states(saved: dict[str, Any]) -> dict[str, dict[str, AlertState]]:

@@ -21,6 +21,9 @@ from sesd.runtime.state import StateError, firing_in, read_state, restore
 
 __all__ = ["Found", "clear_leftovers", "hold", "read_at_start", "unsavable"]
 
+#: How many refused files are kept aside at most (the first, a later build's after a
+#: rollback say, is never replaced).
+_KEPT_ASIDE: Final = 3
 #: How far (seconds) the file's save time may be ahead of the clock before it is said:
 #: more than two clocks a restart apart differ by.
 _AHEAD: Final = 60.0
@@ -171,9 +174,12 @@ def _left_open(log: Any, rules: dict[str, list[str]], hint: str) -> None:
 
 
 def _keep_aside(path: str) -> tuple[dict[str, str], str | None]:
-    """The file moved to ``PATH.unusable``: what the log says of it, and why there is
-    no file now (None: it could not be moved, and is still there)."""
-    aside = f"{path}.unusable"
+    """The file moved to ``PATH.unusable`` (or beside a copy kept there before, as
+    ``PATH.unusable.N``, the last place taken again once all are: a refusal at each
+    of a crash loop's starts fills no disk): what the log says of it, and why there
+    is no file now (None: it could not be moved, and is still there)."""
+    places = [f"{path}.unusable", *(f"{path}.unusable.{n}" for n in range(1, _KEPT_ASIDE))]
+    aside = next((place for place in places if not os.path.lexists(place)), places[-1])
     try:
         os.replace(path, aside)
     except OSError as exc:
