@@ -365,3 +365,37 @@ async def test_a_failing_save_is_said_on_readyz_and_in_systemd_s_status(tmp_path
     daemon.saver.release()
     assert await readyz() == (200, "ready\n")
     assert "FAILED" not in daemon.health.summary(lambda: f.T0)
+
+
+def test_a_held_state_file_names_who_holds_it_and_a_killed_holder_lets_go(
+    tmp_path: Path,
+) -> None:
+    """Two replicas pointed at one file by mistake: the second does not start, and its
+    error names the process and host holding the file (a pod's name is its host
+    name), so the one on call knows which to fix. The holder killed (-9, an OOM
+    kill), the file is free at once: no lock is left behind."""
+    import signal
+    import socket
+    import subprocess
+    import sys
+
+    from sesd.runtime.state_start import hold
+
+    path = str(tmp_path / "state.bin")
+    code = (
+        "import sys\nfrom sesd.runtime.state_start import hold\n"
+        f"hold({path!r})\nprint('held', flush=True)\nsys.stdin.read()\n"
+    )
+    with subprocess.Popen(
+        [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    ) as holder:
+        try:
+            assert holder.stdout is not None
+            assert holder.stdout.readline() == "held\n"
+            with pytest.raises(StartError) as refused:
+                hold(path)
+            assert f"pid {holder.pid} on {socket.gethostname()}" in str(refused.value)
+        finally:
+            holder.send_signal(signal.SIGKILL)
+            holder.wait(timeout=30)
+    os.close(hold(path))

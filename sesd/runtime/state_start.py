@@ -7,6 +7,7 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Any, Final
 
 from sesd.alerting.evaluator import Evaluator
 from sesd.core.ledger import Ledger
+from sesd.core.text import clean
 from sesd.core.timestamps import iso
 from sesd.io.files import foreign_link, linked, open_lock
 from sesd.runtime.http import StartError
@@ -21,6 +23,8 @@ from sesd.runtime.state import StateError, firing_in, read_state, restore
 
 __all__ = ["Found", "clear_leftovers", "hold", "read_at_start", "unsavable"]
 
+#: The most of the lock file's holder line an error shows.
+_HOLDER_BYTES: Final = 200
 #: How many refused files are kept aside at most (the first, a later build's after a
 #: rollback say, is never replaced).
 _KEPT_ASIDE: Final = 3
@@ -80,12 +84,31 @@ def hold(path: str) -> int:
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
+        holder = _holder(fd)
         os.close(fd)
         raise StartError(
-            f"[state] path {path}: another sesd is using it ({path}.lock is held); "
+            f"[state] path {path}: another sesd is using it ({path}.lock is held{holder}); "
             "give each sesd a file of its own"
         ) from None
+    # Who holds it, for the error of the next sesd on the file (replicas sharing a
+    # volume: a pod's host name is its name). The kernel lets go of the lock when the
+    # holder dies, however (kill -9, OOM): what is written here outlives it, unread.
+    try:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()}\n".encode(), 0)
+    except OSError:
+        pass  # a full disk: the lock holds all the same, its error names nobody
     return fd
+
+
+def _holder(fd: int) -> str:
+    """`` by pid N on HOST``, as the holder of the lock at ``fd`` wrote it (escaped and
+    bounded: any user of the directory may have written the file), or nothing."""
+    try:
+        said = os.pread(fd, _HOLDER_BYTES, 0).decode("utf-8", "replace").strip()
+    except OSError:
+        return ""
+    return f" by {clean(said, _HOLDER_BYTES)}" if said else ""
 
 
 def clear_leftovers(path: str, log: Any) -> None:
