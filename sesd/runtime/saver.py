@@ -35,6 +35,10 @@ _REMEDY: Final = {
     errno.EMFILE: "sesd is out of file descriptors: raise its limit (LimitNOFILE=)",
     errno.ENFILE: "the system is out of file descriptors",
     errno.EISDIR: "[state] path names a directory: name a file",
+    errno.ENOSPC: "the disk is full (or out of inodes): free space on it",
+    errno.EDQUOT: "the disk quota of sesd's user is used up: free space or raise it",
+    errno.EROFS: "the filesystem is read-only (remounted so after disk errors? see the "
+    "kernel log), or a read-only mount: mount it, or a writable volume, read-write",
 }
 
 

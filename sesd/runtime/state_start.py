@@ -56,11 +56,27 @@ def unsavable(path: str) -> str | None:
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         return f"[state] path: directory {directory} does not exist"
+    if _read_only(directory):
+        # Not the user's permissions (root may not write there either): a pod's
+        # readOnlyRootFilesystem with no volume at the path, or a disk remounted so.
+        return (
+            f"[state] path: directory {directory} is on a read-only filesystem (mount a "
+            "writable volume there)"
+        )
     if not os.access(directory, os.W_OK):
         return f"[state] path: directory {directory} is not writable by this user"
     if os.path.isdir(path):
         return f"[state] path: {path} is a directory; name a file in it"
     return None
+
+
+def _read_only(directory: str) -> bool:
+    """Whether ``directory`` is on a filesystem mounted read-only (False when that
+    cannot be told: the check after it says what it can)."""
+    try:
+        return bool(os.statvfs(directory).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
 
 
 def hold(path: str) -> int:
