@@ -529,3 +529,16 @@ def test_every_rule_of_the_example_reads_back_as_saved() -> None:
     assert any(rule.metric == "sending_paused" for rule in rules)
     for rule in rules:
         assert rule_of(saved_rule(rule)) == rule, rule.name
+
+
+def test_a_relative_state_path_is_warned_of() -> None:
+    """``[state] path = "state.bin"`` is read from the working directory: systemd's
+    (``/``) for the daemon, the shell's for a ``sesd run`` by hand at 3 a.m., so the two
+    use different files (and neither locks the other out). Warned of, naming the
+    path; an absolute one is not."""
+    relative = parse_config('[state]\npath = "state.bin"\n').warnings()
+    (warning,) = [w for w in relative if w.startswith("[state] path")]
+    assert "state.bin" in warning
+    assert "working directory" in warning
+    absolute = parse_config('[state]\npath = "/var/lib/sesd/state.bin"\n').warnings()
+    assert not [w for w in absolute if w.startswith("[state] path")]

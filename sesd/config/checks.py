@@ -5,6 +5,7 @@ queues configured)."""
 from __future__ import annotations
 
 import math
+import os
 from typing import TYPE_CHECKING
 
 from sesd.config.alerts import CANARY_METRICS, TENANT_METRICS, AlertmanagerConfig, is_glob
@@ -119,6 +120,15 @@ def config_warnings(config: Config) -> list[str]:
         found.append(
             "no silences file ([alerts] silences_path or [state] path): `sesd silence` "
             "cannot mute these alerts, and notifications carry no mute line"
+        )
+    state = config.state.path
+    if state is not None and not os.path.isabs(state):
+        # Not an error: a container's working directory is fixed (WORKDIR).
+        found.append(
+            f"[state] path {state!r} is relative: read from the working directory, "
+            "systemd's / for the daemon and the shell's for a `sesd run` by hand, which "
+            "then use different files (and the lock keeps neither out); give an absolute "
+            "path"
         )
     # A warning, not an error: the unit's or the pod's timeout may have been raised.
     longest = config.shutdown.longest_stop(saves=config.state.path is not None)
