@@ -105,6 +105,22 @@ def test_what_a_save_cut_off_left_is_removed_at_start(tmp_path: Path) -> None:
     assert (removed["event"], removed["count"]) == ("sesd.state.leftovers_removed", 2)
 
 
+def test_leftovers_of_a_file_named_with_glob_characters_are_removed_and_no_others(
+    tmp_path: Path,
+) -> None:
+    """A file named ``state[eu].bin`` (a region in its name): what a save cut off beside
+    it is removed at the next start, as any name's, and a file its name read as a
+    pattern would match (``.statee.bin...``) is not."""
+    left = tmp_path / ".state[eu].bin.k2x9.tmp"
+    left.write_bytes(b"x" * 100)
+    (tmp_path / ".statee.bin.k2x9.tmp").write_bytes(b"kept")
+    saver = _saver(tmp_path / "state[eu].bin")
+    saver.load()
+    saver.release()
+    assert not left.exists()
+    assert (tmp_path / ".statee.bin.k2x9.tmp").exists()
+
+
 def test_the_lock_file_goes_to_the_owner_of_the_directory(tmp_path: Path) -> None:
     """Made by root (a `sesd run` by hand), the lock would keep the daemon's own user
     from starting: it is handed to the directory's owner, as the file itself is."""

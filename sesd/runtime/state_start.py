@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import glob
 import os
 import socket
 from collections.abc import Callable
@@ -132,7 +133,8 @@ def clear_leftovers(path: str, log: Any) -> None:
     of the file's size, they would add up until the disk is full. Only this sesd,
     holding the lock, writes there."""
     target = Path(path)
-    left = list(target.parent.glob(f".{target.name}.*.tmp"))
+    # The name escaped: a "[" in it (``state[eu].bin``) would make it a pattern.
+    left = list(target.parent.glob(f".{glob.escape(target.name)}.*.tmp"))
     for leftover in left:
         leftover.unlink(missing_ok=True)
     if left:
