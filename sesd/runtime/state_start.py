@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import glob
@@ -26,6 +27,9 @@ __all__ = ["Found", "clear_leftovers", "hold", "read_at_start", "unsavable"]
 
 #: The most of the lock file's holder line an error shows.
 _HOLDER_BYTES: Final = 200
+#: Starts in a row killed while restoring the file after which the next keeps it
+#: aside: one (a deploy's kill at the wrong moment) costs nothing.
+_KILLED_RESTORES: Final = 2
 #: How many refused files are kept aside at most (the first, a later build's after a
 #: rollback say, is never replaced).
 _KEPT_ASIDE: Final = 3
@@ -147,7 +151,32 @@ def read_at_start(
     """Restore what the file holds into ``ledger`` and ``evaluator``. A file that cannot
     be used is reported and ignored (sesd starts rather than refusing to); one that
     was read but not understood (damaged, another version's after a rollback) is
-    first kept aside as ``PATH.unusable``, so the next save does not destroy it."""
+    first kept aside as ``PATH.unusable``, so the next save does not destroy it; so is
+    one whose restore the starts before were killed in, _KILLED_RESTORES in a row."""
+    marker = f"{path}.restoring"
+    killed = _killed_restores(marker)
+    if killed >= _KILLED_RESTORES and os.path.lexists(path):
+        # Not read: what killed them (the OOM killer, say) would kill this one too.
+        fields, absent = _keep_aside(path)
+        os.unlink(marker)
+        reason = (
+            f"the last {killed} starts were killed while they restored it (out of memory? "
+            "a crash?): sesd would never start"
+        )
+        log.warning("sesd.state.ignored", path=path, reason=reason, **fields)
+        return Found(absent)
+    _mark(marker, killed + 1)
+    try:
+        return _read(path, ledger, evaluator, clock, log)
+    finally:
+        # Reached unless the process was killed: the marker says only that.
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(marker)
+
+
+def _read(
+    path: str, ledger: Ledger, evaluator: Evaluator, clock: Callable[[], float], log: Any
+) -> Found:
     try:
         blob = read_state(path)
     except StateError as exc:
@@ -191,6 +220,33 @@ def _unclean(log: Any, path: str, saved_at: float, now: float) -> None:
         "queues and are not counted, and an alert it paged after that save will get no "
         "resolve from sesd (resolve it in its sinks by hand)",
     )
+
+
+def _killed_restores(marker: str) -> int:
+    """How many starts in a row were killed while restoring the file, as ``marker``
+    counts them (0 without one; 1 for one that cannot be read)."""
+    try:
+        with open(marker, "rb") as handle:
+            return int(handle.read(16) or b"1")
+    except FileNotFoundError:
+        return 0
+    except (OSError, ValueError):
+        return 1
+
+
+def _mark(marker: str, killed: int) -> None:
+    """Count this start in ``marker`` until its restore ends (not synced: a host that
+    goes down with it loses a count, not the file)."""
+    try:
+        fd = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    except OSError:
+        return  # a full disk: no count, the restore goes on
+    try:
+        os.write(fd, str(killed).encode())
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def _ahead(log: Any, path: str, saved_at: float, now: float) -> None:

@@ -1,0 +1,77 @@
+"""A start killed while it restores the state file (the OOM killer on a file grown
+past a lowered memory limit, a crash in the decoder): each start after it would be
+killed the same way, a crash loop that pages no one. After two such starts in a
+row the file is kept aside and sesd starts empty, saying why."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from structlog.testing import capture_logs
+
+from tests.test_state_files import _saver
+
+#: A start whose restore is killed (SIGKILL, as the OOM killer sends) mid-way.
+KILLED = """
+import os, signal, sys
+import sesd.runtime.state_start as start
+from tests.test_state_files import _saver
+
+def killed(*args, **kwargs):
+    os.kill(os.getpid(), signal.SIGKILL)
+
+start.restore = killed
+_saver(sys.argv[1]).load()
+"""
+
+
+def _killed_start(path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", KILLED, str(path)],
+        capture_output=True, timeout=60, cwd=Path(__file__).resolve().parent.parent,
+    )  # fmt: skip
+    assert done.returncode == -signal.SIGKILL, done.stderr
+
+
+def _saved_file(path: Path) -> bytes:
+    import anyio
+
+    saver = _saver(path)
+    saver.load()
+    anyio.run(saver.save)
+    saver.release()
+    return path.read_bytes()
+
+
+def test_starts_killed_while_restoring_end_in_the_file_kept_aside(tmp_path: Path) -> None:
+    """One start killed while restoring (a deploy's SIGKILL at the wrong moment): the
+    next restores the file as usual. Two in a row: the next keeps the file aside as
+    ``PATH.unusable``, says why, and starts empty; the one after that starts as
+    after any refused file."""
+    path = tmp_path / "state.bin"
+    blob = _saved_file(path)
+    _killed_start(path)
+    with capture_logs() as logs:
+        saver = _saver(path)
+        saver.load()
+        saver.release()
+    assert "sesd.state.restored" in [line["event"] for line in logs]
+    _killed_start(path)
+    _killed_start(path)
+    with capture_logs() as logs:
+        saver = _saver(path)
+        saver.load()
+        saver.release()
+    (ignored,) = [line for line in logs if line["event"] == "sesd.state.ignored"]
+    assert "killed" in ignored["reason"]
+    assert ignored["kept_as"] == f"{path}.unusable"
+    assert (tmp_path / "state.bin.unusable").read_bytes() == blob
+    assert not path.exists()
+    with capture_logs() as logs:
+        saver = _saver(path)
+        saver.load()
+        saver.release()
+    assert [line["event"] for line in logs] == ["sesd.state.none_yet"]
