@@ -161,7 +161,8 @@ def read_at_start(
         os.unlink(marker)
         reason = (
             f"the last {killed} starts were killed while they restored it (out of memory? "
-            "a crash?): sesd would never start"
+            "a crash?): sesd would never start; alerts it had firing get no resolve "
+            "from sesd (close them in their sinks by hand)"
         )
         log.warning("sesd.state.ignored", path=path, reason=reason, **fields)
         return Found(absent)
