@@ -55,7 +55,7 @@ print(json.dumps(said))
 """
 
 
-def _in_namespace(tmp_path: Path) -> dict[str, object]:
+def _in_namespace(tmp_path: Path, script: str = SCRIPT) -> dict[str, object]:
     if shutil.which("unshare") is None:
         pytest.skip("needs unshare(1)")
     if subprocess.run(["unshare", "-m", "true"], capture_output=True).returncode != 0:
@@ -63,7 +63,7 @@ def _in_namespace(tmp_path: Path) -> dict[str, object]:
     where = tmp_path / "disk"
     where.mkdir()
     done = subprocess.run(
-        ["unshare", "-m", "--propagation", "private", sys.executable, "-c", SCRIPT, str(where)],
+        ["unshare", "-m", "--propagation", "private", sys.executable, "-c", script, str(where)],
         capture_output=True, text=True, timeout=120, check=True,
         cwd=Path(__file__).resolve().parent.parent,
     )  # fmt: skip
@@ -91,3 +91,43 @@ def test_a_full_or_read_only_disk_under_the_state_file_is_named_as_such(tmp_path
     assert isinstance(start, str)
     assert "read-only filesystem" in start
     assert "not writable by this user" not in start
+
+
+#: Run as root in a mount namespace of its own: a file bind-mounted onto the state
+#: file's path at argv[1] (a Kubernetes ``subPath`` of a file); prints what the
+#: start's check says of it and a save's log lines.
+BOUND = """
+import json, subprocess, sys
+import anyio
+from structlog.testing import capture_logs
+from sesd.runtime.state_start import unsavable
+from tests.test_state_files import _saver
+
+where = sys.argv[1]
+open(f"{where}/volume-file", "w").close()
+open(f"{where}/state.bin", "w").close()
+subprocess.run(["mount", "--bind", f"{where}/volume-file", f"{where}/state.bin"], check=True)
+said = {"start": unsavable(f"{where}/state.bin")}
+saver = _saver(f"{where}/state.bin")
+with capture_logs() as logs:
+    anyio.run(saver.save)
+said["save"] = [dict(line, level=None) for line in logs]
+print(json.dumps(said))
+"""
+
+
+def test_a_state_file_that_is_a_mount_point_is_refused_at_start(tmp_path: Path) -> None:
+    """A file mounted onto the state file's path (a ``subPath`` of a file in a pod): a
+    save replaces the file by a rename, which a mount point refuses (EBUSY), so every
+    save would fail for as long as sesd runs. The start's check says so and what to
+    mount instead; a save that meets one says the same, not "free space"."""
+    said = _in_namespace(tmp_path, BOUND)
+    start = said["start"]
+    assert isinstance(start, str)
+    assert "mount point" in start
+    assert "directory" in start
+    save = said["save"]
+    assert isinstance(save, list)
+    (failed,) = save
+    assert failed["event"] == "sesd.state.save_failed"
+    assert "mount point" in failed["hint"]

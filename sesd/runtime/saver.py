@@ -37,6 +37,8 @@ _REMEDY: Final = {
     errno.EISDIR: "[state] path names a directory: name a file",
     errno.ENOSPC: "the disk is full (or out of inodes): free space on it",
     errno.EDQUOT: "the disk quota of sesd's user is used up: free space or raise it",
+    errno.EBUSY: "the file is a mount point (a Kubernetes subPath of a file, a bind mount), "
+    "which a save's rename cannot replace: mount a directory and name a file in it",
     errno.EROFS: "the filesystem is read-only (remounted so after disk errors? see the "
     "kernel log), or a read-only mount: mount it, or a writable volume, read-write",
 }

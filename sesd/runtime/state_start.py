@@ -9,6 +9,7 @@ import errno
 import fcntl
 import glob
 import os
+import re
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -72,7 +73,33 @@ def unsavable(path: str) -> str | None:
         return f"[state] path: directory {directory} is not writable by this user"
     if os.path.isdir(path):
         return f"[state] path: {path} is a directory; name a file in it"
+    if _mount_point(path):
+        return (
+            f"[state] path: {path} is a mount point (a Kubernetes subPath of a file, a bind "
+            "mount), which a save's rename cannot replace: mount a directory and name a "
+            "file in it"
+        )
     return None
+
+
+def _mount_point(path: str) -> bool:
+    """Whether ``path`` is where something is mounted, a file too (which
+    ``os.path.ismount`` misses when it is of the same filesystem); False where the
+    mount table cannot be read."""
+    wanted = os.path.realpath(path)
+    try:
+        with open("/proc/self/mountinfo", encoding="utf-8", errors="replace") as table:
+            # The fifth field, spaces and the like written as octal escapes (\040).
+            return any(
+                _unescaped(line.split(" ")[4]) == wanted for line in table if line.count(" ") > 4
+            )
+    except OSError:
+        return False
+
+
+def _unescaped(field: str) -> str:
+    """A mountinfo field with its octal escapes (``\040``) read back."""
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
 
 
 def _read_only(directory: str) -> bool:
