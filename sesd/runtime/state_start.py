@@ -185,7 +185,8 @@ def read_at_start(
     if killed >= _KILLED_RESTORES and os.path.lexists(path):
         # Not read: what killed them (the OOM killer, say) would kill this one too.
         fields, absent = _keep_aside(path)
-        os.unlink(marker)
+        with contextlib.suppress(OSError):
+            os.unlink(marker)
         reason = (
             f"the last {killed} starts were killed while they restored it (out of memory? "
             "a crash?): sesd would never start; alerts it had firing get no resolve "
@@ -198,7 +199,7 @@ def read_at_start(
         return _read(path, ledger, evaluator, clock, log)
     finally:
         # Reached unless the process was killed: the marker says only that.
-        with contextlib.suppress(FileNotFoundError):
+        with contextlib.suppress(OSError):  # none (a full disk), or not a file
             os.unlink(marker)
 
 
