@@ -75,3 +75,16 @@ def test_starts_killed_while_restoring_end_in_the_file_kept_aside(tmp_path: Path
         saver.load()
         saver.release()
     assert [line["event"] for line in logs] == ["sesd.state.none_yet"]
+
+
+def test_a_restore_marker_that_is_no_file_does_not_stop_the_start(tmp_path: Path) -> None:
+    """Something not a file at ``PATH.restoring`` (a directory made by hand): the
+    count cannot be kept, the start goes on and restores the file."""
+    path = tmp_path / "state.bin"
+    _saved_file(path)
+    (tmp_path / "state.bin.restoring").mkdir()
+    with capture_logs() as logs:
+        saver = _saver(path)
+        saver.load()
+        saver.release()
+    assert "sesd.state.restored" in [line["event"] for line in logs]
