@@ -15,6 +15,7 @@ import anyio
 from aiobotocore.session import get_session
 from prometheus_client.parser import text_string_to_metric_families
 
+from sesd.account.codes import KNOWN_CODES, OTHER
 from sesd.account.poller import THROTTLED_TRIES, AccountPoller
 from sesd.alerting.accounts import measure_account
 from sesd.alerting.evaluator import Evaluator
@@ -226,13 +227,15 @@ async def test_an_account_a_reload_removes_mid_poll_is_not_brought_back(
             await _close(made)
     assert list(accounts.status) == [("default", "us-east-1")]
     assert [key[:2] for key in accounts.errors] == []
+    assert {key[:2] for key in accounts.asked} <= {("default", "us-east-1")}
 
 
 async def test_error_codes_an_endpoint_makes_up_count_as_other(local_sqs: LocalSqs) -> None:
     """GetAccount fails 50 times, each with an error code never seen before (an endpoint
-    that is not SES's, a proxy), then once throttled: sesd_ses_poll_errors_total has two
-    series, not 51: the 50 under error="other" and TooManyRequestsException under its
-    own code. The log line still names each code (cut to a word) for whoever reads it."""
+    that is not SES's, a proxy), then once throttled: sesd_ses_poll_errors_total counts
+    under two codes, not 51: the 50 under error="other" and TooManyRequestsException under
+    its own; its series are the known codes' and other's, none made up. The log line
+    still names each code (cut to a word) for whoever reads it."""
     logs = io.StringIO()
     configure_logging("debug", "json", stream=logs)
     pipeline = Pipeline(core_settings(parse_config("")))
@@ -248,7 +251,11 @@ async def test_error_codes_an_endpoint_makes_up_count_as_other(local_sqs: LocalS
         for s in family.samples
         if s.name == "sesd_ses_poll_errors_total"
     }
-    assert series == {"other": 50, "TooManyRequestsException": 1}
+    assert {code: n for code, n in series.items() if n} == {
+        "other": 50,
+        "TooManyRequestsException": 1,
+    }
+    assert set(series) == {*KNOWN_CODES, OTHER}
     records = [json.loads(line) for line in logs.getvalue().splitlines()]
     said = [r["error"] for r in records if r["event"] == "sesd.account.poll_failed"]
     assert said[0].startswith("Made0Up")

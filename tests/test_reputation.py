@@ -446,6 +446,7 @@ def test_an_account_a_reload_stops_watching_is_forgotten_and_its_alert_resolves(
     assert (resolved.kind.value, resolved.domain) == ("resolved", "default/us-east-1")
     assert list(accounts.status) == [("default", "eu-west-1")]
     assert accounts.errors == {}
+    assert accounts.asked == set()  # nor its failed polls' series at 0
 
 
 def test_a_silence_on_an_account_holds_its_alert_then_it_waits_its_group() -> None:

@@ -102,6 +102,8 @@ class Polls:
 
     async def _call(self, target: Target, api: str, read: Callable[[], Awaitable[None]]) -> bool:
         """Run one API's reads; False (logged and counted) when the call failed."""
+        if target in self.targets:  # (a reload may have removed it since the round began)
+            self.accounts.calling(target, api)
         try:
             await read()
         except ERRORS as exc:

@@ -86,12 +86,15 @@ class AccountStatus:
 class Accounts:
     """Every watched (account, region): its status, and failed polls by API and error."""
 
-    __slots__ = ("errors", "status")
+    __slots__ = ("asked", "errors", "status")
 
     def __init__(self) -> None:
         self.status: dict[Target, AccountStatus] = {}
         #: (account, region, api, error code) -> failed polls
         self.errors: dict[tuple[str, str, str, str], int] = {}
+        #: (account, region, api) of each API called, failed or not: its failed polls
+        #: are exported at 0 before the first (sesd.metrics.accounts).
+        self.asked: set[tuple[str, str, str]] = set()
 
     def record(self, target: Target) -> AccountStatus:
         """The status of ``target``, to write an answer into (made empty on first use:
@@ -128,8 +131,15 @@ class Accounts:
         for target in [t for t in self.status if t not in where]:
             del self.status[target]
         self.errors = {key: n for key, n in self.errors.items() if key[:2] in where}
+        self.asked = {key for key in self.asked if key[:2] in where}
+
+    def calling(self, target: Target, api: str) -> None:
+        """Note that ``api`` is called for ``target`` (before the call: a first failure
+        is then a step from 0)."""
+        self.asked.add((*target, api))
 
     def failed(self, target: Target, api: str, code: str) -> None:
         """Count one failed poll."""
         key = (*target, api, code)
+        self.asked.add(key[:3])
         self.errors[key] = self.errors.get(key, 0) + 1

@@ -8,12 +8,15 @@ from collections.abc import Iterator
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from sesd.account.codes import KNOWN_CODES, OTHER
 from sesd.core.accounts import STATUSES, Accounts
 from sesd.core.reputation import Reputation
 from sesd.metrics.families import described
 
 __all__ = ["AccountCollector"]
 
+#: The ``error`` values of ``sesd_ses_poll_errors_total`` exported before they count.
+_CODES = (*sorted(KNOWN_CODES), OTHER)
 
 _ESTIMATE = (
     ("sesd_ses_reputation_bounce_ratio", "gauge"),
@@ -113,7 +116,15 @@ class AccountCollector(Collector):
             "Account polls that failed, by API and error code.",
             labels=[*labels, "api", "error"],
         )
-        for (account, region, api, code), n in sorted(self._accounts.errors.items()):
+        # Every known code (and ``other``) of each API called, at 0 before it fails:
+        # increase() and rate() do not see a series' first sample as a step, so a
+        # series first exported at 1 would hide the first failure from
+        # SesdAccountPollFailing. An exception's name (no answer) is not known ahead.
+        counted = dict.fromkeys(
+            ((*asked, code) for asked in self._accounts.asked for code in _CODES), 0
+        )
+        counted.update(self._accounts.errors)
+        for (account, region, api, code), n in sorted(counted.items()):
             errors.add_metric([account, region, api, code], n)
         yield errors
 

@@ -1,0 +1,109 @@
+"""A failed account poll must be seen by the rule that alerts on it at once.
+
+Prometheus's increase() and rate() read a series from its first sample: a series that
+first appears at 1 never shows that first increment, so SesdAccountPollFailing (on
+``increase(sesd_ses_poll_errors_total[15m])``) would fire a poll (minutes) late, or
+never for a single failure. Its series are exported at 0 from the first call of an API.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from prometheus_client.parser import text_string_to_metric_families
+
+from sesd.account.codes import KNOWN_CODES, OTHER
+from sesd.commands.demo.localsqs import LocalSqs
+from sesd.config import core_settings, parse_config
+from sesd.core.pipeline import Pipeline
+from sesd.metrics.accounts import AccountCollector
+from sesd.metrics.exposition import render
+from tests.conftest import require_tool
+from tests.fake_ses import FakeSes
+from tests.test_account_health import TARGET, _poller
+from tests.test_artifacts import PROMETHEUS, run
+
+ERRORS = "sesd_ses_poll_errors_total"
+
+
+Labels = tuple[tuple[str, str], ...]
+
+
+def _scrape(pipeline: Pipeline) -> dict[Labels, float]:
+    """The poll error series of one scrape, by their labels."""
+    ledger = pipeline.ledger
+    text = render([*AccountCollector(ledger.reputation, ledger.accounts, polled=True).collect()])
+    return {
+        tuple(sorted(s.labels.items())): s.value
+        for family in text_string_to_metric_families(text.decode())
+        for s in family.samples
+        if s.name == ERRORS
+    }
+
+
+async def test_the_first_failed_poll_is_a_step_from_0_that_fires_the_alert(
+    local_sqs: LocalSqs, tmp_path: Path
+) -> None:
+    """GetAccount answers a poll, then is refused (AccessDeniedException). The scrape
+    between them already holds the refusal's series at 0 (and every other known code's,
+    and ``other``'s), so the scrape after the refusal is a step from 0 to 1: promtool,
+    fed these two scrapes as Prometheus would have taken them, fires
+    SesdAccountPollFailing for the account's get_account after its 10m ``for`` — on the
+    first failure, not the second."""
+    pipeline = Pipeline(core_settings(parse_config("")))
+    async with FakeSes() as fake, _poller(fake, local_sqs, pipeline) as poller:
+        await poller.poll_once()
+        before = _scrape(pipeline)
+        fake.script_account((403, "AccessDeniedException"))
+        await poller.poll_once()
+        after = _scrape(pipeline)
+
+    def series(labels: Labels) -> dict[str, str]:
+        """5 scrapes of ``before`` a minute apart, then 20 of ``after`` ('_': none)."""
+        shown = ",".join(f'{k}="{v}"' for k, v in labels)
+        was = before.get(labels)
+        return {
+            "series": f'{ERRORS}{{job="sesd",instance="a",{shown}}}',
+            "values": ("_x4 " if was is None else f"{was:g}x4 ") + f"{after[labels]:g}x19",
+        }
+
+    labels = {"account": TARGET[0], "region": TARGET[1], "api": "get_account"}
+    rules = yaml.safe_load((PROMETHEUS / "sesd.rules.yml").read_text())
+    (rule,) = [
+        rule
+        for group in rules["groups"]
+        for rule in group["rules"]
+        if rule.get("alert") == "SesdAccountPollFailing"
+    ]
+    annotations = {}
+    for key, text in rule["annotations"].items():
+        for name, value in labels.items():
+            text = text.replace(f"{{{{ $labels.{name} }}}}", value)
+        annotations[key] = text
+    test: dict[str, Any] = {
+        "rule_files": [str(PROMETHEUS / "sesd.rules.yml")],
+        "evaluation_interval": "1m",
+        "tests": [{
+            "interval": "1m",
+            "input_series": [series(labels) for labels in sorted(after)],
+            "alert_rule_test": [{
+                "eval_time": "16m",
+                "alertname": "SesdAccountPollFailing",
+                "exp_alerts": [{
+                    "exp_labels": {"severity": "warning", **labels},
+                    "exp_annotations": annotations,
+                }],
+            }],
+        }],
+    }  # fmt: skip
+    (tmp_path / "first.test.yml").write_text(yaml.safe_dump(test))
+    result = run(require_tool("promtool"), "test", "rules", "first.test.yml", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    codes = {dict(labels)["error"] for labels in before}  # every labels has an error
+    assert codes == {*KNOWN_CODES, OTHER}
+    refused = (("account", TARGET[0]), ("api", "get_account"),
+               ("error", "AccessDeniedException"), ("region", TARGET[1]))  # fmt: skip
+    assert (before[refused], after[refused]) == (0, 1)
+    assert sum(after.values()) == 1
