@@ -110,3 +110,19 @@ async def test_a_head_of_metrics_answers_without_rendering_the_exposition() -> N
     assert head.headers.get("Content-Length") != "0"  # not known: not said (no lie)
     assert counting.asked == 1
     assert b"sesd_test_value 1.0\n" in body
+
+
+async def test_metrics_claim_the_text_format_sesd_writes_whatever_the_library_says() -> None:
+    """sesd writes /metrics with its own writer, in the text format 0.0.4, so a GET and
+    a HEAD say exactly ``text/plain; version=0.0.4; charset=utf-8``: not
+    prometheus_client's latest type (``version=1.0.0`` now, whatever it becomes in a
+    later release), which promises a format sesd's writer does not follow and which a
+    scraper picks its parser by."""
+    served = http_server(HttpConfig("127.0.0.1:0"), _registry(), Health([]), lambda: 0.0)
+    with anyio.fail_after(30):
+        async with served as port, aiohttp.ClientSession() as session:
+            url = f"http://127.0.0.1:{port}/metrics"
+            async with session.get(url) as got, session.head(url) as head:
+                await got.read()
+    for response in (got, head):
+        assert response.headers["Content-Type"] == "text/plain; version=0.0.4; charset=utf-8"

@@ -25,7 +25,12 @@ from prometheus_client.core import Metric
 
 from sesd.metrics.rows import Rows
 
-__all__ = ["render", "render_async"]
+__all__ = ["CONTENT_TYPE", "render", "render_async"]
+
+#: The format this writer writes, as /metrics says it: pinned, not prometheus_client's
+#: ``CONTENT_TYPE_LATEST`` (``version=1.0.0`` in 0.26), which follows the library's
+#: own writer, not this one, and a scraper picks its parser by it.
+CONTENT_TYPE: Final = "text/plain; version=0.0.4; charset=utf-8"
 
 #: How each family type is written in the text format (0.0.4): an Info is a gauge named
 #: ``X_info``, an Enum (stateset) a gauge, a gauge histogram a histogram, as

@@ -13,11 +13,11 @@ import anyio
 from aiohttp import web, web_response
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.typedefs import Middleware
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
+from prometheus_client import CollectorRegistry
 
 from sesd.config import HttpConfig
 from sesd.io.logs import get_logger
-from sesd.metrics.exposition import render_async
+from sesd.metrics.exposition import CONTENT_TYPE, render_async
 from sesd.runtime.health import Health
 
 __all__ = ["SERVER", "StartError", "http_server"]
@@ -62,7 +62,7 @@ def _app(
 ) -> web.Application:
     async def metrics(request: web.Request) -> web.Response:
         # Vary: the body's coding follows the request's Accept-Encoding.
-        headers = {"Content-Type": CONTENT_TYPE_LATEST, "Vary": "Accept-Encoding"}
+        headers = {"Content-Type": CONTENT_TYPE, "Vary": "Accept-Encoding"}
         if request.method == "HEAD":
             # A probe: no render (7.7 MiB, 190-380 ms at 1,000 domains) for a body it
             # never gets; its length, known only from a render, may be left out (RFC
