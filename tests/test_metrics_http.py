@@ -1,7 +1,8 @@
 """/metrics over HTTP as a scraper meets it: the body gzipped only for a client that
 accepts gzip (``Accept-Encoding`` read as RFC 9110 says, weights included), a
-cache between the two told that the answer depends on that header, and a HEAD
-answered without the cost of a render."""
+cache between the two told that the answer depends on that header, a HEAD
+answered without the cost of a render, and the probes (/healthz, /readyz) answering
+a HEAD as a GET."""
 
 from __future__ import annotations
 
@@ -126,3 +127,26 @@ async def test_metrics_claim_the_text_format_sesd_writes_whatever_the_library_sa
                 await got.read()
     for response in (got, head):
         assert response.headers["Content-Type"] == "text/plain; version=0.0.4; charset=utf-8"
+
+
+async def test_a_head_probe_of_healthz_and_readyz_gets_their_status() -> None:
+    """A load balancer's or uptime checker's probe may ask with HEAD: /healthz answers 200,
+    and /readyz 503 while its queue has answered no receive, then 200 once it has, as
+    a GET does, each without a body. (HEAD used to answer 405, which a probe reads as
+    down whatever sesd's state.)"""
+    health = Health(["q"])
+    served = http_server(HttpConfig("127.0.0.1:0"), _registry(), health, lambda: 0.0)
+    with anyio.fail_after(30):
+        async with served as port, aiohttp.ClientSession() as session:
+
+            async def probe(path: str) -> tuple[str, int, int]:
+                """``path``, and what a HEAD and a GET of it answer."""
+                url = f"http://127.0.0.1:{port}{path}"
+                async with session.head(url) as head, session.get(url) as got:
+                    assert await head.read() == b""
+                    return path, head.status, got.status
+
+            statuses = [await probe("/healthz"), await probe("/readyz")]
+            health.received("q", 0.0)
+            statuses.append(await probe("/readyz"))
+    assert statuses == [("/healthz", 200, 200), ("/readyz", 503, 503), ("/readyz", 200, 200)]

@@ -254,7 +254,7 @@ async def test_logs_hold_no_full_address_or_body(local_sqs: LocalSqs, sqs: Any) 
 
 
 async def test_http_answers_only_small_gets_on_its_paths(local_sqs: LocalSqs, sqs: Any) -> None:
-    """Only GET on /metrics, /healthz and /readyz (and HEAD on /metrics): other methods
+    """Only GET and HEAD on /metrics, /healthz and /readyz: other methods
     405, other paths 404, a header over 4 KiB 400; and it listens on loopback by default."""
     url, _ = await make_queue(sqs)
     async with running(config_for(local_sqs, [("q", url)])) as daemon:

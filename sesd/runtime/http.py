@@ -89,12 +89,13 @@ def _app(
             text=f"not ready: no receive lately, or failing: {stale_text}\n{health.notes()}",
         )
 
-    # Small requests only: nothing here takes a body. GET on three paths (and HEAD on
-    # /metrics), nothing else (other methods: 405; other paths: 404).
+    # Small requests only: nothing here takes a body. GET and HEAD on three paths (a
+    # load balancer's or uptime checker's probe may ask with HEAD: a 405 reads as
+    # down), nothing else (other methods: 405; other paths: 404).
     app = web.Application(client_max_size=1024, middlewares=middlewares)
     app.router.add_get("/metrics", metrics, allow_head=True)
-    app.router.add_get("/healthz", healthz, allow_head=False)
-    app.router.add_get("/readyz", readyz, allow_head=False)
+    app.router.add_get("/healthz", healthz, allow_head=True)
+    app.router.add_get("/readyz", readyz, allow_head=True)
     if routes is not None:
         routes(app)
     return app
