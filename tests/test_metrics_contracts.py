@@ -1,13 +1,19 @@
 """Contracts of the metrics: a pending alert under a silence is not exported as
-silenced; a configured queue has its series from the start; a delay pending is
-exported while it is."""
+silenced; a configured queue has its series from the start (its invalid and skipped
+reasons' too); a delay pending is exported while it is."""
 
 from __future__ import annotations
 
+import ast
+from pathlib import Path
+
 import pytest
 
+import sesd.core
 from sesd.alerting.evaluator import Evaluator
 from sesd.config import core_settings, parse_config
+from sesd.core.decode import _SKIP_SNS_TYPES
+from sesd.core.events import INVALID_REASONS, SKIPPED_REASONS
 from sesd.core.pipeline import Pipeline
 from sesd.metrics.registry import Metrics
 from tests import factory as f
@@ -109,3 +115,50 @@ def test_a_queue_a_reload_moves_to_another_account_keeps_no_series_of_the_old() 
         "sesd_sqs_errors_total", {**new, "operation": "receive"}
     )
     assert errors == 1.0
+
+
+def test_a_configured_queue_has_its_invalid_and_skipped_reasons_at_0() -> None:
+    """A configured queue's sesd_invalid_messages_total and sesd_skipped_messages_total
+    have a series per reason at 0 before the first such message, so the dashboard's
+    increase() sees the first one (a series first exported at 1 hides its first
+    increment); a body that is not JSON then steps not_json from 0 to 1."""
+    config = parse_config('[[queues]]\nurl = "http://127.0.0.1:9/1/q"\nname = "q"\n')
+    pipeline = Pipeline(core_settings(config))
+    metrics = Metrics(pipeline.ledger, ["q"], lambda: T)
+    where = {"queue": "q", "account": "default", "region": "us-east-1"}
+
+    def counted(family: str, reason: str) -> float | None:
+        return metrics.registry.get_sample_value(family, {**where, "reason": reason})
+
+    assert [counted("sesd_invalid_messages_total", r) for r in INVALID_REASONS] == [
+        0.0 for _ in INVALID_REASONS
+    ]
+    assert [counted("sesd_skipped_messages_total", r) for r in SKIPPED_REASONS] == [
+        0.0 for _ in SKIPPED_REASONS
+    ]
+    assert pipeline.feed(b"not json", "q", T).outcome == "invalid"
+    assert counted("sesd_invalid_messages_total", "not_json") == 1.0
+
+
+def test_every_reason_the_core_counts_is_one_exported_at_0() -> None:
+    """Every reason the core gives an invalid or skipped body (each a literal where it
+    is made: Invalid("..."), Skipped("..."), an SNS type's skip, the pipeline's own
+    no_usable_domain) is in INVALID_REASONS or SKIPPED_REASONS, so none of them
+    appears at 1 for want of its 0."""
+    found: dict[str, set[str]] = {"Invalid": set(), "Skipped": set()}
+    for path in Path(sesd.core.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Call) or not node.args:
+                continue
+            name = node.func.id if isinstance(node.func, ast.Name) else ""
+            if name == "_invalid" or (
+                isinstance(node.func, ast.Attribute) and node.func.attr == "_invalid"
+            ):
+                name, reason = "Invalid", node.args[1]
+            else:
+                reason = node.args[0]
+            if name in found and isinstance(reason, ast.Constant):
+                found[name].add(str(reason.value))
+    found["Skipped"] |= set(_SKIP_SNS_TYPES.values())
+    assert "no_usable_domain" in found["Invalid"]
+    assert found == {"Invalid": set(INVALID_REASONS), "Skipped": set(SKIPPED_REASONS)}

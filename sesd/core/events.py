@@ -14,9 +14,11 @@ import msgspec
 __all__ = [
     "EVENT_TYPES",
     "EVENT_TYPE_INDEX",
+    "INVALID_REASONS",
     "LONGEST_DELAY",
     "MAX_ARN",
     "MAX_RECIPIENTS",
+    "SKIPPED_REASONS",
     "Bounce",
     "Complaint",
     "Delivery",
@@ -43,6 +45,17 @@ EVENT_TYPES: tuple[str, ...] = (
     "unknown",
 )
 EVENT_TYPE_INDEX: dict[str, int] = {name: i for i, name in enumerate(EVENT_TYPES)}
+#: Every :class:`Invalid` reason the pipeline counts (``sesd_invalid_messages_total``'s
+#: ``reason``): a configured queue has each at 0 before its first (sesd.metrics.pipeline).
+INVALID_REASONS: Final = (
+    "not_json", "not_utf8", "too_deep", "unrecognised", "schema", "missing_mail",
+    "no_recipients", "too_many_recipients", "no_usable_domain",
+)  # fmt: skip
+#: Every :class:`Skipped` reason, alike (``sesd_skipped_messages_total``'s ``reason``).
+SKIPPED_REASONS: Final = (
+    "sns_subscription_confirmation", "sns_unsubscribe_confirmation", "ses_topic_validation",
+    "ses_subscription_succeeded", "eventbridge_not_email", "eventbridge_not_tenant",
+)  # fmt: skip
 
 
 #: The longest ARN AWS gives a resource (IAM's bound on a resource ARN's length).

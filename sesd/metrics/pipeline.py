@@ -18,7 +18,7 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
-from sesd.core.events import EVENT_TYPES
+from sesd.core.events import EVENT_TYPES, INVALID_REASONS, SKIPPED_REASONS
 from sesd.core.ledger import Ledger
 from sesd.core.scopes import Scope
 from sesd.core.tallies import Outcome
@@ -112,16 +112,20 @@ class PipelineCollector(Collector):
                 messages.add_metric([queue, *where(queue), outcome.value], n)
         yield messages
 
-        for name, what, counted in (
-            ("sesd_invalid_messages", "Invalid SQS messages", tallies.invalid),
-            ("sesd_skipped_messages", "SQS messages that are no email event", tallies.skipped),
-        ):
+        for name, what, counted, reasons in (
+            ("sesd_invalid_messages", "Invalid SQS messages", tallies.invalid, INVALID_REASONS),
+            ("sesd_skipped_messages", "SQS messages that are no email event", tallies.skipped,
+             SKIPPED_REASONS),
+        ):  # fmt: skip
             family = CounterMetricFamily(
                 name,
                 f"{what}, by queue (its account and region) and reason.",
                 labels=["queue", "account", "region", "reason"],
             )
-            for (queue, reason), n in sorted(counted.items()):
+            # Every reason of a configured queue at 0 before its first: increase() sees
+            # no step in a series' first sample, so one first exported at 1 hides it.
+            zeros = {(queue, reason): 0 for queue in self.queues for reason in reasons}
+            for (queue, reason), n in sorted((zeros | counted).items()):
                 family.add_metric([queue, *where(queue), reason], n)
             yield family
 
