@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
 import urllib.request
+from pathlib import Path
 
 import pytest
+
+from sesd.commands.demo.localsqs import free_port
 
 
 def _while_it_fires(process: subprocess.Popen[str]) -> tuple[list[str], str]:
@@ -175,6 +179,7 @@ def test_without_moto_the_demo_says_how_to_get_it_in_one_line(
     from sesd.commands.main import main
 
     monkeypatch.setitem(sys.modules, "moto.server", None)  # the import fails, as uninstalled
+    monkeypatch.setattr(os, "environ", dict(os.environ))  # the demo sets its AWS_* own
     assert main(["demo", "--duration", "1", "--listen", "127.0.0.1:0"]) == 2
     err = capsys.readouterr().err
     assert err.splitlines()[-1] == (
@@ -203,3 +208,44 @@ def test_a_listen_address_that_is_none_is_a_usage_error(
     err = capsys.readouterr().err
     assert message in err
     assert "Traceback" not in err
+
+
+@pytest.mark.timeout(60)
+def test_the_demo_reads_none_of_the_machines_aws_setup(tmp_path: Path) -> None:
+    """An SRE's box: AWS_PROFILE names a profile of their own (here one this box's
+    config lacks), the default profile gets its keys from a credential process,
+    AWS_ENDPOINT_URL and a region point elsewhere, and a proxy (which nothing answers)
+    carries HTTP. The demo traced back on the profile, and sent its local calls to the
+    proxy: it talks to its own loopback servers only, with its own keys, and runs as
+    on a bare machine."""
+    ran = tmp_path / "credential-process-ran"
+    config = tmp_path / "config"
+    config.write_text(f"[default]\ncredential_process = sh -c 'touch {ran}; echo {{}}'\n")
+    nowhere = f"http://127.0.0.1:{free_port()}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env = {k: v for k, v in env.items() if not k.lower().endswith("_proxy")}
+    env |= {
+        "AWS_CONFIG_FILE": str(config),
+        "AWS_PROFILE": "prod",
+        "AWS_ENDPOINT_URL": nowhere,
+        "AWS_REGION": "eu-west-1",
+        "HTTP_PROXY": nowhere,
+        "HTTPS_PROXY": nowhere,
+    }
+    demo = ["demo", "--listen", "127.0.0.1:0", "--duration", "3", "--every", "1"]
+    later = ["--spike-after", "100", "--pause-after", "100"]
+    done = subprocess.run(
+        [sys.executable, "-m", "sesd", *demo, *later],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=50,
+        check=False,
+    )
+    assert "Traceback" not in done.stderr, done.stderr[-3000:]
+    assert done.returncode == 0
+    delivered = re.findall(r"^  gmail\.com +(\d+) ", done.stdout, re.MULTILINE)
+    assert delivered
+    assert int(delivered[-1]) > 0
+    assert re.search(r"canary: [1-9]\d* sent, [1-9]\d* back", done.stdout)
+    assert not ran.exists()

@@ -26,7 +26,7 @@ from sesd.commands.common import Commands, command, start_failed
 from sesd.commands.demo.localdns import local_dns
 from sesd.commands.demo.localsqs import LocalSqs
 from sesd.commands.demo.localtenants import LocalTenants
-from sesd.commands.demo.resources import create_resources, demo_config
+from sesd.commands.demo.resources import create_resources, demo_config, keep_to_loopback
 from sesd.commands.demo.summary import summary
 from sesd.commands.demo.traffic import (
     SPIKE_DOMAIN,
@@ -222,6 +222,7 @@ def execute(args: argparse.Namespace) -> int:
     """Run the demo; 0 when it ends, 2 when it cannot start (a taken port)."""
     configure_logging("info", "auto", daemon=True)
     buffer_output()
+    keep_to_loopback()
     try:
         return anyio.run(
             lambda: run_demo(

@@ -5,16 +5,41 @@ config pointing at them, the local DNS server and the local tenant API."""
 from __future__ import annotations
 
 import json
+import os
 from typing import Final
 
 from aiobotocore.session import get_session
 
 from sesd.config import Config, parse_config
 
-__all__ = ["CANARY_FROM", "QUEUE", "create_resources", "demo_config"]
+__all__ = ["CANARY_FROM", "QUEUE", "create_resources", "demo_config", "keep_to_loopback"]
 
 QUEUE: Final = "sesd-demo-events"
 CANARY_FROM: Final = "canary@example.com"
+
+
+def keep_to_loopback() -> None:
+    """Set this process's environment so the SDK reads none of the machine's AWS setup
+    and no proxy carries the demo's calls: every endpoint the demo uses is its own, on
+    127.0.0.1, and moto takes any keys.
+
+    The SDK read AWS_PROFILE (a profile this machine lacks stopped the demo with a
+    traceback), the config file's profiles (a credential process, an SSO login), and
+    sent the local calls to an ``HTTP_PROXY``: off the machine, for servers only it
+    can reach."""
+    for name in [name for name in os.environ if name.startswith("AWS_")]:
+        del os.environ[name]
+    os.environ |= {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+    # Both spellings: Python's proxy lookup prefers the lower-case one when both are set.
+    for name in ("no_proxy", "NO_PROXY"):
+        os.environ[name] = ",".join(filter(None, (os.environ.get(name), "127.0.0.1")))
 
 
 async def create_resources(endpoint: str) -> str:
