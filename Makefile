@@ -23,8 +23,9 @@ $(VENV)/.dev: $(VENV)/.demo requirements/dev.txt
 	$(PIP) install -q --require-hashes -r requirements/dev.txt
 	touch $@
 
+# ARGS: the demo's own options (make demo ARGS='--listen 127.0.0.1:0').
 demo: $(VENV)/.demo
-	$(BIN)/sesd demo
+	$(BIN)/sesd demo $(ARGS)
 
 test: lint typecheck unit
 

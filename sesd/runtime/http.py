@@ -20,7 +20,7 @@ from sesd.io.logs import get_logger
 from sesd.metrics.exposition import CONTENT_TYPE, render_async
 from sesd.runtime.health import Health
 
-__all__ = ["SERVER", "StartError", "http_server"]
+__all__ = ["SERVER", "ListenError", "StartError", "http_server"]
 
 
 class _Refused(logging.Filter):
@@ -131,6 +131,11 @@ class StartError(Exception):
     and exits 2."""
 
 
+class ListenError(StartError):
+    """The HTTP address could not be listened on (taken, not this machine's, a port
+    below 1024): a command that knows how its user gives another may say so."""
+
+
 @asynccontextmanager
 async def http_server(
     config: HttpConfig,
@@ -176,7 +181,7 @@ async def http_server(
             # asyncio's text repeats the address ("error while attempting to bind on
             # address ('127.0.0.1', 9585): address already in use"): the error's own.
             reason = os.strerror(exc.errno) if exc.errno else str(exc)
-            raise StartError(f"cannot listen on {config.listen}: {reason}") from None
+            raise ListenError(f"cannot listen on {config.listen}: {reason}") from None
         port = int(runner.addresses[0][1])
         get_logger().info(
             "sesd.http.listening", host=config.host, port=port, tls=ssl_context is not None

@@ -39,6 +39,7 @@ from sesd.config import HttpConfig
 from sesd.core.canary import CANARY_TAG
 from sesd.io.logs import buffer_output, configure_logging, get_logger, print_line
 from sesd.runtime.daemon import Daemon, StartError
+from sesd.runtime.http import ListenError
 
 __all__ = ["run_demo"]
 
@@ -237,4 +238,18 @@ def execute(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         return 0
     except (StartError, BaseExceptionGroup) as exc:
-        return start_failed(exc)
+        return start_failed(_with_remedy(exc))
+
+
+def _with_remedy(exc: BaseException) -> BaseException:
+    """A taken address (9585 is a common choice) says how to give the demo another:
+    a newcomer ran ``make demo`` and knows neither the flag nor how make passes it."""
+    found = exc
+    while isinstance(found, BaseExceptionGroup) and len(found.exceptions) == 1:
+        found = found.exceptions[0]
+    if not isinstance(found, ListenError):
+        return exc
+    return StartError(
+        f"{found}; give the demo another address with --listen (127.0.0.1:0: any free "
+        "port; make demo ARGS='--listen 127.0.0.1:0')"
+    )
