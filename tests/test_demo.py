@@ -249,3 +249,41 @@ def test_the_demo_reads_none_of_the_machines_aws_setup(tmp_path: Path) -> None:
     assert int(delivered[-1]) > 0
     assert re.search(r"canary: [1-9]\d* sent, [1-9]\d* back", done.stdout)
     assert not ran.exists()
+
+
+@pytest.mark.timeout(60)
+def test_the_status_pages_address_is_the_first_line_on_the_terminal() -> None:
+    """Output and log lines share a newcomer's terminal: the daemon's first log lines
+    (listening, started) came before the page's address, which README says the demo
+    prints first. It is the first line of both streams together now."""
+    done = subprocess.run(
+        [sys.executable, "-m", "sesd", "demo", "--listen", "127.0.0.1:0", "--duration", "1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=50,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-3000:]
+    first = done.stdout.splitlines()[0]
+    assert re.fullmatch(r"sesd demo: the status page is at http://127\.0\.0\.1:\d+/", first)
+
+
+@pytest.mark.parametrize(
+    ("listen", "url"),
+    [
+        ("127.0.0.1:9585", "http://127.0.0.1:9585/"),
+        ("[::1]:9585", "http://[::1]:9585/"),
+        ("0.0.0.0:9585", "http://127.0.0.1:9585/"),
+        ("[::]:9585", "http://[::1]:9585/"),
+        ("localhost:9585", "http://localhost:9585/"),
+    ],
+)
+def test_the_pages_address_is_one_a_browser_opens(listen: str, url: str) -> None:
+    """`--listen [::1]:9585` printed http://::1:9585/ (no URL), and every summary
+    named 127.0.0.1, where nothing listened: the address the demo prints, first and in
+    each summary, is a URL of the page, on loopback when it listens on every address."""
+    from sesd.commands.demo.summary import page_url
+    from sesd.config import HttpConfig
+
+    assert page_url(HttpConfig(listen=listen), 9585) == url

@@ -135,6 +135,14 @@ class ListenError(StartError):
     """The HTTP address could not be listened on (taken, not this machine's, a port
     below 1024): a command that knows how its user gives another may say so."""
 
+    @classmethod
+    def of(cls, listen: str, exc: OSError) -> ListenError:
+        """The error of a failed bind of ``listen``: its reason, not asyncio's text,
+        which repeats the address ("error while attempting to bind on address
+        ('127.0.0.1', 9585): address already in use")."""
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        return cls(f"cannot listen on {listen}: {reason}")
+
 
 @asynccontextmanager
 async def http_server(
@@ -178,10 +186,7 @@ async def http_server(
         try:
             await site.start()
         except OSError as exc:
-            # asyncio's text repeats the address ("error while attempting to bind on
-            # address ('127.0.0.1', 9585): address already in use"): the error's own.
-            reason = os.strerror(exc.errno) if exc.errno else str(exc)
-            raise ListenError(f"cannot listen on {config.listen}: {reason}") from None
+            raise ListenError.of(config.listen, exc) from None
         port = int(runner.addresses[0][1])
         get_logger().info(
             "sesd.http.listening", host=config.host, port=port, tls=ssl_context is not None

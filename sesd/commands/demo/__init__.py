@@ -26,8 +26,13 @@ from sesd.commands.common import Commands, command, start_failed
 from sesd.commands.demo.localdns import local_dns
 from sesd.commands.demo.localsqs import LocalSqs
 from sesd.commands.demo.localtenants import LocalTenants
-from sesd.commands.demo.resources import create_resources, demo_config, keep_to_loopback
-from sesd.commands.demo.summary import summary
+from sesd.commands.demo.resources import (
+    create_resources,
+    demo_config,
+    keep_to_loopback,
+    reserve,
+)
+from sesd.commands.demo.summary import page_url, summary
 from sesd.commands.demo.traffic import (
     SPIKE_DOMAIN,
     TENANTS,
@@ -37,7 +42,13 @@ from sesd.commands.demo.traffic import (
 )
 from sesd.config import HttpConfig
 from sesd.core.canary import CANARY_TAG
-from sesd.io.logs import buffer_output, configure_logging, get_logger, print_line
+from sesd.io.logs import (
+    buffer_output,
+    configure_logging,
+    flush_logs,
+    get_logger,
+    print_line,
+)
 from sesd.runtime.daemon import Daemon, StartError
 from sesd.runtime.http import ListenError
 
@@ -154,7 +165,16 @@ async def run_demo(
     pause_after: float = 45.0,
 ) -> int:
     """Run the demo until Ctrl-C, or for ``duration`` seconds."""
-    with LocalSqs() as sqs:
+    local = LocalSqs()  # without moto, the one line that says so, before anything
+    http = reserve(listen)
+    page = page_url(http, http.port)
+    # The page first, before the daemon's first log line: it shows the spike and its
+    # alerts as they happen. Through the daemon's buffer (sesd.io.logs.print_line), as
+    # the console sink's alerts: a paused `sesd demo | less` holds no task, nor the
+    # exit (nor the start, more than the buffer's wait: nothing runs yet).
+    print_line(f"sesd demo: the status page is at {page}")
+    flush_logs()
+    with local as sqs:
         queue_url = await create_resources(sqs.url)
         async with (
             local_dns() as nameserver,
@@ -163,19 +183,13 @@ async def run_demo(
         ):
             for name in TENANTS:
                 tenants.add(name)
-            config = demo_config(sqs.url, queue_url, listen, nameserver, tenants.url)
+            config = demo_config(sqs.url, queue_url, http.listen, nameserver, tenants.url)
             daemon = Daemon(config)
             started = time.time()
             await tg.start(daemon.run)
-            # The page first: it shows the spike and its alerts as they happen.
-            # Through the daemon's buffer (sesd.io.logs.print_line), as the console sink's
-            # alerts: a paused `sesd demo | less` holds no task, nor the exit.
-            print_line(
-                f"sesd demo: the status page is at http://{config.http.host}:{daemon.http_port}/"
-            )
             print_line(
                 f"sesd demo: local SQS at {sqs.url}, metrics at "
-                f"http://{config.http.host}:{daemon.http_port}/metrics; a delay spike on "
+                f"{page}metrics; a delay spike on "
                 f"{SPIKE_DOMAIN} starts {spike_after:g} s in; SES pauses tenant {_PAUSED} "
                 f"{pause_after:g} s in. Ctrl-C stops."
             )

@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 from typing import Final
 
 from aiobotocore.session import get_session
 
-from sesd.config import Config, parse_config
+from sesd.config import Config, HttpConfig, parse_config
+from sesd.runtime.http import ListenError
 
-__all__ = ["CANARY_FROM", "QUEUE", "create_resources", "demo_config", "keep_to_loopback"]
+__all__ = ["CANARY_FROM", "QUEUE", "create_resources", "demo_config", "keep_to_loopback", "reserve"]
 
 QUEUE: Final = "sesd-demo-events"
 CANARY_FROM: Final = "canary@example.com"
@@ -40,6 +42,26 @@ def keep_to_loopback() -> None:
     # Both spellings: Python's proxy lookup prefers the lower-case one when both are set.
     for name in ("no_proxy", "NO_PROXY"):
         os.environ[name] = ",".join(filter(None, (os.environ.get(name), "127.0.0.1")))
+
+
+def reserve(listen: str) -> HttpConfig:
+    """``listen`` with its port fixed (a free one for 0), so that the page's address is
+    printed before anything starts and before any log line; an address that cannot be
+    listened on fails here, at once, as the daemon's start would after the local SQS
+    had started. (Another program may take the port before the daemon listens: the
+    daemon's start then fails the same way.)"""
+    http = HttpConfig(listen=listen)
+    family = socket.AF_INET6 if ":" in http.host else socket.AF_INET
+    with socket.socket(family) as probe:
+        # As the daemon's server binds: a port a closed connection left in TIME_WAIT
+        # is free to it.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((http.host, http.port))
+        except OSError as exc:
+            raise ListenError.of(listen, exc) from None
+        port = probe.getsockname()[1]
+    return HttpConfig(listen=f"{listen.rpartition(':')[0]}:{port}")
 
 
 async def create_resources(endpoint: str) -> str:

@@ -6,9 +6,20 @@ from __future__ import annotations
 
 import time
 
+from sesd.config import HttpConfig
 from sesd.runtime.daemon import Daemon
 
-__all__ = ["summary"]
+__all__ = ["page_url", "summary"]
+
+#: An address that listens on every one of the machine's, and the loopback one of them.
+_ANY = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}  # noqa: S104 (no bind: a name)
+
+
+def page_url(http: HttpConfig, port: int) -> str:
+    """The status page's URL: an IPv6 address in brackets, and a loopback address
+    where the daemon listens on every address (0.0.0.0 is no address to browse to)."""
+    host = _ANY.get(http.host, http.host)
+    return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
 
 
 def _tenant_line(daemon: Daemon, now: float) -> str:
@@ -27,6 +38,7 @@ def summary(daemon: Daemon) -> str:
     """What the demo prints every few seconds: each domain's counts in the first window
     (busiest first), the delay ratio by provider and by tenant, and the canary."""
     p, now = daemon.ledger, daemon.clock()
+    assert daemon.http_port is not None  # it listens once started
     rows = []
     for domain, windows in list(p.windows.items()):
         figures = windows.figures(0, now)
@@ -34,7 +46,7 @@ def summary(daemon: Daemon) -> str:
     w = max([14, *(len(domain) for _, domain, _ in rows)])  # the widest domain's, at least
     lines = [
         f"\n{time.strftime('%H:%M:%S')}  window {p.specs[0].name}   "
-        f"status page: http://127.0.0.1:{daemon.http_port}/",
+        f"status page: {page_url(daemon.config.http, daemon.http_port)}",
         f"  {'domain':<{w}} {'delivered':>9} {'delayed':>8} {'delay%':>7} {'bounced':>8} "
         f"{'p95 proc':>9} {'pending':>8}",
     ]
