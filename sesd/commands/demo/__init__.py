@@ -139,10 +139,11 @@ async def _mailbox_simulator(daemon: Daemon, endpoint: str, queue_url: str) -> N
             await anyio.sleep(0.25)
 
 
-async def _pause_tenant(tenants: LocalTenants, endpoint: str, queue_url: str, after: float) -> None:
-    """SES pauses a tenant for its bounce rate: its status changes (the next poll sees
-    it) and SES publishes the change, which reaches sesd's queue at once."""
-    await anyio.sleep(after)
+async def _pause_tenant(tenants: LocalTenants, endpoint: str, queue_url: str, at: float) -> None:
+    """SES pauses a tenant for its bounce rate (at ``at``, on anyio's clock): its status
+    changes (the next poll sees it) and SES publishes the change, which reaches sesd's
+    queue at once."""
+    await anyio.sleep_until(at)
     tenants.pause(_PAUSED, _PAUSE_CAUSE)
     paused = tenants.tenants[_PAUSED]
     paused.impact = "HIGH"
@@ -185,7 +186,8 @@ async def run_demo(
                 tenants.add(name)
             config = demo_config(sqs.url, queue_url, http.listen, nameserver, tenants.url)
             daemon = Daemon(config)
-            started = time.time()
+            # The spike and the pause count from here: the daemon's start takes a while.
+            started, begun = time.time(), anyio.current_time()
             await tg.start(daemon.run)
             print_line(
                 f"sesd demo: local SQS at {sqs.url}, metrics at "
@@ -203,7 +205,7 @@ async def run_demo(
                 side.start_soon(_publish, sqs.url, queue_url, rate, started, spike_after)
                 side.start_soon(report)
                 side.start_soon(_mailbox_simulator, daemon, sqs.url, queue_url)
-                side.start_soon(_pause_tenant, tenants, sqs.url, queue_url, pause_after)
+                side.start_soon(_pause_tenant, tenants, sqs.url, queue_url, begun + pause_after)
                 if duration is not None:
                     with anyio.move_on_after(duration):
                         await daemon.stopping.wait()
