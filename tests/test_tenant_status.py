@@ -367,7 +367,7 @@ def test_a_paused_tenant_reads_1_with_who_paused_it_why_and_what_to_do() -> None
     )
     assert (value, volume) == (1.0, 1)
     assert lines == (
-        "SES paused tenant acme in eu-west-1 (account prod): Bounce rate., policy standard",
+        "SES paused tenant acme in eu-west-1 (account prod, policy standard): Bounce rate.",
         "finding BOUNCE (HIGH): bounce 0",
         "finding BOUNCE (HIGH): bounce 1",
         "finding BOUNCE (HIGH): bounce 2",

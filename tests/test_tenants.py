@@ -285,8 +285,8 @@ async def test_ses_pauses_a_tenant_the_alert_fires_at_the_next_poll_and_resolves
     assert (fired.kind, fired.domain, fired.scope) == (Transition.FIRING, "globex", "tenant")
     assert fired.regions == [REGION]
     assert fired.notes[0] == (
-        f"SES paused tenant globex in {REGION} (account default): "
-        "The bounce rate exceeded 15.0%., policy standard"
+        f"SES paused tenant globex in {REGION} (account default, policy standard): "
+        "The bounce rate exceeded 15.0%."
     )
     assert "finding BOUNCE (HIGH): The bounce rate exceeded 15.0% (197 emails)" in fired.notes
     assert fired.notes[-1].startswith("SES paused this tenant for its reputation")

@@ -53,8 +53,9 @@ def _lines(statuses: list[tuple[TenantKey, TenantStatus]], *, paused: bool) -> l
         policy = f", policy {status.policy}" if status.policy else ""
         if status.paused:
             lines.append(
-                f"SES paused tenant {tenant} in {region} (account {account}): "
-                f"{status.cause}{policy}"
+                # The policy inside the parentheses: SES's cause ends its own sentence.
+                f"SES paused tenant {tenant} in {region} (account {account}{policy}): "
+                f"{status.cause}"
             )
         else:
             impact = f", findings of {status.impact} impact open" if status.impact else ""
