@@ -319,3 +319,12 @@ def test_a_cut_splits_no_escape() -> None:
         assert len(diagnostic) <= MAX_CHARS
         _ends_whole(diagnostic)
     assert shown_address("\x1b" * 400).startswith("\\u001b" * 53)
+
+
+def test_an_address_shown_in_full_is_cut_only_past_the_longest_smtp_carries() -> None:
+    """An address a log line shows in full (``log_recipients``) of exactly 320
+    characters, printable throughout, is shown whole; one of 321 is cut to 319 and an
+    ellipsis, though it holds nothing to escape."""
+    local = "a" * 64 + "@"
+    assert shown_address(local + "b" * 255) == local + "b" * 255
+    assert shown_address(local + "b" * 256) == local + "b" * 254 + "…"
