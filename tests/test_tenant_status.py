@@ -557,3 +557,27 @@ def test_a_tenant_rules_for_is_held_at_a_tick_a_tenth_of_a_tick_early() -> None:
     assert evaluator.evaluate(pipeline.ledger, T + 4.95) == []
     (alert,) = evaluator.evaluate(pipeline.ledger, T + 9.9)
     assert (alert.kind.value, alert.domain, alert.at) == ("firing", "acme", T + 9.9)
+
+
+def test_a_findings_list_gives_way_by_type_to_an_event_heard_after_it_began() -> None:
+    """A list of open findings read from T on: a bounce finding an event opened after T
+    (HIGH) stands over the list's older word on it; the complaint finding an event
+    spoke of before T, and a spam one spoken of exactly at T, are as the list names
+    them. Each type heard of before is then as old as the list: an event dated between
+    its last word and the list changes nothing."""
+    statuses = TenantStatuses()
+    key = (ACCOUNT, "eu-west-1", "acme")
+    statuses.apply(_finding("acme", "BOUNCE", "HIGH", at=T + 10))
+    statuses.apply(_finding("acme", "COMPLAINT", "HIGH", at=T - 10))
+    statuses.apply(_finding("acme", "SPAM", "HIGH", at=T))
+    listed = [("COMPLAINT", "LOW", "listed"), ("SPAM", "LOW", "listed"), ("BOUNCE", "LOW", "old")]
+    statuses.findings(key, listed, T)
+    status = statuses.status[key]
+    assert status.findings == [
+        ("COMPLAINT", "LOW", "listed"),
+        ("SPAM", "LOW", "listed"),
+        ("BOUNCE", "HIGH", "BOUNCE finding"),
+    ]
+    assert status.heard == {"BOUNCE": T + 10, "COMPLAINT": T, "SPAM": T}
+    statuses.apply(_finding("acme", "COMPLAINT", "HIGH", open_=False, at=T - 5))
+    assert ("COMPLAINT", "LOW", "listed") in statuses.status[key].findings
