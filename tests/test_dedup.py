@@ -177,3 +177,13 @@ def test_dedup_max_entries_bounds_the_duplicate_filter(entries: int) -> None:
     for i in range(500):
         pipeline.feed(f.raw(f.delivery([f"u{i}@one.example"], at=NOW)), "q", NOW)
     assert len(pipeline.ledger.dedup) <= entries
+
+
+def test_a_body_that_is_no_email_event_is_the_same_in_bytes_or_text() -> None:
+    """A body that is no email event (a subscription's confirmation, skipped) is known
+    again by its bytes, whether it comes as bytes (as replay reads a file) or as text
+    (as SQS gives it): the second is a duplicate."""
+    pipeline = Pipeline(core_settings(parse_config("")))
+    body = '{"Type": "SubscriptionConfirmation", "MessageId": "m1"}'
+    assert pipeline.feed(body.encode(), "q", f.T0).outcome == "skipped"
+    assert pipeline.feed(body, "q", f.T0).outcome == "duplicate"

@@ -251,6 +251,7 @@ def test_what_ses_says_of_a_tenant_is_kept_cleaned_and_bounded() -> None:
     statuses = TenantStatuses()
     long = HOSTILE + "x" * 5000
     statuses.apply(TenantNotice("eu-west-1", ACCOUNT, "acme", T, status="DISABLED", cause=long))
+    statuses.apply(TenantNotice("eu-west-1", ACCOUNT, "word", T, status=long, cause=long))
     statuses.apply(
         TenantNotice("eu-west-1", ACCOUNT, "acme", T, finding=long, impact=long, description=long)
     )
