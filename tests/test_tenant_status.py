@@ -582,3 +582,25 @@ def test_a_findings_list_gives_way_by_type_to_an_event_heard_after_it_began() ->
     assert status.heard == {"BOUNCE": T + 10, "COMPLAINT": T, "SPAM": T}
     statuses.apply(_finding("acme", "COMPLAINT", "HIGH", open_=False, at=T - 5))
     assert ("COMPLAINT", "LOW", "listed") in statuses.status[key].findings
+
+
+def test_a_tenant_remembers_the_finding_types_heard_of_most_recently() -> None:
+    """What was last heard of each finding type (to refuse an older event) is kept for
+    MAX_FINDINGS types, all of them; one type more drops the one heard of longest ago,
+    a type heard of again being the newest: an older event of a type still remembered
+    is refused, one of the type dropped is taken."""
+    statuses = TenantStatuses()
+    kinds = [f"KIND{i}" for i in range(MAX_FINDINGS + 1)]
+    for i, kind in enumerate(kinds[:MAX_FINDINGS]):
+        statuses.apply(_finding("acme", kind, "LOW", at=T + i))
+    status = statuses.status[(ACCOUNT, "eu-west-1", "acme")]
+    assert list(status.heard) == kinds[:MAX_FINDINGS]
+    statuses.apply(_finding("acme", "KIND0", "LOW", at=T + 100))
+    statuses.apply(_finding("acme", kinds[-1], "LOW", at=T + 101))
+    assert list(status.heard) == [*kinds[2:MAX_FINDINGS], "KIND0", kinds[-1]]
+    statuses.apply(_finding("acme", "KIND0", "HIGH", open_=False, at=T + 50))
+    statuses.apply(_finding("acme", "KIND1", "HIGH", at=T + 50))
+    assert [f[:2] for f in status.findings if f[0] in ("KIND0", "KIND1")] == [
+        ("KIND0", "LOW"),
+        ("KIND1", "HIGH"),
+    ]
