@@ -26,6 +26,7 @@ from sesd.core.text import (
     mta_name,
     redact_addresses,
     slack_escape,
+    slack_head,
 )
 from sesd.core.windows import OVERFLOW
 from tests import factory as f
@@ -328,3 +329,33 @@ def test_an_address_shown_in_full_is_cut_only_past_the_longest_smtp_carries() ->
     local = "a" * 64 + "@"
     assert shown_address(local + "b" * 255) == local + "b" * 255
     assert shown_address(local + "b" * 256) == local + "b" * 254 + "…"
+
+
+def test_a_text_seen_once_is_read_whole_up_to_its_read_bound() -> None:
+    """A message id and the like (``clean_once``) of seven long addresses, exactly as
+    long as is read for MAX_CHARS (4 * 200 + 1024 characters), is shown whole, each
+    address a placeholder; one character more and the last word is left out, with an
+    ellipsis."""
+    long_address = "a" * 60 + "@" + "b" * 181 + ".example"  # 250 characters
+    last = "a" * 60 + "@" + "b" * 249 + ".example"  # 318: a whole last word
+    seven = " ".join([long_address] * 6 + [last])
+    assert len(seven) == 4 * MAX_CHARS + 1024
+    assert clean_once(seven) == " ".join([ADDRESS] * 7)
+    assert clean_once(seven + "c") == f"{ADDRESS} " * 6 + "…"
+
+
+def test_an_escape_that_ends_exactly_at_the_bound_is_shown() -> None:
+    """A control character whose escape (six characters) ends exactly where a cut text
+    must end (MAX_CHARS less the ellipsis) is shown escaped; one a character later is
+    left out whole."""
+    assert clean("a" * 193 + "\x1b" + "b" * 300) == "a" * 193 + "\\u001b…"
+    assert clean("a" * 194 + "\x1b" + "b" * 300) == "a" * 194 + "…"
+
+
+def test_slack_text_is_cut_before_an_entity_the_bound_splits_and_no_other() -> None:
+    """Escaped Slack text cut to a bound keeps an entity that ends just before the
+    ellipsis (``ab&lt;``) and leaves out one the bound splits, even the text's first
+    (``&amp``: nothing is left but the ellipsis)."""
+    assert slack_head(slack_escape("ab<cdef"), 7) == "ab&lt;…"
+    assert slack_head(slack_escape("ab<cdef"), 6) == "ab…"
+    assert slack_head(slack_escape("&&"), 5) == "…"
