@@ -604,3 +604,22 @@ def test_a_tenant_remembers_the_finding_types_heard_of_most_recently() -> None:
         ("KIND0", "LOW"),
         ("KIND1", "HIGH"),
     ]
+
+
+def test_a_restored_finding_type_is_cut_as_a_word() -> None:
+    """A hand-edited file whose tenant has heard of a finding type of 100 characters:
+    restored, the type is cut as SES's words are, at 64 characters."""
+    assert list(_restored({"heard": {"W" * 100: T}}).heard) == ["W" * 63 + "…"]
+
+
+def test_a_poll_takes_the_status_but_not_the_findings_of_a_newer_finding_event() -> None:
+    """A finding event (HIGH) at T + 10, then a poll read from T that says the tenant
+    is paused and has no findings: the pause is taken, the event's findings and impact,
+    newer than the poll, stand."""
+    statuses = TenantStatuses()
+    key = (ACCOUNT, "eu-west-1", "acme")
+    statuses.apply(_finding("acme", "BOUNCE", "HIGH", at=T + 10))
+    statuses.polled(key, TenantStatus(sending="DISABLED", customer="DISABLED"), T)
+    status = statuses.status[key]
+    assert (status.sending, status.impact) == ("DISABLED", "HIGH")
+    assert status.findings == [("BOUNCE", "HIGH", "BOUNCE finding")]
