@@ -553,3 +553,23 @@ def test_an_account_rules_for_is_held_at_a_tick_a_tenth_of_a_tick_early() -> Non
     assert evaluator.evaluate(pipeline.ledger, NOW + 4.95) == []
     (alert,) = evaluator.evaluate(pipeline.ledger, NOW + 9.9)
     assert (alert.kind.value, alert.domain, alert.at) == ("firing", "222/eu-west-1", NOW + 9.9)
+
+
+def test_a_restored_account_status_is_cleaned_and_starts_its_tenant_walk_over() -> None:
+    """A state file (an older build's, or edited by hand) whose enforcement word holds
+    a terminal escape and runs past 64 characters: restored, the word is escaped and cut
+    as GetAccount's own is; an empty one is no word at all. How far a tenant walk had
+    come is not restored (the walk says it if it resumes)."""
+    from sesd.core.accounts import Accounts
+
+    word = "PROBATION\x1b[2J" + "x" * 100
+    rows: list[list[Any]] = [
+        ["prod", "eu-west-1", {"enforcement": word, "tenants_listed": 5, "tenants_mapped": 7}],
+        ["prod", "us-east-1", {"enforcement": ""}],
+    ]
+    accounts = Accounts()
+    accounts.restore(rows, {("prod", "eu-west-1"), ("prod", "us-east-1")})
+    restored = accounts.status[("prod", "eu-west-1")]
+    assert restored.enforcement == ("PROBATION\\u001b[2J" + "x" * 100)[:63] + "…"
+    assert (restored.tenants_listed, restored.tenants_mapped) == (None, 0)
+    assert accounts.status[("prod", "us-east-1")].enforcement is None

@@ -284,6 +284,7 @@ def test_tenants_and_their_findings_are_bounded_the_longest_silent_first_out() -
     assert "second" not in names
     assert {"first", "newcomer"} <= set(names)
     statuses.polled((ACCOUNT, "eu-west-1", "t1"), TenantStatus(), T)  # heard of again
+    assert len(statuses.status) == MAX_STATUSES  # a tenant kept makes no room
     statuses.polled((ACCOUNT, "eu-west-1", "polled"), TenantStatus(), T)
     statuses.polled((ACCOUNT, "eu-west-1", "polled-too"), TenantStatus(), T)
     assert len(statuses.status) == MAX_STATUSES
