@@ -682,3 +682,29 @@ def test_a_breakdown_keeps_the_top_five_and_empties_with_its_window() -> None:
     ]
     assert windows.breakdown(0, f.T0 + 299.9).delay_types != []
     assert windows.breakdown(0, f.T0 + 300).delay_types == []
+
+
+def test_a_window_of_fewer_ring_buckets_than_twelve_counts_details_per_ring_bucket() -> None:
+    """A ring of 9 buckets has fewer than two per coarse detail bucket (6 of them): each
+    ring bucket is its own, so a breakdown over the last bucket alone counts only what
+    that bucket saw, not its neighbour's."""
+    from sesd.core.windows.breakdown import Details, detail_key
+
+    details = Details(9)
+    key = detail_key(0, "4.4.7")
+    details.add(3, [key])
+    details.add(4, [key])
+    assert details.top(3, 4, 5)[0] == [("4.4.7", 1)]
+    assert details.top(2, 4, 5)[0] == [("4.4.7", 2)]
+
+
+def test_a_value_seen_again_at_the_same_time_keeps_its_place() -> None:
+    """Two examples seen at one time are shown the last kept first; the first seen again
+    at that same time is no later, so it does not move ahead of the other."""
+    from sesd.core.windows.breakdown import Examples
+
+    examples = Examples()
+    examples.add(0, 100.0, "m0")
+    examples.add(0, 100.0, "m1")
+    examples.add(0, 100.0, "m0")
+    assert examples.since(0, 99.0, 100.0) == ["m1", "m0"]
