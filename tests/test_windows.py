@@ -708,3 +708,14 @@ def test_a_value_seen_again_at_the_same_time_keeps_its_place() -> None:
     examples.add(0, 100.0, "m1")
     examples.add(0, 100.0, "m0")
     assert examples.since(0, 99.0, 100.0) == ["m1", "m0"]
+
+
+def test_a_sixth_example_pushes_out_the_oldest() -> None:
+    """Six message ids seen one after another: the five newest are kept, the first
+    goes."""
+    from sesd.core.windows.breakdown import Examples
+
+    examples = Examples()
+    for i in range(6):
+        examples.add(0, 100.0 + i, f"m{i}")
+    assert examples.since(0, 0.0, 200.0) == ["m5", "m4", "m3", "m2", "m1"]
