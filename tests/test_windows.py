@@ -275,6 +275,7 @@ def test_only_a_delayed_recipient_counts_its_cause() -> None:
     assert w.breakdown(0, t).causes == [("mailbox_full", 2)]
     assert w.breakdown(0, t).second_causes == []  # none was named
     assert w.breakdown(0, t).hinted_causes == []  # nor said to be only hinted at
+    assert w.breakdown(0, t).advised == []  # nor given advice of its own
     first = CAUSES[0]  # index 0 counts as any other
     w.note(t, t, noted(message_id="m-3", source="", config_set="", cause=first, count_cause=True))
     assert w.causes(0, t) == {CAUSE_INDEX["mailbox_full"]: 1, 0: 1}
