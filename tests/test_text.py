@@ -359,3 +359,6 @@ def test_slack_text_is_cut_before_an_entity_the_bound_splits_and_no_other() -> N
     assert slack_head(slack_escape("ab<cdef"), 7) == "ab&lt;…"
     assert slack_head(slack_escape("ab<cdef"), 6) == "ab…"
     assert slack_head(slack_escape("&&"), 5) == "…"
+    # Bounds shorter than an entity: still no entity's first letters alone.
+    assert [slack_head(slack_escape("&&"), n) for n in (4, 3, 2, 1)] == ["…"] * 4
+    assert slack_head(slack_escape("a&&"), 3) == "a…"

@@ -216,7 +216,9 @@ def slack_head(text: str, limit: int) -> str:
     if len(text) <= limit:
         return text
     head = text[: limit - 1]
-    start = head.rfind("&", len(head) - _ENTITY_REST)
+    # From the head's start when it is shorter than an entity: a negative start
+    # would count from the end, and miss an ``&`` before it.
+    start = head.rfind("&", max(0, len(head) - _ENTITY_REST))
     if start >= 0 and ";" not in head[start:]:
         head = head[:start]
     return head + "…"
