@@ -46,15 +46,24 @@ def _registry() -> CollectorRegistry:
         ("*, gzip;q=0", False),  # gzip refused by name, whatever * allows
         ("*;q=0, identity", False),
         ("bgzip", False),  # another coding, not gzip
+        # The body as it is, when the client weighs it above gzip (RFC 9110 12.5.3:
+        # the weight is a preference; a tie is the server's choice, gzip).
+        ("gzip;q=0.5, identity;q=1", False),
+        ("identity;q=1, *;q=0.5", False),
+        ("*;q=0.9, gzip;q=0.1", False),
+        ("gzip;q=1, identity;q=0.5", True),
+        ("identity, gzip", True),
+        ("*;q=0.5", True),
     ],
 )
 async def test_metrics_are_gzipped_only_for_a_client_that_accepts_gzip(
     accept_encoding: str, gzipped: bool
 ) -> None:
     """A client that refuses gzip (``gzip;q=0``, or a coding whose name only holds the
-    word) gets the body as it is; one that accepts it, by name, alias or ``*``, gets
-    it gzipped. Every answer says ``Vary: Accept-Encoding``, so a cache in between
-    never hands one client's coding to another."""
+    word), or weighs the body as it is above gzip (``gzip;q=0.5, identity;q=1``), gets
+    the body as it is; one that accepts it, by name, alias or ``*``, gets it gzipped.
+    Every answer says ``Vary: Accept-Encoding``, so a cache in between never hands one
+    client's coding to another."""
     served = http_server(HttpConfig("127.0.0.1:0"), _registry(), Health([]), lambda: 0.0)
     with anyio.fail_after(30):
         async with (

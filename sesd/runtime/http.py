@@ -102,11 +102,12 @@ def _app(
 
 
 def _accepts_gzip(accept_encoding: str) -> bool:
-    """Whether an ``Accept-Encoding`` value accepts gzip (RFC 9110 12.5.3): named as
+    """Whether an ``Accept-Encoding`` value asks for gzip (RFC 9110 12.5.3): named as
     ``gzip`` or ``x-gzip``, or else covered by ``*``, with a weight above 0 (``q=0``
-    is "not acceptable"). A search for the word took ``gzip;q=0`` as a yes."""
-    named: float | None = None
-    wildcard: float | None = None
+    is "not acceptable") and not below the body as it is (``identity``, or else
+    ``*``; ``gzip;q=0.5, identity;q=1`` prefers it plain). A search for the word took
+    ``gzip;q=0`` as a yes."""
+    weights: dict[str, float] = {}
     for item in accept_encoding.split(","):
         coding, *params = (part.strip() for part in item.split(";"))
         weight = 1.0
@@ -118,12 +119,12 @@ def _accepts_gzip(accept_encoding: str) -> bool:
                 except ValueError:
                     weight = 0.0  # not a weight: taken as no
         coding = coding.lower()
-        if coding in ("gzip", "x-gzip"):
-            named = weight if named is None else max(named, weight)
-        elif coding == "*":
-            wildcard = weight
-    found = named if named is not None else wildcard
-    return found is not None and found > 0
+        coding = "gzip" if coding == "x-gzip" else coding
+        weights[coding] = max(weights.get(coding, weight), weight)
+    gzip = weights.get("gzip", weights.get("*"))
+    # Unweighed (not named, no *), the body as it is stands aside for a gzip named.
+    identity = weights.get("identity", weights.get("*", 0.0))
+    return gzip is not None and gzip > 0 and gzip >= identity
 
 
 class StartError(Exception):
