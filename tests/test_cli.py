@@ -8,6 +8,7 @@ import contextlib
 import io
 import json
 import os
+import shlex
 import signal
 import socket
 import subprocess
@@ -484,8 +485,8 @@ def test_a_line_that_is_not_utf8_gets_its_answer_in_its_place() -> None:
 
 def test_ctrl_c_ends_a_command_with_one_line_and_status_130() -> None:
     """Ctrl-C at `sesd cause -` while it waits for the next line on standard input: one
-    line on standard error and the status a shell gives a command ended by SIGINT
-    (128 + 2), not a traceback from wherever the command was."""
+    line on standard error and an end by SIGINT (a shell's status 128 + 2), not a
+    traceback from wherever the command was."""
     from tests.sesd_process import hearing_ctrl_c
 
     with hearing_ctrl_c():
@@ -502,8 +503,37 @@ def test_ctrl_c_ends_a_command_with_one_line_and_status_130() -> None:
     assert reader.stdout.readline()  # answered: it waits for the next line now
     reader.send_signal(signal.SIGINT)
     _, err = reader.communicate(timeout=60)
-    assert reader.returncode == 130
+    assert reader.returncode == -signal.SIGINT
     assert err.decode() == "sesd: interrupted\n"
+
+
+def test_ctrl_c_at_a_command_a_shell_script_runs_stops_the_script() -> None:
+    """A script runs `sesd cause -` and goes on after it; the user presses Ctrl-C (the
+    terminal sends SIGINT to the whole group) while the command waits. sesd says its
+    one line and the script stops there too: a shell goes on after a child that exited
+    130 (it took the Ctrl-C as handled), and stops after one that died of SIGINT, as
+    sesd now ends. It went on to the next command."""
+    from tests.sesd_process import hearing_ctrl_c
+
+    script = f"{shlex.quote(sys.executable)} -m sesd cause -; echo went on"
+    with hearing_ctrl_c():
+        shell = subprocess.Popen(
+            ["bash", "-c", script],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,  # a group of its own, as a terminal's job
+        )
+    assert shell.stdin is not None
+    assert shell.stdout is not None
+    shell.stdin.write(b"451 4.7.1 try again later\n")
+    shell.stdin.flush()
+    assert shell.stdout.readline()  # answered: it waits for the next line now
+    os.killpg(shell.pid, signal.SIGINT)
+    out, err = shell.communicate(timeout=60)
+    assert err.decode() == "sesd: interrupted\n"
+    assert b"went on" not in out
+    assert shell.returncode == -signal.SIGINT
 
 
 def test_ctrl_c_while_a_command_loads_is_one_line_too(

@@ -2,15 +2,18 @@
 
 Each command is a module of its own (``add_parser`` and ``execute``). Exit codes:
 0 success, 2 bad config or usage or a failed start (one line on standard
-error, never a traceback), 130 for Ctrl-C (one line too).
+error, never a traceback), 130 for Ctrl-C (one line too; the process ends by the
+signal, so that a shell script running it stops too).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import logging
 import os
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -95,9 +98,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Ctrl-C at a command that has no stop of its own (`run`, `status --watch`,
         # `replay` and `demo` have theirs): the user knows where it was; a traceback
         # would bury what the command printed before it.
+        from sesd.io.logs import flush_logs
+
+        flush_logs()  # after the lines logged before it, as they happened
         print("sesd: interrupted", file=sys.stderr)
+        if argv is None:  # the program, not a caller in this process
+            _end_by_sigint()
         return EXIT_INTERRUPTED
     return code
+
+
+def _end_by_sigint() -> None:
+    """End the process by SIGINT, as Python does at an uncaught Ctrl-C (the shell's
+    status is 130 either way). A shell running a script or a loop stops at Ctrl-C only
+    when its child died of the signal: a child that exited 130 took the Ctrl-C as
+    handled, and the script went on to its next command."""
+    with contextlib.suppress(OSError):  # a reader gone: what it read is all it gets
+        sys.stdout.flush()
+    sys.stderr.flush()
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGINT)
 
 
 if __name__ == "__main__":  # pragma: no cover
