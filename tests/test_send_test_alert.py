@@ -142,6 +142,38 @@ async def test_slacks_429_is_waited_out_and_the_message_posted(tmp_path: Path) -
     assert b"sesd.test_alert.rate_limited" in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("answers", "said"),
+    [
+        # An hour asked (a limit a storm spent): not waited for, and said so at once.
+        ([Answer(429, retry_after="3600")], "HTTP 429: asks a pause of 3600s, more than"),
+        # Refused each time: given up after the third try, not waited on for ever.
+        ([Answer(429, retry_after="1")] * 3, "HTTP 429 3 times in a row"),
+    ],
+)
+async def test_a_429_the_command_will_not_wait_out_ends_it_saying_why(
+    tmp_path: Path, answers: list[Answer], said: str
+) -> None:
+    """Slack asks an hour's pause, or answers 429 every time: the command, run by hand
+    (at 3 a.m., say), does not sit silent for the hour nor try for ever. It ends, exit
+    1, with a line saying why, not "paused 3600s", a pause it never made."""
+    import json
+
+    async with Receiver("slack") as slack:
+        config = tmp_path / "sesd.toml"
+        config.write_text(f'[alerts.slack]\nwebhook_url = "{slack.url}"\n')
+        slack.script(*answers)
+        command = [sys.executable, "-m", "sesd", "send-test-alert", "--config", str(config)]
+        with anyio.fail_after(60):
+            result = await run_process([*command, "--sink", "slack"], check=False)
+    assert result.returncode == 1, result.stderr.decode()
+    assert slack.answers == [429] * len(answers)
+    lines = [json.loads(line) for line in result.stderr.decode().splitlines()]
+    (failed,) = [line for line in lines if line["event"] == "sesd.test_alert.failed"]
+    assert failed["error"].startswith(said), failed
+    assert "paused" not in failed["error"]
+
+
 async def test_ctrl_c_while_the_resolve_waits_says_the_test_alert_stays_open(
     tmp_path: Path,
 ) -> None:

@@ -127,8 +127,15 @@ async def _send(sink: Sink, notification: Notification) -> None:
             await sink.send(notification)
             return
         except RateLimited as exc:
-            if not tries_left or exc.retry_after > _LONGEST_PAUSE:
-                raise
+            # The sink's own words say "paused", which the daemon's outbox does; here
+            # nothing pauses past these, so the line says why the test ends.
+            if exc.retry_after > _LONGEST_PAUSE:
+                raise DeliveryError(
+                    f"HTTP 429: asks a pause of {exc.retry_after:g}s, more than the "
+                    f"{_LONGEST_PAUSE:g}s a test waits; send it again later"
+                ) from exc
+            if not tries_left:
+                raise DeliveryError(f"HTTP 429 {_RATE_LIMITED_TRIES} times in a row") from exc
             get_logger(sink=sink.name).warning(
                 "sesd.test_alert.rate_limited", kind=notification.kind.value, wait=exc.retry_after
             )
