@@ -701,6 +701,20 @@ def test_an_end_past_the_calendar_is_refused_and_listed_without_a_traceback(
     assert "ends 1e+300 (a Unix time outside the years 1 to 9999)" in capsys.readouterr().out
 
 
+def test_an_end_before_the_calendar_is_not_said_to_be_after_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--until 0001-01-01T00:30:00+01:00` is in year 0 in UTC: refused as the year
+    10000 one is, one line and exit 2, and the line says which end of the calendar
+    it missed, not "after the year 9999"."""
+    config = str(_config(tmp_path))
+    add = ["silence", "add", "--config", config, "--domain", "gmail.com", "--comment", "x"]
+    assert main([*add, "--until", "0001-01-01T00:30:00+01:00"]) == 2
+    err = capsys.readouterr().err
+    assert err == "sesd: --until '0001-01-01T00:30:00+01:00' is before the year 1 in UTC\n"
+    assert not (tmp_path / "silences.json").exists()
+
+
 @pytest.mark.parametrize(
     ("section", "key"),
     [

@@ -13,7 +13,7 @@ import os
 import re
 import sys
 import time
-from datetime import UTC, datetime
+from datetime import MAXYEAR, UTC, datetime
 from fnmatch import fnmatchcase
 
 import msgspec
@@ -85,10 +85,11 @@ def _when(text: str) -> float:
         raise ValueError(f"{text!r} has no time zone (add Z or an offset such as +02:00)")
     try:
         # 9999-12-31T23:59:59-12:00 is in year 10000 in UTC, which the list (and
-        # the status page) could not write.
+        # the status page) could not write; 0001-01-01T00:30+01:00 in year 0.
         moment.astimezone(UTC)
     except OverflowError:
-        raise ValueError(f"--until {text!r} is after the year 9999 in UTC") from None
+        edge = "after the year 9999" if moment.year == MAXYEAR else "before the year 1"
+        raise ValueError(f"--until {text!r} is {edge} in UTC") from None
     return moment.timestamp()
 
 
