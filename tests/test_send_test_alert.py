@@ -215,3 +215,46 @@ async def test_ctrl_c_while_the_resolve_waits_says_the_test_alert_stays_open(
     (stopped,) = [json.loads(line) for line in lines[:-1]]
     assert stopped["event"] == "sesd.test_alert.stopped"
     assert stopped["note"] == "the test alert stays open: resolve it by hand"
+
+
+async def test_testing_one_sink_needs_only_that_sink_s_secrets(tmp_path: Path) -> None:
+    """An on-call tests Slack on a host where PagerDuty's routing key, a webhook's
+    secret file and Alertmanager's password are not there: Slack's test is sent (exit
+    0). Testing PagerDuty there fails in one line naming its key, exit 2; a file that
+    is not valid still fails, whichever sink is tested."""
+    async with Receiver("slack") as slack:
+        config = tmp_path / "sesd.toml"
+        sinks_text = (
+            '[alerts.slack]\nwebhook_url = "env:SESD_TEST_SLACK_URL"\n'
+            '[alerts.pagerduty]\nrouting_key = "env:SESD_TEST_PD_KEY_NOT_SET"\n'
+            '[alerts.sinks.hook]\ntype = "webhook"\nurl = "http://127.0.0.1:9/hook"\n'
+            f'secret = "file:{tmp_path / "absent"}"\n'
+            '[alerts.sinks.am]\ntype = "alertmanager"\nurls = ["http://127.0.0.1:9"]\n'
+            'username = "ops"\npassword = "env:SESD_TEST_AM_PASSWORD_NOT_SET"\n'
+        )
+        config.write_text(sinks_text)
+        env = {k: v for k, v in os.environ.items() if not k.endswith("_NOT_SET")}
+        env["SESD_TEST_SLACK_URL"] = slack.url
+
+        async def sesd(sink: str) -> tuple[int, str]:
+            command = [sys.executable, "-m", "sesd", "send-test-alert", "--config", str(config)]
+            result = await run_process([*command, "--sink", sink], env=env, check=False)
+            return result.returncode, (result.stdout + result.stderr).decode()
+
+        code, output = await sesd("slack")
+        assert code == 0, output
+        assert len(slack.accepted) == 1
+        code, output = await sesd("pagerduty")
+        assert (code, output) == (
+            2,
+            f"sesd: config error: {config}: alerts.pagerduty.routing_key: "
+            "environment variable SESD_TEST_PD_KEY_NOT_SET is not set\n",
+        )
+        code, output = await sesd("nosuch")
+        assert code == 2
+        assert "no sink named 'nosuch' (configured: am, console, hook, pagerduty, slack)" in output
+        config.write_text(sinks_text + "[nosuch_section]\nkey = 1\n")
+        code, output = await sesd("slack")
+        assert code == 2
+        assert output.startswith("sesd: config error: ")
+    assert len(slack.accepted) == 1

@@ -12,10 +12,10 @@ import msgspec
 from sesd.alerting.alert import Alert, Notification
 from sesd.alerting.alertmanager import AlertmanagerSink
 from sesd.alerting.rules import Transition
-from sesd.alerting.service import build_sink, build_sinks, sink_session
+from sesd.alerting.service import build_sink, sink_session
 from sesd.alerting.sinks import DeliveryError, PagerDutySink, RateLimited, Sink
 from sesd.commands.common import Commands, config_error, load, with_config
-from sesd.config import AlertmanagerConfig, Config, ConfigError
+from sesd.config import AlertmanagerConfig, Config, ConfigError, read_secrets
 from sesd.core.windows import Breakdown
 from sesd.io.logs import configure_logging, get_logger
 
@@ -45,9 +45,15 @@ def add_parser(commands: Commands) -> None:
 def execute(args: argparse.Namespace) -> int:
     """0 when delivered, 1 when not, 2 for a bad config or an unknown sink."""
     try:
-        config = load(args)
+        config = load(args, secrets=False)
     except ConfigError as exc:
         return config_error(exc)
+    try:
+        # The chosen sink's secrets alone: an on-call testing Slack on a host where
+        # PagerDuty's routing key is not set is testing Slack.
+        read_secrets(config, sink=args.sink)
+    except ConfigError as exc:
+        return config_error(f"{args.config}: {exc}")
     configure_logging(config.logging.level, config.logging.format)
     return anyio.run(send_test_alert, config, args.sink)
 
@@ -81,22 +87,23 @@ async def send_test_alert(config: Config, sink_name: str) -> int:
     """Send a test alert (and, for PagerDuty, its resolve); 0 when delivered, 1 if not."""
     log = get_logger(sink=sink_name)
     async with sink_session() as session:
-        sinks = {sink.name: sink for sink in build_sinks(config.alerts, session)}
-        sink = sinks.get(sink_name)
-        if sink is None:
+        named = config.alerts.named_sinks()
+        configured = named.get(sink_name)
+        if configured is None:
             print(
-                f"sesd: no sink named {sink_name!r} (configured: {', '.join(sorted(sinks))})",
+                f"sesd: no sink named {sink_name!r} (configured: {', '.join(sorted(named))})",
                 file=sys.stderr,
             )
             return 2
-        kinds = [Transition.FIRING]
-        if isinstance(sink, PagerDutySink | AlertmanagerSink):
-            kinds.append(Transition.RESOLVED)  # leave no open incident behind
-        configured = config.alerts.named_sinks()[sink_name]
         if isinstance(configured, AlertmanagerConfig) and configured.shared:
             # A shared sink leaves resolves to Alertmanager (replicas see shares); the
             # test alert is this process's alone, so its resolve is posted.
-            sink = build_sink(sink_name, msgspec.structs.replace(configured, shared=False), session)
+            configured = msgspec.structs.replace(configured, shared=False)
+        # This sink alone: the others' secrets were not read.
+        sink = build_sink(sink_name, configured, session)
+        kinds = [Transition.FIRING]
+        if isinstance(sink, PagerDutySink | AlertmanagerSink):
+            kinds.append(Transition.RESOLVED)  # leave no open incident behind
         # Once the firing is taken and until its resolve is, the sink shows an open
         # test alert: a stop then (a failure, Ctrl-C) says so.
         left_open: dict[str, str] = {}

@@ -294,12 +294,26 @@ def parse_config(text: str) -> Config:
     return config
 
 
-def read_secrets(config: Config) -> Config:
+def read_secrets(config: Config, *, sink: str | None = None) -> Config:
     """Read every ``env:`` and ``file:`` secret of ``config``, and the web configuration
     file (password hashes, the private key's name: a secret of its own kind, kept where
     the secrets are), the config's only I/O; ConfigError names the key of what cannot
-    be read. Returns ``config``."""
-    for key, secret in config.secrets():
+    be read. With ``sink``, that sink's secrets alone (a test of one sink runs where
+    the others' are not set). Returns ``config``."""
+    if sink is not None:
+        _read([(key, found) for key, found in config.alerts.secrets(sink) if found is not None])
+        return config
+    _read(config.secrets())
+    if config.http.web_config is not None:
+        try:
+            config.http.web_config.read()
+        except ConfigError as exc:
+            raise ConfigError(f"http.web_config: {exc}") from None
+    return config
+
+
+def _read(secrets: list[tuple[str, Secret]]) -> None:
+    for key, secret in secrets:
         if secret.is_literal:
             continue
         try:
@@ -307,12 +321,6 @@ def read_secrets(config: Config) -> Config:
         except ValueError as exc:
             raise ConfigError(f"{key}: {exc}") from None
         _check_url(key, secret)
-    if config.http.web_config is not None:
-        try:
-            config.http.web_config.read()
-        except ConfigError as exc:
-            raise ConfigError(f"http.web_config: {exc}") from None
-    return config
 
 
 def _check_url(key: str, secret: Secret) -> None:

@@ -338,23 +338,22 @@ class AlertsConfig(Section, frozen=True):
         used = {name for rule in self.rules for name in rule.sinks}
         return [name for name in self.named_sinks() if name != "console" and name not in used]
 
-    def secrets(self) -> list[tuple[str, Secret | None]]:
-        """The sinks' secrets with their keys."""
+    def secrets(self, sink: str | None = None) -> list[tuple[str, Secret | None]]:
+        """The sinks' secrets with their keys (``sink``'s alone, when named)."""
         found: list[tuple[str, Secret | None]] = []
-        if self.slack is not None:
-            found.append(("alerts.slack.webhook_url", self.slack.webhook_url))
-        if self.pagerduty is not None:
-            found.append(("alerts.pagerduty.routing_key", self.pagerduty.routing_key))
-        for name, sink in self.sinks.items():
-            key = f"alerts.sinks.{name}"
-            if isinstance(sink, SlackConfig):
-                found.append((f"{key}.webhook_url", sink.webhook_url))
-            elif isinstance(sink, PagerDutyConfig):
-                found.append((f"{key}.routing_key", sink.routing_key))
-            elif isinstance(sink, WebhookConfig):
-                found += [(f"{key}.url", sink.url), (f"{key}.secret", sink.secret)]
-            elif isinstance(sink, AlertmanagerConfig):
-                found.append((f"{key}.password", sink.password))
+        for name, config in self.named_sinks().items():
+            if sink is not None and name != sink:
+                continue
+            # The older sections and a named sink never share a name (checked).
+            key = f"alerts.sinks.{name}" if name in self.sinks else f"alerts.{name}"
+            if isinstance(config, SlackConfig):
+                found.append((f"{key}.webhook_url", config.webhook_url))
+            elif isinstance(config, PagerDutyConfig):
+                found.append((f"{key}.routing_key", config.routing_key))
+            elif isinstance(config, WebhookConfig):
+                found += [(f"{key}.url", config.url), (f"{key}.secret", config.secret)]
+            elif isinstance(config, AlertmanagerConfig):
+                found.append((f"{key}.password", config.password))
         return found
 
 
