@@ -258,3 +258,40 @@ async def test_testing_one_sink_needs_only_that_sink_s_secrets(tmp_path: Path) -
         assert code == 2
         assert output.startswith("sesd: config error: ")
     assert len(slack.accepted) == 1
+
+
+async def test_every_sink_says_first_that_the_test_alert_is_a_test(tmp_path: Path) -> None:
+    """An on-call's phone shows the first words of a page: Slack's fallback text and
+    header, PagerDuty's summary, the console's line (after its time) and
+    Alertmanager's summary begin with "[TEST]", and Alertmanager's alert carries
+    ``test="true"`` to route or silence on; the resolve is a test's too."""
+    from tests.receivers import WebhookReceiver
+
+    async with (
+        Receiver("slack") as slack,
+        Receiver("pagerduty") as pd,
+        WebhookReceiver(path="/api/v2/alerts", status=200) as am,
+    ):
+        config = tmp_path / "sesd.toml"
+        config.write_text(
+            f'[alerts.slack]\nwebhook_url = "{slack.url}"\n'
+            f'[alerts.pagerduty]\nrouting_key = "pd-key-7f"\nevents_url = "{pd.url}"\n'
+            f'[alerts.sinks.am]\ntype = "alertmanager"\nurls = ["http://127.0.0.1:{am.port}"]\n'
+        )
+        command = [sys.executable, "-m", "sesd", "send-test-alert", "--config", str(config)]
+        outputs = {}
+        for sink in ("slack", "pagerduty", "am", "console"):
+            result = await run_process([*command, "--sink", sink], check=False)
+            assert result.returncode == 0, result.stderr.decode()
+            outputs[sink] = result.stdout.decode()
+    (message,) = slack.accepted
+    assert message["text"].startswith("[TEST] ")
+    assert message["blocks"][0]["text"]["text"].startswith("*[TEST] ")
+    trigger, resolve = pd.accepted
+    assert trigger["payload"]["summary"].startswith("[TEST] [FIRING] sesd-test-alert: ")
+    assert resolve["event_action"] == "resolve"
+    for (posted,) in am.bodies:
+        assert posted["labels"]["test"] == "true"
+        assert posted["annotations"]["summary"].startswith("[TEST] sesd-test-alert: ")
+    _, _, line = outputs["console"].partition("Z ")
+    assert line.startswith("[TEST] [FIRING] sesd-test-alert: "), outputs["console"]

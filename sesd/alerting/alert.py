@@ -86,6 +86,8 @@ class Alert:
     #: The mailbox provider of a domain's mail, as last found (None when not known,
     #: or not one domain): a fact of the alert, not part of what it is about.
     provider: str | None = None
+    #: A test alert (``sesd send-test-alert``): every sink says so in its first words.
+    test: bool = False
 
     @property
     def fires(self) -> str:

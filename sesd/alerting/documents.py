@@ -88,6 +88,8 @@ def alertmanager_documents(
                     "alertname": alert.rule,
                     **_subject_labels(alert),
                     "severity": alert.severity,
+                    # A receiver's route or silence can tell a test from a page.
+                    **({"test": "true"} if alert.test else {}),
                 },
                 "annotations": annotations,
                 # Never after its end: Alertmanager refuses such an alert (HTTP 400).

@@ -32,6 +32,7 @@ __all__ = [
     "links",
     "pagerduty_events",
     "plain_for",
+    "test_mark",
     "utc_time",
 ]
 
@@ -47,18 +48,26 @@ def utc_time(t: float) -> str:
     return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
 
 
+def test_mark(alert: Alert) -> str:
+    """``"[TEST] "`` for a test alert, else nothing: what an on-call reads first (a
+    page's summary, a message's preview) says a test is one."""
+    return "[TEST] " if alert.test else ""
+
+
 def headline(alert: Alert, *, state: bool = True, slack: bool = False) -> str:
     """One line: what, where, how bad; ``state=False`` leaves out "[FIRING]" and the
     like, for a receiver that tells the state itself (Alertmanager keeps a firing
     alert's text for the resolve it sends on its own); ``slack``: what it names, a
-    stranger's, styles nothing (sesd.core.text.slack_plain)."""
+    stranger's, styles nothing (sesd.core.text.slack_plain). A test alert's begins
+    "[TEST]"."""
     verb = {
         Transition.FIRING: "[FIRING] ",
         Transition.REPEAT: "[STILL FIRING] ",
         Transition.RESOLVED: "[RESOLVED] ",
     }[alert.kind]
     return (
-        f"{verb if state else ''}{alert.rule}: {_subject(alert, slack)} {alert.metric} "
+        f"{test_mark(alert)}{verb if state else ''}{alert.rule}: {_subject(alert, slack)} "
+        f"{alert.metric} "
         f"{_value(alert, alert.value)} ({alert.fires} {_value(alert, alert.threshold)}, "
         f"{alert.window} window)"
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from sesd.alerting.alert import Alert, Notification
-from sesd.alerting.render import describe, headline, links, plain_for, utc_time
+from sesd.alerting.render import describe, headline, links, plain_for, test_mark, utc_time
 from sesd.alerting.rules import Transition
 from sesd.core.scopes import DOMAIN
 from sesd.core.text import slack_escape, slack_head
@@ -52,7 +52,8 @@ def slack_message(notification: Notification) -> dict[str, Any]:
     alerts = notification.alerts
     first = alerts[0]
     title = (
-        f"{_ICON[notification.kind]} {notification.kind.value.upper()} {notification.rule} "
+        f"{test_mark(first)}{_ICON[notification.kind]} {notification.kind.value.upper()} "
+        f"{notification.rule} "
         f"({notification.severity}): {len(alerts)} {first.scope}{'s' if len(alerts) != 1 else ''}"
     )
     blocks: list[dict[str, Any]] = [_section(f"*{title}*")]

@@ -77,6 +77,7 @@ def test_notification(kind: Transition, now: float) -> Notification:
         stage="test: nothing is wrong",
         regions=[],
         internal=False,
+        test=True,
     )
     return Notification(
         rule=alert.rule, kind=kind, severity="info", sinks=(), alerts=(alert,), at=now
