@@ -78,6 +78,7 @@ EMPTY_HERE = {
     "sesd_ses_enforcement_status": "no account polls here",
     "sesd_ses_quota_used_ratio": "no account polls here",
     "sesd_ses_poll_errors_total": "no account polls here",
+    "sesd_ses_poll_failures_total": "no account polls here",
 }
 
 

@@ -1,9 +1,11 @@
 """A failed account poll must be seen by the rule that alerts on it at once.
 
 Prometheus's increase() and rate() read a series from its first sample: a series that
-first appears at 1 never shows that first increment, so SesdAccountPollFailing (on
-``increase(sesd_ses_poll_errors_total[15m])``) would fire a poll (minutes) late, or
-never for a single failure. Its series are exported at 0 from the first call of an API.
+first appears at 1 never shows that first increment, so SesdAccountPollFailing would
+fire a poll (minutes) late, or never for a single failure. It reads
+``sesd_ses_poll_failures_total``, exported at 0 from the first call of an API whatever
+the failure; ``sesd_ses_poll_errors_total``'s known codes are exported at 0 too, but an
+exception's name (no answer) cannot be known ahead.
 """
 
 from __future__ import annotations
@@ -26,46 +28,38 @@ from tests.test_account_health import TARGET, _poller
 from tests.test_artifacts import PROMETHEUS, run
 
 ERRORS = "sesd_ses_poll_errors_total"
+FAILURES = "sesd_ses_poll_failures_total"
 
 
 Labels = tuple[tuple[str, str], ...]
 
 
-def _scrape(pipeline: Pipeline) -> dict[Labels, float]:
-    """The poll error series of one scrape, by their labels."""
+def _scrape(pipeline: Pipeline, name: str = ERRORS) -> dict[Labels, float]:
+    """The series of family ``name`` in one scrape, by their labels."""
     ledger = pipeline.ledger
     text = render([*AccountCollector(ledger.reputation, ledger.accounts, polled=True).collect()])
     return {
         tuple(sorted(s.labels.items())): s.value
         for family in text_string_to_metric_families(text.decode())
         for s in family.samples
-        if s.name == ERRORS
+        if s.name == name
     }
 
 
-async def test_the_first_failed_poll_is_a_step_from_0_that_fires_the_alert(
-    local_sqs: LocalSqs, tmp_path: Path
+def _fires_on_the_first_failure(
+    scrapes: dict[str, tuple[dict[Labels, float], dict[Labels, float]]], tmp_path: Path
 ) -> None:
-    """GetAccount answers a poll, then is refused (AccessDeniedException). The scrape
-    between them already holds the refusal's series at 0 (and every other known code's,
-    and ``other``'s), so the scrape after the refusal is a step from 0 to 1: promtool,
-    fed these two scrapes as Prometheus would have taken them, fires
-    SesdAccountPollFailing for the account's get_account after its 10m ``for`` — on the
-    first failure, not the second."""
-    pipeline = Pipeline(core_settings(parse_config("")))
-    async with FakeSes() as fake, _poller(fake, local_sqs, pipeline) as poller:
-        await poller.poll_once()
-        before = _scrape(pipeline)
-        fake.script_account((403, "AccessDeniedException"))
-        await poller.poll_once()
-        after = _scrape(pipeline)
+    """promtool, fed each family's scrapes before and after one failed GetAccount poll
+    as Prometheus would have taken them, fires SesdAccountPollFailing for TARGET's
+    get_account after its 10m ``for``."""
 
-    def series(labels: Labels) -> dict[str, str]:
+    def series(name: str, labels: Labels) -> dict[str, str]:
         """5 scrapes of ``before`` a minute apart, then 20 of ``after`` ('_': none)."""
+        before, after = scrapes[name]
         shown = ",".join(f'{k}="{v}"' for k, v in labels)
         was = before.get(labels)
         return {
-            "series": f'{ERRORS}{{job="sesd",instance="a",{shown}}}',
+            "series": f'{name}{{job="sesd",instance="a",{shown}}}',
             "values": ("_x4 " if was is None else f"{was:g}x4 ") + f"{after[labels]:g}x19",
         }
 
@@ -87,7 +81,10 @@ async def test_the_first_failed_poll_is_a_step_from_0_that_fires_the_alert(
         "evaluation_interval": "1m",
         "tests": [{
             "interval": "1m",
-            "input_series": [series(labels) for labels in sorted(after)],
+            "input_series": [
+                series(name, labels) for name, (_, after) in scrapes.items()
+                for labels in sorted(after)
+            ],
             "alert_rule_test": [{
                 "eval_time": "16m",
                 "alertname": "SesdAccountPollFailing",
@@ -101,9 +98,60 @@ async def test_the_first_failed_poll_is_a_step_from_0_that_fires_the_alert(
     (tmp_path / "first.test.yml").write_text(yaml.safe_dump(test))
     result = run(require_tool("promtool"), "test", "rules", "first.test.yml", cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+async def test_the_first_failed_poll_is_a_step_from_0_that_fires_the_alert(
+    local_sqs: LocalSqs, tmp_path: Path
+) -> None:
+    """GetAccount answers a poll, then is refused (AccessDeniedException). The scrape
+    between them already holds the refusal's series at 0 (and every other known code's,
+    and ``other``'s), so the scrape after the refusal is a step from 0 to 1: promtool,
+    fed these two scrapes as Prometheus would have taken them, fires
+    SesdAccountPollFailing for the account's get_account after its 10m ``for`` — on the
+    first failure, not the second."""
+    pipeline = Pipeline(core_settings(parse_config("")))
+    async with FakeSes() as fake, _poller(fake, local_sqs, pipeline) as poller:
+        await poller.poll_once()
+        before = _scrape(pipeline)
+        failed_before = _scrape(pipeline, FAILURES)
+        fake.script_account((403, "AccessDeniedException"))
+        await poller.poll_once()
+        after = _scrape(pipeline)
+        failed_after = _scrape(pipeline, FAILURES)
+    scrapes = {ERRORS: (before, after), FAILURES: (failed_before, failed_after)}
+    _fires_on_the_first_failure(scrapes, tmp_path)
     codes = {dict(labels)["error"] for labels in before}  # every labels has an error
     assert codes == {*KNOWN_CODES, OTHER}
     refused = (("account", TARGET[0]), ("api", "get_account"),
                ("error", "AccessDeniedException"), ("region", TARGET[1]))  # fmt: skip
     assert (before[refused], after[refused]) == (0, 1)
     assert sum(after.values()) == 1
+
+
+async def test_the_first_poll_with_no_answer_fires_the_alert(
+    local_sqs: LocalSqs, tmp_path: Path
+) -> None:
+    """GetAccount answers a poll, then nothing listens at its endpoint any more (no
+    answer: EndpointConnectionError). That error's series of
+    sesd_ses_poll_errors_total first appears at 1, as it must (an exception's name is
+    not known ahead); sesd_ses_poll_failures_total's series for the API was exported at
+    0 before and steps to 1, and SesdAccountPollFailing, which reads it, fires after
+    its 10m ``for`` on this first failure."""
+    pipeline = Pipeline(core_settings(parse_config("")))
+    fake = FakeSes()
+    async with _poller(fake, local_sqs, pipeline) as poller:
+        async with fake:
+            await poller.poll_once()
+        before = _scrape(pipeline)
+        failed_before = _scrape(pipeline, FAILURES)
+        await poller.poll_once()  # the endpoint is gone: no answer
+        after = _scrape(pipeline)
+        failed_after = _scrape(pipeline, FAILURES)
+    where = (("account", TARGET[0]), ("api", "get_account"), ("region", TARGET[1]))
+    assert {dict(labels)["error"] for labels, n in after.items() if n} == {
+        "EndpointConnectionError"
+    }
+    assert (failed_before.get(where), failed_after.get(where)) == (0, 1)
+    _fires_on_the_first_failure(
+        {ERRORS: (before, after), FAILURES: (failed_before, failed_after)}, tmp_path
+    )

@@ -32,6 +32,7 @@ _POLLED = (
     ("sesd_ses_last_poll_timestamp_seconds", "gauge"),
     ("sesd_ses_last_answer_timestamp_seconds", "gauge"),
     ("sesd_ses_poll_errors", "counter"),
+    ("sesd_ses_poll_failures", "counter"),
 )
 
 
@@ -118,8 +119,9 @@ class AccountCollector(Collector):
         )
         # Every known code (and ``other``) of each API called, at 0 before it fails:
         # increase() and rate() do not see a series' first sample as a step, so a
-        # series first exported at 1 would hide the first failure from
-        # SesdAccountPollFailing. An exception's name (no answer) is not known ahead.
+        # series first exported at 1 would hide its first failure from a breakdown by
+        # error. An exception's name (no answer) is not known ahead: so
+        # SesdAccountPollFailing reads sesd_ses_poll_failures_total, which has none.
         counted = dict.fromkeys(
             ((*asked, code) for asked in self._accounts.asked for code in _CODES), 0
         )
@@ -127,6 +129,22 @@ class AccountCollector(Collector):
         for (account, region, api, code), n in sorted(counted.items()):
             errors.add_metric([account, region, api, code], n)
         yield errors
+        yield self._failures()
+
+    def _failures(self) -> Metric:
+        """Failed polls per API, whatever the error: a series that exists at 0 from the
+        API's first call, so the first failure of any kind is a step an alert sees."""
+        failures = CounterMetricFamily(
+            "sesd_ses_poll_failures",
+            "Account polls that failed, by API (sesd_ses_poll_errors_total has the error).",
+            labels=["account", "region", "api"],
+        )
+        failed = dict.fromkeys(self._accounts.asked, 0)
+        for (account, region, api, _), n in self._accounts.errors.items():
+            failed[account, region, api] = failed.get((account, region, api), 0) + n
+        for (account, region, api), n in sorted(failed.items()):
+            failures.add_metric([account, region, api], n)
+        return failures
 
     def _answered(self) -> Metric:
         """When each API polled last answered: what sesd shows is that old."""
