@@ -12,6 +12,7 @@ from typing import Any, NamedTuple
 
 import aiohttp
 import anyio
+import msgspec
 import pytest
 
 from sesd.commands.demo.localsqs import LocalSqs, free_port
@@ -51,6 +52,17 @@ async def answered_until(daemon: Daemon, clock: Clock, until: float) -> None:
         clock.now = min(clock.now + health.ready_within, until)
         with anyio.fail_after(20):
             await daemon.changes.wait_for(answered)
+
+
+def short_polled(config: Config, monkeypatch: pytest.MonkeyPatch) -> Config:
+    """``config`` with its queues short-polled (``wait_time_seconds = 0``), each asked
+    again 50 ms after an empty answer: for tests that move the clock through minutes
+    with :func:`answered_until`, whose every step waits for a receive answered after
+    it. A 1 s long poll made each step wait up to a second (ten steps in ten minutes);
+    what the queue answers, and when sesd counts it as read, are the same."""
+    monkeypatch.setattr("sesd.runtime.sqs.SHORT_POLL_PAUSE", 0.05)
+    queues = [msgspec.structs.replace(q, wait_time_seconds=0) for q in config.queues]
+    return msgspec.structs.replace(config, queues=queues)
 
 
 def alerting_config(

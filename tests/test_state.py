@@ -25,7 +25,14 @@ from sesd.runtime.saver import StateSaver
 from sesd.runtime.state import STATE_VERSION, StateError, read_state, restore, snapshot, write_state
 from tests import factory as f
 from tests.conftest import make_queue, running, send_bodies
-from tests.test_alerting_e2e import ROUTING_KEY, Clock, answered_until, spike, stateful
+from tests.test_alerting_e2e import (
+    ROUTING_KEY,
+    Clock,
+    answered_until,
+    short_polled,
+    spike,
+    stateful,
+)
 from tests.test_rules import CONFIG, feed_spike
 
 NOW = f.T0 + 10
@@ -380,6 +387,7 @@ async def test_restart_sends_nothing_twice_and_a_resolve_during_downtime_is_sent
     clock = Clock(f.T0)
     async with stateful(local_sqs, sqs, tmp_path, monkeypatch) as world:
         config, url, slack, pd, state = world
+        config = short_polled(config, monkeypatch)
         async with running(config, clock=clock) as daemon:
             await send_bodies(sqs, url, spike(f.T0))
             with anyio.fail_after(20):

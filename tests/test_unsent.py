@@ -18,7 +18,7 @@ from sesd.runtime.daemon import Daemon
 from tests import factory as f
 from tests.conftest import running, send_bodies
 from tests.receivers import Answer, Receiver
-from tests.test_alerting_e2e import Clock, answered_until, spike, stateful
+from tests.test_alerting_e2e import Clock, answered_until, short_polled, spike, stateful
 
 
 async def _evaluations(daemon: Daemon, n: int) -> None:
@@ -61,6 +61,7 @@ async def test_a_resolve_pagerduty_refused_until_the_stop_is_sent_after_the_rest
     clock = Clock(f.T0)
     async with stateful(local_sqs, sqs, tmp_path, monkeypatch, grace="1s") as world:
         config, url, slack, pd, _ = world
+        config = short_polled(config, monkeypatch)
         await _stopped_owing_pagerduty_a_resolve(config, sqs, url, slack, pd, clock)
         assert _actions(pd) == ["trigger"]
         pd._script.clear()  # healthy again
@@ -86,6 +87,7 @@ async def test_a_page_pagerduty_refused_until_the_stop_is_sent_after_the_restart
     clock = Clock(f.T0)
     async with stateful(local_sqs, sqs, tmp_path, monkeypatch, grace="1s") as world:
         config, url, slack, pd, _ = world
+        config = short_polled(config, monkeypatch)
         pd.script(*[Answer(500)] * 1000)
         async with running(config, clock=clock):
             await send_bodies(sqs, url, spike(f.T0))
@@ -124,6 +126,7 @@ async def test_a_resolve_owed_to_a_sink_the_restart_dropped_is_a_warning(
     clock = Clock(f.T0)
     async with stateful(local_sqs, sqs, tmp_path, monkeypatch, grace="1s") as world:
         config, url, slack, pd, _ = world
+        config = short_polled(config, monkeypatch)
         await _stopped_owing_pagerduty_a_resolve(config, sqs, url, slack, pd, clock)
         pd._script.clear()
         clock.now = f.T0 + 660
