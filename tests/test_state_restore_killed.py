@@ -28,12 +28,17 @@ _saver(sys.argv[1]).load()
 """
 
 
-def _killed_start(path: Path) -> None:
+#: A start stopped with SIGTERM (systemctl stop, a rollout, the kubelet after a
+#: failed liveness probe) mid-way through its restore, before sesd handles signals.
+STOPPED = KILLED.replace("signal.SIGKILL", "signal.SIGTERM")
+
+
+def _killed_start(path: Path, script: str = KILLED, sig: int = signal.SIGKILL) -> None:
     done = subprocess.run(
-        [sys.executable, "-c", KILLED, str(path)],
+        [sys.executable, "-c", script, str(path)],
         capture_output=True, timeout=60, cwd=Path(__file__).resolve().parent.parent,
     )  # fmt: skip
-    assert done.returncode == -signal.SIGKILL, done.stderr
+    assert done.returncode == -sig, done.stderr
 
 
 def _saved_file(path: Path) -> bytes:
@@ -88,3 +93,22 @@ def test_a_restore_marker_that_is_no_file_does_not_stop_the_start(tmp_path: Path
         saver.load()
         saver.release()
     assert "sesd.state.restored" in [line["event"] for line in logs]
+
+
+def test_starts_stopped_by_sigterm_while_restoring_keep_the_file(tmp_path: Path) -> None:
+    """Three starts in a row stopped with SIGTERM while they restore (a rollout and
+    a restart after it, a slow restore of a big file whose pod a liveness probe has
+    the kubelet stop): each is a stop asked for, not a kill by what the restore
+    itself does. Each still ends by SIGTERM, and the next start restores the file
+    rather than keeping it aside (which would leave its firing alerts open)."""
+    path = tmp_path / "state.bin"
+    _saved_file(path)
+    for _ in range(3):
+        _killed_start(path, STOPPED, signal.SIGTERM)
+    assert not (tmp_path / "state.bin.restoring").exists()
+    with capture_logs() as logs:
+        saver = _saver(path)
+        saver.load()
+        saver.release()
+    assert "sesd.state.restored" in [line["event"] for line in logs]
+    assert not (tmp_path / "state.bin.unusable").exists()

@@ -10,8 +10,9 @@ import fcntl
 import glob
 import os
 import re
+import signal
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -196,11 +197,41 @@ def read_at_start(
         return Found(absent)
     _mark(marker, killed + 1)
     try:
-        return _read(path, ledger, evaluator, clock, log)
+        with _stop_uncounted(marker):
+            return _read(path, ledger, evaluator, clock, log)
     finally:
         # Reached unless the process was killed: the marker says only that.
         with contextlib.suppress(OSError):  # none (a full disk), or not a file
             os.unlink(marker)
+
+
+@contextlib.contextmanager
+def _stop_uncounted(marker: str) -> Iterator[None]:
+    """A SIGTERM while the file is restored is a stop asked for (systemctl stop or
+    restart, a rollout, the kubelet after a liveness probe gave up on a slow restore),
+    not a kill by what restoring does: its default action, still the one sesd has then,
+    would end it before the marker is removed, and two in a row would keep a good file
+    aside. So the marker goes first, then SIGTERM ends sesd as it would have."""
+
+    def stopped(signum: int, _frame: object) -> None:
+        with contextlib.suppress(OSError):
+            os.unlink(marker)
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+
+    # Not over a handler of the caller's own (a test harness: it decides), nor off the
+    # main thread (where none can be set).
+    installed = signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    if installed:
+        try:
+            signal.signal(signal.SIGTERM, stopped)
+        except ValueError:
+            installed = False
+    try:
+        yield
+    finally:
+        if installed:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _read(
