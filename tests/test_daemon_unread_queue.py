@@ -117,3 +117,57 @@ async def test_a_queue_whose_receive_hangs_resolves_nothing_while_its_alert_fire
             assert await poller._receive() == []
             daemon.alerting.evaluate()
             assert status() is then
+
+
+async def test_a_clock_step_back_after_an_unread_queue_holds_resolves_a_window_only(
+    sqs: Any,
+) -> None:
+    """A queue unread for two minutes while an alert fires holds its resolves; it is
+    read again, then the wall clock steps a day back (a host's clock set by hand, an
+    NTP server fixed). The hold starts over at the step and ends a window after it,
+    as after any step: the hold set on the old clock, a day ahead of the new one, would
+    keep every empty window from resolving for a day."""
+    url, _ = await make_queue(sqs)
+    config = parse_config(f'[[queues]]\nurl = "{url}"\nname = "q"\n' + RULE)
+    wall, mono = [T], [1000.0]
+    daemon = Daemon(config, clock=lambda: wall[0], monotonic=lambda: mono[0])
+    feed_spike(daemon.pipeline, "a.example", T, 5, 5)
+    daemon.alerting.evaluate()
+
+    def status() -> Status:
+        return daemon.alerting.evaluator.states["delays"]["a.example"].status
+
+    assert status() is Status.FIRING
+    attributes = await sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])
+    await sqs.delete_queue(QueueUrl=url)
+    poller = QueuePoller(
+        sqs,
+        config.queues[0],
+        pipeline=daemon.pipeline,
+        metrics=daemon.metrics,
+        health=daemon.health,
+        changes=daemon.changes,
+        stopping=daemon.stopping,
+        delete_invalid=False,
+        clock=daemon.clock,
+        monotonic=daemon.monotonic,
+        in_flight=daemon.in_flight,
+    )
+    assert await poller._receive() is None
+    wall[0] += 120
+    mono[0] += 120
+    daemon.alerting.evaluate()  # unread: resolves held from here
+    assert status() is Status.FIRING
+    name = url.rsplit("/", 1)[1]
+    kept = {"VisibilityTimeout": attributes["Attributes"]["VisibilityTimeout"]}
+    await sqs.create_queue(QueueName=name, Attributes=kept)  # made again: read again
+    assert await poller._receive() == []
+    wall[0] -= 86400  # the wall clock steps a day back; the monotonic clock does not
+    daemon.alerting.evaluate()
+    assert daemon.clock.steps == 1
+    assert status() is Status.FIRING  # within a window of the step: held
+    wall[0] += 301
+    mono[0] += 301
+    assert await poller._receive() == []
+    daemon.alerting.evaluate()
+    assert status() is Status.INACTIVE

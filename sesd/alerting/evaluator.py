@@ -128,6 +128,14 @@ class Evaluator:
         events are ahead too, and a queue not read yet must not cut that short)."""
         self.blindness.since = max(self.blindness.since, now)
 
+    def stepped(self, now: float, step: float) -> None:
+        """The wall clock stepped by ``step`` seconds to ``now``: :meth:`blind` from it. A
+        hold set before a step back is on the old clock, as far ahead of this one as the
+        step: kept, a day's step would hold every resolve for a day, not a window."""
+        if step < 0:
+            self.blindness.since = now
+        self.blind(now)
+
     def _owed(self, change: Change, now: float, ledger: Ledger | None) -> Alert:
         """The alert a change of rules owes its sinks (sesd.alerting.changes), queued;
         its domain's provider read from ``ledger`` (none without one)."""
