@@ -651,6 +651,29 @@ def test_a_file_saved_ahead_of_the_clock_resolves_nothing_until_the_clock_reache
     assert resolved.kind == "resolved"
 
 
+def test_a_file_saved_a_day_ahead_holds_resolves_no_longer_than_its_widest_window() -> None:
+    """sesd restarts on a clock a day behind the file's save (a dead RTC at boot, no
+    NTP yet): its events will not come into a window for a day, so the hold on
+    resolves reaches no further than the widest window, then a window of the rule's
+    own, as README says; a day's hold would keep an incident long over open."""
+    config = parse_config(RULES)
+    pipeline = Pipeline(core_settings(config))
+    evaluator = Evaluator(config.alerts, ["5m", "15m", "1h"])
+    for i in range(6):
+        pipeline.feed(f.raw(f.delay([f"d{i}@a.example"])), "q", f.T0)
+    assert evaluator.evaluate(pipeline.ledger, f.T0)
+    blob = snapshot(pipeline.ledger, evaluator, f.T0)
+    fresh = Pipeline(core_settings(config))
+    fresh_evaluator = Evaluator(config.alerts, ["5m", "15m", "1h"])
+    behind = f.T0 - 86400
+    restore(blob, fresh.ledger, fresh_evaluator, behind)
+    held_until = behind + fresh.ledger.horizon + 300  # the rule's window: 5m
+    assert fresh.ledger.horizon < 86400 / 2
+    assert fresh_evaluator.evaluate(fresh.ledger, held_until - 1) == []
+    (resolved,) = fresh_evaluator.evaluate(fresh.ledger, held_until + 1)
+    assert resolved.kind == "resolved"
+
+
 def test_a_file_saved_ahead_of_the_clock_is_said_at_start(tmp_path: Path) -> None:
     """The start on a clock an hour behind the file's save says so, once, with how far:
     the one on call learns why the windows read empty, and that it is the clock."""
