@@ -228,6 +228,32 @@ async def test_a_canary_started_once_the_stop_began_sends_nothing(
     assert runner.sender is None
 
 
+async def test_a_canary_whose_stop_began_while_its_client_was_made_sends_nothing(
+    local_sqs: LocalSqs, sqs: Any
+) -> None:
+    """The stop begins while the canary's SES client is made (its first one reads the
+    SDK's service models in a thread, a moment on a busy host): the canary sends
+    nothing, as one that began after the stop does."""
+    url, _ = await make_queue(sqs)
+    async with FakeSes() as ses, AsyncExitStack() as stack:
+        config = canary_config(local_sqs, url, canary=f'endpoint_url = "{ses.url}"\n')
+        stopping = anyio.Event()
+
+        class StoppedMeanwhile(AwsClients):
+            async def client(self, *args: Any, **kwargs: Any) -> Any:
+                stopping.set()  # SIGTERM, as the client is made
+                return await super().client(*args, **kwargs)
+
+        runner = CanaryRunner(CanaryTracker(120.0, "q"), lambda: f.T0, lambda: None, stopping)
+        with anyio.fail_after(10):
+            async with anyio.create_task_group() as tg:
+                tasks = _Tasks(tg)
+                runner.start(config, StoppedMeanwhile(config, stack), tasks)
+                await tasks.done[0].wait()
+    assert ses.requests == []
+    assert runner.sender is None
+
+
 async def test_a_canary_replaced_before_it_began_sends_nothing(
     local_sqs: LocalSqs, sqs: Any
 ) -> None:
