@@ -29,8 +29,26 @@ _saver(sys.argv[1]).load()
 
 
 #: A start stopped with SIGTERM (systemctl stop, a rollout, the kubelet after a
-#: failed liveness probe) mid-way through its restore, before sesd handles signals.
+#: failed liveness probe) mid-way through its restore, with SIGTERM's default action
+#: (sesd embedded in another program).
 STOPPED = KILLED.replace("signal.SIGKILL", "signal.SIGTERM")
+#: The same under ``sesd run``, which holds a SIGTERM until its signal watcher runs: the
+#: restore goes on, too slow for the supervisor, whose SIGKILL after its grace period
+#: (TimeoutStopSec, terminationGracePeriodSeconds) comes mid-way still.
+STOPPED_THEN_KILLED = """
+import os, signal, sys
+from sesd.runtime import early
+early.hold()
+import sesd.runtime.state_start as start
+from tests.test_state_files import _saver
+
+def slow(*args, **kwargs):
+    os.kill(os.getpid(), signal.SIGTERM)  # held
+    os.kill(os.getpid(), signal.SIGKILL)  # the grace period is over
+
+start.restore = slow
+_saver(sys.argv[1]).load()
+"""
 
 
 def _killed_start(path: Path, script: str = KILLED, sig: int = signal.SIGKILL) -> None:
@@ -106,6 +124,26 @@ def test_starts_stopped_by_sigterm_while_restoring_keep_the_file(tmp_path: Path)
     for _ in range(3):
         _killed_start(path, STOPPED, signal.SIGTERM)
     assert not (tmp_path / "state.bin.restoring").exists()
+    with capture_logs() as logs:
+        saver = _saver(path)
+        saver.load()
+        saver.release()
+    assert "sesd.state.restored" in [line["event"] for line in logs]
+    assert not (tmp_path / "state.bin.unusable").exists()
+
+
+def test_starts_stopped_then_killed_while_restoring_keep_the_file(tmp_path: Path) -> None:
+    """Under ``sesd run``, a restore too slow for the supervisor (a big file on a busy
+    node: the kubelet stops a pod its startup probe gave up on, systemd one past
+    TimeoutStartSec) is asked to stop, then killed once the grace period is over,
+    three starts in a row. Those kills are the supervisor's, not the restore's (no OOM,
+    no crash): the next start restores the file, not keeps it aside."""
+    path = tmp_path / "state.bin"
+    _saved_file(path)
+    _killed_start(path)  # one kill of the restore's own before: still counted
+    for _ in range(3):
+        _killed_start(path, STOPPED_THEN_KILLED)
+    assert (tmp_path / "state.bin.restoring").read_bytes() == b"1"
     with capture_logs() as logs:
         saver = _saver(path)
         saver.load()

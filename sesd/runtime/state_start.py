@@ -15,6 +15,7 @@ import socket
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 from typing import Any, Final
 
 from sesd.alerting.evaluator import Evaluator
@@ -197,7 +198,7 @@ def read_at_start(
         return Found(absent)
     _mark(marker, killed + 1)
     try:
-        with _stop_uncounted(marker):
+        with _stop_uncounted(marker, killed):
             return _read(path, ledger, evaluator, clock, log)
     finally:
         # Reached unless the process was killed: the marker says only that.
@@ -206,22 +207,30 @@ def read_at_start(
 
 
 @contextlib.contextmanager
-def _stop_uncounted(marker: str) -> Iterator[None]:
-    """A SIGTERM while the file is restored is a stop asked for (systemctl stop or
-    restart, a rollout, the kubelet after a liveness probe gave up on a slow restore),
-    not a kill by what restoring does: its default action, still the one sesd has then,
-    would end it before the marker is removed, and two in a row would keep a good file
-    aside. So the marker goes first, then SIGTERM ends sesd as it would have."""
+def _stop_uncounted(marker: str, killed: int) -> Iterator[None]:
+    """A SIGTERM while the file is restored is a stop asked for (systemctl stop, a
+    rollout, the kubelet giving up on a slow start), and a kill that follows it the
+    supervisor's once its grace period is over: neither is the restore's doing (an OOM,
+    a crash), and counting them would keep a good file aside after two slow starts.
+    So this start's count is taken back (``killed``: those before it), then the signal
+    goes where it went: held by ``sesd run`` (sesd.runtime.early), or its default
+    action, which ends sesd (sesd embedded in another program)."""
+    before = signal.getsignal(signal.SIGTERM)
 
-    def stopped(signum: int, _frame: object) -> None:
-        with contextlib.suppress(OSError):
-            os.unlink(marker)
-        signal.signal(signum, signal.SIG_DFL)
-        os.kill(os.getpid(), signum)
+    def stopped(signum: int, frame: FrameType | None) -> None:
+        if killed:
+            _mark(marker, killed)
+        else:
+            with contextlib.suppress(OSError):
+                os.unlink(marker)
+        signal.signal(signum, before)
+        if callable(before):
+            before(signum, frame)
+        else:
+            os.kill(os.getpid(), signum)
 
-    # Not over a handler of the caller's own (a test harness: it decides), nor off the
-    # main thread (where none can be set).
-    installed = signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    # Not over an ignored SIGTERM, nor off the main thread (where none can be set).
+    installed = before is not signal.SIG_IGN and before is not None
     if installed:
         try:
             signal.signal(signal.SIGTERM, stopped)
@@ -231,7 +240,7 @@ def _stop_uncounted(marker: str) -> Iterator[None]:
         yield
     finally:
         if installed:
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.signal(signal.SIGTERM, before)
 
 
 def _read(
