@@ -95,6 +95,22 @@ def test_snapshot_round_trip(tmp_path: Path) -> None:
     assert sorted(fresh.ledger.domains.labels()) == ["a.example", "b.example"]
 
 
+def test_a_map_no_sesd_wrote_is_not_said_to_be_an_earlier_sesds() -> None:
+    """A msgpack map without an integer format version (another program's file at the
+    path, a hand-made one) is not a sesd state file: the reason says so, not that an
+    earlier sesd wrote it (which sends the one on call looking for a rollback)."""
+    import msgspec
+
+    config = parse_config(RULES)
+    pipeline = Pipeline(core_settings(config))
+    evaluator = Evaluator(config.alerts, ["5m"])
+    for document in ({"cache": [1, 2]}, {"version": "4"}, {"version": True}, {"version": 0}):
+        with pytest.raises(StateError) as refused:
+            restore(msgspec.msgpack.encode(document), pipeline.ledger, evaluator, f.T0)
+        assert str(refused.value).startswith("not a sesd state file"), document
+        assert "earlier sesd" not in str(refused.value)
+
+
 def test_unusable_state_files_are_refused_cleanly(tmp_path: Path) -> None:
     """Garbage or another version is a StateError with a reason, never a crash."""
     config = parse_config(RULES)

@@ -199,6 +199,9 @@ def _decoded(blob: bytes) -> dict[str, Any]:
     version = data.get("version")
     if version == STATE_VERSION:
         return data
+    if type(version) is not int or version < 1:
+        # Every sesd wrote a version from 1 up: a map without one is another program's.
+        raise StateError(f"not a sesd state file (format version {version!r})")
     said = f"state file format version {version!r}"
     if type(version) is int and version > STATE_VERSION:
         raise StateError(
