@@ -415,3 +415,29 @@ def test_a_held_state_file_names_who_holds_it_and_a_killed_holder_lets_go(
             holder.send_signal(signal.SIGKILL)
             holder.wait(timeout=30)
     os.close(hold(path))
+
+
+def test_a_file_held_by_a_build_that_names_nobody_is_not_said_held_by_the_last(
+    tmp_path: Path,
+) -> None:
+    """A sesd stops and lets go of its file; an earlier build, which writes no name in
+    the lock file, takes it (a rollback, replicas of two versions on one volume). The
+    next sesd refused is not told that the one that stopped holds it (a pid and a
+    host to chase that hold nothing): its error names nobody."""
+    import fcntl
+    import socket
+
+    path = tmp_path / "state.bin"
+    saver = _saver(path)
+    saver.load()
+    saver.release()
+    fd = os.open(f"{path}.lock", os.O_RDWR)  # the earlier build: a lock, no name
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(StartError) as refused:
+            _saver(path).load()
+    finally:
+        os.close(fd)
+    assert f"pid {os.getpid()}" not in str(refused.value)
+    assert socket.gethostname() not in str(refused.value)
+    assert "is held)" in str(refused.value)

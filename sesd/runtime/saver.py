@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import errno
-import os
 import threading
 from collections.abc import Callable
 from contextlib import AsyncExitStack
@@ -19,7 +18,7 @@ from sesd.core.ledger import Ledger
 from sesd.io.files import linked
 from sesd.io.logs import get_logger
 from sesd.runtime.state import snapshot, write_state
-from sesd.runtime.state_start import clear_leftovers, hold, read_at_start
+from sesd.runtime.state_start import clear_leftovers, hold, let_go, read_at_start
 
 __all__ = ["SOON_GAP", "StateSaver"]
 
@@ -119,7 +118,7 @@ class StateSaver:
     def release(self) -> None:
         """Let another sesd use the file (at the end of a run)."""
         if self._held is not None:
-            os.close(self._held)
+            let_go(self._held)
             self._held = None
 
     async def save(self) -> None:

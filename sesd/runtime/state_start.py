@@ -26,7 +26,7 @@ from sesd.io.files import foreign_link, linked, open_lock
 from sesd.runtime.http import StartError
 from sesd.runtime.state import StateError, firing_in, read_state, restore
 
-__all__ = ["Found", "clear_leftovers", "hold", "read_at_start", "unsavable"]
+__all__ = ["Found", "clear_leftovers", "hold", "let_go", "read_at_start", "unsavable"]
 
 #: The most of the lock file's holder line an error shows.
 _HOLDER_BYTES: Final = 200
@@ -149,6 +149,15 @@ def hold(path: str) -> int:
     except OSError:
         pass  # a full disk: the lock holds all the same, its error names nobody
     return fd
+
+
+def let_go(fd: int) -> None:
+    """Release the lock :func:`hold` returned, its holder line first removed: an
+    earlier build that takes the file next writes none, and a sesd it refuses would
+    be told the one that stopped holds it."""
+    with contextlib.suppress(OSError):
+        os.ftruncate(fd, 0)
+    os.close(fd)
 
 
 def _holder(fd: int) -> str:
