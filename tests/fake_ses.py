@@ -89,8 +89,9 @@ class FakeSes(LocalServer):
         self._script.extend(replies)
 
     def release(self) -> None:
-        """Let held requests be answered."""
+        """Let held requests be answered (a request held after this waits for the next)."""
         self._release.set()
+        self._release = anyio.Event()
 
     async def wait_for(self, predicate: Any) -> None:
         """Return once ``predicate(self)`` holds, re-checked after each request."""

@@ -317,7 +317,8 @@ async def test_a_wall_clock_step_ahead_does_not_make_canaries_in_flight_missing(
     """A canary is sent; a second later NTP steps the wall clock ten minutes ahead (it
     was behind). The canary has been out a second, not ten minutes: it is not missing,
     canary-missing does not fire, and its end-to-end figure is the second that passed.
-    The same for a step detected while the call is under way."""
+    The same for a step detected while the call is under way, whether the call then
+    succeeds or fails."""
     url, _ = await make_queue(sqs)
     wall, mono = [f.T0], [1000.0]
     rule = (
@@ -359,6 +360,20 @@ async def test_a_wall_clock_step_ahead_does_not_make_canaries_in_flight_missing(
         mono[0] += 1
         assert tracker.canaries[-1].sent_at == pytest.approx(wall[0] - 2)
         assert tracker.missing(daemon.clock()) == []
+        # A call that fails across a step (SES refuses it after the step) is a failure of
+        # the new time too: on the old one, an hour back, no window would count it.
+        fake.script(Reply(status=400, hold=True))
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(sender.send_once)
+            with anyio.fail_after(10):
+                await fake.wait_for(lambda s: s.held == 1)
+            wall[0] += 3600 + 1
+            mono[0] += 1
+            daemon.clock()
+            fake.release()
+        failed = tracker.canaries[-1]
+        assert failed.error == "rejected"  # SES's MessageRejected
+        assert failed.sent_at == pytest.approx(wall[0] - 1)
 
 
 async def test_a_reload_that_changes_only_the_deadline_keeps_the_canary_going(
