@@ -1067,3 +1067,62 @@ def test_the_image_builds_with_the_locked_build_backend() -> None:
     assert "--no-build-isolation" in dockerfile
     assert "install --no-cache-dir --no-deps . " not in dockerfile
     assert "-o requirements/build.txt" in (ROOT / "Makefile").read_text()
+
+
+README = ROOT / "README.md"
+_WORKLOADS = ["kubernetes", "kubernetes-fleet", "kubernetes-fleet-stateful", "kubernetes-secured"]
+
+
+def _pods(directory: str) -> list[tuple[dict[str, Any], str]]:
+    """Each workload's pod spec as the kustomization renders it, with its config."""
+    kinds = _manifests(ROOT / "config" / directory)
+    config = kinds["ConfigMap"]["data"]["sesd.toml"]
+    return [
+        (kinds[kind]["spec"]["template"]["spec"], config)
+        for kind in ("Deployment", "StatefulSet")
+        if kind in kinds
+    ]
+
+
+def _bytes(quantity: str) -> int:
+    """A Kubernetes memory quantity (``256Mi``, ``1Gi``) in bytes."""
+    number, unit = re.fullmatch(r"(\d+)(Ki|Mi|Gi)?", quantity).groups()  # type: ignore[union-attr]
+    return int(number) * {None: 1, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30}[unit]
+
+
+@pytest.mark.parametrize("directory", _WORKLOADS)
+def test_the_memory_request_covers_what_sesd_holds_in_an_incident(directory: str) -> None:
+    """The kubelet evicts first, under a node's memory pressure, the pods using more
+    than they requested, and the scheduler places a pod by its request: a request
+    below what sesd holds in a delay incident (every cap full), or while a start
+    restores a state file with the pending table full, makes the monitor the first
+    pod evicted during the incident it reports. The request covers both figures
+    README gives, and the limit has room above it."""
+    text = " ".join(README.read_text().split())
+    start = int(re.search(r"the daemon starts near (\d+) MB", text)[1])  # type: ignore[index]
+    flood = int(re.search(r"added about (\d+) MB when measured", text)[1])  # type: ignore[index]
+    restore = int(re.search(r"restores it peaks near (\d+) MB", text)[1])  # type: ignore[index]
+    needed = max(start + flood, restore) * 2**20  # MB read as MiB: the larger
+    for pod, _ in _pods(directory):
+        (container,) = pod["containers"]
+        resources = container["resources"]
+        assert _bytes(resources["requests"]["memory"]) >= needed, resources
+        assert _bytes(resources["limits"]["memory"]) >= 2 * needed, resources
+
+
+@pytest.mark.parametrize("directory", _WORKLOADS)
+def test_the_state_file_sits_in_a_writable_directory_of_its_own(directory: str) -> None:
+    """sesd replaces its state file by a rename in its directory (and keeps its lock
+    and restore marker beside it), so [state] path's directory is a volume mounted
+    whole and writable, never a subPath (a file mounted alone is a mount point that
+    a rename cannot replace: the start refuses it), under a read-only root."""
+    for pod, text in _pods(directory):
+        path = parse_config(text).state.path
+        assert path is not None
+        (container,) = pod["containers"]
+        assert container["securityContext"]["readOnlyRootFilesystem"] is True
+        assert not [m for m in container["volumeMounts"] if "subPath" in m or "subPathExpr" in m]
+        (mount,) = [
+            m for m in container["volumeMounts"] if m["mountPath"] == str(Path(path).parent)
+        ]
+        assert not mount.get("readOnly", False), mount
