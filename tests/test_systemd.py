@@ -15,6 +15,7 @@ import pytest
 
 from sesd.commands.common import EXIT_CONFIG, EXIT_START
 from sesd.config import parse_config
+from sesd.runtime.descriptors import WANTED
 from sesd.runtime.systemd import Notifier
 from tests.conftest import make_queue, require_tool, running
 
@@ -82,6 +83,16 @@ def test_unit_is_hardened_and_matched_to_the_drain() -> None:
     assert int(service["WatchdogSec"].rstrip("s")) >= 10
     # /proc/stat stays readable: prometheus_client needs it for every process_* metric.
     assert "ProcSubset" not in service
+
+
+def test_the_unit_gives_the_open_files_sesd_would_raise_its_limit_to() -> None:
+    """sesd raises its soft limit on open files to WANTED as it starts, a setrlimit the
+    unit's system-call filter (~@resources) forbids: where libc makes that call as the
+    setrlimit system call rather than prlimit64 (an older glibc), the
+    filter would kill sesd at every start. The unit sets the limit itself, so sesd
+    finds it in force and makes no call."""
+    assert "~@privileged @resources" in _values("SystemCallFilter")
+    assert _values("LimitNOFILE") == [str(WANTED)]
 
 
 def test_the_install_steps_make_the_credentials_directory() -> None:
