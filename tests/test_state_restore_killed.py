@@ -150,3 +150,40 @@ def test_starts_stopped_then_killed_while_restoring_keep_the_file(tmp_path: Path
         saver.release()
     assert "sesd.state.restored" in [line["event"] for line in logs]
     assert not (tmp_path / "state.bin.unusable").exists()
+
+
+def _restored(path: Path) -> list[str]:
+    with capture_logs() as logs:
+        saver = _saver(path)
+        saver.load()
+        saver.release()
+    return [line["event"] for line in logs]
+
+
+def test_an_empty_restore_marker_counts_one_killed_start(tmp_path: Path) -> None:
+    """An empty ``PATH.restoring`` is a start killed between making the marker and
+    writing its count: one killed start. The next start restores the file; killed too,
+    it makes two, and the start after keeps the file aside."""
+    path = tmp_path / "state.bin"
+    blob = _saved_file(path)
+    (tmp_path / "state.bin.restoring").write_bytes(b"")
+    assert "sesd.state.restored" in _restored(path)
+    (tmp_path / "state.bin.restoring").write_bytes(b"")
+    _killed_start(path)
+    assert "sesd.state.ignored" in _restored(path)
+    assert (tmp_path / "state.bin.unusable").read_bytes() == blob
+
+
+def test_a_garbage_restore_marker_counts_one_killed_start(tmp_path: Path) -> None:
+    """A marker holding no count (garbage, a negative number written by hand): one
+    killed start, never fewer than none, so a start killed after it makes two and the
+    file is kept aside at the next, not after a crash loop of many."""
+    path = tmp_path / "state.bin"
+    _saved_file(path)
+    for garbage in (b"x\xff", b"-5", b"   "):
+        (tmp_path / "state.bin.restoring").write_bytes(garbage)
+        assert "sesd.state.restored" in _restored(path), garbage
+    (tmp_path / "state.bin.restoring").write_bytes(b"-5")
+    _killed_start(path)
+    assert (tmp_path / "state.bin.restoring").read_bytes() == b"2"
+    assert "sesd.state.ignored" in _restored(path)

@@ -302,14 +302,16 @@ def _unclean(log: Any, path: str, saved_at: float, now: float) -> None:
 
 def _killed_restores(marker: str) -> int:
     """How many starts in a row were killed while restoring the file, as ``marker``
-    counts them (0 without one; 1 for one that cannot be read)."""
+    counts them (0 without one; 1 for one that cannot be read, or holds no count: a
+    start killed before it wrote one, or a hand's garbage, never fewer than one)."""
     try:
         with open(marker, "rb") as handle:
-            return int(handle.read(16) or b"1")
+            killed = int(handle.read(16) or b"1")
     except FileNotFoundError:
         return 0
     except (OSError, ValueError):
         return 1
+    return killed if killed >= 1 else 1
 
 
 def _mark(marker: str, killed: int) -> None:
