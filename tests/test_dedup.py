@@ -70,6 +70,28 @@ def test_generations_hold_half_the_entries_each() -> None:
     assert not seen.seen(1, 0)
 
 
+def test_a_restore_after_max_entries_was_lowered_keeps_the_newest_within_it() -> None:
+    """A filter of 1,000 keys saved with 900 (500 closed, 400 in the open generation),
+    restored after ``dedup_max_entries`` was lowered to 100: it holds at most 100 keys,
+    all of the newest generation (the older is the first to go), and stays within 100
+    as keys keep coming. The same size restored holds every key."""
+    before = DuplicateFilter(horizon=3600, max_entries=1000)
+    for key in range(900):
+        assert not before.seen(key, 0)
+    saved = before.snapshot()
+    same = DuplicateFilter(horizon=3600, max_entries=1000)
+    same.restore(saved)
+    assert len(same) == 900
+    lowered = DuplicateFilter(horizon=3600, max_entries=100)
+    lowered.restore(saved)
+    assert 0 < len(lowered) <= 100
+    held = lowered.snapshot()
+    assert all(key >= 500 for key in [*held["current"], *held["previous"]])  # type: ignore[misc]
+    for key in range(10_000, 10_500):
+        lowered.seen(key, 1)
+        assert len(lowered) <= 100
+
+
 def _delivery_delays(pipeline: Pipeline, domain: str) -> int:
     return pipeline.ledger.by_domain.recipients[domain][EVENT_TYPE_INDEX["delivery_delay"]]
 

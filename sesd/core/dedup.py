@@ -99,8 +99,17 @@ class DuplicateFilter:
         }
 
     def restore(self, data: dict[str, object]) -> None:
-        """Load what :meth:`snapshot` returned."""
+        """Load what :meth:`snapshot` returned, within this filter's size: saved by one
+        whose ``max_entries`` was larger, its newest keys are kept (which of one
+        generation's, a set, is arbitrary)."""
         start = data["start"]
         self._generation_start = float(start) if isinstance(start, int | float) else None
-        self._current = set(data["current"])  # type: ignore[call-overload]
-        self._previous = set(data["previous"])  # type: ignore[call-overload]
+        half = self._half
+        current: list[int] = list(data["current"])  # type: ignore[call-overload]
+        previous: list[int] = list(data["previous"])  # type: ignore[call-overload]
+        if len(current) >= half:
+            # The open generation alone fills one: it closes as it would have at its
+            # next key, and the one before it is the first to go.
+            current, previous = [], current
+        self._current = set(current)
+        self._previous = set(previous[:half])
