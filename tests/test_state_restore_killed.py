@@ -187,3 +187,63 @@ def test_a_garbage_restore_marker_counts_one_killed_start(tmp_path: Path) -> Non
     _killed_start(path)
     assert (tmp_path / "state.bin.restoring").read_bytes() == b"2"
     assert "sesd.state.ignored" in _restored(path)
+
+
+def test_a_file_that_cannot_be_kept_aside_is_never_saved_over(tmp_path: Path) -> None:
+    """Two starts killed while restoring, and the file cannot be moved aside (each of
+    ``PATH.unusable``, ``.1`` and ``.2`` taken by a directory made by hand): the next
+    start does not restore it, and says at error level that it is neither restored
+    nor saved over. Its saves this run fail, saying why, and leave the file as it was
+    (the only copy of the alert states a person may still need); the marker stays,
+    so the start after does not restore it either. Once the places are free, a start
+    keeps it aside and saves again."""
+    path = tmp_path / "state.bin"
+    blob = _saved_file(path)
+    for place in ("state.bin.unusable", "state.bin.unusable.1", "state.bin.unusable.2"):
+        (tmp_path / place).mkdir()
+    _killed_start(path)
+    _killed_start(path)
+    import anyio
+
+    for _ in range(2):
+        with capture_logs() as logs:
+            saver = _saver(path)
+            saver.load()
+            anyio.run(saver.save)
+            saver.release()
+        (ignored,) = [line for line in logs if line["event"] == "sesd.state.ignored"]
+        assert ignored["log_level"] == "error"
+        assert ignored["kept_aside"] == "no"
+        assert "sesd.state.restored" not in [line["event"] for line in logs]
+        (refused,) = [line for line in logs if line["event"] == "sesd.state.save_refused"]
+        assert refused["log_level"] == "error"
+        assert "move" in refused["hint"]
+        assert saver.failed
+        assert path.read_bytes() == blob
+        assert (tmp_path / "state.bin.restoring").exists()
+    (tmp_path / "state.bin.unusable").rmdir()
+    assert "sesd.state.saved" in _saved_events(path)
+    assert (tmp_path / "state.bin.unusable").read_bytes() == blob
+
+
+def test_a_damaged_file_that_cannot_be_kept_aside_is_never_saved_over(tmp_path: Path) -> None:
+    """A damaged file that cannot be moved aside (its places taken by directories):
+    sesd starts empty and its saves leave the file as it was."""
+    path = tmp_path / "state.bin"
+    path.write_bytes(b"\xffdamaged")
+    for place in ("state.bin.unusable", "state.bin.unusable.1", "state.bin.unusable.2"):
+        (tmp_path / place).mkdir()
+    events = _saved_events(path)
+    assert "sesd.state.save_refused" in events
+    assert path.read_bytes() == b"\xffdamaged"
+
+
+def _saved_events(path: Path) -> list[str]:
+    import anyio
+
+    with capture_logs() as logs:
+        saver = _saver(path)
+        saver.load()
+        anyio.run(saver.save)
+        saver.release()
+    return [line["event"] for line in logs]

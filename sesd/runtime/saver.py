@@ -88,6 +88,8 @@ class StateSaver:
         #: Why there is no file until a save renames one (None: there is one, as found
         #: at start): what the error says the file holds, when no save did.
         self._absent: str | None = None
+        #: Why no save may replace the file this run (None: saves may).
+        self._untouchable: str | None = None
         #: The stop's last save came: no save after it (sesd.runtime.daemon's drain).
         self._ended = False
         #: The stop's last save did not finish in its time (its write left to its thread).
@@ -114,6 +116,7 @@ class StateSaver:
         clear_leftovers(path, self._log)
         found = read_at_start(path, self._ledger, self._evaluator, self._clock, self._log)
         self._absent, self._says_stopped = found.absent, found.says_stopped
+        self._untouchable = found.untouchable
 
     def release(self) -> None:
         """Let another sesd use the file (at the end of a run)."""
@@ -198,6 +201,14 @@ class StateSaver:
 
     async def _save(self, path: str, stopped: bool = False) -> None:
         now = self._clock()
+        if self._untouchable is not None:
+            # Each save said (and counted failed, for the save alert): not once, which
+            # a person reading the log at a later incident would not see.
+            self._log.error("sesd.state.save_refused", path=path, hint=self._untouchable)
+            self.failed = True
+            self.on_result(False, now)
+            self.on_saved()
+            return
         # An evaluation under way between its slices has stepped states whose alerts are
         # not queued yet: saved so, a firing would count as sent and be lost at a restart.
         self._evaluator.settle()

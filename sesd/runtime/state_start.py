@@ -48,6 +48,9 @@ class Found:
 
     absent: str | None = None
     says_stopped: bool = False
+    #: Why no save may replace the file this run (None: saves may): one not used that
+    #: could not be kept aside, the only copy of what it holds.
+    untouchable: str | None = None
 
 
 def unsavable(path: str) -> str | None:
@@ -195,16 +198,16 @@ def read_at_start(
     killed = _killed_restores(marker)
     if killed >= _KILLED_RESTORES and os.path.lexists(path):
         # Not read: what killed them (the OOM killer, say) would kill this one too.
-        fields, absent = _keep_aside(path)
-        with contextlib.suppress(OSError):
-            os.unlink(marker)
         reason = (
             f"the last {killed} starts were killed while they restored it (out of memory? "
             "a crash?): sesd would never start; alerts it had firing get no resolve "
             "from sesd (close them in their sinks by hand)"
         )
-        log.warning("sesd.state.ignored", path=path, reason=reason, **fields)
-        return Found(absent)
+        found = _ignored(log, path, reason)
+        if found.untouchable is None:  # kept: the next start skips it too until it is moved
+            with contextlib.suppress(OSError):
+                os.unlink(marker)
+        return found
     _mark(marker, killed + 1)
     try:
         with _stop_uncounted(marker, killed):
@@ -260,21 +263,18 @@ def _read(
     except StateError as exc:
         # Not readable by this user (a restore from a backup made as root, say): kept,
         # or the first save would replace it.
-        fields, absent = _keep_aside(path)
-        log.warning("sesd.state.ignored", path=path, reason=str(exc), **fields)
-        return Found(absent)
+        return _ignored(log, path, str(exc))
     if blob is None:
         log.info("sesd.state.none_yet", path=path)
         return Found("none when sesd started")
     try:
         restored = restore(blob, ledger, evaluator, clock())
     except StateError as exc:
-        fields, absent = _keep_aside(path)
-        log.warning("sesd.state.ignored", path=path, reason=str(exc), **fields)
+        found = _ignored(log, path, str(exc))
         # Nothing in the file is loaded, so nothing will resolve these.
         _left_open(log, firing_in(blob), "these alerts were firing in the file sesd "
                    "could not use: resolve them in their sinks by hand")  # fmt: skip
-        return Found(absent)
+        return found
     unknown, stopped = restored.pop("unknown_rules"), restored.pop("stopped")
     log.info("sesd.state.restored", path=path, **restored)
     if stopped is False:
@@ -348,6 +348,22 @@ def _left_open(log: Any, rules: dict[str, list[str]], hint: str) -> None:
     """Firing alerts (rule -> labels) no resolve will come for, named for a person."""
     if rules:
         log.warning("sesd.state.rules_unknown", rules=rules, hint=hint)
+
+
+def _ignored(log: Any, path: str, reason: str) -> Found:
+    """The file, not used for ``reason``, kept aside and said. One that cannot be moved
+    is the only copy of what it holds: sesd starts empty and saves nothing over it this
+    run (alerting goes on; a failed save, each said), an error for a person to act on."""
+    fields, absent = _keep_aside(path)
+    if fields.get("kept_aside") != "no":
+        log.warning("sesd.state.ignored", path=path, reason=reason, **fields)
+        return Found(absent)
+    untouchable = (
+        f"the file sesd did not use could not be kept aside ({fields['error']}): no save "
+        f"replaces it this run; move it away (or free {path}.unusable) and restart sesd"
+    )
+    log.error("sesd.state.ignored", path=path, reason=reason, hint=untouchable, **fields)
+    return Found(untouchable=untouchable)
 
 
 def _keep_aside(path: str) -> tuple[dict[str, str], str | None]:
