@@ -23,8 +23,10 @@ import msgspec
 
 from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.rules import AlertState, Status, Transition
-from sesd.config import RuleConfig, rule_of, saved_rule
+from sesd.config import CANARY_METRICS, RuleConfig, rule_of, saved_rule
+from sesd.core.canary import CANARY_DOMAIN
 from sesd.core.ledger import Ledger
+from sesd.core.settings import CoreSettings
 from sesd.core.text import clean
 from sesd.io.files import read_plain, write_atomic
 
@@ -108,6 +110,7 @@ def restore(blob: bytes, ledger: Ledger, evaluator: Evaluator, now: float) -> di
         alerts = _alert_states(data["alerts"])
         rules, unknown = _rules(data.get("rules", {}), alerts, evaluator)
         known = {name: states for name, states in alerts.items() if name not in unknown}
+        dropped = _bounded(rules, known, ledger.settings)
         Evaluator(evaluator.config, evaluator.window_names).adopt(rules, _copied(known), now)
         saved_at = float(data["saved_at"])
     # Whatever a damaged file makes the readers raise: the file is refused, sesd starts.
@@ -130,6 +133,8 @@ def restore(blob: bytes, ledger: Ledger, evaluator: Evaluator, now: float) -> di
         # Rules neither the file nor the config describe: their firing alerts stay
         # open in the sinks that were sent them (a file from before rules were saved).
         "unknown_rules": {name: sorted(_firing(states)) for name, states in unknown.items()},
+        # Firing alerts past what their rule's scope holds (a hand-edited file): dropped.
+        "dropped": dropped,
         # Whether the stop's last save wrote it (None: a build that did not say).
         "stopped": data.get("stopped"),
     }
@@ -152,6 +157,45 @@ def _rules(
             else:
                 unknown[name] = states
     return rules, unknown
+
+
+def _ceiling(settings: CoreSettings) -> int:
+    """The most alert states one rule may restore: twice the labels every scope can
+    track (a label evicted while its alert fires keeps its state until it resolves),
+    with the named ones and the watched accounts. Far above what a real file holds;
+    a hand-edited or damaged one loads no more."""
+    tracked = settings.max_tracked + settings.tenants_max_tracked + settings.tags_max_tracked
+    named = len(settings.track) + len(settings.groups) + len(settings.tenants_track)
+    return 2 * (tracked + named + len(settings.watched)) + _SPARE_STATES
+
+
+#: Room in :func:`_ceiling` for what no setting counts (providers, `other`, `unknown`).
+_SPARE_STATES: Final = 256
+
+
+def _bounded(
+    rules: list[RuleConfig], states: dict[str, dict[str, AlertState]], settings: CoreSettings
+) -> dict[str, list[str]]:
+    """Drop from ``states`` what no rule's scope can hold: a canary rule's labels but its
+    one, and each rule's states past :func:`_ceiling` (firing ones kept first, then the
+    latest). The firing alerts dropped (rule -> labels, some named), for a person."""
+    ceiling, dropped = _ceiling(settings), {}
+    for rule in rules:
+        held = states.get(rule.name)
+        if not held:
+            continue
+        if rule.metric in CANARY_METRICS:
+            kept = {label: held[label] for label in held if label == CANARY_DOMAIN}
+        else:
+            ranked = sorted(
+                held.items(), key=lambda item: (item[1].status is not Status.FIRING, -item[1].since)
+            )
+            kept = dict(ranked[:ceiling])
+        gone = [clean(label) for label in _firing(held) if label not in kept]
+        if gone:
+            dropped[rule.name] = sorted(gone)[:_NAMED_FIRING]
+        states[rule.name] = kept
+    return dropped
 
 
 def _copied(alerts: dict[str, dict[str, AlertState]]) -> dict[str, dict[str, AlertState]]:
