@@ -24,12 +24,32 @@ max_tracked = 10
 [dimensions]
 max_tracked = 10
 [tenants]
+enabled = true
 max_tracked = 10
+[providers]
+enabled = true
 [[alerts.rules]]
 name = "r"
 metric = "delay_ratio"
 window = "5m"
 above = 0.2
+[[alerts.rules]]
+name = "by-provider"
+metric = "delay_ratio"
+window = "5m"
+above = 0.2
+providers = ["*"]
+[[alerts.rules]]
+name = "by-tenant"
+metric = "tenant_sending_paused"
+window = "5m"
+above = 0
+tenants = ["*"]
+[[alerts.rules]]
+name = "paused"
+metric = "sending_paused"
+window = "5m"
+above = 0
 [[alerts.rules]]
 name = "canary-missing"
 metric = "canary_missing"
@@ -82,3 +102,30 @@ def test_the_labels_sesd_writes_survive_a_restore(tmp_path: Path) -> None:
     states = _restored(tmp_path, 3)
     assert {"a.example", "junk-0.example", "junk-2.example"} <= set(states["r"])
     assert states["canary-missing"]["canary"].status is Status.FIRING
+
+
+#: A label of each scope as sesd writes it: a provider, a tenant, an (account, region).
+WRITTEN = {"by-provider": "gmail", "by-tenant": "shop-eu", "paused": "default/us-east-1"}
+
+
+def test_each_scope_s_labels_survive_a_restore(tmp_path: Path) -> None:
+    """A firing alert on a provider, a tenant and an (account, region), as sesd writes
+    their labels, next to 20,000 labels added by hand on each rule: each is restored,
+    firing."""
+    config = parse_config(CONFIG)
+    pipeline = Pipeline(core_settings(config))
+    evaluator = Evaluator(config.alerts, ["5m", "15m"])
+    for rule, label in WRITTEN.items():
+        evaluator.states[rule][label] = AlertState(Status.FIRING, f.T0, f.T0, 1, None, True)
+    data = msgspec.msgpack.decode(snapshot(pipeline.ledger, evaluator, f.T0 + 1, []))
+    for rule, label in WRITTEN.items():
+        saved = data["alerts"][rule]
+        for n in range(20_000):
+            saved[f"junk-{n}"] = [Status.PENDING.value, f.T0 - n, *saved[label][2:]]
+    path = tmp_path / "state.bin"
+    write_state(str(path), msgspec.msgpack.encode(data))
+    after = Evaluator(config.alerts, ["5m", "15m"])
+    restore(path.read_bytes(), Pipeline(core_settings(config)).ledger, after, f.T0 + 2)
+    for rule, label in WRITTEN.items():
+        assert after.states[rule][label].status is Status.FIRING, rule
+        assert len(after.states[rule]) <= 1000, rule
