@@ -111,7 +111,7 @@ WRITTEN = {"by-provider": "gmail", "by-tenant": "shop-eu", "paused": "default/us
 def test_each_scope_s_labels_survive_a_restore(tmp_path: Path) -> None:
     """A firing alert on a provider, a tenant and an (account, region), as sesd writes
     their labels, next to 20,000 labels added by hand on each rule: each is restored,
-    firing."""
+    firing; the account rule holds no label that is not an (account, region)."""
     config = parse_config(CONFIG)
     pipeline = Pipeline(core_settings(config))
     evaluator = Evaluator(config.alerts, ["5m", "15m"])
@@ -129,3 +129,5 @@ def test_each_scope_s_labels_survive_a_restore(tmp_path: Path) -> None:
     for rule, label in WRITTEN.items():
         assert after.states[rule][label].status is Status.FIRING, rule
         assert len(after.states[rule]) <= 1000, rule
+    # Not one of the junk labels reads as an (account, region).
+    assert list(after.states["paused"]) == ["default/us-east-1"]

@@ -23,7 +23,7 @@ import msgspec
 
 from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.rules import AlertState, Status, Transition
-from sesd.config import CANARY_METRICS, RuleConfig, rule_of, saved_rule
+from sesd.config import ACCOUNT_METRICS, CANARY_METRICS, RuleConfig, rule_of, saved_rule
 from sesd.core.canary import CANARY_DOMAIN
 from sesd.core.ledger import Ledger
 from sesd.core.settings import CoreSettings
@@ -177,25 +177,34 @@ def _bounded(
     rules: list[RuleConfig], states: dict[str, dict[str, AlertState]], settings: CoreSettings
 ) -> dict[str, list[str]]:
     """Drop from ``states`` what no rule's scope can hold: a canary rule's labels but its
-    one, and each rule's states past :func:`_ceiling` (firing ones kept first, then the
-    latest). The firing alerts dropped (rule -> labels, some named), for a person."""
+    one, an account rule's not ``ACCOUNT/REGION``, and each rule's states past
+    :func:`_ceiling` (firing ones kept first, then the latest). The firing alerts
+    dropped (rule -> labels, some named), for a person."""
     ceiling, dropped = _ceiling(settings), {}
     for rule in rules:
         held = states.get(rule.name)
         if not held:
             continue
+        admitted: Iterable[tuple[str, AlertState]] = held.items()
         if rule.metric in CANARY_METRICS:
-            kept = {label: held[label] for label in held if label == CANARY_DOMAIN}
-        else:
-            ranked = sorted(
-                held.items(), key=lambda item: (item[1].status is not Status.FIRING, -item[1].since)
-            )
-            kept = dict(ranked[:ceiling])
+            admitted = [(label, state) for label, state in admitted if label == CANARY_DOMAIN]
+        elif rule.metric in ACCOUNT_METRICS:
+            admitted = [(label, state) for label, state in admitted if _account(label)]
+        ranked = sorted(
+            admitted, key=lambda item: (item[1].status is not Status.FIRING, -item[1].since)
+        )
+        kept = states[rule.name] = dict(ranked[:ceiling])
         gone = [clean(label) for label in _firing(held) if label not in kept]
         if gone:
             dropped[rule.name] = sorted(gone)[:_NAMED_FIRING]
-        states[rule.name] = kept
     return dropped
+
+
+def _account(label: str) -> bool:
+    """Whether ``label`` reads as an account rule's (``ACCOUNT/REGION``, as
+    sesd.alerting.windowless writes it)."""
+    account, slash, region = label.partition("/")
+    return bool(account and slash and region)
 
 
 def _copied(alerts: dict[str, dict[str, AlertState]]) -> dict[str, dict[str, AlertState]]:
