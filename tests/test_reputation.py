@@ -496,6 +496,29 @@ def test_failed_polls_count_per_api_and_error_and_a_target_has_one_status() -> N
     assert accounts.status == {target: status}
 
 
+def test_a_reload_keeps_the_failed_polls_of_a_target_still_configured() -> None:
+    """A reload forgets what SES said of a target it removed, and its failed polls; a
+    target still configured keeps its status, its failed polls (the counters must not
+    step back: a rate over them would read as a reset) and the APIs it calls (their
+    series stay exported at 0 until a first failure)."""
+    from sesd.core.accounts import Accounts
+
+    accounts = Accounts()
+    kept, dropped = ("prod", "eu-west-1"), ("prod", "us-east-1")
+    for target in (kept, dropped):
+        accounts.record(target).sending_enabled = True
+        accounts.calling(target, "GetAccount")
+        accounts.calling(target, "GetMetricData")
+        accounts.failed(target, "GetAccount", "Throttling")
+    accounts.watch({kept, ("other", "eu-west-1")})
+    assert list(accounts.status) == [kept]
+    assert accounts.errors == {("prod", "eu-west-1", "GetAccount", "Throttling"): 1}
+    assert accounts.asked == {
+        ("prod", "eu-west-1", "GetAccount"),
+        ("prod", "eu-west-1", "GetMetricData"),
+    }
+
+
 def test_regions_identity_arns_name_are_bounded_in_length_and_number() -> None:
     """An identity ARN's region is a stranger's text as far as sesd knows (whoever may
     write to the queue; a replay of strangers' files): a name no AWS region has the
