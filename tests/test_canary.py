@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from botocore.exceptions import (
     ClientError,
@@ -541,6 +543,82 @@ def test_a_canary_in_flight_across_a_step_back_is_missing_on_time() -> None:
     fresh.stepped(-3600)
     assert fresh.missing(T0 - 3000 + 119) == []
     assert [c.message_id for c in fresh.missing(T0 - 3000 + 121)] == ["m-1"]
+
+
+def test_every_time_the_canary_keeps_moves_with_each_step_of_the_clock() -> None:
+    """Two steps of the wall clock (ten minutes ahead, then one back): each time kept on
+    that clock (a canary's call, its Send and its Delivery, the restore, the last event
+    on the queue, another sesd's canary) moves by both, a time not known stays unknown,
+    and ``shifted`` adds the steps up for a call under way across them."""
+    tracker = Pipeline(core_settings(parse_config(CANARY))).ledger.canary
+    rows: list[list[object]] = [
+        [T0, 0.1, "m-1", "", T0 + 1, T0 + 2, "delivery", 0.5, 0.4],
+        [T0 + 60, 0.1, "m-2", "", T0 + 61, None, "", None, None],
+        [T0 + 120, 0.1, "m-3", "", None, None, "", None, None],
+    ]
+    tracker.restore(rows, T0 + 130)
+    tracker.last_event_at, tracker.foreign_at = T0 + 131, T0 + 132
+    tracker.stepped(600)
+    tracker.stepped(-60)
+    assert tracker.shifted == 540
+    assert [(c.sent_at, c.accepted_at, c.done_at) for c in tracker.canaries] == [
+        (T0 + 540, T0 + 541, T0 + 542),
+        (T0 + 600, T0 + 601, None),
+        (T0 + 660, None, None),
+    ]
+    assert (tracker.restored_at, tracker.last_event_at, tracker.foreign_at) == (
+        T0 + 670,
+        T0 + 671,
+        T0 + 672,
+    )
+
+
+def test_a_failed_call_s_error_code_is_kept_to_64_characters() -> None:
+    """SES's error code on a failed call goes into the stage text of every sink: the
+    tracker keeps at most 64 characters of it, whoever calls it."""
+    tracker = Pipeline(core_settings(parse_config(CANARY))).ledger.canary
+    assert tracker.failed("refused", T0, 0.1, "E" * 100).code == "E" * 64
+
+
+def test_the_stage_s_boundaries_of_the_window_and_of_the_canary_s_call() -> None:
+    """Another sesd's canary heard exactly a window ago is out of the window (the stage
+    no longer doubts); an event on the queue at the very time a canary was sent is no
+    sign that events arrive after it, one a second later is."""
+    pipeline = Pipeline(core_settings(parse_config(CANARY)))
+    tracker = pipeline.ledger.canary
+    tracker.sent("m-1", T0 + 150, 0.1)
+    now, window = T0 + 300, 200.0
+    tracker.foreign_at, tracker.foreign_from = T0 + 101, "host-2"
+    assert tracker.stage("canary_missing", now, window).startswith("unsure: canary events")
+    tracker.foreign_at = T0 + 100
+    pipeline.feed(f.sns(f.delivery(["a@gmail.com"], at=T0 + 149)), "events", T0 + 150)
+    assert tracker.stage("canary_missing", now, window).startswith(
+        "event pipeline (nothing has arrived on queue events since 2027-01-15 08:02:30Z"
+    )
+    pipeline.feed(f.sns(f.delivery(["b@gmail.com"], at=T0 + 150)), "events", T0 + 151)
+    assert tracker.stage("canary_missing", now, window).startswith("inside SES, or the")
+
+
+def test_a_canary_back_before_it_was_sent_on_a_stepped_clock_shows_no_time_taken(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The clock stepped back while a canary was under way: its Delivery arrives before
+    the time its call began, so the pipeline and the whole path show 0.00s. The time
+    named is UTC (it ends in Z) in whatever zone the host is set to."""
+    monkeypatch.setenv("TZ", "JST-9")
+    time.tzset()
+    try:
+        pipeline = Pipeline(core_settings(parse_config(CANARY)))
+        tracker = pipeline.ledger.canary
+        tracker.sent("m-1", T0, 0.2)
+        pipeline.feed(canary_event("delivery", "m-1", T0 - 6), "events", T0 - 5, T0 - 5)
+        assert tracker.notes() == [
+            "last canary back (2027-01-15 08:00:00Z): API call 0.20s, inside SES 1.20s, "
+            "event pipeline 0.00s, end to end 0.00s"
+        ]
+    finally:
+        monkeypatch.undo()
+        time.tzset()
 
 
 def test_a_canary_in_flight_at_a_stop_gets_its_deadline_from_the_restart() -> None:
