@@ -621,6 +621,25 @@ def test_a_canary_back_before_it_was_sent_on_a_stepped_clock_shows_no_time_taken
         time.tzset()
 
 
+def test_a_refused_call_exactly_a_window_ago_is_out_of_the_window() -> None:
+    """A refused call is missing at once, but only in windows it was made in: one made
+    exactly a window ago is not counted."""
+    tracker = Pipeline(core_settings(parse_config(CANARY))).ledger.canary
+    tracker.failed("refused", T0, 0.1, "MessageRejected")
+    assert tracker.measure("canary_missing", 100, T0 + 99) == (1.0, 1)
+    assert tracker.measure("canary_missing", 100, T0 + 100) == (0.0, 0)
+
+
+def test_only_the_restored_canaries_get_their_deadline_from_the_restore() -> None:
+    """A canary sent after a restore, on a clock that went back a second since (too
+    little to count as a step), has its deadline from its own call, not the restore."""
+    tracker = Pipeline(core_settings(parse_config(CANARY))).ledger.canary
+    tracker.restore([[T0, 0.1, "m-1", "", None, None, "", None, None]], T0 + 600)
+    tracker.sent("m-2", T0 + 599, 0.1)
+    assert [c.message_id for c in tracker.missing(T0 + 599 + 121)] == ["m-2"]
+    assert [c.message_id for c in tracker.missing(T0 + 721)] == ["m-1", "m-2"]
+
+
 def test_a_canary_in_flight_at_a_stop_gets_its_deadline_from_the_restart() -> None:
     """A canary sent just before a stop of ten minutes: its events may wait on the queue
     sesd has not read yet, so it is not missing at the restart; it is once ``deadline``
