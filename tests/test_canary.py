@@ -616,6 +616,8 @@ def test_a_canary_back_before_it_was_sent_on_a_stepped_clock_shows_no_time_taken
             "last canary back (2027-01-15 08:00:00Z): API call 0.20s, inside SES 1.20s, "
             "event pipeline 0.00s, end to end 0.00s"
         ]
+        assert tracker.figures.end_to_end.sum == tracker.figures.pipeline.sum == 0
+        assert tracker.figures.end_to_end.counts[0] == 1
     finally:
         monkeypatch.undo()
         time.tzset()
@@ -721,6 +723,17 @@ def test_a_skewed_clock_is_not_read_as_pipeline_time() -> None:
     pipeline.feed(canary_event("delivery", "m-1", T0 - 30), "events", T0 + 2, T0 + 2)
     assert canary.pipeline_seconds == pytest.approx(0.6)
     assert canary.end_to_end_seconds == pytest.approx(2.0)
+
+
+def test_a_skewed_clock_is_not_read_as_pipeline_time_for_a_bounce_either() -> None:
+    """A Bounce has no time inside SES: the path leaves the pipeline what the call did
+    not take (1.8 s of the 2 s), with SES's clock 10 s behind."""
+    pipeline = Pipeline(core_settings(parse_config(CANARY)))
+    tracker = pipeline.ledger.canary
+    canary = tracker.sent("m-1", T0, 0.2)
+    pipeline.feed(canary_event("bounce", "m-1", T0 - 10), "events", T0 + 2, T0 + 2)
+    assert canary.ses_seconds is None
+    assert canary.pipeline_seconds == pytest.approx(1.8)
 
 
 def test_a_failed_call_keeps_ses_s_error_code_and_nothing_else() -> None:
