@@ -495,6 +495,22 @@ def test_canaries_are_remembered_up_to_a_bound_and_the_oldest_is_forgotten() -> 
     assert tracker.events == {"unmatched": 1, "matched": 1}
 
 
+def test_a_failed_call_at_the_bound_goes_and_only_the_oldest_id_with_each() -> None:
+    """The oldest canary, a failed call (no id), goes at the bound without a trace;
+    then each canary past the bound forgets the oldest one's id, and no other: the
+    next ones' events still match."""
+    pipeline = Pipeline(core_settings(parse_config(CANARY)))
+    tracker = pipeline.ledger.canary
+    tracker.failed("refused", T0, 0.1, "MessageRejected")
+    for i in range(1, 2050):
+        tracker.sent(f"m-{i}", T0 + i, 0.1)
+    assert [c.message_id for c in list(tracker.canaries)[:2]] == ["m-2", "m-3"]
+    for message_id in ("m-1", "m-2", "m-3"):
+        event = canary_event("delivery", message_id, T0 + 3000)
+        pipeline.feed(event, "events", T0 + 3001, T0 + 3001)
+    assert tracker.events == {"unmatched": 1, "matched": 2}
+
+
 def test_the_last_canary_back_is_the_newest_sent_also_after_a_restart() -> None:
     """Two canaries sent in the same second come back: the later one to come back is
     the last; a restore keeps the newest by sending time, ties to the later row."""
