@@ -21,7 +21,8 @@ from sesd.alerting.rules import Status, Transition
 from sesd.alerting.silences import Silence, SilenceSet
 from sesd.canary.sender import CanarySender, error_reason, shown_code
 from sesd.config import ConfigError, core_settings, parse_config
-from sesd.core.canary import CANARY_DOMAIN, CANARY_TAG
+from sesd.core.canary import CANARY_DOMAIN, CANARY_TAG, CanaryTracker
+from sesd.core.decode import Event, decode_body
 from sesd.core.events import EVENT_TYPE_INDEX
 from sesd.core.pipeline import Pipeline
 from sesd.runtime.state import restore, snapshot
@@ -637,6 +638,22 @@ def test_a_canary_back_before_it_was_sent_on_a_stepped_clock_shows_no_time_taken
     finally:
         monkeypatch.undo()
         time.tzset()
+
+
+def test_a_tracker_made_alone_keeps_its_deadline_and_queue() -> None:
+    """The tracker's own deadline and queue, without a ledger to set them again: a
+    canary is missing past the deadline, and only its queue's events show the pipeline
+    alive."""
+    tracker = CanaryTracker(60.0, "events")
+    tracker.sent("m-1", T0, 0.1)
+    assert tracker.missing(T0 + 60) == []
+    assert [c.message_id for c in tracker.missing(T0 + 61)] == ["m-1"]
+    event = decode_body(f.sns(f.delivery(["a@gmail.com"])))
+    assert isinstance(event, Event)
+    tracker.arrived(event, "other", T0 + 30)
+    assert tracker.last_event_at is None
+    tracker.arrived(event, "events", T0 + 31)
+    assert tracker.last_event_at == T0 + 31
 
 
 def test_a_refused_call_exactly_a_window_ago_is_out_of_the_window() -> None:
