@@ -92,6 +92,19 @@ def test_a_restore_after_max_entries_was_lowered_keeps_the_newest_within_it() ->
         assert len(lowered) <= 100
 
 
+def test_the_smallest_bound_is_never_passed() -> None:
+    """max_entries 2 (or 3): a generation holds one key, closed at the next key added
+    (the first key only starts it): never more than two keys kept, the oldest forgotten
+    first."""
+    for entries in (2, 3):
+        seen = DuplicateFilter(horizon=3600, max_entries=entries)
+        for key in (1, 2, 3):
+            assert not seen.seen(key, 0)
+            assert len(seen) <= 2
+        assert seen.seen(3, 0)
+        assert not seen.seen(1, 0)
+
+
 def _delivery_delays(pipeline: Pipeline, domain: str) -> int:
     return pipeline.ledger.by_domain.recipients[domain][EVENT_TYPE_INDEX["delivery_delay"]]
 
