@@ -642,8 +642,8 @@ def test_a_canary_back_before_it_was_sent_on_a_stepped_clock_shows_no_time_taken
 
 def test_a_tracker_made_alone_keeps_its_deadline_and_queue() -> None:
     """The tracker's own deadline and queue, without a ledger to set them again: a
-    canary is missing past the deadline, and only its queue's events show the pipeline
-    alive."""
+    canary is missing past the deadline, only its queue's events show the pipeline
+    alive, and an event of one of its canaries is known by its id alone."""
     tracker = CanaryTracker(60.0, "events")
     tracker.sent("m-1", T0, 0.1)
     assert tracker.missing(T0 + 60) == []
@@ -652,8 +652,12 @@ def test_a_tracker_made_alone_keeps_its_deadline_and_queue() -> None:
     assert isinstance(event, Event)
     tracker.arrived(event, "other", T0 + 30)
     assert tracker.last_event_at is None
-    tracker.arrived(event, "events", T0 + 31)
+    assert not tracker.arrived(event, "events", T0 + 31)
     assert tracker.last_event_at == T0 + 31
+    # One of ours by its id, though its tags were lost on the way.
+    ours = decode_body(f.sns(f.delivery(["a@gmail.com"], message_id="m-1")))
+    assert isinstance(ours, Event)
+    assert tracker.arrived(ours, "events", T0 + 32)
 
 
 def test_a_refused_call_exactly_a_window_ago_is_out_of_the_window() -> None:

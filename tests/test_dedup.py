@@ -95,7 +95,7 @@ def test_a_restore_after_max_entries_was_lowered_keeps_the_newest_within_it() ->
 def test_the_smallest_bound_is_never_passed() -> None:
     """max_entries 2 (or 3): a generation holds one key, closed at the next key added
     (the first key only starts it): never more than two keys kept, the oldest forgotten
-    first."""
+    first. With 5, two keys a generation: never more than four."""
     for entries in (2, 3):
         seen = DuplicateFilter(horizon=3600, max_entries=entries)
         for key in (1, 2, 3):
@@ -103,6 +103,10 @@ def test_the_smallest_bound_is_never_passed() -> None:
             assert len(seen) <= 2
         assert seen.seen(3, 0)
         assert not seen.seen(1, 0)
+    seen = DuplicateFilter(horizon=3600, max_entries=5)
+    for key in range(10):
+        assert not seen.seen(key, 0)
+        assert len(seen) <= 4
 
 
 def _delivery_delays(pipeline: Pipeline, domain: str) -> int:
