@@ -19,19 +19,26 @@ from tests.test_routing import RULE, T
 from tests.test_rules import feed_spike
 
 
-async def test_a_deleted_queue_resolves_nothing_while_its_alert_fires(sqs: Any) -> None:
-    url, _ = await make_queue(sqs)
-    config = parse_config(f'[[queues]]\nurl = "{url}"\nname = "q"\n' + RULE)
+def _firing(url: str, queue: str = "") -> tuple[Daemon, list[float], list[float]]:
+    """A daemon reading the queue at ``url`` (``queue``: more of its settings) whose
+    delay rule fires for a.example, and its wall and monotonic clocks to move."""
+    config = parse_config(f'[[queues]]\nurl = "{url}"\nname = "q"\n{queue}' + RULE)
     wall, mono = [T], [1000.0]
     daemon = Daemon(config, clock=lambda: wall[0], monotonic=lambda: mono[0])
     feed_spike(daemon.pipeline, "a.example", T, 5, 5)
     daemon.alerting.evaluate()
-    state = daemon.alerting.evaluator.states["delays"]["a.example"]
-    assert state.status is Status.FIRING
-    await sqs.delete_queue(QueueUrl=url)  # someone deletes it (or revokes sqs:ReceiveMessage)
-    poller = QueuePoller(
-        sqs,
-        config.queues[0],
+    return daemon, wall, mono
+
+
+def _status(daemon: Daemon) -> Status:
+    return daemon.alerting.evaluator.states["delays"]["a.example"].status
+
+
+def _reading(client: Any, daemon: Daemon) -> QueuePoller:
+    """The real poller of the daemon's queue, wired to its pipeline, health and clocks."""
+    return QueuePoller(
+        client,
+        daemon.config.queues[0],
         pipeline=daemon.pipeline,
         metrics=daemon.metrics,
         health=daemon.health,
@@ -42,12 +49,19 @@ async def test_a_deleted_queue_resolves_nothing_while_its_alert_fires(sqs: Any) 
         monotonic=daemon.monotonic,
         in_flight=daemon.in_flight,
     )
+
+
+async def test_a_deleted_queue_resolves_nothing_while_its_alert_fires(sqs: Any) -> None:
+    url, _ = await make_queue(sqs)
+    daemon, wall, mono = _firing(url)
+    assert _status(daemon) is Status.FIRING
+    await sqs.delete_queue(QueueUrl=url)  # someone deletes it (or revokes sqs:ReceiveMessage)
+    poller = _reading(sqs, daemon)
     assert await poller._receive() is None
     wall[0] += 900  # 15 minutes of an unreadable queue; the 5m window is empty
     mono[0] += 900
     daemon.alerting.evaluate()
-    status = daemon.alerting.evaluator.states["delays"]["a.example"].status
-    assert status is Status.FIRING
+    assert _status(daemon) is Status.FIRING
 
 
 async def test_a_queue_whose_receive_hangs_resolves_nothing_while_its_alert_fires(
@@ -59,33 +73,17 @@ async def test_a_queue_whose_receive_hangs_resolves_nothing_while_its_alert_fire
     after the queue answers again (the events of the hang come in late): the hold of a
     queue whose receives fail."""
     url, _ = await make_queue(sqs)
-    config = parse_config(f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 0\n' + RULE)
-    wall, mono = [T], [1000.0]
-    daemon = Daemon(config, clock=lambda: wall[0], monotonic=lambda: mono[0])
-    feed_spike(daemon.pipeline, "a.example", T, 5, 5)
-    daemon.alerting.evaluate()
+    daemon, wall, mono = _firing(url, "wait_time_seconds = 0\n")
 
     def status() -> Status:
-        return daemon.alerting.evaluator.states["delays"]["a.example"].status
+        return _status(daemon)
 
     assert status() is Status.FIRING
     async with (
         Proxy(local_sqs.port) as proxy,
         aws_client("sqs", proxy, sqs_config(1, receive=True)) as client,  # sesd's receiver
     ):
-        poller = QueuePoller(
-            client,
-            config.queues[0],
-            pipeline=daemon.pipeline,
-            metrics=daemon.metrics,
-            health=daemon.health,
-            changes=daemon.changes,
-            stopping=daemon.stopping,
-            delete_invalid=False,
-            clock=daemon.clock,
-            monotonic=daemon.monotonic,
-            in_flight=daemon.in_flight,
-        )
+        poller = _reading(client, daemon)
         assert await poller._receive() == []  # answered: the queue is read
         proxy.stall()
         hung: list[object] = []
@@ -128,31 +126,16 @@ async def test_a_clock_step_back_after_an_unread_queue_holds_resolves_a_window_o
     as after any step: the hold set on the old clock, a day ahead of the new one, would
     keep every empty window from resolving for a day."""
     url, _ = await make_queue(sqs)
-    config = parse_config(f'[[queues]]\nurl = "{url}"\nname = "q"\n' + RULE)
-    wall, mono = [T], [1000.0]
-    daemon = Daemon(config, clock=lambda: wall[0], monotonic=lambda: mono[0])
-    feed_spike(daemon.pipeline, "a.example", T, 5, 5)
-    daemon.alerting.evaluate()
+    # Short polls: each receive of the empty queue answers at once, not in 20 s.
+    daemon, wall, mono = _firing(url, "wait_time_seconds = 0\n")
 
     def status() -> Status:
-        return daemon.alerting.evaluator.states["delays"]["a.example"].status
+        return _status(daemon)
 
     assert status() is Status.FIRING
     attributes = await sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])
     await sqs.delete_queue(QueueUrl=url)
-    poller = QueuePoller(
-        sqs,
-        config.queues[0],
-        pipeline=daemon.pipeline,
-        metrics=daemon.metrics,
-        health=daemon.health,
-        changes=daemon.changes,
-        stopping=daemon.stopping,
-        delete_invalid=False,
-        clock=daemon.clock,
-        monotonic=daemon.monotonic,
-        in_flight=daemon.in_flight,
-    )
+    poller = _reading(sqs, daemon)
     assert await poller._receive() is None
     wall[0] += 120
     mono[0] += 120
