@@ -645,13 +645,7 @@ def test_a_file_saved_ahead_of_the_clock_resolves_nothing_until_the_clock_reache
     within a window of the start nor after, nor after a queue unread at boot holds
     resolves for a window of its own; once the clock is past the save time, a
     window without data resolves it as it would after any start."""
-    config = parse_config(RULES)
-    pipeline = Pipeline(core_settings(config))
-    evaluator = Evaluator(config.alerts, ["5m", "15m", "1h"])
-    for i in range(6):
-        pipeline.feed(f.raw(f.delay([f"d{i}@a.example"])), "q", f.T0)
-    assert evaluator.evaluate(pipeline.ledger, f.T0)
-    blob = snapshot(pipeline.ledger, evaluator, f.T0)
+    config, blob = _spiked_blob()
     fresh = Pipeline(core_settings(config))
     fresh_evaluator = Evaluator(config.alerts, ["5m", "15m", "1h"])
     behind = f.T0 - 3600
@@ -672,13 +666,7 @@ def test_a_file_saved_a_day_ahead_holds_resolves_no_longer_than_its_widest_windo
     NTP yet): its events will not come into a window for a day, so the hold on
     resolves reaches no further than the widest window, then a window of the rule's
     own, as README says; a day's hold would keep an incident long over open."""
-    config = parse_config(RULES)
-    pipeline = Pipeline(core_settings(config))
-    evaluator = Evaluator(config.alerts, ["5m", "15m", "1h"])
-    for i in range(6):
-        pipeline.feed(f.raw(f.delay([f"d{i}@a.example"])), "q", f.T0)
-    assert evaluator.evaluate(pipeline.ledger, f.T0)
-    blob = snapshot(pipeline.ledger, evaluator, f.T0)
+    config, blob = _spiked_blob()
     fresh = Pipeline(core_settings(config))
     fresh_evaluator = Evaluator(config.alerts, ["5m", "15m", "1h"])
     behind = f.T0 - 86400
