@@ -345,32 +345,29 @@ async def test_a_wall_clock_step_ahead_does_not_make_canaries_in_flight_missing(
         mono[0] += 1
         daemon.pipeline.apply(delivered, "q", daemon.clock())
         assert canary.end_to_end_seconds == pytest.approx(2.0)
+
+        async def send_across_a_step(reply: Reply) -> None:
+            """One send held by SES (``reply``) while the clock steps an hour ahead."""
+            fake.script(reply)
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(sender.send_once)
+                with anyio.fail_after(10):
+                    await fake.wait_for(lambda s: s.held == 1)
+                wall[0] += 3600 + 1
+                mono[0] += 1
+                daemon.clock()
+                fake.release()
+
         # A step found while a call is under way (the SDK's own signing reads no clock
         # of sesd's): the call began before it, on the old time.
-        fake.script(Reply(hold=True))
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(sender.send_once)
-            with anyio.fail_after(10):
-                await fake.wait_for(lambda s: s.held == 1)
-            wall[0] += 3600 + 1
-            mono[0] += 1
-            daemon.clock()
-            fake.release()
+        await send_across_a_step(Reply(hold=True))
         wall[0] += 1
         mono[0] += 1
         assert tracker.canaries[-1].sent_at == pytest.approx(wall[0] - 2)
         assert tracker.missing(daemon.clock()) == []
         # A call that fails across a step (SES refuses it after the step) is a failure of
         # the new time too: on the old one, an hour back, no window would count it.
-        fake.script(Reply(status=400, hold=True))
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(sender.send_once)
-            with anyio.fail_after(10):
-                await fake.wait_for(lambda s: s.held == 1)
-            wall[0] += 3600 + 1
-            mono[0] += 1
-            daemon.clock()
-            fake.release()
+        await send_across_a_step(Reply(status=400, hold=True))
         failed = tracker.canaries[-1]
         assert failed.error == "rejected"  # SES's MessageRejected
         assert failed.sent_at == pytest.approx(wall[0] - 1)
