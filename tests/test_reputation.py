@@ -560,24 +560,6 @@ def test_regions_identity_arns_name_are_bounded_in_length_and_number() -> None:
     assert queues.sends == 1 + (MAX_ARN_REGIONS + 50 - (MAX_ARN_REGIONS - 1))
 
 
-def test_an_account_rules_for_is_held_at_a_tick_a_tenth_of_a_tick_early() -> None:
-    """Evaluations every 5 s on a wall clock slewed 1% slow read 4.95 s apart: a paused
-    account whose rule has ``for = "10s"`` fires at the tick that reads 9.9 s after it
-    began pending, as a rule on windows does, not one tick late."""
-    config = parse_config(
-        '[alerts]\nevaluate_every = "5s"\n'
-        '[[alerts.rules]]\nname = "paused"\nmetric = "sending_paused"\nwindow = "5m"\n'
-        'for = "10s"\nabove = 0\n'
-    )
-    pipeline = Pipeline(core_settings(config))
-    evaluator = Evaluator(config.alerts, [s.name for s in pipeline.ledger.specs])
-    pipeline.ledger.accounts.record(("222", "eu-west-1")).sending_enabled = False
-    assert evaluator.evaluate(pipeline.ledger, NOW) == []
-    assert evaluator.evaluate(pipeline.ledger, NOW + 4.95) == []
-    (alert,) = evaluator.evaluate(pipeline.ledger, NOW + 9.9)
-    assert (alert.kind.value, alert.domain, alert.at) == ("firing", "222/eu-west-1", NOW + 9.9)
-
-
 def test_a_restored_account_status_is_cleaned_and_starts_its_tenant_walk_over() -> None:
     """A state file (an older build's, or edited by hand) whose enforcement word holds
     a terminal escape and runs past 64 characters: restored, the word is escaped and cut

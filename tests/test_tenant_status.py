@@ -539,28 +539,6 @@ def test_a_restored_heard_list_is_trimmed_to_its_bound() -> None:
     assert (first, last) == (f"K{1000 - MAX_FINDINGS + 1}", "[address]")
 
 
-def test_a_tenant_rules_for_is_held_at_a_tick_a_tenth_of_a_tick_early() -> None:
-    """Evaluations every 5 s on a wall clock slewed 1% slow read 4.95 s apart: a paused
-    tenant whose rule has ``for = "10s"`` fires at the tick that reads 9.9 s after it
-    began pending, as a rule on windows does, not one tick late."""
-    from sesd.alerting.evaluator import Evaluator
-    from sesd.config import core_settings, parse_config
-    from sesd.core.pipeline import Pipeline
-
-    config = parse_config(
-        '[tenants]\nenabled = true\n[alerts]\nevaluate_every = "5s"\n'
-        '[[alerts.rules]]\nname = "tenant-paused"\nmetric = "tenant_sending_paused"\n'
-        'window = "5m"\nfor = "10s"\nabove = 0\ntenants = ["acme"]\n'
-    )
-    pipeline = Pipeline(core_settings(config))
-    evaluator = Evaluator(config.alerts, [s.name for s in pipeline.ledger.specs])
-    pipeline.ledger.tenant_status.apply(_status("acme", "DISABLED"))
-    assert evaluator.evaluate(pipeline.ledger, T) == []
-    assert evaluator.evaluate(pipeline.ledger, T + 4.95) == []
-    (alert,) = evaluator.evaluate(pipeline.ledger, T + 9.9)
-    assert (alert.kind.value, alert.domain, alert.at) == ("firing", "acme", T + 9.9)
-
-
 def test_a_findings_list_gives_way_by_type_to_an_event_heard_after_it_began() -> None:
     """A list of open findings read from T on: a bounce finding an event opened after T
     (HIGH) stands over the list's older word on it; the complaint finding an event
