@@ -77,11 +77,7 @@ def test_starts_killed_while_restoring_end_in_the_file_kept_aside(tmp_path: Path
     path = tmp_path / "state.bin"
     blob = _saved_file(path)
     _killed_start(path)
-    with capture_logs() as logs:
-        saver = _saver(path)
-        saver.load()
-        saver.release()
-    assert "sesd.state.restored" in [line["event"] for line in logs]
+    assert "sesd.state.restored" in _restored(path)
     _killed_start(path)
     _killed_start(path)
     with capture_logs() as logs:
@@ -93,11 +89,7 @@ def test_starts_killed_while_restoring_end_in_the_file_kept_aside(tmp_path: Path
     assert ignored["kept_as"] == f"{path}.unusable"
     assert (tmp_path / "state.bin.unusable").read_bytes() == blob
     assert not path.exists()
-    with capture_logs() as logs:
-        saver = _saver(path)
-        saver.load()
-        saver.release()
-    assert [line["event"] for line in logs] == ["sesd.state.none_yet"]
+    assert _restored(path) == ["sesd.state.none_yet"]
 
 
 def test_a_restore_marker_that_is_no_file_does_not_stop_the_start(tmp_path: Path) -> None:
@@ -106,11 +98,7 @@ def test_a_restore_marker_that_is_no_file_does_not_stop_the_start(tmp_path: Path
     path = tmp_path / "state.bin"
     _saved_file(path)
     (tmp_path / "state.bin.restoring").mkdir()
-    with capture_logs() as logs:
-        saver = _saver(path)
-        saver.load()
-        saver.release()
-    assert "sesd.state.restored" in [line["event"] for line in logs]
+    assert "sesd.state.restored" in _restored(path)
 
 
 def test_starts_stopped_by_sigterm_while_restoring_keep_the_file(tmp_path: Path) -> None:
@@ -124,11 +112,7 @@ def test_starts_stopped_by_sigterm_while_restoring_keep_the_file(tmp_path: Path)
     for _ in range(3):
         _killed_start(path, STOPPED, signal.SIGTERM)
     assert not (tmp_path / "state.bin.restoring").exists()
-    with capture_logs() as logs:
-        saver = _saver(path)
-        saver.load()
-        saver.release()
-    assert "sesd.state.restored" in [line["event"] for line in logs]
+    assert "sesd.state.restored" in _restored(path)
     assert not (tmp_path / "state.bin.unusable").exists()
 
 
@@ -144,15 +128,12 @@ def test_starts_stopped_then_killed_while_restoring_keep_the_file(tmp_path: Path
     for _ in range(3):
         _killed_start(path, STOPPED_THEN_KILLED)
     assert (tmp_path / "state.bin.restoring").read_bytes() == b"1"
-    with capture_logs() as logs:
-        saver = _saver(path)
-        saver.load()
-        saver.release()
-    assert "sesd.state.restored" in [line["event"] for line in logs]
+    assert "sesd.state.restored" in _restored(path)
     assert not (tmp_path / "state.bin.unusable").exists()
 
 
 def _restored(path: Path) -> list[str]:
+    """The events a start's load of ``path`` logs (then the lock let go)."""
     with capture_logs() as logs:
         saver = _saver(path)
         saver.load()
