@@ -74,18 +74,19 @@ class Zone(BaseResolver):  # type: ignore[misc]
 
 
 @contextmanager
-def dns_server(zone: Zone) -> Iterator[str]:
-    """Serve ``zone`` on a free loopback port; yields ``"127.0.0.1:PORT"``."""
-    port = free_port()
+def dns_server(zone: Zone, address: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+    """Serve ``zone`` on ``address`` and ``port`` (a free loopback port unless given;
+    53, what resolv.conf's servers listen on, needs root); yields ``"ADDRESS:PORT"``."""
+    port = port or free_port()
     server = DNSServer(
         zone,
-        address="127.0.0.1",
+        address=address,
         port=port,
         logger=_QUIET,
     )
     server.start_thread()
     try:
-        yield f"127.0.0.1:{port}"
+        yield f"{address}:{port}"
     finally:
         zone.release.set()
         server.stop()

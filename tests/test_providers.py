@@ -9,6 +9,7 @@ import itertools
 import json
 import socket
 from collections import Counter
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -535,18 +536,24 @@ async def test_without_a_resolver_configuration_a_prefetch_ends(tmp_path: Path) 
     assert told[-1] == (0, 1)
 
 
-async def test_without_a_resolver_the_lookups_are_failing(tmp_path: Path) -> None:
-    """The daemon's DNS task cannot make a resolver: no lookup is ever answered, so
-    ``sesd_dns_failing`` reads 1 (what an operator's alert on it watches), not 0 for
-    want of three failed lookups."""
+async def test_a_resolv_conf_written_after_the_start_is_read_and_failing_meanwhile(
+    tmp_path: Path,
+) -> None:
+    """A container's resolv.conf is written after sesd starts: at first there is none,
+    then one that names no nameserver, then one that does. Meanwhile no lookup can be
+    answered, so ``sesd_dns_failing`` reads 1 (what an operator's alert on it watches),
+    said once in the log, not at every try; once the file names a server, the DNS task
+    reads it at its next try and looks up what waited (not only after a restart)."""
+    import random
+
     from prometheus_client import CollectorRegistry
     from prometheus_client.registry import Collector
+    from structlog.testing import capture_logs
 
     from sesd.metrics.dns import dns_families
 
-    empty = tmp_path / "resolv.conf"
-    empty.write_text("")
-    resolver = _resolver(resolv_conf=str(empty), clock=lambda: T)
+    resolv = tmp_path / "resolv.conf"
+    resolver = _resolver(resolv_conf=str(resolv), clock=lambda: T)
 
     class Dns(Collector):
         def collect(self) -> Any:
@@ -555,9 +562,46 @@ async def test_without_a_resolver_the_lookups_are_failing(tmp_path: Path) -> Non
     registry = CollectorRegistry()
     registry.register(Dns())
     assert registry.get_sample_value("sesd_dns_failing") == 0
-    with anyio.fail_after(10):
-        await resolver.run()
-    assert registry.get_sample_value("sesd_dns_failing") == 1
+    # resolv.conf names servers without a port: one on port 53 of a loopback address
+    # of its own (127/8 is all loopback), apart from any other test's.
+    host = f"127.53.{random.randrange(256)}.{random.randrange(1, 255)}"
+    with ExitStack() as stack, capture_logs() as logs:
+        try:
+            stack.enter_context(dns_server(_zone(), host, 53))
+        except PermissionError:
+            pytest.skip("needs port 53 on loopback (root, or CAP_NET_BIND_SERVICE)")
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(resolver.run)
+            with anyio.fail_after(10):
+                await resolver.done.wait()  # no file: no resolver
+            assert registry.get_sample_value("sesd_dns_failing") == 1
+            assert _ask(resolver, "corp.example", T) == "unknown"
+            resolv.write_text("search example.net\n")
+            with anyio.fail_after(10):
+                await resolver.done.wait()  # a file, no server in it
+            assert registry.get_sample_value("sesd_dns_failing") == 1
+            resolv.write_text(f"search example.net\nnameserver {host}\n")
+            with anyio.fail_after(20):
+                await _resolve_all(resolver, ["corp.example"], T)
+            tg.cancel_scope.cancel()
+    assert resolver.cache.cache["corp.example"][0] == "microsoft"
+    assert registry.get_sample_value("sesd_dns_failing") == 0
+    events = [e for e in logs if e["event"].startswith("sesd.providers.")]
+    assert [e["event"] for e in events] == [
+        "sesd.providers.no_resolver",
+        "sesd.providers.resolver_found",
+    ]
+    assert events[1]["nameservers"] == [host]  # resolv.conf's, on its port 53
+
+
+def test_without_a_resolver_the_next_try_waits_longer_up_to_a_minute() -> None:
+    """resolv.conf is read again 1 s after it named no server, then at doubling pauses,
+    never more than a minute apart: a file written at boot is found within seconds,
+    one that stays empty costs one read a minute."""
+    from sesd.providers.resolver import no_resolver_retry
+
+    assert [no_resolver_retry(n) for n in range(9)] == [1, 2, 4, 8, 16, 32, 60, 60, 60]
+    assert no_resolver_retry(10_000) == 60
 
 
 async def test_a_silent_first_nameserver_leaves_time_to_ask_the_next() -> None:

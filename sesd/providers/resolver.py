@@ -9,6 +9,9 @@ and looks them up with dnspython's asyncio resolver, at most ``rate`` lookups
 a second and ``concurrency`` at a time. Answers are kept for their TTL,
 clamped to between 1 h and 7 days; NXDOMAIN and null MX are kept too; a
 failure (SERVFAIL, a timeout) is kept for a short while and then tried again.
+Without a resolver configuration (no resolv.conf, or none that names a
+nameserver) lookups fail until resolv.conf names one, which the task reads
+again at growing pauses.
 """
 
 from __future__ import annotations
@@ -28,12 +31,21 @@ from sesd.core.provider_cache import ProviderCache
 from sesd.core.providers import NONE, OTHER, UNKNOWN, by_mx, mx_table
 from sesd.io.logs import get_logger
 
-__all__ = ["ProviderResolver"]
+__all__ = ["ProviderResolver", "no_resolver_retry"]
 
 MIN_TTL: Final = 3600.0
 MAX_TTL: Final = 7 * 86400.0
 #: How long a failed lookup (SERVFAIL, timeout) is remembered before another try.
 RETRY_AFTER: Final = 300.0
+#: The longest pause between two reads of a resolv.conf that named no nameserver.
+NO_RESOLVER_MAX: Final = 60.0
+
+
+def no_resolver_retry(attempt: int) -> float:
+    """Seconds before resolv.conf is read again after ``attempt + 1`` reads that found no
+    nameserver: 1 s, doubling, at most a minute (a file written at boot is found
+    within seconds; one that stays empty costs a read a minute)."""
+    return min(NO_RESOLVER_MAX, 2.0 ** min(attempt, 16))
 
 
 def _nameserver(spec: str) -> dns.nameserver.Do53Nameserver:
@@ -96,25 +108,7 @@ class ProviderResolver:
 
     async def run(self) -> None:
         """Look up queued domains, within the rate and concurrency, until cancelled."""
-        # Made here, not at construction: reading resolv.conf is I/O, and a pipeline
-        # that never runs lookups (a test, a replay without DNS) needs none.
-        try:
-            resolver = dns.asyncresolver.Resolver(
-                self._resolv_conf, configure=not self._nameservers
-            )
-        except dns.resolver.NoResolverConfiguration:
-            # No resolv.conf: consumer domains are still known; the rest stay unknown.
-            self._log.error(
-                "sesd.providers.no_resolver",
-                hint="set [providers] nameservers, or enabled = false",
-            )
-            # Failing (sesd_dns_failing), and whoever waits for answers (a prefetch)
-            # must not wait for ever.
-            self.cache.no_resolver = True
-            self._answered()
-            return
-        if self._nameservers:
-            resolver.nameservers = self._nameservers
+        resolver = await self._configured()
         # Each server is given ``timeout`` in turn: one lifetime of ``timeout`` for all
         # of them would let a silent first server (dropped packets) take the whole of
         # every lookup, the next never asked.
@@ -138,6 +132,43 @@ class ProviderResolver:
                     limit.release()
                     continue
                 tg.start_soon(self._lookup, domain, limit)
+
+    async def _configured(self) -> dns.asyncresolver.Resolver:
+        """The resolver, once there is a configuration to make it from. Made here, not at
+        construction: reading resolv.conf is I/O, and a pipeline that never runs lookups
+        (a test, a replay without DNS) needs none. Without one (no resolv.conf, or one
+        that names no nameserver) the file is read again after :func:`no_resolver_retry`:
+        a container's resolv.conf may be written after sesd starts, and lookups must
+        begin then, not at the next restart."""
+        attempt = 0
+        while True:
+            try:
+                resolver = dns.asyncresolver.Resolver(
+                    self._resolv_conf, configure=not self._nameservers
+                )
+            except dns.resolver.NoResolverConfiguration:
+                # Consumer domains are still known; the rest stay unknown meanwhile.
+                if not self.cache.no_resolver:  # said once, not at every try
+                    self._log.error(
+                        "sesd.providers.no_resolver",
+                        resolv_conf=self._resolv_conf,
+                        hint="set [providers] nameservers, or enabled = false; sesd reads "
+                        "the file again, at most a minute apart",
+                    )
+                # Failing (sesd_dns_failing), and whoever waits for answers (a prefetch)
+                # must not wait for ever.
+                self.cache.no_resolver = True
+                self._answered()
+                await anyio.sleep(no_resolver_retry(attempt))
+                attempt += 1
+                continue
+            if self._nameservers:
+                resolver.nameservers = self._nameservers
+            if self.cache.no_resolver:
+                self.cache.no_resolver = False
+                self._resolver = resolver  # for the servers named
+                self._log.info("sesd.providers.resolver_found", nameservers=self._servers())
+            return resolver
 
     async def prefetch(
         self,
