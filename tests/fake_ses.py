@@ -68,6 +68,8 @@ class FakeSes(LocalServer):
         super().__init__()
         self.url = f"http://127.0.0.1:{self.port}"
         self.requests: list[Any] = []
+        #: When each request arrived (anyio's clock): how far apart calls were.
+        self.arrived: list[float] = []
         self.answered: list[int] = []
         self.held = 0
         self._script: deque[Reply] = deque()
@@ -105,6 +107,7 @@ class FakeSes(LocalServer):
     async def _send(self, request: web.Request) -> web.Response:
         reply = self._script.popleft() if self._script else Reply()
         self.requests.append(json.loads(await request.read()))
+        self.arrived.append(anyio.current_time())
         if reply.hold:
             self.held += 1
             self._notify()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from typing import Any
@@ -39,10 +40,11 @@ def canary_config(
     alerts: str = "",
     interval: str = "1h",
     send_timeout: str | None = None,
+    queues: str = "",
 ) -> Config:
     return parse_config(
         f'[aws]\nendpoint_url = "{local.url}"\n'
-        f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 1\n'
+        f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 1\n{queues}'
         '[http]\nlisten = "127.0.0.1:0"\n[shutdown]\ngrace_period = "10s"\n'
         f'[canary]\nfrom = "{FROM}"\nconfiguration_set = "sesd"\ninterval = "{interval}"\n'
         f'deadline = "2m"\nqueue = "q"\nsend_timeout = "{send_timeout or interval}"\n{canary}'
@@ -373,21 +375,26 @@ async def test_a_wall_clock_step_ahead_does_not_make_canaries_in_flight_missing(
         assert failed.sent_at == pytest.approx(wall[0] - 1)
 
 
-async def test_a_reload_that_changes_only_the_deadline_keeps_the_canary_going(
+async def test_a_reload_that_changes_only_the_deadline_or_the_queue_keeps_the_canary_going(
     local_sqs: LocalSqs, sqs: Any
 ) -> None:
-    """A reload changes ``deadline``: what the tracker reads, which the reload
-    applies. The sender goes on at its pace: no new task, no SendEmail at once (an
-    email a reload, with an interval of an hour). A change of what is sent (the
-    configuration set) starts a new sender, which sends."""
+    """A reload changes ``deadline``, then ``queue`` (to one in the same account and
+    region): what the tracker reads, which the reload applies. The canary sends as
+    before, so the sender goes on at its pace: no new task, no SendEmail of the
+    reload's (an email a reload)."""
     url, _ = await make_queue(sqs)
+    other, _ = await make_queue(sqs)
     async with FakeSes() as ses, AsyncExitStack() as stack:
-        # Sending in its own region: a change of queue sends as before.
-        endpoint = f'endpoint_url = "{ses.url}"\nregion = "us-east-1"\n'
-        first = canary_config(local_sqs, url, canary=endpoint)
+        first = canary_config(
+            local_sqs,
+            url,
+            canary=f'endpoint_url = "{ses.url}"\n',
+            queues=f'[[queues]]\nurl = "{other}"\nname = "q2"\nwait_time_seconds = 1\n',
+        )
         assert first.canary is not None
         deadline = msgspec.structs.replace(first.canary, deadline=Duration("9m"))
-        moved = msgspec.structs.replace(deadline, configuration_set="sesd-b")
+        moved = msgspec.structs.replace(deadline, queue="q2")
+        assert first.canary_sender() == msgspec.structs.replace(first, canary=moved).canary_sender()
         stopping = anyio.Event()
         runner = CanaryRunner(CanaryTracker(120.0, "q"), lambda: f.T0, lambda: None, stopping)
         clients = AwsClients(first, stack)
@@ -396,14 +403,52 @@ async def test_a_reload_that_changes_only_the_deadline_keeps_the_canary_going(
                 tasks = _Tasks(tg)
                 runner.start(first, clients, tasks)
                 await ses.wait_for(lambda s: len(s.requests) == 1)
-                runner.start(msgspec.structs.replace(first, canary=deadline), clients, tasks)
-                assert len(tasks.done) == 1
-                assert not tasks.done[0].is_set()
-                runner.start(msgspec.structs.replace(first, canary=moved), clients, tasks)
-                await tasks.done[0].wait()
-                await ses.wait_for(lambda s: len(s.requests) == 2)
+                sender = runner.sender
+                for canary in (deadline, moved):
+                    runner.start(msgspec.structs.replace(first, canary=canary), clients, tasks)
+                    assert len(tasks.done) == 1
+                    assert not tasks.done[0].is_set()
                 stopping.set()
-    assert [r["ConfigurationSetName"] for r in ses.requests] == ["sesd", "sesd-b"]
+                await tasks.done[0].wait()
+    assert runner.sender is sender
+    assert len(ses.requests) == 1
+
+
+async def test_a_reload_that_changes_what_the_canary_sends_keeps_its_schedule(
+    local_sqs: LocalSqs, sqs: Any
+) -> None:
+    """Every 2 s, a canary; just after one, a reload changes the configuration set: a
+    new sender sends the new one when the next canary was due, 2 s after the last, not
+    at once (an extra email a reload, and a reload a second would send one a second).
+    A reload that also lengthens the interval to 3 s puts the next one 3 s after the
+    last: the schedule is the new interval's, counted from the last call."""
+    url, _ = await make_queue(sqs)
+    async with FakeSes() as ses, AsyncExitStack() as stack:
+        endpoint = f'endpoint_url = "{ses.url}"\n'
+        first = canary_config(local_sqs, url, canary=endpoint, interval="2s")
+        assert first.canary is not None
+        moved = msgspec.structs.replace(first.canary, configuration_set="sesd-b")
+        slower = msgspec.structs.replace(moved, configuration_set="sesd-c", interval=Duration("3s"))
+        stopping = anyio.Event()
+        runner = CanaryRunner(CanaryTracker(120.0, "q"), lambda: f.T0, lambda: None, stopping)
+        clients = AwsClients(first, stack)
+        with anyio.fail_after(20):
+            async with anyio.create_task_group() as tg:
+                tasks = _Tasks(tg)
+                runner.start(first, clients, tasks)
+                await ses.wait_for(lambda s: len(s.requests) == 1)
+                runner.start(msgspec.structs.replace(first, canary=moved), clients, tasks)
+                await ses.wait_for(lambda s: len(s.requests) == 2)
+                runner.start(msgspec.structs.replace(first, canary=slower), clients, tasks)
+                await ses.wait_for(lambda s: len(s.requests) == 3)
+                stopping.set()
+    assert [r["ConfigurationSetName"] for r in ses.requests] == ["sesd", "sesd-b", "sesd-c"]
+    # Read where the calls arrive: a gap is the interval, less at most what one call
+    # took longer to arrive than the next (the first sets its client up); at once
+    # would be milliseconds.
+    gaps = [b - a for a, b in itertools.pairwise(ses.arrived)]
+    assert gaps[0] >= 1.5
+    assert gaps[1] >= 2.5
 
 
 @pytest.mark.usefixtures("no_aws_credentials")

@@ -121,6 +121,7 @@ class CanarySender:
         clock: Callable[[], float],
         on_change: Callable[[], None] = lambda: None,
         instance: str | None = None,
+        due: float | None = None,
     ) -> None:
         self.config = config
         self.ses = ses
@@ -132,17 +133,28 @@ class CanarySender:
         # went through with) are not another sesd's.
         tracker.instance = self.instance
         self.in_flight = False
+        #: When (anyio's clock) the latest call was due: given, that of the sender this
+        #: one replaces, whose schedule it keeps.
+        self.due = due
         self._log = get_logger()
 
     async def run(self, stopping: anyio.Event) -> None:
-        """Send at once, then every ``interval`` (drift-free; a late call skips ticks)."""
+        """Send every ``interval`` (drift-free; a late call skips ticks) until
+        ``stopping`` is set: first at once, or, replacing a sender (a reload changed
+        what is sent), ``interval`` after that sender's latest call was due. A reload
+        sends no email of its own: with an interval of an hour it would be one more an
+        hour, and a reload a second would send one a second."""
         interval = self.config.interval.seconds
-        next_at = anyio.current_time()
-        while not stopping.is_set():
-            await self.send_once()
-            next_at = max(next_at + interval, anyio.current_time())
+        now = anyio.current_time()
+        next_at = now if self.due is None else max(now, self.due + interval)
+        while True:
             with anyio.move_on_after(max(0.0, next_at - anyio.current_time())):
                 await stopping.wait()
+            if stopping.is_set():
+                return
+            self.due = next_at
+            await self.send_once()
+            next_at = max(next_at + interval, anyio.current_time())
 
     async def send_once(self) -> None:
         """One ``SendEmail``, recorded in the tracker whatever happens."""

@@ -49,8 +49,9 @@ class CanaryRunner:
         """Start sending, if ``[canary]`` is set and sesd is not stopping (after stopping
         what ran before), as a task ``keep`` runs (sesd.runtime.supervise: a fault in it
         must not end sesd). A reload that changes only what the tracker reads
-        (``deadline``, a ``queue`` that sends as before) leaves the sender be: a new one
-        would send at once, an email a reload."""
+        (``deadline``, a ``queue`` that sends as before) leaves the sender be; one that
+        changes what is sent starts a new sender on the old one's schedule
+        (:meth:`CanarySender.run`)."""
         sends = _sends(config)
         if sends is not None and sends == self._sends and not self._stop.is_set():
             return
@@ -85,8 +86,10 @@ class CanaryRunner:
         )
         if self._stopped(stop):  # while the client was made
             return
+        # The schedule goes on from the last call of the sender this one replaces.
+        due = self.sender.due if self.sender is not None else None
         self.sender = CanarySender(
-            canary, ses, self._tracker, clock=self._clock, on_change=self._on_change
+            canary, ses, self._tracker, clock=self._clock, on_change=self._on_change, due=due
         )
         stopped = anyio.Event()
         async with anyio.create_task_group() as tg:
