@@ -393,6 +393,42 @@ def test_tricky_mx_names_get_the_operator_not_the_name(host: str, label: str) ->
     assert by_mx([host], mx_table()) == label
 
 
+async def test_an_mx_at_an_address_names_no_provider_whatever_the_table() -> None:
+    """A domain whose MX host is an IP address (RFC 5321 5.1 forbids it: Exim refuses
+    it by default, other MTAs try the address): it has MX records and none names a
+    known host, so ``other``, even with a table whose suffix the address's last
+    numbers spell; a provider's host after it still names the provider."""
+    zone = Zone(
+        mx={
+            "ip.example": [(10, "192.0.2.1")],
+            "ip-then-google.example": [(10, "192.0.2.1"), (20, "aspmx.l.google.com")],
+            "under.example": [(10, "mx.2.1")],
+        }
+    )
+    table = {"corp": ("2.1",)}
+    with dns_server(zone) as address:
+        resolver = _resolver(nameservers=[address], rate=100, mx=table, clock=lambda: T)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(resolver.run)
+            with anyio.fail_after(20):
+                await _resolve_all(resolver, list(zone.mx), T)
+            tg.cancel_scope.cancel()
+    assert {d: _ask(resolver, d, T) for d in zone.mx} == {
+        "ip.example": "other",
+        "ip-then-google.example": "google",
+        "under.example": "corp",  # a name under the suffix is the suffix's
+    }
+    suffixes = mx_table({**table, "v6": ("db8",)})
+    for host in (
+        "192.0.2.1.",
+        "[192.0.2.1]",
+        "2001:db8::1",
+        "[IPv6:2001:db8::1]",
+        "::ffff:192.0.2.1",
+    ):
+        assert by_mx([host], suffixes) == "other", host
+
+
 def test_every_builtin_suffix_is_a_published_form_and_needed() -> None:
     """Each built-in suffix covers at least one real host (from the corpus, or a
     documented form) that gets its label through that suffix and no other: none is

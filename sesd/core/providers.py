@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from fnmatch import translate
+from ipaddress import ip_address
 from typing import Final
 
 __all__ = [
@@ -180,13 +181,30 @@ def mx_table(user: Mapping[str, Iterable[str]] | None = None) -> dict[str, str]:
     return table
 
 
+def _is_address(name: str) -> bool:
+    """Whether an MX host is an IP address, bare or as SMTP writes one ([192.0.2.1],
+    [IPv6:2001:db8::1])."""
+    if name.startswith("[") and name.endswith("]"):
+        name = name[1:-1].removeprefix("ipv6:")
+    try:
+        ip_address(name)
+    except ValueError:
+        return False
+    return True
+
+
 def by_mx(hosts: Iterable[str], table: Mapping[str, str]) -> str:
     """The provider of a domain from its MX hosts, lowest preference first: the first
     host that a suffix in ``table`` (from :func:`mx_table`) matches names it, by its
     most specific suffix (a host matches a suffix when it is it, or ends with it
-    after a dot); ``other`` when none does."""
+    after a dot); ``other`` when none does. A host that is an IP address matches
+    nothing."""
     for host in hosts:
         name = host.rstrip(".").lower()
+        if _is_address(name):
+            # An MX at an address (RFC 5321 5.1 forbids it) names no operator, whatever
+            # suffix its last numbers spell.
+            continue
         while name:
             found = table.get(name)
             if found is not None:
