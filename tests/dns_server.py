@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
-from dnslib import AAAA, CNAME, MX, QTYPE, RCODE, RR, A  # type: ignore[import-untyped]
+from dnslib import AAAA, CNAME, MX, QTYPE, RCODE, RR, A, DNSLabel  # type: ignore[import-untyped]
 from dnslib.server import BaseResolver, DNSLogger, DNSServer  # type: ignore[import-untyped]
 
 from sesd.commands.demo.localsqs import free_port
@@ -28,7 +28,9 @@ _QUIET = DNSLogger("-request,-reply,-truncated,-error,-recv,-send,-data")
 class Zone(BaseResolver):  # type: ignore[misc]
     """What the server answers."""
 
-    mx: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
+    #: name -> (preference, host): a host is a name, or its labels (a label may hold a
+    #: dot: ("x.google", "com") is two labels, not three).
+    mx: dict[str, list[tuple[int, str | tuple[str, ...]]]] = field(default_factory=dict)
     a: dict[str, str] = field(default_factory=dict)
     aaaa: dict[str, str] = field(default_factory=dict)
     #: name -> the name it is an alias of (answered with the target's records).
@@ -61,7 +63,8 @@ class Zone(BaseResolver):  # type: ignore[misc]
             reply.header.rcode = RCODE.NXDOMAIN
         elif qtype == "MX":
             for preference, host in self.mx.get(name, []):
-                reply.add_answer(RR(name, QTYPE.MX, rdata=MX(host, preference), ttl=ttl))
+                exchange = host if isinstance(host, str) else DNSLabel([*map(str.encode, host)])
+                reply.add_answer(RR(name, QTYPE.MX, rdata=MX(exchange, preference), ttl=ttl))
         elif qtype == "A" and name in self.a:
             reply.add_answer(RR(name, QTYPE.A, rdata=A(self.a[name]), ttl=ttl))
         elif qtype == "AAAA" and name in self.aaaa:

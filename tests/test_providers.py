@@ -15,6 +15,8 @@ from typing import Any
 
 import anyio
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sesd.core.provider_cache import ProviderCache
 from sesd.core.providers import (
@@ -429,6 +431,43 @@ async def test_an_mx_at_an_address_names_no_provider_whatever_the_table() -> Non
         assert by_mx([host], suffixes) == "other", host
 
 
+async def test_a_dot_inside_an_mx_label_cannot_pose_as_a_provider() -> None:
+    """A domain's owner may give its MX any name, even one no registry would let exist:
+    the two labels ``x.google`` and ``com`` read, as text, ``x\\.google.com``, which
+    ends with google.com but is not under it. Matched label by label, such a host
+    names no provider (``other``), whichever of its last labels holds the dot; a dot
+    inside a label under a provider's own name (``aspmx\\.l.google.com``, a name
+    only Google's zone could hold) is that provider's."""
+    zone = Zone(
+        mx={
+            "pose.example": [(10, ("x.google", "com"))],
+            "pose-deeper.example": [(10, ("mx", "tenant.mail.protection.outlook", "com"))],
+            "pose-then-other.example": [(10, ("mx.google", "com")), (20, "mail.pose.example")],
+            "inside.example": [(10, ("aspmx.l", "google", "com"))],
+        }
+    )
+    with dns_server(zone) as address:
+        resolver = _resolver(nameservers=[address], rate=100, clock=lambda: T)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(resolver.run)
+            with anyio.fail_after(20):
+                await _resolve_all(resolver, list(zone.mx), T)
+            tg.cancel_scope.cancel()
+    assert {d: _ask(resolver, d, T) for d in zone.mx} == {
+        "pose.example": "other",
+        "pose-deeper.example": "other",
+        "pose-then-other.example": "other",
+        "inside.example": "google",
+    }
+    table = mx_table()
+    # The text form's other escape for a dot, by its decimal value (RFC 1035 5.1).
+    assert by_mx(["mx\\046google.com"], table) == "other"
+    assert by_mx(["mx.google\\.com"], table) == "other"
+    # Case is ASCII's alone in DNS: a Kelvin sign is no k.
+    assert by_mx(["d1.ess.barracudanetwor\u212as.com"], table) == "other"
+    assert by_mx(["D1.ESS.BarracudaNetworks.COM."], table) == "barracuda"
+
+
 def test_every_builtin_suffix_is_a_published_form_and_needed() -> None:
     """Each built-in suffix covers at least one real host (from the corpus, or a
     documented form) that gets its label through that suffix and no other: none is
@@ -656,3 +695,27 @@ async def test_a_silent_first_nameserver_leaves_time_to_ask_the_next() -> None:
             tg.cancel_scope.cancel()
     assert resolver.cache.cache["corp.example"][0] == "microsoft"
     assert resolver.cache.outcomes["timeout"] == 0
+
+
+#: DNS lower-cases ASCII letters alone.
+_ASCII = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.binary(min_size=1, max_size=8),
+        min_size=1,
+        max_size=5,
+    )
+)
+def test_mx_hosts_are_read_label_by_label_as_dnspython_writes_them(raw: list[bytes]) -> None:
+    """Whatever bytes an MX host's labels hold (dots, backslashes, spaces, any byte),
+    the labels read from dnspython's text form are the labels sent (letters
+    lower-cased): what a suffix is matched against is the name's own labels."""
+    import dns.name
+
+    from sesd.core.providers import _labels
+
+    text = dns.name.Name([*raw, b""]).to_text(omit_final_dot=True)
+    assert _labels(text) == [b.decode("latin-1").translate(_ASCII) for b in raw]

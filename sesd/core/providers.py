@@ -6,6 +6,7 @@ Pure data and pure functions; the DNS side is :mod:`sesd.providers.resolver`.
 from __future__ import annotations
 
 import re
+import string
 from collections.abc import Iterable, Mapping
 from fnmatch import translate
 from ipaddress import ip_address
@@ -193,21 +194,57 @@ def _is_address(name: str) -> bool:
     return True
 
 
+#: Lower-cases ASCII letters only: DNS compares names so (RFC 4343), and a letter
+#: that lower-cases into ASCII (the Kelvin sign into k) is not the letter.
+_ASCII_LOWER: Final = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+
+
+def _labels(host: str) -> list[str]:
+    """The labels of a host name in DNS text form, as dnspython writes it: ``\\.`` is a
+    dot inside a label, ``\\DDD`` a byte by its decimal value (RFC 1035 5.1). The
+    root's empty label is left out; letters are lower-cased."""
+    labels: list[str] = []
+    label: list[str] = []
+    i = 0
+    while i < len(host):
+        char = host[i]
+        if char == "\\":
+            digits = host[i + 1 : i + 4]
+            if len(digits) == 3 and digits.isascii() and digits.isdigit():
+                label.append(chr(int(digits)))
+                i += 4
+                continue
+            label.append(host[i + 1 : i + 2])  # the character escaped
+            i += 1
+        elif char == ".":
+            labels.append("".join(label))
+            label = []
+        else:
+            label.append(char)
+        i += 1
+    if label:
+        labels.append("".join(label))
+    return [part.translate(_ASCII_LOWER) for part in labels]
+
+
 def by_mx(hosts: Iterable[str], table: Mapping[str, str]) -> str:
-    """The provider of a domain from its MX hosts, lowest preference first: the first
-    host that a suffix in ``table`` (from :func:`mx_table`) matches names it, by its
-    most specific suffix (a host matches a suffix when it is it, or ends with it
-    after a dot); ``other`` when none does. A host that is an IP address matches
-    nothing."""
+    """The provider of a domain from its MX hosts (in DNS text form), lowest
+    preference first: the first host that a suffix in ``table`` (from
+    :func:`mx_table`) matches names it, by its most specific suffix; ``other`` when
+    none does. A host matches a suffix label by label: when its last labels are the
+    suffix's. A dot inside a label (``x\\.google.com``: the labels ``x.google`` and
+    ``com``, which anyone may give their MX, as no registry is asked) is no suffix's
+    dot, so such a host matches only below that label; a host that is an IP address
+    matches nothing."""
     for host in hosts:
-        name = host.rstrip(".").lower()
-        if _is_address(name):
+        labels = _labels(host)
+        if _is_address(".".join(labels)):
             # An MX at an address (RFC 5321 5.1 forbids it) names no operator, whatever
             # suffix its last numbers spell.
             continue
-        while name:
-            found = table.get(name)
+        below = max((i + 1 for i, label in enumerate(labels) if "." in label), default=0)
+        for i in range(below, len(labels)):
+            found = table.get(".".join(labels[i:]))
             if found is not None:
                 return found
-            name = name.partition(".")[2]
     return OTHER
