@@ -208,6 +208,31 @@ async def test_answers_are_cached_for_their_ttl_clamped_and_failures_retried() -
     assert resolver.cache.outcomes["failed"] == 2
 
 
+async def test_an_alias_holds_no_longer_than_its_cname_within_the_clamp() -> None:
+    """A domain that is an alias (CNAME, for 2 h) of one whose MX holds a day: the answer
+    holds 2 h, as long as the shortest record it was read through (the alias may point
+    elsewhere after that), not the MX's day. The clamp applies to that TTL as to any:
+    an alias for a minute holds an hour, the floor."""
+    zone = Zone(
+        mx={"target.example": [(10, "target-example.mail.protection.outlook.com")]},
+        cname={"two-hours.example": "target.example", "a-minute.example": "target.example"},
+        ttl={"two-hours.example": 7200, "a-minute.example": 60, "target.example": 86400},
+    )
+    domains = ["two-hours.example", "a-minute.example", "target.example"]
+    with dns_server(zone) as address:
+        resolver = _resolver(nameservers=[address], rate=100, clock=lambda: T)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(resolver.run)
+            with anyio.fail_after(20):
+                await _resolve_all(resolver, domains, T)
+            tg.cancel_scope.cancel()
+    assert {d: resolver.cache.cache[d] for d in domains} == {
+        "two-hours.example": ("microsoft", T + 7200),
+        "a-minute.example": ("microsoft", T + MIN_TTL),
+        "target.example": ("microsoft", T + 86400),
+    }
+
+
 async def test_a_resolver_that_fails_later_keeps_each_domain_its_last_provider() -> None:
     """corp.example is Microsoft's; an hour on, the resolver answers SERVFAIL: the
     domain stays Microsoft's (its rules on providers would otherwise go blind, a domain

@@ -6,9 +6,10 @@ The pipeline answers every recipient's provider at once from
 answer as wanted; :meth:`ProviderResolver.run` takes the wanted domains (the
 runtime calls :meth:`ProviderResolver.poke` after a batch that wanted some)
 and looks them up with dnspython's asyncio resolver, at most ``rate`` lookups
-a second and ``concurrency`` at a time. Answers are kept for their TTL,
-clamped to between 1 h and 7 days; NXDOMAIN and null MX are kept too; a
-failure (SERVFAIL, a timeout) is kept for a short while and then tried again.
+a second and ``concurrency`` at a time. Answers are kept for their TTL (the
+shortest of the records read, an alias's too), clamped to between 1 h and 7
+days; NXDOMAIN and null MX are kept too; a failure (SERVFAIL, a timeout) is
+kept for a short while and then tried again.
 Without a resolver configuration (no resolv.conf, or none that names a
 nameserver) lookups fail until resolv.conf names one, which the task reads
 again at growing pauses.
@@ -264,7 +265,9 @@ class ProviderResolver:
         if answer.rrset is None:
             # No MX: mail goes to the domain's own address, if it has one (RFC 5321 5.1).
             return await self._implicit(domain)
-        ttl = min(MAX_TTL, max(MIN_TTL, float(answer.rrset.ttl)))
+        # The shortest TTL of the records read: an alias's (CNAME) as well as the MX's,
+        # as the alias may point elsewhere once it expires.
+        ttl = min(MAX_TTL, max(MIN_TTL, float(answer.chaining_result.minimum_ttl)))
         records = sorted(answer.rrset, key=lambda r: r.preference)
         hosts = [r.exchange.to_text(omit_final_dot=True) for r in records]
         if hosts == [""] or hosts == ["."]:
