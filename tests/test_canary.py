@@ -802,3 +802,40 @@ def test_the_canary_sends_where_its_queue_is_unless_told(
         f'[canary]\nfrom = "canary@example.com"\nconfiguration_set = "sesd"\n{canary}'
     )
     assert config.canary_sender() == sender
+
+
+def test_the_last_canary_back_is_absent_until_one_comes_back_and_missing_says_it() -> None:
+    """``sesd_canary_last_back_timestamp_seconds`` is the send time of the newest canary
+    that came back; before any has, it has no sample rather than 0, which would read
+    as 1970: ``time() - x`` would say 56 years on the dashboard and fire an alert on
+    the time since, with that figure, at every fresh start. That no canary came back
+    is ``sesd_canary_missing``'s, present from the start (what the shipped
+    SesdCanaryMissing watches): 1 once the first is past its deadline. A restart
+    with the state file brings the last one back at once."""
+    from prometheus_client import CollectorRegistry
+
+    from sesd.metrics.canary import CanaryCollector
+
+    def registry(pipeline: Pipeline, now: float) -> CollectorRegistry:
+        found = CollectorRegistry()
+        found.register(CanaryCollector(pipeline.ledger.canary, lambda: now))
+        return found
+
+    config = parse_config(CANARY)
+    pipeline = Pipeline(core_settings(config))
+    pipeline.ledger.canary.sent("m-1", T0, 0.3)
+    at_start = registry(pipeline, T0 + 1)
+    assert at_start.get_sample_value("sesd_canary_last_back_timestamp_seconds") is None
+    assert at_start.get_sample_value("sesd_canary_missing") == 0
+    late = registry(pipeline, T0 + 121)  # past the 2 min deadline
+    assert late.get_sample_value("sesd_canary_last_back_timestamp_seconds") is None
+    assert late.get_sample_value("sesd_canary_missing") == 1
+    pipeline.feed(canary_event("delivery", "m-1", T0 + 122), "events", T0 + 123, T0 + 123)
+    back = registry(pipeline, T0 + 123)
+    assert back.get_sample_value("sesd_canary_last_back_timestamp_seconds") == T0
+    assert back.get_sample_value("sesd_canary_missing") == 0
+    evaluator = Evaluator(config.alerts, [spec.name for spec in pipeline.ledger.specs])
+    fresh = Pipeline(core_settings(config))
+    restore(snapshot(pipeline.ledger, evaluator, T0 + 124), fresh.ledger, evaluator, T0 + 125)
+    restarted = registry(fresh, T0 + 125)
+    assert restarted.get_sample_value("sesd_canary_last_back_timestamp_seconds") == T0
