@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import itertools
+import time
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -16,7 +18,7 @@ import pytest
 from sesd.alerting.rules import Status
 from sesd.canary.sender import CanarySender
 from sesd.commands.demo.localsqs import LocalSqs
-from sesd.config import Config, Duration, parse_config
+from sesd.config import Config, Duration, load_config, parse_config
 from sesd.core.canary import CANARY_TAG, CanaryTracker
 from sesd.core.decode import decode_body
 from sesd.runtime.aws import AwsClients
@@ -32,7 +34,7 @@ from tests.test_canary import SIM, canary_event
 FROM = "canary@example.com"
 
 
-def canary_config(
+def canary_text(
     local: LocalSqs,
     url: str,
     *,
@@ -41,8 +43,9 @@ def canary_config(
     interval: str = "1h",
     send_timeout: str | None = None,
     queues: str = "",
-) -> Config:
-    return parse_config(
+) -> str:
+    """A config file with the canary on queue ``q`` (``queues``: more of them)."""
+    return (
         f'[aws]\nendpoint_url = "{local.url}"\n'
         f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 1\n{queues}'
         '[http]\nlisten = "127.0.0.1:0"\n[shutdown]\ngrace_period = "10s"\n'
@@ -50,6 +53,11 @@ def canary_config(
         f'deadline = "2m"\nqueue = "q"\nsend_timeout = "{send_timeout or interval}"\n{canary}'
         f'[alerts]\nevaluate_every = "100ms"\ngroup_wait = "0s"\n{alerts}'
     )
+
+
+def canary_config(local: LocalSqs, url: str, **options: Any) -> Config:
+    """The config :func:`canary_text` writes."""
+    return parse_config(canary_text(local, url, **options))
 
 
 async def scrape(daemon: Daemon) -> str:
@@ -449,6 +457,42 @@ async def test_a_reload_that_changes_what_the_canary_sends_keeps_its_schedule(
     gaps = [b - a for a, b in itertools.pairwise(ses.arrived)]
     assert gaps[0] >= 1.5
     assert gaps[1] >= 2.5
+
+
+async def test_a_reload_that_moves_the_canary_to_another_queue_watches_that_queue(
+    local_sqs: LocalSqs, sqs: Any, tmp_path: Path
+) -> None:
+    """A reload moves ``[canary] queue`` from q to q2, in the same account and region:
+    the sender goes on (no second email), and the canary's events are looked for on
+    q2: its Delivery arriving there completes the canary in flight, and tells that the
+    event pipeline into sesd is alive (the stage a missing canary points at)."""
+    url, _ = await make_queue(sqs)
+    other, _ = await make_queue(sqs)
+    path = tmp_path / "sesd.toml"
+    async with FakeSes() as ses:
+        text = canary_text(
+            local_sqs,
+            url,
+            canary=f'endpoint_url = "{ses.url}"\n',
+            queues=f'[[queues]]\nurl = "{other}"\nname = "q2"\nwait_time_seconds = 1\n',
+        )
+        path.write_text(text)
+        async with running(load_config(str(path)), config_path=path) as daemon:
+            tracker = daemon.ledger.canary
+            with anyio.fail_after(10):
+                await daemon.changes.wait_for(lambda: tracker.sent_total == 1)
+            sender = daemon.canary.sender
+            path.write_text(text.replace('queue = "q"\n', 'queue = "q2"\n'))
+            assert await daemon.reload()
+            assert tracker.queue == "q2"
+            (canary,) = tracker.canaries
+            delivery = canary_event("delivery", canary.message_id, time.time())
+            await send_bodies(sqs, other, [delivery])
+            with anyio.fail_after(20):
+                await daemon.changes.wait_for(lambda: canary.done_at is not None)
+            assert tracker.last_event_at is not None
+            assert daemon.canary.sender is sender
+    assert len(ses.requests) == 1
 
 
 @pytest.mark.usefixtures("no_aws_credentials")
