@@ -202,7 +202,7 @@ _ASCII_LOWER: Final = str.maketrans(string.ascii_uppercase, string.ascii_lowerca
 def _labels(host: str) -> list[str]:
     """The labels of a host name in DNS text form, as dnspython writes it: ``\\.`` is a
     dot inside a label, ``\\DDD`` a byte by its decimal value (RFC 1035 5.1). The
-    root's empty label is left out; letters are lower-cased."""
+    root's empty label is left out; ASCII letters are lower-cased."""
     labels: list[str] = []
     label: list[str] = []
     i = 0
