@@ -12,7 +12,9 @@ import pytest
 from anyio import run_process
 
 from sesd.alerting import sinks
+from sesd.alerting.rules import Transition
 from sesd.commands.send_test_alert import send_test_alert
+from sesd.commands.send_test_alert import test_notification as notification
 from sesd.config import parse_config
 from tests.receivers import Answer, Receiver
 
@@ -295,3 +297,63 @@ async def test_every_sink_says_first_that_the_test_alert_is_a_test(tmp_path: Pat
         assert posted["annotations"]["summary"].startswith("[TEST] sesd-test-alert: ")
     _, _, line = outputs["console"].partition("Z ")
     assert line.startswith("[TEST] [FIRING] sesd-test-alert: "), outputs["console"]
+
+
+@pytest.mark.parametrize(
+    ("answer", "said"),
+    [(Answer(502), "HTTP 502"), (Answer(hang=True), "timed out after 0.5s")],
+    ids=["5xx", "timeout"],
+)
+async def test_a_trigger_that_may_have_been_taken_is_resolved_all_the_same(
+    tmp_path: Path, answer: Answer, said: str
+) -> None:
+    """PagerDuty answers the test trigger 502, or not within the sink's timeout: the
+    command cannot tell whether PagerDuty opened the incident (a timeout may follow the
+    event's acceptance; a gateway's 5xx may too), so it posts the resolve with the same
+    dedup key all the same (one PagerDuty takes as a no-op if nothing is open), says so,
+    and exits 1: the test failed, and no test incident is left ringing unknown to the
+    user."""
+    import json
+
+    async with Receiver("pagerduty") as pd:
+        config = tmp_path / "sesd.toml"
+        config.write_text(
+            f'[alerts.pagerduty]\nrouting_key = "pd-routing-key-4b1e"\nevents_url = "{pd.url}"\n'
+            'timeout = "500ms"\n'
+        )
+        pd.script(answer)
+        command = [sys.executable, "-m", "sesd", "send-test-alert", "--config", str(config)]
+        with anyio.fail_after(30):
+            result = await run_process([*command, "--sink", "pagerduty"], check=False)
+        assert pd.arrived == 2
+    assert result.returncode == 1, result.stderr.decode()
+    (resolve,) = pd.accepted
+    assert resolve["event_action"] == "resolve"
+    # The trigger's key (a hung request's body is never read: the command's own).
+    key = notification(Transition.FIRING, 0.0).alerts[0].dedup_key
+    assert resolve["dedup_key"] == key
+    if not answer.hang:
+        assert pd.requests[0]["dedup_key"] == key
+    lines = [json.loads(line) for line in result.stderr.decode().splitlines()]
+    assert [(line["event"], line["kind"]) for line in lines] == [
+        ("sesd.test_alert.failed", "firing"),
+        ("sesd.test_alert.sent", "resolved"),
+    ]
+    failed, sent = lines
+    assert failed["error"] == said
+    assert failed["note"] == (
+        "PagerDuty may have opened the incident all the same: its resolve is sent (same dedup key)"
+    )
+    assert "note" not in sent
+
+
+async def test_a_trigger_refused_for_good_is_not_resolved(tmp_path: Path) -> None:
+    """PagerDuty refuses the test trigger 400 (an event it did not take): no resolve is
+    posted, the command ends at once, exit 1."""
+    async with Receiver("pagerduty") as pd:
+        config = parse_config(
+            f'[alerts.pagerduty]\nrouting_key = "pd-routing-key-4b1e"\nevents_url = "{pd.url}"\n'
+        )
+        pd.script(Answer(400))
+        assert await send_test_alert(config, "pagerduty") == 1
+    assert [e["event_action"] for e in pd.requests] == ["trigger"]

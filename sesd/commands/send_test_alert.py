@@ -13,7 +13,7 @@ from sesd.alerting.alert import Alert, Notification
 from sesd.alerting.alertmanager import AlertmanagerSink
 from sesd.alerting.rules import Transition
 from sesd.alerting.service import build_sink, sink_session
-from sesd.alerting.sinks import DeliveryError, PagerDutySink, RateLimited, Sink
+from sesd.alerting.sinks import DeliveryError, PagerDutySink, RateLimited, Retryable, Sink
 from sesd.commands.common import Commands, config_error, load, with_config
 from sesd.config import AlertmanagerConfig, Config, ConfigError, read_secrets
 from sesd.core.windows import Breakdown
@@ -27,6 +27,13 @@ _RATE_LIMITED_TRIES = 3
 _LONGEST_PAUSE = 120.0
 #: Said when the command stops between a firing the sink took and its resolve.
 _LEFT_OPEN = "the test alert stays open: resolve it by hand"
+#: Said when a firing fails in a way that does not say the sink did not take it.
+_MAYBE = {
+    PagerDutySink: "PagerDuty may have opened the incident all the same: its resolve is sent "
+    "(same dedup key)",
+    AlertmanagerSink: "Alertmanager may have taken the alert all the same: its resolve is sent",
+}
+_MAYBE_LEFT_OPEN = "if the sink took the test alert, it stays open: resolve it by hand"
 
 
 def add_parser(commands: Commands) -> None:
@@ -102,28 +109,46 @@ async def send_test_alert(config: Config, sink_name: str) -> int:
             configured = msgspec.structs.replace(configured, shared=False)
         # This sink alone: the others' secrets were not read.
         sink = build_sink(sink_name, configured, session)
-        kinds = [Transition.FIRING]
-        if isinstance(sink, PagerDutySink | AlertmanagerSink):
-            kinds.append(Transition.RESOLVED)  # leave no open incident behind
-        # Once the firing is taken and until its resolve is, the sink shows an open
-        # test alert: a stop then (a failure, Ctrl-C) says so.
+        # Leave no open incident behind: these sinks are sent the test alert's resolve.
+        resolves = isinstance(sink, PagerDutySink | AlertmanagerSink)
+        # Once the firing is taken (or may have been) and until its resolve is, the sink
+        # may show an open test alert: a stop then (a failure, Ctrl-C) says so.
         left_open: dict[str, str] = {}
+        firing_failed = False
         try:
-            for kind in kinds:
-                try:
-                    await _send(sink, test_notification(kind, time.time()))
-                except DeliveryError as exc:
-                    log.error(
-                        "sesd.test_alert.failed", kind=kind.value, error=str(exc), **left_open
-                    )
+            try:
+                await _send(sink, test_notification(Transition.FIRING, time.time()))
+            except DeliveryError as exc:
+                # A timeout or a 5xx does not say the trigger was not taken: PagerDuty may
+                # have opened the incident before the answer was lost (Alertmanager, taken
+                # the alert). The resolve, with the same dedup key, closes it if so and
+                # is a no-op if not. A 4xx or a 429 was a refusal: nothing to close.
+                firing_failed = True
+                if not (resolves and isinstance(exc, Retryable)):
+                    log.error("sesd.test_alert.failed", kind="firing", error=str(exc))
                     return 1
-                log.info("sesd.test_alert.sent", kind=kind.value)
-                left_open = {} if kind is kinds[-1] else {"note": _LEFT_OPEN}
+                log.error(
+                    "sesd.test_alert.failed", kind="firing", error=str(exc), note=_MAYBE[type(sink)]
+                )
+                left_open = {"note": _MAYBE_LEFT_OPEN}
+            else:
+                log.info("sesd.test_alert.sent", kind="firing")
+                left_open = {"note": _LEFT_OPEN}
+            if not resolves:
+                return 0
+            try:
+                await _send(sink, test_notification(Transition.RESOLVED, time.time()))
+            except DeliveryError as exc:
+                log.error("sesd.test_alert.failed", kind="resolved", error=str(exc), **left_open)
+                return 1
+            left_open = {}
+            log.info("sesd.test_alert.sent", kind="resolved")
         except anyio.get_cancelled_exc_class():
             if left_open:
                 log.warning("sesd.test_alert.stopped", **left_open)
             raise
-    return 0
+    # The firing's failure is the test's: a resolve sent after it tells nothing of it.
+    return 1 if firing_failed else 0
 
 
 async def _send(sink: Sink, notification: Notification) -> None:
