@@ -357,3 +357,20 @@ async def test_a_trigger_refused_for_good_is_not_resolved(tmp_path: Path) -> Non
         pd.script(Answer(400))
         assert await send_test_alert(config, "pagerduty") == 1
     assert [e["event_action"] for e in pd.requests] == ["trigger"]
+
+
+async def test_slack_says_test_once_in_the_preview_and_once_in_the_message() -> None:
+    """Slack's notification preview is the message's fallback text, and the message
+    opens with its header: each says "[TEST]" once, first, where it read "[TEST]
+    ... 1 domain: [TEST] [FIRING] ..." (the header and the alert's headline both
+    marked), which pushed the alert's own words further out of the preview."""
+    async with Receiver("slack") as slack:
+        config = parse_config(f'[alerts.slack]\nwebhook_url = "{slack.url}"\n')
+        assert await send_test_alert(config, "slack") == 0
+    (message,) = slack.accepted
+    assert message["text"].startswith("[TEST] ")
+    assert message["text"].count("[TEST]") == 1, message["text"]
+    assert "sesd-test-alert: example.com delay_ratio 50.0%" in message["text"]
+    shown = [block["text"]["text"] for block in message["blocks"] if "text" in block]
+    assert shown[0].startswith("*[TEST] ")
+    assert sum(text.count("[TEST]") for text in shown) == 1, shown

@@ -54,19 +54,20 @@ def test_mark(alert: Alert) -> str:
     return "[TEST] " if alert.test else ""
 
 
-def headline(alert: Alert, *, state: bool = True, slack: bool = False) -> str:
+def headline(alert: Alert, *, state: bool = True, slack: bool = False, marked: bool = True) -> str:
     """One line: what, where, how bad; ``state=False`` leaves out "[FIRING]" and the
     like, for a receiver that tells the state itself (Alertmanager keeps a firing
     alert's text for the resolve it sends on its own); ``slack``: what it names, a
     stranger's, styles nothing (sesd.core.text.slack_plain). A test alert's begins
-    "[TEST]"."""
+    "[TEST]", unless not ``marked`` (for a text that says it before the headline)."""
+    mark = test_mark(alert) if marked else ""
     verb = {
         Transition.FIRING: "[FIRING] ",
         Transition.REPEAT: "[STILL FIRING] ",
         Transition.RESOLVED: "[RESOLVED] ",
     }[alert.kind]
     return (
-        f"{test_mark(alert)}{verb if state else ''}{alert.rule}: {_subject(alert, slack)} "
+        f"{mark}{verb if state else ''}{alert.rule}: {_subject(alert, slack)} "
         f"{alert.metric} "
         f"{_value(alert, alert.value)} ({alert.fires} {_value(alert, alert.threshold)}, "
         f"{alert.window} window)"

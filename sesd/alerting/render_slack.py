@@ -82,8 +82,10 @@ def slack_message(notification: Notification) -> dict[str, Any]:
             {"type": "plain_text", "text": f"mute: {notification.silence}", "emoji": False}
         )
     blocks.append({"type": "context", "elements": closing})
+    # The title says "[TEST]" first: the headlines after it do not say it again.
     text = _mrkdwn(
-        title + ": " + "; ".join(headline(a, slack=True) for a in alerts), SLACK_MAX_TEXT
+        title + ": " + "; ".join(headline(a, slack=True, marked=False) for a in alerts),
+        SLACK_MAX_TEXT,
     )
     return {"text": text["text"], "blocks": blocks}
 
