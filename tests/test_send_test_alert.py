@@ -374,3 +374,28 @@ async def test_slack_says_test_once_in_the_preview_and_once_in_the_message() -> 
     shown = [block["text"]["text"] for block in message["blocks"] if "text" in block]
     assert shown[0].startswith("*[TEST] ")
     assert sum(text.count("[TEST]") for text in shown) == 1, shown
+
+
+async def test_the_webhooks_test_alert_says_it_is_a_test_and_is_signed(tmp_path: Path) -> None:
+    """A webhook sink (an in-house pager, a chat bridge) gets one signed
+    ``sesd.webhook.v1`` document whose alert's summary begins "[TEST] [FIRING]", as
+    every sink's test alert does, so the receiver's people see a test for what it
+    is; no resolve is posted (a webhook keeps no incident open); exit 0."""
+    from tests.receivers import WebhookReceiver
+
+    async with WebhookReceiver(secret="hook-secret-2c9d") as hook:
+        config = tmp_path / "sesd.toml"
+        config.write_text(
+            f'[alerts.sinks.hook]\ntype = "webhook"\nurl = "{hook.url}"\n'
+            'secret = "hook-secret-2c9d"\n'
+        )
+        command = [sys.executable, "-m", "sesd", "send-test-alert", "--config", str(config)]
+        result = await run_process([*command, "--sink", "hook"], check=False)
+    assert result.returncode == 0, result.stderr.decode()
+    assert hook.rejected == 0
+    (document,) = hook.bodies
+    assert document["schema"] == "sesd.webhook.v1"
+    (alert,) = document["alerts"]
+    assert alert["state"] == "firing"
+    assert alert["summary"].startswith("[TEST] [FIRING] sesd-test-alert: example.com "), alert
+    assert alert["summary"].count("[TEST]") == 1
