@@ -399,3 +399,28 @@ async def test_the_webhooks_test_alert_says_it_is_a_test_and_is_signed(tmp_path:
     assert alert["state"] == "firing"
     assert alert["summary"].startswith("[TEST] [FIRING] sesd-test-alert: example.com "), alert
     assert alert["summary"].count("[TEST]") == 1
+
+
+async def test_a_429_wait_is_shown_whatever_the_daemons_log_level(tmp_path: Path) -> None:
+    """The config keeps the daemon's log quiet (``level = "error"``); the on-call runs
+    send-test-alert from it and Slack asks a pause (429, Retry-After: 1). The command
+    says it waits, how long and which try comes next, then that the message was
+    sent, where it sat silent through the pause (up to two minutes, three times)
+    and ended without a word: the daemon's level is not the person's at a terminal."""
+    import json
+
+    async with Receiver("slack") as slack:
+        config = tmp_path / "sesd.toml"
+        config.write_text(
+            f'[logging]\nlevel = "error"\n[alerts.slack]\nwebhook_url = "{slack.url}"\n'
+        )
+        slack.script(Answer(429, retry_after="1"))
+        command = [sys.executable, "-m", "sesd", "send-test-alert", "--config", str(config)]
+        result = await run_process([*command, "--sink", "slack"], check=False)
+    assert result.returncode == 0, result.stderr.decode()
+    assert slack.answers == [429, 200]
+    waited, sent = [json.loads(line) for line in result.stderr.decode().splitlines()]
+    assert waited["event"] == "sesd.test_alert.rate_limited"
+    assert (waited["wait"], waited["kind"]) == (1.0, "firing")
+    assert waited["note"] == "HTTP 429: waiting 1s as the sink asks, then try 2 of 3"
+    assert (sent["event"], sent["kind"]) == ("sesd.test_alert.sent", "firing")

@@ -61,7 +61,11 @@ def execute(args: argparse.Namespace) -> int:
         read_secrets(config, sink=args.sink)
     except ConfigError as exc:
         return config_error(f"{args.config}: {exc}")
-    configure_logging(config.logging.level, config.logging.format)
+    # The config's level is the daemon's (often "warning" or "error" to keep its log
+    # quiet); this command's lines are what a person at a terminal sees it do: a wait
+    # of a minute or two behind a 429, the send, so they are shown at info at least.
+    level = "debug" if config.logging.level == "debug" else "info"
+    configure_logging(level, config.logging.format)
     return anyio.run(send_test_alert, config, args.sink)
 
 
@@ -170,6 +174,10 @@ async def _send(sink: Sink, notification: Notification) -> None:
             if not tries_left:
                 raise DeliveryError(f"HTTP 429 {_RATE_LIMITED_TRIES} times in a row") from exc
             get_logger(sink=sink.name).warning(
-                "sesd.test_alert.rate_limited", kind=notification.kind.value, wait=exc.retry_after
+                "sesd.test_alert.rate_limited",
+                kind=notification.kind.value,
+                wait=exc.retry_after,
+                note=f"HTTP 429: waiting {exc.retry_after:g}s as the sink asks, then try "
+                f"{_RATE_LIMITED_TRIES - tries_left + 1} of {_RATE_LIMITED_TRIES}",
             )
             await anyio.sleep(exc.retry_after)
