@@ -116,6 +116,17 @@ def test_a_config_without_rules_is_warned_of_by_check_config_and_at_start(
     assert "alerts.rules" not in capsys.readouterr().err
 
 
+def test_a_relative_silences_file_is_warned_of_at_start(tmp_path: Path, taken_port: int) -> None:
+    """``sesd run`` on a config whose silences file is relative (which ``sesd silence``
+    refuses): the start logs the warning naming the key, as check-config prints it
+    (here the start then stops, its port taken)."""
+    path = str(_config(tmp_path, QUEUE + '[alerts]\nsilences_path = "silences.json"\n'))
+    done = _sesd("run", "--config", path, "--listen", f"127.0.0.1:{taken_port}")
+    logged = [json.loads(line) for line in done.stderr.splitlines() if line.startswith("{")]
+    warned = [line["warning"] for line in logged if line["event"] == "sesd.config.warning"]
+    assert [w for w in warned if w.startswith("[alerts] silences_path 'silences.json'")]
+
+
 def test_a_state_file_that_could_never_be_saved_stops_the_start(tmp_path: Path) -> None:
     """[state] path in a directory that does not exist: one line at start, exit 2, not
     a save_failed line at the first save, after the windows it was to keep are lost."""

@@ -542,3 +542,28 @@ def test_a_relative_state_path_is_warned_of() -> None:
     assert "working directory" in warning
     absolute = parse_config('[state]\npath = "/var/lib/sesd/state.bin"\n').warnings()
     assert not [w for w in absolute if w.startswith("[state] path")]
+
+
+def test_a_relative_silences_file_is_warned_of() -> None:
+    """``[alerts] silences_path = "silences.json"`` is read from the daemon's working
+    directory, which ``sesd silence`` cannot know, so it refuses the file: no silence
+    can be added for this daemon. Warned of, naming the key and the path, as
+    ``[state] path`` is (whose warning says the silences file beside it is refused
+    too); an absolute one is not, nor a relative state file's when silences_path is
+    set absolute."""
+    relative = parse_config('[alerts]\nsilences_path = "silences.json"\n').warnings()
+    (warning,) = [w for w in relative if w.startswith("[alerts] silences_path")]
+    assert warning.startswith(
+        "[alerts] silences_path 'silences.json' is relative: read from the working directory"
+    )
+    assert "`sesd silence` refuses it" in warning
+    absolute = parse_config('[alerts]\nsilences_path = "/var/lib/sesd/s.json"\n').warnings()
+    assert not [w for w in absolute if "silence" in w]
+    found = parse_config('[state]\npath = "state.bin"\n').warnings()
+    (state,) = [w for w in found if w.startswith("[state] path")]
+    assert "`sesd silence` refuses the silences file beside it" in state
+    found = parse_config(
+        '[state]\npath = "state.bin"\n[alerts]\nsilences_path = "/var/lib/sesd/s.json"\n'
+    ).warnings()
+    (state,) = [w for w in found if w.startswith("[state] path")]
+    assert "silence" not in state

@@ -194,6 +194,23 @@ async def test_a_reload_warns_of_what_it_brought_as_the_start_does(
     assert said == [*started, warned["warning"], spare["warning"]]
 
 
+async def test_a_reload_to_a_relative_silences_file_is_warned_of(
+    local_sqs: LocalSqs, sqs: Any, tmp_path: Path
+) -> None:
+    """A reload moves the silences file to a relative path (which ``sesd silence``
+    refuses, so no silence could be added): the reload is taken, and warned of naming
+    the key, as a start would."""
+    url, _ = await make_queue(sqs)
+    base = f'[aws]\nendpoint_url = "{local_sqs.url}"\n' + _queue(url, "q")
+    path = config_file(tmp_path, base + f'[alerts]\nsilences_path = "{tmp_path}/s.json"\n')
+    async with sesd_process(path) as sesd:
+        config_file(tmp_path, base + '[alerts]\nsilences_path = "s.json"\n')
+        await _reload(sesd, "sesd.config.reloaded")
+        with anyio.fail_after(20):
+            warned = await sesd.wait_for_event("sesd.config.warning")
+    assert warned["warning"].startswith("[alerts] silences_path 's.json' is relative")
+
+
 def test_a_reload_keeps_what_needs_a_restart_and_names_it() -> None:
     old = parse_config('[http]\nlisten = "127.0.0.1:9585"\n[domains]\ntrack = ["a.example"]\n')
     new = parse_config(

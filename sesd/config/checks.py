@@ -121,14 +121,26 @@ def config_warnings(config: Config) -> list[str]:
             "no silences file ([alerts] silences_path or [state] path): `sesd silence` "
             "cannot mute these alerts, and notifications carry no mute line"
         )
+    # Not errors: a container's working directory is fixed (WORKDIR), and a daemon
+    # that ran on them before must not fail to start, nor a reload be refused.
     state = config.state.path
     if state is not None and not os.path.isabs(state):
-        # Not an error: a container's working directory is fixed (WORKDIR).
+        beside = "" if alerts.silences_path else (
+            ", and `sesd silence` refuses the silences file beside it (it cannot know "
+            "the daemon's directory)"
+        )  # fmt: skip
         found.append(
             f"[state] path {state!r} is relative: read from the working directory, "
             "systemd's / for the daemon and the shell's for a `sesd run` by hand, which "
-            "then use different files (and the lock keeps neither out); give an absolute "
-            "path"
+            f"then use different files (and the lock keeps neither out){beside}; give an "
+            "absolute path"
+        )
+    if alerts.silences_path and not os.path.isabs(alerts.silences_path):
+        found.append(
+            f"[alerts] silences_path {alerts.silences_path!r} is relative: read from the "
+            "working directory, systemd's / for the daemon, which `sesd silence` cannot "
+            "know, so `sesd silence` refuses it and no silence can be added; give an "
+            "absolute path"
         )
     # A warning, not an error: the unit's or the pod's timeout may have been raised.
     longest = config.shutdown.longest_stop(saves=config.state.path is not None)
