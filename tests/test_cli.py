@@ -271,18 +271,20 @@ def test_check_config_warns_of_a_state_path_run_cannot_save_here(
     assert "[state]" not in capsys.readouterr().err
 
 
-def test_check_config_warnings_escape_what_they_quote(
+def test_check_config_shows_a_queue_name_with_an_escape_escaped(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """A queue named with an escape (`name = "q\\u001b[2Jx"`) and a warning about it:
-    the warning shows the name's control characters escaped, as a config error does,
-    rather than clearing the terminal of the reviewer running check-config."""
+    """A queue named with an escape (`name = "q\\u001b[2Jx"`), which the queue label
+    would carry to every metric and log line: check-config refuses it in one line
+    showing the name's control characters escaped, rather than clearing the terminal
+    of the reviewer running it. (Such a name was once valid, and its warnings showed
+    it escaped; it is now refused as any config error, escaped the same way.)"""
     queue = '[[queues]]\nurl = "http://127.0.0.1:9/q"\nname = "q\\u001b[2Jx"\n'
     path = _config(tmp_path, hermetic_text(queue + "wait_time_seconds = 0\n"))
-    assert main(["check-config", "--quiet", str(path)]) == 0
+    assert main(["check-config", "--quiet", str(path)]) == 2
     err = capsys.readouterr().err
     assert "\x1b" not in err
-    assert "sesd: warning: queues (q\\u001b[2Jx): wait_time_seconds = 0" in err
+    assert err.startswith(f"sesd: config error: {path}: queues[0]: name 'q\\u001b[2Jx': a ")
 
 
 def test_check_config_refuses_a_config_that_run_would(

@@ -457,6 +457,37 @@ def test_a_mistyped_key_is_named_with_the_key_meant(text: str, error: str) -> No
     assert str(raised.value) == error
 
 
+@pytest.mark.parametrize(
+    ("written", "shown"),
+    [
+        ("ses\\u001b[31mevents", "ses\\u001b[31mevents"),  # a terminal's colour escape
+        ("ses-events\\n", "ses-events\\u000a"),  # a template's line break
+        ("ses\\u202eevents", "ses\\u202eevents"),  # a bidi override: text reordered
+        ("ses\\u200bevents", "ses\\u200bevents"),  # zero-width: two names that look one
+    ],
+)
+def test_a_queue_name_with_a_control_character_is_refused(written: str, shown: str) -> None:
+    """A queue's ``name`` is its ``queue`` label on every metric and a field of every
+    log line of its pollers: a control or invisible character in it (a colour escape
+    pasted in, a template's line break, a bidirectional override) would drive a
+    terminal, split a line, or make two names look one. The config is refused in
+    one line naming the key and showing the character escaped; so is a URL whose
+    last part, the label without a name, holds one. A name with spaces or accents
+    is taken."""
+    queue = '[[queues]]\nurl = "https://sqs.eu-west-1.amazonaws.com/1/ses-events"\n'
+    with pytest.raises(ConfigError) as raised:
+        parse_config(queue + f'name = "{written}"\n')
+    assert str(raised.value) == (
+        f"queues[0]: name '{shown}': a control or invisible character (shown escaped); "
+        "the name is the queue label of metrics and log lines: write it without"
+    )
+    with pytest.raises(ConfigError) as raised:
+        parse_config(f'[[queues]]\nurl = "http://127.0.0.1:9/{written}"\n')
+    assert str(raised.value).startswith(f"queues[0]: url 'http://127.0.0.1:9/{shown}': a ")
+    (taken,) = parse_config(queue + 'name = "SES événements (prod)"\n').queues
+    assert taken.label == "SES événements (prod)"
+
+
 def test_a_queue_received_without_waiting_is_warned_of() -> None:
     """wait_time_seconds = 0 is SQS's short poll: an empty queue answers at once, and
     the poller asks again a second later, each request billed, twenty times the

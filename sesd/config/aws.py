@@ -16,6 +16,7 @@ import msgspec
 
 from sesd.config.values import Duration, Secret, Section, check_http_url, check_region
 from sesd.core.accounts import DEFAULT_ACCOUNT, is_region
+from sesd.core.text import escaped, has_control
 
 __all__ = [
     "CLOCK_OFF",
@@ -169,6 +170,19 @@ class QueueConfig(Section, frozen=True):
 
     def __post_init__(self) -> None:
         check_http_url(self.url)
+        # The label (the name, else the URL's last part) is on every metric and log line
+        # of the queue: a control character there would drive a terminal or split a
+        # line, an invisible one make two names look one.
+        for key, written, what in (
+            ("url", self.url, "its last part, without a name,"),
+            ("name", self.name, "the name"),
+        ):
+            if has_control(written):
+                raise ValueError(
+                    f"{key} '{escaped(written, 200)}': a control or invisible character "
+                    f"(shown escaped); {what} is the queue label of metrics and log "
+                    "lines: write it without"
+                )
         if not 1 <= self.concurrency <= 64:
             raise ValueError("concurrency must be between 1 and 64")
         if not 0 <= self.wait_time_seconds <= 20:

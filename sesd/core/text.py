@@ -23,6 +23,7 @@ __all__ = [
     "clean",
     "clean_once",
     "escaped",
+    "has_control",
     "mta_name",
     "redact_addresses",
     "slack_escape",
@@ -150,6 +151,12 @@ def _head(text: str, limit: int) -> tuple[str, bool]:
 
 def _cleaned(text: str, cut: bool, limit: int) -> str:
     return _escaped(redact_addresses(text), cut, limit)
+
+
+def has_control(text: str) -> bool:
+    """Whether ``text`` holds a character :func:`escaped` would escape (a control, a
+    format or invisible character): none of them prints."""
+    return _CONTROL_RE.search(text) is not None
 
 
 def escaped(text: str, limit: int) -> str:
