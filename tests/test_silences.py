@@ -237,6 +237,34 @@ def test_silence_add_refuses_an_address_or_url_that_would_mute_nothing(
     assert not (tmp_path / "silences.json").exists()
 
 
+@pytest.mark.parametrize(
+    ("written", "shown"),
+    [
+        ("yahoo.\x1b[31m*", "yahoo.\\u001b[31m*"),  # a colour escape: would mute nothing
+        ("*.example\n", "*.example\\u000a"),  # a line break pasted along
+        ("gm\u200bail.*", "gm\\u200bail.*"),  # zero-width: looks like gmail.*
+        ("yahoo.\u202e*", "yahoo.\\u202e*"),  # a bidi override: the list reads reordered
+        ("gmail\u200b.com", "gmail\\u200b.com"),  # not a glob: refused the same
+    ],
+)
+def test_silence_add_refuses_a_domain_with_a_control_character(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], written: str, shown: str
+) -> None:
+    """No label an alert names holds a control or invisible character. In a glob one
+    was taken as written: a colour escape made a silence that mutes nothing while
+    listed as active, a zero-width space one that mutes what it does not show. It is
+    refused (exit 2), the character shown escaped, and nothing is written."""
+    config = _config(tmp_path)
+    add = ["silence", "add", "--config", str(config), "--for", "1h", "--comment", "x"]
+    assert main([*add, "--domain", written]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        f"sesd: --domain '{shown}': a control or invisible character (shown escaped), "
+        "which no alert's label has: write it without\n"
+    )
+    assert not (tmp_path / "silences.json").exists()
+
+
 def test_silence_add_takes_every_kind_of_label_an_alert_names(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -665,12 +693,17 @@ def test_silence_list_escapes_control_characters(
     """A silence whose comment and domain hold terminal escapes and a line break (pasted
     from a chat, written by another operator, or a hand-edited file): `silence list`
     shows them escaped, one line a silence, rather than letting them clear the screen
-    or retitle the on-call's terminal (and `| grep` split a silence in two)."""
+    or retitle the on-call's terminal (and `| grep` split a silence in two). (`silence
+    add` refuses such a domain now: the file's is edited in, as by hand.)"""
     config = str(_config(tmp_path))
     comment = "Yahoo\x1b[2J\x1b]0;owned\x07 defers\nsecond line"
-    assert main(["silence", "add", "--config", config, "--domain", "gm\x1b[31mail.com",
+    assert main(["silence", "add", "--config", config, "--domain", "gmail.com",
                  "--for", "4h", "--comment", comment]) == 0  # fmt: skip
     capsys.readouterr()
+    path = tmp_path / "silences.json"
+    stored = json.loads(path.read_text())
+    stored["silences"][0]["domain"] = "gm\x1b[31mail.com"
+    path.write_text(json.dumps(stored))
     assert main(["silence", "list", "--config", config]) == 0
     (line,) = capsys.readouterr().out.splitlines()
     assert "\x1b" not in line

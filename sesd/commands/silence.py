@@ -29,7 +29,7 @@ from sesd.core.domains import domain_pattern, normalise_domain
 from sesd.core.providers import LABELS as PROVIDER_LABELS
 from sesd.core.scopes import DOMAIN
 from sesd.core.tenant_map import valid_tenant
-from sesd.core.text import escaped
+from sesd.core.text import escaped, has_control
 from sesd.io.logs import configure_logging
 
 __all__ = ["add_parser", "run_silence"]
@@ -153,7 +153,15 @@ def _labels_problem(config: Config, args: argparse.Namespace) -> str:
     """What is wrong with ``--domain``: a name no alert could have (an address or a URL
     pasted in), a domain that counts under a group (its alerts name the group), or,
     without ``--rule``, a name that is both a group or domain and a mailbox provider
-    (the silence would mute the alerts of both)."""
+    (the silence would mute the alerts of both), or a name with a character no label
+    has (a control or invisible one)."""
+    if args.domain and has_control(args.domain):
+        # A glob took it as written: a colour escape made a silence that mutes
+        # nothing, a zero-width space one that mutes what the list does not show.
+        return (
+            f"--domain '{escaped(args.domain, _SHOWN)}': a control or invisible character "
+            "(shown escaped), which no alert's label has: write it without"
+        )
     if args.domain and not _could_be_label(config, args.domain):
         return (
             f"--domain {args.domain!r} names no domain, provider, tenant, group or "
