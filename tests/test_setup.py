@@ -214,6 +214,52 @@ async def test_setup_from_a_config_provisions_the_default_accounts_regions_only(
     )
 
 
+async def test_a_config_of_only_other_accounts_queues_sets_up_nothing_unasked(
+    local_sqs: LocalSqs, tmp_path: Any
+) -> None:
+    """Every queue of the config is another account's: setup (signing with the default
+    credentials) has no region of this account's to take, and made NAME-events in
+    ``[aws] region`` all the same, a queue no config reads, in an account where none
+    was meant. It makes nothing, says which regions each account's run takes
+    (``--region``), exit 2; with ``--region`` it sets up what it was asked."""
+    import os
+    import sys
+
+    from anyio import run_process
+
+    config = tmp_path / "sesd.toml"
+    config.write_text(
+        f'[aws]\nendpoint_url = "{local_sqs.url}"\nregion = "us-west-2"\n'
+        '[[accounts]]\nname = "prod-eu"\nrole_arn = "arn:aws:iam::210987654321:role/r"\n'
+        '[[queues]]\nurl = "https://sqs.eu-west-1.amazonaws.com/210987654321/theirs"\n'
+        'account = "prod-eu"\n'
+        '[[queues]]\nurl = "https://sqs.eu-central-1.amazonaws.com/210987654321/more"\n'
+        'account = "prod-eu"\n'
+    )
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+    name = f"o{uuid.uuid4().hex[:8]}"
+    command = [sys.executable, "-m", "sesd", "setup", "--config", str(config), "--name", name]
+    done = await run_process(command, env=env, check=False)
+    assert done.returncode == 2, done.stderr.decode()
+    assert done.stdout == b""
+    *_, line = done.stderr.decode().splitlines()
+    assert line == (
+        f"sesd: no queue of {config} is the default credentials' account's: nothing set "
+        "up; with an account's credentials give its regions (prod-eu: --region "
+        "eu-central-1 --region eu-west-1), or give --region to set up this account anyway"
+    )
+    assert "queue theirs is account prod-eu's: run setup with its credentials" in (
+        done.stderr.decode()
+    )
+    async with get_session().create_client(
+        "sqs", region_name="us-west-2", endpoint_url=local_sqs.url
+    ) as sqs:
+        assert (await sqs.list_queues(QueueNamePrefix=name)).get("QueueUrls", []) == []
+    asked = await run_process([*command, "--region", "eu-west-1"], env=env, check=False)
+    assert asked.returncode == 0, asked.stderr.decode()
+    assert f"/123456789012/{name}-events" in asked.stdout.decode()
+
+
 async def test_setup_from_a_config_needs_none_of_its_sinks_secrets(
     local_sqs: LocalSqs, tmp_path: Any
 ) -> None:

@@ -142,14 +142,21 @@ def execute(args: argparse.Namespace) -> int:
         # With the default credentials, in their account: another account's queues
         # are that account's to set up (its credentials, its run of setup).
         own = [q for q in config.queues if not q.account]
+        theirs: dict[str, set[str]] = {}
         for queue in config.queues:
             if queue.account:
+                region = config.region_of(queue)
+                theirs.setdefault(queue.account, set()).add(region)
                 print(
                     f"sesd: queue {queue.label} is account {queue.account}'s: run setup "
-                    "with its credentials (this run provisions the default credentials' "
-                    "account)",
+                    f"with its credentials and --region {region} (this run provisions "
+                    "the default credentials' account)",
                     file=sys.stderr,
                 )
+        if theirs and not own and not args.region:
+            # No region of this account's to take: [aws] region would make a queue no
+            # config reads, in an account where none was meant.
+            return _only_theirs(args.config, theirs)
         regions = sorted({config.region_of(q) for q in own}) or [config.aws.region]
         endpoint = config.aws.endpoint_url
     configure_logging("info", "auto")
@@ -184,6 +191,22 @@ def execute(args: argparse.Namespace) -> int:
     for action, why in PERMISSIONS:
         print(f"#   {action:<30} {why}")
     return 0
+
+
+def _only_theirs(path: str, theirs: dict[str, set[str]]) -> int:
+    """Say that a config of other accounts' queues only leaves nothing to set up with
+    the default credentials, and what each account's run gives; the usage status."""
+    runs = "; ".join(
+        f"{account}: " + " ".join(f"--region {region}" for region in sorted(regions))
+        for account, regions in sorted(theirs.items())
+    )
+    print(
+        f"sesd: no queue of {path} is the default credentials' account's: nothing set "
+        f"up; with an account's credentials give its regions ({runs}), or give "
+        "--region to set up this account anyway",
+        file=sys.stderr,
+    )
+    return 2
 
 
 def _print_stopped(plans: list[Plan], stopped: Plan, name: str, several: bool) -> None:
