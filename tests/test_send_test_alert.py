@@ -424,3 +424,40 @@ async def test_a_429_wait_is_shown_whatever_the_daemons_log_level(tmp_path: Path
     assert (waited["wait"], waited["kind"]) == (1.0, "firing")
     assert waited["note"] == "HTTP 429: waiting 1s as the sink asks, then try 2 of 3"
     assert (sent["event"], sent["kind"]) == ("sesd.test_alert.sent", "firing")
+
+
+async def test_a_trigger_and_resolve_both_lost_say_the_alert_may_stay_open(
+    tmp_path: Path,
+) -> None:
+    """Alertmanager answers 502 to the test alert and to its resolve: the command
+    cannot tell whether it took the alert, posts the resolve all the same, and when
+    that fails too says the alert may stay open, to be resolved by hand; exit 1."""
+    import json
+
+    from tests.receivers import WebhookReceiver
+
+    async with WebhookReceiver(path="/api/v2/alerts", status=502) as am:
+        config = tmp_path / "sesd.toml"
+        config.write_text(
+            f'[alerts.sinks.am]\ntype = "alertmanager"\nurls = ["http://127.0.0.1:{am.port}"]\n'
+        )
+        command = [sys.executable, "-m", "sesd", "send-test-alert", "--config", str(config)]
+        with anyio.fail_after(30):
+            result = await run_process([*command, "--sink", "am"], check=False)
+    assert result.returncode == 1, result.stderr.decode()
+    firing, resolved = am.bodies
+    assert firing[0]["endsAt"] > resolved[0]["endsAt"]
+    logged = [json.loads(line) for line in result.stderr.decode().splitlines()]
+    lines = [line for line in logged if line["event"].startswith("sesd.test_alert.")]
+    assert [(line["event"], line["kind"], line["note"]) for line in lines] == [
+        (
+            "sesd.test_alert.failed",
+            "firing",
+            "Alertmanager may have taken the alert all the same: its resolve is sent",
+        ),
+        (
+            "sesd.test_alert.failed",
+            "resolved",
+            "if the sink took the test alert, it stays open: resolve it by hand",
+        ),
+    ]
