@@ -63,19 +63,25 @@ async def test_metrics_are_gzipped_only_for_a_client_that_accepts_gzip(
     word), or weighs the body as it is above gzip (``gzip;q=0.5, identity;q=1``), gets
     the body as it is; one that accepts it, by name, alias or ``*``, gets it gzipped.
     Every answer says ``Vary: Accept-Encoding``, so a cache in between never hands one
-    client's coding to another."""
+    client's coding to another. A HEAD with the same ``Accept-Encoding`` is told the
+    same coding a GET would get (RFC 9110 9.3.2: the headers of a GET, without the
+    body): a cache that keeps a HEAD's headers, or a probe that checks for gzip, would
+    else read the body as plain."""
     served = http_server(HttpConfig("127.0.0.1:0"), _registry(), Health([]), lambda: 0.0)
+    url_headers = {"Accept-Encoding": accept_encoding}
     with anyio.fail_after(30):
         async with (
             served as port,
             aiohttp.ClientSession(auto_decompress=False) as session,
-            session.get(
-                f"http://127.0.0.1:{port}/metrics",
-                headers={"Accept-Encoding": accept_encoding},
-            ) as response,
         ):
-            body = await response.read()
-    assert response.status == 200
+            url = f"http://127.0.0.1:{port}/metrics"
+            async with session.get(url, headers=url_headers) as response:
+                body = await response.read()
+            async with session.head(url, headers=url_headers) as head:
+                assert await head.read() == b""
+    assert response.status == head.status == 200
+    assert head.headers.get("Vary") == "Accept-Encoding"
+    assert head.headers.get("Content-Encoding") == response.headers.get("Content-Encoding")
     assert response.headers.get("Vary") == "Accept-Encoding"
     if gzipped:
         assert response.headers.get("Content-Encoding") == "gzip"
