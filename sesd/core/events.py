@@ -18,6 +18,7 @@ __all__ = [
     "LONGEST_DELAY",
     "MAX_ARN",
     "MAX_RECIPIENTS",
+    "REPLAY_INVALID_REASONS",
     "SKIPPED_REASONS",
     "Bounce",
     "Complaint",
@@ -51,6 +52,10 @@ INVALID_REASONS: Final = (
     "not_json", "not_utf8", "too_deep", "unrecognised", "schema", "missing_mail",
     "no_recipients", "too_many_recipients", "no_usable_domain",
 )  # fmt: skip
+#: The :class:`Invalid` reasons of ``sesd replay`` alone: ``too_large``, a body over its
+#: 1 MiB bound, not decoded. An SQS message is never one (SQS's own bound is 1 MiB), so
+#: the daemon exports no series of them; a replay counts them in its document.
+REPLAY_INVALID_REASONS: Final = ("too_large",)
 #: Every :class:`Skipped` reason, alike (``sesd_skipped_messages_total``'s ``reason``).
 SKIPPED_REASONS: Final = (
     "sns_subscription_confirmation", "sns_unsubscribe_confirmation", "ses_topic_validation",
