@@ -5,8 +5,10 @@ prometheus_client's own writer's."""
 
 from __future__ import annotations
 
+import gc
 import math
 import subprocess
+import tracemalloc
 from collections.abc import Iterator
 from typing import Any
 
@@ -149,3 +151,28 @@ def test_the_writer_and_prometheus_client_read_back_alike_at_the_edges() -> None
         [promtool, "check", "metrics"], input=ours.encode(), capture_output=True, timeout=60
     )
     assert result.returncode == 0, (result.stdout + result.stderr).decode()
+
+
+def test_a_label_value_no_longer_exported_is_not_kept_after_the_scrape() -> None:
+    """Labels come and go for the daemon's whole life (a domain, a tag value or a tenant
+    idle for a day is evicted, and another takes its place). A scrape of 20,000
+    256-character tag values (the longest SES carries), once the values are gone
+    from what is exported, leaves nothing of them behind in the writer: a cache of
+    every value ever escaped grew by 34 MB over 100,000 of them, never let go of an
+    evicted domain's, and once full served only the long-gone."""
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        values = [f"{i:06d}" + "v" * 250 for i in range(20_000)]
+        family = Rows("sesd_test_tag_recipients", "A series per tag value.", "gauge", ["value"])
+        for value in values:
+            family.add((value,), 1.0)
+        text = render([family])
+        assert text.count(b"\n") == 20_002  # HELP, TYPE and a line per value
+        del family, values, value, text
+        gc.collect()
+        kept = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert kept < 200_000, f"{kept} bytes kept after the scrape"

@@ -49,17 +49,15 @@ _SUFFIX = {"counter": "_total", "info": "_info"}
 #: A gauge histogram's samples that the text format has no place for in a histogram:
 #: each a gauge family of its own after it, as prometheus_client's writer puts them.
 _OWN_GAUGES = ("_gsum", "_gcount")
-_ESCAPED: dict[str, str] = {}
-_ESCAPED_MAX = 100_000
 
 
 def _escape(value: str) -> str:
-    found = _ESCAPED.get(value)
-    if found is None:
-        found = value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
-        if len(_ESCAPED) < _ESCAPED_MAX:
-            _ESCAPED[value] = found
-    return found
+    """A label value as the text format writes it. Not cached across scrapes: labels
+    come and go for the daemon's life (evicted domains, tag values, tenants), and a
+    process-wide cache kept every one ever seen, 34 MB at 100,000 of SES's longest
+    tag values, to save 0.06 ms a scrape at 1,000 domains. A scrape escapes each
+    distinct value of its rows once (:meth:`_Writer._label_text`)."""
+    return value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
 
 
 #: Integers written as ``N.0`` directly (what ``repr(float(N))`` gives below 1e16).
