@@ -47,10 +47,12 @@ def _scrape(pipeline: Pipeline, name: str = ERRORS) -> dict[Labels, float]:
 
 
 def _fires_on_the_first_failure(
-    scrapes: dict[str, tuple[dict[Labels, float], dict[Labels, float]]], tmp_path: Path
+    scrapes: dict[str, tuple[dict[Labels, float], dict[Labels, float]]],
+    tmp_path: Path,
+    target: tuple[str, str] = TARGET,
 ) -> None:
     """promtool, fed each family's scrapes before and after one failed GetAccount poll
-    as Prometheus would have taken them, fires SesdAccountPollFailing for TARGET's
+    as Prometheus would have taken them, fires SesdAccountPollFailing for ``target``'s
     get_account after its 10m ``for``."""
 
     def series(name: str, labels: Labels) -> dict[str, str]:
@@ -63,7 +65,7 @@ def _fires_on_the_first_failure(
             "values": ("_x4 " if was is None else f"{was:g}x4 ") + f"{after[labels]:g}x19",
         }
 
-    labels = {"account": TARGET[0], "region": TARGET[1], "api": "get_account"}
+    labels = {"account": target[0], "region": target[1], "api": "get_account"}
     rules = yaml.safe_load((PROMETHEUS / "sesd.rules.yml").read_text())
     (rule,) = [
         rule
@@ -155,3 +157,35 @@ async def test_the_first_poll_with_no_answer_fires_the_alert(
     _fires_on_the_first_failure(
         {ERRORS: (before, after), FAILURES: (failed_before, failed_after)}, tmp_path
     )
+
+
+async def test_an_account_polled_first_after_a_scrape_has_its_failures_at_0_before(
+    local_sqs: LocalSqs, tmp_path: Path
+) -> None:
+    """A reload adds a region: its first poll comes at the next round, up to
+    ``poll_every`` later, and Prometheus scrapes in between. Each API the round asks
+    of it (GetAccount, CloudWatch's GetMetricData) has its failures exported at 0 from
+    the reload, as every target's are at start before the first poll, so its first
+    poll refused is a step from 0 that SesdAccountPollFailing fires on (a series
+    first exported at 1 would hide it until the next failure, a round later)."""
+    pipeline = Pipeline(core_settings(parse_config("")))
+    added = (TARGET[0], "us-east-1")
+    apis = {"get_account", "get_metric_data"}
+
+    def apis_at_0(scrape: dict[Labels, float], target: tuple[str, str]) -> set[str]:
+        where = {("account", target[0]), ("region", target[1])}
+        return {
+            dict(labels)["api"] for labels, n in scrape.items() if where <= set(labels) and n == 0
+        }
+
+    async with FakeSes() as fake, _poller(fake, local_sqs, pipeline, cloudwatch=True) as poller:
+        assert apis_at_0(_scrape(pipeline, FAILURES), TARGET) == apis
+        await poller.poll_once()
+        poller.targets = [TARGET, added]
+        before, failed_before = _scrape(pipeline), _scrape(pipeline, FAILURES)
+        assert apis_at_0(failed_before, added) == apis
+        fake.script_account(200, (403, "AccessDeniedException"))  # TARGET's, then added's
+        await poller.poll_once()
+        after, failed_after = _scrape(pipeline), _scrape(pipeline, FAILURES)
+    scrapes = {ERRORS: (before, after), FAILURES: (failed_before, failed_after)}
+    _fires_on_the_first_failure(scrapes, tmp_path, added)

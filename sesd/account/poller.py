@@ -73,9 +73,11 @@ class Polls:
         every: float,
         clock: Callable[[], float],
         on_change: Callable[[], None],
+        apis: tuple[str, ...] = (),
     ) -> None:
-        self.targets = targets
         self.accounts = accounts
+        self._apis = apis
+        self.targets = targets
         self._client_for = client_for
         self._every = every
         self._clock = clock
@@ -84,6 +86,21 @@ class Polls:
         #: (target, api) -> whether its last failure may pass (throttled, 5xx, no answer).
         self._passing: dict[tuple[Target, str], bool] = {}
         self._log = get_logger(component=component)
+
+    @property
+    def targets(self) -> list[Target]:
+        """The (account, region)s polled: at start, and as a reload leaves them."""
+        return self._targets
+
+    @targets.setter
+    def targets(self, targets: list[Target]) -> None:
+        # Each API every round asks has its failed polls exported at 0 from now, not
+        # from its first call: a target a reload adds is first polled a round later,
+        # and a series that a scrape first sees at 1 hides that failure from increase().
+        self._targets = targets
+        for target in targets:
+            for api in self._apis:
+                self.accounts.calling(target, api)
 
     async def run(self) -> None:
         """Poll every target now and every ``every`` seconds (from the start of one
@@ -163,6 +180,7 @@ class AccountPoller(Polls):
             every=every,
             clock=clock,
             on_change=on_change,
+            apis=("get_account", "get_metric_data") if cloudwatch else ("get_account",),
         )
         self._cloudwatch = cloudwatch
         for target in targets:

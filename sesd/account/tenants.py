@@ -72,6 +72,7 @@ class TenantPoller(Polls):
             every=every,
             clock=clock,
             on_change=on_change,
+            apis=("list_reputation_entities",),  # a round's first call, every round
         )
         self._map = tenant_map
         self._statuses = statuses
