@@ -150,6 +150,27 @@ def test_tag_counts_add_up_and_an_idle_tag_value_goes() -> None:
     assert ("campaign", "spring") not in pipeline.ledger.tallies.tag_recipients
 
 
+def test_a_tag_value_other_is_told_from_the_values_past_the_cap() -> None:
+    """``other`` is sesd's label for a tag's values past ``max_tracked`` and for values SES
+    could not have carried. A sender who tags mail ``campaign=other`` has that traffic
+    under ``'other'`` (a quote is in no value SES carries), so it is told apart from
+    the overflow in every family, and keeps its label across a restart."""
+    config = parse_config('[dimensions]\ntags = ["campaign"]\nmax_tracked = 2\n')
+    pipeline = Pipeline(core_settings(config))
+    for value, recipients in (("spring", 1), ("other", 2), ("summer", 4), ("a b", 8)):
+        body = f.delivery([f"u{i}@x.example" for i in range(recipients)], at=NOW)
+        body["mail"]["tags"] = {"campaign": [value]}
+        pipeline.feed(f.raw(body), "q", NOW)
+    delivered = EVENT_TYPE_INDEX["delivery"]
+    tallies = pipeline.ledger.tallies.tag_recipients
+    counted = {value: counts[delivered] for (_, value), counts in tallies.items()}
+    assert counted == {"spring": 1, "'other'": 2, "other": 4 + 8}
+    restarted = Pipeline(core_settings(config))
+    restarted.ledger.restore(pipeline.ledger.snapshot(NOW), NOW)
+    assert set(restarted.ledger.tag_windows) == set(pipeline.ledger.tag_windows)
+    assert ("campaign", "'other'") in restarted.ledger.tag_windows
+
+
 def test_a_reload_moves_a_domain_into_a_group_from_then_on() -> None:
     """Events after a reload count under the group's label; the domain's windows so far
     stay where they were until idle."""

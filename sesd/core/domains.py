@@ -20,6 +20,7 @@ from sesd.core.text import escaped
 
 __all__ = [
     "OTHER",
+    "OWN_OTHER",
     "TAG_VALUE",
     "LabelTable",
     "domain_labels",
@@ -30,15 +31,30 @@ __all__ = [
     "recipient_key",
     "redact_address",
     "shown_address",
+    "tag_label",
     "takes_glob",
     "takes_name",
 ]
 
 OTHER: Final = "other"
+#: The label of a tag value that is ``other`` itself (a sender's ``campaign=other``): a
+#: quote is in no value SES carries (:data:`TAG_VALUE`), so it never merges with
+#: sesd's ``other`` (values past the cap, and those SES could not have carried).
+OWN_OTHER: Final = f"'{OTHER}'"
 #: A tag value SES can carry: a sender's own (letters, digits, '_' and '-', at most 256)
 #: or one SES sets (a domain, an IP address, an IAM identity: '.', ':', '/', '+', '=',
 #: ','). Anything else (spaces, controls, quotes, an address) counts as ``other``.
 TAG_VALUE: Final = re.compile(r"[A-Za-z0-9_.:/+=,-]{1,256}")
+
+
+def tag_label(value: str) -> str:
+    """The label of a tag's value before the cap: as it is, :data:`OTHER` when SES could
+    not have carried it (a label of its own would carry anything), :data:`OWN_OTHER`
+    when it is ``other`` itself."""
+    if TAG_VALUE.fullmatch(value) is None:
+        return OTHER
+    return OWN_OTHER if value == OTHER else value
+
 
 #: The longest domain name as text (RFC 1035's 255 octets in wire form).
 _MAX_DOMAIN: Final = 253

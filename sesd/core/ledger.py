@@ -16,7 +16,14 @@ from typing import Any, Final
 from sesd.core.accounts import DEFAULT_ACCOUNT, Accounts, is_region
 from sesd.core.canary import CanaryTracker
 from sesd.core.dedup import DuplicateFilter
-from sesd.core.domains import OTHER, TAG_VALUE, LabelTable, domain_labels, normalise_domain
+from sesd.core.domains import (
+    OTHER,
+    OWN_OTHER,
+    LabelTable,
+    domain_labels,
+    normalise_domain,
+    tag_label,
+)
 from sesd.core.pending import PendingDelays
 from sesd.core.provider_cache import ProviderCache
 from sesd.core.providers import LABELS, NONE
@@ -388,4 +395,4 @@ def _is_tenant(label: object) -> bool:
 
 def _is_tag_value(label: object) -> bool:
     """Whether ``label`` is a tag value an event makes a label of (else ``other``)."""
-    return label == OTHER or (isinstance(label, str) and TAG_VALUE.fullmatch(label) is not None)
+    return isinstance(label, str) and label in (OTHER, OWN_OTHER, tag_label(label))

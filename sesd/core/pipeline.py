@@ -20,7 +20,7 @@ from typing import Final
 
 from sesd.core.decode import Event, decode_body
 from sesd.core.dedup import body_key, event_key
-from sesd.core.domains import OTHER, TAG_VALUE, domain_of, redact_address, shown_address
+from sesd.core.domains import OTHER, domain_of, redact_address, shown_address, tag_label
 from sesd.core.events import EVENT_TYPE_INDEX, EVENT_TYPES, Invalid, Skipped
 from sesd.core.ledger import Ledger
 from sesd.core.recipients import bounced, complained, delayed, delivered, suppressed
@@ -330,10 +330,7 @@ class Pipeline:
             # SES gives a tag one value (a message tag is one name and one value): the
             # first is the tag's. Each of many, none of SES's, would count the event's
             # recipients once more, and a thousand would take every label of the tag.
-            value = values[0]
-            if TAG_VALUE.fullmatch(value) is None:
-                value = OTHER  # not SES's: a label of its own would carry anything
-            label = ledger.tag_tables[tag].label(value, now)
+            label = ledger.tag_tables[tag].label(tag_label(values[0]), now)
             ledger.tallies.tag_counts(tag, label)[type_index] += n
             if in_windows:
                 key = (tag, label)
