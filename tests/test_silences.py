@@ -268,9 +268,9 @@ def test_silence_add_refuses_a_domain_with_a_control_character(
 def test_silence_add_takes_every_kind_of_label_an_alert_names(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Domains and globs, a provider, a tenant, a group named in any script, an account
-    and region, and a label sesd gives itself (canary) are all names an alert's mute
-    line may give."""
+    """Domains and globs, a provider, a tenant (``'other'`` too: the tenant SES names
+    ``other``), a group named in any script, an account and region, and a label sesd
+    gives itself (canary) are all names an alert's mute line may give."""
     extra = (
         '[domains]\ngroups = { "Почта" = ["почта.рф"] }\n'
         '[[accounts]]\nname = "prod-eu"\nrole_arn = "arn:aws:iam::210987654321:role/sesd"\n'
@@ -279,6 +279,7 @@ def test_silence_add_takes_every_kind_of_label_an_alert_names(
     add = ["silence", "add", "--config", str(config), "--for", "1h", "--comment", "x"]
     labels = ["gmail.com", "*@*", "bücher.de", "yahoo.*", "Почта", "Acme_Tenant-1", "canary"]
     labels += ["prod-eu/eu-west-1", "default/us-east-1", "Prod-EU/EU-WEST-1"]
+    labels += ["'other'", "'unknown'"]  # the tenants SES names other and unknown
     for label in labels:
         assert main([*add, "--domain", label]) == 0, capsys.readouterr().err
     capsys.readouterr()

@@ -19,6 +19,7 @@ from sesd.config import Duration, RuleConfig
 from sesd.core.canary import CANARY_DOMAIN
 from sesd.core.ledger import Ledger
 from sesd.core.scopes import ACCOUNT, TENANT
+from sesd.core.tenant_map import tenant_label
 from sesd.core.tenants import TenantKey, TenantStatus
 from sesd.core.windows import Breakdown
 
@@ -94,7 +95,8 @@ def step_tenants(
     states = evaluator.states[rule.name]
     by_tenant: dict[str, list[tuple[TenantKey, TenantStatus]]] = {}
     for key, status in ledger.tenant_status.status.items():
-        by_tenant.setdefault(key[2], []).append((key, status))
+        # Labelled as the tenant's mail is (a tenant SES names ``other``: ``'other'``).
+        by_tenant.setdefault(tenant_label(key[2]), []).append((key, status))
     watched = [t for t in by_tenant if watches(rule, t)]
     for tenant in sorted(set(watched) | set(states)):
         state = states.setdefault(tenant, AlertState())

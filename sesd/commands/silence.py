@@ -28,7 +28,7 @@ from sesd.core.accounts import DEFAULT_ACCOUNT, is_region
 from sesd.core.domains import domain_pattern, normalise_domain
 from sesd.core.providers import LABELS as PROVIDER_LABELS
 from sesd.core.scopes import DOMAIN
-from sesd.core.tenant_map import valid_tenant
+from sesd.core.tenant_map import NOT_NAMES, valid_tenant
 from sesd.core.text import escaped, has_control
 from sesd.io.logs import configure_logging
 
@@ -187,6 +187,8 @@ def _could_be_label(config: Config, written: str) -> bool:
     """Whether an alert could name ``written``: a domain (or glob), a provider, a tenant,
     a group (its name may be in any script) or an account and region."""
     if not no_domain(written) or valid_tenant(written) or written in config.domains.groups:
+        return True
+    if written in NOT_NAMES:  # a tenant SES names ``other`` is ``'other'``
         return True
     account, _, region = written.lower().partition("/")
     accounts = {DEFAULT_ACCOUNT, *(a.name.lower() for a in config.accounts)}

@@ -31,7 +31,7 @@ from sesd.core.reputation import Reputation
 from sesd.core.scopes import DOMAIN, PROVIDER, TENANT, Scope
 from sesd.core.settings import CoreSettings
 from sesd.core.tallies import Tallies
-from sesd.core.tenant_map import UNKNOWN, TenantMap, valid_tenant
+from sesd.core.tenant_map import NOT_NAMES, TenantMap, valid_tenant
 from sesd.core.tenant_walks import TenantWalks
 from sesd.core.tenants import TenantStatuses
 from sesd.core.windows import DomainWindows, WindowSpec, window_specs
@@ -389,8 +389,8 @@ def _is_domain(label: object) -> bool:
 
 
 def _is_tenant(label: object) -> bool:
-    """Whether ``label`` is a tenant's as an event makes one (or ``unknown``)."""
-    return isinstance(label, str) and (label == UNKNOWN or valid_tenant(label))
+    """Whether ``label`` is a tenant's as an event makes one (``unknown``, ``'other'``...)."""
+    return isinstance(label, str) and (label in NOT_NAMES or valid_tenant(label))
 
 
 def _is_tag_value(label: object) -> bool:

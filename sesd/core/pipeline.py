@@ -27,7 +27,7 @@ from sesd.core.recipients import bounced, complained, delayed, delivered, suppre
 from sesd.core.scopes import Slot
 from sesd.core.settings import CoreSettings
 from sesd.core.tallies import SUPPRESSED_SUBTYPES, Outcome
-from sesd.core.tenant_map import valid_tenant
+from sesd.core.tenant_map import tenant_label, valid_tenant
 from sesd.core.tenants import TenantNotice
 from sesd.core.windows import DomainWindows
 
@@ -283,7 +283,9 @@ class Pipeline:
                     event.mail.source_arn, event.config_set, name, by_ses=tag.startswith("ses:")
                 )
                 break
-        if not name:
+        if name:
+            name = tenant_label(name)
+        else:
             name = ledger.tenant_map.tenant(event.mail.source_arn, event.config_set)
         label = ledger.tenant_labels.label(name, now)
         slot = self._tenant_slots.get(label)

@@ -21,7 +21,16 @@ from typing import Final
 
 from sesd.core.events import MAX_ARN
 
-__all__ = ["AMBIGUOUS", "TENANT_TAG", "UNKNOWN", "TenantMap", "tenant_of_arn", "valid_tenant"]
+__all__ = [
+    "AMBIGUOUS",
+    "NOT_NAMES",
+    "TENANT_TAG",
+    "UNKNOWN",
+    "TenantMap",
+    "tenant_label",
+    "tenant_of_arn",
+    "valid_tenant",
+]
 
 #: The tag SES adds to an event of a tenant's mail.
 TENANT_TAG: Final = "ses:tenant-name"
@@ -29,12 +38,25 @@ TENANT_TAG: Final = "ses:tenant-name"
 UNKNOWN: Final = "unknown"
 #: A resource shared by several tenants (kept in the map; counts as unknown).
 AMBIGUOUS: Final = ""
+#: sesd's own tenant labels (``other``: sesd.core.domains.OTHER, tenants past the cap).
+_OWN_LABELS: Final = (UNKNOWN, "other")
+#: The tenant labels an event makes that are no name SES gives: :data:`UNKNOWN`, and the
+#: quoted names of :func:`tenant_label` (a state file's labels are checked against them).
+NOT_NAMES: Final = (UNKNOWN, *(f"'{name}'" for name in _OWN_LABELS))
 #: SES's tenant names: letters, digits, '-' and '_', at most 64.
 _NAME: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
 #: ``arn:aws:ses:REGION:ACCOUNT:tenant/NAME/ID`` (a tenant's ARN).
 _TENANT_ARN: Final = re.compile(
     r"arn:aws[a-z-]{0,16}:ses:([a-z0-9-]{1,32}):(\d{12}):tenant/([^/]+)/"
 )
+
+
+def tenant_label(name: str) -> str:
+    """The label of the tenant SES names ``name``: the name, but quoted when it is
+    spelled as one of sesd's own tenant labels, ``'unknown'`` and ``'other'`` (a quote
+    is in no name SES gives), so a tenant named so never merges with mail no tenant
+    could be told for (:data:`UNKNOWN`) or with tenants past the cap (``other``)."""
+    return f"'{name}'" if name in _OWN_LABELS else name
 
 
 def valid_tenant(name: str) -> bool:
@@ -81,15 +103,16 @@ class TenantMap:
         self.version += 1
 
     def tenant(self, source_arn: str, config_set: str) -> str:
-        """The tenant of mail sent from identity ``source_arn`` with ``config_set``:
-        the configuration set's, else the identity's, when one tenant owns it."""
+        """The tenant's label (:func:`tenant_label`) of mail sent from identity
+        ``source_arn`` with ``config_set``: the configuration set's, else the
+        identity's, when one tenant owns it; else :data:`UNKNOWN`."""
         if config_set:
             head, _, _ = source_arn.partition(":identity/")
             found = self.arns.get(f"{head}:configuration-set/{config_set}")
             if found:
-                return found
+                return tenant_label(found)
         found = self.arns.get(source_arn)
-        return found if found else UNKNOWN
+        return tenant_label(found) if found else UNKNOWN
 
     def learn(self, source_arn: str, config_set: str, tenant: str, *, by_ses: bool) -> None:
         """An event sent from ``source_arn`` with ``config_set`` named its tenant. When

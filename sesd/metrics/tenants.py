@@ -12,6 +12,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from sesd.core.accounts import Accounts
+from sesd.core.tenant_map import tenant_label
 from sesd.core.tenants import TenantKey, TenantStatus, TenantStatuses
 from sesd.metrics.families import described
 
@@ -60,8 +61,8 @@ class TenantCollector(Collector):
             "A tenant's open reputation findings.",
             labels=_LABELS,
         )
-        for key, status in self._shown():
-            where = list(key)
+        for (account, region, name), status in self._shown():
+            where = [account, region, tenant_label(name)]  # as its mail's series name it
             for name in _SENDING:
                 sending.add_metric([*where, name], 1 if status.sending == name else 0)
             for name in _IMPACTS:

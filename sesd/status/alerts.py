@@ -19,6 +19,7 @@ from sesd.alerting.tenants import measure_tenant
 from sesd.config import ACCOUNT_METRICS, CANARY_METRICS, TENANT_METRICS, Duration, RuleConfig
 from sesd.core.ledger import Ledger
 from sesd.core.scopes import ACCOUNT, DOMAIN, PROVIDER, TENANT, Scope
+from sesd.core.tenant_map import tenant_label
 from sesd.core.text import clean
 from sesd.core.windows import Breakdown
 from sesd.status.charts import named
@@ -207,7 +208,9 @@ def _notes(ledger: Ledger, rule: RuleConfig, label: str, now: float) -> tuple[st
     if rule.metric in CANARY_METRICS:
         return tuple(ledger.canary.notes())
     if rule.metric in TENANT_METRICS:
-        found = [(k, s) for k, s in ledger.tenant_status.status.items() if k[2] == label]
+        found = [
+            (k, s) for k, s in ledger.tenant_status.status.items() if tenant_label(k[2]) == label
+        ]
         return measure_tenant(rule.metric, found)[2]
     if rule.metric in ACCOUNT_METRICS:
         account, _, region = label.partition("/")

@@ -17,6 +17,7 @@ from sesd.core.domains import normalise_domain
 from sesd.core.events import EVENT_TYPE_INDEX
 from sesd.core.ledger import Ledger
 from sesd.core.scopes import DOMAIN, PROVIDER, TENANT, Scope
+from sesd.core.tenant_map import tenant_label
 from sesd.core.text import clean
 from sesd.core.windows import DomainWindows, Summary
 from sesd.status.alerts import link
@@ -148,7 +149,8 @@ def tenant_rows(
     """What SES says of every tenant (or of one), those SES acts on first (paused,
     then by impact), then by account, region and name; at most ``limit`` rows."""
     rows: list[TenantRow] = []
-    for (account, region, name), status in ledger.tenant_status.ranked():
+    for (account, region, ses_name), status in ledger.tenant_status.ranked():
+        name = tenant_label(ses_name)  # as its mail's label (``'other'`` for ``other``)
         if tenant is not None and name != tenant:
             continue
         if limit is not None and len(rows) >= limit:
