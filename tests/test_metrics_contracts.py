@@ -169,3 +169,36 @@ def test_every_reason_sesd_counts_is_exported_at_0_or_is_replays_own() -> None:
         "Invalid": {*INVALID_REASONS, *REPLAY_INVALID_REASONS},
         "Skipped": set(SKIPPED_REASONS),
     }
+
+
+def test_the_labels_known_ahead_have_their_recipient_counters_at_0() -> None:
+    """The labels known before any event, a tracked domain, a group, a tenant a rule
+    names and every mailbox provider, have their recipient counters at 0 from the
+    start: a rarely mailed one's first events (after a scrape) are then a step that
+    rate() and the dashboard see, where a series first exported at 1 hides them. A
+    domain admitted later, unknown ahead, is not among them."""
+    config = parse_config(
+        '[domains]\ntrack = ["gmail.com"]\ngroups = { ms = ["outlook.com"] }\n'
+        '[providers]\nenabled = true\n[providers.mx]\nacme-mx = ["mx.acme.example"]\n'
+        "[tenants]\nenabled = true\n"
+        '[[alerts.rules]]\nname = "t"\nmetric = "delay_ratio"\nwindow = "5m"\n'
+        'above = 0.2\ntenants = ["globex"]\n'
+    )
+    pipeline = Pipeline(core_settings(config))
+    metrics = Metrics(pipeline.ledger, ["q"], lambda: T)
+
+    def delivered(family: str, label: str, value: str) -> float | None:
+        where = {label: value, "event_type": "delivery"}
+        return metrics.registry.get_sample_value(f"sesd_{family}recipient_events_total", where)
+
+    assert delivered("", "domain", "gmail.com") == 0.0
+    assert delivered("", "domain", "ms") == 0.0
+    assert delivered("tenant_", "tenant", "globex") == 0.0
+    assert [delivered("provider_", "provider", p) for p in ("google", "acme-mx", "unknown")] == [
+        0.0,
+        0.0,
+        0.0,
+    ]
+    assert delivered("", "domain", "example.org") is None
+    pipeline.feed(f.raw(f.delivery(["a@gmail.com"], at=T)), "q", T)
+    assert delivered("", "domain", "gmail.com") == 1.0

@@ -271,6 +271,11 @@ class LabelTable:
         self._last_seen[label] = now
         return label
 
+    @property
+    def fixed_labels(self) -> frozenset[str]:
+        """The labels values always map to (tracked domains, groups, named tenants)."""
+        return self._fixed_labels
+
     def single(self, label: str) -> bool:
         """Whether ``label`` is one value's own (a tracked or admitted domain), not a
         group's name nor ``other``: a group's members may have several providers."""

@@ -20,6 +20,7 @@ from prometheus_client.registry import Collector
 
 from sesd.core.events import EVENT_TYPES, INVALID_REASONS, SKIPPED_REASONS
 from sesd.core.ledger import Ledger
+from sesd.core.providers import LABELS
 from sesd.core.scopes import Scope
 from sesd.core.tallies import Outcome
 from sesd.metrics.dns import dns_families
@@ -183,10 +184,24 @@ class PipelineCollector(Collector):
             tallies.lag,
         )
 
+    def _known(self, scope: Scope) -> list[str]:
+        """The labels of ``scope`` known before their first event: tracked domains and
+        groups, tenants a rule names, every mailbox provider."""
+        ledger = self._ledger
+        if scope is ledger.by_provider:
+            return [*LABELS, *ledger.settings.mx]
+        table = ledger.tenant_labels if scope is ledger.by_tenant else ledger.domains
+        return sorted(table.fixed_labels)
+
     def _counters(self, scope: Scope) -> Iterator[Metric]:
         """A scope's recipient, delay and bounce counters, in chunks of labels."""
         axis, name = scope.axis, namer(scope)
         recipient_items = list(scope.recipients.items())
+        # The labels known ahead at 0 before their first event: a series first exported
+        # at N hides those N from rate() (a rarely mailed group's first events after a
+        # scrape). Their delays and bounces, by kind, are too many to list ahead.
+        zeros = [0] * len(EVENT_TYPES)
+        recipient_items += [(k, zeros) for k in self._known(scope) if k not in scope.recipients]
         for start in range(0, max(len(recipient_items), 1), CHUNK):
             recipients = Rows(
                 name("recipient_events"),
