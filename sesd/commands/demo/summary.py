@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 
 from sesd.config import HttpConfig
+from sesd.core.tenant_map import tenant_label
 from sesd.runtime.daemon import Daemon
 
 __all__ = ["page_url", "summary"]
@@ -25,7 +26,9 @@ def page_url(http: HttpConfig, port: int) -> str:
 def _tenant_line(daemon: Daemon, now: float) -> str:
     """Each tenant's delay ratio, and whether SES lets it send."""
     p = daemon.ledger
-    paused = {key[2] for key, status in p.tenant_status.status.items() if status.paused}
+    paused = {
+        tenant_label(key[2]) for key, status in p.tenant_status.status.items() if status.paused
+    }
     shown = []
     for tenant, windows in sorted((p.by_tenant.windows if p.by_tenant else {}).items()):
         value = windows.figures(0, now).delay_ratio
