@@ -83,6 +83,19 @@ class AlertmanagerSink:
         #: clock).
         self._owed: dict[str, list[tuple[float, dict[str, Any]]]] = {}
 
+    def adopt(self, old: object) -> None:
+        """Take over from ``old``, the sink this one replaces (a reload changed the
+        config): each member still listed keeps the resolves it is owed and its time
+        out. Forgotten, a member that missed a resolve would keep the alert firing until
+        its endsAt, and notify it again at its next flush."""
+        if not isinstance(old, AlertmanagerSink):
+            return
+        for url in self._config.urls:
+            if url in old._owed:
+                self._owed[url] = list(old._owed[url])
+            if url in old._out:
+                self._out[url] = old._out[url]
+
     def owing(self) -> float | None:
         """When (the event loop's clock) a member that is owed resolves may be posted to again; None
         when no member is owed any (the outbox calls :meth:`catch_up` then)."""

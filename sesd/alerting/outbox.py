@@ -88,6 +88,22 @@ class Outbox:
         self._log = get_logger(sink=sink.name)
         for outcome in OUTCOMES:
             counter.labels(sink.name, outcome)
+        self._hook(sink)
+
+    def use(self, sink: Sink) -> None:
+        """Deliver through ``sink`` from now on (a reload changed the sink's config): what
+        is queued and the delivery under way go on through it, and it takes over what
+        the sink it replaces knew of an outage (``adopt``: the resolves an Alertmanager
+        member is owed). Without that, a reload during an outage paged PagerDuty for
+        incidents already over, and left a member's alert firing."""
+        adopt = getattr(sink, "adopt", None)
+        if adopt is not None:
+            adopt(self.sink)
+        self.sink = sink
+        self._hook(sink)
+
+    def _hook(self, sink: Sink) -> None:
+        """Let a sink that sends each alert's event in turn ask what waits behind."""
         if hasattr(sink, "over"):
             sink.over = self.resolve_waits
 

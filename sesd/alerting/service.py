@@ -142,8 +142,8 @@ class Alerting:
             if name not in self.outboxes:
                 self._add_outbox(build_sink(name, sink_config, self._session, self._console))
             elif old_sinks.get(name) != sink_config:
-                self.outboxes[name].sink = self._holding(
-                    build_sink(name, sink_config, self._session, self._console)
+                self.outboxes[name].use(
+                    self._holding(build_sink(name, sink_config, self._session, self._console))
                 )
                 self._resends.at_once(name)
         # What the change owes (a removed sink's resolves too) goes out before it closes.

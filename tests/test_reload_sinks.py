@@ -1,0 +1,113 @@
+"""A reload that changes a sink's config (its URL, a timeout, a rotated secret) while
+the sink is down: the outbox keeps what it holds, and what the sink it replaces knew
+of the outage (which firings are over, which resolves a member is owed) goes on with
+the new one. Local PagerDuty-like and Alertmanager-like receivers."""
+
+from __future__ import annotations
+
+import aiohttp
+import anyio
+import pytest
+
+from sesd.alerting.rules import Transition
+from sesd.config import core_settings, parse_config, read_secrets
+from sesd.core.pipeline import Pipeline
+from tests.receivers import Answer, Receiver, WebhookReceiver
+from tests.test_routing import RULE, T, _alerting, alerting_for
+from tests.test_rules import feed_spike
+
+
+def _pagerduty(url: str) -> str:
+    return (
+        '[alerts]\ngroup_wait = "0s"\n'
+        '[alerts.sinks.pd]\ntype = "pagerduty"\nrouting_key = "env:SESD_TEST_ROUTING_KEY"\n'
+        f'events_url = "{url}"\n' + RULE + 'sinks = ["pd"]\n'
+    )
+
+
+async def test_a_reload_during_an_outage_does_not_page_for_an_incident_already_over(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """PagerDuty answers 500 to a firing; while the outbox waits to try again the alert
+    resolves and a reload rotates the routing key (the sink is made anew). Once
+    PagerDuty answers it takes the resolve alone: the trigger, for an incident over
+    before PagerDuty heard of it, would phone the on-call for nothing, as it would not
+    without the reload."""
+    monkeypatch.setenv("SESD_TEST_ROUTING_KEY", "key-1")
+    async with Receiver("pagerduty") as pd, aiohttp.ClientSession() as session:
+        pd.script(Answer(500))
+        text = _pagerduty(pd.url)
+        config = read_secrets(parse_config(text))
+        pipeline, now = Pipeline(core_settings(config)), [T]
+        alerting = alerting_for(config, pipeline, now)
+        alerting.open(session)
+        feed_spike(pipeline, "a.example", T, 6, 4)
+        alerting.evaluate()
+        outbox = alerting.outboxes["pd"]
+
+        async def meanwhile(seconds: float) -> None:
+            # The backoff after the 500: the incident ends, the key is rotated.
+            now[0] = T + 61
+            feed_spike(pipeline, "a.example", T + 61, 0, 400)
+            alerting.evaluate()
+            monkeypatch.setenv("SESD_TEST_ROUTING_KEY", "key-2")
+            alerting.reconfigure(read_secrets(parse_config(text)))
+            await anyio.lowlevel.checkpoint()
+
+        outbox._sleep = meanwhile
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(outbox.run)
+            with anyio.fail_after(10):
+                await outbox.wait_empty()
+            tg.cancel_scope.cancel()
+    assert pd.answers[0] == 500
+    assert [(e["event_action"], e["routing_key"]) for e in pd.accepted] == [("resolve", "key-2")]
+
+
+class _Member(WebhookReceiver):
+    """One Alertmanager member's alerts endpoint (200 on POST /api/v2/alerts)."""
+
+    def __init__(self) -> None:
+        super().__init__(path="/api/v2/alerts", status=200)
+        self.url = f"http://127.0.0.1:{self.port}"
+
+
+async def test_a_reload_keeps_the_resolves_an_alertmanager_member_is_owed() -> None:
+    """Of two Alertmanager members, one answers 503 to a resolve: it is owed it. A
+    reload then changes the sink (a third member added). The member that missed the
+    resolve still gets it once it answers: forgotten, its copy of the alert would stay
+    firing until its endsAt, and page again at its next flush."""
+    async with _Member() as a, _Member() as b, _Member() as c, aiohttp.ClientSession() as session:
+
+        def config(*members: _Member) -> str:
+            urls = ", ".join(f'"{m.url}"' for m in members)
+            return (
+                '[alerts]\ngroup_wait = "0s"\n[alerts.sinks.am]\ntype = "alertmanager"\n'
+                f'urls = [{urls}]\nresend_every = "1s"\n' + RULE + 'sinks = ["am"]\n'
+            )
+
+        alerting, pipeline, now = _alerting(config(a, b))
+        alerting.open(session)
+        outbox = alerting.outboxes["am"]
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(outbox.run)
+            feed_spike(pipeline, "a.example", T, 6, 4)
+            alerting.evaluate()
+            with anyio.fail_after(10):
+                await outbox.wait_empty()
+            a.status = 503
+            now[0] = T + 1
+            feed_spike(pipeline, "a.example", T + 1, 0, 400)
+            (resolved,) = alerting.evaluate()
+            assert resolved.kind is Transition.RESOLVED
+            with anyio.fail_after(10):
+                await b.wait_for(lambda body: len(b.bodies) == 2)
+                await outbox.wait_empty()
+            alerting.reconfigure(parse_config(config(a, b, c)))
+            a.status = 200
+            with anyio.fail_after(10):
+                await a.wait_for(lambda body: len(a.bodies) == 3)
+            tg.cancel_scope.cancel()
+    (owed,) = a.bodies[2]
+    assert owed["labels"]["domain"] == "a.example"
+    assert owed["endsAt"] == a.bodies[1][0]["endsAt"]  # the resolve it refused
