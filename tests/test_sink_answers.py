@@ -1,0 +1,73 @@
+"""What a sink reads of a receiver's answer: its start, not all of it. A relay, a
+proxy's error page or a broken receiver may answer with a body that does not end."""
+
+from __future__ import annotations
+
+import aiohttp
+import anyio
+import pytest
+from aiohttp import web
+
+from sesd.alerting.sinks import Permanent, Retryable, SlackSink, WebhookSink
+from sesd.commands.demo.localhttp import LocalServer
+from sesd.config import parse_config
+from tests.test_sinks import notification, slack_config
+
+#: What the endless answer writes at a time.
+_CHUNK = b"x" * 65536
+
+
+class _Endless(LocalServer):
+    """Answers every POST with ``status`` and a body that goes on until the client
+    hangs up; counts the bytes it got out."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__()
+        self.status = status
+        self.url = f"http://127.0.0.1:{self.port}/hook"
+        self.sent = 0
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        await request.read()
+        response = web.StreamResponse(status=self.status)
+        response.content_type = "text/plain"
+        await response.prepare(request)
+        try:
+            while True:
+                await response.write(_CHUNK)
+                self.sent += len(_CHUNK)
+        except (ConnectionError, RuntimeError):
+            return response  # the client hung up (RuntimeError: aiohttp's closing transport)
+
+    def routes(self, app: web.Application) -> None:
+        app.router.add_post("/hook", self._handle)
+
+
+@pytest.mark.parametrize("status", [503, 200])
+async def test_an_answer_that_never_ends_is_read_no_further_than_its_start(status: int) -> None:
+    """A webhook receiver answers 503 (then 200) with a body that never ends. The sink
+    reads its start and says what it was at once (a 503 to retry; a 200 taken): read
+    whole, the answer was held in memory until the sink's timeout, as fast as the
+    network brought it (gigabytes in a 30 s timeout on a fast link), and the post
+    then counted as timed out."""
+    async with _Endless(status) as endless, aiohttp.ClientSession() as session:
+        config = parse_config(
+            f'[alerts.sinks.hook]\ntype = "webhook"\nurl = "{endless.url}"\ntimeout = "5m"\n'
+        ).alerts.named_sinks()["hook"]
+        sink = WebhookSink(config, session, "hook")  # type: ignore[arg-type]
+        with anyio.fail_after(10):
+            if status >= 500:
+                with pytest.raises(Retryable, match="HTTP 503"):
+                    await sink.send(notification())
+            else:
+                await sink.send(notification())
+    assert endless.sent < 64 * 2**20  # what the sockets' buffers took, no more
+
+
+async def test_slack_reads_the_start_of_a_long_answer_to_say_it_was_not_ok() -> None:
+    """A proxy's page in front of Slack answers 200 with an endless body: not ``ok``,
+    said at once from the start of it (a refusal, not a timeout)."""
+    async with _Endless(200) as endless, aiohttp.ClientSession() as session:
+        sink = SlackSink(slack_config(endless.url, timeout="5m"), session)
+        with anyio.fail_after(10), pytest.raises(Permanent, match=r"not ok: x+"):
+            await sink.send(notification())
