@@ -752,3 +752,38 @@ async def test_a_pagerduty_notification_under_way_sends_nothing_a_new_silence_ho
     assert [e["event_action"] for e in pd.accepted[3:]] == ["resolve"] * 5
     recalled = [e["domain"] for e in logs if e["event"] == "sesd.alert.recalled"]
     assert recalled == ["d3.example", "d4.example"]
+
+
+async def test_a_429_that_gives_up_a_notification_still_pauses_the_sink() -> None:
+    """Slack (or a proxy in front of it) answers 429 asking for two hours, more than a
+    notification may wait: the firing is given up at once, and the resolve behind it
+    waits out the pause (up to the age limit, an hour) before it is posted. Posted at
+    once, it met the same 429 and was given up too: every notification queued, the
+    resolves with them, lost in milliseconds by posts the sink had asked not to get."""
+    slack = Receiver("slack")
+    sleeps = AgingSleeps()
+    async with slack, aiohttp.ClientSession() as session:
+        slack.script(Answer(429, retry_after="7200"))
+        counter = Counter(
+            "sesd_notifications", "n", ["sink", "outcome"], registry=CollectorRegistry()
+        )
+        box = Outbox(
+            SlackSink(slack_config(slack.url), session),
+            size=10,
+            counter=counter,
+            sleep=sleeps,
+            max_age=3600.0,
+            clock=lambda: sleeps.now,
+        )
+        box.put(notification(kind=Transition.FIRING))
+        box.put(notification(alert(kind=Transition.RESOLVED), kind=Transition.RESOLVED))
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(box.run)
+            with anyio.fail_after(10):
+                await box.wait_empty()
+            tg.cancel_scope.cancel()
+    assert sleeps.waits == [3600.0]
+    assert slack.answers == [429, 200]
+    assert slack.accepted[0]["text"].startswith(":white_check_mark: RESOLVED")
+    counts = outcomes(counter, "slack")
+    assert (counts["expired"], counts["sent"]) == (1, 1)

@@ -8,7 +8,9 @@ resolve. The task delivers the most urgent first
 out a sink's 429 or backoff steps aside for a more urgent one (a critical page
 is not held behind five hundred warnings at PagerDuty's rate), and goes on
 from where it was when its turn comes again. Backoff with full jitter on network
-errors, timeouts and 5xx; on 429 it pauses for as long as the sink asked;
+errors, timeouts and 5xx; on 429 it pauses for as long as the sink asked (a
+pause past the notification's age limit gives it up, and the next waits out the
+rest of the pause, up to that limit, rather than being posted into it);
 other 4xx are permanent (logged, counted, not retried). A notification that
 cannot be delivered within ``max_age`` of its first attempt (a URL that will
 never answer) is given up as ``expired``, so the line moves on. A slow or
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import math
 import random
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -83,6 +86,8 @@ class Outbox:
         #: When each notification stepped aside was first tried (its max_age runs on).
         self._first_tried: dict[int, float] = {}
         self._closing = False
+        #: When (``clock``) a 429 that expired its notification asked the sink's pause to end.
+        self._resume_at = -math.inf
         #: Called with each notification once its delivery ended (sent or given up).
         self.on_done: Callable[[Notification], None] = lambda notification: None
         self._log = get_logger(sink=sink.name)
@@ -210,6 +215,8 @@ class Outbox:
                 if self._closing:
                     return
                 await self._idle()
+            if await self._paused():
+                continue  # what is queued may have changed meanwhile
             notification = self._queue.popleft()
             self._in_flight, self._delivering = True, notification
             try:
@@ -258,7 +265,7 @@ class Outbox:
         """Deliver (or give up) and return True; False when it stepped aside for a more
         urgent notification, queued again ahead of its own severity."""
         log = self._log.bind(rule=notification.rule, kind=notification.kind.value)
-        attempt = 0
+        attempt, limited = 0, False
         first = self._first_tried.get(id(notification), self._clock())
         while True:
             current = self._current(notification)
@@ -268,11 +275,11 @@ class Outbox:
             try:
                 await self.sink.send(current)
             except RateLimited as exc:
-                pause = exc.retry_after
+                pause, limited = exc.retry_after, True
                 self._count("rate_limited")
                 log.warning("sesd.notify.rate_limited", pause_seconds=pause)
             except Retryable as exc:
-                attempt += 1
+                attempt, limited = attempt + 1, False
                 pause = backoff_delay(
                     attempt, base=self._retry_base, cap=self._retry_cap, rand=self._rand()
                 )
@@ -294,6 +301,12 @@ class Outbox:
                     max_age_seconds=self._max_age,
                     hint="the sink kept failing; check its URL and status",
                 )
+                if limited:
+                    # The sink asked for the pause, not this notification: the next one
+                    # waits it out (posted into it, each would be refused and given up
+                    # in turn, a queue of resolves lost in milliseconds); at most
+                    # max_age, the longest any notification is tried for.
+                    self._resume_at = self._clock() + min(pause, self._max_age)
                 return True
             await self._sleep(pause)
             head = self._queue[0] if self._queue else None
@@ -303,6 +316,15 @@ class Outbox:
                 self._insert(notification, ahead=True)
                 log.info("sesd.notify.stepped_aside", severity=notification.severity)
                 return False
+
+    async def _paused(self) -> bool:
+        """Wait out what is left of a pause a 429 asked for; whether there was any."""
+        left, self._resume_at = self._resume_at - self._clock(), -math.inf
+        if left <= 0:
+            return False
+        self._log.info("sesd.notify.paused", pause_seconds=round(left, 1))
+        await self._sleep(left)
+        return True
 
     def _current(self, notification: Notification) -> Notification | None:
         """What of ``notification`` goes to a sink that keeps each alert's state
