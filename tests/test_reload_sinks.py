@@ -111,3 +111,43 @@ async def test_a_reload_keeps_the_resolves_an_alertmanager_member_is_owed() -> N
     (owed,) = a.bodies[2]
     assert owed["labels"]["domain"] == "a.example"
     assert owed["endsAt"] == a.bodies[1][0]["endsAt"]  # the resolve it refused
+
+
+async def test_a_reload_during_a_wide_page_goes_on_from_the_first_event_not_taken(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """PagerDuty takes the first of three alerts' triggers, then answers 500; while the
+    outbox waits to try again a reload changes the sink's timeout (the same key and
+    URL). It goes on from the second event: started again from the first, a wide
+    incident's first hundred events would be sent again at PagerDuty's 120 a minute
+    while the rest waited."""
+    monkeypatch.setenv("SESD_TEST_ROUTING_KEY", "key-1")
+    async with Receiver("pagerduty") as pd, aiohttp.ClientSession() as session:
+        pd.script(Answer(202), Answer(500))
+        text = _pagerduty(pd.url)
+        config = read_secrets(parse_config(text))
+        pipeline, now = Pipeline(core_settings(config)), [T]
+        alerting = alerting_for(config, pipeline, now)
+        alerting.open(session)
+        for domain in ("a.example", "b.example", "c.example"):
+            feed_spike(pipeline, domain, T, 6, 4)
+        alerting.evaluate()
+        outbox = alerting.outboxes["pd"]
+
+        async def meanwhile(seconds: float) -> None:
+            slower = text.replace('events_url = "', 'timeout = "20s"\nevents_url = "')
+            alerting.reconfigure(read_secrets(parse_config(slower)))
+            await anyio.lowlevel.checkpoint()
+
+        outbox._sleep = meanwhile
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(outbox.run)
+            with anyio.fail_after(10):
+                await outbox.wait_empty()
+            tg.cancel_scope.cancel()
+    assert pd.answers == [202, 500, 200, 200]  # 200: the receiver's default, answered 202
+    assert [e["payload"]["component"] for e in pd.accepted] == [
+        "a.example",
+        "b.example",
+        "c.example",
+    ]

@@ -251,6 +251,17 @@ class PagerDutySink:
         self.over: Callable[[str, str], bool] = lambda rule, label: False
         self._log = get_logger(sink=name)
 
+    def adopt(self, old: object) -> None:
+        """Take over from ``old``, the sink this one replaces (a reload changed its
+        config): to the same service (key and URL), each notification part-sent goes on
+        from the first event not taken, as it would have without the reload."""
+        if (
+            isinstance(old, PagerDutySink)
+            and old._config.events_url == self._config.events_url
+            and old._config.routing_key == self._config.routing_key
+        ):
+            self._part_sent = dict(old._part_sent)
+
     async def send(self, notification: Notification) -> None:
         """Post each alert's trigger or resolve event, from the first not taken yet."""
         events = pagerduty_events(notification, self._config.routing_key.get(), self._config.source)
