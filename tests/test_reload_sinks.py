@@ -151,3 +151,55 @@ async def test_a_reload_during_a_wide_page_goes_on_from_the_first_event_not_take
         "b.example",
         "c.example",
     ]
+
+
+async def test_a_sink_removed_and_named_again_keeps_one_rules_notifications_in_order(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """PagerDuty has a rule's page, and is down. A reload moves the rule to another
+    sink and drops PagerDuty: its outbox, still emptying, holds the resolve it owes. A
+    second reload puts it back: it is owed the firing again. Once PagerDuty answers it
+    takes the resolve, then the trigger, and the incident is open, as the alert is; a
+    second outbox for the same sink would post the trigger while the first still
+    waited to post the resolve, and close the incident of an alert that fires."""
+    monkeypatch.setenv("SESD_TEST_ROUTING_KEY", "key-1")
+    async with Receiver("pagerduty") as pd, aiohttp.ClientSession() as session:
+        text = _pagerduty(pd.url)
+        moved = (
+            '[alerts]\ngroup_wait = "0s"\n[alerts.sinks.ops]\ntype = "console"\n'
+            + RULE
+            + 'sinks = ["ops"]\n'
+        )
+        config = read_secrets(parse_config(text))
+        pipeline, now = Pipeline(core_settings(config)), [T]
+        alerting = alerting_for(config, pipeline, now)
+        alerting.open(session)
+        first = alerting.outboxes["pd"]
+        go_on = anyio.Event()
+
+        async def held(seconds: float) -> None:
+            await go_on.wait()  # PagerDuty is down until the test says
+
+        first._sleep = held
+        async with anyio.create_task_group() as tg:
+            alerting._tasks = tg  # as Alerting.run has it: outboxes a reload adds run
+            tg.start_soon(first.run)
+            feed_spike(pipeline, "a.example", T, 6, 4)
+            alerting.evaluate()
+            with anyio.fail_after(10):
+                await first.wait_empty()
+            pd.script(Answer(500))
+            alerting.reconfigure(parse_config(moved))
+            with anyio.fail_after(10):
+                await pd.wait_arrived(2)  # the resolve, refused
+            alerting.reconfigure(read_secrets(parse_config(text)))
+            now_pd = alerting.outboxes["pd"]
+            if now_pd is not first:
+                with anyio.fail_after(10):
+                    await now_pd.wait_empty()  # what another outbox posts, first
+            go_on.set()
+            with anyio.fail_after(10):
+                await first.wait_empty()
+                await now_pd.wait_empty()
+            tg.cancel_scope.cancel()
+    assert [e["event_action"] for e in pd.accepted] == ["trigger", "resolve", "trigger"]

@@ -126,6 +126,11 @@ class Outbox:
         self._closing = True
         self._wake()
 
+    def reopen(self) -> None:
+        """Go on delivering after :meth:`close` (the sink was named again), while
+        :meth:`run` has not returned."""
+        self._closing = False
+
     def put(self, notification: Notification) -> None:
         """Queue a notification behind the as urgent or more; when full, drops one of
         the least urgent (:meth:`_drop_oldest`), ``notification`` among them."""

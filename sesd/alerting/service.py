@@ -21,7 +21,7 @@ from sesd.alerting.rules import Transition
 from sesd.alerting.silence_file import SilenceWatcher
 from sesd.alerting.sink_map import build_sink, build_sinks, sink_session
 from sesd.alerting.sinks import PagerDutySink, Sink
-from sesd.config import Config
+from sesd.config import Config, SinkConfig
 from sesd.core.ledger import Ledger
 from sesd.io.logs import get_logger
 
@@ -139,9 +139,9 @@ class Alerting:
         for outbox in self.outboxes.values():
             outbox.limit(config.alerts.outbox_size, config.alerts.notification_max_age.seconds)
         for name, sink_config in new_sinks.items():
-            if name not in self.outboxes:
+            if name not in self.outboxes and not self._take_back(name, sink_config):
                 self._add_outbox(build_sink(name, sink_config, self._session, self._console))
-            elif old_sinks.get(name) != sink_config:
+            elif name in old_sinks and old_sinks[name] != sink_config:
                 self.outboxes[name].use(
                     self._holding(build_sink(name, sink_config, self._session, self._console))
                 )
@@ -156,6 +156,23 @@ class Alerting:
             retired.close()
             self._retired.append(retired)  # still emptying: waited on at a stop, counted
             self._resends.forget(name)
+
+    def _take_back(self, name: str, config: SinkConfig) -> bool:
+        """Give a sink named again the outbox a reload retired, if it still delivers:
+        a second outbox to the same sink could post a rule's firing while the first
+        still held its resolve, and close the incident of an alert that fires."""
+        retired = next((o for o in self._retired if o.sink.name == name and len(o)), None)
+        if retired is None:
+            return False
+        assert self._session is not None
+        self._retired.remove(retired)
+        retired.reopen()
+        retired.use(self._holding(build_sink(name, config, self._session, self._console)))
+        retired.limit(
+            self._config.alerts.outbox_size, self._config.alerts.notification_max_age.seconds
+        )
+        self.outboxes[name] = retired
+        return True
 
     async def run(self) -> None:
         """Deliver from every outbox and evaluate every ``evaluate_every``, until cancelled."""
