@@ -160,14 +160,23 @@ class Alerting:
     def _take_back(self, name: str, config: SinkConfig) -> bool:
         """Give a sink named again the outbox a reload retired, if it still delivers:
         a second outbox to the same sink could post a rule's firing while the first
-        still held its resolve, and close the incident of an alert that fires."""
-        retired = next((o for o in self._retired if o.sink.name == name and len(o)), None)
+        still held its resolve, and close the incident of an alert that fires. Not
+        one of another type: what it holds was owed to the sink that went."""
+        assert self._session is not None
+        sink = build_sink(name, config, self._session, self._console)
+        retired = next(
+            (
+                o
+                for o in self._retired
+                if o.sink.name == name and len(o) and type(o.sink) is type(sink)
+            ),
+            None,
+        )
         if retired is None:
             return False
-        assert self._session is not None
         self._retired.remove(retired)
         retired.reopen()
-        retired.use(self._holding(build_sink(name, config, self._session, self._console)))
+        retired.use(self._holding(sink))
         retired.limit(
             self._config.alerts.outbox_size, self._config.alerts.notification_max_age.seconds
         )
