@@ -12,6 +12,7 @@ import pytest
 from sesd.alerting.rules import Transition
 from sesd.config import core_settings, parse_config, read_secrets
 from sesd.core.pipeline import Pipeline
+from tests.proxy import Proxy
 from tests.receivers import Answer, Receiver, WebhookReceiver
 from tests.test_routing import RULE, T, _alerting, alerting_for
 from tests.test_rules import feed_spike
@@ -203,3 +204,51 @@ async def test_a_sink_removed_and_named_again_keeps_one_rules_notifications_in_o
                 await now_pd.wait_empty()
             tg.cancel_scope.cancel()
     assert [e["event_action"] for e in pd.accepted] == ["trigger", "resolve", "trigger"]
+
+
+async def test_a_resolve_a_member_misses_during_the_reload_is_still_owed_to_it() -> None:
+    """A resolve is being posted to two Alertmanager members; one of them hangs. A
+    reload changes the sink while that post waits for its timeout. The member the post
+    then times out on is owed the resolve by the sink now in force, and gets it once it
+    answers: recorded only in the sink the reload replaced, it was lost."""
+    async with (
+        _Member() as a,
+        _Member() as b,
+        _Member() as c,
+        Proxy(a.port) as to_a,
+        aiohttp.ClientSession() as session,
+    ):
+
+        def config(*urls: str) -> str:
+            listed = ", ".join(f'"{url}"' for url in urls)
+            return (
+                '[alerts]\ngroup_wait = "0s"\n[alerts.sinks.am]\ntype = "alertmanager"\n'
+                f'urls = [{listed}]\nresend_every = "1s"\ntimeout = "2s"\n'
+                + RULE
+                + 'sinks = ["am"]\n'
+            )
+
+        alerting, pipeline, now = _alerting(config(to_a.url, b.url))
+        alerting.open(session)
+        outbox = alerting.outboxes["am"]
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(outbox.run)
+            feed_spike(pipeline, "a.example", T, 6, 4)
+            alerting.evaluate()
+            with anyio.fail_after(10):
+                await outbox.wait_empty()
+            to_a.stall()
+            now[0] = T + 1
+            feed_spike(pipeline, "a.example", T + 1, 0, 400)
+            alerting.evaluate()
+            with anyio.fail_after(10):
+                await b.wait_for(lambda body: len(b.bodies) == 2)  # a's post still waits
+            alerting.reconfigure(parse_config(config(to_a.url, b.url, c.url)))
+            with anyio.fail_after(10):
+                await outbox.wait_empty()  # a's post timed out: b took it, so it is sent
+            to_a.restore()
+            with anyio.fail_after(10):
+                await a.wait_for(lambda body: len(a.bodies) == 2)
+            tg.cancel_scope.cancel()
+    (owed,) = a.bodies[1]
+    assert owed["endsAt"] == b.bodies[1][0]["endsAt"]  # the resolve

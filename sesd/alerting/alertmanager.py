@@ -87,26 +87,28 @@ class AlertmanagerSink:
         """Take over from ``old``, the sink this one replaces (a reload changed the
         config): each member still listed keeps the resolves it is owed and its time
         out. Forgotten, a member that missed a resolve would keep the alert firing until
-        its endsAt, and notify it again at its next flush."""
-        if not isinstance(old, AlertmanagerSink):
-            return
-        for url in self._config.urls:
-            if url in old._owed:
-                self._owed[url] = list(old._owed[url])
-            if url in old._out:
-                self._out[url] = old._out[url]
+        its endsAt, and notify it again at its next flush. Shared, not copied: a post
+        the old sink has under way records there what a member misses of it. A member
+        no longer listed is posted nothing (:meth:`_listed`); what it was owed is
+        forgotten with time."""
+        if isinstance(old, AlertmanagerSink):
+            self._owed, self._out = old._owed, old._out
 
     def owing(self) -> float | None:
         """When (the event loop's clock) a member that is owed resolves may be posted to again; None
         when no member is owed any (the outbox calls :meth:`catch_up` then)."""
         self._forget(self._wall())
-        due = [self._out.get(url, 0.0) for url in self._owed]
+        due = [self._out.get(url, 0.0) for url in self._listed()]
         return min(due) if due else None
+
+    def _listed(self) -> list[str]:
+        """The members owed resolves that the config in force lists."""
+        return [url for url in self._owed if url in self._config.urls]
 
     async def catch_up(self) -> None:
         """Post what each member is owed, to the members whose time out is over."""
         now = self._clock()
-        ready = [url for url in self._owed if self._out.get(url, 0.0) <= now]
+        ready = [url for url in self._listed() if self._out.get(url, 0.0) <= now]
         if ready:
             await self._post_all(ready, [], self._wall())
 
