@@ -252,3 +252,40 @@ async def test_a_resolve_a_member_misses_during_the_reload_is_still_owed_to_it()
             tg.cancel_scope.cancel()
     (owed,) = a.bodies[1]
     assert owed["endsAt"] == b.bodies[1][0]["endsAt"]  # the resolve
+
+
+async def test_an_alertmanager_a_reload_removes_still_gets_its_members_the_resolve() -> None:
+    """A reload moves a firing rule off an Alertmanager pair and removes the sink: the
+    sink is sent the resolve before it goes, and one member answers 503 to it. That
+    member gets it once it answers again; the outbox ended as its queue emptied, and
+    the member kept the alert firing until its endsAt, to notify it again after."""
+    async with _Member() as a, _Member() as b, aiohttp.ClientSession() as session:
+        am = (
+            '[alerts]\ngroup_wait = "0s"\n[alerts.sinks.am]\ntype = "alertmanager"\n'
+            f'urls = ["{a.url}", "{b.url}"]\nresend_every = "1s"\n' + RULE + 'sinks = ["am"]\n'
+        )
+        moved = (
+            '[alerts]\ngroup_wait = "0s"\n[alerts.sinks.ops]\ntype = "console"\n'
+            + RULE
+            + 'sinks = ["ops"]\n'
+        )
+        alerting, pipeline, _ = _alerting(am)
+        alerting.open(session)
+        outbox = alerting.outboxes["am"]
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(outbox.run)
+            feed_spike(pipeline, "a.example", T, 6, 4)
+            alerting.evaluate()
+            with anyio.fail_after(10):
+                await outbox.wait_empty()
+            a.status = 503
+            alerting.reconfigure(parse_config(moved))
+            assert "am" not in alerting.outboxes
+            with anyio.fail_after(10):
+                await b.wait_for(lambda body: len(b.bodies) == 2)  # the resolve, taken
+                await outbox.wait_empty()
+            a.status = 200
+            with anyio.fail_after(10):
+                await a.wait_for(lambda body: len(a.bodies) == 3)
+            tg.cancel_scope.cancel()
+    assert a.bodies[2] == b.bodies[1]  # the resolve it refused

@@ -217,7 +217,9 @@ class Outbox:
         """Deliver in order, until closed and empty."""
         while True:
             while not self._queue:
-                if self._closing:
+                if self._closing and self._owed_at() is None:
+                    # Not before what members are owed went (a removed Alertmanager's
+                    # last resolves), or they are forgotten: bounded by the sink.
                     return
                 await self._idle()
             if await self._paused():
@@ -347,11 +349,16 @@ class Outbox:
     def _count(self, outcome: str) -> None:
         self._counter.labels(self.sink.name, outcome).inc()
 
+    def _owed_at(self) -> float | None:
+        """When the sink may post what it owes members (None: it owes nothing)."""
+        owing = getattr(self.sink, "owing", None)
+        due: float | None = owing() if owing is not None else None
+        return due
+
     async def _idle(self) -> None:
         """Wait for a notification; meanwhile a sink that owes members what they missed
         (Alertmanager: a resolve) posts it when that member may be tried again."""
-        owing = getattr(self.sink, "owing", None)
-        due = owing() if owing is not None else None
+        due = self._owed_at()
         if due is None:
             await self._changed.wait()
             return
