@@ -122,7 +122,8 @@ class Outbox:
             self._drop_oldest()
 
     def close(self) -> None:
-        """Deliver what is queued, then let :meth:`run` return (the sink was removed)."""
+        """Deliver what is queued (and what the sink owes members), then let :meth:`run`
+        return (the sink was removed)."""
         self._closing = True
         self._wake()
 
