@@ -140,16 +140,15 @@ async def test_slack_429_waits_retry_after_then_sends() -> None:
         ("nan", 30.0),
         ("soon", 30.0),
         ("Wed, 21 Oct 2015 07:28:00 GMT", 1.0),  # a date passed: at least a second
-        ("86400", None),  # past the notification's age limit (1h): expired, not waited
-        ("Fri, 01 Jan 2100 00:00:00 GMT", None),
+        ("299", 299.0),
+        ("86400", 300.0),  # a day would hold every page of the sink: five minutes
+        ("Fri, 01 Jan 2100 00:00:00 GMT", 300.0),
     ],
 )
-async def test_a_retry_after_of_nothing_or_forever_is_bounded(
-    header: str, pause: float | None
-) -> None:
+async def test_a_retry_after_of_nothing_or_forever_is_bounded(header: str, pause: float) -> None:
     """Retry-After 0 (or negative, or not a number) would re-post in a tight loop: at
     least a second, and 30 s when it says nothing usable; an HTTP date (RFC 9110) is
-    read; a pause past the notification's age limit expires it at once."""
+    read; a day, or a date decades away, is waited five minutes."""
     sleeps = Sleeps()
     async with Receiver("slack") as slack, aiohttp.ClientSession() as session:
         slack.script(Answer(429, retry_after=header))
@@ -157,7 +156,7 @@ async def test_a_retry_after_of_nothing_or_forever_is_bounded(
             box.put(notification())
             with anyio.fail_after(10):
                 await box.wait_empty()
-    assert sleeps.waits == ([] if pause is None else [pause])
+    assert sleeps.waits == [pause]
 
 
 async def test_5xx_is_retried_with_backoff() -> None:
@@ -754,16 +753,33 @@ async def test_a_pagerduty_notification_under_way_sends_nothing_a_new_silence_ho
     assert recalled == ["d3.example", "d4.example"]
 
 
-async def test_a_429_that_gives_up_a_notification_still_pauses_the_sink() -> None:
-    """Slack (or a proxy in front of it) answers 429 asking for two hours, more than a
-    notification may wait: the firing is given up at once, and the resolve behind it
-    waits out the pause (up to the age limit, an hour) before it is posted. Posted at
-    once, it met the same 429 and was given up too: every notification queued, the
-    resolves with them, lost in milliseconds by posts the sink had asked not to get."""
+async def test_an_hours_retry_after_holds_the_sink_five_minutes() -> None:
+    """A proxy in front of Slack answers 429 asking for two hours: the firing is posted
+    again five minutes later and delivered, not given up, nor every page held two
+    hours."""
     slack = Receiver("slack")
     sleeps = AgingSleeps()
     async with slack, aiohttp.ClientSession() as session:
         slack.script(Answer(429, retry_after="7200"))
+        async with delivering(SlackSink(slack_config(slack.url), session), sleeps) as (box, c):
+            box.put(notification(kind=Transition.FIRING))
+            with anyio.fail_after(10):
+                await box.wait_empty()
+    assert sleeps.waits == [300.0]
+    assert slack.answers == [429, 200]
+    assert (outcomes(c, "slack")["expired"], outcomes(c, "slack")["sent"]) == (0, 1)
+
+
+async def test_a_429_that_gives_up_a_notification_still_pauses_the_sink() -> None:
+    """Slack answers 429 asking for more than a notification may wait (five minutes,
+    against an age limit of two): the firing is given up at once, and the resolve behind
+    it waits out the pause (up to the age limit) before it is posted. Posted at once, it
+    met the same 429 and was given up too: every notification queued, the resolves with
+    them, lost in milliseconds by posts the sink had asked not to get."""
+    slack = Receiver("slack")
+    sleeps = AgingSleeps()
+    async with slack, aiohttp.ClientSession() as session:
+        slack.script(Answer(429, retry_after="300"))
         counter = Counter(
             "sesd_notifications", "n", ["sink", "outcome"], registry=CollectorRegistry()
         )
@@ -772,7 +788,7 @@ async def test_a_429_that_gives_up_a_notification_still_pauses_the_sink() -> Non
             size=10,
             counter=counter,
             sleep=sleeps,
-            max_age=3600.0,
+            max_age=120.0,
             clock=lambda: sleeps.now,
         )
         box.put(notification(kind=Transition.FIRING))
@@ -782,7 +798,7 @@ async def test_a_429_that_gives_up_a_notification_still_pauses_the_sink() -> Non
             with anyio.fail_after(10):
                 await box.wait_empty()
             tg.cancel_scope.cancel()
-    assert sleeps.waits == [3600.0]
+    assert sleeps.waits == [120.0]
     assert slack.answers == [429, 200]
     assert slack.accepted[0]["text"].startswith(":white_check_mark: RESOLVED")
     counts = outcomes(counter, "slack")

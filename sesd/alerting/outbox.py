@@ -47,6 +47,10 @@ __all__ = ["CATCH_UP_PAUSE", "OUTCOMES", "Outbox"]
 CATCH_UP_PAUSE = 10.0
 
 OUTCOMES = ("sent", "retried", "rate_limited", "failed", "dropped", "expired")
+#: The longest pause a 429 gets: Slack's and PagerDuty's limits ask for seconds to a
+#: minute; an hour's Retry-After (a proxy's, a misconfigured header) would hold every
+#: page of the sink that long, where a post every five minutes costs one more refusal.
+LONGEST_PAUSE = 300.0
 
 #: Which kind a full outbox drops first, of its least urgent notifications.
 _DROP_ORDER = {Transition.REPEAT: 0, Transition.FIRING: 1, Transition.RESOLVED: 2}
@@ -283,9 +287,9 @@ class Outbox:
             try:
                 await self.sink.send(current)
             except RateLimited as exc:
-                pause, limited = exc.retry_after, True
+                pause, limited = min(exc.retry_after, LONGEST_PAUSE), True
                 self._count("rate_limited")
-                log.warning("sesd.notify.rate_limited", pause_seconds=pause)
+                log.warning("sesd.notify.rate_limited", pause_seconds=pause, asked=exc.retry_after)
             except Retryable as exc:
                 attempt, limited = attempt + 1, False
                 pause = backoff_delay(
