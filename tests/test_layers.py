@@ -150,8 +150,8 @@ def test_checking_a_config_without_a_state_file_loads_neither_http_nor_the_state
     tmp_path: Path,
 ) -> None:
     """``sesd check-config`` of a config with no ``[state]`` prints it without loading
-    the daemon's HTTP stack or the state file's start (``sesd.runtime.state_start``,
-    whose ``unsavable`` it imports only to check a ``[state] path``)."""
+    the daemon's HTTP stack or the state file's start (``sesd.runtime.state_start``),
+    nor the path's check (``sesd.runtime.state_path``, for a ``[state] path``)."""
     path = tmp_path / "sesd.toml"
     path.write_text('[[queues]]\nurl = "https://sqs.eu-west-1.amazonaws.com/1/q"\nname = "q"\n')
     code = (
@@ -171,3 +171,33 @@ def test_checking_a_config_without_a_state_file_loads_neither_http_nor_the_state
     # Neither the start (lock, restore) nor the saver: no [state] path, nothing to check.
     assert "sesd.runtime.state_start" not in runtime
     assert "sesd.runtime.saver" not in runtime
+    assert "sesd.runtime.state_path" not in runtime
+
+
+def test_checking_a_state_path_loads_only_the_path_check(tmp_path: Path) -> None:
+    """``sesd check-config`` of a config with a ``[state] path`` whose directory is
+    missing warns that ``sesd run`` would not start, having loaded neither the HTTP
+    stack nor the evaluator nor the state file's restore: the path's check alone (a
+    check run before each reload took three quarters of a second for them)."""
+    path = tmp_path / "sesd.toml"
+    path.write_text(
+        '[[queues]]\nurl = "https://sqs.eu-west-1.amazonaws.com/1/q"\nname = "q"\n'
+        f'[state]\npath = "{tmp_path}/missing/state.bin"\n'
+    )
+    code = (
+        "import sys, json\n"
+        "from sesd.commands.main import main\n"
+        f"code = main(['check-config', '--quiet', {str(path)!r}])\n"
+        "loaded = sorted({m.split('.')[0] for m in sys.modules} & {'aiohttp', 'aiobotocore'})\n"
+        "heavy = sorted(m for m in sys.modules if m.startswith(('sesd.runtime.state', "
+        "'sesd.alerting.')))\n"
+        "print(json.dumps([code, loaded, heavy]), file=sys.stderr)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    warned, said = done.stderr.splitlines()[:-1], done.stderr.splitlines()[-1]
+    assert any("missing does not exist (sesd run would not start" in w for w in warned)
+    code, loaded, heavy = json.loads(said)
+    assert (code, loaded) == (0, [])
+    assert heavy == ["sesd.runtime.state_path"]

@@ -48,9 +48,9 @@ def execute(args: argparse.Namespace) -> int:
     # On the host that runs sesd (it has the secrets), what `sesd run` would refuse
     # at start; a warning, since systemd's StateDirectory= creates the directory then.
     if config.state.path and not args.no_secrets:
-        # Imported here: the saver brings the daemon's HTTP stack, which a check of a
-        # config without a state file (or without its secrets) never needs.
-        from sesd.runtime.state_start import unsavable
+        # Imported here, and only the path's check (not the daemon's HTTP stack nor
+        # the evaluator): a config without a state file (or its secrets) needs none.
+        from sesd.runtime.state_path import unsavable
 
         problem = unsavable(config.state.path)
         if problem is not None:

@@ -1,0 +1,76 @@
+"""Whether a state file could ever be saved where ``[state] path`` says: asked at
+start (sesd.runtime.state_start) and by ``sesd check-config``, which loads this alone
+(not the daemon's HTTP stack, the evaluator or the file's restore, for a check run
+before each reload)."""
+
+from __future__ import annotations
+
+import os
+import re
+
+from sesd.io.files import foreign_link, linked
+
+__all__ = ["unsavable"]
+
+
+def unsavable(path: str) -> str | None:
+    """Why a state file at ``path`` could never be saved on this host (its directory
+    missing or not writable, or a directory itself), or None: said at start, not at
+    the first save after the last hour is lost."""
+    owner = foreign_link(path)
+    if owner is not None:
+        return (
+            f"[state] path {path} is a link made by uid {owner}: root follows no link "
+            "another user made (run sesd as the daemon's user)"
+        )
+    path = linked(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        return f"[state] path: directory {directory} does not exist"
+    if _read_only(directory):
+        # Not the user's permissions (root may not write there either): a pod's
+        # readOnlyRootFilesystem with no volume at the path, or a disk remounted so.
+        return (
+            f"[state] path: directory {directory} is on a read-only filesystem (mount a "
+            "writable volume there)"
+        )
+    if not os.access(directory, os.W_OK):
+        return f"[state] path: directory {directory} is not writable by this user"
+    if os.path.isdir(path):
+        return f"[state] path: {path} is a directory; name a file in it"
+    if _mount_point(path):
+        return (
+            f"[state] path: {path} is a mount point (a Kubernetes subPath of a file, a bind "
+            "mount), which a save's rename cannot replace: mount a directory and name a "
+            "file in it"
+        )
+    return None
+
+
+def _mount_point(path: str) -> bool:
+    """Whether ``path`` is where something is mounted, a file too (which
+    ``os.path.ismount`` misses when it is of the same filesystem); False where the
+    mount table cannot be read."""
+    wanted = os.path.realpath(path)
+    try:
+        with open("/proc/self/mountinfo", encoding="utf-8", errors="replace") as table:
+            # The fifth field, spaces and the like written as octal escapes (\040).
+            return any(
+                _unescaped(line.split(" ")[4]) == wanted for line in table if line.count(" ") > 4
+            )
+    except OSError:
+        return False
+
+
+def _unescaped(field: str) -> str:
+    """A mountinfo field with its octal escapes (``\040``) read back."""
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
+
+
+def _read_only(directory: str) -> bool:
+    """Whether ``directory`` is on a filesystem mounted read-only (False when that
+    cannot be told: the check after it says what it can)."""
+    try:
+        return bool(os.statvfs(directory).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
