@@ -4,6 +4,7 @@ rule only its one label, and the labels sesd writes survive."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import msgspec
@@ -12,6 +13,7 @@ from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.rules import AlertState, Status
 from sesd.config import core_settings, parse_config
 from sesd.core.pipeline import Pipeline
+from sesd.core.text import clean
 from sesd.runtime.state import read_state, restore, snapshot, write_state
 from tests import factory as f
 from tests.test_canary import CANARY
@@ -21,6 +23,7 @@ CONFIG = (
     + """
 [domains]
 max_tracked = 10
+groups = { Consumer-MS = ["hotmail.com"] }
 [dimensions]
 max_tracked = 10
 [tenants]
@@ -46,6 +49,12 @@ window = "5m"
 above = 0
 tenants = ["*"]
 [[alerts.rules]]
+name = "tenant-delays"
+metric = "delay_ratio"
+window = "5m"
+above = 0.2
+tenants = ["*"]
+[[alerts.rules]]
 name = "paused"
 metric = "sending_paused"
 window = "5m"
@@ -59,10 +68,11 @@ above = 0
 )
 
 
-def _restored(tmp_path: Path, junk: int) -> dict[str, dict[str, AlertState]]:
+def _restored(tmp_path: Path, junk: int, text: str = CONFIG) -> dict[str, dict[str, AlertState]]:
     """A file saved with a firing alert on ``a.example`` and on the canary, then given
-    ``junk`` more labels on each rule by hand; what a fresh sesd restores of it."""
-    config = parse_config(CONFIG)
+    ``junk`` more labels on each rule by hand; what a fresh sesd of config ``text``
+    restores of it."""
+    config = parse_config(text)
     pipeline = Pipeline(core_settings(config))
     pipeline.feed(f.raw(f.delivery(["a@a.example"])), "q", f.T0)
     evaluator = Evaluator(config.alerts, ["5m", "15m"])
@@ -105,7 +115,7 @@ def test_the_labels_sesd_writes_survive_a_restore(tmp_path: Path) -> None:
 
 
 #: A label of each scope as sesd writes it: a provider, a tenant, an (account, region).
-WRITTEN = {"by-provider": "gmail", "by-tenant": "shop-eu", "paused": "default/us-east-1"}
+WRITTEN = {"by-provider": "google", "by-tenant": "shop-eu", "paused": "default/us-east-1"}
 
 
 def test_each_scope_s_labels_survive_a_restore(tmp_path: Path) -> None:
@@ -131,3 +141,95 @@ def test_each_scope_s_labels_survive_a_restore(tmp_path: Path) -> None:
         assert len(after.states[rule]) <= 1000, rule
     # Not one of the junk labels reads as an (account, region).
     assert list(after.states["paused"]) == ["default/us-east-1"]
+
+
+#: A label each scope's events make (a domain, a group, the overflow; a provider; a
+#: tenant, ``unknown``), and labels no event makes, by rule: too long, with control
+#: characters, a domain not in its normal form, a provider not in the table, a tenant
+#: name SES does not allow.
+MADE = {
+    "r": ["a.example", "Consumer-MS", "other"],
+    "by-provider": ["google", "other"],
+    "tenant-delays": ["shop-eu", "unknown"],
+    "by-tenant": ["shop-eu"],
+}
+NEVER_MADE = {
+    "r": ["x" * 250 + ".example", "bell\x07.example", "Upper.Example", "not a domain", ""],
+    "by-provider": ["not-a-provider", "gmail\n", "g" * 40],
+    "tenant-delays": ["shop eu", "t" * 65, "shop\x1b[31m"],
+    "by-tenant": ["shop eu", "t" * 65, "shop\x1b[31m"],
+}
+
+
+def test_alert_states_on_labels_no_event_makes_are_not_restored() -> None:
+    """A file edited by hand holds firing alerts on labels a fresh sesd would never
+    make, beside those it makes, on a domain, a provider and two tenant rules: only the
+    latter are restored; the others are counted and their firing alerts named
+    (escaped) for a person to resolve by hand. Nothing raises."""
+    config = parse_config(CONFIG)
+    evaluator = Evaluator(config.alerts, ["5m", "15m"])
+    for rule, made in MADE.items():
+        for label in [*made, *NEVER_MADE[rule]]:
+            evaluator.states[rule][label] = AlertState(Status.FIRING, f.T0, f.T0, 1, None, True)
+    blob = snapshot(Pipeline(core_settings(config)).ledger, evaluator, f.T0 + 1, [])
+    after = Evaluator(config.alerts, ["5m", "15m"])
+    restored = restore(blob, Pipeline(core_settings(config)).ledger, after, f.T0 + 2)
+    for rule, made in MADE.items():
+        assert sorted(after.states[rule]) == sorted(made), rule
+    assert restored["alert_states_refused"] == sum(map(len, NEVER_MADE.values()))
+    # Named as a log line may name them: escaped.
+    assert restored["dropped"] == {
+        rule: sorted(map(clean, never)) for rule, never in NEVER_MADE.items()
+    }
+
+
+def test_pending_delays_on_labels_no_event_makes_are_not_restored() -> None:
+    """A file's pending delays given, by hand, a domain, a provider or a tenant label no
+    event makes: those delays are not restored (nor counted, nor exported under that
+    label), the one sesd wrote is, and the restore says how many it refused."""
+    config = parse_config(CONFIG)
+    pipeline = Pipeline(core_settings(config))
+    pipeline.feed(f.raw(f.delay(["u@a.example"], at=f.T0, expires=f.T0 + 3600)), "q", f.T0)
+    evaluator = Evaluator(config.alerts, ["5m", "15m"])
+    data = msgspec.msgpack.decode(snapshot(pipeline.ledger, evaluator, f.T0 + 1, []))
+    rows = data["pending"]["pending"]
+    ((key, labels, since, expires),) = rows
+    assert data["pending"]["axes"] == ["domain", "provider", "tenant"]
+    bad = [
+        ["bell\x07.example", labels[1], labels[2]],
+        ["x" * 300, labels[1], labels[2]],
+        ["Consumer-MS", "not-a-provider", labels[2]],
+        ["other", labels[1], "shop eu"],
+    ]
+    rows += [[key + 1 + n, made, since, expires] for n, made in enumerate(bad)]
+    fresh = Pipeline(core_settings(config))
+    after = Evaluator(config.alerts, ["5m", "15m"])
+    restored = restore(msgspec.msgpack.encode(data), fresh.ledger, after, f.T0 + 2)
+    assert (restored["pending_delays"], restored["pending_delays_refused"]) == (1, 4)
+    for scope in range(3):
+        assert list(fresh.ledger.pending.counts(f.T0 + 2, scope)) == [labels[scope]]
+
+
+def test_a_group_and_a_provider_the_config_no_longer_has_still_resolve() -> None:
+    """Firing alerts on a group and on a ``[providers.mx]`` provider, saved with their
+    windows; sesd restarts with neither configured. The file's tables show both were
+    made by the config it was saved under: their states are restored (their alerts go
+    on to resolve), while the same names, absent from the file's tables, would not be
+    (see the test above: a hand's labels)."""
+    mx = '[providers]\nenabled = true\nmx = { corpmx = ["mx.corp.example"] }\n'
+    saved_under = parse_config(CONFIG.replace("[providers]\nenabled = true\n", mx))
+    pipeline = Pipeline(core_settings(saved_under))
+    assert pipeline.ledger.providers is not None
+    pipeline.ledger.providers.remember("corp.example", "corpmx", f.T0 + 86400)
+    pipeline.feed(f.raw(f.delay(["u@corp.example", "v@hotmail.com"], at=f.T0)), "q", f.T0)
+    evaluator = Evaluator(saved_under.alerts, ["5m", "15m"])
+    firing = AlertState(Status.FIRING, f.T0, f.T0, 1, None, True)
+    evaluator.states["r"]["Consumer-MS"] = replace(firing)
+    evaluator.states["by-provider"]["corpmx"] = replace(firing)
+    blob = snapshot(pipeline.ledger, evaluator, f.T0 + 1, [])
+    now = parse_config(CONFIG.replace('groups = { Consumer-MS = ["hotmail.com"] }\n', ""))
+    after = Evaluator(now.alerts, ["5m", "15m"])
+    restored = restore(blob, Pipeline(core_settings(now)).ledger, after, f.T0 + 2)
+    assert after.states["r"]["Consumer-MS"].status is Status.FIRING
+    assert after.states["by-provider"]["corpmx"].status is Status.FIRING
+    assert (restored["alert_states_refused"], restored["dropped"]) == (0, {})

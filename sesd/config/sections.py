@@ -12,6 +12,7 @@ import msgspec
 from sesd.config.values import Duration, Section, check_http_url, check_region
 from sesd.config.web import WebConfig, WebConfigFile
 from sesd.core.domains import normalise_domain
+from sesd.core.providers import MX_LABEL
 
 __all__ = [
     "EXIT_ROOM",
@@ -119,9 +120,6 @@ class DimensionsConfig(Section, frozen=True):
             raise ValueError("max_tracked must not be negative")
 
 
-_PROVIDER_LABEL = re.compile(r"[a-z][a-z0-9_-]{0,31}")
-
-
 class ProvidersConfig(Section, frozen=True):
     """``[providers]``: recipient domains attributed to mailbox providers by their MX."""
 
@@ -153,7 +151,7 @@ class ProvidersConfig(Section, frozen=True):
         if self.max_cache < 1:
             raise ValueError("max_cache must be at least 1")
         for label, suffixes in self.mx.items():
-            if not _PROVIDER_LABEL.fullmatch(label) or label in ("other", "none", "unknown"):
+            if not MX_LABEL.fullmatch(label) or label in ("other", "none", "unknown"):
                 raise ValueError(
                     f"mx: {label!r} is not a usable provider label (lower-case letters, digits, "
                     "'_' and '-'; not other, none or unknown)"

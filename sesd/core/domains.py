@@ -19,6 +19,7 @@ from sesd.core.alabels import idna2003, idna2008_mapped, plain_alabels
 from sesd.core.text import escaped
 
 __all__ = [
+    "MAX_DOMAIN",
     "OTHER",
     "OWN_OTHER",
     "TAG_VALUE",
@@ -57,7 +58,7 @@ def tag_label(value: str) -> str:
 
 
 #: The longest domain name as text (RFC 1035's 255 octets in wire form).
-_MAX_DOMAIN: Final = 253
+MAX_DOMAIN: Final = 253
 _HOSTNAME: Final = re.compile(
     r"^(?:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?\.)*[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$"
 )
@@ -85,14 +86,14 @@ def normalise_domain(part: str) -> str | None:
     Cached: a few thousand domains make up nearly all of a sender's traffic. The
     cache is bounded, so a flood of distinct domains costs no memory here.
     """
-    if len(part) > _MAX_DOMAIN:
+    if len(part) > MAX_DOMAIN:
         # Refused before IDNA, whose cost grows with the text (a stranger's megabyte
         # took seconds), and before the cache keeps it. Neither lower-casing nor IDNA
         # shortens a name (an A-label is longer than its Unicode form; only code points
         # IDNA drops, a soft hyphen, would, and no address SMTP carries holds hundreds):
         # past 253 characters as written is past them in normal form.
         part = part.strip().rstrip(".")
-        if len(part) > _MAX_DOMAIN:
+        if len(part) > MAX_DOMAIN:
             return None
     # Cached as compared, not as written: ``Bücher.DE`` (a message's recipient) and
     # ``bücher.de`` (its key) are one entry and one IDNA encoding, not two.
@@ -102,7 +103,7 @@ def normalise_domain(part: str) -> str | None:
 @functools.lru_cache(maxsize=16384)
 def _normalised(name: str) -> str | None:
     """:func:`normalise_domain` of a lower-case name without spaces around it or a root
-    dot, at most :data:`_MAX_DOMAIN` long as written."""
+    dot, at most :data:`MAX_DOMAIN` long as written."""
     if not name:
         return None
     if not name.isascii():
@@ -110,7 +111,7 @@ def _normalised(name: str) -> str | None:
         if encoded is None:
             return None
         name = encoded
-    if len(name) > _MAX_DOMAIN or not _HOSTNAME.match(name):
+    if len(name) > MAX_DOMAIN or not _HOSTNAME.match(name):
         return None
     return name
 
@@ -284,6 +285,10 @@ class LabelTable:
     def touch(self, label: str, now: float) -> None:
         """``label`` (one :meth:`label` returned) was seen again at ``now``."""
         self._last_seen[label] = now
+
+    def fixed(self, label: str) -> bool:
+        """Whether ``label`` is one the table always maps to (a tracked domain, a group)."""
+        return label in self._fixed_labels
 
     def holds(self, label: object) -> bool:
         """Whether ``label`` is in use (its windows belong to a label this table keeps)."""

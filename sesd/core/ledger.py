@@ -10,28 +10,22 @@ two.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, Final
 
 from sesd.core.accounts import DEFAULT_ACCOUNT, Accounts, is_region
 from sesd.core.canary import CanaryTracker
 from sesd.core.dedup import DuplicateFilter
-from sesd.core.domains import (
-    OTHER,
-    OWN_OTHER,
-    LabelTable,
-    domain_labels,
-    normalise_domain,
-    tag_label,
-)
+from sesd.core.domains import LabelTable, domain_labels
+from sesd.core.made import is_domain, is_tag_value, is_tenant, maker
 from sesd.core.pending import PendingDelays
 from sesd.core.provider_cache import ProviderCache
-from sesd.core.providers import LABELS, NONE
+from sesd.core.providers import NONE
 from sesd.core.reputation import Reputation
 from sesd.core.scopes import DOMAIN, PROVIDER, TENANT, Scope
 from sesd.core.settings import CoreSettings
 from sesd.core.tallies import Tallies
-from sesd.core.tenant_map import NOT_NAMES, TenantMap, valid_tenant
+from sesd.core.tenant_map import TenantMap
 from sesd.core.tenant_walks import TenantWalks
 from sesd.core.tenants import TenantStatuses
 from sesd.core.windows import DomainWindows, WindowSpec, window_specs
@@ -311,8 +305,10 @@ class Ledger:
         self.dedup.restore(data["dedup"])
         # Files written before tenants name no axes: a domain's, then a provider's.
         saved = data["pending"].get("axes", [DOMAIN, PROVIDER])
-        self.pending.restore(data["pending"], [saved.index(s.axis) if s.axis in saved else -1
-                                               for s in self.scopes])  # fmt: skip
+        places = [saved.index(s.axis) if s.axis in saved else -1 for s in self.scopes]
+        # A delay is kept under labels an event could have made, each in its scope.
+        makes = [self.makes(scope.axis, data) for scope in self.scopes]
+        refused = self.pending.restore(data["pending"], places, makes)
         self.tenant_map.restore(data.get("tenant_map", []))
         # Each window as saved, by its place in the file: one added or changed since
         # starts empty, the others are kept.
@@ -324,9 +320,9 @@ class Ledger:
         if self.providers is not None:
             # An answer is kept as a live lookup would have made it: of a domain in its
             # normal form, naming a provider this sesd knows.
+            provider = self.makes(PROVIDER)
             self.providers.restore(
-                data.get("providers", []),
-                lambda domain, name: _is_domain(domain) and self._provider(name),
+                data.get("providers", []), lambda domain, name: is_domain(domain) and provider(name)
             )
         self.canary.restore(data.get("canaries", []), now)
         # What SES said of accounts and tenants still watched (files from before have
@@ -347,6 +343,7 @@ class Ledger:
                 spec.name for spec, index in zip(self.specs, kept, strict=True) if index is None
             ],
             "pending_delays": len(self.pending),
+            "pending_delays_refused": refused,
             "providers_cached": 0 if self.providers is None else len(self.providers.cache),
             "canaries": len(self.canary.canaries),
             "tenant_walks_resumed": len(self.tenant_walks.walks),
@@ -357,42 +354,33 @@ class Ledger:
         or an older build's, makes no label an event could not), and the windows of
         those kept: no window outlives its label's cap, or is exported under a label
         no table evicts."""
-        self.domains.restore(data["domains"], _is_domain)
-        self.tenant_labels.restore(data.get("tenant_labels", {}), _is_tenant)
+        self.domains.restore(data["domains"], is_domain)
+        self.tenant_labels.restore(data.get("tenant_labels", {}), is_tenant)
         held = {DOMAIN: self.domains.holds, TENANT: self.tenant_labels.holds}
         saved = {DOMAIN: data["windows"], **data.get("scopes", {})}  # no scopes before providers
         for scope in self.scopes:
-            holds = held.get(scope.axis, self._provider)
+            holds = held.get(scope.axis) or self.makes(scope.axis)
             for label, windows in saved.get(scope.axis, {}).items():
                 if holds(label):
                     scope.windows[label] = self._windows(windows, kept)
         for tag, last_seen in data["tags"].items():
             if tag in self.tag_tables:
-                self.tag_tables[tag].restore(last_seen, _is_tag_value)
+                self.tag_tables[tag].restore(last_seen, is_tag_value)
         for tag, value, windows in data["tag_windows"]:
             if tag in self.tag_tables and self.tag_tables[tag].holds(value):
                 self.tag_windows[(tag, value)] = self._windows(windows, kept)
 
-    def _provider(self, name: object) -> bool:
-        """Whether ``name`` is a provider's label: built in, or ``[providers.mx]``'s."""
-        return name in LABELS or name in self.settings.mx
+    def makes(self, axis: str, data: dict[str, Any] | None = None) -> Callable[[object], bool]:
+        """Whether an event makes a label in the scope ``axis``, as now configured, or
+        as configured when the state file ``data`` was saved, as far as its tables
+        show (sesd.core.made): what a label read back from the file is held to."""
+        listed: object = {}
+        if data is not None:
+            listed = data["domains"] if axis == DOMAIN else data.get("scopes", {}).get(axis, {})
+        listed = listed if isinstance(listed, dict) else {}
+        return maker(axis, self.domains, self.tenant_labels, self.settings.mx, listed)
 
     def _windows(self, saved: Any, kept: list[int | None]) -> DomainWindows:
         restored = DomainWindows(self.specs)
         restored.restore(saved, kept)
         return restored
-
-
-def _is_domain(label: object) -> bool:
-    """Whether ``label`` is a domain as an event's recipient makes one: in normal form."""
-    return isinstance(label, str) and normalise_domain(label) == label
-
-
-def _is_tenant(label: object) -> bool:
-    """Whether ``label`` is a tenant's as an event makes one (``unknown``, ``'other'``...)."""
-    return isinstance(label, str) and (label in NOT_NAMES or valid_tenant(label))
-
-
-def _is_tag_value(label: object) -> bool:
-    """Whether ``label`` is a tag value an event makes a label of (else ``other``)."""
-    return isinstance(label, str) and label in (OTHER, OWN_OTHER, tag_label(label))

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import bisect
 import heapq
+from collections.abc import Callable
 from typing import Any, Final
 
 import xxhash
@@ -285,16 +286,32 @@ class PendingDelays:
             "gave_up": list({**self._gave_up_before, **self._gave_up}.items()),
         }
 
-    def restore(self, data: dict[str, Any], where: list[int] | None = None) -> None:
+    def restore(
+        self,
+        data: dict[str, Any],
+        where: list[int] | None = None,
+        admits: list[Callable[[object], bool]] | None = None,
+    ) -> int:
         """Load what :meth:`snapshot` returned. ``where`` gives, for each scope now,
         the place of its label in the saved ones (-1: not saved); a label not saved
         (one label, a string, before providers) is ``unknown``. An expiry later than
-        ``LONGEST_DELAY`` after the entry's first delay is taken as that."""
+        ``LONGEST_DELAY`` after the entry's first delay is taken as that. A delay is
+        kept only if each scope's ``admits`` takes its label there (one no event
+        makes would be counted and exported as if one had): how many were not."""
         where = list(range(self.scopes)) if where is None else where
+        refused, checked = 0, dict[tuple[str, ...], bool]()  # labels repeat: checked once
         for key, found, since, expires in data["pending"]:
             if int(key) not in self._entries and len(self._entries) < self.max_entries:
                 saved = [str(found)] if isinstance(found, str) else [str(f) for f in found]
-                labels = [saved[i] if 0 <= i < len(saved) else UNKNOWN for i in where]
+                labels = tuple(saved[i] if 0 <= i < len(saved) else UNKNOWN for i in where)
+                if admits is not None:
+                    ok = checked.get(labels)
+                    if ok is None:
+                        pairs = zip(admits, labels, strict=True)
+                        ok = checked[labels] = all(takes(label) for takes, label in pairs)
+                    if not ok:
+                        refused += 1
+                        continue
                 # A file from a build that took expirationTime at its word may hold an
                 # expiry years away, which would pin the recipient and its label for
                 # ever. Bounded from the entry's own first delay time, not the file's
@@ -304,7 +321,7 @@ class PendingDelays:
                 # An earlier build held a chain of delays without expirationTime past
                 # it (delayed() bounds it now), when SES had given up on it anyway.
                 until = min(float(expires), float(since) + LONGEST_DELAY)
-                self._entries[int(key)] = (tuple(labels), float(since), until)
+                self._entries[int(key)] = (labels, float(since), until)
                 for scope, label in enumerate(labels):
                     self._expiries.setdefault((scope, label), []).append(until)
         # Sorted once: an insort each made restoring a full table quadratic (minutes).
@@ -316,3 +333,4 @@ class PendingDelays:
             self._give_up(int(key), float(first))
         self._heap = [(e[2], k) for k, e in self._entries.items()]
         heapq.heapify(self._heap)
+        return refused

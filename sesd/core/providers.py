@@ -15,6 +15,7 @@ from typing import Final
 __all__ = [
     "GATEWAYS",
     "LABELS",
+    "MX_LABEL",
     "MX_SUFFIXES",
     "NONE",
     "OTHER",
@@ -45,6 +46,8 @@ NONE: Final = "none"
 UNKNOWN: Final = "unknown"
 #: Every built-in label.
 LABELS: Final = (*PROVIDERS, *GATEWAYS, OTHER, NONE, UNKNOWN)
+#: A label ``[providers.mx]`` may give a provider.
+MX_LABEL: Final = re.compile(r"[a-z][a-z0-9_-]{0,31}")
 
 #: Consumer domains, known without DNS (names and globs over the whole domain).
 _CONSUMER: Final = {

@@ -110,7 +110,7 @@ def restore(blob: bytes, ledger: Ledger, evaluator: Evaluator, now: float) -> di
         alerts = _alert_states(data["alerts"])
         rules, unknown = _rules(data.get("rules", {}), alerts, evaluator)
         known = {name: states for name, states in alerts.items() if name not in unknown}
-        dropped = _bounded(rules, known, ledger.settings)
+        dropped, refused = _bounded(rules, known, ledger, data)
         Evaluator(evaluator.config, evaluator.window_names).adopt(rules, _copied(known), now)
         saved_at = float(data["saved_at"])
     # Whatever a damaged file makes the readers raise: the file is refused, sesd starts.
@@ -133,7 +133,9 @@ def restore(blob: bytes, ledger: Ledger, evaluator: Evaluator, now: float) -> di
         # Rules neither the file nor the config describe: their firing alerts stay
         # open in the sinks that were sent them (a file from before rules were saved).
         "unknown_rules": {name: sorted(_firing(states)) for name, states in unknown.items()},
-        # Firing alerts past what their rule's scope holds (a hand-edited file): dropped.
+        # States on labels no event makes, or past what their rule's scope holds (a
+        # hand-edited file): dropped, and the firing ones among them named.
+        "alert_states_refused": refused,
         "dropped": dropped,
         # Whether the stop's last save wrote it (None: a build that did not say).
         "stopped": data.get("stopped"),
@@ -173,31 +175,43 @@ def _ceiling(settings: CoreSettings) -> int:
 _SPARE_STATES: Final = 256
 
 
+def _admits(rule: RuleConfig, ledger: Ledger, data: dict[str, Any]) -> Callable[[str], bool]:
+    """Whether a label is one ``rule`` could have a state of: the canary's, an
+    ``ACCOUNT/REGION``, or one an event makes in the rule's scope (as configured now,
+    or when ``data``, the file, was saved)."""
+    if rule.metric in CANARY_METRICS:
+        return lambda label: label == CANARY_DOMAIN
+    if rule.metric in ACCOUNT_METRICS:
+        return _account
+    return ledger.makes(rule.scope, data)
+
+
 def _bounded(
-    rules: list[RuleConfig], states: dict[str, dict[str, AlertState]], settings: CoreSettings
-) -> dict[str, list[str]]:
-    """Drop from ``states`` what no rule's scope can hold: a canary rule's labels but its
-    one, an account rule's not ``ACCOUNT/REGION``, and each rule's states past
-    :func:`_ceiling` (firing ones kept first, then the latest). The firing alerts
-    dropped (rule -> labels, some named), for a person."""
-    ceiling, dropped = _ceiling(settings), {}
+    rules: list[RuleConfig],
+    states: dict[str, dict[str, AlertState]],
+    ledger: Ledger,
+    data: dict[str, Any],
+) -> tuple[dict[str, list[str]], int]:
+    """Drop from ``states`` what no rule's scope can hold: labels :func:`_admits` does
+    not take, and each rule's states past :func:`_ceiling` (firing ones kept first,
+    then the latest). The firing alerts dropped (rule -> labels, some named), for a
+    person, and how many states were dropped."""
+    dropped, refused = {}, 0
     for rule in rules:
         held = states.get(rule.name)
         if not held:
             continue
-        admitted: Iterable[tuple[str, AlertState]] = held.items()
-        if rule.metric in CANARY_METRICS:
-            admitted = [(label, state) for label, state in admitted if label == CANARY_DOMAIN]
-        elif rule.metric in ACCOUNT_METRICS:
-            admitted = [(label, state) for label, state in admitted if _account(label)]
+        admits = _admits(rule, ledger, data)
+        admitted = [(label, state) for label, state in held.items() if admits(label)]
         ranked = sorted(
             admitted, key=lambda item: (item[1].status is not Status.FIRING, -item[1].since)
         )
-        kept = states[rule.name] = dict(ranked[:ceiling])
+        kept = states[rule.name] = dict(ranked[: _ceiling(ledger.settings)])
+        refused += len(held) - len(kept)
         gone = [clean(label) for label in _firing(held) if label not in kept]
         if gone:
             dropped[rule.name] = sorted(gone)[:_NAMED_FIRING]
-    return dropped
+    return dropped, refused
 
 
 def _account(label: str) -> bool:

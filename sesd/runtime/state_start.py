@@ -213,8 +213,9 @@ def _read(
                    "could not use: resolve them in their sinks by hand")  # fmt: skip
         return found
     unknown, stopped = restored.pop("unknown_rules"), restored.pop("stopped")
-    _left_open(log, restored.pop("dropped"), "more alert states than these rules' scopes "
-               "hold (a file edited by hand?): resolve these in their sinks by hand")  # fmt: skip
+    _left_open(log, restored.pop("dropped"), "alert states on labels no event makes, or "
+               "more than these rules' scopes hold (a file edited by hand?): resolve these "
+               "in their sinks by hand")  # fmt: skip
     log.info("sesd.state.restored", path=path, **restored)
     if stopped is False:
         _unclean(log, path, restored["saved_at"], clock())
