@@ -13,6 +13,7 @@ from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.rules import AlertState, Status
 from sesd.config import core_settings, parse_config
 from sesd.core.pipeline import Pipeline
+from sesd.core.tenants import MAX_STATUSES
 from sesd.core.text import clean
 from sesd.runtime.state import read_state, restore, snapshot, write_state
 from tests import factory as f
@@ -116,12 +117,16 @@ def test_the_labels_sesd_writes_survive_a_restore(tmp_path: Path) -> None:
 
 #: A label of each scope as sesd writes it: a provider, a tenant, an (account, region).
 WRITTEN = {"by-provider": "google", "by-tenant": "shop-eu", "paused": "default/us-east-1"}
+#: A rule on what SES says of tenants holds a state per tenant SES lists in the one
+#: (account, region) watched, up to MAX_STATUSES: twice that, and the spare.
+BOUNDS = {"by-tenant": 2 * MAX_STATUSES + 256}
 
 
 def test_each_scope_s_labels_survive_a_restore(tmp_path: Path) -> None:
     """A firing alert on a provider, a tenant and an (account, region), as sesd writes
-    their labels, next to 20,000 labels added by hand on each rule: each is restored,
-    firing; the account rule holds no label that is not an (account, region)."""
+    their labels, next to 20,000 labels added by hand on each rule (more than its scope
+    holds on the tenant status rule): each is restored, firing; the account rule holds
+    no label that is not an (account, region)."""
     config = parse_config(CONFIG)
     pipeline = Pipeline(core_settings(config))
     evaluator = Evaluator(config.alerts, ["5m", "15m"])
@@ -130,7 +135,7 @@ def test_each_scope_s_labels_survive_a_restore(tmp_path: Path) -> None:
     data = msgspec.msgpack.decode(snapshot(pipeline.ledger, evaluator, f.T0 + 1, []))
     for rule, label in WRITTEN.items():
         saved = data["alerts"][rule]
-        for n in range(20_000):
+        for n in range(BOUNDS.get(rule, 19_000) + 1000):
             saved[f"junk-{n}"] = [Status.PENDING.value, f.T0 - n, *saved[label][2:]]
     path = tmp_path / "state.bin"
     write_state(str(path), msgspec.msgpack.encode(data))
@@ -138,9 +143,21 @@ def test_each_scope_s_labels_survive_a_restore(tmp_path: Path) -> None:
     restore(path.read_bytes(), Pipeline(core_settings(config)).ledger, after, f.T0 + 2)
     for rule, label in WRITTEN.items():
         assert after.states[rule][label].status is Status.FIRING, rule
-        assert len(after.states[rule]) <= 1000, rule
+        assert len(after.states[rule]) <= BOUNDS.get(rule, 1000), rule
     # Not one of the junk labels reads as an (account, region).
     assert list(after.states["paused"]) == ["default/us-east-1"]
+
+
+def test_a_rule_s_states_are_bounded_by_its_own_scope(tmp_path: Path) -> None:
+    """Tenants may hold 10,000 labels, domains 10: 5,000 domain labels added by hand to
+    a domain rule restore no more than its own scope holds (a few hundred), not as many
+    as every scope together would."""
+    text = CONFIG.replace("[tenants]\nenabled = true\nmax_tracked = 10", "[tenants]\n"
+                          "enabled = true\nmax_tracked = 10000")  # fmt: skip
+    assert text != CONFIG
+    states = _restored(tmp_path, 5_000, text)
+    assert len(states["r"]) <= 1000
+    assert states["r"]["a.example"].status is Status.FIRING
 
 
 #: A label each scope's events make (a domain, a group, the overflow; a provider; a

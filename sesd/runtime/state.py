@@ -23,10 +23,20 @@ import msgspec
 
 from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.rules import AlertState, Status, Transition
-from sesd.config import ACCOUNT_METRICS, CANARY_METRICS, RuleConfig, rule_of, saved_rule
+from sesd.config import (
+    ACCOUNT_METRICS,
+    CANARY_METRICS,
+    TENANT_METRICS,
+    RuleConfig,
+    rule_of,
+    saved_rule,
+)
 from sesd.core.canary import CANARY_DOMAIN
 from sesd.core.ledger import Ledger
+from sesd.core.providers import LABELS as PROVIDERS
+from sesd.core.scopes import PROVIDER, TENANT
 from sesd.core.settings import CoreSettings
+from sesd.core.tenants import MAX_STATUSES
 from sesd.core.text import clean
 from sesd.io.files import read_plain, write_atomic
 
@@ -161,17 +171,29 @@ def _rules(
     return rules, unknown
 
 
-def _ceiling(settings: CoreSettings) -> int:
-    """The most alert states one rule may restore: twice the labels every scope can
+def _ceiling(rule: RuleConfig, settings: CoreSettings) -> int:
+    """The most alert states ``rule`` may restore: twice the labels its own scope can
     track (a label evicted while its alert fires keeps its state until it resolves),
-    with the named ones and the watched accounts. Far above what a real file holds;
-    a hand-edited or damaged one loads no more."""
-    tracked = settings.max_tracked + settings.tenants_max_tracked + settings.tags_max_tracked
-    named = len(settings.track) + len(settings.groups) + len(settings.tenants_track)
-    return 2 * (tracked + named + len(settings.watched)) + _SPARE_STATES
+    with the named ones; a provider rule's whole table, a tenant status rule's tenants
+    SES may list in each (account, region) watched, an account rule's those watched.
+    Far above what a real file holds; a hand-edited or damaged one loads no more."""
+    if rule.metric in CANARY_METRICS:
+        return 1
+    if rule.metric in ACCOUNT_METRICS:
+        tracked = len(settings.watched)
+    elif rule.metric in TENANT_METRICS:
+        tracked = MAX_STATUSES * len(settings.watched) + len(settings.tenants_track)
+    elif rule.scope == PROVIDER:
+        tracked = len(PROVIDERS) + len(settings.mx)
+    elif rule.scope == TENANT:
+        tracked = settings.tenants_max_tracked + len(settings.tenants_track)
+    else:
+        tracked = settings.max_tracked + len(settings.track) + len(settings.groups)
+    return 2 * tracked + _SPARE_STATES
 
 
-#: Room in :func:`_ceiling` for what no setting counts (providers, `other`, `unknown`).
+#: Room in :func:`_ceiling` for what no setting counts (`other`, `unknown`, labels a
+#: reload stopped tracking whose alerts are still resolving).
 _SPARE_STATES: Final = 256
 
 
@@ -206,7 +228,7 @@ def _bounded(
         ranked = sorted(
             admitted, key=lambda item: (item[1].status is not Status.FIRING, -item[1].since)
         )
-        kept = states[rule.name] = dict(ranked[: _ceiling(ledger.settings)])
+        kept = states[rule.name] = dict(ranked[: _ceiling(rule, ledger.settings)])
         refused += len(held) - len(kept)
         gone = [clean(label) for label in _firing(held) if label not in kept]
         if gone:
