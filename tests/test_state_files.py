@@ -24,6 +24,7 @@ from sesd.runtime import saver as saver_module
 from sesd.runtime.http import StartError
 from sesd.runtime.saver import StateSaver
 from sesd.runtime.state import StateError, read_state, write_state
+from sesd.runtime.state_size import state_limit
 from tests import factory as f
 
 RULE = '[[alerts.rules]]\nname = "r"\nmetric = "delay_ratio"\nwindow = "5m"\nabove = 0.2\n'
@@ -441,3 +442,34 @@ def test_a_file_held_by_a_build_that_names_nobody_is_not_said_held_by_the_last(
     assert f"pid {os.getpid()}" not in str(refused.value)
     assert socket.gethostname() not in str(refused.value)
     assert "is held)" in str(refused.value)
+
+
+def test_a_state_file_larger_than_this_config_could_save_is_kept_aside_unread(
+    tmp_path: Path,
+) -> None:
+    """A file at the state path far larger than the largest state this config saves (a
+    damaged file, a disk image named by mistake; here one byte past the limit, sparse)
+    is not read: sesd starts empty, keeps it aside as ``PATH.unusable``, and says its
+    size and the limit. Nothing near its size is allocated meanwhile."""
+    import tracemalloc
+
+    path = tmp_path / "state.bin"
+    config = parse_config(RULE)
+    limit = state_limit(Pipeline(core_settings(config)).ledger, config.alerts.rules)
+    with path.open("wb") as handle:
+        handle.truncate(limit + 1)
+    saver = _saver(path)
+    tracemalloc.start()
+    try:
+        with capture_logs() as logs:
+            saver.load()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+        saver.release()
+    assert peak < 4 << 20
+    assert not path.exists()
+    assert (tmp_path / "state.bin.unusable").stat().st_size == limit + 1
+    (ignored,) = [log for log in logs if log["event"] == "sesd.state.ignored"]
+    assert f"{limit + 1:,} bytes" in ignored["reason"]
+    assert f"{limit:,}" in ignored["reason"]

@@ -9,7 +9,15 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["foreign_link", "give_to_directory_owner", "linked", "open_lock", "write_atomic"]
+__all__ = [
+    "TooLarge",
+    "foreign_link",
+    "give_to_directory_owner",
+    "linked",
+    "open_lock",
+    "read_plain",
+    "write_atomic",
+]
 
 
 def give_to_directory_owner(fd: int, directory: Path) -> None:
@@ -62,16 +70,33 @@ def open_lock(path: str) -> int:
     return fd
 
 
-def read_plain(path: str) -> bytes:
+class TooLarge(OSError):
+    """A file larger than its reader takes: ``size`` bytes, ``limit`` at most."""
+
+    def __init__(self, path: str, size: int, limit: int) -> None:
+        super().__init__(errno.EFBIG, f"{size:,} bytes, over the {limit:,} read", path)
+        self.size, self.limit = size, limit
+
+
+def read_plain(path: str, limit: int | None = None) -> bytes:
     """The bytes of the plain file at ``path``. A FIFO or a device planted there (or
     named by mistake) is refused, not read: opening a FIFO nobody writes waits for
     ever, and ``sesd silence`` or the daemon's next read of its silences with it.
-    FileNotFoundError when there is none; OSError otherwise, its strerror saying why."""
+    FileNotFoundError when there is none; TooLarge, nothing read, when it holds more
+    than ``limit`` bytes; OSError otherwise, its strerror saying why."""
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     with os.fdopen(fd, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
+        found = os.fstat(fd)
+        if not stat.S_ISREG(found.st_mode):
             raise OSError(errno.EINVAL, "not a plain file (remove it)", path)
-        return handle.read()
+        if limit is None:
+            return handle.read()
+        if found.st_size > limit:
+            raise TooLarge(path, found.st_size, limit)
+        blob = handle.read(limit + 1)  # no more, if it grew since
+        if len(blob) > limit:
+            raise TooLarge(path, len(blob), limit)
+        return blob
 
 
 def write_atomic(path: str, blob: bytes, may_replace: Callable[[], bool] | None = None) -> bool:

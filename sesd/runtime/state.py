@@ -23,22 +23,12 @@ import msgspec
 
 from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.rules import AlertState, Status, Transition
-from sesd.config import (
-    ACCOUNT_METRICS,
-    CANARY_METRICS,
-    TENANT_METRICS,
-    RuleConfig,
-    rule_of,
-    saved_rule,
-)
+from sesd.config import ACCOUNT_METRICS, CANARY_METRICS, RuleConfig, rule_of, saved_rule
 from sesd.core.canary import CANARY_DOMAIN
 from sesd.core.ledger import Ledger
-from sesd.core.providers import LABELS as PROVIDERS
-from sesd.core.scopes import PROVIDER, TENANT
-from sesd.core.settings import CoreSettings
-from sesd.core.tenants import MAX_STATUSES
 from sesd.core.text import clean
-from sesd.io.files import read_plain, write_atomic
+from sesd.io.files import TooLarge, read_plain, write_atomic
+from sesd.runtime.state_size import alert_ceiling
 
 __all__ = [
     "STATE_VERSION",
@@ -171,32 +161,6 @@ def _rules(
     return rules, unknown
 
 
-def _ceiling(rule: RuleConfig, settings: CoreSettings) -> int:
-    """The most alert states ``rule`` may restore: twice the labels its own scope can
-    track (a label evicted while its alert fires keeps its state until it resolves),
-    with the named ones; a provider rule's whole table, a tenant status rule's tenants
-    SES may list in each (account, region) watched, an account rule's those watched.
-    Far above what a real file holds; a hand-edited or damaged one loads no more."""
-    if rule.metric in CANARY_METRICS:
-        return 1
-    if rule.metric in ACCOUNT_METRICS:
-        tracked = len(settings.watched)
-    elif rule.metric in TENANT_METRICS:
-        tracked = MAX_STATUSES * len(settings.watched) + len(settings.tenants_track)
-    elif rule.scope == PROVIDER:
-        tracked = len(PROVIDERS) + len(settings.mx)
-    elif rule.scope == TENANT:
-        tracked = settings.tenants_max_tracked + len(settings.tenants_track)
-    else:
-        tracked = settings.max_tracked + len(settings.track) + len(settings.groups)
-    return 2 * tracked + _SPARE_STATES
-
-
-#: Room in :func:`_ceiling` for what no setting counts (`other`, `unknown`, labels a
-#: reload stopped tracking whose alerts are still resolving).
-_SPARE_STATES: Final = 256
-
-
 def _admits(rule: RuleConfig, ledger: Ledger, data: dict[str, Any]) -> Callable[[str], bool]:
     """Whether a label is one ``rule`` could have a state of: the canary's, an
     ``ACCOUNT/REGION``, or one an event makes in the rule's scope (as configured now,
@@ -215,9 +179,9 @@ def _bounded(
     data: dict[str, Any],
 ) -> tuple[dict[str, list[str]], int]:
     """Drop from ``states`` what no rule's scope can hold: labels :func:`_admits` does
-    not take, and each rule's states past :func:`_ceiling` (firing ones kept first,
-    then the latest). The firing alerts dropped (rule -> labels, some named), for a
-    person, and how many states were dropped."""
+    not take, and each rule's states past its ceiling (sesd.runtime.state_size; firing
+    ones kept first, then the latest). The firing alerts dropped (rule -> labels, some
+    named), for a person, and how many states were dropped."""
     dropped, refused = {}, 0
     for rule in rules:
         held = states.get(rule.name)
@@ -228,7 +192,7 @@ def _bounded(
         ranked = sorted(
             admitted, key=lambda item: (item[1].status is not Status.FIRING, -item[1].since)
         )
-        kept = states[rule.name] = dict(ranked[: _ceiling(rule, ledger.settings)])
+        kept = states[rule.name] = dict(ranked[: alert_ceiling(rule, ledger.settings)])
         refused += len(held) - len(kept)
         gone = [clean(label) for label in _firing(held) if label not in kept]
         if gone:
@@ -323,12 +287,19 @@ def providers_cache(blob: bytes) -> list[list[Any]]:
     return found
 
 
-def read_state(path: str) -> bytes | None:
-    """The file's bytes, or None when there is none yet."""
+def read_state(path: str, limit: int | None = None) -> bytes | None:
+    """The file's bytes, or None when there is none yet; StateError, nothing read, when
+    it holds more than ``limit`` bytes (sesd.runtime.state_size)."""
     try:
-        return read_plain(path)
+        return read_plain(path, limit)
     except FileNotFoundError:
         return None
+    except TooLarge as exc:
+        raise StateError(
+            f"{path} is {exc.size:,} bytes, more than the {exc.limit:,} the largest state "
+            "this config can save takes (a damaged file, or another file at the path); "
+            "not read"
+        ) from None
     except OSError as exc:
         raise StateError(f"cannot read {path}: {exc.strerror}") from None
 

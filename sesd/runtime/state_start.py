@@ -25,6 +25,7 @@ from sesd.io.files import open_lock
 from sesd.runtime.http import StartError
 from sesd.runtime.state import StateError, firing_in, read_state, restore
 from sesd.runtime.state_path import unsavable
+from sesd.runtime.state_size import state_limit
 
 __all__ = ["Found", "clear_leftovers", "hold", "let_go", "read_at_start", "unsavable"]
 
@@ -196,10 +197,12 @@ def _read(
     path: str, ledger: Ledger, evaluator: Evaluator, clock: Callable[[], float], log: Any
 ) -> Found:
     try:
-        blob = read_state(path)
+        # Past the largest state this config saves, not read: a restore takes about
+        # fifteen times the file in memory, and an OOM kill at each start keeps sesd down.
+        blob = read_state(path, state_limit(ledger, evaluator.rules))
     except StateError as exc:
-        # Not readable by this user (a restore from a backup made as root, say): kept,
-        # or the first save would replace it.
+        # Not readable by this user (a restore from a backup made as root, say), or too
+        # large: kept, or the first save would replace it.
         return _ignored(log, path, str(exc))
     if blob is None:
         log.info("sesd.state.none_yet", path=path)

@@ -1,0 +1,88 @@
+"""How much state a config can hold: the most alert states each rule restores, and the
+largest state file it could save, past which a file at start is refused unread (a
+damaged file, a disk image named by mistake): a restore takes about fifteen times
+the file's size in memory, and an out-of-memory kill at each start would keep sesd
+down.
+
+The file's size is bounded from the caps the config sets, each store at its largest
+entry (measured, then doubled or more: BENCHMARKS.md section 10), and a floor for
+the stores no setting caps small (the tenants' map and statuses, canaries,
+accounts). A file saved at the default caps with the pending table full is 12 MB,
+a label's windows at their largest 77 kB; the limit at the default caps is 234 MB."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Final
+
+from sesd.config import ACCOUNT_METRICS, CANARY_METRICS, TENANT_METRICS, RuleConfig
+from sesd.core.ledger import Ledger
+from sesd.core.providers import LABELS as PROVIDERS
+from sesd.core.scopes import PROVIDER, TENANT
+from sesd.core.settings import CoreSettings
+from sesd.core.tenants import MAX_STATUSES
+
+__all__ = ["alert_ceiling", "state_limit"]
+
+#: Room in :func:`alert_ceiling` for what no setting counts (`other`, `unknown`, labels
+#: a reload stopped tracking whose alerts are still resolving).
+_SPARE_STATES: Final = 256
+
+#: The most bytes a label's windows take in the file, per slot of the layout: 854
+#: measured (76,829 bytes for the default 90 slots, every window keeping breakdowns
+#: and each bucket fed distinct long texts past its caps).
+_PER_SLOT: Final = 2048
+#: A pending delay's row with the longest labels (about 390 bytes), with a resolution
+#: and a give-up remembered beside it (19 bytes each); 46 measured with short labels.
+_PER_PENDING: Final = 512
+#: A key of the duplicate filter (7 bytes measured).
+_PER_KEY: Final = 32
+#: A provider answer cached: the longest domain, a provider, an expiry.
+_PER_ANSWER: Final = 512
+#: An alert state: the longest label and six fields.
+_PER_ALERT: Final = 512
+#: The stores no setting caps small, and the document around them.
+_FLOOR: Final = 32 << 20
+
+
+def alert_ceiling(rule: RuleConfig, settings: CoreSettings) -> int:
+    """The most alert states ``rule`` may restore: twice the labels its own scope can
+    track (a label evicted while its alert fires keeps its state until it resolves),
+    with the named ones; a provider rule's whole table, a tenant status rule's tenants
+    SES may list in each (account, region) watched, an account rule's those watched.
+    Far above what a real file holds; a hand-edited or damaged one loads no more."""
+    if rule.metric in CANARY_METRICS:
+        return 1
+    if rule.metric in ACCOUNT_METRICS:
+        tracked = len(settings.watched)
+    elif rule.metric in TENANT_METRICS:
+        tracked = MAX_STATUSES * len(settings.watched) + len(settings.tenants_track)
+    elif rule.scope == PROVIDER:
+        tracked = len(PROVIDERS) + len(settings.mx)
+    elif rule.scope == TENANT:
+        tracked = settings.tenants_max_tracked + len(settings.tenants_track)
+    else:
+        tracked = settings.max_tracked + len(settings.track) + len(settings.groups)
+    return 2 * tracked + _SPARE_STATES
+
+
+def state_limit(ledger: Ledger, rules: Iterable[RuleConfig]) -> int:
+    """The most bytes a state file of ``ledger``'s settings and ``rules`` may take: its
+    labels' windows, pending delays, duplicate keys, cached answers and alert states,
+    each at its cap and largest, and :data:`_FLOOR` for the rest."""
+    s = ledger.settings
+    labels = s.max_tracked + len(s.track) + len(s.groups) + 1
+    labels += len(s.tags) * (s.tags_max_tracked + 1)
+    if s.providers:
+        labels += len(PROVIDERS) + len(s.mx)
+    if s.tenants:
+        labels += s.tenants_max_tracked + len(s.tenants_track) + 2
+    slots = sum(spec.slots for spec in ledger.specs)
+    return (
+        _FLOOR
+        + labels * slots * _PER_SLOT
+        + s.max_pending_delays * _PER_PENDING
+        + s.dedup_max_entries * _PER_KEY
+        + (s.providers_max_cache * _PER_ANSWER if s.providers else 0)
+        + sum(alert_ceiling(rule, s) for rule in rules) * _PER_ALERT
+    )
