@@ -250,3 +250,20 @@ def test_a_group_and_a_provider_the_config_no_longer_has_still_resolve() -> None
     assert after.states["r"]["Consumer-MS"].status is Status.FIRING
     assert after.states["by-provider"]["corpmx"].status is Status.FIRING
     assert (restored["alert_states_refused"], restored["dropped"]) == (0, {})
+
+
+def test_an_account_rule_s_states_on_labels_no_account_makes_are_not_restored() -> None:
+    """An account rule's labels are ``ACCOUNT/REGION``, the account named as
+    ``[[accounts]]`` allows and the region an AWS region's: a file edited by hand with
+    control characters, an over-long account or a region that is none brings no state
+    (counted); the one sesd wrote is restored."""
+    config = parse_config(CONFIG)
+    evaluator = Evaluator(config.alerts, ["5m", "15m"])
+    never = ["bell\x07/us-east-1", "a" * 65 + "/us-east-1", "default/not a region", "/x", "a/"]
+    for label in ["default/us-east-1", *never]:
+        evaluator.states["paused"][label] = AlertState(Status.FIRING, f.T0, f.T0, 1, None, True)
+    blob = snapshot(Pipeline(core_settings(config)).ledger, evaluator, f.T0 + 1, [])
+    after = Evaluator(config.alerts, ["5m", "15m"])
+    restored = restore(blob, Pipeline(core_settings(config)).ledger, after, f.T0 + 2)
+    assert list(after.states["paused"]) == ["default/us-east-1"]
+    assert restored["alert_states_refused"] == len(never)

@@ -15,7 +15,7 @@ from urllib.parse import urlparse
 import msgspec
 
 from sesd.config.values import Duration, Secret, Section, check_http_url, check_region
-from sesd.core.accounts import DEFAULT_ACCOUNT, is_region
+from sesd.core.accounts import ACCOUNT_NAME, DEFAULT_ACCOUNT, is_region
 from sesd.core.text import escaped, has_control
 
 __all__ = [
@@ -81,7 +81,6 @@ _SQS_HOST = re.compile(
     r"|(?P<oldest>queue\.amazonaws\.com)"
 )
 _ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}")
-_ACCOUNT_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 
 def region_of_url(url: str) -> str | None:
@@ -133,7 +132,7 @@ class AccountConfig(Section, frozen=True):
     region: str | None = None
 
     def __post_init__(self) -> None:
-        if not _ACCOUNT_NAME.fullmatch(self.name) or self.name == DEFAULT_ACCOUNT:
+        if not ACCOUNT_NAME.fullmatch(self.name) or self.name == DEFAULT_ACCOUNT:
             raise ValueError(
                 f"account name {self.name!r}: letters, digits, '_', '.', '-' ('default' is "
                 "the default credential chain)"

@@ -15,6 +15,7 @@ import msgspec
 from sesd.core.text import clean
 
 __all__ = [
+    "ACCOUNT_NAME",
     "DEFAULT_ACCOUNT",
     "STATUSES",
     "WORD",
@@ -32,6 +33,8 @@ DEFAULT_ACCOUNT: Final = "default"
 #: An AWS region's name (``eu-west-1``, ``us-gov-west-1``, ``cn-north-1``), its middle
 #: word bounded (AWS's longest has 9 letters): events' ARNs name one too.
 _REGION: Final = re.compile(r"[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]{1,16}-\d")
+#: An ``[[accounts]]`` entry's name (``default`` is the default account's).
+ACCOUNT_NAME: Final = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 
 def is_region(text: str) -> bool:

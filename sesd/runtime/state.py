@@ -24,6 +24,7 @@ import msgspec
 from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.rules import AlertState, Status, Transition
 from sesd.config import ACCOUNT_METRICS, CANARY_METRICS, RuleConfig, rule_of, saved_rule
+from sesd.core.accounts import ACCOUNT_NAME, is_region
 from sesd.core.canary import CANARY_DOMAIN
 from sesd.core.ledger import Ledger
 from sesd.core.text import clean
@@ -202,9 +203,10 @@ def _bounded(
 
 def _account(label: str) -> bool:
     """Whether ``label`` reads as an account rule's (``ACCOUNT/REGION``, as
-    sesd.alerting.windowless writes it)."""
-    account, slash, region = label.partition("/")
-    return bool(account and slash and region)
+    sesd.alerting.windowless writes it: an ``[[accounts]]`` name, or ``default``, and
+    an AWS region)."""
+    account, _, region = label.partition("/")
+    return ACCOUNT_NAME.fullmatch(account) is not None and is_region(region)
 
 
 def _copied(alerts: dict[str, dict[str, AlertState]]) -> dict[str, dict[str, AlertState]]:
