@@ -11,6 +11,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 from structlog.testing import capture_logs
 
@@ -473,3 +474,22 @@ def test_a_state_file_larger_than_this_config_could_save_is_kept_aside_unread(
     (ignored,) = [log for log in logs if log["event"] == "sesd.state.ignored"]
     assert f"{limit + 1:,} bytes" in ignored["reason"]
     assert f"{limit:,}" in ignored["reason"]
+
+
+def test_a_full_tenants_map_fits_under_the_limit_of_a_config_with_small_caps() -> None:
+    """The tenants' map holds up to a million ARNs whatever the caps say (and a file
+    saved with tenants on holds it after a start that turned them off): a config with
+    every cap small must not set such a file aside, its windows and alerts with it."""
+    config = parse_config(
+        RULE
+        + "[domains]\nmax_tracked = 10\n[providers]\nenabled = false\n"
+        + "[ingest]\ndedup_max_entries = 1000\nmax_pending_delays = 1000\n"
+    )
+    ledger = Pipeline(core_settings(config)).ledger
+    rows = [
+        [f"arn:aws:ses:eu-central-1:123456789012:identity/mail-{i:07d}.example.com", "t-1"]
+        for i in range(10_000)
+    ]
+    per_row = len(msgspec.msgpack.encode({"tenant_map": rows})) / len(rows)
+    assert per_row > 60
+    assert state_limit(ledger, config.alerts.rules) > per_row * ledger.tenant_map.max_entries

@@ -6,9 +6,9 @@ down.
 
 The file's size is bounded from the caps the config sets, each store at its largest
 entry (measured, then doubled or more: BENCHMARKS.md section 10), and a floor for
-the stores no setting caps small (the tenants' map and statuses, canaries,
-accounts). A file saved at the default caps with the pending table full is 12 MB,
-a label's windows at their largest 77 kB; the limit at the default caps is 234 MB."""
+the stores no setting caps (canaries, accounts). A file saved at the default caps
+with the pending table full is 12 MB, a label's windows at their largest 77 kB; a
+tenants' map full (a million ARNs) about 160 MB."""
 
 from __future__ import annotations
 
@@ -41,6 +41,12 @@ _PER_KEY: Final = 32
 _PER_ANSWER: Final = 512
 #: An alert state: the longest label and six fields.
 _PER_ALERT: Final = 512
+#: A row of the tenants' map: a resource's ARN as SES writes one (a configuration
+#: set's, an identity's: 60-150 bytes) and its tenant's name (at most 64).
+_PER_ARN: Final = 256
+#: What SES says of a tenant: its statuses and causes, a few findings (a status with
+#: every finding's longest text, 14 kB, is for a file saved at the floor's margin).
+_PER_STATUS: Final = 2048
 #: The stores no setting caps small, and the document around them.
 _FLOOR: Final = 32 << 20
 
@@ -68,8 +74,9 @@ def alert_ceiling(rule: RuleConfig, settings: CoreSettings) -> int:
 
 def state_limit(ledger: Ledger, rules: Iterable[RuleConfig]) -> int:
     """The most bytes a state file of ``ledger``'s settings and ``rules`` may take: its
-    labels' windows, pending delays, duplicate keys, cached answers and alert states,
-    each at its cap and largest, and :data:`_FLOOR` for the rest."""
+    labels' windows, pending delays, duplicate keys, cached answers, alert states and
+    the tenants' map and statuses, each at its cap and largest, and :data:`_FLOOR` for
+    the rest."""
     s = ledger.settings
     labels = s.max_tracked + len(s.track) + len(s.groups) + 1
     labels += len(s.tags) * (s.tags_max_tracked + 1)
@@ -85,4 +92,8 @@ def state_limit(ledger: Ledger, rules: Iterable[RuleConfig]) -> int:
         + s.dedup_max_entries * _PER_KEY
         + (s.providers_max_cache * _PER_ANSWER if s.providers else 0)
         + sum(alert_ceiling(rule, s) for rule in rules) * _PER_ALERT
+        # Whatever tenants says now: a file saved with them on holds the map, and a
+        # start that turned them off must not set aside its windows for it.
+        + ledger.tenant_map.max_entries * _PER_ARN
+        + MAX_STATUSES * max(1, len(s.watched)) * _PER_STATUS
     )
