@@ -117,6 +117,17 @@ def no_aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
+def short_polls(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A short-polled queue (``wait_time_seconds = 0``) asked again 50 ms after an empty
+    answer, not a second: for modules whose daemons are not there for the long poll. A
+    stop waits for the receive in flight (sesd/runtime/sqs.py), most of a 1 s long poll
+    (0.9 s a stop, measured), where a short poll has already answered. What the queue
+    answers, and when sesd counts it as read, are the same; the long poll keeps tests
+    of its own (test_sqs_integration, test_sqs_edges, test_shutdown)."""
+    monkeypatch.setattr("sesd.runtime.sqs.SHORT_POLL_PAUSE", 0.05)
+
+
+@pytest.fixture
 async def sqs(local_sqs: LocalSqs) -> AsyncIterator[Any]:
     """An aiobotocore SQS client on the local server."""
     async with aws_client("sqs", local_sqs) as client:

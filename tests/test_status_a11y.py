@@ -32,7 +32,7 @@ from tests.conftest import make_queue, running, send_bodies
 from tests.status_world import settled
 from tests.test_status_browser import config_text, fired, spiked, spiked_page
 
-pytestmark = [pytest.mark.timeout(90), ON_THE_MODULES_LOOP]
+pytestmark = [pytest.mark.timeout(90), ON_THE_MODULES_LOOP, pytest.mark.usefixtures("short_polls")]
 expect.set_options(timeout=15_000)
 
 PHONE: ViewportSize = {"width": 375, "height": 667}

@@ -39,7 +39,9 @@ from tests.conftest import make_queue, running, send_bodies
 from tests.status_world import MANY, MICROSOFT, RULES, many_alerts, settled, spike
 from tests.test_status_page import serving
 
-pytestmark = [pytest.mark.timeout(60), ON_THE_MODULES_LOOP]
+#: Short polls: a stop need not wait out a long poll (conftest.short_polls). The pages
+#: of test_status_a11y and test_status_refresh are served from this config_text too.
+pytestmark = [pytest.mark.timeout(60), ON_THE_MODULES_LOOP, pytest.mark.usefixtures("short_polls")]
 expect.set_options(timeout=15_000)
 
 #: What a stranger's MTA might write, to try the page.
@@ -55,7 +57,7 @@ STRUCTURE = """() => Array.from(document.querySelectorAll("#header *, #main *"))
 def config_text(local: LocalSqs, url: str, extra: str = "") -> str:
     return (
         f'[aws]\nendpoint_url = "{local.url}"\n'
-        f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 1\n'
+        f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 0\n'
         '[http]\nlisten = "127.0.0.1:0"\n[shutdown]\ngrace_period = "10s"\n'
         f'[alerts]\nevaluate_every = "100ms"\ngroup_wait = "0s"\n{extra}{RULES}'
     )

@@ -51,7 +51,8 @@ from tests.status_world import (
     world,
 )
 
-pytestmark = pytest.mark.timeout(60)
+#: Short polls: a stop need not wait out a long poll (conftest.short_polls).
+pytestmark = [pytest.mark.timeout(60), pytest.mark.usefixtures("short_polls")]
 
 #: What the status header shows of the build beside its version (a checkout's commit).
 BUILT = f" ({revision()})" if revision() else ""
@@ -60,7 +61,7 @@ BUILT = f" ({revision()})" if revision() else ""
 def config_text(local: LocalSqs, url: str) -> str:
     return (
         f'[aws]\nendpoint_url = "{local.url}"\n'
-        f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 1\n'
+        f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 0\n'
         '[http]\nlisten = "127.0.0.1:0"\n'
         f'[alerts]\nevaluate_every = "100ms"\ngroup_wait = "0s"\n{RULES}'
     )
