@@ -155,7 +155,7 @@ async def test_spike_alerts_and_recovery_resolves(
     async with Receiver("slack") as slack, Receiver("pagerduty") as pd:
         monkeypatch.setenv("SESD_TEST_SLACK_URL", slack.url)
         monkeypatch.setenv("SESD_TEST_PD_KEY", ROUTING_KEY)
-        config = alerting_config(local_sqs, url, slack, pd)
+        config = short_polled(alerting_config(local_sqs, url, slack, pd), monkeypatch)
         async with running(config, clock=clock, console=console) as daemon:
             await send_bodies(sqs, url, spike(f.T0))
             with anyio.fail_after(20):
@@ -235,6 +235,7 @@ async def test_a_sink_that_never_answers_expires_and_another_is_not_held_up(
         monkeypatch.setenv("SESD_TEST_PD_KEY", ROUTING_KEY)
         dead = f"http://127.0.0.1:{free_port()}/services/T/B/X"
         config = alerting_config(local_sqs, url, pd, pd, max_age="1s", slack_url=dead)
+        config = short_polled(config, monkeypatch)
         async with running(config, clock=clock) as daemon:
 
             def outcome(name: str) -> float:
@@ -277,7 +278,7 @@ async def test_a_running_daemon_repeats_exactly_every_repeat_interval(
                 'window = "5m"\nabove = 0.2\nsinks = ["slack"]\n'
             )
         )
-        async with running(config, clock=clock) as daemon:
+        async with running(short_polled(config, monkeypatch), clock=clock) as daemon:
 
             async def ticks(n: int) -> None:
                 target = daemon.alerting.evaluations + n

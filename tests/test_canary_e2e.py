@@ -31,6 +31,9 @@ from tests.receivers import Receiver
 from tests.test_alerting_e2e import Clock
 from tests.test_canary import SIM, canary_event
 
+#: Short polls: a stop need not wait out a long poll (conftest.short_polls).
+pytestmark = pytest.mark.usefixtures("short_polls")
+
 FROM = "canary@example.com"
 
 
@@ -47,7 +50,7 @@ def canary_text(
     """A config file with the canary on queue ``q`` (``queues``: more of them)."""
     return (
         f'[aws]\nendpoint_url = "{local.url}"\n'
-        f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 1\n{queues}'
+        f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 0\n{queues}'
         '[http]\nlisten = "127.0.0.1:0"\n[shutdown]\ngrace_period = "10s"\n'
         f'[canary]\nfrom = "{FROM}"\nconfiguration_set = "sesd"\ninterval = "{interval}"\n'
         f'deadline = "2m"\nqueue = "q"\nsend_timeout = "{send_timeout or interval}"\n{canary}'
@@ -397,7 +400,7 @@ async def test_a_reload_that_changes_only_the_deadline_or_the_queue_keeps_the_ca
             local_sqs,
             url,
             canary=f'endpoint_url = "{ses.url}"\n',
-            queues=f'[[queues]]\nurl = "{other}"\nname = "q2"\nwait_time_seconds = 1\n',
+            queues=f'[[queues]]\nurl = "{other}"\nname = "q2"\nwait_time_seconds = 0\n',
         )
         assert first.canary is not None
         deadline = msgspec.structs.replace(first.canary, deadline=Duration("9m"))
@@ -474,7 +477,7 @@ async def test_a_reload_that_moves_the_canary_to_another_queue_watches_that_queu
             local_sqs,
             url,
             canary=f'endpoint_url = "{ses.url}"\n',
-            queues=f'[[queues]]\nurl = "{other}"\nname = "q2"\nwait_time_seconds = 1\n',
+            queues=f'[[queues]]\nurl = "{other}"\nname = "q2"\nwait_time_seconds = 0\n',
         )
         path.write_text(text)
         async with running(load_config(str(path)), config_path=path) as daemon:

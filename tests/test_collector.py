@@ -22,6 +22,9 @@ from sesd.runtime.state import snapshot, write_state
 from tests import factory as f
 from tests.conftest import make_queue, running, send_bodies
 
+#: Short polls: a stop need not wait out a long poll (conftest.short_polls).
+pytestmark = pytest.mark.usefixtures("short_polls")
+
 RULE = (
     '[[alerts.rules]]\nname = "delays"\nmetric = "delay_ratio"\nwindow = "5m"\n'
     "above = 0.2\nmin_events = 4\n"
@@ -101,7 +104,7 @@ def test_no_reexamination_while_automatic_collection_is_held_off() -> None:
 def _config(local: LocalSqs, url: str, state: Path) -> Config:
     return parse_config(
         f'[aws]\nendpoint_url = "{local.url}"\n'
-        f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 1\n'
+        f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 0\n'
         f'[http]\nlisten = "127.0.0.1:0"\n[state]\npath = "{state}"\n{RULE}'
     )
 

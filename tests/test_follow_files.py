@@ -25,6 +25,9 @@ from tests.conftest import running
 from tests.dns_server import hermetic_text
 from tests.test_web_lock import _certificate, _get, _port, _queue, _trusting
 
+#: Short polls: a stop need not wait out a long poll (conftest.short_polls).
+pytestmark = pytest.mark.usefixtures("short_polls")
+
 RULE = (
     '[[alerts.rules]]\nname = "late"\nmetric = "delay_ratio"\nwindow = "5m"\n'
     'above = 0.5\nsinks = ["console"]\n'

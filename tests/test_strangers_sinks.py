@@ -18,7 +18,10 @@ from sesd.io.logs import configure_logging
 from tests import factory as f
 from tests.conftest import make_queue, running, send_bodies
 from tests.receivers import Receiver
-from tests.test_alerting_e2e import ROUTING_KEY, Clock, alerting_config
+from tests.test_alerting_e2e import ROUTING_KEY, Clock, alerting_config, short_polled
+
+#: Short polls: a stop need not wait out a long poll (conftest.short_polls).
+pytestmark = pytest.mark.usefixtures("short_polls")
 
 #: A recipient domain anyone can give a sign-up form: an IDNA label whose Unicode form
 #: starts with U+2067 (right-to-left isolate), which Unicode 3.2's IDNA2003 left
@@ -40,7 +43,7 @@ async def _sent(
     async with Receiver("slack") as slack, Receiver("pagerduty") as pd:
         monkeypatch.setenv("SESD_TEST_SLACK_URL", slack.url)
         monkeypatch.setenv("SESD_TEST_PD_KEY", ROUTING_KEY)
-        config = alerting_config(local_sqs, url, slack, pd)
+        config = short_polled(alerting_config(local_sqs, url, slack, pd), monkeypatch)
         async with running(config, clock=Clock(f.T0), console=console) as daemon:
             await send_bodies(sqs, url, bodies)
             with anyio.fail_after(20):
@@ -127,7 +130,7 @@ async def test_an_address_logged_in_full_is_escaped_and_bounded(
     url, _ = await make_queue(sqs)
     config = parse_config(
         f'[aws]\nendpoint_url = "{local_sqs.url}"\n'
-        f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 1\n'
+        f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 0\n'
         '[http]\nlisten = "127.0.0.1:0"\n[logging]\nlog_recipients = true\n'
     )
     hostile = "ann\x1b[2J\x1b]0;owned\x07\n@not a domain"

@@ -12,6 +12,7 @@ from typing import Any
 
 import anyio
 import msgspec
+import pytest
 from structlog.testing import capture_logs
 
 from sesd.account.poller import TRANSIENT_TRIES
@@ -27,6 +28,8 @@ ACCOUNT = "123456789012"
 REGION = "us-east-1"  # the default account's, where the daemon polls it
 
 
+# Short polls: a stop need not wait out a long poll (conftest.short_polls).
+@pytest.mark.usefixtures("short_polls")
 async def test_a_walk_interrupted_by_a_restart_goes_on_where_it_stood(
     local_sqs: Any, sqs: Any, tmp_path: Path
 ) -> None:
@@ -44,7 +47,7 @@ async def test_a_walk_interrupted_by_a_restart_goes_on_where_it_stood(
             tenants.add(f"t{i:02d}", ("CONFIGURATION_SET", f"set-{i:02d}"))
         config = parse_config(
             f'[aws]\nendpoint_url = "{local_sqs.url}"\n'
-            f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 1\n'
+            f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 0\n'
             '[http]\nlisten = "127.0.0.1:0"\n[account_health]\nenabled = false\n'
             '[alerts]\nevaluate_every = "100ms"\n'
             f'[state]\npath = "{state}"\n'

@@ -16,11 +16,14 @@ from tests.conftest import make_queue, running, send_bodies
 from tests.receivers import Receiver
 from tests.test_alerting_e2e import Clock
 
+#: Short polls: a stop need not wait out a long poll (conftest.short_polls).
+pytestmark = pytest.mark.usefixtures("short_polls")
+
 
 def _config(local: LocalSqs, url: str, extra: str = "") -> Any:
     return parse_config(
         f'[aws]\nendpoint_url = "{local.url}"\n'
-        f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 1\n'
+        f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 0\n'
         '[http]\nlisten = "127.0.0.1:0"\n[shutdown]\ngrace_period = "10s"\n'
         '[alerts]\nevaluate_every = "100ms"\ngroup_wait = "0s"\n' + extra
     )

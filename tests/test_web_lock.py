@@ -27,6 +27,9 @@ from tests.dns_server import hermetic, hermetic_text
 from tests.sesd_process import SesdProcess, sesd_process
 from tests.test_status_cli import BUILT
 
+#: Short polls: a stop need not wait out a long poll (conftest.short_polls).
+pytestmark = pytest.mark.usefixtures("short_polls")
+
 #: sesd's paths, the status page's among them.
 PATHS = ("/metrics", "/healthz", "/readyz", "/", "/api/v1/status", "/static/status.css")
 #: Cost 4: the tests need bcrypt hashes, not slow ones.
@@ -75,11 +78,11 @@ def _files(directory: Path, web: str, *, queue: str = "") -> Path:
 
 async def _queue(local_sqs: LocalSqs, sqs: Any) -> str:
     """A queue's config, for a daemon that reloads (a reload refuses a file without).
-    Its long poll is 1 s: a stop waits for the receive in flight, 20 s by default."""
+    Short-polled: a stop waits for a long poll in flight, 20 s by default."""
     url, _ = await make_queue(sqs)
     return (
         f'[aws]\nendpoint_url = "{local_sqs.url}"\n'
-        f'[[queues]]\nurl = "{url}"\nwait_time_seconds = 1\n'
+        f'[[queues]]\nurl = "{url}"\nwait_time_seconds = 0\n'
     )
 
 
