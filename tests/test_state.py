@@ -448,7 +448,7 @@ async def test_a_page_delivered_is_saved_at_once(
     clock = Clock(f.T0)
     async with stateful(local_sqs, sqs, tmp_path, monkeypatch) as world:
         config, url, slack, pd, state = world
-        async with running(config, clock=clock) as daemon:
+        async with running(short_polled(config, monkeypatch), clock=clock) as daemon:
             saved = anyio.Event()
             daemon.saver.on_saved = saved.set
             await send_bodies(sqs, url, spike(f.T0))

@@ -358,6 +358,8 @@ def test_every_section_renders_what_the_ledger_holds() -> None:
     assert "<b>" not in page
 
 
+# Short polls: a stop need not wait out a long poll (conftest.short_polls).
+@pytest.mark.usefixtures("short_polls")
 async def test_nothing_is_computed_for_the_page_between_requests(
     local_sqs: LocalSqs, sqs: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -372,7 +374,7 @@ async def test_nothing_is_computed_for_the_page_between_requests(
     await send_bodies(sqs, url, [f.raw(event) for event in spike(time.time())])
     config = parse_config(
         f'[aws]\nendpoint_url = "{local_sqs.url}"\n'
-        f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 1\n'
+        f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 0\n'
         f'[http]\nlisten = "127.0.0.1:0"\n[alerts]\nevaluate_every = "100ms"\n{RULES}'
     )
     async with running(config) as daemon:

@@ -446,6 +446,8 @@ def test_a_tenant_event_missing_its_parts_is_read_for_what_it_holds() -> None:
         )
 
 
+# Short polls: a stop need not wait out a long poll (conftest.short_polls).
+@pytest.mark.usefixtures("short_polls")
 async def test_a_status_event_on_the_queue_alerts_without_waiting_for_a_poll(
     local_sqs: Any, sqs: Any
 ) -> None:
@@ -457,7 +459,7 @@ async def test_a_status_event_on_the_queue_alerts_without_waiting_for_a_poll(
         tenants.add("acme")
         config = parse_config(
             f'[aws]\nendpoint_url = "{local_sqs.url}"\n'
-            f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 1\n'
+            f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 0\n'
             '[http]\nlisten = "127.0.0.1:0"\n[account_health]\nenabled = false\n'
             f'{TENANTS}poll_every = "1h"\nendpoint_url = "{tenants.url}"\n'
             '[alerts]\nevaluate_every = "100ms"\ngroup_wait = "0s"\n' + PAUSED_RULE
