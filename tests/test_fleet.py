@@ -58,7 +58,8 @@ class ScrapeWatch(Collector):
 def replica_config(local: LocalSqs, shared: str, private: str, tenants: LocalTenants) -> Any:
     return parse_config(
         f'[aws]\nendpoint_url = "{local.url}"\n'
-        f'[tenants]\nenabled = true\nendpoint_url = "{tenants.url}"\n'
+        # SES's pace (one call a second) would hold the start ~3 s for the tenant map.
+        f'[tenants]\nenabled = true\nendpoint_url = "{tenants.url}"\ncalls_per_second = 100\n'
         f'[[queues]]\nurl = "{shared}"\nname = "shared"\nwait_time_seconds = 1\n'
         f'[[queues]]\nurl = "{private}"\nname = "warmup"\nwait_time_seconds = 1\n'
         '[http]\nlisten = "127.0.0.1:0"\n'
