@@ -23,9 +23,13 @@ from tests.conftest import make_queue, queue_counts, running, send_bodies
 from tests.test_dedup import break_after_delivery
 
 
-def config_for(local: LocalSqs, queues: list[tuple[str, str]], extra: str = "") -> Config:
+def config_for(
+    local: LocalSqs, queues: list[tuple[str, str]], extra: str = "", *, wait: int = 1
+) -> Config:
+    """Two pollers a queue, long-polled ``wait`` seconds (0: short polls, for a test
+    whose subject is not the receive, with conftest.short_polls)."""
     blocks = "".join(
-        f'[[queues]]\nurl = "{url}"\nname = "{name}"\nconcurrency = 2\nwait_time_seconds = 1\n'
+        f'[[queues]]\nurl = "{url}"\nname = "{name}"\nconcurrency = 2\nwait_time_seconds = {wait}\n'
         for name, url in queues
     )
     return parse_config(
@@ -228,6 +232,7 @@ async def test_not_ready_until_every_queue_answered(local_sqs: LocalSqs, sqs: An
         assert (ready({"queue": "good"}), ready({"queue": "missing"})) == (1.0, 0.0)
 
 
+@pytest.mark.usefixtures("short_polls")
 async def test_logs_hold_no_full_address_or_body(local_sqs: LocalSqs, sqs: Any) -> None:
     """An invalid message is logged once, with queue and SQS message id, never its body or a
     full recipient address, even when SQS delivers it again."""
@@ -235,7 +240,7 @@ async def test_logs_hold_no_full_address_or_body(local_sqs: LocalSqs, sqs: Any) 
     configure_logging("debug", "json", stream=logs)
     url, _ = await make_queue(sqs, visibility=1, max_receive=5)
     await send_bodies(sqs, url, [f.raw(f.delivery(["jane.doe@bad domain"]))])
-    async with running(config_for(local_sqs, [("q", url)])) as daemon:
+    async with running(config_for(local_sqs, [("q", url)], wait=0)) as daemon:
         received = partial(
             daemon.metrics.registry.get_sample_value,
             "sesd_sqs_messages_received_total",
@@ -253,11 +258,12 @@ async def test_logs_hold_no_full_address_or_body(local_sqs: LocalSqs, sqs: Any) 
     assert "jane.doe" not in text
 
 
+@pytest.mark.usefixtures("short_polls")
 async def test_http_answers_only_small_gets_on_its_paths(local_sqs: LocalSqs, sqs: Any) -> None:
     """Only GET and HEAD on /metrics, /healthz and /readyz: other methods
     405, other paths 404, a header over 4 KiB 400; and it listens on loopback by default."""
     url, _ = await make_queue(sqs)
-    async with running(config_for(local_sqs, [("q", url)])) as daemon:
+    async with running(config_for(local_sqs, [("q", url)], wait=0)) as daemon:
         base = f"http://127.0.0.1:{daemon.http_port}"
         async with aiohttp.ClientSession() as http:
             async with http.head(f"{base}/metrics") as response:
