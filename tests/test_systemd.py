@@ -187,6 +187,7 @@ def test_notifier_is_silent_outside_systemd() -> None:
     assert Notifier({"WATCHDOG_USEC": "1000000", "WATCHDOG_PID": "1"}).watchdog_interval is None
 
 
+@pytest.mark.usefixtures("short_polls")  # no long poll to wait for: STATUS comes at once
 async def test_daemon_reports_ready_watchdog_and_stopping(
     local_sqs: Any, sqs: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -199,7 +200,7 @@ async def test_daemon_reports_ready_watchdog_and_stopping(
     url, _ = await make_queue(sqs)
     config = parse_config(
         f'[aws]\nendpoint_url = "{local_sqs.url}"\n[[queues]]\nurl = "{url}"\nname = "q"\n'
-        'wait_time_seconds = 1\n[http]\nlisten = "127.0.0.1:0"\n'
+        'wait_time_seconds = 0\n[http]\nlisten = "127.0.0.1:0"\n'
     )
     with _listener(path) as sock:
         async with running(config):
