@@ -91,15 +91,15 @@ import sys
 import anyio
 gate = sys.argv.pop(1)
 from sesd.runtime import aws
-opened = aws.AwsClients.open_queue
+made = aws.AwsClients.queue_clients
 def wait():
     with open(gate, "rb") as held:
         held.read()
-async def open_queue(self, queue):
+async def queue_clients(self, queue, config):
     if queue.label == "added":
         await anyio.to_thread.run_sync(wait)
-    await opened(self, queue)
-aws.AwsClients.open_queue = open_queue
+    return await made(self, queue, config)
+aws.AwsClients.queue_clients = queue_clients
 from sesd.commands.main import main
 sys.exit(main())
 """

@@ -26,6 +26,7 @@ __all__ = [
     "DEFAULT_ACCOUNT",
     "LONGEST_POLL",
     "AwsClients",
+    "QueueClients",
     "poll_config",
     "sqs_config",
     "tenant_config",
@@ -86,6 +87,9 @@ def tenant_config() -> AioConfig:
 
 _SESSION_NAME = "sesd"
 
+#: Queues' SQS clients, by queue label and use ("" or "receive").
+QueueClients = dict[tuple[str, str], Any]
+
 
 class AwsClients:
     """The clients of one daemon, closed when ``stack`` closes."""
@@ -98,7 +102,7 @@ class AwsClients:
         self._read: set[tuple[str, str]] = set()
         self._clients: dict[tuple[str, str, str, str, str | None], Any] = {}
         #: Each queue's SQS clients (by label and use), as its last opening made them.
-        self._queues: dict[tuple[str, str], Any] = {}
+        self._queues: QueueClients = {}
 
     def reconfigure(self, config: Config) -> None:
         """A reload's config: accounts it adds are reached from now on (a changed
@@ -106,18 +110,30 @@ class AwsClients:
         self._config = config
 
     async def open_queue(self, queue: QueueConfig) -> None:
-        """Make the SQS clients a queue's pollers use, shared by the queues of an
-        (account, region, endpoint): for receives (no SDK retries: :func:`sqs_config`),
-        and for the rest. Their connection pool holds every poller's request: a reload
-        that raises ``concurrency`` makes new clients for the queues it restarts."""
-        connections = sum(q.concurrency for q in self._config.queues) + 4
-        region = self._config.region_of(queue)
+        """Make a queue's SQS clients (:meth:`queue_clients`) and put them in use."""
+        self.keep(await self.queue_clients(queue, self._config))
+
+    async def queue_clients(self, queue: QueueConfig, config: Config) -> QueueClients:
+        """The SQS clients a queue's pollers use, as ``config`` would have them (a
+        reload's, before it is in force: made first, since making them can fail), shared
+        by the queues of an (account, region, endpoint): for receives (no SDK retries:
+        :func:`sqs_config`), and for the rest. Their connection pool holds every poller's
+        request: a reload that raises ``concurrency`` makes new clients for the queues
+        it restarts. :meth:`keep` puts them in use."""
+        connections = sum(q.concurrency for q in config.queues) + 4
+        region = config.region_of(queue)
+        made: QueueClients = {}
         for use in ("", "receive"):
-            config = sqs_config(connections, receive=use == "receive")
-            self._queues[(queue.label, use)] = await self.client(
-                "sqs", queue.account, region, config, endpoint_of_url(queue.url),
-                use=f"{use}:{connections}",
+            settings = sqs_config(connections, receive=use == "receive")
+            made[(queue.label, use)] = await self.client(
+                "sqs", queue.account, region, settings, endpoint_of_url(queue.url),
+                use=f"{use}:{connections}", accounts=config,
             )  # fmt: skip
+        return made
+
+    def keep(self, clients: QueueClients) -> None:
+        """Put queues' clients (:meth:`queue_clients`) in use."""
+        self._queues.update(clients)
 
     def sqs(self, queue: QueueConfig, use: str = "") -> Any:
         """A queue's SQS client (made by :meth:`open_queue`); ``use="receive"``: the one
@@ -133,17 +149,20 @@ class AwsClients:
         endpoint_url: str | None = None,
         *,
         use: str = "",
+        accounts: Config | None = None,
     ) -> Any:
         """The client of ``service`` for ``account`` ("" or ``default``: the default
         credentials) in ``region`` at ``endpoint_url`` (else ``[aws] endpoint_url``,
         else the region's), made on first use with ``config``. ``use`` names what
         ``config`` holds (the canary's single attempts and timeout, the pollers'
-        pool): two calls that differ in it, or in the endpoint, get two clients."""
+        pool): two calls that differ in it, or in the endpoint, get two clients.
+        ``accounts``: the config whose ``[[accounts]]`` entry ``account`` names (a
+        reload's, not yet in force); else the one in force."""
         endpoint = endpoint_url or self._config.aws.endpoint_url
         key = (service, account or DEFAULT_ACCOUNT, region, use, endpoint)
         found = self._clients.get(key)
         if found is None:
-            session = self._session(key[1])
+            session = self._session(key[1], accounts)
             if (key[1], service) not in self._read:
                 await anyio.to_thread.run_sync(_read_models, session, service)
                 self._read.add((key[1], service))
@@ -170,13 +189,13 @@ class AwsClients:
             "aws_secret_access_key": aws.secret_access_key.get(),
         }
 
-    def _session(self, account: str) -> AioSession:
+    def _session(self, account: str, accounts: Config | None = None) -> AioSession:
         found = self._sessions.get(account)
         if found is not None:
             return found
         session = get_session() if account == DEFAULT_ACCOUNT else AioSession()
         if account != DEFAULT_ACCOUNT:
-            entry = self._config.account(account)
+            entry = (accounts or self._config).account(account)
             if entry is None:
                 raise KeyError(f"no [[accounts]] entry named {account!r}")
             # Asked for at the first call, and again before they expire: a role that

@@ -29,6 +29,7 @@ from sesd.config import (
 from sesd.config.files import followed_files, reread
 from sesd.io.logs import get_logger, set_level
 from sesd.runtime.apart import apart
+from sesd.runtime.aws import QueueClients
 from sesd.runtime.follow import Follower, Signature, signatures, signatures_of
 from sesd.runtime.sqs_calls import check_queue
 
@@ -232,6 +233,10 @@ class Reloader:
                 http = msgspec.structs.replace(new.http, listen=daemon.listen)
                 new = msgspec.structs.replace(new, http=http)
             merged, ignored = merge(daemon.config, new)
+            # The added queues' clients are made before anything changes, as what can
+            # fail must be: a reload that failed half way would leave new rules in force
+            # and the queue unread, and the next reload of the file seeing no change.
+            opened = await self._open(daemon.config, merged)
             if daemon.web is not None:
                 # Last of what can fail, and before anything changes: all or nothing.
                 web = daemon.web.apply(merged.http.web)
@@ -253,7 +258,7 @@ class Reloader:
             if poller is not None:
                 # Queues and accounts a reload adds are watched from the next poll.
                 poller.targets = merged.health_targets()
-        await self._requeue(old, merged)
+        self._requeue(old, merged, opened)
         # A stop begun meanwhile (while an added queue's clients were made) starts no
         # canary, as it starts no queue: a canary's first act is a SendEmail.
         if old.canary != merged.canary and not daemon.stopping.is_set():
@@ -310,19 +315,29 @@ class Reloader:
                 "hung mount?): given up"
             ) from None
 
-    async def _requeue(self, old: Config, new: Config) -> None:
-        """Start the queues a reload added (or changed); stop those it removed."""
+    async def _open(self, old: Config, new: Config) -> QueueClients:
+        """The SQS clients of the queues ``new`` adds (or changes), not yet in use."""
+        daemon = self._daemon
+        opened: QueueClients = {}
+        if daemon.stopping.is_set() or daemon.aws is None:
+            return opened
+        for queue in new.queues:
+            if queue not in old.queues:
+                opened.update(await daemon.aws.queue_clients(queue, new))
+        return opened
+
+    def _requeue(self, old: Config, new: Config, opened: QueueClients) -> None:
+        """Start the queues a reload added (or changed), with their clients ``opened``;
+        stop those it removed."""
         daemon = self._daemon
         labels = [q.label for q in new.queues]
         daemon.health.follow(labels)
         daemon.metrics.set_queues(labels)
         if daemon.stopping.is_set():
             return
-        for queue in new.queues:
-            if queue not in old.queues:
-                assert daemon.aws is not None
-                await daemon.aws.open_queue(queue)
-        # A stop begun while the clients were made starts no queue (Consumers.change).
+        if daemon.aws is not None:
+            daemon.aws.keep(opened)
+        # A stop begun meanwhile starts no queue (Consumers.change).
         for queue in daemon.restart_queues(old, new):
             daemon.start_soon(
                 check_queue, daemon.sqs(queue), queue, *daemon.ledger.where(queue.label)
