@@ -157,6 +157,15 @@ class Alerting:
             self._retired.append(retired)  # still emptying: waited on at a stop, counted
             self._resends.forget(name)
 
+    def waiting(self) -> dict[str, int]:
+        """How many notifications each sink's outbox holds, the one being delivered
+        included: every configured sink (0 when empty), and a sink a reload removed
+        while its outbox still empties."""
+        found = dict.fromkeys(self._config.alerts.named_sinks(), 0)
+        for outbox in (*self.outboxes.values(), *self._retired):
+            found[outbox.sink.name] = found.get(outbox.sink.name, 0) + len(outbox)
+        return found
+
     def _take_back(self, name: str, config: SinkConfig) -> bool:
         """Give a sink named again the outbox a reload retired, if it still delivers:
         a second outbox to the same sink could post a rule's firing while the first

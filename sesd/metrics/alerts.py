@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
-from prometheus_client.core import Metric
+from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from sesd.alerting.evaluator import Evaluator
@@ -12,7 +12,7 @@ from sesd.alerting.rules import Status
 from sesd.metrics.families import described
 from sesd.metrics.rows import Rows
 
-__all__ = ["AlertsCollector"]
+__all__ = ["AlertsCollector", "OutboxCollector"]
 
 _LABELS = ("rule", "domain")
 #: (rule, domain) states per chunk of the two families. A large sender's config holds
@@ -76,3 +76,31 @@ def _families() -> tuple[Rows, Rows]:
         _LABELS,
     )
     return firing, silenced
+
+
+class OutboxCollector(Collector):
+    """``sesd_notifications_waiting{sink}``: what each sink's outbox holds, read from
+    the outboxes at scrape time (a delivery adds no bookkeeping of its own)."""
+
+    _NAME = "sesd_notifications_waiting"
+
+    def __init__(self) -> None:
+        #: Each sink's count (the alerting service says, once it is made).
+        self.waiting: Callable[[], dict[str, int]] = dict
+
+    def describe(self) -> Iterator[Metric]:
+        """The family :meth:`collect` yields, without samples."""
+        return described([(self._NAME, "gauge")])
+
+    def collect(self) -> Iterator[Metric]:
+        """A sample per sink: configured ones at 0 when their outbox is empty."""
+        family = GaugeMetricFamily(
+            self._NAME,
+            "Notifications a sink's outbox holds, not yet delivered (the one being tried "
+            "or waiting to be retried included): the backlog of a sink that is down or "
+            "slow.",
+            labels=["sink"],
+        )
+        for sink, count in sorted(self.waiting().items()):
+            family.add_metric([sink], count)
+        yield family

@@ -30,7 +30,7 @@ from sesd.core.ledger import Ledger
 from sesd.io.build import revision
 from sesd.io.logs import dropped_lines
 from sesd.metrics.accounts import AccountCollector
-from sesd.metrics.alerts import AlertsCollector
+from sesd.metrics.alerts import AlertsCollector, OutboxCollector
 from sesd.metrics.canary import CanaryCollector
 from sesd.metrics.families import described
 from sesd.metrics.pipeline import PipelineCollector
@@ -77,6 +77,8 @@ class Metrics:
         )
         if evaluator is not None:
             self.registry.register(AlertsCollector(evaluator, now))
+        self._outboxes = OutboxCollector()
+        self.registry.register(self._outboxes)
         if tenants_polled:
             cap = ledger.tenant_labels.max_tracked
             self.registry.register(TenantCollector(ledger.tenant_status, cap, ledger.accounts))
@@ -220,6 +222,10 @@ class Metrics:
     def watch_queues(self, unready: Callable[[], list[str]]) -> None:
         """Read ``sesd_queue_ready`` from ``unready``: the queues /readyz names."""
         self._unready = unready
+
+    def watch_outboxes(self, waiting: Callable[[], dict[str, int]]) -> None:
+        """Read ``sesd_notifications_waiting`` from ``waiting``: each sink's count."""
+        self._outboxes.waiting = waiting
 
     def sqs_error(self, queue: str, operation: str, n: int = 1) -> None:
         """Count ``n`` failed SQS calls of a queue."""

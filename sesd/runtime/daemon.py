@@ -121,6 +121,7 @@ class Daemon:
             console=console,
         )
         self.alerting.on_evaluated = self.changes.notify
+        self.metrics.watch_outboxes(self.alerting.waiting)
         self.health = Health(queues)
         self.alerting.unread = lambda: self.health.unread(self.monotonic())
         self.metrics.watch_queues(lambda: self.health.ready(self.monotonic())[1])

@@ -1,0 +1,72 @@
+"""How many notifications each sink's outbox holds, as a gauge read at scrape time:
+``sesd run`` as a process, moto's SQS, a Slack-like receiver that stalls."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+from sesd.commands.demo.localsqs import LocalSqs
+from tests import factory as f
+from tests.conftest import make_queue, send_bodies
+from tests.receivers import Answer, Receiver
+from tests.sesd_process import SesdProcess, config_file, sesd_process
+
+
+async def _waiting(sesd: SesdProcess) -> dict[str, float]:
+    metrics = await sesd.metrics()
+    return {
+        dict(labels)["sink"]: value
+        for (name, labels), value in metrics.items()
+        if name == "sesd_notifications_waiting"
+    }
+
+
+@pytest.mark.timeout(120)
+async def test_the_notifications_a_stalled_sink_holds_are_exported_until_delivered(
+    local_sqs: LocalSqs, sqs: Any, tmp_path: Path
+) -> None:
+    """Every configured sink's series is there at 0 from the start. Slack takes the
+    first firing and does not answer; a second waits behind it: Slack's series reads
+    2 (the one being delivered, and the one behind), the console's 0. Once Slack
+    answers, both are sent and the series reads 0 again."""
+    url, _ = await make_queue(sqs)
+    async with Receiver("slack") as slack:
+        slack.script(Answer(hang=True))
+        config = config_file(
+            tmp_path,
+            f'[aws]\nendpoint_url = "{local_sqs.url}"\n'
+            f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 1\n'
+            '[alerts]\nevaluate_every = "100ms"\ngroup_wait = "0s"\n'
+            '[alerts.slack]\nwebhook_url = "env:SESD_TEST_SLACK_URL"\n'
+            '[[alerts.rules]]\nname = "delays"\nmetric = "delayed_recipients"\n'
+            'window = "5m"\nabove = 0\nsinks = ["slack"]\n',
+        )
+        async with sesd_process(config, env={"SESD_TEST_SLACK_URL": slack.url}) as sesd:
+            assert await _waiting(sesd) == {"console": 0, "slack": 0}
+
+            async def fire(domain: str) -> None:
+                await send_bodies(sqs, url, [f.raw(f.delay([f"x@{domain}"], at=time.time()))])
+                with anyio.fail_after(30):
+                    await sesd.wait_for(
+                        lambda r: (
+                            r.get("event") == "sesd.alert.firing" and r.get("domain") == domain
+                        )
+                    )
+
+            await fire("a.example")
+            with anyio.fail_after(30):
+                await slack.wait_arrived(1)
+            await fire("b.example")
+            assert await _waiting(sesd) == {"console": 0, "slack": 2}
+
+            slack.close()  # the stalled request is answered
+            with anyio.fail_after(30):
+                await sesd.wait_for(
+                    lambda _: sum(r.get("event") == "sesd.notify.sent" for r in sesd.records) == 2
+                )
+            assert await _waiting(sesd) == {"console": 0, "slack": 0}
