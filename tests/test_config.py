@@ -488,6 +488,58 @@ def test_a_queue_name_with_a_control_character_is_refused(written: str, shown: s
     assert taken.label == "SES événements (prod)"
 
 
+def test_a_queue_label_longer_than_sqs_allows_a_name_is_refused() -> None:
+    """A queue's label is on every series and log line of its queue: a name (or a
+    URL's last part, without a name) of more than 80 characters, SQS's own bound on a
+    queue's name, is refused in one line naming the key; 80 are taken."""
+    queue = '[[queues]]\nurl = "https://sqs.eu-west-1.amazonaws.com/1/ses-events"\n'
+    with pytest.raises(ConfigError) as raised:
+        parse_config(queue + f'name = "{"q" * 81}"\n')
+    assert str(raised.value) == (
+        "queues[0]: name: 81 characters; the name is the queue label of metrics and log "
+        "lines: at most 80 (SQS's bound on a queue name)"
+    )
+    with pytest.raises(ConfigError) as raised:
+        parse_config(f'[[queues]]\nurl = "http://127.0.0.1:9/1/{"q" * 81}"\n')
+    assert str(raised.value).startswith("queues[0]: url: 81 characters in its last part; ")
+    (taken,) = parse_config(queue + f'name = "{"q" * 80}"\n').queues
+    assert taken.label == "q" * 80
+
+
+@pytest.mark.parametrize(
+    ("written", "error"),
+    [
+        (
+            "micro\\u001b[31msoft",
+            "domains: group name 'micro\\u001b[31msoft': a control or invisible character "
+            "(shown escaped); a group's name is the domain label of metrics, alerts and log "
+            "lines: write it without",
+        ),
+        (
+            "micro\\u200bsoft",
+            "domains: group name 'micro\\u200bsoft': a control or invisible character "
+            "(shown escaped); a group's name is the domain label of metrics, alerts and log "
+            "lines: write it without",
+        ),
+        (
+            "m" * 81,
+            f"domains: group name '{'m' * 39}…': 81 characters; a group's name is the "
+            "domain label of metrics, alerts and log lines: at most 80",
+        ),
+    ],
+)
+def test_a_group_name_that_would_be_a_bad_label_is_refused(written: str, error: str) -> None:
+    """A group's name stands for its domains as the ``domain`` label of every series,
+    alert and log line: a control or invisible character in it (a colour escape, a
+    zero-width space making two groups look one) is refused as in a queue's name,
+    shown escaped; so is a name of more than 80 characters. "Microsoft 365" is taken."""
+    with pytest.raises(ConfigError) as raised:
+        parse_config(f'[domains]\ngroups = {{ "{written}" = ["outlook.com"] }}\n')
+    assert str(raised.value) == error
+    config = parse_config('[domains]\ngroups = { "Microsoft 365" = ["outlook.com"] }\n')
+    assert list(config.domains.groups) == ["Microsoft 365"]
+
+
 def test_a_queue_received_without_waiting_is_warned_of() -> None:
     """wait_time_seconds = 0 is SQS's short poll: an empty queue answers at once, and
     the poller asks again a second later, each request billed, twenty times the

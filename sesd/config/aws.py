@@ -14,7 +14,14 @@ from urllib.parse import urlparse
 
 import msgspec
 
-from sesd.config.values import Duration, Secret, Section, check_http_url, check_region
+from sesd.config.values import (
+    LABEL_LENGTH,
+    Duration,
+    Secret,
+    Section,
+    check_http_url,
+    check_region,
+)
 from sesd.core.accounts import ACCOUNT_NAME, DEFAULT_ACCOUNT, is_region
 from sesd.core.text import escaped, has_control
 
@@ -181,6 +188,16 @@ class QueueConfig(Section, frozen=True):
                     f"{key} '{escaped(written, 200)}': a control or invisible character "
                     f"(shown escaped); {what} is the queue label of metrics and log "
                     "lines: write it without"
+                )
+        for key, written, what in (
+            ("url", self.url.rstrip("/").rsplit("/", 1)[-1], " in its last part"),
+            ("name", self.name, ""),
+        ):
+            if len(written) > LABEL_LENGTH:
+                raise ValueError(
+                    f"{key}: {len(written)} characters{what}; the name is the queue label "
+                    f"of metrics and log lines: at most {LABEL_LENGTH} (SQS's bound on a "
+                    "queue name)"
                 )
         if not 1 <= self.concurrency <= 64:
             raise ValueError("concurrency must be between 1 and 64")

@@ -9,10 +9,11 @@ from typing import Final, Literal
 
 import msgspec
 
-from sesd.config.values import Duration, Section, check_http_url, check_region
+from sesd.config.values import LABEL_LENGTH, Duration, Section, check_http_url, check_region
 from sesd.config.web import WebConfig, WebConfigFile
 from sesd.core.domains import normalise_domain
 from sesd.core.providers import MX_LABEL
+from sesd.core.text import escaped, has_control
 
 __all__ = [
     "EXIT_ROOM",
@@ -107,6 +108,19 @@ class DomainsConfig(Section, frozen=True):
         for name in self.groups:
             if name in ("other", "invalid") or not name:
                 raise ValueError(f"group name {name!r} is reserved")
+            # The name is the domain label of the group's series, alerts and log lines,
+            # bounded and refused as a queue's name is (sesd.config.aws).
+            label = "a group's name is the domain label of metrics, alerts and log lines"
+            if has_control(name):
+                raise ValueError(
+                    f"group name '{escaped(name, 200)}': a control or invisible character "
+                    f"(shown escaped); {label}: write it without"
+                )
+            if len(name) > LABEL_LENGTH:
+                raise ValueError(
+                    f"group name '{escaped(name, 40)}': {len(name)} characters; {label}: "
+                    f"at most {LABEL_LENGTH}"
+                )
 
 
 class DimensionsConfig(Section, frozen=True):

@@ -14,6 +14,7 @@ import msgspec
 from sesd.core.accounts import is_region
 
 __all__ = [
+    "LABEL_LENGTH",
     "ConfigError",
     "Duration",
     "Secret",
@@ -24,6 +25,12 @@ __all__ = [
     "one_line",
     "urls_shown",
 ]
+
+
+#: The longest name a config gives a label value (a queue's, a domain group's), in
+#: characters: SQS's own bound on a queue's name. Such a name is on every series and log
+#: line of what it names; a longer one is a slip (a pasted paragraph, a template).
+LABEL_LENGTH = 80
 
 
 class ConfigError(Exception):
