@@ -7,10 +7,13 @@ import re
 import uuid
 from typing import Any
 
+import aiohttp
 import anyio
 import pytest
 from aiobotocore.session import get_session
+from aiohttp import web
 
+from sesd.commands.demo.localhttp import LocalServer
 from sesd.commands.demo.localsqs import LocalSqs
 from sesd.commands.main import main
 from sesd.commands.setup import EVENT_TYPES, SetupOptions, run_setup
@@ -387,3 +390,52 @@ def test_an_endpoint_url_without_http_is_a_usage_error(
     err = capsys.readouterr().err
     assert f"argument --endpoint-url: {url!r} is not an http(s) URL" in err
     assert "Traceback" not in err
+
+
+class _WithoutQueryCodes(LocalServer):
+    """moto's server behind an endpoint that answers SQS's JSON protocol without the
+    ``x-amzn-query-error`` header (the query protocol's error code, which SQS adds for
+    the SDKs that knew only those): the SDK then names the error by its JSON type,
+    ``QueueDoesNotExist``, not ``AWS.SimpleQueueService.NonExistentQueue``."""
+
+    def __init__(self, upstream: str) -> None:
+        super().__init__()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._upstream = upstream
+        self.stripped = 0
+
+    async def _forward(self, request: web.Request) -> web.Response:
+        headers = {k: v for k, v in request.headers.items() if k.lower() != "host"}
+        async with (
+            aiohttp.ClientSession() as session,
+            session.request(
+                request.method,
+                self._upstream + request.path_qs,
+                data=await request.read(),
+                headers=headers,
+            ) as answer,
+        ):
+            body = await answer.read()
+            kept = {
+                k: v
+                for k, v in answer.headers.items()
+                if k.lower() not in ("x-amzn-query-error", "content-length", "transfer-encoding")
+            }
+            self.stripped += "x-amzn-query-error" in answer.headers
+            return web.Response(status=answer.status, body=body, headers=kept)
+
+    def routes(self, app: web.Application) -> None:
+        app.router.add_route("*", "/{tail:.*}", self._forward)
+
+
+async def test_setup_creates_a_queue_sqs_calls_queuedoesnotexist(local_sqs: LocalSqs) -> None:
+    """SQS names a missing queue ``AWS.SimpleQueueService.NonExistentQueue`` in its query
+    protocol (and in its JSON one, through ``x-amzn-query-error``), and
+    ``QueueDoesNotExist`` in its JSON one without that header: setup takes either as
+    "not there yet" and creates the queues, where it stopped with a traceback."""
+    name = f"j{uuid.uuid4().hex[:8]}"
+    async with _WithoutQueryCodes(local_sqs.url) as endpoint:
+        plan = await run_setup(SetupOptions(name=name, endpoint_url=endpoint.url))
+    assert endpoint.stripped >= 2  # the two GetQueueUrl of missing queues
+    created = {kind for action, kind, _ in plan.steps if action == "created"}
+    assert {"SQS dead-letter queue", "SQS queue"} <= created

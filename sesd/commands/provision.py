@@ -12,6 +12,7 @@ from aiobotocore.session import get_session
 from botocore.exceptions import ClientError
 
 from sesd.config import region_of_url
+from sesd.config.aws import NO_QUEUE_CODES
 
 __all__ = ["EVENT_TYPES", "Plan", "SetupOptions", "run_setup"]
 
@@ -188,7 +189,7 @@ async def _queue(
     try:
         url = (await sqs.get_queue_url(QueueName=name))["QueueUrl"]
     except ClientError as exc:
-        if "NonExistentQueue" not in exc.response.get("Error", {}).get("Code", ""):
+        if exc.response.get("Error", {}).get("Code") not in NO_QUEUE_CODES:
             raise
         url = None
     if url is None:

@@ -29,6 +29,7 @@ __all__ = [
     "CLOCK_OFF",
     "CREDENTIALS_REFUSED",
     "NO_CREDENTIALS",
+    "NO_QUEUE_CODES",
     "ROLE_NOT_ASSUMED",
     "AccountConfig",
     "AccountHealthConfig",
@@ -68,6 +69,10 @@ _EXPIRED = (
     "the session token has expired: static credentials with a session token do not renew; "
     "use a role (the instance's, the pod's, or an [[accounts]] role) or fresh credentials"
 )
+#: The error codes of a queue that does not exist: SQS's query protocol's (also the
+#: JSON protocol's through its ``x-amzn-query-error`` header, which the SDK prefers),
+#: and its JSON protocol's error type (an answer without that header).
+NO_QUEUE_CODES = frozenset({"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"})
 CREDENTIALS_REFUSED = {
     "InvalidClientTokenId": _BAD_KEY,
     "UnrecognizedClientException": _BAD_KEY,

@@ -15,7 +15,13 @@ import anyio
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from sesd.config import QueueConfig
-from sesd.config.aws import CLOCK_OFF, CREDENTIALS_REFUSED, NO_CREDENTIALS, ROLE_NOT_ASSUMED
+from sesd.config.aws import (
+    CLOCK_OFF,
+    CREDENTIALS_REFUSED,
+    NO_CREDENTIALS,
+    NO_QUEUE_CODES,
+    ROLE_NOT_ASSUMED,
+)
 from sesd.io.aws_errors import assume_role_failure, error_code, signed_off
 from sesd.io.logs import get_logger
 
@@ -83,8 +89,7 @@ _WRONG_ENDPOINT = (
 #: Each maps to the hint logged with it (SQS's query and JSON protocols name some
 #: differently: both names are here).
 PERMANENT_ERRORS = {
-    "AWS.SimpleQueueService.NonExistentQueue": _NO_QUEUE,
-    "QueueDoesNotExist": _NO_QUEUE,
+    **dict.fromkeys(NO_QUEUE_CODES, _NO_QUEUE),
     "AccessDenied": _NOT_ALLOWED,
     "AccessDeniedException": _NOT_ALLOWED,
     **CREDENTIALS_REFUSED,
