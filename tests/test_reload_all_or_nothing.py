@@ -79,3 +79,45 @@ async def test_a_reload_whose_added_queue_cannot_be_opened_keeps_the_running_con
                 )
             )
         assert (await sesd.metrics())[("sesd_config_last_reload_successful", ())] == 1
+
+
+async def test_an_account_a_reload_adds_again_signs_with_its_new_role() -> None:
+    """A reload added an [[accounts]] entry whose role was a slip, another reload
+    removed it, a third adds it again with the right role: its clients sign with the
+    right role's credentials, not with those of the clients made for the first. (moto
+    lets any account's credentials read a queue by its URL, so the role a client
+    assumed is read from the credentials it signs with.)"""
+    from contextlib import AsyncExitStack
+
+    from aiobotocore.config import AioConfig
+
+    from sesd.config import parse_config
+    from sesd.runtime.aws import AwsClients
+
+    def reader(role: str) -> Any:
+        return parse_config(f'[[accounts]]\nname = "reader"\nrole_arn = "{role}"\n')
+
+    slip, right = "arn:aws:iam::210987654321:role/r", "arn:aws:iam::123456789012:role/r"
+    assumed: list[str] = []
+
+    async def assume(account: Any) -> dict[str, str]:
+        assumed.append(account.role_arn)
+        return {
+            "access_key": f"AKIA{account.role_arn.split(':')[4]}",
+            "secret_key": "secret",
+            "token": "token",
+            "expiry_time": "2099-01-01T00:00:00+00:00",
+        }
+
+    async with AsyncExitStack() as stack:
+        clients = AwsClients(parse_config(""), stack)
+        clients._assume = assume  # type: ignore[method-assign]
+        signed = []
+        for config in (reader(slip), reader(right)):
+            client = await clients.client(
+                "sqs", "reader", "us-east-1", AioConfig(), "http://127.0.0.1:9", accounts=config
+            )
+            credentials = await client._request_signer._credentials.get_frozen_credentials()
+            signed.append(credentials.access_key)
+    assert assumed == [slip, right]
+    assert signed == ["AKIA210987654321", "AKIA123456789012"]

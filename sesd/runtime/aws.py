@@ -87,6 +87,9 @@ def tenant_config() -> AioConfig:
 
 _SESSION_NAME = "sesd"
 
+#: Whose credentials sign: ``default`` (the default chain, or ``[aws]`` keys), or an
+#: ``[[accounts]]`` entry (its role).
+Who = str | AccountConfig
 #: Queues' SQS clients, by queue label and use ("" or "receive").
 QueueClients = dict[tuple[str, str], Any]
 
@@ -97,10 +100,12 @@ class AwsClients:
     def __init__(self, config: Config, stack: AsyncExitStack) -> None:
         self._config = config
         self._stack = stack
-        self._sessions: dict[str, AioSession] = {}
-        #: The (account, service) pairs whose SDK models are loaded (:func:`_read_models`).
-        self._read: set[tuple[str, str]] = set()
+        self._sessions: dict[Who, AioSession] = {}
+        #: The (signer, service) pairs whose SDK models are loaded (:func:`_read_models`).
+        self._read: set[tuple[Who, str]] = set()
         self._clients: dict[tuple[str, str, str, str, str | None], Any] = {}
+        #: Whose credentials each client signs with (:meth:`_who`).
+        self._signers: dict[tuple[str, str, str, str, str | None], Who] = {}
         #: Each queue's SQS clients (by label and use), as its last opening made them.
         self._queues: QueueClients = {}
 
@@ -159,29 +164,43 @@ class AwsClients:
         ``accounts``: the config whose ``[[accounts]]`` entry ``account`` names (a
         reload's, not yet in force); else the one in force."""
         endpoint = endpoint_url or self._config.aws.endpoint_url
-        key = (service, account or DEFAULT_ACCOUNT, region, use, endpoint)
+        name = account or DEFAULT_ACCOUNT
+        who = self._who(name, accounts or self._config)
+        key = (service, name, region, use, endpoint)
         found = self._clients.get(key)
-        if found is None:
-            session = self._session(key[1], accounts)
-            if (key[1], service) not in self._read:
+        if found is None or self._signers[key] != who:
+            session = self._session(who)
+            if (who, service) not in self._read:
                 await anyio.to_thread.run_sync(_read_models, session, service)
-                self._read.add((key[1], service))
+                self._read.add((who, service))
             found = await self._stack.enter_async_context(
                 session.create_client(  # type: ignore[call-overload]
                     service,
                     region_name=region,
                     endpoint_url=endpoint,
                     config=config,
-                    **self._static_keys(key[1]),
+                    **self._static_keys(who),
                 )
             )
-            self._clients[key] = found
+            self._clients[key], self._signers[key] = found, who
         return found
 
-    def _static_keys(self, account: str) -> dict[str, str | None]:
+    @staticmethod
+    def _who(account: str, accounts: Config) -> Who:
+        """Whose credentials sign: ``default``, or the ``[[accounts]]`` entry as
+        ``accounts`` has it. An entry a reload removed and another added again with
+        another role is another signer: its clients are made anew."""
+        if account == DEFAULT_ACCOUNT:
+            return DEFAULT_ACCOUNT
+        entry = accounts.account(account)
+        if entry is None:
+            raise KeyError(f"no [[accounts]] entry named {account!r}")
+        return entry
+
+    def _static_keys(self, who: Who) -> dict[str, str | None]:
         """``[aws]`` keys for the default account, if given; nothing for a role."""
         aws = self._config.aws
-        if account != DEFAULT_ACCOUNT or aws.access_key_id is None:
+        if who != DEFAULT_ACCOUNT or aws.access_key_id is None:
             return {}
         assert aws.secret_access_key is not None
         return {
@@ -189,21 +208,23 @@ class AwsClients:
             "aws_secret_access_key": aws.secret_access_key.get(),
         }
 
-    def _session(self, account: str, accounts: Config | None = None) -> AioSession:
-        found = self._sessions.get(account)
+    def _session(self, who: Who) -> AioSession:
+        """``who``'s session: the default chain's, or one that assumes the entry's role.
+        (An account's name is taken for the entry in force, for tests.)"""
+        if isinstance(who, str) and who != DEFAULT_ACCOUNT:
+            who = self._who(who, self._config)
+        found = self._sessions.get(who)
         if found is not None:
             return found
-        session = get_session() if account == DEFAULT_ACCOUNT else AioSession()
-        if account != DEFAULT_ACCOUNT:
-            entry = (accounts or self._config).account(account)
-            if entry is None:
-                raise KeyError(f"no [[accounts]] entry named {account!r}")
+        session = get_session() if who == DEFAULT_ACCOUNT else AioSession()
+        if isinstance(who, AccountConfig):
+            entry = who
             # Asked for at the first call, and again before they expire: a role that
             # cannot be assumed fails that call (sesd.sqs.hint_for names the cause).
             session._credentials = AioDeferredRefreshableCredentials(  # type: ignore[attr-defined]
                 refresh_using=lambda: self._assume(entry), method="sts-assume-role"
             )
-        self._sessions[account] = session
+        self._sessions[who] = session
         return session
 
     async def _assume(self, account: AccountConfig) -> dict[str, str]:
