@@ -713,7 +713,7 @@ def test_dashboard_covers_what_operators_need() -> None:
     """The dashboard imports as JSON, has domain, provider and tenant variables, and panels
     for delays, types, causes, providers, tenants (delays, bounces, suppressed recipients,
     paused by SES, high reputation impact), processing time, pending delays, lag, queue
-    health, alerts and notifications."""
+    health, alerts and notifications (sent and lost, and waiting in the outboxes)."""
     dashboard = json.loads(DASHBOARD.read_text())
     variables = {v["name"]: v for v in dashboard["templating"]["list"]}
     assert variables["domain"]["includeAll"] is True
@@ -734,6 +734,7 @@ def test_dashboard_covers_what_operators_need() -> None:
         "sesd_sqs_errors_total",
         "sesd_alerts_firing",
         "sesd_notifications_total",
+        "sesd_notifications_waiting",
         "sesd:delay_ratio:15m",
         "sesd_canary_send_seconds",
         "sesd_canary_ses_processing_seconds",
