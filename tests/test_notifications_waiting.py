@@ -70,3 +70,37 @@ async def test_the_notifications_a_stalled_sink_holds_are_exported_until_deliver
                     lambda _: sum(r.get("event") == "sesd.notify.sent" for r in sesd.records) == 2
                 )
             assert await _waiting(sesd) == {"console": 0, "slack": 0}
+
+
+async def test_a_sink_a_reload_removed_is_counted_while_its_outbox_empties() -> None:
+    """A reload moves a firing rule off its sink and removes that sink and another:
+    the first's outbox goes on emptying (the firing, and the resolve the change owes
+    it), and its series goes on counting what it holds; the second, empty, has no
+    series; the console, the rule's sink now, holds the firing."""
+    import aiohttp
+
+    from sesd.config import core_settings, parse_config
+    from sesd.core.pipeline import Pipeline
+    from sesd.metrics.registry import Metrics
+    from tests.test_routing import RULE, alerting_for
+    from tests.test_rules import feed_spike
+
+    sinks = '[alerts.sinks.ops]\ntype = "console"\n[alerts.sinks.team]\ntype = "console"\n'
+    config = parse_config('[alerts]\ngroup_wait = "0s"\n' + sinks + RULE + 'sinks = ["ops"]\n')
+    pipeline = Pipeline(core_settings(config))
+    now = [f.T0]
+    alerting = alerting_for(config, pipeline, now)
+    metrics = Metrics(pipeline.ledger, [], lambda: now[0])
+    metrics.watch_outboxes(alerting.waiting)
+
+    def waiting(sink: str) -> float | None:
+        return metrics.registry.get_sample_value("sesd_notifications_waiting", {"sink": sink})
+
+    async with aiohttp.ClientSession() as session:
+        alerting.open(session)  # no delivery task runs: what is queued stays
+        feed_spike(pipeline, "a.example", f.T0, 6, 4)
+        alerting.evaluate()
+        assert (waiting("ops"), waiting("team"), waiting("console")) == (1, 0, 0)
+        alerting.reconfigure(parse_config('[alerts]\ngroup_wait = "0s"\n' + RULE))
+        # ops: the firing, and the resolve the change owes it; the console the firing.
+        assert (waiting("ops"), waiting("team"), waiting("console")) == (2, None, 1)

@@ -162,7 +162,8 @@ class Alerting:
         included: every configured sink (0 when empty), and a sink a reload removed
         while its outbox still empties."""
         found = dict.fromkeys(self._config.alerts.named_sinks(), 0)
-        for outbox in (*self.outboxes.values(), *self._retired):
+        # A retired outbox once empty is gone, though kept until the next reload.
+        for outbox in (*self.outboxes.values(), *(o for o in self._retired if len(o))):
             found[outbox.sink.name] = found.get(outbox.sink.name, 0) + len(outbox)
         return found
 
