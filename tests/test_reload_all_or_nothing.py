@@ -63,6 +63,7 @@ async def test_a_reload_whose_added_queue_cannot_be_opened_keeps_the_running_con
         )
         failed = await _reload(sesd, "sesd.config.reload_failed")
         assert failed["kept"] == "running config"
+        assert failed["error"] == f"ConfigParseError: Unable to parse config file: {sdk_file}"
         metrics = await sesd.metrics()
         assert metrics[("sesd_config_last_reload_successful", ())] == 0
         assert [key for key in metrics if ("queue", "second") in key[1]] == []

@@ -27,6 +27,7 @@ from sesd.config import (
     saved_rule,
 )
 from sesd.config.files import followed_files, reread
+from sesd.core.text import escaped
 from sesd.io.logs import get_logger, set_level
 from sesd.runtime.apart import apart
 from sesd.runtime.aws import QueueClients
@@ -139,9 +140,10 @@ class Reloader:
         """A SIGHUP: reload, and never let a failure end sesd."""
         try:
             await self.reload()
-        except Exception:  # noqa: BLE001 - a failed reload must not end sesd
+        except Exception as exc:  # noqa: BLE001 - a failed reload must not end sesd
             self._failed(file=True)
-            self._log.error("sesd.config.reload_failed", kept=_KEPT, exc_info=True)
+            error = escaped(f"{type(exc).__name__}: {exc}", 500)  # as a ConfigError's
+            self._log.error("sesd.config.reload_failed", error=error, kept=_KEPT, exc_info=True)
 
     async def reload(self) -> bool:
         """Re-read the config file and apply what may change while running. An invalid
