@@ -18,6 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sesd.config import parse_config
 from sesd.core.provider_cache import ProviderCache
 from sesd.core.providers import (
     GATEWAYS,
@@ -136,6 +137,15 @@ def test_consumer_domains_are_known_without_dns() -> None:
     # Yahoo Inc.'s: it is found from its MX, as a company domain is (it was "yahoo").
     assert consumer_provider("yahoo.co.jp") is None
     assert _ask(resolver, "yahoo.co.jp", T) == "unknown"  # a lookup is queued
+
+
+def test_a_unicode_suffix_in_the_config_matches_the_mx_host_dns_writes() -> None:
+    """DNS writes an internationalised MX host in ASCII (punycode): a suffix the config
+    writes in Unicode, or in capitals, names the same hosts."""
+    config = parse_config('[providers.mx]\ncorp = ["Exämple.COM."]\n')
+    table = mx_table(config.providers.table)
+    assert by_mx(["mx1.xn--exmple-cua.com."], table) == "corp"
+    assert by_mx(["mx1.example.com"], table) == "other"
 
 
 def test_config_entries_add_and_override_mx_suffixes() -> None:

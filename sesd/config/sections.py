@@ -178,9 +178,12 @@ class ProvidersConfig(Section, frozen=True):
 
     @property
     def table(self) -> dict[str, tuple[str, ...]]:
-        """The configured MX suffixes, lower-cased, as the resolver takes them."""
+        """The configured MX suffixes in the form DNS writes host names (lower case,
+        punycode: a suffix written in Unicode would match no host), as the resolver
+        takes them."""
         return {
-            label: tuple(s.strip(".").lower() for s in suffixes)
+            # Each one normalises: __post_init__ refused any other.
+            label: tuple(normalise_domain(s.strip(".")) or s for s in suffixes)
             for label, suffixes in self.mx.items()
         }
 
