@@ -129,6 +129,7 @@ def test_the_webhook_document_has_the_keys_readme_shows() -> None:
     sent = json.loads(webhook_document(_notification(Transition.FIRING)))
     assert set(shown) == set(sent)
     assert set(shown["alerts"][0]) == set(sent["alerts"][0])
+    assert sent["test"] is False
 
 
 def test_a_canary_alert_says_which_stage_and_which_canaries() -> None:

@@ -395,6 +395,7 @@ async def test_the_webhooks_test_alert_says_it_is_a_test_and_is_signed(tmp_path:
     assert hook.rejected == 0
     (document,) = hook.bodies
     assert document["schema"] == "sesd.webhook.v1"
+    assert document["test"] is True
     (alert,) = document["alerts"]
     assert alert["state"] == "firing"
     assert alert["summary"].startswith("[TEST] [FIRING] sesd-test-alert: example.com "), alert

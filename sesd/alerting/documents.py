@@ -142,6 +142,8 @@ def webhook_document(notification: Notification) -> bytes:
             "severity": notification.severity,
             "at": iso(notification.at),
             "mute": notification.silence or None,
+            # `sesd send-test-alert`'s: a receiver that acts on alerts skips it by field.
+            "test": any(alert.test for alert in notification.alerts),
             "alerts": [_webhook_alert(alert) for alert in notification.alerts],
         }
     )
