@@ -784,3 +784,15 @@ def test_a_url_pasted_from_a_browser_or_a_scrape_config_is_the_daemons_address(
     """Whatever page, document or query the address bar held, ``sesd status`` asks the
     daemon's own status API, under a proxy's prefix if there is one."""
     assert base_url(pasted) == base
+
+
+def test_a_time_outside_the_years_1_to_9999_is_said_so() -> None:
+    """Python's dates run from the year 1 to 9999; a time past either end (a silence's
+    end written by hand) is said as such rather than raised."""
+    from sesd.status.charts import moment, when
+
+    now = 1_800_000_000.0
+    assert moment(1e12, now) == when(1e12) == "after the year 9999"
+    assert moment(1.7e308, now) == "after the year 9999"
+    assert moment(-1e12, now) == when(-1e12) == "before the year 1"
+    assert moment(253_402_300_799.0, now) == "9999-12-31 23:59:59Z"

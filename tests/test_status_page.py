@@ -414,3 +414,33 @@ def test_a_domain_in_idna_form_is_shown_with_its_unicode_form() -> None:
     assert detail is not None
     assert shown in scope_html(detail, 5)
     assert f"domain {shown} delay_ratio" in table(doc)
+
+
+async def test_a_silence_ending_past_the_year_9999_is_shown_not_a_500() -> None:
+    """A silence written by hand into the silences file with an end past the year 9999
+    (``1e12``: the year 33658, or the largest number JSON holds) held outlook.com's
+    alert back and made every page answer 500 (Python's dates end at 9999): the page
+    that should show the silence was the one that could not be read. The page, its
+    API and ``sesd status`` show it, its end said as a time past any date."""
+    from sesd.commands.status_table import table
+
+    w = world(now=NOW)
+    feed(w, spike(NOW), NOW)
+    w.evaluator.silences = SilenceSet(
+        [Silence(id="far", comment="forever", starts_at=NOW - 9, ends_at=1e12,
+                 domain="outlook.com"),
+         Silence(id="farther", comment="longer", starts_at=NOW - 9, ends_at=1.7e308,
+                 domain="gmail.com")]
+    )  # fmt: skip
+    async with serving(w) as (session, base):
+        for path in ("/", "/domain/outlook.com", "/api/v1/status"):
+            async with session.get(base + path) as response:
+                assert response.status == 200, path
+                text = await response.text()
+        doc = msgspec.json.decode(text, type=Status)
+        async with session.get(base + "/") as response:
+            page = await response.text()
+    assert [s.ends_at for s in doc.silences.items] == [1e12, 1.7e308]
+    assert page.count('<td class="time">after the year 9999</td>') == 2
+    assert "silenced until after the year 9999" in page
+    assert "until after the year 9999: forever" in table(doc)

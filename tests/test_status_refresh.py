@@ -16,7 +16,7 @@ import pytest
 from playwright.async_api import Browser, expect
 
 from sesd.alerting.silence_file import SilenceFile
-from sesd.alerting.silences import Silence
+from sesd.alerting.silences import Silence, SilenceSet
 from sesd.commands.demo.localsqs import LocalSqs
 from sesd.config import parse_config
 from tests import factory as f
@@ -30,8 +30,9 @@ from tests.browser import (  # noqa: F401 (fixtures: browser and sqs)
     watched,
 )
 from tests.conftest import make_queue, running, send_bodies
-from tests.status_world import settled, spike
+from tests.status_world import NOW, feed, settled, spike, world
 from tests.test_status_browser import config_text, fired, spiked, spiked_page
+from tests.test_status_page import serving
 
 pytestmark = [pytest.mark.timeout(60), ON_THE_MODULES_LOOP, pytest.mark.usefixtures("short_polls")]
 expect.set_options(timeout=15_000)
@@ -176,3 +177,34 @@ async def test_long_text_from_strangers_stays_on_the_screen(
         assert lines
         assert max(lines) < 2  # in font sizes: one line is about 1.45
         seen.assert_clean(host)
+
+
+async def test_a_silence_ending_past_the_year_9999_is_redrawn_as_the_server_drew_it(
+    browser: Browser,
+) -> None:
+    """A silence written by hand to end past the year 9999 (``1e12``, the year 33658),
+    another past any date a browser holds (``1.7e308``): the script drew the first's
+    end as "01T00:46Z" (the middle of "+033658-09-27T01:46:40Z") and stopped at the
+    second (no date that far), the page left as of its last good refresh. Redrawn, it
+    reads as the server drew it, and the script logs no error."""
+    w = world(now=NOW)
+    feed(w, spike(NOW), NOW)
+    w.evaluator.silences = SilenceSet(
+        [Silence(id="far", comment="forever", starts_at=NOW - 9, ends_at=1e12,
+                 domain="outlook.com"),
+         Silence(id="farther", comment="longer", starts_at=NOW - 9, ends_at=1.7e308,
+                 domain="gmail.com")]
+    )  # fmt: skip
+    async with serving(w) as (_, base), watched(browser) as seen:
+        page = seen.page
+        texts = []
+        for refresh, redraws in ((300, 0), (0.25, 1)):
+            await opened(page, f"{base}/?refresh={refresh}", redraws)
+            texts.append(await page.evaluate(MAIN_TEXT))
+        assert texts[0] == texts[1]
+        await expect(page.locator("#silences tbody td.time")).to_have_text(
+            ["after the year 9999"] * 2
+        )
+        alert = page.locator("#now tr.alert").filter(has_text="domain outlook.com")
+        await expect(alert.locator(".silenced")).to_have_text("silenced until after the year 9999")
+        seen.assert_clean(base.removeprefix("http://"))

@@ -55,20 +55,33 @@ def seconds(value: float | None, digits: int = 1) -> str:
     return "-" if value is None else f"{value:.{digits}f}s"
 
 
+def _utc(t: float) -> datetime | str:
+    """``t`` as a UTC datetime, or what to say of a time outside the years 1 to 9999
+    (Python's dates end there; a silence's end written by hand into its file may be
+    anywhere a float goes, and must not make the page that shows it a 500)."""
+    try:
+        return datetime.fromtimestamp(t, UTC)
+    except (OverflowError, ValueError, OSError):
+        return "before the year 1" if t < 0 else "after the year 9999"
+
+
 def when(t: float | None) -> str:
     """A time of day, UTC (``12:00:40Z``)."""
     if t is None:
         return "-"
-    return datetime.fromtimestamp(t, UTC).strftime("%H:%M:%SZ")
+    found = _utc(t)
+    return found if isinstance(found, str) else found.strftime("%H:%M:%SZ")
 
 
 def moment(t: float | None, now: float) -> str:
     """A time as :func:`when` gives it, with its date when that is not ``now``'s
     (``2027-12-01 08:00:00Z``): a silence ending next year is not this morning."""
-    if t is None:
+    found = None if t is None else _utc(t)
+    if not isinstance(found, datetime):
         return when(t)
-    day = datetime.fromtimestamp(t, UTC).date()
-    return when(t) if day == datetime.fromtimestamp(now, UTC).date() else f"{day} {when(t)}"
+    day, today = found.date(), _utc(now)
+    same = isinstance(today, datetime) and day == today.date()
+    return when(t) if same else f"{day} {when(t)}"
 
 
 def walked(listed: int | None, mapped: int, at: float | None, now: float) -> str:

@@ -64,12 +64,16 @@
     return text + "%";
   }
   const seconds = (v, digits = 1) => (v === null || v === undefined ? "-" : v.toFixed(digits) + "s");
-  const when = (t) => (t === null || t === undefined ? "-" : new Date(t * 1000).toISOString().slice(11, 19) + "Z");
+  // A time outside the years 1 to 9999 (a silence's end written by hand into its file),
+  // said as the server says it: a browser's dates go further, written "+033658-...",
+  // then end (toISOString throws).
+  const far = (t) => (t < -62135596800 ? "before the year 1" : t >= 253402300800 ? "after the year 9999" : "");
+  const when = (t) => (t === null || t === undefined ? "-" : far(t) || new Date(t * 1000).toISOString().slice(11, 19) + "Z");
   // A time with its date when that is not the document's day: a silence ending next
   // year is not this morning.
   let docAt = Number(body.dataset.at);
-  const day = (t) => new Date(t * 1000).toISOString().slice(0, 10);
-  const moment = (t) => (t === null || t === undefined || day(t) === day(docAt) ? when(t) : day(t) + " " + when(t));
+  const day = (t) => far(t) || new Date(t * 1000).toISOString().slice(0, 10);
+  const moment = (t) => (t === null || t === undefined || far(t) || day(t) === day(docAt) ? when(t) : day(t) + " " + when(t));
   const pad = (n) => String(n).padStart(2, "0");
   function duration(v) {
     if (v === null || v === undefined) return "-";
