@@ -444,3 +444,21 @@ async def test_a_silence_ending_past_the_year_9999_is_shown_not_a_500() -> None:
     assert page.count('<td class="time">after the year 9999</td>') == 2
     assert "silenced until after the year 9999" in page
     assert "until after the year 9999: forever" in table(doc)
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["top=5&top=lots", "window=5m&window=bogus", "alerts=1&alerts=2", "refresh=1&refresh=2"],
+)
+async def test_a_parameter_given_twice_is_refused_naming_it(query: str) -> None:
+    """``/?top=5&top=lots`` (a bookmark edited by appending) drew the page with the first
+    value while its script and its "list more" link carried the last: the script's
+    every refresh was refused (``top='lots'``) and the page stayed as first drawn,
+    saying it could not refresh. Which value was meant is not for sesd to guess: 400,
+    naming the parameter, on the page and its API."""
+    key = query.partition("=")[0]
+    async with serving(hostile_world()) as (session, base):
+        for path in ("/", "/api/v1/status"):
+            async with session.get(f"{base}{path}?{query}") as response:
+                assert response.status == 400, path
+                assert (await response.text()).startswith(f"{key} given twice:")

@@ -10,7 +10,7 @@ anything from another origin (Content-Security-Policy), and MIME sniffing.
 Query parameters: ``top`` (labels per axis, 1-200), ``window`` (the window that
 ranks them, by name; the shortest by default), ``alerts`` (alerts, silences and
 tenants listed, 1-1000, 50 by default) and, for pages, ``refresh`` (the script's
-period in seconds, 0.25-300).
+period in seconds, 0.25-300); each at most once.
 """
 
 from __future__ import annotations
@@ -52,6 +52,8 @@ _MAX_TOP: Final = 200
 #: What a request without ``top`` or ``alerts`` lists.
 _DEFAULT: Final = Limits()
 _REFRESH: Final = 5.0
+#: The query parameters a page and its API read.
+_PARAMETERS: Final = ("top", "window", "alerts", "refresh")
 
 
 def _whole(request: web.Request, key: str, default: int, high: int) -> int:
@@ -91,6 +93,11 @@ class _Routes:
         self.static = {name: (package / name).read_bytes() for name in _STATIC}
 
     def _limits(self, request: web.Request) -> Limits:
+        for key in _PARAMETERS:
+            # The page reads the first value and its script's API link the last: two
+            # would draw one page whose every refresh is refused, or another list.
+            if len(request.query.getall(key, ())) > 1:
+                raise _refused(f"{key} given twice: give it once")
         names = [spec.name for spec in self.sources.ledger.specs]
         window = request.query.get("window", names[0])
         if window not in names:
