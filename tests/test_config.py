@@ -102,6 +102,15 @@ def test_example_canary_block_and_rules_are_valid(monkeypatch: pytest.MonkeyPatc
             '[domains]\ngroups = { microsoft = ["outlook.com", ""] }',
             "domains: groups.microsoft: '' is not a usable domain name",
         ),
+        # A browser reads /domain/.. (or %2E%2E) as /: the group's page cannot be reached.
+        (
+            '[domains]\ngroups = { ".." = ["outlook.com"] }',
+            "domains: group name '..' cannot name a page (a browser reads /domain/.. as /)",
+        ),
+        (
+            '[domains]\ngroups = { "." = ["outlook.com"] }',
+            "domains: group name '.' cannot name a page (a browser reads /domain/. as /domain/)",
+        ),
         # A template that rendered a label as a number: the label is named.
         (
             '[[alerts.rules]]\nname = "g"\nmetric = "delay_ratio"\nwindow = "5m"\n'

@@ -108,6 +108,14 @@ class DomainsConfig(Section, frozen=True):
         for name in self.groups:
             if name in ("other", "invalid") or not name:
                 raise ValueError(f"group name {name!r} is reserved")
+            if name in (".", ".."):
+                # A URL's path reads them (and %2E, %2E%2E) as steps: no escaping keeps
+                # the group's status page, /domain/NAME, reachable.
+                up = "/" if name == ".." else "/domain/"
+                raise ValueError(
+                    f"group name {name!r} cannot name a page (a browser reads /domain/{name} "
+                    f"as {up})"
+                )
             # The name is the domain label of the group's series, alerts and log lines,
             # bounded and refused as a queue's name is (sesd.config.aws).
             label = "a group's name is the domain label of metrics, alerts and log lines"
