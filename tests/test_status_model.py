@@ -5,10 +5,12 @@ hides (addresses), and that reading it changes nothing."""
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 
 import msgspec
 import pytest
 
+from sesd.alerting.silence_file import SilenceFile
 from sesd.alerting.silences import Silence, SilenceSet
 from sesd.core.causes import classify
 from sesd.core.decode import decode_body
@@ -350,3 +352,22 @@ def test_a_domain_with_nothing_in_the_window_ranks_below_one_reading_zero() -> N
     rows = status(w).scopes[0].items
     assert [row.name for row in rows] == ["zero.example", "quiet.example"]
     assert (rows[0].delay_ratio, rows[1].delay_ratio) == (0.0, None)
+
+
+def test_a_planned_silence_expired_before_it_starts_is_not_listed(tmp_path: Path) -> None:
+    """A silence planned for tonight's maintenance (starting in 6 hours), expired now
+    with ``sesd silence expire`` (the work was called off): the file ends it at its
+    start, as it cannot end before it. The page still listed it as pending (it starts
+    later) though it will never mute anything; it is expired, and not listed."""
+    w = spiked()
+    file = SilenceFile(str(tmp_path / "silences.json"))
+    file.add(Silence(id="tonight", comment="maintenance", starts_at=NOW + 6 * 3600,
+                     ends_at=NOW + 8 * 3600), NOW)  # fmt: skip
+    w.evaluator.silences = SilenceSet(file.read())
+    assert [(s.id, s.state) for s in status(w).silences.items] == [("tonight", "pending")]
+    assert file.expire({"tonight"}, NOW) == ["tonight"]
+    w.evaluator.silences = SilenceSet(file.read())
+    doc = status(w)
+    assert (doc.silences.total, doc.silences.items) == (0, [])
+    assert file.read()[0].state(NOW) == "expired"
+    assert file.expire({"tonight"}, NOW + 60) == []  # not "ended" a second time

@@ -104,7 +104,7 @@ class SilenceFile:
 
         def change(silences: list[Silence]) -> list[Silence]:
             for silence in silences:
-                if silence.id in silence_ids and (silence.ends_at is None or silence.ends_at > now):
+                if silence.id in silence_ids and silence.state(now) != "expired":
                     silence.ends_at = max(now, silence.starts_at)
                     ended.append(silence.id)
             return silences

@@ -70,10 +70,12 @@ class Silence(msgspec.Struct, kw_only=True, omit_defaults=True):
         return self.starts_at <= now and (self.ends_at is None or now < self.ends_at)
 
     def state(self, now: float) -> str:
-        """``active``, ``pending`` (starts later) or ``expired``."""
+        """``active``, ``pending`` (starts later) or ``expired`` (mutes nothing from
+        ``now`` on: ended, or ends by its start, as one expired before it started)."""
         if self.active(now):
             return "active"
-        return "pending" if now < self.starts_at else "expired"
+        never = self.ends_at is not None and self.ends_at <= self.starts_at
+        return "pending" if now < self.starts_at and not never else "expired"
 
 
 class Document(msgspec.Struct):
