@@ -371,3 +371,27 @@ def test_a_planned_silence_expired_before_it_starts_is_not_listed(tmp_path: Path
     assert (doc.silences.total, doc.silences.items) == (0, [])
     assert file.read()[0].state(NOW) == "expired"
     assert file.expire({"tonight"}, NOW + 60) == []  # not "ended" a second time
+
+
+def test_a_queue_moved_by_a_reload_reads_no_negative_rate() -> None:
+    """A reload moved queue ``q`` to another region: its counters start again from 0
+    under the new region's labels (the old series are removed). The page compared
+    them with the sample a request kept before, and said -2.2 messages a second and
+    "-2 lately" for five minutes; it reads a counter that fell as one that started
+    again (as Prometheus's rate() does): what it counted since."""
+    w = world(now=NOW)
+    rates = Rates(w.sources.started)
+    w.metrics.sqs_received_messages("q", 900)
+    w.metrics.sqs_error("q", "receive", 2)
+    counters = read_counters(w.sources)
+    rates.sample(NOW, counters)
+    w.pipeline.ledger.queues["q"] = ("123456789012", "us-east-1")
+    w.metrics.set_queues(["q"])
+    w.metrics.sqs_received_messages("q", 30)
+    counters = read_counters(w.sources)
+    queue = build_status(w.sources, NOW + 400, counters, rates.sample(NOW + 400, counters)).queues[
+        0
+    ]
+    assert (queue.received, queue.region) == (30, "us-east-1")
+    assert queue.received_per_second == pytest.approx(30 / 400)
+    assert queue.recent_errors == 0

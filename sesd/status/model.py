@@ -139,6 +139,13 @@ def _daemon(sources: Sources, now: float) -> DaemonView:
     )
 
 
+def _moved(value: float, before: float) -> float:
+    """How far a cumulative counter moved since ``before``; all of ``value`` when it
+    fell (it started again from 0: a reload moved its queue to another account or
+    region, whose series are new), as Prometheus's rate() reads a reset."""
+    return value - before if value >= before else value
+
+
 def _queues(
     sources: Sources, now: float, counters: dict[str, float], base: Sample
 ) -> list[QueueView]:
@@ -152,8 +159,8 @@ def _queues(
         received = f"received{_SEP}{queue}"
         prefix = f"errors{_SEP}{queue}{_SEP}"
         errors = {k[len(prefix) :]: int(v) for k, v in counters.items() if k.startswith(prefix)}
-        recent = sum(v - before.get(prefix + op, 0.0) for op, v in errors.items())
-        moved = counters.get(received, 0.0) - before.get(received, 0.0)
+        recent = sum(_moved(v, before.get(prefix + op, 0.0)) for op, v in errors.items())
+        moved = _moved(counters.get(received, 0.0), before.get(received, 0.0))
         last = health.last_receive.get(queue)
         account, region = ledger.where(queue)
         views.append(
@@ -181,7 +188,7 @@ def _lag(
     histogram = ledger.tallies.lag
     since, before = base
     moved = [
-        counters.get(f"lag{_SEP}{i}", 0.0) - before.get(f"lag{_SEP}{i}", 0.0)
+        _moved(counters.get(f"lag{_SEP}{i}", 0.0), before.get(f"lag{_SEP}{i}", 0.0))
         for i in range(len(histogram.counts))
     ]
     total = sum(moved)
