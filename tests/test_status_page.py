@@ -462,3 +462,24 @@ async def test_a_parameter_given_twice_is_refused_naming_it(query: str) -> None:
             async with session.get(f"{base}{path}?{query}") as response:
                 assert response.status == 400, path
                 assert (await response.text()).startswith(f"{key} given twice:")
+
+
+async def test_a_domain_in_a_group_opens_its_group_s_page() -> None:
+    """outlook.com and hotmail.com count under the group ``microsoft``: the on-call
+    engineer who typed /domain/outlook.com (the domain in a bounce) was told "sesd
+    counts no domain named outlook.com", though it does, under the group. A member's
+    address opens its group's page, on the page and in the JSON."""
+    w = world('[domains]\ngroups = { microsoft = ["outlook.com", "hotmail.com"] }\n', now=NOW)
+    feed(w, spike(NOW), NOW)
+    async with serving(w) as (session, base):
+        for member in ("outlook.com", "Hotmail.COM"):
+            async with session.get(f"{base}/api/v1/domain/{member}") as response:
+                assert response.status == 200, member
+                doc = msgspec.json.decode(await response.read(), type=ScopeDetail)
+            assert (doc.axis, doc.name) == ("domain", "microsoft")
+            assert doc.windows[0].delayed == 15
+            async with session.get(f"{base}/domain/{member}") as response:
+                assert response.status == 200, member
+                assert 'data-api="/api/v1/domain/microsoft"' in await response.text()
+        async with session.get(f"{base}/domain/live.com") as response:
+            assert response.status == 404

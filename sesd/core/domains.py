@@ -277,6 +277,11 @@ class LabelTable:
         """The labels values always map to (tracked domains, groups, named tenants)."""
         return self._fixed_labels
 
+    def label_of(self, value: str) -> str | None:
+        """The label ``value`` counts under now (a group's for a member), None when it
+        has none yet; a pure read (:meth:`label` admits)."""
+        return self._labels.get(value)
+
     def single(self, label: str) -> bool:
         """Whether ``label`` is one value's own (a tracked or admitted domain), not a
         group's name nor ``other``: a group's members may have several providers."""

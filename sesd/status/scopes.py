@@ -232,13 +232,17 @@ def _breakdown(windows: DomainWindows | None, ledger: Ledger, now: float) -> Bre
 
 
 def find_label(ledger: Ledger, axis: str, name: str) -> str:
-    """The label a page names: as written, or a domain as sesd normalises it when that
+    """The label a page names: as written, or a domain as sesd normalises it, or the
+    group it counts under (the domain in a bounce is what a person types), when that
     is the one counted."""
     scope = find_scope(ledger, axis)
     if scope is None or name in scope.windows or axis != DOMAIN:
         return name
     normal = normalise_domain(name)
-    return normal if normal is not None and normal in scope.windows else name
+    if normal is None:
+        return name
+    label = ledger.domains.label_of(normal) or normal
+    return label if label in scope.windows else name
 
 
 def scope_detail(
