@@ -395,3 +395,36 @@ def test_a_queue_moved_by_a_reload_reads_no_negative_rate() -> None:
     assert (queue.received, queue.region) == (30, "us-east-1")
     assert queue.received_per_second == pytest.approx(30 / 400)
     assert queue.recent_errors == 0
+
+
+def test_a_sink_whose_posts_fail_is_named_in_the_header() -> None:
+    """PagerDuty is down: its posts are retried and one given up, while Slack's go out.
+    Alerts fired, but whether anyone was told was only in /metrics
+    (``sesd_notifications_total``): the page's header names the sink whose posts
+    did not go out lately, and how; a sink whose posts went out is not named."""
+    from sesd.status.page import status_html
+
+    w = world(now=NOW)
+    rates = Rates(w.sources.started)
+    notifications = w.metrics.notifications
+    notifications.labels("slack", "sent").inc(2)
+    notifications.labels("pagerduty", "retried").inc(4)
+    notifications.labels("pagerduty", "failed").inc(1)
+    counters = read_counters(w.sources)
+    doc = build_status(w.sources, NOW, counters, rates.sample(NOW, counters))
+    assert doc.sesd.sinks_failing == {"pagerduty": {"retried": 4, "failed": 1}}
+    assert (
+        '<span class="bad">notifications not sent lately: pagerduty 4 retried, 1 failed</span>'
+        in status_html(doc, 5.0)
+    )
+    # Five minutes on, nothing new failed: the header no longer names it.
+    notifications.labels("pagerduty", "sent").inc(5)
+    counters = read_counters(w.sources)
+    later = build_status(w.sources, NOW + 400, counters, rates.sample(NOW + 400, counters))
+    assert later.sesd.sinks_failing == {}
+    assert "notifications not sent" not in status_html(later, 5.0)
+    # sesd status says it as loudly as a failed reload.
+    from sesd.commands.status_table import table
+
+    assert "NOTIFICATIONS NOT SENT LATELY: pagerduty 4 retried, 1 failed" in table(doc)
+    assert "NOTIFICATIONS NOT SENT" not in table(later)

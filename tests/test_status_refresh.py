@@ -208,3 +208,20 @@ async def test_a_silence_ending_past_the_year_9999_is_redrawn_as_the_server_drew
         alert = page.locator("#now tr.alert").filter(has_text="domain outlook.com")
         await expect(alert.locator(".silenced")).to_have_text("silenced until after the year 9999")
         seen.assert_clean(base.removeprefix("http://"))
+
+
+async def test_a_sink_whose_posts_fail_stays_named_in_the_header_after_a_redraw(
+    browser: Browser,
+) -> None:
+    """PagerDuty's posts are retried and one given up: the header names it as the
+    server drew it and as the script redraws it."""
+    w = world(now=NOW)
+    w.metrics.notifications.labels("pagerduty", "retried").inc(4)
+    w.metrics.notifications.labels("pagerduty", "failed").inc(1)
+    said = "notifications not sent lately: pagerduty 4 retried, 1 failed"
+    async with serving(w) as (_, base), watched(browser) as seen:
+        page = seen.page
+        for refresh, redraws in ((300, 0), (0.25, 1)):
+            await opened(page, f"{base}/?refresh={refresh}", redraws)
+            await expect(page.locator("#header .facts span.bad").last).to_have_text(said)
+        seen.assert_clean(base.removeprefix("http://"))

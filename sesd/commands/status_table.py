@@ -14,7 +14,7 @@ from sesd.core.text import clean
 from sesd.status.charts import STAGES, duration, moment, percent, seconds, walked, when
 from sesd.status.document import SAME_ADVICE, AlertRow, ScopeTable, Status
 from sesd.status.model import MAX_ALERTS
-from sesd.status.page import SHARE, built
+from sesd.status.page import SHARE, built, sinks_text
 
 __all__ = ["table"]
 
@@ -41,6 +41,8 @@ def table(status: Status, url: str = "") -> str:
         f"  as of {when(status.at)}  "
         f"up {duration(d.uptime_seconds)}  {ready}  {reload}"
     ]
+    if d.sinks_failing:
+        lines.append(_safe(sinks_text(d, "NOTIFICATIONS NOT SENT LATELY")))
     if d.shared:
         lines.append(SHARE)
     for q in status.queues:

@@ -71,6 +71,10 @@ class DaemonView(msgspec.Struct, frozen=True, kw_only=True):
     #: The name of the machine that answered (a pod's name in Kubernetes): through a
     #: Service, each request may reach another replica.
     host: str = ""
+    #: Sinks whose posts did not go out over the queues' rate span: sink -> outcome
+    #: (retried, rate_limited, failed, dropped, expired) -> how many
+    #: (``sesd_notifications_total``). Alerts may fire with nobody told.
+    sinks_failing: dict[str, dict[str, int]] = {}
 
 
 class QueueView(msgspec.Struct, frozen=True, kw_only=True):

@@ -76,6 +76,8 @@ def read_counters(sources: Sources) -> dict[str, float]:
         found[f"received{_SEP}{queue}"] = value
     for (queue, _, _, operation), value in _counter(sources.metrics.sqs_errors).items():
         found[f"errors{_SEP}{queue}{_SEP}{operation}"] = value
+    for (sink, outcome), value in _counter(sources.metrics.notifications).items():
+        found[f"notify{_SEP}{sink}{_SEP}{outcome}"] = value
     for i, n in enumerate(sources.ledger.tallies.lag.counts):
         found[f"lag{_SEP}{i}"] = n
     return found
@@ -94,7 +96,7 @@ def build_status(
     found = active(sources.evaluator)
     return Status(
         at=now,
-        sesd=_daemon(sources, now),
+        sesd=_daemon(sources, now, _sinks_failing(counters, base)),
         queues=_queues(sources, now, counters, base),
         lag=_lag(ledger, now, counters, base, sources.health.clock_offset),
         alerts=alert_list(ledger, sources.evaluator, found, now, limits.alerts),
@@ -116,7 +118,27 @@ def scope_page(sources: Sources, axis: str, name: str, now: float) -> ScopeDetai
     return scope_detail(ledger, axis, label, now, alerts)
 
 
-def _daemon(sources: Sources, now: float) -> DaemonView:
+#: Outcomes of a notification post that say it did not go out (sesd.alerting.outbox).
+_NOT_SENT: Final = ("retried", "rate_limited", "failed", "dropped", "expired")
+
+
+def _sinks_failing(counters: dict[str, float], base: Sample) -> dict[str, dict[str, int]]:
+    """Per sink, the posts that did not go out since ``base``, by outcome."""
+    before = base[1]
+    found: dict[str, dict[str, int]] = {}
+    for key, value in counters.items():
+        kind, _, rest = key.partition(_SEP)
+        sink, _, outcome = rest.partition(_SEP)
+        moved = int(_moved(value, before.get(key, 0.0))) if kind == "notify" else 0
+        if moved and outcome in _NOT_SENT:
+            found.setdefault(sink, {})[outcome] = moved
+    return {sink: dict(sorted(o.items(), key=lambda p: _NOT_SENT.index(p[0])))
+            for sink, o in sorted(found.items())}  # fmt: skip
+
+
+def _daemon(
+    sources: Sources, now: float, failing: dict[str, dict[str, int]] | None = None
+) -> DaemonView:
     ready, stale = sources.health.ready(sources.monotonic())
     ok = _counter(sources.metrics.reload_ok).get((), 0.0)
     at = _counter(sources.metrics.reload_at).get((), 0.0)
@@ -132,6 +154,7 @@ def _daemon(sources: Sources, now: float) -> DaemonView:
         not_ready=stale,
         reload=ReloadView(ok=ok == 1, at=at or None),
         state=ReloadView(ok=saved == 1, at=saved_at or None),
+        sinks_failing=failing or {},
         shared=any(
             getattr(sink, "shared", False)
             for sink in sources.evaluator.config.named_sinks().values()

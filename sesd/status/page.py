@@ -37,7 +37,7 @@ from sesd.status.markup import (
     tenants_html,
 )
 
-__all__ = ["built", "status_html", "status_main"]
+__all__ = ["built", "sinks_text", "status_html", "status_main"]
 
 _TITLES = {"domain": "Domains", "provider": "Mailbox providers", "tenant": "SES tenants"}
 
@@ -57,6 +57,15 @@ def built(daemon: DaemonView) -> str:
     return f"{daemon.version} ({daemon.revision})" if daemon.revision else daemon.version
 
 
+def sinks_text(daemon: DaemonView, head: str = "notifications not sent lately") -> str:
+    """The sinks whose posts did not go out lately (status.js says the same)."""
+    sinks = "; ".join(
+        f"{sink} " + ", ".join(f"{n} {outcome}" for outcome, n in outcomes.items())
+        for sink, outcomes in daemon.sinks_failing.items()
+    )
+    return f"{head}: {sinks}"
+
+
 def _header(daemon: DaemonView, now: float) -> str:
     ready = "ready" if daemon.ready else f"not ready: {', '.join(daemon.not_ready)}"
     reload = daemon.reload
@@ -70,7 +79,9 @@ def _header(daemon: DaemonView, now: float) -> str:
         f'<p class="facts">{f"<span>on {esc(daemon.host)}</span> " if daemon.host else ""}'
         f"<span>up {esc(duration(daemon.uptime_seconds))}</span> "
         f'<span class="{"ok" if daemon.ready else "bad"}">{esc(ready)}</span> '
-        f'<span class="{"ok" if reload.ok and daemon.state.ok else "bad"}">{esc(config)}</span></p>'
+        f'<span class="{"ok" if reload.ok and daemon.state.ok else "bad"}">{esc(config)}</span>'
+        + (f' <span class="bad">{esc(sinks_text(daemon))}</span>' if daemon.sinks_failing else "")
+        + "</p>"
         + (f'<p class="facts">{esc(SHARE)}</p>' if daemon.shared else "")
     )
 

@@ -132,6 +132,12 @@
   const SHARE = "one replica of several on the same queues: its figures are the share of the " +
     "traffic SQS hands it, not the fleet's (the fleet's are on the dashboard)";
 
+  function sinksFailing(failing) {
+    const sinks = Object.entries(failing).map(([sink, outcomes]) =>
+      sink + " " + Object.entries(outcomes).map(([outcome, n]) => `${n} ${outcome}`).join(", "));
+    return sinks.length ? [" ", h("span", { class: "bad" }, "notifications not sent lately: " + sinks.join("; "))] : null;
+  }
+
   function header(doc) {
     const d = doc.sesd;
     const ready = d.ready ? "ready" : "not ready: " + d.not_ready.join(", ");
@@ -144,7 +150,9 @@
       h("p", { class: "facts" }, d.host ? [h("span", {}, "on " + d.host), " "] : null,
         h("span", {}, "up " + duration(d.uptime_seconds)), " ",
         h("span", { class: d.ready ? "ok" : "bad" }, ready), " ",
-        h("span", { class: d.reload.ok && d.state.ok ? "ok" : "bad" }, config)),
+        h("span", { class: d.reload.ok && d.state.ok ? "ok" : "bad" }, config),
+        // As page.py's sinks_text: posts that did not go out lately, per sink.
+        sinksFailing(d.sinks_failing || {})),
     ];
     // As the server draws it (page.py's SHARE): a replica of a fleet counts its share.
     if (d.shared) parts.push(h("p", { class: "facts" }, SHARE));
