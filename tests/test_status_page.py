@@ -483,3 +483,19 @@ async def test_a_domain_in_a_group_opens_its_group_s_page() -> None:
                 assert 'data-api="/api/v1/domain/microsoft"' in await response.text()
         async with session.get(f"{base}/domain/live.com") as response:
             assert response.status == 404
+
+
+async def test_the_longest_group_name_s_page_is_reachable_from_its_link() -> None:
+    """A group's name is any printable text the config gives, its page /domain/NAME
+    escaped: at its longest (80 characters of four bytes each) the link still fits
+    the request line sesd reads (4 KiB), on the page and in the JSON."""
+    name = "\U0001f4e7" * 80
+    w = world(f'[domains]\ngroups = {{ "{name}" = ["outlook.com"] }}\n', now=NOW)
+    feed(w, spike(NOW), NOW)
+    async with serving(w) as (session, base):
+        async with session.get(f"{base}/api/v1/status") as response:
+            doc = msgspec.json.decode(await response.read(), type=Status)
+        (row,) = [r for r in doc.scopes[0].items if r.name == name]
+        for path in (row.link, "/api/v1" + row.link):
+            async with session.get(base + path) as response:
+                assert response.status == 200
