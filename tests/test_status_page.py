@@ -499,3 +499,23 @@ async def test_the_longest_group_name_s_page_is_reachable_from_its_link() -> Non
         for path in (row.link, "/api/v1" + row.link):
             async with session.get(base + path) as response:
                 assert response.status == 200
+
+
+async def test_a_domain_past_max_tracked_is_said_to_count_under_other() -> None:
+    """With ``max_tracked`` domains counted, a new one counts under ``other``: its page
+    said only "sesd counts no domain named yahoo.com", as if its mail were not
+    counted at all. The page and the JSON say where it may be counted."""
+    w = world("[domains]\nmax_tracked = 1\n", now=NOW)
+    feed(w, spike(NOW), NOW)
+    assert "other" in w.pipeline.ledger.by_domain.windows
+    said = (
+        "sesd counts no domain named yahoo.com (past [domains] max_tracked, 1, new "
+        "domains count under other)"
+    )
+    async with serving(w) as (session, base):
+        async with session.get(f"{base}/domain/yahoo.com") as response:
+            assert response.status == 404
+            assert said + "." in await response.text()
+        async with session.get(f"{base}/api/v1/domain/yahoo.com") as response:
+            assert response.status == 404
+            assert msgspec.json.decode(await response.read()) == {"error": said}

@@ -22,11 +22,14 @@ from urllib.parse import urlencode
 import msgspec
 from aiohttp import web
 
+from sesd.core.domains import OTHER
+from sesd.core.scopes import DOMAIN
 from sesd.core.text import clean
 from sesd.status.document import Status
 from sesd.status.model import MAX_ALERTS, Limits, build_status, read_counters, scope_page
 from sesd.status.page import status_html
 from sesd.status.scope_page import not_found_page, scope_html
+from sesd.status.scopes import find_scope
 from sesd.status.sources import Rates, Sources
 
 __all__ = ["HEADERS", "add_status_routes"]
@@ -129,13 +132,24 @@ class _Routes:
     async def api(self, request: web.Request) -> web.Response:
         return _json(msgspec.json.encode(self._status(self._limits(request))))
 
+    def _not_counted(self, axis: str, name: str) -> str:
+        """What a label's page says of a name sesd has no label of. The name is the
+        visitor's: shown cleaned (no raw controls or bidi marks to make a crafted link
+        read as something else), HTML-escaped by the page. A domain may yet be counted,
+        under ``other``: said so once there is one."""
+        text = f"sesd counts no {axis} named {clean(name)}"
+        ledger = self.sources.ledger
+        domains = find_scope(ledger, DOMAIN)
+        if axis == DOMAIN and domains is not None and OTHER in domains.windows:
+            most = ledger.domains.max_tracked
+            text += f" (past [domains] max_tracked, {most}, new domains count under {OTHER})"
+        return text
+
     async def scope(self, request: web.Request) -> web.Response:
         axis, name = request.match_info["axis"], request.match_info["name"]
         detail = scope_page(self.sources, axis, name, self.sources.clock())
         if detail is None:
-            # The name is the visitor's: shown cleaned (no raw controls or bidi marks to
-            # make a crafted link read as something else), HTML-escaped by the page.
-            return _html(not_found_page(axis, clean(name)), status=404)
+            return _html(not_found_page(self._not_counted(axis, name)), status=404)
         refresh = _number(request, "refresh", _REFRESH, 0.25, 300)
         return _html(scope_html(detail, refresh))
 
@@ -143,7 +157,7 @@ class _Routes:
         axis, name = request.match_info["axis"], request.match_info["name"]
         detail = scope_page(self.sources, axis, name, self.sources.clock())
         if detail is None:
-            body = msgspec.json.encode({"error": f"sesd counts no {axis} named {clean(name)}"})
+            body = msgspec.json.encode({"error": self._not_counted(axis, name)})
             return _json(body, status=404)
         return _json(msgspec.json.encode(detail))
 

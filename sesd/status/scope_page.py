@@ -116,11 +116,11 @@ def scope_html(detail: ScopeDetail, refresh: float) -> str:
     return page_shell(title, api, "scope", refresh, detail.at, header, main, firing)
 
 
-def not_found_page(axis: str, name: str) -> str:
-    """What a page of a label sesd knows nothing of says."""
+def not_found_page(text: str) -> str:
+    """What a page of a label sesd knows nothing of says (``text``)."""
     return (
         '<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>sesd: not found'
         '</title><link rel="stylesheet" href="/static/status.css"></head><body>'
         f'<header id="header"><h1><a href="/">sesd</a></h1></header><main id="main">'
-        f"{empty(f'sesd counts no {axis} named {name}.')}</main></body></html>\n"
+        f"{empty(f'{text}.')}</main></body></html>\n"
     )
