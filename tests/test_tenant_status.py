@@ -5,6 +5,7 @@ Pure code, no server."""
 
 from __future__ import annotations
 
+import msgspec
 import pytest
 
 from sesd.alerting.tenants import measure_tenant
@@ -602,3 +603,23 @@ def test_a_poll_takes_the_status_but_not_the_findings_of_a_newer_finding_event()
     status = statuses.status[key]
     assert (status.sending, status.impact) == ("DISABLED", "HIGH")
     assert status.findings == [("BOUNCE", "HIGH", "BOUNCE finding")]
+
+
+def test_a_file_from_before_status_times_dates_the_status_by_its_newest_word() -> None:
+    """A file written before statuses kept their own time: its row has no
+    ``status_at``, and the pause it holds was SES's newest word at ``updated`` (T + 10).
+    Restored, a status event from T + 5 (older, come late) does not undo the pause. A
+    newer file's row keeps its own ``status_at`` (T), older than its finding's
+    ``updated``: the same event from T + 5 is newer than the pause and is taken."""
+    key = (ACCOUNT, "eu-west-1", "acme")
+    paused = {"sending": "DISABLED", "aws": "DISABLED", "updated": T + 10}
+    for edit, status_at, sending in ((paused, T + 10, "DISABLED"),
+                                     ({**paused, "status_at": T}, T, "ENABLED")):  # fmt: skip
+        row = msgspec.to_builtins(TenantStatus()) | edit
+        if "status_at" not in edit:
+            del row["status_at"]
+        statuses = TenantStatuses([key[:2]])
+        statuses.restore([[*key, row]], {key[:2]})
+        assert (statuses.status[key].status_at, statuses.status[key].updated) == (status_at, T + 10)
+        statuses.apply(_status("acme", "ENABLED", at=T + 5))
+        assert statuses.status[key].sending == sending
