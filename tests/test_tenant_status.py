@@ -623,3 +623,26 @@ def test_a_file_from_before_status_times_dates_the_status_by_its_newest_word() -
         assert (statuses.status[key].status_at, statuses.status[key].updated) == (status_at, T + 10)
         statuses.apply(_status("acme", "ENABLED", at=T + 5))
         assert statuses.status[key].sending == sending
+
+
+def test_a_reload_keeps_the_tenants_of_what_it_still_polls_and_forgets_the_rest() -> None:
+    """Two accounts polled, "kept" and "dropped", and a tenant only an event named under
+    an account id no poll names. A reload polls "kept" and adds "new": kept's paused
+    tenant stays paused and in the order it was heard of, dropped's paused tenant is
+    forgotten (its alert resolves: no poll will speak of it again), and the tenant the
+    event named is kept, as it was before the reload."""
+    kept, dropped, new = ("kept", "eu-west-1"), ("dropped", "eu-west-1"), ("new", "eu-west-1")
+    statuses = TenantStatuses([kept, dropped])
+    paused = TenantStatus(sending="DISABLED", aws="DISABLED")
+    statuses.polled((*kept, "acme"), paused, T)
+    statuses.polled((*dropped, "globex"), TenantStatus(sending="DISABLED", aws="DISABLED"), T)
+    statuses.polled((*kept, "initech"), TenantStatus(), T)
+    statuses.apply(_status("stranger", "DISABLED"))
+    statuses.watch([kept, new])
+    assert list(statuses.status) == [
+        (*kept, "acme"),
+        (*kept, "initech"),
+        (ACCOUNT, "eu-west-1", "stranger"),
+    ]
+    assert statuses.status[(*kept, "acme")] is paused
+    assert statuses.status[(*kept, "acme")].paused
