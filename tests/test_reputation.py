@@ -360,6 +360,21 @@ def test_deliveries_move_the_window_on_as_sends_do() -> None:
     assert (gone.sends, gone.bounces) == (3, 0)
 
 
+def test_a_window_holds_as_many_bounces_and_complaints_as_sends_and_no_more() -> None:
+    """A window of 10 Send events, all sent, then 10 complaints and 12 hard bounces
+    (mail bounced and complained of again and again): the window keeps as many of
+    each as it holds sends, 10, so it reads 100%: not 90% (nine, one short of the
+    bound) nor 120%."""
+    reputation = Reputation(10)
+    reputation.observe("a", "r", "", "send", [f"u{i}@x.example" for i in range(10)])
+    reputation.observe("a", "r", "", "complaint", [f"u{i}@x.example" for i in range(10)])
+    reputation.observe("a", "r", "", "bounce", [f"b{i}@x.example" for i in range(12)], hard=True)
+    estimate = reputation.estimate(("a", "r", ""))
+    assert estimate is not None
+    assert (estimate.sends, estimate.bounces, estimate.complaints) == (10, 10, 10)
+    assert (estimate.bounce_ratio, estimate.complaint_ratio) == (1.0, 1.0)
+
+
 def test_configuration_sets_are_ses_names_and_bounded_in_number() -> None:
     """A configuration set SES could not have named (a space, an address, a control
     character, over 64 characters) has no estimate of its own, and past MAX_CONFIG_SETS
@@ -381,6 +396,23 @@ def test_configuration_sets_are_ses_names_and_bounded_in_number() -> None:
     first = reputation.estimate(("a", "r", "set-0"))
     assert first is not None
     assert first.sends == 2
+
+
+def test_each_account_counts_its_own_events_of_a_configuration_set_ses_never_names() -> None:
+    """Two accounts (and two regions of one) send with configuration sets SES could not
+    have named: each event counts in its own account and region's estimate, not in the
+    one whose refused name came first."""
+    reputation = Reputation(10_000)
+    sent = {("a", "r"): 1, ("b", "r"): 2, ("a", "s"): 3}
+    for (account, region), n in sent.items():
+        for name in ("a b", "x\n"):
+            recipients = [f"u{i}@x.example" for i in range(n)]
+            reputation.observe(account, region, name, "send", recipients)
+    assert reputation.seen() == [("a", "r", ""), ("a", "s", ""), ("b", "r", "")]
+    for (account, region), n in sent.items():
+        estimate = reputation.estimate((account, region, ""))
+        assert estimate is not None
+        assert estimate.sends == 2 * n
 
 
 def test_account_alerts_from_the_last_poll_one_per_account_each_whole() -> None:
