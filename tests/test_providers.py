@@ -583,8 +583,9 @@ def test_one_domain_with_broken_dns_is_not_the_resolver_failing() -> None:
 def test_a_read_without_side_effects_answers_as_a_lookup_would() -> None:
     """An alert reads a domain's provider through ``known``, which must say what
     ``provider`` says (``unknown`` as None) for every kind of answer held: fresh,
-    expired, unknown, a consumer domain by name with or without a cached answer,
-    none at all; and leave the queue and the clock as they were."""
+    expired, unknown, a consumer domain by name with or without a cached answer (one
+    expiring at the very time read), none at all; and leave the queue and the clock
+    as they were."""
     now = 1000.0
     cache = ProviderCache(max_cache=10)
     cache.cache.update(
@@ -594,6 +595,7 @@ def test_a_read_without_side_effects_answers_as_a_lookup_would() -> None:
             "failed.example": ("unknown", now + 60),
             "nomail.example": ("none", now + 60),
             "outlook.com": ("other", now - 1),  # expired: known by name again
+            "hotmail.com": ("other", now),  # held until now, not at now: likewise
         }
     )
     domains = [*cache.cache, "gmail.com", "never.example"]
@@ -602,7 +604,7 @@ def test_a_read_without_side_effects_answers_as_a_lookup_would() -> None:
     asked = {d: cache.provider(d, now) for d in domains}
     assert read == {d: None if p == "unknown" else p for d, p in asked.items()}
     assert read["stale.example"] == "microsoft"  # the last answer, while a new one is due
-    assert read["outlook.com"] == "microsoft"
+    assert read["outlook.com"] == read["hotmail.com"] == "microsoft"
 
 
 async def test_a_domain_without_mx_is_judged_by_its_addresses_and_their_failures() -> None:
