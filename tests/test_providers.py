@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sesd.config import parse_config
-from sesd.core.provider_cache import ProviderCache
+from sesd.core.provider_cache import _MAX_CONSUMERS, ProviderCache
 from sesd.core.providers import (
     GATEWAYS,
     MX_SUFFIXES,
@@ -578,6 +578,17 @@ def test_one_domain_with_broken_dns_is_not_the_resolver_failing() -> None:
     assert cache.failing  # broken.example and two more
     cache.answered("c.example", "google", T + MIN_TTL, "resolved")
     assert not cache.failing
+
+
+def test_consumer_domains_remembered_by_name_are_bounded() -> None:
+    """A flood of made-up consumer domains (``hotmail.*`` claims any ending): the first
+    10,000 are remembered by name, not one more, and those past the bound are still
+    answered by name, none of them wanted for a lookup."""
+    cache = ProviderCache(max_cache=10)
+    domains = [f"hotmail.x{i}" for i in range(_MAX_CONSUMERS + 50)]
+    assert {cache.provider(d, T) for d in domains} == {"microsoft"}
+    assert list(cache._consumers) == domains[:_MAX_CONSUMERS]
+    assert (cache.wanted, cache.cache) == ({}, {})
 
 
 def test_a_read_without_side_effects_answers_as_a_lookup_would() -> None:
