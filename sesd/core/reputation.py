@@ -120,11 +120,9 @@ class _Window:
         self._prune()
 
     def observe(self, event_type: str, n: int, hard: bool) -> None:
-        """``n`` eligible recipients of an event (see :meth:`Reputation.observe`)."""
-        if event_type == "delivery":  # (Reputation.observe does this inline)
-            if not self.from_sends:
-                self.sent(n)
-        elif event_type == "send":
+        """``n`` eligible recipients of a send, bounce or complaint (see
+        :meth:`Reputation.observe`, which counts a delivery inline)."""
+        if event_type == "send":
             if not self.from_sends:
                 # Send events are published: they are the denominator from now on.
                 self.from_sends = True
