@@ -5,10 +5,13 @@ the new one. Local PagerDuty-like and Alertmanager-like receivers."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 import aiohttp
 import anyio
 import pytest
 
+from sesd.alerting.outbox import Outbox
 from sesd.alerting.rules import Transition
 from sesd.config import core_settings, parse_config, read_secrets
 from sesd.core.pipeline import Pipeline
@@ -24,6 +27,17 @@ def _pagerduty(url: str) -> str:
         '[alerts.sinks.pd]\ntype = "pagerduty"\nrouting_key = "env:SESD_TEST_ROUTING_KEY"\n'
         f'events_url = "{url}"\n' + RULE + 'sinks = ["pd"]\n'
     )
+
+
+async def _drained(outbox: Outbox, meanwhile: Callable[[float], Awaitable[None]]) -> None:
+    """Run ``outbox`` until it is empty, ``meanwhile`` in place of each pause it takes
+    (a backoff after a 5xx: where the test reloads)."""
+    outbox._sleep = meanwhile
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(outbox.run)
+        with anyio.fail_after(10):
+            await outbox.wait_empty()
+        tg.cancel_scope.cancel()
 
 
 async def test_a_reload_during_an_outage_does_not_page_for_an_incident_already_over(
@@ -55,12 +69,7 @@ async def test_a_reload_during_an_outage_does_not_page_for_an_incident_already_o
             alerting.reconfigure(read_secrets(parse_config(text)))
             await anyio.lowlevel.checkpoint()
 
-        outbox._sleep = meanwhile
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(outbox.run)
-            with anyio.fail_after(10):
-                await outbox.wait_empty()
-            tg.cancel_scope.cancel()
+        await _drained(outbox, meanwhile)
     assert pd.answers[0] == 500
     assert [(e["event_action"], e["routing_key"]) for e in pd.accepted] == [("resolve", "key-2")]
 
@@ -140,12 +149,7 @@ async def test_a_reload_during_a_wide_page_goes_on_from_the_first_event_not_take
             alerting.reconfigure(read_secrets(parse_config(slower)))
             await anyio.lowlevel.checkpoint()
 
-        outbox._sleep = meanwhile
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(outbox.run)
-            with anyio.fail_after(10):
-                await outbox.wait_empty()
-            tg.cancel_scope.cancel()
+        await _drained(outbox, meanwhile)
     assert pd.answers == [202, 500, 200, 200]  # 200: the receiver's default, answered 202
     assert [e["payload"]["component"] for e in pd.accepted] == [
         "a.example",
