@@ -452,6 +452,35 @@ async def test_a_tenants_resources_that_never_end_skip_that_tenant_not_the_map()
     assert [e["tenant"] for e in skipped] == ["t00", "t01", "t02"]
 
 
+async def test_a_tenant_deleted_while_the_walk_is_under_way_is_passed_over() -> None:
+    """A walk spread over polls (here broken by SES failing at t01, resumed at the next
+    poll) meets a tenant deleted since ListTenants named it: SES answers its
+    ListTenantResources NotFoundException. The tenant is passed over, not the walk
+    given up: an account whose tenants come and go more often than a walk takes (40
+    minutes for 2,000) would else start over at every deletion and never replace its
+    map. Nothing is counted as failing for it: SES answered, and rightly."""
+    clock = Clock()
+    pipeline = _pipeline()
+    async with LocalTenants(ACCOUNT, REGION) as tenants:
+        for i in range(3):
+            tenants.add(f"t{i:02d}", ("CONFIGURATION_SET", f"set-{i:02d}"))
+        async with tenant_poller(tenants, pipeline, clock, recommendations=False) as poller:
+            # Statuses, tenants, t00's resources, then t01's fail at each try.
+            tenants.script = [200, 200, 200, *FAILED]
+            await poller.poll_once()
+            del tenants.tenants["t01"]
+            clock.advance(300)
+            with capture_logs() as logs:
+                await poller.poll_once()
+    assert tenants.calls["ListTenants"] == 1  # the walk was resumed, not started over
+    assert sorted(pipeline.ledger.tenant_map.arns.values()) == ["t00", "t02"]
+    assert pipeline.ledger.accounts.errors == {
+        ("default", REGION, "list_tenant_resources", "InternalFailure"): 1
+    }
+    gone = [e for e in logs if e["event"] == "sesd.tenants.tenant_gone"]
+    assert [(e["tenant"], e["log_level"]) for e in gone] == [("t01", "info")]
+
+
 class _Looping(LocalTenants):
     """An endpoint whose ListTenantResources of the tenant "looping" never ends without
     ever repeating the token it was asked with: its first page names "7", "7" names "8",

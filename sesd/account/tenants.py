@@ -31,6 +31,7 @@ from functools import partial
 from typing import Any, Final
 
 import anyio
+from botocore.exceptions import ClientError
 
 from sesd.account.paging import Pacer, Paged, PagedList
 from sesd.account.poller import MAX_PAGES, ClientFor, EndlessList, Polls
@@ -38,11 +39,14 @@ from sesd.core.accounts import Accounts, Target
 from sesd.core.tenant_map import TenantMap, tenant_of_arn, valid_tenant
 from sesd.core.tenant_walks import TenantWalk, TenantWalks
 from sesd.core.tenants import TenantStatus, TenantStatuses, aggregate
+from sesd.io.aws_errors import error_code
 
 __all__ = ["TenantPoller"]
 
 #: The resources that carry a tenant for an event: its configuration set, its identity.
 _MAPPED: Final = ("CONFIGURATION_SET", "EMAIL_IDENTITY")
+#: What SES answers ListTenantResources of a tenant it does not hold (deleted).
+_DELETED: Final = "NotFoundException"
 
 
 class TenantPoller(Polls):
@@ -294,7 +298,18 @@ class TenantPoller(Polls):
             if walk.token:
                 args["NextToken"] = walk.token
                 asked.add(walk.token)
-            answer = await self._pacer.ask(target, ses.list_tenant_resources, **args)
+            try:
+                answer = await self._pacer.ask(target, ses.list_tenant_resources, **args)
+            except ClientError as exc:
+                if error_code(exc) != _DELETED:
+                    raise
+                # Deleted since ListTenants named it: passed over, not the walk given up
+                # (which, for an account whose tenants come and go, would never end).
+                self._log.info(
+                    "sesd.tenants.tenant_gone", account=target[0], region=target[1], tenant=name
+                )
+                walk.forget(name)
+                answer = {}
             walk.pages += 1
             for item in answer.get("TenantResources", []):
                 if item.get("ResourceType") in _MAPPED and not walk.add(name, item["ResourceArn"]):

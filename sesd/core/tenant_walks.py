@@ -60,6 +60,13 @@ class TenantWalk:
         self.resources.setdefault(arn, set()).add(tenant)
         return True
 
+    def forget(self, tenant: str) -> None:
+        """What was read of ``tenant``'s resources dropped (SES no longer holds it)."""
+        for arn in [arn for arn, tenants in self.resources.items() if tenant in tenants]:
+            self.resources[arn].discard(tenant)
+            if not self.resources[arn]:
+                del self.resources[arn]
+
 
 class TenantWalks:
     """Each (account, region)'s walk under way."""

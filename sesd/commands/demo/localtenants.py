@@ -61,7 +61,7 @@ class LocalTenants(LocalServer):
         #: Calls by operation name.
         self.calls: dict[str, int] = {}
         #: Statuses to answer the next calls with (429: TooManyRequestsException, 500:
-        #: InternalFailure, 400: BadRequestException).
+        #: InternalFailure, 400: BadRequestException, 404: NotFoundException).
         self.script: list[int] = []
         #: Operations answered 403 AccessDeniedException (a role without their permission).
         self.denied: set[str] = set()
@@ -150,6 +150,8 @@ class LocalTenants(LocalServer):
             status = self.script.pop(0) if self.script else 429
             if status != 200:
                 return _throttled(status)
+        if operation == "ListTenantResources" and body.get("TenantName") not in self.tenants:
+            return _throttled(404)  # SES's answer for a tenant it does not hold (deleted)
         items, build, key = self._items(operation, body)
         start = int(body.get("NextToken") or 0)
         size = min(int(body.get("PageSize") or self.page), self.page)
@@ -170,9 +172,7 @@ class LocalTenants(LocalServer):
         if operation == "ListTenants":
             return list(self.tenants.values()), self._info, "Tenants"
         if operation == "ListTenantResources":
-            tenant = self.tenants.get(body.get("TenantName", ""))
-            owned = [] if tenant is None else tenant.resources
-            return owned, _resource, "TenantResources"
+            return self.tenants[body["TenantName"]].resources, _resource, "TenantResources"
         if operation == "ListReputationEntities":
             return list(self.tenants.values()), self._entity, "ReputationEntities"
         found = [(t, *finding) for t in self.tenants.values() for finding in t.findings]
@@ -236,10 +236,12 @@ def _resource(owned: tuple[str, str]) -> dict[str, Any]:
 
 
 def _throttled(status: int = 429) -> web.Response:
-    """A refusal as SES words it: 429 throttled, 5xx its own failure, 400 a bad request
-    (a token it no longer takes)."""
+    """A refusal as SES words it: 429 throttled, 5xx its own failure, 404 a tenant it
+    does not hold, 400 a bad request (a token it no longer takes)."""
     if status == 429:
         error = "TooManyRequestsException"
+    elif status == 404:
+        error = "NotFoundException"
     else:
         error = "InternalFailure" if status >= 500 else "BadRequestException"
     return web.json_response(
