@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+import anyio
 import pytest
 from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
@@ -32,7 +33,7 @@ from sesd.io.logs import configure_logging
 from sesd.metrics.accounts import AccountCollector
 from sesd.metrics.exposition import render
 from tests import factory as f
-from tests.fake_ses import ROLE_ACCOUNT, FakeSes
+from tests.fake_ses import ROLE_ACCOUNT, FakeSes, healthy_account
 
 NOW = f.T0
 TARGET: Target = ("default", "eu-west-1")
@@ -605,3 +606,41 @@ async def test_a_signature_refused_for_its_time_names_the_clock(local_sqs: Local
     assert failed["error"] == "InvalidSignatureException"
     assert "clock" in failed["hint"]
     assert "endpoint_url" not in failed["hint"]
+
+
+async def test_a_region_that_does_not_answer_holds_back_no_other_regions_pause(
+    local_sqs: LocalSqs,
+) -> None:
+    """eu-west-1's GetAccount hangs (an endpoint that does not answer: its tries run
+    until they time out, a minute or more each round); us-east-1's SES has paused
+    sending. us-east-1 is asked, and its pause read, while eu-west-1's call still
+    hangs: the regions are polled side by side, not one after the other."""
+    eu, us = ("default", "eu-west-1"), ("default", "us-east-1")
+    pipeline = Pipeline(core_settings(parse_config(RULES)))
+    accounts = pipeline.ledger.accounts
+    async with FakeSes() as hung, FakeSes() as paused:
+        paused.account = {**healthy_account(), "SendingEnabled": False}
+        hung.account_gate = gate = anyio.Event()
+        (eu_for, eu_made), (us_for, us_made) = (
+            _clients(hung, local_sqs),
+            _clients(paused, local_sqs),
+        )
+
+        async def client_for(service: str, target: Target) -> Any:
+            return await (eu_for if target == eu else us_for)(service, target)
+
+        poller = AccountPoller(
+            [eu, us], client_for, accounts, every=300, cloudwatch=False, clock=lambda: NOW
+        )
+        try:
+            async with anyio.create_task_group() as group:
+                group.start_soon(poller.poll_once)
+                with anyio.fail_after(10):
+                    await paused.wait_for(lambda fake: fake.account_requests == 1)
+                assert hung.account_requests == 1  # and still unanswered
+                gate.set()
+        finally:
+            await _close(eu_made)
+            await _close(us_made)
+    assert accounts.status[us].sending_enabled is False
+    assert accounts.status[eu].sending_enabled is True

@@ -187,25 +187,31 @@ class AccountPoller(Polls):
             accounts.record(target)
 
     async def poll_once(self) -> None:
-        """One round over every target."""
-        for target in list(self.targets):
-            # A reload may remove a target while the round awaits an answer (the ledger
-            # forgets it first): the round neither goes on to it nor keeps its answers,
-            # which would bring its alerts and metrics back until a restart.
-            if target not in self.targets:
-                continue
-            status = self.accounts.status.get(target) or AccountStatus()
-            answered = []
-            if await self._call(target, "get_account", partial(self._account, target, status)):
-                answered.append("get_account")
-            read = partial(self._reputation, target, status)
-            if self._cloudwatch and await self._call(target, "get_metric_data", read):
-                answered.append("get_metric_data")
-            status.polled_at = self._clock()
-            status.answered.update(dict.fromkeys(answered, status.polled_at))
-            if target in self.targets:
-                self.accounts.status.setdefault(target, status)
+        """One round over every target, side by side: a region that does not answer
+        (its calls tried until they time out, a minute or more) must not hold back
+        another's pause until it has."""
+        async with anyio.create_task_group() as group:
+            for target in list(self.targets):
+                group.start_soon(self._poll, target)
         self._on_change()
+
+    async def _poll(self, target: Target) -> None:
+        # A reload may remove a target while the round awaits an answer (the ledger
+        # forgets it first): the round neither goes on to it nor keeps its answers,
+        # which would bring its alerts and metrics back until a restart.
+        if target not in self.targets:
+            return
+        status = self.accounts.status.get(target) or AccountStatus()
+        answered = []
+        if await self._call(target, "get_account", partial(self._account, target, status)):
+            answered.append("get_account")
+        read = partial(self._reputation, target, status)
+        if self._cloudwatch and await self._call(target, "get_metric_data", read):
+            answered.append("get_metric_data")
+        status.polled_at = self._clock()
+        status.answered.update(dict.fromkeys(answered, status.polled_at))
+        if target in self.targets:
+            self.accounts.status.setdefault(target, status)
 
     async def _account(self, target: Target, status: AccountStatus) -> None:
         ses = await self._client_for("sesv2", target)
