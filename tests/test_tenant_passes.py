@@ -454,25 +454,31 @@ async def test_a_tenants_resources_that_never_end_skip_that_tenant_not_the_map()
 
 async def test_a_tenant_deleted_while_the_walk_is_under_way_is_passed_over() -> None:
     """A walk spread over polls (here broken by SES failing at t01, resumed at the next
-    poll) meets a tenant deleted since ListTenants named it: SES answers its
-    ListTenantResources NotFoundException. The tenant is passed over, not the walk
-    given up: an account whose tenants come and go more often than a walk takes (40
-    minutes for 2,000) would else start over at every deletion and never replace its
-    map. Nothing is counted as failing for it: SES answered, and rightly."""
+    poll, one page into t01's resources) meets a tenant deleted since ListTenants
+    named it: SES answers its ListTenantResources NotFoundException. The tenant is
+    passed over, what was read of it dropped, not the walk given up: an account whose
+    tenants come and go more often than a walk takes (40 minutes for 2,000) would else
+    start over at every deletion and never replace its map. Nothing is counted as
+    failing for it: SES answered, and rightly."""
     clock = Clock()
     pipeline = _pipeline()
     async with LocalTenants(ACCOUNT, REGION) as tenants:
+        tenants.page = 1
         for i in range(3):
             tenants.add(f"t{i:02d}", ("CONFIGURATION_SET", f"set-{i:02d}"))
+        # t01's first page is a configuration set t02 shares.
+        tenants.tenants["t01"].resources.insert(0, tenants.tenants["t02"].resources[0])
         async with tenant_poller(tenants, pipeline, clock, recommendations=False) as poller:
-            # Statuses, tenants, t00's resources, then t01's fail at each try.
-            tenants.script = [200, 200, 200, *FAILED]
+            # Statuses and tenants, 3 pages each, t00's resources, t01's first page, then
+            # its second fails at each try.
+            tenants.script = [*[200] * 6, 200, 200, *FAILED]
             await poller.poll_once()
             del tenants.tenants["t01"]
             clock.advance(300)
             with capture_logs() as logs:
                 await poller.poll_once()
-    assert tenants.calls["ListTenants"] == 1  # the walk was resumed, not started over
+    assert tenants.calls["ListTenants"] == 3  # its 3 pages once: resumed, not started over
+    # set-02 was t01's too: t02's alone once t01 is gone, not shared (unknown).
     assert sorted(pipeline.ledger.tenant_map.arns.values()) == ["t00", "t02"]
     assert pipeline.ledger.accounts.errors == {
         ("default", REGION, "list_tenant_resources", "InternalFailure"): 1
