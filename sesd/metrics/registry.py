@@ -198,7 +198,10 @@ class Metrics:
         gone = set(self._pipeline.queues) - set(queues)
         self._pipeline.queues = list(queues)
         for queue in gone:
+            # A dashboard or an absent()/rate rule would read a ghost queue, frozen at
+            # its last values, for as long as sesd runs.
             self.queue_ready.remove(queue)
+            self._drop_sqs_series(queue, self._where.pop(queue, self._ledger.where(queue)))
         for queue in self._pipeline.queues:
             self.queue_ready.labels(queue).set_function(
                 lambda queue=queue: 0.0 if queue in self._unready() else 1.0  # type: ignore[misc]
@@ -208,16 +211,20 @@ class Metrics:
             if was != where:
                 # A reload moved the queue to another account or region: its series
                 # under the old ones would stay, frozen, as long as sesd runs.
-                self.sqs_received.remove(queue, *was)
-                for operation in SQS_OPERATIONS:
-                    self.sqs_errors.remove(queue, *was, operation)
-                    self.sqs_retries.remove(queue, *was, operation)
+                self._drop_sqs_series(queue, was)
             self._where[queue] = where
             self.sqs_received.labels(queue, *where)
             for operation in SQS_OPERATIONS:
                 self.sqs_errors.labels(queue, *where, operation)
             for operation in SQS_RETRIED:
                 self.sqs_retries.labels(queue, *where, operation)
+
+    def _drop_sqs_series(self, queue: str, where: tuple[str, str]) -> None:
+        """Remove a queue's SQS series under ``where`` (its account and region)."""
+        self.sqs_received.remove(queue, *where)
+        for operation in SQS_OPERATIONS:
+            self.sqs_errors.remove(queue, *where, operation)
+            self.sqs_retries.remove(queue, *where, operation)
 
     def watch_queues(self, unready: Callable[[], list[str]]) -> None:
         """Read ``sesd_queue_ready`` from ``unready``: the queues /readyz names."""
