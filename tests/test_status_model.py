@@ -312,6 +312,20 @@ def test_a_label_page_has_its_windows_breakdown_and_examples() -> None:
     assert scope_page(w.sources, "tenant", "acme", NOW) is None  # tenants are off
 
 
+def test_a_provider_page_is_found_however_its_label_is_cased() -> None:
+    """``/provider/Microsoft`` opens microsoft's page, as ``/domain/OUTLOOK.COM`` opens
+    outlook.com's: provider labels are lower-case by construction (built-in, or
+    ``[providers.mx]`` refuses any other), so a capital is how a person wrote it, not
+    another provider. One sesd does not know still has no page."""
+    w = spiked()
+    for name in ("Microsoft", "MICROSOFT"):
+        detail = scope_page(w.sources, "provider", name, NOW)
+        assert detail is not None
+        assert detail.name == "microsoft"
+        assert [v.window for v in detail.windows] == ["5m", "15m", "1h"]
+    assert scope_page(w.sources, "provider", "Nowhere", NOW) is None
+
+
 def test_the_canary_accounts_and_tenants_as_the_ledger_has_them() -> None:
     """Canaries that came back give their stage timings; an account's poll and estimate
     are shown side by side; what SES says of a tenant is listed."""

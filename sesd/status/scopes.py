@@ -233,10 +233,17 @@ def _breakdown(windows: DomainWindows | None, ledger: Ledger, now: float) -> Bre
 
 def find_label(ledger: Ledger, axis: str, name: str) -> str:
     """The label a page names: as written, or a domain as sesd normalises it, or the
-    group it counts under (the domain in a bounce is what a person types), when that
-    is the one counted."""
+    group it counts under (the domain in a bounce is what a person types), or a
+    provider in lower case, when that is the one counted."""
     scope = find_scope(ledger, axis)
-    if scope is None or name in scope.windows or axis != DOMAIN:
+    if scope is None or name in scope.windows:
+        return name
+    if axis == PROVIDER:
+        # Provider labels are lower-case by construction (built-in, or what
+        # [providers.mx] accepts): /provider/Google is google's page. Not a tenant's:
+        # SES's tenant names keep their case, and two may differ only in it.
+        return name.lower()
+    if axis != DOMAIN:
         return name
     normal = normalise_domain(name)
     if normal is None:
