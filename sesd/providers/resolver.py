@@ -12,11 +12,15 @@ days; NXDOMAIN and null MX are kept too; a failure (SERVFAIL, a timeout) is
 kept for a short while and then tried again.
 Without a resolver configuration (no resolv.conf, or none that names a
 nameserver) lookups fail until resolv.conf names one, which the task reads
-again at growing pauses.
+again at growing pauses. Once read, resolv.conf is looked at again (its inode, size
+and modification time) at most a minute apart, and after any failed lookup: read
+anew when it changed, as a container's DNS is moved or a VM's DHCP lease renews
+with other servers.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable
 from typing import Final
 
@@ -40,6 +44,9 @@ MAX_TTL: Final = 7 * 86400.0
 RETRY_AFTER: Final = 300.0
 #: The longest pause between two reads of a resolv.conf that named no nameserver.
 NO_RESOLVER_MAX: Final = 60.0
+#: How often, at most, resolv.conf is looked at for a change while lookups answer (a
+#: failed lookup has it looked at before the next).
+RECHECK_EVERY: Final = 60.0
 
 
 def no_resolver_retry(attempt: int) -> float:
@@ -77,6 +84,10 @@ class ProviderResolver:
         self._nameservers = [_nameserver(n) for n in nameservers or []]
         self._timeout = timeout
         self._resolver: dns.asyncresolver.Resolver | None = None  # made by run()
+        #: resolv.conf as the resolver read it: (inode, size, modified), None unknown.
+        self._read_as: tuple[int, int, int] | None = None
+        self._checked = 0.0  # when resolv.conf was last looked at (anyio's clock)
+        self._recheck = False  # a lookup failed: look at resolv.conf before the next
         self._rate = rate
         self._concurrency = concurrency
         self._table = mx_table(mx)
@@ -109,13 +120,7 @@ class ProviderResolver:
 
     async def run(self) -> None:
         """Look up queued domains, within the rate and concurrency, until cancelled."""
-        resolver = await self._configured()
-        # Each server is given ``timeout`` in turn: one lifetime of ``timeout`` for all
-        # of them would let a silent first server (dropped packets) take the whole of
-        # every lookup, the next never asked.
-        resolver.timeout = self._timeout
-        resolver.lifetime = self._timeout * max(1, len(resolver.nameservers))
-        self._resolver = resolver
+        self._resolver = self._tuned(await self._configured())
         limit = anyio.Semaphore(self._concurrency)
         gap = 1.0 / self._rate
         next_at = anyio.current_time()
@@ -128,6 +133,7 @@ class ProviderResolver:
                 await anyio.sleep_until(next_at)
                 next_at = max(next_at + gap, anyio.current_time())
                 await limit.acquire()
+                self._follow_resolv_conf()
                 domain = self.cache.take()
                 if domain is None:
                     limit.release()
@@ -143,6 +149,7 @@ class ProviderResolver:
         begin then, not at the next restart."""
         attempt = 0
         while True:
+            self._read_as, self._checked = self._stat(), anyio.current_time()
             try:
                 resolver = dns.asyncresolver.Resolver(
                     self._resolv_conf, configure=not self._nameservers
@@ -170,6 +177,46 @@ class ProviderResolver:
                 self._resolver = resolver  # for the servers named
                 self._log.info("sesd.providers.resolver_found", nameservers=self._servers())
             return resolver
+
+    def _tuned(self, resolver: dns.asyncresolver.Resolver) -> dns.asyncresolver.Resolver:
+        """``resolver`` with its time limits set."""
+        # Each server is given ``timeout`` in turn: one lifetime of ``timeout`` for all
+        # of them would let a silent first server (dropped packets) take the whole of
+        # every lookup, the next never asked.
+        resolver.timeout = self._timeout
+        resolver.lifetime = self._timeout * max(1, len(resolver.nameservers))
+        return resolver
+
+    def _stat(self) -> tuple[int, int, int] | None:
+        """resolv.conf's (inode, size, modified): what changes when it is rewritten,
+        in place or replaced (a container runtime renames a new file over it)."""
+        try:
+            found = os.stat(self._resolv_conf)
+        except OSError:
+            return None
+        return found.st_ino, found.st_size, found.st_mtime_ns
+
+    def _follow_resolv_conf(self) -> None:
+        """Read resolv.conf anew when it changed since it was read: looked at after a
+        failed lookup (the servers it named may be gone), else at most a minute apart
+        (a stat per lookup would be one per domain). Not with ``[providers]
+        nameservers``, which the file does not name. A file that names no server now
+        (half-written, say) leaves the servers in use; it is looked at again."""
+        now = anyio.current_time()
+        if self._nameservers or (not self._recheck and now - self._checked < RECHECK_EVERY):
+            return
+        self._recheck, self._checked = False, now
+        seen = self._stat()
+        if seen is None or seen == self._read_as:
+            return
+        try:
+            resolver = dns.asyncresolver.Resolver(self._resolv_conf)
+        except dns.resolver.NoResolverConfiguration:
+            return
+        self._read_as = seen
+        was = self._servers()
+        self._resolver = self._tuned(resolver)
+        self._log.info("sesd.providers.resolv_conf_changed", was=was, nameservers=self._servers())
 
     async def prefetch(
         self,
@@ -213,6 +260,7 @@ class ProviderResolver:
         finally:
             limit.release()
         was = self.cache.failing
+        self._recheck = self._recheck or outcome in ("timeout", "failed")
         # Answered before a later question may want it again.
         self.cache.answered(domain, provider, self._clock() + ttl, outcome)
         self._note(was, outcome)

@@ -1,0 +1,74 @@
+"""resolv.conf's nameservers change while sesd runs (a container's DNS is moved, a VM's
+DHCP lease renews with other servers): the DNS task asks the new ones, not only after a
+restart. Real DNS servers on port 53 of loopback addresses of their own, as
+resolv.conf names servers without a port."""
+
+from __future__ import annotations
+
+import random
+from contextlib import ExitStack
+from pathlib import Path
+
+import anyio
+import pytest
+from structlog.testing import capture_logs
+
+from sesd.core.provider_cache import ProviderCache
+from sesd.providers.resolver import ProviderResolver
+from tests.dns_server import Zone, dns_server
+
+T = 1000.0
+
+
+def _loopback() -> str:
+    """A loopback address of the test's own (127/8 is all loopback), apart from any
+    other test's port 53."""
+    return f"127.53.{random.randrange(256)}.{random.randrange(1, 255)}"
+
+
+async def _provider(resolver: ProviderResolver, domain: str) -> str:
+    """Ask for ``domain`` as the pipeline does, and wait for its answer."""
+    resolver.cache.provider(domain, T)
+    resolver.poke()
+    while domain not in resolver.cache.cache:
+        await resolver.done.wait()
+    return resolver.cache.cache[domain][0]
+
+
+async def test_a_lookup_that_fails_after_resolv_conf_changed_reads_it_again(
+    tmp_path: Path,
+) -> None:
+    """resolv.conf names server A, which answers; then A goes away and the file names B
+    instead. The next lookup still asks A and fails; that failure has the file looked
+    at again, and as it changed, the lookups after it ask B (and answer), and the log
+    says which servers are asked now."""
+    resolv = tmp_path / "resolv.conf"
+    first, second = _loopback(), _loopback()
+    while second == first:
+        second = _loopback()
+    zone = Zone(mx={"corp.example": [(10, "corp-example.mail.protection.outlook.com")]})
+    moved = Zone(mx={"startup.example": [(1, "aspmx.l.google.com")]})
+    resolver = ProviderResolver(
+        ProviderCache(1000), resolv_conf=str(resolv), timeout=0.5, clock=lambda: T
+    )
+    with ExitStack() as stack, capture_logs() as logs:
+        try:
+            old = stack.enter_context(ExitStack())
+            old.enter_context(dns_server(zone, first, 53))
+            stack.enter_context(dns_server(moved, second, 53))
+        except PermissionError:
+            pytest.skip("needs port 53 on loopback (root, or CAP_NET_BIND_SERVICE)")
+        resolv.write_text(f"nameserver {first}\n")
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(resolver.run)
+            with anyio.fail_after(10):
+                assert await _provider(resolver, "corp.example") == "microsoft"
+            old.close()  # A is gone
+            resolv.write_text(f"search example.net\nnameserver {second}\n")
+            with anyio.fail_after(10):
+                assert await _provider(resolver, "bank.example") == "unknown"
+                assert await _provider(resolver, "startup.example") == "google"
+            tg.cancel_scope.cancel()
+    assert [q[:2] for q in moved.queries] == [("startup.example", "MX")]
+    changed = [e for e in logs if e["event"] == "sesd.providers.resolv_conf_changed"]
+    assert [(e["was"], e["nameservers"]) for e in changed] == [([first], [second])]
