@@ -29,6 +29,7 @@ from sesd.commands.replay.tuning import override, render_report, report
 from sesd.config import Config, ConfigError
 from sesd.io.logs import configure_logging
 from sesd.runtime.state import StateError, providers_cache, read_state
+from sesd.runtime.state_size import state_limit
 
 __all__ = ["EXIT_SKIPPED", "add_parser", "run_replay"]
 
@@ -114,13 +115,14 @@ def run_replay(
     """The ``replay`` command; prints to standard output and returns the exit code.
     ``rule`` keeps that rule only; ``settings`` (``RULE.KEY=VALUE``) override rules for
     this replay; ``with_report`` adds each rule's report."""
+    whole = config  # the daemon's, which saved the state file
     try:
         config = _rules_for(config, rule, settings or [])
     except ConfigError as exc:
         print(f"sesd: {exc}", file=sys.stderr)
         return 2
     replay = Replay(config)
-    _known_providers(replay, config)
+    _known_providers(replay, whole)
     with contextlib.ExitStack() as stack:
         s3 = stack.enter_context(S3Reader(config)) if any(map(is_s3, paths)) else None
         found, problems = sources(paths, s3)
@@ -264,15 +266,23 @@ def _stops(replay: Replay, found: list[Source]) -> None:
 
 
 def _known_providers(replay: Replay, config: Config) -> None:
-    """The daemon's cached providers (its state file), so a replay knows them without
-    DNS."""
+    """The daemon's cached providers (its state file: ``config``'s), so a replay knows
+    them without DNS. A file past the largest state ``config`` saves is not read, as
+    ``sesd run`` reads none (a restore takes many times its size in memory); that, or
+    one that cannot be read, is said on stderr and the replay goes on without it."""
     cache = replay.ledger.providers
     if cache is None or not config.state.path:
         return
-    with contextlib.suppress(StateError):
-        blob = read_state(config.state.path)
+    try:
+        blob = read_state(config.state.path, state_limit(replay.ledger, config.alerts.rules))
         if blob is not None:
             cache.restore(providers_cache(blob))
+    except StateError as exc:
+        print(
+            f"sesd: replay did not read the state file's cached providers: {exc}; "
+            "providers come from consumer names (and --dns)",
+            file=sys.stderr,
+        )
 
 
 def _rules_for(config: Config, rule: str | None, settings: list[str]) -> Config:
