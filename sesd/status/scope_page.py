@@ -119,8 +119,11 @@ def scope_html(detail: ScopeDetail, refresh: float) -> str:
 def not_found_page(text: str) -> str:
     """What a page of a label sesd knows nothing of says (``text``)."""
     return (
-        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>sesd: not found'
-        '</title><link rel="stylesheet" href="/static/status.css"></head><body>'
+        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
+        # As the other pages: a phone lays a page without it out 980 px wide, shrunk.
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        "<title>sesd: not found</title>"
+        '<link rel="stylesheet" href="/static/status.css"></head><body>'
         f'<header id="header"><h1><a href="/">sesd</a></h1></header><main id="main">'
         f"{empty(f'{text}.')}</main></body></html>\n"
     )
