@@ -644,3 +644,50 @@ async def test_a_region_that_does_not_answer_holds_back_no_other_regions_pause(
             await _close(us_made)
     assert accounts.status[us].sending_enabled is False
     assert accounts.status[eu].sending_enabled is True
+
+
+async def test_a_regions_unforeseen_fault_cancels_no_other_regions_poll(
+    local_sqs: LocalSqs,
+) -> None:
+    """us-east-1's poll meets a fault sesd did not foresee (its client asked for an
+    ``[[accounts]]`` entry a reload has just removed: KeyError) while eu-west-1's
+    GetAccount is still under way. eu-west-1's poll ends and its answer is kept; the
+    fault is raised once the round is over, so that the task's keeper counts and
+    logs it, rather than cancelling the healthy region's poll with it."""
+    eu, us = ("default", "eu-west-1"), ("default", "us-east-1")
+    pipeline = Pipeline(core_settings(parse_config(RULES)))
+    accounts = pipeline.ledger.accounts
+    faults: list[BaseException] = []
+    async with FakeSes() as slow:
+        slow.account_gate = gate = anyio.Event()
+        eu_for, eu_made = _clients(slow, local_sqs)
+        us_asked = anyio.Event()
+
+        async def client_for(service: str, target: Target) -> Any:
+            if target == us:
+                await slow.wait_for(lambda fake: fake.account_requests == 1)
+                us_asked.set()
+                raise KeyError("no [[accounts]] entry named 'gone'")
+            return await eu_for(service, target)
+
+        async def round_() -> None:
+            try:
+                await poller.poll_once()
+            except Exception as exc:  # noqa: BLE001 (what the keeper would catch)
+                faults.append(exc)
+
+        poller = AccountPoller(
+            [eu, us], client_for, accounts, every=300, cloudwatch=False, clock=lambda: NOW
+        )
+        try:
+            async with anyio.create_task_group() as group:
+                group.start_soon(round_)
+                with anyio.fail_after(10):
+                    await us_asked.wait()
+                gate.set()
+        finally:
+            await _close(eu_made)
+    assert accounts.status[eu].sending_enabled is True
+    assert len(faults) == 1
+    assert isinstance(faults[0], BaseExceptionGroup)
+    assert faults[0].subgroup(KeyError) is not None

@@ -190,10 +190,13 @@ class AccountPoller(Polls):
         """One round over every target, side by side: a region that does not answer
         (its calls tried until they time out, a minute or more) must not hold back
         another's pause until it has."""
+        faults: list[Exception] = []
         async with anyio.create_task_group() as group:
             for target in list(self.targets):
-                group.start_soon(self._poll, target)
+                group.start_soon(_caught, partial(self._poll, target), faults)
         self._on_change()
+        if faults:  # for the keeper (kept_running) to count and log
+            raise ExceptionGroup("a target's poll failed unforeseen", faults)
 
     async def _poll(self, target: Target) -> None:
         # A reload may remove a target while the round awaits an answer (the ledger
@@ -271,6 +274,15 @@ class AccountPoller(Polls):
                 status.aws_at.pop(kind, None)
             else:
                 status.aws_at[kind], status.aws[kind] = newest
+
+
+async def _caught(poll: Callable[[], Awaitable[None]], faults: list[Exception]) -> None:
+    try:
+        await poll()
+    # Raised at once, a fault not foreseen would cancel the round's other polls too: it
+    # is raised once they have ended.
+    except Exception as exc:  # noqa: BLE001
+        faults.append(exc)
 
 
 def _newest(result: dict[str, Any]) -> tuple[float, float] | None:
