@@ -691,3 +691,39 @@ async def test_a_regions_unforeseen_fault_cancels_no_other_regions_poll(
     assert len(faults) == 1
     assert isinstance(faults[0], BaseExceptionGroup)
     assert faults[0].subgroup(KeyError) is not None
+
+
+async def test_a_target_a_reload_removes_mid_poll_is_asked_nothing_more(
+    local_sqs: LocalSqs,
+) -> None:
+    """A reload removes the ``[[accounts]]`` entry of a target while its GetAccount is
+    under way. Its GetMetricData is then not asked: its client, asked for an entry the
+    config no longer has, would raise (KeyError, as the daemon's AwsClients does), a
+    fault counted as the poller's every time an account is removed mid-round."""
+    target: Target = ("prod-eu", "eu-west-1")
+    pipeline = Pipeline(core_settings(parse_config(RULES)))
+    accounts = pipeline.ledger.accounts
+    configured = {"prod-eu"}
+    async with FakeSes() as slow:
+        slow.account_gate = gate = anyio.Event()
+        made_for, made = _clients(slow, local_sqs)
+
+        async def client_for(service: str, asked: Target) -> Any:
+            if asked[0] not in configured:
+                raise KeyError(f"no [[accounts]] entry named {asked[0]!r}")
+            return await made_for(service, asked)
+
+        poller = AccountPoller(
+            [target], client_for, accounts, every=300, cloudwatch=True, clock=lambda: NOW
+        )
+        try:
+            async with anyio.create_task_group() as group:
+                group.start_soon(poller.poll_once)
+                with anyio.fail_after(10):
+                    await slow.wait_for(lambda fake: fake.account_requests == 1)
+                configured.clear()  # the reload: its config, then the poller's targets
+                poller.targets = []
+                gate.set()
+        finally:
+            await _close(made)
+    assert "cloudwatch" not in made

@@ -188,8 +188,7 @@ class AccountPoller(Polls):
 
     async def poll_once(self) -> None:
         """One round over every target, side by side: a region that does not answer
-        (its calls tried until they time out, a minute or more) must not hold back
-        another's pause until it has."""
+        (its calls tried until they time out) holds back no other's pause."""
         faults: list[Exception] = []
         async with anyio.create_task_group() as group:
             for target in list(self.targets):
@@ -209,7 +208,9 @@ class AccountPoller(Polls):
         if await self._call(target, "get_account", partial(self._account, target, status)):
             answered.append("get_account")
         read = partial(self._reputation, target, status)
-        if self._cloudwatch and await self._call(target, "get_metric_data", read):
+        # Not asked once a reload removed the target: its account's client would raise.
+        ask = self._cloudwatch and target in self.targets
+        if ask and await self._call(target, "get_metric_data", read):
             answered.append("get_metric_data")
         status.polled_at = self._clock()
         status.answered.update(dict.fromkeys(answered, status.polled_at))
@@ -279,8 +280,7 @@ class AccountPoller(Polls):
 async def _caught(poll: Callable[[], Awaitable[None]], faults: list[Exception]) -> None:
     try:
         await poll()
-    # Raised at once, a fault not foreseen would cancel the round's other polls too: it
-    # is raised once they have ended.
+    # Raised at once, a fault not foreseen would cancel the round's other polls too.
     except Exception as exc:  # noqa: BLE001
         faults.append(exc)
 
