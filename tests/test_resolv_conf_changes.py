@@ -72,3 +72,41 @@ async def test_a_lookup_that_fails_after_resolv_conf_changed_reads_it_again(
     assert [q[:2] for q in moved.queries] == [("startup.example", "MX")]
     changed = [e for e in logs if e["event"] == "sesd.providers.resolv_conf_changed"]
     assert [(e["was"], e["nameservers"]) for e in changed] == [([first], [second])]
+
+
+async def test_a_half_written_resolv_conf_leaves_the_servers_in_use(tmp_path: Path) -> None:
+    """resolv.conf names server A, which answers; A goes away and the file is caught
+    half rewritten, its new server's address cut short ("nameserver 127.53.", which
+    dnspython refuses with ValueError, not as no configuration). The lookups go on
+    with A (and fail) rather than the DNS task ending; once the file names B in full,
+    the lookups after a failed one ask B."""
+    resolv = tmp_path / "resolv.conf"
+    first, second = _loopback(), _loopback()
+    while second == first:
+        second = _loopback()
+    zone = Zone(mx={"corp.example": [(10, "corp-example.mail.protection.outlook.com")]})
+    moved = Zone(mx={"startup.example": [(1, "aspmx.l.google.com")]})
+    resolver = ProviderResolver(
+        ProviderCache(1000), resolv_conf=str(resolv), timeout=0.5, clock=lambda: T
+    )
+    with ExitStack() as stack:
+        try:
+            old = stack.enter_context(ExitStack())
+            old.enter_context(dns_server(zone, first, 53))
+            stack.enter_context(dns_server(moved, second, 53))
+        except PermissionError:
+            pytest.skip("needs port 53 on loopback (root, or CAP_NET_BIND_SERVICE)")
+        resolv.write_text(f"nameserver {first}\n")
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(resolver.run)
+            with anyio.fail_after(10):
+                assert await _provider(resolver, "corp.example") == "microsoft"
+            old.close()  # A is gone
+            resolv.write_text("nameserver 127.53.")
+            with anyio.fail_after(10):
+                assert await _provider(resolver, "bank.example") == "unknown"
+                assert await _provider(resolver, "shop.example") == "unknown"
+            resolv.write_text(f"nameserver {second}\n")
+            with anyio.fail_after(10):
+                assert await _provider(resolver, "startup.example") == "google"
+            tg.cancel_scope.cancel()

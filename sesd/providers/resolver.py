@@ -211,7 +211,8 @@ class ProviderResolver:
             return
         try:
             resolver = dns.asyncresolver.Resolver(self._resolv_conf)
-        except dns.resolver.NoResolverConfiguration:
+        # ValueError: a server's address dnspython refuses (cut short, half-written).
+        except (dns.resolver.NoResolverConfiguration, ValueError):
             return
         self._read_as = seen
         was = self._servers()
