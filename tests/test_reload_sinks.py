@@ -293,3 +293,41 @@ async def test_an_alertmanager_a_reload_removes_still_gets_its_members_the_resol
                 await a.wait_for(lambda body: len(a.bodies) == 3)
             tg.cancel_scope.cancel()
     assert a.bodies[2] == b.bodies[1]  # the resolve it refused
+
+
+async def test_an_alertmanager_named_again_while_it_owes_a_member_takes_its_outbox_back() -> None:
+    """A reload removes an Alertmanager pair while a rule fires: the resolve goes out, one
+    member refuses it (503), and the outbox, its queue empty, idles on to post that
+    resolve. A second reload names the sink again: it takes that outbox back, as it
+    does one with notifications queued. A second outbox beside it would post the
+    firing it is owed anew while the first still held the member's resolve, to close
+    the alert of a rule that fires once the member answers."""
+    async with _Member() as a, _Member() as b, aiohttp.ClientSession() as session:
+        am = (
+            '[alerts]\ngroup_wait = "0s"\n[alerts.sinks.am]\ntype = "alertmanager"\n'
+            f'urls = ["{a.url}", "{b.url}"]\nresend_every = "1s"\n' + RULE + 'sinks = ["am"]\n'
+        )
+        moved = (
+            '[alerts]\ngroup_wait = "0s"\n[alerts.sinks.ops]\ntype = "console"\n'
+            + RULE
+            + 'sinks = ["ops"]\n'
+        )
+        alerting, pipeline, _ = _alerting(am)
+        alerting.open(session)
+        outbox = alerting.outboxes["am"]
+        async with anyio.create_task_group() as tg:
+            alerting._tasks = tg  # as Alerting.run has it: outboxes a reload adds run
+            tg.start_soon(outbox.run)
+            feed_spike(pipeline, "a.example", T, 6, 4)
+            alerting.evaluate()
+            with anyio.fail_after(10):
+                await outbox.wait_empty()
+            a.status = 503
+            alerting.reconfigure(parse_config(moved))
+            with anyio.fail_after(10):
+                await b.wait_for(lambda body: len(b.bodies) == 2)  # the resolve, taken
+                await outbox.wait_empty()
+            assert outbox.busy()  # a's resolve, owed
+            alerting.reconfigure(parse_config(am))
+            assert alerting.outboxes["am"] is outbox
+            tg.cancel_scope.cancel()

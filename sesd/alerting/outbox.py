@@ -208,6 +208,10 @@ class Outbox:
     def __len__(self) -> int:
         return len(self._queue) + self._in_flight
 
+    def busy(self) -> bool:
+        """Whether :meth:`run` has work left: queued, in flight, or owed to members."""
+        return bool(len(self)) or self._owed_at() is not None
+
     def unsent(self) -> list[Notification]:
         """What is not delivered yet: the notification being delivered, then the queue."""
         first = [] if self._delivering is None else [self._delivering]

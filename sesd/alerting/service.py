@@ -150,7 +150,7 @@ class Alerting:
         owed = removed | {alert.rule for alert in resolves}
         for notification in self.evaluator.due(now, flush=True, rules=owed):
             self.dispatch(notification)
-        self._retired = [outbox for outbox in self._retired if len(outbox)]
+        self._retired = [outbox for outbox in self._retired if outbox.busy()]
         for name in set(self.outboxes) - set(new_sinks):
             retired = self.outboxes.pop(name)
             retired.close()
@@ -168,17 +168,18 @@ class Alerting:
         return found
 
     def _take_back(self, name: str, config: SinkConfig) -> bool:
-        """Give a sink named again the outbox a reload retired, if it still delivers:
-        a second outbox to the same sink could post a rule's firing while the first
-        still held its resolve, and close the incident of an alert that fires. Not
-        one of another type: what it holds was owed to the sink that went."""
+        """Give a sink named again the outbox a reload retired, if it still delivers (a
+        member's resolve owed too): a second outbox to the same sink could post a rule's
+        firing while the first still held its resolve, and close the incident of an
+        alert that fires. Not one of another type: what it holds was owed to the sink
+        that went."""
         assert self._session is not None
         sink = build_sink(name, config, self._session, self._console)
         retired = next(
             (
                 o
                 for o in self._retired
-                if o.sink.name == name and len(o) and type(o.sink) is type(sink)
+                if o.sink.name == name and o.busy() and type(o.sink) is type(sink)
             ),
             None,
         )
