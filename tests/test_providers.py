@@ -663,7 +663,8 @@ async def test_a_resolv_conf_written_after_the_start_is_read_and_failing_meanwhi
     tmp_path: Path,
 ) -> None:
     """A container's resolv.conf is written after sesd starts: at first there is none,
-    then one that names no nameserver, then one that does. Meanwhile no lookup can be
+    then one that names no nameserver, then one caught half written, then one that
+    does. Meanwhile no lookup can be
     answered, so ``sesd_dns_failing`` reads 1 (what an operator's alert on it watches),
     said once in the log, not at every try; once the file names a server, the DNS task
     reads it at its next try and looks up what waited (not only after a restart)."""
@@ -702,6 +703,11 @@ async def test_a_resolv_conf_written_after_the_start_is_read_and_failing_meanwhi
             resolv.write_text("search example.net\n")
             with anyio.fail_after(10):
                 await resolver.done.wait()  # a file, no server in it
+            assert registry.get_sample_value("sesd_dns_failing") == 1
+            # Caught half written: an address dnspython refuses (ValueError).
+            resolv.write_text("nameserver 127.53.")
+            with anyio.fail_after(10):
+                await resolver.done.wait()
             assert registry.get_sample_value("sesd_dns_failing") == 1
             resolv.write_text(f"search example.net\nnameserver {host}\n")
             with anyio.fail_after(20):

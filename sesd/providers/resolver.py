@@ -154,7 +154,9 @@ class ProviderResolver:
                 resolver = dns.asyncresolver.Resolver(
                     self._resolv_conf, configure=not self._nameservers
                 )
-            except dns.resolver.NoResolverConfiguration:
+            # ValueError: a server's address dnspython refuses (a file caught half
+            # written): no configuration yet either.
+            except (dns.resolver.NoResolverConfiguration, ValueError):
                 # Consumer domains are still known; the rest stay unknown meanwhile.
                 if not self.cache.no_resolver:  # said once, not at every try
                     self._log.error(
