@@ -156,9 +156,11 @@ async def send_test_alert(config: Config, sink_name: str) -> int:
 
 
 async def _send(sink: Sink, notification: Notification) -> None:
-    """Send, waiting out a 429 as the daemon's outbox would (a few times, each pause at
-    most ``_LONGEST_PAUSE``): a sink under a storm's load is what a test is run for,
-    and PagerDuty refusing the resolve would leave the test incident open."""
+    """Send, waiting out a 429 as the daemon's outbox would, but for a person at a
+    terminal: a few times, each pause at most ``_LONGEST_PAUSE`` (the outbox waits up to
+    five minutes and tries until the notification's age limit). A sink under a storm's
+    load is what a test is run for, and PagerDuty refusing the resolve would leave the
+    test incident open."""
     for tries_left in range(_RATE_LIMITED_TRIES - 1, -1, -1):
         try:
             await sink.send(notification)
