@@ -630,3 +630,53 @@ async def test_a_list_of_ever_new_pages_broken_at_each_poll_is_bounded_across_po
             first = _first(tenants, before, operation)
             assert first is not None
             assert "NextToken" not in first
+
+
+async def test_a_regions_unforeseen_fault_cancels_no_other_regions_poll() -> None:
+    """Two regions' tenants polled side by side: eu-west-1's statuses are under way when
+    us-east-1's poll meets a fault sesd did not foresee (here KeyError). eu-west-1's
+    poll ends and its pause is read; the fault is raised once the round is over, for
+    the task's keeper to count and log, rather than cancelling the healthy region's
+    poll with it (its pauses unread every round the fault came back)."""
+    other = ("default", "us-east-1")
+    clock = Clock()
+    pipeline = _pipeline()
+    ledger = pipeline.ledger
+    started, go = anyio.Event(), anyio.Event()
+    async with LocalTenants(ACCOUNT, REGION) as tenants:
+        tenants.add("t00", ("CONFIGURATION_SET", "set-00"))
+        tenants.pause("t00", "The bounce rate exceeded 15.0%.")
+        async with get_session().create_client(
+            "sesv2", region_name=REGION, endpoint_url=tenants.url,
+            aws_access_key_id="testing", aws_secret_access_key="testing",
+            config=tenant_config(),
+        ) as ses:  # fmt: skip
+
+            class Held:
+                """eu-west-1's client: its first list waits for the other's fault."""
+
+                def __getattr__(self, name: str) -> Any:
+                    return getattr(ses, name)
+
+                async def list_reputation_entities(self, **kwargs: Any) -> Any:
+                    started.set()
+                    await go.wait()
+                    return await ses.list_reputation_entities(**kwargs)
+
+            class Broken:
+                async def list_reputation_entities(self, **kwargs: Any) -> Any:
+                    await started.wait()
+                    go.set()
+                    raise KeyError("a field sesd did not foresee missing")
+
+            async def client_for(service: str, target: tuple[str, str]) -> Any:
+                return Held() if target == TARGET else Broken()
+
+            poller = TenantPoller(
+                [TARGET, other], client_for, ledger.accounts, ledger.tenant_map,
+                ledger.tenant_status, every=300, clock=clock, recommendations=False,
+            )  # fmt: skip
+            with anyio.fail_after(10), pytest.raises(ExceptionGroup) as raised:
+                await poller.poll_once()
+    assert raised.value.subgroup(KeyError) is not None
+    assert ledger.tenant_status.status[("default", REGION, "t00")].paused

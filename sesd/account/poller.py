@@ -22,6 +22,7 @@ from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError, NoC
 from botocore.exceptions import ConnectionError as SdkConnectionError
 
 from sesd.account.codes import TRANSIENT_CODES, error_label
+from sesd.account.rounds import side_by_side
 from sesd.config.aws import CLOCK_OFF, CREDENTIALS_REFUSED, NO_CREDENTIALS, ROLE_NOT_ASSUMED
 from sesd.core.accounts import WORD, Accounts, AccountStatus, Target
 from sesd.core.text import clean
@@ -189,13 +190,10 @@ class AccountPoller(Polls):
     async def poll_once(self) -> None:
         """One round over every target, side by side: a region that does not answer
         (its calls tried until they time out) holds back no other's pause."""
-        faults: list[Exception] = []
-        async with anyio.create_task_group() as group:
-            for target in list(self.targets):
-                group.start_soon(_caught, partial(self._poll, target), faults)
-        self._on_change()
-        if faults:  # for the keeper (kept_running) to count and log
-            raise ExceptionGroup("a target's poll failed unforeseen", faults)
+        try:
+            await side_by_side([partial(self._poll, target) for target in self.targets])
+        finally:
+            self._on_change()
 
     async def _poll(self, target: Target) -> None:
         # A reload may remove a target while the round awaits an answer (the ledger
@@ -275,14 +273,6 @@ class AccountPoller(Polls):
                 status.aws_at.pop(kind, None)
             else:
                 status.aws_at[kind], status.aws[kind] = newest
-
-
-async def _caught(poll: Callable[[], Awaitable[None]], faults: list[Exception]) -> None:
-    try:
-        await poll()
-    # Raised at once, a fault not foreseen would cancel the round's other polls too.
-    except Exception as exc:  # noqa: BLE001
-        faults.append(exc)
 
 
 def _newest(result: dict[str, Any]) -> tuple[float, float] | None:

@@ -35,6 +35,7 @@ from botocore.exceptions import ClientError
 
 from sesd.account.paging import Pacer, Paged, PagedList
 from sesd.account.poller import MAX_PAGES, ClientFor, EndlessList, Polls
+from sesd.account.rounds import side_by_side
 from sesd.core.accounts import Accounts, Target
 from sesd.core.tenant_map import TenantMap, tenant_of_arn, valid_tenant
 from sesd.core.tenant_walks import TenantWalk, TenantWalks
@@ -98,10 +99,10 @@ class TenantPoller(Polls):
         deadline = self._clock() + self._every
         # The clients made one after another: two of one account share its session.
         clients = [(target, await self._client_for("sesv2", target)) for target in self.targets]
-        async with anyio.create_task_group() as group:
-            for target, ses in clients:
-                group.start_soon(self._poll, target, ses, deadline)
-        self._on_change()
+        try:
+            await side_by_side([partial(self._poll, *each, deadline) for each in clients])
+        finally:
+            self._on_change()
 
     async def _poll(self, target: Target, ses: Any, deadline: float) -> None:
         await self._entities(target, ses)
