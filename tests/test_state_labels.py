@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import msgspec
 
@@ -267,3 +268,58 @@ def test_an_account_rule_s_states_on_labels_no_account_makes_are_not_restored() 
     restored = restore(blob, Pipeline(core_settings(config)).ledger, after, f.T0 + 2)
     assert list(after.states["paused"]) == ["default/us-east-1"]
     assert restored["alert_states_refused"] == len(never)
+
+
+def _restored_states(
+    text: str, labels: dict[str, list[str]], listed: tuple[str, ...] = ()
+) -> tuple[dict[str, dict[str, AlertState]], dict[str, Any]]:
+    """A firing alert on each of ``labels`` (rule -> labels) saved under the config
+    ``text``, the file's domain table given ``listed`` by hand; what a fresh sesd of that
+    config restores, and its report."""
+    config = parse_config(text)
+    evaluator = Evaluator(config.alerts, ["5m", "15m"])
+    for rule, named in labels.items():
+        for label in named:
+            evaluator.states[rule][label] = AlertState(Status.FIRING, f.T0, f.T0, 1, None, True)
+    blob = snapshot(Pipeline(core_settings(config)).ledger, evaluator, f.T0 + 1, [])
+    data = msgspec.msgpack.decode(blob)
+    data["domains"].update(dict.fromkeys(listed, f.T0))
+    after = Evaluator(config.alerts, ["5m", "15m"])
+    fresh = Pipeline(core_settings(config)).ledger
+    restored = restore(msgspec.msgpack.encode(data), fresh, after, f.T0 + 2)
+    return after.states, restored
+
+
+def test_a_label_the_file_s_domain_table_lists_is_taken_only_in_a_group_s_shape() -> None:
+    """Firing alerts of a domain rule on labels the file's domain table lists, none a
+    domain nor a group of the config now: those shaped as a group's name may be
+    (printable, one to 253 characters, a domain's longest) are restored, as a group the
+    file was saved under is; an empty one, one a character longer and one with a
+    control character are not, though the table lists them too."""
+    taken = ["X", "G" * 253]
+    refused = ["", "G" * 254, "Bell\x07"]
+    states, restored = _restored_states(CONFIG, {"r": taken + refused}, (*taken, *refused))
+    assert sorted(states["r"]) == sorted(taken)
+    assert restored["alert_states_refused"] == len(refused)
+
+
+def test_a_provider_of_the_config_s_mx_table_needs_no_listing_in_the_file() -> None:
+    """A firing alert on a ``[providers.mx]`` provider the config has, in a file whose
+    tables do not list it (saved before any mail went to it, or once its windows had
+    emptied): restored, as a built-in provider's is."""
+    mx = '[providers]\nenabled = true\nmx = { corpmx = ["mx.corp.example"] }\n'
+    text = CONFIG.replace("[providers]\nenabled = true\n", mx)
+    states, restored = _restored_states(text, {"by-provider": ["corpmx", "google"]})
+    assert sorted(states["by-provider"]) == ["corpmx", "google"]
+    assert (restored["alert_states_refused"], restored["dropped"]) == (0, {})
+
+
+def test_a_tenant_a_rule_names_is_taken_whatever_ses_allows() -> None:
+    """A rule may name a tenant SES could not call so (``shop.eu``: a dot): its label is
+    tracked as a named tenant's, in every tenant rule's scope, so firing alerts on it
+    are restored, where without the rule no event makes it (``shop eu`` above)."""
+    rule = '[[alerts.rules]]\nname = "named"\nmetric = "delay_ratio"\nwindow = "5m"\n'
+    text = CONFIG + rule + 'above = 0.2\ntenants = ["shop.eu"]\n'
+    states, restored = _restored_states(text, {"named": ["shop.eu"], "by-tenant": ["shop.eu"]})
+    assert (list(states["named"]), list(states["by-tenant"])) == (["shop.eu"], ["shop.eu"])
+    assert restored["alert_states_refused"] == 0
