@@ -230,10 +230,10 @@ def test_pending_delays_on_labels_no_event_makes_are_not_restored() -> None:
 
 def test_a_group_and_a_provider_the_config_no_longer_has_still_resolve() -> None:
     """Firing alerts on a group and on a ``[providers.mx]`` provider, saved with their
-    windows; sesd restarts with neither configured. The file's tables show both were
-    made by the config it was saved under: their states are restored (their alerts go
-    on to resolve), while the same names, absent from the file's tables, would not be
-    (see the test above: a hand's labels)."""
+    windows and a pending delay; sesd restarts with neither configured. The file's
+    tables show both were made by the config it was saved under: their states and
+    delays are restored (their alerts go on to resolve), while the same names, absent
+    from the file's tables, would not be (see the test above: a hand's labels)."""
     mx = '[providers]\nenabled = true\nmx = { corpmx = ["mx.corp.example"] }\n'
     saved_under = parse_config(CONFIG.replace("[providers]\nenabled = true\n", mx))
     pipeline = Pipeline(core_settings(saved_under))
@@ -247,10 +247,15 @@ def test_a_group_and_a_provider_the_config_no_longer_has_still_resolve() -> None
     blob = snapshot(pipeline.ledger, evaluator, f.T0 + 1, [])
     now = parse_config(CONFIG.replace('groups = { Consumer-MS = ["hotmail.com"] }\n', ""))
     after = Evaluator(now.alerts, ["5m", "15m"])
-    restored = restore(blob, Pipeline(core_settings(now)).ledger, after, f.T0 + 2)
+    fresh = Pipeline(core_settings(now)).ledger
+    restored = restore(blob, fresh, after, f.T0 + 2)
     assert after.states["r"]["Consumer-MS"].status is Status.FIRING
     assert after.states["by-provider"]["corpmx"].status is Status.FIRING
     assert (restored["alert_states_refused"], restored["dropped"]) == (0, {})
+    # Their pending delays too: they go on to end or expire, as the alerts resolve.
+    assert (restored["pending_delays"], restored["pending_delays_refused"]) == (2, 0)
+    assert dict(fresh.pending.counts(f.T0 + 2, 0)) == {"corp.example": 1, "Consumer-MS": 1}
+    assert fresh.pending.counts(f.T0 + 2, 1)["corpmx"] == 1
 
 
 def test_an_account_rule_s_states_on_labels_no_account_makes_are_not_restored() -> None:
