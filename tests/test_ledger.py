@@ -156,8 +156,9 @@ def test_the_ledger_is_built_from_the_settings() -> None:
 def _hand_edited() -> dict[str, Any]:
     """A real snapshot with a label no event could have made added to each store that
     holds labels: a domain not in normal form and one with a terminal escape, a tag
-    value with a space, a tenant name SES could not give, a provider nobody names
-    (its windows and a DNS answer naming it)."""
+    value with a space, a tenant name SES could not give, providers nobody names, one
+    with a newline and one in the shape of a ``[providers.mx]`` name (their windows
+    and DNS answers naming them)."""
     filled = _filled().ledger
     saved: dict[str, Any] = msgspec.msgpack.decode(msgspec.msgpack.encode(filled.snapshot(f.T0)))
     window = saved["windows"]["gmail.com"]
@@ -168,8 +169,10 @@ def _hand_edited() -> dict[str, Any]:
     saved["tag_windows"].append(["campaign", "spring sale", window])
     saved["tenant_labels"]["bad tenant!"] = f.T0
     saved["scopes"]["tenant"]["bad tenant!"] = window
-    saved["scopes"]["provider"]["evil\nprovider"] = window
+    for provider in ("evil\nprovider", "nobody"):
+        saved["scopes"]["provider"][provider] = window
     saved["providers"].append(["corp2.example", "evil\nprovider", f.T0 + 3600])
+    saved["providers"].append(["corp4.example", "nobody", f.T0 + 3600])
     saved["providers"].append(["Corp3.Example", "google", f.T0 + 3600])
     return saved
 
@@ -189,7 +192,7 @@ def test_a_restore_holds_labels_to_the_rules_events_are_held_to() -> None:
     assert set(fresh.by_tenant.windows) == {"acme"}
     assert set(fresh.tenant_labels.labels()) == {"acme"}
     assert fresh.by_provider is not None
-    assert "evil\nprovider" not in fresh.by_provider.windows
+    assert set(fresh.by_provider.windows) == {"google", "unknown", "yahoo"}
     assert fresh.providers is not None
     assert set(fresh.providers.cache) == {"corp.example"}
 
