@@ -300,6 +300,22 @@ def test_canaries_in_flight_survive_a_restart() -> None:
     assert fresh.ledger.windows == {}
 
 
+def test_a_canary_in_flight_across_a_long_stop_has_its_deadline_from_the_restore() -> None:
+    """sesd stopped for an hour with a canary in flight: at the restart its events may
+    wait on the queue, not read yet, so it is not missing until a deadline after the
+    restore, and missing past that if nothing came."""
+    config = parse_config(CANARY + RULES)
+    pipeline = Pipeline(core_settings(config))
+    evaluator = Evaluator(config.alerts, [spec.name for spec in pipeline.ledger.specs])
+    pipeline.ledger.canary.sent("m-1", T0, 0.3)
+    blob = snapshot(pipeline.ledger, evaluator, T0 + 1)
+    fresh = Pipeline(core_settings(config)).ledger
+    restore(blob, fresh, evaluator, T0 + 3600)
+    due = T0 + 3600 + fresh.canary.deadline
+    assert fresh.canary.missing(due) == []
+    assert [c.message_id for c in fresh.canary.missing(due + 1)] == ["m-1"]
+
+
 @pytest.mark.parametrize(
     ("body", "error"),
     [
