@@ -206,3 +206,17 @@ def test_a_restore_keeps_no_windows_past_the_labels_a_smaller_cap_admits() -> No
     small.restore(saved, f.T0)
     assert len(small.domains) == 1
     assert set(small.windows) == set(small.domains.labels())
+
+
+def test_a_file_saved_with_providers_off_loads_with_them_on() -> None:
+    """Providers off, the file holds no DNS answers nor provider windows; a sesd with
+    them on loads it: the domains' windows come back, the providers' start empty."""
+    off = Pipeline(core_settings(parse_config("[providers]\nenabled = false\n" + CONFIG)))
+    off.feed(f.raw(f.delivery(["a@gmail.com"], at=f.T0 - 60)), "q", f.T0)
+    saved = msgspec.msgpack.decode(msgspec.msgpack.encode(off.ledger.snapshot(f.T0)))
+    assert (saved["providers"], list(saved["scopes"])) == ([], ["tenant"])
+    on = Ledger(core_settings(parse_config(CONFIG)))
+    assert on.restore(saved, f.T0)["providers_cached"] == 0
+    assert set(on.windows) == {"gmail.com"}
+    assert on.by_provider is not None
+    assert on.by_provider.windows == {}
