@@ -8,7 +8,7 @@ from typing import Any
 import msgspec
 
 from sesd.config import core_settings, parse_config
-from sesd.core.ledger import SAVED, TRANSIENT, Ledger
+from sesd.core.ledger import _MAX_SENDERS, SAVED, TRANSIENT, Ledger
 from sesd.core.pipeline import Pipeline
 from sesd.core.tenant_walks import TenantWalk
 from tests import factory as f
@@ -220,3 +220,16 @@ def test_a_file_saved_with_providers_off_loads_with_them_on() -> None:
     assert set(on.windows) == {"gmail.com"}
     assert on.by_provider is not None
     assert on.by_provider.windows == {}
+
+
+def test_the_senders_remembered_are_bounded_and_the_rest_answered() -> None:
+    """A flood of identities (a replay of strangers' files): the first 4,096 have their
+    sender remembered, not one more, and those past the bound are still answered, each
+    from its own ARN."""
+    ledger = Ledger(core_settings(parse_config(CONFIG)))
+    arns = [
+        f"arn:aws:ses:eu-west-1:123456789012:identity/x{i}.example"
+        for i in range(_MAX_SENDERS + 10)
+    ]
+    assert {ledger.sender("q", arn, "") for arn in arns} == {("prod-eu", "eu-west-1")}
+    assert list(ledger._senders) == [("q", arn, "") for arn in arns[:_MAX_SENDERS]]
