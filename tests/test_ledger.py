@@ -10,6 +10,7 @@ import msgspec
 from sesd.config import core_settings, parse_config
 from sesd.core.ledger import _MAX_SENDERS, SAVED, TRANSIENT, Ledger
 from sesd.core.pipeline import Pipeline
+from sesd.core.tenant_map import UNKNOWN
 from sesd.core.tenant_walks import TenantWalk
 from tests import factory as f
 
@@ -233,3 +234,20 @@ def test_the_senders_remembered_are_bounded_and_the_rest_answered() -> None:
     ]
     assert {ledger.sender("q", arn, "") for arn in arns} == {("prod-eu", "eu-west-1")}
     assert list(ledger._senders) == [("q", arn, "") for arn in arns[:_MAX_SENDERS]]
+
+
+def test_a_reload_that_stops_polling_an_account_drops_its_tenant_resources() -> None:
+    """An ``[[accounts]]`` entry a reload removes: the tenants' map forgets what its
+    resources in that region belong to (no walk will replace it, and its mail would
+    else count under its tenants for ever); another account's resources stay."""
+    ledger = Ledger(core_settings(parse_config(CONFIG)))
+    gone = "arn:aws:ses:eu-west-1:123456789012:configuration-set/s"
+    ledger.tenant_map.replace("eu-west-1", "123456789012", {gone: {"acme"}})
+    other = "arn:aws:ses:us-east-1:210987654321:configuration-set/k"
+    ledger.tenant_map.replace("us-east-1", "210987654321", {other: {"globex"}})
+    sender = "arn:aws:ses:eu-west-1:123456789012:identity/example.com"
+    other_sender = "arn:aws:ses:us-east-1:210987654321:identity/example.com"
+    assert ledger.tenant_map.tenant(sender, "s") == "acme"
+    ledger.reconfigure(core_settings(parse_config(CONFIG.split("[[accounts]]")[0])))
+    assert ledger.tenant_map.tenant(sender, "s") == UNKNOWN
+    assert ledger.tenant_map.tenant(other_sender, "k") == "globex"
