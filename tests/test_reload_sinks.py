@@ -29,6 +29,24 @@ def _pagerduty(url: str) -> str:
     )
 
 
+def _alertmanager(*urls: str, timeout: str = "") -> str:
+    """The rule on an Alertmanager sink ``am`` of ``urls``, resent each second."""
+    listed = ", ".join(f'"{url}"' for url in urls)
+    limit = f'timeout = "{timeout}"\n' if timeout else ""
+    return (
+        '[alerts]\ngroup_wait = "0s"\n[alerts.sinks.am]\ntype = "alertmanager"\n'
+        f'urls = [{listed}]\nresend_every = "1s"\n{limit}' + RULE + 'sinks = ["am"]\n'
+    )
+
+
+#: The rule moved to a console sink by a reload, its former sink gone.
+_MOVED = (
+    '[alerts]\ngroup_wait = "0s"\n[alerts.sinks.ops]\ntype = "console"\n'
+    + RULE
+    + 'sinks = ["ops"]\n'
+)
+
+
 async def _drained(outbox: Outbox, meanwhile: Callable[[float], Awaitable[None]]) -> None:
     """Run ``outbox`` until it is empty, ``meanwhile`` in place of each pause it takes
     (a backoff after a 5xx: where the test reloads)."""
@@ -88,15 +106,7 @@ async def test_a_reload_keeps_the_resolves_an_alertmanager_member_is_owed() -> N
     resolve still gets it once it answers: forgotten, its copy of the alert would stay
     firing until its endsAt, and page again at its next flush."""
     async with _Member() as a, _Member() as b, _Member() as c, aiohttp.ClientSession() as session:
-
-        def config(*members: _Member) -> str:
-            urls = ", ".join(f'"{m.url}"' for m in members)
-            return (
-                '[alerts]\ngroup_wait = "0s"\n[alerts.sinks.am]\ntype = "alertmanager"\n'
-                f'urls = [{urls}]\nresend_every = "1s"\n' + RULE + 'sinks = ["am"]\n'
-            )
-
-        alerting, pipeline, now = _alerting(config(a, b))
+        alerting, pipeline, now = _alerting(_alertmanager(a.url, b.url))
         alerting.open(session)
         outbox = alerting.outboxes["am"]
         async with anyio.create_task_group() as tg:
@@ -113,7 +123,7 @@ async def test_a_reload_keeps_the_resolves_an_alertmanager_member_is_owed() -> N
             with anyio.fail_after(10):
                 await b.wait_for(lambda body: len(b.bodies) == 2)
                 await outbox.wait_empty()
-            alerting.reconfigure(parse_config(config(a, b, c)))
+            alerting.reconfigure(parse_config(_alertmanager(a.url, b.url, c.url)))
             a.status = 200
             with anyio.fail_after(10):
                 await a.wait_for(lambda body: len(a.bodies) == 3)
@@ -170,11 +180,6 @@ async def test_a_sink_removed_and_named_again_keeps_one_rules_notifications_in_o
     monkeypatch.setenv("SESD_TEST_ROUTING_KEY", "key-1")
     async with Receiver("pagerduty") as pd, aiohttp.ClientSession() as session:
         text = _pagerduty(pd.url)
-        moved = (
-            '[alerts]\ngroup_wait = "0s"\n[alerts.sinks.ops]\ntype = "console"\n'
-            + RULE
-            + 'sinks = ["ops"]\n'
-        )
         config = read_secrets(parse_config(text))
         pipeline, now = Pipeline(core_settings(config)), [T]
         alerting = alerting_for(config, pipeline, now)
@@ -194,7 +199,7 @@ async def test_a_sink_removed_and_named_again_keeps_one_rules_notifications_in_o
             with anyio.fail_after(10):
                 await first.wait_empty()
             pd.script(Answer(500))
-            alerting.reconfigure(parse_config(moved))
+            alerting.reconfigure(parse_config(_MOVED))
             with anyio.fail_after(10):
                 await pd.wait_arrived(2)  # the resolve, refused
             alerting.reconfigure(read_secrets(parse_config(text)))
@@ -222,17 +227,7 @@ async def test_a_resolve_a_member_misses_during_the_reload_is_still_owed_to_it()
         Proxy(a.port) as to_a,
         aiohttp.ClientSession() as session,
     ):
-
-        def config(*urls: str) -> str:
-            listed = ", ".join(f'"{url}"' for url in urls)
-            return (
-                '[alerts]\ngroup_wait = "0s"\n[alerts.sinks.am]\ntype = "alertmanager"\n'
-                f'urls = [{listed}]\nresend_every = "1s"\ntimeout = "2s"\n'
-                + RULE
-                + 'sinks = ["am"]\n'
-            )
-
-        alerting, pipeline, now = _alerting(config(to_a.url, b.url))
+        alerting, pipeline, now = _alerting(_alertmanager(to_a.url, b.url, timeout="2s"))
         alerting.open(session)
         outbox = alerting.outboxes["am"]
         async with anyio.create_task_group() as tg:
@@ -247,7 +242,7 @@ async def test_a_resolve_a_member_misses_during_the_reload_is_still_owed_to_it()
             alerting.evaluate()
             with anyio.fail_after(10):
                 await b.wait_for(lambda body: len(b.bodies) == 2)  # a's post still waits
-            alerting.reconfigure(parse_config(config(to_a.url, b.url, c.url)))
+            alerting.reconfigure(parse_config(_alertmanager(to_a.url, b.url, c.url, timeout="2s")))
             with anyio.fail_after(10):
                 await outbox.wait_empty()  # a's post timed out: b took it, so it is sent
             to_a.restore()
@@ -264,15 +259,7 @@ async def test_an_alertmanager_a_reload_removes_still_gets_its_members_the_resol
     member gets it once it answers again; the outbox ended as its queue emptied, and
     the member kept the alert firing until its endsAt, to notify it again after."""
     async with _Member() as a, _Member() as b, aiohttp.ClientSession() as session:
-        am = (
-            '[alerts]\ngroup_wait = "0s"\n[alerts.sinks.am]\ntype = "alertmanager"\n'
-            f'urls = ["{a.url}", "{b.url}"]\nresend_every = "1s"\n' + RULE + 'sinks = ["am"]\n'
-        )
-        moved = (
-            '[alerts]\ngroup_wait = "0s"\n[alerts.sinks.ops]\ntype = "console"\n'
-            + RULE
-            + 'sinks = ["ops"]\n'
-        )
+        am = _alertmanager(a.url, b.url)
         alerting, pipeline, _ = _alerting(am)
         alerting.open(session)
         outbox = alerting.outboxes["am"]
@@ -283,7 +270,7 @@ async def test_an_alertmanager_a_reload_removes_still_gets_its_members_the_resol
             with anyio.fail_after(10):
                 await outbox.wait_empty()
             a.status = 503
-            alerting.reconfigure(parse_config(moved))
+            alerting.reconfigure(parse_config(_MOVED))
             assert "am" not in alerting.outboxes
             with anyio.fail_after(10):
                 await b.wait_for(lambda body: len(b.bodies) == 2)  # the resolve, taken
@@ -303,15 +290,7 @@ async def test_an_alertmanager_named_again_while_it_owes_a_member_takes_its_outb
     firing it is owed anew while the first still held the member's resolve, to close
     the alert of a rule that fires once the member answers."""
     async with _Member() as a, _Member() as b, aiohttp.ClientSession() as session:
-        am = (
-            '[alerts]\ngroup_wait = "0s"\n[alerts.sinks.am]\ntype = "alertmanager"\n'
-            f'urls = ["{a.url}", "{b.url}"]\nresend_every = "1s"\n' + RULE + 'sinks = ["am"]\n'
-        )
-        moved = (
-            '[alerts]\ngroup_wait = "0s"\n[alerts.sinks.ops]\ntype = "console"\n'
-            + RULE
-            + 'sinks = ["ops"]\n'
-        )
+        am = _alertmanager(a.url, b.url)
         alerting, pipeline, _ = _alerting(am)
         alerting.open(session)
         outbox = alerting.outboxes["am"]
@@ -323,7 +302,7 @@ async def test_an_alertmanager_named_again_while_it_owes_a_member_takes_its_outb
             with anyio.fail_after(10):
                 await outbox.wait_empty()
             a.status = 503
-            alerting.reconfigure(parse_config(moved))
+            alerting.reconfigure(parse_config(_MOVED))
             with anyio.fail_after(10):
                 await b.wait_for(lambda body: len(b.bodies) == 2)  # the resolve, taken
                 await outbox.wait_empty()
