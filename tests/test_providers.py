@@ -668,13 +668,12 @@ async def test_a_resolv_conf_written_after_the_start_is_read_and_failing_meanwhi
     answered, so ``sesd_dns_failing`` reads 1 (what an operator's alert on it watches),
     said once in the log, not at every try; once the file names a server, the DNS task
     reads it at its next try and looks up what waited (not only after a restart)."""
-    import random
-
     from prometheus_client import CollectorRegistry
     from prometheus_client.registry import Collector
     from structlog.testing import capture_logs
 
     from sesd.metrics.dns import dns_families
+    from tests.test_resolv_conf_changes import _loopback
 
     resolv = tmp_path / "resolv.conf"
     resolver = _resolver(resolv_conf=str(resolv), clock=lambda: T)
@@ -687,8 +686,8 @@ async def test_a_resolv_conf_written_after_the_start_is_read_and_failing_meanwhi
     registry.register(Dns())
     assert registry.get_sample_value("sesd_dns_failing") == 0
     # resolv.conf names servers without a port: one on port 53 of a loopback address
-    # of its own (127/8 is all loopback), apart from any other test's.
-    host = f"127.53.{random.randrange(256)}.{random.randrange(1, 255)}"
+    # of its own.
+    host = _loopback()
     with ExitStack() as stack, capture_logs() as logs:
         try:
             stack.enter_context(dns_server(_zone(), host, 53))
