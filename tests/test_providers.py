@@ -77,6 +77,19 @@ async def _resolve_all(resolver: ProviderResolver, domains: list[str], now: floa
         await resolver.done.wait()
 
 
+async def _looked_up(zone: Zone, **options: Any) -> ProviderResolver:
+    """The DNS task, served ``zone`` on loopback, once it has looked up every domain
+    the zone holds MX records of."""
+    with dns_server(zone) as address:
+        resolver = _resolver(nameservers=[address], rate=100, clock=lambda: T, **options)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(resolver.run)
+            with anyio.fail_after(20):
+                await _resolve_all(resolver, list(zone.mx), T)
+            tg.cancel_scope.cancel()
+    return resolver
+
+
 async def test_providers_and_gateways_from_mx_records() -> None:
     zone = _zone()
     with dns_server(zone) as address:
@@ -443,13 +456,7 @@ async def test_an_mx_at_an_address_names_no_provider_whatever_the_table() -> Non
         }
     )
     table = {"corp": ("2.1",)}
-    with dns_server(zone) as address:
-        resolver = _resolver(nameservers=[address], rate=100, mx=table, clock=lambda: T)
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(resolver.run)
-            with anyio.fail_after(20):
-                await _resolve_all(resolver, list(zone.mx), T)
-            tg.cancel_scope.cancel()
+    resolver = await _looked_up(zone, mx=table)
     assert {d: _ask(resolver, d, T) for d in zone.mx} == {
         "ip.example": "other",
         "ip-then-google.example": "google",
@@ -481,13 +488,7 @@ async def test_a_dot_inside_an_mx_label_cannot_pose_as_a_provider() -> None:
             "inside.example": [(10, ("aspmx.l", "google", "com"))],
         }
     )
-    with dns_server(zone) as address:
-        resolver = _resolver(nameservers=[address], rate=100, clock=lambda: T)
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(resolver.run)
-            with anyio.fail_after(20):
-                await _resolve_all(resolver, list(zone.mx), T)
-            tg.cancel_scope.cancel()
+    resolver = await _looked_up(zone)
     assert {d: _ask(resolver, d, T) for d in zone.mx} == {
         "pose.example": "other",
         "pose-deeper.example": "other",
