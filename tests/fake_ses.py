@@ -10,6 +10,8 @@ accepted at once. ``GET /v2/email/account`` (moto has no GetAccount) answers
 the account :attr:`FakeSes.account` describes, or the status scripted with
 :meth:`FakeSes.script_account` (429 ``TooManyRequestsException``...), held
 while :attr:`FakeSes.account_gate` is an unset event.
+A region in :attr:`FakeSes.refused_regions` (by the region a request is signed
+for) refuses the credentials, as a region the account has not enabled does.
 
 It is STS too (``[aws] endpoint_url``, for an account's role): ``POST /`` with
 ``Action=AssumeRole`` answers credentials for an hour, or STS's XML error for a
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -80,6 +83,10 @@ class FakeSes(LocalServer):
         self.account: dict[str, Any] = healthy_account()
         self.account_requests = 0
         self._account_script: deque[int | tuple[int, str]] = deque()
+        #: Regions whose GetAccount refuses the credentials (by the region the request
+        #: is signed for), with the code: 403 ``UnrecognizedClientException`` is what a
+        #: region the account has not enabled answers.
+        self.refused_regions: dict[str, str] = {}
         #: While set, GetAccount calls are held (counted first) until it is set.
         self.account_gate: anyio.Event | None = None
         #: AssumeRole calls (form fields), and the statuses scripted for the next ones.
@@ -136,6 +143,9 @@ class FakeSes(LocalServer):
     async def _get_account(self, request: web.Request) -> web.Response:
         scripted = self._account_script.popleft() if self._account_script else 200
         status, error = scripted if isinstance(scripted, tuple) else (scripted, "")
+        region = _signed_for(request)
+        if region in self.refused_regions:
+            status, error = 403, self.refused_regions[region]
         self.account_requests += 1
         self._notify()
         if self.account_gate is not None:
@@ -186,6 +196,12 @@ class FakeSes(LocalServer):
 
     def close(self) -> None:
         self._release.set()
+
+
+def _signed_for(request: web.Request) -> str:
+    """The region a SigV4 request is signed for (its credential scope's)."""
+    found = re.search(r"Credential=[^/]*/\d{8}/([^/]+)/", request.headers.get("Authorization", ""))
+    return found.group(1) if found else ""
 
 
 def healthy_account(sent: float = 1200.0) -> dict[str, Any]:

@@ -16,7 +16,8 @@ from aiobotocore.session import get_session
 from prometheus_client.parser import text_string_to_metric_families
 
 from sesd.account.codes import KNOWN_CODES, OTHER
-from sesd.account.poller import THROTTLED_TRIES, AccountPoller
+from sesd.account.failures import THROTTLED_TRIES
+from sesd.account.poller import AccountPoller
 from sesd.alerting.accounts import measure_account
 from sesd.alerting.evaluator import Evaluator
 from sesd.commands.demo.localsqs import LocalSqs

@@ -21,7 +21,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 from structlog.testing import capture_logs
 
-from sesd.account.poller import THROTTLED_TRIES, TRANSIENT_TRIES
+from sesd.account.failures import THROTTLED_TRIES, TRANSIENT_TRIES
 from sesd.account.tenants import TenantPoller
 from sesd.commands.demo.localtenants import LocalTenants
 from sesd.config import core_settings, parse_config

@@ -15,7 +15,7 @@ import msgspec
 import pytest
 from structlog.testing import capture_logs
 
-from sesd.account.poller import TRANSIENT_TRIES
+from sesd.account.failures import TRANSIENT_TRIES
 from sesd.commands.demo.localtenants import LocalTenants
 from sesd.config import core_settings, parse_config
 from sesd.core.ledger import Ledger

@@ -12,7 +12,7 @@ import anyio
 import pytest
 from aiobotocore.session import get_session
 
-from sesd.account.poller import THROTTLED_TRIES
+from sesd.account.failures import THROTTLED_TRIES
 from sesd.account.tenants import TenantPoller
 from sesd.alerting.alert import Notification
 from sesd.alerting.evaluator import Evaluator

@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from sesd.account.poller import ERRORS, tries
+from sesd.account.failures import ERRORS, tries
 from sesd.core.accounts import Target
 
 __all__ = ["Pacer", "Paged", "PagedList"]
@@ -67,7 +67,7 @@ class Pacer:
 
     async def ask(self, target: Target, call: Callable[..., Awaitable[Any]], **args: Any) -> Any:
         """One call's answer, each try at the pace: one that failed in a way that may
-        pass is asked again (:func:`sesd.account.poller.tries`), the last failure
+        pass is asked again (:func:`sesd.account.failures.tries`), the last failure
         raised. The SDK does not retry (sesd.runtime.aws.tenant_config): its retry of a
         throttled call came up to 1 s after the refusal, inside the pace, and so made
         a tight account limit tighter."""

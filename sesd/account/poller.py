@@ -10,44 +10,32 @@ CloudWatch ``GetMetricData``: ``AWS/SES`` ``Reputation.BounceRate`` and
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any, Final
 
-import aiohttp
 import anyio
-from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError, NoCredentialsError
-from botocore.exceptions import ConnectionError as SdkConnectionError
 
-from sesd.account.codes import TRANSIENT_CODES, error_label
+from sesd.account.codes import error_label
+from sesd.account.failures import (
+    ERRORS,
+    MAX_PAGES,
+    EndlessList,
+    code_of,
+    hint,
+    passing,
+    tries,
+)
 from sesd.account.rounds import side_by_side
-from sesd.config.aws import CLOCK_OFF, CREDENTIALS_REFUSED, NO_CREDENTIALS, ROLE_NOT_ASSUMED
+from sesd.config.aws import CREDENTIALS_REFUSED, KEY_UNKNOWN, region_not_enabled
 from sesd.core.accounts import WORD, Accounts, AccountStatus, Target
 from sesd.core.text import clean
-from sesd.io.aws_errors import assume_role_failure, error_code, signed_off
+from sesd.io.aws_errors import assume_role_failure
 from sesd.io.logs import get_logger
 
 __all__ = ["ERRORS", "MAX_PAGES", "AccountPoller", "ClientFor", "EndlessList", "Polls", "tries"]
 
-#: The most pages one read of a list asks for: 10,000 pages of 10 (the page size SES
-#: chooses is not documented) are ten times SES's quota of tenants, and room for the
-#: identities and configuration sets ListReputationEntities may list beside them. SES
-#: ends its lists; one that does not (a page naming a token the read was given before,
-#: pages past this) is an endpoint's fault, never read to its end.
-MAX_PAGES: Final = 10_000
-
-
-class EndlessList(Exception):
-    """A paged list that does not end: its next token is one the read asked with
-    before (the same pages again), or it named more than :data:`MAX_PAGES` pages."""
-
-
-#: What a failed call raises: counted and logged, never raised out of a poll.
-ERRORS = (
-    ClientError, BotoCoreError, aiohttp.ClientError, OSError, asyncio.TimeoutError, EndlessList
-)  # fmt: skip
 #: CloudWatch's reputation metrics, and the query id of each.
 _REPUTATION = {"bounce": "Reputation.BounceRate", "complaint": "Reputation.ComplaintRate"}
 #: The datapoints' period, seconds.
@@ -86,6 +74,9 @@ class Polls:
         self._failing: dict[tuple[Target, str], str] = {}  # (target, api) -> error code
         #: (target, api) -> whether its last failure may pass (throttled, 5xx, no answer).
         self._passing: dict[tuple[Target, str], bool] = {}
+        #: Failures of a key AWS does not know, told once the round has ended: whether
+        #: another region answered the same credentials in it is known only then.
+        self._held: list[tuple[Target, str, str, BaseException]] = []
         self._log = get_logger(component=component)
 
     @property
@@ -127,29 +118,50 @@ class Polls:
         except ERRORS as exc:
             if target not in self.targets:
                 return False  # a reload removed it meanwhile: nothing of it is kept
-            code = _code(exc)
-            self._passing[(target, api)] = _passing(exc, code)
+            code = code_of(exc)
+            self._passing[(target, api)] = passing(exc, code)
             self.accounts.failed(target, api, error_label(exc, code))
             # The log line names the code whatever it is (cleaned and cut: an endpoint
             # that is not SES's may say anything), once per change of it.
             said = clean(code, WORD)
+            if code in CREDENTIALS_REFUSED and not assume_role_failure(exc):
+                self.accounts.refused(target)
             if self._failing.get((target, api)) != said:
                 self._failing[(target, api)] = said
-                self._log.warning(
-                    "sesd.account.poll_failed",
-                    account=target[0],
-                    region=target[1],
-                    api=api,
-                    error=said,
-                    hint=_hint(api, said, exc),
-                )
+                if code in KEY_UNKNOWN:
+                    self._held.append((target, api, said, exc))
+                else:
+                    self._failed(target, api, said, hint(api, said, exc))
             return False
+        self.accounts.answered(target, self._clock())
         self._passing.pop((target, api), None)
         if self._failing.pop((target, api), None) is not None:
             self._log.info(
                 "sesd.account.poll_recovered", account=target[0], region=target[1], api=api
             )
         return True
+
+    def _failed(self, target: Target, api: str, said: str, hint: str) -> None:
+        self._log.warning(
+            "sesd.account.poll_failed",
+            account=target[0],
+            region=target[1],
+            api=api,
+            error=said,
+            hint=hint,
+        )
+
+    def _tell_held(self, since: float) -> None:
+        """Log the round's failures of a key AWS does not know: the region's, when the
+        account's credentials were answered in another region since ``since`` (this
+        round or the one before), else the key's."""
+        held, self._held = self._held, []
+        for target, api, said, exc in held:
+            if target not in self.targets or self._failing.get((target, api)) != said:
+                continue  # removed by a reload, or answering again since
+            elsewhere = self.accounts.accepted_elsewhere(target, since)
+            told = region_not_enabled(target[1], elsewhere) if elsewhere else hint(api, said, exc)
+            self._failed(target, api, said, told)
 
     def _resumable(self, target: Target, api: str) -> bool:
         """Whether the API's last failed call may be asked again as it was (throttled,
@@ -190,9 +202,11 @@ class AccountPoller(Polls):
     async def poll_once(self) -> None:
         """One round over every target, side by side: a region that does not answer
         (its calls tried until they time out) holds back no other's pause."""
+        started = self._clock()
         try:
             await side_by_side([partial(self._poll, target) for target in self.targets])
         finally:
+            self._tell_held(started - self._every)
             self._on_change()
 
     async def _poll(self, target: Target) -> None:
@@ -283,107 +297,3 @@ def _newest(result: dict[str, Any]) -> tuple[float, float] | None:
         return None
     stamp, value = max(pairs, key=lambda pair: pair[0])
     return stamp.timestamp(), float(value)
-
-
-def _passing(exc: BaseException, code: str) -> bool:
-    """Whether a failure may pass by itself: throttled, SES's fault, or no answer."""
-    if isinstance(exc, EndlessList):
-        return False  # resumed at its looping token, it would loop again
-    if not isinstance(exc, ClientError):
-        return True
-    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-    return status == 429 or status >= 500 or "Throttl" in code
-
-
-#: How many times in all a poller that retries by itself (the tenant poller, at its pace)
-#: asks a call SES throttled, and one that failed as the SDK's standard retries would
-#: have asked again (SES's 500/502/503/504, a timeout, a connection refused or cut):
-#: three, as the SDK asked it.
-THROTTLED_TRIES: Final = 4
-TRANSIENT_TRIES: Final = 3
-
-
-def tries(exc: BaseException) -> int:
-    """How many times in all a call that failed with ``exc`` is asked by a poller whose
-    clients make one attempt (:data:`THROTTLED_TRIES`, :data:`TRANSIENT_TRIES`); once
-    for anything else: a refusal (denied, a bad token), or the role's credentials not
-    had (STS's own client retried that already; the SDK never asked SES again for it)."""
-    code = _code(exc)
-    if assume_role_failure(exc):
-        return 1
-    if _throttled(exc, code):
-        return THROTTLED_TRIES
-    if isinstance(exc, ClientError):
-        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-        transient = status in (500, 502, 503, 504) or code in TRANSIENT_CODES
-    else:
-        transient = isinstance(exc, (SdkConnectionError, HTTPClientError))
-    return TRANSIENT_TRIES if transient else 1
-
-
-def _throttled(exc: BaseException, code: str) -> bool:
-    """Whether SES (or STS) refused the call for its rate."""
-    if "Throttl" in code or code == "TooManyRequestsException":
-        return True
-    if not isinstance(exc, ClientError):
-        return False
-    return bool(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) == 429)
-
-
-def _code(exc: BaseException) -> str:
-    return error_code(exc) or type(exc).__name__
-
-
-#: The IAM action of each API polled.
-_PERMISSIONS: Final = {
-    "get_account": "ses:GetAccount",
-    "get_metric_data": "cloudwatch:GetMetricData",
-    "list_tenants": "ses:ListTenants",
-    "list_tenant_resources": "ses:ListTenantResources",
-    "list_reputation_entities": "ses:ListReputationEntities",
-    "list_recommendations": "ses:ListRecommendations",
-}
-
-
-def _hint(api: str, code: str, exc: BaseException) -> str:
-    if isinstance(exc, NoCredentialsError):  # no poll will find them by itself
-        return NO_CREDENTIALS
-    if signed_off(exc):  # STS's refusal of the role too: no poll passes until it is fixed
-        return CLOCK_OFF
-    sts = assume_role_failure(exc)  # the API's own permission is not the cause
-    if sts == "refused":
-        return ROLE_NOT_ASSUMED
-    if sts:
-        return f"STS {sts} (AssumeRole of the account's role): the next poll tries again"
-    if isinstance(exc, EndlessList):
-        return (
-            f"{exc}: the list is given up and started over from its first page at the "
-            "next poll; SES ends its lists, so check the SES endpoint_url, if one is set"
-        )
-    if code in CREDENTIALS_REFUSED:
-        return CREDENTIALS_REFUSED[code]
-    if "AccessDenied" in code or code == "UnauthorizedOperation":
-        permission = _PERMISSIONS.get(api, api)
-        return f"grant {permission} to the credentials (or role) sesd uses here"
-    if _throttled(exc, code):
-        return f"throttled: {_AGAIN.get(api, _TRY_AGAIN)}"
-    if not _passing(exc, code):
-        # A 4xx that is no throttle (a 404 from an endpoint that is not SES's, an API the
-        # region lacks): asking again will not help, a person has to look.
-        return (
-            f"refused ({code}): the next poll will ask again but this does not pass by "
-            "itself; check the region and the SES endpoint_url, if one is set"
-        )
-    return _AGAIN.get(api, _TRY_AGAIN)
-
-
-_TRY_AGAIN: Final = "the next poll tries again"
-#: What the next poll does after a call that may pass (throttled, 5xx, no answer) broke
-#: a tenant list: it resumes it, it does not start over (sesd.account.tenants).
-_AGAIN: Final = {
-    **dict.fromkeys(
-        ("list_tenants", "list_reputation_entities", "list_recommendations"),
-        "the next poll resumes the list at the page it stopped at",
-    ),
-    "list_tenant_resources": "the next poll resumes the walk at the tenant it reached",
-}

@@ -33,8 +33,9 @@ from typing import Any, Final
 import anyio
 from botocore.exceptions import ClientError
 
+from sesd.account.failures import MAX_PAGES, EndlessList
 from sesd.account.paging import Pacer, Paged, PagedList
-from sesd.account.poller import MAX_PAGES, ClientFor, EndlessList, Polls
+from sesd.account.poller import ClientFor, Polls
 from sesd.account.rounds import side_by_side
 from sesd.core.accounts import Accounts, Target
 from sesd.core.tenant_map import TenantMap, tenant_of_arn, valid_tenant
@@ -96,12 +97,14 @@ class TenantPoller(Polls):
     async def poll_once(self) -> None:
         """One round over every target, side by side (each has its own limits): its
         statuses, then its resources until the next round is due."""
-        deadline = self._clock() + self._every
+        started = self._clock()
+        deadline = started + self._every
         # The clients made one after another: two of one account share its session.
         clients = [(target, await self._client_for("sesv2", target)) for target in self.targets]
         try:
             await side_by_side([partial(self._poll, *each, deadline) for each in clients])
         finally:
+            self._tell_held(started - self._every)
             self._on_change()
 
     async def _poll(self, target: Target, ses: Any, deadline: float) -> None:
@@ -125,7 +128,7 @@ class TenantPoller(Polls):
     ) -> None:
         """The pages of a list from ``at.token`` to its end, each page's items given to
         ``each``, its token kept once answered: a break resumes there. A list that
-        does not end (:class:`~sesd.account.poller.EndlessList`: a token in ``asked``,
+        does not end (:class:`~sesd.account.failures.EndlessList`: a token in ``asked``,
         the tokens asked with, or past :data:`MAX_PAGES` pages, ``at.pages`` counted over
         the polls a broken list is resumed across) raises, as a failed call does, rather
         than be read (and held) for ever."""

@@ -28,6 +28,7 @@ from sesd.core.text import escaped, has_control
 __all__ = [
     "CLOCK_OFF",
     "CREDENTIALS_REFUSED",
+    "KEY_UNKNOWN",
     "NO_CREDENTIALS",
     "NO_QUEUE_CODES",
     "ROLE_NOT_ASSUMED",
@@ -37,6 +38,7 @@ __all__ = [
     "QueueConfig",
     "ReputationConfig",
     "endpoint_of_url",
+    "region_not_enabled",
     "region_of_url",
 ]
 
@@ -81,6 +83,23 @@ CREDENTIALS_REFUSED = {
     "ExpiredToken": _EXPIRED,
     "ExpiredTokenException": _EXPIRED,
 }
+#: The codes of an access key AWS does not know: also what a region the account has not
+#: enabled answers (an opt-in region, enabled per account), where the key is not known.
+KEY_UNKNOWN = frozenset(code for code, hint in CREDENTIALS_REFUSED.items() if hint is _BAD_KEY)
+
+
+def region_not_enabled(region: str, elsewhere: list[str]) -> str:
+    """What a log line says when a key AWS does not know in ``region`` was answered in
+    the regions ``elsewhere`` (the same account, the same credentials): the region, not
+    the key, is the cause. No list of opt-in regions is kept: AWS adds them."""
+    works = ", ".join(elsewhere)
+    return (
+        f"the credentials work in {works} but {region} does not know them: {region} may "
+        "be a region the account has not enabled (opt-in regions are off until enabled "
+        "in the account's settings): enable it, or poll no queue or account there; the "
+        "key itself need not change"
+    )
+
 
 #: The hosts of SQS's queue URLs: sqs.REGION.amazonaws.com (and .com.cn), FIPS
 #: (sqs-fips.REGION), dual-stack (sqs.REGION.api.aws), an interface VPC endpoint

@@ -89,7 +89,7 @@ class AccountStatus:
 class Accounts:
     """Every watched (account, region): its status, and failed polls by API and error."""
 
-    __slots__ = ("asked", "errors", "status")
+    __slots__ = ("accepted", "asked", "errors", "status")
 
     def __init__(self) -> None:
         self.status: dict[Target, AccountStatus] = {}
@@ -98,6 +98,10 @@ class Accounts:
         #: (account, region, api) of each API called, failed or not: its failed polls
         #: are exported at 0 before the first (sesd.metrics.accounts).
         self.asked: set[tuple[str, str, str]] = set()
+        #: When AWS last answered a call signed with each target's credentials (its
+        #: account's), Unix time, until they are refused there: where the credentials
+        #: are known to work. Memory only: it speaks of the credentials sesd runs with.
+        self.accepted: dict[Target, float] = {}
 
     def record(self, target: Target) -> AccountStatus:
         """The status of ``target``, to write an answer into (made empty on first use:
@@ -135,6 +139,7 @@ class Accounts:
             del self.status[target]
         self.errors = {key: n for key, n in self.errors.items() if key[:2] in where}
         self.asked = {key for key in self.asked if key[:2] in where}
+        self.accepted = {key: at for key, at in self.accepted.items() if key in where}
 
     def calling(self, target: Target, api: str) -> None:
         """Note that ``api`` is called for ``target`` (before the call: a first failure
@@ -146,3 +151,23 @@ class Accounts:
         key = (*target, api, code)
         self.asked.add(key[:3])
         self.errors[key] = self.errors.get(key, 0) + 1
+
+    def answered(self, target: Target, at: float) -> None:
+        """AWS answered a call signed with ``target``'s credentials at ``at``."""
+        self.accepted[target] = at
+
+    def refused(self, target: Target) -> None:
+        """AWS refused ``target``'s credentials themselves (unknown, expired, a
+        signature that does not match): no longer where they are known to work."""
+        self.accepted.pop(target, None)
+
+    def accepted_elsewhere(self, target: Target, since: float) -> list[str]:
+        """The other regions where ``target``'s account's credentials were answered
+        since ``since`` and not refused after: a refusal in ``target``'s region alone
+        is then the region's (one the account has not enabled), not the key's."""
+        account, region = target
+        return sorted(
+            other
+            for (named, other), at in self.accepted.items()
+            if named == account and other != region and at >= since
+        )

@@ -44,7 +44,7 @@ from sesd.runtime.sqs_calls import (
     InFlight,
     InvalidMemory,
     describe_error,
-    hint_for,
+    hint_in,
 )
 from sesd.runtime.sqs_deletes import Deletes
 
@@ -125,6 +125,7 @@ class QueuePoller:
         self._log = get_logger(queue=self._label, poller=poller)
         self._errors = 0
         self._permanent: str | None = None  # the code of a permanent error being waited out
+        self._told: str | None = None  # and the hint its log line gave
         #: The jitter's uniform draw; a test may pin it to see the backoff grow.
         self._rand = rand
         self._delay = 0.0  # until the next receive, after a failed one
@@ -188,6 +189,8 @@ class QueuePoller:
             self._errors = 0
             self._permanent = None
         self._health.received(self._label, self._monotonic())
+        # Where the credentials work: a key refused in another region is that region's.
+        self._pipeline.ledger.accounts.answered((self._account, self._region), self._clock())
         date = response["ResponseMetadata"].get("HTTPHeaders", {}).get("date")
         if date != self._date:  # to the second: a busy poller's answers share one
             self._date = date
@@ -207,7 +210,8 @@ class QueuePoller:
         self._metrics.sqs_error(self._label, "receive")
         self._changes.notify()
         code = error_code(exc) or type(exc).__name__
-        hint = hint_for(exc)
+        accounts = self._pipeline.ledger.accounts
+        hint = hint_in(exc, accounts, (self._account, self._region), self._clock())
         # Not a queue a reload removed meanwhile: no poller of it would clear it again.
         failing = hint is not None or isinstance(exc, _STALLED) or self._errors >= FAILING_AFTER
         if failing and self._label in self._health.queues:
@@ -227,8 +231,10 @@ class QueuePoller:
             return
         # Retrying soon would not help: slowly, so a fixed queue is found again.
         self._delay = PERMANENT_RETRY * (0.9 + 0.2 * self._rand())
-        if self._permanent != code:
-            self._permanent = code
+        # Told again when the hint changes: another region answering the credentials
+        # since makes a key AWS does not know here the region's fault.
+        if self._permanent != code or self._told != hint:
+            self._permanent, self._told = code, hint
             self._log.error(
                 "sesd.sqs.queue_unusable",
                 error=describe_error(exc),

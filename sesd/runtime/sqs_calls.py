@@ -18,10 +18,13 @@ from sesd.config import QueueConfig
 from sesd.config.aws import (
     CLOCK_OFF,
     CREDENTIALS_REFUSED,
+    KEY_UNKNOWN,
     NO_CREDENTIALS,
     NO_QUEUE_CODES,
     ROLE_NOT_ASSUMED,
+    region_not_enabled,
 )
+from sesd.core.accounts import Accounts, Target
 from sesd.io.aws_errors import assume_role_failure, error_code, signed_off
 from sesd.io.logs import get_logger
 
@@ -40,6 +43,7 @@ __all__ = [
     "check_queue",
     "describe_error",
     "hint_for",
+    "hint_in",
     "retries",
 ]
 
@@ -212,6 +216,26 @@ def hint_for(exc: BaseException) -> str | None:
     if sts:  # throttled or unavailable: backed off like any passing error
         return ROLE_NOT_ASSUMED if sts == "refused" else None
     return PERMANENT_ERRORS.get(error_code(exc))
+
+
+#: How long an answer in another region vouches for the credentials: an SQS receive
+#: answers within seconds, two account polls at the default ``poll_every``.
+VOUCHED_FOR = 600.0
+
+
+def hint_in(exc: BaseException, accounts: Accounts, target: Target, now: float) -> str | None:
+    """:func:`hint_for` a call of ``target`` (account, region), with what ``accounts``
+    holds of where its credentials work: a key AWS does not know here but answered
+    lately in another region is the region's fault (one the account has not enabled),
+    not the key's. A refusal of the credentials themselves is noted there."""
+    code = error_code(exc)
+    if code not in CREDENTIALS_REFUSED or assume_role_failure(exc) or signed_off(exc):
+        return hint_for(exc)
+    accounts.refused(target)
+    elsewhere = accounts.accepted_elsewhere(target, now - VOUCHED_FOR)
+    if code in KEY_UNKNOWN and elsewhere:
+        return region_not_enabled(target[1], elsewhere)
+    return hint_for(exc)
 
 
 class InvalidMemory:

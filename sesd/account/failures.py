@@ -1,0 +1,142 @@
+"""Why a poll's call failed and what the on-call is told: whether it may pass by itself,
+how many times a poller asks it, and the log line's hint (sesd.account.poller and
+sesd.account.tenants log and count them)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Final
+
+import aiohttp
+from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError, NoCredentialsError
+from botocore.exceptions import ConnectionError as SdkConnectionError
+
+from sesd.account.codes import TRANSIENT_CODES
+from sesd.config.aws import CLOCK_OFF, CREDENTIALS_REFUSED, NO_CREDENTIALS, ROLE_NOT_ASSUMED
+from sesd.io.aws_errors import assume_role_failure, error_code, signed_off
+
+__all__ = ["ERRORS", "MAX_PAGES", "EndlessList", "code_of", "hint", "passing", "tries"]
+
+#: The most pages one read of a list asks for: 10,000 pages of 10 (the page size SES
+#: chooses is not documented) are ten times SES's quota of tenants, and room for the
+#: identities and configuration sets ListReputationEntities may list beside them. SES
+#: ends its lists; one that does not (a page naming a token the read was given before,
+#: pages past this) is an endpoint's fault, never read to its end.
+MAX_PAGES: Final = 10_000
+
+
+class EndlessList(Exception):
+    """A paged list that does not end: its next token is one the read asked with
+    before (the same pages again), or it named more than :data:`MAX_PAGES` pages."""
+
+
+#: What a failed call raises: counted and logged, never raised out of a poll.
+ERRORS = (
+    ClientError, BotoCoreError, aiohttp.ClientError, OSError, asyncio.TimeoutError, EndlessList
+)  # fmt: skip
+
+
+def passing(exc: BaseException, code: str) -> bool:
+    """Whether a failure may pass by itself: throttled, SES's fault, or no answer."""
+    if isinstance(exc, EndlessList):
+        return False  # resumed at its looping token, it would loop again
+    if not isinstance(exc, ClientError):
+        return True
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+    return status == 429 or status >= 500 or "Throttl" in code
+
+
+#: How many times in all a poller that retries by itself (the tenant poller, at its pace)
+#: asks a call SES throttled, and one that failed as the SDK's standard retries would
+#: have asked again (SES's 500/502/503/504, a timeout, a connection refused or cut):
+#: three, as the SDK asked it.
+THROTTLED_TRIES: Final = 4
+TRANSIENT_TRIES: Final = 3
+
+
+def tries(exc: BaseException) -> int:
+    """How many times in all a call that failed with ``exc`` is asked by a poller whose
+    clients make one attempt (:data:`THROTTLED_TRIES`, :data:`TRANSIENT_TRIES`); once
+    for anything else: a refusal (denied, a bad token), or the role's credentials not
+    had (STS's own client retried that already; the SDK never asked SES again for it)."""
+    code = code_of(exc)
+    if assume_role_failure(exc):
+        return 1
+    if _throttled(exc, code):
+        return THROTTLED_TRIES
+    if isinstance(exc, ClientError):
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        transient = status in (500, 502, 503, 504) or code in TRANSIENT_CODES
+    else:
+        transient = isinstance(exc, (SdkConnectionError, HTTPClientError))
+    return TRANSIENT_TRIES if transient else 1
+
+
+def _throttled(exc: BaseException, code: str) -> bool:
+    """Whether SES (or STS) refused the call for its rate."""
+    if "Throttl" in code or code == "TooManyRequestsException":
+        return True
+    if not isinstance(exc, ClientError):
+        return False
+    return bool(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) == 429)
+
+
+def code_of(exc: BaseException) -> str:
+    """An AWS error's code, else the exception's name (no answer)."""
+    return error_code(exc) or type(exc).__name__
+
+
+#: The IAM action of each API polled.
+_PERMISSIONS: Final = {
+    "get_account": "ses:GetAccount",
+    "get_metric_data": "cloudwatch:GetMetricData",
+    "list_tenants": "ses:ListTenants",
+    "list_tenant_resources": "ses:ListTenantResources",
+    "list_reputation_entities": "ses:ListReputationEntities",
+    "list_recommendations": "ses:ListRecommendations",
+}
+
+
+def hint(api: str, code: str, exc: BaseException) -> str:
+    """What the log line of ``api``'s failure with ``code`` says to do about it."""
+    if isinstance(exc, NoCredentialsError):  # no poll will find them by itself
+        return NO_CREDENTIALS
+    if signed_off(exc):  # STS's refusal of the role too: no poll passes until it is fixed
+        return CLOCK_OFF
+    sts = assume_role_failure(exc)  # the API's own permission is not the cause
+    if sts == "refused":
+        return ROLE_NOT_ASSUMED
+    if sts:
+        return f"STS {sts} (AssumeRole of the account's role): the next poll tries again"
+    if isinstance(exc, EndlessList):
+        return (
+            f"{exc}: the list is given up and started over from its first page at the "
+            "next poll; SES ends its lists, so check the SES endpoint_url, if one is set"
+        )
+    if code in CREDENTIALS_REFUSED:
+        return CREDENTIALS_REFUSED[code]
+    if "AccessDenied" in code or code == "UnauthorizedOperation":
+        permission = _PERMISSIONS.get(api, api)
+        return f"grant {permission} to the credentials (or role) sesd uses here"
+    if _throttled(exc, code):
+        return f"throttled: {_AGAIN.get(api, _TRY_AGAIN)}"
+    if not passing(exc, code):
+        # A 4xx that is no throttle (a 404 from an endpoint that is not SES's, an API the
+        # region lacks): asking again will not help, a person has to look.
+        return (
+            f"refused ({code}): the next poll will ask again but this does not pass by "
+            "itself; check the region and the SES endpoint_url, if one is set"
+        )
+    return _AGAIN.get(api, _TRY_AGAIN)
+
+
+_TRY_AGAIN: Final = "the next poll tries again"
+#: What the next poll does after a call that may pass (throttled, 5xx, no answer) broke
+#: a tenant list: it resumes it, it does not start over (sesd.account.tenants).
+_AGAIN: Final = {
+    **dict.fromkeys(
+        ("list_tenants", "list_reputation_entities", "list_recommendations"),
+        "the next poll resumes the list at the page it stopped at",
+    ),
+    "list_tenant_resources": "the next poll resumes the walk at the tenant it reached",
+}

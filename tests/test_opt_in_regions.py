@@ -1,0 +1,161 @@
+"""An access key AWS does not know in one region while the same credentials work in
+another: the region is one the account has not enabled (an opt-in region, off until
+enabled per account), and the on-call is told so rather than to rotate a key that
+works. Refused everywhere, the hint stays the key's. SESv2 GetAccount on the local fake,
+which refuses by the region a request is signed for, as AWS does."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio
+from aiobotocore.config import AioConfig
+from aiobotocore.session import get_session
+
+from sesd.account.poller import AccountPoller
+from sesd.config import core_settings, parse_config
+from sesd.core.accounts import Target
+from sesd.core.pipeline import Pipeline
+from sesd.io.logs import configure_logging
+from sesd.metrics.registry import Metrics
+from sesd.runtime.aws import sqs_config
+from sesd.runtime.health import Changes, Health
+from sesd.runtime.sqs import QueuePoller
+from sesd.runtime.sqs_calls import InFlight
+from tests import factory as f
+from tests.conftest import aws_client
+from tests.fake_ses import FakeSes
+from tests.test_sqs_clock_refused import SkewedSqs
+
+NOW = f.T0
+#: An opt-in region first: its refusal is answered while the other's call is under way.
+OPT_IN: Target = ("default", "ap-east-1")
+ENABLED: Target = ("default", "eu-west-1")
+
+
+@asynccontextmanager
+async def _poller(
+    fake: FakeSes, targets: list[Target], pipeline: Pipeline | None = None
+) -> AsyncIterator[AccountPoller]:
+    """An account poller of ``targets`` on the fake, a client per region."""
+    made: dict[str, Any] = {}
+
+    async def client_for(service: str, target: Target) -> Any:
+        if target[1] not in made:
+            made[target[1]] = (
+                await get_session()
+                .create_client(  # type: ignore[call-overload]
+                    service,
+                    region_name=target[1],
+                    endpoint_url=fake.url,
+                    aws_access_key_id="testing",
+                    aws_secret_access_key="testing",
+                    config=AioConfig(retries={"mode": "standard", "total_max_attempts": 1}),
+                )
+                .__aenter__()
+            )
+        return made[target[1]]
+
+    pipeline = pipeline or Pipeline(core_settings(parse_config("")))
+    try:
+        yield AccountPoller(
+            targets, client_for, pipeline.ledger.accounts, every=300,
+            cloudwatch=False, clock=lambda: NOW,
+        )  # fmt: skip
+    finally:
+        for client in made.values():
+            await client.__aexit__(None, None, None)
+
+
+def _hints(logs: io.StringIO) -> dict[str, str]:
+    records = [json.loads(line) for line in logs.getvalue().splitlines()]
+    return {r["region"]: r["hint"] for r in records if r["event"] == "sesd.account.poll_failed"}
+
+
+async def test_a_key_refused_in_one_region_and_answered_in_another_names_the_region() -> None:
+    """GetAccount refused with UnrecognizedClientException in ap-east-1, answered in
+    eu-west-1 in the same round (same account, same key): the hint says the key works
+    in eu-west-1 and ap-east-1 may not be enabled for the account, not that the key
+    is not valid."""
+    logs = io.StringIO()
+    configure_logging("debug", "json", stream=logs)
+    async with FakeSes() as fake, _poller(fake, [OPT_IN, ENABLED]) as poller:
+        fake.refused_regions["ap-east-1"] = "UnrecognizedClientException"
+        await poller.poll_once()
+        assert poller.accounts.errors == {
+            (*OPT_IN, "get_account", "UnrecognizedClientException"): 1
+        }
+    hints = _hints(logs)
+    assert list(hints) == ["ap-east-1"]
+    assert "work in eu-west-1" in hints["ap-east-1"]
+    assert "ap-east-1 may be a region the account has not enabled" in hints["ap-east-1"]
+    assert "not valid" not in hints["ap-east-1"]
+
+
+async def test_a_key_refused_in_every_region_is_the_keys_fault() -> None:
+    """InvalidClientTokenId in both regions polled: no region vouches for the key,
+    so each hint says the key is not valid and names no region. A region that answered
+    the round before, refusing now, vouches no more."""
+    logs = io.StringIO()
+    configure_logging("debug", "json", stream=logs)
+    async with FakeSes() as fake, _poller(fake, [OPT_IN, ENABLED]) as poller:
+        fake.refused_regions["ap-east-1"] = "InvalidClientTokenId"
+        await poller.poll_once()
+        fake.refused_regions["eu-west-1"] = "InvalidClientTokenId"
+        fake.refused_regions["ap-east-1"] = "UnrecognizedClientException"
+        await poller.poll_once()
+    records = [json.loads(line) for line in logs.getvalue().splitlines()]
+    told = [
+        (r["region"], r["error"], r["hint"])
+        for r in records
+        if r["event"] == "sesd.account.poll_failed"
+    ]
+    assert told[0][:2] == ("ap-east-1", "InvalidClientTokenId")
+    # The second round's two, told once it ended, in no set order.
+    assert sorted((region, error) for region, error, _ in told[1:]) == [
+        ("ap-east-1", "UnrecognizedClientException"),
+        ("eu-west-1", "InvalidClientTokenId"),
+    ]
+    assert "work in eu-west-1" in told[0][2]
+    for _, _, hint in told[1:]:
+        assert hint == "the access key is not valid: check the credentials"
+
+
+async def test_a_queue_whose_region_refuses_a_key_that_works_elsewhere_says_so() -> None:
+    """An SQS queue in ap-east-1 refused with InvalidClientTokenId: before anything
+    answered the credentials elsewhere, the hint is the key's; once GetAccount answered
+    them in eu-west-1, the next receive tells it again, at error level, as the region's,
+    as the account poll's hint does."""
+    logs = io.StringIO()
+    configure_logging("debug", "json", stream=logs)
+    message = "The security token included in the request is invalid."
+    url = "https://sqs.ap-east-1.amazonaws.com/123456789012/q"
+    config = parse_config(f'[[queues]]\nurl = "{url}"\nname = "q"\n')
+    pipeline = Pipeline(core_settings(config))
+    async with (
+        SkewedSqs("InvalidClientTokenId", message) as sqs,
+        aws_client("sqs", sqs, sqs_config(5, receive=True)) as client,
+        FakeSes() as fake,
+        _poller(fake, [ENABLED], pipeline) as account_poller,
+    ):
+        queue = QueuePoller(
+            client, config.queues[0], pipeline=pipeline,
+            metrics=Metrics(pipeline.ledger, ["q"], lambda: NOW), health=Health(["q"]),
+            changes=Changes(), stopping=anyio.Event(), delete_invalid=False,
+            clock=lambda: NOW, monotonic=lambda: 0.0, in_flight=InFlight(),
+            region="ap-east-1",
+        )  # fmt: skip
+        assert await queue._receive() is None
+        await account_poller.poll_once()
+        assert await queue._receive() is None
+        assert await queue._receive() is None  # the same hint: not told a third time
+    records = [json.loads(line) for line in logs.getvalue().splitlines()]
+    hints = [r["hint"] for r in records if r["event"] == "sesd.sqs.queue_unusable"]
+    assert len(hints) == 2
+    assert hints[0] == "the access key is not valid: check the credentials"
+    assert "work in eu-west-1" in hints[1]
+    assert "ap-east-1 may be a region the account has not enabled" in hints[1]
