@@ -15,7 +15,16 @@ from sesd.account.codes import TRANSIENT_CODES
 from sesd.config.aws import CLOCK_OFF, CREDENTIALS_REFUSED, NO_CREDENTIALS, ROLE_NOT_ASSUMED
 from sesd.io.aws_errors import assume_role_failure, error_code, signed_off
 
-__all__ = ["ERRORS", "MAX_PAGES", "EndlessList", "code_of", "hint", "passing", "tries"]
+__all__ = [
+    "ERRORS",
+    "MAX_PAGES",
+    "EndlessList",
+    "MetricQueryFailed",
+    "code_of",
+    "hint",
+    "passing",
+    "tries",
+]
 
 #: The most pages one read of a list asks for: 10,000 pages of 10 (the page size SES
 #: chooses is not documented) are ten times SES's quota of tenants, and room for the
@@ -30,9 +39,22 @@ class EndlessList(Exception):
     before (the same pages again), or it named more than :data:`MAX_PAGES` pages."""
 
 
+class MetricQueryFailed(Exception):
+    """CloudWatch answered GetMetricData, but not each of its queries: a query's
+    ``StatusCode`` other than ``Complete`` (``InternalError``, ``Forbidden``, or
+    ``PartialData`` with no ``NextToken`` for the rest). Its datapoints are not all
+    there: read as "none in the hours asked for", AWS's figure would be dropped."""
+
+    def __init__(self, failed: dict[str, str]) -> None:
+        #: The metric of each query not complete, and its status (cleaned, cut).
+        self.failed = failed
+        super().__init__(", ".join(f"{metric} {status}" for metric, status in failed.items()))
+
+
 #: What a failed call raises: counted and logged, never raised out of a poll.
 ERRORS = (
-    ClientError, BotoCoreError, aiohttp.ClientError, OSError, asyncio.TimeoutError, EndlessList
+    ClientError, BotoCoreError, aiohttp.ClientError, OSError, asyncio.TimeoutError,
+    EndlessList, MetricQueryFailed,
 )  # fmt: skip
 
 
@@ -40,6 +62,8 @@ def passing(exc: BaseException, code: str) -> bool:
     """Whether a failure may pass by itself: throttled, SES's fault, or no answer."""
     if isinstance(exc, EndlessList):
         return False  # resumed at its looping token, it would loop again
+    if isinstance(exc, MetricQueryFailed):
+        return "Forbidden" not in exc.failed.values()  # CloudWatch's own trouble passes
     if not isinstance(exc, ClientError):
         return True
     status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
@@ -109,10 +133,14 @@ def hint(api: str, code: str, exc: BaseException) -> str:
     if sts:
         return f"STS {sts} (AssumeRole of the account's role): the next poll tries again"
     if isinstance(exc, EndlessList):
+        service = "CloudWatch" if api == "get_metric_data" else "SES"
         return (
             f"{exc}: the list is given up and started over from its first page at the "
-            "next poll; SES ends its lists, so check the SES endpoint_url, if one is set"
+            f"next poll; {service} ends its lists, so check the {service} endpoint_url, "
+            "if one is set"
         )
+    if isinstance(exc, MetricQueryFailed):
+        return _unanswered(exc)
     if code in CREDENTIALS_REFUSED:
         return CREDENTIALS_REFUSED[code]
     if "AccessDenied" in code or code == "UnauthorizedOperation":
@@ -128,6 +156,19 @@ def hint(api: str, code: str, exc: BaseException) -> str:
             "itself; check the region and the SES endpoint_url, if one is set"
         )
     return _AGAIN.get(api, _TRY_AGAIN)
+
+
+def _unanswered(exc: MetricQueryFailed) -> str:
+    """What a log line says of GetMetricData queries CloudWatch did not complete."""
+    said = f"CloudWatch did not complete the query of {exc}: AWS's figure stands as last read"
+    if "Forbidden" in exc.failed.values():
+        return (
+            f"{said}; grant cloudwatch:GetMetricData on the AWS/SES metrics to the "
+            "credentials (or role) sesd uses here"
+        )
+    if "PartialData" in exc.failed.values():
+        said += " (partial data, and no NextToken to read the rest)"
+    return f"{said}; {_TRY_AGAIN}"
 
 
 _TRY_AGAIN: Final = "the next poll tries again"

@@ -22,6 +22,7 @@ from sesd.account.failures import (
     ERRORS,
     MAX_PAGES,
     EndlessList,
+    MetricQueryFailed,
     code_of,
     hint,
     passing,
@@ -40,6 +41,9 @@ __all__ = ["ERRORS", "MAX_PAGES", "AccountPoller", "ClientFor", "EndlessList", "
 _REPUTATION = {"bounce": "Reputation.BounceRate", "complaint": "Reputation.ComplaintRate"}
 #: The datapoints' period, seconds.
 _PERIOD: Final = 300
+#: The most pages one GetMetricData read asks for: six hours of two metrics are 144
+#: datapoints, which CloudWatch answers in one page (it pages past 100,800).
+METRIC_PAGES: Final = 10
 
 
 #: Makes (or finds) the client of a service for a target.
@@ -262,8 +266,8 @@ class AccountPoller(Polls):
     async def _reputation(self, target: Target, status: AccountStatus) -> None:
         cloudwatch = await self._client_for("cloudwatch", target)
         now = datetime.fromtimestamp(self._clock(), UTC)
-        answer = await cloudwatch.get_metric_data(
-            MetricDataQueries=[
+        asked: dict[str, Any] = {
+            "MetricDataQueries": [
                 {
                     "Id": kind,
                     "MetricStat": {
@@ -274,25 +278,58 @@ class AccountPoller(Polls):
                 }
                 for kind, name in _REPUTATION.items()
             ],
-            StartTime=now - timedelta(hours=6),
+            "StartTime": now - timedelta(hours=6),
             # The end is exclusive: a period past now keeps a datapoint stamped now.
-            EndTime=now + timedelta(seconds=_PERIOD),
-            ScanBy="TimestampDescending",
-        )
-        results = {result.get("Id"): result for result in answer.get("MetricDataResults", [])}
-        for kind in _REPUTATION:
-            newest = _newest(results.get(kind, {}))
+            "EndTime": now + timedelta(seconds=_PERIOD),
+            "ScanBy": "TimestampDescending",
+        }
+        points, statuses = await _metric_pages(cloudwatch, asked)
+        failed = {}
+        for kind, metric in _REPUTATION.items():
+            if statuses.get(kind, "Complete") != "Complete":
+                # Not all there: what AWS last said stands, as after a failed poll.
+                failed[metric] = clean(statuses[kind], WORD)
+                continue
+            newest = _newest(points.get(kind, []))
             if newest is None:  # none in the hours asked for: AWS's figure is not current
                 status.aws.pop(kind, None)
                 status.aws_at.pop(kind, None)
             else:
                 status.aws_at[kind], status.aws[kind] = newest
+        if failed:
+            raise MetricQueryFailed(failed)
 
 
-def _newest(result: dict[str, Any]) -> tuple[float, float] | None:
+async def _metric_pages(
+    cloudwatch: Any, asked: dict[str, Any]
+) -> tuple[dict[str, list[tuple[Any, Any]]], dict[str, str]]:
+    """GetMetricData's (timestamp, value) pairs by query id, over every page (a query
+    answered ``PartialData`` has the rest on the next, named by ``NextToken``), and each
+    query's status on the last page that names it. A token the read was given before,
+    or pages past :data:`METRIC_PAGES`, is a list that does not end."""
+    points: dict[str, list[tuple[Any, Any]]] = {}
+    statuses: dict[str, str] = {}
+    tokens: set[str] = set()
+    for _ in range(METRIC_PAGES):
+        answer = await cloudwatch.get_metric_data(**asked)
+        for result in answer.get("MetricDataResults", []):
+            if (kind := result.get("Id")) in _REPUTATION:
+                pairs = zip(result.get("Timestamps", []), result.get("Values", []), strict=False)
+                points.setdefault(kind, []).extend(pairs)
+                statuses[kind] = str(result.get("StatusCode", "Complete"))
+        token = answer.get("NextToken")
+        if not token:
+            return points, statuses
+        if token in tokens:
+            raise EndlessList(f"get_metric_data named {clean(token, WORD)} again")
+        tokens.add(token)
+        asked = {**asked, "NextToken": token}
+    raise EndlessList(f"get_metric_data named more than {METRIC_PAGES} pages")
+
+
+def _newest(pairs: list[tuple[Any, Any]]) -> tuple[float, float] | None:
     """(timestamp, value) of a query's newest datapoint, by its timestamp (whatever
-    order the answer lists them in)."""
-    pairs = list(zip(result.get("Timestamps", []), result.get("Values", []), strict=False))
+    order the pages list them in)."""
     if not pairs:
         return None
     stamp, value = max(pairs, key=lambda pair: pair[0])
