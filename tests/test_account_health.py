@@ -279,6 +279,25 @@ async def test_credentials_ses_refuses_are_named_not_the_region(local_sqs: Local
     assert not [hint for hint in hints.values() if "region" in hint]
 
 
+async def test_a_request_expired_is_counted_and_told_as_the_clock(local_sqs: LocalSqs) -> None:
+    """GetAccount refused RequestExpired (the request reached AWS more than 15 minutes
+    from its date stamp: this host's clock is off): counted under its own code, not
+    ``other``, and the hint names the clock, not the region or the endpoint."""
+    logs = io.StringIO()
+    configure_logging("debug", "json", stream=logs)
+    pipeline = Pipeline(core_settings(parse_config(RULES)))
+    async with FakeSes() as fake, _poller(fake, local_sqs, pipeline) as poller:
+        fake.script_account((400, "RequestExpired"))
+        await poller.poll_once()
+    errors = {key: n for key, n in pipeline.ledger.accounts.errors.items() if n}
+    assert errors == {(*TARGET, "get_account", "RequestExpired"): 1}
+    records = [json.loads(line) for line in logs.getvalue().splitlines()]
+    hints = {r["error"]: r["hint"] for r in records if r["event"] == "sesd.account.poll_failed"}
+    assert list(hints) == ["RequestExpired"]
+    assert "clock" in hints["RequestExpired"]
+    assert "region" not in hints["RequestExpired"]
+
+
 @pytest.mark.usefixtures("no_aws_credentials")
 async def test_no_credentials_is_told_where_sesd_looks_not_to_wait() -> None:
     """GetAccount with no AWS credentials anywhere (the SDK raises before calling): the

@@ -89,3 +89,12 @@ async def _refused(code: str, message: str) -> tuple[str, set[str]]:
     records = [json.loads(line) for line in logs.getvalue().splitlines()]
     (unusable,) = [r for r in records if r["event"] == "sesd.sqs.queue_unusable"]
     return unusable["hint"], p._health.failing
+
+
+async def test_a_request_expired_names_the_clock() -> None:
+    """RequestExpired (the query protocol's code for a request that reached AWS more
+    than 15 minutes from its date stamp: this host's clock): the hint names the clock,
+    as a signature refused for its time does, not a passing failure backed off."""
+    hint, failing = await _refused("RequestExpired", "Request has expired.")
+    assert "clock" in hint
+    assert failing == {"q"}

@@ -25,6 +25,7 @@ KNOWN_CODES: Final = frozenset({
     "InternalFailure", "InternalError", "InternalServerError", "InternalServiceError",
     "IDPCommunicationError", "MalformedPolicyDocument", "PackedPolicyTooLarge",  # STS
     "RegionDisabledException", "OptInRequired",
+    "RequestExpired",  # any API's, for a request signed by a clock far from AWS's
     *CREDENTIALS_REFUSED, *TRANSIENT_CODES,
 })  # fmt: skip
 #: What a made-up code is counted as.

@@ -21,10 +21,18 @@ _STS_UNAVAILABLE: Final = frozenset(
 _SIGNED_OFF: Final = ("Signature expired", "Signature not yet current")
 
 
+#: The code of a request that reached AWS more than 15 minutes from its date stamp (the
+#: query protocol's, STS's, any API's): the host's clock, as a pre-signed URL is not used.
+_EXPIRED: Final = "RequestExpired"
+
+
 def signed_off(exc: BaseException) -> bool:
-    """Whether AWS refused the request's signature for its time (the host's clock)."""
-    said = exc.response.get("Error", {}).get("Message") if isinstance(exc, ClientError) else ""
-    return str(said).startswith(_SIGNED_OFF)
+    """Whether AWS refused the request for its time (the host's clock): its signature
+    too old or too new, or the request expired."""
+    if not isinstance(exc, ClientError):
+        return False
+    said = exc.response.get("Error", {}).get("Message")
+    return error_code(exc) == _EXPIRED or str(said).startswith(_SIGNED_OFF)
 
 
 def error_code(exc: BaseException) -> str:
