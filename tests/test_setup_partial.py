@@ -265,3 +265,65 @@ async def test_ctrl_c_part_way_says_what_was_made(local_sqs: LocalSqs) -> None:
     for kind in ("SNS topic", "SQS dead-letter queue", "SQS queue", "SNS subscription"):
         assert re.search(rf"^created +{kind}", out, re.M), out
     assert "SES configuration set" not in out
+
+
+class RegionRefuses(LocalServer):
+    """moto's server, but every call signed for ``region`` refused as a region the
+    account has not enabled refuses it: 403 ``InvalidClientTokenId`` (SNS's query
+    protocol's XML error, the first call setup makes in a region)."""
+
+    def __init__(self, upstream: str, region: str) -> None:
+        super().__init__()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._upstream, self._region = upstream, region
+
+    def routes(self, app: web.Application) -> None:
+        app.router.add_route("*", "/{tail:.*}", self._forward)
+
+    async def _forward(self, request: web.Request) -> web.Response:
+        if f"/{self._region}/" in request.headers.get("Authorization", ""):
+            refused = (
+                '<ErrorResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><Error>'
+                "<Type>Sender</Type><Code>InvalidClientTokenId</Code><Message>The security "
+                "token included in the request is invalid.</Message></Error>"
+                "<RequestId>r</RequestId></ErrorResponse>"
+            )
+            return web.Response(status=403, text=refused, content_type="text/xml")
+        body = await request.read()
+        headers = {k: v for k, v in request.headers.items() if k.lower() != "host"}
+        async with (
+            aiohttp.ClientSession() as session,
+            session.request(
+                request.method, self._upstream + request.path_qs, data=body, headers=headers
+            ) as answer,
+        ):
+            framing = {"content-length", "transfer-encoding", "content-encoding", "connection"}
+            passed = {k: v for k, v in answer.headers.items() if k.lower() not in framing}
+            return web.Response(status=answer.status, body=await answer.read(), headers=passed)
+
+
+async def test_a_region_that_refuses_keys_another_accepted_is_named_as_the_region(
+    local_sqs: LocalSqs,
+) -> None:
+    """``setup --region eu-west-1 --region ap-east-1``: eu-west-1 is provisioned with
+    the credentials, ap-east-1 refuses them InvalidClientTokenId (a region the account
+    has not enabled): after the failure's line, a hint says the credentials work in
+    eu-west-1 and ap-east-1 may not be enabled, as sesd's own polls say. Set up in
+    ap-east-1 alone, nothing vouches for the key: no such hint."""
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+    name = f"r{uuid.uuid4().hex[:8]}"
+    async with RegionRefuses(local_sqs.url, "ap-east-1") as refusing:
+        command = [sys.executable, "-m", "sesd", "setup", "--name", name]
+        command += ["--endpoint-url", refusing.url]
+        both = await run_process(
+            [*command, "--region", "eu-west-1", "--region", "ap-east-1"], env=env, check=False
+        )
+        alone = await run_process([*command, "--region", "ap-east-1"], env=env, check=False)
+    assert both.returncode == 1
+    failed, told = both.stderr.decode().splitlines()
+    assert failed.startswith("sesd: setup failed in ap-east-1: ClientError: ")
+    assert "the credentials work in eu-west-1" in told
+    assert "ap-east-1 may be a region the account has not enabled" in told
+    assert alone.returncode == 1
+    (failed,) = alone.stderr.decode().splitlines()
+    assert "InvalidClientTokenId" in failed

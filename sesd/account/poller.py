@@ -128,11 +128,12 @@ class Polls:
             # The log line names the code whatever it is (cleaned and cut: an endpoint
             # that is not SES's may say anything), once per change of it.
             said = clean(code, WORD)
-            if code in CREDENTIALS_REFUSED and not assume_role_failure(exc):
+            key = not assume_role_failure(exc)  # the key's (STS's refusal is the role's)
+            if code in CREDENTIALS_REFUSED and key:
                 self.accounts.refused(target)
             if self._failing.get((target, api)) != said:
                 self._failing[(target, api)] = said
-                if code in KEY_UNKNOWN:
+                if code in KEY_UNKNOWN and key:
                     self._held.append((target, api, said, exc))
                 else:
                     self._failed(target, api, said, hint(api, said, exc))

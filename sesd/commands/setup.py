@@ -25,9 +25,11 @@ from botocore.parsers import ResponseParserError
 from sesd.commands.common import Commands, command, config_error, whole_number
 from sesd.commands.provision import EVENT_TYPES, Plan, SetupOptions, run_setup
 from sesd.config import ConfigError, load_config
+from sesd.config.aws import KEY_UNKNOWN, region_not_enabled
 from sesd.config.values import check_http_url
 from sesd.core.accounts import is_region
 from sesd.core.text import escaped
+from sesd.io.aws_errors import error_code
 from sesd.io.logs import configure_logging
 
 __all__ = ["EVENT_TYPES", "PERMISSIONS", "Plan", "SetupOptions", "add_parser", "run_setup"]
@@ -182,6 +184,10 @@ def execute(args: argparse.Namespace) -> int:
             said = escaped((str(exc).splitlines() or [""])[0], 300)
             _print_stopped(plans, plan, args.name, several)
             print(f"sesd: setup failed in {region}: {type(exc).__name__}: {said}", file=sys.stderr)
+            done = [made.region for made in plans]
+            if done and error_code(exc) in KEY_UNKNOWN:
+                # The regions before took these credentials: the region is the cause.
+                print(f"sesd: hint: {region_not_enabled(region, done)}", file=sys.stderr)
             return 1
         except KeyboardInterrupt:
             _print_stopped(plans, plan, args.name, several)

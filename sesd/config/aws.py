@@ -96,8 +96,9 @@ def region_not_enabled(region: str, elsewhere: list[str]) -> str:
     return (
         f"the credentials work in {works} but {region} does not know them: {region} may "
         "be a region the account has not enabled (opt-in regions are off until enabled "
-        "in the account's settings): enable it, or poll no queue or account there; the "
-        "key itself need not change"
+        "in the account's settings): enable it, or leave the region out; with "
+        "a session token, get it from a regional STS endpoint (the global one's are not "
+        "valid there); the key itself need not change"
     )
 
 
