@@ -12,17 +12,22 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import aiohttp
 import anyio
 from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
+from aiohttp import web
 
 from sesd.account.poller import AccountPoller
+from sesd.account.tenants import TenantPoller
+from sesd.commands.demo.localhttp import LocalServer
+from sesd.commands.demo.localtenants import LocalTenants
 from sesd.config import core_settings, parse_config
 from sesd.core.accounts import Target
 from sesd.core.pipeline import Pipeline
 from sesd.io.logs import configure_logging
 from sesd.metrics.registry import Metrics
-from sesd.runtime.aws import sqs_config
+from sesd.runtime.aws import sqs_config, tenant_config
 from sesd.runtime.health import Changes, Health
 from sesd.runtime.sqs import QueuePoller
 from sesd.runtime.sqs_calls import InFlight
@@ -159,3 +164,76 @@ async def test_a_queue_whose_region_refuses_a_key_that_works_elsewhere_says_so()
     assert hints[0] == "the access key is not valid: check the credentials"
     assert "work in eu-west-1" in hints[1]
     assert "ap-east-1 may be a region the account has not enabled" in hints[1]
+
+
+class OptInRefuses(LocalServer):
+    """SES's tenant API (the demo's endpoint) behind a region the account has not
+    enabled: a call signed for ``region`` is refused 403 UnrecognizedClientException,
+    as SESv2 words it; the others are passed on."""
+
+    def __init__(self, upstream: str, region: str) -> None:
+        super().__init__()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._upstream, self._region = upstream, region
+
+    def routes(self, app: web.Application) -> None:
+        app.router.add_route("*", "/{tail:.*}", self._forward)
+
+    async def _forward(self, request: web.Request) -> web.Response:
+        if f"/{self._region}/" in request.headers.get("Authorization", ""):
+            return web.json_response(
+                {"message": "The security token included in the request is invalid."},
+                status=403,
+                headers={"x-amzn-ErrorType": "UnrecognizedClientException:"},
+            )
+        headers = {k: v for k, v in request.headers.items() if k.lower() != "host"}
+        async with (
+            aiohttp.ClientSession() as session,
+            session.request(
+                request.method, self._upstream + request.path_qs,
+                data=await request.read(), headers=headers,
+            ) as answer,
+        ):  # fmt: skip
+            return web.json_response(await answer.json(), status=answer.status)
+
+
+async def test_the_tenant_polls_name_the_region_too() -> None:
+    """The tenant polls of ap-east-1 and eu-west-1, side by side: ListReputationEntities
+    refused UnrecognizedClientException in ap-east-1, answered in eu-west-1: once the
+    round has ended, the hint names the region, as the account polls' does."""
+    logs = io.StringIO()
+    configure_logging("debug", "json", stream=logs)
+    pipeline = Pipeline(core_settings(parse_config("[tenants]\nenabled = true\n")))
+    ledger = pipeline.ledger
+    async with (
+        LocalTenants(region="eu-west-1") as tenants,
+        OptInRefuses(tenants.url, "ap-east-1") as refusing,
+    ):
+        made: dict[str, Any] = {}
+
+        async def client_for(service: str, target: Target) -> Any:
+            if target[1] not in made:
+                made[target[1]] = await (
+                    get_session()
+                    .create_client(  # type: ignore[call-overload]
+                        service, region_name=target[1], endpoint_url=refusing.url,
+                        aws_access_key_id="testing", aws_secret_access_key="testing",
+                        config=tenant_config(),
+                    )
+                    .__aenter__()
+                )  # fmt: skip
+            return made[target[1]]
+
+        poller = TenantPoller(
+            [OPT_IN, ENABLED], client_for, ledger.accounts, ledger.tenant_map,
+            ledger.tenant_status, every=300, recommendations=False, clock=lambda: NOW,
+        )  # fmt: skip
+        try:
+            await poller.poll_once()
+        finally:
+            for client in made.values():
+                await client.__aexit__(None, None, None)
+    hints = _hints(logs)
+    assert list(hints) == ["ap-east-1"]
+    assert "work in eu-west-1" in hints["ap-east-1"]
+    assert "ap-east-1 may be a region the account has not enabled" in hints["ap-east-1"]
