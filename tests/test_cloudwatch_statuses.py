@@ -190,3 +190,22 @@ async def test_pages_that_name_a_token_again_are_given_up_not_followed_for_ever(
     assert failed == {(*TARGET, "get_metric_data", "EndlessList"): 1}
     (told,) = _failed(logs)
     assert "check the CloudWatch endpoint_url" in told["hint"]
+
+
+async def test_a_partial_query_the_next_page_has_nothing_more_of_is_done() -> None:
+    """The first page answers the bounce query PartialData with a NextToken; the
+    page the token names has nothing more of it: what the first page held is all
+    there is, the figure read from it, and nothing counted as failed."""
+    async with (
+        FakeSes() as ses,
+        FakeCloudWatch() as cloudwatch,
+        _poller(ses, cloudwatch) as poller,
+    ):
+        cloudwatch.script(
+            ([Query("bounce", "PartialData", [(AT, 0.03)]),
+              Query("complaint", points=[(AT, 0.001)])], "page-2"),
+            ([], None),
+        )  # fmt: skip
+        await poller.poll_once()
+        assert poller.accounts.status[TARGET].aws == {"bounce": 0.03, "complaint": 0.001}
+        assert not [n for n in poller.accounts.errors.values() if n]

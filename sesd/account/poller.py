@@ -306,7 +306,8 @@ async def _metric_pages(
 ) -> tuple[dict[str, list[tuple[Any, Any]]], dict[str, str]]:
     """GetMetricData's (timestamp, value) pairs by query id, over every page (a query
     answered ``PartialData`` has the rest on the next, named by ``NextToken``), and each
-    query's status on the last page that names it. A token the read was given before,
+    query's status: the last page's that names it, ``PartialData`` only when no token
+    followed it. A token the read was given before,
     or pages past :data:`METRIC_PAGES`, is a list that does not end."""
     points: dict[str, list[tuple[Any, Any]]] = {}
     statuses: dict[str, str] = {}
@@ -324,6 +325,8 @@ async def _metric_pages(
         if token in tokens:
             raise EndlessList(f"get_metric_data named {clean(token, WORD)} again")
         tokens.add(token)
+        # The token is the rest of what was partial: a query it has no more of is done.
+        statuses = {kind: "Complete" if s == "PartialData" else s for kind, s in statuses.items()}
         asked = {**asked, "NextToken": token}
     raise EndlessList(f"get_metric_data named more than {METRIC_PAGES} pages")
 
