@@ -138,7 +138,8 @@ class Polls:
                 else:
                     self._failed(target, api, said, hint(api, said, exc))
             return False
-        self.accounts.answered(target, self._clock())
+        if target in self.targets:  # (where its credentials work, while it is watched)
+            self.accounts.answered(target, self._clock())
         self._passing.pop((target, api), None)
         if self._failing.pop((target, api), None) is not None:
             self._log.info(
@@ -146,14 +147,14 @@ class Polls:
             )
         return True
 
-    def _failed(self, target: Target, api: str, said: str, hint: str) -> None:
+    def _failed(self, target: Target, api: str, said: str, told: str) -> None:
         self._log.warning(
             "sesd.account.poll_failed",
             account=target[0],
             region=target[1],
             api=api,
             error=said,
-            hint=hint,
+            hint=told,
         )
 
     def _tell_held(self, since: float) -> None:
