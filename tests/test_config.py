@@ -280,6 +280,19 @@ def test_example_canary_block_and_rules_are_valid(monkeypatch: pytest.MonkeyPatc
             '[alerts.slack]\nwebhook_url = "https:///services/T/B/X"',
             "alerts.slack.webhook_url: not an http(s) URL with a host (value not shown)",
         ),
+        (
+            # No event names such a tenant: tracked, it would be a label in every
+            # tenant rule's scope that no traffic moves (a `below` rule fires on it).
+            '[tenants]\nenabled = true\n[[alerts.rules]]\nname = "r"\nmetric = "delay_ratio"\n'
+            'window = "5m"\nabove = 0.1\ntenants = ["shop-us", "shop.eu"]',
+            "alerts.rules[0] (r): tenants names 'shop.eu', which SES allows no tenant to be "
+            "called (letters, digits, '-' and '_', up to 64)",
+        ),
+        (
+            '[tenants]\nenabled = true\n[[alerts.rules]]\nname = "r"\nmetric = "delay_ratio"\n'
+            'window = "5m"\nabove = 0.1\ntenants = ["*"]\nexclude_tenants = ["shop eu"]',
+            "alerts.rules[0] (r): exclude_tenants names 'shop eu', which SES allows no tenant",
+        ),
         # An empty path (a template's unset value) would keep no state, without a word.
         ('[state]\npath = ""', "state: path is empty: leave it out to keep no state file"),
         ('[state]\npath = "  "', "state: path is empty: leave it out to keep no state file"),

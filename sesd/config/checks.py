@@ -12,6 +12,7 @@ from sesd.config.alerts import CANARY_METRICS, TENANT_METRICS, AlertmanagerConfi
 from sesd.config.sections import SHIPPED_STOP_TIMEOUT
 from sesd.config.values import ConfigError, shown_url
 from sesd.core.domains import normalise_domain
+from sesd.core.made import is_tenant
 from sesd.core.providers import LABELS as PROVIDER_LABELS
 
 if TYPE_CHECKING:
@@ -253,12 +254,23 @@ def _check_rule_providers(config: Config) -> None:
 
 
 def _check_rule_tenants(config: Config) -> None:
-    """A rule on tenants needs them counted (or polled, for their status)."""
+    """A rule on tenants needs them counted (or polled, for their status), and names
+    tenants as SES allows them to be called (or sesd's own labels, ``unknown`` and the
+    quoted ``'other'``): a name no event carries (``shop.eu``)
+    would be tracked as a label in every tenant rule's scope that no traffic moves (a
+    ``below`` rule fires on it for ever), or leave out nothing."""
     for i, rule in enumerate(config.alerts.rules):
         if (rule.tenants is not None or rule.metric in TENANT_METRICS) and not (
             config.tenants.enabled
         ):
             raise ValueError(f"alerts.rules[{i}] ({rule.name}): tenants needs [tenants] enabled")
+        for key, named in (("tenants", rule.tenants), ("exclude_tenants", rule.exclude_tenants)):
+            for tenant in named or []:
+                if not is_glob(tenant) and not is_tenant(tenant):
+                    raise ValueError(
+                        f"alerts.rules[{i}] ({rule.name}): {key} names {tenant!r}, which SES "
+                        "allows no tenant to be called (letters, digits, '-' and '_', up to 64)"
+                    )
 
 
 def _named_once(names: list[str], what: str) -> None:
