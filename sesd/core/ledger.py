@@ -377,7 +377,11 @@ class Ledger:
         listed: object = {}
         if data is not None:
             listed = data["domains"] if axis == DOMAIN else data.get("scopes", {}).get(axis, {})
-        listed = listed if isinstance(listed, dict) else {}
+        listed = set(listed) if isinstance(listed, dict) else set()
+        alerted = data.get("alerted") if data is not None and axis == DOMAIN else None
+        if isinstance(alerted, list):
+            # Labels of firing alerts the table had evicted (sesd.runtime.state).
+            listed.update(label for label in alerted if isinstance(label, str))
         return maker(axis, self.domains, self.tenant_labels, self.settings.mx, listed)
 
     def _windows(self, saved: Any, kept: list[int | None]) -> DomainWindows:

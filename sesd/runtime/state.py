@@ -27,6 +27,7 @@ from sesd.config import ACCOUNT_METRICS, CANARY_METRICS, RuleConfig, rule_of, sa
 from sesd.core.accounts import ACCOUNT_NAME, is_region
 from sesd.core.canary import CANARY_DOMAIN
 from sesd.core.ledger import Ledger
+from sesd.core.scopes import DOMAIN
 from sesd.core.text import clean
 from sesd.io.files import TooLarge, read_plain, write_atomic
 from sesd.runtime.state_size import alert_ceiling
@@ -88,8 +89,26 @@ def snapshot(
     rules = {rule.name: saved_rule(rule) for rule in evaluator.rules}
     return msgspec.msgpack.encode(
         {"version": STATE_VERSION, "saved_at": now, **ledger.snapshot(now), "alerts": alerts,
-         "rules": rules, "stopped": stopped}
+         "rules": rules, "alerted": _alerted(ledger, evaluator, alerts), "stopped": stopped}
     )  # fmt: skip
+
+
+def _alerted(
+    ledger: Ledger, evaluator: Evaluator, alerts: dict[str, dict[str, list[Any]]]
+) -> list[str]:
+    """The labels of domain rules' firing alerts (sent, or saved to be sent) that the
+    domain table no longer holds: a group a reload removed, evicted while its alert's
+    resolve was held (a queue unread). Listed, the restart takes their states as it
+    takes a group the file's table lists (:meth:`Ledger.makes`), and they resolve; not
+    listed, they were dropped as a hand's labels, their incidents left open."""
+    domain_rules = [rule.name for rule in evaluator.rules if rule.scope == DOMAIN]
+    found = {
+        label
+        for name in domain_rules
+        for label, row in alerts.get(name, {}).items()
+        if row[0] == Status.FIRING.value and not ledger.domains.holds(label)
+    }
+    return sorted(found)
 
 
 def restore(blob: bytes, ledger: Ledger, evaluator: Evaluator, now: float) -> dict[str, Any]:

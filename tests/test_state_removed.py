@@ -1,0 +1,96 @@
+"""What a restart does with the firing alerts of what the config no longer has: a
+group, a provider or a tenant gone from the config and from the file's tables (evicted
+before the save), or a rule gone. Each alert resolves, and the resolve goes to its
+sinks: an incident sesd opened is not left open because its subject went."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import msgspec
+
+from sesd.alerting.evaluator import Evaluator
+from sesd.alerting.rules import Status, Transition
+from sesd.config import core_settings, parse_config
+from sesd.core.pipeline import Pipeline
+from sesd.runtime.state import read_state, restore, snapshot, write_state
+from tests import factory as f
+
+GROUP = '[domains]\nidle_evict = "1h"\ngroups = { Consumer-MS = ["hotmail.com"] }\n'
+RULE = (
+    '[alerts]\ngroup_wait = "0s"\n'
+    '[[alerts.rules]]\nname = "r"\nmetric = "bounce_ratio"\nwindow = "5m"\nabove = 0.2\n'
+    'sinks = ["console"]\n'
+)
+
+
+def _round_trip(tmp_path: Path, pipeline: Pipeline, evaluator: Evaluator, at: float) -> bytes:
+    """The state saved at ``at`` into a real file, and read back."""
+    path = str(tmp_path / "state.bin")
+    assert write_state(path, snapshot(pipeline.ledger, evaluator, at, []))
+    blob = read_state(path)
+    assert blob is not None
+    return blob
+
+
+def test_a_group_removed_and_evicted_before_the_save_still_resolves(tmp_path: Path) -> None:
+    """An alert fires on group ``Consumer-MS``; a reload removes the group; a queue
+    sesd cannot read holds every resolve while the group's label goes idle and is
+    evicted with its windows, and the state is saved (the group in no table of the
+    file). sesd restarts with the config without the group: the firing alert is
+    restored, not dropped, and resolves once the restart's blind window has passed, its
+    resolve queued for the rule's sinks."""
+    config = parse_config(GROUP + RULE)
+    pipeline = Pipeline(core_settings(config))
+    pipeline.feed(f.raw(f.bounce(["a@hotmail.com", "b@hotmail.com"])), "q", f.T0)
+    evaluator = Evaluator(config.alerts, ["5m"])
+    (fired,) = evaluator.evaluate(pipeline.ledger, f.T0)
+    assert (fired.kind, fired.domain) == (Transition.FIRING, "Consumer-MS")
+    assert [n.kind for n in evaluator.due(f.T0)] == [Transition.FIRING]
+
+    without = parse_config(GROUP.replace('groups = { Consumer-MS = ["hotmail.com"] }\n', "") + RULE)
+    pipeline.reconfigure(core_settings(without))
+    assert evaluator.configure(without.alerts, ["5m"], f.T0 + 1, pipeline.ledger) == []
+    later = f.T0 + 2 * 3600
+    evaluator.blind(later)  # a queue unread: empty windows resolve nothing
+    assert pipeline.housekeep(later) == ["Consumer-MS"]
+    assert evaluator.evaluate(pipeline.ledger, later) == []
+    blob = _round_trip(tmp_path, pipeline, evaluator, later)
+
+    fresh = Pipeline(core_settings(without))
+    after = Evaluator(without.alerts, ["5m"])
+    restored = restore(blob, fresh.ledger, after, later + 1)
+    assert restored["dropped"] == {}
+    assert after.states["r"]["Consumer-MS"].status is Status.FIRING
+    assert after.evaluate(fresh.ledger, later + 2) == []  # blind: the queues not read yet
+    done = later + 1 + 5 * 60 + 1
+    (resolved,) = after.evaluate(fresh.ledger, done)
+    assert (resolved.kind, resolved.domain) == (Transition.RESOLVED, "Consumer-MS")
+    (notification,) = after.due(done)
+    assert notification.kind is Transition.RESOLVED
+    assert [a.domain for a in notification.alerts] == ["Consumer-MS"]
+    assert notification.sinks == ("console",)
+    assert after.evaluate(fresh.ledger, done + 5) == []
+    assert "Consumer-MS" not in after.states["r"]  # forgotten once inactive
+
+
+def test_the_file_s_list_of_alerted_labels_takes_only_a_group_s_shape() -> None:
+    """The file's ``alerted`` list vouches for a label as its domain table does: given by
+    hand an empty label, one longer than a domain and one with a control character,
+    each with a firing alert, none is restored (counted, named escaped), while a
+    group-shaped one is."""
+    config = parse_config(RULE)
+    evaluator = Evaluator(config.alerts, ["5m"])
+    data = msgspec.msgpack.decode(
+        snapshot(Pipeline(core_settings(config)).ledger, evaluator, f.T0 + 1, [])
+    )
+    labels = ["Old-Group", "", "G" * 254, "Bell\x07"]
+    data["alerted"] = labels
+    data["alerts"]["r"] = {
+        label: [Status.FIRING.value, f.T0, f.T0, 1, None, True] for label in labels
+    }
+    after = Evaluator(config.alerts, ["5m"])
+    blob = msgspec.msgpack.encode(data)
+    restored = restore(blob, Pipeline(core_settings(config)).ledger, after, f.T0 + 2)
+    assert list(after.states["r"]) == ["Old-Group"]
+    assert restored["alert_states_refused"] == 3
