@@ -7,7 +7,9 @@ so a member that missed it would keep the alert firing until its ``endsAt`` and,
 at its next flush, notify it again after the others said it resolved. A resolve a
 member did not take is owed to it: it goes with the next post that member takes,
 or alone once the member's time out is over, until that member would have ended
-the alert by itself (VALID_FOR_RESENDS resend periods).
+the alert by itself (VALID_FOR_RESENDS resend periods). At a stop each member owed
+is tried once more, its time out waived; what is still owed then is saved in the
+state file as not sent (:meth:`owed`), so the restarted sesd resolves it again.
 
 Members are posted to at once, so a member that does not answer costs one timeout,
 not one per member; a member that failed sits out for a resend period (posts skip
@@ -45,6 +47,9 @@ __all__ = ["AlertmanagerSink"]
 #: Resolves owed to one member at most (the oldest go first): a bound, not a queue.
 MAX_OWED = 1000
 
+#: A resolve owed: when it was posted (wall clock), its document, and its (rule, label).
+_Owed = tuple[float, dict[str, Any], tuple[str, str]]
+
 
 class AlertmanagerSink:
     """Posts each notification's alerts to every member; see the module's text."""
@@ -81,7 +86,7 @@ class AlertmanagerSink:
         self._out: dict[str, float] = {}
         #: Member -> each resolved alert it did not take, with when it was posted (wall
         #: clock).
-        self._owed: dict[str, list[tuple[float, dict[str, Any]]]] = {}
+        self._owed: dict[str, list[_Owed]] = {}
 
     def adopt(self, old: object) -> None:
         """Take over from ``old``, the sink this one replaces (a reload changed the
@@ -105,10 +110,19 @@ class AlertmanagerSink:
         """The members owed resolves that the config in force lists."""
         return [url for url in self._owed if url in self._config.urls]
 
-    async def catch_up(self) -> None:
-        """Post what each member is owed, to the members whose time out is over."""
+    def owed(self) -> list[tuple[str, str]]:
+        """(rule, label) of each resolve a member the config lists is owed: saved as not
+        sent, so a restart resolves the alert again (a member left owed a resolve keeps
+        the alert firing until its endsAt)."""
+        self._forget(self._wall())
+        found = (entry[2] for url in self._listed() for entry in self._owed[url])
+        return list(dict.fromkeys(found))
+
+    async def catch_up(self, *, every: bool = False) -> None:
+        """Post what each member is owed, to the members whose time out is over (with
+        ``every``, to all: the last chance, at a stop)."""
         now = self._clock()
-        ready = [url for url in self._listed() if self._out.get(url, 0.0) <= now]
+        ready = [url for url in self._listed() if every or self._out.get(url, 0.0) <= now]
         if ready:
             await self._post_all(ready, [], self._wall())
 
@@ -128,8 +142,9 @@ class AlertmanagerSink:
             # Not one a member refused for good (a 4xx): posted again, it would be
             # refused again, with every post it went with.
             passing = [url for url, exc in failed.items() if isinstance(exc, Retryable)]
+            subjects = [(alert.rule, alert.domain) for alert in notification.alerts]
             for url in [*passing, *(url for url in urls if url not in members)]:
-                self._owe(url, posted, alerts)
+                self._owe(url, posted, alerts, subjects)
         if len(failed) < len(members):
             return
         errors = list(failed.values())
@@ -145,7 +160,8 @@ class AlertmanagerSink:
         failed: dict[str, DeliveryError] = {}
 
         async def one(url: str) -> None:
-            owed = [alert for _, alert in self._owed.get(url, [])]
+            entries = list(self._owed.get(url, []))
+            owed = [entry[1] for entry in entries]
             try:
                 await post_json(
                     self._session,
@@ -166,10 +182,15 @@ class AlertmanagerSink:
                     self._owed.pop(url, None)
                 return
             self._out.pop(url, None)
-            if owed:
-                self._owed[url] = self._owed[url][len(owed) :]
-                if not self._owed[url]:
-                    del self._owed[url]
+            if entries:
+                # Those posted, not as many from the front: a catch-up at a stop may
+                # post beside the outbox's, each taking what it found.
+                taken = set(map(id, entries))
+                left = [entry for entry in self._owed.get(url, []) if id(entry) not in taken]
+                if left:
+                    self._owed[url] = left
+                else:
+                    self._owed.pop(url, None)
 
         async with anyio.create_task_group() as tg:
             for url in members:
@@ -181,9 +202,17 @@ class AlertmanagerSink:
                 self.on_member_failed(url)
         return failed
 
-    def _owe(self, url: str, posted: float, alerts: list[dict[str, Any]]) -> None:
+    def _owe(
+        self,
+        url: str,
+        posted: float,
+        alerts: list[dict[str, Any]],
+        subjects: list[tuple[str, str]],
+    ) -> None:
         owed = self._owed.setdefault(url, [])
-        owed.extend((posted, alert) for alert in alerts)
+        owed.extend(
+            (posted, alert, subject) for alert, subject in zip(alerts, subjects, strict=True)
+        )
         del owed[:-MAX_OWED]
 
     def _forget(self, now: float) -> None:

@@ -1,0 +1,95 @@
+"""A resolve an Alertmanager member missed (it was down while the other took it) is
+owed to it; sesd stops before it is back. The state file carries what it is owed, so
+the restarted sesd posts the resolve: the member does not keep the alert firing until
+its ``endsAt`` (four resend periods after the last post: four hours here). Two real
+Alertmanagers, one behind a proxy the test cuts, and real ``sesd run`` processes
+sharing a real state file."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+from sesd.commands.demo.localsqs import LocalSqs
+from tests import factory as f
+from tests.conftest import make_queue, send_bodies
+from tests.proxy import Proxy
+from tests.receivers import WebhookReceiver
+from tests.sesd_process import SesdProcess, config_file, sesd_process
+from tests.test_alertmanager import _posted, alertmanager
+
+
+def _firing(am: str) -> list[str]:
+    """The domains of the alerts ``am`` holds as firing (a resolved one is not listed)."""
+    with urllib.request.urlopen(f"{am}/api/v2/alerts", timeout=10) as response:
+        return [alert["labels"]["domain"] for alert in json.load(response)]
+
+
+def _resolve_sent(record: dict[str, Any]) -> bool:
+    return (
+        record.get("event") == "sesd.notify.sent"
+        and record.get("sink") == "am"
+        and record.get("kind") == "resolved"
+    )
+
+
+async def _stop(sesd: SesdProcess) -> None:
+    sesd.process.terminate()
+    with anyio.fail_after(30):
+        assert await sesd.process.wait() == 0
+
+
+@pytest.mark.timeout(120)
+async def test_a_resolve_a_member_missed_is_posted_to_it_after_a_restart(
+    local_sqs: LocalSqs, sqs: Any, tmp_path: Path
+) -> None:
+    """delays/a.example fires at both members. Member b is cut off; a.example recovers
+    and the resolve goes to a only (b failed: owed). sesd stops while b is still down,
+    and b still shows the alert firing. b comes back; sesd starts from its state file
+    and posts the resolve: b no longer shows the alert."""
+    url, _ = await make_queue(sqs)
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    async with (
+        WebhookReceiver() as receiver,
+        alertmanager(tmp_path / "a", receiver.url) as am_a,
+        alertmanager(tmp_path / "b", receiver.url) as am_b,
+        Proxy(int(am_b.rsplit(":", 1)[1])) as b,
+    ):
+        config = config_file(
+            tmp_path,
+            f'[aws]\nendpoint_url = "{local_sqs.url}"\n'
+            f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 1\n'
+            f'[state]\npath = "{tmp_path / "state.bin"}"\n'
+            '[alerts]\nevaluate_every = "100ms"\ngroup_wait = "0s"\n'
+            f'[alerts.sinks.am]\ntype = "alertmanager"\nurls = ["{am_a}", "{b.url}"]\n'
+            'resend_every = "1h"\ntimeout = "2s"\n'
+            '[[alerts.rules]]\nname = "delays"\nmetric = "delay_ratio"\n'
+            'window = "5m"\nabove = 0.5\nmin_events = 1\nsinks = ["am"]\n',
+        )
+        async with sesd_process(config) as first:
+            await send_bodies(sqs, url, [f.raw(f.delay(["x@a.example"], at=time.time()))])
+            await _posted(first, "a.example")
+            assert await anyio.to_thread.run_sync(_firing, am_b) == ["a.example"]
+            b.cut()
+            now = time.time()
+            deliveries = [f.raw(f.delivery([f"v{i}@a.example"], at=now)) for i in range(3)]
+            await send_bodies(sqs, url, deliveries)
+            with anyio.fail_after(30):
+                await first.wait_for_event("sesd.notify.member_failed")
+                await first.wait_for(_resolve_sent)
+            assert await anyio.to_thread.run_sync(_firing, am_a) == []
+            await _stop(first)
+        assert await anyio.to_thread.run_sync(_firing, am_b) == ["a.example"]
+        b.restore()
+        async with sesd_process(config) as second:
+            with anyio.fail_after(30):
+                await second.wait_for(_resolve_sent)
+            assert await anyio.to_thread.run_sync(_firing, am_b) == []
+            await _stop(second)

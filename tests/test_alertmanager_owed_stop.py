@@ -1,0 +1,86 @@
+"""At a stop, a resolve an Alertmanager member missed is posted to it once more, its
+time out waived (the stop is the last chance); one it still cannot take is what the
+stop leaves unsent, which the state file keeps (tests/test_alertmanager_owed_restart.py
+restarts from it with real Alertmanagers)."""
+
+from __future__ import annotations
+
+import io
+
+import aiohttp
+import anyio
+
+from sesd.alerting.evaluator import Evaluator
+from sesd.alerting.rules import Transition
+from sesd.alerting.service import Alerting
+from sesd.config import core_settings, parse_config
+from sesd.core.pipeline import Pipeline
+from sesd.core.timestamps import iso
+from sesd.metrics.registry import Metrics
+from tests.test_alertmanager_members import _Member
+from tests.test_routing import RULE, T
+from tests.test_rules import feed_spike
+
+
+def _ended(body: list[dict[str, str]]) -> bool:
+    """Whether a post holds the resolve (its endsAt is the resolve's time)."""
+    return any(alert["endsAt"] == iso(T + 600) for alert in body)
+
+
+async def _stopped_owing(status_at_stop: int) -> tuple[_Member, list[tuple[str, str, Transition]]]:
+    """delays/a.example fires at members a and b, then resolves while a answers 503
+    (b takes it: a is owed it, and sits out an hour). a answers ``status_at_stop`` when
+    sesd drains for a stop; returns a, and what the stop leaves unsent."""
+    async with _Member() as a, _Member() as b, aiohttp.ClientSession() as session:
+        config = parse_config(
+            '[alerts]\ngroup_wait = "0s"\n[alerts.sinks.am]\ntype = "alertmanager"\n'
+            f'urls = ["{a.url}", "{b.url}"]\nresend_every = "1h"\n' + RULE + 'sinks = ["am"]\n'
+        )
+        pipeline = Pipeline(core_settings(config))
+        evaluator = Evaluator(config.alerts, [spec.name for spec in pipeline.ledger.specs])
+        metrics = Metrics(pipeline.ledger, [], lambda: T, evaluator=evaluator)
+        now = [T]
+        alerting = Alerting(
+            config,
+            pipeline.ledger,
+            evaluator,
+            lambda: now[0],
+            notifications=metrics.notifications,
+            evaluation_errors=metrics.evaluation_errors,
+            faults=metrics.task_failures.labels("alerting"),
+            console=io.StringIO(),
+        )
+        alerting.open(session)
+        outbox = alerting.outboxes["am"]
+        with anyio.fail_after(10):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(outbox.run)
+                feed_spike(pipeline, "a.example", T, 6, 4)
+                alerting.evaluate()
+                await outbox.wait_empty()
+                a.status = 503
+                now[0] = T + 600  # the window empty: the alert resolves
+                assert [n.kind for n in alerting.evaluate()] == [Transition.RESOLVED]
+                await outbox.wait_empty()
+                assert [_ended(body) for body in b.bodies] == [False, True]
+                assert alerting.unsent() == [("delays", "a.example", Transition.RESOLVED)]
+                a.status = status_at_stop
+                await alerting.drain()
+                tg.cancel_scope.cancel()
+        return a, alerting.unsent()
+
+
+async def test_a_member_back_by_the_stop_gets_the_resolve_it_missed() -> None:
+    """a is back when sesd stops, though its time out has most of an hour to run: the
+    drain posts it the resolve, and nothing is left unsent."""
+    a, unsent = await _stopped_owing(200)
+    assert [_ended(body) for body in a.bodies] == [False, True, True]
+    assert unsent == []
+
+
+async def test_a_member_still_down_at_the_stop_is_left_the_resolve_as_unsent() -> None:
+    """a still fails at the stop: the drain tried it, and the resolve is left unsent (the
+    state file saves it so, and the restarted sesd resolves the alert again)."""
+    a, unsent = await _stopped_owing(503)
+    assert [_ended(body) for body in a.bodies] == [False, True, True]
+    assert unsent == [("delays", "a.example", Transition.RESOLVED)]
