@@ -2,21 +2,22 @@
 from a state file saved under other rules (a restart is a reload across a stop).
 
 A sink that was sent an alert's firing is sent its resolve. So a removed rule
-resolves its sent alerts on its sinks; a rule that no longer watches a label (a
-new ``exclude_domains``, a narrower list or glob) resolves that label's alert and
-forgets its state; a rule that no longer names a sink resolves its firing alerts
-there, and a sink it names anew is sent them as firing, so that it gets the
-resolves later too. A sink that tells alerts apart by their labels (Alertmanager)
-sees a rule whose labels or severity changed as a new alert: it is sent the old
-labels' resolve and the new labels' firing at once, not at the next repeat. Pure:
-the caller passes the states and queues what is returned. A rule kept with other
-thresholds (or another metric or window) resolves its alerts by evaluation, not
-here; :class:`Rechecked` has such a resolve say why.
+resolves its sent alerts on its sinks; a rule that no longer watches a label (a new
+``exclude_domains``, a narrower list or glob) resolves that label's alert and
+forgets its state, as does a group the config removed (its label went with it); a
+rule that no longer names a sink resolves its firing alerts there, and a sink it
+names anew is sent them as firing, so that it gets the resolves later too. A sink
+that tells alerts apart by their labels (Alertmanager) sees a rule whose labels or
+severity changed as a new alert: it is sent the old labels' resolve and the new
+labels' firing at once, not at the next repeat. Pure: the caller passes the states
+and queues what is returned. A rule kept with other thresholds (or another metric or
+window) resolves its alerts by evaluation, not here; :class:`Rechecked` has such a
+resolve say why.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -55,10 +56,12 @@ def changes(
     new: Sequence[RuleConfig],
     states: dict[str, dict[str, AlertState]],
     by_labels: frozenset[str] = frozenset(),
+    groups_gone: Collection[str] = (),
 ) -> Iterator[Change]:
     """What going from rules ``old`` to ``new`` owes the sinks (``by_labels``: those
-    that tell alerts apart by their labels); ``states`` (by rule, then label) loses
-    the rules and labels the new rules do not have."""
+    that tell alerts apart by their labels; ``groups_gone``: the groups the config
+    removed, whose labels went with them); ``states`` (by rule, then label) loses the
+    rules and labels the new rules do not have."""
     kept = {rule.name: rule for rule in new}
     for name in sorted(set(states) - set(kept)):
         gone = states.pop(name)
@@ -69,6 +72,9 @@ def changes(
         before, held = old.get(name), states.get(name)
         if before is None or not held:
             continue
+        if _labelled(rule) and rule.scope == DOMAIN:
+            ungrouped = sorted(label for label in held if label in groups_gone)
+            yield from _ended(before, held, ungrouped, "the group was removed from the config")
         if _labelled(rule):
             unwatched = sorted(label for label in held if not takes(rule, label))
             note = f"the rule no longer watches this {rule.scope}"

@@ -10,7 +10,7 @@ fires, the firing is sent then. A resolve is sent when its firing was.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from typing import Any
 
 from sesd.alerting.alert import Alert, Notification, alert_of, identity, link
@@ -77,11 +77,12 @@ class Evaluator:
         window_names: list[str],
         now: float,
         ledger: Ledger | None = None,
+        groups_gone: Collection[str] = (),
     ) -> list[Alert]:
         """Take new rules (at start and on reload). States of rules kept by name stay;
         what the change owes the sinks (sesd.alerting.changes: a removed rule's sent
-        alerts resolve, say) is returned and queued, with what ``ledger`` knows of
-        their labels (a domain's provider)."""
+        alerts resolve, say, and those on ``groups_gone``) is returned and queued, with
+        what ``ledger`` knows of their labels (a domain's provider)."""
         self.settle()  # an evaluation under way ends under the rules it began with
         self._quiet.clear()  # a rule's thresholds may have changed under its name
         self.config, self.window_names = config, window_names
@@ -97,7 +98,7 @@ class Evaluator:
         self._dashboard = config.dashboard_url
         self._severity = {rule.name: rule.severity for rule in self.rules}
         relabel(self.current, {rule.name: rule for rule in self.rules})
-        owed = changes(old, self.rules, self.states, config.by_labels())
+        owed = changes(old, self.rules, self.states, config.by_labels(), groups_gone)
         out = [self._owed(change, now, ledger) for change in owed]
         self.rechecked.track(old, self.rules, self.states)
         for rule in self.rules:

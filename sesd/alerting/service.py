@@ -23,6 +23,7 @@ from sesd.alerting.sink_map import build_sink, build_sinks, sink_session
 from sesd.alerting.sinks import PagerDutySink, Sink
 from sesd.config import Config, SinkConfig
 from sesd.core.ledger import Ledger
+from sesd.core.ungrouped import removed_groups
 from sesd.io.logs import get_logger
 
 __all__ = ["LINES", "Alerting", "build_sink", "build_sinks", "sink_session"]
@@ -124,12 +125,15 @@ class Alerting:
         removed = {r.name for r in self._config.alerts.rules} - {
             r.name for r in config.alerts.rules
         }
+        # Its label went with it (sesd.core.ungrouped): its alerts resolve now.
+        gone = removed_groups(
+            self._config.domains.groups, config.domains.groups, config.domains.track
+        )
         self._config = config
         now = self._clock()
         self.silences.use(config.silences_path)
-        resolves = self.evaluator.configure(
-            config.alerts, [spec.name for spec in self._ledger.specs], now, self._ledger
-        )
+        windows = [spec.name for spec in self._ledger.specs]
+        resolves = self.evaluator.configure(config.alerts, windows, now, self._ledger, gone)
         for alert in resolves:
             reason = "; ".join(alert.notes) or None
             event = f"sesd.alert.{alert.kind.value}"  # a new sink is owed a firing

@@ -328,6 +328,16 @@ class LabelTable:
                 self._labels.pop(label, None)
         return gone
 
+    def drop(self, label: str) -> bool:
+        """Forget ``label`` now, if in use and not fixed (a group a reload removed: no
+        value maps to it any more); whether it was in use."""
+        if label in self._fixed_labels or label not in self._last_seen:
+            return False
+        del self._last_seen[label]
+        if label not in self._fixed:
+            self._labels.pop(label, None)
+        return True
+
     def snapshot(self) -> dict[str, float]:
         """Labels in use and when each was last seen."""
         return dict(self._last_seen)

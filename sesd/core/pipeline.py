@@ -29,6 +29,7 @@ from sesd.core.settings import CoreSettings
 from sesd.core.tallies import SUPPRESSED_SUBTYPES, Outcome
 from sesd.core.tenant_map import tenant_label, valid_tenant
 from sesd.core.tenants import TenantNotice
+from sesd.core.ungrouped import drop_groups, removed_groups
 from sesd.core.windows import DomainWindows
 
 __all__ = ["EXPIRY_GRACE", "Pipeline", "Result"]
@@ -92,8 +93,11 @@ class Pipeline:
         self._show = shown_address if settings.log_recipients else redact_address
 
     def reconfigure(self, settings: CoreSettings) -> None:
-        """Take what a reload may change (:meth:`Ledger.reconfigure`)."""
+        """Take what a reload may change (:meth:`Ledger.reconfigure`); a group removed
+        goes at once (sesd.core.ungrouped)."""
+        gone = removed_groups(self.ledger.settings.groups, settings.groups, settings.track)
         self.ledger.reconfigure(settings)
+        drop_groups(self.ledger, gone)
         # Forget the resolved labels: a domain may now belong to a group.
         self._labels.clear()
 

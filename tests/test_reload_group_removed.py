@@ -1,0 +1,69 @@
+"""A reload that removes a ``[domains]`` group while an alert on it fires: the alert
+resolves at once, its resolve sent, as a removed rule's does, rather than firing on for
+a window's length on a label nothing counts under any more (its domains count under
+their own labels from the reload on)."""
+
+from __future__ import annotations
+
+import io
+
+import aiohttp
+
+from sesd.alerting.evaluator import Evaluator
+from sesd.alerting.rules import Transition
+from sesd.alerting.service import Alerting
+from sesd.config import core_settings, parse_config
+from sesd.core.pipeline import Pipeline
+from sesd.metrics.registry import Metrics
+from tests import factory as f
+from tests.test_state_removed import GROUP, RULE
+
+WITHOUT = GROUP.replace('groups = { Consumer-MS = ["hotmail.com"] }\n', "") + RULE
+
+
+async def test_a_group_a_reload_removes_resolves_its_alert_at_once() -> None:
+    """bounces/Consumer-MS fires; a reload removes the group. The reload queues the
+    resolve, saying why; the group's label and windows are gone, so no evaluation after
+    fires it again; hotmail.com's next bounce counts (and fires) under its own label."""
+    config = parse_config(GROUP + RULE)
+    pipeline = Pipeline(core_settings(config))
+    evaluator = Evaluator(config.alerts, [spec.name for spec in pipeline.ledger.specs])
+    now = [f.T0]
+    metrics = Metrics(pipeline.ledger, [], lambda: now[0], evaluator=evaluator)
+    alerting = Alerting(
+        config,
+        pipeline.ledger,
+        evaluator,
+        lambda: now[0],
+        notifications=metrics.notifications,
+        evaluation_errors=metrics.evaluation_errors,
+        faults=metrics.task_failures.labels("alerting"),
+        console=io.StringIO(),
+    )
+    async with aiohttp.ClientSession() as session:
+        alerting.open(session)
+        pipeline.feed(f.raw(f.bounce(["a@hotmail.com", "b@hotmail.com"])), "q", f.T0)
+        (fired,) = alerting.evaluate()
+        assert [a.domain for a in fired.alerts] == ["Consumer-MS"]
+        outbox = alerting.outboxes["console"]
+        outbox.swap(fired, None)  # delivered
+
+        now[0] = f.T0 + 10
+        without = parse_config(WITHOUT)
+        pipeline.reconfigure(core_settings(without))
+        alerting.reconfigure(without)
+        (resolve,) = outbox.waiting()
+        assert resolve.kind is Transition.RESOLVED
+        ((alert),) = resolve.alerts
+        assert alert.domain == "Consumer-MS"
+        assert alert.notes == ("the group was removed from the config",)
+        assert "Consumer-MS" not in pipeline.ledger.windows
+        assert "Consumer-MS" not in evaluator.states["r"]
+
+        now[0] = f.T0 + 20
+        pipeline.feed(f.raw(f.bounce(["c@hotmail.com"], at=now[0])), "q", now[0])
+        (again,) = alerting.evaluate()
+        assert (again.kind, [a.domain for a in again.alerts]) == (
+            Transition.FIRING,
+            ["hotmail.com"],
+        )
