@@ -99,3 +99,33 @@ def test_the_file_s_list_of_alerted_labels_takes_only_a_group_s_shape() -> None:
     restored = restore(blob, Pipeline(core_settings(config)).ledger, after, f.T0 + 2)
     assert list(after.states["r"]) == ["Old-Group"]
     assert restored["alert_states_refused"] == 3
+
+
+def test_a_restart_without_a_group_resolves_its_alert_at_once(tmp_path: Path) -> None:
+    """An alert fires on group ``Consumer-MS`` and is sent; sesd stops, and starts with
+    a config without the group: as a reload removing it would, the restart resolves the
+    alert at once, saying why, not a window's length after the start (the group's
+    windows would hold no new event: its domains count under their own labels)."""
+    config = parse_config(GROUP + RULE)
+    pipeline = Pipeline(core_settings(config))
+    pipeline.feed(f.raw(f.bounce(["a@hotmail.com", "b@hotmail.com"])), "q", f.T0)
+    evaluator = Evaluator(config.alerts, ["5m"])
+    evaluator.evaluate(pipeline.ledger, f.T0)
+    assert [n.kind for n in evaluator.due(f.T0)] == [Transition.FIRING]
+    blob = _round_trip(tmp_path, pipeline, evaluator, f.T0 + 1, [])
+
+    without = parse_config(GROUP.replace('groups = { Consumer-MS = ["hotmail.com"] }\n', "") + RULE)
+    fresh = Pipeline(core_settings(without))
+    after = Evaluator(without.alerts, ["5m"])
+    restored = restore(blob, fresh.ledger, after, f.T0 + 2)
+    assert restored["owed"] == ["resolved r Consumer-MS"]
+    (notification,) = after.due(f.T0 + 2)
+    assert notification.kind is Transition.RESOLVED
+    ((alert),) = notification.alerts
+    assert (alert.domain, alert.notes) == (
+        "Consumer-MS",
+        ("the group was removed from the config",),
+    )
+    assert "Consumer-MS" not in after.states["r"]
+    assert "Consumer-MS" not in fresh.ledger.windows
+    assert after.evaluate(fresh.ledger, f.T0 + 3) == []

@@ -114,13 +114,15 @@ class Evaluator:
         states: dict[str, dict[str, AlertState]],
         now: float,
         ledger: Ledger | None = None,
+        groups_gone: Collection[str] = (),
     ) -> list[Alert]:
         """Alert states restored from a state file saved under ``rules``: taken as a
-        reload from those rules to the configured ones takes them."""
+        reload from those rules (and groups, less ``groups_gone``) to the configured
+        ones takes them."""
         self.settle()
         config, window_names = self.config, self.window_names
         self.rules, self.states, self.restored = rules, states, True
-        return self.configure(config, window_names, now, ledger)
+        return self.configure(config, window_names, now, ledger, groups_gone)
 
     def blind(self, now: float) -> None:
         """From ``now``, for a window's length, a window without data says nothing of

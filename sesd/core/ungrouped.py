@@ -24,11 +24,11 @@ def removed_groups(
     return sorted(set(before) - set(after) - set(kept.values()))
 
 
-def drop_groups(ledger: Ledger, labels: Collection[str]) -> list[str]:
+def drop_groups(ledger: Ledger, labels: Collection[str]) -> None:
     """Drop each of ``labels`` (removed groups) from the domain table now, with its
-    windows and pending delays; returns those that were in use."""
-    dropped = [label for label in labels if ledger.domains.drop(label)]
-    for label in dropped:
+    windows and pending delays (a state file's may be restored under a label the
+    table does not take back)."""
+    for label in labels:
+        ledger.domains.drop(label)
         ledger.by_domain.forget(label)
         ledger.pending.drop_label(label)
-    return dropped

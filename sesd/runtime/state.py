@@ -29,6 +29,7 @@ from sesd.core.canary import CANARY_DOMAIN
 from sesd.core.ledger import Ledger
 from sesd.core.scopes import DOMAIN
 from sesd.core.text import clean
+from sesd.core.ungrouped import drop_groups, removed_groups
 from sesd.io.files import TooLarge, read_plain, write_atomic
 from sesd.runtime.state_size import alert_ceiling
 
@@ -89,7 +90,8 @@ def snapshot(
     rules = {rule.name: saved_rule(rule) for rule in evaluator.rules}
     return msgspec.msgpack.encode(
         {"version": STATE_VERSION, "saved_at": now, **ledger.snapshot(now), "alerts": alerts,
-         "rules": rules, "alerted": _alerted(ledger, evaluator, alerts), "stopped": stopped}
+         "rules": rules, "alerted": _alerted(ledger, evaluator, alerts),
+         "groups": sorted(ledger.settings.groups), "stopped": stopped}
     )  # fmt: skip
 
 
@@ -137,8 +139,16 @@ def restore(blob: bytes, ledger: Ledger, evaluator: Evaluator, now: float) -> di
     except Exception as exc:  # noqa: BLE001
         raise StateError(f"state file is damaged ({type(exc).__name__}: {exc})") from None
     restored = ledger.restore(data, now)
+    # A group the file was saved with and the config no longer has goes, and its
+    # alerts resolve, as at a reload that removes it.
+    saved_groups = data.get("groups")
+    settings = ledger.settings
+    gone = removed_groups(
+        saved_groups if isinstance(saved_groups, list) else [], settings.groups, settings.track
+    )
+    drop_groups(ledger, gone)
     count = sum(map(len, known.values()))
-    owed = evaluator.adopt(rules, known, now, ledger)
+    owed = evaluator.adopt(rules, known, now, ledger, gone)
     # Saved ahead of this clock (it stepped back, or the host booted before NTP set
     # it), the windows' events lie ahead of it and read as none: no resolve on that
     # until the clock is past the save, within the windows' reach (a file saved a year
