@@ -412,6 +412,30 @@ def test_a_visibility_timeout_of_0_is_warned_of() -> None:
     assert parse_config(queue).warnings() == [NO_RULES]
 
 
+def test_a_rule_naming_a_group_the_config_lacks_is_warned_of() -> None:
+    """A rule's ``domains`` naming ``Consumer-M`` (a group's name misspelt, or a group
+    since removed): no group has it, and as a domain it has no dot, so no recipient's
+    mail counts under it and the rule watches nothing there. check-config (and the
+    start, and a reload) say so, naming the rule and the name; a group named as the
+    config writes it, or a domain with a dot, says nothing."""
+    base = (
+        '[[queues]]\nurl = "https://sqs.eu-west-1.amazonaws.com/1/q"\n'
+        '[domains]\ngroups = { Consumer-MS = ["hotmail.com"] }\n'
+        '[[alerts.rules]]\nname = "r"\nmetric = "delay_ratio"\nwindow = "5m"\nabove = 0.1\n'
+    )
+    (warning, _) = parse_config(base + 'domains = ["gmail.com", "Consumer-M"]\n').warnings()
+    assert warning == (
+        "alerts.rules[0] (r): domains names 'Consumer-M', which is no group of "
+        "[domains] groups and, without a dot, no recipient's domain: the rule watches "
+        "nothing under it (a group's name misspelt?)"
+    )
+    (warning, _) = parse_config(base + 'exclude_domains = ["consumer-ms"]\n').warnings()
+    assert warning.startswith("alerts.rules[0] (r): exclude_domains names 'consumer-ms'")
+    for named in ('["Consumer-MS", "gmail.com"]', '["*.example", "co.uk"]'):
+        warnings = parse_config(base + f"domains = {named}\n").warnings()
+        assert not [w for w in warnings if w.startswith("alerts.rules")], named
+
+
 def test_a_fifo_queue_without_delete_invalid_is_warned_of() -> None:
     """On a FIFO queue an invalid message left for the dead-letter queue holds every
     later message of its group back (for ever without one): check-config says to

@@ -105,6 +105,7 @@ def config_warnings(config: Config) -> list[str]:
         if q.wait_time_seconds == 0
     ]
     found += _grace_warnings(config)
+    found += _no_group_warnings(config)
     if not config.account_health.enabled:
         found += [
             f"alerts.rules[{i}] ({rule.name}): {rule.metric} is what SESv2 GetAccount "
@@ -153,6 +154,28 @@ def config_warnings(config: Config) -> list[str]:
             f" docker stop --time): raise theirs to {math.ceil(longest)}s, or sesd is "
             "killed before its state is saved"
         )
+    return found
+
+
+def _no_group_warnings(config: Config) -> list[str]:
+    """A rule's domain without a dot that no group has: a group's name misspelt (or a
+    group removed), which the rule would watch as a domain no recipient has. Not an
+    error: a dotless domain is a domain, and a reload must not be refused for it."""
+    found = []
+    for i, rule in enumerate(config.alerts.rules):
+        if rule.scope != "domain":
+            continue
+        for key, named in (("domains", rule.domains), ("exclude_domains", rule.exclude_domains)):
+            for name in named or []:
+                # In its normal form: an ideographic full stop is a dot too.
+                dotted = "." in (normalise_domain(name) or name).strip(".")
+                if is_glob(name) or name in config.domains.groups or dotted:
+                    continue
+                found.append(
+                    f"alerts.rules[{i}] ({rule.name}): {key} names {name!r}, which is no "
+                    "group of [domains] groups and, without a dot, no recipient's domain: "
+                    "the rule watches nothing under it (a group's name misspelt?)"
+                )
     return found
 
 
