@@ -67,3 +67,39 @@ async def test_a_group_a_reload_removes_resolves_its_alert_at_once() -> None:
             Transition.FIRING,
             ["hotmail.com"],
         )
+
+
+async def test_a_group_whose_name_a_rule_tracks_as_a_domain_is_not_resolved() -> None:
+    """Group ``microsoft`` (a name in a domain's normal form) is removed while a rule
+    still names ``microsoft``: the name stays a tracked label, as a domain, its windows
+    kept, so the reload does not resolve its alert (the next evaluation would fire it
+    again on those windows): it goes on as that label's windows say."""
+    group = '[domains]\nidle_evict = "1h"\ngroups = { microsoft = ["hotmail.com"] }\n'
+    rule = RULE + 'domains = ["microsoft"]\n'
+    config = parse_config(group + rule)
+    pipeline = Pipeline(core_settings(config))
+    evaluator = Evaluator(config.alerts, [spec.name for spec in pipeline.ledger.specs])
+    metrics = Metrics(pipeline.ledger, [], lambda: f.T0, evaluator=evaluator)
+    alerting = Alerting(
+        config,
+        pipeline.ledger,
+        evaluator,
+        lambda: f.T0 + 10,
+        notifications=metrics.notifications,
+        evaluation_errors=metrics.evaluation_errors,
+        faults=metrics.task_failures.labels("alerting"),
+        console=io.StringIO(),
+    )
+    async with aiohttp.ClientSession() as session:
+        alerting.open(session)
+        pipeline.feed(f.raw(f.bounce(["a@hotmail.com", "b@hotmail.com"])), "q", f.T0)
+        evaluator.evaluate(pipeline.ledger, f.T0)
+        assert [n.kind for n in evaluator.due(f.T0)] == [Transition.FIRING]
+        without = parse_config(
+            group.replace('groups = { microsoft = ["hotmail.com"] }\n', "") + rule
+        )
+        pipeline.reconfigure(core_settings(without))
+        alerting.reconfigure(without)
+        assert "microsoft" in pipeline.ledger.windows
+        assert alerting.outboxes["console"].waiting() == []
+        assert evaluator.evaluate(pipeline.ledger, f.T0 + 20) == []

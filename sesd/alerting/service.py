@@ -21,7 +21,7 @@ from sesd.alerting.rules import Transition
 from sesd.alerting.silence_file import SilenceWatcher
 from sesd.alerting.sink_map import build_sink, build_sinks, sink_session
 from sesd.alerting.sinks import PagerDutySink, Sink
-from sesd.config import Config, SinkConfig
+from sesd.config import Config, SinkConfig, core_settings
 from sesd.core.ledger import Ledger
 from sesd.core.ungrouped import removed_groups
 from sesd.io.logs import get_logger
@@ -125,10 +125,10 @@ class Alerting:
         removed = {r.name for r in self._config.alerts.rules} - {
             r.name for r in config.alerts.rules
         }
-        # Its label went with it (sesd.core.ungrouped): its alerts resolve now.
-        gone = removed_groups(
-            self._config.domains.groups, config.domains.groups, config.domains.track
-        )
+        # Its label went with it (sesd.core.ungrouped), unless tracked as a domain now
+        # (a rule names it, as the pipeline reckons): its alerts resolve now.
+        settings = core_settings(config)
+        gone = removed_groups(self._config.domains.groups, settings.groups, settings.track)
         self._config = config
         now = self._clock()
         self.silences.use(config.silences_path)
