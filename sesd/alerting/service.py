@@ -344,7 +344,7 @@ class Alerting:
     def unsent(self) -> list[tuple[str, str, Transition]]:
         """(rule, domain, kind) of every alert not delivered to every sink yet: waiting
         its group, queued or being delivered (the outboxes of sinks a reload removed
-        included, while they empty)."""
+        included, while they empty), or a resolve an Alertmanager member is owed."""
         found = self.evaluator.waiting()
         for outbox in [*self.outboxes.values(), *self._retired]:
             found += [(n.rule, a.domain, n.kind) for n in outbox.unsent() for a in n.alerts]
