@@ -5,7 +5,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import threading
 import traceback
+from collections.abc import Callable
+from functools import partial
 from typing import NoReturn
 
 import anyio
@@ -19,6 +22,7 @@ from sesd.commands.common import (
     with_config,
 )
 from sesd.config import ConfigError, HttpConfig
+from sesd.config.sections import EXIT_ROOM
 from sesd.io.logs import buffer_output, configure_logging, flush_logs, get_logger
 
 __all__ = ["add_parser"]
@@ -69,6 +73,36 @@ def _exit_now(fault: BaseException | None = None) -> NoReturn:
     os._exit(1)
 
 
+def _exit_within(room: float, failed: Callable[[], bool], after: str) -> None:
+    """The last save returned (``after`` a stop or a fault): what is left, tasks ended,
+    connections closed, threads joined, has ``room`` seconds, then sesd exits with the
+    code the stop would have given (1 after a fault or a failed save). A thread that
+    does not end would otherwise hold the exit until the supervisor's SIGKILL, which
+    says nothing of why: a name lookup on a resolver that does not answer runs on in
+    the event loop's executor after its receive is abandoned, and the loop's close
+    waits for it."""
+    from sesd.runtime.signals import FORCED_LOGS
+
+    def stalled() -> None:
+        here = threading.current_thread()
+        held = sorted(t.name for t in threading.enumerate() if not t.daemon and t is not here)
+        get_logger().warning(
+            "sesd.daemon.exit_stalled",
+            after=after,
+            waited_seconds=room - FORCED_LOGS,
+            threads=held,
+            hint="the exit waited on threads still running after the stop (a name lookup "
+            "on a resolver that does not answer, a write on a hung disk): sesd exits "
+            "without them; check the host's resolver and disks",
+        )
+        flush_logs(FORCED_LOGS)
+        os._exit(1 if after == "fault" or failed() else 0)
+
+    timer = threading.Timer(room - FORCED_LOGS, stalled)
+    timer.daemon = True  # a normal exit does not wait for it
+    timer.start()
+
+
 def execute(args: argparse.Namespace) -> int:
     """Run until stopped; 0 after a graceful stop (1 when its state file could not be
     saved last), 2 when the config or the start fails."""
@@ -97,6 +131,9 @@ def execute(args: argparse.Namespace) -> int:
         daemon = Daemon(config, config_path=os.path.abspath(args.config), listen=args.listen)
     except StartError as exc:
         return start_failed(exc)
+    # Each part of the stop has its bound, the exit too: inside the shipped units' stop
+    # timeout (sesd.config.sections.SHIPPED_STOP_TIMEOUT).
+    daemon.on_saved_last = partial(_exit_within, EXIT_ROOM, lambda: daemon.saver.failed)
     try:
         anyio.run(daemon.run)
     except BaseException as exc:

@@ -258,7 +258,8 @@ class LoggingConfig(Section, frozen=True):
 #: otherwise hold the stop until the supervisor's SIGKILL, which says nothing of why).
 LAST_SAVE: Final = 10.0
 #: What the exit itself may take after that (tasks ended, connections closed, logs
-#: written): a moment, with room to spare.
+#: written): a moment, with room to spare; past it ``sesd run`` exits regardless (a
+#: thread that does not end, a name lookup on a hung resolver, would hold it).
 EXIT_ROOM: Final = 5.0
 #: The stop timeout the shipped units give: systemd's TimeoutStopSec=45s, Kubernetes'
 #: terminationGracePeriodSeconds: 45, `docker stop --time 45`.

@@ -146,6 +146,9 @@ class Daemon:
         self.saver = StateSaver(state, ledger, evaluator, self.clock, self.alerting.unsent)
         self.alerting.on_notified = self.saver.soon  # a page sent is saved at once
         self.saver.on_result = self._saved
+        #: Called as the last save returns, after a ``"stop"`` or a ``"fault"``: what is
+        #: left is the exit, which ``sesd run`` bounds (``EXIT_ROOM``).
+        self.on_saved_last: Callable[[str], None] = lambda after: None
         self.systemd = Notifier()
         self._consumers = Consumers(partial(queue_poller, self), self.metrics.task_failures)
         self._tasks: anyio.abc.TaskGroup | None = None
@@ -218,6 +221,7 @@ class Daemon:
                 # supervisor's SIGKILL, which says nothing of why).
                 self._log.error("sesd.daemon.failed", exc_info=True)
                 await self.saver.save_last(LAST_SAVE, after="fault")
+                self.on_saved_last("fault")
             raise
         finally:
             self.systemd.close()
@@ -310,6 +314,7 @@ class Daemon:
             await self.alerting.drain()
         self.alerting.log_unsent(kept=bool(self.config.state.path))
         await self.saver.save_last(deadline + LAST_SAVE - anyio.current_time())
+        self.on_saved_last("stop")
 
     # --- the parts the phases and a reload use --------------------------------
 
