@@ -1127,3 +1127,36 @@ def test_the_state_file_sits_in_a_writable_directory_of_its_own(directory: str) 
             m for m in container["volumeMounts"] if m["mountPath"] == str(Path(path).parent)
         ]
         assert not mount.get("readOnly", False), mount
+
+
+def _stop_timeouts(text: str) -> list[int]:
+    """Each stop timeout a text gives (systemd's TimeoutStopSec, Kubernetes'
+    terminationGracePeriodSeconds, ``docker stop --time``), in seconds."""
+    pattern = r"TimeoutStopSec=(\d+)s?\b|terminationGracePeriodSeconds:? (\d+)|--time (\d+)"
+    return [int(next(g for g in m.groups() if g)) for m in re.finditer(pattern, text)]
+
+
+def test_every_shipped_stop_timeout_is_the_one_sesd_is_built_to_fit() -> None:
+    """sesd's stop has a bound per part: the grace period, LAST_SAVE for the last save,
+    EXIT_ROOM for the exit; `sesd check-config` warns of a grace period whose stop
+    would outlast SHIPPED_STOP_TIMEOUT, the timeout the shipped units give. The unit,
+    every workload the kustomizations render, the image's and README's advice give
+    exactly that timeout (a longer one makes the warning wrong, a shorter one has sesd
+    killed before its state is saved), and each workload's own config fits in it."""
+    from sesd.config.sections import EXIT_ROOM, LAST_SAVE, SHIPPED_STOP_TIMEOUT
+
+    default = parse_config("").shutdown
+    assert default.longest_stop(saves=True) == default.grace_period.seconds + LAST_SAVE + EXIT_ROOM
+    assert default.longest_stop(saves=True) <= SHIPPED_STOP_TIMEOUT
+    unit = (ROOT / "systemd" / "sesd.service").read_text()
+    (given,) = re.findall(r"^TimeoutStopSec=(.*)$", unit, re.MULTILINE)
+    assert Duration(given).seconds == SHIPPED_STOP_TIMEOUT
+    for directory in _WORKLOADS:
+        for pod, text in _pods(directory):
+            assert pod["terminationGracePeriodSeconds"] == SHIPPED_STOP_TIMEOUT, directory
+            shutdown = parse_config(text).shutdown
+            assert shutdown.longest_stop(saves=True) <= SHIPPED_STOP_TIMEOUT, directory
+    for advice in (ROOT / "Dockerfile", README, ROOT / "systemd" / "sesd.service"):
+        said = _stop_timeouts(advice.read_text())
+        assert said, advice
+        assert set(said) == {SHIPPED_STOP_TIMEOUT}, advice
