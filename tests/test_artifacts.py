@@ -1111,6 +1111,18 @@ def test_the_memory_request_covers_what_sesd_holds_in_an_incident(directory: str
         assert _bytes(resources["limits"]["memory"]) >= 2 * needed, resources
 
 
+def test_reliability_gives_the_memory_figure_readme_gives() -> None:
+    """RELIABILITY.md's row of a million new domains says what RSS grew by as README
+    does (the figure measured last, BENCHMARKS row 4b), which an SRE sizing the pods
+    reads: not an older build's."""
+    readme = " ".join(README.read_text().split())
+    reliability = " ".join((ROOT / "RELIABILITY.md").read_text().split())
+    measured = re.search(r"a million new domains grew RSS by (\d+) MB", readme)
+    said = re.findall(r"a million domains grow RSS by (\d+) MB", reliability)
+    assert measured is not None
+    assert said == [measured[1]]
+
+
 @pytest.mark.parametrize("directory", _WORKLOADS)
 def test_the_state_file_sits_in_a_writable_directory_of_its_own(directory: str) -> None:
     """sesd replaces its state file by a rename in its directory (and keeps its lock
