@@ -17,6 +17,7 @@ import bcrypt
 import pytest
 import trustme
 import yaml
+from prometheus_client.parser import text_string_to_metric_families
 
 from sesd.commands.demo.localsqs import free_port
 from sesd.config import (
@@ -28,6 +29,7 @@ from sesd.config import (
 )
 from sesd.config.alerts import RuleConfig
 from sesd.config.values import Duration
+from sesd.metrics.exposition import render
 from tests.conftest import require_tool
 from tests.dns_server import hermetic_text
 
@@ -1172,3 +1174,89 @@ def test_every_shipped_stop_timeout_is_the_one_sesd_is_built_to_fit() -> None:
         said = _stop_timeouts(advice.read_text())
         assert said, advice
         assert set(said) == {SHIPPED_STOP_TIMEOUT}, advice
+
+
+#: PromQL's own words (functions, aggregations, operators, modifiers): never a series.
+_PROMQL_WORDS = frozenset(
+    "abs absent absent_over_time and avg avg_over_time bool by ceil changes clamp "  # noqa: SIM905
+    "clamp_max clamp_min count count_over_time count_values day_of_week delta deriv "
+    "exp floor group_left group_right histogram_quantile hour ignoring increase irate "
+    "label_join label_replace last_over_time ln log10 log2 max max_over_time min "
+    "min_over_time minute offset on or predict_linear present_over_time quantile "
+    "quantile_over_time rate resets round scalar sort sort_desc sqrt stddev stdvar "
+    "sum sum_over_time time timestamp topk bottomk unless vector without inf nan Inf "
+    "NaN".split()
+)
+#: Labels Prometheus gives every target's series, and those of its ALERTS series.
+_ADDED_LABELS = frozenset(
+    {"instance", "job", "namespace", "pod", "container", "service", "endpoint", "__name__"}
+    | {"alertname", "alertstate", "severity"}
+)
+_STRING = r'"(?:[^"\\]|\\.)*"'
+
+
+def _queries() -> list[tuple[str, str]]:
+    """(where, PromQL) of every query the dashboard (its variables too) and the shipped
+    rules make, and the names the rules record."""
+    dashboard = json.loads(DASHBOARD.read_text())
+    found = [(f"dashboard: {p['title']}", t["expr"]) for p in dashboard["panels"]
+             for t in p.get("targets", [])]  # fmt: skip
+    found += [
+        (f"dashboard: ${v['name']}", v["definition"])
+        for v in dashboard["templating"]["list"]
+        if v["type"] == "query"
+    ]
+    for path in (PROMETHEUS / "sesd.rules.yml", *ROOT.glob("config/*/prometheusrule.yaml")):
+        document = yaml.safe_load(path.read_text())
+        for group in document.get("spec", document)["groups"]:
+            for rule in group["rules"]:
+                name = rule.get("alert", rule.get("record"))
+                found.append((f"{path.relative_to(ROOT)}: {name}", rule["expr"]))
+                if "record" in rule:
+                    found.append(("record", rule["record"]))
+    return found
+
+
+def test_every_series_and_label_the_dashboard_and_rules_read_is_one_sesd_exports() -> None:
+    """A misspelt metric or label in a rule or a panel is valid PromQL that matches
+    nothing: the alert never fires, the panel stays empty. With every feature on and
+    traffic of every kind, sesd exports each series the dashboard and the shipped rules
+    read (or a rule records it), with each label their selectors match on; each label
+    they group or join by is one of sesd's or one Prometheus adds."""
+    from tests.test_promtool_metrics import busy_daemon
+
+    text = render(busy_daemon().metrics.registry.collect()).decode()
+    exported: dict[str, set[str]] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            exported.setdefault(sample.name, set()).update(sample.labels)
+    every_label = set().union(*exported.values()) | _ADDED_LABELS
+    queries = _queries()
+    recorded = {expr for where, expr in queries if where == "record"}
+    known = exported.keys() | recorded | {"ALERTS", "up"}
+    wrong = []
+    for where, expr in queries:
+        bare = re.sub(r"\[[^\]]*\]", "", re.sub(_STRING, '""', expr))
+        # A variable's label_values(series, label): its label is checked below.
+        bare = re.sub(r"label_values\((\w+),\s*\w+\)", r"\1", bare)
+        for match in re.finditer(r"(?<![\w:.])([a-zA-Z_:][\w:]*)\s*(\{[^}]*\})?", bare):
+            before = bare[: match.start()]
+            if re.search(r"(\{[^}]*|\b(by|without|on|ignoring|group_\w+)\s*\([^)]*)$", before):
+                continue  # a label name, not a series
+            name, matchers = match.group(1), match.group(2) or ""
+            if name in _PROMQL_WORDS:
+                continue
+            if name not in known:
+                wrong.append(f"{where}: series {name}")
+            labels = set(re.findall(r"(\w+)\s*(?:=~|!~|!=|=)", matchers))
+            if name in exported and labels - exported[name] - _ADDED_LABELS:
+                wrong.append(f"{where}: {name} has no {labels - exported[name] - _ADDED_LABELS}")
+        for clause in re.findall(r"\b(?:by|without|on|ignoring|group_\w+)\s*\(([^)]*)\)", bare):
+            wrong += [
+                f"{where}: label {x}" for x in re.findall(r"\w+", clause) if x not in every_label
+            ]
+        for name, label in re.findall(r"label_values\((\w+),\s*(\w+)\)", expr):
+            if label not in exported.get(name, set()):
+                wrong.append(f"{where}: {name} has no {label}")
+    assert not wrong, wrong
+    assert len(queries) > 150
