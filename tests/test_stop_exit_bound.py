@@ -69,9 +69,10 @@ async def test_a_lookup_that_hangs_does_not_hold_the_exit_past_its_room(
             code = await sesd.process.wait()
         took = time.monotonic() - started
     assert code == 0
-    assert took < 1 + EXIT_ROOM + 1
+    assert took < 1 + EXIT_ROOM  # inside the stop's budget, not at its edge
     assert stopped["level"] == "info"
     assert (stalled["level"], stalled["after"]) == ("warning", "stop")
     assert stalled["waited_seconds"] < EXIT_ROOM
+    assert stalled["threads"]  # the lookup's, still running
     assert "a name lookup on a resolver that does not answer" in stalled["hint"]
     assert state.exists()  # the stop itself was whole: saved, exit 0

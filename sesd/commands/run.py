@@ -9,7 +9,7 @@ import threading
 import traceback
 from collections.abc import Callable
 from functools import partial
-from typing import NoReturn
+from typing import Final, NoReturn
 
 import anyio
 import msgspec
@@ -73,23 +73,31 @@ def _exit_now(fault: BaseException | None = None) -> NoReturn:
     os._exit(1)
 
 
+#: Of the exit's room, what is left for the supervisor to see sesd gone: the exit ends
+#: a moment before the stop timeout, not at it.
+_MARGIN: Final = 1.0
+
+
 def _exit_within(room: float, failed: Callable[[], bool], after: str) -> None:
     """The last save returned (``after`` a stop or a fault): what is left, tasks ended,
-    connections closed, threads joined, has ``room`` seconds, then sesd exits with the
-    code the stop would have given (1 after a fault or a failed save). A thread that
+    connections closed, threads joined, has ``room`` seconds (less ``_MARGIN``), then
+    sesd exits with the code the stop would have given (1 after a fault or a failed
+    save). A thread that
     does not end would otherwise hold the exit until the supervisor's SIGKILL, which
     says nothing of why: a name lookup on a resolver that does not answer runs on in
     the event loop's executor after its receive is abandoned, and the loop's close
     waits for it."""
     from sesd.runtime.signals import FORCED_LOGS
 
+    wait = room - _MARGIN - FORCED_LOGS  # then the log lines have FORCED_LOGS
+
     def stalled() -> None:
-        here = threading.current_thread()
-        held = sorted(t.name for t in threading.enumerate() if not t.daemon and t is not here)
+        main = threading.main_thread()
+        held = sorted(t.name for t in threading.enumerate() if not t.daemon and t is not main)
         get_logger().warning(
             "sesd.daemon.exit_stalled",
             after=after,
-            waited_seconds=room - FORCED_LOGS,
+            waited_seconds=wait,
             threads=held,
             hint="the exit waited on threads still running after the stop (a name lookup "
             "on a resolver that does not answer, a write on a hung disk): sesd exits "
@@ -98,7 +106,7 @@ def _exit_within(room: float, failed: Callable[[], bool], after: str) -> None:
         flush_logs(FORCED_LOGS)
         os._exit(1 if after == "fault" or failed() else 0)
 
-    timer = threading.Timer(room - FORCED_LOGS, stalled)
+    timer = threading.Timer(wait, stalled)
     timer.daemon = True  # a normal exit does not wait for it
     timer.start()
 
