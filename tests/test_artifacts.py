@@ -331,6 +331,8 @@ def _manifests(directory: Path = KUBERNETES) -> dict[str, dict[str, Any]]:
     return {document["kind"]: document for document in _kustomize(directory)}
 
 
+#: Every kustomization shipped.
+_SETUPS_ALL = ["kubernetes", "kubernetes-fleet", "kubernetes-fleet-stateful", "kubernetes-secured"]
 #: Kinds of the Prometheus Operator: no schema in kubernetes-validate; checked below.
 _CRDS = ("PodMonitor", "PrometheusRule")
 
@@ -403,6 +405,17 @@ def test_kubernetes_manifests_agree_with_each_other() -> None:
         "kustomization.yaml",
         "secret.example.yaml",
     }
+
+
+@pytest.mark.parametrize("directory", _SETUPS_ALL)
+def test_the_service_reaches_pods_that_cannot_read_their_queues(directory: str) -> None:
+    """/readyz is 503 while a queue cannot be read: in an SQS or IAM outage every pod
+    is unready. The Service is how people reach the status page and `sesd status`
+    (and anything scraping through it /metrics), which say what is wrong: it keeps
+    unready pods among its endpoints, rather than go dark for the whole outage. The
+    readiness probe still shows in `kubectl get pods` and still paces rollouts."""
+    service = _manifests(ROOT / "config" / directory)["Service"]
+    assert service["spec"]["publishNotReadyAddresses"] is True
 
 
 def test_the_stateful_fleet_keeps_each_replicas_state_on_its_own_claim() -> None:
