@@ -82,11 +82,10 @@ def _exit_within(room: float, failed: Callable[[], bool], after: str) -> None:
     """The last save returned (``after`` a stop or a fault): what is left, tasks ended,
     connections closed, threads joined, has ``room`` seconds (less ``_MARGIN``), then
     sesd exits with the code the stop would have given (1 after a fault or a failed
-    save). A thread that
-    does not end would otherwise hold the exit until the supervisor's SIGKILL, which
-    says nothing of why: a name lookup on a resolver that does not answer runs on in
-    the event loop's executor after its receive is abandoned, and the loop's close
-    waits for it."""
+    save). A thread that does not end would otherwise hold the exit until the
+    supervisor's SIGKILL, which says nothing of why: a name lookup on a resolver that
+    does not answer runs on in the event loop's executor after its receive is
+    abandoned, and the loop's close waits for it."""
     from sesd.runtime.signals import FORCED_LOGS
 
     wait = room - _MARGIN - FORCED_LOGS  # then the log lines have FORCED_LOGS
