@@ -1,0 +1,130 @@
+"""README's names are the code's: the fields of the status documents it lays out, the
+log events and metrics its prose names, the flags of the commands it quotes in a
+sentence. A reader greps the log for an event README names, or pastes a PromQL
+selector from it: a name renamed on one side only fails here, not at 3 a.m."""
+
+from __future__ import annotations
+
+import argparse
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import msgspec
+
+from sesd.status.document import AlertRow, Status, TenantRow
+from sesd.status.scope_document import ScopeDetail
+
+ROOT = Path(__file__).resolve().parent.parent
+TEXT = (ROOT / "README.md").read_text(encoding="utf-8")
+#: README without its fenced blocks: the prose and its inline code.
+PROSE = re.sub(r"```.*?```", "", TEXT, flags=re.S)
+
+
+def _fields(kind: type[msgspec.Struct], leave: tuple[type, ...] = ()) -> set[str]:
+    """Every field name of ``kind`` and of the structs its fields hold, less those of
+    ``leave`` (shown elsewhere)."""
+    names: set[str] = set()
+
+    def walk(info: msgspec.inspect.Type) -> Iterator[msgspec.inspect.Type]:
+        yield info
+        for child in ("item_type", "value_type"):
+            if hasattr(info, child):
+                yield from walk(getattr(info, child))
+        for member in getattr(info, "types", ()):
+            yield from walk(member)
+
+    def visit(info: msgspec.inspect.Type) -> None:
+        for found in walk(info):
+            if isinstance(found, msgspec.inspect.StructType) and found.cls not in leave:
+                for field in found.fields:
+                    names.add(field.encode_name)
+                    visit(field.type)
+
+    visit(msgspec.inspect.type_info(kind))
+    return names
+
+
+def _named(said: str) -> set[str]:
+    """The quoted names of an outline, less the values README gives a field
+    (``"axis": "domain" | "provider" | "tenant"``)."""
+    said = re.sub(r'"\w+"(?: \| "\w+")+', "", said)
+    return set(re.findall(r'"(\w+)"', said))
+
+
+def test_readme_lays_out_every_field_of_the_status_document() -> None:
+    """README's outline of ``/api/v1/status`` names each field the daemon sends, and
+    nothing it does not: a field added without README is one no reader's script
+    knows of."""
+    said = TEXT.split("schema `sesd.status.v1`", 1)[1].split("```text\n", 1)[1]
+    assert _named(said.split("```", 1)[0]) == _fields(Status)
+
+
+def test_readme_lays_out_every_field_of_a_label_s_document() -> None:
+    """The same of ``/api/v1/domain/NAME``; its alerts and tenants are the status
+    document's rows (README writes them ``[...]``)."""
+    said = TEXT.split("schema `sesd.scope.v1`", 1)[1].split("a label sesd does not count", 1)[0]
+    assert _named(said) == _fields(ScopeDetail, leave=(AlertRow, TenantRow))
+
+
+def _source() -> str:
+    return "\n".join(path.read_text(encoding="utf-8") for path in (ROOT / "sesd").rglob("*.py"))
+
+
+def test_every_log_event_readme_names_is_one_sesd_logs() -> None:
+    """An event README names (``sesd.clock.stepped``) is written, quoted, in sesd's
+    source: what an operator greps the log for is what sesd logs."""
+    named = set(re.findall(r"`(sesd(?:\.[a-z_]+){2,})`", TEXT))
+    assert len(named) >= 40
+    source = _source()
+    assert sorted(name for name in named if f'"{name}"' not in source) == []
+
+
+def test_every_metric_readme_names_is_in_its_table_with_the_labels_named() -> None:
+    """A metric README's prose or queries name (``sesd_notifications_total{sink,
+    outcome="failed"}``) is a family of its metrics table, which the metrics tests hold
+    to the exposition, under its sample name, and the labels a selector names are
+    that family's."""
+    from tests.test_metrics import _readme_families
+
+    families = _readme_families()
+    wrong = []
+    found = re.finditer(r"(?<![/\w])(sesd_\w*[a-z0-9])\b(?![./])(\{[^}]*\})?", TEXT)
+    for name, selector in {(match[1], match[2] or "") for match in found}:
+        family = re.sub(r"_(total|bucket|sum|count)$", "", name)
+        kind, labels = families.get(family, families.get(name, ("", set())))
+        if not kind or (kind == "counter") != name.endswith("_total"):
+            wrong.append(name)
+        used = {re.split(r"[=!~]", pair)[0].strip() for pair in selector.strip("{}").split(",")}
+        if used - labels - {"", "le", "quantile"}:
+            wrong.append(name + selector)
+    assert sorted(wrong) == []
+
+
+def test_every_flag_a_sentence_of_readme_gives_a_command_is_one_it_takes() -> None:
+    """README's prose quotes commands in part (``sesd replay --report --set``): each
+    names a command of the CLI, and each flag one that command takes (the shell blocks'
+    whole lines are parsed in test_readme_configs)."""
+    from sesd.commands.main import COMMANDS, _parser
+
+    quoted = [" ".join(span.split()) for span in re.findall(r"`([^`]+)`", PROSE)]
+    lines = [span.removeprefix("sesd ") for span in quoted if span.startswith("sesd ")]
+    assert len(lines) >= 25
+    wrong = []
+    for line in lines:
+        words = line.split()
+        if words == ["--version"]:
+            continue
+        if words[0] not in COMMANDS:
+            wrong.append(line)
+            continue
+        parser = _parser(words[0])
+        for word in words:
+            actions = parser._subparsers._group_actions if parser._subparsers else []
+            # A command's subcommands (``silence add``): the parser a flag after it is of.
+            choices: dict[str, argparse.ArgumentParser] = actions[0].choices if actions else {}  # type: ignore[assignment]
+            if word in choices:
+                parser = choices[word]
+            elif word.startswith("-") and word.split("=")[0] not in parser._option_string_actions:
+                wrong.append(line)
+    assert wrong == []
