@@ -318,6 +318,32 @@ def test_every_command_explains_itself(capsys: pytest.CaptureFixture[str]) -> No
     assert "(default: None)" not in text
 
 
+def test_an_option_s_help_gives_its_default_once_and_only_a_real_one() -> None:
+    """Each option of every command (and of ``silence``'s) states its default at most
+    once, and not an empty one: ``--set``'s list of none is no default, and an option
+    whose own text says its default is not told it again."""
+    import argparse
+
+    from sesd.commands.main import COMMANDS, _parser
+
+    def subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+        found = parser._subparsers._group_actions if parser._subparsers else []
+        return dict(found[0].choices or {}) if found else {}
+
+    parsers = [subcommands(_parser(name))[name] for name in COMMANDS]
+    parsers += subcommands(parsers[list(COMMANDS).index("silence")]).values()
+    wrong = []
+    for parser in parsers:
+        formatter = parser._get_formatter()
+        for action in parser._actions:
+            if action.help in (None, argparse.SUPPRESS):
+                continue
+            text = formatter._expand_help(action)
+            if text.count("default") > 1 or "(default: [])" in text:
+                wrong.append(f"{parser.prog} {action.dest}: {text}")
+    assert wrong == []
+
+
 def test_every_log_line_is_one_json_object_libraries_included() -> None:
     """botocore, aiohttp and asyncio log through the standard library; their warnings
     and errors come out as JSON objects like sesd's own lines, a traceback inside."""

@@ -39,11 +39,13 @@ else:
 
 
 class Help(argparse.HelpFormatter):
-    """Help that shows each option's default, where it has a real one."""
+    """Help that shows each option's default, where it has a real one (a repeatable
+    option's empty list is none)."""
 
     def _get_help_string(self, action: argparse.Action) -> str:
         text = action.help or ""
-        if action.default not in (None, False, argparse.SUPPRESS) and "%(default)" not in text:
+        real = action.default not in (None, False, [], argparse.SUPPRESS)
+        if real and "%(default)" not in text:
             text += " (default: %(default)s)"
         return text
 

@@ -93,7 +93,7 @@ def add_parser(commands: Commands) -> None:
         "--alerts",
         type=whole_number(1, MAX_ALERTS),
         default=Limits().alerts,
-        help=f"alerts (and silences, tenants) listed (1 to {MAX_ALERTS}, default 50)",
+        help=f"alerts (and silences, tenants) listed (1 to {MAX_ALERTS})",
     )
     status.add_argument("--user", help=f"basic auth user (password in ${PASSWORD_VARIABLE})")
     status.add_argument("--cacert", help="CA certificates (PEM) to trust for https")
