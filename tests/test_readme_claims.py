@@ -164,3 +164,12 @@ def test_every_config_key_readme_s_prose_names_is_in_the_schema() -> None:
     paths = [[*match[1].split("."), match[2]] for match in named if match]
     assert len(paths) >= 20
     assert [".".join(path) for path in paths if _key_type(path) is None] == []
+
+
+def test_readme_names_the_query_parameters_the_page_reads() -> None:
+    """README's status page names each query parameter its page and API read
+    (``?top=N``), and none they do not: a parameter renamed on one side only would
+    be taken for a stranger's and refused, or go unknown."""
+    from sesd.status.routes import _PARAMETERS
+
+    assert set(re.findall(r"`\?([a-z]+)=", PROSE)) == set(_PARAMETERS)
