@@ -173,3 +173,62 @@ def test_readme_names_the_query_parameters_the_page_reads() -> None:
     from sesd.status.routes import _PARAMETERS
 
     assert set(re.findall(r"`\?([a-z]+)=", PROSE)) == set(_PARAMETERS)
+
+
+def _table_values(family: str, label: str) -> tuple[set[str], set[str]]:
+    """In README's metrics table, the values ``label`` of ``family`` is said to take:
+    those listed in the parenthesis after it up to its first ``;`` or ``:`` (a closed
+    list), and every backticked word of the row's labels cell (where the rest are
+    named, each with what it means)."""
+    section = TEXT.split("\n## Metrics\n", 1)[1].split("\n## ", 1)[0]
+    (row,) = [line for line in section.splitlines() if line.startswith(f"| `{family}` |")]
+    cell = row.strip("|").split("|")[2]
+    listed = re.split(r"[;:]", cell.split(f"`{label}` (", 1)[1], maxsplit=1)[0]
+    return set(re.findall(r"`([^`]+)`", listed)), set(re.findall(r"`([^`]+)`", cell))
+
+
+def test_the_label_values_readme_s_metrics_table_lists_are_the_code_s() -> None:
+    """Each label value README's metrics table gives (`outcome` (`sent`, ...)) is one
+    sesd exports, and each value sesd exports is named there: a dashboard built from
+    the table queries values that exist."""
+    from sesd.alerting.outbox import OUTCOMES
+    from sesd.core.accounts import STATUSES
+    from sesd.core.events import EVENT_TYPES
+    from sesd.core.provider_cache import LOOKUP_OUTCOMES
+    from sesd.core.tallies import Outcome
+    from sesd.metrics.registry import SQS_OPERATIONS, SQS_RETRIED, TASKS
+    from sesd.metrics.tenants import _IMPACTS, _SENDING
+
+    exported = {
+        ("sesd_events_total", "event_type"): EVENT_TYPES,
+        ("sesd_messages_total", "outcome"): tuple(Outcome),
+        ("sesd_dns_lookups_total", "outcome"): LOOKUP_OUTCOMES,
+        ("sesd_sqs_errors_total", "operation"): SQS_OPERATIONS,
+        ("sesd_sqs_retries_total", "operation"): SQS_RETRIED,
+        ("sesd_notifications_total", "outcome"): (*OUTCOMES, "member_failed"),
+        ("sesd_task_failures_total", "task"): TASKS,
+        ("sesd_ses_enforcement_status", "status"): STATUSES,
+        ("sesd_ses_reputation_entity_sending_status", "status"): _SENDING,
+        ("sesd_ses_reputation_entity_impact", "impact"): _IMPACTS,
+    }
+    wrong = []
+    for (family, label), values in exported.items():
+        listed, named = _table_values(family, label)
+        if not listed or listed - set(values) or set(values) - named:
+            wrong.append((family, label, sorted(listed ^ set(values))))
+    assert wrong == []
+
+
+def test_readme_names_every_reason_provider_and_cause_sesd_counts() -> None:
+    """The reasons an invalid body is counted under ("Inputs"), the provider labels and
+    the causes (their tables) are the code's, each named."""
+    from sesd.core.causes import CAUSES
+    from sesd.core.events import INVALID_REASONS
+    from sesd.core.providers import LABELS
+
+    inputs = TEXT.split("\n### Inputs\n", 1)[1].split("\n### ", 1)[0]
+    assert set(INVALID_REASONS) <= set(re.findall(r"`(\w+)`", inputs))
+    rows = {cell for line in TEXT.splitlines() for cell in re.findall(r"^\| (.*?) \|", line)}
+    labels = {name for row in rows for name in re.findall(r"`(\w+)`", row)}
+    assert set(LABELS) <= labels
+    assert set(CAUSES) <= labels
