@@ -100,6 +100,37 @@ def test_a_domain_under_a_group_or_a_provider_without_a_rule_is_refused(
         assert "counts under the group 'Почта'" in capsys.readouterr().err
 
 
+def test_a_provider_refused_without_a_rule_is_told_the_rules_it_could_mean(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--domain microsoft`` without ``--rule`` is refused, and the line names the rules
+    to choose from: those on providers as well as those on domains (a config whose only
+    rule on it watches providers was told "domain rules: " and nothing)."""
+    providers = (
+        '[[alerts.rules]]\nname = "microsoft-throttling"\nmetric = "delay_ratio"\n'
+        'window = "15m"\nabove = 0.05\nproviders = ["microsoft"]\n'
+    )
+    domains = (
+        '[[alerts.rules]]\nname = "delays"\nmetric = "delay_ratio"\nwindow = "5m"\nabove = 0.1\n'
+    )
+    for extra, said in (
+        (providers, "(provider rules: microsoft-throttling)"),
+        (domains + providers, "(domain rules: delays; provider rules: microsoft-throttling)"),
+        ("", ""),
+    ):
+        config = str(_config(tmp_path, extra))
+        add = ["silence", "add", "--config", config, "--for", "1h", "--comment", "c"]
+        assert main([*add, "--domain", "microsoft"]) == 2
+        assert (
+            capsys.readouterr()
+            .err.rstrip()
+            .endswith(f"add --rule to say which alerts {said}".rstrip())
+        )
+        if extra:
+            assert main([*add, "--domain", "microsoft", "--rule", "microsoft-throttling"]) == 0
+            capsys.readouterr()
+
+
 def test_a_silence_is_active_from_its_start_until_its_end_exclusive() -> None:
     silence = _silence()
     assert not silence.active(T - 1)

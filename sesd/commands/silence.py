@@ -27,7 +27,7 @@ from sesd.config.checks import NO_DOMAIN_HINT, no_domain
 from sesd.core.accounts import DEFAULT_ACCOUNT, is_region
 from sesd.core.domains import domain_pattern, normalise_domain
 from sesd.core.providers import LABELS as PROVIDER_LABELS
-from sesd.core.scopes import DOMAIN
+from sesd.core.scopes import DOMAIN, PROVIDER
 from sesd.core.tenant_map import NOT_NAMES, valid_tenant
 from sesd.core.text import escaped, has_control
 from sesd.io.logs import configure_logging
@@ -175,10 +175,16 @@ def _labels_problem(config: Config, args: argparse.Namespace) -> str:
                 f"name the group (--domain {group})"
             )
     if domain in PROVIDER_LABELS and not args.rule:
-        rules = ", ".join(sorted({r.name for r in config.alerts.rules if r.scope == DOMAIN}))
+        # The rules to choose from, of both kinds the name may be about.
+        kinds = [
+            f"{scope} rules: " + ", ".join(sorted(names))
+            for scope in (DOMAIN, PROVIDER)
+            if (names := {r.name for r in config.alerts.rules if r.scope == scope})
+        ]
         return (
             f"--domain {args.domain!r} names a mailbox provider as well as any domain or "
-            f"group of that name: add --rule to say which alerts (domain rules: {rules})"
+            "group of that name: add --rule to say which alerts"
+            + (f" ({'; '.join(kinds)})" if kinds else "")
         )
     return ""
 
