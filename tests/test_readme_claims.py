@@ -232,3 +232,15 @@ def test_readme_names_every_reason_provider_and_cause_sesd_counts() -> None:
     labels = {name for row in rows for name in re.findall(r"`(\w+)`", row)}
     assert set(LABELS) <= labels
     assert set(CAUSES) <= labels
+
+
+def test_every_file_of_the_repository_readme_names_is_there() -> None:
+    """A path README gives into the repository (`config/sesd.example.toml`,
+    `sesd/status/document.py`, `tests/reference.py`) names a file or folder that
+    exists: a file moved without README leaves the reader looking for it."""
+    roots = {path.name for path in ROOT.iterdir()} - {"README.md"}
+    spans = re.findall(r"`([\w.-]+/[\w./*-]*)`", TEXT)
+    links = re.findall(r"\]\(([\w.-]+/[^)#\s]*)\)", TEXT)  # an image's, say
+    named = {span for span in spans + links if span.split("/", 1)[0] in roots}
+    assert len(named) >= 20
+    assert sorted(path for path in named if not list(ROOT.glob(path))) == []
