@@ -1,7 +1,10 @@
-"""README's names are the code's: the fields of the status documents it lays out, the
-log events and metrics its prose names, the flags of the commands it quotes in a
-sentence. A reader greps the log for an event README names, or pastes a PromQL
-selector from it: a name renamed on one side only fails here, not at 3 a.m."""
+"""README's names are the code's: the fields of the status documents it lays out; the
+log events, metrics (their labels and label values), config keys, query parameters and
+repository paths its prose names; the flags of the commands it quotes in a sentence.
+A reader greps the log for an event README names, or pastes a PromQL selector from
+it: a name renamed on one side only fails here, not at 3 a.m. (Its config examples
+and whole command lines are loaded and parsed in test_readme_configs, its metrics
+table held to the exposition in test_metrics.)"""
 
 from __future__ import annotations
 
