@@ -116,6 +116,29 @@ def test_a_config_without_rules_is_warned_of_by_check_config_and_at_start(
     assert "alerts.rules" not in capsys.readouterr().err
 
 
+def test_a_literal_secret_is_warned_of_by_check_config_not_shown(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A secret written into the file is read by whoever reads the file: check-config
+    says so (as the start and a reload do, from the same warnings), naming the key and
+    never the secret; one read from the environment is not warned of."""
+    monkeypatch.setenv("SESD_TEST_HOOK", "https://hooks.example/from-env")
+    sinks = (
+        '[alerts.sinks.pd]\ntype = "pagerduty"\nrouting_key = "R0UT1NGKEY"\n'
+        '[alerts.sinks.chat]\ntype = "slack"\nwebhook_url = "env:SESD_TEST_HOOK"\n'
+        '[[alerts.rules]]\nname = "r"\nmetric = "delay_ratio"\nwindow = "5m"\n'
+        'above = 0.1\nsinks = ["pd", "chat"]\n'
+    )
+    assert main(["check-config", "--quiet", str(_config(tmp_path, QUEUE + sinks))]) == 0
+    err = capsys.readouterr().err
+    assert (
+        "sesd: warning: alerts.sinks.pd.routing_key: a literal secret in this file; prefer "
+        '"env:NAME" or "file:/path"'
+    ) in err.splitlines()
+    assert "chat" not in err
+    assert "R0UT1NGKEY" not in err
+
+
 def test_a_relative_silences_file_is_warned_of_at_start(tmp_path: Path, taken_port: int) -> None:
     """``sesd run`` on a config whose silences file is relative (which ``sesd silence``
     refuses): the start logs the warning naming the key, as check-config prints it

@@ -71,7 +71,14 @@ def test_the_older_sections_are_the_sinks_named_slack_and_pagerduty() -> None:
     assert list(named.alerts.named_sinks()) == ["console", "slack", "pagerduty"]
     for config in (older, named):
         assert isinstance(config.alerts.named_sinks()["slack"], SlackConfig)
-        assert config.warnings() == []
+        # Nothing unused; only the secrets written in the file.
+        key = "alerts" if config is older else "alerts.sinks"
+        assert config.warnings() == [
+            f'{key}.slack.webhook_url: a literal secret in this file; prefer "env:NAME" '
+            'or "file:/path"',
+            f"{key}.pagerduty.routing_key: a literal secret in this file; prefer "
+            '"env:NAME" or "file:/path"',
+        ]
 
 
 def test_several_sinks_of_a_type_route_by_rule() -> None:
@@ -90,6 +97,12 @@ def test_several_sinks_of_a_type_route_by_rule() -> None:
     assert config.warnings() == [
         "alerts.sinks.team-b: no rule sends to this sink",
         "alerts.sinks.relay: no rule sends to this sink",
+        # team-a's is read from the environment: not said.
+        'alerts.sinks.team-b.webhook_url: a literal secret in this file; prefer "env:NAME" '
+        'or "file:/path"',
+        'alerts.sinks.relay.url: a literal secret in this file; prefer "env:NAME" or "file:/path"',
+        'alerts.sinks.relay.secret: a literal secret in this file; prefer "env:NAME" or '
+        '"file:/path"',
         "no silences file ([alerts] silences_path or [state] path): `sesd silence` cannot "
         "mute these alerts, and notifications carry no mute line",
     ]

@@ -80,6 +80,14 @@ def config_warnings(config: Config) -> list[str]:
         for name, sink in alerts.sinks.items()
         if isinstance(sink, AlertmanagerConfig) and any(shown_url(url) != url for url in sink.urls)
     ]
+    # Whoever reads the file (its backups, its repository) has such a secret: said
+    # wherever the config's warnings are (check-config, the start, a reload), not
+    # only at the start.
+    found += [
+        f'{key}: a literal secret in this file; prefer "env:NAME" or "file:/path"'
+        for key, secret in config.secrets()
+        if secret.is_literal
+    ]
     found += [
         f"queues ({q.label}): a FIFO queue holds the rest of a message group behind "
         "an invalid message until it reaches its dead-letter queue (without one, for "

@@ -229,9 +229,6 @@ class Daemon:
 
     async def start(self, stack: AsyncExitStack) -> None:
         """Phase 1: what must hold before any task runs, each part closed with ``stack``."""
-        for key, secret in self.config.secrets():
-            if secret.is_literal:
-                self._log.warning("sesd.config.literal_secret", key=key)
         self.saver.load(stack)
         try:
             self.web = WebGuard(self.config.http.web)
