@@ -345,3 +345,28 @@ async def test_a_read_whose_thread_never_started_does_not_hold_off_every_reload(
             await daemon.reload()
         assert await daemon.reload()  # a thread starts now: the file is read
         assert [rule.name for rule in daemon.config.alerts.rules] == ["paused", "late"]
+
+
+async def test_a_refresh_that_fails_unexpectedly_says_why_as_a_reload_does(
+    local_sqs: LocalSqs, sqs: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A refresh whose read cannot start its thread (the process at its limit of tasks)
+    fails: its log line carries an ``error`` field, as a reload's failures do, so a
+    search of the journal for why a rotated Secret did not take finds it."""
+    _, path, _ = await _mounted(local_sqs, sqs, tmp_path, every="0s")
+    started = apart
+    limits = [RuntimeError("can't start new thread")]
+
+    async def at_the_limit(work: Any, name: str) -> Any:
+        if limits:
+            raise limits.pop()
+        return await started(work, name)
+
+    monkeypatch.setattr(sesd.runtime.reload, "apart", at_the_limit)
+    with capture_logs() as logs:
+        async with running(load_config(path), config_path=path) as daemon:
+            assert not await daemon._reloader.refresh(["alerts.sinks.pd.routing_key"])
+            assert _reloaded(daemon) == 0
+    (failed,) = [e for e in logs if e["event"] == "sesd.config.reload_failed"]
+    assert failed["error"] == "RuntimeError: can't start new thread"
+    assert (failed["files"], failed["kept"]) == (["alerts.sinks.pd.routing_key"], "running config")

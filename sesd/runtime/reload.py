@@ -51,6 +51,12 @@ _KEPT: Final = "running config"
 READ_TIMEOUT: Final = 30.0
 
 
+def _unexpected(exc: Exception) -> str:
+    """The ``error`` of a failure that is not a ConfigError, as a ConfigError's is said:
+    one line, bounded and escaped (a file's name is the user's text)."""
+    return escaped(f"{type(exc).__name__}: {exc}", 500)
+
+
 class Reloader:
     """Applies a reloaded config to a running daemon, part by part."""
 
@@ -75,7 +81,7 @@ class Reloader:
             await self.reload()
         except Exception as exc:  # noqa: BLE001 - a failed reload must not end sesd
             self._failed(file=True)
-            error = escaped(f"{type(exc).__name__}: {exc}", 500)  # as a ConfigError's
+            error = _unexpected(exc)
             self._log.error("sesd.config.reload_failed", error=error, kept=_KEPT, exc_info=True)
 
     async def reload(self) -> bool:
@@ -124,9 +130,12 @@ class Reloader:
 
         try:
             return await self._apply(read, None, whole=False, files=files)
-        except Exception:  # noqa: BLE001 - a fault here must not stop following
+        except Exception as exc:  # noqa: BLE001 - a fault here must not stop following
             self._failed(file=False)
-            self._log.error("sesd.config.reload_failed", files=files, kept=_KEPT, exc_info=True)
+            error = _unexpected(exc)
+            self._log.error(
+                "sesd.config.reload_failed", files=files, error=error, kept=_KEPT, exc_info=True
+            )
             return False
         finally:
             # A read given up read nothing: the files are read again at the next look.
