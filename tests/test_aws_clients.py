@@ -3,6 +3,7 @@ connection pool) is part of which client a caller gets."""
 
 from __future__ import annotations
 
+import gc
 import io
 import json
 from pathlib import Path
@@ -207,3 +208,65 @@ async def test_while_sts_fails_the_sdks_refresh_warning_is_one_line_an_episode(
             await ses.get_account()
     assert len(fake.assume_role) == 6
     assert len(refresh_lines()) == 2
+
+
+def _pool_open(client: Any) -> bool:
+    """Whether a client's connections are open (its HTTP session is None once closed)."""
+    return client._endpoint.http_session._sessions is not None
+
+
+def _open_clients() -> list[Any]:
+    """The AWS clients of this process whose connections are not closed."""
+    from aiobotocore.client import AioBaseClient
+
+    # The daemon moves what it holds into the permanent generation (sesd.runtime.
+    # collector), which get_objects does not list: back, to be counted.
+    gc.unfreeze()
+    return [o for o in gc.get_objects() if isinstance(o, AioBaseClient) and _pool_open(o)]
+
+
+async def test_a_reload_that_fails_closes_the_clients_it_made_and_no_other(
+    local_sqs: LocalSqs, sqs: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reload adds two queues: the first's SQS clients are made (a pool for three
+    queues' pollers), then the second's, read through a new [[accounts]] role, cannot
+    be (the SDK's config file was broken meanwhile), and the reload fails. The clients
+    it made are closed, each time it is tried: left open until exit, each failed try
+    kept a pool (one more for each role tried). The running queue's clients stay open,
+    and still work; once the SDK's file is mended, the reload opens the two."""
+    sdk_file = tmp_path / "aws-config"
+    sdk_file.write_text("")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(sdk_file))
+    first, _ = await make_queue(sqs)
+    added, _ = await make_queue(sqs)
+    other, _ = await make_queue(sqs)
+    path = tmp_path / "sesd.toml"
+    path.write_text(_config(local_sqs, first))
+    more = (
+        f'[[queues]]\nurl = "{added}"\nname = "added"\nwait_time_seconds = 1\n'
+        '[[accounts]]\nname = "reader"\nrole_arn = "arn:aws:iam::123456789012:role/r{}"\n'
+        f'[[queues]]\nurl = "{other}"\nname = "other"\naccount = "reader"\n'
+        "wait_time_seconds = 1\n"
+    )
+    async with running(load_config(str(path)), config_path=path) as daemon:
+        queue = daemon.config.queues[0]
+        running_clients = [daemon.sqs(queue), daemon.sqs(queue, "receive")]
+        before = _open_clients()
+        assert all(client in before for client in running_clients)
+        # The default account's session read the file at the start; a new account's
+        # reads it as its first client is made.
+        sdk_file.write_text("[default\nregion = us-east-1\n")
+        for role in ("1", "1", "2"):
+            path.write_text(_config(local_sqs, first) + more.replace("{}", role))
+            with pytest.raises(Exception, match="Unable to parse config file"):
+                await daemon.reload()
+            assert len(_open_clients()) == len(before)
+        assert all(client in _open_clients() for client in running_clients)
+        assert [q.label for q in daemon.config.queues] == ["q"]
+        for client in running_clients:  # and still answered through
+            await client.get_queue_attributes(QueueUrl=first, AttributeNames=["QueueArn"])
+
+        sdk_file.write_text("")
+        assert await daemon.reload()
+        assert [q.label for q in daemon.config.queues] == ["q", "added", "other"]
+        assert len(_open_clients()) == len(before) + 4

@@ -95,10 +95,10 @@ made = aws.AwsClients.queue_clients
 def wait():
     with open(gate, "rb") as held:
         held.read()
-async def queue_clients(self, queue, config):
+async def queue_clients(self, queue, config, *rest):
     if queue.label == "added":
         await anyio.to_thread.run_sync(wait)
-    return await made(self, queue, config)
+    return await made(self, queue, config, *rest)
 aws.AwsClients.queue_clients = queue_clients
 from sesd.commands.main import main
 sys.exit(main())

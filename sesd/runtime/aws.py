@@ -26,6 +26,7 @@ __all__ = [
     "DEFAULT_ACCOUNT",
     "LONGEST_POLL",
     "AwsClients",
+    "Made",
     "QueueClients",
     "poll_config",
     "sqs_config",
@@ -92,6 +93,13 @@ _SESSION_NAME = "sesd"
 Who = str | AccountConfig
 #: Queues' SQS clients, by queue label and use ("" or "receive").
 QueueClients = dict[tuple[str, str], Any]
+#: Which client: (service, account, region, use, endpoint).
+_Key = tuple[str, str, str, str, str | None]
+#: A client, whose credentials sign it, and what closes it.
+_Entry = tuple[Any, Who, AsyncExitStack]
+#: The clients a try made (a reload's, before it is in force), each with what its key
+#: held before: :meth:`AwsClients.discard` closes them if the try fails.
+Made = list[tuple[_Key, _Entry, _Entry | None]]
 
 
 class AwsClients:
@@ -103,9 +111,8 @@ class AwsClients:
         self._sessions: dict[Who, AioSession] = {}
         #: The (signer, service) pairs whose SDK models are loaded (:func:`_read_models`).
         self._read: set[tuple[Who, str]] = set()
-        self._clients: dict[tuple[str, str, str, str, str | None], Any] = {}
-        #: Whose credentials each client signs with (:meth:`_who`).
-        self._signers: dict[tuple[str, str, str, str, str | None], Who] = {}
+        #: Each client, whose credentials sign it (:meth:`_who`), and what closes it.
+        self._clients: dict[_Key, _Entry] = {}
         #: Each queue's SQS clients (by label and use), as its last opening made them.
         self._queues: QueueClients = {}
 
@@ -118,23 +125,26 @@ class AwsClients:
         """Make a queue's SQS clients (:meth:`queue_clients`) and put them in use."""
         self.keep(await self.queue_clients(queue, self._config))
 
-    async def queue_clients(self, queue: QueueConfig, config: Config) -> QueueClients:
+    async def queue_clients(
+        self, queue: QueueConfig, config: Config, made: Made | None = None
+    ) -> QueueClients:
         """The SQS clients a queue's pollers use, as ``config`` would have them (a
         reload's, before it is in force: made first, since making them can fail), shared
         by the queues of an (account, region, endpoint): for receives (no SDK retries:
         :func:`sqs_config`), and for the rest. Their connection pool holds every poller's
         request: a reload that raises ``concurrency`` makes new clients for the queues
-        it restarts. :meth:`keep` puts them in use."""
+        it restarts. :meth:`keep` puts them in use; ``made`` is told of those made
+        anew."""
         connections = sum(q.concurrency for q in config.queues) + 4
         region = config.region_of(queue)
-        made: QueueClients = {}
+        clients: QueueClients = {}
         for use in ("", "receive"):
             settings = sqs_config(connections, receive=use == "receive")
-            made[(queue.label, use)] = await self.client(
+            clients[(queue.label, use)] = await self.client(
                 "sqs", queue.account, region, settings, endpoint_of_url(queue.url),
-                use=f"{use}:{connections}", accounts=config,
+                use=f"{use}:{connections}", accounts=config, made=made,
             )  # fmt: skip
-        return made
+        return clients
 
     def keep(self, clients: QueueClients) -> None:
         """Put queues' clients (:meth:`queue_clients`) in use."""
@@ -155,6 +165,7 @@ class AwsClients:
         *,
         use: str = "",
         accounts: Config | None = None,
+        made: Made | None = None,
     ) -> Any:
         """The client of ``service`` for ``account`` ("" or ``default``: the default
         credentials) in ``region`` at ``endpoint_url`` (else ``[aws] endpoint_url``,
@@ -162,28 +173,50 @@ class AwsClients:
         ``config`` holds (the canary's single attempts and timeout, the pollers'
         pool): two calls that differ in it, or in the endpoint, get two clients.
         ``accounts``: the config whose ``[[accounts]]`` entry ``account`` names (a
-        reload's, not yet in force); else the one in force."""
+        reload's, not yet in force); else the one in force. ``made``: told of the client
+        if it is made here (:meth:`discard`)."""
         endpoint = endpoint_url or self._config.aws.endpoint_url
         name = account or DEFAULT_ACCOUNT
         who = self._who(name, accounts or self._config)
         key = (service, name, region, use, endpoint)
         found = self._clients.get(key)
-        if found is None or self._signers[key] != who:
-            session = self._session(who)
-            if (who, service) not in self._read:
-                await anyio.to_thread.run_sync(_read_models, session, service)
-                self._read.add((who, service))
-            found = await self._stack.enter_async_context(
-                session.create_client(  # type: ignore[call-overload]
-                    service,
-                    region_name=region,
-                    endpoint_url=endpoint,
-                    config=config,
-                    **self._static_keys(who),
-                )
+        if found is not None and found[1] == who:
+            return found[0]
+        session = self._session(who)
+        if (who, service) not in self._read:
+            await anyio.to_thread.run_sync(_read_models, session, service)
+            self._read.add((who, service))
+        # Each client closes by itself (:meth:`discard`), else with the daemon's stack.
+        closing = AsyncExitStack()
+        client = await closing.enter_async_context(
+            session.create_client(  # type: ignore[call-overload]
+                service,
+                region_name=region,
+                endpoint_url=endpoint,
+                config=config,
+                **self._static_keys(who),
             )
-            self._clients[key], self._signers[key] = found, who
-        return found
+        )
+        self._stack.push_async_callback(closing.aclose)
+        self._clients[key] = entry = (client, who, closing)
+        if made is not None:
+            made.append((key, entry, found))
+        return client
+
+    async def discard(self, made: Made) -> None:
+        """Close the clients a try made (``made``: a reload that then failed) and give
+        their keys back what they held: kept, each failed try left a client open until
+        exit (one more for each role tried). Nothing it did not make is closed: a client
+        of the config in force that it found was reused, not made."""
+        for key, entry, before in reversed(made):
+            await entry[2].aclose()
+            if self._clients.get(key) is not entry:
+                continue  # made again since (by a try that did not fail)
+            if before is None:
+                del self._clients[key]
+            else:
+                self._clients[key] = before
+        made.clear()
 
     @staticmethod
     def _who(account: str, accounts: Config) -> Who:

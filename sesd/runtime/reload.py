@@ -17,7 +17,7 @@ from sesd.config.files import followed_files, reread
 from sesd.core.text import escaped
 from sesd.io.logs import get_logger, set_level
 from sesd.runtime.apart import apart
-from sesd.runtime.aws import QueueClients
+from sesd.runtime.aws import Made, QueueClients
 from sesd.runtime.follow import Follower, Signature, signatures, signatures_of
 from sesd.runtime.reload_keys import (
     RESTART_KEYS,
@@ -171,21 +171,15 @@ class Reloader:
         self, read: Callable[[], Config], whole: bool, about: dict[str, Any]
     ) -> bool:
         daemon = self._daemon
+        made: Made = []
         try:
-            new = await self._read(read)
-            if daemon.listen:
-                http = msgspec.structs.replace(new.http, listen=daemon.listen)
-                new = msgspec.structs.replace(new, http=http)
-            merged, ignored = merge(daemon.config, new)
-            # The added queues' clients are made before anything changes, as what can
-            # fail must be: a reload that failed half way would leave new rules in force
-            # and the queue unread, and the next reload of the file seeing no change.
-            opened = await self._open(daemon.config, merged)
-            if daemon.web is not None:
-                # Last of what can fail, and before anything changes: all or nothing.
-                web = daemon.web.apply(merged.http.web)
-                ignored += [f"http.web_config: {key}" for key in web]
-        except ConfigError as exc:
+            merged, ignored, opened = await self._prepare(read, made)
+        except Exception as exc:
+            # The clients this try made, and only those: the config in force keeps its.
+            if daemon.aws is not None:
+                await daemon.aws.discard(made)
+            if not isinstance(exc, ConfigError):
+                raise
             self._failed(file=whole)
             self._log.error("sesd.config.reload_failed", **about, error=str(exc), kept=_KEPT)
             return False
@@ -229,6 +223,28 @@ class Reloader:
         daemon.changes.notify()
         return True
 
+    async def _prepare(
+        self, read: Callable[[], Config], made: Made
+    ) -> tuple[Config, list[str], QueueClients]:
+        """What can fail, done before anything changes (all or nothing): the config to
+        run, the keys left for a restart, the clients of the queues it adds (those made
+        anew told to ``made``)."""
+        daemon = self._daemon
+        new = await self._read(read)
+        if daemon.listen:
+            http = msgspec.structs.replace(new.http, listen=daemon.listen)
+            new = msgspec.structs.replace(new, http=http)
+        merged, ignored = merge(daemon.config, new)
+        # The added queues' clients are made before anything changes, as what can
+        # fail must be: a reload that failed half way would leave new rules in force
+        # and the queue unread, and the next reload of the file seeing no change.
+        opened = await self._open(daemon.config, merged, made)
+        if daemon.web is not None:
+            # Last of what can fail, and before anything changes: all or nothing.
+            web = daemon.web.apply(merged.http.web)
+            ignored += [f"http.web_config: {key}" for key in web]
+        return merged, ignored, opened
+
     async def _read(self, read: Callable[[], Config]) -> Config:
         """``read()`` in a thread apart (the web configuration with the rest), given up
         after READ_TIMEOUT; refused while a read given up is still held."""
@@ -259,15 +275,16 @@ class Reloader:
                 "hung mount?): given up"
             ) from None
 
-    async def _open(self, old: Config, new: Config) -> QueueClients:
-        """The SQS clients of the queues ``new`` adds (or changes), not yet in use."""
+    async def _open(self, old: Config, new: Config, made: Made) -> QueueClients:
+        """The SQS clients of the queues ``new`` adds (or changes), not yet in use; those
+        made anew told to ``made``."""
         daemon = self._daemon
         opened: QueueClients = {}
         if daemon.stopping.is_set() or daemon.aws is None:
             return opened
         for queue in new.queues:
             if queue not in old.queues:
-                opened.update(await daemon.aws.queue_clients(queue, new))
+                opened.update(await daemon.aws.queue_clients(queue, new, made))
         return opened
 
     def _requeue(self, old: Config, new: Config, opened: QueueClients) -> None:
