@@ -34,9 +34,11 @@ from collections.abc import Awaitable, Callable
 import anyio
 from prometheus_client import Counter
 
-from sesd.alerting.alert import SEVERITY_RANK, Notification
+from sesd.alerting.alert import Notification
 from sesd.alerting.rules import Transition
 from sesd.alerting.sinks import Permanent, RateLimited, Retryable, Sink
+from sesd.alerting.urgency import least_urgent_oldest
+from sesd.alerting.urgency import rank as _rank
 from sesd.io.backoff import backoff_delay
 from sesd.io.cancelled import stop_asked
 from sesd.io.logs import get_logger
@@ -51,9 +53,6 @@ OUTCOMES = ("sent", "retried", "rate_limited", "failed", "dropped", "expired")
 #: minute; an hour's Retry-After (a proxy's, a misconfigured header) would hold every
 #: page of the sink that long, where a post every five minutes costs one more refusal.
 LONGEST_PAUSE = 300.0
-
-#: Which kind a full outbox drops first, of its least urgent notifications.
-_DROP_ORDER = {Transition.REPEAT: 0, Transition.FIRING: 1, Transition.RESOLVED: 2}
 
 
 class Outbox:
@@ -163,11 +162,7 @@ class Outbox:
         """Drop the oldest of the least urgent: a repeat first (the firing went, and
         another repeat comes), then a firing (its next repeat pages), a resolve last
         (nothing sends it again: its incident would stay open for ever)."""
-        least = max(_rank(queued) for queued in self._queue)
-        dropped = min(
-            (queued for queued in self._queue if _rank(queued) == least),
-            key=lambda queued: _DROP_ORDER[queued.kind],
-        )
+        dropped = least_urgent_oldest(self._queue)
         self._queue.remove(dropped)
         self._first_tried.pop(id(dropped), None)
         self._count("dropped")
@@ -391,8 +386,3 @@ class Outbox:
     def _wake(self) -> None:
         self._changed.set()
         self._changed = anyio.Event()
-
-
-def _rank(notification: Notification) -> int:
-    """How urgent a notification is: its rule's severity (0 the most)."""
-    return SEVERITY_RANK.get(notification.severity, len(SEVERITY_RANK))
