@@ -310,3 +310,146 @@ async def test_an_alertmanager_named_again_while_it_owes_a_member_takes_its_outb
             alerting.reconfigure(parse_config(am))
             assert alerting.outboxes["am"] is outbox
             tg.cancel_scope.cancel()
+
+
+def _slack(url: str, alerts: str = "", sink: str = "") -> str:
+    """The rule on a Slack sink ``chat`` at ``url``; ``alerts``, ``sink``: more keys."""
+    return (
+        f'[alerts]\ngroup_wait = "0s"\n{alerts}[alerts.sinks.chat]\ntype = "slack"\n'
+        f'webhook_url = "{url}"\n{sink}' + RULE + 'sinks = ["chat"]\n'
+    )
+
+
+async def test_a_429_pause_is_the_url_that_asked_for_it_not_the_one_a_reload_gives() -> None:
+    """Slack answers a firing 429, asking for five minutes; during the pause a reload
+    moves the sink to another webhook URL (another workspace's). The firing goes there
+    at once: that URL asked for no pause, and Slack's limits are a webhook's."""
+    async with (
+        Receiver("slack") as old,
+        Receiver("slack") as new,
+        aiohttp.ClientSession() as session,
+    ):
+        old.script(Answer(429, retry_after="300"))
+        alerting, pipeline, _now = _alerting(_slack(old.url))
+        alerting.open(session)
+        outbox, paused = alerting.outboxes["chat"], []
+
+        async def pause(seconds: float) -> None:
+            paused.append(seconds)
+            alerting.reconfigure(parse_config(_slack(new.url)))
+            await anyio.Event().wait()  # five minutes, in effect: only the reload ends it
+
+        outbox._sleep = pause
+        feed_spike(pipeline, "a.example", T, 6, 4)
+        alerting.evaluate()
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(outbox.run)
+            with anyio.fail_after(10):
+                await new.wait_for(1)
+            tg.cancel_scope.cancel()
+    assert (paused, old.answers) == ([300.0], [429])
+    assert new.accepted[0]["text"].startswith(":rotating_light: FIRING")
+
+
+async def test_a_429_pause_stays_with_its_url_through_a_reload_that_keeps_it() -> None:
+    """As above, but the reload changes the sink's timeout and keeps its URL: the pause
+    runs on to its end (posted into, the URL would refuse again); keeping it is why a
+    reload keeps the sink's outbox."""
+    async with Receiver("slack") as slack, aiohttp.ClientSession() as session:
+        slack.script(Answer(429, retry_after="300"))
+        alerting, pipeline, _now = _alerting(_slack(slack.url))
+        alerting.open(session)
+        outbox, paused, cut = alerting.outboxes["chat"], [], []
+
+        async def pause(seconds: float) -> None:
+            paused.append(seconds)
+            alerting.reconfigure(parse_config(_slack(slack.url, sink='timeout = "20s"\n')))
+            try:
+                await anyio.lowlevel.checkpoint()  # the rest of the five minutes
+            except anyio.get_cancelled_exc_class():
+                cut.append(seconds)
+                raise
+
+        outbox._sleep = pause
+        feed_spike(pipeline, "a.example", T, 6, 4)
+        alerting.evaluate()
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(outbox.run)
+            with anyio.fail_after(10):
+                await slack.wait_for(1)
+            tg.cancel_scope.cancel()
+    assert (paused, cut, slack.answers) == ([300.0], [], [429, 200])
+
+
+async def test_the_pause_a_given_up_notification_left_ends_with_a_new_url() -> None:
+    """Slack asks for five minutes, more than a notification may wait (two): the firing
+    is given up, and the sink stays paused for the next (up to two minutes). A reload
+    moves the sink to another URL; the resolve then goes there at once, not after the
+    old URL's pause."""
+    async with (
+        Receiver("slack") as old,
+        Receiver("slack") as new,
+        aiohttp.ClientSession() as session,
+    ):
+        old.script(Answer(429, retry_after="300"))
+        ages = 'notification_max_age = "2m"\n'
+        alerting, pipeline, now = _alerting(_slack(old.url, alerts=ages))
+        alerting.open(session)
+        outbox, paused = alerting.outboxes["chat"], []
+
+        async def pause(seconds: float) -> None:
+            paused.append(seconds)
+            await anyio.lowlevel.checkpoint()
+
+        outbox._sleep = pause
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(outbox.run)
+            feed_spike(pipeline, "a.example", T, 6, 4)
+            alerting.evaluate()
+            with anyio.fail_after(10):
+                await old.wait_arrived(1)
+                await outbox.wait_empty()
+            alerting.reconfigure(parse_config(_slack(new.url, alerts=ages)))
+            now[0] = T + 61
+            feed_spike(pipeline, "a.example", T + 61, 0, 400)
+            alerting.evaluate()
+            with anyio.fail_after(10):
+                await new.wait_for(1)
+            tg.cancel_scope.cancel()
+    assert (paused, old.answers) == ([], [429])
+    assert new.accepted[0]["text"].startswith(":white_check_mark: RESOLVED")
+
+
+async def test_a_shorter_age_limit_does_not_cut_a_pause_short() -> None:
+    """Slack asks a firing to wait five minutes; meanwhile a reload lowers
+    notification_max_age to one minute. The pause runs to its end and the firing and
+    the resolve behind it are posted after it, both taken: a notification's age runs
+    from its first try, so the wait gives none up, where cut short to the new limit
+    the pause would have posted into Slack's refusal (and given the firing up)."""
+    async with Receiver("slack") as slack, aiohttp.ClientSession() as session:
+        slack.script(Answer(429, retry_after="300"))
+        alerting, pipeline, now = _alerting(_slack(slack.url))
+        alerting.open(session)
+        outbox, paused = alerting.outboxes["chat"], []
+        shorter = _slack(slack.url, alerts='notification_max_age = "1m"\n')
+
+        async def pause(seconds: float) -> None:
+            paused.append(seconds)
+            alerting.reconfigure(parse_config(shorter))
+            now[0] = T + 61
+            feed_spike(pipeline, "a.example", T + 61, 0, 400)
+            alerting.evaluate()  # the resolve, queued behind the firing
+            await anyio.lowlevel.checkpoint()  # the rest of the five minutes
+
+        outbox._sleep = pause
+        feed_spike(pipeline, "a.example", T, 6, 4)
+        alerting.evaluate()
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(outbox.run)
+            with anyio.fail_after(10):
+                await slack.wait_for(2)
+            tg.cancel_scope.cancel()
+    assert (paused, slack.answers) == ([300.0], [429, 200, 200])
+    texts = [body["text"] for body in slack.accepted]
+    assert texts[0].startswith(":rotating_light: FIRING")
+    assert texts[1].startswith(":white_check_mark: RESOLVED")

@@ -88,6 +88,12 @@ class AlertmanagerSink:
         #: clock).
         self._owed: dict[str, list[_Owed]] = {}
 
+    @property
+    def endpoint(self) -> object:
+        """Where it posts, as :attr:`SlackSink.endpoint`: a member that failed sits out
+        by itself (``_out``), so another list of members starts unpaused."""
+        return sorted(self._config.urls)
+
     def adopt(self, old: object) -> None:
         """Take over from ``old``, the sink this one replaces (a reload changed the
         config): each member still listed keeps the resolves it is owed and its time

@@ -91,6 +91,8 @@ class Outbox:
         self._closing = False
         #: When (``clock``) a 429 that expired its notification asked the sink's pause to end.
         self._resume_at = -math.inf
+        #: The wait under way after a failure: the endpoint's, ended by another (:meth:`use`).
+        self._waiting = anyio.CancelScope()
         #: Called with each notification once its delivery ended (sent or given up).
         self.on_done: Callable[[Notification], None] = lambda notification: None
         self._log = get_logger(sink=sink.name)
@@ -107,6 +109,10 @@ class Outbox:
         adopt = getattr(sink, "adopt", None)
         if adopt is not None:
             adopt(self.sink)
+        if getattr(sink, "endpoint", None) != getattr(self.sink, "endpoint", None):
+            # A 429's pause (a backoff too) is the endpoint's that asked: not another's.
+            self._resume_at = -math.inf
+            self._waiting.cancel()
         self.sink = sink
         self._hook(sink)
 
@@ -118,7 +124,8 @@ class Outbox:
     def limit(self, size: int, max_age: float) -> None:
         """Take new limits (a reload): a smaller queue drops its oldest notifications
         now, as :meth:`put` would have; a delivery under way keeps retrying until the
-        new ``max_age``."""
+        new ``max_age``. A 429's pause begun runs on, however long: an age runs from a
+        first try, so waiting drops nothing, and posted into, the endpoint refuses."""
         self._size = size
         self._max_age = max_age
         while len(self._queue) > size:
@@ -319,7 +326,8 @@ class Outbox:
                     # max_age, the longest any notification is tried for.
                     self._resume_at = self._clock() + min(pause, self._max_age)
                 return True
-            await self._sleep(pause)
+            with anyio.CancelScope() as self._waiting:
+                await self._sleep(pause)
             head = self._queue[0] if self._queue else None
             if head and _rank(head) < _rank(notification) and head.rule != notification.rule:
                 # Something more urgent came while this one waited: it goes first.
@@ -334,7 +342,8 @@ class Outbox:
         if left <= 0:
             return False
         self._log.info("sesd.notify.paused", pause_seconds=round(left, 1))
-        await self._sleep(left)
+        with anyio.CancelScope() as self._waiting:
+            await self._sleep(left)
         return True
 
     def _current(self, notification: Notification) -> Notification | None:

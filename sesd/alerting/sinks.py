@@ -204,6 +204,12 @@ class SlackSink:
         self._config = config
         self._session = session
 
+    @property
+    def endpoint(self) -> object:
+        """Where it posts: a 429's pause is this endpoint's (Slack limits each webhook),
+        ended by a reload that gives the sink another (:meth:`sesd.alerting.outbox.Outbox.use`)."""
+        return self._config.webhook_url
+
     async def send(self, notification: Notification) -> None:
         """Post the Block Kit message."""
         body = await post_json(
@@ -250,6 +256,11 @@ class PagerDutySink:
         #: Whether (rule, label)'s resolve waits behind this notification.
         self.over: Callable[[str, str], bool] = lambda rule, label: False
         self._log = get_logger(sink=name)
+
+    @property
+    def endpoint(self) -> object:
+        """Where it posts, as :attr:`SlackSink.endpoint`: PagerDuty limits each key."""
+        return (self._config.events_url, self._config.routing_key)
 
     def adopt(self, old: object) -> None:
         """Take over from ``old``, the sink this one replaces (a reload changed its
@@ -306,6 +317,11 @@ class WebhookSink:
         self.name = name
         self._config = config
         self._session = session
+
+    @property
+    def endpoint(self) -> object:
+        """Where it posts, as :attr:`SlackSink.endpoint`."""
+        return self._config.url
 
     async def send(self, notification: Notification) -> None:
         """Post the document."""
