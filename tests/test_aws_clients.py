@@ -272,3 +272,37 @@ async def test_a_reload_that_fails_closes_the_clients_it_made_and_no_other(
         assert await daemon.reload()
         assert [q.label for q in daemon.config.queues] == ["q", "added", "other"]
         assert len(_open_clients()) == len(before) + 4
+
+
+async def test_a_failed_try_gives_back_the_client_it_made_another_in_place_of() -> None:
+    """A try (a reload's) makes a client where one of the config in force is, for the
+    same queue's use, as another role's (an account removed and added again): when the
+    try fails, its client is closed and the one in force is what a caller gets again,
+    open; a client the try found and reused is not closed."""
+    from contextlib import AsyncExitStack
+
+    from aiobotocore.config import AioConfig
+
+    from sesd.config import parse_config
+    from sesd.runtime.aws import AwsClients, Made
+
+    def reader(role: str) -> Any:
+        return parse_config(f'[[accounts]]\nname = "reader"\nrole_arn = "{role}"\n')
+
+    running, other = (
+        reader("arn:aws:iam::111111111111:role/r"),
+        reader("arn:aws:iam::222222222222:role/r"),
+    )
+    at = ("sqs", "reader", "us-east-1", AioConfig(), "http://127.0.0.1:9")
+    async with AsyncExitStack() as stack:
+        clients = AwsClients(running, stack)
+        in_force = await clients.client(*at, accounts=running)
+        made: Made = []
+        found = await clients.client(*at, accounts=running, made=made)
+        tried = await clients.client(*at, accounts=other, made=made)
+        assert found is in_force
+        assert tried is not in_force
+        await clients.discard(made)
+        assert not _pool_open(tried)
+        assert _pool_open(in_force)
+        assert await clients.client(*at, accounts=running) is in_force
