@@ -209,3 +209,25 @@ async def test_a_partial_query_the_next_page_has_nothing_more_of_is_done() -> No
         await poller.poll_once()
         assert poller.accounts.status[TARGET].aws == {"bounce": 0.03, "complaint": 0.001}
         assert not [n for n in poller.accounts.errors.values() if n]
+
+
+async def test_a_query_cloudwatch_did_not_complete_still_vouches_for_the_key() -> None:
+    """GetAccount failed with SES's 500 and CloudWatch answered both queries
+    InternalError: the poll failed, but CloudWatch answered a call signed with the
+    account's credentials in eu-west-1, so a key another region does not know is known
+    there (what the hint of that region's refusal reads)."""
+    async with (
+        FakeSes() as ses,
+        FakeCloudWatch() as cloudwatch,
+        _poller(ses, cloudwatch) as poller,
+    ):
+        ses.script_account(500)
+        cloudwatch.script(
+            ([Query("bounce", "InternalError"), Query("complaint", "InternalError")], None)
+        )
+        await poller.poll_once()
+        failed = {key[2:]: n for key, n in poller.accounts.errors.items() if n}
+        assert failed == {
+            ("get_account", "InternalFailure"): 1, ("get_metric_data", "MetricQueryFailed"): 1,
+        }  # fmt: skip
+        assert poller.accounts.accepted_elsewhere(("default", "ap-east-1"), NOW) == ["eu-west-1"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 import aiohttp
@@ -27,13 +27,13 @@ from sesd.core.accounts import Target
 from sesd.core.pipeline import Pipeline
 from sesd.io.logs import configure_logging
 from sesd.metrics.registry import Metrics
-from sesd.runtime.aws import sqs_config, tenant_config
+from sesd.runtime.aws import AwsClients, poll_config, sqs_config, tenant_config
 from sesd.runtime.health import Changes, Health
 from sesd.runtime.sqs import QueuePoller
 from sesd.runtime.sqs_calls import InFlight
 from tests import factory as f
 from tests.conftest import aws_client
-from tests.fake_ses import FakeSes
+from tests.fake_ses import ROLE_ACCOUNT, FakeSes
 from tests.test_sqs_clock_refused import SkewedSqs
 
 NOW = f.T0
@@ -237,3 +237,92 @@ async def test_the_tenant_polls_name_the_region_too() -> None:
     assert list(hints) == ["ap-east-1"]
     assert "work in eu-west-1" in hints["ap-east-1"]
     assert "ap-east-1 may be a region the account has not enabled" in hints["ap-east-1"]
+
+
+async def test_a_region_that_denies_a_call_vouches_for_the_key() -> None:
+    """GetAccount refused UnrecognizedClientException in ap-east-1 and
+    AccessDeniedException in eu-west-1 (the role lacks ses:GetAccount there): AWS
+    decides what a caller may do only once it knows who signed, so eu-west-1 knew the
+    key. The hint of ap-east-1 names the region, not the key; eu-west-1's names the
+    permission to grant."""
+    logs = io.StringIO()
+    configure_logging("debug", "json", stream=logs)
+    async with FakeSes() as fake, _poller(fake, [OPT_IN, ENABLED]) as poller:
+        fake.refused_regions["ap-east-1"] = "UnrecognizedClientException"
+        fake.refused_regions["eu-west-1"] = "AccessDeniedException"
+        await poller.poll_once()
+    hints = _hints(logs)
+    assert "work in eu-west-1" in hints["ap-east-1"]
+    assert "ap-east-1 may be a region the account has not enabled" in hints["ap-east-1"]
+    assert "access key is not valid" not in hints["ap-east-1"]
+    assert hints["eu-west-1"].startswith("grant ses:GetAccount")
+
+
+async def test_a_refusal_before_the_key_is_known_vouches_for_nothing() -> None:
+    """GetAccount refused UnrecognizedClientException in ap-east-1 while eu-west-1
+    refuses the request before knowing who signed it (a signature that does not match,
+    an expired token, a request past its date): eu-west-1 says nothing of where the
+    key is known, so ap-east-1's hint stays the key's."""
+    for before_sign_in in ("SignatureDoesNotMatch", "ExpiredTokenException", "RequestExpired"):
+        logs = io.StringIO()
+        configure_logging("debug", "json", stream=logs)
+        async with FakeSes() as fake, _poller(fake, [OPT_IN, ENABLED]) as poller:
+            fake.refused_regions["ap-east-1"] = "UnrecognizedClientException"
+            fake.refused_regions["eu-west-1"] = before_sign_in
+            await poller.poll_once()
+        hints = _hints(logs)
+        assert hints["ap-east-1"] == "the access key is not valid: check the credentials"
+
+
+async def test_a_queue_denied_in_another_region_vouches_for_the_key() -> None:
+    """A queue in eu-west-1 refused AccessDenied (sesd may not read it) and the account
+    polled only in ap-east-1, which answers UnrecognizedClientException: the receive's
+    denial says eu-west-1 knew the key, so the account poll's hint names the region."""
+    logs = io.StringIO()
+    configure_logging("debug", "json", stream=logs)
+    url = "https://sqs.eu-west-1.amazonaws.com/123456789012/q"
+    config = parse_config(f'[[queues]]\nurl = "{url}"\nname = "q"\n')
+    pipeline = Pipeline(core_settings(config))
+    async with (
+        SkewedSqs("AccessDenied", "Access to the resource is denied.") as sqs,
+        aws_client("sqs", sqs, sqs_config(5, receive=True)) as client,
+        FakeSes() as fake,
+        _poller(fake, [OPT_IN], pipeline) as account_poller,
+    ):
+        queue = QueuePoller(
+            client, config.queues[0], pipeline=pipeline,
+            metrics=Metrics(pipeline.ledger, ["q"], lambda: NOW), health=Health(["q"]),
+            changes=Changes(), stopping=anyio.Event(), delete_invalid=False,
+            clock=lambda: NOW, monotonic=lambda: 0.0, in_flight=InFlight(),
+            region="eu-west-1",
+        )  # fmt: skip
+        fake.refused_regions["ap-east-1"] = "UnrecognizedClientException"
+        assert await queue._receive() is None
+        await account_poller.poll_once()
+    hints = _hints(logs)
+    assert "work in eu-west-1" in hints["ap-east-1"]
+    assert "ap-east-1 may be a region the account has not enabled" in hints["ap-east-1"]
+
+
+async def test_the_role_refused_vouches_for_no_region() -> None:
+    """GetAccount of another account in eu-west-1, through its role: STS refuses
+    AssumeRole (AccessDenied). That denial is of the credentials sesd runs with, not
+    of the account's role, which was never had: eu-west-1 vouches for nothing a
+    refusal in another region of the account could be told by."""
+    target: Target = ("prod-eu", "eu-west-1")
+    async with FakeSes() as fake, AsyncExitStack() as stack:
+        clients = AwsClients(
+            parse_config(f'[aws]\nendpoint_url = "{fake.url}"\n' + ROLE_ACCOUNT), stack
+        )
+
+        async def client_for(service: str, target: Target) -> Any:
+            return await clients.client(service, *target, poll_config(attempts=1), fake.url)
+
+        accounts = Pipeline(core_settings(parse_config(""))).ledger.accounts
+        poller = AccountPoller(
+            [target], client_for, accounts, every=300, cloudwatch=False, clock=lambda: NOW
+        )
+        fake.script_sts(403)
+        await poller.poll_once()
+        assert accounts.errors == {(*target, "get_account", "AccessDenied"): 1}
+        assert accounts.accepted_elsewhere(("prod-eu", "ap-east-1"), NOW) == []

@@ -12,7 +12,13 @@ from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError, NoC
 from botocore.exceptions import ConnectionError as SdkConnectionError
 
 from sesd.account.codes import TRANSIENT_CODES
-from sesd.config.aws import CLOCK_OFF, CREDENTIALS_REFUSED, NO_CREDENTIALS, ROLE_NOT_ASSUMED
+from sesd.config.aws import (
+    CLOCK_OFF,
+    CREDENTIALS_REFUSED,
+    NO_CREDENTIALS,
+    ROLE_NOT_ASSUMED,
+    denied_once_known,
+)
 from sesd.io.aws_errors import assume_role_failure, error_code, signed_off
 
 __all__ = [
@@ -22,6 +28,7 @@ __all__ = [
     "MetricQueryFailed",
     "code_of",
     "hint",
+    "known_there",
     "passing",
     "tries",
 ]
@@ -68,6 +75,17 @@ def passing(exc: BaseException, code: str) -> bool:
         return True
     status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
     return status == 429 or status >= 500 or "Throttl" in code
+
+
+def known_there(exc: BaseException, code: str) -> bool:
+    """Whether a failed call still says AWS knew the credentials in its region: it
+    answered and the answer was not all sesd wanted (a query CloudWatch did not
+    complete, a list that does not end), or IAM refused the action (decided only once
+    AWS knows who signed). Not STS's refusal of the role: that is the credentials sesd
+    runs with, not the account's."""
+    if isinstance(exc, (MetricQueryFailed, EndlessList)):
+        return True
+    return denied_once_known(code) and not assume_role_failure(exc)
 
 
 #: How many times in all a poller that retries by itself (the tenant poller, at its pace)

@@ -25,6 +25,7 @@ from sesd.account.failures import (
     MetricQueryFailed,
     code_of,
     hint,
+    known_there,
     passing,
     tries,
 )
@@ -131,6 +132,8 @@ class Polls:
             key = not assume_role_failure(exc)  # the key's (STS's refusal is the role's)
             if code in CREDENTIALS_REFUSED and key:
                 self.accounts.refused(target)
+            elif known_there(exc, code):  # (where its credentials work, if refused here)
+                self.accounts.answered(target, self._clock())
             if self._failing.get((target, api)) != said:
                 self._failing[(target, api)] = said
                 if code in KEY_UNKNOWN and key:

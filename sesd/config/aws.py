@@ -37,6 +37,7 @@ __all__ = [
     "AwsConfig",
     "QueueConfig",
     "ReputationConfig",
+    "denied_once_known",
     "endpoint_of_url",
     "region_not_enabled",
     "region_of_url",
@@ -86,6 +87,15 @@ CREDENTIALS_REFUSED = {
 #: The codes of an access key AWS does not know: also what a region the account has not
 #: enabled answers (an opt-in region, enabled per account), where the key is not known.
 KEY_UNKNOWN = frozenset(code for code, hint in CREDENTIALS_REFUSED.items() if hint is _BAD_KEY)
+
+
+def denied_once_known(code: str) -> bool:
+    """Whether an error code is IAM's refusal of what a caller may do (``AccessDenied``,
+    ``AccessDeniedException``, KMS's for a queue's key, EC2-style
+    ``UnauthorizedOperation``): AWS decides that only once it knows who signed (the key,
+    its signature, its token's expiry: the codes of :data:`CREDENTIALS_REFUSED` and
+    ``RequestExpired`` come before), so the region that said it knew the credentials."""
+    return "AccessDenied" in code or code == "UnauthorizedOperation"
 
 
 def region_not_enabled(region: str, elsewhere: list[str]) -> str:

@@ -153,7 +153,8 @@ class Accounts:
         self.errors[key] = self.errors.get(key, 0) + 1
 
     def answered(self, target: Target, at: float) -> None:
-        """AWS answered a call signed with ``target``'s credentials at ``at``."""
+        """AWS took a call signed with ``target``'s credentials at ``at``: answered it,
+        or refused an action they may not take (which it decides once it knows them)."""
         self.accepted[target] = at
 
     def refused(self, target: Target) -> None:

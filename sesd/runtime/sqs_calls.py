@@ -22,6 +22,7 @@ from sesd.config.aws import (
     NO_CREDENTIALS,
     NO_QUEUE_CODES,
     ROLE_NOT_ASSUMED,
+    denied_once_known,
     region_not_enabled,
 )
 from sesd.core.accounts import Accounts, Target
@@ -227,8 +228,11 @@ def hint_in(exc: BaseException, accounts: Accounts, target: Target, now: float) 
     """:func:`hint_for` a call of ``target`` (account, region), with what ``accounts``
     holds of where its credentials work: a key AWS does not know here but answered
     lately in another region is the region's fault (one the account has not enabled),
-    not the key's. A refusal of the credentials themselves is noted there."""
+    not the key's. A refusal of the credentials themselves is noted there, and so is an
+    action IAM refused (decided only once AWS knew who signed: they work here)."""
     code = error_code(exc)
+    if denied_once_known(code) and not assume_role_failure(exc):
+        accounts.answered(target, now)
     if code not in CREDENTIALS_REFUSED or assume_role_failure(exc) or signed_off(exc):
         return hint_for(exc)
     accounts.refused(target)
