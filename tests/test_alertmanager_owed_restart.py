@@ -8,6 +8,7 @@ sharing a real state file."""
 from __future__ import annotations
 
 import json
+import signal
 import time
 import urllib.request
 from pathlib import Path
@@ -89,6 +90,60 @@ async def test_a_resolve_a_member_missed_is_posted_to_it_after_a_restart(
         assert await anyio.to_thread.run_sync(_firing, am_b) == ["a.example"]
         b.restore()
         async with sesd_process(config) as second:
+            with anyio.fail_after(30):
+                await second.wait_for(_resolve_sent)
+            assert await anyio.to_thread.run_sync(_firing, am_b) == []
+            await _stop(second)
+
+
+@pytest.mark.timeout(120)
+async def test_a_removed_rules_resolve_a_member_missed_is_posted_after_a_restart(
+    local_sqs: LocalSqs, sqs: Any, tmp_path: Path
+) -> None:
+    """delays/a.example fires at both members. Member b is cut off; a reload removes
+    the rule, whose alert resolves: a takes the resolve, b is owed it. sesd stops while
+    b is still down: the rule is in no config any more, yet the state file keeps what
+    the resolve needs. b comes back; sesd starts from the file and posts the resolve:
+    b no longer shows the alert (rather than until its endsAt, four hours on)."""
+    url, _ = await make_queue(sqs)
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    async with (
+        WebhookReceiver() as receiver,
+        alertmanager(tmp_path / "a", receiver.url) as am_a,
+        alertmanager(tmp_path / "b", receiver.url) as am_b,
+        Proxy(int(am_b.rsplit(":", 1)[1])) as b,
+    ):
+
+        def config(rule: str) -> Path:
+            return config_file(
+                tmp_path,
+                f'[aws]\nendpoint_url = "{local_sqs.url}"\n'
+                f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 1\n'
+                f'[state]\npath = "{tmp_path / "state.bin"}"\n'
+                '[alerts]\nevaluate_every = "100ms"\ngroup_wait = "0s"\n'
+                f'[alerts.sinks.am]\ntype = "alertmanager"\nurls = ["{am_a}", "{b.url}"]\n'
+                'resend_every = "1h"\ntimeout = "2s"\n'
+                f'[[alerts.rules]]\nname = "{rule}"\nmetric = "delay_ratio"\n'
+                'window = "5m"\nabove = 0.5\nmin_events = 1\nsinks = ["am"]\n',
+            )
+
+        async with sesd_process(config("delays")) as first:
+            await send_bodies(sqs, url, [f.raw(f.delay(["x@a.example"], at=time.time()))])
+            await _posted(first, "a.example")
+            assert await anyio.to_thread.run_sync(_firing, am_b) == ["a.example"]
+            b.cut()
+            config("other-delays")  # the rule delays removed, another in its place
+            first.process.send_signal(signal.SIGHUP)
+            with anyio.fail_after(30):
+                await first.wait_for_event("sesd.config.reloaded")
+                await first.wait_for_event("sesd.notify.member_failed")
+                await first.wait_for(_resolve_sent)
+            assert await anyio.to_thread.run_sync(_firing, am_a) == []
+            await _stop(first)
+        assert await anyio.to_thread.run_sync(_firing, am_b) == ["a.example"]
+        b.restore()
+        async with sesd_process(config("other-delays")) as second:
             with anyio.fail_after(30):
                 await second.wait_for(_resolve_sent)
             assert await anyio.to_thread.run_sync(_firing, am_b) == []

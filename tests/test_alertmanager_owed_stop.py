@@ -84,3 +84,47 @@ async def test_a_member_still_down_at_the_stop_is_left_the_resolve_as_unsent() -
     a, unsent = await _stopped_owing(503)
     assert [_ended(body) for body in a.bodies] == [False, True, True]
     assert unsent == [("delays", "a.example", Transition.RESOLVED)]
+
+
+async def test_a_removed_rule_is_kept_while_its_resolve_is_owed_and_no_longer() -> None:
+    """delays/a.example fires at members a and b; a reload removes the rule while a
+    answers 503: b takes the resolve, a is owed it, and the rule is kept (what a stop
+    saves with the resolve). Once a has taken it, the next reload forgets the rule:
+    removed rules are not kept for ever."""
+    async with _Member() as a, _Member() as b, aiohttp.ClientSession() as session:
+        head = (
+            '[alerts]\ngroup_wait = "0s"\n[alerts.sinks.am]\ntype = "alertmanager"\n'
+            f'urls = ["{a.url}", "{b.url}"]\nresend_every = "1h"\n'
+        )
+        config = parse_config(head + RULE + 'sinks = ["am"]\n')
+        pipeline = Pipeline(core_settings(config))
+        evaluator = Evaluator(config.alerts, [spec.name for spec in pipeline.ledger.specs])
+        metrics = Metrics(pipeline.ledger, [], lambda: T, evaluator=evaluator)
+        now = [T]
+        alerting = Alerting(
+            config, pipeline.ledger, evaluator, lambda: now[0],
+            notifications=metrics.notifications, evaluation_errors=metrics.evaluation_errors,
+            faults=metrics.task_failures.labels("alerting"), console=io.StringIO(),
+        )  # fmt: skip
+        alerting.open(session)
+        outbox = alerting.outboxes["am"]
+        without = parse_config(head + RULE.replace('"delays"', '"other"') + 'sinks = ["am"]\n')
+        with anyio.fail_after(10):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(outbox.run)
+                feed_spike(pipeline, "a.example", T, 6, 4)
+                alerting.evaluate()
+                await outbox.wait_empty()
+                a.status = 503
+                now[0] = T + 600
+                alerting.reconfigure(without)
+                await outbox.wait_empty()
+                assert [_ended(body) for body in b.bodies] == [False, True]
+                assert alerting.unsent() == [("delays", "a.example", Transition.RESOLVED)]
+                assert list(evaluator.retired) == ["delays"]
+                a.status = 200
+                await alerting.drain()
+                assert alerting.unsent() == []
+                alerting.reconfigure(without)
+                assert evaluator.retired == {}
+                tg.cancel_scope.cancel()

@@ -129,3 +129,42 @@ def test_a_restart_without_a_group_resolves_its_alert_at_once(tmp_path: Path) ->
     assert "Consumer-MS" not in after.states["r"]
     assert "Consumer-MS" not in fresh.ledger.windows
     assert after.evaluate(fresh.ledger, f.T0 + 3) == []
+
+
+def test_a_removed_rule_s_resolve_not_sent_by_the_stop_is_sent_after_it(tmp_path: Path) -> None:
+    """Rule ``r`` (labelled ``team = "mail"``) fires on hotmail.com and is sent; a
+    reload removes the rule and queues its resolve, which a sink has not taken when sesd
+    stops (a PagerDuty down, an Alertmanager member owed it). The file keeps the rule as
+    it was with the alert as still firing, so the restart, whose config has no ``r``,
+    resolves it as removed, under the labels it fired with, to the rule's sinks; and
+    keeps the rule for the next stop while the resolve is not delivered."""
+    labelled = RULE + 'labels = { team = "mail" }\n'
+    config = parse_config(labelled)
+    pipeline = Pipeline(core_settings(config))
+    pipeline.feed(f.raw(f.bounce(["a@hotmail.com", "b@hotmail.com"])), "q", f.T0)
+    evaluator = Evaluator(config.alerts, ["5m"])
+    evaluator.evaluate(pipeline.ledger, f.T0)
+    assert [n.kind for n in evaluator.due(f.T0)] == [Transition.FIRING]
+
+    without = parse_config(labelled.replace('name = "r"', 'name = "s"').replace("0.2", "0.9"))
+    (resolve,) = evaluator.configure(without.alerts, ["5m"], f.T0 + 1, pipeline.ledger)
+    assert (resolve.kind, resolve.rule) == (Transition.RESOLVED, "r")
+    unsent = [("r", "hotmail.com", Transition.RESOLVED)]
+    blob = _round_trip(tmp_path, pipeline, evaluator, f.T0 + 2, unsent)
+
+    fresh = Pipeline(core_settings(without))
+    after = Evaluator(without.alerts, ["5m"])
+    restored = restore(blob, fresh.ledger, after, f.T0 + 3)
+    assert restored["owed"] == ["resolved r hotmail.com"]
+    assert restored["unknown_rules"] == {}
+    (notification,) = after.due(f.T0 + 3)
+    assert (notification.rule, notification.kind) == ("r", Transition.RESOLVED)
+    assert notification.sinks == ("console",)
+    ((alert),) = notification.alerts
+    assert (alert.domain, alert.labels, alert.notes) == (
+        "hotmail.com",
+        {"team": "mail"},
+        ("the rule was removed from the config",),
+    )
+    assert "r" not in after.states
+    assert list(after.retired) == ["r"]

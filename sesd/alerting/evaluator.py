@@ -69,6 +69,10 @@ class Evaluator:
         self.rechecked = Rechecked()
         #: Whether :meth:`adopt` took states from a state file (their resends are due).
         self.restored = False
+        #: Rules a change of rules removed, by name, while their resolves may not be
+        #: delivered yet (the runtime forgets those delivered): a stop saves them with
+        #: what is unsent, so the restart resolves the alerts again (sesd.runtime.state).
+        self.retired: dict[str, RuleConfig] = {}
         self.configure(config, window_names, now=0.0)
 
     def configure(
@@ -88,6 +92,9 @@ class Evaluator:
         self.config, self.window_names = config, window_names
         old = {rule.name: rule for rule in self.rules}
         self.rules = list(config.rules)
+        self.retired.update(old)
+        for rule in self.rules:
+            self.retired.pop(rule.name, None)
         self._window_index = {rule.name: window_names.index(rule.window) for rule in self.rules}
         self._window_seconds = {rule.name: Duration(rule.window).seconds for rule in self.rules}
         self._repeat = config.repeat_interval.seconds

@@ -70,10 +70,16 @@ def snapshot(
         }
         for rule, states in evaluator.states.items()
     }
+    # Rules a reload removed whose resolves are not delivered: saved with them, the
+    # restart takes them as removed again, and resolves the alerts again.
+    removed: dict[str, RuleConfig] = {}
     for rule, domain, kind in unsent:
         saved = alerts.get(rule)
         if saved is None:
-            continue  # a rule a reload removed: gone after a restart either way
+            retired = evaluator.retired.get(rule)
+            if retired is None or kind is not Transition.RESOLVED:
+                continue  # its firing: the resolve that followed it is what is owed
+            saved, removed[rule] = alerts.setdefault(rule, {}), retired
         row = saved.get(domain)
         firing = row is not None and row[0] == Status.FIRING.value
         if kind is Transition.FIRING and firing:
@@ -83,27 +89,28 @@ def snapshot(
             # Still firing as far as the sinks know: the first evaluation after a
             # restart resolves it again (or finds it firing, as the sinks have it).
             # Its resolved_at says the resolve was decided: not held back at the start.
-            state = evaluator.states[rule].get(domain)
+            state = evaluator.states.get(rule, {}).get(domain)
             since, sent = (now, now) if state is None else (state.since, state.last_sent)
             ended = now if state is None or state.resolved_at is None else state.resolved_at
             saved[domain] = [Status.FIRING.value, since, sent, None, ended, True]
-    rules = {rule.name: saved_rule(rule) for rule in evaluator.rules}
+    kept = [*evaluator.rules, *removed.values()]
+    rules = {rule.name: saved_rule(rule) for rule in kept}
     return msgspec.msgpack.encode(
         {"version": STATE_VERSION, "saved_at": now, **ledger.snapshot(now), "alerts": alerts,
-         "rules": rules, "alerted": _alerted(ledger, evaluator, alerts),
+         "rules": rules, "alerted": _alerted(ledger, kept, alerts),
          "groups": sorted(ledger.settings.groups), "stopped": stopped}
     )  # fmt: skip
 
 
 def _alerted(
-    ledger: Ledger, evaluator: Evaluator, alerts: dict[str, dict[str, list[Any]]]
+    ledger: Ledger, rules: list[RuleConfig], alerts: dict[str, dict[str, list[Any]]]
 ) -> list[str]:
     """The labels of domain rules' firing alerts (sent, or saved to be sent) that the
     domain table no longer holds: a group a reload removed, evicted while its alert's
     resolve was held (a queue unread). Listed, the restart takes their states as it
     takes a group the file's table lists (:meth:`Ledger.makes`), and they resolve; not
     listed, they were dropped as a hand's labels, their incidents left open."""
-    domain_rules = [rule.name for rule in evaluator.rules if rule.scope == DOMAIN]
+    domain_rules = [rule.name for rule in rules if rule.scope == DOMAIN]
     found = {
         label
         for name in domain_rules
