@@ -293,6 +293,29 @@ def test_example_canary_block_and_rules_are_valid(monkeypatch: pytest.MonkeyPatc
             'window = "5m"\nabove = 0.1\ntenants = ["*"]\nexclude_tenants = ["shop eu"]',
             "alerts.rules[0] (r): exclude_tenants names 'shop eu', which SES allows no tenant",
         ),
+        (
+            # A glob no name SES allows can match watches nothing (or, left out, leaves
+            # out nothing): a dot, a space, a set of such characters, 65 characters.
+            '[tenants]\nenabled = true\n[[alerts.rules]]\nname = "r"\nmetric = "delay_ratio"\n'
+            'window = "5m"\nabove = 0.1\ntenants = ["shop-*", "shop.*"]',
+            "alerts.rules[0] (r): tenants names 'shop.*', a glob that matches no tenant name SES "
+            "allows (letters, digits, '-' and '_', up to 64)",
+        ),
+        (
+            '[tenants]\nenabled = true\n[[alerts.rules]]\nname = "r"\nmetric = "delay_ratio"\n'
+            'window = "5m"\nabove = 0.1\ntenants = ["*"]\nexclude_tenants = ["test *"]',
+            "alerts.rules[0] (r): exclude_tenants names 'test *', a glob that matches no tenant",
+        ),
+        (
+            '[tenants]\nenabled = true\n[[alerts.rules]]\nname = "r"\nmetric = "delay_ratio"\n'
+            'window = "5m"\nabove = 0.1\ntenants = ["shop[.:]eu"]',
+            "alerts.rules[0] (r): tenants names 'shop[.:]eu', a glob that matches no tenant",
+        ),
+        (
+            '[tenants]\nenabled = true\n[[alerts.rules]]\nname = "r"\nmetric = "delay_ratio"\n'
+            'window = "5m"\nabove = 0.1\ntenants = ["' + "?" * 65 + '*"]',
+            "alerts.rules[0] (r): tenants names '" + "?" * 65 + "*', a glob that matches no",
+        ),
         # An empty path (a template's unset value) would keep no state, without a word.
         ('[state]\npath = ""', "state: path is empty: leave it out to keep no state file"),
         ('[state]\npath = "  "', "state: path is empty: leave it out to keep no state file"),
@@ -305,6 +328,23 @@ def test_errors_name_the_key_in_one_line(text: str, message: str) -> None:
     assert message in str(info.value)
     assert "\n" not in str(info.value)
     assert "services/T/B/X" not in str(info.value)  # a secret is never shown
+
+
+@pytest.mark.parametrize(
+    "glob", ["*", "shop-*", "?", "[a-z]*", "shop[-_]eu", "[!.]*", "'oth*", "unkn*", "?" * 64]
+)
+def test_a_tenant_glob_that_can_match_a_tenant_is_taken(glob: str) -> None:
+    """A glob that matches some name SES allows, or sesd's own labels (``unknown``,
+    a quoted ``'other'``), is taken, in tenants and exclude_tenants alike."""
+    rules = (
+        '[tenants]\nenabled = true\n[[alerts.rules]]\nname = "r"\nmetric = "delay_ratio"\n'
+        f'window = "5m"\nabove = 0.1\ntenants = ["{glob}"]\n'
+        '[[alerts.rules]]\nname = "s"\nmetric = "delay_ratio"\nwindow = "5m"\n'
+        f'above = 0.1\ntenants = ["*"]\nexclude_tenants = ["{glob}"]\n'
+    )
+    if glob == "*":  # leaving every tenant out is refused for another reason
+        rules = rules.rsplit("[[alerts.rules]]", 1)[0]
+    assert parse_config(rules).alerts.rules[0].tenants == [glob]
 
 
 def test_secret_references(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -5,10 +5,17 @@ family and alert that names a tenant, so neither merges with sesd's own label.""
 
 from __future__ import annotations
 
+import itertools
+from fnmatch import fnmatchcase
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.rules import Transition
 from sesd.config import core_settings, parse_config
 from sesd.core.pipeline import Pipeline
+from sesd.core.tenant_map import NOT_NAMES, glob_takes_a_tenant, valid_tenant
 from sesd.metrics.exposition import render
 from sesd.metrics.registry import Metrics
 from sesd.status.scopes import tenant_rows
@@ -73,3 +80,27 @@ def test_a_rule_naming_other_quoted_watches_the_tenant_ses_names_other() -> None
         pipeline.feed(_event(kind, f"u{k}@x.example", tags=tags), "q", NOW)
     fired = evaluator.evaluate(pipeline.ledger, NOW + 1)
     assert [(a.kind, a.domain) for a in fired] == [(Transition.FIRING, "'other'")]
+
+
+#: Enough names to hold a match of any glob below when one exists: every name of up to
+#: five characters drawn from those the globs use (a set or ``?`` finds one of them),
+#: and sesd's own labels.
+_GLOB_CHARACTERS = "ab.-*?[]!z "
+_SHORT_NAMES = [
+    *(
+        "".join(chars)
+        for n in range(1, 6)
+        for chars in itertools.product("ab-z.", repeat=n)
+        if valid_tenant("".join(chars))
+    ),
+    *NOT_NAMES,
+]
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(st.text(_GLOB_CHARACTERS, min_size=1, max_size=5))
+def test_a_tenant_glob_is_taken_when_some_tenant_label_matches_it(glob: str) -> None:
+    """What check-config asks of a rule's tenant glob agrees with trying it on every
+    label it could take: it matches some name SES allows, or one of sesd's own."""
+    matched = any(fnmatchcase(name, glob) for name in _SHORT_NAMES)
+    assert glob_takes_a_tenant(glob) == matched

@@ -14,6 +14,7 @@ from sesd.config.values import ConfigError, shown_url
 from sesd.core.domains import normalise_domain
 from sesd.core.made import is_tenant
 from sesd.core.providers import LABELS as PROVIDER_LABELS
+from sesd.core.tenant_map import glob_takes_a_tenant
 
 if TYPE_CHECKING:
     from sesd.config import Config
@@ -284,12 +285,17 @@ def _check_rule_providers(config: Config) -> None:
                 )
 
 
+#: The names SES allows a tenant.
+_NAMES = "(letters, digits, '-' and '_', up to 64)"
+
+
 def _check_rule_tenants(config: Config) -> None:
     """A rule on tenants needs them counted (or polled, for their status), and names
     tenants as SES allows them to be called (or sesd's own labels, ``unknown`` and the
     quoted ``'other'``): a name no event carries (``shop.eu``)
     would be tracked as a label in every tenant rule's scope that no traffic moves (a
-    ``below`` rule fires on it for ever), or leave out nothing."""
+    ``below`` rule fires on it for ever), or leave out nothing; a glob no such name
+    matches (``shop.*``) would watch nothing, or leave out nothing."""
     for i, rule in enumerate(config.alerts.rules):
         if (rule.tenants is not None or rule.metric in TENANT_METRICS) and not (
             config.tenants.enabled
@@ -297,10 +303,13 @@ def _check_rule_tenants(config: Config) -> None:
             raise ValueError(f"alerts.rules[{i}] ({rule.name}): tenants needs [tenants] enabled")
         for key, named in (("tenants", rule.tenants), ("exclude_tenants", rule.exclude_tenants)):
             for tenant in named or []:
+                said = f"alerts.rules[{i}] ({rule.name}): {key} names {tenant!r}"
                 if not is_glob(tenant) and not is_tenant(tenant):
+                    raise ValueError(f"{said}, which SES allows no tenant to be called {_NAMES}")
+                if is_glob(tenant) and not glob_takes_a_tenant(tenant):
+                    # Refused as a name is: it watches nothing, or leaves out nothing.
                     raise ValueError(
-                        f"alerts.rules[{i}] ({rule.name}): {key} names {tenant!r}, which SES "
-                        "allows no tenant to be called (letters, digits, '-' and '_', up to 64)"
+                        f"{said}, a glob that matches no tenant name SES allows {_NAMES}"
                     )
 
 

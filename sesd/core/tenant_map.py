@@ -17,6 +17,9 @@ What SES says of each tenant is sesd.core.tenants'. Pure.
 from __future__ import annotations
 
 import re
+import string
+from collections.abc import Iterator
+from fnmatch import fnmatchcase
 from typing import Final
 
 from sesd.core.events import MAX_ARN
@@ -27,6 +30,7 @@ __all__ = [
     "TENANT_TAG",
     "UNKNOWN",
     "TenantMap",
+    "glob_takes_a_tenant",
     "tenant_label",
     "tenant_of_arn",
     "valid_tenant",
@@ -45,6 +49,7 @@ _OWN_LABELS: Final = (UNKNOWN, "other")
 NOT_NAMES: Final = (UNKNOWN, *(f"'{name}'" for name in _OWN_LABELS))
 #: SES's tenant names: letters, digits, '-' and '_', at most 64.
 _NAME: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_NAME_CHARACTERS: Final = string.ascii_letters + string.digits + "-_"
 #: ``arn:aws:ses:REGION:ACCOUNT:tenant/NAME/ID`` (a tenant's ARN).
 _TENANT_ARN: Final = re.compile(
     r"arn:aws[a-z-]{0,16}:ses:([a-z0-9-]{1,32}):(\d{12}):tenant/([^/]+)/"
@@ -62,6 +67,46 @@ def tenant_label(name: str) -> str:
 def valid_tenant(name: str) -> bool:
     """Whether ``name`` can be an SES tenant's name (anything else counts as unknown)."""
     return _NAME.fullmatch(name) is not None
+
+
+def glob_takes_a_tenant(pattern: str) -> bool:
+    """Whether a glob (``*``, ``?``, ``[...]``, matched as rules match labels) takes
+    some tenant label an event makes: a name SES allows, or one of :data:`NOT_NAMES`.
+    It does when its shortest match is a name, each ``?`` and ``[...]`` given a
+    character of names and each ``*`` nothing: any other match is longer, or has a
+    character no name has where the glob leaves a choice."""
+    if any(fnmatchcase(label, pattern) for label in NOT_NAMES):
+        return True
+    shortest = ""
+    for kind, text in _glob_parts(pattern):
+        if kind == "set":
+            found = [c for c in _NAME_CHARACTERS if fnmatchcase(c, text)]
+            if not found:
+                return False
+            shortest += found[0]
+        elif kind != "*":
+            shortest += "a" if kind == "?" else text
+    shortest = shortest or "a"  # only stars: any one name
+    return valid_tenant(shortest) and fnmatchcase(shortest, pattern)
+
+
+def _glob_parts(pattern: str) -> Iterator[tuple[str, str]]:
+    """A glob's parts, split as :func:`fnmatch.translate` does: ``*``, ``?``, a
+    ``[...]`` set (one whose ``]`` is missing is a ``[`` as written), a character."""
+    i = 0
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "[":
+            end = i + 1
+            end += pattern.startswith("!", end)
+            end += pattern.startswith("]", end)
+            end = pattern.find("]", end)
+            if end != -1:
+                yield "set", pattern[i : end + 1]
+                i = end + 1
+                continue
+        yield (c if c in "*?" else "character"), c
+        i += 1
 
 
 def tenant_of_arn(arn: str) -> tuple[str, str, str] | None:
