@@ -231,3 +231,33 @@ async def test_a_query_cloudwatch_did_not_complete_still_vouches_for_the_key() -
             ("get_account", "InternalFailure"): 1, ("get_metric_data", "MetricQueryFailed"): 1,
         }  # fmt: skip
         assert poller.accounts.accepted_elsewhere(("default", "ap-east-1"), NOW) == ["eu-west-1"]
+
+
+async def test_a_query_whose_status_changes_is_logged_again_with_its_status() -> None:
+    """The bounce query answered InternalError, then Forbidden, then Forbidden again:
+    counted each time under the one code, MetricQueryFailed, but the status is said
+    only in the log line, so each change of it is logged (the second line names the
+    permission to grant, not that the next poll tries again); the same status again is
+    not."""
+    logs = io.StringIO()
+    configure_logging("debug", "json", stream=logs)
+    complete = Query("complaint", points=[(AT, 0.0003)])
+    async with (
+        FakeSes() as ses,
+        FakeCloudWatch() as cloudwatch,
+        _poller(ses, cloudwatch) as poller,
+    ):
+        cloudwatch.script(
+            ([Query("bounce", "InternalError"), complete], None),
+            ([Query("bounce", "Forbidden"), complete], None),
+            ([Query("bounce", "Forbidden"), complete], None),
+        )
+        for _ in range(3):
+            await poller.poll_once()
+        failed = {key: n for key, n in poller.accounts.errors.items() if n}
+    assert failed == {(*TARGET, "get_metric_data", "MetricQueryFailed"): 3}
+    told = _failed(logs)
+    assert [line["error"] for line in told] == ["MetricQueryFailed"] * 2
+    assert "InternalError" in told[0]["hint"]
+    assert "Forbidden" in told[1]["hint"]
+    assert "grant cloudwatch:GetMetricData" in told[1]["hint"]

@@ -76,7 +76,8 @@ class Polls:
         self._every = every
         self._clock = clock
         self._on_change = on_change
-        self._failing: dict[tuple[Target, str], str] = {}  # (target, api) -> error code
+        #: (target, api) -> its error code (with the statuses of queries not complete).
+        self._failing: dict[tuple[Target, str], str] = {}
         #: (target, api) -> whether its last failure may pass (throttled, 5xx, no answer).
         self._passing: dict[tuple[Target, str], bool] = {}
         #: Failures of a key AWS does not know, told once the round has ended: whether
@@ -127,15 +128,18 @@ class Polls:
             self._passing[(target, api)] = passing(exc, code)
             self.accounts.failed(target, api, error_label(exc, code))
             # The log line names the code whatever it is (cleaned and cut: an endpoint
-            # that is not SES's may say anything), once per change of it.
+            # that is not SES's may say anything), once per change of it; of queries
+            # CloudWatch did not complete, per change of their statuses too (said only
+            # there: counted under the one code).
             said = clean(code, WORD)
+            seen = f"{said} {exc}" if isinstance(exc, MetricQueryFailed) else said
             key = not assume_role_failure(exc)  # the key's (STS's refusal is the role's)
             if code in CREDENTIALS_REFUSED and key:
                 self.accounts.refused(target)
             elif known_there(exc, code):  # (where its credentials work, if refused here)
                 self.accounts.answered(target, self._clock())
-            if self._failing.get((target, api)) != said:
-                self._failing[(target, api)] = said
+            if self._failing.get((target, api)) != seen:
+                self._failing[(target, api)] = seen
                 if code in KEY_UNKNOWN and key:
                     self._held.append((target, api, said, exc))
                 else:
