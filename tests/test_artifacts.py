@@ -929,6 +929,52 @@ def test_the_dashboard_shows_the_fleets_estimate_of_the_rates(
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+#: Three replicas' 15m windows of one domain: (instance, sent, delivered). The fleet
+#: sent 300 and all 300 were delivered; a message's Send and Delivery events reach
+#: whichever replica SQS hands each to, so no replica's own share is 1.
+_SPLIT_SENDS = (("a", 110, 88), ("b", 95, 104), ("c", 95, 108))
+
+
+def test_the_delivery_ratio_panel_is_the_fleets_not_the_worst_replicas(tmp_path: Path) -> None:
+    """All the mail to a domain was delivered, but its Send and Delivery events reached
+    different replicas: one replica counts 110 sends and 88 deliveries (0.8). The panel
+    draws the fleet's ratio (every replica's deliveries over every replica's sends: 1),
+    not the lowest replica's, which would show a fifth of the mail lost. promtool
+    evaluates the panel's query on three replicas' samples."""
+    dashboard = json.loads(DASHBOARD.read_text())
+    (panel,) = [p for p in dashboard["panels"] if p["title"].startswith("Delivery ratio by")]
+    (expr,) = [t["expr"].replace("$domain", ".*") for t in panel["targets"]]
+    series = []
+    for instance, sent, delivered in _SPLIT_SENDS:
+        one = f'job="sesd",instance="{instance}",domain="a.example",window="15m"'
+        series += [
+            {"series": f'sesd_window_recipient_events{{{one},event_type="send"}}',
+             "values": f"{sent}x5"},
+            {"series": f'sesd_window_recipient_events{{{one},event_type="delivery"}}',
+             "values": f"{delivered}x5"},
+            {"series": f"sesd_window_delivery_ratio{{{one}}}",
+             "values": f"{delivered / sent}x5"},
+        ]  # fmt: skip
+    test = {
+        "tests": [
+            {
+                "interval": "1m",
+                "input_series": series,
+                "promql_expr_test": [
+                    {
+                        "expr": expr,
+                        "eval_time": "3m",
+                        "exp_samples": [{"labels": '{domain="a.example"}', "value": 1.0}],
+                    }
+                ],
+            }
+        ]
+    }
+    (tmp_path / "panel.test.yml").write_text(yaml.safe_dump(test))
+    result = run(require_tool("promtool"), "test", "rules", "panel.test.yml", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 @pytest.mark.parametrize(
     ("title", "fleet"),
     [
