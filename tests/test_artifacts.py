@@ -975,6 +975,24 @@ def test_the_delivery_ratio_panel_is_the_fleets_not_the_worst_replicas(tmp_path:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_a_panel_of_one_replicas_window_figure_says_it_is_the_worst_replicas() -> None:
+    """A window's quantile or ratio is one replica's figure over its share of the traffic,
+    and cannot be added across replicas: a panel that takes the max (or min) of them draws
+    the worst replica, and its legend says so, or a fleet's on-call reads one replica's
+    p95 as the domain's."""
+    dashboard = json.loads(DASHBOARD.read_text())
+    per_replica = re.compile(r"^(max|min) by \([^)]*\) \(sesd_(provider_|tenant_)?window_")
+    found = [
+        (t["expr"], t["legendFormat"])
+        for p in dashboard["panels"]
+        for t in p.get("targets", [])
+        if per_replica.match(t["expr"])
+    ]
+    assert len(found) >= 5, found
+    for expr, legend in found:
+        assert legend.endswith("(worst replica)"), (expr, legend)
+
+
 @pytest.mark.parametrize(
     ("title", "fleet"),
     [
