@@ -736,3 +736,48 @@ def test_a_relative_silences_file_is_warned_of() -> None:
     ).warnings()
     (state,) = [w for w in found if w.startswith("[state] path")]
     assert "silence" not in state
+
+
+def test_a_replica_of_a_fleet_is_warned_of_rules_whose_events_pair_up() -> None:
+    """A replica posting to a shared Alertmanager sink is one of several on the same
+    queues, and SQS hands a message's events to whichever replica asks: its Send to one
+    and its Delivery to another, its DeliveryDelay to one and its later Delivery to
+    another. A rule that pairs two events of one message reads noise on a replica: with
+    every message delivered, one replica counts 110 sends and 88 deliveries and its
+    ``delivery_ratio`` reads 0.8; ``pending_delays`` keeps delays whose delivery another
+    replica saw; ``delay_duration_p95_seconds`` measures only the delays whose two
+    events met. check-config warns of each such rule, naming the fleet rule to use; a
+    ratio of counts (``delay_ratio``) is one replica's sample and is not warned of, nor
+    are those rules without a shared sink."""
+    queue = '[[queues]]\nurl = "https://sqs.eu-west-1.amazonaws.com/1/ses-events"\n'
+    silences = '[alerts]\nsilences_path = "/var/lib/sesd/silences.json"\n'
+
+    def fleet(shared: bool) -> str:
+        return (
+            '[alerts.sinks.am]\ntype = "alertmanager"\nurls = ["http://am:9093"]\n'
+            f"shared = {str(shared).lower()}\n"
+        )
+
+    def rule(metric: str, threshold: str) -> str:
+        return (
+            f'[[alerts.rules]]\nname = "r-{metric}"\nmetric = "{metric}"\nwindow = "1h"\n'
+            f'{threshold}\nsinks = ["am"]\n'
+        )
+
+    pairs = [
+        ("delivery_ratio", "below = 0.95"),
+        ("pending_delays", "above = 100"),
+        ("delay_duration_p95_seconds", "above = 600"),
+    ]
+    rules = "".join(rule(metric, threshold) for metric, threshold in pairs)
+    rules += rule("delay_ratio", "above = 0.05")
+    warnings = parse_config(queue + silences + fleet(True) + rules).warnings()
+    assert len(warnings) == 3, warnings
+    for i, ((metric, _), warning) in enumerate(zip(pairs, warnings, strict=True)):
+        assert warning.startswith(
+            f"alerts.rules[{i}] (r-{metric}): {metric} pairs two events of one message, "
+            "which reach different replicas of a fleet"
+        ), warning
+        assert "shared" in warning
+    assert "sesd:delivery_ratio:1h" in warnings[0]
+    assert parse_config(queue + silences + fleet(False) + rules).warnings() == []

@@ -39,6 +39,25 @@ NO_RULES = (
 )
 #: How to write a domain where an address or a URL was pasted in.
 NO_DOMAIN_HINT = "write the domain alone, as gmail.com for ann@gmail.com"
+#: Rule metrics that pair two events of one message, and what a fleet's replica reads
+#: of them: SQS hands each event to whichever replica asks.
+_PAIRED = {
+    "delivery_ratio": (
+        "a replica counts the Send events and the Delivery events it is handed, mostly "
+        "of different messages, so its ratio is noise (0.8 or 1.2 with every message "
+        "delivered); alert from Prometheus on the fleet rules' sesd:delivery_ratio:1h "
+        "(the replicas' windows summed)"
+    ),
+    "pending_delays": (
+        "a replica keeps a delay pending until SES's expirationTime (hours) when another "
+        "replica saw its delivery, so the count grows with no delay outstanding; alert "
+        "on delay_ratio"
+    ),
+    "delay_duration_p95_seconds": (
+        "a delay's duration is measured only where the delay and its delivery reach the "
+        "same replica (about one in N), so the figure is of a few; alert on delay_ratio"
+    ),
+}
 
 
 def no_domain(written: str) -> bool:
@@ -115,6 +134,7 @@ def config_warnings(config: Config) -> list[str]:
     ]
     found += _grace_warnings(config)
     found += _no_group_warnings(config)
+    found += _fleet_warnings(config)
     if not config.account_health.enabled:
         found += [
             f"alerts.rules[{i}] ({rule.name}): {rule.metric} is what SESv2 GetAccount "
@@ -186,6 +206,22 @@ def _no_group_warnings(config: Config) -> list[str]:
                     "the rule watches nothing under it (a group's name misspelt?)"
                 )
     return found
+
+
+def _fleet_warnings(config: Config) -> list[str]:
+    """A rule that pairs two events of one message, on a replica of a fleet (a sink is
+    ``shared``): its figure is not the fleet's, nor a sample of it. Not an error: a
+    config that ran before must still start and reload."""
+    sinks = config.alerts.named_sinks().values()
+    if not any(isinstance(sink, AlertmanagerConfig) and sink.shared for sink in sinks):
+        return []
+    return [
+        f"alerts.rules[{i}] ({rule.name}): {rule.metric} pairs two events of one message, "
+        "which reach different replicas of a fleet (a sink is shared): "
+        f"{_PAIRED[rule.metric]}"
+        for i, rule in enumerate(config.alerts.rules)
+        if rule.metric in _PAIRED
+    ]
 
 
 def _grace_warnings(config: Config) -> list[str]:
