@@ -626,6 +626,45 @@ def test_alertmanagers_text_says_no_state_and_a_shared_sinks_says_whose_figures(
     assert not alone["annotations"]["description"].startswith("figures:")
 
 
+@pytest.mark.parametrize(
+    ("metric", "scope", "domain", "says"),
+    [
+        ("sending_paused", "account", "123456789012/eu-west-1", None),
+        ("quota_used_ratio", "account", "123456789012/eu-west-1", None),
+        ("tenant_sending_paused", "tenant", "acme", None),
+        ("canary_missing", "domain", "canary", "figures: this replica's own canary"),
+        ("reputation_bounce_ratio", "account", "123456789012/eu-west-1", "share"),
+        ("bounce_ratio", "provider", "microsoft", "share"),
+    ],
+)
+def test_a_shared_sinks_alert_says_one_replicas_share_only_of_figures_that_are(
+    metric: str, scope: str, domain: str, says: str | None
+) -> None:
+    """What SES says of an account or a tenant is the same on every replica (each polls
+    it): a fleet's page for a paused account does not say its figures are one replica's
+    share of the traffic, which would have the on-call discount it. A canary's figures
+    are the replica's own canary (each sends its own), not a share. A figure counted
+    from the events a replica was handed (sesd's reputation estimate among them) is a
+    share, and says so."""
+    alert = dataclasses.replace(
+        _alert(Transition.FIRING, domain), metric=metric, scope=scope, rule=f"r-{metric}"
+    )
+    firing = Notification(
+        rule=alert.rule, kind=Transition.FIRING, severity="critical", sinks=("am",),
+        alerts=(alert,), at=T,
+    )  # fmt: skip
+    (alone,) = alertmanager_documents(firing, 60.0, T)
+    (shared,) = alertmanager_documents(firing, 60.0, T, shared=True)
+    description = shared["annotations"]["description"]
+    if says is None:
+        assert description == alone["annotations"]["description"]
+    elif says == "share":
+        assert description.startswith("figures: one replica's share of the traffic")
+    else:
+        assert description.startswith(says)
+        assert "share of the traffic" not in description
+
+
 def test_a_delay_alert_over_a_window_without_delays_says_nowhere() -> None:
     """A resolve whose window holds no delays (or a pending count of older ones) has
     nothing to say of where delays sit: not "inside SES" (which pointed a postmortem at

@@ -23,6 +23,8 @@ import msgspec
 from sesd.alerting.alert import Alert, Notification
 from sesd.alerting.render import describe, details, headline
 from sesd.alerting.rules import Transition
+from sesd.config import CANARY_METRICS, TENANT_METRICS
+from sesd.config.checks import GET_ACCOUNT_METRICS
 from sesd.core.scopes import ACCOUNT, DOMAIN, PROVIDER, TENANT
 from sesd.core.timestamps import iso
 
@@ -44,6 +46,10 @@ _SHARE = (
     "figures: one replica's share of the traffic (several replicas post this alert; "
     "the fleet's figures are on the dashboard)"
 )
+#: What a shared sink's canary alerts say: each replica sends and tracks its own.
+_OWN_CANARY = "figures: this replica's own canary (several replicas post this alert)"
+#: Metrics that are SES's answers to a poll, the same on every replica: no share.
+_SES_SAYS = frozenset(GET_ACCOUNT_METRICS) | frozenset(TENANT_METRICS)
 
 
 def alertmanager_documents(
@@ -59,7 +65,8 @@ def alertmanager_documents(
     would resolve it, and fire it again at the next resend). The summary says no
     state (Alertmanager says it, and reuses the text for a resolve it sends itself);
     with ``shared`` (several replicas post the alert) the description says its
-    figures are one replica's share of the traffic."""
+    figures are one replica's share of the traffic, or its own canary; not of what SES
+    answered a poll, which every replica reads alike."""
     valid_from = notification.at if posted is None else max(notification.at, posted)
     out = []
     mutes = dict(notification.mutes)
@@ -67,8 +74,9 @@ def alertmanager_documents(
         mute = mutes.get(alert.domain, notification.silence)
         resolved = alert.kind is Transition.RESOLVED
         description = describe(alert)
-        if shared:
-            description = f"{_SHARE}\n{description}"
+        if shared and alert.metric not in _SES_SAYS:
+            whose = _OWN_CANARY if alert.metric in CANARY_METRICS else _SHARE
+            description = f"{whose}\n{description}"
         annotations = {"summary": headline(alert, state=False), "description": description}
         if alert.provider is not None:
             # Not a label: it may become known while the alert fires, and a label
