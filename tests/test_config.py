@@ -781,3 +781,30 @@ def test_a_replica_of_a_fleet_is_warned_of_rules_whose_events_pair_up() -> None:
         assert "shared" in warning
     assert "sesd:delivery_ratio:1h" in warnings[0]
     assert parse_config(queue + silences + fleet(False) + rules).warnings() == []
+
+
+def test_a_replica_of_a_fleet_is_warned_of_paging_pagerduty_itself() -> None:
+    """Each replica of a fleet (a shared Alertmanager sink) judges its own share, and a
+    rule's PagerDuty dedup_key is the same on every replica: the first replica whose
+    share recovers resolves the incident while the others still fire, and they send
+    nothing more until repeat_interval. check-config warns of each rule that pages
+    PagerDuty itself on such a config, naming the shared sink to page through; not of a
+    rule on what SES answers a poll (every replica reads it alike), nor without a
+    shared sink."""
+    queue = '[[queues]]\nurl = "https://sqs.eu-west-1.amazonaws.com/1/ses-events"\n'
+    sinks = (
+        '[alerts]\nsilences_path = "/var/lib/sesd/silences.json"\n'
+        '[alerts.sinks.pd]\ntype = "pagerduty"\nrouting_key = "k"\n'
+        '[alerts.sinks.am]\ntype = "alertmanager"\nurls = ["http://am:9093"]\n'
+    )
+    rules = (
+        '[[alerts.rules]]\nname = "delays"\nmetric = "delay_ratio"\nwindow = "15m"\n'
+        'above = 0.05\nsinks = ["am", "pd"]\n'
+        '[[alerts.rules]]\nname = "paused"\nmetric = "sending_paused"\nwindow = "5m"\n'
+        'above = 0\nsinks = ["pd"]\n'
+    )
+    (warning,) = parse_config(queue + sinks + "shared = true\n" + rules).warnings()
+    assert warning.startswith("alerts.rules[0] (delays): sink 'pd' is PagerDuty"), warning
+    assert "dedup_key" in warning
+    assert warning.endswith("page through the shared Alertmanager sink 'am'")
+    assert parse_config(queue + sinks + rules).warnings() == []

@@ -8,7 +8,13 @@ import math
 import os
 from typing import TYPE_CHECKING
 
-from sesd.config.alerts import CANARY_METRICS, TENANT_METRICS, AlertmanagerConfig, is_glob
+from sesd.config.alerts import (
+    CANARY_METRICS,
+    TENANT_METRICS,
+    AlertmanagerConfig,
+    PagerDutyConfig,
+    is_glob,
+)
 from sesd.config.sections import SHIPPED_STOP_TIMEOUT
 from sesd.config.values import ConfigError, shown_url
 from sesd.core.domains import normalise_domain
@@ -209,19 +215,33 @@ def _no_group_warnings(config: Config) -> list[str]:
 
 
 def _fleet_warnings(config: Config) -> list[str]:
-    """A rule that pairs two events of one message, on a replica of a fleet (a sink is
-    ``shared``): its figure is not the fleet's, nor a sample of it. Not an error: a
-    config that ran before must still start and reload."""
-    sinks = config.alerts.named_sinks().values()
-    if not any(isinstance(sink, AlertmanagerConfig) and sink.shared for sink in sinks):
+    """On a replica of a fleet (a sink is ``shared``): a rule that pairs two events of
+    one message, whose figure is not the fleet's nor a sample of it; a rule that pages
+    PagerDuty itself, whose dedup_key every replica shares. Not errors: a config that
+    ran before must still start and reload."""
+    named = config.alerts.named_sinks()
+    shared = [n for n, s in named.items() if isinstance(s, AlertmanagerConfig) and s.shared]
+    if not shared:
         return []
-    return [
-        f"alerts.rules[{i}] ({rule.name}): {rule.metric} pairs two events of one message, "
-        "which reach different replicas of a fleet (a sink is shared): "
-        f"{_PAIRED[rule.metric]}"
-        for i, rule in enumerate(config.alerts.rules)
-        if rule.metric in _PAIRED
-    ]
+    found = []
+    for i, rule in enumerate(config.alerts.rules):
+        if rule.metric in _PAIRED:
+            found.append(
+                f"alerts.rules[{i}] ({rule.name}): {rule.metric} pairs two events of one "
+                "message, which reach different replicas of a fleet (a sink is shared): "
+                f"{_PAIRED[rule.metric]}"
+            )
+        if rule.metric in GET_ACCOUNT_METRICS or rule.metric in TENANT_METRICS:
+            continue  # what SES answers: every replica reads it alike
+        found += [
+            f"alerts.rules[{i}] ({rule.name}): sink {name!r} is PagerDuty, paged by each "
+            "replica of the fleet under one dedup_key: the first replica whose share "
+            "recovers resolves the incident the others still fire; page through the "
+            f"shared Alertmanager sink {shared[0]!r}"
+            for name in rule.sinks
+            if isinstance(named[name], PagerDutyConfig)
+        ]
+    return found
 
 
 def _grace_warnings(config: Config) -> list[str]:
