@@ -665,6 +665,23 @@ def test_a_shared_sinks_alert_says_one_replicas_share_only_of_figures_that_are(
         assert "share of the traffic" not in description
 
 
+def test_a_shared_sinks_alert_carries_no_mute_line_that_mutes_one_replica() -> None:
+    """``sesd silence add`` writes one replica's silences file; with a shared sink the
+    other replicas keep posting the alert, and Alertmanager keeps notifying it. A
+    shared sink's alert carries no ``mute`` annotation (silence it in Alertmanager);
+    one replica's alert keeps the line."""
+    firing = Notification(
+        rule="r", kind=Transition.FIRING, severity="critical", sinks=("am",),
+        alerts=(_alert(Transition.FIRING, "a.example"),), at=T,
+        silence="sesd silence add --rule r --domain a.example --for 1h",
+    )  # fmt: skip
+    (alone,) = alertmanager_documents(firing, 60.0, T)
+    (shared,) = alertmanager_documents(firing, 60.0, T, shared=True)
+    assert alone["annotations"]["mute"] == firing.silence
+    assert "mute" not in shared["annotations"]
+    assert "sesd silence" not in json.dumps(shared)
+
+
 def test_a_delay_alert_over_a_window_without_delays_says_nowhere() -> None:
     """A resolve whose window holds no delays (or a pending count of older ones) has
     nothing to say of where delays sit: not "inside SES" (which pointed a postmortem at

@@ -86,7 +86,9 @@ def alertmanager_documents(
             annotations["runbook_url"] = alert.runbook_url
         if alert.dashboard_url:
             annotations["dashboard_url"] = alert.dashboard_url
-        if mute:
+        if mute and not shared:
+            # With shared, `sesd silence add` would mute one replica's file while the
+            # others keep posting: the silence belongs in Alertmanager.
             annotations["mute"] = mute
         ends = alert.at if resolved else valid_from + VALID_FOR_RESENDS * resend_every
         out.append(
