@@ -397,7 +397,7 @@ def test_a_held_state_file_names_who_holds_it_and_a_killed_holder_lets_go(
     import subprocess
     import sys
 
-    from sesd.runtime.state_start import hold
+    from sesd.runtime.state_start import hold, let_go
 
     path = str(tmp_path / "state.bin")
     code = (
@@ -416,7 +416,7 @@ def test_a_held_state_file_names_who_holds_it_and_a_killed_holder_lets_go(
         finally:
             holder.send_signal(signal.SIGKILL)
             holder.wait(timeout=30)
-    os.close(hold(path))
+    let_go(hold(path))
 
 
 def test_a_file_held_by_a_build_that_names_nobody_is_not_said_held_by_the_last(
@@ -493,3 +493,35 @@ def test_a_full_tenants_map_fits_under_the_limit_of_a_config_with_small_caps() -
     per_row = len(msgspec.msgpack.encode({"tenant_map": rows})) / len(rows)
     assert per_row > 60
     assert state_limit(ledger, config.alerts.rules) > per_row * ledger.tenant_map.max_entries
+
+
+@pytest.mark.parametrize("first", ["link", "file"])
+def test_two_sesd_on_one_file_through_a_link_do_not_both_start(tmp_path: Path, first: str) -> None:
+    """Two sesd on one host: one's ``[state] path`` is a link to a file on a bigger
+    volume (saved through: the file it names is replaced), the other's names that file
+    itself (a config copied from the first host's). Each would overwrite the other's
+    saves and restore the other's windows: whichever starts second does not start,
+    naming who holds the file; so two links to one file. Each lets go at its stop."""
+    import socket
+
+    from sesd.runtime.state_start import hold, let_go
+
+    (tmp_path / "volume").mkdir()
+    target = tmp_path / "volume" / "state.bin"
+    links = []
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        link = tmp_path / name / "state.bin"
+        link.symlink_to(target)
+        links.append(str(link))
+    pairs = {"link": (links[0], str(target)), "file": (str(target), links[0])}
+    for held_path, second in (pairs[first], (links[0], links[1])):
+        held = hold(held_path)
+        try:
+            with pytest.raises(StartError) as refused:
+                hold(second)
+            assert "another sesd is using it" in str(refused.value)
+            assert f"pid {os.getpid()} on {socket.gethostname()}" in str(refused.value)
+        finally:
+            let_go(held)
+        let_go(hold(second))

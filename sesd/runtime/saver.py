@@ -63,7 +63,7 @@ class StateSaver:
         self._evaluator = evaluator
         self._clock = clock
         self._log = get_logger()
-        self._held: int | None = None
+        self._held: list[int] | None = None
         #: Set by :meth:`soon` while :meth:`run` waits.
         self._soon: anyio.Event | None = None
         #: The file restored says its run stopped cleanly, and no save has said since

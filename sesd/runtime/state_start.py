@@ -21,7 +21,7 @@ from sesd.alerting.evaluator import Evaluator
 from sesd.core.ledger import Ledger
 from sesd.core.text import clean
 from sesd.core.timestamps import iso
-from sesd.io.files import open_lock
+from sesd.io.files import linked, open_lock
 from sesd.runtime.http import StartError
 from sesd.runtime.state import StateError, firing_in, read_state, restore
 from sesd.runtime.state_path import unsavable
@@ -54,31 +54,43 @@ class Found:
     untouchable: str | None = None
 
 
-def hold(path: str) -> int:
-    """Hold ``PATH.lock`` while sesd runs (its descriptor; StartError when the file
+def hold(path: str) -> list[int]:
+    """Hold ``PATH.lock`` while sesd runs (its descriptors; StartError when the file
     could never be saved, or another sesd holds it): two sesd on one file would each
     overwrite the other's saves and restore the other's windows (replicas sharing a
-    volume)."""
+    volume). A path that is a link is saved through, so the file it names is locked
+    too: another sesd whose path is that file, or another link to it, is kept out."""
     problem = unsavable(path)
     if problem is not None:
         raise StartError(problem)
+    held: list[int] = []
+    try:
+        # One at a time, so that those taken are let go when the next is refused.
+        for lock in dict.fromkeys((f"{path}.lock", f"{linked(path)}.lock")):
+            held.append(_take(path, lock))  # noqa: PERF401
+    except StartError:
+        let_go(held)
+        raise
+    return held
+
+
+def _take(path: str, lock: str) -> int:
+    """Open and lock ``lock`` for the state file at ``path``, writing who holds it."""
     try:
         # Made by root (a `sesd run` by hand), it would keep the daemon's own user out:
         # handed to the directory's owner.
-        fd = open_lock(f"{path}.lock")
+        fd = open_lock(lock)
     except OSError as exc:
         owned = exc.errno in (errno.EACCES, errno.EISDIR)
         hint = " (remove it, or make it the daemon user's)" if owned else ""
-        raise StartError(
-            f"[state] path {path}: cannot open {path}.lock: {exc.strerror}{hint}"
-        ) from None
+        raise StartError(f"[state] path {path}: cannot open {lock}: {exc.strerror}{hint}") from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         holder = _holder(fd)
         os.close(fd)
         raise StartError(
-            f"[state] path {path}: another sesd is using it ({path}.lock is held{holder}); "
+            f"[state] path {path}: another sesd is using it ({lock} is held{holder}); "
             "give each sesd a file of its own"
         ) from None
     # Who holds it, for the error of the next sesd on the file (replicas sharing a
@@ -92,13 +104,14 @@ def hold(path: str) -> int:
     return fd
 
 
-def let_go(fd: int) -> None:
-    """Release the lock :func:`hold` returned, its holder line first removed: an
+def let_go(held: list[int]) -> None:
+    """Release the locks :func:`hold` returned, each holder line first removed: an
     earlier build that takes the file next writes none, and a sesd it refuses would
     be told the one that stopped holds it."""
-    with contextlib.suppress(OSError):
-        os.ftruncate(fd, 0)
-    os.close(fd)
+    for fd in held:
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, 0)
+        os.close(fd)
 
 
 def _holder(fd: int) -> str:
