@@ -475,6 +475,9 @@ async def test_a_replica_of_a_fleet_says_its_figures_are_its_share_after_a_redra
                 await expect(page.locator("#header")).to_contain_text(
                     "one replica of several on the same queues", timeout=5_000
                 )
+                await expect(page.locator("#header")).to_contain_text(
+                    "its alerts are those it judged on that share (Alertmanager has the fleet's)"
+                )
             seen.assert_clean(host)
 
 

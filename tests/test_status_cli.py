@@ -168,8 +168,8 @@ async def test_a_replica_of_a_fleet_says_its_figures_are_its_share(
 ) -> None:
     """With a shared Alertmanager sink (several replicas on the same queues), each
     replica counts the part of the traffic SQS hands it: ``sesd status`` and the page
-    say its figures are that share, not the fleet's; the document says ``shared``. A
-    replica alone says nothing of it."""
+    say its figures are that share, not the fleet's, and so are its alerts (Alertmanager
+    has the fleet's); the document says ``shared``. A replica alone says nothing of it."""
     url, _ = await make_queue(sqs)
     text = config_text(local_sqs, url).replace(
         "[[alerts.rules]]",
@@ -184,6 +184,8 @@ async def test_a_replica_of_a_fleet_says_its_figures_are_its_share(
             assert await sesd("status", "--url", base) == 0
             lines = capsys.readouterr().out.splitlines()
             assert ("one replica of several" in lines[1]) is shared
+            # Its alerts too: another replica's share may fire what this one's does not.
+            assert ("its alerts are those it judged on that share" in lines[1]) is shared
             assert await sesd("status", "--url", base, "--json") == 0
             assert json.loads(capsys.readouterr().out)["sesd"]["shared"] is shared
             async with aiohttp.ClientSession() as session, session.get(f"{base}/") as answer:

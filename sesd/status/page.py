@@ -48,7 +48,8 @@ _TITLES = {"domain": "Domains", "provider": "Mailbox providers", "tenant": "SES 
 #: What a replica of a fleet (a ``shared`` sink) says of its figures.
 SHARE = (
     "one replica of several on the same queues: its figures are the share of the "
-    "traffic SQS hands it, not the fleet's (the fleet's are on the dashboard)"
+    "traffic SQS hands it, not the fleet's (the fleet's are on the dashboard), and "
+    "its alerts are those it judged on that share (Alertmanager has the fleet's)"
 )
 
 

@@ -130,7 +130,8 @@
   // --- the status page -------------------------------------------------------------
 
   const SHARE = "one replica of several on the same queues: its figures are the share of the " +
-    "traffic SQS hands it, not the fleet's (the fleet's are on the dashboard)";
+    "traffic SQS hands it, not the fleet's (the fleet's are on the dashboard), and " +
+    "its alerts are those it judged on that share (Alertmanager has the fleet's)";
 
   function sinksFailing(failing) {
     const sinks = Object.entries(failing).map(([sink, outcomes]) =>
