@@ -747,6 +747,36 @@ def test_this_sesd_s_own_canary_it_lost_track_of_is_not_another_sesd_s() -> None
     assert tracker.stage("canary_missing", T0 + 300, 900).startswith("event pipeline")
 
 
+def test_another_sesd_with_this_ones_host_name_is_told_from_its_own_lost_canaries() -> None:
+    """Two sesd on one host (or pods on the host's network) send canaries tagged with
+    the same name to one queue, and each takes some of the other's events. An event of
+    this name, of a message this sesd never learnt the id of, sent while it remembers
+    its canaries and at no time a call of its own failed, is not this one's: when its
+    canary goes missing, the stage is "unsure", naming the other as this one's
+    namesake, not the event pipeline. One SES sent before this sesd's first canary (a
+    restart without the state file) or about when a call of its own timed out is still
+    its own."""
+    pipelines = [Pipeline(core_settings(parse_config(CANARY))) for _ in range(2)]
+    for pipeline in pipelines:
+        pipeline.ledger.canary.instance = "host-1"
+        pipeline.ledger.canary.sent("m-1", T0, 0.1)
+    ours, namesake = pipelines
+    tracker = ours.ledger.canary
+    ours.feed(canary_event("delivery", "before", T0 - 30, 1000), "events", T0 + 1, T0 + 1)
+    tracker.failed("timeout", T0 + 120, 10.0)
+    ours.feed(canary_event("delivery", "lost", T0 + 125, 1000), "events", T0 + 126, T0 + 126)
+    assert tracker.events == {"unmatched": 2}
+    assert tracker.foreign_at is None
+    tracker = namesake.ledger.canary
+    namesake.feed(canary_event("delivery", "theirs", T0 + 300, 1000), "events", T0 + 301)
+    assert tracker.events == {"unmatched": 1}
+    assert tracker.foreign_at == T0 + 301
+    stage = tracker.stage("canary_missing", T0 + 400, 900)
+    assert stage.startswith(
+        "unsure: canary events of another sesd (host-1, this one's own name) arrive on queue"
+    ), stage
+
+
 def test_a_strangers_canary_tag_reaches_the_alert_text_as_a_bounded_name() -> None:
     """Anyone who sends through the configuration set (or writes to the queue) can tag
     mail ``sesd-canary``: the value named as "another sesd" is a name of letters,

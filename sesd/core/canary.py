@@ -28,6 +28,7 @@ from typing import Any, Final
 
 from sesd.core.decode import Event
 from sesd.core.tallies import FixedHistogram
+from sesd.core.timestamps import unix_seconds
 
 __all__ = ["CANARY_DOMAIN", "CANARY_TAG", "Canary", "CanaryTracker"]
 
@@ -37,6 +38,10 @@ CANARY_TAG: Final = "sesd-canary"
 CANARY_DOMAIN: Final = "canary"
 #: What a canary tag's value of another sesd must look like to be named (its host name).
 _INSTANCE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+#: How far SES's clock and this host's may differ when telling this sesd's canaries
+#: from another's of the same name (seconds): a message SES took within this of one
+#: of this sesd's calls may be that call's.
+_SKEW: Final = 60.0
 #: How many canaries are remembered (a day at one a minute is 1,440).
 _KEEP: Final = 2048
 #: Failed calls that a retry a minute later usually gets through: they count as missing
@@ -183,6 +188,11 @@ class CanaryTracker:
                 # the kind of name a sesd sends, for the alert text of every sink.
                 name = values[0] if _INSTANCE.fullmatch(values[0]) else "unnamed"
                 self.foreign_at, self.foreign_from = received_at, name
+            elif values and not self._could_be_ours(event.mail.timestamp):
+                # Another sesd with this one's host name (two on one host, pods on the
+                # host's network) sends to this queue: it takes this one's events too.
+                self.foreign_at = received_at
+                self.foreign_from = f"{values[0]}, this one's own name"
             return
         self.events["matched"] = self.events.get("matched", 0) + 1
         if event.type == "send":
@@ -204,6 +214,24 @@ class CanaryTracker:
             self.figures.end_to_end.observe(canary.end_to_end_seconds or 0.0)
             if self.last_done is None or canary.seq > self.last_done.seq:
                 self.last_done = canary
+
+    def _could_be_ours(self, sent: str) -> bool:
+        """Whether a message of this sesd's own tag that SES took at ``sent`` (its
+        ``mail.timestamp``), whose id no canary remembered has, may be this sesd's: SES
+        took it before the first canary remembered (sent before a restart without the
+        state file, or forgotten at the bound), or about when a call of this sesd's
+        failed at this end though SES sent it (a timeout). Not, from another sesd of
+        the same name: it would never be told apart."""
+        try:
+            at = unix_seconds(sent)
+        except ValueError:
+            return True
+        if not self.canaries or at < self.canaries[0].sent_at + _SKEW:
+            return True
+        return any(
+            not c.message_id and c.sent_at - _SKEW <= at <= c.sent_at + c.send_seconds + _SKEW
+            for c in self.canaries
+        )
 
     # --- the state file ---------------------------------------------------------------
 
