@@ -220,8 +220,8 @@ class CanaryTracker:
         ``mail.timestamp``), whose id no canary remembered has, may be this sesd's: SES
         took it before the first canary remembered (sent before a restart without the
         state file, or forgotten at the bound), or about when a call of this sesd's
-        failed at this end though SES sent it (a timeout). Not, from another sesd of
-        the same name: it would never be told apart."""
+        failed at this end though SES sent it (a timeout). Any other is another sesd's
+        that has this one's name."""
         try:
             at = unix_seconds(sent)
         except ValueError:
