@@ -74,6 +74,16 @@ class SesdProcess:
                 return record
         return await self.wait_for_event(event)
 
+    async def rest(self) -> list[str]:
+        """The lines still to come, to the end of its log, as they are (JSON or not: a
+        failed start's one line of why)."""
+        lines: list[str] = []
+        while True:
+            try:
+                lines.append((await self._stream.receive_until(b"\n", 1 << 20)).decode())
+            except (anyio.EndOfStream, anyio.IncompleteRead):
+                return lines
+
     async def wait_for_received(self, total: int) -> None:
         """Read log lines until the batches logged (debug level) add up to ``total``."""
         seen = sum(r.get("received", 0) for r in self.records if r.get("event") == "sesd.sqs.batch")

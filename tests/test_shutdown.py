@@ -191,9 +191,10 @@ async def test_a_second_signal_exits_at_once_with_130(
 async def test_a_sigterm_while_sesd_starts_stops_it_once_it_can(
     local_sqs: LocalSqs, sqs: Any, tmp_path: Path
 ) -> None:
-    """A SIGTERM while sesd loads its state file, before it watches signals: held, not
-    dropped (sesd is PID 1 in a container, and PID 1 ignores a signal it has no
-    handler for) nor fatal; once started, sesd stops as for any SIGTERM: exit 0."""
+    """A SIGTERM while sesd loads its state file: not dropped (sesd is PID 1 in a
+    container, and PID 1 ignores a signal it has no handler for) nor fatal; once the
+    load returns, sesd stops (the start given up, or the stop begun if the start was
+    done): exit 0."""
     url, _ = await make_queue(sqs)
     config = config_file(
         tmp_path,

@@ -5,6 +5,7 @@ than at their SIGKILL, which says nothing of why. Real ``sesd run`` processes.""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sys
@@ -21,7 +22,7 @@ from tests.sesd_process import config_file, sesd_process
 #: for writing: a resolver that does not answer (a DNS outage, a stalled resolver
 #: timing out 5 s at a time), for as long as the test holds it. The lookup runs in a
 #: thread of the event loop's default executor, which a cancel leaves running. Each
-#: lookup held says so in a log line of its own.
+#: lookup held says so in a log line of its own; released, HUNG is 127.0.0.1.
 HUNG = "sqs.hung.test"
 HUNG_RESOLVER = f"""
 import socket, sys
@@ -32,6 +33,7 @@ def getaddrinfo(host, *rest, **named):
         print('{{"event": "test.lookup_held"}}', file=sys.stderr, flush=True)
         with open(gate, "rb") as held:
             held.read()
+        host = "127.0.0.1"
     return looked_up(host, *rest, **named)
 socket.getaddrinfo = getaddrinfo
 from sesd.commands.main import main
@@ -76,3 +78,107 @@ async def test_a_lookup_that_hangs_does_not_hold_the_exit_past_its_room(
     assert stalled["threads"]  # the lookup's, still running
     assert "a name lookup on a resolver that does not answer" in stalled["hint"]
     assert state.exists()  # the stop itself was whole: saved, exit 0
+
+
+@pytest.mark.timeout(60)
+async def test_a_stop_while_the_start_waits_on_a_lookup_exits_within_its_room(
+    tmp_path: Path,
+) -> None:
+    """The port to listen on is named by a host whose lookup hangs, so the start waits
+    in it when SIGTERM comes: the start is given up there (nothing was consumed, the
+    state file is as it was) and the exit has ``EXIT_ROOM``: sesd exits 0 within it,
+    saying what held it, rather than wait for the start (for as long as the resolver
+    hangs) and then for the lookup's thread, past the supervisor's stop timeout."""
+    config = config_file(
+        tmp_path,
+        '[aws]\nregion = "us-east-1"\n'
+        '[[queues]]\nurl = "http://127.0.0.1:9/123456789012/q"\nname = "q"\n'
+        f'[state]\npath = "{tmp_path / "state.bin"}"\n',
+    )
+    gate = tmp_path / "resolver"
+    os.mkfifo(gate)
+    hung = [sys.executable, "-c", HUNG_RESOLVER, str(gate)]
+    listen = {"SESD_HTTP_LISTEN": f"{HUNG}:0"}
+    async with sesd_process(config, command=hung, env=listen, until="test.lookup_held") as sesd:
+        sesd.process.send_signal(signal.SIGTERM)
+        started = time.monotonic()
+        with anyio.fail_after(EXIT_ROOM + 15):
+            stalled = await sesd.wait_for_event("sesd.daemon.exit_stalled")
+            code = await sesd.process.wait()
+        took = time.monotonic() - started
+    assert code == 0
+    assert took < EXIT_ROOM
+    assert stalled["after"] == "stop"
+    assert stalled["threads"]  # the lookup's, still running
+    assert "sesd.daemon.started" not in [r["event"] for r in sesd.records]
+
+
+@pytest.mark.timeout(60)
+async def test_a_failed_start_exits_within_its_room_past_a_thread_that_hangs(
+    tmp_path: Path,
+) -> None:
+    """A lookup hangs in a thread of its own (begun before sesd's start, as a library
+    might), and the start fails (the state path is a directory): sesd says why it
+    cannot start and exits 2 within ``EXIT_ROOM``, naming the thread, rather than wait
+    for it at the interpreter's exit (for as long as the resolver hangs)."""
+    state = tmp_path / "state"
+    state.mkdir()
+    config = config_file(
+        tmp_path,
+        '[aws]\nregion = "us-east-1"\n'
+        '[[queues]]\nurl = "http://127.0.0.1:9/123456789012/q"\nname = "q"\n'
+        f'[state]\npath = "{state}"\n',
+    )
+    gate = tmp_path / "resolver"
+    os.mkfifo(gate)
+    begun = HUNG_RESOLVER.replace(
+        "from sesd.commands.main import main",
+        "import threading\n"
+        f"threading.Thread(target=getaddrinfo, args=({HUNG!r}, 9), name='lookup').start()\n"
+        "from sesd.commands.main import main",
+    )
+    hung = [sys.executable, "-c", begun, str(gate)]
+    # Logged as the start begins, the lookup held since.
+    async with sesd_process(config, command=hung, until="sesd.limits.open_files") as sesd:
+        started = time.monotonic()
+        with anyio.fail_after(EXIT_ROOM + 15):
+            code = await sesd.process.wait()
+            lines = await sesd.rest()
+        took = time.monotonic() - started
+    assert code == 2
+    assert took < EXIT_ROOM
+    said = [line for line in lines if line.startswith("sesd: cannot start: [state] path: ")]
+    stalled = [json.loads(line) for line in lines if "sesd.daemon.exit_stalled" in line]
+    assert len(said) == 1
+    assert [(s["after"], s["threads"]) for s in stalled] == [("failed_start", ["lookup"])]
+
+
+@pytest.mark.timeout(60)
+async def test_a_reload_asked_for_while_sesd_starts_waits_for_the_start(
+    tmp_path: Path,
+) -> None:
+    """SIGHUP while the start waits on a lookup (the port's host): the reload waits
+    until sesd has started (it needs what the start makes, and the file may have
+    changed since the start read it), then runs once; sesd neither ends nor misses it."""
+    config = config_file(
+        tmp_path,
+        '[aws]\nregion = "us-east-1"\n'
+        '[[queues]]\nurl = "http://127.0.0.1:9/123456789012/q"\nname = "q"\n',
+    )
+    gate = tmp_path / "resolver"
+    os.mkfifo(gate)
+    hung = [sys.executable, "-c", HUNG_RESOLVER, str(gate)]
+    listen = {"SESD_HTTP_LISTEN": f"{HUNG}:0"}
+    async with sesd_process(config, command=hung, env=listen, until="test.lookup_held") as sesd:
+        sesd.process.send_signal(signal.SIGHUP)
+        await sesd.wait_for_event("sesd.daemon.signal")
+        with gate.open("wb"):  # the resolver answers
+            pass
+        with anyio.fail_after(20):
+            await sesd.wait_for_event("sesd.daemon.started")
+            await sesd.wait_for_event("sesd.config.reloaded")
+            sesd.process.send_signal(signal.SIGTERM)
+            code = await sesd.process.wait()
+    assert code == 0
+    events = [r["event"] for r in sesd.records]
+    assert events.count("sesd.config.reloaded") == 1

@@ -21,6 +21,7 @@ __all__ = [
     "load",
     "no_secrets",
     "one_line",
+    "start_error",
     "start_failed",
     "whole_number",
     "with_config",
@@ -33,6 +34,8 @@ EXIT_START = 2
 _SAID = 2000
 #: What ``add_subparsers`` returns.
 if TYPE_CHECKING:
+    from sesd.runtime.http import StartError
+
     Commands: TypeAlias = argparse._SubParsersAction[argparse.ArgumentParser]
 else:
     Commands = argparse._SubParsersAction
@@ -113,17 +116,24 @@ def one_line(text: str) -> str:
     return escaped(text, _SAID)
 
 
+def start_error(exc: BaseException) -> StartError | None:
+    """The :class:`StartError` that ``exc`` is (or holds alone, from a task group)."""
+    from sesd.runtime.http import StartError
+
+    found: BaseException = exc
+    while isinstance(found, BaseExceptionGroup) and len(found.exceptions) == 1:
+        found = found.exceptions[0]
+    return found if isinstance(found, StartError) else None
+
+
 def start_failed(exc: BaseException) -> int:
     """A start that failed: one line naming why (from inside a task group too); anything
     else is a bug and keeps its traceback."""
     from sesd.io.logs import flush_logs
-    from sesd.runtime.http import StartError
 
     flush_logs()  # the lines logged before it (or its traceback) come first
-    found: BaseException = exc
-    while isinstance(found, BaseExceptionGroup) and len(found.exceptions) == 1:
-        found = found.exceptions[0]
-    if not isinstance(found, StartError):
+    found = start_error(exc)
+    if found is None:
         raise exc
     print(f"sesd: cannot start: {found}", file=sys.stderr)
     return EXIT_START

@@ -15,9 +15,11 @@ import anyio
 import msgspec
 
 from sesd.commands.common import (
+    EXIT_START,
     Commands,
     config_error,
     load,
+    start_error,
     start_failed,
     with_config,
 )
@@ -78,17 +80,22 @@ def _exit_now(fault: BaseException | None = None) -> NoReturn:
 _MARGIN: Final = 1.0
 
 
-def _exit_within(room: float, failed: Callable[[], bool], after: str) -> None:
-    """The last save returned (``after`` a stop or a fault): what is left, tasks ended,
-    connections closed, threads joined, has ``room`` seconds (less ``_MARGIN``), then
-    sesd exits with the code the stop would have given (1 after a fault or a failed
-    save). A thread that does not end would otherwise hold the exit until the
-    supervisor's SIGKILL, which says nothing of why: a name lookup on a resolver that
-    does not answer runs on in the event loop's executor after its receive is
-    abandoned, and the loop's close waits for it."""
+def _exit_within(
+    room: float, failed: Callable[[], bool], after: str, why: BaseException | None
+) -> None:
+    """What is left is the exit: ``after`` a stop (its last save returned, or it gave
+    the start up) or a fault (its last save returned), or a failed start (``why``).
+    Tasks ended, connections closed, threads joined, it has ``room`` seconds (less
+    ``_MARGIN``), then sesd exits with the code the stop would have given (1 after a
+    fault or a failed save; a failed start's, 2, or 1 for a bug). A thread that does
+    not end would otherwise hold the exit until the supervisor's SIGKILL, which says
+    nothing of why: a name lookup on a resolver that does not answer runs on in the
+    event loop's executor after what awaited it was cancelled, and the loop's close
+    waits for it."""
     from sesd.runtime.signals import FORCED_LOGS
 
     wait = room - _MARGIN - FORCED_LOGS  # then the log lines have FORCED_LOGS
+    bug = after == "failed_start" and (why is None or start_error(why) is None)
 
     def stalled() -> None:
         main = threading.main_thread()
@@ -103,6 +110,8 @@ def _exit_within(room: float, failed: Callable[[], bool], after: str) -> None:
             "without them; check the host's resolver and disks",
         )
         flush_logs(FORCED_LOGS)
+        if after == "failed_start":
+            os._exit(1 if bug else EXIT_START)
         os._exit(1 if after == "fault" or failed() else 0)
 
     timer = threading.Timer(wait, stalled)
@@ -140,7 +149,7 @@ def execute(args: argparse.Namespace) -> int:
         return start_failed(exc)
     # Each part of the stop has its bound, the exit too: inside the shipped units' stop
     # timeout (sesd.config.sections.SHIPPED_STOP_TIMEOUT).
-    daemon.on_saved_last = partial(_exit_within, EXIT_ROOM, lambda: daemon.saver.failed)
+    daemon.on_exit = partial(_exit_within, EXIT_ROOM, lambda: daemon.saver.failed)
     try:
         anyio.run(daemon.run)
     except BaseException as exc:

@@ -1,10 +1,11 @@
 """The daemon: one task group owns every long-running task, through named phases.
 
+0. the signals watched, first: a stop while starting gives the start up;
 1. :meth:`Daemon.start`: the state file read, the HTTP server bound (locked as
    ``[http] web_config`` says), the AWS clients made, the sinks opened;
 2. :meth:`Daemon.serve`: the queues checked (RedrivePolicy: advice, never holding
    up the start), the background tasks (janitor, files, evaluator and outboxes,
-   account polls, DNS lookups, canary, state saving, systemd, signals);
+   account polls, DNS lookups, canary, state saving, systemd);
 3. :meth:`Daemon.consume`: the pollers, until a stop (the first SIGTERM/SIGINT,
    or :meth:`Daemon.stop`); receives in flight return and what they brought is
    handled and deleted, within the grace period;
@@ -22,7 +23,7 @@ import random
 import shlex
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from functools import partial
 from typing import Any, TextIO
@@ -146,9 +147,13 @@ class Daemon:
         self.saver = StateSaver(state, ledger, evaluator, self.clock, self.alerting.unsent)
         self.alerting.on_notified = self.saver.soon  # a page sent is saved at once
         self.saver.on_result = self._saved
-        #: Called as the last save returns, after a ``"stop"`` or a ``"fault"``: what is
-        #: left is the exit, which ``sesd run`` bounds (``EXIT_ROOM``).
-        self.on_saved_last: Callable[[str], None] = lambda after: None
+        #: Called when what is left is the exit, which ``sesd run`` bounds (``EXIT_ROOM``):
+        #: as the last save returns after a ``"stop"`` or a ``"fault"``, at a ``"stop"``
+        #: that gave the start up, and at a ``"failed_start"`` (with why).
+        self.on_exit: Callable[[str, BaseException | None], None] = lambda after, why: None
+        #: The start, while it runs: a stop cancels it.
+        self._starting: anyio.CancelScope | None = None
+        self._started = anyio.Event()
         self.systemd = Notifier()
         self._consumers = Consumers(partial(queue_poller, self), self.metrics.task_failures)
         self._tasks: anyio.abc.TaskGroup | None = None
@@ -184,6 +189,8 @@ class Daemon:
             self._log.info("sesd.daemon.stopping")
             self.systemd.notify("STOPPING=1", "STATUS=draining")
             self.stopping.set()
+            if self._starting is not None:
+                self._starting.cancel()
 
     async def reload(self) -> bool:
         """Re-read the config file and apply it (:meth:`Reloader.reload`)."""
@@ -195,24 +202,36 @@ class Daemon:
         handle_signals: bool = True,
         task_status: anyio.abc.TaskStatus[Daemon] = anyio.TASK_STATUS_IGNORED,
     ) -> None:
-        """Run until stopped; reports itself once the HTTP server listens."""
+        """Run until stopped; reports itself once the HTTP server listens. A stop while
+        starting gives the start up where it is: nothing was consumed, nothing saved."""
         if handle_signals:
             # Until the signal watcher runs, a SIGHUP (a reload sent while starting)
             # must not end sesd: its default action would.
             signal.signal(signal.SIGHUP, signal.SIG_IGN)
         serving = False
+        failed: Exception | None = None  # the start's: raised as it is, not in a group
         try:
-            async with AsyncExitStack() as stack:
-                await self.start(stack)
-                async with anyio.create_task_group() as tg:
-                    self._tasks = tg
-                    await self.serve(tg, handle_signals=handle_signals)
+            async with AsyncExitStack() as stack, anyio.create_task_group() as tg:
+                self._tasks = tg
+                if handle_signals:
+                    # Before the start: a stop must not wait for it (a name lookup or a
+                    # disk that hangs would hold both until the supervisor's SIGKILL).
+                    watch = partial(watch_signals, in_flight=self.in_flight)
+                    reload = partial(self._reload_once_started, self._reloader.on_signal)
+                    await tg.start(watch, self.stop, reload, self.stopping, self.saver.save)
+                try:
+                    started = await self._start(stack)
+                except Exception as exc:  # noqa: BLE001 - raised below, as it is
+                    failed, started = exc, False
+                    self.on_exit("failed_start", exc)
+                if started:
+                    self.serve(tg)
                     serving = True
                     task_status.started(self)
                     deadline = await self.consume()
                     await self.drain(deadline)
-                    # Then stop the janitor, the evaluator, the outboxes, the signal watcher.
-                    tg.cancel_scope.cancel()
+                # Then stop the janitor, the evaluator, the outboxes, the signal watcher.
+                tg.cancel_scope.cancel()
         except Exception:
             if serving:
                 # A fault nothing handled ends sesd: what the windows and alert states
@@ -221,11 +240,32 @@ class Daemon:
                 # supervisor's SIGKILL, which says nothing of why).
                 self._log.error("sesd.daemon.failed", exc_info=True)
                 await self.saver.save_last(LAST_SAVE, after="fault")
-                self.on_saved_last("fault")
+                self.on_exit("fault", None)
             raise
         finally:
             self.systemd.close()
+        if failed is not None:
+            raise failed
         self._log.info("sesd.daemon.stopped", **self.ledger.tallies.by_outcome())
+
+    async def _start(self, stack: AsyncExitStack) -> bool:
+        """:meth:`start`, given up at a stop (:meth:`stop` cancels it); True once started.
+        Given up, what is left is the exit (``on_exit``): the state file holds what it
+        held, nothing having been consumed since it was read."""
+        with anyio.CancelScope() as self._starting:
+            if not self.stopping.is_set():  # a signal held from before the watcher
+                await self.start(stack)
+        self._starting = None
+        if self.stopping.is_set():
+            self.on_exit("stop", None)
+            return False
+        return True
+
+    async def _reload_once_started(self, reload: Callable[[], Awaitable[None]]) -> None:
+        """A SIGHUP while starting reloads once started: the file may have changed
+        since the start read it, and a reload needs what the start makes."""
+        await self._started.wait()
+        await reload()
 
     async def start(self, stack: AsyncExitStack) -> None:
         """Phase 1: what must hold before any task runs, each part closed with ``stack``."""
@@ -254,7 +294,7 @@ class Daemon:
         # What was built and restored lives as long as sesd: out of the collector's walks.
         settle(full=True)
 
-    async def serve(self, tg: anyio.abc.TaskGroup, *, handle_signals: bool) -> None:
+    def serve(self, tg: anyio.abc.TaskGroup) -> None:
         """Phase 2: every background task, in ``tg``."""
         keep = partial(start_kept, tg, self.metrics.task_failures)
         for queue in self.config.queues:
@@ -278,13 +318,7 @@ class Daemon:
         if self.systemd.enabled:
             status = partial(self.health.summary, self.monotonic)
             keep("systemd", partial(tell_systemd, self.systemd, status))
-        if handle_signals:
-            # Started, not just scheduled: a SIGTERM right after "started" must find the
-            # handler installed.
-            watch = partial(watch_signals, in_flight=self.in_flight)
-            await tg.start(
-                watch, self.stop, self._reloader.on_signal, self.stopping, self.saver.save
-            )
+        self._started.set()  # a SIGHUP while starting reloads now
         self._log.info(
             "sesd.daemon.started",
             version=__version__,
@@ -311,7 +345,7 @@ class Daemon:
             await self.alerting.drain()
         self.alerting.log_unsent(kept=bool(self.config.state.path))
         await self.saver.save_last(deadline + LAST_SAVE - anyio.current_time())
-        self.on_saved_last("stop")
+        self.on_exit("stop", None)
 
     # --- the parts the phases and a reload use --------------------------------
 
