@@ -182,3 +182,49 @@ async def test_a_reload_asked_for_while_sesd_starts_waits_for_the_start(
     assert code == 0
     events = [r["event"] for r in sesd.records]
     assert events.count("sesd.config.reloaded") == 1
+
+
+#: ``sesd run`` whose reads of the SDK's model files wait until the FIFO named first is
+#: opened for writing: a disk that hangs under the first client's making.
+HUNG_MODELS = """
+import sys
+gate = sys.argv.pop(1)
+from botocore.loaders import Loader
+read = Loader.load_service_model
+def load_service_model(self, *args, **named):
+    print('{"event": "test.read_held"}', file=sys.stderr, flush=True)
+    with open(gate, "rb") as held:
+        held.read()
+    return read(self, *args, **named)
+Loader.load_service_model = load_service_model
+from sesd.commands.main import main
+sys.exit(main())
+"""
+
+
+@pytest.mark.timeout(60)
+async def test_a_stop_while_the_start_reads_on_a_hung_disk_exits_within_its_room(
+    tmp_path: Path,
+) -> None:
+    """The start makes the queue's SQS client, whose SDK files are read on a disk that
+    hangs, when SIGTERM comes: the start is given up there and sesd exits 0 within
+    ``EXIT_ROOM``, naming the thread left reading, rather than wait for the read."""
+    config = config_file(
+        tmp_path,
+        '[aws]\nregion = "us-east-1"\n'
+        '[[queues]]\nurl = "http://127.0.0.1:9/123456789012/q"\nname = "q"\n',
+    )
+    gate = tmp_path / "disk"
+    os.mkfifo(gate)
+    hung = [sys.executable, "-c", HUNG_MODELS, str(gate)]
+    async with sesd_process(config, command=hung, until="test.read_held") as sesd:
+        sesd.process.send_signal(signal.SIGTERM)
+        started = time.monotonic()
+        with anyio.fail_after(EXIT_ROOM + 15):
+            stalled = await sesd.wait_for_event("sesd.daemon.exit_stalled")
+            code = await sesd.process.wait()
+        took = time.monotonic() - started
+    assert code == 0
+    assert took < EXIT_ROOM
+    assert stalled["after"] == "stop"
+    assert stalled["threads"]  # the read's, still waiting on the disk

@@ -184,7 +184,9 @@ class AwsClients:
             return found[0]
         session = self._session(who)
         if (who, service) not in self._read:
-            await anyio.to_thread.run_sync(_read_models, session, service)
+            # Left to its thread at a cancel (a stop while sesd starts): a disk that
+            # hangs must not hold the stop; the client is not made then.
+            await anyio.to_thread.run_sync(_read_models, session, service, abandon_on_cancel=True)
             self._read.add((who, service))
         # Each client closes by itself (:meth:`discard`), else with the daemon's stack.
         closing = AsyncExitStack()
