@@ -777,6 +777,42 @@ def test_another_sesd_with_this_ones_host_name_is_told_from_its_own_lost_canarie
     ), stage
 
 
+def test_a_canary_the_state_file_missed_is_still_this_sesd_s_after_a_restart() -> None:
+    """A canary SES accepted after the last save (the process killed before the next,
+    or its call cut off by the stop) is in no file: after a restart its events carry
+    this sesd's own tag and an id it never learnt, and SES took it a day after the
+    first canary the file brought back. It is this sesd's own, not a namesake's: the
+    stage of a canary then missing is read as ever, not "unsure"."""
+    pipeline = Pipeline(core_settings(parse_config(CANARY)))
+    tracker = pipeline.ledger.canary
+    for i in range(3):
+        tracker.sent(f"m-{i}", T0 + 60 * i, 0.1)
+    rows = tracker.snapshot()  # the last save; m-3 at T0 + 180 is in none
+    fresh = Pipeline(core_settings(parse_config(CANARY)))
+    fresh.ledger.canary.instance = "host-1"
+    fresh.ledger.canary.restore(rows, T0 + 400)
+    fresh.ledger.canary.sent("m-4", T0 + 400, 0.1)
+    fresh.feed(canary_event("delivery", "m-3", T0 + 181, 1000), "events", T0 + 402, T0 + 402)
+    assert fresh.ledger.canary.events == {"unmatched": 1}
+    assert fresh.ledger.canary.foreign_at is None
+
+
+def test_a_lost_canary_across_a_step_of_the_clock_is_still_this_sesd_s() -> None:
+    """A call times out, SES sent the email, and the host is then suspended ten minutes
+    (the wall clock steps ahead on resume): the tracker moves the call's time with the
+    step, but SES's clock took the message when the call began. Its events are this
+    sesd's own, not a namesake's."""
+    pipeline = Pipeline(core_settings(parse_config(CANARY)))
+    tracker = pipeline.ledger.canary
+    tracker.instance = "host-1"
+    tracker.sent("m-1", T0 - 3600, 0.1)
+    tracker.failed("timeout", T0 + 120, 10.0)
+    tracker.stepped(600.0)
+    pipeline.feed(canary_event("delivery", "lost", T0 + 126, 1000), "events", T0 + 727)
+    assert tracker.events == {"unmatched": 1}
+    assert tracker.foreign_at is None
+
+
 def test_a_strangers_canary_tag_reaches_the_alert_text_as_a_bounded_name() -> None:
     """Anyone who sends through the configuration set (or writes to the queue) can tag
     mail ``sesd-canary``: the value named as "another sesd" is a name of letters,

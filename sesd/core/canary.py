@@ -80,6 +80,9 @@ class Canary:
     # the canary's place in the order of sending.
     code: str = ""
     seq: int = 0
+    #: The tracker's :attr:`~CanaryTracker.shifted` when the call was remembered: what
+    #: it gained since is how far ``sent_at`` moved from what this host read at the call.
+    shifted: float = 0.0
 
     @property
     def end_to_end_seconds(self) -> float | None:
@@ -145,7 +148,7 @@ class CanaryTracker:
         if len(self.canaries) == self.canaries.maxlen:
             self._by_id.pop(self.canaries[0].message_id, None)
         self._seq += 1
-        canary.seq = self._seq
+        canary.seq, canary.shifted = self._seq, self.shifted
         self.canaries.append(canary)
 
     def stepped(self, step: float) -> None:
@@ -218,20 +221,28 @@ class CanaryTracker:
     def _could_be_ours(self, sent: str) -> bool:
         """Whether a message of this sesd's own tag that SES took at ``sent`` (its
         ``mail.timestamp``), whose id no canary remembered has, may be this sesd's: SES
-        took it before the first canary remembered (sent before a restart without the
-        state file, or forgotten at the bound), or about when a call of this sesd's
-        failed at this end though SES sent it (a timeout). Any other is another sesd's
-        that has this one's name."""
+        took it before the first canary this process sent (one sent before a restart:
+        the state file's save may have missed it, as a stop may have cut its call off;
+        or forgotten at the bound), or about when a call of this sesd's failed at this
+        end though SES sent it (a timeout). Any other is another sesd's that has this
+        one's name. A call's time is read both as kept (moved with each step of the
+        clock) and as read at the call: SES's clock took no step."""
         try:
             at = unix_seconds(sent)
         except ValueError:
             return True
-        if not self.canaries or at < self.canaries[0].sent_at + _SKEW:
+        first = next((c for c in self.canaries if c.seq > self._restored_through), None)
+        if first is None or at < max(self._called(first)) + _SKEW:
             return True
         return any(
-            not c.message_id and c.sent_at - _SKEW <= at <= c.sent_at + c.send_seconds + _SKEW
+            not c.message_id and t - _SKEW <= at <= t + c.send_seconds + _SKEW
             for c in self.canaries
+            for t in self._called(c)
         )
+
+    def _called(self, canary: Canary) -> tuple[float, float]:
+        """When ``canary``'s call began: as kept, and as this host read it then."""
+        return canary.sent_at, canary.sent_at - (self.shifted - canary.shifted)
 
     # --- the state file ---------------------------------------------------------------
 
