@@ -525,3 +525,29 @@ def test_two_sesd_on_one_file_through_a_link_do_not_both_start(tmp_path: Path, f
         finally:
             let_go(held)
         let_go(hold(second))
+
+
+def test_a_daemon_on_a_link_locks_the_file_it_names_and_writes_nothing_beside_the_link(
+    tmp_path: Path,
+) -> None:
+    """The daemon's saver follows a link before it takes the lock, so a sesd on the
+    link and one on the file it names (or on another link to it) hold one lock: the
+    second does not start. Nothing is made beside the link: a link kept in a directory
+    the daemon may not write (a mounted ConfigMap) starts as it always did."""
+    (tmp_path / "volume").mkdir()
+    (tmp_path / "config").mkdir()
+    target = tmp_path / "volume" / "state.bin"
+    link = tmp_path / "config" / "state.bin"
+    link.symlink_to(os.path.relpath(target, link.parent))  # relative, as ln -s writes it
+    first = _saver(link)
+    first.load()
+    try:
+        assert os.listdir(tmp_path / "config") == ["state.bin"]
+        with pytest.raises(StartError, match="another sesd is using it"):
+            _saver(target).load()
+    finally:
+        first.release()
+    second = _saver(target)
+    second.load()
+    second.release()
+    assert sorted(os.listdir(tmp_path / "volume")) == ["state.bin.lock"]
