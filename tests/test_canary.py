@@ -813,6 +813,27 @@ def test_a_lost_canary_across_a_step_of_the_clock_is_still_this_sesd_s() -> None
     assert tracker.foreign_at is None
 
 
+def test_a_lost_canary_on_a_host_whose_clock_is_behind_ses_is_still_this_sesd_s() -> None:
+    """This host's clock runs five minutes behind SES's (no NTP; no step to see): SES
+    takes each canary five minutes after the time this sesd keeps for its call, as its
+    canaries that come back say. A call that times out which SES still sent is this
+    sesd's own, not a namesake's, and so is one SES took before this process's first
+    canary, by SES's clock."""
+    pipeline = Pipeline(core_settings(parse_config(CANARY)))
+    tracker = pipeline.ledger.canary
+    tracker.instance = "host-1"
+    tracker.sent("m-1", T0, 0.1)
+    pipeline.feed(canary_event("delivery", "m-1", T0 + 302, 1000), "events", T0 + 3)
+    tracker.failed("timeout", T0 + 120, 10.0)
+    pipeline.feed(canary_event("delivery", "lost", T0 + 426, 1000), "events", T0 + 127)
+    pipeline.feed(canary_event("delivery", "before", T0 + 290, 1000), "events", T0 + 128)
+    assert tracker.events == {"matched": 1, "unmatched": 2}
+    assert tracker.foreign_at is None
+    # A namesake's, SES taking it ten minutes after this sesd's calls, is still told.
+    pipeline.feed(canary_event("delivery", "theirs", T0 + 1000, 1000), "events", T0 + 701)
+    assert tracker.foreign_at == T0 + 701
+
+
 def test_a_strangers_canary_tag_reaches_the_alert_text_as_a_bounded_name() -> None:
     """Anyone who sends through the configuration set (or writes to the queue) can tag
     mail ``sesd-canary``: the value named as "another sesd" is a name of letters,

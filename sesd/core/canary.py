@@ -20,6 +20,7 @@ Delivery (or Bounce, for the simulator's bounce addresses) event.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections import deque
 from dataclasses import dataclass, field
@@ -124,6 +125,9 @@ class CanaryTracker:
         self._seq = 0
         #: The wall clock's steps so far, added up (:meth:`stepped`).
         self.shifted = 0.0
+        #: How far SES's clock ran ahead of this host's (as read at the call) when the
+        #: last canary of ours came back: SES's time of a message is told in SES's.
+        self._ses_ahead = 0.0
 
     # --- the sender's side ---------------------------------------------------------
 
@@ -198,6 +202,8 @@ class CanaryTracker:
                 self.foreign_from = f"{values[0]}, this one's own name"
             return
         self.events["matched"] = self.events.get("matched", 0) + 1
+        with contextlib.suppress(ValueError):  # not a time: what was learnt stays
+            self._ses_ahead = unix_seconds(event.mail.timestamp) - self._called(canary)[1]
         if event.type == "send":
             canary.accepted_at = received_at
         elif event.type in ("delivery", "bounce") and canary.done_at is None:
@@ -226,23 +232,31 @@ class CanaryTracker:
         or forgotten at the bound), or about when a call of this sesd's failed at this
         end though SES sent it (a timeout). Any other is another sesd's that has this
         one's name. A call's time is read both as kept (moved with each step of the
-        clock) and as read at the call: SES's clock took no step."""
+        clock) and as read at the call (SES's clock took no step), each also in SES's
+        clock as the canaries that came back tell it."""
         try:
             at = unix_seconds(sent)
         except ValueError:
             return True
         first = next((c for c in self.canaries if c.seq > self._restored_through), None)
-        if first is None or at < max(self._called(first)) + _SKEW:
+        if first is None or at < max(self._ses_times(first)) + _SKEW:
             return True
         return any(
-            not c.message_id and t - _SKEW <= at <= t + c.send_seconds + _SKEW
+            t - _SKEW <= at <= t + c.send_seconds + _SKEW
             for c in self.canaries
-            for t in self._called(c)
+            if not c.message_id
+            for t in self._ses_times(c)
         )
 
     def _called(self, canary: Canary) -> tuple[float, float]:
         """When ``canary``'s call began: as kept, and as this host read it then."""
         return canary.sent_at, canary.sent_at - (self.shifted - canary.shifted)
+
+    def _ses_times(self, canary: Canary) -> tuple[float, ...]:
+        """When SES may have taken ``canary``'s message, by SES's clock: its call's
+        times (:meth:`_called`), each as it is and as far ahead as SES's clock ran of
+        this host's at the last canary back (a host off by minutes, and no step)."""
+        return tuple(t + ahead for t in self._called(canary) for ahead in (0.0, self._ses_ahead))
 
     # --- the state file ---------------------------------------------------------------
 
