@@ -794,7 +794,7 @@ def test_a_replica_of_a_fleet_is_warned_of_paging_pagerduty_itself() -> None:
     queue = '[[queues]]\nurl = "https://sqs.eu-west-1.amazonaws.com/1/ses-events"\n'
     sinks = (
         '[alerts]\nsilences_path = "/var/lib/sesd/silences.json"\n'
-        '[alerts.sinks.pd]\ntype = "pagerduty"\nrouting_key = "k"\n'
+        '[alerts.sinks.pd]\ntype = "pagerduty"\nrouting_key = "env:SESD_TEST_PD_KEY"\n'
         '[alerts.sinks.am]\ntype = "alertmanager"\nurls = ["http://am:9093"]\n'
     )
     rules = (
