@@ -522,3 +522,33 @@ async def test_a_canary_without_credentials_fails_as_auth_at_once(
     assert fake.requests == []  # never signed, never sent
     assert tracker.errors == {"auth": 1}
     assert tracker.missing(f.T0 + 1) == list(tracker.canaries)
+
+
+async def test_an_own_canary_s_event_before_ses_answers_the_call_is_not_a_namesake_s(
+    local_sqs: LocalSqs, sqs: Any
+) -> None:
+    """SES takes the canary, and its Send event comes through SNS and SQS while the
+    call's answer is still on its way (a slow answer, or one about to time out): its
+    message id is not known yet. The event is this sesd's own, not that of another sesd
+    with its name: the stage of a later missing canary is not made "unsure" by it."""
+    url, _ = await make_queue(sqs)
+    wall, mono = [f.T0], [1000.0]
+    async with FakeSes() as fake, aws_client("sesv2", fake) as ses:
+        config = canary_config(local_sqs, url)
+        assert config.canary is not None
+        daemon = Daemon(config, clock=lambda: wall[0], monotonic=lambda: mono[0])
+        tracker = daemon.ledger.canary
+        sender = CanarySender(config.canary, ses, tracker, clock=daemon.clock, instance="host-1")
+        await sender.send_once()  # this process's first canary, an hour before
+        wall[0] += 3600
+        mono[0] += 3600
+        fake.script(Reply(hold=True))
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(sender.send_once)
+            with anyio.fail_after(10):
+                await fake.wait_for(lambda s: s.held == 1)
+            early = decode_body(canary_event("send", "not-answered-yet", wall[0] + 1))
+            daemon.pipeline.apply(early, "q", wall[0] + 2)
+            fake.release()
+    assert tracker.events == {"unmatched": 1}
+    assert tracker.foreign_at is None

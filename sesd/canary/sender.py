@@ -162,6 +162,7 @@ class CanarySender:
         shifted = self.tracker.shifted
         started = anyio.current_time()
         self.in_flight = True
+        self.tracker.calling += 1
         try:
             with anyio.fail_after(self.config.call_timeout):
                 response = await self.ses.send_email(**self._request(at))
@@ -192,6 +193,7 @@ class CanarySender:
                 )
         finally:
             self.in_flight = False
+            self.tracker.calling -= 1
             self.on_change()
 
     def _request(self, at: float) -> dict[str, Any]:

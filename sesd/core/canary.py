@@ -120,8 +120,10 @@ class CanaryTracker:
         # instance its tag names (another sesd sending canaries to this queue).
         self.foreign_at: float | None = None
         self.foreign_from = ""
-        #: The tag value of this sesd's own canaries (sesd.canary.sender sets it).
+        #: The tag value of this sesd's own canaries, and how many calls of theirs are
+        #: under way (sesd.canary.sender keeps both; a reload's sender may overlap).
         self.instance = ""
+        self.calling = 0
         self._seq = 0
         #: The wall clock's steps so far, added up (:meth:`stepped`).
         self.shifted = 0.0
@@ -229,11 +231,13 @@ class CanaryTracker:
         ``mail.timestamp``), whose id no canary remembered has, may be this sesd's: SES
         took it before the first canary this process sent (one sent before a restart:
         the state file's save may have missed it, as a stop may have cut its call off;
-        or forgotten at the bound), or about when a call of this sesd's failed at this
-        end though SES sent it (a timeout). Any other is another sesd's that has this
-        one's name. A call's time is read both as kept (moved with each step of the
-        clock) and as read at the call (SES's clock took no step), each also in SES's
-        clock as the canaries that came back tell it."""
+        or forgotten at the bound), while a call is under way, or about when a call of
+        this sesd's failed at this end though SES sent it (a timeout). Any other is
+        another sesd's that has this one's name. A call's time is read both as kept
+        (moved with each step of the clock) and as read at the call (SES's clock took
+        no step), each also in SES's clock as the canaries that came back tell it."""
+        if self.calling:
+            return True  # SES may have taken it, its events beating its answer here
         try:
             at = unix_seconds(sent)
         except ValueError:
