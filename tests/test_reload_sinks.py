@@ -453,3 +453,40 @@ async def test_a_shorter_age_limit_does_not_cut_a_pause_short() -> None:
     texts = [body["text"] for body in slack.accepted]
     assert texts[0].startswith(":rotating_light: FIRING")
     assert texts[1].startswith(":white_check_mark: RESOLVED")
+
+
+async def test_a_429_the_old_url_gave_while_a_reload_moved_the_sink_does_not_pause_the_new() -> (
+    None
+):
+    """Slack holds a firing's post; while it is under way a reload moves the sink to
+    another webhook URL, and the old URL then answers 429, asking for five minutes. The
+    refusal was the old URL's, which no longer matters: the firing goes to the new URL
+    at once, as it does when the reload comes during the pause, not five minutes later
+    (nor given up, had the pause been longer than a notification may wait)."""
+    async with (
+        Receiver("slack") as old,
+        Receiver("slack") as new,
+        aiohttp.ClientSession() as session,
+    ):
+        old.script(Answer(429, retry_after="300", hang=True))
+        alerting, pipeline, _now = _alerting(_slack(old.url))
+        alerting.open(session)
+        outbox, paused = alerting.outboxes["chat"], []
+
+        async def pause(seconds: float) -> None:
+            paused.append(seconds)
+            await anyio.Event().wait()  # five minutes, in effect
+
+        outbox._sleep = pause
+        feed_spike(pipeline, "a.example", T, 6, 4)
+        alerting.evaluate()
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(outbox.run)
+            with anyio.fail_after(10):
+                await old.wait_arrived(1)
+                alerting.reconfigure(parse_config(_slack(new.url)))
+                old.close()  # the held post is answered: 429
+                await new.wait_for(1)
+            tg.cancel_scope.cancel()
+    assert (paused, old.answers) == ([], [429])
+    assert new.accepted[0]["text"].startswith(":rotating_light: FIRING")

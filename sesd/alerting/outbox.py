@@ -286,12 +286,12 @@ class Outbox:
         attempt, limited = 0, False
         first = self._first_tried.get(id(notification), self._clock())
         while True:
-            current = self._current(notification)
+            current, sink = self._current(notification), self.sink
             if current is None:
                 log.info("sesd.notify.superseded", reason="every alert in it has resolved since")
                 return True
             try:
-                await self.sink.send(current)
+                await sink.send(current)
             except RateLimited as exc:
                 pause, limited = min(exc.retry_after, LONGEST_PAUSE), True
                 self._count("rate_limited")
@@ -311,6 +311,8 @@ class Outbox:
                 self._count("sent")
                 log.info("sesd.notify.sent", alerts=len(notification.alerts), attempts=attempt + 1)
                 return True
+            if getattr(sink, "endpoint", None) != getattr(self.sink, "endpoint", None):
+                continue  # a reload moved the sink during the post: the answer was the old one's
             if self._clock() + pause - first > self._max_age:
                 self._count("expired")
                 log.error(
