@@ -8,12 +8,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import msgspec
+import pytest
 
 from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.rules import Status, Transition
 from sesd.config import core_settings, parse_config
 from sesd.core.pipeline import Pipeline
-from sesd.runtime.state import read_state, restore, snapshot, write_state
+from sesd.runtime.state import StateError, read_state, restore, snapshot, write_state
 from tests import factory as f
 
 GROUP = '[domains]\nidle_evict = "1h"\ngroups = { Consumer-MS = ["hotmail.com"] }\n'
@@ -99,6 +100,28 @@ def test_the_file_s_list_of_alerted_labels_takes_only_a_group_s_shape() -> None:
     restored = restore(blob, Pipeline(core_settings(config)).ledger, after, f.T0 + 2)
     assert list(after.states["r"]) == ["Old-Group"]
     assert restored["alert_states_refused"] == 3
+
+
+def test_a_file_whose_groups_are_not_names_is_refused_as_damaged() -> None:
+    """A state file whose ``groups`` list holds something other than names (a flipped
+    byte, a hand's edit: a number beside a name, a list) is refused as a damaged file
+    is, nothing of it loaded and sesd starting without it: not a start that fails,
+    again at every restart, on a TypeError."""
+    config = parse_config(GROUP + RULE)
+    pipeline = Pipeline(core_settings(config))
+    pipeline.feed(f.raw(f.bounce(["a@hotmail.com", "b@hotmail.com"])), "q", f.T0)
+    evaluator = Evaluator(config.alerts, ["5m"])
+    evaluator.evaluate(pipeline.ledger, f.T0)
+    blob = snapshot(pipeline.ledger, evaluator, f.T0 + 1, [])
+    for groups in (["Old-Group", 7], [["Consumer-MS"]], [7]):
+        data = msgspec.msgpack.decode(blob)
+        data["groups"] = groups
+        fresh = Pipeline(core_settings(config))
+        after = Evaluator(config.alerts, ["5m"])
+        with pytest.raises(StateError, match="damaged"):
+            restore(msgspec.msgpack.encode(data), fresh.ledger, after, f.T0 + 2)
+        assert not fresh.ledger.domains.holds("Consumer-MS")
+        assert after.states == {"r": {}}
 
 
 def test_a_restart_without_a_group_resolves_its_alert_at_once(tmp_path: Path) -> None:

@@ -142,17 +142,13 @@ def restore(blob: bytes, ledger: Ledger, evaluator: Evaluator, now: float) -> di
         dropped, refused = _bounded(rules, known, ledger, data)
         Evaluator(evaluator.config, evaluator.window_names).adopt(rules, _copied(known), now)
         saved_at = float(data["saved_at"])
+        # A group the file was saved with and the config no longer has goes, and its
+        # alerts resolve, as at a reload that removes it.
+        gone = removed_groups(_groups(data), ledger.settings.groups, ledger.settings.track)
     # Whatever a damaged file makes the readers raise: the file is refused, sesd starts.
     except Exception as exc:  # noqa: BLE001
         raise StateError(f"state file is damaged ({type(exc).__name__}: {exc})") from None
     restored = ledger.restore(data, now)
-    # A group the file was saved with and the config no longer has goes, and its
-    # alerts resolve, as at a reload that removes it.
-    saved_groups = data.get("groups")
-    settings = ledger.settings
-    gone = removed_groups(
-        saved_groups if isinstance(saved_groups, list) else [], settings.groups, settings.track
-    )
     drop_groups(ledger, gone)
     count = sum(map(len, known.values()))
     owed = evaluator.adopt(rules, known, now, ledger, gone)
@@ -177,6 +173,16 @@ def restore(blob: bytes, ledger: Ledger, evaluator: Evaluator, now: float) -> di
         # Whether the stop's last save wrote it (None: a build that did not say).
         "stopped": data.get("stopped"),
     }
+
+
+def _groups(data: dict[str, Any]) -> list[str]:
+    """The group names the file was saved with (none from a build that did not list
+    them); a name that is no string is a damaged file."""
+    saved = data.get("groups")
+    names = saved if isinstance(saved, list) else []
+    if not all(isinstance(name, str) for name in names):
+        raise TypeError("groups holds a name that is no string")
+    return names
 
 
 def _rules(
