@@ -306,3 +306,47 @@ async def test_a_failed_try_gives_back_the_client_it_made_another_in_place_of() 
         assert not _pool_open(tried)
         assert _pool_open(in_force)
         assert await clients.client(*at, accounts=running) is in_force
+
+
+async def _sessions() -> int:
+    """How many SDK sessions this process keeps alive (each holds the models its
+    clients' services read: about 8 MB for SQS's). A worker thread holds the arguments
+    of the last call it ran (the models' read, given a session) until it runs another:
+    one that holds nothing, first."""
+    from aiobotocore.session import AioSession
+
+    await anyio.to_thread.run_sync(gc.unfreeze)
+    gc.collect()
+    return sum(isinstance(o, AioSession) for o in gc.get_objects())
+
+
+async def test_a_failed_try_keeps_no_session_of_a_role_only_it_used() -> None:
+    """Tries (reloads') that each make an SQS client for a new [[accounts]] role, then
+    fail: with its client, each role's session goes, and the SDK's models it read
+    (about 8 MB for SQS): kept, each role tried held them until exit. The session of
+    the credentials in force, whose client a try reused, stays, its client open."""
+    from contextlib import AsyncExitStack
+
+    from aiobotocore.config import AioConfig
+
+    from sesd.config import parse_config
+    from sesd.runtime.aws import AwsClients, Made
+
+    def reader(role: str) -> Any:
+        return parse_config(
+            f'[[accounts]]\nname = "reader"\nrole_arn = "arn:aws:iam::123456789012:role/{role}"\n'
+        )
+
+    at = ("sqs", "reader", "us-east-1", AioConfig(), "http://127.0.0.1:9")
+    running = reader("in-force")
+    async with AsyncExitStack() as stack:
+        clients = AwsClients(running, stack)
+        in_force = await clients.client(*at, accounts=running)
+        before = await _sessions()
+        for role in ("r1", "r2", "r3", "in-force"):
+            made: Made = []
+            await clients.client(*at, accounts=reader(role), made=made)
+            await clients.discard(made)
+            assert await _sessions() == before
+        assert _pool_open(in_force)
+        assert await clients.client(*at, accounts=running) is in_force

@@ -209,7 +209,9 @@ class AwsClients:
         """Close the clients a try made (``made``: a reload that then failed) and give
         their keys back what they held: kept, each failed try left a client open until
         exit (one more for each role tried). Nothing it did not make is closed: a client
-        of the config in force that it found was reused, not made."""
+        of the config in force that it found was reused, not made. A signer no client
+        is left to (a role only the try named) loses its session too: kept, it held the
+        SDK's models its clients read (about 8 MB for SQS) until exit."""
         for key, entry, before in reversed(made):
             await entry[2].aclose()
             if self._clients.get(key) is not entry:
@@ -218,6 +220,10 @@ class AwsClients:
                 del self._clients[key]
             else:
                 self._clients[key] = before
+        signing = {entry[1] for entry in self._clients.values()}
+        for who in {entry[1] for _, entry, _ in made} - signing:
+            self._sessions.pop(who, None)
+            self._read = {pair for pair in self._read if pair[0] != who}
         made.clear()
 
     @staticmethod
