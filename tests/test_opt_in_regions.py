@@ -326,3 +326,35 @@ async def test_the_role_refused_vouches_for_no_region() -> None:
         await poller.poll_once()
         assert accounts.errors == {(*target, "get_account", "AccessDenied"): 1}
         assert accounts.accepted_elsewhere(("prod-eu", "ap-east-1"), NOW) == []
+
+
+async def test_a_refusal_told_as_the_keys_is_told_again_once_another_region_answers() -> None:
+    """Round one: ap-east-1 refuses the key as unknown while eu-west-1 fails for its own
+    reasons (a 500), so nothing vouches for the key and the hint is the key's. Round
+    two: eu-west-1 answers, ap-east-1 refuses as before: the failure is told again, now
+    as the region's (as a queue's is), not left saying to rotate a key that works;
+    round three, the same again, is not told a third time. Once ap-east-1 has answered
+    (enabled), a refusal there later is a new failure, told again."""
+    logs = io.StringIO()
+    configure_logging("debug", "json", stream=logs)
+    async with FakeSes() as fake, _poller(fake, [OPT_IN, ENABLED]) as poller:
+        fake.refused_regions["ap-east-1"] = "UnrecognizedClientException"
+        fake.script_account(500, 500)
+        await poller.poll_once()
+        await poller.poll_once()
+        await poller.poll_once()
+        del fake.refused_regions["ap-east-1"]
+        await poller.poll_once()
+        fake.refused_regions["ap-east-1"] = "UnrecognizedClientException"
+        await poller.poll_once()
+    records = [json.loads(line) for line in logs.getvalue().splitlines()]
+    told = [
+        r["hint"]
+        for r in records
+        if r["event"] == "sesd.account.poll_failed" and r["region"] == "ap-east-1"
+    ]
+    assert len(told) == 3
+    assert told[0] == "the access key is not valid: check the credentials"
+    assert "work in eu-west-1" in told[1]
+    assert "ap-east-1 may be a region the account has not enabled" in told[1]
+    assert told[2] == told[1]

@@ -83,6 +83,8 @@ class Polls:
         #: Failures of a key AWS does not know, told once the round has ended: whether
         #: another region answered the same credentials in it is known only then.
         self._held: list[tuple[Target, str, str, BaseException]] = []
+        #: (target, api) -> the code and hint its last poll_failed line said.
+        self._told: dict[tuple[Target, str], tuple[str, str]] = {}
         self._log = get_logger(component=component)
 
     @property
@@ -138,16 +140,19 @@ class Polls:
                 self.accounts.refused(target)
             elif known_there(exc, code):  # (where its credentials work, if refused here)
                 self.accounts.answered(target, self._clock())
-            if self._failing.get((target, api)) != seen:
+            if code in KEY_UNKNOWN and key:
+                # Each round's: told at its end when its hint changed (another region
+                # answered the credentials since, or no longer vouches for them).
                 self._failing[(target, api)] = seen
-                if code in KEY_UNKNOWN and key:
-                    self._held.append((target, api, said, exc))
-                else:
-                    self._failed(target, api, said, hint(api, said, exc))
+                self._held.append((target, api, said, exc))
+            elif self._failing.get((target, api)) != seen:
+                self._failing[(target, api)] = seen
+                self._failed(target, api, said, hint(api, said, exc))
             return False
         if target in self.targets:  # (where its credentials work, while it is watched)
             self.accounts.answered(target, self._clock())
         self._passing.pop((target, api), None)
+        self._told.pop((target, api), None)
         if self._failing.pop((target, api), None) is not None:
             self._log.info(
                 "sesd.account.poll_recovered", account=target[0], region=target[1], api=api
@@ -155,6 +160,7 @@ class Polls:
         return True
 
     def _failed(self, target: Target, api: str, said: str, told: str) -> None:
+        self._told[(target, api)] = (said, told)
         self._log.warning(
             "sesd.account.poll_failed",
             account=target[0],
@@ -174,7 +180,8 @@ class Polls:
                 continue  # removed by a reload, or answering again since
             elsewhere = self.accounts.accepted_elsewhere(target, since)
             told = region_not_enabled(target[1], elsewhere) if elsewhere else hint(api, said, exc)
-            self._failed(target, api, said, told)
+            if self._told.get((target, api)) != (said, told):
+                self._failed(target, api, said, told)
 
     def _resumable(self, target: Target, api: str) -> bool:
         """Whether the API's last failed call may be asked again as it was (throttled,
