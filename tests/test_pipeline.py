@@ -118,9 +118,11 @@ def test_skipped_and_invalid_outcomes() -> None:
     another = '{"Type": "SubscriptionConfirmation", "MessageId": "m2"}'
     reason = pipeline.feed(another, "q", NOW).reason
     assert tallies.skipped == {("q", reason): 2}
-    # The same body again is SQS delivering it again (its delete failed): counted once.
+    # The same body again is SQS delivering it again (its delete failed): counted once,
+    # and the redelivery as a duplicate of its queue (sesd_messages_total's series).
     assert pipeline.feed(another, "q", NOW).outcome == "duplicate"
     assert tallies.skipped == {("q", reason): 2}
+    assert tallies.messages == {("q", "skipped"): 2, ("q", "invalid"): 2, ("q", "duplicate"): 1}
 
 
 def test_a_pipeline_writes_into_the_ledger_it_is_given() -> None:

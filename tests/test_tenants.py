@@ -415,7 +415,9 @@ def test_ses_status_events_decode_and_a_finding_closes() -> None:
         body["detail"] = {"version": "1.0.0", "data": "The bounce rate exceeded 15.0%",
                           "metadata": {"impact": "HIGH", "type": "BOUNCE"}}  # fmt: skip
         pipeline.feed(json.dumps(body), "q", NOW)
-        assert bool(status.findings) is still_open
+        # The on-call reads SES's own words on what it found (the page, the alert).
+        opened = [("BOUNCE", "HIGH", "The bounce rate exceeded 15.0%")]
+        assert status.findings == (opened if still_open else [])
         assert status.impact == ("HIGH" if still_open else "")
     identity = json.loads(_status_event("acme", "DISABLED"))
     identity["resources"] = [f"arn:aws:ses:{REGION}:{ACCOUNT}:identity/example.com"]
@@ -425,13 +427,24 @@ def test_ses_status_events_decode_and_a_finding_closes() -> None:
 
 def test_a_tenant_event_missing_its_parts_is_read_for_what_it_holds() -> None:
     """A finding without detail or time is still the tenant's (at time 0: it never
-    outranks a dated one); a detail of the wrong shape, or a status change that names
-    no status, is invalid, said without the body."""
+    outranks a dated one), and one whose data is not its text has no description; a
+    status change without a cause has none (the page shows none, not a made-up one);
+    a detail of the wrong shape, or a status change that names no status, is invalid,
+    said without the body."""
     bare = json.loads(_status_event("acme", "DISABLED"))
     bare["detail-type"] = "Advisor Recommendation Status Open"
     del bare["detail"], bare["time"]
     assert decode_body(json.dumps(bare)) == TenantNotice(
         REGION, ACCOUNT, "acme", 0.0, finding="FINDING", impact="", description="", open=True
+    )
+    bare["detail"] = {"data": {"origin": "AWS_MANAGED", "record": {"status": "DISABLED"}}}
+    assert decode_body(json.dumps(bare)) == TenantNotice(
+        REGION, ACCOUNT, "acme", 0.0, finding="FINDING", impact="", description="", open=True
+    )
+    uncaused = json.loads(_status_event("acme", "DISABLED"))
+    del uncaused["detail"]["data"]["record"]["cause"]
+    assert decode_body(json.dumps(uncaused)) == TenantNotice(
+        REGION, ACCOUNT, "acme", f.T0 + 5, status="DISABLED", origin="AWS_MANAGED"
     )
     shaped = json.loads(_status_event("acme", "DISABLED"))
     shaped["detail"] = {"data": 5}
