@@ -355,6 +355,24 @@ def test_a_tag_value_counted_only_late_is_evicted_when_idle() -> None:
     assert (ledger.tag_tables["campaign"].labels(), ledger.tallies.tag_recipients) == ([], {})
 
 
+def test_a_tag_value_restored_and_not_seen_again_is_evicted_when_idle() -> None:
+    """A tag value the state file brings back has its windows but no counts (counters
+    start again at a restart); no event of it comes, and idle, it goes as one this
+    process counted does, windows and all (the housekeeping goes on)."""
+    config = '[domains]\nidle_evict = "1h"\n[dimensions]\ntags = ["campaign"]\n'
+    before = make(config)
+    before.feed(f.raw(f.delivery(["a@one.com"], tags={"campaign": ["spring"]})), "q", NOW)
+    after = make(config)
+    after.ledger.restore(before.ledger.snapshot(NOW), NOW)
+    ledger = after.ledger
+    assert (list(ledger.tag_windows), ledger.tallies.tag_recipients) == (
+        [("campaign", "spring")],
+        {},
+    )
+    assert after.housekeep(NOW + 3700) == ["one.com"]
+    assert (ledger.tag_tables["campaign"].labels(), ledger.tag_windows) == ([], {})
+
+
 def test_a_bounce_ses_never_attempted_is_no_bounce_under_a_tag_either() -> None:
     """A suppression list's bounce counts apart in every scope, never as a bounce: a
     configuration set's bounces add up to its domains' bounces."""
