@@ -10,7 +10,7 @@ import pytest
 
 from sesd.core.decode import VALIDATION_TEXT, Event, decode_body
 from sesd.core.domains import _normalised
-from sesd.core.events import Invalid, Skipped
+from sesd.core.events import LONGEST_DELAY, Invalid, Skipped
 from sesd.core.unreadable import not_utf8_at
 from tests import factory as f
 
@@ -721,3 +721,14 @@ def test_an_events_configuration_set_is_its_tags_first_value(
     every stage that reads it (the reputation estimate, tenants, problem notes)."""
     for body in (f.delivery(RECIPIENT, tags=tags), f.delay(RECIPIENT, tags=tags)):
         assert event(f.sns(body)).config_set == expected
+
+
+def test_a_delays_expiry_is_at_most_sixteen_hours_after_it() -> None:
+    """SES stops trying a message within 16 hours: a delay whose expirationTime is
+    later (a year on: a stranger's body, a clock far off) ends 16 hours after it, so
+    its recipient stops pending then; an expiry within the 16 hours is kept."""
+    far = decode_body(f.raw(f.delay(RECIPIENT, expires=f.T0 + 365 * 86400)))
+    near = decode_body(f.raw(f.delay(RECIPIENT, expires=f.T0 + 3600)))
+    assert isinstance(far, Event)
+    assert isinstance(near, Event)
+    assert (far.expires, near.expires) == (f.T0 + LONGEST_DELAY, f.T0 + 3600)
