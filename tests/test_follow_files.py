@@ -91,6 +91,12 @@ def _reloaded(daemon: Daemon) -> float | None:
     return daemon.metrics.registry.get_sample_value("sesd_config_last_reload_successful")
 
 
+def _digests(daemon: Daemon) -> list[str]:
+    """The digests ``sesd_config_info`` exports."""
+    (family,) = [m for m in daemon.metrics.registry.collect() if m.name == "sesd_config_info"]
+    return [sample.labels["digest"] for sample in family.samples]
+
+
 def _held_read() -> threading.Thread:
     """The thread of the read of the config's files under way (one at a time)."""
     (reader,) = [t for t in threading.enumerate() if t.name == "sesd-reload-read"]
@@ -102,7 +108,8 @@ async def test_a_renewed_certificate_and_a_rotated_secret_are_read_by_themselves
 ) -> None:
     """The Secret's mount swapped: within check_files_every the next handshake presents
     the new certificate and the sink holds the new key, logged as a reload naming the
-    files; an edit of the config file waits for a SIGHUP. A swap to a key that is not
+    files, the config's digest unchanged (it sees the secret's reference, not its
+    value); an edit of the config file waits for a SIGHUP. A swap to a key that is not
     the certificate's changes nothing and reads 0 in the reload metric until a good
     one."""
     mount, path, first = await _mounted(local_sqs, sqs, tmp_path)
@@ -112,11 +119,12 @@ async def test_a_renewed_certificate_and_a_rotated_secret_are_read_by_themselves
             assert (await _get(port, "/healthz", tls=_trusting(first)))[0] == 200
             path.write_text(path.read_text() + RULE)  # edited, not reloaded
             second = _version(mount, "v2", "key-two")
-            old = daemon.config
+            old, (digest,) = daemon.config, _digests(daemon)
             _swap(mount, "v2")
             with anyio.fail_after(20):
                 await daemon.changes.wait_for(lambda: daemon.config is not old)
             assert _key(daemon) == "key-two"
+            assert _digests(daemon) == [digest]
             assert [rule.name for rule in daemon.config.alerts.rules] == ["paused"]
             assert (await _get(port, "/healthz", tls=_trusting(second)))[0] == 200
             with pytest.raises(aiohttp.ClientConnectorCertificateError):

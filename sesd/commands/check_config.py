@@ -31,6 +31,11 @@ def add_parser(commands: Commands) -> None:
         action="store_true",
         help="print the config's errors and warnings only, not the config",
     )
+    check.add_argument(
+        "--digest",
+        action="store_true",
+        help="print the config's digest only (the one sesd_config_info names), not the config",
+    )
     check.set_defaults(execute=execute)
 
 
@@ -42,7 +47,9 @@ def execute(args: argparse.Namespace) -> int:
         return config_error(exc)
     # Quiet for a check run before each reload (systemd's ExecReload): the journal
     # gets what is wrong, not the whole config every time.
-    if not args.quiet:
+    if args.digest:
+        print(config.digest())
+    elif not args.quiet:
         print(json.dumps(config.to_display(), indent=2, sort_keys=True))
     warnings = config.warnings()
     # On the host that runs sesd (it has the secrets), what `sesd run` would refuse

@@ -14,6 +14,8 @@ in :mod:`sesd.config.sections`, :mod:`sesd.config.aws` and
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
 import tomllib
@@ -230,6 +232,14 @@ class Config(Section, frozen=True):
         for queue, data in zip(self.queues, shown["queues"], strict=True):
             data["region"] = self.region_of(queue)
         return urls_shown(shown)  # type: ignore[no-any-return]
+
+    def digest(self) -> str:
+        """12 hex digits naming this config as :meth:`to_display` shows it (what
+        ``sesd_config_info`` exports): the same whatever the file's key order, layout
+        or comments. Of the secrets it sees only their references (a literal's value is
+        ``***``): it tells nothing of a value, nor that one rotated behind its reference."""
+        shown = json.dumps(self.to_display(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(shown.encode()).hexdigest()[:12]
 
 
 def saved_rule(rule: RuleConfig) -> dict[str, Any]:

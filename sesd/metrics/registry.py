@@ -156,6 +156,15 @@ class Metrics:
             "When the config was last loaded successfully (start or SIGHUP), Unix time.",
             registry=self.registry,
         )
+        self.config_info = Gauge(
+            "sesd_config_info",
+            "The config in force, named by a digest of it as `sesd check-config` shows it "
+            "(secrets masked): replicas with different digests run different configs.",
+            ["digest"],
+            registry=self.registry,
+        )
+        #: The digest ``config_info`` exports now, if any.
+        self._digest: str | None = None
         self.save_ok = Gauge(
             "sesd_state_last_save_successful",
             "0 when the last save of the state file failed (the file on disk is older), "
@@ -252,6 +261,15 @@ class Metrics:
         self.save_ok.set(1 if ok else 0)
         if ok:
             self.save_at.set(now)
+
+    def config_in_force(self, digest: str) -> None:
+        """Name the config in force by its ``digest`` (at start and at each reload that
+        applied one): one series, the previous digest's removed (a count of the fleet's
+        digests must not count a config no replica runs any more)."""
+        if self._digest is not None and self._digest != digest:
+            self.config_info.remove(self._digest)
+        self.config_info.labels(digest).set(1)
+        self._digest = digest
 
     def reloaded(self, ok: bool, now: float) -> None:
         """Record a config (re)load: ``ok``, and when the last good one was."""

@@ -111,6 +111,7 @@ class Daemon:
             accounts_polled=config.account_health.enabled,
             tenants_polled=config.tenants.enabled,
         )
+        self.metrics.config_in_force(config.digest())
         self.alerting = Alerting(
             config,
             ledger,

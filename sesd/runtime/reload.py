@@ -205,6 +205,7 @@ class Reloader:
         self._file_ok = self._file_ok or whole
         self._files_ok = True
         daemon.metrics.reloaded(self._file_ok and self._files_ok, daemon.clock())
+        daemon.metrics.config_in_force(merged.digest())
         self._log.info(
             "sesd.config.reloaded",
             **about,
