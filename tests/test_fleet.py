@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import subprocess
 import time
@@ -28,7 +29,7 @@ from sesd.runtime.health import Changes
 from tests import factory as f
 from tests.conftest import make_queue, require_tool, send_bodies
 from tests.dns_server import hermetic
-from tests.test_artifacts import PROMETHEUS, dashboard_queries
+from tests.test_artifacts import DASHBOARD, PROMETHEUS, dashboard_queries
 
 #: The measured traffic: (domain, deliveries, delays, bounces).
 TRAFFIC = [("outlook.example", 90, 10, 0), ("gmail.example", 50, 0, 0), ("yahoo.example", 36, 0, 4)]
@@ -389,6 +390,16 @@ async def _every_panel_has_data(fleet: Fleet) -> None:
         assert await fleet.until(expr, bool), f"no series for dashboard query {expr}"
 
 
+async def _configs_in_force(fleet: Fleet) -> None:
+    """The dashboard's "Configs in force" counts the configs the replicas run: two
+    here, as each reads a private queue of its own, each replica one digest."""
+    panels = json.loads(DASHBOARD.read_text())["panels"]
+    (expr,) = [t["expr"] for p in panels if p["title"] == "Configs in force" for t in p["targets"]]
+    found = await fleet.until(expr, lambda found: bool(found) and found[0]["value"][1] == "2")
+    assert [float(r["value"][1]) for r in found] == [2]
+    assert len(await fleet.query("sesd_config_info == 1")) == 2
+
+
 async def _tenant_paused_once(fleet: Fleet) -> None:
     """The traffic counts under acme, whose configuration set it was sent with; SES
     paused acme, and the fleet alert says so once though both replicas report it."""
@@ -436,6 +447,7 @@ async def test_fleet_rules_give_the_true_ratio_across_two_replicas(
                 await _exact_totals(fleet, len(bodies))
                 await _true_ratio(fleet)
                 await _every_panel_has_data(fleet)
+                await _configs_in_force(fleet)
                 await _tenant_paused_once(fleet)
         finally:
             for daemon in replicas:
