@@ -23,7 +23,7 @@ from sesd.alerting.silence_file import SilenceFile
 from sesd.alerting.silences import Silence, SilenceError, new_id
 from sesd.commands.common import Commands, command, config_error, load, with_config
 from sesd.config import Config, ConfigError, Duration
-from sesd.config.checks import NO_DOMAIN_HINT, no_domain
+from sesd.config.watched import NO_DOMAIN_HINT, no_domain
 from sesd.core.accounts import DEFAULT_ACCOUNT, is_region
 from sesd.core.domains import domain_pattern, normalise_domain
 from sesd.core.providers import LABELS as PROVIDER_LABELS

@@ -17,22 +17,18 @@ from sesd.config.alerts import (
 )
 from sesd.config.sections import SHIPPED_STOP_TIMEOUT
 from sesd.config.values import ConfigError, shown_url
+from sesd.config.watched import check_rule_names
 from sesd.core.domains import normalise_domain
-from sesd.core.made import is_tenant
-from sesd.core.providers import LABELS as PROVIDER_LABELS
-from sesd.core.tenant_map import glob_takes_a_tenant
 
 if TYPE_CHECKING:
     from sesd.config import Config
 
 __all__ = [
     "GET_ACCOUNT_METRICS",
-    "NO_DOMAIN_HINT",
     "NO_RULES",
     "check_across_sections",
     "config_warnings",
     "for_daemon",
-    "no_domain",
 ]
 
 #: The rule metrics only GetAccount's polls give a value (the reputation estimate is
@@ -43,8 +39,6 @@ NO_RULES = (
     "alerts.rules: none configured, so sesd will never alert (it counts and serves "
     "metrics only); config/sesd.example.toml has rules to start from"
 )
-#: How to write a domain where an address or a URL was pasted in.
-NO_DOMAIN_HINT = "write the domain alone, as gmail.com for ann@gmail.com"
 #: Rule metrics that pair two events of one message, and what a fleet's replica reads
 #: of them: SQS hands each event to whichever replica asks.
 _PAIRED = {
@@ -66,19 +60,11 @@ _PAIRED = {
 }
 
 
-def no_domain(written: str) -> bool:
-    """Whether ``written`` (a rule's domain, a silence's) can name no domain: an address
-    or a URL pasted in would watch, or mute, nothing. A glob can."""
-    return not is_glob(written) and normalise_domain(written) is None
-
-
 def check_across_sections(config: Config) -> None:
     """Raise ValueError, naming the key, for the first thing one section names that
     another does not hold."""
     _check_rule_windows(config)
-    _check_rule_domains(config)
-    _check_rule_providers(config)
-    _check_rule_tenants(config)
+    check_rule_names(config)
     _check_accounts_and_queues(config)
 
 
@@ -296,77 +282,6 @@ def _check_rule_windows(config: Config) -> None:
             raise ValueError(
                 f"alerts.rules[{i}] ({rule.name}): metric {rule.metric!r} needs [canary]"
             )
-
-
-def _check_rule_domains(config: Config) -> None:
-    """A rule names domain names (not an address or a URL pasted in: it would watch
-    nothing), and does not name, nor leave out, a domain a group counts under the
-    group's label."""
-    members = {
-        normalise_domain(domain): group
-        for group, domains in config.domains.groups.items()
-        for domain in domains
-    }
-    for i, rule in enumerate(config.alerts.rules):
-        for key, named in (("domains", rule.domains), ("exclude_domains", rule.exclude_domains)):
-            for domain in named or []:
-                if no_domain(domain):
-                    raise ValueError(
-                        f"alerts.rules[{i}] ({rule.name}): {key} names {domain!r}, which is "
-                        f"no domain name ({NO_DOMAIN_HINT})"
-                    )
-                group = None if is_glob(domain) else members.get(normalise_domain(domain))
-                if group is not None:
-                    # Its events count under the group's label: the rule would never
-                    # fire on it, or go on firing on the group.
-                    raise ValueError(
-                        f"alerts.rules[{i}] ({rule.name}): {key} names {domain!r}, counted "
-                        f"in group {group!r}; name the group instead ({key} = [{group!r}])"
-                    )
-
-
-def _check_rule_providers(config: Config) -> None:
-    """A rule on providers needs them counted, and names providers sesd knows."""
-    known = {*PROVIDER_LABELS, *config.providers.mx}
-    for i, rule in enumerate(config.alerts.rules):
-        if rule.providers is not None and not config.providers.enabled:
-            raise ValueError(
-                f"alerts.rules[{i}] ({rule.name}): providers needs [providers] enabled"
-            )
-        for provider in [*(rule.providers or []), *rule.exclude_providers]:
-            if not is_glob(provider) and provider not in known:
-                raise ValueError(
-                    f"alerts.rules[{i}] ({rule.name}): unknown provider {provider!r} "
-                    f"(known: {', '.join(sorted(known))})"
-                )
-
-
-#: The names SES allows a tenant.
-_NAMES = "(letters, digits, '-' and '_', up to 64)"
-
-
-def _check_rule_tenants(config: Config) -> None:
-    """A rule on tenants needs them counted (or polled, for their status), and names
-    tenants as SES allows them to be called (or sesd's own labels, ``unknown`` and the
-    quoted ``'other'``): a name no event carries (``shop.eu``)
-    would be tracked as a label in every tenant rule's scope that no traffic moves (a
-    ``below`` rule fires on it for ever), or leave out nothing; a glob no such name
-    matches (``shop.*``) would watch nothing, or leave out nothing."""
-    for i, rule in enumerate(config.alerts.rules):
-        if (rule.tenants is not None or rule.metric in TENANT_METRICS) and not (
-            config.tenants.enabled
-        ):
-            raise ValueError(f"alerts.rules[{i}] ({rule.name}): tenants needs [tenants] enabled")
-        for key, named in (("tenants", rule.tenants), ("exclude_tenants", rule.exclude_tenants)):
-            for tenant in named or []:
-                said = f"alerts.rules[{i}] ({rule.name}): {key} names {tenant!r}"
-                if not is_glob(tenant) and not is_tenant(tenant):
-                    raise ValueError(f"{said}, which SES allows no tenant to be called {_NAMES}")
-                if is_glob(tenant) and not glob_takes_a_tenant(tenant):
-                    # Refused as a name is: it watches nothing, or leaves out nothing.
-                    raise ValueError(
-                        f"{said}, a glob that matches no tenant name SES allows {_NAMES}"
-                    )
 
 
 def _named_once(names: list[str], what: str) -> None:
