@@ -27,8 +27,8 @@ def no_domain(written: str) -> bool:
 
 
 def _check_rule_domains(config: Config) -> None:
-    """A rule names domain names (not an address or a URL pasted in: it would watch
-    nothing), and does not name, nor leave out, a domain a group counts under the
+    """A rule names domain names or groups (not an address or a URL pasted in: it would
+    watch nothing), and does not name, nor leave out, a domain a group counts under the
     group's label."""
     members = {
         normalise_domain(domain): group
@@ -38,7 +38,8 @@ def _check_rule_domains(config: Config) -> None:
     for i, rule in enumerate(config.alerts.rules):
         for key, named in (("domains", rule.domains), ("exclude_domains", rule.exclude_domains)):
             for domain in named or []:
-                if no_domain(domain):
+                # A group's name may be no domain's (a space, any script): its label.
+                if no_domain(domain) and domain not in config.domains.groups:
                     raise ValueError(
                         f"alerts.rules[{i}] ({rule.name}): {key} names {domain!r}, which is "
                         f"no domain name ({NO_DOMAIN_HINT})"
