@@ -7,9 +7,18 @@ the key; one that can take a label (a domain in its normal form, a group's name,
 
 from __future__ import annotations
 
+import itertools
+from fnmatch import fnmatchcase
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.rules import Transition
-from sesd.config import core_settings, parse_config
+from sesd.config import ConfigError, core_settings, parse_config
+from sesd.core.domains import normalise_domain
+from sesd.core.globs import glob_takes_a_domain
 from sesd.core.pipeline import Pipeline
 from tests.test_tenants import NOW, _event
 
@@ -18,6 +27,63 @@ _GROUPS = '[domains]\ngroups = {"Team EU" = ["shop.example"], microsoft = ["outl
 #: A second rule, leaving out what the first watches.
 _SECOND = _RULE.replace('"r"', '"s"')
 _PROVIDERS = '[providers]\nenabled = true\nmx = {acme = ["mx.acme.example"]}\n'
+
+
+@pytest.mark.parametrize(
+    ("watched", "message"),
+    [
+        # An address pasted in as a glob: no label holds an '@'.
+        (
+            'domains = ["*@gmail.com"]',
+            "alerts.rules[0] (r): domains names '*@gmail.com', a glob that matches no "
+            "domain name nor group",
+        ),
+        # Left out: the rule would go on paging on every gmail.com address.
+        (
+            'exclude_domains = ["*@gmail.com"]',
+            "alerts.rules[0] (r): exclude_domains names '*@gmail.com', a glob that matches",
+        ),
+        ('domains = ["*.gmail.com/"]', "domains names '*.gmail.com/', a glob that matches no"),
+        ('exclude_domains = ["* .example"]', "exclude_domains names '* .example', a glob"),
+        # No domain's part starts or ends with '-', nor is empty, nor is 64 long.
+        ('domains = ["*-.example"]', "domains names '*-.example', a glob that matches no"),
+        ('domains = ["*..example"]', "domains names '*..example', a glob that matches no"),
+        ('domains = ["' + "x" * 64 + '.*"]', "a glob that matches no domain name"),
+        # Labels are ASCII: Unicode is matched in IDNA form only where it is a whole part.
+        ('domains = ["*рф"]', "domains names '*рф', a glob that matches no domain name"),
+        # A group's name is matched as written: a glob of another name takes nothing.
+        ('domains = ["Team *"]', "domains names 'Team *', a glob that matches no domain name"),
+    ],
+)
+def test_a_domain_glob_that_matches_no_label_is_refused(watched: str, message: str) -> None:
+    """Each glob above can take no domain label (lower case, IDNA, parts of letters,
+    digits, '_' and '-'), no group's name and not ``other``: refused in one line."""
+    with pytest.raises(ConfigError) as info:
+        parse_config(f"{_RULE}{watched}\n")
+    assert message in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "glob",
+    [
+        "*.com",
+        "*-*.example",
+        "Yahoo.*",  # in normal form, yahoo.*, as labels are matched
+        "*.рф",  # *.xn--p1ai
+        "*.Bücher.de",
+        "[a-z]*.example",
+        "?" * 64,  # two parts
+        "oth*",  # sesd's `other`, the domains past the cap
+        "Team*",  # the group "Team EU"
+        "micro*",
+    ],
+)
+def test_a_domain_glob_that_can_match_a_label_is_taken(glob: str) -> None:
+    """A glob that takes some domain in its normal form, a group's name as written, or
+    ``other`` is taken, in domains and exclude_domains alike."""
+    rules = f'{_GROUPS}{_RULE}domains = ["{glob}"]\n{_SECOND}exclude_domains = ["{glob}"]\n'
+    assert parse_config(rules).alerts.rules[0].domains == [glob]
 
 
 def test_a_group_with_a_space_in_its_name_can_be_named_by_a_rule() -> None:
@@ -31,3 +97,57 @@ def test_a_group_with_a_space_in_its_name_can_be_named_by_a_rule() -> None:
         pipeline.feed(_event(kind, f"u{k}@shop.example"), "q", NOW)
     fired = evaluator.evaluate(pipeline.ledger, NOW + 1)
     assert [(a.kind, a.domain) for a in fired] == [(Transition.FIRING, "Team EU")]
+
+
+@pytest.mark.parametrize("key", ["providers", "exclude_providers"])
+@pytest.mark.parametrize("glob", ["gmail*", "*.com", "Goog*"])
+def test_a_provider_glob_that_matches_no_provider_is_refused(key: str, glob: str) -> None:
+    """Provider labels are the built-in names and ``[providers] mx``'s: a glob none of
+    them matches (a domain's, or written in upper case: labels are lower case) watches
+    nothing, or leaves out nothing, as an unknown name would."""
+    watched = f'providers = ["{glob}"]' if key == "providers" else 'providers = ["*"]'
+    if key == "exclude_providers":
+        watched += f'\nexclude_providers = ["{glob}"]'
+    with pytest.raises(ConfigError) as info:
+        parse_config(f"{_PROVIDERS}{_RULE}{watched}\n")
+    assert f"{key} names {glob!r}, a glob that matches no provider sesd knows" in str(info.value)
+
+
+@pytest.mark.parametrize("glob", ["goo*", "ac?e", "[a-z]*", "oth*", "*soft"])
+def test_a_provider_glob_that_can_match_a_provider_is_taken(glob: str) -> None:
+    """A glob that takes a built-in provider, one of ``[providers] mx`` or ``other``
+    is taken, in providers and exclude_providers alike."""
+    rules = (
+        f'{_PROVIDERS}{_RULE}providers = ["{glob}"]\n'
+        f'{_SECOND}providers = ["*"]\nexclude_providers = ["{glob}"]\n'
+    )
+    assert parse_config(rules).alerts.rules[0].providers == [glob]
+
+
+#: Every domain label of up to six characters drawn from those the globs below use (a
+#: set or ``?`` finds one of them): enough to hold a match of any of them when one
+#: exists (a star may need a character beside a '-' or a '.').
+_GLOB_CHARACTERS = "ab.-*?[]! "
+_SHORT_LABELS = [
+    text
+    for n in range(1, 7)
+    for chars in itertools.product("ab.-", repeat=n)
+    if normalise_domain(text := "".join(chars)) == text
+]
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(st.text(_GLOB_CHARACTERS, min_size=1, max_size=5))
+def test_a_domain_glob_is_taken_when_some_domain_label_matches_it(glob: str) -> None:
+    """What the config asks of a rule's domain glob agrees with trying it on every
+    short domain label it could take."""
+    matched = any(fnmatchcase(label, glob) for label in _SHORT_LABELS)
+    assert glob_takes_a_domain(glob) == matched
+
+
+def test_a_domain_glob_is_held_to_the_length_of_a_domain_name() -> None:
+    """253 characters at most, 63 in one part: a longer match is no domain's."""
+    assert glob_takes_a_domain("?" * 63)
+    assert not glob_takes_a_domain("a" * 64 + "*")
+    assert glob_takes_a_domain(".".join(["?" * 63] * 3) + ".?*")  # 253
+    assert not glob_takes_a_domain(".".join(["?" * 63] * 4))  # 255

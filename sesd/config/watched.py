@@ -3,10 +3,12 @@ the groups they are counted in), providers sesd knows, tenants as SES names them
 
 from __future__ import annotations
 
+from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING
 
 from sesd.config.alerts import TENANT_METRICS, is_glob
-from sesd.core.domains import normalise_domain
+from sesd.core.domains import OTHER, domain_pattern, normalise_domain, takes_glob
+from sesd.core.globs import glob_takes_a_domain
 from sesd.core.made import is_tenant
 from sesd.core.providers import LABELS as PROVIDER_LABELS
 from sesd.core.tenant_map import glob_takes_a_tenant
@@ -44,6 +46,14 @@ def _check_rule_domains(config: Config) -> None:
                         f"alerts.rules[{i}] ({rule.name}): {key} names {domain!r}, which is "
                         f"no domain name ({NO_DOMAIN_HINT})"
                     )
+                if is_glob(domain) and not _glob_takes_a_domain_label(domain, config):
+                    # Refused as an address is: it watches nothing, or leaves out
+                    # nothing (the rule pages on what was meant to be left out).
+                    raise ValueError(
+                        f"alerts.rules[{i}] ({rule.name}): {key} names {domain!r}, a glob "
+                        "that matches no domain name nor group (a domain is matched in "
+                        "lower case, IDNA, of letters, digits, '-', '_' and dots)"
+                    )
                 group = None if is_glob(domain) else members.get(normalise_domain(domain))
                 if group is not None:
                     # Its events count under the group's label: the rule would never
@@ -62,12 +72,23 @@ def _check_rule_providers(config: Config) -> None:
             raise ValueError(
                 f"alerts.rules[{i}] ({rule.name}): providers needs [providers] enabled"
             )
-        for provider in [*(rule.providers or []), *rule.exclude_providers]:
-            if not is_glob(provider) and provider not in known:
-                raise ValueError(
-                    f"alerts.rules[{i}] ({rule.name}): unknown provider {provider!r} "
-                    f"(known: {', '.join(sorted(known))})"
-                )
+        for key, named in (
+            ("providers", rule.providers),
+            ("exclude_providers", rule.exclude_providers),
+        ):
+            for provider in named or []:
+                if not is_glob(provider) and provider not in known:
+                    raise ValueError(
+                        f"alerts.rules[{i}] ({rule.name}): unknown provider {provider!r} "
+                        f"(known: {', '.join(sorted(known))})"
+                    )
+                if is_glob(provider) and not any(fnmatchcase(p, provider) for p in known):
+                    # Refused as an unknown name is: it watches nothing, or leaves out
+                    # nothing.
+                    raise ValueError(
+                        f"alerts.rules[{i}] ({rule.name}): {key} names {provider!r}, a glob "
+                        f"that matches no provider sesd knows ({', '.join(sorted(known))})"
+                    )
 
 
 #: The names SES allows a tenant.
@@ -96,6 +117,16 @@ def _check_rule_tenants(config: Config) -> None:
                     raise ValueError(
                         f"{said}, a glob that matches no tenant name SES allows {_NAMES}"
                     )
+
+
+def _glob_takes_a_domain_label(pattern: str, config: Config) -> bool:
+    """Whether a domain glob takes some label of the domain scope, as the evaluator
+    matches it (sesd.core.domains.takes_glob): a domain in its normal form, by the glob
+    as written or in the normal form of its parts (``Yahoo.*``, ``*.рф``); a group's
+    name as written; sesd's ``other``."""
+    if any(takes_glob(label, pattern, True) for label in (OTHER, *config.domains.groups)):
+        return True
+    return glob_takes_a_domain(pattern) or glob_takes_a_domain(domain_pattern(pattern))
 
 
 def check_rule_names(config: Config) -> None:

@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import re
 import string
-from collections.abc import Iterator
 from fnmatch import fnmatchcase
 from typing import Final
 
 from sesd.core.events import MAX_ARN
+from sesd.core.globs import glob_parts
 
 __all__ = [
     "AMBIGUOUS",
@@ -78,7 +78,7 @@ def glob_takes_a_tenant(pattern: str) -> bool:
     if any(fnmatchcase(label, pattern) for label in NOT_NAMES):
         return True
     shortest = ""
-    for kind, text in _glob_parts(pattern):
+    for kind, text in glob_parts(pattern):
         if kind == "set":
             found = [c for c in _NAME_CHARACTERS if fnmatchcase(c, text)]
             if not found:
@@ -88,25 +88,6 @@ def glob_takes_a_tenant(pattern: str) -> bool:
             shortest += "a" if kind == "?" else text
     shortest = shortest or "a"  # only stars: any one name
     return valid_tenant(shortest) and fnmatchcase(shortest, pattern)
-
-
-def _glob_parts(pattern: str) -> Iterator[tuple[str, str]]:
-    """A glob's parts, split as :func:`fnmatch.translate` does: ``*``, ``?``, a
-    ``[...]`` set (one whose ``]`` is missing is a ``[`` as written), a character."""
-    i = 0
-    while i < len(pattern):
-        c = pattern[i]
-        if c == "[":
-            end = i + 1
-            end += pattern.startswith("!", end)
-            end += pattern.startswith("]", end)
-            end = pattern.find("]", end)
-            if end != -1:
-                yield "set", pattern[i : end + 1]
-                i = end + 1
-                continue
-        yield (c if c in "*?" else "character"), c
-        i += 1
 
 
 def tenant_of_arn(arn: str) -> tuple[str, str, str] | None:
