@@ -367,6 +367,28 @@ def test_an_option_s_help_gives_its_default_once_and_only_a_real_one() -> None:
     assert wrong == []
 
 
+def test_a_default_of_zero_is_shown_as_any_other() -> None:
+    """``0 == False`` in Python: an option whose default is 0 or 0.0 (a count, a
+    threshold) was taken for a switch's False and its default hidden, as if it had
+    none. It is shown; a switch's False, None and an empty list still are not."""
+    import argparse
+
+    from sesd.commands.common import Help
+
+    parser = argparse.ArgumentParser(prog="sesd x", formatter_class=Help)
+    parser.add_argument("--retries", type=int, default=0, help="tries again")
+    parser.add_argument("--above", type=float, default=0.0, help="a threshold")
+    parser.add_argument("--verbose", action="store_true", help="says more")
+    parser.add_argument("--name", help="a name")
+    parser.add_argument("--set", action="append", default=[], help="a key")
+    text = " ".join(parser.format_help().split())
+    assert "tries again (default: 0)" in text
+    assert "a threshold (default: 0.0)" in text
+    assert "says more (default" not in text
+    assert "a name (default" not in text
+    assert "a key (default" not in text
+
+
 def test_every_log_line_is_one_json_object_libraries_included() -> None:
     """botocore, aiohttp and asyncio log through the standard library; their warnings
     and errors come out as JSON objects like sesd's own lines, a traceback inside."""

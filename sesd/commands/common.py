@@ -42,12 +42,15 @@ else:
 
 
 class Help(argparse.HelpFormatter):
-    """Help that shows each option's default, where it has a real one (a repeatable
-    option's empty list is none)."""
+    """Help that shows each option's default, where it has a real one (a switch's
+    False and a repeatable option's empty list are none; 0 is one)."""
 
     def _get_help_string(self, action: argparse.Action) -> str:
         text = action.help or ""
-        real = action.default not in (None, False, [], argparse.SUPPRESS)
+        default = action.default
+        # By identity: ``0 == False`` (and ``0.0``), so a default of 0 is a real one.
+        none = default is None or default is False or default is argparse.SUPPRESS
+        real = not none and default != []
         if real and "%(default)" not in text:
             text += " (default: %(default)s)"
         return text
