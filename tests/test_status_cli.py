@@ -137,6 +137,10 @@ async def test_the_table_lists_firing_alerts_first_and_the_spiking_domain_first(
         assert await sesd("status", "--url", f"{base}/domain/outlook.com?window=5m") == 0
         shown = f"sesd 0.1.0{BUILT} at {base} on {gethostname()}  as of "
         assert capsys.readouterr().out.startswith(shown)
+        # The page's script or stylesheet (a link opened from its source) too: /static/
+        # is sesd's, not a proxy's prefix to ask the status API under.
+        assert await sesd("status", "--url", f"{base}/static/status.js") == 0
+        assert capsys.readouterr().out.startswith(shown)
 
 
 async def test_alerts_past_the_first_fifty_are_listed_with_alerts(
@@ -777,6 +781,8 @@ def test_a_top_or_an_every_that_cannot_work_is_a_usage_error(
         ("http://h:9585/api/v1/provider/google", "http://h:9585"),
         ("https://proxy.example/sesd/tenant/acme?x=1", "https://proxy.example/sesd"),
         ("https://proxy.example/sesd/readyz", "https://proxy.example/sesd"),
+        ("http://h:9585/static/status.js", "http://h:9585"),
+        ("https://proxy.example/sesd/static/status.css?v=2", "https://proxy.example/sesd"),
         ("https://proxy.example/sesd", "https://proxy.example/sesd"),
     ],
 )

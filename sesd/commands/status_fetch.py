@@ -26,10 +26,11 @@ _TIMEOUT: Final = 5.0
 #: character. An answer past this is no status: a wrong --url serving a big file.
 MAX_ANSWER: Final = 64 << 20
 #: Paths of sesd's own that a URL pasted from a browser or a scrape config ends with
-#: (an endpoint, or a domain's, provider's or tenant's page or document): the daemon's
-#: address is what comes before them.
+#: (an endpoint, a domain's, provider's or tenant's page or document, or the page's
+#: script, stylesheet or icon): the daemon's address is what comes before them.
 _ENDPOINT: Final = re.compile(
-    r"/(?:api/v1/status|metrics|healthz|readyz|(?:api/v1/)?(?:domain|provider|tenant)/[^/]+)$"
+    r"/(?:api/v1/status|metrics|healthz|readyz|static/[^/]+"
+    r"|(?:api/v1/)?(?:domain|provider|tenant)/[^/]+)$"
 )
 
 
