@@ -9,7 +9,9 @@ minutes before).
 
 from __future__ import annotations
 
-from contextlib import AsyncExitStack
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 import anyio.to_thread
@@ -100,14 +102,19 @@ _Entry = tuple[Any, Who, AsyncExitStack]
 #: The clients a try made (a reload's, before it is in force), each with what its key
 #: held before: :meth:`AwsClients.discard` closes them if the try fails.
 Made = list[tuple[_Key, _Entry, _Entry | None]]
+#: Whether a config (the one a reload put in force) still needs a client.
+Needed = Callable[[Config], bool]
 
 
 class AwsClients:
-    """The clients of one daemon, closed when ``stack`` closes."""
+    """The clients of one daemon, closed when ``stack`` closes; those a reload in force
+    no longer needs, once nothing holds them (:meth:`retire`)."""
 
     def __init__(self, config: Config, stack: AsyncExitStack) -> None:
         self._config = config
-        self._stack = stack
+        # One callback for every client: one each, the stack grew with every client a
+        # reload made, closed or not, for the life of the daemon.
+        stack.push_async_callback(self.aclose)
         self._sessions: dict[Who, AioSession] = {}
         #: The (signer, service) pairs whose SDK models are loaded (:func:`_read_models`).
         self._read: set[tuple[Who, str]] = set()
@@ -115,6 +122,14 @@ class AwsClients:
         self._clients: dict[_Key, _Entry] = {}
         #: Each queue's SQS clients (by label and use), as its last opening made them.
         self._queues: QueueClients = {}
+        #: When a client is needed (:meth:`client`'s ``needed``), by key: else always.
+        self._needed: dict[_Key, Needed] = {}
+        #: Every client not closed yet (by ``id``): what :meth:`aclose` closes.
+        self._open: dict[int, _Entry] = {}
+        #: The clients no config needs any more, closed once nothing holds them.
+        self._retired: dict[int, _Entry] = {}
+        #: How many users hold each client (by ``id``: :meth:`holding`).
+        self._holds: Counter[int] = Counter()
 
     def reconfigure(self, config: Config) -> None:
         """A reload's config: accounts it adds are reached from now on (a changed
@@ -143,11 +158,16 @@ class AwsClients:
             clients[(queue.label, use)] = await self.client(
                 "sqs", queue.account, region, settings, endpoint_of_url(queue.url),
                 use=f"{use}:{connections}", accounts=config, made=made,
+                needed=_by_queues,
             )  # fmt: skip
         return clients
 
-    def keep(self, clients: QueueClients) -> None:
-        """Put queues' clients (:meth:`queue_clients`) in use."""
+    def keep(self, clients: QueueClients, config: Config | None = None) -> None:
+        """Put queues' clients (:meth:`queue_clients`) in use; with ``config`` (a reload's,
+        in force), forget those of the queues it no longer has."""
+        if config is not None:
+            labels = {q.label for q in config.queues}
+            self._queues = {at: c for at, c in self._queues.items() if at[0] in labels}
         self._queues.update(clients)
 
     def sqs(self, queue: QueueConfig, use: str = "") -> Any:
@@ -166,6 +186,7 @@ class AwsClients:
         use: str = "",
         accounts: Config | None = None,
         made: Made | None = None,
+        needed: Needed | None = None,
     ) -> Any:
         """The client of ``service`` for ``account`` ("" or ``default``: the default
         credentials) in ``region`` at ``endpoint_url`` (else ``[aws] endpoint_url``,
@@ -174,7 +195,8 @@ class AwsClients:
         pool): two calls that differ in it, or in the endpoint, get two clients.
         ``accounts``: the config whose ``[[accounts]]`` entry ``account`` names (a
         reload's, not yet in force); else the one in force. ``made``: told of the client
-        if it is made here (:meth:`discard`)."""
+        if it is made here (:meth:`discard`). ``needed``: whether a reload's config still
+        needs the client (else :meth:`retire` closes it); without it, always."""
         endpoint = endpoint_url or self._config.aws.endpoint_url
         name = account or DEFAULT_ACCOUNT
         who = self._who(name, accounts or self._config)
@@ -188,7 +210,7 @@ class AwsClients:
             # hangs must not hold the stop; the client is not made then.
             await anyio.to_thread.run_sync(_read_models, session, service, abandon_on_cancel=True)
             self._read.add((who, service))
-        # Each client closes by itself (:meth:`discard`), else with the daemon's stack.
+        # Each client closes by itself (:meth:`discard`, :meth:`retire`), else at exit.
         closing = AsyncExitStack()
         client = await closing.enter_async_context(
             session.create_client(  # type: ignore[call-overload]
@@ -199,11 +221,71 @@ class AwsClients:
                 **self._static_keys(who),
             )
         )
-        self._stack.push_async_callback(closing.aclose)
         self._clients[key] = entry = (client, who, closing)
+        self._open[id(client)] = entry
+        if needed is not None:
+            self._needed[key] = needed
         if made is not None:
             made.append((key, entry, found))
+        elif found is not None:
+            # Another signer's, for the config in force: none of it needs that one.
+            await self._retire(found)
         return client
+
+    @asynccontextmanager
+    async def holding(self, *clients: Any) -> AsyncIterator[None]:
+        """Hold ``clients`` while the block runs (a queue's pollers, a canary, a poll
+        round): a client a reload retired meanwhile is closed as the last hold ends, not
+        under a call in flight."""
+        for client in clients:
+            self._holds[id(client)] += 1
+        try:
+            yield
+        finally:
+            for client in clients:
+                self._holds[id(client)] -= 1
+            self._holds = +self._holds  # (drops the zeros)
+            # Even when cancelled: a retired client must not stay open until exit.
+            with anyio.CancelScope(shield=True):
+                await self._close_retired()
+
+    async def retire(self, config: Config, made: Made) -> None:
+        """After a reload (which made ``made``) is in force with ``config``: close the
+        clients it no longer needs (a queue removed, or restarted with another pool; an
+        account or region removed; the canary's changed), each once nothing holds it.
+        Kept, each stayed open until exit: reloads, repeated, grew the open clients
+        (connection pools, sockets) without bound."""
+        in_use = {id(client) for client in self._queues.values()}
+        for _, _, before in made:
+            if before is not None and id(before[0]) not in in_use:
+                await self._retire(before)  # replaced by one of another signer it made
+        made.clear()
+        for key, entry in list(self._clients.items()):
+            needed = self._needed.get(key)
+            if id(entry[0]) in in_use or needed is None or needed(config):
+                continue
+            del self._clients[key]
+            del self._needed[key]
+            await self._retire(entry)
+
+    async def _retire(self, entry: _Entry) -> None:
+        self._retired[id(entry[0])] = entry
+        await self._close_retired()
+
+    async def _close_retired(self) -> None:
+        for ident, entry in list(self._retired.items()):
+            if not self._holds[ident]:
+                del self._retired[ident]
+                await self._close(entry)
+
+    async def _close(self, entry: _Entry) -> None:
+        if self._open.pop(id(entry[0]), None) is not None:
+            await entry[2].aclose()
+
+    async def aclose(self) -> None:
+        """Close every client still open (the daemon's exit)."""
+        for entry in reversed(list(self._open.values())):
+            await self._close(entry)
 
     async def discard(self, made: Made) -> None:
         """Close the clients a try made (``made``: a reload that then failed) and give
@@ -213,11 +295,12 @@ class AwsClients:
         is left to (a role only the try named) loses its session too: kept, it held the
         SDK's models its clients read (about 8 MB for SQS) until exit."""
         for key, entry, before in reversed(made):
-            await entry[2].aclose()
+            await self._close(entry)
             if self._clients.get(key) is not entry:
                 continue  # made again since (by a try that did not fail)
             if before is None:
                 del self._clients[key]
+                self._needed.pop(key, None)
             else:
                 self._clients[key] = before
         signing = {entry[1] for entry in self._clients.values()}
@@ -287,6 +370,11 @@ class AwsClients:
             "token": credentials["SessionToken"],
             "expiry_time": credentials["Expiration"].isoformat(),
         }
+
+
+def _by_queues(config: Config) -> bool:
+    """A queue's SQS client is needed while a queue uses it (:meth:`AwsClients.keep`)."""
+    return False
 
 
 def _read_models(session: AioSession, service: str) -> None:

@@ -9,6 +9,7 @@ cancelling what is left when the grace period is over.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -26,6 +27,8 @@ __all__ = ["Consumers", "PollerFactory"]
 
 #: Makes poller number ``index`` of a queue, stopping when ``stop`` is set.
 PollerFactory = Callable[[QueueConfig, anyio.Event, InvalidMemory, int], QueuePoller]
+#: What a queue's pollers hold while they run (its clients: sesd.runtime.aws).
+Hold = Callable[[QueueConfig], AbstractAsyncContextManager[object]]
 
 
 @dataclass(slots=True)
@@ -40,8 +43,14 @@ class _Consumer:
 class Consumers:
     """The queues being consumed, by label."""
 
-    def __init__(self, make_poller: PollerFactory, failures: Counter) -> None:
+    def __init__(
+        self,
+        make_poller: PollerFactory,
+        failures: Counter,
+        hold: Hold = lambda queue: nullcontext(),
+    ) -> None:
         self._make_poller = make_poller
+        self._hold = hold
         #: ``sesd_task_failures_total``: a poller's fault is counted as ``poller``'s.
         self._failures = failures
         self._running: dict[str, _Consumer] = {}
@@ -107,15 +116,19 @@ class Consumers:
 
     async def _consume(self, consumer: _Consumer) -> None:
         memory = InvalidMemory()
-        with consumer.scope:
-            async with anyio.create_task_group() as pollers:
-                for index in range(consumer.queue.concurrency):
-                    poller = self._make_poller(consumer.queue, consumer.stop, memory, index)
-                    # A fault nobody foresaw (a bug; a CancelledError no stop asked for,
-                    # which an anyio task group would take for a cancel and end the
-                    # poller quietly) is counted and logged, and the poller starts again.
-                    pollers.start_soon(partial(
-                        kept_running, "poller", poller.run, self._failures,
-                        until=consumer.stop, queue=consumer.queue.label,
-                    ))  # fmt: skip
+        # Held until the last poller has ended: a client a reload retired meanwhile is
+        # closed then, not under a receive in flight.
+        async with self._hold(consumer.queue):
+            with consumer.scope:
+                async with anyio.create_task_group() as pollers:
+                    for index in range(consumer.queue.concurrency):
+                        poller = self._make_poller(consumer.queue, consumer.stop, memory, index)
+                        # A fault nobody foresaw (a bug; a CancelledError no stop asked
+                        # for, which an anyio task group would take for a cancel and end
+                        # the poller quietly) is counted and logged, and the poller
+                        # starts again.
+                        pollers.start_soon(partial(
+                            kept_running, "poller", poller.run, self._failures,
+                            until=consumer.stop, queue=consumer.queue.label,
+                        ))  # fmt: skip
         self._log.info("sesd.queue.stopped", queue=consumer.queue.label)

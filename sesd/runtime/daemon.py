@@ -24,7 +24,7 @@ import shlex
 import signal
 import time
 from collections.abc import Awaitable, Callable
-from contextlib import AsyncExitStack
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from functools import partial
 from typing import Any, TextIO
 
@@ -156,7 +156,9 @@ class Daemon:
         self._starting: anyio.CancelScope | None = None
         self._started = anyio.Event()
         self.systemd = Notifier()
-        self._consumers = Consumers(partial(queue_poller, self), self.metrics.task_failures)
+        self._consumers = Consumers(
+            partial(queue_poller, self), self.metrics.task_failures, hold=self._hold_queue
+        )
         self._tasks: anyio.abc.TaskGroup | None = None
         #: The AWS clients, one per (service, account, region), while running.
         self.aws: AwsClients | None = None
@@ -354,6 +356,11 @@ class Daemon:
         """A queue's SQS client (:meth:`AwsClients.sqs`)."""
         assert self.aws is not None
         return self.aws.sqs(queue, use)
+
+    def _hold_queue(self, queue: QueueConfig) -> AbstractAsyncContextManager[None]:
+        """A queue's clients, held while its pollers run (a reload may retire them)."""
+        assert self.aws is not None
+        return self.aws.holding(self.sqs(queue), self.sqs(queue, "receive"))
 
     def restart_queues(self, old: Config, new: Config) -> list[QueueConfig]:
         """Stop the queues a reload removed (or changed) and start those it added;

@@ -222,6 +222,9 @@ class Reloader:
             if warning not in before:
                 self._log.warning("sesd.config.warning", warning=warning)
         daemon.changes.notify()
+        if daemon.aws is not None:
+            # Last: the pollers it stopped still hold their clients (closed as they end).
+            await daemon.aws.retire(merged, made)
         return True
 
     async def _prepare(
@@ -298,7 +301,7 @@ class Reloader:
         if daemon.stopping.is_set():
             return
         if daemon.aws is not None:
-            daemon.aws.keep(opened)
+            daemon.aws.keep(opened, new)
         # A stop begun meanwhile starts no queue (Consumers.change).
         for queue in daemon.restart_queues(old, new):
             daemon.start_soon(
