@@ -15,7 +15,8 @@ from sesd.commands.demo.localsqs import LocalSqs
 from sesd.config import load_config
 from sesd.io.logs import configure_logging
 from tests.conftest import make_queue, running
-from tests.test_aws_clients import _config, _open_clients, _pool_open
+from tests.fake_ses import FakeSes
+from tests.test_aws_clients import CANARY, _config, _open_clients, _pool_open
 
 
 async def test_reloads_that_change_concurrency_leave_no_clients_open(
@@ -42,6 +43,20 @@ async def test_reloads_that_change_concurrency_leave_no_clients_open(
     assert "receive_failed" not in logs.getvalue()
 
 
+async def _far_queue(local: LocalSqs) -> str:
+    """A queue in eu-west-1 (moto keeps each region's queues apart)."""
+    from aiobotocore.session import get_session
+
+    async with get_session().create_client(
+        "sqs",
+        region_name="eu-west-1",
+        endpoint_url=local.url,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    ) as far:
+        return str((await far.create_queue(QueueName="far"))["QueueUrl"])
+
+
 def _stopped(logs: io.StringIO, times: int) -> bool:
     return logs.getvalue().count("sesd.queue.stopped") == times
 
@@ -56,7 +71,7 @@ async def test_a_removed_queues_clients_close_after_its_receive_in_flight(
     logs = io.StringIO()
     configure_logging("info", "json", stream=logs)
     url, _ = await make_queue(sqs)
-    far, _ = await make_queue(sqs)
+    far = await _far_queue(local_sqs)
     path = tmp_path / "sesd.toml"
     kept = _config(local_sqs, url)
     removed = f'[[queues]]\nurl = "{far}"\nname = "far"\nregion = "eu-west-1"\n'
@@ -95,3 +110,62 @@ async def test_the_exit_stack_holds_one_callback_however_many_clients() -> None:
         # The stack's own list: what it will call at exit.
         assert len(stack._exit_callbacks) == 1  # type: ignore[attr-defined]
     assert not any(_pool_open(client) for client in made)
+
+
+async def test_the_canarys_old_client_closes_once_the_old_sender_ends(
+    local_sqs: LocalSqs, sqs: Any, tmp_path: Path
+) -> None:
+    """A reload moves ``[canary] endpoint_url``: the new sender sends through a client
+    of its own, and the old sender's client is closed once it has ended (it stayed
+    open until exit, one more for each endpoint or timeout a reload gave)."""
+    url, _ = await make_queue(sqs)
+    path = tmp_path / "sesd.toml"
+    async with FakeSes() as old, FakeSes() as new:
+        path.write_text(_config(local_sqs, url, extra=CANARY + f'endpoint_url = "{old.url}"\n'))
+        async with running(load_config(str(path)), config_path=path) as daemon:
+            with anyio.fail_after(10):
+                await old.wait_for(lambda ses: len(ses.requests) >= 1)
+            assert daemon.canary.sender is not None
+            before = daemon.canary.sender.ses
+            path.write_text(_config(local_sqs, url, extra=CANARY + f'endpoint_url = "{new.url}"\n'))
+            assert await daemon.reload()
+            with anyio.fail_after(10):
+                await new.wait_for(lambda ses: len(ses.requests) >= 1)
+                await daemon.changes.wait_for(lambda: not _pool_open(before))
+            assert daemon.canary.sender.ses is not before
+            assert _pool_open(daemon.canary.sender.ses)
+
+
+async def test_a_removed_regions_poll_clients_close(
+    local_sqs: LocalSqs, sqs: Any, tmp_path: Path
+) -> None:
+    """``[account_health]`` polls both queues' regions (SESv2 on a fake, CloudWatch on
+    moto). A reload removes the queue of eu-west-1: that region is polled no more, and
+    its two clients are closed (once no round holds them); us-east-1's stay open."""
+    url, _ = await make_queue(sqs)
+    far = await _far_queue(local_sqs)
+    path = tmp_path / "sesd.toml"
+    async with FakeSes() as fake:
+        kept = _config(local_sqs, url) + (
+            f'[account_health]\nses_endpoint_url = "{fake.url}"\n'
+            f'cloudwatch_endpoint_url = "{local_sqs.url}"\n'
+        )
+        removed = f'[[queues]]\nurl = "{far}"\nname = "far"\nregion = "eu-west-1"\n'
+        path.write_text(kept + removed)
+        async with running(load_config(str(path)), config_path=path) as daemon:
+            assert daemon.aws is not None
+            clients = daemon.aws._clients
+
+            def polled(region: str) -> list[Any]:
+                return [e[0] for k, e in clients.items() if k[2] == region and k[3] == "health"]
+
+            with anyio.fail_after(20):
+                await daemon.changes.wait_for(
+                    lambda: len(polled("eu-west-1")) == len(polled("us-east-1")) == 2
+                )
+            gone, staying = polled("eu-west-1"), polled("us-east-1")
+            path.write_text(kept)
+            assert await daemon.reload()
+            with anyio.fail_after(20):
+                await daemon.changes.wait_for(lambda: not any(map(_pool_open, gone)))
+            assert all(map(_pool_open, staying))

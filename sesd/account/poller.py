@@ -11,6 +11,7 @@ CloudWatch ``GetMetricData``: ``AWS/SES`` ``Reputation.BounceRate`` and
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, nullcontext
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any, Final
@@ -36,7 +37,16 @@ from sesd.core.text import clean
 from sesd.io.aws_errors import assume_role_failure
 from sesd.io.logs import get_logger
 
-__all__ = ["ERRORS", "MAX_PAGES", "AccountPoller", "ClientFor", "EndlessList", "Polls", "tries"]
+__all__ = [
+    "ERRORS",
+    "MAX_PAGES",
+    "AccountPoller",
+    "ClientFor",
+    "During",
+    "EndlessList",
+    "Polls",
+    "tries",
+]
 
 #: CloudWatch's reputation metrics, and the query id of each.
 _REPUTATION = {"bounce": "Reputation.BounceRate", "complaint": "Reputation.ComplaintRate"}
@@ -49,6 +59,9 @@ METRIC_PAGES: Final = 10
 
 #: Makes (or finds) the client of a service for a target.
 ClientFor = Callable[[str, Target], Awaitable[Any]]
+#: What a round holds while it runs (its clients: a reload closes those it no longer
+#: needs once the round has ended).
+During = Callable[[], AbstractAsyncContextManager[object]]
 
 
 class Polls:
@@ -68,8 +81,10 @@ class Polls:
         clock: Callable[[], float],
         on_change: Callable[[], None],
         apis: tuple[str, ...] = (),
+        during: During = nullcontext,
     ) -> None:
         self.accounts = accounts
+        self._during = during
         self._apis = apis
         self.targets = targets
         self._client_for = client_for
@@ -108,7 +123,8 @@ class Polls:
         cancelled."""
         while True:
             started = self._clock()
-            await self.poll_once()
+            async with self._during():
+                await self.poll_once()
             # Bounded: a clock stepped back mid-round must not hold the next one longer.
             wait = min(self._every, started + self._every - self._clock())
             await anyio.sleep(max(0.0, wait))
@@ -204,6 +220,7 @@ class AccountPoller(Polls):
         cloudwatch: bool,
         clock: Callable[[], float],
         on_change: Callable[[], None] = lambda: None,
+        during: During = nullcontext,
     ) -> None:
         super().__init__(
             targets,
@@ -213,6 +230,7 @@ class AccountPoller(Polls):
             every=every,
             clock=clock,
             on_change=on_change,
+            during=during,
             apis=("get_account", "get_metric_data") if cloudwatch else ("get_account",),
         )
         self._cloudwatch = cloudwatch

@@ -27,6 +27,7 @@ the state, a restart resumes it too.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from contextlib import nullcontext
 from functools import partial
 from typing import Any, Final
 
@@ -35,7 +36,7 @@ from botocore.exceptions import ClientError
 
 from sesd.account.failures import MAX_PAGES, EndlessList
 from sesd.account.paging import Pacer, Paged, PagedList
-from sesd.account.poller import ClientFor, Polls
+from sesd.account.poller import ClientFor, During, Polls
 from sesd.account.rounds import side_by_side
 from sesd.core.accounts import Accounts, Target
 from sesd.core.tenant_map import TenantMap, tenant_of_arn, valid_tenant
@@ -69,6 +70,7 @@ class TenantPoller(Polls):
         pace: float = 0.0,
         sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
         walks: TenantWalks | None = None,
+        during: During = nullcontext,
     ) -> None:
         super().__init__(
             targets,
@@ -78,6 +80,7 @@ class TenantPoller(Polls):
             every=every,
             clock=clock,
             on_change=on_change,
+            during=during,
             apis=("list_reputation_entities",),  # a round's first call, every round
         )
         self._map = tenant_map

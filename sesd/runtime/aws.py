@@ -9,9 +9,8 @@ minutes before).
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import AsyncIterator, Callable
-from contextlib import AsyncExitStack, asynccontextmanager
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from typing import Any
 
 import anyio.to_thread
@@ -23,6 +22,7 @@ from sesd import __version__
 from sesd.config import AccountConfig, Config, QueueConfig
 from sesd.config.aws import endpoint_of_url
 from sesd.core.accounts import DEFAULT_ACCOUNT
+from sesd.runtime.aws_closing import Closing
 
 __all__ = [
     "DEFAULT_ACCOUNT",
@@ -114,7 +114,8 @@ class AwsClients:
         self._config = config
         # One callback for every client: one each, the stack grew with every client a
         # reload made, closed or not, for the life of the daemon.
-        stack.push_async_callback(self.aclose)
+        self._closing = Closing()
+        stack.push_async_callback(self._closing.aclose)
         self._sessions: dict[Who, AioSession] = {}
         #: The (signer, service) pairs whose SDK models are loaded (:func:`_read_models`).
         self._read: set[tuple[Who, str]] = set()
@@ -124,12 +125,6 @@ class AwsClients:
         self._queues: QueueClients = {}
         #: When a client is needed (:meth:`client`'s ``needed``), by key: else always.
         self._needed: dict[_Key, Needed] = {}
-        #: Every client not closed yet (by ``id``): what :meth:`aclose` closes.
-        self._open: dict[int, _Entry] = {}
-        #: The clients no config needs any more, closed once nothing holds them.
-        self._retired: dict[int, _Entry] = {}
-        #: How many users hold each client (by ``id``: :meth:`holding`).
-        self._holds: Counter[int] = Counter()
 
     def reconfigure(self, config: Config) -> None:
         """A reload's config: accounts it adds are reached from now on (a changed
@@ -222,32 +217,26 @@ class AwsClients:
             )
         )
         self._clients[key] = entry = (client, who, closing)
-        self._open[id(client)] = entry
+        self._closing.opened(client, closing)
         if needed is not None:
             self._needed[key] = needed
         if made is not None:
             made.append((key, entry, found))
         elif found is not None:
             # Another signer's, for the config in force: none of it needs that one.
-            await self._retire(found)
+            await self._closing.retire(found[0], use)
         return client
 
-    @asynccontextmanager
-    async def holding(self, *clients: Any) -> AsyncIterator[None]:
-        """Hold ``clients`` while the block runs (a queue's pollers, a canary, a poll
-        round): a client a reload retired meanwhile is closed as the last hold ends, not
-        under a call in flight."""
-        for client in clients:
-            self._holds[id(client)] += 1
-        try:
-            yield
-        finally:
-            for client in clients:
-                self._holds[id(client)] -= 1
-            self._holds = +self._holds  # (drops the zeros)
-            # Even when cancelled: a retired client must not stay open until exit.
-            with anyio.CancelScope(shield=True):
-                await self._close_retired()
+    def holding(self, *clients: Any) -> AbstractAsyncContextManager[None]:
+        """Hold ``clients`` while the block runs (a queue's pollers, a canary): a client
+        a reload retired meanwhile is closed as its last hold ends, not under a call in
+        flight."""
+        return self._closing.holding(*clients)
+
+    def holding_all(self, use: str) -> AbstractAsyncContextManager[None]:
+        """Hold every client of ``use`` while the block runs (a poll round, which asks
+        for its clients as it goes)."""
+        return self._closing.holding_all(use)
 
     async def retire(self, config: Config, made: Made) -> None:
         """After a reload (which made ``made``) is in force with ``config``: close the
@@ -256,9 +245,10 @@ class AwsClients:
         Kept, each stayed open until exit: reloads, repeated, grew the open clients
         (connection pools, sockets) without bound."""
         in_use = {id(client) for client in self._queues.values()}
-        for _, _, before in made:
+        for key, _, before in made:
             if before is not None and id(before[0]) not in in_use:
-                await self._retire(before)  # replaced by one of another signer it made
+                # Replaced by another signer's client it made.
+                await self._closing.retire(before[0], key[3])
         made.clear()
         for key, entry in list(self._clients.items()):
             needed = self._needed.get(key)
@@ -266,26 +256,7 @@ class AwsClients:
                 continue
             del self._clients[key]
             del self._needed[key]
-            await self._retire(entry)
-
-    async def _retire(self, entry: _Entry) -> None:
-        self._retired[id(entry[0])] = entry
-        await self._close_retired()
-
-    async def _close_retired(self) -> None:
-        for ident, entry in list(self._retired.items()):
-            if not self._holds[ident]:
-                del self._retired[ident]
-                await self._close(entry)
-
-    async def _close(self, entry: _Entry) -> None:
-        if self._open.pop(id(entry[0]), None) is not None:
-            await entry[2].aclose()
-
-    async def aclose(self) -> None:
-        """Close every client still open (the daemon's exit)."""
-        for entry in reversed(list(self._open.values())):
-            await self._close(entry)
+            await self._closing.retire(entry[0], key[3])
 
     async def discard(self, made: Made) -> None:
         """Close the clients a try made (``made``: a reload that then failed) and give
@@ -295,7 +266,7 @@ class AwsClients:
         is left to (a role only the try named) loses its session too: kept, it held the
         SDK's models its clients read (about 8 MB for SQS) until exit."""
         for key, entry, before in reversed(made):
-            await self._close(entry)
+            await self._closing.close(entry[0])
             if self._clients.get(key) is not entry:
                 continue  # made again since (by a try that did not fail)
             if before is None:

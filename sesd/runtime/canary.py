@@ -83,6 +83,9 @@ class CanaryRunner:
             ),
             canary.endpoint_url,
             use=f"canary:{timeout}",
+            # Closed after a reload that gives the canary another client, once this
+            # sender (which holds it) has ended.
+            needed=partial(_same_client, (account, region, timeout, canary.endpoint_url)),
         )
         if self._stopped(stop):  # while the client was made
             return
@@ -92,7 +95,7 @@ class CanaryRunner:
             canary, ses, self._tracker, clock=self._clock, on_change=self._on_change, due=due
         )
         stopped = anyio.Event()
-        async with anyio.create_task_group() as tg:
+        async with clients.holding(ses), anyio.create_task_group() as tg:
             tg.start_soon(_first_of, stopped, self._stopping, stop)
             await self.sender.run(stopped)
             tg.cancel_scope.cancel()
@@ -109,6 +112,15 @@ def _sends(config: Config) -> tuple[object, ...] | None:
         return None
     keys = (k for k in canary.__struct_fields__ if k not in ("deadline", "queue"))
     return (*(getattr(canary, k) for k in keys), config.canary_sender())
+
+
+def _same_client(client: tuple[object, ...], config: Config) -> bool:
+    """Whether ``config``'s canary sends through ``client`` (account, region, call
+    timeout, endpoint: what its client is made with)."""
+    canary = config.canary
+    if canary is None:
+        return False
+    return client == (*config.canary_sender(), canary.call_timeout, canary.endpoint_url)
 
 
 async def _first_of(out: anyio.Event, *events: anyio.Event) -> None:

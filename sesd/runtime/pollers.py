@@ -5,6 +5,7 @@ asking through the daemon's AWS clients with settings of its own."""
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -12,7 +13,7 @@ import anyio
 
 from sesd.account.poller import AccountPoller
 from sesd.account.tenants import TenantPoller
-from sesd.config import QueueConfig
+from sesd.config import Config, QueueConfig
 from sesd.runtime.aws import poll_config, tenant_config
 from sesd.runtime.sqs import QueuePoller
 from sesd.runtime.sqs_calls import InvalidMemory
@@ -65,6 +66,7 @@ def account_poller(daemon: Daemon) -> AccountPoller | None:
         every=config.account_health.poll_every.seconds,
         cloudwatch=config.account_health.cloudwatch,
         clock=daemon.clock,
+        during=partial(_round, daemon, "health"),
     )
 
 
@@ -79,7 +81,7 @@ def tenant_poller(daemon: Daemon) -> TenantPoller | None:
         every=config.tenants.poll_every.seconds,
         recommendations=config.tenants.recommendations,
         clock=daemon.clock, pace=1 / config.tenants.calls_per_second,
-        walks=ledger.tenant_walks,
+        walks=ledger.tenant_walks, during=partial(_round, daemon, "tenants"),
     )  # fmt: skip
 
 
@@ -93,7 +95,10 @@ async def _account_client(daemon: Daemon, service: str, target: tuple[str, str])
     health = daemon.config.account_health
     endpoint = health.ses_endpoint_url if service == "sesv2" else health.cloudwatch_endpoint_url
     config = poll_config(attempts=2)
-    return await daemon.aws.client(service, target[0], target[1], config, endpoint, use="health")
+    return await daemon.aws.client(
+        service, target[0], target[1], config, endpoint, use="health",
+        needed=partial(_watched, target),
+    )  # fmt: skip
 
 
 async def _tenant_client(daemon: Daemon, service: str, target: tuple[str, str]) -> Any:
@@ -101,4 +106,19 @@ async def _tenant_client(daemon: Daemon, service: str, target: tuple[str, str]) 
     assert daemon.aws is not None
     endpoint = daemon.config.tenants.endpoint_url
     config = tenant_config()
-    return await daemon.aws.client(service, target[0], target[1], config, endpoint, use="tenants")
+    return await daemon.aws.client(
+        service, target[0], target[1], config, endpoint, use="tenants",
+        needed=partial(_watched, target),
+    )  # fmt: skip
+
+
+def _watched(target: tuple[str, str], config: Config) -> bool:
+    """Whether ``config`` polls ``target``: else a reload retires its clients."""
+    return target in config.health_targets()
+
+
+def _round(daemon: Daemon, use: str) -> AbstractAsyncContextManager[None]:
+    """A poll round holds its clients (``use``'s): a reload that removes a target
+    meanwhile closes its clients once the round has ended, not under a call."""
+    assert daemon.aws is not None
+    return daemon.aws.holding_all(use)

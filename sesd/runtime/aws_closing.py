@@ -1,0 +1,86 @@
+"""When sesd's AWS clients close: each one a reload in force no longer needs, as soon
+as nothing holds it (a poller's receive in flight, a poll round, the canary); every
+other at exit. Kept open instead, each reload that changed which clients are needed
+left some open until exit, their connection pools and sockets with them."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
+
+import anyio
+
+__all__ = ["Closing"]
+
+
+class Closing:
+    """The clients not yet closed, what holds them, and those waiting to close."""
+
+    def __init__(self) -> None:
+        #: Each client not yet closed (by ``id``), with what closes it.
+        self._open: dict[int, tuple[Any, AsyncExitStack]] = {}
+        #: The clients nothing needs any more (by ``id``), with their use: closed once
+        #: nothing holds them.
+        self._retired: dict[int, str] = {}
+        #: How many users hold each client (by ``id``), and every client of a use.
+        self._holds: Counter[int] = Counter()
+        self._uses: Counter[str] = Counter()
+
+    def opened(self, client: Any, closing: AsyncExitStack) -> None:
+        """``client`` is made; ``closing`` closes it."""
+        self._open[id(client)] = client, closing
+
+    @asynccontextmanager
+    async def holding(self, *clients: Any) -> AsyncIterator[None]:
+        """Hold ``clients`` while the block runs: one retired meanwhile is closed as its
+        last hold ends, not under a call in flight."""
+        for client in clients:
+            self._holds[id(client)] += 1
+        try:
+            yield
+        finally:
+            for client in clients:
+                self._holds[id(client)] -= 1
+            self._holds = +self._holds  # (drops the zeros)
+            await self._close_held()
+
+    @asynccontextmanager
+    async def holding_all(self, use: str) -> AsyncIterator[None]:
+        """Hold every client of ``use`` while the block runs (a poll round, which asks
+        for its clients as it goes), as :meth:`holding`."""
+        self._uses[use] += 1
+        try:
+            yield
+        finally:
+            self._uses[use] -= 1
+            await self._close_held()
+
+    async def retire(self, client: Any, use: str) -> None:
+        """Nothing needs ``client`` (of ``use``) any more: closed now, or as soon as
+        nothing holds it."""
+        self._retired[id(client)] = use
+        await self._close_retired()
+
+    async def close(self, client: Any) -> None:
+        """Close ``client`` now (if it is not closed already)."""
+        self._retired.pop(id(client), None)
+        found = self._open.pop(id(client), None)
+        if found is not None:
+            await found[1].aclose()
+
+    async def aclose(self) -> None:
+        """Close every client still open (the daemon's exit), the newest first."""
+        for client, _ in reversed(list(self._open.values())):
+            await self.close(client)
+
+    async def _close_held(self) -> None:
+        # Even when the holder is cancelled: a retired client must not stay open.
+        with anyio.CancelScope(shield=True):
+            await self._close_retired()
+
+    async def _close_retired(self) -> None:
+        for ident, use in list(self._retired.items()):
+            if not self._holds[ident] and not self._uses[use] and ident in self._open:
+                await self.close(self._open[ident][0])
