@@ -169,3 +169,42 @@ async def test_a_removed_regions_poll_clients_close(
             with anyio.fail_after(20):
                 await daemon.changes.wait_for(lambda: not any(map(_pool_open, gone)))
             assert all(map(_pool_open, staying))
+
+
+async def test_an_account_removed_then_added_with_another_role_leaves_one_pair(
+    local_sqs: LocalSqs, sqs: Any, tmp_path: Path
+) -> None:
+    """A reload removes the ``reader`` account and its queue; its clients close once
+    its poller has stopped. Another adds ``reader`` back with another role: its queue
+    gets clients signed with that role, and as many clients are open as at the start
+    (the old role's stayed open until exit, replaced in place but never closed)."""
+    logs = io.StringIO()
+    configure_logging("info", "json", stream=logs)
+    url, _ = await make_queue(sqs)
+    read, _ = await make_queue(sqs)
+    path = tmp_path / "sesd.toml"
+
+    def reader(account_id: str) -> str:
+        return (
+            f'[[accounts]]\nname = "reader"\nrole_arn = "arn:aws:iam::{account_id}:role/r"\n'
+            f'[[queues]]\nurl = "{read}"\nname = "read"\naccount = "reader"\n'
+            "wait_time_seconds = 1\n"
+        )
+
+    def sqs_clients() -> int:
+        # (Not STS's, made at the role's first call: by the poller, at its own time.)
+        return sum(c.meta.service_model.service_name == "sqs" for c in _open_clients())
+
+    path.write_text(_config(local_sqs, url) + reader("111111111111"))
+    async with running(load_config(str(path)), config_path=path) as daemon:
+        before = sqs_clients()
+        old = daemon.sqs(daemon.config.queues[1])
+        path.write_text(_config(local_sqs, url))
+        assert await daemon.reload()
+        with anyio.fail_after(20):
+            await daemon.changes.wait_for(partial(_stopped, logs, 1))
+        assert sqs_clients() == before - 2
+        path.write_text(_config(local_sqs, url) + reader("222222222222"))
+        assert await daemon.reload()
+        assert daemon.sqs(daemon.config.queues[1]) is not old
+        assert sqs_clients() == before
