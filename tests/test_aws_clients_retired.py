@@ -150,7 +150,10 @@ async def test_a_removed_regions_poll_clients_close(
             f'[account_health]\nses_endpoint_url = "{fake.url}"\n'
             f'cloudwatch_endpoint_url = "{local_sqs.url}"\n'
         )
-        removed = f'[[queues]]\nurl = "{far}"\nname = "far"\nregion = "eu-west-1"\n'
+        removed = (
+            f'[[queues]]\nurl = "{far}"\nname = "far"\nregion = "eu-west-1"\n'
+            "wait_time_seconds = 1\n"
+        )
         path.write_text(kept + removed)
         async with running(load_config(str(path)), config_path=path) as daemon:
             assert daemon.aws is not None
@@ -208,3 +211,37 @@ async def test_an_account_removed_then_added_with_another_role_leaves_one_pair(
         assert await daemon.reload()
         assert daemon.sqs(daemon.config.queues[1]) is not old
         assert sqs_clients() == before
+
+
+async def test_a_poll_rounds_clients_close_after_the_round_not_under_its_call(
+    local_sqs: LocalSqs, sqs: Any, tmp_path: Path
+) -> None:
+    """A reload removes eu-west-1's queue while the round's GetAccount there is under
+    way (the fake holds it): the region's SESv2 client stays open for the call, and
+    is closed once the round has ended."""
+    url, _ = await make_queue(sqs)
+    far = await _far_queue(local_sqs)
+    path = tmp_path / "sesd.toml"
+    async with FakeSes() as fake:
+        fake.account_gate = gate = anyio.Event()
+        kept = _config(local_sqs, url) + (
+            f'[account_health]\nses_endpoint_url = "{fake.url}"\ncloudwatch = false\n'
+        )
+        removed = (
+            f'[[queues]]\nurl = "{far}"\nname = "far"\nregion = "eu-west-1"\n'
+            "wait_time_seconds = 1\n"
+        )
+        path.write_text(kept + removed)
+        async with running(load_config(str(path)), config_path=path) as daemon:
+            assert daemon.aws is not None
+            with anyio.fail_after(20):
+                await fake.wait_for(lambda ses: ses.account_requests == 2)
+            (gone,) = [
+                e[0] for k, e in daemon.aws._clients.items() if k[2:4] == ("eu-west-1", "health")
+            ]
+            path.write_text(kept)
+            assert await daemon.reload()
+            assert _pool_open(gone)
+            gate.set()
+            with anyio.fail_after(20):
+                await daemon.changes.wait_for(lambda: not _pool_open(gone))
