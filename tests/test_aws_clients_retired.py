@@ -15,7 +15,7 @@ from sesd.commands.demo.localsqs import LocalSqs
 from sesd.config import load_config
 from sesd.io.logs import configure_logging
 from tests.conftest import make_queue, running
-from tests.fake_ses import FakeSes
+from tests.fake_ses import FakeSes, Reply
 from tests.test_aws_clients import CANARY, _config, _open_clients, _pool_open
 
 
@@ -245,3 +245,31 @@ async def test_a_poll_rounds_clients_close_after_the_round_not_under_its_call(
             gate.set()
             with anyio.fail_after(20):
                 await daemon.changes.wait_for(lambda: not _pool_open(gone))
+
+
+async def test_the_canarys_send_in_flight_ends_on_its_client(
+    local_sqs: LocalSqs, sqs: Any, tmp_path: Path
+) -> None:
+    """A reload moves the canary while its SendEmail is under way (the fake holds it):
+    the old client stays open until that send has its answer, which counts as sent
+    (closed under it, the send failed: a canary failure no path had), then closes."""
+    logs = io.StringIO()
+    configure_logging("info", "json", stream=logs)
+    url, _ = await make_queue(sqs)
+    path = tmp_path / "sesd.toml"
+    async with FakeSes() as old, FakeSes() as new:
+        old.script(Reply(hold=True))
+        path.write_text(_config(local_sqs, url, extra=CANARY + f'endpoint_url = "{old.url}"\n'))
+        async with running(load_config(str(path)), config_path=path) as daemon:
+            with anyio.fail_after(10):
+                await old.wait_for(lambda ses: ses.held == 1)
+            assert daemon.canary.sender is not None
+            before = daemon.canary.sender.ses
+            path.write_text(_config(local_sqs, url, extra=CANARY + f'endpoint_url = "{new.url}"\n'))
+            assert await daemon.reload()
+            assert _pool_open(before)
+            old.release()
+            with anyio.fail_after(10):
+                await daemon.changes.wait_for(lambda: not _pool_open(before))
+    assert old.answered == [200]
+    assert "sesd.canary.send_failed" not in logs.getvalue()
