@@ -13,6 +13,7 @@ import pytest
 
 from sesd.alerting.outbox import Outbox
 from sesd.alerting.rules import Transition
+from sesd.alerting.service import Alerting
 from sesd.config import core_settings, parse_config, read_secrets
 from sesd.core.pipeline import Pipeline
 from tests.proxy import Proxy
@@ -47,6 +48,46 @@ _MOVED = (
 )
 
 
+def _at_pagerduty(
+    url: str, session: aiohttp.ClientSession
+) -> tuple[str, Alerting, Pipeline, list[float]]:
+    """The rule on a PagerDuty sink at ``url`` (its key read from the environment), open
+    on ``session``: the config's text, the alerting, its pipeline and its clock."""
+    text = _pagerduty(url)
+    config = read_secrets(parse_config(text))
+    pipeline, now = Pipeline(core_settings(config)), [T]
+    alerting = alerting_for(config, pipeline, now)
+    alerting.open(session)
+    return text, alerting, pipeline, now
+
+
+async def _fired(alerting: Alerting, pipeline: Pipeline, outbox: Outbox) -> None:
+    """a.example's firing, evaluated at T and posted: ``outbox``, running, empty again."""
+    feed_spike(pipeline, "a.example", T, 6, 4)
+    alerting.evaluate()
+    with anyio.fail_after(10):
+        await outbox.wait_empty()
+
+
+async def _run_until(
+    alerting: Alerting,
+    pipeline: Pipeline,
+    outbox: Outbox,
+    pause: Callable[[float], Awaitable[None]],
+    until: Callable[[], Awaitable[object]],
+) -> None:
+    """a.example's firing queued at T, then ``outbox`` run, ``pause`` in place of each
+    pause it takes, until ``until`` returns."""
+    outbox._sleep = pause
+    feed_spike(pipeline, "a.example", T, 6, 4)
+    alerting.evaluate()
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(outbox.run)
+        with anyio.fail_after(10):
+            await until()
+        tg.cancel_scope.cancel()
+
+
 async def _drained(outbox: Outbox, meanwhile: Callable[[float], Awaitable[None]]) -> None:
     """Run ``outbox`` until it is empty, ``meanwhile`` in place of each pause it takes
     (a backoff after a 5xx: where the test reloads)."""
@@ -69,11 +110,7 @@ async def test_a_reload_during_an_outage_does_not_page_for_an_incident_already_o
     monkeypatch.setenv("SESD_TEST_ROUTING_KEY", "key-1")
     async with Receiver("pagerduty") as pd, aiohttp.ClientSession() as session:
         pd.script(Answer(500))
-        text = _pagerduty(pd.url)
-        config = read_secrets(parse_config(text))
-        pipeline, now = Pipeline(core_settings(config)), [T]
-        alerting = alerting_for(config, pipeline, now)
-        alerting.open(session)
+        text, alerting, pipeline, now = _at_pagerduty(pd.url, session)
         feed_spike(pipeline, "a.example", T, 6, 4)
         alerting.evaluate()
         outbox = alerting.outboxes["pd"]
@@ -111,10 +148,7 @@ async def test_a_reload_keeps_the_resolves_an_alertmanager_member_is_owed() -> N
         outbox = alerting.outboxes["am"]
         async with anyio.create_task_group() as tg:
             tg.start_soon(outbox.run)
-            feed_spike(pipeline, "a.example", T, 6, 4)
-            alerting.evaluate()
-            with anyio.fail_after(10):
-                await outbox.wait_empty()
+            await _fired(alerting, pipeline, outbox)
             a.status = 503
             now[0] = T + 1
             feed_spike(pipeline, "a.example", T + 1, 0, 400)
@@ -144,11 +178,7 @@ async def test_a_reload_during_a_wide_page_goes_on_from_the_first_event_not_take
     monkeypatch.setenv("SESD_TEST_ROUTING_KEY", "key-1")
     async with Receiver("pagerduty") as pd, aiohttp.ClientSession() as session:
         pd.script(Answer(202), Answer(500))
-        text = _pagerduty(pd.url)
-        config = read_secrets(parse_config(text))
-        pipeline, now = Pipeline(core_settings(config)), [T]
-        alerting = alerting_for(config, pipeline, now)
-        alerting.open(session)
+        text, alerting, pipeline, _now = _at_pagerduty(pd.url, session)
         for domain in ("a.example", "b.example", "c.example"):
             feed_spike(pipeline, domain, T, 6, 4)
         alerting.evaluate()
@@ -179,11 +209,7 @@ async def test_a_sink_removed_and_named_again_keeps_one_rules_notifications_in_o
     waited to post the resolve, and close the incident of an alert that fires."""
     monkeypatch.setenv("SESD_TEST_ROUTING_KEY", "key-1")
     async with Receiver("pagerduty") as pd, aiohttp.ClientSession() as session:
-        text = _pagerduty(pd.url)
-        config = read_secrets(parse_config(text))
-        pipeline, now = Pipeline(core_settings(config)), [T]
-        alerting = alerting_for(config, pipeline, now)
-        alerting.open(session)
+        text, alerting, pipeline, _now = _at_pagerduty(pd.url, session)
         first = alerting.outboxes["pd"]
         go_on = anyio.Event()
 
@@ -194,10 +220,7 @@ async def test_a_sink_removed_and_named_again_keeps_one_rules_notifications_in_o
         async with anyio.create_task_group() as tg:
             alerting._tasks = tg  # as Alerting.run has it: outboxes a reload adds run
             tg.start_soon(first.run)
-            feed_spike(pipeline, "a.example", T, 6, 4)
-            alerting.evaluate()
-            with anyio.fail_after(10):
-                await first.wait_empty()
+            await _fired(alerting, pipeline, first)
             pd.script(Answer(500))
             alerting.reconfigure(parse_config(_MOVED))
             with anyio.fail_after(10):
@@ -232,10 +255,7 @@ async def test_a_resolve_a_member_misses_during_the_reload_is_still_owed_to_it()
         outbox = alerting.outboxes["am"]
         async with anyio.create_task_group() as tg:
             tg.start_soon(outbox.run)
-            feed_spike(pipeline, "a.example", T, 6, 4)
-            alerting.evaluate()
-            with anyio.fail_after(10):
-                await outbox.wait_empty()
+            await _fired(alerting, pipeline, outbox)
             to_a.stall()
             now[0] = T + 1
             feed_spike(pipeline, "a.example", T + 1, 0, 400)
@@ -265,10 +285,7 @@ async def test_an_alertmanager_a_reload_removes_still_gets_its_members_the_resol
         outbox = alerting.outboxes["am"]
         async with anyio.create_task_group() as tg:
             tg.start_soon(outbox.run)
-            feed_spike(pipeline, "a.example", T, 6, 4)
-            alerting.evaluate()
-            with anyio.fail_after(10):
-                await outbox.wait_empty()
+            await _fired(alerting, pipeline, outbox)
             a.status = 503
             alerting.reconfigure(parse_config(_MOVED))
             assert "am" not in alerting.outboxes
@@ -297,10 +314,7 @@ async def test_an_alertmanager_named_again_while_it_owes_a_member_takes_its_outb
         async with anyio.create_task_group() as tg:
             alerting._tasks = tg  # as Alerting.run has it: outboxes a reload adds run
             tg.start_soon(outbox.run)
-            feed_spike(pipeline, "a.example", T, 6, 4)
-            alerting.evaluate()
-            with anyio.fail_after(10):
-                await outbox.wait_empty()
+            await _fired(alerting, pipeline, outbox)
             a.status = 503
             alerting.reconfigure(parse_config(_MOVED))
             with anyio.fail_after(10):
@@ -339,14 +353,7 @@ async def test_a_429_pause_is_the_url_that_asked_for_it_not_the_one_a_reload_giv
             alerting.reconfigure(parse_config(_slack(new.url)))
             await anyio.Event().wait()  # five minutes, in effect: only the reload ends it
 
-        outbox._sleep = pause
-        feed_spike(pipeline, "a.example", T, 6, 4)
-        alerting.evaluate()
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(outbox.run)
-            with anyio.fail_after(10):
-                await new.wait_for(1)
-            tg.cancel_scope.cancel()
+        await _run_until(alerting, pipeline, outbox, pause, lambda: new.wait_for(1))
     assert (paused, old.answers) == ([300.0], [429])
     assert new.accepted[0]["text"].startswith(":rotating_light: FIRING")
 
@@ -370,14 +377,7 @@ async def test_a_429_pause_stays_with_its_url_through_a_reload_that_keeps_it() -
                 cut.append(seconds)
                 raise
 
-        outbox._sleep = pause
-        feed_spike(pipeline, "a.example", T, 6, 4)
-        alerting.evaluate()
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(outbox.run)
-            with anyio.fail_after(10):
-                await slack.wait_for(1)
-            tg.cancel_scope.cancel()
+        await _run_until(alerting, pipeline, outbox, pause, lambda: slack.wait_for(1))
     assert (paused, cut, slack.answers) == ([300.0], [], [429, 200])
 
 
@@ -441,14 +441,7 @@ async def test_a_shorter_age_limit_does_not_cut_a_pause_short() -> None:
             alerting.evaluate()  # the resolve, queued behind the firing
             await anyio.lowlevel.checkpoint()  # the rest of the five minutes
 
-        outbox._sleep = pause
-        feed_spike(pipeline, "a.example", T, 6, 4)
-        alerting.evaluate()
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(outbox.run)
-            with anyio.fail_after(10):
-                await slack.wait_for(2)
-            tg.cancel_scope.cancel()
+        await _run_until(alerting, pipeline, outbox, pause, lambda: slack.wait_for(2))
     assert (paused, slack.answers) == ([300.0], [429, 200, 200])
     texts = [body["text"] for body in slack.accepted]
     assert texts[0].startswith(":rotating_light: FIRING")
@@ -477,16 +470,12 @@ async def test_a_429_the_old_url_gave_while_a_reload_moved_the_sink_does_not_pau
             paused.append(seconds)
             await anyio.Event().wait()  # five minutes, in effect
 
-        outbox._sleep = pause
-        feed_spike(pipeline, "a.example", T, 6, 4)
-        alerting.evaluate()
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(outbox.run)
-            with anyio.fail_after(10):
-                await old.wait_arrived(1)
-                alerting.reconfigure(parse_config(_slack(new.url)))
-                old.close()  # the held post is answered: 429
-                await new.wait_for(1)
-            tg.cancel_scope.cancel()
+        async def moved_while_held() -> None:
+            await old.wait_arrived(1)
+            alerting.reconfigure(parse_config(_slack(new.url)))
+            old.close()  # the held post is answered: 429
+            await new.wait_for(1)
+
+        await _run_until(alerting, pipeline, outbox, pause, moved_while_held)
     assert (paused, old.answers) == ([], [429])
     assert new.accepted[0]["text"].startswith(":rotating_light: FIRING")
