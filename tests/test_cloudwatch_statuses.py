@@ -65,6 +65,24 @@ async def _poller(ses: FakeSes, cloudwatch: FakeCloudWatch) -> AsyncIterator[Acc
             await client.__aexit__(None, None, None)
 
 
+@asynccontextmanager
+async def _polled() -> AsyncIterator[tuple[FakeSes, FakeCloudWatch, AccountPoller]]:
+    """Fake SESv2 and CloudWatch, and an account poller of :data:`TARGET` on them."""
+    async with (
+        FakeSes() as ses,
+        FakeCloudWatch() as cloudwatch,
+        _poller(ses, cloudwatch) as poller,
+    ):
+        yield ses, cloudwatch, poller
+
+
+def _logged() -> io.StringIO:
+    """What sesd logs from now on, as JSON lines."""
+    logs = io.StringIO()
+    configure_logging("debug", "json", stream=logs)
+    return logs
+
+
 def _failed(logs: io.StringIO) -> list[dict[str, Any]]:
     records = [json.loads(line) for line in logs.getvalue().splitlines()]
     return [r for r in records if r["event"] == "sesd.account.poll_failed"]
@@ -76,13 +94,8 @@ async def test_a_query_cloudwatch_failed_is_a_counted_failure_not_no_data() -> N
     complaint figure moves, the bounce figure stands as last read, and the poll is
     counted as failed under get_metric_data and logged with a hint that names the
     query, its status, and that the next poll tries again."""
-    logs = io.StringIO()
-    configure_logging("debug", "json", stream=logs)
-    async with (
-        FakeSes() as ses,
-        FakeCloudWatch() as cloudwatch,
-        _poller(ses, cloudwatch) as poller,
-    ):
+    logs = _logged()
+    async with _polled() as (_ses, cloudwatch, poller):
         cloudwatch.script(
             ([Query("bounce", points=[(AN_HOUR_AGO, 0.01)]),
               Query("complaint", points=[(AN_HOUR_AGO, 0.0002)])], None),
@@ -107,13 +120,8 @@ async def test_a_query_cloudwatch_failed_is_a_counted_failure_not_no_data() -> N
 async def test_a_forbidden_query_names_the_permission() -> None:
     """Both queries answered Forbidden: counted, and the hint names the permission to
     grant, not that it passes by itself."""
-    logs = io.StringIO()
-    configure_logging("debug", "json", stream=logs)
-    async with (
-        FakeSes() as ses,
-        FakeCloudWatch() as cloudwatch,
-        _poller(ses, cloudwatch) as poller,
-    ):
+    logs = _logged()
+    async with _polled() as (_ses, cloudwatch, poller):
         cloudwatch.script(([Query("bounce", "Forbidden"), Query("complaint", "Forbidden")], None))
         await poller.poll_once()
         assert poller.accounts.status[TARGET].aws == {}
@@ -129,13 +137,8 @@ async def test_partial_data_is_read_to_its_end_through_the_next_token() -> None:
     """The first page answers both queries PartialData, with older datapoints and a
     NextToken; the second, asked with it, completes them with the newest: the figures
     are the newest datapoints, and nothing is counted as failed."""
-    logs = io.StringIO()
-    configure_logging("debug", "json", stream=logs)
-    async with (
-        FakeSes() as ses,
-        FakeCloudWatch() as cloudwatch,
-        _poller(ses, cloudwatch) as poller,
-    ):
+    logs = _logged()
+    async with _polled() as (_ses, cloudwatch, poller):
         cloudwatch.script(
             ([Query("bounce", "PartialData", [(AN_HOUR_AGO, 0.01)]),
               Query("complaint", "PartialData", [(AN_HOUR_AGO, 0.001)])], "page-2"),
@@ -152,13 +155,8 @@ async def test_partial_data_is_read_to_its_end_through_the_next_token() -> None:
 async def test_partial_data_without_a_token_is_said_to_be_partial() -> None:
     """PartialData with no NextToken to read the rest: the poll is counted as failed
     and the hint says the data was partial, rather than read as all there is."""
-    logs = io.StringIO()
-    configure_logging("debug", "json", stream=logs)
-    async with (
-        FakeSes() as ses,
-        FakeCloudWatch() as cloudwatch,
-        _poller(ses, cloudwatch) as poller,
-    ):
+    logs = _logged()
+    async with _polled() as (_ses, cloudwatch, poller):
         cloudwatch.script(
             ([Query("bounce", "PartialData", [(AN_HOUR_AGO, 0.01)]),
               Query("complaint", points=[(AT, 0.002)])], None)
@@ -175,14 +173,9 @@ async def test_pages_that_name_a_token_again_are_given_up_not_followed_for_ever(
     """Partial data whose second page names the first page's token again (an endpoint
     that is not CloudWatch's): the read is given up after two pages, counted as a list
     that does not end, and the hint names CloudWatch's endpoint."""
-    logs = io.StringIO()
-    configure_logging("debug", "json", stream=logs)
+    logs = _logged()
     looping = ([Query("bounce", "PartialData"), Query("complaint", "PartialData")], "again")
-    async with (
-        FakeSes() as ses,
-        FakeCloudWatch() as cloudwatch,
-        _poller(ses, cloudwatch) as poller,
-    ):
+    async with _polled() as (_ses, cloudwatch, poller):
         cloudwatch.script(looping, looping, looping)
         await poller.poll_once()
         failed = {key: n for key, n in poller.accounts.errors.items() if n}
@@ -196,11 +189,7 @@ async def test_a_partial_query_the_next_page_has_nothing_more_of_is_done() -> No
     """The first page answers the bounce query PartialData with a NextToken; the
     page the token names has nothing more of it: what the first page held is all
     there is, the figure read from it, and nothing counted as failed."""
-    async with (
-        FakeSes() as ses,
-        FakeCloudWatch() as cloudwatch,
-        _poller(ses, cloudwatch) as poller,
-    ):
+    async with _polled() as (_ses, cloudwatch, poller):
         cloudwatch.script(
             ([Query("bounce", "PartialData", [(AT, 0.03)]),
               Query("complaint", points=[(AT, 0.001)])], "page-2"),
@@ -216,11 +205,7 @@ async def test_a_query_cloudwatch_did_not_complete_still_vouches_for_the_key() -
     InternalError: the poll failed, but CloudWatch answered a call signed with the
     account's credentials in eu-west-1, so a key another region does not know is known
     there (what the hint of that region's refusal reads)."""
-    async with (
-        FakeSes() as ses,
-        FakeCloudWatch() as cloudwatch,
-        _poller(ses, cloudwatch) as poller,
-    ):
+    async with _polled() as (ses, cloudwatch, poller):
         ses.script_account(500)
         cloudwatch.script(
             ([Query("bounce", "InternalError"), Query("complaint", "InternalError")], None)
@@ -239,14 +224,9 @@ async def test_a_query_whose_status_changes_is_logged_again_with_its_status() ->
     only in the log line, so each change of it is logged (the second line names the
     permission to grant, not that the next poll tries again); the same status again is
     not."""
-    logs = io.StringIO()
-    configure_logging("debug", "json", stream=logs)
+    logs = _logged()
     complete = Query("complaint", points=[(AT, 0.0003)])
-    async with (
-        FakeSes() as ses,
-        FakeCloudWatch() as cloudwatch,
-        _poller(ses, cloudwatch) as poller,
-    ):
+    async with _polled() as (_ses, cloudwatch, poller):
         cloudwatch.script(
             ([Query("bounce", "InternalError"), complete], None),
             ([Query("bounce", "Forbidden"), complete], None),
