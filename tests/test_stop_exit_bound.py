@@ -11,12 +11,13 @@ import signal
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
 
 from sesd.config.sections import EXIT_ROOM
-from tests.sesd_process import config_file, sesd_process
+from tests.sesd_process import SesdProcess, config_file, sesd_process
 
 #: ``sesd run`` whose name lookups of HUNG wait until the FIFO named first is opened
 #: for writing: a resolver that does not answer (a DNS outage, a stalled resolver
@@ -24,7 +25,10 @@ from tests.sesd_process import config_file, sesd_process
 #: thread of the event loop's default executor, which a cancel leaves running. Each
 #: lookup held says so in a log line of its own; released, HUNG is 127.0.0.1.
 HUNG = "sqs.hung.test"
-HUNG_RESOLVER = f"""
+#: The end of each script below: ``sesd run``, of the arguments the test gives.
+RUN = "from sesd.commands.main import main\nsys.exit(main())\n"
+HUNG_RESOLVER = (
+    f"""
 import socket, sys
 gate = sys.argv.pop(1)
 looked_up = socket.getaddrinfo
@@ -36,9 +40,40 @@ def getaddrinfo(host, *rest, **named):
         host = "127.0.0.1"
     return looked_up(host, *rest, **named)
 socket.getaddrinfo = getaddrinfo
-from sesd.commands.main import main
-sys.exit(main())
 """
+    + RUN
+)
+
+
+def _config(directory: Path, more: str = "") -> Path:
+    """A config file in ``directory``: one queue, at a port nothing listens on; ``more``
+    after it."""
+    return config_file(
+        directory,
+        '[aws]\nregion = "us-east-1"\n'
+        '[[queues]]\nurl = "http://127.0.0.1:9/123456789012/q"\nname = "q"\n' + more,
+    )
+
+
+def _held(directory: Path, name: str, script: str) -> tuple[Path, list[str]]:
+    """A FIFO ``name`` in ``directory``, and the command that runs ``script`` held on it
+    until it is opened for writing."""
+    gate = directory / name
+    os.mkfifo(gate)
+    return gate, [sys.executable, "-c", script, str(gate)]
+
+
+async def _terminated(
+    sesd: SesdProcess, budget: float, *events: str
+) -> tuple[list[dict[str, Any]], int, float]:
+    """SIGTERM to ``sesd``, then ``events`` logged in turn and its exit, inside
+    ``budget`` (and 15 s to spare): the events, the exit code, and how long it all took."""
+    sesd.process.send_signal(signal.SIGTERM)
+    started = time.monotonic()
+    with anyio.fail_after(budget + 15):
+        said = [await sesd.wait_for_event(event) for event in events]
+        code = await sesd.process.wait()
+    return said, code, time.monotonic() - started
 
 
 @pytest.mark.timeout(60)
@@ -58,18 +93,12 @@ async def test_a_lookup_that_hangs_does_not_hold_the_exit_past_its_room(
         'wait_time_seconds = 1\n[shutdown]\ngrace_period = "1s"\n'
         f'[state]\npath = "{state}"\n',
     )
-    gate = tmp_path / "resolver"
-    os.mkfifo(gate)
-    hung = [sys.executable, "-c", HUNG_RESOLVER, str(gate)]
+    _, hung = _held(tmp_path, "resolver", HUNG_RESOLVER)
     async with sesd_process(config, command=hung) as sesd:
         await sesd.logged("test.lookup_held")
-        sesd.process.send_signal(signal.SIGTERM)
-        started = time.monotonic()
-        with anyio.fail_after(1 + EXIT_ROOM + 15):
-            stopped = await sesd.wait_for_event("sesd.daemon.stopped")
-            stalled = await sesd.wait_for_event("sesd.daemon.exit_stalled")
-            code = await sesd.process.wait()
-        took = time.monotonic() - started
+        (stopped, stalled), code, took = await _terminated(
+            sesd, 1 + EXIT_ROOM, "sesd.daemon.stopped", "sesd.daemon.exit_stalled"
+        )
     assert code == 0
     assert took < 1 + EXIT_ROOM  # inside the stop's budget, not at its edge
     assert stopped["level"] == "info"
@@ -89,23 +118,14 @@ async def test_a_stop_while_the_start_waits_on_a_lookup_exits_within_its_room(
     state file is as it was) and the exit has ``EXIT_ROOM``: sesd exits 0 within it,
     saying what held it, rather than wait for the start (for as long as the resolver
     hangs) and then for the lookup's thread, past the supervisor's stop timeout."""
-    config = config_file(
+    config = _config(
         tmp_path,
-        '[aws]\nregion = "us-east-1"\n'
-        '[[queues]]\nurl = "http://127.0.0.1:9/123456789012/q"\nname = "q"\n'
         f'[state]\npath = "{tmp_path / "state.bin"}"\n',
     )
-    gate = tmp_path / "resolver"
-    os.mkfifo(gate)
-    hung = [sys.executable, "-c", HUNG_RESOLVER, str(gate)]
+    _, hung = _held(tmp_path, "resolver", HUNG_RESOLVER)
     listen = {"SESD_HTTP_LISTEN": f"{HUNG}:0"}
     async with sesd_process(config, command=hung, env=listen, until="test.lookup_held") as sesd:
-        sesd.process.send_signal(signal.SIGTERM)
-        started = time.monotonic()
-        with anyio.fail_after(EXIT_ROOM + 15):
-            stalled = await sesd.wait_for_event("sesd.daemon.exit_stalled")
-            code = await sesd.process.wait()
-        took = time.monotonic() - started
+        (stalled,), code, took = await _terminated(sesd, EXIT_ROOM, "sesd.daemon.exit_stalled")
     assert code == 0
     assert took < EXIT_ROOM
     assert stalled["after"] == "stop"
@@ -123,21 +143,17 @@ async def test_a_failed_start_exits_within_its_room_past_a_thread_that_hangs(
     for it at the interpreter's exit (for as long as the resolver hangs)."""
     state = tmp_path / "state"
     state.mkdir()
-    config = config_file(
+    config = _config(
         tmp_path,
-        '[aws]\nregion = "us-east-1"\n'
-        '[[queues]]\nurl = "http://127.0.0.1:9/123456789012/q"\nname = "q"\n'
         f'[state]\npath = "{state}"\n',
     )
-    gate = tmp_path / "resolver"
-    os.mkfifo(gate)
     begun = HUNG_RESOLVER.replace(
         "from sesd.commands.main import main",
         "import threading\n"
         f"threading.Thread(target=getaddrinfo, args=({HUNG!r}, 9), name='lookup').start()\n"
         "from sesd.commands.main import main",
     )
-    hung = [sys.executable, "-c", begun, str(gate)]
+    _, hung = _held(tmp_path, "resolver", begun)
     # Logged as the start begins, the lookup held since.
     async with sesd_process(config, command=hung, until="sesd.limits.open_files") as sesd:
         started = time.monotonic()
@@ -160,14 +176,8 @@ async def test_a_reload_asked_for_while_sesd_starts_waits_for_the_start(
     """SIGHUP while the start waits on a lookup (the port's host): the reload waits
     until sesd has started (it needs what the start makes, and the file may have
     changed since the start read it), then runs once; sesd neither ends nor misses it."""
-    config = config_file(
-        tmp_path,
-        '[aws]\nregion = "us-east-1"\n'
-        '[[queues]]\nurl = "http://127.0.0.1:9/123456789012/q"\nname = "q"\n',
-    )
-    gate = tmp_path / "resolver"
-    os.mkfifo(gate)
-    hung = [sys.executable, "-c", HUNG_RESOLVER, str(gate)]
+    config = _config(tmp_path)
+    gate, hung = _held(tmp_path, "resolver", HUNG_RESOLVER)
     listen = {"SESD_HTTP_LISTEN": f"{HUNG}:0"}
     async with sesd_process(config, command=hung, env=listen, until="test.lookup_held") as sesd:
         sesd.process.send_signal(signal.SIGHUP)
@@ -186,7 +196,8 @@ async def test_a_reload_asked_for_while_sesd_starts_waits_for_the_start(
 
 #: ``sesd run`` whose reads of the SDK's model files wait until the FIFO named first is
 #: opened for writing: a disk that hangs under the first client's making.
-HUNG_MODELS = """
+HUNG_MODELS = (
+    """
 import sys
 gate = sys.argv.pop(1)
 from botocore.loaders import Loader
@@ -197,9 +208,9 @@ def load_service_model(self, *args, **named):
         held.read()
     return read(self, *args, **named)
 Loader.load_service_model = load_service_model
-from sesd.commands.main import main
-sys.exit(main())
 """
+    + RUN
+)
 
 
 @pytest.mark.timeout(60)
@@ -209,21 +220,10 @@ async def test_a_stop_while_the_start_reads_on_a_hung_disk_exits_within_its_room
     """The start makes the queue's SQS client, whose SDK files are read on a disk that
     hangs, when SIGTERM comes: the start is given up there and sesd exits 0 within
     ``EXIT_ROOM``, naming the thread left reading, rather than wait for the read."""
-    config = config_file(
-        tmp_path,
-        '[aws]\nregion = "us-east-1"\n'
-        '[[queues]]\nurl = "http://127.0.0.1:9/123456789012/q"\nname = "q"\n',
-    )
-    gate = tmp_path / "disk"
-    os.mkfifo(gate)
-    hung = [sys.executable, "-c", HUNG_MODELS, str(gate)]
+    config = _config(tmp_path)
+    _, hung = _held(tmp_path, "disk", HUNG_MODELS)
     async with sesd_process(config, command=hung, until="test.read_held") as sesd:
-        sesd.process.send_signal(signal.SIGTERM)
-        started = time.monotonic()
-        with anyio.fail_after(EXIT_ROOM + 15):
-            stalled = await sesd.wait_for_event("sesd.daemon.exit_stalled")
-            code = await sesd.process.wait()
-        took = time.monotonic() - started
+        (stalled,), code, took = await _terminated(sesd, EXIT_ROOM, "sesd.daemon.exit_stalled")
     assert code == 0
     assert took < EXIT_ROOM
     assert stalled["after"] == "stop"
