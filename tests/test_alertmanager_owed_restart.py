@@ -11,6 +11,8 @@ import json
 import signal
 import time
 import urllib.request
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +48,59 @@ async def _stop(sesd: SesdProcess) -> None:
         assert await sesd.process.wait() == 0
 
 
+@asynccontextmanager
+async def _members(tmp_path: Path) -> AsyncIterator[tuple[str, str, Proxy]]:
+    """Two real Alertmanagers, a and b, b reached through a proxy the test cuts: a's
+    URL, b's own, and the proxy."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    async with (
+        WebhookReceiver() as receiver,
+        alertmanager(tmp_path / "a", receiver.url) as am_a,
+        alertmanager(tmp_path / "b", receiver.url) as am_b,
+        Proxy(int(am_b.rsplit(":", 1)[1])) as b,
+    ):
+        yield am_a, am_b, b
+
+
+def _config(
+    tmp_path: Path, local_sqs: LocalSqs, url: str, members: list[str], rule: str = "delays"
+) -> Path:
+    """sesd reading queue ``url``, its state in ``tmp_path``, and alerting the
+    Alertmanager ``members`` when more than half of a.example's mail is delayed."""
+    listed = ", ".join(f'"{member}"' for member in members)
+    return config_file(
+        tmp_path,
+        f'[aws]\nendpoint_url = "{local_sqs.url}"\n'
+        f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 1\n'
+        f'[state]\npath = "{tmp_path / "state.bin"}"\n'
+        '[alerts]\nevaluate_every = "100ms"\ngroup_wait = "0s"\n'
+        f'[alerts.sinks.am]\ntype = "alertmanager"\nurls = [{listed}]\n'
+        'resend_every = "1h"\ntimeout = "2s"\n'
+        f'[[alerts.rules]]\nname = "{rule}"\nmetric = "delay_ratio"\n'
+        'window = "5m"\nabove = 0.5\nmin_events = 1\nsinks = ["am"]\n',
+    )
+
+
+async def _fired_at_both(sesd: SesdProcess, sqs: Any, url: str, am_b: str) -> None:
+    """A delay to a.example sent: its alert posted, and firing at member b too."""
+    await send_bodies(sqs, url, [f.raw(f.delay(["x@a.example"], at=time.time()))])
+    await _posted(sesd, "a.example")
+    assert await anyio.to_thread.run_sync(_firing, am_b) == ["a.example"]
+
+
+async def _restarted_owing(config: Path, am_b: str, b: Proxy) -> None:
+    """b, which still shows the alert firing, comes back; sesd starts from ``config``
+    and its state file and posts b the resolve: b no longer shows the alert."""
+    assert await anyio.to_thread.run_sync(_firing, am_b) == ["a.example"]
+    b.restore()
+    async with sesd_process(config) as second:
+        with anyio.fail_after(30):
+            await second.wait_for(_resolve_sent)
+        assert await anyio.to_thread.run_sync(_firing, am_b) == []
+        await _stop(second)
+
+
 @pytest.mark.timeout(120)
 async def test_a_resolve_a_member_missed_is_posted_to_it_after_a_restart(
     local_sqs: LocalSqs, sqs: Any, tmp_path: Path
@@ -55,29 +110,10 @@ async def test_a_resolve_a_member_missed_is_posted_to_it_after_a_restart(
     and b still shows the alert firing. b comes back; sesd starts from its state file
     and posts the resolve: b no longer shows the alert."""
     url, _ = await make_queue(sqs)
-    (tmp_path / "a").mkdir()
-    (tmp_path / "b").mkdir()
-    async with (
-        WebhookReceiver() as receiver,
-        alertmanager(tmp_path / "a", receiver.url) as am_a,
-        alertmanager(tmp_path / "b", receiver.url) as am_b,
-        Proxy(int(am_b.rsplit(":", 1)[1])) as b,
-    ):
-        config = config_file(
-            tmp_path,
-            f'[aws]\nendpoint_url = "{local_sqs.url}"\n'
-            f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 1\n'
-            f'[state]\npath = "{tmp_path / "state.bin"}"\n'
-            '[alerts]\nevaluate_every = "100ms"\ngroup_wait = "0s"\n'
-            f'[alerts.sinks.am]\ntype = "alertmanager"\nurls = ["{am_a}", "{b.url}"]\n'
-            'resend_every = "1h"\ntimeout = "2s"\n'
-            '[[alerts.rules]]\nname = "delays"\nmetric = "delay_ratio"\n'
-            'window = "5m"\nabove = 0.5\nmin_events = 1\nsinks = ["am"]\n',
-        )
+    async with _members(tmp_path) as (am_a, am_b, b):
+        config = _config(tmp_path, local_sqs, url, [am_a, b.url])
         async with sesd_process(config) as first:
-            await send_bodies(sqs, url, [f.raw(f.delay(["x@a.example"], at=time.time()))])
-            await _posted(first, "a.example")
-            assert await anyio.to_thread.run_sync(_firing, am_b) == ["a.example"]
+            await _fired_at_both(first, sqs, url, am_b)
             b.cut()
             now = time.time()
             deliveries = [f.raw(f.delivery([f"v{i}@a.example"], at=now)) for i in range(3)]
@@ -87,13 +123,7 @@ async def test_a_resolve_a_member_missed_is_posted_to_it_after_a_restart(
                 await first.wait_for(_resolve_sent)
             assert await anyio.to_thread.run_sync(_firing, am_a) == []
             await _stop(first)
-        assert await anyio.to_thread.run_sync(_firing, am_b) == ["a.example"]
-        b.restore()
-        async with sesd_process(config) as second:
-            with anyio.fail_after(30):
-                await second.wait_for(_resolve_sent)
-            assert await anyio.to_thread.run_sync(_firing, am_b) == []
-            await _stop(second)
+        await _restarted_owing(config, am_b, b)
 
 
 @pytest.mark.timeout(120)
@@ -106,34 +136,12 @@ async def test_a_removed_rules_resolve_a_member_missed_is_posted_after_a_restart
     the resolve needs. b comes back; sesd starts from the file and posts the resolve:
     b no longer shows the alert (rather than until its endsAt, four hours on)."""
     url, _ = await make_queue(sqs)
-    (tmp_path / "a").mkdir()
-    (tmp_path / "b").mkdir()
-    async with (
-        WebhookReceiver() as receiver,
-        alertmanager(tmp_path / "a", receiver.url) as am_a,
-        alertmanager(tmp_path / "b", receiver.url) as am_b,
-        Proxy(int(am_b.rsplit(":", 1)[1])) as b,
-    ):
-
-        def config(rule: str) -> Path:
-            return config_file(
-                tmp_path,
-                f'[aws]\nendpoint_url = "{local_sqs.url}"\n'
-                f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 1\n'
-                f'[state]\npath = "{tmp_path / "state.bin"}"\n'
-                '[alerts]\nevaluate_every = "100ms"\ngroup_wait = "0s"\n'
-                f'[alerts.sinks.am]\ntype = "alertmanager"\nurls = ["{am_a}", "{b.url}"]\n'
-                'resend_every = "1h"\ntimeout = "2s"\n'
-                f'[[alerts.rules]]\nname = "{rule}"\nmetric = "delay_ratio"\n'
-                'window = "5m"\nabove = 0.5\nmin_events = 1\nsinks = ["am"]\n',
-            )
-
-        async with sesd_process(config("delays")) as first:
-            await send_bodies(sqs, url, [f.raw(f.delay(["x@a.example"], at=time.time()))])
-            await _posted(first, "a.example")
-            assert await anyio.to_thread.run_sync(_firing, am_b) == ["a.example"]
+    async with _members(tmp_path) as (am_a, am_b, b):
+        async with sesd_process(_config(tmp_path, local_sqs, url, [am_a, b.url])) as first:
+            await _fired_at_both(first, sqs, url, am_b)
             b.cut()
-            config("other-delays")  # the rule delays removed, another in its place
+            # The rule delays removed, another in its place.
+            config = _config(tmp_path, local_sqs, url, [am_a, b.url], rule="other-delays")
             first.process.send_signal(signal.SIGHUP)
             with anyio.fail_after(30):
                 await first.wait_for_event("sesd.config.reloaded")
@@ -141,10 +149,4 @@ async def test_a_removed_rules_resolve_a_member_missed_is_posted_after_a_restart
                 await first.wait_for(_resolve_sent)
             assert await anyio.to_thread.run_sync(_firing, am_a) == []
             await _stop(first)
-        assert await anyio.to_thread.run_sync(_firing, am_b) == ["a.example"]
-        b.restore()
-        async with sesd_process(config("other-delays")) as second:
-            with anyio.fail_after(30):
-                await second.wait_for(_resolve_sent)
-            assert await anyio.to_thread.run_sync(_firing, am_b) == []
-            await _stop(second)
+        await _restarted_owing(config, am_b, b)
