@@ -25,7 +25,6 @@ from sesd.commands.demo.localtenants import LocalTenants
 from sesd.config import core_settings, parse_config
 from sesd.core.accounts import Target
 from sesd.core.pipeline import Pipeline
-from sesd.io.logs import configure_logging
 from sesd.metrics.registry import Metrics
 from sesd.runtime.aws import AwsClients, poll_config, sqs_config, tenant_config
 from sesd.runtime.health import Changes, Health
@@ -34,6 +33,7 @@ from sesd.runtime.sqs_calls import InFlight
 from tests import factory as f
 from tests.conftest import aws_client
 from tests.fake_ses import ROLE_ACCOUNT, FakeSes
+from tests.test_cloudwatch_statuses import _logged
 from tests.test_sqs_clock_refused import SkewedSqs
 
 NOW = f.T0
@@ -76,6 +76,32 @@ async def _poller(
             await client.__aexit__(None, None, None)
 
 
+@asynccontextmanager
+async def _queue_refused(
+    region: str, error: str, message: str, polled: list[Target]
+) -> AsyncIterator[tuple[QueuePoller, AccountPoller, FakeSes]]:
+    """A queue in ``region`` whose receives SQS refuses with ``error`` (``message``), and
+    an account poller of ``polled`` on the fake SES, both over one pipeline: the queue's
+    poller, the account poller and the fake."""
+    url = f"https://sqs.{region}.amazonaws.com/123456789012/q"
+    config = parse_config(f'[[queues]]\nurl = "{url}"\nname = "q"\n')
+    pipeline = Pipeline(core_settings(config))
+    async with (
+        SkewedSqs(error, message) as sqs,
+        aws_client("sqs", sqs, sqs_config(5, receive=True)) as client,
+        FakeSes() as fake,
+        _poller(fake, polled, pipeline) as account_poller,
+    ):
+        queue = QueuePoller(
+            client, config.queues[0], pipeline=pipeline,
+            metrics=Metrics(pipeline.ledger, ["q"], lambda: NOW), health=Health(["q"]),
+            changes=Changes(), stopping=anyio.Event(), delete_invalid=False,
+            clock=lambda: NOW, monotonic=lambda: 0.0, in_flight=InFlight(),
+            region=region,
+        )  # fmt: skip
+        yield queue, account_poller, fake
+
+
 def _hints(logs: io.StringIO) -> dict[str, str]:
     records = [json.loads(line) for line in logs.getvalue().splitlines()]
     return {r["region"]: r["hint"] for r in records if r["event"] == "sesd.account.poll_failed"}
@@ -86,8 +112,7 @@ async def test_a_key_refused_in_one_region_and_answered_in_another_names_the_reg
     eu-west-1 in the same round (same account, same key): the hint says the key works
     in eu-west-1 and ap-east-1 may not be enabled for the account, not that the key
     is not valid."""
-    logs = io.StringIO()
-    configure_logging("debug", "json", stream=logs)
+    logs = _logged()
     async with FakeSes() as fake, _poller(fake, [OPT_IN, ENABLED]) as poller:
         fake.refused_regions["ap-east-1"] = "UnrecognizedClientException"
         await poller.poll_once()
@@ -105,8 +130,7 @@ async def test_a_key_refused_in_every_region_is_the_keys_fault() -> None:
     """InvalidClientTokenId in both regions polled: no region vouches for the key,
     so each hint says the key is not valid and names no region. A region that answered
     the round before, refusing now, vouches no more."""
-    logs = io.StringIO()
-    configure_logging("debug", "json", stream=logs)
+    logs = _logged()
     async with FakeSes() as fake, _poller(fake, [OPT_IN, ENABLED]) as poller:
         fake.refused_regions["ap-east-1"] = "InvalidClientTokenId"
         await poller.poll_once()
@@ -135,25 +159,10 @@ async def test_a_queue_whose_region_refuses_a_key_that_works_elsewhere_says_so()
     answered the credentials elsewhere, the hint is the key's; once GetAccount answered
     them in eu-west-1, the next receive tells it again, at error level, as the region's,
     as the account poll's hint does."""
-    logs = io.StringIO()
-    configure_logging("debug", "json", stream=logs)
+    logs = _logged()
     message = "The security token included in the request is invalid."
-    url = "https://sqs.ap-east-1.amazonaws.com/123456789012/q"
-    config = parse_config(f'[[queues]]\nurl = "{url}"\nname = "q"\n')
-    pipeline = Pipeline(core_settings(config))
-    async with (
-        SkewedSqs("InvalidClientTokenId", message) as sqs,
-        aws_client("sqs", sqs, sqs_config(5, receive=True)) as client,
-        FakeSes() as fake,
-        _poller(fake, [ENABLED], pipeline) as account_poller,
-    ):
-        queue = QueuePoller(
-            client, config.queues[0], pipeline=pipeline,
-            metrics=Metrics(pipeline.ledger, ["q"], lambda: NOW), health=Health(["q"]),
-            changes=Changes(), stopping=anyio.Event(), delete_invalid=False,
-            clock=lambda: NOW, monotonic=lambda: 0.0, in_flight=InFlight(),
-            region="ap-east-1",
-        )  # fmt: skip
+    refused = _queue_refused("ap-east-1", "InvalidClientTokenId", message, [ENABLED])
+    async with refused as (queue, account_poller, _fake):
         assert await queue._receive() is None
         await account_poller.poll_once()
         assert await queue._receive() is None
@@ -201,8 +210,7 @@ async def test_the_tenant_polls_name_the_region_too() -> None:
     """The tenant polls of ap-east-1 and eu-west-1, side by side: ListReputationEntities
     refused UnrecognizedClientException in ap-east-1, answered in eu-west-1: once the
     round has ended, the hint names the region, as the account polls' does."""
-    logs = io.StringIO()
-    configure_logging("debug", "json", stream=logs)
+    logs = _logged()
     pipeline = Pipeline(core_settings(parse_config("[tenants]\nenabled = true\n")))
     ledger = pipeline.ledger
     async with (
@@ -245,8 +253,7 @@ async def test_a_region_that_denies_a_call_vouches_for_the_key() -> None:
     decides what a caller may do only once it knows who signed, so eu-west-1 knew the
     key. The hint of ap-east-1 names the region, not the key; eu-west-1's names the
     permission to grant."""
-    logs = io.StringIO()
-    configure_logging("debug", "json", stream=logs)
+    logs = _logged()
     async with FakeSes() as fake, _poller(fake, [OPT_IN, ENABLED]) as poller:
         fake.refused_regions["ap-east-1"] = "UnrecognizedClientException"
         fake.refused_regions["eu-west-1"] = "AccessDeniedException"
@@ -264,8 +271,7 @@ async def test_a_refusal_before_the_key_is_known_vouches_for_nothing() -> None:
     an expired token, a request past its date): eu-west-1 says nothing of where the
     key is known, so ap-east-1's hint stays the key's."""
     for before_sign_in in ("SignatureDoesNotMatch", "ExpiredTokenException", "RequestExpired"):
-        logs = io.StringIO()
-        configure_logging("debug", "json", stream=logs)
+        logs = _logged()
         async with FakeSes() as fake, _poller(fake, [OPT_IN, ENABLED]) as poller:
             fake.refused_regions["ap-east-1"] = "UnrecognizedClientException"
             fake.refused_regions["eu-west-1"] = before_sign_in
@@ -278,24 +284,10 @@ async def test_a_queue_denied_in_another_region_vouches_for_the_key() -> None:
     """A queue in eu-west-1 refused AccessDenied (sesd may not read it) and the account
     polled only in ap-east-1, which answers UnrecognizedClientException: the receive's
     denial says eu-west-1 knew the key, so the account poll's hint names the region."""
-    logs = io.StringIO()
-    configure_logging("debug", "json", stream=logs)
-    url = "https://sqs.eu-west-1.amazonaws.com/123456789012/q"
-    config = parse_config(f'[[queues]]\nurl = "{url}"\nname = "q"\n')
-    pipeline = Pipeline(core_settings(config))
-    async with (
-        SkewedSqs("AccessDenied", "Access to the resource is denied.") as sqs,
-        aws_client("sqs", sqs, sqs_config(5, receive=True)) as client,
-        FakeSes() as fake,
-        _poller(fake, [OPT_IN], pipeline) as account_poller,
-    ):
-        queue = QueuePoller(
-            client, config.queues[0], pipeline=pipeline,
-            metrics=Metrics(pipeline.ledger, ["q"], lambda: NOW), health=Health(["q"]),
-            changes=Changes(), stopping=anyio.Event(), delete_invalid=False,
-            clock=lambda: NOW, monotonic=lambda: 0.0, in_flight=InFlight(),
-            region="eu-west-1",
-        )  # fmt: skip
+    logs = _logged()
+    message = "Access to the resource is denied."
+    denied = _queue_refused("eu-west-1", "AccessDenied", message, [OPT_IN])
+    async with denied as (queue, account_poller, fake):
         fake.refused_regions["ap-east-1"] = "UnrecognizedClientException"
         assert await queue._receive() is None
         await account_poller.poll_once()
@@ -335,8 +327,7 @@ async def test_a_refusal_told_as_the_keys_is_told_again_once_another_region_answ
     as the region's (as a queue's is), not left saying to rotate a key that works;
     round three, the same again, is not told a third time. Once ap-east-1 has answered
     (enabled), a refusal there later is a new failure, told again."""
-    logs = io.StringIO()
-    configure_logging("debug", "json", stream=logs)
+    logs = _logged()
     async with FakeSes() as fake, _poller(fake, [OPT_IN, ENABLED]) as poller:
         fake.refused_regions["ap-east-1"] = "UnrecognizedClientException"
         fake.script_account(500, 500)
