@@ -5,17 +5,13 @@ their own labels from the reload on)."""
 
 from __future__ import annotations
 
-import io
-
 import aiohttp
 
-from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.rules import Transition
-from sesd.alerting.service import Alerting
 from sesd.config import core_settings, parse_config
 from sesd.core.pipeline import Pipeline
-from sesd.metrics.registry import Metrics
 from tests import factory as f
+from tests.test_routing import alerting_for
 from tests.test_state_removed import GROUP, RULE
 
 WITHOUT = GROUP.replace('groups = { Consumer-MS = ["hotmail.com"] }\n', "") + RULE
@@ -27,19 +23,9 @@ async def test_a_group_a_reload_removes_resolves_its_alert_at_once() -> None:
     fires it again; hotmail.com's next bounce counts (and fires) under its own label."""
     config = parse_config(GROUP + RULE)
     pipeline = Pipeline(core_settings(config))
-    evaluator = Evaluator(config.alerts, [spec.name for spec in pipeline.ledger.specs])
     now = [f.T0]
-    metrics = Metrics(pipeline.ledger, [], lambda: now[0], evaluator=evaluator)
-    alerting = Alerting(
-        config,
-        pipeline.ledger,
-        evaluator,
-        lambda: now[0],
-        notifications=metrics.notifications,
-        evaluation_errors=metrics.evaluation_errors,
-        faults=metrics.task_failures.labels("alerting"),
-        console=io.StringIO(),
-    )
+    alerting = alerting_for(config, pipeline, now)
+    evaluator = alerting.evaluator
     async with aiohttp.ClientSession() as session:
         alerting.open(session)
         pipeline.feed(f.raw(f.bounce(["a@hotmail.com", "b@hotmail.com"])), "q", f.T0)
@@ -78,18 +64,8 @@ async def test_a_group_whose_name_a_rule_tracks_as_a_domain_is_not_resolved() ->
     rule = RULE + 'domains = ["microsoft"]\n'
     config = parse_config(group + rule)
     pipeline = Pipeline(core_settings(config))
-    evaluator = Evaluator(config.alerts, [spec.name for spec in pipeline.ledger.specs])
-    metrics = Metrics(pipeline.ledger, [], lambda: f.T0, evaluator=evaluator)
-    alerting = Alerting(
-        config,
-        pipeline.ledger,
-        evaluator,
-        lambda: f.T0 + 10,
-        notifications=metrics.notifications,
-        evaluation_errors=metrics.evaluation_errors,
-        faults=metrics.task_failures.labels("alerting"),
-        console=io.StringIO(),
-    )
+    alerting = alerting_for(config, pipeline, [f.T0 + 10])
+    evaluator = alerting.evaluator
     async with aiohttp.ClientSession() as session:
         alerting.open(session)
         pipeline.feed(f.raw(f.bounce(["a@hotmail.com", "b@hotmail.com"])), "q", f.T0)
