@@ -231,7 +231,7 @@ class Pipeline:
         if kind in _SUPPRESSIBLE and _suppressed(event):
             # Never attempted: in no ratio nor estimate; a bounce is counted apart.
             if kind == _BOUNCE:
-                suppressed(self.ledger, event, recipients, t, now, in_windows)
+                suppressed(event, recipients, t, now, in_windows)
             return
         self._reputation(event, queue, kind)
         if kind == _DELIVERY:
@@ -250,7 +250,7 @@ class Pipeline:
         elif kind == _BOUNCE:
             bounced(self.ledger, event, recipients, domains, t, now, in_windows)
         elif kind == _COMPLAINT and in_windows:
-            complained(self.ledger, event, recipients, t, now)
+            complained(event, recipients, t, now)
 
     def _reputation(self, event: Event, queue: str, kind: int) -> None:
         """An event of a type the reputation estimate reads, in it."""

@@ -239,7 +239,7 @@ def _note_recipient(
 
 
 def complained(
-    ledger: Ledger, event: Event, recipients: list[tuple[Slot, ...] | None], t: float, now: float
+    event: Event, recipients: list[tuple[Slot, ...] | None], t: float, now: float
 ) -> None:
     seen: set[Slot] = set()
     problem = noted(
@@ -256,7 +256,6 @@ def complained(
 
 
 def suppressed(
-    ledger: Ledger,
     event: Event,
     recipients: list[tuple[Slot, ...] | None],
     t: float,
