@@ -57,6 +57,26 @@ async def _far_queue(local: LocalSqs) -> str:
         return str((await far.create_queue(QueueName="far"))["QueueUrl"])
 
 
+def _with_far(kept: str, far: str, wait: int = 1) -> str:
+    """The config ``kept`` and the queue ``far`` in eu-west-1, long-polled ``wait`` s."""
+    return (
+        kept
+        + f'[[queues]]\nurl = "{far}"\nname = "far"\nregion = "eu-west-1"\n'
+        + f"wait_time_seconds = {wait}\n"
+    )
+
+
+def _polled(local: LocalSqs, url: str, ses: FakeSes, more: str) -> str:
+    """The config of queue ``url`` whose accounts are polled on the fake ``ses``, with
+    ``more`` of ``[account_health]``."""
+    return _config(local, url) + f'[account_health]\nses_endpoint_url = "{ses.url}"\n' + more
+
+
+def _canary_at(local: LocalSqs, url: str, ses: FakeSes) -> str:
+    """The config of queue ``url`` whose canary sends through the fake ``ses``."""
+    return _config(local, url, extra=CANARY + f'endpoint_url = "{ses.url}"\n')
+
+
 def _stopped(logs: io.StringIO, times: int) -> bool:
     return logs.getvalue().count("sesd.queue.stopped") == times
 
@@ -74,8 +94,7 @@ async def test_a_removed_queues_clients_close_after_its_receive_in_flight(
     far = await _far_queue(local_sqs)
     path = tmp_path / "sesd.toml"
     kept = _config(local_sqs, url)
-    removed = f'[[queues]]\nurl = "{far}"\nname = "far"\nregion = "eu-west-1"\n'
-    path.write_text(kept + removed + "wait_time_seconds = 2\n")
+    path.write_text(_with_far(kept, far, wait=2))
     async with running(load_config(str(path)), config_path=path) as daemon:
         queues = daemon.config.queues
         old = [daemon.sqs(queues[1]), daemon.sqs(queues[1], "receive")]
@@ -121,13 +140,13 @@ async def test_the_canarys_old_client_closes_once_the_old_sender_ends(
     url, _ = await make_queue(sqs)
     path = tmp_path / "sesd.toml"
     async with FakeSes() as old, FakeSes() as new:
-        path.write_text(_config(local_sqs, url, extra=CANARY + f'endpoint_url = "{old.url}"\n'))
+        path.write_text(_canary_at(local_sqs, url, old))
         async with running(load_config(str(path)), config_path=path) as daemon:
             with anyio.fail_after(10):
                 await old.wait_for(lambda ses: len(ses.requests) >= 1)
             assert daemon.canary.sender is not None
             before = daemon.canary.sender.ses
-            path.write_text(_config(local_sqs, url, extra=CANARY + f'endpoint_url = "{new.url}"\n'))
+            path.write_text(_canary_at(local_sqs, url, new))
             assert await daemon.reload()
             with anyio.fail_after(10):
                 await new.wait_for(lambda ses: len(ses.requests) >= 1)
@@ -146,15 +165,8 @@ async def test_a_removed_regions_poll_clients_close(
     far = await _far_queue(local_sqs)
     path = tmp_path / "sesd.toml"
     async with FakeSes() as fake:
-        kept = _config(local_sqs, url) + (
-            f'[account_health]\nses_endpoint_url = "{fake.url}"\n'
-            f'cloudwatch_endpoint_url = "{local_sqs.url}"\n'
-        )
-        removed = (
-            f'[[queues]]\nurl = "{far}"\nname = "far"\nregion = "eu-west-1"\n'
-            "wait_time_seconds = 1\n"
-        )
-        path.write_text(kept + removed)
+        kept = _polled(local_sqs, url, fake, f'cloudwatch_endpoint_url = "{local_sqs.url}"\n')
+        path.write_text(_with_far(kept, far))
         async with running(load_config(str(path)), config_path=path) as daemon:
             assert daemon.aws is not None
             clients = daemon.aws._clients
@@ -224,14 +236,8 @@ async def test_a_poll_rounds_clients_close_after_the_round_not_under_its_call(
     path = tmp_path / "sesd.toml"
     async with FakeSes() as fake:
         fake.account_gate = gate = anyio.Event()
-        kept = _config(local_sqs, url) + (
-            f'[account_health]\nses_endpoint_url = "{fake.url}"\ncloudwatch = false\n'
-        )
-        removed = (
-            f'[[queues]]\nurl = "{far}"\nname = "far"\nregion = "eu-west-1"\n'
-            "wait_time_seconds = 1\n"
-        )
-        path.write_text(kept + removed)
+        kept = _polled(local_sqs, url, fake, "cloudwatch = false\n")
+        path.write_text(_with_far(kept, far))
         async with running(load_config(str(path)), config_path=path) as daemon:
             assert daemon.aws is not None
             with anyio.fail_after(20):
@@ -259,13 +265,13 @@ async def test_the_canarys_send_in_flight_ends_on_its_client(
     path = tmp_path / "sesd.toml"
     async with FakeSes() as old, FakeSes() as new:
         old.script(Reply(hold=True))
-        path.write_text(_config(local_sqs, url, extra=CANARY + f'endpoint_url = "{old.url}"\n'))
+        path.write_text(_canary_at(local_sqs, url, old))
         async with running(load_config(str(path)), config_path=path) as daemon:
             with anyio.fail_after(10):
                 await old.wait_for(lambda ses: ses.held == 1)
             assert daemon.canary.sender is not None
             before = daemon.canary.sender.ses
-            path.write_text(_config(local_sqs, url, extra=CANARY + f'endpoint_url = "{new.url}"\n'))
+            path.write_text(_canary_at(local_sqs, url, new))
             assert await daemon.reload()
             assert _pool_open(before)
             old.release()
