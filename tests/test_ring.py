@@ -404,12 +404,17 @@ def test_a_windows_count_may_pass_what_one_slot_holds() -> None:
     """Each slot holds up to 2**32 - 1 recipients; the window adds up its slots, so a
     30-day window of daily buckets at 150 million a day counts its 4.5 billion, and
     moving on drops each day's as it leaves (a write past 2**32 in all must neither
-    fail nor leave the count of the held buckets wrong)."""
+    fail nor leave the count of the held buckets wrong). A restart reads the same
+    counts: the state file keeps the slots, and a restore adds them up again into both
+    words of the total."""
     ring = Ring(86400.0, 30)
     for day in range(100, 130):
         assert ring.place(day, day)
         ring.add(day, DELIVERY, 150_000_000)
     assert ring.counts(129)[DELIVERY] == 30 * 150_000_000
+    restarted = Ring(86400.0, 30)
+    restarted.restore(ring.snapshot())
+    assert restarted.counts(129)[DELIVERY] == 30 * 150_000_000  # 2**32 and more
     for day in range(130, 140):
         assert ring.place(day, day)
     assert ring.counts(139)[DELIVERY] == 20 * 150_000_000
