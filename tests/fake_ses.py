@@ -71,6 +71,8 @@ class FakeSes(LocalServer):
         super().__init__()
         self.url = f"http://127.0.0.1:{self.port}"
         self.requests: list[Any] = []
+        #: The region each SendEmail was signed for (its credential scope's).
+        self.signed: list[str] = []
         #: When each request arrived (anyio's clock): how far apart calls were.
         self.arrived: list[float] = []
         self.answered: list[int] = []
@@ -114,6 +116,7 @@ class FakeSes(LocalServer):
     async def _send(self, request: web.Request) -> web.Response:
         reply = self._script.popleft() if self._script else Reply()
         self.requests.append(json.loads(await request.read()))
+        self.signed.append(_signed_for(request))
         self.arrived.append(anyio.current_time())
         if reply.hold:
             self.held += 1

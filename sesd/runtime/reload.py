@@ -198,8 +198,14 @@ class Reloader:
                 poller.targets = merged.health_targets()
         self._requeue(old, merged, opened)
         # A stop begun meanwhile (while an added queue's clients were made) starts no
-        # canary, as it starts no queue: a canary's first act is a SendEmail.
-        if old.canary != merged.canary and not daemon.stopping.is_set():
+        # canary, as it starts no queue: a canary's first act is a SendEmail. One whose
+        # section is as it was moves with its queue too (its account and region are the
+        # queue's unless it names them): left sending where it did, its events would
+        # go to a queue sesd may no longer read, and each canary go missing.
+        changed = old.canary != merged.canary or (
+            merged.canary is not None and old.canary_sender() != merged.canary_sender()
+        )
+        if changed and not daemon.stopping.is_set():
             daemon.restart_canary(merged)
         # A reload read the files too; a refresh leaves the config file's outcome be.
         self._file_ok = self._file_ok or whole
