@@ -16,7 +16,7 @@ from sesd.config import load_config
 from sesd.io.logs import configure_logging
 from tests.conftest import make_queue, running
 from tests.fake_ses import FakeSes, Reply
-from tests.test_aws_clients import CANARY, _config, _open_clients, _pool_open
+from tests.test_aws_clients import CANARY, _config, _open_clients, _pool_open, _sessions
 
 
 async def test_reloads_that_change_concurrency_leave_no_clients_open(
@@ -279,3 +279,31 @@ async def test_the_canarys_send_in_flight_ends_on_its_client(
                 await daemon.changes.wait_for(lambda: not _pool_open(before))
     assert old.answered == [200]
     assert "sesd.canary.send_failed" not in logs.getvalue()
+
+
+async def test_a_removed_accounts_session_goes_with_its_clients(
+    local_sqs: LocalSqs, sqs: Any, tmp_path: Path
+) -> None:
+    """A reload removes the ``reader`` account and its queue: with its clients, its SDK
+    session goes, and the models its clients read (about 8 MB for SQS). Kept, each
+    account a reload removed held them until exit, however many reloads."""
+    logs = io.StringIO()
+    configure_logging("info", "json", stream=logs)
+    url, _ = await make_queue(sqs)
+    read, _ = await make_queue(sqs)
+    path = tmp_path / "sesd.toml"
+    reader = (
+        '[[accounts]]\nname = "reader"\nrole_arn = "arn:aws:iam::111111111111:role/r"\n'
+        f'[[queues]]\nurl = "{read}"\nname = "read"\naccount = "reader"\n'
+        "wait_time_seconds = 1\n"
+    )
+    path.write_text(_config(local_sqs, url) + reader)
+    async with running(load_config(str(path)), config_path=path) as daemon:
+        assert daemon.aws is not None
+        before = await _sessions()
+        path.write_text(_config(local_sqs, url))
+        assert await daemon.reload()
+        with anyio.fail_after(20):
+            await daemon.changes.wait_for(partial(_stopped, logs, 1))
+        assert [who for who in daemon.aws._sessions if who != "default"] == []
+        assert await _sessions() == before - 1

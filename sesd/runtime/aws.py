@@ -9,7 +9,7 @@ minutes before).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from typing import Any
 
@@ -257,6 +257,9 @@ class AwsClients:
             del self._clients[key]
             del self._needed[key]
             await self._closing.retire(entry[0], key[3])
+        # A role the config no longer names loses its session with its clients (the
+        # SDK's models they read): kept, each role a reload removed held them until exit.
+        self._forget_signers(w for w in self._sessions if isinstance(w, AccountConfig))
 
     async def discard(self, made: Made) -> None:
         """Close the clients a try made (``made``: a reload that then failed) and give
@@ -274,11 +277,19 @@ class AwsClients:
                 self._needed.pop(key, None)
             else:
                 self._clients[key] = before
+        self._forget_signers(entry[1] for _, entry, _ in made)
+        made.clear()
+
+    def _forget_signers(self, signers: Iterable[Who]) -> None:
+        """Drop the session of each of ``signers`` that no client is left to and the
+        config in force does not name (a role only a failed try, or a removed account,
+        did): its credentials, and the SDK's models its clients read (about 8 MB for
+        SQS). A client it signs that is still held goes on with what it has."""
         signing = {entry[1] for entry in self._clients.values()}
-        for who in {entry[1] for _, entry, _ in made} - signing:
+        named = set(self._config.accounts)
+        for who in set(signers) - signing - named:
             self._sessions.pop(who, None)
             self._read = {pair for pair in self._read if pair[0] != who}
-        made.clear()
 
     @staticmethod
     def _who(account: str, accounts: Config) -> Who:
