@@ -102,8 +102,15 @@ class TenantPoller(Polls):
         statuses, then its resources until the next round is due."""
         started = self._clock()
         deadline = started + self._every
-        # The clients made one after another: two of one account share its session.
-        clients = [(target, await self._client_for("sesv2", target)) for target in self.targets]
+        # The clients made one after another: two of one account share its session. A
+        # target a reload removed meanwhile is asked none: its account's entry may be
+        # gone, and a client made after the reload retired the others would stay open.
+        asked = self.targets
+        clients = [
+            (target, await self._client_for("sesv2", target))
+            for target in asked
+            if target in self.targets
+        ]
         try:
             await side_by_side([partial(self._poll, *each, deadline) for each in clients])
         finally:
