@@ -42,6 +42,10 @@ def _resolve_sent(record: dict[str, Any]) -> bool:
     )
 
 
+def _firing_sent(record: dict[str, Any]) -> bool:
+    return record.get("kind") == "firing" and _resolve_sent({**record, "kind": "resolved"})
+
+
 async def _stop(sesd: SesdProcess) -> None:
     sesd.process.terminate()
     with anyio.fail_after(30):
@@ -150,3 +154,66 @@ async def test_a_removed_rules_resolve_a_member_missed_is_posted_after_a_restart
             assert await anyio.to_thread.run_sync(_firing, am_a) == []
             await _stop(first)
         await _restarted_owing(config, am_b, b)
+
+
+def _teams(am: str) -> list[tuple[str, str]]:
+    """(domain, team label) of each alert ``am`` holds as firing."""
+    with urllib.request.urlopen(f"{am}/api/v2/alerts", timeout=10) as response:
+        return [(a["labels"]["domain"], a["labels"]["team"]) for a in json.load(response)]
+
+
+@pytest.mark.timeout(120)
+async def test_a_resolve_owed_under_labels_a_reload_changed_is_posted_after_a_restart(
+    local_sqs: LocalSqs, sqs: Any, tmp_path: Path
+) -> None:
+    """delays/a.example fires at both members under ``team = "mail"``. Member b is cut
+    off; a reload relabels the rule ``team = "ops"``: the alert goes on under the new
+    labels, and the old labels' alert resolves (a takes it, b is owed it). sesd stops
+    while b is still down. The rule is kept, but the restart resolves it under its
+    labels as configured: b's old alert was left firing until its endsAt, four hours
+    on. b comes back; sesd starts from the file and posts b the old labels' resolve."""
+    url, _ = await make_queue(sqs)
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    async with (
+        WebhookReceiver() as receiver,
+        alertmanager(tmp_path / "a", receiver.url) as am_a,
+        alertmanager(tmp_path / "b", receiver.url) as am_b,
+        Proxy(int(am_b.rsplit(":", 1)[1])) as b,
+    ):
+
+        def config(team: str) -> Path:
+            return config_file(
+                tmp_path,
+                f'[aws]\nendpoint_url = "{local_sqs.url}"\n'
+                f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 1\n'
+                f'[state]\npath = "{tmp_path / "state.bin"}"\n'
+                '[alerts]\nevaluate_every = "100ms"\ngroup_wait = "0s"\n'
+                f'[alerts.sinks.am]\ntype = "alertmanager"\nurls = ["{am_a}", "{b.url}"]\n'
+                'resend_every = "1h"\ntimeout = "2s"\n'
+                '[[alerts.rules]]\nname = "delays"\nmetric = "delay_ratio"\n'
+                'window = "5m"\nabove = 0.5\nmin_events = 1\nsinks = ["am"]\n'
+                f'labels = {{ team = "{team}" }}\n',
+            )
+
+        async with sesd_process(config("mail")) as first:
+            await send_bodies(sqs, url, [f.raw(f.delay(["x@a.example"], at=time.time()))])
+            await _posted(first, "a.example")
+            assert await anyio.to_thread.run_sync(_teams, am_b) == [("a.example", "mail")]
+            b.cut()
+            config("ops")
+            first.process.send_signal(signal.SIGHUP)
+            with anyio.fail_after(30):
+                await first.wait_for_event("sesd.config.reloaded")
+                await first.wait_for_event("sesd.notify.member_failed")
+                await first.wait_for(_resolve_sent)
+                await first.wait_for(_firing_sent)  # under the new labels, behind it
+            assert await anyio.to_thread.run_sync(_teams, am_a) == [("a.example", "ops")]
+            await _stop(first)
+        assert ("a.example", "mail") in await anyio.to_thread.run_sync(_teams, am_b)
+        b.restore()
+        async with sesd_process(config("ops")) as second:
+            with anyio.fail_after(30):
+                await second.wait_for(_resolve_sent)
+            assert ("a.example", "mail") not in await anyio.to_thread.run_sync(_teams, am_b)
+            await _stop(second)
