@@ -20,6 +20,7 @@ from structlog.testing import capture_logs
 from sesd.alerting import slices
 from sesd.alerting.alert import Alert, Notification
 from sesd.alerting.evaluator import Evaluator
+from sesd.alerting.retiring import Undelivered
 from sesd.alerting.rules import Transition
 from sesd.alerting.service import LINES, Alerting
 from sesd.alerting.silences import Silence, SilenceSet
@@ -301,7 +302,8 @@ async def test_a_save_between_slices_keeps_a_firing_as_not_sent(tmp_path: Path) 
     feed_spike(pipeline, first, T, 6, 0)
     evaluator = Evaluator(config.alerts, [spec.name for spec in pipeline.ledger.specs])
     path = tmp_path / "state"
-    saver = StateSaver(str(path), pipeline.ledger, evaluator, lambda: T + 1, evaluator.waiting)
+    waiting = lambda: Undelivered(evaluator.waiting(), [])  # noqa: E731
+    saver = StateSaver(str(path), pipeline.ledger, evaluator, lambda: T + 1, waiting)
     evaluation = evaluator.slices(pipeline.ledger, T + 1)
     while first not in evaluator.states["delays"]:
         next(evaluation)

@@ -29,7 +29,7 @@ import aiohttp
 import anyio
 import msgspec
 
-from sesd.alerting.alert import Notification
+from sesd.alerting.alert import Alert, Notification
 from sesd.alerting.documents import VALID_FOR_RESENDS, alertmanager_documents
 from sesd.alerting.rules import Transition
 from sesd.alerting.sinks import (
@@ -47,8 +47,9 @@ __all__ = ["AlertmanagerSink"]
 #: Resolves owed to one member at most (the oldest go first): a bound, not a queue.
 MAX_OWED = 1000
 
-#: A resolve owed: when it was posted (wall clock), its document, and its (rule, label).
-_Owed = tuple[float, dict[str, Any], tuple[str, str]]
+#: A resolve owed: when it was posted (wall clock), its document, and its alert (what the
+#: state file keeps of it: its rule, label, and the labels and severity it was sent with).
+_Owed = tuple[float, dict[str, Any], Alert]
 
 
 class AlertmanagerSink:
@@ -120,9 +121,14 @@ class AlertmanagerSink:
         """(rule, label) of each resolve a member the config lists is owed: saved as not
         sent, so a restart resolves the alert again (a member left owed a resolve keeps
         the alert firing until its endsAt)."""
+        return list(dict.fromkeys((alert.rule, alert.domain) for alert in self.owed_alerts()))
+
+    def owed_alerts(self) -> list[Alert]:
+        """Each resolve a member the config lists is owed, once: a restart must tell one
+        sent under labels the rule no longer has (a reload changed them) from its own."""
         self._forget(self._wall())
-        found = (entry[2] for url in self._listed() for entry in self._owed[url])
-        return list(dict.fromkeys(found))
+        found = {id(entry[2]): entry[2] for url in self._listed() for entry in self._owed[url]}
+        return list(found.values())
 
     async def catch_up(self, *, every: bool = False) -> None:
         """Post what each member is owed, to the members whose time out is over (with
@@ -148,9 +154,8 @@ class AlertmanagerSink:
             # Not one a member refused for good (a 4xx): posted again, it would be
             # refused again, with every post it went with.
             passing = [url for url, exc in failed.items() if isinstance(exc, Retryable)]
-            subjects = [(alert.rule, alert.domain) for alert in notification.alerts]
             for url in [*passing, *(url for url in urls if url not in members)]:
-                self._owe(url, posted, alerts, subjects)
+                self._owe(url, posted, alerts, notification.alerts)
         if len(failed) < len(members):
             return
         errors = list(failed.values())
@@ -213,7 +218,7 @@ class AlertmanagerSink:
         url: str,
         posted: float,
         alerts: list[dict[str, Any]],
-        subjects: list[tuple[str, str]],
+        subjects: tuple[Alert, ...],
     ) -> None:
         owed = self._owed.setdefault(url, [])
         owed.extend(

@@ -17,7 +17,7 @@ resolve say why.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -28,7 +28,16 @@ from sesd.config import ACCOUNT_METRICS, CANARY_METRICS, RuleConfig
 from sesd.core.scopes import DOMAIN
 from sesd.core.windows import Breakdown
 
-__all__ = ["Change", "Rechecked", "changes", "owed_alert", "relabel"]
+__all__ = [
+    "Change",
+    "Rechecked",
+    "Retired",
+    "changes",
+    "moved",
+    "owed_alert",
+    "relabel",
+    "resolved_again",
+]
 
 #: The keys of a rule that decide whether a firing alert resolves: what it measures
 #: and the thresholds.
@@ -81,6 +90,30 @@ def changes(
             yield from _ended(before, held, unwatched, note)
         yield from _sinks_changed(before, rule, held)
         yield from _relabelled(before, rule, held, by_labels)
+
+
+#: Resolves a state file kept as owed under a rule as a reload left it: that rule (one
+#: sink named), its alerts' states by label, and why they resolved ("" when they ended
+#: on their own).
+Retired = tuple[RuleConfig, dict[str, AlertState], str]
+
+
+def resolved_again(retired: Iterable[Retired]) -> Iterator[Change]:
+    """The resolves ``retired`` owes, each to the sink it names (sesd.alerting.retiring)."""
+    for rule, states, note in retired:
+        for label, state in sorted(states.items()):
+            if _sent(state):
+                yield Change(rule, label, state, Transition.RESOLVED, tuple(rule.sinks), note)
+
+
+def moved(before: RuleConfig | None, rule: RuleConfig) -> bool:
+    """Whether a change of rules from ``before`` to ``rule`` owes some sink a resolve
+    under ``before``: it names other sinks, or other labels or severity (what a sink
+    that tells alerts apart by their labels sees as another alert)."""
+    if before is None:
+        return False
+    was = (before.sinks, before.labels, before.severity)
+    return was != (rule.sinks, rule.labels, rule.severity)
 
 
 def _ended(
@@ -218,7 +251,7 @@ def owed_alert(
         stage="",
         regions=[],
         internal=False,
-        notes=(change.note,),
+        notes=(change.note,) if change.note else (),
         scope=rule.scope,
         provider=provider if rule.scope == DOMAIN and _labelled(rule) else None,
     )

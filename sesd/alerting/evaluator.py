@@ -10,11 +10,20 @@ fires, the firing is sent then. A resolve is sent when its firing was.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Sequence
 from typing import Any
 
 from sesd.alerting.alert import Alert, Notification, alert_of, identity, link
-from sesd.alerting.changes import Change, Rechecked, changes, owed_alert, relabel
+from sesd.alerting.changes import (
+    Change,
+    Rechecked,
+    Retired,
+    changes,
+    moved,
+    owed_alert,
+    relabel,
+    resolved_again,
+)
 from sesd.alerting.grouping import Groups
 from sesd.alerting.reads import Reads
 from sesd.alerting.rules import AlertState, Blindness, Status, Transition, measure, step
@@ -69,9 +78,11 @@ class Evaluator:
         self.rechecked = Rechecked()
         #: Whether :meth:`adopt` took states from a state file (their resends are due).
         self.restored = False
-        #: Rules a change of rules removed, by name, while their resolves may not be
-        #: delivered yet (the runtime forgets those delivered): a stop saves them with
-        #: what is unsent, so the restart resolves the alerts again (sesd.runtime.state).
+        #: Rules as a change of rules left them, by name, while resolves made under them
+        #: may not be delivered yet (the runtime forgets those delivered): a removed one,
+        #: or the one before of a rule kept with other sinks, labels or severity. A stop
+        #: saves what is unsent of them, so the restart resolves the alerts again where
+        #: they were sent (sesd.runtime.state, sesd.alerting.retiring).
         self.retired: dict[str, RuleConfig] = {}
         self.configure(config, window_names, now=0.0)
 
@@ -94,7 +105,8 @@ class Evaluator:
         self.rules = list(config.rules)
         self.retired.update(old)
         for rule in self.rules:
-            self.retired.pop(rule.name, None)
+            if not moved(old.get(rule.name), rule):
+                self.retired.pop(rule.name, None)
         self._window_index = {rule.name: window_names.index(rule.window) for rule in self.rules}
         self._window_seconds = {rule.name: Duration(rule.window).seconds for rule in self.rules}
         self._repeat = config.repeat_interval.seconds
@@ -122,14 +134,21 @@ class Evaluator:
         now: float,
         ledger: Ledger | None = None,
         groups_gone: Collection[str] = (),
+        retired: Sequence[Retired] = (),
     ) -> list[Alert]:
         """Alert states restored from a state file saved under ``rules``: taken as a
         reload from those rules (and groups, less ``groups_gone``) to the configured
-        ones takes them."""
+        ones takes them. ``retired``: resolves saved as owed under a rule as a reload
+        left it (sesd.alerting.retiring), queued again first, each to its one sink (a
+        firing the change of rules owes that sink now comes after them)."""
         self.settle()
         config, window_names = self.config, self.window_names
         self.rules, self.states, self.restored = rules, states, True
-        return self.configure(config, window_names, now, ledger, groups_gone)
+        owed = [self._owed(change, now, ledger) for change in resolved_again(retired)]
+        owed += self.configure(config, window_names, now, ledger, groups_gone)
+        for rule, _, _ in retired:
+            self.retired.setdefault(rule.name, rule)
+        return owed
 
     def blind(self, now: float) -> None:
         """From ``now``, for a window's length, a window without data says nothing of

@@ -89,3 +89,7 @@ class Groups:
     def waiting(self) -> list[tuple[str, str, Transition]]:
         """(rule, domain, kind) of every alert still waiting (a pure read)."""
         return [(a.rule, a.domain, a.kind) for group in self._groups.values() for a in group.alerts]
+
+    def alerts(self) -> list[tuple[tuple[str, ...], Alert]]:
+        """Every alert still waiting, with the sinks it goes to (a pure read)."""
+        return [(key[2], a) for key, group in self._groups.items() for a in group.alerts]

@@ -17,6 +17,7 @@ from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.outbox import Outbox
 from sesd.alerting.recall import held_back, recall
 from sesd.alerting.resends import Resends
+from sesd.alerting.retiring import Undelivered, undelivered
 from sesd.alerting.rules import Transition
 from sesd.alerting.silence_file import SilenceWatcher
 from sesd.alerting.sink_map import build_sink, build_sinks, sink_session
@@ -360,6 +361,11 @@ class Alerting:
                 owed = outbox.sink.owed()
                 found += [(rule, label, Transition.RESOLVED) for rule, label in owed]
         return found
+
+    def undelivered(self) -> Undelivered:
+        """:meth:`unsent` as the state file keeps it (sesd.alerting.retiring)."""
+        outboxes = [*self.outboxes.values(), *self._retired]
+        return undelivered(outboxes, self.evaluator, self._config.alerts.by_labels())
 
     def log_unsent(self, *, kept: bool) -> None:
         """At a stop, after :meth:`drain`: say what was not delivered, and whether the

@@ -145,7 +145,7 @@ class Daemon:
             self.metrics.watch_canary()
         self.canary = CanaryRunner(ledger.canary, self.clock, self.changes.notify, self.stopping)
         state = config.state.path
-        self.saver = StateSaver(state, ledger, evaluator, self.clock, self.alerting.unsent)
+        self.saver = StateSaver(state, ledger, evaluator, self.clock, self.alerting.undelivered)
         self.alerting.on_notified = self.saver.soon  # a page sent is saved at once
         self.saver.on_result = self._saved
         #: Called when what is left is the exit, which ``sesd run`` bounds (``EXIT_ROOM``):

@@ -13,7 +13,7 @@ from typing import Final
 import anyio
 
 from sesd.alerting.evaluator import Evaluator
-from sesd.alerting.rules import Transition
+from sesd.alerting.retiring import Undelivered
 from sesd.core.ledger import Ledger
 from sesd.io.files import linked
 from sesd.io.logs import get_logger
@@ -52,12 +52,12 @@ class StateSaver:
         ledger: Ledger,
         evaluator: Evaluator,
         clock: Callable[[], float],
-        unsent: Callable[[], list[tuple[str, str, Transition]]] = list,
+        unsent: Callable[[], Undelivered] = lambda: Undelivered([], []),
     ) -> None:
         # A link to the file (onto a persistent volume, say): the saves replace the file
         # it names, not the link.
         self.path = linked(path) if path else path
-        #: What is not delivered yet (alerting's ``unsent``): saved as not sent.
+        #: What is not delivered yet (alerting's ``undelivered``): saved as not sent.
         self._unsent = unsent
         self._ledger = ledger
         self._evaluator = evaluator
@@ -212,7 +212,10 @@ class StateSaver:
         # An evaluation under way between its slices has stepped states whose alerts are
         # not queued yet: saved so, a firing would count as sent and be lost at a restart.
         self._evaluator.settle()
-        blob = snapshot(self._ledger, self._evaluator, now, self._unsent(), stopped)
+        unsent = self._unsent()
+        blob = snapshot(
+            self._ledger, self._evaluator, now, unsent.again, stopped, retired=unsent.retired
+        )
         self._taken += 1
         try:
             kept = await anyio.to_thread.run_sync(

@@ -22,6 +22,7 @@ from typing import Any, Final
 import msgspec
 
 from sesd.alerting.evaluator import Evaluator
+from sesd.alerting.retiring import Retiring
 from sesd.alerting.rules import AlertState, Status, Transition
 from sesd.config import ACCOUNT_METRICS, CANARY_METRICS, RuleConfig, rule_of, saved_rule
 from sesd.core.accounts import ACCOUNT_NAME, is_region
@@ -31,6 +32,7 @@ from sesd.core.scopes import DOMAIN
 from sesd.core.text import clean
 from sesd.core.ungrouped import drop_groups, removed_groups
 from sesd.io.files import TooLarge, read_plain, write_atomic
+from sesd.runtime.state_alerts import alert_states, read_retired, saved_retired
 from sesd.runtime.state_size import alert_ceiling
 
 __all__ = [
@@ -57,11 +59,13 @@ def snapshot(
     now: float,
     unsent: Iterable[tuple[str, str, Transition]] = (),
     stopped: bool = False,
+    retired: Iterable[Retiring] = (),
 ) -> bytes:
     """Everything worth keeping, encoded: the ledger's saved stores and the alert
     states, as if ``unsent`` (rule, domain, kind: notifications not delivered yet) had
-    not happened, so a restart sends them again; ``stopped``: the stop's last save (a
-    file without it was left by a run that did not stop cleanly)."""
+    not happened, so a restart sends them again, and the resolves owed under a rule as
+    a reload left it (``retired``, sesd.runtime.state_alerts); ``stopped``: the stop's
+    last save (a file without it was left by a run that did not stop cleanly)."""
     alerts = {
         rule: {
             domain: [s.status.value, s.since, s.last_sent, s.value, s.resolved_at, s.notified]
@@ -76,10 +80,10 @@ def snapshot(
     for rule, domain, kind in unsent:
         saved = alerts.get(rule)
         if saved is None:
-            retired = evaluator.retired.get(rule)
-            if retired is None or kind is not Transition.RESOLVED:
+            was = evaluator.retired.get(rule)
+            if was is None or kind is not Transition.RESOLVED:
                 continue  # its firing: the resolve that followed it is what is owed
-            saved, removed[rule] = alerts.setdefault(rule, {}), retired
+            saved, removed[rule] = alerts.setdefault(rule, {}), was
         row = saved.get(domain)
         firing = row is not None and row[0] == Status.FIRING.value
         if kind is Transition.FIRING and firing:
@@ -95,27 +99,38 @@ def snapshot(
             saved[domain] = [Status.FIRING.value, since, sent, None, ended, True]
     kept = [*evaluator.rules, *removed.values()]
     rules = {rule.name: saved_rule(rule) for rule in kept}
+    owed = list(retired)
+    alerted = _alerted(ledger, kept, alerts, owed)
     return msgspec.msgpack.encode(
         {"version": STATE_VERSION, "saved_at": now, **ledger.snapshot(now), "alerts": alerts,
-         "rules": rules, "alerted": _alerted(ledger, kept, alerts),
+         "rules": rules, "alerted": alerted, "retired": saved_retired(owed),
          "groups": sorted(ledger.settings.groups), "stopped": stopped}
     )  # fmt: skip
 
 
 def _alerted(
-    ledger: Ledger, rules: list[RuleConfig], alerts: dict[str, dict[str, list[Any]]]
+    ledger: Ledger,
+    rules: list[RuleConfig],
+    alerts: dict[str, dict[str, list[Any]]],
+    retired: list[Retiring],
 ) -> list[str]:
-    """The labels of domain rules' firing alerts (sent, or saved to be sent) that the
-    domain table no longer holds: a group a reload removed, evicted while its alert's
-    resolve was held (a queue unread). Listed, the restart takes their states as it
-    takes a group the file's table lists (:meth:`Ledger.makes`), and they resolve; not
-    listed, they were dropped as a hand's labels, their incidents left open."""
+    """The labels of domain rules' firing alerts (sent, or saved to be sent, ``retired``
+    resolves among them) that the domain table no longer holds: a group a reload
+    removed, evicted while its alert's resolve was held (a queue unread). Listed, the
+    restart takes their states as it takes a group the file's table lists
+    (:meth:`Ledger.makes`), and they resolve; not listed, they were dropped as a hand's
+    labels, their incidents left open."""
     domain_rules = [rule.name for rule in rules if rule.scope == DOMAIN]
     found = {
         label
         for name in domain_rules
         for label, row in alerts.get(name, {}).items()
         if row[0] == Status.FIRING.value and not ledger.domains.holds(label)
+    }
+    found |= {
+        alert.domain
+        for rule, alert in retired
+        if rule.scope == DOMAIN and not ledger.domains.holds(alert.domain)
     }
     return sorted(found)
 
@@ -136,11 +151,20 @@ def restore(blob: bytes, ledger: Ledger, evaluator: Evaluator, now: float) -> di
     data = _decoded(blob)
     try:
         Ledger(ledger.settings).restore(data, now)
-        alerts = _alert_states(data["alerts"])
+        alerts = alert_states(data["alerts"])
         rules, unknown = _rules(data.get("rules", {}), alerts, evaluator)
         known = {name: states for name, states in alerts.items() if name not in unknown}
         dropped, refused = _bounded(rules, known, ledger, data)
-        Evaluator(evaluator.config, evaluator.window_names).adopt(rules, _copied(known), now)
+        retired, unread = read_retired(data)
+        for rule, states, _ in retired:
+            # Held to the rule as it was, on its own: its labels, its ceiling.
+            more, fewer = _bounded([rule], {rule.name: states}, ledger, data)
+            for name, labels in more.items():
+                dropped.setdefault(name, []).extend(labels)
+            refused += fewer
+        # Resolving them again reads their states, and changes none.
+        dry = Evaluator(evaluator.config, evaluator.window_names)
+        dry.adopt(rules, _copied(known), now, retired=retired)
         saved_at = float(data["saved_at"])
         # A group the file was saved with and the config no longer has goes, and its
         # alerts resolve, as at a reload that removes it.
@@ -151,7 +175,7 @@ def restore(blob: bytes, ledger: Ledger, evaluator: Evaluator, now: float) -> di
     restored = ledger.restore(data, now)
     drop_groups(ledger, gone)
     count = sum(map(len, known.values()))
-    owed = evaluator.adopt(rules, known, now, ledger, gone)
+    owed = evaluator.adopt(rules, known, now, ledger, gone, retired)
     # Saved ahead of this clock (it stepped back, or the host booted before NTP set
     # it), the windows' events lie ahead of it and read as none: no resolve on that
     # until the clock is past the save, within the windows' reach (a file saved a year
@@ -165,7 +189,10 @@ def restore(blob: bytes, ledger: Ledger, evaluator: Evaluator, now: float) -> di
         "owed": [f"{a.kind.value} {a.rule} {a.domain}" for a in owed[:20]],
         # Rules neither the file nor the config describe: their firing alerts stay
         # open in the sinks that were sent them (a file from before rules were saved).
-        "unknown_rules": {name: sorted(_firing(states)) for name, states in unknown.items()},
+        "unknown_rules": {
+            **unread,
+            **{name: sorted(_firing(states)) for name, states in unknown.items()},
+        },
         # States on labels no event makes, or past what their rule's scope holds (a
         # hand-edited file): dropped, and the firing ones among them named.
         "alert_states_refused": refused,
@@ -307,19 +334,6 @@ def _decoded(blob: bytes) -> dict[str, Any]:
     raise StateError(
         f"{said} is an earlier sesd's, which this one no longer reads (it reads {STATE_VERSION})"
     )
-
-
-def _alert_states(saved: dict[str, Any]) -> dict[str, dict[str, AlertState]]:
-    """The saved alert states, by rule and label."""
-    found: dict[str, dict[str, AlertState]] = {}
-    for rule, states in saved.items():
-        kept = found[str(rule)] = {}
-        for domain, (status, since, last_sent, value, resolved_at, *notified) in states.items():
-            # A file from before silences: every firing alert in it had been sent.
-            kept[str(domain)] = AlertState(
-                Status(status), since, last_sent, value, resolved_at, *(notified or [True])
-            )
-    return found
 
 
 def providers_cache(blob: bytes) -> list[list[Any]]:
