@@ -1,0 +1,71 @@
+"""A reload relabels a rule (``team = "mail"`` to ``"ops"``) while its Alertmanager
+takes nothing: what the stop leaves queued under the old labels is owed under them.
+The state file keeps those resolves apart, for that sink alone, and the restart
+queues them under the labels Alertmanager had; saved among the rule's own states, the
+restart would have resolved them under the new labels, which Alertmanager never had,
+and left the old ones firing. Local Alertmanager-like members."""
+
+from __future__ import annotations
+
+import aiohttp
+import anyio
+
+from sesd.alerting.evaluator import Evaluator
+from sesd.alerting.rules import Transition
+from sesd.config import core_settings, parse_config
+from sesd.core.pipeline import Pipeline
+from sesd.runtime.state import restore, snapshot
+from tests.test_alertmanager_members import _Member
+from tests.test_routing import RULE, T, _alerting
+from tests.test_rules import feed_spike
+
+
+async def test_resolves_queued_under_labels_a_reload_changed_are_kept_under_them() -> None:
+    """a.example and b.example fire, and Alertmanager takes both under ``team =
+    "mail"``. Then it takes nothing more: b.example ends (its resolve queued, under the
+    old labels), and a reload relabels the rule (a.example's old labels' resolve and new
+    labels' firing queued). sesd stops. After the restart the two resolves go to the
+    Alertmanager sink alone, under ``team = "mail"``; a.example's state is the new
+    labels' (the first evaluation fires it again, its firing not taken)."""
+    async with _Member() as a, aiohttp.ClientSession() as session:
+        head = (
+            '[alerts]\ngroup_wait = "0s"\n[alerts.sinks.am]\ntype = "alertmanager"\n'
+            f'urls = ["{a.url}"]\nresend_every = "1h"\n'
+        )
+
+        def text(team: str) -> str:
+            return head + RULE + f'sinks = ["am"]\nlabels = {{ team = "{team}" }}\n'
+
+        alerting, pipeline, now = _alerting(text("mail"))
+        alerting.open(session)
+        outbox = alerting.outboxes["am"]
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(outbox.run)
+            for domain in ("a.example", "b.example"):
+                feed_spike(pipeline, domain, T, 6, 4)
+            alerting.evaluate()
+            with anyio.fail_after(10):
+                await outbox.wait_empty()
+            tg.cancel_scope.cancel()  # from here on it takes nothing
+        assert [alert["labels"]["team"] for alert in a.bodies[0]] == ["mail", "mail"]
+        now[0] = T + 1
+        feed_spike(pipeline, "b.example", T + 1, 0, 400)
+        assert [n.kind for n in alerting.evaluate()] == [Transition.RESOLVED]
+        ops = parse_config(text("ops"))
+        alerting.reconfigure(ops)
+        unsent = alerting.undelivered()
+        blob = snapshot(
+            pipeline.ledger, alerting.evaluator, T + 2, unsent.again, True, unsent.retired
+        )
+
+    fresh = Pipeline(core_settings(ops))
+    after = Evaluator(ops.alerts, [spec.name for spec in fresh.ledger.specs])
+    restore(blob, fresh.ledger, after, T + 3)
+    ((resolves),) = after.due(T + 3)
+    assert (resolves.kind, resolves.sinks) == (Transition.RESOLVED, ("am",))
+    assert sorted((x.domain, x.labels["team"]) for x in resolves.alerts) == [
+        ("a.example", "mail"),
+        ("b.example", "mail"),
+    ]
+    assert list(after.states["delays"]) == ["a.example"]
+    assert after.states["delays"]["a.example"].notified is False
