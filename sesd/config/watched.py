@@ -3,6 +3,7 @@ the groups they are counted in), providers sesd knows, tenants as SES names them
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING
 
@@ -11,7 +12,8 @@ from sesd.core.domains import OTHER, domain_pattern, normalise_domain, takes_glo
 from sesd.core.globs import glob_takes_a_domain
 from sesd.core.made import is_tenant
 from sesd.core.providers import LABELS as PROVIDER_LABELS
-from sesd.core.tenant_map import glob_takes_a_tenant
+from sesd.core.providers import UNKNOWN
+from sesd.core.tenant_map import NOT_NAMES, glob_takes_a_tenant
 
 if TYPE_CHECKING:
     from sesd.config import Config
@@ -65,7 +67,8 @@ def _check_rule_domains(config: Config) -> None:
 
 
 def _check_rule_providers(config: Config) -> None:
-    """A rule on providers needs them counted, and names providers sesd knows."""
+    """A rule on providers needs them counted, and names providers sesd knows; a glob
+    takes one a glob is compared with (not ``unknown``: see :func:`_globbed`)."""
     known = {*PROVIDER_LABELS, *config.providers.mx}
     for i, rule in enumerate(config.alerts.rules):
         if rule.providers is not None and not config.providers.enabled:
@@ -89,10 +92,39 @@ def _check_rule_providers(config: Config) -> None:
                         f"alerts.rules[{i}] ({rule.name}): {key} names {provider!r}, a glob "
                         f"that matches no provider sesd knows ({', '.join(sorted(known))})"
                     )
+                met = _globbed(known, _names_for(key, rule.providers))
+                if is_glob(provider) and not any(fnmatchcase(p, provider) for p in met):
+                    raise ValueError(
+                        f"alerts.rules[{i}] ({rule.name}): {key} names {provider!r}, "
+                        f"{_ONLY_UNKNOWN} (domains not resolved yet): name it "
+                        '(providers = ["unknown"]) to watch it'
+                    )
+
+
+#: Why a glob that matches sesd's ``unknown`` alone is refused.
+_ONLY_UNKNOWN = f"a glob that matches only {UNKNOWN!r}, which a glob never takes"
+
+
+def _globbed(labels: Iterable[str], named: list[str]) -> set[str]:
+    """The labels a glob of a provider or tenant rule is compared with, of ``labels``:
+    all but ``unknown``, which the evaluator takes by name only (sesd.alerting.labels:
+    a restart with nothing resolved, or no tenant map, would page on all the mail);
+    and ``named``, the names an exclusion's glob may leave out."""
+    return {label for label in labels if label != UNKNOWN} | set(named)
+
+
+def _names_for(key: str, watched: list[str] | None) -> list[str]:
+    """What the rule names (not its globs) that a glob of ``key`` is compared with: an
+    exclusion's leaves out of them; a watching glob's, none."""
+    if key.startswith("exclude_"):
+        return [name for name in watched or [] if not is_glob(name)]
+    return []
 
 
 #: The names SES allows a tenant.
 _NAMES = "(letters, digits, '-' and '_', up to 64)"
+#: The names SES allows a tenant that are no tenant's label (it is quoted: 'other').
+_OWN_NAMES = (UNKNOWN, OTHER)
 
 
 def _check_rule_tenants(config: Config) -> None:
@@ -100,23 +132,35 @@ def _check_rule_tenants(config: Config) -> None:
     tenants as SES allows them to be called (or sesd's own labels, ``unknown`` and the
     quoted ``'other'``): a name no event carries (``shop.eu``)
     would be tracked as a label in every tenant rule's scope that no traffic moves (a
-    ``below`` rule fires on it for ever), or leave out nothing; a glob no such name
-    matches (``shop.*``) would watch nothing, or leave out nothing."""
+    ``below`` rule fires on it for ever), or leave out nothing; a glob no label the
+    rule compares it with matches (``shop.*``; ``unknow[n]``, which only sesd's
+    ``unknown`` matches) would watch nothing, or leave out nothing."""
     for i, rule in enumerate(config.alerts.rules):
         if (rule.tenants is not None or rule.metric in TENANT_METRICS) and not (
             config.tenants.enabled
         ):
             raise ValueError(f"alerts.rules[{i}] ({rule.name}): tenants needs [tenants] enabled")
+        # Tenants past the cap count under ``other`` in the mail's scope; what SES says
+        # of tenants names each as SES does (a tenant named other is 'other').
+        own = (*NOT_NAMES, *(() if rule.metric in TENANT_METRICS else (OTHER,)))
         for key, named in (("tenants", rule.tenants), ("exclude_tenants", rule.exclude_tenants)):
             for tenant in named or []:
                 said = f"alerts.rules[{i}] ({rule.name}): {key} names {tenant!r}"
                 if not is_glob(tenant) and not is_tenant(tenant):
                     raise ValueError(f"{said}, which SES allows no tenant to be called {_NAMES}")
-                if is_glob(tenant) and not glob_takes_a_tenant(tenant):
-                    # Refused as a name is: it watches nothing, or leaves out nothing.
+                if not is_glob(tenant):
+                    continue
+                if glob_takes_a_tenant(tenant, _globbed(own, _names_for(key, rule.tenants))):
+                    continue
+                # Refused as a name is: it watches nothing, or leaves out nothing.
+                if fnmatchcase(UNKNOWN, tenant):
+                    raise ValueError(f"{said}, {_ONLY_UNKNOWN}: name it to watch it")
+                if glob_takes_a_tenant(tenant, (*NOT_NAMES, *_OWN_NAMES)):
                     raise ValueError(
-                        f"{said}, a glob that matches no tenant name SES allows {_NAMES}"
+                        f"{said}, a glob that matches no tenant label this rule meets (a "
+                        "tenant SES names other or unknown is labelled quoted: 'other')"
                     )
+                raise ValueError(f"{said}, a glob that matches no tenant name SES allows {_NAMES}")
 
 
 def _glob_takes_a_domain_label(pattern: str, config: Config) -> bool:

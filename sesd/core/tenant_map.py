@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 import string
+from collections.abc import Collection
 from fnmatch import fnmatchcase
 from typing import Final
 
@@ -69,25 +70,42 @@ def valid_tenant(name: str) -> bool:
     return _NAME.fullmatch(name) is not None
 
 
-def glob_takes_a_tenant(pattern: str) -> bool:
+def glob_takes_a_tenant(
+    pattern: str, own: Collection[str] = NOT_NAMES, *, lower: bool = False
+) -> bool:
     """Whether a glob (``*``, ``?``, ``[...]``, matched as rules match labels) takes
-    some tenant label an event makes: a name SES allows, or one of :data:`NOT_NAMES`.
-    It does when its shortest match is a name, each ``?`` and ``[...]`` given a
-    character of names and each ``*`` nothing: any other match is longer, or has a
-    character no name has where the glob leaves a choice."""
-    if any(fnmatchcase(label, pattern) for label in NOT_NAMES):
+    some tenant label: a name SES allows, as a tenant's label (not ``unknown`` nor
+    ``other``: a tenant so named is labelled quoted), or one of ``own`` (the labels of
+    sesd's own the glob meets). With ``lower``, the names in lower case (a silence
+    matches labels so).
+
+    Its shortest match is found, each ``?`` and ``[...]`` given a character of names
+    and each ``*`` nothing: any other match is longer, or has a character no name has
+    where the glob leaves a choice. Where that is ``unknown`` or ``other``, the glob
+    has no ``?`` (it gives ``a``): a first ``*`` given ``a``, or a set its second
+    character, matches another name, one of neither length; else it matches no other."""
+    if any(fnmatchcase(label, pattern) for label in own):
         return True
-    shortest = ""
+    characters = _NAME_CHARACTERS.lower() if lower else _NAME_CHARACTERS
+    shortest, another, star = "", "", False
     for kind, text in glob_parts(pattern):
         if kind == "set":
-            found = [c for c in _NAME_CHARACTERS if fnmatchcase(c, text)]
+            found = [c for c in dict.fromkeys(characters) if fnmatchcase(c, text)]
             if not found:
                 return False
             shortest += found[0]
-        elif kind != "*":
+            another += found[-1]
+        elif kind == "*":
+            another += "" if star else "a"
+            star = True
+        else:
             shortest += "a" if kind == "?" else text
+            another += "a" if kind == "?" else text
     shortest = shortest or "a"  # only stars: any one name
-    return valid_tenant(shortest) and fnmatchcase(shortest, pattern)
+    return any(
+        valid_tenant(name) and name not in _OWN_LABELS and fnmatchcase(name, pattern)
+        for name in (shortest, another)
+    )
 
 
 def tenant_of_arn(arn: str) -> tuple[str, str, str] | None:
