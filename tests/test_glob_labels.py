@@ -19,7 +19,7 @@ from sesd.commands.main import main
 from sesd.config import ConfigError, core_settings, parse_config
 from sesd.core.pipeline import Pipeline
 from tests import factory as f
-from tests.test_tenants import NOW, PAUSED_RULE, TENANTS, _event
+from tests.test_tenants import NOW, PAUSED_RULE, TENANTS, _event, _status_event
 
 _RULE = '[[alerts.rules]]\nname = "r"\nmetric = "delay_ratio"\nwindow = "5m"\nabove = 0.1\n'
 _SECOND = _RULE.replace('"r"', '"s"')
@@ -137,3 +137,15 @@ def test_check_config_refuses_a_provider_glob_of_unknown_alone(
     path.write_text(f'{_PROVIDERS}{_RULE}providers = ["unkn*"]\n')
     assert main(["check-config", str(path)]) == 2
     assert "providers names 'unkn*', a glob that matches only 'unknown'" in capsys.readouterr().err
+
+
+def test_a_rule_on_what_ses_says_of_tenants_leaves_out_what_it_excludes() -> None:
+    """``tenants = ["*"]``, ``exclude_tenants = ["test-*"]`` on SES pausing tenants:
+    SES pauses acme and test-eu; the rule pages on acme only."""
+    config = parse_config(TENANTS + PAUSED_RULE + 'tenants = ["*"]\nexclude_tenants = ["test-*"]\n')
+    pipeline = Pipeline(core_settings(config))
+    for tenant in ("acme", "test-eu"):
+        pipeline.feed(_status_event(tenant, "DISABLED"), "q", NOW)
+    evaluator = Evaluator(config.alerts, [s.name for s in pipeline.ledger.specs])
+    fired = evaluator.evaluate(pipeline.ledger, NOW + 60)
+    assert [(a.kind, a.domain) for a in fired] == [(Transition.FIRING, "acme")]

@@ -11,7 +11,7 @@ from sesd.core.domains import normalise_domain, takes_glob, takes_name
 from sesd.core.providers import UNKNOWN
 from sesd.core.scopes import DOMAIN, Scope
 
-__all__ = ["labels", "takes", "watches"]
+__all__ = ["labels", "takes"]
 
 
 def labels(rule: RuleConfig, scope: Scope, stated: Collection[str]) -> list[str]:
@@ -38,17 +38,6 @@ def labels(rule: RuleConfig, scope: Scope, stated: Collection[str]) -> list[str]
     if rule.excluded:
         wanted = {d for d in wanted if not _excluded(rule, d)}
     return sorted(wanted | set(stated))
-
-
-def watches(rule: RuleConfig, label: str) -> bool:
-    """Whether a rule's names or globs take in ``label``."""
-    domains = rule.scope == DOMAIN
-    return any(
-        takes_glob(label, pattern, domains)
-        if is_glob(pattern)
-        else takes_name(label, pattern, domains)
-        for pattern in rule.watched
-    )
 
 
 def takes(rule: RuleConfig, label: str) -> bool:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from sesd.alerting.accounts import measure_account
 from sesd.alerting.alert import Alert
-from sesd.alerting.labels import watches
+from sesd.alerting.labels import takes
 from sesd.alerting.rules import AlertState, step
 from sesd.alerting.tenants import measure_tenant
 from sesd.config import Duration, RuleConfig
@@ -97,7 +97,8 @@ def step_tenants(
     for key, status in ledger.tenant_status.status.items():
         # Labelled as the tenant's mail is (a tenant SES names ``other``: ``'other'``).
         by_tenant.setdefault(tenant_label(key[2]), []).append((key, status))
-    watched = [t for t in by_tenant if watches(rule, t)]
+    # Named or matched, less those left out (exclude_tenants), as a rule on windows.
+    watched = [t for t in by_tenant if takes(rule, t)]
     for tenant in sorted(set(watched) | set(states)):
         state = states.setdefault(tenant, AlertState())
         found = by_tenant.get(tenant, [])
