@@ -308,7 +308,7 @@ def test_silence_add_takes_every_kind_of_label_an_alert_names(
     )
     config = _config(tmp_path, extra)
     add = ["silence", "add", "--config", str(config), "--for", "1h", "--comment", "x"]
-    labels = ["gmail.com", "*@*", "bücher.de", "yahoo.*", "Почта", "Acme_Tenant-1", "canary"]
+    labels = ["gmail.com", "*.example", "bücher.de", "yahoo.*", "Почта", "Acme_Tenant-1", "canary"]
     labels += ["prod-eu/eu-west-1", "default/us-east-1", "Prod-EU/EU-WEST-1"]
     labels += ["'other'", "'unknown'"]  # the tenants SES names other and unknown
     for label in labels:

@@ -22,8 +22,8 @@ from sesd.alerting.alert import SEVERITY_RANK
 from sesd.alerting.silence_file import SilenceFile
 from sesd.alerting.silences import Silence, SilenceError, new_id
 from sesd.commands.common import Commands, command, config_error, load, with_config
-from sesd.config import Config, ConfigError, Duration
-from sesd.config.watched import NO_DOMAIN_HINT, no_domain
+from sesd.config import Config, ConfigError, Duration, is_glob
+from sesd.config.watched import NO_DOMAIN_HINT, no_domain, silence_takes_a_label
 from sesd.core.accounts import DEFAULT_ACCOUNT, is_region
 from sesd.core.domains import domain_pattern, normalise_domain
 from sesd.core.providers import LABELS as PROVIDER_LABELS
@@ -161,6 +161,15 @@ def _labels_problem(config: Config, args: argparse.Namespace) -> str:
         return (
             f"--domain '{escaped(args.domain, _SHOWN)}': a control or invisible character "
             "(shown escaped), which no alert's label has: write it without"
+        )
+    if args.domain and is_glob(args.domain) and not silence_takes_a_label(args.domain, config):
+        # Listed as active, it would mute nothing: the page the on-call meant to mute
+        # goes on coming.
+        return (
+            f"--domain {args.domain!r} is a glob that matches no label an alert names (a "
+            "domain is lower case, IDNA, of letters, digits, '-', '_' and dots; or a "
+            f"provider, tenant, group or ACCOUNT/REGION): it would mute nothing "
+            f"({NO_DOMAIN_HINT})"
         )
     if args.domain and not _could_be_label(config, args.domain):
         return (

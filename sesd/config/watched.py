@@ -8,6 +8,7 @@ from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING
 
 from sesd.config.alerts import TENANT_METRICS, is_glob
+from sesd.core.accounts import DEFAULT_ACCOUNT, glob_takes_an_account
 from sesd.core.domains import OTHER, domain_pattern, normalise_domain, takes_glob
 from sesd.core.globs import glob_takes_a_domain
 from sesd.core.made import is_tenant
@@ -18,7 +19,7 @@ from sesd.core.tenant_map import NOT_NAMES, glob_takes_a_tenant
 if TYPE_CHECKING:
     from sesd.config import Config
 
-__all__ = ["NO_DOMAIN_HINT", "check_rule_names", "no_domain"]
+__all__ = ["NO_DOMAIN_HINT", "check_rule_names", "no_domain", "silence_takes_a_label"]
 
 #: How to write a domain where an address or a URL was pasted in.
 NO_DOMAIN_HINT = "write the domain alone, as gmail.com for ann@gmail.com"
@@ -171,6 +172,24 @@ def _glob_takes_a_domain_label(pattern: str, config: Config) -> bool:
     if any(takes_glob(label, pattern, True) for label in (OTHER, *config.domains.groups)):
         return True
     return glob_takes_a_domain(pattern) or glob_takes_a_domain(domain_pattern(pattern))
+
+
+def silence_takes_a_label(pattern: str, config: Config) -> bool:
+    """Whether a silence's domain glob takes some label an alert may name, as a silence
+    matches it (sesd.alerting.silences: the label in lower case, the glob in lower case
+    as written or in a domain's normal form): a domain (``canary`` is one), a group,
+    sesd's ``other``, a provider, a tenant, an ``ACCOUNT/REGION``. The checks of rules'
+    globs, on every label in lower case, ``unknown`` too (a rule naming it fires on it)."""
+    named = (OTHER, *(group.lower() for group in config.domains.groups))
+    named += (*PROVIDER_LABELS, *config.providers.mx)
+    accounts = {DEFAULT_ACCOUNT, *(account.name.lower() for account in config.accounts)}
+    return any(
+        any(fnmatchcase(label, glob) for label in named)
+        or glob_takes_a_domain(glob)
+        or glob_takes_a_tenant(glob, (*NOT_NAMES, *_OWN_NAMES), lower=True)
+        or glob_takes_an_account(glob, accounts)
+        for glob in {domain_pattern(pattern), pattern.strip().lower()}
+    )
 
 
 def check_rule_names(config: Config) -> None:

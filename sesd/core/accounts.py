@@ -7,11 +7,14 @@ The account poller (:mod:`sesd.account.poller`) writes here through
 from __future__ import annotations
 
 import re
+import string
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 import msgspec
 
+from sesd.core.globs import glob_takes_a_sequence
 from sesd.core.text import clean
 
 __all__ = [
@@ -22,6 +25,7 @@ __all__ = [
     "AccountStatus",
     "Accounts",
     "Target",
+    "glob_takes_an_account",
     "is_region",
 ]
 
@@ -35,11 +39,38 @@ DEFAULT_ACCOUNT: Final = "default"
 _REGION: Final = re.compile(r"[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]{1,16}-\d")
 #: An ``[[accounts]]`` entry's name (``default`` is the default account's).
 ACCOUNT_NAME: Final = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+#: :data:`_REGION`'s names item by item, as a glob is tried on them: two letters, a
+#: ``-gov`` or ``-iso`` (with a letter or not), a word, a digit.
+_REGION_ITEMS: Final = tuple(
+    (
+        (string.ascii_lowercase, 2, 2),
+        *middle,
+        ("-", 1, 1),
+        (string.ascii_lowercase, 1, 16),
+        ("-", 1, 1),
+        (string.digits, 1, 1),
+    )
+    for middle in (
+        (),
+        tuple((c, 1, 1) for c in "-gov"),
+        (*((c, 1, 1) for c in "-iso"), (string.ascii_lowercase, 0, 1)),
+    )
+)
 
 
 def is_region(text: str) -> bool:
     """Whether ``text`` is an AWS region's name."""
     return _REGION.fullmatch(text) is not None
+
+
+def glob_takes_an_account(pattern: str, accounts: Iterable[str]) -> bool:
+    """Whether a glob takes some ``ACCOUNT/REGION`` label (an account rule's alert's) of
+    one of ``accounts``: the account's name as given, ``/``, an AWS region's name."""
+    return any(
+        glob_takes_a_sequence(pattern, (*((c, 1, 1) for c in f"{account}/"), *region))
+        for account in accounts
+        for region in _REGION_ITEMS
+    )
 
 
 #: The longest enforcement status kept (SES's are one word).
