@@ -302,7 +302,7 @@ class Daemon:
         keep = partial(start_kept, tg, self.metrics.task_failures)
         for queue in self.config.queues:
             # Advice only (no dead-letter queue): never holding up the start or READY=1.
-            tg.start_soon(check_queue, self.sqs(queue), queue, *self.ledger.where(queue.label))
+            self.check(queue)
         keep("janitor", partial(janitor, self.pipeline, self.clock, self.monotonic))
         keep("files", self._reloader.follow)
         keep("alerting", self.alerting.run)
@@ -361,6 +361,17 @@ class Daemon:
         """A queue's clients, held while its pollers run (a reload may retire them)."""
         assert self.aws is not None
         return self.aws.holding(self.sqs(queue), self.sqs(queue, "receive"))
+
+    def check(self, queue: QueueConfig) -> None:
+        """Check ``queue`` (:func:`check_queue`: advice only, never holding up the start
+        or a reload), its client held meanwhile: a reload that retires the client
+        closes it once the check has its answer, not under the call."""
+        self.start_soon(self._check, self.sqs(queue), queue, *self.ledger.where(queue.label))
+
+    async def _check(self, client: Any, queue: QueueConfig, account: str, region: str) -> None:
+        assert self.aws is not None
+        async with self.aws.holding(client):
+            await check_queue(client, queue, account, region)
 
     def restart_queues(self, old: Config, new: Config) -> list[QueueConfig]:
         """Stop the queues a reload removed (or changed) and start those it added;

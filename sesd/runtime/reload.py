@@ -26,7 +26,6 @@ from sesd.runtime.reload_keys import (
     rotated_secrets,
     rule_changes,
 )
-from sesd.runtime.sqs_calls import check_queue
 
 if TYPE_CHECKING:
     from sesd.runtime.daemon import Daemon
@@ -310,6 +309,4 @@ class Reloader:
             daemon.aws.keep(opened, new)
         # A stop begun meanwhile starts no queue (Consumers.change).
         for queue in daemon.restart_queues(old, new):
-            daemon.start_soon(
-                check_queue, daemon.sqs(queue), queue, *daemon.ledger.where(queue.label)
-            )
+            daemon.check(queue)

@@ -1,0 +1,137 @@
+"""Calls in flight when a reload removes or moves what made them: each ends on the
+client it began on (a reload closes a client it retired once nothing holds it)."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from aiohttp import web
+
+from sesd.commands.demo.localhttp import LocalServer
+from sesd.config import load_config
+from sesd.io.logs import configure_logging
+from tests.conftest import running
+from tests.test_aws_clients import _pool_open
+
+_KIND = "application/x-amz-json-1.0"
+
+
+class Standing(LocalServer):
+    """An SQS stand-in (its JSON protocol) for queues ``old`` and ``new``: each call
+    of queue ``old`` waits until its event is set (GetQueueAttributes: ``answer``, then
+    a 500 the first time, a redrive policy after; a receive: ``receives``, then nothing,
+    or, with ``deny`` set, a refusal). Queue ``new``'s first receive answers at once,
+    with nothing; every other call waits until the server closes, then answers
+    nothing."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.checking = anyio.Event()
+        self.answer = anyio.Event()
+        self.receiving = anyio.Event()
+        self.receives = anyio.Event()
+        self.deny = False
+        self.checks = 0
+        self._new = 0
+        self._closed = anyio.Event()
+
+    def routes(self, app: web.Application) -> None:
+        app.router.add_post("/", self._answer)
+
+    def close(self) -> None:
+        self.answer.set()
+        self.receives.set()
+        self._closed.set()
+
+    async def _answer(self, request: web.Request) -> web.Response:
+        operation = request.headers.get("X-Amz-Target", "").rpartition(".")[2]
+        queue = json.loads(await request.read())["QueueUrl"].rpartition("/")[2]
+        body: dict[str, Any] = {}
+        if (queue, operation) == ("old", "GetQueueAttributes"):
+            self.checking.set()
+            await self.answer.wait()
+            self.checks += 1
+            if self.checks == 1:  # a passing error: the SDK asks again
+                body = {"__type": "InternalError", "message": "We encountered an internal error."}
+                return web.json_response(body, status=500, content_type=_KIND)
+            policy = {"deadLetterTargetArn": "arn:aws:sqs:us-east-1:123456789012:dlq"}
+            body = {"Attributes": {"RedrivePolicy": json.dumps(policy)}}
+        elif (queue, operation) == ("old", "ReceiveMessage"):
+            self.receiving.set()
+            await self.receives.wait()
+            if self.deny:
+                body = {"__type": "com.amazon.coral.service#AccessDeniedException"}
+                headers = {"x-amzn-query-error": "AccessDenied;Sender"}
+                return web.json_response(body, status=400, headers=headers, content_type=_KIND)
+        elif (queue, operation) == ("new", "ReceiveMessage") and not self._new:
+            self._new += 1
+        else:
+            await self._closed.wait()
+        return web.json_response(body, content_type=_KIND)
+
+
+async def _until(condition: Callable[[], bool]) -> None:
+    """Wait for ``condition``, which no notice of the daemon's follows (a queue's
+    pollers stopped after their last receive's, a client closed)."""
+    with anyio.fail_after(20):
+        while not condition():
+            await anyio.lowlevel.checkpoint()
+
+
+def _logged(logs: io.StringIO, event: str) -> list[dict[str, Any]]:
+    return [
+        line for line in map(json.loads, logs.getvalue().splitlines()) if line["event"] == event
+    ]
+
+
+def _config_at(sqs: Standing, *queues: str) -> str:
+    """A config whose SQS is ``sqs``, with ``queues`` (each a [[queues]] entry's keys)."""
+    return (
+        f'[aws]\nendpoint_url = "{sqs.url}"\nregion = "us-east-1"\n'
+        '[http]\nlisten = "127.0.0.1:0"\n[shutdown]\ngrace_period = "1s"\n'
+    ) + "".join(f"[[queues]]\n{keys}" for keys in queues)
+
+
+#: Queue ``kept`` of :class:`Standing`, and ``old`` in another region (clients of its own).
+_KEPT = 'url = "{url}/123456789012/kept"\nname = "kept"\n'
+_OLD = 'url = "{url}/123456789012/old"\nname = "q"\nregion = "eu-west-1"\nwait_time_seconds = 1\n'
+
+
+async def test_a_queues_check_in_flight_keeps_its_client_until_it_answers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Queue ``q``'s start-up check (GetQueueAttributes, its redrive policy) is under
+    way when a reload removes ``q``; its poller ends its receive and stops. SQS answers
+    the check with a 500, which the SDK asks again. The check's client stays open until
+    the check has its answer, then closes (closed under it, the retry failed, "'NoneType'
+    object has no attribute 'get'", and the check warned that the queue's attributes
+    could not be read)."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    logs = io.StringIO()
+    configure_logging("info", "json", stream=logs)
+    path = tmp_path / "sesd.toml"
+    async with Standing() as sqs:
+        kept = _KEPT.format(url=sqs.url)
+        path.write_text(_config_at(sqs, kept, _OLD.format(url=sqs.url)))
+        async with running(load_config(str(path)), config_path=path) as daemon:
+            with anyio.fail_after(20):
+                await sqs.checking.wait()
+                await sqs.receiving.wait()
+            checked = daemon.sqs(daemon.config.queues[1])
+            path.write_text(_config_at(sqs, kept))
+            assert await daemon.reload()
+            sqs.receives.set()
+            await _until(lambda: "sesd.queue.stopped" in logs.getvalue())
+            assert _pool_open(checked)
+            sqs.answer.set()
+            await _until(lambda: not _pool_open(checked))
+    assert sqs.checks == 2
+    assert _logged(logs, "sesd.sqs.attributes_failed") == []
