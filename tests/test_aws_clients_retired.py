@@ -307,3 +307,46 @@ async def test_a_removed_accounts_session_goes_with_its_clients(
             await daemon.changes.wait_for(partial(_stopped, logs, 1))
         assert [who for who in daemon.aws._sessions if who != "default"] == []
         assert await _sessions() == before - 1
+
+
+async def test_accounts_removed_leave_no_session_nor_sts_client(
+    local_sqs: LocalSqs, sqs: Any, tmp_path: Path
+) -> None:
+    """Three times a reload adds account ``reader`` (each time another role, in another
+    region) with a queue, whose poller assumes the role (STS's client in that region),
+    and the next removes both. Once the poller has stopped, the role's SDK session (its
+    credential refresher, the models its clients read: about 8 MB for SQS) and STS's
+    client, which no account in force uses, are gone: as many sessions and clients as
+    before the first (each role kept its session, and each region its STS client,
+    until exit)."""
+    logs = io.StringIO()
+    configure_logging("info", "json", stream=logs)
+    url, _ = await make_queue(sqs)
+    path = tmp_path / "sesd.toml"
+
+    def reader(n: int, region: str) -> str:
+        return (
+            f'[[accounts]]\nname = "reader"\nrole_arn = "arn:aws:iam::{n:012d}:role/r"\n'
+            f'region = "{region}"\n[[queues]]\nurl = "{url}"\nname = "read"\n'
+            'account = "reader"\nwait_time_seconds = 1\n'
+        )
+
+    def sts_open(region: str) -> bool:
+        return any(
+            (c.meta.service_model.service_name, c.meta.region_name) == ("sts", region)
+            for c in _open_clients()
+        )
+
+    path.write_text(_config(local_sqs, url))
+    async with running(load_config(str(path)), config_path=path) as daemon:
+        before = len(_open_clients()), await _sessions()
+        for n, region in enumerate(["eu-west-1", "eu-west-2", "eu-central-1"], start=1):
+            path.write_text(_config(local_sqs, url) + reader(n, region))
+            assert await daemon.reload()
+            with anyio.fail_after(20):  # the poller's first call assumed the role
+                await daemon.changes.wait_for(partial(sts_open, region))
+            path.write_text(_config(local_sqs, url))
+            assert await daemon.reload()
+            with anyio.fail_after(20):
+                await daemon.changes.wait_for(partial(_stopped, logs, n))
+        assert (len(_open_clients()), await _sessions()) == before

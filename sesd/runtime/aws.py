@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
+from functools import partial
 from typing import Any
 
 import anyio.to_thread
@@ -241,7 +242,9 @@ class AwsClients:
     async def retire(self, config: Config, made: Made) -> None:
         """After a reload (which made ``made``) is in force with ``config``: close the
         clients it no longer needs (a queue removed, or restarted with another pool; an
-        account or region removed; the canary's changed), each once nothing holds it.
+        account or region removed, and STS's client in a region no account assumes a role
+        in any more; the canary's changed), each once nothing holds it, and the session of
+        each role it no longer signs with.
         Kept, each stayed open until exit: reloads, repeated, grew the open clients
         (connection pools, sockets) without bound."""
         in_use = {id(client) for client in self._queues.values()}
@@ -335,16 +338,19 @@ class AwsClients:
 
     async def _assume(self, account: AccountConfig) -> dict[str, str]:
         """Fresh credentials for ``account``'s role, asked for with the default ones."""
+        region = account.region or self._config.aws.region
         sts = await self.client(
             "sts",
             DEFAULT_ACCOUNT,
-            account.region or self._config.aws.region,
+            region,
             AioConfig(connect_timeout=5, read_timeout=10, retries={"mode": "standard"}),
+            needed=partial(_assumes_in, region),
         )
         kwargs: dict[str, Any] = {"RoleArn": account.role_arn, "RoleSessionName": _SESSION_NAME}
         if account.external_id:
             kwargs["ExternalId"] = account.external_id
-        response = await sts.assume_role(**kwargs)
+        async with self.holding(sts):  # (a reload may retire it meanwhile)
+            response = await sts.assume_role(**kwargs)
         credentials = response["Credentials"]
         return {
             "access_key": credentials["AccessKeyId"],
@@ -352,6 +358,12 @@ class AwsClients:
             "token": credentials["SessionToken"],
             "expiry_time": credentials["Expiration"].isoformat(),
         }
+
+
+def _assumes_in(region: str, config: Config) -> bool:
+    """Whether an ``[[accounts]]`` entry of ``config`` assumes its role in ``region``
+    (with STS's client there): else a reload retires that client."""
+    return any((account.region or config.aws.region) == region for account in config.accounts)
 
 
 def _by_queues(config: Config) -> bool:
