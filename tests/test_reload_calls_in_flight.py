@@ -1,5 +1,7 @@
 """Calls in flight when a reload removes or moves what made them: each ends on the
-client it began on (a reload closes a client it retired once nothing holds it)."""
+client it began on (a reload closes a client it retired once nothing holds it), and
+what it answers then is the old place's word, not the config in force's: it marks
+no queue failing."""
 
 from __future__ import annotations
 
@@ -135,3 +137,40 @@ async def test_a_queues_check_in_flight_keeps_its_client_until_it_answers(
             await _until(lambda: not _pool_open(checked))
     assert sqs.checks == 2
     assert _logged(logs, "sesd.sqs.attributes_failed") == []
+
+
+async def test_a_refusal_at_a_moved_queues_old_place_leaves_it_ready(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Queue ``q``'s receive waits in eu-west-1 when a reload moves ``q`` to another
+    queue in us-east-1, whose first receive answers. Then the old queue refuses the
+    receive still out there (AccessDenied: why ``q`` was moved). That refusal is the old
+    place's: ``q`` is not failing and /readyz stays ready (it was marked failing, not
+    ready until its next receive answered, up to a long poll later, alert resolves
+    held meanwhile), and no ``queue_unusable`` is logged of a queue that reads."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    logs = io.StringIO()
+    configure_logging("info", "json", stream=logs)
+    path = tmp_path / "sesd.toml"
+    async with Standing() as sqs:
+        path.write_text(_config_at(sqs, _OLD.format(url=sqs.url)))
+        async with running(load_config(str(path)), config_path=path) as daemon:
+            with anyio.fail_after(20):
+                await sqs.receiving.wait()
+            path.write_text(_config_at(sqs, f'url = "{sqs.url}/123456789012/new"\nname = "q"\n'))
+            assert await daemon.reload()
+
+            def ready() -> bool:
+                return daemon.health.ready(daemon.monotonic())[0]
+
+            with anyio.fail_after(20):
+                await daemon.changes.wait_for(ready)
+            sqs.deny = True
+            sqs.receives.set()
+            await _until(lambda: "sesd.queue.stopped" in logs.getvalue())
+            assert daemon.health.failing == set()
+            assert ready()
+    assert _logged(logs, "sesd.sqs.queue_unusable") == []
+    (refused,) = _logged(logs, "sesd.sqs.receive_failed")
+    assert refused["retired"] is True

@@ -114,6 +114,11 @@ class Consumers:
         consumer = self._running[queue.label] = _Consumer(queue)
         self._group.start_soon(self._consume, consumer)
 
+    def _serving(self, consumer: _Consumer) -> bool:
+        """Whether ``consumer`` reads its queue as the config in force has it: not once
+        a reload removed or changed the queue (a stop leaves it so)."""
+        return self._running.get(consumer.queue.label) is consumer
+
     async def _consume(self, consumer: _Consumer) -> None:
         memory = InvalidMemory()
         # Held until the last poller has ended: a client a reload retired meanwhile is
@@ -123,6 +128,7 @@ class Consumers:
                 async with anyio.create_task_group() as pollers:
                     for index in range(consumer.queue.concurrency):
                         poller = self._make_poller(consumer.queue, consumer.stop, memory, index)
+                        poller.in_force = partial(self._serving, consumer)
                         # A fault nobody foresaw (a bug; a CancelledError no stop asked
                         # for, which an anyio task group would take for a cancel and end
                         # the poller quietly) is counted and logged, and the poller

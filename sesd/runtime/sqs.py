@@ -133,6 +133,10 @@ class QueuePoller:
         self._deletes = Deletes(client, queue, metrics, self._log)
         #: The Date header of the latest answer compared with this host's clock.
         self._date: str | None = None
+        #: Whether this poller reads the queue in force (its consumer says): once a
+        #: reload removed or replaced the queue (another URL, region, account or pool),
+        #: what the old one answers no longer speaks for what is read now.
+        self.in_force: Callable[[], bool] = lambda: True
         # From now the queue is being read: one that answers nothing counts as hung.
         health.polling(self._label, monotonic())
 
@@ -177,6 +181,23 @@ class QueuePoller:
             # it cannot parse as no messages, which would pass for a healthy, empty queue.
             self._failed(ValueError(f"an answer of type {kind[:60]!r}, not SQS's JSON"))
             return None
+        if self.in_force():
+            self._answered()
+        date = response["ResponseMetadata"].get("HTTPHeaders", {}).get("date")
+        if date != self._date:  # to the second: a busy poller's answers share one
+            self._date = date
+            compare_with_aws(
+                date, self._clock(), self._health, self._metrics.clock_offset, self._log
+            )
+        messages = response.get("Messages", [])
+        if messages:
+            self._metrics.sqs_received_messages(self._label, len(messages))
+        else:
+            self._changes.notify()
+        return messages
+
+    def _answered(self) -> None:
+        """A receive answered: the queue reads (again)."""
         if self._errors:
             if (
                 self._errors > 1
@@ -191,24 +212,17 @@ class QueuePoller:
         self._health.received(self._label, self._monotonic())
         # Where the credentials work: a key refused in another region is that region's.
         self._pipeline.ledger.accounts.answered((self._account, self._region), self._clock())
-        date = response["ResponseMetadata"].get("HTTPHeaders", {}).get("date")
-        if date != self._date:  # to the second: a busy poller's answers share one
-            self._date = date
-            compare_with_aws(
-                date, self._clock(), self._health, self._metrics.clock_offset, self._log
-            )
-        messages = response.get("Messages", [])
-        if messages:
-            self._metrics.sqs_received_messages(self._label, len(messages))
-        else:
-            self._changes.notify()
-        return messages
 
     def _failed(self, exc: BaseException) -> None:
         """A receive failed: counted; a permanent error logged once, at error level."""
         self._errors += 1
         self._metrics.sqs_error(self._label, "receive")
         self._changes.notify()
+        if not self.in_force():
+            # Its old place refused (why a reload moved or removed it, often): neither
+            # the queue in force (its own pollers tell) nor the credentials are judged.
+            self._log.info("sesd.sqs.receive_failed", error=describe_error(exc), retired=True)
+            return
         code = error_code(exc) or type(exc).__name__
         accounts = self._pipeline.ledger.accounts
         hint = hint_in(exc, accounts, (self._account, self._region), self._clock())
