@@ -1,7 +1,7 @@
 """Calls in flight when a reload removes or moves what made them: each ends on the
 client it began on (a reload closes a client it retired once nothing holds it), and
 what it answers then is the old place's word, not the config in force's: it marks
-no queue failing."""
+no queue failing and counts no canary lost."""
 
 from __future__ import annotations
 
@@ -16,10 +16,12 @@ import pytest
 from aiohttp import web
 
 from sesd.commands.demo.localhttp import LocalServer
+from sesd.commands.demo.localsqs import LocalSqs
 from sesd.config import load_config
 from sesd.io.logs import configure_logging
-from tests.conftest import running
-from tests.test_aws_clients import _pool_open
+from tests.conftest import make_queue, running
+from tests.fake_ses import FakeSes, Reply
+from tests.test_aws_clients import CANARY, _config, _pool_open
 
 _KIND = "application/x-amz-json-1.0"
 
@@ -174,3 +176,34 @@ async def test_a_refusal_at_a_moved_queues_old_place_leaves_it_ready(
     assert _logged(logs, "sesd.sqs.queue_unusable") == []
     (refused,) = _logged(logs, "sesd.sqs.receive_failed")
     assert refused["retired"] is True
+
+
+async def test_a_refusal_of_the_canarys_old_endpoint_is_no_lost_canary(
+    local_sqs: LocalSqs, sqs: Any, tmp_path: Path
+) -> None:
+    """A reload moves the canary while its SendEmail waits at the old endpoint, which
+    then refuses it (403: why it was moved). That refusal is the old endpoint's: no
+    failed canary is counted (it counted as a missing canary at once, and paged
+    ``canary_missing`` while the endpoint in force sends), and none is warned of."""
+    logs = io.StringIO()
+    configure_logging("info", "json", stream=logs)
+    url, _ = await make_queue(sqs)
+    path = tmp_path / "sesd.toml"
+    async with FakeSes() as old, FakeSes() as new:
+        old.script(Reply(status=403, hold=True))
+        path.write_text(_config(local_sqs, url, extra=CANARY + f'endpoint_url = "{old.url}"\n'))
+        async with running(load_config(str(path)), config_path=path) as daemon:
+            with anyio.fail_after(10):
+                await old.wait_for(lambda ses: ses.held == 1)
+            assert daemon.canary.sender is not None
+            before = daemon.canary.sender.ses
+            path.write_text(_config(local_sqs, url, extra=CANARY + f'endpoint_url = "{new.url}"\n'))
+            assert await daemon.reload()
+            old.release()
+            with anyio.fail_after(10):
+                await daemon.changes.wait_for(lambda: not _pool_open(before))
+            tracker = daemon.ledger.canary
+            assert tracker.errors == {}
+            assert tracker.overdue_count(daemon.clock()) == 0
+    assert old.answered == [403]
+    assert [line.get("retired") for line in _logged(logs, "sesd.canary.send_failed")] == [True]

@@ -122,6 +122,7 @@ class CanarySender:
         on_change: Callable[[], None] = lambda: None,
         instance: str | None = None,
         due: float | None = None,
+        in_force: Callable[[], bool] = lambda: True,
     ) -> None:
         self.config = config
         self.ses = ses
@@ -136,6 +137,10 @@ class CanarySender:
         #: When (anyio's clock) the latest call was due: given, that of the sender this
         #: one replaces, whose schedule it keeps.
         self.due = due
+        #: Whether this sender sends as the config in force has it: once a reload moved
+        #: the canary (another endpoint, account, region or timeout), a call of this one
+        #: that fails is the old path's failure, not a canary the path in force lost.
+        self.in_force = in_force
         self._log = get_logger()
 
     async def run(self, stopping: anyio.Event) -> None:
@@ -168,12 +173,10 @@ class CanarySender:
                 response = await self.ses.send_email(**self._request(at))
         except (TimeoutError, ClientError, BotoCoreError, aiohttp.ClientError, OSError) as exc:
             at += self.tracker.shifted - shifted  # a step of the clock meanwhile
-            reason, code = error_reason(exc), shown_code(exc)
-            self.tracker.failed(reason, at, anyio.current_time() - started, code)
+            code = shown_code(exc)
             # Codes and statuses only: an SDK message may quote the request.
-            self._log.warning(
-                "sesd.canary.send_failed", reason=reason, error=code or type(exc).__name__
-            )
+            error = code or type(exc).__name__
+            self._failed(error_reason(exc), at, anyio.current_time() - started, code, error)
         else:
             at += self.tracker.shifted - shifted
             seconds = anyio.current_time() - started
@@ -187,14 +190,19 @@ class CanarySender:
                 # A 200 that is not SES's (a proxy's page, which the SDK reads as an
                 # empty answer): a failed call to count, not a fault of this task (its
                 # restarts would send every 10 s and count nothing).
-                self.tracker.failed("server_error", at, seconds)
-                self._log.warning(
-                    "sesd.canary.send_failed", reason="server_error", error="no MessageId"
-                )
+                self._failed("server_error", at, seconds, "", "no MessageId")
         finally:
             self.in_flight = False
             self.tracker.calling -= 1
             self.on_change()
+
+    def _failed(self, reason: str, at: float, seconds: float, code: str, error: str) -> None:
+        """A call failed: a canary lost, if this sender is in force."""
+        if not self.in_force():
+            self._log.info("sesd.canary.send_failed", reason=reason, error=error, retired=True)
+            return
+        self.tracker.failed(reason, at, seconds, code)
+        self._log.warning("sesd.canary.send_failed", reason=reason, error=error)
 
     def _request(self, at: float) -> dict[str, Any]:
         when = datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M:%SZ")

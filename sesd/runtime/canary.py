@@ -92,8 +92,9 @@ class CanaryRunner:
         # The schedule goes on from the last call of the sender this one replaces.
         due = self.sender.due if self.sender is not None else None
         self.sender = CanarySender(
-            canary, ses, self._tracker, clock=self._clock, on_change=self._on_change, due=due
-        )
+            canary, ses, self._tracker, clock=self._clock, on_change=self._on_change, due=due,
+            in_force=lambda: not stop.is_set(),  # (set once a reload replaced or removed it)
+        )  # fmt: skip
         stopped = anyio.Event()
         async with clients.holding(ses), anyio.create_task_group() as tg:
             tg.start_soon(_first_of, stopped, self._stopping, stop)
