@@ -21,7 +21,7 @@ SCRIPT = """
 import json, os, subprocess, sys
 import anyio
 from structlog.testing import capture_logs
-from sesd.runtime.state_start import unsavable
+from sesd.runtime.state_path import unsavable
 from tests.test_state_files import _saver
 
 where = sys.argv[1]
@@ -100,7 +100,7 @@ BOUND = """
 import json, subprocess, sys
 import anyio
 from structlog.testing import capture_logs
-from sesd.runtime.state_start import unsavable
+from sesd.runtime.state_path import unsavable
 from tests.test_state_files import _saver
 
 where = sys.argv[1]

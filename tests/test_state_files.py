@@ -397,11 +397,11 @@ def test_a_held_state_file_names_who_holds_it_and_a_killed_holder_lets_go(
     import subprocess
     import sys
 
-    from sesd.runtime.state_start import hold, let_go
+    from sesd.runtime.state_lock import hold, let_go
 
     path = str(tmp_path / "state.bin")
     code = (
-        "import sys\nfrom sesd.runtime.state_start import hold\n"
+        "import sys\nfrom sesd.runtime.state_lock import hold\n"
         f"hold({path!r})\nprint('held', flush=True)\nsys.stdin.read()\n"
     )
     with subprocess.Popen(
@@ -504,7 +504,7 @@ def test_two_sesd_on_one_file_through_a_link_do_not_both_start(tmp_path: Path, f
     naming who holds the file; so two links to one file. Each lets go at its stop."""
     import socket
 
-    from sesd.runtime.state_start import hold, let_go
+    from sesd.runtime.state_lock import hold, let_go
 
     (tmp_path / "volume").mkdir()
     target = tmp_path / "volume" / "state.bin"

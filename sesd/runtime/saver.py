@@ -18,7 +18,8 @@ from sesd.core.ledger import Ledger
 from sesd.io.files import linked
 from sesd.io.logs import get_logger
 from sesd.runtime.state import snapshot, write_state
-from sesd.runtime.state_start import clear_leftovers, hold, let_go, read_at_start
+from sesd.runtime.state_lock import hold, let_go
+from sesd.runtime.state_start import clear_leftovers, read_at_start
 
 __all__ = ["SOON_GAP", "StateSaver"]
 

@@ -1,16 +1,13 @@
-"""The state file at start: whether it could ever be saved on this host, its lock
-(one sesd a file), what a cut-off save left beside it, and what it holds, restored
-(or, when it cannot be used, said and kept aside). sesd.runtime.saver saves it."""
+"""The state file at start: what a cut-off save left beside it, and what it holds,
+restored (or, when it cannot be used, said and kept aside). Its lock, taken first, is
+sesd.runtime.state_lock's; sesd.runtime.saver saves it."""
 
 from __future__ import annotations
 
 import contextlib
-import errno
-import fcntl
 import glob
 import os
 import signal
-import socket
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,18 +16,12 @@ from typing import Any, Final
 
 from sesd.alerting.evaluator import Evaluator
 from sesd.core.ledger import Ledger
-from sesd.core.text import clean
 from sesd.core.timestamps import iso
-from sesd.io.files import linked, open_lock
-from sesd.runtime.http import StartError
 from sesd.runtime.state import StateError, firing_in, read_state, restore
-from sesd.runtime.state_path import unsavable
 from sesd.runtime.state_size import state_limit
 
-__all__ = ["Found", "clear_leftovers", "hold", "let_go", "read_at_start", "unsavable"]
+__all__ = ["Found", "clear_leftovers", "read_at_start"]
 
-#: The most of the lock file's holder line an error shows.
-_HOLDER_BYTES: Final = 200
 #: Starts in a row killed while restoring the file after which the next keeps it
 #: aside: one (a deploy's kill at the wrong moment) costs nothing.
 _KILLED_RESTORES: Final = 2
@@ -52,76 +43,6 @@ class Found:
     #: Why no save may replace the file this run (None: saves may): one not used that
     #: could not be kept aside, the only copy of what it holds.
     untouchable: str | None = None
-
-
-def hold(path: str) -> list[int]:
-    """Hold ``PATH.lock`` while sesd runs (its descriptors; StartError when the file
-    could never be saved, or another sesd holds it): two sesd on one file would each
-    overwrite the other's saves and restore the other's windows (replicas sharing a
-    volume). A path that is a link is saved through, so the file it names is locked
-    too: another sesd whose path is that file, or another link to it, is kept out."""
-    problem = unsavable(path)
-    if problem is not None:
-        raise StartError(problem)
-    held: list[int] = []
-    try:
-        # One at a time, so that those taken are let go when the next is refused.
-        for lock in dict.fromkeys((f"{path}.lock", f"{linked(path)}.lock")):
-            held.append(_take(path, lock))  # noqa: PERF401
-    except StartError:
-        let_go(held)
-        raise
-    return held
-
-
-def _take(path: str, lock: str) -> int:
-    """Open and lock ``lock`` for the state file at ``path``, writing who holds it."""
-    try:
-        # Made by root (a `sesd run` by hand), it would keep the daemon's own user out:
-        # handed to the directory's owner.
-        fd = open_lock(lock)
-    except OSError as exc:
-        owned = exc.errno in (errno.EACCES, errno.EISDIR)
-        hint = " (remove it, or make it the daemon user's)" if owned else ""
-        raise StartError(f"[state] path {path}: cannot open {lock}: {exc.strerror}{hint}") from None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        holder = _holder(fd)
-        os.close(fd)
-        raise StartError(
-            f"[state] path {path}: another sesd is using it ({lock} is held{holder}); "
-            "give each sesd a file of its own"
-        ) from None
-    # Who holds it, for the error of the next sesd on the file (replicas sharing a
-    # volume: a pod's host name is its name). The kernel lets go of the lock when the
-    # holder dies, however (kill -9, OOM): what is written here outlives it, unread.
-    try:
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()}\n".encode(), 0)
-    except OSError:
-        pass  # a full disk: the lock holds all the same, its error names nobody
-    return fd
-
-
-def let_go(held: list[int]) -> None:
-    """Release the locks :func:`hold` returned, each holder line first removed: an
-    earlier build that takes the file next writes none, and a sesd it refuses would
-    be told the one that stopped holds it."""
-    for fd in held:
-        with contextlib.suppress(OSError):
-            os.ftruncate(fd, 0)
-        os.close(fd)
-
-
-def _holder(fd: int) -> str:
-    """`` by pid N on HOST``, as the holder of the lock at ``fd`` wrote it (escaped and
-    bounded: any user of the directory may have written the file), or nothing."""
-    try:
-        said = os.pread(fd, _HOLDER_BYTES, 0).decode("utf-8", "replace").strip()
-    except OSError:
-        return ""
-    return f" by {clean(said, _HOLDER_BYTES)}" if said else ""
 
 
 def clear_leftovers(path: str, log: Any) -> None:
