@@ -5,6 +5,8 @@ and keeps."""
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import os
 import tempfile
 import threading
@@ -143,6 +145,42 @@ def test_a_lock_file_sesd_may_not_open_is_one_line_at_start(tmp_path: Path) -> N
     long = tmp_path / ("s" * 251)  # a name the file may have, but not its lock's
     with pytest.raises(StartError, match=r"lock: File name too long$"):
         _saver(long).load()
+
+
+def test_a_lock_the_file_system_refuses_is_one_line_and_leaves_nothing_open(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The state file on an NFS mount without its lock service: flock fails with
+    ENOLCK. The start says so in one line naming the file, the lock, the cause and what
+    to do, not a traceback, and keeps no descriptor open (a program embedding sesd
+    that retries its start would leak one each time): the lock taken before it (the
+    link's, for a path that is a link) is let go too. flock is replaced for the file
+    the link names: a file system that refuses locks cannot be mounted by a test, and
+    no other way reaches that refusal."""
+    from sesd.runtime.state_lock import hold, let_go
+
+    (tmp_path / "volume").mkdir()
+    path = tmp_path / "state.bin"
+    path.symlink_to(tmp_path / "volume" / "state.bin")
+    refused = str(tmp_path / "volume" / "state.bin.lock")
+    locked = fcntl.flock
+
+    def flock(fd: int, operation: int) -> None:
+        if os.readlink(f"/proc/self/fd/{fd}") == refused:
+            raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
+        locked(fd, operation)
+
+    monkeypatch.setattr(fcntl, "flock", flock)
+    opened = sorted(os.listdir("/proc/self/fd"))
+    with pytest.raises(StartError) as raised:
+        hold(str(path))
+    said = str(raised.value)
+    assert said.startswith(f"[state] path {path}: cannot lock {refused}: No locks available (")
+    assert "a local disk" in said
+    assert "\n" not in said
+    assert sorted(os.listdir("/proc/self/fd")) == opened
+    monkeypatch.undo()  # the file system grants locks again: none is still held
+    let_go(hold(str(path)))
 
 
 def test_a_state_file_this_user_cannot_read_is_kept_aside() -> None:

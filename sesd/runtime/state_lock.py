@@ -61,6 +61,11 @@ def _take(path: str, lock: str) -> int:
             f"[state] path {path}: another sesd is using it ({lock} is held{holder}); "
             "give each sesd a file of its own"
         ) from None
+    except OSError as exc:
+        os.close(fd)  # not left open for as long as the process lives
+        raise StartError(
+            f"[state] path {path}: cannot lock {lock}: {exc.strerror}{_unlockable(exc)}"
+        ) from None
     # Who holds it, for the error of the next sesd on the file (replicas sharing a
     # volume: a pod's host name is its name). The kernel lets go of the lock when the
     # holder dies, however (kill -9, OOM): what is written here outlives it, unread.
@@ -70,6 +75,17 @@ def _take(path: str, lock: str) -> int:
     except OSError:
         pass  # a full disk: the lock holds all the same, its error names nobody
     return fd
+
+
+def _unlockable(exc: OSError) -> str:
+    """What to do about a lock the file system refused (not one another sesd holds)."""
+    if exc.errno in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS):
+        return (
+            " (a file system that grants no locks: an NFS mount without its lock service, "
+            "some FUSE and SMB mounts); put the file on a local disk, or a volume that "
+            "grants them"
+        )
+    return ""
 
 
 def let_go(held: list[int]) -> None:
