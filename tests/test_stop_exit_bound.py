@@ -16,7 +16,9 @@ from typing import Any
 import anyio
 import pytest
 
+from sesd.commands.run import _ExitBound
 from sesd.config.sections import EXIT_ROOM
+from sesd.runtime.http import StartError
 from tests.sesd_process import SesdProcess, config_file, sesd_process
 
 #: ``sesd run`` whose name lookups of HUNG wait until the FIFO named first is opened
@@ -228,3 +230,85 @@ async def test_a_stop_while_the_start_reads_on_a_hung_disk_exits_within_its_room
     assert took < EXIT_ROOM
     assert stalled["after"] == "stop"
     assert stalled["threads"]  # the read's, still waiting on the disk
+
+
+#: HUNG_RESOLVER's ``sesd run``, whose drain raises once the stop's last save has
+#: returned: a fault in what is left of the exit (a task's end, a close that raises).
+FAULT_AFTER_SAVE = HUNG_RESOLVER.replace(
+    "from sesd.commands.main import main",
+    """from sesd.runtime.daemon import Daemon
+drained = Daemon.drain
+async def drain(self, deadline):
+    await drained(self, deadline)
+    raise RuntimeError("a bug after the last save")
+Daemon.drain = drain
+from sesd.commands.main import main""",
+)
+
+
+@pytest.mark.timeout(60)
+async def test_a_fault_after_the_stop_s_last_save_exits_1_within_the_same_room(
+    tmp_path: Path,
+) -> None:
+    """A stop whose last save returned, then a fault, while a lookup's thread holds the
+    exit: sesd exits 1, as after any fault (a supervisor shows the unit failed, and
+    someone reads the traceback), not 0 as if the stop were clean; within the room the
+    exit had from the save, one bound and one `sesd.daemon.exit_stalled` (after the
+    fault), not a second room begun at the fault."""
+    state = tmp_path / "state.bin"
+    config = config_file(
+        tmp_path,
+        f'[aws]\nregion = "us-east-1"\nendpoint_url = "http://{HUNG}:9"\n'
+        f'[[queues]]\nurl = "http://{HUNG}:9/123456789012/q"\nname = "q"\n'
+        'wait_time_seconds = 1\n[shutdown]\ngrace_period = "1s"\n'
+        f'[state]\npath = "{state}"\n',
+    )
+    gate = tmp_path / "resolver"
+    os.mkfifo(gate)
+    hung = [sys.executable, "-c", FAULT_AFTER_SAVE, str(gate)]
+    async with sesd_process(config, command=hung) as sesd:
+        await sesd.logged("test.lookup_held")
+        sesd.process.send_signal(signal.SIGTERM)
+        started = time.monotonic()
+        with anyio.fail_after(1 + EXIT_ROOM + 15):
+            failed = await sesd.wait_for_event("sesd.daemon.failed")
+            code = await sesd.process.wait()
+            lines = await sesd.rest()
+        took = time.monotonic() - started
+    assert code == 1
+    assert took < 1 + EXIT_ROOM
+    assert "RuntimeError: a bug after the last save" in failed["exception"]
+    records = sesd.records + [json.loads(line) for line in lines if line.startswith("{")]
+    stalled = [r for r in records if r["event"] == "sesd.daemon.exit_stalled"]
+    assert [(s["after"], s["threads"] != []) for s in stalled] == [("fault", True)]
+    assert state.exists()  # the stop's save, before the fault
+
+
+def test_the_exit_is_bounded_once_and_a_fault_after_it_exits_1() -> None:
+    """The exit's bound starts at the first call (a stop's last save returned), and a
+    fault after it changes what the exit gives (1, as for any fault), not when the
+    bound ends; a failed start gives 2 (a bug in it 1), a stop whose save failed 1."""
+    failed = [False]
+    bounds = [_ExitBound(3600.0, lambda: failed[0]) for _ in range(3)]
+    try:
+        stop, start, bug = bounds
+        stop("stop", None)
+        timer = stop.timer
+        assert stop.code() == 0
+        failed[0] = True
+        assert stop.code() == 1
+        failed[0] = False
+        stop("fault", None)
+        stop("stop", None)
+        assert stop.timer is timer
+        assert stop.code() == 1
+        start("failed_start", StartError("cannot listen"))
+        assert start.code() == 2
+        start("fault", None)
+        assert start.code() == 1
+        bug("failed_start", RuntimeError("a bug"))
+        assert bug.code() == 1
+    finally:
+        for bound in bounds:
+            if bound.timer is not None:
+                bound.timer.cancel()

@@ -8,7 +8,6 @@ import sys
 import threading
 import traceback
 from collections.abc import Callable
-from functools import partial
 from typing import Final, NoReturn
 
 import anyio
@@ -80,48 +79,68 @@ def _exit_now(fault: BaseException | None = None) -> NoReturn:
 _MARGIN: Final = 1.0
 
 
-def _exit_within(
-    room: float, failed: Callable[[], bool], after: str, why: BaseException | None
-) -> None:
+class _ExitBound:
     """What is left is the exit: ``after`` a stop (its last save returned, or it gave
     the start up) or a fault (its last save returned), or a failed start (``why``).
     Tasks ended, connections closed, threads joined, it has ``room`` seconds (less
-    ``_MARGIN``), then sesd exits with the code the stop would have given (1 after a
-    fault or a failed save; a failed start's, 2, or 1 for a bug). A thread that does
-    not end would otherwise hold the exit until the supervisor's SIGKILL, which says
-    nothing of why: a name lookup on a resolver that does not answer runs on in the
-    event loop's executor after what awaited it was cancelled, and the loop's close
-    waits for it."""
-    from sesd.runtime.signals import FORCED_LOGS
+    ``_MARGIN``), then sesd exits with the code the exit would have given (:meth:`code`).
+    A thread that does not end would otherwise hold the exit until the supervisor's
+    SIGKILL, which says nothing of why: a name lookup on a resolver that does not
+    answer runs on in the event loop's executor after what awaited it was cancelled,
+    and the loop's close waits for it.
 
-    wait = room - _MARGIN - FORCED_LOGS  # then the log lines have FORCED_LOGS
-    bug = after == "failed_start" and (why is None or start_error(why) is None)
+    Bounded once, from the first call: a fault after it (a task's end or a close
+    raising after the stop's last save) makes the exit a fault's, exit 1, in what is
+    left of the same room, not the clean stop's 0, nor a room of its own."""
 
-    def stalled() -> None:
+    def __init__(self, room: float, failed: Callable[[], bool]) -> None:
+        from sesd.runtime.signals import FORCED_LOGS
+
+        self._wait = room - _MARGIN - FORCED_LOGS  # then the log lines have FORCED_LOGS
+        self._failed = failed
+        self._after = ""
+        self._why: BaseException | None = None
+        #: Started by the first call.
+        self.timer: threading.Timer | None = None
+
+    def __call__(self, after: str, why: BaseException | None) -> None:
+        if self.timer is None or after == "fault":
+            self._after, self._why = after, why
+        if self.timer is None:
+            self.timer = threading.Timer(self._wait, self._stalled)
+            self.timer.daemon = True  # a normal exit does not wait for it
+            self.timer.start()
+
+    def code(self) -> int:
+        """1 after a fault or a failed save, a failed start's 2 (1 for a bug), else 0:
+        what ``execute`` returns, or Python's exit after a traceback."""
+        if self._after == "failed_start":
+            bug = self._why is None or start_error(self._why) is None
+            return 1 if bug else EXIT_START
+        return 1 if self._after == "fault" or self._failed() else 0
+
+    def _stalled(self) -> None:
+        from sesd.runtime.signals import FORCED_LOGS
+
         main = threading.main_thread()
         held = sorted(t.name for t in threading.enumerate() if not t.daemon and t is not main)
         get_logger().warning(
             "sesd.daemon.exit_stalled",
-            after=after,
-            waited_seconds=wait,
+            after=self._after,
+            waited_seconds=self._wait,
             threads=held,
             hint="the exit waited on threads still running after the stop (a name lookup "
             "on a resolver that does not answer, a write on a hung disk): sesd exits "
             "without them; check the host's resolver and disks",
         )
         flush_logs(FORCED_LOGS)
-        if after == "failed_start":
-            os._exit(1 if bug else EXIT_START)
-        os._exit(1 if after == "fault" or failed() else 0)
-
-    timer = threading.Timer(wait, stalled)
-    timer.daemon = True  # a normal exit does not wait for it
-    timer.start()
+        os._exit(self.code())
 
 
 def execute(args: argparse.Namespace) -> int:
     """Run until stopped; 0 after a graceful stop (1 when its state file could not be
-    saved last), 2 when the config or the start fails."""
+    saved last), 2 when the config or the start fails, 1 after a fault (its traceback
+    printed), one after the stop's last save too: sesd did not end as asked."""
     from sesd.runtime.daemon import Daemon, StartError
 
     try:
@@ -149,7 +168,7 @@ def execute(args: argparse.Namespace) -> int:
         return start_failed(exc)
     # Each part of the stop has its bound, the exit too: inside the shipped units' stop
     # timeout (sesd.config.sections.SHIPPED_STOP_TIMEOUT).
-    daemon.on_exit = partial(_exit_within, EXIT_ROOM, lambda: daemon.saver.failed)
+    daemon.on_exit = _ExitBound(EXIT_ROOM, lambda: daemon.saver.failed)
     try:
         anyio.run(daemon.run)
     except BaseException as exc:

@@ -150,7 +150,8 @@ class Daemon:
         self.saver.on_result = self._saved
         #: Called when what is left is the exit, which ``sesd run`` bounds (``EXIT_ROOM``):
         #: as the last save returns after a ``"stop"`` or a ``"fault"``, at a ``"stop"``
-        #: that gave the start up, and at a ``"failed_start"`` (with why).
+        #: that gave the start up, and at a ``"failed_start"`` (with why); a ``"fault"``
+        #: may come after any of them.
         self.on_exit: Callable[[str, BaseException | None], None] = lambda after, why: None
         #: The start, while it runs: a stop cancels it.
         self._starting: anyio.CancelScope | None = None
@@ -243,7 +244,8 @@ class Daemon:
                 # supervisor's SIGKILL, which says nothing of why).
                 self._log.error("sesd.daemon.failed", exc_info=True)
                 await self.saver.save_last(LAST_SAVE, after="fault")
-                self.on_exit("fault", None)
+            # Also after the exit began (a close raising after the stop's save): a fault.
+            self.on_exit("fault", None)
             raise
         finally:
             self.systemd.close()
