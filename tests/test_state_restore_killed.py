@@ -5,13 +5,21 @@ row the file is kept aside and sesd starts empty, saying why."""
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
 from pathlib import Path
 
+import anyio
+import pytest
 from structlog.testing import capture_logs
 
+import sesd.runtime.state_start as start
+from sesd.config import parse_config
+from sesd.runtime.daemon import Daemon
+from sesd.runtime.state_start import RestoreStopped
+from tests.dns_server import hermetic
 from tests.test_state_files import _saver
 
 #: A start whose restore is killed (SIGKILL, as the OOM killer sends) mid-way.
@@ -32,9 +40,11 @@ _saver(sys.argv[1]).load()
 #: failed liveness probe) mid-way through its restore, with SIGTERM's default action
 #: (sesd embedded in another program).
 STOPPED = KILLED.replace("signal.SIGKILL", "signal.SIGTERM")
-#: The same under ``sesd run``, which holds a SIGTERM until its signal watcher runs: the
-#: restore goes on, too slow for the supervisor, whose SIGKILL after its grace period
-#: (TimeoutStopSec, terminationGracePeriodSeconds) comes mid-way still.
+#: The same where the SIGTERM is held (sesd.runtime.early, as ``sesd run`` holds one
+#: until its signal watcher runs, or a restore whose stop is not watched): the restore
+#: goes on, too slow for the supervisor, whose SIGKILL after its grace period
+#: (TimeoutStopSec, terminationGracePeriodSeconds) comes mid-way still. (Watched, the
+#: SIGTERM gives the restore up: the tests at the end.)
 STOPPED_THEN_KILLED = """
 import os, signal, sys
 from sesd.runtime import early
@@ -60,8 +70,6 @@ def _killed_start(path: Path, script: str = KILLED, sig: int = signal.SIGKILL) -
 
 
 def _saved_file(path: Path) -> bytes:
-    import anyio
-
     saver = _saver(path)
     saver.load()
     anyio.run(saver.save)
@@ -184,8 +192,6 @@ def test_a_file_that_cannot_be_kept_aside_is_never_saved_over(tmp_path: Path) ->
         (tmp_path / place).mkdir()
     _killed_start(path)
     _killed_start(path)
-    import anyio
-
     for _ in range(2):
         with capture_logs() as logs:
             saver = _saver(path)
@@ -220,11 +226,77 @@ def test_a_damaged_file_that_cannot_be_kept_aside_is_never_saved_over(tmp_path: 
 
 
 def _saved_events(path: Path) -> list[str]:
-    import anyio
-
     with capture_logs() as logs:
         saver = _saver(path)
         saver.load()
         anyio.run(saver.save)
         saver.release()
     return [line["event"] for line in logs]
+
+
+def _stopping_restore(*args: object, **named: object) -> None:
+    """A restore a SIGTERM comes in, as a stop asked for while a large file is
+    restored: its handler gives the restore up at once, before the next line."""
+    os.kill(os.getpid(), signal.SIGTERM)
+    raise AssertionError("the restore went on past the stop")
+
+
+def test_a_stop_while_restoring_leaves_the_file_as_it_was_and_saves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where stop signals are watched (``sesd run``'s watcher, which a handler of the
+    test's stands for), a SIGTERM while the file is restored gives the restore up:
+    RestoreStopped (the restore would take an Exception for a damaged file, and keep
+    the file aside), the signal passed on to the watcher. What was loaded is never
+    saved, so a save after it (a second signal's) leaves the file as it was; the count
+    of a start killed before it stays, this one having proved nothing."""
+    path = tmp_path / "state.bin"
+    blob = _saved_file(path)
+    _killed_start(path)
+    monkeypatch.setattr(start, "restore", _stopping_restore)
+    heard: list[int] = []
+    watcher = signal.signal(signal.SIGTERM, lambda signum, frame: heard.append(signum))
+    try:
+        saver = _saver(path)
+        with capture_logs() as logs, pytest.raises(RestoreStopped):
+            saver.load(watched=True)
+        anyio.run(saver.save)
+        saver.release()
+    finally:
+        signal.signal(signal.SIGTERM, watcher)
+    assert heard == [signal.SIGTERM]
+    assert [line["event"] for line in logs] == ["sesd.state.restore_stopped"]
+    assert path.read_bytes() == blob
+    assert (tmp_path / "state.bin.restoring").read_bytes() == b"1"
+    assert not (tmp_path / "state.bin.unusable").exists()
+
+
+async def test_a_daemon_stopped_while_it_restores_stops_without_starting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The daemon watching signals (as ``sesd run``'s does) and SIGTERM as it restores
+    its file: the restore is given up, the start with it, and the daemon's run returns
+    as after any stop while starting, the file untouched."""
+    path = tmp_path / "state.bin"
+    saver = _saver(path)
+    saver.load()
+    await saver.save()
+    saver.release()
+    blob = path.read_bytes()
+    monkeypatch.setattr(start, "restore", _stopping_restore)
+    config = parse_config(
+        '[aws]\nregion = "us-east-1"\n'
+        '[[queues]]\nurl = "http://127.0.0.1:9/123456789012/q"\nname = "q"\n'
+        f'[state]\npath = "{path}"\n'
+    )
+    with capture_logs() as logs, anyio.fail_after(10):
+        await Daemon(hermetic(config)).run(handle_signals=True)
+    events = [line["event"] for line in logs]
+    assert events[-4:] == [
+        "sesd.state.restore_stopped",
+        "sesd.daemon.signal",
+        "sesd.daemon.stopping",
+        "sesd.daemon.stopped",
+    ]
+    assert path.read_bytes() == blob
+    assert not (tmp_path / "state.bin.restoring").exists()

@@ -312,3 +312,66 @@ def test_the_exit_is_bounded_once_and_a_fault_after_it_exits_1() -> None:
         for bound in bounds:
             if bound.timer is not None:
                 bound.timer.cancel()
+
+
+#: ``sesd run`` whose restore of the state file takes what a large file's takes on a
+#: busy host (seconds; the default caps' full pending table alone takes 1.3 s on a
+#: quiet one): it says it began, then waits 30 s before restoring, as interruptible by
+#: a signal's handler as the restore's own Python is.
+SLOW_RESTORE = """
+import sys, time
+import sesd.runtime.state_start as start
+restored = start.restore
+def restore(*args, **named):
+    print('{"event": "test.restoring"}', file=sys.stderr, flush=True)
+    time.sleep(30)
+    return restored(*args, **named)
+start.restore = restore
+from sesd.commands.main import main
+sys.exit(main())
+"""
+
+
+@pytest.mark.timeout(90)
+async def test_a_stop_while_the_state_file_is_restored_exits_within_its_room(
+    tmp_path: Path,
+) -> None:
+    """SIGTERM while the start restores the state file (a rollout, or the kubelet giving
+    up on a slow start): the restore is given up where it is and sesd exits 0 within
+    ``EXIT_ROOM``, the file byte for byte as it was, nothing kept aside and no killed
+    restore counted; the next start restores it. The restore runs on the event loop,
+    which would see the signal only once it ended, the exit's room after that."""
+    state = tmp_path / "state.bin"
+    config = config_file(
+        tmp_path,
+        '[aws]\nregion = "us-east-1"\n'
+        '[[queues]]\nurl = "http://127.0.0.1:9/123456789012/q"\nname = "q"\n'
+        f'[state]\npath = "{state}"\n',
+    )
+    async with sesd_process(config) as sesd:  # saves the file at its stop
+        sesd.process.send_signal(signal.SIGTERM)
+        with anyio.fail_after(30):
+            assert await sesd.process.wait() == 0
+    saved = state.read_bytes()
+    slow = [sys.executable, "-c", SLOW_RESTORE]
+    async with sesd_process(config, command=slow, until="test.restoring") as sesd:
+        sesd.process.send_signal(signal.SIGTERM)
+        started = time.monotonic()
+        with anyio.fail_after(EXIT_ROOM + 15):
+            given_up = await sesd.wait_for_event("sesd.state.restore_stopped")
+            code = await sesd.process.wait()
+        took = time.monotonic() - started
+    assert code == 0
+    assert took < EXIT_ROOM
+    assert given_up["path"] == str(state)
+    assert "sesd.daemon.started" not in [r["event"] for r in sesd.records]
+    assert state.read_bytes() == saved
+    assert sorted(os.listdir(tmp_path)) == [
+        "sesd.toml",
+        "state.bin",
+        "state.bin.lock",
+    ]
+    async with sesd_process(config, until="sesd.state.restored") as sesd:
+        sesd.process.send_signal(signal.SIGTERM)
+        with anyio.fail_after(30):
+            assert await sesd.process.wait() == 0

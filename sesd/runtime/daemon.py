@@ -54,6 +54,7 @@ from sesd.runtime.reload import Reloader
 from sesd.runtime.saver import StateSaver
 from sesd.runtime.signals import EXIT_FORCED, watch_signals
 from sesd.runtime.sqs_calls import InFlight, check_queue
+from sesd.runtime.state_start import RestoreStopped
 from sesd.runtime.supervise import start_kept
 from sesd.runtime.systemd import Notifier, tell_systemd
 from sesd.runtime.web import WebGuard
@@ -156,6 +157,8 @@ class Daemon:
         #: The start, while it runs: a stop cancels it.
         self._starting: anyio.CancelScope | None = None
         self._started = anyio.Event()
+        #: Stop signals are watched: one gives the state file's restore up.
+        self._watching = False
         self.systemd = Notifier()
         self._consumers = Consumers(
             partial(queue_poller, self), self.metrics.task_failures, hold=self._hold_queue
@@ -208,6 +211,7 @@ class Daemon:
     ) -> None:
         """Run until stopped; reports itself once the HTTP server listens. A stop while
         starting gives the start up where it is: nothing was consumed, nothing saved."""
+        self._watching = handle_signals
         if handle_signals:
             # Until the signal watcher runs, a SIGHUP (a reload sent while starting)
             # must not end sesd: its default action would.
@@ -259,7 +263,11 @@ class Daemon:
         held, nothing having been consumed since it was read."""
         with anyio.CancelScope() as self._starting:
             if not self.stopping.is_set():  # a signal held from before the watcher
-                await self.start(stack)
+                try:
+                    await self.start(stack)
+                except RestoreStopped:
+                    # By a SIGTERM, on its way to the watcher: its stop ends this scope.
+                    await self.stopping.wait()
         self._starting = None
         if self.stopping.is_set():
             self.on_exit("stop", None)
@@ -274,7 +282,7 @@ class Daemon:
 
     async def start(self, stack: AsyncExitStack) -> None:
         """Phase 1: what must hold before any task runs, each part closed with ``stack``."""
-        self.saver.load(stack)
+        self.saver.load(stack, watched=self._watching)
         try:
             self.web = WebGuard(self.config.http.web)
         except ConfigError as exc:

@@ -19,7 +19,7 @@ from sesd.io.files import linked
 from sesd.io.logs import get_logger
 from sesd.runtime.state import snapshot, write_state
 from sesd.runtime.state_lock import hold, let_go
-from sesd.runtime.state_start import clear_leftovers, read_at_start
+from sesd.runtime.state_start import RestoreStopped, clear_leftovers, read_at_start
 
 __all__ = ["SOON_GAP", "StateSaver"]
 
@@ -91,7 +91,7 @@ class StateSaver:
         self._absent: str | None = None
         #: Why no save may replace the file this run (None: saves may).
         self._untouchable: str | None = None
-        #: The stop's last save came: no save after it (sesd.runtime.daemon's drain).
+        #: The stop's last save came, or the restore was given up: no save after it.
         self._ended = False
         #: The stop's last save did not finish in its time (its write left to its thread).
         self.unfinished = False
@@ -102,12 +102,14 @@ class StateSaver:
         #: Whether the last save failed (the file on disk is older than sesd's state).
         self.failed = False
 
-    def load(self, stack: AsyncExitStack | None = None) -> None:
+    def load(self, stack: AsyncExitStack | None = None, *, watched: bool = False) -> None:
         """Restore what the file holds, and hold it until ``stack`` closes (StartError
         when it could never be saved, or another sesd holds it). A file that cannot be
         used is reported and ignored (sesd starts rather than refusing to); one that
         was read but not understood (damaged, another version's after a rollback) is
-        first kept aside as ``PATH.unusable``, so the next save does not destroy it."""
+        first kept aside as ``PATH.unusable``, so the next save does not destroy it.
+        Where stop signals are ``watched``, a SIGTERM gives the restore up
+        (RestoreStopped), and no save writes what it loaded."""
         path = self.path
         if not path:
             return
@@ -115,7 +117,13 @@ class StateSaver:
         if stack is not None:
             stack.callback(self.release)
         clear_leftovers(path, self._log)
-        found = read_at_start(path, self._ledger, self._evaluator, self._clock, self._log)
+        try:
+            found = read_at_start(
+                path, self._ledger, self._evaluator, self._clock, self._log, watched
+            )
+        except RestoreStopped:
+            self._ended = True  # part of the file is loaded: saved, the rest would be lost
+            raise
         self._absent, self._says_stopped = found.absent, found.says_stopped
         self._untouchable = found.untouchable
 

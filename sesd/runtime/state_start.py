@@ -20,7 +20,7 @@ from sesd.core.timestamps import iso
 from sesd.runtime.state import StateError, firing_in, read_state, restore
 from sesd.runtime.state_size import state_limit
 
-__all__ = ["Found", "clear_leftovers", "read_at_start"]
+__all__ = ["Found", "RestoreStopped", "clear_leftovers", "read_at_start"]
 
 #: Starts in a row killed while restoring the file after which the next keeps it
 #: aside: one (a deploy's kill at the wrong moment) costs nothing.
@@ -45,6 +45,31 @@ class Found:
     untouchable: str | None = None
 
 
+class RestoreStopped(BaseException):
+    """A SIGTERM gave up the file's read and restore at start, where they were: the
+    file is as it was, and what was loaded must never be saved. Not an Exception: the
+    restore takes those for a damaged file, and keeps it aside."""
+
+
+@dataclass(slots=True)
+class _Stoppable:
+    """Whether a SIGTERM gives the restore up now: only while the file is read and
+    restored (a step cut in half elsewhere, the file kept aside but not said, would
+    leave the file or the log wrong), and only where stop signals are ``watched``
+    (``sesd run``'s watcher, which the signal then reaches, and which stops sesd)."""
+
+    watched: bool
+    now: bool = False
+
+    @contextlib.contextmanager
+    def during(self) -> Iterator[None]:
+        self.now = self.watched
+        try:
+            yield
+        finally:
+            self.now = False
+
+
 def clear_leftovers(path: str, log: Any) -> None:
     """Remove what a save cut off (a kill, an OOM) left beside the file: each a copy
     of the file's size, they would add up until the disk is full. Only this sesd,
@@ -59,13 +84,21 @@ def clear_leftovers(path: str, log: Any) -> None:
 
 
 def read_at_start(
-    path: str, ledger: Ledger, evaluator: Evaluator, clock: Callable[[], float], log: Any
+    path: str,
+    ledger: Ledger,
+    evaluator: Evaluator,
+    clock: Callable[[], float],
+    log: Any,
+    watched: bool = False,
 ) -> Found:
     """Restore what the file holds into ``ledger`` and ``evaluator``. A file that cannot
     be used is reported and ignored (sesd starts rather than refusing to); one that
     was read but not understood (damaged, another version's after a rollback) is
     first kept aside as ``PATH.unusable``, so the next save does not destroy it; so is
-    one whose restore the starts before were killed in, _KILLED_RESTORES in a row."""
+    one whose restore the starts before were killed in, _KILLED_RESTORES in a row.
+    Where stop signals are ``watched``, a SIGTERM gives the read and the restore up
+    (RestoreStopped): a large file's take seconds, more on a busy host, which the
+    exit's room does not have."""
     marker = f"{path}.restoring"
     killed = _killed_restores(marker)
     if killed >= _KILLED_RESTORES and os.path.lexists(path):
@@ -81,24 +114,34 @@ def read_at_start(
                 os.unlink(marker)
         return found
     _mark(marker, killed + 1)
+    stoppable, stopped = _Stoppable(watched), False
     try:
-        with _stop_uncounted(marker, killed):
-            return _read(path, ledger, evaluator, clock, log)
+        with _stop_uncounted(marker, killed, stoppable):
+            return _read(path, ledger, evaluator, clock, log, stoppable)
+    except RestoreStopped:
+        # The marker counts the starts before (the signal's handler put it back): this
+        # one proved nothing of the file.
+        stopped = True
+        log.info("sesd.state.restore_stopped", path=path, hint="a stop came while the file "
+                 "was restored: it is as it was, and the next start restores it")  # fmt: skip
+        raise
     finally:
         # Reached unless the process was killed: the marker says only that.
-        with contextlib.suppress(OSError):  # none (a full disk), or not a file
-            os.unlink(marker)
+        if not stopped:
+            with contextlib.suppress(OSError):  # none (a full disk), or not a file
+                os.unlink(marker)
 
 
 @contextlib.contextmanager
-def _stop_uncounted(marker: str, killed: int) -> Iterator[None]:
+def _stop_uncounted(marker: str, killed: int, stoppable: _Stoppable) -> Iterator[None]:
     """A SIGTERM while the file is restored is a stop asked for (systemctl stop, a
     rollout, the kubelet giving up on a slow start), and a kill that follows it the
     supervisor's once its grace period is over: neither is the restore's doing (an OOM,
     a crash), and counting them would keep a good file aside after two slow starts.
     So this start's count is taken back (``killed``: those before it), then the signal
-    goes where it went: held by ``sesd run`` (sesd.runtime.early), or its default
-    action, which ends sesd (sesd embedded in another program)."""
+    goes where it went: to ``sesd run``'s watcher (and ``stoppable`` gives the restore
+    up), held by ``sesd run`` (sesd.runtime.early), or its default action, which ends
+    sesd (sesd embedded in another program)."""
     before = signal.getsignal(signal.SIGTERM)
 
     def stopped(signum: int, frame: FrameType | None) -> None:
@@ -110,6 +153,8 @@ def _stop_uncounted(marker: str, killed: int) -> Iterator[None]:
         signal.signal(signum, before)
         if callable(before):
             before(signum, frame)
+            if stoppable.now:
+                raise RestoreStopped
         else:
             os.kill(os.getpid(), signum)
 
@@ -128,12 +173,18 @@ def _stop_uncounted(marker: str, killed: int) -> Iterator[None]:
 
 
 def _read(
-    path: str, ledger: Ledger, evaluator: Evaluator, clock: Callable[[], float], log: Any
+    path: str,
+    ledger: Ledger,
+    evaluator: Evaluator,
+    clock: Callable[[], float],
+    log: Any,
+    stoppable: _Stoppable,
 ) -> Found:
     try:
         # Past the largest state this config saves, not read: a restore takes about
         # fifteen times the file in memory, and an OOM kill at each start keeps sesd down.
-        blob = read_state(path, state_limit(ledger, evaluator.rules))
+        with stoppable.during():
+            blob = read_state(path, state_limit(ledger, evaluator.rules))
     except StateError as exc:
         # Not readable by this user (a restore from a backup made as root, say), or too
         # large: kept, or the first save would replace it.
@@ -141,8 +192,10 @@ def _read(
     if blob is None:
         log.info("sesd.state.none_yet", path=path)
         return Found("none when sesd started")
+    now = clock()  # not while stoppable: a step of the clock is logged
     try:
-        restored = restore(blob, ledger, evaluator, clock())
+        with stoppable.during():
+            restored = restore(blob, ledger, evaluator, now)
     except StateError as exc:
         found = _ignored(log, path, str(exc))
         # Nothing in the file is loaded, so nothing will resolve these.
