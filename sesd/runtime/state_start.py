@@ -97,8 +97,8 @@ def read_at_start(
     first kept aside as ``PATH.unusable``, so the next save does not destroy it; so is
     one whose restore the starts before were killed in, _KILLED_RESTORES in a row.
     Where stop signals are ``watched``, a SIGTERM gives the read and the restore up
-    (RestoreStopped): a large file's take seconds, more on a busy host, which the
-    exit's room does not have."""
+    (RestoreStopped): a large file holds them for seconds, more on a busy host, which
+    the exit's room does not have."""
     marker = f"{path}.restoring"
     killed = _killed_restores(marker)
     if killed >= _KILLED_RESTORES and os.path.lexists(path):
