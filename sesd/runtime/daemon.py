@@ -53,7 +53,7 @@ from sesd.runtime.pollers import account_poller, queue_poller, tenant_poller
 from sesd.runtime.reload import Reloader
 from sesd.runtime.saver import StateSaver
 from sesd.runtime.signals import EXIT_FORCED, watch_signals
-from sesd.runtime.sqs_calls import InFlight, check_queue
+from sesd.runtime.sqs_calls import InFlight, check_held
 from sesd.runtime.state_start import RestoreStopped
 from sesd.runtime.supervise import start_kept
 from sesd.runtime.systemd import Notifier, tell_systemd
@@ -373,15 +373,11 @@ class Daemon:
         return self.aws.holding(self.sqs(queue), self.sqs(queue, "receive"))
 
     def check(self, queue: QueueConfig) -> None:
-        """Check ``queue`` (:func:`check_queue`: advice only, never holding up the start
-        or a reload), its client held meanwhile: a reload that retires the client
-        closes it once the check has its answer, not under the call."""
-        self.start_soon(self._check, self.sqs(queue), queue, *self.ledger.where(queue.label))
-
-    async def _check(self, client: Any, queue: QueueConfig, account: str, region: str) -> None:
+        """Check ``queue`` (:func:`check_held`: advice only, never holding up the start
+        or a reload), its client held meanwhile."""
         assert self.aws is not None
-        async with self.aws.holding(client):
-            await check_queue(client, queue, account, region)
+        client, where = self.sqs(queue), self.ledger.where(queue.label)
+        self.start_soon(check_held, self.aws.holding(client), client, queue, *where)
 
     def restart_queues(self, old: Config, new: Config) -> list[QueueConfig]:
         """Stop the queues a reload removed (or changed) and start those it added;

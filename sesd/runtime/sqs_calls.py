@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import math
 from collections.abc import Iterator
+from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -167,6 +168,19 @@ class InFlight:
         holds what was read until now; a delete after its snapshot would leave what the
         batch brought in neither that file nor the queue."""
         self.end_by(-math.inf)
+
+
+async def check_held(
+    hold: AbstractAsyncContextManager[None],
+    client: SQSClient,
+    queue: QueueConfig,
+    account: str,
+    region: str,
+) -> bool:
+    """:func:`check_queue` inside ``hold`` (its client held: a reload that retires it
+    closes it once the check has its answer, not under the call)."""
+    async with hold:
+        return await check_queue(client, queue, account, region)
 
 
 async def check_queue(client: SQSClient, queue: QueueConfig, account: str, region: str) -> bool:
