@@ -18,7 +18,7 @@ from sesd.config import Config, core_settings, parse_config
 from sesd.core.pipeline import Pipeline
 from sesd.runtime import collector, janitor
 from sesd.runtime.health import Changes
-from sesd.runtime.state import snapshot, write_state
+from sesd.runtime.state import StateError, restore, snapshot, write_state
 from tests import factory as f
 from tests.conftest import make_queue, running, send_bodies
 
@@ -99,6 +99,53 @@ def test_no_reexamination_while_automatic_collection_is_held_off() -> None:
     finally:
         gc.enable()
     assert not walked(kept)
+
+
+def _collections_during(run: Any) -> int:
+    """How many collections start while ``run()`` runs (``gc.callbacks``)."""
+    started = 0
+
+    def count(phase: str, info: dict[str, int]) -> None:
+        nonlocal started
+        started += phase == "start"
+
+    gc.callbacks.append(count)
+    try:
+        run()
+    finally:
+        gc.callbacks.remove(count)
+    return started
+
+
+def test_a_restore_runs_with_automatic_collection_held_off() -> None:
+    """A restore makes containers by the hundred thousand, all to stay: collections
+    during it walked them again and again (over a quarter of its time). None runs
+    while a file of 2,000 pending recipients is restored (at most one as it ends),
+    and collection is on again after, also when the file is refused; held off already
+    (a scrape renders), it stays off."""
+    config = parse_config(RULE)
+    pipeline = Pipeline(core_settings(config))
+    for i in range(2000):
+        delay = f.delay([f"d{i}@a{i % 50}.example"], expires=f.T0 + 3600)
+        pipeline.feed(f.raw(delay), "q", f.T0)
+    blob = snapshot(pipeline.ledger, Evaluator(config.alerts, ["5m", "15m", "1h"]), f.T0)
+
+    def restored(blob: bytes) -> int:
+        ledger = Pipeline(core_settings(config)).ledger
+        evaluator = Evaluator(config.alerts, ["5m", "15m", "1h"])
+        return _collections_during(lambda: restore(blob, ledger, evaluator, f.T0 + 5))
+
+    assert restored(blob) <= 1  # the one due as collection comes back on (18 before)
+    assert gc.isenabled()
+    with pytest.raises(StateError):
+        restored(blob[: len(blob) // 2])
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        restored(blob)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
 
 
 def _config(local: LocalSqs, url: str, state: Path) -> Config:
