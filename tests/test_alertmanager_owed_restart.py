@@ -173,14 +173,7 @@ async def test_a_resolve_owed_under_labels_a_reload_changed_is_posted_after_a_re
     labels as configured: b's old alert was left firing until its endsAt, four hours
     on. b comes back; sesd starts from the file and posts b the old labels' resolve."""
     url, _ = await make_queue(sqs)
-    (tmp_path / "a").mkdir()
-    (tmp_path / "b").mkdir()
-    async with (
-        WebhookReceiver() as receiver,
-        alertmanager(tmp_path / "a", receiver.url) as am_a,
-        alertmanager(tmp_path / "b", receiver.url) as am_b,
-        Proxy(int(am_b.rsplit(":", 1)[1])) as b,
-    ):
+    async with _members(tmp_path) as (am_a, am_b, b):
 
         def config(team: str) -> Path:
             return config_file(
