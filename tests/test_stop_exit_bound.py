@@ -25,18 +25,20 @@ from tests.sesd_process import SesdProcess, config_file, sesd_process
 #: for writing: a resolver that does not answer (a DNS outage, a stalled resolver
 #: timing out 5 s at a time), for as long as the test holds it. The lookup runs in a
 #: thread of the event loop's default executor, which a cancel leaves running. Each
-#: lookup held says so in a log line of its own; released, HUNG is 127.0.0.1.
+#: lookup held says so in a log line of its own (one write: print's text and newline
+#: are two, and a line sesd logs meanwhile could come between them, making one line of
+#: two records); released, HUNG is 127.0.0.1.
 HUNG = "sqs.hung.test"
 #: The end of each script below: ``sesd run``, of the arguments the test gives.
 RUN = "from sesd.commands.main import main\nsys.exit(main())\n"
 HUNG_RESOLVER = (
     f"""
-import socket, sys
+import os, socket, sys
 gate = sys.argv.pop(1)
 looked_up = socket.getaddrinfo
 def getaddrinfo(host, *rest, **named):
     if host == {HUNG!r}:
-        print('{{"event": "test.lookup_held"}}', file=sys.stderr, flush=True)
+        os.write(2, b'{{"event": "test.lookup_held"}}\\n')
         with open(gate, "rb") as held:
             held.read()
         host = "127.0.0.1"
@@ -200,12 +202,12 @@ async def test_a_reload_asked_for_while_sesd_starts_waits_for_the_start(
 #: opened for writing: a disk that hangs under the first client's making.
 HUNG_MODELS = (
     """
-import sys
+import os, sys
 gate = sys.argv.pop(1)
 from botocore.loaders import Loader
 read = Loader.load_service_model
 def load_service_model(self, *args, **named):
-    print('{"event": "test.read_held"}', file=sys.stderr, flush=True)
+    os.write(2, b'{"event": "test.read_held"}\\n')
     with open(gate, "rb") as held:
         held.read()
     return read(self, *args, **named)
@@ -319,11 +321,11 @@ def test_the_exit_is_bounded_once_and_a_fault_after_it_exits_1() -> None:
 #: quiet one): it says it began, then waits 30 s before restoring, as interruptible by
 #: a signal's handler as the restore's own Python is.
 SLOW_RESTORE = """
-import sys, time
+import os, sys, time
 import sesd.runtime.state_start as start
 restored = start.restore
 def restore(*args, **named):
-    print('{"event": "test.restoring"}', file=sys.stderr, flush=True)
+    os.write(2, b'{"event": "test.restoring"}\\n')
     time.sleep(30)
     return restored(*args, **named)
 start.restore = restore
