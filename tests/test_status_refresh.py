@@ -19,6 +19,7 @@ from sesd.alerting.silence_file import SilenceFile
 from sesd.alerting.silences import Silence, SilenceSet
 from sesd.commands.demo.localsqs import LocalSqs
 from sesd.config import parse_config
+from sesd.core.decode import decode_body
 from tests import factory as f
 from tests.browser import (  # noqa: F401 (fixtures: browser and sqs)
     ON_THE_MODULES_LOOP,
@@ -41,6 +42,10 @@ expect.set_options(timeout=15_000)
 #: from one moment to the next as the header's uptime does.
 MAIN_TEXT = """() => Array.from(document.querySelectorAll('#main > section:not(#queues)'),
     (section) => section.innerText).join('\\n')"""
+#: Each element's own text in the main part but the queues' (as MAIN_TEXT), the
+#: charts' captions too (innerText leaves out an SVG's <title>).
+OWN_TEXTS = """() => Array.from(document.querySelectorAll('#main > section:not(#queues) *'),
+    (e) => Array.from(e.childNodes, (n) => (n.nodeType === 3 ? n.data : '')).join(''))"""
 #: How wide the page is drawn, and how wide the screen is.
 WIDTHS = "() => [document.documentElement.scrollWidth, window.innerWidth]"
 
@@ -224,4 +229,31 @@ async def test_a_sink_whose_posts_fail_stays_named_in_the_header_after_a_redraw(
         for refresh, redraws in ((300, 0), (0.25, 1)):
             await opened(page, f"{base}/?refresh={refresh}", redraws)
             await expect(page.locator("#header .facts span.bad").last).to_have_text(said)
+        seen.assert_clean(base.removeprefix("http://"))
+
+
+async def test_a_figure_exactly_halfway_reads_as_the_server_rounded_it(browser: Browser) -> None:
+    """13 of 16 recipients delayed (81.25%) and a canary's SendEmail call of 0.125 s:
+    exact ties, which the server (Python) rounds to the even digit, 81.2% and 0.12s,
+    and JavaScript's toFixed up, 81.3% and 0.13s. The status page and the domain's page
+    read, text for text (charts' captions too), after the script's redraw as the server
+    drew them: a figure does not change under a reader with nothing changed."""
+    w = world('[canary]\nfrom = "canary@example.com"\nconfiguration_set = "sesd"\n', now=NOW)
+    at = NOW - 30  # one instant (and a fixed clock): one sparkline bucket holds them all
+    events = [f.delivery([f"ok{i}@tie.example"], at=at) for i in range(3)]
+    events += [f.delay([f"late{i}@tie.example"], at=at, expires=NOW + 3600) for i in range(13)]
+    feed(w, events, NOW)
+    canary = w.pipeline.ledger.canary
+    canary.sent("m-1", NOW - 100, 0.125)
+    back = f.raw(f.delivery(["c@simulator.example"], at=NOW - 98, message_id="m-1"))
+    canary.observe(decode_body(back), NOW - 97)  # type: ignore[arg-type]
+    async with serving(w) as (_, base), watched(browser) as seen:
+        page = seen.page
+        for path, ties in (("/", ("81.2%", "API call 0.12s")), ("/domain/tie.example", ("81.2%",))):
+            texts = []
+            for refresh, redraws in ((300, 0), (0.25, 1)):
+                await opened(page, f"{base}{path}?refresh={refresh}", redraws)
+                texts.append(await page.evaluate(OWN_TEXTS))
+            assert all(any(tie in text for text in texts[0]) for tie in ties), path
+            assert texts[1] == texts[0], path
         seen.assert_clean(base.removeprefix("http://"))

@@ -49,21 +49,39 @@
 
   // --- figures as text (as sesd/status/charts.py writes them) -----------------------
 
+  // `x` with `n` decimals as the server writes it (Python's f"{x:.{n}f}", its round(x, n)):
+  // the double's exact value rounded, a tie to the even digit. toFixed rounds the exact
+  // value too, but a tie away from zero: 13/16 is 81.25%, "81.2%" on the server's page
+  // and "81.3%" redrawn. (Intl.NumberFormat's roundingMode "halfEven" rounds the
+  // shortest decimal that reads back as the double instead: 81.35, a double just under
+  // it, reads "81.4" there and "81.3" in Python.) Only a value with at most n + 1
+  // decimals in binary (x * 2^(n+1) whole) can be a tie; toFixed(n + 1) then writes it
+  // exactly. -0 reads "-0.0" as in Python; NaN, Infinity and from 1e21 as toFixed.
+  function fixed(x, n) {
+    if (Object.is(x, -0)) return "-" + x.toFixed(n);
+    const text = x.toFixed(n);
+    if (!Number.isFinite(x) || Math.abs(x) >= 1e21 || n >= 100 || !Number.isInteger(x * 2 ** (n + 1))) return text;
+    const exact = x.toFixed(n + 1);
+    if (!exact.endsWith("5")) return text;
+    const down = exact.slice(0, n ? -1 : -2);
+    return Number(down.at(-1)) % 2 === 0 ? down : text;
+  }
+
   // One decimal from 1% up, two significant digits below (0.00067 reads 0.067%, not
   // 0.1%), as sesd.alerting.alert.percent writes it for alerts.
   function percent(v) {
     if (v === null || v === undefined) return "-";
     const value = v * 100;
-    if (value === 0 || !Number.isFinite(value)) return value.toFixed(1) + "%";
+    if (value === 0 || !Number.isFinite(value)) return fixed(value, 1) + "%";
     const digits = Math.max(1, 1 - Math.floor(Math.log10(Math.abs(value))));
-    let text = value.toFixed(digits);
+    let text = fixed(value, digits);
     if (digits > 1) {
       text = text.replace(/0+$/, "");
       if (text.endsWith(".")) text += "0";
     }
     return text + "%";
   }
-  const seconds = (v, digits = 1) => (v === null || v === undefined ? "-" : v.toFixed(digits) + "s");
+  const seconds = (v, digits = 1) => (v === null || v === undefined ? "-" : fixed(v, digits) + "s");
   // A time outside the years 1 to 9999 (a silence's end written by hand into its file),
   // said as the server says it: a browser's dates go further, written "+033658-...",
   // then end (toISOString throws).
@@ -91,7 +109,7 @@
     const step = (W - 2 * P) / Math.max(1, values.length - 1);
     const points = [];
     values.forEach((v, i) => {
-      if (v !== null) points.push([+(P + i * step).toFixed(1), +(H - P - Math.min(1, v) * (H - 2 * P)).toFixed(1)]);
+      if (v !== null) points.push([+fixed(P + i * step, 1), +fixed(H - P - Math.min(1, v) * (H - 2 * P), 1)]);
     });
     const found = values.filter((v) => v !== null);
     const peak = found.length ? ", at most " + percent(Math.max(...found)) : ", no data";
@@ -114,13 +132,13 @@
     const el = svg("svg", { class: "canary-chart", viewBox: `0 0 ${W} ${H}`, width: W, height: H, role: "img", "data-runs": runs.length },
       svg("title", {}, "stage timings of the newest canaries that came back"));
     runs.forEach((run, i) => {
-      const x = +(i * (width + GAP)).toFixed(1);
+      const x = +fixed(i * (width + GAP), 1);
       let bottom = H;
       for (const [field, css, name] of STAGES) {
         const value = run[field] || 0;
-        const height = +((value / tallest) * H).toFixed(1);
+        const height = +fixed((value / tallest) * H, 1);
         bottom -= height;
-        el.append(svg("rect", { class: css, x, y: +bottom.toFixed(1), width: +width.toFixed(1), height },
+        el.append(svg("rect", { class: css, x, y: +fixed(bottom, 1), width: +fixed(width, 1), height },
           svg("title", {}, `${when(run.sent_at)} ${name}: ${seconds(value, 2)}`)));
       }
     });
@@ -165,7 +183,7 @@
     const ready = doc.queues.filter((q) => q.ready).length;
     const rows = doc.queues.map((q) => {
       const errors = Object.values(q.errors).reduce((a, b) => a + b, 0);
-      const rate = q.received_per_second === null ? "-" : q.received_per_second.toFixed(1) + "/s";
+      const rate = q.received_per_second === null ? "-" : fixed(q.received_per_second, 1) + "/s";
       return row(q.name, q.ready ? "ok" : "bad",
         td(q.name, "name"), td(`${q.account} / ${q.region}`), td(`${rate} (${q.received} since start)`),
         td(`${q.recent_errors} lately, ${errors} since start`, q.recent_errors ? "bad" : ""),
