@@ -99,9 +99,14 @@ def test_the_state_file_form_round_trips() -> None:
 
 def test_a_damaged_ring_says_why() -> None:
     """A column of another length, or a value past the largest sketch bucket, is refused
-    with a reason."""
+    with a reason; a code of the fourth kind is no sketch bucket (the suppressed
+    recipients' 255 is restored)."""
     ring = ring_with_one_per_bucket()
+    ring.add_values(109, {value_key(3, 255): 2})
     data = ring.snapshot()
+    restored = Ring(10.0, 10)
+    restored.restore(data)
+    assert restored.values(109)[3] == {255: 2}
     with pytest.raises(ValueError, match="window layout changed"):
         Ring(10.0, 12).restore(data)
     bad = dict(data, cells=(0 << 8 | (MAX_BUCKET + 1) | 1 << 24).to_bytes(4, "little"))

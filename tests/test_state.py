@@ -609,6 +609,26 @@ def test_breakdowns_and_examples_survive_the_state_file() -> None:
     assert after.delay_types == [("TransientCommunicationFailure", 6)]
 
 
+def test_a_window_holding_suppressed_recipients_survives_the_state_file() -> None:
+    """A restart within an hour of a bounce a suppression list kept SES from sending
+    (common: SES's global list, an account's own) loads the file whole: the window still
+    counts the suppressed recipient beside the delivery, and the delay still pends. The
+    suppressed recipients' code is no sketch bucket: taken for one past the largest, it
+    had the whole file refused as damaged, windows, delays and alert states with it."""
+    config = parse_config(CONFIG)
+    pipeline = Pipeline(core_settings(config))
+    pipeline.feed(f.raw(f.bounce(["a@a.example"], at=NOW, subkind="Suppressed")), "q", NOW)
+    pipeline.feed(f.raw(f.delivery(["b@a.example"], at=NOW)), "q", NOW)
+    pipeline.feed(f.raw(f.delay(["c@a.example"], at=NOW, expires=NOW + 3600)), "q", NOW)
+    blob = snapshot(pipeline.ledger, Evaluator(config.alerts, ["5m", "15m", "1h"]), NOW)
+    fresh = Pipeline(core_settings(config))
+    restore(blob, fresh.ledger, Evaluator(config.alerts, ["5m", "15m", "1h"]), NOW)
+    windows = fresh.ledger.windows["a.example"]
+    assert [windows.suppressed_count(index, NOW) for index in range(3)] == [1, 1, 1]
+    assert windows.figures(0, NOW).count("delivery") == 1
+    assert fresh.ledger.pending.count("a.example", NOW) == 1
+
+
 def test_texts_an_older_build_saved_are_cleaned_as_they_are_restored() -> None:
     """A state file from a build that kept texts as they came (a diagnostic and an MTA
     with a recipient's address and a terminal escape, a message id and a configuration

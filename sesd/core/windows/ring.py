@@ -55,6 +55,9 @@ NEVER: Final = -(2**62)
 #: Kinds of value: processing time, time to delivery, how long a resolved delay lasted
 #: (each a sketch bucket), and a delayed recipient's cause (its index in CAUSES).
 KINDS: Final = 4
+#: The kind whose values are codes, not sketch buckets: a cause's index, or the one
+#: (255) of recipients a suppression list kept SES from sending to.
+_CODES: Final = 3
 
 #: Cells written since the newest bucket's first write past which its cells are found
 #: by key. A dict of a few keys takes 232-360 bytes, the room of 60-90 cells; a busy
@@ -364,7 +367,7 @@ class Ring:
             columns[int(i)] = column
         cells = array("I")
         cells.frombytes(data["cells"])
-        if any(c & 0xFF > MAX_BUCKET for c in cells):
+        if any(c & 0xFF > MAX_BUCKET and (c >> 8) & 3 != _CODES for c in cells):
             raise ValueError("a value of no known size")
         self.head, self.columns = int(data["head"]), columns
         self.cells = cells or None
