@@ -115,6 +115,18 @@ def test_time_to_delivery_is_from_the_send_to_the_delivery() -> None:
     assert windows["y.example"].figures(0, NOW).to_delivery.p50 == bucket_value(0)
 
 
+def test_a_delays_length_is_measured_to_the_millisecond() -> None:
+    """A delay whose Delivery came 1,023 ms after it lasted 1,023 ms: its length is in
+    the sketch bucket ending at 1,024 ms, as a time to delivery of 1,023 ms is (a
+    thousandth more would be in the next, and the quantile shown a fifth higher)."""
+    pipeline = Pipeline(core_settings(parse_config("")))
+    delay = f.delay(["a@x.example"], at=NOW - 1.023, message_id="m-1", expires=NOW + 3600)
+    pipeline.feed(f.raw(delay), "q", NOW)
+    pipeline.feed(f.raw(f.delivery(["a@x.example"], at=NOW, message_id="m-1")), "q", NOW)
+    figures = pipeline.ledger.windows["x.example"].figures(0, NOW)
+    assert (figures.delay_duration.count, figures.delay_duration.p50) == (1, bucket_value(40))
+
+
 def test_a_soft_bounce_names_its_cause_but_is_not_counted_as_a_delays() -> None:
     """A transient bounce's cause is in the alert text's causes; cause_ratio counts
     delayed recipients only."""
