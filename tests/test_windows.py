@@ -4,6 +4,7 @@ horizon that decides which events are late."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import pytest
 from hypothesis import given, settings
@@ -208,6 +209,29 @@ def test_reads_are_pure() -> None:
     assert [w.figures(index, now) for index in range(3)] == before
     assert before[0].count("delivery") == 30
     assert before[0].delay_duration.count == 30
+
+
+def test_every_write_gives_reads_a_stamp_they_never_had() -> None:
+    """A rule passes over a label while its window's stamp is the one that left it
+    inactive. Every write, of each kind and in any order, gives a stamp not seen before:
+    one that brought the count of writes back to an earlier value would leave the rule
+    blind to what it wrote (a delay whose Delivery came first is counted, then timed: a
+    second such delay would go unseen until some other write)."""
+    w = DomainWindows(SPECS)
+    t, now = 30_000.0, 30_005.0
+
+    writes: list[Callable[[], None]] = [
+        lambda: w.count(t, now, DELAY),
+        lambda: w.delivered(t, now, *delivery_keys(900.0, 1200.0)),
+        lambda: w.suppressed(t, now),
+        lambda: w.observe_delay_duration(t, now, 5000.0),
+        lambda: w.note(t, now, noted(message_id="m", source="", config_set="")),
+    ]
+    seen = {w.stamp(0, now)}
+    for write in [*writes, *reversed(writes), *writes]:
+        write()
+        assert w.stamp(0, now) not in seen
+        seen.add(w.stamp(0, now))
 
 
 def test_a_series_adds_up_to_the_window_staged_or_not_and_reading_it_changes_nothing() -> None:
@@ -486,8 +510,9 @@ def test_a_detail_stays_while_its_bucket_is_the_oldest_in_the_window() -> None:
 
 
 def test_a_snapshot_of_another_layout_is_refused() -> None:
-    """Rings or breakdowns of another number of windows: the state is not this
-    domain's."""
+    """Rings or breakdowns of another number of windows, or a window kept from one the
+    file does not hold: the state is not this domain's (said so, as the reason the file
+    is refused)."""
     w = DomainWindows(SPECS)
     w.count(30_000.0, 30_000.0, DELAY)
     for part in ("rings", "details"):
@@ -495,6 +520,9 @@ def test_a_snapshot_of_another_layout_is_refused() -> None:
         data[part] = data[part][:-1]
         with pytest.raises(ValueError, match=r"^window layout changed$"):
             DomainWindows(SPECS).restore(data)
+    # A window taken from a saved one past the last the file holds.
+    with pytest.raises(ValueError, match=r"^window layout changed$"):
+        DomainWindows(SPECS).restore(w.snapshot(), [0, 1, 3])
 
 
 def test_details_count_exactly_64_values_a_kind_and_share_their_keys() -> None:
