@@ -137,6 +137,37 @@ def test_a_soft_bounce_names_its_cause_but_is_not_counted_as_a_delays() -> None:
     assert windows.causes(0, NOW) == {}
 
 
+def test_a_soft_bounce_is_judged_by_its_status_too_and_each_counts_in_the_causes() -> None:
+    """A transient bounce whose reply carries no enhanced code is judged by SES's status
+    field, as a delay is (4.2.2: the mailbox is full, not unknown); two such bounces
+    count twice among the causes replay reports."""
+    pipeline = Pipeline(core_settings(parse_config(RULE)))
+    for address in ("a@x.example", "b@x.example"):
+        body = f.bounce([address], at=NOW, kind="Transient")
+        body["bounce"]["bouncedRecipients"][0].update(
+            status="4.2.2", diagnosticCode="smtp; 452 Requested action not taken"
+        )
+        pipeline.feed(f.raw(body), "q", NOW)
+    windows = pipeline.ledger.windows["x.example"]
+    assert windows.breakdown(0, NOW, delays=False).causes == [("mailbox_full", 2)]
+    assert pipeline.ledger.tallies.causes == {"mailbox_full": 2}
+
+
+def test_a_soft_bounce_names_a_second_cause_where_its_reply_supports_two() -> None:
+    """Microsoft's "4.7.500 Server busy" in a transient bounce: alert text names the
+    cause with its second one (ip_reputation, or rate_limited), as for a delay."""
+    pipeline = Pipeline(core_settings(parse_config(RULE)))
+    body = f.bounce(["a@x.example"], at=NOW, kind="Transient")
+    body["bounce"]["bouncedRecipients"][0].update(
+        status="4.7.500",
+        diagnosticCode="451 4.7.500 Server busy. Please try again later from [192.0.2.10].",
+    )
+    pipeline.feed(f.raw(body), "q", NOW)
+    breakdown = pipeline.ledger.windows["x.example"].breakdown(0, NOW, delays=False)
+    assert breakdown.causes == [("ip_reputation", 1)]
+    assert breakdown.second_causes == [("ip_reputation, or rate_limited", 1)]
+
+
 def test_an_event_dated_after_its_receipt_has_no_lag() -> None:
     """A sender's clock ahead of ours: the event arrives "before" it happened. Its lag
     counts as none, in the first bucket and in how far behind sesd reads
