@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 from sesd.config import core_settings, parse_config
+from sesd.core.causes import classify
 from sesd.core.decode import VALIDATION_TEXT
 from sesd.core.events import EVENT_TYPE_INDEX
 from sesd.core.pipeline import Pipeline, Result
@@ -153,19 +154,22 @@ def test_a_soft_bounce_is_judged_by_its_status_too_and_each_counts_in_the_causes
     assert pipeline.ledger.tallies.causes == {"mailbox_full": 2}
 
 
-def test_a_soft_bounce_names_a_second_cause_where_its_reply_supports_two() -> None:
+def test_a_soft_bounce_names_a_second_cause_and_its_entrys_advice() -> None:
     """Microsoft's "4.7.500 Server busy" in a transient bounce: alert text names the
-    cause with its second one (ip_reputation, or rate_limited), as for a delay."""
+    cause with its second one (ip_reputation, or rate_limited), and gives the advice of
+    the entry that decided it (Microsoft's restriction, not ip_reputation's own), as for
+    a delay."""
     pipeline = Pipeline(core_settings(parse_config(RULE)))
+    reply = "451 4.7.500 Server busy. Please try again later from [192.0.2.10]."
     body = f.bounce(["a@x.example"], at=NOW, kind="Transient")
-    body["bounce"]["bouncedRecipients"][0].update(
-        status="4.7.500",
-        diagnosticCode="451 4.7.500 Server busy. Please try again later from [192.0.2.10].",
-    )
+    body["bounce"]["bouncedRecipients"][0].update(status="4.7.500", diagnosticCode=reply)
     pipeline.feed(f.raw(body), "q", NOW)
     breakdown = pipeline.ledger.windows["x.example"].breakdown(0, NOW, delays=False)
     assert breakdown.causes == [("ip_reputation", 1)]
     assert breakdown.second_causes == [("ip_reputation, or rate_limited", 1)]
+    own = classify(None, "4.7.500", reply).advised
+    assert own
+    assert breakdown.advised == [(own, 1)]
 
 
 def test_an_event_dated_after_its_receipt_has_no_lag() -> None:
