@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 from sesd.config import core_settings, parse_config
-from sesd.core.causes import classify
+from sesd.core.causes import CAUSE_INDEX, classify
 from sesd.core.decode import VALIDATION_TEXT
 from sesd.core.events import EVENT_TYPE_INDEX
 from sesd.core.pipeline import Pipeline, Result
@@ -65,6 +65,24 @@ def test_a_delay_keeps_its_facts_for_every_usable_recipient() -> None:
     pipeline.feed(f.raw(body), "q", NOW)
     assert pipeline.ledger.pending.count("x.example", NOW) == 1
     assert pipeline.ledger.windows["x.example"].breakdown(0, NOW).sources == [ARN]
+
+
+def test_a_delay_whose_reply_has_no_code_is_judged_by_its_status() -> None:
+    """SES's status field says 4.2.2 and the receiver's reply carries no enhanced code:
+    the delay's cause is mailbox_full (what cause_ratio counts and alert text names),
+    not the delay type's recipient_server."""
+    pipeline = Pipeline(core_settings(parse_config(RULE)))
+    body = f.delay(
+        ["a@x.example"],
+        at=NOW,
+        delay_type="RecipientServerError",
+        status="4.2.2",
+        diagnostic="smtp; 452 Requested action not taken",
+    )
+    pipeline.feed(f.raw(body), "q", NOW)
+    windows = pipeline.ledger.windows["x.example"]
+    assert windows.causes(0, NOW) == {CAUSE_INDEX["mailbox_full"]: 1}
+    assert windows.breakdown(0, NOW).causes == [("mailbox_full", 1)]
 
 
 def test_a_complaint_is_noted_once_per_domain_with_its_identity() -> None:
