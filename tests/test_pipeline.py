@@ -203,6 +203,25 @@ def test_pending_delays_resolve_on_delivery() -> None:
     assert len(pipeline.ledger.pending) == 0
 
 
+@pytest.mark.parametrize("address", ["a@bücher.example", "a@one.com."])
+def test_a_delay_to_a_domain_not_written_in_normal_form_is_timed_at_its_delivery(
+    address: str,
+) -> None:
+    """A recipient whose domain is written in Unicode, or with a trailing dot, pends
+    under its domain in normal form; its Delivery ends the delay and times it (5 s),
+    as for any other recipient."""
+    pipeline = make()
+    delay = f.delay([address], at=f.T0, message_id="m1", expires=f.T0 + 3600)
+    pipeline.feed(f.raw(delay), "q", NOW)
+    assert sum(pipeline.ledger.pending.counts(NOW).values()) == 1
+    pipeline.feed(f.raw(f.delivery([address], at=f.T0 + 5, message_id="m1")), "q", NOW)
+    assert sum(pipeline.ledger.pending.counts(NOW).values()) == 0
+    (windows,) = pipeline.ledger.windows.values()
+    figures = windows.figures(0, NOW)
+    assert figures.delay_duration.count == 1
+    assert figures.delay_duration.p50 == pytest.approx(5000, rel=0.1)
+
+
 def test_cap_and_eviction_remove_series() -> None:
     """Beyond max_tracked domains count as ``other``; an idle domain's counters and
     windows disappear, an active one's stay."""
