@@ -361,8 +361,9 @@ def test_a_recipient_written_another_way_by_its_delivery_or_bounce_ends_its_dela
 
 def test_a_delay_an_earlier_build_recorded_still_ends_after_an_upgrade() -> None:
     """Earlier builds keyed a recipient by its address lower-cased only: a delay of
-    anna@bücher.de pending in their state file ends when its Bounce comes after the
-    upgrade, though the key is now the domain's normal form."""
+    anna@bücher.de, or of bo@one.example. (a trailing dot), pending in their state file
+    ends when its Bounce comes after the upgrade, though the key is now the domain's
+    normal form."""
     pipeline = Pipeline(core_settings(parse_config("[providers]\nenabled = false\n")))
     pending = pipeline.ledger.pending
     earlier = stable_key("m1", "anna@bücher.de")  # as an earlier build keyed it
@@ -371,6 +372,11 @@ def test_a_delay_an_earlier_build_recorded_still_ends_after_an_upgrade() -> None
     assert pending.count("xn--bcher-kva.de", NOW) == 1
     pipeline.feed(f.sns(f.bounce(["anna@Bücher.de"], at=NOW - 100, message_id="m1")), "q", NOW)
     assert pending.count("xn--bcher-kva.de", NOW) == 0
+    dotted = stable_key("m2", "bo@one.example.")
+    assert dotted != pending_key("m2", "bo@one.example.")
+    pending.delayed(dotted, ("one.example",), NOW - 300, NOW + 3600)
+    pipeline.feed(f.sns(f.bounce(["bo@one.example."], at=NOW - 100, message_id="m2")), "q", NOW)
+    assert pending.count("one.example", NOW) == 0
     assert legacy_pending_key("m1", "ann@plain.example") is None  # keyed alike then and now
 
 
