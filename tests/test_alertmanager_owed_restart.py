@@ -28,10 +28,13 @@ from tests.sesd_process import SesdProcess, config_file, sesd_process
 from tests.test_alertmanager import _posted, alertmanager
 
 
-def _firing(am: str) -> list[str]:
-    """The domains of the alerts ``am`` holds as firing (a resolved one is not listed)."""
+def _firing(am: str, rule: str = "delays") -> list[str]:
+    """The domains of rule ``rule``'s alerts that ``am`` holds as firing (a resolved one
+    is not listed). Another rule's may be there too: a reload that puts a rule in the
+    place of ``delays`` fires it for a.example, whose delay is still in its window."""
     with urllib.request.urlopen(f"{am}/api/v2/alerts", timeout=10) as response:
-        return [alert["labels"]["domain"] for alert in json.load(response)]
+        alerts = json.load(response)
+    return [alert["labels"]["domain"] for alert in alerts if alert["labels"]["alertname"] == rule]
 
 
 def _resolve_sent(record: dict[str, Any]) -> bool:
@@ -135,10 +138,11 @@ async def test_a_removed_rules_resolve_a_member_missed_is_posted_after_a_restart
     local_sqs: LocalSqs, sqs: Any, tmp_path: Path
 ) -> None:
     """delays/a.example fires at both members. Member b is cut off; a reload removes
-    the rule, whose alert resolves: a takes the resolve, b is owed it. sesd stops while
-    b is still down: the rule is in no config any more, yet the state file keeps what
-    the resolve needs. b comes back; sesd starts from the file and posts the resolve:
-    b no longer shows the alert (rather than until its endsAt, four hours on)."""
+    the rule, whose alert resolves: a takes the resolve (then the firing of the rule put
+    in its place), b is owed it. sesd stops while b is still down: the rule is in no
+    config any more, yet the state file keeps what the resolve needs. b comes back;
+    sesd starts from the file and posts the resolve: b no longer shows the alert
+    (rather than until its endsAt, four hours on)."""
     url, _ = await make_queue(sqs)
     async with _members(tmp_path) as (am_a, am_b, b):
         async with sesd_process(_config(tmp_path, local_sqs, url, [am_a, b.url])) as first:
@@ -151,7 +155,9 @@ async def test_a_removed_rules_resolve_a_member_missed_is_posted_after_a_restart
                 await first.wait_for_event("sesd.config.reloaded")
                 await first.wait_for_event("sesd.notify.member_failed")
                 await first.wait_for(_resolve_sent)
+                await first.wait_for(_firing_sent)  # the rule in its place, behind it
             assert await anyio.to_thread.run_sync(_firing, am_a) == []
+            assert await anyio.to_thread.run_sync(_firing, am_a, "other-delays") == ["a.example"]
             await _stop(first)
         await _restarted_owing(config, am_b, b)
 
