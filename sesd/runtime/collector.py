@@ -58,9 +58,10 @@ def held_off() -> Iterator[None]:
     """No automatic collection while the block runs: a state file's restore, which
     makes a few hundred thousand containers that all stay (a decoded document is a
     tree, the state built from it holds no cycles). Each young collection moved them
-    on, and the full ones walked the growing heap again and again: 28% of a restore
-    (a loaded machine, ``bench/state.py``'s file, best of 4: 4.91 s with it on, 3.52 s
-    held off). The start's full settle collects whatever the block did leave."""
+    on, and the full ones walked the growing heap again and again: a quarter of a
+    restore (``bench/state.py``'s file, best of 4 interleaved: 1.47 s with it on,
+    1.12 s held off on a quiet machine). The start's full settle collects whatever
+    the block did leave."""
     was = gc.isenabled()
     gc.disable()
     try:
