@@ -71,10 +71,16 @@ async def _members(tmp_path: Path) -> AsyncIterator[tuple[str, str, Proxy]]:
 
 
 def _config(
-    tmp_path: Path, local_sqs: LocalSqs, url: str, members: list[str], rule: str = "delays"
+    tmp_path: Path,
+    local_sqs: LocalSqs,
+    url: str,
+    members: list[str],
+    rule: str = "delays",
+    more: str = "",
 ) -> Path:
     """sesd reading queue ``url``, its state in ``tmp_path``, and alerting the
-    Alertmanager ``members`` when more than half of a.example's mail is delayed."""
+    Alertmanager ``members`` when more than half of a.example's mail is delayed;
+    ``more`` of the rule after its keys."""
     listed = ", ".join(f'"{member}"' for member in members)
     return config_file(
         tmp_path,
@@ -85,7 +91,7 @@ def _config(
         f'[alerts.sinks.am]\ntype = "alertmanager"\nurls = [{listed}]\n'
         'resend_every = "1h"\ntimeout = "2s"\n'
         f'[[alerts.rules]]\nname = "{rule}"\nmetric = "delay_ratio"\n'
-        'window = "5m"\nabove = 0.5\nmin_events = 1\nsinks = ["am"]\n',
+        'window = "5m"\nabove = 0.5\nmin_events = 1\nsinks = ["am"]\n' + more,
     )
 
 
@@ -182,18 +188,8 @@ async def test_a_resolve_owed_under_labels_a_reload_changed_is_posted_after_a_re
     async with _members(tmp_path) as (am_a, am_b, b):
 
         def config(team: str) -> Path:
-            return config_file(
-                tmp_path,
-                f'[aws]\nendpoint_url = "{local_sqs.url}"\n'
-                f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 1\n'
-                f'[state]\npath = "{tmp_path / "state.bin"}"\n'
-                '[alerts]\nevaluate_every = "100ms"\ngroup_wait = "0s"\n'
-                f'[alerts.sinks.am]\ntype = "alertmanager"\nurls = ["{am_a}", "{b.url}"]\n'
-                'resend_every = "1h"\ntimeout = "2s"\n'
-                '[[alerts.rules]]\nname = "delays"\nmetric = "delay_ratio"\n'
-                'window = "5m"\nabove = 0.5\nmin_events = 1\nsinks = ["am"]\n'
-                f'labels = {{ team = "{team}" }}\n',
-            )
+            team_is = f'labels = {{ team = "{team}" }}\n'
+            return _config(tmp_path, local_sqs, url, [am_a, b.url], more=team_is)
 
         async with sesd_process(config("mail")) as first:
             await send_bodies(sqs, url, [f.raw(f.delay(["x@a.example"], at=time.time()))])

@@ -59,6 +59,18 @@ def _config(directory: Path, more: str = "") -> Path:
     )
 
 
+def _hung_config(directory: Path, state: Path) -> Path:
+    """A config file in ``directory``: one queue on HUNG, long-polled 1 s, a grace
+    period of 1 s, and the state file ``state``."""
+    return config_file(
+        directory,
+        f'[aws]\nregion = "us-east-1"\nendpoint_url = "http://{HUNG}:9"\n'
+        f'[[queues]]\nurl = "http://{HUNG}:9/123456789012/q"\nname = "q"\n'
+        'wait_time_seconds = 1\n[shutdown]\ngrace_period = "1s"\n'
+        f'[state]\npath = "{state}"\n',
+    )
+
+
 def _held(directory: Path, name: str, script: str) -> tuple[Path, list[str]]:
     """A FIFO ``name`` in ``directory``, and the command that runs ``script`` held on it
     until it is opened for writing."""
@@ -90,13 +102,7 @@ async def test_a_lookup_that_hangs_does_not_hold_the_exit_past_its_room(
     it, saying what held it, rather than wait at the event loop's close for the
     lookup's thread (for as long as the resolver hangs)."""
     state = tmp_path / "state.bin"
-    config = config_file(
-        tmp_path,
-        f'[aws]\nregion = "us-east-1"\nendpoint_url = "http://{HUNG}:9"\n'
-        f'[[queues]]\nurl = "http://{HUNG}:9/123456789012/q"\nname = "q"\n'
-        'wait_time_seconds = 1\n[shutdown]\ngrace_period = "1s"\n'
-        f'[state]\npath = "{state}"\n',
-    )
+    config = _hung_config(tmp_path, state)
     _, hung = _held(tmp_path, "resolver", HUNG_RESOLVER)
     async with sesd_process(config, command=hung) as sesd:
         await sesd.logged("test.lookup_held")
@@ -258,13 +264,7 @@ async def test_a_fault_after_the_stop_s_last_save_exits_1_within_the_same_room(
     exit had from the save, one bound and one `sesd.daemon.exit_stalled` (after the
     fault), not a second room begun at the fault."""
     state = tmp_path / "state.bin"
-    config = config_file(
-        tmp_path,
-        f'[aws]\nregion = "us-east-1"\nendpoint_url = "http://{HUNG}:9"\n'
-        f'[[queues]]\nurl = "http://{HUNG}:9/123456789012/q"\nname = "q"\n'
-        'wait_time_seconds = 1\n[shutdown]\ngrace_period = "1s"\n'
-        f'[state]\npath = "{state}"\n',
-    )
+    config = _hung_config(tmp_path, state)
     gate = tmp_path / "resolver"
     os.mkfifo(gate)
     hung = [sys.executable, "-c", FAULT_AFTER_SAVE, str(gate)]
@@ -344,12 +344,7 @@ async def test_a_stop_while_the_state_file_is_restored_exits_within_its_room(
     restore counted; the next start restores it. The restore runs on the event loop,
     which would see the signal only once it ended, the exit's room after that."""
     state = tmp_path / "state.bin"
-    config = config_file(
-        tmp_path,
-        '[aws]\nregion = "us-east-1"\n'
-        '[[queues]]\nurl = "http://127.0.0.1:9/123456789012/q"\nname = "q"\n'
-        f'[state]\npath = "{state}"\n',
-    )
+    config = _config(tmp_path, f'[state]\npath = "{state}"\n')
     async with sesd_process(config) as sesd:  # saves the file at its stop
         sesd.process.send_signal(signal.SIGTERM)
         with anyio.fail_after(30):
