@@ -12,7 +12,6 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
-import aiohttp
 import anyio
 from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
@@ -34,6 +33,7 @@ from tests import factory as f
 from tests.conftest import aws_client
 from tests.fake_ses import ROLE_ACCOUNT, FakeSes
 from tests.test_cloudwatch_statuses import _logged
+from tests.test_setup_partial import passed_on
 from tests.test_sqs_clock_refused import SkewedSqs
 
 NOW = f.T0
@@ -195,15 +195,7 @@ class OptInRefuses(LocalServer):
                 status=403,
                 headers={"x-amzn-ErrorType": "UnrecognizedClientException:"},
             )
-        headers = {k: v for k, v in request.headers.items() if k.lower() != "host"}
-        async with (
-            aiohttp.ClientSession() as session,
-            session.request(
-                request.method, self._upstream + request.path_qs,
-                data=await request.read(), headers=headers,
-            ) as answer,
-        ):  # fmt: skip
-            return web.json_response(await answer.json(), status=answer.status)
+        return await passed_on(request, self._upstream, await request.read())
 
 
 async def test_the_tenant_polls_name_the_region_too() -> None:

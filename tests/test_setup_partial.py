@@ -41,6 +41,21 @@ def _action(request: web.Request, body: bytes) -> str:
     return f"{service.group(1)}:{action.group(1).decode()}"
 
 
+async def passed_on(request: web.Request, upstream: str, body: bytes) -> web.Response:
+    """``request`` (its ``body`` read) asked of ``upstream`` as it came, and its answer
+    handed back, headers and all but the framing aiohttp sets again."""
+    headers = {k: v for k, v in request.headers.items() if k.lower() != "host"}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.request(
+            request.method, upstream + request.path_qs, data=body, headers=headers
+        ) as answer,
+    ):
+        framing = {"content-length", "transfer-encoding", "content-encoding", "connection"}
+        passed = {k: v for k, v in answer.headers.items() if k.lower() not in framing}
+        return web.Response(status=answer.status, body=await answer.read(), headers=passed)
+
+
 class SesDenied(LocalServer):
     """moto's server behind an IAM policy that allows SNS and SQS but not SES's
     ``CreateConfigurationSet`` (while ``denying``): every other call is passed on.
@@ -67,16 +82,7 @@ class SesDenied(LocalServer):
                 self.asked.set()
                 await anyio.sleep_forever()
             return web.Response(status=403, text=_DENIED, content_type="text/xml")
-        headers = {k: v for k, v in request.headers.items() if k.lower() != "host"}
-        async with (
-            aiohttp.ClientSession() as session,
-            session.request(
-                request.method, self._upstream + request.path_qs, data=body, headers=headers
-            ) as answer,
-        ):
-            framing = {"content-length", "transfer-encoding", "content-encoding", "connection"}
-            passed = {k: v for k, v in answer.headers.items() if k.lower() not in framing}
-            return web.Response(status=answer.status, body=await answer.read(), headers=passed)
+        return await passed_on(request, self._upstream, body)
 
 
 async def test_a_region_stopped_part_way_says_what_it_made(local_sqs: LocalSqs) -> None:
@@ -289,17 +295,7 @@ class RegionRefuses(LocalServer):
                 "<RequestId>r</RequestId></ErrorResponse>"
             )
             return web.Response(status=403, text=refused, content_type="text/xml")
-        body = await request.read()
-        headers = {k: v for k, v in request.headers.items() if k.lower() != "host"}
-        async with (
-            aiohttp.ClientSession() as session,
-            session.request(
-                request.method, self._upstream + request.path_qs, data=body, headers=headers
-            ) as answer,
-        ):
-            framing = {"content-length", "transfer-encoding", "content-encoding", "connection"}
-            passed = {k: v for k, v in answer.headers.items() if k.lower() not in framing}
-            return web.Response(status=answer.status, body=await answer.read(), headers=passed)
+        return await passed_on(request, self._upstream, await request.read())
 
 
 async def test_a_region_that_refuses_keys_another_accepted_is_named_as_the_region(
