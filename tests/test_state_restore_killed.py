@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+from functools import partial
 from pathlib import Path
 
 import anyio
@@ -234,18 +235,21 @@ def _saved_events(path: Path) -> list[str]:
     return [line["event"] for line in logs]
 
 
-def _stopping_restore(*args: object, **named: object) -> None:
-    """A restore a SIGTERM comes in, as a stop asked for while a large file is
-    restored: its handler gives the restore up at once, before the next line."""
-    os.kill(os.getpid(), signal.SIGTERM)
+def _stopping_restore(*args: object, stop: int = signal.SIGTERM, **named: object) -> None:
+    """A restore a stop signal (SIGTERM unless ``stop``) comes in, as a stop asked for
+    while a large file is restored: its handler gives the restore up at once, before
+    the next line."""
+    os.kill(os.getpid(), stop)
     raise AssertionError("the restore went on past the stop")
 
 
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["term", "int"])
 def test_a_stop_while_restoring_leaves_the_file_as_it_was_and_saves_nothing(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stop: signal.Signals
 ) -> None:
     """Where stop signals are watched (``sesd run``'s watcher, which a handler of the
-    test's stands for), a SIGTERM while the file is restored gives the restore up:
+    test's stands for), a SIGTERM or a SIGINT while the file is restored gives the
+    restore up:
     RestoreStopped (the restore would take an Exception for a damaged file, and keep
     the file aside), the signal passed on to the watcher. What was loaded is never
     saved, so a save after it (a second signal's) leaves the file as it was; the count
@@ -253,9 +257,9 @@ def test_a_stop_while_restoring_leaves_the_file_as_it_was_and_saves_nothing(
     path = tmp_path / "state.bin"
     blob = _saved_file(path)
     _killed_start(path)
-    monkeypatch.setattr(start, "restore", _stopping_restore)
+    monkeypatch.setattr(start, "restore", partial(_stopping_restore, stop=stop))
     heard: list[int] = []
-    watcher = signal.signal(signal.SIGTERM, lambda signum, frame: heard.append(signum))
+    watcher = signal.signal(stop, lambda signum, frame: heard.append(signum))
     try:
         saver = _saver(path)
         with capture_logs() as logs, pytest.raises(RestoreStopped):
@@ -263,8 +267,8 @@ def test_a_stop_while_restoring_leaves_the_file_as_it_was_and_saves_nothing(
         anyio.run(saver.save)
         saver.release()
     finally:
-        signal.signal(signal.SIGTERM, watcher)
-    assert heard == [signal.SIGTERM]
+        signal.signal(stop, watcher)
+    assert heard == [stop]
     assert [line["event"] for line in logs] == ["sesd.state.restore_stopped"]
     assert path.read_bytes() == blob
     assert (tmp_path / "state.bin.restoring").read_bytes() == b"1"

@@ -335,14 +335,16 @@ sys.exit(main())
 
 
 @pytest.mark.timeout(90)
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["term", "int"])
 async def test_a_stop_while_the_state_file_is_restored_exits_within_its_room(
-    tmp_path: Path,
+    tmp_path: Path, stop: signal.Signals
 ) -> None:
     """SIGTERM while the start restores the state file (a rollout, or the kubelet giving
-    up on a slow start): the restore is given up where it is and sesd exits 0 within
-    ``EXIT_ROOM``, the file byte for byte as it was, nothing kept aside and no killed
-    restore counted; the next start restores it. The restore runs on the event loop,
-    which would see the signal only once it ended, the exit's room after that."""
+    up on a slow start), or SIGINT (Ctrl-C in a terminal): the restore is given up
+    where it is and sesd exits 0 within ``EXIT_ROOM``, the file byte for byte as it
+    was, nothing kept aside and no killed restore counted; the next start restores it.
+    The restore runs on the event loop, which would see the signal only once it ended,
+    the exit's room after that."""
     state = tmp_path / "state.bin"
     config = _config(tmp_path, f'[state]\npath = "{state}"\n')
     async with sesd_process(config) as sesd:  # saves the file at its stop
@@ -352,7 +354,7 @@ async def test_a_stop_while_the_state_file_is_restored_exits_within_its_room(
     saved = state.read_bytes()
     slow = [sys.executable, "-c", SLOW_RESTORE]
     async with sesd_process(config, command=slow, until="test.restoring") as sesd:
-        sesd.process.send_signal(signal.SIGTERM)
+        sesd.process.send_signal(stop)
         started = time.monotonic()
         with anyio.fail_after(EXIT_ROOM + 15):
             given_up = await sesd.wait_for_event("sesd.state.restore_stopped")

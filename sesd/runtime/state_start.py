@@ -28,6 +28,8 @@ _KILLED_RESTORES: Final = 2
 #: How many refused files are kept aside at most (the first, a later build's after a
 #: rollback say, is never replaced).
 _KEPT_ASIDE: Final = 3
+#: The signals that stop sesd (sesd.runtime.signals): either gives the restore up.
+_STOPS: Final = (signal.SIGTERM, signal.SIGINT)
 #: How far (seconds) the file's save time may be ahead of the clock before it is said:
 #: more than two clocks a restart apart differ by.
 _AHEAD: Final = 60.0
@@ -46,14 +48,14 @@ class Found:
 
 
 class RestoreStopped(BaseException):
-    """A SIGTERM gave up the file's read and restore at start, where they were: the
+    """A stop signal gave up the file's read and restore at start, where they were: the
     file is as it was, and what was loaded must never be saved. Not an Exception: the
     restore takes those for a damaged file, and keeps it aside."""
 
 
 @dataclass(slots=True)
 class _Stoppable:
-    """Whether a SIGTERM gives the restore up now: only while the file is read and
+    """Whether a stop signal gives the restore up now: only while the file is read and
     restored (a step cut in half elsewhere, the file kept aside but not said, would
     leave the file or the log wrong), and only where stop signals are ``watched``
     (``sesd run``'s watcher, which the signal then reaches, and which stops sesd)."""
@@ -96,8 +98,8 @@ def read_at_start(
     was read but not understood (damaged, another version's after a rollback) is
     first kept aside as ``PATH.unusable``, so the next save does not destroy it; so is
     one whose restore the starts before were killed in, _KILLED_RESTORES in a row.
-    Where stop signals are ``watched``, a SIGTERM gives the read and the restore up
-    (RestoreStopped): a large file holds them for seconds, more on a busy host, which
+    Where stop signals are ``watched``, a SIGTERM or a SIGINT gives the read and the
+    restore up (RestoreStopped): a large file holds them for seconds, more on a busy host, which
     the exit's room does not have."""
     marker = f"{path}.restoring"
     killed = _killed_restores(marker)
@@ -135,14 +137,19 @@ def read_at_start(
 @contextlib.contextmanager
 def _stop_uncounted(marker: str, killed: int, stoppable: _Stoppable) -> Iterator[None]:
     """A SIGTERM while the file is restored is a stop asked for (systemctl stop, a
-    rollout, the kubelet giving up on a slow start), and a kill that follows it the
-    supervisor's once its grace period is over: neither is the restore's doing (an OOM,
-    a crash), and counting them would keep a good file aside after two slow starts.
-    So this start's count is taken back (``killed``: those before it), then the signal
-    goes where it went: to ``sesd run``'s watcher (and ``stoppable`` gives the restore
-    up), held by ``sesd run`` (sesd.runtime.early), or its default action, which ends
-    sesd (sesd embedded in another program)."""
-    before = signal.getsignal(signal.SIGTERM)
+    rollout, the kubelet giving up on a slow start), a SIGINT too (Ctrl-C in a
+    terminal), and a kill that follows either the supervisor's once its grace period
+    is over: none is the restore's doing (an OOM, a crash), and counting them would
+    keep a good file aside after two slow starts. So this start's count is taken back
+    (``killed``: those before it), then the signal goes where it went: to ``sesd
+    run``'s watcher (and ``stoppable`` gives the restore up), held by ``sesd run``
+    (sesd.runtime.early), or its default action, which ends sesd (sesd embedded in
+    another program; a SIGINT's KeyboardInterrupt)."""
+    installed: dict[int, Any] = {}
+
+    def put_back() -> None:
+        for signum, before in installed.items():
+            signal.signal(signum, before)
 
     def stopped(signum: int, frame: FrameType | None) -> None:
         if killed:
@@ -150,7 +157,8 @@ def _stop_uncounted(marker: str, killed: int, stoppable: _Stoppable) -> Iterator
         else:
             with contextlib.suppress(OSError):
                 os.unlink(marker)
-        signal.signal(signum, before)
+        put_back()  # a second signal, of either, goes straight where it went
+        before = installed[signum]
         if callable(before):
             before(signum, frame)
             if stoppable.now:
@@ -158,18 +166,20 @@ def _stop_uncounted(marker: str, killed: int, stoppable: _Stoppable) -> Iterator
         else:
             os.kill(os.getpid(), signum)
 
-    # Not over an ignored SIGTERM, nor off the main thread (where none can be set).
-    installed = before is not signal.SIG_IGN and before is not None
-    if installed:
+    for signum in _STOPS:
+        before = signal.getsignal(signum)
+        # Not over an ignored signal, nor off the main thread (where none can be set).
+        if before is signal.SIG_IGN or before is None:
+            continue
         try:
-            signal.signal(signal.SIGTERM, stopped)
+            signal.signal(signum, stopped)
         except ValueError:
-            installed = False
+            break
+        installed[signum] = before
     try:
         yield
     finally:
-        if installed:
-            signal.signal(signal.SIGTERM, before)
+        put_back()
 
 
 def _read(
