@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import anyio
@@ -39,13 +39,19 @@ class Health:
     #: reads and alerts, but a restart would lose what it did since the last one.
     state_failing: bool = False
 
-    def follow(self, queues: list[str]) -> None:
+    def follow(self, queues: list[str], moved: Iterable[str] = ()) -> None:
         """The queues a reload left: one removed is no longer failing, so its alerts'
         resolves are not held for it (what waits there is no longer sesd's to read); nor
-        is it hung, and one added again later is judged from its new pollers' start."""
+        is it hung, and one added again later is judged from its new pollers' start.
+        One ``moved`` (read at another URL, region or account) is judged from its new
+        pollers' start as well, by its new place alone: a receive its old place
+        answered a moment ago would keep it ready for ``ready_within`` while the new
+        one hangs, sesd reading nothing of it; one its old place refused would hold
+        its alerts' resolves while the new one reads."""
         self.queues = queues
-        self.failing &= set(queues)
-        for gone in (self.last_receive.keys() | self.polled_since.keys()) - set(queues):
+        judged = set(queues) - set(moved)
+        self.failing &= judged
+        for gone in (self.last_receive.keys() | self.polled_since.keys()) - judged:
             self.last_receive.pop(gone, None)
             self.polled_since.pop(gone, None)
 

@@ -23,6 +23,7 @@ from sesd.runtime.reload_keys import (
     RESTART_KEYS,
     config_changes,
     merge,
+    moved_queues,
     rotated_secrets,
     rule_changes,
 )
@@ -301,7 +302,7 @@ class Reloader:
         stop those it removed."""
         daemon = self._daemon
         labels = [q.label for q in new.queues]
-        daemon.health.follow(labels)
+        daemon.health.follow(labels, moved_queues(old.queues, new.queues))
         daemon.metrics.set_queues(labels)
         if daemon.stopping.is_set():
             return

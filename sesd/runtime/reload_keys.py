@@ -16,9 +16,16 @@ from typing import Any
 
 import msgspec
 
-from sesd.config import Config, ConfigError, saved_rule
+from sesd.config import Config, ConfigError, QueueConfig, saved_rule
 
-__all__ = ["RESTART_KEYS", "config_changes", "merge", "rotated_secrets", "rule_changes"]
+__all__ = [
+    "RESTART_KEYS",
+    "config_changes",
+    "merge",
+    "moved_queues",
+    "rotated_secrets",
+    "rule_changes",
+]
 
 #: Sections (or ``section.key``) that only a restart applies: named here, once.
 RESTART_KEYS = (
@@ -136,3 +143,16 @@ def rule_changes(old: Config, new: Config) -> dict[str, Any]:
         "rules_removed": sorted(set(before) - set(after)),
         "rules_changed": changed,
     }
+
+
+def moved_queues(old: list[QueueConfig], new: list[QueueConfig]) -> list[str]:
+    """The labels of the queues a reload kept but reads elsewhere: at another URL, in
+    another region or through another account (a poll or a pool changed reads the
+    same queue where it was)."""
+    before = {queue.label: queue for queue in old}
+    return [
+        queue.label
+        for queue in new
+        if (was := before.get(queue.label)) is not None
+        and (was.url, was.region, was.account) != (queue.url, queue.region, queue.account)
+    ]
