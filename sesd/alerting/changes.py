@@ -92,14 +92,14 @@ def changes(
         yield from _relabelled(before, rule, held, by_labels)
 
 
-#: Resolves a state file kept as owed under a rule as a reload left it: that rule (one
-#: sink named), its alerts' states by label, and why they resolved ("" when they ended
-#: on their own).
+#: Resolves a state file kept as owed (sesd.alerting.retiring): the rule they were made
+#: under (the sinks owed them named), their alerts' states by label, and why they
+#: resolved ("" when they ended on their own).
 Retired = tuple[RuleConfig, dict[str, AlertState], str]
 
 
 def resolved_again(retired: Iterable[Retired]) -> Iterator[Change]:
-    """The resolves ``retired`` owes, each to the sink it names (sesd.alerting.retiring)."""
+    """The resolves ``retired`` owes, each to the sinks its rule names."""
     for rule, states, note in retired:
         for label, state in sorted(states.items()):
             if _sent(state):

@@ -138,9 +138,9 @@ class Evaluator:
     ) -> list[Alert]:
         """Alert states restored from a state file saved under ``rules``: taken as a
         reload from those rules (and groups, less ``groups_gone``) to the configured
-        ones takes them. ``retired``: resolves saved as owed under a rule as a reload
-        left it (sesd.alerting.retiring), queued again first, each to its one sink (a
-        firing the change of rules owes that sink now comes after them)."""
+        ones takes them. ``retired``: resolves saved as not delivered
+        (sesd.alerting.retiring), queued again first, each to the sinks owed it (a
+        firing the change of rules or the first evaluation makes comes after them)."""
         self.settle()
         config, window_names = self.config, self.window_names
         self.rules, self.states, self.restored = rules, states, True

@@ -1,16 +1,21 @@
 """What a stop leaves undelivered, as the state file keeps it.
 
-Most of it the rules in force make again after a restart: a firing is saved as not
-sent, a resolve as an alert still firing (sesd.runtime.state). Not a resolve a sink is
-owed under the rule as a reload left it: a sink the rule no longer names (a reload
-moved the rule from PagerDuty to Slack), or labels or severity a sink that tells alerts
-apart by their labels (Alertmanager) no longer sees (a reload relabelled the rule).
-The rules in force would send such a resolve to their own sinks, under their own
-labels: the sink that carried the trigger would keep its incident open for ever, and
-a sink that never had the trigger would be told it ended. So it is kept apart
-(:attr:`Undelivered.retired`): the resolve as it was made, for that one sink, which
-the restart sends again, and nothing else. A firing or a repeat owed so is dropped:
-the resolve behind it is what the sink is owed.
+A firing or a repeat the rules in force make again after a restart: it is saved as
+not sent (sesd.runtime.state), and the first evaluation sends it. A resolve is kept
+apart (:attr:`Undelivered.retired`): the rule it was made under (as in force, or as a
+reload left it), narrowed to the sinks owed it, and the resolve, under the labels and
+severity it was made with; the restart sends it to those sinks, and to no other.
+Saved as an alert still firing, the restart resolved it again on the rule's sinks as
+configured, under its labels as configured: a sink that had taken it was told twice;
+a sink named since (a reload, an edit while sesd was down) was told an alert ended
+that it never had (after a firing of it, from a config edited across the restart); a
+sink the rule no longer names kept its incident open for ever; Alertmanager got the
+resolve of an alert it never had, under the rule's new labels. And should the alert
+fire again before the resolve went, the restored state took it as still firing: the
+sinks that had taken the resolve never heard it fired again. Kept apart, the alert's
+state is what it is (ended): a new firing is a new incident on every sink the rule
+names, on one still owed the resolve after it. A firing or a repeat owed only under a rule as
+a reload left it is dropped: the resolve behind it is what the sink is owed.
 """
 
 from __future__ import annotations
@@ -29,8 +34,8 @@ from sesd.config import RuleConfig
 
 __all__ = ["Retiring", "Undelivered", "undelivered"]
 
-#: A resolve owed under a rule as a reload left it: the rule as the resolve was made
-#: (narrowed to the one sink owed it), and the resolve.
+#: A resolve not delivered: the rule it was made under (narrowed to the sinks owed it,
+#: its labels and severity the resolve's), and the resolve.
 Retiring = tuple[RuleConfig, Alert]
 
 
@@ -39,7 +44,7 @@ class Undelivered(NamedTuple):
 
     #: (rule, label, kind) of what the rules in force make again after a restart.
     again: list[tuple[str, str, Transition]]
-    #: The resolves they would not (see the module's text).
+    #: The resolves, each with the sinks owed it (see the module's text).
     retired: list[Retiring]
 
 
@@ -70,33 +75,49 @@ def undelivered(
                 for alert in outbox.sink.owed_alerts()
                 if sorting.again(name, alert, Transition.RESOLVED)
             ]
-    return Undelivered(again, list(sorting.retired.values()))
+    return Undelivered(again, sorting.retired)
 
 
 class _Sorting:
-    """Sorts what is undelivered, alert by alert, and keeps the resolves owed under a
-    rule as a reload left it."""
+    """Sorts what is undelivered, alert by alert, and keeps every resolve apart, with
+    the sinks it is owed to."""
 
     def __init__(self, evaluator: Evaluator, by_labels: frozenset[str]) -> None:
         self._rules = {rule.name: rule for rule in evaluator.rules}
         self._was = evaluator.retired
         self._by_labels = by_labels
-        #: By (alert, sink): a resolve both queued and owed to a member is one.
-        self.retired: dict[tuple[int, str], Retiring] = {}
+        #: By (alert, whether the rule in force makes it): the rule it is owed under,
+        #: the resolve, and the sinks owed it (a resolve both queued and owed to a
+        #: member is one; one notification's resolve owed to two sinks is one).
+        self._owed: dict[tuple[int, bool], tuple[RuleConfig, Alert, list[str]]] = {}
+
+    @property
+    def retired(self) -> list[Retiring]:
+        """Each resolve kept, under its rule narrowed to the sinks owed it."""
+        return [
+            (msgspec.structs.replace(rule, sinks=sinks), alert)
+            for rule, alert, sinks in self._owed.values()
+        ]
 
     def again(self, sink: str, alert: Alert, kind: Transition) -> bool:
-        """Whether the rules in force make ``alert`` (of ``kind``) again for ``sink``;
-        a resolve they would not is kept (:attr:`retired`)."""
-        # A removed rule's, to its sinks: saved with the rule (sesd.runtime.state).
+        """Whether the rules in force make ``alert`` (of ``kind``) again for ``sink``; a
+        resolve is kept apart instead, for ``sink``."""
+        # A removed rule's, to its sinks: its resolves kept with the rule as it was.
         rule = self._rules.get(alert.rule) or self._was.get(alert.rule)
-        if rule is None or _made_again(rule, sink, alert, self._by_labels):
+        if rule is None:
             return True
-        if kind is Transition.RESOLVED:
-            base = self._was.get(alert.rule, rule)
-            made = msgspec.structs.replace(
-                base, sinks=[sink], labels=dict(alert.labels), severity=alert.severity
+        made = _made_again(rule, sink, alert, self._by_labels)
+        if kind is not Transition.RESOLVED:
+            return made
+        base = rule if made else self._was.get(alert.rule, rule)
+        owed = self._owed.get((id(alert), made))
+        if owed is None:
+            under = msgspec.structs.replace(
+                base, labels=dict(alert.labels), severity=alert.severity
             )
-            self.retired.setdefault((id(alert), sink), (made, alert))
+            owed = self._owed[id(alert), made] = (under, alert, [])
+        if sink not in owed[2]:
+            owed[2].append(sink)
         return False
 
 

@@ -64,9 +64,12 @@ def snapshot(
 ) -> bytes:
     """Everything worth keeping, encoded: the ledger's saved stores and the alert
     states, as if ``unsent`` (rule, domain, kind: notifications not delivered yet) had
-    not happened, so a restart sends them again, and the resolves owed under a rule as
-    a reload left it (``retired``, sesd.runtime.state_alerts); ``stopped``: the stop's
-    last save (a file without it was left by a run that did not stop cleanly)."""
+    not happened, so a restart sends them again, and the resolves not delivered, each
+    with the sinks owed it (``retired``, sesd.runtime.state_alerts); ``stopped``: the
+    stop's last save (a file without it was left by a run that did not stop cleanly).
+    A resolve in ``unsent`` keeps its alert firing, as earlier builds saved them all:
+    the restart resolves it on the rule's sinks (sesd.alerting.retiring keeps them
+    apart, in ``retired``, and says why)."""
     alerts = {
         rule: {
             domain: [s.status.value, s.since, s.last_sent, s.value, s.resolved_at, s.notified]

@@ -1,14 +1,17 @@
-"""The state file's alert states, and the resolves it keeps owed under a rule as a
-reload left it (key ``retired``: sesd.alerting.retiring says which and why).
+"""The state file's alert states, and the resolves it keeps owed (key ``retired``:
+sesd.alerting.retiring says which and why).
 
-A rule a reload kept with other sinks, labels or severity owes a resolve under the
-rule as it was: to a sink it no longer names, or under labels Alertmanager no longer
-sees. Saved among the rule's own states, the restart would resolve the alert on the
-rule's sinks as configured, under its labels as configured: the sink that carried
-the trigger would keep its incident open for ever, one that never had it told it
-ended. So each is saved apart: the rule as the resolve was made (its one sink named),
-the labels owed, and why they resolved; the restart queues each resolve again to that
-sink alone (sesd.alerting.evaluator.Evaluator.adopt).
+A resolve not delivered is owed to the sinks that had not taken it, under the rule as
+it was made (its labels, its severity). Saved among the rule's own states, as an
+alert still firing, the restart would resolve it again on the rule's sinks as
+configured: one that had it would be told twice, one named since told of an alert it
+never had, one the rule no longer names never told. So each is saved apart: the rule
+as the resolve was made (the sinks owed it named), the labels owed, and why they
+resolved; the restart queues each resolve again to those sinks alone
+(sesd.alerting.evaluator.Evaluator.adopt). The key's name is the first such
+resolves': those a reload owed a sink it took off a rule. A file from an earlier
+build keeps the others among the rule's states, firing: the first evaluation after
+the restart resolves them on the rule's sinks, as that build did.
 """
 
 from __future__ import annotations
@@ -29,7 +32,8 @@ __all__ = ["alert_states", "read_retired", "saved_retired"]
 
 def saved_retired(retired: Iterable[Retiring]) -> list[list[Any]]:
     """``retired`` as the file keeps it: [rule, {label: state}, why] for each rule as
-    the resolves were made and reason, each alert saved as firing and sent."""
+    the resolves were made (the sinks owed them named) and reason, each alert saved as
+    firing and sent."""
     entries: dict[bytes, list[Any]] = {}
     for rule, alert in retired:
         saved, note = saved_rule(rule), "; ".join(alert.notes)
@@ -40,10 +44,10 @@ def saved_retired(retired: Iterable[Retiring]) -> list[list[Any]]:
 
 
 def read_retired(data: dict[str, Any]) -> tuple[list[Retired], dict[str, list[str]]]:
-    """The resolves the file ``data`` keeps owed under a rule as a reload left it, and
-    the firing labels of those whose rule no longer reads as one (by its name, for a
-    person: their incidents stay open). Anything else but what :func:`saved_retired`
-    writes raises (a damaged file)."""
+    """The resolves the file ``data`` keeps owed, and the firing labels of those whose
+    rule no longer reads as one (by its name, for a person: their incidents stay
+    open). Anything else but what :func:`saved_retired` writes raises (a damaged
+    file)."""
     saved = data.get("retired", [])
     if not isinstance(saved, list):
         raise TypeError("retired is not a list")
