@@ -151,3 +151,55 @@ def test_a_domain_glob_is_held_to_the_length_of_a_domain_name() -> None:
     assert not glob_takes_a_domain("a" * 64 + "*")
     assert glob_takes_a_domain(".".join(["?" * 63] * 3) + ".?*")  # 253
     assert not glob_takes_a_domain(".".join(["?" * 63] * 4))  # 255
+
+
+@pytest.mark.parametrize("key", ["domains", "exclude_domains"])
+@pytest.mark.parametrize(
+    ("glob", "groups"),
+    [
+        ("outlook.co[m]", "'microsoft'"),
+        ("Outlook.CO[M]", "'microsoft'"),  # in normal form, as labels are matched
+        ("[h]otmail.com", "'microsoft'"),
+        ("[hs]hop.example", "'Team EU', 'microsoft'"),  # one of each group
+    ],
+)
+def test_a_domain_glob_that_matches_only_group_members_is_refused(
+    key: str, glob: str, groups: str
+) -> None:
+    """A group's members count under the group's label, never their own: a glob that
+    matches no domain but members (and no group's name, nor ``other``) would watch
+    nothing, or leave out nothing. Refused as a member named is, naming the groups."""
+    members = (
+        '[domains]\ngroups = {"Team EU" = ["shop.example"], '
+        'microsoft = ["outlook.com", "hotmail.com", "hhop.example"]}\n'
+    )
+    watched = "" if key == "domains" else 'domains = ["*"]\n'
+    with pytest.raises(ConfigError) as info:
+        parse_config(f'{members}{_RULE}{watched}{key} = ["{glob}"]\n')
+    group = "group" if "," not in groups else "groups"
+    assert str(info.value) == (
+        f"alerts.rules[0] (r): {key} names {glob!r}, a glob that matches only domains "
+        f"counted in {group} {groups}: name the {group} instead ({key} = [{groups}])"
+    )
+
+
+@pytest.mark.parametrize("glob", ["outlook.co?", "outlook.*", "*.com", "[ho]*.com"])
+def test_a_domain_glob_that_matches_a_domain_besides_the_members_is_taken(glob: str) -> None:
+    """A glob that takes a member and some other domain (``outlook.coa``) watches
+    that domain: taken."""
+    rules = f'{_GROUPS}{_RULE}domains = ["{glob}"]\n{_SECOND}exclude_domains = ["{glob}"]\n'
+    assert parse_config(rules).alerts.rules[0].domains == [glob]
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(
+    st.text(_GLOB_CHARACTERS, min_size=1, max_size=5),
+    st.lists(st.sampled_from(_SHORT_LABELS[:200]), max_size=4),
+)
+def test_a_domain_glob_besides_some_domains_agrees_with_trying_it(
+    glob: str, besides: list[str]
+) -> None:
+    """Whether a glob takes a domain label other than ``besides`` agrees with trying
+    it on every short label but those."""
+    matched = any(fnmatchcase(label, glob) for label in _SHORT_LABELS if label not in besides)
+    assert glob_takes_a_domain(glob, besides) == matched

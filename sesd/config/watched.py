@@ -3,7 +3,7 @@ the groups they are counted in), providers sesd knows, tenants as SES names them
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING
 
@@ -36,9 +36,10 @@ def _check_rule_domains(config: Config) -> None:
     watch nothing), and does not name, nor leave out, a domain a group counts under the
     group's label."""
     members = {
-        normalise_domain(domain): group
+        member: group
         for group, domains in config.domains.groups.items()
         for domain in domains
+        if (member := normalise_domain(domain)) is not None
     }
     for i, rule in enumerate(config.alerts.rules):
         for key, named in (("domains", rule.domains), ("exclude_domains", rule.exclude_domains)):
@@ -57,7 +58,17 @@ def _check_rule_domains(config: Config) -> None:
                         "that matches no domain name nor group (a domain is matched in "
                         "lower case, IDNA, of letters, digits, '-', '_' and dots)"
                     )
-                group = None if is_glob(domain) else members.get(normalise_domain(domain))
+                if is_glob(domain) and (groups := _only_members(domain, config, members)):
+                    # A member counts under its group's label, never its own: as if
+                    # named (below), the rule watches nothing, or leaves out nothing.
+                    said = ", ".join(map(repr, groups))
+                    noun = "group" if len(groups) == 1 else "groups"
+                    raise ValueError(
+                        f"alerts.rules[{i}] ({rule.name}): {key} names {domain!r}, a glob "
+                        f"that matches only domains counted in {noun} {said}: name the "
+                        f"{noun} instead ({key} = [{said}])"
+                    )
+                group = None if is_glob(domain) else members.get(normalise_domain(domain) or "")
                 if group is not None:
                     # Its events count under the group's label: the rule would never
                     # fire on it, or go on firing on the group.
@@ -65,6 +76,15 @@ def _check_rule_domains(config: Config) -> None:
                         f"alerts.rules[{i}] ({rule.name}): {key} names {domain!r}, counted "
                         f"in group {group!r}; name the group instead ({key} = [{group!r}])"
                     )
+
+
+def _only_members(pattern: str, config: Config, members: dict[str, str]) -> list[str]:
+    """The groups of ``members`` (each domain's group) whose members a domain glob
+    matches, when it takes no other label; else none."""
+    groups = {group for member, group in members.items() if takes_glob(member, pattern, True)}
+    if not groups or _glob_takes_a_domain_label(pattern, config, members):
+        return []
+    return sorted(groups)
 
 
 def _check_rule_providers(config: Config) -> None:
@@ -164,14 +184,15 @@ def _check_rule_tenants(config: Config) -> None:
                 raise ValueError(f"{said}, a glob that matches no tenant name SES allows {_NAMES}")
 
 
-def _glob_takes_a_domain_label(pattern: str, config: Config) -> bool:
+def _glob_takes_a_domain_label(pattern: str, config: Config, members: Collection[str] = ()) -> bool:
     """Whether a domain glob takes some label of the domain scope, as the evaluator
-    matches it (sesd.core.domains.takes_glob): a domain in its normal form, by the glob
-    as written or in the normal form of its parts (``Yahoo.*``, ``*.рф``); a group's
-    name as written; sesd's ``other``."""
+    matches it (sesd.core.domains.takes_glob): a domain in its normal form (but
+    ``members``, a group's: they count under its label), by the glob as written or in
+    the normal form of its parts (``Yahoo.*``, ``*.рф``); a group's name as written;
+    sesd's ``other``."""
     if any(takes_glob(label, pattern, True) for label in (OTHER, *config.domains.groups)):
         return True
-    return glob_takes_a_domain(pattern) or glob_takes_a_domain(domain_pattern(pattern))
+    return any(glob_takes_a_domain(glob, members) for glob in (pattern, domain_pattern(pattern)))
 
 
 def silence_takes_a_label(pattern: str, config: Config) -> bool:

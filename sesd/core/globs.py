@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import string
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
+from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Final
 
@@ -25,6 +26,9 @@ _DOMAIN_CHARACTERS: Final = (string.ascii_lowercase + string.digits + "_", "-", 
 #: A domain name's longest text, and one of its dot-separated parts' (RFC 1035).
 _LONGEST_NAME: Final = 253
 _LONGEST_PART: Final = 63
+#: Where a search is: the glob's part, the text's form, the text so far while it
+#: begins one of those to avoid (None once it begins none).
+_State = tuple[int, Form, str | None]
 
 
 def glob_parts(pattern: str) -> Iterator[tuple[str, str]]:
@@ -46,11 +50,16 @@ def glob_parts(pattern: str) -> Iterator[tuple[str, str]]:
         i += 1
 
 
-def glob_takes_a_domain(pattern: str) -> bool:
-    """Whether some domain label in its normal form matches ``pattern``: dot-separated
-    parts of letters, digits, ``_`` and ``-`` (not a part's first nor last), each at
-    most 63 long, 253 in all (the labels sesd.core.domains.normalise_domain gives)."""
-    return _takes(pattern, _DOMAIN_CHARACTERS, (0, False), _domain_step, _domain_ends)
+def glob_takes_a_domain(pattern: str, besides: Collection[str] = ()) -> bool:
+    """Whether some domain label in its normal form, but those of ``besides``, matches
+    ``pattern``: dot-separated parts of letters, digits, ``_`` and ``-`` (not a part's
+    first nor last), each at most 63 long, 253 in all (the labels
+    sesd.core.domains.normalise_domain gives)."""
+    return _takes(
+        _Form(_DOMAIN_CHARACTERS, (0, False), _domain_step, _domain_ends, _LONGEST_NAME),
+        pattern,
+        besides,
+    )
 
 
 def glob_takes_a_sequence(pattern: str, items: Sequence[Item]) -> bool:
@@ -58,63 +67,112 @@ def glob_takes_a_sequence(pattern: str, items: Sequence[Item]) -> bool:
     characters, the fewest and the most of them): an ``ACCOUNT/REGION`` label, say.
     An item that may take one more of its characters takes it, so a character of an
     item that may take more is none of the next item's (sesd.core.accounts' are so)."""
-    kinds = tuple(dict.fromkeys("".join(chars for chars, _, _ in items)))
-    return _takes(
-        pattern,
-        kinds,
+    # Characters in the same items step alike: one kind.
+    kinds: dict[frozenset[int], str] = {}
+    for c in dict.fromkeys("".join(chars for chars, _, _ in items)):
+        key = frozenset(i for i, (chars, _, _) in enumerate(items) if c in chars)
+        kinds[key] = kinds.get(key, "") + c
+    form = _Form(
+        tuple(kinds.values()),
         (0, 0),
         lambda form, c: _sequence_step(items, form, c),
         lambda form: _sequence_ends(items, form),
+        min(_LONGEST_NAME, sum(most for _, _, most in items)),
     )
+    return _takes(form, pattern)
 
 
-def _takes(
-    pattern: str,
-    kinds: Sequence[str],
-    start: Form,
-    step: Callable[[Form, str], Form | None],
-    ends: Callable[[Form], bool],
-) -> bool:
-    """Whether ``pattern`` matches some text of a form: ``start`` is its form before a
-    character, ``step`` its form after one (None where no text of it goes on so),
-    ``ends`` whether a text may end in a form; the characters of each of ``kinds``
-    step alike. At most 253 long (the longest domain name).
+@dataclass(frozen=True, slots=True)
+class _Form:
+    """The form of the texts a glob is tried on: the characters of each of ``kinds``
+    step alike; ``start`` is a text's form before a character, ``step`` its form after
+    one (None where no text of it goes on so), ``ends`` whether a text may end in a
+    form; ``longest``, the longest text."""
 
-    A search over (the glob's part, the text's form), a character of each kind tried
-    at each: the shortest text the glob and the form both take, if any, is found in a
-    few thousand steps, where trying ``*`` as nothing or as ``a`` would miss
-    ``*.com`` or ``[-a]*``."""
-    parts = list(glob_parts(pattern))
-    # What each part takes, one character of each kind (all of a kind step alike).
-    takes = [
-        [next((c for c in kind if fnmatchcase(c, text)), "") for kind in kinds] for _, text in parts
-    ]
-    first = (0, start)
+    kinds: Sequence[str]
+    start: Form
+    step: Callable[[Form, str], Form | None]
+    ends: Callable[[Form], bool]
+    longest: int
+
+
+def _takes(form: _Form, pattern: str, besides: Collection[str] = ()) -> bool:
+    """Whether ``pattern`` matches some text of ``form``, none of ``besides``.
+
+    A search over (the glob's part, the text's form, the text so far while it begins
+    one of ``besides``), a character of each kind tried at each (and each character
+    that goes on one of ``besides``): the shortest text the glob and the form both
+    take, if any, is found in a few thousand steps, where trying ``*`` as nothing or
+    as ``a`` would miss ``*.com`` or ``[-a]*``. A run of stars is one (it takes what
+    one takes), and a glob of more characters than the longest text takes none: a
+    search has at most twice the longest text's parts, however long the glob."""
+    written = list(glob_parts(pattern))
+    parts = [p for i, p in enumerate(written) if p[0] != "*" or written[i - 1 : i] != [p]]
+    if sum(kind != "*" for kind, _ in parts) > form.longest:
+        return False
+    begun: dict[str, set[str]] = {}  # a beginning of ``besides``: the characters after
+    for avoided in besides:
+        for n in range(len(avoided)):
+            begun.setdefault(avoided[:n], set()).add(avoided[n])
+    characters = _Characters(parts, form.kinds, begun)
+    first: _State = (0, form.start, "" if besides else None)
     length = {first: 0}
     waiting = deque([first])
     while waiting:
         state = waiting.popleft()
-        at, form = state
-        if at == len(parts) and ends(form):
-            return length[state] <= _LONGEST_NAME
+        at, shape, text = state
+        if at == len(parts) and form.ends(shape) and text not in besides:
+            return length[state] <= form.longest
         if at == len(parts):
             continue
         star = parts[at][0] == "*"
-        steps = [(0, (at + 1, form))] if star else []  # the star takes no more
-        steps += [
-            (1, (at if star else at + 1, after))
-            for c in takes[at]
-            if c and (after := step(form, c)) is not None
+        steps: list[tuple[int, _State]] = [(0, (at + 1, shape, text))] if star else []
+        steps += [  # (a star takes no more, above; or one more character)
+            (1, (at if star else at + 1, after, following))
+            for c, following in characters.after(at, text)
+            if (after := form.step(shape, c)) is not None
         ]
-        for cost, following in steps:
-            if length[state] + cost < length.get(following, _LONGEST_NAME + 1):
-                length[following] = length[state] + cost
+        for cost, following_state in steps:
+            if length[state] + cost < length.get(following_state, form.longest + 1):
+                length[following_state] = length[state] + cost
                 # A step that takes nothing is searched first: texts come shortest first.
                 if cost:
-                    waiting.append(following)
+                    waiting.append(following_state)
                 else:
-                    waiting.appendleft(following)
+                    waiting.appendleft(following_state)
     return False
+
+
+class _Characters:
+    """The characters a search tries at a glob's part: one of each kind the part takes
+    (all of a kind step alike), and, where the text so far begins one of the texts to
+    avoid, each part-taken character that goes on one of them, with the text it makes
+    (None once it begins none)."""
+
+    def __init__(
+        self, parts: list[tuple[str, str]], kinds: Sequence[str], begun: dict[str, set[str]]
+    ) -> None:
+        self._parts = parts
+        self._kinds = kinds
+        self._begun = begun
+        self._known: dict[tuple[int, str | None], list[tuple[str, str | None]]] = {}
+
+    def after(self, at: int, text: str | None) -> list[tuple[str, str | None]]:
+        key = (at, text)
+        if key not in self._known:
+            glob = self._parts[at][1]
+            # A character of no kind goes on no text of the form.
+            going_on = self._begun.get(text or "", set()) & set("".join(self._kinds))
+            going_on = going_on if text is not None else set()
+            found: list[tuple[str, str | None]] = [
+                (c, f"{text}{c}") for c in sorted(going_on) if fnmatchcase(c, glob)
+            ]
+            for kind in self._kinds:
+                c = next((c for c in kind if c not in going_on and fnmatchcase(c, glob)), "")
+                if c:
+                    found.append((c, None))
+            self._known[key] = found
+        return self._known[key]
 
 
 def _domain_step(form: Form, c: str) -> Form | None:
