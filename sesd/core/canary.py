@@ -15,7 +15,8 @@ A canary's path has three stages, and each has its own figure:
   through SNS and SQS (``pipeline_seconds``).
 
 ``end_to_end_seconds`` runs from the start of the call to the receipt of the
-Delivery (or Bounce, for the simulator's bounce addresses) event.
+Delivery (or Bounce, for the simulator's bounce addresses) event. The words
+that tell which stage looks at fault are sesd.core.canary_text's.
 """
 
 from __future__ import annotations
@@ -24,9 +25,9 @@ import contextlib
 import re
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, Final
 
+from sesd.core import canary_text
 from sesd.core.decode import Event
 from sesd.core.tallies import FixedHistogram
 from sesd.core.timestamps import unix_seconds
@@ -50,15 +51,6 @@ _KEEP: Final = 2048
 #: at a peak of sending is no outage). Others (refused credentials, a rejected
 #: message, a paused account) count at once.
 TRANSIENT: Final = frozenset({"throttled", "timeout", "server_error", "network"})
-#: What an SES error code on a failed call tells the on-call person to look at.
-_CODE_HINTS: Final = {
-    "SendingPausedException": "SES has paused sending for the account: every email fails",
-    "AccountSuspendedException": "SES has suspended the account: every email fails",
-    "NotFoundException": "the configuration set does not exist in the canary's region",
-    "MessageRejected": "an identity not verified in the canary's region, or the sandbox",
-    "MailFromDomainNotVerifiedException": "the MAIL FROM domain is not verified",
-    "AccessDeniedException": "the canary's credentials may not call ses:SendEmail",
-}
 _SECONDS: Final = (
     0.05, 0.1, 0.25, 0.5, 0.75, 1, 1.25, 1.5, 2, 3, 5, 10, 30, 60, 120, 300, 600, 1800, 3600
 )  # fmt: skip
@@ -345,52 +337,8 @@ class CanaryTracker:
 
     def stage(self, metric: str, now: float, window: float) -> str:
         """Which stage of the path looks slow, in words the on-call person can act on."""
-        if metric == "canary_send_latency_seconds":
-            return "API call (SendEmail is slow: client -> SES)"
-        missing = self.missing(now, now - window)
-        failed = [c for c in missing if c.error]
-        if failed:
-            last = failed[-1]
-            hint = _CODE_HINTS.get(last.code, "")
-            code = f": {last.code}" + (f", {hint}" if hint else "") if last.code else ""
-            return f"API call (SendEmail failed: {last.error}{code})"
-        if not missing:
-            return "none (canaries come back)"
-        oldest = missing[0]
-        if self.foreign_at is not None and self.foreign_at > now - window:
-            # Another sesd's canaries arrive here: its consumer may take ours.
-            return (
-                f"unsure: canary events of another sesd ({self.foreign_from}) arrive on queue "
-                f"{self.queue}, which may take this one's events; give each sesd's canary "
-                "a queue of its own"
-            )
-        if all(c.accepted_at is not None for c in missing):
-            return "inside SES (the Send event arrived, no Delivery yet)"
-        if self.last_event_at is not None and self.last_event_at > oldest.sent_at:
-            return (
-                "inside SES, or the canary configuration set's event destination (no "
-                f"Delivery, while other events arrive on queue {self.queue})"
-            )
-        return (
-            f"event pipeline (nothing has arrived on queue {self.queue} since "
-            f"{_when(self.last_event_at)}: check the configuration set's event destination, "
-            "the SNS subscription, the queue and sesd_sqs_errors_total)"
-        )
+        return canary_text.stage(self, metric, now, window)
 
     def notes(self) -> list[str]:
         """The last returned canary's stage figures, for alert text."""
-        done = self.last_done
-        if done is None:
-            return ["no canary has come back yet"]
-        ses = "-" if done.ses_seconds is None else f"{done.ses_seconds:.2f}s"
-        return [
-            f"last canary back ({_when(done.sent_at)}): API call {done.send_seconds:.2f}s, "
-            f"inside SES {ses}, event pipeline {done.pipeline_seconds or 0.0:.2f}s, "
-            f"end to end {done.end_to_end_seconds or 0.0:.2f}s"
-        ]
-
-
-def _when(t: float | None) -> str:
-    if t is None:
-        return "start-up"
-    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+        return canary_text.notes(self)
