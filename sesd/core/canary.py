@@ -44,6 +44,9 @@ _INSTANCE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 #: from another's of the same name (seconds): a message SES took within this of one
 #: of this sesd's calls may be that call's.
 _SKEW: Final = 60.0
+#: How many names of this sesd's canaries of runs before the state file keeps (a pod
+#: has a new host name each time it is made: a rollout, an eviction, a node drained).
+_NAMES: Final = 16
 #: How many canaries are remembered (a day at one a minute is 1,440).
 _KEEP: Final = 2048
 #: Failed calls that a retry a minute later usually gets through: they count as missing
@@ -116,6 +119,9 @@ class CanaryTracker:
         #: under way (sesd.canary.sender keeps both; a reload's sender may overlap).
         self.instance = ""
         self.calling = 0
+        #: The tag values of this sesd's canaries in the runs before, newest last (the
+        #: state file's): one of them is this sesd's own, sent under a former host name.
+        self.former: tuple[str, ...] = ()
         self._seq = 0
         #: The wall clock's steps so far, added up (:meth:`stepped`).
         self.shifted = 0.0
@@ -184,16 +190,18 @@ class CanaryTracker:
             # Another replica's canary, or one sent before a restart.
             self.events["unmatched"] = self.events.get("unmatched", 0) + 1
             values = event.mail.tags.get(CANARY_TAG)
-            if values and values[0] != self.instance:
+            tag = values[0] if values else None
+            if tag is not None and tag != self.instance and tag not in self.former:
                 # A stranger's text (anyone may tag mail so): named only when it is
                 # the kind of name a sesd sends, for the alert text of every sink.
-                name = values[0] if _INSTANCE.fullmatch(values[0]) else "unnamed"
+                name = tag if _INSTANCE.fullmatch(tag) else "unnamed"
                 self.foreign_at, self.foreign_from = received_at, name
-            elif values and not self._could_be_ours(event.mail.timestamp):
+            elif tag is not None and not self._could_be_ours(event.mail.timestamp):
                 # Another sesd with this one's host name (two on one host, pods on the
-                # host's network) sends to this queue: it takes this one's events too.
-                self.foreign_at = received_at
-                self.foreign_from = f"{values[0]}, this one's own name"
+                # host's network), or one it had before a restart, sends to this queue:
+                # it takes this one's events too.
+                whose = "own name" if tag == self.instance else "name before a restart"
+                self.foreign_at, self.foreign_from = received_at, f"{tag}, this one's {whose}"
             return
         self.events["matched"] = self.events.get("matched", 0) + 1
         with contextlib.suppress(ValueError):  # not a time: what was learnt stays
@@ -219,15 +227,16 @@ class CanaryTracker:
                 self.last_done = canary
 
     def _could_be_ours(self, sent: str) -> bool:
-        """Whether a message of this sesd's own tag that SES took at ``sent`` (its
-        ``mail.timestamp``), whose id no canary remembered has, may be this sesd's: SES
-        took it before the first canary this process sent (one sent before a restart:
-        the state file's save may have missed it, as a stop may have cut its call off;
-        or forgotten at the bound), while a call is under way, or about when a call of
-        this sesd's failed at this end though SES sent it (a timeout). Any other is
-        another sesd's that has this one's name. A call's time is read both as kept
-        (moved with each step of the clock) and as read at the call (SES's clock took
-        no step), each also in SES's clock as the canaries that came back tell it."""
+        """Whether a message of this sesd's own tag (or one of its :attr:`former`) that
+        SES took at ``sent`` (its ``mail.timestamp``), whose id no canary remembered has,
+        may be this sesd's: SES took it before the first canary this process sent (one
+        sent before a restart: the state file's save may have missed it, as a stop may
+        have cut its call off; or forgotten at the bound), while a call is under way, or
+        about when a call of this sesd's failed at this end though SES sent it (a
+        timeout). Any other is another sesd's that has the name. A call's time is read
+        both as kept (moved with each step of the clock) and as read at the call (SES's
+        clock took no step), each also in SES's clock as the canaries that came back
+        tell it."""
         if self.calling:
             return True  # SES may have taken it, its events beating its answer here
         try:
@@ -273,10 +282,20 @@ class CanaryTracker:
             for c in self.canaries
         ]
 
-    def restore(self, rows: list[list[Any]], now: float) -> None:
-        """Load :meth:`snapshot` rows at ``now`` (the histograms and counters start again
-        at zero). A canary in flight gets ``deadline`` from ``now``: its events may be
-        waiting on the queue, which sesd has not read yet."""
+    def names(self) -> list[str]:
+        """The tag values of this sesd's canaries, this run's last, for the state file:
+        a restart under another host name (a pod's) still knows its own canaries, those
+        whose events come after it and whose ids no file kept (a call that timed out
+        though SES sent it, one sent after the last save), from another sesd's."""
+        former = [name for name in self.former if name != self.instance]
+        return [*former, self.instance][-_NAMES:] if self.instance else former
+
+    def restore(self, rows: list[list[Any]], now: float, names: list[Any] | None = None) -> None:
+        """Load :meth:`snapshot` rows and :meth:`names` at ``now`` (the histograms and
+        counters start again at zero). A canary in flight gets ``deadline`` from
+        ``now``: its events may be waiting on the queue, which sesd has not read yet."""
+        kept = [n for n in names or () if isinstance(n, str) and _INSTANCE.fullmatch(n)]
+        self.former = tuple(kept[-_NAMES:])
         for row in rows:
             canary = Canary(*row)
             self._remember(canary)

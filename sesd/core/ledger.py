@@ -54,7 +54,8 @@ SAVED: Final = {
     "tenant_labels": "which tenants hold a label",
     "tenant_map": "which tenant each configuration set and identity belongs to: events that "
     "do not name their tenant are counted under it from the first one after a restart",
-    "canary": "canaries in flight: their events may arrive after the restart",
+    "canary": "canaries in flight, and the names they were sent as: their events may "
+    "arrive after the restart, which may have another host name (a pod's)",
     "accounts": "what SES last said of each account: it stands until a poll answers again "
     "(a restart while GetAccount is throttled must not resolve a paused account's page)",
     "tenant_status": "what SES last said of each tenant, likewise",
@@ -293,6 +294,7 @@ class Ledger:
             "tenant_map": self.tenant_map.snapshot(),
             "dedup": self.dedup.snapshot(),
             "canaries": self.canary.snapshot(),
+            "canary_names": self.canary.names(),
             "accounts": self.accounts.snapshot(),
             "tenant_status": self.tenant_status.snapshot(),
             "tenant_walks": self.tenant_walks.snapshot(),
@@ -324,7 +326,7 @@ class Ledger:
             self.providers.restore(
                 data.get("providers", []), lambda domain, name: is_domain(domain) and provider(name)
             )
-        self.canary.restore(data.get("canaries", []), now)
+        self.canary.restore(data.get("canaries", []), now, data.get("canary_names"))
         # What SES said of accounts and tenants still watched (files from before have
         # none: the first polls answer), an account watched for its health alone too.
         where = set(self.settings.watched)
