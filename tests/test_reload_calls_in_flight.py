@@ -207,3 +207,74 @@ async def test_a_refusal_of_the_canarys_old_endpoint_is_no_lost_canary(
             assert tracker.overdue_count(daemon.clock()) == 0
     assert old.answered == [403]
     assert [line.get("retired") for line in _logged(logs, "sesd.canary.send_failed")] == [True]
+
+
+def _queue_samples(daemon: Any, name: str, queue: str) -> dict[tuple[tuple[str, str], ...], float]:
+    """The samples of ``name`` (a queue's SQS series) for ``queue``, by their labels."""
+    return {
+        tuple(sorted(sample.labels.items())): sample.value
+        for family in daemon.metrics.registry.collect()
+        for sample in family.samples
+        if sample.name == name and sample.labels.get("queue") == queue
+    }
+
+
+async def test_a_refusal_at_a_moved_queues_old_place_is_not_counted_as_its_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As above, ``q`` moved from eu-west-1 to us-east-1 while a receive waits at the
+    old place, which then refuses it. The refusal is the old place's: the queue in
+    force counts no receive error (it was counted on ``q``'s us-east-1 series, which a
+    dashboard, an error-rate rule and the status page's "lately" read as the queue
+    in force failing), and the old place's series, dropped at the reload, stays gone."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    logs = io.StringIO()
+    configure_logging("info", "json", stream=logs)
+    path = tmp_path / "sesd.toml"
+    async with Standing() as sqs:
+        path.write_text(_config_at(sqs, _OLD.format(url=sqs.url)))
+        async with running(load_config(str(path)), config_path=path) as daemon:
+            with anyio.fail_after(20):
+                await sqs.receiving.wait()
+            path.write_text(_config_at(sqs, f'url = "{sqs.url}/123456789012/new"\nname = "q"\n'))
+            assert await daemon.reload()
+            sqs.deny = True
+            sqs.receives.set()
+            await _until(lambda: "sesd.queue.stopped" in logs.getvalue())
+            errors = _queue_samples(daemon, "sesd_sqs_errors_total", "q")
+    assert errors, "the queue in force has its series"
+    assert {dict(labels)["region"] for labels in errors} == {"us-east-1"}
+    assert set(errors.values()) == {0.0}
+    (refused,) = _logged(logs, "sesd.sqs.receive_failed")
+    assert refused["retired"] is True
+
+
+async def test_a_refusal_at_a_removed_queue_leaves_no_series_of_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reload removes ``q`` while its receive waits; then SQS refuses that receive.
+    ``q``'s series, dropped at the reload, stay gone (the refusal brought back
+    ``sesd_sqs_errors_total{queue="q"}``, under the default account and region, not
+    even ``q``'s: a ghost queue a dashboard read for as long as sesd ran)."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    logs = io.StringIO()
+    configure_logging("info", "json", stream=logs)
+    path = tmp_path / "sesd.toml"
+    async with Standing() as sqs:
+        kept = _KEPT.format(url=sqs.url)
+        path.write_text(_config_at(sqs, kept, _OLD.format(url=sqs.url)))
+        async with running(load_config(str(path)), config_path=path) as daemon:
+            with anyio.fail_after(20):
+                await sqs.receiving.wait()
+            path.write_text(_config_at(sqs, kept))
+            assert await daemon.reload()
+            assert _queue_samples(daemon, "sesd_sqs_errors_total", "q") == {}
+            sqs.deny = True
+            sqs.receives.set()
+            await _until(lambda: "sesd.queue.stopped" in logs.getvalue())
+            for name in ("sesd_sqs_errors_total", "sesd_sqs_received_messages_total"):
+                assert _queue_samples(daemon, name, "q") == {}, name
+    (refused,) = _logged(logs, "sesd.sqs.receive_failed")
+    assert refused["retired"] is True

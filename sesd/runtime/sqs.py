@@ -216,13 +216,15 @@ class QueuePoller:
     def _failed(self, exc: BaseException) -> None:
         """A receive failed: counted; a permanent error logged once, at error level."""
         self._errors += 1
-        self._metrics.sqs_error(self._label, "receive")
         self._changes.notify()
         if not self.in_force():
             # Its old place refused (why a reload moved or removed it, often): neither
-            # the queue in force (its own pollers tell) nor the credentials are judged.
+            # the queue in force (its own pollers tell) nor the credentials are judged,
+            # nor its series counted (the queue in force's, or one the reload dropped,
+            # which the count would bring back for as long as sesd runs).
             self._log.info("sesd.sqs.receive_failed", error=describe_error(exc), retired=True)
             return
+        self._metrics.sqs_error(self._label, "receive")
         code = error_code(exc) or type(exc).__name__
         accounts = self._pipeline.ledger.accounts
         hint = hint_in(exc, accounts, (self._account, self._region), self._clock())
