@@ -509,6 +509,24 @@ def test_a_detail_stays_while_its_bucket_is_the_oldest_in_the_window() -> None:
     assert w.breakdown(0, later + 10).diagnostics == [("new", 1)]
 
 
+def test_a_late_problem_a_window_no_longer_holds_is_left_out_of_its_breakdown() -> None:
+    """A delay one bucket older than everything the 5m window holds is counted only in
+    the longer windows, and its diagnostic too: the 5m breakdown does not name a delay
+    its counts leave out, though the coarse bucket it falls in is still read (ring
+    buckets 2970-2974; the window holds 2974-3003)."""
+    w = DomainWindows(SPECS)
+    now = 30_030.0  # 5m bucket 3003
+    w.count(now, now, DELAY)
+    w.note(now, now, noted(message_id="m-1", source="", config_set="", diagnostics=["new"]))
+    late = 29_735.0  # 5m bucket 2973: head - slots
+    w.count(late, now, DELAY)
+    w.note(late, now, noted(message_id="m-2", source="", config_set="", diagnostics=["late"]))
+    assert w.figures(0, now).count("delivery_delay") == 1
+    assert w.breakdown(0, now).diagnostics == [("new", 1)]
+    assert w.figures(1, now).count("delivery_delay") == 2
+    assert sorted(w.breakdown(1, now).diagnostics) == [("late", 1), ("new", 1)]
+
+
 def test_a_snapshot_of_another_layout_is_refused() -> None:
     """Rings or breakdowns of another number of windows, or a window kept from one the
     file does not hold: the state is not this domain's (said so, as the reason the file
