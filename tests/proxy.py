@@ -14,8 +14,9 @@ from sesd.commands.demo.localsqs import free_port
 class Proxy:
     """Forwards 127.0.0.1:port to ``upstream_port``; ``cut()`` drops every connection and
     refuses new ones until ``restore()``; ``stall()`` keeps every connection open and
-    forwards nothing more, either way (a network that stalls). Counts connection
-    attempts."""
+    forwards nothing more, either way (a network that stalls); ``lag``: seconds each
+    chunk a client sends is held before it is forwarded (a slow link, or a server slow
+    to answer). Counts connection attempts."""
 
     def __init__(self, upstream_port: int) -> None:
         self.port = free_port()
@@ -23,6 +24,7 @@ class Proxy:
         self.attempts = 0
         self.down = False
         self.stalled = False
+        self.lag = 0.0
         self._upstream = upstream_port
         self._live: set[SocketStream] = set()
         self._tg: TaskGroup | None = None
@@ -62,6 +64,8 @@ class Proxy:
         async def pipe(source: SocketStream, sink: SocketStream) -> None:
             try:
                 async for chunk in source:
+                    if source is client and self.lag:
+                        await anyio.sleep(self.lag)  # the lag itself, not a wait for an event
                     if not self.stalled:
                         await sink.send(chunk)
             except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):

@@ -31,6 +31,7 @@ from tests.browser import (  # noqa: F401 (fixtures: browser and sqs)
     watched,
 )
 from tests.conftest import make_queue, running, send_bodies
+from tests.proxy import Proxy
 from tests.status_world import NOW, feed, settled, spike, world
 from tests.test_status_browser import config_text, fired, spiked, spiked_page
 from tests.test_status_page import serving
@@ -120,6 +121,26 @@ async def test_a_page_whose_sesd_is_gone_or_stuck_says_so_at_the_top_and_in_its_
             await expect(page.locator("#refresh-state")).to_have_class("bad")
         assert seen.errors == []
         assert seen.dialogs == []
+
+
+async def test_an_answer_slower_than_the_pages_patience_is_still_drawn(browser: Browser) -> None:
+    """Every answer comes 4 s after its request (a busy sesd, a slow link): past the
+    page's patience (two periods, at least 3 s) the banner says there is no answer in
+    3 s, and the answer, when it comes, is drawn and drops the banner. The page used to
+    abandon each request at 3 s and ask again, so that an answer taking longer was
+    never drawn (and each abandoned one still cost sesd its whole document)."""
+    async with serving(world(now=NOW)) as (_, base), watched(browser) as seen:
+        page = seen.page
+        banner = page.locator("#stale")
+        async with Proxy(int(base.rsplit(":", 1)[1])) as proxy:
+            await opened(page, f"{proxy.url}/?refresh=0.25", 1)
+            await expect(banner).to_be_hidden()
+            proxy.lag = 4.0
+            await expect(banner).to_contain_text("(no answer in 3 s)")
+            await refreshed(page, 1)
+            await expect(banner).to_be_hidden()
+            assert seen.console == []
+            assert seen.errors == []
 
 
 async def test_a_refresh_keeps_the_focused_link_and_waits_for_a_selection(

@@ -375,9 +375,13 @@
   // --- refreshing ----------------------------------------------------------------------
 
   // A refresh that gets no answer in two periods (at least 3 s) has failed: a daemon
-  // stopped or stuck accepts the connection and never answers. The page says so, and
-  // tries again.
+  // stopped or stuck accepts the connection and never answers. The page says so, but
+  // waits on for that answer: a busy sesd (a thousand alerts on a loaded machine)
+  // answers late, and a page that gave up and asked again would never draw a slow
+  // answer, while each one abandoned still cost sesd its whole document. Only a
+  // request unanswered ten times as long is dropped, and another one tried.
   const patience = Math.max(2 * every, 3000);
+  const abandon = 10 * patience;
   const stale = document.getElementById("stale");
   const title = document.querySelector("title");
   const pause = document.getElementById("pause");
@@ -405,7 +409,7 @@
       `Not refreshed for ${since} (${failure}): what this page shows is as of ${moment(docAt)}.`;
   }
 
-  function failed(reason) {
+  function failed(reason, next = "trying again") {
     failure = reason;
     if (stale.hidden) {
       document.getElementById("stale-news").textContent = "sesd may be down or stuck:";
@@ -413,7 +417,7 @@
     }
     age();
     named("not refreshed");
-    state(`not refreshed: ${reason}; trying again`, "bad");
+    state(`not refreshed: ${reason}; ${next}`, "bad");
   }
 
   function recovered() {
@@ -538,11 +542,17 @@
         state("paused while text is selected", "");
         return;
       }
-      const response = await fetch(api, {
-        cache: "no-store", headers: { Accept: "application/json" }, signal: AbortSignal.timeout(patience),
-      });
-      if (!response.ok) throw new Error(response.status === 404 ? "sesd no longer counts it" : "HTTP " + response.status);
-      const doc = await response.json();
+      const late = setTimeout(() => paused || failed(`no answer in ${patience / 1000} s`, "still waiting"), patience);
+      let doc;
+      try {
+        const response = await fetch(api, {
+          cache: "no-store", headers: { Accept: "application/json" }, signal: AbortSignal.timeout(abandon),
+        });
+        if (!response.ok) throw new Error(response.status === 404 ? "sesd no longer counts it" : "HTTP " + response.status);
+        doc = await response.json();
+      } finally {
+        clearTimeout(late);
+      }
       if (paused) return;
       answered = Date.now();
       render(doc);
@@ -551,7 +561,7 @@
       body.dataset.refreshes = String(refreshes);
       state(`refreshing every ${every / 1000} s`, "");
     } catch (error) {
-      failed(error.name === "TimeoutError" ? `no answer in ${patience / 1000} s` : error.message);
+      failed(error.name === "TimeoutError" ? `no answer in ${abandon / 1000} s` : error.message);
     } finally {
       ticks += 1;
       body.dataset.ticks = String(ticks);
