@@ -24,7 +24,7 @@ from sesd.alerting.rules import Transition
 from sesd.commands.demo.localsqs import LocalSqs
 from sesd.config import core_settings, parse_config
 from sesd.core.pipeline import Pipeline
-from sesd.runtime.state import restore, snapshot
+from sesd.runtime.state import StateError, firing_in, restore, snapshot
 from tests import factory as f
 from tests.conftest import send_bodies
 from tests.test_alerting_e2e import Clock, answered_until
@@ -207,3 +207,24 @@ async def test_a_resolve_two_sinks_are_owed_is_saved_once_for_both_and_no_other(
     assert (resolves.kind, resolves.sinks) == (Transition.RESOLVED, ("slack", "pagerduty"))
     assert [alert.domain for alert in resolves.alerts] == ["a.example"]
     assert after.evaluate(fresh.ledger, T + 4) == []
+
+
+def test_a_file_sesd_cannot_use_names_the_alerts_whose_resolve_it_owed() -> None:
+    """A file sesd refuses (a later sesd's) is loaded in nothing, so no resolve it
+    kept owed goes out: the alert is named among those left open, for a person to
+    resolve by hand, as a firing alert in it is. Saved apart, it was not named."""
+    config = parse_config(RULE)
+    pipeline = Pipeline(core_settings(config))
+    pipeline.feed(f.raw(f.bounce(["a@hotmail.com", "b@hotmail.com"])), "q", f.T0)
+    evaluator = Evaluator(config.alerts, ["5m"])
+    evaluator.evaluate(pipeline.ledger, f.T0)
+    evaluator.due(f.T0)
+    (resolve,) = evaluator.evaluate(pipeline.ledger, f.T0 + 600)
+    rule = config.alerts.rules[0]
+    blob = snapshot(pipeline.ledger, evaluator, f.T0 + 601, retired=[(rule, resolve)])
+    data = msgspec.msgpack.decode(blob)
+    data["version"] += 1
+    later = msgspec.msgpack.encode(data)
+    with pytest.raises(StateError, match="later sesd"):
+        restore(later, Pipeline(core_settings(config)).ledger, Evaluator(config.alerts, ["5m"]), 0)
+    assert firing_in(later) == {"r": ["hotmail.com"]}

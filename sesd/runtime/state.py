@@ -303,16 +303,22 @@ _NAMED_FIRING: Final = 50
 
 def firing_in(blob: bytes) -> dict[str, list[str]]:
     """The firing alerts (rule -> labels) a state file sesd cannot use still shows
-    (another version's, a damaged one), as far as it can be read: their incidents
-    stay open in the sinks unless someone resolves them. Empty when nothing reads."""
+    (another version's, a damaged one), as far as it can be read, and those whose
+    resolve it keeps owed (``retired``): their incidents stay open in the sinks unless
+    someone resolves them. Empty when nothing reads."""
     found: dict[str, list[str]] = {}
     named = 0
     try:
-        alerts = msgspec.msgpack.decode(blob).get("alerts", {})
-        for rule, states in alerts.items():
+        data = msgspec.msgpack.decode(blob)
+        held = list(data.get("alerts", {}).items())
+        held += [(described.get("name"), rows) for described, rows, *_ in data.get("retired", [])]
+        for rule, states in held:
             for label, state in states.items():
-                if named < _NAMED_FIRING and state[0] == Status.FIRING.value:
-                    found.setdefault(clean(str(rule)), []).append(clean(str(label)))
+                name, shown = clean(str(rule)), clean(str(label))
+                # Once (a label may fire again while its resolve is owed).
+                fresh = shown not in found.get(name, [])
+                if named < _NAMED_FIRING and state[0] == Status.FIRING.value and fresh:
+                    found.setdefault(name, []).append(shown)
                     named += 1
     # Whatever the damage: what could be read is named, the rest is not.
     except Exception:  # noqa: BLE001, S110
