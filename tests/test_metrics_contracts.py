@@ -117,6 +117,32 @@ def test_a_queue_a_reload_moves_to_another_account_keeps_no_series_of_the_old() 
     assert errors == 1.0
 
 
+def test_a_queue_a_reload_removed_gets_no_series_back_from_its_last_calls() -> None:
+    """A reload removes queue ``gone``: its SQS series go. Its pollers end their calls
+    under way after that (a receive's messages, the deletes of the batch, their
+    errors and retries): none brings a series of ``gone`` back (each did, under the
+    default account and region, not even ``gone``'s, frozen for as long as sesd ran,
+    a queue no dashboard or rule could tell from one that stopped reading)."""
+    queues = '[[queues]]\nurl = "http://127.0.0.1:9/1/q"\nname = "q"\n'
+    gone = '[[queues]]\nurl = "https://sqs.eu-west-1.amazonaws.com/1/g"\nname = "gone"\n'
+    before, after = parse_config(queues + gone), parse_config(queues)
+    pipeline = Pipeline(core_settings(before))
+    metrics = Metrics(pipeline.ledger, ["q", "gone"], lambda: T)
+    pipeline.ledger.reconfigure(core_settings(after))
+    metrics.set_queues(["q"])
+    metrics.sqs_received_messages("gone", 10)
+    metrics.sqs_error("gone", "delete", 2)
+    metrics.sqs_retried("gone", "delete", 1)
+    found = [
+        (sample.name, sample.labels)
+        for family in metrics.registry.collect()
+        if family.name.startswith("sesd_sqs_")
+        for sample in family.samples
+        if sample.labels.get("queue") == "gone"
+    ]
+    assert found == []
+
+
 def test_a_configured_queue_has_its_invalid_and_skipped_reasons_at_0() -> None:
     """A configured queue's sesd_invalid_messages_total and sesd_skipped_messages_total
     have a series per reason at 0 before the first such message, so the dashboard's

@@ -4,6 +4,7 @@ protocol) holds the receive until the test lets it answer."""
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from aiohttp import web
 
 from sesd.commands.demo.localhttp import LocalServer
 from sesd.config import load_config
+from sesd.io.logs import configure_logging
 from tests.conftest import running
 
 _KIND = "application/x-amz-json-1.0"
@@ -56,9 +58,12 @@ async def test_a_refusal_after_a_reload_removed_the_queue_holds_no_resolve(
     """The receive in flight when a reload removes its queue is refused afterwards (the
     queue was deleted, its permission revoked: why it was removed). The queue is not
     sesd's to read any more: it is not failing, and no alert's resolve waits for it
-    (the evaluator would stay blind for good, every incident open)."""
+    (the evaluator would stay blind for good, every incident open), and the refusal
+    brings back none of the series the reload dropped."""
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    logs = io.StringIO()
+    configure_logging("info", "json", stream=logs)
     async with HeldSqs() as sqs:
         text = (
             f'[aws]\nendpoint_url = "{sqs.url}"\nregion = "us-east-1"\n'
@@ -76,14 +81,14 @@ async def test_a_refusal_after_a_reload_removed_the_queue_holds_no_resolve(
             labels = {"queue": "gone", "account": "default", "region": "us-east-1"}
 
             def refused() -> bool:
-                registry = daemon.metrics.registry
-                value = registry.get_sample_value(
-                    "sesd_sqs_errors_total", {**labels, "operation": "receive"}
-                )
-                return bool(value)
+                return '"retired": true' in logs.getvalue()
 
             sqs.deny.set()
             with anyio.fail_after(20):
                 await daemon.changes.wait_for(refused)
+            errors = daemon.metrics.registry.get_sample_value(
+                "sesd_sqs_errors_total", {**labels, "operation": "receive"}
+            )
+            assert errors is None
             assert daemon.health.failing == set()
             assert daemon.alerting.unread() == []

@@ -244,17 +244,24 @@ class Metrics:
         self._outboxes.waiting = waiting
 
     def sqs_error(self, queue: str, operation: str, n: int = 1) -> None:
-        """Count ``n`` failed SQS calls of a queue."""
-        self.sqs_errors.labels(queue, *self._ledger.where(queue), operation).inc(n)
+        """Count ``n`` failed SQS calls of a configured queue (:meth:`_counted`)."""
+        if self._counted(queue):
+            self.sqs_errors.labels(queue, *self._ledger.where(queue), operation).inc(n)
 
     def sqs_retried(self, queue: str, operation: str, n: int) -> None:
-        """Count ``n`` times the SDK tried a queue's call again."""
-        if n:
+        """Count ``n`` times the SDK tried a configured queue's call again."""
+        if n and self._counted(queue):
             self.sqs_retries.labels(queue, *self._ledger.where(queue), operation).inc(n)
 
     def sqs_received_messages(self, queue: str, n: int) -> None:
-        """Count messages received from a queue."""
-        self.sqs_received.labels(queue, *self._ledger.where(queue)).inc(n)
+        """Count messages received from a configured queue."""
+        if self._counted(queue):
+            self.sqs_received.labels(queue, *self._ledger.where(queue)).inc(n)
+
+    def _counted(self, queue: str) -> bool:
+        """Whether ``queue`` is configured: the calls a removed queue's pollers end after
+        the reload would bring back the series it dropped, for as long as sesd runs."""
+        return queue in self._where
 
     def saved(self, ok: bool, now: float) -> None:
         """Record a save of the state file: ``ok``, and when the last good one was."""
