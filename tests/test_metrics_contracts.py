@@ -120,9 +120,9 @@ def test_a_queue_a_reload_moves_to_another_account_keeps_no_series_of_the_old() 
 def test_a_queue_a_reload_removed_gets_no_series_back_from_its_last_calls() -> None:
     """A reload removes queue ``gone``: its SQS series go. Its pollers end their calls
     under way after that (a receive's messages, the deletes of the batch, their
-    errors and retries): none brings a series of ``gone`` back (each did, under the
-    default account and region, not even ``gone``'s, frozen for as long as sesd ran,
-    a queue no dashboard or rule could tell from one that stopped reading)."""
+    errors and retries): none brings a series of ``gone`` back (each did, exported,
+    frozen, for as long as sesd ran: a queue no dashboard or rule could tell from one
+    that stopped reading)."""
     queues = '[[queues]]\nurl = "http://127.0.0.1:9/1/q"\nname = "q"\n'
     gone = '[[queues]]\nurl = "https://sqs.eu-west-1.amazonaws.com/1/g"\nname = "gone"\n'
     before, after = parse_config(queues + gone), parse_config(queues)

@@ -255,8 +255,8 @@ async def test_a_refusal_at_a_removed_queue_leaves_no_series_of_it(
 ) -> None:
     """A reload removes ``q`` while its receive waits; then SQS refuses that receive.
     ``q``'s series, dropped at the reload, stay gone (the refusal brought back
-    ``sesd_sqs_errors_total{queue="q"}``, under the default account and region, not
-    even ``q``'s: a ghost queue a dashboard read for as long as sesd ran)."""
+    ``sesd_sqs_errors_total{queue="q"}``: a ghost queue a dashboard read for as long
+    as sesd ran)."""
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     logs = io.StringIO()
