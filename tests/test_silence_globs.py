@@ -140,3 +140,16 @@ def test_a_glob_is_taken_when_some_text_of_a_sequence_matches_it(glob: str) -> N
     sequence makes."""
     matched = any(fnmatchcase(text, glob) for text in _TEXTS)
     assert glob_takes_a_sequence(glob, _ITEMS) == matched
+
+
+def test_silence_add_refuses_a_glob_that_matches_only_a_groups_members(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A member's alerts name its group: a glob that matches no other label mutes
+    nothing, and is refused as the member's name is, naming the group."""
+    assert main([*_add(tmp_path), "--domain", "Shop.exampl[e]"]) == 2
+    assert capsys.readouterr().err == (
+        "sesd: --domain 'Shop.exampl[e]' is a glob that matches only domains counted "
+        "under the group 'Team EU': its alerts name the group (--domain 'Team EU')\n"
+    )
+    assert main([*_add(tmp_path), "--domain", "shop.exampl?"]) == 0  # shop.examplx

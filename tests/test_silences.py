@@ -620,7 +620,7 @@ def test_the_daemon_says_what_it_read_and_what_a_resolve_ended(tmp_path: Path) -
         silences.refresh()
     assert [s.ends_at for s in silences.silences.items] == [T + 10, T + 10]
     assert [{k: v for k, v in entry.items() if k != "log_level"} for entry in logs] == [
-        {"event": "sesd.silences.loaded", "path": str(path), "silences": 2},
+        {"event": "sesd.silences.loaded", "path": str(path), "silences": 2, "skipped": 0},
         {"event": "sesd.silences.ended_by_resolve", "ids": ["s1", "s2"]},
         {
             "event": "sesd.silences.unreadable",

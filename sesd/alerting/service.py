@@ -19,6 +19,7 @@ from sesd.alerting.recall import held_back, recall
 from sesd.alerting.resends import Resends
 from sesd.alerting.retiring import Undelivered, undelivered
 from sesd.alerting.rules import Transition
+from sesd.alerting.silence_checks import silence_check
 from sesd.alerting.silence_file import SilenceWatcher
 from sesd.alerting.sink_map import build_sink, build_sinks, sink_session
 from sesd.alerting.sinks import PagerDutySink, Sink
@@ -57,7 +58,7 @@ class Alerting:
         self._clock = clock
         self._console = console
         self.evaluator = evaluator
-        self.silences = SilenceWatcher(config.silences_path)
+        self.silences = SilenceWatcher(config.silences_path, silence_check(config))
         evaluator.silences = self.silences.silences
         self.notifications = notifications
         self.evaluation_errors = evaluation_errors
@@ -132,7 +133,7 @@ class Alerting:
         gone = removed_groups(self._config.domains.groups, settings.groups, settings.track)
         self._config = config
         now = self._clock()
-        self.silences.use(config.silences_path)
+        self.silences.use(config.silences_path, silence_check(config))
         windows = [spec.name for spec in self._ledger.specs]
         resolves = self.evaluator.configure(config.alerts, windows, now, self._ledger, gone)
         for alert in resolves:

@@ -13,22 +13,63 @@ import fcntl
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any, NamedTuple
 
 import msgspec
 
-from sesd.alerting.silences import (
-    KEEP_ENDED,
-    SILENCES_VERSION,
-    Document,
-    Silence,
-    SilenceError,
-    SilenceSet,
-)
-from sesd.core.unreadable import undecoded
+from sesd.alerting.silences import KEEP_ENDED, SILENCES_VERSION, Silence, SilenceError, SilenceSet
+from sesd.core.text import escaped
+from sesd.core.unreadable import not_utf8_at, undecoded
 from sesd.io.files import open_lock, read_plain, write_atomic
 from sesd.io.logs import get_logger
 
-__all__ = ["SilenceFile", "SilenceWatcher"]
+__all__ = ["Entry", "SilenceFile", "SilenceWatcher"]
+
+#: The most of an unread entry's id told.
+_ID_SHOWN = 100
+
+
+class _Stored(msgspec.Struct):
+    """The file's content, each silence as written (read on its own)."""
+
+    version: int
+    silences: list[msgspec.Raw]
+
+
+class Entry(NamedTuple):
+    """One silence of the file, as read."""
+
+    #: Its place in the file, from 1.
+    number: int
+    #: None when it is no silence.
+    silence: Silence | None
+    raw: msgspec.Raw
+    #: Why it is no silence.
+    problem_read: str = ""
+
+    @property
+    def id(self) -> str | None:
+        """The silence's id, or an unread entry's if it has one (bounded, escaped)."""
+        if self.silence is not None:
+            return self.silence.id
+        try:
+            found: Any = msgspec.json.decode(self.raw)
+        except msgspec.DecodeError:
+            return None
+        named = found.get("id") if isinstance(found, dict) else None
+        return escaped(named, _ID_SHOWN) if isinstance(named, str) else None
+
+    def problem(self, check: Callable[[Silence], str]) -> str:
+        """Why the daemon leaves it out: it is no silence, or ``check`` finds one (""
+        when it takes it)."""
+        return self.problem_read if self.silence is None else check(self.silence)
+
+
+def _entry(number: int, raw: msgspec.Raw) -> Entry:
+    try:
+        return Entry(number, msgspec.json.decode(raw, type=Silence), raw)
+    except msgspec.DecodeError as exc:
+        return Entry(number, None, raw, f"not a silence: {exc}")
 
 
 class SilenceFile:
@@ -38,15 +79,24 @@ class SilenceFile:
         self.path = path
 
     def read(self) -> list[Silence]:
-        """Every silence in the file; none when there is no file yet."""
+        """Every silence in the file (but those that are none); none when there is no
+        file yet."""
+        return [entry.silence for entry in self.entries() if entry.silence is not None]
+
+    def entries(self) -> list[Entry]:
+        """Every entry of the file, silence or not; none when there is no file yet."""
         try:
             blob = read_plain(self.path)
         except FileNotFoundError:
             return []
         except OSError as exc:
             raise SilenceError(f"cannot read {self.path}: {exc.strerror}") from None
+        if (where := not_utf8_at(blob)) is not None:
+            # Said of the file, where an editor finds it (a silence's own read would
+            # name a place in one JSON string).
+            raise SilenceError(f"{self.path} is not a silences file (not UTF-8 at {where})")
         try:
-            document = msgspec.json.decode(blob, type=Document)
+            document = msgspec.json.decode(blob, type=_Stored)
         # Text that is not UTF-8: UnicodeDecodeError from msgspec 0.22, DecodeError later.
         except (msgspec.DecodeError, UnicodeDecodeError) as exc:
             raise SilenceError(
@@ -54,7 +104,7 @@ class SilenceFile:
             ) from None
         if document.version != SILENCES_VERSION:
             raise SilenceError(f"{self.path}: version {document.version} is not {SILENCES_VERSION}")
-        return document.silences
+        return [_entry(n, raw) for n, raw in enumerate(document.silences, 1)]
 
     def identity(self) -> tuple[int, int, int] | None:
         """(inode, size, mtime) of the file, None when there is none: a change means a
@@ -86,9 +136,13 @@ class SilenceFile:
         """Apply ``change`` to the silences and write the result, under the lock; long
         ended silences are dropped on the way."""
         with self._locked():
-            silences = change(self.read())
-            kept = [s for s in silences if s.ends_at is None or s.ends_at > now - KEEP_ENDED]
-            blob = msgspec.json.encode(Document(SILENCES_VERSION, kept))
+            entries = self.entries()
+            silences = change([entry.silence for entry in entries if entry.silence is not None])
+            kept: list[Silence | msgspec.Raw] = [
+                s for s in silences if s.ends_at is None or s.ends_at > now - KEEP_ENDED
+            ]
+            kept += [entry.raw for entry in entries if entry.silence is None]
+            blob = msgspec.json.encode({"version": SILENCES_VERSION, "silences": kept})
             try:
                 write_atomic(self.path, blob)
             except OSError as exc:
@@ -116,20 +170,26 @@ class SilenceFile:
 class SilenceWatcher:
     """Keeps :attr:`silences` (what the evaluator matches against) as the file says,
     reading it again when it changes. A file that cannot be read is logged once per
-    version and the silences read before stay in force."""
+    version and the silences read before stay in force. A silence that is none, or
+    that ``check`` finds wrong (its reason; "" when right), is left out and logged, at
+    each read and at each check given anew (a reload)."""
 
-    def __init__(self, path: str | None) -> None:
+    def __init__(self, path: str | None, check: Callable[[Silence], str] | None = None) -> None:
         self._log = get_logger()
         self.file: SilenceFile | None = None
         self.silences = SilenceSet()
-        self.use(path)
+        self.use(path, check)
 
-    def use(self, path: str | None) -> None:
-        """Read silences from ``path`` (None: no silences) from the next refresh on."""
+    def use(self, path: str | None, check: Callable[[Silence], str] | None = None) -> None:
+        """Read silences from ``path`` (None: no silences) from the next refresh on,
+        checked by ``check``: the same path's silences read are checked again now."""
+        self._check = check or (lambda silence: "")
         if self.file is not None and self.file.path == path:
+            self._take(self._entries)
             return
         self.file = SilenceFile(path) if path else None
         self.silences.items = []
+        self._entries: list[Entry] = []
         self._identity: tuple[int, int, int] | None = None
 
     def refresh(self) -> bool:
@@ -141,14 +201,37 @@ class SilenceWatcher:
             return False
         self._identity = identity
         try:
-            self.silences.items = self.file.read()
+            self._entries = self.file.entries()
         except SilenceError as exc:
             self._log.error("sesd.silences.unreadable", error=str(exc))
             return False
+        skipped = self._take(self._entries)
         self._log.info(
-            "sesd.silences.loaded", path=self.file.path, silences=len(self.silences.items)
+            "sesd.silences.loaded",
+            path=self.file.path,
+            silences=len(self.silences.items),
+            skipped=skipped,
         )
         return True
+
+    def _take(self, entries: list[Entry]) -> int:
+        """Keep the silences of ``entries`` that are right; log each other, why it is
+        left out. Returns how many were."""
+        kept: list[Silence] = []
+        for entry in entries:
+            problem = entry.problem(self._check)
+            if entry.silence is not None and not problem:
+                kept.append(entry.silence)
+                continue
+            self._log.warning(
+                "sesd.silences.skipped",
+                path=self.file.path if self.file else None,
+                entry=entry.number,
+                id=entry.id,
+                reason=problem,
+            )
+        self.silences.items = kept
+        return len(entries) - len(self.silences.items)
 
     def end(self, silence_ids: set[str], now: float) -> None:
         """End ``--until-resolved`` silences whose alert resolved (written to the file)."""

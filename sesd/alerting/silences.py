@@ -35,8 +35,9 @@ class SilenceError(Exception):
     """The silences file cannot be read or written; the message says why in one line."""
 
 
-class Silence(msgspec.Struct, kw_only=True, omit_defaults=True):
-    """One silence. Matchers are exact names or globs; a missing matcher matches all."""
+class Silence(msgspec.Struct, kw_only=True, omit_defaults=True, forbid_unknown_fields=True):
+    """One silence. Matchers are exact names or globs; a missing matcher matches all (so
+    a key misspelt by hand, ``domian``, is refused: it would mute every domain)."""
 
     id: str
     comment: str

@@ -13,23 +13,25 @@ import os
 import re
 import sys
 import time
+from collections.abc import Callable
 from datetime import MAXYEAR, UTC, datetime
-from fnmatch import fnmatchcase
 
 import msgspec
 
-from sesd.alerting.alert import SEVERITY_RANK
+from sesd.alerting.silence_checks import (
+    domain_problem,
+    rule_problem,
+    severity_problem,
+    silence_check,
+)
 from sesd.alerting.silence_file import SilenceFile
 from sesd.alerting.silences import Silence, SilenceError, new_id
 from sesd.commands.common import Commands, command, config_error, load, with_config
-from sesd.config import Config, ConfigError, Duration, is_glob
-from sesd.config.watched import NO_DOMAIN_HINT, no_domain, silence_takes_a_label
-from sesd.core.accounts import DEFAULT_ACCOUNT, is_region
-from sesd.core.domains import domain_pattern, normalise_domain
+from sesd.config import Config, ConfigError, Duration
+from sesd.core.domains import domain_pattern
 from sesd.core.providers import LABELS as PROVIDER_LABELS
 from sesd.core.scopes import DOMAIN, PROVIDER
-from sesd.core.tenant_map import NOT_NAMES, valid_tenant
-from sesd.core.text import escaped, has_control
+from sesd.core.text import escaped
 from sesd.io.logs import configure_logging
 
 __all__ = ["add_parser", "run_silence"]
@@ -135,9 +137,9 @@ def run_silence(config: Config, args: argparse.Namespace) -> int:
             problem = _labels_problem(config, args)
             if problem:
                 return _error(problem)
-            return _add(file, args, now, [rule.name for rule in config.alerts.rules])
+            return _add(file, args, now, config)
         if args.silence_command == "list":
-            return _list(file, as_json=args.json, now=now)
+            return _list(file, silence_check(config), as_json=args.json, now=now)
         ended = file.expire({args.id}, now)
     except SilenceError as exc:
         print(f"sesd: {exc}", file=sys.stderr)
@@ -150,40 +152,14 @@ def run_silence(config: Config, args: argparse.Namespace) -> int:
 
 
 def _labels_problem(config: Config, args: argparse.Namespace) -> str:
-    """What is wrong with ``--domain``: a name no alert could have (an address or a URL
-    pasted in), a domain that counts under a group (its alerts name the group), or,
-    without ``--rule``, a name that is both a group or domain and a mailbox provider
-    (the silence would mute the alerts of both), or a name with a character no label
-    has (a control or invisible one)."""
-    if args.domain and has_control(args.domain):
-        # A glob took it as written: a colour escape made a silence that mutes
-        # nothing, a zero-width space one that mutes what the list does not show.
-        return (
-            f"--domain '{escaped(args.domain, _SHOWN)}': a control or invisible character "
-            "(shown escaped), which no alert's label has: write it without"
-        )
-    if args.domain and is_glob(args.domain) and not silence_takes_a_label(args.domain, config):
-        # Listed as active, it would mute nothing: the page the on-call meant to mute
-        # goes on coming.
-        return (
-            f"--domain {args.domain!r} is a glob that matches no label an alert names (a "
-            "domain is lower case, IDNA, of letters, digits, '-', '_' and dots; or a "
-            f"provider, tenant, group or ACCOUNT/REGION): it would mute nothing "
-            f"({NO_DOMAIN_HINT})"
-        )
-    if args.domain and not _could_be_label(config, args.domain):
-        return (
-            f"--domain {args.domain!r} names no domain, provider, tenant, group or "
-            f"ACCOUNT/REGION: it would mute nothing ({NO_DOMAIN_HINT})"
-        )
-    domain = domain_pattern(args.domain or "")
-    for group, members in config.domains.groups.items():
-        if domain in {normalise_domain(member) or member.lower() for member in members}:
-            return (
-                f"--domain {args.domain!r} counts under the group {group!r}: its alerts "
-                f"name the group (--domain {group})"
-            )
-    if domain in PROVIDER_LABELS and not args.rule:
+    """What is wrong with ``--domain`` (sesd.alerting.silence_checks: it would mute
+    nothing), or, without ``--rule``, a name that is both a group or domain and a
+    mailbox provider (the silence would mute the alerts of both)."""
+    if not args.domain:
+        return ""
+    problem = domain_problem(config, args.domain, "--")
+    domain = domain_pattern(args.domain)
+    if not problem and domain in PROVIDER_LABELS and not args.rule:
         # The rules to choose from, of both kinds the name may be about.
         kinds = [
             f"{scope} rules: " + ", ".join(sorted(names))
@@ -195,33 +171,18 @@ def _labels_problem(config: Config, args: argparse.Namespace) -> str:
             "group of that name: add --rule to say which alerts"
             + (f" ({'; '.join(kinds)})" if kinds else "")
         )
-    return ""
+    return problem
 
 
-def _could_be_label(config: Config, written: str) -> bool:
-    """Whether an alert could name ``written``: a domain (or glob), a provider, a tenant,
-    a group (its name may be in any script) or an account and region."""
-    if not no_domain(written) or valid_tenant(written) or written in config.domains.groups:
-        return True
-    if written in NOT_NAMES:  # a tenant SES names ``other`` is ``'other'``
-        return True
-    account, _, region = written.lower().partition("/")
-    accounts = {DEFAULT_ACCOUNT, *(a.name.lower() for a in config.accounts)}
-    return account in accounts and is_region(region)
-
-
-def _add(file: SilenceFile, args: argparse.Namespace, now: float, rules: list[str]) -> int:
+def _add(file: SilenceFile, args: argparse.Namespace, now: float, config: Config) -> int:
     if not (args.rule or args.domain or args.severity):
         return _error("give at least one matcher: --rule, --domain or --severity")
-    if args.rule and rules and not any(fnmatchcase(rule, args.rule) for rule in rules):
-        # A typo would silence nothing while the on-call engineer thinks it silenced. (A
-        # config without rules, an admin's with the file's path only, cannot say.)
-        known = ", ".join(rules)
-        return _error(f"--rule {args.rule!r} matches no rule of the config (rules: {known})")
+    if args.rule and (problem := rule_problem(config, args.rule, "--")):
+        return _error(problem)
     if not args.comment.strip():
         return _error("--comment must say why")
-    if args.severity and not any(fnmatchcase(s, args.severity) for s in SEVERITY_RANK):
-        return _error(f"--severity {args.severity!r} matches none of {', '.join(SEVERITY_RANK)}")
+    if args.severity and (problem := severity_problem(args.severity, "--")):
+        return _error(problem)
     try:
         if args.for_:
             if args.for_.strip().startswith("-"):
@@ -258,10 +219,22 @@ def _user() -> str:
         return ""
 
 
-def _list(file: SilenceFile, *, as_json: bool, now: float) -> int:
-    silences = file.read()
+def _list(file: SilenceFile, check: Callable[[Silence], str], *, as_json: bool, now: float) -> int:
+    """The silences, each with its state: ``ignored`` for one the daemon leaves out
+    (it would mute nothing, or every alert). An entry that is no silence is not listed;
+    why each is ignored or left out is told on stderr."""
+    silences: list[tuple[Silence, str]] = []
+    for entry in file.entries():
+        problem = entry.problem(check)
+        if problem:
+            named = escaped(entry.id, _SHOWN) if entry.id is not None else "no id"
+            done = "ignored" if entry.silence is not None else "left out"
+            print(f"sesd: {file.path}: silence {entry.number} ({named}) {done}: {problem}",
+                  file=sys.stderr)  # fmt: skip
+        if entry.silence is not None:
+            silences.append((entry.silence, "ignored" if problem else entry.silence.state(now)))
     if as_json:
-        rows = [msgspec.to_builtins(s) | {"state": s.state(now)} for s in silences]
+        rows = [msgspec.to_builtins(s) | {"state": state} for s, state in silences]
         print(json.dumps(rows, indent=2, sort_keys=True))
         return 0
     if not silences:
@@ -270,7 +243,7 @@ def _list(file: SilenceFile, *, as_json: bool, now: float) -> int:
     # What the file holds is anyone's text (another operator's, a hand edit, a paste
     # from a chat): its control characters are escaped, so none clears or retitles the
     # terminal, nor splits a silence over two lines.
-    for s in silences:
+    for s, state in silences:
         matchers = " ".join(
             f"{name}={escaped(value, _SHOWN)}"
             for name, value in (("rule", s.rule), ("domain", s.domain), ("severity", s.severity))
@@ -278,7 +251,7 @@ def _list(file: SilenceFile, *, as_json: bool, now: float) -> int:
         )
         ends = _iso(s.ends_at)
         comment = escaped(s.comment, _SHOWN)
-        print(f"{escaped(s.id, _SHOWN)}  {s.state(now):8}  {matchers}  ends {ends}  # {comment}")
+        print(f"{escaped(s.id, _SHOWN)}  {state:8}  {matchers}  ends {ends}  # {comment}")
     return 0
 
 

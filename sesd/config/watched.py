@@ -19,7 +19,13 @@ from sesd.core.tenant_map import NOT_NAMES, glob_takes_a_tenant
 if TYPE_CHECKING:
     from sesd.config import Config
 
-__all__ = ["NO_DOMAIN_HINT", "check_rule_names", "no_domain", "silence_takes_a_label"]
+__all__ = [
+    "NO_DOMAIN_HINT",
+    "check_rule_names",
+    "group_members",
+    "no_domain",
+    "silence_takes_a_label",
+]
 
 #: How to write a domain where an address or a URL was pasted in.
 NO_DOMAIN_HINT = "write the domain alone, as gmail.com for ann@gmail.com"
@@ -31,16 +37,22 @@ def no_domain(written: str) -> bool:
     return not is_glob(written) and normalise_domain(written) is None
 
 
-def _check_rule_domains(config: Config) -> None:
-    """A rule names domain names or groups (not an address or a URL pasted in: it would
-    watch nothing), and does not name, nor leave out, a domain a group counts under the
-    group's label."""
-    members = {
+def group_members(config: Config) -> dict[str, str]:
+    """Each domain a group counts (in its normal form): the group's name. Its events
+    count under the group's label, never its own."""
+    return {
         member: group
         for group, domains in config.domains.groups.items()
         for domain in domains
         if (member := normalise_domain(domain)) is not None
     }
+
+
+def _check_rule_domains(config: Config) -> None:
+    """A rule names domain names or groups (not an address or a URL pasted in: it would
+    watch nothing), and does not name, nor leave out, a domain a group counts under the
+    group's label."""
+    members = group_members(config)
     for i, rule in enumerate(config.alerts.rules):
         for key, named in (("domains", rule.domains), ("exclude_domains", rule.exclude_domains)):
             for domain in named or []:
@@ -195,10 +207,11 @@ def _glob_takes_a_domain_label(pattern: str, config: Config, members: Collection
     return any(glob_takes_a_domain(glob, members) for glob in (pattern, domain_pattern(pattern)))
 
 
-def silence_takes_a_label(pattern: str, config: Config) -> bool:
+def silence_takes_a_label(pattern: str, config: Config, members: Collection[str] = ()) -> bool:
     """Whether a silence's domain glob takes some label an alert may name, as a silence
     matches it (sesd.alerting.silences: the label in lower case, the glob in lower case
-    as written or in a domain's normal form): a domain (``canary`` is one), a group,
+    as written or in a domain's normal form): a domain (``canary`` is one; not one of
+    ``members``, a group's: it counts under the group's label), a group,
     sesd's ``other``, a provider, a tenant, an ``ACCOUNT/REGION``. The checks of rules'
     globs, on every label in lower case, ``unknown`` too (a rule naming it fires on it)."""
     named = (OTHER, *(group.lower() for group in config.domains.groups))
@@ -206,7 +219,7 @@ def silence_takes_a_label(pattern: str, config: Config) -> bool:
     accounts = {DEFAULT_ACCOUNT, *(account.name.lower() for account in config.accounts)}
     return any(
         any(fnmatchcase(label, glob) for label in named)
-        or glob_takes_a_domain(glob)
+        or glob_takes_a_domain(glob, members)
         or glob_takes_a_tenant(glob, (*NOT_NAMES, *_OWN_NAMES), lower=True)
         or glob_takes_an_account(glob, accounts)
         for glob in {domain_pattern(pattern), pattern.strip().lower()}

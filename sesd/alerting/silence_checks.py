@@ -1,0 +1,124 @@
+"""What makes a silence mute nothing, or mute what no one meant: ``sesd silence add``
+refuses such a silence, and the daemon leaves one out of the silences file (edited by
+hand) with the reason logged. Each check gives its reason in one line, naming the
+matcher as ``prefix`` says (``--domain`` on the command line), or "" when it finds
+nothing wrong."""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Callable
+from fnmatch import fnmatchcase
+
+from sesd.alerting.alert import SEVERITY_RANK
+from sesd.alerting.silences import Silence
+from sesd.config import Config, is_glob
+from sesd.config.watched import NO_DOMAIN_HINT, group_members, no_domain, silence_takes_a_label
+from sesd.core.accounts import DEFAULT_ACCOUNT, is_region
+from sesd.core.domains import domain_pattern
+from sesd.core.tenant_map import NOT_NAMES, valid_tenant
+from sesd.core.text import escaped, has_control
+
+__all__ = ["SHOWN", "domain_problem", "rule_problem", "severity_problem", "silence_check"]
+
+#: The most of a matcher shown (a hand-edited one may be of any length).
+SHOWN = 1000
+
+
+def domain_problem(config: Config, domain: str, prefix: str = "") -> str:
+    """What is wrong with a silence's domain matcher: a character no label has (a
+    control or invisible one), a glob that matches no label an alert names or only
+    domains counted in a group, a name no alert could have (an address or a URL pasted
+    in), a domain counted in a group (its alerts name the group)."""
+    said = f"{prefix}domain {domain!r}"
+    if has_control(domain):
+        # A glob took it as written: a colour escape made a silence that mutes
+        # nothing, a zero-width space one that mutes what the list does not show.
+        return (
+            f"{prefix}domain '{escaped(domain, SHOWN)}': a control or invisible character "
+            "(shown escaped), which no alert's label has: write it without"
+        )
+    members = group_members(config)
+    written = domain_pattern(domain)
+    if is_glob(domain) and not silence_takes_a_label(domain, config):
+        # Listed as active, it would mute nothing: the page the on-call meant to mute
+        # goes on coming.
+        return (
+            f"{said} is a glob that matches no label an alert names (a domain is lower "
+            "case, IDNA, of letters, digits, '-', '_' and dots; or a provider, tenant, "
+            f"group or ACCOUNT/REGION): it would mute nothing ({NO_DOMAIN_HINT})"
+        )
+    if is_glob(domain) and not silence_takes_a_label(domain, config, members):
+        lower = domain.strip().lower()
+        groups = sorted(
+            {g for m, g in members.items() if fnmatchcase(m, written) or fnmatchcase(m, lower)}
+        )
+        noun = "group" if len(groups) == 1 else "groups"
+        return (
+            f"{said} is a glob that matches only domains counted under the {noun} "
+            f"{', '.join(map(repr, groups))}: its alerts name the {noun} "
+            f"({prefix}domain {shlex.quote(groups[0])})"
+        )
+    if not _could_be_label(config, domain):
+        return (
+            f"{said} names no domain, provider, tenant, group or ACCOUNT/REGION: it "
+            f"would mute nothing ({NO_DOMAIN_HINT})"
+        )
+    if written in members:
+        return (
+            f"{said} counts under the group {members[written]!r}: its alerts name the "
+            f"group ({prefix}domain {shlex.quote(members[written])})"
+        )
+    return ""
+
+
+def _could_be_label(config: Config, written: str) -> bool:
+    """Whether an alert could name ``written``: a domain (or glob), a provider, a tenant,
+    a group (its name may be in any script) or an account and region."""
+    if not no_domain(written) or valid_tenant(written) or written in config.domains.groups:
+        return True
+    if written in NOT_NAMES:  # a tenant SES names ``other`` is ``'other'``
+        return True
+    account, _, region = written.lower().partition("/")
+    accounts = {DEFAULT_ACCOUNT, *(a.name.lower() for a in config.accounts)}
+    return account in accounts and is_region(region)
+
+
+def rule_problem(config: Config, rule: str, prefix: str = "") -> str:
+    """A rule matcher that matches none of the config's rules: a typo would silence
+    nothing while the on-call engineer thinks it silenced. (A config without rules, an
+    admin's with the file's path only, cannot say.)"""
+    rules = [r.name for r in config.alerts.rules]
+    if rules and not any(fnmatchcase(name, rule) for name in rules):
+        return f"{prefix}rule {rule!r} matches no rule of the config (rules: {', '.join(rules)})"
+    return ""
+
+
+def severity_problem(severity: str, prefix: str = "") -> str:
+    """A severity matcher that matches none of sesd's severities."""
+    if not any(fnmatchcase(s, severity) for s in SEVERITY_RANK):
+        return f"{prefix}severity {severity!r} matches none of {', '.join(SEVERITY_RANK)}"
+    return ""
+
+
+def silence_check(config: Config) -> Callable[[Silence], str]:
+    """What the daemon asks of each silence it reads: the CLI's checks of its matchers
+    (not whether a name is a provider's as well as a domain's: the silence mutes both,
+    as written), and a matcher at all (the CLI needs one; a hand-edited entry without
+    mutes every alert, as a misspelt key would leave it)."""
+
+    def problem(silence: Silence) -> str:
+        if silence.rule is None and silence.domain is None and silence.severity is None:
+            return (
+                "no rule, domain nor severity: it would mute every alert (write severity "
+                "'*' to mean that)"
+            )
+        if silence.domain is not None and (found := domain_problem(config, silence.domain)):
+            return found
+        if silence.rule is not None and (found := rule_problem(config, silence.rule)):
+            return found
+        if silence.severity is not None:
+            return severity_problem(silence.severity)
+        return ""
+
+    return problem

@@ -1,0 +1,196 @@
+"""A silences file edited by hand: each silence in it is read on its own. One the
+daemon cannot read (a time written as a date, a key misspelt, which would leave a
+matcher out and widen the silence) or that would mute nothing (a glob no label
+matches, a domain counted under a group, a rule or severity none matches, no matcher
+at all) is left out with its reason logged, and the others hold: neither the whole
+file dropped for one entry, nor a silence listed as active while it mutes nothing.
+The CLI's writes keep such an entry as written, for its author to mend."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import MutableMapping
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from structlog.testing import capture_logs
+
+from sesd.alerting.silence_checks import silence_check
+from sesd.alerting.silence_file import SilenceWatcher
+from sesd.commands.main import main
+from sesd.config import Config, core_settings, parse_config
+from sesd.core.pipeline import Pipeline
+from tests import factory as f
+
+T = f.T0
+_RULES = (
+    '[domains]\ngroups = {microsoft = ["outlook.com"]}\n'
+    '[[alerts.rules]]\nname = "delay-high"\nmetric = "delay_ratio"\nwindow = "5m"\n'
+    "above = 0.1\n"
+)
+
+
+def _entry(silence_id: str, **fields: Any) -> dict[str, Any]:
+    return {"id": silence_id, "comment": "x", "starts_at": T, "ends_at": T + 3600} | fields
+
+
+def _write(path: Path, *entries: object) -> None:
+    path.write_text(json.dumps({"version": 1, "silences": list(entries)}, indent=2))
+
+
+def _skipped(logs: list[MutableMapping[str, Any]]) -> list[tuple[int, str | None, str]]:
+    return [
+        (entry["entry"], entry["id"], entry["reason"])
+        for entry in logs
+        if entry["event"] == "sesd.silences.skipped"
+    ]
+
+
+def test_an_entry_the_daemon_cannot_read_is_skipped_and_the_others_hold(tmp_path: Path) -> None:
+    path = tmp_path / "silences.json"
+    _write(
+        path,
+        _entry("good", domain="yahoo.com"),
+        _entry("dated", domain="gmail.com", starts_at="2026-12-01T08:00Z"),
+        # Misspelt, the domain matcher would be missing: every domain muted.
+        _entry("typo", rule="delay-high", domian="gmail.com"),
+        ["not", "a", "silence"],
+        _entry("also-good", severity="warning"),
+    )
+    with capture_logs() as logs:
+        watcher = SilenceWatcher(str(path))
+        assert watcher.refresh()
+    assert [s.id for s in watcher.silences.items] == ["good", "also-good"]
+    assert _skipped(logs) == [
+        (2, "dated", "not a silence: Expected `float`, got `str` - at `$.starts_at`"),
+        (3, "typo", "not a silence: Object contains unknown field `domian`"),
+        (4, None, "not a silence: Expected `object`, got `array`"),
+    ]
+    assert {entry["log_level"] for entry in logs if "entry" in entry} == {"warning"}
+    (loaded,) = [entry for entry in logs if entry["event"] == "sesd.silences.loaded"]
+    assert (loaded["silences"], loaded["skipped"]) == (2, 3)
+
+
+def _config(tmp_path: Path, extra: str = "") -> Config:
+    return parse_config(f'{_RULES}{extra}[alerts]\nsilences_path = "{tmp_path}/s.json"\n')
+
+
+def test_a_silence_that_would_mute_nothing_is_skipped_with_the_reason_the_cli_gives(
+    tmp_path: Path,
+) -> None:
+    """Each is what ``sesd silence add`` refuses; the reasons read as its errors do."""
+    path = tmp_path / "s.json"
+    _write(
+        path,
+        _entry("address", domain="*@gmail.com"),
+        _entry("member", domain="outlook.com"),
+        _entry("member-glob", domain="outlook.co[m]"),
+        _entry("rule", rule="delay-hihg"),
+        _entry("severity", severity="urgent"),
+        _entry("nothing"),
+        _entry("taken", rule="delay-*", domain="Microsoft"),
+    )
+    with capture_logs() as logs:
+        watcher = SilenceWatcher(str(path), silence_check(_config(tmp_path)))
+        watcher.refresh()
+    assert [s.id for s in watcher.silences.items] == ["taken"]
+    assert [(n, i) for n, i, _ in _skipped(logs)] == [
+        (1, "address"),
+        (2, "member"),
+        (3, "member-glob"),
+        (4, "rule"),
+        (5, "severity"),
+        (6, "nothing"),
+    ]
+    reasons = [reason for _, _, reason in _skipped(logs)]
+    assert reasons[0].startswith("domain '*@gmail.com' is a glob that matches no label")
+    assert reasons[1] == (
+        "domain 'outlook.com' counts under the group 'microsoft': its alerts name the "
+        "group (domain microsoft)"
+    )
+    assert reasons[2] == (
+        "domain 'outlook.co[m]' is a glob that matches only domains counted under the "
+        "group 'microsoft': its alerts name the group (domain microsoft)"
+    )
+    assert reasons[3] == "rule 'delay-hihg' matches no rule of the config (rules: delay-high)"
+    assert reasons[4] == "severity 'urgent' matches none of critical, error, warning, info"
+    assert reasons[5] == (
+        "no rule, domain nor severity: it would mute every alert (write severity '*' to mean that)"
+    )
+
+
+def test_a_reload_checks_the_silences_read_against_the_new_config(tmp_path: Path) -> None:
+    """A silence of a rule the config lacks is skipped; a reload that adds the rule
+    takes it, with the file unchanged."""
+    path = tmp_path / "s.json"
+    _write(path, _entry("later", rule="bounce-high"))
+    watcher = SilenceWatcher(str(path), silence_check(_config(tmp_path)))
+    watcher.refresh()
+    assert watcher.silences.items == []
+    second = _RULES.split("[[alerts.rules]]")[1].replace('"delay-high"', '"bounce-high"')
+    second = f"[[alerts.rules]]{second}"
+    with capture_logs() as logs:
+        watcher.use(str(path), silence_check(_config(tmp_path, second)))
+    assert [s.id for s in watcher.silences.items] == ["later"]
+    assert _skipped(logs) == []
+
+
+def test_the_cli_keeps_an_entry_it_cannot_read_as_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A ``sesd silence add`` (or an expiry) rewrites the file: the entry it cannot
+    read stays (after the silences), for its author to mend, and ``silence list`` says
+    why it is left out."""
+    config = tmp_path / "sesd.toml"
+    config.write_text(f'{_RULES}[alerts]\nsilences_path = "{tmp_path}/s.json"\n')
+    path = tmp_path / "s.json"
+    dated = _entry("dated", domain="gmail.com", ends_at="tomorrow")
+    _write(path, dated, _entry("typo", rule="delay-hihg"))
+    cli = ["silence", "add", "--config", str(config), "--domain", "gmail.com"]
+    assert main([*cli, "--for", "1h", "--comment", "x"]) == 0
+    assert dated in json.loads(path.read_text())["silences"]
+    capsys.readouterr()
+    assert main(["silence", "list", "--config", str(config)]) == 0
+    out, err = capsys.readouterr()
+    # Listed, as the daemon reads it (`ignored`: it leaves it out); the other not.
+    assert [line.split()[1:3] for line in out.splitlines()] == [
+        ["ignored", "rule=delay-hihg"],
+        ["active", "domain=gmail.com"],
+    ]
+    assert err == (
+        f"sesd: {path}: silence 1 (typo) ignored: rule 'delay-hihg' matches no rule of "
+        "the config (rules: delay-high)\n"
+        f"sesd: {path}: silence 3 (dated) left out: not a silence: Expected "
+        "`float | null`, got `str` - at `$.ends_at`\n"
+    )
+
+
+async def test_the_daemon_mutes_by_the_silences_its_config_takes(tmp_path: Path) -> None:
+    """The daemon's alerting checks the file as read, and again at a reload: a silence
+    of a rule the config lacks mutes nothing and is logged; once a reload brings the
+    rule, it holds the rule's alert, the file unchanged."""
+    from tests.test_routing import RULE, alerting_for
+    from tests.test_rules import feed_spike
+
+    path = tmp_path / "s.json"
+    _write(path, _entry("later", rule="delays", ends_at=T + 86400))
+    first = RULE.replace('"delays"', '"bounces"')
+    config = parse_config(f'[alerts]\nsilences_path = "{path}"\n{first}')
+    pipeline = Pipeline(core_settings(config))
+    alerting = alerting_for(config, pipeline, [T + 1])
+    async with aiohttp.ClientSession() as session:
+        alerting.open(session)
+        with capture_logs() as logs:
+            alerting.evaluate()
+        assert _skipped(logs) == [
+            (1, "later", "rule 'delays' matches no rule of the config (rules: bounces)")
+        ]
+        alerting.reconfigure(parse_config(f'[alerts]\nsilences_path = "{path}"\n{RULE}'))
+        feed_spike(pipeline, "a.example", T, 6, 4)
+        with capture_logs() as logs:
+            alerting.evaluate()
+    assert [(e["rule"], e["domain"]) for e in logs if e["event"] == "sesd.alert.silenced"] == [
+        ("delays", "a.example")
+    ]
