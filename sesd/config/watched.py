@@ -101,7 +101,7 @@ def _only_members(pattern: str, config: Config, members: dict[str, str]) -> list
 
 def _check_rule_providers(config: Config) -> None:
     """A rule on providers needs them counted, and names providers sesd knows; a glob
-    takes one a glob is compared with (not ``unknown``: see :func:`_globbed`)."""
+    takes one a glob is compared with (not ``unknown``: see :func:`_met`)."""
     known = {*PROVIDER_LABELS, *config.providers.mx}
     for i, rule in enumerate(config.alerts.rules):
         if rule.providers is not None and not config.providers.enabled:
@@ -113,23 +113,24 @@ def _check_rule_providers(config: Config) -> None:
             ("exclude_providers", rule.exclude_providers),
         ):
             for provider in named or []:
+                said = f"alerts.rules[{i}] ({rule.name}): {key} names {provider!r}"
                 if not is_glob(provider) and provider not in known:
                     raise ValueError(
                         f"alerts.rules[{i}] ({rule.name}): unknown provider {provider!r} "
                         f"(known: {', '.join(sorted(known))})"
                     )
-                if is_glob(provider) and not any(fnmatchcase(p, provider) for p in known):
+                if not is_glob(provider):
+                    continue
+                if not any(fnmatchcase(p, provider) for p in known):
                     # Refused as an unknown name is: it watches nothing, or leaves out
                     # nothing.
                     raise ValueError(
-                        f"alerts.rules[{i}] ({rule.name}): {key} names {provider!r}, a glob "
-                        f"that matches no provider sesd knows ({', '.join(sorted(known))})"
+                        f"{said}, a glob that matches no provider sesd knows "
+                        f"({', '.join(sorted(known))})"
                     )
-                met = _globbed(known, _names_for(key, rule.providers))
-                if is_glob(provider) and not any(fnmatchcase(p, provider) for p in met):
+                if not any(fnmatchcase(p, provider) for p in _met(known, key, rule.providers)):
                     raise ValueError(
-                        f"alerts.rules[{i}] ({rule.name}): {key} names {provider!r}, "
-                        f"{_ONLY_UNKNOWN} (domains not resolved yet): name it "
+                        f"{said}, {_ONLY_UNKNOWN} (domains not resolved yet): name it "
                         '(providers = ["unknown"]) to watch it'
                     )
 
@@ -138,20 +139,16 @@ def _check_rule_providers(config: Config) -> None:
 _ONLY_UNKNOWN = f"a glob that matches only {UNKNOWN!r}, which a glob never takes"
 
 
-def _globbed(labels: Iterable[str], named: list[str]) -> set[str]:
-    """The labels a glob of a provider or tenant rule is compared with, of ``labels``:
-    all but ``unknown``, which the evaluator takes by name only (sesd.alerting.labels:
-    a restart with nothing resolved, or no tenant map, would page on all the mail);
-    and ``named``, the names an exclusion's glob may leave out."""
-    return {label for label in labels if label != UNKNOWN} | set(named)
-
-
-def _names_for(key: str, watched: list[str] | None) -> list[str]:
-    """What the rule names (not its globs) that a glob of ``key`` is compared with: an
-    exclusion's leaves out of them; a watching glob's, none."""
-    if key.startswith("exclude_"):
-        return [name for name in watched or [] if not is_glob(name)]
-    return []
+def _met(labels: Iterable[str], key: str, watched: list[str] | None) -> set[str]:
+    """The labels a glob of ``key`` (a provider or tenant rule's) is compared with: of
+    ``labels``, all but ``unknown``, which the evaluator takes by name only
+    (sesd.alerting.labels: a restart with nothing resolved, or no tenant map, would
+    page on all the mail); and, for an exclusion's glob, the names (not the globs) the
+    rule watches, ``watched``, which it may leave out."""
+    named = [name for name in watched or [] if not is_glob(name)]
+    return {label for label in labels if label != UNKNOWN} | set(
+        named if key.startswith("exclude_") else []
+    )
 
 
 #: The names SES allows a tenant.
@@ -183,7 +180,7 @@ def _check_rule_tenants(config: Config) -> None:
                     raise ValueError(f"{said}, which SES allows no tenant to be called {_NAMES}")
                 if not is_glob(tenant):
                     continue
-                if glob_takes_a_tenant(tenant, _globbed(own, _names_for(key, rule.tenants))):
+                if glob_takes_a_tenant(tenant, _met(own, key, rule.tenants)):
                     continue
                 # Refused as a name is: it watches nothing, or leaves out nothing.
                 if fnmatchcase(UNKNOWN, tenant):
