@@ -194,3 +194,26 @@ async def test_the_daemon_mutes_by_the_silences_its_config_takes(tmp_path: Path)
     assert [(e["rule"], e["domain"]) for e in logs if e["event"] == "sesd.alert.silenced"] == [
         ("delays", "a.example")
     ]
+
+
+def test_a_change_of_the_file_checks_only_the_silences_not_checked_yet(tmp_path: Path) -> None:
+    """Each ``sesd silence add`` changes the file, and the daemon reads it all again
+    within its evaluation: what the config's check said of a silence's matchers
+    stands until a reload, so a long glob is searched once, not at every change."""
+    path = tmp_path / "s.json"
+    checked: list[str | None] = []
+
+    def check(silence: Any) -> str:
+        checked.append(silence.domain)
+        return ""
+
+    _write(path, _entry("a", domain="yahoo.*"))
+    watcher = SilenceWatcher(str(path), check)
+    watcher.refresh()
+    _write(path, _entry("a", domain="yahoo.*"), _entry("b", domain="gmail.*"))
+    path.touch()
+    assert watcher.refresh()
+    assert checked == ["yahoo.*", "gmail.*"]
+    watcher.use(str(path), check)  # a reload: the config may say otherwise now
+    assert checked == ["yahoo.*", "gmail.*", "yahoo.*", "gmail.*"]
+    assert [s.id for s in watcher.silences.items] == ["a", "b"]

@@ -183,7 +183,8 @@ class SilenceWatcher:
     def use(self, path: str | None, check: Callable[[Silence], str] | None = None) -> None:
         """Read silences from ``path`` (None: no silences) from the next refresh on,
         checked by ``check``: the same path's silences read are checked again now."""
-        self._check = check or (lambda silence: "")
+        self._given = check or (lambda silence: "")
+        self._said: dict[tuple[str | None, str | None, str | None], str] = {}
         if self.file is not None and self.file.path == path:
             self._take(self._entries)
             return
@@ -213,6 +214,15 @@ class SilenceWatcher:
             skipped=skipped,
         )
         return True
+
+    def _check(self, silence: Silence) -> str:
+        """What the check says of ``silence``, said once for each set of matchers: a
+        change of the file (each ``sesd silence add``) checks only new ones (a long
+        glob's search takes a while, and holds the evaluation)."""
+        key = (silence.rule, silence.domain, silence.severity)
+        if key not in self._said:
+            self._said[key] = self._given(silence)
+        return self._said[key]
 
     def _take(self, entries: list[Entry]) -> int:
         """Keep the silences of ``entries`` that are right; log each other, why it is
