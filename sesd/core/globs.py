@@ -104,17 +104,20 @@ def _takes(form: _Form, pattern: str, besides: Collection[str] = ()) -> bool:
     that goes on one of ``besides``): the shortest text the glob and the form both
     take, if any, is found in a few thousand steps, where trying ``*`` as nothing or
     as ``a`` would miss ``*.com`` or ``[-a]*``. A run of stars is one (it takes what
-    one takes), and a glob of more characters than the longest text takes none: a
-    search has at most twice the longest text's parts, however long the glob."""
+    one takes), and a glob of more characters than the longest text, or with one no
+    text has, takes none: a search has at most twice the longest text's parts,
+    however long the glob."""
     written = list(glob_parts(pattern))
     parts = [p for i, p in enumerate(written) if p[0] != "*" or written[i - 1 : i] != [p]]
-    if sum(kind != "*" for kind, _ in parts) > form.longest:
-        return False
     begun: dict[str, set[str]] = {}  # a beginning of ``besides``: the characters after
     for avoided in besides:
         for n in range(len(avoided)):
             begun.setdefault(avoided[:n], set()).add(avoided[n])
     characters = _Characters(parts, form.kinds, begun)
+    if sum(kind != "*" for kind, _ in parts) > form.longest:
+        return False
+    if any(kind != "*" and not characters.of_kinds(at) for at, (kind, _) in enumerate(parts)):
+        return False  # a character no text has: "@", "/"
     first: _State = (0, form.start, "" if besides else None)
     length = {first: 0}
     waiting = deque([first])
@@ -156,6 +159,10 @@ class _Characters:
         self._kinds = kinds
         self._begun = begun
         self._known: dict[tuple[int, str | None], list[tuple[str, str | None]]] = {}
+
+    def of_kinds(self, at: int) -> bool:
+        """Whether the part takes a character of some kind."""
+        return bool(self.after(at, None))
 
     def after(self, at: int, text: str | None) -> list[tuple[str, str | None]]:
         key = (at, text)
