@@ -19,10 +19,10 @@ from sesd.core.domains import domain_pattern
 from sesd.core.tenant_map import NOT_NAMES, valid_tenant
 from sesd.core.text import escaped, has_control
 
-__all__ = ["SHOWN", "domain_problem", "rule_problem", "severity_problem", "silence_check"]
+__all__ = ["domain_problem", "rule_problem", "severity_problem", "silence_check"]
 
 #: The most of a matcher shown (a hand-edited one may be of any length).
-SHOWN = 1000
+_SHOWN = 1000
 
 
 def domain_problem(config: Config, domain: str, prefix: str = "") -> str:
@@ -35,7 +35,7 @@ def domain_problem(config: Config, domain: str, prefix: str = "") -> str:
         # A glob took it as written: a colour escape made a silence that mutes
         # nothing, a zero-width space one that mutes what the list does not show.
         return (
-            f"{prefix}domain '{escaped(domain, SHOWN)}': a control or invisible character "
+            f"{prefix}domain '{escaped(domain, _SHOWN)}': a control or invisible character "
             "(shown escaped), which no alert's label has: write it without"
         )
     members = group_members(config)
@@ -104,8 +104,8 @@ def severity_problem(severity: str, prefix: str = "") -> str:
 def silence_check(config: Config) -> Callable[[Silence], str]:
     """What the daemon asks of each silence it reads: the CLI's checks of its matchers
     (not whether a name is a provider's as well as a domain's: the silence mutes both,
-    as written), and a matcher at all (the CLI needs one; a hand-edited entry without
-    mutes every alert, as a misspelt key would leave it)."""
+    as written), and a matcher at all (the CLI needs one; an entry edited in without
+    one would mute every alert)."""
 
     def problem(silence: Silence) -> str:
         if silence.rule is None and silence.domain is None and silence.severity is None:
