@@ -22,7 +22,7 @@ from sesd.runtime import supervise
 from sesd.runtime.daemon import Daemon
 from sesd.runtime.sqs import QueuePoller
 from sesd.runtime.state import read_state
-from sesd.runtime.supervise import kept_running
+from sesd.runtime.supervise import kept_running, run_once
 from tests import factory as f
 from tests.conftest import make_queue, running, send_bodies
 from tests.test_routing import RULE, T, _alerting
@@ -73,6 +73,37 @@ async def test_a_stop_is_not_a_fault() -> None:
     with anyio.move_on_after(0.05):
         await kept_running("sleeper", anyio.sleep_forever, failures, restart_after=0.0)
     assert failures.labels("sleeper")._value.get() == 0
+
+
+async def test_a_task_done_once_is_counted_and_logged_not_run_again() -> None:
+    """A task done once (a queue's check) that raises, or has a future cancelled under
+    it, is counted and logged as a kept task is, and returns, run once; a stop's
+    cancellation is no fault."""
+    runs = 0
+
+    async def check() -> None:
+        nonlocal runs
+        runs += 1
+        if runs == 1:
+            raise RecursionError("an answer nested too deep")
+        future = asyncio.get_running_loop().create_future()
+        future.cancel()
+        await future
+
+    failures = _failures()
+    logs = io.StringIO()
+    configure_logging("debug", "json", stream=logs)
+    with anyio.fail_after(5):
+        await run_once("check", check, failures, queue="q")
+        await run_once("check", check, failures, queue="q")
+    with anyio.move_on_after(0.05):
+        await run_once("check", anyio.sleep_forever, failures)
+    assert runs == 2
+    assert failures.labels("check")._value.get() == 2
+    failed = [json.loads(line) for line in logs.getvalue().splitlines()]
+    assert [(r["task"], r["queue"]) for r in failed] == [("check", "q")] * 2
+    assert "RecursionError" in failed[0]["exception"]
+    assert "not started again" in failed[0]["hint"]
 
 
 async def test_the_daemon_consumes_on_while_a_task_of_it_fails(

@@ -46,7 +46,7 @@ SQS_RETRIED = ("delete", "release")
 #: label values of ``sesd_task_failures_total``, at 0 from the start.
 TASKS = (
     "janitor", "alerting", "account_poll", "tenant_poll", "dns", "canary", "state_saver",
-    "systemd", "poller", "files",
+    "systemd", "poller", "files", "queue_check",
 )  # fmt: skip
 
 # No `_created` series: they double the counters' series and sesd's text

@@ -55,7 +55,7 @@ from sesd.runtime.saver import StateSaver
 from sesd.runtime.signals import EXIT_FORCED, watch_signals
 from sesd.runtime.sqs_calls import InFlight, check_held
 from sesd.runtime.state_start import RestoreStopped
-from sesd.runtime.supervise import start_kept
+from sesd.runtime.supervise import run_once, start_kept
 from sesd.runtime.systemd import Notifier, tell_systemd
 from sesd.runtime.web import WebGuard
 from sesd.status.routes import add_status_routes
@@ -374,10 +374,13 @@ class Daemon:
 
     def check(self, queue: QueueConfig) -> None:
         """Check ``queue`` (:func:`check_held`: advice only, never holding up the start
-        or a reload), its client held meanwhile."""
+        or a reload), its client held meanwhile; a fault in it ends it alone (run_once)."""
         assert self.aws is not None
+        assert self._tasks is not None
         client, where = self.sqs(queue), self.ledger.where(queue.label)
-        self.start_soon(check_held, self.aws.holding(client), client, queue, *where)
+        check = partial(check_held, self.aws.holding(client), client, queue, *where)
+        failures = self.metrics.task_failures
+        self._tasks.start_soon(partial(run_once, "queue_check", check, failures, queue=queue.label))
 
     def restart_queues(self, old: Config, new: Config) -> list[QueueConfig]:
         """Stop the queues a reload removed (or changed) and start those it added;
@@ -392,8 +395,3 @@ class Daemon:
         if self.aws is not None and self._tasks is not None:
             keep = partial(start_kept, self._tasks, self.metrics.task_failures)
             self.canary.start(config, self.aws, keep)
-
-    def start_soon(self, func: Callable[..., Any], *args: Any) -> None:
-        """Run ``func(*args)`` in the daemon's task group."""
-        assert self._tasks is not None
-        self._tasks.start_soon(partial(func, *args))

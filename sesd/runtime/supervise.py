@@ -4,7 +4,8 @@ A fault sesd did not foresee in one background task (a bug, an answer of a shape
 nobody expected) must not end the daemon, and every queue's ingestion with it.
 Each task runs under :func:`kept_running`: such a fault is counted
 (``sesd_task_failures_total``), logged with its traceback, and the task starts again
-after a pause. A cancellation (a stop) is not a fault and passes; a
+after a pause; a task done once (a queue's check) under :func:`run_once`, which counts
+and logs it alike, and starts nothing again. A cancellation (a stop) is not a fault and passes; a
 ``CancelledError`` nobody asked for (a library's future cancelled under the task
 that awaited it) is a fault like any other, or it would end the task unseen.
 """
@@ -23,7 +24,7 @@ from sesd.io.cancelled import stop_asked
 from sesd.io.logs import get_logger
 from sesd.metrics.registry import TASKS
 
-__all__ = ["RESTART_AFTER", "kept_running", "start_kept"]
+__all__ = ["RESTART_AFTER", "kept_running", "run_once", "start_kept"]
 
 #: How long a failed task waits before it starts again: long enough that a fault that
 #: repeats at once does not spin, short enough that the task is missed for seconds.
@@ -31,6 +32,11 @@ RESTART_AFTER: Final = 10.0
 _HINT: Final = (
     "sesd starts the task again; the rest of sesd runs on. A fault that repeats is a "
     "bug: report it with this traceback"
+)
+_ONCE_HINT: Final = (
+    "a task done once: not started again (a queue is checked anew when a reload changes "
+    "it, and at each start); the rest of sesd runs on. A fault that repeats is a bug: "
+    "report it with this traceback"
 )
 
 
@@ -54,9 +60,7 @@ async def kept_running(
             await run()
             return
         except (Exception, asyncio.CancelledError) as exc:
-            if isinstance(exc, asyncio.CancelledError) and stop_asked():
-                raise
-            failures.labels(name).inc()
+            _count(exc, name, failures)
             log.error(
                 "sesd.task.failed",
                 task=name,
@@ -68,6 +72,29 @@ async def kept_running(
             await (until.wait() if until is not None else anyio.sleep_forever())
         if until is not None and until.is_set():
             return
+
+
+async def run_once(
+    name: str, run: Callable[[], Awaitable[object]], failures: Counter, **context: str
+) -> None:
+    """Run ``run()``, a task done once (a queue's check: advice). A fault nobody
+    foresaw in it is counted under ``name`` and logged (with ``context``), as
+    :func:`kept_running` does, and ends that task alone: raised into the daemon's task
+    group, it would end sesd, every queue's ingestion with it."""
+    log = get_logger(**context)
+    try:
+        await run()
+    except (Exception, asyncio.CancelledError) as exc:
+        _count(exc, name, failures)
+        log.error("sesd.task.failed", task=name, hint=_ONCE_HINT, exc_info=True)
+
+
+def _count(exc: BaseException, name: str, failures: Counter) -> None:
+    """A task's fault counted under ``name``; a stop's cancellation, which is none,
+    raised again."""
+    if isinstance(exc, asyncio.CancelledError) and stop_asked():
+        raise exc
+    failures.labels(name).inc()
 
 
 def start_kept(

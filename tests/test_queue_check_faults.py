@@ -1,0 +1,150 @@
+"""A queue's check (GetQueueAttributes, for its redrive policy: advice, at start and
+when a reload adds or changes the queue) in trouble: its SQS call hangs, or its answer
+makes the SDK raise what no SQS error handling expects. The check is advice: neither
+holds a stop, nor ends sesd. A stand-in for SQS (its JSON protocol) whose receives
+answer at once."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from aiohttp import web
+
+from sesd.commands.demo.localhttp import LocalServer
+from sesd.config import load_config
+from sesd.io.logs import configure_logging
+from tests.conftest import running
+from tests.dns_server import hermetic_text
+
+_KIND = "application/x-amz-json-1.0"
+#: JSON nested past the interpreter's recursion limit: the SDK's parse of it raises
+#: RecursionError, none of the errors an SQS call is expected to raise.
+_DEEP = '{"Attributes": ' + "[" * 100_000 + "]" * 100_000 + "}"
+
+
+class CheckedSqs(LocalServer):
+    """Receives answer no messages at once (counted); GetQueueAttributes of a queue
+    whose name begins with ``deep`` answers :data:`_DEEP`, of ``hung`` waits until the
+    server closes, of the others answers a redrive policy."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.receives = 0
+        self.checks = 0
+        self.hanging = anyio.Event()
+        self._closed = anyio.Event()
+
+    def routes(self, app: web.Application) -> None:
+        app.router.add_post("/", self._answer)
+
+    def close(self) -> None:
+        self._closed.set()
+
+    async def _answer(self, request: web.Request) -> web.Response:
+        operation = request.headers.get("X-Amz-Target", "").rpartition(".")[2]
+        queue = json.loads(await request.read()).get("QueueUrl", "").rpartition("/")[2]
+        if operation == "ReceiveMessage":
+            self.receives += 1
+            return web.json_response({}, content_type=_KIND)
+        if operation != "GetQueueAttributes":
+            return web.json_response({}, content_type=_KIND)
+        self.checks += 1
+        if queue.startswith("deep"):
+            return web.Response(text=_DEEP, content_type=_KIND)
+        if queue == "hung":
+            self.hanging.set()
+            await self._closed.wait()
+        policy = {"deadLetterTargetArn": "arn:aws:sqs:us-east-1:123456789012:dlq"}
+        body = {"Attributes": {"RedrivePolicy": json.dumps(policy)}}
+        return web.json_response(body, content_type=_KIND)
+
+
+def _config(sqs: CheckedSqs, *names: str) -> str:
+    """A config whose SQS is ``sqs``, a short-polled queue of each of ``names``."""
+    return hermetic_text(
+        f'[aws]\nendpoint_url = "{sqs.url}"\nregion = "us-east-1"\n'
+        '[http]\nlisten = "127.0.0.1:0"\n[shutdown]\ngrace_period = "1s"\n'
+        + "".join(
+            f'[[queues]]\nurl = "{sqs.url}/123456789012/{name}"\nname = "{name}"\n'
+            "wait_time_seconds = 0\n"
+            for name in names
+        )
+    )
+
+
+def _logged(logs: io.StringIO, event: str) -> list[dict[str, Any]]:
+    return [
+        line for line in map(json.loads, logs.getvalue().splitlines()) if line["event"] == event
+    ]
+
+
+@pytest.fixture
+def keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keys for the SDK to sign with."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+
+
+@pytest.mark.usefixtures("keys")
+async def test_a_check_that_raises_is_a_failed_task_not_the_end_of_sesd(
+    tmp_path: Path,
+) -> None:
+    """The start's check of ``deep``, then a reload's of ``deep2`` (added), each get an
+    answer the SDK's parse raises RecursionError on: each is counted
+    (``sesd_task_failures_total{task="queue_check"}``) and logged with its traceback
+    (``sesd.task.failed``, its queue named), and sesd reads on. Before, the check ran
+    unsupervised in the daemon's task group: the fault ended sesd, every queue's
+    ingestion with it, over advice about a redrive policy."""
+    logs = io.StringIO()
+    configure_logging("info", "json", stream=logs)
+    path = tmp_path / "sesd.toml"
+    async with CheckedSqs() as sqs:
+        path.write_text(_config(sqs, "deep"))
+        async with running(load_config(str(path)), config_path=path) as daemon:
+            registry = daemon.metrics.registry
+
+            def failed() -> float:
+                value = registry.get_sample_value(
+                    "sesd_task_failures_total", {"task": "queue_check"}
+                )
+                return value or 0.0
+
+            with anyio.fail_after(20):  # (each empty receive is a change)
+                await daemon.changes.wait_for(lambda: failed() == 1)
+            path.write_text(_config(sqs, "deep", "deep2"))
+            assert await daemon.reload()
+            with anyio.fail_after(20):
+                await daemon.changes.wait_for(lambda: failed() == 2)
+                receives = sqs.receives
+                await daemon.changes.wait_for(lambda: sqs.receives > receives + 2)
+            assert daemon.health.ready(daemon.monotonic()) == (True, [])
+    faults = _logged(logs, "sesd.task.failed")
+    assert [(line["task"], line["queue"]) for line in faults] == [
+        ("queue_check", "deep"),
+        ("queue_check", "deep2"),
+    ]
+    assert all("RecursionError" in line["exception"] for line in faults)
+    assert sqs.checks == 2  # advice: not asked again after its fault
+
+
+@pytest.mark.usefixtures("keys")
+async def test_a_check_that_hangs_holds_no_stop(tmp_path: Path) -> None:
+    """The start's check of ``hung`` never answers: a stop ends sesd within its grace
+    period (1 s; nothing to drain, no state file), the check given up with the rest of
+    the daemon's tasks, none left running."""
+    path = tmp_path / "sesd.toml"
+    async with CheckedSqs() as sqs:
+        path.write_text(_config(sqs, "hung"))
+        with anyio.fail_after(20):
+            async with running(load_config(str(path)), config_path=path):
+                await sqs.hanging.wait()
+                stopped = anyio.current_time()
+        took = anyio.current_time() - stopped
+    assert took < 1.0
+    assert sqs.checks == 1
