@@ -41,6 +41,9 @@ _saver(sys.argv[1]).load()
 #: failed liveness probe) mid-way through its restore, with SIGTERM's default action
 #: (sesd embedded in another program).
 STOPPED = KILLED.replace("signal.SIGKILL", "signal.SIGTERM")
+#: A start interrupted (SIGINT: Ctrl-C) mid-way through its restore, with SIGINT's
+#: default action, a KeyboardInterrupt (sesd embedded in another program).
+INTERRUPTED = KILLED.replace("signal.SIGKILL", "signal.SIGINT")
 #: The same where the SIGTERM is held (sesd.runtime.early, as ``sesd run`` holds one
 #: until its signal watcher runs, or a restore whose stop is not watched): the restore
 #: goes on, too slow for the supervisor, whose SIGKILL after its grace period
@@ -123,6 +126,23 @@ def test_starts_stopped_by_sigterm_while_restoring_keep_the_file(tmp_path: Path)
     assert not (tmp_path / "state.bin.restoring").exists()
     assert "sesd.state.restored" in _restored(path)
     assert not (tmp_path / "state.bin.unusable").exists()
+
+
+def test_a_start_interrupted_while_restoring_keeps_the_count_before_it(
+    tmp_path: Path,
+) -> None:
+    """A start killed by its restore (an OOM), then one interrupted while it restores
+    (Ctrl-C: a KeyboardInterrupt, sesd embedded in another program), as one stopped
+    with SIGTERM: the interrupted start is not counted, and the count before it stays
+    (it was dropped, so a restore that kills sesd took a start more to be kept
+    aside)."""
+    path = tmp_path / "state.bin"
+    _saved_file(path)
+    _killed_start(path)
+    _killed_start(path, INTERRUPTED, signal.SIGINT)
+    assert (tmp_path / "state.bin.restoring").read_bytes() == b"1"
+    _killed_start(path, STOPPED, signal.SIGTERM)
+    assert (tmp_path / "state.bin.restoring").read_bytes() == b"1"
 
 
 def test_starts_stopped_then_killed_while_restoring_keep_the_file(tmp_path: Path) -> None:

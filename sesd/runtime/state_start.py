@@ -127,6 +127,11 @@ def read_at_start(
         log.info("sesd.state.restore_stopped", path=path, hint="a stop came while the file "
                  "was restored: it is as it was, and the next start restores it")  # fmt: skip
         raise
+    except KeyboardInterrupt:
+        # A SIGINT's default action (sesd embedded in another program): a stop too,
+        # the marker put back by the handler as for a SIGTERM's.
+        stopped = True
+        raise
     finally:
         # Reached unless the process was killed: the marker says only that.
         if not stopped:
