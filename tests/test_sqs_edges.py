@@ -131,27 +131,33 @@ async def test_a_queue_that_does_not_exist_is_an_error_named_once_and_retried_sl
         f'[[queues]]\nurl = "{missing}"\nname = "missing"\nwait_time_seconds = 0\n'
         '[http]\nlisten = "127.0.0.1:0"\n'
     )
+    missing_errors = {
+        "queue": "missing",
+        "account": "default",
+        "region": "us-east-1",
+        "operation": "receive",
+    }
     async with running(config) as daemon:
+        registry = daemon.metrics.registry
         with anyio.fail_after(20):
-            # The good queue answers 400 empty receives (a 0 s wait: seconds in all);
-            # exponential backoff would have retried the other at least once by then.
-            receives = 0
+            await daemon.changes.wait_for(
+                lambda: bool(registry.get_sample_value("sesd_sqs_errors_total", missing_errors))
+            )
+        # Exponential backoff retries within 0.2 s of a failure (three times within
+        # 1.4 s): two seconds later, with the good queue's empty answers (a 0 s wait)
+        # showing the loop turned meanwhile, a second error would be counted. Time
+        # and answers both: on a loaded machine two seconds may hold few answers.
+        failed_at = anyio.current_time()
+        receives = 0
 
-            def busy() -> bool:
-                nonlocal receives
-                receives += 1
-                return receives > 400
+        def two_seconds_on() -> bool:
+            nonlocal receives
+            receives += 1
+            return receives > 40 and anyio.current_time() - failed_at > 2.0
 
-            await daemon.changes.wait_for(busy)
-        errors = daemon.metrics.registry.get_sample_value(
-            "sesd_sqs_errors_total",
-            {
-                "queue": "missing",
-                "account": "default",
-                "region": "us-east-1",
-                "operation": "receive",
-            },
-        )
+        with anyio.fail_after(20):
+            await daemon.changes.wait_for(two_seconds_on)
+        errors = registry.get_sample_value("sesd_sqs_errors_total", missing_errors)
         readyz = f"http://127.0.0.1:{daemon.http_port}/readyz"
         async with aiohttp.ClientSession() as http, http.get(readyz) as response:
             status, text = response.status, await response.text()
