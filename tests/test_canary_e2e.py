@@ -285,6 +285,7 @@ async def test_a_canary_replaced_before_it_began_sends_nothing(
             async with anyio.create_task_group() as tg:
                 tasks = _Tasks(tg)
                 runner.start(first, clients, tasks)
+                clients.reconfigure(second)  # (as a reload does first)
                 runner.start(second, clients, tasks)
                 await tasks.done[0].wait()
                 await ses.wait_for(lambda s: len(s.requests) >= 1)

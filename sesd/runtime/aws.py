@@ -217,8 +217,15 @@ class AwsClients:
                 **self._static_keys(who),
             )
         )
-        self._clients[key] = entry = (client, who, closing)
         self._closing.opened(client, closing)
+        if needed not in (None, _by_queues) and not needed(self._config):
+            # What it is for was retired while it was made (its SDK files read in a
+            # thread as a reload removed the region polled, or moved the canary): no
+            # reload to come would retire it. Closed once nothing holds it (a round's
+            # call on it ends first). A queue's is needed once kept: not known here.
+            await self._closing.retire(client, use)
+            return client
+        self._clients[key] = entry = (client, who, closing)
         if needed is not None:
             self._needed[key] = needed
         if made is not None:
@@ -339,17 +346,20 @@ class AwsClients:
     async def _assume(self, account: AccountConfig) -> dict[str, str]:
         """Fresh credentials for ``account``'s role, asked for with the default ones."""
         region = account.region or self._config.aws.region
-        sts = await self.client(
-            "sts",
-            DEFAULT_ACCOUNT,
-            region,
-            AioConfig(connect_timeout=5, read_timeout=10, retries={"mode": "standard"}),
-            needed=partial(_assumes_in, region),
-        )
         kwargs: dict[str, Any] = {"RoleArn": account.role_arn, "RoleSessionName": _SESSION_NAME}
         if account.external_id:
             kwargs["ExternalId"] = account.external_id
-        async with self.holding(sts):  # (a reload may retire it meanwhile)
+        # Held from before it is made (every client of STS's use, ""): one a reload
+        # retires meanwhile, or did (a removed account's last refresh), closes after
+        # this call, not under it.
+        async with self.holding_all(""):
+            sts = await self.client(
+                "sts",
+                DEFAULT_ACCOUNT,
+                region,
+                AioConfig(connect_timeout=5, read_timeout=10, retries={"mode": "standard"}),
+                needed=partial(_assumes_in, region),
+            )
             response = await sts.assume_role(**kwargs)
         credentials = response["Credentials"]
         return {
