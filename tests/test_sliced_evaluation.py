@@ -302,7 +302,7 @@ async def test_a_save_between_slices_keeps_a_firing_as_not_sent(tmp_path: Path) 
     feed_spike(pipeline, first, T, 6, 0)
     evaluator = Evaluator(config.alerts, [spec.name for spec in pipeline.ledger.specs])
     path = tmp_path / "state"
-    waiting = lambda: Undelivered(evaluator.waiting(), [])  # noqa: E731
+    waiting = lambda: Undelivered(evaluator.waiting(), [], {})  # noqa: E731
     saver = StateSaver(str(path), pipeline.ledger, evaluator, lambda: T + 1, waiting)
     evaluation = evaluator.slices(pipeline.ledger, T + 1)
     while first not in evaluator.states["delays"]:

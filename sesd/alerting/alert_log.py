@@ -44,8 +44,8 @@ def log_unsent(log: Any, unsent: list[tuple[str, str, Transition]], *, kept: boo
             "sesd.notify.unsent_at_exit",
             count=len(unsent),  # alerts (a notification may carry several)
             alerts=[f"{kind.value} {rule} {domain}" for rule, domain, kind in unsent[:SHOWN]],
-            hint="saved as not sent: the restart sends them (a resolve to the sinks that "
-            "had not taken it, and to no other)"
+            hint="saved as not sent: the restart sends them (a firing or a resolve to the "
+            "sinks that had not taken it, and to no other)"
             if kept
             else "lost: without [state] path nothing is kept across a restart",
         )

@@ -10,7 +10,7 @@ fires, the firing is sent then. A resolve is sent when its firing was.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from typing import Any
 
 from sesd.alerting.alert import Alert, Notification, alert_of, identity, link
@@ -29,6 +29,7 @@ from sesd.alerting.reads import Reads
 from sesd.alerting.rules import AlertState, Blindness, Status, Transition, measure, step
 from sesd.alerting.silences import SilenceSet, silence_command
 from sesd.alerting.slices import Evaluation, Whole
+from sesd.alerting.unheard import Unheard
 from sesd.config import QUANTILE_METRICS, AlertsConfig, Duration, RuleConfig
 from sesd.core.causes import CAUSE_INDEX
 from sesd.core.ledger import Ledger
@@ -84,6 +85,8 @@ class Evaluator:
         #: saves what is unsent of them, so the restart resolves the alerts again where
         #: they were sent (sesd.runtime.state, sesd.alerting.retiring).
         self.retired: dict[str, RuleConfig] = {}
+        #: Restored firings some sinks had not taken at the stop (sesd.alerting.unheard).
+        self.unheard = Unheard()
         self.configure(config, window_names, now=0.0)
 
     def configure(
@@ -118,7 +121,8 @@ class Evaluator:
         self._severity = {rule.name: rule.severity for rule in self.rules}
         relabel(self.current, {rule.name: rule for rule in self.rules})
         owed = changes(old, self.rules, self.states, config.by_labels(), groups_gone)
-        out = [self._owed(change, now, ledger) for change in owed]
+        out = [self._owed(change, now, ledger) for change in self.unheard.narrowed(owed)]
+        self.unheard.prune(self.rules, self.states)
         self.rechecked.track(old, self.rules, self.states)
         for rule in self.rules:
             self.states.setdefault(rule.name, {})
@@ -135,15 +139,19 @@ class Evaluator:
         ledger: Ledger | None = None,
         groups_gone: Collection[str] = (),
         retired: Sequence[Retired] = (),
+        heard: Mapping[tuple[str, str], Sequence[str]] | None = None,
     ) -> list[Alert]:
         """Alert states restored from a state file saved under ``rules``: taken as a
         reload from those rules (and groups, less ``groups_gone``) to the configured
         ones takes them. ``retired``: resolves saved as not delivered
         (sesd.alerting.retiring), queued again first, each to the sinks owed it (a
-        firing the change of rules or the first evaluation makes comes after them)."""
+        firing the change of rules or the first evaluation makes comes after them).
+        ``heard``: the sinks that took each firing saved as not sent
+        (sesd.alerting.unheard)."""
         self.settle()
         config, window_names = self.config, self.window_names
         self.rules, self.states, self.restored = rules, states, True
+        self.unheard.adopt(rules, states, heard or {})
         owed = [self._owed(change, now, ledger) for change in resolved_again(retired)]
         owed += self.configure(config, window_names, now, ledger, groups_gone)
         for rule, _, _ in retired:
@@ -305,6 +313,8 @@ class Evaluator:
             # Fired now, or fired under a silence that has ended since.
             state.notified, state.last_sent = True, now
             return Transition.FIRING
+        if self.unheard.owes(rule.name, domain):
+            return Transition.FIRING  # to the sinks that had not taken it at the stop
         return transition
 
     def silenced(self, rule: str, domain: str, now: float) -> bool:
@@ -318,7 +328,9 @@ class Evaluator:
             self.current.pop((alert.rule, alert.domain), None)
         else:
             self.current[(alert.rule, alert.domain)] = alert
-        self.groups.add(rule, alert, now, tuple(rule.sinks))
+        sinks = self.unheard.sinks(rule, alert)
+        if sinks:
+            self.groups.add(rule, alert, now, sinks)
 
     def due(
         self, now: float, *, flush: bool = False, rules: set[str] | None = None

@@ -1,7 +1,8 @@
 """What a stop leaves undelivered, as the state file keeps it.
 
 A firing or a repeat the rules in force make again after a restart: it is saved as
-not sent (sesd.runtime.state), and the first evaluation sends it. A resolve is kept
+not sent (sesd.runtime.state), and the first evaluation sends it; a firing, only to
+the sinks that had not taken it (sesd.alerting.unheard). A resolve is kept
 apart (:attr:`Undelivered.retired`): the rule it was made under (as in force, or as a
 reload left it), narrowed to the sinks owed it, and the resolve, under the labels and
 severity it was made with; the restart sends it to those sinks, and to no other.
@@ -46,6 +47,9 @@ class Undelivered(NamedTuple):
     again: list[tuple[str, str, Transition]]
     #: The resolves, each with the sinks owed it (see the module's text).
     retired: list[Retiring]
+    #: (rule, label) -> the sinks a firing in ``again`` is owed to: the others of its
+    #: rule took it (sesd.alerting.unheard).
+    firing: dict[tuple[str, str], list[str]]
 
 
 def undelivered(
@@ -75,7 +79,7 @@ def undelivered(
                 for alert in outbox.sink.owed_alerts()
                 if sorting.again(name, alert, Transition.RESOLVED)
             ]
-    return Undelivered(again, sorting.retired)
+    return Undelivered(again, sorting.retired, sorting.firing)
 
 
 class _Sorting:
@@ -90,6 +94,8 @@ class _Sorting:
         #: the resolve, and the sinks owed it (a resolve both queued and owed to a
         #: member is one; one notification's resolve owed to two sinks is one).
         self._owed: dict[tuple[int, bool], tuple[RuleConfig, Alert, list[str]]] = {}
+        #: (rule, label) -> the sinks a firing the rules in force make again is owed to.
+        self.firing: dict[tuple[str, str], list[str]] = {}
 
     @property
     def retired(self) -> list[Retiring]:
@@ -107,6 +113,10 @@ class _Sorting:
         if rule is None:
             return True
         made = _made_again(rule, sink, alert, self._by_labels)
+        if kind is Transition.FIRING and made:
+            sinks = self.firing.setdefault((alert.rule, alert.domain), [])
+            if sink not in sinks:
+                sinks.append(sink)
         if kind is not Transition.RESOLVED:
             return made
         base = rule if made else self._was.get(alert.rule, rule)

@@ -53,7 +53,7 @@ class StateSaver:
         ledger: Ledger,
         evaluator: Evaluator,
         clock: Callable[[], float],
-        unsent: Callable[[], Undelivered] = lambda: Undelivered([], []),
+        unsent: Callable[[], Undelivered] = lambda: Undelivered([], [], {}),
     ) -> None:
         # A link to the file (onto a persistent volume, say): the saves replace the file
         # it names, not the link.
@@ -223,8 +223,9 @@ class StateSaver:
         self._evaluator.settle()
         unsent = self._unsent()
         blob = snapshot(
-            self._ledger, self._evaluator, now, unsent.again, stopped, retired=unsent.retired
-        )
+            self._ledger, self._evaluator, now, unsent.again, stopped, unsent.retired,
+            unsent.firing,
+        )  # fmt: skip
         self._taken += 1
         try:
             kept = await anyio.to_thread.run_sync(

@@ -15,7 +15,7 @@ ahead of the clock holds resolves on empty windows until the clock passes it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import replace
 from typing import Any, Final
 
@@ -33,7 +33,13 @@ from sesd.core.text import clean
 from sesd.core.ungrouped import drop_groups, removed_groups
 from sesd.io.files import TooLarge, read_plain, write_atomic
 from sesd.runtime.collector import held_off
-from sesd.runtime.state_alerts import alert_states, read_retired, saved_retired
+from sesd.runtime.state_alerts import (
+    alert_states,
+    read_heard,
+    read_retired,
+    saved_heard,
+    saved_retired,
+)
 from sesd.runtime.state_size import alert_ceiling
 
 __all__ = [
@@ -61,6 +67,7 @@ def snapshot(
     unsent: Iterable[tuple[str, str, Transition]] = (),
     stopped: bool = False,
     retired: Iterable[Retiring] = (),
+    firing_owed: Mapping[tuple[str, str], Collection[str]] | None = None,
 ) -> bytes:
     """Everything worth keeping, encoded: the ledger's saved stores and the alert
     states, as if ``unsent`` (rule, domain, kind: notifications not delivered yet) had
@@ -69,7 +76,9 @@ def snapshot(
     stop's last save (a file without it was left by a run that did not stop cleanly).
     A resolve in ``unsent`` keeps its alert firing, as earlier builds saved them all:
     the restart resolves it on the rule's sinks (sesd.alerting.retiring keeps them
-    apart, in ``retired``, and says why)."""
+    apart, in ``retired``, and says why). ``firing_owed``: the sinks each firing in
+    ``unsent`` is owed to (every sink of its rule where it does not say); the others
+    took it, and are not sent it again (sesd.alerting.unheard)."""
     alerts = {
         rule: {
             domain: [s.status.value, s.since, s.last_sent, s.value, s.resolved_at, s.notified]
@@ -101,13 +110,14 @@ def snapshot(
             since, sent = (now, now) if state is None else (state.since, state.last_sent)
             ended = now if state is None or state.resolved_at is None else state.resolved_at
             saved[domain] = [Status.FIRING.value, since, sent, None, ended, True]
+    heard = saved_heard(alerts, evaluator.rules, evaluator.unheard.owed, firing_owed or {})
     kept = [*evaluator.rules, *removed.values()]
     rules = {rule.name: saved_rule(rule) for rule in kept}
     owed = list(retired)
     alerted = _alerted(ledger, kept, alerts, owed)
     return msgspec.msgpack.encode(
         {"version": STATE_VERSION, "saved_at": now, **ledger.snapshot(now), "alerts": alerts,
-         "rules": rules, "alerted": alerted, "retired": saved_retired(owed),
+         "rules": rules, "alerted": alerted, "retired": saved_retired(owed), "heard": heard,
          "groups": sorted(ledger.settings.groups), "stopped": stopped}
     )  # fmt: skip
 
@@ -165,6 +175,7 @@ def _restore(blob: bytes, ledger: Ledger, evaluator: Evaluator, now: float) -> d
         known = {name: states for name, states in alerts.items() if name not in unknown}
         dropped, refused = _bounded(rules, known, ledger, data)
         retired, unread = read_retired(data)
+        heard = read_heard(data)
         for rule, states, _ in retired:
             # Held to the rule as it was, on its own: its labels, its ceiling.
             more, fewer = _bounded([rule], {rule.name: states}, ledger, data)
@@ -173,7 +184,7 @@ def _restore(blob: bytes, ledger: Ledger, evaluator: Evaluator, now: float) -> d
             refused += fewer
         # Resolving them again reads their states, and changes none.
         dry = Evaluator(evaluator.config, evaluator.window_names)
-        dry.adopt(rules, _copied(known), now, retired=retired)
+        dry.adopt(rules, _copied(known), now, retired=retired, heard=heard)
         saved_at = float(data["saved_at"])
         # A group the file was saved with and the config no longer has goes, and its
         # alerts resolve, as at a reload that removes it.
@@ -184,7 +195,7 @@ def _restore(blob: bytes, ledger: Ledger, evaluator: Evaluator, now: float) -> d
     restored = ledger.restore(data, now)
     drop_groups(ledger, gone)
     count = sum(map(len, known.values()))
-    owed = evaluator.adopt(rules, known, now, ledger, gone, retired)
+    owed = evaluator.adopt(rules, known, now, ledger, gone, retired, heard)
     # Saved ahead of this clock (it stepped back, or the host booted before NTP set
     # it), the windows' events lie ahead of it and read as none: no resolve on that
     # until the clock is past the save, within the windows' reach (a file saved a year

@@ -1,0 +1,99 @@
+"""Firings a stop left undelivered to some of their sinks, after the restart.
+
+A firing some of its rule's sinks took and others had not when sesd stopped (Slack
+took the page, PagerDuty was down) is saved as not sent, with the sinks that took it
+(sesd.runtime.state_alerts). Restored, the alert is sent as far as those sinks know:
+the first evaluation that finds it firing and not silenced pages the sinks that had
+not taken it, and only those the rule still names; if it resolves first, the resolve
+goes to the sinks that had the firing, and to no other. A change of rules across the
+restart (sesd.alerting.changes) treats it as sent: a sink the rule names anew is sent
+it (an incident still going on), and a sink the rule no longer names gets its resolve
+only if it had the firing. Sent again to every sink, a sink that took it was paged
+twice; a sink that took it and was taken off the rule never heard it ended.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import replace
+
+from sesd.alerting.alert import Alert
+from sesd.alerting.changes import Change
+from sesd.alerting.rules import AlertState, Status, Transition
+from sesd.config import RuleConfig
+
+__all__ = ["Unheard"]
+
+
+class Unheard:
+    """By (rule, label): the sinks a restored firing is still owed to."""
+
+    def __init__(self) -> None:
+        self.owed: dict[tuple[str, str], tuple[str, ...]] = {}
+
+    def adopt(
+        self,
+        rules: Sequence[RuleConfig],
+        states: Mapping[str, Mapping[str, AlertState]],
+        heard: Mapping[tuple[str, str], Sequence[str]],
+    ) -> None:
+        """States restored from a file saved under ``rules``; ``heard``: the sinks that
+        took each firing saved as not sent. Those alerts count as sent from now on, and
+        the other sinks of the rule they were saved under are owed their firings."""
+        self.owed = {}
+        by_name = {rule.name: rule for rule in rules}
+        for (name, label), took in heard.items():
+            rule, state = by_name.get(name), states.get(name, {}).get(label)
+            if rule is None or state is None or state.status is not Status.FIRING:
+                continue
+            if state.notified or not took:
+                continue  # sent to every sink, or to none: as the file says
+            state.notified = True
+            owed = tuple(sink for sink in rule.sinks if sink not in took)
+            if owed:
+                self.owed[name, label] = owed
+
+    def narrowed(self, changes: Iterable[Change]) -> Iterator[Change]:
+        """``changes`` (a change of rules), a resolve kept from the sinks that never had
+        the firing; a sink sent the firing by a change is owed it no more."""
+        for change in changes:
+            key = (change.rule.name, change.label)
+            owed = self.owed.get(key)
+            if owed is None:
+                yield change
+            elif change.kind is Transition.RESOLVED:
+                sinks = tuple(sink for sink in change.sinks if sink not in owed)
+                if sinks:
+                    yield replace(change, sinks=sinks)
+            else:
+                self.owed[key] = tuple(sink for sink in owed if sink not in change.sinks)
+                yield change
+
+    def prune(
+        self, rules: Sequence[RuleConfig], states: Mapping[str, Mapping[str, AlertState]]
+    ) -> None:
+        """After a change of rules (to ``rules``): forget the sinks a rule no longer
+        names (they had not had the firing: nothing is owed them), and what no firing
+        state is left for (a rule or label a change removed)."""
+        sinks = {rule.name: rule.sinks for rule in rules}
+        kept = {
+            key: tuple(sink for sink in owed if sink in sinks.get(key[0], ()))
+            for key, owed in self.owed.items()
+            if (state := states.get(key[0], {}).get(key[1])) is not None
+            and state.status is Status.FIRING
+        }  # fmt: skip
+        self.owed = {key: owed for key, owed in kept.items() if owed}
+
+    def owes(self, rule: str, label: str) -> bool:
+        """Whether some sink is still owed this alert's firing."""
+        return (rule, label) in self.owed
+
+    def sinks(self, rule: RuleConfig, alert: Alert) -> tuple[str, ...]:
+        """The sinks of ``rule`` that ``alert`` goes to: of a restored firing some sinks
+        had not taken, the firing to those alone, its resolve to the others."""
+        owed = self.owed.pop((rule.name, alert.domain), None)
+        if owed is None:
+            return tuple(rule.sinks)
+        if alert.kind is Transition.RESOLVED:
+            return tuple(sink for sink in rule.sinks if sink not in owed)
+        return tuple(sink for sink in rule.sinks if sink in owed)

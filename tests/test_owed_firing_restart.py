@@ -1,0 +1,155 @@
+"""An alert fires while PagerDuty is down: Slack takes the trigger, PagerDuty refuses
+it until sesd stops. After the restart the trigger goes to PagerDuty alone: Slack,
+which had it, is not paged twice; a sink the rule names since hears of the alert (an
+incident still going on); and when it ends each sink is told so once. A real
+``Daemon`` on its config file, moto's SQS, local Slack and PagerDuty receivers
+answering 500 through the outage, a restart being a new daemon on the same state
+file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import anyio
+import msgspec
+import pytest
+
+from sesd.alerting.evaluator import Evaluator
+from sesd.commands.demo.localsqs import LocalSqs
+from sesd.config import core_settings, parse_config
+from sesd.core.pipeline import Pipeline
+from sesd.runtime.state import restore, snapshot
+from tests import factory as f
+from tests.conftest import send_bodies
+from tests.test_alerting_e2e import Clock, answered_until
+from tests.test_reload_moved_resolves import (
+    DOWN,
+    World,
+    _configured,
+    _events,
+    _messages,
+    _sesd,
+    _settled,
+    _spike,
+    _world,
+)
+from tests.test_routing import RULE as ROUTED_RULE
+from tests.test_routing import T, _alerting, _queued
+from tests.test_rules import feed_spike
+
+
+async def _fired_owing_pagerduty(world: World, sqs: Any, clock: Clock) -> None:
+    """A run on Slack and PagerDuty: a.example fires while PagerDuty is down; Slack
+    takes the trigger, PagerDuty refuses it, and sesd stops."""
+    _configured(world, '["slack", "pagerduty"]')
+    world.pd.script(*DOWN)
+    async with _sesd(world, clock):
+        await send_bodies(sqs, world.url, _spike("a.example", f.T0))
+        with anyio.fail_after(20):
+            await world.slack.wait_for(1)
+            await world.pd.wait_arrived(1)  # the trigger, refused
+    assert _events(world.pd) == []
+
+
+async def test_a_sink_that_took_the_trigger_is_not_paged_again_after_a_restart(
+    local_sqs: LocalSqs, sqs: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Slack took a.example's trigger, PagerDuty refused it until the stop. At the
+    restart (the spike still in the window, PagerDuty back) PagerDuty is paged once,
+    and Slack hears nothing more."""
+    clock = Clock(f.T0)
+    async with _world(local_sqs, sqs, tmp_path, monkeypatch) as world:
+        await _fired_owing_pagerduty(world, sqs, clock)
+        world.pd._script.clear()  # back
+        clock.now = f.T0 + 30
+        async with _sesd(world, clock) as daemon:
+            with anyio.fail_after(20):
+                await world.pd.wait_for(1)
+            await _settled(daemon, "pagerduty")
+            await _settled(daemon, "slack")
+        assert _events(world.pd) == [("trigger", "a.example")]
+        assert _messages(world.slack) == ["firing"]
+
+
+async def test_the_incident_paged_after_a_restart_is_resolved_once_on_each_sink(
+    local_sqs: LocalSqs, sqs: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Slack took a.example's trigger, PagerDuty refused it until the stop. After the
+    restart PagerDuty is paged, and when the spike leaves the window each sink is told
+    the alert ended, once: one trigger and one resolve each."""
+    clock = Clock(f.T0)
+    async with _world(local_sqs, sqs, tmp_path, monkeypatch) as world:
+        await _fired_owing_pagerduty(world, sqs, clock)
+        world.pd._script.clear()  # back
+        clock.now = f.T0 + 30
+        async with _sesd(world, clock) as daemon:
+            with anyio.fail_after(20):
+                await world.pd.wait_for(1)
+            await answered_until(daemon, clock, f.T0 + 660)  # the spike leaves the window
+            with anyio.fail_after(20):
+                await world.pd.wait_for(2)
+            await _settled(daemon, "pagerduty")
+            await _settled(daemon, "slack")
+        assert _events(world.pd) == [("trigger", "a.example"), ("resolve", "a.example")]
+        assert _messages(world.slack) == ["firing", "resolved"]
+
+
+#: Slack, PagerDuty and the console, none of them reachable (nothing is posted here).
+HEAD = (
+    '[alerts]\ngroup_wait = "0s"\n'
+    '[alerts.sinks.slack]\ntype = "slack"\nwebhook_url = "http://127.0.0.1:9/s"\n'
+    '[alerts.sinks.pagerduty]\ntype = "pagerduty"\nrouting_key = "k"\n'
+    'events_url = "http://127.0.0.1:9/e"\n'
+)
+
+
+async def _saved_with_slack_having_the_firing(text: str) -> bytes:
+    """The state a stop saves under the rule on Slack and PagerDuty (``text``):
+    a.example's firing taken by Slack, still queued for PagerDuty."""
+    async with aiohttp.ClientSession() as session:
+        alerting, pipeline, _ = _alerting(text)
+        alerting.open(session)
+        feed_spike(pipeline, "a.example", T, 6, 4)
+        alerting.evaluate()
+        assert _queued(alerting, "slack") == [("firing", ["a.example"])]  # taken
+        unsent = alerting.undelivered()
+        return snapshot(
+            pipeline.ledger, alerting.evaluator, T + 1, unsent.again, True, unsent.retired,
+            unsent.firing,
+        )  # fmt: skip
+
+
+async def test_a_sink_named_since_the_stop_hears_of_the_alert_still_firing() -> None:
+    """The same stop; the config then adds the console to the rule. The restart's first
+    evaluation pages PagerDuty (owed it) and the console (new on the rule, an incident
+    still going on), and not Slack."""
+    text = HEAD + ROUTED_RULE + 'sinks = ["slack", "pagerduty"]\n'
+    blob = await _saved_with_slack_having_the_firing(text)
+    more = parse_config(text.replace('"pagerduty"]', '"pagerduty", "console"]'))
+    fresh = Pipeline(core_settings(more))
+    feed_spike(fresh, "a.example", T, 6, 4)
+    after = Evaluator(more.alerts, [spec.name for spec in fresh.ledger.specs])
+    restore(blob, fresh.ledger, after, T + 2)
+    after.evaluate(fresh.ledger, T + 3)
+    sent = sorted((s, n.kind.value) for n in after.due(T + 3) for s in n.sinks)
+    assert sent == [("console", "firing"), ("pagerduty", "firing")]
+    assert after.evaluate(fresh.ledger, T + 4) == []
+
+
+async def test_a_file_without_the_sinks_that_had_a_firing_sends_it_to_every_sink() -> None:
+    """A file from an earlier build keeps an unsent firing as not notified, and says no
+    more: the restart sends it to every sink the rule names, as that build did (Slack
+    twice: not losing PagerDuty's page comes first)."""
+    text = HEAD + ROUTED_RULE + 'sinks = ["slack", "pagerduty"]\n'
+    data = msgspec.msgpack.decode(await _saved_with_slack_having_the_firing(text))
+    del data["heard"]
+    config = parse_config(text)
+    fresh = Pipeline(core_settings(config))
+    feed_spike(fresh, "a.example", T, 6, 4)
+    after = Evaluator(config.alerts, [spec.name for spec in fresh.ledger.specs])
+    restore(msgspec.msgpack.encode(data), fresh.ledger, after, T + 2)
+    after.evaluate(fresh.ledger, T + 3)
+    (page,) = after.due(T + 3)
+    assert (page.kind.value, page.sinks) == ("firing", ("slack", "pagerduty"))
