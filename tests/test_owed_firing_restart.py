@@ -1,7 +1,8 @@
 """An alert fires while PagerDuty is down: Slack takes the trigger, PagerDuty refuses
 it until sesd stops. After the restart the trigger goes to PagerDuty alone: Slack,
 which had it, is not paged twice; a sink the rule names since hears of the alert (an
-incident still going on); and when it ends each sink is told so once. A real
+incident still going on), a sink taken off it is told the alert ended only if it
+had the trigger; and when it ends each sink is told so once. A real
 ``Daemon`` on its config file, moto's SQS, local Slack and PagerDuty receivers
 answering 500 through the outage, a restart being a new daemon on the same state
 file."""
@@ -153,3 +154,46 @@ async def test_a_file_without_the_sinks_that_had_a_firing_sends_it_to_every_sink
     after.evaluate(fresh.ledger, T + 3)
     (page,) = after.due(T + 3)
     assert (page.kind.value, page.sinks) == ("firing", ("slack", "pagerduty"))
+
+
+def _restarted(blob: bytes, text: str) -> list[tuple[str, str]]:
+    """(sink, kind) of what the restart from ``blob`` under config ``text`` sends, the
+    spike still in the window, by the first evaluation; nothing more by the next."""
+    config = parse_config(text)
+    fresh = Pipeline(core_settings(config))
+    feed_spike(fresh, "a.example", T, 6, 4)
+    after = Evaluator(config.alerts, [spec.name for spec in fresh.ledger.specs])
+    restore(blob, fresh.ledger, after, T + 2)
+    after.evaluate(fresh.ledger, T + 3)
+    sent = sorted((s, n.kind.value) for n in after.due(T + 3) for s in n.sinks)
+    assert after.evaluate(fresh.ledger, T + 4) == []
+    return sent
+
+
+async def test_a_sink_taken_off_the_rule_is_resolved_only_if_it_had_the_firing() -> None:
+    """The same stop (Slack took the firing, PagerDuty had not). Restarted with Slack
+    taken off the rule, Slack is told the alert ended (it had it) and PagerDuty is
+    paged; with PagerDuty taken off, neither hears anything: Slack has the page, and
+    PagerDuty never had the incident."""
+    text = HEAD + ROUTED_RULE + 'sinks = ["slack", "pagerduty"]\n'
+    blob = await _saved_with_slack_having_the_firing(text)
+    off_slack = text.replace('["slack", "pagerduty"]', '["pagerduty"]')
+    assert _restarted(blob, off_slack) == [("pagerduty", "firing"), ("slack", "resolved")]
+    off_pagerduty = text.replace('["slack", "pagerduty"]', '["slack"]')
+    assert _restarted(blob, off_pagerduty) == []
+
+
+async def test_a_save_before_the_first_evaluation_keeps_the_firing_owed() -> None:
+    """Restored, the firing PagerDuty is owed is sent by the first evaluation. A save
+    before it (sesd stopped again at once) keeps it owed to PagerDuty alone, so the
+    next restart pages PagerDuty, and not Slack."""
+    text = HEAD + ROUTED_RULE + 'sinks = ["slack", "pagerduty"]\n'
+    blob = await _saved_with_slack_having_the_firing(text)
+    config = parse_config(text)
+    fresh = Pipeline(core_settings(config))
+    feed_spike(fresh, "a.example", T, 6, 4)
+    after = Evaluator(config.alerts, [spec.name for spec in fresh.ledger.specs])
+    restore(blob, fresh.ledger, after, T + 2)
+    again = snapshot(fresh.ledger, after, T + 2, stopped=True)
+    assert msgspec.msgpack.decode(again)["heard"] == {"delays": {"a.example": ["slack"]}}
+    assert _restarted(again, text) == [("pagerduty", "firing")]
