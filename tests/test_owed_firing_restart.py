@@ -18,6 +18,7 @@ import msgspec
 import pytest
 
 from sesd.alerting.evaluator import Evaluator
+from sesd.alerting.silences import Silence, SilenceSet
 from sesd.commands.demo.localsqs import LocalSqs
 from sesd.config import core_settings, parse_config
 from sesd.core.pipeline import Pipeline
@@ -197,3 +198,39 @@ async def test_a_save_before_the_first_evaluation_keeps_the_firing_owed() -> Non
     again = snapshot(fresh.ledger, after, T + 2, stopped=True)
     assert msgspec.msgpack.decode(again)["heard"] == {"delays": {"a.example": ["slack"]}}
     assert _restarted(again, text) == [("pagerduty", "firing")]
+
+
+async def test_a_silence_at_the_restart_holds_the_owed_page_until_it_ends() -> None:
+    """The same stop. A silence on a.example holds PagerDuty's page after the restart,
+    as it holds any page; when it ends PagerDuty is paged, and Slack is not."""
+    text = HEAD + ROUTED_RULE + 'sinks = ["slack", "pagerduty"]\n'
+    blob = await _saved_with_slack_having_the_firing(text)
+    config = parse_config(text)
+    fresh = Pipeline(core_settings(config))
+    feed_spike(fresh, "a.example", T, 6, 4)
+    silence = Silence(id="s1", comment="known", starts_at=T, ends_at=T + 10, domain="a.example")
+    after = Evaluator(config.alerts, [spec.name for spec in fresh.ledger.specs])
+    after.silences = SilenceSet([silence])
+    restore(blob, fresh.ledger, after, T + 2)
+    after.evaluate(fresh.ledger, T + 3)
+    assert after.due(T + 3) == []
+    after.evaluate(fresh.ledger, T + 11)
+    (page,) = after.due(T + 11)
+    assert (page.kind.value, page.sinks) == ("firing", ("pagerduty",))
+
+
+async def test_an_alert_ending_before_the_owed_page_went_resolves_where_it_was_heard() -> None:
+    """The same stop; the restart's first evaluation comes after the spike left the
+    window (and the start's hold): the alert resolves before PagerDuty was paged.
+    Slack, which had the page, is told it ended; PagerDuty, which never had it,
+    nothing."""
+    text = HEAD + ROUTED_RULE + 'sinks = ["slack", "pagerduty"]\n'
+    blob = await _saved_with_slack_having_the_firing(text)
+    config = parse_config(text)
+    fresh = Pipeline(core_settings(config))
+    after = Evaluator(config.alerts, [spec.name for spec in fresh.ledger.specs])
+    restore(blob, fresh.ledger, after, T + 2)
+    (resolve,) = after.evaluate(fresh.ledger, T + 700)
+    assert resolve.kind.value == "resolved"
+    (told,) = after.due(T + 700)
+    assert (told.kind.value, told.sinks) == ("resolved", ("slack",))
