@@ -1,6 +1,7 @@
 """A label whose last step left it inactive is not measured again until something it
-reads has changed: a write to its windows, the bucket the clock is in, its pending
-count, or the rules. Each test changes one of them and no other, and shows the step
+reads has changed: a write to its windows, the bucket the clock is in (where a bucket
+that entered or left its window holds something: tests/test_quiet_buckets.py), its
+pending count, or the rules. Each test changes one of them and no other, and shows the step
 then sees it; the last compares whole runs with an evaluator that measures every
 label at every step."""
 

@@ -68,7 +68,9 @@ class Evaluator:
         self.held: list[tuple[str, str, str, str]] = []
         # (rule, label) -> what its last step read, where that step left it inactive:
         # its windows, their stamp and its pending count. The same again means the same
-        # value, so stepping it again would change nothing (most labels, most steps).
+        # value, so stepping it again would change nothing (most labels, most steps); so
+        # does a stamp of another bucket, where the buckets the clock moved over into or
+        # out of the window hold nothing the rule reads (DomainWindows.moved_over).
         self._quiet: dict[tuple[str, str], Read] = {}
         self._reads = Reads()  # what this evaluation read already
         #: The evaluation begun in slices, until :meth:`evaluate` returns its alerts.
@@ -112,6 +114,14 @@ class Evaluator:
                 self.retired.pop(rule.name, None)
         self._window_index = {rule.name: window_names.index(rule.window) for rule in self.rules}
         self._window_seconds = {rule.name: Duration(rule.window).seconds for rule in self.rules}
+        # Whether a rule's steps read its window's values (as _step does), not its counts
+        # alone: then a bucket with values alone moving in or out changes what they read.
+        self._values = {
+            rule.name: (
+                rule.metric in QUANTILE_METRICS or bool(rule.cause) or rule.include_suppressed
+            )
+            for rule in self.rules
+        }
         self._repeat = config.repeat_interval.seconds
         self.groups.group_wait = config.group_wait.seconds
         # The evaluation period: a tenth of it short of ``for``, ``group_wait`` or

@@ -196,15 +196,29 @@ class Evaluation(Iterator[None]):
             cursors[n] = end
             steps += end - start
             name, states, decided = rule.name, evaluator.states[rule.name], self._decided[place]
-            index = evaluator._window_index[name]
+            index, values = evaluator._window_index[name], evaluator._values[name]
             for label in found[start:end]:
                 windows = windows_of.get(label)
                 read: Read | None = None
                 if windows is not None:
                     stamp = windows.stamp(index, now)
                     read = (windows, *stamp, pending.count(label, now, scope.index))
-                    if quiet.get((name, label)) == read and states[label].status is Status.INACTIVE:
-                        continue  # what it reads is what left it inactive: it stays so
+                    last = quiet.get((name, label))
+                    if last is not None and states[label].status is Status.INACTIVE:
+                        # What it reads is what left it inactive: it stays so.
+                        if last == read:
+                            continue
+                        # The same but for the bucket: the clock moved over buckets that
+                        # hold nothing it reads (most of a quiet domain's buckets), so the
+                        # read is the same. Noted in this bucket, the next check is short.
+                        if (
+                            last[0] is windows
+                            and last[1] == read[1]
+                            and last[3] == read[3]
+                            and windows.moved_over(index, last[2], read[2], values=values)
+                        ):
+                            quiet[name, label] = read
+                            continue
                 ran += 1
                 decision = evaluator._step(rule, scope, label, now, read)
                 if decision is not None:

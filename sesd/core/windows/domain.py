@@ -241,6 +241,18 @@ class DomainWindows:
         and the bucket ``now`` falls in. Reads under equal stamps return the same."""
         return self.changes, int(now // self._rings[index].width)
 
+    def moved_over(self, index: int, before: int, after: int, *, values: bool) -> bool:
+        """Whether reads of window ``index`` in bucket ``after`` (a :meth:`stamp`'s)
+        return what they returned in bucket ``before``, nothing written between: the
+        buckets that entered or left the window held nothing (no count, and no value
+        with ``values``: the quantiles, causes and suppressed addresses)."""
+        staged = self._staged_counts is not None or (values and bool(self._staged))
+        stage = None  # the staged bucket, where this window counts what is staged
+        if staged and self._accepted >> index & 1:
+            stage = self._stage // self._ratios[index]
+        low, high = (before, after) if before <= after else (after, before)
+        return self._rings[index].moved_over(low, high, values, stage)
+
     def counts(self, index: int, now: float) -> tuple[int, ...]:
         """Recipients per event type in window ``index`` (in spec order) at ``now``."""
         ring = self._rings[index]

@@ -284,6 +284,29 @@ class Ring:
         lo, hi = self.span(now_bucket)
         return lo < bucket <= hi
 
+    def moved_over(self, a: int, b: int, values: bool, stage: int | None = None) -> bool:
+        """Whether the windows ending at buckets ``a`` <= ``b`` count the same: no held
+        bucket in one and not in the other holds a count (or a value, with ``values``)
+        or is ``stage``. Such a bucket lies between the two windows' starts or between
+        their ends (as span() has them), and only held buckets hold anything."""
+        head, slots = self.head, self.slots
+        moved = [
+            *range(max(a, head) - slots + 1, min(max(b, head) - slots, head) + 1),
+            *range(max(min(a, head), head - slots) + 1, min(b, head) + 1),
+        ]
+        if stage in moved:
+            return False
+        for column in self.columns:
+            if column is not None:
+                for bucket in moved:
+                    if column[bucket % slots]:
+                        return False
+        if values and self.cells:
+            for cell in self.cells:
+                if head - ((head - (cell >> BUCKET_SHIFT)) & BUCKET_MASK) in moved:
+                    return False
+        return True
+
     def counts(self, now_bucket: int) -> list[int]:
         """Recipients per event type in the window ending at ``now_bucket``."""
         head, slots = self.head, self.slots
