@@ -197,12 +197,15 @@ class Evaluation(Iterator[None]):
             steps += end - start
             name, states, decided = rule.name, evaluator.states[rule.name], self._decided[place]
             index, values = evaluator._window_index[name], evaluator._values[name]
+            # Each label's windows' stamp (DomainWindows.stamp) is their writes so far and
+            # the bucket ``now`` is in, the same bucket for all (one layout): found once.
+            bucket = int(now // scope.specs[index].width)
             for label in found[start:end]:
                 windows = windows_of.get(label)
                 read: Read | None = None
                 if windows is not None:
-                    stamp = windows.stamp(index, now)
-                    read = (windows, *stamp, pending.count(label, now, scope.index))
+                    count = pending.count(label, now, scope.index)
+                    read = (windows, windows.changes, bucket, count)
                     last = quiet.get((name, label))
                     if last is not None and states[label].status is Status.INACTIVE:
                         # What it reads is what left it inactive: it stays so.
