@@ -39,8 +39,14 @@ _PER_PENDING: Final = 512
 _PER_KEY: Final = 32
 #: A provider answer cached: the longest domain, a provider, an expiry.
 _PER_ANSWER: Final = 512
-#: An alert state: the longest label and six fields.
-_PER_ALERT: Final = 512
+#: An alert state: the longest label twice (its row, and the list of labels the domain
+#: table no longer holds) and six fields; 547 bytes measured.
+_PER_ALERT: Final = 1024
+#: A firing some of its rule's sinks took before a stop (key ``heard``): its label
+#: again (322 bytes measured, one sink of the longest name listed)...
+_PER_HEARD: Final = 512
+#: ...and each sink of the rule that took it, by its name (at most 64 characters).
+_PER_SINK: Final = 128
 #: A row of the tenants' map: a resource's ARN as SES writes one (a configuration
 #: set's, an identity's: 60-150 bytes) and its tenant's name (at most 64).
 _PER_ARN: Final = 256
@@ -72,6 +78,12 @@ def alert_ceiling(rule: RuleConfig, settings: CoreSettings) -> int:
     return 2 * tracked + _SPARE_STATES
 
 
+def _alert_bytes(rule: RuleConfig) -> int:
+    """The most bytes one of ``rule``'s alert states takes in the file, with the sinks
+    that took its firing when it was saved owed to the others."""
+    return _PER_ALERT + _PER_HEARD + _PER_SINK * len(rule.sinks)
+
+
 def state_limit(ledger: Ledger, rules: Iterable[RuleConfig]) -> int:
     """The most bytes a state file of ``ledger``'s settings and ``rules`` may take: its
     labels' windows, pending delays, duplicate keys, cached answers, alert states and
@@ -91,7 +103,7 @@ def state_limit(ledger: Ledger, rules: Iterable[RuleConfig]) -> int:
         + s.max_pending_delays * _PER_PENDING
         + s.dedup_max_entries * _PER_KEY
         + (s.providers_max_cache * _PER_ANSWER if s.providers else 0)
-        + sum(alert_ceiling(rule, s) for rule in rules) * _PER_ALERT
+        + sum(alert_ceiling(rule, s) * _alert_bytes(rule) for rule in rules)
         # Whatever tenants says now: a file saved with them on holds the map, and a
         # start that turned them off must not set aside its windows for it.
         + ledger.tenant_map.max_entries * _PER_ARN
