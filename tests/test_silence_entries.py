@@ -217,3 +217,27 @@ def test_a_change_of_the_file_checks_only_the_silences_not_checked_yet(tmp_path:
     watcher.use(str(path), check)  # a reload: the config may say otherwise now
     assert checked == ["yahoo.*", "gmail.*", "yahoo.*", "gmail.*"]
     assert [s.id for s in watcher.silences.items] == ["a", "b"]
+
+
+def test_a_reason_names_a_long_matcher_or_key_bounded(tmp_path: Path) -> None:
+    """Matchers and keys of any length edited in (a paste gone wrong): each reason
+    logged names them cut short, not whole, each at a line's length."""
+    config = _config(tmp_path)
+    path = tmp_path / "s.json"
+    long = "x" * 20_000
+    _write(
+        path,
+        _entry("domain", domain=long),
+        _entry("glob", domain=f"{long}*@"),
+        _entry("rule", rule=long),
+        _entry("severity", severity=long),
+        _entry("key", **{long: "gmail.com"}),
+    )
+    with capture_logs() as logs:
+        watcher = SilenceWatcher(str(path), silence_check(config))
+        assert watcher.refresh()
+    reasons = [reason for _, _, reason in _skipped(logs)]
+    assert len(reasons) == 5
+    assert all("xxx" in reason and len(reason) < 1_500 for reason in reasons), [
+        len(reason) for reason in reasons
+    ]

@@ -30,7 +30,7 @@ def domain_problem(config: Config, domain: str, prefix: str = "") -> str:
     control or invisible one), a glob that matches no label an alert names or only
     domains counted in a group, a name no alert could have (an address or a URL pasted
     in), a domain counted in a group (its alerts name the group)."""
-    said = f"{prefix}domain {domain!r}"
+    said = f"{prefix}domain {_quoted(domain)}"
     if has_control(domain):
         # A glob took it as written: a colour escape made a silence that mutes
         # nothing, a zero-width space one that mutes what the list does not show.
@@ -72,6 +72,12 @@ def domain_problem(config: Config, domain: str, prefix: str = "") -> str:
     return ""
 
 
+def _quoted(matcher: str) -> str:
+    """``matcher`` quoted as Python writes it (control characters escaped), cut to
+    :data:`_SHOWN` characters: a hand-edited one may be of any length."""
+    return repr(matcher if len(matcher) <= _SHOWN else f"{matcher[: _SHOWN - 1]}…")
+
+
 def _could_be_label(config: Config, written: str) -> bool:
     """Whether an alert could name ``written``: a domain (or glob), a provider, a tenant,
     a group (its name may be in any script) or an account and region."""
@@ -90,14 +96,15 @@ def rule_problem(config: Config, rule: str, prefix: str = "") -> str:
     admin's with the file's path only, cannot say.)"""
     rules = [r.name for r in config.alerts.rules]
     if rules and not any(fnmatchcase(name, rule) for name in rules):
-        return f"{prefix}rule {rule!r} matches no rule of the config (rules: {', '.join(rules)})"
+        named = ", ".join(rules)
+        return f"{prefix}rule {_quoted(rule)} matches no rule of the config (rules: {named})"
     return ""
 
 
 def severity_problem(severity: str, prefix: str = "") -> str:
     """A severity matcher that matches none of sesd's severities."""
     if not any(fnmatchcase(s, severity) for s in SEVERITY_RANK):
-        return f"{prefix}severity {severity!r} matches none of {', '.join(SEVERITY_RANK)}"
+        return f"{prefix}severity {_quoted(severity)} matches none of {', '.join(SEVERITY_RANK)}"
     return ""
 
 

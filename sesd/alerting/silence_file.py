@@ -27,6 +27,8 @@ __all__ = ["Entry", "SilenceFile", "SilenceWatcher"]
 
 #: The most of an unread entry's id told.
 _ID_SHOWN = 100
+#: The most of why an entry is no silence told.
+_REASON_SHOWN = 1000
 
 
 class _Stored(msgspec.Struct):
@@ -69,7 +71,8 @@ def _entry(number: int, raw: msgspec.Raw) -> Entry:
     try:
         return Entry(number, msgspec.json.decode(raw, type=Silence), raw)
     except msgspec.DecodeError as exc:
-        return Entry(number, None, raw, f"not a silence: {exc}")
+        # msgspec names an unknown key whole: one edited in may be of any length.
+        return Entry(number, None, raw, f"not a silence: {escaped(str(exc), _REASON_SHOWN)}")
 
 
 class SilenceFile:
