@@ -107,6 +107,10 @@ def _takes(form: _Form, pattern: str, besides: Collection[str] = ()) -> bool:
     one takes), and a glob of more characters than the longest text, or with one no
     text has, takes none: a search has at most twice the longest text's parts,
     however long the glob."""
+    # Only a text the glob matches can be found: one of ``besides`` it does not match
+    # needs no avoiding (stepped through, each member of a large group cost the search
+    # its beginnings, a second of CPU a thousand members).
+    besides = [avoided for avoided in besides if fnmatchcase(avoided, pattern)]
     written = list(glob_parts(pattern))
     parts = [p for i, p in enumerate(written) if p[0] != "*" or written[i - 1 : i] != [p]]
     begun: dict[str, set[str]] = {}  # a beginning of ``besides``: the characters after
