@@ -222,8 +222,8 @@ def test_a_change_of_the_file_checks_only_the_silences_not_checked_yet(tmp_path:
 
 
 def test_a_reason_names_a_long_matcher_or_key_bounded(tmp_path: Path) -> None:
-    """Matchers and keys of any length edited in (a paste gone wrong): each reason
-    logged names them cut short, not whole, each at a line's length."""
+    """Matchers, keys and ids of any length edited in (a paste gone wrong): each
+    reason logged names them cut short, not whole, each at a line's length."""
     config = _config(tmp_path)
     path = tmp_path / "s.json"
     long = "x" * 20_000
@@ -234,12 +234,14 @@ def test_a_reason_names_a_long_matcher_or_key_bounded(tmp_path: Path) -> None:
         _entry("rule", rule=long),
         _entry("severity", severity=long),
         _entry("key", **{long: "gmail.com"}),
+        _entry(long, rule="no-such-rule"),
     )
     with capture_logs() as logs:
         watcher = SilenceWatcher(str(path), silence_check(config))
         assert watcher.refresh()
-    reasons = [reason for _, _, reason in _skipped(logs)]
-    assert len(reasons) == 5
+    skipped = _skipped(logs)
+    assert [len(str(silence_id)) for _, silence_id, _ in skipped] == [6, 4, 4, 8, 3, 100]
+    reasons = [reason for _, _, reason in skipped[:5]]
     assert all("xxx" in reason and len(reason) < 1_500 for reason in reasons), [
         len(reason) for reason in reasons
     ]

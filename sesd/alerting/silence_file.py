@@ -53,7 +53,7 @@ class Entry(NamedTuple):
     def id(self) -> str | None:
         """The silence's id, or an unread entry's if it has one (bounded, escaped)."""
         if self.silence is not None:
-            return self.silence.id
+            return escaped(self.silence.id, _ID_SHOWN)
         try:
             found: Any = msgspec.json.decode(self.raw)
         except msgspec.DecodeError:
