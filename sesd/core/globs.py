@@ -97,7 +97,22 @@ class _Form:
 
 
 def _takes(form: _Form, pattern: str, besides: Collection[str] = ()) -> bool:
-    """Whether ``pattern`` matches some text of ``form``, none of ``besides``.
+    """Whether ``pattern`` matches some text of ``form``, none of ``besides``. The
+    shortest text it matches (:func:`_found`) is most often none of them: the search
+    that steps around them (each one's beginnings) is made only when it is one."""
+    # Only a text the glob matches can be found: one of ``besides`` it does not match
+    # needs no avoiding (stepped through, each member of a large group cost the search
+    # its beginnings, a second of CPU a thousand members).
+    avoided = {text for text in besides if fnmatchcase(text, pattern)}
+    shortest = _found(form, pattern)
+    if shortest is None or shortest not in avoided:
+        return shortest is not None
+    return _found(form, pattern, avoided) is not None
+
+
+def _found(form: _Form, pattern: str, besides: Collection[str] = ()) -> str | None:
+    """A text of ``form`` that ``pattern`` matches, none of ``besides``, if any: the
+    shortest, as found without ``besides``; with them, "" for one found.
 
     A search over (the glob's part, the text's form, the text so far while it begins
     one of ``besides``), a character of each kind tried at each (and each character
@@ -107,47 +122,63 @@ def _takes(form: _Form, pattern: str, besides: Collection[str] = ()) -> bool:
     one takes), and a glob of more characters than the longest text, or with one no
     text has, takes none: a search has at most twice the longest text's parts,
     however long the glob."""
-    # Only a text the glob matches can be found: one of ``besides`` it does not match
-    # needs no avoiding (stepped through, each member of a large group cost the search
-    # its beginnings, a second of CPU a thousand members).
-    besides = [avoided for avoided in besides if fnmatchcase(avoided, pattern)]
     written = list(glob_parts(pattern))
     parts = [p for i, p in enumerate(written) if p[0] != "*" or written[i - 1 : i] != [p]]
-    begun: dict[str, set[str]] = {}  # a beginning of ``besides``: the characters after
-    for avoided in besides:
-        for n in range(len(avoided)):
-            begun.setdefault(avoided[:n], set()).add(avoided[n])
-    characters = _Characters(parts, form.kinds, begun)
+    characters = _Characters(parts, form.kinds, _begun(besides))
     if sum(kind != "*" for kind, _ in parts) > form.longest:
-        return False
+        return None
     if any(kind != "*" and not characters.of_kinds(at) for at, (kind, _) in enumerate(parts)):
-        return False  # a character no text has: "@", "/"
+        return None  # a character no text has: "@", "/"
     first: _State = (0, form.start, "" if besides else None)
     length = {first: 0}
+    # Without ``besides``, how each state was reached: the text found is read back.
+    came: dict[_State, tuple[_State, str]] = {}
     waiting = deque([first])
     while waiting:
         state = waiting.popleft()
         at, shape, text = state
         if at == len(parts) and form.ends(shape) and text not in besides:
-            return length[state] <= form.longest
+            if length[state] > form.longest:
+                return None
+            return "" if besides else _read_back(came, state)
         if at == len(parts):
             continue
         star = parts[at][0] == "*"
-        steps: list[tuple[int, _State]] = [(0, (at + 1, shape, text))] if star else []
+        steps: list[tuple[str, _State]] = [("", (at + 1, shape, text))] if star else []
         steps += [  # (a star takes no more, above; or one more character)
-            (1, (at if star else at + 1, after, following))
+            (c, (at if star else at + 1, after, following))
             for c, following in characters.after(at, text)
             if (after := form.step(shape, c)) is not None
         ]
-        for cost, following_state in steps:
-            if length[state] + cost < length.get(following_state, form.longest + 1):
-                length[following_state] = length[state] + cost
+        for c, following_state in steps:
+            if length[state] + len(c) < length.get(following_state, form.longest + 1):
+                length[following_state] = length[state] + len(c)
+                if not besides:
+                    came[following_state] = (state, c)
                 # A step that takes nothing is searched first: texts come shortest first.
-                if cost:
+                if c:
                     waiting.append(following_state)
                 else:
                     waiting.appendleft(following_state)
-    return False
+    return None
+
+
+def _begun(besides: Collection[str]) -> dict[str, set[str]]:
+    """Each beginning of a text of ``besides``: the characters that go on after it."""
+    begun: dict[str, set[str]] = {}
+    for avoided in besides:
+        for n in range(len(avoided)):
+            begun.setdefault(avoided[:n], set()).add(avoided[n])
+    return begun
+
+
+def _read_back(came: dict[_State, tuple[_State, str]], state: _State) -> str:
+    """The text of the steps that reached ``state``."""
+    taken: list[str] = []
+    while state in came:
+        state, c = came[state]
+        taken.append(c)
+    return "".join(reversed(taken))
 
 
 class _Characters:
