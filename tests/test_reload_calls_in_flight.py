@@ -19,6 +19,7 @@ from sesd.commands.demo.localhttp import LocalServer
 from sesd.commands.demo.localsqs import LocalSqs
 from sesd.config import load_config
 from sesd.io.logs import configure_logging
+from tests import factory
 from tests.conftest import make_queue, running
 from tests.fake_ses import FakeSes, Reply
 from tests.test_aws_clients import CANARY, _config, _pool_open
@@ -29,10 +30,12 @@ _KIND = "application/x-amz-json-1.0"
 class Standing(LocalServer):
     """An SQS stand-in (its JSON protocol) for queues ``old`` and ``new``: each call
     of queue ``old`` waits until its event is set (GetQueueAttributes: ``answer``, then
-    a 500 the first time, a redrive policy after; a receive: ``receives``, then nothing,
-    or, with ``deny`` set, a refusal). Queue ``new``'s first receive answers at once,
-    with nothing; every other call waits until the server closes, then answers
-    nothing."""
+    a 500 the first time, a redrive policy after; a receive: ``receives``, then
+    ``messages``, or, with ``deny`` set, a refusal). Its deletes fail: a 500 (which the
+    SDK asks again), then each message failed, then a refusal; its releases are refused.
+    Queue ``new``'s first
+    receive answers at once, with nothing; every other call waits until the server
+    closes, then answers nothing."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -42,7 +45,11 @@ class Standing(LocalServer):
         self.receiving = anyio.Event()
         self.receives = anyio.Event()
         self.deny = False
+        self.messages: list[dict[str, Any]] = []
         self.checks = 0
+        #: The statuses old's deletes were answered with.
+        self.deletes: list[int] = []
+        self.releases = 0
         self._new = 0
         self._closed = anyio.Event()
 
@@ -56,7 +63,8 @@ class Standing(LocalServer):
 
     async def _answer(self, request: web.Request) -> web.Response:
         operation = request.headers.get("X-Amz-Target", "").rpartition(".")[2]
-        queue = json.loads(await request.read())["QueueUrl"].rpartition("/")[2]
+        asked = json.loads(await request.read())
+        queue = asked["QueueUrl"].rpartition("/")[2]
         body: dict[str, Any] = {}
         if (queue, operation) == ("old", "GetQueueAttributes"):
             self.checking.set()
@@ -71,14 +79,40 @@ class Standing(LocalServer):
             self.receiving.set()
             await self.receives.wait()
             if self.deny:
-                body = {"__type": "com.amazon.coral.service#AccessDeniedException"}
-                headers = {"x-amzn-query-error": "AccessDenied;Sender"}
-                return web.json_response(body, status=400, headers=headers, content_type=_KIND)
+                return self._refused()
+            body = {"Messages": self.messages}
+        elif (queue, operation) == ("old", "DeleteMessageBatch"):
+            return self._delete(asked["Entries"])
+        elif (queue, operation) == ("old", "ChangeMessageVisibilityBatch"):
+            self.releases += 1
+            return self._refused()
         elif (queue, operation) == ("new", "ReceiveMessage") and not self._new:
             self._new += 1
         else:
             await self._closed.wait()
         return web.json_response(body, content_type=_KIND)
+
+    def _delete(self, entries: list[dict[str, Any]]) -> web.Response:
+        """Old's delete: a 500, then each message failed (SQS's fault), then a refusal."""
+        status = (500, 200, 400)[min(len(self.deletes), 2)]
+        self.deletes.append(status)
+        body: dict[str, Any]
+        if status == 500:
+            body = {"__type": "InternalError", "message": "We encountered an internal error."}
+        elif status == 200:
+            failed = [
+                {"Id": entry["Id"], "SenderFault": False, "Code": "InternalError"}
+                for entry in entries
+            ]
+            body = {"Successful": [], "Failed": failed}
+        else:
+            return self._refused()
+        return web.json_response(body, status=status, content_type=_KIND)
+
+    def _refused(self) -> web.Response:
+        body = {"__type": "com.amazon.coral.service#AccessDeniedException"}
+        headers = {"x-amzn-query-error": "AccessDenied;Sender"}
+        return web.json_response(body, status=400, headers=headers, content_type=_KIND)
 
 
 async def _until(condition: Callable[[], bool]) -> None:
@@ -95,11 +129,11 @@ def _logged(logs: io.StringIO, event: str) -> list[dict[str, Any]]:
     ]
 
 
-def _config_at(sqs: Standing, *queues: str) -> str:
+def _config_at(sqs: Standing, *queues: str, grace: str = "1s") -> str:
     """A config whose SQS is ``sqs``, with ``queues`` (each a [[queues]] entry's keys)."""
     return (
         f'[aws]\nendpoint_url = "{sqs.url}"\nregion = "us-east-1"\n'
-        '[http]\nlisten = "127.0.0.1:0"\n[shutdown]\ngrace_period = "1s"\n'
+        f'[http]\nlisten = "127.0.0.1:0"\n[shutdown]\ngrace_period = "{grace}"\n'
     ) + "".join(f"[[queues]]\n{keys}" for keys in queues)
 
 
@@ -278,3 +312,80 @@ async def test_a_refusal_at_a_removed_queue_leaves_no_series_of_it(
                 assert _queue_samples(daemon, name, "q") == {}, name
     (refused,) = _logged(logs, "sesd.sqs.receive_failed")
     assert refused["retired"] is True
+
+
+async def test_a_moved_queues_last_batch_at_its_old_place_counts_on_no_sqs_series(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``q`` moves from eu-west-1 to us-east-1 while a receive waits at the old place,
+    which then brings a message and fails its delete (a 500 the SDK asks again, the
+    message failed, a refusal). The event is processed (``sesd_messages_total``), but
+    the old place's receipt, delete errors and retries count on none of ``q``'s SQS
+    series: they were counted on its us-east-1 ones, where a dashboard, an error-rate
+    rule and the status page's "lately" read the queue in force as failing, and its
+    received count as messages the new place gave."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    logs = io.StringIO()
+    configure_logging("info", "json", stream=logs)
+    path = tmp_path / "sesd.toml"
+    async with Standing() as sqs:
+        body = factory.sns(factory.delivery(["a@example.com"]))
+        sqs.messages = [{"MessageId": "m-1", "ReceiptHandle": "r-1", "Body": body}]
+        # A grace period the SDK's backoff cannot outlast: the batch is handled, not
+        # released, whatever the host's load.
+        path.write_text(_config_at(sqs, _OLD.format(url=sqs.url), grace="30s"))
+        async with running(load_config(str(path)), config_path=path) as daemon:
+            with anyio.fail_after(20):
+                await sqs.receiving.wait()
+            moved = f'url = "{sqs.url}/123456789012/new"\nname = "q"\n'
+            path.write_text(_config_at(sqs, moved, grace="30s"))
+            assert await daemon.reload()
+            sqs.receives.set()
+            await _until(lambda: "sesd.queue.stopped" in logs.getvalue())
+            handled = _queue_samples(daemon, "sesd_messages_total", "q")
+            series = {
+                name: _queue_samples(daemon, name, "q")
+                for name in (
+                    "sesd_sqs_messages_received_total",
+                    "sesd_sqs_errors_total",
+                    "sesd_sqs_retries_total",
+                )
+            }
+    assert sqs.deletes == [500, 200, 400]
+    assert sum(handled.values()) == 1
+    for name, samples in series.items():
+        assert samples, f"the queue in force has its {name} series"
+        assert {dict(labels)["region"] for labels in samples} == {"us-east-1"}, name
+    counted = {name: sum(samples.values()) for name, samples in series.items()}
+    assert counted == dict.fromkeys(series, 0.0)
+
+
+async def test_a_moved_queues_release_refused_at_its_old_place_counts_no_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As above, with no grace period: the old place's receive answers a message after
+    its poller was cancelled, and the release that gives it back is refused. No
+    ``release`` error counts on ``q``'s series (it did, on its us-east-1 one)."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    logs = io.StringIO()
+    configure_logging("info", "json", stream=logs)
+    path = tmp_path / "sesd.toml"
+    async with Standing() as sqs:
+        body = factory.sns(factory.delivery(["a@example.com"]))
+        sqs.messages = [{"MessageId": "m-1", "ReceiptHandle": "r-1", "Body": body}]
+        path.write_text(_config_at(sqs, _OLD.format(url=sqs.url), grace="0s"))
+        async with running(load_config(str(path)), config_path=path) as daemon:
+            with anyio.fail_after(20):
+                await sqs.receiving.wait()
+            moved = f'url = "{sqs.url}/123456789012/new"\nname = "q"\n'
+            path.write_text(_config_at(sqs, moved, grace="0s"))
+            assert await daemon.reload()
+            sqs.receives.set()
+            await _until(lambda: "sesd.queue.stopped" in logs.getvalue())
+            errors = _queue_samples(daemon, "sesd_sqs_errors_total", "q")
+    assert (sqs.releases, sqs.deletes) == (1, [])
+    assert {dict(labels)["region"] for labels in errors} == {"us-east-1"}
+    counted = {dict(labels)["operation"]: value for labels, value in errors.items()}
+    assert counted == dict.fromkeys(("receive", "delete", "release", "process"), 0.0)

@@ -10,6 +10,7 @@ queue gone) is said once at error level, with what it costs.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from sesd.config import QueueConfig
@@ -37,11 +38,21 @@ __all__ = ["Deletes"]
 class Deletes:
     """The deletes and releases of one poller on one queue."""
 
-    def __init__(self, client: SQSClient, queue: QueueConfig, metrics: Metrics, log: Any) -> None:
+    def __init__(
+        self,
+        client: SQSClient,
+        queue: QueueConfig,
+        metrics: Metrics,
+        log: Any,
+        counted: Callable[[], bool] = lambda: True,
+    ) -> None:
         self._client = client
         self._queue = queue
         self._label = queue.label
         self._metrics = metrics
+        #: Whether the queue's series count what the calls answer: not once a reload
+        #: moved or removed the queue (the old place's errors are not the new one's).
+        self._counted = counted
         self._log = log
         self._undeletable = False  # deletes refused for good (reported once)
         #: Batches in a row whose delete left some undeleted (throttled, SQS in trouble).
@@ -80,7 +91,8 @@ class Deletes:
             if not failed:
                 entries = []
                 break
-            self._metrics.sqs_error(self._label, "delete", len(failed))
+            if self._counted():
+                self._metrics.sqs_error(self._label, "delete", len(failed))
             retry_ids = {f["Id"] for f in failed if not f.get("SenderFault")}
             self._delete_trouble(
                 "sesd.sqs.delete_partly_failed",
@@ -143,8 +155,10 @@ class Deletes:
         try:
             answer = await call(QueueUrl=self._queue.url, Entries=entries)
         except SQS_ERRORS as exc:
-            self._metrics.sqs_retried(self._label, operation, retries(exc))
-            self._metrics.sqs_error(self._label, operation)
+            if self._counted():
+                self._metrics.sqs_retried(self._label, operation, retries(exc))
+                self._metrics.sqs_error(self._label, operation)
             raise
-        self._metrics.sqs_retried(self._label, operation, retries(answer))
+        if self._counted():
+            self._metrics.sqs_retried(self._label, operation, retries(answer))
         return answer
