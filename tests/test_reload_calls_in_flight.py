@@ -30,12 +30,12 @@ _KIND = "application/x-amz-json-1.0"
 class Standing(LocalServer):
     """An SQS stand-in (its JSON protocol) for queues ``old`` and ``new``: each call
     of queue ``old`` waits until its event is set (GetQueueAttributes: ``answer``, then
-    a 500 the first time, a redrive policy after; a receive: ``receives``, then
-    ``messages``, or, with ``deny`` set, a refusal). Its deletes fail: a 500 (which the
-    SDK asks again), then each message failed, then a refusal; its releases are refused.
-    Queue ``new``'s first
-    receive answers at once, with nothing; every other call waits until the server
-    closes, then answers nothing."""
+    a 500 the first time, a redrive policy after; its first receive: ``receives``, then
+    ``messages``, or, with ``deny`` set, a refusal; a later one: until the server
+    closes). Its deletes fail: a 500 (which the SDK asks again), then each message
+    failed, then a refusal; its releases are refused. Queue ``new``'s first receive
+    answers at once, with nothing; every other call waits until the server closes,
+    then answers nothing."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -47,6 +47,7 @@ class Standing(LocalServer):
         self.deny = False
         self.messages: list[dict[str, Any]] = []
         self.checks = 0
+        self.old_receives = 0
         #: The statuses old's deletes were answered with.
         self.deletes: list[int] = []
         self.releases = 0
@@ -76,6 +77,10 @@ class Standing(LocalServer):
             policy = {"deadLetterTargetArn": "arn:aws:sqs:us-east-1:123456789012:dlq"}
             body = {"Attributes": {"RedrivePolicy": json.dumps(policy)}}
         elif (queue, operation) == ("old", "ReceiveMessage"):
+            self.old_receives += 1
+            if self.old_receives > 1:  # a reload's new pollers': the first is the test's
+                await self._closed.wait()
+                return web.json_response(body, content_type=_KIND)
             self.receiving.set()
             await self.receives.wait()
             if self.deny:

@@ -130,14 +130,17 @@ class QueuePoller:
         self._rand = rand
         self._delay = 0.0  # until the next receive, after a failed one
         #: What the poller gives back to SQS: deletes and releases.
-        self._deletes = Deletes(client, queue, metrics, self._log, lambda: self.in_force())
+        self._deletes = Deletes(client, queue, metrics, self._log, lambda: self.counted())
         #: The Date header of the latest answer compared with this host's clock.
         self._date: str | None = None
         #: Whether this poller reads the queue in force (its consumer says): once a
         #: reload removed or replaced the queue (another URL, region, account or pool),
-        #: what the old one answers no longer speaks for what is read now, nor counts on
-        #: the queue's SQS series (those of its place in force: their account and region).
+        #: what the old one answers no longer speaks for what is read now.
         self.in_force: Callable[[], bool] = lambda: True
+        #: Whether what its calls answer counts on the queue's SQS series (those of its
+        #: place in force): not once a reload moved (another URL, region or account) or
+        #: removed the queue; the old place's receipts and errors are not the new one's.
+        self.counted: Callable[[], bool] = lambda: True
         # From now the queue is being read: one that answers nothing counts as hung.
         health.polling(self._label, monotonic())
 
@@ -191,9 +194,9 @@ class QueuePoller:
                 date, self._clock(), self._health, self._metrics.clock_offset, self._log
             )
         messages = response.get("Messages", [])
-        if messages and self.in_force():
-            # The old place's last batch is handled (its events count), but it is no
-            # receipt of the place in force, whose series these are.
+        if messages and self.counted():
+            # A moved queue's old place's last batch is handled (its events count), but
+            # it is no receipt of the place in force, whose series these are.
             self._metrics.sqs_received_messages(self._label, len(messages))
         else:
             self._changes.notify()
