@@ -64,3 +64,30 @@ async def test_the_last_batch_of_a_queue_whose_pool_a_reload_changed_counts(
         "sesd_sqs_errors_total": 2.0,
         "sesd_sqs_retries_total": 1.0,
     }
+
+
+async def test_a_refusal_of_a_queue_whose_pool_a_reload_changed_counts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As above, but the receive is refused: the old poller judges nothing (its
+    successors do), but the refusal is the place's and counts on ``q``'s series."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    logs = io.StringIO()
+    configure_logging("info", "json", stream=logs)
+    path = tmp_path / "sesd.toml"
+    async with Standing() as sqs:
+        old = _OLD.format(url=sqs.url)
+        path.write_text(_config_at(sqs, old))
+        async with running(load_config(str(path)), config_path=path) as daemon:
+            with anyio.fail_after(20):
+                await sqs.receiving.wait()
+            path.write_text(_config_at(sqs, old + "concurrency = 2\n"))
+            assert await daemon.reload()
+            sqs.deny = True
+            sqs.receives.set()
+            await _until(lambda: "sesd.queue.stopped" in logs.getvalue())
+            errors = _queue_samples(daemon, "sesd_sqs_errors_total", "q")
+    counted = {dict(labels)["operation"]: value for labels, value in errors.items()}
+    assert counted == {"receive": 1.0, "delete": 0.0, "release": 0.0, "process": 0.0}
+    assert {dict(labels)["region"] for labels in errors} == {"eu-west-1"}

@@ -227,7 +227,10 @@ class QueuePoller:
             # Its old place refused (why a reload moved or removed it, often): neither
             # the queue in force (its own pollers tell) nor the credentials are judged,
             # nor its series counted (the queue in force's, or one the reload dropped,
-            # which the count would bring back for as long as sesd runs).
+            # which the count would bring back for as long as sesd runs), unless the
+            # reload left the queue where it was: the refusal is then the place's own.
+            if self.counted():
+                self._metrics.sqs_error(self._label, "receive")
             self._log.info("sesd.sqs.receive_failed", error=describe_error(exc), retired=True)
             return
         self._metrics.sqs_error(self._label, "receive")
