@@ -194,10 +194,11 @@ class QueuePoller:
                 date, self._clock(), self._health, self._metrics.clock_offset, self._log
             )
         messages = response.get("Messages", [])
-        if messages and self.counted():
-            # A moved queue's old place's last batch is handled (its events count), but
-            # it is no receipt of the place in force, whose series these are.
-            self._metrics.sqs_received_messages(self._label, len(messages))
+        if messages:
+            if self.counted():
+                # A moved queue's old place's last batch is handled (its events count),
+                # but it is no receipt of the place in force, whose series these are.
+                self._metrics.sqs_received_messages(self._label, len(messages))
         else:
             self._changes.notify()
         return messages
