@@ -356,6 +356,25 @@ def test_a_backward_step_past_the_window_starts_the_ring_again() -> None:
         assert figures.count("delivery") == 0
 
 
+def test_what_a_ring_that_starts_again_forgot_stays_out_of_its_breakdown() -> None:
+    """The clock steps back two hours and a delay starts the ring again: the delay
+    noted before the step is forgotten by the breakdown as by the counts, also once the
+    clock is back at its time and a new delay falls in the same coarse bucket."""
+    w = DomainWindows(SPECS)
+    t = 100_000.0  # 5m bucket 10000, the first of coarse bucket 2000
+
+    def delay(at: float, text: str) -> None:
+        w.count(at, at, DELAY)
+        w.note(at, at, noted(message_id=text, source="", config_set="", diagnostics=[text]))
+
+    delay(t, "before")
+    delay(t - 7200, "after the step")
+    assert w.breakdown(0, t - 7200).diagnostics == [("after the step", 1)]
+    delay(t + 20, "again")
+    assert w.figures(0, t + 20).count("delivery_delay") == 1
+    assert w.breakdown(0, t + 20).diagnostics == [("again", 1)]
+
+
 def test_out_of_order_events_count_where_they_belong() -> None:
     """Events arriving in any order within the window count as a recount says."""
     w = DomainWindows(SPECS)
