@@ -104,6 +104,21 @@ def test_late_events_count_only_where_they_fit() -> None:
     assert w.figures(2, now).count("delivery_delay") == 1
 
 
+def test_a_week_long_window_counts_in_its_own_buckets() -> None:
+    """A 7d window beside the 5m one has buckets of 20,160 s, each written in 2,016
+    stages of 10 s: an event counts in it from its first stage until its bucket leaves
+    the window, a week on."""
+    specs = window_specs([("5m", 300.0), ("7d", 604_800.0)], 10.0, 30)
+    assert [(s.width, s.slots) for s in specs] == [(10, 30), (20_160, 30)]
+    w = DomainWindows(specs)
+    t = 20_160.0 * 87_544  # the start of a 7d bucket
+    w.count(t, t, DELIVERY)
+    w.count(t + 10, t + 10, DELIVERY)  # the next stage writes the first out
+    assert w.figures(1, t + 10).count("delivery") == 2
+    assert w.figures(1, t + 604_800 - 0.001).count("delivery") == 2
+    assert w.figures(1, t + 604_800).count("delivery") == 0
+
+
 def test_ratios() -> None:
     """delay, bounce, complaint and delivery ratios follow their definitions: delayed /
     (delivered + delayed), bounced / (delivered + bounced), complained / (delivered +
