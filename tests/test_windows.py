@@ -284,6 +284,22 @@ def test_a_series_adds_the_stage_to_what_its_bucket_already_holds() -> None:
     assert w.series(2, t + 10, DELAY)[-1] == 3
 
 
+def test_a_restored_windows_series_reads_before_any_write() -> None:
+    """After a restart, the status page draws a domain's sparkline from its restored
+    windows before the domain's next event: the series are the saved ones."""
+    w = DomainWindows(SPECS)
+    t = 30_000.0
+    w.count(t, t, DELIVERY, 4)
+    w.count(t + 10, t + 10, DELAY)
+    w.flush(t + 10)
+    restored = DomainWindows(SPECS)
+    restored.restore(w.snapshot())
+    for index in range(3):
+        for type_index in (DELIVERY, DELAY):
+            assert restored.series(index, t + 20, type_index) == w.series(index, t + 20, type_index)
+    assert restored.series(0, t + 20, DELIVERY)[-3:] == [4, 0, 0]
+
+
 def test_suppressed_recipients_count_from_the_first_write_and_leave_with_their_bucket() -> None:
     """A window with no suppressed recipient says 0; the first write into a fresh domain
     counts in every window at once, the next one in its own bucket."""
