@@ -25,11 +25,14 @@ __all__ = ["domain_problem", "rule_problem", "severity_problem", "silence_check"
 _SHOWN = 1000
 
 
-def domain_problem(config: Config, domain: str, prefix: str = "") -> str:
+def domain_problem(
+    config: Config, domain: str, prefix: str = "", members: dict[str, str] | None = None
+) -> str:
     """What is wrong with a silence's domain matcher: a character no label has (a
     control or invisible one), a glob that matches no label an alert names or only
     domains counted in a group, a name no alert could have (an address or a URL pasted
-    in), a domain counted in a group (its alerts name the group)."""
+    in), a domain counted in a group (its alerts name the group). ``members``: the
+    config's :func:`group_members`, when many silences are checked against it."""
     said = f"{prefix}domain {_quoted(domain)}"
     if has_control(domain):
         # A glob took it as written: a colour escape made a silence that mutes
@@ -38,7 +41,8 @@ def domain_problem(config: Config, domain: str, prefix: str = "") -> str:
             f"{prefix}domain '{escaped(domain, _SHOWN)}': a control or invisible character "
             "(shown escaped), which no alert's label has: write it without"
         )
-    members = group_members(config)
+    if members is None:
+        members = group_members(config)
     written = domain_pattern(domain)
     if is_glob(domain) and not silence_takes_a_label(domain, config):
         # Listed as active, it would mute nothing: the page the on-call meant to mute
@@ -113,6 +117,7 @@ def silence_check(config: Config) -> Callable[[Silence], str]:
     (not whether a name is a provider's as well as a domain's: the silence mutes both,
     as written), and a matcher at all (the CLI needs one; an entry edited in without
     one would mute every alert)."""
+    members = group_members(config)  # a group may count thousands of domains
 
     def problem(silence: Silence) -> str:
         if silence.rule is None and silence.domain is None and silence.severity is None:
@@ -120,7 +125,9 @@ def silence_check(config: Config) -> Callable[[Silence], str]:
                 "no rule, domain nor severity: it would mute every alert (write severity "
                 "'*' to mean that)"
             )
-        if silence.domain is not None and (found := domain_problem(config, silence.domain)):
+        if silence.domain is not None and (
+            found := domain_problem(config, silence.domain, members=members)
+        ):
             return found
         if silence.rule is not None and (found := rule_problem(config, silence.rule)):
             return found
