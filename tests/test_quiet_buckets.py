@@ -116,6 +116,56 @@ def test_a_clock_stepped_back_before_a_bucket_is_seen() -> None:
     assert evaluator.states["r"]["a.example"].value == 0.0
 
 
+def test_a_staged_bucket_of_values_alone_entering_is_seen() -> None:
+    """Deliveries, then suppressed addresses in the next bucket, still staged (values,
+    no counts); the clock stepped back before that bucket: a bounce ratio counting
+    them is 0 and quiet. Back in their bucket it fires: they count again."""
+    pipeline, evaluator = built(parse_config(RULES))
+    deliver(pipeline, 3, T0 + 281, T0 + 281)
+    for i in range(3):
+        suppressed(pipeline, T0 + 301, T0 + 301, str(i))
+    assert evaluator.evaluate(pipeline.ledger, T0 + 291) == []
+    assert evaluator.states["suppressed"]["a.example"].value == 0.0
+    fired = evaluator.evaluate(pipeline.ledger, T0 + 302)
+    assert [(a.rule, a.value) for a in fired] == [("suppressed", 0.5)]
+
+
+def test_staged_counts_leaving_the_hour_window_are_seen() -> None:
+    """Delays, then deliveries an hour old written after them (a late batch: the stage
+    holds them, in a bucket the 5m window has left already). Once that bucket leaves
+    the hour window too, the delays alone are left and the hourly ratio fires."""
+    pipeline, evaluator = built(parse_config(RULES))
+    # Mid-way through a 120 s bucket: the stage's 10 s bucket is not its first.
+    at = T0 - T0 % 120 + 61
+    delay(pipeline, 3, at + 600, at + 600, expires=at + 86400)
+    deliver(pipeline, 4, at, at + 600)
+    assert evaluator.evaluate(pipeline.ledger, at + 605) == []
+    assert evaluator.states["hourly"]["a.example"].value == pytest.approx(3 / 7)
+    fired = evaluator.evaluate(pipeline.ledger, at + 3600 + 120)
+    assert [(a.rule, a.value) for a in fired] == [("hourly", 1.0)]
+
+
+def test_a_bucket_left_long_ago_is_not_read_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Deliveries in the oldest bucket the ring holds and in its newest; the clock
+    moves past the newest, over empty buckets: the window is read once, not again at
+    each bucket for the oldest one, which left it before the first read."""
+    pipeline, evaluator = built(parse_config(RATIO))
+    deliver(pipeline, 2, T0 + 1, T0 + 1)
+    deliver(pipeline, 2, T0 + 291, T0 + 291)
+    reads = []
+    counts = DomainWindows.counts
+
+    def counted(self: DomainWindows, index: int, now: float) -> tuple[int, ...]:
+        reads.append(now)
+        return counts(self, index, now)
+
+    monkeypatch.setattr(DomainWindows, "counts", counted)
+    for now in (T0 + 305, T0 + 315, T0 + 325, T0 + 335):
+        evaluator.evaluate(pipeline.ledger, now)
+    assert reads == [T0 + 305]
+    assert evaluator.states["r"]["a.example"].value == 0.0
+
+
 def _write(pipeline: Pipeline, kind: str, n: int, at: float, now: float, domain: str) -> None:
     """``n`` writes of a kind at event time ``at``, read at ``now``."""
     for i in range(n):
