@@ -25,6 +25,7 @@ from sesd.commands.demo.localsqs import LocalSqs
 from sesd.config import Config, read_secrets
 from sesd.io.logs import configure_logging
 from sesd.runtime.daemon import Daemon
+from tests import deaths
 from tests.dns_server import hermetic
 
 
@@ -38,6 +39,19 @@ def require_tool(name: str) -> str:
             pytest.fail(f"{name} is required in CI (SESD_REQUIRE_TOOLS=1) but is missing")
         pytest.skip(f"{name} is not installed")
     return path
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """A worker killed by a signal that prints nothing, or by ``os._exit``, prints its
+    threads' stacks first (tests/deaths.py): xdist says only that it crashed."""
+    deaths.install()
+
+
+@pytest.fixture(autouse=True)
+def _silent_deaths_told() -> Iterator[None]:
+    """What a test's daemon or loop left as a signal's default is told again."""
+    yield
+    deaths.rearm()
 
 
 @pytest.fixture(autouse=True)
