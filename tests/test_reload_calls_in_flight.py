@@ -258,6 +258,56 @@ def _queue_samples(daemon: Any, name: str, queue: str) -> dict[tuple[tuple[str, 
     }
 
 
+#: A queue's SQS series, which the last batch of its old pollers may count on.
+SQS_SERIES = (
+    "sesd_sqs_messages_received_total",
+    "sesd_sqs_errors_total",
+    "sesd_sqs_retries_total",
+)
+
+
+async def reloaded_mid_receive(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    after: Callable[[Standing], str],
+    names: tuple[str, ...],
+    *,
+    grace: str = "1s",
+    message: bool = False,
+    deny: bool = False,
+) -> tuple[Standing, io.StringIO, dict[str, dict[tuple[tuple[str, str], ...], float]]]:
+    """Queue ``q`` (``_OLD``, in eu-west-1) read at a :class:`Standing`; a reload to the
+    queue keys ``after`` gives while its receive waits; then that receive answers: a
+    refusal (``deny``), one message (``message``: its delete answered as the stand-in
+    does), or nothing. Once the old pollers stopped: the stand-in, the logs, and the
+    samples of ``q``'s series ``names``, by name."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    logs = io.StringIO()
+    configure_logging("info", "json", stream=logs)
+    path = tmp_path / "sesd.toml"
+    async with Standing() as sqs:
+        if message:
+            body = factory.sns(factory.delivery(["a@example.com"]))
+            sqs.messages = [{"MessageId": "m-1", "ReceiptHandle": "r-1", "Body": body}]
+        path.write_text(_config_at(sqs, _OLD.format(url=sqs.url), grace=grace))
+        async with running(load_config(str(path)), config_path=path) as daemon:
+            with anyio.fail_after(20):
+                await sqs.receiving.wait()
+            path.write_text(_config_at(sqs, after(sqs), grace=grace))
+            assert await daemon.reload()
+            sqs.deny = deny
+            sqs.receives.set()
+            await _until(lambda: "sesd.queue.stopped" in logs.getvalue())
+            samples = {name: _queue_samples(daemon, name, "q") for name in names}
+    return sqs, logs, samples
+
+
+def _moved(sqs: Standing) -> str:
+    """``q`` moved to another queue, in us-east-1."""
+    return f'url = "{sqs.url}/123456789012/new"\nname = "q"\n'
+
+
 async def test_a_refusal_at_a_moved_queues_old_place_is_not_counted_as_its_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -266,22 +316,10 @@ async def test_a_refusal_at_a_moved_queues_old_place_is_not_counted_as_its_error
     force counts no receive error (it was counted on ``q``'s us-east-1 series, which a
     dashboard, an error-rate rule and the status page's "lately" read as the queue
     in force failing), and the old place's series, dropped at the reload, stays gone."""
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    logs = io.StringIO()
-    configure_logging("info", "json", stream=logs)
-    path = tmp_path / "sesd.toml"
-    async with Standing() as sqs:
-        path.write_text(_config_at(sqs, _OLD.format(url=sqs.url)))
-        async with running(load_config(str(path)), config_path=path) as daemon:
-            with anyio.fail_after(20):
-                await sqs.receiving.wait()
-            path.write_text(_config_at(sqs, f'url = "{sqs.url}/123456789012/new"\nname = "q"\n'))
-            assert await daemon.reload()
-            sqs.deny = True
-            sqs.receives.set()
-            await _until(lambda: "sesd.queue.stopped" in logs.getvalue())
-            errors = _queue_samples(daemon, "sesd_sqs_errors_total", "q")
+    _, logs, samples = await reloaded_mid_receive(
+        tmp_path, monkeypatch, _moved, ("sesd_sqs_errors_total",), deny=True
+    )
+    errors = samples["sesd_sqs_errors_total"]
     assert errors, "the queue in force has its series"
     assert {dict(labels)["region"] for labels in errors} == {"us-east-1"}
     assert set(errors.values()) == {0.0}
@@ -329,34 +367,13 @@ async def test_a_moved_queues_last_batch_at_its_old_place_counts_on_no_sqs_serie
     series: they were counted on its us-east-1 ones, where a dashboard, an error-rate
     rule and the status page's "lately" read the queue in force as failing, and its
     received count as messages the new place gave."""
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    logs = io.StringIO()
-    configure_logging("info", "json", stream=logs)
-    path = tmp_path / "sesd.toml"
-    async with Standing() as sqs:
-        body = factory.sns(factory.delivery(["a@example.com"]))
-        sqs.messages = [{"MessageId": "m-1", "ReceiptHandle": "r-1", "Body": body}]
-        # A grace period the SDK's backoff cannot outlast: the batch is handled, not
-        # released, whatever the host's load.
-        path.write_text(_config_at(sqs, _OLD.format(url=sqs.url), grace="30s"))
-        async with running(load_config(str(path)), config_path=path) as daemon:
-            with anyio.fail_after(20):
-                await sqs.receiving.wait()
-            moved = f'url = "{sqs.url}/123456789012/new"\nname = "q"\n'
-            path.write_text(_config_at(sqs, moved, grace="30s"))
-            assert await daemon.reload()
-            sqs.receives.set()
-            await _until(lambda: "sesd.queue.stopped" in logs.getvalue())
-            handled = _queue_samples(daemon, "sesd_messages_total", "q")
-            series = {
-                name: _queue_samples(daemon, name, "q")
-                for name in (
-                    "sesd_sqs_messages_received_total",
-                    "sesd_sqs_errors_total",
-                    "sesd_sqs_retries_total",
-                )
-            }
+    # A grace period the SDK's backoff cannot outlast: the batch is handled, not
+    # released, whatever the host's load.
+    sqs, _, series = await reloaded_mid_receive(
+        tmp_path, monkeypatch, _moved, ("sesd_messages_total", *SQS_SERIES),
+        grace="30s", message=True,
+    )  # fmt: skip
+    handled = series.pop("sesd_messages_total")
     assert sqs.deletes == [500, 200, 400]
     assert sum(handled.values()) == 1
     for name, samples in series.items():
@@ -372,24 +389,10 @@ async def test_a_moved_queues_release_refused_at_its_old_place_counts_no_error(
     """As above, with no grace period: the old place's receive answers a message after
     its poller was cancelled, and the release that gives it back is refused. No
     ``release`` error counts on ``q``'s series (it did, on its us-east-1 one)."""
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    logs = io.StringIO()
-    configure_logging("info", "json", stream=logs)
-    path = tmp_path / "sesd.toml"
-    async with Standing() as sqs:
-        body = factory.sns(factory.delivery(["a@example.com"]))
-        sqs.messages = [{"MessageId": "m-1", "ReceiptHandle": "r-1", "Body": body}]
-        path.write_text(_config_at(sqs, _OLD.format(url=sqs.url), grace="0s"))
-        async with running(load_config(str(path)), config_path=path) as daemon:
-            with anyio.fail_after(20):
-                await sqs.receiving.wait()
-            moved = f'url = "{sqs.url}/123456789012/new"\nname = "q"\n'
-            path.write_text(_config_at(sqs, moved, grace="0s"))
-            assert await daemon.reload()
-            sqs.receives.set()
-            await _until(lambda: "sesd.queue.stopped" in logs.getvalue())
-            errors = _queue_samples(daemon, "sesd_sqs_errors_total", "q")
+    sqs, _, samples = await reloaded_mid_receive(
+        tmp_path, monkeypatch, _moved, ("sesd_sqs_errors_total",), grace="0s", message=True
+    )
+    errors = samples["sesd_sqs_errors_total"]
     assert (sqs.releases, sqs.deletes) == (1, [])
     assert {dict(labels)["region"] for labels in errors} == {"us-east-1"}
     counted = {dict(labels)["operation"]: value for labels, value in errors.items()}
