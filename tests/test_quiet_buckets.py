@@ -17,9 +17,8 @@ from hypothesis import strategies as st
 from sesd.alerting.evaluator import Evaluator
 from sesd.config import core_settings, parse_config
 from sesd.core.pipeline import Pipeline
-from sesd.core.windows import DomainWindows
 from tests import factory as f
-from tests.test_quiet_labels import RATIO, T0, delay, deliver
+from tests.test_quiet_labels import RATIO, T0, delay, deliver, window_reads
 from tests.test_rules import built
 
 EXAMPLES = 20 if os.environ.get("SESD_MUTATION") else 150
@@ -77,14 +76,7 @@ def test_buckets_that_hold_nothing_are_moved_over_unread(monkeypatch: pytest.Mon
     and finds the window empty."""
     pipeline, evaluator = built(parse_config(RATIO))
     deliver(pipeline, 4, T0 + 1, T0 + 1)
-    reads = []
-    counts = DomainWindows.counts
-
-    def counted(self: DomainWindows, index: int, now: float) -> tuple[int, ...]:
-        reads.append(now)
-        return counts(self, index, now)
-
-    monkeypatch.setattr(DomainWindows, "counts", counted)
+    reads = window_reads(monkeypatch)
     for now in (T0 + 2, T0 + 12, T0 + 25, T0 + 150, T0 + 299, T0 + 302, T0 + 312):
         evaluator.evaluate(pipeline.ledger, now)
     assert reads == [T0 + 2, T0 + 302]
@@ -152,14 +144,7 @@ def test_a_bucket_left_long_ago_is_not_read_again(monkeypatch: pytest.MonkeyPatc
     pipeline, evaluator = built(parse_config(RATIO))
     deliver(pipeline, 2, T0 + 1, T0 + 1)
     deliver(pipeline, 2, T0 + 291, T0 + 291)
-    reads = []
-    counts = DomainWindows.counts
-
-    def counted(self: DomainWindows, index: int, now: float) -> tuple[int, ...]:
-        reads.append(now)
-        return counts(self, index, now)
-
-    monkeypatch.setattr(DomainWindows, "counts", counted)
+    reads = window_reads(monkeypatch)
     for now in (T0 + 305, T0 + 315, T0 + 325, T0 + 335):
         evaluator.evaluate(pipeline.ledger, now)
     assert reads == [T0 + 305]

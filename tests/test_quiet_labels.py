@@ -238,12 +238,10 @@ def test_each_kind_of_write_is_seen_however_many(kind: str, rule: str) -> None:
     assert len(set(values)) == 4
 
 
-def test_a_label_nothing_touched_is_not_read_again(monkeypatch: pytest.MonkeyPatch) -> None:
-    """What the skipping is for: a second step in the same bucket, with nothing
-    written, reads no window; a write makes the next step read it again."""
-    pipeline, evaluator = built(parse_config(RATIO))
-    deliver(pipeline, 4, T0 + 1, T0 + 1)
-    reads = []
+def window_reads(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The times at which a label's windows are read for counts from now on (a step
+    that passes a label over reads none), appended as they come."""
+    reads: list[float] = []
     counts = DomainWindows.counts
 
     def counted(self: DomainWindows, index: int, now: float) -> tuple[int, ...]:
@@ -251,6 +249,15 @@ def test_a_label_nothing_touched_is_not_read_again(monkeypatch: pytest.MonkeyPat
         return counts(self, index, now)
 
     monkeypatch.setattr(DomainWindows, "counts", counted)
+    return reads
+
+
+def test_a_label_nothing_touched_is_not_read_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the skipping is for: a second step in the same bucket, with nothing
+    written, reads no window; a write makes the next step read it again."""
+    pipeline, evaluator = built(parse_config(RATIO))
+    deliver(pipeline, 4, T0 + 1, T0 + 1)
+    reads = window_reads(monkeypatch)
     evaluator.evaluate(pipeline.ledger, T0 + 2)
     evaluator.evaluate(pipeline.ledger, T0 + 3)
     deliver(pipeline, 1, T0 + 4, T0 + 4)
