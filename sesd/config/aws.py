@@ -262,6 +262,13 @@ class QueueConfig(Section, frozen=True):
         """The ``account`` label: the account's name, ``default`` without one."""
         return self.account or DEFAULT_ACCOUNT
 
+    @property
+    def place(self) -> tuple[str, str | None, str]:
+        """Where the queue is read: its URL, region and account. A reload that changes
+        it moves the queue (its series and health are the new place's); one that
+        changes only how it is read (``concurrency``, the long poll) does not."""
+        return self.url, self.region, self.account
+
 
 class AccountHealthConfig(Section, frozen=True):
     """``[account_health]``: SES's own view of each (account, region) with a queue or an

@@ -40,11 +40,6 @@ class _Consumer:
     scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
 
 
-def _place(queue: QueueConfig) -> tuple[str, str | None, str]:
-    """Where a queue is read: what its SQS series' labels and its calls answer for."""
-    return queue.url, queue.region, queue.account
-
-
 class Consumers:
     """The queues being consumed, by label."""
 
@@ -129,7 +124,7 @@ class Consumers:
         region and account): a reload that changed only how it is read (its
         ``concurrency``, its long poll) leaves the place, and its series, as they were."""
         now = self._running.get(consumer.queue.label)
-        return now is not None and _place(now.queue) == _place(consumer.queue)
+        return now is not None and now.queue.place == consumer.queue.place
 
     async def _consume(self, consumer: _Consumer) -> None:
         memory = InvalidMemory()

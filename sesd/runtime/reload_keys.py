@@ -153,6 +153,5 @@ def moved_queues(old: list[QueueConfig], new: list[QueueConfig]) -> list[str]:
     return [
         queue.label
         for queue in new
-        if (was := before.get(queue.label)) is not None
-        and (was.url, was.region, was.account) != (queue.url, queue.region, queue.account)
+        if (was := before.get(queue.label)) is not None and was.place != queue.place
     ]
