@@ -19,7 +19,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from sesd.alerting.silence_checks import silence_check
-from sesd.alerting.silence_file import SilenceWatcher
+from sesd.alerting.silence_file import SilenceFile, SilenceWatcher
 from sesd.alerting.silences import Silence
 from sesd.commands.main import main
 from sesd.config import Config, core_settings, parse_config
@@ -273,3 +273,36 @@ def test_a_glob_no_group_member_matches_is_checked_without_walking_the_members(
             tracemalloc.stop()
         # The members' table each check makes takes 3 MB; the steps took 160 MB.
         assert peak < 16 << 20, (glob, peak)
+
+
+def test_an_entry_still_wrong_is_logged_once_not_at_each_read_or_reload(tmp_path: Path) -> None:
+    """The daemon reads the file at each change (each ``sesd silence add``) and checks
+    it at each reload: an entry left out for the same reason is told once, not again at
+    each, which filled the log with one warning; it is told again when its reason
+    changes (a reload's rules), or when it is mended and then goes wrong again. The
+    count of entries left out stays honest at each read."""
+    path = tmp_path / "s.json"
+    _write(path, _entry("typo", rule="delay-hihg"), ["not", "a", "silence"])
+    with capture_logs() as logs:
+        watcher = SilenceWatcher(str(path), silence_check(_config(tmp_path)))
+        watcher.refresh()
+        # Another operator's add: the file changes, the entries move, as the CLI writes.
+        SilenceFile(str(path)).add(Silence(**_entry("new", domain="gmail.com")), T)
+        assert watcher.refresh()
+        watcher.use(str(path), silence_check(_config(tmp_path)))  # a reload, same rules
+    loaded = [e["skipped"] for e in logs if e["event"] == "sesd.silences.loaded"]
+    assert loaded == [2, 2]
+    assert [(n, i) for n, i, _ in _skipped(logs)] == [(1, "typo"), (2, None)]
+    second = _RULES.split("[[alerts.rules]]")[1].replace('"delay-high"', '"bounce-high"')
+    with capture_logs() as logs:
+        watcher.use(str(path), silence_check(_config(tmp_path, f"[[alerts.rules]]{second}")))
+    assert [reason for _, _, reason in _skipped(logs)] == [
+        "rule 'delay-hihg' matches no rule of the config (rules: delay-high, bounce-high)"
+    ]
+    _write(path, ["not", "a", "silence"])  # mended: the typo gone, and back
+    watcher.refresh()
+    _write(path, _entry("typo", rule="delay-hihg"), ["not", "a", "silence"])
+    path.touch()
+    with capture_logs() as logs:
+        assert watcher.refresh()
+    assert [(n, i) for n, i, _ in _skipped(logs)] == [(1, "typo")]

@@ -174,12 +174,15 @@ class SilenceWatcher:
     """Keeps :attr:`silences` (what the evaluator matches against) as the file says,
     reading it again when it changes. A file that cannot be read is logged once per
     version and the silences read before stay in force. A silence that is none, or
-    that ``check`` finds wrong (its reason; "" when right), is left out and logged, at
-    each read and at each check given anew (a reload)."""
+    that ``check`` finds wrong (its reason; "" when right), is left out, and logged
+    when first left out or when its reason changes: not again at each read of the file
+    (each ``sesd silence add``) nor at each check given anew (a reload)."""
 
     def __init__(self, path: str | None, check: Callable[[Silence], str] | None = None) -> None:
         self._log = get_logger()
         self.file: SilenceFile | None = None
+        #: Each entry left out at the last read (as :func:`_content` has it), and why.
+        self._told: dict[bytes, str] = {}
         self.silences = SilenceSet()
         self.use(path, check)
 
@@ -193,6 +196,7 @@ class SilenceWatcher:
             return
         self.file = SilenceFile(path) if path else None
         self.silences.items = []
+        self._told = {}
         self._entries: list[Entry] = []
         self._identity: tuple[int, int, int] | None = None
 
@@ -229,13 +233,18 @@ class SilenceWatcher:
 
     def _take(self, entries: list[Entry]) -> int:
         """Keep the silences of ``entries`` that are right; log each other, why it is
-        left out. Returns how many were."""
+        left out, once while it stays so. Returns how many were."""
         kept: list[Silence] = []
+        told, self._told = self._told, {}
         for entry in entries:
             problem = entry.problem(self._check)
             if entry.silence is not None and not problem:
                 kept.append(entry.silence)
                 continue
+            content = _content(entry)
+            self._told[content] = problem
+            if told.get(content) == problem:
+                continue  # as logged: its place may have moved, not what is wrong
             self._log.warning(
                 "sesd.silences.skipped",
                 path=self.file.path if self.file else None,
@@ -259,3 +268,10 @@ class SilenceWatcher:
             if silence.id in ended:
                 silence.ends_at = now
         self._log.info("sesd.silences.ended_by_resolve", ids=sorted(ended))
+
+
+def _content(entry: Entry) -> bytes:
+    """What an entry holds: a silence as the CLI writes it (its writes re-encode each
+    silence, so one edited in by hand reads the same before and after), else as it
+    is written."""
+    return msgspec.json.encode(entry.silence) if entry.silence is not None else bytes(entry.raw)
