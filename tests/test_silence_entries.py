@@ -306,3 +306,34 @@ def test_an_entry_still_wrong_is_logged_once_not_at_each_read_or_reload(tmp_path
     with capture_logs() as logs:
         assert watcher.refresh()
     assert [(n, i) for n, i, _ in _skipped(logs)] == [(1, "typo")]
+
+
+async def test_a_long_silence_id_is_logged_cut_short_where_it_holds_or_ends_a_page(
+    tmp_path: Path,
+) -> None:
+    """An id edited in by hand may be of any length (a paste gone wrong), and hold
+    control characters: the line that says a silence held a page back, and the one
+    that says a resolve ended it, name it as a left-out entry's id is named, escaped
+    and cut to 100 characters, not whole."""
+    from tests.test_routing import RULE, alerting_for
+    from tests.test_rules import feed_spike
+
+    path = tmp_path / "s.json"
+    long = "\x1b[2J" + "x" * 1_000_000
+    _write(path, _entry(long, rule="delays", ends_at=None, until_resolved=True))
+    config = parse_config(f'[alerts]\nsilences_path = "{path}"\n{RULE}')
+    pipeline = Pipeline(core_settings(config))
+    now = [T + 1]
+    alerting = alerting_for(config, pipeline, now)
+    async with aiohttp.ClientSession() as session:
+        alerting.open(session)
+        feed_spike(pipeline, "a.example", T, 6, 4)
+        with capture_logs() as logs:
+            alerting.evaluate()
+            feed_spike(pipeline, "a.example", T + 10, 0, 200)
+            now[0] = T + 10
+            alerting.evaluate()
+    (held,) = [e["silence"] for e in logs if e["event"] == "sesd.alert.silenced"]
+    (ended,) = [e["ids"] for e in logs if e["event"] == "sesd.silences.ended_by_resolve"]
+    assert [held, *ended] == [f"\\u001b[2J{'x' * 90}…"] * 2
+    assert json.loads(path.read_text())["silences"][0]["id"] == long  # ended all the same

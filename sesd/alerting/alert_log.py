@@ -8,6 +8,7 @@ from typing import Any, Final
 
 from sesd.alerting.alert import Alert, Notification
 from sesd.alerting.rules import Transition
+from sesd.alerting.silences import shown_id
 
 __all__ = ["SHOWN", "Held", "log_alerts", "log_sink_gone", "log_unsent"]
 
@@ -33,6 +34,7 @@ def log_alerts(log: Any, alerts: list[Alert], held: list[Held]) -> None:
             **why,
         )
     for rule, domain, kind, silence in held:
+        silence = shown_id(silence)  # edited in by hand, of any length
         log.info("sesd.alert.silenced", rule=rule, domain=domain, kind=kind, silence=silence)
 
 

@@ -17,7 +17,14 @@ from typing import Any, NamedTuple
 
 import msgspec
 
-from sesd.alerting.silences import KEEP_ENDED, SILENCES_VERSION, Silence, SilenceError, SilenceSet
+from sesd.alerting.silences import (
+    KEEP_ENDED,
+    SILENCES_VERSION,
+    Silence,
+    SilenceError,
+    SilenceSet,
+    shown_id,
+)
 from sesd.core.text import escaped
 from sesd.core.unreadable import not_utf8_at, undecoded
 from sesd.io.files import open_lock, read_plain, write_atomic
@@ -25,8 +32,6 @@ from sesd.io.logs import get_logger
 
 __all__ = ["Entry", "SilenceFile", "SilenceWatcher"]
 
-#: The most of an unread entry's id told.
-_ID_SHOWN = 100
 #: The most of why an entry is no silence told.
 _REASON_SHOWN = 1000
 
@@ -53,13 +58,13 @@ class Entry(NamedTuple):
     def id(self) -> str | None:
         """The silence's id, or an unread entry's if it has one (bounded, escaped)."""
         if self.silence is not None:
-            return escaped(self.silence.id, _ID_SHOWN)
+            return shown_id(self.silence.id)
         try:
             found: Any = msgspec.json.decode(self.raw)
         except msgspec.DecodeError:
             return None
         named = found.get("id") if isinstance(found, dict) else None
-        return escaped(named, _ID_SHOWN) if isinstance(named, str) else None
+        return shown_id(named) if isinstance(named, str) else None
 
     def problem(self, check: Callable[[Silence], str]) -> str:
         """Why the daemon leaves it out: it is no silence, or ``check`` finds one (""
@@ -267,7 +272,7 @@ class SilenceWatcher:
         for silence in self.silences.items:
             if silence.id in ended:
                 silence.ends_at = now
-        self._log.info("sesd.silences.ended_by_resolve", ids=sorted(ended))
+        self._log.info("sesd.silences.ended_by_resolve", ids=sorted(map(shown_id, ended)))
 
 
 def _content(entry: Entry) -> bytes:

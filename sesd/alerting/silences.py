@@ -14,6 +14,7 @@ from fnmatch import fnmatchcase
 import msgspec
 
 from sesd.core.domains import domain_pattern
+from sesd.core.text import escaped
 
 __all__ = [
     "KEEP_ENDED",
@@ -23,12 +24,16 @@ __all__ = [
     "SilenceError",
     "SilenceSet",
     "new_id",
+    "shown_id",
     "silence_command",
 ]
 
 SILENCES_VERSION = 1
 #: Ended silences stay listed this long, then are dropped at the next write.
 KEEP_ENDED = 7 * 86400.0
+#: The most of a silence's id a log line tells (the file is edited by hand: an id
+#: may be of any length).
+_ID_SHOWN = 100
 
 
 class SilenceError(Exception):
@@ -89,6 +94,11 @@ class Document(msgspec.Struct):
 def new_id() -> str:
     """A short random id, easy to type."""
     return secrets.token_hex(6)
+
+
+def shown_id(silence_id: str) -> str:
+    """A silence's id as a log line tells it: escaped, and cut short."""
+    return escaped(silence_id, _ID_SHOWN)
 
 
 class SilenceSet:
