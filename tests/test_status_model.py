@@ -368,6 +368,24 @@ def test_a_domain_with_nothing_in_the_window_ranks_below_one_reading_zero() -> N
     assert (rows[0].delay_ratio, rows[1].delay_ratio) == (0.0, None)
 
 
+def test_a_hand_edited_silence_id_is_shown_cut_short_and_escaped_on_its_alert() -> None:
+    """A silence edited into the file by hand may carry an id of any length and any
+    characters: the alert it holds shows the id as the list of silences does, escaped
+    and cut short, not a megabyte of it (the page, the JSON and the CLI all read it)."""
+    w = spiked()
+    long_id = "\x1b[2J" + "x" * 1_000_000
+    held = Silence(id=long_id, comment="edited by hand", starts_at=NOW - 60,
+                   ends_at=NOW + 3600, domain="outlook.com")  # fmt: skip
+    w.evaluator.silences = SilenceSet([held])
+    doc = status(w)
+    shown = doc.alerts.items[1].silence
+    assert shown is not None
+    assert shown.id == doc.silences.items[0].id
+    assert len(shown.id) <= 200
+    assert "\x1b" not in shown.id
+    assert shown.id.startswith("\\u001b[2Jx")
+
+
 def test_a_planned_silence_expired_before_it_starts_is_not_listed(tmp_path: Path) -> None:
     """A silence planned for tonight's maintenance (starting in 6 hours), expired now
     with ``sesd silence expire`` (the work was called off): the file ends it at its

@@ -222,7 +222,7 @@ def _notes(ledger: Ledger, rule: RuleConfig, label: str, now: float) -> tuple[st
 
 def _silence_ref(silence: Silence) -> SilenceRef:
     return SilenceRef(
-        id=silence.id,
+        id=clean(silence.id),
         comment=clean(silence.comment),
         ends_at=silence.ends_at,
         until_resolved=silence.until_resolved,
