@@ -621,13 +621,35 @@ def test_the_daemon_says_what_it_read_and_what_a_resolve_ended(tmp_path: Path) -
     assert [s.ends_at for s in silences.silences.items] == [T + 10, T + 10]
     assert [{k: v for k, v in entry.items() if k != "log_level"} for entry in logs] == [
         {"event": "sesd.silences.loaded", "path": str(path), "silences": 2, "skipped": 0},
-        {"event": "sesd.silences.ended_by_resolve", "ids": ["s1", "s2"]},
+        {"event": "sesd.silences.ended_by_resolve", "count": 2, "ids": ["s1", "s2"]},
         {
             "event": "sesd.silences.unreadable",
             "error": f"{path} is not a silences file (JSON is malformed: invalid character "
             "(byte 0))",
         },
     ]
+
+
+def test_a_resolve_that_ends_many_silences_names_the_first_few_and_counts_them(
+    tmp_path: Path,
+) -> None:
+    """A file edited by hand may hold any number of until-resolved silences one resolve
+    ends: the log line names the first 20 (as other lines listing alerts do) and says
+    how many, not a line as long as the file."""
+    from structlog.testing import capture_logs
+
+    path = tmp_path / "silences.json"
+    file = SilenceFile(str(path))
+    ids = [f"s{n:03}" for n in range(60)]
+    for silence_id in ids:
+        file.add(_silence(id=silence_id, ends_at=None, until_resolved=True), T)
+    silences = SilenceWatcher(str(path))
+    silences.refresh()
+    with capture_logs() as logs:
+        silences.end(set(ids), T + 10)
+    (line,) = [e for e in logs if e["event"] == "sesd.silences.ended_by_resolve"]
+    assert (line["count"], line["ids"]) == (60, ids[:20])
+    assert all(s.ends_at == T + 10 for s in silences.silences.items)
 
 
 def test_a_silence_the_daemon_cannot_write_is_logged_not_raised(tmp_path: Path) -> None:

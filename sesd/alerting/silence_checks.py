@@ -11,7 +11,7 @@ from collections.abc import Callable
 from fnmatch import fnmatchcase
 
 from sesd.alerting.alert import SEVERITY_RANK
-from sesd.alerting.silences import Silence
+from sesd.alerting.silences import TEXT_SHOWN, Silence
 from sesd.config import Config, is_glob
 from sesd.config.watched import NO_DOMAIN_HINT, group_members, no_domain, silence_takes_a_label
 from sesd.core.accounts import DEFAULT_ACCOUNT, is_region
@@ -20,9 +20,6 @@ from sesd.core.tenant_map import NOT_NAMES, valid_tenant
 from sesd.core.text import escaped, has_control
 
 __all__ = ["domain_problem", "rule_problem", "severity_problem", "silence_check"]
-
-#: The most of a matcher shown (a hand-edited one may be of any length).
-_SHOWN = 1000
 
 
 def domain_problem(
@@ -38,7 +35,7 @@ def domain_problem(
         # A glob took it as written: a colour escape made a silence that mutes
         # nothing, a zero-width space one that mutes what the list does not show.
         return (
-            f"{prefix}domain '{escaped(domain, _SHOWN)}': a control or invisible character "
+            f"{prefix}domain '{escaped(domain, TEXT_SHOWN)}': a control or invisible character "
             "(shown escaped), which no alert's label has: write it without"
         )
     if members is None:
@@ -78,8 +75,8 @@ def domain_problem(
 
 def _quoted(matcher: str) -> str:
     """``matcher`` quoted as Python writes it (control characters escaped), cut to
-    :data:`_SHOWN` characters: a hand-edited one may be of any length."""
-    return repr(matcher if len(matcher) <= _SHOWN else f"{matcher[: _SHOWN - 1]}…")
+    :data:`TEXT_SHOWN` characters: a hand-edited one may be of any length."""
+    return repr(matcher if len(matcher) <= TEXT_SHOWN else f"{matcher[: TEXT_SHOWN - 1]}…")
 
 
 def _could_be_label(config: Config, written: str) -> bool:

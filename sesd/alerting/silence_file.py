@@ -17,9 +17,11 @@ from typing import Any, NamedTuple
 
 import msgspec
 
+from sesd.alerting.alert_log import SHOWN
 from sesd.alerting.silences import (
     KEEP_ENDED,
     SILENCES_VERSION,
+    TEXT_SHOWN,
     Silence,
     SilenceError,
     SilenceSet,
@@ -31,9 +33,6 @@ from sesd.io.files import open_lock, read_plain, write_atomic
 from sesd.io.logs import get_logger
 
 __all__ = ["Entry", "SilenceFile", "SilenceWatcher"]
-
-#: The most of why an entry is no silence told.
-_REASON_SHOWN = 1000
 
 
 class _Stored(msgspec.Struct):
@@ -77,7 +76,7 @@ def _entry(number: int, raw: msgspec.Raw) -> Entry:
         return Entry(number, msgspec.json.decode(raw, type=Silence), raw)
     except msgspec.DecodeError as exc:
         # msgspec names an unknown key whole: one edited in may be of any length.
-        return Entry(number, None, raw, f"not a silence: {escaped(str(exc), _REASON_SHOWN)}")
+        return Entry(number, None, raw, f"not a silence: {escaped(str(exc), TEXT_SHOWN)}")
 
 
 class SilenceFile:
@@ -272,7 +271,10 @@ class SilenceWatcher:
         for silence in self.silences.items:
             if silence.id in ended:
                 silence.ends_at = now
-        self._log.info("sesd.silences.ended_by_resolve", ids=sorted(map(shown_id, ended)))
+        named = sorted(ended)[:SHOWN]  # a file edited by hand may hold any number
+        self._log.info(
+            "sesd.silences.ended_by_resolve", count=len(ended), ids=[shown_id(i) for i in named]
+        )
 
 
 def _content(entry: Entry) -> bytes:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import secrets
 import shlex
 from fnmatch import fnmatchcase
+from typing import Final
 
 import msgspec
 
@@ -19,6 +20,7 @@ from sesd.core.text import escaped
 __all__ = [
     "KEEP_ENDED",
     "SILENCES_VERSION",
+    "TEXT_SHOWN",
     "Document",
     "Silence",
     "SilenceError",
@@ -31,6 +33,10 @@ __all__ = [
 SILENCES_VERSION = 1
 #: Ended silences stay listed this long, then are dropped at the next write.
 KEEP_ENDED = 7 * 86400.0
+#: The most of a silence's text (a matcher, a comment, why an entry is no silence)
+#: shown in a log line, a refusal or the CLI's list: the file is edited by hand, so
+#: any of it may be of any length.
+TEXT_SHOWN: Final = 1000
 #: The most of a silence's id a log line tells (the file is edited by hand: an id
 #: may be of any length).
 _ID_SHOWN = 100

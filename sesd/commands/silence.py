@@ -25,7 +25,7 @@ from sesd.alerting.silence_checks import (
     silence_check,
 )
 from sesd.alerting.silence_file import SilenceFile
-from sesd.alerting.silences import Silence, SilenceError, new_id
+from sesd.alerting.silences import TEXT_SHOWN, Silence, SilenceError, new_id
 from sesd.commands.common import Commands, command, config_error, load, with_config
 from sesd.config import Config, ConfigError, Duration
 from sesd.core.domains import domain_pattern
@@ -37,8 +37,6 @@ from sesd.io.logs import configure_logging
 __all__ = ["add_parser", "run_silence"]
 
 EXIT_USAGE = 2
-#: The most of a matcher or comment the list shows (``--json`` has all of it).
-_SHOWN = 1000
 
 
 def add_parser(commands: Commands) -> None:
@@ -227,7 +225,7 @@ def _list(file: SilenceFile, check: Callable[[Silence], str], *, as_json: bool, 
     for entry in file.entries():
         problem = entry.problem(check)
         if problem:
-            named = escaped(entry.id, _SHOWN) if entry.id is not None else "no id"
+            named = escaped(entry.id, TEXT_SHOWN) if entry.id is not None else "no id"
             done = "ignored" if entry.silence is not None else "left out"
             print(f"sesd: {file.path}: silence {entry.number} ({named}) {done}: {problem}",
                   file=sys.stderr)  # fmt: skip
@@ -245,13 +243,13 @@ def _list(file: SilenceFile, check: Callable[[Silence], str], *, as_json: bool, 
     # terminal, nor splits a silence over two lines.
     for s, state in silences:
         matchers = " ".join(
-            f"{name}={escaped(value, _SHOWN)}"
+            f"{name}={escaped(value, TEXT_SHOWN)}"
             for name, value in (("rule", s.rule), ("domain", s.domain), ("severity", s.severity))
             if value is not None
         )
         ends = _iso(s.ends_at)
-        comment = escaped(s.comment, _SHOWN)
-        print(f"{escaped(s.id, _SHOWN)}  {state:8}  {matchers}  ends {ends}  # {comment}")
+        comment = escaped(s.comment, TEXT_SHOWN)
+        print(f"{escaped(s.id, TEXT_SHOWN)}  {state:8}  {matchers}  ends {ends}  # {comment}")
     return 0
 
 
