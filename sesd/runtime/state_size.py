@@ -47,6 +47,11 @@ _PER_ALERT: Final = 1024
 _PER_HEARD: Final = 512
 #: ...and each sink of the rule that took it, by its name (at most 64 characters).
 _PER_SINK: Final = 128
+#: A resolve owed (key ``retired``), to each sink of the rule (a sink that took one of
+#: an alert's resolves and not a later one owes only that: each sink may be owed a
+#: different one): its label twice (its row, and the list of labels the domain table
+#: no longer holds) and six fields, as an alert state's; 557 bytes measured.
+_PER_RESOLVE: Final = 1024
 #: A row of the tenants' map: a resource's ARN as SES writes one (a configuration
 #: set's, an identity's: 60-150 bytes) and its tenant's name (at most 64).
 _PER_ARN: Final = 256
@@ -80,8 +85,9 @@ def alert_ceiling(rule: RuleConfig, settings: CoreSettings) -> int:
 
 def _alert_bytes(rule: RuleConfig) -> int:
     """The most bytes one of ``rule``'s alert states takes in the file, with the sinks
-    that took its firing when it was saved owed to the others."""
-    return _PER_ALERT + _PER_HEARD + _PER_SINK * len(rule.sinks)
+    that took its firing when it was saved owed to the others, and a resolve of
+    another label owed each sink."""
+    return _PER_ALERT + _PER_HEARD + (_PER_SINK + _PER_RESOLVE) * len(rule.sinks)
 
 
 def state_limit(ledger: Ledger, rules: Iterable[RuleConfig]) -> int:
