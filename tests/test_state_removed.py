@@ -191,29 +191,3 @@ def test_a_removed_rule_s_resolve_not_sent_by_the_stop_is_sent_after_it(tmp_path
     )
     assert "r" not in after.states
     assert list(after.retired) == ["r"]
-
-
-def test_a_file_whose_retired_resolves_are_damaged_is_refused_as_damaged() -> None:
-    """The file's ``retired`` resolves (owed under a rule as a reload left it) hold
-    something other than a rule, its states and a reason (a flipped byte, a hand's
-    edit): the file is refused as damaged, nothing of it loaded, as it is when its
-    own alert states are; not a resolve sent to a sink the file does not describe."""
-    config = parse_config(RULE)
-    evaluator = Evaluator(config.alerts, ["5m"])
-    blob = snapshot(Pipeline(core_settings(config)).ledger, evaluator, f.T0 + 1, [])
-    rule = msgspec.msgpack.decode(blob)["rules"]["r"]
-    firing = [Status.FIRING.value, f.T0, f.T0, 0.5, f.T0, True]
-    for retired in (
-        {"r": 1},
-        [7],
-        [[rule, {"hotmail.com": firing}]],
-        [[rule, {"hotmail.com": firing}, 7]],
-        [[rule, {"hotmail.com": [1]}, ""]],
-        [["r", {"hotmail.com": firing}, ""]],
-    ):
-        data = msgspec.msgpack.decode(blob)
-        data["retired"] = retired
-        after, ledger = Evaluator(config.alerts, ["5m"]), Pipeline(core_settings(config)).ledger
-        with pytest.raises(StateError, match="damaged"):
-            restore(msgspec.msgpack.encode(data), ledger, after, f.T0 + 2)
-        assert after.due(f.T0 + 2, flush=True) == []

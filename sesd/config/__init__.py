@@ -242,6 +242,10 @@ class Config(Section, frozen=True):
         return hashlib.sha256(shown.encode()).hexdigest()[:12]
 
 
+#: The keys a rule is saved with (a field's name as the config spells it: ``for``).
+_RULE_KEYS = frozenset(RuleConfig.__struct_encode_fields__)
+
+
 def saved_rule(rule: RuleConfig) -> dict[str, Any]:
     """A rule as plain data (the state file keeps the rules its alert states were
     stepped under, so a start under other rules can resolve what they fired)."""
@@ -249,7 +253,11 @@ def saved_rule(rule: RuleConfig) -> dict[str, Any]:
 
 
 def rule_of(saved: Any) -> RuleConfig:
-    """A rule :func:`saved_rule` saved; ValueError when it is not one (any more)."""
+    """A rule :func:`saved_rule` saved (a key a later build's rules have and this one's
+    do not left out: a config refuses one, a misspelling, but no person wrote this);
+    ValueError when it is not one (any more)."""
+    if isinstance(saved, dict):
+        saved = {key: value for key, value in saved.items() if key in _RULE_KEYS}
     try:
         return msgspec.convert(saved, RuleConfig, dec_hook=dec_hook)
     except msgspec.ValidationError as exc:

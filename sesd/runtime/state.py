@@ -39,6 +39,7 @@ from sesd.runtime.state_alerts import (
     read_retired,
     saved_heard,
     saved_retired,
+    unread_alerted,
 )
 from sesd.runtime.state_size import alert_ceiling
 
@@ -53,6 +54,7 @@ __all__ = [
     "write_state",
 ]
 
+#: What a later build may add without a new version: sesd.runtime.state_alerts says.
 STATE_VERSION = 4  # 2: keys are XXH3 digests; 3: compact windows; 4: pure-read windows
 
 
@@ -155,7 +157,8 @@ def restore(blob: bytes, ledger: Ledger, evaluator: Evaluator, now: float) -> di
     All or nothing: the file is first restored into a ledger of the same settings
     that is then dropped, so a file damaged halfway (a flipped byte, a field of the
     wrong type) raises StateError with nothing loaded, rather than windows without
-    the alert states that go with them (which would page again).
+    the alert states that go with them (which would page again); but an entry beside
+    them that does not read is skipped alone (sesd.runtime.state_alerts says why).
 
     The alert states are taken as a reload from the rules they were saved under to
     the configured ones takes them (a removed rule's sent alerts resolve, say), and
@@ -174,8 +177,9 @@ def _restore(blob: bytes, ledger: Ledger, evaluator: Evaluator, now: float) -> d
         rules, unknown = _rules(data.get("rules", {}), alerts, evaluator)
         known = {name: states for name, states in alerts.items() if name not in unknown}
         dropped, refused = _bounded(rules, known, ledger, data)
-        retired, unread = read_retired(data)
-        heard = read_heard(data)
+        retired, unread, skipped = read_retired(data)
+        heard, unheard = read_heard(data)
+        entries = {"retired": skipped, "heard": unheard, "alerted": unread_alerted(data)}
         for rule, states, _ in retired:
             # Held to the rule as it was, on its own: its labels, its ceiling.
             more, fewer = _bounded([rule], {rule.name: states}, ledger, data)
@@ -216,6 +220,7 @@ def _restore(blob: bytes, ledger: Ledger, evaluator: Evaluator, now: float) -> d
         # States on labels no event makes, or past what their rule's scope holds (a
         # hand-edited file): dropped, and the firing ones among them named.
         "alert_states_refused": refused,
+        "entries_skipped": {key: count for key, count in entries.items() if count},
         "dropped": dropped,
         # Whether the stop's last save wrote it (None: a build that did not say).
         "stopped": data.get("stopped"),

@@ -18,12 +18,26 @@ saved it: one that does not read further sends it to every sink the rule names, 
 no page is lost), and key ``heard`` names the sinks of the rule that took it: the
 restart sends it to the others alone (sesd.alerting.unheard). A file without the
 key, from an earlier build, sends it to every sink, as that build did.
+
+A later build's file of this STATE_VERSION is read as far as this build knows it
+(:func:`leading`): a later build may add a key to the document, an item after those
+an entry has here (an alert state's row, a resolve owed) and a key to a saved rule,
+each ignored here. What changes the meaning of anything an earlier build reads (an
+item moved, removed or of another type, a value read otherwise) takes a new
+STATE_VERSION: a build of another sets the file aside whole. An entry of
+``retired``, ``heard`` or ``alerted`` that does not read (a flipped byte, a hand's
+edit) is skipped alone, counted (``entries_skipped`` in ``sesd.state.restored``),
+and the labels of a resolve owed named: without the entry the restart does what an
+earlier build did (pages every sink; sends no resolve, for a person to send by hand),
+where refusing the file would do it for every alert and lose the windows. An alert
+state that does not read is the file's damage: the file is refused whole
+(sesd.runtime.state says why).
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
-from typing import Any
+from typing import Any, Final
 
 import msgspec
 
@@ -33,7 +47,29 @@ from sesd.alerting.rules import AlertState, Status
 from sesd.config import RuleConfig, rule_of, saved_rule
 from sesd.core.text import clean
 
-__all__ = ["alert_states", "read_heard", "read_retired", "saved_heard", "saved_retired"]
+__all__ = [
+    "alert_states",
+    "leading",
+    "read_heard",
+    "read_retired",
+    "saved_heard",
+    "saved_retired",
+    "unread_alerted",
+]
+
+#: How many labels of one rule whose owed resolves cannot be sent are named.
+_NAMED: Final = 50
+#: The values an alert state's status is saved as.
+_STATUSES: Final = frozenset(status.value for status in Status)
+
+
+def leading(entry: Any, size: int) -> list[Any] | None:
+    """The first ``size`` items of an entry of the state file (items a later build
+    added after them are not this build's to read), or None when it is no list or
+    has fewer: damaged."""
+    if not isinstance(entry, list) or len(entry) < size:
+        return None
+    return entry[:size]
 
 
 def saved_retired(retired: Iterable[Retiring]) -> list[list[Any]]:
@@ -49,39 +85,90 @@ def saved_retired(retired: Iterable[Retiring]) -> list[list[Any]]:
     return list(entries.values())
 
 
-def read_retired(data: dict[str, Any]) -> tuple[list[Retired], dict[str, list[str]]]:
-    """The resolves the file ``data`` keeps owed, and the firing labels of those whose
-    rule no longer reads as one (by its name, for a person: their incidents stay
-    open). Anything else but what :func:`saved_retired` writes raises (a damaged
-    file)."""
+def read_retired(data: dict[str, Any]) -> tuple[list[Retired], dict[str, list[str]], int]:
+    """The resolves the file ``data`` keeps owed; the labels of those that cannot be
+    sent (their rule no longer reads as one, or their entry does not read), by rule,
+    for a person: their incidents stay open; and how many entries did not read."""
     saved = data.get("retired", [])
     if not isinstance(saved, list):
-        raise TypeError("retired is not a list")
+        return [], {}, 1
     found: list[Retired] = []
     unknown: dict[str, list[str]] = {}
-    for described, rows, note in saved:
-        if not isinstance(note, str) or not isinstance(described, dict):
-            raise TypeError("a retired entry is not a rule, its states and a reason")
-        states = alert_states({"": rows})[""]
+    skipped = 0
+    for entry in saved:
+        head = leading(entry, 3)
+        if head is None:
+            skipped += 1
+            items = [*entry, None, None] if isinstance(entry, list) else [None, None]
+            _name(unknown, items[0], items[1])
+            continue
+        described, rows, note = head
+        states = _states(rows)
+        if not isinstance(described, dict) or states is None or not isinstance(note, str):
+            skipped += 1
+            _name(unknown, described, rows)
+            continue
         try:
             found.append((rule_of(described), states, note))
         except ValueError:
-            name = clean(str(described.get("name")))
-            unknown.setdefault(name, []).extend(sorted(clean(label) for label in states))
-    return found, unknown
+            _name(unknown, described, rows)
+    return found, unknown, skipped
+
+
+def _name(unknown: dict[str, list[str]], described: Any, rows: Any) -> None:
+    """The labels of resolves owed that will not be sent, under their rule's name, as
+    far as they read."""
+    name = described.get("name") if isinstance(described, dict) else described
+    shown = clean(name) if isinstance(name, str) else "(unnamed)"
+    if isinstance(rows, dict) and rows:
+        labels = unknown.setdefault(shown, [])
+        labels.extend(sorted(clean(str(label)) for label in rows)[: _NAMED - len(labels)])
 
 
 def alert_states(saved: dict[str, Any]) -> dict[str, dict[str, AlertState]]:
-    """The saved alert states, by rule and label."""
+    """The saved alert states, by rule and label; ValueError when one does not read."""
     found: dict[str, dict[str, AlertState]] = {}
-    for rule, states in saved.items():
-        kept = found[str(rule)] = {}
-        for domain, (status, since, last_sent, value, resolved_at, *notified) in states.items():
-            # A file from before silences: every firing alert in it had been sent.
-            kept[str(domain)] = AlertState(
-                Status(status), since, last_sent, value, resolved_at, *(notified or [True])
-            )
+    for rule, rows in saved.items():
+        states = _states(rows)
+        if states is None:
+            raise ValueError(f"an alert state of rule {clean(str(rule))} does not read")
+        found[str(rule)] = states
     return found
+
+
+def _states(rows: Any) -> dict[str, AlertState] | None:
+    """Saved alert states by label, or None when the map or one of them does not read."""
+    if not isinstance(rows, dict):
+        return None
+    states: dict[str, AlertState] = {}
+    for label, row in rows.items():
+        state = _state(row)
+        if state is None:
+            return None
+        states[str(label)] = state
+    return states
+
+
+def _state(row: Any) -> AlertState | None:
+    """An alert state as saved (a file from before silences, without the sixth item:
+    every firing alert in it had been sent), or None when it does not read."""
+    head = leading(row, 5)
+    if head is None:
+        return None
+    status, since, last_sent, value, resolved_at = head
+    notified = row[5] if len(row) > 5 else True
+    if (
+        status not in _STATUSES
+        or not (_number(since) and _number(last_sent))
+        or not all(n is None or _number(n) for n in (value, resolved_at))
+        or not isinstance(notified, bool)
+    ):
+        return None
+    return AlertState(Status(status), since, last_sent, value, resolved_at, notified)
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def saved_heard(
@@ -110,17 +197,31 @@ def saved_heard(
     return heard
 
 
-def read_heard(data: dict[str, Any]) -> dict[tuple[str, str], list[str]]:
+def read_heard(data: dict[str, Any]) -> tuple[dict[tuple[str, str], list[str]], int]:
     """The sinks that took each firing the file ``data`` keeps as not sent (none from
-    an earlier build); anything else but what :func:`saved_heard` writes raises (a
-    damaged file)."""
+    an earlier build), and how many entries did not read: their firings go to every
+    sink of the rule, as from an earlier build."""
     saved = data.get("heard", {})
     if not isinstance(saved, dict):
-        raise TypeError("heard is not a map")
+        return {}, 1
     found: dict[tuple[str, str], list[str]] = {}
+    skipped = 0
     for rule, labels in saved.items():
+        if not isinstance(labels, dict):
+            skipped += 1
+            continue
         for label, sinks in labels.items():
-            if not isinstance(sinks, list) or not all(isinstance(s, str) for s in sinks):
-                raise TypeError("heard holds sinks that are not a list of names")
-            found[str(rule), str(label)] = sinks
-    return found
+            if isinstance(sinks, list) and all(isinstance(sink, str) for sink in sinks):
+                found[str(rule), str(label)] = sinks
+            else:
+                skipped += 1
+    return found, skipped
+
+
+def unread_alerted(data: dict[str, Any]) -> int:
+    """How many labels of the file ``data``'s firing alerts that the domain table no
+    longer held do not read (sesd.core.ledger.Ledger.makes leaves them out)."""
+    saved = data.get("alerted", [])
+    if not isinstance(saved, list):
+        return 1
+    return sum(not isinstance(label, str) for label in saved)
