@@ -150,7 +150,7 @@ class Accounts:
     def restore(self, rows: list[list[Any]], where: set[Target]) -> None:
         """Load what :meth:`snapshot` returned, for the targets in ``where`` (those
         configured now)."""
-        for account, region, saved in rows:
+        for account, region, saved, *_ in rows:  # items a later build added: not ours
             if (account, region) in where:
                 status = msgspec.convert(saved, AccountStatus)
                 # How far a walk under way had come is the walk's own to say, if it

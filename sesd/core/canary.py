@@ -40,6 +40,8 @@ CANARY_TAG: Final = "sesd-canary"
 CANARY_DOMAIN: Final = "canary"
 #: What a canary tag's value of another sesd must look like to be named (its host name).
 _INSTANCE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+#: How many of a canary's fields its row in the state file holds (its first nine).
+_SAVED: Final = 9
 #: How far SES's clock and this host's may differ when telling this sesd's canaries
 #: from another's of the same name (seconds): a message SES took within this of one
 #: of this sesd's calls may be that call's.
@@ -297,7 +299,7 @@ class CanaryTracker:
         kept = [n for n in names or () if isinstance(n, str) and _INSTANCE.fullmatch(n)]
         self.former = tuple(kept[-_NAMES:])
         for row in rows:
-            canary = Canary(*row)
+            canary = Canary(*row[:_SAVED])  # items a later build added: not ours
             self._remember(canary)
             if canary.message_id:
                 self._by_id[canary.message_id] = canary

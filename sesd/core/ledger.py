@@ -368,7 +368,7 @@ class Ledger:
         for tag, last_seen in data["tags"].items():
             if tag in self.tag_tables:
                 self.tag_tables[tag].restore(last_seen, is_tag_value)
-        for tag, value, windows in data["tag_windows"]:
+        for tag, value, windows, *_ in data["tag_windows"]:  # later items: not ours
             if tag in self.tag_tables and self.tag_tables[tag].holds(value):
                 self.tag_windows[(tag, value)] = self._windows(windows, kept)
 

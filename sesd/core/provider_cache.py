@@ -10,6 +10,7 @@ anything: the runtime looks at ``wanted`` after each batch.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable
 from typing import Final
 
@@ -24,6 +25,8 @@ LOOKUP_OUTCOMES: Final = ("resolved", "nxdomain", "null_mx", "no_mx", "failed", 
 FAILING_AFTER: Final = 3
 #: Consumer domains remembered by name (gmail.com, hotmail.fr...).
 _MAX_CONSUMERS: Final = 10_000
+#: A saved answer's items (a later build's after them are not this one's to read).
+_ANSWER: Final = operator.itemgetter(0, 1, 2)
 
 
 class ProviderCache:
@@ -157,6 +160,6 @@ class ProviderCache:
     ) -> None:
         """Load what :meth:`snapshot` returned: each answer ``admits`` (a domain and a
         provider a lookup could have given)."""
-        for domain, provider, until in data:
+        for domain, provider, until in map(_ANSWER, data):
             if admits(str(domain), str(provider)):
-                self.remember(str(domain), str(provider), float(until))  # type: ignore[arg-type]
+                self.remember(str(domain), str(provider), float(until))

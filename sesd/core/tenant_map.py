@@ -16,6 +16,7 @@ What SES says of each tenant is sesd.core.tenants'. Pure.
 
 from __future__ import annotations
 
+import operator
 import re
 import string
 from collections.abc import Collection
@@ -45,6 +46,9 @@ UNKNOWN: Final = "unknown"
 AMBIGUOUS: Final = ""
 #: sesd's own tenant labels (``other``: sesd.core.domains.OTHER, tenants past the cap).
 _OWN_LABELS: Final = (UNKNOWN, "other")
+#: A saved row's items, an ARN and its tenant (a later build's after them are not this
+#: one's to read; not unpacked with ``*_``: a list made for each of a million rows).
+_ROW: Final = operator.itemgetter(0, 1)
 #: The tenant labels an event makes that are no name SES gives: :data:`UNKNOWN`, and the
 #: quoted names of :func:`tenant_label` (a state file's labels are checked against them).
 NOT_NAMES: Final = (UNKNOWN, *(f"'{name}'" for name in _OWN_LABELS))
@@ -190,7 +194,7 @@ class TenantMap:
         """Load what :meth:`snapshot` returned, held to the rules of a live read (an
         older build's file, or one edited): a tenant name SES could not have given, or
         a resource no ARN names, is not kept (its events count as unknown)."""
-        for arn, tenant in rows:
+        for arn, tenant in map(_ROW, rows):
             arn, tenant = str(arn), str(tenant)
             if not _names_a_resource(arn):
                 continue

@@ -84,7 +84,7 @@ class TenantWalks:
         """Load what :meth:`snapshot` returned: the walks of the (account, region)s in
         ``where`` (those configured now) begun at most :data:`MAX_WALK_AGE` before
         ``now``, of tenants in that region; the others start over."""
-        for account, region, saved in rows:
+        for account, region, saved, *_ in rows:  # items a later build added: not ours
             walk = msgspec.convert(saved, TenantWalk)
             if (account, region) not in where or now - walk.started > MAX_WALK_AGE:
                 continue

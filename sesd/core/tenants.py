@@ -241,7 +241,7 @@ class TenantStatuses:
     def restore(self, rows: list[list[Any]], where: set[tuple[str, str]]) -> None:
         """Load what :meth:`snapshot` returned, for the (account, region)s in ``where``
         (those configured now), cleaned as a poll's word is (an older build's file)."""
-        for account, region, tenant, saved in rows:
+        for account, region, tenant, saved, *_ in rows:  # items a later build added: not ours
             if (account, region) in where:
                 key = (str(account), str(region), str(tenant))
                 status = msgspec.convert(saved, TenantStatus)

@@ -20,11 +20,13 @@ restart sends it to the others alone (sesd.alerting.unheard). A file without the
 key, from an earlier build, sends it to every sink, as that build did.
 
 A later build's file of this STATE_VERSION is read as far as this build knows it
-(:func:`leading`): a later build may add a key to the document, an item after those
-an entry has here (an alert state's row, a resolve owed) and a key to a saved rule,
-each ignored here. What changes the meaning of anything an earlier build reads (an
-item moved, removed or of another type, a value read otherwise) takes a new
-STATE_VERSION: a build of another sets the file aside whole. An entry of
+(:func:`leading`; the ledger's stores unpack their rows likewise): a later build may
+add a key to a map read by its keys' names (the document, a store's, a saved rule),
+and an item after those a row has here (an alert state's, a resolve owed's, a
+pending delay's, a canary's: every row of the file), each ignored here. What changes
+the meaning of anything an earlier build reads (an item moved, removed or of another
+type, a value read otherwise, the windows' encoding) takes a new STATE_VERSION: a
+build of another sets the file aside whole. An entry of
 ``retired``, ``heard`` or ``alerted`` that does not read (a flipped byte, a hand's
 edit) is skipped alone, counted (``entries_skipped`` in ``sesd.state.restored``),
 and the labels of a resolve owed named: without the entry the restart does what an
