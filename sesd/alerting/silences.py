@@ -30,6 +30,19 @@ __all__ = [
     "silence_command",
 ]
 
+#: The silences file's format. For a later build: every key of a silence either narrows
+#: what it mutes (a matcher) or describes it, and an earlier build that read one with a
+#: matcher it does not know as if the key were not there would mute more than the
+#: silence names (a ``domian`` typo, a matcher added since: every domain). So each
+#: build leaves out a silence with a key it does not have, alone: logged with its id
+#: and why, its alerts paging, the file's other silences in force, and the entry kept
+#: as written at each rewrite (sesd.alerting.silence_file), for the build that wrote
+#: it. A key is therefore added to :class:`Silence` without a new version (a rollback
+#: leaves those silences out, loudly). No key is ignored instead, under a prefix or
+#: otherwise: a rewrite re-encodes each silence from this build's fields, and would
+#: drop it. The version changes only when a key's meaning changes or a key goes, or
+#: the document's shape does: a build of another version then reads no silence of
+#: the file at all (every silence off, ``sesd silence`` refused) until rolled forward.
 SILENCES_VERSION = 1
 #: Ended silences stay listed this long, then are dropped at the next write.
 KEEP_ENDED = 7 * 86400.0
