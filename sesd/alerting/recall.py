@@ -7,7 +7,9 @@ every page queued before the silence still went out. A firing no sink has taken
 yet is recalled as if the silence had held it from the start (its alert is not
 notified: no resolve will follow, and the firing goes when the silence ends while
 it still fires); one that a sink has taken already is recalled from the others'
-queues only, so its resolve still reaches every sink.
+queues only, so its resolve still reaches every sink. A firing queued for part of its
+rule's sinks (those a restart found had not taken it, or a sink a reload named anew)
+was taken by the others: recalled, it is one a sink has taken.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ def recall(outboxes: Iterable[Outbox], evaluator: Evaluator, now: float) -> list
             if notification.kind is not Transition.RESOLVED:
                 holders.setdefault(id(notification), (notification, []))[1].append(outbox)
     recalled: list[tuple[str, str]] = []
+    named = {rule.name: set(rule.sinks) for rule in evaluator.rules}
     for notification, boxes in holders.values():
         rule = notification.rule
         held = [a for a in notification.alerts if evaluator.silenced(rule, a.domain, now)]
@@ -41,15 +44,23 @@ def recall(outboxes: Iterable[Outbox], evaluator: Evaluator, now: float) -> list
         other = dataclasses.replace(notification, alerts=kept) if kept else None
         for outbox in boxes:
             outbox.swap(notification, other)
-        untaken = {outbox.sink.name for outbox in boxes} >= set(notification.sinks)
+        # Every sink that may have it holds it still: those it is queued for, and its
+        # rule's others (a restart or a reload owed it to part of them: they took it).
+        owners = set(notification.sinks) | named.get(rule, set())
+        untaken = {outbox.sink.name for outbox in boxes} >= owners
         if untaken and notification.kind is Transition.FIRING:
             for alert in held:
                 _unnotified(evaluator, rule, alert.domain)
         recalled += [(rule, alert.domain) for alert in held]
     # Not yet a notification: waiting for the rest of its group. A firing is then
-    # untaken everywhere.
+    # untaken everywhere, unless it waits for part of its rule's sinks only.
+    partial = {
+        id(alert)
+        for sinks, alert in evaluator.groups.alerts()
+        if not set(sinks) >= named.get(alert.rule, set())
+    }
     for alert in evaluator.groups.withdraw(lambda a: evaluator.silenced(a.rule, a.domain, now)):
-        if alert.kind is Transition.FIRING:
+        if alert.kind is Transition.FIRING and id(alert) not in partial:
             _unnotified(evaluator, alert.rule, alert.domain)
         recalled.append((alert.rule, alert.domain))
     return recalled

@@ -1,0 +1,122 @@
+"""A firing some sinks took before a stop goes, after the restart, to the sinks that
+had not taken it: a notification to part of the rule's sinks. A silence added while
+it waits in such a sink's outbox recalls it there; the sinks that took the firing
+before the stop still hear that the alert ended. A real ``Daemon`` on its config
+file, moto's SQS, local Slack and PagerDuty receivers (PagerDuty answering 500
+through the outage), the silences file written as ``sesd silence add`` writes it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+from sesd.alerting.silence_file import SilenceFile
+from sesd.alerting.silences import Silence
+from sesd.commands.demo.localsqs import LocalSqs
+from tests import factory as f
+from tests.conftest import send_bodies
+from tests.test_alerting_e2e import Clock, answered_until
+from tests.test_reload_moved_resolves import (
+    DOWN,
+    World,
+    _configured,
+    _events,
+    _messages,
+    _sesd,
+    _settled,
+    _spike,
+    _world,
+)
+
+
+def _with_silences(world: World, sinks: str, group_wait: str) -> Path:
+    """The config file of :func:`_configured`, with ``group_wait`` and a silences file;
+    the silences file's path."""
+    silences = world.path.parent / "silences.json"
+    text = _configured(world, sinks).read_text()
+    text = text.replace('group_wait = "0s"', f'group_wait = "{group_wait}"')
+    world.path.write_text(text.replace("[alerts]\n", f'[alerts]\nsilences_path = "{silences}"\n'))
+    return silences
+
+
+async def test_a_silence_on_a_firing_owed_since_a_restart_keeps_the_resolve_of_the_others(
+    local_sqs: LocalSqs, sqs: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """a.example fires; Slack takes the trigger, PagerDuty refuses it until the stop, and
+    after the restart its trigger waits its ``group_wait``. A silence on a.example is added
+    (the trigger held back), and the alert then ends: Slack, which has the trigger, is
+    told it ended. Taking the page owed to PagerDuty alone for a page no sink had
+    taken, the alert was left unsent: no resolve went anywhere, and Slack's incident
+    stayed open."""
+    clock = Clock(f.T0)
+    async with _world(local_sqs, sqs, tmp_path, monkeypatch) as world:
+        silences = _with_silences(world, '["slack", "pagerduty"]', "0s")
+        world.pd.script(*DOWN)
+        async with _sesd(world, clock):
+            await send_bodies(sqs, world.url, _spike("a.example", f.T0))
+            with anyio.fail_after(20):
+                await world.slack.wait_for(1)
+                await world.pd.wait_arrived(1)  # the trigger, refused
+        _with_silences(world, '["slack", "pagerduty"]', "1m")
+        clock.now = f.T0 + 30
+        async with _sesd(world, clock) as daemon:
+            groups = daemon.alerting.evaluator.groups
+            with anyio.fail_after(20):  # the trigger owed to PagerDuty waits its group
+                await daemon.changes.wait_for(lambda: bool(groups.waiting()))
+            silence = Silence(
+                id="s1", comment="known", starts_at=clock.now, ends_at=clock.now + 7200,
+                rule="delays", domain="a.example",
+            )  # fmt: skip
+            SilenceFile(str(silences)).add(silence, clock.now)
+            await answered_until(daemon, clock, f.T0 + 660)  # the spike leaves the window
+            world.pd._script.clear()  # back
+            await _settled(daemon, "slack")
+            await _settled(daemon, "pagerduty")
+        assert _messages(world.slack) == ["firing", "resolved"]
+        # PagerDuty had no trigger: told it ended, or nothing (no incident either way).
+        assert ("trigger", "a.example") not in _events(world.pd)
+
+
+async def test_a_silence_recalling_an_owed_firing_from_a_queue_keeps_the_others_resolve(
+    local_sqs: LocalSqs, sqs: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same from PagerDuty's queue: b.example fires and ends while PagerDuty is down
+    (its resolve owed), and a.example fires (Slack takes the trigger). After the
+    restart PagerDuty, still down, is sent b.example's resolve, and a.example's
+    trigger queues behind it. A silence on a.example takes it out of the queue; the
+    alert then ends, and Slack is told so."""
+    clock = Clock(f.T0)
+    async with _world(local_sqs, sqs, tmp_path, monkeypatch) as world:
+        silences = _with_silences(world, '["slack", "pagerduty"]', "0s")
+        async with _sesd(world, clock) as daemon:
+            await send_bodies(sqs, world.url, _spike("b.example", f.T0))
+            with anyio.fail_after(20):
+                await world.pd.wait_for(1)
+            world.pd.script(*DOWN)
+            await answered_until(daemon, clock, f.T0 + 400)
+            await send_bodies(sqs, world.url, _spike("a.example", clock.now))
+            await answered_until(daemon, clock, f.T0 + 660)  # b.example's spike is gone
+            with anyio.fail_after(20):
+                await world.slack.wait_for(3)  # b fired and ended, a fired
+        assert sorted(_messages(world.slack)) == ["firing", "firing", "resolved"]
+        clock.now = f.T0 + 670
+        async with _sesd(world, clock) as daemon:
+            outbox = daemon.alerting.outboxes["pagerduty"]
+            with anyio.fail_after(20):  # a.example's trigger, behind b.example's resolve
+                await daemon.changes.wait_for(lambda: bool(outbox.waiting()))
+            silence = Silence(
+                id="s1", comment="known", starts_at=clock.now, ends_at=clock.now + 7200,
+                rule="delays", domain="a.example",
+            )  # fmt: skip
+            SilenceFile(str(silences)).add(silence, clock.now)
+            await answered_until(daemon, clock, f.T0 + 1060)  # a.example's spike is gone
+            world.pd._script.clear()  # back
+            await _settled(daemon, "slack")
+            await _settled(daemon, "pagerduty")
+        assert _messages(world.slack)[3:] == ["resolved"]
+        events = _events(world.pd)
+        assert events[:2] == [("trigger", "b.example"), ("resolve", "b.example")]
+        assert ("trigger", "a.example") not in events  # told it ended, or nothing
