@@ -323,7 +323,7 @@ class Evaluator:
             # Fired now, or fired under a silence that has ended since.
             state.notified, state.last_sent = True, now
             return Transition.FIRING
-        if self.unheard.owes(rule.name, domain):
+        if self.unheard.owes(rule.name, domain, transition):
             return Transition.FIRING  # to the sinks that had not taken it at the stop
         return transition
 
@@ -338,9 +338,9 @@ class Evaluator:
             self.current.pop((alert.rule, alert.domain), None)
         else:
             self.current[(alert.rule, alert.domain)] = alert
-        sinks = self.unheard.sinks(rule, alert)
-        if sinks:
-            self.groups.add(rule, alert, now, sinks)
+        for each, sinks in self.unheard.routes(rule, alert):
+            if sinks:
+                self.groups.add(rule, each, now, sinks)
 
     def due(
         self, now: float, *, flush: bool = False, rules: set[str] | None = None

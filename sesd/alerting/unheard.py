@@ -9,7 +9,9 @@ goes to the sinks that had the firing, and to no other. A change of rules across
 restart (sesd.alerting.changes) treats it as sent: a sink the rule names anew is sent
 it (an incident still going on), and a sink the rule no longer names gets its resolve
 only if it had the firing. Sent again to every sink, a sink that took it was paged
-twice; a sink that took it and was taken off the rule never heard it ended.
+twice; a sink that took it and was taken off the rule never heard it ended. Should its
+repeat fall due as it is sent (the stop outlasted ``repeat_interval``), the sinks that
+took it get their repeat, as without the stop: the page to the others is not theirs.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ class Unheard:
 
     def __init__(self) -> None:
         self.owed: dict[tuple[str, str], tuple[str, ...]] = {}
+        #: Those of :attr:`owed` whose repeat fell due as their firing is sent.
+        self._repeat: set[tuple[str, str]] = set()
 
     def adopt(
         self,
@@ -40,7 +44,7 @@ class Unheard:
         """States restored from a file saved under ``rules``; ``heard``: the sinks that
         took each firing saved as not sent. Those alerts count as sent from now on, and
         the other sinks of the rule they were saved under are owed their firings."""
-        self.owed = {}
+        self.owed, self._repeat = {}, set()
         by_name = {rule.name: rule for rule in rules}
         for (name, label), took in heard.items():
             rule, state = by_name.get(name), states.get(name, {}).get(label)
@@ -83,17 +87,31 @@ class Unheard:
             and state.status is Status.FIRING
         }  # fmt: skip
         self.owed = {key: owed for key, owed in kept.items() if owed}
+        self._repeat &= self.owed.keys()
 
-    def owes(self, rule: str, label: str) -> bool:
-        """Whether some sink is still owed this alert's firing."""
-        return (rule, label) in self.owed
+    def owes(self, rule: str, label: str, step: Transition | None) -> bool:
+        """Whether some sink is still owed this alert's firing; ``step``: what the
+        alert's step asked (a repeat due, the others are sent one)."""
+        if (rule, label) not in self.owed:
+            return False
+        if step is Transition.REPEAT:
+            self._repeat.add((rule, label))
+        return True
 
-    def sinks(self, rule: RuleConfig, alert: Alert) -> tuple[str, ...]:
-        """The sinks of ``rule`` that ``alert`` goes to: of a restored firing some sinks
-        had not taken, the firing to those alone, its resolve to the others."""
-        owed = self.owed.pop((rule.name, alert.domain), None)
+    def routes(self, rule: RuleConfig, alert: Alert) -> list[tuple[Alert, tuple[str, ...]]]:
+        """Where ``alert`` (of ``rule``) goes, and as what: of a restored firing some
+        sinks had not taken, the firing to those alone (and its repeat to the others,
+        when due), its resolve to the others."""
+        key = (rule.name, alert.domain)
+        owed = self.owed.pop(key, None)
+        repeat = key in self._repeat
+        self._repeat.discard(key)
         if owed is None:
-            return tuple(rule.sinks)
+            return [(alert, tuple(rule.sinks))]
+        others = tuple(sink for sink in rule.sinks if sink not in owed)
         if alert.kind is Transition.RESOLVED:
-            return tuple(sink for sink in rule.sinks if sink not in owed)
-        return tuple(sink for sink in rule.sinks if sink in owed)
+            return [(alert, others)]
+        routes = [(alert, tuple(sink for sink in rule.sinks if sink in owed))]
+        if repeat and alert.kind is Transition.FIRING:
+            routes.append((replace(alert, kind=Transition.REPEAT), others))
+        return routes
