@@ -15,6 +15,7 @@ ahead of the clock holds resolves on empty windows until the clock passes it.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import replace
 from typing import Any, Final
@@ -321,24 +322,28 @@ def firing_in(blob: bytes) -> dict[str, list[str]]:
     """The firing alerts (rule -> labels) a state file sesd cannot use still shows
     (another version's, a damaged one), as far as it can be read, and those whose
     resolve it keeps owed (``retired``): their incidents stay open in the sinks unless
-    someone resolves them. Empty when nothing reads."""
+    someone resolves them. Empty when nothing reads. Whatever the damage, what could be
+    read is named: an entry of a shape this build does not know hides no other."""
     found: dict[str, list[str]] = {}
-    named = 0
-    try:
+    entries: list[tuple[bool, Any]] = []
+    with contextlib.suppress(Exception):
         data = msgspec.msgpack.decode(blob)
-        held = list(data.get("alerts", {}).items())
-        held += [(described.get("name"), rows) for described, rows, *_ in data.get("retired", [])]
-        for rule, states in held:
+        with contextlib.suppress(Exception):
+            entries += [(False, entry) for entry in data["alerts"].items()]
+        with contextlib.suppress(Exception):
+            entries += [(True, entry) for entry in data.get("retired") or ()]
+    named = 0
+    for owed, entry in entries:
+        with contextlib.suppress(Exception):
+            rule, states = (entry[0]["name"], entry[1]) if owed else entry  # [rule, states, why]
             for label, state in states.items():
+                if named >= _NAMED_FIRING:
+                    return found
                 name, shown = clean(str(rule)), clean(str(label))
-                # Once (a label may fire again while its resolve is owed).
-                fresh = shown not in found.get(name, [])
-                if named < _NAMED_FIRING and state[0] == Status.FIRING.value and fresh:
+                # Once: a label may fire again while its resolve is owed.
+                if state[0] == Status.FIRING.value and shown not in found.get(name, []):
                     found.setdefault(name, []).append(shown)
                     named += 1
-    # Whatever the damage: what could be read is named, the rest is not.
-    except Exception:  # noqa: BLE001, S110
-        pass
     return found
 
 

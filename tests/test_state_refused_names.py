@@ -1,0 +1,56 @@
+"""A state file sesd refuses (a later sesd's, a damaged one) loads nothing, so nothing
+resolves the alerts it had firing: the start names them for a person to resolve by
+hand, as far as the file can be read. A part of the file this build does not read
+(a later build's shape of the resolves it keeps owed) must not hide the firing
+alerts the rest of the file names."""
+
+from __future__ import annotations
+
+import msgspec
+import pytest
+
+from sesd.alerting.evaluator import Evaluator
+from sesd.config import core_settings, parse_config
+from sesd.core.pipeline import Pipeline
+from sesd.runtime.state import StateError, firing_in, restore, snapshot
+from tests import factory as f
+from tests.test_state_removed import RULE
+
+
+def _later_file(retired: object) -> bytes:
+    """A later sesd's file: hotmail.com's alert firing, and ``retired`` as it wrote it."""
+    config = parse_config(RULE)
+    pipeline = Pipeline(core_settings(config))
+    pipeline.feed(f.raw(f.bounce(["a@hotmail.com", "b@hotmail.com"])), "q", f.T0)
+    evaluator = Evaluator(config.alerts, ["5m"])
+    evaluator.evaluate(pipeline.ledger, f.T0)
+    evaluator.due(f.T0)
+    data = msgspec.msgpack.decode(snapshot(pipeline.ledger, evaluator, f.T0 + 1))
+    data["version"] += 1
+    data["retired"] = retired
+    blob = msgspec.msgpack.encode(data)
+    with pytest.raises(StateError, match="later sesd"):
+        restore(blob, Pipeline(core_settings(config)).ledger, Evaluator(config.alerts, ["5m"]), 0)
+    return blob
+
+
+@pytest.mark.parametrize(
+    "retired",
+    [
+        {"r": [{"sinks": ["console"]}]},  # a map, where this build writes a list
+        [{"rule": {"name": "r"}, "states": {}}],  # entries of another shape
+        [[{"name": "r"}, {"gmail.com": "resolved"}, ""]],  # a state of another shape
+    ],
+)
+def test_a_later_shape_of_the_owed_resolves_still_names_the_firing_alerts(
+    retired: object,
+) -> None:
+    assert firing_in(_later_file(retired)) == {"r": ["hotmail.com"]}
+
+
+def test_an_owed_resolve_read_beside_one_it_cannot_read_is_named() -> None:
+    """Of two resolves kept owed, one unreadable: the other is named, with the firing
+    alert."""
+    readable = [{"name": "r"}, {"gmail.com": ["firing", 0.0, 0.0, None, 0.0, True]}, ""]
+    found = firing_in(_later_file([7, readable]))
+    assert found == {"r": ["hotmail.com", "gmail.com"]}
