@@ -13,12 +13,17 @@ from typing import Any
 import anyio
 import pytest
 
+from sesd.alerting.evaluator import Evaluator
+from sesd.alerting.recall import recall
 from sesd.alerting.silence_file import SilenceFile
-from sesd.alerting.silences import Silence
+from sesd.alerting.silences import Silence, SilenceSet
 from sesd.commands.demo.localsqs import LocalSqs
+from sesd.config import core_settings, parse_config
+from sesd.core.pipeline import Pipeline
 from tests import factory as f
 from tests.conftest import send_bodies
 from tests.test_alerting_e2e import Clock, answered_until
+from tests.test_owed_firing_restart import HEAD
 from tests.test_reload_moved_resolves import (
     DOWN,
     World,
@@ -30,6 +35,8 @@ from tests.test_reload_moved_resolves import (
     _spike,
     _world,
 )
+from tests.test_routing import RULE, T
+from tests.test_rules import feed_spike
 
 
 def _with_silences(world: World, sinks: str, group_wait: str) -> Path:
@@ -120,3 +127,33 @@ async def test_a_silence_recalling_an_owed_firing_from_a_queue_keeps_the_others_
         events = _events(world.pd)
         assert events[:2] == [("trigger", "b.example"), ("resolve", "b.example")]
         assert ("trigger", "a.example") not in events  # told it ended, or nothing
+
+
+def test_a_firing_withdrawn_from_every_sink_pages_them_all_when_the_silence_ends() -> None:
+    """A firing still waits its group for Slack and PagerDuty when a reload names the
+    console on the rule (sent it, in a group of its own). A silence then withdraws
+    both groups: no sink has the firing, which is held as never sent, and pages all
+    three when the silence ends while it still fires. (A group for part of the rule's
+    sinks is not enough to say a sink took it: the others' group says they did not.)"""
+    head = HEAD.replace('group_wait = "0s"', 'group_wait = "1m"')
+    text = head + RULE + 'sinks = ["slack", "pagerduty"]\n'
+    config = parse_config(text)
+    pipeline = Pipeline(core_settings(config))
+    windows = [spec.name for spec in pipeline.ledger.specs]
+    evaluator = Evaluator(config.alerts, windows)
+    feed_spike(pipeline, "a.example", T, 6, 4)
+    evaluator.evaluate(pipeline.ledger, T)
+    more = parse_config(text.replace('"pagerduty"]', '"pagerduty", "console"]'))
+    evaluator.configure(more.alerts, windows, T + 1)
+    assert sorted(sinks for sinks, _ in evaluator.groups.alerts()) == [
+        ("console",),
+        ("slack", "pagerduty"),
+    ]
+    silence = Silence(id="s", comment="", starts_at=T + 2, ends_at=T + 60, domain="a.example")
+    evaluator.silences = SilenceSet([silence])
+    assert recall([], evaluator, T + 2) == [("delays", "a.example")] * 2
+    evaluator.silences = SilenceSet()
+    feed_spike(pipeline, "a.example", T + 61, 6, 4)
+    evaluator.evaluate(pipeline.ledger, T + 61)
+    sent = [(n.kind.value, n.sinks) for n in evaluator.due(T + 61, flush=True)]
+    assert sent == [("firing", ("slack", "pagerduty", "console"))]

@@ -33,8 +33,8 @@ def recall(outboxes: Iterable[Outbox], evaluator: Evaluator, now: float) -> list
         for notification in outbox.waiting():
             if notification.kind is not Transition.RESOLVED:
                 holders.setdefault(id(notification), (notification, []))[1].append(outbox)
+    untaken = _untaken(holders.values(), evaluator)
     recalled: list[tuple[str, str]] = []
-    named = {rule.name: set(rule.sinks) for rule in evaluator.rules}
     for notification, boxes in holders.values():
         rule = notification.rule
         held = [a for a in notification.alerts if evaluator.silenced(rule, a.domain, now)]
@@ -44,26 +44,47 @@ def recall(outboxes: Iterable[Outbox], evaluator: Evaluator, now: float) -> list
         other = dataclasses.replace(notification, alerts=kept) if kept else None
         for outbox in boxes:
             outbox.swap(notification, other)
-        # Every sink that may have it holds it still: those it is queued for, and its
-        # rule's others (a restart or a reload owed it to part of them: they took it).
-        owners = set(notification.sinks) | named.get(rule, set())
-        untaken = {outbox.sink.name for outbox in boxes} >= owners
-        if untaken and notification.kind is Transition.FIRING:
+        if notification.kind is Transition.FIRING:
             for alert in held:
-                _unnotified(evaluator, rule, alert.domain)
+                if (rule, alert.domain) in untaken:
+                    _unnotified(evaluator, rule, alert.domain)
         recalled += [(rule, alert.domain) for alert in held]
-    # Not yet a notification: waiting for the rest of its group. A firing is then
-    # untaken everywhere, unless it waits for part of its rule's sinks only.
-    partial = {
-        id(alert)
-        for sinks, alert in evaluator.groups.alerts()
-        if not set(sinks) >= named.get(alert.rule, set())
-    }
+    # Not yet a notification: waiting for the rest of its group.
     for alert in evaluator.groups.withdraw(lambda a: evaluator.silenced(a.rule, a.domain, now)):
-        if alert.kind is Transition.FIRING and id(alert) not in partial:
+        if alert.kind is Transition.FIRING and (alert.rule, alert.domain) in untaken:
             _unnotified(evaluator, alert.rule, alert.domain)
         recalled.append((alert.rule, alert.domain))
     return recalled
+
+
+def _untaken(
+    holders: Iterable[tuple[Notification, list[Outbox]]], evaluator: Evaluator
+) -> set[tuple[str, str]]:
+    """The (rule, label) of the firings no sink has taken: every sink that may have
+    one holds it still, queued (no delivery begun) or waiting its group. Those are the
+    sinks it was sent to and every sink its rule names: a firing sent to part of them
+    (after a restart, to the sinks that had not taken it before the stop; by a
+    reload, to a sink it named anew) was taken by the others."""
+    holding: dict[tuple[str, str], set[str]] = {}
+    owners: dict[tuple[str, str], set[str]] = {}
+    found = [
+        (notification.rule, alert.domain, notification.sinks, {box.sink.name for box in boxes})
+        for notification, boxes in holders
+        if notification.kind is Transition.FIRING
+        for alert in notification.alerts
+    ]
+    found += [
+        (alert.rule, alert.domain, sinks, set(sinks))
+        for sinks, alert in evaluator.groups.alerts()
+        if alert.kind is Transition.FIRING
+    ]
+    for rule, label, sinks, held in found:
+        holding.setdefault((rule, label), set()).update(held)
+        owners.setdefault((rule, label), set()).update(sinks)
+    named = {rule.name: rule.sinks for rule in evaluator.rules}
+    return {
+        key for key, held in holding.items() if held >= owners[key].union(named.get(key[0], ()))
+    }
 
 
 def held_back(
