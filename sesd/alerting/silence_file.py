@@ -230,7 +230,7 @@ class SilenceWatcher:
         """What the check says of ``silence``, said once for each set of matchers: a
         change of the file (each ``sesd silence add``) checks only new ones (a long
         glob's search takes a while, and holds the evaluation)."""
-        key = (silence.rule, silence.domain, silence.severity)
+        key = _matchers(silence)
         if key not in self._said:
             self._said[key] = self._given(silence)
         return self._said[key]
@@ -257,6 +257,10 @@ class SilenceWatcher:
                 reason=problem,
             )
         self.silences.items = kept
+        # Kept for the silences the file holds: one leaves it a while after it ends,
+        # and silences added for months without a reload would otherwise all stay.
+        held = {_matchers(entry.silence) for entry in entries if entry.silence is not None}
+        self._said = {key: said for key, said in self._said.items() if key in held}
         return len(entries) - len(self.silences.items)
 
     def end(self, silence_ids: set[str], now: float) -> None:
@@ -282,3 +286,8 @@ def _content(entry: Entry) -> bytes:
     silence, so one edited in by hand reads the same before and after), else as it
     is written."""
     return msgspec.json.encode(entry.silence) if entry.silence is not None else bytes(entry.raw)
+
+
+def _matchers(silence: Silence) -> tuple[str | None, str | None, str | None]:
+    """What the config's checks read of ``silence``: its matchers."""
+    return silence.rule, silence.domain, silence.severity
