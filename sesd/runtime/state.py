@@ -15,10 +15,9 @@ ahead of the clock holds resolves on empty windows until the clock passes it.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import replace
-from typing import Any, Final
+from typing import Any
 
 import msgspec
 
@@ -42,12 +41,12 @@ from sesd.runtime.state_alerts import (
     saved_retired,
     unread_alerted,
 )
+from sesd.runtime.state_refused import NAMED_FIRING
 from sesd.runtime.state_size import alert_ceiling
 
 __all__ = [
     "STATE_VERSION",
     "StateError",
-    "firing_in",
     "providers_cache",
     "read_state",
     "restore",
@@ -292,7 +291,7 @@ def _bounded(
         refused += len(held) - len(kept)
         gone = [clean(label) for label in _firing(held) if label not in kept]
         if gone:
-            dropped[rule.name] = sorted(gone)[:_NAMED_FIRING]
+            dropped[rule.name] = sorted(gone)[:NAMED_FIRING]
     return dropped, refused
 
 
@@ -312,39 +311,6 @@ def _copied(alerts: dict[str, dict[str, AlertState]]) -> dict[str, dict[str, Ale
 
 def _firing(states: dict[str, AlertState]) -> list[str]:
     return [label for label, state in states.items() if state.status is Status.FIRING]
-
-
-#: How many of a refused file's firing alerts its log line names.
-_NAMED_FIRING: Final = 50
-
-
-def firing_in(blob: bytes) -> dict[str, list[str]]:
-    """The firing alerts (rule -> labels) a state file sesd cannot use still shows
-    (another version's, a damaged one), as far as it can be read, and those whose
-    resolve it keeps owed (``retired``): their incidents stay open in the sinks unless
-    someone resolves them. Empty when nothing reads. Whatever the damage, what could be
-    read is named: an entry of a shape this build does not know hides no other."""
-    found: dict[str, list[str]] = {}
-    entries: list[tuple[bool, Any]] = []
-    with contextlib.suppress(Exception):
-        data = msgspec.msgpack.decode(blob)
-        with contextlib.suppress(Exception):
-            entries += [(False, entry) for entry in data["alerts"].items()]
-        with contextlib.suppress(Exception):
-            entries += [(True, entry) for entry in data.get("retired") or ()]
-    named = 0
-    for owed, entry in entries:
-        with contextlib.suppress(Exception):
-            rule, states = (entry[0]["name"], entry[1]) if owed else entry  # [rule, states, why]
-            for label, state in states.items():
-                if named >= _NAMED_FIRING:
-                    return found
-                name, shown = clean(str(rule)), clean(str(label))
-                # Once: a label may fire again while its resolve is owed.
-                if state[0] == Status.FIRING.value and shown not in found.get(name, []):
-                    found.setdefault(name, []).append(shown)
-                    named += 1
-    return found
 
 
 def _decoded(blob: bytes) -> dict[str, Any]:

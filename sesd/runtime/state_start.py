@@ -17,7 +17,8 @@ from typing import Any, Final
 from sesd.alerting.evaluator import Evaluator
 from sesd.core.ledger import Ledger
 from sesd.core.timestamps import iso
-from sesd.runtime.state import StateError, firing_in, read_state, restore
+from sesd.runtime.state import StateError, read_state, restore
+from sesd.runtime.state_refused import firing_in
 from sesd.runtime.state_size import state_limit
 
 __all__ = ["Found", "RestoreStopped", "clear_leftovers", "read_at_start"]

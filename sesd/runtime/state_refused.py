@@ -1,0 +1,48 @@
+"""What a state file sesd refuses (another version's, a damaged one) still says of the
+alerts it kept firing: the start names them, so the operator can close by hand the
+incidents no sesd will resolve."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any, Final
+
+import msgspec
+
+from sesd.alerting.rules import Status
+from sesd.core.text import clean
+
+__all__ = ["NAMED_FIRING", "firing_in"]
+
+#: How many of a file's firing alerts a log line names (a refused file's, or those a
+#: restart drops).
+NAMED_FIRING: Final = 50
+
+
+def firing_in(blob: bytes) -> dict[str, list[str]]:
+    """The firing alerts (rule -> labels) a state file sesd cannot use still shows
+    (another version's, a damaged one), as far as it can be read, and those whose
+    resolve it keeps owed (``retired``): their incidents stay open in the sinks unless
+    someone resolves them. Empty when nothing reads. Whatever the damage, what could be
+    read is named: an entry of a shape this build does not know hides no other."""
+    found: dict[str, list[str]] = {}
+    entries: list[tuple[bool, Any]] = []
+    with contextlib.suppress(Exception):
+        data = msgspec.msgpack.decode(blob)
+        with contextlib.suppress(Exception):
+            entries += [(False, entry) for entry in data["alerts"].items()]
+        with contextlib.suppress(Exception):
+            entries += [(True, entry) for entry in data.get("retired") or ()]
+    named = 0
+    for owed, entry in entries:
+        with contextlib.suppress(Exception):
+            rule, states = (entry[0]["name"], entry[1]) if owed else entry  # [rule, states, why]
+            for label, state in states.items():
+                if named >= NAMED_FIRING:
+                    return found
+                name, shown = clean(str(rule)), clean(str(label))
+                # Once: a label may fire again while its resolve is owed.
+                if state[0] == Status.FIRING.value and shown not in found.get(name, []):
+                    found.setdefault(name, []).append(shown)
+                    named += 1
+    return found
