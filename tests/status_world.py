@@ -11,7 +11,7 @@ import anyio
 from sesd import __version__
 from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.silences import Silence, SilenceSet
-from sesd.config import Config, core_settings, parse_config
+from sesd.config import Config, QueueConfig, core_settings, parse_config
 from sesd.core.decode import decode_body
 from sesd.core.pipeline import Pipeline
 from sesd.metrics.registry import Metrics
@@ -22,6 +22,8 @@ from tests import factory as f
 
 #: The time pure tests read the state at.
 NOW = f.T0 + 3600
+#: The queue the pure tests' events come from (its pollers count on its SQS series).
+QUEUE = QueueConfig(url="http://127.0.0.1:9/1/q", name="q")
 #: Microsoft's published text for its reputation throttle.
 MICROSOFT = (
     "smtp; 451 4.7.650 The mail server [192.0.2.10] has been temporarily rate limited "
@@ -88,7 +90,7 @@ def world(extra: str = "", *, now: float = f.T0) -> World:
     pipeline = Pipeline(core_settings(config))
     ledger = pipeline.ledger
     evaluator = Evaluator(config.alerts, [s.name for s in ledger.specs])
-    metrics = Metrics(ledger, ["q"], lambda: now, evaluator=evaluator)
+    metrics = Metrics(ledger, [QUEUE], lambda: now, evaluator=evaluator)
     health = Health(["q"])
     sources = Sources(
         ledger=ledger,

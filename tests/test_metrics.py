@@ -15,7 +15,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.parser import text_string_to_metric_families
 
-from sesd.config import core_settings, parse_config
+from sesd.config import QueueConfig, core_settings, parse_config
 from sesd.core.pipeline import Pipeline
 from sesd.core.tallies import FixedHistogram
 from sesd.metrics.exposition import render, render_async
@@ -53,13 +53,14 @@ def test_every_contract_metric_is_exposed_with_its_labels() -> None:
     """Each contract metric is in the exposition, of the right type and with exactly its
     labels."""
     pipeline = Pipeline(core_settings(parse_config("")))
-    metrics = Metrics(pipeline.ledger, ["q"], lambda: f.T0)
+    queue = QueueConfig(url="http://127.0.0.1:9/1/q", name="q")
+    metrics = Metrics(pipeline.ledger, [queue], lambda: f.T0)
     pipeline.feed(f.sns(f.simple("Send", ["a@one.com", "b@one.com"])), "q", f.T0, f.T0)
     pipeline.feed(f.sns(f.delay(["b@one.com"], expires=f.T0 + 60)), "q", f.T0, f.T0)
     pipeline.feed(f.sns(f.delivery(["a@one.com", "b@one.com"])), "q", f.T0, f.T0)
     pipeline.feed(f.sns(f.complaint(["a@one.com"])), "q", f.T0, f.T0)
     pipeline.feed(f.sns(f.bounce(["c@one.com"])), "q", f.T0, f.T0)
-    metrics.sqs_error("q", "receive")
+    metrics.sqs_counts(queue).error("receive")
     text = generate_latest(metrics.registry).decode()
     families = {family.name: family for family in text_string_to_metric_families(text)}
     for name, (kind, labels) in CONTRACT.items():
@@ -185,12 +186,13 @@ def test_fast_exposition_says_what_prometheus_client_says() -> None:
     from sesd.metrics.exposition import render
 
     pipeline = Pipeline(core_settings(parse_config('[dimensions]\ntags = ["campaign"]\n')))
-    metrics = Metrics(pipeline.ledger, ["q", 'odd "queue" \\ name'], lambda: f.T0)
+    odd = QueueConfig(url="http://127.0.0.1:9/1/odd", name='odd "queue" \\ name')
+    metrics = Metrics(pipeline.ledger, ["q", odd], lambda: f.T0)
     for i in range(30):
         tags = {"campaign": [f'spring "{i % 3}"\nline']}
         pipeline.feed(f.sns(f.delivery([f"u{i}@d{i % 7}.example"], tags=tags)), "q", f.T0, f.T0)
         pipeline.feed(f.sns(f.delay([f"v{i}@d{i % 5}.example"], expires=f.T0 + 60)), "q", f.T0)
-    metrics.sqs_error('odd "queue" \\ name', "receive", 3)
+    metrics.sqs_counts(odd).error("receive", 3)
 
     def parsed(text: str) -> dict[str, list[tuple[str, tuple[tuple[str, str], ...], float]]]:
         # The process's own figures (memory, CPU, collections) move between two reads.

@@ -94,7 +94,7 @@ async def _queue_refused(
     ):
         queue = QueuePoller(
             client, config.queues[0], pipeline=pipeline,
-            metrics=Metrics(pipeline.ledger, ["q"], lambda: NOW), health=Health(["q"]),
+            metrics=Metrics(pipeline.ledger, config.queues, lambda: NOW), health=Health(["q"]),
             changes=Changes(), stopping=anyio.Event(), delete_invalid=False,
             clock=lambda: NOW, monotonic=lambda: 0.0, in_flight=InFlight(),
             region=region,

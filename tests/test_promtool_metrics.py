@@ -95,7 +95,7 @@ def busy_daemon() -> Daemon:
     paused.sending, paused.aws, paused.impact = "DISABLED", "DISABLED", "HIGH"
     paused.findings.append(("BOUNCE", "HIGH", "bounce rate above the threshold"))
     daemon.alerting.evaluate()
-    daemon.metrics.sqs_error("events", "receive")
+    daemon.metrics.sqs_counts(daemon.config.queues[0]).error("receive")
     daemon.metrics.clock_steps.inc()
     daemon.alerting.notifications.labels("slack", "sent").inc()
     daemon.alerting.notifications.labels("pagerduty", "expired").inc()

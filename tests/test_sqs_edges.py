@@ -45,7 +45,7 @@ def poller(
     """A poller of queue ``q`` at ``url`` (``settings``: more of its keys, as TOML)."""
     config = parse_config(f'[[queues]]\nurl = "{url}"\nname = "q"\n{settings}')
     pipeline = Pipeline(core_settings(config))
-    metrics = Metrics(pipeline.ledger, ["q"], clock)
+    metrics = Metrics(pipeline.ledger, config.queues, clock)
     return (
         QueuePoller(
             sqs,
@@ -392,7 +392,7 @@ async def _received_through(
     pipeline = Pipeline(core_settings(config))
     poller = QueuePoller(
         client, config.queues[0], pipeline=pipeline,
-        metrics=Metrics(pipeline.ledger, ["q"], lambda: 0.0), health=Health(["q"]),
+        metrics=Metrics(pipeline.ledger, config.queues, lambda: 0.0), health=Health(["q"]),
         changes=Changes(), stopping=anyio.Event(), delete_invalid=False,
         clock=lambda: f.T0, monotonic=lambda: 0.0, in_flight=in_flight,
     )  # fmt: skip
@@ -710,7 +710,7 @@ async def test_a_host_clock_off_from_aws_is_measured_and_said(sqs: Any) -> None:
     ahead = [3600.0]
     config = parse_config(f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 0\n')
     pipeline = Pipeline(core_settings(config))
-    metrics = Metrics(pipeline.ledger, ["q"], time.time)
+    metrics = Metrics(pipeline.ledger, config.queues, time.time)
     health = Health(["q"])
     p = QueuePoller(
         sqs,

@@ -123,7 +123,7 @@ async def test_a_message_the_pipeline_failed_on_is_kept_and_counted_once(
         await until(daemon, lambda: tallies.messages.get(("q", "duplicate"), 0) >= 1)
         assert daemon.ledger.by_domain.recipients["one.com"][4] == 1  # delivery
         assert len(calls) == 1
-        errors = daemon.metrics.sqs_errors.labels("q", "default", "us-east-1", "process")
+        errors = daemon.metrics.sqs.sqs_errors.labels("q", "default", "us-east-1", "process")
         assert errors._value.get() == 1
     assert await queue_counts(sqs, url) == (0, 0)
 

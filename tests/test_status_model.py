@@ -20,7 +20,7 @@ from sesd.status.document import Status
 from sesd.status.model import Limits, build_status, read_counters, scope_page
 from sesd.status.sources import Rates
 from tests import factory as f
-from tests.status_world import MICROSOFT, World, feed, spike, world
+from tests.status_world import MICROSOFT, QUEUE, World, feed, spike, world
 
 NOW = f.T0 + 3600
 DELAY = EVENT_TYPE_INDEX["delivery_delay"]
@@ -219,8 +219,8 @@ def test_queue_rates_and_lag_are_read_against_the_sample_a_request_kept() -> Non
     lag quantiles (the bounds of the histogram's buckets)."""
     w = world(now=NOW)
     rates = Rates(w.sources.started)
-    w.metrics.sqs_received_messages("q", 300)
-    w.metrics.sqs_error("q", "receive", 2)
+    w.metrics.sqs_counts(QUEUE).received(300)
+    w.metrics.sqs_counts(QUEUE).error("receive", 2)
     for lag in (0.3, 0.4, 4.0):
         w.pipeline.ledger.tallies.lag.observe(lag)
     counters = read_counters(w.sources)
@@ -230,7 +230,7 @@ def test_queue_rates_and_lag_are_read_against_the_sample_a_request_kept() -> Non
     assert (queue.received, queue.errors["receive"], queue.recent_errors) == (300, 2, 2)
     assert (doc.lag.events, doc.lag.p50_seconds, doc.lag.p95_seconds) == (3, 0.5, 5.0)
     assert doc.lag.text == "event lag p50 <= 0.5s, p95 <= 5s (3 events over the last 10m00s)"
-    w.metrics.sqs_received_messages("q", 60)
+    w.metrics.sqs_counts(QUEUE).received(60)
     counters = read_counters(w.sources)
     later = build_status(w.sources, NOW + 400, counters, rates.sample(NOW + 400, counters))
     assert later.queues[0].received_per_second == pytest.approx(60 / 400)
@@ -413,13 +413,13 @@ def test_a_queue_moved_by_a_reload_reads_no_negative_rate() -> None:
     again (as Prometheus's rate() does): what it counted since."""
     w = world(now=NOW)
     rates = Rates(w.sources.started)
-    w.metrics.sqs_received_messages("q", 900)
-    w.metrics.sqs_error("q", "receive", 2)
+    w.metrics.sqs_counts(QUEUE).received(900)
+    w.metrics.sqs_counts(QUEUE).error("receive", 2)
     counters = read_counters(w.sources)
     rates.sample(NOW, counters)
     w.pipeline.ledger.queues["q"] = ("123456789012", "us-east-1")
-    w.metrics.set_queues(["q"])
-    w.metrics.sqs_received_messages("q", 30)
+    w.metrics.set_queues([QUEUE])
+    w.metrics.sqs_counts(QUEUE).received(30)
     counters = read_counters(w.sources)
     queue = build_status(w.sources, NOW + 400, counters, rates.sample(NOW + 400, counters)).queues[
         0

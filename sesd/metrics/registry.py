@@ -26,6 +26,7 @@ from prometheus_client.core import CounterMetricFamily, Metric
 
 from sesd import __version__
 from sesd.alerting.evaluator import Evaluator
+from sesd.config import QueueConfig
 from sesd.core.ledger import Ledger
 from sesd.io.build import revision
 from sesd.io.logs import dropped_lines
@@ -34,14 +35,10 @@ from sesd.metrics.alerts import AlertsCollector, OutboxCollector
 from sesd.metrics.canary import CanaryCollector
 from sesd.metrics.families import described
 from sesd.metrics.pipeline import PipelineCollector
+from sesd.metrics.sqs import SQS_OPERATIONS, SQS_RETRIED, QueueCounts, SqsSeries
 from sesd.metrics.tenants import TenantCollector
 
-__all__ = ["SQS_OPERATIONS", "TASKS", "Metrics"]
-
-#: The ``operation`` label values of ``sesd_sqs_errors_total``.
-SQS_OPERATIONS = ("receive", "delete", "release", "process")
-#: The SQS calls the SDK itself tries again (a receive it does not: sesd.runtime.aws).
-SQS_RETRIED = ("delete", "release")
+__all__ = ["SQS_OPERATIONS", "SQS_RETRIED", "TASKS", "Metrics"]
 #: sesd's background tasks (each kept running by sesd.runtime.supervise): the ``task``
 #: label values of ``sesd_task_failures_total``, at 0 from the start.
 TASKS = (
@@ -60,7 +57,7 @@ class Metrics:
     def __init__(
         self,
         ledger: Ledger,
-        queues: Iterable[str],
+        queues: Iterable[QueueConfig | str],
         now: Callable[[], float],
         *,
         evaluator: Evaluator | None = None,
@@ -70,7 +67,8 @@ class Metrics:
         self._ledger = ledger
         self._now = now
         self.registry = CollectorRegistry()
-        self._pipeline = PipelineCollector(ledger, queues, now)
+        queues = list(queues)
+        self._pipeline = PipelineCollector(ledger, _labels(queues), now)
         self.registry.register(self._pipeline)
         self.registry.register(
             AccountCollector(ledger.reputation, ledger.accounts, polled=accounts_polled)
@@ -83,19 +81,8 @@ class Metrics:
             cap = ledger.tenant_labels.max_tracked
             self.registry.register(TenantCollector(ledger.tenant_status, cap, ledger.accounts))
         self._canary = False
-        self.sqs_errors = Counter(
-            "sesd_sqs_errors",
-            "SQS calls that failed, by queue (its account and region) and operation.",
-            ["queue", "account", "region", "operation"],
-            registry=self.registry,
-        )
-        self.sqs_retries = Counter(
-            "sesd_sqs_retries",
-            "SQS calls the SDK tried again before they were answered (throttled, SQS's "
-            "5xx), by queue and operation: a retry that then worked is counted here alone.",
-            ["queue", "account", "region", "operation"],
-            registry=self.registry,
-        )
+        #: The queues' SQS series, counted through :meth:`sqs_counts` alone.
+        self.sqs = SqsSeries(self.registry)
         self.queue_ready = Gauge(
             "sesd_queue_ready",
             "1 while a queue answered a receive within the last minute (what /readyz asks "
@@ -105,12 +92,6 @@ class Metrics:
         )
         #: The queues /readyz names as not ready (the daemon's health says).
         self._unready: Callable[[], list[str]] = list
-        self.sqs_received = Counter(
-            "sesd_sqs_messages_received",
-            "Messages received from SQS, by queue (its account and region).",
-            ["queue", "account", "region"],
-            registry=self.registry,
-        )
         self.notifications = Counter(
             "sesd_notifications",
             "Notification deliveries by sink and outcome (sent, retried, rate_limited, "
@@ -190,8 +171,6 @@ class Metrics:
         ProcessCollector(registry=self.registry)
         PlatformCollector(registry=self.registry)
         GCCollector(registry=self.registry)
-        #: Each configured queue's (account, region) its SQS series are under.
-        self._where: dict[str, tuple[str, str]] = {}
         self.set_queues(queues)
 
     def watch_canary(self) -> None:
@@ -201,39 +180,23 @@ class Metrics:
             self.registry.register(CanaryCollector(self._ledger.canary, self._now))
             self._canary = True
 
-    def set_queues(self, queues: Iterable[str]) -> None:
+    def set_queues(self, queues: Iterable[QueueConfig | str]) -> None:
         """The configured queues (at start and after a reload): each one's series exist
-        from then on at 0, so rate() and the dashboard see them before the first error."""
-        gone = set(self._pipeline.queues) - set(queues)
-        self._pipeline.queues = list(queues)
-        for queue in gone:
+        from then on at 0, so rate() and the dashboard see them before the first error.
+        A queue given by its name alone is read nowhere (a test's, a bench's): nothing
+        counts on its SQS series."""
+        queues = list(queues)
+        labels = _labels(queues)
+        for queue in set(self._pipeline.queues) - set(labels):
             # A dashboard or an absent()/rate rule would read a ghost queue, frozen at
             # its last values, for as long as sesd runs.
             self.queue_ready.remove(queue)
-            self._drop_sqs_series(queue, self._where.pop(queue, self._ledger.where(queue)))
-        for queue in self._pipeline.queues:
+        self._pipeline.queues = labels
+        for queue in labels:
             self.queue_ready.labels(queue).set_function(
                 lambda queue=queue: 0.0 if queue in self._unready() else 1.0  # type: ignore[misc]
             )
-            where = self._ledger.where(queue)
-            was = self._where.get(queue, where)
-            if was != where:
-                # A reload moved the queue to another account or region: its series
-                # under the old ones would stay, frozen, as long as sesd runs.
-                self._drop_sqs_series(queue, was)
-            self._where[queue] = where
-            self.sqs_received.labels(queue, *where)
-            for operation in SQS_OPERATIONS:
-                self.sqs_errors.labels(queue, *where, operation)
-            for operation in SQS_RETRIED:
-                self.sqs_retries.labels(queue, *where, operation)
-
-    def _drop_sqs_series(self, queue: str, where: tuple[str, str]) -> None:
-        """Remove a queue's SQS series under ``where`` (its account and region)."""
-        self.sqs_received.remove(queue, *where)
-        for operation in SQS_OPERATIONS:
-            self.sqs_errors.remove(queue, *where, operation)
-            self.sqs_retries.remove(queue, *where, operation)
+        self.sqs.configure(queues, self._ledger.where)
 
     def watch_queues(self, unready: Callable[[], list[str]]) -> None:
         """Read ``sesd_queue_ready`` from ``unready``: the queues /readyz names."""
@@ -243,25 +206,10 @@ class Metrics:
         """Read ``sesd_notifications_waiting`` from ``waiting``: each sink's count."""
         self._outboxes.waiting = waiting
 
-    def sqs_error(self, queue: str, operation: str, n: int = 1) -> None:
-        """Count ``n`` failed SQS calls of a configured queue (:meth:`_counted`)."""
-        if self._counted(queue):
-            self.sqs_errors.labels(queue, *self._ledger.where(queue), operation).inc(n)
-
-    def sqs_retried(self, queue: str, operation: str, n: int) -> None:
-        """Count ``n`` times the SDK tried a configured queue's call again."""
-        if n and self._counted(queue):
-            self.sqs_retries.labels(queue, *self._ledger.where(queue), operation).inc(n)
-
-    def sqs_received_messages(self, queue: str, n: int) -> None:
-        """Count messages received from a configured queue."""
-        if self._counted(queue):
-            self.sqs_received.labels(queue, *self._ledger.where(queue)).inc(n)
-
-    def _counted(self, queue: str) -> bool:
-        """Whether ``queue`` is configured: the calls a removed queue's pollers end after
-        the reload would bring back the series it dropped, for as long as sesd runs."""
-        return queue in self._where
+    def sqs_counts(self, queue: QueueConfig) -> QueueCounts:
+        """What a poller reading ``queue`` (where its ``place`` says) counts on the
+        queue's SQS series: nothing once a reload moved or removed it (sesd.metrics.sqs)."""
+        return self.sqs.at(queue)
 
     def saved(self, ok: bool, now: float) -> None:
         """Record a save of the state file: ``ok``, and when the last good one was."""
@@ -283,6 +231,10 @@ class Metrics:
         self.reload_ok.set(1 if ok else 0)
         if ok:
             self.reload_at.set(now)
+
+
+def _labels(queues: list[QueueConfig | str]) -> list[str]:
+    return [q.label if isinstance(q, QueueConfig) else q for q in queues]
 
 
 class _LogCollector:

@@ -119,13 +119,6 @@ class Consumers:
         a reload removed or changed the queue (a stop leaves it so)."""
         return self._running.get(consumer.queue.label) is consumer
 
-    def _same_place(self, consumer: _Consumer) -> bool:
-        """Whether ``consumer``'s queue is still configured where it reads it (URL,
-        region and account): a reload that changed only how it is read (its
-        ``concurrency``, its long poll) leaves the place, and its series, as they were."""
-        now = self._running.get(consumer.queue.label)
-        return now is not None and now.queue.place == consumer.queue.place
-
     async def _consume(self, consumer: _Consumer) -> None:
         memory = InvalidMemory()
         # Held until the last poller has ended: a client a reload retired meanwhile is
@@ -136,7 +129,6 @@ class Consumers:
                     for index in range(consumer.queue.concurrency):
                         poller = self._make_poller(consumer.queue, consumer.stop, memory, index)
                         poller.in_force = partial(self._serving, consumer)
-                        poller.counted = partial(self._same_place, consumer)
                         # A fault nobody foresaw (a bug; a CancelledError no stop asked
                         # for, which an anyio task group would take for a cancel and end
                         # the poller quietly) is counted and logged, and the poller

@@ -106,7 +106,7 @@ class Daemon:
         queues = [q.label for q in config.queues]
         self.metrics = Metrics(
             ledger,
-            queues,
+            config.queues,
             self.clock.peek,
             evaluator=evaluator,
             accounts_polled=config.account_health.enabled,

@@ -303,7 +303,7 @@ class Reloader:
         daemon = self._daemon
         labels = [q.label for q in new.queues]
         daemon.health.follow(labels, moved_queues(old.queues, new.queues))
-        daemon.metrics.set_queues(labels)
+        daemon.metrics.set_queues(new.queues)
         if daemon.stopping.is_set():
             return
         if daemon.aws is not None:

@@ -129,18 +129,18 @@ class QueuePoller:
         #: The jitter's uniform draw; a test may pin it to see the backoff grow.
         self._rand = rand
         self._delay = 0.0  # until the next receive, after a failed one
+        #: What its calls count on the queue's SQS series: nothing once a reload moved
+        #: (another URL, region or account) or removed the queue; the old place's
+        #: receipts and errors are not the place in force's (sesd.metrics.sqs).
+        self._counts = metrics.sqs_counts(queue)
         #: What the poller gives back to SQS: deletes and releases.
-        self._deletes = Deletes(client, queue, metrics, self._log, lambda: self.counted())
+        self._deletes = Deletes(client, queue, self._counts, self._log)
         #: The Date header of the latest answer compared with this host's clock.
         self._date: str | None = None
         #: Whether this poller reads the queue in force (its consumer says): once a
         #: reload removed or replaced the queue (another URL, region, account or pool),
         #: what the old one answers no longer speaks for what is read now.
         self.in_force: Callable[[], bool] = lambda: True
-        #: Whether what its calls answer counts on the queue's SQS series (those of its
-        #: place in force): not once a reload moved (another URL, region or account) or
-        #: removed the queue; the old place's receipts and errors are not the new one's.
-        self.counted: Callable[[], bool] = lambda: True
         # From now the queue is being read: one that answers nothing counts as hung.
         health.polling(self._label, monotonic())
 
@@ -195,10 +195,9 @@ class QueuePoller:
             )
         messages = response.get("Messages", [])
         if messages:
-            if self.counted():
-                # A moved queue's old place's last batch is handled (its events count),
-                # but it is no receipt of the place in force, whose series these are.
-                self._metrics.sqs_received_messages(self._label, len(messages))
+            # A moved queue's old place's last batch is handled (its events count), but
+            # it is no receipt of the place in force, whose series these are: not counted.
+            self._counts.received(len(messages))
         else:
             self._changes.notify()
         return messages
@@ -230,11 +229,10 @@ class QueuePoller:
             # nor its series counted (the queue in force's, or one the reload dropped,
             # which the count would bring back for as long as sesd runs), unless the
             # reload left the queue where it was: the refusal is then the place's own.
-            if self.counted():
-                self._metrics.sqs_error(self._label, "receive")
+            self._counts.error("receive")
             self._log.info("sesd.sqs.receive_failed", error=describe_error(exc), retired=True)
             return
-        self._metrics.sqs_error(self._label, "receive")
+        self._counts.error("receive")
         code = error_code(exc) or type(exc).__name__
         accounts = self._pipeline.ledger.accounts
         hint = hint_in(exc, accounts, (self._account, self._region), self._clock())
@@ -330,13 +328,21 @@ class QueuePoller:
             # (decoding, say) is tried again, then moves it to the dead-letter queue, to
             # redrive once fixed; one while it was applied left what it wrote, and the
             # redelivery is a duplicate (deleted then), never counted twice.
+            #
+            # A bug, wherever the message came from: logged at error, ``retired`` when a
+            # reload replaced the poller (as its other lines say). One on a moved or
+            # removed queue's last batch at its old place counts no ``process`` error:
+            # the series are the place in force's (its account and region), and the
+            # same bug counts there on the new place's messages.
+            retired = {} if self.in_force() else {"retired": True}
             self._log.error(
                 "sesd.pipeline.failed",
                 sqs_message_id=message_id,
                 error=type(exc).__name__,
                 exc_info=True,
+                **retired,
             )
-            self._metrics.sqs_error(self._label, "process")
+            self._counts.error("process")
             return False
         if result.outcome is not Outcome.INVALID:
             return True

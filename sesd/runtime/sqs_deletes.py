@@ -10,12 +10,11 @@ queue gone) is said once at error level, with what it costs.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from sesd.config import QueueConfig
 from sesd.io.aws_errors import error_code
-from sesd.metrics.registry import Metrics
+from sesd.metrics.sqs import QueueCounts
 from sesd.runtime.sqs_calls import (
     DENIED,
     SQS_ERRORS,
@@ -42,17 +41,14 @@ class Deletes:
         self,
         client: SQSClient,
         queue: QueueConfig,
-        metrics: Metrics,
+        counts: QueueCounts,
         log: Any,
-        counted: Callable[[], bool] = lambda: True,
     ) -> None:
         self._client = client
         self._queue = queue
-        self._label = queue.label
-        self._metrics = metrics
-        #: Whether the queue's series count what the calls answer: not once a reload
-        #: moved or removed the queue (the old place's errors are not the new one's).
-        self._counted = counted
+        #: What the calls count on the queue's SQS series (none once a reload moved or
+        #: removed the queue: the old place's errors are not the new one's).
+        self._counts = counts
         self._log = log
         self._undeletable = False  # deletes refused for good (reported once)
         #: Batches in a row whose delete left some undeleted (throttled, SQS in trouble).
@@ -91,8 +87,7 @@ class Deletes:
             if not failed:
                 entries = []
                 break
-            if self._counted():
-                self._metrics.sqs_error(self._label, "delete", len(failed))
+            self._counts.error("delete", len(failed))
             retry_ids = {f["Id"] for f in failed if not f.get("SenderFault")}
             self._delete_trouble(
                 "sesd.sqs.delete_partly_failed",
@@ -155,10 +150,8 @@ class Deletes:
         try:
             answer = await call(QueueUrl=self._queue.url, Entries=entries)
         except SQS_ERRORS as exc:
-            if self._counted():
-                self._metrics.sqs_retried(self._label, operation, retries(exc))
-                self._metrics.sqs_error(self._label, operation)
+            self._counts.retried(operation, retries(exc))
+            self._counts.error(operation)
             raise
-        if self._counted():
-            self._metrics.sqs_retried(self._label, operation, retries(answer))
+        self._counts.retried(operation, retries(answer))
         return answer

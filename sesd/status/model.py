@@ -72,9 +72,9 @@ def read_counters(sources: Sources) -> dict[str, float]:
     """The cumulative counters rates are read from: messages received and failed SQS
     calls per queue, and the lag histogram's buckets. A pure read."""
     found: dict[str, float] = {}
-    for (queue, _, _), value in _counter(sources.metrics.sqs_received).items():
+    for (queue, _, _), value in _counter(sources.metrics.sqs.sqs_received).items():
         found[f"received{_SEP}{queue}"] = value
-    for (queue, _, _, operation), value in _counter(sources.metrics.sqs_errors).items():
+    for (queue, _, _, operation), value in _counter(sources.metrics.sqs.sqs_errors).items():
         found[f"errors{_SEP}{queue}{_SEP}{operation}"] = value
     for (sink, outcome), value in _counter(sources.metrics.notifications).items():
         found[f"notify{_SEP}{sink}{_SEP}{outcome}"] = value
