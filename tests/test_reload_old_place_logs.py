@@ -30,3 +30,20 @@ async def test_a_bug_on_a_moved_queues_last_batch_is_logged_not_counted(
     assert {dict(labels)["region"] for labels in errors} == {"us-east-1"}
     counted = {dict(labels)["operation"]: value for labels, value in errors.items()}
     assert counted == dict.fromkeys(("receive", "delete", "release", "process"), 0.0)
+
+
+async def test_a_delete_refused_at_a_moved_queues_old_place_is_logged_as_retired(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``q`` moves from eu-west-1 to us-east-1 while a receive waits at the old place,
+    which then brings a message and, in the end, refuses its delete. The refusal is the
+    old place's: logged at info with ``retired: true``, as a refused receive there is
+    (it was an error, naming the old URL, with a hint of duplicates to come that no
+    poller of the place in force would read)."""
+    sqs, logs, _ = await reloaded_mid_receive(
+        tmp_path, monkeypatch, _moved, (), grace="30s", message=True
+    )
+    assert sqs.deletes == [500, 200, 400]
+    (refused,) = _logged(logs, "sesd.sqs.delete_refused")
+    assert (refused["level"], refused["retired"]) == ("info", True)
+    assert "hint" not in refused

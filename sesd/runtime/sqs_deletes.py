@@ -10,6 +10,7 @@ queue gone) is said once at error level, with what it costs.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from sesd.config import QueueConfig
@@ -43,12 +44,15 @@ class Deletes:
         queue: QueueConfig,
         counts: QueueCounts,
         log: Any,
+        in_force: Callable[[], bool] = lambda: True,
     ) -> None:
         self._client = client
         self._queue = queue
         #: What the calls count on the queue's SQS series (none once a reload moved or
         #: removed the queue: the old place's errors are not the new one's).
         self._counts = counts
+        #: Whether the poller reads the queue in force (not once a reload replaced it).
+        self._in_force = in_force
         self._log = log
         self._undeletable = False  # deletes refused for good (reported once)
         #: Batches in a row whose delete left some undeleted (throttled, SQS in trouble).
@@ -112,7 +116,19 @@ class Deletes:
 
     def _refused_delete(self, exc: BaseException, count: int) -> None:
         """A delete no retry will cure (the permission, the queue gone): said once at
-        error level, with what it costs, until a delete works again."""
+        error level, with what it costs, until a delete works again. One of a poller a
+        reload replaced is logged at info, ``retired``, as its refused receive is: the
+        place of a queue moved or removed is read no more (the cost told would not come),
+        and where the reload left the queue its pollers in force tell of their own."""
+        if not self._in_force():
+            self._log.info(
+                "sesd.sqs.delete_refused",
+                error=describe_error(exc),
+                count=count,
+                queue_url=self._queue.url,
+                retired=True,
+            )
+            return
         if self._undeletable:
             self._log.debug("sesd.sqs.delete_refused", error=describe_error(exc), count=count)
             return
