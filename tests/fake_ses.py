@@ -7,7 +7,8 @@ JSON ``message`` (429 ``TooManyRequestsException``, 400 ``MessageRejected``,
 500 ``InternalFailure``), which is how botocore's REST-JSON parser reads them.
 A test scripts answers with :meth:`FakeSes.script`; unscripted requests are
 accepted at once. ``GET /v2/email/account`` (moto has no GetAccount) answers
-the account :attr:`FakeSes.account` describes, or the status scripted with
+the account :attr:`FakeSes.account` describes (or, by the access key the call
+was signed with, :attr:`FakeSes.account_by_key`), or the status scripted with
 :meth:`FakeSes.script_account` (429 ``TooManyRequestsException``...), held
 while :attr:`FakeSes.account_gate` is an unset event.
 A region in :attr:`FakeSes.refused_regions` (by the region a request is signed
@@ -84,6 +85,11 @@ class FakeSes(LocalServer):
         #: What GetAccount answers (SESv2's field names).
         self.account: dict[str, Any] = healthy_account()
         self.account_requests = 0
+        #: The access key each GetAccount was signed with (a role's, as STS gave it).
+        self.account_keys: list[str] = []
+        #: What GetAccount answers a request signed with a given access key, over
+        #: :attr:`account` (one role's account answering apart from another's).
+        self.account_by_key: dict[str, dict[str, Any]] = {}
         self._account_script: deque[int | tuple[int, str]] = deque()
         #: Regions whose GetAccount refuses the credentials (by the region the request
         #: is signed for), with the code: 403 ``UnrecognizedClientException`` is what a
@@ -149,12 +155,14 @@ class FakeSes(LocalServer):
         region = _signed_for(request)
         if region in self.refused_regions:
             status, error = 403, self.refused_regions[region]
+        key = _signed_by(request)
+        self.account_keys.append(key)
         self.account_requests += 1
         self._notify()
         if self.account_gate is not None:
             await self.account_gate.wait()
         if status == 200:
-            return web.json_response(self.account)
+            return web.json_response(self.account_by_key.get(key, self.account))
         error = error or _ERRORS.get(status, "InternalFailure")
         return web.json_response(
             {"message": f"scripted {error}"},
@@ -204,6 +212,12 @@ class FakeSes(LocalServer):
 def _signed_for(request: web.Request) -> str:
     """The region a SigV4 request is signed for (its credential scope's)."""
     found = re.search(r"Credential=[^/]*/\d{8}/([^/]+)/", request.headers.get("Authorization", ""))
+    return found.group(1) if found else ""
+
+
+def _signed_by(request: web.Request) -> str:
+    """The access key a SigV4 request is signed with."""
+    found = re.search(r"Credential=([^/,]+)/", request.headers.get("Authorization", ""))
     return found.group(1) if found else ""
 
 

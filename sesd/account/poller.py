@@ -86,7 +86,11 @@ class Polls:
         self.accounts = accounts
         self._during = during
         self._apis = apis
-        self.targets = targets
+        #: Each target's watch, from the start or the reload that added it: a reload
+        #: that removes a target and another that adds it back (its account's role
+        #: changed, say) begin another, and a call begun under the old one (signed with
+        #: the old role's credentials) speaks of nothing watched now.
+        self._lives: dict[Target, object] = {}
         self._client_for = client_for
         self._every = every
         self._clock = clock
@@ -100,6 +104,7 @@ class Polls:
         self._held: list[tuple[Target, str, str, BaseException]] = []
         #: (target, api) -> the code and hint its last poll_failed line said.
         self._told: dict[tuple[Target, str], tuple[str, str]] = {}
+        self.targets = targets
         self._log = get_logger(component=component)
 
     @property
@@ -113,6 +118,12 @@ class Polls:
         # from its first call: a target a reload adds is first polled a round later,
         # and a series that a scrape first sees at 1 hides that failure from increase().
         self._targets = targets
+        self._lives = {target: self._lives.get(target) or object() for target in targets}
+        # What was told of a target removed goes with it: added back, its failures are
+        # told anew (another role's, perhaps), not held as those already said.
+        for said in (self._failing, self._passing, self._told):
+            for key in [key for key in said if key[0] not in self._lives]:
+                del said[key]
         for target in targets:
             for api in self._apis:
                 self.accounts.calling(target, api)
@@ -133,14 +144,20 @@ class Polls:
         """One round over every target."""
         raise NotImplementedError
 
+    def _still(self, target: Target, life: object | None) -> bool:
+        """Whether ``target`` is watched as it was when ``life`` was taken (from
+        :attr:`_lives`): not removed since, nor removed and added back."""
+        return life is not None and self._lives.get(target) is life
+
     async def _call(self, target: Target, api: str, read: Callable[[], Awaitable[None]]) -> bool:
         """Run one API's reads; False (logged and counted) when the call failed."""
-        if target in self.targets:  # (a reload may have removed it since the round began)
+        life = self._lives.get(target)
+        if life is not None:  # (a reload may have removed it since the round began)
             self.accounts.calling(target, api)
         try:
             await read()
         except ERRORS as exc:
-            if target not in self.targets:
+            if not self._still(target, life):
                 return False  # a reload removed it meanwhile: nothing of it is kept
             code = code_of(exc)
             self._passing[(target, api)] = passing(exc, code)
@@ -165,7 +182,7 @@ class Polls:
                 self._failing[(target, api)] = seen
                 self._failed(target, api, said, hint(api, said, exc))
             return False
-        if target in self.targets:  # (where its credentials work, while it is watched)
+        if self._still(target, life):  # (where its credentials work, while it is watched)
             self.accounts.answered(target, self._clock())
         self._passing.pop((target, api), None)
         self._told.pop((target, api), None)
@@ -250,8 +267,10 @@ class AccountPoller(Polls):
     async def _poll(self, target: Target) -> None:
         # A reload may remove a target while the round awaits an answer (the ledger
         # forgets it first): the round neither goes on to it nor keeps its answers,
-        # which would bring its alerts and metrics back until a restart.
-        if target not in self.targets:
+        # which would bring its alerts and metrics back until a restart; nor, added back
+        # meanwhile, under the entry as it is now (another role's account, perhaps).
+        life = self._lives.get(target)
+        if life is None:
             return
         status = self.accounts.status.get(target) or AccountStatus()
         answered = []
@@ -259,12 +278,12 @@ class AccountPoller(Polls):
             answered.append("get_account")
         read = partial(self._reputation, target, status)
         # Not asked once a reload removed the target: its account's client would raise.
-        ask = self._cloudwatch and target in self.targets
+        ask = self._cloudwatch and self._still(target, life)
         if ask and await self._call(target, "get_metric_data", read):
             answered.append("get_metric_data")
         status.polled_at = self._clock()
         status.answered.update(dict.fromkeys(answered, status.polled_at))
-        if target in self.targets:
+        if self._still(target, life):
             self.accounts.status.setdefault(target, status)
 
     async def _account(self, target: Target, status: AccountStatus) -> None:
