@@ -5,6 +5,7 @@ test lets them through (a queue whose endpoint hangs), a real daemon."""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Any
 
@@ -15,28 +16,38 @@ from aiohttp import web
 from sesd.commands.demo.localhttp import LocalServer
 from sesd.commands.demo.localsqs import LocalSqs
 from sesd.config import load_config
+from sesd.io.logs import configure_logging
 from sesd.runtime.health import READY_WITHIN, Health
 from tests import factory as f
 from tests.conftest import make_queue, running
 from tests.dns_server import hermetic_text
 from tests.test_alerting_e2e import Clock
+from tests.test_reload_calls_in_flight import _until
 
 #: The request headers an SQS call needs on its way to moto (its protocol, its signature).
 _PASSED = ("Content-Type", "X-Amz-Target", "X-Amz-Date", "Authorization", "X-Amz-Json-1.0")
 
 
 class HoldingFront(LocalServer):
-    """moto's SQS behind a front: every call goes through, but a receive of the queue
-    whose URL ends in ``held`` waits until ``release`` is set (or the server closes)."""
+    """moto's SQS behind a front: every call goes through, but one of a queue whose
+    URL ends in a name of ``held`` (each, or only those of the action ``only``: a
+    place that hangs, or one whose long polls are out) waits until that name's event
+    in ``releases`` is set (or the server closes); ``holding`` is set at the first."""
 
-    def __init__(self, upstream: str, held: str) -> None:
+    def __init__(self, upstream: str, *held: str, only: str = "") -> None:
         super().__init__()
         self.url = f"http://127.0.0.1:{self.port}"
         self.held = held
+        self.only = only
         self.holding = anyio.Event()
-        self.release = anyio.Event()
+        self.releases = {name: anyio.Event() for name in held}
         self._upstream = upstream
         self._session = aiohttp.ClientSession()
+
+    @property
+    def release(self) -> anyio.Event:
+        """The first held queue's release."""
+        return self.releases[self.held[0]]
 
     async def __aexit__(self, *exc: Any) -> None:
         try:
@@ -48,14 +59,16 @@ class HoldingFront(LocalServer):
         app.router.add_post("/", self._pass)
 
     def close(self) -> None:
-        self.release.set()
+        for release in self.releases.values():
+            release.set()
 
     async def _pass(self, request: web.Request) -> web.Response:
         body = await request.read()
-        receive = request.headers.get("X-Amz-Target", "").endswith(".ReceiveMessage")
-        if receive and self.held.encode() in body:
+        action = request.headers.get("X-Amz-Target", "").rpartition(".")[2]
+        named = [name for name in self.held if f'/{name}"'.encode() in body]
+        if self.only in ("", action) and named:
             self.holding.set()
-            await self.release.wait()
+            await self.releases[named[0]].wait()
         headers = {k: v for k, v in request.headers.items() if k in _PASSED}
         async with self._session.post(self._upstream, data=body, headers=headers) as answer:
             return web.Response(
@@ -65,12 +78,16 @@ class HoldingFront(LocalServer):
             )
 
 
-def _config(front: HoldingFront, url: str) -> str:
+def _config(front: HoldingFront, url: str, wait: int = 0) -> str:
     return hermetic_text(
         f'[aws]\nendpoint_url = "{front.url}"\nregion = "us-east-1"\n'
-        f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 0\n'
+        f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = {wait}\n'
         '[http]\nlisten = "127.0.0.1:0"\n[shutdown]\ngrace_period = "1s"\n'
     )
+
+
+def _name(url: str) -> str:
+    return url.rsplit("/", 1)[1]
 
 
 async def _readyz(port: int | None) -> tuple[int, str]:
@@ -85,7 +102,7 @@ async def test_a_queue_moved_to_a_place_that_hangs_is_not_ready(
     local_sqs: LocalSqs, sqs: Any, tmp_path: Path
 ) -> None:
     """``q`` reads at its first URL (ready), then a reload moves it to another queue
-    whose receives hang. From the move on ``q`` is not ready (/readyz 503 naming it)
+    whose every call hangs. From the move on ``q`` is not ready (/readyz 503 naming it)
     until the new place answers, though its old place answered a moment ago; held
     ``READY_WITHIN``, it is unread (its alerts' resolves wait). Before, /readyz said
     ready for up to a minute after the move while sesd read nothing of ``q``."""
@@ -93,7 +110,7 @@ async def test_a_queue_moved_to_a_place_that_hangs_is_not_ready(
     new, _ = await make_queue(sqs, dlq=False)
     clock = Clock(f.T0)  # the daemon's wall and monotonic time: it moves when told
     path = tmp_path / "sesd.toml"
-    async with HoldingFront(local_sqs.url, held=new.rsplit("/", 1)[1]) as front:
+    async with HoldingFront(local_sqs.url, _name(new)) as front:
         path.write_text(_config(front, old))
         async with running(load_config(str(path)), clock=clock, config_path=path) as daemon:
 
@@ -119,6 +136,69 @@ async def test_a_queue_moved_to_a_place_that_hangs_is_not_ready(
             assert await _readyz(daemon.http_port) == (200, "ready\n")
 
 
+async def test_a_moved_queue_is_ready_once_its_new_place_answers_a_call(
+    local_sqs: LocalSqs, sqs: Any, tmp_path: Path
+) -> None:
+    """``q`` reads an empty queue; a reload moves it to another, long-polled (20 s),
+    whose receive goes out and is held there (its long poll under way). The queue check's
+    GetQueueAttributes at the new place answers: ``q`` is ready from then (/readyz
+    200), not once the first receive has come back empty. Before, /readyz said 503
+    for up to a long poll after every move, while the new place answered."""
+    old, _ = await make_queue(sqs, dlq=False)
+    new, _ = await make_queue(sqs, dlq=False)
+    path = tmp_path / "sesd.toml"
+    async with HoldingFront(local_sqs.url, _name(new), only="ReceiveMessage") as front:
+        path.write_text(_config(front, old, wait=1))
+        async with running(load_config(str(path)), config_path=path) as daemon:
+
+            def ready() -> bool:
+                return daemon.health.ready(daemon.monotonic())[0]
+
+            with anyio.fail_after(20):
+                await daemon.changes.wait_for(ready)
+            path.write_text(_config(front, new, wait=20))
+            assert await daemon.reload()
+            with anyio.fail_after(20):
+                await front.holding.wait()
+                await daemon.changes.wait_for(ready)
+            assert not front.release.is_set()  # its receive is still out
+            assert await _readyz(daemon.http_port) == (200, "ready\n")
+            front.release.set()
+
+
+async def test_an_answer_of_a_place_the_queue_left_again_does_not_count(
+    local_sqs: LocalSqs, sqs: Any, tmp_path: Path
+) -> None:
+    """A reload moves ``q`` to ``b``, whose every call hangs; another moves it on to
+    ``c``, which hangs too. Then ``b`` answers its check (and the receive left there):
+    that place is not where ``q`` is read, and ``q`` stays not ready until ``c``
+    answers."""
+    logs = io.StringIO()
+    configure_logging("info", "json", stream=logs)
+    a, b, c = [(await make_queue(sqs, dlq=False))[0] for _ in range(3)]
+    path = tmp_path / "sesd.toml"
+    async with HoldingFront(local_sqs.url, _name(b), _name(c)) as front:
+        path.write_text(_config(front, a, wait=1))
+        async with running(load_config(str(path)), config_path=path) as daemon:
+
+            def ready() -> bool:
+                return daemon.health.ready(daemon.monotonic())[0]
+
+            with anyio.fail_after(20):
+                await daemon.changes.wait_for(ready)
+            for place in (b, c):
+                path.write_text(_config(front, place, wait=1))
+                assert await daemon.reload()
+            front.releases[_name(b)].set()
+            # b's check has its answer once it warns of b's missing dead-letter queue
+            # (a's did at the start).
+            await _until(lambda: logs.getvalue().count("sesd.sqs.no_redrive_policy") == 2)
+            assert not ready()
+            front.releases[_name(c)].set()
+            with anyio.fail_after(20):
+                await daemon.changes.wait_for(ready)
+
+
 def test_a_moved_queue_is_not_held_failing_for_its_old_place() -> None:
     """``q`` failing at its old place (deleted, denied: why it was moved), then moved:
     its new place is judged from its new pollers' start, as a queue added is, not
@@ -135,3 +215,18 @@ def test_a_moved_queue_is_not_held_failing_for_its_old_place() -> None:
     health.polling("q", 1001.0)
     assert health.unread(1001.0 + READY_WITHIN) == ["kept"]
     assert health.unread(1002.0 + READY_WITHIN) == ["q", "kept"]
+
+
+def test_a_checks_answer_counts_as_a_receive_but_clears_no_failure() -> None:
+    """The check's answer at a queue's place counts for readiness as a receive does, even
+    when it comes before the pollers begin (their start does not take it for an answer
+    from before them); it does not clear a failing receive (GetQueueAttributes may be
+    allowed where ReceiveMessage is denied): that is a receive's to clear."""
+    health = Health(["q"])
+    health.answered("q", 1000.0)
+    health.polling("q", 1000.5)
+    assert health.ready(1001.0) == (True, [])
+    health.failing.add("q")
+    health.answered("q", 1002.0)
+    assert health.ready(1002.0) == (False, ["q"])
+    assert health.unread(1002.0) == ["q"]

@@ -125,7 +125,7 @@ class Daemon:
         )
         self.alerting.on_evaluated = self.changes.notify
         self.metrics.watch_outboxes(self.alerting.waiting)
-        self.health = Health(queues)
+        self.health = Health(queues, changed=self.changes.notify)
         self.alerting.unread = lambda: self.health.unread(self.monotonic())
         self.metrics.watch_queues(lambda: self.health.ready(self.monotonic())[1])
         #: What the status page reads (sesd.status): the same live state as the metrics.
@@ -378,7 +378,8 @@ class Daemon:
         assert self.aws is not None
         assert self._tasks is not None
         client, where = self.sqs(queue), self.ledger.where(queue.label)
-        check = partial(check_held, self.aws.holding(client), client, queue, *where)
+        answered = partial(self._consumers.answered, queue, self.health, self.monotonic)
+        check = partial(check_held, self.aws.holding(client), client, queue, *where, answered)
         failures = self.metrics.task_failures
         self._tasks.start_soon(partial(run_once, "queue_check", check, failures, queue=queue.label))
 

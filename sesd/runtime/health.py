@@ -20,8 +20,9 @@ STATE_FAILING = (
 
 @dataclass(slots=True)
 class Health:
-    """Per-queue receive successes, on the monotonic clock. (The daemon only runs
-    with a loaded config, so readiness is the queues' alone.)"""
+    """Per-queue receive successes (or another call its place answered), on the
+    monotonic clock. (The daemon only runs with a loaded config, so readiness is the
+    queues' alone.)"""
 
     queues: list[str]
     last_receive: dict[str, float] = field(default_factory=dict)
@@ -38,6 +39,9 @@ class Health:
     #: The last save of the state file failed (a full or read-only disk): sesd still
     #: reads and alerts, but a restart would lose what it did since the last one.
     state_failing: bool = False
+    #: Told when a queue's place answers a call other than a receive (a receive's
+    #: poller tells its own batches), for what waits on readiness.
+    changed: Callable[[], None] = lambda: None
 
     def follow(self, queues: list[str], moved: Iterable[str] = ()) -> None:
         """The queues a reload left: one removed is no longer failing, so its alerts'
@@ -67,6 +71,17 @@ class Health:
         """A receive on ``queue`` succeeded (with or without messages)."""
         self.last_receive[queue] = now
         self.failing.discard(queue)
+
+    def answered(self, queue: str, now: float) -> None:
+        """Another call to ``queue``'s place in force answered (the check of its redrive
+        policy, at start and after a reload that adds or moves it): it is known to answer
+        there, a long poll (up to 20 s) before its first receive returns empty, and
+        counts as a receive would. Not as a recovery: a failing receive is a receive's
+        to clear. Its pollers are counted from now if they have not begun yet (their
+        start would take the answer for one from before them)."""
+        self.polled_since.setdefault(queue, now)
+        self.last_receive[queue] = now
+        self.changed()
 
     def _silent(self, queue: str, now: float, before: float) -> bool:
         """Whether ``queue`` answered no receive within ``ready_within`` of ``now``;

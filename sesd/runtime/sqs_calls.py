@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any
 
@@ -176,18 +176,26 @@ async def check_held(
     queue: QueueConfig,
     account: str,
     region: str,
+    answered: Callable[[], None] = lambda: None,
 ) -> bool:
     """:func:`check_queue` inside ``hold`` (its client held: a reload that retires it
     closes it once the check has its answer, not under the call)."""
     async with hold:
-        return await check_queue(client, queue, account, region)
+        return await check_queue(client, queue, account, region, answered)
 
 
-async def check_queue(client: SQSClient, queue: QueueConfig, account: str, region: str) -> bool:
+async def check_queue(
+    client: SQSClient,
+    queue: QueueConfig,
+    account: str,
+    region: str,
+    answered: Callable[[], None] = lambda: None,
+) -> bool:
     """Whether the queue can be read and has a RedrivePolicy (without one, invalid
-    messages would cycle for ever: warned about). A queue that does not exist or may
-    not be read is reported by its pollers' first receive, once (queue, region,
-    account and the hint that fits): here only at debug level."""
+    messages would cycle for ever: warned about); ``answered()`` once SQS answered
+    (the queue is there and may be asked). A queue that does not exist or may not be
+    read is reported by its pollers' first receive, once (queue, region, account and
+    the hint that fits): here only at debug level."""
     log = get_logger(queue=queue.label)
     try:
         attrs = await client.get_queue_attributes(
@@ -212,6 +220,9 @@ async def check_queue(client: SQSClient, queue: QueueConfig, account: str, regio
                 region=region,
             )
         return False
+    # SQS's own answer (a captive proxy's 200 page parses as no attributes: no answer).
+    if "json" in attrs["ResponseMetadata"].get("HTTPHeaders", {}).get("content-type", "json"):
+        answered()
     if "RedrivePolicy" not in attrs.get("Attributes", {}):
         log.warning(
             "sesd.sqs.no_redrive_policy",
