@@ -13,6 +13,7 @@ import anyio
 import pytest
 
 from sesd.commands.demo.localsqs import LocalSqs
+from sesd.commands.demo.localtenants import LocalTenants
 from sesd.config import core_settings, load_config, parse_config
 from sesd.core.pipeline import Pipeline
 from sesd.io.logs import configure_logging
@@ -20,6 +21,8 @@ from tests.conftest import make_queue, running
 from tests.fake_ses import FakeSes, healthy_account
 from tests.test_account_health import TARGET, _poller
 from tests.test_aws_clients import _config, _pool_open
+from tests.test_tenant_passes import ACCOUNT, REGION, Clock, tenant_poller
+from tests.test_tenant_passes import TARGET as TENANTS
 
 READER = ("reader", "eu-west-1")
 
@@ -109,3 +112,27 @@ async def test_a_target_added_back_is_told_of_its_own_failures(local_sqs: LocalS
     told = [json.loads(line)["event"] for line in logs.getvalue().splitlines()]
     assert told.count("sesd.account.poll_failed") == 2
     assert "sesd.account.poll_recovered" not in told
+
+
+async def test_a_tenant_round_keeps_nothing_of_a_target_removed_and_added_back() -> None:
+    """A reload removes the (account, region) while a tenant poll's
+    ListReputationEntities is under way, and another adds it back (its role changed,
+    say): the round's client is the old role's, and the page that comes back is not
+    kept, nor is the walk of its tenants begun on that client. Kept, the old role's
+    account's tenants (and their pauses) were read as the new one's until the next
+    poll, and its resources mapped."""
+    pipeline = Pipeline(core_settings(parse_config("[tenants]\nenabled = true\n")))
+    statuses = pipeline.ledger.tenant_status
+    async with LocalTenants(ACCOUNT, REGION) as tenants:
+        tenants.add("acme")
+        tenants.pause("acme", "The bounce rate exceeded 15.0%.")
+        async with tenant_poller(tenants, pipeline, Clock(), recommendations=False) as poller:
+            tenants.held.add("ListReputationEntities")
+            async with anyio.create_task_group() as group:
+                group.start_soon(poller.poll_once)
+                await tenants.holding.wait()
+                poller.targets = []  # the reloads, as sesd.runtime.reload does them
+                poller.targets = [TENANTS]
+                tenants.close()
+    assert statuses.status == {}
+    assert "ListTenants" not in tenants.calls

@@ -96,6 +96,8 @@ class TenantPoller(Polls):
         #: them.
         self._lists: dict[tuple[Target, str], PagedList] = {}
         self._walks = TenantWalks() if walks is None else walks
+        #: Each target's watch as the round under way began (:meth:`_watched`).
+        self._round: dict[Target, object | None] = {}
 
     async def poll_once(self) -> None:
         """One round over every target, side by side (each has its own limits): its
@@ -105,11 +107,11 @@ class TenantPoller(Polls):
         # The clients made one after another: two of one account share its session. A
         # target a reload removed meanwhile is asked none: its account's entry may be
         # gone, and a client made after the reload retired the others would stay open.
-        asked = self.targets
+        self._round = {target: self._lives.get(target) for target in self.targets}
         clients = [
             (target, await self._client_for("sesv2", target))
-            for target in asked
-            if target in self.targets
+            for target in self._round
+            if self._watched(target)
         ]
         try:
             await side_by_side([partial(self._poll, *each, deadline) for each in clients])
@@ -117,12 +119,18 @@ class TenantPoller(Polls):
             self._tell_held(started - self._every)
             self._on_change()
 
+    def _watched(self, target: Target) -> bool:
+        """Whether ``target`` is watched as the round began: a reload may have removed
+        it since, or removed it and added it back (its account's role changed, say),
+        and the round's client and answers are then the old watch's."""
+        return self._still(target, self._round.get(target))
+
     async def _poll(self, target: Target, ses: Any, deadline: float) -> None:
         await self._entities(target, ses)
         if self._recommendations and any(key[:2] == target for key in self._statuses.status):
             await self._findings(target, ses)
         self._on_change()  # a pause read is not held back by the walk
-        if target in self.targets:  # else a reload removed it while its statuses were read
+        if self._watched(target):  # else a reload removed it while its statuses were read
             await self._walk(target, ses, deadline)
 
     async def _read(
@@ -178,7 +186,7 @@ class TenantPoller(Polls):
         at = self._lists.pop((target, api), None) or PagedList(self._clock())
 
         def page(entities: list[Any]) -> None:
-            if target not in self.targets:
+            if not self._watched(target):
                 return  # a reload removed it while the page was asked for: not kept
             now = self._clock()
             for entity in entities:
@@ -225,7 +233,7 @@ class TenantPoller(Polls):
         fails, the findings last heard of stand."""
         args = {"Filter": {"STATUS": "OPEN"}, "PageSize": 100}
         listed = await self._list(target, ses, "list_recommendations", "Recommendations", args)
-        if listed is None or target not in self.targets:
+        if listed is None or not self._watched(target):
             return  # failed, or a reload removed the target while it was read: not applied
         found: dict[str, list[tuple[str, str, str]]] = {}
         for item in listed.items:
@@ -251,7 +259,7 @@ class TenantPoller(Polls):
                     del walks[target]  # not to resume: the next poll starts over
                 return
             walk.listing, walk.pages = False, 0  # from here, the first tenant's pages
-            if target not in self.targets:
+            if not self._watched(target):
                 del walks[target]  # a reload removed it meanwhile
                 return
             progress = self.accounts.record(target)
@@ -263,7 +271,7 @@ class TenantPoller(Polls):
             if not self._resumable(target, api):
                 del walks[target]
             return
-        if target not in self.targets:
+        if not self._watched(target):
             walks.pop(target, None)  # a reload removed it meanwhile: not mapped, not resumed
             return
         if walks.get(target) is not walk or walk.next < len(walk.tenants):
@@ -305,7 +313,7 @@ class TenantPoller(Polls):
         counted over the polls its walk spans) is given up, what was read of it kept."""
         asked: set[str] = set()  # the tokens asked with, of the tenant being read
         while walk.next < len(walk.tenants) and self._clock() < deadline:
-            if target not in self.targets:
+            if not self._watched(target):
                 return  # a reload removed it: the walk is dropped after this returns
             name = walk.tenants[walk.next]
             args: dict[str, Any] = {"TenantName": name}
