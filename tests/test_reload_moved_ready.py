@@ -220,12 +220,16 @@ def test_a_moved_queue_is_not_held_failing_for_its_old_place() -> None:
 def test_a_checks_answer_counts_as_a_receive_but_clears_no_failure() -> None:
     """The check's answer at a queue's place counts for readiness as a receive does, even
     when it comes before the pollers begin (their start does not take it for an answer
-    from before them); it does not clear a failing receive (GetQueueAttributes may be
-    allowed where ReceiveMessage is denied): that is a receive's to clear."""
+    from before them), and is no receive the status page would name; it does not clear
+    a failing receive (GetQueueAttributes may be allowed where ReceiveMessage is
+    denied): that is a receive's to clear."""
     health = Health(["q"])
     health.answered("q", 1000.0)
     health.polling("q", 1000.5)
     assert health.ready(1001.0) == (True, [])
+    assert health.last_receive == {}
+    assert health.unread(1000.0 + READY_WITHIN) == []
+    assert health.unread(1001.0 + READY_WITHIN) == ["q"]
     health.failing.add("q")
     health.answered("q", 1002.0)
     assert health.ready(1002.0) == (False, ["q"])

@@ -20,9 +20,8 @@ STATE_FAILING = (
 
 @dataclass(slots=True)
 class Health:
-    """Per-queue receive successes (or another call its place answered), on the
-    monotonic clock. (The daemon only runs with a loaded config, so readiness is the
-    queues' alone.)"""
+    """Per-queue receive successes, on the monotonic clock. (The daemon only runs
+    with a loaded config, so readiness is the queues' alone.)"""
 
     queues: list[str]
     last_receive: dict[str, float] = field(default_factory=dict)
@@ -39,6 +38,9 @@ class Health:
     #: The last save of the state file failed (a full or read-only disk): sesd still
     #: reads and alerts, but a restart would lose what it did since the last one.
     state_failing: bool = False
+    #: When each queue's place last answered another call than a receive (its check,
+    #: :meth:`answered`): it counts for readiness as a receive does.
+    last_answer: dict[str, float] = field(default_factory=dict)
     #: Told when a queue's place answers a call other than a receive (a receive's
     #: poller tells its own batches), for what waits on readiness.
     changed: Callable[[], None] = lambda: None
@@ -55,9 +57,11 @@ class Health:
         self.queues = queues
         judged = set(queues) - set(moved)
         self.failing &= judged
-        for gone in (self.last_receive.keys() | self.polled_since.keys()) - judged:
+        known = self.last_receive.keys() | self.polled_since.keys() | self.last_answer.keys()
+        for gone in known - judged:
             self.last_receive.pop(gone, None)
             self.polled_since.pop(gone, None)
+            self.last_answer.pop(gone, None)
 
     def polling(self, queue: str, now: float) -> None:
         """A poller of ``queue`` begins (each of its pollers says so; the first counts).
@@ -66,6 +70,7 @@ class Health:
         if queue not in self.polled_since:
             self.polled_since[queue] = now
             self.last_receive.pop(queue, None)
+            self.last_answer.pop(queue, None)
 
     def received(self, queue: str, now: float) -> None:
         """A receive on ``queue`` succeeded (with or without messages)."""
@@ -80,13 +85,14 @@ class Health:
         to clear. Its pollers are counted from now if they have not begun yet (their
         start would take the answer for one from before them)."""
         self.polled_since.setdefault(queue, now)
-        self.last_receive[queue] = now
+        self.last_answer[queue] = now
         self.changed()
 
     def _silent(self, queue: str, now: float, before: float) -> bool:
-        """Whether ``queue`` answered no receive within ``ready_within`` of ``now``;
-        ``before``: when that is counted from if it answered none yet."""
-        return now - self.last_receive.get(queue, before) > self.ready_within
+        """Whether ``queue`` answered no receive (nor its check) within ``ready_within``
+        of ``now``; ``before``: when that is counted from if it answered none yet."""
+        last = max(self.last_receive.get(queue, before), self.last_answer.get(queue, before))
+        return now - last > self.ready_within
 
     def unread(self, now: float) -> list[str]:
         """The queues whose events sesd is not reading, so that an empty window may be
