@@ -16,6 +16,7 @@ from sesd.commands.demo.localsqs import LocalSqs
 from sesd.commands.demo.localtenants import LocalTenants
 from sesd.config import core_settings, load_config, parse_config
 from sesd.core.pipeline import Pipeline
+from sesd.core.tenants import TenantNotice
 from sesd.io.logs import configure_logging
 from tests.conftest import make_queue, running
 from tests.fake_ses import FakeSes, healthy_account
@@ -115,24 +116,37 @@ async def test_a_target_added_back_is_told_of_its_own_failures(local_sqs: LocalS
 
 
 async def test_a_tenant_round_keeps_nothing_of_a_target_removed_and_added_back() -> None:
-    """A reload removes the (account, region) while a tenant poll's
-    ListReputationEntities is under way, and another adds it back (its role changed,
-    say): the round's client is the old role's, and the page that comes back is not
-    kept, nor is the walk of its tenants begun on that client. Kept, the old role's
-    account's tenants (and their pauses) were read as the new one's until the next
-    poll, and its resources mapped."""
-    pipeline = Pipeline(core_settings(parse_config("[tenants]\nenabled = true\n")))
+    """acme is read paused. A reload removes the (account, region) while the next
+    tenant poll's ListReputationEntities is under way, and another adds it back (its
+    role changed, say); meanwhile an event says initech is paused, stamped before the
+    round began (SQS delivers late). The round's client is the old role's: the page
+    that comes back is not kept (acme's pause, forgotten with the removal, is not
+    brought back as the new account's), the list's end forgets no tenant of the entry
+    added back (initech's pause stays: the old list never named it), and the walk of
+    the tenants is not begun on that client."""
+    tenants_on = "[tenants]\nenabled = true\n"
+    eu = f'[[queues]]\nurl = "https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/eu"\n'
+    watched, removed = parse_config(tenants_on + eu), parse_config(tenants_on)
+    pipeline = Pipeline(core_settings(watched))
     statuses = pipeline.ledger.tenant_status
+    clock = Clock()
     async with LocalTenants(ACCOUNT, REGION) as tenants:
         tenants.add("acme")
         tenants.pause("acme", "The bounce rate exceeded 15.0%.")
-        async with tenant_poller(tenants, pipeline, Clock(), recommendations=False) as poller:
+        async with tenant_poller(tenants, pipeline, clock, recommendations=False) as poller:
+            await poller.poll_once()
+            assert statuses.status[(*TENANTS, "acme")].paused
+            walked = tenants.calls["ListTenants"]
+            clock.advance(300)
             tenants.held.add("ListReputationEntities")
             async with anyio.create_task_group() as group:
                 group.start_soon(poller.poll_once)
                 await tenants.holding.wait()
-                poller.targets = []  # the reloads, as sesd.runtime.reload does them
-                poller.targets = [TENANTS]
+                for config in (removed, watched):  # the reloads, as sesd.runtime.reload
+                    pipeline.reconfigure(core_settings(config))
+                    poller.targets = config.health_targets()
+                late = TenantNotice(REGION, ACCOUNT, "initech", clock.now - 60, status="DISABLED")
+                statuses.apply(late)
                 tenants.close()
-    assert statuses.status == {}
-    assert "ListTenants" not in tenants.calls
+    assert list(statuses.status) == [(*TENANTS, "initech")]
+    assert tenants.calls["ListTenants"] == walked

@@ -196,7 +196,8 @@ class TenantPoller(Polls):
 
         read = partial(self._read, target, ses, api, "ReputationEntities", {}, at, page, at.asked)
         if await self._call(target, api, read):
-            self._statuses.gone(target[0], target[1], set(at.items), at.started)
+            if self._watched(target):  # (else its pages were not kept: none is gone)
+                self._statuses.gone(target[0], target[1], set(at.items), at.started)
         elif self._resumable(target, api):
             self._lists[(target, api)] = at
 
