@@ -166,6 +166,23 @@ async def test_a_moved_queue_is_ready_once_its_new_place_answers_a_call(
             front.release.set()
 
 
+async def test_a_queue_is_ready_at_start_once_its_check_answers(
+    local_sqs: LocalSqs, sqs: Any, tmp_path: Path
+) -> None:
+    """At start alike: ``q``'s first receive (a long poll of an empty queue) is held
+    out there, its check answers: ready, not a long poll later."""
+    url, _ = await make_queue(sqs, dlq=False)
+    path = tmp_path / "sesd.toml"
+    async with HoldingFront(local_sqs.url, _name(url), only="ReceiveMessage") as front:
+        path.write_text(_config(front, url, wait=20))
+        async with running(load_config(str(path)), config_path=path) as daemon:
+            with anyio.fail_after(20):
+                await front.holding.wait()
+                await daemon.changes.wait_for(lambda: daemon.health.ready(daemon.monotonic())[0])
+            assert not front.release.is_set()  # its receive is still out
+            front.release.set()
+
+
 async def test_an_answer_of_a_place_the_queue_left_again_does_not_count(
     local_sqs: LocalSqs, sqs: Any, tmp_path: Path
 ) -> None:
