@@ -19,6 +19,7 @@ import pytest
 from aiobotocore.session import AioSession
 
 import sesd.runtime.aws as aws
+import sesd.runtime.aws_making as aws_making
 from sesd.commands.demo.localsqs import LocalSqs
 from sesd.config import load_config, parse_config
 from tests.conftest import make_queue, running
@@ -54,7 +55,7 @@ def files_held(
     thread) waits until the test lets them go: yields (set once one waits, the
     release)."""
     reading, gate = anyio.Event(), threading.Event()
-    read = aws._read_models
+    read = aws_making.read_models
     token = anyio.lowlevel.current_token()
 
     def held(session: AioSession, service: str) -> None:
@@ -170,3 +171,37 @@ async def test_an_sts_client_made_as_a_reload_removes_its_account_closes_after_i
         assert answers[0]["access_key"]
         assert len(fake.assume_role) == 1
         assert not _pool_open(sts)
+
+
+async def test_sts_clients_made_at_once_for_two_accounts_are_one(
+    local_sqs: LocalSqs, sqs: Any, tmp_path: Path
+) -> None:
+    """Two accounts assume their roles in one region at once (their queues' pollers
+    start together, each first call refreshing its credentials): they share one STS
+    client there. Then a reload removes both, and no STS client is left open (each
+    made one, the second kept in place of the first, which no reload closed: it stayed
+    open, its pool and sockets with it, until exit)."""
+    from tests.test_aws_clients import _config, _open_clients
+
+    url, _ = await make_queue(sqs)
+    queues = [(await make_queue(sqs))[0] for _ in range(2)]
+    path = tmp_path / "sesd.toml"
+    readers = "".join(
+        f'[[accounts]]\nname = "r{n}"\nrole_arn = "arn:aws:iam::123456789012:role/r{n}"\n'
+        f'[[queues]]\nurl = "{queue}"\nname = "q{n}"\n'
+        f'account = "r{n}"\nwait_time_seconds = 1\n'
+        for n, queue in enumerate(queues)
+    )
+
+    def sts_open() -> list[Any]:
+        return [c for c in _open_clients() if c.meta.service_model.service_name == "sts"]
+
+    path.write_text(_config(local_sqs, url) + readers)
+    async with running(load_config(str(path)), config_path=path) as daemon:
+        with anyio.fail_after(20):  # each poller's first receive assumed its role
+            await daemon.changes.wait_for(lambda: daemon.health.ready(daemon.monotonic())[0])
+        assert len(sts_open()) == 1
+        path.write_text(_config(local_sqs, url))
+        assert await daemon.reload()
+        with anyio.fail_after(20):
+            await daemon.changes.wait_for(lambda: not sts_open())

@@ -24,6 +24,8 @@ from sesd.config import AccountConfig, Config, QueueConfig
 from sesd.config.aws import endpoint_of_url
 from sesd.core.accounts import DEFAULT_ACCOUNT
 from sesd.runtime.aws_closing import Closing
+from sesd.runtime.aws_making import OneEach
+from sesd.runtime.aws_making import read_models as _read_models
 
 __all__ = [
     "DEFAULT_ACCOUNT",
@@ -126,6 +128,8 @@ class AwsClients:
         self._queues: QueueClients = {}
         #: When a client is needed (:meth:`client`'s ``needed``), by key: else always.
         self._needed: dict[_Key, Needed] = {}
+        #: One making at a time of each client: callers at once share it.
+        self._making = OneEach()
 
     def reconfigure(self, config: Config) -> None:
         """A reload's config: accounts it adds are reached from now on (a changed
@@ -197,43 +201,48 @@ class AwsClients:
         name = account or DEFAULT_ACCOUNT
         who = self._who(name, accounts or self._config)
         key = (service, name, region, use, endpoint)
-        found = self._clients.get(key)
-        if found is not None and found[1] == who:
-            return found[0]
-        session = self._session(who)
-        if (who, service) not in self._read:
-            # Left to its thread at a cancel (a stop while sesd starts): a disk that
-            # hangs must not hold the stop; the client is not made then.
-            await anyio.to_thread.run_sync(_read_models, session, service, abandon_on_cancel=True)
-            self._read.add((who, service))
-        # Each client closes by itself (:meth:`discard`, :meth:`retire`), else at exit.
-        closing = AsyncExitStack()
-        client = await closing.enter_async_context(
-            session.create_client(  # type: ignore[call-overload]
-                service,
-                region_name=region,
-                endpoint_url=endpoint,
-                config=config,
-                **self._static_keys(who),
+        # Made once, though asked for at once (two accounts' refreshes, STS's client):
+        # each made its own, and the one kept in place of the other was never closed.
+        async with self._making.one(key):
+            found = self._clients.get(key)
+            if found is not None and found[1] == who:
+                return found[0]
+            session = self._session(who)
+            if (who, service) not in self._read:
+                # Left to its thread at a cancel (a stop while sesd starts): a disk that
+                # hangs must not hold the stop; the client is not made then.
+                await anyio.to_thread.run_sync(
+                    _read_models, session, service, abandon_on_cancel=True
+                )
+                self._read.add((who, service))
+            # Each client closes by itself (:meth:`discard`, :meth:`retire`), else at exit.
+            closing = AsyncExitStack()
+            client = await closing.enter_async_context(
+                session.create_client(  # type: ignore[call-overload]
+                    service,
+                    region_name=region,
+                    endpoint_url=endpoint,
+                    config=config,
+                    **self._static_keys(who),
+                )
             )
-        )
-        self._closing.opened(client, closing)
-        if needed not in (None, _by_queues) and not needed(self._config):
-            # What it is for was retired while it was made (its SDK files read in a
-            # thread as a reload removed the region polled, or moved the canary): no
-            # reload to come would retire it. Closed once nothing holds it (a round's
-            # call on it ends first). A queue's is needed once kept: not known here.
-            await self._closing.retire(client, use)
+            self._closing.opened(client, closing)
+            if needed not in (None, _by_queues) and not needed(self._config):
+                # What it is for was retired while it was made (its SDK files read in a
+                # thread as a reload removed the region polled, or moved the canary): no
+                # reload to come would retire it. Closed once nothing holds it (a round's
+                # call on it ends first). A queue's is needed once kept: not known here.
+                await self._closing.retire(client, use)
+                return client
+            self._clients[key] = entry = (client, who, closing)
+            if needed is not None:
+                self._needed[key] = needed
+            if made is not None:
+                made.append((key, entry, found))
+            elif found is not None:
+                # Another signer's, for the config in force: none of it needs that one.
+                await self._closing.retire(found[0], use)
             return client
-        self._clients[key] = entry = (client, who, closing)
-        if needed is not None:
-            self._needed[key] = needed
-        if made is not None:
-            made.append((key, entry, found))
-        elif found is not None:
-            # Another signer's, for the config in force: none of it needs that one.
-            await self._closing.retire(found[0], use)
-        return client
 
     def holding(self, *clients: Any) -> AbstractAsyncContextManager[None]:
         """Hold ``clients`` while the block runs (a queue's pollers, a canary): a client
@@ -379,17 +388,3 @@ def _assumes_in(region: str, config: Config) -> bool:
 def _by_queues(config: Config) -> bool:
     """A queue's SQS client is needed while a queue uses it (:meth:`AwsClients.keep`)."""
     return False
-
-
-def _read_models(session: AioSession, service: str) -> None:
-    """Read and parse the SDK's files a first client of ``service`` needs (its model,
-    its endpoint rules, the partitions, the retry and default settings: 0.2-0.7 s of
-    JSON for SESv2 or SQS here), in a worker thread: on the event loop they stalled
-    every poll, evaluation and answer for as long, whenever a reload, the canary or an
-    account poll made its first client of a kind. The loader keeps what it parsed; the
-    client made next on the loop reads it from there."""
-    loader = session.get_component("data_loader")
-    for kind in ("service-2", "endpoint-rule-set-1"):
-        loader.load_service_model(service, kind)
-    for name in ("endpoints", "partitions", "_retry", "sdk-default-configuration"):
-        loader.load_data(name)
