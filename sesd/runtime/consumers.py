@@ -90,21 +90,31 @@ class Consumers:
         return deadline
 
     def change(
-        self, before: list[QueueConfig], after: list[QueueConfig], grace: float
+        self,
+        before: list[QueueConfig],
+        after: list[QueueConfig],
+        grace: float,
+        *,
+        start: bool = True,
     ) -> list[QueueConfig]:
         """Stop the queues no longer in ``after`` (or changed) within ``grace`` seconds and
         start those new in it; returns the started ones. Once a stop has begun (a reload
-        that raced it) nothing starts: the stop is ending every queue, and a poller
-        started now would read, unasked, until cut off at the grace period's end."""
-        if self._stopping:
-            return []
+        that raced it; ``start`` False: the daemon's word, as this one's may come a
+        moment later) nothing starts: the stop is ending every queue, and a poller
+        started now would read, unasked, until cut off at the grace period's end. What
+        the reload removed or moved is no longer in force all the same: its pollers end
+        with the stop, their last answers the old place's (counted on none of the queue
+        in force's series, nor making it ready)."""
         old = {q.label: q for q in before}
         new = {q.label: q for q in after}
         for label, queue in old.items():
-            if new.get(label) != queue:
+            # (Not running: one an earlier reload of this stop moved, and started none.)
+            if new.get(label) != queue and label in self._running:
                 consumer = self._running.pop(label)
                 consumer.stop.set()
                 consumer.scope.deadline = anyio.current_time() + grace
+        if self._stopping or not start:
+            return []
         started = [queue for label, queue in new.items() if old.get(label) != queue]
         for queue in started:
             self._start(queue)

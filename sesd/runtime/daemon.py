@@ -383,11 +383,11 @@ class Daemon:
         failures = self.metrics.task_failures
         self._tasks.start_soon(partial(run_once, "queue_check", check, failures, queue=queue.label))
 
-    def restart_queues(self, old: Config, new: Config) -> list[QueueConfig]:
-        """Stop the queues a reload removed (or changed) and start those it added;
-        returns the started ones."""
+    def restart_queues(self, old: Config, new: Config, start: bool = True) -> list[QueueConfig]:
+        """Stop the queues a reload removed (or changed) and start those it added (not
+        with ``start`` False: a stop has begun); returns the started ones."""
         grace = new.shutdown.grace_period.seconds
-        return self._consumers.change(old.queues, new.queues, grace)
+        return self._consumers.change(old.queues, new.queues, grace, start=start)
 
     def restart_canary(self, config: Config) -> None:
         """Stop the canary that runs, and start the one ``config`` describes."""

@@ -305,9 +305,11 @@ class Reloader:
         daemon.health.follow(labels, moved_queues(old.queues, new.queues))
         daemon.metrics.set_queues(new.queues)
         if daemon.stopping.is_set():
+            # A stop begun meanwhile starts no queue; those moved or removed are no
+            # longer in force (Consumers.change).
+            daemon.restart_queues(old, new, start=False)
             return
         if daemon.aws is not None:
             daemon.aws.keep(opened, new)
-        # A stop begun meanwhile starts no queue (Consumers.change).
         for queue in daemon.restart_queues(old, new):
             daemon.check(queue)
