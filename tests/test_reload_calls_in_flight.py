@@ -351,7 +351,7 @@ async def test_a_refusal_at_a_removed_queue_leaves_no_series_of_it(
             sqs.deny = True
             sqs.receives.set()
             await _until(lambda: "sesd.queue.stopped" in logs.getvalue())
-            for name in ("sesd_sqs_errors_total", "sesd_sqs_received_messages_total"):
+            for name in ("sesd_sqs_errors_total", "sesd_sqs_messages_received_total"):
                 assert _queue_samples(daemon, name, "q") == {}, name
     (refused,) = _logged(logs, "sesd.sqs.receive_failed")
     assert refused["retired"] is True
