@@ -205,3 +205,32 @@ async def test_sts_clients_made_at_once_for_two_accounts_are_one(
         assert await daemon.reload()
         with anyio.fail_after(20):
             await daemon.changes.wait_for(lambda: not sts_open())
+
+
+async def test_one_making_at_a_time_of_a_key_and_no_lock_kept_after() -> None:
+    """Makings of one key run one at a time (those of another beside them), and once
+    none holds nor waits, no lock of it is kept (one a key, kept, grew with every
+    client a reload ever made)."""
+    from sesd.runtime.aws_making import OneEach
+
+    one = OneEach()
+    inside: dict[str, int] = {"a": 0, "b": 0}
+    most = {"a": 0, "b": 0}
+    together = False
+
+    async def make(key: str) -> None:
+        nonlocal together
+        async with one.one(key):
+            inside[key] += 1
+            most[key] = max(most[key], inside[key])
+            together = together or all(inside.values())
+            for _ in range(3):
+                await anyio.lowlevel.checkpoint()
+            inside[key] -= 1
+
+    async with anyio.create_task_group() as tg:
+        for key in "aabab":
+            tg.start_soon(make, key)
+    assert most == {"a": 1, "b": 1}
+    assert together
+    assert one._locks == {}
