@@ -1,6 +1,9 @@
 """What the old pollers of a queue a reload moved hear in their last batch is told as
-the old place's: logged with ``retired: true``, as their refused receive is, and
-counted on none of the queue's SQS series (those of the place in force)."""
+the old place's: logged with ``retired: true`` (a refused delete or release at info,
+without a fix to make), as their refused receive is, and counted on none of the
+queue's SQS series (those of the place in force); where the reload left the queue
+(only its ``concurrency`` changed), the same refusal is the place's and said as
+before."""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ import pytest
 
 from tests.test_dedup import break_after_delivery
 from tests.test_reload_calls_in_flight import _logged, _moved, reloaded_mid_receive
+from tests.test_reload_same_place_counts import _two_pollers
 
 
 async def test_a_bug_on_a_moved_queues_last_batch_is_logged_not_counted(
@@ -32,14 +36,16 @@ async def test_a_bug_on_a_moved_queues_last_batch_is_logged_not_counted(
     assert counted == dict.fromkeys(("receive", "delete", "release", "process"), 0.0)
 
 
-async def test_a_delete_refused_at_a_moved_queues_old_place_is_logged_as_retired(
+async def test_a_delete_refused_at_a_moved_queues_old_place_is_no_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """``q`` moves from eu-west-1 to us-east-1 while a receive waits at the old place,
-    which then brings a message and, in the end, refuses its delete. The refusal is the
-    old place's: logged at info with ``retired: true``, as a refused receive there is
-    (it was an error, naming the old URL, with a hint of duplicates to come that no
-    poller of the place in force would read)."""
+    which then brings a message and fails its delete (a 500 the SDK asks again, the
+    message failed, a refusal). The refusal is logged at info, ``retired``, without
+    the hint to grant sqs:DeleteMessage and the message said to come back "counted
+    once, then as a duplicate" (it was an error of queue ``q``, which reads and
+    deletes at its new place, and sesd reads nothing of the old one again); so is the
+    delete's partial failure (a warning)."""
     sqs, logs, _ = await reloaded_mid_receive(
         tmp_path, monkeypatch, _moved, (), grace="30s", message=True
     )
@@ -47,3 +53,33 @@ async def test_a_delete_refused_at_a_moved_queues_old_place_is_logged_as_retired
     (refused,) = _logged(logs, "sesd.sqs.delete_refused")
     assert (refused["level"], refused["retired"]) == ("info", True)
     assert "hint" not in refused
+    (partly,) = _logged(logs, "sesd.sqs.delete_partly_failed")
+    assert (partly["level"], partly["retired"]) == ("info", True)
+
+
+async def test_a_delete_refused_where_the_queue_still_is_is_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As above, the reload changing only ``q``'s ``concurrency``: the refusal is the
+    place's in force, an error with its fix."""
+    _, logs, _ = await reloaded_mid_receive(
+        tmp_path, monkeypatch, _two_pollers, (), grace="30s", message=True
+    )
+    (refused,) = _logged(logs, "sesd.sqs.delete_refused")
+    assert refused["level"] == "error"
+    assert "sqs:DeleteMessage" in refused["hint"]
+    assert "retired" not in refused
+
+
+async def test_a_release_refused_at_a_moved_queues_old_place_is_no_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As the first, with no grace period: the old place's receive answers a message
+    after its poller was cancelled, and refuses the release that gives it back:
+    logged at info, ``retired`` (a warning of queue ``q``, which reads where it is)."""
+    sqs, logs, _ = await reloaded_mid_receive(
+        tmp_path, monkeypatch, _moved, (), grace="0s", message=True
+    )
+    assert sqs.releases == 1
+    (refused,) = _logged(logs, "sesd.sqs.release_failed")
+    assert (refused["level"], refused["retired"]) == ("info", True)

@@ -131,6 +131,12 @@ class QueueCounts:
         if n:
             self._count(self._series.sqs_retries, n, operation)
 
+    def in_force(self) -> bool:
+        """Whether the place counted is where the queue in force under its name is read
+        (not once a reload moved or removed it; a reload that changed only how it is
+        read leaves it so)."""
+        return self._series._in_force(self._label, self._place) is not None
+
     def _count(self, counter: Counter, n: int, *labels: str) -> None:
         """Every count on the SQS series passes here, through the gate."""
         where = self._series._in_force(self._label, self._place)

@@ -134,7 +134,7 @@ class QueuePoller:
         #: receipts and errors are not the place in force's (sesd.metrics.sqs).
         self._counts = metrics.sqs_counts(queue)
         #: What the poller gives back to SQS: deletes and releases.
-        self._deletes = Deletes(client, queue, self._counts, self._log, lambda: self.in_force())
+        self._deletes = Deletes(client, queue, self._counts, self._log)
         #: The Date header of the latest answer compared with this host's clock.
         self._date: str | None = None
         #: Whether this poller reads the queue in force (its consumer says): once a

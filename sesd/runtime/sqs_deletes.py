@@ -5,12 +5,12 @@ timeout), and those a cancellation caught before their handling, released at onc
 
 A delete that fails is tried once more; a run of failures is warned of once, and
 its length said when deletes work again. One no retry cures (the permission, the
-queue gone) is said once at error level, with what it costs.
+queue gone) is said once at error level, with what it costs. At the old place of a
+queue a reload moved or removed, what fails is said at info, as that place's word.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from sesd.config import QueueConfig
@@ -44,15 +44,12 @@ class Deletes:
         queue: QueueConfig,
         counts: QueueCounts,
         log: Any,
-        in_force: Callable[[], bool] = lambda: True,
     ) -> None:
         self._client = client
         self._queue = queue
         #: What the calls count on the queue's SQS series (none once a reload moved or
         #: removed the queue: the old place's errors are not the new one's).
         self._counts = counts
-        #: Whether the poller reads the queue in force (not once a reload replaced it).
-        self._in_force = in_force
         self._log = log
         self._undeletable = False  # deletes refused for good (reported once)
         #: Batches in a row whose delete left some undeleted (throttled, SQS in trouble).
@@ -111,23 +108,26 @@ class Deletes:
         """A delete that failed, or partly: a warning when a run of them begins, then at
         debug level (a throttled queue would log a line a batch); the count of the run
         is said when deletes work again (``sesd.sqs.deletes_recovered``)."""
+        if self._retired(event, **fields):
+            return
         log = self._log.warning if self._delete_errors == 0 else self._log.debug
         log(event, **fields)
 
+    def _retired(self, event: str, **fields: Any) -> bool:
+        """Whether the calls are made at the old place of a queue a reload moved or
+        removed: then what fails there is logged at info, ``retired``, without its hint
+        (the old place's word: sesd reads none of its messages again, and the queue in
+        force has nothing to mend), and True."""
+        if self._counts.in_force():
+            return False
+        fields.pop("hint", None)
+        self._log.info(event, retired=True, **fields)
+        return True
+
     def _refused_delete(self, exc: BaseException, count: int) -> None:
         """A delete no retry will cure (the permission, the queue gone): said once at
-        error level, with what it costs, until a delete works again. One of a poller a
-        reload replaced is logged at info, ``retired``, as its refused receive is: the
-        place of a queue moved or removed is read no more (the cost told would not come),
-        and where the reload left the queue its pollers in force tell of their own."""
-        if not self._in_force():
-            self._log.info(
-                "sesd.sqs.delete_refused",
-                error=describe_error(exc),
-                count=count,
-                queue_url=self._queue.url,
-                retired=True,
-            )
+        error level, with what it costs, until a delete works again."""
+        if self._retired("sesd.sqs.delete_refused", error=describe_error(exc), count=count):
             return
         if self._undeletable:
             self._log.debug("sesd.sqs.delete_refused", error=describe_error(exc), count=count)
@@ -154,9 +154,9 @@ class Deletes:
         try:
             await self._batch("release", self._client.change_message_visibility_batch, entries)
         except SQS_ERRORS as exc:
-            self._log.warning(
-                "sesd.sqs.release_failed", error=describe_error(exc), count=len(entries)
-            )
+            said = {"error": describe_error(exc), "count": len(entries)}
+            if not self._retired("sesd.sqs.release_failed", **said):
+                self._log.warning("sesd.sqs.release_failed", **said)
         else:
             self._log.info("sesd.sqs.released", count=len(entries))
 
