@@ -280,7 +280,9 @@ async def reloaded_mid_receive(
     queue keys ``after`` gives while its receive waits; then that receive answers: a
     refusal (``deny``), one message (``message``: its delete answered as the stand-in
     does), or nothing. Once the old pollers stopped: the stand-in, the logs, and the
-    samples of ``q``'s series ``names``, by name."""
+    samples of ``q``'s series ``names``, by name. The stand-in lets what it holds of
+    the pollers in force go before the stop, not after: their receive would hold the
+    stop until its grace period ended (30 s a test)."""
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     logs = io.StringIO()
@@ -300,6 +302,7 @@ async def reloaded_mid_receive(
             sqs.receives.set()
             await _until(lambda: "sesd.queue.stopped" in logs.getvalue())
             samples = {name: _queue_samples(daemon, name, "q") for name in names}
+            sqs.close()
     return sqs, logs, samples
 
 
