@@ -354,10 +354,25 @@ async def test_a_refusal_at_a_removed_queue_leaves_no_series_of_it(
             sqs.deny = True
             sqs.receives.set()
             await _until(lambda: "sesd.queue.stopped" in logs.getvalue())
-            for name in ("sesd_sqs_errors_total", "sesd_sqs_messages_received_total"):
+            for name in SQS_SERIES:
                 assert _queue_samples(daemon, name, "q") == {}, name
     (refused,) = _logged(logs, "sesd.sqs.receive_failed")
     assert refused["retired"] is True
+
+
+async def test_a_removed_queues_last_batch_at_its_old_place_leaves_no_series_of_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As above, but the receive brings a message, whose delete then fails (a 500 the
+    SDK asks again, the message failed, a refusal). Neither that receipt nor those
+    errors nor that retry bring back a series of ``q`` (a refusal alone received
+    nothing: ``sesd_sqs_messages_received_total`` had nothing to count there)."""
+    sqs, _, series = await reloaded_mid_receive(
+        tmp_path, monkeypatch, lambda sqs: _KEPT.format(url=sqs.url), SQS_SERIES,
+        grace="30s", message=True,
+    )  # fmt: skip
+    assert sqs.deletes == [500, 200, 400]
+    assert series == {name: {} for name in SQS_SERIES}
 
 
 async def test_a_moved_queues_last_batch_at_its_old_place_counts_on_no_sqs_series(
