@@ -32,8 +32,9 @@ class Standing(LocalServer):
     of queue ``old`` waits until its event is set (GetQueueAttributes: ``answer``, then
     a 500 the first time, a redrive policy after; its first receive: ``receives``, then
     ``messages``, or, with ``deny`` set, a refusal; a later one: until the server
-    closes). Its deletes fail: a 500 (which the SDK asks again), then each message
-    failed, then a refusal; its releases are refused. Queue ``new``'s first receive
+    closes). Its deletes fail as ``deleting`` says, in turn (the last again after): by
+    default a 500 (which the SDK asks again), then each message failed, then a
+    refusal; its releases are refused. Queue ``new``'s first receive
     answers at once, with nothing; every other call waits until the server closes,
     then answers nothing."""
 
@@ -48,6 +49,8 @@ class Standing(LocalServer):
         self.messages: list[dict[str, Any]] = []
         self.checks = 0
         self.old_receives = 0
+        #: How old's deletes are answered (:meth:`_delete`), in turn.
+        self.deleting: tuple[str, ...] = ("InternalError", "Failed", "AccessDenied")
         #: The statuses old's deletes were answered with.
         self.deletes: list[int] = []
         self.releases = 0
@@ -98,19 +101,20 @@ class Standing(LocalServer):
         return web.json_response(body, content_type=_KIND)
 
     def _delete(self, entries: list[dict[str, Any]]) -> web.Response:
-        """Old's delete: a 500, then each message failed (SQS's fault), then a refusal."""
-        status = (500, 200, 400)[min(len(self.deletes), 2)]
+        """Old's delete, as ``deleting`` has it next: ``Failed``, each message failed
+        (SQS's fault); ``AccessDenied``, a refusal; ``InternalError``, a 500; another
+        code, a 400 of that code."""
+        answer = self.deleting[min(len(self.deletes), len(self.deleting) - 1)]
+        status = {"Failed": 200, "AccessDenied": 400, "InternalError": 500}.get(answer, 400)
         self.deletes.append(status)
-        body: dict[str, Any]
-        if status == 500:
-            body = {"__type": "InternalError", "message": "We encountered an internal error."}
-        elif status == 200:
+        body: dict[str, Any] = {"__type": answer, "message": "We could not delete."}
+        if answer == "Failed":
             failed = [
                 {"Id": entry["Id"], "SenderFault": False, "Code": "InternalError"}
                 for entry in entries
             ]
             body = {"Successful": [], "Failed": failed}
-        else:
+        elif answer == "AccessDenied":
             return self._refused()
         return web.json_response(body, status=status, content_type=_KIND)
 
@@ -275,20 +279,22 @@ async def reloaded_mid_receive(
     grace: str = "1s",
     message: bool = False,
     deny: bool = False,
+    deleting: tuple[str, ...] = (),
 ) -> tuple[Standing, io.StringIO, dict[str, dict[tuple[tuple[str, str], ...], float]]]:
     """Queue ``q`` (``_OLD``, in eu-west-1) read at a :class:`Standing`; a reload to the
     queue keys ``after`` gives while its receive waits; then that receive answers: a
     refusal (``deny``), one message (``message``: its delete answered as the stand-in
-    does), or nothing. Once the old pollers stopped: the stand-in, the logs, and the
-    samples of ``q``'s series ``names``, by name. The stand-in lets what it holds of
-    the pollers in force go before the stop, not after: their receive would hold the
-    stop until its grace period ended (30 s a test)."""
+    does, or as ``deleting`` says), or nothing. Once the old pollers stopped: the
+    stand-in, the logs, and the samples of ``q``'s series ``names``, by name. The
+    stand-in lets what it holds of the pollers in force go before the stop, not after:
+    their receive would hold the stop until its grace period ended (30 s a test)."""
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     logs = io.StringIO()
     configure_logging("info", "json", stream=logs)
     path = tmp_path / "sesd.toml"
     async with Standing() as sqs:
+        sqs.deleting = deleting or sqs.deleting
         if message:
             body = factory.sns(factory.delivery(["a@example.com"]))
             sqs.messages = [{"MessageId": "m-1", "ReceiptHandle": "r-1", "Body": body}]

@@ -83,3 +83,25 @@ async def test_a_release_refused_at_a_moved_queues_old_place_is_no_warning(
     assert sqs.releases == 1
     (refused,) = _logged(logs, "sesd.sqs.release_failed")
     assert (refused["level"], refused["retired"]) == ("info", True)
+
+
+async def test_failed_deletes_at_a_moved_queues_old_place_are_logged_as_retired(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As the first, but the delete fails for a passing reason (a 400 the SDK does not
+    ask again), then, tried once more, fails for the message. Both failures are the old
+    place's: logged at info with ``retired: true``, as the refused delete and receive
+    are, not warned of as the queue in force's trouble."""
+    sqs, logs, _ = await reloaded_mid_receive(
+        tmp_path, monkeypatch, _moved, (), grace="30s", message=True,
+        deleting=("KmsThrottled", "Failed"),
+    )  # fmt: skip
+    assert sqs.deletes == [400, 200]
+    lines = [
+        *_logged(logs, "sesd.sqs.delete_failed"),
+        *_logged(logs, "sesd.sqs.delete_partly_failed"),
+    ]
+    assert [(line["event"], line["level"], line.get("retired")) for line in lines] == [
+        ("sesd.sqs.delete_failed", "info", True),
+        ("sesd.sqs.delete_partly_failed", "info", True),
+    ]
