@@ -5,7 +5,11 @@ not sent (sesd.runtime.state), and the first evaluation sends it; a firing, only
 the sinks that had not taken it (sesd.alerting.unheard). A resolve is kept
 apart (:attr:`Undelivered.retired`): the rule it was made under (as in force, or as a
 reload left it), narrowed to the sinks owed it, and the resolve, under the labels and
-severity it was made with; the restart sends it to those sinks, and to no other.
+severity it was made with; the restart sends it to those sinks, and to no other. A
+sink is owed one resolve of an alert (of its labels, where the sink tells alerts apart
+by them): after incidents the sinks flapped through, the first it has not taken,
+which ends the incident it has open (a later one is of an incident it never had
+paged, the alert having ended since: told twice otherwise).
 Saved as an alert still firing, the restart resolved it again on the rule's sinks as
 configured, under its labels as configured: a sink that had taken it was told twice;
 a sink named since (a reload, an edit while sesd was down) was told an alert ended
@@ -94,6 +98,9 @@ class _Sorting:
         #: the resolve, and the sinks owed it (a resolve both queued and owed to a
         #: member is one; one notification's resolve owed to two sinks is one).
         self._owed: dict[tuple[int, bool], tuple[RuleConfig, Alert, list[str]]] = {}
+        #: Per sink and alert (as that sink tells alerts apart): the key in
+        #: :attr:`_owed` of the one resolve it is owed.
+        self._took: dict[tuple[str, str, str, object], tuple[int, bool]] = {}
         #: (rule, label) -> the sinks a firing the rules in force make again is owed to.
         self.firing: dict[tuple[str, str], list[str]] = {}
 
@@ -103,6 +110,7 @@ class _Sorting:
         return [
             (msgspec.structs.replace(rule, sinks=sinks), alert)
             for rule, alert, sinks in self._owed.values()
+            if sinks
         ]
 
     def again(self, sink: str, alert: Alert, kind: Transition) -> bool:
@@ -120,15 +128,32 @@ class _Sorting:
         if kind is not Transition.RESOLVED:
             return made
         base = rule if made else self._was.get(alert.rule, rule)
-        owed = self._owed.get((id(alert), made))
-        if owed is None:
+        key = (id(alert), made)
+        if key not in self._owed:
             under = msgspec.structs.replace(
                 base, labels=dict(alert.labels), severity=alert.severity
             )
-            owed = self._owed[id(alert), made] = (under, alert, [])
-        if sink not in owed[2]:
-            owed[2].append(sink)
+            self._owed[key] = (under, alert, [])
+        self._owe(sink, key)
         return False
+
+    def _owe(self, sink: str, key: tuple[int, bool]) -> None:
+        """``sink`` owed the resolve under ``key``, unless it is owed an earlier one of
+        the same alert (as the sink tells alerts apart): sinks that flapped across two
+        incidents hold the first resolve, the second firing and the second resolve, and
+        the alert has ended. The first closes the incident the sink has open; the
+        second is of one it was never paged (or, of the same incident, one more)."""
+        alert = self._owed[key][1]
+        labels = tuple(sorted(alert.labels.items())), alert.severity
+        which = (sink, alert.rule, alert.domain, labels if sink in self._by_labels else None)
+        was = self._took.get(which)
+        if was is not None:
+            earlier = self._owed[was][1]
+            if (earlier.since, earlier.at) <= (alert.since, alert.at):
+                return
+            self._owed[was][2].remove(sink)
+        self._took[which] = key
+        self._owed[key][2].append(sink)
 
 
 def _made_again(rule: RuleConfig, sink: str, alert: Alert, by_labels: frozenset[str]) -> bool:
