@@ -162,7 +162,12 @@ class Evaluator:
         config, window_names = self.config, self.window_names
         self.rules, self.states, self.restored = rules, states, True
         self.unheard.adopt(rules, states, heard or {})
-        owed = [self._owed(change, now, ledger) for change in resolved_again(retired)]
+        # Each ends when its alert ended (the file keeps it), not at this start: else
+        # endsAt and "fired for" stretch by the downtime. Never after now, though.
+        owed = [
+            self._owed(change, now, ledger, min(now, change.state.resolved_at or now))
+            for change in resolved_again(retired)
+        ]
         owed += self.configure(config, window_names, now, ledger, groups_gone)
         for rule, _, _ in retired:
             self.retired.setdefault(rule.name, rule)
@@ -183,11 +188,14 @@ class Evaluator:
             self.blindness.since = now
         self.blind(now)
 
-    def _owed(self, change: Change, now: float, ledger: Ledger | None) -> Alert:
+    def _owed(
+        self, change: Change, now: float, ledger: Ledger | None, at: float | None = None
+    ) -> Alert:
         """The alert a change of rules owes its sinks (sesd.alerting.changes), queued;
-        its domain's provider read from ``ledger`` (none without one)."""
+        its domain's provider read from ``ledger`` (none without one); ``at``: when it
+        happened, where before ``now``."""
         rule, label = change.rule, change.label
-        fields = self._identity(rule, label, change.kind, change.state, now)
+        fields = self._identity(rule, label, change.kind, change.state, now if at is None else at)
         provider = None if ledger is None else ledger.provider_of(label, now)
         alert = owed_alert(change, self.current.get((rule.name, label)), fields, provider, now)
         self.groups.add(rule, alert, now, change.sinks)
