@@ -60,3 +60,18 @@ async def test_a_restart_before_the_repeat_is_due_pages_only_the_sinks_owed() ->
     after.evaluate(fresh.ledger, T + 3601)
     sent = sorted((s, n.kind.value) for n in after.due(T + 3601) for s in n.sinks)
     assert sent == [("pagerduty", "repeat"), ("slack", "repeat")]
+
+
+async def test_the_reminder_sent_with_the_restarts_page_is_decided_as_a_repeat() -> None:
+    """The reminder Slack is sent with PagerDuty's page after the restart is among the
+    alerts the evaluation decides, as every other reminder is: the log says
+    ``sesd.alert.repeat`` of it (sesd.alerting.alert_log), not the firing alone."""
+    blob = await _saved_with_slack_having_the_firing(TEXT)
+    later = T + 3700
+    config = parse_config(TEXT)
+    fresh = Pipeline(core_settings(config))
+    after = Evaluator(config.alerts, [spec.name for spec in fresh.ledger.specs])
+    restore(blob, fresh.ledger, after, later)
+    feed_spike(fresh, "a.example", later, 6, 4)
+    decided = [(a.kind.value, a.domain) for a in after.evaluate(fresh.ledger, later + 1)]
+    assert decided == [("firing", "a.example"), ("repeat", "a.example")]

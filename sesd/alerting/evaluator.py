@@ -349,6 +349,8 @@ class Evaluator:
         for each, sinks in self.unheard.routes(rule, alert):
             if sinks:
                 self.groups.add(rule, each, now, sinks)
+                if each is not alert:
+                    out.append(each)  # a reminder beside a restart's page: decided too
 
     def due(
         self, now: float, *, flush: bool = False, rules: set[str] | None = None
