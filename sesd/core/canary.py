@@ -32,7 +32,7 @@ from sesd.core.decode import Event
 from sesd.core.tallies import FixedHistogram
 from sesd.core.timestamps import unix_seconds
 
-__all__ = ["CANARY_DOMAIN", "CANARY_TAG", "Canary", "CanaryTracker"]
+__all__ = ["CANARY_DOMAIN", "CANARY_TAG", "Canary", "CanaryTracker", "names_read"]
 
 #: The message tag every canary carries; its value names the sending instance.
 CANARY_TAG: Final = "sesd-canary"
@@ -94,6 +94,18 @@ class _Figures:
     ses: FixedHistogram = field(default_factory=lambda: FixedHistogram(_SECONDS))
     pipeline: FixedHistogram = field(default_factory=lambda: FixedHistogram(_SECONDS))
     end_to_end: FixedHistogram = field(default_factory=lambda: FixedHistogram(_SECONDS))
+
+
+def names_read(names: Any) -> tuple[list[str], int]:
+    """Of a state file's :meth:`CanaryTracker.names` (None: a file without them), the
+    names that read as host names, and how many did not (a value that is no list: one,
+    skipped whole, as any entry beside the alert states that does not read)."""
+    if names is None:
+        return [], 0
+    if not isinstance(names, list):
+        return [], 1
+    kept = [name for name in names if isinstance(name, str) and _INSTANCE.fullmatch(name)]
+    return kept, len(names) - len(kept)
 
 
 class CanaryTracker:
@@ -296,8 +308,7 @@ class CanaryTracker:
         """Load :meth:`snapshot` rows and :meth:`names` at ``now`` (the histograms and
         counters start again at zero). A canary in flight gets ``deadline`` from
         ``now``: its events may be waiting on the queue, which sesd has not read yet."""
-        kept = [n for n in names or () if isinstance(n, str) and _INSTANCE.fullmatch(n)]
-        self.former = tuple(kept[-_NAMES:])
+        self.former = tuple(names_read(names)[0][-_NAMES:])
         for row in rows:
             canary = Canary(*row[:_SAVED])  # items a later build added: not ours
             self._remember(canary)

@@ -26,7 +26,7 @@ from sesd.alerting.retiring import Retiring
 from sesd.alerting.rules import AlertState, Status, Transition
 from sesd.config import ACCOUNT_METRICS, CANARY_METRICS, RuleConfig, rule_of, saved_rule
 from sesd.core.accounts import ACCOUNT_NAME, is_region
-from sesd.core.canary import CANARY_DOMAIN
+from sesd.core.canary import CANARY_DOMAIN, names_read
 from sesd.core.ledger import Ledger
 from sesd.core.scopes import DOMAIN
 from sesd.core.text import clean
@@ -179,7 +179,8 @@ def _restore(blob: bytes, ledger: Ledger, evaluator: Evaluator, now: float) -> d
         dropped, refused = _bounded(rules, known, ledger, data)
         retired, unread, skipped = read_retired(data)
         heard, unheard = read_heard(data)
-        entries = {"retired": skipped, "heard": unheard, "alerted": unread_alerted(data)}
+        entries = {"retired": skipped, "heard": unheard, "alerted": unread_alerted(data),
+                   "canary_names": names_read(data.get("canary_names"))[1]}  # fmt: skip
         for rule, states, _ in retired:
             # Held to the rule as it was, on its own: its labels, its ceiling.
             more, fewer = _bounded([rule], {rule.name: states}, ledger, data)
