@@ -152,8 +152,11 @@ class Alerting:
                     self._holding(build_sink(name, sink_config, self._session, self._console))
                 )
                 self._resends.at_once(name)
-        # What the change owes (a removed sink's resolves too) goes out before it closes.
+        # What the change owes (a removed sink's resolves too, one a restart owed it
+        # still waiting its group_wait among them) goes out before it closes.
         owed = removed | {alert.rule for alert in resolves}
+        waiting, dropped = self.evaluator.groups.alerts(), old_sinks.keys() - new_sinks.keys()
+        owed |= {a.rule for s, a in waiting if a.kind is Transition.RESOLVED and dropped & set(s)}
         for notification in self.evaluator.due(now, flush=True, rules=owed):
             self.dispatch(notification)
         # A removed rule is kept while any of its alerts is not delivered: a stop saves
