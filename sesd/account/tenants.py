@@ -91,10 +91,10 @@ class TenantPoller(Polls):
         #: Each target's (region, AWS account id), as its tenants' ARNs last named them:
         #: a poll that finds no tenant any more still clears what the map held for it.
         self._where: dict[Target, tuple[str, str]] = {}
-        #: The lists a failed call broke, by target and API, and the walks a failed call
-        #: broke or the poll's time stopped (the ledger's, saved): the next poll resumes
-        #: them.
-        self._lists: dict[tuple[Target, str], PagedList] = {}
+        #: The lists a failed call broke, by target and API, each with the watch that read
+        #: it, and the walks a failed call broke or the poll's time stopped (the
+        #: ledger's, saved): the next poll of the same watch resumes them.
+        self._lists: dict[tuple[Target, str], tuple[object, PagedList]] = {}
         self._walks = TenantWalks() if walks is None else walks
         #: Each target's watch as the round under way began (:meth:`_watched`).
         self._round: dict[Target, object | None] = {}
@@ -108,6 +108,9 @@ class TenantPoller(Polls):
         # target a reload removed meanwhile is asked none: its account's entry may be
         # gone, and a client made after the reload retired the others would stay open.
         self._round = {target: self._lives.get(target) for target in self.targets}
+        # A list broken under a watch a reload has ended since is not resumed: its
+        # tokens are the old watch's (the old role's account, perhaps).
+        self._lists = {k: v for k, v in self._lists.items() if self._still(k[0], v[0])}
         clients = [
             (target, await self._client_for("sesv2", target))
             for target in self._round
@@ -170,20 +173,35 @@ class TenantPoller(Polls):
         """A list read to its end (resumed where the last poll's broke), or None when a
         call failed: kept to resume at the next poll if SES may answer then (throttled,
         5xx), else started over."""
-        at = self._lists.pop((target, api), None) or PagedList(self._clock())
+        at = self._resumed(target, api)
         read = partial(self._read, target, ses, api, key, args, at, at.items.extend, at.asked)
         if await self._call(target, api, read):
             return at
-        if self._resumable(target, api):
-            self._lists[(target, api)] = at
+        self._broke(target, api, at)
         return None
+
+    def _resumed(self, target: Target, api: str) -> PagedList:
+        """The list of ``api`` a failed call broke, to read on from; else a new one."""
+        kept = self._lists.pop((target, api), None)
+        return PagedList(self._clock()) if kept is None else kept[1]
+
+    def _broke(self, target: Target, api: str, at: PagedList) -> None:
+        """A list a failed call broke kept for the next poll, if SES may answer then
+        (throttled, 5xx) and the call was the target's watch's: one begun before a
+        reload removed it keeps nothing, nor a place for it added back to resume."""
+        if self._resuming(target, api):
+            self._lists[(target, api)] = (self._round[target], at)
+
+    def _resuming(self, target: Target, api: str) -> bool:
+        """Whether what ``api``'s failed call read is resumed at the next poll."""
+        return self._watched(target) and self._resumable(target, api)
 
     async def _entities(self, target: Target, ses: Any) -> None:
         """Each tenant's status, impact and policy (reputation entities are tenants by
         their ARN), written as each page is read; once the list is read to its end, a
         tenant it did not name is gone (not before: what it did not see yet stands)."""
         api = "list_reputation_entities"
-        at = self._lists.pop((target, api), None) or PagedList(self._clock())
+        at = self._resumed(target, api)
 
         def page(entities: list[Any]) -> None:
             if not self._watched(target):
@@ -198,8 +216,8 @@ class TenantPoller(Polls):
         if await self._call(target, api, read):
             if self._watched(target):  # (else its pages were not kept: none is gone)
                 self._statuses.gone(target[0], target[1], set(at.items), at.started)
-        elif self._resumable(target, api):
-            self._lists[(target, api)] = at
+        else:
+            self._broke(target, api, at)
 
     def _status(self, target: Target, entity: dict[str, Any], at: float) -> str | None:
         """One entity's status written (its findings those last heard of, until the
@@ -256,12 +274,12 @@ class TenantPoller(Polls):
         if walk.listing:
             api = "list_tenants"
             if not await self._call(target, api, partial(self._listing, target, ses, walk)):
-                if not self._resumable(target, api):
-                    del walks[target]  # not to resume: the next poll starts over
+                if not self._resuming(target, api):
+                    self._drop(target, walk)  # not to resume: the next poll starts over
                 return
             walk.listing, walk.pages = False, 0  # from here, the first tenant's pages
             if not self._watched(target):
-                del walks[target]  # a reload removed it meanwhile
+                self._drop(target, walk)  # a reload removed it meanwhile
                 return
             progress = self.accounts.record(target)
             progress.tenants_listed, progress.tenants_mapped = len(walk.tenants), 0
@@ -269,11 +287,11 @@ class TenantPoller(Polls):
         # must not read as denied ListTenants.
         api = "list_tenant_resources"
         if not await self._call(target, api, partial(self._resources, target, ses, walk, deadline)):
-            if not self._resumable(target, api):
-                del walks[target]
+            if not self._resuming(target, api):
+                self._drop(target, walk)
             return
         if not self._watched(target):
-            walks.pop(target, None)  # a reload removed it meanwhile: not mapped, not resumed
+            self._drop(target, walk)  # a reload removed it meanwhile: not mapped, not resumed
             return
         if walks.get(target) is not walk or walk.next < len(walk.tenants):
             return  # dropped, or the next poll is due: it goes on from here
@@ -286,6 +304,11 @@ class TenantPoller(Polls):
         if walk.where is not None:
             self._map.replace(*walk.where, walk.resources)
             self._on_change()
+
+    def _drop(self, target: Target, walk: TenantWalk) -> None:
+        """``walk`` not resumed: the next poll of ``target`` starts its walk over."""
+        if self._walks.walks.get(target) is walk:
+            del self._walks.walks[target]
 
     async def _listing(self, target: Target, ses: Any, walk: TenantWalk) -> None:
         """ListTenants from where the walk stands to its end, each page's tenants added
@@ -333,10 +356,12 @@ class TenantPoller(Polls):
                 )
                 walk.forget(name)
                 answer = {}
+            if not self._watched(target):
+                return  # a reload removed it while it was asked: its answer is not kept
             walk.pages += 1
             for item in answer.get("TenantResources", []):
                 if item.get("ResourceType") in _MAPPED and not walk.add(name, item["ResourceArn"]):
-                    del self._walks.walks[target]
+                    self._drop(target, walk)
                     self._log.warning(
                         "sesd.tenants.walk_dropped", account=target[0], region=target[1],
                         hint="a resource of another AWS account than the tenants' the walk "

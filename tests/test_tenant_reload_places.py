@@ -1,0 +1,78 @@
+"""Where a tenant poll's lists and walk stand (the page to ask for next, the tenant
+to walk next) belongs to the watch of the (account, region) that read it: a reload
+that removes the target, and another that adds it back (its role changed, say),
+begin another watch, which starts every list and the walk from the first page, not
+from the old role's tokens and tenants."""
+
+from __future__ import annotations
+
+import anyio
+import pytest
+
+from sesd.commands.demo.localtenants import LocalTenants
+from sesd.config import core_settings, parse_config
+from sesd.core.pipeline import Pipeline
+from tests.test_tenant_passes import ACCOUNT, FAILED, REGION, THROTTLED, Clock, tenant_poller
+from tests.test_tenant_passes import TARGET as TENANTS
+
+TENANTS_ON = "[tenants]\nenabled = true\n"
+EU = f'[[queues]]\nurl = "https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/eu"\n'
+LISTS = ("ListReputationEntities", "ListRecommendations", "ListTenants")
+
+
+def _endpoint(tenants: LocalTenants) -> None:
+    """Two tenants, a page each: every list has a second page, named by a token."""
+    tenants.page = 1
+    for name in ("acme", "initech"):
+        tenants.add(name, ("CONFIGURATION_SET", f"set-{name}")).findings.append(
+            ("DKIM", "HIGH", f"{name}'s DKIM fails")
+        )
+
+
+@pytest.mark.parametrize("failure", [THROTTLED, FAILED], ids=["throttled", "5xx"])
+@pytest.mark.parametrize("operation", [*LISTS, "ListTenantResources"])
+async def test_a_call_of_a_target_removed_and_added_back_leaves_no_place_to_resume(
+    operation: str, failure: list[int]
+) -> None:
+    """A poll's ``operation`` is under way (held) when a reload removes the (account,
+    region) and another adds it back. Let go, its first page is read (a list's: the
+    next is named by a token) and its next call fails in a way that may pass
+    (throttled, or SES's 5xx at each try); ListTenantResources' first call fails so.
+    The call was the old watch's: the place it reached was kept, and the next poll of
+    the target added back resumed the old list from its token, or the old walk (not
+    listing the tenants again). Now the next poll reads each list from its first page
+    and lists the tenants before it walks them."""
+    watched, removed = parse_config(TENANTS_ON + EU), parse_config(TENANTS_ON)
+    pipeline = Pipeline(core_settings(watched))
+    clock = Clock()
+    async with LocalTenants(ACCOUNT, REGION) as tenants:
+        _endpoint(tenants)
+        async with tenant_poller(tenants, pipeline, clock, recommendations=True) as poller:
+            with anyio.fail_after(20):
+                await poller.poll_once()  # read whole: the next poll starts each list over
+            clock.advance(300)
+            tenants.held.add(operation)
+            with anyio.fail_after(20):
+                async with anyio.create_task_group() as group:
+                    group.start_soon(poller.poll_once)
+                    await tenants.holding.wait()
+                    for config in (removed, watched):  # the reloads, as sesd.runtime.reload
+                        pipeline.reconfigure(core_settings(config))
+                        poller.targets = config.health_targets()
+                    first = [] if operation == "ListTenantResources" else [200]
+                    tenants.script = [*first, *failure]
+                    tenants.held.clear()
+                    tenants.close()
+            assert not [key for key in pipeline.ledger.accounts.errors if key[:2] == TENANTS]
+            clock.advance(300)
+            since = len(tenants.asked)
+            with anyio.fail_after(20):
+                await poller.poll_once()
+    asked = tenants.asked[since:]
+    for listed in LISTS:
+        firsts = [body for op, body in asked if op == listed][:1]
+        assert [body.get("NextToken") for body in firsts] == [None], listed
+    assert [body["TenantName"] for op, body in asked if op == "ListTenantResources"] == [
+        "acme",
+        "initech",
+    ]
