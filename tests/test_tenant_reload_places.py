@@ -76,3 +76,40 @@ async def test_a_call_of_a_target_removed_and_added_back_leaves_no_place_to_resu
         "acme",
         "initech",
     ]
+
+
+async def test_a_target_removed_forgets_its_broken_lists_and_walk() -> None:
+    """A poll's lists and its walk are broken (each second page throttled at every
+    try): the next poll would resume them. A reload removes the (account, region):
+    its walk (the ledger's, saved in the state file) is forgotten with it, not kept
+    in the file for ever. Another reload adds it back: the next poll reads each list
+    and lists the tenants from the first page, as the entry added back may be another
+    role's account. The walk was kept: the file held a walk of every target ever
+    removed mid-walk, and the target added back resumed it from the old token."""
+    watched, removed = parse_config(TENANTS_ON + EU), parse_config(TENANTS_ON)
+    pipeline = Pipeline(core_settings(watched))
+    ledger = pipeline.ledger
+    clock = Clock()
+    async with LocalTenants(ACCOUNT, REGION) as tenants:
+        _endpoint(tenants)
+        tenants.script = [200, *THROTTLED] * 3  # statuses, findings, the tenants' list
+        async with tenant_poller(
+            tenants, pipeline, clock, recommendations=True, walks=ledger.tenant_walks
+        ) as poller:
+            with anyio.fail_after(20):
+                await poller.poll_once()
+            assert TENANTS in ledger.tenant_walks.walks
+            pipeline.reconfigure(core_settings(removed))
+            poller.targets = removed.health_targets()
+            assert ledger.snapshot(clock.now)["tenant_walks"] == []
+            pipeline.reconfigure(core_settings(watched))
+            poller.targets = watched.health_targets()
+            clock.advance(300)
+            since = len(tenants.asked)
+            with anyio.fail_after(20):
+                await poller.poll_once()
+    asked = tenants.asked[since:]
+    for listed in LISTS:
+        firsts = [body for op, body in asked if op == listed][:1]
+        assert [body.get("NextToken") for body in firsts] == [None], listed
+    assert ledger.tenant_walks.walks == {}

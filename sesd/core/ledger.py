@@ -232,9 +232,9 @@ class Ledger:
         """Take what a reload may change: tracked domains and groups, and the tenants
         rules name (events from now on), the windows whose breakdowns rules read, the
         canary's deadline and queue, where the queues are. The tenants' resources of an
-        (account, region) no longer polled are forgotten, as their statuses are: no walk
-        will replace them, and its mail (on a queue shared with a watched account) would
-        else count under its tenants for ever."""
+        (account, region) no longer polled are forgotten, as their statuses and the walk
+        of them under way are: no walk will replace them, and its mail (on a queue
+        shared with a watched account) would else count under its tenants for ever."""
         gone = set(self.settings.watched) - set(settings.watched)
         # Its AWS account ids, as the polls found them and as [[accounts]] named them.
         ids = {*self.tenant_status.accounts.items(), *self.settings.account_names.items()}
@@ -251,6 +251,7 @@ class Ledger:
         self.tenant_labels.set_fixed({name: name for name in settings.tenants_track})
         self.tenant_status.watch(settings.watched)
         self.accounts.watch(set(settings.watched))
+        self.tenant_walks.watch(set(settings.watched))
         # In place: every domain's windows hold this same list.
         for i, spec in enumerate(self.specs):
             self.specs[i] = spec.kept(spec.name in settings.breakdowns)

@@ -76,6 +76,13 @@ class TenantWalks:
     def __init__(self) -> None:
         self.walks: dict[Target, TenantWalk] = {}
 
+    def watch(self, where: set[Target]) -> None:
+        """Only the walks of the (account, region)s in ``where`` (those a reload left
+        configured): another's is forgotten, not saved for ever, nor resumed should a
+        later reload add it back (another role's account, perhaps)."""
+        for target in [target for target in self.walks if target not in where]:
+            del self.walks[target]  # in place: a poll under way holds this dict
+
     def snapshot(self) -> list[list[Any]]:
         """Plain data for the state file."""
         return [[*target, msgspec.to_builtins(walk)] for target, walk in self.walks.items()]
