@@ -51,6 +51,9 @@ class Standing(LocalServer):
         self.old_receives = 0
         #: How old's deletes are answered (:meth:`_delete`), in turn.
         self.deleting: tuple[str, ...] = ("InternalError", "Failed", "AccessDenied")
+        #: How old's releases are answered: ``Released``, done; ``Hold``, not until the
+        #: server closes; else refused.
+        self.releasing = "AccessDenied"
         #: The statuses old's deletes were answered with.
         self.deletes: list[int] = []
         self.releases = 0
@@ -93,7 +96,10 @@ class Standing(LocalServer):
             return self._delete(asked["Entries"])
         elif (queue, operation) == ("old", "ChangeMessageVisibilityBatch"):
             self.releases += 1
-            return self._refused()
+            if self.releasing == "Hold":
+                await self._closed.wait()
+            elif self.releasing != "Released":
+                return self._refused()
         elif (queue, operation) == ("new", "ReceiveMessage") and not self._new:
             self._new += 1
         else:
@@ -101,14 +107,17 @@ class Standing(LocalServer):
         return web.json_response(body, content_type=_KIND)
 
     def _delete(self, entries: list[dict[str, Any]]) -> web.Response:
-        """Old's delete, as ``deleting`` has it next: ``Failed``, each message failed
-        (SQS's fault); ``AccessDenied``, a refusal; ``InternalError``, a 500; another
-        code, a 400 of that code."""
+        """Old's delete, as ``deleting`` has it next: ``Deleted``, done; ``Failed``, each
+        message failed (SQS's fault); ``AccessDenied``, a refusal; ``InternalError``, a
+        500; another code, a 400 of that code."""
         answer = self.deleting[min(len(self.deletes), len(self.deleting) - 1)]
-        status = {"Failed": 200, "AccessDenied": 400, "InternalError": 500}.get(answer, 400)
+        statuses = {"Deleted": 200, "Failed": 200, "AccessDenied": 400, "InternalError": 500}
+        status = statuses.get(answer, 400)
         self.deletes.append(status)
         body: dict[str, Any] = {"__type": answer, "message": "We could not delete."}
-        if answer == "Failed":
+        if answer == "Deleted":
+            body = {"Successful": [{"Id": entry["Id"]} for entry in entries], "Failed": []}
+        elif answer == "Failed":
             failed = [
                 {"Id": entry["Id"], "SenderFault": False, "Code": "InternalError"}
                 for entry in entries
@@ -280,14 +289,16 @@ async def reloaded_mid_receive(
     message: bool = False,
     deny: bool = False,
     deleting: tuple[str, ...] = (),
+    releasing: str = "AccessDenied",
 ) -> tuple[Standing, io.StringIO, dict[str, dict[tuple[tuple[str, str], ...], float]]]:
     """Queue ``q`` (``_OLD``, in eu-west-1) read at a :class:`Standing`; a reload to the
     queue keys ``after`` gives while its receive waits; then that receive answers: a
     refusal (``deny``), one message (``message``: its delete answered as the stand-in
-    does, or as ``deleting`` says), or nothing. Once the old pollers stopped: the
-    stand-in, the logs, and the samples of ``q``'s series ``names``, by name. The
-    stand-in lets what it holds of the pollers in force go before the stop, not after:
-    their receive would hold the stop until its grace period ended (30 s a test)."""
+    does, or as ``deleting`` says, its release as ``releasing`` says), or nothing.
+    Once the old pollers stopped: the stand-in, the logs, and the samples of ``q``'s
+    series ``names``, by name. The stand-in lets what it holds of the pollers in force
+    go before the stop, not after: their receive would hold the stop until its grace
+    period ended (30 s a test)."""
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     logs = io.StringIO()
@@ -295,6 +306,7 @@ async def reloaded_mid_receive(
     path = tmp_path / "sesd.toml"
     async with Standing() as sqs:
         sqs.deleting = deleting or sqs.deleting
+        sqs.releasing = releasing
         if message:
             body = factory.sns(factory.delivery(["a@example.com"]))
             sqs.messages = [{"MessageId": "m-1", "ReceiptHandle": "r-1", "Body": body}]

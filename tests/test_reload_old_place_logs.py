@@ -7,12 +7,20 @@ before."""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
+from typing import Any
 
 import pytest
+from aiobotocore.session import get_session
+from prometheus_client import CollectorRegistry
 
+from sesd.config import QueueConfig
+from sesd.io.logs import configure_logging, get_logger
+from sesd.metrics.sqs import SqsSeries
+from sesd.runtime.sqs_deletes import Deletes
 from tests.test_dedup import break_after_delivery
-from tests.test_reload_calls_in_flight import _logged, _moved, reloaded_mid_receive
+from tests.test_reload_calls_in_flight import Standing, _logged, _moved, reloaded_mid_receive
 from tests.test_reload_same_place_counts import _two_pollers
 
 
@@ -104,4 +112,73 @@ async def test_failed_deletes_at_a_moved_queues_old_place_are_logged_as_retired(
     assert [(line["event"], line["level"], line.get("retired")) for line in lines] == [
         ("sesd.sqs.delete_failed", "info", True),
         ("sesd.sqs.delete_partly_failed", "info", True),
+    ]
+
+
+async def test_a_release_at_a_moved_queues_old_place_is_logged_as_retired(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As the release refused above, but the old place takes the message back: its
+    ``sesd.sqs.released`` says ``retired: true``, as every other line of that place
+    does (it read as the queue in force's release, the queue's other lines the old
+    place's)."""
+    sqs, logs, _ = await reloaded_mid_receive(
+        tmp_path, monkeypatch, _moved, (), grace="0s", message=True, releasing="Released"
+    )
+    assert sqs.releases == 1
+    (released,) = _logged(logs, "sesd.sqs.released")
+    assert (released["level"], released["retired"]) == ("info", True)
+
+
+async def test_a_release_cut_off_at_a_moved_queues_old_place_is_no_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As above, but the old place does not answer the release before its margin ends:
+    the cut-off is that place's, logged at info with ``retired: true`` and without the
+    hint that the messages come back (sesd reads nothing of that place again)."""
+    sqs, logs, _ = await reloaded_mid_receive(
+        tmp_path, monkeypatch, _moved, (), grace="0s", message=True, releasing="Hold"
+    )
+    assert sqs.releases == 1
+    (cut,) = _logged(logs, "sesd.sqs.release_cut_off")
+    assert (cut["level"], cut["retired"]) == ("info", True)
+    assert "hint" not in cut
+
+
+async def test_deletes_working_again_at_a_moved_queues_old_place_are_logged_as_retired(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A poller of ``q`` (eu-west-1) has a batch whose delete fails twice, then one
+    whose delete is refused; a reload moves ``q`` to us-east-1; the poller's last batch
+    at the old place is deleted. Its ``sesd.sqs.delete_recovered`` and
+    ``sesd.sqs.deletes_recovered`` say ``retired: true``: the old place's deletes work
+    again, not the queue in force's (whose own lines tell of it)."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    logs = io.StringIO()
+    configure_logging("info", "json", stream=logs)
+    async with Standing() as sqs:
+        sqs.deleting = ("Failed", "Failed", "AccessDenied", "Deleted")
+        old = QueueConfig(url=f"{sqs.url}/123456789012/old", name="q", region="eu-west-1")
+        new = QueueConfig(url=f"{sqs.url}/123456789012/new", name="q")
+        series = SqsSeries(CollectorRegistry())
+        series.configure([old], lambda _: ("default", "eu-west-1"))
+        async with get_session().create_client(
+            "sqs", region_name="eu-west-1", endpoint_url=sqs.url
+        ) as client:
+            deletes = Deletes(client, old, series.at(old), get_logger(queue="q"))
+            batch: list[Any] = [{"MessageId": "m-1", "ReceiptHandle": "r-1"}]
+            assert await deletes.delete(batch) == 0
+            assert await deletes.delete(batch) == 0
+            series.configure([new], lambda _: ("default", "us-east-1"))
+            assert await deletes.delete(batch) == 1
+        sqs.close()
+    assert sqs.deletes == [200, 200, 400, 200]
+    lines = [
+        *_logged(logs, "sesd.sqs.delete_recovered"),
+        *_logged(logs, "sesd.sqs.deletes_recovered"),
+    ]
+    assert [(line["event"], line["level"], line.get("retired")) for line in lines] == [
+        ("sesd.sqs.delete_recovered", "info", True),
+        ("sesd.sqs.deletes_recovered", "info", True),
     ]

@@ -284,7 +284,7 @@ class QueuePoller:
             with self._in_flight.budget() as scope:
                 await self._deletes.release(messages)
             if scope.cancelled_caught:
-                self._log.warning(
+                self._cut_off(
                     "sesd.sqs.release_cut_off",
                     count=len(messages),
                     hint="they become visible again after their visibility timeout",
@@ -301,7 +301,7 @@ class QueuePoller:
         with self._in_flight.scope(15) as scope:
             deleted = await self._deletes.delete(done)
         if scope.cancelled_caught:
-            self._log.warning(
+            self._cut_off(
                 "sesd.sqs.delete_cut_off",
                 count=len(done),
                 hint="counted, but not deleted: SQS hands them out again after their "
@@ -310,6 +310,12 @@ class QueuePoller:
         self._log.debug(
             "sesd.sqs.batch", received=len(messages), to_delete=len(done), deleted=deleted
         )
+
+    def _cut_off(self, event: str, **fields: Any) -> None:
+        """A delete or release the stop's bound cut off: a warning, but at the old place
+        of a queue a reload moved or removed, that place's word (``retired``, at info)."""
+        if not self._deletes.retired(event, **fields):
+            self._log.warning(event, **fields)
 
     async def _judge(self, message: MessageTypeDef, received_at: float) -> bool:
         """Run one message through the pipeline, after other tasks (the watchdog, health)

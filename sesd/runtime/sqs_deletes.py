@@ -6,7 +6,8 @@ timeout), and those a cancellation caught before their handling, released at onc
 A delete that fails is tried once more; a run of failures is warned of once, and
 its length said when deletes work again. One no retry cures (the permission, the
 queue gone) is said once at error level, with what it costs. At the old place of a
-queue a reload moved or removed, what fails is said at info, as that place's word.
+queue a reload moved or removed, what fails is said at info, as that place's word,
+and every line says ``retired``.
 """
 
 from __future__ import annotations
@@ -82,7 +83,7 @@ class Deletes:
                 continue
             if self._undeletable:
                 self._undeletable = False
-                self._log.info("sesd.sqs.delete_recovered")
+                self._log.info("sesd.sqs.delete_recovered", **self._place())
             failed = response.get("Failed", [])
             deleted += len(entries) - len(failed)
             if not failed:
@@ -100,7 +101,9 @@ class Deletes:
         if entries:
             self._delete_errors += 1
         elif self._delete_errors:
-            self._log.info("sesd.sqs.deletes_recovered", after_batches=self._delete_errors)
+            self._log.info(
+                "sesd.sqs.deletes_recovered", after_batches=self._delete_errors, **self._place()
+            )
             self._delete_errors = 0
         return deleted
 
@@ -108,12 +111,17 @@ class Deletes:
         """A delete that failed, or partly: a warning when a run of them begins, then at
         debug level (a throttled queue would log a line a batch); the count of the run
         is said when deletes work again (``sesd.sqs.deletes_recovered``)."""
-        if self._retired(event, **fields):
+        if self.retired(event, **fields):
             return
         log = self._log.warning if self._delete_errors == 0 else self._log.debug
         log(event, **fields)
 
-    def _retired(self, event: str, **fields: Any) -> bool:
+    def _place(self) -> dict[str, bool]:
+        """What a line of the calls says of their place: ``retired`` at the old place of
+        a queue a reload moved or removed (all its lines, as :meth:`retired`'s)."""
+        return {} if self._counts.in_force() else {"retired": True}
+
+    def retired(self, event: str, **fields: Any) -> bool:
         """Whether the calls are made at the old place of a queue a reload moved or
         removed: then what fails there is logged at info, ``retired``, without its hint
         (the old place's word: sesd reads none of its messages again, and the queue in
@@ -127,7 +135,7 @@ class Deletes:
     def _refused_delete(self, exc: BaseException, count: int) -> None:
         """A delete no retry will cure (the permission, the queue gone): said once at
         error level, with what it costs, until a delete works again."""
-        if self._retired("sesd.sqs.delete_refused", error=describe_error(exc), count=count):
+        if self.retired("sesd.sqs.delete_refused", error=describe_error(exc), count=count):
             return
         if self._undeletable:
             self._log.debug("sesd.sqs.delete_refused", error=describe_error(exc), count=count)
@@ -155,10 +163,10 @@ class Deletes:
             await self._batch("release", self._client.change_message_visibility_batch, entries)
         except SQS_ERRORS as exc:
             said = {"error": describe_error(exc), "count": len(entries)}
-            if not self._retired("sesd.sqs.release_failed", **said):
+            if not self.retired("sesd.sqs.release_failed", **said):
                 self._log.warning("sesd.sqs.release_failed", **said)
         else:
-            self._log.info("sesd.sqs.released", count=len(entries))
+            self._log.info("sesd.sqs.released", count=len(entries), **self._place())
 
     async def _batch(self, operation: str, call: Any, entries: list[dict[str, Any]]) -> Any:
         """One batch call on the queue; its failure and the SDK's retries of it counted
