@@ -290,15 +290,16 @@ async def reloaded_mid_receive(
     deny: bool = False,
     deleting: tuple[str, ...] = (),
     releasing: str = "AccessDenied",
+    before: Callable[[Standing], str] = lambda sqs: _OLD.format(url=sqs.url),
 ) -> tuple[Standing, io.StringIO, dict[str, dict[tuple[tuple[str, str], ...], float]]]:
-    """Queue ``q`` (``_OLD``, in eu-west-1) read at a :class:`Standing`; a reload to the
-    queue keys ``after`` gives while its receive waits; then that receive answers: a
-    refusal (``deny``), one message (``message``: its delete answered as the stand-in
-    does, or as ``deleting`` says, its release as ``releasing`` says), or nothing.
-    Once the old pollers stopped: the stand-in, the logs, and the samples of ``q``'s
-    series ``names``, by name. The stand-in lets what it holds of the pollers in force
-    go before the stop, not after: their receive would hold the stop until its grace
-    period ended (30 s a test)."""
+    """Queue ``q`` (``_OLD``, in eu-west-1, or as ``before`` has it) read at a
+    :class:`Standing`; a reload to the queue keys ``after`` gives while its receive
+    waits; then that receive answers: a refusal (``deny``), one message (``message``:
+    its delete answered as the stand-in does, or as ``deleting`` says, its release as
+    ``releasing`` says), or nothing. Once the old pollers stopped: the stand-in, the
+    logs, and the samples of ``q``'s series ``names``, by name. The stand-in lets what
+    it holds of the pollers in force go before the stop, not after: their receive
+    would hold the stop until its grace period ended (30 s a test)."""
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     logs = io.StringIO()
@@ -310,7 +311,7 @@ async def reloaded_mid_receive(
         if message:
             body = factory.sns(factory.delivery(["a@example.com"]))
             sqs.messages = [{"MessageId": "m-1", "ReceiptHandle": "r-1", "Body": body}]
-        path.write_text(_config_at(sqs, _OLD.format(url=sqs.url), grace=grace))
+        path.write_text(_config_at(sqs, before(sqs), grace=grace))
         async with running(load_config(str(path)), config_path=path) as daemon:
             with anyio.fail_after(20):
                 await sqs.receiving.wait()

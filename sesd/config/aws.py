@@ -266,8 +266,16 @@ class QueueConfig(Section, frozen=True):
     def place(self) -> tuple[str, str | None, str]:
         """Where the queue is read: its URL, region and account. A reload that changes
         it moves the queue (its series and health are the new place's); one that
-        changes only how it is read (``concurrency``, the long poll) does not."""
-        return self.url, self.region, self.account
+        changes only how it is read (``concurrency``, the long poll) does not, nor one
+        that only writes the same place otherwise: the region is the one the queue
+        resolves to by itself (its own, else the one its URL names: a ``region`` added
+        equal to the URL's is no move) and the account its label (``default`` for the
+        default chain). None stands for the account's or ``[aws] region``, which a
+        reload does not change for an account in use. The URL is compared as written:
+        SQS holds queue URLs case-sensitive and asks for them exactly as it gave them,
+        so another spelling (a host's letter case, a trailing slash) is not known to
+        be the same queue."""
+        return self.url, self.region or region_of_url(self.url), self.account_label
 
 
 class AccountHealthConfig(Section, frozen=True):
