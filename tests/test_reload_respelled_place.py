@@ -6,16 +6,23 @@ its readiness goes on; a reload to another region or queue still moves it."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+import anyio
 import pytest
 
-from sesd.config import QueueConfig
+from sesd.commands.demo.localsqs import LocalSqs
+from sesd.config import QueueConfig, load_config
 from sesd.runtime.reload_keys import moved_queues
+from tests import factory as f
+from tests.conftest import make_queue, running
+from tests.test_alerting_e2e import Clock
 from tests.test_reload_calls_in_flight import (
     SQS_SERIES,
     _logged,
     reloaded_mid_receive,
 )
+from tests.test_reload_moved_ready import HoldingFront, _config, _name, _readyz
 
 #: Queue ``q`` at an SQS URL that names its region (the calls go to the
 #: :class:`Standing`, the ``[aws]`` endpoint; it reads the queue's name from the URL).
@@ -78,3 +85,36 @@ def test_a_respelled_place_is_no_move_and_another_place_is() -> None:
     ]
     for queue in elsewhere:
         assert moved_queues([was], [queue]) == ["q"], queue
+
+
+async def test_a_queue_a_reload_only_respelled_stays_ready(
+    local_sqs: LocalSqs, sqs: Any, tmp_path: Path
+) -> None:
+    """``q`` reads at an SQS URL naming us-east-1 (moto behind a front, the ``[aws]``
+    endpoint), and is ready; then a reload adds ``region = "us-east-1"`` while every
+    call of ``q`` hangs from then on. ``q`` stays ready (/readyz 200): it answered a
+    moment ago where it is still read. Counted a move, it was not ready (503 naming
+    ``q``) until a call answered again."""
+    url, _ = await make_queue(sqs, dlq=False)
+    named = f"https://sqs.us-east-1.amazonaws.com/123456789012/{_name(url)}"
+    clock = Clock(f.T0)  # the daemon's wall and monotonic time: it moves when told
+    path = tmp_path / "sesd.toml"
+    async with HoldingFront(local_sqs.url, _name(url)) as front:
+        front.release.set()  # every call passes until the reload
+        path.write_text(_config(front, named))
+        async with running(load_config(str(path)), clock=clock, config_path=path) as daemon:
+
+            def ready() -> bool:
+                return daemon.health.ready(clock())[0]
+
+            with anyio.fail_after(20):
+                await daemon.changes.wait_for(ready)
+            front.releases[_name(url)] = anyio.Event()
+            path.write_text(_config(front, named).replace(
+                "wait_time_seconds", 'region = "us-east-1"\nwait_time_seconds'
+            ))  # fmt: skip
+            assert await daemon.reload()
+            assert daemon.config.queues[0].region == "us-east-1"
+            assert daemon.health.ready(clock()) == (True, [])
+            assert await _readyz(daemon.http_port) == (200, "ready\n")
+            front.close()
