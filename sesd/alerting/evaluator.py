@@ -26,7 +26,17 @@ from sesd.alerting.changes import (
 )
 from sesd.alerting.grouping import Groups
 from sesd.alerting.reads import Reads
-from sesd.alerting.rules import AlertState, Blindness, Status, Transition, measure, step
+from sesd.alerting.rules import (
+    FIRING,
+    INACTIVE,
+    RESOLVED,
+    AlertState,
+    Blindness,
+    Status,
+    Transition,
+    measure,
+    step,
+)
 from sesd.alerting.silences import SilenceSet, silence_command
 from sesd.alerting.slices import Evaluation, Whole
 from sesd.alerting.unheard import Unheard
@@ -255,7 +265,7 @@ class Evaluator:
         if rule.metric == "pending_delays" and self.blindness.unseen(seconds, now):
             value, read = None, None  # read late: what ends them may be further back
         blind = value is None and self.blindness.of(seconds, now)
-        thin = state.status is Status.FIRING and self.blindness.thin(seconds, now)
+        thin = state.status is FIRING and self.blindness.thin(seconds, now)
         transition = step(
             rule, state, value, volume, now, self._repeat, blind, thin, tick=self._tick
         )
@@ -264,11 +274,11 @@ class Evaluator:
         remember = (
             kind is None
             and state.notified
-            and state.status is Status.FIRING
+            and state.status is FIRING
             and (rule.name, domain) not in self.current
         )
         if kind is None and not remember:
-            if state.status is Status.INACTIVE:
+            if state.status is INACTIVE:
                 self._forget_or_note(rule, domain, read)
             # A firing's provider, found since it was sent, for Alertmanager's next post.
             fresh = self._reads.refreshed(self.current.get((rule.name, domain)), scope.axis, domain)
@@ -316,11 +326,11 @@ class Evaluator:
     ) -> Transition | None:
         """What to send for a step's transition, given the silences: the transition, a
         held-back firing once its silence ended, or nothing."""
-        if transition is Transition.RESOLVED:
+        if transition is RESOLVED:
             self.ended_silences |= self.silences.waiting_on(rule.name, domain, rule.severity, now)
             sent, state.notified = state.notified, False
             return transition if sent else None
-        if state.status is not Status.FIRING:
+        if state.status is not FIRING:
             return None
         silence = self.silences.match(rule.name, domain, rule.severity, now)
         if silence is not None:

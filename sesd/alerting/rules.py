@@ -28,7 +28,19 @@ from sesd.config import RuleConfig
 from sesd.core.tallies import Tallies
 from sesd.core.windows import Figures
 
-__all__ = ["AlertState", "Blindness", "Status", "Transition", "has_waited", "measure", "step"]
+__all__ = [
+    "FIRING",
+    "INACTIVE",
+    "PENDING",
+    "RESOLVED",
+    "AlertState",
+    "Blindness",
+    "Status",
+    "Transition",
+    "has_waited",
+    "measure",
+    "step",
+]
 
 
 class Status(StrEnum):
@@ -37,6 +49,13 @@ class Status(StrEnum):
     INACTIVE = "inactive"
     PENDING = "pending"
     FIRING = "firing"
+
+
+#: The statuses as module names, for what runs at every step of every label (and at
+#: every label's visit, quiet or not): in Python 3.11 a member read through its class
+#: (``Status.FIRING``) goes through the ``__getattr__`` hook of the enum's metaclass,
+#: about 800 instructions a read where a module name costs a few dozen.
+INACTIVE, PENDING, FIRING = Status.INACTIVE, Status.PENDING, Status.FIRING
 
 
 @dataclass(slots=True)
@@ -76,6 +95,10 @@ class Transition(StrEnum):
     FIRING = "firing"
     REPEAT = "repeat"
     RESOLVED = "resolved"
+
+
+#: As the statuses above: asked of every step's transition.
+RESOLVED = Transition.RESOLVED
 
 
 @dataclass(slots=True)
@@ -175,22 +198,22 @@ def step(
     ``thin``: the window holds too little of its span to resolve on (a firing alert
     stays firing); ``tick``: the evaluation period, of which a tenth short of ``for``
     counts as held, and of ``repeat_interval`` as due (:func:`less_a_tenth`)."""
-    if blind and value is None and state.status is Status.FIRING and state.resolved_at is None:
+    if blind and value is None and state.status is FIRING and state.resolved_at is None:
         return None
     # The wall clock stepped back past when the alert began pending or was last sent:
     # counted from now, so the step costs at most one `for` or repeat_interval, not
     # the step's length on top (an hour's step back held a pending page an hour). A
     # firing alert fired no later than now: a start ahead of its end is refused
     # (Alertmanager answers 400 to every resend and to the resolve).
-    if state.since > now and state.status is not Status.INACTIVE:
+    if state.since > now and state.status is not INACTIVE:
         state.since = now
-    if state.status is Status.FIRING and state.last_sent > now:
+    if state.status is FIRING and state.last_sent > now:
         state.last_sent = now
     state.value = value
     breach = value is not None and rule.breaches(value) and volume >= rule.min_events
-    if state.status is Status.FIRING:
+    if state.status is FIRING:
         if not _holds(rule, value) and not thin:
-            state.status = Status.INACTIVE
+            state.status = INACTIVE
             state.resolved_at = now
             return Transition.RESOLVED
         if now - state.last_sent >= less_a_tenth(repeat_interval, tick):
@@ -198,13 +221,13 @@ def step(
             return Transition.REPEAT
         return None
     if not breach:
-        state.status = Status.INACTIVE
+        state.status = INACTIVE
         return None
-    if state.status is Status.INACTIVE:
-        state.status = Status.PENDING
+    if state.status is INACTIVE:
+        state.status = PENDING
         state.since = now
     if now - state.since >= less_a_tenth(rule.for_.seconds, tick):
-        state.status = Status.FIRING
+        state.status = FIRING
         state.since = state.last_sent = now
         state.resolved_at = None
         return Transition.FIRING

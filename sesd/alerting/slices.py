@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from sesd.alerting.alert import Alert
 from sesd.alerting.labels import labels
-from sesd.alerting.rules import Status
+from sesd.alerting.rules import INACTIVE
 from sesd.alerting.windowless import step_accounts, step_canary, step_tenants
 from sesd.config import ACCOUNT_METRICS, CANARY_METRICS, TENANT_METRICS, RuleConfig
 from sesd.core.ledger import Ledger
@@ -207,7 +207,7 @@ class Evaluation(Iterator[None]):
                     count = pending.count(label, now, scope.index)
                     read = (windows, windows.changes, bucket, count)
                     last = quiet.get((name, label))
-                    if last is not None and states[label].status is Status.INACTIVE:
+                    if last is not None and states[label].status is INACTIVE:
                         # What it reads is what left it inactive: it stays so.
                         if last == read:
                             continue
