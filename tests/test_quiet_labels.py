@@ -1,9 +1,10 @@
 """A label whose last step left it inactive is not measured again until something it
 reads has changed: a write to its windows, the bucket the clock is in (where a bucket
 that entered or left its window holds something: tests/test_quiet_buckets.py), its
-pending count, or the rules. Each test changes one of them and no other, and shows the step
-then sees it; the last compares whole runs with an evaluator that measures every
-label at every step."""
+pending count (for a rule on pending delays, the one metric that reads it), or the
+rules. Each test changes one of them and no other, and shows the step then sees it;
+the last compares whole runs with an evaluator that measures every label at every
+step."""
 
 from __future__ import annotations
 
@@ -25,6 +26,11 @@ EXAMPLES = 20 if os.environ.get("SESD_MUTATION") else 100
 RATIO = (
     '[alerts]\ngroup_wait = "0s"\n[[alerts.rules]]\nname = "r"\nmetric = "delay_ratio"\n'
     'window = "5m"\nabove = 0.5\nclear_below = 0.4\nmin_events = 1\ndomains = ["*"]\n'
+)
+#: A rule on pending delays, beside RATIO's: the one metric that reads pending counts.
+STUCK = (
+    '[[alerts.rules]]\nname = "stuck"\nmetric = "pending_delays"\nwindow = "5m"\nabove = 2\n'
+    'domains = ["*"]\n'
 )
 #: The 5m window's buckets are 10 s wide (the default windows): T0 + 2 and T0 + 8 are
 #: in one bucket, T0 + 12 in the next.
@@ -88,6 +94,24 @@ def test_a_pending_count_that_changes_is_seen() -> None:
     evaluator.evaluate(pipeline.ledger, T0 + 8)
     state = evaluator.states["stuck"]["a.example"]
     assert (state.status, state.value) == (Status.INACTIVE, 0.0)
+
+
+def test_a_pending_count_does_not_step_a_rule_that_does_not_read_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The same expiry between two steps in one bucket, under a delay ratio (which
+    counts delays in the window, not pending ones): the second step reads no window,
+    and the value stays what it is."""
+    pipeline, evaluator = built(parse_config(RATIO))
+    deliver(pipeline, 3, T0 + 1, T0 + 1)
+    delay(pipeline, 1, T0 + 1, T0 + 1, expires=T0 + 5)
+    reads = window_reads(monkeypatch)
+    evaluator.evaluate(pipeline.ledger, T0 + 2)
+    assert pipeline.ledger.pending.count("a.example", T0 + 8) == 0
+    evaluator.evaluate(pipeline.ledger, T0 + 8)
+    assert reads == [T0 + 2]
+    state = evaluator.states["r"]["a.example"]
+    assert (state.status, state.value) == (Status.INACTIVE, 1 / 4)
 
 
 def test_a_rule_changed_under_its_name_is_seen() -> None:
@@ -169,8 +193,10 @@ def test_runs_are_as_if_every_label_were_measured_at_every_step(
     steps: list[tuple[str, int, int, str]],
 ) -> None:
     """Any run of writes and steps: the same alerts, at the same steps, with the same
-    values, as an evaluator that forgets what it read before each step."""
-    config = parse_config(RATIO.replace("min_events = 1", 'min_events = 3\nfor = "20s"'))
+    values, as an evaluator that forgets what it read before each step; under a delay
+    ratio and under a rule on pending delays, which alone reads pending counts."""
+    ratio = RATIO.replace("min_events = 1", 'min_events = 3\nfor = "20s"')
+    config = parse_config(ratio + STUCK)
     pipeline = Pipeline(core_settings(config))
     quiet, measured = (Evaluator(config.alerts, ["5m", "15m", "1h"]) for _ in range(2))
     now = T0
@@ -182,12 +208,17 @@ def test_runs_are_as_if_every_label_were_measured_at_every_step(
             delay(pipeline, n, now, now, expires=now + 25, domain=domain)
         else:
             measured._quiet.clear()
-            got = [(a.domain, a.kind, a.value) for a in quiet.evaluate(pipeline.ledger, now)]
-            want = [(a.domain, a.kind, a.value) for a in measured.evaluate(pipeline.ledger, now)]
+            got = [
+                (a.rule, a.domain, a.kind, a.value) for a in quiet.evaluate(pipeline.ledger, now)
+            ]
+            want = [
+                (a.rule, a.domain, a.kind, a.value) for a in measured.evaluate(pipeline.ledger, now)
+            ]
             assert got == want
-            assert {d: (s.status, s.value) for d, s in quiet.states["r"].items()} == {
-                d: (s.status, s.value) for d, s in measured.states["r"].items()
-            }
+            for rule in ("r", "stuck"):
+                assert {d: (s.status, s.value) for d, s in quiet.states[rule].items()} == {
+                    d: (s.status, s.value) for d, s in measured.states[rule].items()
+                }
 
 
 def _write(kind: str, pipeline: Pipeline, i: int, at: float) -> None:

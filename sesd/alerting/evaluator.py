@@ -48,7 +48,8 @@ from sesd.core.windows import Breakdown, DomainWindows, Figures
 
 __all__ = ["Evaluator", "Read"]
 
-#: What a step of a (rule, label) read: its windows, their stamp, its pending count.
+#: What a step of a (rule, label) read: its windows, their stamp, its pending count (0
+#: for a rule that does not read it: all but ``pending_delays``).
 Read = tuple[DomainWindows, int, int, int]
 
 

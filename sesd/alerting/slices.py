@@ -197,6 +197,10 @@ class Evaluation(Iterator[None]):
             steps += end - start
             name, states, decided = rule.name, evaluator.states[rule.name], self._decided[place]
             index, values = evaluator._window_index[name], evaluator._values[name]
+            # A label's pending count is read by a rule on pending delays alone: for the
+            # others it is 0, neither looked up at every visit nor, changing alone, a
+            # reason to step them again.
+            reads_pending = rule.metric == "pending_delays"
             # Each label's windows' stamp (DomainWindows.stamp) is their writes so far and
             # the bucket ``now`` is in, the same bucket for all (one layout): found once.
             bucket = int(now // scope.specs[index].width)
@@ -204,7 +208,7 @@ class Evaluation(Iterator[None]):
                 windows = windows_of.get(label)
                 read: Read | None = None
                 if windows is not None:
-                    count = pending.count(label, now, scope.index)
+                    count = pending.count(label, now, scope.index) if reads_pending else 0
                     read = (windows, windows.changes, bucket, count)
                     last = quiet.get((name, label))
                     if last is not None and states[label].status is INACTIVE:
