@@ -25,6 +25,7 @@ from sesd.alerting.changes import (
     resolved_again,
 )
 from sesd.alerting.grouping import Groups
+from sesd.alerting.labels import Listing
 from sesd.alerting.reads import Reads
 from sesd.alerting.rules import (
     FIRING,
@@ -84,6 +85,8 @@ class Evaluator:
         # out of the window hold nothing the rule reads (DomainWindows.moved_over).
         self._quiet: dict[tuple[str, str], Read] = {}
         self._reads = Reads()  # what this evaluation read already
+        #: Each rule's labels as last listed (sesd.alerting.labels.Listing).
+        self.listing = Listing()
         #: The evaluation begun in slices, until :meth:`evaluate` returns its alerts.
         self._begun: Evaluation | None = None
         #: When a window without data says nothing (see blind()).
@@ -116,6 +119,7 @@ class Evaluator:
         what ``ledger`` knows of their labels (a domain's provider)."""
         self.settle()  # an evaluation under way ends under the rules it began with
         self._quiet.clear()  # a rule's thresholds may have changed under its name
+        self.listing.clear()  # and its domains
         self.config, self.window_names = config, window_names
         old = {rule.name: rule for rule in self.rules}
         self.rules = list(config.rules)

@@ -20,7 +20,6 @@ from collections.abc import Generator, Iterator
 from typing import TYPE_CHECKING
 
 from sesd.alerting.alert import Alert
-from sesd.alerting.labels import labels
 from sesd.alerting.rules import INACTIVE
 from sesd.alerting.windowless import step_accounts, step_canary, step_tenants
 from sesd.config import ACCOUNT_METRICS, CANARY_METRICS, TENANT_METRICS, RuleConfig
@@ -151,7 +150,7 @@ class Evaluation(Iterator[None]):
             )
             if scope is None:  # a provider or tenant rule while they are off (refused)
                 continue
-            found = labels(rule, scope, evaluator.states[rule.name])
+            found = evaluator.listing.labels(rule, scope, evaluator.states[rule.name])
             group = scoped.setdefault(scope.axis, _Scoped(scope))
             group.rules.append((place, rule, found))
             if self.whole:
