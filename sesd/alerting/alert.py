@@ -29,6 +29,7 @@ __all__ = [
     "duration",
     "identity",
     "link",
+    "linked",
     "metric_text",
     "named",
     "notification_of",
@@ -177,6 +178,23 @@ def link(template: str | None, rule: RuleConfig, domain: str) -> str | None:
     return template.format(
         domain=quote(domain, safe=""), rule=quote(rule.name, safe=""), window=rule.window
     )
+
+
+def linked(
+    rule: RuleConfig,
+    domain: str,
+    kind: Transition,
+    state: AlertState,
+    now: float,
+    dashboard: str | None,
+) -> dict[str, Any]:
+    """:func:`identity`, and the alert's runbook and dashboard links and its labels."""
+    return {
+        **identity(rule, domain, kind, state, now),
+        "runbook_url": link(rule.runbook_url, rule, domain),
+        "dashboard_url": link(dashboard, rule, domain),
+        "labels": rule.labels,
+    }
 
 
 def alert_of(

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from typing import Any
 
-from sesd.alerting.alert import Alert, Notification, alert_of, identity, link
+from sesd.alerting.alert import Alert, Notification, alert_of, linked
 from sesd.alerting.changes import (
     Change,
     Rechecked,
@@ -393,11 +393,5 @@ class Evaluator:
     def _identity(
         self, rule: RuleConfig, domain: str, kind: Transition, state: AlertState, now: float
     ) -> dict[str, Any]:
-        """The fields every alert has: which rule and domain, the value against the
-        thresholds, and its links."""
-        return {
-            **identity(rule, domain, kind, state, now),
-            "runbook_url": link(rule.runbook_url, rule, domain),
-            "dashboard_url": link(self._dashboard, rule, domain),
-            "labels": rule.labels,
-        }
+        """The fields every alert has, its links with them (sesd.alerting.alert.linked)."""
+        return linked(rule, domain, kind, state, now, self._dashboard)
