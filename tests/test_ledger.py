@@ -53,7 +53,7 @@ def _filled() -> Pipeline:
     ledger.tenant_map.replace("eu-west-1", "123456789012", {arn: {"acme"}})
     walk = TenantWalk(f.T0 - 600, listing=False, tenants=["acme", "globex"], next=1)
     walk.where = ("eu-west-1", "123456789012")
-    walk.add("acme", arn)
+    walk.add("acme", arn, 10)
     ledger.tenant_walks.walks[("prod-eu", "eu-west-1")] = walk
     progress = ledger.accounts.record(("prod-eu", "eu-west-1"))
     progress.tenants_listed, progress.tenants_mapped = 2, 1

@@ -22,6 +22,7 @@ from sesd.alerting.silence_file import SilenceFile
 from sesd.alerting.silences import SilenceError
 from sesd.config import core_settings, parse_config
 from sesd.core.pipeline import Pipeline
+from sesd.core.tenant_walks import MAX_RESOURCE_ARN, MAX_WALK_TENANTS, TenantWalk, TenantWalks
 from sesd.metrics.registry import Metrics
 from sesd.runtime import saver as saver_module
 from sesd.runtime.http import StartError
@@ -531,6 +532,53 @@ def test_a_full_tenants_map_fits_under_the_limit_of_a_config_with_small_caps() -
     per_row = len(msgspec.msgpack.encode({"tenant_map": rows})) / len(rows)
     assert per_row > 60
     assert state_limit(ledger, config.alerts.rules) > per_row * ledger.tenant_map.max_entries
+
+
+def _walk_bytes(resources: int, tenants: int) -> int:
+    """The bytes in the file of one (account, region)'s walk under way at its caps: the
+    longest names, resources of the longest ARN kept, each shared by two tenants."""
+    walk = TenantWalk(f.T0, listing=False, where=("eu-west-1", "123456789012"))
+    for i in range(tenants):
+        walk.listed(f"{i:064d}")
+    head = "arn:aws:ses:eu-west-1:123456789012:identity/"
+    for i in range(resources):
+        arn = f"{head}{i:07d}".ljust(MAX_RESOURCE_ARN, "x")
+        for tenant in ("a" * 64, "b" * 64):
+            walk.add(tenant, arn, resources)
+    walks = TenantWalks()
+    walks.walks[("a" * 64, "eu-west-1")] = walk
+    return len(msgspec.msgpack.encode({"tenant_walks": walks.snapshot()}))
+
+
+def test_a_walk_under_way_of_each_account_beside_a_full_map_fits_under_the_limit() -> None:
+    """Each (account, region) watched may have a walk of its tenants' resources under way
+    in the file, beside a full map: each keeps MAX_WALK_TENANTS tenants and as many
+    resources as the map holds, a resource with two tenants. A config with every cap
+    small and three regions watched must not set such a file aside: the limit had no
+    room for walks (three at their caps are 1.56 GB; the limit was 392 MB)."""
+    queues = "".join(
+        f'[[queues]]\nurl = "https://sqs.{region}.amazonaws.com/123456789012/q"\n'
+        f'name = "{region}"\n'
+        for region in ("eu-west-1", "us-east-1", "ap-southeast-2")
+    )
+    config = parse_config(
+        RULE + queues + "[tenants]\nenabled = true\n"
+        "[domains]\nmax_tracked = 10\n[providers]\nenabled = false\n"
+        "[ingest]\ndedup_max_entries = 1000\nmax_pending_delays = 1000\n"
+    )
+    ledger = Pipeline(core_settings(config)).ledger
+    assert len(ledger.settings.watched) == 3
+    rows = [
+        [f"arn:aws:ses:eu-west-1:123456789012:identity/{i:07d}".ljust(144, "x"), "t" * 64]
+        for i in range(10_000)
+    ]
+    per_row = len(msgspec.msgpack.encode({"tenant_map": rows})) / len(rows)
+    per_resource = (_walk_bytes(4_000, 0) - _walk_bytes(2_000, 0)) / 2_000
+    per_tenant = (_walk_bytes(0, 4_000) - _walk_bytes(0, 2_000)) / 2_000
+    assert per_resource > 500
+    most = ledger.tenant_map.max_entries
+    walk = per_tenant * MAX_WALK_TENANTS + per_resource * most
+    assert state_limit(ledger, config.alerts.rules) > per_row * most + 3 * walk
 
 
 @pytest.mark.parametrize("first", ["link", "file"])

@@ -98,7 +98,7 @@ def _saved(started: float, target: tuple[str, str] = ("prod-eu", "eu-west-1")) -
     ledger = Ledger(core_settings(parse_config(CONFIG)))
     walk = TenantWalk(started, listing=False, tenants=["acme", "globex"], next=1)
     walk.where = ("eu-west-1", ACCOUNT)
-    walk.add("acme", f"arn:aws:ses:eu-west-1:{ACCOUNT}:configuration-set/acme-set")
+    walk.add("acme", f"arn:aws:ses:eu-west-1:{ACCOUNT}:configuration-set/acme-set", 10)
     ledger.tenant_walks.walks[target] = walk
     return dict(msgspec.msgpack.decode(msgspec.msgpack.encode(ledger.snapshot(NOW))))
 
@@ -140,7 +140,7 @@ async def test_a_resumed_walk_of_another_account_starts_over() -> None:
     ledger = pipeline.ledger
     walk = TenantWalk(NOW - 600, listing=False, tenants=["acme", "globex"], next=1)
     walk.where = ("eu-west-1", ACCOUNT)
-    walk.add("acme", f"arn:aws:ses:eu-west-1:{ACCOUNT}:configuration-set/acme-set")
+    walk.add("acme", f"arn:aws:ses:eu-west-1:{ACCOUNT}:configuration-set/acme-set", 10)
     ledger.tenant_walks.walks[TARGET] = walk
     async with LocalTenants(other, "eu-west-1") as tenants:
         tenants.add("acme", ("CONFIGURATION_SET", "acme-set"))

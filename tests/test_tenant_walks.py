@@ -9,7 +9,13 @@ from typing import Any
 
 import msgspec
 
-from sesd.core.tenant_walks import MAX_WALK_AGE, TenantWalk, TenantWalks
+from sesd.core.tenant_walks import (
+    MAX_RESOURCE_ARN,
+    MAX_WALK_AGE,
+    MAX_WALK_TENANTS,
+    TenantWalk,
+    TenantWalks,
+)
 
 ACCOUNT, OTHER = "123456789012", "210987654321"
 TARGET, SECOND = ("prod-eu", "eu-west-1"), ("prod-us", "us-east-1")
@@ -26,15 +32,15 @@ def test_a_walk_takes_resources_only_from_its_tenants_region_and_account() -> No
     walk starts over), and a resource whose name holds a colon is still its own. A
     resource of two tenants belongs to both."""
     walk = TenantWalk(NOW)
-    assert walk.add("acme", "arn:aws:ses:us-east-1:999999999999:identity/a.example")
+    assert walk.add("acme", "arn:aws:ses:us-east-1:999999999999:identity/a.example", 10)
     walk = TenantWalk(NOW, where=("eu-west-1", ACCOUNT))
-    assert not walk.add("acme", _arn(account=OTHER))
-    assert not walk.add("acme", _arn(region="us-east-1"))
-    assert not walk.add("acme", f"arn:aws:ses:eu-west-1:{ACCOUNT}")
+    assert not walk.add("acme", _arn(account=OTHER), 10)
+    assert not walk.add("acme", _arn(region="us-east-1"), 10)
+    assert not walk.add("acme", f"arn:aws:ses:eu-west-1:{ACCOUNT}", 10)
     assert walk.resources == {}
-    assert walk.add("acme", _arn(resource="a:b"))
-    assert walk.add("acme", _arn())
-    assert walk.add("globex", _arn())
+    assert walk.add("acme", _arn(resource="a:b"), 10)
+    assert walk.add("acme", _arn(), 10)
+    assert walk.add("globex", _arn(), 10)
     assert walk.resources == {_arn(resource="a:b"): {"acme"}, _arn(): {"acme", "globex"}}
 
 
@@ -88,3 +94,38 @@ def test_a_tenants_pages_read_are_carried_across_a_restart() -> None:
     assert _resumed(_rows(pages=-1)) == {}
     ((_, _, saved),) = _rows(pages=3)
     assert msgspec.convert({**saved, "unknown": 1}, TenantWalk).pages == 3
+
+
+def test_a_walk_keeps_no_more_than_the_map_could_hold() -> None:
+    """A walk keeps the first MAX_WALK_TENANTS tenants ListTenants names and the first
+    ``most`` resources (the map's cap), counting those past the caps (saved, and so
+    told once, at the walk's end, across a restart too); a resource already kept still
+    takes a second tenant (it is shared). A resource keeps two tenants at most: the
+    one being walked, forgotten (deleted meanwhile), leaves the earlier ones, which
+    still tell whether it is shared. An ARN longer than SES writes is not kept."""
+    walk = TenantWalk(NOW, where=("eu-west-1", ACCOUNT))
+    for i in range(MAX_WALK_TENANTS + 2):
+        walk.listed(f"t{i}")
+    assert len(walk.tenants) == MAX_WALK_TENANTS
+    assert walk.tenants[-1] == f"t{MAX_WALK_TENANTS - 1}"
+    assert walk.tenants_left == 2
+    for resource in ("a", "b", "c", "d"):
+        assert walk.add("acme", _arn(resource=resource), 2)
+    assert walk.add("globex", _arn(resource="a"), 2)
+    assert walk.add("initech", _arn(resource="a"), 2)
+    assert walk.add("initech", _arn(resource="b"), 2)
+    assert walk.resources == {
+        _arn(resource="a"): {"acme", "globex"},
+        _arn(resource="b"): {"acme", "initech"},
+    }
+    assert walk.resources_left == 2
+    walk.forget("initech")
+    assert walk.resources == {_arn(resource="a"): {"acme", "globex"}, _arn(resource="b"): {"acme"}}
+    longest = _arn(resource="x" * MAX_RESOURCE_ARN)[:MAX_RESOURCE_ARN]
+    walk = TenantWalk(NOW, where=("eu-west-1", ACCOUNT))
+    assert walk.add("acme", longest, 2)
+    assert walk.add("acme", longest + "x", 2)
+    assert list(walk.resources) == [longest]
+    assert _resumed(_rows(tenants_left=2, resources_left=3))[TARGET].resources_left == 3
+    assert _resumed(_rows(resources_left=-1)) == {}
+    assert _resumed(_rows(tenants=["t"] * (MAX_WALK_TENANTS + 1))) == {}

@@ -10,10 +10,10 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from sesd.account.failures import ERRORS, tries
+from sesd.account.failures import ERRORS, MAX_PAGES, tries
 from sesd.core.accounts import Target
 
-__all__ = ["Pacer", "Paged", "PagedList"]
+__all__ = ["Pacer", "Paged", "PagedList", "without_end"]
 
 
 @dataclass(slots=True)
@@ -80,3 +80,11 @@ class Pacer:
                 except ERRORS as exc:
                     if tried >= tries(exc):
                         raise
+
+
+def without_end(token: str, asked: set[str], pages: int, most: int) -> str | None:
+    """Why a paged list whose next page is ``token`` looks endless: the token was asked
+    with before, or more than ``most`` pages were read; None while it does not."""
+    if token in asked:
+        return "a token it gave before"
+    return f"{MAX_PAGES} pages" if pages > most else None

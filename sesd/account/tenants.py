@@ -35,13 +35,14 @@ import anyio
 from botocore.exceptions import ClientError
 
 from sesd.account.failures import MAX_PAGES, EndlessList
-from sesd.account.paging import Pacer, Paged, PagedList
+from sesd.account.paging import Pacer, Paged, PagedList, without_end
 from sesd.account.poller import ClientFor, During, Polls
 from sesd.account.rounds import side_by_side
+from sesd.account.tenant_entities import written
 from sesd.core.accounts import Accounts, Target
 from sesd.core.tenant_map import TenantMap, tenant_of_arn, valid_tenant
-from sesd.core.tenant_walks import TenantWalk, TenantWalks
-from sesd.core.tenants import TenantStatus, TenantStatuses, aggregate
+from sesd.core.tenant_walks import MAX_WALK_TENANTS, TenantWalk, TenantWalks
+from sesd.core.tenants import TenantStatuses
 from sesd.io.aws_errors import error_code
 
 __all__ = ["TenantPoller"]
@@ -163,7 +164,7 @@ class TenantPoller(Polls):
             at.token = answer.get("NextToken") or None
             if at.token is None:
                 return
-            seen = _without_end(at.token, asked, at.pages, MAX_PAGES)
+            seen = without_end(at.token, asked, at.pages, MAX_PAGES)
             if seen is not None:
                 raise EndlessList(f"{api} named {seen}")
 
@@ -208,7 +209,7 @@ class TenantPoller(Polls):
                 return  # a reload removed it while the page was asked for: not kept
             now = self._clock()
             for entity in entities:
-                name = self._status(target, entity, now)
+                name = written(self._statuses, target, entity, now)
                 if name is not None:
                     at.items.append(name)
 
@@ -218,33 +219,6 @@ class TenantPoller(Polls):
                 self._statuses.gone(target[0], target[1], set(at.items), at.started)
         else:
             self._broke(target, api, at)
-
-    def _status(self, target: Target, entity: dict[str, Any], at: float) -> str | None:
-        """One entity's status written (its findings those last heard of, until the
-        findings' list is read); its tenant's name, or None for another entity."""
-        where = tenant_of_arn(entity.get("ReputationEntityReference", ""))
-        if where is None:
-            return None
-        self._statuses.accounts[where[1]] = target[0]
-        customer = entity.get("CustomerManagedStatus", {})
-        aws = entity.get("AwsSesManagedStatus", {})
-        key = (target[0], where[0], where[2])
-        kept = self._statuses.status.get(key)
-        said = (customer.get("Status", "ENABLED"), aws.get("Status", "ENABLED"))
-        status = TenantStatus(
-            # Every member of SES's answer is optional: an aggregate left out is derived
-            # from the two statuses as SES derives it (a DISABLED one is a pause).
-            sending=entity.get("SendingStatusAggregate") or aggregate(*said),
-            customer=said[0],
-            customer_cause=customer.get("Cause") or "",
-            aws=said[1],
-            aws_cause=aws.get("Cause") or "",
-            impact=entity.get("ReputationImpact", ""),
-            policy=entity.get("ReputationManagementPolicy", "").rpartition("/")[2],
-            findings=[] if kept is None else list(kept.findings),
-        )
-        self._statuses.polled(key, status, at)
-        return where[2]
 
     async def _findings(self, target: Target, ses: Any) -> None:
         """The open findings of the target's tenants, written once the list is read to
@@ -296,7 +270,20 @@ class TenantPoller(Polls):
         if walks.get(target) is not walk or walk.next < len(walk.tenants):
             return  # dropped, or the next poll is due: it goes on from here
         del walks[target]
+        self._walked(target, walk)
+
+    def _walked(self, target: Target, walk: TenantWalk) -> None:
+        """Every tenant of ``walk`` walked: the map replaced with what it read, and
+        what it left past its caps told."""
         self.accounts.record(target).tenant_map_at = self._clock()
+        if walk.tenants_left or walk.resources_left:
+            self._log.warning(
+                "sesd.tenants.walk_capped", account=target[0], region=target[1],
+                tenants_left=walk.tenants_left, resources_left=walk.resources_left,
+                hint=f"a walk keeps {MAX_WALK_TENANTS:,} tenants and the map's "
+                f"{self._map.max_entries:,} resources: mail of those past them counts as "
+                "unknown (or under the tenant SES tags it with)",
+            )  # fmt: skip
         if walk.where is not None:
             self._where[target] = walk.where
         elif target in self._where:  # its last tenant was deleted
@@ -325,7 +312,7 @@ class TenantPoller(Polls):
                 # resources to a label no event can name, and one the SDK refuses (empty)
                 # would fail the walk at it at every poll: not walked.
                 if valid_tenant(name := tenant.get("TenantName", "")):
-                    walk.tenants.append(name)
+                    walk.listed(name)
 
         await self._read(target, ses, "list_tenants", "Tenants", {}, walk, page, set())
 
@@ -360,7 +347,9 @@ class TenantPoller(Polls):
                 return  # a reload removed it while it was asked: its answer is not kept
             walk.pages += 1
             for item in answer.get("TenantResources", []):
-                if item.get("ResourceType") in _MAPPED and not walk.add(name, item["ResourceArn"]):
+                if item.get("ResourceType") in _MAPPED and not walk.add(
+                    name, item["ResourceArn"], self._map.max_entries
+                ):
                     self._drop(target, walk)
                     self._log.warning(
                         "sesd.tenants.walk_dropped", account=target[0], region=target[1],
@@ -369,7 +358,7 @@ class TenantPoller(Polls):
                     )  # fmt: skip
                     return
             token = answer.get("NextToken") or None
-            seen = None if token is None else _without_end(token, asked, walk.pages, MAX_PAGES - 1)
+            seen = None if token is None else without_end(token, asked, walk.pages, MAX_PAGES - 1)
             if seen is not None:
                 # Pages again, or without end (SES ends its lists): the tenant is given
                 # up, what was read of it kept, rather than the walk, and so the map,
@@ -386,11 +375,3 @@ class TenantPoller(Polls):
                 walk.next, walk.pages = walk.next + 1, 0
                 asked.clear()
                 self.accounts.record(target).tenants_mapped = walk.next
-
-
-def _without_end(token: str, asked: set[str], pages: int, most: int) -> str | None:
-    """Why a paged list whose next page is ``token`` looks endless: the token was asked
-    with before, or more than ``most`` pages were read; None while it does not."""
-    if token in asked:
-        return "a token it gave before"
-    return f"{MAX_PAGES} pages" if pages > most else None

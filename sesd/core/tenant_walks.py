@@ -6,6 +6,12 @@ tenant poller (:mod:`sesd.account.tenants`) writes its progress here, and the
 state file keeps it, so a restart resumes the walk where it stood rather than
 starting it over (a sesd restarted more often than a walk takes would else keep
 an older map for ever). Pure data.
+
+A walk is held to what the map can take (its file is saved beside the map): the
+first :data:`MAX_WALK_TENANTS` tenants ListTenants names, and the first resources
+read up to the map's own cap (``max_entries``: the map would hold no more of them),
+each with at most two of its tenants (two tell it is shared). What is past a cap is
+counted, not kept: the walk goes on and its map is made of what it kept.
 """
 
 from __future__ import annotations
@@ -16,13 +22,24 @@ from typing import Any, Final
 import msgspec
 
 from sesd.core.accounts import Target
+from sesd.core.tenants import MAX_STATUSES
 
-__all__ = ["MAX_WALK_AGE", "TenantWalk", "TenantWalks"]
+__all__ = ["MAX_RESOURCE_ARN", "MAX_WALK_AGE", "MAX_WALK_TENANTS", "TenantWalk", "TenantWalks"]
 
 #: A walk begun longer ago than this when sesd restarts starts over: its first tenants'
 #: resources are too old to complete a map with. A day: at the default pace, the walk of
 #: SES's most tenants (10,000) takes about three hours.
 MAX_WALK_AGE: Final = 86_400.0
+#: The most tenants a walk keeps: SES's quota of tenants in an (account, region), as
+#: many as their statuses kept.
+MAX_WALK_TENANTS: Final = MAX_STATUSES
+#: The longest resource ARN a walk keeps: SES's longest, an identity's of the longest
+#: email address (254) in the longest partition and region, is about 310.
+MAX_RESOURCE_ARN: Final = 384
+#: The tenants kept of one resource: a second tells it is shared (:data:`AMBIGUOUS` in
+#: the map), a third would tell no more. Walked in order, the one whose pages are read
+#: is past every kept one: forgotten (deleted meanwhile), the others still tell.
+_NAMED: Final = 2
 
 
 @dataclass(slots=True)
@@ -47,17 +64,39 @@ class TenantWalk:
     #: restarts its walk is resumed across. A file from before it was kept reads 0: the
     #: bound counts from there.
     pages: int = 0
-    #: Resource ARN -> the tenants it belongs to, of the tenants walked.
+    #: Resource ARN -> the tenants it belongs to (the first two), of the tenants walked.
     resources: dict[str, set[str]] = field(default_factory=dict)
+    #: The tenants ListTenants named past :data:`MAX_WALK_TENANTS`, not walked.
+    tenants_left: int = 0
+    #: The resources read past the map's cap, not kept (one shared by several tenants
+    #: counted at each).
+    resources_left: int = 0
 
-    def add(self, tenant: str, arn: str) -> bool:
-        """A resource of ``tenant``; False (not added) when its ARN names another
-        (region, account) than the tenants' (the account's label reaches another
-        AWS account since the walk began: it must start over)."""
+    def listed(self, tenant: str) -> None:
+        """A tenant ListTenants named: walked, if the walk is not full of tenants."""
+        if len(self.tenants) < MAX_WALK_TENANTS:
+            self.tenants.append(tenant)
+        else:
+            self.tenants_left += 1
+
+    def add(self, tenant: str, arn: str, most: int) -> bool:
+        """A resource of ``tenant``, kept while the walk holds fewer than ``most`` (the
+        map's cap), and its ARN is one SES could write; False (not added) when its ARN
+        names another (region, account) than the tenants' (the account's label
+        reaches another AWS account since the walk began: it must start over)."""
         parts = arn.split(":", 5)
         if self.where is not None and (len(parts) < 6 or (parts[3], parts[4]) != self.where):
             return False
-        self.resources.setdefault(arn, set()).add(tenant)
+        named = self.resources.get(arn)
+        if named is not None:
+            if len(named) < _NAMED:
+                named.add(tenant)
+        elif len(arn) > MAX_RESOURCE_ARN:
+            pass  # no resource's SES names: no event's either
+        elif len(self.resources) < most:
+            self.resources[arn] = {tenant}
+        else:
+            self.resources_left += 1
         return True
 
     def forget(self, tenant: str) -> None:
@@ -99,4 +138,9 @@ class TenantWalks:
                 continue
             if walk.next > len(walk.tenants) or (walk.listing and walk.next) or walk.pages < 0:
                 continue  # not a walk this sesd wrote
+            if (
+                len(walk.tenants) > MAX_WALK_TENANTS
+                or min(walk.tenants_left, walk.resources_left) < 0
+            ):
+                continue  # nor this: past its cap, or counts below none
             self.walks[(str(account), str(region))] = walk

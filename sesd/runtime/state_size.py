@@ -8,7 +8,8 @@ The file's size is bounded from the caps the config sets, each store at its larg
 entry (measured, then doubled or more: BENCHMARKS.md section 10), and a floor for
 the stores no setting caps (canaries, accounts). A file saved at the default caps
 with the pending table full is 12 MB, a label's windows at their largest 77 kB; a
-tenants' map full (a million ARNs) about 160 MB."""
+tenants' map full (a million ARNs) about 160 MB, and a walk of an (account, region)'s
+tenants under way beside it up to 520 MB (a million resources at their caps)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from sesd.core.ledger import Ledger
 from sesd.core.providers import LABELS as PROVIDERS
 from sesd.core.scopes import PROVIDER, TENANT
 from sesd.core.settings import CoreSettings
+from sesd.core.tenant_walks import MAX_WALK_TENANTS
 from sesd.core.tenants import MAX_STATUSES
 
 __all__ = ["alert_ceiling", "state_limit"]
@@ -55,6 +57,12 @@ _PER_RESOLVE: Final = 1024
 #: A row of the tenants' map: a resource's ARN as SES writes one (a configuration
 #: set's, an identity's: 60-150 bytes) and its tenant's name (at most 64).
 _PER_ARN: Final = 256
+#: A resource a walk under way read (as many as the map holds, per (account, region)):
+#: its ARN and two of its tenants' names, 520 bytes measured at the caps that bound
+#: them (sesd.core.tenant_walks: a 384-byte ARN, 64-character names)...
+_PER_WALK_RESOURCE: Final = 640
+#: ...and each tenant it walks (a name, 66 bytes measured).
+_PER_WALK_TENANT: Final = 128
 #: What SES says of a tenant: its statuses and causes, a few findings (a status with
 #: every finding's longest text, 14 kB, is for a file saved at the floor's margin).
 _PER_STATUS: Final = 2048
@@ -93,8 +101,8 @@ def _alert_bytes(rule: RuleConfig) -> int:
 def state_limit(ledger: Ledger, rules: Iterable[RuleConfig]) -> int:
     """The most bytes a state file of ``ledger``'s settings and ``rules`` may take: its
     labels' windows, pending delays, duplicate keys, cached answers, alert states and
-    the tenants' map and statuses, each at its cap and largest, and :data:`_FLOOR` for
-    the rest."""
+    the tenants' map, statuses and walks, each at its cap and largest, and
+    :data:`_FLOOR` for the rest."""
     s = ledger.settings
     labels = s.max_tracked + len(s.track) + len(s.groups) + 1
     labels += len(s.tags) * (s.tags_max_tracked + 1)
@@ -114,4 +122,12 @@ def state_limit(ledger: Ledger, rules: Iterable[RuleConfig]) -> int:
         # start that turned them off must not set aside its windows for it.
         + ledger.tenant_map.max_entries * _PER_ARN
         + MAX_STATUSES * max(1, len(s.watched)) * _PER_STATUS
+        # A walk of each (account, region) watched, each held to what the map holds.
+        + len(s.watched) * _walk_bytes(ledger.tenant_map.max_entries)
     )
+
+
+def _walk_bytes(resources: int) -> int:
+    """The most bytes one walk under way takes in the file: its tenants and, at most,
+    ``resources`` resources."""
+    return MAX_WALK_TENANTS * _PER_WALK_TENANT + resources * _PER_WALK_RESOURCE
