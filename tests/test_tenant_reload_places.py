@@ -113,3 +113,33 @@ async def test_a_target_removed_forgets_its_broken_lists_and_walk() -> None:
         firsts = [body for op, body in asked if op == listed][:1]
         assert [body.get("NextToken") for body in firsts] == [None], listed
     assert ledger.tenant_walks.walks == {}
+
+
+async def test_a_target_added_back_under_another_account_clears_no_map_of_the_old() -> None:
+    """A walk of the (account, region) maps acme's set, of AWS account 123456789012. A
+    reload removes it and another adds it back, its role now reaching an account that
+    has no tenants; the old account's resources are mapped again meanwhile (another
+    account label watches it, and its walk replaced them). The target's next walk finds
+    no tenant, so no ARN says where it is: it cleared the old account's region (the
+    place its walk had found before the reload), and that other label's mail counted
+    as unknown until its own next walk. Now it replaces nothing."""
+    watched, removed = parse_config(TENANTS_ON + EU), parse_config(TENANTS_ON)
+    pipeline = Pipeline(core_settings(watched))
+    clock = Clock()
+    mapped = {f"arn:aws:ses:{REGION}:{ACCOUNT}:configuration-set/set-acme": "acme"}
+    async with LocalTenants(ACCOUNT, REGION) as tenants:
+        tenants.add("acme", ("CONFIGURATION_SET", "set-acme"))
+        async with tenant_poller(tenants, pipeline, clock, recommendations=False) as poller:
+            with anyio.fail_after(20):
+                await poller.poll_once()
+            assert pipeline.ledger.tenant_map.arns == mapped
+            for config in (removed, watched):  # the reloads, as sesd.runtime.reload
+                pipeline.reconfigure(core_settings(config))
+                poller.targets = config.health_targets()
+            pipeline.ledger.tenant_map.replace(REGION, ACCOUNT, {arn: {"acme"} for arn in mapped})
+            tenants.account, tenants.tenants = "210987654321", {}
+            clock.advance(300)
+            with anyio.fail_after(20):
+                await poller.poll_once()
+    assert tenants.calls["ListTenants"] == 2
+    assert pipeline.ledger.tenant_map.arns == mapped

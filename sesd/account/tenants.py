@@ -89,9 +89,10 @@ class TenantPoller(Polls):
         self._recommendations = recommendations
         #: Each target's calls, paced ``pace`` seconds apart and asked again.
         self._pacer = Pacer(pace, sleep, clock)
-        #: Each target's (region, AWS account id), as its tenants' ARNs last named them:
-        #: a poll that finds no tenant any more still clears what the map held for it.
-        self._where: dict[Target, tuple[str, str]] = {}
+        #: Each target's (region, AWS account id), as its tenants' ARNs last named them,
+        #: with the watch that read them: a poll that finds no tenant any more still
+        #: clears what the map held for it (not, under another watch, another account's).
+        self._where: dict[Target, tuple[object, tuple[str, str]]] = {}
         #: The lists a failed call broke, by target and API, each with the watch that read
         #: it, and the walks a failed call broke or the poll's time stopped (the
         #: ledger's, saved): the next poll of the same watch resumes them.
@@ -112,6 +113,7 @@ class TenantPoller(Polls):
         # A list broken under a watch a reload has ended since is not resumed: its
         # tokens are the old watch's (the old role's account, perhaps).
         self._lists = {k: v for k, v in self._lists.items() if self._still(k[0], v[0])}
+        self._where = {k: v for k, v in self._where.items() if self._still(k, v[0])}
         clients = [
             (target, await self._client_for("sesv2", target))
             for target in self._round
@@ -285,9 +287,9 @@ class TenantPoller(Polls):
                 "unknown (or under the tenant SES tags it with)",
             )  # fmt: skip
         if walk.where is not None:
-            self._where[target] = walk.where
+            self._where[target] = (self._round[target], walk.where)
         elif target in self._where:  # its last tenant was deleted
-            walk.where = self._where[target]
+            walk.where = self._where[target][1]
         if walk.where is not None:
             self._map.replace(*walk.where, walk.resources)
             self._on_change()
