@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import anyio
 import pytest
+from structlog.testing import capture_logs
 
 from sesd.commands.demo.localtenants import LocalTenants
 from sesd.config import core_settings, parse_config
@@ -143,3 +144,33 @@ async def test_a_target_added_back_under_another_account_clears_no_map_of_the_ol
                 await poller.poll_once()
     assert tenants.calls["ListTenants"] == 2
     assert pipeline.ledger.tenant_map.arns == mapped
+
+
+async def test_a_tenant_gone_under_an_ended_watch_is_not_said_gone() -> None:
+    """A ListTenantResources call of acme is under way (held) when a reload removes the
+    (account, region) and another adds it back, its role perhaps reaching another
+    account. Let go, SES answers NotFound (acme was deleted from the old account): the
+    answer is the old watch's and says nothing of the account watched now. It was
+    logged as ``sesd.tenants.tenant_gone`` under the account's label, which now names
+    the other account, where acme may well be; now nothing is logged of it."""
+    watched, removed = parse_config(TENANTS_ON + EU), parse_config(TENANTS_ON)
+    pipeline = Pipeline(core_settings(watched))
+    clock = Clock()
+    async with LocalTenants(ACCOUNT, REGION) as tenants:
+        tenants.add("acme", ("CONFIGURATION_SET", "set-acme"))
+        async with tenant_poller(tenants, pipeline, clock, recommendations=False) as poller:
+            tenants.held.add("ListTenantResources")
+            with capture_logs() as logs, anyio.fail_after(20):
+                async with anyio.create_task_group() as group:
+                    group.start_soon(poller.poll_once)
+                    await tenants.holding.wait()
+                    for config in (removed, watched):  # the reloads, as sesd.runtime.reload
+                        pipeline.reconfigure(core_settings(config))
+                        poller.targets = config.health_targets()
+                    del tenants.tenants["acme"]
+                    tenants.held.clear()
+                    tenants.close()
+    assert [body for op, body in tenants.asked if op == "ListTenantResources"] == [
+        {"TenantName": "acme"}
+    ]
+    assert [log for log in logs if log["event"] == "sesd.tenants.tenant_gone"] == []

@@ -338,6 +338,8 @@ class TenantPoller(Polls):
             except ClientError as exc:
                 if error_code(exc) != _DELETED:
                     raise
+                if not self._watched(target):
+                    return  # the answer of a watch a reload ended: nothing said of this one
                 # Deleted since ListTenants named it: passed over, not the walk given up
                 # (which, for an account whose tenants come and go, would never end).
                 self._log.info(
