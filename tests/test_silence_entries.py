@@ -93,11 +93,12 @@ def test_a_silence_that_would_mute_nothing_is_skipped_with_the_reason_the_cli_gi
         _entry("severity", severity="urgent"),
         _entry("nothing"),
         _entry("taken", rule="delay-*", domain="Microsoft"),
+        _entry("everything", severity="*"),  # as the reason for "nothing" says to write it
     )
     with capture_logs() as logs:
         watcher = SilenceWatcher(str(path), silence_check(_config(tmp_path)))
         watcher.refresh()
-    assert [s.id for s in watcher.silences.items] == ["taken"]
+    assert [s.id for s in watcher.silences.items] == ["taken", "everything"]
     assert [(n, i) for n, i, _ in _skipped(logs)] == [
         (1, "address"),
         (2, "member"),
@@ -337,3 +338,27 @@ async def test_a_long_silence_id_is_logged_cut_short_where_it_holds_or_ends_a_pa
     (ended,) = [e["ids"] for e in logs if e["event"] == "sesd.silences.ended_by_resolve"]
     assert [held, *ended] == [f"\\u001b[2J{'x' * 90}…"] * 2
     assert json.loads(path.read_text())["silences"][0]["id"] == long  # ended all the same
+
+
+def test_a_reason_names_every_rule_a_typo_could_have_meant(tmp_path: Path) -> None:
+    """A rule matcher no rule matches: the reason lists the config's rules, each by its
+    name, for the silence's author to pick the one meant."""
+    second = _RULES.split("[[alerts.rules]]")[1].replace('"delay-high"', '"bounce-high"')
+    check = silence_check(_config(tmp_path, f"[[alerts.rules]]{second}"))
+    silence = Silence(id="s", comment="x", starts_at=T, ends_at=T + 60, rule="delay-hihg")
+    assert check(silence) == (
+        "rule 'delay-hihg' matches no rule of the config (rules: delay-high, bounce-high)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("length", "shown"), [(1_000, "x" * 1_000), (1_001, "x" * 999 + "…"), (20_000, "x" * 999 + "…")]
+)
+def test_a_matcher_is_named_whole_up_to_a_thousand_characters(
+    tmp_path: Path, length: int, shown: str
+) -> None:
+    """A matcher's reason names it whole up to 1,000 characters, and a longer one by its
+    first 999 and an ellipsis: the reader sees where it was cut."""
+    check = silence_check(_config(tmp_path))
+    silence = Silence(id="s", comment="x", starts_at=T, ends_at=T + 60, rule="x" * length)
+    assert check(silence) == (f"rule '{shown}' matches no rule of the config (rules: delay-high)")

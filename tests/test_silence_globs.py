@@ -153,3 +153,36 @@ def test_silence_add_refuses_a_glob_that_matches_only_a_groups_members(
         "under the group 'Team EU': its alerts name the group (--domain 'Team EU')\n"
     )
     assert main([*_add(tmp_path), "--domain", "shop.exampl?"]) == 0  # shop.examplx
+
+
+@pytest.mark.parametrize("glob", ["sho[p].рф", "SHO[P].РФ", "sho[p].xn--p1ai.", "sho[p].рф."])
+def test_a_glob_of_a_members_name_as_people_write_it_names_the_group(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], glob: str
+) -> None:
+    """A member written in Unicode (``shop.рф``) is labelled in IDNA form: a glob of its
+    name as people write it, in Unicode or with a trailing dot, matches it there, and
+    is refused naming its group, as the glob written as the label is."""
+    add = _add(tmp_path)
+    config = Path(add[add.index("--config") + 1])
+    config.write_text(config.read_text().replace('"Team EU"', '"Магазин" = ["shop.рф"], "Team EU"'))
+    assert main([*add, "--domain", glob]) == 2
+    assert capsys.readouterr().err == (
+        f"sesd: --domain {glob!r} is a glob that matches only domains counted under the "
+        "group 'Магазин': its alerts name the group (--domain 'Магазин')\n"
+    )
+
+
+def test_a_glob_of_members_of_two_groups_names_both(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A glob that matches members of two groups, and no other label, is refused naming
+    both groups, either of which the silence may be written for."""
+    add = _add(tmp_path)
+    config = Path(add[add.index("--config") + 1])
+    teams = '"Team EU" = ["shop1.example"], "Team US" = ["shop2.example"]'
+    config.write_text(config.read_text().replace('"Team EU" = ["shop.example"]', teams))
+    assert main([*add, "--domain", "shop[12].example"]) == 2
+    assert capsys.readouterr().err == (
+        "sesd: --domain 'shop[12].example' is a glob that matches only domains counted under "
+        "the groups 'Team EU', 'Team US': its alerts name the groups (--domain 'Team EU')\n"
+    )

@@ -300,15 +300,17 @@ def test_silence_add_takes_every_kind_of_label_an_alert_names(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Domains and globs, a provider, a tenant (``'other'`` too: the tenant SES names
-    ``other``), a group named in any script, an account and region, and a label sesd
-    gives itself (canary) are all names an alert's mute line may give."""
+    ``other``), a group named in any script or with a space, an account and region,
+    and a label sesd gives itself (canary) are all names an alert's mute line may
+    give."""
     extra = (
-        '[domains]\ngroups = { "Почта" = ["почта.рф"] }\n'
+        '[domains]\ngroups = { "Почта" = ["почта.рф"], "Team EU" = ["shop.example"] }\n'
         '[[accounts]]\nname = "prod-eu"\nrole_arn = "arn:aws:iam::210987654321:role/sesd"\n'
     )
     config = _config(tmp_path, extra)
     add = ["silence", "add", "--config", str(config), "--for", "1h", "--comment", "x"]
-    labels = ["gmail.com", "*.example", "bücher.de", "yahoo.*", "Почта", "Acme_Tenant-1", "canary"]
+    labels = ["gmail.com", "*.example", "bücher.de", "yahoo.*", "Почта", "Team EU"]
+    labels += ["Acme_Tenant-1", "canary"]
     labels += ["prod-eu/eu-west-1", "default/us-east-1", "Prod-EU/EU-WEST-1"]
     labels += ["'other'", "'unknown'"]  # the tenants SES names other and unknown
     for label in labels:
