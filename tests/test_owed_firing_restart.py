@@ -234,3 +234,36 @@ async def test_an_alert_ending_before_the_owed_page_went_resolves_where_it_was_h
     assert resolve.kind.value == "resolved"
     (told,) = after.due(T + 700)
     assert (told.kind.value, told.sinks) == ("resolved", ("slack",))
+
+
+async def test_firings_owed_past_the_restored_ceiling_leave_the_rest_owed() -> None:
+    """Slack took 300 firings PagerDuty had not when sesd stopped; the restart tracks
+    fewer domains (``max_tracked`` lowered), so fewer alert states restore than were
+    saved, the oldest dropped. The file is still read (not refused as damaged, which
+    would start sesd with no alert state: every incident paged again), and PagerDuty is
+    paged for the firings restored, Slack for none."""
+    text = HEAD + ROUTED_RULE + 'sinks = ["slack", "pagerduty"]\n'
+    domains = [f"d{i:03}.example" for i in range(300)]
+    async with aiohttp.ClientSession() as session:
+        alerting, pipeline, now = _alerting(f"[domains]\nmax_tracked = 400\n{text}")
+        alerting.open(session)
+        for first, batch in enumerate((domains[:100], domains[100:])):
+            now[0] = T + first  # the first hundred fire first: the oldest, the dropped
+            for domain in batch:
+                feed_spike(pipeline, domain, T, 6, 4)
+            alerting.evaluate()
+        taken = [domain for _, labels in _queued(alerting, "slack") for domain in labels]
+        assert sorted(taken) == domains
+        unsent = alerting.undelivered()
+        blob = snapshot(
+            pipeline.ledger, alerting.evaluator, T + 2, unsent.again, True, unsent.retired,
+            unsent.firing,
+        )  # fmt: skip
+    config = parse_config(f"[domains]\nmax_tracked = 1\n{text}")
+    fresh = Pipeline(core_settings(config))
+    after = Evaluator(config.alerts, [spec.name for spec in fresh.ledger.specs])
+    restored = restore(blob, fresh.ledger, after, T + 3)
+    assert restored["alert_states_refused"] > 0
+    after.evaluate(fresh.ledger, T + 4)
+    sent = {(s, n.kind.value) for n in after.due(T + 4) for s in n.sinks}
+    assert sent == {("pagerduty", "firing")}
