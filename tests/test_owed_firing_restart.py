@@ -267,3 +267,13 @@ async def test_firings_owed_past_the_restored_ceiling_leave_the_rest_owed() -> N
     after.evaluate(fresh.ledger, T + 4)
     sent = {(s, n.kind.value) for n in after.due(T + 4) for s in n.sinks}
     assert sent == {("pagerduty", "firing")}
+
+
+async def test_a_rule_gone_at_the_restart_resolves_only_where_its_firing_was_heard() -> None:
+    """The same stop (Slack took the firing, PagerDuty had not). Restarted with the
+    rule gone (another in its place, quiet), the alert ends: Slack, which had the
+    page, is told so; PagerDuty, which never had it, hears nothing."""
+    text = HEAD + ROUTED_RULE + 'sinks = ["slack", "pagerduty"]\n'
+    blob = await _saved_with_slack_having_the_firing(text)
+    other = text.replace('name = "delays"', 'name = "delays-hourly"').replace("0.2", "0.99")
+    assert _restarted(blob, other) == [("slack", "resolved")]
