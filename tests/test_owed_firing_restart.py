@@ -277,3 +277,58 @@ async def test_a_rule_gone_at_the_restart_resolves_only_where_its_firing_was_hea
     blob = await _saved_with_slack_having_the_firing(text)
     other = text.replace('name = "delays"', 'name = "delays-hourly"').replace("0.2", "0.99")
     assert _restarted(blob, other) == [("slack", "resolved")]
+
+
+async def test_a_firing_waiting_out_group_wait_at_a_save_is_sent_after_a_restart() -> None:
+    """A save while a firing waits out ``group_wait`` (sesd killed after it, before
+    the wait ended): the file keeps it as not sent, so the restart pages every sink."""
+    text = HEAD.replace('"0s"', '"30s"') + ROUTED_RULE + 'sinks = ["slack", "pagerduty"]\n'
+    async with aiohttp.ClientSession() as session:
+        alerting, pipeline, _ = _alerting(text)
+        alerting.open(session)
+        feed_spike(pipeline, "a.example", T, 6, 4)
+        alerting.evaluate()
+        assert _queued(alerting, "slack") == []  # waiting in its group
+        unsent = alerting.undelivered()
+        blob = snapshot(
+            pipeline.ledger, alerting.evaluator, T + 1, unsent.again, False, unsent.retired,
+            unsent.firing,
+        )  # fmt: skip
+    config = parse_config(text)
+    fresh = Pipeline(core_settings(config))
+    feed_spike(fresh, "a.example", T, 6, 4)
+    after = Evaluator(config.alerts, [spec.name for spec in fresh.ledger.specs])
+    restore(blob, fresh.ledger, after, T + 2)
+    after.evaluate(fresh.ledger, T + 3)
+    sent = sorted((s, n.kind.value) for n in after.due(T + 3, flush=True) for s in n.sinks)
+    assert sent == [("pagerduty", "firing"), ("slack", "firing")]
+
+
+async def test_a_resolve_waiting_out_group_wait_at_a_save_goes_where_the_firing_went() -> None:
+    """The firing went to Slack and PagerDuty; its resolve waits out ``group_wait`` at
+    a save, and the restart's config adds the console to the rule. The restart tells
+    Slack and PagerDuty the alert ended, and not the console, which never had it."""
+    text = HEAD.replace('"0s"', '"30s"') + ROUTED_RULE + 'sinks = ["slack", "pagerduty"]\n'
+    async with aiohttp.ClientSession() as session:
+        alerting, pipeline, now = _alerting(text)
+        alerting.open(session)
+        feed_spike(pipeline, "a.example", T, 6, 4)
+        alerting.evaluate()
+        now[0] = T + 31
+        alerting.evaluate()
+        assert _queued(alerting, "slack") == [("firing", ["a.example"])]
+        now[0] = T + 700  # the spike left the window: resolved, waiting in its group
+        alerting.evaluate()
+        assert _queued(alerting, "slack") == []
+        unsent = alerting.undelivered()
+        blob = snapshot(
+            pipeline.ledger, alerting.evaluator, T + 701, unsent.again, False, unsent.retired,
+            unsent.firing,
+        )  # fmt: skip
+    config = parse_config(text.replace('"pagerduty"]', '"pagerduty", "console"]'))
+    fresh = Pipeline(core_settings(config))
+    after = Evaluator(config.alerts, [spec.name for spec in fresh.ledger.specs])
+    restore(blob, fresh.ledger, after, T + 702)
+    after.evaluate(fresh.ledger, T + 703)
+    sent = sorted((s, n.kind.value) for n in after.due(T + 800, flush=True) for s in n.sinks)
+    assert sent == [("pagerduty", "resolved"), ("slack", "resolved")]
