@@ -229,3 +229,37 @@ def test_a_file_sesd_cannot_use_names_the_alerts_whose_resolve_it_owed() -> None
     with pytest.raises(StateError, match="later sesd"):
         restore(later, Pipeline(core_settings(config)).ledger, Evaluator(config.alerts, ["5m"]), 0)
     assert firing_in(later) == {"r": ["hotmail.com"]}
+
+
+async def test_the_resolves_of_two_rules_owed_at_a_stop_each_go_under_their_rule() -> None:
+    """Two rules fire for a.example and PagerDuty takes both firings; then it takes
+    nothing, and both alerts end. After the restart PagerDuty is sent each rule's
+    resolve (an incident per rule there), not one of them twice or alone."""
+    head = (
+        '[alerts]\ngroup_wait = "0s"\n[alerts.sinks.pagerduty]\ntype = "pagerduty"\n'
+        'routing_key = "k"\nevents_url = "http://127.0.0.1:9/e"\n'
+    )
+    rule = ROUTED_RULE + 'sinks = ["pagerduty"]\n'
+    text = head + rule + rule.replace('"delays"', '"delays-high"').replace("0.2", "0.3")
+    async with aiohttp.ClientSession() as session:
+        alerting, pipeline, now = _alerting(text)
+        alerting.open(session)
+        feed_spike(pipeline, "a.example", T, 6, 4)
+        alerting.evaluate()
+        assert _queued(alerting, "pagerduty") == [("firing", ["a.example"])] * 2  # taken
+        now[0] = T + 1
+        feed_spike(pipeline, "a.example", T + 1, 0, 400)
+        assert [n.kind for n in alerting.evaluate()] == [Transition.RESOLVED] * 2
+        unsent = alerting.undelivered()
+        blob = snapshot(
+            pipeline.ledger, alerting.evaluator, T + 2, unsent.again, True, unsent.retired
+        )
+    config = parse_config(text)
+    fresh = Pipeline(core_settings(config))
+    after = Evaluator(config.alerts, [spec.name for spec in fresh.ledger.specs])
+    restore(blob, fresh.ledger, after, T + 3)
+    resolves = after.due(T + 3)
+    assert sorted((n.rule, n.kind, n.sinks) for n in resolves) == [
+        ("delays", Transition.RESOLVED, ("pagerduty",)),
+        ("delays-high", Transition.RESOLVED, ("pagerduty",)),
+    ]
