@@ -191,3 +191,20 @@ def test_a_removed_rule_s_resolve_not_sent_by_the_stop_is_sent_after_it(tmp_path
     )
     assert "r" not in after.states
     assert list(after.retired) == ["r"]
+
+
+def test_a_retired_resolve_under_a_rule_sesd_cannot_read_names_its_alerts() -> None:
+    """A file's resolve owed under a rule this sesd cannot read (a later build's
+    metric): not sent, and its alerts named among those left open, by the rule's name,
+    for a person to resolve by hand."""
+    config = parse_config(RULE)
+    evaluator = Evaluator(config.alerts, ["5m"])
+    blob = snapshot(Pipeline(core_settings(config)).ledger, evaluator, f.T0 + 1, [])
+    data = msgspec.msgpack.decode(blob)
+    later = {**data["rules"]["r"], "name": "later", "metric": "a_later_metric"}
+    firing = [Status.FIRING.value, f.T0, f.T0, 0.5, f.T0, True]
+    data["retired"] = [[later, {"b.example": firing, "a.example": firing}, "why"]]
+    after, ledger = Evaluator(config.alerts, ["5m"]), Pipeline(core_settings(config)).ledger
+    restored = restore(msgspec.msgpack.encode(data), ledger, after, f.T0 + 2)
+    assert restored["unknown_rules"] == {"later": ["a.example", "b.example"]}
+    assert after.due(f.T0 + 2, flush=True) == []
