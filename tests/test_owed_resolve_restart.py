@@ -234,7 +234,8 @@ def test_a_file_sesd_cannot_use_names_the_alerts_whose_resolve_it_owed() -> None
 async def test_the_resolves_of_two_rules_owed_at_a_stop_each_go_under_their_rule() -> None:
     """Two rules fire for a.example and PagerDuty takes both firings; then it takes
     nothing, and both alerts end. After the restart PagerDuty is sent each rule's
-    resolve (an incident per rule there), not one of them twice or alone."""
+    resolve (an incident per rule there), not one of them twice or alone, each with
+    the figure it ended at."""
     head = (
         '[alerts]\ngroup_wait = "0s"\n[alerts.sinks.pagerduty]\ntype = "pagerduty"\n'
         'routing_key = "k"\nevents_url = "http://127.0.0.1:9/e"\n'
@@ -249,7 +250,8 @@ async def test_the_resolves_of_two_rules_owed_at_a_stop_each_go_under_their_rule
         assert _queued(alerting, "pagerduty") == [("firing", ["a.example"])] * 2  # taken
         now[0] = T + 1
         feed_spike(pipeline, "a.example", T + 1, 0, 400)
-        assert [n.kind for n in alerting.evaluate()] == [Transition.RESOLVED] * 2
+        ended = alerting.evaluate()
+        assert [n.kind for n in ended] == [Transition.RESOLVED] * 2
         unsent = alerting.undelivered()
         blob = snapshot(
             pipeline.ledger, alerting.evaluator, T + 2, unsent.again, True, unsent.retired
@@ -263,3 +265,7 @@ async def test_the_resolves_of_two_rules_owed_at_a_stop_each_go_under_their_rule
         ("delays", Transition.RESOLVED, ("pagerduty",)),
         ("delays-high", Transition.RESOLVED, ("pagerduty",)),
     ]
+    # Each says the figure it ended at, as it would have before the stop.
+    told = sorted((a.rule, a.value) for n in resolves for a in n.alerts)
+    assert told == sorted((a.rule, a.value) for n in ended for a in n.alerts)
+    assert all(value is not None for _, value in told)
