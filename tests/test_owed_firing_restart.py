@@ -332,3 +332,41 @@ async def test_a_resolve_waiting_out_group_wait_at_a_save_goes_where_the_firing_
     after.evaluate(fresh.ledger, T + 703)
     sent = sorted((s, n.kind.value) for n in after.due(T + 800, flush=True) for s in n.sinks)
     assert sent == [("pagerduty", "resolved"), ("slack", "resolved")]
+
+
+async def test_a_firing_in_a_file_from_before_silences_counts_as_sent() -> None:
+    """A file from a build before silences keeps no "sent" flag: every firing alert in
+    it had been sent. Restored, it pages no sink again."""
+    text = HEAD + ROUTED_RULE + 'sinks = ["slack", "pagerduty"]\n'
+    async with aiohttp.ClientSession() as session:
+        alerting, pipeline, _ = _alerting(text)
+        alerting.open(session)
+        feed_spike(pipeline, "a.example", T, 6, 4)
+        alerting.evaluate()
+        assert _queued(alerting, "pagerduty") == [("firing", ["a.example"])]  # taken
+        blob = snapshot(pipeline.ledger, alerting.evaluator, T + 1, stopped=True)
+    data = msgspec.msgpack.decode(blob)
+    data["alerts"]["delays"]["a.example"] = data["alerts"]["delays"]["a.example"][:5]
+    assert _restarted(msgspec.msgpack.encode(data), text) == []
+
+
+async def test_a_firing_queued_for_a_rule_a_reload_removed_is_saved() -> None:
+    """Slack took a.example's firing, PagerDuty's is still queued, and a reload removes
+    the rule (another, quiet, in its place), queueing its resolve behind. A save then
+    writes the file, the firing dropped (its rule is gone) and the resolve kept, so
+    the restart tells both sinks the alert ended."""
+    text = HEAD + ROUTED_RULE + 'sinks = ["slack", "pagerduty"]\n'
+    other = text.replace('name = "delays"', 'name = "delays-hourly"').replace("0.2", "0.99")
+    async with aiohttp.ClientSession() as session:
+        alerting, pipeline, _ = _alerting(text)
+        alerting.open(session)
+        feed_spike(pipeline, "a.example", T, 6, 4)
+        alerting.evaluate()
+        _queued(alerting, "slack")  # taken; PagerDuty's still queued
+        alerting.reconfigure(parse_config(other))
+        unsent = alerting.undelivered()
+        blob = snapshot(
+            pipeline.ledger, alerting.evaluator, T + 1, unsent.again, True, unsent.retired,
+            unsent.firing,
+        )  # fmt: skip
+    assert _restarted(blob, other) == [("pagerduty", "resolved"), ("slack", "resolved")]
