@@ -351,25 +351,31 @@ async def test_a_firing_in_a_file_from_before_silences_counts_as_sent() -> None:
 
 
 async def test_a_firing_queued_for_a_rule_a_reload_removed_is_saved() -> None:
-    """Slack took a.example's firing, PagerDuty's is still queued, and a reload removes
-    the rule (another, quiet, in its place), queueing its resolve behind. A save then
-    writes the file, the firing dropped (its rule is gone) and the resolve kept, so
-    the restart tells both sinks the alert ended."""
-    text = HEAD + ROUTED_RULE + 'sinks = ["slack", "pagerduty"]\n'
+    """Two rules fire for a.example; Slack took both firings, PagerDuty's are still
+    queued, and a reload removes the first rule (another, quiet, in its place),
+    queueing its resolve behind. A save then writes the file, that firing dropped (its
+    rule is gone) and its resolve kept, the other firing still owed to PagerDuty: the
+    restart tells both sinks the first alert ended, and pages PagerDuty the second."""
+    rule = ROUTED_RULE + 'sinks = ["slack", "pagerduty"]\n'
+    text = HEAD + rule + rule.replace('"delays"', '"delays-high"').replace("0.2", "0.3")
     other = text.replace('name = "delays"', 'name = "delays-hourly"').replace("0.2", "0.99")
     async with aiohttp.ClientSession() as session:
         alerting, pipeline, _ = _alerting(text)
         alerting.open(session)
         feed_spike(pipeline, "a.example", T, 6, 4)
         alerting.evaluate()
-        _queued(alerting, "slack")  # taken; PagerDuty's still queued
+        assert len(_queued(alerting, "slack")) == 2  # taken; PagerDuty's still queued
         alerting.reconfigure(parse_config(other))
         unsent = alerting.undelivered()
         blob = snapshot(
             pipeline.ledger, alerting.evaluator, T + 1, unsent.again, True, unsent.retired,
             unsent.firing,
         )  # fmt: skip
-    assert _restarted(blob, other) == [("pagerduty", "resolved"), ("slack", "resolved")]
+    assert _restarted(blob, other) == [
+        ("pagerduty", "firing"),
+        ("pagerduty", "resolved"),
+        ("slack", "resolved"),
+    ]
 
 
 @pytest.mark.parametrize(
