@@ -378,6 +378,29 @@ async def test_a_firing_queued_for_a_rule_a_reload_removed_is_saved() -> None:
     ]
 
 
+async def test_a_removed_rule_s_resolve_slack_took_goes_to_pagerduty_alone() -> None:
+    """Both sinks took a.example's firing; a reload removes the rule, and of its
+    resolve Slack takes its copy and PagerDuty's is still queued at the stop. The
+    restart sends the resolve to PagerDuty alone: Slack is not told twice."""
+    text = HEAD + ROUTED_RULE + 'sinks = ["slack", "pagerduty"]\n'
+    other = text.replace('name = "delays"', 'name = "delays-hourly"').replace("0.2", "0.99")
+    async with aiohttp.ClientSession() as session:
+        alerting, pipeline, _ = _alerting(text)
+        alerting.open(session)
+        feed_spike(pipeline, "a.example", T, 6, 4)
+        alerting.evaluate()
+        _queued(alerting, "pagerduty")  # both took the firing
+        _queued(alerting, "slack")
+        alerting.reconfigure(parse_config(other))
+        assert _queued(alerting, "slack") == [("resolved", ["a.example"])]  # taken
+        unsent = alerting.undelivered()
+        blob = snapshot(
+            pipeline.ledger, alerting.evaluator, T + 1, unsent.again, True, unsent.retired,
+            unsent.firing,
+        )  # fmt: skip
+    assert _restarted(blob, other) == [("pagerduty", "resolved")]
+
+
 @pytest.mark.parametrize(
     ("heard", "reason"),
     [
