@@ -22,7 +22,7 @@ from sesd.alerting.silences import Silence, SilenceSet
 from sesd.commands.demo.localsqs import LocalSqs
 from sesd.config import core_settings, parse_config
 from sesd.core.pipeline import Pipeline
-from sesd.runtime.state import StateError, restore, snapshot
+from sesd.runtime.state import restore, snapshot
 from tests import factory as f
 from tests.conftest import send_bodies
 from tests.test_alerting_e2e import Clock, answered_until
@@ -399,27 +399,3 @@ async def test_a_removed_rule_s_resolve_slack_took_goes_to_pagerduty_alone() -> 
             unsent.firing,
         )  # fmt: skip
     assert _restarted(blob, other) == [("pagerduty", "resolved")]
-
-
-@pytest.mark.parametrize(
-    ("heard", "reason"),
-    [
-        ([["delays", "a.example", "slack"]], "heard is not a map"),
-        ({"delays": {"a.example": "slack"}}, "heard holds sinks that are not a list of names"),
-        ({"delays": {"a.example": ["slack", 7]}}, "heard holds sinks that are not a list of names"),
-    ],
-)
-async def test_a_file_whose_sinks_that_took_a_firing_are_damaged_is_refused(
-    heard: object, reason: str
-) -> None:
-    """The sinks a file names as having taken a firing are not a map of lists of names
-    (a flipped byte, a hand's edit): the file is refused as damaged, saying what is,
-    nothing of it loaded; not a page sent or withheld on a guess."""
-    text = HEAD + ROUTED_RULE + 'sinks = ["slack", "pagerduty"]\n'
-    data = msgspec.msgpack.decode(await _saved_with_slack_having_the_firing(text))
-    data["heard"] = heard
-    config = parse_config(text)
-    after = Evaluator(config.alerts, ["5m"])
-    with pytest.raises(StateError, match=rf"damaged \(TypeError: {reason}\)$"):
-        restore(msgspec.msgpack.encode(data), Pipeline(core_settings(config)).ledger, after, T)
-    assert after.due(T, flush=True) == []
