@@ -1,8 +1,9 @@
 """What a stop leaves undelivered, as the state file keeps it.
 
-A firing or a repeat the rules in force make again after a restart: it is saved as
-not sent (sesd.runtime.state), and the first evaluation sends it; a firing, only to
-the sinks that had not taken it (sesd.alerting.unheard). A resolve is kept
+A firing the rules in force make again after a restart: it is saved as not sent
+(sesd.runtime.state), and the first evaluation sends it, only to the sinks that had
+not taken it (sesd.alerting.unheard). A reminder (a repeat) not delivered is not
+kept: it tells nothing new, and the next comes a ``repeat_interval`` on. A resolve is kept
 apart (:attr:`Undelivered.retired`): the rule it was made under (as in force, or as a
 reload left it), narrowed to the sinks owed it, and the resolve, under the labels and
 severity it was made with; the restart sends it to those sinks, and to no other. A
@@ -19,8 +20,8 @@ resolve of an alert it never had, under the rule's new labels. And should the al
 fire again before the resolve went, the restored state took it as still firing: the
 sinks that had taken the resolve never heard it fired again. Kept apart, the alert's
 state is what it is (ended): a new firing is a new incident on every sink the rule
-names, on one still owed the resolve after it. A firing or a repeat owed only under a rule as
-a reload left it is dropped: the resolve behind it is what the sink is owed.
+names, on one still owed the resolve after it. A firing or a repeat owed only under a
+rule as a reload left it is dropped: the resolve behind it is what the sink is owed.
 """
 
 from __future__ import annotations
