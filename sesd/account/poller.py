@@ -144,6 +144,10 @@ class Polls:
         """One round over every target."""
         raise NotImplementedError
 
+    def _life(self, target: Target) -> object | None:
+        """The watch a call of ``target`` begun now is made under: the one in force."""
+        return self._lives.get(target)
+
     def _still(self, target: Target, life: object | None) -> bool:
         """Whether ``target`` is watched as it was when ``life`` was taken (from
         :attr:`_lives`): not removed since, nor removed and added back."""
@@ -151,8 +155,8 @@ class Polls:
 
     async def _call(self, target: Target, api: str, read: Callable[[], Awaitable[None]]) -> bool:
         """Run one API's reads; False (logged and counted) when the call failed."""
-        life = self._lives.get(target)
-        if life is not None:  # (a reload may have removed it since the round began)
+        life = self._life(target)
+        if self._still(target, life):  # (a reload may have removed it since the round began)
             self.accounts.calling(target, api)
         try:
             await read()

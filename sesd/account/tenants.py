@@ -131,6 +131,13 @@ class TenantPoller(Polls):
         and the round's client and answers are then the old watch's."""
         return self._still(target, self._round.get(target))
 
+    def _life(self, target: Target) -> object | None:
+        """The round's watch of ``target``: its calls are made on the round's client,
+        whatever a reload began since (that target removed and added back, its role
+        changed: the old role's answer would be kept, or its refusal counted, as the
+        new watch's)."""
+        return self._round.get(target)
+
     async def _poll(self, target: Target, ses: Any, deadline: float) -> None:
         await self._entities(target, ses)
         if self._recommendations and any(key[:2] == target for key in self._statuses.status):
