@@ -534,6 +534,39 @@ def test_a_full_tenants_map_fits_under_the_limit_of_a_config_with_small_caps() -
     assert state_limit(ledger, config.alerts.rules) > per_row * ledger.tenant_map.max_entries
 
 
+def test_a_tenants_map_full_of_the_longest_arns_it_keeps_fits_under_the_limit() -> None:
+    """An event's ``sourceArn`` is written by whoever can send to its queue, and a poll's
+    answer by an endpoint: the map keeps an ARN up to the longest SES writes (an
+    identity's of the longest address, 7-bit ASCII as SES's addresses are) and no
+    other, whichever way it comes (an event naming its tenant, a poll, a state file).
+    A map full of the longest, each with a 64-character tenant, fits under the limit
+    of a config with every cap small (it did not: a row was counted as 256 bytes, and
+    one ARN of 2,048 characters was kept)."""
+    config = parse_config(
+        RULE
+        + "[domains]\nmax_tracked = 10\n[providers]\nenabled = false\n"
+        + "[ingest]\ndedup_max_entries = 1000\nmax_pending_delays = 1000\n"
+    )
+    ledger = Pipeline(core_settings(config)).ledger
+    head = "arn:aws:ses:eu-west-1:123456789012:identity/"
+    rows = [[f"{head}{i:07d}".ljust(MAX_RESOURCE_ARN, "x"), "t" * 64] for i in range(10_000)]
+    tenant_map = ledger.tenant_map
+    tenant_map.restore(rows[:2])
+    tenant_map.learn(rows[2][0], "", "t", by_ses=True)
+    assert list(tenant_map.arns) == [row[0] for row in rows[:3]]  # the longest is kept
+    per_row = len(msgspec.msgpack.encode({"tenant_map": rows})) / len(rows)
+    assert per_row > 450
+    assert state_limit(ledger, config.alerts.rules) > per_row * tenant_map.max_entries
+    longer = (head + "x" * 2048)[: MAX_RESOURCE_ARN + 1]
+    wide = (head + "\N{EMOJI MODIFIER FITZPATRICK TYPE-6}" * 400)[:MAX_RESOURCE_ARN]  # 4 bytes
+    for arn in (longer, wide, (head + "x" * 2048)[:2048]):
+        tenant_map.learn(arn, "", "t", by_ses=True)
+        tenant_map.learn(f"{head}x", "s" * MAX_RESOURCE_ARN, "t", by_ses=True)
+        tenant_map.replace("eu-west-1", "123456789012", {arn: {"t"}})
+        tenant_map.restore([[arn, "t"]])
+        assert tenant_map.arns == {}, arn[-8:]
+
+
 def _walk_bytes(resources: int, tenants: int) -> int:
     """The bytes in the file of one (account, region)'s walk under way at its caps: the
     longest names, resources of the longest ARN kept, each shared by two tenants."""
@@ -568,10 +601,8 @@ def test_a_walk_under_way_of_each_account_beside_a_full_map_fits_under_the_limit
     )
     ledger = Pipeline(core_settings(config)).ledger
     assert len(ledger.settings.watched) == 3
-    rows = [
-        [f"arn:aws:ses:eu-west-1:123456789012:identity/{i:07d}".ljust(144, "x"), "t" * 64]
-        for i in range(10_000)
-    ]
+    head = "arn:aws:ses:eu-west-1:123456789012:identity/"
+    rows = [[f"{head}{i:07d}".ljust(MAX_RESOURCE_ARN, "x"), "t" * 64] for i in range(10_000)]
     per_row = len(msgspec.msgpack.encode({"tenant_map": rows})) / len(rows)
     per_resource = (_walk_bytes(4_000, 0) - _walk_bytes(2_000, 0)) / 2_000
     per_tenant = (_walk_bytes(0, 4_000) - _walk_bytes(0, 2_000)) / 2_000

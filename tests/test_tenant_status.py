@@ -9,7 +9,14 @@ import msgspec
 import pytest
 
 from sesd.alerting.tenants import measure_tenant
-from sesd.core.tenant_map import AMBIGUOUS, UNKNOWN, TenantMap, tenant_of_arn, valid_tenant
+from sesd.core.tenant_map import (
+    AMBIGUOUS,
+    MAX_RESOURCE_ARN,
+    UNKNOWN,
+    TenantMap,
+    tenant_of_arn,
+    valid_tenant,
+)
 from sesd.core.tenants import MAX_FINDINGS, MAX_STATUSES, TenantNotice, TenantStatus, TenantStatuses
 
 ACCOUNT = "123456789012"
@@ -146,10 +153,12 @@ def test_an_identity_is_read_from_its_arns_first_identity_part() -> None:
 
 def test_a_restore_keeps_each_row_a_live_read_could_have_made() -> None:
     """A state file edited, or an older build's: a row no resource's ARN names (not an
-    ARN, or longer than any ARN) or naming a tenant SES could not is passed over, and
-    the rows after it are still read; a shared resource's row is kept as shared."""
+    ARN, or longer than any resource's SES writes) or naming a tenant SES could not is
+    passed over, and the rows after it are still read; a shared resource's row is kept
+    as shared."""
     head = f"{WHERE}:configuration-set/"
-    longest, too_long = head + "s" * (2048 - len(head)), head + "s" * (2049 - len(head))
+    longest = head + "s" * (MAX_RESOURCE_ARN - len(head))
+    too_long = longest + "s"
     shared = f"{WHERE}:identity/shared.example"
     tenants = TenantMap()
     tenants.restore(

@@ -783,18 +783,19 @@ async def test_a_throttled_listrecommendations_keeps_the_findings_it_had() -> No
 
 def test_a_configuration_set_no_arn_can_name_is_not_learned() -> None:
     """SES's tenant tag maps the configuration set an event names; a set whose ARN would
-    be longer than any ARN (2,048 characters: a forged tag's megabyte) is no resource,
-    and the map, saved in the state file, does not keep it. One at the bound is kept."""
-    from sesd.core.tenant_map import TenantMap
+    be longer than any resource's SES writes (MAX_RESOURCE_ARN: a forged tag's megabyte)
+    is no resource, and the map, saved in the state file, does not keep it. One at the
+    bound is kept."""
+    from sesd.core.tenant_map import MAX_RESOURCE_ARN, TenantMap
 
     identity = f"arn:aws:ses:{REGION}:{ACCOUNT}:identity/x.example"
     head = f"arn:aws:ses:{REGION}:{ACCOUNT}:configuration-set/"
     tenants = TenantMap()
-    tenants.learn(identity, "s" * (2049 - len(head)), "acme", by_ses=True)
+    tenants.learn(identity, "s" * (MAX_RESOURCE_ARN + 1 - len(head)), "acme", by_ses=True)
     tenants.learn(identity, "s" * 250_000, "acme", by_ses=True)
     assert tenants.arns == {}
-    tenants.learn(identity, "s" * (2048 - len(head)), "acme", by_ses=True)
-    assert [len(arn) for arn in tenants.arns] == [2048]
+    tenants.learn(identity, "s" * (MAX_RESOURCE_ARN - len(head)), "acme", by_ses=True)
+    assert [len(arn) for arn in tenants.arns] == [MAX_RESOURCE_ARN]
 
 
 def test_a_tenant_rule_removed_resolves_a_tenant_not_a_domain_of_the_same_name() -> None:

@@ -23,16 +23,17 @@ from collections.abc import Collection
 from fnmatch import fnmatchcase
 from typing import Final
 
-from sesd.core.events import MAX_ARN
 from sesd.core.globs import glob_parts
 
 __all__ = [
     "AMBIGUOUS",
+    "MAX_RESOURCE_ARN",
     "NOT_NAMES",
     "TENANT_TAG",
     "UNKNOWN",
     "TenantMap",
     "glob_takes_a_tenant",
+    "names_a_resource",
     "tenant_label",
     "tenant_of_arn",
     "valid_tenant",
@@ -40,6 +41,13 @@ __all__ = [
 
 #: The tag SES adds to an event of a tenant's mail.
 TENANT_TAG: Final = "ses:tenant-name"
+#: The longest resource ARN the map keeps. A tenant's resources are identities,
+#: configuration sets and templates (ListTenantResources); the longest of their ARNs is
+#: an identity's of the longest address, 254 characters (an SMTP path's bound): 313 in
+#: the longest partition (``aws-us-gov``) and region name botocore knows, 379 were an
+#: address 320. A configuration set's or template's name is at most 64. Longer, an ARN
+#: is none SES writes (an event's ``sourceArn`` is anyone's who can send to the queue).
+MAX_RESOURCE_ARN: Final = 384
 #: No tenant could be told (no tag; the resource belongs to none, or to several).
 UNKNOWN: Final = "unknown"
 #: A resource shared by several tenants (kept in the map; counts as unknown).
@@ -143,6 +151,8 @@ class TenantMap:
             del self.arns[arn]
             self._learned.discard(arn)
         for arn, tenants in resources.items():
+            if not names_a_resource(arn):
+                continue  # an endpoint's, not SES's: no event names it
             self._learned.discard(arn)
             if len(self.arns) >= self.max_entries:
                 self._learned.discard(next(iter(self.arns)))
@@ -172,7 +182,7 @@ class TenantMap:
         tenants send with it); a resource the polls mapped stays as it is."""
         head, _, _ = source_arn.partition(":identity/")
         arn = f"{head}:configuration-set/{config_set}" if config_set else source_arn
-        if not _names_a_resource(arn):
+        if not names_a_resource(arn):
             return  # no resource's (the configuration set is a tag's word): not kept
         known = self.arns.get(arn)
         if known is None and by_ses:
@@ -196,7 +206,7 @@ class TenantMap:
         a resource no ARN names, is not kept (its events count as unknown)."""
         for arn, tenant in map(_ROW, rows):
             arn, tenant = str(arn), str(tenant)
-            if not _names_a_resource(arn):
+            if not names_a_resource(arn):
                 continue
             if tenant != AMBIGUOUS and not valid_tenant(tenant):
                 continue
@@ -205,9 +215,11 @@ class TenantMap:
         self.version += 1
 
 
-def _names_a_resource(arn: str) -> bool:
-    """Whether ``arn`` can be a resource's, as the map keeps them: an ARN, bounded."""
-    return arn.startswith("arn:") and len(arn) <= MAX_ARN
+def names_a_resource(arn: str) -> bool:
+    """Whether ``arn`` can be a resource's, as the map keeps them: an ARN, at most
+    :data:`MAX_RESOURCE_ARN` long, of 7-bit ASCII (as SES's addresses and names are), so
+    that a row's size in the state file is bounded (sesd.runtime.state_size)."""
+    return arn.startswith("arn:") and len(arn) <= MAX_RESOURCE_ARN and arn.isascii()
 
 
 def _where(arn: str) -> tuple[str, str]:

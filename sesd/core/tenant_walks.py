@@ -22,6 +22,7 @@ from typing import Any, Final
 import msgspec
 
 from sesd.core.accounts import Target
+from sesd.core.tenant_map import MAX_RESOURCE_ARN, names_a_resource
 from sesd.core.tenants import MAX_STATUSES
 
 __all__ = ["MAX_RESOURCE_ARN", "MAX_WALK_AGE", "MAX_WALK_TENANTS", "TenantWalk", "TenantWalks"]
@@ -33,9 +34,6 @@ MAX_WALK_AGE: Final = 86_400.0
 #: The most tenants a walk keeps: SES's quota of tenants in an (account, region), as
 #: many as their statuses kept.
 MAX_WALK_TENANTS: Final = MAX_STATUSES
-#: The longest resource ARN a walk keeps: SES's longest, an identity's of the longest
-#: email address (254) in the longest partition and region, is about 310.
-MAX_RESOURCE_ARN: Final = 384
 #: The tenants kept of one resource: a second tells it is shared (:data:`AMBIGUOUS` in
 #: the map), a third would tell no more. Walked in order, the one whose pages are read
 #: is past every kept one: forgotten (deleted meanwhile), the others still tell.
@@ -91,8 +89,8 @@ class TenantWalk:
         if named is not None:
             if len(named) < _NAMED:
                 named.add(tenant)
-        elif len(arn) > MAX_RESOURCE_ARN:
-            pass  # no resource's SES names: no event's either
+        elif not names_a_resource(arn):
+            pass  # no resource's SES names (longer than MAX_RESOURCE_ARN): no event's either
         elif len(self.resources) < most:
             self.resources[arn] = {tenant}
         else:

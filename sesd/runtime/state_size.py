@@ -8,8 +8,9 @@ The file's size is bounded from the caps the config sets, each store at its larg
 entry (measured, then doubled or more: BENCHMARKS.md section 10), and a floor for
 the stores no setting caps (canaries, accounts). A file saved at the default caps
 with the pending table full is 12 MB, a label's windows at their largest 77 kB; a
-tenants' map full (a million ARNs) about 160 MB, and a walk of an (account, region)'s
-tenants under way beside it up to 520 MB (a million resources at their caps)."""
+tenants' map full (a million ARNs) about 160 MB, up to 454 MB of the longest ARNs it
+keeps, and a walk of an (account, region)'s tenants under way beside it up to 520 MB
+(a million resources at their caps)."""
 
 from __future__ import annotations
 
@@ -54,9 +55,12 @@ _PER_SINK: Final = 128
 #: different one): its label twice (its row, and the list of labels the domain table
 #: no longer holds) and six fields, as an alert state's; 557 bytes measured.
 _PER_RESOLVE: Final = 1024
-#: A row of the tenants' map: a resource's ARN as SES writes one (a configuration
-#: set's, an identity's: 60-150 bytes) and its tenant's name (at most 64).
-_PER_ARN: Final = 256
+#: A row of the tenants' map: a resource's ARN, of 7-bit ASCII and at most the longest
+#: SES writes (sesd.core.tenant_map.MAX_RESOURCE_ARN: an event's ``sourceArn`` is
+#: anyone's who can send to the queue, and the map keeps whatever is that long), and
+#: its tenant's name (at most 64): 454 bytes measured at both bounds (60-150 for ARNs
+#: as SES writes most).
+_PER_ARN: Final = 512
 #: A resource a walk under way read (as many as the map holds, per (account, region)):
 #: its ARN and two of its tenants' names, 520 bytes measured at the caps that bound
 #: them (sesd.core.tenant_walks: a 384-byte ARN, 64-character names)...
