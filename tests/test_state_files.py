@@ -22,7 +22,13 @@ from sesd.alerting.silence_file import SilenceFile
 from sesd.alerting.silences import SilenceError
 from sesd.config import core_settings, parse_config
 from sesd.core.pipeline import Pipeline
-from sesd.core.tenant_walks import MAX_RESOURCE_ARN, MAX_WALK_TENANTS, TenantWalk, TenantWalks
+from sesd.core.tenant_walks import (
+    MAX_RESOURCE_ARN,
+    MAX_TOKEN,
+    MAX_WALK_TENANTS,
+    TenantWalk,
+    TenantWalks,
+)
 from sesd.metrics.registry import Metrics
 from sesd.runtime import saver as saver_module
 from sesd.runtime.http import StartError
@@ -569,8 +575,10 @@ def test_a_tenants_map_full_of_the_longest_arns_it_keeps_fits_under_the_limit() 
 
 def _walk_bytes(resources: int, tenants: int) -> int:
     """The bytes in the file of one (account, region)'s walk under way at its caps: the
-    longest names, resources of the longest ARN kept, each shared by two tenants."""
+    longest names, resources of the longest ARN kept, each shared by two tenants, and
+    the longest token kept, of 4-byte characters."""
     walk = TenantWalk(f.T0, listing=False, where=("eu-west-1", "123456789012"))
+    walk.token = "\N{EMOJI MODIFIER FITZPATRICK TYPE-6}" * MAX_TOKEN
     for i in range(tenants):
         walk.listed(f"{i:064d}")
     head = "arn:aws:ses:eu-west-1:123456789012:identity/"
@@ -608,7 +616,7 @@ def test_a_walk_under_way_of_each_account_beside_a_full_map_fits_under_the_limit
     per_tenant = (_walk_bytes(0, 4_000) - _walk_bytes(0, 2_000)) / 2_000
     assert per_resource > 500
     most = ledger.tenant_map.max_entries
-    walk = per_tenant * MAX_WALK_TENANTS + per_resource * most
+    walk = _walk_bytes(0, 0) + per_tenant * MAX_WALK_TENANTS + per_resource * most
     assert state_limit(ledger, config.alerts.rules) > per_row * most + 3 * walk
 
 

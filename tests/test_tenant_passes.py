@@ -26,6 +26,7 @@ from sesd.account.tenants import TenantPoller
 from sesd.commands.demo.localtenants import LocalTenants
 from sesd.config import core_settings, parse_config
 from sesd.core.pipeline import Pipeline
+from sesd.core.tenant_walks import MAX_TOKEN
 from sesd.core.tenants import TenantStatus
 from sesd.metrics.tenants import TenantCollector
 from sesd.runtime.aws import tenant_config
@@ -531,6 +532,55 @@ async def test_a_tenants_resources_whose_tokens_loop_skip_that_tenant_not_the_ma
     }
     skipped = [e for e in logs if e["event"] == "sesd.tenants.tenant_skipped"]
     assert [e["tenant"] for e in skipped] == ["looping"]
+
+
+class _LongToken(LocalTenants):
+    """An endpoint whose ``operation`` names, on the page with "long" in it, a next
+    page by a token longer than :data:`MAX_TOKEN`; asked with it, it ends the list."""
+
+    operation = "ListTenantResources"
+    token = "t" * (MAX_TOKEN + 1)
+
+    async def _answer(self, request: web.Request, operation: str) -> web.Response:
+        asked = json.loads(await request.read() or b"{}")
+        if operation == self.operation and asked.get("NextToken") == self.token:
+            self.asked.append((operation, asked))
+            return web.json_response({"TenantResources" if "Res" in operation else "Tenants": []})
+        answer = await LocalTenants._answer(self, request, operation)
+        assert isinstance(answer.body, bytes)
+        found = json.loads(answer.body)
+        if operation == self.operation and "long" in answer.body.decode():
+            found["NextToken"] = self.token
+        return web.json_response(found)
+
+
+@pytest.mark.parametrize(
+    ("operation", "api"),
+    [("ListTenantResources", "list_tenant_resources"), ("ListTenants", "list_tenants")],
+)
+async def test_a_token_longer_than_any_kept_ends_its_list(operation: str, api: str) -> None:
+    """A page names its next by a token of MAX_TOKEN + 1 characters (SES documents no
+    bound; an endpoint that is not quite SES). It is neither asked with nor kept (a
+    walk saves its token in the state file, whose size limit counts it at its bound):
+    its list ends there, counted and logged as one that loops does. A tenant's
+    resources are given up and the walk goes on, the map replaced; ListTenants' fails
+    the walk, to start over at the next poll."""
+    clock = Clock()
+    pipeline = _pipeline()
+    async with _LongToken(ACCOUNT, REGION) as tenants:
+        tenants.operation = operation
+        for name in ("acme", "long", "zeta"):
+            tenants.add(name, ("CONFIGURATION_SET", f"set-{name}"))
+        async with tenant_poller(
+            tenants, pipeline, clock, recommendations=False, pace=1.0, sleep=clock.sleep,
+            walks=pipeline.ledger.tenant_walks,
+        ) as poller:  # fmt: skip
+            with capture_logs(), anyio.fail_after(30):
+                await poller.poll_once()
+    assert [b for _, b in tenants.asked if b.get("NextToken") == tenants.token] == []
+    assert pipeline.ledger.accounts.errors == {("default", REGION, api, "EndlessList"): 1}
+    assert pipeline.ledger.tenant_walks.walks == {}
+    assert len(pipeline.ledger.tenant_map.arns) == (3 if operation == "ListTenantResources" else 0)
 
 
 async def test_a_tenants_ever_new_pages_are_bounded_across_polls(

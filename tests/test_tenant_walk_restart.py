@@ -20,7 +20,8 @@ from sesd.commands.demo.localtenants import LocalTenants
 from sesd.config import core_settings, parse_config
 from sesd.core.ledger import Ledger
 from sesd.core.pipeline import Pipeline
-from sesd.core.tenant_walks import MAX_WALK_AGE, TenantWalk
+from sesd.core.tenant_map import MAX_RESOURCE_ARN
+from sesd.core.tenant_walks import MAX_TOKEN, MAX_WALK_AGE, TenantWalk
 from tests.conftest import make_queue, running
 from tests.test_tenant_passes import TARGET, Clock, tenant_poller
 
@@ -126,6 +127,48 @@ def test_only_a_recent_walk_of_an_account_still_configured_resumes() -> None:
     older = Ledger(core_settings(parse_config(CONFIG)))
     assert older.restore(before, NOW)["tenant_walks_resumed"] == 0
     assert older.tenant_walks.walks == {}
+
+
+def _resumed(most: int, **fields: Any) -> dict[str, Any] | None:
+    """The walk a ledger whose map holds ``most`` resumes from :func:`_saved`'s file
+    with ``fields`` of its walk changed, as saved; None when it starts over."""
+    saved = _saved(NOW)
+    saved["tenant_walks"][0][2].update(fields)
+    ledger = Ledger(core_settings(parse_config(CONFIG)))
+    ledger.tenant_map.max_entries = most
+    if not ledger.restore(saved, NOW)["tenant_walks_resumed"]:
+        return None
+    return dict(msgspec.to_builtins(ledger.tenant_walks.walks[("prod-eu", "eu-west-1")]))
+
+
+def test_a_saved_walk_is_held_to_what_a_live_walk_keeps() -> None:
+    """A file's walk (edited by hand, or a build's with other caps) holds what no live
+    walk keeps: more resources than the map holds, a resource ARN longer than SES
+    writes or not ASCII, a resource with a name SES could not give or with three
+    tenants, a tenant of such a name, a token longer than any kept, an account id
+    that is none. The file fit under the size limit as read, but the map fills beside
+    the walk from there: the next save would not, and the start after would set the
+    file aside. Restored, the walk keeps its first resources up to the map's cap and
+    counts the rest, as a live walk does; one holding anything else starts over."""
+    where = f"arn:aws:ses:eu-west-1:{ACCOUNT}:identity/"
+    three = {f"{where}{n}.example": ["acme"] for n in "abc"}
+    walk = _resumed(2, resources=three, resources_left=1)
+    assert walk is not None
+    assert (list(walk["resources"]), walk["resources_left"]) == (list(three)[:2], 2)
+    longest = where.ljust(MAX_RESOURCE_ARN, "x")
+    assert _resumed(2, resources={longest: ["acme"]}, token="t" * MAX_TOKEN) is not None
+    odds: list[dict[str, Any]] = [
+        {"resources": {longest + "x": ["acme"]}},
+        {"resources": {where + "\N{EMOJI MODIFIER FITZPATRICK TYPE-6}": ["acme"]}},
+        {"resources": {where + "a": ["no good"]}},
+        {"resources": {where + "a": ["acme", "globex", "initech"]}},
+        {"resources": {where + "a": []}},
+        {"tenants": ["acme", "x" * 65]},
+        {"token": "t" * (MAX_TOKEN + 1)},
+        {"where": ["eu-west-1", ACCOUNT * 1000]},
+    ]
+    for odd in odds:
+        assert _resumed(2, **odd) is None, odd
 
 
 async def test_a_resumed_walk_of_another_account_starts_over() -> None:

@@ -57,7 +57,7 @@ def _resumed(rows: list[list[Any]], now: float = NOW) -> dict[tuple[str, str], T
     """The walk of TARGET in ``rows`` if it resumes, restored with a walk of another
     account after it, which always resumes: a walk that starts over leaves the rest."""
     walks = TenantWalks()
-    walks.restore(rows + _rows(SECOND, started=now), {TARGET, SECOND}, now)
+    walks.restore(rows + _rows(SECOND, started=now), {TARGET, SECOND}, now, 10)
     assert SECOND in walks.walks
     return {target: walk for target, walk in walks.walks.items() if target != SECOND}
 

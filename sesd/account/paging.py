@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from sesd.account.failures import ERRORS, MAX_PAGES, tries
 from sesd.core.accounts import Target
+from sesd.core.tenant_walks import MAX_TOKEN
 
 __all__ = ["Pacer", "Paged", "PagedList", "without_end"]
 
@@ -83,8 +84,12 @@ class Pacer:
 
 
 def without_end(token: str, asked: set[str], pages: int, most: int) -> str | None:
-    """Why a paged list whose next page is ``token`` looks endless: the token was asked
+    """Why a paged list whose next page is ``token`` looks endless: the token is longer
+    than :data:`~sesd.core.tenant_walks.MAX_TOKEN` (none SES gives: a walk keeps its
+    token in the state file, whose size limit counts it at that bound), it was asked
     with before, or more than ``most`` pages were read; None while it does not."""
+    if len(token) > MAX_TOKEN:
+        return f"a token of {len(token):,} characters"
     if token in asked:
         return "a token it gave before"
     return f"{MAX_PAGES} pages" if pages > most else None

@@ -335,7 +335,8 @@ class Ledger:
         self.tenant_status.restore(data.get("tenant_status", []), where)
         # Walks under way resume (files from before have none: they start over), and
         # show how far they had come.
-        self.tenant_walks.restore(data.get("tenant_walks", []), where, now)
+        walks = data.get("tenant_walks", [])
+        self.tenant_walks.restore(walks, where, now, self.tenant_map.max_entries)
         for target, walk in self.tenant_walks.walks.items():
             if not walk.listing:
                 progress = self.accounts.record(target)

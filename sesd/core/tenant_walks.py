@@ -16,16 +16,25 @@ counted, not kept: the walk goes on and its map is made of what it kept.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any, Final
 
 import msgspec
 
 from sesd.core.accounts import Target
-from sesd.core.tenant_map import MAX_RESOURCE_ARN, names_a_resource
+from sesd.core.tenant_map import MAX_RESOURCE_ARN, names_a_resource, valid_tenant
 from sesd.core.tenants import MAX_STATUSES
 
-__all__ = ["MAX_RESOURCE_ARN", "MAX_WALK_AGE", "MAX_WALK_TENANTS", "TenantWalk", "TenantWalks"]
+__all__ = [
+    "MAX_RESOURCE_ARN",
+    "MAX_TOKEN",
+    "MAX_WALK_AGE",
+    "MAX_WALK_TENANTS",
+    "TenantWalk",
+    "TenantWalks",
+]
 
 #: A walk begun longer ago than this when sesd restarts starts over: its first tenants'
 #: resources are too old to complete a map with. A day: at the default pace, the walk of
@@ -34,10 +43,18 @@ MAX_WALK_AGE: Final = 86_400.0
 #: The most tenants a walk keeps: SES's quota of tenants in an (account, region), as
 #: many as their statuses kept.
 MAX_WALK_TENANTS: Final = MAX_STATUSES
+#: The longest page token kept (a longer one ends its list, as one that loops does:
+#: sesd.account.paging.without_end). SES's API model gives ListTenants' and
+#: ListTenantResources' ``NextToken`` no length; the one token it bounds, of
+#: ListMultiRegionEndpoints, is at most 5,000 characters, and AWS's tokens run to a few
+#: hundred: this is well above both, and bounds the walk's place in the state file.
+MAX_TOKEN: Final = 8192
 #: The tenants kept of one resource: a second tells it is shared (:data:`AMBIGUOUS` in
 #: the map), a third would tell no more. Walked in order, the one whose pages are read
 #: is past every kept one: forgotten (deleted meanwhile), the others still tell.
 _NAMED: Final = 2
+#: An AWS account id, as a tenant's ARN names it.
+_ACCOUNT_ID: Final = re.compile(r"\d{12}")
 
 
 @dataclass(slots=True)
@@ -124,10 +141,13 @@ class TenantWalks:
         """Plain data for the state file."""
         return [[*target, msgspec.to_builtins(walk)] for target, walk in self.walks.items()]
 
-    def restore(self, rows: list[list[Any]], where: set[Target], now: float) -> None:
+    def restore(self, rows: list[list[Any]], where: set[Target], now: float, most: int) -> None:
         """Load what :meth:`snapshot` returned: the walks of the (account, region)s in
         ``where`` (those configured now) begun at most :data:`MAX_WALK_AGE` before
-        ``now``, of tenants in that region; the others start over."""
+        ``now``, of tenants in that region; the others start over. A walk is held to
+        what a live one keeps, as the state file's size limit counts it (the map fills
+        beside it from here): its first ``most`` resources (the map's cap), the rest
+        counted; one holding anything a live walk does not keep starts over."""
         for account, region, saved, *_ in rows:  # items a later build added: not ours
             walk = msgspec.convert(saved, TenantWalk)
             if (account, region) not in where or now - walk.started > MAX_WALK_AGE:
@@ -141,4 +161,25 @@ class TenantWalks:
                 or min(walk.tenants_left, walk.resources_left) < 0
             ):
                 continue  # nor this: past its cap, or counts below none
+            if not _kept_live(walk):
+                continue  # nor this: what no live walk keeps, which no limit counts
+            if len(walk.resources) > most:
+                walk.resources_left += len(walk.resources) - most
+                walk.resources = dict(islice(walk.resources.items(), most))
             self.walks[(str(account), str(region))] = walk
+
+
+def _kept_live(walk: TenantWalk) -> bool:
+    """Whether ``walk`` holds only what a live walk keeps: a token at most
+    :data:`MAX_TOKEN` long, an account id, names SES gives its tenants, resources whose
+    ARN the map keeps (sesd.core.tenant_map.names_a_resource), each of one or two of
+    them."""
+    return (
+        (walk.token is None or len(walk.token) <= MAX_TOKEN)
+        and (walk.where is None or _ACCOUNT_ID.fullmatch(walk.where[1]) is not None)
+        and all(map(valid_tenant, walk.tenants))
+        and all(
+            names_a_resource(arn) and 0 < len(names) <= _NAMED and all(map(valid_tenant, names))
+            for arn, names in walk.resources.items()
+        )
+    )

@@ -22,7 +22,7 @@ from sesd.core.ledger import Ledger
 from sesd.core.providers import LABELS as PROVIDERS
 from sesd.core.scopes import PROVIDER, TENANT
 from sesd.core.settings import CoreSettings
-from sesd.core.tenant_walks import MAX_WALK_TENANTS
+from sesd.core.tenant_walks import MAX_TOKEN, MAX_WALK_TENANTS
 from sesd.core.tenants import MAX_STATUSES
 
 __all__ = ["alert_ceiling", "state_limit"]
@@ -65,8 +65,11 @@ _PER_ARN: Final = 512
 #: its ARN and two of its tenants' names, 520 bytes measured at the caps that bound
 #: them (sesd.core.tenant_walks: a 384-byte ARN, 64-character names)...
 _PER_WALK_RESOURCE: Final = 640
-#: ...and each tenant it walks (a name, 66 bytes measured).
+#: ...and each tenant it walks (a name, 66 bytes measured)...
 _PER_WALK_TENANT: Final = 128
+#: ...and the token of its next page: at most MAX_TOKEN characters, of any text (SES
+#: documents none), each at most 4 bytes.
+_PER_WALK_TOKEN: Final = 4 * MAX_TOKEN
 #: What SES says of a tenant: its statuses and causes, a few findings (a status with
 #: every finding's longest text, 14 kB, is for a file saved at the floor's margin).
 _PER_STATUS: Final = 2048
@@ -132,6 +135,6 @@ def state_limit(ledger: Ledger, rules: Iterable[RuleConfig]) -> int:
 
 
 def _walk_bytes(resources: int) -> int:
-    """The most bytes one walk under way takes in the file: its tenants and, at most,
-    ``resources`` resources."""
-    return MAX_WALK_TENANTS * _PER_WALK_TENANT + resources * _PER_WALK_RESOURCE
+    """The most bytes one walk under way takes in the file: its tenants, its token and,
+    at most, ``resources`` resources."""
+    return MAX_WALK_TENANTS * _PER_WALK_TENANT + _PER_WALK_TOKEN + resources * _PER_WALK_RESOURCE
