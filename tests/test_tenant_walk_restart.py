@@ -144,12 +144,13 @@ def _resumed(most: int, **fields: Any) -> dict[str, Any] | None:
 def test_a_saved_walk_is_held_to_what_a_live_walk_keeps() -> None:
     """A file's walk (edited by hand, or a build's with other caps) holds what no live
     walk keeps: more resources than the map holds, a resource ARN longer than SES
-    writes or not ASCII, a resource with a name SES could not give or with three
-    tenants, a tenant of such a name, a token longer than any kept, an account id
-    that is none. The file fit under the size limit as read, but the map fills beside
-    the walk from there: the next save would not, and the start after would set the
-    file aside. Restored, the walk keeps its first resources up to the map's cap and
-    counts the rest, as a live walk does; one holding anything else starts over."""
+    writes or not ASCII, a resource of a tenant it does not list (or of a name SES
+    could not give) or of three, a tenant of such a name, a token longer than any
+    kept, an account id that is none. The file fit under the size limit as read, but
+    the map fills beside the walk from there: the next save would not, and the start
+    after would set the file aside. Restored, the walk keeps its first resources up
+    to the map's cap and counts the rest, as a live walk does; one holding anything
+    else starts over."""
     where = f"arn:aws:ses:eu-west-1:{ACCOUNT}:identity/"
     three = {f"{where}{n}.example": ["acme"] for n in "abc"}
     walk = _resumed(2, resources=three, resources_left=1)
@@ -161,6 +162,7 @@ def test_a_saved_walk_is_held_to_what_a_live_walk_keeps() -> None:
         {"resources": {longest + "x": ["acme"]}},
         {"resources": {where + "\N{EMOJI MODIFIER FITZPATRICK TYPE-6}": ["acme"]}},
         {"resources": {where + "a": ["no good"]}},
+        {"resources": {where + "a": ["initech"]}},  # a tenant the walk does not list
         {"resources": {where + "a": ["acme", "globex", "initech"]}},
         {"resources": {where + "a": []}},
         {"tenants": ["acme", "x" * 65]},
