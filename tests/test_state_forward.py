@@ -193,3 +193,20 @@ def test_a_skipped_entry_is_said_at_start_and_the_file_is_not_set_aside(tmp_path
     assert "sesd.state.ignored" not in [line["event"] for line in logs]
     assert path.exists()
     assert not list(tmp_path.glob("*.unusable*"))
+
+
+def test_a_resolve_owed_whose_status_is_no_word_is_skipped_alone() -> None:
+    """A resolve owed whose state's status is a list or a map (a flipped type byte)
+    does not read: skipped alone and named, as any other damage of that entry, not
+    the whole file set aside (its windows, gmail.com's firing and yahoo.com's
+    resolve lost with it)."""
+    config, data = _document()
+    first, second = data["retired"]
+    rule, states, note = first
+    for status in (["firing"], {"firing": 1}):
+        row = [status, *states["hotmail.com"][1:]]
+        data["retired"] = [[rule, {"hotmail.com": row}, note], second]
+        restored, sent = _restarted(config, data)
+        assert sent == [OWED[0], OWED[2]], status
+        assert restored["entries_skipped"] == {"retired": 1}, status
+        assert restored["unknown_rules"] == {"r": ["hotmail.com"]}, status

@@ -161,7 +161,8 @@ def _state(row: Any) -> AlertState | None:
     status, since, last_sent, value, resolved_at = head
     notified = row[5] if len(row) > 5 else True
     if (
-        status not in _STATUSES
+        not isinstance(status, str)  # a list or a map is not even hashable
+        or status not in _STATUSES
         or not (_number(since) and _number(last_sent))
         or not all(n is None or _number(n) for n in (value, resolved_at))
         or not isinstance(notified, bool)
