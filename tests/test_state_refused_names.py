@@ -55,3 +55,21 @@ def test_an_owed_resolve_read_beside_one_it_cannot_read_is_named() -> None:
     readable = [{"name": "r"}, {"gmail.com": ["firing", 0.0, 0.0, None, 0.0, True]}, ""]
     found = firing_in(_later_file([7, readable]))
     assert found == {"r": ["hotmail.com", "gmail.com"]}
+
+
+@pytest.mark.parametrize("damaged", [7, [], {"status": "firing"}])
+def test_a_damaged_alert_state_hides_no_other_label_of_its_rule(damaged: object) -> None:
+    """A file refused for one damaged alert state (a flipped byte) still names its rule's
+    other firing alerts, the one listed after the damage among them: read as one, a
+    rule's states were all left unnamed by the first that did not read."""
+    firing = ["firing", 0.0, 0.0, None, None, True]
+    blob = _later_file([])
+    data = msgspec.msgpack.decode(blob)
+    data["version"] -= 1  # this build's: refused for the damage alone
+    (rule,) = data["alerts"]
+    data["alerts"][rule] = {"gmail.com": damaged, "hotmail.com": firing, "yahoo.com": firing}
+    blob = msgspec.msgpack.encode(data)
+    config = parse_config(RULE)
+    with pytest.raises(StateError, match="damaged"):
+        restore(blob, Pipeline(core_settings(config)).ledger, Evaluator(config.alerts, ["5m"]), 0)
+    assert firing_in(blob) == {rule: ["hotmail.com", "yahoo.com"]}

@@ -40,9 +40,18 @@ def firing_in(blob: bytes) -> dict[str, list[str]]:
             for label, state in states.items():
                 if named >= NAMED_FIRING:
                     return found
-                name, shown = clean(str(rule)), clean(str(label))
-                # Once: a label may fire again while its resolve is owed.
-                if state[0] == Status.FIRING.value and shown not in found.get(name, []):
-                    found.setdefault(name, []).append(shown)
-                    named += 1
+                named += _named(found, rule, label, state)
     return found
+
+
+def _named(found: dict[str, list[str]], rule: Any, label: Any, state: Any) -> bool:
+    """Whether ``state`` is firing and ``label`` named anew under ``rule`` in ``found``:
+    each state read on its own, so that a damaged one (the file's damage) hides none
+    of its rule's others."""
+    with contextlib.suppress(Exception):
+        name, shown = clean(str(rule)), clean(str(label))
+        # Once: a label may fire again while its resolve is owed.
+        if state[0] == Status.FIRING.value and shown not in found.get(name, []):
+            found.setdefault(name, []).append(shown)
+            return True
+    return False
