@@ -157,3 +157,35 @@ def test_a_firing_withdrawn_from_every_sink_pages_them_all_when_the_silence_ends
     evaluator.evaluate(pipeline.ledger, T + 61)
     sent = [(n.kind.value, n.sinks) for n in evaluator.due(T + 61, flush=True)]
     assert sent == [("firing", ("slack", "pagerduty", "console"))]
+
+
+def test_a_firing_withdrawn_from_a_sink_named_anew_pages_it_when_the_silence_ends() -> None:
+    """Slack and PagerDuty took a.example's firing; a reload names the console on the
+    rule, which is sent it in a group of its own, and a silence withdraws that group
+    before it goes. The alert stays sent (Slack and PagerDuty have it), but the console
+    never had it: when the silence ends while the alert still fires, the console is
+    paged, and no other sink again. Left as sent everywhere, the console heard of the
+    alert only at its reminder, a ``repeat_interval`` (4 h) on, and of its end first."""
+    head = HEAD.replace('group_wait = "0s"', 'group_wait = "1m"')
+    text = head + RULE + 'sinks = ["slack", "pagerduty"]\n'
+    config = parse_config(text)
+    pipeline = Pipeline(core_settings(config))
+    windows = [spec.name for spec in pipeline.ledger.specs]
+    evaluator = Evaluator(config.alerts, windows)
+    feed_spike(pipeline, "a.example", T, 6, 4)
+    evaluator.evaluate(pipeline.ledger, T)
+    taken = [(n.kind.value, n.sinks) for n in evaluator.due(T, flush=True)]
+    assert taken == [("firing", ("slack", "pagerduty"))]
+    more = parse_config(text.replace('"pagerduty"]', '"pagerduty", "console"]'))
+    evaluator.configure(more.alerts, windows, T + 1)
+    assert [sinks for sinks, _ in evaluator.groups.alerts()] == [("console",)]
+    silence = Silence(id="s", comment="", starts_at=T + 2, ends_at=T + 60, domain="a.example")
+    evaluator.silences = SilenceSet([silence])
+    assert recall([], evaluator, T + 2) == [("delays", "a.example")]
+    evaluator.evaluate(pipeline.ledger, T + 30)
+    assert evaluator.due(T + 30, flush=True) == []  # held while the silence holds
+    evaluator.silences = SilenceSet()
+    feed_spike(pipeline, "a.example", T + 61, 6, 4)
+    evaluator.evaluate(pipeline.ledger, T + 61)
+    sent = [(n.kind.value, n.sinks) for n in evaluator.due(T + 61, flush=True)]
+    assert sent == [("firing", ("console",))]

@@ -7,7 +7,9 @@ every page queued before the silence still went out. A firing no sink has taken
 yet is recalled as if the silence had held it from the start (its alert is not
 notified: no resolve will follow, and the firing goes when the silence ends while
 it still fires); one that a sink has taken already is recalled from the others'
-queues only, so its resolve still reaches every sink. A firing queued for part of its
+queues only, and owed to those it was recalled from (sesd.alerting.unheard): they are
+paged when the silence ends while it still fires, and its resolve reaches the sinks
+that had it. A firing queued for part of its
 rule's sinks (those a restart found had not taken it, or a sink a reload named anew)
 was taken by the others: recalled, it is one a sink has taken.
 """
@@ -46,15 +48,31 @@ def recall(outboxes: Iterable[Outbox], evaluator: Evaluator, now: float) -> list
             outbox.swap(notification, other)
         if notification.kind is Transition.FIRING:
             for alert in held:
-                if (rule, alert.domain) in untaken:
-                    _unnotified(evaluator, rule, alert.domain)
+                _withheld(evaluator, untaken, rule, alert.domain, [b.sink.name for b in boxes])
         recalled += [(rule, alert.domain) for alert in held]
     # Not yet a notification: waiting for the rest of its group.
+    waiting = {id(alert): sinks for sinks, alert in evaluator.groups.alerts()}
     for alert in evaluator.groups.withdraw(lambda a: evaluator.silenced(a.rule, a.domain, now)):
-        if alert.kind is Transition.FIRING and (alert.rule, alert.domain) in untaken:
-            _unnotified(evaluator, alert.rule, alert.domain)
+        if alert.kind is Transition.FIRING:
+            _withheld(evaluator, untaken, alert.rule, alert.domain, waiting[id(alert)])
         recalled.append((alert.rule, alert.domain))
     return recalled
+
+
+def _withheld(
+    evaluator: Evaluator,
+    untaken: set[tuple[str, str]],
+    rule: str,
+    label: str,
+    sinks: Iterable[str],
+) -> None:
+    """A firing of ``rule`` on ``label`` recalled from ``sinks``: unsent, when no sink
+    took it; else owed to them (sesd.alerting.unheard), paged when the silence ends
+    while it still fires, and told nothing of its end otherwise: they never had it."""
+    if (rule, label) in untaken:
+        _unnotified(evaluator, rule, label)
+    else:
+        evaluator.unheard.owe(rule, label, sinks)
 
 
 def _untaken(

@@ -89,6 +89,12 @@ class Unheard:
         self.owed = {key: owed for key, owed in kept.items() if owed}
         self._repeat &= self.owed.keys()
 
+    def owe(self, rule: str, label: str, sinks: Iterable[str]) -> None:
+        """``sinks`` are owed the alert's firing too: a silence recalled it from them
+        while the rule's other sinks had taken it."""
+        owed = self.owed.get((rule, label), ())
+        self.owed[rule, label] = (*owed, *(sink for sink in sinks if sink not in owed))
+
     def owes(self, rule: str, label: str, step: Transition | None) -> bool:
         """Whether some sink is still owed this alert's firing; ``step``: what the
         alert's step asked (a repeat due, the others are sent one)."""
