@@ -14,7 +14,8 @@ import anyio
 import pytest
 
 from sesd.alerting.evaluator import Evaluator
-from sesd.alerting.recall import recall
+from sesd.alerting.recall import held_back, recall
+from sesd.alerting.rules import Transition
 from sesd.alerting.silence_file import SilenceFile
 from sesd.alerting.silences import Silence, SilenceSet
 from sesd.commands.demo.localsqs import LocalSqs
@@ -189,3 +190,29 @@ def test_a_firing_withdrawn_from_a_sink_named_anew_pages_it_when_the_silence_end
     evaluator.evaluate(pipeline.ledger, T + 61)
     sent = [(n.kind.value, n.sinks) for n in evaluator.due(T + 61, flush=True)]
     assert sent == [("firing", ("console",))]
+
+
+def test_a_firing_pagerduty_held_back_mid_notification_pages_it_alone_when_the_silence_ends() -> (
+    None
+):
+    """Slack took a.example's firing; PagerDuty, sending its notification event by event,
+    asks the silences before the trigger and a new one holds it back. When the silence
+    ends while the alert still fires, PagerDuty alone is paged: it never had the page,
+    Slack did. Left as sent everywhere, PagerDuty heard of it only at its reminder."""
+    text = HEAD + RULE + 'sinks = ["slack", "pagerduty"]\n'
+    config = parse_config(text)
+    pipeline = Pipeline(core_settings(config))
+    windows = [spec.name for spec in pipeline.ledger.specs]
+    evaluator = Evaluator(config.alerts, windows)
+    feed_spike(pipeline, "a.example", T, 6, 4)
+    evaluator.evaluate(pipeline.ledger, T)
+    taken = [(n.kind.value, n.sinks) for n in evaluator.due(T, flush=True)]
+    assert taken == [("firing", ("slack", "pagerduty"))]
+    silence = Silence(id="s", comment="", starts_at=T + 2, ends_at=T + 60, domain="a.example")
+    evaluator.silences = SilenceSet([silence])
+    assert held_back(evaluator, "pagerduty", "delays", "a.example", Transition.FIRING, T + 2)
+    evaluator.silences = SilenceSet()
+    feed_spike(pipeline, "a.example", T + 61, 6, 4)
+    evaluator.evaluate(pipeline.ledger, T + 61)
+    sent = [(n.kind.value, n.sinks) for n in evaluator.due(T + 61, flush=True)]
+    assert sent == [("firing", ("pagerduty",))]

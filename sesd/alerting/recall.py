@@ -111,12 +111,14 @@ def held_back(
     """Whether a silence now holds ``rule``'s alert on ``label``: asked by ``sink`` before
     each event of a notification it has yet to send. A firing held back there, the
     rule's only sink, is untaken everywhere: recalled as from a queue (it pages when
-    the silence ends while it still fires)."""
+    the silence ends while it still fires); of a rule with other sinks, owed to ``sink``
+    alone (as a firing recalled from its queue while others took it)."""
     if not evaluator.silenced(rule, label, now):
         return False
     sinks = next((r.sinks for r in evaluator.rules if r.name == rule), [])
-    if kind is Transition.FIRING and list(sinks) == [sink]:
-        _unnotified(evaluator, rule, label)
+    if kind is Transition.FIRING and sink in sinks:
+        only = {(rule, label)} if list(sinks) == [sink] else set()
+        _withheld(evaluator, only, rule, label, [sink])
     return True
 
 
