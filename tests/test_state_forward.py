@@ -210,3 +210,21 @@ def test_a_resolve_owed_whose_status_is_no_word_is_skipped_alone() -> None:
         assert sent == [OWED[0], OWED[2]], status
         assert restored["entries_skipped"] == {"retired": 1}, status
         assert restored["unknown_rules"] == {"r": ["hotmail.com"]}, status
+
+
+def test_a_resolve_owed_at_no_time_is_skipped_alone() -> None:
+    """A resolve owed whose times are none a clock can tell (a flipped byte in a float's
+    exponent: 1e300, infinity, not a number) is skipped alone and named: sent, its
+    start could not be written (Alertmanager's document raised OverflowError, and the
+    resolves grouped with it were lost with it)."""
+    config, data = _document()
+    first, second = data["retired"]
+    rule, states, note = first
+    for at, item in ((1e300, 1), (float("inf"), 1), (float("nan"), 2), (-1e300, 4)):
+        row = list(states["hotmail.com"])
+        row[item] = at
+        data["retired"] = [[rule, {"hotmail.com": row}, note], second]
+        restored, sent = _restarted(config, data)
+        assert sent == [OWED[0], OWED[2]], (at, item)
+        assert restored["entries_skipped"] == {"retired": 1}, (at, item)
+        assert restored["unknown_rules"] == {"r": ["hotmail.com"]}, (at, item)

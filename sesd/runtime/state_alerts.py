@@ -62,6 +62,8 @@ __all__ = [
 
 #: How many labels of one rule whose owed resolves cannot be sent are named.
 _NAMED: Final = 50
+#: The last second a date is written in (9999-12-31T23:59:59Z).
+_LATEST: Final = 253402300799.0
 #: The values an alert state's status is saved as.
 _STATUSES: Final = frozenset(status.value for status in Status)
 
@@ -107,7 +109,12 @@ def read_retired(data: dict[str, Any]) -> tuple[list[Retired], dict[str, list[st
             continue
         described, rows, note = head
         states = _states(rows)
-        if not isinstance(described, dict) or states is None or not isinstance(note, str):
+        if (
+            not isinstance(described, dict)
+            or states is None
+            or not isinstance(note, str)
+            or not _timed(states)
+        ):
             skipped += 1
             _name(unknown, described, rows)
             continue
@@ -169,6 +176,18 @@ def _state(row: Any) -> AlertState | None:
     ):
         return None
     return AlertState(Status(status), since, last_sent, value, resolved_at, notified)
+
+
+def _timed(states: dict[str, AlertState]) -> bool:
+    """Whether each of the resolves owed ``states`` is at times a clock tells: sent as
+    they are (no step brings them back to now, as it does a firing alert's), a start
+    past year 9999 or not a number could not be written in a sink's document."""
+    return all(
+        0 <= at <= _LATEST
+        for state in states.values()
+        for at in (state.since, state.last_sent, state.resolved_at)
+        if at is not None
+    )
 
 
 def _number(value: Any) -> bool:
