@@ -51,7 +51,9 @@ def recall(outboxes: Iterable[Outbox], evaluator: Evaluator, now: float) -> list
                 _withheld(evaluator, untaken, rule, alert.domain, [b.sink.name for b in boxes])
         recalled += [(rule, alert.domain) for alert in held]
     # Not yet a notification: waiting for the rest of its group.
-    waiting = {id(alert): sinks for sinks, alert in evaluator.groups.alerts()}
+    waiting: dict[int, set[str]] = {}
+    for sinks, alert in evaluator.groups.alerts():
+        waiting.setdefault(id(alert), set()).update(sinks)  # in two groups: both
     for alert in evaluator.groups.withdraw(lambda a: evaluator.silenced(a.rule, a.domain, now)):
         if alert.kind is Transition.FIRING:
             _withheld(evaluator, untaken, alert.rule, alert.domain, waiting[id(alert)])

@@ -92,8 +92,7 @@ class Unheard:
     def owe(self, rule: str, label: str, sinks: Iterable[str]) -> None:
         """``sinks`` are owed the alert's firing too: a silence recalled it from them
         while the rule's other sinks had taken it."""
-        owed = self.owed.get((rule, label), ())
-        self.owed[rule, label] = (*owed, *(sink for sink in sinks if sink not in owed))
+        self.owed[rule, label] = tuple(dict.fromkeys((*self.owed.get((rule, label), ()), *sinks)))
 
     def owes(self, rule: str, label: str, step: Transition | None) -> bool:
         """Whether some sink is still owed this alert's firing; ``step``: what the
