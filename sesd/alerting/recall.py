@@ -7,11 +7,11 @@ every page queued before the silence still went out. A firing no sink has taken
 yet is recalled as if the silence had held it from the start (its alert is not
 notified: no resolve will follow, and the firing goes when the silence ends while
 it still fires); one that a sink has taken already is recalled from the others'
-queues only, and owed to those it was recalled from (sesd.alerting.unheard): they are
-paged when the silence ends while it still fires, and its resolve reaches the sinks
-that had it. A firing queued for part of its
-rule's sinks (those a restart found had not taken it, or a sink a reload named anew)
-was taken by the others: recalled, it is one a sink has taken.
+queues only, and owed to those it was recalled from (sesd.alerting.unheard): they
+are paged when the silence ends while it still fires, and its resolve reaches the
+sinks that had it. A firing queued for part of its rule's sinks (those a restart
+found had not taken it, or a sink a reload named anew) was taken by the others:
+recalled, it is one a sink has taken.
 """
 
 from __future__ import annotations
