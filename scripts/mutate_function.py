@@ -8,6 +8,9 @@ source file, runs pytest (stopping at the first failure) and restores the file:
     .venv/bin/python scripts/mutate_function.py sesd/core/windows/ring.py moved_over \\
         tests/test_quiet_buckets.py tests/test_ring.py
 
+A method may be named with its class (``Listing.labels``): the name alone chooses
+every function and method of that name in the file.
+
 Prints each mutant's number, killed or SURVIVED, and its change (numbered as listed
 here: mutmut's own names number a method's mutants in the same order, from 1). Run it
 in a clone of your own: the source file is mutated while the tests run.
@@ -20,6 +23,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import libcst as cst
 from mutmut.mutation.file_mutation import create_mutations, deep_replace
 
 
@@ -28,11 +32,19 @@ def main(argv: list[str]) -> int:
     path, function, tests = Path(argv[0]), argv[1], argv[2:]
     code = path.read_text()
     module, mutations, *_ = create_mutations(str(path), code)
+    owner, _, function = function.rpartition(".")
+    methods = {
+        id(node)
+        for cls in module.body
+        if isinstance(cls, cst.ClassDef) and cls.name.value == owner
+        for node in cls.body.body
+    }
     chosen = [
         m
         for m in mutations
         if getattr(getattr(m.contained_by_top_level_function, "name", None), "value", None)
         == function
+        and (not owner or id(m.contained_by_top_level_function) in methods)
     ]
     env = dict(os.environ, SESD_MUTATION="1")
     survived = 0
