@@ -42,6 +42,7 @@ def test_a_queue_moved_to_another_url_in_its_region_counts_its_new_place_alone()
     old.error("receive")
     pipeline.ledger.reconfigure(core_settings(after))
     metrics.set_queues(after.queues)
+    assert not old.in_force()
     old.error("receive")
     old.error("process")
     old.retried("delete", 2)
@@ -60,14 +61,24 @@ def test_a_queue_moved_to_another_url_in_its_region_counts_its_new_place_alone()
 
 def test_a_reload_that_leaves_a_queue_where_it_was_keeps_its_pollers_counting() -> None:
     """A reload that changes how ``events`` is read (two pollers), not where: the old
-    pollers' last calls are the place in force's, and count."""
+    pollers' last calls are the place in force's, and count, each kind by its own."""
     queue = '[[queues]]\nurl = "http://127.0.0.1:9/1/q"\nname = "events"\n'
     before, after = parse_config(queue), parse_config(queue + "concurrency = 2\n")
     metrics = Metrics(Pipeline(core_settings(before)).ledger, before.queues, lambda: 0.0)
     old = metrics.sqs_counts(before.queues[0])
     metrics.set_queues(after.queues)
+    assert old.in_force()
     old.error("receive", 3)
+    old.received(5)
+    old.retried("delete", 2)
+    old.retried("release", 0)
     assert _errors(metrics) == {("events", "default", "us-east-1", "receive"): 3.0}
+    received = {"queue": "events", "account": "default", "region": "us-east-1"}
+    assert metrics.registry.get_sample_value("sesd_sqs_messages_received_total", received) == 5
+    retried = {**received, "operation": "delete"}
+    assert metrics.registry.get_sample_value("sesd_sqs_retries_total", retried) == 2
+    released = {**received, "operation": "release"}
+    assert metrics.registry.get_sample_value("sesd_sqs_retries_total", released) == 0
 
 
 def test_a_queue_named_without_a_place_counts_nothing() -> None:
