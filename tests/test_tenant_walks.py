@@ -129,3 +129,13 @@ def test_a_walk_keeps_no_more_than_the_map_could_hold() -> None:
     assert _resumed(_rows(tenants_left=2, resources_left=3))[TARGET].resources_left == 3
     assert _resumed(_rows(resources_left=-1)) == {}
     assert _resumed(_rows(tenants=["t"] * (MAX_WALK_TENANTS + 1))) == {}
+
+
+def test_a_walk_full_of_tenants_resumes_after_a_restart() -> None:
+    """A walk holding as many tenants as it keeps (an account at SES's quota, those
+    past it counted) resumes where it stood; one more than a live walk keeps starts
+    over. Refused at the cap, a full account's walk started over at every restart."""
+    full = [f"t{i}" for i in range(MAX_WALK_TENANTS)]
+    resumed = _resumed(_rows(tenants=full, tenants_left=3, next=5))[TARGET]
+    assert (len(resumed.tenants), resumed.tenants_left, resumed.next) == (MAX_WALK_TENANTS, 3, 5)
+    assert _resumed(_rows(tenants=[*full, "extra"], next=5)) == {}
