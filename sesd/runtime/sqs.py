@@ -223,16 +223,13 @@ class QueuePoller:
         """A receive failed: counted; a permanent error logged once, at error level."""
         self._errors += 1
         self._changes.notify()
+        # Not on the series of a queue a reload moved or removed (sesd.metrics.sqs).
+        self._counts.error("receive")
         if not self.in_force():
             # Its old place refused (why a reload moved or removed it, often): neither
-            # the queue in force (its own pollers tell) nor the credentials are judged,
-            # nor its series counted (the queue in force's, or one the reload dropped,
-            # which the count would bring back for as long as sesd runs), unless the
-            # reload left the queue where it was: the refusal is then the place's own.
-            self._counts.error("receive")
+            # the queue in force (its own pollers tell) nor the credentials are judged.
             self._log.info("sesd.sqs.receive_failed", error=describe_error(exc), retired=True)
             return
-        self._counts.error("receive")
         code = error_code(exc) or type(exc).__name__
         accounts = self._pipeline.ledger.accounts
         hint = hint_in(exc, accounts, (self._account, self._region), self._clock())
