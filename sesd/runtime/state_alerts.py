@@ -28,13 +28,12 @@ the meaning of anything an earlier build reads (an item moved, removed or of ano
 type, a value read otherwise, the windows' encoding) takes a new STATE_VERSION: a
 build of another sets the file aside whole. An entry of ``retired``, ``heard``,
 ``alerted`` or ``canary_names`` that does not read (a flipped byte, a hand's edit)
-is skipped alone,
-counted (``entries_skipped`` in ``sesd.state.restored``), and the labels of a
-resolve owed named: without the entry the restart does what an earlier build did
-(pages every sink; sends no resolve, for a person to send by hand), where refusing
-the file would do it for every alert and lose the windows. An alert state that does
-not read is the file's damage: the file is refused whole (sesd.runtime.state says
-why).
+is skipped alone, counted (``entries_skipped`` in ``sesd.state.restored``), and the
+labels of a resolve owed named: without the entry the restart does what an earlier
+build did (pages every sink; sends no resolve, for a person to send by hand), where
+refusing the file would do it for every alert and lose the windows. An alert state
+that does not read is the file's damage: the file is refused whole
+(sesd.runtime.state says why).
 """
 
 from __future__ import annotations
@@ -49,6 +48,7 @@ from sesd.alerting.retiring import Retiring
 from sesd.alerting.rules import AlertState, Status
 from sesd.config import RuleConfig, rule_of, saved_rule
 from sesd.core.text import clean
+from sesd.runtime.state_refused import NAMED_FIRING
 
 __all__ = [
     "alert_states",
@@ -60,8 +60,6 @@ __all__ = [
     "unread_alerted",
 ]
 
-#: How many labels of one rule whose owed resolves cannot be sent are named.
-_NAMED: Final = 50
 #: The last second a date is written in (9999-12-31T23:59:59Z).
 _LATEST: Final = 253402300799.0
 #: The values an alert state's status is saved as.
@@ -132,7 +130,7 @@ def _name(unknown: dict[str, list[str]], described: Any, rows: Any) -> None:
     shown = clean(name) if isinstance(name, str) else "(unnamed)"
     if isinstance(rows, dict) and rows:
         labels = unknown.setdefault(shown, [])
-        labels.extend(sorted(clean(str(label)) for label in rows)[: _NAMED - len(labels)])
+        labels.extend(sorted(clean(str(label)) for label in rows)[: NAMED_FIRING - len(labels)])
 
 
 def alert_states(saved: dict[str, Any]) -> dict[str, dict[str, AlertState]]:

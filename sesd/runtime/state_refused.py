@@ -14,8 +14,9 @@ from sesd.core.text import clean
 
 __all__ = ["NAMED_FIRING", "firing_in"]
 
-#: How many of a file's firing alerts a log line names (a refused file's, or those a
-#: restart drops).
+#: How many of a file's alerts a log line names, for a person to close by hand: a
+#: refused file's firing ones, a rule's a restart drops, or whose resolve owed cannot
+#: be sent.
 NAMED_FIRING: Final = 50
 
 
