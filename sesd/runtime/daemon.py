@@ -50,12 +50,13 @@ from sesd.runtime.health import Changes, Health
 from sesd.runtime.http import StartError, http_server
 from sesd.runtime.janitor import janitor
 from sesd.runtime.pollers import account_poller, queue_poller, tenant_poller
+from sesd.runtime.queue_check import start_check
 from sesd.runtime.reload import Reloader
 from sesd.runtime.saver import StateSaver
 from sesd.runtime.signals import EXIT_FORCED, watch_signals
-from sesd.runtime.sqs_calls import InFlight, check_held
+from sesd.runtime.sqs_calls import InFlight
 from sesd.runtime.state_start import RestoreStopped
-from sesd.runtime.supervise import run_once, start_kept
+from sesd.runtime.supervise import start_kept
 from sesd.runtime.systemd import Notifier, tell_systemd
 from sesd.runtime.web import WebGuard
 from sesd.status.routes import add_status_routes
@@ -373,15 +374,11 @@ class Daemon:
         return self.aws.holding(self.sqs(queue), self.sqs(queue, "receive"))
 
     def check(self, queue: QueueConfig) -> None:
-        """Check ``queue`` (:func:`check_held`: advice only, never holding up the start
-        or a reload), its client held meanwhile; a fault in it ends it alone (run_once)."""
-        assert self.aws is not None
+        """Check ``queue`` (:func:`start_check`): advice only, never holding up the start
+        or a reload; its answer counts for readiness while the queue is read there."""
         assert self._tasks is not None
-        client, where = self.sqs(queue), self.ledger.where(queue.label)
         answered = partial(self._consumers.answered, queue, self.health, self.monotonic)
-        check = partial(check_held, self.aws.holding(client), client, queue, *where, answered)
-        failures = self.metrics.task_failures
-        self._tasks.start_soon(partial(run_once, "queue_check", check, failures, queue=queue.label))
+        start_check(self._tasks, self, queue, answered)
 
     def restart_queues(self, old: Config, new: Config, start: bool = True) -> list[QueueConfig]:
         """Stop the queues a reload removed (or changed) and start those it added (not

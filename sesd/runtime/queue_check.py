@@ -1,0 +1,35 @@
+"""The check of each queue the daemon begins to read (at start, and each one a reload
+adds or changes): its redrive policy read with GetQueueAttributes, advice only, never
+holding up the start or a reload (sesd.runtime.sqs_calls), in the daemon's task group.
+Its answer says the place is there and may be asked: it counts for readiness as a
+receive does (``answered``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from typing import TYPE_CHECKING
+
+import anyio.abc
+
+from sesd.config import QueueConfig
+from sesd.runtime.sqs_calls import check_held
+from sesd.runtime.supervise import run_once
+
+if TYPE_CHECKING:
+    from sesd.runtime.daemon import Daemon
+
+__all__ = ["start_check"]
+
+
+def start_check(
+    tasks: anyio.abc.TaskGroup, daemon: Daemon, queue: QueueConfig, answered: Callable[[], None]
+) -> None:
+    """Check ``queue`` in ``tasks`` (:func:`check_held`), its client held meanwhile (a
+    reload that retires it closes it once the check has its answer); ``answered()`` once
+    SQS answered. A fault in it ends it alone (:func:`run_once`)."""
+    assert daemon.aws is not None
+    client, where = daemon.sqs(queue), daemon.ledger.where(queue.label)
+    check = partial(check_held, daemon.aws.holding(client), client, queue, *where, answered)
+    failures = daemon.metrics.task_failures
+    tasks.start_soon(partial(run_once, "queue_check", check, failures, queue=queue.label))
