@@ -134,7 +134,8 @@ class QueueCounts:
     def in_force(self) -> bool:
         """Whether the place counted is where the queue in force under its name is read
         (not once a reload moved or removed it; a reload that changed only how it is
-        read leaves it so)."""
+        read leaves it so): also whether a queue check's answer there counts for
+        readiness (sesd.runtime.queue_check)."""
         return self._series._in_force(self._label, self._place) is not None
 
     def _count(self, counter: Counter, n: int, *labels: str) -> None:

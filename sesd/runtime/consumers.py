@@ -19,7 +19,6 @@ from prometheus_client import Counter
 
 from sesd.config import QueueConfig
 from sesd.io.logs import get_logger
-from sesd.runtime.health import Health
 from sesd.runtime.sqs import QueuePoller
 from sesd.runtime.sqs_calls import InFlight, InvalidMemory
 from sesd.runtime.supervise import kept_running
@@ -129,18 +128,6 @@ class Consumers:
         """Whether ``consumer`` reads its queue as the config in force has it: not once
         a reload removed or changed the queue (a stop leaves it so)."""
         return self._running.get(consumer.queue.label) is consumer
-
-    def answered(self, queue: QueueConfig, health: Health, now: Callable[[], float]) -> None:
-        """A call to ``queue``'s place other than a receive answered (its check): told
-        to ``health`` (:meth:`Health.answered`) while the queue is read there, not once
-        a reload removed it or moved it again (that place speaks for nothing read)."""
-        if self._reads_at(queue):
-            health.answered(queue.label, now())
-
-    def _reads_at(self, queue: QueueConfig) -> bool:
-        """Whether ``queue`` is read where it says (its URL, region and account)."""
-        now = self._running.get(queue.label)
-        return now is not None and now.queue.place == queue.place
 
     async def _consume(self, consumer: _Consumer) -> None:
         memory = InvalidMemory()

@@ -377,8 +377,7 @@ class Daemon:
         """Check ``queue`` (:func:`start_check`): advice only, never holding up the start
         or a reload; its answer counts for readiness while the queue is read there."""
         assert self._tasks is not None
-        answered = partial(self._consumers.answered, queue, self.health, self.monotonic)
-        start_check(self._tasks, self, queue, answered)
+        start_check(self._tasks, self, queue)
 
     def restart_queues(self, old: Config, new: Config, start: bool = True) -> list[QueueConfig]:
         """Stop the queues a reload removed (or changed) and start those it added (not
