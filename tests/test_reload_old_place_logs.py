@@ -79,6 +79,39 @@ async def test_a_delete_refused_where_the_queue_still_is_is_an_error(
     assert "retired" not in refused
 
 
+async def test_a_bug_on_the_last_batch_where_the_queue_still_is_is_not_retired(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As the first, the reload changing only ``q``'s ``concurrency``: the old poller's
+    last batch is the place in force's. The pipeline's failure on it is logged at error
+    without ``retired`` (it said ``retired: true`` while the delete and release lines of
+    the same batch did not: a queue that reads where it did is retired by nothing) and
+    counts as a ``process`` error on ``q``'s series."""
+    break_after_delivery(monkeypatch)
+    _, logs, samples = await reloaded_mid_receive(
+        tmp_path, monkeypatch, _two_pollers, ("sesd_sqs_errors_total",), grace="30s",
+        message=True,
+    )  # fmt: skip
+    (failed,) = _logged(logs, "sesd.pipeline.failed")
+    assert failed["level"] == "error"
+    assert "retired" not in failed
+    errors = samples["sesd_sqs_errors_total"]
+    counted = {dict(labels)["operation"]: value for labels, value in errors.items()}
+    assert counted["process"] == 1.0
+
+
+async def test_a_refused_receive_where_the_queue_still_is_is_not_retired(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As above, the old poller's receive refused: the refusal is the place's in force,
+    logged without ``retired`` (still at info: the old poller judges nothing, its
+    successors at the same place tell of the queue)."""
+    _, logs, _ = await reloaded_mid_receive(tmp_path, monkeypatch, _two_pollers, (), deny=True)
+    (refused,) = _logged(logs, "sesd.sqs.receive_failed")
+    assert refused["level"] == "info"
+    assert "retired" not in refused
+
+
 async def test_a_release_refused_at_a_moved_queues_old_place_is_no_warning(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

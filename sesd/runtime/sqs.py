@@ -219,6 +219,13 @@ class QueuePoller:
         # Where the credentials work: a key refused in another region is that region's.
         self._pipeline.ledger.accounts.answered((self._account, self._region), self._clock())
 
+    def _place(self) -> dict[str, bool]:
+        """What a line of the poller says of its place: ``retired`` at the old place of
+        a queue a reload moved or removed, as its deletes' and releases' lines say
+        (sesd.runtime.sqs_deletes), not where a reload that changed only how the queue
+        is read (its ``concurrency``, its long poll) left it."""
+        return {} if self._counts.in_force() else {"retired": True}
+
     def _failed(self, exc: BaseException) -> None:
         """A receive failed: counted; a permanent error logged once, at error level."""
         self._errors += 1
@@ -226,9 +233,11 @@ class QueuePoller:
         # Not on the series of a queue a reload moved or removed (sesd.metrics.sqs).
         self._counts.error("receive")
         if not self.in_force():
-            # Its old place refused (why a reload moved or removed it, often): neither
-            # the queue in force (its own pollers tell) nor the credentials are judged.
-            self._log.info("sesd.sqs.receive_failed", error=describe_error(exc), retired=True)
+            # A reload replaced the poller: its successors judge the queue in force and
+            # the credentials, not it (a place the queue left refusing is why it was
+            # moved, often). ``retired`` only if the place moved or went: a change of
+            # how the queue is read retires nothing.
+            self._log.info("sesd.sqs.receive_failed", error=describe_error(exc), **self._place())
             return
         code = error_code(exc) or type(exc).__name__
         accounts = self._pipeline.ledger.accounts
@@ -332,18 +341,17 @@ class QueuePoller:
             # redrive once fixed; one while it was applied left what it wrote, and the
             # redelivery is a duplicate (deleted then), never counted twice.
             #
-            # A bug, wherever the message came from: logged at error, ``retired`` when a
-            # reload replaced the poller (as its other lines say). One on a moved or
-            # removed queue's last batch at its old place counts no ``process`` error:
-            # the series are the place in force's (its account and region), and the
-            # same bug counts there on the new place's messages.
-            retired = {} if self.in_force() else {"retired": True}
+            # A bug, wherever the message came from: logged at error, ``retired`` at the
+            # old place of a queue a reload moved or removed (as its other lines say).
+            # One there counts no ``process`` error: the series are the place in force's
+            # (its account and region), and the same bug counts there on the new
+            # place's messages.
             self._log.error(
                 "sesd.pipeline.failed",
                 sqs_message_id=message_id,
                 error=type(exc).__name__,
                 exc_info=True,
-                **retired,
+                **self._place(),
             )
             self._counts.error("process")
             return False
