@@ -219,13 +219,6 @@ class QueuePoller:
         # Where the credentials work: a key refused in another region is that region's.
         self._pipeline.ledger.accounts.answered((self._account, self._region), self._clock())
 
-    def _place(self) -> dict[str, bool]:
-        """What a line of the poller says of its place: ``retired`` at the old place of
-        a queue a reload moved or removed, as its deletes' and releases' lines say
-        (sesd.runtime.sqs_deletes), not where a reload that changed only how the queue
-        is read (its ``concurrency``, its long poll) left it."""
-        return {} if self._counts.in_force() else {"retired": True}
-
     def _failed(self, exc: BaseException) -> None:
         """A receive failed: counted; a permanent error logged once, at error level."""
         self._errors += 1
@@ -237,7 +230,9 @@ class QueuePoller:
             # the credentials, not it (a place the queue left refusing is why it was
             # moved, often). ``retired`` only if the place moved or went: a change of
             # how the queue is read retires nothing.
-            self._log.info("sesd.sqs.receive_failed", error=describe_error(exc), **self._place())
+            self._log.info(
+                "sesd.sqs.receive_failed", error=describe_error(exc), **self._deletes.place()
+            )
             return
         code = error_code(exc) or type(exc).__name__
         accounts = self._pipeline.ledger.accounts
@@ -351,7 +346,7 @@ class QueuePoller:
                 sqs_message_id=message_id,
                 error=type(exc).__name__,
                 exc_info=True,
-                **self._place(),
+                **self._deletes.place(),
             )
             self._counts.error("process")
             return False

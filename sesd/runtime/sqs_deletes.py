@@ -83,7 +83,7 @@ class Deletes:
                 continue
             if self._undeletable:
                 self._undeletable = False
-                self._log.info("sesd.sqs.delete_recovered", **self._place())
+                self._log.info("sesd.sqs.delete_recovered", **self.place())
             failed = response.get("Failed", [])
             deleted += len(entries) - len(failed)
             if not failed:
@@ -102,7 +102,7 @@ class Deletes:
             self._delete_errors += 1
         elif self._delete_errors:
             self._log.info(
-                "sesd.sqs.deletes_recovered", after_batches=self._delete_errors, **self._place()
+                "sesd.sqs.deletes_recovered", after_batches=self._delete_errors, **self.place()
             )
             self._delete_errors = 0
         return deleted
@@ -116,9 +116,11 @@ class Deletes:
         log = self._log.warning if self._delete_errors == 0 else self._log.debug
         log(event, **fields)
 
-    def _place(self) -> dict[str, bool]:
-        """What a line of the calls says of their place: ``retired`` at the old place of
-        a queue a reload moved or removed (all its lines, as :meth:`retired`'s)."""
+    def place(self) -> dict[str, bool]:
+        """What a line of the queue's reader says of its place: ``retired`` at the old
+        place of a queue a reload moved or removed (all its lines, as :meth:`retired`'s;
+        the poller's receive and pipeline lines too), not where a reload that changed
+        only how the queue is read (its ``concurrency``, its long poll) left it."""
         return {} if self._counts.in_force() else {"retired": True}
 
     def retired(self, event: str, **fields: Any) -> bool:
@@ -166,7 +168,7 @@ class Deletes:
             if not self.retired("sesd.sqs.release_failed", **said):
                 self._log.warning("sesd.sqs.release_failed", **said)
         else:
-            self._log.info("sesd.sqs.released", count=len(entries), **self._place())
+            self._log.info("sesd.sqs.released", count=len(entries), **self.place())
 
     async def _batch(self, operation: str, call: Any, entries: list[dict[str, Any]]) -> Any:
         """One batch call on the queue; its failure and the SDK's retries of it counted
