@@ -6,6 +6,7 @@ test lets them through (a queue whose endpoint hangs), a real daemon."""
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,8 @@ from tests.dns_server import hermetic_text
 from tests.test_alerting_e2e import Clock
 from tests.test_reload_calls_in_flight import _until
 
+#: The line that says a queue has no dead-letter queue.
+_NO_DLQ = "sesd.sqs.no_redrive_policy"
 #: The request headers an SQS call needs on its way to moto (its protocol, its signature).
 _PASSED = ("Content-Type", "X-Amz-Target", "X-Amz-Date", "Authorization", "X-Amz-Json-1.0")
 
@@ -189,7 +192,9 @@ async def test_an_answer_of_a_place_the_queue_left_again_does_not_count(
     """A reload moves ``q`` to ``b``, whose every call hangs; another moves it on to
     ``c``, which hangs too. Then ``b`` answers its check (and the receive left there):
     that place is not where ``q`` is read, and ``q`` stays not ready until ``c``
-    answers."""
+    answers. Nor is ``b``'s missing dead-letter queue ``q``'s: told at info, ``retired``,
+    without the hint to add one (a warning, as ``a``'s was at the start, read as the
+    queue in force's)."""
     logs = io.StringIO()
     configure_logging("info", "json", stream=logs)
     a, b, c = [(await make_queue(sqs, dlq=False))[0] for _ in range(3)]
@@ -214,6 +219,9 @@ async def test_an_answer_of_a_place_the_queue_left_again_does_not_count(
             front.releases[_name(c)].set()
             with anyio.fail_after(20):
                 await daemon.changes.wait_for(ready)
+    told = [r for r in map(json.loads, logs.getvalue().splitlines()) if r["event"] == _NO_DLQ]
+    said = [(r["level"], r.get("retired", False), "hint" in r) for r in told]
+    assert said[:2] == [("warning", False, True), ("info", True, False)]
 
 
 def test_a_moved_queue_is_not_held_failing_for_its_old_place() -> None:

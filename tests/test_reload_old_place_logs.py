@@ -8,6 +8,7 @@ before."""
 from __future__ import annotations
 
 import io
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +19,16 @@ from prometheus_client import CollectorRegistry
 from sesd.config import QueueConfig
 from sesd.io.logs import configure_logging, get_logger
 from sesd.metrics.sqs import SqsSeries
+from sesd.runtime.sqs_calls import check_queue
 from sesd.runtime.sqs_deletes import Deletes
+from tests.conftest import aws_client
 from tests.test_dedup import break_after_delivery
 from tests.test_reload_calls_in_flight import Standing, _logged, _moved, reloaded_mid_receive
 from tests.test_reload_same_place_counts import _two_pollers
+from tests.test_sqs_edges import ForbiddingSqs
+
+#: The line that says a queue's attributes could not be read.
+_ATTRIBUTES = "sesd.sqs.attributes_failed"
 
 
 async def test_a_bug_on_a_moved_queues_last_batch_is_logged_not_counted(
@@ -215,3 +222,20 @@ async def test_deletes_working_again_at_a_moved_queues_old_place_are_logged_as_r
         ("sesd.sqs.delete_recovered", "info", True),
         ("sesd.sqs.deletes_recovered", "info", True),
     ]
+
+
+async def test_a_check_refused_at_a_moved_queues_old_place_is_no_warning() -> None:
+    """``q``'s check asks its place for the redrive policy, and a reload moves ``q``
+    before the answer comes: the refusal (sqs:GetQueueAttributes denied) is the old
+    place's, told at info, ``retired``, without the hint to grant the permission on a
+    queue sesd no longer reads. At the place in force, the same refusal is a warning
+    with its hint."""
+    logs = io.StringIO()
+    configure_logging("info", "json", stream=logs)
+    queue = QueueConfig(url="http://127.0.0.1:9/123456789012/q", name="q")
+    async with ForbiddingSqs() as forbidding, aws_client("sqs", forbidding) as denied:
+        for in_force in (False, True):
+            told = partial(bool, in_force)
+            assert await check_queue(denied, queue, "default", "us-east-1", in_force=told) is False
+    said = [(r["level"], r.get("retired"), "hint" in r) for r in _logged(logs, _ATTRIBUTES)]
+    assert said == [("info", True, False), ("warning", None, True)]

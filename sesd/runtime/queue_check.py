@@ -35,7 +35,8 @@ def start_check(tasks: anyio.abc.TaskGroup, daemon: Daemon, queue: QueueConfig) 
     client, where = daemon.sqs(queue), daemon.ledger.where(queue.label)
     counts = daemon.metrics.sqs_counts(queue)
     answered = partial(_answered, counts, daemon.health, queue.label, daemon.monotonic)
-    check = partial(check_held, daemon.aws.holding(client), client, queue, *where, answered)
+    held = (daemon.aws.holding(client), client, queue, *where, answered)
+    check = partial(check_held, *held, counts.in_force)
     failures = daemon.metrics.task_failures
     tasks.start_soon(partial(run_once, "queue_check", check, failures, queue=queue.label))
 

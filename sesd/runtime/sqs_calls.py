@@ -177,11 +177,12 @@ async def check_held(
     account: str,
     region: str,
     answered: Callable[[], None] = lambda: None,
+    in_force: Callable[[], bool] = lambda: True,
 ) -> bool:
     """:func:`check_queue` inside ``hold`` (its client held: a reload that retires it
     closes it once the check has its answer, not under the call)."""
     async with hold:
-        return await check_queue(client, queue, account, region, answered)
+        return await check_queue(client, queue, account, region, answered, in_force)
 
 
 async def check_queue(
@@ -190,19 +191,24 @@ async def check_queue(
     account: str,
     region: str,
     answered: Callable[[], None] = lambda: None,
+    in_force: Callable[[], bool] = lambda: True,
 ) -> bool:
     """Whether the queue can be read and has a RedrivePolicy (without one, invalid
     messages would cycle for ever: warned about); ``answered()`` once SQS answered
     (the queue is there and may be asked). A queue that does not exist or may not be
     read is reported by its pollers' first receive, once (queue, region, account and
-    the hint that fits): here only at debug level."""
+    the hint that fits): here only at debug level. Once ``in_force()`` is False (a
+    reload moved or removed the queue while its check was under way), what the place
+    answers is that place's word: said at info, ``retired``, without a fix to make."""
     log = get_logger(queue=queue.label)
     try:
         attrs = await client.get_queue_attributes(
             QueueUrl=queue.url, AttributeNames=["RedrivePolicy"]
         )
     except SQS_ERRORS as exc:
-        if error_code(exc) in DENIED:
+        if not in_force():
+            log.info("sesd.sqs.attributes_failed", error=describe_error(exc), retired=True)
+        elif error_code(exc) in DENIED:
             # The receives may work: nothing else would say this permission is missing.
             log.warning(
                 "sesd.sqs.attributes_failed",
@@ -224,6 +230,10 @@ async def check_queue(
     if "json" in attrs["ResponseMetadata"].get("HTTPHeaders", {}).get("content-type", "json"):
         answered()
     if "RedrivePolicy" not in attrs.get("Attributes", {}):
+        if not in_force():
+            # Not the queue in force's: sesd reads nothing there any more.
+            log.info("sesd.sqs.no_redrive_policy", retired=True)
+            return False
         log.warning(
             "sesd.sqs.no_redrive_policy",
             hint="invalid messages are left in the queue; add a dead-letter queue",
