@@ -12,14 +12,19 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 from aiobotocore.session import get_session
 from prometheus_client import CollectorRegistry
 
-from sesd.config import QueueConfig
+from sesd.config import QueueConfig, core_settings, parse_config
+from sesd.core.pipeline import Pipeline
 from sesd.io.logs import configure_logging, get_logger
+from sesd.metrics.registry import Metrics
 from sesd.metrics.sqs import SqsSeries
-from sesd.runtime.sqs_calls import check_queue
+from sesd.runtime.health import Changes, Health
+from sesd.runtime.sqs import QueuePoller
+from sesd.runtime.sqs_calls import InFlight, check_queue
 from sesd.runtime.sqs_deletes import Deletes
 from tests.conftest import aws_client
 from tests.test_dedup import break_after_delivery
@@ -239,3 +244,28 @@ async def test_a_check_refused_at_a_moved_queues_old_place_is_no_warning() -> No
             assert await check_queue(denied, queue, "default", "us-east-1", in_force=told) is False
     said = [(r["level"], r.get("retired"), "hint" in r) for r in _logged(logs, _ATTRIBUTES)]
     assert said == [("info", True, False), ("warning", None, True)]
+
+
+async def test_a_receive_abandoned_at_a_moved_queues_old_place_is_no_warning(sqs: Any) -> None:
+    """A stop's grace period ends while the receive of a poller of ``q``'s old place
+    (a reload moved ``q``) is still out: abandoned, it is told at info, ``retired``, as
+    a delete or release cut off there is; at the place in force, a warning."""
+    logs = io.StringIO()
+    configure_logging("info", "json", stream=logs)
+    old = parse_config('[[queues]]\nurl = "http://127.0.0.1:9/1/old"\nname = "q"\n').queues[0]
+    new = parse_config('[[queues]]\nurl = "http://127.0.0.1:9/1/new"\nname = "q"\n').queues[0]
+    pipeline = Pipeline(core_settings(parse_config("")))
+    metrics = Metrics(pipeline.ledger, [old], lambda: 0.0)
+    in_flight = InFlight()
+    in_flight.cut()  # the grace period is over: a receive begun now is abandoned at once
+    for moved in (False, True):
+        metrics.set_queues([new if moved else old])
+        poller = QueuePoller(
+            sqs, old, pipeline=pipeline, metrics=metrics, health=Health(["q"]),
+            changes=Changes(), stopping=anyio.Event(), delete_invalid=False,
+            clock=lambda: 0.0, monotonic=lambda: 0.0, in_flight=in_flight,
+        )  # fmt: skip
+        poller.in_force = partial(bool, not moved)
+        assert await poller._receive() is None
+    said = [(r["level"], r.get("retired")) for r in _logged(logs, "sesd.sqs.receive_abandoned")]
+    assert said == [("warning", None), ("info", True)]

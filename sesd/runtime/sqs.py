@@ -177,7 +177,7 @@ class QueuePoller:
             return None
         if response is None:
             # The grace period ended with the receive still waiting: the network stalled.
-            self._log.warning("sesd.sqs.receive_abandoned", reason="grace period over")
+            self._cut_off("sesd.sqs.receive_abandoned", reason="grace period over")
             return None
         kind = response["ResponseMetadata"].get("HTTPHeaders", {}).get("content-type", "json")
         if "json" not in kind:
@@ -313,8 +313,9 @@ class QueuePoller:
         )
 
     def _cut_off(self, event: str, **fields: Any) -> None:
-        """A delete or release the stop's bound cut off: a warning, but at the old place
-        of a queue a reload moved or removed, that place's word (``retired``, at info)."""
+        """A call (a receive, a delete, a release) the stop's bound cut off: a warning,
+        but at the old place of a queue a reload moved or removed, that place's word
+        (``retired``, at info)."""
         if not self._deletes.retired(event, **fields):
             self._log.warning(event, **fields)
 
