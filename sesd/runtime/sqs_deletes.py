@@ -162,13 +162,27 @@ class Deletes:
         if not entries:
             return
         try:
-            await self._batch("release", self._client.change_message_visibility_batch, entries)
+            call = self._client.change_message_visibility_batch
+            answer = await self._batch("release", call, entries)
         except SQS_ERRORS as exc:
             said = {"error": describe_error(exc), "count": len(entries)}
             if not self.retired("sesd.sqs.release_failed", **said):
                 self._log.warning("sesd.sqs.release_failed", **said)
-        else:
-            self._log.info("sesd.sqs.released", count=len(entries), **self.place())
+            return
+        failed = answer.get("Failed", [])
+        if failed:
+            # Not given back (a receipt no longer good, say): counted as a failed delete's
+            # entries are; hidden until their visibility timeout.
+            self._counts.error("release", len(failed))
+            said = {"failed": len(failed), "codes": sorted({f.get("Code", "") for f in failed})}
+            if not self.retired("sesd.sqs.release_partly_failed", **said):
+                self._log.warning(
+                    "sesd.sqs.release_partly_failed",
+                    **said,
+                    hint="they become visible again after their visibility timeout",
+                )
+        if len(entries) > len(failed):
+            self._log.info("sesd.sqs.released", count=len(entries) - len(failed), **self.place())
 
     async def _batch(self, operation: str, call: Any, entries: list[dict[str, Any]]) -> Any:
         """One batch call on the queue; its failure and the SDK's retries of it counted
