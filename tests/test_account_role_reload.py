@@ -145,6 +145,9 @@ async def test_a_tenant_round_keeps_nothing_of_a_target_removed_and_added_back()
                 for config in (removed, watched):  # the reloads, as sesd.runtime.reload
                     pipeline.reconfigure(core_settings(config))
                     poller.targets = config.health_targets()
+                # The entry added back reaches the same account: its id is the entry's
+                # again (as a poll of the new watch would map it).
+                statuses.accounts[ACCOUNT] = "default"
                 late = TenantNotice(REGION, ACCOUNT, "initech", clock.now - 60, status="DISABLED")
                 statuses.apply(late)
                 tenants.close()

@@ -24,7 +24,7 @@ EU = f'[[queues]]\nurl = "https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/eu"\n'
 async def test_a_call_begun_after_the_watch_ended_keeps_nothing(old_says: str) -> None:
     """The round's ListReputationEntities is under way (held) when a reload removes
     the target and another adds it back; an event meanwhile says initech is paused
-    (the first round read its account's id), so the round goes on to
+    (its account's id the entry's again), so the round goes on to
     ListRecommendations, begun after both reloads on the round's client. Its answer
     (or AccessDenied) is the old watch's: the new one's credentials must not read as
     answered, nor its polls as failing (counted in ``sesd_ses_poll_errors_total``
@@ -50,6 +50,9 @@ async def test_a_call_begun_after_the_watch_ended_keeps_nothing(old_says: str) -
                     for config in (removed, watched):  # the reloads, as sesd.runtime.reload
                         pipeline.reconfigure(core_settings(config))
                         poller.targets = config.health_targets()
+                    # The new watch's account is the same: the id is the entry's again
+                    # (as a poll of the entry added back would map it).
+                    statuses.accounts[ACCOUNT] = "default"
                     late = TenantNotice(REGION, ACCOUNT, "initech", clock.now, status="DISABLED")
                     statuses.apply(late)
                     tenants.close()

@@ -314,7 +314,9 @@ class TenantPoller(Polls):
         def page(tenants: list[Any]) -> None:
             for tenant in tenants:
                 found = tenant_of_arn(tenant.get("TenantArn", ""))
-                if found is not None:
+                # A page a reload's removal of the target came before speaks of the old
+                # watch's account: its id is not the entry's now.
+                if found is not None and self._watched(target):
                     self._statuses.accounts[found[1]] = target[0]
                     walk.where = (found[0], found[1])
                 # A name SES could not have given (an endpoint's, not SES's) would map

@@ -124,8 +124,12 @@ class TenantStatuses:
         the tenants of one no longer polled is forgotten, their alerts resolve: no poll
         will speak of them again (a restart drops them alike), and the account's own
         status goes too. Those only events named (under an AWS account id no poll
-        named) are kept, as they were before the reload."""
+        named) are kept, as they were before the reload. An AWS account id the polls
+        named for an entry no longer watched is forgotten: added back, its role may
+        reach another account, and the old one's events would show as its own."""
         before, self.watched = self.watched, frozenset(watched)
+        labels = {account for account, _ in self.watched}
+        self.accounts = {i: label for i, label in self.accounts.items() if label in labels}
         kept, self.status, self._groups = self.status, {}, {}
         for key, status in kept.items():
             if key[:2] in self.watched or key[:2] not in before:
