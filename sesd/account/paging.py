@@ -5,8 +5,7 @@ list stands, so that a list a failed call broke resumes at the next poll."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -46,41 +45,49 @@ class Pacer:
         pace: float,
         sleep: Callable[[float], Awaitable[None]],
         clock: Callable[[], float],
+        current: Callable[[Target], bool] = lambda target: True,
     ) -> None:
         #: Seconds between two calls to one target, and how they are waited for.
         self._pace = pace
         self._sleep = sleep
         self._clock = clock
+        #: Whether the round's watch of a target is still the one in force: a call is
+        #: made on the round's client, so once a reload has ended that watch (removed
+        #: the target, perhaps added it back with another role) it is not asked again.
+        self._current = current
         self._last: dict[Target, float] = {}
 
-    @asynccontextmanager
-    async def _paced(self, target: Target) -> AsyncIterator[None]:
-        """Around one call: wait until it is due, ``pace`` after the target's last call
-        was answered. From the answer, not the asking: a request that took longer to
-        reach SES than the next one takes would else arrive less than ``pace`` after it."""
+    async def _due(self, target: Target) -> None:
+        """Wait until a call to ``target`` is due, ``pace`` after its last call was
+        answered. From the answer, not the asking: a request that took longer to reach
+        SES than the next one takes would else arrive less than ``pace`` after it."""
         wait = self._last.get(target, float("-inf")) + self._pace - self._clock()
         if wait > 0:
             await self._sleep(min(wait, self._pace))  # a clock stepped back: one pace
-        try:
-            yield
-        finally:
-            self._last[target] = self._clock()
 
     async def ask(self, target: Target, call: Callable[..., Awaitable[Any]], **args: Any) -> Any:
         """One call's answer, each try at the pace: one that failed in a way that may
         pass is asked again (:func:`sesd.account.failures.tries`), the last failure
-        raised. The SDK does not retry (sesd.runtime.aws.tenant_config): its retry of a
-        throttled call came up to 1 s after the refusal, inside the pace, and so made
-        a tight account limit tighter."""
+        raised; raised too, without asking again, once a reload has ended the round's
+        watch of ``target`` while the try waited (the client is the old watch's). The
+        SDK does not retry (sesd.runtime.aws.tenant_config): its retry of a throttled
+        call came up to 1 s after the refusal, inside the pace, and so made a tight
+        account limit tighter."""
         tried = 0
+        failed: Exception | None = None
         while True:
+            await self._due(target)
+            if failed is not None and not self._current(target):
+                raise failed
             tried += 1
-            async with self._paced(target):
-                try:
-                    return await call(**args)
-                except ERRORS as exc:
-                    if tried >= tries(exc):
-                        raise
+            try:
+                return await call(**args)
+            except ERRORS as exc:
+                if tried >= tries(exc):
+                    raise
+                failed = exc
+            finally:
+                self._last[target] = self._clock()
 
 
 def without_end(token: str, asked: set[str], pages: int, most: int) -> str | None:

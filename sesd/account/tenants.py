@@ -88,7 +88,7 @@ class TenantPoller(Polls):
         self._statuses = statuses
         self._recommendations = recommendations
         #: Each target's calls, paced ``pace`` seconds apart and asked again.
-        self._pacer = Pacer(pace, sleep, clock)
+        self._pacer = Pacer(pace, sleep, clock, self._watched)
         #: Each target's (region, AWS account id), as its tenants' ARNs last named them,
         #: with the watch that read them: a poll that finds no tenant any more still
         #: clears what the map held for it (not, under another watch, another account's).
