@@ -156,7 +156,9 @@ async def test_how_far_the_walk_has_come_is_exported_per_account() -> None:
     pipeline = _pipeline()
     ledger = pipeline.ledger
     registry = CollectorRegistry()
-    registry.register(TenantCollector(ledger.tenant_status, 100, ledger.accounts))
+    registry.register(
+        TenantCollector(ledger.tenant_status, 100, ledger.accounts, ledger.tenant_map)
+    )
     where = {"account": "default", "region": REGION}
 
     def gauge(name: str) -> float | None:

@@ -1,15 +1,16 @@
 """What ListReputationEntities says of one tenant, as the tenant poller
-(sesd.account.tenants) writes it into the statuses."""
+(sesd.account.tenants) writes it into the statuses; and what the poller tells of
+the resources the tenants' map refused."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from sesd.core.accounts import Target
-from sesd.core.tenant_map import tenant_of_arn
+from sesd.core.tenant_map import MAX_RESOURCE_ARN, TenantMap, tenant_of_arn
 from sesd.core.tenants import TenantStatus, TenantStatuses, aggregate
 
-__all__ = ["written"]
+__all__ = ["refused", "written"]
 
 
 def written(
@@ -40,3 +41,19 @@ def written(
     )
     statuses.polled(key, status, at)
     return where[2]
+
+
+def refused(log: Any, tenant_map: TenantMap) -> bool:
+    """Whether the map has refused an event's resource ARN: then logged (a warning,
+    the caller's once a run), so that an operator sees why that resource's mail counts
+    under unknown."""
+    if not tenant_map.refused:
+        return False
+    log.warning(
+        "sesd.tenants.resource_refused", refused=tenant_map.refused,
+        hint=f"an event named a resource ARN longer than {MAX_RESOURCE_ARN} characters or "
+        "not 7-bit ASCII (none SES writes): the tenants' map does not keep it, its "
+        "deliveries count under tenant unknown; sesd_tenant_map_refused_total counts "
+        "such events (check who else sends to the queue)",
+    )  # fmt: skip
+    return True

@@ -38,7 +38,7 @@ from sesd.account.failures import MAX_PAGES, EndlessList
 from sesd.account.paging import Pacer, Paged, PagedList, without_end
 from sesd.account.poller import ClientFor, During, Polls
 from sesd.account.rounds import side_by_side
-from sesd.account.tenant_entities import written
+from sesd.account.tenant_entities import refused, written
 from sesd.core.accounts import Accounts, Target
 from sesd.core.tenant_map import TenantMap, tenant_of_arn, valid_tenant
 from sesd.core.tenant_walks import MAX_WALK_TENANTS, TenantWalk, TenantWalks
@@ -100,6 +100,8 @@ class TenantPoller(Polls):
         self._walks = TenantWalks() if walks is None else walks
         #: Each target's watch as the round under way began (:meth:`_watched`).
         self._round: dict[Target, object | None] = {}
+        #: Whether the map's refusal of an event's resource ARN was logged (once a run).
+        self._refused_told = False
 
     async def poll_once(self) -> None:
         """One round over every target, side by side (each has its own limits): its
@@ -123,6 +125,7 @@ class TenantPoller(Polls):
             await side_by_side([partial(self._poll, *each, deadline) for each in clients])
         finally:
             self._tell_held(started - self._every)
+            self._refused_told = self._refused_told or refused(self._log, self._map)
             self._on_change()
 
     def _watched(self, target: Target) -> bool:

@@ -132,7 +132,7 @@ class TenantMap:
     """Resource ARN (configuration set, identity) -> the one tenant it belongs to, or
     :data:`AMBIGUOUS` when several share it; bounded, the oldest entry out first."""
 
-    __slots__ = ("_learned", "arns", "max_entries", "version")
+    __slots__ = ("_learned", "arns", "max_entries", "refused", "version")
 
     def __init__(self, max_entries: int = 1_000_000) -> None:
         self.max_entries = max_entries
@@ -141,6 +141,10 @@ class TenantMap:
         self._learned: set[str] = set()
         #: Bumped on every change: what was looked up from an older map is stale.
         self.version = 0
+        #: Events whose tenant :meth:`learn` was told for a resource ARN the map does not
+        #: keep (:func:`names_a_resource`: longer, or not 7-bit ASCII): that resource's
+        #: deliveries count under :data:`UNKNOWN`, and this says why.
+        self.refused = 0
 
     def replace(self, region: str, account: str, resources: dict[str, set[str]]) -> None:
         """The resources of one (region, account id), as its tenants list them now:
@@ -183,7 +187,11 @@ class TenantMap:
         head, _, _ = source_arn.partition(":identity/")
         arn = f"{head}:configuration-set/{config_set}" if config_set else source_arn
         if not names_a_resource(arn):
-            return  # no resource's (the configuration set is a tag's word): not kept
+            # No resource's (the configuration set is a tag's word, an ARN none SES
+            # writes): not kept; an ARN refused is counted, the rest named no resource.
+            if arn.startswith("arn:"):
+                self.refused += 1
+            return
         known = self.arns.get(arn)
         if known is None and by_ses:
             if len(self.arns) >= self.max_entries:

@@ -79,7 +79,9 @@ class Metrics:
         self.registry.register(self._outboxes)
         if tenants_polled:
             cap = ledger.tenant_labels.max_tracked
-            self.registry.register(TenantCollector(ledger.tenant_status, cap, ledger.accounts))
+            self.registry.register(
+                TenantCollector(ledger.tenant_status, cap, ledger.accounts, ledger.tenant_map)
+            )
         self._canary = False
         #: The queues' SQS series, counted through :meth:`sqs_counts` alone.
         self.sqs = SqsSeries(self.registry)

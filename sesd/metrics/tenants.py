@@ -8,11 +8,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Final
 
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from sesd.core.accounts import Accounts
-from sesd.core.tenant_map import tenant_label
+from sesd.core.tenant_map import TenantMap, tenant_label
 from sesd.core.tenants import TenantKey, TenantStatus, TenantStatuses
 from sesd.metrics.families import described
 
@@ -26,10 +26,13 @@ _LABELS: Final = ["account", "region", "tenant"]
 class TenantCollector(Collector):
     """``sesd_ses_reputation_entity_*``, read at scrape time (pure reads)."""
 
-    def __init__(self, statuses: TenantStatuses, max_series: int, accounts: Accounts) -> None:
+    def __init__(
+        self, statuses: TenantStatuses, max_series: int, accounts: Accounts, tenant_map: TenantMap
+    ) -> None:
         self._statuses = statuses
         self._max_series = max_series
         self._accounts = accounts
+        self._map = tenant_map
 
     def describe(self) -> Iterator[Metric]:
         """Every family :meth:`collect` yields, without samples."""
@@ -40,6 +43,7 @@ class TenantCollector(Collector):
                 ("sesd_ses_reputation_entity_findings", "gauge"),
                 ("sesd_ses_reputation_entities", "gauge"),
                 *((name, "gauge") for name, _ in _WALK),
+                ("sesd_tenant_map_refused", "counter"),
             ]
         )
 
@@ -82,6 +86,13 @@ class TenantCollector(Collector):
             totals.add_metric(list(key), n)
         yield from (sending, impact, findings, totals)
         yield from self._walks()
+        yield CounterMetricFamily(
+            "sesd_tenant_map_refused",
+            "Events whose tenant tag named a resource the tenants' map does not keep "
+            "(its ARN longer than any SES writes, or not 7-bit ASCII): its deliveries count "
+            "under tenant unknown.",
+            value=self._map.refused,
+        )
 
     def _walks(self) -> Iterator[Metric]:
         """Each (account, region)'s walk of its tenants' resources: one series each."""
