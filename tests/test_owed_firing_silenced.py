@@ -216,3 +216,30 @@ def test_a_firing_pagerduty_held_back_mid_notification_pages_it_alone_when_the_s
     evaluator.evaluate(pipeline.ledger, T + 61)
     sent = [(n.kind.value, n.sinks) for n in evaluator.due(T + 61, flush=True)]
     assert sent == [("firing", ("pagerduty",))]
+
+
+def test_a_firing_held_back_after_its_alert_ended_owes_the_next_incident_nothing() -> None:
+    """Slack took a.example's firing, PagerDuty was still sending it when the alert
+    ended; a silence then holds PagerDuty's trigger back. That page is of an incident
+    over: nothing is owed of it. Kept owed, the next time a.example fired (a new
+    incident, after the silence) went to PagerDuty alone, and Slack was never paged."""
+    text = HEAD + RULE + 'sinks = ["slack", "pagerduty"]\n'
+    config = parse_config(text)
+    pipeline = Pipeline(core_settings(config))
+    windows = [spec.name for spec in pipeline.ledger.specs]
+    evaluator = Evaluator(config.alerts, windows)
+    feed_spike(pipeline, "a.example", T, 6, 4)
+    evaluator.evaluate(pipeline.ledger, T)
+    assert [(n.kind.value, n.sinks) for n in evaluator.due(T, flush=True)] == [
+        ("firing", ("slack", "pagerduty"))
+    ]
+    evaluator.evaluate(pipeline.ledger, T + 400)  # the spike left the window: ended
+    assert [n.kind.value for n in evaluator.due(T + 400, flush=True)] == ["resolved"]
+    silence = Silence(id="s", comment="", starts_at=T + 401, ends_at=T + 460, domain="a.example")
+    evaluator.silences = SilenceSet([silence])
+    assert held_back(evaluator, "pagerduty", "delays", "a.example", Transition.FIRING, T + 401)
+    evaluator.silences = SilenceSet()
+    feed_spike(pipeline, "a.example", T + 900, 6, 4)
+    evaluator.evaluate(pipeline.ledger, T + 900)
+    sent = [(n.kind.value, n.sinks) for n in evaluator.due(T + 900, flush=True)]
+    assert sent == [("firing", ("slack", "pagerduty"))]

@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from sesd.alerting.alert import Notification
 from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.outbox import Outbox
-from sesd.alerting.rules import Transition
+from sesd.alerting.rules import Status, Transition
 
 __all__ = ["held_back", "recall"]
 
@@ -70,9 +70,14 @@ def _withheld(
 ) -> None:
     """A firing of ``rule`` on ``label`` recalled from ``sinks``: unsent, when no sink
     took it; else owed to them (sesd.alerting.unheard), paged when the silence ends
-    while it still fires, and told nothing of its end otherwise: they never had it."""
+    while it still fires, and told nothing of its end otherwise: they never had it.
+    One of an alert no longer firing (it ended while the page waited) is owed to no
+    one: its incident is over, and the next (a new firing) goes to every sink."""
+    state = evaluator.states.get(rule, {}).get(label)
+    if state is None or state.status is not Status.FIRING:
+        return
     if (rule, label) in untaken:
-        _unnotified(evaluator, rule, label)
+        state.notified = False
     else:
         evaluator.unheard.owe(rule, label, sinks)
 
@@ -122,11 +127,3 @@ def held_back(
         only = {(rule, label)} if list(sinks) == [sink] else set()
         _withheld(evaluator, only, rule, label, [sink])
     return True
-
-
-def _unnotified(evaluator: Evaluator, rule: str, domain: str) -> None:
-    """A firing recalled before any sink took it: as if the silence had held it from
-    the start (no resolve follows; it fires again when the silence ends)."""
-    state = evaluator.states.get(rule, {}).get(domain)
-    if state is not None:
-        state.notified = False
