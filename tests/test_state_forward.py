@@ -15,7 +15,10 @@ from typing import Any
 import msgspec
 from structlog.testing import capture_logs
 
+from sesd.alerting.documents import alertmanager_documents
 from sesd.alerting.evaluator import Evaluator
+from sesd.alerting.render import pagerduty_events
+from sesd.alerting.render_slack import slack_message
 from sesd.alerting.rules import Transition
 from sesd.config import Config, core_settings, parse_config
 from sesd.core.pipeline import Pipeline
@@ -228,3 +231,30 @@ def test_a_resolve_owed_at_no_time_is_skipped_alone() -> None:
         assert sent == [OWED[0], OWED[2]], (at, item)
         assert restored["entries_skipped"] == {"retired": 1}, (at, item)
         assert restored["unknown_rules"] == {"r": ["hotmail.com"]}, (at, item)
+
+
+def test_a_firing_alert_at_no_time_a_clock_tells_is_sent_from_the_restart() -> None:
+    """gmail.com's firing alert state, owed to sink ``b``, saved with a start or a last
+    page no clock tells (a flipped byte: not a number, minus infinity, -1e300). Read
+    as the restart's time, as a step reads a start ahead of its clock, its page can be
+    written. Read as saved, no sink's document of it could be (Slack's, PagerDuty's,
+    Alertmanager's raised ValueError or OverflowError): the sink lost the page, every
+    alert grouped with it, and each reminder after, and a last page at no time never
+    fell due for its reminder."""
+    for at in (float("nan"), float("-inf"), -1e300):
+        for item in (1, 2):
+            config, data = _document()
+            data["alerts"]["r"]["gmail.com"][item] = at
+            ledger = Pipeline(core_settings(config)).ledger
+            after = Evaluator(config.alerts, ["5m"])
+            restore(msgspec.msgpack.encode(data), ledger, after, f.T0 + 2)
+            after.evaluate(ledger, f.T0 + 3)
+            (page,) = [n for n in after.due(f.T0 + 3, flush=True) if n.kind.value == "firing"]
+            (alert,) = page.alerts
+            assert page.sinks == ("b",)
+            assert alert.since == (f.T0 + 2 if item == 1 else f.T0), (at, item)
+            slack_message(page)
+            pagerduty_events(page, "key", "sesd")
+            alertmanager_documents(page, 300.0)
+            state = after.states["r"]["gmail.com"]
+            assert 0 <= state.last_sent <= f.T0 + 3, (at, item)

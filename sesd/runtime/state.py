@@ -173,7 +173,7 @@ def _restore(blob: bytes, ledger: Ledger, evaluator: Evaluator, now: float) -> d
     data = _decoded(blob)
     try:
         Ledger(ledger.settings).restore(data, now)
-        alerts = alert_states(data["alerts"])
+        alerts = alert_states(data["alerts"], now)
         rules, unknown = _rules(data.get("rules", {}), alerts, evaluator)
         known = {name: states for name, states in alerts.items() if name not in unknown}
         dropped, refused = _bounded(rules, known, ledger, data)

@@ -133,15 +133,30 @@ def _name(unknown: dict[str, list[str]], described: Any, rows: Any) -> None:
         labels.extend(sorted(clean(str(label)) for label in rows)[: NAMED_FIRING - len(labels)])
 
 
-def alert_states(saved: dict[str, Any]) -> dict[str, dict[str, AlertState]]:
-    """The saved alert states, by rule and label; ValueError when one does not read."""
+def alert_states(saved: dict[str, Any], now: float) -> dict[str, dict[str, AlertState]]:
+    """The saved alert states, by rule and label; ValueError when one does not read. A
+    time of one that no clock tells (a flipped byte in a float's exponent: not a
+    number, infinite, before 1970 or past year 9999) is read as ``now``, as a step
+    reads a start ahead of its clock: read as saved, no sink's document of its page
+    could be written (the page lost, and those grouped with it), and a last page at
+    no time never fell due for its reminder."""
     found: dict[str, dict[str, AlertState]] = {}
     for rule, rows in saved.items():
         states = _states(rows)
         if states is None:
             raise ValueError(f"an alert state of rule {clean(str(rule))} does not read")
+        for state in states.values():
+            state.since = _clocked(state.since, now)
+            state.last_sent = _clocked(state.last_sent, now)
+            if state.resolved_at is not None:
+                state.resolved_at = _clocked(state.resolved_at, now)
         found[str(rule)] = states
     return found
+
+
+def _clocked(at: float, now: float) -> float:
+    """``at``, or ``now`` where it is no time a clock tells."""
+    return at if 0 <= at <= _LATEST else now
 
 
 def _states(rows: Any) -> dict[str, AlertState] | None:
