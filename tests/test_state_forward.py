@@ -258,3 +258,23 @@ def test_a_firing_alert_at_no_time_a_clock_tells_is_sent_from_the_restart() -> N
             alertmanager_documents(page, 300.0)
             state = after.states["r"]["gmail.com"]
             assert 0 <= state.last_sent <= f.T0 + 3, (at, item)
+
+
+def test_a_file_saved_at_no_time_a_clock_tells_restores(tmp_path: Path) -> None:
+    """The file's own save time damaged (a flipped byte: past year 9999, not a number,
+    -1e300), the rest of it sound: it restores, its save time read as the start's.
+    Read as written, the start raised writing that time in its log lines (ahead of the
+    clock, or of a run that did not stop cleanly) after the file had loaded: sesd
+    stopped at every start, the file kept for the next to fail on."""
+    for saved_at, stopped in ((1e300, True), (float("nan"), False), (-1e300, False)):
+        config, data = _document()
+        data["saved_at"], data["stopped"] = saved_at, stopped
+        path = tmp_path / "state.bin"
+        path.write_bytes(msgspec.msgpack.encode(data))
+        ledger = Pipeline(core_settings(config)).ledger
+        saver = StateSaver(str(path), ledger, Evaluator(config.alerts, ["5m"]), lambda: f.T0 + 2)
+        with capture_logs() as logs:
+            saver.load()
+        saver.release()
+        (restored,) = [line for line in logs if line["event"] == "sesd.state.restored"]
+        assert (restored["saved_at"], restored["windows"]) == (f.T0 + 2, 1), saved_at

@@ -35,6 +35,7 @@ from sesd.io.files import TooLarge, read_plain, write_atomic
 from sesd.runtime.collector import held_off
 from sesd.runtime.state_alerts import (
     alert_states,
+    clocked,
     read_heard,
     read_retired,
     saved_heard,
@@ -190,7 +191,9 @@ def _restore(blob: bytes, ledger: Ledger, evaluator: Evaluator, now: float) -> d
         # Resolving them again reads their states, and changes none.
         dry = Evaluator(evaluator.config, evaluator.window_names)
         dry.adopt(rules, _copied(known), now, retired=retired, heard=heard)
-        saved_at = float(data["saved_at"])
+        # A flipped byte here (no date of it can be written) is read as the start's
+        # time: the rest of the file is sound, and the start's log lines say it.
+        saved_at = clocked(float(data["saved_at"]), now)
         # A group the file was saved with and the config no longer has goes, and its
         # alerts resolve, as at a reload that removes it.
         gone = removed_groups(_groups(data), ledger.settings.groups, ledger.settings.track)

@@ -52,6 +52,7 @@ from sesd.runtime.state_refused import NAMED_FIRING
 
 __all__ = [
     "alert_states",
+    "clocked",
     "leading",
     "read_heard",
     "read_retired",
@@ -146,16 +147,17 @@ def alert_states(saved: dict[str, Any], now: float) -> dict[str, dict[str, Alert
         if states is None:
             raise ValueError(f"an alert state of rule {clean(str(rule))} does not read")
         for state in states.values():
-            state.since = _clocked(state.since, now)
-            state.last_sent = _clocked(state.last_sent, now)
+            state.since = clocked(state.since, now)
+            state.last_sent = clocked(state.last_sent, now)
             if state.resolved_at is not None:
-                state.resolved_at = _clocked(state.resolved_at, now)
+                state.resolved_at = clocked(state.resolved_at, now)
         found[str(rule)] = states
     return found
 
 
-def _clocked(at: float, now: float) -> float:
-    """``at``, or ``now`` where it is no time a clock tells."""
+def clocked(at: float, now: float) -> float:
+    """``at``, or ``now`` where it is no time a clock tells (not a number, infinite,
+    before 1970 or past year 9999: no date can be written of it)."""
     return at if 0 <= at <= _LATEST else now
 
 
