@@ -36,7 +36,7 @@ from tests.test_reload_moved_resolves import (
     _spike,
     _world,
 )
-from tests.test_routing import RULE, T
+from tests.test_routing import RULE, T, _queued, _silenceable
 from tests.test_rules import feed_spike
 
 
@@ -243,3 +243,29 @@ def test_a_firing_held_back_after_its_alert_ended_owes_the_next_incident_nothing
     evaluator.evaluate(pipeline.ledger, T + 900)
     sent = [(n.kind.value, n.sinks) for n in evaluator.due(T + 900, flush=True)]
     assert sent == [("firing", ("slack", "pagerduty"))]
+
+
+async def test_a_resolve_queued_behind_a_firing_a_silence_recalls_goes_with_it(
+    tmp_path: Path,
+) -> None:
+    """ops took a.example's page; the pager, down, still holds it when the alert ends,
+    its resolve queued behind. A silence on a.example then recalls the pager's page,
+    and the resolve behind it with it: the pager never had the incident. ops still
+    gets its resolve. Left queued, the pager was told of the end of an incident it
+    was never shown (Slack posted a resolve out of nowhere)."""
+    alerting, pipeline, now, silences = await _silenceable(tmp_path, ("ops", "pager"), "0s")
+    feed_spike(pipeline, "a.example", T, 5, 5)
+    alerting.evaluate()
+    alerting.outboxes["ops"]._queue.clear()  # ops took it
+    now[0] = T + 400
+    alerting.evaluate()  # the spike left the window: ended
+    assert [n.kind.value for n in alerting.outboxes["pager"].waiting()] == ["firing", "resolved"]
+    silence = Silence(
+        id="s1", comment="c", starts_at=T + 400, ends_at=T + 3600, rule="delays",
+        domain="a.example",
+    )  # fmt: skip
+    SilenceFile(str(silences)).add(silence, T + 400)
+    now[0] = T + 401
+    alerting.evaluate()
+    assert _queued(alerting, "pager") == []
+    assert _queued(alerting, "ops") == [("resolved", ["a.example"])]

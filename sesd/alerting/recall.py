@@ -11,7 +11,9 @@ queues only, and owed to those it was recalled from (sesd.alerting.unheard): the
 are paged when the silence ends while it still fires, and its resolve reaches the
 sinks that had it. A firing queued for part of its rule's sinks (those a restart
 found had not taken it, or a sink a reload named anew) was taken by the others:
-recalled, it is one a sink has taken.
+recalled, it is one a sink has taken. A resolve queued behind a firing recalled from
+a sink's queue (the alert ended while the sink was down) goes with it: that sink
+never had the incident.
 """
 
 from __future__ import annotations
@@ -30,13 +32,10 @@ __all__ = ["held_back", "recall"]
 def recall(outboxes: Iterable[Outbox], evaluator: Evaluator, now: float) -> list[tuple[str, str]]:
     """Take out of ``outboxes`` what the silences in force now hold back; returns the
     (rule, domain) of each alert recalled."""
-    holders: dict[int, tuple[Notification, list[Outbox]]] = {}
-    for outbox in outboxes:
-        for notification in outbox.waiting():
-            if notification.kind is not Transition.RESOLVED:
-                holders.setdefault(id(notification), (notification, []))[1].append(outbox)
+    holders, behind = _queued(outboxes)
     untaken = _untaken(holders.values(), evaluator)
     recalled: list[tuple[str, str]] = []
+    taken: set[tuple[int, str, str]] = set()  # (outbox, rule, label) of a firing recalled
     for notification, boxes in holders.values():
         rule = notification.rule
         held = [a for a in notification.alerts if evaluator.silenced(rule, a.domain, now)]
@@ -49,7 +48,9 @@ def recall(outboxes: Iterable[Outbox], evaluator: Evaluator, now: float) -> list
         if notification.kind is Transition.FIRING:
             for alert in held:
                 _withheld(evaluator, untaken, rule, alert.domain, [b.sink.name for b in boxes])
+            taken |= {(id(b), rule, alert.domain) for b in boxes for alert in held}
         recalled += [(rule, alert.domain) for alert in held]
+    _resolves_unheard(behind, taken)
     # Not yet a notification: waiting for the rest of its group.
     waiting: dict[int, set[str]] = {}
     for sinks, alert in evaluator.groups.alerts():
@@ -59,6 +60,45 @@ def recall(outboxes: Iterable[Outbox], evaluator: Evaluator, now: float) -> list
             _withheld(evaluator, untaken, alert.rule, alert.domain, waiting[id(alert)])
         recalled.append((alert.rule, alert.domain))
     return recalled
+
+
+#: A resolve queued behind a firing of its alert: the outbox, the resolve, and the
+#: (rule, label) of those of its alerts.
+_Behind = tuple[Outbox, Notification, set[tuple[str, str]]]
+
+
+def _queued(
+    outboxes: Iterable[Outbox],
+) -> tuple[dict[int, tuple[Notification, list[Outbox]]], list[_Behind]]:
+    """The firings and repeats waiting in ``outboxes`` (no delivery begun), each with
+    the outboxes holding it, and the resolves queued behind a firing of their alert."""
+    holders: dict[int, tuple[Notification, list[Outbox]]] = {}
+    behind: list[_Behind] = []
+    for outbox in outboxes:
+        fired: set[tuple[str, str]] = set()
+        for notification in outbox.waiting():
+            of = {(notification.rule, alert.domain) for alert in notification.alerts}
+            if notification.kind is Transition.RESOLVED:
+                if of & fired:
+                    behind.append((outbox, notification, of & fired))
+                continue
+            holders.setdefault(id(notification), (notification, []))[1].append(outbox)
+            if notification.kind is Transition.FIRING:
+                fired |= of
+    return holders, behind
+
+
+def _resolves_unheard(behind: list[_Behind], taken: set[tuple[int, str, str]]) -> None:
+    """Take out of their outboxes the resolves queued behind a firing recalled there
+    (``taken``: outbox, rule, label). That sink never had the firing: the resolve, of
+    the same incident, is not its to hear (Slack would post the end of what it never
+    showed). The sinks that had the firing keep theirs."""
+    for outbox, notification, alerts in behind:
+        gone = {label for rule, label in alerts if (id(outbox), rule, label) in taken}
+        if gone:
+            left = tuple(a for a in notification.alerts if a.domain not in gone)
+            rest = dataclasses.replace(notification, alerts=left) if left else None
+            outbox.swap(notification, rest)
 
 
 def _withheld(
