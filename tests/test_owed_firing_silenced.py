@@ -269,3 +269,23 @@ async def test_a_resolve_queued_behind_a_firing_a_silence_recalls_goes_with_it(
     alerting.evaluate()
     assert _queued(alerting, "pager") == []
     assert _queued(alerting, "ops") == [("resolved", ["a.example"])]
+
+
+def test_a_resolve_waiting_beside_a_firing_a_silence_withdraws_goes_with_it() -> None:
+    """a.example fires and ends within its ``group_wait``: its firing and its resolve
+    both wait their groups when a silence on it withdraws the firing. No sink is paged,
+    so none is told it ended. Left waiting, the resolve went to Slack and PagerDuty
+    alone: Slack posted the end of an incident it never showed."""
+    head = HEAD.replace('group_wait = "0s"', 'group_wait = "1m"')
+    config = parse_config(head + RULE + 'sinks = ["slack", "pagerduty"]\n')
+    pipeline = Pipeline(core_settings(config))
+    evaluator = Evaluator(config.alerts, [spec.name for spec in pipeline.ledger.specs])
+    feed_spike(pipeline, "a.example", T, 6, 4)
+    evaluator.evaluate(pipeline.ledger, T)
+    feed_spike(pipeline, "a.example", T + 20, 0, 100)  # delivered since: it ended
+    evaluator.evaluate(pipeline.ledger, T + 20)
+    assert [kind.value for _, _, kind in evaluator.waiting()] == ["firing", "resolved"]
+    silence = Silence(id="s", comment="", starts_at=T + 30, ends_at=T + 90, domain="a.example")
+    evaluator.silences = SilenceSet([silence])
+    assert recall([], evaluator, T + 30) == [("delays", "a.example")]
+    assert evaluator.due(T + 90, flush=True) == []

@@ -86,6 +86,30 @@ class Groups:
                 del self._groups[key]
         return taken
 
+    def unsent_resolves(self, of: set[tuple[str, str, float, tuple[str, ...]]]) -> None:
+        """Take out the resolves waiting of the incidents ``of`` names (rule, label, when
+        it fired, and the sinks whose firing was withdrawn): to a group of those sinks
+        alone, the resolve of a firing they were never sent. A group left empty is gone."""
+        withdrawn: dict[tuple[str, str, float], set[str]] = {}
+        for rule, label, since, sinks in of:
+            withdrawn.setdefault((rule, label, since), set()).update(sinks)
+        if not withdrawn:
+            return
+        for key, group in list(self._groups.items()):
+            if key[1] is not Transition.RESOLVED:
+                continue
+            held = set(key[2])
+            kept = [
+                a
+                for a in group.alerts
+                if (a.rule, a.domain, a.since) not in withdrawn
+                or not held <= withdrawn[a.rule, a.domain, a.since]
+            ]
+            if not kept:
+                del self._groups[key]
+            else:
+                group.alerts = kept
+
     def waiting(self) -> list[tuple[str, str, Transition]]:
         """(rule, domain, kind) of every alert still waiting (a pure read)."""
         return [(a.rule, a.domain, a.kind) for group in self._groups.values() for a in group.alerts]

@@ -13,7 +13,8 @@ sinks that had it. A firing queued for part of its rule's sinks (those a restart
 found had not taken it, or a sink a reload named anew) was taken by the others:
 recalled, it is one a sink has taken. A resolve queued behind a firing recalled from
 a sink's queue (the alert ended while the sink was down) goes with it: that sink
-never had the incident.
+never had the incident; so does one waiting its group beside a firing withdrawn
+from its group (the alert ended within ``group_wait``).
 """
 
 from __future__ import annotations
@@ -55,10 +56,14 @@ def recall(outboxes: Iterable[Outbox], evaluator: Evaluator, now: float) -> list
     waiting: dict[int, set[str]] = {}
     for sinks, alert in evaluator.groups.alerts():
         waiting.setdefault(id(alert), set()).update(sinks)  # in two groups: both
+    withdrawn: set[tuple[str, str, float, tuple[str, ...]]] = set()
     for alert in evaluator.groups.withdraw(lambda a: evaluator.silenced(a.rule, a.domain, now)):
         if alert.kind is Transition.FIRING:
             _withheld(evaluator, untaken, alert.rule, alert.domain, waiting[id(alert)])
+            withdrawn.add((alert.rule, alert.domain, alert.since, tuple(waiting[id(alert)])))
         recalled.append((alert.rule, alert.domain))
+    # Its resolve waiting too (it ended within group_wait): the sinks never had it.
+    evaluator.groups.unsent_resolves(withdrawn)
     return recalled
 
 
