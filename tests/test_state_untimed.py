@@ -1,8 +1,8 @@
 """An alert state's times in the state file are sent as they are when its rule is gone
 by the restart: the resolve owed starts when the state says. A time no clock tells (a
-flipped byte in a float, a hand's edit) would not be written in a sink's document, and
-one ahead of the restart's clock (a file saved before the clock stepped back) would
-have the alert start after its resolve."""
+flipped byte in a float, a hand's edit) could not be written in a sink's document: it
+is read as the restart's. One ahead of the restart's clock (a file saved before the
+clock stepped back) would have the alert start after its resolve."""
 
 from __future__ import annotations
 
@@ -16,8 +16,7 @@ from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.rules import Transition
 from sesd.config import core_settings, parse_config
 from sesd.core.pipeline import Pipeline
-from sesd.runtime.state import StateError, restore, snapshot
-from sesd.runtime.state_refused import firing_in
+from sesd.runtime.state import restore, snapshot
 from tests import factory as f
 from tests.test_state_removed import RULE
 
@@ -41,23 +40,28 @@ def _saved() -> dict[str, Any]:
 @pytest.mark.parametrize(
     "at", [1e20, 253402300800.0, float("inf"), float("nan"), -1e12, -1.0]
 )  # past year 9999, not a number, before 1970
-def test_an_alert_state_at_a_time_no_clock_tells_is_the_file_s_damage(item: int, at: float) -> None:
+def test_an_alert_state_at_a_time_no_clock_tells_resolves_from_the_restart(
+    item: int, at: float
+) -> None:
     """Rule ``r``'s firing alert saved with a time past year 9999, not a number, or
-    before 1970; ``r`` is removed by the restart. The file is refused as damaged
-    (nothing of it loaded), its firing alert named for a person to close: not loaded,
-    whose resolve owed would start at that time, which no sink's document can hold
-    (building it raised)."""
+    before 1970; ``r`` is removed by the restart. The time is read as the restart's
+    (the rest of the file is sound), and the resolve owed is written in every sink's
+    document from then: read as saved, building it raised."""
     data = _saved()
     data["alerts"]["r"]["hotmail.com"][item] = at
-    blob = msgspec.msgpack.encode(data)
     without = parse_config(WITHOUT)
     after = Evaluator(without.alerts, ["5m"])
     fresh = Pipeline(core_settings(without))
-    with pytest.raises(StateError, match="damaged"):
-        restore(blob, fresh.ledger, after, f.T0 + 2)
-    assert after.states == {"s": {}}
-    assert after.due(f.T0 + 2, flush=True) == []
-    assert firing_in(blob) == {"r": ["hotmail.com"]}
+    restored = restore(msgspec.msgpack.encode(data), fresh.ledger, after, f.T0 + 2)
+    assert restored["owed"] == ["resolved r hotmail.com"]
+    (notification,) = after.due(f.T0 + 2)
+    ((alert),) = notification.alerts
+    assert f.T0 <= alert.since <= alert.at == f.T0 + 2
+    ((document),) = alertmanager_documents(notification, 60.0)
+    assert document["endsAt"] == "2027-01-15T08:00:02Z"
+    assert document["startsAt"] <= document["endsAt"]
+    ((sent),) = msgspec.json.decode(webhook_document(notification))["alerts"]
+    assert sent["at"] == "2027-01-15T08:00:02Z"
 
 
 def test_a_resolve_owed_of_an_alert_saved_ahead_of_the_clock_starts_no_later_than_it_ends() -> None:

@@ -108,7 +108,12 @@ def read_retired(data: dict[str, Any]) -> tuple[list[Retired], dict[str, list[st
             continue
         described, rows, note = head
         states = _states(rows)
-        if not isinstance(described, dict) or states is None or not isinstance(note, str):
+        if (
+            not isinstance(described, dict)
+            or states is None
+            or not isinstance(note, str)
+            or not _timed(states)
+        ):
             skipped += 1
             _name(unknown, described, rows)
             continue
@@ -171,10 +176,7 @@ def _states(rows: Any) -> dict[str, AlertState] | None:
 
 def _state(row: Any) -> AlertState | None:
     """An alert state as saved (a file from before silences, without the sixth item:
-    every firing alert in it had been sent), or None when it does not read: a time in
-    it no clock tells is sent as it is in a resolve owed (no step brings it back to
-    now, as it does a firing alert's), and a start past year 9999, before 1970 or not
-    a number could not be written in a sink's document."""
+    every firing alert in it had been sent), or None when it does not read."""
     head = leading(row, 5)
     if head is None:
         return None
@@ -186,10 +188,21 @@ def _state(row: Any) -> AlertState | None:
         or not (_number(since) and _number(last_sent))
         or not all(n is None or _number(n) for n in (value, resolved_at))
         or not isinstance(notified, bool)
-        or not all(0 <= at <= _LATEST for at in (since, last_sent, resolved_at) if at is not None)
     ):
         return None
     return AlertState(Status(status), since, last_sent, value, resolved_at, notified)
+
+
+def _timed(states: dict[str, AlertState]) -> bool:
+    """Whether each of the resolves owed ``states`` is at times a clock tells: sent as
+    they are (no step brings them back to now, as it does a firing alert's), a start
+    past year 9999 or not a number could not be written in a sink's document."""
+    return all(
+        0 <= at <= _LATEST
+        for state in states.values()
+        for at in (state.since, state.last_sent, state.resolved_at)
+        if at is not None
+    )
 
 
 def _number(value: Any) -> bool:
