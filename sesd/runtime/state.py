@@ -185,8 +185,7 @@ def _restore(blob: bytes, ledger: Ledger, evaluator: Evaluator, now: float) -> d
         for rule, states, _ in retired:
             # Held to the rule as it was, on its own: its labels, its ceiling.
             more, fewer = _bounded([rule], {rule.name: states}, ledger, data)
-            for name, labels in more.items():
-                dropped.setdefault(name, []).extend(labels)
+            dropped = _named(dropped, more)
             refused += fewer
         # Resolving them again reads their states, and changes none.
         dry = Evaluator(evaluator.config, evaluator.window_names)
@@ -217,10 +216,10 @@ def _restore(blob: bytes, ledger: Ledger, evaluator: Evaluator, now: float) -> d
         "owed": [f"{a.kind.value} {a.rule} {a.domain}" for a in owed[:20]],
         # Rules neither the file nor the config describe: their firing alerts stay
         # open in the sinks that were sent them (a file from before rules were saved).
-        "unknown_rules": {
-            **unread,
-            **{name: sorted(_firing(states)) for name, states in unknown.items()},
-        },
+        "unknown_rules": _named(
+            unread,
+            {clean(name): [clean(label) for label in _firing(s)] for name, s in unknown.items()},
+        ),
         # States on labels no event makes, or past what their rule's scope holds (a
         # hand-edited file): dropped, and the firing ones among them named.
         "alert_states_refused": refused,
@@ -297,6 +296,16 @@ def _bounded(
         if gone:
             dropped[rule.name] = sorted(gone)[:NAMED_FIRING]
     return dropped, refused
+
+
+def _named(*found: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Firing alerts named for a person (rule -> labels), from each of ``found``: each
+    rule's labels merged, and cut at what a log line names of a rule."""
+    merged: dict[str, set[str]] = {}
+    for each in found:
+        for name, labels in each.items():
+            merged.setdefault(name, set()).update(labels)
+    return {name: sorted(labels)[:NAMED_FIRING] for name, labels in merged.items()}
 
 
 def _account(label: str) -> bool:

@@ -1,0 +1,79 @@
+"""The firing alerts a restart can resolve nowhere are named in the log for a person to
+close by hand, by rule: each rule's labels from every part of the file that names
+them, merged, and as many as a log line names of a rule, however many parts named
+them (a hand-edited file, as a later build's may hold any number)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from sesd.alerting.evaluator import Evaluator
+from sesd.alerting.rules import Status
+from sesd.config import core_settings, parse_config
+from sesd.core.pipeline import Pipeline
+from sesd.runtime.state import restore, snapshot
+from sesd.runtime.state_refused import NAMED_FIRING
+from tests import factory as f
+from tests.test_state_removed import RULE
+
+
+def _file() -> dict[str, Any]:
+    config = parse_config(RULE)
+    evaluator = Evaluator(config.alerts, ["5m"])
+    blob = snapshot(Pipeline(core_settings(config)).ledger, evaluator, f.T0)
+    data: dict[str, Any] = msgspec.msgpack.decode(blob)
+    return data
+
+
+def _firing(labels: list[str]) -> dict[str, list[Any]]:
+    return {label: [Status.FIRING.value, f.T0, f.T0, 1.0, None, True] for label in labels}
+
+
+def _restored(data: dict[str, Any]) -> dict[str, Any]:
+    config = parse_config(RULE)
+    after = Evaluator(config.alerts, ["5m"])
+    found: dict[str, Any] = restore(
+        msgspec.msgpack.encode(data), Pipeline(core_settings(config)).ledger, after, f.T0 + 1
+    )
+    return found
+
+
+def test_a_rule_s_alerts_named_by_its_states_and_its_resolves_owed_are_all_named() -> None:
+    """Rule ``gone`` is neither configured nor described in the file: its alert on
+    a.example fires, and a resolve owed under it on b.example is kept apart, under a
+    description that no longer reads as a rule. Both labels are named under ``gone``:
+    the states' names did not take the place of the resolves'."""
+    data = _file()
+    data["alerts"]["gone"] = _firing(["a.example"])
+    data["retired"] = [[{"name": "gone", "metric": "no_such"}, _firing(["b.example"]), ""]]
+    restored = _restored(data)
+    assert restored["unknown_rules"] == {"gone": ["a.example", "b.example"]}
+
+
+def test_a_rule_s_alerts_named_are_cut_at_a_log_line_s_share() -> None:
+    """Rule ``gone``'s states fire on 40 labels, and 40 more are owed resolves under it
+    that cannot be sent: a log line names NAMED_FIRING of them."""
+    data = _file()
+    data["alerts"]["gone"] = _firing([f"a{i:02}.example" for i in range(40)])
+    owed = _firing([f"b{i:02}.example" for i in range(40)])
+    data["retired"] = [[{"name": "gone", "metric": "no_such"}, owed, ""]]
+    (named,) = _restored(data)["unknown_rules"].values()
+    assert len(named) == NAMED_FIRING
+    assert len(set(named)) == NAMED_FIRING
+
+
+def test_the_alerts_dropped_of_a_rule_s_resolves_owed_are_cut_at_a_log_line_s_share() -> None:
+    """Rule ``r``'s resolves owed are kept apart in two entries (made for two reasons),
+    each on 40 labels no event makes (a hand's edit): all dropped, and a log line
+    names NAMED_FIRING of them, not 80."""
+    data = _file()
+    saved = data["rules"]["r"]
+    data["retired"] = [
+        [saved, _firing([f"Bad\x07{why}{i:02}" for i in range(40)]), why]
+        for why in ("the rule was removed from the config", "the group was removed")
+    ]
+    (named,) = _restored(data)["dropped"].values()
+    assert len(named) == NAMED_FIRING
+    assert len(set(named)) == NAMED_FIRING
