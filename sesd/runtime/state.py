@@ -90,16 +90,12 @@ def snapshot(
         }
         for rule, states in evaluator.states.items()
     }
-    # Rules a reload removed whose resolves are not delivered: saved with them, the
-    # restart takes them as removed again, and resolves the alerts again.
-    removed: dict[str, RuleConfig] = {}
     for rule, domain, kind in unsent:
+        # A rule no longer in force: what it owes is a resolve, kept in ``retired``
+        # under the rule as it was (sesd.alerting.retiring), not made again.
         saved = alerts.get(rule)
         if saved is None:
-            was = evaluator.retired.get(rule)
-            if was is None or kind is not Transition.RESOLVED:
-                continue  # its firing: the resolve that followed it is what is owed
-            saved, removed[rule] = alerts.setdefault(rule, {}), was
+            continue
         row = saved.get(domain)
         firing = row is not None and row[0] == Status.FIRING.value
         if kind is Transition.FIRING and firing:
@@ -114,10 +110,9 @@ def snapshot(
             ended = now if state is None or state.resolved_at is None else state.resolved_at
             saved[domain] = [Status.FIRING.value, since, sent, None, ended, True]
     heard = saved_heard(alerts, evaluator.rules, evaluator.unheard.owed, firing_owed or {})
-    kept = [*evaluator.rules, *removed.values()]
-    rules = {rule.name: saved_rule(rule) for rule in kept}
+    rules = {rule.name: saved_rule(rule) for rule in evaluator.rules}
     owed = list(retired)
-    alerted = _alerted(ledger, kept, alerts, owed)
+    alerted = _alerted(ledger, evaluator.rules, alerts, owed)
     return msgspec.msgpack.encode(
         {"version": STATE_VERSION, "saved_at": now, **ledger.snapshot(now), "alerts": alerts,
          "rules": rules, "alerted": alerted, "retired": saved_retired(owed), "heard": heard,
