@@ -1,0 +1,60 @@
+"""A firing some sink had not taken at a stop is saved as not sent, with the sinks that
+took it, where its alert is still firing. One whose alert ended while the firing sat
+in a down sink's outbox has no alert state left to save (an ended alert's is not
+saved): the stop's save goes on without it, and the restart resolves the alert on
+the sinks owed the resolve, paging none."""
+
+from __future__ import annotations
+
+import aiohttp
+import msgspec
+
+from sesd.alerting.evaluator import Evaluator
+from sesd.alerting.rules import Status, Transition
+from sesd.config import core_settings, parse_config
+from sesd.core.pipeline import Pipeline
+from sesd.runtime.state import restore, snapshot
+from tests.test_owed_firing_restart import HEAD
+from tests.test_routing import RULE as ROUTED_RULE
+from tests.test_routing import T, _alerting, _queued
+from tests.test_rules import feed_spike
+
+TEXT = HEAD + ROUTED_RULE + 'sinks = ["slack", "pagerduty"]\n'
+
+
+async def test_a_firing_owed_whose_alert_ended_before_the_stop_is_saved_without_it() -> None:
+    """a.example fires; Slack takes the page, PagerDuty (down) still holds it, and the
+    alert ends: its resolve is queued behind. The stop's save finds the firing owed
+    to PagerDuty and no alert state of it: it saves the file, naming no sink that
+    took a firing, the resolve kept owed. The restart pages no one and resolves the
+    alert where Slack had the page."""
+    async with aiohttp.ClientSession() as session:
+        alerting, pipeline, now = _alerting(TEXT)
+        alerting.open(session)
+        feed_spike(pipeline, "a.example", T, 6, 4)
+        alerting.evaluate()
+        assert _queued(alerting, "slack") == [("firing", ["a.example"])]  # taken
+        now[0] = T + 1
+        feed_spike(pipeline, "a.example", T + 1, 0, 400)
+        assert [n.kind for n in alerting.evaluate()] == [Transition.RESOLVED]
+        assert alerting.evaluator.states["delays"]["a.example"].status is Status.INACTIVE
+        unsent = alerting.undelivered()
+        assert unsent.firing == {("delays", "a.example"): ["pagerduty"]}
+        blob = snapshot(
+            pipeline.ledger, alerting.evaluator, T + 2, unsent.again, True, unsent.retired,
+            unsent.firing,
+        )  # fmt: skip
+    data = msgspec.msgpack.decode(blob)
+    assert (data["alerts"], data["heard"]) == ({"delays": {}}, {})
+    ((_, states, _),) = data["retired"]
+    assert list(states) == ["a.example"]
+
+    config = parse_config(TEXT)
+    fresh = Pipeline(core_settings(config))
+    after = Evaluator(config.alerts, [spec.name for spec in fresh.ledger.specs])
+    restore(blob, fresh.ledger, after, T + 3)
+    (told,) = after.due(T + 3)
+    assert (told.kind, [a.domain for a in told.alerts]) == (Transition.RESOLVED, ["a.example"])
+    assert "slack" in told.sinks
+    assert after.evaluate(fresh.ledger, T + 700) == []
+    assert after.due(T + 700) == []
