@@ -57,3 +57,45 @@ async def test_a_reload_while_a_retry_waits_stops_the_retries(operation: str, be
     assert len(tenants.asked) == before + 1  # nothing more asked on the old client
     assert not [key for key in pipeline.ledger.accounts.errors if key[:2] == TENANTS]
     assert not [line for line in logs if line["event"] == "sesd.account.poll_failed"]
+
+
+@pytest.mark.parametrize(
+    ("operation", "before"),
+    [("ListReputationEntities", 1), ("ListTenants", 4)],
+    ids=["statuses", "tenants"],
+)
+async def test_a_reload_between_two_pages_asks_no_more_of_the_list(
+    operation: str, before: int
+) -> None:
+    """Lists of one tenant a page: ``operation``'s first page is answered (after
+    ``before`` - 1 other calls), and while the pacer waits to ask for its next a reload
+    removes the (account, region) and another adds it back. The next page was asked
+    for on the round's client, the old watch's, and every page after it; now nothing
+    more is asked, and nothing counted or logged as the new watch's failure."""
+    watched, removed = parse_config(TENANTS_ON + EU), parse_config(TENANTS_ON)
+    pipeline = Pipeline(core_settings(watched))
+    clock = Clock()
+    reloaded: list[int] = []
+
+    async def sleep(seconds: float) -> None:
+        if len(tenants.asked) == before and not reloaded:  # the first page answered
+            reloaded.append(len(tenants.asked))
+            for config in (removed, watched):  # the reloads, as sesd.runtime.reload
+                pipeline.reconfigure(core_settings(config))
+                poller.targets = config.health_targets()
+        await clock.sleep(seconds)
+
+    async with LocalTenants(ACCOUNT, REGION) as tenants:
+        tenants.page = 1
+        for name in ("acme", "initech", "globex"):
+            tenants.add(name, ("CONFIGURATION_SET", f"set-{name}"))
+        async with tenant_poller(
+            tenants, pipeline, clock, recommendations=False, pace=1.0, sleep=sleep
+        ) as poller:
+            with capture_logs() as logs, anyio.fail_after(20):
+                await poller.poll_once()
+    assert reloaded == [before]
+    assert tenants.asked[-1][0] == operation
+    assert len(tenants.asked) == before  # nothing more asked on the old client
+    assert not [key for key in pipeline.ledger.accounts.errors if key[:2] == TENANTS]
+    assert not [line for line in logs if line["event"] == "sesd.account.poll_failed"]

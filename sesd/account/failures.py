@@ -26,6 +26,7 @@ __all__ = [
     "MAX_PAGES",
     "EndlessList",
     "MetricQueryFailed",
+    "WatchEnded",
     "code_of",
     "hint",
     "known_there",
@@ -58,10 +59,17 @@ class MetricQueryFailed(Exception):
         super().__init__(", ".join(f"{metric} {status}" for metric, status in failed.items()))
 
 
+class WatchEnded(Exception):
+    """A call not asked: a reload ended the watch of its (account, region) that the
+    round's client was made for (removed it, perhaps added it back with another role)
+    before it was due. Counted and logged as nothing: the poller keeps nothing of a
+    watch that ended (sesd.account.paging.Pacer.ask raises it)."""
+
+
 #: What a failed call raises: counted and logged, never raised out of a poll.
 ERRORS = (
     ClientError, BotoCoreError, aiohttp.ClientError, OSError, asyncio.TimeoutError,
-    EndlessList, MetricQueryFailed,
+    EndlessList, MetricQueryFailed, WatchEnded,
 )  # fmt: skip
 
 

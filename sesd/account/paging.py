@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from sesd.account.failures import ERRORS, MAX_PAGES, tries
+from sesd.account.failures import ERRORS, MAX_PAGES, WatchEnded, tries
 from sesd.core.accounts import Target
 from sesd.core.tenant_walks import MAX_TOKEN
 
@@ -53,7 +53,8 @@ class Pacer:
         self._clock = clock
         #: Whether the round's watch of a target is still the one in force: a call is
         #: made on the round's client, so once a reload has ended that watch (removed
-        #: the target, perhaps added it back with another role) it is not asked again.
+        #: the target, perhaps added it back with another role) none is asked: not a
+        #: retry, nor a list's next page, nor the round's next list.
         self._current = current
         self._last: dict[Target, float] = {}
 
@@ -68,8 +69,10 @@ class Pacer:
     async def ask(self, target: Target, call: Callable[..., Awaitable[Any]], **args: Any) -> Any:
         """One call's answer, each try at the pace: one that failed in a way that may
         pass is asked again (:func:`sesd.account.failures.tries`), the last failure
-        raised; raised too, without asking again, once a reload has ended the round's
-        watch of ``target`` while the try waited (the client is the old watch's). The
+        raised. Once a reload has ended the round's watch of ``target`` while a try
+        waited, nothing is asked (the client is the old watch's, its credentials
+        perhaps the old role's, its account no longer watched): the last failure is
+        raised, or :class:`~sesd.account.failures.WatchEnded` before a first try. The
         SDK does not retry (sesd.runtime.aws.tenant_config): its retry of a throttled
         call came up to 1 s after the refusal, inside the pace, and so made a tight
         account limit tighter."""
@@ -77,8 +80,8 @@ class Pacer:
         failed: Exception | None = None
         while True:
             await self._due(target)
-            if failed is not None and not self._current(target):
-                raise failed
+            if not self._current(target):
+                raise WatchEnded if failed is None else failed
             tried += 1
             try:
                 return await call(**args)
