@@ -65,3 +65,40 @@ async def test_an_entry_added_back_under_another_account_forgets_the_old_id(
             with anyio.fail_after(20):
                 await poller.poll_once()
     assert statuses.accounts == {OTHER: "default"}
+
+
+async def test_what_events_said_before_the_first_poll_moves_under_the_label() -> None:
+    """A reload removes the entry and another adds it back (its role reaching the same
+    account, say). Before its first poll an event of that account says acme has a
+    HIGH bounce finding: no poll names the id yet, so it is kept under the id, with
+    the tenants named by events only. The poll then names the id as the entry's: what
+    the event said stayed under the id (shown as another account's tenant, and taking
+    room among those named by events only until pushed out), and acme under the label
+    showed no finding. Now it is moved under the label as the id is named, and the
+    poll's status is written over it (the finding kept until the findings' list is
+    read)."""
+    watched, removed = parse_config(TENANTS_ON + EU), parse_config(TENANTS_ON)
+    pipeline = Pipeline(core_settings(watched))
+    statuses = pipeline.ledger.tenant_status
+    clock = Clock()
+    async with LocalTenants(ACCOUNT, REGION) as tenants:
+        tenants.add("acme")
+        async with tenant_poller(tenants, pipeline, clock, recommendations=False) as poller:
+            with anyio.fail_after(20):
+                await poller.poll_once()
+            for config in (removed, watched):  # the reloads, as sesd.runtime.reload
+                pipeline.reconfigure(core_settings(config))
+                poller.targets = config.health_targets()
+            clock.advance(60)
+            found = ("BOUNCE", "HIGH", "The bounce rate exceeded 5.0%.")
+            statuses.apply(
+                TenantNotice(REGION, ACCOUNT, "acme", clock.now, finding=found[0],
+                             impact=found[1], description=found[2])
+            )  # fmt: skip
+            assert statuses.status[(ACCOUNT, REGION, "acme")].findings == [found]
+            clock.advance(240)
+            with anyio.fail_after(20):
+                await poller.poll_once()
+    assert statuses.accounts == {ACCOUNT: "default"}
+    assert list(statuses.status) == [(*TENANTS, "acme")]
+    assert statuses.status[(*TENANTS, "acme")].findings == [found]

@@ -655,3 +655,32 @@ def test_a_reload_keeps_the_tenants_of_what_it_still_polls_and_forgets_the_rest(
     ]
     assert statuses.status[(*kept, "acme")] is paused
     assert statuses.status[(*kept, "acme")].paused
+
+
+def test_what_events_said_under_an_id_joins_what_the_label_keeps_newest_first() -> None:
+    """acme is kept under the ``prod`` label: paused, a DKIM finding open. sesd
+    restarts (the ids the polls named are not saved; the statuses are), and before a
+    poll names the account's id its events are kept under the id: acme reinstated, a
+    BOUNCE finding opened, and DKIM closed but told before it opened (come late).
+    Once a poll names the id as ``prod``'s, one acme is kept, under ``prod``: the newer
+    status, both findings open; the tenants named by events only are none."""
+    statuses = TenantStatuses([("prod", "eu-west-1")])
+    statuses.accounts[ACCOUNT] = "prod"
+    for notice in (_status("acme", "DISABLED"), _finding("acme", "DKIM", "LOW")):
+        statuses.apply(notice)
+    restarted = TenantStatuses([("prod", "eu-west-1")])
+    restarted.restore(statuses.snapshot(), {("prod", "eu-west-1")})
+    for notice in (
+        _status("acme", "REINSTATED", at=T + 10),
+        _finding("acme", "BOUNCE", "HIGH", at=T + 5),
+        _finding("acme", "DKIM", "LOW", open_=False, at=T - 5),
+    ):
+        restarted.apply(notice)
+    assert list(restarted.status) == [("prod", "eu-west-1", "acme"), (ACCOUNT, "eu-west-1", "acme")]
+    restarted.named(ACCOUNT, "prod")
+    assert list(restarted.status) == [("prod", "eu-west-1", "acme")]
+    acme = restarted.status[("prod", "eu-west-1", "acme")]
+    assert (acme.sending, acme.paused, acme.status_at) == ("REINSTATED", False, T + 10)
+    assert [f[0] for f in acme.findings] == ["DKIM", "BOUNCE"]
+    assert (acme.impact, acme.updated) == ("HIGH", T + 10)
+    assert restarted.accounts == {ACCOUNT: "prod"}

@@ -21,7 +21,7 @@ def written(
     where = tenant_of_arn(entity.get("ReputationEntityReference", ""))
     if where is None:
         return None
-    statuses.accounts[where[1]] = target[0]
+    statuses.named(where[1], target[0])
     customer = entity.get("CustomerManagedStatus", {})
     aws = entity.get("AwsSesManagedStatus", {})
     key = (target[0], where[0], where[2])

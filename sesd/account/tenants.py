@@ -320,7 +320,7 @@ class TenantPoller(Polls):
                 # A page a reload's removal of the target came before speaks of the old
                 # watch's account: its id is not the entry's now.
                 if found is not None and self._watched(target):
-                    self._statuses.accounts[found[1]] = target[0]
+                    self._statuses.named(found[1], target[0])
                     walk.where = (found[0], found[1])
                 # A name SES could not have given (an endpoint's, not SES's) would map
                 # resources to a label no event can name, and one the SDK refuses (empty)

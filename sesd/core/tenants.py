@@ -135,6 +135,25 @@ class TenantStatuses:
             if key[:2] in self.watched or key[:2] not in before:
                 self._newest(key, status)
 
+    def named(self, account_id: str, label: str) -> None:
+        """A poll of ``label``'s (account, region) named AWS account ``account_id`` (its
+        tenants' ARNs did): its events count under the label from now on, and what its
+        events said while no poll named it (kept under the id, with the tenants named by
+        events only: at start, or the entry added back by a reload) is moved under the
+        label too, not left there for ever as another account's. Where the label keeps
+        the same tenant, the newer word of each kind wins, as :meth:`apply` takes it."""
+        if self.accounts.get(account_id) == label:
+            return
+        self.accounts[account_id] = label
+        for key in [key for key in self.status if key[0] == account_id]:
+            if key[:2] in self.watched:
+                continue  # a watched label spelled as the id: its own
+            heard = self.status[key]
+            self._forget(key)
+            moved = (label, key[1], key[2])
+            kept = self.status.get(moved)
+            self._newest(moved, heard if kept is None else _merged(kept, heard))
+
     def record(self, key: TenantKey) -> TenantStatus:
         """A tenant's status, to write what SES said into (made, ENABLED, on first use;
         a read goes to ``status``), moved to the end of the order it is kept in: the
@@ -221,8 +240,7 @@ class TenantStatuses:
         status.findings = [f for f in status.findings if f[0] != kind]
         if notice.open and len(status.findings) < MAX_FINDINGS:
             status.findings.append(finding)
-        impacts = {f[1] for f in status.findings}
-        status.impact = "HIGH" if "HIGH" in impacts else ("LOW" if impacts else "")
+        status.impact = _impact(status.findings)
         status.updated = max(status.updated, notice.time)
 
     def gone(self, account: str, region: str, listed: set[str], since: float) -> None:
@@ -262,6 +280,32 @@ class TenantStatuses:
             key=lambda item: (not item[1].paused, item[1].impact != "HIGH",
                               item[1].impact != "LOW", item[0]),
         )  # fmt: skip
+
+
+def _impact(findings: list[tuple[str, str, str]]) -> str:
+    """The highest impact of open ``findings``: HIGH, LOW, or "" with none."""
+    impacts = {f[1] for f in findings}
+    return "HIGH" if "HIGH" in impacts else ("LOW" if impacts else "")
+
+
+def _merged(kept: TenantStatus, later: TenantStatus) -> TenantStatus:
+    """``kept`` with what ``later`` heard after it: its sending status, told after
+    ``kept``'s, and each type of finding it heard of no sooner than ``kept`` did."""
+    if later.status_at > kept.status_at:  # (0: only findings were heard of)
+        kept.sending, kept.customer, kept.aws = later.sending, later.customer, later.aws
+        kept.customer_cause, kept.aws_cause = later.customer_cause, later.aws_cause
+        kept.status_at = later.status_at
+    for kind, at in later.heard.items():
+        if at >= kept.heard.get(kind, at):
+            kept.findings = [f for f in kept.findings if f[0] != kind]
+            kept.findings += [f for f in later.findings if f[0] == kind]
+            kept.heard.pop(kind, None)
+            kept.heard[kind] = at
+    kept.findings = kept.findings[:MAX_FINDINGS]
+    kept.heard = dict(list(kept.heard.items())[-MAX_FINDINGS:])
+    kept.impact = _impact(kept.findings)
+    kept.updated = max(kept.updated, later.updated)
+    return kept
 
 
 def _clean_status(status: TenantStatus) -> None:
