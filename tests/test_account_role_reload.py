@@ -115,6 +115,36 @@ async def test_a_target_added_back_is_told_of_its_own_failures(local_sqs: LocalS
     assert "sesd.account.poll_recovered" not in told
 
 
+async def test_an_old_watch_s_answer_tells_no_recovery_of_the_new_one(local_sqs: LocalSqs) -> None:
+    """A round's GetAccount is under way (held) when a reload removes the target and
+    another adds it back; a round of the watch added back is refused (AccessDenied),
+    told. The held call then answers: it is the old watch's, and says nothing of the
+    new one's credentials. It cleared the refusal remembered, logged as
+    ``sesd.account.poll_recovered`` (the new watch still refused), and the next
+    refusal was told again as new; now the new watch's failure stands as told."""
+    logs = io.StringIO()
+    configure_logging("info", "json", stream=logs)
+    pipeline = Pipeline(core_settings(parse_config("")))
+    async with FakeSes() as fake, _poller(fake, local_sqs, pipeline) as poller:
+        fake.account_gate = gate = anyio.Event()
+        with anyio.fail_after(20):
+            async with anyio.create_task_group() as group:
+                group.start_soon(poller.poll_once)
+                await fake.wait_for(lambda ses: ses.account_requests == 1)
+                poller.targets = []  # the reloads, as sesd.runtime.reload does them
+                poller.targets = [TARGET]
+                fake.account_gate = None  # (the call under way waits on the old gate)
+                fake.script_account((403, "AccessDeniedException"))
+                await poller.poll_once()
+                gate.set()
+            fake.script_account((403, "AccessDeniedException"))
+            await poller.poll_once()
+    told = [json.loads(line)["event"] for line in logs.getvalue().splitlines()]
+    assert fake.account_requests == 3
+    assert told.count("sesd.account.poll_failed") == 1
+    assert "sesd.account.poll_recovered" not in told
+
+
 async def test_a_tenant_round_keeps_nothing_of_a_target_removed_and_added_back() -> None:
     """acme is read paused. A reload removes the (account, region) while the next
     tenant poll's ListReputationEntities is under way, and another adds it back (its

@@ -186,8 +186,9 @@ class Polls:
                 self._failing[(target, api)] = seen
                 self._failed(target, api, said, hint(api, said, exc))
             return False
-        if self._still(target, life):  # (where its credentials work, while it is watched)
-            self.accounts.answered(target, self._clock())
+        if not self._still(target, life):
+            return True  # a watch a reload ended: nothing of the one in force (its failures)
+        self.accounts.answered(target, self._clock())  # (where its credentials work)
         self._passing.pop((target, api), None)
         self._told.pop((target, api), None)
         if self._failing.pop((target, api), None) is not None:
