@@ -65,3 +65,33 @@ async def test_a_resource_arn_the_map_refuses_is_counted_and_told_once() -> None
     assert [(line["log_level"], line["refused"]) for line in told] == [("warning", 2)]
     assert str(MAX_RESOURCE_ARN) in told[0]["hint"]
     assert registry.get_sample_value(REFUSED) == 3
+
+
+async def test_a_resource_arn_the_walk_refuses_is_counted_each_walk() -> None:
+    """ListTenantResources names acme's configuration set and an identity whose ARN
+    is longer than the map keeps (an endpoint's answer: SES's API model gives ARNs no
+    bound). The walk passed the identity over without a word, where the same ARN in
+    an event is counted; now each walk that reads it counts it in
+    ``sesd_tenant_map_refused_total`` as it ends, and the round tells it once."""
+    pipeline = Pipeline(core_settings(parse_config("[tenants]\nenabled = true\n")))
+    ledger = pipeline.ledger
+    registry = CollectorRegistry()
+    registry.register(
+        TenantCollector(ledger.tenant_status, 100, ledger.accounts, ledger.tenant_map)
+    )
+    clock = Clock()
+    async with LocalTenants(ACCOUNT, REGION) as tenants:
+        long = "x" * MAX_RESOURCE_ARN
+        tenants.add("acme", ("EMAIL_IDENTITY", long), ("CONFIGURATION_SET", "set-acme"))
+        async with tenant_poller(tenants, pipeline, clock, recommendations=False) as poller:
+            with capture_logs() as logs, anyio.fail_after(20):
+                await poller.poll_once()
+                assert registry.get_sample_value(REFUSED) == 1
+                clock.advance(300)
+                await poller.poll_once()
+    assert list(ledger.tenant_map.arns) == [
+        f"arn:aws:ses:{REGION}:{ACCOUNT}:configuration-set/set-acme"
+    ]
+    assert registry.get_sample_value(REFUSED) == 2
+    told = [line for line in logs if line["event"] == "sesd.tenants.resource_refused"]
+    assert [line["refused"] for line in told] == [1]

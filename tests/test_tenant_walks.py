@@ -102,7 +102,8 @@ def test_a_walk_keeps_no_more_than_the_map_could_hold() -> None:
     told once, at the walk's end, across a restart too); a resource already kept still
     takes a second tenant (it is shared). A resource keeps two tenants at most: the
     one being walked, forgotten (deleted meanwhile), leaves the earlier ones, which
-    still tell whether it is shared. An ARN longer than SES writes is not kept."""
+    still tell whether it is shared. An ARN longer than SES writes is not kept, but
+    counted (saved: the map counts it as the walk ends)."""
     walk = TenantWalk(NOW, where=("eu-west-1", ACCOUNT))
     for i in range(MAX_WALK_TENANTS + 2):
         walk.listed(f"t{i}")
@@ -125,9 +126,11 @@ def test_a_walk_keeps_no_more_than_the_map_could_hold() -> None:
     walk = TenantWalk(NOW, where=("eu-west-1", ACCOUNT))
     assert walk.add("acme", longest, 2)
     assert walk.add("acme", longest + "x", 2)
-    assert list(walk.resources) == [longest]
+    assert (list(walk.resources), walk.refused) == ([longest], 1)
     assert _resumed(_rows(tenants_left=2, resources_left=3))[TARGET].resources_left == 3
     assert _resumed(_rows(resources_left=-1)) == {}
+    assert _resumed(_rows(refused=2))[TARGET].refused == 2
+    assert _resumed(_rows(refused=-1)) == {}
     assert _resumed(_rows(tenants=["t"] * (MAX_WALK_TENANTS + 1))) == {}
 
 

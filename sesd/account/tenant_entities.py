@@ -51,9 +51,10 @@ def refused(log: Any, tenant_map: TenantMap) -> bool:
         return False
     log.warning(
         "sesd.tenants.resource_refused", refused=tenant_map.refused,
-        hint=f"an event named a resource ARN longer than {MAX_RESOURCE_ARN} characters or "
-        "not 7-bit ASCII (none SES writes): the tenants' map does not keep it, its "
-        "deliveries count under tenant unknown; sesd_tenant_map_refused_total counts "
-        "such events (check who else sends to the queue)",
+        hint=f"an event or ListTenantResources named a resource ARN longer than "
+        f"{MAX_RESOURCE_ARN} characters or not 7-bit ASCII (none SES writes): the tenants' "
+        "map does not keep it, its deliveries count under tenant unknown; "
+        "sesd_tenant_map_refused_total counts such events and walks' resources (check "
+        "who else sends to the queue, and the SES endpoint_url, if one is set)",
     )  # fmt: skip
     return True

@@ -288,6 +288,7 @@ class TenantPoller(Polls):
         """Every tenant of ``walk`` walked: the map replaced with what it read, and
         what it left past its caps told."""
         self.accounts.record(target).tenant_map_at = self._clock()
+        self._map.refused += walk.refused
         if walk.tenants_left or walk.resources_left:
             self._log.warning(
                 "sesd.tenants.walk_capped", account=target[0], region=target[1],

@@ -142,8 +142,9 @@ class TenantMap:
         #: Bumped on every change: what was looked up from an older map is stale.
         self.version = 0
         #: Events whose tenant :meth:`learn` was told for a resource ARN the map does not
-        #: keep (:func:`names_a_resource`: longer, or not 7-bit ASCII): that resource's
-        #: deliveries count under :data:`UNKNOWN`, and this says why.
+        #: keep (:func:`names_a_resource`: longer, or not 7-bit ASCII), and such resources
+        #: a walk of the tenants read (sesd.core.tenant_walks, counted as each walk ends):
+        #: that resource's deliveries count under :data:`UNKNOWN`, and this says why.
         self.refused = 0
 
     def replace(self, region: str, account: str, resources: dict[str, set[str]]) -> None:

@@ -86,6 +86,9 @@ class TenantWalk:
     #: The resources read past the map's cap, not kept (one shared by several tenants
     #: counted at each).
     resources_left: int = 0
+    #: The resources read whose ARN the map does not keep (:func:`names_a_resource`),
+    #: counted at each tenant's read: the map counts them once the walk ends.
+    refused: int = 0
 
     def listed(self, tenant: str) -> None:
         """A tenant ListTenants named: walked, if the walk is not full of tenants."""
@@ -107,7 +110,9 @@ class TenantWalk:
             if len(named) < _NAMED:
                 named.add(tenant)
         elif not names_a_resource(arn):
-            pass  # no resource's SES names (longer than MAX_RESOURCE_ARN): no event's either
+            # None SES writes (longer than MAX_RESOURCE_ARN): no event's either. Counted,
+            # as the map counts an event's: SES's API model gives ARNs no longest length.
+            self.refused += 1
         elif len(self.resources) < most:
             self.resources[arn] = {tenant}
         else:
@@ -171,10 +176,11 @@ class TenantWalks:
 
 def _kept_live(walk: TenantWalk) -> bool:
     """Whether ``walk`` holds only what a live walk keeps: a token at most
-    :data:`MAX_TOKEN` long, an account id, names SES gives its tenants, resources whose
-    ARN the map keeps (sesd.core.tenant_map.names_a_resource), each of one or two of
-    those tenants (a set's test, not a name's: a million resources are checked)."""
-    if walk.token is not None and len(walk.token) > MAX_TOKEN:
+    :data:`MAX_TOKEN` long, no refusals counted below none, an account id, names SES
+    gives its tenants, resources whose ARN the map keeps
+    (sesd.core.tenant_map.names_a_resource), each of one or two of those tenants (a
+    set's test, not a name's: a million resources are checked)."""
+    if (walk.token is not None and len(walk.token) > MAX_TOKEN) or walk.refused < 0:
         return False
     if walk.where is not None and _ACCOUNT_ID.fullmatch(walk.where[1]) is None:
         return False

@@ -89,8 +89,9 @@ class TenantCollector(Collector):
         yield CounterMetricFamily(
             "sesd_tenant_map_refused",
             "Events whose tenant tag named a resource the tenants' map does not keep "
-            "(its ARN longer than any SES writes, or not 7-bit ASCII): its deliveries count "
-            "under tenant unknown.",
+            "(its ARN longer than any SES writes, or not 7-bit ASCII), and such resources "
+            "ListTenantResources named (once each walk of the tenants): its deliveries "
+            "count under tenant unknown.",
             value=self._map.refused,
         )
 
