@@ -1,7 +1,8 @@
 """A tenant call that failed in a way that may pass is asked again at the pace, on
-the round's client; a reload that ends the round's watch of the (account, region)
-while it waits (removed, and added back with another role, say) leaves the old
-client asked nothing more. The local SESv2 tenants endpoint, its answers parsed by
+the round's client, and a list's pages are asked one after another so; a reload
+that ends the round's watch of the (account, region) while the pacer waits
+(removed, and added back with another role, say) leaves the old client asked
+nothing more. The local SESv2 tenants endpoint, its answers parsed by
 botocore; the pace waited on the test's clock."""
 
 from __future__ import annotations
@@ -67,11 +68,12 @@ async def test_a_reload_while_a_retry_waits_stops_the_retries(operation: str, be
 async def test_a_reload_between_two_pages_asks_no_more_of_the_list(
     operation: str, before: int
 ) -> None:
-    """Lists of one tenant a page: ``operation``'s first page is answered (after
-    ``before`` - 1 other calls), and while the pacer waits to ask for its next a reload
+    """Three tenants, one a page: ``operation``'s first page is answered (the
+    ``before``-th call), and while the pacer waits to ask for its next a reload
     removes the (account, region) and another adds it back. The next page was asked
-    for on the round's client, the old watch's, and every page after it; now nothing
-    more is asked, and nothing counted or logged as the new watch's failure."""
+    for on the round's client, the old watch's, and every page after it (and, after
+    the statuses, the tenants' list); now nothing more is asked, and nothing counted
+    or logged as the new watch's failure."""
     watched, removed = parse_config(TENANTS_ON + EU), parse_config(TENANTS_ON)
     pipeline = Pipeline(core_settings(watched))
     clock = Clock()
