@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import anyio
+import pytest
 from aiobotocore.session import get_session
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -453,3 +454,27 @@ async def test_tenant_resources_of_an_account_a_reload_removes_map_no_more() -> 
     assert tenant_map.version > version  # what was looked up from the old map is stale
     us_sender = f"arn:aws:ses:us-east-1:{ACCOUNT}:identity/example.com"
     assert tenant_map.tenant(us_sender, "set-initech") == "initech"
+
+
+@pytest.mark.parametrize(("role_account", "kept"), [(ACCOUNT, "globex"), ("210987654321", UNKNOWN)])
+async def test_a_reload_keeps_the_map_of_an_account_another_label_still_watches(
+    role_account: str, kept: str
+) -> None:
+    """The queue of eu-west-1 read with the default credentials, whose poll maps
+    globex's configuration set; a reload reads it through a role, ``prod``. In the same
+    AWS account, ``prod`` watches what ``default`` did: its map stays (its own walk,
+    hours away for a large account, replaces it), or its mail would count as unknown
+    until then. In another account, nothing replaces the old one's map: it goes."""
+    queue = f'url = "https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/eu"\n'
+    before = f"[tenants]\nenabled = true\n[[queues]]\n{queue}"
+    role = f'role_arn = "arn:aws:iam::{role_account}:role/sesd"\nregion = "{REGION}"\n'
+    after = f'{before}account = "prod"\n[[accounts]]\nname = "prod"\n{role}'
+    pipeline = Pipeline(core_settings(parse_config(before)))
+    async with LocalTenants(ACCOUNT, REGION) as tenants:
+        tenants.add("globex", ("CONFIGURATION_SET", "set-globex"))
+        async with tenant_poller(tenants, pipeline, Clock(), recommendations=False) as poller:
+            await poller.poll_once()
+    sender = f"arn:aws:ses:{REGION}:{ACCOUNT}:identity/example.com"
+    pipeline.reconfigure(core_settings(parse_config(after)))
+    assert pipeline.ledger.settings.watched == (("prod", REGION),)
+    assert pipeline.ledger.tenant_map.tenant(sender, "set-globex") == kept

@@ -234,13 +234,17 @@ class Ledger:
         canary's deadline and queue, where the queues are. The tenants' resources of an
         (account, region) no longer polled are forgotten, as their statuses and the walk
         of them under way are: no walk will replace them, and its mail (on a queue
-        shared with a watched account) would else count under its tenants for ever."""
+        shared with a watched account) would else count under its tenants for ever. An
+        AWS account a label in force still watches there keeps them (a move from the
+        default credentials to a role in the same account): its own walk replaces them."""
         gone = set(self.settings.watched) - set(settings.watched)
         # Its AWS account ids, as the polls found them and as [[accounts]] named them.
         ids = {*self.tenant_status.accounts.items(), *self.settings.account_names.items()}
+        watched = settings.reached(self.tenant_status.accounts)
         for account_id, label in ids:
             for region in {region for account, region in gone if account == label}:
-                self.tenant_map.replace(region, account_id, {})
+                if (account_id, region) not in watched:
+                    self.tenant_map.replace(region, account_id, {})
         self.settings = settings
         self.domains.set_fixed(
             domain_labels(
