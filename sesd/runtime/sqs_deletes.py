@@ -90,7 +90,9 @@ class Deletes:
                 entries = []
                 break
             self._counts.error("delete", len(failed))
-            retry_ids = {f["Id"] for f in failed if not f.get("SenderFault")}
+            # An entry that names no Id (a proxy's answer, not SQS's) fails as any other,
+            # but which message it was is not known: not tried again.
+            retry_ids = {f.get("Id") for f in failed if not f.get("SenderFault")}
             self._delete_trouble(
                 "sesd.sqs.delete_partly_failed",
                 failed=len(failed),

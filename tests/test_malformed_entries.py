@@ -1,0 +1,60 @@
+"""An answer's entry that leaves out a member sesd reads by (a proxy's, an endpoint not
+AWS's: botocore parses what it is given and checks no member an answer must have) is
+counted and passed over, never the poller's end: a DeleteMessageBatch failure without
+its ``Id``, a tenant's resource without its ARN."""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+from aiohttp import web
+
+from sesd.commands.demo.localhttp import LocalServer
+from sesd.io.logs import configure_logging
+from tests.conftest import aws_client
+from tests.test_sqs_edges import poller
+
+
+class NamelessFailures(LocalServer):
+    """An SQS stand-in whose DeleteMessageBatch deletes the first entry and fails the
+    others without saying which (no ``Id``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.batches = 0
+
+    def routes(self, app: web.Application) -> None:
+        app.router.add_post("/", self._answer)
+
+    async def _answer(self, request: web.Request) -> web.Response:
+        entries = (await request.json())["Entries"]
+        self.batches += 1
+        failed = [{"Code": "InternalError", "SenderFault": False} for _ in entries[1:]]
+        answer = {"Successful": [{"Id": entries[0]["Id"]}], "Failed": failed}
+        return web.json_response(answer, content_type="application/x-amz-json-1.0")
+
+
+async def test_a_delete_failure_without_its_id_is_a_failed_entry() -> None:
+    """Two messages deleted, SQS's stand-in deletes one and fails the other without its
+    ``Id``: one deleted, the other counted as a failed delete and warned of, as a
+    failure naming its entry is, and the delete returns (raised, it ends the poller,
+    started again 10 s later, at each such answer)."""
+    logs = io.StringIO()
+    configure_logging("info", "json", stream=logs)
+    async with NamelessFailures() as endpoint, aws_client("sqs", endpoint) as sqs:
+        url = f"{endpoint.url}/123456789012/q"
+        p, metrics = poller(sqs, url)
+        messages: Any = [
+            {"MessageId": f"m{i}", "ReceiptHandle": f"r{i}", "Body": "x"} for i in (1, 2)
+        ]
+        assert await p._deletes.delete(messages) == 1
+    errors = metrics.registry.get_sample_value(
+        "sesd_sqs_errors_total",
+        {"queue": "q", "account": "default", "region": "us-east-1", "operation": "delete"},
+    )
+    assert errors == 1
+    said = {r["event"]: r for r in map(json.loads, logs.getvalue().splitlines())}
+    assert said["sesd.sqs.delete_partly_failed"]["codes"] == ["InternalError"]
