@@ -7,14 +7,19 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
 
 from sesd.commands.demo.localhttp import LocalServer
+from sesd.commands.demo.localtenants import LocalTenants
+from sesd.config import core_settings, parse_config
+from sesd.core.pipeline import Pipeline
 from sesd.io.logs import configure_logging
 from tests.conftest import aws_client
 from tests.test_sqs_edges import poller
+from tests.test_tenant_passes import REGION, Clock, tenant_poller
 
 
 class NamelessFailures(LocalServer):
@@ -58,3 +63,41 @@ async def test_a_delete_failure_without_its_id_is_a_failed_entry() -> None:
     assert errors == 1
     said = {r["event"]: r for r in map(json.loads, logs.getvalue().splitlines())}
     assert said["sesd.sqs.delete_partly_failed"]["codes"] == ["InternalError"]
+
+
+class ArnlessResources(LocalTenants):
+    """A tenant endpoint whose resource named ``broken`` comes without its ARN."""
+
+    def _items(
+        self, operation: str, body: dict[str, Any]
+    ) -> tuple[list[Any], Callable[[Any], dict[str, Any]], str]:
+        items, build, key = super()._items(operation, body)
+
+        def built(item: Any) -> dict[str, Any]:
+            found = build(item)
+            if found.get("ResourceArn", "").endswith("/broken"):
+                del found["ResourceArn"]
+            return found
+
+        return items, built, key
+
+
+async def test_a_tenant_resource_without_its_arn_is_passed_over() -> None:
+    """globex's configuration sets are ``broken``, whose ARN the answer leaves out, and
+    ``set-globex``: the walk maps ``set-globex``, passes the other over and says so,
+    and ends (the walk, saved, would else fail at the same page every poll)."""
+    logs = io.StringIO()
+    configure_logging("info", "json", stream=logs)
+    pipeline = Pipeline(core_settings(parse_config("[tenants]\nenabled = true\n")))
+    async with ArnlessResources("123456789012", REGION) as tenants:
+        kinds = ("CONFIGURATION_SET", "broken"), ("CONFIGURATION_SET", "set-globex")
+        tenants.add("globex", *kinds)
+        async with tenant_poller(tenants, pipeline, Clock(), recommendations=False) as poller:
+            await poller.poll_once()
+    ledger = pipeline.ledger
+    sender = f"arn:aws:ses:{REGION}:123456789012:identity/example.com"
+    assert ledger.tenant_map.tenant(sender, "set-globex") == "globex"
+    assert not ledger.tenant_walks.walks  # walked to its end
+    said = {r["event"]: r for r in map(json.loads, logs.getvalue().splitlines())}
+    unread = said["sesd.tenants.resources_unread"]
+    assert (unread["level"], unread["tenant"], unread["count"]) == ("warning", "globex", 1)

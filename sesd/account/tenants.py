@@ -39,6 +39,7 @@ from sesd.account.paging import Pacer, Paged, PagedList, without_end
 from sesd.account.poller import ClientFor, During, Polls
 from sesd.account.rounds import side_by_side
 from sesd.account.tenant_entities import refused, written
+from sesd.account.tenant_resources import mapped_arns
 from sesd.core.accounts import Accounts, Target
 from sesd.core.tenant_map import TenantMap, tenant_of_arn, valid_tenant
 from sesd.core.tenant_walks import MAX_WALK_TENANTS, TenantWalk, TenantWalks
@@ -47,8 +48,6 @@ from sesd.io.aws_errors import error_code
 
 __all__ = ["TenantPoller"]
 
-#: The resources that carry a tenant for an event: its configuration set, its identity.
-_MAPPED: Final = ("CONFIGURATION_SET", "EMAIL_IDENTITY")
 #: What SES answers ListTenantResources of a tenant it does not hold (deleted).
 _DELETED: Final = "NotFoundException"
 
@@ -331,6 +330,18 @@ class TenantPoller(Polls):
 
         await self._read(target, ses, "list_tenants", "Tenants", {}, walk, page, set())
 
+    def _arns(self, target: Target, tenant: str, answer: dict[str, Any]) -> list[str]:
+        """The ARNs a page of ``tenant``'s resources maps; those named without one are
+        passed over, and said (failing, the walk, saved, would fail at every poll)."""
+        arns, unread = mapped_arns(answer)
+        if unread:
+            self._log.warning(
+                "sesd.tenants.resources_unread", account=target[0], region=target[1],
+                tenant=tenant, count=unread, hint="ListTenantResources named resources "
+                "with no ARN: not mapped; check the SES endpoint_url",
+            )  # fmt: skip
+        return arns
+
     async def _resources(self, target: Target, ses: Any, walk: TenantWalk, deadline: float) -> None:
         """Each tenant's resources from ``walk.next`` on, until ``deadline``. A resource
         of another AWS account than the tenants' drops the walk (resumed after the
@@ -363,10 +374,8 @@ class TenantPoller(Polls):
             if not self._watched(target):
                 return  # a reload removed it while it was asked: its answer is not kept
             walk.pages += 1
-            for item in answer.get("TenantResources", []):
-                if item.get("ResourceType") in _MAPPED and not walk.add(
-                    name, item["ResourceArn"], self._map.max_entries
-                ):
+            for arn in self._arns(target, name, answer):
+                if not walk.add(name, arn, self._map.max_entries):
                     self._drop(target, walk)
                     self._log.warning(
                         "sesd.tenants.walk_dropped", account=target[0], region=target[1],
