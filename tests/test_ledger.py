@@ -97,6 +97,7 @@ def test_a_state_file_from_before_providers_tenants_and_canaries_still_loads() -
         "providers_cached": 0,
         "canaries": 0,
         "tenant_walks_resumed": 0,
+        "tenant_walks_unread": 0,
     }
     assert set(fresh.windows) == {"gmail.com", "corp.example", "yahoo.com"}
     assert fresh.by_tenant is not None
@@ -115,6 +116,7 @@ def test_a_restore_reports_what_it_kept() -> None:
         "providers_cached": 1,
         "canaries": 1,
         "tenant_walks_resumed": 1,
+        "tenant_walks_unread": 0,
     }
     other = Ledger(core_settings(parse_config(CONFIG + '[windows]\nsizes = ["10m"]\n')))
     assert other.restore(saved, f.T0)["windows"] == "dropped: window layout changed"

@@ -340,7 +340,7 @@ class Ledger:
         # Walks under way resume (files from before have none: they start over), and
         # show how far they had come.
         walks = data.get("tenant_walks", [])
-        self.tenant_walks.restore(walks, where, now, self.tenant_map.max_entries)
+        unread = self.tenant_walks.restore(walks, where, now, self.tenant_map.max_entries)
         for target, walk in self.tenant_walks.walks.items():
             if not walk.listing:
                 progress = self.accounts.record(target)
@@ -355,6 +355,7 @@ class Ledger:
             "providers_cached": 0 if self.providers is None else len(self.providers.cache),
             "canaries": len(self.canary.canaries),
             "tenant_walks_resumed": len(self.tenant_walks.walks),
+            "tenant_walks_unread": unread,  # skipped alone (sesd.runtime.state counts them)
         }
 
     def _restore_windows(self, data: dict[str, Any], kept: list[int | None]) -> None:

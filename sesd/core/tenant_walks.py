@@ -146,15 +146,27 @@ class TenantWalks:
         """Plain data for the state file."""
         return [[*target, msgspec.to_builtins(walk)] for target, walk in self.walks.items()]
 
-    def restore(self, rows: list[list[Any]], where: set[Target], now: float, most: int) -> None:
+    def restore(self, rows: list[list[Any]], where: set[Target], now: float, most: int) -> int:
         """Load what :meth:`snapshot` returned: the walks of the (account, region)s in
         ``where`` (those configured now) begun at most :data:`MAX_WALK_AGE` before
         ``now``, of tenants in that region; the others start over. A walk is held to
         what a live one keeps, as the state file's size limit counts it (the map fills
         beside it from here): its first ``most`` resources (the map's cap), the rest
-        counted; one holding anything a live walk does not keep starts over."""
-        for account, region, saved, *_ in rows:  # items a later build added: not ours
-            walk = msgspec.convert(saved, TenantWalk)
+        counted; one holding anything a live walk does not keep starts over. Returns
+        how many rows did not read (skipped alone: the walk starts over, the rest of the
+        file restores)."""
+        if not isinstance(rows, list):
+            return 1
+        unread = 0
+        for row in rows:
+            try:
+                if not isinstance(row, list) or not all(isinstance(s, str) for s in row[:2]):
+                    raise TypeError("no row of a walk")
+                account, region, saved = row[:3]  # items a later build added: not ours
+                walk = msgspec.convert(saved, TenantWalk)
+            except (TypeError, ValueError):  # (msgspec.ValidationError is a ValueError)
+                unread += 1
+                continue
             if (account, region) not in where or now - walk.started > MAX_WALK_AGE:
                 continue
             if walk.where is not None and walk.where[0] != region:
@@ -171,7 +183,8 @@ class TenantWalks:
             if len(walk.resources) > most:
                 walk.resources_left += len(walk.resources) - most
                 walk.resources = dict(islice(walk.resources.items(), most))
-            self.walks[(str(account), str(region))] = walk
+            self.walks[(account, region)] = walk
+        return unread
 
 
 def _kept_live(walk: TenantWalk) -> bool:

@@ -195,6 +195,7 @@ def _restore(blob: bytes, ledger: Ledger, evaluator: Evaluator, now: float) -> d
     except Exception as exc:  # noqa: BLE001
         raise StateError(f"state file is damaged ({type(exc).__name__}: {exc})") from None
     restored = ledger.restore(data, now)
+    entries["tenant_walks"] = restored.pop("tenant_walks_unread")
     drop_groups(ledger, gone)
     count = sum(map(len, known.values()))
     owed = evaluator.adopt(rules, known, now, ledger, gone, retired, heard)

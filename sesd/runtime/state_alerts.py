@@ -27,13 +27,13 @@ pending delay's, a canary's: every row of the file), each ignored here. What cha
 the meaning of anything an earlier build reads (an item moved, removed or of another
 type, a value read otherwise, the windows' encoding) takes a new STATE_VERSION: a
 build of another sets the file aside whole. An entry of ``retired``, ``heard``,
-``alerted`` or ``canary_names`` that does not read (a flipped byte, a hand's edit)
-is skipped alone, counted (``entries_skipped`` in ``sesd.state.restored``), and the
-labels of a resolve owed named: without the entry the restart does what an earlier
-build did (pages every sink; sends no resolve, for a person to send by hand), where
-refusing the file would do it for every alert and lose the windows. An alert state
-that does not read is the file's damage: the file is refused whole
-(sesd.runtime.state says why).
+``alerted``, ``canary_names`` or ``tenant_walks`` that does not read (a flipped
+byte, a hand's edit) is skipped alone, counted (``entries_skipped`` in
+``sesd.state.restored``), and the labels of a resolve owed named: without the entry
+the restart does what an earlier build did (pages every sink; sends no resolve, for
+a person to send by hand), where refusing the file would do it for every alert and
+lose the windows. An alert state that does not read is the file's damage: the file
+is refused whole (sesd.runtime.state says why).
 """
 
 from __future__ import annotations
