@@ -21,6 +21,7 @@ import re
 import string
 from collections.abc import Collection
 from fnmatch import fnmatchcase
+from itertools import islice
 from typing import Final
 
 from sesd.core.globs import glob_parts
@@ -212,15 +213,20 @@ class TenantMap:
     def restore(self, rows: list[list[str]]) -> None:
         """Load what :meth:`snapshot` returned, held to the rules of a live read (an
         older build's file, or one edited): a tenant name SES could not have given, or
-        a resource no ARN names, is not kept (its events count as unknown)."""
+        a resource no ARN names, is not kept (its events count as unknown). Past the
+        cap (a file of a build that kept more), the newest rows are kept, as live
+        eviction keeps them."""
         for arn, tenant in map(_ROW, rows):
             arn, tenant = str(arn), str(tenant)
             if not names_a_resource(arn):
                 continue
             if tenant != AMBIGUOUS and not valid_tenant(tenant):
                 continue
-            if len(self.arns) < self.max_entries:
-                self.arns[arn] = tenant
+            self.arns[arn] = tenant
+        if len(self.arns) > self.max_entries:
+            newest = list(islice(self.arns.items(), len(self.arns) - self.max_entries, None))
+            self.arns.clear()
+            self.arns.update(newest)
         self.version += 1
 
 
