@@ -120,7 +120,13 @@ class TenantWalk:
         return True
 
     def forget(self, tenant: str) -> None:
-        """What was read of ``tenant``'s resources dropped (SES no longer holds it)."""
+        """What was read of ``tenant``'s resources dropped (SES no longer holds it).
+        The tenant to be read next, not at a later page of its own (no token) nor named
+        before it, has none: each tenant's resources are read in turn, from its first
+        page. Its resources are not looked for (a million take 0.1-0.2 s)."""
+        reading = self.tenants[self.next : self.next + 1] == [tenant]
+        if reading and self.token is None and tenant not in self.tenants[: self.next]:
+            return  # at its first page: nothing of it read yet
         for arn in [arn for arn, tenants in self.resources.items() if tenant in tenants]:
             self.resources[arn].discard(tenant)
             if not self.resources[arn]:
