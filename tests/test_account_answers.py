@@ -478,3 +478,35 @@ async def test_a_reload_keeps_the_map_of_an_account_another_label_still_watches(
     pipeline.reconfigure(core_settings(parse_config(after)))
     assert pipeline.ledger.settings.watched == (("prod", REGION),)
     assert pipeline.ledger.tenant_map.tenant(sender, "set-globex") == kept
+
+
+async def test_a_reload_back_to_the_default_credentials_keeps_the_map_they_watch() -> None:
+    """The queue of eu-west-1 read with the default credentials, and a role, ``prod``,
+    into the same AWS account watched beside them; both polls map globex's set, prod's
+    last. A reload removes ``prod``: the default credentials still watch the account,
+    as their own poll found, so its map stays."""
+    queue = f'[[queues]]\nurl = "https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/eu"\n'
+    after = f"[tenants]\nenabled = true\n{queue}"
+    role = f'role_arn = "arn:aws:iam::{ACCOUNT}:role/sesd"\nregion = "{REGION}"\n'
+    pipeline = Pipeline(core_settings(parse_config(f'{after}[[accounts]]\nname = "prod"\n{role}')))
+    async with LocalTenants(ACCOUNT, REGION) as tenants:
+        tenants.add("globex", ("CONFIGURATION_SET", "set-globex"))
+        async with tenant_poller(tenants, pipeline, Clock(), recommendations=False) as poller:
+            for targets in ([TARGET, ("prod", REGION)], [("prod", REGION)]):
+                poller.targets = targets
+                await poller.poll_once()
+    assert pipeline.ledger.tenant_status.accounts == {ACCOUNT: "prod"}
+    pipeline.reconfigure(core_settings(parse_config(after)))
+    sender = f"arn:aws:ses:{REGION}:{ACCOUNT}:identity/example.com"
+    assert pipeline.ledger.tenant_map.tenant(sender, "set-globex") == "globex"
+
+
+def test_the_account_id_a_poll_found_is_kept_as_an_id_or_not_at_all() -> None:
+    """Saved with the account's status, the AWS account id its tenants named comes back
+    after a restart; one that is no id (a file edited by hand) does not."""
+    accounts = Accounts()
+    accounts.record(TARGET).account_id = ACCOUNT
+    accounts.record(("prod", REGION)).account_id = "12345678901x"
+    again = Accounts()
+    again.restore(accounts.snapshot(), {TARGET, ("prod", REGION)})
+    assert again.ids() == {(ACCOUNT, "default")}

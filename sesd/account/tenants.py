@@ -268,6 +268,8 @@ class TenantPoller(Polls):
                 return
             progress = self.accounts.record(target)
             progress.tenants_listed, progress.tenants_mapped = len(walk.tenants), 0
+            if walk.where is not None:  # (else no tenant's ARN said)
+                progress.account_id = walk.where[1]
         # Its own call, counted and logged under its own name: a role denied it alone
         # must not read as denied ListTenants.
         api = "list_tenant_resources"
@@ -331,14 +333,12 @@ class TenantPoller(Polls):
         await self._read(target, ses, "list_tenants", "Tenants", {}, walk, page, set())
 
     def _arns(self, target: Target, tenant: str, answer: dict[str, Any]) -> list[str]:
-        """The ARNs a page of ``tenant``'s resources maps; those named without one are
-        passed over, and said (failing, the walk, saved, would fail at every poll)."""
+        """The ARNs a page of ``tenant``'s resources maps; those without one, said."""
         arns, unread = mapped_arns(answer)
         if unread:
             self._log.warning(
                 "sesd.tenants.resources_unread", account=target[0], region=target[1],
-                tenant=tenant, count=unread, hint="ListTenantResources named resources "
-                "with no ARN: not mapped; check the SES endpoint_url",
+                tenant=tenant, count=unread, hint="not mapped: check the SES endpoint_url",
             )  # fmt: skip
         return arns
 

@@ -31,6 +31,8 @@ __all__ = [
 
 #: (account label, region)
 Target = tuple[str, str]
+#: An AWS account id.
+_ACCOUNT_ID: Final = re.compile(r"\d{12}")
 #: The ``account`` label of what the default credentials read (no ``[[accounts]]``
 #: entry may take it).
 DEFAULT_ACCOUNT: Final = "default"
@@ -108,6 +110,9 @@ class AccountStatus:
     tenants_mapped: int = 0
     #: When a walk last read every tenant's resources and the map was replaced.
     tenant_map_at: float | None = None
+    #: The AWS account id its tenants' ARNs named (with ``[tenants]``): the account the
+    #: label reaches, known so alone for the default credentials (a role's, its ARN's).
+    account_id: str | None = None
 
     @property
     def quota_used_ratio(self) -> float | None:
@@ -160,7 +165,13 @@ class Accounts:
                 # or one edited): alert texts and the status page show it.
                 if status.enforcement is not None:
                     status.enforcement = clean(status.enforcement, WORD) or None
+                if status.account_id is not None and not _ACCOUNT_ID.fullmatch(status.account_id):
+                    status.account_id = None
                 self.status[(str(account), str(region))] = status
+
+    def ids(self) -> set[tuple[str, str]]:
+        """(AWS account id, account label) of each target whose tenants named its id."""
+        return {(s.account_id, target[0]) for target, s in self.status.items() if s.account_id}
 
     def watch(self, where: set[Target]) -> None:
         """Only the targets in ``where`` (those a reload left configured): what SES said

@@ -240,7 +240,7 @@ class Ledger:
         gone = set(self.settings.watched) - set(settings.watched)
         # Its AWS account ids, as the polls found them and as [[accounts]] named them.
         ids = {*self.tenant_status.accounts.items(), *self.settings.account_names.items()}
-        watched = settings.reached(self.tenant_status.accounts)
+        watched = settings.reached([*self.tenant_status.accounts.items(), *self.accounts.ids()])
         for account_id, label in ids:
             for region in {region for account, region in gone if account == label}:
                 if (account_id, region) not in watched:

@@ -4,6 +4,7 @@ owns every default."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 __all__ = ["CoreSettings"]
@@ -54,11 +55,11 @@ class CoreSettings:
     #: Each ``[[accounts]]`` entry's name, by its 12-digit id (its role's).
     account_names: dict[str, str] = field(default_factory=dict)
 
-    def reached(self, polled: dict[str, str]) -> set[tuple[str, str]]:
+    def reached(self, polled: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
         """The (AWS account id, region)s watched: each ``[[accounts]]`` entry's role's
         account, the others' (the default credentials') as the polls found them,
-        ``polled`` (AWS account id -> the label it was polled under)."""
+        ``polled`` ((AWS account id, the label it was polled under) pairs)."""
         roles = set(self.account_names.values())
         ids = [*self.account_names.items()]
-        ids += [(i, label) for i, label in polled.items() if label not in roles]
+        ids += [(i, label) for i, label in polled if label not in roles]
         return {(i, region) for i, label in ids for on, region in self.watched if on == label}
