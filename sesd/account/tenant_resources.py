@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-__all__ = ["mapped_arns"]
+__all__ = ["mapped_arns", "read_arns"]
 
 #: The resources that carry a tenant for an event: its configuration set, its identity.
 _MAPPED: Final = ("CONFIGURATION_SET", "EMAIL_IDENTITY")
@@ -18,3 +18,14 @@ def mapped_arns(answer: dict[str, Any]) -> tuple[list[str], int]:
     mapped = [i for i in answer.get("TenantResources", []) if i.get("ResourceType") in _MAPPED]
     arns = [a for i in mapped if isinstance(a := i.get("ResourceArn"), str) and a.count(":") > 4]
     return arns, len(mapped) - len(arns)
+
+
+def read_arns(log: Any, target: tuple[str, str], tenant: str, answer: dict[str, Any]) -> list[str]:
+    """The ARNs a page of ``tenant``'s resources maps; those without one, said."""
+    arns, unread = mapped_arns(answer)
+    if unread:
+        log.warning(
+            "sesd.tenants.resources_unread", account=target[0], region=target[1],
+            tenant=tenant, count=unread, hint="not mapped: check the SES endpoint_url",
+        )  # fmt: skip
+    return arns

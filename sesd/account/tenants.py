@@ -39,7 +39,7 @@ from sesd.account.paging import Pacer, Paged, PagedList, without_end
 from sesd.account.poller import ClientFor, During, Polls
 from sesd.account.rounds import side_by_side
 from sesd.account.tenant_entities import refused, written
-from sesd.account.tenant_resources import mapped_arns
+from sesd.account.tenant_resources import read_arns
 from sesd.core.accounts import Accounts, Target
 from sesd.core.tenant_map import TenantMap, tenant_of_arn, valid_tenant
 from sesd.core.tenant_walks import MAX_WALK_TENANTS, TenantWalk, TenantWalks
@@ -332,16 +332,6 @@ class TenantPoller(Polls):
 
         await self._read(target, ses, "list_tenants", "Tenants", {}, walk, page, set())
 
-    def _arns(self, target: Target, tenant: str, answer: dict[str, Any]) -> list[str]:
-        """The ARNs a page of ``tenant``'s resources maps; those without one, said."""
-        arns, unread = mapped_arns(answer)
-        if unread:
-            self._log.warning(
-                "sesd.tenants.resources_unread", account=target[0], region=target[1],
-                tenant=tenant, count=unread, hint="not mapped: check the SES endpoint_url",
-            )  # fmt: skip
-        return arns
-
     async def _resources(self, target: Target, ses: Any, walk: TenantWalk, deadline: float) -> None:
         """Each tenant's resources from ``walk.next`` on, until ``deadline``. A resource
         of another AWS account than the tenants' drops the walk (resumed after the
@@ -374,7 +364,7 @@ class TenantPoller(Polls):
             if not self._watched(target):
                 return  # a reload removed it while it was asked: its answer is not kept
             walk.pages += 1
-            for arn in self._arns(target, name, answer):
+            for arn in read_arns(self._log, target, name, answer):
                 if not walk.add(name, arn, self._map.max_entries):
                     self._drop(target, walk)
                     self._log.warning(
