@@ -278,3 +278,23 @@ def test_a_file_saved_at_no_time_a_clock_tells_restores(tmp_path: Path) -> None:
         saver.release()
         (restored,) = [line for line in logs if line["event"] == "sesd.state.restored"]
         assert (restored["saved_at"], restored["windows"]) == (f.T0 + 2, 1), saved_at
+
+
+def test_a_save_time_no_clock_tells_is_said_unread(tmp_path: Path) -> None:
+    """Read as the start's, a damaged save time is reported as ``saved_at``: the line
+    must also say that the file's own did not read (a flipped byte, not a save at the
+    start), or a person takes the start's time for the save's. A sound one says
+    nothing more."""
+    for saved_at in (1e300, float("nan"), -1e300, f.T0 + 1):
+        config, data = _document()
+        data["saved_at"] = saved_at
+        path = tmp_path / "state.bin"
+        path.write_bytes(msgspec.msgpack.encode(data))
+        ledger = Pipeline(core_settings(config)).ledger
+        saver = StateSaver(str(path), ledger, Evaluator(config.alerts, ["5m"]), lambda: f.T0 + 2)
+        with capture_logs() as logs:
+            saver.load()
+        saver.release()
+        (restored,) = [line for line in logs if line["event"] == "sesd.state.restored"]
+        sound = saved_at == f.T0 + 1
+        assert restored.get("saved_at_unread") == (None if sound else repr(saved_at))

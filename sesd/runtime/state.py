@@ -187,7 +187,8 @@ def _restore(blob: bytes, ledger: Ledger, evaluator: Evaluator, now: float) -> d
         dry.adopt(rules, _copied(known), now, retired=retired, heard=heard)
         # A flipped byte here (no date of it can be written) is read as the start's
         # time: the rest of the file is sound, and the start's log lines say it.
-        saved_at = clocked(float(data["saved_at"]), now)
+        written = float(data["saved_at"])
+        saved_at = clocked(written, now)
         # A group the file was saved with and the config no longer has goes, and its
         # alerts resolve, as at a reload that removes it.
         gone = removed_groups(_groups(data), ledger.settings.groups, ledger.settings.track)
@@ -206,6 +207,8 @@ def _restore(blob: bytes, ledger: Ledger, evaluator: Evaluator, now: float) -> d
     evaluator.blind(min(max(now, saved_at), now + ledger.horizon))
     return {
         "saved_at": saved_at,
+        # Read as the start's: said, or a person takes it for the save's.
+        **({} if saved_at == written else {"saved_at_unread": repr(written)}),
         **restored,
         "alerts": count,
         # What the change of rules since the save owes the sinks (sesd.alerting.changes).
