@@ -3,10 +3,10 @@ rows of resolves owed (key ``retired``) are grouped by the rule as each was made
 (narrowed to the sinks owed it, under the labels and severity it was made with) and
 its note, one row per label. Two resolves of one label in one group would keep one
 row, the other lost: a sink owed it would keep the incident open. A sink is owed one
-resolve of an alert (as it tells alerts apart: Alertmanager by its labels), which
-should make that impossible; this tries to break it with incidents, sinks that take
-some of what is queued and not the rest, and reloads that relabel the rule, change
-its sinks, or remove it and bring it back."""
+resolve of an alert (Alertmanager, which tells alerts apart by their labels, that
+of the labels it had), which should make that impossible; this tries to break it
+with incidents, sinks that take some of what is queued and not the rest, and reloads
+that relabel the rule, change its sinks, or remove it and bring it back."""
 
 from __future__ import annotations
 
@@ -94,13 +94,9 @@ async def _check(changes: list[tuple[str, object]]) -> None:
                 alerting.reconfigure(parse_config(_text(sinks, team, severity, present)))
             alerting.evaluate()
         unsent = alerting.undelivered()
-    # Each sink owed one resolve of an alert, as it tells alerts apart.
+    # Each sink owed one resolve of an alert (Alertmanager too, whatever its labels).
     owed = [
-        (sink, alert.rule, alert.domain, tuple(sorted(alert.labels.items())), alert.severity)
-        if sink == "am"
-        else (sink, alert.rule, alert.domain)
-        for rule, alert in unsent.retired
-        for sink in rule.sinks
+        (sink, alert.rule, alert.domain) for rule, alert in unsent.retired for sink in rule.sinks
     ]
     assert len(owed) == len(set(owed)), owed
     # And the file keeps a row of each.

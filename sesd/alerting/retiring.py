@@ -7,10 +7,11 @@ kept: it tells nothing new, and the next comes a ``repeat_interval`` on. A resol
 apart (:attr:`Undelivered.retired`): the rule it was made under (as in force, or as a
 reload left it), narrowed to the sinks owed it, and the resolve, under the labels and
 severity it was made with; the restart sends it to those sinks, and to no other. A
-sink is owed one resolve of an alert (of its labels, where the sink tells alerts apart
-by them): after incidents the sinks flapped through, the first it has not taken,
-which ends the incident it has open (a later one is of an incident it never had
-paged, the alert having ended since: told twice otherwise).
+sink is owed one resolve of an alert: after incidents the sinks flapped through, the
+first it has not taken, which ends the incident it has open (a later one is of an
+incident it never had paged, the alert having ended since: told twice otherwise);
+after reloads that relabelled the rule while a sink that tells alerts apart by their
+labels (Alertmanager) took nothing, the first, of the labels it had.
 Saved as an alert still firing, the restart resolved it again on the rule's sinks as
 configured, under its labels as configured: a sink that had taken it was told twice;
 a sink named since (a reload, an edit while sesd was down) was told an alert ended
@@ -55,6 +56,9 @@ class Undelivered(NamedTuple):
     #: (rule, label) -> the sinks a firing in ``again`` is owed to: the others of its
     #: rule took it (sesd.alerting.unheard).
     firing: dict[tuple[str, str], list[str]]
+    #: Resolves not kept, of labels later than the ones a sink that tells alerts apart by
+    #: them is owed the resolve of (see :meth:`_Sorting._owe`).
+    relabelled: int = 0
 
 
 def undelivered(
@@ -84,7 +88,7 @@ def undelivered(
                 for alert in outbox.sink.owed_alerts()
                 if sorting.again(name, alert, Transition.RESOLVED)
             ]
-    return Undelivered(again, sorting.retired, sorting.firing)
+    return Undelivered(again, sorting.retired, sorting.firing, sorting.relabelled)
 
 
 class _Sorting:
@@ -99,11 +103,13 @@ class _Sorting:
         #: the resolve, and the sinks owed it (a resolve both queued and owed to a
         #: member is one; one notification's resolve owed to two sinks is one).
         self._owed: dict[tuple[int, bool], tuple[RuleConfig, Alert, list[str]]] = {}
-        #: Per sink and alert (as that sink tells alerts apart): the key in
-        #: :attr:`_owed` of the one resolve it is owed.
-        self._took: dict[tuple[str, str, str, object], tuple[int, bool]] = {}
+        #: Per sink and alert (rule, label): the key in :attr:`_owed` of the one
+        #: resolve it is owed.
+        self._took: dict[tuple[str, str, str], tuple[int, bool]] = {}
         #: (rule, label) -> the sinks a firing the rules in force make again is owed to.
         self.firing: dict[tuple[str, str], list[str]] = {}
+        #: Resolves of later labels not kept for a sink that tells alerts by them.
+        self.relabelled = 0
 
     @property
     def retired(self) -> list[Retiring]:
@@ -140,21 +146,37 @@ class _Sorting:
 
     def _owe(self, sink: str, key: tuple[int, bool]) -> None:
         """``sink`` owed the resolve under ``key``, unless it is owed an earlier one of
-        the same alert (as the sink tells alerts apart): sinks that flapped across two
-        incidents hold the first resolve, the second firing and the second resolve, and
-        the alert has ended. The first closes the incident the sink has open; the
-        second is of one it was never paged (or, of the same incident, one more)."""
+        the same alert: sinks that flapped across two incidents hold the first resolve,
+        the second firing and the second resolve, and the alert has ended. The first
+        closes the incident the sink has open; the second is of one it was never paged
+        (or, of the same incident, one more). So too a sink that tells alerts apart by
+        their labels: each reload that relabelled the rule while it took nothing queued
+        the resolve of the labels before and the firing of the new ones, which it never
+        took; the first resolve is of the labels it had. Kept, every later one made the
+        file grow by a resolve per alert and reload, past what its bound sets aside for
+        a sink (sesd.runtime.state_size); one it had nonetheless (a member that missed a
+        resolve and took the next firing) ends at its ``endsAt``, and is counted."""
         alert = self._owed[key][1]
-        labels = tuple(sorted(alert.labels.items())), alert.severity
-        which = (sink, alert.rule, alert.domain, labels if sink in self._by_labels else None)
+        which = (sink, alert.rule, alert.domain)
         was = self._took.get(which)
         if was is not None:
             earlier = self._owed[was][1]
-            if (earlier.since, earlier.at) <= (alert.since, alert.at):
+            if (earlier.since, earlier.at) > (alert.since, alert.at):
+                self._owed[was][2].remove(sink)
+                earlier, alert = alert, earlier
+            else:
+                key = was
+            if sink in self._by_labels and _labelled(earlier) != _labelled(alert):
+                self.relabelled += 1
+            if key == was:
                 return
-            self._owed[was][2].remove(sink)
         self._took[which] = key
         self._owed[key][2].append(sink)
+
+
+def _labelled(alert: Alert) -> tuple[object, str]:
+    """What a sink that tells alerts apart by their labels tells ``alert`` by."""
+    return tuple(sorted(alert.labels.items())), alert.severity
 
 
 def _made_again(rule: RuleConfig, sink: str, alert: Alert, by_labels: frozenset[str]) -> bool:

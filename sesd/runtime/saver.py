@@ -222,6 +222,13 @@ class StateSaver:
         # not queued yet: saved so, a firing would count as sent and be lost at a restart.
         self._evaluator.settle()
         unsent = self._unsent()
+        if stopped and unsent.relabelled:
+            self._log.info(
+                "sesd.state.relabelled_resolves_not_kept", count=unsent.relabelled,
+                reason="a sink that tells alerts apart by their labels is owed the resolve "
+                "of the labels it had before relabels it took none of; another it had "
+                "ends at its endsAt",
+            )  # fmt: skip
         blob = snapshot(
             self._ledger, self._evaluator, now, unsent.again, stopped, unsent.retired,
             unsent.firing,
