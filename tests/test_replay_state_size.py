@@ -30,7 +30,8 @@ def test_a_state_file_past_the_limit_is_not_read_and_the_replay_says_so(
     config = tmp_path / "sesd.toml"
     config.write_text(f'[state]\npath = "{state}"\n{RULE}')
     loaded = load_config(str(config))
-    limit = state_limit(Pipeline(core_settings(loaded)).ledger, loaded.alerts.rules)
+    sinks = loaded.alerts.named_sinks()
+    limit = state_limit(Pipeline(core_settings(loaded)).ledger, loaded.alerts.rules, sinks)
     with state.open("wb") as handle:
         handle.truncate(limit + 1)
     # Only that rule: the bound is still the whole config's, whose file it is.

@@ -501,7 +501,8 @@ def test_a_state_file_larger_than_this_config_could_save_is_kept_aside_unread(
 
     path = tmp_path / "state.bin"
     config = parse_config(RULE)
-    limit = state_limit(Pipeline(core_settings(config)).ledger, config.alerts.rules)
+    sinks = config.alerts.named_sinks()
+    limit = state_limit(Pipeline(core_settings(config)).ledger, config.alerts.rules, sinks)
     with path.open("wb") as handle:
         handle.truncate(limit + 1)
     saver = _saver(path)

@@ -19,6 +19,7 @@ from sesd.io.files import linked
 from sesd.io.logs import get_logger
 from sesd.runtime.state import snapshot, write_state
 from sesd.runtime.state_lock import hold, let_go
+from sesd.runtime.state_size import kept_owed, retired_room
 from sesd.runtime.state_start import RestoreStopped, clear_leftovers, read_at_start
 
 __all__ = ["SOON_GAP", "StateSaver"]
@@ -229,10 +230,19 @@ class StateSaver:
                 "of the labels it had before relabels it took none of; another it had "
                 "ends at its endsAt",
             )  # fmt: skip
+        # Past what the file's size bound sets aside, a restart would set it aside.
+        room = retired_room(self._ledger.settings, len(self._evaluator.config.named_sinks()))
+        retired, cut = kept_owed(unsent.retired, self._evaluator.rules, room)
+        if stopped and cut:
+            self._log.warning(
+                "sesd.state.resolves_not_kept", count=cut, kept=room,
+                hint="more resolves owed under rules a reload removed (or to sinks it took "
+                "off a rule) than the state file keeps: resolve the rest in their sinks "
+                "by hand",
+            )  # fmt: skip
         blob = snapshot(
-            self._ledger, self._evaluator, now, unsent.again, stopped, unsent.retired,
-            unsent.firing,
-        )  # fmt: skip
+            self._ledger, self._evaluator, now, unsent.again, stopped, retired, unsent.firing
+        )
         self._taken += 1
         try:
             kept = await anyio.to_thread.run_sync(

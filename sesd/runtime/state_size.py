@@ -14,9 +14,12 @@ keeps, and a walk of an (account, region)'s tenants under way beside it up to 52
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Sequence
 from typing import Final
 
+import msgspec
+
+from sesd.alerting.retiring import Retiring
 from sesd.config import ACCOUNT_METRICS, CANARY_METRICS, TENANT_METRICS, RuleConfig
 from sesd.core.ledger import Ledger
 from sesd.core.providers import LABELS as PROVIDERS
@@ -25,7 +28,7 @@ from sesd.core.settings import CoreSettings
 from sesd.core.tenant_walks import MAX_TOKEN, MAX_WALK_TENANTS
 from sesd.core.tenants import MAX_STATUSES
 
-__all__ = ["alert_ceiling", "state_limit"]
+__all__ = ["alert_ceiling", "kept_owed", "retired_room", "state_limit"]
 
 #: Room in :func:`alert_ceiling` for what no setting counts (`other`, `unknown`, labels
 #: a reload stopped tracking whose alerts are still resolving).
@@ -55,6 +58,10 @@ _PER_SINK: Final = 128
 #: different one): its label twice (its row, and the list of labels the domain table
 #: no longer holds) and six fields, as an alert state's; 557 bytes measured.
 _PER_RESOLVE: Final = 1024
+#: A rule a resolve owed outside the rules in force was made under, as the file keeps
+#: it beside the resolve (each row may be of a rule of its own): 465 bytes measured,
+#: with three sinks of the longest name (a rule listing many domains takes more).
+_PER_RULE: Final = 1024
 #: A row of the tenants' map: a resource's ARN, of 7-bit ASCII and at most the longest
 #: SES writes (sesd.core.tenant_map.MAX_RESOURCE_ARN: an event's ``sourceArn`` is
 #: anyone's who can send to the queue, and the map keeps whatever is that long), and
@@ -88,14 +95,67 @@ def alert_ceiling(rule: RuleConfig, settings: CoreSettings) -> int:
     if rule.metric in ACCOUNT_METRICS:
         tracked = len(settings.watched)
     elif rule.metric in TENANT_METRICS:
-        tracked = MAX_STATUSES * len(settings.watched) + len(settings.tenants_track)
+        tracked = _statuses(settings)
     elif rule.scope == PROVIDER:
-        tracked = len(PROVIDERS) + len(settings.mx)
+        tracked = _providers(settings)
     elif rule.scope == TENANT:
-        tracked = settings.tenants_max_tracked + len(settings.tenants_track)
+        tracked = _tenants(settings)
     else:
-        tracked = settings.max_tracked + len(settings.track) + len(settings.groups)
+        tracked = _domains(settings)
     return 2 * tracked + _SPARE_STATES
+
+
+def retired_room(settings: CoreSettings, sinks: int) -> int:
+    """The most resolves the state file keeps owed (each to one sink: a row) outside
+    the rules in force's share (:func:`_alert_bytes`): under a rule a reload removed,
+    or to a sink a reload took off the rule. As many as a rule of the widest scope may
+    hold alert states, to each of ``sinks`` (those configured): a removed rule's every
+    alert, on every sink (a sink is owed one resolve of an alert). More (rules of a
+    storm's every label removed at once, while their sinks took nothing) are not
+    kept: :func:`kept_owed`."""
+    scopes = (_domains, _tenants, _statuses, _providers)
+    widest = max(len(settings.watched), *(tracked(settings) for tracked in scopes))
+    return (2 * widest + _SPARE_STATES) * sinks
+
+
+def kept_owed(
+    retired: Sequence[Retiring], rules: Iterable[RuleConfig], room: int
+) -> tuple[list[Retiring], int]:
+    """Of ``retired`` (sesd.alerting.retiring), what the state file keeps: the rows the
+    rules in force (``rules``) name the sink of, and ``room`` others, the oldest
+    resolves first (they end the oldest incidents); and how many were left out."""
+    named = {rule.name: set(rule.sinks) for rule in rules}
+    kept: list[Retiring | None] = list(retired)
+    left, cut = room, 0
+    for i in sorted(range(len(retired)), key=lambda i: (retired[i][1].since, retired[i][1].at)):
+        rule, alert = retired[i]
+        sinks = []
+        for sink in rule.sinks:
+            ours = sink in named.get(rule.name, ())
+            if ours or left > 0:
+                sinks.append(sink)
+                left -= not ours
+            else:
+                cut += 1
+        if sinks != rule.sinks:
+            kept[i] = (msgspec.structs.replace(rule, sinks=sinks), alert) if sinks else None
+    return [each for each in kept if each is not None], cut
+
+
+def _domains(settings: CoreSettings) -> int:
+    return settings.max_tracked + len(settings.track) + len(settings.groups)
+
+
+def _tenants(settings: CoreSettings) -> int:
+    return settings.tenants_max_tracked + len(settings.tenants_track)
+
+
+def _statuses(settings: CoreSettings) -> int:
+    return MAX_STATUSES * len(settings.watched) + len(settings.tenants_track)
+
+
+def _providers(settings: CoreSettings) -> int:
+    return len(PROVIDERS) + len(settings.mx)
 
 
 def _alert_bytes(rule: RuleConfig) -> int:
@@ -105,11 +165,12 @@ def _alert_bytes(rule: RuleConfig) -> int:
     return _PER_ALERT + _PER_HEARD + (_PER_SINK + _PER_RESOLVE) * len(rule.sinks)
 
 
-def state_limit(ledger: Ledger, rules: Iterable[RuleConfig]) -> int:
-    """The most bytes a state file of ``ledger``'s settings and ``rules`` may take: its
-    labels' windows, pending delays, duplicate keys, cached answers, alert states and
-    the tenants' map, statuses and walks, each at its cap and largest, and
-    :data:`_FLOOR` for the rest."""
+def state_limit(ledger: Ledger, rules: Iterable[RuleConfig], sinks: Collection[str] = ()) -> int:
+    """The most bytes a state file of ``ledger``'s settings, ``rules`` and ``sinks``
+    (every sink configured) may take: its labels' windows, pending delays, duplicate
+    keys, cached answers, alert states, resolves owed outside them
+    (:func:`retired_room`) and the tenants' map, statuses and walks, each at its cap
+    and largest, and :data:`_FLOOR` for the rest."""
     s = ledger.settings
     labels = s.max_tracked + len(s.track) + len(s.groups) + 1
     labels += len(s.tags) * (s.tags_max_tracked + 1)
@@ -125,6 +186,7 @@ def state_limit(ledger: Ledger, rules: Iterable[RuleConfig]) -> int:
         + s.dedup_max_entries * _PER_KEY
         + (s.providers_max_cache * _PER_ANSWER if s.providers else 0)
         + sum(alert_ceiling(rule, s) * _alert_bytes(rule) for rule in rules)
+        + retired_room(s, len(sinks)) * (_PER_RESOLVE + _PER_SINK + _PER_RULE)
         # Whatever tenants says now: a file saved with them on holds the map, and a
         # start that turned them off must not set aside its windows for it.
         + ledger.tenant_map.max_entries * _PER_ARN

@@ -200,7 +200,8 @@ def _read(
         # Past the largest state this config saves, not read: a restore takes about
         # fifteen times the file in memory, and an OOM kill at each start keeps sesd down.
         with stoppable.during():
-            blob = read_state(path, state_limit(ledger, evaluator.rules))
+            limit = state_limit(ledger, evaluator.rules, evaluator.config.named_sinks())
+            blob = read_state(path, limit)
     except StateError as exc:
         # Not readable by this user (a restore from a backup made as root, say), or too
         # large: kept, or the first save would replace it.

@@ -274,7 +274,8 @@ def _known_providers(replay: Replay, config: Config) -> None:
     if cache is None or not config.state.path:
         return
     try:
-        blob = read_state(config.state.path, state_limit(replay.ledger, config.alerts.rules))
+        sinks = config.alerts.named_sinks()
+        blob = read_state(config.state.path, state_limit(replay.ledger, config.alerts.rules, sinks))
         if blob is not None:
             cache.restore(providers_cache(blob))
     except StateError as exc:

@@ -1,0 +1,91 @@
+"""What resolves owed under a rule a reload removed take in the state file, against
+what its size bound (sesd.runtime.state_size) sets aside for them. The bound is
+reckoned from the config at the restart, whose rules no longer include the removed
+one: a file at its caps with such resolves beside it, past the bound, would be set
+aside unread at the restart, every window and alert state with it, and every
+resolve owed left open."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import msgspec
+
+from sesd.alerting.evaluator import Evaluator
+from sesd.alerting.rules import Transition
+from sesd.config import core_settings, parse_config
+from sesd.core.pipeline import Pipeline
+from sesd.runtime.state import snapshot
+from sesd.runtime.state_size import alert_ceiling, kept_owed, retired_room, state_limit
+from tests.test_render import _alert
+from tests.test_state_alert_bytes import CONFIG, SINKS, T, _longest
+
+
+def test_resolves_owed_under_a_removed_rule_fit_in_the_bound() -> None:
+    """The rule fired on every label it may hold, with the longest labels, and a
+    reload removed it while none of its three sinks (of the longest names) took
+    anything: each is owed the resolve of every label."""
+    before = parse_config(CONFIG)
+    (rule,) = before.alerts.rules
+    after = parse_config(CONFIG.split("[[alerts.rules]]")[0] + "[domains]\nmax_tracked = 10\n")
+    assert after.alerts.rules == []
+    ledger = Pipeline(core_settings(after)).ledger
+    evaluator = Evaluator(after.alerts, [spec.name for spec in ledger.specs])
+    resolve = _alert(Transition.RESOLVED, "")
+    retired = [
+        (
+            msgspec.structs.replace(rule, sinks=[sink]),
+            replace(resolve, rule="delays", domain=label, notes=("the rule was removed",)),
+        )
+        for sink in SINKS
+        for label in (_longest(i) for i in range(alert_ceiling(rule, ledger.settings)))
+    ]
+    empty = len(snapshot(ledger, evaluator, T))
+    full = len(snapshot(ledger, evaluator, T, retired=retired))
+    sinks = after.alerts.named_sinks()
+    share = state_limit(ledger, after.alerts.rules, sinks) - state_limit(ledger, [])
+    assert full - empty <= share, (full - empty, share)
+
+
+def test_resolves_each_of_a_removed_rule_of_its_own_fit_in_the_bound() -> None:
+    """As many rows as the bound sets aside outside the rules in force, each under a
+    rule of its own (as many rules removed, each with one alert): each row carries
+    its rule's description, and still fits."""
+    before = parse_config(CONFIG)
+    (rule,) = before.alerts.rules
+    after = parse_config(CONFIG.split("[[alerts.rules]]")[0] + "[domains]\nmax_tracked = 10\n")
+    ledger = Pipeline(core_settings(after)).ledger
+    evaluator = Evaluator(after.alerts, [spec.name for spec in ledger.specs])
+    sinks = after.alerts.named_sinks()
+    room = retired_room(ledger.settings, len(sinks))
+    resolve = _alert(Transition.RESOLVED, "")
+    retired = []
+    for i in range(room):
+        name = f"{i:06d}" + "r" * 58
+        removed = msgspec.structs.replace(rule, name=name, sinks=[SINKS[i % 3]])
+        alert = replace(resolve, rule=name, domain=_longest(i), notes=("the rule was removed",))
+        retired.append((removed, alert))
+    empty = len(snapshot(ledger, evaluator, T))
+    full = len(snapshot(ledger, evaluator, T, retired=retired))
+    assert full - empty <= state_limit(ledger, [], sinks) - state_limit(ledger, [])
+
+
+def test_resolves_past_the_room_are_left_out_the_oldest_kept() -> None:
+    """Past the room, the newest resolves outside the rules in force are left out and
+    counted; those of the rules in force, to sinks they name, are all kept."""
+    config = parse_config(CONFIG)
+    (rule,) = config.alerts.rules
+    resolve = _alert(Transition.RESOLVED, "")
+    removed = msgspec.structs.replace(rule, name="gone")
+    retired = [
+        (removed, replace(resolve, rule="gone", domain=f"{i}.example", since=T + i, at=T + i))
+        for i in range(5)
+    ]
+    ours = (rule, replace(resolve, rule="delays", domain="x.example", since=T + 9, at=T + 9))
+    kept, cut = kept_owed([*reversed(retired), ours], config.alerts.rules, 7)
+    assert cut == 5 * 3 - 7
+    rows = sorted((alert.domain, sink) for rule, alert in kept for sink in rule.sinks)
+    assert rows == sorted(
+        [*((f"{i}.example", s) for i in (0, 1) for s in SINKS), ("2.example", SINKS[0])]
+        + [("x.example", s) for s in SINKS]
+    )
