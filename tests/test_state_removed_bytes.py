@@ -8,14 +8,18 @@ resolve owed left open."""
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import msgspec
+from structlog.testing import capture_logs
 
 from sesd.alerting.evaluator import Evaluator
+from sesd.alerting.retiring import Undelivered
 from sesd.alerting.rules import Transition
 from sesd.config import core_settings, parse_config
 from sesd.core.pipeline import Pipeline
-from sesd.runtime.state import snapshot
+from sesd.runtime.saver import StateSaver
+from sesd.runtime.state import read_state, snapshot
 from sesd.runtime.state_size import alert_ceiling, kept_owed, retired_room, state_limit
 from tests.test_render import _alert
 from tests.test_state_alert_bytes import CONFIG, SINKS, T, _longest
@@ -89,3 +93,40 @@ def test_resolves_past_the_room_are_left_out_the_oldest_kept() -> None:
         [*((f"{i}.example", s) for i in (0, 1) for s in SINKS), ("2.example", SINKS[0])]
         + [("x.example", s) for s in SINKS]
     )
+
+
+async def test_the_stop_s_save_keeps_what_the_bound_holds_and_says_what_it_left(
+    tmp_path: Path,
+) -> None:
+    """Through the save: resolves owed under a removed rule past the room are left out
+    of the file and the stop says how many, and those of later labels an Alertmanager
+    is not owed are counted too; the restart reads the file."""
+    before = parse_config(CONFIG)
+    (rule,) = before.alerts.rules
+    after = parse_config(CONFIG.split("[[alerts.rules]]")[0] + "[domains]\nmax_tracked = 10\n")
+    ledger = Pipeline(core_settings(after)).ledger
+    evaluator = Evaluator(after.alerts, [spec.name for spec in ledger.specs])
+    room = retired_room(ledger.settings, len(after.alerts.named_sinks()))
+    resolve = _alert(Transition.RESOLVED, "")
+    retired = [
+        (
+            msgspec.structs.replace(rule, sinks=[SINKS[i % 3]]),
+            replace(resolve, rule="delays", domain=_longest(i), since=T - 9, at=T - 9 + i / 8),
+        )
+        for i in range(room + 5)
+    ]
+    path = tmp_path / "state.bin"
+    owed = Undelivered([], retired, {}, relabelled=2)
+    saver = StateSaver(str(path), ledger, evaluator, lambda: T, lambda: owed)
+    saver.load()
+    with capture_logs() as logs:
+        await saver.save_last(30)
+    saver.release()
+    said = {line["event"]: line for line in logs}
+    assert said["sesd.state.resolves_not_kept"]["count"] == 5
+    assert said["sesd.state.relabelled_resolves_not_kept"]["count"] == 2
+    data = msgspec.msgpack.decode(path.read_bytes())
+    labels = sorted(label for _, rows, _ in data["retired"] for label in rows)
+    assert labels == sorted(_longest(i) for i in range(room))  # the oldest kept
+    blob = read_state(str(path), state_limit(ledger, [], after.alerts.named_sinks()))
+    assert blob is not None
