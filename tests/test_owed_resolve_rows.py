@@ -23,7 +23,7 @@ from sesd.runtime.state_alerts import saved_retired
 from tests.test_routing import RULE, _alerting
 from tests.test_rules import feed_spike
 
-EXAMPLES = 20 if os.environ.get("SESD_MUTATION") else 60
+EXAMPLES = 15 if os.environ.get("SESD_MUTATION") else 30
 SINKS = ("slack", "pagerduty", "am")
 HEAD = (
     '[alerts]\ngroup_wait = "0s"\n'
