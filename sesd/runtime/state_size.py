@@ -10,7 +10,9 @@ the stores no setting caps (canaries, accounts). A file saved at the default cap
 with the pending table full is 12 MB, a label's windows at their largest 77 kB; a
 tenants' map full (a million ARNs) about 160 MB, up to 454 MB of the longest ARNs it
 keeps, and a walk of an (account, region)'s tenants under way beside it up to 520 MB
-(a million resources at their caps)."""
+(a million resources at their caps). Resolves owed under rules a reload removed are
+of no rule the config at the start names: they have a room of their own
+(:func:`retired_room`), which a save keeps them to (:func:`kept_owed`)."""
 
 from __future__ import annotations
 
