@@ -50,7 +50,7 @@ def test_an_alert_firing_owed_to_some_sinks_fits_in_its_share_of_the_bound() -> 
     # The first sink took each firing; the others had not when sesd stopped.
     owed = {("delays", label): SINKS[1:] for label in labels}
     full = len(snapshot(ledger, evaluator, T, firing_owed=owed))
-    share = state_limit(ledger, [rule]) - state_limit(ledger, [])
+    share = state_limit(ledger, [rule], ()) - state_limit(ledger, [], ())
     assert full - empty <= share
 
 
@@ -84,5 +84,5 @@ def test_resolves_owed_to_each_sink_fit_in_the_rule_s_share_of_the_bound() -> No
         for label in ended
     ]
     full = len(snapshot(ledger, evaluator, T, firing_owed=owed, retired=retired))
-    share = state_limit(ledger, [rule]) - state_limit(ledger, [])
+    share = state_limit(ledger, [rule], ()) - state_limit(ledger, [], ())
     assert full - empty <= share

@@ -538,7 +538,7 @@ def test_a_full_tenants_map_fits_under_the_limit_of_a_config_with_small_caps() -
     ]
     per_row = len(msgspec.msgpack.encode({"tenant_map": rows})) / len(rows)
     assert per_row > 60
-    assert state_limit(ledger, config.alerts.rules) > per_row * ledger.tenant_map.max_entries
+    assert state_limit(ledger, config.alerts.rules, ()) > per_row * ledger.tenant_map.max_entries
 
 
 def test_a_tenants_map_full_of_the_longest_arns_it_keeps_fits_under_the_limit() -> None:
@@ -563,7 +563,7 @@ def test_a_tenants_map_full_of_the_longest_arns_it_keeps_fits_under_the_limit() 
     assert list(tenant_map.arns) == [row[0] for row in rows[:3]]  # the longest is kept
     per_row = len(msgspec.msgpack.encode({"tenant_map": rows})) / len(rows)
     assert per_row > 450
-    assert state_limit(ledger, config.alerts.rules) > per_row * tenant_map.max_entries
+    assert state_limit(ledger, config.alerts.rules, ()) > per_row * tenant_map.max_entries
     longer = (head + "x" * 2048)[: MAX_RESOURCE_ARN + 1]
     wide = (head + "\N{EMOJI MODIFIER FITZPATRICK TYPE-6}" * 400)[:MAX_RESOURCE_ARN]  # 4 bytes
     for arn in (longer, wide, (head + "x" * 2048)[:2048]):
@@ -618,7 +618,7 @@ def test_a_walk_under_way_of_each_account_beside_a_full_map_fits_under_the_limit
     assert per_resource > 500
     most = ledger.tenant_map.max_entries
     walk = _walk_bytes(0, 0) + per_tenant * MAX_WALK_TENANTS + per_resource * most
-    assert state_limit(ledger, config.alerts.rules) > per_row * most + 3 * walk
+    assert state_limit(ledger, config.alerts.rules, ()) > per_row * most + 3 * walk
 
 
 @pytest.mark.parametrize("first", ["link", "file"])

@@ -47,7 +47,7 @@ def test_resolves_owed_under_a_removed_rule_fit_in_the_bound() -> None:
     empty = len(snapshot(ledger, evaluator, T))
     full = len(snapshot(ledger, evaluator, T, retired=retired))
     sinks = after.alerts.named_sinks()
-    share = state_limit(ledger, after.alerts.rules, sinks) - state_limit(ledger, [])
+    share = state_limit(ledger, after.alerts.rules, sinks) - state_limit(ledger, [], ())
     assert full - empty <= share, (full - empty, share)
 
 
@@ -71,7 +71,7 @@ def test_resolves_each_of_a_removed_rule_of_its_own_fit_in_the_bound() -> None:
         retired.append((removed, alert))
     empty = len(snapshot(ledger, evaluator, T))
     full = len(snapshot(ledger, evaluator, T, retired=retired))
-    assert full - empty <= state_limit(ledger, [], sinks) - state_limit(ledger, [])
+    assert full - empty <= state_limit(ledger, [], sinks) - state_limit(ledger, [], ())
 
 
 def test_resolves_past_the_room_are_left_out_the_oldest_kept() -> None:

@@ -167,7 +167,7 @@ def _alert_bytes(rule: RuleConfig) -> int:
     return _PER_ALERT + _PER_HEARD + (_PER_SINK + _PER_RESOLVE) * len(rule.sinks)
 
 
-def state_limit(ledger: Ledger, rules: Iterable[RuleConfig], sinks: Collection[str] = ()) -> int:
+def state_limit(ledger: Ledger, rules: Iterable[RuleConfig], sinks: Collection[str]) -> int:
     """The most bytes a state file of ``ledger``'s settings, ``rules`` and ``sinks``
     (every sink configured) may take: its labels' windows, pending delays, duplicate
     keys, cached answers, alert states, resolves owed outside them
