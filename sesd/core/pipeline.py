@@ -23,10 +23,11 @@ from sesd.core.dedup import body_key, event_key
 from sesd.core.domains import OTHER, domain_of, redact_address, shown_address, tag_label
 from sesd.core.events import EVENT_TYPE_INDEX, EVENT_TYPES, Invalid, Skipped
 from sesd.core.ledger import Ledger
-from sesd.core.recipients import bounced, complained, delayed, delivered, suppressed
+from sesd.core.recipients import bounced, complained, delayed, delivered, never_sent, suppressed
+from sesd.core.reputation import Windows, eligible
 from sesd.core.scopes import Slot
 from sesd.core.settings import CoreSettings
-from sesd.core.tallies import SUPPRESSED_SUBTYPES, Outcome
+from sesd.core.tallies import Outcome
 from sesd.core.tenant_map import tenant_label, valid_tenant
 from sesd.core.tenants import TenantNotice
 from sesd.core.ungrouped import drop_groups, removed_groups
@@ -38,7 +39,7 @@ _DELIVERY: Final = EVENT_TYPE_INDEX["delivery"]
 _DELAY: Final = EVENT_TYPE_INDEX["delivery_delay"]
 _BOUNCE: Final = EVENT_TYPE_INDEX["bounce"]
 _COMPLAINT: Final = EVENT_TYPE_INDEX["complaint"]
-#: The event types a suppression list can stand in for (see _suppressed).
+#: The event types a suppression list can stand in for (see never_sent).
 _SUPPRESSIBLE: Final = frozenset((_BOUNCE, _COMPLAINT))
 #: The event types the reputation estimate reads, by index: the type's name, or None
 #: for the others (a tuple: indexing it is no call, where a dict's get was one).
@@ -47,6 +48,9 @@ _REPUTATION: Final = tuple(
 )
 #: How long after its expiry a pending delay is forgotten for good, at least.
 EXPIRY_GRACE: Final = 3600.0
+#: The most senders whose reputation windows are kept (as the ledger keeps senders):
+#: a flood of identities (a replay of strangers' files) is counted, not kept.
+MAX_ESTIMATED: Final = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +92,10 @@ class Pipeline:
         # counted under ``other``, so a flood of domains does not grow it). A recipient
         # whose domain is written in normal form finds it without normalising.
         self._labels: dict[str, Slot] = {}
+        # (queue, identity ARN, sending account id, configuration set) -> the reputation
+        # windows its mail counts in: Ledger.sender() and Reputation.windows() asked once
+        # a sender (once it has an eligible recipient), then one lookup an event.
+        self._estimates: dict[tuple[str, str, str, str], Windows] = {}
         # What an invalid result may say of an address: its domain only, unless
         # [logging] log_recipients allows full addresses for debugging.
         self._show = shown_address if settings.log_recipients else redact_address
@@ -98,8 +106,10 @@ class Pipeline:
         gone = removed_groups(self.ledger.settings.groups, settings.groups, settings.track)
         self.ledger.reconfigure(settings)
         drop_groups(self.ledger, gone)
-        # Forget the resolved labels: a domain may now belong to a group.
+        # Forget the resolved labels: a domain may now belong to a group. And where each
+        # sender's mail is estimated: [[accounts]] and the queues' places may have moved.
         self._labels.clear()
+        self._estimates.clear()
 
     # --- write side ------------------------------------------------------------
 
@@ -164,7 +174,7 @@ class Pipeline:
         t, in_windows = self._when(event, queue, now, received_at)
         self._count(event, queue, domains, t, now, in_windows)
         # A bounce or complaint SES never attempted (a suppression list) is in no family.
-        if self._tag_names and not (kind in _SUPPRESSIBLE and _suppressed(event)):
+        if self._tag_names and not (kind in _SUPPRESSIBLE and never_sent(event)):
             self._tags(event, kind, usable, t, now, in_windows)
         return _PROCESSED[kind]
 
@@ -228,7 +238,7 @@ class Pipeline:
         for d in domains:
             recipients.append(None if d is None else self._slots(d[0], d[1], now, tenant))
         kind = event.kind
-        if kind in _SUPPRESSIBLE and _suppressed(event):
+        if kind in _SUPPRESSIBLE and never_sent(event):
             # Never attempted: in no ratio nor estimate; a bounce is counted apart.
             if kind == _BOUNCE:
                 suppressed(event, recipients, t, now, in_windows)
@@ -258,12 +268,18 @@ class Pipeline:
         if watched is None:
             return
         mail = event.mail
-        account, region = self.ledger.sender(queue, mail.source_arn, mail.sending_account_id)
+        key = (queue, mail.source_arn, mail.sending_account_id, event.config_set)
+        windows = self._estimates.get(key)
+        if windows is None:
+            if not eligible(event.recipients):
+                return  # the mailbox simulator's alone: no estimate starts with it
+            account, region = self.ledger.sender(queue, mail.source_arn, mail.sending_account_id)
+            windows = self.ledger.reputation.windows(account, region, event.config_set)
+            if len(self._estimates) < MAX_ESTIMATED:
+                self._estimates[key] = windows
         bounce = event.ses.bounce
         hard = bounce is not None and bounce.bounce_type == "Permanent"
-        self.ledger.reputation.observe(
-            account, region, event.config_set, watched, event.recipients, hard
-        )
+        self.ledger.reputation.count(windows, watched, event.recipients, hard)
 
     def _invalid(self, queue: str, reason: str, detail: str) -> Result:
         tallies = self.ledger.tallies
@@ -379,14 +395,3 @@ class Pipeline:
                 ledger.tag_windows.pop((tag, value), None)
                 ledger.tallies.tag_recipients.pop((tag, value), None)
         return evicted
-
-
-def _suppressed(event: Event) -> bool:
-    """Whether a Bounce or a Complaint is SES not sending to addresses a suppression
-    list holds (AWS documents a Complaint's ``OnAccountSuppressionList`` subtype as
-    "accepted the message, but didn't attempt to send it")."""
-    ses = event.ses
-    if ses.bounce is not None:
-        return ses.bounce.bounce_sub_type in SUPPRESSED_SUBTYPES
-    complaint = ses.complaint
-    return complaint is not None and complaint.complaint_sub_type == "OnAccountSuppressionList"

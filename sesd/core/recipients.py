@@ -14,10 +14,10 @@ from sesd.core.events import EVENT_TYPE_INDEX, BouncedRecipient, DelayedRecipien
 from sesd.core.ledger import Ledger
 from sesd.core.pending import legacy_pending_key, pending_key
 from sesd.core.scopes import Slot
-from sesd.core.tallies import BOUNCE_SUBTYPES, BOUNCE_TYPES, DELAY_TYPES
+from sesd.core.tallies import BOUNCE_SUBTYPES, BOUNCE_TYPES, DELAY_TYPES, SUPPRESSED_SUBTYPES
 from sesd.core.windows import Noted, delivery_keys, noted
 
-__all__ = ["bounced", "complained", "delayed", "delivered", "suppressed"]
+__all__ = ["bounced", "complained", "delayed", "delivered", "never_sent", "suppressed"]
 
 _DELIVERY: Final = EVENT_TYPE_INDEX["delivery"]
 _DELAY: Final = EVENT_TYPE_INDEX["delivery_delay"]
@@ -273,3 +273,14 @@ def suppressed(
             slot.scope.suppress(slot.name, subtype)
             if in_windows:
                 slot.window().suppressed(t, now)
+
+
+def never_sent(event: Event) -> bool:
+    """Whether a Bounce or a Complaint is SES not sending to addresses a suppression
+    list holds (AWS documents a Complaint's ``OnAccountSuppressionList`` subtype as
+    "accepted the message, but didn't attempt to send it")."""
+    ses = event.ses
+    if ses.bounce is not None:
+        return ses.bounce.bounce_sub_type in SUPPRESSED_SUBTYPES
+    complaint = ses.complaint
+    return complaint is not None and complaint.complaint_sub_type == "OnAccountSuppressionList"

@@ -21,7 +21,15 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Final
 
-__all__ = ["MAX_CONFIG_SETS", "REVIEW", "Estimate", "Reputation", "ReputationKey"]
+__all__ = [
+    "MAX_CONFIG_SETS",
+    "REVIEW",
+    "Estimate",
+    "Reputation",
+    "ReputationKey",
+    "Windows",
+    "eligible",
+]
 
 #: (account label, region, configuration set; "" for the whole account and region)
 ReputationKey = tuple[str, str, str]
@@ -141,6 +149,20 @@ class _Window:
         return Estimate(sends, len(self.bounces), len(self.complaints), self.from_sends)
 
 
+#: The windows one event counts in (:meth:`Reputation.windows`).
+Windows = tuple[_Window, ...]
+
+
+def eligible(recipients: list[str]) -> int:
+    """How many of an event's recipients count in the estimate: those not at the
+    mailbox simulator."""
+    n = len(recipients)
+    for address in recipients:
+        if address[-_SIMULATOR_LEN:].lower() == _SIMULATOR:
+            n -= 1
+    return n
+
+
 class Reputation:
     """The estimate for every key seen."""
 
@@ -148,8 +170,8 @@ class Reputation:
         self.window_sends = window_sends
         self._windows: dict[ReputationKey, _Window] = {}
         #: (account, region, configuration set) -> the windows an event there counts in
-        #: (the whole account's, and its configuration set's): one lookup per event.
-        self._targets: dict[ReputationKey, tuple[_Window, ...]] = {}
+        #: (the whole account's, and its configuration set's).
+        self._targets: dict[ReputationKey, Windows] = {}
         #: Configuration sets with windows of their own.
         self._config_sets = 0
 
@@ -169,9 +191,26 @@ class Reputation:
             found = self._windows[key] = _Window(self.window_sends)
         return found
 
-    def _windows_of(self, account: str, region: str, config_set: str) -> tuple[_Window, ...]:
+    def observe(
+        self,
+        account: str,
+        region: str,
+        config_set: str,
+        event_type: str,
+        recipients: list[str],
+        hard: bool = False,
+    ) -> None:
+        """One event's eligible recipients: ``send``, ``delivery``, ``bounce`` (``hard``
+        for a Permanent one) or ``complaint``. An event with none makes no estimate."""
+        if eligible(recipients):
+            self.count(self.windows(account, region, config_set), event_type, recipients, hard)
+
+    def windows(self, account: str, region: str, config_set: str) -> Windows:
         """The windows an event at (account, region, configuration set) counts in, made
-        on first use: the account's, and its configuration set's when that is admitted."""
+        on first use: the account's, and its configuration set's when that is admitted.
+        Asked only for an event with an eligible recipient (:func:`eligible`): a key's
+        estimate starts with its first one. The pipeline keeps what this answers for
+        each sender and passes it to :meth:`count` (one lookup an event)."""
         target = (account, region, config_set)
         if config_set and (account, region, config_set) not in self._windows:
             if not self._admits(config_set):
@@ -185,26 +224,15 @@ class Reputation:
             windows = self._targets[target] = tuple(self._window(key) for key in keys)
         return windows
 
-    def observe(
-        self,
-        account: str,
-        region: str,
-        config_set: str,
-        event_type: str,
-        recipients: list[str],
-        hard: bool = False,
-    ) -> None:
-        """One event's eligible recipients: ``send``, ``delivery``, ``bounce`` (``hard``
-        for a Permanent one) or ``complaint``."""
+    def count(self, windows: Windows, event_type: str, recipients: list[str], hard: bool) -> None:
+        """One event's eligible recipients in ``windows`` (what :meth:`windows` answered
+        for its sender), as :meth:`observe` counts them."""
         n = len(recipients)
-        for address in recipients:
+        for address in recipients:  # eligible(), inline: one call fewer an event
             if address[-_SIMULATOR_LEN:].lower() == _SIMULATOR:
                 n -= 1
         if not n:
             return
-        windows = self._targets.get((account, region, config_set))
-        if windows is None:
-            windows = self._windows_of(account, region, config_set)
         if event_type == "delivery":
             # Nine events in ten: what each window's observe() does with one, inline
             # (the account's window and its configuration set's: two calls an event).
