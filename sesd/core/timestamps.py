@@ -8,14 +8,19 @@ C code and reads SES's form faster than any arithmetic written in Python.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Final
 
 __all__ = ["iso", "unix_seconds"]
+
+#: Found once: read through its class at each call, it cost an eighth of a call (two
+#: calls an event, counted under cachegrind).
+_parse: Final = datetime.fromisoformat
 
 
 def unix_seconds(text: str) -> float:
     """The Unix time of an ISO 8601 timestamp. Raises ValueError if ``text`` is not one."""
     try:
-        moment = datetime.fromisoformat(text)
+        moment = _parse(text)
     except ValueError:
         raise ValueError("not an ISO 8601 timestamp") from None
     if moment.tzinfo is None:
