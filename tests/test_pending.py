@@ -4,6 +4,8 @@ through the pipeline."""
 from __future__ import annotations
 
 import msgspec
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sesd.alerting.evaluator import Evaluator
 from sesd.config import core_settings, parse_config
@@ -463,3 +465,12 @@ def test_an_odd_table_keeps_generations_of_half_rounded_down() -> None:
     pending.resolved(2, 100)
     assert pending.delayed(1, ("a.com",), 50, 1000) is None  # forgotten: pending
     assert pending.delayed(2, ("a.com",), 50, 1000) == (("a.com",), 50)
+
+
+@settings(max_examples=300, deadline=None)
+@given(address=st.text(alphabet="aBxn-. <>@\tçÉⅨ", max_size=20))
+def test_a_recipients_key_is_its_normal_forms_whatever_it_looks_like(address: str) -> None:
+    """The pending key of any address, plain or not (display names, trailing dots,
+    Unicode, empty), is the digest of its message id and its ``recipient_key``: the
+    plain addresses' shortcut keys them as the normal form does."""
+    assert pending_key("m1", address) == stable_key("m1", recipient_key(address))

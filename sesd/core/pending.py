@@ -45,6 +45,9 @@ UNKNOWN: Final = "unknown"
 #: When a delay carries no expirationTime: as long as SES ever tries, with a margin.
 DEFAULT_EXPIRY: Final = LONGEST_DELAY
 _xxh3: Final = xxhash.xxh3_64_intdigest
+#: The last characters of an address recipient_key() may change past lower case: a
+#: display name's ">", a domain's trailing dot ("" too: an empty address).
+_NOT_PLAIN: Final = frozenset((">", ".", ""))
 _NEVER: Final = float("inf")
 #: A saved delay's items (a later build's after them are not this one's to read; not
 #: unpacked with ``*_``: a list made for each of 200,000 rows took 30 ms).
@@ -57,8 +60,13 @@ def pending_key(message_id: str, address: str) -> int:
     """The identity of one recipient of one message (stable across restarts; a state
     file's keys stay valid, as an address in normal form keys as before):
     ``stable_key(message_id, recipient_key(address))``."""
-    # stable_key()'s digest, inline: every recipient of every event is keyed here.
-    return _xxh3(f"{message_id}\0{recipient_key(address)}".encode())
+    # stable_key()'s digest, inline: every recipient of every event is keyed here. So is
+    # recipient_key()'s answer for nearly every address (no display name, its domain in
+    # normal form): the address stripped and lower-cased; the call for the others.
+    key = address.strip().lower()
+    if key[-1:] in _NOT_PLAIN or not key.isascii():
+        key = recipient_key(address)
+    return _xxh3(f"{message_id}\0{key}".encode())
 
 
 def legacy_pending_key(message_id: str, address: str) -> int | None:
