@@ -3,7 +3,9 @@ takes nothing: what the stop leaves queued under the old labels is owed under th
 The state file keeps those resolves apart, for that sink alone, and the restart
 queues them under the labels Alertmanager had; saved among the rule's own states, the
 restart would have resolved them under the new labels, which Alertmanager never had,
-and left the old ones firing. Local Alertmanager-like members."""
+and left the old ones firing. A sink that does not tell alerts apart by labels
+(Slack) is owed its queued firing as the rule's, whatever labels it was made under.
+Local Alertmanager-like members."""
 
 from __future__ import annotations
 
@@ -69,3 +71,45 @@ async def test_resolves_queued_under_labels_a_reload_changed_are_kept_under_them
     ]
     assert list(after.states["delays"]) == ["a.example"]
     assert after.states["delays"]["a.example"].notified is False
+
+
+async def test_a_firing_queued_for_slack_across_a_relabel_pages_after_a_restart() -> None:
+    """a.example fires while Slack takes nothing, and a reload relabels the rule. Slack
+    tells alerts apart by rule and domain alone: the firing queued under the old labels
+    is the rule's firing still, so the stop saves it as not sent, owed to Slack, and the
+    restart pages it there. Taken for another alert (as Alertmanager would see it), it
+    was saved as sent and Slack never heard of the incident."""
+    head = (
+        '[alerts]\ngroup_wait = "0s"\n'
+        '[alerts.sinks.slack]\ntype = "slack"\nwebhook_url = "http://127.0.0.1:9/s"\n'
+    )
+
+    def text(team: str) -> str:
+        return head + RULE + f'sinks = ["slack"]\nlabels = {{ team = "{team}" }}\n'
+
+    async with aiohttp.ClientSession() as session:
+        alerting, pipeline, _ = _alerting(text("mail"))
+        alerting.open(session)
+        feed_spike(pipeline, "a.example", T, 6, 4)
+        assert [n.kind for n in alerting.evaluate()] == [Transition.FIRING]  # queued
+        ops = parse_config(text("ops"))
+        alerting.reconfigure(ops)
+        unsent = alerting.undelivered()
+        assert unsent.firing == {("delays", "a.example"): ["slack"]}
+        blob = snapshot(
+            pipeline.ledger,
+            alerting.evaluator,
+            T + 2,
+            unsent.again,
+            True,
+            unsent.retired,
+            unsent.firing,
+        )
+
+    fresh = Pipeline(core_settings(ops))
+    after = Evaluator(ops.alerts, [spec.name for spec in fresh.ledger.specs])
+    restore(blob, fresh.ledger, after, T + 3)
+    assert after.states["delays"]["a.example"].notified is False
+    assert [alert.domain for alert in after.evaluate(fresh.ledger, T + 4)] == ["a.example"]
+    (firing,) = after.due(T + 4)
+    assert (firing.kind, firing.sinks) == (Transition.FIRING, ("slack",))
