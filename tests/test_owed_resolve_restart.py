@@ -269,3 +269,33 @@ async def test_the_resolves_of_two_rules_owed_at_a_stop_each_go_under_their_rule
     told = sorted((a.rule, a.value) for n in resolves for a in n.alerts)
     assert told == sorted((a.rule, a.value) for n in ended for a in n.alerts)
     assert all(value is not None for _, value in told)
+
+
+async def test_a_resolve_saved_for_a_dropped_sink_tells_the_threshold_it_fired_at() -> None:
+    """PagerDuty takes a.example's firing above 20%; a reload moves the rule to the
+    console and to 30%, which owes PagerDuty the resolve under the rule as it was, and
+    PagerDuty takes nothing more before the stop. After the restart that resolve is
+    still told under the rule it fired under (above 20%), not the one in force: the
+    incident PagerDuty has open was paged at 20%."""
+    head = (
+        '[alerts]\ngroup_wait = "0s"\n[alerts.sinks.pagerduty]\ntype = "pagerduty"\n'
+        'routing_key = "k"\nevents_url = "http://127.0.0.1:9/e"\n'
+    )
+    later = parse_config(head + ROUTED_RULE.replace("0.2", "0.3") + 'sinks = ["console"]\n')
+    async with aiohttp.ClientSession() as session:
+        alerting, pipeline, _ = _alerting(head + ROUTED_RULE + 'sinks = ["pagerduty"]\n')
+        alerting.open(session)
+        feed_spike(pipeline, "a.example", T, 6, 4)
+        alerting.evaluate()
+        assert _queued(alerting, "pagerduty") == [("firing", ["a.example"])]  # taken
+        alerting.reconfigure(later)
+        unsent = alerting.undelivered()
+        blob = snapshot(
+            pipeline.ledger, alerting.evaluator, T + 2, unsent.again, True, unsent.retired
+        )
+    fresh = Pipeline(core_settings(later))
+    after = Evaluator(later.alerts, [spec.name for spec in fresh.ledger.specs])
+    restore(blob, fresh.ledger, after, T + 3)
+    (resolve,) = [n for n in after.due(T + 3) if n.kind is Transition.RESOLVED]
+    assert resolve.sinks == ("pagerduty",)
+    assert [(alert.domain, alert.threshold) for alert in resolve.alerts] == [("a.example", 0.2)]
