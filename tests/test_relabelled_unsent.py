@@ -18,7 +18,7 @@ from sesd.config import core_settings, parse_config
 from sesd.core.pipeline import Pipeline
 from sesd.runtime.state import restore, snapshot
 from tests.test_alertmanager_members import _Member
-from tests.test_routing import RULE, T, _alerting
+from tests.test_routing import RULE, T, _alerting, _queued
 from tests.test_rules import feed_spike
 
 
@@ -113,3 +113,46 @@ async def test_a_firing_queued_for_slack_across_a_relabel_pages_after_a_restart(
     assert [alert.domain for alert in after.evaluate(fresh.ledger, T + 4)] == ["a.example"]
     (firing,) = after.due(T + 4)
     assert (firing.kind, firing.sinks) == (Transition.FIRING, ("slack",))
+
+
+async def test_a_resolve_queued_for_a_webhook_across_a_relabel_keeps_its_labels() -> None:
+    """A webhook takes a.example's firing under ``team = "mail"`` at severity warning,
+    then takes nothing more; the alert ends, and a reload makes the rule critical,
+    ``team = "ops"``. The webhook tells alerts apart by rule and domain alone, so the
+    resolve is the rule's still, but its document shows severity and labels: after a
+    restart the resolve says what the firing it ends said, not the rule in force."""
+    head = (
+        '[alerts]\ngroup_wait = "0s"\n'
+        '[alerts.sinks.hook]\ntype = "webhook"\nurl = "http://127.0.0.1:9/h"\n'
+    )
+
+    def text(severity: str, team: str) -> str:
+        told = f'severity = "{severity}"\nlabels = {{ team = "{team}" }}\n'
+        return head + RULE + 'sinks = ["hook"]\n' + told
+
+    later = parse_config(text("critical", "ops"))
+    async with aiohttp.ClientSession() as session:
+        alerting, pipeline, now = _alerting(text("warning", "mail"))
+        alerting.open(session)
+        feed_spike(pipeline, "a.example", T, 6, 4)
+        alerting.evaluate()
+        assert _queued(alerting, "hook") == [("firing", ["a.example"])]  # taken
+        now[0] = T + 1
+        feed_spike(pipeline, "a.example", T + 1, 0, 400)
+        assert [n.kind for n in alerting.evaluate()] == [Transition.RESOLVED]
+        alerting.reconfigure(later)
+        unsent = alerting.undelivered()
+        blob = snapshot(
+            pipeline.ledger, alerting.evaluator, T + 2, unsent.again, True, unsent.retired
+        )
+
+    fresh = Pipeline(core_settings(later))
+    after = Evaluator(later.alerts, [spec.name for spec in fresh.ledger.specs])
+    restore(blob, fresh.ledger, after, T + 3)
+    (resolve,) = after.due(T + 3)
+    assert (resolve.kind, resolve.sinks, resolve.severity) == (
+        Transition.RESOLVED,
+        ("hook",),
+        "warning",
+    )
+    assert [(a.severity, a.labels) for a in resolve.alerts] == [("warning", {"team": "mail"})]
