@@ -11,6 +11,7 @@ import msgspec
 
 from sesd.core.tenant_walks import (
     MAX_RESOURCE_ARN,
+    MAX_TOKEN,
     MAX_WALK_AGE,
     MAX_WALK_TENANTS,
     TenantWalk,
@@ -142,3 +143,13 @@ def test_a_walk_full_of_tenants_resumes_after_a_restart() -> None:
     resumed = _resumed(_rows(tenants=full, tenants_left=3, next=5))[TARGET]
     assert (len(resumed.tenants), resumed.tenants_left, resumed.next) == (MAX_WALK_TENANTS, 3, 5)
     assert _resumed(_rows(tenants=[*full, "extra"], next=5)) == {}
+
+
+def test_a_walk_no_live_walk_keeps_starts_over_alone() -> None:
+    """A walk holding what no live walk keeps (a token longer than any kept, a resource
+    of a tenant it does not list) starts over, and the walks saved after it, of other
+    accounts, still resume: one account's odd walk does not end the reading of the
+    rest."""
+    assert _resumed(_rows(token="t" * (MAX_TOKEN + 1))) == {}
+    assert _resumed(_rows(resources={_arn(): ["initech"]})) == {}
+    assert TARGET in _resumed(_rows(token="t" * MAX_TOKEN, resources={_arn(): ["acme"]}))
