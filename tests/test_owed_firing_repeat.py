@@ -6,12 +6,15 @@ have been without the stop: the restart's page to the others is not their repeat
 
 from __future__ import annotations
 
+import aiohttp
+
 from sesd.alerting.evaluator import Evaluator
+from sesd.alerting.rules import Transition
 from sesd.config import core_settings, parse_config
 from sesd.core.pipeline import Pipeline
-from sesd.runtime.state import restore
+from sesd.runtime.state import restore, snapshot
 from tests.test_owed_firing_restart import HEAD, _saved_with_slack_having_the_firing
-from tests.test_routing import RULE, T
+from tests.test_routing import RULE, T, _alerting, _queued
 from tests.test_rules import feed_spike
 
 #: The rule on Slack and PagerDuty, reminded each hour while it fires.
@@ -75,3 +78,44 @@ async def test_the_reminder_sent_with_the_restarts_page_is_decided_as_a_repeat()
     feed_spike(fresh, "a.example", later, 6, 4)
     decided = [(a.kind.value, a.domain) for a in after.evaluate(fresh.ledger, later + 1)]
     assert decided == [("firing", "a.example"), ("repeat", "a.example")]
+
+
+async def test_a_reminder_not_taken_at_a_stop_is_not_paged_again_as_a_firing() -> None:
+    """PagerDuty took a.example's page, and its reminder a minute later was still
+    queued when sesd stopped. A reminder tells nothing new: the restart pages nothing,
+    and the next reminder comes a ``repeat_interval`` on. Taken as a firing owed to
+    PagerDuty, it was paged again as a new trigger."""
+    text = (
+        '[alerts]\ngroup_wait = "0s"\nrepeat_interval = "1m"\n'
+        '[alerts.sinks.pagerduty]\ntype = "pagerduty"\nrouting_key = "k"\n'
+        'events_url = "http://127.0.0.1:9/e"\n' + RULE + 'sinks = ["pagerduty"]\n'
+    )
+    config = parse_config(text)
+    async with aiohttp.ClientSession() as session:
+        alerting, pipeline, now = _alerting(text)
+        alerting.open(session)
+        feed_spike(pipeline, "a.example", T, 6, 4)
+        alerting.evaluate()
+        assert _queued(alerting, "pagerduty") == [("firing", ["a.example"])]  # taken
+        now[0] = T + 61
+        feed_spike(pipeline, "a.example", T + 61, 6, 4)
+        assert [n.kind for n in alerting.evaluate()] == [Transition.REPEAT]  # queued
+        unsent = alerting.undelivered()
+        assert unsent.firing == {}
+        blob = snapshot(
+            pipeline.ledger,
+            alerting.evaluator,
+            T + 62,
+            unsent.again,
+            True,
+            unsent.retired,
+            unsent.firing,
+        )
+    fresh = Pipeline(core_settings(config))
+    after = Evaluator(config.alerts, [spec.name for spec in fresh.ledger.specs])
+    restore(blob, fresh.ledger, after, T + 63)
+    feed_spike(fresh, "a.example", T + 63, 6, 4)  # the alert fires on
+    assert after.evaluate(fresh.ledger, T + 64) == []
+    assert after.due(T + 64) == []
+    feed_spike(fresh, "a.example", T + 122, 6, 4)
+    assert [a.kind for a in after.evaluate(fresh.ledger, T + 122)] == [Transition.REPEAT]
