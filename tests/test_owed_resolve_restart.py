@@ -299,3 +299,30 @@ async def test_a_resolve_saved_for_a_dropped_sink_tells_the_threshold_it_fired_a
     (resolve,) = [n for n in after.due(T + 3) if n.kind is Transition.RESOLVED]
     assert resolve.sinks == ("pagerduty",)
     assert [(alert.domain, alert.threshold) for alert in resolve.alerts] == [("a.example", 0.2)]
+
+
+async def test_a_resolve_owed_to_a_dropped_sink_is_saved_across_a_second_reload() -> None:
+    """PagerDuty takes a.example's firing; a reload moves the rule to the console (owing
+    PagerDuty the resolve), and a second reload leaves the rule as it is. The resolve
+    is still saved, for PagerDuty alone: the second reload forgets the rule as the
+    first left it, and the save must not fail for want of it."""
+    head = (
+        '[alerts]\ngroup_wait = "0s"\n[alerts.sinks.pagerduty]\ntype = "pagerduty"\n'
+        'routing_key = "k"\nevents_url = "http://127.0.0.1:9/e"\n'
+    )
+    later = parse_config(head + ROUTED_RULE + 'sinks = ["console"]\n')
+    async with aiohttp.ClientSession() as session:
+        alerting, pipeline, _ = _alerting(head + ROUTED_RULE + 'sinks = ["pagerduty"]\n')
+        alerting.open(session)
+        feed_spike(pipeline, "a.example", T, 6, 4)
+        alerting.evaluate()
+        assert _queued(alerting, "pagerduty") == [("firing", ["a.example"])]  # taken
+        alerting.reconfigure(later)
+        alerting.reconfigure(later)
+        unsent = alerting.undelivered()
+    ((rule, alert),) = unsent.retired
+    assert (rule.sinks, alert.domain, alert.kind) == (
+        ["pagerduty"],
+        "a.example",
+        Transition.RESOLVED,
+    )
