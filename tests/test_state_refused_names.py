@@ -13,7 +13,7 @@ from sesd.alerting.evaluator import Evaluator
 from sesd.config import core_settings, parse_config
 from sesd.core.pipeline import Pipeline
 from sesd.runtime.state import StateError, restore, snapshot
-from sesd.runtime.state_refused import firing_in
+from sesd.runtime.state_refused import NAMED_FIRING, firing_in
 from tests import factory as f
 from tests.test_state_removed import RULE
 
@@ -73,3 +73,22 @@ def test_a_damaged_alert_state_hides_no_other_label_of_its_rule(damaged: object)
     with pytest.raises(StateError, match="damaged"):
         restore(blob, Pipeline(core_settings(config)).ledger, Evaluator(config.alerts, ["5m"]), 0)
     assert firing_in(blob) == {rule: ["hotmail.com", "yahoo.com"]}
+
+
+def test_damaged_alert_states_hide_none_of_the_owed_resolves() -> None:
+    """A file whose alert states do not read at all (a list where a map is written)
+    still names the alerts whose resolve it keeps owed."""
+    readable = [{"name": "r"}, {"gmail.com": ["firing", 0.0, 0.0, None, 0.0, True]}, ""]
+    data = msgspec.msgpack.decode(_later_file([readable]))
+    data["alerts"] = [7]
+    assert firing_in(msgspec.msgpack.encode(data)) == {"r": ["gmail.com"]}
+
+
+def test_a_log_line_names_at_most_its_share_of_the_firing_alerts() -> None:
+    """Of a file's many firing alerts, the first NAMED_FIRING are named, no more and no
+    fewer; a pending state takes no share."""
+    firing = ["firing", 0.0, 0.0, None, None, True]
+    data = msgspec.msgpack.decode(_later_file([]))
+    labels = {f"d{n}.example": firing for n in range(NAMED_FIRING + 5)}
+    data["alerts"] = {"r": {"pending.example": ["pending", 0.0, 0.0, None, None, True], **labels}}
+    assert firing_in(msgspec.msgpack.encode(data)) == {"r": list(labels)[:NAMED_FIRING]}
