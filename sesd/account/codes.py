@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Final
 
 from sesd.config.aws import CREDENTIALS_REFUSED
-from sesd.io.aws_errors import error_code
+from sesd.io.aws_errors import NO_CREDENTIALS_IN_ANSWER, error_code
 
 __all__ = ["KNOWN_CODES", "OTHER", "TRANSIENT_CODES", "error_label"]
 
@@ -24,7 +24,7 @@ KNOWN_CODES: Final = frozenset({
     "RequestLimitExceeded", "ServiceUnavailable", "ServiceUnavailableException",
     "InternalFailure", "InternalError", "InternalServerError", "InternalServiceError",
     "IDPCommunicationError", "MalformedPolicyDocument", "PackedPolicyTooLarge",  # STS
-    "RegionDisabledException", "OptInRequired",
+    "RegionDisabledException", "OptInRequired", NO_CREDENTIALS_IN_ANSWER,
     "RequestExpired",  # any API's, for a request signed by a clock far from AWS's
     *CREDENTIALS_REFUSED, *TRANSIENT_CODES,
 })  # fmt: skip

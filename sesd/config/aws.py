@@ -46,7 +46,8 @@ __all__ = [
 #: What a log line says when an account's role cannot be assumed (any of its calls).
 ROLE_NOT_ASSUMED = (
     "sesd could not assume the account's role: check role_arn and external_id, and that "
-    "the role trusts the credentials sesd runs with (sts:AssumeRole)"
+    "the role trusts the credentials sesd runs with (sts:AssumeRole); with [aws] "
+    "endpoint_url set, that it is STS's (an answer without credentials is not)"
 )
 #: What a log line says when the SDK found no credentials at all: the commonest first
 #: run's mistake, and no retry cures it, so it names where sesd looks for them.

@@ -3,11 +3,17 @@ message (an SDK message may quote the request)."""
 
 from __future__ import annotations
 
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 from botocore.exceptions import ClientError
 
-__all__ = ["assume_role_failure", "error_code", "signed_off"]
+__all__ = [
+    "NO_CREDENTIALS_IN_ANSWER",
+    "assume_role_failure",
+    "error_code",
+    "no_credentials",
+    "signed_off",
+]
 
 #: STS's codes for an AssumeRole it throttled.
 _STS_THROTTLED: Final = frozenset({"Throttling", "ThrottlingException", "RequestLimitExceeded"})
@@ -24,6 +30,21 @@ _SIGNED_OFF: Final = ("Signature expired", "Signature not yet current")
 #: The code of a request that reached AWS more than 15 minutes from its date stamp (the
 #: query protocol's, STS's, any API's): the host's clock, as a pre-signed URL is not used.
 _EXPIRED: Final = "RequestExpired"
+
+
+#: The code of an AssumeRole answered without the credentials STS gives (an endpoint
+#: that is not quite STS's: a proxy, an ``endpoint_url`` set wrong), so it is told as a
+#: role not assumed, not as a fault of sesd's.
+NO_CREDENTIALS_IN_ANSWER: Final = "NoCredentialsInAnswer"
+
+
+def no_credentials() -> ClientError:
+    """AssumeRole's error for an answer that holds no credentials sesd can read."""
+    said: Any = {
+        "Error": {"Code": NO_CREDENTIALS_IN_ANSWER, "Message": "no credentials in the answer"},
+        "ResponseMetadata": {"HTTPStatusCode": 200},
+    }
+    return ClientError(said, "AssumeRole")
 
 
 def signed_off(exc: BaseException) -> bool:

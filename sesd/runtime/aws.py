@@ -18,11 +18,13 @@ import anyio.to_thread
 from aiobotocore.config import AioConfig
 from aiobotocore.credentials import AioDeferredRefreshableCredentials
 from aiobotocore.session import AioSession, get_session
+from botocore.parsers import ResponseParserError
 
 from sesd import __version__
 from sesd.config import AccountConfig, Config, QueueConfig
 from sesd.config.aws import endpoint_of_url
 from sesd.core.accounts import DEFAULT_ACCOUNT
+from sesd.io.aws_errors import no_credentials
 from sesd.runtime.aws_closing import Closing
 from sesd.runtime.aws_making import OneEach
 from sesd.runtime.aws_making import read_models as _read_models
@@ -369,14 +371,16 @@ class AwsClients:
                 AioConfig(connect_timeout=5, read_timeout=10, retries={"mode": "standard"}),
                 needed=partial(_assumes_in, region),
             )
-            response = await sts.assume_role(**kwargs)
-        credentials = response["Credentials"]
-        return {
-            "access_key": credentials["AccessKeyId"],
-            "secret_key": credentials["SecretAccessKey"],
-            "token": credentials["SessionToken"],
-            "expiry_time": credentials["Expiration"].isoformat(),
-        }
+            try:  # The SDK's parser holds an answer to no member STS promises.
+                credentials = (await sts.assume_role(**kwargs))["Credentials"]
+                return {
+                    "access_key": credentials["AccessKeyId"],
+                    "secret_key": credentials["SecretAccessKey"],
+                    "token": credentials["SessionToken"],
+                    "expiry_time": credentials["Expiration"].isoformat(),
+                }
+            except (ResponseParserError, KeyError, TypeError, ValueError, AttributeError) as exc:
+                raise no_credentials() from exc  # told as a role not assumed, not a fault
 
 
 def _assumes_in(region: str, config: Config) -> bool:

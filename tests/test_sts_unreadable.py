@@ -1,0 +1,90 @@
+"""An account's role assumed at an endpoint that is not quite STS's (a proxy, an
+``[aws] endpoint_url`` set wrong) that answers AssumeRole with 200 and no credentials.
+The SDK's parser does not hold such an answer to the members STS promises: it passes
+an ``AssumeRoleResult`` without ``Credentials`` on, and one of another shape (a proxy's
+page) raises a ``KeyError`` of its own. Either is told as any role not assumed is
+(the poll's failure line and counter, the role's hint), never a fault that ends the
+poll round (every account's poll, for a task restarted every ten seconds)."""
+
+from __future__ import annotations
+
+from contextlib import AsyncExitStack
+from typing import Any
+
+import pytest
+from aiohttp import web
+from botocore.exceptions import ClientError
+from structlog.testing import capture_logs
+
+from sesd.account.poller import AccountPoller
+from sesd.config import core_settings, parse_config
+from sesd.config.aws import ROLE_NOT_ASSUMED
+from sesd.core.accounts import Target
+from sesd.core.pipeline import Pipeline
+from sesd.io.aws_errors import assume_role_failure
+from sesd.runtime.aws import AwsClients, poll_config
+from sesd.runtime.sqs_calls import hint_for
+from tests.fake_ses import _STS_XML, ROLE_ACCOUNT, FakeSes
+
+pytestmark = pytest.mark.timeout(30)
+
+TARGET: Target = ("prod-eu", "eu-west-1")
+_ENVELOPE = (
+    f'<AssumeRoleResponse xmlns="{_STS_XML}"><AssumeRoleResult>{{}}</AssumeRoleResult>'
+    "<ResponseMetadata><RequestId>fake-sts</RequestId></ResponseMetadata></AssumeRoleResponse>"
+)
+ANSWERS = {
+    "no Credentials": _ENVELOPE.format(""),
+    "no SessionToken": _ENVELOPE.format(
+        "<Credentials><AccessKeyId>ASIAFAKE</AccessKeyId><SecretAccessKey>s</SecretAccessKey>"
+        "<Expiration>2099-01-01T00:00:00Z</Expiration></Credentials>"
+    ),
+    "a proxy's page": "<html><body><p>Sign in to continue</p></body></html>",
+}
+
+
+class NotQuiteSts(FakeSes):
+    """Answers every AssumeRole with 200 and :attr:`answer`."""
+
+    answer = ""
+
+    async def _sts(self, request: web.Request) -> web.Response:
+        self.assume_role.append({k: str(v) for k, v in (await request.post()).items()})
+        return web.Response(text=self.answer, content_type="text/xml")
+
+
+@pytest.mark.parametrize("answer", list(ANSWERS))
+async def test_a_role_answered_without_credentials_is_a_role_not_assumed(answer: str) -> None:
+    """The account poller logs the failure once with the role's hint and counts it; a
+    queue's SQS call through the role fails with what its hint names the same way."""
+    async with NotQuiteSts() as fake, AsyncExitStack() as stack:
+        fake.answer = ANSWERS[answer]
+        clients = AwsClients(
+            parse_config(f'[aws]\nendpoint_url = "{fake.url}"\n' + ROLE_ACCOUNT), stack
+        )
+
+        async def client_for(service: str, target: Target) -> Any:
+            return await clients.client(service, *target, poll_config(attempts=2), fake.url)
+
+        accounts = Pipeline(core_settings(parse_config(""))).ledger.accounts
+        poller = AccountPoller(
+            [TARGET], client_for, accounts, every=300, cloudwatch=False, clock=lambda: 0.0
+        )
+        with capture_logs() as logs:
+            await poller.poll_once()
+        sqs = await clients.client("sqs", *TARGET, poll_config(attempts=1), fake.url)
+        with pytest.raises(ClientError) as raised:
+            await sqs.list_queues()
+    (line,) = [line for line in logs if line["event"] == "sesd.account.poll_failed"]
+    assert (line["api"], line["error"], line["hint"]) == (
+        "get_account",
+        "NoCredentialsInAnswer",
+        ROLE_NOT_ASSUMED,
+    )
+    # Counted under its own code (sesd_ses_poll_errors_total), not as "other".
+    assert accounts.errors == {(*TARGET, "get_account", "NoCredentialsInAnswer"): 1}
+    assert (assume_role_failure(raised.value), hint_for(raised.value)) == (
+        "refused",
+        ROLE_NOT_ASSUMED,
+    )
+    assert fake.assume_role[0]["RoleArn"].endswith(":role/sesd")
