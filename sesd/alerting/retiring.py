@@ -12,6 +12,9 @@ first it has not taken, which ends the incident it has open (a later one is of a
 incident it never had paged, the alert having ended since: told twice otherwise);
 after reloads that relabelled the rule while a sink that tells alerts apart by their
 labels (Alertmanager) took nothing, the first, of the labels it had.
+A sink that has not taken the firing of an incident (queued behind, or waiting its
+group) is owed no resolve of it: the firing goes only while its alert fires, and a
+resolve would end an incident that sink never had.
 Saved as an alert still firing, the restart resolved it again on the rule's sinks as
 configured, under its labels as configured: a sink that had taken it was told twice;
 a sink named since (a reload, an edit while sesd was down) was told an alert ended
@@ -68,6 +71,15 @@ def undelivered(
     ``evaluator``'s groups hold undelivered, and the resolves Alertmanager members are
     owed; ``by_labels``: the sinks that tell alerts apart by their labels."""
     sorting = _Sorting(evaluator, by_labels)
+    outboxes = list(outboxes)
+    # First the pages each sink has not taken, wherever they wait: a resolve queued
+    # behind one is of an incident that sink never had.
+    for sinks, alert in evaluator.groups.alerts():
+        sorting.unpaged(sinks, alert, alert.kind)
+    for outbox in outboxes:
+        for notification in outbox.unsent():
+            for alert in notification.alerts:
+                sorting.unpaged([outbox.sink.name], alert, notification.kind)
     again: list[tuple[str, str, Transition]] = []
     for sinks, alert in evaluator.groups.alerts():
         # Each sink sorted, past the first that makes it again: another may be owed it.
@@ -110,6 +122,9 @@ class _Sorting:
         self.firing: dict[tuple[str, str], list[str]] = {}
         #: Resolves of later labels not kept for a sink that tells alerts by them.
         self.relabelled = 0
+        #: Per sink and alert (as that sink tells alerts apart), when each incident it
+        #: has not taken the firing of began: the resolves of those are owed to no one.
+        self._unpaged: set[tuple[tuple[str, str, str, object], float]] = set()
 
     @property
     def retired(self) -> list[Retiring]:
@@ -119,6 +134,14 @@ class _Sorting:
             for rule, alert, sinks in self._owed.values()
             if sinks
         ]
+
+    def unpaged(self, sinks: Iterable[str], alert: Alert, kind: Transition) -> None:
+        """Note a firing of ``alert`` that ``sinks`` have not taken: the resolve of that
+        incident (of the same start) is kept for none of them. Sent, it would tell a
+        sink an alert ended that it was never paged (its firing lost with the stop, its
+        alert having ended; or made again, then closed by the older resolve)."""
+        if kind is Transition.FIRING:
+            self._unpaged.update((self._which(sink, alert), alert.since) for sink in sinks)
 
     def again(self, sink: str, alert: Alert, kind: Transition) -> bool:
         """Whether the rules in force make ``alert`` (of ``kind``) again for ``sink``; a
@@ -134,6 +157,8 @@ class _Sorting:
                 sinks.append(sink)
         if kind is not Transition.RESOLVED:
             return made
+        if (self._which(sink, alert), alert.since) in self._unpaged:
+            return False
         base = rule if made else self._was.get(alert.rule, rule)
         key = (id(alert), made)
         if key not in self._owed:
@@ -172,6 +197,12 @@ class _Sorting:
                 return
         self._took[which] = key
         self._owed[key][2].append(sink)
+
+    def _which(self, sink: str, alert: Alert) -> tuple[str, str, str, object]:
+        """``sink`` and ``alert`` as that sink tells alerts apart (by their labels too,
+        for one in ``by_labels``)."""
+        labels = _labelled(alert) if sink in self._by_labels else None
+        return (sink, alert.rule, alert.domain, labels)
 
 
 def _labelled(alert: Alert) -> tuple[object, str]:
