@@ -49,5 +49,34 @@ async def test_a_sink_down_across_relabels_is_owed_the_resolve_of_the_labels_it_
     )
     # Slack, which relabels do not reach, is owed the resolve of the alert's end.
     assert owed == [("am", "a.example", "mail"), ("slack", "a.example", "sec")]
-    # Those of later labels are counted: the stop's save says how many.
-    assert unsent.relabelled == 4
+    # Those of later labels are of firings it never took: owed to no one, not counted.
+    assert unsent.relabelled == 0
+
+
+async def test_a_later_firing_taken_owes_the_first_resolve_the_other_counted() -> None:
+    """Alertmanager took the firing of the second labels but not the resolve of the
+    first (a member that missed it): it is owed the first resolve alone, and the one
+    of the second labels not kept is counted for the stop's save to say."""
+    async with aiohttp.ClientSession() as session:
+        alerting, pipeline, now = _alerting(_text("mail"))
+        alerting.open(session)
+        feed_spike(pipeline, "a.example", T, 6, 4)
+        alerting.evaluate()
+        for sink in ("am", "slack"):
+            alerting.outboxes[sink]._queue.clear()
+        now[0] = T + 1
+        alerting.reconfigure(parse_config(_text("ops")))
+        alerting.evaluate()
+        queue = alerting.outboxes["am"]._queue
+        firing = [n for n in queue if n.kind is Transition.FIRING]
+        assert len(firing) == 1
+        queue.remove(firing[0])  # taken, the resolve before it missed
+        now[0] = T + 10
+        feed_spike(pipeline, "a.example", T + 10, 0, 400)
+        assert [n.kind for n in alerting.evaluate()] == [Transition.RESOLVED]
+        unsent = alerting.undelivered()
+    owed = sorted(
+        (sink, alert.labels["team"]) for rule, alert in unsent.retired for sink in rule.sinks
+    )
+    assert owed == [("am", "mail"), ("slack", "ops")]
+    assert unsent.relabelled == 1
