@@ -289,3 +289,60 @@ def test_a_resolve_waiting_beside_a_firing_a_silence_withdraws_goes_with_it() ->
     evaluator.silences = SilenceSet([silence])
     assert recall([], evaluator, T + 30) == [("delays", "a.example")]
     assert evaluator.due(T + 90, flush=True) == []
+
+
+async def test_a_resolve_waiting_its_group_behind_a_firing_a_silence_recalls_goes_with_it(
+    tmp_path: Path,
+) -> None:
+    """ops took a.example's page; the pager, down, still holds it queued when the alert
+    ends, and the resolve waits its ``group_wait``. A silence on a.example then recalls
+    the pager's page: the resolve, once its group is due, goes to ops alone. Sent to
+    both, the pager was told of the end of an incident it was never shown (Slack
+    posted a resolve out of nowhere), as a resolve already queued behind is not."""
+    alerting, pipeline, now, silences = await _silenceable(tmp_path, ("ops", "pager"), "1m")
+    feed_spike(pipeline, "a.example", T, 5, 5)
+    alerting.evaluate()
+    now[0] = T + 60
+    alerting.evaluate()  # its group is due
+    assert _queued(alerting, "ops") == [("firing", ["a.example"])]  # ops took it
+    assert [n.kind.value for n in alerting.outboxes["pager"].waiting()] == ["firing"]
+    now[0] = T + 400
+    alerting.evaluate()  # the spike left the window: ended, its resolve waits its group
+    assert alerting.evaluator.waiting() == [("delays", "a.example", Transition.RESOLVED)]
+    silence = Silence(
+        id="s1", comment="c", starts_at=T + 400, ends_at=T + 3600, rule="delays",
+        domain="a.example",
+    )  # fmt: skip
+    SilenceFile(str(silences)).add(silence, T + 400)
+    now[0] = T + 401
+    alerting.evaluate()
+    now[0] = T + 470
+    alerting.evaluate()  # the resolve's group is due
+    assert _queued(alerting, "pager") == []
+    assert _queued(alerting, "ops") == [("resolved", ["a.example"])]
+
+
+def test_a_resolve_waiting_beside_a_firing_withdrawn_from_one_sink_goes_to_the_others() -> None:
+    """Slack and PagerDuty took a.example's firing; a reload names the console on the
+    rule, its firing waiting its group, and the alert ends within it. A silence then
+    withdraws the console's firing: the resolve goes to Slack and PagerDuty alone. Left
+    for all three, the console was told of the end of an incident it never showed."""
+    head = HEAD.replace('group_wait = "0s"', 'group_wait = "1m"')
+    text = head + RULE + 'sinks = ["slack", "pagerduty"]\n'
+    config = parse_config(text)
+    pipeline = Pipeline(core_settings(config))
+    windows = [spec.name for spec in pipeline.ledger.specs]
+    evaluator = Evaluator(config.alerts, windows)
+    feed_spike(pipeline, "a.example", T, 6, 4)
+    evaluator.evaluate(pipeline.ledger, T)
+    assert [n.sinks for n in evaluator.due(T, flush=True)] == [("slack", "pagerduty")]
+    more = parse_config(text.replace('"pagerduty"]', '"pagerduty", "console"]'))
+    evaluator.configure(more.alerts, windows, T + 1)
+    feed_spike(pipeline, "a.example", T + 20, 0, 100)  # delivered since: it ended
+    evaluator.evaluate(pipeline.ledger, T + 20)
+    assert [kind.value for _, _, kind in evaluator.waiting()] == ["firing", "resolved"]
+    silence = Silence(id="s", comment="", starts_at=T + 30, ends_at=T + 90, domain="a.example")
+    evaluator.silences = SilenceSet([silence])
+    assert recall([], evaluator, T + 30) == [("delays", "a.example")]
+    sent = [(n.kind.value, n.sinks) for n in evaluator.due(T + 90, flush=True)]
+    assert sent == [("resolved", ("slack", "pagerduty"))]

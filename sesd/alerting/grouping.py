@@ -88,8 +88,9 @@ class Groups:
 
     def unsent_resolves(self, of: set[tuple[str, str, float, tuple[str, ...]]]) -> None:
         """Take out the resolves waiting of the incidents ``of`` names (rule, label, when
-        it fired, and the sinks whose firing was withdrawn): to a group of those sinks
-        alone, the resolve of a firing they were never sent. A group left empty is gone."""
+        it fired, and the sinks whose firing was withdrawn or recalled) for those sinks:
+        the resolve of a firing they were never sent. The rest of its sinks keep it (in
+        the group of theirs); a group left empty is gone."""
         withdrawn: dict[tuple[str, str, float], set[str]] = {}
         for rule, label, since, sinks in of:
             withdrawn.setdefault((rule, label, since), set()).update(sinks)
@@ -98,13 +99,17 @@ class Groups:
         for key, group in list(self._groups.items()):
             if key[1] is not Transition.RESOLVED:
                 continue
-            held = set(key[2])
-            kept = [
-                a
-                for a in group.alerts
-                if (a.rule, a.domain, a.since) not in withdrawn
-                or not held <= withdrawn[a.rule, a.domain, a.since]
-            ]
+            kept = []
+            for alert in group.alerts:
+                gone = withdrawn.get((alert.rule, alert.domain, alert.since), set())
+                if not gone & set(key[2]):
+                    kept.append(alert)
+                    continue
+                left = tuple(sink for sink in key[2] if sink not in gone)
+                if left:  # the sinks that had the firing: in their own group
+                    other = (key[0], key[1], left)
+                    self._groups.setdefault(other, _Group(group.rule, group.first_at))
+                    self._groups[other].alerts.append(alert)
             if not kept:
                 del self._groups[key]
             else:

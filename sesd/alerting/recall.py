@@ -13,8 +13,9 @@ sinks that had it. A firing queued for part of its rule's sinks (those a restart
 found had not taken it, or a sink a reload named anew) was taken by the others:
 recalled, it is one a sink has taken. A resolve queued behind a firing recalled from
 a sink's queue (the alert ended while the sink was down) goes with it: that sink
-never had the incident; so does one waiting its group beside a firing withdrawn
-from its group (the alert ended within ``group_wait``).
+never had the incident; so does one still waiting its group, of a firing recalled
+or withdrawn from its group (the alert ended within ``group_wait``): it goes to the
+sinks that had the firing alone.
 """
 
 from __future__ import annotations
@@ -37,6 +38,9 @@ def recall(outboxes: Iterable[Outbox], evaluator: Evaluator, now: float) -> list
     untaken = _untaken(holders.values(), evaluator)
     recalled: list[tuple[str, str]] = []
     taken: set[tuple[int, str, str]] = set()  # (outbox, rule, label) of a firing recalled
+    # (rule, label, when it fired, sinks) of a firing recalled or withdrawn: its resolve
+    # still waiting its group is not theirs to hear either.
+    withdrawn: set[tuple[str, str, float, tuple[str, ...]]] = set()
     for notification, boxes in holders.values():
         rule = notification.rule
         held = [a for a in notification.alerts if evaluator.silenced(rule, a.domain, now)]
@@ -50,19 +54,21 @@ def recall(outboxes: Iterable[Outbox], evaluator: Evaluator, now: float) -> list
             for alert in held:
                 _withheld(evaluator, untaken, rule, alert.domain, [b.sink.name for b in boxes])
             taken |= {(id(b), rule, alert.domain) for b in boxes for alert in held}
+            names = tuple(b.sink.name for b in boxes)
+            withdrawn |= {(rule, alert.domain, alert.since, names) for alert in held}
         recalled += [(rule, alert.domain) for alert in held]
     _resolves_unheard(behind, taken)
     # Not yet a notification: waiting for the rest of its group.
     waiting: dict[int, set[str]] = {}
     for sinks, alert in evaluator.groups.alerts():
         waiting.setdefault(id(alert), set()).update(sinks)  # in two groups: both
-    withdrawn: set[tuple[str, str, float, tuple[str, ...]]] = set()
     for alert in evaluator.groups.withdraw(lambda a: evaluator.silenced(a.rule, a.domain, now)):
         if alert.kind is Transition.FIRING:
             _withheld(evaluator, untaken, alert.rule, alert.domain, waiting[id(alert)])
             withdrawn.add((alert.rule, alert.domain, alert.since, tuple(waiting[id(alert)])))
         recalled.append((alert.rule, alert.domain))
-    # Its resolve waiting too (it ended within group_wait): the sinks never had it.
+    # Its resolve waiting too (it ended within group_wait, or while the sink was down,
+    # the resolve's group not yet due): those sinks never had it.
     evaluator.groups.unsent_resolves(withdrawn)
     return recalled
 
