@@ -13,7 +13,7 @@ import pytest
 from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.retiring import undelivered
 from sesd.alerting.rules import Status, Transition
-from sesd.config import core_settings, parse_config
+from sesd.config import core_settings, parse_config, saved_rule
 from sesd.core.pipeline import Pipeline
 from sesd.runtime.state import StateError, read_state, restore, snapshot, write_state
 from tests import factory as f
@@ -214,3 +214,29 @@ def test_a_retired_resolve_under_a_rule_sesd_cannot_read_names_its_alerts() -> N
     restored = restore(msgspec.msgpack.encode(data), ledger, after, f.T0 + 2)
     assert restored["unknown_rules"] == {"later": ["a.example", "b.example"]}
     assert after.due(f.T0 + 2, flush=True) == []
+
+
+def test_a_resolve_owed_on_a_label_its_rule_cannot_hold_is_dropped_not_sent() -> None:
+    """The file keeps resolves owed under a rule a reload removed; given by hand a label
+    no event makes (a control character in it) beside a group-shaped one, the restart
+    counts it refused and names it dropped, and sends no resolve of it: only the
+    group's goes. Counted dropped yet kept, its resolve went to the sinks all the same,
+    while the log told a person it was left for them to close."""
+    config = parse_config(RULE)
+    gone = parse_config(RULE.replace('name = "r"', 'name = "gone"')).alerts.rules[0]
+    evaluator = Evaluator(config.alerts, ["5m"])
+    data = msgspec.msgpack.decode(
+        snapshot(Pipeline(core_settings(config)).ledger, evaluator, f.T0 + 1, [])
+    )
+    labels = ["Old-Group", "Bell\x07"]
+    data["alerted"] = ["Old-Group"]
+    row = [Status.FIRING.value, f.T0, f.T0, 1, f.T0, True]
+    data["retired"] = [[saved_rule(gone), dict.fromkeys(labels, row), "removed"]]
+    after = Evaluator(config.alerts, ["5m"])
+    ledger = Pipeline(core_settings(config)).ledger
+    restored = restore(msgspec.msgpack.encode(data), ledger, after, f.T0 + 2)
+    assert restored["alert_states_refused"] == 1
+    assert restored["dropped"] == {"gone": ["Bell\\u0007"]}
+    after.evaluate(ledger, f.T0 + 3)
+    sent = [(n.kind, [a.domain for a in n.alerts]) for n in after.due(f.T0 + 3, flush=True)]
+    assert sent == [(Transition.RESOLVED, ["Old-Group"])]

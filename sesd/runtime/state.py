@@ -178,8 +178,13 @@ def _restore(blob: bytes, ledger: Ledger, evaluator: Evaluator, now: float) -> d
         entries = {"retired": skipped, "heard": unheard, "alerted": unread_alerted(data),
                    "canary_names": names_read(data.get("canary_names"))[1]}  # fmt: skip
         for rule, states, _ in retired:
-            # Held to the rule as it was, on its own: its labels, its ceiling.
-            more, fewer = _bounded([rule], {rule.name: states}, ledger, data)
+            # Held to the rule as it was, on its own: its labels, its ceiling. What it
+            # drops is named for a person to close, and not resolved.
+            held = {rule.name: states}
+            more, fewer = _bounded([rule], held, ledger, data)
+            kept = held[rule.name]
+            for label in [label for label in states if label not in kept]:
+                del states[label]
             dropped = _named(dropped, more)
             refused += fewer
         # Resolving them again reads their states, and changes none.
