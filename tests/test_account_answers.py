@@ -510,3 +510,29 @@ def test_the_account_id_a_poll_found_is_kept_as_an_id_or_not_at_all() -> None:
     again = Accounts()
     again.restore(accounts.snapshot(), {TARGET, ("prod", REGION)})
     assert again.ids() == {(ACCOUNT, "default")}
+
+
+async def test_a_listing_that_names_no_account_id_leaves_none_of_the_file_behind() -> None:
+    """A file saved while the default credentials reached ACCOUNT says so; after the
+    restart they reach another account, whose ListTenants names no tenant (so no id).
+    The role ``prod`` into ACCOUNT maps globex's set. A reload removes ``prod``: no
+    label in force watches ACCOUNT any more, and its map goes (the file's id, stale,
+    would keep it for the whole run: no walk of ACCOUNT replaces it)."""
+    queue = f'[[queues]]\nurl = "https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/eu"\n'
+    after = f"[tenants]\nenabled = true\n{queue}"
+    role = f'role_arn = "arn:aws:iam::{ACCOUNT}:role/sesd"\nregion = "{REGION}"\n'
+    pipeline = Pipeline(core_settings(parse_config(f'{after}[[accounts]]\nname = "prod"\n{role}')))
+    saved = Accounts()
+    saved.record(TARGET).account_id = ACCOUNT
+    pipeline.ledger.accounts.restore(saved.snapshot(), {TARGET})
+    async with LocalTenants(ACCOUNT, REGION) as tenants:
+        tenants.add("globex", ("CONFIGURATION_SET", "set-globex"))
+        async with tenant_poller(tenants, pipeline, Clock(), recommendations=False) as poller:
+            poller.targets = [("prod", REGION)]
+            await poller.poll_once()
+    empty = LocalTenants("210987654321", REGION)  # (another account, no tenant)
+    async with empty, tenant_poller(empty, pipeline, Clock(), recommendations=False) as poller:
+        await poller.poll_once()
+    pipeline.reconfigure(core_settings(parse_config(after)))
+    sender = f"arn:aws:ses:{REGION}:{ACCOUNT}:identity/example.com"
+    assert pipeline.ledger.tenant_map.tenant(sender, "set-globex") == UNKNOWN

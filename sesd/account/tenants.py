@@ -268,8 +268,9 @@ class TenantPoller(Polls):
                 return
             progress = self.accounts.record(target)
             progress.tenants_listed, progress.tenants_mapped = len(walk.tenants), 0
-            if walk.where is not None:  # (else no tenant's ARN said)
-                progress.account_id = walk.where[1]
+            # None when no tenant's ARN said it: an id kept from before (the file's, of
+            # credentials that reached another account then) would keep that account's map.
+            progress.account_id = None if walk.where is None else walk.where[1]
         # Its own call, counted and logged under its own name: a role denied it alone
         # must not read as denied ListTenants.
         api = "list_tenant_resources"
