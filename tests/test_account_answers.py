@@ -536,3 +536,21 @@ async def test_a_listing_that_names_no_account_id_leaves_none_of_the_file_behind
     pipeline.reconfigure(core_settings(parse_config(after)))
     sender = f"arn:aws:ses:{REGION}:{ACCOUNT}:identity/example.com"
     assert pipeline.ledger.tenant_map.tenant(sender, "set-globex") == UNKNOWN
+
+
+def test_a_reload_forgets_the_map_of_the_account_the_file_said_no_poll_named_yet() -> None:
+    """Restored from the file: the default credentials' tenants in eu-west-1, of
+    ACCOUNT (the id their walk found), mapped. No poll has named the id yet (ListTenants
+    denied, say) when a reload moves the queue to us-east-1: nothing watches ACCOUNT in
+    eu-west-1 any more, and its map goes, as it does once a poll named the id."""
+    eu = f'[[queues]]\nurl = "https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/eu"\n'
+    us = f'[[queues]]\nurl = "https://sqs.us-east-1.amazonaws.com/{ACCOUNT}/us"\n'
+    pipeline = Pipeline(core_settings(parse_config(f"[tenants]\nenabled = true\n{eu}")))
+    saved = Accounts()
+    saved.record(TARGET).account_id = ACCOUNT
+    pipeline.ledger.accounts.restore(saved.snapshot(), {TARGET})
+    arn = f"arn:aws:ses:{REGION}:{ACCOUNT}:configuration-set/set-globex"
+    pipeline.ledger.tenant_map.restore([[arn, "globex"]])
+    pipeline.reconfigure(core_settings(parse_config(f"[tenants]\nenabled = true\n{us}")))
+    sender = f"arn:aws:ses:{REGION}:{ACCOUNT}:identity/example.com"
+    assert pipeline.ledger.tenant_map.tenant(sender, "set-globex") == UNKNOWN

@@ -238,9 +238,9 @@ class Ledger:
         AWS account a label in force still watches there keeps them (a move from the
         default credentials to a role in the same account): its own walk replaces them."""
         gone = set(self.settings.watched) - set(settings.watched)
-        # Its AWS account ids, as the polls found them and as [[accounts]] named them.
-        ids = {*self.tenant_status.accounts.items(), *self.settings.account_names.items()}
-        watched = settings.reached([*self.tenant_status.accounts.items(), *self.accounts.ids()])
+        # Its AWS account ids: the polls' (the file's, before a poll), and [[accounts]]'s.
+        polled = {*self.tenant_status.accounts.items(), *self.accounts.ids()}
+        watched, ids = settings.reached(polled), {*polled, *self.settings.account_names.items()}
         for account_id, label in ids:
             for region in {region for account, region in gone if account == label}:
                 if (account_id, region) not in watched:
