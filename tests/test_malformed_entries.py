@@ -10,6 +10,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from aiohttp import web
 
 from sesd.commands.demo.localhttp import LocalServer
@@ -101,3 +102,49 @@ async def test_a_tenant_resource_without_its_arn_is_passed_over() -> None:
     said = {r["event"]: r for r in map(json.loads, logs.getvalue().splitlines())}
     unread = said["sesd.tenants.resources_unread"]
     assert (unread["level"], unread["tenant"], unread["count"]) == ("warning", "globex", 1)
+
+
+class OddCodes(LocalServer):
+    """An SQS stand-in whose batch calls (a delete's, a release's) take the first entry
+    and fail the others with codes SQS never gives: a list, a number, a long text."""
+
+    CODES: Any = (["InternalError"], 500, "E\x1b[2J" * 1000)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def routes(self, app: web.Application) -> None:
+        app.router.add_post("/", self._answer)
+
+    async def _answer(self, request: web.Request) -> web.Response:
+        entries = (await request.json())["Entries"]
+        failed = [
+            {"Id": e["Id"], "Code": code, "SenderFault": True}
+            for e, code in zip(entries[1:], self.CODES, strict=False)
+        ]
+        answer = {"Successful": [{"Id": entries[0]["Id"]}], "Failed": failed}
+        return web.json_response(answer, content_type="application/x-amz-json-1.0")
+
+
+@pytest.mark.parametrize("call", ["delete", "release"])
+async def test_a_failed_entry_s_odd_code_is_said_cleaned_not_the_poller_s_end(call: str) -> None:
+    """Four messages deleted (released), the stand-in fails three with codes no SQS
+    gives: three failed entries counted and warned of, their codes said as text, short
+    and escaped (raised, a code that is no text ended the poller at each such answer)."""
+    logs = io.StringIO()
+    configure_logging("info", "json", stream=logs)
+    async with OddCodes() as endpoint, aws_client("sqs", endpoint) as sqs:
+        p, metrics = poller(sqs, f"{endpoint.url}/123456789012/q")
+        messages: Any = [{"MessageId": f"m{i}", "ReceiptHandle": f"r{i}"} for i in range(4)]
+        await getattr(p._deletes, call)(messages)
+    errors = metrics.registry.get_sample_value(
+        "sesd_sqs_errors_total",
+        {"queue": "q", "account": "default", "region": "us-east-1", "operation": call},
+    )
+    assert errors == 3
+    said = {r["event"]: r for r in map(json.loads, logs.getvalue().splitlines())}
+    codes = said[f"sesd.sqs.{call}_partly_failed"]["codes"]
+    assert len(codes) == 3
+    assert all(isinstance(c, str) and len(c) <= 200 for c in codes)
+    assert not any("\x1b" in c for c in codes)

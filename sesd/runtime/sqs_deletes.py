@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from sesd.config import QueueConfig
+from sesd.core.text import clean
 from sesd.io.aws_errors import error_code
 from sesd.metrics.sqs import QueueCounts
 from sesd.runtime.sqs_calls import (
@@ -34,6 +35,17 @@ else:
     MessageTypeDef = Any
 
 __all__ = ["Deletes"]
+
+#: The longest failed entry's code said (SQS's are short words).
+_CODE = 64
+
+
+def _codes(failed: list[Any]) -> list[str]:
+    """The codes of a batch call's failed entries, as text fit for a log line: SQS's are
+    short words, but botocore passes on what an endpoint answered (a proxy's, a
+    stand-in's: a number, a list, a long or escaping text), which would else raise out
+    of the call, the poller's end, or be logged whole."""
+    return sorted({clean(str(f.get("Code", "")), _CODE) for f in failed})
 
 
 class Deletes:
@@ -96,7 +108,7 @@ class Deletes:
             self._delete_trouble(
                 "sesd.sqs.delete_partly_failed",
                 failed=len(failed),
-                codes=sorted({f.get("Code", "") for f in failed}),
+                codes=_codes(failed),
                 retrying=len(retry_ids) if attempt == 0 else 0,
             )
             entries = [e for e in entries if e["Id"] in retry_ids]
@@ -176,7 +188,7 @@ class Deletes:
             # Not given back (a receipt no longer good, say): counted as a failed delete's
             # entries are; hidden until their visibility timeout.
             self._counts.error("release", len(failed))
-            said = {"failed": len(failed), "codes": sorted({f.get("Code", "") for f in failed})}
+            said = {"failed": len(failed), "codes": _codes(failed)}
             if not self.retired("sesd.sqs.release_partly_failed", **said):
                 self._log.warning(
                     "sesd.sqs.release_partly_failed",
