@@ -1,7 +1,8 @@
 """An answer's entry that leaves out a member sesd reads by (a proxy's, an endpoint not
 AWS's: botocore parses what it is given and checks no member an answer must have) is
 counted and passed over, never the poller's end: a DeleteMessageBatch failure without
-its ``Id``, a tenant's resource without its ARN."""
+its ``Id``, a tenant's resource without its ARN; a batch failure's ``Code`` that is no
+text (or too long a one) is said as text, cleaned."""
 
 from __future__ import annotations
 
