@@ -28,6 +28,7 @@ from sesd.core.accounts import Accounts
 from sesd.core.pipeline import Pipeline
 from sesd.core.reputation import Estimate
 from sesd.core.tenant_map import AMBIGUOUS, UNKNOWN, TenantMap
+from sesd.core.tenant_walks import TenantWalk, TenantWalks
 from sesd.core.tenants import TenantNotice
 from sesd.core.text import clean
 from sesd.io.logs import configure_logging
@@ -554,3 +555,22 @@ def test_a_reload_forgets_the_map_of_the_account_the_file_said_no_poll_named_yet
     pipeline.reconfigure(core_settings(parse_config(f"[tenants]\nenabled = true\n{us}")))
     sender = f"arn:aws:ses:{REGION}:{ACCOUNT}:identity/example.com"
     assert pipeline.ledger.tenant_map.tenant(sender, "set-globex") == UNKNOWN
+
+
+async def test_a_walk_saved_at_a_tenant_before_the_first_starts_over() -> None:
+    """A state file's walk of two tenants at tenant -3 (a hand's edit: no sesd counts
+    below none). Restored, each round's read of its tenants raised IndexError, the
+    poller's end (started again, the walk still there, at every round). It starts
+    over: acme's set is mapped at the first poll."""
+    walks = TenantWalks()
+    walks.walks[TARGET] = TenantWalk(NOW, listing=False, tenants=["acme", "globex"], next=-3)
+    pipeline = _pipeline()
+    pipeline.ledger.tenant_walks.restore(walks.snapshot(), {TARGET}, NOW, 10)
+    async with LocalTenants(ACCOUNT, REGION) as tenants:
+        tenants.add("acme", ("CONFIGURATION_SET", "set-acme"))
+        async with tenant_poller(
+            tenants, pipeline, Clock(), recommendations=False, walks=pipeline.ledger.tenant_walks
+        ) as poller:
+            await poller.poll_once()
+    sender = f"arn:aws:ses:{REGION}:{ACCOUNT}:identity/example.com"
+    assert pipeline.ledger.tenant_map.tenant(sender, "set-acme") == "acme"

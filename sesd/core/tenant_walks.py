@@ -177,11 +177,11 @@ class TenantWalks:
                 continue
             if walk.where is not None and walk.where[0] != region:
                 continue
-            if walk.next > len(walk.tenants) or (walk.listing and walk.next) or walk.pages < 0:
+            if not 0 <= walk.next <= len(walk.tenants) or (walk.listing and walk.next):
                 continue  # not a walk this sesd wrote
             if (
                 len(walk.tenants) > MAX_WALK_TENANTS
-                or min(walk.tenants_left, walk.resources_left) < 0
+                or min(walk.tenants_left, walk.resources_left, walk.pages) < 0
             ):
                 continue  # nor this: past its cap, or counts below none
             if not _kept_live(walk):
