@@ -149,3 +149,32 @@ async def test_a_failed_entry_s_odd_code_is_said_cleaned_not_the_poller_s_end(ca
     assert len(codes) == 3
     assert all(isinstance(c, str) and len(c) <= 200 for c in codes)
     assert not any("\x1b" in c for c in codes)
+
+
+class OddIds(OddCodes):
+    """A stand-in whose batch failures name their entry by a list, not its ``Id``."""
+
+    async def _answer(self, request: web.Request) -> web.Response:
+        entries = (await request.json())["Entries"]
+        failed = [{"Id": [e["Id"]], "Code": "InternalError"} for e in entries[1:]]
+        answer = {"Successful": [{"Id": entries[0]["Id"]}], "Failed": failed}
+        return web.json_response(answer, content_type="application/x-amz-json-1.0")
+
+
+async def test_a_delete_failure_named_by_no_id_s_text_is_not_tried_again() -> None:
+    """Two messages deleted, the stand-in fails one naming it by a list: counted as a
+    failed delete and warned of, not tried again (which message it was is not known),
+    and the delete returns (raised, unhashable, it ended the poller)."""
+    logs = io.StringIO()
+    configure_logging("info", "json", stream=logs)
+    async with OddIds() as endpoint, aws_client("sqs", endpoint) as sqs:
+        p, metrics = poller(sqs, f"{endpoint.url}/123456789012/q")
+        messages: Any = [{"MessageId": f"m{i}", "ReceiptHandle": f"r{i}"} for i in range(2)]
+        assert await p._deletes.delete(messages) == 1
+    errors = metrics.registry.get_sample_value(
+        "sesd_sqs_errors_total",
+        {"queue": "q", "account": "default", "region": "us-east-1", "operation": "delete"},
+    )
+    assert errors == 1
+    said = {r["event"]: r for r in map(json.loads, logs.getvalue().splitlines())}
+    assert said["sesd.sqs.delete_partly_failed"]["retrying"] == 0

@@ -48,6 +48,11 @@ def _codes(failed: list[Any]) -> list[str]:
     return sorted({clean(str(f.get("Code", "")), _CODE) for f in failed})
 
 
+def _text(value: object) -> bool:
+    """Whether an answer's member is text, as SQS's always are."""
+    return isinstance(value, str)
+
+
 class Deletes:
     """The deletes and releases of one poller on one queue."""
 
@@ -102,9 +107,9 @@ class Deletes:
                 entries = []
                 break
             self._counts.error("delete", len(failed))
-            # An entry that names no Id (a proxy's answer, not SQS's) fails as any other,
-            # but which message it was is not known: not tried again.
-            retry_ids = {f.get("Id") for f in failed if not f.get("SenderFault")}
+            # An entry that names no Id, or by no text (a proxy's answer, not SQS's), fails
+            # as any other, but which message it was is not known: not tried again.
+            retry_ids = {i for f in failed if not f.get("SenderFault") and _text(i := f.get("Id"))}
             self._delete_trouble(
                 "sesd.sqs.delete_partly_failed",
                 failed=len(failed),
