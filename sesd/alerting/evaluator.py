@@ -19,7 +19,6 @@ from sesd.alerting.changes import (
     Rechecked,
     Retired,
     changes,
-    moved,
     owed_alert,
     relabel,
     resolved_again,
@@ -27,6 +26,7 @@ from sesd.alerting.changes import (
 from sesd.alerting.grouping import Groups
 from sesd.alerting.labels import Listing
 from sesd.alerting.reads import Reads
+from sesd.alerting.rule_versions import RuleVersions
 from sesd.alerting.rules import (
     FIRING,
     INACTIVE,
@@ -95,12 +95,9 @@ class Evaluator:
         self.rechecked = Rechecked()
         #: Whether :meth:`adopt` took states from a state file (their resends are due).
         self.restored = False
-        #: Rules as a change of rules left them, by name, while resolves made under them
-        #: may not be delivered yet (the runtime forgets those delivered): a removed one,
-        #: or the one before of a rule kept with other sinks, labels or severity. A stop
-        #: saves what is unsent of them, so the restart resolves the alerts again where
-        #: they were sent (sesd.runtime.state, sesd.alerting.retiring).
-        self.retired: dict[str, RuleConfig] = {}
+        #: Rules as a change of rules left them, while resolves made under them may not
+        #: be delivered yet (sesd.alerting.rule_versions).
+        self.retired = RuleVersions()
         #: Restored firings some sinks had not taken at the stop (sesd.alerting.unheard).
         self.unheard = Unheard()
         self.configure(config, window_names, now=0.0)
@@ -123,10 +120,7 @@ class Evaluator:
         self.config, self.window_names = config, window_names
         old = {rule.name: rule for rule in self.rules}
         self.rules = list(config.rules)
-        self.retired.update(old)
-        for rule in self.rules:
-            if not moved(old.get(rule.name), rule):
-                self.retired.pop(rule.name, None)
+        self.retired.reloaded(old, self.rules)
         self._window_index = {rule.name: window_names.index(rule.window) for rule in self.rules}
         self._window_seconds = {rule.name: Duration(rule.window).seconds for rule in self.rules}
         # Whether a rule's steps read its window's values (as _step does), not its counts
@@ -185,7 +179,7 @@ class Evaluator:
         ]
         owed += self.configure(config, window_names, now, ledger, groups_gone)
         for rule, _, _ in retired:
-            self.retired.setdefault(rule.name, rule)
+            self.retired.restored(rule)
         return owed
 
     def blind(self, now: float) -> None:

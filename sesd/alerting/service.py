@@ -162,8 +162,7 @@ class Alerting:
         # A removed rule is kept while any of its alerts is not delivered: a stop saves
         # it with them (its resolves, just queued, among them).
         undelivered = {rule for rule, _, _ in self.unsent()}
-        kept = self.evaluator.retired.items()
-        self.evaluator.retired = {name: rule for name, rule in kept if name in undelivered}
+        self.evaluator.retired.keep(undelivered)
         self._retired = [outbox for outbox in self._retired if outbox.busy()]
         for name in set(self.outboxes) - set(new_sinks):
             retired = self.outboxes.pop(name)
