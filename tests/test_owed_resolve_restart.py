@@ -301,28 +301,42 @@ async def test_a_resolve_saved_for_a_dropped_sink_tells_the_threshold_it_fired_a
     assert [(alert.domain, alert.threshold) for alert in resolve.alerts] == [("a.example", 0.2)]
 
 
-async def test_a_resolve_owed_to_a_dropped_sink_is_saved_across_a_second_reload() -> None:
-    """PagerDuty takes a.example's firing; a reload moves the rule to the console (owing
-    PagerDuty the resolve), and a second reload leaves the rule as it is. The resolve
-    is still saved, for PagerDuty alone: the second reload forgets the rule as the
-    first left it, and the save must not fail for want of it."""
+@pytest.mark.parametrize("second", ["", 'severity = "critical"\n'], ids=["same", "moved"])
+async def test_a_resolve_owed_to_a_dropped_sink_is_saved_across_a_second_reload(
+    second: str,
+) -> None:
+    """PagerDuty and the console take a.example's firing above 20%; a reload moves the
+    rule to the console alone and to 30% (owing PagerDuty the resolve), and a second
+    reload leaves the rule as it is, or moves it again. The resolve is still saved, for
+    PagerDuty alone, and after the restart tells the rule it fired under (above 20%),
+    not the one in force nor the one the second reload left."""
     head = (
         '[alerts]\ngroup_wait = "0s"\n[alerts.sinks.pagerduty]\ntype = "pagerduty"\n'
         'routing_key = "k"\nevents_url = "http://127.0.0.1:9/e"\n'
     )
-    later = parse_config(head + ROUTED_RULE + 'sinks = ["console"]\n')
+    text = head + ROUTED_RULE.replace("0.2", "0.3") + 'sinks = ["console"]\n'
+    later = parse_config(text)
     async with aiohttp.ClientSession() as session:
-        alerting, pipeline, _ = _alerting(head + ROUTED_RULE + 'sinks = ["pagerduty"]\n')
+        alerting, pipeline, _ = _alerting(head + ROUTED_RULE + 'sinks = ["pagerduty", "console"]\n')
         alerting.open(session)
         feed_spike(pipeline, "a.example", T, 6, 4)
         alerting.evaluate()
         assert _queued(alerting, "pagerduty") == [("firing", ["a.example"])]  # taken
         alerting.reconfigure(later)
-        alerting.reconfigure(later)
+        alerting.reconfigure(parse_config(text + second))
         unsent = alerting.undelivered()
+        blob = snapshot(
+            pipeline.ledger, alerting.evaluator, T + 2, unsent.again, True, unsent.retired
+        )
     ((rule, alert),) = unsent.retired
     assert (rule.sinks, alert.domain, alert.kind) == (
         ["pagerduty"],
         "a.example",
         Transition.RESOLVED,
     )
+    fresh = Pipeline(core_settings(later))
+    after = Evaluator(later.alerts, [spec.name for spec in fresh.ledger.specs])
+    restore(blob, fresh.ledger, after, T + 3)
+    (resolve,) = [n for n in after.due(T + 3) if n.kind is Transition.RESOLVED]
+    assert resolve.sinks == ("pagerduty",)
+    assert [(alert.domain, alert.threshold) for alert in resolve.alerts] == [("a.example", 0.2)]

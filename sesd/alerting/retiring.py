@@ -147,7 +147,7 @@ class _Sorting:
         """Whether the rules in force make ``alert`` (of ``kind``) again for ``sink``; a
         resolve is kept apart instead, for ``sink``."""
         # A removed rule's, to its sinks: its resolves kept with the rule as it was.
-        rule = self._rules.get(alert.rule) or self._was.get(alert.rule)
+        rule = self._rules.get(alert.rule) or self._was.last(alert.rule)
         if rule is None:
             return True
         made = _made_again(rule, sink, alert, self._by_labels)
@@ -159,7 +159,7 @@ class _Sorting:
             return made
         if (self._which(sink, alert), alert.since) in self._unpaged:
             return False
-        base = rule if made else self._was.get(alert.rule, rule)
+        base = self._was.under(alert, rule, made)
         key = (id(alert), made)
         if key not in self._owed:
             under = msgspec.structs.replace(

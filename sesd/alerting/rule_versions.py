@@ -1,35 +1,73 @@
-"""Rules as a change of rules left them, by name, while resolves made under them may
+"""Rules as changes of rules left them, by name, while resolves made under them may
 not be delivered yet (the runtime forgets those delivered): a removed one, or the one
 before of a rule kept with other sinks, labels or severity. A stop saves what is
-unsent of them, so the restart resolves the alerts again where they were sent
-(sesd.runtime.state, sesd.alerting.retiring)."""
+unsent of them under the version each was made under, so the restart resolves the
+alerts again where they were sent, telling the rule they fired under.
+
+Every version is kept, not the last change's alone: a resolve owed to a sink a first
+reload dropped, still undelivered at a second (one that leaves the rule as it is, or
+moves it again), was saved under the rule in force, and the restart told PagerDuty
+the alert ended under 30% where its firing had said 20%."""
 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 
+from sesd.alerting.alert import Alert, link
 from sesd.alerting.changes import moved
 from sesd.config import RuleConfig
 
 __all__ = ["RuleVersions"]
 
 
-class RuleVersions(dict[str, RuleConfig]):
-    """By name, the rule as the last change of rules that moved it left it."""
+class RuleVersions(dict[str, list[RuleConfig]]):
+    """By name, the versions of a rule changes of rules that moved it left, oldest
+    first."""
 
     def reloaded(self, old: Mapping[str, RuleConfig], new: Sequence[RuleConfig]) -> None:
         """Rules go from ``old`` to ``new``: a removed rule, and one that moved, is
-        kept as it was; one kept as it was is forgotten."""
-        self.update(old)
-        for rule in new:
-            if not moved(old.get(rule.name), rule):
-                self.pop(rule.name, None)
+        kept as it was, beside the versions kept before."""
+        kept = {rule.name: rule for rule in new}
+        for name, rule in old.items():
+            if name not in kept or moved(rule, kept[name]):
+                versions = self.setdefault(name, [])
+                if rule in versions:
+                    versions.remove(rule)
+                versions.append(rule)
 
     def restored(self, rule: RuleConfig) -> None:
-        """``rule``, as a state file kept it with the resolves owed under it."""
-        self.setdefault(rule.name, rule)
+        """``rule``, as a state file kept it with the resolves owed under it: older than
+        any version a change of rules at this start left."""
+        versions = self.setdefault(rule.name, [])
+        if rule not in versions:
+            versions.insert(0, rule)
 
     def keep(self, names: Collection[str]) -> None:
         """Forget the rules no undelivered alert is of (``names``: those some is)."""
         for name in [name for name in self if name not in names]:
             del self[name]
+
+    def last(self, name: str) -> RuleConfig | None:
+        """The version of ``name`` the last change of rules that moved it left."""
+        versions = self.get(name)
+        return versions[-1] if versions else None
+
+    def under(self, alert: Alert, rule: RuleConfig, made: bool) -> RuleConfig:
+        """The rule ``alert`` was made under: ``rule`` (in force, or a removed one's last
+        version) where it makes the alert again (``made``) as the alert reads, else the
+        newest version that reads as it does; failing both, ``rule`` where it makes it
+        again, else the last version."""
+        versions = self.get(alert.rule, [])
+        tried = [*([rule] if made else []), *reversed(versions)]
+        return next(
+            (each for each in tried if _reads_as(each, alert)),
+            rule if made or not versions else versions[-1],
+        )
+
+
+def _reads_as(rule: RuleConfig, alert: Alert) -> bool:
+    """Whether ``rule`` makes ``alert`` as it reads: what it measures, against what, and
+    its runbook (its labels and severity are the alert's wherever it is saved)."""
+    told = (alert.metric, alert.window, alert.threshold, alert.clear_threshold, alert.rising)
+    made = (rule.metric, rule.window, rule.threshold, rule.clear_threshold, rule.rising)
+    return made == told and link(rule.runbook_url, rule, alert.domain) == alert.runbook_url
