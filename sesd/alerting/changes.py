@@ -21,6 +21,8 @@ from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+import msgspec
+
 from sesd.alerting.alert import Alert
 from sesd.alerting.labels import takes
 from sesd.alerting.rules import AlertState, Status, Transition
@@ -141,7 +143,7 @@ def _sinks_changed(
             yield Change(before, label, state, Transition.RESOLVED, dropped, note)
         if added:
             note = "the rule notifies this sink from now on"
-            yield Change(rule, label, state, Transition.FIRING, added, note)
+            yield Change(_as_fired(before, rule), label, state, Transition.FIRING, added, note)
 
 
 def _relabelled(
@@ -160,7 +162,17 @@ def _relabelled(
         if _sent(state):
             note = "the rule's labels or severity changed: the alert goes on under the new ones"
             yield Change(before, label, state, Transition.RESOLVED, sinks, note)
-            yield Change(rule, label, state, Transition.FIRING, sinks, note)
+            yield Change(_as_fired(before, rule), label, state, Transition.FIRING, sinks, note)
+
+
+def _as_fired(before: RuleConfig, rule: RuleConfig) -> RuleConfig:
+    """The rule a firing owed anew to a sink is told under: ``before``, as its alert
+    fired (its value against those thresholds, as the firing last sent, and the
+    resolve owed to a sink the rule dropped, tell it), under the labels and severity in
+    force (what the sink routes it by). Where nothing was sent since a start, the
+    rule in force made it: a page then read "60% above 30%" for an alert that fired
+    above 20%."""
+    return msgspec.structs.replace(before, labels=rule.labels, severity=rule.severity)
 
 
 class Rechecked:
