@@ -6,6 +6,7 @@ was down. Under the thresholds in force, a page after the restart read "60% abov
 
 from __future__ import annotations
 
+import aiohttp
 import pytest
 
 from sesd.alerting.evaluator import Evaluator
@@ -13,6 +14,8 @@ from sesd.alerting.rules import Transition
 from sesd.config import core_settings, parse_config
 from sesd.core.pipeline import Pipeline
 from sesd.runtime.state import restore, snapshot
+from tests.test_routing import RULE as ROUTED_RULE
+from tests.test_routing import _alerting, _queued
 from tests.test_rule_changes import SINKS, WINDOWS, T, rule
 from tests.test_rules import feed_spike
 
@@ -41,3 +44,33 @@ def test_a_sink_added_with_new_thresholds_is_paged_under_the_rule_it_fired_under
     (page,) = evaluator.due(T + 1)
     assert (page.kind, page.sinks, page.severity) == (Transition.FIRING, ("chat",), "critical")
     assert [(a.threshold, a.severity) for a in page.alerts] == [(fired.threshold, "critical")]
+
+
+async def test_a_sink_dropped_after_new_thresholds_is_told_those_it_was_paged_at() -> None:
+    """PagerDuty and the console are paged for a.example above 20%; a reload moves the
+    rule to 30%, a second drops PagerDuty, which takes nothing more before the stop.
+    The resolve it is owed, then and after the restart, tells the 20% it was paged at."""
+    head = (
+        '[alerts]\ngroup_wait = "0s"\n[alerts.sinks.pagerduty]\ntype = "pagerduty"\n'
+        'routing_key = "k"\nevents_url = "http://127.0.0.1:9/e"\n'
+    )
+    both = head + ROUTED_RULE + 'sinks = ["pagerduty", "console"]\n'
+    later = parse_config(head + ROUTED_RULE.replace("0.2", "0.3") + 'sinks = ["console"]\n')
+    async with aiohttp.ClientSession() as session:
+        alerting, pipeline, _ = _alerting(both)
+        alerting.open(session)
+        feed_spike(pipeline, "a.example", T, 6, 4)
+        alerting.evaluate()
+        assert _queued(alerting, "pagerduty") == [("firing", ["a.example"])]  # taken
+        alerting.reconfigure(parse_config(both.replace("0.2", "0.3")))
+        alerting.reconfigure(later)
+        ((_, told),) = alerting.undelivered().retired
+        unsent = alerting.undelivered()
+        blob = snapshot(
+            pipeline.ledger, alerting.evaluator, T + 2, unsent.again, True, unsent.retired
+        )
+    assert told.threshold == 0.2
+    after = Evaluator(later.alerts, WINDOWS)
+    restore(blob, Pipeline(core_settings(later)).ledger, after, T + 3)
+    (resolve,) = after.due(T + 3)
+    assert [(a.kind, a.threshold) for a in resolve.alerts] == [(Transition.RESOLVED, 0.2)]

@@ -209,6 +209,16 @@ class Rechecked:
             and now.since == since
         }
 
+    def as_fired(self, change: Change) -> Change:
+        """``change`` told under what decided its alert as it fired, where a change of
+        rules changed that since: a sink is told the thresholds it was paged at (the
+        labels, severity and sinks are the change's: what the sink had, or routes by)."""
+        fired = self.fired.get((change.rule.name, change.label))
+        if fired is None or fired[1] != change.state.since:
+            return change
+        was = {key: getattr(fired[0], key) for key in _DECIDING}
+        return replace(change, rule=msgspec.structs.replace(change.rule, **was))
+
     def explained(self, rule: RuleConfig, alert: Alert) -> Alert:
         """``alert`` (of ``rule`` as it is now), saying why when it is the resolve of
         an alert that the rule as it fired would have kept firing."""

@@ -179,7 +179,7 @@ class Evaluator:
         ]
         owed += self.configure(config, window_names, now, ledger, groups_gone)
         for rule, _, _ in retired:
-            self.retired.restored(rule)
+            self.retired.older(rule)
         return owed
 
     def blind(self, now: float) -> None:
@@ -203,6 +203,9 @@ class Evaluator:
         """The alert a change of rules owes its sinks (sesd.alerting.changes), queued;
         its domain's provider read from ``ledger`` (none without one); ``at``: when it
         happened, where before ``now``."""
+        change = self.rechecked.as_fired(change)
+        if change.kind is Transition.RESOLVED:
+            self.retired.older(change.rule)  # a stop saves it under the rule it tells
         rule, label = change.rule, change.label
         fields = self._identity(rule, label, change.kind, change.state, now if at is None else at)
         provider = None if ledger is None else ledger.provider_of(label, now)

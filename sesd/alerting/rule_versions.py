@@ -35,9 +35,10 @@ class RuleVersions(dict[str, list[RuleConfig]]):
                     versions.remove(rule)
                 versions.append(rule)
 
-    def restored(self, rule: RuleConfig) -> None:
-        """``rule``, as a state file kept it with the resolves owed under it: older than
-        any version a change of rules at this start left."""
+    def older(self, rule: RuleConfig) -> None:
+        """``rule``, older than the versions changes of rules left, unless kept: as a
+        state file kept it with the resolves owed under it, or as a resolve owed to a
+        sink tells it (the thresholds its alert fired under)."""
         versions = self.setdefault(rule.name, [])
         if rule not in versions:
             versions.insert(0, rule)
