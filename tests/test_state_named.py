@@ -5,16 +5,19 @@ them (a hand-edited file, as a later build's may hold any number)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import msgspec
+from structlog.testing import capture_logs
 
 from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.rules import Status
 from sesd.config import core_settings, parse_config
 from sesd.core.pipeline import Pipeline
+from sesd.runtime.saver import StateSaver
 from sesd.runtime.state import restore, snapshot
-from sesd.runtime.state_refused import NAMED_FIRING
+from sesd.runtime.state_refused import NAMED_FIRING, NAMED_RULES
 from tests import factory as f
 from tests.test_state_removed import RULE
 
@@ -77,3 +80,28 @@ def test_the_alerts_dropped_of_a_rule_s_resolves_owed_are_cut_at_a_log_line_s_sh
     (named,) = _restored(data)["dropped"].values()
     assert len(named) == NAMED_FIRING
     assert len(set(named)) == NAMED_FIRING
+
+
+def test_the_rules_named_are_cut_at_a_log_line_s_share_and_the_rest_counted(
+    tmp_path: Path,
+) -> None:
+    """A damaged or hand-edited file names 3,000 rules neither it nor the config
+    describes, each firing on one label: the start's line names NAMED_RULES of them,
+    each with its labels, and counts the others, rather than growing with the file."""
+    data = _file()
+    for i in range(3000):
+        data["alerts"][f"gone{i:04}"] = _firing(["a.example"])
+    path = tmp_path / "state.bin"
+    path.write_bytes(msgspec.msgpack.encode(data))
+    config = parse_config(RULE)
+    saver = StateSaver(
+        str(path), Pipeline(core_settings(config)).ledger, Evaluator(config.alerts, ["5m"]),
+        lambda: f.T0 + 1,
+    )  # fmt: skip
+    with capture_logs() as logs:
+        saver.load()
+    saver.release()
+    (line,) = [line for line in logs if line["event"] == "sesd.state.rules_unknown"]
+    assert len(line["rules"]) == NAMED_RULES
+    assert all(labels == ["a.example"] for labels in line["rules"].values())
+    assert line["rules_not_named"] == 3000 - NAMED_RULES

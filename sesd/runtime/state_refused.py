@@ -12,12 +12,15 @@ import msgspec
 from sesd.alerting.rules import Status
 from sesd.core.text import clean
 
-__all__ = ["NAMED_FIRING", "firing_in"]
+__all__ = ["NAMED_FIRING", "NAMED_RULES", "firing_in"]
 
 #: How many of a file's alerts a log line names, for a person to close by hand: a
 #: refused file's firing ones, a rule's a restart drops, or whose resolve owed cannot
 #: be sent.
 NAMED_FIRING: Final = 50
+#: How many rules such a line names (each with its labels), the others counted: a
+#: hand-edited or damaged file may name any number.
+NAMED_RULES: Final = 20
 
 
 def firing_in(blob: bytes) -> dict[str, list[str]]:

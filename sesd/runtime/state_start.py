@@ -18,7 +18,7 @@ from sesd.alerting.evaluator import Evaluator
 from sesd.core.ledger import Ledger
 from sesd.core.timestamps import iso
 from sesd.runtime.state import StateError, read_state, restore
-from sesd.runtime.state_refused import firing_in
+from sesd.runtime.state_refused import NAMED_RULES, firing_in
 from sesd.runtime.state_size import state_limit
 
 __all__ = ["Found", "RestoreStopped", "clear_leftovers", "read_at_start"]
@@ -292,9 +292,13 @@ def _ahead(log: Any, path: str, saved_at: float, now: float) -> None:
 
 
 def _left_open(log: Any, rules: dict[str, list[str]], hint: str) -> None:
-    """Firing alerts (rule -> labels) no resolve will come for, named for a person."""
+    """Firing alerts (rule -> labels) no resolve will come for, named for a person: as
+    many rules as a line names, the others counted (a damaged file may name any
+    number, each with its labels)."""
     if rules:
-        log.warning("sesd.state.rules_unknown", rules=rules, hint=hint)
+        named = dict(sorted(rules.items())[:NAMED_RULES])
+        more = {"rules_not_named": len(rules) - len(named)} if len(rules) > len(named) else {}
+        log.warning("sesd.state.rules_unknown", rules=named, **more, hint=hint)
 
 
 def _ignored(log: Any, path: str, reason: str) -> Found:
