@@ -105,3 +105,19 @@ def test_the_rules_named_are_cut_at_a_log_line_s_share_and_the_rest_counted(
     assert len(line["rules"]) == NAMED_RULES
     assert all(labels == ["a.example"] for labels in line["rules"].values())
     assert line["rules_not_named"] == 3000 - NAMED_RULES
+
+
+def test_a_saved_rule_under_another_rule_s_name_does_not_read() -> None:
+    """The file's description of rule ``r`` names rule ``s`` (a hand's edit): ``r``'s
+    states are bounded by ``r``, as configured, not by what ``s`` holds. Its alert on
+    a label no event makes is dropped and named, as any other; read as ``s``'s, no
+    bound looked at ``r``'s states, and the label was restored. The description is
+    counted as an entry that did not read."""
+    data = _file()
+    data["rules"]["r"]["name"] = "s"
+    data["alerts"]["r"] = _firing(["a.example", "Bad\x07label"])
+    restored = _restored(data)
+    assert restored["alert_states_refused"] == 1
+    assert restored["dropped"] == {"r": ["Bad\\u0007label"]}
+    assert restored["entries_skipped"] == {"rules": 1}
+    assert restored["unknown_rules"] == {}

@@ -170,12 +170,13 @@ def _restore(blob: bytes, ledger: Ledger, evaluator: Evaluator, now: float) -> d
     try:
         Ledger(ledger.settings).restore(data, now)
         alerts = alert_states(data["alerts"], now)
-        rules, unknown = _rules(data.get("rules", {}), alerts, evaluator)
+        rules, unknown, unread_rules = _rules(data.get("rules", {}), alerts, evaluator)
         known = {name: states for name, states in alerts.items() if name not in unknown}
         dropped, refused = _bounded(rules, known, ledger, data)
         retired, unread, skipped = read_retired(data)
         heard, unheard = read_heard(data)
-        entries = {"retired": skipped, "heard": unheard, "alerted": unread_alerted(data),
+        entries = {"rules": unread_rules, "retired": skipped, "heard": unheard,
+                   "alerted": unread_alerted(data),
                    "canary_names": names_read(data.get("canary_names"))[1]}  # fmt: skip
         for rule, states, _ in retired:
             # Held to the rule as it was, on its own: its labels, its ceiling. What it
@@ -246,21 +247,30 @@ def _groups(data: dict[str, Any]) -> list[str]:
 
 def _rules(
     saved: dict[str, Any], alerts: dict[str, dict[str, AlertState]], evaluator: Evaluator
-) -> tuple[list[RuleConfig], dict[str, dict[str, AlertState]]]:
+) -> tuple[list[RuleConfig], dict[str, dict[str, AlertState]], int]:
     """The rules the states were saved under (the configured one of the same name when
-    the file does not say, or no longer reads as a rule), and the states of rules
-    neither describes."""
+    the file does not say, or no longer reads as a rule), the states of rules neither
+    describes, and how many descriptions did not read. One of another rule's name (a
+    hand's edit) does not read: taken, the states would be bounded by another's."""
     configured = {rule.name: rule for rule in evaluator.rules}
-    rules, unknown = [], {}
+    rules, unknown, unread = [], {}, 0
     for name, states in alerts.items():
+        rule: RuleConfig | None = None
         try:
-            rules.append(rule_of(saved[name]))
-        except (KeyError, ValueError):
-            if name in configured:
-                rules.append(configured[name])
-            else:
-                unknown[name] = states
-    return rules, unknown
+            rule = rule_of(saved[name])
+        except KeyError:  # a file from before rules were saved
+            pass
+        except ValueError:
+            unread += 1
+        if rule is not None and rule.name != name:
+            rule, unread = None, unread + 1
+        if rule is not None:
+            rules.append(rule)
+        elif name in configured:
+            rules.append(configured[name])
+        else:
+            unknown[name] = states
+    return rules, unknown, unread
 
 
 def _admits(rule: RuleConfig, ledger: Ledger, data: dict[str, Any]) -> Callable[[str], bool]:

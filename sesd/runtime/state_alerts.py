@@ -26,9 +26,9 @@ and an item after those a row has here (an alert state's, a resolve owed's, a
 pending delay's, a canary's: every row of the file), each ignored here. What changes
 the meaning of anything an earlier build reads (an item moved, removed or of another
 type, a value read otherwise, the windows' encoding) takes a new STATE_VERSION: a
-build of another sets the file aside whole. An entry of ``retired``, ``heard``,
-``alerted``, ``canary_names`` or ``tenant_walks`` that does not read (a flipped
-byte, a hand's edit) is skipped alone, counted (``entries_skipped`` in
+build of another sets the file aside whole. An entry of ``rules``, ``retired``,
+``heard``, ``alerted``, ``canary_names`` or ``tenant_walks`` that does not read (a
+flipped byte, a hand's edit) is skipped alone, counted (``entries_skipped`` in
 ``sesd.state.restored``), and the labels of a resolve owed named: without the entry
 the restart does what an earlier build did (pages every sink; sends no resolve, for
 a person to send by hand), where refusing the file would do it for every alert and
