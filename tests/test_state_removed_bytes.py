@@ -130,3 +130,35 @@ async def test_the_stop_s_save_keeps_what_the_bound_holds_and_says_what_it_left(
     assert labels == sorted(_longest(i) for i in range(room))  # the oldest kept
     blob = read_state(str(path), state_limit(ledger, [], after.alerts.named_sinks()))
     assert blob is not None
+
+
+async def test_the_stop_s_warning_counts_the_resolves_it_kept(tmp_path: Path) -> None:
+    """Rule ``delays``, in force, is owed the resolve of x.example on each of its three
+    sinks, and a removed rule ``gone`` more than the room holds: the stop's warning
+    says how many resolves the file keeps (the room's and the rule in force's), and
+    the room apart; ``kept`` said the room alone."""
+    config = parse_config(CONFIG)
+    (rule,) = config.alerts.rules
+    ledger = Pipeline(core_settings(config)).ledger
+    evaluator = Evaluator(config.alerts, [spec.name for spec in ledger.specs])
+    room = retired_room(ledger.settings, len(config.alerts.named_sinks()))
+    resolve = _alert(Transition.RESOLVED, "")
+    gone = msgspec.structs.replace(rule, name="gone", sinks=[SINKS[0]])
+    retired = [
+        (gone, replace(resolve, rule="gone", domain=f"{i}.example", since=T + i, at=T + i))
+        for i in range(room + 4)
+    ]
+    retired.append((rule, replace(resolve, rule="delays", domain="x.example", since=T, at=T)))
+    path = tmp_path / "state.bin"
+    saver = StateSaver(
+        str(path), ledger, evaluator, lambda: T + room + 9, lambda: Undelivered([], retired, {})
+    )
+    saver.load()
+    with capture_logs() as logs:
+        await saver.save_last(30)
+    saver.release()
+    said = {line["event"]: line for line in logs}["sesd.state.resolves_not_kept"]
+    data = msgspec.msgpack.decode(path.read_bytes())
+    rows = sum(len(rule["sinks"]) * len(states) for rule, states, _ in data["retired"])
+    assert (said["count"], said["kept"], said["room"]) == (4, room + 3, room)
+    assert rows == room + 3

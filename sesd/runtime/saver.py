@@ -234,8 +234,11 @@ class StateSaver:
         room = retired_room(self._ledger.settings, len(self._evaluator.config.named_sinks()))
         retired, cut = kept_owed(unsent.retired, self._evaluator.rules, room)
         if stopped and cut:
+            # Rows, as the room counts them (a resolve to one sink): the rules in
+            # force's, to sinks they name, kept outside the room.
+            rows = sum(len(rule.sinks) for rule, _ in retired)
             self._log.warning(
-                "sesd.state.resolves_not_kept", count=cut, kept=room,
+                "sesd.state.resolves_not_kept", count=cut, kept=rows, room=room,
                 hint="more resolves owed under rules a reload removed (or to sinks it took "
                 "off a rule) than the state file keeps: resolve the rest in their sinks "
                 "by hand",
