@@ -215,22 +215,31 @@ def test_a_resolve_owed_whose_status_is_no_word_is_skipped_alone() -> None:
         assert restored["unknown_rules"] == {"r": ["hotmail.com"]}, status
 
 
-def test_a_resolve_owed_at_no_time_is_skipped_alone() -> None:
+def test_a_resolve_owed_at_no_time_a_clock_tells_is_sent_from_the_restart() -> None:
     """A resolve owed whose times are none a clock can tell (a flipped byte in a float's
-    exponent: 1e300, infinity, not a number) is skipped alone and named: sent, its
-    start could not be written (Alertmanager's document raised OverflowError, and the
-    resolves grouped with it were lost with it)."""
-    config, data = _document()
-    first, second = data["retired"]
-    rule, states, note = first
+    exponent: 1e300, infinity, not a number) is read as the restart's, as an alert
+    state's time is: the resolve is still owed, and is sent, each sink's document of
+    it written, its start no later than its end. It was skipped and named, for a
+    person to send by hand, while the alert states beside it were read so."""
     for at, item in ((1e300, 1), (float("inf"), 1), (float("nan"), 2), (-1e300, 4)):
-        row = list(states["hotmail.com"])
-        row[item] = at
-        data["retired"] = [[rule, {"hotmail.com": row}, note], second]
-        restored, sent = _restarted(config, data)
-        assert sent == [OWED[0], OWED[2]], (at, item)
-        assert restored["entries_skipped"] == {"retired": 1}, (at, item)
-        assert restored["unknown_rules"] == {"r": ["hotmail.com"]}, (at, item)
+        config, data = _document()
+        data["retired"][0][1]["hotmail.com"][item] = at
+        ledger = Pipeline(core_settings(config)).ledger
+        after = Evaluator(config.alerts, ["5m"])
+        restored = restore(msgspec.msgpack.encode(data), ledger, after, f.T0 + 2)
+        assert restored["entries_skipped"] == {}, (at, item)
+        assert restored["unknown_rules"] == {}, (at, item)
+        after.evaluate(ledger, f.T0 + 3)
+        due = after.due(f.T0 + 3, flush=True)
+        sent = sorted((n.kind.value, a.domain, n.sinks) for n in due for a in n.alerts)
+        assert sent == OWED, (at, item)
+        (resolve,) = [n for n in due if n.alerts[0].domain == "hotmail.com"]
+        (alert,) = resolve.alerts
+        assert 0 <= alert.since <= alert.at <= f.T0 + 2, (at, item)
+        slack_message(resolve)
+        pagerduty_events(resolve, "key", "sesd")
+        ((document),) = alertmanager_documents(resolve, 300.0)
+        assert document["startsAt"] <= document["endsAt"], (at, item)
 
 
 def test_a_firing_alert_at_no_time_a_clock_tells_is_sent_from_the_restart() -> None:

@@ -173,7 +173,7 @@ def _restore(blob: bytes, ledger: Ledger, evaluator: Evaluator, now: float) -> d
         rules, unknown, unread_rules = _rules(data.get("rules", {}), alerts, evaluator)
         known = {name: states for name, states in alerts.items() if name not in unknown}
         dropped, refused = _bounded(rules, known, ledger, data)
-        retired, unread, skipped = read_retired(data)
+        retired, unread, skipped = read_retired(data, now)
         heard, unheard = read_heard(data)
         entries = {"rules": unread_rules, "retired": skipped, "heard": unheard,
                    "alerted": unread_alerted(data),

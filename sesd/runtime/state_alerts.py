@@ -89,10 +89,14 @@ def saved_retired(retired: Iterable[Retiring]) -> list[list[Any]]:
     return list(entries.values())
 
 
-def read_retired(data: dict[str, Any]) -> tuple[list[Retired], dict[str, list[str]], int]:
+def read_retired(
+    data: dict[str, Any], now: float
+) -> tuple[list[Retired], dict[str, list[str]], int]:
     """The resolves the file ``data`` keeps owed; the labels of those that cannot be
     sent (their rule no longer reads as one, or their entry does not read), by rule,
-    for a person: their incidents stay open; and how many entries did not read."""
+    for a person: their incidents stay open; and how many entries did not read. A
+    time no clock tells is read as ``now``, as an alert state's (:func:`alert_states`):
+    the resolve is still owed, and sent rather than left for a person."""
     saved = data.get("retired", [])
     if not isinstance(saved, list):
         return [], {}, 1
@@ -108,15 +112,11 @@ def read_retired(data: dict[str, Any]) -> tuple[list[Retired], dict[str, list[st
             continue
         described, rows, note = head
         states = _states(rows)
-        if (
-            not isinstance(described, dict)
-            or states is None
-            or not isinstance(note, str)
-            or not _timed(states)
-        ):
+        if not isinstance(described, dict) or states is None or not isinstance(note, str):
             skipped += 1
             _name(unknown, described, rows)
             continue
+        _clock_all(states, now)
         try:
             found.append((rule_of(described), states, note))
         except ValueError:
@@ -146,13 +146,18 @@ def alert_states(saved: dict[str, Any], now: float) -> dict[str, dict[str, Alert
         states = _states(rows)
         if states is None:
             raise ValueError(f"an alert state of rule {clean(str(rule))} does not read")
-        for state in states.values():
-            state.since = clocked(state.since, now)
-            state.last_sent = clocked(state.last_sent, now)
-            if state.resolved_at is not None:
-                state.resolved_at = clocked(state.resolved_at, now)
+        _clock_all(states, now)
         found[str(rule)] = states
     return found
+
+
+def _clock_all(states: dict[str, AlertState], now: float) -> None:
+    """Each of ``states``' times :func:`clocked`."""
+    for state in states.values():
+        state.since = clocked(state.since, now)
+        state.last_sent = clocked(state.last_sent, now)
+        if state.resolved_at is not None:
+            state.resolved_at = clocked(state.resolved_at, now)
 
 
 def clocked(at: float, now: float) -> float:
@@ -191,18 +196,6 @@ def _state(row: Any) -> AlertState | None:
     ):
         return None
     return AlertState(Status(status), since, last_sent, value, resolved_at, notified)
-
-
-def _timed(states: dict[str, AlertState]) -> bool:
-    """Whether each of the resolves owed ``states`` is at times a clock tells: sent as
-    they are (no step brings them back to now, as it does a firing alert's), a start
-    past year 9999 or not a number could not be written in a sink's document."""
-    return all(
-        0 <= at <= _LATEST
-        for state in states.values()
-        for at in (state.since, state.last_sent, state.resolved_at)
-        if at is not None
-    )
 
 
 def _number(value: Any) -> bool:
