@@ -86,7 +86,8 @@ def test_resolves_past_the_room_are_left_out_the_oldest_kept() -> None:
         for i in range(5)
     ]
     ours = (rule, replace(resolve, rule="delays", domain="x.example", since=T + 9, at=T + 9))
-    kept, cut = kept_owed([*reversed(retired), ours], config.alerts.rules, 7)
+    settings = core_settings(config)
+    kept, cut = kept_owed([*reversed(retired), ours], config.alerts.rules, 7, settings)
     assert cut == 5 * 3 - 7
     rows = sorted((alert.domain, sink) for rule, alert in kept for sink in rule.sinks)
     assert rows == sorted(

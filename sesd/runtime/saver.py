@@ -232,10 +232,10 @@ class StateSaver:
             )  # fmt: skip
         # Past what the file's size bound sets aside, a restart would set it aside.
         room = retired_room(self._ledger.settings, len(self._evaluator.config.named_sinks()))
-        retired, cut = kept_owed(unsent.retired, self._evaluator.rules, room)
+        retired, cut = kept_owed(unsent.retired, self._evaluator.rules, room, self._ledger.settings)
         if stopped and cut:
             # Rows, as the room counts them (a resolve to one sink): the rules in
-            # force's, to sinks they name, kept outside the room.
+            # force's, to sinks they name, kept outside the room up to their share.
             rows = sum(len(rule.sinks) for rule, _ in retired)
             self._log.warning(
                 "sesd.state.resolves_not_kept", count=cut, kept=rows, room=room,

@@ -12,7 +12,8 @@ tenants' map full (a million ARNs) about 160 MB, up to 454 MB of the longest ARN
 keeps, and a walk of an (account, region)'s tenants under way beside it up to 520 MB
 (a million resources at their caps). Resolves owed under rules a reload removed are
 of no rule the config at the start names: they have a room of their own
-(:func:`retired_room`), which a save keeps them to (:func:`kept_owed`)."""
+(:func:`retired_room`), which a save keeps them to (:func:`kept_owed`), with those
+of a rule in force past its own share (a reload narrowed its scope)."""
 
 from __future__ import annotations
 
@@ -121,12 +122,19 @@ def retired_room(settings: CoreSettings, sinks: int) -> int:
 
 
 def kept_owed(
-    retired: Sequence[Retiring], rules: Iterable[RuleConfig], room: int
+    retired: Sequence[Retiring], rules: Iterable[RuleConfig], room: int, settings: CoreSettings
 ) -> tuple[list[Retiring], int]:
     """Of ``retired`` (sesd.alerting.retiring), what the state file keeps: the rows the
-    rules in force (``rules``) name the sink of, and ``room`` others, the oldest
-    resolves first (they end the oldest incidents); and how many were left out."""
+    rules in force (``rules``) name the sink of, as many to each sink as the rule's
+    share holds (:func:`alert_ceiling`: a resolve owed each sink per alert state), and
+    ``room`` others, the oldest resolves first (they end the oldest incidents); and how
+    many were left out. A reload that narrowed a rule's scope (every domain to the
+    providers) owes its sinks the old scope's resolves under the rule's own name: past
+    the share its scope now holds, they take the room, or several rules narrowed at
+    once take the file past :func:`state_limit`."""
     named = {rule.name: set(rule.sinks) for rule in rules}
+    share = {rule.name: alert_ceiling(rule, settings) for rule in rules}
+    free: dict[tuple[str, str], int] = {}
     kept: list[Retiring | None] = list(retired)
     left, cut = room, 0
     for i in sorted(range(len(retired)), key=lambda i: (retired[i][1].since, retired[i][1].at)):
@@ -134,9 +142,12 @@ def kept_owed(
         sinks = []
         for sink in rule.sinks:
             ours = sink in named.get(rule.name, ())
-            if ours or left > 0:
+            if ours and free.setdefault((rule.name, sink), share[rule.name]) > 0:
+                free[rule.name, sink] -= 1
                 sinks.append(sink)
-                left -= not ours
+            elif left > 0:
+                left -= 1
+                sinks.append(sink)
             else:
                 cut += 1
         if sinks != rule.sinks:
