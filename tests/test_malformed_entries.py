@@ -178,3 +178,30 @@ async def test_a_delete_failure_named_by_no_id_s_text_is_not_tried_again() -> No
     assert errors == 1
     said = {r["event"]: r for r in map(json.loads, logs.getvalue().splitlines())}
     assert said["sesd.sqs.delete_partly_failed"]["retrying"] == 0
+
+
+class StrangerFailures(OddCodes):
+    """A stand-in that deletes every entry sent, yet lists failures of entries never
+    sent (ids of its own) and one of a sent entry twice."""
+
+    async def _answer(self, request: web.Request) -> web.Response:
+        entries = (await request.json())["Entries"]
+        failed = [{"Id": f"x{i}", "Code": "InternalError"} for i in range(5)]
+        failed += [{"Id": entries[0]["Id"], "Code": "InternalError"}] * 2
+        answer = {"Successful": [{"Id": e["Id"]} for e in entries[1:]], "Failed": failed}
+        return web.json_response(answer, content_type="application/x-amz-json-1.0")
+
+
+async def test_a_delete_failure_naming_no_entry_sent_is_not_counted() -> None:
+    """Two messages deleted, the stand-in fails the first twice over and five entries
+    never sent: one failed delete counted, one deleted (counted by what was answered,
+    the delete said -11 deleted, and 14 failed)."""
+    async with StrangerFailures() as endpoint, aws_client("sqs", endpoint) as sqs:
+        p, metrics = poller(sqs, f"{endpoint.url}/123456789012/q")
+        messages: Any = [{"MessageId": f"m{i}", "ReceiptHandle": f"r{i}"} for i in range(2)]
+        assert await p._deletes.delete(messages) == 1
+    errors = metrics.registry.get_sample_value(
+        "sesd_sqs_errors_total",
+        {"queue": "q", "account": "default", "region": "us-east-1", "operation": "delete"},
+    )
+    assert errors == 2  # the first, at each of its two tries

@@ -48,6 +48,22 @@ def _codes(failed: list[Any]) -> list[str]:
     return sorted({clean(str(f.get("Code", "")), _CODE) for f in failed})
 
 
+def _ours(failed: list[Any], sent: set[str]) -> list[Any]:
+    """The failed entries of a batch answer that may be of the entries ``sent``: each
+    naming one of them (once), and those naming none by text (which is not known), at
+    most one per entry sent. One naming an entry not sent (a proxy's answer, not SQS's)
+    is passed over: counted, it would make the delete's count negative."""
+    named: set[str] = set()
+    ours = []
+    for f in failed:
+        if _text(i := f.get("Id")):
+            if i not in sent or i in named:
+                continue
+            named.add(i)
+        ours.append(f)
+    return ours[: len(sent)]
+
+
 def _text(value: object) -> bool:
     """Whether an answer's member is text, as SQS's always are."""
     return isinstance(value, str)
@@ -101,7 +117,7 @@ class Deletes:
             if self._undeletable:
                 self._undeletable = False
                 self._log.info("sesd.sqs.delete_recovered", **self.place())
-            failed = response.get("Failed", [])
+            failed = _ours(response.get("Failed", []), {e["Id"] for e in entries})
             deleted += len(entries) - len(failed)
             if not failed:
                 entries = []
