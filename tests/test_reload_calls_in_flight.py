@@ -287,6 +287,7 @@ async def reloaded_mid_receive(
     *,
     grace: str = "1s",
     message: bool = False,
+    body: str = "",
     deny: bool = False,
     deleting: tuple[str, ...] = (),
     releasing: str = "AccessDenied",
@@ -296,10 +297,11 @@ async def reloaded_mid_receive(
     :class:`Standing`; a reload to the queue keys ``after`` gives while its receive
     waits; then that receive answers: a refusal (``deny``), one message (``message``:
     its delete answered as the stand-in does, or as ``deleting`` says, its release as
-    ``releasing`` says), or nothing. Once the old pollers stopped: the stand-in, the
-    logs, and the samples of ``q``'s series ``names``, by name. The stand-in lets what
-    it holds of the pollers in force go before the stop, not after: their receive
-    would hold the stop until its grace period ended (30 s a test)."""
+    ``releasing`` says; a delivery's event, or ``body``), or nothing. Once the old
+    pollers stopped: the stand-in, the logs, and the samples of ``q``'s series
+    ``names``, by name. The stand-in lets what it holds of the pollers in force go
+    before the stop, not after: their receive would hold the stop until its grace
+    period ended (30 s a test)."""
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     logs = io.StringIO()
@@ -309,7 +311,7 @@ async def reloaded_mid_receive(
         sqs.deleting = deleting or sqs.deleting
         sqs.releasing = releasing
         if message:
-            body = factory.sns(factory.delivery(["a@example.com"]))
+            body = body or factory.sns(factory.delivery(["a@example.com"]))
             sqs.messages = [{"MessageId": "m-1", "ReceiptHandle": "r-1", "Body": body}]
         path.write_text(_config_at(sqs, before(sqs), grace=grace))
         async with running(load_config(str(path)), config_path=path) as daemon:

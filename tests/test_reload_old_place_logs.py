@@ -56,6 +56,21 @@ async def test_a_bug_on_a_moved_queues_last_batch_is_logged_not_counted(
     assert counted == dict.fromkeys(("receive", "delete", "release", "process"), 0.0)
 
 
+@pytest.mark.parametrize(("after", "retired"), [(_moved, True), (_two_pollers, None)])
+async def test_an_invalid_message_on_a_moved_queues_last_batch_is_retired(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, after: Any, retired: bool | None
+) -> None:
+    """As above, the message brought no event sesd reads (not JSON): its
+    ``sesd.message.invalid`` line is the old place's, ``retired: true`` as the batch's
+    other lines are; where the reload left the queue (only its ``concurrency``
+    changed), the place's in force, without ``retired``."""
+    _, logs, _ = await reloaded_mid_receive(
+        tmp_path, monkeypatch, after, (), grace="30s", message=True, body="not json"
+    )
+    (invalid,) = _logged(logs, "sesd.message.invalid")
+    assert invalid.get("retired") is retired
+
+
 async def test_a_delete_refused_at_a_moved_queues_old_place_is_no_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -355,12 +355,13 @@ class QueuePoller:
             return True
         self._invalid.add(message_id)
         receive_count = message.get("Attributes", {}).get("ApproximateReceiveCount", "")
-        self._log.warning(
+        self._log.warning(  # ``retired`` at a moved or removed queue's old place, as above
             "sesd.message.invalid",
             sqs_message_id=message_id,
             reason=result.reason,
             detail=result.detail,
             receive_count=receive_count,
             deleted=self._delete_invalid,
+            **self._deletes.place(),
         )
         return self._delete_invalid
