@@ -95,3 +95,23 @@ async def test_a_resource_arn_the_walk_refuses_is_counted_each_walk() -> None:
     assert registry.get_sample_value(REFUSED) == 2
     told = [line for line in logs if line["event"] == "sesd.tenants.resource_refused"]
     assert [line["refused"] for line in told] == [1]
+
+
+async def test_a_refused_resource_of_two_tenants_counts_at_each() -> None:
+    """acme and globex both list the same identity whose ARN the map does not keep: a
+    walk counts it at each tenant's read (twice), and the metric's help says so (it
+    read as once a resource, which an operator would count as two resources)."""
+    pipeline = Pipeline(core_settings(parse_config("[tenants]\nenabled = true\n")))
+    ledger = pipeline.ledger
+    collector = TenantCollector(ledger.tenant_status, 100, ledger.accounts, ledger.tenant_map)
+    registry = CollectorRegistry()
+    registry.register(collector)
+    async with LocalTenants(ACCOUNT, REGION) as tenants:
+        for name in ("acme", "globex"):
+            tenants.add(name, ("EMAIL_IDENTITY", "x" * MAX_RESOURCE_ARN))
+        async with tenant_poller(tenants, pipeline, Clock(), recommendations=False) as poller:
+            with anyio.fail_after(20):
+                await poller.poll_once()
+    assert registry.get_sample_value(REFUSED) == 2
+    (family,) = [m for m in collector.collect() if m.name == "sesd_tenant_map_refused"]
+    assert "once for each tenant" in family.documentation

@@ -90,8 +90,9 @@ class TenantCollector(Collector):
             "sesd_tenant_map_refused",
             "Events whose tenant tag named a resource the tenants' map does not keep "
             "(its ARN longer than any SES writes, or not 7-bit ASCII), and such resources "
-            "ListTenantResources named (once each walk of the tenants): its deliveries "
-            "count under tenant unknown.",
+            "ListTenantResources named, at each walk of the tenants once for each tenant "
+            "that lists it (one of three tenants counts 3): its deliveries count under "
+            "tenant unknown.",
             value=self._map.refused,
         )
 
