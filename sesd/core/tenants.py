@@ -16,6 +16,7 @@ from sesd.core.text import clean
 
 __all__ = [
     "MAX_FINDINGS",
+    "MAX_IDS_PER_LABEL",
     "MAX_STATUSES",
     "TenantKey",
     "TenantNotice",
@@ -32,6 +33,12 @@ MAX_STATUSES: Final = 10_000
 #: The most open findings kept of one tenant: one per type of finding, and SES has
 #: about a dozen types; beyond this a finding is not kept.
 MAX_FINDINGS: Final = 32
+#: The most AWS account ids kept as one account label's: its credentials reach one AWS
+#: account at a time (SES's tenant ARNs name it), and each reload that points them at
+#: another adds one; an endpoint naming another id in each tenant's ARN (not SES) must
+#: not grow the map without end. Past it, the id the label named longest ago is
+#: forgotten (counted): its events count under the id, as before a poll named it.
+MAX_IDS_PER_LABEL: Final = 4
 #: The longest word kept where SES sends one (a status, an impact, a finding's type).
 _WORD: Final = 64
 
@@ -107,16 +114,22 @@ class TenantStatuses:
     many of all the others together (named by events only, under an AWS account id no
     poll named: made up, perhaps)."""
 
-    __slots__ = ("_groups", "accounts", "status", "watched")
+    __slots__ = ("_groups", "_unnamed", "accounts", "ids_forgotten", "status", "watched")
 
     def __init__(self, watched: Iterable[tuple[str, str]] = ()) -> None:
         self.status: dict[TenantKey, TenantStatus] = {}
-        #: AWS account id -> the account label it is polled under (from the polls).
+        #: AWS account id -> the account label it is polled under (from the polls), at
+        #: most :data:`MAX_IDS_PER_LABEL` of each label, the one named longest ago first.
         self.accounts: dict[str, str] = {}
+        #: The ids a label named past :data:`MAX_IDS_PER_LABEL`, forgotten.
+        self.ids_forgotten = 0
         self.watched = frozenset(watched)
         #: The keys of each watched (account, region), and (None) of all the others,
         #: the one SES spoke of longest ago first.
         self._groups: dict[tuple[str, str] | None, dict[TenantKey, None]] = {}
+        #: The keys of the others (None's) by their account, in the same order: what a
+        #: poll naming an id moves, found without a pass over every tenant kept.
+        self._unnamed: dict[str, dict[TenantKey, None]] = {}
 
     def watch(self, watched: Iterable[tuple[str, str]]) -> None:
         """The (account, region)s polled now (a reload adds or drops some): each kept
@@ -130,7 +143,7 @@ class TenantStatuses:
         before, self.watched = self.watched, frozenset(watched)
         labels = {account for account, _ in self.watched}
         self.accounts = {i: label for i, label in self.accounts.items() if label in labels}
-        kept, self.status, self._groups = self.status, {}, {}
+        kept, self.status, self._groups, self._unnamed = self.status, {}, {}, {}
         for key, status in kept.items():
             if key[:2] in self.watched or key[:2] not in before:
                 self._newest(key, status)
@@ -144,10 +157,14 @@ class TenantStatuses:
         the same tenant, the newer word of each kind wins, as :meth:`apply` takes it."""
         if self.accounts.get(account_id) == label:
             return
+        self.accounts.pop(account_id, None)
         self.accounts[account_id] = label
-        for key in [key for key in self.status if key[0] == account_id]:
-            if key[:2] in self.watched:
-                continue  # a watched label spelled as the id: its own
+        labels = [i for i, named in self.accounts.items() if named == label]
+        for forgotten in labels[:-MAX_IDS_PER_LABEL]:
+            del self.accounts[forgotten]
+            self.ids_forgotten += 1
+        # Those named by events only: a watched label spelled as the id keeps its own.
+        for key in list(self._unnamed.get(account_id, ())):
             heard = self.status[key]
             self._forget(key)
             moved = (label, key[1], key[2])
@@ -175,11 +192,22 @@ class TenantStatuses:
         group.pop(key, None)
         group[key] = None
         self.status[key] = status
+        if where is None:
+            unnamed = self._unnamed.setdefault(key[0], {})
+            unnamed.pop(key, None)
+            unnamed[key] = None
 
     def _forget(self, key: TenantKey) -> None:
         """``key`` no longer kept."""
         self.status.pop(key, None)
-        self._groups.get(key[:2] if key[:2] in self.watched else None, {}).pop(key, None)
+        if key[:2] in self.watched:
+            self._groups.get(key[:2], {}).pop(key, None)
+            return
+        self._groups.get(None, {}).pop(key, None)
+        unnamed = self._unnamed.get(key[0], {})
+        unnamed.pop(key, None)
+        if not unnamed:
+            self._unnamed.pop(key[0], None)
 
     def polled(self, key: TenantKey, fresh: TenantStatus, at: float) -> None:
         """What a poll said (newer than any event before ``at``)."""

@@ -13,7 +13,7 @@ from prometheus_client.registry import Collector
 
 from sesd.core.accounts import Accounts
 from sesd.core.tenant_map import TenantMap, tenant_label
-from sesd.core.tenants import TenantKey, TenantStatus, TenantStatuses
+from sesd.core.tenants import MAX_IDS_PER_LABEL, TenantKey, TenantStatus, TenantStatuses
 from sesd.metrics.families import described
 
 __all__ = ["TenantCollector"]
@@ -44,6 +44,7 @@ class TenantCollector(Collector):
                 ("sesd_ses_reputation_entities", "gauge"),
                 *((name, "gauge") for name, _ in _WALK),
                 ("sesd_tenant_map_refused", "counter"),
+                ("sesd_tenant_account_ids_forgotten", "counter"),
             ]
         )
 
@@ -94,6 +95,14 @@ class TenantCollector(Collector):
             "that lists it (one of three tenants counts 3): its deliveries count under "
             "tenant unknown.",
             value=self._map.refused,
+        )
+        yield CounterMetricFamily(
+            "sesd_tenant_account_ids_forgotten",
+            "AWS account ids an account label's tenant polls named, forgotten as it named "
+            f"{MAX_IDS_PER_LABEL} newer ones (SES's tenant ARNs name the account polled: "
+            "an endpoint's answer, or a role pointed elsewhere often): their tenants' "
+            "events count under the id from then on, not the label.",
+            value=self._statuses.ids_forgotten,
         )
 
     def _walks(self) -> Iterator[Metric]:
