@@ -205,3 +205,17 @@ async def test_a_delete_failure_naming_no_entry_sent_is_not_counted() -> None:
         {"queue": "q", "account": "default", "region": "us-east-1", "operation": "delete"},
     )
     assert errors == 2  # the first, at each of its two tries
+
+
+async def test_a_release_failure_naming_no_entry_sent_is_not_counted() -> None:
+    """The same stand-in answering a release of two messages: one entry not given back
+    (the first, named twice) is counted, not the seven failures listed."""
+    async with StrangerFailures() as endpoint, aws_client("sqs", endpoint) as sqs:
+        p, metrics = poller(sqs, f"{endpoint.url}/123456789012/q")
+        messages: Any = [{"MessageId": f"m{i}", "ReceiptHandle": f"r{i}"} for i in range(2)]
+        await p._deletes.release(messages)
+    errors = metrics.registry.get_sample_value(
+        "sesd_sqs_errors_total",
+        {"queue": "q", "account": "default", "region": "us-east-1", "operation": "release"},
+    )
+    assert errors == 1

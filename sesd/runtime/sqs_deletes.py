@@ -204,7 +204,7 @@ class Deletes:
             if not self.retired("sesd.sqs.release_failed", **said):
                 self._log.warning("sesd.sqs.release_failed", **said)
             return
-        failed = answer.get("Failed", [])
+        failed = _ours(answer.get("Failed", []), {e["Id"] for e in entries})
         if failed:
             # Not given back (a receipt no longer good, say): counted as a failed delete's
             # entries are; hidden until their visibility timeout.
