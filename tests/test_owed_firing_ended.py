@@ -60,3 +60,26 @@ async def test_a_firing_owed_whose_alert_ended_before_the_stop_is_saved_without_
     assert list(told.sinks) == ["slack"]
     assert after.evaluate(fresh.ledger, T + 700) == []
     assert after.due(T + 700) == []
+
+
+async def test_a_resolve_behind_a_firing_whose_delivery_began_is_kept_for_that_sink() -> None:
+    """a.example fires; Slack takes the page, and PagerDuty's delivery of it has begun
+    (a post timed out: PagerDuty may have opened the incident) when the alert ends and
+    its resolve is queued behind. The stop's save keeps the resolve for PagerDuty too:
+    a resolve of an incident it never had opens nothing, where the one it had, left
+    without its resolve, stays open for ever."""
+    async with aiohttp.ClientSession() as session:
+        alerting, pipeline, now = _alerting(TEXT)
+        alerting.open(session)
+        feed_spike(pipeline, "a.example", T, 6, 4)
+        alerting.evaluate()
+        assert _queued(alerting, "slack") == [("firing", ["a.example"])]  # taken
+        outbox = alerting.outboxes["pagerduty"]
+        firing = outbox._queue.popleft()  # as the outbox's run takes it to deliver
+        outbox._in_flight, outbox._delivering = True, firing
+        now[0] = T + 1
+        feed_spike(pipeline, "a.example", T + 1, 0, 400)
+        assert [n.kind for n in alerting.evaluate()] == [Transition.RESOLVED]
+        unsent = alerting.undelivered()
+    ((rule, resolve),) = unsent.retired
+    assert (resolve.domain, sorted(rule.sinks)) == ("a.example", ["pagerduty", "slack"])

@@ -12,8 +12,8 @@ first it has not taken, which ends the incident it has open (a later one is of a
 incident it never had paged, the alert having ended since: told twice otherwise);
 after reloads that relabelled the rule while a sink that tells alerts apart by their
 labels (Alertmanager) took nothing, the first, of the labels it had.
-A sink that has not taken the firing of an incident (queued behind, or waiting its
-group) is owed no resolve of it: the firing goes only while its alert fires, and a
+A sink that has not taken the firing of an incident (queued, no delivery of it begun,
+or waiting its group) is owed no resolve of it: the firing goes only while its alert fires, and a
 resolve would end an incident that sink never had.
 Saved as an alert still firing, the restart resolved it again on the rule's sinks as
 configured, under its labels as configured: a sink that had taken it was told twice;
@@ -73,11 +73,12 @@ def undelivered(
     sorting = _Sorting(evaluator, by_labels)
     outboxes = list(outboxes)
     # First the pages each sink has not taken, wherever they wait: a resolve queued
-    # behind one is of an incident that sink never had.
+    # behind one is of an incident that sink never had. Not one whose delivery began
+    # (a post that timed out may have opened the incident): its resolve is kept.
     for sinks, alert in evaluator.groups.alerts():
         sorting.unpaged(sinks, alert, alert.kind)
     for outbox in outboxes:
-        for notification in outbox.unsent():
+        for notification in outbox.waiting():
             for alert in notification.alerts:
                 sorting.unpaged([outbox.sink.name], alert, notification.kind)
     again: list[tuple[str, str, Transition]] = []
