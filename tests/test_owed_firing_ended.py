@@ -83,3 +83,29 @@ async def test_a_resolve_behind_a_firing_whose_delivery_began_is_kept_for_that_s
         unsent = alerting.undelivered()
     ((rule, resolve),) = unsent.retired
     assert (resolve.domain, sorted(rule.sinks)) == ("a.example", ["pagerduty", "slack"])
+
+
+async def test_a_sink_taken_off_and_named_again_is_owed_the_resolve_of_its_page() -> None:
+    """PagerDuty takes a.example's page; a reload takes it off the rule (the resolve
+    queued for it), a second names it again (the firing queued anew behind), and it
+    is down through both; the alert ends. The page PagerDuty has open is closed by the
+    resolve queued before the firing it has not taken: the save keeps that resolve
+    for it. Taken for a page it never had, the incident stayed open for ever."""
+    alone = TEXT.replace('sinks = ["slack", "pagerduty"]', 'sinks = ["slack"]')
+    async with aiohttp.ClientSession() as session:
+        alerting, pipeline, now = _alerting(TEXT)
+        alerting.open(session)
+        feed_spike(pipeline, "a.example", T, 6, 4)
+        alerting.evaluate()
+        assert _queued(alerting, "pagerduty") == [("firing", ["a.example"])]  # taken
+        assert _queued(alerting, "slack") == [("firing", ["a.example"])]  # taken
+        alerting.reconfigure(parse_config(alone))
+        alerting.reconfigure(parse_config(TEXT))
+        queued = alerting.outboxes["pagerduty"]._queue
+        assert [n.kind for n in queued] == [Transition.RESOLVED, Transition.FIRING]
+        now[0] = T + 1
+        feed_spike(pipeline, "a.example", T + 1, 0, 400)
+        assert [n.kind for n in alerting.evaluate()] == [Transition.RESOLVED]
+        unsent = alerting.undelivered()
+    owed = sorted((sink, resolve.domain) for rule, resolve in unsent.retired for sink in rule.sinks)
+    assert owed == [("pagerduty", "a.example"), ("slack", "a.example")]

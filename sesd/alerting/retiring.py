@@ -13,8 +13,9 @@ incident it never had paged, the alert having ended since: told twice otherwise)
 after reloads that relabelled the rule while a sink that tells alerts apart by their
 labels (Alertmanager) took nothing, the first, of the labels it had.
 A sink that has not taken the firing of an incident (queued, no delivery of it begun,
-or waiting its group) is owed no resolve of it: the firing goes only while its alert fires, and a
-resolve would end an incident that sink never had.
+or waiting its group) is owed no resolve of it: the firing goes only while its alert
+fires, and a resolve would end an incident that sink never had; unless a resolve of
+that incident comes before it (the sink taken off the rule, then named again).
 Saved as an alert still firing, the restart resolved it again on the rule's sinks as
 configured, under its labels as configured: a sink that had taken it was told twice;
 a sink named since (a reload, an edit while sesd was down) was told an alert ended
@@ -74,13 +75,21 @@ def undelivered(
     outboxes = list(outboxes)
     # First the pages each sink has not taken, wherever they wait: a resolve queued
     # behind one is of an incident that sink never had. Not one whose delivery began
-    # (a post that timed out may have opened the incident): its resolve is kept.
+    # (a post that timed out may have opened the incident), nor one queued behind a
+    # resolve of its incident (the sink taken off the rule, then named again): the
+    # sink had the page that resolve closes, and it is kept. In the order each sink
+    # is sent them: what a member is owed, its queue, then the groups.
+    for outbox in outboxes:
+        name, waiting = outbox.sink.name, {id(n) for n in outbox.waiting()}
+        if isinstance(outbox.sink, AlertmanagerSink):
+            for alert in outbox.sink.owed_alerts():
+                sorting.unpaged([name], alert, Transition.RESOLVED)
+        for notification in outbox.unsent():
+            kind = notification.kind if id(notification) in waiting else Transition.REPEAT
+            for alert in notification.alerts:
+                sorting.unpaged([name], alert, kind)
     for sinks, alert in evaluator.groups.alerts():
         sorting.unpaged(sinks, alert, alert.kind)
-    for outbox in outboxes:
-        for notification in outbox.waiting():
-            for alert in notification.alerts:
-                sorting.unpaged([outbox.sink.name], alert, notification.kind)
     again: list[tuple[str, str, Transition]] = []
     for sinks, alert in evaluator.groups.alerts():
         # Each sink sorted, past the first that makes it again: another may be owed it.
@@ -126,6 +135,8 @@ class _Sorting:
         #: Per sink and alert (as that sink tells alerts apart), when each incident it
         #: has not taken the firing of began: the resolves of those are owed to no one.
         self._unpaged: set[tuple[tuple[str, str, str, object], float]] = set()
+        #: The same, of each incident a resolve was queued for before any such firing.
+        self._closes: set[tuple[tuple[str, str, str, object], float]] = set()
 
     @property
     def retired(self) -> list[Retiring]:
@@ -140,9 +151,15 @@ class _Sorting:
         """Note a firing of ``alert`` that ``sinks`` have not taken: the resolve of that
         incident (of the same start) is kept for none of them. Sent, it would tell a
         sink an alert ended that it was never paged (its firing lost with the stop, its
-        alert having ended; or made again, then closed by the older resolve)."""
-        if kind is Transition.FIRING:
-            self._unpaged.update((self._which(sink, alert), alert.since) for sink in sinks)
+        alert having ended; or made again, then closed by the older resolve). Noted in
+        the order each sink is sent them: a firing behind a resolve of its incident
+        (``kind`` RESOLVED) is of an incident that sink had."""
+        for sink in sinks:
+            which = (self._which(sink, alert), alert.since)
+            if kind is Transition.RESOLVED:
+                self._closes.add(which)
+            elif kind is Transition.FIRING and which not in self._closes:
+                self._unpaged.add(which)
 
     def again(self, sink: str, alert: Alert, kind: Transition) -> bool:
         """Whether the rules in force make ``alert`` (of ``kind``) again for ``sink``; a
