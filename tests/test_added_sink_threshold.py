@@ -74,3 +74,36 @@ async def test_a_sink_dropped_after_new_thresholds_is_told_those_it_was_paged_at
     restore(blob, Pipeline(core_settings(later)).ledger, after, T + 3)
     (resolve,) = after.due(T + 3)
     assert [(a.kind, a.threshold) for a in resolve.alerts] == [(Transition.RESOLVED, 0.2)]
+
+
+async def test_a_resolve_queued_before_new_thresholds_tells_those_it_was_paged_at() -> None:
+    """PagerDuty is paged for a.example above 20% and the alert ends, its resolve
+    queued (PagerDuty down); a reload then moves the rule to 30% alone (its sinks,
+    labels and severity as they were) before the stop. The resolve, saved and sent
+    after the restart, tells the 20% it was paged at, as it was made, not 30%."""
+    head = (
+        '[alerts]\ngroup_wait = "0s"\n[alerts.sinks.pagerduty]\ntype = "pagerduty"\n'
+        'routing_key = "k"\nevents_url = "http://127.0.0.1:9/e"\n'
+    )
+    first = head + ROUTED_RULE + 'sinks = ["pagerduty"]\n'
+    later = parse_config(first.replace("0.2", "0.3"))
+    async with aiohttp.ClientSession() as session:
+        alerting, pipeline, now = _alerting(first)
+        alerting.open(session)
+        feed_spike(pipeline, "a.example", T, 6, 4)
+        alerting.evaluate()
+        assert _queued(alerting, "pagerduty") == [("firing", ["a.example"])]  # taken
+        now[0] = T + 1
+        feed_spike(pipeline, "a.example", T + 1, 0, 400)
+        assert [n.kind for n in alerting.evaluate()] == [Transition.RESOLVED]
+        alerting.reconfigure(later)
+        unsent = alerting.undelivered()
+        ((_, told),) = unsent.retired
+        blob = snapshot(
+            pipeline.ledger, alerting.evaluator, T + 2, unsent.again, True, unsent.retired
+        )
+    assert told.threshold == 0.2
+    after = Evaluator(later.alerts, WINDOWS)
+    restore(blob, Pipeline(core_settings(later)).ledger, after, T + 3)
+    (resolve,) = after.due(T + 3)
+    assert [(a.kind, a.threshold) for a in resolve.alerts] == [(Transition.RESOLVED, 0.2)]

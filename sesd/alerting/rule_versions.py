@@ -1,8 +1,8 @@
 """Rules as changes of rules left them, by name, while resolves made under them may
 not be delivered yet (the runtime forgets those delivered): a removed one, or the one
-before of a rule kept with other sinks, labels or severity. A stop saves what is
-unsent of them under the version each was made under, so the restart resolves the
-alerts again where they were sent, telling the rule they fired under.
+before of a rule kept with other sinks, labels, severity or thresholds. A stop saves
+what is unsent of them under the version each was made under, so the restart
+resolves the alerts again where they were sent, telling the rule they fired under.
 
 Every version is kept, not the last change's alone: a resolve owed to a sink a first
 reload dropped, still undelivered at a second (one that leaves the rule as it is, or
@@ -14,22 +14,23 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 
 from sesd.alerting.alert import Alert, link
-from sesd.alerting.changes import moved
 from sesd.config import RuleConfig
 
 __all__ = ["RuleVersions"]
 
 
 class RuleVersions(dict[str, list[RuleConfig]]):
-    """By name, the versions of a rule changes of rules that moved it left, oldest
-    first."""
+    """By name, the versions of a rule changes of rules left, oldest first."""
 
     def reloaded(self, old: Mapping[str, RuleConfig], new: Sequence[RuleConfig]) -> None:
-        """Rules go from ``old`` to ``new``: a removed rule, and one that moved, is
-        kept as it was, beside the versions kept before."""
+        """Rules go from ``old`` to ``new``: a removed rule, and one changed, is kept as
+        it was, beside the versions kept before. Not only one that moved: a resolve
+        queued before a change of thresholds alone was saved under the rule in force,
+        and the restart told the sink the alert ended under 30% where it was paged at
+        20%."""
         kept = {rule.name: rule for rule in new}
         for name, rule in old.items():
-            if name not in kept or moved(rule, kept[name]):
+            if kept.get(name) != rule:
                 versions = self.setdefault(name, [])
                 if rule in versions:
                     versions.remove(rule)
@@ -49,7 +50,7 @@ class RuleVersions(dict[str, list[RuleConfig]]):
             del self[name]
 
     def last(self, name: str) -> RuleConfig | None:
-        """The version of ``name`` the last change of rules that moved it left."""
+        """The version of ``name`` the last change of rules left."""
         versions = self.get(name)
         return versions[-1] if versions else None
 
