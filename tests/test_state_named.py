@@ -121,3 +121,15 @@ def test_a_saved_rule_under_another_rule_s_name_does_not_read() -> None:
     assert restored["dropped"] == {"r": ["Bad\\u0007label"]}
     assert restored["entries_skipped"] == {"rules": 1}
     assert restored["unknown_rules"] == {}
+
+
+def test_rules_that_are_no_map_read_as_configured() -> None:
+    """The file's ``rules`` is a list, not a map (a hand's edit, a flipped byte in its
+    type): its states are read under the rules as configured, and the entry counted
+    as one that did not read; the file was refused whole (TypeError)."""
+    data = _file()
+    data["rules"] = [1, 2]
+    data["alerts"]["r"] = _firing(["a.example", "Bad\x07label"])
+    restored = _restored(data)
+    assert restored["dropped"] == {"r": ["Bad\\u0007label"]}
+    assert restored["entries_skipped"] == {"rules": 1}

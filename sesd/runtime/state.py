@@ -250,10 +250,12 @@ def _rules(
 ) -> tuple[list[RuleConfig], dict[str, dict[str, AlertState]], int]:
     """The rules the states were saved under (the configured one of the same name when
     the file does not say, or no longer reads as a rule), the states of rules neither
-    describes, and how many descriptions did not read. One of another rule's name (a
-    hand's edit) does not read: taken, the states would be bounded by another's."""
+    describes, and how many descriptions did not read (all, once, if no map). One of
+    another rule's name (a hand's edit) does not read: it would bound these states."""
     configured = {rule.name: rule for rule in evaluator.rules}
     rules, unknown, unread = [], {}, 0
+    if not isinstance(saved, dict):  # not a map of descriptions: the rules configured
+        saved, unread = {}, 1
     for name, states in alerts.items():
         rule: RuleConfig | None = None
         try:
