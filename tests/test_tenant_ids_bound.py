@@ -35,6 +35,20 @@ def test_a_label_keeps_the_ids_it_named_last() -> None:
     assert statuses.ids_forgotten == 1000 - MAX_IDS_PER_LABEL
 
 
+def test_an_id_named_again_is_the_newest_the_bound_keeps() -> None:
+    """``prod``'s real id is named at every poll, among others an endpoint names once
+    each: named again, it is the newest, and the id named longest ago goes, not it
+    (which would forget the real id over and over, each time counted)."""
+    statuses = TenantStatuses([("prod", REGION)])
+    ids = [f"{i:012d}" for i in range(MAX_IDS_PER_LABEL)]
+    for account_id in ids:
+        statuses.named(account_id, "prod")
+    statuses.named(ids[0], "prod")
+    statuses.named("999999999999", "prod")
+    assert set(statuses.accounts) == {ids[0], *ids[2:], "999999999999"}
+    assert statuses.ids_forgotten == 1
+
+
 def _plain_named(statuses: TenantStatuses, account_id: str, label: str) -> None:
     """What :meth:`TenantStatuses.named` did with a pass over every tenant kept (ids
     few enough for the bound to forget none)."""

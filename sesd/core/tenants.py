@@ -155,10 +155,10 @@ class TenantStatuses:
         events only: at start, or the entry added back by a reload) is moved under the
         label too, not left there for ever as another account's. Where the label keeps
         the same tenant, the newer word of each kind wins, as :meth:`apply` takes it."""
-        if self.accounts.get(account_id) == label:
+        was = self.accounts.pop(account_id, None)
+        self.accounts[account_id] = label  # named again, the newest the bound keeps
+        if was == label:
             return
-        self.accounts.pop(account_id, None)
-        self.accounts[account_id] = label
         labels = [i for i, named in self.accounts.items() if named == label]
         for forgotten in labels[:-MAX_IDS_PER_LABEL]:
             del self.accounts[forgotten]
