@@ -219,3 +219,39 @@ async def test_a_release_failure_naming_no_entry_sent_is_not_counted() -> None:
         {"queue": "q", "account": "default", "region": "us-east-1", "operation": "release"},
     )
     assert errors == 1
+
+
+class NamelessFirst(OddCodes):
+    """A stand-in whose first batch answer lists three failures naming no entry before
+    the one naming the second entry sent; it takes every later batch whole."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.batches = 0
+
+    async def _answer(self, request: web.Request) -> web.Response:
+        entries = (await request.json())["Entries"]
+        self.batches += 1
+        if self.batches > 1:
+            answer: dict[str, Any] = {"Successful": [{"Id": e["Id"]} for e in entries]}
+        else:
+            failed: list[dict[str, Any]] = [{"Code": "InternalError"}] * 3
+            failed.append({"Id": entries[1]["Id"], "Code": "InternalError"})
+            answer = {"Successful": [{"Id": entries[0]["Id"]}], "Failed": failed}
+        return web.json_response(answer, content_type="application/x-amz-json-1.0")
+
+
+async def test_a_failure_naming_its_entry_is_kept_before_those_naming_none() -> None:
+    """Two messages deleted; the answer lists three failures naming no entry, then one
+    naming the second: that one is tried again (and taken), not cut off behind the
+    nameless (cut at one per entry sent, the named one was dropped: its message came
+    back after its visibility timeout)."""
+    logs = io.StringIO()
+    configure_logging("info", "json", stream=logs)
+    async with NamelessFirst() as endpoint, aws_client("sqs", endpoint) as sqs:
+        p, _ = poller(sqs, f"{endpoint.url}/123456789012/q")
+        messages: Any = [{"MessageId": f"m{i}", "ReceiptHandle": f"r{i}"} for i in range(2)]
+        await p._deletes.delete(messages)
+    said = {r["event"]: r for r in map(json.loads, logs.getvalue().splitlines())}
+    assert said["sesd.sqs.delete_partly_failed"]["retrying"] == 1
+    assert endpoint.batches == 2

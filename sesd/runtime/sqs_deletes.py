@@ -54,14 +54,15 @@ def _ours(failed: list[Any], sent: set[str]) -> list[Any]:
     most one per entry sent. One naming an entry not sent (a proxy's answer, not SQS's)
     is passed over: counted, it would make the delete's count negative."""
     named: set[str] = set()
-    ours = []
+    ours, nameless = [], []
     for f in failed:
-        if _text(i := f.get("Id")):
-            if i not in sent or i in named:
-                continue
+        if not _text(i := f.get("Id")):
+            nameless.append(f)
+        elif i in sent and i not in named:
             named.add(i)
-        ours.append(f)
-    return ours[: len(sent)]
+            ours.append(f)
+    # Those naming their entry first: cut behind the nameless, one is not tried again.
+    return (ours + nameless)[: len(sent)]
 
 
 def _text(value: object) -> bool:
