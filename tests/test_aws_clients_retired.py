@@ -337,14 +337,21 @@ async def test_accounts_removed_leave_no_session_nor_sts_client(
             for c in _open_clients()
         )
 
+    def sts_made(clients: dict[tuple[Any, ...], Any], region: str) -> bool:
+        # The daemon's record of its clients, cheap to read at each change: every
+        # object of the process is walked (sts_open) once, when it holds.
+        return any((key[0], key[2]) == ("sts", region) for key in clients)
+
     path.write_text(_config(local_sqs, url))
     async with running(load_config(str(path)), config_path=path) as daemon:
+        assert daemon.aws is not None
         before = len(_open_clients()), await _sessions()
         for n, region in enumerate(["eu-west-1", "eu-west-2", "eu-central-1"], start=1):
             path.write_text(_config(local_sqs, url) + reader(n, region))
             assert await daemon.reload()
             with anyio.fail_after(20):  # the poller's first call assumed the role
-                await daemon.changes.wait_for(partial(sts_open, region))
+                await daemon.changes.wait_for(partial(sts_made, daemon.aws._clients, region))
+            assert sts_open(region)
             path.write_text(_config(local_sqs, url))
             assert await daemon.reload()
             with anyio.fail_after(20):
