@@ -123,3 +123,21 @@ def test_the_ids_forgotten_are_a_metric() -> None:
     registry = CollectorRegistry()
     registry.register(TenantCollector(statuses, 100, Accounts(), TenantMap()))
     assert registry.get_sample_value("sesd_tenant_account_ids_forgotten_total") == 3
+
+
+def test_an_id_named_again_is_the_newest() -> None:
+    """``prod``'s own id is named at every poll while another endpoint's ARNs name four
+    more, one a poll; ``stage``'s id moves to ``prod``: each kept as named last, the
+    id named longest ago goes (kept in the order first named, ``prod``'s own went)."""
+    statuses = TenantStatuses([("prod", REGION), ("stage", REGION)])
+    own, moved = "111111111111", "222222222222"
+    statuses.named(own, "prod")
+    statuses.named(moved, "stage")
+    others = [f"{i:012d}" for i in range(4)]
+    for other in others[:3]:
+        statuses.named(other, "prod")
+        statuses.named(own, "prod")
+    statuses.named(moved, "prod")
+    statuses.named(others[3], "prod")
+    assert statuses.accounts == dict.fromkeys([others[2], own, moved, others[3]], "prod")
+    assert statuses.ids_forgotten == 2
