@@ -33,12 +33,17 @@ def fired(under: RuleConfig) -> Alert:
     )
 
 
-def test_a_change_keeps_a_removed_rule_and_a_moved_one_not_a_rule_only_retuned() -> None:
+def test_a_change_keeps_a_removed_rule_a_moved_one_and_a_retuned_one_not_one_kept() -> None:
+    """A resolve queued before a change of thresholds alone tells those it was paged
+    at: the retuned rule's old version is kept, as a removed and a moved one are; a
+    rule the change left as it was is not."""
     removed, moved, retuned = version(name="gone"), version(name="moved"), version()
+    same = version(name="same")
     versions = RuleVersions()
-    later = [version(sinks='"chat"', name="moved"), version("0.3")]
-    versions.reloaded({"gone": removed, "moved": moved, "delays": retuned}, later)
-    assert versions == {"gone": [removed], "moved": [moved]}
+    later = [version(sinks='"chat"', name="moved"), version("0.3"), same]
+    old = {"gone": removed, "moved": moved, "delays": retuned, "same": same}
+    versions.reloaded(old, later)
+    assert versions == {"gone": [removed], "moved": [moved], "delays": [retuned]}
 
 
 def test_a_version_kept_again_is_the_last_once() -> None:
