@@ -23,7 +23,7 @@ from aiobotocore.session import AioSession, get_session
 
 from sesd.commands.demo.localsqs import LocalSqs
 from sesd.config import Config, read_secrets
-from sesd.io.logs import configure_logging
+from sesd.io.logs import configure_logging, unbuffer_output
 from sesd.runtime.daemon import Daemon
 from tests import deaths
 from tests.dns_server import hermetic
@@ -67,6 +67,15 @@ def _unfrozen() -> Iterator[None]:
     freed, not kept for the rest of the session."""
     yield
     gc.unfreeze()
+
+
+@pytest.fixture(autouse=True)
+def _output_unbuffered() -> Iterator[None]:
+    """A daemon run in-process (``sesd run``, ``sesd demo``) buffers what it prints for
+    the rest of its process: after its test, printing is at once again, as a new
+    process starts, not through a buffer writing to a stdout pytest has swapped."""
+    yield
+    unbuffer_output()
 
 
 @pytest.fixture(autouse=True)

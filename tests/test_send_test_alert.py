@@ -17,7 +17,6 @@ from sesd.commands.main import main
 from sesd.commands.send_test_alert import send_test_alert
 from sesd.commands.send_test_alert import test_notification as notification
 from sesd.config import parse_config
-from sesd.io.logs import unbuffer_output
 from tests.receivers import Answer, Receiver
 
 
@@ -297,10 +296,6 @@ async def test_every_sink_says_first_that_the_test_alert_is_a_test(
         # is this test's to read, and no interpreter starts (half a second of CPU each).
         command = ["send-test-alert", "--config", str(config)]
         outputs = {}
-        # As in a new process, the console's line is printed at once: a daemon run in
-        # this one (sesd demo's, run's) may have left its output buffer, on the
-        # standard output of its time.
-        unbuffer_output()
         capsys.readouterr()
         for sink in ("slack", "pagerduty", "am", "console"):
             code = await anyio.to_thread.run_sync(main, [*command, "--sink", sink])
