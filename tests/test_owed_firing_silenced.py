@@ -50,6 +50,20 @@ def _with_silences(world: World, sinks: str, group_wait: str) -> Path:
     return silences
 
 
+def _fired(group_wait: str) -> tuple[str, Pipeline, Evaluator, list[str]]:
+    """A rule of Slack and PagerDuty (``group_wait`` as given) evaluated at ``T`` over
+    a.example's spike: its config's text, the pipeline, the evaluator and its windows."""
+    text = HEAD.replace('group_wait = "0s"', f'group_wait = "{group_wait}"')
+    text += RULE + 'sinks = ["slack", "pagerduty"]\n'
+    config = parse_config(text)
+    pipeline = Pipeline(core_settings(config))
+    windows = [spec.name for spec in pipeline.ledger.specs]
+    evaluator = Evaluator(config.alerts, windows)
+    feed_spike(pipeline, "a.example", T, 6, 4)
+    evaluator.evaluate(pipeline.ledger, T)
+    return text, pipeline, evaluator, windows
+
+
 async def test_a_silence_on_a_firing_owed_since_a_restart_keeps_the_resolve_of_the_others(
     local_sqs: LocalSqs, sqs: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -136,14 +150,7 @@ def test_a_firing_withdrawn_from_every_sink_pages_them_all_when_the_silence_ends
     both groups: no sink has the firing, which is held as never sent, and pages all
     three when the silence ends while it still fires. (A group for part of the rule's
     sinks is not enough to say a sink took it: the others' group says they did not.)"""
-    head = HEAD.replace('group_wait = "0s"', 'group_wait = "1m"')
-    text = head + RULE + 'sinks = ["slack", "pagerduty"]\n'
-    config = parse_config(text)
-    pipeline = Pipeline(core_settings(config))
-    windows = [spec.name for spec in pipeline.ledger.specs]
-    evaluator = Evaluator(config.alerts, windows)
-    feed_spike(pipeline, "a.example", T, 6, 4)
-    evaluator.evaluate(pipeline.ledger, T)
+    text, pipeline, evaluator, windows = _fired("1m")
     more = parse_config(text.replace('"pagerduty"]', '"pagerduty", "console"]'))
     evaluator.configure(more.alerts, windows, T + 1)
     assert sorted(sinks for sinks, _ in evaluator.groups.alerts()) == [
@@ -167,14 +174,7 @@ def test_a_firing_withdrawn_from_a_sink_named_anew_pages_it_when_the_silence_end
     never had it: when the silence ends while the alert still fires, the console is
     paged, and no other sink again. Left as sent everywhere, the console heard of the
     alert only at its reminder, a ``repeat_interval`` (4 h) on, and of its end first."""
-    head = HEAD.replace('group_wait = "0s"', 'group_wait = "1m"')
-    text = head + RULE + 'sinks = ["slack", "pagerduty"]\n'
-    config = parse_config(text)
-    pipeline = Pipeline(core_settings(config))
-    windows = [spec.name for spec in pipeline.ledger.specs]
-    evaluator = Evaluator(config.alerts, windows)
-    feed_spike(pipeline, "a.example", T, 6, 4)
-    evaluator.evaluate(pipeline.ledger, T)
+    text, pipeline, evaluator, windows = _fired("1m")
     taken = [(n.kind.value, n.sinks) for n in evaluator.due(T, flush=True)]
     assert taken == [("firing", ("slack", "pagerduty"))]
     more = parse_config(text.replace('"pagerduty"]', '"pagerduty", "console"]'))
@@ -199,13 +199,7 @@ def test_a_firing_pagerduty_held_back_mid_notification_pages_it_alone_when_the_s
     asks the silences before the trigger and a new one holds it back. When the silence
     ends while the alert still fires, PagerDuty alone is paged: it never had the page,
     Slack did. Left as sent everywhere, PagerDuty heard of it only at its reminder."""
-    text = HEAD + RULE + 'sinks = ["slack", "pagerduty"]\n'
-    config = parse_config(text)
-    pipeline = Pipeline(core_settings(config))
-    windows = [spec.name for spec in pipeline.ledger.specs]
-    evaluator = Evaluator(config.alerts, windows)
-    feed_spike(pipeline, "a.example", T, 6, 4)
-    evaluator.evaluate(pipeline.ledger, T)
+    _, pipeline, evaluator, _ = _fired("0s")
     taken = [(n.kind.value, n.sinks) for n in evaluator.due(T, flush=True)]
     assert taken == [("firing", ("slack", "pagerduty"))]
     silence = Silence(id="s", comment="", starts_at=T + 2, ends_at=T + 60, domain="a.example")
@@ -223,13 +217,7 @@ def test_a_firing_held_back_after_its_alert_ended_owes_the_next_incident_nothing
     ended; a silence then holds PagerDuty's trigger back. That page is of an incident
     over: nothing is owed of it. Kept owed, the next time a.example fired (a new
     incident, after the silence) went to PagerDuty alone, and Slack was never paged."""
-    text = HEAD + RULE + 'sinks = ["slack", "pagerduty"]\n'
-    config = parse_config(text)
-    pipeline = Pipeline(core_settings(config))
-    windows = [spec.name for spec in pipeline.ledger.specs]
-    evaluator = Evaluator(config.alerts, windows)
-    feed_spike(pipeline, "a.example", T, 6, 4)
-    evaluator.evaluate(pipeline.ledger, T)
+    _, pipeline, evaluator, _ = _fired("0s")
     assert [(n.kind.value, n.sinks) for n in evaluator.due(T, flush=True)] == [
         ("firing", ("slack", "pagerduty"))
     ]
@@ -327,14 +315,7 @@ def test_a_resolve_waiting_beside_a_firing_withdrawn_from_one_sink_goes_to_the_o
     rule, its firing waiting its group, and the alert ends within it. A silence then
     withdraws the console's firing: the resolve goes to Slack and PagerDuty alone. Left
     for all three, the console was told of the end of an incident it never showed."""
-    head = HEAD.replace('group_wait = "0s"', 'group_wait = "1m"')
-    text = head + RULE + 'sinks = ["slack", "pagerduty"]\n'
-    config = parse_config(text)
-    pipeline = Pipeline(core_settings(config))
-    windows = [spec.name for spec in pipeline.ledger.specs]
-    evaluator = Evaluator(config.alerts, windows)
-    feed_spike(pipeline, "a.example", T, 6, 4)
-    evaluator.evaluate(pipeline.ledger, T)
+    text, pipeline, evaluator, windows = _fired("1m")
     assert [n.sinks for n in evaluator.due(T, flush=True)] == [("slack", "pagerduty")]
     more = parse_config(text.replace('"pagerduty"]', '"pagerduty", "console"]'))
     evaluator.configure(more.alerts, windows, T + 1)
