@@ -24,9 +24,8 @@ import msgspec
 from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.retiring import Retiring
 from sesd.alerting.rules import AlertState, Status, Transition
-from sesd.config import ACCOUNT_METRICS, CANARY_METRICS, RuleConfig, rule_of, saved_rule
-from sesd.core.accounts import ACCOUNT_NAME, is_region
-from sesd.core.canary import CANARY_DOMAIN, names_read
+from sesd.config import RuleConfig, rule_of, saved_rule
+from sesd.core.canary import names_read
 from sesd.core.ledger import Ledger
 from sesd.core.scopes import DOMAIN
 from sesd.core.text import clean
@@ -42,8 +41,7 @@ from sesd.runtime.state_alerts import (
     saved_retired,
     unread_alerted,
 )
-from sesd.runtime.state_refused import NAMED_FIRING
-from sesd.runtime.state_size import alert_ceiling
+from sesd.runtime.state_bounds import bounded, firing_of, named
 
 __all__ = [
     "STATE_VERSION",
@@ -172,7 +170,7 @@ def _restore(blob: bytes, ledger: Ledger, evaluator: Evaluator, now: float) -> d
         alerts = alert_states(data["alerts"], now)
         rules, unknown, unread_rules = _rules(data.get("rules", {}), alerts, evaluator)
         known = {name: states for name, states in alerts.items() if name not in unknown}
-        dropped, refused = _bounded(rules, known, ledger, data)
+        dropped, refused = bounded(rules, known, ledger, data)
         retired, unread, skipped = read_retired(data, now)
         heard, unheard = read_heard(data)
         entries = {"rules": unread_rules, "retired": skipped, "heard": unheard,
@@ -182,11 +180,11 @@ def _restore(blob: bytes, ledger: Ledger, evaluator: Evaluator, now: float) -> d
             # Held to the rule as it was, on its own: its labels, its ceiling. What it
             # drops is named for a person to close, and not resolved.
             held = {rule.name: states}
-            more, fewer = _bounded([rule], held, ledger, data)
+            more, fewer = bounded([rule], held, ledger, data)
             kept = held[rule.name]
             for label in [label for label in states if label not in kept]:
                 del states[label]
-            dropped = _named(dropped, more)
+            dropped = named(dropped, more)
             refused += fewer
         # Resolving them again reads their states, and changes none.
         dry = Evaluator(evaluator.config, evaluator.window_names)
@@ -221,9 +219,9 @@ def _restore(blob: bytes, ledger: Ledger, evaluator: Evaluator, now: float) -> d
         "owed": [f"{a.kind.value} {a.rule} {a.domain}" for a in owed[:20]],
         # Rules neither the file nor the config describe: their firing alerts stay
         # open in the sinks that were sent them (a file from before rules were saved).
-        "unknown_rules": _named(
+        "unknown_rules": named(
             unread,
-            {clean(name): [clean(label) for label in _firing(s)] for name, s in unknown.items()},
+            {clean(name): [clean(label) for label in firing_of(s)] for name, s in unknown.items()},
         ),
         # States on labels no event makes, or past what their rule's scope holds (a
         # hand-edited file): dropped, and the firing ones among them named.
@@ -275,71 +273,10 @@ def _rules(
     return rules, unknown, unread
 
 
-def _admits(rule: RuleConfig, ledger: Ledger, data: dict[str, Any]) -> Callable[[str], bool]:
-    """Whether a label is one ``rule`` could have a state of: the canary's, an
-    ``ACCOUNT/REGION``, or one an event makes in the rule's scope (as configured now,
-    or when ``data``, the file, was saved)."""
-    if rule.metric in CANARY_METRICS:
-        return lambda label: label == CANARY_DOMAIN
-    if rule.metric in ACCOUNT_METRICS:
-        return _account
-    return ledger.makes(rule.scope, data)
-
-
-def _bounded(
-    rules: list[RuleConfig],
-    states: dict[str, dict[str, AlertState]],
-    ledger: Ledger,
-    data: dict[str, Any],
-) -> tuple[dict[str, list[str]], int]:
-    """Drop from ``states`` what no rule's scope can hold: labels :func:`_admits` does
-    not take, and each rule's states past its ceiling (sesd.runtime.state_size; firing
-    ones kept first, then the latest). The firing alerts dropped (rule -> labels, some
-    named), for a person, and how many states were dropped."""
-    dropped, refused = {}, 0
-    for rule in rules:
-        held = states.get(rule.name)
-        if not held:
-            continue
-        admits = _admits(rule, ledger, data)
-        admitted = [(label, state) for label, state in held.items() if admits(label)]
-        ranked = sorted(
-            admitted, key=lambda item: (item[1].status is not Status.FIRING, -item[1].since)
-        )
-        kept = states[rule.name] = dict(ranked[: alert_ceiling(rule, ledger.settings)])
-        refused += len(held) - len(kept)
-        gone = [clean(label) for label in _firing(held) if label not in kept]
-        if gone:
-            dropped[rule.name] = sorted(gone)[:NAMED_FIRING]
-    return dropped, refused
-
-
-def _named(*found: dict[str, list[str]]) -> dict[str, list[str]]:
-    """Firing alerts named for a person (rule -> labels), from each of ``found``: each
-    rule's labels merged, and cut at what a log line names of a rule."""
-    merged: dict[str, set[str]] = {}
-    for each in found:
-        for name, labels in each.items():
-            merged.setdefault(name, set()).update(labels)
-    return {name: sorted(labels)[:NAMED_FIRING] for name, labels in merged.items()}
-
-
-def _account(label: str) -> bool:
-    """Whether ``label`` reads as an account rule's (``ACCOUNT/REGION``, as
-    sesd.alerting.windowless writes it: an ``[[accounts]]`` name, or ``default``, and
-    an AWS region)."""
-    account, _, region = label.partition("/")
-    return ACCOUNT_NAME.fullmatch(account) is not None and is_region(region)
-
-
 def _copied(alerts: dict[str, dict[str, AlertState]]) -> dict[str, dict[str, AlertState]]:
     return {
         name: {label: replace(s) for label, s in states.items()} for name, states in alerts.items()
     }
-
-
-def _firing(states: dict[str, AlertState]) -> list[str]:
-    return [label for label, state in states.items() if state.status is Status.FIRING]
 
 
 def _decoded(blob: bytes) -> dict[str, Any]:
