@@ -206,6 +206,22 @@ def test_a_restart_without_a_rule_resolves_what_it_fired_on_its_sinks() -> None:
     assert "delays" not in again.states
 
 
+def test_a_restart_owing_more_than_it_names_counts_the_rest() -> None:
+    """The start's line names twenty of what the change of rules owes: the others are
+    counted, or a person takes the twenty for all the sinks are sent (every one still
+    goes out)."""
+    domains = [f"d{i:02}.example" for i in range(25)]
+    pipeline, evaluator = firing(parse_config(SINKS + rule()), *domains)
+    blob = snapshot(pipeline.ledger, evaluator, T + 1)
+    again, summary = restarted(blob, SINKS + rule("other", 'sinks = ["chat"]\n'), T + 5)
+    assert summary["owed"] == [f"resolved delays {domain}" for domain in domains[:20]]
+    assert summary["owed_not_named"] == 5
+    assert sent(again.due(T + 5)) == [("resolved", "delays", ("pager",), domains)]
+    _, said = restarted(blob, SINKS + rule(), T + 5)
+    assert said["owed"] == []
+    assert "owed_not_named" not in said
+
+
 def test_a_restart_with_the_rule_renamed_resolves_the_old_name() -> None:
     pipeline, evaluator = firing(parse_config(SINKS + rule()), "a.example")
     blob = snapshot(pipeline.ledger, evaluator, T + 1)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import replace
-from typing import Any
+from typing import Any, Final
 
 import msgspec
 
@@ -55,6 +55,8 @@ __all__ = [
 
 #: What a later build may add without a new version: sesd.runtime.state_alerts says.
 STATE_VERSION = 4  # 2: keys are XXH3 digests; 3: compact windows; 4: pure-read windows
+#: How many of the alerts a change of rules since the save owes the start's line names.
+_NAMED_OWED: Final = 20
 
 
 class StateError(Exception):
@@ -215,8 +217,10 @@ def _restore(blob: bytes, ledger: Ledger, evaluator: Evaluator, now: float) -> d
         **({} if saved_at == written else {"saved_at_unread": repr(written)}),
         **restored,
         "alerts": count,
-        # What the change of rules since the save owes the sinks (sesd.alerting.changes).
-        "owed": [f"{a.kind.value} {a.rule} {a.domain}" for a in owed[:20]],
+        # What the change of rules since the save owes the sinks (sesd.alerting.changes),
+        # the first named and the others counted: every one is queued all the same.
+        "owed": [f"{a.kind.value} {a.rule} {a.domain}" for a in owed[:_NAMED_OWED]],
+        **({"owed_not_named": len(owed) - _NAMED_OWED} if len(owed) > _NAMED_OWED else {}),
         # Rules neither the file nor the config describe: their firing alerts stay
         # open in the sinks that were sent them (a file from before rules were saved).
         "unknown_rules": named(
