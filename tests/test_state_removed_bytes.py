@@ -7,7 +7,9 @@ resolve owed left open."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 import msgspec
@@ -163,3 +165,37 @@ async def test_the_stop_s_warning_counts_the_resolves_it_kept(tmp_path: Path) ->
     rows = sum(len(rule["sinks"]) * len(states) for rule, states, _ in data["retired"])
     assert (said["count"], said["kept"], said["room"]) == (4, room + 3, room)
     assert rows == room + 3
+
+
+async def test_a_periodic_save_says_once_what_it_leaves_out(tmp_path: Path) -> None:
+    """A crash keeps the last periodic save: what it left out is lost as surely as at a
+    stop, so its first save to leave resolves out says so, the saves after it that
+    leave the same ones out do not, and one leaving out another says so again. The
+    stop's save says what the file it ends with leaves out."""
+    config = parse_config(CONFIG)
+    (rule,) = config.alerts.rules
+    ledger = Pipeline(core_settings(config)).ledger
+    evaluator = Evaluator(config.alerts, [spec.name for spec in ledger.specs])
+    room = retired_room(ledger.settings, len(config.alerts.named_sinks()))
+    resolve = _alert(Transition.RESOLVED, "")
+    gone = msgspec.structs.replace(rule, name="gone", sinks=[SINKS[0]])
+    retired = [
+        (gone, replace(resolve, rule="gone", domain=f"{i}.example", since=T + i, at=T + i))
+        for i in range(room + 4)
+    ]
+    owed = Undelivered([], retired, {})
+    saver = StateSaver(str(tmp_path / "state.bin"), ledger, evaluator, lambda: T, lambda: owed)
+    saver.load()
+
+    async def told(save: Callable[[], Awaitable[None]]) -> list[int]:
+        with capture_logs() as logs:
+            await save()
+        return [line["count"] for line in logs if line["event"] == "sesd.state.resolves_not_kept"]
+
+    assert await told(saver.save) == [4]
+    assert await told(saver.save) == []
+    retired.append((gone, replace(resolve, rule="gone", domain="n.example", since=T + room + 9)))
+    assert await told(saver.save) == [5]
+    assert await told(saver.save) == []
+    assert await told(partial(saver.save_last, 30)) == [5]
+    saver.release()

@@ -13,7 +13,7 @@ from typing import Final
 import anyio
 
 from sesd.alerting.evaluator import Evaluator
-from sesd.alerting.retiring import Undelivered
+from sesd.alerting.retiring import Retiring, Undelivered
 from sesd.core.ledger import Ledger
 from sesd.io.files import linked
 from sesd.io.logs import get_logger
@@ -102,6 +102,8 @@ class StateSaver:
         self.on_result: Callable[[bool, float], None] = lambda ok, now: None
         #: Whether the last save failed (the file on disk is older than sesd's state).
         self.failed = False
+        #: The resolves owed (rule, label, incident, sink) the last save left out.
+        self._left_out: set[tuple[str, str, float, str]] = set()
 
     def load(self, stack: AsyncExitStack | None = None, *, watched: bool = False) -> None:
         """Restore what the file holds, and hold it until ``stack`` closes (StartError
@@ -233,7 +235,11 @@ class StateSaver:
         # Past what the file's size bound sets aside, a restart would set it aside.
         room = retired_room(self._ledger.settings, len(self._evaluator.config.named_sinks()))
         retired, cut = kept_owed(unsent.retired, self._evaluator.rules, room, self._ledger.settings)
-        if stopped and cut:
+        # A crash keeps the last periodic save: what it leaves out is lost as at a stop.
+        # Said when a save leaves out one the save before kept, not at every save after.
+        left = _rows(unsent.retired) - _rows(retired) if cut else set()
+        told, self._left_out = bool(left - self._left_out), left
+        if cut and (stopped or told):
             # Rows, as the room counts them (a resolve to one sink): the rules in
             # force's, to sinks they name, kept outside the room up to their share.
             rows = sum(len(rule.sinks) for rule, _ in retired)
@@ -241,7 +247,8 @@ class StateSaver:
                 "sesd.state.resolves_not_kept", count=cut, kept=rows, room=room,
                 hint="more resolves owed under rules a reload removed (or to sinks it took "
                 "off a rule) than the state file keeps: resolve the rest in their sinks "
-                "by hand",
+                "by hand" + ("" if stopped else ", unless sesd sends them before it stops "
+                "(a crash before then loses them)"),
             )  # fmt: skip
         blob = snapshot(
             self._ledger, self._evaluator, now, unsent.again, stopped, retired, unsent.firing
@@ -316,3 +323,8 @@ class StateSaver:
             soon = self._soon = anyio.Event()
             await self.save()
             last = anyio.current_time()
+
+
+def _rows(retired: list[Retiring]) -> set[tuple[str, str, float, str]]:
+    """Each resolve owed in ``retired`` to one sink, as a save keeps or leaves it out."""
+    return {(rule.name, a.domain, a.since, sink) for rule, a in retired for sink in rule.sinks}
