@@ -107,3 +107,40 @@ async def test_a_resolve_queued_before_new_thresholds_tells_those_it_was_paged_a
     restore(blob, Pipeline(core_settings(later)).ledger, after, T + 3)
     (resolve,) = after.due(T + 3)
     assert [(a.kind, a.threshold) for a in resolve.alerts] == [(Transition.RESOLVED, 0.2)]
+
+
+async def test_reloads_retuning_a_rule_while_its_resolve_waits_keep_two_versions() -> None:
+    """PagerDuty is paged above 20% and the alert ends, its resolve queued (PagerDuty
+    down); reloads then retune the rule sixty times (a tuning job's, once a minute
+    for an hour). Each kept a version: one per reload for as long as the resolve
+    waited. Now a version no undelivered resolve reads as goes, but the last: the
+    20% the resolve was made under stays, and the resolve, saved and restored,
+    tells it."""
+    head = (
+        '[alerts]\ngroup_wait = "0s"\n[alerts.sinks.pagerduty]\ntype = "pagerduty"\n'
+        'routing_key = "k"\nevents_url = "http://127.0.0.1:9/e"\n'
+    )
+    first = head + ROUTED_RULE + 'sinks = ["pagerduty"]\n'
+    retuned = [first.replace("0.2", f"0.{300 + i}") for i in range(60)]
+    async with aiohttp.ClientSession() as session:
+        alerting, pipeline, now = _alerting(first)
+        alerting.open(session)
+        feed_spike(pipeline, "a.example", T, 6, 4)
+        alerting.evaluate()
+        assert _queued(alerting, "pagerduty") == [("firing", ["a.example"])]  # taken
+        now[0] = T + 1
+        feed_spike(pipeline, "a.example", T + 1, 0, 400)
+        assert [n.kind for n in alerting.evaluate()] == [Transition.RESOLVED]
+        for text in retuned:
+            alerting.reconfigure(parse_config(text))
+        versions = alerting.evaluator.retired["delays"]
+        unsent = alerting.undelivered()
+        blob = snapshot(
+            pipeline.ledger, alerting.evaluator, T + 2, unsent.again, True, unsent.retired
+        )
+    assert [rule.threshold for rule in versions] == [0.2, 0.358]
+    later = parse_config(retuned[-1])
+    after = Evaluator(later.alerts, WINDOWS)
+    restore(blob, Pipeline(core_settings(later)).ledger, after, T + 3)
+    (resolve,) = after.due(T + 3)
+    assert [(a.kind, a.threshold) for a in resolve.alerts] == [(Transition.RESOLVED, 0.2)]

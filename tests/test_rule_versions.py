@@ -75,8 +75,23 @@ def test_keep_forgets_the_rules_not_named() -> None:
     versions = RuleVersions()
     versions.older(version())
     versions.older(version(name="other"))
-    versions.keep({"other"})
+    versions.keep([dataclasses.replace(sample_alert(), rule="other")])
     assert list(versions) == ["other"]
+
+
+def test_keep_forgets_the_versions_no_undelivered_resolve_reads_as_but_the_last() -> None:
+    """Of a rule some alert is undelivered of: a version a resolve reads as stays, one
+    a firing alone reads as goes (its resolve is made under the rule in force, or a
+    change of rules gives back the version it fired under), and the last stays."""
+    low, mid, high, last = version("0.1"), version(), version("0.3"), version("0.4")
+    versions = RuleVersions()
+    for each in (low, mid, high, last):
+        versions.reloaded({"delays": each}, [])
+    firing = dataclasses.replace(fired(low), kind=Transition.FIRING)
+    versions.keep([fired(mid), firing])
+    assert versions["delays"] == [mid, last]
+    versions.keep([firing])
+    assert versions["delays"] == [last]
 
 
 def test_last_is_none_for_a_rule_without_versions_else_the_newest() -> None:

@@ -43,7 +43,7 @@ from sesd.alerting.outbox import Outbox
 from sesd.alerting.rules import Transition
 from sesd.config import RuleConfig
 
-__all__ = ["Retiring", "Undelivered", "undelivered"]
+__all__ = ["Retiring", "Undelivered", "undelivered", "unsent_alerts"]
 
 #: A resolve not delivered: the rule it was made under (narrowed to the sinks owed it,
 #: its labels and severity the resolve's), and the resolve.
@@ -111,6 +111,18 @@ def undelivered(
                 if sorting.again(name, alert, Transition.RESOLVED)
             ]
     return Undelivered(again, sorting.retired, sorting.firing, sorting.relabelled)
+
+
+def unsent_alerts(outboxes: Iterable[Outbox], evaluator: Evaluator) -> list[Alert]:
+    """Every alert not delivered to every sink yet, as the alerting's ``unsent`` counts
+    them: waiting its group, queued or being delivered in ``outboxes``, or a resolve an
+    Alertmanager member is owed."""
+    found = [alert for _, alert in evaluator.groups.alerts()]
+    for outbox in outboxes:
+        found += [alert for notification in outbox.unsent() for alert in notification.alerts]
+        if isinstance(outbox.sink, AlertmanagerSink):
+            found += outbox.sink.owed_alerts()
+    return found
 
 
 class _Sorting:

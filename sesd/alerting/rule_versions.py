@@ -4,16 +4,19 @@ before of a rule kept with other sinks, labels, severity or thresholds. A stop s
 what is unsent of them under the version each was made under, so the restart
 resolves the alerts again where they were sent, telling the rule they fired under.
 
-Every version is kept, not the last change's alone: a resolve owed to a sink a first
-reload dropped, still undelivered at a second (one that leaves the rule as it is, or
-moves it again), was saved under the rule in force, and the restart told PagerDuty
-the alert ended under 30% where its firing had said 20%."""
+Every version an undelivered resolve reads as is kept, not the last change's alone: a
+resolve owed to a sink a first reload dropped, still undelivered at a second (one
+that leaves the rule as it is, or moves it again), was saved under the rule in
+force, and the restart told PagerDuty the alert ended under 30% where its firing had
+said 20%. A version no such resolve reads as goes (but the last), so reloads through
+an outage keep no more versions than resolves wait."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from sesd.alerting.alert import Alert, link
+from sesd.alerting.rules import Transition
 from sesd.config import RuleConfig
 
 __all__ = ["RuleVersions"]
@@ -44,10 +47,24 @@ class RuleVersions(dict[str, list[RuleConfig]]):
         if rule not in versions:
             versions.insert(0, rule)
 
-    def keep(self, names: Collection[str]) -> None:
-        """Forget the rules no undelivered alert is of (``names``: those some is)."""
-        for name in [name for name in self if name not in names]:
+    def keep(self, unsent: Iterable[Alert]) -> None:
+        """Forget the rules no alert ``unsent`` (undelivered) is of, and of the others
+        the versions no resolve among them reads as, but the last (a removed rule's
+        alerts are sorted under it). Every version was kept while any alert of the rule
+        waited: reloads retuning a rule through a long outage of its sink (a tuning
+        job's, each minute) kept one per reload, and each save read every one of them
+        for each resolve owed."""
+        resolves: dict[str, list[Alert]] = {}
+        for alert in unsent:
+            told = resolves.setdefault(alert.rule, [])
+            if alert.kind is Transition.RESOLVED:
+                told.append(alert)
+        for name in [name for name in self if name not in resolves]:
             del self[name]
+        for name, versions in self.items():
+            told = resolves[name]
+            read = [rule for rule in versions[:-1] if any(_reads_as(rule, a) for a in told)]
+            versions[:-1] = read
 
     def last(self, name: str) -> RuleConfig | None:
         """The version of ``name`` the last change of rules left."""

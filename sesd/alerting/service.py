@@ -17,7 +17,7 @@ from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.outbox import Outbox
 from sesd.alerting.recall import held_back, recall
 from sesd.alerting.resends import Resends
-from sesd.alerting.retiring import Undelivered, undelivered
+from sesd.alerting.retiring import Undelivered, undelivered, unsent_alerts
 from sesd.alerting.rules import Transition
 from sesd.alerting.silence_checks import silence_check
 from sesd.alerting.silence_file import SilenceWatcher
@@ -160,9 +160,9 @@ class Alerting:
         for notification in self.evaluator.due(now, flush=True, rules=owed):
             self.dispatch(notification)
         # A removed rule is kept while any of its alerts is not delivered: a stop saves
-        # it with them (its resolves, just queued, among them).
-        undelivered = {rule for rule, _, _ in self.unsent()}
-        self.evaluator.retired.keep(undelivered)
+        # it with them (its resolves, just queued, among them); a version, while one reads.
+        outboxes = [*self.outboxes.values(), *self._retired]
+        self.evaluator.retired.keep(unsent_alerts(outboxes, self.evaluator))
         self._retired = [outbox for outbox in self._retired if outbox.busy()]
         for name in set(self.outboxes) - set(new_sinks):
             retired = self.outboxes.pop(name)
