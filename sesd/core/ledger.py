@@ -26,6 +26,7 @@ from sesd.core.scopes import DOMAIN, PROVIDER, TENANT, Scope
 from sesd.core.settings import CoreSettings
 from sesd.core.tallies import Tallies
 from sesd.core.tenant_map import TenantMap
+from sesd.core.tenant_reach import forget_unreached
 from sesd.core.tenant_walks import TenantWalks
 from sesd.core.tenants import TenantStatuses
 from sesd.core.windows import DomainWindows, WindowSpec, window_specs
@@ -234,17 +235,14 @@ class Ledger:
         canary's deadline and queue, where the queues are. The tenants' resources of an
         (account, region) no longer polled are forgotten, as their statuses and the walk
         of them under way are: no walk will replace them, and its mail (on a queue
-        shared with a watched account) would else count under its tenants for ever. An
-        AWS account a label in force still watches there keeps them (a move from the
-        default credentials to a role in the same account): its own walk replaces them."""
+        shared with a watched account) would else count under its tenants for ever
+        (sesd.core.tenant_reach)."""
         gone = set(self.settings.watched) - set(settings.watched)
         # Its AWS account ids: the polls' (the file's, before a poll), and [[accounts]]'s.
         polled = {*self.tenant_status.accounts.items(), *self.accounts.ids()}
-        watched, ids = settings.reached(polled), {*polled, *self.settings.account_names.items()}
-        for account_id, label in ids:
-            for region in {region for account, region in gone if account == label}:
-                if (account_id, region) not in watched:
-                    self.tenant_map.replace(region, account_id, {})
+        ids = {*polled, *self.settings.account_names.items()}
+        held = [(i, region) for i, label in ids for account, region in gone if account == label]
+        forget_unreached(self.tenant_map, held, settings.reached(polled))
         self.settings = settings
         self.domains.set_fixed(
             domain_labels(
