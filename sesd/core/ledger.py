@@ -26,7 +26,7 @@ from sesd.core.scopes import DOMAIN, PROVIDER, TENANT, Scope
 from sesd.core.settings import CoreSettings
 from sesd.core.tallies import Tallies
 from sesd.core.tenant_map import TenantMap
-from sesd.core.tenant_reach import forget_unreached
+from sesd.core.tenant_reach import forget_unreached, held_in
 from sesd.core.tenant_walks import TenantWalks
 from sesd.core.tenants import TenantStatuses
 from sesd.core.windows import DomainWindows, WindowSpec, window_specs
@@ -235,8 +235,7 @@ class Ledger:
         canary's deadline and queue, where the queues are. The tenants' resources of an
         (account, region) no longer polled are forgotten, as their statuses and the walk
         of them under way are: no walk will replace them, and its mail (on a queue
-        shared with a watched account) would else count under its tenants for ever
-        (sesd.core.tenant_reach)."""
+        shared with a watched account) would else count under its tenants for ever."""
         gone = set(self.settings.watched) - set(settings.watched)
         # Its AWS account ids: the polls' (the file's, before a poll), and [[accounts]]'s.
         polled = {*self.tenant_status.accounts.items(), *self.accounts.ids()}
@@ -335,6 +334,9 @@ class Ledger:
         where = set(self.settings.watched)
         self.accounts.restore(data.get("accounts", []), where)
         self.tenant_status.restore(data.get("tenant_status", []), where)
+        # The map of an AWS account no label reaches now goes, as a reload's would.
+        reached = self.settings.reached(self.accounts.ids())  # the file's ids for the default
+        forget_unreached(self.tenant_map, held_in(data.get("accounts", [])), reached)
         # Walks under way resume (files from before have none: they start over), and
         # show how far they had come.
         walks = data.get("tenant_walks", [])

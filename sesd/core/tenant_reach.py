@@ -11,11 +11,16 @@ own walk replaces them. Pure.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Iterable
+from typing import Any, Final
 
 from sesd.core.tenant_map import TenantMap
 
-__all__ = ["forget_unreached"]
+__all__ = ["forget_unreached", "held_in"]
+
+#: An AWS account id.
+_ACCOUNT_ID: Final = re.compile(r"\d{12}")
 
 
 def forget_unreached(
@@ -28,3 +33,17 @@ def forget_unreached(
     for account_id, region in sorted(set(held)):
         if (account_id, region) not in reached:
             tenant_map.replace(region, account_id, {})
+
+
+def held_in(rows: Any) -> set[tuple[str, str]]:
+    """The (AWS account id, region) of each account's status a state file saved
+    (sesd.core.accounts.Accounts.snapshot) whose tenants' ARNs named its id: the
+    accounts whose maps the file may hold, whether or not the config watches them now.
+    A row that does not read so (a file edited by hand) names none."""
+    found = set()
+    for row in rows if isinstance(rows, list) else ():
+        if isinstance(row, list) and len(row) >= 3 and isinstance(row[2], dict):
+            account_id, region = row[2].get("account_id"), row[1]
+            if isinstance(account_id, str) and _ACCOUNT_ID.fullmatch(account_id):
+                found.add((account_id, str(region)))
+    return found

@@ -1,0 +1,80 @@
+"""The tenants' map keeps the resources of the AWS accounts sesd reaches, and no
+other's: after a restart whose config no longer watches an account. An account no
+walk reads any more would else keep its tenants' map for ever, its mail on a shared
+queue counted under tenants no poll reads."""
+
+from __future__ import annotations
+
+from sesd.alerting.evaluator import Evaluator
+from sesd.commands.demo.localtenants import LocalTenants
+from sesd.config import core_settings, parse_config
+from sesd.core.pipeline import Pipeline
+from sesd.core.tenant_map import UNKNOWN
+from sesd.runtime.state import restore, snapshot
+from tests.test_tenant_passes import NOW, Clock, tenant_poller
+
+ACCOUNT = "123456789012"
+OTHER = "210987654321"
+REGION = "eu-west-1"
+TENANTS = "[tenants]\nenabled = true\n"
+QUEUE = f'[[queues]]\nurl = "https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/eu"\n'
+
+
+def _role(account: str) -> str:
+    return (
+        f'[[accounts]]\nname = "prod"\nrole_arn = "arn:aws:iam::{account}:role/sesd"\n'
+        f'region = "{REGION}"\n'
+    )
+
+
+def _mapped(pipeline: Pipeline, account: str) -> str:
+    """The tenant the map gives globex's configuration set in ``account``."""
+    sender = f"arn:aws:ses:{REGION}:{account}:identity/example.com"
+    return pipeline.ledger.tenant_map.tenant(sender, "set-globex")
+
+
+async def _polled(pipeline: Pipeline, account: str, target: tuple[str, str]) -> None:
+    """One poll of ``target``, whose credentials reach ``account``: globex's set mapped."""
+    async with LocalTenants(account, REGION) as tenants:
+        tenants.add("globex", ("CONFIGURATION_SET", "set-globex"))
+        async with tenant_poller(tenants, pipeline, Clock(), recommendations=False) as poller:
+            poller.targets = [target]
+            await poller.poll_once()
+
+
+def _restarted(pipeline: Pipeline, config: str) -> Pipeline:
+    """A sesd started with ``config`` from the state file ``pipeline`` saved."""
+    evaluator = Evaluator(parse_config(config).alerts, ["5m"])
+    blob = snapshot(pipeline.ledger, evaluator, NOW)
+    fresh = Pipeline(core_settings(parse_config(config)))
+    restore(blob, fresh.ledger, evaluator, NOW + 1)
+    return fresh
+
+
+async def test_a_restart_without_an_accounts_role_forgets_its_accounts_map() -> None:
+    """The role ``prod`` into ACCOUNT maps globex's set; sesd restarts with ``prod``
+    removed, as a reload removing it would: no walk reads ACCOUNT any more, and its map
+    goes with it (the file's map kept it for the whole run)."""
+    before = Pipeline(core_settings(parse_config(f"{TENANTS}{QUEUE}{_role(ACCOUNT)}")))
+    await _polled(before, ACCOUNT, ("prod", REGION))
+    assert _mapped(before, ACCOUNT) == "globex"
+    assert _mapped(_restarted(before, f"{TENANTS}{QUEUE}"), ACCOUNT) == UNKNOWN
+
+
+async def test_a_restart_with_the_role_now_in_another_account_forgets_the_old_map() -> None:
+    """``prod``'s role is pointed at another AWS account across the restart: the old
+    account's map goes (nothing reaches it now), the label is the same."""
+    before = Pipeline(core_settings(parse_config(f"{TENANTS}{QUEUE}{_role(ACCOUNT)}")))
+    await _polled(before, ACCOUNT, ("prod", REGION))
+    assert _mapped(_restarted(before, f"{TENANTS}{QUEUE}{_role(OTHER)}"), ACCOUNT) == UNKNOWN
+
+
+async def test_a_restart_keeps_the_map_of_the_accounts_still_reached() -> None:
+    """Unchanged config: the role's map and the default credentials' (their id as the
+    file says, no poll having named it yet) are both kept."""
+    config = f"{TENANTS}{QUEUE}{_role(OTHER)}"
+    before = Pipeline(core_settings(parse_config(config)))
+    await _polled(before, ACCOUNT, ("default", REGION))
+    await _polled(before, OTHER, ("prod", REGION))
+    after = _restarted(before, config)
+    assert (_mapped(after, ACCOUNT), _mapped(after, OTHER)) == ("globex", "globex")
