@@ -1,6 +1,7 @@
 """The tenants' map keeps the resources of the AWS accounts sesd reaches, and no
-other's: after a restart whose config no longer watches an account. An account no
-walk reads any more would else keep its tenants' map for ever, its mail on a shared
+other's: after a restart whose config no longer watches an account, and once the
+default credentials' polls name another account than before. An account no walk
+reads any more would else keep its tenants' map for ever, its mail on a shared
 queue counted under tenants no poll reads."""
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from sesd.commands.demo.localtenants import LocalTenants
 from sesd.config import core_settings, parse_config
 from sesd.core.pipeline import Pipeline
 from sesd.core.tenant_map import UNKNOWN
+from sesd.core.tenants import MAX_IDS_PER_LABEL
 from sesd.runtime.state import restore, snapshot
 from tests.test_tenant_passes import NOW, Clock, tenant_poller
 
@@ -78,3 +80,36 @@ async def test_a_restart_keeps_the_map_of_the_accounts_still_reached() -> None:
     await _polled(before, OTHER, ("prod", REGION))
     after = _restarted(before, config)
     assert (_mapped(after, ACCOUNT), _mapped(after, OTHER)) == ("globex", "globex")
+
+
+async def test_the_default_credentials_reaching_another_account_forget_the_old_map() -> None:
+    """The default credentials' polls name ACCOUNT, then (their credentials changed)
+    OTHER: ACCOUNT's map goes as OTHER's tenants are listed, not kept for the run."""
+    pipeline = Pipeline(core_settings(parse_config(f"{TENANTS}{QUEUE}")))
+    await _polled(pipeline, ACCOUNT, ("default", REGION))
+    await _polled(pipeline, OTHER, ("default", REGION))
+    assert (_mapped(pipeline, ACCOUNT), _mapped(pipeline, OTHER)) == (UNKNOWN, "globex")
+
+
+async def test_the_default_credentials_keep_a_map_a_role_still_reaches() -> None:
+    """The default credentials move from ACCOUNT to OTHER while ``prod``'s role still
+    reaches ACCOUNT: its map stays (prod's own walk keeps it)."""
+    pipeline = Pipeline(core_settings(parse_config(f"{TENANTS}{QUEUE}{_role(ACCOUNT)}")))
+    await _polled(pipeline, ACCOUNT, ("prod", REGION))
+    await _polled(pipeline, ACCOUNT, ("default", REGION))
+    await _polled(pipeline, OTHER, ("default", REGION))
+    assert _mapped(pipeline, ACCOUNT) == "globex"
+
+
+async def test_an_account_id_past_the_bound_leaves_no_map_behind_a_reload() -> None:
+    """The default credentials reach one AWS account after another, more than a label
+    keeps ids of; a reload then stops watching their region. The first account's id
+    was forgotten under the bound, yet none of the accounts keeps a map."""
+    accounts = [f"{n:012d}" for n in range(1, MAX_IDS_PER_LABEL + 3)]
+    pipeline = Pipeline(core_settings(parse_config(f"{TENANTS}{QUEUE}")))
+    for account in accounts:
+        await _polled(pipeline, account, ("default", REGION))
+    assert pipeline.ledger.tenant_status.ids_forgotten > 0
+    us = f'[[queues]]\nurl = "https://sqs.us-east-1.amazonaws.com/{ACCOUNT}/us"\n'
+    pipeline.reconfigure(core_settings(parse_config(f"{TENANTS}{us}")))
+    assert [_mapped(pipeline, account) for account in accounts] == [UNKNOWN] * len(accounts)

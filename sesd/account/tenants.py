@@ -42,6 +42,7 @@ from sesd.account.tenant_entities import refused, written
 from sesd.account.tenant_resources import read_arns
 from sesd.core.accounts import Accounts, Target
 from sesd.core.tenant_map import TenantMap, tenant_of_arn, valid_tenant
+from sesd.core.tenant_reach import named_now
 from sesd.core.tenant_walks import MAX_WALK_TENANTS, TenantWalk, TenantWalks
 from sesd.core.tenants import TenantStatuses
 from sesd.io.aws_errors import error_code
@@ -270,7 +271,8 @@ class TenantPoller(Polls):
             progress.tenants_listed, progress.tenants_mapped = len(walk.tenants), 0
             # None when no tenant's ARN said it: an id kept from before (the file's, of
             # credentials that reached another account then) would keep that account's map.
-            progress.account_id = None if walk.where is None else walk.where[1]
+            named = None if walk.where is None else walk.where[1]
+            named_now(self.accounts, self._map, target, named)  # the old account's map goes
         # Its own call, counted and logged under its own name: a role denied it alone
         # must not read as denied ListTenants.
         api = "list_tenant_resources"

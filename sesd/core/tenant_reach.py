@@ -15,9 +15,10 @@ import re
 from collections.abc import Collection, Iterable
 from typing import Any, Final
 
+from sesd.core.accounts import Accounts, Target
 from sesd.core.tenant_map import TenantMap
 
-__all__ = ["forget_unreached", "held_in"]
+__all__ = ["forget_unreached", "held_in", "named_now"]
 
 #: An AWS account id.
 _ACCOUNT_ID: Final = re.compile(r"\d{12}")
@@ -47,3 +48,22 @@ def held_in(rows: Any) -> set[tuple[str, str]]:
             if isinstance(account_id, str) and _ACCOUNT_ID.fullmatch(account_id):
                 found.add((account_id, str(region)))
     return found
+
+
+def named_now(accounts: Accounts, tenant_map: TenantMap, target: Target, now: str | None) -> None:
+    """``target``'s tenants' ARNs name AWS account ``now`` (None: no tenant did), kept as
+    its status's: the map of the account they named before goes (its credentials reach
+    another account now, or it has no tenants left), but where another target in that
+    region still reaches it (a role into the same account: its own walk keeps it).
+    Else, the old account's map would stay for the run, and every run after: no walk
+    reads it, and the id drops out of what a reload looks through once the label has
+    named more than :data:`sesd.core.tenants.MAX_IDS_PER_LABEL` others."""
+    status = accounts.record(target)
+    was, status.account_id = status.account_id, now
+    if was is not None and was != now:
+        others = {
+            (s.account_id, where[1])
+            for where, s in accounts.status.items()
+            if where != target and s.account_id is not None
+        }
+        forget_unreached(tenant_map, [(was, target[1])], others)
