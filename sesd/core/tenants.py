@@ -114,7 +114,9 @@ class TenantStatuses:
     many of all the others together (named by events only, under an AWS account id no
     poll named: made up, perhaps)."""
 
-    __slots__ = ("_groups", "_unnamed", "accounts", "ids_forgotten", "status", "watched")
+    __slots__ = (
+        "_groups", "_unnamed", "accounts", "ids_forgotten", "names", "status", "watched"
+    )  # fmt: skip
 
     def __init__(self, watched: Iterable[tuple[str, str]] = ()) -> None:
         self.status: dict[TenantKey, TenantStatus] = {}
@@ -124,6 +126,8 @@ class TenantStatuses:
         #: The ids a label named past :data:`MAX_IDS_PER_LABEL`, forgotten.
         self.ids_forgotten = 0
         self.watched = frozenset(watched)
+        #: Each ``[[accounts]]`` entry's name, by its role's AWS account id (the config's).
+        self.names: dict[str, str] = {}
         #: The keys of each watched (account, region), and (None) of all the others,
         #: the one SES spoke of longest ago first.
         self._groups: dict[tuple[str, str] | None, dict[TenantKey, None]] = {}
@@ -131,7 +135,9 @@ class TenantStatuses:
         #: poll naming an id moves, found without a pass over every tenant kept.
         self._unnamed: dict[str, dict[TenantKey, None]] = {}
 
-    def watch(self, watched: Iterable[tuple[str, str]]) -> None:
+    def watch(
+        self, watched: Iterable[tuple[str, str]], names: dict[str, str] | None = None
+    ) -> None:
         """The (account, region)s polled now (a reload adds or drops some): each kept
         tenant is counted under its own again, oldest first, as kept. What SES said of
         the tenants of one no longer polled is forgotten, their alerts resolve: no poll
@@ -139,8 +145,10 @@ class TenantStatuses:
         status goes too. Those only events named (under an AWS account id no poll
         named) are kept, as they were before the reload. An AWS account id the polls
         named for an entry no longer watched is forgotten: added back, its role may
-        reach another account, and the old one's events would show as its own."""
+        reach another account, and the old one's events would show as its own.
+        ``names``: each ``[[accounts]]`` entry's name by its AWS account id, now."""
         before, self.watched = self.watched, frozenset(watched)
+        self.names = dict(names or {})
         labels = {account for account, _ in self.watched}
         self.accounts = {i: label for i, label in self.accounts.items() if label in labels}
         kept, self.status, self._groups, self._unnamed = self.status, {}, {}, {}
@@ -154,7 +162,12 @@ class TenantStatuses:
         events said while no poll named it (kept under the id, with the tenants named by
         events only: at start, or the entry added back by a reload) is moved under the
         label too, not left there for ever as another account's. Where the label keeps
-        the same tenant, the newer word of each kind wins, as :meth:`apply` takes it."""
+        the same tenant, the newer word of each kind wins, as :meth:`apply` takes it.
+        An ``[[accounts]]`` entry's own polls of its id leave it another label's (the
+        default credentials', reaching the same account) for the regions the entry
+        does not watch: where it does, its events count under its name (:meth:`apply`)."""
+        if label == self.names.get(account_id) != self.accounts.get(account_id, label):
+            return
         was = self.accounts.pop(account_id, None)
         self.accounts[account_id] = label  # named again, the newest the bound keeps
         if was == label:
@@ -241,8 +254,15 @@ class TenantStatuses:
     def apply(self, notice: TenantNotice) -> None:
         """An SES event about a tenant: a status change or a finding, applied unless
         something newer was heard (events may arrive out of order). Its text is a
-        stranger's as far as sesd knows: cleaned and bounded here, for every reader."""
-        account = self.accounts.get(notice.account, notice.account)
+        stranger's as far as sesd knows: cleaned and bounded here, for every reader.
+        Counted under the ``[[accounts]]`` entry whose role's account it is, where that
+        is watched, whichever label polled that account last (the default credentials
+        may reach it too); else under the label whose polls named it, else its id."""
+        name = self.names.get(notice.account)
+        if name is not None and (name, notice.region) in self.watched:
+            account = name
+        else:
+            account = self.accounts.get(notice.account, notice.account)
         status = self.record((account, notice.region, notice.tenant))
         if notice.status:
             if notice.time < status.status_at:
