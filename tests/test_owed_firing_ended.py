@@ -109,3 +109,32 @@ async def test_a_sink_taken_off_and_named_again_is_owed_the_resolve_of_its_page(
         unsent = alerting.undelivered()
     owed = sorted((sink, resolve.domain) for rule, resolve in unsent.retired for sink in rule.sinks)
     assert owed == [("pagerduty", "a.example"), ("slack", "a.example")]
+
+
+async def test_a_sink_named_again_behind_a_resolve_being_delivered_is_owed_it() -> None:
+    """As above, but PagerDuty's outbox has begun delivering the resolve (a post that
+    timed out, tried again: a down sink's queue is held at its head) when the firing is
+    queued behind it. That resolve closes the page PagerDuty has open: the save keeps
+    it for PagerDuty. Its delivery begun, it was read as no resolve at all, the firing
+    behind it as an incident PagerDuty never had, and the page stayed open for ever."""
+    alone = TEXT.replace('sinks = ["slack", "pagerduty"]', 'sinks = ["slack"]')
+    async with aiohttp.ClientSession() as session:
+        alerting, pipeline, now = _alerting(TEXT)
+        alerting.open(session)
+        feed_spike(pipeline, "a.example", T, 6, 4)
+        alerting.evaluate()
+        assert _queued(alerting, "pagerduty") == [("firing", ["a.example"])]  # taken
+        assert _queued(alerting, "slack") == [("firing", ["a.example"])]  # taken
+        alerting.reconfigure(parse_config(alone))
+        outbox = alerting.outboxes["pagerduty"]
+        resolve = outbox._queue.popleft()  # as the outbox's run takes it to deliver
+        assert resolve.kind is Transition.RESOLVED
+        outbox._in_flight, outbox._delivering = True, resolve
+        alerting.reconfigure(parse_config(TEXT))
+        assert [n.kind for n in outbox.unsent()] == [Transition.RESOLVED, Transition.FIRING]
+        now[0] = T + 1
+        feed_spike(pipeline, "a.example", T + 1, 0, 400)
+        assert [n.kind for n in alerting.evaluate()] == [Transition.RESOLVED]
+        unsent = alerting.undelivered()
+    owed = sorted((sink, resolve.domain) for rule, resolve in unsent.retired for sink in rule.sinks)
+    assert owed == [("pagerduty", "a.example"), ("slack", "a.example")]

@@ -77,15 +77,18 @@ def undelivered(
     # behind one is of an incident that sink never had. Not one whose delivery began
     # (a post that timed out may have opened the incident), nor one queued behind a
     # resolve of its incident (the sink taken off the rule, then named again): the
-    # sink had the page that resolve closes, and it is kept. In the order each sink
-    # is sent them: what a member is owed, its queue, then the groups.
+    # sink had the page that resolve closes, and it is kept; so too behind one whose
+    # delivery began (a down sink's queue is held at its head, being tried again). In
+    # the order each sink is sent them: what a member is owed, its queue, the groups.
     for outbox in outboxes:
         name, waiting = outbox.sink.name, {id(n) for n in outbox.waiting()}
         if isinstance(outbox.sink, AlertmanagerSink):
             for alert in outbox.sink.owed_alerts():
                 sorting.unpaged([name], alert, Transition.RESOLVED)
         for notification in outbox.unsent():
-            kind = notification.kind if id(notification) in waiting else Transition.REPEAT
+            kind = notification.kind
+            if kind is Transition.FIRING and id(notification) not in waiting:
+                kind = Transition.REPEAT  # begun: maybe taken
             for alert in notification.alerts:
                 sorting.unpaged([name], alert, kind)
     for sinks, alert in evaluator.groups.alerts():
