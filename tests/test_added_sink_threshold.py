@@ -1,12 +1,15 @@
 """A sink a rule names anew is paged for the alerts it fires: each told under the rule
 it fired under (its value against that threshold), as its resolve to a sink the
 rule dropped is, whether the sink was added by a reload or in the config while sesd
-was down. Under the thresholds in force, a page after the restart read "60% above
-30%" for an alert the other sinks were told fired above 20%."""
+was down, and after a restart when a reload before the stop changed the thresholds
+(the state file keeps the rule each alert fired under). Under the thresholds in
+force, a page after the restart read "60% above 30%" for an alert the other sinks
+were told fired above 20%."""
 
 from __future__ import annotations
 
 import aiohttp
+import msgspec
 import pytest
 
 from sesd.alerting.evaluator import Evaluator
@@ -144,3 +147,68 @@ async def test_reloads_retuning_a_rule_while_its_resolve_waits_keep_two_versions
     restore(blob, Pipeline(core_settings(later)).ledger, after, T + 3)
     (resolve,) = after.due(T + 3)
     assert [(a.kind, a.threshold) for a in resolve.alerts] == [(Transition.RESOLVED, 0.2)]
+@pytest.mark.parametrize("change", ["drops the chat", "names the chat anew"])
+def test_a_sink_moved_across_a_restart_after_new_thresholds_is_told_those_it_fired_at(
+    change: str,
+) -> None:
+    """a.example fires above 20%; a reload moves the rule to 30% (it fires on, between
+    the two), and sesd stops. The config is edited while sesd is down to drop the
+    chat (or to name it anew): the restart is a reload across the stop, and the chat
+    is told the 20% the alert fired at, as a reload without the stop tells it. The
+    restart read the rule as saved (30%), the 20% lost with the process."""
+    was = ["pager", "chat"] if change == "drops the chat" else ["pager"]
+    now = ["pager"] if change == "drops the chat" else ["pager", "chat"]
+    first = parse_config(SINKS + rule(extra=f"sinks = {was!r}\n".replace("'", '"')))
+    retuned = parse_config(SINKS + rule(extra=f"sinks = {was!r}\n".replace("'", '"'))
+                           .replace("0.2", "0.3"))  # fmt: skip
+    edited = parse_config(SINKS + rule(extra=f"sinks = {now!r}\n".replace("'", '"'))
+                          .replace("0.2", "0.3"))  # fmt: skip
+    pipeline = Pipeline(core_settings(first))
+    feed_spike(pipeline, "a.example", T, 6, 4)
+    evaluator = Evaluator(first.alerts, WINDOWS)
+    (fired,) = evaluator.evaluate(pipeline.ledger, T)
+    evaluator.due(T)
+    evaluator.configure(retuned.alerts, WINDOWS, T + 1, pipeline.ledger)
+    assert evaluator.due(T + 1) == []
+    blob = snapshot(pipeline.ledger, evaluator, T + 2, [], True)
+    after = Evaluator(edited.alerts, WINDOWS)
+    restore(blob, Pipeline(core_settings(edited)).ledger, after, T + 3)
+    (told,) = after.due(T + 3)
+    kind = Transition.RESOLVED if change == "drops the chat" else Transition.FIRING
+    assert (told.kind, told.sinks) == (kind, ("chat",))
+    assert [a.threshold for a in told.alerts] == [fired.threshold] == [0.2]
+
+
+#: What decides an alert of :func:`rule`, as the state file keeps it.
+_DECIDED = {
+    "metric": "delay_ratio", "window": "5m", "cause": None, "include_suppressed": False,
+    "above": 0.2, "below": None, "clear_below": None, "clear_above": None,
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "damaged",
+    [
+        "no map",
+        {"delays": "no map"},
+        {"delays": {"a.example": [1.0, {"above": 0.2}]}},  # keys left out
+        {"delays": {"a.example": [1.0, {**_DECIDED, "metric": "no such metric"}]}},
+        {"nameless": {"a.example": [1.0, {}]}},  # a rule the file does not describe
+    ],
+)
+def test_a_fired_entry_that_does_not_read_is_skipped_alone(damaged: object) -> None:
+    """The rules alerts fired under (key ``fired``) damaged, by a hand or a flipped
+    byte: each entry that does not read is skipped and counted, and the rest of the
+    file restores (the alert still firing, as it would from a build that kept none)."""
+    config = parse_config(SINKS + rule())
+    pipeline = Pipeline(core_settings(config))
+    feed_spike(pipeline, "a.example", T, 6, 4)
+    evaluator = Evaluator(config.alerts, WINDOWS)
+    evaluator.evaluate(pipeline.ledger, T)
+    data = msgspec.msgpack.decode(snapshot(pipeline.ledger, evaluator, T + 1, [], True))
+    data["fired"] = damaged
+    after = Evaluator(config.alerts, WINDOWS)
+    fresh = Pipeline(core_settings(config)).ledger
+    restored = restore(msgspec.msgpack.encode(data), fresh, after, T + 2)
+    assert restored["entries_skipped"] == {"fired": 1}
+    assert list(after.firing()) == [("delays", "a.example")]

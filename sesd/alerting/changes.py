@@ -26,7 +26,7 @@ import msgspec
 from sesd.alerting.alert import Alert
 from sesd.alerting.labels import takes
 from sesd.alerting.rules import AlertState, Status, Transition
-from sesd.config import ACCOUNT_METRICS, CANARY_METRICS, RuleConfig
+from sesd.config import ACCOUNT_METRICS, CANARY_METRICS, RuleConfig, rule_of, saved_rule
 from sesd.core.scopes import DOMAIN
 from sesd.core.windows import Breakdown
 
@@ -209,6 +209,34 @@ class Rechecked:
             and now.since == since
         }
 
+    def saved(self) -> dict[str, dict[str, list[Any]]]:
+        """:attr:`fired` as the state file keeps it (key ``fired``): by rule and label,
+        when the alert fired and the keys that decided it then. Lost with the process,
+        a change across a restart told a sink the thresholds in force at the stop."""
+        found: dict[str, dict[str, list[Any]]] = {}
+        for (name, label), (rule, since) in self.fired.items():
+            found.setdefault(name, {})[label] = [since, _deciding_keys(rule)]
+        return found
+
+    def adopt(self, saved: Any, rules: Iterable[RuleConfig]) -> int:
+        """:meth:`saved`'s from a state file, each of ``rules`` (as the file saved them)
+        with the keys that decided its alert as it fired; how many do not read (a
+        hand's edit, a flipped byte, a rule the file does not describe): forgotten, as
+        they were before the file kept them."""
+        self.fired, unread = {}, int(saved is not None and not isinstance(saved, dict))
+        by_name = {rule.name: rule for rule in rules}
+        for name, labels in saved.items() if isinstance(saved, dict) else ():
+            if not isinstance(labels, dict):
+                unread += 1
+                continue
+            for label, row in labels.items():
+                was = _fired_as(by_name.get(name), row)
+                if was is None:
+                    unread += 1
+                else:
+                    self.fired[name, str(label)] = was
+        return unread
+
     def as_fired(self, change: Change) -> Change:
         """``change`` told under what decided its alert as it fired, where a change of
         rules changed that since: a sink is told the thresholds it was paged at (the
@@ -241,6 +269,30 @@ class Rechecked:
 
 def _deciding(rule: RuleConfig) -> tuple[object, ...]:
     return tuple(getattr(rule, key) for key in _DECIDING)
+
+
+def _fired_as(rule: RuleConfig | None, row: Any) -> tuple[RuleConfig, float] | None:
+    """``rule`` with the deciding keys ``row`` (as :meth:`Rechecked.saved` saved it)
+    says, and when its alert fired; None when it does not read."""
+    if rule is None or not isinstance(row, list) or len(row) < 2:
+        return None
+    since, keys = row[0], row[1]
+    if isinstance(since, bool) or not isinstance(since, int | float):
+        return None
+    if not isinstance(keys, dict) or not set(_DECIDING) <= keys.keys():
+        return None
+    try:
+        return rule_of({**saved_rule(rule), **_deciding_keys(keys)}), float(since)
+    except ValueError:
+        return None
+
+
+def _deciding_keys(rule: RuleConfig | dict[str, Any]) -> dict[str, Any]:
+    """The keys of ``rule`` (or of a saved one's) that decide its alerts, as saved."""
+    if isinstance(rule, dict):
+        return {key: value for key, value in rule.items() if key in _DECIDING}
+    saved = saved_rule(rule)
+    return {key: saved[key] for key in _DECIDING if key in saved}
 
 
 def _shown(value: object) -> str:

@@ -159,6 +159,7 @@ class Evaluator:
         groups_gone: Collection[str] = (),
         retired: Sequence[Retired] = (),
         heard: Mapping[tuple[str, str], Sequence[str]] | None = None,
+        fired: Mapping[tuple[str, str], tuple[RuleConfig, float]] | None = None,
     ) -> list[Alert]:
         """Alert states restored from a state file saved under ``rules``: taken as a
         reload from those rules (and groups, less ``groups_gone``) to the configured
@@ -166,11 +167,13 @@ class Evaluator:
         (sesd.alerting.retiring), queued again first, each to the sinks owed it (a
         firing the change of rules or the first evaluation makes comes after them).
         ``heard``: the sinks that took each firing saved as not sent
-        (sesd.alerting.unheard)."""
+        (sesd.alerting.unheard). ``fired``: the rule each firing alert fired under,
+        where a reload changed what decides it (sesd.alerting.changes.Rechecked)."""
         self.settle()
         config, window_names = self.config, self.window_names
         self.rules, self.states, self.restored = rules, states, True
         self.unheard.adopt(rules, states, heard or {})
+        self.rechecked.fired = dict(fired or {})
         # Each ends when its alert ended (the file keeps it), not at this start: else
         # endsAt and "fired for" stretch by the downtime. Never after now, though.
         owed = [

@@ -21,6 +21,7 @@ from typing import Any, Final
 
 import msgspec
 
+from sesd.alerting.changes import Rechecked
 from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.retiring import Retiring
 from sesd.alerting.rules import AlertState, Status, Transition
@@ -116,7 +117,8 @@ def snapshot(
     return msgspec.msgpack.encode(
         {"version": STATE_VERSION, "saved_at": now, **ledger.snapshot(now), "alerts": alerts,
          "rules": rules, "alerted": alerted, "retired": saved_retired(owed), "heard": heard,
-         "groups": sorted(ledger.settings.groups), "stopped": stopped}
+         "fired": evaluator.rechecked.saved(), "groups": sorted(ledger.settings.groups),
+         "stopped": stopped}
     )  # fmt: skip
 
 
@@ -175,8 +177,9 @@ def _restore(blob: bytes, ledger: Ledger, evaluator: Evaluator, now: float) -> d
         dropped, refused = bounded(rules, known, ledger, data)
         retired, unread, skipped = read_retired(data, now)
         heard, unheard = read_heard(data)
-        entries = {"rules": unread_rules, "retired": skipped, "heard": unheard,
-                   "alerted": unread_alerted(data),
+        fired = Rechecked()  # the rules firing alerts fired under, where since changed
+        entries = {"rules": unread_rules, "retired": skipped, "heard": unheard, "alerted":
+                   unread_alerted(data), "fired": fired.adopt(data.get("fired"), rules),
                    "canary_names": names_read(data.get("canary_names"))[1]}  # fmt: skip
         for rule, states, _ in retired:
             # Held to the rule as it was, on its own: its labels, its ceiling. What it
@@ -190,22 +193,20 @@ def _restore(blob: bytes, ledger: Ledger, evaluator: Evaluator, now: float) -> d
             refused += fewer
         # Resolving them again reads their states, and changes none.
         dry = Evaluator(evaluator.config, evaluator.window_names)
-        dry.adopt(rules, _copied(known), now, retired=retired, heard=heard)
-        # A flipped byte here (no date of it can be written) is read as the start's
-        # time: the rest of the file is sound, and the start's log lines say it.
-        written = float(data["saved_at"])
+        dry.adopt(rules, _copied(known), now, retired=retired, heard=heard, fired=fired.fired)
+        # A flipped byte here (no date of it can be written) is read as the start's time:
+        written = float(data["saved_at"])  # the rest is sound, and the start's lines say it
         saved_at = clocked(written, now)
         # A group the file was saved with and the config no longer has goes, and its
         # alerts resolve, as at a reload that removes it.
         gone = removed_groups(_groups(data), ledger.settings.groups, ledger.settings.track)
-    # Whatever a damaged file makes the readers raise: the file is refused, sesd starts.
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:  # noqa: BLE001 - whatever a damaged file makes readers raise
         raise StateError(f"state file is damaged ({type(exc).__name__}: {exc})") from None
     restored = ledger.restore(data, now)
     entries["tenant_walks"] = restored.pop("tenant_walks_unread")
     drop_groups(ledger, gone)
     count = sum(map(len, known.values()))
-    owed = evaluator.adopt(rules, known, now, ledger, gone, retired, heard)
+    owed = evaluator.adopt(rules, known, now, ledger, gone, retired, heard, fired.fired)
     # Saved ahead of this clock (it stepped back, or the host booted before NTP set
     # it), the windows' events lie ahead of it and read as none: no resolve on that
     # until the clock is past the save, within the windows' reach (a file saved a year

@@ -56,6 +56,10 @@ _PER_ALERT: Final = 1024
 _PER_HEARD: Final = 512
 #: ...and each sink of the rule that took it, by its name (at most 64 characters).
 _PER_SINK: Final = 128
+#: A firing alert whose rule a reload changed the thresholds of since it fired (key
+#: ``fired``): its label again, when it fired and the keys that decided it then; 432
+#: bytes measured with the longest label, metric and cause.
+_PER_FIRED: Final = 1024
 #: A resolve owed (key ``retired``), to each sink of the rule (a sink that took one of
 #: an alert's resolves and not a later one owes only that: each sink may be owed a
 #: different one): its label twice (its row, and the list of labels the domain table
@@ -173,9 +177,9 @@ def _providers(settings: CoreSettings) -> int:
 
 def _alert_bytes(rule: RuleConfig) -> int:
     """The most bytes one of ``rule``'s alert states takes in the file, with the sinks
-    that took its firing when it was saved owed to the others, and a resolve of
-    another label owed each sink."""
-    return _PER_ALERT + _PER_HEARD + (_PER_SINK + _PER_RESOLVE) * len(rule.sinks)
+    that took its firing when it was saved owed to the others, the rule it fired under,
+    and a resolve of another label owed each sink."""
+    return _PER_ALERT + _PER_HEARD + _PER_FIRED + (_PER_SINK + _PER_RESOLVE) * len(rule.sinks)
 
 
 def state_limit(ledger: Ledger, rules: Iterable[RuleConfig], sinks: Collection[str]) -> int:
