@@ -214,8 +214,10 @@ class Rechecked:
         when the alert fired and the keys that decided it then. Lost with the process,
         a change across a restart told a sink the thresholds in force at the stop."""
         found: dict[str, dict[str, list[Any]]] = {}
+        keys: dict[int, dict[str, Any]] = {}  # each rule once: a storm shares a few
         for (name, label), (rule, since) in self.fired.items():
-            found.setdefault(name, {})[label] = [since, _deciding_keys(rule)]
+            decided = keys.get(id(rule)) or keys.setdefault(id(rule), _deciding_keys(rule))
+            found.setdefault(name, {})[label] = [since, decided]
         return found
 
     def adopt(self, saved: Any, rules: Iterable[RuleConfig]) -> int:
