@@ -147,6 +147,8 @@ async def test_reloads_retuning_a_rule_while_its_resolve_waits_keep_two_versions
     restore(blob, Pipeline(core_settings(later)).ledger, after, T + 3)
     (resolve,) = after.due(T + 3)
     assert [(a.kind, a.threshold) for a in resolve.alerts] == [(Transition.RESOLVED, 0.2)]
+
+
 @pytest.mark.parametrize("change", ["drops the chat", "names the chat anew"])
 def test_a_sink_moved_across_a_restart_after_new_thresholds_is_told_those_it_fired_at(
     change: str,

@@ -172,6 +172,14 @@ async def test_a_periodic_save_says_once_what_it_leaves_out(tmp_path: Path) -> N
     stop, so its first save to leave resolves out says so, the saves after it that
     leave the same ones out do not, and one leaving out another says so again. The
     stop's save says what the file it ends with leaves out."""
+
+
+async def test_the_stop_s_warning_names_the_resolves_it_left_out(tmp_path: Path) -> None:
+    """Rules ``gone-0`` .. ``gone-24`` (removed) are owed more resolves than the room
+    holds: the stop's warning asks a person to resolve those left out by hand, and so
+    names them, as the start names alerts left open: the labels of each rule, at most
+    20 rules (the newest resolves are those left out), the others counted. Said as a
+    count alone, nothing told the person which incidents to close."""
     config = parse_config(CONFIG)
     (rule,) = config.alerts.rules
     ledger = Pipeline(core_settings(config)).ledger
@@ -199,3 +207,22 @@ async def test_a_periodic_save_says_once_what_it_leaves_out(tmp_path: Path) -> N
     assert await told(saver.save) == []
     assert await told(partial(saver.save_last, 30)) == [5]
     saver.release()
+    retired = []
+    for i in range(room + 25):
+        name = f"gone-{max(0, i - room):02d}"
+        gone = msgspec.structs.replace(rule, name=name, sinks=[SINKS[0]])
+        alert = replace(resolve, rule=name, domain=f"{i}.example", since=T + i, at=T + i)
+        retired.append((gone, alert))
+    saver = StateSaver(
+        str(tmp_path / "state.bin"), ledger, evaluator, lambda: T + room + 99,
+        lambda: Undelivered([], retired, {}),
+    )  # fmt: skip
+    saver.load()
+    with capture_logs() as logs:
+        await saver.save_last(30)
+    saver.release()
+    said = {line["event"]: line for line in logs}["sesd.state.resolves_not_kept"]
+    assert said["count"] == 25
+    left = {f"gone-{i:02d}": [f"{room + i}.example"] for i in range(25)}
+    assert said["rules"] == dict(sorted(left.items())[:20])
+    assert said["rules_not_named"] == 5

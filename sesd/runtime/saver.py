@@ -15,10 +15,12 @@ import anyio
 from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.retiring import Retiring, Undelivered
 from sesd.core.ledger import Ledger
+from sesd.core.text import clean
 from sesd.io.files import linked
 from sesd.io.logs import get_logger
 from sesd.runtime.state import snapshot, write_state
 from sesd.runtime.state_lock import hold, let_go
+from sesd.runtime.state_refused import NAMED_FIRING, NAMED_RULES
 from sesd.runtime.state_size import kept_owed, retired_room
 from sesd.runtime.state_start import RestoreStopped, clear_leftovers, read_at_start
 
@@ -243,10 +245,14 @@ class StateSaver:
             # Rows, as the room counts them (a resolve to one sink): the rules in
             # force's, to sinks they name, kept outside the room up to their share.
             rows = sum(len(rule.sinks) for rule, _ in retired)
+            named = _left_out(unsent.retired, retired)
             self._log.warning(
                 "sesd.state.resolves_not_kept", count=cut, kept=rows, room=room,
+                rules=dict(named[:NAMED_RULES]),
+                **({"rules_not_named": len(named) - NAMED_RULES} if len(named) > NAMED_RULES
+                   else {}),
                 hint="more resolves owed under rules a reload removed (or to sinks it took "
-                "off a rule) than the state file keeps: resolve the rest in their sinks "
+                "off a rule) than the state file keeps: resolve these in their sinks "
                 "by hand" + ("" if stopped else ", unless sesd sends them before it stops "
                 "(a crash before then loses them)"),
             )  # fmt: skip
@@ -328,3 +334,14 @@ class StateSaver:
 def _rows(retired: list[Retiring]) -> set[tuple[str, str, float, str]]:
     """Each resolve owed in ``retired`` to one sink, as a save keeps or leaves it out."""
     return {(rule.name, a.domain, a.since, sink) for rule, a in retired for sink in rule.sinks}
+
+
+def _left_out(owed: list[Retiring], kept: list[Retiring]) -> list[tuple[str, list[str]]]:
+    """The labels of the resolves in ``owed`` that ``kept`` left out (to some sink), by
+    rule, as many of each as a line names: for a person to close by hand."""
+    rows = {(id(alert), sink) for rule, alert in kept for sink in rule.sinks}
+    left: dict[str, set[str]] = {}
+    for rule, alert in owed:
+        if any((id(alert), sink) not in rows for sink in rule.sinks):
+            left.setdefault(clean(alert.rule), set()).add(clean(alert.domain))
+    return [(name, sorted(labels)[:NAMED_FIRING]) for name, labels in sorted(left.items())]
