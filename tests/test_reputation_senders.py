@@ -30,7 +30,7 @@ ARNS = [
     "not an arn",
 ]
 ACCOUNT_IDS = ["", "1" * 12, "2" * 12]
-CONFIG_SETS = ["", "ConfigSet", "not a set name"]
+CONFIG_SETS = ["", "ConfigSet", "not a set name", "x" * 65]
 RECIPIENTS = [
     ["u@x.example"],
     ["success@simulator.amazonses.com"],

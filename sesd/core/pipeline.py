@@ -24,7 +24,7 @@ from sesd.core.domains import OTHER, domain_of, redact_address, shown_address, t
 from sesd.core.events import EVENT_TYPE_INDEX, EVENT_TYPES, Invalid, Skipped
 from sesd.core.ledger import Ledger
 from sesd.core.recipients import bounced, complained, delayed, delivered, never_sent, suppressed
-from sesd.core.reputation import Windows, eligible
+from sesd.core.reputation import MAX_CONFIG_SET_NAME, Windows, eligible
 from sesd.core.scopes import Slot
 from sesd.core.settings import CoreSettings
 from sesd.core.tallies import Outcome
@@ -92,9 +92,9 @@ class Pipeline:
         # counted under ``other``, so a flood of domains does not grow it). A recipient
         # whose domain is written in normal form finds it without normalising.
         self._labels: dict[str, Slot] = {}
-        # (queue, identity ARN, sending account id, configuration set) -> the reputation
-        # windows its mail counts in: Ledger.sender() and Reputation.windows() asked once
-        # a sender (once it has an eligible recipient), then one lookup an event.
+        # (queue, identity ARN, sending account id, configuration set: "" past SES's names)
+        # -> the reputation windows its mail counts in: Ledger.sender() and windows() asked
+        # once a sender (once it has an eligible recipient), then one lookup an event.
         self._estimates: dict[tuple[str, str, str, str], Windows] = {}
         # What an invalid result may say of an address: its domain only, unless
         # [logging] log_recipients allows full addresses for debugging.
@@ -267,14 +267,16 @@ class Pipeline:
         watched = _REPUTATION[kind]
         if watched is None:
             return
-        mail = event.mail
-        key = (queue, mail.source_arn, mail.sending_account_id, event.config_set)
+        mail, config_set = event.mail, event.config_set
+        if len(config_set) > MAX_CONFIG_SET_NAME:
+            config_set = ""  # no SES name (a sender's tag, any size): the account's, as ""
+        key = (queue, mail.source_arn, mail.sending_account_id, config_set)
         windows = self._estimates.get(key)
         if windows is None:
             if not eligible(event.recipients):
                 return  # the mailbox simulator's alone: no estimate starts with it
             account, region = self.ledger.sender(queue, mail.source_arn, mail.sending_account_id)
-            windows = self.ledger.reputation.windows(account, region, event.config_set)
+            windows = self.ledger.reputation.windows(account, region, config_set)
             if len(self._estimates) < MAX_ESTIMATED:
                 self._estimates[key] = windows
         bounce = event.ses.bounce

@@ -23,6 +23,7 @@ from typing import Final
 
 __all__ = [
     "MAX_CONFIG_SETS",
+    "MAX_CONFIG_SET_NAME",
     "REVIEW",
     "Estimate",
     "Reputation",
@@ -40,9 +41,11 @@ REVIEW: Final = {"bounce": 0.05, "complaint": 0.001}
 PAUSE: Final = {"bounce": 0.10, "complaint": 0.005}
 _SIMULATOR: Final = "@simulator.amazonses.com"
 _SIMULATOR_LEN: Final = len(_SIMULATOR)
+#: The longest configuration set name SES gives.
+MAX_CONFIG_SET_NAME: Final = 64
 #: SES's configuration set names: letters, digits, '-' and '_', at most 64. An event
 #: naming anything else (not from SES) counts for its account only.
-_CONFIG_SET: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_CONFIG_SET: Final = re.compile(rf"[A-Za-z0-9_-]{{1,{MAX_CONFIG_SET_NAME}}}")
 #: The most configuration sets with an estimate (and series) of their own, over every
 #: account and region: a flood of made-up names must not grow them without end. Beyond
 #: it an event counts for its account only.
