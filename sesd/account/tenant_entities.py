@@ -1,6 +1,9 @@
 """What ListReputationEntities says of one tenant, as the tenant poller
-(sesd.account.tenants) writes it into the statuses; and what the poller tells of
-the resources the tenants' map refused."""
+(sesd.account.tenants) writes it into the statuses, and ListRecommendations of their
+findings; what the poller tells of the resources the tenants' map refused. An
+answer's member is read as text only when it is text: botocore passes on what an
+endpoint that is not quite SES's answers (a number, a list) and checks no member's
+type, and such a member is read as one left out."""
 
 from __future__ import annotations
 
@@ -10,7 +13,14 @@ from sesd.core.accounts import Target
 from sesd.core.tenant_map import MAX_RESOURCE_ARN, TenantMap, tenant_of_arn
 from sesd.core.tenants import TenantStatus, TenantStatuses, aggregate
 
-__all__ = ["refused", "written"]
+__all__ = ["findings_of", "refused", "text", "written"]
+
+
+def text(item: Any, key: str) -> str:
+    """``item``'s member ``key`` when ``item`` is an object and that member text; else
+    "", as if left out (SES's API model makes every member optional)."""
+    value = item.get(key) if isinstance(item, dict) else None
+    return value if isinstance(value, str) else ""
 
 
 def written(
@@ -18,29 +28,41 @@ def written(
 ) -> str | None:
     """One entity's status written (its findings those last heard of, until the
     findings' list is read); its tenant's name, or None for another entity."""
-    where = tenant_of_arn(entity.get("ReputationEntityReference", ""))
+    where = tenant_of_arn(text(entity, "ReputationEntityReference"))
     if where is None:
         return None
     statuses.named(where[1], target[0])
-    customer = entity.get("CustomerManagedStatus", {})
-    aws = entity.get("AwsSesManagedStatus", {})
+    customer = entity.get("CustomerManagedStatus")
+    aws = entity.get("AwsSesManagedStatus")
     key = (target[0], where[0], where[2])
     kept = statuses.status.get(key)
-    said = (customer.get("Status", "ENABLED"), aws.get("Status", "ENABLED"))
+    said = (text(customer, "Status") or "ENABLED", text(aws, "Status") or "ENABLED")
     status = TenantStatus(
         # Every member of SES's answer is optional: an aggregate left out is derived
         # from the two statuses as SES derives it (a DISABLED one is a pause).
-        sending=entity.get("SendingStatusAggregate") or aggregate(*said),
+        sending=text(entity, "SendingStatusAggregate") or aggregate(*said),
         customer=said[0],
-        customer_cause=customer.get("Cause") or "",
+        customer_cause=text(customer, "Cause"),
         aws=said[1],
-        aws_cause=aws.get("Cause") or "",
-        impact=entity.get("ReputationImpact", ""),
-        policy=entity.get("ReputationManagementPolicy", "").rpartition("/")[2],
+        aws_cause=text(aws, "Cause"),
+        impact=text(entity, "ReputationImpact"),
+        policy=text(entity, "ReputationManagementPolicy").rpartition("/")[2],
         findings=[] if kept is None else list(kept.findings),
     )
     statuses.polled(key, status, at)
     return where[2]
+
+
+def findings_of(items: list[Any]) -> dict[str, list[tuple[str, str, str]]]:
+    """The open findings a ListRecommendations list named, by tenant: (type, impact,
+    description) each."""
+    found: dict[str, list[tuple[str, str, str]]] = {}
+    for item in items:
+        where = tenant_of_arn(text(item, "ResourceArn"))
+        if where is not None:
+            finding = (text(item, "Type"), text(item, "Impact"), text(item, "Description"))
+            found.setdefault(where[2], []).append(finding)
+    return found
 
 
 def refused(log: Any, tenant_map: TenantMap) -> bool:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from sesd.account.tenant_entities import text
+
 __all__ = ["mapped_arns", "read_arns"]
 
 #: The resources that carry a tenant for an event: its configuration set, its identity.
@@ -15,7 +17,7 @@ def mapped_arns(answer: dict[str, Any]) -> tuple[list[str], int]:
     """The ARNs of the page's resources that carry a tenant for an event, and how many
     of those named no ARN (botocore checks no member of an answer: an endpoint that is
     not quite SES's may leave it out, or give something no ARN's parts make up)."""
-    mapped = [i for i in answer.get("TenantResources", []) if i.get("ResourceType") in _MAPPED]
+    mapped = [i for i in answer.get("TenantResources", []) if text(i, "ResourceType") in _MAPPED]
     arns = [a for i in mapped if isinstance(a := i.get("ResourceArn"), str) and a.count(":") > 4]
     return arns, len(mapped) - len(arns)
 

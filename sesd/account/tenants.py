@@ -38,7 +38,7 @@ from sesd.account.failures import MAX_PAGES, EndlessList
 from sesd.account.paging import Pacer, Paged, PagedList, without_end
 from sesd.account.poller import ClientFor, During, Polls
 from sesd.account.rounds import side_by_side
-from sesd.account.tenant_entities import refused, written
+from sesd.account.tenant_entities import findings_of, refused, text, written
 from sesd.account.tenant_resources import read_arns
 from sesd.core.accounts import Accounts, Target
 from sesd.core.tenant_map import TenantMap, tenant_of_arn, valid_tenant
@@ -173,7 +173,7 @@ class TenantPoller(Polls):
             answer = await self._pacer.ask(target, getattr(ses, api), **args, **token)
             at.pages += 1
             each(answer.get(key, []))
-            at.token = answer.get("NextToken") or None
+            at.token = text(answer, "NextToken") or None
             if at.token is None:
                 return
             seen = without_end(at.token, asked, at.pages, MAX_PAGES)
@@ -240,12 +240,7 @@ class TenantPoller(Polls):
         listed = await self._list(target, ses, "list_recommendations", "Recommendations", args)
         if listed is None or not self._watched(target):
             return  # failed, or a reload removed the target while it was read: not applied
-        found: dict[str, list[tuple[str, str, str]]] = {}
-        for item in listed.items:
-            where = tenant_of_arn(item.get("ResourceArn", ""))
-            if where is not None:
-                finding = (item.get("Type", ""), item.get("Impact", ""))
-                found.setdefault(where[2], []).append((*finding, item.get("Description", "")))
+        found = findings_of(listed.items)
         # As of the list's start: an event heard while its pages were read is newer.
         for key in [key for key in self._statuses.status if key[:2] == target]:
             self._statuses.findings(key, found.get(key[2], []), listed.started)
@@ -321,7 +316,7 @@ class TenantPoller(Polls):
 
         def page(tenants: list[Any]) -> None:
             for tenant in tenants:
-                found = tenant_of_arn(tenant.get("TenantArn", ""))
+                found = tenant_of_arn(text(tenant, "TenantArn"))
                 # A page a reload's removal of the target came before speaks of the old
                 # watch's account: its id is not the entry's now.
                 if found is not None and self._watched(target):
@@ -330,7 +325,7 @@ class TenantPoller(Polls):
                 # A name SES could not have given (an endpoint's, not SES's) would map
                 # resources to a label no event can name, and one the SDK refuses (empty)
                 # would fail the walk at it at every poll: not walked.
-                if valid_tenant(name := tenant.get("TenantName", "")):
+                if valid_tenant(name := text(tenant, "TenantName")):
                     walk.listed(name)
 
         await self._read(target, ses, "list_tenants", "Tenants", {}, walk, page, set())
@@ -376,7 +371,7 @@ class TenantPoller(Polls):
                         "began with: the next poll walks them from the first",
                     )  # fmt: skip
                     return
-            token = answer.get("NextToken") or None
+            token = text(answer, "NextToken") or None
             seen = None if token is None else without_end(token, asked, walk.pages, MAX_PAGES - 1)
             if seen is not None:
                 # Pages again, or without end (SES ends its lists): the tenant is given

@@ -1,0 +1,101 @@
+"""A tenant API answer whose members are not what SES's API model says (a proxy's, an
+endpoint that is not SES's: botocore parses what it is given and checks no text
+member's type) is read as far as it makes sense: a member that is no text (a number,
+a list, an object) is as if left out. Raised, it failed the tenant poll task
+(``sesd_task_failures_total{task="tenant_poll"}``), started again 10 s later to fail
+at the same page: that account's statuses and map never read. The local SESv2
+tenants endpoint, its answers parsed by botocore."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import anyio
+import pytest
+from aiohttp import web
+
+from sesd.commands.demo.localtenants import LocalTenants
+from sesd.config import core_settings, parse_config
+from sesd.core.pipeline import Pipeline
+from tests.test_tenant_passes import REGION, Clock, tenant_poller
+
+ACCOUNT = "123456789012"
+Alter = Callable[[dict[str, Any]], None]
+
+
+def _odd(key: str, alter: Callable[[dict[str, Any]], None]) -> Alter:
+    """Each item of the answer's ``key`` that speaks of tenant ``odd``, altered."""
+
+    def altered(answer: dict[str, Any]) -> None:
+        for item in answer.get(key, []):
+            if "odd" in json.dumps(item):
+                alter(item)
+
+    return altered
+
+
+CASES: dict[str, tuple[str, Alter]] = {
+    "aggregate-a-number": (
+        "ListReputationEntities", _odd("ReputationEntities", lambda i: i.update(
+            SendingStatusAggregate=5))),
+    "status-words-not-text": (
+        "ListReputationEntities", _odd("ReputationEntities", lambda i: i.update(
+            AwsSesManagedStatus={"Status": 7, "Cause": ["x"]}, ReputationImpact=["HIGH"],
+            ReputationManagementPolicy=3))),
+    "entity-arn-a-number": (
+        "ListReputationEntities", _odd("ReputationEntities", lambda i: i.update(
+            ReputationEntityReference=123))),
+    "finding-not-text": (
+        "ListRecommendations", _odd("Recommendations", lambda i: i.update(
+            Type=5, Impact={"x": 1}, Description=["d"]))),
+    "finding-arn-a-list": (
+        "ListRecommendations", _odd("Recommendations", lambda i: i.update(
+            ResourceArn=["odd"]))),
+    "tenant-name-a-number": (
+        "ListTenants", _odd("Tenants", lambda i: i.update(TenantName=7, TenantArn=[1]))),
+    "tenants-token-a-number": ("ListTenants", lambda answer: answer.update(NextToken=5)),
+    "resources-token-a-list": (
+        "ListTenantResources", lambda answer: answer.update(NextToken=["odd"])),
+}  # fmt: skip
+
+
+class OddAnswers(LocalTenants):
+    """SES's tenant endpoint, one operation's answers altered."""
+
+    def __init__(self, operation: str, alter: Alter) -> None:
+        super().__init__(ACCOUNT, REGION)
+        self.operation, self.alter = operation, alter
+
+    async def _answer(self, request: web.Request, operation: str) -> web.Response:
+        response = await super()._answer(request, operation)
+        if operation != self.operation or response.status != 200:
+            return response
+        answer = json.loads(response.body)  # type: ignore[arg-type]
+        self.alter(answer)
+        return web.json_response(answer)
+
+
+@pytest.mark.parametrize("case", list(CASES))
+async def test_an_answer_not_of_ses_shape_is_read_as_far_as_it_makes_sense(case: str) -> None:
+    """Tenants ``odd`` (paused by SES, with a finding) and ``globex``, each with a
+    configuration set; one operation's answer is not of SES's shape where it speaks
+    of ``odd`` (or of its list). The round ends without a fault: globex's status and
+    configuration set are read, and odd's pause is kept where its word is read."""
+    pipeline = Pipeline(core_settings(parse_config("[tenants]\nenabled = true\n")))
+    async with OddAnswers(*CASES[case]) as tenants:
+        tenants.add("odd", ("CONFIGURATION_SET", "set-odd"))
+        tenants.pause("odd", "The bounce rate exceeded 15.0%.")
+        tenants.tenants["odd"].findings.append(("BOUNCE", "HIGH", "bounces"))
+        tenants.add("globex", ("CONFIGURATION_SET", "set-globex"))
+        async with tenant_poller(tenants, pipeline, Clock(), recommendations=True) as poller:
+            with anyio.fail_after(20):
+                await poller.poll_once()
+    ledger = pipeline.ledger
+    sender = f"arn:aws:ses:{REGION}:{ACCOUNT}:identity/example.com"
+    assert ledger.tenant_map.tenant(sender, "set-globex") == "globex"
+    assert ledger.tenant_status.status[("default", REGION, "globex")].sending == "ENABLED"
+    if case == "aggregate-a-number":  # derived from SES's own status, as when left out
+        assert ledger.tenant_status.status[("default", REGION, "odd")].paused
+    assert not ledger.accounts.errors
