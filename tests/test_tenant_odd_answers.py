@@ -1,13 +1,15 @@
 """A tenant API answer whose members are not what SES's API model says (a proxy's, an
 endpoint that is not SES's: botocore parses what it is given and checks no text
 member's type) is read as far as it makes sense: a member that is no text (a number,
-a list, an object) is as if left out. Raised, it failed the tenant poll task
+a list, an object) is as if left out; one the SDK's parser raises on (a word where
+an object is) is a failed call, counted. Raised, either failed the tenant poll task
 (``sesd_task_failures_total{task="tenant_poll"}``), started again 10 s later to fail
 at the same page: that account's statuses and map never read. The local SESv2
 tenants endpoint, its answers parsed by botocore."""
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Callable
 from typing import Any
@@ -19,6 +21,7 @@ from aiohttp import web
 from sesd.commands.demo.localtenants import LocalTenants
 from sesd.config import core_settings, parse_config
 from sesd.core.pipeline import Pipeline
+from sesd.io.logs import configure_logging
 from tests.test_tenant_passes import REGION, Clock, tenant_poller
 
 ACCOUNT = "123456789012"
@@ -99,3 +102,61 @@ async def test_an_answer_not_of_ses_shape_is_read_as_far_as_it_makes_sense(case:
     if case == "aggregate-a-number":  # derived from SES's own status, as when left out
         assert ledger.tenant_status.status[("default", REGION, "odd")].paused
     assert not ledger.accounts.errors
+
+
+def _items(key: str, value: Any) -> Alter:
+    """The answer's ``key`` items, with ``value`` (no object) first."""
+    return lambda answer: answer.__setitem__(key, [value, *answer.get(key, [])])
+
+
+#: Answers botocore itself does not read: an object's member, or an item, given as a
+#: word or a number (its parser raised AttributeError out of the call).
+UNREAD: dict[str, tuple[str, Alter]] = {
+    "status-a-word": (
+        "ListReputationEntities", _odd("ReputationEntities", lambda i: i.update(
+            AwsSesManagedStatus="DISABLED"))),
+    "entity-no-object": ("ListReputationEntities", _items("ReputationEntities", "odd")),
+    "finding-no-object": ("ListRecommendations", _items("Recommendations", 5)),
+    "tenant-no-object": ("ListTenants", _items("Tenants", 5)),
+    "resource-no-object": ("ListTenantResources", _items("TenantResources", "odd")),
+    "time-a-word": (
+        "ListTenants", _odd("Tenants", lambda i: i.update(CreatedTimestamp="yesterday"))),
+    "list-a-number": ("ListTenantResources", lambda answer: answer.update(TenantResources=5)),
+}  # fmt: skip
+_APIS = {
+    "ListReputationEntities": "list_reputation_entities",
+    "ListRecommendations": "list_recommendations",
+    "ListTenants": "list_tenants",
+    "ListTenantResources": "list_tenant_resources",
+}
+
+
+@pytest.mark.parametrize("case", list(UNREAD))
+async def test_an_answer_botocore_does_not_read_is_a_failed_call(case: str) -> None:
+    """One operation's answer holds a word where SES's API model has an object: botocore
+    raised ``AttributeError`` out of the call, which failed the tenant poll task at
+    every poll. It is now a failed call like a refused one: counted under
+    ``UnreadableAnswer``, logged with a hint, asked once (the same answer would come
+    back), the list started over at the next poll; the round goes on (the statuses
+    read when the findings' or the walk's answer is the odd one)."""
+    logs = io.StringIO()
+    configure_logging("info", "json", stream=logs)
+    operation, alter = UNREAD[case]
+    pipeline = Pipeline(core_settings(parse_config("[tenants]\nenabled = true\n")))
+    async with OddAnswers(operation, alter) as tenants:
+        tenants.add("odd", ("CONFIGURATION_SET", "set-odd"))
+        tenants.tenants["odd"].findings.append(("BOUNCE", "HIGH", "bounces"))
+        tenants.add("globex", ("CONFIGURATION_SET", "set-globex"))
+        async with tenant_poller(tenants, pipeline, Clock(), recommendations=True) as poller:
+            with anyio.fail_after(20):
+                await poller.poll_once()
+    ledger = pipeline.ledger
+    api = _APIS[operation]
+    assert ledger.accounts.errors == {("default", REGION, api, "UnreadableAnswer"): 1}
+    assert tenants.calls[operation] == 1
+    if operation != "ListReputationEntities":
+        assert ("default", REGION, "globex") in ledger.tenant_status.status
+    said = [r for r in map(json.loads, logs.getvalue().splitlines())
+            if r["event"] == "sesd.account.poll_failed"]  # fmt: skip
+    assert [(r["api"], r["error"]) for r in said] == [(api, "UnreadableAnswer")]
+    assert "endpoint_url" in said[0]["hint"]

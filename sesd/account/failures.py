@@ -26,6 +26,7 @@ __all__ = [
     "MAX_PAGES",
     "EndlessList",
     "MetricQueryFailed",
+    "UnreadableAnswer",
     "WatchEnded",
     "code_of",
     "hint",
@@ -59,6 +60,15 @@ class MetricQueryFailed(Exception):
         super().__init__(", ".join(f"{metric} {status}" for metric, status in failed.items()))
 
 
+class UnreadableAnswer(Exception):
+    """An answer the SDK's parser raised on (an object's member, or a list's item, given
+    as a word or a number: botocore checks no member's type, and an endpoint that is not
+    quite SES's may answer so). Refused as an answer: asked again, it comes back alike."""
+
+    def __init__(self) -> None:
+        super().__init__("an answer not of the API's shape")
+
+
 class WatchEnded(Exception):
     """A call not asked: a reload ended the watch of its (account, region) that the
     round's client was made for (removed it, perhaps added it back with another role)
@@ -69,14 +79,14 @@ class WatchEnded(Exception):
 #: What a failed call raises: counted and logged, never raised out of a poll.
 ERRORS = (
     ClientError, BotoCoreError, aiohttp.ClientError, OSError, asyncio.TimeoutError,
-    EndlessList, MetricQueryFailed, WatchEnded,
+    EndlessList, MetricQueryFailed, UnreadableAnswer, WatchEnded,
 )  # fmt: skip
 
 
 def passing(exc: BaseException, code: str) -> bool:
     """Whether a failure may pass by itself: throttled, SES's fault, or no answer."""
-    if isinstance(exc, EndlessList):
-        return False  # resumed at its looping token, it would loop again
+    if isinstance(exc, (EndlessList, UnreadableAnswer)):
+        return False  # resumed at its looping token (the same page), it would fail again
     if isinstance(exc, MetricQueryFailed):
         return "Forbidden" not in exc.failed.values()  # CloudWatch's own trouble passes
     if not isinstance(exc, ClientError):
@@ -91,7 +101,7 @@ def known_there(exc: BaseException, code: str) -> bool:
     complete, a list that does not end), or IAM refused the action (decided only once
     AWS knows who signed). Not STS's refusal of the role: that is the credentials sesd
     runs with, not the account's."""
-    if isinstance(exc, (MetricQueryFailed, EndlessList)):
+    if isinstance(exc, (MetricQueryFailed, EndlessList, UnreadableAnswer)):
         return True
     return denied_once_known(code) and not assume_role_failure(exc)
 
@@ -167,6 +177,11 @@ def hint(api: str, code: str, exc: BaseException) -> str:
         )
     if isinstance(exc, MetricQueryFailed):
         return _unanswered(exc)
+    if isinstance(exc, UnreadableAnswer):
+        return (
+            f"{exc} (a word or a number where SES's API has an object): the list is "
+            "started over at the next poll; check the SES endpoint_url, if one is set"
+        )
     if code in CREDENTIALS_REFUSED:
         return CREDENTIALS_REFUSED[code]
     if "AccessDenied" in code or code == "UnauthorizedOperation":

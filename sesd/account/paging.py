@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from sesd.account.failures import ERRORS, MAX_PAGES, WatchEnded, tries
+from sesd.account.failures import ERRORS, MAX_PAGES, UnreadableAnswer, WatchEnded, tries
 from sesd.core.accounts import Target
 from sesd.core.tenant_walks import MAX_TOKEN
 
@@ -72,10 +72,12 @@ class Pacer:
         raised. Once a reload has ended the round's watch of ``target`` while a try
         waited, nothing is asked (the client is the old watch's, its credentials
         perhaps the old role's, its account no longer watched): the last failure is
-        raised, or :class:`~sesd.account.failures.WatchEnded` before a first try. The
-        SDK does not retry (sesd.runtime.aws.tenant_config): its retry of a throttled
-        call came up to 1 s after the refusal, inside the pace, and so made a tight
-        account limit tighter."""
+        raised, or :class:`~sesd.account.failures.WatchEnded` before a first try. An
+        answer the SDK's parser raised on raises
+        :class:`~sesd.account.failures.UnreadableAnswer` (a failed call, counted, not
+        the poller's end). The SDK does not retry (sesd.runtime.aws.tenant_config): its
+        retry of a throttled call came up to 1 s after the refusal, inside the pace,
+        and so made a tight account limit tighter."""
         tried = 0
         failed: Exception | None = None
         while True:
@@ -89,8 +91,16 @@ class Pacer:
                 if tried >= tries(exc):
                     raise
                 failed = exc
+            except _UNREAD as exc:  # the SDK's parser's, of an answer: not sesd's fault
+                raise UnreadableAnswer from exc
             finally:
                 self._last[target] = self._clock()
+
+
+#: What the SDK's parser raises on an answer not of its API's shape (botocore checks no
+#: member's type): an object given as a word has no ``get``, a number no items, a
+#: timestamp given as a word does not parse.
+_UNREAD = (AttributeError, TypeError, ValueError)
 
 
 def without_end(token: str, asked: set[str], pages: int, most: int) -> str | None:
