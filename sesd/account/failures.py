@@ -5,7 +5,8 @@ sesd.account.tenants log and count them)."""
 from __future__ import annotations
 
 import asyncio
-from typing import Final
+from collections.abc import Awaitable, Callable
+from typing import Any, Final
 
 import aiohttp
 from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError, NoCredentialsError
@@ -24,10 +25,12 @@ from sesd.io.aws_errors import assume_role_failure, error_code, signed_off
 __all__ = [
     "ERRORS",
     "MAX_PAGES",
+    "UNREAD",
     "EndlessList",
     "MetricQueryFailed",
     "UnreadableAnswer",
     "WatchEnded",
+    "answer_of",
     "code_of",
     "hint",
     "known_there",
@@ -67,6 +70,21 @@ class UnreadableAnswer(Exception):
 
     def __init__(self) -> None:
         super().__init__("an answer not of the API's shape")
+
+
+#: What the SDK's parser raises on an answer not of its API's shape (botocore checks no
+#: member's type): an object given as a word has no ``get``, a number no items, a
+#: figure or a timestamp given as a word does not parse.
+UNREAD: Final = (AttributeError, TypeError, ValueError)
+
+
+async def answer_of(call: Callable[[], Awaitable[Any]]) -> Any:
+    """``call``'s answer (an SDK client's call); :class:`UnreadableAnswer` where the
+    SDK's parser raised on it (no fault of sesd's: a failed call, counted)."""
+    try:
+        return await call()
+    except UNREAD as exc:
+        raise UnreadableAnswer from exc
 
 
 class WatchEnded(Exception):
@@ -179,8 +197,9 @@ def hint(api: str, code: str, exc: BaseException) -> str:
         return _unanswered(exc)
     if isinstance(exc, UnreadableAnswer):
         return (
-            f"{exc} (a word or a number where SES's API has an object): the list is "
-            "started over at the next poll; check the SES endpoint_url, if one is set"
+            f"{exc} (a word or a number where the API has an object, or a figure that does "
+            "not read): the next poll asks again, from a list's first page; check the SES "
+            "endpoint_url, if one is set"
         )
     if code in CREDENTIALS_REFUSED:
         return CREDENTIALS_REFUSED[code]

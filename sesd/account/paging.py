@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from sesd.account.failures import ERRORS, MAX_PAGES, UnreadableAnswer, WatchEnded, tries
+from sesd.account.failures import ERRORS, MAX_PAGES, UNREAD, UnreadableAnswer, WatchEnded, tries
 from sesd.core.accounts import Target
 from sesd.core.tenant_walks import MAX_TOKEN
 
@@ -91,16 +91,10 @@ class Pacer:
                 if tried >= tries(exc):
                     raise
                 failed = exc
-            except _UNREAD as exc:  # the SDK's parser's, of an answer: not sesd's fault
+            except UNREAD as exc:  # the SDK's parser's, of an answer: not sesd's fault
                 raise UnreadableAnswer from exc
             finally:
                 self._last[target] = self._clock()
-
-
-#: What the SDK's parser raises on an answer not of its API's shape (botocore checks no
-#: member's type): an object given as a word has no ``get``, a number no items, a
-#: timestamp given as a word does not parse.
-_UNREAD = (AttributeError, TypeError, ValueError)
 
 
 def without_end(token: str, asked: set[str], pages: int, most: int) -> str | None:

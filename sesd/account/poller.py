@@ -24,6 +24,7 @@ from sesd.account.failures import (
     MAX_PAGES,
     EndlessList,
     MetricQueryFailed,
+    answer_of,
     code_of,
     hint,
     known_there,
@@ -293,7 +294,7 @@ class AccountPoller(Polls):
 
     async def _account(self, target: Target, status: AccountStatus) -> None:
         ses = await self._client_for("sesv2", target)
-        answer = await ses.get_account()
+        answer = await answer_of(ses.get_account)  # (one the SDK cannot read: failed)
         quota = answer.get("SendQuota", {})
         enforcement = answer.get("EnforcementStatus")
         before = (status.sending_enabled, status.enforcement)
@@ -304,7 +305,7 @@ class AccountPoller(Polls):
             status.sending_enabled = bool(answer["SendingEnabled"])
         # A status sesd has no name for (the field is a string: AWS may add one) is
         # still SES's word that the account is not HEALTHY: kept, as a word of its.
-        if enforcement:
+        if enforcement and isinstance(enforcement, str):  # (no text: none of SES's words)
             status.enforcement = clean(enforcement, WORD)
         if "ProductionAccessEnabled" in answer:
             status.production = bool(answer["ProductionAccessEnabled"])

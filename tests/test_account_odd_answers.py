@@ -1,0 +1,75 @@
+"""A GetAccount answer not of SES's shape (an endpoint that is not quite SES's:
+botocore checks no member's type) is a failed poll, counted and logged, or a word
+left out: never the account poller's end. Raised, it failed the account poll task
+(``sesd_task_failures_total{task="account_poll"}``), started again 10 s later to ask
+every account again, at every round. The fake SESv2 endpoint, its answers parsed by
+botocore."""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+import anyio
+import pytest
+
+from sesd.commands.demo.localsqs import LocalSqs
+from sesd.config import core_settings, parse_config
+from sesd.core.pipeline import Pipeline
+from sesd.io.logs import configure_logging
+from tests.fake_ses import FakeSes, healthy_account
+from tests.test_account_health import TARGET, _poller
+
+#: Answers whose text member is no text: read as left out, the rest read.
+NOT_TEXT: dict[str, dict[str, Any]] = {
+    "enforcement-a-number": {"EnforcementStatus": 5},
+    "enforcement-a-list": {"EnforcementStatus": ["PROBATION"]},
+}
+#: Answers the SDK's parser raises on: a failed poll.
+UNREAD: dict[str, dict[str, Any]] = {
+    "quota-a-word": {"SendQuota": "plenty"},
+    "quota-figure-a-word": {"SendQuota": {"Max24HourSend": "lots", "SentLast24Hours": 1.0}},
+}
+
+
+@pytest.mark.parametrize("case", list(NOT_TEXT))
+async def test_a_status_word_that_is_no_text_is_as_if_left_out(
+    local_sqs: LocalSqs, case: str
+) -> None:
+    """Sending enabled, the quota read; the enforcement status, no text, says nothing
+    (as one left out does), and nothing fails."""
+    pipeline = Pipeline(core_settings(parse_config("")))
+    async with FakeSes() as fake:
+        fake.account = {**healthy_account(), **NOT_TEXT[case]}
+        async with _poller(fake, local_sqs, pipeline) as poller:
+            with anyio.fail_after(20):
+                await poller.poll_once()
+    status = pipeline.ledger.accounts.status[TARGET]
+    assert (status.sending_enabled, status.enforcement, status.max_24h) == (True, None, 50000.0)
+    assert not pipeline.ledger.accounts.errors
+
+
+@pytest.mark.parametrize("case", list(UNREAD))
+async def test_an_answer_the_sdk_cannot_read_is_a_failed_poll(
+    local_sqs: LocalSqs, case: str
+) -> None:
+    """The quota (an object of figures) is a word, or one figure is: botocore raised out
+    of the call. It is a failed poll: counted under ``UnreadableAnswer``, logged with
+    a hint naming the endpoint; what SES last said stands."""
+    logs = io.StringIO()
+    configure_logging("info", "json", stream=logs)
+    pipeline = Pipeline(core_settings(parse_config("")))
+    async with FakeSes() as fake, _poller(fake, local_sqs, pipeline) as poller:
+        with anyio.fail_after(20):
+            await poller.poll_once()
+        fake.account = {**healthy_account(), **UNREAD[case]}
+        with anyio.fail_after(20):
+            await poller.poll_once()
+    accounts = pipeline.ledger.accounts
+    assert accounts.errors == {(*TARGET, "get_account", "UnreadableAnswer"): 1}
+    assert accounts.status[TARGET].max_24h == 50000.0
+    said = [r for r in map(json.loads, logs.getvalue().splitlines())
+            if r["event"] == "sesd.account.poll_failed"]  # fmt: skip
+    assert [(r["api"], r["error"]) for r in said] == [("get_account", "UnreadableAnswer")]
+    assert "endpoint_url" in said[0]["hint"]
