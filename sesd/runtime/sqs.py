@@ -193,7 +193,9 @@ class QueuePoller:
             compare_with_aws(
                 date, self._clock(), self._health, self._metrics.clock_offset, self._log
             )
-        messages = response.get("Messages", [])
+        # A null in the list (botocore keeps a list's nulls: a stand-in's answer) is no
+        # message: nothing to handle, delete or release.
+        messages = [m for m in response.get("Messages", []) if isinstance(m, dict)]
         if messages:
             # A moved queue's old place's last batch is handled (its events count), but
             # it is no receipt of the place in force, whose series these are: not counted.

@@ -52,10 +52,11 @@ def _ours(failed: list[Any], sent: set[str]) -> list[Any]:
     """The failed entries of a batch answer that may be of the entries ``sent``: each
     naming one of them (once), and those naming none by text (which is not known), at
     most one per entry sent. One naming an entry not sent (a proxy's answer, not SQS's)
-    is passed over: counted, it would make the delete's count negative."""
+    is passed over: counted, it would make the delete's count negative. A ``null`` in
+    the list (botocore keeps a list's nulls) is an entry that names none."""
     named: set[str] = set()
     ours, nameless = [], []
-    for f in failed:
+    for f in (e if isinstance(e, dict) else {} for e in failed):
         if not _text(i := f.get("Id")):
             nameless.append(f)
         elif i in sent and i not in named:
