@@ -27,6 +27,7 @@ from sesd.config.aws import (
     region_not_enabled,
 )
 from sesd.core.accounts import Accounts, Target
+from sesd.core.text import clean
 from sesd.io.aws_errors import assume_role_failure, error_code, signed_off
 from sesd.io.logs import get_logger
 
@@ -66,6 +67,8 @@ SQS_ERRORS = (
 )
 
 _REMEMBERED_INVALID = 10_000
+#: The longest error code said (AWS's are short words).
+_CODE_CHARS = 64
 
 _NO_QUEUE = (
     "the queue does not exist in this region and account: check the queue URL, the "
@@ -303,10 +306,13 @@ def batch_entries(messages: list[Any], **extra: object) -> list[dict[str, Any]]:
 
 
 def describe_error(exc: BaseException) -> str:
-    """An error's class and code, never its full text (it may echo a request)."""
+    """An error's class and code, never its full text (it may echo a request). Both are
+    the endpoint's text (botocore passes a code on as answered, of any length; the
+    SDK's own errors may quote an answer's body): escaped and cut."""
     if isinstance(exc, ClientError):
-        return f"{type(exc).__name__}: {exc.response.get('Error', {}).get('Code', '?')}"
-    return f"{type(exc).__name__}: {exc}"[:300]
+        code = exc.response.get("Error", {}).get("Code", "?")
+        return f"{type(exc).__name__}: {clean(str(code), _CODE_CHARS)}"
+    return clean(f"{type(exc).__name__}: {exc}", 300)
 
 
 def retries(answer: object) -> int:
