@@ -3,6 +3,7 @@ message (an SDK message may quote the request)."""
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from typing import Any, Final, Literal
 
 from botocore.exceptions import ClientError
@@ -12,6 +13,7 @@ __all__ = [
     "assume_role_failure",
     "error_code",
     "no_credentials",
+    "note_statuses",
     "signed_off",
 ]
 
@@ -38,11 +40,36 @@ _EXPIRED: Final = "RequestExpired"
 NO_CREDENTIALS_IN_ANSWER: Final = "NoCredentialsInAnswer"
 
 
+#: The status of the latest answer botocore began to parse in this task (an AssumeRole
+#: is awaited in the task that needs its credentials): what a parser that raised
+#: leaves untold.
+_STATUS: ContextVar[int] = ContextVar("sesd_answer_status", default=200)
+
+
+#: The event botocore emits before it parses an AssumeRole answer.
+_PARSING: Final = "before-parse.sts.AssumeRole"
+
+
+def note_statuses(sts: Any) -> None:
+    """Have botocore note the status of each AssumeRole answer STS's client ``sts``
+    parses, for :func:`no_credentials` (once a client)."""
+    sts.meta.events.register(_PARSING, _note_status, unique_id=_PARSING)
+
+
+def _note_status(response_dict: dict[str, Any], **_: Any) -> None:
+    _STATUS.set(int(response_dict.get("status_code", 200)))
+
+
 def no_credentials() -> ClientError:
-    """AssumeRole's error for an answer that holds no credentials sesd can read."""
+    """AssumeRole's error for an answer that holds no credentials sesd can read. One of a
+    5xx status (a body botocore could not parse: a proxy's text, an Envoy's "upstream
+    connect error") is STS, or the way to it, unavailable, as botocore tells a 5xx page
+    that begins ``<html>``: its code the status, backed off, not a role refused."""
+    status = _STATUS.get()
+    code = str(status) if status >= 500 else NO_CREDENTIALS_IN_ANSWER
     said: Any = {
-        "Error": {"Code": NO_CREDENTIALS_IN_ANSWER, "Message": "no credentials in the answer"},
-        "ResponseMetadata": {"HTTPStatusCode": 200},
+        "Error": {"Code": code, "Message": "no credentials in the answer"},
+        "ResponseMetadata": {"HTTPStatusCode": status if status >= 500 else 200},
     }
     return ClientError(said, "AssumeRole")
 

@@ -24,7 +24,7 @@ from sesd import __version__
 from sesd.config import AccountConfig, Config, QueueConfig
 from sesd.config.aws import endpoint_of_url
 from sesd.core.accounts import DEFAULT_ACCOUNT
-from sesd.io.aws_errors import no_credentials
+from sesd.io.aws_errors import no_credentials, note_statuses
 from sesd.runtime.aws_closing import Closing
 from sesd.runtime.aws_making import OneEach
 from sesd.runtime.aws_making import read_models as _read_models
@@ -371,6 +371,7 @@ class AwsClients:
                 AioConfig(connect_timeout=5, read_timeout=10, retries={"mode": "standard"}),
                 needed=partial(_assumes_in, region),
             )
+            note_statuses(sts)  # what no_credentials reads of an answer no parser read
             try:  # The SDK's parser holds an answer to no member STS promises.
                 credentials = (await sts.assume_role(**kwargs))["Credentials"]
                 return {

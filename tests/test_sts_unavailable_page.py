@@ -1,0 +1,75 @@
+"""An account's role assumed through a proxy (or at an endpoint in front of STS) that
+answers AssumeRole with a 5xx and a body that is not XML: an Envoy's "upstream connect
+error", a load balancer's page. botocore reads a 5xx whose body is empty or begins
+``<html>`` as STS unavailable (its code the status); any other such body fails its
+parser. Either is STS (or the way to it) in trouble for a while, backed off like any
+passing error: not a role refused, for a person to fix, with the queue failing for good
+until it is."""
+
+from __future__ import annotations
+
+from contextlib import AsyncExitStack
+
+import pytest
+from aiohttp import web
+from botocore.exceptions import ClientError
+
+from sesd.config import parse_config
+from sesd.config.aws import ROLE_NOT_ASSUMED
+from sesd.io.aws_errors import assume_role_failure
+from sesd.runtime.aws import AwsClients, poll_config
+from sesd.runtime.sqs_calls import hint_for
+from tests.fake_ses import ROLE_ACCOUNT, FakeSes
+
+pytestmark = pytest.mark.timeout(30)
+
+BODIES = {
+    "a proxy's text": ("upstream connect error or disconnect/reset before headers", "text/plain"),
+    "a load balancer's page": ("<html><body>503 Service Unavailable</body></html>", "text/html"),
+}
+
+
+class UnavailableSts(FakeSes):
+    """Answers each AssumeRole with the next of :attr:`answers` (a status, a body and its
+    type), the last one again once they are used."""
+
+    answers: list[tuple[int, str, str]] = []
+
+    async def _sts(self, request: web.Request) -> web.Response:
+        self.assume_role.append({k: str(v) for k, v in (await request.post()).items()})
+        status, text, kind = self.answers[min(len(self.assume_role), len(self.answers)) - 1]
+        return web.Response(status=status, text=text, content_type=kind)
+
+
+async def _failure(fake: UnavailableSts, stack: AsyncExitStack, calls: int) -> ClientError:
+    """The error of the last of ``calls`` SQS calls through the role, each refused for
+    want of the role's credentials."""
+    config = parse_config(f'[aws]\nendpoint_url = "{fake.url}"\n' + ROLE_ACCOUNT)
+    sqs = await AwsClients(config, stack).client(
+        "sqs", "prod-eu", "eu-west-1", poll_config(attempts=1)
+    )
+    for _ in range(calls):
+        with pytest.raises(ClientError) as raised:
+            await sqs.list_queues()
+    return raised.value
+
+
+@pytest.mark.parametrize("body", list(BODIES))
+async def test_a_5xx_answered_to_assume_role_is_sts_unavailable(body: str) -> None:
+    """A queue's SQS call through the role fails with an error whose role failure is
+    ``unavailable`` and that no hint calls permanent, whatever the 503's body (a text
+    body was a refused role: the queue failing, the role's hint, a minute per try)."""
+    async with UnavailableSts() as fake, AsyncExitStack() as stack:
+        fake.answers = [(503, *BODIES[body])]
+        failure = await _failure(fake, stack, 1)
+    assert (assume_role_failure(failure), hint_for(failure)) == ("unavailable", None)
+
+
+async def test_a_200_after_an_unreadable_5xx_is_read_by_its_own_status() -> None:
+    """An AssumeRole answered 503 with a text, then one answered 200 with a text (no
+    credentials in it): the second is a role refused, read by its own status."""
+    async with UnavailableSts() as fake, AsyncExitStack() as stack:
+        fake.answers = [(503, *BODIES["a proxy's text"]), (200, "Sign in", "text/plain")]
+        failure = await _failure(fake, stack, 2)
+        assert len(fake.assume_role) == 2
+    assert (assume_role_failure(failure), hint_for(failure)) == ("refused", ROLE_NOT_ASSUMED)
