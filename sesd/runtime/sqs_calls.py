@@ -211,8 +211,9 @@ async def check_queue(
     except SQS_ERRORS as exc:
         if not in_force():
             log.info("sesd.sqs.attributes_failed", error=describe_error(exc), retired=True)
-        elif error_code(exc) in DENIED:
+        elif error_code(exc) in DENIED and not assume_role_failure(exc):
             # The receives may work: nothing else would say this permission is missing.
+            # (STS's AccessDenied is the role's: the receives fail and say so.)
             log.warning(
                 "sesd.sqs.attributes_failed",
                 error=describe_error(exc),

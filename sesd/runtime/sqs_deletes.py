@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from sesd.config import QueueConfig
 from sesd.core.text import clean
-from sesd.io.aws_errors import error_code
+from sesd.io.aws_errors import assume_role_failure, error_code
 from sesd.metrics.sqs import QueueCounts
 from sesd.runtime.sqs_calls import (
     DENIED,
@@ -181,7 +181,7 @@ class Deletes:
             return
         self._undeletable = True
         hint = hint_for(exc)
-        if error_code(exc) in DENIED:
+        if error_code(exc) in DENIED and not assume_role_failure(exc):  # (STS's: the role's)
             hint = "these credentials may not delete from the queue: grant sqs:DeleteMessage on it"
         self._log.error(
             "sesd.sqs.delete_refused",

@@ -1,0 +1,58 @@
+"""A queue read through an account's role whose AssumeRole STS refuses with
+``AccessDenied`` (the role's trust policy, an external id): the SQS call fails before
+it is sent, with STS's code, the same word IAM uses to refuse an SQS action. The check
+of the queue and a delete then say what is wrong, the role: not a permission of SQS's
+to grant (which the role, once assumed, may well have)."""
+
+from __future__ import annotations
+
+import io
+import json
+from contextlib import AsyncExitStack
+from typing import Any
+
+import pytest
+
+from sesd.config import core_settings, parse_config
+from sesd.config.aws import ROLE_NOT_ASSUMED
+from sesd.core.pipeline import Pipeline
+from sesd.io.logs import configure_logging, get_logger
+from sesd.metrics.registry import Metrics
+from sesd.runtime.aws import AwsClients, poll_config
+from sesd.runtime.sqs_calls import check_queue
+from sesd.runtime.sqs_deletes import Deletes
+from tests.fake_ses import ROLE_ACCOUNT, FakeSes
+
+pytestmark = pytest.mark.timeout(30)
+
+QUEUE = 'name = "q"\nurl = "https://sqs.eu-west-1.amazonaws.com/210987654321/q"\n'
+
+
+async def test_a_role_sts_refuses_is_said_as_the_role_s_not_a_grant() -> None:
+    """STS refuses the role with AccessDenied at the check and at a delete: the check
+    does not warn to grant sqs:GetQueueAttributes, and the delete's error names the
+    role's hint, not sqs:DeleteMessage."""
+    logs = io.StringIO()
+    configure_logging("debug", "json", stream=logs)
+    async with FakeSes() as fake, AsyncExitStack() as stack:
+        fake.script_sts(403, 403)
+        config = parse_config(
+            f'[aws]\nendpoint_url = "{fake.url}"\n{ROLE_ACCOUNT}[[queues]]\n{QUEUE}'
+            'account = "prod-eu"\n'
+        )
+        queue = config.queues[0]
+        sqs = await AwsClients(config, stack).client(
+            "sqs", "prod-eu", "eu-west-1", poll_config(attempts=1)
+        )
+        assert not await check_queue(sqs, queue, "prod-eu", "eu-west-1")
+        metrics = Metrics(Pipeline(core_settings(config)).ledger, config.queues, lambda: 0.0)
+        deletes = Deletes(sqs, queue, metrics.sqs_counts(queue), get_logger(queue="q"))
+        messages: Any = [{"MessageId": "m1", "ReceiptHandle": "r1"}]
+        assert await deletes.delete(messages) == 0
+        assert len(fake.assume_role) == 2
+    said = {r["event"]: r for r in map(json.loads, logs.getvalue().splitlines())}
+    check = said["sesd.sqs.attributes_failed"]
+    assert check["level"] == "debug"
+    assert "GetQueueAttributes" not in check.get("hint", "")
+    refused = said["sesd.sqs.delete_refused"]
+    assert refused["hint"].startswith(ROLE_NOT_ASSUMED)
