@@ -208,6 +208,12 @@ async def check_queue(
         attrs = await client.get_queue_attributes(
             QueueUrl=queue.url, AttributeNames=["RedrivePolicy"]
         )
+        kind = attrs["ResponseMetadata"].get("HTTPHeaders", {}).get("content-type", "json")
+        if "json" not in kind:
+            # A 200 that is not SQS's (a captive proxy's page), which the SDK reads as no
+            # attributes: it says nothing of the queue's dead-letter queue. A failure,
+            # as a receive answered so is.
+            raise ValueError(f"an answer of type {kind[:60]!r}, not SQS's JSON")
     except SQS_ERRORS as exc:
         if not in_force():
             log.info("sesd.sqs.attributes_failed", error=describe_error(exc), retired=True)
@@ -230,9 +236,7 @@ async def check_queue(
                 region=region,
             )
         return False
-    # SQS's own answer (a captive proxy's 200 page parses as no attributes: no answer).
-    if "json" in attrs["ResponseMetadata"].get("HTTPHeaders", {}).get("content-type", "json"):
-        answered()
+    answered()
     if "RedrivePolicy" not in attrs.get("Attributes", {}):
         if not in_force():
             # Not the queue in force's: sesd reads nothing there any more.
