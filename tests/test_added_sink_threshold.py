@@ -13,7 +13,7 @@ import msgspec
 import pytest
 
 from sesd.alerting.evaluator import Evaluator
-from sesd.alerting.rules import Transition
+from sesd.alerting.rules import AlertState, Status, Transition
 from sesd.config import core_settings, parse_config
 from sesd.core.pipeline import Pipeline
 from sesd.runtime.state import restore, snapshot
@@ -214,3 +214,27 @@ def test_a_fired_entry_that_does_not_read_is_skipped_alone(damaged: object) -> N
     restored = restore(msgspec.msgpack.encode(data), fresh, after, T + 2)
     assert restored["entries_skipped"] == {"fired": 1}
     assert list(after.firing()) == [("delays", "a.example")]
+
+
+def test_the_alerts_of_a_storm_share_the_rule_they_fired_under_after_a_restart() -> None:
+    """Two hundred alerts fire above 20%; a reload moves the rule to 30% (they fire on),
+    and sesd stops. Before the stop the alerts share the rule they fired under, and a
+    save reads its keys once. The restart read one rule for each alert's entry: each
+    save after it read every alert's rule again (for 20,000 alerts, 422 ms of the
+    event loop at each save, 9 ms before the stop), and each held a rule of its own."""
+    first = parse_config(SINKS + rule())
+    retuned = parse_config(SINKS + rule().replace("0.2", "0.3"))
+    pipeline = Pipeline(core_settings(first))
+    evaluator = Evaluator(first.alerts, WINDOWS)
+    evaluator.states["delays"] = {
+        f"d{i:03}.example": AlertState(Status.FIRING, T - 1, T - 1, 0.5, None, True)
+        for i in range(200)
+    }
+    evaluator.configure(retuned.alerts, WINDOWS, T, pipeline.ledger)
+    blob = snapshot(pipeline.ledger, evaluator, T + 1, [], True)
+    after = Evaluator(retuned.alerts, WINDOWS)
+    restore(blob, Pipeline(core_settings(retuned)).ledger, after, T + 2)
+    fired = after.rechecked.fired.values()
+    assert len(fired) == 200
+    assert {rule.threshold for rule, _ in fired} == {0.2}
+    assert len({id(rule) for rule, _ in fired}) == 1

@@ -227,12 +227,15 @@ class Rechecked:
         they were before the file kept them."""
         self.fired, unread = {}, int(saved is not None and not isinstance(saved, dict))
         by_name = {rule.name: rule for rule in rules}
+        # Each version read once, its alerts sharing it as before the stop: one for each
+        # alert held a rule apiece, and each save read every one of them again.
+        made: dict[tuple[object, ...], RuleConfig | None] = {}
         for name, labels in saved.items() if isinstance(saved, dict) else ():
             if not isinstance(labels, dict):
                 unread += 1
                 continue
             for label, row in labels.items():
-                was = _fired_as(by_name.get(name), row)
+                was = _fired_as(by_name.get(name), row, made)
                 if was is None:
                     unread += 1
                 else:
@@ -273,9 +276,12 @@ def _deciding(rule: RuleConfig) -> tuple[object, ...]:
     return tuple(getattr(rule, key) for key in _DECIDING)
 
 
-def _fired_as(rule: RuleConfig | None, row: Any) -> tuple[RuleConfig, float] | None:
+def _fired_as(
+    rule: RuleConfig | None, row: Any, made: dict[tuple[object, ...], RuleConfig | None]
+) -> tuple[RuleConfig, float] | None:
     """``rule`` with the deciding keys ``row`` (as :meth:`Rechecked.saved` saved it)
-    says, and when its alert fired; None when it does not read."""
+    says, and when its alert fired; None when it does not read. ``made``: the rules
+    read so far, by name and keys (a value's type among them: 1 is not ``true``)."""
     if rule is None or not isinstance(row, list) or len(row) < 2:
         return None
     since, keys = row[0], row[1]
@@ -283,16 +289,21 @@ def _fired_as(rule: RuleConfig | None, row: Any) -> tuple[RuleConfig, float] | N
         return None
     if not isinstance(keys, dict) or not set(_DECIDING) <= keys.keys():
         return None
-    try:
-        return rule_of({**saved_rule(rule), **_deciding_keys(keys)}), float(since)
-    except ValueError:
-        return None
+    values = tuple(keys[key] for key in _DECIDING)
+    if not all(value is None or isinstance(value, str | int | float) for value in values):
+        return None  # a list or a map where a key's value goes
+    which = (rule.name, *((type(value), value) for value in values))
+    if which not in made:
+        try:
+            made[which] = rule_of({**saved_rule(rule), **dict(zip(_DECIDING, values, strict=True))})
+        except ValueError:
+            made[which] = None
+    was = made[which]
+    return None if was is None else (was, float(since))
 
 
-def _deciding_keys(rule: RuleConfig | dict[str, Any]) -> dict[str, Any]:
-    """The keys of ``rule`` (or of a saved one's) that decide its alerts, as saved."""
-    if isinstance(rule, dict):
-        return {key: value for key, value in rule.items() if key in _DECIDING}
+def _deciding_keys(rule: RuleConfig) -> dict[str, Any]:
+    """The keys of ``rule`` that decide its alerts, as saved."""
     saved = saved_rule(rule)
     return {key: saved[key] for key in _DECIDING if key in saved}
 
