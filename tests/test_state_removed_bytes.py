@@ -172,14 +172,6 @@ async def test_a_periodic_save_says_once_what_it_leaves_out(tmp_path: Path) -> N
     stop, so its first save to leave resolves out says so, the saves after it that
     leave the same ones out do not, and one leaving out another says so again. The
     stop's save says what the file it ends with leaves out."""
-
-
-async def test_the_stop_s_warning_names_the_resolves_it_left_out(tmp_path: Path) -> None:
-    """Rules ``gone-0`` .. ``gone-24`` (removed) are owed more resolves than the room
-    holds: the stop's warning asks a person to resolve those left out by hand, and so
-    names them, as the start names alerts left open: the labels of each rule, at most
-    20 rules (the newest resolves are those left out), the others counted. Said as a
-    count alone, nothing told the person which incidents to close."""
     config = parse_config(CONFIG)
     (rule,) = config.alerts.rules
     ledger = Pipeline(core_settings(config)).ledger
@@ -207,6 +199,20 @@ async def test_the_stop_s_warning_names_the_resolves_it_left_out(tmp_path: Path)
     assert await told(saver.save) == []
     assert await told(partial(saver.save_last, 30)) == [5]
     saver.release()
+
+
+async def test_the_stop_s_warning_names_the_resolves_it_left_out(tmp_path: Path) -> None:
+    """Rules ``gone-0`` .. ``gone-24`` (removed) are owed more resolves than the room
+    holds: the stop's warning asks a person to resolve those left out by hand, and so
+    names them, as the start names alerts left open: the labels of each rule, at most
+    20 rules (the newest resolves are those left out), the others counted. Said as a
+    count alone, nothing told the person which incidents to close."""
+    config = parse_config(CONFIG)
+    (rule,) = config.alerts.rules
+    ledger = Pipeline(core_settings(config)).ledger
+    evaluator = Evaluator(config.alerts, [spec.name for spec in ledger.specs])
+    room = retired_room(ledger.settings, len(config.alerts.named_sinks()))
+    resolve = _alert(Transition.RESOLVED, "")
     retired = []
     for i in range(room + 25):
         name = f"gone-{max(0, i - room):02d}"
