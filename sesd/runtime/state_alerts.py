@@ -28,8 +28,7 @@ the meaning of anything an earlier build reads (an item moved, removed or of ano
 type, a value read otherwise, the windows' encoding) takes a new STATE_VERSION: a
 build of another sets the file aside whole. An entry of ``rules``, ``retired``,
 ``heard``, ``fired``, ``alerted``, ``canary_names`` or ``tenant_walks`` that does not
-read (a
-flipped byte, a hand's edit) is skipped alone, counted (``entries_skipped`` in
+read (a flipped byte, a hand's edit) is skipped alone, counted (``entries_skipped`` in
 ``sesd.state.restored``), and the labels of a resolve owed named: without the entry
 the restart does what an earlier build did (pages every sink; sends no resolve, for
 a person to send by hand), where refusing the file would do it for every alert and
