@@ -6,13 +6,22 @@ queue counted under tenants no poll reads."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from aiobotocore.session import get_session
+
+from sesd.account.tenants import TenantPoller
 from sesd.alerting.evaluator import Evaluator
 from sesd.commands.demo.localtenants import LocalTenants
 from sesd.config import core_settings, parse_config
 from sesd.core.pipeline import Pipeline
 from sesd.core.tenant_map import UNKNOWN
 from sesd.core.tenants import MAX_IDS_PER_LABEL
-from sesd.runtime.state import restore, snapshot
+from sesd.runtime.aws import tenant_config
+from sesd.runtime.state import read_state, restore, snapshot, write_state
 from tests.test_tenant_passes import NOW, Clock, tenant_poller
 
 ACCOUNT = "123456789012"
@@ -51,6 +60,48 @@ def _restarted(pipeline: Pipeline, config: str) -> Pipeline:
     fresh = Pipeline(core_settings(parse_config(config)))
     restore(blob, fresh.ledger, evaluator, NOW + 1)
     return fresh
+
+
+def _saved_and_restarted(pipeline: Pipeline, config: str, path: Path) -> Pipeline:
+    """A sesd started with ``config`` from the state file ``pipeline`` wrote at ``path``."""
+    evaluator = Evaluator(parse_config(config).alerts, ["5m"])
+    assert write_state(str(path), snapshot(pipeline.ledger, evaluator, NOW))
+    blob = read_state(str(path))
+    assert blob is not None
+    fresh = Pipeline(core_settings(parse_config(config)))
+    restore(blob, fresh.ledger, evaluator, NOW + 1)
+    return fresh
+
+
+def _client(url: str) -> Any:
+    """An SESv2 client of the endpoint at ``url``, made with the daemon's settings."""
+    return get_session().create_client(
+        "sesv2", region_name=REGION, endpoint_url=url,
+        aws_access_key_id="testing", aws_secret_access_key="testing",
+        config=tenant_config(),
+    )  # fmt: skip
+
+
+@asynccontextmanager
+async def _reaching(
+    pipeline: Pipeline, servers: dict[tuple[str, str], LocalTenants]
+) -> AsyncIterator[TenantPoller]:
+    """A poller of each target in ``servers``, its credentials reaching that endpoint's
+    account: one put in ``servers`` anew reaches another from the next poll on."""
+    async with AsyncExitStack() as stack:
+        clients: dict[str, Any] = {}
+
+        async def client_for(service: str, target: tuple[str, str]) -> Any:
+            url = servers[target].url
+            if url not in clients:
+                clients[url] = await stack.enter_async_context(_client(url))
+            return clients[url]
+
+        ledger = pipeline.ledger
+        yield TenantPoller(
+            list(servers), client_for, ledger.accounts, ledger.tenant_map, ledger.tenant_status,
+            every=300, clock=Clock(), recommendations=False,
+        )  # fmt: skip
 
 
 async def test_a_restart_without_an_accounts_role_forgets_its_accounts_map() -> None:
@@ -113,3 +164,23 @@ async def test_an_account_id_past_the_bound_leaves_no_map_behind_a_reload() -> N
     us = f'[[queues]]\nurl = "https://sqs.us-east-1.amazonaws.com/{ACCOUNT}/us"\n'
     pipeline.reconfigure(core_settings(parse_config(f"{TENANTS}{us}")))
     assert [_mapped(pipeline, account) for account in accounts] == [UNKNOWN] * len(accounts)
+
+
+async def test_the_last_tenant_deleted_after_a_restart_forgets_the_files_map(
+    tmp_path: Path,
+) -> None:
+    """The default credentials' poll maps globex's set in ACCOUNT; sesd saves its state
+    file, stops and starts again; globex, ACCOUNT's last tenant, is deleted. The next
+    poll's empty listing (from the credentials the file says reach ACCOUNT) means
+    ACCOUNT has no tenants now: the map the file gave back goes, not kept for the run."""
+    config = f"{TENANTS}{QUEUE}"
+    before = Pipeline(core_settings(parse_config(config)))
+    await _polled(before, ACCOUNT, ("default", REGION))
+    after = _saved_and_restarted(before, config, tmp_path / "state")
+    assert _mapped(after, ACCOUNT) == "globex"
+    async with (
+        LocalTenants(ACCOUNT, REGION) as emptied,
+        _reaching(after, {("default", REGION): emptied}) as poller,
+    ):
+        await poller.poll_once()
+    assert _mapped(after, ACCOUNT) == UNKNOWN
