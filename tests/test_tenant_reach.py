@@ -184,3 +184,21 @@ async def test_the_last_tenant_deleted_after_a_restart_forgets_the_files_map(
     ):
         await poller.poll_once()
     assert _mapped(after, ACCOUNT) == UNKNOWN
+
+
+async def test_an_empty_listing_of_another_account_keeps_a_map_a_role_reaches() -> None:
+    """``prod``'s role and the default credentials both reach ACCOUNT; then the default
+    credentials reach OTHER, which has no tenant, while prod's walk has not come round
+    (its ListTenants throttled). That empty listing says nothing of ACCOUNT, which prod
+    still reaches: its map stays (it was emptied until prod's walk ended again)."""
+    pipeline = Pipeline(core_settings(parse_config(f"{TENANTS}{QUEUE}{_role(ACCOUNT)}")))
+    async with LocalTenants(ACCOUNT, REGION) as first, LocalTenants(OTHER, REGION) as empty:
+        first.add("globex", ("CONFIGURATION_SET", "set-globex"))
+        servers = {("prod", REGION): first, ("default", REGION): first}
+        async with _reaching(pipeline, servers) as poller:
+            await poller.poll_once()
+            assert _mapped(pipeline, ACCOUNT) == "globex"
+            servers[("default", REGION)] = empty
+            first.throttled.add("ListTenants")
+            await poller.poll_once()
+    assert _mapped(pipeline, ACCOUNT) == "globex"

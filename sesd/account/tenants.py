@@ -89,10 +89,6 @@ class TenantPoller(Polls):
         self._recommendations = recommendations
         #: Each target's calls, paced ``pace`` seconds apart and asked again.
         self._pacer = Pacer(pace, sleep, clock, self._watched)
-        #: Each target's (region, AWS account id), as its tenants' ARNs last named them,
-        #: with the watch that read them: a poll that finds no tenant any more still
-        #: clears what the map held for it (not, under another watch, another account's).
-        self._where: dict[Target, tuple[object, tuple[str, str]]] = {}
         #: The lists a failed call broke, by target and API, each with the watch that read
         #: it, and the walks a failed call broke or the poll's time stopped (the
         #: ledger's, saved): the next poll of the same watch resumes them.
@@ -115,7 +111,6 @@ class TenantPoller(Polls):
         # A list broken under a watch a reload has ended since is not resumed: its
         # tokens are the old watch's (the old role's account, perhaps).
         self._lists = {k: v for k, v in self._lists.items() if self._still(k[0], v[0])}
-        self._where = {k: v for k, v in self._where.items() if self._still(k, v[0])}
         clients = [
             (target, await self._client_for("sesv2", target))
             for target in self._round
@@ -266,6 +261,9 @@ class TenantPoller(Polls):
             progress.tenants_listed, progress.tenants_mapped = len(walk.tenants), 0
             # None when no tenant's ARN said it: an id kept from before (the file's, of
             # credentials that reached another account then) would keep that account's map.
+            # The account named before loses its map, whether these credentials reach it
+            # still (its last tenant deleted) or not, unless another label reaches it:
+            # an empty listing says nothing of which account it is, so it clears no other.
             named = None if walk.where is None else walk.where[1]
             named_now(self.accounts, self._map, target, named)  # the old account's map goes
         # Its own call, counted and logged under its own name: a role denied it alone
@@ -296,11 +294,7 @@ class TenantPoller(Polls):
                 f"{self._map.max_entries:,} resources: mail of those past them counts as "
                 "unknown (or under the tenant SES tags it with)",
             )  # fmt: skip
-        if walk.where is not None:
-            self._where[target] = (self._round[target], walk.where)
-        elif target in self._where:  # its last tenant was deleted
-            walk.where = self._where[target][1]
-        if walk.where is not None:
+        if walk.where is not None:  # (none: the listing's named_now cleared the map)
             self._map.replace(*walk.where, walk.resources)
             self._on_change()
 
