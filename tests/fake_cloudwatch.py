@@ -48,6 +48,9 @@ class FakeCloudWatch(LocalServer):
         self.url = f"http://127.0.0.1:{self.port}"
         self.requests: list[dict[str, Any]] = []
         self._pages: deque[tuple[list[Query], str | None]] = deque()
+        #: Answers given as they are, before any scripted page (one not of CloudWatch's
+        #: shape: botocore checks no member's type).
+        self.raw: deque[dict[str, Any]] = deque()
         model = botocore.session.get_session().get_service_model("cloudwatch")
         assert model.resolved_protocol == "json", model.resolved_protocol  # what is faked
 
@@ -60,6 +63,8 @@ class FakeCloudWatch(LocalServer):
             return web.json_response({"__type": "UnknownOperationException"}, status=400)
         asked = json.loads(await request.read())
         self.requests.append(asked)
+        if self.raw:
+            return web.json_response(self.raw.popleft(), content_type=_KIND)
         if self._pages:
             results, token = self._pages.popleft()
         else:

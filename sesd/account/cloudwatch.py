@@ -6,9 +6,11 @@ read over every page the answer names."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any, Final
 
-from sesd.account.failures import EndlessList, MetricQueryFailed
+from sesd.account.failures import EndlessList, MetricQueryFailed, UnreadableAnswer, answer_of
+from sesd.account.tenant_entities import text
 from sesd.core.accounts import WORD, AccountStatus
 from sesd.core.text import clean
 
@@ -64,23 +66,25 @@ async def read_reputation(cloudwatch: Any, status: AccountStatus, now: float) ->
 
 async def _metric_pages(
     cloudwatch: Any, asked: dict[str, Any]
-) -> tuple[dict[str, list[tuple[Any, Any]]], dict[str, str]]:
+) -> tuple[dict[str, list[tuple[float, float]]], dict[str, str]]:
     """GetMetricData's (timestamp, value) pairs by query id, over every page (a query
     answered ``PartialData`` has the rest on the next, named by ``NextToken``), and each
     query's status: the last page's that names it, ``PartialData`` only when no token
     followed it. A token the read was given before,
-    or pages past :data:`METRIC_PAGES`, is a list that does not end."""
-    points: dict[str, list[tuple[Any, Any]]] = {}
+    or pages past :data:`METRIC_PAGES`, is a list that does not end. An answer the SDK
+    cannot read, or a query id or a datapoint that does not read, is
+    :class:`~sesd.account.failures.UnreadableAnswer`; a token that is no text is read as
+    left out."""
+    points: dict[str, list[tuple[float, float]]] = {}
     statuses: dict[str, str] = {}
     tokens: set[str] = set()
     for _ in range(METRIC_PAGES):
-        answer = await cloudwatch.get_metric_data(**asked)
+        answer = await answer_of(partial(cloudwatch.get_metric_data, **asked))
         for result in answer.get("MetricDataResults", []):
-            if (kind := result.get("Id")) in _REPUTATION:
-                pairs = zip(result.get("Timestamps", []), result.get("Values", []), strict=False)
-                points.setdefault(kind, []).extend(pairs)
+            if (kind := _query(result)) in _REPUTATION:
+                points.setdefault(kind, []).extend(_datapoints(result))
                 statuses[kind] = str(result.get("StatusCode", "Complete"))
-        token = answer.get("NextToken")
+        token = text(answer, "NextToken")
         if not token:
             return points, statuses
         if token in tokens:
@@ -92,10 +96,34 @@ async def _metric_pages(
     raise EndlessList(f"get_metric_data named more than {METRIC_PAGES} pages")
 
 
-def _newest(pairs: list[tuple[Any, Any]]) -> tuple[float, float] | None:
+def _query(result: dict[str, Any]) -> str | None:
+    """The id of the query ``result`` answers; one that is no text (a list, a number)
+    makes the answer unreadable: read as left out, its query's figure would be dropped
+    as if it had no datapoint."""
+    kind = result.get("Id")
+    if kind is not None and not isinstance(kind, str):
+        raise UnreadableAnswer
+    return kind
+
+
+def _datapoints(result: dict[str, Any]) -> list[tuple[float, float]]:
+    """A query's (timestamp, value) pairs. The SDK gives each timestamp as a datetime
+    (None for a null) and each value as the answer's JSON has it: a timestamp that is
+    none, or a value that is no number (a word, a list, a boolean), makes the answer
+    unreadable, rather than a figure read from a datapoint skipped or made up."""
+    pairs = []
+    for stamp, value in zip(result.get("Timestamps", []), result.get("Values", []), strict=False):
+        if not isinstance(stamp, datetime) or isinstance(value, bool):
+            raise UnreadableAnswer
+        try:
+            # (a word only as the JSON protocol writes a double that is no finite number)
+            pairs.append((stamp.timestamp(), float(value)))
+        except (TypeError, ValueError):
+            raise UnreadableAnswer from None
+    return pairs
+
+
+def _newest(pairs: list[tuple[float, float]]) -> tuple[float, float] | None:
     """(timestamp, value) of a query's newest datapoint, by its timestamp (whatever
     order the pages list them in)."""
-    if not pairs:
-        return None
-    stamp, value = max(pairs, key=lambda pair: pair[0])
-    return stamp.timestamp(), float(value)
+    return max(pairs, key=lambda pair: pair[0]) if pairs else None

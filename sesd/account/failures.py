@@ -85,6 +85,24 @@ async def answer_of(call: Callable[[], Awaitable[Any]]) -> Any:
         return await call()
     except UNREAD as exc:
         raise UnreadableAnswer from exc
+    except RuntimeError as exc:
+        if not _timestamp_past_dates(exc):
+            raise
+        raise UnreadableAnswer from exc
+
+
+def _timestamp_past_dates(exc: RuntimeError) -> bool:
+    """Whether ``exc`` is the SDK's timestamp parser giving up on a figure past any
+    date (1e300 seconds), which it raises as a RuntimeError; any other is sesd's."""
+    last = exc.__traceback__
+    while last is not None and last.tb_next is not None:
+        last = last.tb_next
+    frame = None if last is None else last.tb_frame
+    return (
+        frame is not None
+        and frame.f_globals.get("__name__") == "botocore.utils"
+        and frame.f_code.co_name == "parse_timestamp"
+    )
 
 
 class WatchEnded(Exception):
@@ -196,10 +214,11 @@ def hint(api: str, code: str, exc: BaseException) -> str:
     if isinstance(exc, MetricQueryFailed):
         return _unanswered(exc)
     if isinstance(exc, UnreadableAnswer):
+        service = "CloudWatch" if api == "get_metric_data" else "SES"
         return (
             f"{exc} (a word or a number where the API has an object, or a figure that does "
-            "not read): the next poll asks again, from a list's first page; check the SES "
-            "endpoint_url, if one is set"
+            "not read): the next poll asks again, from a list's first page; check the "
+            f"{service} endpoint_url, if one is set"
         )
     if code in CREDENTIALS_REFUSED:
         return CREDENTIALS_REFUSED[code]
