@@ -122,6 +122,9 @@ UNREAD: dict[str, tuple[str, Alter]] = {
     "time-a-word": (
         "ListTenants", _odd("Tenants", lambda i: i.update(CreatedTimestamp="yesterday"))),
     "list-a-number": ("ListTenantResources", lambda answer: answer.update(TenantResources=5)),
+    # Past any date: botocore's timestamp parser raises RuntimeError, not ValueError.
+    "time-past-any-date": (
+        "ListTenants", _odd("Tenants", lambda i: i.update(CreatedTimestamp=1e300))),
 }  # fmt: skip
 _APIS = {
     "ListReputationEntities": "list_reputation_entities",

@@ -25,6 +25,7 @@ from sesd.io.aws_errors import assume_role_failure, error_code, signed_off
 __all__ = [
     "ERRORS",
     "MAX_PAGES",
+    "MAYBE_UNREAD",
     "UNREAD",
     "EndlessList",
     "MetricQueryFailed",
@@ -36,6 +37,7 @@ __all__ = [
     "known_there",
     "passing",
     "tries",
+    "unread",
 ]
 
 #: The most pages one read of a list asks for: 10,000 pages of 10 (the page size SES
@@ -76,6 +78,8 @@ class UnreadableAnswer(Exception):
 #: member's type): an object given as a word has no ``get``, a number no items, a
 #: figure or a timestamp given as a word does not parse.
 UNREAD: Final = (AttributeError, TypeError, ValueError)
+#: What the SDK's parser may raise on an answer (:func:`unread` tells which it did).
+MAYBE_UNREAD: Final = (*UNREAD, RuntimeError)
 
 
 async def answer_of(call: Callable[[], Awaitable[Any]]) -> Any:
@@ -83,17 +87,18 @@ async def answer_of(call: Callable[[], Awaitable[Any]]) -> Any:
     SDK's parser raised on it (no fault of sesd's: a failed call, counted)."""
     try:
         return await call()
-    except UNREAD as exc:
-        raise UnreadableAnswer from exc
-    except RuntimeError as exc:
-        if not _timestamp_past_dates(exc):
+    except MAYBE_UNREAD as exc:
+        if not unread(exc):
             raise
         raise UnreadableAnswer from exc
 
 
-def _timestamp_past_dates(exc: RuntimeError) -> bool:
-    """Whether ``exc`` is the SDK's timestamp parser giving up on a figure past any
-    date (1e300 seconds), which it raises as a RuntimeError; any other is sesd's."""
+def unread(exc: BaseException) -> bool:
+    """Whether ``exc`` is the SDK's parser's, of an answer not of its API's shape:
+    :data:`UNREAD`, or the RuntimeError botocore's timestamp parser gives up with on a
+    figure past any date (1e300 seconds); any other RuntimeError is sesd's."""
+    if isinstance(exc, UNREAD):
+        return True
     last = exc.__traceback__
     while last is not None and last.tb_next is not None:
         last = last.tb_next

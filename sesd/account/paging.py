@@ -9,7 +9,15 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from sesd.account.failures import ERRORS, MAX_PAGES, UNREAD, UnreadableAnswer, WatchEnded, tries
+from sesd.account.failures import (
+    ERRORS,
+    MAX_PAGES,
+    MAYBE_UNREAD,
+    UnreadableAnswer,
+    WatchEnded,
+    tries,
+    unread,
+)
 from sesd.core.accounts import Target
 from sesd.core.tenant_walks import MAX_TOKEN
 
@@ -91,8 +99,10 @@ class Pacer:
                 if tried >= tries(exc):
                     raise
                 failed = exc
-            except UNREAD as exc:  # the SDK's parser's, of an answer: not sesd's fault
-                raise UnreadableAnswer from exc
+            except MAYBE_UNREAD as exc:
+                if not unread(exc):
+                    raise
+                raise UnreadableAnswer from exc  # the SDK's parser's: not sesd's fault
             finally:
                 self._last[target] = self._clock()
 
