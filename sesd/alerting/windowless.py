@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sesd.alerting.accounts import measure_account
+from sesd.alerting.accounts import account_lines, account_value
 from sesd.alerting.alert import Alert
 from sesd.alerting.labels import takes
 from sesd.alerting.rules import AlertState, step
@@ -67,7 +67,8 @@ def step_accounts(
         target = targets.get(label)
         status = ledger.accounts.status.get(target) if target else None
         estimate = ledger.reputation.estimate((*target, "")) if target else None
-        value, volume, notes = measure_account(rule.metric, status, estimate)
+        # The alert's lines only for an alert (sesd.alerting.accounts.account_value).
+        value, volume = account_value(rule.metric, status, estimate)
         transition = step(rule, state, value, volume, now, evaluator._repeat, tick=evaluator._tick)
         kind = evaluator._gate(rule, label, state, transition, now)
         if kind is None:
@@ -81,7 +82,7 @@ def step_accounts(
             regions=[region],
             accounts=[account],
             internal=False,
-            notes=notes,
+            notes=account_lines(rule.metric, status, estimate),
             scope=ACCOUNT,
         )
         evaluator._emit(rule, alert, now, out)
