@@ -310,27 +310,28 @@ class Ring:
     def counts(self, now_bucket: int) -> list[int]:
         """Recipients per event type in the window ending at ``now_bucket``."""
         head, slots = self.head, self.slots
+        out = [0] * _T
         if now_bucket >= head:
-            behind = now_bucket - head
-            if behind >= slots:
-                return [0] * _T
-            out = [
-                0 if column is None else column[-1] << 32 | column[-2] for column in self.columns
-            ]
-            # The oldest ``behind`` held buckets are outside the window.
-            leaving = range(head - slots + 1, head - slots + 1 + behind)
-        else:
-            # The clock is behind the newest bucket: count what is at or before it.
-            out = [0] * _T
-            lo = head - slots
-            if now_bucket <= lo:
+            if now_bucket - head >= slots:
                 return out
-            leaving = range(lo + 1, now_bucket + 1)
-        sign = -1 if now_bucket >= head else 1
+            # Each total less the held buckets now out of the window, in one loop (a
+            # comprehension, then a pass of signed adds: about 3,000 more a read).
+            leaving = range(head - slots + 1, now_bucket - slots + 1)
+            for i, column in enumerate(self.columns):
+                if column is not None:
+                    n = column[-1] << 32 | column[-2]
+                    for b in leaving:
+                        n -= column[b % slots]
+                    out[i] = n
+            return out
+        # The clock is behind the newest bucket: count what is at or before it.
+        if now_bucket <= head - slots:
+            return out
+        leaving = range(head - slots + 1, now_bucket + 1)
         for i, column in enumerate(self.columns):
             if column is not None:
                 for b in leaving:
-                    out[i] += sign * column[b % slots]
+                    out[i] += column[b % slots]
         return out
 
     def series(self, now_bucket: int, type_index: int) -> list[int]:
