@@ -20,18 +20,18 @@ from typing import Final
 
 from sesd.core.decode import Event, decode_body
 from sesd.core.dedup import body_key, event_key
-from sesd.core.domains import OTHER, domain_of, redact_address, shown_address, tag_label
+from sesd.core.domains import OTHER, domain_of, redact_address, shown_address
 from sesd.core.events import EVENT_TYPE_INDEX, EVENT_TYPES, Invalid, Skipped
 from sesd.core.ledger import Ledger
 from sesd.core.recipients import bounced, complained, delayed, delivered, never_sent, suppressed
 from sesd.core.reputation import MAX_CONFIG_SET_NAME, Windows, eligible
 from sesd.core.scopes import Slot
 from sesd.core.settings import CoreSettings
+from sesd.core.tag_counts import count_tags
 from sesd.core.tallies import Outcome
 from sesd.core.tenant_map import tenant_label, valid_tenant
 from sesd.core.tenants import TenantNotice
 from sesd.core.ungrouped import drop_groups, removed_groups
-from sesd.core.windows import DomainWindows
 
 __all__ = ["EXPIRY_GRACE", "Pipeline", "Result"]
 
@@ -175,7 +175,7 @@ class Pipeline:
         self._count(event, queue, domains, t, now, in_windows)
         # A bounce or complaint SES never attempted (a suppression list) is in no family.
         if self._tag_names and not (kind in _SUPPRESSIBLE and never_sent(event)):
-            self._tags(event, kind, usable, t, now, in_windows)
+            count_tags(ledger, self._tag_names, event, kind, usable, t, now, in_windows)
         return _PROCESSED[kind]
 
     def _domains(self, recipients: list[str]) -> tuple[_Domains, int]:
@@ -341,27 +341,6 @@ class Pipeline:
             assert ledger.by_provider is not None
             slot = self._provider_slots[provider] = ledger.by_provider.slot(provider)
         return (found, slot) if tenant is None else (found, slot, tenant)
-
-    def _tags(
-        self, event: Event, type_index: int, n: int, t: float, now: float, in_windows: bool
-    ) -> None:
-        ledger = self.ledger
-        tags = event.mail.tags
-        for tag in self._tag_names:
-            values = tags.get(tag)
-            if not values:
-                continue
-            # SES gives a tag one value (a message tag is one name and one value): the
-            # first is the tag's. Each of many, none of SES's, would count the event's
-            # recipients once more, and a thousand would take every label of the tag.
-            label = ledger.tag_tables[tag].label(tag_label(values[0]), now)
-            ledger.tallies.tag_counts(tag, label)[type_index] += n
-            if in_windows:
-                key = (tag, label)
-                windows = ledger.tag_windows.get(key)
-                if windows is None:
-                    windows = ledger.tag_windows[key] = DomainWindows(ledger.specs)
-                windows.count(t, now, type_index, n)
 
     # --- housekeeping ------------------------------------------------------------
 
