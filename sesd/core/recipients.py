@@ -12,7 +12,7 @@ from sesd.core.causes import classify
 from sesd.core.decode import Event
 from sesd.core.events import EVENT_TYPE_INDEX, BouncedRecipient, DelayedRecipient
 from sesd.core.ledger import Ledger
-from sesd.core.pending import legacy_pending_key, pending_key
+from sesd.core.pending import Labels, legacy_pending_key, pending_key
 from sesd.core.scopes import Slot
 from sesd.core.tallies import BOUNCE_SUBTYPES, BOUNCE_TYPES, DELAY_TYPES, SUPPRESSED_SUBTYPES
 from sesd.core.windows import Noted, delivery_keys, noted
@@ -39,7 +39,7 @@ def delivered(
     # A delivery dated before its send (a clock's step) counts in the sketch's lowest
     # bucket, as any time of 1 ms and below does.
     processing, to_delivery = delivery_keys(processing_ms, (event.time - event.sent) * 1000.0)
-    message_id, addresses = event.message_id, event.recipients
+    message_id, addresses, pending = event.message_id, event.recipients, ledger.pending
     for i, slots in enumerate(recipients):
         if slots is None:
             continue
@@ -47,15 +47,28 @@ def delivered(
             slot.counts[_DELIVERY] += 1
             if in_windows:
                 (slot.windows or slot.window()).delivered(t, now, processing, to_delivery)
-        _end_delay(ledger, message_id, addresses[i], slots, t, now)
+        # The pending delay's end asked here, and _end_delay() called only when it has
+        # something to do (a delay ended; an address an earlier build keyed otherwise):
+        # nearly every delivered recipient had no delay, and the call cost about 440
+        # instructions an event (counted under cachegrind, BENCHMARKS.md section 8).
+        address = addresses[i]
+        resolved = pending.resolved(pending_key(message_id, address), t)
+        if resolved is not None or not address.isascii() or address[-1:] == ".":
+            _end_delay(ledger, message_id, address, slots, t, now, resolved)
 
 
 def _end_delay(
-    ledger: Ledger, message_id: str, address: str, slots: tuple[Slot, ...], t: float, now: float
+    ledger: Ledger,
+    message_id: str,
+    address: str,
+    slots: tuple[Slot, ...],
+    t: float,
+    now: float,
+    resolved: tuple[Labels, float] | None,
 ) -> None:
     """A Delivery or Bounce at ``t`` ends the recipient's pending delay, if it had
-    one (and is remembered, for a delay processed after it)."""
-    resolved = ledger.pending.resolved(pending_key(message_id, address), t)
+    one: ``resolved``, what :meth:`PendingDelays.resolved` answered for its key (the
+    Delivery or Bounce is remembered there, for a delay processed after it)."""
     if resolved is None and (not address.isascii() or address[-1:] == "."):
         # Its delay may have been recorded by an earlier build (a state file).
         legacy = legacy_pending_key(message_id, address)
@@ -173,7 +186,9 @@ def bounced(
             found = classify(None, recipient.status, recipient.diagnostic_code)
             cause, also, hinted, advised = found.cause, found.also, found.hinted, found.advised
             causes[cause] = causes.get(cause, 0) + 1
-        _end_delay(ledger, message_id, recipient.email_address, slots, t, now)
+        address = recipient.email_address
+        resolved = ledger.pending.resolved(pending_key(message_id, address), t)
+        _end_delay(ledger, message_id, address, slots, t, now, resolved)
         if in_windows:
             _note_recipient(
                 ledger,
