@@ -330,7 +330,7 @@ class Pipeline:
         if found is None:
             found = self._labels.get(domain)
         if found is not None:
-            ledger.domains.touch(found.name, now)
+            ledger.domains.last_seen[found.name] = now  # LabelTable.touch(), inline
         else:
             label = ledger.domains.label(domain, now)
             found = ledger.by_domain.slot(label)
