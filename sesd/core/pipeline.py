@@ -339,7 +339,14 @@ class Pipeline:
         providers = ledger.providers
         if providers is None:
             return (found,) if tenant is None else (found, tenant)
-        provider = providers.provider(domain, now)
+        # ProviderCache.provider()'s first answer (one holding: nearly every recipient),
+        # inline; its call for the rest. The call cost about 400 instructions an event.
+        cached = providers.cache.get(domain)
+        if cached is not None and cached[1] > now:
+            providers.latest = now
+            provider = cached[0]
+        else:
+            provider = providers.provider(domain, now)
         slot = self._provider_slots.get(provider)
         if slot is None:
             assert ledger.by_provider is not None
