@@ -202,3 +202,23 @@ async def test_an_empty_listing_of_another_account_keeps_a_map_a_role_reaches() 
             first.throttled.add("ListTenants")
             await poller.poll_once()
     assert _mapped(pipeline, ACCOUNT) == "globex"
+
+
+async def test_a_reload_pointing_the_role_at_another_account_forgets_the_old_map() -> None:
+    """``prod``'s role is pointed at another AWS account by a reload, as across the
+    restart above: the old account's map goes with the reload, not only once the new
+    account's tenants are listed (never, while its role may not list them)."""
+    before = Pipeline(core_settings(parse_config(f"{TENANTS}{QUEUE}{_role(ACCOUNT)}")))
+    await _polled(before, ACCOUNT, ("prod", REGION))
+    before.reconfigure(core_settings(parse_config(f"{TENANTS}{QUEUE}{_role(OTHER)}")))
+    assert _mapped(before, ACCOUNT) == UNKNOWN
+
+
+async def test_a_reload_pointing_the_role_away_keeps_what_the_default_still_reaches() -> None:
+    """The default credentials and ``prod`` both reach ACCOUNT; a reload points ``prod``
+    at OTHER: ACCOUNT's map stays, the default credentials' walk keeps it."""
+    before = Pipeline(core_settings(parse_config(f"{TENANTS}{QUEUE}{_role(ACCOUNT)}")))
+    await _polled(before, ACCOUNT, ("prod", REGION))
+    await _polled(before, ACCOUNT, ("default", REGION))
+    before.reconfigure(core_settings(parse_config(f"{TENANTS}{QUEUE}{_role(OTHER)}")))
+    assert _mapped(before, ACCOUNT) == "globex"

@@ -234,13 +234,13 @@ class Ledger:
         rules name (events from now on), the windows whose breakdowns rules read, the
         canary's deadline and queue, where the queues are. The tenants' resources of an
         (account, region) no longer polled are forgotten, as their statuses and the walk
-        of them under way are: no walk will replace them, and its mail (on a queue
+        of them under way are, as are an AWS account's a label still polled no longer
+        reaches (its role moved): no walk will replace them, and its mail (on a queue
         shared with a watched account) would else count under its tenants for ever."""
-        gone = set(self.settings.watched) - set(settings.watched)
         # Its AWS account ids: the polls' (the file's, before a poll), and [[accounts]]'s.
         polled = {*self.tenant_status.accounts.items(), *self.accounts.ids()}
         ids = {*polled, *self.settings.account_names.items()}
-        held = [(i, region) for i, label in ids for account, region in gone if account == label]
+        held = [(i, r) for i, label in ids for on, r in self.settings.watched if on == label]
         forget_unreached(self.tenant_map, held, settings.reached(polled))
         self.settings = settings
         self.domains.set_fixed(
