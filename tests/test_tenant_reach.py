@@ -222,3 +222,13 @@ async def test_a_reload_pointing_the_role_away_keeps_what_the_default_still_reac
     await _polled(before, ACCOUNT, ("default", REGION))
     before.reconfigure(core_settings(parse_config(f"{TENANTS}{QUEUE}{_role(OTHER)}")))
     assert _mapped(before, ACCOUNT) == "globex"
+
+
+async def test_the_default_credentials_keep_a_map_the_config_gives_a_role() -> None:
+    """The default credentials move from ACCOUNT to OTHER while ``prod``'s role into
+    ACCOUNT has not listed its tenants yet (its first poll to come, or its ListTenants
+    refused): ACCOUNT's map stays, as a reload keeps it, whichever poll comes first."""
+    pipeline = Pipeline(core_settings(parse_config(f"{TENANTS}{QUEUE}{_role(ACCOUNT)}")))
+    await _polled(pipeline, ACCOUNT, ("default", REGION))
+    await _polled(pipeline, OTHER, ("default", REGION))
+    assert (_mapped(pipeline, ACCOUNT), _mapped(pipeline, OTHER)) == ("globex", "globex")

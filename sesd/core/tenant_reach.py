@@ -12,7 +12,7 @@ own walk replaces them. Pure.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any, Final
 
 from sesd.core.accounts import Accounts, Target
@@ -22,6 +22,10 @@ __all__ = ["forget_unreached", "held_in", "named_now"]
 
 #: An AWS account id.
 _ACCOUNT_ID: Final = re.compile(r"\d{12}")
+
+#: Each ``[[accounts]]`` entry's name by its role's AWS account id, and the (account,
+#: region)s watched: what the config says each role reaches.
+Roles = tuple[Mapping[str, str], Collection[tuple[str, str]]]
 
 
 def forget_unreached(
@@ -50,11 +54,16 @@ def held_in(rows: Any) -> set[tuple[str, str]]:
     return found
 
 
-def named_now(accounts: Accounts, tenant_map: TenantMap, target: Target, now: str | None) -> None:
+def named_now(
+    accounts: Accounts, tenant_map: TenantMap, target: Target, now: str | None, roles: Roles
+) -> None:
     """``target``'s tenants' ARNs name AWS account ``now`` (None: no tenant did), kept as
     its status's: the map of the account they named before goes (its credentials reach
     another account now, or it has no tenants left), but where another target in that
-    region still reaches it (a role into the same account: its own walk keeps it).
+    region still reaches it (a role into the same account: its own walk keeps it), as
+    its polls found or as the config says (``roles``: each ``[[accounts]]`` entry's
+    name by its role's AWS account id, and the (account, region)s watched), its polls
+    not done yet (its first, or its ListTenants refused), as a reload keeps it.
     Else, the old account's map would stay for the run, and every run after: no walk
     reads it, and the id drops out of what a reload looks through once the label has
     named more than :data:`sesd.core.tenants.MAX_IDS_PER_LABEL` others."""
@@ -65,5 +74,12 @@ def named_now(accounts: Accounts, tenant_map: TenantMap, target: Target, now: st
             (s.account_id, where[1])
             for where, s in accounts.status.items()
             if where != target and s.account_id is not None
+        }
+        names, watched = roles
+        others |= {
+            (i, where[1])
+            for i, name in names.items()
+            for where in watched
+            if where[0] == name and where != target
         }
         forget_unreached(tenant_map, [(was, target[1])], others)
