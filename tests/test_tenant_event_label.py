@@ -64,3 +64,16 @@ async def test_an_event_where_the_entry_is_not_watched_counts_under_the_poller()
     await _polled(pipeline, [("default", "us-east-1")], "us-east-1")
     await _polled(pipeline, [("prod", REGION)], REGION)
     assert _paused(pipeline, "us-east-1") == [("default", "us-east-1", "globex")]
+
+
+async def test_an_event_of_the_account_a_role_left_by_a_reload_is_not_the_entrys() -> None:
+    """``prod``'s polls named ACCOUNT; a reload points its role at another AWS account.
+    SES's event pausing a tenant of ACCOUNT (on a queue sesd still reads) is no longer
+    ``prod``'s: its polls read the other account now, as after a restart with the same
+    change. Counted under ``prod``, it paged a pause of a tenant ``prod`` has not, until
+    its next list of tenants' statuses dropped it, and the next event again."""
+    other = PROD.replace(ACCOUNT, "210987654321")
+    pipeline = Pipeline(core_settings(parse_config(f"{TENANTS}{EU}{PROD}")))
+    await _polled(pipeline, [("prod", REGION)], REGION)
+    pipeline.reconfigure(core_settings(parse_config(f"{TENANTS}{EU}{other}")))
+    assert _paused(pipeline, REGION) == [(ACCOUNT, REGION, "globex")]

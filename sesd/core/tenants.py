@@ -145,12 +145,17 @@ class TenantStatuses:
         status goes too. Those only events named (under an AWS account id no poll
         named) are kept, as they were before the reload. An AWS account id the polls
         named for an entry no longer watched is forgotten: added back, its role may
-        reach another account, and the old one's events would show as its own.
+        reach another account, and the old one's events would show as its own; so is
+        one an entry's polls named that its role no longer reaches (pointed at another).
         ``names``: each ``[[accounts]]`` entry's name by its AWS account id, now."""
         before, self.watched = self.watched, frozenset(watched)
         self.names = dict(names or {})
-        labels = {account for account, _ in self.watched}
-        self.accounts = {i: label for i, label in self.accounts.items() if label in labels}
+        labels, roles = {account for account, _ in self.watched}, set(self.names.values())
+        self.accounts = {
+            i: label
+            for i, label in self.accounts.items()
+            if label in labels and (label not in roles or self.names.get(i) == label)
+        }
         kept, self.status, self._groups, self._unnamed = self.status, {}, {}, {}
         for key, status in kept.items():
             if key[:2] in self.watched or key[:2] not in before:
