@@ -45,6 +45,7 @@ from sesd.runtime.sqs_calls import (
     InvalidMemory,
     describe_error,
     hint_in,
+    said_code,
 )
 from sesd.runtime.sqs_deletes import Deletes
 
@@ -236,7 +237,9 @@ class QueuePoller:
                 "sesd.sqs.receive_failed", error=describe_error(exc), **self._deletes.place()
             )
             return
-        code = error_code(exc) or type(exc).__name__
+        # As said (here, and as what the receive recovered ``after``): escaped and cut, an
+        # STS refusal's code is the endpoint's text.
+        code = said_code(error_code(exc) or type(exc).__name__)
         accounts = self._pipeline.ledger.accounts
         hint = hint_in(exc, accounts, (self._account, self._region), self._clock())
         # Not a queue a reload removed meanwhile: no poller of it would clear it again.

@@ -48,6 +48,7 @@ __all__ = [
     "hint_for",
     "hint_in",
     "retries",
+    "said_code",
 ]
 
 #: What an SQS call may raise when SQS or the network is in trouble, or when the answer
@@ -316,8 +317,13 @@ def describe_error(exc: BaseException) -> str:
     SDK's own errors may quote an answer's body): escaped and cut."""
     if isinstance(exc, ClientError):
         code = exc.response.get("Error", {}).get("Code", "?")
-        return f"{type(exc).__name__}: {clean(str(code), _CODE_CHARS)}"
+        return f"{type(exc).__name__}: {said_code(str(code))}"
     return clean(f"{type(exc).__name__}: {exc}", 300)
+
+
+def said_code(code: str) -> str:
+    """An error's code as a log line says it: escaped and cut (the endpoint's text)."""
+    return clean(code, _CODE_CHARS)
 
 
 def retries(answer: object) -> int:
