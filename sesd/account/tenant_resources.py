@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from sesd.account.failures import UnreadableAnswer
 from sesd.account.tenant_entities import text
+from sesd.core.accounts import Accounts, Target
+from sesd.core.tenant_walks import TenantWalk
 
-__all__ = ["mapped_arns", "read_arns"]
+__all__ = ["given_up", "mapped_arns", "passed_over", "read_arns"]
 
 #: The resources that carry a tenant for an event: its configuration set, its identity.
 _MAPPED: Final = ("CONFIGURATION_SET", "EMAIL_IDENTITY")
@@ -31,3 +34,32 @@ def read_arns(log: Any, target: tuple[str, str], tenant: str, answer: dict[str, 
             tenant=tenant, count=unread, hint="not mapped: check the SES endpoint_url",
         )  # fmt: skip
     return arns
+
+
+def given_up(
+    log: Any, accounts: Accounts, target: Target, tenant: str, exc: Exception, why: str
+) -> None:
+    """``tenant``'s resources given up for this walk, what was read of them kept: its
+    pages did not end, or an answer did not read (``exc``'s kind, counted as a failed
+    call). The walk goes on to the next tenant: given up whole, and so started over,
+    it would fail at the same tenant again, and the map never be made."""
+    accounts.failed(target, "list_tenant_resources", type(exc).__name__)
+    log.warning(
+        "sesd.tenants.tenant_skipped", account=target[0], region=target[1], tenant=tenant,
+        hint=f"ListTenantResources {why}: the walk goes on to the next tenant; check the "
+        "SES endpoint_url, if one is set",
+    )  # fmt: skip
+
+
+def passed_over(
+    log: Any, accounts: Accounts, target: Target, walk: TenantWalk, tenant: str, exc: Exception
+) -> None:
+    """``tenant``'s resources not read on. Deleted since ListTenants named it (SES's
+    NotFoundException): passed over, not the walk given up (which, for an account whose
+    tenants come and go, would never end). An answer the SDK does not read: given up as
+    one whose pages do not end (asked again, it comes back alike)."""
+    if isinstance(exc, UnreadableAnswer):
+        given_up(log, accounts, target, tenant, exc, "answered what the SDK does not read")
+        return
+    log.info("sesd.tenants.tenant_gone", account=target[0], region=target[1], tenant=tenant)
+    walk.forget(tenant)

@@ -34,12 +34,12 @@ from typing import Any, Final
 import anyio
 from botocore.exceptions import ClientError
 
-from sesd.account.failures import MAX_PAGES, EndlessList
+from sesd.account.failures import MAX_PAGES, EndlessList, UnreadableAnswer
 from sesd.account.paging import Pacer, Paged, PagedList, without_end
 from sesd.account.poller import ClientFor, During, Polls
 from sesd.account.rounds import side_by_side
 from sesd.account.tenant_entities import findings_of, refused, text, written
-from sesd.account.tenant_resources import read_arns
+from sesd.account.tenant_resources import given_up, passed_over, read_arns
 from sesd.core.accounts import Accounts, Target
 from sesd.core.tenant_map import TenantMap, tenant_of_arn, valid_tenant
 from sesd.core.tenant_reach import named_now
@@ -330,7 +330,8 @@ class TenantPoller(Polls):
         of another AWS account than the tenants' drops the walk (resumed after the
         account's label was pointed elsewhere): the next poll starts over. A tenant whose
         pages do not end (a token asked with before, or past :data:`MAX_PAGES` pages,
-        counted over the polls its walk spans) is given up, what was read of it kept."""
+        counted over the polls its walk spans), or an answer of which the SDK does not
+        read, is given up, what was read of it kept."""
         asked: set[str] = set()  # the tokens asked with, of the tenant being read
         while walk.next < len(walk.tenants) and self._clock() < deadline:
             if not self._watched(target):
@@ -342,17 +343,12 @@ class TenantPoller(Polls):
                 asked.add(walk.token)
             try:
                 answer = await self._pacer.ask(target, ses.list_tenant_resources, **args)
-            except ClientError as exc:
-                if error_code(exc) != _DELETED:
+            except (ClientError, UnreadableAnswer) as exc:
+                if error_code(exc) != _DELETED and not isinstance(exc, UnreadableAnswer):
                     raise
                 if not self._watched(target):
                     return  # the answer of a watch a reload ended: nothing said of this one
-                # Deleted since ListTenants named it: passed over, not the walk given up
-                # (which, for an account whose tenants come and go, would never end).
-                self._log.info(
-                    "sesd.tenants.tenant_gone", account=target[0], region=target[1], tenant=name
-                )
-                walk.forget(name)
+                passed_over(self._log, self.accounts, target, walk, name, exc)
                 answer = {}
             if not self._watched(target):
                 return  # a reload removed it while it was asked: its answer is not kept
@@ -372,12 +368,7 @@ class TenantPoller(Polls):
                 # Pages again, or without end (SES ends its lists): the tenant is given
                 # up, what was read of it kept, rather than the walk, and so the map,
                 # never ending.
-                self.accounts.failed(target, "list_tenant_resources", EndlessList.__name__)
-                self._log.warning(
-                    "sesd.tenants.tenant_skipped", account=target[0], region=target[1],
-                    tenant=name, hint=f"ListTenantResources named {seen}: the walk goes "
-                    "on to the next tenant; check the SES endpoint_url, if one is set",
-                )  # fmt: skip
+                given_up(self._log, self.accounts, target, name, EndlessList(), f"named {seen}")
                 token = None
             walk.token = token
             if walk.token is None:
