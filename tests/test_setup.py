@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 import uuid
 from typing import Any
@@ -20,6 +21,28 @@ from sesd.commands.setup import EVENT_TYPES, SetupOptions, run_setup
 from sesd.config import parse_config
 from sesd.core.decode import Event, decode_body
 from tests import factory as f
+
+
+@pytest.fixture
+def credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The SDK's credentials in the environment, as a shell running setup gives them."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+
+
+async def _setup(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """``sesd setup ARGS`` as the command line runs it (sesd's ``main()``), in a thread
+    of its own (its own event loop) while this loop serves: its exit status (argparse's,
+    for a usage error), standard output and standard error. No interpreter starts (half
+    a second of CPU each, for a setup of milliseconds): the process itself, Ctrl-C, is
+    tested in tests/test_setup_partial.py."""
+    capsys.readouterr()
+    try:
+        code = await anyio.to_thread.run_sync(main, ["setup", *args])
+    except SystemExit as exited:
+        code = exited.code if isinstance(exited.code, int) else -1
+    out, err = capsys.readouterr()
+    return code, out, err
 
 
 async def test_setup_is_idempotent_and_events_flow(local_sqs: LocalSqs, sqs: Any) -> None:
@@ -102,51 +125,33 @@ async def test_setup_repairs_what_differs(local_sqs: LocalSqs, sqs: Any) -> None
     assert not (await run_setup(options)).changed
 
 
-async def test_setup_command_prints_the_plan_and_the_queue_block(local_sqs: LocalSqs) -> None:
+async def test_setup_command_prints_the_plan_and_the_queue_block(
+    local_sqs: LocalSqs, capsys: pytest.CaptureFixture[str], credentials: None
+) -> None:
     """`sesd setup --dry-run` prints what it would create and the [[queues]] block, exit 0;
     the real run prints the queue URL to paste."""
-    import os
-    import sys
-
-    from anyio import run_process
-
-    env = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
     name = f"c{uuid.uuid4().hex[:8]}"
-    command = [
-        sys.executable,
-        "-m",
-        "sesd",
-        "setup",
-        "--name",
-        name,
-        "--endpoint-url",
-        local_sqs.url,
-    ]
-    dry = await run_process([*command, "--dry-run"], env=env, check=False)
-    assert dry.returncode == 0, dry.stderr.decode()
-    assert re.search(r"^would be created +SNS topic", dry.stdout.decode(), re.M)
-    real = await run_process(command, env=env, check=False)
-    assert real.returncode == 0, real.stderr.decode()
-    assert f'url = "{local_sqs.url}/123456789012/{name}-events"' in real.stdout.decode()
-    assert "ses:GetAccount" in real.stdout.decode()
-    assert "cloudwatch:GetMetricData" in real.stdout.decode()
+    command = ["--name", name, "--endpoint-url", local_sqs.url]
+    code, out, err = await _setup(capsys, *command, "--dry-run")
+    assert code == 0, err
+    assert re.search(r"^would be created +SNS topic", out, re.M)
+    code, out, err = await _setup(capsys, *command)
+    assert code == 0, err
+    assert f'url = "{local_sqs.url}/123456789012/{name}-events"' in out
+    assert "ses:GetAccount" in out
+    assert "cloudwatch:GetMetricData" in out
 
 
-async def test_setup_provisions_each_region_asked_for(local_sqs: LocalSqs) -> None:
+async def test_setup_provisions_each_region_asked_for(
+    local_sqs: LocalSqs, capsys: pytest.CaptureFixture[str], credentials: None
+) -> None:
     """`--region` repeats: each region gets its topic, queues and configuration set, and
     its own [[queues]] block (with its region: a local endpoint's URL names none)."""
-    import os
-    import sys
-
-    from anyio import run_process
-
-    env = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
     name = f"r{uuid.uuid4().hex[:8]}"
-    command = [sys.executable, "-m", "sesd", "setup", "--name", name]
-    command += ["--endpoint-url", local_sqs.url, "--region", "us-east-1", "--region", "eu-west-1"]
-    done = await run_process(command, env=env, check=False)
-    assert done.returncode == 0, done.stderr.decode()
-    out = done.stdout.decode()
+    command = ["--name", name, "--endpoint-url", local_sqs.url]
+    command += ["--region", "us-east-1", "--region", "eu-west-1"]
+    code, out, err = await _setup(capsys, *command)
+    assert code == 0, err
     assert out.count("[[queues]]") == 2
     assert 'region = "us-east-1"' in out
     assert 'region = "eu-west-1"' in out
@@ -165,39 +170,36 @@ async def test_setup_provisions_each_region_asked_for(local_sqs: LocalSqs) -> No
         assert len(urls) == 2, (region, urls)  # the queue and its dead-letter queue
 
 
-async def test_a_region_that_fails_leaves_the_report_of_those_done(local_sqs: LocalSqs) -> None:
+async def test_a_region_that_fails_leaves_the_report_of_those_done(
+    local_sqs: LocalSqs,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    credentials: None,
+) -> None:
     """The second region fails: the first was provisioned, and its report and block are
     printed before the one line that says what failed."""
-    import os
-    import sys
-
-    from anyio import run_process
-
-    env = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+    # The local server's own log of the request it failed (its traceback) would reach
+    # the command's standard error, the process being the same: a server's, not setup's.
+    monkeypatch.setattr(logging.getLogger("werkzeug"), "disabled", True)
     name = f"r{uuid.uuid4().hex[:8]}"
-    command = [sys.executable, "-m", "sesd", "setup", "--name", name]
     # A region's name that the local server knows nothing of (as AWS would not
     # answer for a region it has not opened yet).
-    command += ["--endpoint-url", local_sqs.url, "--region", "us-east-1", "--region", "xx-none-9"]
-    done = await run_process(command, env=env, check=False)
-    assert done.returncode == 1
-    assert f'url = "{local_sqs.url}/123456789012/{name}-events"' in done.stdout.decode()
-    assert f'name = "{name}-events-us-east-1"' in done.stdout.decode()  # as if all went
-    (line,) = done.stderr.decode().splitlines()
+    command = ["--name", name, "--endpoint-url", local_sqs.url]
+    command += ["--region", "us-east-1", "--region", "xx-none-9"]
+    code, out, err = await _setup(capsys, *command)
+    assert code == 1
+    assert f'url = "{local_sqs.url}/123456789012/{name}-events"' in out
+    assert f'name = "{name}-events-us-east-1"' in out  # as if all went
+    (line,) = err.splitlines()
     assert line.startswith("sesd: setup failed in xx-none-9: ")
 
 
 async def test_setup_from_a_config_provisions_the_default_accounts_regions_only(
-    local_sqs: LocalSqs, tmp_path: Any
+    local_sqs: LocalSqs, tmp_path: Any, capsys: pytest.CaptureFixture[str], credentials: None
 ) -> None:
     """setup signs with the default credentials: another account's queue is left to a
     run with that account's credentials, and the line says so, not provisioned in the
     caller's account under its region."""
-    import os
-    import sys
-
-    from anyio import run_process
-
     config = tmp_path / "sesd.toml"
     config.write_text(
         f'[aws]\nendpoint_url = "{local_sqs.url}"\n'
@@ -206,30 +208,21 @@ async def test_setup_from_a_config_provisions_the_default_accounts_regions_only(
         '[[queues]]\nurl = "https://sqs.eu-west-1.amazonaws.com/210987654321/theirs"\n'
         'account = "prod-eu"\n'
     )
-    env = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
-    command = [sys.executable, "-m", "sesd", "setup", "--dry-run", "--config", str(config)]
-    done = await run_process(command, env=env, check=False)
-    assert done.returncode == 0, done.stderr.decode()
-    assert "# us-east-1" in done.stdout.decode()
-    assert "# eu-west-1" not in done.stdout.decode()
-    assert "queue theirs is account prod-eu's: run setup with its credentials" in (
-        done.stderr.decode()
-    )
+    code, out, err = await _setup(capsys, "--dry-run", "--config", str(config))
+    assert code == 0, err
+    assert "# us-east-1" in out
+    assert "# eu-west-1" not in out
+    assert "queue theirs is account prod-eu's: run setup with its credentials" in err
 
 
 async def test_a_config_of_only_other_accounts_queues_sets_up_nothing_unasked(
-    local_sqs: LocalSqs, tmp_path: Any
+    local_sqs: LocalSqs, tmp_path: Any, capsys: pytest.CaptureFixture[str], credentials: None
 ) -> None:
     """Every queue of the config is another account's: setup (signing with the default
     credentials) has no region of this account's to take, and made NAME-events in
     ``[aws] region`` all the same, a queue no config reads, in an account where none
     was meant. It makes nothing, says which regions each account's run takes
     (``--region``), exit 2; with ``--region`` it sets up what it was asked."""
-    import os
-    import sys
-
-    from anyio import run_process
-
     config = tmp_path / "sesd.toml"
     config.write_text(
         f'[aws]\nendpoint_url = "{local_sqs.url}"\nregion = "us-west-2"\n'
@@ -239,53 +232,47 @@ async def test_a_config_of_only_other_accounts_queues_sets_up_nothing_unasked(
         '[[queues]]\nurl = "https://sqs.eu-central-1.amazonaws.com/210987654321/more"\n'
         'account = "prod-eu"\n'
     )
-    env = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
     name = f"o{uuid.uuid4().hex[:8]}"
-    command = [sys.executable, "-m", "sesd", "setup", "--config", str(config), "--name", name]
-    done = await run_process(command, env=env, check=False)
-    assert done.returncode == 2, done.stderr.decode()
-    assert done.stdout == b""
-    *_, line = done.stderr.decode().splitlines()
+    command = ["--config", str(config), "--name", name]
+    code, out, err = await _setup(capsys, *command)
+    assert code == 2, err
+    assert out == ""
+    *_, line = err.splitlines()
     assert line == (
         f"sesd: no queue of {config} is the default credentials' account's: nothing set "
         "up; with an account's credentials give its regions (prod-eu: --region "
         "eu-central-1 --region eu-west-1), or give --region to set up this account anyway"
     )
-    assert "queue theirs is account prod-eu's: run setup with its credentials" in (
-        done.stderr.decode()
-    )
+    assert "queue theirs is account prod-eu's: run setup with its credentials" in err
     async with get_session().create_client(
         "sqs", region_name="us-west-2", endpoint_url=local_sqs.url
     ) as sqs:
         assert (await sqs.list_queues(QueueNamePrefix=name)).get("QueueUrls", []) == []
-    asked = await run_process([*command, "--region", "eu-west-1"], env=env, check=False)
-    assert asked.returncode == 0, asked.stderr.decode()
-    assert f"/123456789012/{name}-events" in asked.stdout.decode()
+    code, out, err = await _setup(capsys, *command, "--region", "eu-west-1")
+    assert code == 0, err
+    assert f"/123456789012/{name}-events" in out
 
 
 async def test_setup_from_a_config_needs_none_of_its_sinks_secrets(
-    local_sqs: LocalSqs, tmp_path: Any
+    local_sqs: LocalSqs,
+    tmp_path: Any,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    credentials: None,
 ) -> None:
     """setup takes only the regions and the endpoint from a config: run where the
     Slack webhook's environment variable is not set (a workstation, a CI job), it
     plans the queue all the same, rather than refusing for a secret it never uses."""
-    import os
-    import sys
-
-    from anyio import run_process
-
     config = tmp_path / "sesd.toml"
     config.write_text(
         f'[aws]\nendpoint_url = "{local_sqs.url}"\n'
         '[[queues]]\nurl = "https://sqs.us-east-1.amazonaws.com/123456789012/ours"\n'
         '[alerts.slack]\nwebhook_url = "env:SESD_TEST_SLACK_WEBHOOK_NOT_SET"\n'
     )
-    env = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
-    env.pop("SESD_TEST_SLACK_WEBHOOK_NOT_SET", None)
-    command = [sys.executable, "-m", "sesd", "setup", "--dry-run", "--config", str(config)]
-    done = await run_process(command, env=env, check=False)
-    assert done.returncode == 0, done.stderr.decode()
-    assert "# us-east-1" in done.stdout.decode()
+    monkeypatch.delenv("SESD_TEST_SLACK_WEBHOOK_NOT_SET", raising=False)
+    code, out, err = await _setup(capsys, "--dry-run", "--config", str(config))
+    assert code == 0, err
+    assert "# us-east-1" in out
 
 
 @pytest.mark.parametrize(
@@ -302,28 +289,26 @@ async def test_setup_from_a_config_needs_none_of_its_sinks_secrets(
     ],
 )
 async def test_a_name_or_region_aws_would_refuse_is_refused_before_any_call(
-    local_sqs: LocalSqs, option: str, value: str, said: str
+    local_sqs: LocalSqs,
+    option: str,
+    value: str,
+    said: str,
+    capsys: pytest.CaptureFixture[str],
+    credentials: None,
 ) -> None:
     """A --name SQS, SNS or SES would not take, or a --region that is no region's name,
     is a usage error, exit 2, with nothing made in any region (it failed at the first
     call that used it, after the names before it were made, or in the second region
     after the first was provisioned)."""
-    import os
-    import sys
-
-    from anyio import run_process
-
-    env = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
     token = f"v{uuid.uuid4().hex[:8]}"
     name = value.format(token=token) if option == "--name" else token
-    command = [sys.executable, "-m", "sesd", "setup", "--endpoint-url", local_sqs.url]
-    command += ["--region", "us-east-1", "--name", name]
+    command = ["--endpoint-url", local_sqs.url, "--region", "us-east-1", "--name", name]
     if option == "--region":
         command += ["--region", value]
-    done = await run_process(command, env=env, check=False)
-    assert done.returncode == 2, done.stderr.decode()
-    assert said in done.stderr.decode()
-    assert done.stdout.decode() == ""
+    code, out, err = await _setup(capsys, *command)
+    assert code == 2, err
+    assert said in err
+    assert out == ""
     async with get_session().create_client(
         "sqs", region_name="us-east-1", endpoint_url=local_sqs.url
     ) as sqs:
