@@ -77,17 +77,25 @@ def test_a_port_in_use_is_one_line_and_exit_2(tmp_path: Path, taken_port: int, h
 
 
 @pytest.mark.parametrize("how", ["--listen", "SESD_HTTP_LISTEN"])
-def test_a_bad_listen_address_names_where_it_was_given(tmp_path: Path, how: str) -> None:
+def test_a_bad_listen_address_names_where_it_was_given(
+    tmp_path: Path,
+    how: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """A listen address that is no HOST:PORT fails the start in one line, exit 2,
     naming where it came from: the flag, or the environment variable (a unit's or a
-    pod's, which the person reading has not typed and would not look for as --listen)."""
+    pod's, which the person reading has not typed and would not look for as --listen).
+    Run by ``main()``, no interpreter started: it stops before the daemon is made."""
     path = str(_config(tmp_path, QUEUE))
     if how == "--listen":
-        done = _sesd("run", "--config", path, "--listen", "garbage")
+        code = main(["run", "--config", path, "--listen", "garbage"])
     else:
-        done = _sesd("run", "--config", path, env={"SESD_HTTP_LISTEN": "garbage"})
-    assert done.returncode == 2
-    (line,) = [line for line in done.stderr.splitlines() if not line.startswith("{")]
+        monkeypatch.setenv("SESD_HTTP_LISTEN", "garbage")
+        code = main(["run", "--config", path])
+    assert code == 2
+    err = capsys.readouterr().err
+    (line,) = [line for line in err.splitlines() if not line.startswith("{")]
     assert line == f"sesd: config error: {how}: listen must be HOST:PORT, got 'garbage'"
 
 
