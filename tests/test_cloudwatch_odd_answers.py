@@ -41,6 +41,12 @@ ODD: dict[str, dict[str, Any]] = {
     "value-a-list": _bounce(Values=[[0.02]]),
     "value-true": _bounce(Values=[True]),
     "id-a-list": _bounce(Id=["bounce"]),
+    # How the JSON protocol writes a double that is no finite number: read as a figure,
+    # a NaN never crosses a rule's threshold and shows as "nan%".
+    "value-nan": _bounce(Values=["NaN"]),
+    "value-infinity": _bounce(Values=["Infinity"]),
+    "value-minus-infinity": _bounce(Values=["-Infinity"]),
+    "value-a-bare-nan": _bounce(Values=[float("nan")]),  # JSON's NaN literal
 }
 
 

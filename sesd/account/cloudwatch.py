@@ -5,6 +5,7 @@ read over every page the answer names."""
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any, Final
@@ -109,17 +110,21 @@ def _query(result: dict[str, Any]) -> str | None:
 def _datapoints(result: dict[str, Any]) -> list[tuple[float, float]]:
     """A query's (timestamp, value) pairs. The SDK gives each timestamp as a datetime
     (None for a null) and each value as the answer's JSON has it: a timestamp that is
-    none, or a value that is no number (a word, a list, a boolean), makes the answer
-    unreadable, rather than a figure read from a datapoint skipped or made up."""
+    none, or a value that is no finite number (a word, a list, a boolean, or "NaN" and
+    "Infinity" as the JSON protocol writes a double that is none), makes the answer
+    unreadable, rather than a figure read from a datapoint skipped or made up: a NaN
+    rate crosses no rule's threshold and reads "nan%"."""
     pairs = []
     for stamp, value in zip(result.get("Timestamps", []), result.get("Values", []), strict=False):
         if not isinstance(stamp, datetime) or isinstance(value, bool):
             raise UnreadableAnswer
         try:
-            # (a word only as the JSON protocol writes a double that is no finite number)
-            pairs.append((stamp.timestamp(), float(value)))
+            figure = float(value)
         except (TypeError, ValueError):
             raise UnreadableAnswer from None
+        if not math.isfinite(figure):
+            raise UnreadableAnswer
+        pairs.append((stamp.timestamp(), figure))
     return pairs
 
 
