@@ -20,7 +20,7 @@ from sesd.io.files import linked
 from sesd.io.logs import get_logger
 from sesd.runtime.state import snapshot, write_state
 from sesd.runtime.state_lock import hold, let_go
-from sesd.runtime.state_refused import NAMED_FIRING, NAMED_RULES
+from sesd.runtime.state_refused import NAMED_FIRING, rules_in_line
 from sesd.runtime.state_size import kept_owed, retired_room
 from sesd.runtime.state_start import RestoreStopped, clear_leftovers, read_at_start
 
@@ -248,9 +248,7 @@ class StateSaver:
             named = _left_out(unsent.retired, retired)
             self._log.warning(
                 "sesd.state.resolves_not_kept", count=cut, kept=rows, room=room,
-                rules=dict(named[:NAMED_RULES]),
-                **({"rules_not_named": len(named) - NAMED_RULES} if len(named) > NAMED_RULES
-                   else {}),
+                **rules_in_line(named),
                 hint="more resolves owed under rules a reload removed (or to sinks it took "
                 "off a rule) than the state file keeps: resolve these in their sinks "
                 "by hand" + ("" if stopped else ", unless sesd sends them before it stops "

@@ -43,6 +43,7 @@ from sesd.runtime.state_alerts import (
     unread_alerted,
 )
 from sesd.runtime.state_bounds import bounded, firing_of, named
+from sesd.runtime.state_refused import in_line
 
 __all__ = [
     "STATE_VERSION",
@@ -212,16 +213,19 @@ def _restore(blob: bytes, ledger: Ledger, evaluator: Evaluator, now: float) -> d
     # until the clock is past the save, within the windows' reach (a file saved a year
     # ahead holds nothing back for a year).
     evaluator.blind(min(max(now, saved_at), now + ledger.horizon))
+    # What the change of rules since the save owes the sinks (sesd.alerting.changes),
+    # the first named, as many as the line's bound holds, and the others counted:
+    # every one is queued all the same.
+    shown = in_line([f"{a.kind.value} {a.rule} {a.domain}" for a in owed[:_NAMED_OWED]],
+                    _NAMED_OWED)  # fmt: skip
     return {
         "saved_at": saved_at,
         # Read as the start's: said, or a person takes it for the save's.
         **({} if saved_at == written else {"saved_at_unread": repr(written)}),
         **restored,
         "alerts": count,
-        # What the change of rules since the save owes the sinks (sesd.alerting.changes),
-        # the first named and the others counted: every one is queued all the same.
-        "owed": [f"{a.kind.value} {a.rule} {a.domain}" for a in owed[:_NAMED_OWED]],
-        **({"owed_not_named": len(owed) - _NAMED_OWED} if len(owed) > _NAMED_OWED else {}),
+        "owed": shown,
+        **({"owed_not_named": len(owed) - len(shown)} if len(owed) > len(shown) else {}),
         # Rules neither the file nor the config describe: their firing alerts stay
         # open in the sinks that were sent them (a file from before rules were saved).
         "unknown_rules": named(

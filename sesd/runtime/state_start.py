@@ -18,7 +18,7 @@ from sesd.alerting.evaluator import Evaluator
 from sesd.core.ledger import Ledger
 from sesd.core.timestamps import iso
 from sesd.runtime.state import StateError, read_state, restore
-from sesd.runtime.state_refused import NAMED_RULES, firing_in
+from sesd.runtime.state_refused import firing_in, rules_in_line
 from sesd.runtime.state_size import state_limit
 
 __all__ = ["Found", "RestoreStopped", "clear_leftovers", "read_at_start"]
@@ -296,9 +296,7 @@ def _left_open(log: Any, rules: dict[str, list[str]], hint: str) -> None:
     many rules as a line names, the others counted (a damaged file may name any
     number, each with its labels)."""
     if rules:
-        named = dict(sorted(rules.items())[:NAMED_RULES])
-        more = {"rules_not_named": len(rules) - len(named)} if len(rules) > len(named) else {}
-        log.warning("sesd.state.rules_unknown", rules=named, **more, hint=hint)
+        log.warning("sesd.state.rules_unknown", **rules_in_line(sorted(rules.items())), hint=hint)
 
 
 def _ignored(log: Any, path: str, reason: str) -> Found:
