@@ -196,6 +196,13 @@ _DECIDED = {
         {"delays": {"a.example": [1.0, {"above": 0.2}]}},  # keys left out
         {"delays": {"a.example": [1.0, {**_DECIDED, "metric": "no such metric"}]}},
         {"nameless": {"a.example": [1.0, {}]}},  # a rule the file does not describe
+        # A rule the config would refuse: its text reached the sinks in the resolve's
+        # "the rule was changed" note (an escape sequence to a console, 5,000
+        # characters to a pager), and what it fired under.
+        {"delays": {"a.example": [1.0, {**_DECIDED, "window": "5m\x1b[31m"}]}},
+        {"delays": {"a.example": [1.0, {**_DECIDED, "window": "9" * 5000 + "m"}]}},
+        {"delays": {"a.example": [1.0, {**_DECIDED, "window": "7m"}]}},  # never a window
+        {"delays": {"a.example": [1.0, {**_DECIDED, "metric": "canary_missing"}]}},
     ],
 )
 def test_a_fired_entry_that_does_not_read_is_skipped_alone(damaged: object) -> None:

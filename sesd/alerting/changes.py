@@ -27,6 +27,8 @@ from sesd.alerting.alert import Alert
 from sesd.alerting.labels import takes
 from sesd.alerting.rules import AlertState, Status, Transition
 from sesd.config import ACCOUNT_METRICS, CANARY_METRICS, RuleConfig, rule_of, saved_rule
+from sesd.core.accounts import ACCOUNT_NAME, is_region
+from sesd.core.canary import CANARY_DOMAIN
 from sesd.core.scopes import DOMAIN
 from sesd.core.windows import Breakdown
 
@@ -220,11 +222,12 @@ class Rechecked:
             found.setdefault(name, {})[label] = [since, decided]
         return found
 
-    def adopt(self, saved: Any, rules: Iterable[RuleConfig]) -> int:
+    def adopt(self, saved: Any, rules: Iterable[RuleConfig], windows: Collection[str]) -> int:
         """:meth:`saved`'s from a state file, each of ``rules`` (as the file saved them)
         with the keys that decided its alert as it fired; how many do not read (a
-        hand's edit, a flipped byte, a rule the file does not describe): forgotten, as
-        they were before the file kept them."""
+        hand's edit, a flipped byte, a rule the file does not describe, or one the
+        config would refuse: a window not of ``windows``, those configured when the
+        file was saved or now): forgotten, as they were before the file kept them."""
         self.fired, unread = {}, int(saved is not None and not isinstance(saved, dict))
         by_name = {rule.name: rule for rule in rules}
         # Each version read once, its alerts sharing it as before the stop: one for each
@@ -236,6 +239,8 @@ class Rechecked:
                 continue
             for label, row in labels.items():
                 was = _fired_as(by_name.get(name), row, made)
+                if was is not None and not _could_fire(was[0], label, windows):
+                    was = None
                 if was is None:
                     unread += 1
                 else:
@@ -300,6 +305,20 @@ def _fired_as(
             made[which] = None
     was = made[which]
     return None if was is None else (was, float(since))
+
+
+def _could_fire(rule: RuleConfig, label: object, windows: Collection[str]) -> bool:
+    """Whether an alert on ``label`` could have fired under ``rule``: its window is one
+    a config had (the file's text reaches the sinks, in the note of a change), and a
+    canary metric's alert is the canary's, an account metric's an ``ACCOUNT/REGION``."""
+    if rule.window not in windows:
+        return False
+    if rule.metric in CANARY_METRICS:
+        return label == CANARY_DOMAIN
+    if rule.metric in ACCOUNT_METRICS:
+        account, _, region = str(label).partition("/")
+        return ACCOUNT_NAME.fullmatch(account) is not None and is_region(region)
+    return True
 
 
 def _deciding_keys(rule: RuleConfig) -> dict[str, Any]:

@@ -179,8 +179,9 @@ def _restore(blob: bytes, ledger: Ledger, evaluator: Evaluator, now: float) -> d
         retired, unread, skipped = read_retired(data, now)
         heard, unheard = read_heard(data)
         fired = Rechecked()  # the rules firing alerts fired under, where since changed
+        windows = _windows(data, evaluator)
         entries = {"rules": unread_rules, "retired": skipped, "heard": unheard, "alerted":
-                   unread_alerted(data), "fired": fired.adopt(data.get("fired"), rules),
+                   unread_alerted(data), "fired": fired.adopt(data.get("fired"), rules, windows),
                    "canary_names": names_read(data.get("canary_names"))[1]}  # fmt: skip
         for rule, states, _ in retired:
             # Held to the rule as it was, on its own: its labels, its ceiling. What it
@@ -240,6 +241,12 @@ def _restore(blob: bytes, ledger: Ledger, evaluator: Evaluator, now: float) -> d
         # Whether the stop's last save wrote it (None: a build that did not say).
         "stopped": data.get("stopped"),
     }
+
+
+def _windows(data: dict[str, Any], evaluator: Evaluator) -> set[str]:
+    """The windows configured when the file was saved (its layout), and now."""
+    saved = [spec[0] for spec in data["layout"] if isinstance(spec, list) and spec]
+    return {name for name in saved if isinstance(name, str)} | set(evaluator.window_names)
 
 
 def _groups(data: dict[str, Any]) -> list[str]:
