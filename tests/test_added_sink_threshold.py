@@ -245,3 +245,24 @@ def test_the_alerts_of_a_storm_share_the_rule_they_fired_under_after_a_restart()
     assert len(fired) == 200
     assert {rule.threshold for rule, _ in fired} == {0.2}
     assert len({id(rule) for rule, _ in fired}) == 1
+
+
+def test_a_fired_entry_under_a_window_the_file_was_saved_with_reads() -> None:
+    """a.example fires under a rule on the 15m window; a reload moves the rule to the 5m
+    window, and the config drops the 15m window while sesd is down. The entry's window
+    is one the config had when the file was saved: it reads, and the resolve says the
+    window the alert fired under."""
+    first = parse_config(SINKS + rule().replace('window = "5m"', 'window = "15m"'))
+    moved = parse_config(SINKS + rule())
+    later = parse_config(SINKS + rule() + '[windows]\nsizes = ["5m", "1h"]\n')
+    pipeline = Pipeline(core_settings(first))
+    feed_spike(pipeline, "a.example", T, 6, 4)
+    evaluator = Evaluator(first.alerts, WINDOWS)
+    evaluator.evaluate(pipeline.ledger, T)
+    evaluator.due(T)
+    evaluator.configure(moved.alerts, WINDOWS, T + 1, pipeline.ledger)
+    blob = snapshot(pipeline.ledger, evaluator, T + 2, [], True)
+    after = Evaluator(later.alerts, ["5m", "1h"])
+    restored = restore(blob, Pipeline(core_settings(later)).ledger, after, T + 3)
+    assert restored["entries_skipped"] == {}
+    assert [rule.window for rule, _ in after.rechecked.fired.values()] == ["15m"]
