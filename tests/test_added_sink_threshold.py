@@ -266,3 +266,27 @@ def test_a_fired_entry_under_a_window_the_file_was_saved_with_reads() -> None:
     restored = restore(blob, Pipeline(core_settings(later)).ledger, after, T + 3)
     assert restored["entries_skipped"] == {}
     assert [rule.window for rule, _ in after.rechecked.fired.values()] == ["15m"]
+
+
+@pytest.mark.parametrize("window", ["5m\x1b[31m", "9" * 5000 + "m", "7m"])
+def test_a_saved_rule_of_a_window_no_config_had_reads_as_configured(window: str) -> None:
+    """The file's description of the rule a.example fired under names a window no
+    config had (a hand's edit, a flipped byte): it does not read, and is counted; the
+    alert is read under the rule as configured, and its resolve says nothing of a
+    change. Read, the window's text reached the sinks in the resolve's "the rule was
+    changed in the config (window ... to 5m)" note."""
+    config = parse_config(SINKS + rule())
+    pipeline = Pipeline(core_settings(config))
+    feed_spike(pipeline, "a.example", T, 6, 4)
+    evaluator = Evaluator(config.alerts, WINDOWS)
+    evaluator.evaluate(pipeline.ledger, T)
+    evaluator.due(T)
+    data = msgspec.msgpack.decode(snapshot(pipeline.ledger, evaluator, T + 1, [], True))
+    data["rules"]["delays"]["window"] = window
+    after = Evaluator(config.alerts, WINDOWS)
+    fresh = Pipeline(core_settings(config)).ledger
+    restored = restore(msgspec.msgpack.encode(data), fresh, after, T + 2)
+    assert restored["entries_skipped"] == {"rules": 1}
+    after.evaluate(fresh, T + 4000)  # a window's length past the start, no data
+    (resolve,) = after.due(T + 4000, flush=True)
+    assert [(a.kind, a.notes) for a in resolve.alerts] == [(Transition.RESOLVED, ())]

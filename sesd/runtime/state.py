@@ -173,13 +173,13 @@ def _restore(blob: bytes, ledger: Ledger, evaluator: Evaluator, now: float) -> d
     try:
         Ledger(ledger.settings).restore(data, now)
         alerts = alert_states(data["alerts"], now)
-        rules, unknown, unread_rules = _rules(data.get("rules", {}), alerts, evaluator)
+        windows = _windows(data, evaluator)
+        rules, unknown, unread_rules = _rules(data.get("rules", {}), alerts, evaluator, windows)
         known = {name: states for name, states in alerts.items() if name not in unknown}
         dropped, refused = bounded(rules, known, ledger, data)
         retired, unread, skipped = read_retired(data, now)
         heard, unheard = read_heard(data)
         fired = Rechecked()  # the rules firing alerts fired under, where since changed
-        windows = _windows(data, evaluator)
         entries = {"rules": unread_rules, "retired": skipped, "heard": unheard, "alerted":
                    unread_alerted(data), "fired": fired.adopt(data.get("fired"), rules, windows),
                    "canary_names": names_read(data.get("canary_names"))[1]}  # fmt: skip
@@ -260,12 +260,17 @@ def _groups(data: dict[str, Any]) -> list[str]:
 
 
 def _rules(
-    saved: dict[str, Any], alerts: dict[str, dict[str, AlertState]], evaluator: Evaluator
+    saved: dict[str, Any],
+    alerts: dict[str, dict[str, AlertState]],
+    evaluator: Evaluator,
+    windows: set[str],
 ) -> tuple[list[RuleConfig], dict[str, dict[str, AlertState]], int]:
     """The rules the states were saved under (the configured one of the same name when
     the file does not say, or no longer reads as a rule), the states of rules neither
     describes, and how many descriptions did not read (all, once, if no map). One of
-    another rule's name (a hand's edit) does not read: it would bound these states."""
+    another rule's name (a hand's edit) does not read: it would bound these states;
+    nor one of a window not of ``windows`` (no config had it): its text would reach
+    the sinks, in the note of the rule's change."""
     configured = {rule.name: rule for rule in evaluator.rules}
     rules, unknown, unread = [], {}, 0
     if not isinstance(saved, dict):  # not a map of descriptions: the rules configured
@@ -278,7 +283,7 @@ def _rules(
             pass
         except ValueError:
             unread += 1
-        if rule is not None and rule.name != name:
+        if rule is not None and (rule.name != name or rule.window not in windows):
             rule, unread = None, unread + 1
         if rule is not None:
             rules.append(rule)
