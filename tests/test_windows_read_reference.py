@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from sesd.core.events import EVENT_TYPES
 from sesd.core.windows import DomainWindows, WindowSpec
+from sesd.core.windows.cells import BUCKET_MASK, BUCKET_SHIFT, value_key
 from sesd.core.windows.ring import Ring
 
 _T = len(EVENT_TYPES)
@@ -58,6 +59,11 @@ def reference_moved_over(ring: Ring, a: int, b: int, values: bool, stage: int | 
             for bucket in moved:
                 if column[bucket % ring.slots]:
                     return False
+    if values and ring.cells:
+        head = ring.head
+        for cell in ring.cells:
+            if head - ((head - (cell >> BUCKET_SHIFT)) & BUCKET_MASK) in moved:
+                return False
     return True
 
 
@@ -70,10 +76,14 @@ _WRITES = st.lists(
 
 
 def _ring(slots: int, writes: list[tuple[int, int, int, int]]) -> Ring:
+    """A ring of ``slots`` buckets after ``writes``: a count, or with none a value."""
     ring = Ring(10.0, slots)
     for bucket, now_bucket, type_index, n in writes:
         if ring.place(bucket, max(bucket, now_bucket)):
-            ring.add(bucket, type_index, n)
+            if n:
+                ring.add(bucket, type_index, n)
+            else:
+                ring.add_values(bucket, {value_key(0, type_index): 1})
     return ring
 
 
@@ -93,15 +103,22 @@ def test_ring_counts_as_the_reference(
     a=st.integers(-10, 45),
     gap=st.integers(0, 20),
     stage=st.none() | st.integers(-5, 45),
+    values=st.booleans(),
 )
 def test_ring_moved_over_as_the_reference(
-    slots: int, writes: list[tuple[int, int, int, int]], a: int, gap: int, stage: int | None
+    slots: int,
+    writes: list[tuple[int, int, int, int]],
+    a: int,
+    gap: int,
+    stage: int | None,
+    values: bool,
 ) -> None:
     """Equal bounds (gap 0), bounds further apart than the ring, bounds behind the
     head (a clock stepped back) and an empty ring (its head far in the past)."""
     ring = _ring(slots, writes)
     b = a + gap
-    assert ring.moved_over(a, b, False, stage) == reference_moved_over(ring, a, b, False, stage)
+    expected = reference_moved_over(ring, a, b, values, stage)
+    assert ring.moved_over(a, b, values, stage) == expected
 
 
 def reference_stage_in(windows: DomainWindows, index: int, now_bucket: int) -> bool:
