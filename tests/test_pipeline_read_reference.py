@@ -6,8 +6,10 @@ a delay an earlier build keyed (PendingDelays.resolved asked before the call).""
 
 from __future__ import annotations
 
+import gc
 from datetime import UTC, datetime, timedelta, timezone
 
+import msgspec
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -166,3 +168,39 @@ def test_a_delay_an_earlier_build_recorded_is_timed_at_its_delivery(
     figures = pipeline.ledger.windows[domain].figures(0, NOW)
     assert figures.delay_duration.count == 1
     assert figures.delay_duration.p50 == pytest.approx(100_000, rel=0.1)
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        f.delivery(["a@x.example", "b@x.example", "a@x.example"]),
+        f.bounce(["a@x.example", "B@y.example"]),
+        f.delay(["a@x.example"], expires=f.T0 + 3600),
+        f.complaint(["a@x.example"]),
+    ],
+    ids=["delivery", "bounce", "delay", "complaint"],
+)
+def test_a_decoded_event_is_in_no_reference_cycle(event: dict[str, object]) -> None:
+    """An Event is not tracked by the collector, which is safe only while nothing it
+    holds leads back to it (a cycle through it would never be freed): nothing does,
+    for each kind of event with recipients, entries and an expiry."""
+    decoded = decode_body(f.raw(event))
+    assert isinstance(decoded, Event)
+    assert not gc.is_tracked(decoded)
+    seen: set[int] = set()
+    todo = _held(decoded)
+    assert todo
+    while todo:
+        item = todo.pop()
+        assert item is not decoded
+        if id(item) not in seen:
+            seen.add(id(item))
+            todo.extend(_held(item))
+
+
+def _held(item: object) -> list[object]:
+    """What ``item`` refers to: a struct's fields (one not tracked shows the collector
+    none), or what the collector sees of a list or a dict."""
+    if isinstance(item, msgspec.Struct):
+        return [getattr(item, name) for name in item.__struct_fields__]
+    return list(gc.get_referents(item))
