@@ -238,7 +238,7 @@ class StateSaver:
         room = retired_room(self._ledger.settings, len(self._evaluator.config.named_sinks()))
         retired, cut = kept_owed(unsent.retired, self._evaluator.rules, room, self._ledger.settings)
         # A crash keeps the last periodic save: what it leaves out is lost as at a stop.
-        # Said when a save leaves out one the save before kept, not at every save after.
+        # Said when a save leaves out one the save before did not, not at every save after.
         left = _rows(unsent.retired) - _rows(retired) if cut else set()
         told, self._left_out = bool(left - self._left_out), left
         if cut and (stopped or told):
