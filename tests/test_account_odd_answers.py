@@ -30,6 +30,8 @@ NOT_TEXT: dict[str, dict[str, Any]] = {
 UNREAD: dict[str, dict[str, Any]] = {
     "quota-a-word": {"SendQuota": "plenty"},
     "quota-figure-a-word": {"SendQuota": {"Max24HourSend": "lots", "SentLast24Hours": 1.0}},
+    # A whole number past any float's range: the parser's float() raises OverflowError.
+    "quota-figure-past-a-float": {"SendQuota": {"Max24HourSend": 10**400, "SentLast24Hours": 1}},
 }
 
 

@@ -35,6 +35,9 @@ ODD: dict[str, dict[str, Any]] = {
     "values-a-number": _bounce(Values=5),
     "timestamp-a-word": _bounce(Timestamps=["yesterday"]),
     "timestamp-past-any-date": _bounce(Timestamps=[1e300]),
+    # Whole numbers past any float's range: float() of them raises OverflowError.
+    "timestamp-past-a-float": _bounce(Timestamps=[10**400]),
+    "value-past-a-float": _bounce(Values=[10**400]),
     "timestamp-null": _bounce(Timestamps=[None]),
     "value-a-word": _bounce(Values=["high"]),
     "value-null": _bounce(Values=[None]),

@@ -125,6 +125,9 @@ UNREAD: dict[str, tuple[str, Alter]] = {
     # Past any date: botocore's timestamp parser raises RuntimeError, not ValueError.
     "time-past-any-date": (
         "ListTenants", _odd("Tenants", lambda i: i.update(CreatedTimestamp=1e300))),
+    # A whole number past any float's range: that parser raises OverflowError.
+    "time-past-a-float": (
+        "ListTenants", _odd("Tenants", lambda i: i.update(CreatedTimestamp=10**400))),
 }  # fmt: skip
 _APIS = {
     "ListReputationEntities": "list_reputation_entities",

@@ -120,7 +120,7 @@ def _datapoints(result: dict[str, Any]) -> list[tuple[float, float]]:
             raise UnreadableAnswer
         try:
             figure = float(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # (a whole number past a float's)
             raise UnreadableAnswer from None
         if not math.isfinite(figure):
             raise UnreadableAnswer

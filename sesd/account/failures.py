@@ -76,8 +76,9 @@ class UnreadableAnswer(Exception):
 
 #: What the SDK's parser raises on an answer not of its API's shape (botocore checks no
 #: member's type): an object given as a word has no ``get``, a number no items, a
-#: figure or a timestamp given as a word does not parse.
-UNREAD: Final = (AttributeError, TypeError, ValueError)
+#: figure or a timestamp given as a word does not parse, and one given as a whole
+#: number past a float's range (JSON has no bound on digits) overflows ``float()``.
+UNREAD: Final = (AttributeError, TypeError, ValueError, OverflowError)
 #: What the SDK's parser may raise on an answer (:func:`unread` tells which it did).
 MAYBE_UNREAD: Final = (*UNREAD, RuntimeError)
 
