@@ -17,6 +17,7 @@ counted, not kept: the walk goes on and its map is made of what it kept.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any, Final
@@ -147,6 +148,20 @@ class TenantWalks:
         later reload add it back (another role's account, perhaps)."""
         for target in [target for target in self.walks if target not in where]:
             del self.walks[target]  # in place: a poll under way holds this dict
+
+    def forget_unreached(self, reached: Collection[tuple[str, str]]) -> None:
+        """Only the walks of tenants listed in an (AWS account id, region) of ``reached``
+        (those the config reaches). A walk of another (a state file's, its label's role
+        pointed at another account since) would ask the new account for the old one's
+        tenants, pass each over as deleted, end, and put back the old account's map
+        that no walk reads any more. One still listing is kept: its label's account may
+        be known only at the listing's end (the default credentials' first), and the
+        next page, its token the old account's, is not the new account's to give."""
+        for target, walk in list(self.walks.items()):
+            if walk.listing or walk.where is None:
+                continue
+            if (walk.where[1], walk.where[0]) not in reached:
+                del self.walks[target]
 
     def snapshot(self) -> list[list[Any]]:
         """Plain data for the state file."""
