@@ -35,6 +35,25 @@ PROD = ("prod", REGION)
 SET = f"arn:aws:ses:{REGION}:{ACCOUNT}:configuration-set/set-globex"
 
 
+async def _first_poll(after: Pipeline) -> LocalTenants:
+    """The restarted sesd's first poll of ``prod``, its role now reaching OTHER (which
+    holds no tenant of ACCOUNT's), the walk the state file had under way resumed; the
+    endpoint, to count its calls."""
+    ledger = after.ledger
+    async with LocalTenants(OTHER, REGION) as other, _client(other.url) as ses:
+
+        async def client_for(service: str, target: tuple[str, str]) -> object:
+            return ses
+
+        poller = TenantPoller(
+            [PROD], client_for, ledger.accounts, ledger.tenant_map, ledger.tenant_status,
+            every=300, clock=Clock(), recommendations=False, walks=ledger.tenant_walks,
+        )  # fmt: skip
+        with anyio.fail_after(20):
+            await poller.poll_once()
+    return other
+
+
 async def test_a_walk_of_an_account_no_longer_reached_does_not_bring_its_map_back() -> None:
     """``prod``'s role into ACCOUNT mapped globex's set, and a walk of ACCOUNT's
     tenants (globex read, acme next) was under way at the stop. sesd starts again
@@ -49,17 +68,23 @@ async def test_a_walk_of_an_account_no_longer_reached_does_not_bring_its_map_bac
     )  # fmt: skip
     after = _restarted(before, f"{TENANTS}{QUEUE}{_role(OTHER)}")
     assert _mapped(after, ACCOUNT) == UNKNOWN
-    ledger = after.ledger
-    async with LocalTenants(OTHER, REGION) as other, _client(other.url) as ses:
-
-        async def client_for(service: str, target: tuple[str, str]) -> object:
-            return ses
-
-        poller = TenantPoller(
-            [PROD], client_for, ledger.accounts, ledger.tenant_map, ledger.tenant_status,
-            every=300, clock=Clock(), recommendations=False, walks=ledger.tenant_walks,
-        )  # fmt: skip
-        with anyio.fail_after(20):
-            await poller.poll_once()
+    assert (await _first_poll(after)).calls["ListTenants"] == 1
     assert _mapped(after, ACCOUNT) == UNKNOWN
-    assert other.calls["ListTenants"] == 1
+
+
+async def test_a_walk_under_a_role_moved_away_does_not_replace_what_another_reaches() -> None:
+    """The default credentials and ``prod``'s role both reach ACCOUNT; prod's walk of it
+    was under way at the stop (acme next, nothing of globex kept by it yet). sesd
+    starts again with prod's role in OTHER: ACCOUNT's map is the default credentials'
+    to keep, and prod's old walk, ended through the new role, must not replace it
+    with what it had read (nothing: globex's set then counted as unknown)."""
+    before = Pipeline(core_settings(parse_config(f"{TENANTS}{QUEUE}{_role(ACCOUNT)}")))
+    await _polled(before, ACCOUNT, PROD)
+    await _polled(before, ACCOUNT, ("default", REGION))
+    before.ledger.tenant_walks.walks[PROD] = TenantWalk(
+        NOW, listing=False, tenants=["globex", "acme"], where=(REGION, ACCOUNT), next=1
+    )
+    after = _restarted(before, f"{TENANTS}{QUEUE}{_role(OTHER)}")
+    assert _mapped(after, ACCOUNT) == "globex"
+    await _first_poll(after)
+    assert _mapped(after, ACCOUNT) == "globex"

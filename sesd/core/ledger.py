@@ -337,10 +337,10 @@ class Ledger:
         # The map of an AWS account no label reaches now goes, as a reload's would.
         reached = self.settings.reached(self.accounts.ids())  # the file's ids for the default
         forget_unreached(self.tenant_map, held_in(data.get("accounts", [])), reached)
-        # Walks under way resume and show how far they came, but of such an account.
+        # Walks under way resume and show how far they came, but of an account left since.
         walks = data.get("tenant_walks", [])
         unread = self.tenant_walks.restore(walks, where, now, self.tenant_map.max_entries)
-        self.tenant_walks.forget_unreached(reached)
+        self.tenant_walks.forget_unreached(self.settings.reaching(self.accounts.ids()))
         for target, walk in self.tenant_walks.walks.items():
             if not walk.listing:
                 progress = self.accounts.record(target)

@@ -59,7 +59,14 @@ class CoreSettings:
         """The (AWS account id, region)s watched: each ``[[accounts]]`` entry's role's
         account, the others' (the default credentials') as the polls found them,
         ``polled`` ((AWS account id, the label it was polled under) pairs)."""
-        roles = set(self.account_names.values())
-        ids = [*self.account_names.items()]
-        ids += [(i, label) for i, label in polled if label not in roles]
+        ids = self.reaching(polled)
         return {(i, region) for i, label in ids for on, region in self.watched if on == label}
+
+    def reaching(self, polled: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
+        """(AWS account id, label) of the account each label reaches: an ``[[accounts]]``
+        entry's role's, the others' as ``polled`` found them (see :meth:`reached`)."""
+        roles = set(self.account_names.values())
+        return {
+            *self.account_names.items(),
+            *((i, label) for i, label in polled if label not in roles),
+        }

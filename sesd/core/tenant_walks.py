@@ -149,18 +149,20 @@ class TenantWalks:
         for target in [target for target in self.walks if target not in where]:
             del self.walks[target]  # in place: a poll under way holds this dict
 
-    def forget_unreached(self, reached: Collection[tuple[str, str]]) -> None:
-        """Only the walks of tenants listed in an (AWS account id, region) of ``reached``
-        (those the config reaches). A walk of another (a state file's, its label's role
-        pointed at another account since) would ask the new account for the old one's
-        tenants, pass each over as deleted, end, and put back the old account's map
-        that no walk reads any more. One still listing is kept: its label's account may
-        be known only at the listing's end (the default credentials' first), and the
-        next page, its token the old account's, is not the new account's to give."""
+    def forget_unreached(self, reaching: Collection[tuple[str, str]]) -> None:
+        """Only the walks of tenants listed in the AWS account their label reaches
+        (``reaching``: (AWS account id, label) pairs, the config's). A walk of another
+        (a state file's, its label's role pointed at another account since) would ask
+        the new account for the old one's tenants, pass each over as deleted, end, and
+        replace the old account's map with what it had read: put back where no label
+        reaches it, or cut short where another (the default credentials) still does.
+        One still listing is kept: its label's account may be known only at the
+        listing's end (the default credentials' first), and the next page, its token
+        the old account's, is not the new account's to give."""
         for target, walk in list(self.walks.items()):
             if walk.listing or walk.where is None:
                 continue
-            if (walk.where[1], walk.where[0]) not in reached:
+            if (walk.where[1], target[0]) not in reaching:
                 del self.walks[target]
 
     def snapshot(self) -> list[list[Any]]:
