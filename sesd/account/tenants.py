@@ -265,7 +265,7 @@ class TenantPoller(Polls):
             # still (its last tenant deleted) or not, unless another label reaches it:
             # an empty listing says nothing of which account it is, so it clears no other.
             named = None if walk.where is None else walk.where[1]
-            roles = (self._statuses.names, self._statuses.watched)  # the config's reach
+            roles = (self._statuses.roles, self._statuses.watched)  # the config's reach
             named_now(self.accounts, self._map, target, named, roles)  # the old map goes
         # Its own call, counted and logged under its own name: a role denied it alone
         # must not read as denied ListTenants.

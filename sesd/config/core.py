@@ -44,6 +44,7 @@ def core_settings(config: Config) -> CoreSettings:
         queues={q.label: (q.account_label, config.region_of(q)) for q in config.queues},
         watched=tuple(config.health_targets()),
         account_names={a.account_id: a.name for a in config.accounts},
+        roles={a.name: a.account_id for a in config.accounts},
     )
 
 

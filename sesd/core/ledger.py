@@ -239,7 +239,7 @@ class Ledger:
         shared with a watched account) would else count under its tenants for ever."""
         # Its AWS account ids: the polls' (the file's, before a poll), and [[accounts]]'s.
         polled = {*self.tenant_status.accounts.items(), *self.accounts.ids()}
-        ids = {*polled, *self.settings.account_names.items()}
+        ids = {*polled, *self.settings.reaching(())}  # (and each role's, the config's)
         held = [(i, r) for i, label in ids for on, r in self.settings.watched if on == label]
         forget_unreached(self.tenant_map, held, settings.reached(polled))
         self.settings = settings
@@ -250,7 +250,7 @@ class Ledger:
             )
         )
         self.tenant_labels.set_fixed({name: name for name in settings.tenants_track})
-        self.tenant_status.watch(settings.watched, settings.account_names)
+        self.tenant_status.watch(settings.watched, settings.account_names, settings.roles)
         self.accounts.watch(set(settings.watched))
         self.tenant_walks.watch(set(settings.watched))
         # In place: every domain's windows hold this same list.

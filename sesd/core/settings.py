@@ -54,6 +54,9 @@ class CoreSettings:
     watched: tuple[tuple[str, str], ...] = ()
     #: Each ``[[accounts]]`` entry's name, by its 12-digit id (its role's).
     account_names: dict[str, str] = field(default_factory=dict)
+    #: Each ``[[accounts]]`` entry's role's 12-digit id, by its name: two entries may
+    #: reach one AWS account (``account_names`` keeps one of them).
+    roles: dict[str, str] = field(default_factory=dict)
 
     def reached(self, polled: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
         """The (AWS account id, region)s watched: each ``[[accounts]]`` entry's role's
@@ -65,8 +68,7 @@ class CoreSettings:
     def reaching(self, polled: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
         """(AWS account id, label) of the account each label reaches: an ``[[accounts]]``
         entry's role's, the others' as ``polled`` found them (see :meth:`reached`)."""
-        roles = set(self.account_names.values())
         return {
-            *self.account_names.items(),
-            *((i, label) for i, label in polled if label not in roles),
+            *((i, name) for name, i in self.roles.items()),
+            *((i, label) for i, label in polled if label not in self.roles),
         }

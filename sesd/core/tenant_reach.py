@@ -23,8 +23,9 @@ __all__ = ["forget_unreached", "held_in", "named_now"]
 #: An AWS account id.
 _ACCOUNT_ID: Final = re.compile(r"\d{12}")
 
-#: Each ``[[accounts]]`` entry's name by its role's AWS account id, and the (account,
-#: region)s watched: what the config says each role reaches.
+#: Each ``[[accounts]]`` entry's role's AWS account id by its name (two entries may
+#: reach one account), and the (account, region)s watched: what the config says each
+#: role reaches.
 Roles = tuple[Mapping[str, str], Collection[tuple[str, str]]]
 
 
@@ -62,7 +63,7 @@ def named_now(
     another account now, or it has no tenants left), but where another target in that
     region still reaches it (a role into the same account: its own walk keeps it), as
     its polls found or as the config says (``roles``: each ``[[accounts]]`` entry's
-    name by its role's AWS account id, and the (account, region)s watched), its polls
+    role's AWS account id by its name, and the (account, region)s watched), its polls
     not done yet (its first, or its ListTenants refused), as a reload keeps it.
     Else, the old account's map would stay for the run, and every run after: no walk
     reads it, and the id drops out of what a reload looks through once the label has
@@ -78,7 +79,7 @@ def named_now(
         names, watched = roles
         others |= {
             (i, where[1])
-            for i, name in names.items()
+            for name, i in names.items()
             for where in watched
             if where[0] == name and where != target
         }

@@ -115,7 +115,8 @@ class TenantStatuses:
     poll named: made up, perhaps)."""
 
     __slots__ = (
-        "_groups", "_unnamed", "accounts", "ids_forgotten", "names", "status", "watched"
+        "_groups", "_unnamed", "accounts", "ids_forgotten", "names", "roles", "status",
+        "watched",
     )  # fmt: skip
 
     def __init__(self, watched: Iterable[tuple[str, str]] = ()) -> None:
@@ -128,6 +129,9 @@ class TenantStatuses:
         self.watched = frozenset(watched)
         #: Each ``[[accounts]]`` entry's name, by its role's AWS account id (the config's).
         self.names: dict[str, str] = {}
+        #: Each ``[[accounts]]`` entry's role's AWS account id, by its name (two may
+        #: reach one account: ``names`` keeps one of them).
+        self.roles: dict[str, str] = {}
         #: The keys of each watched (account, region), and (None) of all the others,
         #: the one SES spoke of longest ago first.
         self._groups: dict[tuple[str, str] | None, dict[TenantKey, None]] = {}
@@ -136,7 +140,10 @@ class TenantStatuses:
         self._unnamed: dict[str, dict[TenantKey, None]] = {}
 
     def watch(
-        self, watched: Iterable[tuple[str, str]], names: dict[str, str] | None = None
+        self,
+        watched: Iterable[tuple[str, str]],
+        names: dict[str, str] | None = None,
+        roles: dict[str, str] | None = None,
     ) -> None:
         """The (account, region)s polled now (a reload adds or drops some): each kept
         tenant is counted under its own again, oldest first, as kept. What SES said of
@@ -147,14 +154,15 @@ class TenantStatuses:
         named for an entry no longer watched is forgotten: added back, its role may
         reach another account, and the old one's events would show as its own; so is
         one an entry's polls named that its role no longer reaches (pointed at another).
-        ``names``: each ``[[accounts]]`` entry's name by its AWS account id, now."""
+        ``names``: each ``[[accounts]]`` entry's name by its AWS account id, now;
+        ``roles``: each entry's AWS account id by its name."""
         before, self.watched = self.watched, frozenset(watched)
-        self.names = dict(names or {})
-        labels, roles = {account for account, _ in self.watched}, set(self.names.values())
+        self.names, self.roles = dict(names or {}), dict(roles or {})
+        labels = {account for account, _ in self.watched}
         self.accounts = {
             i: label
             for i, label in self.accounts.items()
-            if label in labels and (label not in roles or self.names.get(i) == label)
+            if label in labels and self.roles.get(label, i) == i
         }
         kept, self.status, self._groups, self._unnamed = self.status, {}, {}, {}
         for key, status in kept.items():
