@@ -211,7 +211,7 @@ class Ledger:
             if len(parts) >= 6 and parts[2] == "ses":
                 region = self._arn_region(parts[3], region)
                 account_id = account_id or parts[4]
-            found = (self.settings.account_names.get(account_id, account), region)
+            found = (self.settings.entry(account_id, region) or account, region)
             # Identities are few; a flood of them (a replay of strangers' files) is
             # not kept, only answered.
             if len(self._senders) < _MAX_SENDERS:

@@ -1,0 +1,33 @@
+"""Two ``[[accounts]]`` entries whose roles reach one AWS account (one for each
+region): the mail and the tenant events of that account in a region one entry watches
+count under that entry, not under whichever entry the config named last (which does
+not poll that region: no account rule, no tenant poll reads it there)."""
+
+from __future__ import annotations
+
+from sesd.config import core_settings, parse_config
+from sesd.core.ledger import Ledger
+
+ACCOUNT = "123456789012"
+EU, US = "eu-west-1", "us-east-1"
+QUEUE = (
+    f'[tenants]\nenabled = true\n[[queues]]\nurl = "https://sqs.{EU}.amazonaws.com/{ACCOUNT}/eu"\n'
+)
+
+
+def _entry(name: str, region: str) -> str:
+    return (
+        f'[[accounts]]\nname = "{name}"\nrole_arn = "arn:aws:iam::{ACCOUNT}:role/{name}"\n'
+        f'region = "{region}"\n'
+    )
+
+
+def _ledger() -> Ledger:
+    return Ledger(core_settings(parse_config(f"{QUEUE}{_entry('eu', EU)}{_entry('us', US)}")))
+
+
+def test_the_mail_counts_under_the_entry_watching_its_region() -> None:
+    ledger = _ledger()
+    for region, name in [(EU, "eu"), (US, "us")]:
+        arn = f"arn:aws:ses:{region}:{ACCOUNT}:identity/x.example"
+        assert ledger.sender("q", arn, "") == (name, region)
