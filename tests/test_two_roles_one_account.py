@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from sesd.config import core_settings, parse_config
 from sesd.core.ledger import Ledger
+from sesd.core.tenants import TenantNotice
 
 ACCOUNT = "123456789012"
 EU, US = "eu-west-1", "us-east-1"
@@ -31,3 +32,15 @@ def test_the_mail_counts_under_the_entry_watching_its_region() -> None:
     for region, name in [(EU, "eu"), (US, "us")]:
         arn = f"arn:aws:ses:{region}:{ACCOUNT}:identity/x.example"
         assert ledger.sender("q", arn, "") == (name, region)
+
+
+def test_tenant_events_count_under_the_entry_watching_their_region() -> None:
+    """The default credentials' poll named the account last: the entry still counts
+    its events where it is watched."""
+    ledger = _ledger()
+    statuses = ledger.tenant_status
+    statuses.named(ACCOUNT, "eu")
+    statuses.named(ACCOUNT, "default")
+    for region, name in [(EU, "eu"), (US, "us")]:
+        statuses.apply(TenantNotice(region, ACCOUNT, "initech", 1.0, status="DISABLED"))
+        assert (name, region, "initech") in statuses.status

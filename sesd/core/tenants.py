@@ -271,11 +271,10 @@ class TenantStatuses:
         Counted under the ``[[accounts]]`` entry whose role's account it is, where that
         is watched, whichever label polled that account last (the default credentials
         may reach it too); else under the label whose polls named it, else its id."""
-        name = self.names.get(notice.account)
-        if name is not None and (name, notice.region) in self.watched:
-            account = name
-        else:
-            account = self.accounts.get(notice.account, notice.account)
+        # Of two entries whose roles reach one account, the one watching the region.
+        roles, region = self.roles.items(), notice.region
+        named = (n for n, i in roles if i == notice.account and (n, region) in self.watched)
+        account = next(named, None) or self.accounts.get(notice.account, notice.account)
         status = self.record((account, notice.region, notice.tenant))
         if notice.status:
             if notice.time < status.status_at:
