@@ -290,3 +290,45 @@ def test_a_saved_rule_of_a_window_no_config_had_reads_as_configured(window: str)
     after.evaluate(fresh, T + 4000)  # a window's length past the start, no data
     (resolve,) = after.due(T + 4000, flush=True)
     assert [(a.kind, a.notes) for a in resolve.alerts] == [(Transition.RESOLVED, ())]
+
+
+def test_a_fired_entry_under_a_window_two_restarts_ago_still_reads() -> None:
+    """As above, and sesd restarts once more with the config unchanged: the alert
+    still fires under the 15m rule, saved by the first restart's run; the file's layout
+    is the 5m and 1h windows now. The entry reads still: the window is one a config
+    had, and it is this file's, written by sesd itself."""
+    first = parse_config(SINKS + rule().replace('window = "5m"', 'window = "15m"'))
+    moved = parse_config(SINKS + rule())
+    later = parse_config(SINKS + rule() + '[windows]\nsizes = ["5m", "1h"]\n')
+    pipeline = Pipeline(core_settings(first))
+    feed_spike(pipeline, "a.example", T, 6, 4)
+    evaluator = Evaluator(first.alerts, WINDOWS)
+    evaluator.evaluate(pipeline.ledger, T)
+    evaluator.due(T)
+    evaluator.configure(moved.alerts, WINDOWS, T + 1, pipeline.ledger)
+    blob = snapshot(pipeline.ledger, evaluator, T + 2, [], True)
+    once = Evaluator(later.alerts, ["5m", "1h"])
+    ledger = Pipeline(core_settings(later)).ledger
+    restore(blob, ledger, once, T + 3)
+    blob = snapshot(ledger, once, T + 4, [], True)
+    twice = Evaluator(later.alerts, ["5m", "1h"])
+    restored = restore(blob, Pipeline(core_settings(later)).ledger, twice, T + 5)
+    assert restored["entries_skipped"] == {}
+    assert [rule.window for rule, _ in twice.rechecked.fired.values()] == ["15m"]
+
+
+def test_a_window_the_file_says_alerts_fired_under_is_held_to_a_windows_shape() -> None:
+    """The file's ``fired_windows`` (edited, damaged) names a window no config writes:
+    an entry under it does not read, as without it."""
+    config = parse_config(SINKS + rule())
+    pipeline = Pipeline(core_settings(config))
+    feed_spike(pipeline, "a.example", T, 6, 4)
+    evaluator = Evaluator(config.alerts, WINDOWS)
+    evaluator.evaluate(pipeline.ledger, T)
+    data = msgspec.msgpack.decode(snapshot(pipeline.ledger, evaluator, T + 1, [], True))
+    data["fired_windows"] = ["5m\x1b[31m", "9" * 5000 + "m"]
+    data["fired"] = {"delays": {"a.example": [1.0, {**_DECIDED, "window": "5m\x1b[31m"}]}}
+    after = Evaluator(config.alerts, WINDOWS)
+    fresh = Pipeline(core_settings(config)).ledger
+    restored = restore(msgspec.msgpack.encode(data), fresh, after, T + 2)
+    assert restored["entries_skipped"] == {"fired": 1}

@@ -25,7 +25,7 @@ from sesd.alerting.changes import Rechecked
 from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.retiring import Retiring
 from sesd.alerting.rules import AlertState, Status, Transition
-from sesd.config import RuleConfig, rule_of, saved_rule
+from sesd.config import Duration, RuleConfig, rule_of, saved_rule
 from sesd.core.canary import names_read
 from sesd.core.ledger import Ledger
 from sesd.core.scopes import DOMAIN
@@ -115,11 +115,15 @@ def snapshot(
     rules = {rule.name: saved_rule(rule) for rule in evaluator.rules}
     owed = list(retired)
     alerted = _alerted(ledger, evaluator.rules, alerts, owed)
+    # The windows the alerts kept firing fired under: a config's, perhaps one dropped
+    # since, which the next restart reads as one a config had (:func:`_windows`).
+    fired = evaluator.rechecked.fired.values()
+    windows = sorted({rule.window for rule, _ in fired} - set(evaluator.window_names))
     return msgspec.msgpack.encode(
         {"version": STATE_VERSION, "saved_at": now, **ledger.snapshot(now), "alerts": alerts,
          "rules": rules, "alerted": alerted, "retired": saved_retired(owed), "heard": heard,
          "fired": evaluator.rechecked.saved(), "groups": sorted(ledger.settings.groups),
-         "stopped": stopped}
+         "stopped": stopped, "fired_windows": windows}
     )  # fmt: skip
 
 
@@ -244,9 +248,22 @@ def _restore(blob: bytes, ledger: Ledger, evaluator: Evaluator, now: float) -> d
 
 
 def _windows(data: dict[str, Any], evaluator: Evaluator) -> set[str]:
-    """The windows configured when the file was saved (its layout), and now."""
+    """The windows configured when the file was saved (its layout), and now; and those
+    the alerts it keeps firing fired under (``fired_windows``: each a config's, read at
+    a restart before, that an alert fired on under across restarts since), each a
+    window's text as a config writes it."""
     saved = [spec[0] for spec in data["layout"] if isinstance(spec, list) and spec]
+    had = data.get("fired_windows")
+    saved += [name for name in had if _window_text(name)] if isinstance(had, list) else []
     return {name for name in saved if isinstance(name, str)} | set(evaluator.window_names)
+
+
+def _window_text(name: object) -> bool:
+    """Whether ``name`` reads as a window's size as a config writes it (``5m``)."""
+    try:
+        return isinstance(name, str) and len(name) <= 16 and Duration(name).text == name
+    except ValueError:
+        return False
 
 
 def _groups(data: dict[str, Any]) -> list[str]:
