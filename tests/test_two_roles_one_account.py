@@ -44,3 +44,17 @@ def test_tenant_events_count_under_the_entry_watching_their_region() -> None:
     for region, name in [(EU, "eu"), (US, "us")]:
         statuses.apply(TenantNotice(region, ACCOUNT, "initech", 1.0, status="DISABLED"))
         assert (name, region, "initech") in statuses.status
+
+
+def test_tenant_events_where_no_entry_watches_count_under_the_default_credentials() -> None:
+    """The default credentials, reaching the account too, also watch ap-southeast-2,
+    where neither entry does; both entries' polls name the account after theirs: its
+    events there count under ``default``, whose polls read that region, as with one
+    entry, not under the entry the config named first."""
+    south = f'[[queues]]\nurl = "https://sqs.ap-southeast-2.amazonaws.com/{ACCOUNT}/ap"\n'
+    config = f"{QUEUE}{south}{_entry('eu', EU)}{_entry('us', US)}"
+    statuses = Ledger(core_settings(parse_config(config))).tenant_status
+    for label in ["default", "us", "eu"]:
+        statuses.named(ACCOUNT, label)
+    statuses.apply(TenantNotice("ap-southeast-2", ACCOUNT, "initech", 1.0, status="DISABLED"))
+    assert list(statuses.status) == [("default", "ap-southeast-2", "initech")]

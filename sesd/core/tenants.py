@@ -179,8 +179,8 @@ class TenantStatuses:
         An ``[[accounts]]`` entry's own polls of its id leave it another label's (the
         default credentials', reaching the same account) for the regions the entry
         does not watch: where it does, its events count under its name (:meth:`apply`)."""
-        if label == self.names.get(account_id) != self.accounts.get(account_id, label):
-            return
+        if self.roles.get(label) == account_id and self.accounts.get(account_id, label) != label:
+            return  # (of two entries into one account, either: each is an entry's own)
         was = self.accounts.pop(account_id, None)
         self.accounts[account_id] = label  # named again, the newest the bound keeps
         if was == label:
