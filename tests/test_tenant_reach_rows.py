@@ -1,0 +1,55 @@
+"""Which AWS accounts' tenants' maps sesd keeps, read without a daemon: the accounts
+a state file's rows say it may hold maps of (a row a hand edited names none, the others
+read as written), and a target's listing naming the account it reaches."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sesd.core.accounts import Accounts
+from sesd.core.tenant_map import TenantMap
+from sesd.core.tenant_reach import held_in, named_now
+
+ACCOUNT = "123456789012"
+
+
+def _row(account_id: Any = ACCOUNT, region: str = "eu-west-1") -> list[Any]:
+    """A row as ``Accounts.snapshot`` writes it: label, region, status."""
+    return ["default", region, {"account_id": account_id, "enforcement": None}]
+
+
+def test_rows_not_a_list_name_no_account() -> None:
+    """A file whose ``accounts`` is no list (a hand's null, a number): no account."""
+    for rows in (None, 7, 1.5, True):
+        assert held_in(rows) == set()
+
+
+def test_a_row_too_short_or_not_a_list_names_none_and_the_others_are_read() -> None:
+    """A row of two items, a map, a row whose status is no map: each names nothing,
+    and the rows around them are read as written."""
+    rows = [
+        _row(region="us-east-1"),
+        ["default", "eu-west-1"],
+        {"0": "default", "1": "eu-west-1", "2": {"account_id": ACCOUNT}},
+        ["default", "eu-west-1", [ACCOUNT]],
+        _row("210987654321"),
+    ]
+    assert held_in(rows) == {(ACCOUNT, "us-east-1"), ("210987654321", "eu-west-1")}
+
+
+def test_an_id_that_is_no_aws_account_id_names_none() -> None:
+    rows = [_row(None), _row(123456789012), _row("12345678901"), _row(f"{ACCOUNT}\n")]
+    assert held_in([*rows, _row(region="us-east-1")]) == {(ACCOUNT, "us-east-1")}
+
+
+def test_a_target_naming_its_account_again_keeps_that_accounts_map() -> None:
+    """Each poll's listing names the account its target reaches; named again (the
+    same credentials), that account's map stays as its last walk read it. Cleared at
+    each listing, mail counted under no tenant until the walk came round again."""
+    accounts, tenant_map = Accounts(), TenantMap()
+    arn = f"arn:aws:ses:eu-west-1:{ACCOUNT}:configuration-set/set-globex"
+    named_now(accounts, tenant_map, ("default", "eu-west-1"), ACCOUNT)
+    tenant_map.replace("eu-west-1", ACCOUNT, {arn: {"globex"}})
+    named_now(accounts, tenant_map, ("default", "eu-west-1"), ACCOUNT)
+    assert tenant_map.arns == {arn: "globex"}
+    assert accounts.status["default", "eu-west-1"].account_id == ACCOUNT
