@@ -23,7 +23,7 @@ def _adopted(saved: Any) -> tuple[int, dict[tuple[str, str], tuple[float, float 
     """How many entries of ``saved`` do not read, and each read one's (when its alert
     fired, the threshold it fired under)."""
     rechecked = Rechecked()
-    unread = rechecked.adopt(saved, [RULE])
+    unread = rechecked.adopt(saved, [RULE], ["5m"])
     return unread, {key: (since, rule.threshold) for key, (rule, since) in rechecked.fired.items()}
 
 
@@ -65,7 +65,7 @@ def test_entries_of_the_same_keys_share_a_rule_a_type_told_apart() -> None:
     version would be told apart at the next save, or a hand's ``0`` taken as ``false``)."""
     saved = {"delays": {"a": [1, DECIDED], "b": [2, {**DECIDED}], "c": [3, DECIDED]}}
     rechecked = Rechecked()
-    assert rechecked.adopt(saved, [RULE]) == 0
+    assert rechecked.adopt(saved, [RULE], ["5m"]) == 0
     assert len({id(rule) for rule, _ in rechecked.fired.values()}) == 1
     zero = {"delays": {"a": [1, DECIDED], "b": [2, {**DECIDED, "include_suppressed": 0}]}}
     unread, fired = _adopted(zero)

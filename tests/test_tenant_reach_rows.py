@@ -48,8 +48,8 @@ def test_a_target_naming_its_account_again_keeps_that_accounts_map() -> None:
     each listing, mail counted under no tenant until the walk came round again."""
     accounts, tenant_map = Accounts(), TenantMap()
     arn = f"arn:aws:ses:eu-west-1:{ACCOUNT}:configuration-set/set-globex"
-    named_now(accounts, tenant_map, ("default", "eu-west-1"), ACCOUNT)
+    named_now(accounts, tenant_map, ("default", "eu-west-1"), ACCOUNT, ({}, ()))
     tenant_map.replace("eu-west-1", ACCOUNT, {arn: {"globex"}})
-    named_now(accounts, tenant_map, ("default", "eu-west-1"), ACCOUNT)
+    named_now(accounts, tenant_map, ("default", "eu-west-1"), ACCOUNT, ({}, ()))
     assert tenant_map.arns == {arn: "globex"}
     assert accounts.status["default", "eu-west-1"].account_id == ACCOUNT
