@@ -27,7 +27,7 @@ from sesd.alerting.alert import Alert
 from sesd.alerting.labels import takes
 from sesd.alerting.rules import AlertState, Status, Transition
 from sesd.config import ACCOUNT_METRICS, CANARY_METRICS, RuleConfig, rule_of, saved_rule
-from sesd.core.accounts import ACCOUNT_NAME, is_region
+from sesd.core.accounts import is_account_label
 from sesd.core.canary import CANARY_DOMAIN
 from sesd.core.scopes import DOMAIN
 from sesd.core.windows import Breakdown
@@ -316,8 +316,7 @@ def _could_fire(rule: RuleConfig, label: object, windows: Collection[str]) -> bo
     if rule.metric in CANARY_METRICS:
         return label == CANARY_DOMAIN
     if rule.metric in ACCOUNT_METRICS:
-        account, _, region = str(label).partition("/")
-        return ACCOUNT_NAME.fullmatch(account) is not None and is_region(region)
+        return is_account_label(str(label))
     return True
 
 

@@ -26,6 +26,7 @@ __all__ = [
     "Accounts",
     "Target",
     "glob_takes_an_account",
+    "is_account_label",
     "is_region",
 ]
 
@@ -63,6 +64,14 @@ _REGION_ITEMS: Final = tuple(
 def is_region(text: str) -> bool:
     """Whether ``text`` is an AWS region's name."""
     return _REGION.fullmatch(text) is not None
+
+
+def is_account_label(label: str) -> bool:
+    """Whether ``label`` reads as an account rule's alert's (``ACCOUNT/REGION``, as
+    sesd.alerting.windowless writes it: an ``[[accounts]]`` name, or ``default``, and
+    an AWS region)."""
+    account, _, region = label.partition("/")
+    return ACCOUNT_NAME.fullmatch(account) is not None and is_region(region)
 
 
 def glob_takes_an_account(pattern: str, accounts: Iterable[str]) -> bool:

@@ -9,7 +9,7 @@ from typing import Any
 
 from sesd.alerting.rules import AlertState, Status
 from sesd.config import ACCOUNT_METRICS, CANARY_METRICS, RuleConfig
-from sesd.core.accounts import ACCOUNT_NAME, is_region
+from sesd.core.accounts import is_account_label
 from sesd.core.canary import CANARY_DOMAIN
 from sesd.core.ledger import Ledger
 from sesd.core.text import clean
@@ -26,7 +26,7 @@ def _admits(rule: RuleConfig, ledger: Ledger, data: dict[str, Any]) -> Callable[
     if rule.metric in CANARY_METRICS:
         return lambda label: label == CANARY_DOMAIN
     if rule.metric in ACCOUNT_METRICS:
-        return _account
+        return is_account_label
     return ledger.makes(rule.scope, data)
 
 
@@ -66,14 +66,6 @@ def named(*found: dict[str, list[str]]) -> dict[str, list[str]]:
         for name, labels in each.items():
             merged.setdefault(name, set()).update(labels)
     return {name: sorted(labels)[:NAMED_FIRING] for name, labels in merged.items()}
-
-
-def _account(label: str) -> bool:
-    """Whether ``label`` reads as an account rule's (``ACCOUNT/REGION``, as
-    sesd.alerting.windowless writes it: an ``[[accounts]]`` name, or ``default``, and
-    an AWS region)."""
-    account, _, region = label.partition("/")
-    return ACCOUNT_NAME.fullmatch(account) is not None and is_region(region)
 
 
 def firing_of(states: dict[str, AlertState]) -> list[str]:
