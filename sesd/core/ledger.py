@@ -250,7 +250,7 @@ class Ledger:
             )
         )
         self.tenant_labels.set_fixed({name: name for name in settings.tenants_track})
-        self.tenant_status.watch(settings.watched, settings.account_names, settings.roles)
+        self.tenant_status.watch(settings.watched, settings.roles)
         self.accounts.watch(set(settings.watched))
         self.tenant_walks.watch(set(settings.watched))
         # In place: every domain's windows hold this same list.

@@ -4,10 +4,10 @@ owns every default."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 
-__all__ = ["CoreSettings"]
+__all__ = ["CoreSettings", "entry_watching"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -69,10 +69,8 @@ class CoreSettings:
         """The ``[[accounts]]`` entry whose role reaches AWS account ``account_id`` and
         that watches ``region`` (two may reach one account, each in its own region);
         else the one :attr:`account_names` keeps; None where no entry's role reaches it."""
-        watching = (
-            n for n, i in self.roles.items() if i == account_id and (n, region) in self.watched
-        )
-        return next(watching, self.account_names.get(account_id))
+        watching = entry_watching(self.roles, self.watched, account_id, region)
+        return watching or self.account_names.get(account_id)
 
     def reaching(self, polled: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
         """(AWS account id, label) of the account each label reaches: an ``[[accounts]]``
@@ -81,3 +79,12 @@ class CoreSettings:
             *((i, name) for name, i in self.roles.items()),
             *((i, label) for i, label in polled if label not in self.roles),
         }
+
+
+def entry_watching(
+    roles: Mapping[str, str], watched: Collection[tuple[str, str]], account_id: str, region: str
+) -> str | None:
+    """The ``[[accounts]]`` entry (of ``roles``: each one's role's AWS account id, by its
+    name) whose role reaches ``account_id`` and that watches ``region`` (of ``watched``:
+    (label, region)s): two entries may reach one account, each in its own region."""
+    return next((n for n, i in roles.items() if i == account_id and (n, region) in watched), None)

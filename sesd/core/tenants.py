@@ -12,6 +12,7 @@ from typing import Any, Final
 
 import msgspec
 
+from sesd.core.settings import entry_watching
 from sesd.core.text import clean
 
 __all__ = [
@@ -114,10 +115,7 @@ class TenantStatuses:
     many of all the others together (named by events only, under an AWS account id no
     poll named: made up, perhaps)."""
 
-    __slots__ = (
-        "_groups", "_unnamed", "accounts", "ids_forgotten", "names", "roles", "status",
-        "watched",
-    )  # fmt: skip
+    __slots__ = ("_groups", "_unnamed", "accounts", "ids_forgotten", "roles", "status", "watched")
 
     def __init__(self, watched: Iterable[tuple[str, str]] = ()) -> None:
         self.status: dict[TenantKey, TenantStatus] = {}
@@ -127,10 +125,8 @@ class TenantStatuses:
         #: The ids a label named past :data:`MAX_IDS_PER_LABEL`, forgotten.
         self.ids_forgotten = 0
         self.watched = frozenset(watched)
-        #: Each ``[[accounts]]`` entry's name, by its role's AWS account id (the config's).
-        self.names: dict[str, str] = {}
         #: Each ``[[accounts]]`` entry's role's AWS account id, by its name (two may
-        #: reach one account: ``names`` keeps one of them).
+        #: reach one account).
         self.roles: dict[str, str] = {}
         #: The keys of each watched (account, region), and (None) of all the others,
         #: the one SES spoke of longest ago first.
@@ -142,7 +138,6 @@ class TenantStatuses:
     def watch(
         self,
         watched: Iterable[tuple[str, str]],
-        names: dict[str, str] | None = None,
         roles: dict[str, str] | None = None,
     ) -> None:
         """The (account, region)s polled now (a reload adds or drops some): each kept
@@ -154,10 +149,9 @@ class TenantStatuses:
         named for an entry no longer watched is forgotten: added back, its role may
         reach another account, and the old one's events would show as its own; so is
         one an entry's polls named that its role no longer reaches (pointed at another).
-        ``names``: each ``[[accounts]]`` entry's name by its AWS account id, now;
-        ``roles``: each entry's AWS account id by its name."""
+        ``roles``: each ``[[accounts]]`` entry's AWS account id by its name, now."""
         before, self.watched = self.watched, frozenset(watched)
-        self.names, self.roles = dict(names or {}), dict(roles or {})
+        self.roles = dict(roles or {})
         labels = {account for account, _ in self.watched}
         self.accounts = {
             i: label
@@ -272,9 +266,8 @@ class TenantStatuses:
         is watched, whichever label polled that account last (the default credentials
         may reach it too); else under the label whose polls named it, else its id."""
         # Of two entries whose roles reach one account, the one watching the region.
-        roles, region = self.roles.items(), notice.region
-        named = (n for n, i in roles if i == notice.account and (n, region) in self.watched)
-        account = next(named, None) or self.accounts.get(notice.account, notice.account)
+        entry = entry_watching(self.roles, self.watched, notice.account, notice.region)
+        account = entry or self.accounts.get(notice.account, notice.account)
         status = self.record((account, notice.region, notice.tenant))
         if notice.status:
             if notice.time < status.status_at:
