@@ -10,8 +10,13 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any, Final
 
-from sesd.account.failures import EndlessList, MetricQueryFailed, UnreadableAnswer, answer_of
-from sesd.account.tenant_entities import text
+from sesd.account.failures import (
+    EndlessList,
+    MetricQueryFailed,
+    UnreadableAnswer,
+    answer_of,
+    text,
+)  # fmt: skip
 from sesd.core.accounts import WORD, AccountStatus
 from sesd.core.text import clean
 

@@ -36,6 +36,7 @@ __all__ = [
     "hint",
     "known_there",
     "passing",
+    "text",
     "tries",
     "unread",
 ]
@@ -92,6 +93,14 @@ async def answer_of(call: Callable[[], Awaitable[Any]]) -> Any:
         if not unread(exc):
             raise
         raise UnreadableAnswer from exc
+
+
+def text(item: Any, key: str) -> str:
+    """``item``'s member ``key`` when ``item`` is an object and that member text; else
+    "", as if left out (an API model makes every member optional, and botocore passes
+    on a member of another type as an endpoint answers it)."""
+    value = item.get(key) if isinstance(item, dict) else None
+    return value if isinstance(value, str) else ""
 
 
 def unread(exc: BaseException) -> bool:

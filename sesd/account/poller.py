@@ -29,6 +29,7 @@ from sesd.account.failures import (
     hint,
     known_there,
     passing,
+    text,
     tries,
 )
 from sesd.account.rounds import side_by_side
@@ -287,7 +288,7 @@ class AccountPoller(Polls):
         ses = await self._client_for("sesv2", target)
         answer = await answer_of(ses.get_account)  # (one the SDK cannot read: failed)
         quota = answer.get("SendQuota", {})
-        enforcement = answer.get("EnforcementStatus")
+        enforcement = text(answer, "EnforcementStatus")  # (no text: none of SES's words)
         before = (status.sending_enabled, status.enforcement)
         # Every field is optional in SES's schema: one left out (an endpoint standing in
         # for SES) says nothing, and what SES last said of it stands, as after a failed
@@ -296,7 +297,7 @@ class AccountPoller(Polls):
             status.sending_enabled = bool(answer["SendingEnabled"])
         # A status sesd has no name for (the field is a string: AWS may add one) is
         # still SES's word that the account is not HEALTHY: kept, as a word of its.
-        if enforcement and isinstance(enforcement, str):  # (no text: none of SES's words)
+        if enforcement:
             status.enforcement = clean(enforcement, WORD)
         if "ProductionAccessEnabled" in answer:
             status.production = bool(answer["ProductionAccessEnabled"])

@@ -9,18 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from sesd.account.failures import text
 from sesd.core.accounts import Target
 from sesd.core.tenant_map import MAX_RESOURCE_ARN, TenantMap, tenant_of_arn
 from sesd.core.tenants import TenantStatus, TenantStatuses, aggregate
 
-__all__ = ["findings_of", "refused", "text", "written"]
-
-
-def text(item: Any, key: str) -> str:
-    """``item``'s member ``key`` when ``item`` is an object and that member text; else
-    "", as if left out (SES's API model makes every member optional)."""
-    value = item.get(key) if isinstance(item, dict) else None
-    return value if isinstance(value, str) else ""
+__all__ = ["findings_of", "refused", "written"]
 
 
 def written(

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from sesd.account.failures import UnreadableAnswer
-from sesd.account.tenant_entities import text
+from sesd.account.failures import UnreadableAnswer, text
 from sesd.core.accounts import Accounts, Target
 from sesd.core.tenant_walks import TenantWalk
 

@@ -34,11 +34,11 @@ from typing import Any, Final
 import anyio
 from botocore.exceptions import ClientError
 
-from sesd.account.failures import MAX_PAGES, EndlessList, UnreadableAnswer
+from sesd.account.failures import MAX_PAGES, EndlessList, UnreadableAnswer, text
 from sesd.account.paging import Pacer, Paged, PagedList, without_end
 from sesd.account.poller import ClientFor, During, Polls
 from sesd.account.rounds import side_by_side
-from sesd.account.tenant_entities import findings_of, refused, text, written
+from sesd.account.tenant_entities import findings_of, refused, written
 from sesd.account.tenant_resources import given_up, passed_over, read_arns
 from sesd.core.accounts import Accounts, Target
 from sesd.core.tenant_map import TenantMap, tenant_of_arn, valid_tenant
