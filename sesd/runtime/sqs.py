@@ -44,6 +44,7 @@ from sesd.runtime.sqs_calls import (
     InFlight,
     InvalidMemory,
     describe_error,
+    foreign_answer,
     hint_in,
     said_code,
 )
@@ -180,11 +181,11 @@ class QueuePoller:
             # The grace period ended with the receive still waiting: the network stalled.
             self._cut_off("sesd.sqs.receive_abandoned", reason="grace period over")
             return None
-        kind = response["ResponseMetadata"].get("HTTPHeaders", {}).get("content-type", "json")
-        if "json" not in kind:
+        wrong = foreign_answer(response)
+        if wrong is not None:
             # A 200 that is not SQS's (a captive proxy's login page): the SDK reads a body
             # it cannot parse as no messages, which would pass for a healthy, empty queue.
-            self._failed(ValueError(f"an answer of type {kind[:60]!r}, not SQS's JSON"))
+            self._failed(wrong)
             return None
         if self.in_force():
             self._answered()

@@ -45,6 +45,7 @@ __all__ = [
     "batch_entries",
     "check_queue",
     "describe_error",
+    "foreign_answer",
     "hint_for",
     "hint_in",
     "retries",
@@ -209,12 +210,12 @@ async def check_queue(
         attrs = await client.get_queue_attributes(
             QueueUrl=queue.url, AttributeNames=["RedrivePolicy"]
         )
-        kind = attrs["ResponseMetadata"].get("HTTPHeaders", {}).get("content-type", "json")
-        if "json" not in kind:
+        wrong = foreign_answer(attrs)
+        if wrong is not None:
             # A 200 that is not SQS's (a captive proxy's page), which the SDK reads as no
             # attributes: it says nothing of the queue's dead-letter queue. A failure,
             # as a receive answered so is.
-            raise ValueError(f"an answer of type {kind[:60]!r}, not SQS's JSON")
+            raise wrong
     except SQS_ERRORS as exc:
         if not in_force():
             log.info("sesd.sqs.attributes_failed", error=describe_error(exc), retired=True)
@@ -319,6 +320,15 @@ def describe_error(exc: BaseException) -> str:
         code = exc.response.get("Error", {}).get("Code", "?")
         return f"{type(exc).__name__}: {said_code(str(code))}"
     return clean(f"{type(exc).__name__}: {exc}", 300)
+
+
+def foreign_answer(answer: Any) -> ValueError | None:
+    """The failure of an answer of 200 that is not SQS's JSON (a captive proxy's login
+    page), which the SDK reads as an empty one; None for SQS's own."""
+    kind = answer["ResponseMetadata"].get("HTTPHeaders", {}).get("content-type", "json")
+    return (
+        None if "json" in kind else ValueError(f"an answer of type {kind[:60]!r}, not SQS's JSON")
+    )
 
 
 def said_code(code: str) -> str:

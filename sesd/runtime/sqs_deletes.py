@@ -15,7 +15,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from sesd.config import QueueConfig
-from sesd.core.text import clean
 from sesd.io.aws_errors import assume_role_failure, error_code
 from sesd.metrics.sqs import QueueCounts
 from sesd.runtime.sqs_calls import (
@@ -25,6 +24,7 @@ from sesd.runtime.sqs_calls import (
     describe_error,
     hint_for,
     retries,
+    said_code,
 )
 
 if TYPE_CHECKING:
@@ -36,16 +36,13 @@ else:
 
 __all__ = ["Deletes"]
 
-#: The longest failed entry's code said (SQS's are short words).
-_CODE = 64
-
 
 def _codes(failed: list[Any]) -> list[str]:
     """The codes of a batch call's failed entries, as text fit for a log line: SQS's are
     short words, but botocore passes on what an endpoint answered (a proxy's, a
     stand-in's: a number, a list, a long or escaping text), which would else raise out
     of the call, the poller's end, or be logged whole."""
-    return sorted({clean(str(f.get("Code", "")), _CODE) for f in failed})
+    return sorted({said_code(str(f.get("Code", ""))) for f in failed})
 
 
 def _ours(failed: list[Any], sent: set[str]) -> list[Any]:
