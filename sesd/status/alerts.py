@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Final
 from urllib.parse import quote
 
-from sesd.alerting.accounts import measure_account
+from sesd.alerting.accounts import account_lines
 from sesd.alerting.alert import SEVERITY_RANK, alert_of, identity, metric_text
 from sesd.alerting.cause_text import cause_advice, cause_noted, dominant_cause, hinted_count
 from sesd.alerting.evaluator import Evaluator
@@ -216,7 +216,7 @@ def _notes(ledger: Ledger, rule: RuleConfig, label: str, now: float) -> tuple[st
         account, _, region = label.partition("/")
         status = ledger.accounts.status.get((account, region))
         estimate = ledger.reputation.estimate((account, region, ""))
-        return measure_account(rule.metric, status, estimate)[2]
+        return account_lines(rule.metric, status, estimate)
     return ()
 
 
