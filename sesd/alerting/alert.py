@@ -135,12 +135,15 @@ def notification_of(
 ) -> Notification:
     """A rule's alerts of one kind as one notification; ``mute`` gives the ``sesd
     silence add`` line for a list of domains (for them all, and for each alone: none
-    for a resolve)."""
+    for a resolve). Its severity is the most urgent of its alerts': a reload that
+    changed the rule's while a group waited leaves alerts of both in it, and the header
+    and the outbox's order must not read a critical page as the warning before it."""
     resolve = kind is Transition.RESOLVED
+    ranked = sorted({a.severity for a in alerts}, key=lambda s: SEVERITY_RANK.get(s, 9))
     return Notification(
         rule=rule.name,
         kind=kind,
-        severity=rule.severity,
+        severity=ranked[0] if ranked else rule.severity,
         sinks=sinks,
         alerts=alerts,
         at=at,
