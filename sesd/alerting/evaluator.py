@@ -40,7 +40,7 @@ from sesd.alerting.rules import (
 )
 from sesd.alerting.silences import SilenceSet, silence_command
 from sesd.alerting.slices import Evaluation, Whole
-from sesd.alerting.unheard import Unheard
+from sesd.alerting.unheard import Unheard, as_fired
 from sesd.config import QUANTILE_METRICS, AlertsConfig, Duration, RuleConfig
 from sesd.core.causes import CAUSE_INDEX
 from sesd.core.ledger import Ledger
@@ -355,7 +355,7 @@ class Evaluator:
         return self.silences.match(rule, domain, self._severity.get(rule, ""), now) is not None
 
     def _emit(self, rule: RuleConfig, alert: Alert, now: float, out: list[Alert]) -> None:
-        alert = self.rechecked.explained(rule, alert)
+        alert = as_fired(self.rechecked.explained(rule, alert), self.rechecked.fired)
         out.append(alert)
         if alert.kind is Transition.RESOLVED:
             self.current.pop((alert.rule, alert.domain), None)

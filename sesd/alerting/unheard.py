@@ -24,7 +24,7 @@ from sesd.alerting.changes import Change
 from sesd.alerting.rules import AlertState, Status, Transition
 from sesd.config import RuleConfig
 
-__all__ = ["Unheard"]
+__all__ = ["Unheard", "as_fired"]
 
 
 class Unheard:
@@ -120,3 +120,19 @@ class Unheard:
         if repeat and alert.kind is Transition.FIRING:
             routes.append((replace(alert, kind=Transition.REPEAT), others))
         return routes
+
+
+def as_fired(alert: Alert, fired: Mapping[tuple[str, str], tuple[RuleConfig, float]]) -> Alert:
+    """A firing sent again (to the sinks a stop or a silence left without it) of an alert
+    whose rule a reload changed since it fired (``fired``: sesd.alerting.changes.Rechecked):
+    told the metric, window and thresholds it fired under, as the other sinks were, and
+    as a sink a change of rules names anew is; under those in force, a page read "60%
+    above 30%" for an alert the others were told fired above 20%."""
+    was = fired.get((alert.rule, alert.domain))
+    if alert.kind is not Transition.FIRING or was is None or was[1] != alert.since:
+        return alert
+    rule = was[0]
+    return replace(
+        alert, metric=rule.metric, window=rule.window, threshold=rule.threshold,
+        clear_threshold=rule.clear_threshold, rising=rule.rising,
+    )  # fmt: skip

@@ -1,0 +1,52 @@
+"""A firing a reload owed a sink the rule names anew, with new thresholds, still
+undelivered at the stop (the sink down): the restart pages that sink alone, told the
+thresholds the alert fired under, as the other sinks were and as it would have been
+without the stop, not those in force."""
+
+from __future__ import annotations
+
+import aiohttp
+import pytest
+
+from sesd.alerting.evaluator import Evaluator
+from sesd.alerting.rules import Transition
+from sesd.config import core_settings, parse_config
+from sesd.core.pipeline import Pipeline
+from sesd.runtime.state import restore, snapshot
+from tests.test_routing import RULE, _alerting, _queued
+from tests.test_rule_changes import WINDOWS, T
+from tests.test_rules import feed_spike
+
+pytestmark = pytest.mark.timeout(30)
+
+HEAD = (
+    '[alerts]\ngroup_wait = "0s"\n[alerts.sinks.pagerduty]\ntype = "pagerduty"\n'
+    'routing_key = "k"\nevents_url = "http://127.0.0.1:9/e"\n'
+)
+
+
+async def test_a_new_sinks_firing_left_at_a_stop_is_told_the_thresholds_it_fired_at() -> None:
+    first = HEAD + RULE + 'sinks = ["console"]\n'
+    later = parse_config(HEAD + RULE.replace("0.2", "0.3") + 'sinks = ["console", "pagerduty"]\n')
+    async with aiohttp.ClientSession() as session:
+        alerting, pipeline, _ = _alerting(first)
+        alerting.open(session)
+        feed_spike(pipeline, "a.example", T, 6, 4)
+        alerting.evaluate()
+        assert _queued(alerting, "console") == [("firing", ["a.example"])]  # taken
+        alerting.reconfigure(later)
+        (owed,) = alerting.outboxes["pagerduty"].unsent()
+        assert [(owed.kind, a.threshold) for a in owed.alerts] == [(Transition.FIRING, 0.2)]
+        unsent = alerting.undelivered()
+        assert unsent.firing == {("delays", "a.example"): ["pagerduty"]}
+        blob = snapshot(
+            pipeline.ledger, alerting.evaluator, T + 2, unsent.again, True, unsent.retired,
+            unsent.firing,
+        )  # fmt: skip
+    after, ledger = Evaluator(later.alerts, WINDOWS), Pipeline(core_settings(later))
+    restore(blob, ledger.ledger, after, T + 3)
+    feed_spike(ledger, "a.example", T + 3, 6, 4)
+    after.evaluate(ledger.ledger, T + 3)
+    (page,) = after.due(T + 3)
+    assert (page.kind, page.sinks) == (Transition.FIRING, ("pagerduty",))
+    assert [(a.domain, a.threshold) for a in page.alerts] == [("a.example", 0.2)]
