@@ -25,9 +25,20 @@ HEAD = (
 )
 
 
-async def test_a_new_sinks_firing_left_at_a_stop_is_told_the_thresholds_it_fired_at() -> None:
+@pytest.mark.parametrize(
+    ("window", "told"),
+    [
+        ("5m", ("5m", 0.2)),
+        # Another window read now: its value is against the thresholds in force.
+        ("15m", ("15m", 0.3)),
+    ],
+)
+async def test_a_new_sinks_firing_left_at_a_stop_is_told_the_thresholds_it_fired_at(
+    window: str, told: tuple[str, float]
+) -> None:
     first = HEAD + RULE + 'sinks = ["console"]\n'
-    later = parse_config(HEAD + RULE.replace("0.2", "0.3") + 'sinks = ["console", "pagerduty"]\n')
+    changed = RULE.replace("0.2", "0.3").replace('"5m"', f'"{window}"')
+    later = parse_config(HEAD + changed + 'sinks = ["console", "pagerduty"]\n')
     async with aiohttp.ClientSession() as session:
         alerting, pipeline, _ = _alerting(first)
         alerting.open(session)
@@ -49,4 +60,4 @@ async def test_a_new_sinks_firing_left_at_a_stop_is_told_the_thresholds_it_fired
     after.evaluate(ledger.ledger, T + 3)
     (page,) = after.due(T + 3)
     assert (page.kind, page.sinks) == (Transition.FIRING, ("pagerduty",))
-    assert [(a.domain, a.threshold) for a in page.alerts] == [("a.example", 0.2)]
+    assert [(a.domain, a.window, a.threshold) for a in page.alerts] == [("a.example", *told)]

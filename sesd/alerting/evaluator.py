@@ -355,7 +355,7 @@ class Evaluator:
         return self.silences.match(rule, domain, self._severity.get(rule, ""), now) is not None
 
     def _emit(self, rule: RuleConfig, alert: Alert, now: float, out: list[Alert]) -> None:
-        alert = as_fired(self.rechecked.explained(rule, alert), self.rechecked.fired)
+        alert = as_fired(rule, self.rechecked.explained(rule, alert), self.rechecked.fired)
         out.append(alert)
         if alert.kind is Transition.RESOLVED:
             self.current.pop((alert.rule, alert.domain), None)

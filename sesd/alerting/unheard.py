@@ -122,17 +122,28 @@ class Unheard:
         return routes
 
 
-def as_fired(alert: Alert, fired: Mapping[tuple[str, str], tuple[RuleConfig, float]]) -> Alert:
-    """A firing sent again (to the sinks a stop or a silence left without it) of an alert
-    whose rule a reload changed since it fired (``fired``: sesd.alerting.changes.Rechecked):
-    told the metric, window and thresholds it fired under, as the other sinks were, and
-    as a sink a change of rules names anew is; under those in force, a page read "60%
-    above 30%" for an alert the others were told fired above 20%."""
+#: The keys that say what an alert's value measures: one of these changed, the value
+#: read now is not of the rule as it fired, and its thresholds would not describe it.
+_MEASURES = ("metric", "window", "cause", "include_suppressed")
+
+
+def as_fired(
+    rule: RuleConfig, alert: Alert, fired: Mapping[tuple[str, str], tuple[RuleConfig, float]]
+) -> Alert:
+    """A firing of ``rule`` sent again (to the sinks a stop or a silence left without
+    it) of an alert whose thresholds a reload changed since it fired (``fired``:
+    sesd.alerting.changes.Rechecked): told those it fired under, as the other sinks
+    were, and as a sink a change of rules names anew is; under those in force, a page
+    read "60% above 30%" for an alert the others were told fired above 20%. Where the
+    reload changed what the value measures, the value read now goes with the rule in
+    force."""
     was = fired.get((alert.rule, alert.domain))
     if alert.kind is not Transition.FIRING or was is None or was[1] != alert.since:
         return alert
-    rule = was[0]
+    before = was[0]
+    if any(getattr(before, key) != getattr(rule, key) for key in _MEASURES):
+        return alert
     return replace(
-        alert, metric=rule.metric, window=rule.window, threshold=rule.threshold,
-        clear_threshold=rule.clear_threshold, rising=rule.rising,
+        alert, threshold=before.threshold, clear_threshold=before.clear_threshold,
+        rising=before.rising,
     )  # fmt: skip
