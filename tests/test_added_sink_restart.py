@@ -61,3 +61,31 @@ async def test_a_new_sinks_firing_left_at_a_stop_is_told_the_thresholds_it_fired
     (page,) = after.due(T + 3)
     assert (page.kind, page.sinks) == (Transition.FIRING, ("pagerduty",))
     assert [(a.domain, a.window, a.threshold) for a in page.alerts] == [("a.example", *told)]
+
+
+async def test_a_firing_a_sink_missed_before_new_thresholds_is_told_those_it_fired_at() -> None:
+    """The console takes a.example's page above 20%, PagerDuty (down) does not; a reload
+    then moves the rule to 30%, and sesd stops. The restart pages PagerDuty alone, with
+    the 20% the console was told."""
+    both = HEAD + RULE + 'sinks = ["console", "pagerduty"]\n'
+    later = parse_config(both.replace("0.2", "0.3"))
+    async with aiohttp.ClientSession() as session:
+        alerting, pipeline, _ = _alerting(both)
+        alerting.open(session)
+        feed_spike(pipeline, "a.example", T, 6, 4)
+        alerting.evaluate()
+        assert _queued(alerting, "console") == [("firing", ["a.example"])]  # taken
+        alerting.reconfigure(later)
+        unsent = alerting.undelivered()
+        assert unsent.firing == {("delays", "a.example"): ["pagerduty"]}
+        blob = snapshot(
+            pipeline.ledger, alerting.evaluator, T + 2, unsent.again, True, unsent.retired,
+            unsent.firing,
+        )  # fmt: skip
+    after, ledger = Evaluator(later.alerts, WINDOWS), Pipeline(core_settings(later))
+    restore(blob, ledger.ledger, after, T + 3)
+    feed_spike(ledger, "a.example", T + 3, 6, 4)
+    after.evaluate(ledger.ledger, T + 3)
+    (page,) = after.due(T + 3)
+    assert (page.kind, page.sinks) == (Transition.FIRING, ("pagerduty",))
+    assert [(a.domain, a.threshold) for a in page.alerts] == [("a.example", 0.2)]
