@@ -1,7 +1,8 @@
 """What a save says it left out of the state file, read without a save: each resolve
 to each sink a row, two incidents of one label two rows (a later save leaving out
-the second says so again), and the stop's warning naming at most as many labels of a
-rule as a line names, each resolve left out to any sink among them."""
+the second says so again), and the stop's warning naming the labels of each rule
+left out to any sink (the line names as many as it holds, and counts the others),
+and the sinks they are left out to."""
 
 from __future__ import annotations
 
@@ -43,10 +44,11 @@ def test_each_resolve_to_each_sink_is_a_row_of_its_own() -> None:
     }
 
 
-def test_the_labels_left_out_to_any_sink_are_named_up_to_a_lines_bound() -> None:
-    """Of rule ``gone``: more resolves left out than a line names (the first of them,
-    sorted, named), one kept for one of its two sinks (named: the other sink's
-    incident stays open), one kept whole (not named)."""
+def test_the_labels_left_out_to_any_sink_are_named_with_the_sinks() -> None:
+    """Of rule ``gone``: more resolves left out than a line names (each given, sorted:
+    the line counts those it does not name), one kept for one of its two sinks (named:
+    the other sink's incident stays open), one kept whole (not named); each left out
+    to ``pager`` alone, the sink named."""
     many = [
         (_gone("pager"), replace(RESOLVE, rule="gone", domain=f"{i:03}.example"))
         for i in range(NAMED_FIRING + 2)
@@ -55,5 +57,5 @@ def test_the_labels_left_out_to_any_sink_are_named_up_to_a_lines_bound() -> None
     whole = replace(RESOLVE, rule="gone", domain="000-whole.example")
     owed = [*many, (_gone("pager", "chat"), halved), (_gone("pager"), whole)]
     kept = [(_gone("chat"), halved), (_gone("pager"), whole)]
-    named = ["000-half.example", *(f"{i:03}.example" for i in range(NAMED_FIRING - 1))]
-    assert _left_out(owed, kept) == [("gone", named)]
+    named = ["000-half.example", *(f"{i:03}.example" for i in range(NAMED_FIRING + 2))]
+    assert _left_out(owed, kept) == ([("gone", named)], ["pager"])

@@ -20,7 +20,7 @@ from sesd.io.files import linked
 from sesd.io.logs import get_logger
 from sesd.runtime.state import snapshot, write_state
 from sesd.runtime.state_lock import hold, let_go
-from sesd.runtime.state_refused import NAMED_FIRING, rules_in_line
+from sesd.runtime.state_refused import NAMED_RULES, in_line, rules_in_line
 from sesd.runtime.state_size import kept_owed, retired_room
 from sesd.runtime.state_start import RestoreStopped, clear_leftovers, read_at_start
 
@@ -245,10 +245,10 @@ class StateSaver:
             # Rows, as the room counts them (a resolve to one sink): the rules in
             # force's, to sinks they name, kept outside the room up to their share.
             rows = sum(len(rule.sinks) for rule, _ in retired)
-            named = _left_out(unsent.retired, retired)
+            named, sinks = _left_out(unsent.retired, retired)
             self._log.warning(
                 "sesd.state.resolves_not_kept", count=cut, kept=rows, room=room,
-                **rules_in_line(named),
+                **rules_in_line(named), **_sinks_in_line(sinks),
                 hint="more resolves owed under rules a reload removed (or to sinks it took "
                 "off a rule) than the state file keeps: resolve these in their sinks "
                 "by hand" + ("" if stopped else ", unless sesd sends them before it stops "
@@ -334,12 +334,29 @@ def _rows(retired: list[Retiring]) -> set[tuple[str, str, float, str]]:
     return {(rule.name, a.domain, a.since, sink) for rule, a in retired for sink in rule.sinks}
 
 
-def _left_out(owed: list[Retiring], kept: list[Retiring]) -> list[tuple[str, list[str]]]:
+def _left_out(
+    owed: list[Retiring], kept: list[Retiring]
+) -> tuple[list[tuple[str, list[str]]], list[str]]:
     """The labels of the resolves in ``owed`` that ``kept`` left out (to some sink), by
-    rule, as many of each as a line names: for a person to close by hand."""
+    rule, each rule's every one (the line names as many as it holds, and counts the
+    others: cut here, a rule's past 50 were counted nowhere); and the sinks those are
+    owed to, where a person closes them by hand (a removed rule's may be gone from
+    the config, and the room may have kept one sink's and not another's)."""
     rows = {(id(alert), sink) for rule, alert in kept for sink in rule.sinks}
     left: dict[str, set[str]] = {}
+    sinks: set[str] = set()
     for rule, alert in owed:
-        if any((id(alert), sink) not in rows for sink in rule.sinks):
+        out = [sink for sink in rule.sinks if (id(alert), sink) not in rows]
+        if out:
             left.setdefault(clean(alert.rule), set()).add(clean(alert.domain))
-    return [(name, sorted(labels)[:NAMED_FIRING]) for name, labels in sorted(left.items())]
+            sinks.update(out)
+    named = [(name, sorted(labels)) for name, labels in sorted(left.items())]
+    return named, sorted(clean(sink) for sink in sinks)
+
+
+def _sinks_in_line(sinks: list[str]) -> dict[str, object]:
+    """The fields of a log line naming ``sinks``: at most as many as it names rules,
+    the others counted in ``sinks_not_named``."""
+    shown = in_line(sinks, NAMED_RULES)
+    more = {"sinks_not_named": len(sinks) - len(shown)} if len(sinks) > len(shown) else {}
+    return {"sinks": shown, **more}
