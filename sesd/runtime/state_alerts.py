@@ -38,6 +38,7 @@ is refused whole (sesd.runtime.state says why).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Collection, Iterable, Mapping
 from typing import Any, Final
 
@@ -195,6 +196,10 @@ def _state(row: Any) -> AlertState | None:
         or not isinstance(notified, bool)
     ):
         return None
+    # A figure no window gives (a flipped byte in its exponent) is none read: told as
+    # "nan%" in a resolve owed at the start, and on the status page.
+    if value is not None and not math.isfinite(value):
+        value = None
     return AlertState(Status(status), since, last_sent, value, resolved_at, notified)
 
 
