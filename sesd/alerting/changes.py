@@ -222,14 +222,24 @@ class Rechecked:
             found.setdefault(name, {})[label] = [since, decided]
         return found
 
-    def adopt(self, saved: Any, rules: Iterable[RuleConfig], windows: Collection[str]) -> int:
+    def adopt(
+        self,
+        saved: Any,
+        rules: Iterable[RuleConfig],
+        windows: Collection[str],
+        unknown: Collection[str] = (),
+    ) -> int:
         """:meth:`saved`'s from a state file, each of ``rules`` (as the file saved them)
         with the keys that decided its alert as it fired; how many do not read (a
         hand's edit, a flipped byte, a rule the file does not describe, or one the
         config would refuse: a window not of ``windows``, those configured when the
-        file was saved or now): forgotten, as they were before the file kept them."""
+        file was saved or now): forgotten, as they were before the file kept them.
+        Those of ``unknown`` (rules the start names the alerts of as left open) go with
+        their alerts uncounted: the description that did not read is counted, once."""
         self.fired, unread = {}, int(saved is not None and not isinstance(saved, dict))
         by_name = {rule.name: rule for rule in rules}
+        if isinstance(saved, dict):
+            saved = {name: labels for name, labels in saved.items() if name not in unknown}
         # Each version read once, its alerts sharing it as before the stop: one for each
         # alert held a rule apiece, and each save read every one of them again.
         made: dict[tuple[object, ...], RuleConfig | None] = {}

@@ -184,8 +184,9 @@ def _restore(blob: bytes, ledger: Ledger, evaluator: Evaluator, now: float) -> d
         retired, unread, skipped = read_retired(data, now)
         heard, unheard = read_heard(data)
         fired = Rechecked()  # the rules firing alerts fired under, where since changed
+        unfired = fired.adopt(data.get("fired"), rules, windows, unknown)
         entries = {"rules": unread_rules, "retired": skipped, "heard": unheard, "alerted":
-                   unread_alerted(data), "fired": fired.adopt(data.get("fired"), rules, windows),
+                   unread_alerted(data), "fired": unfired,
                    "canary_names": names_read(data.get("canary_names"))[1]}  # fmt: skip
         for rule, states, _ in retired:
             # Held to the rule as it was, on its own: its labels, its ceiling. What it
