@@ -201,8 +201,10 @@ class Rechecked:
             if before is None or _deciding(before) == _deciding(rule):
                 continue
             for label, state in states.get(rule.name, {}).items():
-                if _sent(state):
-                    self.fired.setdefault((rule.name, label), (before, state.since))
+                was = self.fired.get((rule.name, label))
+                # One of an earlier incident (it ended with no resolve sent) is not this one's.
+                if _sent(state) and (was is None or was[1] != state.since):
+                    self.fired[rule.name, label] = (before, state.since)
         self.fired = {
             key: (rule, since)
             for key, (rule, since) in self.fired.items()
