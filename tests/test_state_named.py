@@ -1,7 +1,7 @@
 """The firing alerts a restart can resolve nowhere are named in the log for a person to
 close by hand, by rule: each rule's labels from every part of the file that names
-them, merged, and as many as a log line names of a rule, however many parts named
-them (a hand-edited file, as a later build's may hold any number)."""
+them, merged, and as many as a log line names of a rule, the others counted, however
+many parts named them (a hand-edited file, as a later build's may hold any number)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from sesd.config import core_settings, parse_config
 from sesd.core.pipeline import Pipeline
 from sesd.runtime.saver import StateSaver
 from sesd.runtime.state import restore, snapshot
-from sesd.runtime.state_refused import NAMED_FIRING, NAMED_RULES
+from sesd.runtime.state_refused import NAMED_FIRING, NAMED_RULES, rules_in_line
 from tests import factory as f
 from tests.test_state_removed import RULE
 
@@ -57,29 +57,31 @@ def test_a_rule_s_alerts_named_by_its_states_and_its_resolves_owed_are_all_named
 
 def test_a_rule_s_alerts_named_are_cut_at_a_log_line_s_share() -> None:
     """Rule ``gone``'s states fire on 40 labels, and 40 more are owed resolves under it
-    that cannot be sent: a log line names NAMED_FIRING of them."""
+    that cannot be sent: a log line names NAMED_FIRING of them, and counts the others."""
     data = _file()
     data["alerts"]["gone"] = _firing([f"a{i:02}.example" for i in range(40)])
     owed = _firing([f"b{i:02}.example" for i in range(40)])
     data["retired"] = [[{"name": "gone", "metric": "no_such"}, owed, ""]]
-    (named,) = _restored(data)["unknown_rules"].values()
-    assert len(named) == NAMED_FIRING
-    assert len(set(named)) == NAMED_FIRING
+    line = rules_in_line(_restored(data)["unknown_rules"].items())
+    (named,) = line["rules"].values()
+    assert len(named) == len(set(named)) == NAMED_FIRING
+    assert line["labels_not_named"] == 80 - NAMED_FIRING
 
 
 def test_the_alerts_dropped_of_a_rule_s_resolves_owed_are_cut_at_a_log_line_s_share() -> None:
     """Rule ``r``'s resolves owed are kept apart in two entries (made for two reasons),
     each on 40 labels no event makes (a hand's edit): all dropped, and a log line
-    names NAMED_FIRING of them, not 80."""
+    names NAMED_FIRING of them, not 80, and counts the others."""
     data = _file()
     saved = data["rules"]["r"]
     data["retired"] = [
         [saved, _firing([f"Bad\x07{why}{i:02}" for i in range(40)]), why]
         for why in ("the rule was removed from the config", "the group was removed")
     ]
-    (named,) = _restored(data)["dropped"].values()
-    assert len(named) == NAMED_FIRING
-    assert len(set(named)) == NAMED_FIRING
+    line = rules_in_line(_restored(data)["dropped"].items())
+    (named,) = line["rules"].values()
+    assert len(named) == len(set(named)) == NAMED_FIRING
+    assert line["labels_not_named"] == 80 - NAMED_FIRING
 
 
 def test_the_rules_named_are_cut_at_a_log_line_s_share_and_the_rest_counted(

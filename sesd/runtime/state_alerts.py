@@ -49,7 +49,6 @@ from sesd.alerting.retiring import Retiring
 from sesd.alerting.rules import AlertState, Status
 from sesd.config import RuleConfig, rule_of, saved_rule
 from sesd.core.text import clean
-from sesd.runtime.state_refused import NAMED_FIRING
 
 __all__ = [
     "alert_states",
@@ -127,12 +126,11 @@ def read_retired(
 
 def _name(unknown: dict[str, list[str]], described: Any, rows: Any) -> None:
     """The labels of resolves owed that will not be sent, under their rule's name, as
-    far as they read."""
+    far as they read (each: the line names as many as it holds, and counts the others)."""
     name = described.get("name") if isinstance(described, dict) else described
     shown = clean(name) if isinstance(name, str) else "(unnamed)"
     if isinstance(rows, dict) and rows:
-        labels = unknown.setdefault(shown, [])
-        labels.extend(sorted(clean(str(label)) for label in rows)[: NAMED_FIRING - len(labels)])
+        unknown.setdefault(shown, []).extend(sorted(clean(str(label)) for label in rows))
 
 
 def alert_states(saved: dict[str, Any], now: float) -> dict[str, dict[str, AlertState]]:

@@ -13,7 +13,6 @@ from sesd.core.accounts import is_account_label
 from sesd.core.canary import CANARY_DOMAIN
 from sesd.core.ledger import Ledger
 from sesd.core.text import clean
-from sesd.runtime.state_refused import NAMED_FIRING
 from sesd.runtime.state_size import alert_ceiling
 
 __all__ = ["bounded", "firing_of", "named"]
@@ -54,18 +53,19 @@ def bounded(
         refused += len(held) - len(kept)
         gone = [clean(label) for label in firing_of(held) if label not in kept]
         if gone:
-            dropped[rule.name] = sorted(gone)[:NAMED_FIRING]
+            dropped[rule.name] = sorted(gone)
     return dropped, refused
 
 
 def named(*found: dict[str, list[str]]) -> dict[str, list[str]]:
     """Firing alerts named for a person (rule -> labels), from each of ``found``: each
-    rule's labels merged, and cut at what a log line names of a rule."""
+    rule's labels merged, every one (the line names as many as it holds and counts the
+    others: cut here, a rule's past 50 were counted nowhere)."""
     merged: dict[str, set[str]] = {}
     for each in found:
         for name, labels in each.items():
             merged.setdefault(name, set()).update(labels)
-    return {name: sorted(labels)[:NAMED_FIRING] for name, labels in merged.items()}
+    return {name: sorted(labels) for name, labels in merged.items()}
 
 
 def firing_of(states: dict[str, AlertState]) -> list[str]:
