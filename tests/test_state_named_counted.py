@@ -18,6 +18,7 @@ from sesd.runtime.saver import StateSaver
 from sesd.runtime.state_refused import NAMED_FIRING
 from tests import factory as f
 from tests.test_state_named import _file, _firing
+from tests.test_state_refused_names import _later_file
 from tests.test_state_removed import RULE
 
 
@@ -53,6 +54,31 @@ def test_the_alerts_dropped_past_a_line_s_share_are_counted(tmp_path: Path) -> N
     dropped, 50 named, the 30 others counted."""
     data = _file()
     data["alerts"]["r"] = _firing([f"Bad\x07{i:02}" for i in range(80)])
+    (line,) = _lines(tmp_path, data)
+    assert len(line["rules"]["r"]) == NAMED_FIRING
+    assert line["labels_not_named"] == 80 - NAMED_FIRING
+
+
+def test_a_refused_file_s_firing_alerts_are_named_by_rule_and_the_rest_counted(
+    tmp_path: Path,
+) -> None:
+    """A later sesd's file (a rollback after an upgrade) is refused whole: three rules
+    fire on 40 labels each, and no resolve will come for any. Each rule is named with
+    its labels. The start named the first 50 alerts of the file, of whichever rules
+    they were, and counted nothing past them: 70 incidents left open unsaid."""
+    data = msgspec.msgpack.decode(_later_file([]))
+    data["alerts"] = {f"r{r}": _firing([f"d{i:02}.example" for i in range(40)]) for r in range(3)}
+    (line,) = _lines(tmp_path, data)
+    assert {name: len(labels) for name, labels in line["rules"].items()} == {
+        "r0": 40, "r1": 40, "r2": 40,
+    }  # fmt: skip
+    assert not line.keys() & {"labels_not_named", "rules_not_named"}
+
+
+def test_a_refused_file_s_alerts_past_a_line_s_share_are_counted(tmp_path: Path) -> None:
+    """A refused file's rule fires on 80 labels: 50 named, the 30 others counted."""
+    data = msgspec.msgpack.decode(_later_file([]))
+    data["alerts"] = {"r": _firing([f"d{i:02}.example" for i in range(80)])}
     (line,) = _lines(tmp_path, data)
     assert len(line["rules"]["r"]) == NAMED_FIRING
     assert line["labels_not_named"] == 80 - NAMED_FIRING

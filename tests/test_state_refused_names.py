@@ -13,7 +13,7 @@ from sesd.alerting.evaluator import Evaluator
 from sesd.config import core_settings, parse_config
 from sesd.core.pipeline import Pipeline
 from sesd.runtime.state import StateError, restore, snapshot
-from sesd.runtime.state_refused import NAMED_FIRING, firing_in
+from sesd.runtime.state_refused import NAMED_FIRING, firing_in, rules_in_line
 from tests import factory as f
 from tests.test_state_removed import RULE
 
@@ -85,10 +85,15 @@ def test_damaged_alert_states_hide_none_of_the_owed_resolves() -> None:
 
 
 def test_a_log_line_names_at_most_its_share_of_the_firing_alerts() -> None:
-    """Of a file's many firing alerts, the first NAMED_FIRING are named, no more and no
-    fewer; a pending state takes no share."""
+    """Of a file's many firing alerts, every one is found and the line names the first
+    NAMED_FIRING, no more and no fewer, counting the others; a pending state takes no
+    share."""
     firing = ["firing", 0.0, 0.0, None, None, True]
     data = msgspec.msgpack.decode(_later_file([]))
     labels = {f"d{n}.example": firing for n in range(NAMED_FIRING + 5)}
     data["alerts"] = {"r": {"pending.example": ["pending", 0.0, 0.0, None, None, True], **labels}}
-    assert firing_in(msgspec.msgpack.encode(data)) == {"r": list(labels)[:NAMED_FIRING]}
+    found = firing_in(msgspec.msgpack.encode(data))
+    assert found == {"r": list(labels)}
+    line = rules_in_line(found.items())
+    assert line["rules"] == {"r": list(labels)[:NAMED_FIRING]}
+    assert line["labels_not_named"] == 5

@@ -16,9 +16,9 @@ from sesd.core.text import clean
 
 __all__ = ["NAMED_BYTES", "NAMED_FIRING", "NAMED_RULES", "firing_in", "in_line", "rules_in_line"]
 
-#: How many of a file's alerts a log line names, for a person to close by hand: a
+#: How many of a rule's alerts a log line names, for a person to close by hand: a
 #: refused file's firing ones, a rule's a restart drops, or whose resolve owed cannot
-#: be sent.
+#: be sent (the others counted).
 NAMED_FIRING: Final = 50
 #: How many rules such a line names (each with its labels), the others counted: a
 #: hand-edited or damaged file may name any number.
@@ -44,28 +44,29 @@ def firing_in(blob: bytes) -> dict[str, list[str]]:
             entries += [(False, entry) for entry in data["alerts"].items()]
         with contextlib.suppress(Exception):
             entries += [(True, entry) for entry in data.get("retired") or ()]
-    named = 0
+    # Every one: the line names as many as it holds and counts the others (the first 50
+    # of the file named, the others were counted nowhere, of whichever rules).
+    seen: set[tuple[str, str]] = set()
     for owed, entry in entries:
         with contextlib.suppress(Exception):
             rule, states = (entry[0]["name"], entry[1]) if owed else entry  # [rule, states, why]
             for label, state in states.items():
-                if named >= NAMED_FIRING:
-                    return found
-                named += _named(found, rule, label, state)
+                _named(found, seen, rule, label, state)
     return found
 
 
-def _named(found: dict[str, list[str]], rule: Any, label: Any, state: Any) -> bool:
-    """Whether ``state`` is firing and ``label`` named anew under ``rule`` in ``found``:
-    each state read on its own, so that a damaged one (the file's damage) hides none
-    of its rule's others."""
+def _named(
+    found: dict[str, list[str]], seen: set[tuple[str, str]], rule: Any, label: Any, state: Any
+) -> None:
+    """Name ``label`` under ``rule`` in ``found`` if ``state`` is firing and it is not
+    in ``seen`` yet: each state read on its own, so that a damaged one (the file's
+    damage) hides none of its rule's others."""
     with contextlib.suppress(Exception):
         name, shown = clean(str(rule)), clean(str(label))
         # Once: a label may fire again while its resolve is owed.
-        if state[0] == Status.FIRING.value and shown not in found.get(name, []):
+        if state[0] == Status.FIRING.value and (name, shown) not in seen:
+            seen.add((name, shown))
             found.setdefault(name, []).append(shown)
-            return True
-    return False
 
 
 def in_line(texts: Sequence[str], most: int, room: int = NAMED_BYTES) -> list[str]:
