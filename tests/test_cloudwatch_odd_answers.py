@@ -50,6 +50,8 @@ ODD: dict[str, dict[str, Any]] = {
     "value-infinity": _bounce(Values=["Infinity"]),
     "value-minus-infinity": _bounce(Values=["-Infinity"]),
     "value-a-bare-nan": _bounce(Values=[float("nan")]),  # JSON's NaN literal
+    # A null result: botocore reads every list as sparse, and passes the null on.
+    "result-null": {"MetricDataResults": [None]},
 }
 
 

@@ -102,10 +102,13 @@ async def _metric_pages(
     raise EndlessList(f"get_metric_data named more than {METRIC_PAGES} pages")
 
 
-def _query(result: dict[str, Any]) -> str | None:
-    """The id of the query ``result`` answers; one that is no text (a list, a number)
-    makes the answer unreadable: read as left out, its query's figure would be dropped
-    as if it had no datapoint."""
+def _query(result: Any) -> str | None:
+    """The id of the query ``result`` answers; one that is no text (a list, a number),
+    or a result that is none (null: botocore reads every list as sparse), makes the
+    answer unreadable: read as left out, its query's figure would be dropped as if it
+    had no datapoint."""
+    if not isinstance(result, dict):
+        raise UnreadableAnswer
     kind = result.get("Id")
     if kind is not None and not isinstance(kind, str):
         raise UnreadableAnswer
