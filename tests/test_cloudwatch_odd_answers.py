@@ -52,6 +52,14 @@ ODD: dict[str, dict[str, Any]] = {
     "value-a-bare-nan": _bounce(Values=[float("nan")]),  # JSON's NaN literal
     # A null result: botocore reads every list as sparse, and passes the null on.
     "result-null": {"MetricDataResults": [None]},
+    # A status that is no text (botocore passes a string member on as the JSON has it):
+    # read with str(), it was a query CloudWatch did not complete, named "5".
+    "status-a-number": _bounce(StatusCode=5),
+    "status-a-list": _bounce(StatusCode=["Complete"]),
+    # CloudWatch gives a value for each timestamp: lists of unequal length say not
+    # which value is whose, and cut to the shorter, a value went with another's time.
+    "more-timestamps-than-values": _bounce(Timestamps=[STAMP, STAMP - 300], Values=[0.02]),
+    "more-values-than-timestamps": _bounce(Values=[0.02, 0.5]),
 }
 
 

@@ -89,7 +89,7 @@ async def _metric_pages(
         for result in answer.get("MetricDataResults", []):
             if (kind := _query(result)) in _REPUTATION:
                 points.setdefault(kind, []).extend(_datapoints(result))
-                statuses[kind] = str(result.get("StatusCode", "Complete"))
+                statuses[kind] = _status(result)
         token = text(answer, "NextToken")
         if not token:
             return points, statuses
@@ -115,15 +115,30 @@ def _query(result: Any) -> str | None:
     return kind
 
 
+def _status(result: dict[str, Any]) -> str:
+    """A query's status (``Complete`` when left out); one that is no text (a number, a
+    list: botocore passes a string member on as the JSON has it) makes the answer
+    unreadable, rather than be read as a status CloudWatch named."""
+    status = result.get("StatusCode", "Complete")
+    if not isinstance(status, str):
+        raise UnreadableAnswer
+    return status
+
+
 def _datapoints(result: dict[str, Any]) -> list[tuple[float, float]]:
     """A query's (timestamp, value) pairs. The SDK gives each timestamp as a datetime
     (None for a null) and each value as the answer's JSON has it: a timestamp that is
     none, or a value that is no finite number (a word, a list, a boolean, or "NaN" and
     "Infinity" as the JSON protocol writes a double that is none), makes the answer
     unreadable, rather than a figure read from a datapoint skipped or made up: a NaN
-    rate crosses no rule's threshold and reads "nan%"."""
+    rate crosses no rule's threshold and reads "nan%". So do timestamps and values
+    unequal in number (CloudWatch gives one value a timestamp): which is whose is not
+    said, and cut to the shorter, a value would be read at another's time."""
+    stamps, values = result.get("Timestamps", []), result.get("Values", [])
+    if len(stamps) != len(values):
+        raise UnreadableAnswer
     pairs = []
-    for stamp, value in zip(result.get("Timestamps", []), result.get("Values", []), strict=False):
+    for stamp, value in zip(stamps, values, strict=True):
         if not isinstance(stamp, datetime) or isinstance(value, bool):
             raise UnreadableAnswer
         try:
