@@ -270,7 +270,12 @@ class AccountPoller(Polls):
         life = self._lives.get(target)
         if life is None:
             return
-        status = self.accounts.status.get(target) or AccountStatus()
+        # The status kept, made now if none is (a target a reload added): the tenant
+        # poller writes the same one, and one of this round's own, kept only if none
+        # was made meanwhile, dropped GetAccount's answer when its walk made one first.
+        # A reload removing the target meanwhile drops it from the store: what is
+        # written here then goes nowhere.
+        status = self.accounts.record(target)
         answered = []
         if await self._call(target, "get_account", partial(self._account, target, status)):
             answered.append("get_account")
@@ -281,8 +286,6 @@ class AccountPoller(Polls):
             answered.append("get_metric_data")
         status.polled_at = self._clock()
         status.answered.update(dict.fromkeys(answered, status.polled_at))
-        if self._still(target, life):
-            self.accounts.status.setdefault(target, status)
 
     async def _account(self, target: Target, status: AccountStatus) -> None:
         ses = await self._client_for("sesv2", target)
