@@ -32,6 +32,13 @@ UNREAD: dict[str, dict[str, Any]] = {
     "quota-figure-a-word": {"SendQuota": {"Max24HourSend": "lots", "SentLast24Hours": 1.0}},
     # A whole number past any float's range: the parser's float() raises OverflowError.
     "quota-figure-past-a-float": {"SendQuota": {"Max24HourSend": 10**400, "SentLast24Hours": 1}},
+    # Figures the parser's float() reads as no finite number ("NaN", "Infinity", as the
+    # JSON protocols write a double that is none): read as figures, a NaN quota used
+    # crossed no rule's threshold and an infinite quota read as 0% used.
+    "quota-figure-nan": {"SendQuota": {"Max24HourSend": "NaN", "SentLast24Hours": 1.0}},
+    "quota-figure-infinite": {"SendQuota": {"Max24HourSend": "Infinity", "SentLast24Hours": 1}},
+    "quota-sent-nan": {"SendQuota": {"Max24HourSend": 50000.0, "SentLast24Hours": "nan"}},
+    "quota-rate-minus-infinity": {"SendQuota": {"MaxSendRate": "-Infinity"}},
 }
 
 

@@ -10,6 +10,7 @@ of state (failing with a new error, or answering again); it never touches ingest
 
 from __future__ import annotations
 
+import math
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, nullcontext
 from functools import partial
@@ -24,6 +25,7 @@ from sesd.account.failures import (
     MAX_PAGES,
     EndlessList,
     MetricQueryFailed,
+    UnreadableAnswer,
     answer_of,
     code_of,
     hint,
@@ -291,6 +293,11 @@ class AccountPoller(Polls):
         ses = await self._client_for("sesv2", target)
         answer = await answer_of(ses.get_account)  # (one the SDK cannot read: failed)
         quota = answer.get("SendQuota", {})
+        if not all(map(math.isfinite, quota.values())):
+            # The parser's float() of "NaN" or "Infinity" (as the JSON protocols write a
+            # double that is no number): a NaN quota used crosses no threshold, and an
+            # infinite quota reads as none of it used. Not a figure SES gives.
+            raise UnreadableAnswer
         enforcement = text(answer, "EnforcementStatus")  # (no text: none of SES's words)
         before = (status.sending_enabled, status.enforcement)
         # Every field is optional in SES's schema: one left out (an endpoint standing in
