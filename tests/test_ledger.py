@@ -235,7 +235,7 @@ def test_the_senders_remembered_are_bounded_and_the_rest_answered() -> None:
         for i in range(_MAX_SENDERS + 10)
     ]
     assert {ledger.sender("q", arn, "") for arn in arns} == {("prod-eu", "eu-west-1")}
-    assert list(ledger._senders) == [("q", arn, "") for arn in arns[:_MAX_SENDERS]]
+    assert list(ledger.senders) == [("q", arn, "") for arn in arns[:_MAX_SENDERS]]
 
 
 def test_a_reload_that_stops_polling_an_account_drops_its_tenant_resources() -> None:

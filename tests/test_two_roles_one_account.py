@@ -7,10 +7,13 @@ from __future__ import annotations
 
 from sesd.config import core_settings, parse_config
 from sesd.core.ledger import Ledger
+from sesd.core.pipeline import Pipeline
+from sesd.core.tenant_reach import named_now
 from sesd.core.tenants import TenantNotice
+from tests import factory as f
 
 ACCOUNT = "123456789012"
-EU, US = "eu-west-1", "us-east-1"
+EU, US, AP = "eu-west-1", "us-east-1", "ap-southeast-2"
 QUEUE = (
     f'[tenants]\nenabled = true\n[[queues]]\nurl = "https://sqs.{EU}.amazonaws.com/{ACCOUNT}/eu"\n'
 )
@@ -58,3 +61,31 @@ def test_tenant_events_where_no_entry_watches_count_under_the_default_credential
         statuses.named(ACCOUNT, label)
     statuses.apply(TenantNotice("ap-southeast-2", ACCOUNT, "initech", 1.0, status="DISABLED"))
     assert list(statuses.status) == [("default", "ap-southeast-2", "initech")]
+
+
+def test_mail_where_no_entry_watches_counts_under_the_label_whose_poll_found_it() -> None:
+    """The default credentials reach the account too, and alone watch ap-southeast-2.
+    Once their poll there names the account (its tenants' ARNs did), its mail sent
+    there counts in ``default``'s reputation estimate, whose account rule reads it, as
+    its tenant events do: not under an entry no poll or rule reads there. Mail sent
+    before the poll named it counted as before (nothing said which label reaches it)."""
+    south = f'[[queues]]\nurl = "https://sqs.{AP}.amazonaws.com/{ACCOUNT}/ap"\n'
+    settings = core_settings(parse_config(f"{QUEUE}{south}{_entry('eu', EU)}{_entry('us', US)}"))
+    pipeline = Pipeline(settings)
+    ledger = pipeline.ledger
+
+    def sent(n: int) -> None:
+        for i in range(n):
+            event = f.simple("Send", [f"a{i}@x.example"])
+            event["mail"]["sourceArn"] = f"arn:aws:ses:{AP}:{ACCOUNT}:identity/x.example"
+            event["mail"]["sendingAccountId"] = ACCOUNT
+            assert pipeline.feed(f.raw(event), "ap", f.T0).outcome == "processed"
+
+    sent(3)
+    # The default credentials' ListTenants there named the account, as the poller tells.
+    roles = (ledger.tenant_status.roles, ledger.tenant_status.watched)
+    named_now(ledger.accounts, ledger.tenant_map, ("default", AP), ACCOUNT, roles)
+    sent(10)
+    estimate = ledger.reputation.estimate(("default", AP, ""))
+    assert estimate is not None
+    assert estimate.sends == 10

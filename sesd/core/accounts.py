@@ -134,7 +134,7 @@ class AccountStatus:
 class Accounts:
     """Every watched (account, region): its status, and failed polls by API and error."""
 
-    __slots__ = ("accepted", "asked", "errors", "status")
+    __slots__ = ("accepted", "asked", "errors", "reach", "status")
 
     def __init__(self) -> None:
         self.status: dict[Target, AccountStatus] = {}
@@ -147,6 +147,10 @@ class Accounts:
         #: account's), Unix time, until they are refused there: where the credentials
         #: are known to work. Memory only: it speaks of the credentials sesd runs with.
         self.accepted: dict[Target, float] = {}
+        #: Counts the polls that named another AWS account id for a target than it had
+        #: (:attr:`AccountStatus.account_id`): where each sender's mail counts is asked
+        #: again then (sesd.core.tenant_reach.sender_label reads those ids).
+        self.reach = 0
 
     def record(self, target: Target) -> AccountStatus:
         """The status of ``target``, to write an answer into (made empty on first use:
@@ -177,6 +181,7 @@ class Accounts:
                 if status.account_id is not None and not _ACCOUNT_ID.fullmatch(status.account_id):
                     status.account_id = None
                 self.status[(str(account), str(region))] = status
+        self.reach += 1  # (the ids the file's polls named)
 
     def ids(self) -> set[tuple[str, str]]:
         """(AWS account id, account label) of each target whose tenants named its id."""

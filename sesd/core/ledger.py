@@ -26,7 +26,7 @@ from sesd.core.scopes import DOMAIN, PROVIDER, TENANT, Scope
 from sesd.core.settings import CoreSettings
 from sesd.core.tallies import Tallies
 from sesd.core.tenant_map import TenantMap
-from sesd.core.tenant_reach import forget_unreached, held_in
+from sesd.core.tenant_reach import forget_unreached, held_in, sender_label
 from sesd.core.tenant_walks import TenantWalks
 from sesd.core.tenants import TenantStatuses
 from sesd.core.windows import DomainWindows, WindowSpec, window_specs
@@ -71,7 +71,7 @@ TRANSIENT: Final = {
     "queues": "each queue's account and region: from the config",
     "region": "the default account's region, for a queue not configured: from the config",
     "settings": "what the ledger was made with: from the config",
-    "_senders": "who sent each identity's mail: from the config and the events' ARNs",
+    "senders": "who sent each identity's mail: from the config, the polls and the events' ARNs",
     "_arn_regions": "the regions events' ARNs named: they come again with the events",
     "widest": "the window reaching furthest back: derived from the layout",
     "horizon": "how far back that window reaches: derived from the layout",
@@ -83,7 +83,6 @@ class Ledger:
 
     __slots__ = (
         "_arn_regions",
-        "_senders",
         "accounts",
         "by_domain",
         "by_provider",
@@ -97,6 +96,7 @@ class Ledger:
         "queues",
         "region",
         "reputation",
+        "senders",
         "settings",
         "specs",
         "tag_tables",
@@ -199,23 +199,23 @@ class Ledger:
 
     def sender(self, queue: str, source_arn: str, account_id: str) -> tuple[str, str]:
         """The (account, region) that sent an event's mail, as AWS reviews it: the region
-        its identity's ARN names, and the ``[[accounts]]`` entry of the account that
-        sent (``account_id``: a delegate sender's, under sending authorization; else
-        the identity's); else its queue's (one central queue may carry every account's
-        and region's events)."""
+        its identity's ARN names, and the label reaching the account that sent there
+        (``account_id``: a delegate sender's, under sending authorization; else the
+        identity's; see sender_label); else its queue's (one central queue may carry
+        every account's and region's events)."""
         key = (queue, source_arn, account_id)
-        found = self._senders.get(key)
+        found = self.senders.get(key)
         if found is None:
             account, region = self.where(queue)
             parts = source_arn.split(":")
             if len(parts) >= 6 and parts[2] == "ses":
                 region = self._arn_region(parts[3], region)
                 account_id = account_id or parts[4]
-            found = (self.settings.entry(account_id, region) or account, region)
-            # Identities are few; a flood of them (a replay of strangers' files) is
-            # not kept, only answered.
-            if len(self._senders) < _MAX_SENDERS:
-                self._senders[key] = found
+            label = sender_label(self.settings, self.accounts, account_id, region)
+            found = (label or account, region)
+            # Identities are few; a flood of them (strangers' files) is not kept, only answered.
+            if len(self.senders) < _MAX_SENDERS:
+                self.senders[key] = found
         return found
 
     def _arn_region(self, named: str, queues: str) -> str:
@@ -260,7 +260,7 @@ class Ledger:
         self.canary.queue = settings.canary_queue
         self.queues.update(settings.queues)
         #: Who sent each (queue, identity ARN)'s mail (:meth:`sender`), as now configured.
-        self._senders: dict[tuple[str, str, str], tuple[str, str]] = {}
+        self.senders: dict[tuple[str, str, str], tuple[str, str]] = {}
 
     # --- the state file ---------------------------------------------------------
 

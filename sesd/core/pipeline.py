@@ -96,6 +96,9 @@ class Pipeline:
         # -> the reputation windows its mail counts in: Ledger.sender() and windows() asked
         # once a sender (once it has an eligible recipient), then one lookup an event.
         self._estimates: dict[tuple[str, str, str, str], Windows] = {}
+        # The polls' count of account ids named anew as those were asked with (its change:
+        # a label found reaching another account, and each sender asked again).
+        self._reach = self.ledger.accounts.reach
         # What an invalid result may say of an address: its domain only, unless
         # [logging] log_recipients allows full addresses for debugging.
         self._show = shown_address if settings.log_recipients else redact_address
@@ -275,6 +278,10 @@ class Pipeline:
         if len(config_set) > MAX_CONFIG_SET_NAME:
             config_set = ""  # no SES name (a sender's tag, any size): the account's, as ""
         key = (queue, mail.source_arn, mail.sending_account_id, config_set)
+        if self._reach != self.ledger.accounts.reach:
+            self._reach = self.ledger.accounts.reach
+            self._estimates.clear()
+            self.ledger.senders.clear()
         windows = self._estimates.get(key)
         if windows is None:
             if not eligible(event.recipients):

@@ -65,13 +65,6 @@ class CoreSettings:
         ids = self.reaching(polled)
         return {(i, region) for i, label in ids for on, region in self.watched if on == label}
 
-    def entry(self, account_id: str, region: str) -> str | None:
-        """The ``[[accounts]]`` entry whose role reaches AWS account ``account_id`` and
-        that watches ``region`` (two may reach one account, each in its own region);
-        else the one :attr:`account_names` keeps; None where no entry's role reaches it."""
-        watching = entry_watching(self.roles, self.watched, account_id, region)
-        return watching or self.account_names.get(account_id)
-
     def reaching(self, polled: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
         """(AWS account id, label) of the account each label reaches: an ``[[accounts]]``
         entry's role's, the others' as ``polled`` found them (see :meth:`reached`)."""

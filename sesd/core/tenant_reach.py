@@ -16,9 +16,10 @@ from collections.abc import Collection, Iterable, Mapping
 from typing import Any, Final
 
 from sesd.core.accounts import Accounts, Target
+from sesd.core.settings import CoreSettings, entry_watching
 from sesd.core.tenant_map import TenantMap
 
-__all__ = ["forget_unreached", "held_in", "named_now"]
+__all__ = ["forget_unreached", "held_in", "named_now", "sender_label"]
 
 #: An AWS account id.
 _ACCOUNT_ID: Final = re.compile(r"\d{12}")
@@ -70,6 +71,8 @@ def named_now(
     named more than :data:`sesd.core.tenants.MAX_IDS_PER_LABEL` others."""
     status = accounts.record(target)
     was, status.account_id = status.account_id, now
+    if was != now:
+        accounts.reach += 1  # where a sender's mail counts may have moved
     if was is not None and was != now:
         others = {
             (s.account_id, where[1])
@@ -84,3 +87,23 @@ def named_now(
             if where[0] == name and where != target
         }
         forget_unreached(tenant_map, [(was, target[1])], others)
+
+
+def sender_label(
+    settings: CoreSettings, accounts: Accounts, account_id: str, region: str
+) -> str | None:
+    """The label mail AWS account ``account_id`` sent in ``region`` counts under: the
+    ``[[accounts]]`` entry whose role reaches it and that watches the region; else a
+    label watching the region whose polls found that account there (the default
+    credentials, into an entry's account or none's, in a region only they watch: its
+    account rule reads it, as its tenant events count there); else the entry whose role
+    reaches it (watched elsewhere); None where nothing is known to reach it."""
+    entry = entry_watching(settings.roles, settings.watched, account_id, region)
+    if entry is not None:
+        return entry
+    for (label, where), status in accounts.status.items():
+        # (a role's status still naming the account it reached before a restart: not it)
+        found = where == region and status.account_id == account_id
+        if found and label not in settings.roles and (label, where) in settings.watched:
+            return label
+    return settings.account_names.get(account_id)
