@@ -39,6 +39,12 @@ UNREAD: dict[str, dict[str, Any]] = {
     "quota-figure-infinite": {"SendQuota": {"Max24HourSend": "Infinity", "SentLast24Hours": 1}},
     "quota-sent-nan": {"SendQuota": {"Max24HourSend": 50000.0, "SentLast24Hours": "nan"}},
     "quota-rate-minus-infinity": {"SendQuota": {"MaxSendRate": "-Infinity"}},
+    # A flag that is no boolean: botocore's parser reads any but true (or "true") as
+    # False, and sending read as not enabled paged a pause SES never said.
+    "sending-a-number": {"SendingEnabled": 1},
+    "sending-a-word": {"SendingEnabled": "yes"},
+    "sending-a-list": {"SendingEnabled": [True]},
+    "production-a-number": {"ProductionAccessEnabled": 1},
 }
 
 
@@ -78,6 +84,7 @@ async def test_an_answer_the_sdk_cannot_read_is_a_failed_poll(
     accounts = pipeline.ledger.accounts
     assert accounts.errors == {(*TARGET, "get_account", "UnreadableAnswer"): 1}
     assert accounts.status[TARGET].max_24h == 50000.0
+    assert accounts.status[TARGET].sending_enabled is True
     said = [r for r in map(json.loads, logs.getvalue().splitlines())
             if r["event"] == "sesd.account.poll_failed"]  # fmt: skip
     assert [(r["api"], r["error"]) for r in said] == [("get_account", "UnreadableAnswer")]

@@ -34,6 +34,7 @@ from sesd.account.failures import (
     text,
     tries,
 )
+from sesd.account.flags import watch_flags
 from sesd.account.rounds import side_by_side
 from sesd.config.aws import CREDENTIALS_REFUSED, KEY_UNKNOWN, region_not_enabled
 from sesd.core.accounts import WORD, Accounts, AccountStatus, Target
@@ -291,6 +292,7 @@ class AccountPoller(Polls):
 
     async def _account(self, target: Target, status: AccountStatus) -> None:
         ses = await self._client_for("sesv2", target)
+        watch_flags(ses)  # (a flag that is no boolean: unreadable, not read as False)
         answer = await answer_of(ses.get_account)  # (one the SDK cannot read: failed)
         quota = answer.get("SendQuota", {})
         if not all(map(math.isfinite, quota.values())):

@@ -1,0 +1,52 @@
+"""GetAccount's flags (``SendingEnabled``, ``ProductionAccessEnabled``) read as SES
+wrote them, before the SDK's parser does.
+
+botocore's REST-JSON parser reads a boolean member with ``ensure_boolean``: ``true``
+(or the word, in any case) is True, anything else False, a number, a list or
+another word included. An answer not of SES's shape (an endpoint that is not quite
+SES's) saying ``"SendingEnabled": 1`` so read as sending paused, and paged a pause
+SES never said. The account poller's client checks the raw answer first
+(:func:`watch_flags`): a flag that is neither a boolean nor the word makes the
+answer unreadable, a failed poll, what SES last said standing.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Final
+
+from sesd.account.failures import UnreadableAnswer
+
+__all__ = ["watch_flags"]
+
+#: GetAccount's boolean members the poller reads.
+_FLAGS: Final = ("SendingEnabled", "ProductionAccessEnabled")
+#: The SDK's event before it parses a GetAccount answer (SESv2's service id).
+_EVENT: Final = "before-parse.sesv2.GetAccount"
+
+
+def watch_flags(client: Any) -> None:
+    """``client`` (an SESv2 client) checks each GetAccount answer's flags before its
+    parser reads them (once a client, however often asked)."""
+    client.meta.events.register(_EVENT, _check, unique_id="sesd-account-flags")
+
+
+def _check(response_dict: dict[str, Any], **_: Any) -> None:
+    """Raise :class:`~sesd.account.failures.UnreadableAnswer` where a 2xx answer's flag
+    is neither a boolean nor ``true``/``false`` as a word (which the parser reads as
+    meant). A body that is no JSON object is left to the parser, as before."""
+    if not 200 <= response_dict.get("status_code", 0) < 300:
+        return
+    body = response_dict.get("body")
+    try:
+        answer = json.loads(body) if isinstance(body, (bytes, str)) and body else None
+    except ValueError:
+        return
+    if not isinstance(answer, dict):
+        return
+    for flag in _FLAGS:
+        said = answer.get(flag)
+        if said is None or isinstance(said, bool):
+            continue
+        if not (isinstance(said, str) and said.lower() in ("true", "false")):
+            raise UnreadableAnswer
