@@ -89,3 +89,20 @@ async def test_an_answer_the_sdk_cannot_read_is_a_failed_poll(
             if r["event"] == "sesd.account.poll_failed"]  # fmt: skip
     assert [(r["api"], r["error"]) for r in said] == [("get_account", "UnreadableAnswer")]
     assert "endpoint_url" in said[0]["hint"]
+
+
+async def test_a_quota_figure_left_out_says_nothing(local_sqs: LocalSqs) -> None:
+    """A quota that gives its rate alone (every member of SES's answer is optional):
+    the rate is read, and the 24-hour quota and sends stand as SES last said them, as a
+    flag left out does; read as none, the quota used went blank and its alert resolved."""
+    pipeline = Pipeline(core_settings(parse_config("")))
+    async with FakeSes() as fake, _poller(fake, local_sqs, pipeline) as poller:
+        with anyio.fail_after(20):
+            await poller.poll_once()
+        fake.account = {**healthy_account(), "SendQuota": {"MaxSendRate": 20.0}}
+        with anyio.fail_after(20):
+            await poller.poll_once()
+    status = pipeline.ledger.accounts.status[TARGET]
+    assert (status.max_24h, status.sent_24h, status.max_rate) == (50000.0, 1200.0, 20.0)
+    assert status.quota_used_ratio == 1200.0 / 50000.0
+    assert not pipeline.ledger.accounts.errors

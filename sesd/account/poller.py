@@ -313,10 +313,10 @@ class AccountPoller(Polls):
             status.enforcement = clean(enforcement, WORD)
         if "ProductionAccessEnabled" in answer:
             status.production = bool(answer["ProductionAccessEnabled"])
-        if quota:
-            status.max_24h = quota.get("Max24HourSend")
-            status.max_rate = quota.get("MaxSendRate")
-            status.sent_24h = quota.get("SentLast24Hours")
+        # So of each figure of the quota: one left out is not read as none.
+        status.max_24h = quota.get("Max24HourSend", status.max_24h)
+        status.max_rate = quota.get("MaxSendRate", status.max_rate)
+        status.sent_24h = quota.get("SentLast24Hours", status.sent_24h)
         if before != (status.sending_enabled, status.enforcement) and before != (None, None):
             self._log.warning(
                 "sesd.account.status_changed",
