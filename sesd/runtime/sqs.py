@@ -33,6 +33,7 @@ from sesd.config import QueueConfig
 from sesd.core.accounts import DEFAULT_ACCOUNT
 from sesd.core.pipeline import Pipeline
 from sesd.core.tallies import Outcome
+from sesd.core.text import clean_once
 from sesd.io.aws_errors import error_code
 from sesd.io.backoff import backoff_delay
 from sesd.io.logs import get_logger
@@ -47,6 +48,7 @@ from sesd.runtime.sqs_calls import (
     foreign_answer,
     hint_in,
     said_code,
+    text_member,
 )
 from sesd.runtime.sqs_deletes import Deletes
 
@@ -330,12 +332,15 @@ class QueuePoller:
         had their turn: ten costly messages are ten short stalls, not one long one (a stop
         waits: :meth:`_handle` shields the batch). True when it is to be deleted."""
         await anyio.lowlevel.checkpoint()
-        message_id = message.get("MessageId", "")
-        if message_id in self._invalid:
+        # Text, as SQS's are ("" for a stand-in's list or object: no key, no body to
+        # read, an invalid message). A message without an id is judged by its own body,
+        # never by the verdict on another without one.
+        message_id = text_member(message, "MessageId")
+        if message_id and message_id in self._invalid:
             return self._delete_invalid
         try:
             result = self._pipeline.feed(
-                message.get("Body", ""), self._label, received_at, received_at
+                text_member(message, "Body"), self._label, received_at, received_at
             )
         except Exception as exc:  # noqa: BLE001 - a bug must not stop the queue
             # Not deleted: SQS delivers it again. A bug before its event was applied
@@ -350,7 +355,7 @@ class QueuePoller:
             # place's messages.
             self._log.error(
                 "sesd.pipeline.failed",
-                sqs_message_id=message_id,
+                sqs_message_id=clean_once(message_id),
                 error=type(exc).__name__,
                 exc_info=True,
                 **self._deletes.place(),
@@ -359,11 +364,12 @@ class QueuePoller:
             return False
         if result.outcome is not Outcome.INVALID:
             return True
-        self._invalid.add(message_id)
+        if message_id:
+            self._invalid.add(message_id)
         receive_count = message.get("Attributes", {}).get("ApproximateReceiveCount", "")
         self._log.warning(  # ``retired`` at a moved or removed queue's old place, as above
             "sesd.message.invalid",
-            sqs_message_id=message_id,
+            sqs_message_id=clean_once(message_id),
             reason=result.reason,
             detail=result.detail,
             receive_count=receive_count,

@@ -50,6 +50,7 @@ __all__ = [
     "hint_in",
     "retries",
     "said_code",
+    "text_member",
 ]
 
 #: What an SQS call may raise when SQS or the network is in trouble, or when the answer
@@ -304,12 +305,20 @@ class InvalidMemory:
 
 def batch_entries(messages: list[Any], **extra: object) -> list[dict[str, Any]]:
     """A batch call's entries (``extra`` in each) for the messages SQS gave a receipt
-    handle: one without (not from SQS) cannot be acted on."""
+    handle: one without, or with one that is no text (not from SQS), cannot be acted
+    on (the SDK would refuse the whole batch for it)."""
     return [
-        {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], **extra}
+        {"Id": str(i), "ReceiptHandle": handle, **extra}
         for i, m in enumerate(messages)
-        if m.get("ReceiptHandle")
+        if (handle := text_member(m, "ReceiptHandle"))
     ]
+
+
+def text_member(message: Any, name: str) -> str:
+    """A received message's member ``name``: text, as SQS's are; "" where it is missing
+    or is not (botocore checks no member's type: a stand-in's list, number, object)."""
+    value = message.get(name, "")
+    return value if isinstance(value, str) else ""
 
 
 def describe_error(exc: BaseException) -> str:
