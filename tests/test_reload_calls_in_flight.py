@@ -100,6 +100,8 @@ class Standing(LocalServer):
                 await self._closed.wait()
             elif self.releasing != "Released":
                 return self._refused()
+            else:  # as SQS answers: each entry named
+                body = {"Successful": [{"Id": e["Id"]} for e in asked["Entries"]], "Failed": []}
         elif (queue, operation) == ("new", "ReceiveMessage") and not self._new:
             self._new += 1
         else:

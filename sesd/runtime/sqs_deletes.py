@@ -45,12 +45,21 @@ def _codes(failed: list[Any]) -> list[str]:
     return sorted({said_code(str(f.get("Code", ""))) for f in failed})
 
 
-def _ours(failed: list[Any], sent: set[str]) -> list[Any]:
+#: What a failed entry's codes say of an entry the answer named nowhere.
+UNNAMED = "(not named in the answer)"
+
+
+def _ours(failed: list[Any], sent: set[str], succeeded: list[Any]) -> list[Any]:
     """The failed entries of a batch answer that may be of the entries ``sent``: each
     naming one of them (once), and those naming none by text (which is not known), at
     most one per entry sent. One naming an entry not sent (a proxy's answer, not SQS's)
     is passed over: counted, it would make the delete's count negative. A ``null`` in
-    the list (botocore keeps a list's nulls) is an entry that names none."""
+    the list (botocore keeps a list's nulls) is an entry that names none.
+
+    An entry sent that the answer names neither failed nor ``succeeded`` (a proxy's
+    ``{}``, a page the SDK reads as no lists: SQS names each) fails too, with the code
+    :data:`UNNAMED`: done or not is not known, and counted done, a message not deleted
+    would pass unseen. Those naming none stand for as many of them."""
     named: set[str] = set()
     ours, nameless = [], []
     for f in (e if isinstance(e, dict) else {} for e in failed):
@@ -59,8 +68,10 @@ def _ours(failed: list[Any], sent: set[str]) -> list[Any]:
         elif i in sent and i not in named:
             named.add(i)
             ours.append(f)
+    done = {i for s in succeeded if isinstance(s, dict) and _text(i := s.get("Id"))}
+    unnamed = [{"Id": i, "Code": UNNAMED} for i in sorted(sent - done - named)]
     # Those naming their entry first: cut behind the nameless, one is not tried again.
-    return (ours + nameless)[: len(sent)]
+    return (ours + nameless + unnamed[len(nameless) :])[: len(sent)]
 
 
 def _text(value: object) -> bool:
@@ -116,7 +127,8 @@ class Deletes:
             if self._undeletable:
                 self._undeletable = False
                 self._log.info("sesd.sqs.delete_recovered", **self.place())
-            failed = _ours(response.get("Failed", []), {e["Id"] for e in entries})
+            sent = {e["Id"] for e in entries}
+            failed = _ours(response.get("Failed", []), sent, response.get("Successful", []))
             deleted += len(entries) - len(failed)
             if not failed:
                 entries = []
@@ -203,7 +215,8 @@ class Deletes:
             if not self.retired("sesd.sqs.release_failed", **said):
                 self._log.warning("sesd.sqs.release_failed", **said)
             return
-        failed = _ours(answer.get("Failed", []), {e["Id"] for e in entries})
+        sent = {e["Id"] for e in entries}
+        failed = _ours(answer.get("Failed", []), sent, answer.get("Successful", []))
         if failed:
             # Not given back (a receipt no longer good, say): counted as a failed delete's
             # entries are; hidden until their visibility timeout.
