@@ -333,11 +333,14 @@ def describe_error(exc: BaseException) -> str:
 
 def foreign_answer(answer: Any) -> ValueError | None:
     """The failure of an answer of 200 that is not SQS's JSON (a captive proxy's login
-    page), which the SDK reads as an empty one; None for SQS's own."""
-    kind = answer["ResponseMetadata"].get("HTTPHeaders", {}).get("content-type", "json")
-    return (
-        None if "json" in kind else ValueError(f"an answer of type {kind[:60]!r}, not SQS's JSON")
-    )
+    page, a load balancer's empty 200 of no type: SQS always says its type), which the
+    SDK reads as an empty one; None for SQS's own."""
+    kind = answer["ResponseMetadata"].get("HTTPHeaders", {}).get("content-type")
+    if kind is None:
+        return ValueError("an answer without a content type, not SQS's JSON")
+    if "json" in kind:
+        return None
+    return ValueError(f"an answer of type {kind[:60]!r}, not SQS's JSON")
 
 
 def said_code(code: str) -> str:
