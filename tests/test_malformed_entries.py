@@ -2,7 +2,8 @@
 AWS's: botocore parses what it is given and checks no member an answer must have) is
 counted and passed over, never the poller's end: a DeleteMessageBatch failure without
 its ``Id``, a tenant's resource without its ARN; a batch failure's ``Code`` that is no
-text (or too long a one) is said as text, cleaned."""
+text (or too long a one) is said as text, cleaned; its ``SenderFault`` that is no
+boolean is not taken for true."""
 
 from __future__ import annotations
 
@@ -255,3 +256,32 @@ async def test_a_failure_naming_its_entry_is_kept_before_those_naming_none() -> 
     said = {r["event"]: r for r in map(json.loads, logs.getvalue().splitlines())}
     assert said["sesd.sqs.delete_partly_failed"]["retrying"] == 1
     assert endpoint.batches == 2
+
+
+class TextFaults(OddCodes):
+    """A stand-in whose first delete fails every entry but the first, ``SenderFault``
+    said as the text ``"false"`` (SQS's is a boolean), and whose next takes them all."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[list[str]] = []
+
+    async def _answer(self, request: web.Request) -> web.Response:
+        entries = (await request.json())["Entries"]
+        self.calls.append([e["ReceiptHandle"] for e in entries])
+        fault = [{"Id": e["Id"], "Code": "InternalError", "SenderFault": "false"} for e in entries]
+        failed = fault[1:] if len(self.calls) == 1 else []
+        answer = {"Successful": [{"Id": e["Id"]} for e in entries[: len(entries) - len(failed)]]}
+        kind = "application/x-amz-json-1.0"
+        return web.json_response({**answer, "Failed": failed}, content_type=kind)
+
+
+async def test_a_sender_fault_that_is_no_boolean_is_no_sender_s_fault() -> None:
+    """Two messages deleted, the second failed with ``SenderFault: "false"``: it is
+    tried again, and deleted (the text counted as true: not tried again, the message
+    back as a duplicate after its visibility timeout)."""
+    async with TextFaults() as endpoint, aws_client("sqs", endpoint) as sqs:
+        p, _ = poller(sqs, f"{endpoint.url}/123456789012/q")
+        messages: Any = [{"MessageId": f"m{i}", "ReceiptHandle": f"r{i}"} for i in range(2)]
+        assert await p._deletes.delete(messages) == 2
+    assert endpoint.calls == [["r0", "r1"], ["r1"]]

@@ -135,8 +135,12 @@ class Deletes:
                 break
             self._counts.error("delete", len(failed))
             # An entry that names no Id, or by no text (a proxy's answer, not SQS's), fails
-            # as any other, but which message it was is not known: not tried again.
-            retry_ids = {i for f in failed if not f.get("SenderFault") and _text(i := f.get("Id"))}
+            # as any other, but which message it was is not known: not tried again. A
+            # sender's fault is SQS's boolean true alone (a text "false" is no fault: a
+            # delete asked again is harmless).
+            retry_ids = {
+                i for f in failed if f.get("SenderFault") is not True and _text(i := f.get("Id"))
+            }
             self._delete_trouble(
                 "sesd.sqs.delete_partly_failed",
                 failed=len(failed),
