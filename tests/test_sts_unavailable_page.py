@@ -73,3 +73,15 @@ async def test_a_200_after_an_unreadable_5xx_is_read_by_its_own_status() -> None
         failure = await _failure(fake, stack, 2)
         assert len(fake.assume_role) == 2
     assert (assume_role_failure(failure), hint_for(failure)) == ("refused", ROLE_NOT_ASSUMED)
+
+
+@pytest.mark.parametrize("body", list(BODIES))
+async def test_a_429_answered_to_assume_role_is_sts_throttled(body: str) -> None:
+    """A proxy or a gateway in front of STS that limits its rate answers 429 (STS's own
+    throttle is a 400 that says ``Throttling``): throttled, backed off like any passing
+    error, whatever the body (it was a refused role: the queue failing with the role's
+    hint, a minute per try, for what passes within seconds)."""
+    async with UnavailableSts() as fake, AsyncExitStack() as stack:
+        fake.answers = [(429, *BODIES[body])]
+        failure = await _failure(fake, stack, 1)
+    assert (assume_role_failure(failure), hint_for(failure)) == ("throttled", None)

@@ -19,6 +19,9 @@ __all__ = [
 
 #: STS's codes for an AssumeRole it throttled.
 _STS_THROTTLED: Final = frozenset({"Throttling", "ThrottlingException", "RequestLimitExceeded"})
+#: The status a proxy or a gateway in front of STS limits the rate with (STS's own
+#: throttle is a 400 that says one of :data:`_STS_THROTTLED`).
+_TOO_MANY: Final = 429
 #: STS's codes for its own trouble (with any 5xx).
 _STS_UNAVAILABLE: Final = frozenset(
     {"ServiceUnavailable", "InternalFailure", "InternalError", "IDPCommunicationError"}
@@ -64,12 +67,16 @@ def no_credentials() -> ClientError:
     """AssumeRole's error for an answer that holds no credentials sesd can read. One of a
     5xx status (a body botocore could not parse: a proxy's text, an Envoy's "upstream
     connect error") is STS, or the way to it, unavailable, as botocore tells a 5xx page
-    that begins ``<html>``: its code the status, backed off, not a role refused."""
+    that begins ``<html>``: its code the status, backed off, not a role refused; and so
+    is one of a 429, a proxy's or a gateway's limit on the rate, throttled."""
     status = _STATUS.get()
-    code = str(status) if status >= 500 else NO_CREDENTIALS_IN_ANSWER
+    passing = status >= 500 or status == _TOO_MANY
     said: Any = {
-        "Error": {"Code": code, "Message": "no credentials in the answer"},
-        "ResponseMetadata": {"HTTPStatusCode": status if status >= 500 else 200},
+        "Error": {
+            "Code": str(status) if passing else NO_CREDENTIALS_IN_ANSWER,
+            "Message": "no credentials in the answer",
+        },
+        "ResponseMetadata": {"HTTPStatusCode": status if passing else 200},
     }
     return ClientError(said, "AssumeRole")
 
@@ -100,7 +107,7 @@ def assume_role_failure(exc: BaseException) -> Literal["", "throttled", "unavail
     if not isinstance(exc, ClientError) or exc.operation_name != "AssumeRole":
         return ""
     code = error_code(exc)
-    if code in _STS_THROTTLED:
-        return "throttled"
     status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+    if code in _STS_THROTTLED or status == _TOO_MANY:
+        return "throttled"
     return "unavailable" if code in _STS_UNAVAILABLE or status >= 500 else "refused"
