@@ -8,6 +8,8 @@ until it is."""
 
 from __future__ import annotations
 
+import io
+import json
 from contextlib import AsyncExitStack
 
 import pytest
@@ -17,6 +19,7 @@ from botocore.exceptions import ClientError
 from sesd.config import parse_config
 from sesd.config.aws import ROLE_NOT_ASSUMED
 from sesd.io.aws_errors import assume_role_failure
+from sesd.io.logs import configure_logging
 from sesd.runtime.aws import AwsClients, poll_config
 from sesd.runtime.sqs_calls import hint_for
 from tests.fake_ses import ROLE_ACCOUNT, FakeSes
@@ -85,3 +88,24 @@ async def test_a_429_answered_to_assume_role_is_sts_throttled(body: str) -> None
         fake.answers = [(429, *BODIES[body])]
         failure = await _failure(fake, stack, 1)
     assert (assume_role_failure(failure), hint_for(failure)) == ("throttled", None)
+
+
+async def test_the_sdk_s_refresh_warning_says_sts_s_error_escaped_and_cut() -> None:
+    """An endpoint in front of STS refuses AssumeRole with a code of 5,000 characters
+    and a message with a line break (STS's are a word and a sentence): the SDK's
+    refresh warning, which folds the error's text in, says it escaped and cut (it
+    said both whole, the line break a line of its own in the console format)."""
+    stream = io.StringIO()
+    configure_logging("info", "json", stream)
+    error = (
+        "<ErrorResponse><Error><Type>Sender</Type><Code>{}</Code>"
+        "<Message>refused\nsesd.forged line</Message></Error></ErrorResponse>"
+    ).format("E" * 5000)
+    async with UnavailableSts() as fake, AsyncExitStack() as stack:
+        fake.answers = [(403, error, "text/xml")]
+        await _failure(fake, stack, 1)
+    records = [json.loads(line) for line in stream.getvalue().splitlines()]
+    (said,) = [r["event"] for r in records if r.get("logger") == "aiobotocore.credentials"]
+    assert "Refreshing temporary credentials failed" in said
+    assert "\n" not in said
+    assert len(said) < 600

@@ -16,6 +16,7 @@ from typing import Any, TextIO
 
 import structlog
 
+from sesd.core.text import clean
 from sesd.io.log_stream import Buffered, Lasting, dropped_lines
 
 __all__ = [
@@ -217,6 +218,8 @@ def _route_stdlib(stream: Lasting | Buffered, renderer: Any) -> None:
 #: message and the error's text, not twenty lines of stack each time, and is said once
 #: an episode, not at every call.
 _REFRESH_LOGGERS = ("botocore.credentials", "aiobotocore.credentials")
+#: The most said of the error a refresh warning folds in.
+_ERROR_CHARS = 300
 #: How long a refresh warning must not recur before it is logged again: past the
 #: 60 s between a failing poller's tries, under the 45 minutes that follow a
 #: successful refresh of one-hour credentials before the next is even tried.
@@ -238,7 +241,10 @@ class _RefreshFailures(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if record.exc_info and record.exc_info[1] is not None:
             error = record.exc_info[1]
-            record.msg = f"{record.getMessage()} {type(error).__name__}: {error}"
+            # The error's text is the endpoint's (STS's, or a proxy's: a code or a message
+            # of any length, a line break): escaped and cut, as sesd's lines say an error.
+            said = clean(f"{type(error).__name__}: {error}", _ERROR_CHARS)
+            record.msg = f"{record.getMessage()} {said}"
             record.args = None
         record.exc_info = None
         record.exc_text = None
