@@ -114,3 +114,14 @@ async def test_a_message_id_is_said_escaped_and_cut() -> None:
     said = {r["event"]: r for r in lines}["sesd.message.invalid"]["sqs_message_id"]
     assert "\x1b" not in said
     assert len(said) <= 300
+
+
+async def test_a_receive_count_is_said_as_text_escaped_and_cut() -> None:
+    """An invalid message whose ``ApproximateReceiveCount`` is a long text with a
+    terminal's escape (SQS's is a number's digits): said escaped and cut."""
+    attributes = {"ApproximateReceiveCount": "1\x1b[2J" * 1000}
+    message = {"MessageId": "m1", "ReceiptHandle": "r1", "Body": "x", "Attributes": attributes}
+    lines = await _batch(OddMessages(message))
+    said = {r["event"]: r for r in lines}["sesd.message.invalid"]["receive_count"]
+    assert "\x1b" not in said
+    assert len(said) <= 300

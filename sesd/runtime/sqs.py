@@ -366,7 +366,8 @@ class QueuePoller:
             return True
         if message_id:
             self._invalid.add(message_id)
-        receive_count = message.get("Attributes", {}).get("ApproximateReceiveCount", "")
+        attributes = message.get("Attributes", {})  # a map: botocore reads no other
+        receive_count = clean_once(text_member(attributes, "ApproximateReceiveCount"))
         self._log.warning(  # ``retired`` at a moved or removed queue's old place, as above
             "sesd.message.invalid",
             sqs_message_id=clean_once(message_id),
