@@ -333,7 +333,7 @@ class Ledger:
         # none: the first polls answer), an account watched for its health alone too.
         where = set(self.settings.watched)
         self.accounts.restore(data.get("accounts", []), where)
-        self.tenant_status.restore(data.get("tenant_status", []), where)
+        self.tenant_status.restore(data.get("tenant_status", []), where, self.accounts.ids())
         # The map of an AWS account no label reaches now goes, as a reload's would.
         reached = self.settings.reached(self.accounts.ids())  # the file's ids for the default
         forget_unreached(self.tenant_map, held_in(data.get("accounts", [])), reached)

@@ -152,16 +152,16 @@ class TenantStatuses:
         ``roles``: each ``[[accounts]]`` entry's AWS account id by its name, now."""
         before, self.watched = self.watched, frozenset(watched)
         self.roles = dict(roles or {})
-        labels = {account for account, _ in self.watched}
-        self.accounts = {
-            i: label
-            for i, label in self.accounts.items()
-            if label in labels and self.roles.get(label, i) == i
-        }
+        self.accounts = {i: label for i, label in self.accounts.items() if self._reaches(label, i)}
         kept, self.status, self._groups, self._unnamed = self.status, {}, {}, {}
         for key, status in kept.items():
             if key[:2] in self.watched or key[:2] not in before:
                 self._newest(key, status)
+
+    def _reaches(self, label: str, account_id: str) -> bool:
+        """Whether ``label`` is watched and (an entry's role) reaches ``account_id``."""
+        watched = any(label == account for account, _ in self.watched)
+        return watched and self.roles.get(label, account_id) == account_id
 
     def named(self, account_id: str, label: str) -> None:
         """A poll of ``label``'s (account, region) named AWS account ``account_id`` (its
@@ -313,9 +313,21 @@ class TenantStatuses:
         until it is asked again (a pause must not resolve while SES does not answer)."""
         return [[*key, msgspec.to_builtins(status)] for key, status in self.status.items()]
 
-    def restore(self, rows: list[list[Any]], where: set[tuple[str, str]]) -> None:
+    def restore(
+        self,
+        rows: list[list[Any]],
+        where: set[tuple[str, str]],
+        ids: Iterable[tuple[str, str]] = (),
+    ) -> None:
         """Load what :meth:`snapshot` returned, for the (account, region)s in ``where``
-        (those configured now), cleaned as a poll's word is (an older build's file)."""
+        (those configured now), cleaned as a poll's word is (an older build's file); and
+        ``ids``, (AWS account id, label) each target's polls named last (the file's account
+        statuses), named again where :meth:`watch` would keep them: an event read before
+        the first poll counts under its label, not the id (the poll's move under the
+        label let its one origin's default overwrite the other's: SES's pause lifted)."""
+        for account_id, label in sorted(ids):
+            if self._reaches(label, account_id):
+                self.named(account_id, label)
         for account, region, tenant, saved, *_ in rows:  # items a later build added: not ours
             if (account, region) in where:
                 key = (str(account), str(region), str(tenant))
