@@ -77,3 +77,21 @@ async def test_an_event_of_the_account_a_role_left_by_a_reload_is_not_the_entrys
     await _polled(pipeline, [("prod", REGION)], REGION)
     pipeline.reconfigure(core_settings(parse_config(f"{TENANTS}{EU}{other}")))
     assert _paused(pipeline, REGION) == [(ACCOUNT, REGION, "globex")]
+
+
+async def test_an_event_of_the_account_the_default_credentials_left_is_not_theirs() -> None:
+    """The default credentials' polls named ACCOUNT, then (the credentials changed, no
+    reload) 210987654321, whose tenants include a globex too. SES's event pausing
+    ACCOUNT's globex (on a queue sesd still reads) was counted under ``default``, the
+    old id kept mapped to it: the other account's globex shown paused, its alert
+    paged, until the next poll's answer, and again at the next such event. It is kept
+    under the id now, as after a restart or a reload."""
+    other = "210987654321"
+    pipeline = Pipeline(core_settings(parse_config(f"{TENANTS}{EU}")))
+    await _polled(pipeline, [("default", REGION)], REGION)
+    async with LocalTenants(other, REGION) as tenants:
+        tenants.add("globex")
+        async with tenant_poller(tenants, pipeline, Clock(), recommendations=False) as poller:
+            await poller.poll_once()
+    assert pipeline.ledger.tenant_status.accounts == {other: "default"}
+    assert _paused(pipeline, REGION) == [(ACCOUNT, REGION, "globex")]

@@ -154,13 +154,14 @@ async def test_the_default_credentials_keep_a_map_a_role_still_reaches() -> None
 
 async def test_an_account_id_past_the_bound_leaves_no_map_behind_a_reload() -> None:
     """The default credentials reach one AWS account after another, more than a label
-    keeps ids of; a reload then stops watching their region. The first account's id
-    was forgotten under the bound, yet none of the accounts keeps a map."""
+    keeps ids of; a reload then stops watching their region. Each account's id but
+    the last was forgotten as the credentials left it, yet none of the accounts keeps
+    a map."""
     accounts = [f"{n:012d}" for n in range(1, MAX_IDS_PER_LABEL + 3)]
     pipeline = Pipeline(core_settings(parse_config(f"{TENANTS}{QUEUE}")))
     for account in accounts:
         await _polled(pipeline, account, ("default", REGION))
-    assert pipeline.ledger.tenant_status.ids_forgotten > 0
+    assert pipeline.ledger.tenant_status.accounts == {accounts[-1]: "default"}
     us = f'[[queues]]\nurl = "https://sqs.us-east-1.amazonaws.com/{ACCOUNT}/us"\n'
     pipeline.reconfigure(core_settings(parse_config(f"{TENANTS}{us}")))
     assert [_mapped(pipeline, account) for account in accounts] == [UNKNOWN] * len(accounts)

@@ -9,6 +9,7 @@ from typing import Any
 from sesd.core.accounts import Accounts
 from sesd.core.tenant_map import TenantMap
 from sesd.core.tenant_reach import held_in, named_now
+from sesd.core.tenants import TenantStatuses
 
 ACCOUNT = "123456789012"
 
@@ -53,3 +54,21 @@ def test_a_target_naming_its_account_again_keeps_that_accounts_map() -> None:
     named_now(accounts, tenant_map, ("default", "eu-west-1"), ACCOUNT, ({}, ()))
     assert tenant_map.arns == {arn: "globex"}
     assert accounts.status["default", "eu-west-1"].account_id == ACCOUNT
+
+
+def test_an_account_left_in_one_region_stays_the_labels_while_another_names_it() -> None:
+    """The default credentials' listings named ACCOUNT in two regions; eu-west-1's then
+    names another: ACCOUNT's events still count under ``default`` (us-east-1's polls
+    read its tenants) until us-east-1's listing names another too."""
+    accounts, tenant_map = Accounts(), TenantMap()
+    statuses = TenantStatuses([("default", "eu-west-1"), ("default", "us-east-1")])
+    other, roles = "210987654321", (dict[str, str](), ())
+    for region in ("eu-west-1", "us-east-1"):
+        named_now(accounts, tenant_map, ("default", region), ACCOUNT, roles, statuses)
+        statuses.named(ACCOUNT, "default")
+    statuses.named(other, "default")
+    named_now(accounts, tenant_map, ("default", "eu-west-1"), other, roles, statuses)
+    assert statuses.accounts == {ACCOUNT: "default", other: "default"}
+    named_now(accounts, tenant_map, ("default", "us-east-1"), other, roles, statuses)
+    assert statuses.accounts == {other: "default"}
+    assert statuses.ids_forgotten == 0

@@ -266,7 +266,7 @@ class TenantPoller(Polls):
             # an empty listing says nothing of which account it is, so it clears no other.
             named = None if walk.where is None else walk.where[1]
             roles = (self._statuses.roles, self._statuses.watched)  # the config's reach
-            named_now(self.accounts, self._map, target, named, roles)  # the old map goes
+            named_now(self.accounts, self._map, target, named, roles, self._statuses)
         # Its own call, counted and logged under its own name: a role denied it alone
         # must not read as denied ListTenants.
         api = "list_tenant_resources"

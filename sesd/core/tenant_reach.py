@@ -18,6 +18,7 @@ from typing import Any, Final
 from sesd.core.accounts import Accounts, Target
 from sesd.core.settings import CoreSettings, entry_watching
 from sesd.core.tenant_map import TenantMap
+from sesd.core.tenants import TenantStatuses
 
 __all__ = ["forget_unreached", "held_in", "named_now", "sender_label"]
 
@@ -57,7 +58,12 @@ def held_in(rows: Any) -> set[tuple[str, str]]:
 
 
 def named_now(
-    accounts: Accounts, tenant_map: TenantMap, target: Target, now: str | None, roles: Roles
+    accounts: Accounts,
+    tenant_map: TenantMap,
+    target: Target,
+    now: str | None,
+    roles: Roles,
+    statuses: TenantStatuses | None = None,
 ) -> None:
     """``target``'s tenants' ARNs name AWS account ``now`` (None: no tenant did), kept as
     its status's: the map of the account they named before goes (its credentials reach
@@ -68,7 +74,10 @@ def named_now(
     not done yet (its first, or its ListTenants refused), as a reload keeps it.
     Else, the old account's map would stay for the run, and every run after: no walk
     reads it, and the id drops out of what a reload looks through once the label has
-    named more than :data:`sesd.core.tenants.MAX_IDS_PER_LABEL` others."""
+    named more than :data:`sesd.core.tenants.MAX_IDS_PER_LABEL` others. In ``statuses``,
+    the account named before is no longer the label's, but where its polls in another
+    region still name it: its tenants' events (on a queue shared with it) count under
+    its id, as after a restart, not as the label's tenants."""
     status = accounts.record(target)
     was, status.account_id = status.account_id, now
     if was != now:
@@ -87,6 +96,10 @@ def named_now(
             if where[0] == name and where != target
         }
         forget_unreached(tenant_map, [(was, target[1])], others)
+        label = target[0]
+        still = {s.account_id for where, s in accounts.status.items() if where[0] == label}
+        if statuses is not None and was not in still and statuses.accounts.get(was) == label:
+            del statuses.accounts[was]  # (not counted as forgotten: the bound did not)
 
 
 def sender_label(

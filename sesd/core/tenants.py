@@ -35,10 +35,11 @@ MAX_STATUSES: Final = 10_000
 #: about a dozen types; beyond this a finding is not kept.
 MAX_FINDINGS: Final = 32
 #: The most AWS account ids kept as one account label's: its credentials reach one AWS
-#: account at a time (SES's tenant ARNs name it), and each reload that points them at
-#: another adds one; an endpoint naming another id in each tenant's ARN (not SES) must
-#: not grow the map without end. Past it, the id the label named longest ago is
-#: forgotten (counted): its events count under the id, as before a poll named it.
+#: account at a time (SES's tenant ARNs name it), the one left forgotten once a listing
+#: names another (sesd.core.tenant_reach); an endpoint naming another id in each
+#: tenant's ARN (not SES) must not grow the map without end. Past it, the id the label
+#: named longest ago is forgotten (counted): its events count under the id, as before
+#: a poll named it.
 MAX_IDS_PER_LABEL: Final = 4
 #: The longest word kept where SES sends one (a status, an impact, a finding's type).
 _WORD: Final = 64
