@@ -22,6 +22,7 @@ from sesd.core.decode import Event, decode_body
 from sesd.core.dedup import body_key, event_key
 from sesd.core.domains import OTHER, domain_of, redact_address, shown_address
 from sesd.core.events import EVENT_TYPE_INDEX, EVENT_TYPES, Invalid, Skipped
+from sesd.core.housekeeping import EXPIRY_GRACE, evict_idle
 from sesd.core.ledger import Ledger
 from sesd.core.recipients import bounced, complained, delayed, delivered, never_sent, suppressed
 from sesd.core.reputation import MAX_CONFIG_SET_NAME, Windows, eligible
@@ -46,8 +47,6 @@ _SUPPRESSIBLE: Final = frozenset((_BOUNCE, _COMPLAINT))
 _REPUTATION: Final = tuple(
     name if name in ("send", "delivery", "bounce", "complaint") else None for name in EVENT_TYPES
 )
-#: How long after its expiry a pending delay is forgotten for good, at least.
-EXPIRY_GRACE: Final = 3600.0
 #: The most senders whose reputation windows are kept (as the ledger keeps senders):
 #: a flood of identities (a replay of strangers' files) is counted, not kept.
 MAX_ESTIMATED: Final = 4096
@@ -363,34 +362,15 @@ class Pipeline:
     # --- housekeeping ------------------------------------------------------------
 
     def housekeep(self, now: float) -> list[str]:
-        """Forget long-expired pending delays; evict idle domains and tag values.
+        """Forget long-expired pending delays; evict idle domains and tag values
+        (sesd.core.housekeeping), and what this pipeline kept of their labels.
 
         Returns the evicted domain labels (their series are gone from the tallies).
         """
-        ledger = self.ledger
-        # Expired delays stop counting at once (PendingDelays.count); they are forgotten
-        # for good only a while later, so a clock that stepped ahead loses nothing.
-        pending = ledger.pending
-        pending.expire(now - max(ledger.horizon, EXPIRY_GRACE))
-        # A label with recipients still pending stays: its delays (and their alerts) go on.
-        evicted = ledger.domains.evict_idle(now, lambda label: pending.count(label, now) > 0)
+        evicted, tenants = evict_idle(self.ledger, now)
         if evicted:
             gone = set(evicted)
             self._labels = {d: s for d, s in self._labels.items() if s.name not in gone}
-        for label in evicted:
-            ledger.by_domain.forget(label)
-            pending.drop_label(label)
-        by_tenant = ledger.by_tenant
-        tenants = -1 if by_tenant is None else by_tenant.index
-        for label in ledger.tenant_labels.evict_idle(
-            now, lambda label: pending.count(label, now, tenants) > 0
-        ):
+        for label in tenants:
             self._tenant_slots.pop(label, None)
-            if by_tenant is not None:
-                by_tenant.forget(label)
-                pending.drop_label(label, by_tenant.index)
-        for tag, table in ledger.tag_tables.items():
-            for value in table.evict_idle(now):
-                ledger.tag_windows.pop((tag, value), None)
-                ledger.tallies.tag_recipients.pop((tag, value), None)
         return evicted
