@@ -30,7 +30,6 @@ from sesd.core.scopes import Slot
 from sesd.core.settings import CoreSettings
 from sesd.core.tag_counts import count_tags
 from sesd.core.tallies import Outcome
-from sesd.core.tenant_map import tenant_label, valid_tenant
 from sesd.core.tenants import TenantNotice
 from sesd.core.ungrouped import drop_groups, removed_groups
 
@@ -303,22 +302,10 @@ class Pipeline:
     def _tenant_slot(self, event: Event, now: float) -> Slot:
         """The slot of the tenant an event's mail was sent for (sesd.core.tenant_map)."""
         ledger = self.ledger
-        tags = event.mail.tags
-        name = ""
-        for tag in self._tenant_tags:
-            values = tags.get(tag)
-            if values and valid_tenant(values[0]):
-                name = values[0]
-                # SES's own word maps the event's resource; a sender's can only say the
-                # resource is shared (sesd.core.tenant_map.TenantMap.learn).
-                ledger.tenant_map.learn(
-                    event.mail.source_arn, event.config_set, name, by_ses=tag.startswith("ses:")
-                )
-                break
-        if name:
-            name = tenant_label(name)
-        else:
-            name = ledger.tenant_map.tenant(event.mail.source_arn, event.config_set)
+        mail = event.mail
+        name = ledger.tenant_map.of_mail(
+            mail.tags, self._tenant_tags, mail.source_arn, event.config_set
+        )
         label = ledger.tenant_labels.label(name, now)
         slot = self._tenant_slots.get(label)
         if slot is None:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import operator
 import re
 import string
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from fnmatch import fnmatchcase
 from itertools import islice
 from typing import Final
@@ -177,6 +177,20 @@ class TenantMap:
                 return tenant_label(found)
         found = self.arns.get(source_arn)
         return tenant_label(found) if found else UNKNOWN
+
+    def of_mail(
+        self, tags: dict[str, list[str]], names: Iterable[str], source_arn: str, config_set: str
+    ) -> str:
+        """The tenant's label of mail with ``tags``, sent from ``source_arn`` with
+        ``config_set``: the first of the tags ``names`` holding a valid tenant (learned
+        for the resource: SES's own word maps it, a sender's can only say the resource
+        is shared, :meth:`learn`), else the resource's (:meth:`tenant`)."""
+        for tag in names:
+            values = tags.get(tag)
+            if values and valid_tenant(values[0]):
+                self.learn(source_arn, config_set, values[0], by_ses=tag.startswith("ses:"))
+                return tenant_label(values[0])
+        return self.tenant(source_arn, config_set)
 
     def learn(self, source_arn: str, config_set: str, tenant: str, *, by_ses: bool) -> None:
         """An event sent from ``source_arn`` with ``config_set`` named its tenant. When
