@@ -24,7 +24,8 @@ from sesd.core.domains import OTHER, domain_of, redact_address, shown_address
 from sesd.core.events import EVENT_TYPE_INDEX, EVENT_TYPES, Invalid, Skipped
 from sesd.core.housekeeping import EXPIRY_GRACE, evict_idle
 from sesd.core.ledger import Ledger
-from sesd.core.recipients import bounced, complained, delayed, delivered, never_sent, suppressed
+from sesd.core.providers import UNKNOWN
+from sesd.core.recipients import delivered, never_sent, suppressed, undelivered
 from sesd.core.reputation import MAX_CONFIG_SET_NAME, Windows, eligible
 from sesd.core.scopes import Slot
 from sesd.core.settings import CoreSettings
@@ -36,7 +37,6 @@ from sesd.core.ungrouped import drop_groups, removed_groups
 __all__ = ["EXPIRY_GRACE", "Pipeline", "Result"]
 
 _DELIVERY: Final = EVENT_TYPE_INDEX["delivery"]
-_DELAY: Final = EVENT_TYPE_INDEX["delivery_delay"]
 _BOUNCE: Final = EVENT_TYPE_INDEX["bounce"]
 _COMPLAINT: Final = EVENT_TYPE_INDEX["complaint"]
 #: The event types a suppression list can stand in for (see never_sent).
@@ -49,6 +49,7 @@ _REPUTATION: Final = tuple(
 #: The most senders whose reputation windows are kept (as the ledger keeps senders):
 #: a flood of identities (a replay of strangers' files) is counted, not kept.
 MAX_ESTIMATED: Final = 4096
+_FOREVER: Final = float("inf")
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,9 +71,12 @@ _DUPLICATE: Final = Result(Outcome.DUPLICATE)
 _NOT_EMAIL: Final = (Skipped, TenantNotice)
 _NOTICE: Final = Result(Outcome.PROCESSED, event_type="tenant_status")
 
-#: Each recipient's normalised domain and, when that domain as written is known, its
-#: slot; None when it has no usable domain.
-_Domains = list[tuple[str, Slot | None] | None]
+#: A domain's slots, one per scope but the tenant's, and until when they hold (its
+#: provider's answer's end; for ever without providers or for a consumer domain).
+_Kept = tuple[float, tuple[Slot, ...]]
+#: Each recipient's normalised domain and, when that domain as written has slots kept,
+#: them; None when it has no usable domain.
+_Domains = list[tuple[str, _Kept | None] | None]
 #: Each recipient's slots, one per scope (None when it has no usable domain).
 _Slots = list[tuple[Slot, ...] | None]
 
@@ -90,6 +94,13 @@ class Pipeline:
         # counted under ``other``, so a flood of domains does not grow it). A recipient
         # whose domain is written in normal form finds it without normalising.
         self._labels: dict[str, Slot] = {}
+        # Admitted domain -> its slots while its provider's answer holds (_Kept): a
+        # recipient then costs one lookup, not its label's, its provider's answer's and
+        # its provider's slot's. The provider cache drops a domain's entry when its
+        # answer changes or leaves the cache; evictions and reloads drop them here.
+        self._kept: dict[str, _Kept] = {}
+        if self.ledger.providers is not None:
+            self.ledger.providers.readers.append(self._kept)
         # (queue, identity ARN, sending account id, configuration set: "" past SES's names)
         # -> the reputation windows its mail counts in: Ledger.sender() and windows() asked
         # once a sender (once it has an eligible recipient), then one lookup an event.
@@ -110,6 +121,7 @@ class Pipeline:
         # Forget the resolved labels: a domain may now belong to a group. And where each
         # sender's mail is estimated: [[accounts]] and the queues' places may have moved.
         self._labels.clear()
+        self._kept.clear()
         self._estimates.clear()
 
     # --- write side ------------------------------------------------------------
@@ -182,14 +194,14 @@ class Pipeline:
     def _domains(self, recipients: list[str]) -> tuple[_Domains, int]:
         """Each recipient's domain (:data:`_Domains`), and how many have none usable
         (counted here: counting the Nones after cost two calls an event)."""
-        known = self._labels
+        kept, known = self._kept, self._labels
         domains: _Domains = []
         unusable = 0
         for address in recipients:
             at = address.rfind("@")
             written = address[at + 1 :] if at >= 0 else ""
-            found = known.get(written)
-            if found is not None:
+            found = kept.get(written)  # kept: known too (both keep admitted domains)
+            if found is not None or written in known:
                 domains.append((written, found))
             else:
                 domain = domain_of(address)
@@ -236,12 +248,25 @@ class Pipeline:
         in_windows: bool,
     ) -> None:
         """An event of real traffic, in every recipient's scopes."""
-        tenant = self._tenant_slot(event, now) if self.ledger.by_tenant is not None else None
+        ledger = self.ledger
+        tenant = self._tenant_slot(event, now) if ledger.by_tenant is not None else None
+        if ledger.providers is not None:
+            ledger.providers.latest = now  # as ProviderCache.provider() sets it
+        last_seen = ledger.domains.last_seen
         # A loop, not a comprehension: in Python 3.11 a comprehension is a function made
         # (with its cells) and called, every event.
         recipients: _Slots = []
         for d in domains:
-            recipients.append(None if d is None else self._slots(d[0], d[1], now, tenant))
+            if d is None:
+                recipients.append(None)
+                continue
+            kept = d[1]
+            if kept is not None and kept[0] > now:
+                slots = kept[1]
+                last_seen[slots[0].name] = now  # LabelTable.touch(), inline
+            else:
+                slots = self._slots(d[0], now)
+            recipients.append(slots if tenant is None else (*slots, tenant))
         kind = event.kind
         if kind in _SUPPRESSIBLE and never_sent(event):
             # Never attempted: in no ratio nor estimate; a bounce is counted apart.
@@ -250,22 +275,9 @@ class Pipeline:
             return
         self._reputation(event, queue, kind)
         if kind == _DELIVERY:
-            delivered(self.ledger, event, recipients, t, now, in_windows)
-            return
-        # A delay is counted in the windows by delayed(): once per recipient's delay.
-        counted = in_windows and kind != _DELAY
-        for slots in recipients:
-            if slots is not None:
-                for slot in slots:
-                    slot.counts[kind] += 1
-                    if counted:
-                        slot.window().count(t, now, kind)
-        if kind == _DELAY:
-            delayed(self.ledger, event, recipients, domains, t, now, in_windows)
-        elif kind == _BOUNCE:
-            bounced(self.ledger, event, recipients, domains, t, now, in_windows)
-        elif kind == _COMPLAINT and in_windows:
-            complained(event, recipients, t, now)
+            delivered(ledger, event, recipients, t, now, in_windows)
+        else:
+            undelivered(ledger, event, recipients, domains, t, now, in_windows)
 
     def _reputation(self, event: Event, queue: str, kind: int) -> None:
         """An event of a type the reputation estimate reads, in it."""
@@ -313,38 +325,43 @@ class Pipeline:
             slot = self._tenant_slots[label] = ledger.by_tenant.slot(label)
         return slot
 
-    def _slots(
-        self, domain: str, found: Slot | None, now: float, tenant: Slot | None = None
-    ) -> tuple[Slot, ...]:
-        """The slots of a recipient at a normalised domain (``found``: its domain slot,
-        if known already), its domain label marked as seen at ``now``; and ``tenant``,
-        the slot of its event's tenant, when tenants are counted."""
+    def _slots(self, domain: str, now: float) -> tuple[Slot, ...]:
+        """The slots of a recipient at a normalised domain but its tenant's, its domain
+        label marked as seen at ``now``; kept while they hold, for an admitted domain."""
         ledger = self.ledger
-        if found is None:
-            found = self._labels.get(domain)
+        found = self._labels.get(domain)
         if found is not None:
             ledger.domains.last_seen[found.name] = now  # LabelTable.touch(), inline
         else:
             label = ledger.domains.label(domain, now)
             found = ledger.by_domain.slot(label)
-            if label != OTHER:
-                self._labels[domain] = found
-        providers = ledger.providers
+            if label == OTHER:  # not kept: a flood of domains grows nothing here
+                return self._with_provider(found, domain, now)[1]
+            self._labels[domain] = found
+        kept = self._with_provider(found, domain, now)
+        if kept[0] > now:
+            self._kept[domain] = kept
+        return kept[1]
+
+    def _with_provider(self, found: Slot, domain: str, now: float) -> _Kept:
+        """A domain's slot and, with providers, its provider's; until when they hold
+        (``now`` when they may not hold past this recipient)."""
+        providers = self.ledger.providers
         if providers is None:
-            return (found,) if tenant is None else (found, tenant)
-        # ProviderCache.provider()'s first answer (one holding: nearly every recipient),
-        # inline; its call for the rest. The call cost about 400 instructions an event.
+            return _FOREVER, (found,)
         cached = providers.cache.get(domain)
         if cached is not None and cached[1] > now:
-            providers.latest = now
-            provider = cached[0]
+            provider, until = cached  # ProviderCache.provider()'s first answer, inline
         else:
             provider = providers.provider(domain, now)
+            # A consumer domain's provider, known by its name, holds until an answer
+            # comes for it (the cache then drops what is kept).
+            until = _FOREVER if cached is None and provider != UNKNOWN else now
         slot = self._provider_slots.get(provider)
         if slot is None:
-            assert ledger.by_provider is not None
-            slot = self._provider_slots[provider] = ledger.by_provider.slot(provider)
-        return (found, slot) if tenant is None else (found, slot, tenant)
+            assert self.ledger.by_provider is not None
+            slot = self._provider_slots[provider] = self.ledger.by_provider.slot(provider)
+        return until, (found, slot)
 
     # --- housekeeping ------------------------------------------------------------
 
@@ -358,6 +375,9 @@ class Pipeline:
         if evicted:
             gone = set(evicted)
             self._labels = {d: s for d, s in self._labels.items() if s.name not in gone}
+            kept = self._kept  # in place: the provider cache holds it too
+            for domain in [d for d, (_, slots) in kept.items() if slots[0].name in gone]:
+                del kept[domain]
         for label in tenants:
             self._tenant_slots.pop(label, None)
         return evicted

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable
-from typing import Final
+from typing import Any, Final
 
 from sesd.core.providers import UNKNOWN, consumer_provider
 
@@ -43,6 +43,7 @@ class ProviderCache:
         "max_cache",
         "no_resolver",
         "outcomes",
+        "readers",
         "wanted",
     )
 
@@ -66,6 +67,10 @@ class ProviderCache:
         #: Set when the DNS task could make no resolver (no resolv.conf): no lookup
         #: will ever answer.
         self.no_resolver = False
+        #: Maps by domain of what a reader keeps from a domain's answer (the pipeline's
+        #: slots, while the answer holds): a domain's entry goes when its answer changes
+        #: or leaves the cache.
+        self.readers: list[dict[str, Any]] = []
 
     def provider(self, domain: str, now: float) -> str:
         """The provider of ``domain`` at ``now``; ``unknown`` (and the domain wanted for
@@ -135,8 +140,13 @@ class ProviderCache:
         cache = self.cache
         cache.pop(domain, None)
         while len(cache) >= self.max_cache:
-            del cache[next(iter(cache))]
+            oldest = next(iter(cache))
+            del cache[oldest]
+            for kept in self.readers:
+                kept.pop(oldest, None)
         cache[domain] = (provider, until)
+        for kept in self.readers:
+            kept.pop(domain, None)
 
     @property
     def failing(self) -> bool:

@@ -6,6 +6,7 @@ scope's windows of the recipient (its slots), through the ledger. Pure code.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Final
 
 from sesd.core.causes import classify
@@ -17,10 +18,48 @@ from sesd.core.scopes import Slot
 from sesd.core.tallies import BOUNCE_SUBTYPES, BOUNCE_TYPES, DELAY_TYPES, SUPPRESSED_SUBTYPES
 from sesd.core.windows import Noted, delivery_keys, noted
 
-__all__ = ["bounced", "complained", "delayed", "delivered", "never_sent", "suppressed"]
+__all__ = [
+    "bounced",
+    "complained",
+    "delayed",
+    "delivered",
+    "never_sent",
+    "suppressed",
+    "undelivered",
+]
 
 _DELIVERY: Final = EVENT_TYPE_INDEX["delivery"]
 _DELAY: Final = EVENT_TYPE_INDEX["delivery_delay"]
+_BOUNCE: Final = EVENT_TYPE_INDEX["bounce"]
+_COMPLAINT: Final = EVENT_TYPE_INDEX["complaint"]
+
+
+def undelivered(
+    ledger: Ledger,
+    event: Event,
+    recipients: list[tuple[Slot, ...] | None],
+    domains: Sequence[tuple[str, object] | None],
+    t: float,
+    now: float,
+    in_windows: bool,
+) -> None:
+    """An event of any type but a delivery (SES attempted it: no suppression list's),
+    counted in each recipient's slots, then written as its type asks."""
+    kind = event.kind
+    # A delay is counted in the windows by delayed(): once per recipient's delay.
+    counted = in_windows and kind != _DELAY
+    for slots in recipients:
+        if slots is not None:
+            for slot in slots:
+                slot.counts[kind] += 1
+                if counted:
+                    slot.window().count(t, now, kind)
+    if kind == _DELAY:
+        delayed(ledger, event, recipients, domains, t, now, in_windows)
+    elif kind == _BOUNCE:
+        bounced(ledger, event, recipients, domains, t, now, in_windows)
+    elif kind == _COMPLAINT and in_windows:
+        complained(event, recipients, t, now)
 
 
 def delivered(
@@ -94,7 +133,7 @@ def delayed(
     ledger: Ledger,
     event: Event,
     recipients: list[tuple[Slot, ...] | None],
-    domains: list[tuple[str, Slot | None] | None],
+    domains: Sequence[tuple[str, object] | None],
     t: float,
     now: float,
     in_windows: bool,
@@ -158,7 +197,7 @@ def bounced(
     ledger: Ledger,
     event: Event,
     recipients: list[tuple[Slot, ...] | None],
-    domains: list[tuple[str, Slot | None] | None],
+    domains: Sequence[tuple[str, object] | None],
     t: float,
     now: float,
     in_windows: bool,

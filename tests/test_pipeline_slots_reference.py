@@ -1,0 +1,321 @@
+"""A recipient's slots kept per domain while its provider's answer holds count every
+event as finding them afresh did (a domain's label, its provider's answer through the
+cache, its provider's slot, for each recipient): the path before is copied here as the
+reference, and both are fed the same stream, in which answers change, expire and
+leave a small cache, domains are evicted idle or counted under ``other``, and a
+reload makes a domain a group's member and back."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from sesd.config import core_settings, parse_config
+from sesd.core.decode import Event
+from sesd.core.domains import OTHER, domain_of
+from sesd.core.events import EVENT_TYPE_INDEX
+from sesd.core.pipeline import Pipeline
+from sesd.core.recipients import (
+    bounced,
+    complained,
+    delayed,
+    delivered,
+    never_sent,
+    suppressed,
+)
+from sesd.core.scopes import Slot
+from sesd.core.settings import CoreSettings
+from tests import factory as f
+
+_DELIVERY = EVENT_TYPE_INDEX["delivery"]
+_DELAY = EVENT_TYPE_INDEX["delivery_delay"]
+_BOUNCE = EVENT_TYPE_INDEX["bounce"]
+_COMPLAINT = EVENT_TYPE_INDEX["complaint"]
+_BASE = core_settings(parse_config(""))
+#: Three domains admitted at most (the rest count under ``other``), idle ones evicted
+#: after 1,000 s, four provider answers kept (the oldest goes first), tenants counted.
+_SETTINGS = dataclasses.replace(
+    _BASE,
+    max_tracked=3,
+    idle_evict=1000.0,
+    providers_max_cache=4,
+    tenants=True,
+    tenant_tags=("tenant",),
+)
+#: A reload makes two domains a group's members.
+_GROUPED = dataclasses.replace(_SETTINGS, groups={"pair": ("a.example", "b.example")})
+#: As written: in normal form, not (upper case, a trailing dot), consumer domains
+#: (known by name), none usable.
+_ADDRESSES = [
+    "u@a.example",
+    "v@a.example",
+    "u@B.example",
+    "u@b.example",
+    "u@c.example.",
+    "u@c.example",
+    "u@d.example",
+    "u@e.example",
+    "u@gmail.com",
+    "u@hotmail.fr",
+    "nobody",
+]
+_DOMAINS = ["a.example", "b.example", "c.example", "d.example", "e.example", "gmail.com"]
+_PROVIDERS = ["google", "microsoft", "unknown", "none", "other"]
+
+
+class Reference(Pipeline):
+    """The pipeline as it found each recipient's slots before they were kept."""
+
+    def _domains(self, recipients: list[str]) -> tuple[Any, int]:
+        known = self._labels
+        domains: list[tuple[str, Slot | None] | None] = []
+        unusable = 0
+        for address in recipients:
+            at = address.rfind("@")
+            written = address[at + 1 :] if at >= 0 else ""
+            found = known.get(written)
+            if found is not None:
+                domains.append((written, found))
+            else:
+                domain = domain_of(address)
+                if domain is None:
+                    unusable += 1
+                    domains.append(None)
+                else:
+                    domains.append((domain, None))
+        return domains, unusable
+
+    def _count(
+        self, event: Event, queue: str, domains: Any, t: float, now: float, in_windows: bool
+    ) -> None:
+        tenant = self._tenant_slot(event, now) if self.ledger.by_tenant is not None else None
+        recipients: list[tuple[Slot, ...] | None] = [
+            None if d is None else self._slots_of(d[0], d[1], now, tenant) for d in domains
+        ]
+        kind = event.kind
+        if kind in (_BOUNCE, _COMPLAINT) and never_sent(event):
+            if kind == _BOUNCE:
+                suppressed(event, recipients, t, now, in_windows)
+            return
+        self._reputation(event, queue, kind)
+        if kind == _DELIVERY:
+            delivered(self.ledger, event, recipients, t, now, in_windows)
+            return
+        counted = in_windows and kind != _DELAY
+        for slots in recipients:
+            if slots is not None:
+                for slot in slots:
+                    slot.counts[kind] += 1
+                    if counted:
+                        slot.window().count(t, now, kind)
+        if kind == _DELAY:
+            delayed(self.ledger, event, recipients, domains, t, now, in_windows)
+        elif kind == _BOUNCE:
+            bounced(self.ledger, event, recipients, domains, t, now, in_windows)
+        elif kind == _COMPLAINT and in_windows:
+            complained(event, recipients, t, now)
+
+    def _slots_of(
+        self, domain: str, found: Slot | None, now: float, tenant: Slot | None
+    ) -> tuple[Slot, ...]:
+        ledger = self.ledger
+        if found is None:
+            found = self._labels.get(domain)
+        if found is not None:
+            ledger.domains.last_seen[found.name] = now
+        else:
+            label = ledger.domains.label(domain, now)
+            found = ledger.by_domain.slot(label)
+            if label != OTHER:
+                self._labels[domain] = found
+        providers = ledger.providers
+        if providers is None:
+            return (found,) if tenant is None else (found, tenant)
+        cached = providers.cache.get(domain)
+        if cached is not None and cached[1] > now:
+            providers.latest = now
+            provider = cached[0]
+        else:
+            provider = providers.provider(domain, now)
+        slot = self._provider_slots.get(provider)
+        if slot is None:
+            assert ledger.by_provider is not None
+            slot = self._provider_slots[provider] = ledger.by_provider.slot(provider)
+        return (found, slot) if tenant is None else (found, slot, tenant)
+
+
+def _event(kind: str, recipients: list[str], at: float, message: int) -> str:
+    message_id = f"m{message}"
+    tags = {"tenant": ["t1"]} if message % 3 == 0 else None
+    if kind == "delivery":
+        return f.raw(f.delivery(recipients, at=at, message_id=message_id, tags=tags))
+    if kind == "delay":
+        body = f.delay(recipients, at=at, expires=at + 900, message_id=message_id, tags=tags)
+        return f.raw(body)
+    if kind == "bounce":
+        return f.raw(f.bounce(recipients, at=at, message_id=message_id, tags=tags))
+    if kind == "suppressed":
+        body = f.bounce(
+            recipients, at=at, subkind="OnAccountSuppressionList", message_id=message_id
+        )
+        return f.raw(body)
+    return f.raw(f.complaint(recipients, at=at))
+
+
+_FEED = st.tuples(
+    st.just("feed"),
+    st.sampled_from(["delivery", "delivery", "delay", "bounce", "suppressed", "complaint"]),
+    st.lists(st.sampled_from(_ADDRESSES), min_size=1, max_size=3),
+    st.integers(0, 4),
+)
+#: Answers for the first domains mostly, so that a domain answered is fed again soon.
+_ANSWER = st.tuples(
+    st.just("answer"),
+    st.sampled_from(_DOMAINS[:2] * 3 + _DOMAINS),
+    st.sampled_from(_PROVIDERS),
+    st.sampled_from([-1.0, 0.0, 0.5, 5.0, 100.0, 10_000.0]),
+)
+_STEP = st.one_of(
+    _FEED,
+    _FEED,
+    _FEED,
+    _ANSWER,
+    _ANSWER,
+    st.tuples(st.just("wait"), st.sampled_from([0.0, 0.5, 1.0, 30.0, 600.0, 1500.0])),
+    st.tuples(st.just("lookup")),
+    st.tuples(st.just("abandon")),
+    st.tuples(st.just("housekeep")),
+    st.tuples(st.just("reload"), st.booleans()),
+)
+
+
+def _fed(*addresses: str) -> tuple[str, str, list[str], int]:
+    return ("feed", "delivery", list(addresses), 1)
+
+
+def _seen(pipeline: Pipeline, now: float) -> dict[str, Any]:
+    ledger = pipeline.ledger
+    assert ledger.providers is not None
+    cache = ledger.providers
+    return {
+        "state": ledger.snapshot(now),
+        "recipients": [dict(scope.recipients) for scope in ledger.scopes],
+        "windows": [sorted(scope.windows) for scope in ledger.scopes],
+        "last_seen": dict(ledger.domains.last_seen),
+        "cache": (dict(cache.cache), dict(cache.wanted), set(cache.looking), cache.latest),
+        "tallies": (ledger.tallies.events, ledger.tallies.invalid, ledger.tallies.late_events),
+    }
+
+
+@settings(max_examples=300, deadline=None)
+@given(steps=st.lists(_STEP, min_size=1, max_size=40))
+# An answer that changes while the one before still holds.
+@example(
+    [
+        ("answer", "a.example", "google", 100.0),
+        _fed("u@a.example"),
+        ("answer", "a.example", "microsoft", 100.0),
+        _fed("u@a.example"),
+    ]
+)
+# One that expires: the domain is wanted, its last answer counted until the next; a
+# lookup cancelled makes it wanted again.
+@example(
+    [
+        ("answer", "a.example", "google", 5.0),
+        _fed("u@a.example"),
+        ("wait", 5.0),
+        _fed("u@a.example"),
+        ("abandon",),
+        _fed("v@a.example"),
+        ("lookup",),
+        _fed("u@a.example"),
+    ]
+)
+# One that leaves the cache of four, the oldest out first.
+@example(
+    [("answer", "a.example", "google", 100.0), _fed("u@a.example")]
+    + [("answer", d, "microsoft", 100.0) for d in _DOMAINS[1:5]]
+    + [_fed("u@a.example")]
+)
+# A consumer domain's provider, known by name, until an answer comes for it.
+@example([_fed("u@gmail.com"), ("answer", "gmail.com", "other", 100.0), _fed("u@gmail.com")])
+# A domain evicted idle, another admitted in its place, the first under ``other``.
+@example(
+    [
+        ("answer", "a.example", "google", 10_000.0),
+        _fed("u@a.example", "u@b.example", "u@c.example"),
+        ("wait", 1500.0),
+        _fed("u@b.example", "u@c.example"),
+        ("housekeep",),
+        _fed("u@d.example"),
+        _fed("u@a.example"),
+    ]
+)
+# A reload makes a domain a group's member, then its own again.
+@example(
+    [
+        ("answer", "a.example", "google", 10_000.0),
+        _fed("u@a.example"),
+        ("reload", True),
+        _fed("u@a.example"),
+        ("reload", False),
+        _fed("u@a.example"),
+    ]
+)
+def test_kept_slots_count_as_slots_found_afresh(steps: list[tuple[Any, ...]]) -> None:
+    """Each step leaves the pipeline that keeps each domain's slots as the reference
+    leaves its ledger and its provider cache: counters, windows, labels and when each
+    was last seen, the answers, the lookups wanted, the latest question's time."""
+    pipelines = [Pipeline(_SETTINGS), Reference(_SETTINGS)]
+    now = f.T0
+    for i, step in enumerate(steps):
+        if step[0] == "wait":
+            now += step[1]
+            continue
+        if step[0] == "feed":  # one body for both (a complaint's message id is new each)
+            _, kind, recipients, message = step
+            # Each its own time: the same message and type again is no duplicate.
+            step = ("feed", _event(kind, recipients, now - 1 + i / 1000, message))
+        answers = [_step(p, step, i, now) for p in pipelines]
+        assert answers[0] == answers[1]
+        assert _seen(pipelines[0], now) == _seen(pipelines[1], now)
+
+
+def _step(pipeline: Pipeline, step: tuple[Any, ...], i: int, now: float) -> object:
+    """One step but a wait, taken by one pipeline; what it answered."""
+    cache = pipeline.ledger.providers
+    assert cache is not None
+    if step[0] == "feed":
+        return pipeline.feed(step[1], "q", now)
+    if step[0] == "answer":
+        _, domain, provider, ttl = step
+        cache.remember(domain, provider, now + ttl)
+        return None
+    if step[0] in ("lookup", "abandon"):
+        # The DNS task takes the next domain wanted and answers it for a minute, or
+        # its lookup is cancelled (the domain may be wanted again).
+        domain = cache.take()
+        if domain is not None and step[0] == "lookup":
+            cache.answered(domain, _PROVIDERS[i % 5], now + 60, "resolved")
+        elif domain is not None:
+            cache.abandoned(domain)
+        return domain
+    if step[0] == "housekeep":
+        return pipeline.housekeep(now)
+    pipeline.reconfigure(_GROUPED if step[1] else _SETTINGS)
+    return None
+
+
+def test_the_reference_is_the_settings_the_stream_needs() -> None:
+    """The stream reaches what it means to: a cap of three domains, a cache of four
+    answers, tenants counted (else the steps above would test less than they say)."""
+    pipeline = Pipeline(_SETTINGS)
+    assert isinstance(_SETTINGS, CoreSettings)
+    assert pipeline.ledger.domains.max_tracked == 3
+    assert pipeline.ledger.providers is not None
+    assert pipeline.ledger.providers.max_cache == 4
+    assert pipeline.ledger.by_tenant is not None
