@@ -243,11 +243,14 @@ def _seen(pipeline: Pipeline, now: float) -> dict[str, Any]:
 )
 # A consumer domain's provider, known by name, until an answer comes for it.
 @example([_fed("u@gmail.com"), ("answer", "gmail.com", "other", 100.0), _fed("u@gmail.com")])
-# A domain evicted idle, another admitted in its place, the first under ``other``.
+# A domain evicted idle, one counted under ``other`` admitted in its place, the first
+# then under ``other``.
 @example(
     [
         ("answer", "a.example", "google", 10_000.0),
+        ("answer", "d.example", "yahoo", 10_000.0),
         _fed("u@a.example", "u@b.example", "u@c.example"),
+        _fed("u@d.example"),
         ("wait", 1500.0),
         _fed("u@b.example", "u@c.example"),
         ("housekeep",),
