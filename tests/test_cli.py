@@ -7,20 +7,24 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import logging
 import os
+import resource
 import shlex
 import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from sesd import __version__
+from sesd.commands import run as run_command
 from sesd.commands.main import main
 from sesd.config.checks import NO_RULES
+from sesd.io.logs import configure_logging, flush_logs
 from tests import factory as f
 from tests.dns_server import hermetic_text
 
@@ -48,6 +52,54 @@ def _sesd(*args: str, env: dict[str, str] | None = None) -> subprocess.Completed
     )
 
 
+#: ``sesd run`` by ``main()`` in this process: its exit code and what it wrote to stderr.
+SesdRun = Callable[..., tuple[int, str]]
+
+
+@pytest.fixture
+def sesd_run(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> Iterator[SesdRun]:
+    """``sesd run`` whose start fails, run by ``main()`` in the test's process: a new
+    interpreter costs about a second of CPU for a start that fails in milliseconds.
+    What the command does to its process is left as a test worker needs it: the
+    exit's bound it arms is disarmed as it is armed (its timer would end the worker as
+    it ends sesd; the bound's code is checked against the exit code instead), and the
+    open-files limit it raises and the descriptor watch it adds are put back."""
+    bounds: list[run_command._ExitBound] = []
+
+    class Disarmed(run_command._ExitBound):
+        def __call__(self, after: str, why: BaseException | None) -> None:
+            super().__call__(after, why)
+            assert self.timer is not None
+            self.timer.cancel()
+            if self not in bounds:
+                bounds.append(self)
+
+    monkeypatch.setattr(run_command, "_ExitBound", Disarmed)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "x")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "x")
+    limit = resource.getrlimit(resource.RLIMIT_NOFILE)
+    watched = logging.getLogger("asyncio")
+    filters = list(watched.filters)
+
+    def sesd_run(*args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
+        for name, value in (env or {}).items():
+            monkeypatch.setenv(name, value)
+        code = main(["run", *args])
+        flush_logs()
+        # A start that failed in the daemon's run armed the bound, which says the same.
+        assert [bound.code() for bound in bounds] in ([], [code])
+        return code, capsys.readouterr().err
+
+    try:
+        yield sesd_run
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, limit)
+        watched.filters[:] = filters
+        configure_logging("debug", "json")  # the daemon's log writer stopped
+
+
 def _config(tmp_path: Path, text: str) -> Path:
     path = tmp_path / "sesd.toml"
     path.write_text(text)
@@ -58,22 +110,24 @@ QUEUE = hermetic_text('[[queues]]\nurl = "http://127.0.0.1:9/q"\n')
 
 
 @pytest.mark.parametrize("how", ["config", "listen flag", "environment"])
-def test_a_port_in_use_is_one_line_and_exit_2(tmp_path: Path, taken_port: int, how: str) -> None:
+def test_a_port_in_use_is_one_line_and_exit_2(
+    tmp_path: Path, taken_port: int, how: str, sesd_run: SesdRun
+) -> None:
     listen = f"127.0.0.1:{taken_port}"
     if how == "config":
-        done = _sesd(
-            "run", "--config", str(_config(tmp_path, QUEUE + f'[http]\nlisten = "{listen}"\n'))
+        code, err = sesd_run(
+            "--config", str(_config(tmp_path, QUEUE + f'[http]\nlisten = "{listen}"\n'))
         )
     elif how == "listen flag":
-        done = _sesd("run", "--config", str(_config(tmp_path, QUEUE)), "--listen", listen)
+        code, err = sesd_run("--config", str(_config(tmp_path, QUEUE)), "--listen", listen)
     else:
-        done = _sesd(
-            "run", "--config", str(_config(tmp_path, QUEUE)), env={"SESD_HTTP_LISTEN": listen}
+        code, err = sesd_run(
+            "--config", str(_config(tmp_path, QUEUE)), env={"SESD_HTTP_LISTEN": listen}
         )
-    assert done.returncode == 2
-    (line,) = [line for line in done.stderr.splitlines() if not line.startswith("{")]
+    assert code == 2
+    (line,) = [line for line in err.splitlines() if not line.startswith("{")]
     assert line.startswith(f"sesd: cannot start: cannot listen on {listen}: ")
-    assert "Traceback" not in done.stderr
+    assert "Traceback" not in err
 
 
 @pytest.mark.parametrize("how", ["--listen", "SESD_HTTP_LISTEN"])
@@ -100,7 +154,7 @@ def test_a_bad_listen_address_names_where_it_was_given(
 
 
 def test_a_config_without_rules_is_warned_of_by_check_config_and_at_start(
-    tmp_path: Path, taken_port: int, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, taken_port: int, capsys: pytest.CaptureFixture[str], sesd_run: SesdRun
 ) -> None:
     """Only [[queues]] is required: a config that stops there is valid, but sesd will
     never alert. check-config says so on stderr and `sesd run` logs it as it starts
@@ -109,8 +163,8 @@ def test_a_config_without_rules_is_warned_of_by_check_config_and_at_start(
     assert main(["check-config", path]) == 0
     err = capsys.readouterr().err
     assert "sesd: warning: alerts.rules: none configured, so sesd will never alert" in err
-    done = _sesd("run", "--config", path, "--listen", f"127.0.0.1:{taken_port}")
-    logged = [json.loads(line) for line in done.stderr.splitlines() if line.startswith("{")]
+    _, err = sesd_run("--config", path, "--listen", f"127.0.0.1:{taken_port}")
+    logged = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
     assert [
         (line["level"], line["warning"])
         for line in logged
@@ -147,26 +201,30 @@ def test_a_literal_secret_is_warned_of_by_check_config_not_shown(
     assert "R0UT1NGKEY" not in err
 
 
-def test_a_relative_silences_file_is_warned_of_at_start(tmp_path: Path, taken_port: int) -> None:
+def test_a_relative_silences_file_is_warned_of_at_start(
+    tmp_path: Path, taken_port: int, sesd_run: SesdRun
+) -> None:
     """``sesd run`` on a config whose silences file is relative (which ``sesd silence``
     refuses): the start logs the warning naming the key, as check-config prints it
     (here the start then stops, its port taken)."""
     path = str(_config(tmp_path, QUEUE + '[alerts]\nsilences_path = "silences.json"\n'))
-    done = _sesd("run", "--config", path, "--listen", f"127.0.0.1:{taken_port}")
-    logged = [json.loads(line) for line in done.stderr.splitlines() if line.startswith("{")]
+    _, err = sesd_run("--config", path, "--listen", f"127.0.0.1:{taken_port}")
+    logged = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
     warned = [line["warning"] for line in logged if line["event"] == "sesd.config.warning"]
     assert [w for w in warned if w.startswith("[alerts] silences_path 'silences.json'")]
 
 
-def test_a_state_file_that_could_never_be_saved_stops_the_start(tmp_path: Path) -> None:
+def test_a_state_file_that_could_never_be_saved_stops_the_start(
+    tmp_path: Path, sesd_run: SesdRun
+) -> None:
     """[state] path in a directory that does not exist: one line at start, exit 2, not
     a save_failed line at the first save, after the windows it was to keep are lost."""
     missing = tmp_path / "no-such-directory"
     text = QUEUE + f'[http]\nlisten = "127.0.0.1:0"\n[state]\npath = "{missing}/state.bin"\n'
-    done = _sesd("run", "--config", str(_config(tmp_path, text)))
-    assert done.returncode == 2
-    assert "Traceback" not in done.stderr
-    assert f"sesd: cannot start: [state] path: directory {missing} does not exist" in done.stderr
+    code, err = sesd_run("--config", str(_config(tmp_path, text)))
+    assert code == 2
+    assert "Traceback" not in err
+    assert f"sesd: cannot start: [state] path: directory {missing} does not exist" in err
 
 
 def test_the_demo_with_its_port_taken_is_one_line_and_exit_2(taken_port: int) -> None:
