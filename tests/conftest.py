@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import io
 import json
+import logging
 import os
 import shutil
 import sys
@@ -18,11 +19,13 @@ from typing import Any, Protocol, TextIO
 
 import anyio
 import pytest
+import structlog
 from aiobotocore.config import AioConfig
 from aiobotocore.session import AioSession, get_session
 
 from sesd.commands.demo.localsqs import LocalSqs
 from sesd.config import Config, read_secrets
+from sesd.io import logs
 from sesd.io.logs import configure_logging, unbuffer_output
 from sesd.runtime.daemon import Daemon
 from tests import deaths
@@ -54,10 +57,58 @@ def _silent_deaths_told() -> Iterator[None]:
     deaths.rearm()
 
 
+#: The root logger's handler the last ``configure_logging`` of ``_quiet_logs`` made,
+#: and what that configuration left (``_logging_now``).
+_configured: list[tuple[logging.Handler, tuple[object, ...]]] = []
+
+
+def _logging_now(handler: logging.Handler) -> tuple[object, ...]:
+    """Everything ``configure_logging`` sets that a test could have changed since, but
+    the root logger's handlers and level (set again each test: pytest adds its own
+    handlers for each phase of a test, which configuring takes out): the stream,
+    ``handler``'s own settings, structlog's configuration, the daemon's log writer,
+    the SDK loggers' filters."""
+    config = structlog.get_config()
+    stream = getattr(handler, "stream", None)
+    return (
+        sys.stderr,
+        stream,
+        getattr(stream, "broken", None),
+        handler.formatter,
+        handler.level,
+        tuple(handler.filters),
+        tuple(config["processors"]),
+        config["logger_factory"],
+        config["wrapper_class"],
+        config["context_class"],
+        config["cache_logger_on_first_use"],
+        logs._writer[0],
+        *(tuple(logging.getLogger(name).filters) for name in logs._REFRESH_LOGGERS),
+    )
+
+
 @pytest.fixture(autouse=True)
 def _quiet_logs() -> None:
-    """Logs as JSON to stderr, as in production (captured by pytest)."""
+    """Logs as JSON to stderr, as in production (captured by pytest). Configured again
+    only when something changed what the last configuration set (a daemon's run, a
+    test's own configuration, pytest's capture swapping stderr); else what a test may
+    change anyway is set again (the level, the root logger's one handler) and the SDK
+    lines' quiet periods forgotten. A configuration costs about a tenth of a
+    millisecond under coverage, each test."""
+    if _configured and _configured[0][1] == _logging_now(_configured[0][0]):
+        root = logging.getLogger()
+        root.handlers = [_configured[0][0]]
+        if root.level != logs.STDLIB_LEVEL:  # setLevel clears every logger's cache
+            root.setLevel(logs.STDLIB_LEVEL)
+        logs.set_level("debug")
+        for name in logs._REFRESH_LOGGERS:
+            for found in logging.getLogger(name).filters:
+                if isinstance(found, logs._RefreshFailures):
+                    found._seen.clear()
+        return
     configure_logging("debug", "json")
+    (handler,) = logging.getLogger().handlers
+    _configured[:] = [(handler, _logging_now(handler))]
 
 
 @pytest.fixture(autouse=True)
