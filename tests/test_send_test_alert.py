@@ -132,7 +132,9 @@ async def test_a_rate_limited_resolve_waits_and_leaves_no_test_incident_open(
     assert [e["event_action"] for e in pd.accepted] == ["trigger", "resolve"]
 
 
-async def test_slacks_429_is_waited_out_and_the_message_posted(tmp_path: Path) -> None:
+async def test_slacks_429_is_waited_out_and_the_message_posted(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Slack answers the test message 429 with Retry-After: 1: the command says it
     waits, posts again after the pause and exits 0, where it ended with 'HTTP 429,
     paused 1s' and exit 1 having paused nothing."""
@@ -140,11 +142,10 @@ async def test_slacks_429_is_waited_out_and_the_message_posted(tmp_path: Path) -
         config = tmp_path / "sesd.toml"
         config.write_text(f'[alerts.slack]\nwebhook_url = "{slack.url}"\n')
         slack.script(Answer(429, retry_after="1"))
-        command = [sys.executable, "-m", "sesd", "send-test-alert", "--config", str(config)]
-        result = await run_process([*command, "--sink", "slack"], check=False)
-    assert result.returncode == 0, result.stderr.decode()
+        code, err = await _sesd(capsys, "--config", str(config), "--sink", "slack")
+    assert code == 0, err
     assert slack.answers == [429, 200]
-    assert b"sesd.test_alert.rate_limited" in result.stderr
+    assert "sesd.test_alert.rate_limited" in err
 
 
 @pytest.mark.parametrize(
@@ -157,7 +158,7 @@ async def test_slacks_429_is_waited_out_and_the_message_posted(tmp_path: Path) -
     ],
 )
 async def test_a_429_the_command_will_not_wait_out_ends_it_saying_why(
-    tmp_path: Path, answers: list[Answer], said: str
+    tmp_path: Path, answers: list[Answer], said: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Slack asks an hour's pause, or answers 429 every time: the command, run by hand
     (at 3 a.m., say), does not sit silent for the hour nor try for ever. It ends, exit
@@ -168,12 +169,11 @@ async def test_a_429_the_command_will_not_wait_out_ends_it_saying_why(
         config = tmp_path / "sesd.toml"
         config.write_text(f'[alerts.slack]\nwebhook_url = "{slack.url}"\n')
         slack.script(*answers)
-        command = [sys.executable, "-m", "sesd", "send-test-alert", "--config", str(config)]
         with anyio.fail_after(60):
-            result = await run_process([*command, "--sink", "slack"], check=False)
-    assert result.returncode == 1, result.stderr.decode()
+            code, err = await _sesd(capsys, "--config", str(config), "--sink", "slack")
+    assert code == 1, err
     assert slack.answers == [429] * len(answers)
-    lines = [json.loads(line) for line in result.stderr.decode().splitlines()]
+    lines = [json.loads(line) for line in err.splitlines()]
     (failed,) = [line for line in lines if line["event"] == "sesd.test_alert.failed"]
     assert failed["error"].startswith(said), failed
     assert "paused" not in failed["error"]
@@ -418,7 +418,9 @@ async def test_the_webhooks_test_alert_says_it_is_a_test_and_is_signed(
     assert alert["summary"].count("[TEST]") == 1
 
 
-async def test_a_429_wait_is_shown_whatever_the_daemons_log_level(tmp_path: Path) -> None:
+async def test_a_429_wait_is_shown_whatever_the_daemons_log_level(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """The config keeps the daemon's log quiet (``level = "error"``); the on-call runs
     send-test-alert from it and Slack asks a pause (429, Retry-After: 1). The command
     says it waits, how long and which try comes next, then that the message was
@@ -432,11 +434,10 @@ async def test_a_429_wait_is_shown_whatever_the_daemons_log_level(tmp_path: Path
             f'[logging]\nlevel = "error"\n[alerts.slack]\nwebhook_url = "{slack.url}"\n'
         )
         slack.script(Answer(429, retry_after="1"))
-        command = [sys.executable, "-m", "sesd", "send-test-alert", "--config", str(config)]
-        result = await run_process([*command, "--sink", "slack"], check=False)
-    assert result.returncode == 0, result.stderr.decode()
+        code, err = await _sesd(capsys, "--config", str(config), "--sink", "slack")
+    assert code == 0, err
     assert slack.answers == [429, 200]
-    waited, sent = [json.loads(line) for line in result.stderr.decode().splitlines()]
+    waited, sent = [json.loads(line) for line in err.splitlines()]
     assert waited["event"] == "sesd.test_alert.rate_limited"
     assert (waited["wait"], waited["kind"]) == (1.0, "firing")
     assert waited["note"] == "HTTP 429: waiting 1s as the sink asks, then try 2 of 3"
