@@ -1,7 +1,7 @@
 """A silence added while PagerDuty takes a notification's events one by one holds the
 firings not sent yet; when it ends while they still fire, they page then, as a
 firing the silence held from the start does. A real ``sesd run``, moto's SQS, the
-PagerDuty-like receiver and ``sesd silence`` as a process."""
+PagerDuty-like receiver and ``sesd silence`` (its ``main()``, in a thread)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from tests.test_silences_e2e import _cli, _until
 
 @pytest.mark.timeout(120)
 async def test_a_firing_a_silence_held_back_mid_notification_pages_when_it_ends(
-    local_sqs: LocalSqs, sqs: Any, tmp_path: Path
+    local_sqs: LocalSqs, sqs: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     url, _ = await make_queue(sqs)
     async with Receiver("pagerduty") as pd:
@@ -46,13 +46,13 @@ async def test_a_firing_a_silence_held_back_mid_notification_pages_when_it_ends(
             with anyio.fail_after(30):
                 await pd.wait_arrived(1)
             silence = await _cli(
-                config, "add", "--rule", "delays", "--domain", "b.example", "--for", "1h",
+                capsys, config, "add", "--rule", "delays", "--domain", "b.example", "--for", "1h",
                 "--comment", "known",
             )  # fmt: skip
             await _until(sesd, "sesd.silences.loaded", silences=1)
             pd.close()  # a.example's trigger is taken; b.example's is held back
             await _until(sesd, "sesd.alert.recalled", domain="b.example")
-            assert await _cli(config, "expire", silence) == f"expired {silence}"
+            assert await _cli(capsys, config, "expire", silence) == f"expired {silence}"
             with anyio.fail_after(30):
                 await pd.wait_for(2)
     assert [(e["event_action"], e["dedup_key"]) for e in pd.accepted] == [
