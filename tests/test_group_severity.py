@@ -5,13 +5,21 @@ severity; an on-call engineer reads the most urgent of its alerts'."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
+from sesd.alerting.documents import webhook_document
 from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.render_slack import slack_message
 from sesd.alerting.rules import Transition
+from sesd.alerting.silence_file import SilenceFile
+from sesd.alerting.silences import Silence
 from sesd.config import parse_config
 from tests import factory as f
+from tests.test_routing import RULE as ROUTED
+from tests.test_routing import T, _silenceable
 from tests.test_rules import built, feed_spike
 
 pytestmark = pytest.mark.timeout(30)
@@ -55,3 +63,41 @@ def test_a_group_of_alerts_of_two_severities_goes_out_as_the_most_urgent(
     assert notification.severity == "critical"
     title = slack_message(notification)["blocks"][0]["text"]["text"]
     assert "delays (critical): 2 domains" in title
+
+
+async def test_what_a_silence_leaves_of_a_mixed_group_goes_as_its_own_severity(
+    tmp_path: Path,
+) -> None:
+    """a.example fires under ``warning``, a reload makes the rule ``critical``, b.example
+    fires: one critical notification of both waits in the outbox. A silence recalls
+    b.example: what is left is a warning page, and its header, webhook document and
+    outbox rank say so (PagerDuty and Alertmanager, reading each alert's, already did)."""
+    alerting, pipeline, now, silences = await _silenceable(tmp_path, ("ops",), "10s")
+    text = (
+        f'[alerts]\ngroup_wait = "10s"\nsilences_path = "{silences}"\n'
+        '[alerts.sinks.ops]\ntype = "console"\n' + ROUTED + 'sinks = ["ops"]\n'
+        'severity = "critical"\n'
+    )
+    alerting.reconfigure(parse_config(text.replace("critical", "warning")))
+    feed_spike(pipeline, "a.example", T, 5, 5)
+    alerting.evaluate()
+    alerting.reconfigure(parse_config(text))
+    feed_spike(pipeline, "b.example", T + 2, 5, 5)
+    now[0] = T + 2
+    alerting.evaluate()
+    now[0] = T + 12
+    alerting.evaluate()
+    (queued,) = alerting.outboxes["ops"]._queue
+    assert [(a.domain, a.severity) for a in queued.alerts] == [
+        ("a.example", "warning"),
+        ("b.example", "critical"),
+    ]
+    held = Silence(id="s1", comment="c", starts_at=T, ends_at=T + 60, domain="b.example")
+    SilenceFile(str(silences)).add(held, T + 12)
+    now[0] = T + 13
+    alerting.evaluate()
+    (left,) = alerting.outboxes["ops"]._queue
+    assert [(a.domain, a.severity) for a in left.alerts] == [("a.example", "warning")]
+    assert left.severity == "warning"
+    assert "delays (warning): 1 domain" in slack_message(left)["blocks"][0]["text"]["text"]
+    assert json.loads(webhook_document(left))["severity"] == "warning"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Final
 from urllib.parse import quote
 
@@ -34,6 +34,7 @@ __all__ = [
     "named",
     "notification_of",
     "percent",
+    "with_alerts",
 ]
 
 #: A rule's severities, most urgent first (0).
@@ -139,17 +140,31 @@ def notification_of(
     changed the rule's while a group waited leaves alerts of both in it, and the header
     and the outbox's order must not read a critical page as the warning before it."""
     resolve = kind is Transition.RESOLVED
-    ranked = sorted({a.severity for a in alerts}, key=lambda s: SEVERITY_RANK.get(s, 9))
     return Notification(
         rule=rule.name,
         kind=kind,
-        severity=ranked[0] if ranked else rule.severity,
+        severity=_most_urgent(alerts, rule.severity),
         sinks=sinks,
         alerts=alerts,
         at=at,
         silence="" if resolve else mute(rule.name, [a.domain for a in alerts]),
         mutes=() if resolve else tuple((a.domain, mute(rule.name, [a.domain])) for a in alerts),
     )
+
+
+def with_alerts(notification: Notification, alerts: tuple[Alert, ...]) -> Notification:
+    """``notification`` holding only ``alerts`` (a silence recalled the others, say),
+    as urgent as they are: kept critical for a critical alert taken out, what is left
+    of a mixed group read as a critical page in Slack's header and the webhook's
+    ``severity``, while PagerDuty and Alertmanager, reading each alert's, said warning."""
+    severity = _most_urgent(alerts, notification.severity)
+    return replace(notification, alerts=alerts, severity=severity)
+
+
+def _most_urgent(alerts: tuple[Alert, ...], default: str) -> str:
+    """The most urgent severity of ``alerts`` (``default`` for none)."""
+    ranked = sorted({a.severity for a in alerts}, key=lambda s: SEVERITY_RANK.get(s, 9))
+    return ranked[0] if ranked else default
 
 
 def identity(

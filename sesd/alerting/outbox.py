@@ -25,7 +25,6 @@ while it was unreachable does not page as it comes back.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import math
 import random
 from collections import deque
@@ -34,7 +33,7 @@ from collections.abc import Awaitable, Callable
 import anyio
 from prometheus_client import Counter
 
-from sesd.alerting.alert import Notification
+from sesd.alerting.alert import Notification, with_alerts
 from sesd.alerting.rules import Transition
 from sesd.alerting.sinks import Permanent, RateLimited, Retryable, Sink
 from sesd.alerting.urgency import least_urgent_oldest
@@ -359,7 +358,7 @@ class Outbox:
         kept = tuple(alert for alert in notification.alerts if alert.domain not in over)
         if len(kept) == len(notification.alerts):
             return notification
-        return dataclasses.replace(notification, alerts=kept) if kept else None
+        return with_alerts(notification, kept) if kept else None
 
     def _count(self, outcome: str) -> None:
         self._counter.labels(self.sink.name, outcome).inc()

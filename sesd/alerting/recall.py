@@ -20,10 +20,9 @@ sinks that had the firing alone.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable
 
-from sesd.alerting.alert import Notification
+from sesd.alerting.alert import Notification, with_alerts
 from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.outbox import Outbox
 from sesd.alerting.rules import Status, Transition
@@ -47,7 +46,7 @@ def recall(outboxes: Iterable[Outbox], evaluator: Evaluator, now: float) -> list
         if not held:
             continue
         kept = tuple(a for a in notification.alerts if a not in held)
-        other = dataclasses.replace(notification, alerts=kept) if kept else None
+        other = with_alerts(notification, kept) if kept else None
         for outbox in boxes:
             outbox.swap(notification, other)
         if notification.kind is Transition.FIRING:
@@ -108,7 +107,7 @@ def _resolves_unheard(behind: list[_Behind], taken: set[tuple[int, str, str]]) -
         gone = {label for rule, label in alerts if (id(outbox), rule, label) in taken}
         if gone:
             left = tuple(a for a in notification.alerts if a.domain not in gone)
-            rest = dataclasses.replace(notification, alerts=left) if left else None
+            rest = with_alerts(notification, left) if left else None
             outbox.swap(notification, rest)
 
 
