@@ -42,6 +42,9 @@ async def test_a_new_incident_keeps_the_thresholds_it_fired_under(tmp_path: Path
     feed_spike(pipeline, "a.example", T + 61, 300, 0)
     now[0] = T + 61
     alerting.evaluate()
+    # Paged under 30%: the earlier incident's 20% does not describe this one.
+    (page,) = alerting.outboxes["ops"]._queue
+    assert [a.threshold for a in page.alerts] == [0.3]
     assert _queued(alerting, "ops") == [("firing", ["a.example"])]
     since = alerting.evaluator.states["delays"]["a.example"].since
     alerting.reconfigure(parse_config(text.replace("0.2", "0.4")))

@@ -82,3 +82,16 @@ def test_a_refused_file_s_alerts_past_a_line_s_share_are_counted(tmp_path: Path)
     (line,) = _lines(tmp_path, data)
     assert len(line["rules"]["r"]) == NAMED_FIRING
     assert line["labels_not_named"] == 80 - NAMED_FIRING
+
+
+def test_a_removed_rule_s_resolves_owed_past_a_line_s_share_are_counted(
+    tmp_path: Path,
+) -> None:
+    """Rule ``gone``, whose description no longer reads, is owed 80 resolves that
+    cannot be sent, and fires on nothing: 50 named, the 30 others counted."""
+    data = _file()
+    owed = _firing([f"b{i:02}.example" for i in range(80)])
+    data["retired"] = [[{"name": "gone", "metric": "no_such"}, owed, ""]]
+    (line,) = _lines(tmp_path, data)
+    assert len(line["rules"]["gone"]) == NAMED_FIRING
+    assert line["labels_not_named"] == 80 - NAMED_FIRING
