@@ -18,7 +18,7 @@ from sesd.alerting.rules import Transition
 from sesd.config import core_settings, parse_config
 from sesd.core.pipeline import Pipeline
 from sesd.runtime.saver import StateSaver
-from sesd.runtime.state_refused import NAMED_FIRING
+from sesd.runtime.state_refused import NAMED_FIRING, NAMED_RULES
 from sesd.runtime.state_size import retired_room
 from tests.test_render import _alert
 from tests.test_state_alert_bytes import CONFIG, SINKS, T
@@ -72,3 +72,12 @@ async def test_the_sinks_the_resolves_left_out_are_owed_to_are_named(tmp_path: P
     assert said["count"] == 3
     assert said["sinks"] == [SINKS[1]]
     assert "sinks_not_named" not in said
+
+
+async def test_the_sinks_past_what_a_line_names_are_counted(tmp_path: Path) -> None:
+    """Resolves left out are owed to 25 sinks (a removed rule's, gone from the config
+    with it): 20 named, the five others counted in ``sinks_not_named``."""
+    said = await _warned(tmp_path, [([f"old{i:02}"], 1) for i in range(25)])
+    assert said["count"] == 25
+    assert said["sinks"] == [f"old{i:02}" for i in range(NAMED_RULES)]
+    assert said["sinks_not_named"] == 25 - NAMED_RULES
