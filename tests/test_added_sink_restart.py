@@ -89,3 +89,34 @@ async def test_a_firing_a_sink_missed_before_new_thresholds_is_told_those_it_fir
     (page,) = after.due(T + 3)
     assert (page.kind, page.sinks) == (Transition.FIRING, ("pagerduty",))
     assert [(a.domain, a.threshold) for a in page.alerts] == [("a.example", 0.2)]
+
+
+async def test_a_firing_the_rule_as_it_fired_would_have_ended_is_told_the_rule_in_force() -> None:
+    """The console takes a.example's page above 20%, PagerDuty (down) does not; a reload
+    moves the rule to 30%, clearing below 10%, and sesd stops. After the restart the
+    value is 15%: the rule in force holds the alert firing, the rule as it fired would
+    have ended it (it cleared at 20%). PagerDuty's page read "15% (fires above 20%,
+    clears at 20%)", thresholds under which the alert was over; it is told those in
+    force, under which it fires."""
+    both = HEAD + RULE + 'sinks = ["console", "pagerduty"]\n'
+    retuned = both.replace("0.2", "0.3").replace("sinks =", "clear_below = 0.1\nsinks =")
+    later = parse_config(retuned)
+    async with aiohttp.ClientSession() as session:
+        alerting, pipeline, _ = _alerting(both)
+        alerting.open(session)
+        feed_spike(pipeline, "a.example", T, 6, 4)
+        alerting.evaluate()
+        assert _queued(alerting, "console") == [("firing", ["a.example"])]  # taken
+        alerting.reconfigure(later)
+        unsent = alerting.undelivered()
+        blob = snapshot(
+            pipeline.ledger, alerting.evaluator, T + 2, unsent.again, True, unsent.retired,
+            unsent.firing,
+        )  # fmt: skip
+    after, ledger = Evaluator(later.alerts, WINDOWS), Pipeline(core_settings(later))
+    restore(blob, ledger.ledger, after, T + 3)
+    feed_spike(ledger, "a.example", T + 3, 0, 30)  # 6 delayed of 40: 15%
+    after.evaluate(ledger.ledger, T + 3)
+    (page,) = after.due(T + 3)
+    assert (page.kind, page.sinks) == (Transition.FIRING, ("pagerduty",))
+    assert [(a.value, a.threshold, a.clear_threshold) for a in page.alerts] == [(0.15, 0.3, 0.1)]

@@ -135,14 +135,17 @@ def as_fired(
     sesd.alerting.changes.Rechecked): told those it fired under, as the other sinks
     were, and as a sink a change of rules names anew is; under those in force, a page
     read "60% above 30%" for an alert the others were told fired above 20%. Where the
-    reload changed what the value measures, the value read now goes with the rule in
-    force."""
+    reload changed what the value measures, or the value read now is one the rule as
+    it fired clears at ("15%, fires above 20%, clears at 20%"), it goes with the rule
+    in force."""
     was = fired.get((alert.rule, alert.domain))
     if alert.kind is not Transition.FIRING or was is None or was[1] != alert.since:
         return alert
     before = was[0]
     if any(getattr(before, key) != getattr(rule, key) for key in _MEASURES):
         return alert
+    if alert.value is not None and not before.holds(alert.value):
+        return alert  # the rule as it fired would have ended it: it fires under this one
     return replace(
         alert, threshold=before.threshold, clear_threshold=before.clear_threshold,
         rising=before.rising,
