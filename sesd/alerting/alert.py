@@ -34,6 +34,7 @@ __all__ = [
     "named",
     "notification_of",
     "percent",
+    "told_by_labels",
     "with_alerts",
 ]
 
@@ -159,6 +160,13 @@ def with_alerts(notification: Notification, alerts: tuple[Alert, ...]) -> Notifi
     ``severity``, while PagerDuty and Alertmanager, reading each alert's, said warning."""
     severity = _most_urgent(alerts, notification.severity)
     return replace(notification, alerts=alerts, severity=severity)
+
+
+def told_by_labels(alert: Alert) -> tuple[str, str, tuple[tuple[str, str], ...]]:
+    """What a sink telling alerts apart by their labels (Alertmanager) tells ``alert``
+    by, among its rule's: its label, severity and labels. A reload that changes them
+    makes another alert there, whose firing the earlier one's resolve does not end."""
+    return alert.domain, alert.severity, tuple(sorted(alert.labels.items()))
 
 
 def _most_urgent(alerts: tuple[Alert, ...], default: str) -> str:

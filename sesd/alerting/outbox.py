@@ -33,7 +33,7 @@ from collections.abc import Awaitable, Callable
 import anyio
 from prometheus_client import Counter
 
-from sesd.alerting.alert import Notification, with_alerts
+from sesd.alerting.alert import Notification, told_by_labels, with_alerts
 from sesd.alerting.rules import Transition
 from sesd.alerting.sinks import Permanent, RateLimited, Retryable, Sink
 from sesd.alerting.urgency import least_urgent_oldest
@@ -196,11 +196,12 @@ class Outbox:
 
     def resolve_waits(self, rule: str, label: str) -> bool:
         """Whether a resolve of ``rule``'s alert on ``label`` waits in the queue."""
-        return label in self._resolved_behind(rule)
+        return any(told[0] == label for told in self._resolved_behind(rule))
 
-    def _resolved_behind(self, rule: str) -> set[str]:
+    def _resolved_behind(self, rule: str) -> set[tuple[str, str, tuple[tuple[str, str], ...]]]:
+        """:func:`told_by_labels` of each alert of ``rule`` whose resolve is queued."""
         return {
-            alert.domain
+            told_by_labels(alert)
             for queued in self._queue
             if queued.kind is Transition.RESOLVED and queued.rule == rule
             for alert in queued.alerts
@@ -355,7 +356,7 @@ class Outbox:
         if notification.kind is Transition.RESOLVED or not getattr(self.sink, "keeps_state", False):
             return notification
         over = self._resolved_behind(notification.rule)
-        kept = tuple(alert for alert in notification.alerts if alert.domain not in over)
+        kept = tuple(alert for alert in notification.alerts if told_by_labels(alert) not in over)
         if len(kept) == len(notification.alerts):
             return notification
         return with_alerts(notification, kept) if kept else None
