@@ -21,12 +21,12 @@ from typing import Final
 from sesd.core.decode import Event, decode_body
 from sesd.core.dedup import body_key, event_key
 from sesd.core.domains import OTHER, domain_of, redact_address, shown_address
-from sesd.core.events import EVENT_TYPE_INDEX, EVENT_TYPES, Invalid, Skipped
+from sesd.core.events import EVENT_TYPE_INDEX, Invalid, Skipped
 from sesd.core.housekeeping import EXPIRY_GRACE, evict_idle
 from sesd.core.ledger import Ledger
 from sesd.core.providers import UNKNOWN
 from sesd.core.recipients import delivered, never_sent, suppressed, undelivered
-from sesd.core.reputation import MAX_CONFIG_SET_NAME, Windows, eligible
+from sesd.core.reputation import Senders
 from sesd.core.scopes import Slot
 from sesd.core.settings import CoreSettings
 from sesd.core.tag_counts import count_tags
@@ -41,14 +41,6 @@ _BOUNCE: Final = EVENT_TYPE_INDEX["bounce"]
 _COMPLAINT: Final = EVENT_TYPE_INDEX["complaint"]
 #: The event types a suppression list can stand in for (see never_sent).
 _SUPPRESSIBLE: Final = frozenset((_BOUNCE, _COMPLAINT))
-#: The event types the reputation estimate reads, by index: the type's name, or None
-#: for the others (a tuple: indexing it is no call, where a dict's get was one).
-_REPUTATION: Final = tuple(
-    name if name in ("send", "delivery", "bounce", "complaint") else None for name in EVENT_TYPES
-)
-#: The most senders whose reputation windows are kept (as the ledger keeps senders):
-#: a flood of identities (a replay of strangers' files) is counted, not kept.
-MAX_ESTIMATED: Final = 4096
 _FOREVER: Final = float("inf")
 
 
@@ -101,12 +93,11 @@ class Pipeline:
         self._kept: dict[str, _Kept] = {}
         if self.ledger.providers is not None:
             self.ledger.providers.readers.append(self._kept)
-        # (queue, identity ARN, sending account id, configuration set: "" past SES's names)
-        # -> the reputation windows its mail counts in: Ledger.sender() and windows() asked
-        # once a sender (once it has an eligible recipient), then one lookup an event.
-        self._estimates: dict[tuple[str, str, str, str], Windows] = {}
-        # The polls' count of account ids named anew as those were asked with (its change:
-        # a label found reaching another account, and each sender asked again).
+        # Each sender's reputation windows, and an event's counting in them (one call).
+        self._estimates = Senders(self.ledger.reputation, self.ledger.sender)
+        self._reputation = self._estimates.observe
+        # The polls' count of account ids named anew as senders were asked with (its
+        # change: a label found reaching another account, and each sender asked again).
         self._reach = self.ledger.accounts.reach
         # What an invalid result may say of an address: its domain only, unless
         # [logging] log_recipients allows full addresses for debugging.
@@ -273,36 +264,15 @@ class Pipeline:
             if kind == _BOUNCE:
                 suppressed(event, recipients, t, now, in_windows)
             return
+        if self._reach != ledger.accounts.reach:  # a label's polls found another account
+            self._reach = ledger.accounts.reach
+            self._estimates.clear()
+            ledger.senders.clear()
         self._reputation(event, queue, kind)
         if kind == _DELIVERY:
             delivered(ledger, event, recipients, t, now, in_windows)
         else:
             undelivered(ledger, event, recipients, domains, t, now, in_windows)
-
-    def _reputation(self, event: Event, queue: str, kind: int) -> None:
-        """An event of a type the reputation estimate reads, in it."""
-        watched = _REPUTATION[kind]
-        if watched is None:
-            return
-        mail, config_set = event.mail, event.config_set
-        if len(config_set) > MAX_CONFIG_SET_NAME:
-            config_set = ""  # no SES name (a sender's tag, any size): the account's, as ""
-        key = (queue, mail.source_arn, mail.sending_account_id, config_set)
-        if self._reach != self.ledger.accounts.reach:
-            self._reach = self.ledger.accounts.reach
-            self._estimates.clear()
-            self.ledger.senders.clear()
-        windows = self._estimates.get(key)
-        if windows is None:
-            if not eligible(event.recipients):
-                return  # the mailbox simulator's alone: no estimate starts with it
-            account, region = self.ledger.sender(queue, mail.source_arn, mail.sending_account_id)
-            windows = self.ledger.reputation.windows(account, region, config_set)
-            if len(self._estimates) < MAX_ESTIMATED:
-                self._estimates[key] = windows
-        bounce = event.ses.bounce
-        hard = bounce is not None and bounce.bounce_type == "Permanent"
-        self.ledger.reputation.count(windows, watched, event.recipients, hard)
 
     def _invalid(self, queue: str, reason: str, detail: str) -> Result:
         tallies = self.ledger.tallies

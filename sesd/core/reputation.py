@@ -18,16 +18,22 @@ from __future__ import annotations
 import math
 import re
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
+
+from sesd.core.decode import Event
+from sesd.core.events import EVENT_TYPES
 
 __all__ = [
     "MAX_CONFIG_SETS",
     "MAX_CONFIG_SET_NAME",
+    "MAX_ESTIMATED",
     "REVIEW",
     "Estimate",
     "Reputation",
     "ReputationKey",
+    "Senders",
     "Windows",
     "eligible",
 ]
@@ -59,6 +65,14 @@ _CONFIG_SET: Final = re.compile(rf"[A-Za-z0-9_-]{{1,{MAX_CONFIG_SET_NAME}}}")
 MAX_CONFIG_SETS: Final = 1000
 #: ``prune_at`` while nothing has arrived: no send reaches it.
 _NO_ARRIVALS: Final = 2**63
+#: The event types the estimate reads, by index (sesd.core.events): the type's name, or
+#: None for the others (a tuple: indexing it is no call, where a dict's get was one).
+_WATCHED: Final = tuple(
+    name if name in ("send", "delivery", "bounce", "complaint") else None for name in EVENT_TYPES
+)
+#: The most senders whose windows :class:`Senders` keeps (as the ledger keeps senders):
+#: a flood of identities (a replay of strangers' files) is counted, not kept.
+MAX_ESTIMATED: Final = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,3 +277,79 @@ class Reputation:
     def seen(self) -> list[ReputationKey]:
         """Every key seen, in order."""
         return sorted(self._windows)
+
+
+#: Who sent an event's mail, as AWS reviews it: (queue, identity ARN, sending account id)
+#: -> (account, region) (:meth:`sesd.core.ledger.Ledger.sender`).
+Place = Callable[[str, str, str], tuple[str, str]]
+
+
+class Senders:
+    """The pipeline's way into the estimate: the windows each sender's mail counts in,
+    found once a sender, and each event counted there, in one call an event."""
+
+    __slots__ = ("_found", "_place", "_reputation")
+
+    def __init__(self, reputation: Reputation, place: Place) -> None:
+        self._reputation = reputation
+        self._place = place
+        # (queue, identity ARN, sending account id, configuration set) -> its windows,
+        # looked up by the event's own strings (no name past SES's is kept: such an
+        # event is looked up again with "" for it, by _first).
+        self._found: dict[tuple[str, str, str, str], Windows] = {}
+
+    def clear(self) -> None:
+        """Forget where each sender's mail is estimated (a reload may move it)."""
+        self._found.clear()
+
+    def observe(self, event: Event, queue: str, kind: int) -> None:
+        """One event of type ``kind`` (its index) from ``queue``: its eligible recipients,
+        when the estimate reads its type, counted as :meth:`Reputation.count` counts them
+        in the windows :meth:`Reputation.windows` answers for its sender."""
+        watched = _WATCHED[kind]
+        if watched is None:
+            return
+        mail = event.mail
+        key = (queue, mail.source_arn, mail.sending_account_id, event.config_set)
+        windows = self._found.get(key)
+        if windows is None:
+            windows = self._first(event, queue)
+            if windows is None:
+                return
+        recipients = event.recipients
+        n = len(recipients)
+        for address in recipients:  # eligible(), inline
+            if address[_AT] == "@" and address[-_SIMULATOR_LEN:].lower() == _SIMULATOR:
+                n -= 1
+        if not n:
+            return
+        if watched == "delivery":
+            # Nine events in ten, counted as Reputation.count does, inline.
+            for window in windows:
+                if not window.from_sends:
+                    window.next += n
+                    if window.next >= window.prune_at:
+                        window._prune()
+            return
+        bounce = event.ses.bounce
+        hard = bounce is not None and bounce.bounce_type == "Permanent"
+        for window in windows:
+            window.observe(watched, n, hard)
+
+    def _first(self, event: Event, queue: str) -> Windows | None:
+        """The windows of a sender not found by its event's own strings: made on its first
+        eligible event (None before it), or its account's for a configuration set named
+        past SES's names."""
+        mail, config_set = event.mail, event.config_set
+        if len(config_set) > MAX_CONFIG_SET_NAME:
+            config_set = ""  # no SES name (a sender's tag, any size): the account's, as ""
+        key = (queue, mail.source_arn, mail.sending_account_id, config_set)
+        windows = self._found.get(key)
+        if windows is None:
+            if not eligible(event.recipients):
+                return None  # the mailbox simulator's alone: no estimate starts with it
+            account, region = self._place(queue, mail.source_arn, mail.sending_account_id)
+            windows = self._reputation.windows(account, region, config_set)
+            if len(self._found) < MAX_ESTIMATED:
+                self._found[key] = windows
+        return windows
