@@ -138,7 +138,7 @@ _EVENT = st.builds(
 
 def _state(reputation: Reputation, ledger: Ledger) -> tuple[Any, ...]:
     seen = reputation.seen()
-    return seen, [reputation.estimate(key) for key in seen], ledger._senders
+    return seen, [reputation.estimate(key) for key in seen], ledger.senders
 
 
 @settings(max_examples=300, deadline=None)
