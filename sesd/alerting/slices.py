@@ -21,7 +21,13 @@ from typing import TYPE_CHECKING
 
 from sesd.alerting.alert import Alert
 from sesd.alerting.rules import INACTIVE
-from sesd.alerting.windowless import step_accounts, step_canary, step_tenants
+from sesd.alerting.windowless import (
+    AccountReads,
+    account_reads,
+    step_accounts,
+    step_canary,
+    step_tenants,
+)
 from sesd.config import ACCOUNT_METRICS, CANARY_METRICS, TENANT_METRICS, RuleConfig
 from sesd.core.ledger import Ledger
 from sesd.core.scopes import PROVIDER, TENANT, Scope
@@ -121,11 +127,13 @@ class Evaluation(Iterator[None]):
         if self.alerts is not None:
             return self.alerts
         out = self.alerts = []  # set first: a fault while deciding decides nothing twice
+        accounts: AccountReads | None = None  # read for the first account rule, then kept
         for place, rule in enumerate(self.rules):
             if rule.metric in CANARY_METRICS:
                 step_canary(evaluator, rule, ledger, now, out)
             elif rule.metric in ACCOUNT_METRICS:
-                step_accounts(evaluator, rule, ledger, now, out)
+                accounts = account_reads(ledger) if accounts is None else accounts
+                step_accounts(evaluator, rule, ledger, now, out, accounts)
             elif rule.metric in TENANT_METRICS:
                 step_tenants(evaluator, rule, ledger, now, out)
             for label, alert, remember in self._decided[place]:
