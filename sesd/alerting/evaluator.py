@@ -78,12 +78,12 @@ class Evaluator:
         self.ended_silences: set[str] = set()
         #: (rule, domain, transition, silence id) a silence held back in the last one.
         self.held: list[tuple[str, str, str, str]] = []
-        # (rule, label) -> what its last step read, where that step left it inactive:
+        # rule -> label -> what its last step read, where that step left it inactive:
         # its windows, their stamp and its pending count. The same again means the same
         # value, so stepping it again would change nothing (most labels, most steps); so
         # does a stamp of another bucket, where the buckets the clock moved over into or
         # out of the window hold nothing the rule reads (DomainWindows.moved_over).
-        self._quiet: dict[tuple[str, str], Read] = {}
+        self._quiet: dict[str, dict[str, Read]] = {}  # by rule: no (rule, label) a visit
         self._reads = Reads()  # what this evaluation read already
         #: Each rule's labels as last listed (sesd.alerting.labels.Listing).
         self.listing = Listing()
@@ -317,9 +317,9 @@ class Evaluator:
         (evicted, or never there), else what it read is noted."""
         if read is None:
             del self.states[rule.name][label]
-            self._quiet.pop((rule.name, label), None)
+            self._quiet.get(rule.name, {}).pop(label, None)
         else:
-            self._quiet[rule.name, label] = read
+            self._quiet.setdefault(rule.name, {})[label] = read
 
     def _gate(
         self,

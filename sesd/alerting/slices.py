@@ -195,7 +195,7 @@ class Evaluation(Iterator[None]):
         evaluator, now, scope = self.evaluator, self.now, group.scope
         # A window is read in one slice only: what an earlier slice read is not kept.
         evaluator._reads.start(now, self.ledger)
-        quiet, pending, windows_of = evaluator._quiet, self.ledger.pending, scope.windows
+        pending, windows_of = self.ledger.pending, scope.windows
         steps = ran = alerts = 0
         for n, (place, rule, found) in enumerate(group.rules):
             start = cursors[n]
@@ -204,6 +204,7 @@ class Evaluation(Iterator[None]):
             steps += end - start
             name, states, decided = rule.name, evaluator.states[rule.name], self._decided[place]
             index, values = evaluator._window_index[name], evaluator._values[name]
+            quiet = evaluator._quiet.setdefault(name, {})
             # A label's pending count is read by a rule on pending delays alone: for the
             # others it is 0, neither looked up at every visit nor, changing alone, a
             # reason to step them again.
@@ -217,7 +218,7 @@ class Evaluation(Iterator[None]):
                 if windows is not None:
                     count = pending.count(label, now, scope.index) if reads_pending else 0
                     read = (windows, windows.changes, bucket, count)
-                    last = quiet.get((name, label))
+                    last = quiet.get(label)
                     if last is not None and states[label].status is INACTIVE:
                         # What it reads is what left it inactive: it stays so.
                         if last == read:
@@ -231,7 +232,7 @@ class Evaluation(Iterator[None]):
                             and last[3] == read[3]
                             and windows.moved_over(index, last[2], read[2], values=values)
                         ):
-                            quiet[name, label] = read
+                            quiet[label] = read
                             continue
                 ran += 1
                 decision = evaluator._step(rule, scope, label, now, read)
