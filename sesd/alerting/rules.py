@@ -57,8 +57,8 @@ class Status(StrEnum):
 #: (``Status.FIRING``) goes through the ``__getattr__`` hook of the enum's metaclass,
 #: about 800 instructions a read where a module name costs a few dozen.
 INACTIVE, PENDING, FIRING = Status.INACTIVE, Status.PENDING, Status.FIRING
-#: Where :func:`measure` finds its three counts in a window's (``Figures.count`` each,
-#: a call and a lookup by name, were about 2,000 instructions of every step).
+#: Where :func:`measure` finds its three counts in a window's (``Figures.count`` for each,
+#: a call and a lookup by name, were about 1,500 instructions of every step).
 _DELIVERY, _DELAY, _BOUNCE = (EVENT_TYPE_INDEX[t] for t in ("delivery", "delivery_delay", "bounce"))
 
 
