@@ -45,6 +45,10 @@ UNREAD: dict[str, dict[str, Any]] = {
     "sending-a-word": {"SendingEnabled": "yes"},
     "sending-a-list": {"SendingEnabled": [True]},
     "production-a-number": {"ProductionAccessEnabled": 1},
+    # A quota figure that is a boolean: the parser's float() reads true as 1 and false
+    # as 0, so a quota of "true" read 1200 sent as 120000% used and paged.
+    "quota-figure-true": {"SendQuota": {"Max24HourSend": True, "SentLast24Hours": 1200.0}},
+    "quota-sent-false": {"SendQuota": {"Max24HourSend": 50000.0, "SentLast24Hours": False}},
 }
 
 

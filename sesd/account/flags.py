@@ -5,9 +5,11 @@ botocore's REST-JSON parser reads a boolean member with ``ensure_boolean``: ``tr
 (or the word, in any case) is True, anything else False, a number, a list or
 another word included. An answer not of SES's shape (an endpoint that is not quite
 SES's) saying ``"SendingEnabled": 1`` so read as sending paused, and paged a pause
-SES never said. The account poller's client checks the raw answer first
-(:func:`watch_flags`): a flag that is neither a boolean nor the word makes the
-answer unreadable, a failed poll, what SES last said standing.
+SES never said. Its ``float()`` of a quota figure reads a boolean as 1 or 0: a
+24-hour quota of ``true`` read 1,200 sent as 120,000% used, and paged. The account
+poller's client checks the raw answer first (:func:`watch_flags`): a flag that is
+neither a boolean nor the word, or a quota figure that is a boolean, makes the answer
+unreadable, a failed poll, what SES last said standing.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ __all__ = ["watch_flags"]
 
 #: GetAccount's boolean members the poller reads.
 _FLAGS: Final = ("SendingEnabled", "ProductionAccessEnabled")
+#: ``SendQuota``'s figures (doubles) the poller reads.
+_FIGURES: Final = ("Max24HourSend", "MaxSendRate", "SentLast24Hours")
 #: The SDK's event before it parses a GetAccount answer (SESv2's service id).
 _EVENT: Final = "before-parse.sesv2.GetAccount"
 
@@ -34,7 +38,8 @@ def watch_flags(client: Any) -> None:
 def _check(response_dict: dict[str, Any], **_: Any) -> None:
     """Raise :class:`~sesd.account.failures.UnreadableAnswer` where a 2xx answer's flag
     is neither a boolean nor ``true``/``false`` as a word (which the parser reads as
-    meant). A body that is no JSON object is left to the parser, as before."""
+    meant), or a quota figure is a boolean. A body that is no JSON object, or a quota
+    that is none, is left to the parser, as before."""
     if not 200 <= response_dict.get("status_code", 0) < 300:
         return
     body = response_dict.get("body")
@@ -50,3 +55,6 @@ def _check(response_dict: dict[str, Any], **_: Any) -> None:
             continue
         if not (isinstance(said, str) and said.lower() in ("true", "false")):
             raise UnreadableAnswer
+    quota = answer.get("SendQuota")
+    if isinstance(quota, dict) and any(isinstance(quota.get(f), bool) for f in _FIGURES):
+        raise UnreadableAnswer

@@ -292,7 +292,7 @@ class AccountPoller(Polls):
 
     async def _account(self, target: Target, status: AccountStatus) -> None:
         ses = await self._client_for("sesv2", target)
-        watch_flags(ses)  # (a flag that is no boolean: unreadable, not read as False)
+        watch_flags(ses)  # (a flag no boolean, a quota figure a boolean: unreadable)
         answer = await answer_of(ses.get_account)  # (one the SDK cannot read: failed)
         quota = answer.get("SendQuota", {})
         if not all(map(math.isfinite, quota.values())):
