@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import string
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -160,15 +160,32 @@ class Accounts:
             found = self.status[target] = AccountStatus()
         return found
 
-    def snapshot(self) -> list[list[Any]]:
+    def snapshot(self, roles: Mapping[str, str] | None = None) -> list[list[Any]]:
         """Plain data for the state file: the last answers stand after a restart until
-        a poll answers again (a pause must not resolve while GetAccount is throttled)."""
-        return [[*target, msgspec.to_builtins(status)] for target, status in self.status.items()]
+        a poll answers again (a pause must not resolve while GetAccount is throttled).
+        An ``[[accounts]]`` entry's names the AWS account its role reaches
+        (``role_account``, of ``roles``: each entry's, by its name)."""
+        roles = roles or {}
+        rows = []
+        for (account, region), status in self.status.items():
+            saved = msgspec.to_builtins(status)
+            if account in roles:
+                saved["role_account"] = roles[account]
+            rows.append([account, region, saved])
+        return rows
 
-    def restore(self, rows: list[list[Any]], where: set[Target]) -> None:
+    def restore(
+        self, rows: list[list[Any]], where: set[Target], roles: Mapping[str, str] | None = None
+    ) -> None:
         """Load what :meth:`snapshot` returned, for the targets in ``where`` (those
-        configured now)."""
+        configured now), but an entry's whose role reaches another AWS account now than
+        the file names (``roles``, as :meth:`snapshot` takes them): what another account
+        said (a pause, its quota) would stand under the entry until a poll answers, and
+        for the run while the new role's GetAccount fails."""
         for account, region, saved, *_ in rows:  # items a later build added: not ours
+            reached = saved.get("role_account") if isinstance(saved, dict) else None
+            if isinstance(reached, str) and roles is not None and roles.get(account) != reached:
+                continue
             if (account, region) in where:
                 status = msgspec.convert(saved, AccountStatus)
                 # How far a walk under way had come is the walk's own to say, if it

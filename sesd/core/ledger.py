@@ -297,7 +297,7 @@ class Ledger:
             "dedup": self.dedup.snapshot(),
             "canaries": self.canary.snapshot(),
             "canary_names": self.canary.names(),
-            "accounts": self.accounts.snapshot(),
+            "accounts": self.accounts.snapshot(self.settings.roles),
             "tenant_status": self.tenant_status.snapshot(),
             "tenant_walks": self.tenant_walks.snapshot(),
         }
@@ -332,7 +332,7 @@ class Ledger:
         # What SES said of accounts and tenants still watched (files from before have
         # none: the first polls answer), an account watched for its health alone too.
         where = set(self.settings.watched)
-        self.accounts.restore(data.get("accounts", []), where)
+        self.accounts.restore(data.get("accounts", []), where, self.settings.roles)
         self.tenant_status.restore(data.get("tenant_status", []), where, self.accounts.ids())
         # The map of an AWS account no label reaches now goes, as a reload's would.
         reached = self.settings.reached(self.accounts.ids())  # the file's ids for the default
