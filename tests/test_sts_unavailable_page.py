@@ -18,10 +18,10 @@ from botocore.exceptions import ClientError
 
 from sesd.config import parse_config
 from sesd.config.aws import ROLE_NOT_ASSUMED
-from sesd.io.aws_errors import assume_role_failure
+from sesd.io.aws_errors import assume_role_failure, error_code
 from sesd.io.logs import configure_logging
 from sesd.runtime.aws import AwsClients, poll_config
-from sesd.runtime.sqs_calls import hint_for
+from sesd.runtime.sqs_calls import describe_error, hint_for
 from tests.fake_ses import ROLE_ACCOUNT, FakeSes
 
 pytestmark = pytest.mark.timeout(30)
@@ -76,6 +76,29 @@ async def test_a_200_after_an_unreadable_5xx_is_read_by_its_own_status() -> None
         failure = await _failure(fake, stack, 2)
         assert len(fake.assume_role) == 2
     assert (assume_role_failure(failure), hint_for(failure)) == ("refused", ROLE_NOT_ASSUMED)
+
+
+#: Pages a proxy or a gateway answers with, read as XML by botocore (which tells a 5xx
+#: page by its status only when it begins ``<html>``) but naming no error code.
+PAGES = {
+    **BODIES,
+    "a page with a doctype": ("<!DOCTYPE html><html><body>Busy</body></html>", "text/html"),
+}
+
+
+@pytest.mark.parametrize("status", [429, 503])
+@pytest.mark.parametrize("body", list(PAGES))
+async def test_an_assume_role_refused_by_a_page_is_told_by_its_status(
+    status: int, body: str
+) -> None:
+    """AssumeRole answered 429 or 503 with a text or a page that names no code (not
+    STS's XML): the error's code is the status, as its log lines and the account
+    poll's ``error`` label say it (a page read as XML named none: "ClientError: ?" in
+    the queue's lines, ``error="ClientError"`` in the poll's counts)."""
+    async with UnavailableSts() as fake, AsyncExitStack() as stack:
+        fake.answers = [(status, *PAGES[body])]
+        failure = await _failure(fake, stack, 1)
+    assert (error_code(failure), describe_error(failure)) == (str(status), f"ClientError: {status}")
 
 
 @pytest.mark.parametrize("body", list(BODIES))

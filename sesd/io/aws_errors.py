@@ -51,16 +51,33 @@ _STATUS: ContextVar[int] = ContextVar("sesd_answer_status", default=200)
 
 #: The event botocore emits before it parses an AssumeRole answer.
 _PARSING: Final = "before-parse.sts.AssumeRole"
+#: The event botocore emits once it parsed one, before it raises an error's.
+_PARSED: Final = "after-call.sts.AssumeRole"
 
 
 def note_statuses(sts: Any) -> None:
     """Have botocore note the status of each AssumeRole answer STS's client ``sts``
-    parses, for :func:`no_credentials` (once a client)."""
+    parses, for :func:`no_credentials`, and name a passing one's error by its status
+    where the answer names none (once a client)."""
     sts.meta.events.register(_PARSING, _note_status, unique_id=_PARSING)
+    sts.meta.events.register(_PARSED, _name_by_status, unique_id=_PARSED)
 
 
 def _note_status(response_dict: dict[str, Any], **_: Any) -> None:
     _STATUS.set(int(response_dict.get("status_code", 200)))
+
+
+def _name_by_status(http_response: Any, parsed: Any, **_: Any) -> None:
+    """An answer of 429 or a 5xx that names no error code (a proxy's or a gateway's page
+    botocore reads as XML: it tells a 5xx page by its status only when the page begins
+    ``<html>``): its code is the status, as :func:`no_credentials` says one it could not
+    read, not a code-less error ("Unknown") its lines and counts would say nothing of."""
+    status = int(getattr(http_response, "status_code", 200))
+    if not isinstance(parsed, dict) or not (status == _TOO_MANY or status >= 500):
+        return
+    error = parsed.get("Error")
+    if not isinstance(error, dict) or not error.get("Code"):
+        parsed["Error"] = {"Code": str(status), "Message": "no error in the answer"}
 
 
 def no_credentials() -> ClientError:
