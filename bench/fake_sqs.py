@@ -1,8 +1,9 @@
 """A minimal, fast SQS endpoint for the end-to-end benchmark (not for tests).
 
-Speaks SQS's JSON protocol for ReceiveMessage, DeleteMessageBatch and
-GetQueueAttributes, serving a fixed number of SNS-wrapped SES events as fast
-as it can, so the consumer, not the server, is what is measured. Run in its
+Speaks SQS's JSON protocol for ReceiveMessage, DeleteMessageBatch,
+ChangeMessageVisibilityBatch (a stop's release) and GetQueueAttributes,
+serving a fixed number of SNS-wrapped SES events as fast as it can, so the
+consumer, not the server, is what is measured. Run in its
 own process: ``python -m bench.fake_sqs PORT COUNT [MIX]``; prints ``ready``
 when listening. MIX is ``deliveries`` (the default), ``mixed`` (deliveries,
 delays with published diagnostics and bounces: bench/attribution.py) or
@@ -141,7 +142,8 @@ def main() -> None:
             else:
                 batch, position = messages[position : position + n], position + n
             body: dict[str, object] = {"Messages": batch} if batch else {}
-        elif target == "DeleteMessageBatch":
+        elif target in ("DeleteMessageBatch", "ChangeMessageVisibilityBatch"):
+            # Each entry named, as SQS names them: one named nowhere is a failed one.
             body = {"Successful": [{"Id": e["Id"]} for e in params["Entries"]], "Failed": []}
         elif target == "GetQueueAttributes":
             body = {"Attributes": {"RedrivePolicy": '{"maxReceiveCount": 5}'}}
