@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import re
 import sys
 from typing import Final
 
@@ -131,6 +132,10 @@ def _has_tls(config: Config) -> bool:
         return False  # not ours to read (the daemon's user's): plain HTTP is tried
 
 
+#: A URL's scheme, as RFC 3986 spells one, and the ``://`` after it.
+_SCHEME: Final = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://")
+
+
 def execute(args: argparse.Namespace) -> int:
     """0 once printed (or when Ctrl-C ends ``--watch``); 1 when the daemon cannot be
     reached; 2 for a config that cannot be read."""
@@ -139,9 +144,17 @@ def execute(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         return config_error(exc)
     # The command line's own mistakes: no config is at fault.
-    if not url.startswith(("http://", "https://")):
+    scheme = _SCHEME.match(url)
+    if scheme is None:
         bare = shown(url)
         return _usage(f"--url {bare!r} has no scheme: give it as http://{bare} or https://{bare}")
+    if scheme.group(1).lower() not in ("http", "https"):
+        return _usage(
+            f"--url {shown(url)!r} is not an http(s) address: give it as "
+            "http://HOST:PORT or https://HOST:PORT"
+        )
+    # A scheme is the same in any case (RFC 3986): HTTP:// is asked as http://.
+    url = scheme.group(1).lower() + url[scheme.end(1) :]
     try:
         base_url(url)
     except ValueError as exc:  # a bracketed host that is no IP address, or unclosed
