@@ -3,6 +3,8 @@ that says what to write instead, with the exit status a script can act on."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from sesd.commands.main import main
@@ -29,4 +31,40 @@ def test_status_url_scheme_in_capitals_is_taken(capsys: pytest.CaptureFixture[st
     assert (
         capsys.readouterr().err
         == "sesd: cannot reach sesd at http://127.0.0.1:1: Connection refused\n"
+    )
+
+
+#: A config check-config passes: one queue, one rule (its sink the console).
+BASE = """\
+[[queues]]
+url = "https://sqs.us-east-1.amazonaws.com/123456789012/ses-events"
+
+[[alerts.rules]]
+name = "delay-ratio-high"
+metric = "delay_ratio"
+window = "15m"
+above = 0.05
+sinks = ["console"]
+"""
+
+
+def check(tmp_path: Path, text: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    """``sesd check-config --quiet`` on ``text``: its exit status and what it printed."""
+    path = tmp_path / "sesd.toml"
+    path.write_text(text, encoding="utf-8")
+    code = main(["check-config", "--no-secrets", "--quiet", str(path)])
+    out = capsys.readouterr()
+    return code, out.out + out.err.replace(str(path), "sesd.toml")
+
+
+def test_a_sink_without_its_type_says_type_is_missing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A named sink with no ``type`` says the key is missing, not ``got None`` (a
+    word TOML does not have)."""
+    text = BASE + '[alerts.sinks.ops]\nwebhook_url = "https://hooks.slack.com/x"\n'
+    assert check(tmp_path, text, capsys) == (
+        2,
+        "sesd: config error: sesd.toml: alerts.sinks.ops.type: missing: give one of "
+        "slack, pagerduty, alertmanager, webhook, console\n",
     )

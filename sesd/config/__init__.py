@@ -360,10 +360,12 @@ def _check_sinks(data: dict[str, Any]) -> None:
         return
     for name, sink in sinks.items():
         if isinstance(sink, dict) and sink.get("type") not in SINK_TYPES:
-            raise ConfigError(
-                f"alerts.sinks.{name}.type: give one of {', '.join(SINK_TYPES)} "
-                f"(got {sink.get('type')!r})"
+            choices = f"give one of {', '.join(SINK_TYPES)}"
+            # A key left out is not a value: TOML has no None to have been given.
+            problem = (
+                f"{choices} (got {sink['type']!r})" if "type" in sink else f"missing: {choices}"
             )
+            raise ConfigError(f"alerts.sinks.{name}.type: {problem}")
         try:
             msgspec.convert(sink, SinkConfig, dec_hook=dec_hook)
         except msgspec.ValidationError as exc:
