@@ -65,6 +65,6 @@ def test_a_sink_without_its_type_says_type_is_missing(
     text = BASE + '[alerts.sinks.ops]\nwebhook_url = "https://hooks.slack.com/x"\n'
     assert check(tmp_path, text, capsys) == (
         2,
-        "sesd: config error: sesd.toml: alerts.sinks.ops.type: missing: give one of "
-        "slack, pagerduty, alertmanager, webhook, console\n",
+        "sesd: config error: sesd.toml: alerts.sinks.ops.type: give one of "
+        "slack, pagerduty, alertmanager, webhook, console (the key is missing)\n",
     )

@@ -360,12 +360,11 @@ def _check_sinks(data: dict[str, Any]) -> None:
         return
     for name, sink in sinks.items():
         if isinstance(sink, dict) and sink.get("type") not in SINK_TYPES:
-            choices = f"give one of {', '.join(SINK_TYPES)}"
             # A key left out is not a value: TOML has no None to have been given.
-            problem = (
-                f"{choices} (got {sink['type']!r})" if "type" in sink else f"missing: {choices}"
+            given = f"got {sink['type']!r}" if "type" in sink else "the key is missing"
+            raise ConfigError(
+                f"alerts.sinks.{name}.type: give one of {', '.join(SINK_TYPES)} ({given})"
             )
-            raise ConfigError(f"alerts.sinks.{name}.type: {problem}")
         try:
             msgspec.convert(sink, SinkConfig, dec_hook=dec_hook)
         except msgspec.ValidationError as exc:
