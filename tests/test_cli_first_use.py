@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import anyio
 import pytest
+from aiohttp import web
 
+from sesd.commands.demo.localhttp import LocalServer
 from sesd.commands.main import main
 
 pytestmark = pytest.mark.timeout(30)
@@ -68,3 +71,41 @@ def test_a_sink_without_its_type_says_type_is_missing(
         "sesd: config error: sesd.toml: alerts.sinks.ops.type: give one of "
         "slack, pagerduty, alertmanager, webhook, console (the key is missing)\n",
     )
+
+
+class Refusing(LocalServer):
+    """An endpoint that refuses every call as IAM refuses one the policy lacks."""
+
+    def routes(self, app: web.Application) -> None:
+        async def refuse(request: web.Request) -> web.Response:
+            await request.read()
+            return web.Response(status=403, text=_DENIED, content_type="text/xml")
+
+        app.router.add_route("*", "/{tail:.*}", refuse)
+
+
+#: What SNS answers a call the caller's IAM policy does not allow.
+_DENIED = (
+    '<ErrorResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><Error>'
+    "<Type>Sender</Type><Code>AuthorizationError</Code><Message>not authorized to "
+    "perform: SNS:ListTopics</Message></Error><RequestId>r</RequestId></ErrorResponse>"
+)
+
+
+async def test_a_dry_run_that_stops_says_nothing_was_changed(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A dry run refused a look (a read-only identity lacking one permission) made
+    nothing: its report says so, not that setup made part of it and running setup
+    again finishes it."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    async with Refusing() as refusing:
+        url = f"http://127.0.0.1:{refusing.port}"
+        args = ["setup", "--dry-run", "--region", "eu-west-1", "--endpoint-url", url]
+        code = await anyio.to_thread.run_sync(main, args)
+    out, err = capsys.readouterr()
+    assert code == 1
+    stopped = "# eu-west-1: the dry run stopped part-way (nothing was changed); seen so far:"
+    assert out == f"\n{stopped}\n(nothing)\n"
+    assert err.startswith("sesd: setup failed in eu-west-1: AuthorizationErrorException: ")

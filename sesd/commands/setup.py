@@ -217,11 +217,17 @@ def _only_theirs(path: str, theirs: dict[str, set[str]]) -> int:
 
 def _print_stopped(plans: list[Plan], stopped: Plan, name: str, several: bool) -> None:
     """The regions done, then what the region that stopped part-way had made (or found):
-    the user learns what exists now, and that running setup again finishes it."""
+    the user learns what exists now, and that running setup again finishes it (a dry
+    run made nothing: what it saw, and that nothing changed)."""
     _print_plans(plans, name, several)
     if plans:
         print()
-    print(f"# {stopped.region}: stopped part-way; done so far (setup again finishes it):")
+    if stopped.dry_run:  # it only looked: there is nothing for a run to finish
+        print(
+            f"# {stopped.region}: the dry run stopped part-way (nothing was changed); seen so far:"
+        )
+    else:
+        print(f"# {stopped.region}: stopped part-way; done so far (setup again finishes it):")
     print("\n".join(stopped.report() or ["(nothing)"]))
 
 
