@@ -109,3 +109,35 @@ async def test_a_dry_run_that_stops_says_nothing_was_changed(
     stopped = "# eu-west-1: the dry run stopped part-way (nothing was changed); seen so far:"
     assert out == f"\n{stopped}\n(nothing)\n"
     assert err.startswith("sesd: setup failed in eu-west-1: AuthorizationErrorException: ")
+
+
+@pytest.mark.parametrize(
+    ("field", "why"),
+    [
+        # An attribute of the value: the link would read https://.../<class 'str'>.
+        ("{rule.__class__}", "'{rule.__class__}' is no field"),
+        # A width: every alert's link (and the Slack message carrying it) padded to it.
+        ("{rule:>5000}", "'{rule:>5000}' has a format"),
+        ("{domain!r}", "'{domain!r}' has a conversion"),
+    ],
+)
+def test_a_link_template_takes_its_three_fields_plain(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], field: str, why: str
+) -> None:
+    """``runbook_url`` and ``dashboard_url`` fill in ``{domain}``, ``{rule}`` and
+    ``{window}``; Python's format language beyond them (attributes, indexes,
+    conversions, widths) is refused, naming the field, not sent out in every link."""
+    text = BASE.replace(
+        'sinks = ["console"]', f'sinks = ["console"]\nrunbook_url = "https://rb.example/{field}"'
+    )
+    code, printed = check(tmp_path, text, capsys)
+    assert code == 2
+    assert printed == (
+        "sesd: config error: sesd.toml: alerts.rules[0] (delay-ratio-high): runbook_url: "
+        f"'https://rb.example/{field}' is not a template of {{domain}}, {{rule}}, {{window}} "
+        f"({why}: write each alone)\n"
+    )
+    text = f'[alerts]\ndashboard_url = "https://grafana.example/d/x?var-domain={field}"\n' + BASE
+    code, printed = check(tmp_path, text, capsys)
+    assert code == 2
+    assert f"({why}: write each alone)" in printed

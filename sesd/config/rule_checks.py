@@ -4,6 +4,7 @@ its labels, links and cause; and the link templates."""
 from __future__ import annotations
 
 import re
+import string
 from typing import TYPE_CHECKING
 
 import msgspec
@@ -26,14 +27,50 @@ _TEMPLATE_FIELDS = {"domain": "example.com", "rule": "rule", "window": "5m"}
 
 
 def check_template(template: str, what: str) -> None:
-    """A URL template may use ``{domain}``, ``{rule}`` and ``{window}`` only."""
+    """A URL template may use ``{domain}``, ``{rule}`` and ``{window}`` only, each
+    plain (:func:`_check_plain`)."""
     try:
+        _check_plain(template, what)
         example = template.format(**_TEMPLATE_FIELDS)
+    except _NotPlain as exc:
+        raise ValueError(str(exc)) from None
     except (KeyError, IndexError, ValueError, AttributeError) as exc:
         raise ValueError(
             f"{what}: {template!r} is not a template of {{domain}}, {{rule}}, {{window}} ({exc})"
         ) from None
     check_http_url(example)
+
+
+class _NotPlain(Exception):
+    """A template's field that is more than a name."""
+
+
+def _check_plain(template: str, what: str) -> None:
+    """Refuse Python's format language beyond a field's name: an attribute or index
+    reaches into the value (``{rule.__class__}`` links to ``<class 'str'>``), a width
+    pads every alert's link (``{rule:>99999999}``, 100 MB each), a conversion quotes
+    it. A plain name that is none of the three is left to ``format`` to name."""
+    for _, name, spec, conversion in string.Formatter().parse(template):
+        if name is None or (re.fullmatch(r"\w*", name) and not spec and not conversion):
+            continue
+        field = (
+            "{"
+            + name
+            + (f"!{conversion}" if conversion else "")
+            + (f":{spec}" if spec else "")
+            + "}"
+        )
+        why = (
+            "is no field"
+            if name not in _TEMPLATE_FIELDS
+            else "has a conversion"
+            if conversion
+            else "has a format"
+        )
+        raise _NotPlain(
+            f"{what}: {template!r} is not a template of {{domain}}, {{rule}}, {{window}} "
+            f"({field!r} {why}: write each alone)"
+        )
 
 
 def check_watched(rule: RuleConfig) -> None:
