@@ -141,3 +141,24 @@ def test_a_link_template_takes_its_three_fields_plain(
     code, printed = check(tmp_path, text, capsys)
     assert code == 2
     assert f"({why}: write each alone)" in printed
+
+
+@pytest.mark.parametrize(
+    ("table", "key"),
+    [
+        ('[domains]\ngroups = { ms = "outlook.com" }', "domains.groups.ms: Expected `array`"),
+        (
+            '[domains]\ngroups = { ms = ["outlook.com"], y = ["yahoo.com", 5] }',
+            "domains.groups.y[1]: Expected `str`, got `int`",
+        ),
+        ('[providers]\nmx = { google = "google.com" }', "providers.mx.google: Expected `array`"),
+    ],
+)
+def test_a_wrong_value_in_a_table_of_names_names_its_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], table: str, key: str
+) -> None:
+    """A group (or provider) whose members are not a list of names is named: in a file
+    of twenty groups ``domains.groups[...]`` says which table, not which line."""
+    code, printed = check(tmp_path, table + "\n" + BASE, capsys)
+    assert code == 2
+    assert printed.startswith(f"sesd: config error: sesd.toml: {key}"), printed

@@ -72,6 +72,7 @@ from sesd.config.values import (
     Secret,
     Section,
     is_http_url,
+    keyed,
     one_line,
     shown_url,
     urls_shown,
@@ -305,7 +306,7 @@ def parse_config(text: str) -> Config:
     try:
         config = msgspec.convert(data, Config, dec_hook=dec_hook)
     except msgspec.ValidationError as exc:
-        raise ConfigError(_pointed(one_line(exc, schema=Config), data)) from None
+        raise ConfigError(_pointed(keyed(one_line(exc, schema=Config), data), data)) from None
     for key, secret in config.secrets():
         if secret.is_literal:
             _check_url(key, secret)

@@ -22,6 +22,7 @@ __all__ = [
     "check_http_url",
     "check_region",
     "is_http_url",
+    "keyed",
     "one_line",
     "urls_shown",
 ]
@@ -276,3 +277,47 @@ def _type_at(found: msgspec.inspect.Type, path: str) -> msgspec.inspect.Type | N
                 return None
             found = kept[0]
     return found
+
+
+_STEP = re.compile(r"[^.\[\]]+|\[\d+\]|\[\.\.\.\]")
+#: The name msgspec gives each type a TOML value decodes to (bool before int: a
+#: bool is an int to isinstance).
+_TYPE_NAMES = ((bool, "bool"), (int, "int"), (float, "float"), (str, "str"), (list, "array"))
+
+
+def keyed(message: str, data: Any) -> str:
+    """``message`` with the ``[...]`` msgspec writes for a key of a table of names
+    (``domains.groups[...]: Expected `array`, got `str```) replaced by the key whose
+    value is of the type the message says it got, as a dotted key."""
+    path, sep, rest = message.partition(": ")
+    got = re.search(r"got `(\w+)`", rest)
+    if "[...]" not in path or not sep or got is None:
+        return message
+    steps = _STEP.findall(path)
+    at = steps.index("[...]")
+    table = _walk(data, steps[:at])
+    if not isinstance(table, dict):
+        return message
+    for name, value in table.items():
+        if _name_of(_walk(value, steps[at + 1 :])) == got.group(1):
+            return message.replace("[...]", f".{name}", 1)
+    return message
+
+
+def _walk(data: Any, steps: list[str]) -> Any:
+    """What ``steps`` (``groups``, ``[1]``) lead to in ``data``; None where none."""
+    for step in steps:
+        if step.startswith("[") and isinstance(data, list):
+            index = int(step[1:-1])
+            data = data[index] if index < len(data) else None
+        elif isinstance(data, dict):
+            data = data.get(step)
+        else:
+            return None
+    return data
+
+
+def _name_of(value: Any) -> str:
+    if isinstance(value, dict):
+        return "object"
+    return next((name for kind, name in _TYPE_NAMES if isinstance(value, kind)), "")
