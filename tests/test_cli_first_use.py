@@ -162,3 +162,16 @@ def test_a_wrong_value_in_a_table_of_names_names_its_key(
     code, printed = check(tmp_path, table + "\n" + BASE, capsys)
     assert code == 2
     assert printed.startswith(f"sesd: config error: sesd.toml: {key}"), printed
+
+
+def test_a_domain_in_two_groups_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A domain counts under one label: listed in two groups (in any spelling), it
+    counted under the last alone, and the first group's rules never saw it."""
+    table = '[domains]\ngroups = { microsoft = ["outlook.com"], consumer = ["Outlook.com."] }'
+    assert check(tmp_path, table + "\n" + BASE, capsys) == (
+        2,
+        "sesd: config error: sesd.toml: domains: groups.consumer: 'Outlook.com.' is "
+        "outlook.com, already in groups.microsoft: a domain counts under one group\n",
+    )

@@ -102,9 +102,18 @@ class DomainsConfig(Section, frozen=True):
             raise ValueError("max_tracked must not be negative")
         listed = [("track", domain) for domain in self.track]
         listed += [(f"groups.{name}", d) for name, members in self.groups.items() for d in members]
+        grouped: dict[str, str] = {}
         for where, domain in listed:
-            if normalise_domain(domain) is None:
+            norm = normalise_domain(domain)
+            if norm is None:
                 raise ValueError(f"{where}: {domain!r} is not a usable domain name")
+            # One label a domain: in a second group it counted under the last alone.
+            first = grouped.setdefault(norm, where) if where != "track" else where
+            if first != where:
+                raise ValueError(
+                    f"{where}: {domain!r} is {norm}, already in {first}: a domain counts "
+                    "under one group"
+                )
         for name in self.groups:
             if name in ("other", "invalid") or not name:
                 raise ValueError(f"group name {name!r} is reserved")
