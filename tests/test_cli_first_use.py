@@ -175,3 +175,18 @@ def test_a_domain_in_two_groups_is_refused(
         "sesd: config error: sesd.toml: domains: groups.consumer: 'Outlook.com.' is "
         "outlook.com, already in groups.microsoft: a domain counts under one group\n",
     )
+
+
+@pytest.mark.parametrize("rate", ["1e9", "1001"])
+def test_the_demo_refuses_a_rate_its_local_sqs_cannot_take(
+    capsys: pytest.CaptureFixture[str], rate: str
+) -> None:
+    """``--rate 1e9`` built a billion bodies in one step: 10 GB and rising within
+    seconds, the event loop held, so neither ``--duration`` nor SIGTERM stopped it.
+    A rate past what the local SQS takes (a few hundred a second) is a usage error."""
+    with pytest.raises(SystemExit) as stopped:
+        main(["demo", "--rate", rate])
+    assert stopped.value.code == 2
+    assert capsys.readouterr().err.endswith(
+        f"sesd demo: error: argument --rate: {rate!r}: give a number above 0, at most 1000\n"
+    )

@@ -17,7 +17,7 @@ import argparse
 import math
 import random
 import time
-from typing import Any
+from typing import Any, Final
 
 import anyio
 from aiobotocore.session import get_session
@@ -68,6 +68,23 @@ def _positive(text: str, zero: bool = False) -> float:
     if not (value >= 0 if zero else value > 0) or value == math.inf:
         least = "of 0 or more" if zero else "above 0"
         raise argparse.ArgumentTypeError(f"{text!r}: give a number {least}")
+    return value
+
+
+#: The most messages a second the demo sends: its local SQS takes a few hundred, and
+#: each half second's bodies are built at once (a billion a second held the loop
+#: while it filled the memory, so neither --duration nor a signal stopped it).
+MAX_RATE: Final = 1000.0
+
+
+def _rate(text: str) -> float:
+    """Messages a second, above 0 and at most :data:`MAX_RATE`, else a usage error."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= MAX_RATE:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a number above 0, at most {MAX_RATE:g}")
     return value
 
 
@@ -224,7 +241,9 @@ def add_parser(commands: Commands) -> None:
     )
     demo.add_argument("--listen", type=_listen, default="127.0.0.1:9585", help="metrics address")
     demo.add_argument("--duration", type=_positive, default=None, help="stop after N seconds")
-    demo.add_argument("--rate", type=_positive, default=60.0, help="messages per second")
+    demo.add_argument(
+        "--rate", type=_rate, default=60.0, help=f"messages per second (at most {MAX_RATE:g})"
+    )
     demo.add_argument(
         "--spike-after", type=_from_start, default=30.0, help="seconds before the delay spike"
     )
