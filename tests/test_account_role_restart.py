@@ -39,3 +39,24 @@ def test_a_restart_with_the_same_role_restores_what_ses_said() -> None:
     status = after.ledger.accounts.status[TARGET]
     assert (status.sending_enabled, status.enforcement) == (False, "SHUTDOWN")
     assert status.quota_used_ratio == 49000.0 / 50000.0
+
+
+def _tenant_paused(account: str) -> Pipeline:
+    """``prod``'s role reaches ``account``, whose tenant globex SES last said is paused."""
+    pipeline = Pipeline(core_settings(parse_config(f"{QUEUE}{_role(account)}")))
+    status = pipeline.ledger.tenant_status.record(("prod", REGION, "globex"))
+    status.sending = status.aws = "DISABLED"
+    return pipeline
+
+
+def test_a_restart_with_the_role_now_in_another_account_restores_none_of_its_tenants() -> None:
+    """The file's tenant statuses of ``prod`` are another account's: a paused one would
+    show (and alert) under the entry until the new role's tenants were listed."""
+    after = _restarted(_tenant_paused(ACCOUNT), f"{QUEUE}{_role(OTHER)}")
+    assert ("prod", REGION, "globex") not in after.ledger.tenant_status.status
+
+
+def test_a_restart_with_the_same_role_restores_its_tenants() -> None:
+    """The role unchanged (renamed), the tenant's pause stands as SES last said it."""
+    after = _restarted(_tenant_paused(ACCOUNT), f"{QUEUE}{_role(ACCOUNT).replace('sesd', 'sesd2')}")
+    assert after.ledger.tenant_status.status[("prod", REGION, "globex")].paused
