@@ -82,15 +82,19 @@ async def test_a_receipt_handle_that_is_no_text_keeps_no_other_undeleted() -> No
     assert [r["event"] for r in lines if r["event"].startswith("sesd.sqs.")] == []
 
 
-async def test_a_body_that_is_no_text_is_an_invalid_message_not_a_bug() -> None:
-    """The message's body is an object: an invalid message (left for the dead-letter
-    queue), not ``sesd.pipeline.failed``, an error with a traceback telling of a bug
-    in sesd."""
-    endpoint = OddMessages(_message(1, Body={"eventType": "Delivery"}))
+@pytest.mark.parametrize("body", [{"eventType": "Delivery"}, ["x"], 7])
+async def test_a_body_that_is_no_text_is_an_invalid_message_not_a_bug(body: Any) -> None:
+    """The message's body is an object (a list, a number): an invalid message (left for
+    the dead-letter queue), not ``sesd.pipeline.failed``, an error with a traceback
+    telling of a bug in sesd; a field of the wrong type (``schema``), not a body that
+    is "not JSON", which sends a person to look for bytes that are not there."""
+    endpoint = OddMessages(_message(1, Body=body))
     lines = await _batch(endpoint)
     events = {r["event"]: r for r in lines}
     assert "sesd.pipeline.failed" not in events
-    assert events["sesd.message.invalid"]["sqs_message_id"] == "m1"
+    invalid = events["sesd.message.invalid"]
+    assert (invalid["sqs_message_id"], invalid["reason"]) == ("m1", "schema")
+    assert invalid["detail"].startswith("body is no text")
     assert endpoint.deleted == []
 
 

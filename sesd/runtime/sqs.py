@@ -44,6 +44,7 @@ from sesd.runtime.sqs_calls import (
     SQS_ERRORS,
     InFlight,
     InvalidMemory,
+    body_no_text,
     describe_error,
     foreign_answer,
     hint_in,
@@ -332,16 +333,19 @@ class QueuePoller:
         had their turn: ten costly messages are ten short stalls, not one long one (a stop
         waits: :meth:`_handle` shields the batch). True when it is to be deleted."""
         await anyio.lowlevel.checkpoint()
-        # Text, as SQS's are ("" for a stand-in's list or object: no key, no body to
-        # read, an invalid message). A message without an id is judged by its own body,
-        # never by the verdict on another without one.
+        # Text, as SQS's are ("" for a stand-in's list or object: no key; a body so is
+        # an invalid message). A message without an id is judged by its own body, never
+        # by the verdict on another without one.
         message_id = text_member(message, "MessageId")
         if message_id and message_id in self._invalid:
             return self._delete_invalid
+        no_text = body_no_text(message)
         try:
-            result = self._pipeline.feed(
-                text_member(message, "Body"), self._label, received_at, received_at
-            )
+            if no_text is not None:
+                result = self._pipeline.apply(no_text, self._label, received_at, received_at)
+            else:
+                body = text_member(message, "Body")
+                result = self._pipeline.feed(body, self._label, received_at, received_at)
         except Exception as exc:  # noqa: BLE001 - a bug must not stop the queue
             # Not deleted: SQS delivers it again. A bug before its event was applied
             # (decoding, say) is tried again, then moves it to the dead-letter queue, to

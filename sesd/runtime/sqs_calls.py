@@ -27,6 +27,7 @@ from sesd.config.aws import (
     region_not_enabled,
 )
 from sesd.core.accounts import Accounts, Target
+from sesd.core.events import Invalid
 from sesd.core.text import clean
 from sesd.io.aws_errors import assume_role_failure, error_code, signed_off
 from sesd.io.logs import get_logger
@@ -312,6 +313,21 @@ def batch_entries(messages: list[Any], **extra: object) -> list[dict[str, Any]]:
         for i, m in enumerate(messages)
         if (handle := text_member(m, "ReceiptHandle"))
     ]
+
+
+#: What a received body that is no text is (an object, a list, a number, a boolean).
+_KINDS: dict[type, str] = {dict: "an object", list: "a list", bool: "a boolean"}
+
+
+def body_no_text(message: Any) -> Invalid | None:
+    """A received message's body that is no text, as the invalid message it makes: a
+    field of the wrong type (``schema``), not a body "not JSON" (a stand-in's object may
+    be JSON itself: a person would look for bytes that are not there). None for text,
+    or for none (missing or ``null``: an empty body, not JSON)."""
+    body = message.get("Body")
+    if body is None or isinstance(body, str):
+        return None
+    return Invalid("schema", f"body is no text but {_KINDS.get(type(body), 'a number')}")
 
 
 def text_member(message: Any, name: str) -> str:
