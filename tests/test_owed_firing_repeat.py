@@ -119,3 +119,31 @@ async def test_a_reminder_not_taken_at_a_stop_is_not_paged_again_as_a_firing() -
     assert after.due(T + 64) == []
     feed_spike(fresh, "a.example", T + 122, 6, 4)
     assert [a.kind for a in after.evaluate(fresh.ledger, T + 122)] == [Transition.REPEAT]
+
+
+async def test_the_reminder_beside_a_restarts_page_tells_the_thresholds_in_force() -> None:
+    """Slack took a.example's page above 20%, PagerDuty had not; a reload moved the rule
+    to 30% and sesd stopped, back an hour and more later. PagerDuty's page tells the 20%
+    Slack was paged at; Slack's reminder, due with it, tells the 30% in force, as its
+    reminder would have without the stop and as the next one does. It told the 20%,
+    and the reminder an hour on the 30%: one incident's reminders flipping rules."""
+    blob = await _saved_with_slack_having_the_firing(TEXT, TEXT.replace("0.2", "0.3"))
+    later = T + 3700
+    config = parse_config(TEXT.replace("0.2", "0.3"))
+    fresh = Pipeline(core_settings(config))
+    after = Evaluator(config.alerts, [spec.name for spec in fresh.ledger.specs])
+    restore(blob, fresh.ledger, after, later)
+    feed_spike(fresh, "a.example", later, 6, 4)  # the alert fires on, at 60%
+    after.evaluate(fresh.ledger, later + 1)
+    told = sorted(
+        (s, n.kind.value, a.threshold) for n in after.due(later + 1) for s in n.sinks
+        for a in n.alerts
+    )  # fmt: skip
+    assert told == [("pagerduty", "firing", 0.2), ("slack", "repeat", 0.3)]
+    feed_spike(fresh, "a.example", later + 3601, 6, 4)
+    after.evaluate(fresh.ledger, later + 3601)
+    told = sorted(
+        (s, n.kind.value, a.threshold) for n in after.due(later + 3601) for s in n.sinks
+        for a in n.alerts
+    )  # fmt: skip
+    assert told == [("pagerduty", "repeat", 0.3), ("slack", "repeat", 0.3)]

@@ -107,15 +107,18 @@ HEAD = (
 )
 
 
-async def _saved_with_slack_having_the_firing(text: str) -> bytes:
+async def _saved_with_slack_having_the_firing(text: str, reloaded: str = "") -> bytes:
     """The state a stop saves under the rule on Slack and PagerDuty (``text``):
-    a.example's firing taken by Slack, still queued for PagerDuty."""
+    a.example's firing taken by Slack, still queued for PagerDuty (then the config
+    ``reloaded`` to, when given)."""
     async with aiohttp.ClientSession() as session:
         alerting, pipeline, _ = _alerting(text)
         alerting.open(session)
         feed_spike(pipeline, "a.example", T, 6, 4)
         alerting.evaluate()
         assert _queued(alerting, "slack") == [("firing", ["a.example"])]  # taken
+        if reloaded:
+            alerting.reconfigure(parse_config(reloaded))
         unsent = alerting.undelivered()
         return snapshot(
             pipeline.ledger, alerting.evaluator, T + 1, unsent.again, True, unsent.retired,

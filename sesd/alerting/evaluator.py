@@ -355,13 +355,14 @@ class Evaluator:
         return self.silences.match(rule, domain, self._severity.get(rule, ""), now) is not None
 
     def _emit(self, rule: RuleConfig, alert: Alert, now: float, out: list[Alert]) -> None:
-        alert = as_fired(rule, self.rechecked.explained(rule, alert), self.rechecked.fired)
+        in_force = self.rechecked.explained(rule, alert)
+        alert = as_fired(rule, in_force, self.rechecked.fired)
         out.append(alert)
         if alert.kind is Transition.RESOLVED:
             self.current.pop((alert.rule, alert.domain), None)
         else:
             self.current[(alert.rule, alert.domain)] = alert
-        for each, sinks in self.unheard.routes(rule, alert):
+        for each, sinks in self.unheard.routes(rule, alert, in_force):
             if sinks:
                 self.groups.add(rule, each, now, sinks)
                 if each is not alert:

@@ -103,10 +103,15 @@ class Unheard:
             self._repeat.add((rule, label))
         return True
 
-    def routes(self, rule: RuleConfig, alert: Alert) -> list[tuple[Alert, tuple[str, ...]]]:
+    def routes(
+        self, rule: RuleConfig, alert: Alert, in_force: Alert
+    ) -> list[tuple[Alert, tuple[str, ...]]]:
         """Where ``alert`` (of ``rule``) goes, and as what: of a restored firing some
         sinks had not taken, the firing to those alone (and its repeat to the others,
-        when due), its resolve to the others."""
+        when due), its resolve to the others. ``in_force``: ``alert`` under the rule in
+        force (not :func:`as_fired`), what the repeat tells as every other repeat does:
+        told the thresholds the page fired under, a sink's reminder at the restart read
+        20% and the next one 30%."""
         key = (rule.name, alert.domain)
         owed = self.owed.pop(key, None)
         repeat = key in self._repeat
@@ -118,7 +123,7 @@ class Unheard:
             return [(alert, others)]
         routes = [(alert, tuple(sink for sink in rule.sinks if sink in owed))]
         if repeat and alert.kind is Transition.FIRING:
-            routes.append((replace(alert, kind=Transition.REPEAT), others))
+            routes.append((replace(in_force, kind=Transition.REPEAT), others))
         return routes
 
 
