@@ -120,3 +120,63 @@ async def test_a_firing_the_rule_as_it_fired_would_have_ended_is_told_the_rule_i
     (page,) = after.due(T + 3)
     assert (page.kind, page.sinks) == (Transition.FIRING, ("pagerduty",))
     assert [(a.value, a.threshold, a.clear_threshold) for a in page.alerts] == [(0.15, 0.3, 0.1)]
+
+
+async def test_a_sink_named_at_the_restart_is_not_told_thresholds_the_value_clears() -> None:
+    """The console takes a.example's page above 20%; a reload moves the rule to 30%,
+    clearing below 10%, and the value falls to 15% (still firing under it); sesd stops,
+    and starts with PagerDuty added to the rule. PagerDuty's page read "15% (fires
+    above 20%, clears at 20%)", thresholds under which the incident was over; it is
+    told those in force, under which the alert fires."""
+    first = HEAD + RULE + 'sinks = ["console"]\n'
+    retuned = first.replace("0.2", "0.3").replace("sinks =", "clear_below = 0.1\nsinks =")
+    later = parse_config(retuned.replace('["console"]', '["console", "pagerduty"]'))
+    async with aiohttp.ClientSession() as session:
+        alerting, pipeline, now = _alerting(first)
+        alerting.open(session)
+        feed_spike(pipeline, "a.example", T, 6, 4)
+        alerting.evaluate()
+        assert _queued(alerting, "console") == [("firing", ["a.example"])]  # taken
+        alerting.reconfigure(parse_config(retuned))
+        feed_spike(pipeline, "a.example", T + 1, 0, 30)  # 6 delayed of 40: 15%
+        now[0] = T + 1
+        assert alerting.evaluate() == []  # fires on under the rule in force
+        unsent = alerting.undelivered()
+        blob = snapshot(
+            pipeline.ledger, alerting.evaluator, T + 2, unsent.again, True, unsent.retired,
+            unsent.firing,
+        )  # fmt: skip
+    after, ledger = Evaluator(later.alerts, WINDOWS), Pipeline(core_settings(later))
+    restore(blob, ledger.ledger, after, T + 3)
+    (page,) = after.due(T + 3)
+    assert (page.kind, page.sinks) == (Transition.FIRING, ("pagerduty",))
+    assert [(a.value, a.threshold, a.clear_threshold) for a in page.alerts] == [(0.15, 0.3, 0.1)]
+
+
+async def test_a_sink_named_at_the_restart_is_told_the_window_the_value_was_read_in() -> None:
+    """The console takes a.example's page on the 5m window; a reload moves the rule to
+    the 15m one (and 30%), whose value the next evaluation reads; sesd stops, and starts
+    with PagerDuty added. PagerDuty's page told that value against the 5m window's
+    rule; it is told the 15m one's, which read it."""
+    first = HEAD + RULE + 'sinks = ["console"]\n'
+    retuned = first.replace('"5m"', '"15m"').replace("0.2", "0.3")
+    later = parse_config(retuned.replace('["console"]', '["console", "pagerduty"]'))
+    async with aiohttp.ClientSession() as session:
+        alerting, pipeline, now = _alerting(first)
+        alerting.open(session)
+        feed_spike(pipeline, "a.example", T, 6, 4)
+        alerting.evaluate()
+        assert _queued(alerting, "console") == [("firing", ["a.example"])]  # taken
+        alerting.reconfigure(parse_config(retuned))
+        now[0] = T + 1
+        assert alerting.evaluate() == []  # fires on under the rule in force
+        unsent = alerting.undelivered()
+        blob = snapshot(
+            pipeline.ledger, alerting.evaluator, T + 2, unsent.again, True, unsent.retired,
+            unsent.firing,
+        )  # fmt: skip
+    after, ledger = Evaluator(later.alerts, WINDOWS), Pipeline(core_settings(later))
+    restore(blob, ledger.ledger, after, T + 3)
+    (page,) = after.due(T + 3)
+    assert (page.kind, page.sinks) == (Transition.FIRING, ("pagerduty",))
+    assert [(a.window, a.threshold) for a in page.alerts] == [("15m", 0.3)]

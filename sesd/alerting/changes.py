@@ -25,7 +25,7 @@ import msgspec
 
 from sesd.alerting.alert import Alert
 from sesd.alerting.labels import takes
-from sesd.alerting.rules import AlertState, Status, Transition
+from sesd.alerting.rules import AlertState, Status, Transition, fires_as
 from sesd.config import ACCOUNT_METRICS, CANARY_METRICS, RuleConfig, rule_of, saved_rule
 from sesd.core.accounts import is_account_label
 from sesd.core.canary import CANARY_DOMAIN
@@ -263,9 +263,11 @@ class Rechecked:
         """``change`` told under what decided its alert as it fired, where a change of
         rules changed that since: a sink is told the thresholds it was paged at (the
         labels, severity and sinks are the change's: what the sink had, or routes by)."""
-        fired = self.fired.get((change.rule.name, change.label))
+        fired, value = self.fired.get((change.rule.name, change.label)), change.state.value
         if fired is None or fired[1] != change.state.since:
             return change
+        if change.kind is Transition.FIRING and not fires_as(fired[0], change.rule, value):
+            return change  # the value saved is not of that rule, or that rule ends it
         was = {key: getattr(fired[0], key) for key in _DECIDING}
         return replace(change, rule=msgspec.structs.replace(change.rule, **was))
 

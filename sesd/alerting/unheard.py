@@ -21,7 +21,7 @@ from dataclasses import replace
 
 from sesd.alerting.alert import Alert
 from sesd.alerting.changes import Change
-from sesd.alerting.rules import AlertState, Status, Transition
+from sesd.alerting.rules import AlertState, Status, Transition, fires_as
 from sesd.config import RuleConfig
 
 __all__ = ["Unheard", "as_fired"]
@@ -127,11 +127,6 @@ class Unheard:
         return routes
 
 
-#: The keys that say what an alert's value measures: one of these changed, the value
-#: read now is not of the rule as it fired, and its thresholds would not describe it.
-_MEASURES = ("metric", "window", "cause", "include_suppressed")
-
-
 def as_fired(
     rule: RuleConfig, alert: Alert, fired: Mapping[tuple[str, str], tuple[RuleConfig, float]]
 ) -> Alert:
@@ -147,10 +142,8 @@ def as_fired(
     if alert.kind is not Transition.FIRING or was is None or was[1] != alert.since:
         return alert
     before = was[0]
-    if any(getattr(before, key) != getattr(rule, key) for key in _MEASURES):
+    if not fires_as(before, rule, alert.value):
         return alert
-    if alert.value is not None and not before.holds(alert.value):
-        return alert  # the rule as it fired would have ended it: it fires under this one
     return replace(
         alert, threshold=before.threshold, clear_threshold=before.clear_threshold,
         rising=before.rising,
