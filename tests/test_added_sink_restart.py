@@ -180,3 +180,28 @@ async def test_a_sink_named_at_the_restart_is_told_the_window_the_value_was_read
     (page,) = after.due(T + 3)
     assert (page.kind, page.sinks) == (Transition.FIRING, ("pagerduty",))
     assert [(a.window, a.threshold) for a in page.alerts] == [("15m", 0.3)]
+
+
+async def test_a_sink_named_after_a_reminder_is_told_the_thresholds_it_fired_at() -> None:
+    """The console takes a.example's page above 20%; a reload moves the rule to 30%, and
+    the hourly reminder tells the 30% in force. A reload then adds PagerDuty: its page
+    tells the 20% the console was paged at, as it does added without the reminder or
+    across a restart. It was made from the reminder, and told the 30%."""
+    hourly = HEAD.replace('"0s"\n', '"0s"\nrepeat_interval = "1h"\n', 1) + RULE
+    first = parse_config(hourly + 'sinks = ["console"]\n')
+    retuned = hourly.replace("0.2", "0.3") + 'sinks = ["console"]\n'
+    pipeline = Pipeline(core_settings(first))
+    evaluator = Evaluator(first.alerts, WINDOWS)
+    feed_spike(pipeline, "a.example", T, 6, 4)
+    evaluator.evaluate(pipeline.ledger, T)
+    assert [n.kind for n in evaluator.due(T)] == [Transition.FIRING]
+    evaluator.configure(parse_config(retuned).alerts, WINDOWS, T + 1)
+    feed_spike(pipeline, "a.example", T + 3600, 6, 4)
+    evaluator.evaluate(pipeline.ledger, T + 3601)
+    (reminder,) = evaluator.due(T + 3601)
+    assert [(reminder.kind, a.threshold) for a in reminder.alerts] == [(Transition.REPEAT, 0.3)]
+    added = retuned.replace('["console"]', '["console", "pagerduty"]')
+    evaluator.configure(parse_config(added).alerts, WINDOWS, T + 3602)
+    (page,) = evaluator.due(T + 3602, flush=True)
+    assert (page.kind, page.sinks) == (Transition.FIRING, ("pagerduty",))
+    assert [(a.value, a.threshold) for a in page.alerts] == [(0.6, 0.2)]

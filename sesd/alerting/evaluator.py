@@ -40,7 +40,7 @@ from sesd.alerting.rules import (
 )
 from sesd.alerting.silences import SilenceSet, silence_command
 from sesd.alerting.slices import Evaluation, Whole
-from sesd.alerting.unheard import Unheard, as_fired
+from sesd.alerting.unheard import Unheard, as_fired, told
 from sesd.config import QUANTILE_METRICS, AlertsConfig, Duration, RuleConfig
 from sesd.core.causes import CAUSE_INDEX
 from sesd.core.ledger import Ledger
@@ -206,13 +206,13 @@ class Evaluator:
         """The alert a change of rules owes its sinks (sesd.alerting.changes), queued;
         its domain's provider read from ``ledger`` (none without one); ``at``: when it
         happened, where before ``now``."""
-        change = self.rechecked.as_fired(change)
+        change, last = told(self.rechecked, change, self.current)
         if change.kind is Transition.RESOLVED:
             self.retired.older(change.rule)  # a stop saves it under the rule it tells
         rule, label = change.rule, change.label
         fields = self._identity(rule, label, change.kind, change.state, now if at is None else at)
         provider = None if ledger is None else ledger.provider_of(label, now)
-        alert = owed_alert(change, self.current.get((rule.name, label)), fields, provider, now)
+        alert = owed_alert(change, last, fields, provider, now)
         self.groups.add(rule, alert, now, change.sinks)
         return alert
 

@@ -20,11 +20,11 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 
 from sesd.alerting.alert import Alert
-from sesd.alerting.changes import Change
+from sesd.alerting.changes import Change, Rechecked
 from sesd.alerting.rules import AlertState, Status, Transition, fires_as
 from sesd.config import RuleConfig
 
-__all__ = ["Unheard", "as_fired"]
+__all__ = ["Unheard", "as_fired", "told"]
 
 
 class Unheard:
@@ -148,3 +148,24 @@ def as_fired(
         alert, threshold=before.threshold, clear_threshold=before.clear_threshold,
         rising=before.rising,
     )  # fmt: skip
+
+
+def told(
+    rechecked: Rechecked, change: Change, current: Mapping[tuple[str, str], Alert]
+) -> tuple[Change, Alert | None]:
+    """``change`` (a change of rules) told under what decided its alert as it fired
+    (Rechecked.as_fired), and what was last sent of the alert (of ``current``: the page
+    a sink named anew is sent) under those thresholds too, where they keep its value
+    firing: a reminder since told those in force, and a sink added after it was paged
+    under them, where one added before it, or across a restart, was told those it
+    fired at."""
+    last = current.get((change.rule.name, change.label))
+    was = rechecked.as_fired(change)
+    if last is None or was is change or was.kind is not Transition.FIRING:
+        return was, last
+    rule = was.rule
+    if last.value is not None and not rule.holds(last.value):
+        return was, last
+    return was, replace(
+        last, threshold=rule.threshold, clear_threshold=rule.clear_threshold, rising=rule.rising
+    )
