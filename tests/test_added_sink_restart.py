@@ -205,3 +205,30 @@ async def test_a_sink_named_after_a_reminder_is_told_the_thresholds_it_fired_at(
     (page,) = evaluator.due(T + 3602, flush=True)
     assert (page.kind, page.sinks) == (Transition.FIRING, ("pagerduty",))
     assert [(a.value, a.threshold) for a in page.alerts] == [(0.6, 0.2)]
+
+
+async def test_a_sink_named_after_a_reminder_the_first_rule_clears_is_told_it_in_force() -> None:
+    """The same, the rule moved to 30% clearing below 10%, and the reminder telling 15%
+    (still firing under it) before the value rose again: the page, made from the
+    reminder, tells its 15% against the rule in force, not "fires above 20%, clears at
+    20%", thresholds under which that figure ended the incident."""
+    hourly = HEAD.replace('"0s"\n', '"0s"\nrepeat_interval = "1h"\n', 1) + RULE
+    first = parse_config(hourly + 'sinks = ["console"]\n')
+    retuned = hourly.replace("0.2", "0.3") + 'clear_below = 0.1\nsinks = ["console"]\n'
+    pipeline = Pipeline(core_settings(first))
+    evaluator = Evaluator(first.alerts, WINDOWS)
+    feed_spike(pipeline, "a.example", T, 6, 4)
+    evaluator.evaluate(pipeline.ledger, T)
+    assert [n.kind for n in evaluator.due(T)] == [Transition.FIRING]
+    evaluator.configure(parse_config(retuned).alerts, WINDOWS, T + 1)
+    feed_spike(pipeline, "a.example", T + 3400, 6, 34)  # 6 delayed of 40: 15%
+    evaluator.evaluate(pipeline.ledger, T + 3601)
+    (reminder,) = evaluator.due(T + 3601)
+    assert [(a.value, a.threshold) for a in reminder.alerts] == [(0.15, 0.3)]
+    feed_spike(pipeline, "a.example", T + 3602, 40, 0)  # 46 delayed of 80
+    assert evaluator.evaluate(pipeline.ledger, T + 3602) == []
+    added = retuned.replace('["console"]', '["console", "pagerduty"]')
+    evaluator.configure(parse_config(added).alerts, WINDOWS, T + 3603)
+    (page,) = evaluator.due(T + 3603, flush=True)
+    assert (page.kind, page.sinks) == (Transition.FIRING, ("pagerduty",))
+    assert [(a.value, a.threshold, a.clear_threshold) for a in page.alerts] == [(0.15, 0.3, 0.1)]
