@@ -8,8 +8,13 @@ stood for the whole run, saved again at each save."""
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
+
 from sesd.config import core_settings, parse_config
 from sesd.core.pipeline import Pipeline
+from tests.test_tenant_passes import NOW
 from tests.test_tenant_reach import ACCOUNT, OTHER, QUEUE, REGION, _restarted, _role
 
 TARGET = ("prod", REGION)
@@ -60,3 +65,32 @@ def test_a_restart_with_the_same_role_restores_its_tenants() -> None:
     """The role unchanged (renamed), the tenant's pause stands as SES last said it."""
     after = _restarted(_tenant_paused(ACCOUNT), f"{QUEUE}{_role(ACCOUNT).replace('sesd', 'sesd2')}")
     assert after.ledger.tenant_status.status[("prod", REGION, "globex")].paused
+
+
+def _earlier_builds(pipeline: Pipeline) -> dict[str, Any]:
+    """The state an earlier build saved of ``pipeline``: its account statuses name no
+    ``role_account``."""
+    data = pipeline.ledger.snapshot(NOW)
+    for row in data["accounts"]:
+        del row[2]["role_account"]
+    return data
+
+
+@pytest.mark.parametrize("now", [OTHER, ACCOUNT])
+def test_an_earlier_builds_file_names_the_account_by_its_tenants_ids(now: str) -> None:
+    """A file an earlier build wrote (the restart of an upgrade) names no
+    ``role_account``; with ``[tenants]``, the AWS account id its tenants' ARNs named
+    says whose the status was: another account's is not restored, the role's is."""
+    before = _paused(ACCOUNT)
+    before.ledger.accounts.record(TARGET).account_id = ACCOUNT
+    after = Pipeline(core_settings(parse_config(f"{QUEUE}{_role(now)}")))
+    after.ledger.restore(_earlier_builds(before), NOW + 1)
+    assert (TARGET in after.ledger.accounts.status) is (now == ACCOUNT)
+
+
+def test_an_earlier_builds_file_naming_no_account_restores_what_ses_said() -> None:
+    """Without an account id (no ``[tenants]``), nothing says the role moved: the
+    status is restored, as an earlier build did."""
+    after = Pipeline(core_settings(parse_config(f"{QUEUE}{_role(OTHER)}")))
+    after.ledger.restore(_earlier_builds(_paused(ACCOUNT)), NOW + 1)
+    assert after.ledger.accounts.status[TARGET].sending_enabled is False

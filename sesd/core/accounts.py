@@ -176,15 +176,18 @@ class Accounts:
 
     def restore(
         self, rows: list[list[Any]], where: set[Target], roles: Mapping[str, str] | None = None
-    ) -> None:
+    ) -> set[Target]:
         """Load what :meth:`snapshot` returned, for the targets in ``where`` (those
         configured now), but an entry's whose role reaches another AWS account now than
         the file names (``roles``, as :meth:`snapshot` takes them): what another account
         said (a pause, its quota) would stand under the entry until a poll answers, and
-        for the run while the new role's GetAccount fails."""
+        for the run while the new role's GetAccount fails. Returns those entries'
+        targets: what the file says of their tenants is the other account's too."""
+        roles, moved = roles or {}, set()
         for account, region, saved, *_ in rows:  # items a later build added: not ours
-            reached = saved.get("role_account") if isinstance(saved, dict) else None
-            if isinstance(reached, str) and roles is not None and roles.get(account) != reached:
+            reached = _reached(saved) if account in roles else None
+            if reached is not None and roles[account] != reached:
+                moved.add((str(account), str(region)))
                 continue
             if (account, region) in where:
                 status = msgspec.convert(saved, AccountStatus)
@@ -199,6 +202,7 @@ class Accounts:
                     status.account_id = None
                 self.status[(str(account), str(region))] = status
         self.reach += 1  # (the ids the file's polls named)
+        return moved
 
     def ids(self) -> set[tuple[str, str]]:
         """(AWS account id, account label) of each target whose tenants named its id."""
@@ -245,3 +249,11 @@ class Accounts:
             for (named, other), at in self.accepted.items()
             if named == account and other != region and at >= since
         )
+
+
+def _reached(saved: Any) -> str | None:
+    """The AWS account an entry's saved status is of: the role's it names, else (an
+    earlier build's file) the id its tenants' ARNs named (with ``[tenants]``: a
+    role's tenants are its account's); None where the file does not say."""
+    named = saved.get("role_account", saved.get("account_id")) if isinstance(saved, dict) else None
+    return named if isinstance(named, str) and _ACCOUNT_ID.fullmatch(named) else None
