@@ -4,7 +4,8 @@ throttled), but only while the entry's role reaches the AWS account that said it
 restart with the role pointed at another account restored the old account's pause,
 enforcement and quota under the entry: its alerts fired for an account no longer
 polled, and while the new role's GetAccount failed (a role not yet allowed it) they
-stood for the whole run, saved again at each save."""
+stood for the whole run, saved again at each save. So do what it said of the old
+account's tenants, and a walk of them under way."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import pytest
 
 from sesd.config import core_settings, parse_config
 from sesd.core.pipeline import Pipeline
+from sesd.core.tenant_walks import TenantWalk
 from tests.test_tenant_passes import NOW
 from tests.test_tenant_reach import ACCOUNT, OTHER, QUEUE, REGION, _restarted, _role
 
@@ -94,3 +96,28 @@ def test_an_earlier_builds_file_naming_no_account_restores_what_ses_said() -> No
     after = Pipeline(core_settings(parse_config(f"{QUEUE}{_role(OTHER)}")))
     after.ledger.restore(_earlier_builds(_paused(ACCOUNT)), NOW + 1)
     assert after.ledger.accounts.status[TARGET].sending_enabled is False
+
+
+@pytest.mark.parametrize("now", [OTHER, ACCOUNT])
+def test_a_restart_with_the_role_now_in_another_account_restores_none_of_its_tenants(
+    now: str,
+) -> None:
+    """What the old account's SES said of its tenants (globex paused) is another
+    account's too: not restored under the entry, where its ``tenant_sending_paused``
+    would fire until the new role's ListTenants answers, and for the run while that
+    fails. The same role's stands."""
+    before = _paused(ACCOUNT)
+    paused = before.ledger.tenant_status.record(("prod", REGION, "globex"))
+    paused.sending = paused.aws = "DISABLED"
+    after = _restarted(before, f"{QUEUE}{_role(now)}")
+    assert (("prod", REGION, "globex") in after.ledger.tenant_status.status) is (now == ACCOUNT)
+
+
+@pytest.mark.parametrize("now", [OTHER, ACCOUNT])
+def test_a_restart_with_the_role_now_in_another_account_resumes_no_listing(now: str) -> None:
+    """A ListTenants of the old account under way (its next page's token the old
+    account's, which the new one never gave) starts over; the same role's resumes."""
+    before = _paused(ACCOUNT)
+    before.ledger.tenant_walks.walks[TARGET] = TenantWalk(NOW - 60, tenants=["a"], token="t")
+    after = _restarted(before, f"{QUEUE}{_role(now)}")
+    assert (TARGET in after.ledger.tenant_walks.walks) is (now == ACCOUNT)

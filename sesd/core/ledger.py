@@ -329,10 +329,10 @@ class Ledger:
                 data.get("providers", []), lambda domain, name: is_domain(domain) and provider(name)
             )
         self.canary.restore(data.get("canaries", []), now, data.get("canary_names"))
-        # What SES said of accounts and tenants still watched (files from before have
-        # none: the first polls answer), an account watched for its health alone too.
+        # What SES said of accounts (watched for their health alone too) and tenants still
+        # watched, and walks; not an entry's whose role reaches another account now.
         where = set(self.settings.watched)
-        self.accounts.restore(data.get("accounts", []), where, self.settings.roles)
+        where -= self.accounts.restore(data.get("accounts", []), where, self.settings.roles)
         self.tenant_status.restore(data.get("tenant_status", []), where, self.accounts.ids())
         # The map of an AWS account no label reaches now goes, as a reload's would.
         reached = self.settings.reached(self.accounts.ids())  # the file's ids for the default
