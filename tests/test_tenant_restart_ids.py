@@ -16,7 +16,7 @@ from sesd.alerting.evaluator import Evaluator
 from sesd.commands.demo.localtenants import LocalTenants
 from sesd.config import core_settings, parse_config
 from sesd.core.pipeline import Pipeline
-from sesd.core.tenants import TenantNotice
+from sesd.core.tenants import TenantNotice, TenantStatuses
 from sesd.runtime.state import read_state, restore, snapshot, write_state
 from tests.test_tenant_passes import ACCOUNT, NOW, REGION, Clock, tenant_poller
 
@@ -103,3 +103,14 @@ async def test_a_restart_with_the_role_in_another_account_keeps_the_old_id_unnam
     statuses.apply(_resumed(NOW + 60))
     assert statuses.status[(ACCOUNT, REGION, "globex")].status_at == NOW + 60
     assert ("prod", REGION, "globex") not in statuses.status
+
+
+def test_the_files_ids_are_named_again_only_where_a_label_still_reaches_them() -> None:
+    """The ids are named again where a reload's watch() would keep them: not one an
+    entry's role no longer reaches (a file whose account status names the old id, as
+    one an endpoint's ARNs made), nor one of a label no longer watched."""
+    statuses = TenantStatuses()
+    statuses.watch([("prod", REGION), ("default", REGION)], {"prod": OTHER})
+    gone = ("111122223333", "gone")
+    statuses.restore([], set(statuses.watched), {(ACCOUNT, "prod"), (OTHER, "prod"), gone})
+    assert statuses.accounts == {OTHER: "prod"}
