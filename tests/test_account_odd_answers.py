@@ -110,3 +110,17 @@ async def test_a_quota_figure_left_out_says_nothing(local_sqs: LocalSqs) -> None
     assert (status.max_24h, status.sent_24h, status.max_rate) == (50000.0, 1200.0, 20.0)
     assert status.quota_used_ratio == 1200.0 / 50000.0
     assert not pipeline.ledger.accounts.errors
+
+
+@pytest.mark.parametrize("word", ["false", "False"])
+async def test_a_flag_written_as_its_word_reads_as_meant(local_sqs: LocalSqs, word: str) -> None:
+    """``SendingEnabled`` as the word (in any case) is no other value: botocore's parser
+    reads it as meant, a pause said so; not an unreadable answer."""
+    pipeline = Pipeline(core_settings(parse_config("")))
+    async with FakeSes() as fake:
+        fake.account = {**healthy_account(), "SendingEnabled": word}
+        async with _poller(fake, local_sqs, pipeline) as poller:
+            with anyio.fail_after(20):
+                await poller.poll_once()
+    assert pipeline.ledger.accounts.status[TARGET].sending_enabled is False
+    assert not pipeline.ledger.accounts.errors
