@@ -73,8 +73,7 @@ def _maps(data: dict[str, Any]) -> list[dict[str, Any]]:
     return [
         data, data["pending"], data["dedup"],
         *windows, *(ring for w in windows for ring in w["rings"]),
-        *(row[-1] for key in ("accounts", "tenant_walks") for row in data[key]),
-        *(row[3] for row in data["tenant_status"]),  # (then the AWS account its role reached)
+        *(row[-1] for key in ("accounts", "tenant_status", "tenant_walks") for row in data[key]),
     ]  # fmt: skip
 
 

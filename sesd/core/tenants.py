@@ -310,9 +310,9 @@ class TenantStatuses:
             self._forget(key)
 
     def snapshot(self) -> list[list[Any]]:
-        """What SES last said, to stand after a restart until asked again (a pause must
-        not resolve while SES does not answer), with the AWS account an entry's role reached."""
-        return [[*k, msgspec.to_builtins(s), self.roles.get(k[0])] for k, s in self.status.items()]
+        """Plain data for the state file: what SES last said stands after a restart
+        until it is asked again (a pause must not resolve while SES does not answer)."""
+        return [[*key, msgspec.to_builtins(status)] for key, status in self.status.items()]
 
     def restore(
         self,
@@ -320,17 +320,17 @@ class TenantStatuses:
         where: set[tuple[str, str]],
         ids: Iterable[tuple[str, str]] = (),
     ) -> None:
-        """Load what :meth:`snapshot` returned, cleaned as a poll's word is, for ``where``
-        (configured now), but an entry's saved under another AWS account than its role's now
-        (that account's paused tenants would show as the entry's); and ``ids``, (AWS account
-        id, label) each target's polls named last, named again where :meth:`watch` keeps them:
-        an event read before the first poll counts under its label (a poll's move lifted pauses)."""
+        """Load what :meth:`snapshot` returned, for the (account, region)s in ``where``
+        (those configured now), cleaned as a poll's word is (an older build's file); and
+        ``ids``, (AWS account id, label) each target's polls named last (the file's account
+        statuses), named again where :meth:`watch` would keep them: an event read before
+        the first poll counts under its label, not the id (the poll's move under the
+        label let its one origin's default overwrite the other's: SES's pause lifted)."""
         for account_id, label in sorted(ids):
             if self._reaches(label, account_id):
                 self.named(account_id, label)
-        for account, region, tenant, saved, *more in rows:  # more: a later build's items
-            role = more[0] if more else None  # the role's account (none in an older file)
-            if (account, region) in where and role in (None, self.roles.get(account)):
+        for account, region, tenant, saved, *_ in rows:  # items a later build added: not ours
+            if (account, region) in where:
                 key = (str(account), str(region), str(tenant))
                 status = msgspec.convert(saved, TenantStatus)
                 if "status_at" not in saved:  # a file from before: what ``updated`` meant
