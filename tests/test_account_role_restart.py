@@ -49,14 +49,16 @@ def test_a_restart_with_the_same_role_restores_what_ses_said() -> None:
 
 
 def _tenant_paused(account: str) -> Pipeline:
-    """``prod``'s role reaches ``account``, whose tenant globex SES last said is paused."""
+    """``prod``'s role reaches ``account``, whose tenant globex SES last said is paused
+    (its listing, as a poll's, recorded the entry's status in that region)."""
     pipeline = Pipeline(core_settings(parse_config(f"{QUEUE}{_role(account)}")))
+    pipeline.ledger.accounts.record(TARGET)
     status = pipeline.ledger.tenant_status.record(("prod", REGION, "globex"))
     status.sending = status.aws = "DISABLED"
     return pipeline
 
 
-def test_a_restart_with_the_role_now_in_another_account_restores_none_of_its_tenants() -> None:
+def test_a_moved_role_shows_no_tenant_the_old_account_paused() -> None:
     """The file's tenant statuses of ``prod`` are another account's: a paused one would
     show (and alert) under the entry until the new role's tenants were listed."""
     after = _restarted(_tenant_paused(ACCOUNT), f"{QUEUE}{_role(OTHER)}")
