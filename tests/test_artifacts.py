@@ -53,7 +53,8 @@ def test_prometheus_rules_check() -> None:
 
 def test_prometheus_rule_unit_tests() -> None:
     """The rules' unit tests pass: fleet ratios summed over replicas, counter resets, the
-    min-volume gate, and the alerts' labels and text; and, over days of samples,
+    min-volume gate, and the alerts' labels and text; over hours of samples, the map of
+    SES tenants gone stale; and, over days of samples,
     SesdNoEvents on a steady sender that stops and resumes, a daily send, a queue empty
     from the start; and three replicas sharing one cause (a deleted queue, the resolver,
     a backlog) make one alert, not three; a counter series first seen at 1 hides its
@@ -63,6 +64,7 @@ def test_prometheus_rule_unit_tests() -> None:
     expected = {
         "sesd.rules.test.yml",
         "sesd.rules.days.test.yml",
+        "sesd.rules.hours.test.yml",
         "sesd.rules.replicas.test.yml",
         "sesd.rules.counters.test.yml",
     }
