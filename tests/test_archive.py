@@ -6,6 +6,7 @@ a 1 GB input replays in bounded memory."""
 from __future__ import annotations
 
 import bz2
+import contextlib
 import gzip
 import io
 import json
@@ -14,7 +15,7 @@ import subprocess
 import sys
 import tempfile
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -612,7 +613,50 @@ async def test_s3_objects_under_a_prefix_give_the_same_report(
     assert "s3://ses-archive/nothing/: no objects under this prefix" in err
 
 
-def test_progress_shows_on_a_terminal_and_ctrl_c_gives_a_partial_report(tmp_path: Path) -> None:
+@contextlib.contextmanager
+def _terminal(monkeypatch: pytest.MonkeyPatch, columns: int) -> Iterator[bytearray]:
+    """This process's stderr on a terminal ``columns`` wide for the block (a pty: the
+    replay's bar is shown by what ``isatty`` and the terminal's size say), and
+    everything written to it, drained as it comes (a full pty would block the writer)
+    and whole once the block ends."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+    import threading
+
+    master, slave = pty.openpty()
+    # A new pty has no size, and no room for a bar.
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
+    shown = bytearray()
+
+    def drain() -> None:
+        while True:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # the terminal closed
+                return
+            if not chunk:
+                return
+            shown.extend(chunk)
+
+    reader = threading.Thread(target=drain, name="pty-drain", daemon=True)
+    reader.start()
+    stream = open(slave, "w", encoding="utf-8", closefd=True)  # noqa: SIM115
+    try:
+        with monkeypatch.context() as patched:
+            patched.setattr(sys, "stderr", stream)
+            yield shown
+    finally:
+        stream.close()  # the reader sees the terminal close once it has read it all
+        reader.join(timeout=30)
+        os.close(master)
+    assert not reader.is_alive()
+
+
+def test_progress_shows_on_a_terminal_and_ctrl_c_gives_a_partial_report(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """On a terminal, stderr shows bytes and events read; Ctrl-C (SIGINT) mid-stream
     stops cleanly with the report so far (`interrupted`, exit 3). Off a terminal, and
     with --quiet, stderr shows no progress."""
@@ -658,14 +702,19 @@ def test_progress_shows_on_a_terminal_and_ctrl_c_gives_a_partial_report(tmp_path
     assert document["interrupted"] is True
     assert document["messages"]["processed"] == 100
 
+    # The rest in this process (an interpreter's start is most of a second of CPU, for
+    # a replay of milliseconds): off a terminal (stderr captured) nothing shows; on
+    # one, the bar shows, and with --quiet nothing does.
     events = tmp_path / "events.jsonl"
     events.write_text("".join(json.dumps(e) + "\n" for e in _events(10)))
-    for extra in ([], ["--quiet"]):
-        done = subprocess.run(
-            [*command[:-1], *extra, str(events)], capture_output=True, text=True, check=False
-        )
-        assert done.returncode == 0
-        assert "replay:" not in done.stderr
+    argv = ["replay", "--config", str(config), "--json", str(events)]
+    capsys.readouterr()
+    assert main(argv) == 0
+    assert "replay:" not in capsys.readouterr().err
+    for extra, shows in (([], True), (["--quiet"], False)):
+        with _terminal(monkeypatch, 120) as bar:
+            assert main([*argv[:-1], *extra, argv[-1]]) == 0
+        assert (b"replay:" in bar) is shows, (extra, bar)
 
 
 def test_ctrl_c_while_dns_looks_domains_up_stops_cleanly(tmp_path: Path) -> None:
@@ -704,16 +753,11 @@ def test_ctrl_c_while_dns_looks_domains_up_stops_cleanly(tmp_path: Path) -> None
 
 
 def test_a_terminal_shows_the_rules_evaluated_between_two_events_far_apart(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Between two events hours apart nothing is read, while the rules are evaluated
     at every second of event time until the first leaves the window: the bar says how
     far in event time they are, so the replay does not look stuck."""
-    import fcntl
-    import pty
-    import struct
-    import termios
-
     config = tmp_path / "sesd.toml"
     config.write_text(
         '[providers]\nenabled = false\n[windows]\nsizes = ["1h"]\n'
@@ -723,22 +767,8 @@ def test_a_terminal_shows_the_rules_evaluated_between_two_events_far_apart(
     events = tmp_path / "events.jsonl"
     apart = [f.delivery([f"{n}@gmail.example"], at=f.T0 + n * 7200) for n in range(2)]
     events.write_text("".join(json.dumps(e) + "\n" for e in apart))
-    master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 160, 0, 0))
-    command = [sys.executable, "-m", "sesd", "replay", "--config", str(config), str(events)]
-    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=slave) as process:
-        os.close(slave)
-        shown = b""
-        while True:
-            try:
-                chunk = os.read(master, 4096)
-            except OSError:  # the replay exited: its terminal closed
-                break
-            if not chunk:
-                break
-            shown += chunk
-        assert process.wait(timeout=30) == 0
-    os.close(master)
+    with _terminal(monkeypatch, 160) as shown:
+        assert main(["replay", "--config", str(config), str(events)]) == 0
     # An event time between the two events' (T0 is 08:00, the second comes at 10:00).
     assert b" events, rules at 2027-01-15T08:" in shown
 
