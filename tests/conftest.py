@@ -28,7 +28,7 @@ from sesd.config import Config, read_secrets
 from sesd.io import logs
 from sesd.io.logs import configure_logging, unbuffer_output
 from sesd.runtime.daemon import Daemon
-from tests import deaths
+from tests import bytecode, deaths
 from tests.dns_server import hermetic
 
 
@@ -46,8 +46,11 @@ def require_tool(name: str) -> str:
 
 def pytest_configure(config: pytest.Config) -> None:
     """A worker killed by a signal that prints nothing, or by ``os._exit``, prints its
-    threads' stacks first (tests/deaths.py): xdist says only that it crashed."""
+    threads' stacks first (tests/deaths.py): xdist says only that it crashed. Before
+    workers start, the bytecode they would each make is written once
+    (tests/bytecode.py)."""
     deaths.install()
+    bytecode.write_for_workers(config)
 
 
 @pytest.fixture(autouse=True)
