@@ -134,6 +134,9 @@ def _has_tls(config: Config) -> bool:
 
 #: A URL's scheme, as RFC 3986 spells one, and the ``://`` after it.
 _SCHEME: Final = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://")
+#: http(s) with its ``://`` mistyped (``http:/``, ``http//``, ``https:``), not a host
+#: named http and its port (``http:9585``).
+_MISTYPED: Final = re.compile(r"(https?)(?::/*|/+)(?!\d+(?:/|$))", re.IGNORECASE)
 
 
 def execute(args: argparse.Namespace) -> int:
@@ -143,8 +146,17 @@ def execute(args: argparse.Namespace) -> int:
         url = args.url or default_url(args.config, os.environ.get("SESD_HTTP_LISTEN"))
     except ConfigError as exc:
         return config_error(exc)
-    # The command line's own mistakes: no config is at fault.
+    # The command line's own mistakes: no config is at fault. Spaces pasted around the
+    # address are not its text (the request strips them).
+    url = url.strip()
     scheme = _SCHEME.match(url)
+    mistyped = _MISTYPED.match(url) if scheme is None else None
+    if mistyped is not None:
+        rest = shown(url[mistyped.end() :])  # a password in it left out, as a URL's
+        meant = f"{mistyped.group(1).lower()}://{rest}"
+        return _usage(
+            f"--url {mistyped.group(0) + rest!r} has its scheme mistyped: give it as {meant}"
+        )
     if scheme is None:
         bare = shown(url)
         return _usage(f"--url {bare!r} has no scheme: give it as http://{bare} or https://{bare}")

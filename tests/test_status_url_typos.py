@@ -1,0 +1,61 @@
+"""``sesd status --url`` with its scheme mistyped: a usage error (status 2) whose line
+gives the address as meant, not one that doubles the scheme."""
+
+from __future__ import annotations
+
+import pytest
+
+from sesd.commands.main import main
+
+pytestmark = pytest.mark.timeout(30)
+
+
+@pytest.mark.parametrize(
+    ("url", "meant"),
+    [
+        ("http:/127.0.0.1:9585", "http://127.0.0.1:9585"),
+        ("http//127.0.0.1:9585", "http://127.0.0.1:9585"),
+        ("HTTPS:127.0.0.1:9585/", "https://127.0.0.1:9585/"),
+        ("http:/[::1]:9585", "http://[::1]:9585"),
+    ],
+)
+def test_a_scheme_mistyped_is_told_how_to_write_it(
+    capsys: pytest.CaptureFixture[str], url: str, meant: str
+) -> None:
+    """A slash or colon left out of the scheme was said to have no scheme, to be written
+    ``http://http:/127.0.0.1:9585``."""
+    assert main(["status", "--url", url]) == 2
+    assert capsys.readouterr().err == (
+        f"sesd: --url {url!r} has its scheme mistyped: give it as {meant}\n"
+    )
+
+
+def test_a_password_in_a_mistyped_address_is_not_printed(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The line names the address without the user and password written into it."""
+    assert main(["status", "--url", "http:/ops:planted-secret@127.0.0.1:9585"]) == 2
+    assert capsys.readouterr().err == (
+        "sesd: --url 'http:/127.0.0.1:9585' has its scheme mistyped: give it as "
+        "http://127.0.0.1:9585\n"
+    )
+
+
+def test_a_host_named_http_with_its_port_is_a_host(capsys: pytest.CaptureFixture[str]) -> None:
+    """``http:9585`` is a host named http and its port, written without a scheme."""
+    assert main(["status", "--url", "http:9585"]) == 2
+    assert capsys.readouterr().err == (
+        "sesd: --url 'http:9585' has no scheme: give it as http://http:9585 or https://http:9585\n"
+    )
+
+
+def test_spaces_around_a_pasted_address_are_not_its_text(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A space pasted before the address made it one without a scheme, to be written
+    ``http:// http://...``: the daemon is asked at the address."""
+    assert main(["status", "--url", " http://127.0.0.1:1 "]) == 1
+    assert (
+        capsys.readouterr().err
+        == "sesd: cannot reach sesd at http://127.0.0.1:1: Connection refused\n"
+    )
