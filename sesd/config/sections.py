@@ -102,17 +102,22 @@ class DomainsConfig(Section, frozen=True):
             raise ValueError("max_tracked must not be negative")
         listed = [("track", domain) for domain in self.track]
         listed += [(f"groups.{name}", d) for name, members in self.groups.items() for d in members]
-        grouped: dict[str, str] = {}
+        grouped: dict[str, tuple[str, str]] = {}
         for where, domain in listed:
             norm = normalise_domain(domain)
             if norm is None:
                 raise ValueError(f"{where}: {domain!r} is not a usable domain name")
             # One label a domain: in a second group it counted under the last alone.
-            first = grouped.setdefault(norm, where) if where != "track" else where
+            if where == "track":
+                continue
+            first, written = grouped.setdefault(norm, (where, domain))
             if first != where:
+                # Each as written where it is: a search for the normal form does not
+                # find bücher.de.
+                said = repr(domain) if domain == norm else f"{domain!r} is {norm}"
+                there = first if written == norm else f"{first} (as {written!r})"
                 raise ValueError(
-                    f"{where}: {domain!r} is {norm}, already in {first}: a domain counts "
-                    "under one group"
+                    f"{where}: {said}, already in {there}: a domain counts under one group"
                 )
         for name in self.groups:
             if name in ("other", "invalid") or not name:
