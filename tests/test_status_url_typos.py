@@ -59,3 +59,22 @@ def test_spaces_around_a_pasted_address_are_not_its_text(
         capsys.readouterr().err
         == "sesd: cannot reach sesd at http://127.0.0.1:1: Connection refused\n"
     )
+
+
+@pytest.mark.parametrize(("scheme", "port"), [("http", 80), ("https", 443)])
+def test_an_address_without_a_port_says_which_was_asked(
+    capsys: pytest.CaptureFixture[str], scheme: str, port: int
+) -> None:
+    """``--url http://127.0.0.1`` asks port 80, where no sesd listens unless told: the
+    line ended ``Connection refused``, leaving the user to guess that 9585 was not
+    asked. (Whatever port 80 answers here, the line says which port was.)"""
+    assert main(["status", "--url", f"{scheme}://127.0.0.1"]) == 1
+    err = capsys.readouterr().err
+    reached = f"sesd: cannot reach sesd at {scheme}://127.0.0.1: "
+    answered = f"sesd: {scheme}://127.0.0.1/api/v1/status "  # something else at 80
+    assert err.startswith((reached, answered)), err
+    assert err.endswith(
+        f" (the address names no port, so {port} was asked: sesd listens on 9585 unless "
+        "its [http] listen says otherwise)\n"
+    )
+    assert err.count("\n") == 1

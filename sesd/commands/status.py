@@ -21,6 +21,7 @@ import os
 import re
 import sys
 from typing import Final
+from urllib.parse import urlsplit
 
 import anyio
 import msgspec
@@ -187,6 +188,23 @@ def execute(args: argparse.Namespace) -> int:
         return 0
 
 
+def _no_port(url: str) -> str:
+    """What to add to the line of an address that could not be reached when it names no
+    port: the scheme's was asked, not sesd's (9585), which the user may have meant."""
+    parts = urlsplit(base_url(url))
+    try:
+        if parts.port is not None or not parts.hostname:
+            return ""
+    except ValueError:  # a port that is none: its line says so
+        return ""
+    asked = 443 if parts.scheme == "https" else 80
+    port = HttpConfig().port
+    return (
+        f" (the address names no port, so {asked} was asked: sesd listens on {port} "
+        "unless its [http] listen says otherwise)"
+    )
+
+
 def _usage(message: str) -> int:
     print(f"sesd: {message}", file=sys.stderr)
     return EXIT_USAGE
@@ -203,7 +221,7 @@ async def _run(args: argparse.Namespace, url: str, through: Access) -> int:
     try:
         show(*await fetch(url, args.top, through, args.alerts))
     except Unreachable as exc:
-        print(f"sesd: {exc}", file=sys.stderr)
+        print(f"sesd: {exc}{_no_port(url)}", file=sys.stderr)
         return EXIT_UNREACHABLE
     while args.watch:
         sys.stdout.flush()
@@ -212,7 +230,7 @@ async def _run(args: argparse.Namespace, url: str, through: Access) -> int:
             found = await fetch(url, args.top, through, args.alerts)
         except Unreachable as exc:
             # A daemon restarting: say so, and keep trying.
-            print(f"sesd: {exc}", file=sys.stderr)
+            print(f"sesd: {exc}{_no_port(url)}", file=sys.stderr)
             continue
         if sys.stdout.isatty():
             print(_CLEAR, end="")
