@@ -78,3 +78,14 @@ def test_an_address_without_a_port_says_which_was_asked(
         "its [http] listen says otherwise)\n"
     )
     assert err.count("\n") == 1
+
+
+@pytest.mark.parametrize("url", ["", "  "])
+def test_an_empty_address_is_a_usage_error(capsys: pytest.CaptureFixture[str], url: str) -> None:
+    """``--url "$SESD_URL"`` with the variable unset asked the default address
+    (127.0.0.1:9585), so a script meant for a remote daemon read the local one's, or
+    none; a blank one was to be written ``http://  ``."""
+    assert main(["status", "--url", url]) == 2
+    assert capsys.readouterr().err == (
+        "sesd: --url is empty: give it as http://HOST:PORT or https://HOST:PORT\n"
+    )

@@ -144,12 +144,17 @@ def execute(args: argparse.Namespace) -> int:
     """0 once printed (or when Ctrl-C ends ``--watch``); 1 when the daemon cannot be
     reached; 2 for a config that cannot be read."""
     try:
-        url = args.url or default_url(args.config, os.environ.get("SESD_HTTP_LISTEN"))
+        # An --url given empty (a variable unset) is no request for the default.
+        url = args.url
+        if url is None:
+            url = default_url(args.config, os.environ.get("SESD_HTTP_LISTEN"))
     except ConfigError as exc:
         return config_error(exc)
     # The command line's own mistakes: no config is at fault. Spaces pasted around the
     # address are not its text (the request strips them).
     url = url.strip()
+    if not url:
+        return _usage("--url is empty: give it as http://HOST:PORT or https://HOST:PORT")
     scheme = _SCHEME.match(url)
     mistyped = _MISTYPED.match(url) if scheme is None else None
     if mistyped is not None:
