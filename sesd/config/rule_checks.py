@@ -67,10 +67,17 @@ def _check_plain(template: str, what: str) -> None:
             if conversion
             else "has a format"
         )
+        # Text in braces that reaches into no field is the link's own (a Grafana
+        # Explore link's JSON): doubled, a brace is itself.
+        reaches = re.match(r"(?:domain|rule|window)[.\[]", name)
+        advice = "write each alone" if reaches or why != "is no field" else _OWN_BRACE
         raise _NotPlain(
             f"{what}: {template!r} is not a template of {{domain}}, {{rule}}, {{window}} "
-            f"({field!r} {why}: write each alone)"
+            f"({field!r} {why}: {advice})"
         )
+
+
+_OWN_BRACE = "a brace of the link's own is written {{ or }}"
 
 
 def check_watched(rule: RuleConfig) -> None:
