@@ -1,0 +1,45 @@
+"""Which domains' slots the pipeline keeps (a recipient then costs one lookup): a
+consumer domain's, known by its name, until an answer comes for it; an answer's
+domain while the answer holds; not a domain awaiting its lookup, nor one whose answer
+has run out (its provider may change at the next answer). Counting is the same either
+way (tests/test_pipeline_slots_reference.py): this is the cost kept low."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+from sesd.config import core_settings, parse_config
+from sesd.core.pipeline import Pipeline
+from tests import factory as f
+
+T = f.T0
+
+
+def _fed(pipeline: Pipeline, address: str, now: float) -> None:
+    pipeline.feed(json.dumps(f.delivery([address], at=now - 1)), "q", now)
+
+
+def test_a_consumer_domain_s_slots_are_kept_until_an_answer_comes() -> None:
+    settings = dataclasses.replace(core_settings(parse_config("")), providers=True)
+    pipeline = Pipeline(settings)
+    cache = pipeline.ledger.providers
+    assert cache is not None
+    _fed(pipeline, "u@gmail.com", T)
+    assert pipeline._kept["gmail.com"][0] == float("inf")
+    cache.remember("gmail.com", "google", T + 100)
+    assert "gmail.com" not in pipeline._kept
+    _fed(pipeline, "u@gmail.com", T + 1)
+    assert pipeline._kept["gmail.com"][0] == T + 100
+
+
+def test_a_domain_without_an_answer_holding_is_not_kept() -> None:
+    settings = dataclasses.replace(core_settings(parse_config("")), providers=True)
+    pipeline = Pipeline(settings)
+    cache = pipeline.ledger.providers
+    assert cache is not None
+    _fed(pipeline, "u@a.example", T)
+    assert "a.example" not in pipeline._kept  # its lookup wanted
+    cache.remember("a.example", "google", T + 100)
+    _fed(pipeline, "u@a.example", T + 100)
+    assert "a.example" not in pipeline._kept  # the answer ran out
