@@ -36,3 +36,14 @@ def test_a_tenant_evicted_idle_counts_anew_when_it_sends_again() -> None:
     assert "t1" not in scope.recipients
     fed(T + 4001)
     assert scope.recipients["t1"][_DELIVERY] == 1
+
+
+def test_a_restored_tenant_evicted_before_it_sends_is_forgotten() -> None:
+    """A tenant label a state file restored, idle: no slot of it was ever kept here."""
+    base = core_settings(parse_config(""))
+    settings = dataclasses.replace(base, tenants=True, tenant_tags=("tenant",), idle_evict=600.0)
+    pipeline = Pipeline(settings)
+    pipeline.ledger.tenant_labels.restore({"t2": T})
+    assert "t2" in pipeline.ledger.tenant_labels.last_seen
+    pipeline.housekeep(T + 4000)
+    assert "t2" not in pipeline.ledger.tenant_labels.last_seen
