@@ -75,3 +75,17 @@ def test_an_incident_kept_forgets_its_rule_once_it_ends_or_fires_anew() -> None:
 
 def _keys(rule: RuleConfig) -> dict[str, Any]:
     return {"name": rule.name, "metric": rule.metric, "window": rule.window, "above": rule.above}
+
+
+def test_a_rule_left_alike_before_a_changed_one_hides_it_not() -> None:
+    r20, r30 = _rule(0.2), _rule(0.3)
+    other = RuleConfig(name="bounces", metric="bounce_ratio", window="5m", above=0.1)
+    rechecked = Rechecked()
+    rechecked.track({"bounces": other, "delays": r20}, [other, r30], _states())
+    assert rechecked.fired == {KEY: (r20, T)}
+
+
+def test_a_changed_rule_with_no_alert_keeps_nothing() -> None:
+    rechecked = Rechecked()
+    rechecked.track({"delays": _rule(0.2)}, [_rule(0.3)], {})
+    assert rechecked.fired == {}
