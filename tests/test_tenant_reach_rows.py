@@ -4,6 +4,7 @@ read as written), and a target's listing naming the account it reaches."""
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import Any
 
 from sesd.core.accounts import Accounts
@@ -72,3 +73,15 @@ def test_an_account_left_in_one_region_stays_the_labels_while_another_names_it()
     named_now(accounts, tenant_map, ("default", "us-east-1"), other, roles, statuses)
     assert statuses.accounts == {other: "default"}
     assert statuses.ids_forgotten == 0
+
+
+def test_each_account_named_anew_is_a_change_the_pipeline_sees() -> None:
+    """The pipeline asks again where each sender's mail counts when the polls' count
+    of accounts named anew changes: each new account a change, the same one none."""
+    accounts, tenant_map = Accounts(), TenantMap()
+    counts = [accounts.reach]
+    for now in (ACCOUNT, ACCOUNT, "210987654321", ACCOUNT, None):
+        named_now(accounts, tenant_map, ("default", "eu-west-1"), now, ({}, ()))
+        counts.append(accounts.reach)
+    changed = [after != before for before, after in pairwise(counts)]
+    assert changed == [True, False, True, True, True]
