@@ -5,7 +5,7 @@ an hour on a shared machine) before it runs a mutant. For the mutants of one fun
 against tests chosen by hand, this applies each mutant mutmut 3 generates for it to the
 source file, runs pytest (stopping at the first failure) and restores the file:
 
-    .venv/bin/python scripts/mutate_function.py sesd/core/windows/ring.py moved_over \\
+    .venv/bin/python scripts/mutate_function.py sesd/core/windows/ring_reads.py moved_over \\
         tests/test_quiet_buckets.py tests/test_ring.py
 
 A method may be named with its class (``Listing.labels``): the name alone chooses

@@ -4,10 +4,10 @@
 Bucket ``b`` covers event times ``[b * width, (b + 1) * width)`` and lives in
 slot ``b % slots``. ``head`` is the newest bucket the ring holds; it holds the
 ``slots`` buckets up to it. Only a write moves ``head`` (and drops what falls
-out behind it). A read at any time ``now`` is a pure function of what is held:
-it counts the held buckets inside the window ending at ``now``, so reading
-never changes a later read, and a clock that jumps ahead and back loses
-nothing.
+out behind it). A read at any time ``now`` (the read side is in
+sesd.core.windows.ring_reads) is a pure function of what is held: it counts the
+held buckets inside the window ending at ``now``, so reading never changes a later
+read, and a clock that jumps ahead and back loses nothing.
 
 Values are kept as packed cells in one ``array('I')`` (sesd.core.windows.cells: a
 Python object per bucket would cost more than the counts it holds): a count, the
@@ -46,15 +46,13 @@ from sesd.core.windows.cells import (
     append_merged,
     value_key,
 )
+from sesd.core.windows.ring_reads import KINDS, RingReads
 
 __all__ = ["KINDS", "NEVER", "Ring", "value_key"]
 
 _T: Final = len(EVENT_TYPES)
 #: What ``head`` is before any write.
 NEVER: Final = -(2**62)
-#: Kinds of value: processing time, time to delivery, how long a resolved delay lasted
-#: (each a sketch bucket), and a delayed recipient's cause (its index in CAUSES).
-KINDS: Final = 4
 #: The kind whose values are codes, not sketch buckets: a cause's index, or the one
 #: (255) of recipients a suppression list kept SES from sending to.
 _CODES: Final = 3
@@ -67,7 +65,7 @@ _INDEXED: Final = 24
 MAX_SLOTS: Final = 3600
 
 
-class Ring:
+class Ring(RingReads):
     """Counts and values per bucket for one window (see the module docstring)."""
 
     __slots__ = (
@@ -272,101 +270,6 @@ class Ring:
         self.purged = self.head
         self._late = 0
         self._forget_newest()
-
-    # --- read side: pure ---------------------------------------------------------
-
-    def span(self, now_bucket: int) -> tuple[int, int]:
-        """The held buckets inside the window ending at ``now_bucket``: ``(lo, hi]``."""
-        return max(now_bucket, self.head) - self.slots, min(now_bucket, self.head)
-
-    def holds(self, bucket: int, now_bucket: int) -> bool:
-        """Whether ``bucket`` is held and inside the window ending at ``now_bucket``."""
-        lo, hi = self.span(now_bucket)
-        return lo < bucket <= hi
-
-    def moved_over(self, a: int, b: int, values: bool, stage: int | None = None) -> bool:
-        """Whether the windows ending at buckets ``a`` <= ``b`` count the same: no held
-        bucket in one and not in the other holds a count (or a value, with ``values``)
-        or is ``stage``. Such a bucket lies between the two windows' starts or between
-        their ends (as span() has them), and only held buckets hold anything."""
-        head, slots = self.head, self.slots
-        # span() in conditionals: its six min() and max() were 6,800 of the 18,000 here.
-        start_a, start_b = (a if a > head else head) - slots, (b if b > head else head) - slots
-        end_a, end_b, first = (a if a < head else head), (b if b < head else head), head - slots
-        moved = [*range(start_a + 1, (start_b if start_b < head else head) + 1)]
-        moved += range((end_a if end_a > first else first) + 1, end_b + 1)
-        if stage in moved:
-            return False
-        for column in self.columns:
-            if column is not None:
-                for bucket in moved:
-                    if column[bucket % slots]:
-                        return False
-        if values and self.cells:
-            for cell in self.cells:
-                if head - ((head - (cell >> BUCKET_SHIFT)) & BUCKET_MASK) in moved:
-                    return False
-        return True
-
-    def counts(self, now_bucket: int) -> list[int]:
-        """Recipients per event type in the window ending at ``now_bucket``."""
-        head, slots = self.head, self.slots
-        out = [0] * _T
-        if now_bucket >= head:
-            if now_bucket - head >= slots:
-                return out
-            # Each total less the buckets now out of the window: one loop, 3,700 fewer a read.
-            leaving = range(head - slots + 1, now_bucket - slots + 1)
-            for i, column in enumerate(self.columns):
-                if column is not None:
-                    n = column[-1] << 32 | column[-2]
-                    for b in leaving:
-                        n -= column[b % slots]
-                    out[i] = n
-            return out
-        # The clock is behind the newest bucket: count what is at or before it.
-        if now_bucket <= head - slots:
-            return out
-        leaving = range(head - slots + 1, now_bucket + 1)
-        for i, column in enumerate(self.columns):
-            if column is not None:
-                for b in leaving:
-                    out[i] += column[b % slots]
-        return out
-
-    def series(self, now_bucket: int, type_index: int) -> list[int]:
-        """Recipients of one type per bucket of the window ending at ``now_bucket``,
-        oldest first: ``slots`` numbers, 0 for a bucket not held (the same buckets
-        :meth:`counts` adds up)."""
-        slots = self.slots
-        out = [0] * slots
-        column = self.columns[type_index]
-        if column is None:
-            return out
-        lo, hi = self.span(now_bucket)
-        first = now_bucket - slots + 1
-        for bucket in range(max(lo + 1, first), min(hi, now_bucket) + 1):
-            out[bucket - first] = column[bucket % slots]
-        return out
-
-    def values(self, now_bucket: int) -> list[dict[int, int]]:
-        """Per kind, sketch bucket -> how many values, in the window ending at ``now_bucket``."""
-        out: list[dict[int, int]] = [{} for _ in range(KINDS)]
-        cells = self.cells
-        if not cells:
-            return out
-        lo, hi = self.span(now_bucket)
-        if hi <= lo:
-            return out
-        head = self.head
-        for cell in cells:
-            bucket = head - ((head - (cell >> BUCKET_SHIFT)) & BUCKET_MASK)
-            if not lo < bucket <= hi:
-                continue
-            found = out[(cell >> 8) & 3]
-            index = cell & 0xFF
-            found[index] = found.get(index, 0) + (cell >> COUNT_SHIFT)
-        return out
 
     # --- state file ----------------------------------------------------------------
 
