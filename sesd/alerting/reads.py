@@ -15,6 +15,7 @@ from sesd.alerting.alert import Alert
 from sesd.core.ledger import Ledger
 from sesd.core.scopes import DOMAIN
 from sesd.core.windows import DomainWindows, Figures
+from sesd.core.windows.specs import counts_figures
 
 __all__ = ["Reads"]
 
@@ -69,7 +70,9 @@ class Reads:
         if found is None:
             now = self._now
             found = (
-                windows.figures(index, now) if quantiles else Figures(windows.counts(index, now))
+                windows.figures(index, now)
+                if quantiles
+                else counts_figures(windows.counts(index, now))
             )
             self._figures[key] = found
         return found
