@@ -30,7 +30,7 @@ from sesd.core.events import (
     SesEvent,
     Skipped,
 )
-from sesd.core.tenant_map import tenant_of_arn
+from sesd.core.tenant_events import TENANT_EVENTS, tenant_notice
 from sesd.core.tenants import TenantNotice
 from sesd.core.text import clean
 from sesd.core.timestamps import parse_iso, unix_seconds
@@ -181,8 +181,8 @@ def _decode_unwrapped(outer: Outer) -> Event | Skipped | Invalid | TenantNotice:
             return Invalid("unrecognised", "EventBridge event not from aws.ses")
         # "Email Delivered", "Email Bounced"... carry an email event; "Sending Status
         # ..." and "Advisor Recommendation Status ..." what SES says of a tenant.
-        if outer.eb_detail_type in _TENANT_EVENTS:
-            return _tenant_notice(outer, _TENANT_EVENTS[outer.eb_detail_type])
+        if outer.eb_detail_type in TENANT_EVENTS:
+            return tenant_notice(outer, TENANT_EVENTS[outer.eb_detail_type])
         if not outer.eb_detail_type.startswith("Email "):
             return Skipped("eventbridge_not_email")
         if not outer.eb_detail:
@@ -190,67 +190,6 @@ def _decode_unwrapped(outer: Outer) -> Event | Skipped | Invalid | TenantNotice:
         return _decode_payload(outer.eb_detail, "EventBridge detail")
 
     return decode_event(outer)
-
-
-#: SES's tenant events, by detail-type: a status change, or a finding and whether it is
-#: open (SES's guide names the closing one "Closed", its event reference "Resolved").
-_TENANT_EVENTS: Final = {
-    "Sending Status Enabled": "status",
-    "Sending Status Disabled": "status",
-    "Advisor Recommendation Status Open": "open",
-    "Advisor Recommendation Status Closed": "closed",
-    "Advisor Recommendation Status Resolved": "closed",
-}
-
-
-class _StatusRecord(msgspec.Struct, frozen=True, rename="camel"):
-    status: str = ""
-    cause: str | None = None
-
-
-class _StatusData(msgspec.Struct, frozen=True):
-    origin: str = ""
-    record: _StatusRecord = _StatusRecord()
-
-
-class _Finding(msgspec.Struct, frozen=True):
-    impact: str = ""
-    type: str = ""
-
-
-class _TenantDetail(msgspec.Struct, frozen=True):
-    data: _StatusData | str = ""
-    metadata: _Finding = _Finding()
-
-
-_TENANT_DETAIL: Final = msgspec.json.Decoder(_TenantDetail)
-
-
-def _tenant_notice(outer: Outer, kind: str) -> TenantNotice | Skipped | Invalid:
-    """A tenant's status change or finding, from SES's EventBridge event."""
-    found = next((w for w in map(tenant_of_arn, outer.eb_resources) if w is not None), None)
-    if found is None:
-        return Skipped("eventbridge_not_tenant")  # a finding about an identity, say
-    region, account, tenant = found
-    try:
-        detail = _TENANT_DETAIL.decode(bytes(outer.eb_detail) or b"{}")
-        at = unix_seconds(outer.eb_time) if outer.eb_time else 0.0
-    except (msgspec.DecodeError, ValueError):
-        shown = _shown(outer.eb_detail_type or "")
-        return Invalid("schema", f"EventBridge {shown} event")
-    if kind == "status":
-        data = detail.data
-        if not isinstance(data, _StatusData) or not data.record.status:
-            return Invalid("schema", "a sending status event without its status")
-        return TenantNotice(
-            region, account, tenant, at, status=data.record.status, origin=data.origin,
-            cause=data.record.cause or "",
-        )  # fmt: skip
-    description = detail.data if isinstance(detail.data, str) else ""
-    return TenantNotice(
-        region, account, tenant, at, finding=detail.metadata.type or "FINDING",
-        impact=detail.metadata.impact, description=description, open=kind == "open",
-    )  # fmt: skip
 
 
 def _is_validation_text(body: bytes | str) -> bool:
