@@ -125,6 +125,9 @@ class Notification:
     #: (domain, the line that would mute its alert alone): Alertmanager shows each
     #: alert on its own, and its ``mute`` must not mute the rule's other domains.
     mutes: tuple[tuple[str, str], ...] = ()
+    #: What gave ``silence`` and ``mutes`` (the rule, its domains): asked again for
+    #: what a recall leaves of it. None: no line to give.
+    mute: Callable[[str, list[str]], str] | None = field(default=None, compare=False, repr=False)
 
 
 def notification_of(
@@ -140,7 +143,6 @@ def notification_of(
     for a resolve). Its severity is the most urgent of its alerts': a reload that
     changed the rule's while a group waited leaves alerts of both in it, and the header
     and the outbox's order must not read a critical page as the warning before it."""
-    resolve = kind is Transition.RESOLVED
     return Notification(
         rule=rule.name,
         kind=kind,
@@ -148,8 +150,7 @@ def notification_of(
         sinks=sinks,
         alerts=alerts,
         at=at,
-        silence="" if resolve else mute(rule.name, [a.domain for a in alerts]),
-        mutes=() if resolve else tuple((a.domain, mute(rule.name, [a.domain])) for a in alerts),
+        **_muting(rule.name, kind, alerts, mute),
     )
 
 
@@ -157,9 +158,29 @@ def with_alerts(notification: Notification, alerts: tuple[Alert, ...]) -> Notifi
     """``notification`` holding only ``alerts`` (a silence recalled the others, say),
     as urgent as they are: kept critical for a critical alert taken out, what is left
     of a mixed group read as a critical page in Slack's header and the webhook's
-    ``severity``, while PagerDuty and Alertmanager, reading each alert's, said warning."""
+    ``severity``, while PagerDuty and Alertmanager, reading each alert's, said warning.
+    Its mute lines are made again for ``alerts``: the group's (``--domain '*'``) would
+    mute domains no longer in it."""
     severity = _most_urgent(alerts, notification.severity)
-    return replace(notification, alerts=alerts, severity=severity)
+    muting = _muting(notification.rule, notification.kind, alerts, notification.mute)
+    return replace(notification, alerts=alerts, severity=severity, **muting)
+
+
+def _muting(
+    rule: str,
+    kind: Transition,
+    alerts: tuple[Alert, ...],
+    mute: Callable[[str, list[str]], str] | None,
+) -> dict[str, Any]:
+    """A notification's mute lines (:class:`Notification` ``silence``, ``mutes``) for
+    ``alerts``, by ``mute``: none for a resolve, nor without ``mute``."""
+    if kind is Transition.RESOLVED or mute is None:
+        return {"silence": "", "mutes": (), "mute": mute}
+    return {
+        "silence": mute(rule, [a.domain for a in alerts]),
+        "mutes": tuple((a.domain, mute(rule, [a.domain])) for a in alerts),
+        "mute": mute,
+    }
 
 
 def told_by_labels(alert: Alert) -> tuple[str, str, tuple[tuple[str, str], ...]]:
