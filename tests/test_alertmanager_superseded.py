@@ -76,3 +76,17 @@ async def test_a_firing_all_of_whose_alerts_resolved_since_is_not_posted() -> No
     resolved = notification(alert("x.example", kind=Transition.RESOLVED), kind=Transition.RESOLVED)
     posts = await _deliver(firing, [resolved])
     assert all(ended for p in posts for ended in p.values()), posts
+
+
+async def test_the_sent_line_counts_the_alerts_posted_not_those_left_out() -> None:
+    """x.example and y.example fire; x.example's resolve waits behind: y.example alone
+    is posted with the firing, and ``sesd.notify.sent`` says one alert, as posted."""
+    from structlog.testing import capture_logs
+
+    firing = notification(alert("x.example"), alert("y.example"))
+    resolved = notification(alert("x.example", kind=Transition.RESOLVED), kind=Transition.RESOLVED)
+    with capture_logs() as logs:
+        posts = await _deliver(firing, [resolved])
+    assert posts[0] == {("delays", "y.example"): False}, posts
+    sent = [r for r in logs if r["event"] == "sesd.notify.sent"]
+    assert [(r["kind"], r["alerts"]) for r in sent] == [("firing", 1), ("resolved", 1)]

@@ -309,7 +309,7 @@ class Outbox:
                 return True
             else:
                 self._count("sent")
-                log.info("sesd.notify.sent", alerts=len(notification.alerts), attempts=attempt + 1)
+                log.info("sesd.notify.sent", alerts=len(current.alerts), attempts=attempt + 1)
                 return True
             if getattr(sink, "endpoint", None) != getattr(self.sink, "endpoint", None):
                 continue  # a reload moved the sink during the post: the answer was the old one's
