@@ -47,6 +47,11 @@ _SETTINGS = dataclasses.replace(
 )
 #: A reload makes two domains a group's members.
 _GROUPED = dataclasses.replace(_SETTINGS, groups={"pair": ("a.example", "b.example")})
+#: Another makes a consumer domain (kept while no answer comes) a group's member beside
+#: one answered, and tracks a domain: labels that are fixed, not admitted.
+_CONSUMERS = dataclasses.replace(
+    _SETTINGS, groups={"mail": ("gmail.com", "c.example")}, track=("e.example",)
+)
 #: As written: in normal form, not (upper case, a trailing dot), consumer domains
 #: (known by name), none usable.
 _ADDRESSES = [
@@ -185,10 +190,12 @@ _STEP = st.one_of(
     _ANSWER,
     _ANSWER,
     st.tuples(st.just("wait"), st.sampled_from([0.0, 0.5, 1.0, 30.0, 600.0, 1500.0])),
+    # The clock stepping back (the host's, or a replay's events out of order).
+    st.tuples(st.just("wait"), st.sampled_from([-0.5, -600.0])),
     st.tuples(st.just("lookup")),
     st.tuples(st.just("abandon")),
     st.tuples(st.just("housekeep")),
-    st.tuples(st.just("reload"), st.booleans()),
+    st.tuples(st.just("reload"), st.integers(0, 2)),
 )
 
 
@@ -309,7 +316,7 @@ def _step(pipeline: Pipeline, step: tuple[Any, ...], i: int, now: float) -> obje
         return domain
     if step[0] == "housekeep":
         return pipeline.housekeep(now)
-    pipeline.reconfigure(_GROUPED if step[1] else _SETTINGS)
+    pipeline.reconfigure((_SETTINGS, _GROUPED, _CONSUMERS)[step[1]])
     return None
 
 
