@@ -1,0 +1,101 @@
+"""The pipeline keeps where each sender's mail is estimated, and forgets it when the
+polls name an AWS account anew (``Accounts.reach``): its estimates, across polls
+naming accounts between events of every type (a poll's answer lands between two
+messages of one batch), are those of a pipeline that asks every sender afresh at
+each event. The estimate's own reference test holds Senders alone, not this check."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from sesd.config import core_settings, parse_config
+from sesd.core.pipeline import Pipeline
+from sesd.core.tenant_reach import named_now
+from tests import factory as f
+
+ACCOUNT, OTHER_ACCOUNT = "123456789012", "210987654321"
+EU, US, AP = "eu-west-1", "us-east-1", "ap-southeast-2"
+
+
+def _entry(name: str, region: str) -> str:
+    return (
+        f'[[accounts]]\nname = "{name}"\nrole_arn = "arn:aws:iam::{ACCOUNT}:role/{name}"\n'
+        f'region = "{region}"\n'
+    )
+
+
+#: Two queues (the default credentials alone watch ap-southeast-2), two entries whose
+#: roles reach one account: where that account's mail counts moves with the polls.
+_SETTINGS = core_settings(
+    parse_config(
+        f'[[queues]]\nurl = "https://sqs.{EU}.amazonaws.com/{ACCOUNT}/eu"\n'
+        f'[[queues]]\nurl = "https://sqs.{AP}.amazonaws.com/{ACCOUNT}/ap"\n'
+        f"{_entry('eu', EU)}{_entry('us', US)}"
+    )
+)
+_KINDS = ["Send", "Open", "delivery", "delay", "bounce", "complaint"]
+_EVENT = st.tuples(
+    st.just("event"),
+    st.sampled_from(_KINDS),
+    st.integers(1, 3),
+    st.sampled_from([AP, EU, US]),
+    st.sampled_from([ACCOUNT, OTHER_ACCOUNT, ""]),
+    st.sampled_from(["ap", "eu"]),
+)
+#: A poll of the default credentials naming an account (or none) in a region.
+_POLL = st.tuples(
+    st.just("poll"), st.sampled_from([ACCOUNT, OTHER_ACCOUNT, None]), st.sampled_from([AP, EU])
+)
+
+
+def _body(kind: str, n: int, region: str, sender: str, i: int) -> str:
+    recipients = [f"r{i}.{k}@x.example" for k in range(n)]
+    makers: dict[str, Any] = {
+        "Send": lambda: f.simple("Send", recipients),
+        "Open": lambda: f.simple("Open", recipients),
+        "delivery": lambda: f.delivery(recipients),
+        "delay": lambda: f.delay(recipients),
+        "bounce": lambda: f.bounce(recipients),
+        "complaint": lambda: f.complaint(recipients),
+    }
+    event = makers[kind]()
+    event["mail"]["sourceArn"] = f"arn:aws:ses:{region}:{ACCOUNT}:identity/x.example"
+    event["mail"]["sendingAccountId"] = sender
+    return f.raw(event)
+
+
+@settings(max_examples=200, deadline=None)
+@given(steps=st.lists(st.one_of(_EVENT, _EVENT, _POLL), max_size=30))
+# The default credentials' poll names the account an entry reaches, in the region they
+# alone watch, between two messages of one sender (then counted under ``default``),
+# and the next event is of a type the estimate does not read.
+@example(
+    [
+        ("event", "Send", 1, AP, ACCOUNT, "ap"),
+        ("poll", ACCOUNT, AP),
+        ("event", "Open", 1, AP, ACCOUNT, "ap"),
+        ("event", "delivery", 2, AP, "", "ap"),
+    ]
+)
+def test_senders_kept_across_polls_estimate_as_asked_afresh(steps: list[Any]) -> None:
+    ours, afresh = Pipeline(_SETTINGS), Pipeline(_SETTINGS)
+    for i, step in enumerate(steps):
+        if step[0] == "poll":
+            for pipeline in (ours, afresh):
+                ledger = pipeline.ledger
+                roles = (ledger.tenant_status.roles, ledger.tenant_status.watched)
+                named_now(ledger.accounts, ledger.tenant_map, ("default", step[2]), step[1], roles)
+            continue
+        _, kind, n, region, sender, queue = step
+        body = _body(kind, n, region, sender, i)
+        afresh._estimates.clear()  # every sender asked again, at every event
+        afresh.ledger.senders.clear()
+        assert ours.feed(body, queue, f.T0 + i) == afresh.feed(body, queue, f.T0 + i)
+        mine, theirs = ours.ledger.reputation, afresh.ledger.reputation
+        assert mine.seen() == theirs.seen()
+        assert [mine.estimate(k) for k in mine.seen()] == [
+            theirs.estimate(k) for k in theirs.seen()
+        ]
