@@ -232,3 +232,32 @@ async def test_a_sink_named_after_a_reminder_the_first_rule_clears_is_told_it_in
     (page,) = evaluator.due(T + 3603, flush=True)
     assert (page.kind, page.sinks) == (Transition.FIRING, ("pagerduty",))
     assert [(a.value, a.threshold, a.clear_threshold) for a in page.alerts] == [(0.15, 0.3, 0.1)]
+
+
+async def test_a_sink_named_after_a_reminder_as_the_value_falls_is_told_it_fired_at() -> None:
+    """The console takes a.example's page above 20%; a reload moves the rule to 30%,
+    clearing below 10%, and the hourly reminder tells 60% under it. The value then falls
+    to 15% (firing on under the rule in force) and a reload adds PagerDuty: its page,
+    made from the reminder, tells that 60%, which the rule as it fired holds, so it is
+    told the 20% the console was paged at, as added before the reminder. Judged by the
+    15% read since, which the page does not tell, it was told the 30% in force."""
+    hourly = HEAD.replace('"0s"\n', '"0s"\nrepeat_interval = "1h"\n', 1) + RULE
+    first = parse_config(hourly + 'sinks = ["console"]\n')
+    retuned = hourly.replace("0.2", "0.3") + 'clear_below = 0.1\nsinks = ["console"]\n'
+    pipeline = Pipeline(core_settings(first))
+    evaluator = Evaluator(first.alerts, WINDOWS)
+    feed_spike(pipeline, "a.example", T, 6, 4)
+    evaluator.evaluate(pipeline.ledger, T)
+    assert [n.kind for n in evaluator.due(T)] == [Transition.FIRING]
+    evaluator.configure(parse_config(retuned).alerts, WINDOWS, T + 1)
+    feed_spike(pipeline, "a.example", T + 3600, 6, 4)
+    evaluator.evaluate(pipeline.ledger, T + 3601)
+    (reminder,) = evaluator.due(T + 3601)
+    assert [(a.value, a.threshold) for a in reminder.alerts] == [(0.6, 0.3)]
+    feed_spike(pipeline, "a.example", T + 3602, 0, 30)  # 6 delayed of 40: 15%
+    assert evaluator.evaluate(pipeline.ledger, T + 3602) == []
+    added = retuned.replace('["console"]', '["console", "pagerduty"]')
+    evaluator.configure(parse_config(added).alerts, WINDOWS, T + 3603)
+    (page,) = evaluator.due(T + 3603, flush=True)
+    assert (page.kind, page.sinks) == (Transition.FIRING, ("pagerduty",))
+    assert [(a.value, a.threshold, a.clear_threshold) for a in page.alerts] == [(0.6, 0.2, 0.2)]

@@ -155,17 +155,12 @@ def told(
 ) -> tuple[Change, Alert | None]:
     """``change`` (a change of rules) told under what decided its alert as it fired
     (Rechecked.as_fired), and what was last sent of the alert (of ``current``: the page
-    a sink named anew is sent) under those thresholds too, where they keep its value
-    firing: a reminder since told those in force, and a sink added after it was paged
-    under them, where one added before it, or across a restart, was told those it
-    fired at."""
+    a sink named anew is sent) under those thresholds too, where they keep the value it
+    tells firing (:func:`as_fired`, judged by that value, not one read since): a
+    reminder since told those in force, and a sink added after it was paged under
+    them, where one added before it, or across a restart, was told those it fired at."""
     last = current.get((change.rule.name, change.label))
     was = rechecked.as_fired(change)
-    if last is None or was is change or was.kind is not Transition.FIRING:
+    if last is None or change.kind is not Transition.FIRING:
         return was, last
-    rule = was.rule
-    if last.value is not None and not rule.holds(last.value):
-        return was, last
-    return was, replace(
-        last, threshold=rule.threshold, clear_threshold=rule.clear_threshold, rising=rule.rising
-    )
+    return was, as_fired(change.rule, replace(last, kind=Transition.FIRING), rechecked.fired)
