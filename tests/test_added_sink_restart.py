@@ -261,3 +261,25 @@ async def test_a_sink_named_after_a_reminder_as_the_value_falls_is_told_it_fired
     (page,) = evaluator.due(T + 3603, flush=True)
     assert (page.kind, page.sinks) == (Transition.FIRING, ("pagerduty",))
     assert [(a.value, a.threshold, a.clear_threshold) for a in page.alerts] == [(0.6, 0.2, 0.2)]
+
+
+async def test_a_sink_dropped_after_a_new_window_is_told_the_window_the_value_was_read_in() -> None:
+    """The console and PagerDuty are paged for a.example on the 5m window, above 20%; a
+    reload moves the rule to the 15m one (and 30%), whose value the next evaluation
+    reads; a second reload drops PagerDuty. Its resolve told that 15m figure against the
+    5m window's rule; it is told the 15m one's, which read it, as a page would be."""
+    both = HEAD + RULE + 'sinks = ["console", "pagerduty"]\n'
+    first = parse_config(both)
+    retuned = both.replace('"5m"', '"15m"').replace("0.2", "0.3")
+    pipeline = Pipeline(core_settings(first))
+    evaluator = Evaluator(first.alerts, WINDOWS)
+    feed_spike(pipeline, "a.example", T, 6, 4)
+    evaluator.evaluate(pipeline.ledger, T)
+    assert [n.kind for n in evaluator.due(T)] == [Transition.FIRING]
+    evaluator.configure(parse_config(retuned).alerts, WINDOWS, T + 1)
+    assert evaluator.evaluate(pipeline.ledger, T + 2) == []  # fires on under the rule in force
+    dropped = retuned.replace('["console", "pagerduty"]', '["console"]')
+    evaluator.configure(parse_config(dropped).alerts, WINDOWS, T + 3)
+    (resolve,) = evaluator.due(T + 3, flush=True)
+    assert (resolve.kind, resolve.sinks) == (Transition.RESOLVED, ("pagerduty",))
+    assert [(a.window, a.threshold) for a in resolve.alerts] == [("15m", 0.3)]

@@ -260,13 +260,13 @@ class Rechecked:
         return unread
 
     def as_fired(self, change: Change) -> Change:
-        """``change`` told under what decided its alert as it fired, where a change of
-        rules changed that since: a sink is told the thresholds it was paged at (the
-        labels, severity and sinks are the change's: what the sink had, or routes by)."""
+        """``change`` told under what decided its alert as it fired, where a change of rules
+        changed that since and that rule measures its value (and, a firing's, fires at it):
+        a sink is told the thresholds it was paged at (labels, severity, sinks: the change's)."""
         fired, value = self.fired.get((change.rule.name, change.label)), change.state.value
         if fired is None or fired[1] != change.state.since:
             return change
-        if change.kind is Transition.FIRING and not fires_as(fired[0], change.rule, value):
+        if not fires_as(fired[0], change.rule, value if change.kind is Transition.FIRING else None):
             return change  # the value saved is not of that rule, or that rule ends it
         was = {key: getattr(fired[0], key) for key in _DECIDING}
         return replace(change, rule=msgspec.structs.replace(change.rule, **was))
