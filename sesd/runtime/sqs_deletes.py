@@ -59,7 +59,8 @@ def _ours(failed: list[Any], sent: set[str], succeeded: list[Any]) -> list[Any]:
     An entry sent that the answer names neither failed nor ``succeeded`` (a proxy's
     ``{}``, a page the SDK reads as no lists: SQS names each) fails too, with the code
     :data:`UNNAMED`: done or not is not known, and counted done, a message not deleted
-    would pass unseen. Those naming none stand for as many of them."""
+    would pass unseen. Those naming none stand for as many of them, and for no entry
+    the answer names successful (counted failed, a message deleted was said undeleted)."""
     named: set[str] = set()
     ours, nameless = [], []
     for f in (e if isinstance(e, dict) else {} for e in failed):
@@ -70,8 +71,9 @@ def _ours(failed: list[Any], sent: set[str], succeeded: list[Any]) -> list[Any]:
             ours.append(f)
     done = {i for s in succeeded if isinstance(s, dict) and _text(i := s.get("Id"))}
     unnamed = [{"Id": i, "Code": UNNAMED} for i in sorted(sent - done - named)]
-    # Those naming their entry first: cut behind the nameless, one is not tried again.
-    return (ours + nameless + unnamed[len(nameless) :])[: len(sent)]
+    # Those naming their entry first; a nameless one in place of an entry named nowhere
+    # (which message it was is not known: not tried again).
+    return ours + nameless[: len(unnamed)] + unnamed[len(nameless) :]
 
 
 def _text(value: object) -> bool:
