@@ -80,7 +80,9 @@ async def _metric_pages(
     or pages past :data:`METRIC_PAGES`, is a list that does not end. An answer the SDK
     cannot read, or a query id or a datapoint that does not read, is
     :class:`~sesd.account.failures.UnreadableAnswer`; a token that is no text is read as
-    left out."""
+    left out. So is an answer that names neither query on any page (a proxy's ``{}``, a
+    captive page, which botocore's JSON parser reads as ``{"message": page}``): read as
+    queries without a datapoint, it would drop AWS's figures in a poll that succeeded."""
     points: dict[str, list[tuple[float, float]]] = {}
     statuses: dict[str, str] = {}
     tokens: set[str] = set()
@@ -92,6 +94,8 @@ async def _metric_pages(
                 statuses[kind] = _status(result)
         token = text(answer, "NextToken")
         if not token:
+            if not statuses:  # (CloudWatch names each query asked, datapoints or none)
+                raise UnreadableAnswer
             return points, statuses
         if token in tokens:
             raise EndlessList(f"get_metric_data named {clean(token, WORD)} again")
