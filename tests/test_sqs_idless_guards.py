@@ -1,7 +1,7 @@
 """A received message without an id (a stand-in's: SQS gives each one) is judged by
 its own body. Two things keep it so, each tested alone here: the memory of invalid
 ids is never asked of "" (a message without an id is no other message), and is never
-told "" (the memory is bounded and shared by every poller: "" would take the place
+told "" (the memory is bounded and shared by the queue's pollers: "" would take the place
 of a real id, whose message would be judged, logged and counted again)."""
 
 from __future__ import annotations
