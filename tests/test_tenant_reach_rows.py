@@ -10,7 +10,7 @@ from typing import Any
 from sesd.core.accounts import Accounts
 from sesd.core.tenant_map import TenantMap
 from sesd.core.tenant_reach import held_in, named_now
-from sesd.core.tenants import TenantStatuses
+from sesd.core.tenants import TenantNotice, TenantStatuses
 
 ACCOUNT = "123456789012"
 
@@ -85,3 +85,23 @@ def test_each_account_named_anew_is_a_change_the_pipeline_sees() -> None:
         counts.append(accounts.reach)
     changed = [after != before for before, after in pairwise(counts)]
     assert changed == [True, False, True, True, True]
+
+
+def test_an_empty_listing_leaves_the_account_the_labels_till_another_is_named() -> None:
+    """The default credentials' last tenant deleted, their listing names no account:
+    a tenant created there next, before the listing names the account again, is still
+    ``default``'s (not shown under the raw id, its alert fired again under the label at
+    the next poll); once a listing names another account, the one before is its id's."""
+    accounts, tenant_map = Accounts(), TenantMap()
+    target, other, roles = ("default", "eu-west-1"), "210987654321", (dict[str, str](), ())
+    statuses = TenantStatuses([target])
+    statuses.named(ACCOUNT, "default")
+    named_now(accounts, tenant_map, target, ACCOUNT, roles, statuses)
+    named_now(accounts, tenant_map, target, None, roles, statuses)  # its last tenant gone
+    paused = TenantNotice("eu-west-1", ACCOUNT, "acme", 1.0, status="DISABLED", origin="X")
+    statuses.apply(paused)
+    assert list(statuses.status) == [("default", "eu-west-1", "acme")]
+    statuses.named(other, "default")
+    named_now(accounts, tenant_map, target, other, roles, statuses)
+    assert statuses.accounts == {other: "default"}
+    assert statuses.ids_forgotten == 0

@@ -77,7 +77,9 @@ def named_now(
     named more than :data:`sesd.core.tenants.MAX_IDS_PER_LABEL` others. In ``statuses``,
     the account named before is no longer the label's, but where its polls in another
     region still name it: its tenants' events (on a queue shared with it) count under
-    its id, as after a restart, not as the label's tenants."""
+    its id, as after a restart, not as the label's tenants. Not at an empty listing
+    (its last tenant deleted: one created next is still the label's), but at the next
+    listing naming another account."""
     status = accounts.record(target)
     was, status.account_id = status.account_id, now
     if was != now:
@@ -96,10 +98,11 @@ def named_now(
             if where[0] == name and where != target
         }
         forget_unreached(tenant_map, [(was, target[1])], others)
+    if statuses is not None and now is not None:  # (an empty listing names no other)
         label = target[0]
         still = {s.account_id for where, s in accounts.status.items() if where[0] == label}
-        if statuses is not None and was not in still and statuses.accounts.get(was) == label:
-            del statuses.accounts[was]  # (not counted as forgotten: the bound did not)
+        for left in [i for i, n in statuses.accounts.items() if n == label and i not in still]:
+            del statuses.accounts[left]  # (not counted as forgotten: the bound did not)
 
 
 def sender_label(
