@@ -13,7 +13,8 @@ from prometheus_client import CollectorRegistry
 
 from sesd.core.accounts import Accounts
 from sesd.core.tenant_map import TenantMap
-from sesd.core.tenants import MAX_IDS_PER_LABEL, TenantNotice, TenantStatuses, _merged
+from sesd.core.tenant_merge import merged
+from sesd.core.tenants import MAX_IDS_PER_LABEL, TenantNotice, TenantStatuses
 from sesd.metrics.tenants import TenantCollector
 
 REGION = "eu-west-1"
@@ -63,7 +64,7 @@ def _plain_named(statuses: TenantStatuses, account_id: str, label: str) -> None:
         statuses._forget(key)
         moved = (label, key[1], key[2])
         kept = statuses.status.get(moved)
-        statuses._newest(moved, heard if kept is None else _merged(kept, heard))
+        statuses._newest(moved, heard if kept is None else merged(kept, heard))
 
 
 _ACCOUNTS = st.sampled_from(["111111111111", "222222222222", "prod", "stage"])

@@ -13,6 +13,7 @@ from typing import Any, Final
 import msgspec
 
 from sesd.core.settings import entry_watching
+from sesd.core.tenant_merge import MAX_FINDINGS, aggregate, impact_of, merged
 from sesd.core.text import clean
 
 __all__ = [
@@ -31,9 +32,6 @@ __all__ = [
 #: events for made-up tenants must not grow it without end either. When full, the
 #: tenant SES spoke of longest ago in that (account, region) makes room.
 MAX_STATUSES: Final = 10_000
-#: The most open findings kept of one tenant: one per type of finding, and SES has
-#: about a dozen types; beyond this a finding is not kept.
-MAX_FINDINGS: Final = 32
 #: The most AWS account ids kept as one account label's: its credentials reach one AWS
 #: account at a time (SES's tenant ARNs name it), the one left forgotten once a listing
 #: names another (sesd.core.tenant_reach); an endpoint naming another id in each
@@ -87,6 +85,10 @@ class TenantStatus:
     #: When SES's newest word on its sending status was given (a status event or a
     #: poll): a finding's newer event says nothing of it.
     status_at: float = 0.0
+    #: ...and on each origin's (a poll's word is on both, an event's on one; 0: none
+    #: heard): what an event said under an id moves under a label by origin (merged).
+    customer_at: float = 0.0
+    aws_at: float = 0.0
     #: Each finding type's newest event (opened or closed), Unix time: an older one,
     #: come late or again (SQS delivers at least once), changes nothing.
     heard: dict[str, float] = field(default_factory=dict)
@@ -190,7 +192,7 @@ class TenantStatuses:
             self._forget(key)
             moved = (label, key[1], key[2])
             kept = self.status.get(moved)
-            self._newest(moved, heard if kept is None else _merged(kept, heard))
+            self._newest(moved, heard if kept is None else merged(kept, heard))
 
     def record(self, key: TenantKey) -> TenantStatus:
         """A tenant's status, to write what SES said into (made, ENABLED, on first use;
@@ -235,7 +237,7 @@ class TenantStatuses:
         current = self.status.get(key)
         if current is not None and current.status_at > at:
             return  # a status event told us something newer while the poll was under way
-        fresh.updated = fresh.status_at = at
+        fresh.updated = fresh.status_at = fresh.customer_at = fresh.aws_at = at
         if current is not None:
             fresh.heard, fresh.updated = current.heard, max(current.updated, at)
             if current.updated > at:  # a finding's newer event: the status alone is taken
@@ -275,9 +277,10 @@ class TenantStatuses:
                 return
             said, cause = clean(notice.status, _WORD), clean(notice.cause)
             if notice.origin == "AWS_MANAGED":
-                status.aws, status.aws_cause = said, cause
+                status.aws, status.aws_cause, status.aws_at = said, cause, notice.time
             else:
                 status.customer, status.customer_cause = said, cause
+                status.customer_at = notice.time
             status.sending = aggregate(status.customer, status.aws)
             status.status_at = notice.time
             status.updated = max(status.updated, notice.time)
@@ -294,7 +297,7 @@ class TenantStatuses:
         status.findings = [f for f in status.findings if f[0] != kind]
         if notice.open and len(status.findings) < MAX_FINDINGS:
             status.findings.append(finding)
-        status.impact = _impact(status.findings)
+        status.impact = impact_of(status.findings)
         status.updated = max(status.updated, notice.time)
 
     def gone(self, account: str, region: str, listed: set[str], since: float) -> None:
@@ -335,6 +338,8 @@ class TenantStatuses:
                 status = msgspec.convert(saved, TenantStatus)
                 if "status_at" not in saved:  # a file from before: what ``updated`` meant
                     status.status_at = status.updated
+                if "aws_at" not in saved:  # (so of each origin: the newest word on either)
+                    status.customer_at = status.aws_at = status.status_at
                 _clean_status(status)
                 self._newest(key, status)
 
@@ -346,32 +351,6 @@ class TenantStatuses:
             key=lambda item: (not item[1].paused, item[1].impact != "HIGH",
                               item[1].impact != "LOW", item[0]),
         )  # fmt: skip
-
-
-def _impact(findings: list[tuple[str, str, str]]) -> str:
-    """The highest impact of open ``findings``: HIGH, LOW, or "" with none."""
-    impacts = {f[1] for f in findings}
-    return "HIGH" if "HIGH" in impacts else ("LOW" if impacts else "")
-
-
-def _merged(kept: TenantStatus, later: TenantStatus) -> TenantStatus:
-    """``kept`` with what ``later`` heard after it: its sending status, told after
-    ``kept``'s, and each type of finding it heard of no sooner than ``kept`` did."""
-    if later.status_at > kept.status_at:  # (0: only findings were heard of)
-        kept.sending, kept.customer, kept.aws = later.sending, later.customer, later.aws
-        kept.customer_cause, kept.aws_cause = later.customer_cause, later.aws_cause
-        kept.status_at = later.status_at
-    for kind, at in later.heard.items():
-        if at >= kept.heard.get(kind, at):
-            kept.findings = [f for f in kept.findings if f[0] != kind]
-            kept.findings += [f for f in later.findings if f[0] == kind]
-            kept.heard.pop(kind, None)
-            kept.heard[kind] = at
-    kept.findings = kept.findings[:MAX_FINDINGS]
-    kept.heard = dict(list(kept.heard.items())[-MAX_FINDINGS:])
-    kept.impact = _impact(kept.findings)
-    kept.updated = max(kept.updated, later.updated)
-    return kept
 
 
 def _clean_status(status: TenantStatus) -> None:
@@ -390,10 +369,3 @@ def _clean_findings(findings: list[tuple[str, str, str]]) -> list[tuple[str, str
         (clean(kind, _WORD), clean(impact, _WORD), clean(text))
         for kind, impact, text in findings[:MAX_FINDINGS]
     ]
-
-
-def aggregate(customer: str, aws: str) -> str:
-    """SES's aggregate: DISABLED when either is; REINSTATED lets a tenant send."""
-    if "DISABLED" in (customer, aws):
-        return "DISABLED"
-    return "REINSTATED" if "REINSTATED" in (customer, aws) else "ENABLED"

@@ -1,0 +1,55 @@
+"""What SES said of one tenant under two keys joined into one (sesd.core.tenants: a poll
+naming an AWS account id moves what its events said under the id to the label): its
+findings' highest impact, and each word by the newer of the two. Pure.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Final
+
+if TYPE_CHECKING:
+    from sesd.core.tenants import TenantStatus
+
+__all__ = ["MAX_FINDINGS", "impact_of", "merged"]
+
+#: The most open findings kept of one tenant: one per type of finding, and SES has
+#: about a dozen types; beyond this a finding is not kept.
+MAX_FINDINGS: Final = 32
+
+
+def impact_of(findings: list[tuple[str, str, str]]) -> str:
+    """The highest impact of open ``findings``: HIGH, LOW, or "" with none."""
+    impacts = {f[1] for f in findings}
+    return "HIGH" if "HIGH" in impacts else ("LOW" if impacts else "")
+
+
+def merged(kept: TenantStatus, later: TenantStatus) -> TenantStatus:
+    """``kept`` with what ``later`` heard after it: each origin's sending status (SES's,
+    the customer's) told after ``kept``'s word on that origin, and each type of finding
+    it heard of no sooner than ``kept`` did. By origin: an event speaks of one, and the
+    other's word in ``later`` (never heard: ENABLED) would lift a pause ``kept`` read."""
+    if later.customer_at > kept.customer_at:  # (0: that origin was not heard of)
+        kept.customer, kept.customer_cause = later.customer, later.customer_cause
+        kept.customer_at = later.customer_at
+    if later.aws_at > kept.aws_at:
+        kept.aws, kept.aws_cause, kept.aws_at = later.aws, later.aws_cause, later.aws_at
+    kept.sending = aggregate(kept.customer, kept.aws)
+    kept.status_at = max(kept.status_at, later.status_at)
+    for kind, at in later.heard.items():
+        if at >= kept.heard.get(kind, at):
+            kept.findings = [f for f in kept.findings if f[0] != kind]
+            kept.findings += [f for f in later.findings if f[0] == kind]
+            kept.heard.pop(kind, None)
+            kept.heard[kind] = at
+    kept.findings = kept.findings[:MAX_FINDINGS]
+    kept.heard = dict(list(kept.heard.items())[-MAX_FINDINGS:])
+    kept.impact = impact_of(kept.findings)
+    kept.updated = max(kept.updated, later.updated)
+    return kept
+
+
+def aggregate(customer: str, aws: str) -> str:
+    """SES's aggregate: DISABLED when either is; REINSTATED lets a tenant send."""
+    if "DISABLED" in (customer, aws):
+        return "DISABLED"
+    return "REINSTATED" if "REINSTATED" in (customer, aws) else "ENABLED"
