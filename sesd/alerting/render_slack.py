@@ -61,8 +61,10 @@ def slack_message(notification: Notification) -> dict[str, Any]:
     fits = alerts[:room] if len(alerts) <= room else alerts[: room - 1]
     # Alerts while they fit in SLACK_MAX_ALERTS_TEXT (the first always), the rest named.
     used = 0
+    # Of several severities, each alert says its own: the header tells the most urgent.
+    mixed = len({alert.severity for alert in alerts}) > 1
     for alert in fits:
-        block = _alert_block(alert)
+        block = _alert_block(alert, mixed=mixed)
         used += len(block["text"]["text"])
         if len(blocks) > 1 and used > SLACK_MAX_ALERTS_TEXT:
             break
@@ -90,14 +92,16 @@ def slack_message(notification: Notification) -> dict[str, Any]:
     return {"text": text["text"], "blocks": blocks}
 
 
-def _alert_block(alert: Alert) -> dict[str, Any]:
-    """An alert's section: its text escaped, then its links (from the config, so not
-    escaped: Slack's ``<url|name>`` is the link)."""
+def _alert_block(alert: Alert, *, mixed: bool = False) -> dict[str, Any]:
+    """An alert's section: its text escaped (led by its severity where the message's
+    alerts carry several), then its links (from the config, so not escaped: Slack's
+    ``<url|name>`` is the link)."""
     found = " · ".join(f"<{_slack_url(url)}|{name}>" for name, url in links(alert))
     found = "\n" + found if found else ""
     if len(found) > SLACK_MAX_SECTION // 2:
         found = ""  # links configured too long to leave the alert's text room: left out
-    text = _mrkdwn(describe(alert, slack=True), SLACK_MAX_SECTION - len(found))
+    severity = f"{alert.severity} · " if mixed else ""
+    text = _mrkdwn(severity + describe(alert, slack=True), SLACK_MAX_SECTION - len(found))
     text["text"] += found
     return {"type": "section", "text": text}
 

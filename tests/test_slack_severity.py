@@ -1,0 +1,43 @@
+"""Each alert's own severity in a Slack message whose alerts carry several (a reload
+changed the rule's while its group waited): the header tells the most urgent, and
+an engineer reading a warning alert under a ``critical`` header would act on it as
+critical. One severity: the header says it, and no alert repeats it."""
+
+from __future__ import annotations
+
+import pytest
+
+from sesd.alerting.render_slack import slack_message
+from sesd.config import parse_config
+from tests import factory as f
+from tests.test_group_severity import RULE, _reloaded
+from tests.test_rules import built, feed_spike
+
+pytestmark = pytest.mark.timeout(30)
+
+
+def test_each_alert_of_a_mixed_notification_tells_its_own_severity() -> None:
+    pipeline, evaluator = built(parse_config(RULE.format(severity="warning")))
+    t = f.T0
+    feed_spike(pipeline, "a.example", t, 5, 5)
+    evaluator.evaluate(pipeline.ledger, t)
+    _reloaded(evaluator, "critical", t + 5)
+    feed_spike(pipeline, "b.example", t + 10, 5, 5)
+    evaluator.evaluate(pipeline.ledger, t + 10)
+    (notification,) = evaluator.due(t + 30)
+    blocks = slack_message(notification)["blocks"]
+    assert "delays (critical): 2 domains" in blocks[0]["text"]["text"]
+    first, second = (block["text"]["text"] for block in blocks[1:3])
+    assert first.startswith("warning · *a.example*"), first
+    assert second.startswith("critical · *b.example*"), second
+
+
+def test_an_alert_of_a_notification_of_one_severity_does_not_repeat_it() -> None:
+    pipeline, evaluator = built(parse_config(RULE.format(severity="warning")))
+    t = f.T0
+    feed_spike(pipeline, "a.example", t, 5, 5)
+    feed_spike(pipeline, "b.example", t, 5, 5)
+    evaluator.evaluate(pipeline.ledger, t)
+    (notification,) = evaluator.due(t + 30)
+    blocks = slack_message(notification)["blocks"]
+    assert [block["text"]["text"][:11] for block in blocks[1:3]] == ["*a.example*", "*b.example*"]
