@@ -253,6 +253,9 @@ def links(alert: Alert) -> list[tuple[str, str]]:
 def pagerduty_events(notification: Notification, routing_key: str, source: str) -> list[bytes]:
     """One Events API v2 event per alert (encoded), each under 512 KB."""
     out = []
+    # Each event is an incident of its own: its line mutes its alert alone (the
+    # notification's, for several domains, would mute every domain of the rule).
+    mutes = dict(notification.mutes)
     for alert in notification.alerts:
         event: dict[str, Any] = {
             "routing_key": routing_key,
@@ -275,8 +278,9 @@ def pagerduty_events(notification: Notification, routing_key: str, source: str) 
                 "timestamp": datetime.fromtimestamp(alert.at, UTC).isoformat(),
                 "custom_details": details(alert),
             }
-            if notification.silence:
-                event["payload"]["custom_details"]["mute"] = notification.silence
+            mute = mutes.get(alert.domain, notification.silence)
+            if mute:
+                event["payload"]["custom_details"]["mute"] = mute
             found = links(alert)
             if found:
                 event["links"] = [{"href": url, "text": name} for name, url in found]

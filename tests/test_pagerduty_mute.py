@@ -1,0 +1,35 @@
+"""The ``sesd silence add`` line each PagerDuty event carries (``custom_details.mute``).
+PagerDuty makes each alert of a notification an incident of its own: a.example's
+incident offering the notification's line (``--domain '*'``, for its several
+domains) would mute every domain of the rule, b.example's incident and new ones
+included, as Alertmanager's did before each alert there named its own."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from sesd.alerting.render import pagerduty_events
+from sesd.config import parse_config
+from tests import factory as f
+from tests.test_group_severity import RULE
+from tests.test_rules import built, feed_spike
+
+pytestmark = pytest.mark.timeout(30)
+
+
+def test_each_pagerduty_event_offers_the_line_that_mutes_its_alert_alone() -> None:
+    pipeline, evaluator = built(parse_config(RULE.format(severity="critical")))
+    t = f.T0
+    feed_spike(pipeline, "a.example", t, 5, 5)
+    feed_spike(pipeline, "b.example", t, 5, 5)
+    evaluator.evaluate(pipeline.ledger, t)
+    (notification,) = evaluator.due(t + 30)
+    assert "--domain '*'" in notification.silence  # Slack's, for the message's domains
+    events = [json.loads(e)["payload"] for e in pagerduty_events(notification, "key", "sesd")]
+    mutes = {event["component"]: event["custom_details"]["mute"] for event in events}
+    assert mutes == {
+        domain: evaluator.mute("delays", [domain]) for domain in ("a.example", "b.example")
+    }
+    assert all("--domain '*'" not in line for line in mutes.values())
