@@ -36,7 +36,7 @@ from prometheus_client import Counter
 from sesd.alerting.alert import Notification, told_by_labels, with_alerts
 from sesd.alerting.rules import Transition
 from sesd.alerting.sinks import Permanent, RateLimited, Retryable, Sink
-from sesd.alerting.urgency import least_urgent_oldest
+from sesd.alerting.urgency import least_urgent_oldest, placed
 from sesd.alerting.urgency import rank as _rank
 from sesd.io.backoff import backoff_delay
 from sesd.io.cancelled import stop_asked
@@ -186,12 +186,12 @@ class Outbox:
         return [n for n in self._queue if id(n) not in self._first_tried]
 
     def swap(self, queued: Notification, other: Notification | None) -> None:
-        """Put ``other`` where ``queued`` waits (None: take it out)."""
+        """Put ``other`` where ``queued`` waits (None: take it out), or behind the more
+        urgent after it where it is less urgent (:func:`~sesd.alerting.urgency.placed`)."""
         i = self._queue.index(queued)
-        if other is None:
-            del self._queue[i]
-        else:
-            self._queue[i] = other
+        del self._queue[i]
+        if other is not None:
+            self._queue.insert(placed(self._queue, i, queued, other), other)
         self._wake()
 
     def resolve_waits(self, rule: str, label: str) -> bool:

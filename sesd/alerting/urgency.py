@@ -3,12 +3,12 @@ of a sink's outbox (:mod:`sesd.alerting.outbox`)."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 
 from sesd.alerting.alert import SEVERITY_RANK, Notification
 from sesd.alerting.rules import Transition
 
-__all__ = ["least_urgent_oldest", "rank"]
+__all__ = ["least_urgent_oldest", "placed", "rank"]
 
 #: Which kind a full outbox drops first, of its least urgent notifications.
 _DROP_ORDER = {Transition.REPEAT: 0, Transition.FIRING: 1, Transition.RESOLVED: 2}
@@ -27,3 +27,16 @@ def least_urgent_oldest(queue: Collection[Notification]) -> Notification:
         (notification for notification in queue if rank(notification) == least),
         key=lambda notification: _DROP_ORDER[notification.kind],
     )
+
+
+def placed(queue: Sequence[Notification], at: int, was: Notification, now: Notification) -> int:
+    """Where ``now`` goes in ``queue``, standing for ``was`` (taken out of place ``at``):
+    there, or, less urgent than it (a recall left a critical page its warning alerts),
+    behind the more urgent queued after it, as it would have been queued, but never
+    behind its own rule's (a trigger after its resolve keeps an incident open). Left
+    ahead, a warning page held a storm's critical pages behind it."""
+    if rank(now) <= rank(was):
+        return at
+    while at < len(queue) and queue[at].rule != now.rule and rank(queue[at]) < rank(now):
+        at += 1
+    return at
