@@ -25,11 +25,15 @@ def test_each_alert_of_a_mixed_notification_tells_its_own_severity() -> None:
     feed_spike(pipeline, "b.example", t + 10, 5, 5)
     evaluator.evaluate(pipeline.ledger, t + 10)
     (notification,) = evaluator.due(t + 30)
-    blocks = slack_message(notification)["blocks"]
+    message = slack_message(notification)
+    blocks = message["blocks"]
     assert "delays (critical): 2 domains" in blocks[0]["text"]["text"]
     first, second = (block["text"]["text"] for block in blocks[1:3])
     assert first.startswith("warning · *a.example*"), first
     assert second.startswith("critical · *b.example*"), second
+    # The fallback text (a phone's notification) tells each too.
+    assert "2 domains: warning · [FIRING] delays: a.example" in message["text"], message["text"]
+    assert "; critical · [FIRING] delays: b.example" in message["text"], message["text"]
 
 
 def test_an_alert_of_a_notification_of_one_severity_does_not_repeat_it() -> None:
@@ -39,5 +43,7 @@ def test_an_alert_of_a_notification_of_one_severity_does_not_repeat_it() -> None
     feed_spike(pipeline, "b.example", t, 5, 5)
     evaluator.evaluate(pipeline.ledger, t)
     (notification,) = evaluator.due(t + 30)
-    blocks = slack_message(notification)["blocks"]
+    message = slack_message(notification)
+    blocks = message["blocks"]
     assert [block["text"]["text"][:11] for block in blocks[1:3]] == ["*a.example*", "*b.example*"]
+    assert "2 domains: [FIRING] delays: a.example" in message["text"], message["text"]

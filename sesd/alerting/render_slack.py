@@ -86,7 +86,12 @@ def slack_message(notification: Notification) -> dict[str, Any]:
     blocks.append({"type": "context", "elements": closing})
     # The title says "[TEST]" first: the headlines after it do not say it again.
     text = _mrkdwn(
-        title + ": " + "; ".join(headline(a, slack=True, marked=False) for a in alerts),
+        title
+        + ": "
+        + "; ".join(
+            (f"{a.severity} · " if mixed else "") + headline(a, slack=True, marked=False)
+            for a in alerts
+        ),
         SLACK_MAX_TEXT,
     )
     return {"text": text["text"], "blocks": blocks}
