@@ -90,3 +90,31 @@ def test_one_bucket_past_the_head_as_the_listed_form(
         at = a + 1 - slots if stage else None
         expected = listed_moved_over(ring, a, a + 1, values, at)
         assert ring.moved_over(a, a + 1, values, at) == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    slots=st.integers(1, 12),
+    writes=_WRITES,
+    a=st.integers(-15, 80),
+    gap=st.integers(0, 30),
+    bound=st.sampled_from(["a", "b", "head", "a-slots", "b-slots", "head-slots"]),
+    offset=st.integers(-1, 1),
+    values=st.booleans(),
+)
+def test_a_stage_at_a_bound_as_the_listed_form(
+    slots: int,
+    writes: list[tuple[int, int, int, int]],
+    a: int,
+    gap: int,
+    bound: str,
+    offset: int,
+    values: bool,
+) -> None:
+    """A stage on (or next to) a bound of the buckets moved over, where a stage drawn
+    anywhere seldom falls: each range is open at its start and closed at its end."""
+    ring = _ring(slots, writes)
+    b = a + gap
+    at = {"a": a, "b": b, "head": ring.head}[bound.split("-")[0]]
+    stage = at - (slots if bound.endswith("-slots") else 0) + offset
+    assert ring.moved_over(a, b, values, stage) == listed_moved_over(ring, a, b, values, stage)
