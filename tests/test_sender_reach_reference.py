@@ -80,6 +80,15 @@ def _body(kind: str, n: int, region: str, sender: str, i: int) -> str:
         ("event", "delivery", 2, AP, "", "ap"),
     ]
 )
+# The same sender before and after that poll: its windows, found under the entry
+# whose role reaches the account, are found again under ``default``.
+@example(
+    [
+        ("event", "Send", 1, AP, ACCOUNT, "ap"),
+        ("poll", ACCOUNT, AP),
+        ("event", "Send", 1, AP, ACCOUNT, "ap"),
+    ]
+)
 def test_senders_kept_across_polls_estimate_as_asked_afresh(steps: list[Any]) -> None:
     ours, afresh = Pipeline(_SETTINGS), Pipeline(_SETTINGS)
     for i, step in enumerate(steps):
