@@ -36,6 +36,6 @@ def test_every_address_but_the_simulators_is_counted(addresses: list[str]) -> No
     expected = _not_at_simulator(addresses)
     assert eligible(addresses) == expected
     reputation = Reputation(window_sends=1000)
-    windows = reputation.windows("a", "r", "")
-    reputation.count(windows, "delivery", addresses, False)
+    reputation.windows("a", "r", "")  # its estimate made, with none eligible too
+    reputation.observe("a", "r", "", "delivery", addresses)
     assert reputation.estimate(("a", "r", "")).sends == expected  # type: ignore[union-attr]
