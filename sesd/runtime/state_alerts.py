@@ -51,6 +51,7 @@ from sesd.config import RuleConfig, rule_of, saved_rule
 from sesd.core.text import clean
 
 __all__ = [
+    "NOTE_CHARS",
     "alert_states",
     "clocked",
     "leading",
@@ -65,6 +66,11 @@ __all__ = [
 _LATEST: Final = 253402300799.0
 #: The values an alert state's status is saved as.
 _STATUSES: Final = frozenset(status.value for status in Status)
+
+
+#: The most of a saved resolve's note read back: sesd's own notes (a rule removed, or
+#: changed, with what it was) are a line; a damaged file's are a stranger's text.
+NOTE_CHARS: Final = 1000
 
 
 def leading(entry: Any, size: int) -> list[Any] | None:
@@ -96,7 +102,8 @@ def read_retired(
     sent (their rule no longer reads as one, or their entry does not read), by rule,
     for a person: their incidents stay open; and how many entries did not read. A
     time no clock tells is read as ``now``, as an alert state's (:func:`alert_states`):
-    the resolve is still owed, and sent rather than left for a person."""
+    the resolve is still owed, and sent rather than left for a person. The note goes
+    to every sink: it is read as event text is (escaped, bounded)."""
     saved = data.get("retired", [])
     if not isinstance(saved, list):
         return [], {}, 1
@@ -118,7 +125,7 @@ def read_retired(
             continue
         _clock_all(states, now)
         try:
-            found.append((rule_of(described), states, note))
+            found.append((rule_of(described), states, clean(note, NOTE_CHARS)))
         except ValueError:
             _name(unknown, described, rows)
     return found, unknown, skipped
