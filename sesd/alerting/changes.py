@@ -24,8 +24,10 @@ from typing import Any
 import msgspec
 
 from sesd.alerting.alert import Alert
+from sesd.alerting.fired_as import DECIDING as _DECIDING
+from sesd.alerting.fired_as import MEASURES, fired_rule, fires_as, told_rule
 from sesd.alerting.labels import takes
-from sesd.alerting.rules import AlertState, Status, Transition, fires_as
+from sesd.alerting.rules import AlertState, Status, Transition
 from sesd.config import ACCOUNT_METRICS, CANARY_METRICS, RuleConfig, rule_of, saved_rule
 from sesd.core.accounts import is_account_label
 from sesd.core.canary import CANARY_DOMAIN
@@ -42,13 +44,6 @@ __all__ = [
     "relabel",
     "resolved_again",
 ]
-
-#: The keys of a rule that decide whether a firing alert resolves: what it measures
-#: and the thresholds.
-_DECIDING = (
-    "metric", "window", "cause", "include_suppressed",
-    "above", "below", "clear_below", "clear_above",
-)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,15 +256,13 @@ class Rechecked:
 
     def as_fired(self, change: Change) -> Change:
         """``change`` told under what decided its alert as it fired, where a change of rules
-        changed that since and that rule measures its value (and, a firing's, fires at it):
-        a sink is told the thresholds it was paged at (labels, severity, sinks: the change's)."""
-        fired, value = self.fired.get((change.rule.name, change.label)), change.state.value
-        if fired is None or fired[1] != change.state.since:
-            return change
-        if not fires_as(fired[0], change.rule, value if change.kind is Transition.FIRING else None):
-            return change  # the value saved is not of that rule, or that rule ends it
-        was = {key: getattr(fired[0], key) for key in _DECIDING}
-        return replace(change, rule=msgspec.structs.replace(change.rule, **was))
+        changed that since and that rule measures its value (and, a firing's, fires at it:
+        a resolve's value, read whatever ended it, judges nothing): a sink is told the
+        thresholds it was paged at (labels, severity, sinks: the change's)."""
+        value = change.state.value if change.kind is Transition.FIRING else None
+        key, since = (change.rule.name, change.label), change.state.since
+        fired = fired_rule(self.fired, key, since, change.rule, value)
+        return change if fired is None else replace(change, rule=told_rule(change.rule, fired))
 
     def explained(self, rule: RuleConfig, alert: Alert) -> Alert:
         """``alert`` (of ``rule`` as it is now), saying why when it is the resolve of
@@ -281,8 +274,10 @@ class Rechecked:
             return alert  # fired again since: resolved on its own
         before = fired[0]
         changed = [key for key in _DECIDING if getattr(before, key) != getattr(rule, key)]
-        remeasured = any(key in changed for key in _DECIDING[:4])
-        if not remeasured and (alert.value is None or not before.holds(alert.value)):
+        # No figure (no data) ends it under the rule as it fired too (a page without one
+        # is told that rule: there, no figure contradicts it).
+        remeasured = any(key in changed for key in MEASURES)
+        if not remeasured and (alert.value is None or not fires_as(before, rule, alert.value)):
             return alert  # the rule as it fired resolves it too
         was = ", ".join(
             f"{key} {_shown(getattr(before, key))} to {_shown(getattr(rule, key))}"

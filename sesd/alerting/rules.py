@@ -38,7 +38,6 @@ __all__ = [
     "Blindness",
     "Status",
     "Transition",
-    "fires_as",
     "has_waited",
     "measure",
     "step",
@@ -165,21 +164,6 @@ def _holds(rule: RuleConfig, value: float | None) -> bool:
     out and writing ``clear_below = above`` behave the same, and an ``above = 0`` rule
     resolves when its value is back to 0."""
     return value is not None and rule.holds(value)
-
-
-#: The keys of a rule that say what its value measures.
-_MEASURES = ("metric", "window", "cause", "include_suppressed")
-
-
-def fires_as(fired: RuleConfig, rule: RuleConfig, value: float | None) -> bool:
-    """Whether ``fired`` (the rule a firing alert fired under, before a reload to
-    ``rule``) describes the alert's ``value`` read under ``rule``: it measures what
-    ``rule`` does, and the alert fires on under it at that value. Else a page told its
-    thresholds read "15% (fires above 20%, clears at 20%)", or another window's figure
-    against them: the rule it fires under tells it."""
-    if any(getattr(fired, key) != getattr(rule, key) for key in _MEASURES):
-        return False
-    return value is None or fired.holds(value)
 
 
 def has_waited(start: float, now: float, period: float) -> bool:

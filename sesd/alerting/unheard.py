@@ -21,7 +21,8 @@ from dataclasses import replace
 
 from sesd.alerting.alert import Alert
 from sesd.alerting.changes import Change, Rechecked
-from sesd.alerting.rules import AlertState, Status, Transition, fires_as
+from sesd.alerting.fired_as import Fired, fired_rule, told_alert, told_rule
+from sesd.alerting.rules import AlertState, Status, Transition
 from sesd.config import RuleConfig
 
 __all__ = ["Unheard", "as_fired", "told"]
@@ -127,9 +128,7 @@ class Unheard:
         return routes
 
 
-def as_fired(
-    rule: RuleConfig, alert: Alert, fired: Mapping[tuple[str, str], tuple[RuleConfig, float]]
-) -> Alert:
+def as_fired(rule: RuleConfig, alert: Alert, fired: Fired) -> Alert:
     """A firing of ``rule`` sent again (to the sinks a stop or a silence left without
     it) of an alert whose thresholds a reload changed since it fired (``fired``:
     sesd.alerting.changes.Rechecked): told those it fired under, as the other sinks
@@ -137,17 +136,12 @@ def as_fired(
     read "60% above 30%" for an alert the others were told fired above 20%. Where the
     reload changed what the value measures, or the value read now is one the rule as
     it fired clears at ("15%, fires above 20%, clears at 20%"), it goes with the rule
-    in force."""
-    was = fired.get((alert.rule, alert.domain))
-    if alert.kind is not Transition.FIRING or was is None or was[1] != alert.since:
+    in force (sesd.alerting.fired_as.fired_rule). A repeat or a resolve an evaluation
+    makes goes with the rule in force too: that rule decided it."""
+    if alert.kind is not Transition.FIRING:
         return alert
-    before = was[0]
-    if not fires_as(before, rule, alert.value):
-        return alert
-    return replace(
-        alert, threshold=before.threshold, clear_threshold=before.clear_threshold,
-        rising=before.rising,
-    )  # fmt: skip
+    before = fired_rule(fired, (alert.rule, alert.domain), alert.since, rule, alert.value)
+    return alert if before is None else told_alert(alert, before)
 
 
 def told(
@@ -160,7 +154,12 @@ def told(
     reminder since told those in force, and a sink added after it was paged under
     them, where one added before it, or across a restart, was told those it fired at."""
     last = current.get((change.rule.name, change.label))
-    was = rechecked.as_fired(change)
     if last is None or change.kind is not Transition.FIRING:
-        return was, last
-    return was, as_fired(change.rule, replace(last, kind=Transition.FIRING), rechecked.fired)
+        return rechecked.as_fired(change), last
+    # The change and its page told alike: both judged by the figure the page tells.
+    page = replace(last, kind=Transition.FIRING)
+    key, rule = (page.rule, page.domain), change.rule
+    before = fired_rule(rechecked.fired, key, page.since, rule, page.value)
+    if before is None:
+        return change, page
+    return replace(change, rule=told_rule(rule, before)), told_alert(page, before)
