@@ -266,10 +266,12 @@ class Rechecked:
 
     def explained(self, rule: RuleConfig, alert: Alert) -> Alert:
         """``alert`` (of ``rule`` as it is now), saying why when it is the resolve of
-        an alert that the rule as it fired would have kept firing."""
+        an alert that the rule as it fired would have kept firing. The rule is kept past
+        the resolve (the next change of rules forgets it): one undelivered at a stop is
+        made again after the restart, and said without it "resolved at 25%" under 30%."""
         if alert.kind is not Transition.RESOLVED:
             return alert
-        fired = self.fired.pop((alert.rule, alert.domain), None)
+        fired = self.fired.get((alert.rule, alert.domain))
         if fired is None or fired[1] != alert.since:
             return alert  # fired again since: resolved on its own
         before = fired[0]
