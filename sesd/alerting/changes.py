@@ -25,7 +25,7 @@ import msgspec
 
 from sesd.alerting.alert import Alert
 from sesd.alerting.fired_as import DECIDING as _DECIDING
-from sesd.alerting.fired_as import MEASURES, fired_rule, fires_as, told_rule
+from sesd.alerting.fired_as import MEASURES, fired_rule, fires_as, moved_back, told_rule
 from sesd.alerting.labels import takes
 from sesd.alerting.rules import AlertState, Status, Transition
 from sesd.config import ACCOUNT_METRICS, CANARY_METRICS, RuleConfig, rule_of, saved_rule
@@ -264,11 +264,14 @@ class Rechecked:
         fired = fired_rule(self.fired, key, since, change.rule, value)
         return change if fired is None else replace(change, rule=told_rule(change.rule, fired))
 
+    def moved_back(self, key: tuple[str, str], was: float, since: float) -> None:
+        """sesd.alerting.fired_as.moved_back, of :attr:`fired`."""
+        moved_back(self.fired, key, was, since)
+
     def explained(self, rule: RuleConfig, alert: Alert) -> Alert:
         """``alert`` (of ``rule`` as it is now), saying why when it is the resolve of
-        an alert that the rule as it fired would have kept firing. The rule is kept past
-        the resolve (the next change of rules forgets it): one undelivered at a stop is
-        made again after the restart, and said without it "resolved at 25%" under 30%."""
+        an alert that the rule as it fired would have kept firing. The rule stays (a
+        change of rules forgets it): a resolve undelivered at a stop is made again."""
         if alert.kind is not Transition.RESOLVED:
             return alert
         fired = self.fired.get((alert.rule, alert.domain))

@@ -257,8 +257,7 @@ class Evaluator:
         windows: DomainWindows | None = None
         figures: Figures | None = None
         value: float | None = None
-        volume = 0
-        index = self._window_index[rule.name]
+        volume, index = 0, self._window_index[rule.name]
         if read is not None:
             windows, pending = read[0], read[3]
             figures = self._reads.figures(windows, index, rule.metric in QUANTILE_METRICS)
@@ -266,7 +265,7 @@ class Evaluator:
             of_cause = causes.get(CAUSE_INDEX[rule.cause], 0) if rule.cause else 0
             kept_out = windows.suppressed_count(index, now) if rule.include_suppressed else 0
             value, volume = measure(rule.metric, figures, pending, of_cause, kept_out)
-        seconds = self._window_seconds[rule.name]
+        seconds, since = self._window_seconds[rule.name], state.since
         if rule.metric == "pending_delays" and self.blindness.unseen(seconds, now):
             value, read = None, None  # read late: what ends them may be further back
         blind = value is None and self.blindness.of(seconds, now)
@@ -274,6 +273,8 @@ class Evaluator:
         transition = step(
             rule, state, value, volume, now, self._repeat, blind, thin, tick=self._tick
         )
+        if state.since < since:  # the clock stepped back past it: the same incident
+            self.rechecked.moved_back((rule.name, domain), since, state.since)
         kind = self._gate(rule, domain, state, transition, now)
         # A firing alert restored from the state file: known again for resends.
         remember = (

@@ -20,7 +20,16 @@ import msgspec
 from sesd.alerting.alert import Alert
 from sesd.config import RuleConfig
 
-__all__ = ["DECIDING", "MEASURES", "Fired", "fired_rule", "fires_as", "told_alert", "told_rule"]
+__all__ = [
+    "DECIDING",
+    "MEASURES",
+    "Fired",
+    "fired_rule",
+    "fires_as",
+    "moved_back",
+    "told_alert",
+    "told_rule",
+]
 
 #: The keys of a rule that say what its value measures.
 MEASURES = ("metric", "window", "cause", "include_suppressed")
@@ -55,6 +64,21 @@ def fired_rule(
     if was is None or was[1] != since or not fires_as(was[0], rule, value):
         return None
     return was[0]
+
+
+def moved_back(
+    fired: dict[tuple[str, str], tuple[RuleConfig, float]],
+    key: tuple[str, str],
+    was: float,
+    since: float,
+) -> None:
+    """The alert ``key`` that fired at ``was`` starts at ``since`` from now on (the wall
+    clock stepped back past ``was``: sesd.alerting.rules.step): the rule it fired under
+    is kept for it, as the incident it still is. Left at ``was``, its resolve did not
+    say the rule had changed, and the next change of rules forgot the rule."""
+    found = fired.get(key)
+    if found is not None and found[1] == was:
+        fired[key] = (found[0], since)
 
 
 def told_rule(rule: RuleConfig, fired: RuleConfig) -> RuleConfig:
