@@ -41,3 +41,31 @@ def test_a_resolve_after_a_clock_step_back_says_the_rule_changed() -> None:
         0.25,
         (CHANGED,),
     )
+
+
+def test_a_sink_named_anew_after_a_clock_step_back_is_told_the_rule_it_fired_under() -> None:
+    """a.example fires at 60% above 20% on the pager; a reload moves the rule to 30%,
+    and the reminder tells those in force. The clock steps back an hour, then a reload
+    also names the chat: it is paged the reminder, told the 20% it fired under, as it
+    would have been without the step."""
+    sinks = SINKS.replace('group_wait = "0s"', 'group_wait = "0s"\nrepeat_interval = "10m"')
+    first = parse_config(sinks + rule())
+    later = parse_config(sinks + rule().replace("0.2", "0.3"))
+    named = parse_config(sinks + rule(extra='sinks = ["pager", "chat"]\n').replace("0.2", "0.3"))
+    pipeline = Pipeline(core_settings(first))
+    feed_spike(pipeline, "a.example", T, 6, 4)
+    evaluator = Evaluator(first.alerts, WINDOWS)
+    evaluator.evaluate(pipeline.ledger, T)
+    evaluator.due(T)
+    evaluator.configure(later.alerts, WINDOWS, T + 1, pipeline.ledger)
+    feed_spike(pipeline, "a.example", T + 600, 6, 4)
+    (reminder,) = evaluator.evaluate(pipeline.ledger, T + 600)
+    assert (reminder.kind, reminder.threshold) == (Transition.REPEAT, 0.3)
+    evaluator.due(T + 600)
+    back = T - 3600
+    evaluator.stepped(back, -4201)
+    feed_spike(pipeline, "a.example", back + 400, 6, 4)
+    assert evaluator.evaluate(pipeline.ledger, back + 400) == []
+    evaluator.due(back + 400)
+    (page,) = evaluator.configure(named.alerts, WINDOWS, back + 401, pipeline.ledger)
+    assert (page.kind, page.value, page.threshold) == (Transition.FIRING, 0.6, 0.2)

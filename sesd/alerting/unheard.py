@@ -156,10 +156,11 @@ def told(
     last = current.get((change.rule.name, change.label))
     if last is None or change.kind is not Transition.FIRING:
         return rechecked.as_fired(change), last
-    # The change and its page told alike: both judged by the figure the page tells.
-    page = replace(last, kind=Transition.FIRING)
-    key, rule = (page.rule, page.domain), change.rule
-    before = fired_rule(rechecked.fired, key, page.since, rule, page.value)
+    # The change and its page told alike: both judged by the figure the page tells, of
+    # the incident the state is in (its start moves at a clock step back, the page's not).
+    page, rule = replace(last, kind=Transition.FIRING), change.rule
+    key, since = (rule.name, change.label), change.state.since
+    before = fired_rule(rechecked.fired, key, since, rule, page.value)
     if before is None:
         return change, page
     return replace(change, rule=told_rule(rule, before)), told_alert(page, before)
