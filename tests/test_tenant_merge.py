@@ -21,11 +21,13 @@ def _polled(statuses: TenantStatuses, at: float) -> None:
 
 
 def test_a_newer_event_of_one_origin_leaves_the_others_word_as_polled() -> None:
-    """The entities' poll read SES's pause under ``default``; the customer's own event
-    (enabled, as far as they are concerned) came before the listing named the account,
-    under the id. Moved under ``default``, its SES status (never heard, ENABLED) was
-    taken with its customer status, newer than the poll: the pause shown lifted, its
-    alert resolved, until the next poll read it again."""
+    """A poll read SES's pause under ``default``, while no poll named the account
+    (restored from a state file naming none: its listing refused, say). The customer's
+    own event (enabled, as far as they are concerned) came under the id; a poll then
+    named it (the listing, or a page of the statuses before acme's). Moved under
+    ``default``, its SES status (never heard: ENABLED) was taken with its customer
+    status, newer than the poll: the pause shown lifted, its alert resolved, until a
+    poll read acme's status again."""
     statuses = TenantStatuses([("default", REGION)])
     _polled(statuses, T)
     statuses.apply(TenantNotice(REGION, ACCOUNT, "acme", T + 60, status="ENABLED",
@@ -76,3 +78,15 @@ def test_a_status_an_earlier_build_saved_is_as_new_as_its_newest_word_on_either(
     statuses.named(ACCOUNT, "default")
     status = statuses.status[KEY]
     assert (status.customer, status.aws, status.cause) == ("ENABLED", "DISABLED", PAUSE)
+
+
+def test_a_finding_heard_under_the_id_leaves_the_aggregate_ses_gave() -> None:
+    """SES's aggregate, as a poll read it, stands where the event under the id spoke of
+    a finding only (no origin's word taken): not derived again from the two origins."""
+    statuses = TenantStatuses([("default", REGION)])
+    statuses.polled(KEY, TenantStatus(sending="DISABLED"), T)
+    statuses.apply(TenantNotice(REGION, ACCOUNT, "acme", T + 60, finding="BOUNCE",
+                                impact="HIGH"))  # fmt: skip
+    statuses.named(ACCOUNT, "default")
+    status = statuses.status[KEY]
+    assert (status.sending, status.impact, status.status_at) == ("DISABLED", "HIGH", T)

@@ -28,13 +28,15 @@ def merged(kept: TenantStatus, later: TenantStatus) -> TenantStatus:
     the customer's) told after ``kept``'s word on that origin, and each type of finding
     it heard of no sooner than ``kept`` did. By origin: an event speaks of one, and the
     other's word in ``later`` (never heard: ENABLED) would lift a pause ``kept`` read."""
-    if later.customer_at > kept.customer_at:  # (0: that origin was not heard of)
+    customer, aws = later.customer_at > kept.customer_at, later.aws_at > kept.aws_at
+    if customer:  # (0: that origin was not heard of)
         kept.customer, kept.customer_cause = later.customer, later.customer_cause
         kept.customer_at = later.customer_at
-    if later.aws_at > kept.aws_at:
+    if aws:
         kept.aws, kept.aws_cause, kept.aws_at = later.aws, later.aws_cause, later.aws_at
-    kept.sending = aggregate(kept.customer, kept.aws)
-    kept.status_at = max(kept.status_at, later.status_at)
+    if customer or aws:  # (else the aggregate stands as SES gave it)
+        kept.sending = aggregate(kept.customer, kept.aws)
+        kept.status_at = max(kept.status_at, later.status_at)
     for kind, at in later.heard.items():
         if at >= kept.heard.get(kind, at):
             kept.findings = [f for f in kept.findings if f[0] != kind]
