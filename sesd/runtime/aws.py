@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
@@ -374,11 +375,14 @@ class AwsClients:
             note_statuses(sts)  # what no_credentials reads of an answer no parser read
             try:  # The SDK's parser holds an answer to no member STS promises.
                 credentials = (await sts.assume_role(**kwargs))["Credentials"]
+                expires = credentials["Expiration"]
+                if expires <= datetime.now(UTC):  # (the SDK raises RuntimeError at each call)
+                    raise no_credentials()  # expired: a stand-in's, an old answer replayed
                 return {
                     "access_key": credentials["AccessKeyId"],
                     "secret_key": credentials["SecretAccessKey"],
                     "token": credentials["SessionToken"],
-                    "expiry_time": credentials["Expiration"].isoformat(),
+                    "expiry_time": expires.isoformat(),
                 }
             except (ResponseParserError, KeyError, TypeError, ValueError, AttributeError) as exc:
                 raise no_credentials() from exc  # told as a role not assumed, not a fault
