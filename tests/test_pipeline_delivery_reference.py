@@ -142,6 +142,17 @@ _FED = ("feed", "delivery", ["u@a.example"], 0)
     ],
     tagged=False,
 )
+# A delay ended by its delivery (its duration in the windows).
+@example(
+    steps=[
+        ("answer", "a.example", "google", 10_000.0),
+        ("feed", "delivery", ["v@a.example"], 1),
+        ("feed", "delay", ["u@a.example"], 0),
+        ("wait", 30.0),
+        _FED,
+    ],
+    tagged=False,
+)
 # An answer that expires: kept slots that no longer hold (the domain is wanted again).
 @example(
     steps=[("answer", "a.example", "google", 5.0), _FED, ("wait", 30.0), _FED],
