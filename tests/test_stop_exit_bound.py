@@ -334,10 +334,28 @@ sys.exit(main())
 """
 
 
+@pytest.fixture(scope="module")
+def saved_state(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    """A state file as ``sesd run`` saves it at its stop, made once for the module's
+    tests, which only copy it (a start and a stop: about a second of CPU)."""
+    directory = tmp_path_factory.mktemp("saved")
+    state = directory / "state.bin"
+    config = _config(directory, f'[state]\npath = "{state}"\n')
+
+    async def save() -> None:
+        async with sesd_process(config) as sesd:
+            sesd.process.send_signal(signal.SIGTERM)
+            with anyio.fail_after(30):
+                assert await sesd.process.wait() == 0
+
+    anyio.run(save)
+    return state.read_bytes()
+
+
 @pytest.mark.timeout(90)
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["term", "int"])
 async def test_a_stop_while_the_state_file_is_restored_exits_within_its_room(
-    tmp_path: Path, stop: signal.Signals
+    tmp_path: Path, stop: signal.Signals, saved_state: bytes
 ) -> None:
     """SIGTERM while the start restores the state file (a rollout, or the kubelet giving
     up on a slow start), or SIGINT (Ctrl-C in a terminal): the restore is given up
@@ -347,11 +365,7 @@ async def test_a_stop_while_the_state_file_is_restored_exits_within_its_room(
     the exit's room after that."""
     state = tmp_path / "state.bin"
     config = _config(tmp_path, f'[state]\npath = "{state}"\n')
-    async with sesd_process(config) as sesd:  # saves the file at its stop
-        sesd.process.send_signal(signal.SIGTERM)
-        with anyio.fail_after(30):
-            assert await sesd.process.wait() == 0
-    saved = state.read_bytes()
+    state.write_bytes(saved := saved_state)
     slow = [sys.executable, "-c", SLOW_RESTORE]
     async with sesd_process(config, command=slow, until="test.restoring") as sesd:
         sesd.process.send_signal(stop)
