@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
+import traceback
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
+from typing import NoReturn
 
 import anyio
 import pytest
@@ -18,59 +19,79 @@ from structlog.testing import capture_logs
 
 import sesd.runtime.state_start as start
 from sesd.config import parse_config
+from sesd.runtime import early
 from sesd.runtime.daemon import Daemon
 from sesd.runtime.state_start import RestoreStopped
 from tests.dns_server import hermetic
 from tests.test_state_files import _saver
 
+
+def _ending(sig: int) -> Callable[..., NoReturn]:
+    """A restore that ends its process with ``sig`` mid-way."""
+
+    def restore(*args: object, **named: object) -> NoReturn:
+        os.kill(os.getpid(), sig)
+        raise AssertionError("the restore went on past its signal")
+
+    return restore
+
+
 #: A start whose restore is killed (SIGKILL, as the OOM killer sends) mid-way.
-KILLED = """
-import os, signal, sys
-import sesd.runtime.state_start as start
-from tests.test_state_files import _saver
-
-def killed(*args, **kwargs):
-    os.kill(os.getpid(), signal.SIGKILL)
-
-start.restore = killed
-_saver(sys.argv[1]).load()
-"""
-
-
+KILLED = _ending(signal.SIGKILL)
 #: A start stopped with SIGTERM (systemctl stop, a rollout, the kubelet after a
 #: failed liveness probe) mid-way through its restore, with SIGTERM's default action
 #: (sesd embedded in another program).
-STOPPED = KILLED.replace("signal.SIGKILL", "signal.SIGTERM")
+STOPPED = _ending(signal.SIGTERM)
 #: A start interrupted (SIGINT: Ctrl-C) mid-way through its restore, with SIGINT's
 #: default action, a KeyboardInterrupt (sesd embedded in another program).
-INTERRUPTED = KILLED.replace("signal.SIGKILL", "signal.SIGINT")
-#: The same where the SIGTERM is held (sesd.runtime.early, as ``sesd run`` holds one
-#: until its signal watcher runs, or a restore whose stop is not watched): the restore
-#: goes on, too slow for the supervisor, whose SIGKILL after its grace period
-#: (TimeoutStopSec, terminationGracePeriodSeconds) comes mid-way still. (Watched, the
-#: SIGTERM gives the restore up: the tests at the end.)
-STOPPED_THEN_KILLED = """
-import os, signal, sys
-from sesd.runtime import early
-early.hold()
-import sesd.runtime.state_start as start
-from tests.test_state_files import _saver
+INTERRUPTED = _ending(signal.SIGINT)
 
-def slow(*args, **kwargs):
+
+def STOPPED_THEN_KILLED(*args: object, **named: object) -> NoReturn:
+    """The same where the SIGTERM is held (sesd.runtime.early, as ``sesd run`` holds
+    one until its signal watcher runs, or a restore whose stop is not watched): the
+    restore goes on, too slow for the supervisor, whose SIGKILL after its grace period
+    (TimeoutStopSec, terminationGracePeriodSeconds) comes mid-way still. (Watched, the
+    SIGTERM gives the restore up: the tests at the end.)"""
     os.kill(os.getpid(), signal.SIGTERM)  # held
     os.kill(os.getpid(), signal.SIGKILL)  # the grace period is over
-
-start.restore = slow
-_saver(sys.argv[1]).load()
-"""
+    raise AssertionError("the restore went on past its kill")
 
 
-def _killed_start(path: Path, script: str = KILLED, sig: int = signal.SIGKILL) -> None:
-    done = subprocess.run(
-        [sys.executable, "-c", script, str(path)],
-        capture_output=True, timeout=60, cwd=Path(__file__).resolve().parent.parent,
-    )  # fmt: skip
-    assert done.returncode == -sig, done.stderr
+def _killed_start(
+    path: Path, restore: Callable[..., NoReturn] = KILLED, sig: int = signal.SIGKILL
+) -> None:
+    """A start of ``path`` in a process of its own whose restore is ``restore``, which
+    must end it by ``sig``. The process is this one forked (its modules loaded: a
+    fresh interpreter's start cost half a second of CPU, for a restore's milliseconds),
+    its stop signals at an interpreter's defaults (SIGTERM's action, SIGINT's
+    KeyboardInterrupt) and SIGTERM held for STOPPED_THEN_KILLED as ``sesd run`` holds
+    it; a KeyboardInterrupt it is left with ends it by SIGINT, as an interpreter's
+    does. It never returns into the test: an error ends it with status 70."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            if restore is STOPPED_THEN_KILLED:
+                early.hold()
+            vars(start)["restore"] = restore  # this process only: it never returns
+            _saver(path).load()
+        except KeyboardInterrupt:
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGINT)
+        except BaseException:  # noqa: BLE001 (told, then status 70)
+            traceback.print_exc()
+        finally:
+            os._exit(70)
+    status = None
+    try:
+        _, status = os.waitpid(pid, 0)
+    finally:
+        if status is None:  # not reaped (the test timed out)
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == -sig
 
 
 def _saved_file(path: Path) -> bytes:
