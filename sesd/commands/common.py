@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeAlias
 
-from sesd.config import Config, ConfigError, load_config
+from sesd.config import Config, ConfigError, HttpConfig, load_config
 
 __all__ = [
     "EXIT_CONFIG",
@@ -18,6 +18,7 @@ __all__ = [
     "Help",
     "command",
     "config_error",
+    "listen_address",
     "load",
     "no_secrets",
     "one_line",
@@ -140,6 +141,15 @@ def start_failed(exc: BaseException) -> int:
         raise exc
     print(f"sesd: cannot start: {found}", file=sys.stderr)
     return EXIT_START
+
+
+def listen_address(text: str) -> str:
+    """An argparse type: HOST:PORT as ``[http] listen`` takes it, else a usage error."""
+    try:
+        HttpConfig(listen=text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
 
 
 def whole_number(low: int, high: int) -> Callable[[str], int]:

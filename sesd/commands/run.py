@@ -17,6 +17,7 @@ from sesd.commands.common import (
     EXIT_START,
     Commands,
     config_error,
+    listen_address,
     load,
     start_error,
     start_failed,
@@ -32,9 +33,11 @@ __all__ = ["add_parser"]
 def add_parser(commands: Commands) -> None:
     """``run [--listen HOST:PORT]``."""
     run = with_config(commands, "run", "run the daemon")
+    # The flag's own mistakes are the command line's (a usage error, before the config
+    # is read); $SESD_HTTP_LISTEN is read in `execute`, a mistake there the config's.
     run.add_argument(
         "--listen",
-        default=os.environ.get("SESD_HTTP_LISTEN"),
+        type=listen_address,
         help="HOST:PORT for /metrics and the probes, over [http] listen ($SESD_HTTP_LISTEN)",
     )
     run.set_defaults(execute=execute)
@@ -149,16 +152,15 @@ def execute(args: argparse.Namespace) -> int:
         return config_error(exc)
     configure_logging(config.logging.level, config.logging.format, daemon=True)
     buffer_output()  # the console sink's alerts: a stalled reader must not stall sesd
+    if args.listen is None:
+        args.listen = os.environ.get("SESD_HTTP_LISTEN") or None
     if args.listen:
         try:
             http = HttpConfig(listen=args.listen, web_config=config.http.web_config)
-            config = msgspec.structs.replace(config, http=http)
         except ValueError as exc:
             # Named as it was given: a unit's environment is not a flag anyone typed.
-            given = os.environ.get("SESD_HTTP_LISTEN")
-            return config_error(
-                f"{'SESD_HTTP_LISTEN' if given == args.listen else '--listen'}: {exc}"
-            )
+            return config_error(f"SESD_HTTP_LISTEN: {exc}")
+        config = msgspec.structs.replace(config, http=http)
     for warning in config.warnings():
         get_logger().warning("sesd.config.warning", warning=warning)
     _open_files(sum(q.concurrency for q in config.queues))

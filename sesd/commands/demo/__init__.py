@@ -22,7 +22,7 @@ from typing import Any, Final
 import anyio
 from aiobotocore.session import get_session
 
-from sesd.commands.common import Commands, command, start_failed
+from sesd.commands.common import Commands, command, listen_address, start_failed
 from sesd.commands.demo.localdns import local_dns
 from sesd.commands.demo.localsqs import LocalSqs
 from sesd.commands.demo.localtenants import LocalTenants
@@ -40,7 +40,6 @@ from sesd.commands.demo.traffic import (
     canary_events,
     tenant_status_event,
 )
-from sesd.config import HttpConfig
 from sesd.core.canary import CANARY_TAG
 from sesd.io.logs import (
     buffer_output,
@@ -91,15 +90,6 @@ def _rate(text: str) -> float:
 def _from_start(text: str) -> float:
     """Seconds after the start (0 or more), else a usage error."""
     return _positive(text, zero=True)
-
-
-def _listen(text: str) -> str:
-    """HOST:PORT as ``[http] listen`` takes it, else a usage error."""
-    try:
-        HttpConfig(listen=text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-    return text
 
 
 async def _publish(
@@ -239,7 +229,9 @@ def add_parser(commands: Commands) -> None:
     demo = command(
         commands, "demo", "local SQS, synthetic traffic, a delay spike: no AWS account needed"
     )
-    demo.add_argument("--listen", type=_listen, default="127.0.0.1:9585", help="metrics address")
+    demo.add_argument(
+        "--listen", type=listen_address, default="127.0.0.1:9585", help="metrics address"
+    )
     demo.add_argument("--duration", type=_positive, default=None, help="stop after N seconds")
     demo.add_argument(
         "--rate", type=_rate, default=60.0, help=f"messages per second (at most {MAX_RATE:g})"
