@@ -230,11 +230,11 @@ async def test_nothing_to_reach_is_one_line_and_exit_1(
     assert await sesd("status", "--url", f"{secret}/metrics") == 1
     assert capsys.readouterr().err == f"sesd: cannot reach sesd at {url}: Connection refused\n"
     # Nor when the address is one no request can be made to (no host, a port past
-    # 65535), or has no scheme.
-    assert await sesd("status", "--url", "http://ops:planted-secret@") == 1
+    # 65535: the command line's mistake, as a scheme left out is), or has no scheme.
+    assert await sesd("status", "--url", "http://ops:planted-secret@") == 2
     err = capsys.readouterr().err
-    assert err == "sesd: cannot reach sesd at http://: not a URL with a host and a valid port\n"
-    assert await sesd("status", "--url", "http://ops:planted-secret@127.0.0.1:99999") == 1
+    assert err == "sesd: --url 'http://' is not a URL: it names no host\n"
+    assert await sesd("status", "--url", "http://ops:planted-secret@127.0.0.1:99999") == 2
     assert "planted-secret" not in capsys.readouterr().err
     # One urllib cannot read: a usage error naming it without them, not a traceback.
     assert await sesd("status", "--url", "http://ops:planted-secret@[::1") == 2

@@ -1,5 +1,5 @@
-"""``sesd status --url`` with its scheme mistyped: a usage error (status 2) whose line
-gives the address as meant, not one that doubles the scheme."""
+"""``sesd status --url`` mistyped: a usage error (status 2) whose line says what is
+wrong; for a scheme mistyped, the address as meant, not one that doubles the scheme."""
 
 from __future__ import annotations
 
@@ -89,3 +89,39 @@ def test_an_empty_address_is_a_usage_error(capsys: pytest.CaptureFixture[str], u
     assert capsys.readouterr().err == (
         "sesd: --url is empty: give it as http://HOST:PORT or https://HOST:PORT\n"
     )
+
+
+@pytest.mark.parametrize(
+    ("url", "said"),
+    [
+        ("http://host:notaport", "'http://host:notaport' is not a URL: its port 'notaport'"),
+        ("http://127.0.0.1:99999", "'http://127.0.0.1:99999' is not a URL: its port '99999'"),
+        (
+            "https://[::1]:95x5/metrics",
+            "'https://[::1]:95x5/metrics' is not a URL: its port '95x5'",
+        ),
+        ("http://ops:planted-secret@h:x", "'http://h:x' is not a URL: its port 'x'"),
+    ],
+)
+def test_a_port_that_is_none_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], url: str, said: str
+) -> None:
+    """A port that is no number, or past 65535, is the command line's mistake, as a
+    scheme left out is: exit 2, the line saying what the port should be. It was asked
+    all the same and exited 1, "cannot reach sesd at ...", as if a daemon were down
+    there (a script retrying it for ever). A password written in is not printed."""
+    assert main(["status", "--url", url]) == 2
+    assert capsys.readouterr().err == f"sesd: --url {said} is no number from 1 to 65535\n"
+
+
+@pytest.mark.parametrize("url", ["http://", "http://:9585", "https://ops:planted-secret@/x"])
+def test_an_address_that_names_no_host_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], url: str
+) -> None:
+    """``http://:9585`` (a host variable unset in a script) was asked and exited 1 as an
+    address where no daemon answered: the address names no host, a usage error."""
+    assert main(["status", "--url", url]) == 2
+    err = capsys.readouterr().err
+    assert err.endswith(" is not a URL: it names no host\n")
+    assert "planted-secret" not in err
+    assert err.count("\n") == 1

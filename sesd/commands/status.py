@@ -177,6 +177,9 @@ def execute(args: argparse.Namespace) -> int:
         base_url(url)
     except ValueError as exc:  # a bracketed host that is no IP address, or unclosed
         return _usage(f"--url {shown(url)!r} is not a URL: {exc}")
+    unaskable = _unaskable(url)
+    if unaskable:  # no request can be made: not a daemon that is down
+        return _usage(f"--url {shown(url)!r} is not a URL: {unaskable}")
     if args.user is not None and shown(url) != url:
         # aiohttp refuses a request with both (a ValueError, not a failed request).
         named = shown(base_url(url))
@@ -191,6 +194,20 @@ def execute(args: argparse.Namespace) -> int:
         return anyio.run(_run, args, url, through)
     except KeyboardInterrupt:
         return 0
+
+
+def _unaskable(url: str) -> str:
+    """Why no request can be made to ``url`` (it names no host, or a port that is none),
+    else ""."""
+    parts = urlsplit(url)
+    try:
+        parts.port  # noqa: B018 - read for its ValueError
+    except ValueError:
+        # What follows the host (a bracketed one's colons are its own), never the
+        # user and password before it.
+        port = parts.netloc.rpartition("@")[2].rpartition("]")[2].partition(":")[2]
+        return f"its port {port!r} is no number from 1 to 65535"
+    return "" if parts.hostname else "it names no host"
 
 
 def _no_port(url: str) -> str:
