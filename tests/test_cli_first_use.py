@@ -73,6 +73,44 @@ def test_a_sink_without_its_type_says_type_is_missing(
     )
 
 
+@pytest.mark.parametrize(
+    ("written", "said"),
+    [
+        ('Type = "slack"', "Type: unknown key (did you mean type? keys are case-sensitive)"),
+        ('typ = "slack"', "typ: unknown key (did you mean type?)"),
+        ('type = "slack"\nWebhook_URL = "https://hooks.slack.com/x"',
+         "Webhook_URL: unknown key (did you mean webhook_url? keys are case-sensitive)"),
+        ('type = "slack"\nwebhook_ur = "https://hooks.slack.com/x"',
+         "webhook_ur: unknown key (did you mean webhook_url?)"),
+    ],
+)  # fmt: skip
+def test_a_sink_key_mistyped_is_named_with_the_key_meant(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], written: str, said: str
+) -> None:
+    """``Type = "slack"`` (keys are case-sensitive) was told that ``type`` is missing,
+    leaving the reader to stare at the key they wrote; a sink's other keys mistyped
+    were named unknown with no key suggested, as every other table's are. Each is
+    named with the key it is closest to."""
+    text = BASE + f"[alerts.sinks.ops]\n{written}\n"
+    assert check(tmp_path, text, capsys) == (
+        2,
+        f"sesd: config error: sesd.toml: alerts.sinks.ops.{said}\n",
+    )
+
+
+def test_a_key_in_another_case_is_suggested_in_any_table(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A key written in capitals (``LISTEN``) is too far from ``listen`` for a typo's
+    likeness: it is named with the key meant, and why it is not that key."""
+    text = BASE + '[http]\nLISTEN = "127.0.0.1:9585"\n'
+    assert check(tmp_path, text, capsys) == (
+        2,
+        "sesd: config error: sesd.toml: http.LISTEN: unknown key (did you mean listen? keys "
+        "are case-sensitive)\n",
+    )
+
+
 class Refusing(LocalServer):
     """An endpoint that refuses every call as IAM refuses one the policy lacks."""
 

@@ -66,6 +66,7 @@ from sesd.config.sections import (
     TenantsConfig,
     WindowsConfig,
 )
+from sesd.config.sink_checks import check_sinks
 from sesd.config.values import (
     ConfigError,
     Duration,
@@ -302,7 +303,7 @@ def parse_config(text: str) -> Config:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"not valid TOML: {exc}") from None
-    _check_sinks(data)
+    check_sinks(data)
     try:
         config = msgspec.convert(data, Config, dec_hook=dec_hook)
     except msgspec.ValidationError as exc:
@@ -350,26 +351,6 @@ def _check_url(key: str, secret: Secret) -> None:
 
 #: Secrets that are URLs: a URL without a scheme or host would fail every send.
 _URL_SECRETS = (".webhook_url", ".url")
-
-
-def _check_sinks(data: dict[str, Any]) -> None:
-    """Each ``[alerts.sinks.NAME]`` on its own, so an error names the sink (msgspec's
-    own path through a table of tables does not)."""
-    alerts = data.get("alerts")
-    sinks = alerts.get("sinks") if isinstance(alerts, dict) else None
-    if not isinstance(sinks, dict):
-        return
-    for name, sink in sinks.items():
-        if isinstance(sink, dict) and sink.get("type") not in SINK_TYPES:
-            # A key left out is not a value: TOML has no None to have been given.
-            given = f"got {sink['type']!r}" if "type" in sink else "the key is missing"
-            raise ConfigError(
-                f"alerts.sinks.{name}.type: give one of {', '.join(SINK_TYPES)} ({given})"
-            )
-        try:
-            msgspec.convert(sink, SinkConfig, dec_hook=dec_hook)
-        except msgspec.ValidationError as exc:
-            raise ConfigError(one_line(exc, f"alerts.sinks.{name}")) from None
 
 
 def load_config(

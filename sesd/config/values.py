@@ -23,6 +23,7 @@ __all__ = [
     "check_region",
     "is_http_url",
     "keyed",
+    "meant_key",
     "one_line",
     "urls_shown",
 ]
@@ -248,9 +249,19 @@ def one_line(exc: msgspec.ValidationError, prefix: str = "", schema: type | None
         # A typo is the commonest unknown key: the key of that table it was meant as.
         table = found if isinstance(found, msgspec.inspect.StructType) else None
         known = [f.encode_name for f in table.fields] if table is not None else []
-        meant = difflib.get_close_matches(field, known, n=1, cutoff=0.78)
-        return f"{key}: unknown key" + (f" (did you mean {meant[0]}?)" if meant else "")
+        return f"{key}: unknown key{meant_key(field, known)}"
     return f"{path}: {msg}" if path else msg
+
+
+def meant_key(written: str, known: list[str]) -> str:
+    """`` (did you mean KEY?)`` for the key of ``known`` that ``written`` is closest to,
+    if one is close; else "". One that differs in case alone comes first, and is told
+    why it is not that key: ``Type`` is too far from ``type`` for a typo's likeness."""
+    same = [key for key in known if key.lower() == written.lower()]
+    if same:
+        return f" (did you mean {same[0]}? keys are case-sensitive)"
+    meant = difflib.get_close_matches(written, known, n=1, cutoff=0.78)
+    return f" (did you mean {meant[0]}?)" if meant else ""
 
 
 _PART = re.compile(r"[^.\[\]]+|\[\d+\]")

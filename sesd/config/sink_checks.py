@@ -1,0 +1,47 @@
+"""``[alerts.sinks.NAME]``, each checked on its own before the whole file, so that an
+error names the sink (msgspec's own path through a table of tables does not) and a
+key mistyped in it is named with the key of its type that was meant."""
+
+from __future__ import annotations
+
+from typing import Any, get_args
+
+import msgspec
+
+from sesd.config.alerts import SINK_TYPES, SinkConfig
+from sesd.config.hooks import dec_hook
+from sesd.config.values import ConfigError, meant_key, one_line
+
+__all__ = ["check_sinks"]
+
+#: Each sink's type (its ``type``) and its table.
+_TYPES: dict[str, type[msgspec.Struct]] = {
+    kind.__struct_config__.tag: kind for kind in get_args(SinkConfig)
+}
+
+
+def check_sinks(data: dict[str, Any]) -> None:
+    """ConfigError naming the sink and its key for the first ``[alerts.sinks.NAME]`` of
+    the TOML ``data`` that is not a sink."""
+    alerts = data.get("alerts")
+    sinks = alerts.get("sinks") if isinstance(alerts, dict) else None
+    if not isinstance(sinks, dict):
+        return
+    for name, sink in sinks.items():
+        if not isinstance(sink, dict):
+            continue  # the whole file's check names what it is instead
+        where = f"alerts.sinks.{name}"
+        if sink.get("type") not in SINK_TYPES:
+            if "type" not in sink:
+                # `Type = "slack"`: the key written is named, with the one meant.
+                for key in sink:
+                    if meant := meant_key(key, ["type"]):
+                        raise ConfigError(f"{where}.{key}: unknown key{meant}")
+            # A key left out is not a value: TOML has no None to have been given.
+            given = f"got {sink['type']!r}" if "type" in sink else "the key is missing"
+            raise ConfigError(f"{where}.type: give one of {', '.join(SINK_TYPES)} ({given})")
+        table = _TYPES[sink["type"]]
+        try:
+            msgspec.convert(sink, table, dec_hook=dec_hook)
+        except msgspec.ValidationError as exc:
+            raise ConfigError(one_line(exc, where, schema=table)) from None
