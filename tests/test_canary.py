@@ -319,12 +319,12 @@ def test_a_canary_in_flight_across_a_long_stop_has_its_deadline_from_the_restore
 @pytest.mark.parametrize(
     ("body", "error"),
     [
-        ('to = "someone@gmail.com"', "to must be a mailbox simulator address"),
+        ('to = "someone@gmail.com"', "canary.to: must be a mailbox simulator address"),
         ('to = "bounce+tag-1@simulator.amazonses.com"', None),
         ('to = "ooto@simulator.amazonses.com"', None),
         ('queue = "nope"', "canary.queue: 'nope' is not a configured queue (events)"),
-        ('interval = "500ms"', "interval must be at least 1s"),
-        ('send_timeout = "0s"', "send_timeout must be positive"),
+        ('interval = "500ms"', "canary.interval: must be at least 1s"),
+        ('send_timeout = "0s"', "canary.send_timeout: must be positive"),
         ('endpoint_url = "ftp://x"', "is not an http(s) URL"),
     ],
 )

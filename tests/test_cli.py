@@ -394,7 +394,7 @@ def test_check_config_shows_a_queue_name_with_an_escape_escaped(
     assert main(["check-config", "--quiet", str(path)]) == 2
     err = capsys.readouterr().err
     assert "\x1b" not in err
-    assert err.startswith(f"sesd: config error: {path}: queues[0]: name 'q\\u001b[2Jx': a ")
+    assert err.startswith(f"sesd: config error: {path}: queues[0].name: 'q\\u001b[2Jx': a ")
 
 
 def test_check_config_refuses_a_config_that_run_would(

@@ -171,7 +171,7 @@ def test_a_link_template_takes_its_three_fields_plain(
     code, printed = check(tmp_path, text, capsys)
     assert code == 2
     assert printed == (
-        "sesd: config error: sesd.toml: alerts.rules[0] (delay-ratio-high): runbook_url: "
+        "sesd: config error: sesd.toml: alerts.rules[0] (delay-ratio-high).runbook_url: "
         f"'https://rb.example/{field}' is not a template of {{domain}}, {{rule}}, {{window}} "
         f"({why}: write each alone)\n"
     )
@@ -210,7 +210,7 @@ def test_a_domain_in_two_groups_is_refused(
     table = '[domains]\ngroups = { microsoft = ["outlook.com"], consumer = ["Outlook.com."] }'
     assert check(tmp_path, table + "\n" + BASE, capsys) == (
         2,
-        "sesd: config error: sesd.toml: domains: groups.consumer: 'Outlook.com.' is "
+        "sesd: config error: sesd.toml: domains.groups.consumer: 'Outlook.com.' is "
         "outlook.com, already in groups.microsoft: a domain counts under one group\n",
     )
 

@@ -93,14 +93,14 @@ def test_example_canary_block_and_rules_are_valid(monkeypatch: pytest.MonkeyPatc
         ),
         (
             '[[queues]]\nurl = "https://sqs/1/q"\nconcurrency = 0',
-            "queues[0]: concurrency must be between 1 and 64",
+            "queues[0].concurrency: must be between 1 and 64",
         ),
         ('[[queues]]\nurl = "ftp://x"', "queues[0]: 'ftp://x' is not an http(s) URL"),
         ("[windows]\nsizes = ['5 minutes']", "windows.sizes[0]: invalid duration '5 minutes'"),
         # A group's member that is no domain: the group is named.
         (
             '[domains]\ngroups = { microsoft = ["outlook.com", ""] }',
-            "domains: groups.microsoft: '' is not a usable domain name",
+            "domains.groups.microsoft: '' is not a usable domain name",
         ),
         # A browser reads /domain/.. (or %2E%2E) as /: the group's page cannot be reached.
         (
@@ -120,10 +120,13 @@ def test_example_canary_block_and_rules_are_valid(monkeypatch: pytest.MonkeyPatc
         # A bare number is seconds: a millisecond-minded 10000 would wait 2h46m a try.
         (
             '[alerts.slack]\nwebhook_url = "https://hooks.example/a"\ntimeout = 10000',
-            "alerts.slack: timeout '10000s' is over 5m",
+            "alerts.slack.timeout: '10000s' is over 5m",
         ),
         # PagerDuty answers 400 to an event with a blank source: every page lost.
-        ('[alerts.pagerduty]\nrouting_key = "k"\nsource = " "', "source must not be blank"),
+        (
+            '[alerts.pagerduty]\nrouting_key = "k"\nsource = " "',
+            "alerts.pagerduty.source: must not be blank",
+        ),
         ('[alerts.pagerduty]\nrouting_key = " "', "alerts.pagerduty.routing_key: is empty"),
         # A bare number is seconds: a millisecond-minded 10000 would wait 2h46m a try.
         (
@@ -146,8 +149,8 @@ def test_example_canary_block_and_rules_are_valid(monkeypatch: pytest.MonkeyPatc
             "domains.idle_evict (59m) is shorter than the largest window (1h)",
         ),
         ("[nope]\n", "nope: unknown key"),
-        ('[http]\nlisten = "9585"', "http: listen must be HOST:PORT"),
-        ('[http]\nlisten = "127.0.0.1:99999"', "http: listen '127.0.0.1:99999': port 99999 is"),
+        ('[http]\nlisten = "9585"', "http.listen: must be HOST:PORT"),
+        ('[http]\nlisten = "127.0.0.1:99999"', "http.listen: '127.0.0.1:99999': port 99999 is"),
         (
             '[logging]\nlevel = "verbose"',
             "logging.level: Invalid enum value 'verbose' (one of: debug, error, info, warning)",
@@ -167,14 +170,14 @@ def test_example_canary_block_and_rules_are_valid(monkeypatch: pytest.MonkeyPatc
         ),
         (
             '[[queues]]\nurl = "https://sqs.us-east-1.amazonaws.com/1/q"\nregion = "eu-west-1"',
-            "queues[0]: region 'eu-west-1' is not the region the URL names ('us-east-1')",
+            "queues[0].region: 'eu-west-1' is not the region the URL names ('us-east-1')",
         ),
         # Each message says what is wrong with the value given: 0s is refused, so the
         # bound is not "between 0s and 30s"; "" is a string, an empty one.
-        ('[providers]\ntimeout = "0s"', "providers: timeout must be more than 0s and at most 30s"),
+        ('[providers]\ntimeout = "0s"', "providers.timeout: must be more than 0s and at most 30s"),
         (
             "[providers]\nrate = 0",
-            "providers: rate must be more than 0 and at most 1000 lookups a second",
+            "providers.rate: must be more than 0 and at most 1000 lookups a second",
         ),
         (
             '[alerts.slack]\nwebhook_url = ""',
@@ -185,12 +188,12 @@ def test_example_canary_block_and_rules_are_valid(monkeypatch: pytest.MonkeyPatc
             "alerts.slack.webhook_url: expected a string ('env:NAME', 'file:PATH' or a literal)",
         ),
         # 0 would repeat every firing alert at every evaluation, not "never".
-        ('[alerts]\nrepeat_interval = "0s"', "alerts: repeat_interval must be positive"),
-        ('[alerts]\nevaluate_every = "0s"', "alerts: evaluate_every must be positive"),
+        ('[alerts]\nrepeat_interval = "0s"', "alerts.repeat_interval: must be positive"),
+        ('[alerts]\nevaluate_every = "0s"', "alerts.evaluate_every: must be positive"),
         # "1ms" (or "5ms" for "5s") would evaluate every rule hundreds of times a second.
         (
             '[alerts]\nevaluate_every = "1ms"',
-            "alerts: evaluate_every must be at least 100ms (it is 1ms)",
+            "alerts.evaluate_every: must be at least 100ms (it is 1ms)",
         ),
         # "5m5m" would add up to 10m unseen.
         (
@@ -215,28 +218,28 @@ def test_example_canary_block_and_rules_are_valid(monkeypatch: pytest.MonkeyPatc
         (
             '[alerts.sinks.chat]\ntype = "slack"\nwebhook_url = "https://h.example/x"\n'
             'timeout = "0s"',
-            "alerts.sinks.chat: timeout must be at least 100ms (0 would wait for ever)",
+            "alerts.sinks.chat.timeout: must be at least 100ms (0 would wait for ever)",
         ),
         (
             '[alerts.sinks.am]\ntype = "alertmanager"\nurls = ["http://127.0.0.1:9093"]\n'
             'timeout = "50ms"',
-            "alerts.sinks.am: timeout must be at least 100ms",
+            "alerts.sinks.am.timeout: must be at least 100ms",
         ),
         (
             '[alerts.sinks.pd]\ntype = "pagerduty"\nrouting_key = "k"\ntimeout = "0s"',
-            "alerts.sinks.pd: timeout must be at least 100ms",
+            "alerts.sinks.pd.timeout: must be at least 100ms",
         ),
         (
             '[alerts.sinks.hook]\ntype = "webhook"\nurl = "https://h.example/x"\ntimeout = "0s"',
-            "alerts.sinks.hook: timeout must be at least 100ms",
+            "alerts.sinks.hook.timeout: must be at least 100ms",
         ),
         # A save holds the event loop: 0 would save in a loop.
-        ('[state]\nsave_every = "0s"', "state: save_every must be at least 1s"),
-        ("[dimensions]\nmax_tracked = -1", "dimensions: max_tracked must not be negative"),
+        ('[state]\nsave_every = "0s"', "state.save_every: must be at least 1s"),
+        ("[dimensions]\nmax_tracked = -1", "dimensions.max_tracked: must not be negative"),
         # No pace at all would call SES back to back, as fast as it answers.
         (
             "[tenants]\ncalls_per_second = 0",
-            "tenants: calls_per_second must be from 0.01 to 100",
+            "tenants.calls_per_second: must be from 0.01 to 100",
         ),
         (
             '[[queues]]\nurl = "https://sqs/1/a/q"\n[[queues]]\nurl = "https://sqs/2/b/q"',
@@ -564,12 +567,12 @@ def test_a_queue_name_with_a_control_character_is_refused(written: str, shown: s
     with pytest.raises(ConfigError) as raised:
         parse_config(queue + f'name = "{written}"\n')
     assert str(raised.value) == (
-        f"queues[0]: name '{shown}': a control or invisible character (shown escaped); "
+        f"queues[0].name: '{shown}': a control or invisible character (shown escaped); "
         "the name is the queue label of metrics and log lines: write it without"
     )
     with pytest.raises(ConfigError) as raised:
         parse_config(f'[[queues]]\nurl = "http://127.0.0.1:9/{written}"\n')
-    assert str(raised.value).startswith(f"queues[0]: url 'http://127.0.0.1:9/{shown}': a ")
+    assert str(raised.value).startswith(f"queues[0].url: 'http://127.0.0.1:9/{shown}': a ")
     (taken,) = parse_config(queue + 'name = "SES événements (prod)"\n').queues
     assert taken.label == "SES événements (prod)"
 
@@ -582,12 +585,12 @@ def test_a_queue_label_longer_than_sqs_allows_a_name_is_refused() -> None:
     with pytest.raises(ConfigError) as raised:
         parse_config(queue + f'name = "{"q" * 81}"\n')
     assert str(raised.value) == (
-        "queues[0]: name: 81 characters; the name is the queue label of metrics and log "
+        "queues[0].name: 81 characters; the name is the queue label of metrics and log "
         "lines: at most 80 (SQS's bound on a queue name)"
     )
     with pytest.raises(ConfigError) as raised:
         parse_config(f'[[queues]]\nurl = "http://127.0.0.1:9/1/{"q" * 81}"\n')
-    assert str(raised.value).startswith("queues[0]: url: 81 characters in its last part; ")
+    assert str(raised.value).startswith("queues[0].url: 81 characters in its last part; ")
     (taken,) = parse_config(queue + f'name = "{"q" * 80}"\n').queues
     assert taken.label == "q" * 80
 

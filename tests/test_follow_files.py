@@ -195,7 +195,7 @@ def test_check_files_every_is_off_or_at_least_a_second(every: str, ok: bool) -> 
     if ok:
         assert parse_config(text).reload.check_files_every.text == every
     else:
-        with pytest.raises(ConfigError, match="check_files_every must be 0s"):
+        with pytest.raises(ConfigError, match=r"reload\.check_files_every: must be 0s"):
             parse_config(text)
 
 

@@ -263,7 +263,7 @@ def test_a_domain_rule_does_not_see_providers_and_a_glob_sees_every_provider() -
     ("text", "error"),
     [
         ('domains = ["a.com"]\nproviders = ["google"]', "give `domains` or `providers`, not both"),
-        ("providers = []", "providers must list '*' or at least one provider"),
+        ("providers = []", "(r).providers: must list '*' or at least one provider"),
         ('providers = ["gmail"]', "unknown provider 'gmail'"),
         ('providers = ["google"]\nexclude_domains = ["a.com"]', "leaves some out with exclude_pr"),
         ('providers = ["*"]\nexclude_providers = ["gogle"]', "unknown provider 'gogle'"),
@@ -281,7 +281,7 @@ def test_rules_on_providers_are_checked(text: str, error: str) -> None:
     [
         ("enabled = false\n" + PROVIDER_RULE, "providers needs \\[providers\\] enabled"),
         ('nameservers = ["10.0.0.2"]', "is not HOST:PORT"),
-        ("rate = 0", "rate must be more than 0"),
+        ("rate = 0", "providers.rate: must be more than 0"),
         ("[providers.mx]\nother = ['mx.example']", "not a usable provider label"),
         ("[providers.mx]\ngw = []", "list at least one MX host suffix"),
     ],

@@ -166,11 +166,11 @@ def test_a_queues_region_comes_from_its_url_then_its_own_then_its_account() -> N
         ),
         ('[[queues]]\nurl = "http://h/1/q"\nregion = "europe"\n', "is not an AWS region"),
         # A template's trailing space: the SDK refused it only when the client was made.
-        ('[aws]\nregion = "us-east-1 "\n', "region: 'us-east-1 ' is not an AWS region"),
+        ('[aws]\nregion = "us-east-1 "\n', "aws.region: 'us-east-1 ' is not an AWS region"),
         ('[aws]\nregion = "us-east1"\n', "is not an AWS region"),
         (
             '[canary]\nfrom = "c@example.com"\nconfiguration_set = "x"\nregion = "eu-west-1 "\n',
-            "canary: region: 'eu-west-1 ' is not an AWS region",
+            "canary.region: 'eu-west-1 ' is not an AWS region",
         ),
     ],
 )

@@ -117,7 +117,7 @@ def test_several_sinks_of_a_type_route_by_rule() -> None:
         (RULE + 'sinks = ["ops"]\n', "sink 'ops' is not configured (configured: console;"),
         ('[alerts.sinks.x]\ntype = "email"\n', "alerts.sinks.x.type: give one of slack,"),
         ('[alerts.sinks.x]\nurl = "https://a.example"\n', "alerts.sinks.x.type: give one of"),
-        ('[alerts.sinks.x]\ntype = "alertmanager"\nurls = []\n', "alerts.sinks.x: urls must"),
+        ('[alerts.sinks.x]\ntype = "alertmanager"\nurls = []\n', "alerts.sinks.x.urls: must"),
         ('[alerts.sinks.x]\ntype = "alertmanager"\nurls = ["am:9093"]\n', "not an http(s) URL"),
         ('[alerts.sinks.x]\ntype = "slack"\nwebhook_url = "u"\nfoo = 1\n', "sinks.x.foo: unknown"),
         ('[alerts.sinks.x]\ntype = "webhook"\nurl = "relay"\n', "alerts.sinks.x.url: not an"),

@@ -250,7 +250,25 @@ def one_line(exc: msgspec.ValidationError, prefix: str = "", schema: type | None
         table = found if isinstance(found, msgspec.inspect.StructType) else None
         known = [f.encode_name for f in table.fields] if table is not None else []
         return f"{key}: unknown key{meant_key(field, known)}"
+    if path and isinstance(found, msgspec.inspect.StructType):
+        return _dotted(path, msg, [f.encode_name for f in found.fields])
     return f"{path}: {msg}" if path else msg
+
+
+#: A table's own check that names one of its keys first (``concurrency must ...``,
+#: ``region: ...``, ``groups.mail: ...``, ``listen 'x': ...``): the key, and what follows.
+_OWN_KEY = re.compile(r"(?P<key>\w+)(?P<rest>[:.\[].*| (?:must |').*)", re.S)
+
+
+def _dotted(path: str, msg: str, keys: list[str]) -> str:
+    """The message of a table's own check at ``path``, the key it names first, if one of
+    ``keys``, joined to the path as README writes a key: ``queues[0].concurrency: must
+    be ...``, not ``queues[0]: concurrency must be ...``."""
+    own = _OWN_KEY.fullmatch(msg)
+    if own is None or own.group("key") not in keys:
+        return f"{path}: {msg}"
+    rest = own.group("rest")
+    return f"{path}.{own.group('key')}{':' if rest.startswith(' ') else ''}{rest}"
 
 
 def meant_key(written: str, known: list[str]) -> str:

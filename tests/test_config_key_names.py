@@ -1,0 +1,52 @@
+"""A value a section's own check refuses is named by its dotted key, as README names
+keys and as a value of the wrong type or a key mistyped is named: ``aws.region: ...``,
+not ``aws: region: ...``, which reads as two keys, and which a search for the key as
+README writes it does not find."""
+
+from __future__ import annotations
+
+import pytest
+
+from sesd.config import ConfigError, parse_config
+
+pytestmark = pytest.mark.timeout(30)
+
+_QUEUE = '[[queues]]\nurl = "https://sqs.us-east-1.amazonaws.com/1/q"\n'
+_RULE = '[[alerts.rules]]\nname = "r"\nmetric = "delay_ratio"\nwindow = "5m"\nabove = 0.1\n'
+_ROLE = 'name = "a"\nrole_arn = "arn:aws:iam::123456789012:role/sesd"\n'
+
+
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        ('[aws]\nregion = "nowhere"', "aws.region: 'nowhere' is not an AWS region (e.g. "
+         "eu-west-1)"),
+        (_QUEUE + "concurrency = 0", "queues[0].concurrency: must be between 1 and 64"),
+        (_QUEUE + 'region = "eu-west-1"', "queues[0].region: 'eu-west-1' is not the region the "
+         "URL names ('us-east-1'): leave `region` out"),
+        (f"[[accounts]]\n{_ROLE}region = \"x\"", "accounts[0].region: 'x' is not an AWS region "
+         "(e.g. eu-west-1)"),
+        ('[http]\nlisten = "bogus"', "http.listen: must be HOST:PORT, got 'bogus'"),
+        ('[http]\nlisten = "127.0.0.1:99999"', "http.listen: '127.0.0.1:99999': port 99999 is "
+         "over 65535"),
+        ('[domains]\ntrack = ["a b"]', "domains.track: 'a b' is not a usable domain name"),
+        ('[domains]\ngroups = {mail = ["a b"]}', "domains.groups.mail: 'a b' is not a usable "
+         "domain name"),
+        ("[dimensions]\nmax_tracked = -1", "dimensions.max_tracked: must not be negative"),
+        ('[alerts]\nevaluate_every = "1ms"', "alerts.evaluate_every: must be at least 100ms (it "
+         "is 1ms)"),
+        ('[alerts.slack]\nwebhook_url = "https://h.example/x"\ntimeout = "0s"',
+         "alerts.slack.timeout: must be at least 100ms (0 would wait for ever)"),
+        ('[alerts.sinks.chat]\ntype = "slack"\nwebhook_url = "https://h.example/x"\n'
+         'timeout = "10m"', "alerts.sinks.chat.timeout: '10m' is over 5m: a receiver that hangs "
+         "would hold every notification behind it that long (a bare number is seconds)"),
+        (_RULE + "min_events = -1", "alerts.rules[0] (r).min_events: must not be negative"),
+        # What names no one key of its table is said of the table, as it was.
+        ('[aws]\naccess_key_id = "k"', "aws: access_key_id and secret_access_key go together"),
+        ('[windows]\nsizes = ["5m", "5m"]', "windows: window 5m is listed twice"),
+    ],
+)  # fmt: skip
+def test_a_value_a_section_refuses_is_named_by_its_dotted_key(text: str, error: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        parse_config(text)
+    assert str(raised.value) == error
