@@ -95,7 +95,7 @@ def test_example_canary_block_and_rules_are_valid(monkeypatch: pytest.MonkeyPatc
             '[[queues]]\nurl = "https://sqs/1/q"\nconcurrency = 0',
             "queues[0].concurrency: must be between 1 and 64",
         ),
-        ('[[queues]]\nurl = "ftp://x"', "queues[0]: 'ftp://x' is not an http(s) URL"),
+        ('[[queues]]\nurl = "ftp://x"', "queues[0].url: 'ftp://x' is not an http(s) URL"),
         ("[windows]\nsizes = ['5 minutes']", "windows.sizes[0]: invalid duration '5 minutes'"),
         # A group's member that is no domain: the group is named.
         (
@@ -273,7 +273,7 @@ def test_example_canary_block_and_rules_are_valid(monkeypatch: pytest.MonkeyPatc
         ),
         (
             '[alerts.pagerduty]\nrouting_key = "k"\nevents_url = "events.pagerduty.com/v2"',
-            "alerts.pagerduty: 'events.pagerduty.com/v2' is not an http(s) URL",
+            "alerts.pagerduty.events_url: 'events.pagerduty.com/v2' is not an http(s) URL",
         ),
         (
             '[alerts.slack]\nwebhook_url = "hooks.slack.com/services/T/B/X"',

@@ -41,6 +41,17 @@ _ROLE = 'name = "a"\nrole_arn = "arn:aws:iam::123456789012:role/sesd"\n'
          'timeout = "10m"', "alerts.sinks.chat.timeout: '10m' is over 5m: a receiver that hangs "
          "would hold every notification behind it that long (a bare number is seconds)"),
         (_RULE + "min_events = -1", "alerts.rules[0] (r).min_events: must not be negative"),
+        # A URL that is none: the key that holds it, where the table alone was named.
+        ('[[queues]]\nurl = "ftp://x/q"', "queues[0].url: 'ftp://x/q' is not an http(s) URL"),
+        ('[aws]\nendpoint_url = "nope"', "aws.endpoint_url: 'nope' is not an http(s) URL"),
+        ('[account_health]\ncloudwatch_endpoint_url = "nope"', "account_health."
+         "cloudwatch_endpoint_url: 'nope' is not an http(s) URL"),
+        ('[alerts.sinks.am]\ntype = "alertmanager"\nurls = ["am:9093"]', "alerts.sinks.am.urls: "
+         "'am:9093' is not an http(s) URL"),
+        ('[alerts.pagerduty]\nrouting_key = "k"\nevents_url = "nope"', "alerts.pagerduty."
+         "events_url: 'nope' is not an http(s) URL"),
+        (_RULE + 'runbook_url = "x"', "alerts.rules[0] (r).runbook_url: 'x' is not an http(s) "
+         "URL"),
         # What names no one key of its table is said of the table, as it was.
         ('[aws]\naccess_key_id = "k"', "aws: access_key_id and secret_access_key go together"),
         ('[windows]\nsizes = ["5m", "5m"]', "windows: window 5m is listed twice"),

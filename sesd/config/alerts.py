@@ -218,7 +218,7 @@ class PagerDutyConfig(_Sink, frozen=True, tag="pagerduty"):
     timeout: Duration = msgspec.field(default_factory=lambda: Duration("10s"))
 
     def __post_init__(self) -> None:
-        check_http_url(self.events_url)
+        check_http_url(self.events_url, "events_url")
         _check_timeout(self.timeout)
         if not self.source.strip():
             raise ValueError("source must not be blank: PagerDuty refuses every event then")
@@ -247,7 +247,7 @@ class AlertmanagerConfig(_Sink, frozen=True, tag="alertmanager"):
         if (self.password is None) != (not self.username):
             raise ValueError("username and password go together (basic auth)")
         for url in self.urls:
-            check_http_url(url)
+            check_http_url(url, "urls")
         if self.resend_every.seconds < 1:
             raise ValueError("resend_every must be at least 1s")
         _check_timeout(self.timeout)

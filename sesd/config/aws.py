@@ -159,7 +159,7 @@ class AwsConfig(Section, frozen=True):
 
     def __post_init__(self) -> None:
         if self.endpoint_url is not None:
-            check_http_url(self.endpoint_url)
+            check_http_url(self.endpoint_url, "endpoint_url")
         if (self.access_key_id is None) != (self.secret_access_key is None):
             raise ValueError("access_key_id and secret_access_key go together")
         check_region(self.region, "region")
@@ -211,7 +211,7 @@ class QueueConfig(Section, frozen=True):
     delete_invalid: bool | None = None
 
     def __post_init__(self) -> None:
-        check_http_url(self.url)
+        check_http_url(self.url, "url")
         # The label (the name, else the URL's last part) is on every metric and log line
         # of the queue: a control character there would drive a terminal or split a
         # line, an invisible one make two names look one.
@@ -295,9 +295,9 @@ class AccountHealthConfig(Section, frozen=True):
     def __post_init__(self) -> None:
         if self.poll_every.seconds < 10:
             raise ValueError("poll_every must be at least 10s")
-        for url in (self.ses_endpoint_url, self.cloudwatch_endpoint_url):
-            if url is not None:
-                check_http_url(url)
+        for key in ("ses_endpoint_url", "cloudwatch_endpoint_url"):
+            if (url := getattr(self, key)) is not None:
+                check_http_url(url, key)
 
 
 class ReputationConfig(Section, frozen=True):

@@ -38,7 +38,7 @@ def check_template(template: str, what: str) -> None:
         raise ValueError(
             f"{what}: {template!r} is not a template of {{domain}}, {{rule}}, {{window}} ({exc})"
         ) from None
-    check_http_url(example)
+    check_http_url(example, what)
 
 
 class _NotPlain(Exception):

@@ -242,7 +242,7 @@ class TenantsConfig(Section, frozen=True):
         if not 0.01 <= self.calls_per_second <= 100:
             raise ValueError("calls_per_second must be from 0.01 to 100")
         if self.endpoint_url is not None:
-            check_http_url(self.endpoint_url)
+            check_http_url(self.endpoint_url, "endpoint_url")
 
 
 class IngestConfig(Section, frozen=True):
@@ -332,7 +332,7 @@ class CanaryConfig(Section, frozen=True):
         if self.send_timeout.seconds <= 0:
             raise ValueError("send_timeout must be positive")
         if self.endpoint_url is not None:
-            check_http_url(self.endpoint_url)
+            check_http_url(self.endpoint_url, "endpoint_url")
 
     @property
     def call_timeout(self) -> float:

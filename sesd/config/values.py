@@ -195,9 +195,12 @@ def check_region(region: str | None, what: str) -> None:
         raise ValueError(f"{what}: {region!r} is not an AWS region (e.g. eu-west-1)")
 
 
-def check_http_url(url: str) -> None:
+def check_http_url(url: str, key: str = "") -> None:
+    """Raise ValueError when ``url`` is no http(s) URL with a host, naming ``key``
+    (the key of its table that holds it) when given."""
     if not is_http_url(url):
-        raise ValueError(f"{shown_url(url)!r} is not an http(s) URL")
+        named = f"{key}: " if key else ""
+        raise ValueError(f"{named}{shown_url(url)!r} is not an http(s) URL")
 
 
 def shown_url(url: str) -> str:
