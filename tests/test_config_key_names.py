@@ -61,3 +61,16 @@ def test_a_value_a_section_refuses_is_named_by_its_dotted_key(text: str, error: 
     with pytest.raises(ConfigError) as raised:
         parse_config(text)
     assert str(raised.value) == error
+
+
+@pytest.mark.parametrize(
+    ("value", "kind"),
+    [("1979-05-27", "date"), ("1979-05-27T07:32:00", "datetime"), ("07:32:00", "time")],
+)
+def test_a_group_given_a_toml_date_is_named(value: str, kind: str) -> None:
+    """TOML has dates and times a hand may write by slip: a group given one was named
+    ``domains.groups[...]``, the group left for the reader to find, as a group given
+    a number is not."""
+    with pytest.raises(ConfigError) as raised:
+        parse_config(f'[domains]\ngroups = {{a = ["x.com"], b = {value}}}')
+    assert str(raised.value) == f"domains.groups.b: Expected `array`, got `{kind}`"

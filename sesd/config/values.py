@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import difflib
 import os
 import re
@@ -313,8 +314,17 @@ def _type_at(found: msgspec.inspect.Type, path: str) -> msgspec.inspect.Type | N
 
 _STEP = re.compile(r"[^.\[\]]+|\[\d+\]|\[\.\.\.\]")
 #: The name msgspec gives each type a TOML value decodes to (bool before int: a
-#: bool is an int to isinstance).
-_TYPE_NAMES = ((bool, "bool"), (int, "int"), (float, "float"), (str, "str"), (list, "array"))
+#: bool is an int to isinstance; datetime before date, one too).
+_TYPE_NAMES = (
+    (bool, "bool"),
+    (int, "int"),
+    (float, "float"),
+    (str, "str"),
+    (list, "array"),
+    (datetime.datetime, "datetime"),
+    (datetime.date, "date"),
+    (datetime.time, "time"),
+)
 
 
 def keyed(message: str, data: Any) -> str:
