@@ -20,17 +20,29 @@ from tests.test_cloudwatch_statuses import AN_HOUR_AGO, AT, TARGET, _failed, _lo
 STAMP = AT.timestamp()
 
 
+def _result(kind: str, value: float) -> dict[str, Any]:
+    """A query's result, complete, one datapoint stamped :data:`STAMP`."""
+    return {"Id": kind, "Timestamps": [STAMP], "Values": [value], "StatusCode": "Complete"}
+
+
+#: The complaint query's result in each answer below: CloudWatch names every query
+#: asked, so an answer leaving it out would fail for that alone; read, it would move
+#: the complaint figure.
+COMPLAINT = _result("complaint", 0.0003)
+
+
 def _bounce(**member: Any) -> dict[str, Any]:
-    """An answer of the bounce query, complete, one datapoint, ``member`` replaced."""
-    result = {"Id": "bounce", "Timestamps": [STAMP], "Values": [0.02], "StatusCode": "Complete"}
-    return {"MetricDataResults": [{**result, **member}], "Messages": []}
+    """An answer of both queries, each complete with one datapoint, the bounce query's
+    ``member`` replaced."""
+    return {"MetricDataResults": [{**_result("bounce", 0.02), **member}, COMPLAINT],
+            "Messages": []}  # fmt: skip
 
 
 #: Answers of a member where another kind is (a number where a list is, a word where an
 #: object, a timestamp or a figure is), each a failed poll.
 ODD: dict[str, dict[str, Any]] = {
     "results-a-number": {"MetricDataResults": 5},
-    "result-a-word": {"MetricDataResults": ["bounce"]},
+    "result-a-word": {"MetricDataResults": ["bounce", *_bounce()["MetricDataResults"]]},
     "timestamps-a-number": _bounce(Timestamps=5),
     "values-a-number": _bounce(Values=5),
     "timestamp-a-word": _bounce(Timestamps=["yesterday"]),
@@ -51,7 +63,7 @@ ODD: dict[str, dict[str, Any]] = {
     "value-minus-infinity": _bounce(Values=["-Infinity"]),
     "value-a-bare-nan": _bounce(Values=[float("nan")]),  # JSON's NaN literal
     # A null result: botocore reads every list as sparse, and passes the null on.
-    "result-null": {"MetricDataResults": [None]},
+    "result-null": {"MetricDataResults": [None, *_bounce()["MetricDataResults"]]},
     # A status that is no text (botocore passes a string member on as the JSON has it):
     # read with str(), it was a query CloudWatch did not complete, named "5".
     "status-a-number": _bounce(StatusCode=5),
@@ -82,7 +94,7 @@ async def test_an_answer_not_of_cloudwatchs_shape_is_a_failed_poll(case: str) ->
         assert status.aws == {"bounce": 0.01, "complaint": 0.0002}
         assert status.aws_at["bounce"] == AN_HOUR_AGO.timestamp()
         failed = {key: n for key, n in poller.accounts.errors.items() if n}
-        cloudwatch.script(([Query("bounce", points=[(AT, 0.03)])], None))
+        cloudwatch.script(([Query("bounce", points=[(AT, 0.03)]), Query("complaint")], None))
         with anyio.fail_after(20):
             await poller.poll_once()
         assert status.aws["bounce"] == 0.03
@@ -98,6 +110,6 @@ async def test_a_token_that_is_no_text_is_read_as_left_out() -> None:
         cloudwatch.raw.append({**_bounce(), "NextToken": ["page-2"]})
         with anyio.fail_after(20):
             await poller.poll_once()
-        assert poller.accounts.status[TARGET].aws == {"bounce": 0.02}
+        assert poller.accounts.status[TARGET].aws == {"bounce": 0.02, "complaint": 0.0003}
         assert not [n for n in poller.accounts.errors.values() if n]
     assert len(cloudwatch.requests) == 1

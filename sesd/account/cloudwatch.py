@@ -80,9 +80,11 @@ async def _metric_pages(
     or pages past :data:`METRIC_PAGES`, is a list that does not end. An answer the SDK
     cannot read, or a query id or a datapoint that does not read, is
     :class:`~sesd.account.failures.UnreadableAnswer`; a token that is no text is read as
-    left out. So is an answer that names neither query on any page (a proxy's ``{}``, a
-    captive page, which botocore's JSON parser reads as ``{"message": page}``): read as
-    queries without a datapoint, it would drop AWS's figures in a poll that succeeded."""
+    left out. So is an answer that names a query on no page (a proxy's ``{}``, a captive
+    page, which botocore's JSON parser reads as ``{"message": page}``, a stand-in naming
+    one query of two): CloudWatch names every query asked, its lists empty when it has no
+    datapoint, so a query left out is not known to have none; read as one without a
+    datapoint, it would drop AWS's figure in a poll that succeeded."""
     points: dict[str, list[tuple[float, float]]] = {}
     statuses: dict[str, str] = {}
     tokens: set[str] = set()
@@ -94,7 +96,7 @@ async def _metric_pages(
                 statuses[kind] = _status(result)
         token = text(answer, "NextToken")
         if not token:
-            if not statuses:  # (CloudWatch names each query asked, datapoints or none)
+            if statuses.keys() != _REPUTATION.keys():  # (CloudWatch names each query)
                 raise UnreadableAnswer
             return points, statuses
         if token in tokens:
