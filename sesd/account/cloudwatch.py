@@ -92,7 +92,8 @@ async def _metric_pages(
         answer = await answer_of(partial(cloudwatch.get_metric_data, **asked))
         for result in answer.get("MetricDataResults", []):
             if (kind := _query(result)) in _REPUTATION:
-                points.setdefault(kind, []).extend(_datapoints(result))
+                pairs = _datapoints(result)
+                points.setdefault(kind, []).extend(_asked_for(pairs, asked))
                 statuses[kind] = _status(result)
         token = text(answer, "NextToken")
         if not token:
@@ -135,7 +136,8 @@ def _datapoints(result: dict[str, Any]) -> list[tuple[float, float]]:
     """A query's (timestamp, value) pairs. The SDK gives each timestamp as a datetime
     (None for a null) and each value as the answer's JSON has it: a timestamp that is
     none, or a value that is no finite number (a word, a list, a boolean, or "NaN" and
-    "Infinity" as the JSON protocol writes a double that is none), makes the answer
+    "Infinity" as the JSON protocol writes a double that is none), or a timestamp
+    without a time zone (an ISO time with no offset, read as naive), makes the answer
     unreadable, rather than a figure read from a datapoint skipped or made up: a NaN
     rate crosses no rule's threshold and reads "nan%". So do timestamps and values
     unequal in number (CloudWatch gives one value a timestamp): which is whose is not
@@ -145,7 +147,11 @@ def _datapoints(result: dict[str, Any]) -> list[tuple[float, float]]:
         raise UnreadableAnswer
     pairs = []
     for stamp, value in zip(stamps, values, strict=True):
-        if not isinstance(stamp, datetime) or isinstance(value, bool):
+        # (A time without a zone, which only a stand-in writes, is read in the host's:
+        # hours off, it may pass for the newest.)
+        if not isinstance(stamp, datetime) or stamp.utcoffset() is None:
+            raise UnreadableAnswer
+        if isinstance(value, bool):
             raise UnreadableAnswer
         try:
             figure = float(value)
@@ -155,6 +161,19 @@ def _datapoints(result: dict[str, Any]) -> list[tuple[float, float]]:
             raise UnreadableAnswer
         pairs.append((stamp.timestamp(), figure))
     return pairs
+
+
+def _asked_for(
+    pairs: list[tuple[float, float]], asked: dict[str, Any]
+) -> list[tuple[float, float]]:
+    """The pairs stamped in the hours asked for, give or take a period (CloudWatch
+    rounds the start down to the minute): CloudWatch answers no other, but a stand-in
+    may (one that ignores the range, a proxy replaying an old answer), and one older
+    would be shown as AWS's current figure, one stamped in the future taken for the
+    newest."""
+    start = asked["StartTime"].timestamp() - _PERIOD
+    end = asked["EndTime"].timestamp() + _PERIOD
+    return [pair for pair in pairs if start <= pair[0] < end]
 
 
 def _newest(pairs: list[tuple[float, float]]) -> tuple[float, float] | None:
