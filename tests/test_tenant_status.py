@@ -627,6 +627,7 @@ def test_a_file_from_before_status_times_dates_the_status_by_its_newest_word() -
     for edit, status_at, sending in ((paused, T + 10, "DISABLED"),
                                      ({**paused, "status_at": T}, T, "ENABLED")):  # fmt: skip
         row = msgspec.to_builtins(TenantStatus()) | edit
+        del row["customer_at"], row["aws_at"]  # (both files are from before them too)
         if "status_at" not in edit:
             del row["status_at"]
         statuses = TenantStatuses([key[:2]])

@@ -273,16 +273,19 @@ class TenantStatuses:
         account = entry or self.accounts.get(notice.account, notice.account)
         status = self.record((account, notice.region, notice.tenant))
         if notice.status:
-            if notice.time < status.status_at:
+            # Older than the newest word on its own origin (a poll's is on both): the
+            # other's newer word says nothing of this one's.
+            ses = notice.origin == "AWS_MANAGED"
+            if notice.time < (status.aws_at if ses else status.customer_at):
                 return
             said, cause = clean(notice.status, _WORD), clean(notice.cause)
-            if notice.origin == "AWS_MANAGED":
+            if ses:
                 status.aws, status.aws_cause, status.aws_at = said, cause, notice.time
             else:
                 status.customer, status.customer_cause = said, cause
                 status.customer_at = notice.time
             status.sending = aggregate(status.customer, status.aws)
-            status.status_at = notice.time
+            status.status_at = max(status.status_at, notice.time)
             status.updated = max(status.updated, notice.time)
             return
         kind = clean(notice.finding, _WORD)

@@ -1,0 +1,68 @@
+"""SES's tenant status events, come out of order (EventBridge does not promise their
+order, SQS redelivers): each speaks of one origin of the sending status (SES's own,
+the customer's), so one is older than the newest word on its own origin, not on
+either. Taken by the newest on either, the customer's pause come behind SES's later
+word was dropped: SES's lifting its own pause then showed the tenant sending while
+the customer's pause held it, its alert resolved (until a poll read the pause again;
+for a tenant no poll lists, for good). Pure code, no server."""
+
+from __future__ import annotations
+
+from sesd.core.tenants import TenantNotice, TenantStatus, TenantStatuses
+
+ACCOUNT = "123456789012"
+REGION = "eu-west-1"
+T = 1_800_000_000.0
+KEY = (ACCOUNT, REGION, "acme")
+
+
+def _said(statuses: TenantStatuses, at: float, status: str, origin: str) -> None:
+    notice = TenantNotice(REGION, ACCOUNT, "acme", at, status=status, origin=origin)
+    statuses.apply(notice)
+
+
+def test_an_origins_word_come_behind_the_others_newer_one_is_taken() -> None:
+    """The customer paused acme, then SES did too; SES's event came first, the
+    customer's after it, then SES's lifting its own: the customer's pause holds."""
+    statuses = TenantStatuses()
+    _said(statuses, T + 10, "DISABLED", "AWS_MANAGED")
+    _said(statuses, T, "DISABLED", "CUSTOMER_MANAGED")
+    _said(statuses, T + 20, "ENABLED", "AWS_MANAGED")
+    status = statuses.status[KEY]
+    assert (status.customer, status.aws, status.sending) == ("DISABLED", "ENABLED", "DISABLED")
+    assert status.cause == "paused by you"
+    assert status.status_at == T + 20
+
+
+def test_an_origins_older_word_is_still_ignored() -> None:
+    """The customer's pause lifted, then its pause come again (older, redelivered):
+    ignored, as an older word on its own origin."""
+    statuses = TenantStatuses()
+    _said(statuses, T + 10, "ENABLED", "CUSTOMER_MANAGED")
+    _said(statuses, T, "DISABLED", "CUSTOMER_MANAGED")
+    status = statuses.status[KEY]
+    assert (status.customer, status.sending, status.status_at) == ("ENABLED", "ENABLED", T + 10)
+
+
+def test_an_event_older_than_a_poll_is_ignored_on_either_origin() -> None:
+    """A poll's word is on both origins: an event older than it, of either, changes
+    nothing."""
+    statuses = TenantStatuses([(ACCOUNT, REGION)])
+    paused = TenantStatus(sending="DISABLED", aws="DISABLED", aws_cause="bounces")
+    statuses.polled(KEY, paused, T)
+    _said(statuses, T - 10, "DISABLED", "CUSTOMER_MANAGED")
+    _said(statuses, T - 5, "ENABLED", "AWS_MANAGED")
+    status = statuses.status[KEY]
+    assert (status.customer, status.aws, status.sending) == ("ENABLED", "DISABLED", "DISABLED")
+
+
+def test_a_status_an_earlier_build_saved_ignores_older_words_on_either_origin() -> None:
+    """A state file from before each origin's time was kept: both origins are as new
+    as its newest status word, so an older event of either changes nothing."""
+    statuses = TenantStatuses([(ACCOUNT, REGION)])
+    saved = {"sending": "DISABLED", "aws": "DISABLED", "status_at": T, "updated": T}
+    statuses.restore([[*KEY, saved]], {(ACCOUNT, REGION)})
+    _said(statuses, T - 10, "DISABLED", "CUSTOMER_MANAGED")
+    _said(statuses, T - 5, "ENABLED", "AWS_MANAGED")
+    status = statuses.status[KEY]
+    assert (status.customer, status.aws, status.sending) == ("ENABLED", "DISABLED", "DISABLED")
