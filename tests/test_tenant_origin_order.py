@@ -27,6 +27,8 @@ def test_an_origins_word_come_behind_the_others_newer_one_is_taken() -> None:
     statuses = TenantStatuses()
     _said(statuses, T + 10, "DISABLED", "AWS_MANAGED")
     _said(statuses, T, "DISABLED", "CUSTOMER_MANAGED")
+    # Still the newest word on either: a poll read before SES's is older than it.
+    assert statuses.status[KEY].status_at == T + 10
     _said(statuses, T + 20, "ENABLED", "AWS_MANAGED")
     status = statuses.status[KEY]
     assert (status.customer, status.aws, status.sending) == ("DISABLED", "ENABLED", "DISABLED")
