@@ -68,3 +68,18 @@ def test_a_status_an_earlier_build_saved_ignores_older_words_on_either_origin() 
     _said(statuses, T - 5, "ENABLED", "AWS_MANAGED")
     status = statuses.status[KEY]
     assert (status.customer, status.aws, status.sending) == ("ENABLED", "DISABLED", "DISABLED")
+
+
+def test_a_poll_keeps_its_word_on_the_origin_no_newer_event_spoke_of() -> None:
+    """A poll read from T that SES paused acme; the customer's own event (enabled, as
+    far as they are concerned) came at T + 5, while the poll was under way: the poll's
+    word on SES's origin, which no newer event spoke of, is taken, the event's on the
+    customer's stands. Dropped whole, the pause went unseen until the next poll."""
+    statuses = TenantStatuses([(ACCOUNT, REGION)])
+    _said(statuses, T + 5, "ENABLED", "CUSTOMER_MANAGED")
+    paused = TenantStatus(sending="DISABLED", aws="DISABLED", aws_cause="bounces")
+    statuses.polled(KEY, paused, T)
+    status = statuses.status[KEY]
+    assert (status.customer, status.aws, status.sending) == ("ENABLED", "DISABLED", "DISABLED")
+    assert (status.customer_at, status.aws_at, status.status_at) == (T + 5, T, T + 5)
+    assert status.cause == "bounces"

@@ -233,12 +233,21 @@ class TenantStatuses:
             self._unnamed.pop(key[0], None)
 
     def polled(self, key: TenantKey, fresh: TenantStatus, at: float) -> None:
-        """What a poll said (newer than any event before ``at``)."""
+        """What a poll said (newer than any event before ``at``), on each origin of the
+        sending status but one a status event spoke of while the poll was under way
+        (its word, newer, stands: dropped whole, the poll's on the other went unseen)."""
         current = self.status.get(key)
-        if current is not None and current.status_at > at:
-            return  # a status event told us something newer while the poll was under way
         fresh.updated = fresh.status_at = fresh.customer_at = fresh.aws_at = at
         if current is not None:
+            if current.customer_at > at:
+                fresh.customer, fresh.customer_cause = current.customer, current.customer_cause
+                fresh.customer_at = current.customer_at
+            if current.aws_at > at:
+                fresh.aws, fresh.aws_cause = current.aws, current.aws_cause
+                fresh.aws_at = current.aws_at
+            if current.status_at > at:
+                fresh.sending = aggregate(fresh.customer, fresh.aws)
+                fresh.status_at = current.status_at
             fresh.heard, fresh.updated = current.heard, max(current.updated, at)
             if current.updated > at:  # a finding's newer event: the status alone is taken
                 fresh.findings, fresh.impact = current.findings, current.impact
