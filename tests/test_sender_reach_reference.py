@@ -1,8 +1,10 @@
-"""The pipeline keeps where each sender's mail is estimated, and forgets it when the
-polls name an AWS account anew (``Accounts.reach``): its estimates, across polls
-naming accounts between events of every type (a poll's answer lands between two
-messages of one batch), are those of a pipeline that asks every sender afresh at
-each event. The estimate's own reference test holds Senders alone, not this check."""
+"""The pipeline keeps where each sender's mail is estimated, and places each sender
+again when the polls name an AWS account anew (``Accounts.reach``), forgetting the
+places none counts at any more: its estimates, across polls naming accounts between
+events of every type (a poll's answer lands between two messages of one batch), are
+those of a pipeline that asks every sender afresh at each event, and before it
+forgets the places none of the senders its estimate read names now. The estimate's
+own reference test holds Senders alone, not this check."""
 
 from __future__ import annotations
 
@@ -37,6 +39,8 @@ _SETTINGS = core_settings(
     )
 )
 _KINDS = ["Send", "Open", "delivery", "delay", "bounce", "complaint"]
+#: The kinds the estimate reads (every recipient here counts in it).
+_READ = {"Send", "delivery", "bounce", "complaint"}
 _EVENT = st.tuples(
     st.just("event"),
     st.sampled_from(_KINDS),
@@ -80,8 +84,8 @@ def _body(kind: str, n: int, region: str, sender: str, i: int) -> str:
         ("event", "delivery", 2, AP, "", "ap"),
     ]
 )
-# The same sender before and after that poll: its windows, found under the entry
-# whose role reaches the account, are found again under ``default``.
+# The same sender before and after that poll: it counts under ``default`` from then
+# on, and the place under the entry whose role reaches the account is forgotten.
 @example(
     [
         ("event", "Send", 1, AP, ACCOUNT, "ap"),
@@ -89,8 +93,19 @@ def _body(kind: str, n: int, region: str, sender: str, i: int) -> str:
         ("event", "Send", 1, AP, ACCOUNT, "ap"),
     ]
 )
+# Moved there and back: each place it leaves goes, and the entry's starts afresh.
+@example(
+    [
+        ("event", "Send", 2, AP, ACCOUNT, "ap"),
+        ("poll", ACCOUNT, AP),
+        ("event", "Open", 1, AP, ACCOUNT, "ap"),
+        ("poll", None, AP),
+        ("event", "bounce", 1, AP, ACCOUNT, "ap"),
+    ]
+)
 def test_senders_kept_across_polls_estimate_as_asked_afresh(steps: list[Any]) -> None:
     ours, afresh = Pipeline(_SETTINGS), Pipeline(_SETTINGS)
+    senders: set[tuple[str, str, str]] = set()  # (queue, identity ARN, sending account)
     for i, step in enumerate(steps):
         if step[0] == "poll":
             for pipeline in (ours, afresh):
@@ -102,7 +117,12 @@ def test_senders_kept_across_polls_estimate_as_asked_afresh(steps: list[Any]) ->
         body = _body(kind, n, region, sender, i)
         afresh._estimates.clear()  # every sender asked again, at every event
         afresh.ledger.senders.clear()
+        # (its record is then of those senders alone, each placed now)
+        placed = {afresh.ledger.sender(*one) for one in senders}
+        afresh.ledger.reputation.forget({k[:2] for k in afresh.ledger.reputation.seen()} - placed)
         assert ours.feed(body, queue, f.T0 + i) == afresh.feed(body, queue, f.T0 + i)
+        if kind in _READ:
+            senders.add((queue, f"arn:aws:ses:{region}:{ACCOUNT}:identity/x.example", sender))
         mine, theirs = ours.ledger.reputation, afresh.ledger.reputation
         assert mine.seen() == theirs.seen()
         assert [mine.estimate(k) for k in mine.seen()] == [

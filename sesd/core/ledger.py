@@ -21,7 +21,7 @@ from sesd.core.made import is_domain, is_tag_value, is_tenant, maker
 from sesd.core.pending import PendingDelays
 from sesd.core.provider_cache import ProviderCache
 from sesd.core.providers import NONE
-from sesd.core.reputation import Reputation
+from sesd.core.reputation import MAX_ESTIMATED, Reputation
 from sesd.core.scopes import DOMAIN, PROVIDER, TENANT, Scope
 from sesd.core.settings import CoreSettings
 from sesd.core.tallies import Tallies
@@ -34,8 +34,8 @@ from sesd.core.windows import DomainWindows, WindowSpec, window_specs
 __all__ = ["MAX_ARN_REGIONS", "SAVED", "TRANSIENT", "Ledger"]
 
 #: Identities whose sender is remembered (:meth:`Ledger.sender`): far more than a
-#: sender has.
-_MAX_SENDERS: Final = 4096
+#: sender has. The estimate's own cap: past it, it knows it may not know every sender.
+_MAX_SENDERS: Final = MAX_ESTIMATED
 #: Regions events' identity ARNs may name, each an (account, region) of the estimate
 #: and its series: AWS has about 40; a flood of made-up names (a replay of strangers'
 #: files) counts for the queue's region past these.

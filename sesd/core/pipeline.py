@@ -107,13 +107,14 @@ class Pipeline:
         """Take what a reload may change (:meth:`Ledger.reconfigure`); a group removed
         goes at once (sesd.core.ungrouped)."""
         gone = removed_groups(self.ledger.settings.groups, settings.groups, settings.track)
+        senders = self.ledger.senders  # (each placed again below, idle or not)
         self.ledger.reconfigure(settings)
         drop_groups(self.ledger, gone)
         # Forget the resolved labels: a domain may now belong to a group. And where each
         # sender's mail is estimated: [[accounts]] and the queues' places may have moved.
         self._labels.clear()
         self._kept.clear()
-        self._estimates.clear()
+        self._estimates.moved(senders)
 
     # --- write side ------------------------------------------------------------
 
@@ -283,8 +284,7 @@ class Pipeline:
             return
         if self._reach != ledger.accounts.reach:  # a label's polls found another account
             self._reach = ledger.accounts.reach
-            self._estimates.clear()
-            ledger.senders.clear()
+            self._estimates.moved(ledger.senders)  # each placed again; places left go
         self._reputation(event, queue, kind)
         if kind == _DELIVERY:
             delivered(ledger, event, recipients, t, now, in_windows)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 import re
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Final
 
@@ -263,6 +263,17 @@ class Reputation:
         """Every key seen, in order."""
         return sorted(self._windows)
 
+    def forget(self, places: Collection[tuple[str, str]]) -> None:
+        """The estimates of each (account, region) in ``places`` forgotten, its
+        configuration sets' too (their series go, and an alert on one resolves): no
+        sender's mail counts there any more. One counted at again starts afresh."""
+        for key in [key for key in self._windows if key[:2] in places]:
+            del self._windows[key]
+            if key[2]:
+                self._config_sets -= 1  # (its place under the bound is free again)
+        for target in [target for target in self._targets if target[:2] in places]:
+            del self._targets[target]
+
 
 #: Who sent an event's mail, as AWS reviews it: (queue, identity ARN, sending account id)
 #: -> (account, region) (:meth:`sesd.core.ledger.Ledger.sender`).
@@ -284,8 +295,24 @@ class Senders:
         self._found: dict[tuple[str, str, str, str], Windows] = {}
 
     def clear(self) -> None:
-        """Forget where each sender's mail is estimated (a reload may move it)."""
+        """Forget where each sender's mail is estimated."""
         self._found.clear()
+
+    def moved(self, senders: dict[tuple[str, str, str], tuple[str, str]]) -> None:
+        """Where senders' mail counts may have moved (a poll named another AWS account
+        for a label, or a reload): each sender ``senders`` holds (the place function's
+        record of those it answered, emptied here) is placed again, and the places no
+        sender's mail counts at any more are forgotten (:meth:`Reputation.forget`), as
+        a restart would forget them. The place a sender moves to carries on with what
+        its other senders sent (AWS reviews their mail as one; the mover's own past is
+        not told apart in a window). A record holding :data:`MAX_ESTIMATED` senders may
+        have left others out, which may still count anywhere: no place is forgotten."""
+        keys = list(senders)
+        senders.clear()
+        self._found.clear()
+        placed = {self._place(*key) for key in keys}
+        if len(keys) < MAX_ESTIMATED:
+            self._reputation.forget({key[:2] for key in self._reputation.seen()} - placed)
 
     def observe(self, event: Event, queue: str, kind: int) -> None:
         """One event of type ``kind`` (its index) from ``queue``: its eligible recipients,
