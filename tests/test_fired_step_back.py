@@ -69,3 +69,27 @@ def test_a_sink_named_anew_after_a_clock_step_back_is_told_the_rule_it_fired_und
     evaluator.due(back + 400)
     (page,) = evaluator.configure(named.alerts, WINDOWS, back + 401, pipeline.ledger)
     assert (page.kind, page.value, page.threshold) == (Transition.FIRING, 0.6, 0.2)
+
+
+def test_an_alert_firing_anew_after_a_clock_step_back_is_told_the_rule_in_force() -> None:
+    """a.example fires at 60% above 20%; a reload moves the rule to 30%, and the alert
+    resolves at 25% (saying the rule changed). The clock steps back an hour and the
+    alert fires again at 60%: a new incident, fired under 30%, is told 30%; its start
+    is before the resolved one's, yet it is not that incident."""
+    first = parse_config(SINKS + rule())
+    later = parse_config(SINKS + rule().replace("0.2", "0.3"))
+    pipeline = Pipeline(core_settings(first))
+    feed_spike(pipeline, "a.example", T, 6, 4)
+    evaluator = Evaluator(first.alerts, WINDOWS)
+    evaluator.evaluate(pipeline.ledger, T)
+    evaluator.due(T)
+    evaluator.configure(later.alerts, WINDOWS, T + 1, pipeline.ledger)
+    feed_spike(pipeline, "a.example", T + 2, 0, 14)
+    (resolved,) = evaluator.evaluate(pipeline.ledger, T + 2)
+    assert (resolved.kind, resolved.notes) == (Transition.RESOLVED, (CHANGED,))
+    evaluator.due(T + 2)
+    back = T - 3600
+    evaluator.stepped(back, -3603)
+    feed_spike(pipeline, "a.example", back + 400, 6, 4)
+    (fired,) = evaluator.evaluate(pipeline.ledger, back + 400)
+    assert (fired.kind, fired.value, fired.threshold) == (Transition.FIRING, 0.6, 0.3)

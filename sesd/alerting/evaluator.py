@@ -273,7 +273,7 @@ class Evaluator:
         transition = step(
             rule, state, value, volume, now, self._repeat, blind, thin, tick=self._tick
         )
-        if state.since < since:  # the clock stepped back past it: the same incident
+        if state.since < since and transition is not Transition.FIRING:  # stepped back past it
             self.rechecked.moved_back((rule.name, domain), since, state.since)
         kind = self._gate(rule, domain, state, transition, now)
         # A firing alert restored from the state file: known again for resends.
