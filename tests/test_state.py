@@ -256,8 +256,9 @@ def test_alerts_not_delivered_are_saved_as_not_sent() -> None:
         "delays": {
             "a.example": [firing, f.T0, f.T0, 0.5, None, False],
             "b.example": [firing, f.T0, f.T0, 0.5, None, True],
-            # When the resolve was decided: the next start sends it without waiting.
-            "c.example": [firing, f.T0 - 60, f.T0 - 60, None, f.T0, True],
+            # When the resolve was decided: the next start sends it without waiting;
+            # the figure it resolved at, for a resolve the next start's rules owe.
+            "c.example": [firing, f.T0 - 60, f.T0 - 60, 0.0, f.T0, True],
             "gone.example": [firing, f.T0 + 5, f.T0 + 5, None, f.T0 + 5, True],
         }
     }

@@ -110,7 +110,10 @@ def snapshot(
             state = evaluator.states.get(rule, {}).get(domain)
             since, sent = (now, now) if state is None else (state.since, state.last_sent)
             ended = now if state is None or state.resolved_at is None else state.resolved_at
-            saved[domain] = [Status.FIRING.value, since, sent, None, ended, True]
+            # The figure it resolved at (read since; not one breaching again): a resolve
+            # the restart's rules owe (its rule or sink gone) tells it, not "no data".
+            value = state.value if state is not None and state.status is Status.INACTIVE else None
+            saved[domain] = [Status.FIRING.value, since, sent, value, ended, True]
     heard = saved_heard(alerts, evaluator.rules, evaluator.unheard.owed, firing_owed or {})
     rules = {rule.name: saved_rule(rule) for rule in evaluator.rules}
     owed = list(retired)
