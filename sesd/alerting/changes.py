@@ -138,7 +138,7 @@ def _sinks_changed(
         if dropped:
             note = "the rule no longer notifies this sink"
             yield Change(before, label, state, Transition.RESOLVED, dropped, note)
-        if added:
+        if added and state.resolved_at is None:  # (else it ended before they were named)
             note = "the rule notifies this sink from now on"
             yield Change(_as_fired(before, rule), label, state, Transition.FIRING, added, note)
 

@@ -1,0 +1,40 @@
+"""A resolve left undelivered at a stop keeps its alert firing in the state file (the
+sinks have it so), and the first evaluation after the restart makes it again. A sink
+the restart's rules name anew was never told the alert fired, and the incident had
+ended before it was named: it is not paged that alert (a page, then its resolve, for
+an incident over before the restart)."""
+
+from __future__ import annotations
+
+from sesd.alerting.evaluator import Evaluator
+from sesd.alerting.rules import Transition
+from sesd.config import core_settings, parse_config
+from sesd.core.pipeline import Pipeline
+from sesd.runtime.state import restore, snapshot
+from tests.test_rule_changes import SINKS, WINDOWS, T, rule
+from tests.test_rules import feed_spike
+
+
+def test_a_sink_named_at_the_restart_is_not_paged_an_alert_that_had_resolved() -> None:
+    """a.example fires at 60% on the pager and resolves at 10%; the pager has not taken
+    the resolve when sesd stops. The restart's rule also names the chat: the pager is
+    resolved, and the chat is paged nothing."""
+    first = parse_config(SINKS + rule())
+    pipeline = Pipeline(core_settings(first))
+    feed_spike(pipeline, "a.example", T, 6, 4)
+    evaluator = Evaluator(first.alerts, WINDOWS)
+    evaluator.evaluate(pipeline.ledger, T)
+    evaluator.due(T)
+    feed_spike(pipeline, "a.example", T + 2, 0, 50)
+    (resolved,) = evaluator.evaluate(pipeline.ledger, T + 2)
+    assert resolved.kind is Transition.RESOLVED
+    unsent = [("delays", "a.example", Transition.RESOLVED)]
+    blob = snapshot(pipeline.ledger, evaluator, T + 3, unsent, True)
+    later = parse_config(SINKS + rule(extra='sinks = ["pager", "chat"]\n'))
+    after = Evaluator(later.alerts, WINDOWS)
+    ledger = Pipeline(core_settings(later)).ledger
+    restore(blob, ledger, after, T + 4)
+    after.evaluate(ledger, T + 4)
+    sent = [(n.kind, n.sinks) for n in after.due(T + 4, flush=True)]
+    assert [sinks for kind, sinks in sent if kind is Transition.FIRING] == []
+    assert any(kind is Transition.RESOLVED and "pager" in sinks for kind, sinks in sent)
