@@ -38,3 +38,30 @@ def test_a_sink_named_at_the_restart_is_not_paged_an_alert_that_had_resolved() -
     sent = [(n.kind, n.sinks) for n in after.due(T + 4, flush=True)]
     assert [sinks for kind, sinks in sent if kind is Transition.FIRING] == []
     assert any(kind is Transition.RESOLVED and "pager" in sinks for kind, sinks in sent)
+
+
+def test_an_alert_whose_resolve_is_owed_is_not_fired_again_under_new_labels() -> None:
+    """As above, on Alertmanager; the restart's rule carries other labels. The alert
+    under its old labels is resolved, and nothing fires under the new ones: routed by
+    them, it would page another team for an incident that had ended."""
+    sinks = '[alerts]\ngroup_wait = "0s"\n[alerts.sinks.am]\ntype = "alertmanager"\n'
+    sinks += 'urls = ["http://127.0.0.1:9"]\n'
+    first = parse_config(sinks + rule(extra='sinks = ["am"]\n'))
+    pipeline = Pipeline(core_settings(first))
+    feed_spike(pipeline, "a.example", T, 6, 4)
+    evaluator = Evaluator(first.alerts, WINDOWS)
+    evaluator.evaluate(pipeline.ledger, T)
+    evaluator.due(T)
+    feed_spike(pipeline, "a.example", T + 2, 0, 50)
+    (resolved,) = evaluator.evaluate(pipeline.ledger, T + 2)
+    assert resolved.kind is Transition.RESOLVED
+    unsent = [("delays", "a.example", Transition.RESOLVED)]
+    blob = snapshot(pipeline.ledger, evaluator, T + 3, unsent, True)
+    later = parse_config(sinks + rule(extra='sinks = ["am"]\nlabels = {team = "mail"}\n'))
+    after = Evaluator(later.alerts, WINDOWS)
+    ledger = Pipeline(core_settings(later)).ledger
+    restore(blob, ledger, after, T + 4)
+    after.evaluate(ledger, T + 4)
+    sent = [(n.kind, a.labels) for n in after.due(T + 4, flush=True) for a in n.alerts]
+    assert [labels for kind, labels in sent if kind is Transition.FIRING] == []
+    assert (Transition.RESOLVED, {}) in sent

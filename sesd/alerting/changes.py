@@ -153,13 +153,12 @@ def _relabelled(
     if (before.labels, before.severity) == (rule.labels, rule.severity):
         return
     sinks = tuple(s for s in rule.sinks if s in before.sinks and s in by_labels)
-    if not sinks:
-        return
-    for label, state in sorted(states.items()):
+    for label, state in sorted(states.items()) if sinks else ():
         if _sent(state):
             note = "the rule's labels or severity changed: the alert goes on under the new ones"
             yield Change(before, label, state, Transition.RESOLVED, sinks, note)
-            yield Change(_as_fired(before, rule), label, state, Transition.FIRING, sinks, note)
+            if state.resolved_at is None:  # (else it ended: it goes on under none)
+                yield Change(_as_fired(before, rule), label, state, Transition.FIRING, sinks, note)
 
 
 def _as_fired(before: RuleConfig, rule: RuleConfig) -> RuleConfig:
