@@ -2,7 +2,8 @@
 sinks have it so), and the first evaluation after the restart makes it again. A sink
 the restart's rules name anew was never told the alert fired, and the incident had
 ended before it was named: it is not paged that alert (a page, then its resolve, for
-an incident over before the restart)."""
+an incident over before the restart), nor its resolve; should the first evaluation
+find it firing still, it is paged then, as an incident going on."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from tests.test_rules import feed_spike
 def test_a_sink_named_at_the_restart_is_not_paged_an_alert_that_had_resolved() -> None:
     """a.example fires at 60% on the pager and resolves at 10%; the pager has not taken
     the resolve when sesd stops. The restart's rule also names the chat: the pager is
-    resolved, and the chat is paged nothing."""
+    resolved, and the chat is sent nothing."""
     first = parse_config(SINKS + rule())
     pipeline = Pipeline(core_settings(first))
     feed_spike(pipeline, "a.example", T, 6, 4)
@@ -36,8 +37,8 @@ def test_a_sink_named_at_the_restart_is_not_paged_an_alert_that_had_resolved() -
     restore(blob, ledger, after, T + 4)
     after.evaluate(ledger, T + 4)
     sent = [(n.kind, n.sinks) for n in after.due(T + 4, flush=True)]
-    assert [sinks for kind, sinks in sent if kind is Transition.FIRING] == []
-    assert any(kind is Transition.RESOLVED and "pager" in sinks for kind, sinks in sent)
+    # The chat never had the page: it is not told the incident ended either.
+    assert sent == [(Transition.RESOLVED, ("pager",))]
 
 
 def test_an_alert_whose_resolve_is_owed_is_not_fired_again_under_new_labels() -> None:
@@ -65,3 +66,27 @@ def test_an_alert_whose_resolve_is_owed_is_not_fired_again_under_new_labels() ->
     sent = [(n.kind, a.labels) for n in after.due(T + 4, flush=True) for a in n.alerts]
     assert [labels for kind, labels in sent if kind is Transition.FIRING] == []
     assert (Transition.RESOLVED, {}) in sent
+
+
+def test_a_sink_named_at_the_restart_is_paged_an_alert_found_firing_still() -> None:
+    """As the first, but the restart's rule clears only below 5%: the first evaluation
+    finds the alert firing at 10%. The chat, named anew, is paged it then."""
+    first = parse_config(SINKS + rule())
+    pipeline = Pipeline(core_settings(first))
+    feed_spike(pipeline, "a.example", T, 6, 4)
+    evaluator = Evaluator(first.alerts, WINDOWS)
+    evaluator.evaluate(pipeline.ledger, T)
+    evaluator.due(T)
+    feed_spike(pipeline, "a.example", T + 2, 0, 50)
+    (resolved,) = evaluator.evaluate(pipeline.ledger, T + 2)
+    assert resolved.kind is Transition.RESOLVED
+    unsent = [("delays", "a.example", Transition.RESOLVED)]
+    blob = snapshot(pipeline.ledger, evaluator, T + 3, unsent, True)
+    named = rule(extra='sinks = ["pager", "chat"]\nclear_below = 0.05\n')
+    later = parse_config(SINKS + named)
+    after = Evaluator(later.alerts, WINDOWS)
+    ledger = Pipeline(core_settings(later)).ledger
+    restore(blob, ledger, after, T + 4)
+    after.evaluate(ledger, T + 4)
+    sent = [(n.kind, n.sinks) for n in after.due(T + 4, flush=True)]
+    assert sent == [(Transition.FIRING, ("chat",))]

@@ -138,7 +138,7 @@ def _sinks_changed(
         if dropped:
             note = "the rule no longer notifies this sink"
             yield Change(before, label, state, Transition.RESOLVED, dropped, note)
-        if added and state.resolved_at is None:  # (else it ended before they were named)
+        if added:
             note = "the rule notifies this sink from now on"
             yield Change(_as_fired(before, rule), label, state, Transition.FIRING, added, note)
 
@@ -153,12 +153,13 @@ def _relabelled(
     if (before.labels, before.severity) == (rule.labels, rule.severity):
         return
     sinks = tuple(s for s in rule.sinks if s in before.sinks and s in by_labels)
-    for label, state in sorted(states.items()) if sinks else ():
+    if not sinks:
+        return
+    for label, state in sorted(states.items()):
         if _sent(state):
             note = "the rule's labels or severity changed: the alert goes on under the new ones"
             yield Change(before, label, state, Transition.RESOLVED, sinks, note)
-            if state.resolved_at is None:  # (else it ended: it goes on under none)
-                yield Change(_as_fired(before, rule), label, state, Transition.FIRING, sinks, note)
+            yield Change(_as_fired(before, rule), label, state, Transition.FIRING, sinks, note)
 
 
 def _as_fired(before: RuleConfig, rule: RuleConfig) -> RuleConfig:

@@ -60,11 +60,17 @@ class Unheard:
 
     def narrowed(self, changes: Iterable[Change]) -> Iterator[Change]:
         """``changes`` (a change of rules), a resolve kept from the sinks that never had
-        the firing; a sink sent the firing by a change is owed it no more."""
+        the firing; a sink sent the firing by a change is owed it no more, and one owed
+        the firing of an alert whose resolve is owed is sent nothing yet."""
         for change in changes:
             key = (change.rule.name, change.label)
             owed = self.owed.get(key)
-            if owed is None:
+            if change.kind is Transition.FIRING and change.state.resolved_at is not None:
+                # Its resolve a stop left undelivered: it ended before these sinks had
+                # it (a sink named anew, labels new). Owed the firing should the first
+                # evaluation find it firing still; the resolve it makes is not theirs.
+                self.owe(*key, change.sinks)
+            elif owed is None:
                 yield change
             elif change.kind is Transition.RESOLVED:
                 sinks = tuple(sink for sink in change.sinks if sink not in owed)
