@@ -6,6 +6,7 @@ scope's windows of the recipient (its slots), through the ledger. Pure code.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Sequence
 from typing import Final
 
@@ -106,7 +107,10 @@ def delivered_one(
     assert delivery is not None
     processing_ms = delivery.processing_time_millis
     if processing_ms is not None:
-        ledger.tallies.processing.observe(processing_ms / 1000.0)
+        # Histogram.observe(), inline (its call cost about 300 instructions an event).
+        histogram, seconds = ledger.tallies.processing, processing_ms / 1000.0
+        histogram.counts[bisect_left(histogram.bounds, seconds)] += 1
+        histogram.sum += seconds
     processing, to_delivery = delivery_keys(processing_ms, (event.time - event.sent) * 1000.0)
     for slot in slots:
         slot.counts[_DELIVERY] += 1
