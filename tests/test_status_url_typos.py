@@ -3,6 +3,8 @@ wrong; for a scheme mistyped, the address as meant, not one that doubles the sch
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from sesd.commands.main import main
@@ -101,6 +103,10 @@ def test_an_empty_address_is_a_usage_error(capsys: pytest.CaptureFixture[str], u
             "'https://[::1]:95x5/metrics' is not a URL: its port '95x5'",
         ),
         ("http://ops:planted-secret@h:x", "'http://h:x' is not a URL: its port 'x'"),
+        # Nothing listens on port 0 (a daemon told it takes any free port): a
+        # connection there is refused whether sesd runs or not.
+        ("http://127.0.0.1:0", "'http://127.0.0.1:0' is not a URL: its port '0'"),
+        ("http://[::1]:00/", "'http://[::1]:00/' is not a URL: its port '00'"),
     ],
 )
 def test_a_port_that_is_none_is_a_usage_error(
@@ -112,6 +118,34 @@ def test_a_port_that_is_none_is_a_usage_error(
     there (a script retrying it for ever). A password written in is not printed."""
     assert main(["status", "--url", url]) == 2
     assert capsys.readouterr().err == f"sesd: --url {said} is no number from 1 to 65535\n"
+
+
+@pytest.mark.parametrize("variable", [False, True])
+def test_a_daemon_at_port_0_is_asked_for_its_port(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    variable: bool,
+) -> None:
+    """A daemon told to listen on port 0 takes any free port, which its config does not
+    name: asking port 0 said "cannot reach sesd" (exit 1) as if it were down. The
+    line names where port 0 was read, not an --url that was never given."""
+    path = tmp_path / "sesd.toml"
+    path.write_text(
+        '[aws]\nregion = "eu-west-1"\n[[queues]]\n'
+        'url = "https://sqs.eu-west-1.amazonaws.com/123456789012/q"\n'
+        '[http]\nlisten = "127.0.0.1:0"\n'
+    )
+    if variable:
+        monkeypatch.setenv("SESD_HTTP_LISTEN", "0.0.0.0:0")
+    else:
+        monkeypatch.delenv("SESD_HTTP_LISTEN", raising=False)
+    assert main(["status", "--config", str(path)]) == 2
+    where = "$SESD_HTTP_LISTEN" if variable else "[http] listen"
+    assert capsys.readouterr().err == (
+        f"sesd: {where} names port 0 (any free port): give the port sesd took as"
+        " --url http://HOST:PORT\n"
+    )
 
 
 @pytest.mark.parametrize("url", ["http://", "http://:9585", "https://ops:planted-secret@/x"])

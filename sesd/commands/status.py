@@ -177,9 +177,9 @@ def execute(args: argparse.Namespace) -> int:
         base_url(url)
     except ValueError as exc:  # a bracketed host that is no IP address, or unclosed
         return _usage(f"--url {shown(url)!r} is not a URL: {exc}")
-    unaskable = _unaskable(url)
+    unaskable = _unaskable(url, given=args.url is not None)
     if unaskable:  # no request can be made: not a daemon that is down
-        return _usage(f"--url {shown(url)!r} is not a URL: {unaskable}")
+        return _usage(unaskable)
     if args.user is not None and shown(url) != url:
         # aiohttp refuses a request with both (a ValueError, not a failed request).
         named = shown(base_url(url))
@@ -196,18 +196,29 @@ def execute(args: argparse.Namespace) -> int:
         return 0
 
 
-def _unaskable(url: str) -> str:
-    """Why no request can be made to ``url`` (it names no host, or a port that is none),
-    else ""."""
+def _unaskable(url: str, *, given: bool) -> str:
+    """Why no request can be made to ``url`` (it names no host, or a port that is none:
+    port 0 too, where nothing listens), else "". One not ``given`` (read from the config
+    or $SESD_HTTP_LISTEN) can be wrong in its port 0 alone: any free port."""
+    if not given:
+        if not url.endswith(":0"):
+            return ""
+        where = "$SESD_HTTP_LISTEN" if os.environ.get("SESD_HTTP_LISTEN") else "[http] listen"
+        return (
+            f"{where} names port 0 (any free port): give the port sesd took as"
+            " --url http://HOST:PORT"
+        )
     parts = urlsplit(url)
+    said = f"--url {shown(url)!r} is not a URL"
     try:
-        parts.port  # noqa: B018 - read for its ValueError
+        if parts.port == 0:
+            raise ValueError
     except ValueError:
         # What follows the host (a bracketed one's colons are its own), never the
         # user and password before it.
         port = parts.netloc.rpartition("@")[2].rpartition("]")[2].partition(":")[2]
-        return f"its port {port!r} is no number from 1 to 65535"
-    return "" if parts.hostname else "it names no host"
+        return f"{said}: its port {port!r} is no number from 1 to 65535"
+    return "" if parts.hostname else f"{said}: it names no host"
 
 
 def _no_port(url: str) -> str:
