@@ -98,6 +98,29 @@ def test_a_sink_key_mistyped_is_named_with_the_key_meant(
     )
 
 
+@pytest.mark.parametrize(
+    ("written", "said"),
+    [
+        ("Slack", "got 'Slack'; did you mean slack? the type is case-sensitive"),
+        ("PagerDuty", "got 'PagerDuty'; did you mean pagerduty? the type is case-sensitive"),
+        ("slak", "got 'slak'; did you mean slack?"),
+        ("email", "got 'email'"),
+    ],
+)
+def test_a_sink_type_mistyped_is_named_with_the_type_meant(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], written: str, said: str
+) -> None:
+    """``type = "Slack"`` (as the product spells it) was told to give one of slack, ...
+    and left the reader to see that the list is in lower case alone: the type meant is
+    named, as a key in another case or mistyped is."""
+    text = BASE + f'[alerts.sinks.ops]\ntype = "{written}"\n'
+    assert check(tmp_path, text, capsys) == (
+        2,
+        "sesd: config error: sesd.toml: alerts.sinks.ops.type: give one of slack, "
+        f"pagerduty, alertmanager, webhook, console ({said})\n",
+    )
+
+
 def test_a_key_in_another_case_is_suggested_in_any_table(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

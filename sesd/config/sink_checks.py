@@ -10,7 +10,7 @@ import msgspec
 
 from sesd.config.alerts import SINK_TYPES, SinkConfig
 from sesd.config.hooks import dec_hook
-from sesd.config.values import ConfigError, meant_key, one_line
+from sesd.config.values import ConfigError, meant_key, meant_word, one_line
 
 __all__ = ["check_sinks"]
 
@@ -39,6 +39,9 @@ def check_sinks(data: dict[str, Any]) -> None:
                         raise ConfigError(f"{where}.{key}: unknown key{meant}")
             # A key left out is not a value: TOML has no None to have been given.
             given = f"got {sink['type']!r}" if "type" in sink else "the key is missing"
+            if isinstance(sink.get("type"), str):  # `type = "Slack"`: the type meant
+                meant = meant_word(sink["type"], list(SINK_TYPES), "the type is case-sensitive")
+                given += f"; {meant}" if meant else ""
             raise ConfigError(f"{where}.type: give one of {', '.join(SINK_TYPES)} ({given})")
         table = _TYPES[sink["type"]]
         try:

@@ -25,6 +25,7 @@ __all__ = [
     "is_http_url",
     "keyed",
     "meant_key",
+    "meant_word",
     "one_line",
     "urls_shown",
 ]
@@ -279,11 +280,18 @@ def meant_key(written: str, known: list[str]) -> str:
     """`` (did you mean KEY?)`` for the key of ``known`` that ``written`` is closest to,
     if one is close; else "". One that differs in case alone comes first, and is told
     why it is not that key: ``Type`` is too far from ``type`` for a typo's likeness."""
-    same = [key for key in known if key.lower() == written.lower()]
+    meant = meant_word(written, known, "keys are case-sensitive")
+    return f" ({meant})" if meant else ""
+
+
+def meant_word(written: str, known: list[str], case: str) -> str:
+    """``did you mean WORD?`` for the word of ``known`` that ``written`` is closest to,
+    ``case`` said after it when they differ in case alone; else ""."""
+    same = [word for word in known if word.lower() == written.lower()]
     if same:
-        return f" (did you mean {same[0]}? keys are case-sensitive)"
+        return f"did you mean {same[0]}? {case}"
     meant = difflib.get_close_matches(written, known, n=1, cutoff=0.78)
-    return f" (did you mean {meant[0]}?)" if meant else ""
+    return f"did you mean {meant[0]}?" if meant else ""
 
 
 _PART = re.compile(r"[^.\[\]]+|\[\d+\]")
