@@ -234,7 +234,7 @@ def test_a_domain_in_two_groups_is_refused(
     assert check(tmp_path, table + "\n" + BASE, capsys) == (
         2,
         "sesd: config error: sesd.toml: domains.groups.consumer: 'Outlook.com.' is "
-        "outlook.com, already in groups.microsoft: a domain counts under one group\n",
+        "outlook.com, already in domains.groups.microsoft: a domain counts under one group\n",
     )
 
 

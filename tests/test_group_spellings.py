@@ -21,17 +21,18 @@ QUEUE = '[[queues]]\nurl = "https://sqs.us-east-1.amazonaws.com/123456789012/ses
         (
             "bücher.de",
             "xn--bcher-kva.de",
-            "groups.b: 'xn--bcher-kva.de', already in groups.a (as 'bücher.de')",
+            "groups.b: 'xn--bcher-kva.de', already in domains.groups.a (as 'bücher.de')",
         ),
         (
             "xn--bcher-kva.de",
             "Bücher.DE",
-            "groups.b: 'Bücher.DE' is xn--bcher-kva.de, already in groups.a",
+            "groups.b: 'Bücher.DE' is xn--bcher-kva.de, already in domains.groups.a",
         ),
         (
             "Bücher.de",
             "bücher.de.",
-            "groups.b: 'bücher.de.' is xn--bcher-kva.de, already in groups.a (as 'Bücher.de')",
+            "groups.b: 'bücher.de.' is xn--bcher-kva.de, already in domains.groups.a"
+            " (as 'Bücher.de')",
         ),
     ],
 )
@@ -40,7 +41,8 @@ def test_a_domain_in_two_groups_is_named_as_each_writes_it(
 ) -> None:
     """``bücher.de`` in one group and ``xn--bcher-kva.de`` in another are one domain:
     the line named the second and its normal form, which the first group's line does
-    not hold, and no search found it there."""
+    not hold, and no search found it there. Both groups are named whole, as README
+    writes a key (``groups.a`` alone reads as a table of its own)."""
     path = tmp_path / "sesd.toml"
     path.write_text(
         f'{QUEUE}[domains]\ngroups = {{ a = ["{first}"], b = ["{second}"] }}\n', encoding="utf-8"

@@ -115,7 +115,9 @@ class DomainsConfig(Section, frozen=True):
                 # Each as written where it is: a search for the normal form does not
                 # find bücher.de.
                 said = repr(domain) if domain == norm else f"{domain!r} is {norm}"
-                there = first if written == norm else f"{first} (as {written!r})"
+                # The other group named whole, as README writes a key: the loader
+                # puts "domains." before this line's own key, not before this one.
+                there = f"domains.{first}" + ("" if written == norm else f" (as {written!r})")
                 raise ValueError(
                     f"{where}: {said}, already in {there}: a domain counts under one group"
                 )
