@@ -249,5 +249,5 @@ def test_the_demo_refuses_a_rate_its_local_sqs_cannot_take(
         main(["demo", "--rate", rate])
     assert stopped.value.code == 2
     assert capsys.readouterr().err.endswith(
-        f"sesd demo: error: argument --rate: {rate!r}: give a number above 0, at most 1000\n"
+        f"sesd demo: error: argument --rate: {rate!r}: give a number from 0.1 to 1000\n"
     )

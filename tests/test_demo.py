@@ -185,17 +185,28 @@ def test_demo_shows_the_delay_spike(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
-@pytest.mark.parametrize("value", ["0", "-1", "inf", "soon"])
-def test_a_rate_that_is_no_positive_number_is_a_usage_error(
+@pytest.mark.parametrize("value", ["0", "-1", "inf", "soon", "1e-300", "0.09"])
+def test_a_rate_under_one_message_in_ten_seconds_is_a_usage_error(
     value: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """--rate 0 sent anyway: it takes a number above 0."""
+    """--rate 0 sent anyway; --rate 1e-300 was taken and sent nothing, its first
+    message due 1e300 s in (at 0.01 a second, 100 s in: after the spike and the pause
+    it is to show). The least rate sends its first message 10 s in."""
     from sesd.commands.main import main
 
     with pytest.raises(SystemExit) as exited:
         main(["demo", "--rate", value])
     assert exited.value.code == 2
-    assert f"{value!r}: give a number above 0" in capsys.readouterr().err
+    assert f"{value!r}: give a number from 0.1 to 1000" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("value", "rate"), [("0.1", 0.1), ("1e3", 1000.0), ("60", 60.0)])
+def test_a_rate_from_one_message_in_ten_seconds_to_a_thousand_is_taken(
+    value: str, rate: float
+) -> None:
+    from sesd.commands.demo import _rate
+
+    assert _rate(value) == rate
 
 
 @pytest.mark.parametrize("value", ["0", "-1", "inf", "nan", "soon", "1e-6", "0.19"])

@@ -76,14 +76,21 @@ def _positive(text: str, zero: bool = False) -> float:
 MAX_RATE: Final = 1000.0
 
 
+#: The fewest messages a second: the first is sent 1/rate seconds in, 10 s at this
+#: rate; at 1e-300 none ever was, the demo showing nothing at all.
+MIN_RATE: Final = 0.1
+
+
 def _rate(text: str) -> float:
-    """Messages a second, above 0 and at most :data:`MAX_RATE`, else a usage error."""
+    """Messages a second, from :data:`MIN_RATE` to :data:`MAX_RATE`, else a usage error."""
     try:
         value = float(text)
     except ValueError:
         value = -1.0
-    if not 0 < value <= MAX_RATE:
-        raise argparse.ArgumentTypeError(f"{text!r}: give a number above 0, at most {MAX_RATE:g}")
+    if not MIN_RATE <= value <= MAX_RATE:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: give a number from {MIN_RATE:g} to {MAX_RATE:g}"
+        )
     return value
 
 
@@ -253,7 +260,10 @@ def add_parser(commands: Commands) -> None:
     )
     demo.add_argument("--duration", type=_positive, default=None, help="stop after N seconds")
     demo.add_argument(
-        "--rate", type=_rate, default=60.0, help=f"messages per second (at most {MAX_RATE:g})"
+        "--rate",
+        type=_rate,
+        default=60.0,
+        help=f"messages per second ({MIN_RATE:g} to {MAX_RATE:g})",
     )
     demo.add_argument(
         "--spike-after", type=_from_start, default=30.0, help="seconds before the delay spike"
