@@ -46,8 +46,11 @@ _ROLE = 'name = "a"\nrole_arn = "arn:aws:iam::123456789012:role/sesd"\n'
         ('[aws]\nendpoint_url = "nope"', "aws.endpoint_url: 'nope' is not an http(s) URL"),
         ('[account_health]\ncloudwatch_endpoint_url = "nope"', "account_health."
          "cloudwatch_endpoint_url: 'nope' is not an http(s) URL"),
-        ('[alerts.sinks.am]\ntype = "alertmanager"\nurls = ["am:9093"]', "alerts.sinks.am.urls: "
+        ('[alerts.sinks.am]\ntype = "alertmanager"\nurls = ["am:9093"]', "alerts.sinks.am.urls[0]: "
          "'am:9093' is not an http(s) URL"),
+        # One of a list: its index too, as a type error's path has it.
+        ('[alerts.sinks.am]\ntype = "alertmanager"\nurls = ["http://a:9093", "am:9093"]',
+         "alerts.sinks.am.urls[1]: 'am:9093' is not an http(s) URL"),
         ('[alerts.pagerduty]\nrouting_key = "k"\nevents_url = "nope"', "alerts.pagerduty."
          "events_url: 'nope' is not an http(s) URL"),
         (_RULE + 'runbook_url = "x"', "alerts.rules[0] (r).runbook_url: 'x' is not an http(s) "

@@ -246,8 +246,8 @@ class AlertmanagerConfig(_Sink, frozen=True, tag="alertmanager"):
             raise ValueError("urls must list at least one Alertmanager")
         if (self.password is None) != (not self.username):
             raise ValueError("username and password go together (basic auth)")
-        for url in self.urls:
-            check_http_url(url, "urls")
+        for i, url in enumerate(self.urls):
+            check_http_url(url, f"urls[{i}]")
         if self.resend_every.seconds < 1:
             raise ValueError("resend_every must be at least 1s")
         _check_timeout(self.timeout)
