@@ -121,6 +121,20 @@ def test_a_sink_type_mistyped_is_named_with_the_type_meant(
     )
 
 
+def test_a_sink_written_outside_alerts_sinks_is_told_where_it_goes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``[alerts.chat]`` with a sink's ``type`` (a sink of one's own naming written as
+    ``[alerts.slack]`` is) was named an unknown key and no more: the line says where a
+    sink so named goes."""
+    text = BASE + '[alerts.chat]\ntype = "slack"\nwebhook_url = "https://hooks.slack.com/x"\n'
+    assert check(tmp_path, text, capsys) == (
+        2,
+        "sesd: config error: sesd.toml: alerts.chat: unknown key (a sink named chat is"
+        " [alerts.sinks.chat])\n",
+    )
+
+
 def test_a_key_in_another_case_is_suggested_in_any_table(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -8,7 +8,7 @@ from typing import Any, get_args
 
 import msgspec
 
-from sesd.config.alerts import SINK_TYPES, SinkConfig
+from sesd.config.alerts import SINK_TYPES, AlertsConfig, SinkConfig
 from sesd.config.hooks import dec_hook
 from sesd.config.values import ConfigError, meant_key, meant_word, one_line
 
@@ -24,6 +24,8 @@ def check_sinks(data: dict[str, Any]) -> None:
     """ConfigError naming the sink and its key for the first ``[alerts.sinks.NAME]`` of
     the TOML ``data`` that is not a sink."""
     alerts = data.get("alerts")
+    if isinstance(alerts, dict):
+        _check_misplaced(alerts)
     sinks = alerts.get("sinks") if isinstance(alerts, dict) else None
     if not isinstance(sinks, dict):
         return
@@ -48,3 +50,14 @@ def check_sinks(data: dict[str, Any]) -> None:
             msgspec.convert(sink, table, dec_hook=dec_hook)
         except msgspec.ValidationError as exc:
             raise ConfigError(one_line(exc, where, schema=table)) from None
+
+
+def _check_misplaced(alerts: dict[str, Any]) -> None:
+    """ConfigError for ``[alerts.chat]`` with a sink's type: a sink named as
+    ``[alerts.slack]`` is, which only the fixed names may be."""
+    known = {field.encode_name for field in msgspec.structs.fields(AlertsConfig)}
+    for name, table in alerts.items():
+        if name not in known and isinstance(table, dict) and table.get("type") in SINK_TYPES:
+            raise ConfigError(
+                f"alerts.{name}: unknown key (a sink named {name} is [alerts.sinks.{name}])"
+            )
