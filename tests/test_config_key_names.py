@@ -55,6 +55,10 @@ _ROLE = 'name = "a"\nrole_arn = "arn:aws:iam::123456789012:role/sesd"\n'
          "events_url: 'nope' is not an http(s) URL"),
         (_RULE + 'runbook_url = "x"', "alerts.rules[0] (r).runbook_url: 'x' is not an http(s) "
          "URL"),
+        # An account's name, said as "account name" where the key is name.
+        ('[[accounts]]\nname = "a b"\n' 'role_arn = "arn:aws:iam::123456789012:role/sesd"',
+         "accounts[0].name: 'a b': letters, digits, '_', '.', '-' ('default' is the default "
+         "credential chain)"),
         # What names no one key of its table is said of the table, as it was.
         ('[aws]\naccess_key_id = "k"', "aws: access_key_id and secret_access_key go together"),
         ('[windows]\nsizes = ["5m", "5m"]', "windows: window 5m is listed twice"),

@@ -177,7 +177,7 @@ class AccountConfig(Section, frozen=True):
     def __post_init__(self) -> None:
         if not ACCOUNT_NAME.fullmatch(self.name) or self.name == DEFAULT_ACCOUNT:
             raise ValueError(
-                f"account name {self.name!r}: letters, digits, '_', '.', '-' ('default' is "
+                f"name {self.name!r}: letters, digits, '_', '.', '-' ('default' is "
                 "the default credential chain)"
             )
         if not _ROLE_ARN.fullmatch(self.role_arn):
