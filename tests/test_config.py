@@ -105,11 +105,12 @@ def test_example_canary_block_and_rules_are_valid(monkeypatch: pytest.MonkeyPatc
         # A browser reads /domain/.. (or %2E%2E) as /: the group's page cannot be reached.
         (
             '[domains]\ngroups = { ".." = ["outlook.com"] }',
-            "domains: group name '..' cannot name a page (a browser reads /domain/.. as /)",
+            'domains.groups."..": the name cannot name a page (a browser reads /domain/.. as /)',
         ),
         (
             '[domains]\ngroups = { "." = ["outlook.com"] }',
-            "domains: group name '.' cannot name a page (a browser reads /domain/. as /domain/)",
+            'domains.groups.".": the name cannot name a page (a browser reads /domain/. as'
+            " /domain/)",
         ),
         # A template that rendered a label as a number: the label is named.
         (

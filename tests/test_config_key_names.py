@@ -59,6 +59,10 @@ _ROLE = 'name = "a"\nrole_arn = "arn:aws:iam::123456789012:role/sesd"\n'
         ('[[accounts]]\nname = "a b"\n' 'role_arn = "arn:aws:iam::123456789012:role/sesd"',
          "accounts[0].name: 'a b': letters, digits, '_', '.', '-' ('default' is the default "
          "credential chain)"),
+        # A group's name refused: the group's key, quoted as TOML quotes it when not bare.
+        ('[domains]\ngroups = { other = ["x.com"] }',
+         "domains.groups.other: the name is reserved"),
+        ('[domains]\ngroups = { "" = ["x.com"] }', 'domains.groups."": the name is reserved'),
         # What names no one key of its table is said of the table, as it was.
         ('[aws]\naccess_key_id = "k"', "aws: access_key_id and secret_access_key go together"),
         ('[windows]\nsizes = ["5m", "5m"]', "windows: window 5m is listed twice"),

@@ -122,15 +122,17 @@ class DomainsConfig(Section, frozen=True):
                     f"{where}: {said}, already in {there}: a domain counts under one group"
                 )
         for name in self.groups:
+            # Named by its key (quoted as TOML quotes a key that is not bare), which the
+            # loader puts after "domains.".
+            key = f"groups.{name}" if name.isidentifier() else f'groups."{name}"'
             if name in ("other", "invalid") or not name:
-                raise ValueError(f"group name {name!r} is reserved")
+                raise ValueError(f"{key}: the name is reserved")
             if name in (".", ".."):
                 # A URL's path reads them (and %2E, %2E%2E) as steps: no escaping keeps
                 # the group's status page, /domain/NAME, reachable.
                 up = "/" if name == ".." else "/domain/"
                 raise ValueError(
-                    f"group name {name!r} cannot name a page (a browser reads /domain/{name} "
-                    f"as {up})"
+                    f"{key}: the name cannot name a page (a browser reads /domain/{name} as {up})"
                 )
             # The name is the domain label of the group's series, alerts and log lines,
             # bounded and refused as a queue's name is (sesd.config.aws).
