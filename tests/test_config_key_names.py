@@ -29,7 +29,10 @@ _ROLE = 'name = "a"\nrole_arn = "arn:aws:iam::123456789012:role/sesd"\n'
         ('[http]\nlisten = "bogus"', "http.listen: must be HOST:PORT, got 'bogus'"),
         ('[http]\nlisten = "127.0.0.1:99999"', "http.listen: '127.0.0.1:99999': port 99999 is "
          "over 65535"),
-        ('[domains]\ntrack = ["a b"]', "domains.track: 'a b' is not a usable domain name"),
+        ('[domains]\ntrack = ["a b"]', "domains.track[0]: 'a b' is not a usable domain name"),
+        # One of a list: its index, as msgspec's own path names an item.
+        ('[domains]\ntrack = ["x.com", "a b"]',
+         "domains.track[1]: 'a b' is not a usable domain name"),
         ('[domains]\ngroups = {mail = ["a b"]}', "domains.groups.mail: 'a b' is not a usable "
          "domain name"),
         ("[dimensions]\nmax_tracked = -1", "dimensions.max_tracked: must not be negative"),

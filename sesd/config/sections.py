@@ -100,7 +100,7 @@ class DomainsConfig(Section, frozen=True):
     def __post_init__(self) -> None:
         if self.max_tracked < 0:
             raise ValueError("max_tracked must not be negative")
-        listed = [("track", domain) for domain in self.track]
+        listed = [(f"track[{i}]", domain) for i, domain in enumerate(self.track)]
         listed += [(f"groups.{name}", d) for name, members in self.groups.items() for d in members]
         grouped: dict[str, tuple[str, str]] = {}
         for where, domain in listed:
@@ -108,7 +108,7 @@ class DomainsConfig(Section, frozen=True):
             if norm is None:
                 raise ValueError(f"{where}: {domain!r} is not a usable domain name")
             # One label a domain: in a second group it counted under the last alone.
-            if where == "track":
+            if where.startswith("track["):
                 continue
             first, written = grouped.setdefault(norm, (where, domain))
             if first != where:
