@@ -27,6 +27,10 @@ _ROLE = 'name = "a"\nrole_arn = "arn:aws:iam::123456789012:role/sesd"\n'
         (f"[[accounts]]\n{_ROLE}region = \"x\"", "accounts[0].region: 'x' is not an AWS region "
          "(e.g. eu-west-1)"),
         ('[http]\nlisten = "bogus"', "http.listen: must be HOST:PORT, got 'bogus'"),
+        # A port of digits that are not ASCII's: '²' raised int()'s own message, and
+        # '٩٥٨٥' was read as 9585 where no other reader of the address would.
+        ('[http]\nlisten = "127.0.0.1:²"', "http.listen: must be HOST:PORT, got '127.0.0.1:²'"),
+        ('[http]\nlisten = "h:٩٥٨٥"', "http.listen: must be HOST:PORT, got 'h:٩٥٨٥'"),
         ('[http]\nlisten = "127.0.0.1:99999"', "http.listen: '127.0.0.1:99999': port 99999 is "
          "over 65535"),
         ('[domains]\ntrack = ["a b"]', "domains.track[0]: 'a b' is not a usable domain name"),

@@ -43,7 +43,7 @@ class HttpConfig(Section, frozen=True):
 
     def __post_init__(self) -> None:
         host, _, port = self.listen.rpartition(":")
-        if not host or not port.isdigit():
+        if not host or not (port.isascii() and port.isdigit()):  # ('²' is a digit too)
             raise ValueError(f"listen must be HOST:PORT, got {self.listen!r}")
         if int(port) > 65535:
             raise ValueError(f"listen {self.listen!r}: port {port} is over 65535")
