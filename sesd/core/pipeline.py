@@ -308,10 +308,9 @@ class Pipeline:
         if ledger.providers is not None:
             ledger.providers.latest = now
         ledger.domains.last_seen[slots[0].name] = now
-        if self._reach != ledger.accounts.reach:
+        if self._reach != ledger.accounts.reach:  # as _count() follows it
             self._reach = ledger.accounts.reach
-            self._estimates.clear()
-            ledger.senders.clear()
+            self._estimates.moved(ledger.senders)
         self._reputation(event, queue, _DELIVERY)
         delivered_one(ledger, event, slots, t, now, in_windows)
 
