@@ -17,7 +17,8 @@ from sesd.core.accounts import DEFAULT_ACCOUNT, Accounts, is_region
 from sesd.core.canary import CanaryTracker
 from sesd.core.dedup import DuplicateFilter
 from sesd.core.domains import LabelTable, domain_labels
-from sesd.core.made import is_domain, is_tag_value, is_tenant, maker
+from sesd.core.ledger_windows import restore_windows
+from sesd.core.made import is_domain, maker
 from sesd.core.pending import PendingDelays
 from sesd.core.provider_cache import ProviderCache
 from sesd.core.providers import NONE
@@ -320,7 +321,7 @@ class Ledger:
         kept = [saved_layout.index(w) if w in saved_layout else None for w in self.layout()]
         any_kept = any(index is not None for index in kept)
         if any_kept:
-            self._restore_windows(data, kept)
+            restore_windows(self, data, kept)
         if self.providers is not None:
             # An answer is kept as a live lookup would have made it: of a domain in its
             # normal form, naming a provider this sesd knows.
@@ -358,27 +359,6 @@ class Ledger:
             "tenant_walks_unread": unread,  # skipped alone (sesd.runtime.state counts them)
         }
 
-    def _restore_windows(self, data: dict[str, Any], kept: list[int | None]) -> None:
-        """The labels, each held to the rule its live values are (a file edited by hand,
-        or an older build's, makes no label an event could not), and the windows of
-        those kept: no window outlives its label's cap, or is exported under a label
-        no table evicts."""
-        self.domains.restore(data["domains"], is_domain)
-        self.tenant_labels.restore(data.get("tenant_labels", {}), is_tenant)
-        held = {DOMAIN: self.domains.holds, TENANT: self.tenant_labels.holds}
-        saved = {DOMAIN: data["windows"], **data.get("scopes", {})}  # no scopes before providers
-        for scope in self.scopes:
-            holds = held.get(scope.axis) or self.makes(scope.axis)
-            for label, windows in saved.get(scope.axis, {}).items():
-                if holds(label):
-                    scope.windows[label] = self._windows(windows, kept)
-        for tag, last_seen in data["tags"].items():
-            if tag in self.tag_tables:
-                self.tag_tables[tag].restore(last_seen, is_tag_value)
-        for tag, value, windows, *_ in data["tag_windows"]:  # later items: not ours
-            if tag in self.tag_tables and self.tag_tables[tag].holds(value):
-                self.tag_windows[(tag, value)] = self._windows(windows, kept)
-
     def makes(self, axis: str, data: dict[str, Any] | None = None) -> Callable[[object], bool]:
         """Whether an event makes a label in the scope ``axis``, as now configured, or
         as configured when the state file ``data`` was saved, as far as its tables
@@ -392,8 +372,3 @@ class Ledger:
             # Labels of firing alerts the table had evicted (sesd.runtime.state).
             listed.update(label for label in alerted if isinstance(label, str))
         return maker(axis, self.domains, self.tenant_labels, self.settings.mx, listed)
-
-    def _windows(self, saved: Any, kept: list[int | None]) -> DomainWindows:
-        restored = DomainWindows(self.specs)
-        restored.restore(saved, kept)
-        return restored
