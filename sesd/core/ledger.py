@@ -27,7 +27,7 @@ from sesd.core.scopes import DOMAIN, PROVIDER, TENANT, Scope
 from sesd.core.settings import CoreSettings
 from sesd.core.tallies import Tallies
 from sesd.core.tenant_map import TenantMap
-from sesd.core.tenant_reach import forget_unreached, held_in, sender_label
+from sesd.core.tenant_reach import forget_unreached, held_in, ids_in, sender_label
 from sesd.core.tenant_walks import TenantWalks
 from sesd.core.tenants import TenantStatuses
 from sesd.core.windows import DomainWindows, WindowSpec, window_specs
@@ -300,6 +300,7 @@ class Ledger:
             "canary_names": self.canary.names(),
             "accounts": self.accounts.snapshot(self.settings.roles),
             "tenant_status": self.tenant_status.snapshot(),
+            "tenant_ids": [[i, label] for i, label in self.tenant_status.accounts.items()],
             "tenant_walks": self.tenant_walks.snapshot(),
         }
 
@@ -334,7 +335,9 @@ class Ledger:
         # watched, and walks; not an entry's whose role reaches another account now.
         where = set(self.settings.watched)
         where -= self.accounts.restore(data.get("accounts", []), where, self.settings.roles)
-        self.tenant_status.restore(data.get("tenant_status", []), where, self.accounts.ids())
+        # The ids the labels' polls named, an empty listing's too (not in an older file).
+        ids = {*self.accounts.ids(), *ids_in(data.get("tenant_ids"))}
+        self.tenant_status.restore(data.get("tenant_status", []), where, ids)
         # The map of an AWS account no label reaches now goes, as a reload's would.
         reached = self.settings.reached(self.accounts.ids())  # the file's ids for the default
         forget_unreached(self.tenant_map, held_in(data.get("accounts", [])), reached)

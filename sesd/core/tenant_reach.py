@@ -20,7 +20,7 @@ from sesd.core.settings import CoreSettings, entry_watching
 from sesd.core.tenant_map import TenantMap
 from sesd.core.tenants import TenantStatuses
 
-__all__ = ["forget_unreached", "held_in", "named_now", "sender_label"]
+__all__ = ["forget_unreached", "held_in", "ids_in", "named_now", "sender_label"]
 
 #: An AWS account id.
 _ACCOUNT_ID: Final = re.compile(r"\d{12}")
@@ -54,6 +54,20 @@ def held_in(rows: Any) -> set[tuple[str, str]]:
             account_id, region = row[2].get("account_id"), row[1]
             if isinstance(account_id, str) and _ACCOUNT_ID.fullmatch(account_id):
                 found.add((account_id, str(region)))
+    return found
+
+
+def ids_in(rows: Any) -> set[tuple[str, str]]:
+    """(AWS account id, label) of each id a state file saved as a label's (its tenant
+    statuses' ``accounts``): one whose label's listing was empty since it was named
+    (its last tenant deleted) is named by no account status, and is still the label's.
+    A row that does not read so (a file edited by hand) names none; an older file has
+    none (its account statuses name the others)."""
+    found = set()
+    for row in rows if isinstance(rows, list) else ():
+        read = isinstance(row, list) and len(row) >= 2 and isinstance(row[1], str)
+        if read and isinstance(row[0], str) and _ACCOUNT_ID.fullmatch(row[0]):
+            found.add((row[0], row[1]))
     return found
 
 
