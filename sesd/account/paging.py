@@ -36,6 +36,10 @@ class PagedList:
     pages: int = 0
     asked: set[str] = field(default_factory=set)
 
+    def add(self, items: list[Any], asking: float) -> None:
+        """A page's items read (``asking``: when it was asked for)."""
+        self.items.extend(items)
+
 
 class Paged(Protocol):
     """Where a paged list stands: the token of the page to ask for next, and how many

@@ -51,6 +51,9 @@ __all__ = ["TenantPoller"]
 
 #: What SES answers ListTenantResources of a tenant it does not hold (deleted).
 _DELETED: Final = "NotFoundException"
+#: How far an EventBridge event's time may fall before what it tells of: it is given in
+#: whole seconds.
+_EVENT_TIME_STEP: Final = 1.0
 
 
 class TenantPoller(Polls):
@@ -152,11 +155,12 @@ class TenantPoller(Polls):
         key: str,
         args: dict[str, Any],
         at: Paged,
-        each: Callable[[list[Any]], None],
+        each: Callable[[list[Any], float], None],
         asked: set[str],
     ) -> None:
         """The pages of a list from ``at.token`` to its end, each page's items given to
-        ``each``, its token kept once answered: a break resumes there. A list that
+        ``each`` with when the page was asked for (SES read it after that, before its
+        answer came), its token kept once answered: a break resumes there. A list that
         does not end (:class:`~sesd.account.failures.EndlessList`: a token in ``asked``,
         the tokens asked with, or past :data:`MAX_PAGES` pages, ``at.pages`` counted over
         the polls a broken list is resumed across) raises, as a failed call does, rather
@@ -165,9 +169,10 @@ class TenantPoller(Polls):
             token = {"NextToken": at.token} if at.token else {}
             if at.token:
                 asked.add(at.token)
+            asking = self._clock()
             answer = await self._pacer.ask(target, getattr(ses, api), **args, **token)
             at.pages += 1
-            each(answer.get(key, []))
+            each(answer.get(key, []), asking)
             at.token = text(answer, "NextToken") or None
             if at.token is None:
                 return
@@ -182,7 +187,7 @@ class TenantPoller(Polls):
         call failed: kept to resume at the next poll if SES may answer then (throttled,
         5xx), else started over."""
         at = self._resumed(target, api)
-        read = partial(self._read, target, ses, api, key, args, at, at.items.extend, at.asked)
+        read = partial(self._read, target, ses, api, key, args, at, at.add, at.asked)
         if await self._call(target, api, read):
             return at
         self._broke(target, api, at)
@@ -211,12 +216,15 @@ class TenantPoller(Polls):
         api = "list_reputation_entities"
         at = self._resumed(target, api)
 
-        def page(entities: list[Any]) -> None:
+        def page(entities: list[Any], asking: float) -> None:
             if not self._watched(target):
                 return  # a reload removed it while the page was asked for: not kept
-            now = self._clock()
+            # As old as SES's read, made after the page was asked for: an event of a
+            # change made after the read (heard before the answer) is newer, and stands;
+            # its time is in whole seconds, and may be up to one before the change.
+            read = asking - _EVENT_TIME_STEP
             for entity in entities:
-                name = written(self._statuses, target, entity, now)
+                name = written(self._statuses, target, entity, read)
                 if name is not None:
                     at.items.append(name)
 
@@ -309,7 +317,7 @@ class TenantPoller(Polls):
         to the walk as it is read; its pages counted in ``walk.pages`` (saved with the
         walk), its tokens only over this poll's read (they are not saved)."""
 
-        def page(tenants: list[Any]) -> None:
+        def page(tenants: list[Any], asking: float) -> None:
             for tenant in tenants:
                 found = tenant_of_arn(text(tenant, "TenantArn"))
                 # A page a reload's removal of the target came before speaks of the old
