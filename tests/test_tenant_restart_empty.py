@@ -66,3 +66,21 @@ def test_an_older_file_without_the_ids_restores_as_before(tmp_path: Path) -> Non
     after = Pipeline(core_settings(parse_config(config)))
     after.ledger.restore(saved, NOW)
     assert after.ledger.tenant_status.accounts == {}
+
+
+def test_a_pause_only_an_event_told_of_stands_after_a_restart(tmp_path: Path) -> None:
+    """SES pauses globex of an account no poll has named (its label's polls refused,
+    say): the event's word is kept under the raw id. A restart kept it out: the pause
+    gone, its alert resolved while SES holds it. It stands, and a poll naming the id
+    later moves it under the label as it would have before the restart."""
+    config = f"{TENANTS}{QUEUE}"
+    before = Pipeline(core_settings(parse_config(config)))
+    paused = TenantNotice(
+        REGION, OTHER, "globex", NOW - 60, status="DISABLED", origin="AWS_MANAGED", cause="x"
+    )
+    before.ledger.tenant_status.apply(paused)
+    after = _restarted(before, config, tmp_path / "state")
+    statuses = after.ledger.tenant_status
+    assert [k for k, s in statuses.status.items() if s.paused] == [(OTHER, REGION, "globex")]
+    statuses.named(OTHER, "default")
+    assert [k for k, s in statuses.status.items() if s.paused] == [("default", REGION, "globex")]

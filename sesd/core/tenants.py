@@ -6,6 +6,7 @@ Which tenant an event's mail was sent for is sesd.core.tenant_map's. Pure.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -41,6 +42,8 @@ MAX_STATUSES: Final = 10_000
 MAX_IDS_PER_LABEL: Final = 4
 #: The longest word kept where SES sends one (a status, an impact, a finding's type).
 _WORD: Final = 64
+#: An AWS account id: what a tenant only events named is kept under.
+_ACCOUNT_ID: Final = re.compile(r"\d{12}")
 
 
 class TenantNotice(msgspec.Struct, frozen=True, gc=False):
@@ -336,16 +339,18 @@ class TenantStatuses:
         ids: Iterable[tuple[str, str]] = (),
     ) -> None:
         """Load what :meth:`snapshot` returned, for the (account, region)s in ``where``
-        (those configured now), cleaned as a poll's word is (an older build's file); and
-        ``ids``, (AWS account id, label) each target's polls named last (the file's account
-        statuses), named again where :meth:`watch` would keep them: an event read before
-        the first poll counts under its label, not the id (the poll's move under the
-        label let its one origin's default overwrite the other's: SES's pause lifted)."""
-        for account_id, label in sorted(ids):
-            if self._reaches(label, account_id):
-                self.named(account_id, label)
+        (those configured now), and those only events named (under an AWS account id, as
+        :meth:`watch` keeps them: a pause SES told of must not resolve at a restart),
+        cleaned as a poll's word is (an older build's file); and ``ids``, (AWS account
+        id, label) each target's polls named last (the file's account statuses), named
+        again where :meth:`watch` would keep them, what the events said under each id
+        moved under its label (:meth:`named`): an event read before the first poll
+        counts under its label, not the id (the poll's move under the label let its one
+        origin's default overwrite the other's: SES's pause lifted)."""
         for account, region, tenant, saved, *_ in rows:  # items a later build added: not ours
-            if (account, region) in where:
+            unnamed = isinstance(account, str) and _ACCOUNT_ID.fullmatch(account) is not None
+            unnamed = unnamed and (account, region) not in self.watched
+            if (account, region) in where or unnamed:
                 key = (str(account), str(region), str(tenant))
                 status = msgspec.convert(saved, TenantStatus)
                 if "status_at" not in saved:  # a file from before: what ``updated`` meant
@@ -354,6 +359,9 @@ class TenantStatuses:
                     status.customer_at = status.aws_at = status.status_at
                 _clean_status(status)
                 self._newest(key, status)
+        for account_id, label in sorted(ids):
+            if self._reaches(label, account_id):
+                self.named(account_id, label)
 
     def ranked(self) -> list[tuple[TenantKey, TenantStatus]]:
         """Every tenant, those SES acts on first (paused, then high and low impact),
