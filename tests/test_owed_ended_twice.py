@@ -1,0 +1,58 @@
+"""A resolve left undelivered at a stop keeps its alert firing in the state file, and
+a sink the restart's rules name anew is owed the alert's firing only should the first
+evaluation find it firing still (tests/test_owed_ended_restart.py). Should sesd stop
+again before that evaluation, the next start owes the sink as much: the save keeps
+the firing as taken by the sinks that had it alone (key ``heard``). Lost, the resolve
+would go to a sink never paged, and an alert firing still would page no one new."""
+
+from __future__ import annotations
+
+from sesd.alerting.evaluator import Evaluator
+from sesd.alerting.rules import Transition
+from sesd.config import core_settings, parse_config
+from sesd.core.pipeline import Pipeline
+from sesd.runtime.state import restore, snapshot
+from tests.test_rule_changes import SINKS, WINDOWS, T, rule
+from tests.test_rules import feed_spike
+
+NAMED = 'sinks = ["pager", "chat"]\n'
+
+
+def _stopped_twice(last: str) -> list[tuple[Transition, tuple[str, ...]]]:
+    """a.example fires at 60% on the pager and resolves at 10%, the resolve not taken
+    at the stop; the restart names the chat too and stops before it evaluates; what
+    the first evaluation of the start after that (under ``last``) sends."""
+    first = parse_config(SINKS + rule())
+    pipeline = Pipeline(core_settings(first))
+    feed_spike(pipeline, "a.example", T, 6, 4)
+    evaluator = Evaluator(first.alerts, WINDOWS)
+    evaluator.evaluate(pipeline.ledger, T)
+    evaluator.due(T)
+    feed_spike(pipeline, "a.example", T + 2, 0, 50)
+    (resolved,) = evaluator.evaluate(pipeline.ledger, T + 2)
+    assert resolved.kind is Transition.RESOLVED
+    unsent = [("delays", "a.example", Transition.RESOLVED)]
+    blob = snapshot(pipeline.ledger, evaluator, T + 3, unsent, True)
+    named = parse_config(SINKS + rule(extra=NAMED))
+    between = Evaluator(named.alerts, WINDOWS)
+    ledger = Pipeline(core_settings(named)).ledger
+    restore(blob, ledger, between, T + 4)
+    assert between.due(T + 4, flush=True) == []
+    blob = snapshot(ledger, between, T + 5, (), True)
+    later = parse_config(SINKS + rule(extra=last))
+    after = Evaluator(later.alerts, WINDOWS)
+    ledger = Pipeline(core_settings(later)).ledger
+    restore(blob, ledger, after, T + 6)
+    after.evaluate(ledger, T + 6)
+    return [(n.kind, n.sinks) for n in after.due(T + 6, flush=True)]
+
+
+def test_a_second_stop_keeps_the_resolve_from_a_sink_never_paged() -> None:
+    """The alert resolves at the first evaluation: the pager alone is told."""
+    assert _stopped_twice(NAMED) == [(Transition.RESOLVED, ("pager",))]
+
+
+def test_a_second_stop_keeps_the_page_owed_a_sink_named_anew() -> None:
+    """The rule clears only below 5%: the alert fires still at 10%, and the chat alone
+    is paged it (the pager had it)."""
+    assert _stopped_twice(NAMED + "clear_below = 0.05\n") == [(Transition.FIRING, ("chat",))]
