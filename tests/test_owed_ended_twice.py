@@ -56,3 +56,30 @@ def test_a_second_stop_keeps_the_page_owed_a_sink_named_anew() -> None:
     """The rule clears only below 5%: the alert fires still at 10%, and the chat alone
     is paged it (the pager had it)."""
     assert _stopped_twice(NAMED + "clear_below = 0.05\n") == [(Transition.FIRING, ("chat",))]
+
+
+def test_an_alert_found_firing_still_after_the_restart_holds_through_a_stall() -> None:
+    """As the second, one stop only: the first evaluation after the restart finds the
+    alert firing at 10%, an incident going on. Later sesd stalls, and its window is
+    empty when it reads again: no data then says nothing of the incident, and the alert
+    stays firing, as one that fired since the restart does. Resolved there on no data,
+    the pager was told it ended, and paged again for it when data came back."""
+    first = parse_config(SINKS + rule())
+    pipeline = Pipeline(core_settings(first))
+    feed_spike(pipeline, "a.example", T, 6, 4)
+    evaluator = Evaluator(first.alerts, WINDOWS)
+    evaluator.evaluate(pipeline.ledger, T)
+    evaluator.due(T)
+    feed_spike(pipeline, "a.example", T + 2, 0, 50)
+    (resolved,) = evaluator.evaluate(pipeline.ledger, T + 2)
+    assert resolved.kind is Transition.RESOLVED
+    unsent = [("delays", "a.example", Transition.RESOLVED)]
+    blob = snapshot(pipeline.ledger, evaluator, T + 3, unsent, True)
+    later = parse_config(SINKS + rule(extra='sinks = ["pager"]\nclear_below = 0.05\n'))
+    after = Evaluator(later.alerts, WINDOWS)
+    ledger = Pipeline(core_settings(later)).ledger
+    restore(blob, ledger, after, T + 4)
+    assert after.evaluate(ledger, T + 4) == []
+    after.blind(T + 400)  # a stall: the window (5m) has emptied since
+    assert after.evaluate(ledger, T + 400) == []
+    assert after.states["delays"]["a.example"].status.value == "firing"

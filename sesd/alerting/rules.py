@@ -219,6 +219,10 @@ def step(
             state.status = INACTIVE
             state.resolved_at = now
             return Transition.RESOLVED
+        if _holds(rule, value):
+            # Firing on what it reads: a resolve a stop left undelivered is undone (kept,
+            # no data at a stall would resolve it, as a resolve decided before the stop).
+            state.resolved_at = None
         if now - state.last_sent >= less_a_tenth(repeat_interval, tick):
             state.last_sent = now
             return Transition.REPEAT
