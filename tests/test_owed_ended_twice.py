@@ -3,7 +3,9 @@ a sink the restart's rules name anew is owed the alert's firing only should the 
 evaluation find it firing still (tests/test_owed_ended_restart.py). Should sesd stop
 again before that evaluation, the next start owes the sink as much: the save keeps
 the firing as taken by the sinks that had it alone (key ``heard``). Lost, the resolve
-would go to a sink never paged, and an alert firing still would page no one new."""
+would go to a sink never paged, and an alert firing still would page no one new.
+Found firing still, the alert is an incident going on, held through no data as any
+firing alert is, not as the resolve decided before the stop."""
 
 from __future__ import annotations
 
