@@ -167,3 +167,18 @@ def test_a_delivery_to_one_recipient_counts_as_any_event(
     reference: answers, counters, windows, labels, pending delays, duplicates, the
     provider cache, the histograms and the reputation estimates."""
     _run(_TAGGED if tagged else _SETTINGS, steps)
+
+
+def test_a_time_to_delivery_just_under_a_bucket_bound_counts_as_any_event() -> None:
+    """2047 ms from sending to delivery (the bucket bound is 2048 ms): the delivery's
+    own path reads the same milliseconds as the reference, not a bucket off. Every
+    event of the stream above took 1200 ms, far from a bound."""
+    pipelines = [Pipeline(_SETTINGS), Reference(_SETTINGS)]
+    now = f.T0
+    for p in pipelines:
+        p.ledger.providers.remember("a.example", "google", now + 100)  # type: ignore[union-attr]
+    # The first keeps the domain's slots; the second takes the delivery's own path.
+    for address in ("u@a.example", "v@a.example"):
+        body = f.raw(f.delivery([address], at=now - 1, sent=now - 1 - 2.047))
+        assert pipelines[0].feed(body, "q", now) == pipelines[1].feed(body, "q", now)
+    assert _seen_more(pipelines[0], now) == _seen_more(pipelines[1], now)
