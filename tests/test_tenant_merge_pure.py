@@ -1,0 +1,59 @@
+"""merged() and its two helpers called directly, on statuses made by hand: a word as
+old as the kept one, each origin's word and time taken, findings replaced by type
+(an older type's left), the types heard kept newest last, and the impact and the
+aggregate read from what is left. The tests through TenantStatuses reach only the
+shapes a poll and an event make. Pure."""
+
+from __future__ import annotations
+
+from sesd.core.tenant_merge import aggregate, impact_of, merged
+from sesd.core.tenants import TenantStatus
+
+T = 1_800_000_000.0
+
+
+def test_the_impact_is_the_highest_of_the_findings_or_none() -> None:
+    assert impact_of([("a", "LOW", "x"), ("b", "HIGH", "y")]) == "HIGH"
+    assert impact_of([("a", "LOW", "x")]) == "LOW"
+    assert impact_of([]) == ""
+
+
+def test_the_aggregate_lets_a_reinstated_tenant_send_unless_either_disables_it() -> None:
+    assert aggregate("REINSTATED", "ENABLED") == "REINSTATED"
+    assert aggregate("ENABLED", "REINSTATED") == "REINSTATED"
+    assert aggregate("REINSTATED", "DISABLED") == "DISABLED"
+    assert aggregate("ENABLED", "ENABLED") == "ENABLED"
+
+
+def test_a_word_as_old_as_the_kept_one_leaves_it() -> None:
+    kept = TenantStatus(sending="DISABLED", customer="DISABLED", aws="DISABLED",
+                        customer_at=T, aws_at=T, status_at=T)  # fmt: skip
+    later = TenantStatus(customer_at=T, aws_at=T, status_at=T)
+    merged(kept, later)
+    assert (kept.sending, kept.customer, kept.aws) == ("DISABLED", "DISABLED", "DISABLED")
+
+
+def test_a_newer_word_of_one_origin_is_taken_with_its_time() -> None:
+    kept = TenantStatus(customer_at=T, aws_at=T, status_at=T, updated=T)
+    later = TenantStatus(customer="REINSTATED", customer_cause="asked", customer_at=T + 5,
+                         status_at=T + 5, updated=T + 5)  # fmt: skip
+    merged(kept, later)
+    assert (kept.sending, kept.customer, kept.customer_cause) == (
+        "REINSTATED",
+        "REINSTATED",
+        "asked",
+    )
+    assert (kept.customer_at, kept.aws_at, kept.status_at, kept.updated) == (T + 5, T, T + 5, T + 5)
+
+
+def test_findings_are_replaced_by_type_where_heard_no_sooner() -> None:
+    kept = TenantStatus(findings=[("a", "LOW", "old a"), ("b", "LOW", "b")],
+                        heard={"a": T, "b": T}, updated=T + 3)  # fmt: skip
+    later = TenantStatus(
+        findings=[("a", "HIGH", "new a"), ("b", "HIGH", "stale b"), ("c", "LOW", "c")],
+        heard={"a": T + 1, "b": T - 1, "c": T + 2}, updated=T + 2,
+    )  # fmt: skip
+    merged(kept, later)
+    assert kept.findings == [("b", "LOW", "b"), ("a", "HIGH", "new a"), ("c", "LOW", "c")]
+    assert list(kept.heard.items()) == [("b", T), ("a", T + 1), ("c", T + 2)]
+    assert (kept.impact, kept.updated, kept.sending) == ("HIGH", T + 3, "ENABLED")
