@@ -11,6 +11,7 @@ import pytest
 
 from sesd.alerting.alert import Alert
 from sesd.alerting.changes import Change, Rechecked
+from sesd.alerting.fired_as import moved_back
 from sesd.alerting.rules import AlertState, Status, Transition
 from sesd.alerting.unheard import as_fired, told
 from sesd.config import RuleConfig
@@ -75,3 +76,15 @@ def test_a_change_and_the_page_last_sent_are_judged_by_the_pages_figure() -> Non
     change, page = told(rechecked, _change(0.15), {KEY: _alert(0.6)})
     assert page is not None
     assert (page.value, page.threshold, change.rule.threshold) == (0.6, 0.2, 0.2)
+
+
+def test_a_step_back_moves_only_the_incident_the_rule_is_kept_for() -> None:
+    """The clock stepped back past an alert's start: its rule as it fired moves with it
+    where kept for that start; an alert whose rule no reload changed (none kept, the
+    usual step back) or kept for an earlier incident is left as it is."""
+    fired: dict[tuple[str, str], tuple[RuleConfig, float]] = {KEY: (BEFORE, 10.0)}
+    moved_back(fired, ("delays", "b.example"), 10.0, 5.0)  # none kept for it
+    moved_back(fired, KEY, 20.0, 5.0)  # kept for the incident that began at 10
+    assert fired == {KEY: (BEFORE, 10.0)}
+    moved_back(fired, KEY, 10.0, 5.0)
+    assert fired == {KEY: (BEFORE, 5.0)}
