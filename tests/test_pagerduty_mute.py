@@ -6,6 +6,7 @@ included, as Alertmanager's did before each alert there named its own."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -33,3 +34,16 @@ def test_each_pagerduty_event_offers_the_line_that_mutes_its_alert_alone() -> No
         domain: evaluator.mute("delays", [domain]) for domain in ("a.example", "b.example")
     }
     assert all("--domain '*'" not in line for line in mutes.values())
+
+
+def test_an_alert_no_line_of_its_own_names_offers_the_notifications() -> None:
+    """A notification whose lines per domain name none of its alerts: each event
+    offers the notification's line, not none (the one test above named each)."""
+    pipeline, evaluator = built(parse_config(RULE.format(severity="critical")))
+    feed_spike(pipeline, "a.example", f.T0, 5, 5)
+    evaluator.evaluate(pipeline.ledger, f.T0)
+    (notification,) = evaluator.due(f.T0 + 30)
+    assert notification.silence
+    bare = dataclasses.replace(notification, mutes=())
+    (event,) = [json.loads(e)["payload"] for e in pagerduty_events(bare, "key", "sesd")]
+    assert event["custom_details"]["mute"] == notification.silence
