@@ -88,3 +88,12 @@ def test_a_step_back_moves_only_the_incident_the_rule_is_kept_for() -> None:
     assert fired == {KEY: (BEFORE, 10.0)}
     moved_back(fired, KEY, 10.0, 5.0)
     assert fired == {KEY: (BEFORE, 5.0)}
+
+
+def test_a_resolve_owed_is_told_the_rule_it_fired_under_whatever_its_value() -> None:
+    """A resolve a reload owes a sink dropped, read at 15% (which the rule as it fired
+    clears at: the value ended it): its value judges nothing, it is told the 20% the
+    page said, not the 30% in force."""
+    state = AlertState(Status.FIRING, SINCE, SINCE, 0.15, None, True)
+    change = Change(NOW, "a.example", state, Transition.RESOLVED, ("chat",), "dropped")
+    assert _rechecked().as_fired(change).rule.threshold == 0.2
