@@ -35,3 +35,11 @@ def test_a_saved_note_is_bounded() -> None:
     read = _read("removed " * 100_000)
     assert len(read) <= NOTE_CHARS
     assert read.startswith("removed removed")
+
+
+def test_a_note_longer_than_an_events_text_reads_whole() -> None:
+    """Bounded by its own bound, not event text's 200 characters: a changed rule's
+    note names what it was, which can run past 200."""
+    note = "the rule was changed in the config (was " + "above 0.2, " * 40 + ")"
+    assert 200 < len(note) <= NOTE_CHARS
+    assert _read(note) == note
