@@ -97,3 +97,11 @@ def test_a_resolve_owed_is_told_the_rule_it_fired_under_whatever_its_value() -> 
     state = AlertState(Status.FIRING, SINCE, SINCE, 0.15, None, True)
     change = Change(NOW, "a.example", state, Transition.RESOLVED, ("chat",), "dropped")
     assert _rechecked().as_fired(change).rule.threshold == 0.2
+
+
+def test_a_page_last_sent_at_a_figure_the_rule_as_it_fired_clears_at_is_told_the_rule_now() -> None:
+    """Paged last at 15%, which the rule as it fired clears at (the 30% in force keeps it
+    firing): the page and the change it is owed under tell 30%, judged by its figure."""
+    change, page = told(_rechecked(), _change(0.6), {KEY: _alert(0.15)})
+    assert page is not None
+    assert (page.threshold, change.rule.threshold) == (0.3, 0.3)
