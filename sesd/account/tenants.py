@@ -56,6 +56,13 @@ _DELETED: Final = "NotFoundException"
 _EVENT_TIME_STEP: Final = 1.0
 
 
+def _as_read(asking: float) -> float:
+    """How old SES's answer to a call asked at ``asking`` is, against an event's time:
+    SES read it after the asking, but the event of a change made just after that read
+    may be dated up to :data:`_EVENT_TIME_STEP` before it. Such an event stands."""
+    return asking - _EVENT_TIME_STEP
+
+
 class TenantPoller(Polls):
     """Polls every target's tenants into ``tenant_map`` and ``statuses``."""
 
@@ -220,9 +227,8 @@ class TenantPoller(Polls):
             if not self._watched(target):
                 return  # a reload removed it while the page was asked for: not kept
             # As old as SES's read, made after the page was asked for: an event of a
-            # change made after the read (heard before the answer) is newer, and stands;
-            # its time is in whole seconds, and may be up to one before the change.
-            read = asking - _EVENT_TIME_STEP
+            # change made after the read (heard before the answer) is newer, and stands.
+            read = _as_read(asking)
             for entity in entities:
                 name = written(self._statuses, target, entity, read)
                 if name is not None:
@@ -231,7 +237,8 @@ class TenantPoller(Polls):
         read = partial(self._read, target, ses, api, "ReputationEntities", {}, at, page, at.asked)
         if await self._call(target, api, read):
             if self._watched(target):  # (else its pages were not kept: none is gone)
-                self._statuses.gone(target[0], target[1], set(at.items), at.started)
+                # A tenant an event spoke of after the read (made since) is not gone.
+                self._statuses.gone(target[0], target[1], set(at.items), _as_read(at.started))
         else:
             self._broke(target, api, at)
 
@@ -245,8 +252,9 @@ class TenantPoller(Polls):
             return  # failed, or a reload removed the target while it was read: not applied
         found = findings_of(listed.items)
         # As of the list's start: an event heard while its pages were read is newer.
+        since = _as_read(listed.started)
         for key in [key for key in self._statuses.status if key[:2] == target]:
-            self._statuses.findings(key, found.get(key[2], []), listed.started)
+            self._statuses.findings(key, found.get(key[2], []), since)
 
     async def _walk(self, target: Target, ses: Any, deadline: float) -> None:
         """The tenants' resources, from where the last poll stopped (or the last run of
