@@ -94,3 +94,50 @@ def test_an_idle_sender_is_still_known_after_a_delivery_follows_a_poll() -> None
     _poll(pipeline, ACCOUNT)
     _send(pipeline, AP, ACCOUNT, 1)
     assert _sends(pipeline) == {("default", EU, ""): 1, ("default", AP, ""): 1}
+
+
+def test_a_poll_between_two_deliveries_forgets_the_place_their_sender_left() -> None:
+    """Deliveries alone on the path, before and after the poll (the events before and
+    after it of one busy sender): the first counts under ``eu`` in ap-southeast-2, the
+    second where the poll places its sender, and ``eu``'s estimate there goes with the
+    place left, as when the poll follows an event of another path."""
+    pipeline = Pipeline(core_settings(parse_config(_QUEUES + _entry("eu"))))
+    _send(pipeline, AP, ACCOUNT, 1)
+    _send(pipeline, AP, OTHER, 2)
+    _keep(pipeline)
+    _delivery(pipeline)
+    assert _sends(pipeline) == {("eu", AP, ""): 1, ("default", AP, ""): 1}
+    _poll(pipeline, ACCOUNT)
+    _delivery(pipeline)
+    assert _sends(pipeline) == {("default", AP, ""): 1}
+    assert pipeline.ledger.reputation.estimate(("eu", AP, "")) is None
+
+
+def test_senders_are_placed_again_once_a_poll_not_at_each_delivery_after_it() -> None:
+    """The delivery first after the poll places each sender known again (the two
+    here, and its own as its windows are found anew); those after it find their
+    sender's windows, asking no place. Placing every
+    known sender again at each delivery from the first poll on would give the same
+    estimates, at the cost of up to MAX_ESTIMATED placements an event for the run."""
+    pipeline = Pipeline(core_settings(parse_config(_QUEUES + _entry("eu"))))
+    _send(pipeline, AP, ACCOUNT, 1)
+    _send(pipeline, AP, OTHER, 2)
+    _keep(pipeline)
+    _delivery(pipeline)
+    asked: list[tuple[str, str, str]] = []
+    estimates = pipeline._estimates
+    place = estimates._place
+
+    def counted(queue: str, source_arn: str, account_id: str) -> tuple[str, str]:
+        asked.append((queue, source_arn, account_id))
+        return place(queue, source_arn, account_id)
+
+    estimates._place = counted
+    _poll(pipeline, ACCOUNT)
+    _delivery(pipeline)
+    assert {key[2] for key in asked} == {ACCOUNT, OTHER}
+    placed = len(asked)
+    _delivery(pipeline)
+    _delivery(pipeline)
+    assert len(asked) == placed
+    assert _sends(pipeline) == {("default", AP, ""): 1}
