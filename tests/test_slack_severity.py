@@ -5,6 +5,8 @@ critical. One severity: the header says it, and no alert repeats it."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from sesd.alerting.render_slack import slack_message
@@ -47,3 +49,26 @@ def test_an_alert_of_a_notification_of_one_severity_does_not_repeat_it() -> None
     blocks = message["blocks"]
     assert [block["text"]["text"][:11] for block in blocks[1:3]] == ["*a.example*", "*b.example*"]
     assert "2 domains: [FIRING] delays: a.example" in message["text"], message["text"]
+
+
+def test_a_test_message_of_several_alerts_says_test_once_in_its_fallback_text() -> None:
+    """A test message (``sesd send-test-alert``'s) of two alerts: its fallback text, a
+    phone's preview, says "[TEST]" first, in the title, and no headline after it says
+    it again (the one alert of the command's message would say it once more; two,
+    twice more), as its blocks say it once, in the header."""
+    pipeline, evaluator = built(parse_config(RULE.format(severity="warning")))
+    t = f.T0
+    feed_spike(pipeline, "a.example", t, 5, 5)
+    feed_spike(pipeline, "b.example", t, 5, 5)
+    evaluator.evaluate(pipeline.ledger, t)
+    (notification,) = evaluator.due(t + 30)
+    alerts = tuple(replace(alert, test=True) for alert in notification.alerts)
+    message = slack_message(replace(notification, alerts=alerts))
+    text = message["text"]
+    assert text.startswith("[TEST] "), text
+    assert text.count("[TEST]") == 1, text
+    assert "2 domains: [FIRING] delays: a.example" in text, text
+    assert "; [FIRING] delays: b.example" in text, text
+    shown = [block["text"]["text"] for block in message["blocks"] if "text" in block]
+    assert shown[0].startswith("*[TEST] "), shown
+    assert sum(block.count("[TEST]") for block in shown) == 1, shown
