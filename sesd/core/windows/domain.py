@@ -25,7 +25,7 @@ from sesd.core.windows.breakdown import (
 from sesd.core.windows.ring import NEVER, Ring, value_key
 from sesd.core.windows.specs import Figures, Summary, WindowSpec
 
-__all__ = ["DomainWindows", "delivery_keys"]
+__all__ = ["PROCESSING_KEYS", "TO_DELIVERY_KEYS", "DomainWindows", "delivery_keys"]
 
 _PROCESSING, _TO_DELIVERY, _DELAY_DURATION, _CAUSE = 0, 1, 2, 3
 #: The fourth kind of value tallies recipients by a code: a delayed recipient's cause
@@ -38,8 +38,8 @@ _DELIVERY: Final = EVENT_TYPE_INDEX["delivery"]
 _T: Final = len(EVENT_TYPES)
 #: The value keys of a delivery's two values, by sketch bucket (made once: every
 #: delivery needs two).
-_PROCESSING_KEYS: Final = [value_key(_PROCESSING, b) for b in range(MAX_BUCKET + 1)]
-_TO_DELIVERY_KEYS: Final = [value_key(_TO_DELIVERY, b) for b in range(MAX_BUCKET + 1)]
+PROCESSING_KEYS: Final = [value_key(_PROCESSING, b) for b in range(MAX_BUCKET + 1)]
+TO_DELIVERY_KEYS: Final = [value_key(_TO_DELIVERY, b) for b in range(MAX_BUCKET + 1)]
 _ceil: Final = math.ceil
 _log2: Final = math.log2
 
@@ -55,8 +55,8 @@ def delivery_keys(processing_ms: float | None, to_delivery_ms: float) -> tuple[i
     processing = 0 if processing_ms <= 1.0 else _ceil(_log2(processing_ms) * PER_OCTAVE)
     to_delivery = 0 if to_delivery_ms <= 1.0 else _ceil(_log2(to_delivery_ms) * PER_OCTAVE)
     return (
-        _PROCESSING_KEYS[processing if processing < MAX_BUCKET else MAX_BUCKET],
-        _TO_DELIVERY_KEYS[to_delivery if to_delivery < MAX_BUCKET else MAX_BUCKET],
+        PROCESSING_KEYS[processing if processing < MAX_BUCKET else MAX_BUCKET],
+        TO_DELIVERY_KEYS[to_delivery if to_delivery < MAX_BUCKET else MAX_BUCKET],
     )
 
 
