@@ -42,6 +42,8 @@ CANARY: Final = "canary"
 _NOTE_CHARS: Final = 1000
 #: Scopes from the widest: an alert on one of them explains those on the next.
 _BREADTH: Final = {ACCOUNT: 0, CANARY: 1, PROVIDER: 2, TENANT: 3, DOMAIN: 4}
+#: The note of a firing alert whose resolve a stop left undelivered.
+_OWED_NOTE: Final = "resolved before sesd stopped; its resolve goes out at the next evaluation"
 _WINDOW_STAGE: Final = {
     ACCOUNT: "the SES account (sending status and reputation)",
     TENANT: "SES tenant management (the tenant's sending status and findings)",
@@ -145,6 +147,13 @@ def _row(
             identity(rule, label, Transition.FIRING, state, now), None, breakdown
         ).stage
     silence = evaluator.silences.match(rule.name, label, rule.severity, now)
+    value, value_text = state.value, metric_text(rule.metric, state.value)
+    if state.status is Status.FIRING and state.resolved_at is not None:
+        # Its resolve, decided before a stop, not delivered: firing as the sinks have it
+        # until the next evaluation makes it again. Its figure is the one it resolved at
+        # (under the threshold): shown so, not as a figure it fires at.
+        value, value_text = None, _resolved_text(rule.metric, state.value)
+        notes = (*notes, _OWED_NOTE)
     # A provider name may come back from a state file: kept like any text read in.
     provider = ledger.provider_of(label, now) if scope == DOMAIN else None
     return AlertRow(
@@ -155,11 +164,11 @@ def _row(
         severity=rule.severity,
         metric=rule.metric,
         window=rule.window,
-        value=state.value,
+        value=value,
         threshold=rule.threshold,
         clear_threshold=rule.clear_threshold,
         fires="above" if rule.rising else "below",
-        value_text=metric_text(rule.metric, state.value),
+        value_text=value_text,
         threshold_text=metric_text(rule.metric, rule.threshold),
         since=state.since,
         cause=cause,
@@ -170,6 +179,11 @@ def _row(
         shown=named(scope, label),
         provider=None if provider is None else clean(provider),
     )
+
+
+def _resolved_text(metric: str, value: float | None) -> str:
+    """What a firing alert whose resolve is owed resolved at (a figure not saved: none)."""
+    return "resolved" if value is None else f"resolved at {metric_text(metric, value)}"
 
 
 def _scope(ledger: Ledger, axis: str) -> Scope | None:

@@ -1,0 +1,75 @@
+"""A resolve left undelivered at a stop is saved as its alert still firing (the sinks
+have it so), with the figure it resolved at; the first evaluation after the restart
+makes the resolve again. Until then the status page, its JSON and `sesd status` list
+the alert among the firing ones: they must not show it firing at that figure (10%
+under a rule above 20%, a contradiction), but as resolved at it, its resolve to go
+out. What goes to the sinks is made by an evaluation, which reads the figure anew:
+before the first one, nothing is sent of it, nor does /metrics carry a figure."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prometheus_client import generate_latest
+
+from sesd.alerting.evaluator import Evaluator
+from sesd.alerting.rules import Transition
+from sesd.commands.status_table import table
+from sesd.config import core_settings, parse_config
+from sesd.core.pipeline import Pipeline
+from sesd.runtime.daemon import Daemon
+from sesd.runtime.state import snapshot, write_state
+from sesd.status.markup import alerts_html
+from sesd.status.model import build_status
+from tests.test_rule_changes import SINKS, T, rule
+from tests.test_rules import feed_spike
+
+
+def _restarted(tmp_path: Path) -> Daemon:
+    """a.example fired at 60% on the pager and resolved at 10%; the pager had not taken
+    the resolve when sesd stopped. The daemon restarted on that file, not evaluated yet."""
+    first = parse_config(SINKS + rule())
+    pipeline = Pipeline(core_settings(first))
+    feed_spike(pipeline, "a.example", T, 6, 4)
+    evaluator = Evaluator(first.alerts, ["5m"])
+    evaluator.evaluate(pipeline.ledger, T)
+    evaluator.due(T)
+    feed_spike(pipeline, "a.example", T + 2, 0, 50)
+    (resolved,) = evaluator.evaluate(pipeline.ledger, T + 2)
+    assert (resolved.kind, resolved.value) == (Transition.RESOLVED, 0.1)
+    unsent = [("delays", "a.example", Transition.RESOLVED)]
+    path = tmp_path / "state.bin"
+    write_state(str(path), snapshot(pipeline.ledger, evaluator, T + 3, unsent, True))
+    config = parse_config(f'[state]\npath = "{path}"\n' + SINKS + rule())
+    daemon = Daemon(config, clock=lambda: T + 4, monotonic=lambda: T + 4)
+    daemon.saver.load()
+    return daemon
+
+
+def test_a_resolve_owed_at_a_restart_is_not_shown_firing_at_the_figure_it_resolved_at(
+    tmp_path: Path,
+) -> None:
+    daemon = _restarted(tmp_path)
+    try:
+        doc = build_status(daemon.status, T + 4, {}, (daemon.status.started, {}))
+        (row,) = doc.alerts.items
+        # Firing as the sinks have it, until its resolve goes out; no figure it fires at.
+        assert (row.state, row.value) == ("firing", None)
+        assert row.value_text == "resolved at 10.0%"
+        assert any("resolve goes out" in note for note in row.notes)
+        assert "resolved at 10.0%" in alerts_html(doc.alerts.items, 1, 1, T + 4)
+        shown = table(doc)
+        assert "resolved at 10.0% (above 20.0%" in shown
+        assert "delay_ratio 10.0%" not in shown
+        # /metrics says it fires (1), as before the stop the sinks had it; no figure.
+        metrics = generate_latest(daemon.metrics.registry).decode()
+        assert 'sesd_alerts_firing{domain="a.example",rule="delays"} 1.0' in metrics
+        # Nothing is sent of it before an evaluation: no reminder, no re-post.
+        assert daemon.alerting.evaluator.due(T + 4) == []
+        assert all(not len(outbox) for outbox in daemon.alerting.outboxes.values())
+        # The first evaluation resolves it, and the page lists it no more.
+        daemon.alerting.evaluate(flush=True)
+        after = build_status(daemon.status, T + 4, {}, (daemon.status.started, {}))
+        assert after.alerts.items == []
+    finally:
+        daemon.saver.release()
