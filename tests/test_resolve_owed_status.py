@@ -20,7 +20,7 @@ from sesd.core.pipeline import Pipeline
 from sesd.runtime.daemon import Daemon
 from sesd.runtime.state import snapshot, write_state
 from sesd.status.markup import alerts_html
-from sesd.status.model import build_status
+from sesd.status.model import build_status, scope_page
 from tests.test_rule_changes import SINKS, T, rule
 from tests.test_rules import feed_spike
 
@@ -58,6 +58,9 @@ def test_a_resolve_owed_at_a_restart_is_not_shown_firing_at_the_figure_it_resolv
         assert row.value_text == "resolved at 10.0%"
         assert any("resolve goes out" in note for note in row.notes)
         assert "resolved at 10.0%" in alerts_html(doc.alerts.items, 1, 1, T + 4)
+        page = scope_page(daemon.status, "domain", "a.example", T + 4)
+        assert page is not None
+        assert [(a.value, a.value_text) for a in page.alerts] == [(None, "resolved at 10.0%")]
         shown = table(doc)
         assert "resolved at 10.0% (above 20.0%" in shown
         assert "delay_ratio 10.0%" not in shown
