@@ -18,7 +18,7 @@ from sesd.commands.status_table import table
 from sesd.config import core_settings, parse_config
 from sesd.core.pipeline import Pipeline
 from sesd.runtime.daemon import Daemon
-from sesd.runtime.state import snapshot, write_state
+from sesd.runtime.state import restore, snapshot, write_state
 from sesd.status.markup import alerts_html
 from sesd.status.model import build_status, scope_page
 from tests.test_rule_changes import SINKS, T, rule
@@ -76,3 +76,34 @@ def test_a_resolve_owed_at_a_restart_is_not_shown_firing_at_the_figure_it_resolv
         assert after.alerts.items == []
     finally:
         daemon.saver.release()
+
+
+def test_no_reminder_tells_an_owed_resolve_firing_while_its_window_is_too_thin() -> None:
+    """a.example fired at 60% six hours ago, and resolved at 10%; the pager had not
+    taken the resolve at the stop. The first evaluation after the restart reads more
+    than half a window behind (a backlog draining): too thin to resolve on, the alert
+    stays firing. Its reminder is due, but a reminder would page "firing at 10%"
+    (above 20%) for an incident whose resolve was decided: none is sent; the resolve
+    goes out once the window holds enough."""
+    first = parse_config(SINKS + rule())
+    pipeline = Pipeline(core_settings(first))
+    feed_spike(pipeline, "a.example", T, 6, 4)
+    evaluator = Evaluator(first.alerts, ["5m"])
+    evaluator.evaluate(pipeline.ledger, T)
+    evaluator.due(T)
+    later = T + 6 * 3600
+    feed_spike(pipeline, "a.example", later, 1, 9)
+    (resolved,) = evaluator.evaluate(pipeline.ledger, later)
+    assert (resolved.kind, resolved.value) == (Transition.RESOLVED, 0.1)
+    unsent = [("delays", "a.example", Transition.RESOLVED)]
+    blob = snapshot(pipeline.ledger, evaluator, later + 1, unsent, True)
+    after = Evaluator(first.alerts, ["5m"])
+    ledger = Pipeline(core_settings(first)).ledger
+    restore(blob, ledger, after, later + 2)
+    ledger.tallies.received("q", later + 2, 200.0)  # reading 200 s behind a 5m window
+    assert after.evaluate(ledger, later + 2) == []
+    assert after.due(later + 2, flush=True) == []
+    ledger.tallies.received("q", later + 3, 1.0)  # caught up
+    sent = [(n.kind, [a.value for a in n.alerts]) for n in after.due(later + 3, flush=True)]
+    sent += [(a.kind, [a.value]) for a in after.evaluate(ledger, later + 3)]
+    assert sent == [(Transition.RESOLVED, [0.1])]

@@ -223,6 +223,10 @@ def step(
             # Firing on what it reads: a resolve a stop left undelivered is undone (kept,
             # no data at a stall would resolve it, as a resolve decided before the stop).
             state.resolved_at = None
+        elif state.resolved_at is not None:
+            # Its resolve, decided before a stop, held by a window too thin to make it
+            # again: a reminder would page it firing at a figure that resolves it.
+            return None
         if now - state.last_sent >= less_a_tenth(repeat_interval, tick):
             state.last_sent = now
             return Transition.REPEAT
