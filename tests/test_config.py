@@ -321,8 +321,8 @@ def test_example_canary_block_and_rules_are_valid(monkeypatch: pytest.MonkeyPatc
             "alerts.rules[0] (r): tenants names '" + "?" * 65 + "*', a glob that matches no",
         ),
         # An empty path (a template's unset value) would keep no state, without a word.
-        ('[state]\npath = ""', "state: path is empty: leave it out to keep no state file"),
-        ('[state]\npath = "  "', "state: path is empty: leave it out to keep no state file"),
+        ('[state]\npath = ""', "state.path: empty: leave it out to keep no state file"),
+        ('[state]\npath = "  "', "state.path: empty: leave it out to keep no state file"),
     ],
 )
 def test_errors_name_the_key_in_one_line(text: str, message: str) -> None:
@@ -601,19 +601,19 @@ def test_a_queue_label_longer_than_sqs_allows_a_name_is_refused() -> None:
     [
         (
             "micro\\u001b[31msoft",
-            "domains: group name 'micro\\u001b[31msoft': a control or invisible character "
+            'domains.groups."micro\\u001b[31msoft": a control or invisible character '
             "(shown escaped); a group's name is the domain label of metrics, alerts and log "
             "lines: write it without",
         ),
         (
             "micro\\u200bsoft",
-            "domains: group name 'micro\\u200bsoft': a control or invisible character "
+            'domains.groups."micro\\u200bsoft": a control or invisible character '
             "(shown escaped); a group's name is the domain label of metrics, alerts and log "
             "lines: write it without",
         ),
         (
             "m" * 81,
-            f"domains: group name '{'m' * 39}…': 81 characters; a group's name is the "
+            f"domains.groups.{'m' * 39}…: 81 characters; a group's name is the "
             "domain label of metrics, alerts and log lines: at most 80",
         ),
     ],

@@ -70,9 +70,16 @@ _ROLE = 'name = "a"\nrole_arn = "arn:aws:iam::123456789012:role/sesd"\n'
         ('[domains]\ngroups = { other = ["x.com"] }',
          "domains.groups.other: the name is reserved"),
         ('[domains]\ngroups = { "" = ["x.com"] }', 'domains.groups."": the name is reserved'),
+        # One of a list refused: its index, as a type error's path names it (the table
+        # alone was named, and "window", which is no key).
+        ('[windows]\nsizes = ["5m", "1h", "5m"]', "windows.sizes[2]: 5m is listed twice"),
+        ('[windows]\nsizes = ["5m", "5s"]', "windows.sizes[1]: 5s is shorter than the "
+         "resolution (10s)"),
+        # A key's value refused whole, where " is " after the key read as no key.
+        ('[state]\npath = ""', "state.path: empty: leave it out to keep no state file, or "
+         "give the file's path"),
         # What names no one key of its table is said of the table, as it was.
         ('[aws]\naccess_key_id = "k"', "aws: access_key_id and secret_access_key go together"),
-        ('[windows]\nsizes = ["5m", "5m"]', "windows: window 5m is listed twice"),
     ],
 )  # fmt: skip
 def test_a_value_a_section_refuses_is_named_by_its_dotted_key(text: str, error: str) -> None:

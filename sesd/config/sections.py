@@ -81,11 +81,15 @@ class WindowsConfig(Section, frozen=True):
         if not 2 <= self.max_buckets <= 3600:
             raise ValueError("max_buckets must be between 2 and 3600")
         seen: set[float] = set()
-        for size in self.sizes:
+        for i, size in enumerate(self.sizes):
+            # Each named by its index, as a type error's path names one of a list.
             if size.seconds < self.resolution.seconds:
-                raise ValueError(f"window {size.text} is shorter than the resolution")
+                raise ValueError(
+                    f"sizes[{i}]: {size.text} is shorter than the resolution "
+                    f"({self.resolution.text})"
+                )
             if size.seconds in seen:
-                raise ValueError(f"window {size.text} is listed twice")
+                raise ValueError(f"sizes[{i}]: {size.text} is listed twice")
             seen.add(size.seconds)
 
 
@@ -137,16 +141,24 @@ class DomainsConfig(Section, frozen=True):
             # The name is the domain label of the group's series, alerts and log lines,
             # bounded and refused as a queue's name is (sesd.config.aws).
             label = "a group's name is the domain label of metrics, alerts and log lines"
+            # Named by its key too, escaped: the name is written to a terminal.
             if has_control(name):
                 raise ValueError(
-                    f"group name '{escaped(name, 200)}': a control or invisible character "
+                    f"{_group_key(name, 200)}: a control or invisible character "
                     f"(shown escaped); {label}: write it without"
                 )
             if len(name) > LABEL_LENGTH:
                 raise ValueError(
-                    f"group name '{escaped(name, 40)}': {len(name)} characters; {label}: "
+                    f"{_group_key(name, 40)}: {len(name)} characters; {label}: "
                     f"at most {LABEL_LENGTH}"
                 )
+
+
+def _group_key(name: str, limit: int) -> str:
+    """A group's key after "domains.", its name escaped and cut at ``limit``, quoted as
+    TOML quotes a key that is not bare (an escape reads in it as TOML's own)."""
+    shown = escaped(name, limit)
+    return f"groups.{shown}" if name.isidentifier() else f'groups."{shown}"'
 
 
 class DimensionsConfig(Section, frozen=True):
@@ -354,7 +366,7 @@ class StateConfig(Section, frozen=True):
         if self.path is not None and not self.path.strip():
             # A template's unset value: read as no state file, restarts would lose it all.
             raise ValueError(
-                "path is empty: leave it out to keep no state file, or give the file's path"
+                "path: empty: leave it out to keep no state file, or give the file's path"
             )
         # A save holds the event loop while it builds the file: 0 would save in a loop.
         if self.save_every.seconds < 1:
