@@ -78,6 +78,18 @@ _ROLE = 'name = "a"\nrole_arn = "arn:aws:iam::123456789012:role/sesd"\n'
         # A key's value refused whole, where " is " after the key read as no key.
         ('[state]\npath = ""', "state.path: empty: leave it out to keep no state file, or "
          "give the file's path"),
+        # A table's key that names something (a provider, a sink): that key, escaped and
+        # quoted as TOML quotes a key that is not bare, where the table alone was named.
+        ('[providers.mx]\nOther = ["mx.example"]', "providers.mx.Other: not a usable provider "
+         "label (lower-case letters, digits, '_' and '-'; not other, none or unknown)"),
+        ('[providers.mx]\n"a\\u001bb" = ["mx.example"]', 'providers.mx."a\\u001bb": not a '
+         "usable provider label (lower-case letters, digits, '_' and '-'; not other, none or "
+         "unknown)"),
+        ('[alerts.sinks.console]\ntype = "slack"\nwebhook_url = "https://h.example/x"',
+         "alerts.sinks.console: the name is kept for standard output"),
+        # A rule's window not among the sizes: the rule's key, as its other keys are named.
+        (_RULE.replace('"5m"', '"7m"'), "alerts.rules[0] (r).window: '7m' is not one of "
+         "windows.sizes (5m, 15m, 1h)"),
         # What names no one key of its table is said of the table, as it was.
         ('[aws]\naccess_key_id = "k"', "aws: access_key_id and secret_access_key go together"),
     ],

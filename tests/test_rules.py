@@ -328,7 +328,7 @@ def test_rule_validation_errors() -> None:
         'metric = "latency"': "unknown metric 'latency'",
         'sinks = ["email"]': "sink 'email' is not configured (configured: console;",
         'sinks = ["slack"]': "sink 'slack' is not configured",
-        'window = "10m"': "window '10m' is not one of windows.sizes",
+        'window = "10m"': "(x).window: '10m' is not one of windows.sizes",
         "clear_below = 0.5": "clear_below (0.5) is above `above` (0.2)",
     }
     base = {"name": '"x"', "metric": '"delay_ratio"', "window": '"5m"', "above": "0.2"}

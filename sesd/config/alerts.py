@@ -364,7 +364,7 @@ def _check_sink_names(alerts: AlertsConfig) -> None:
         if not _NAME.fullmatch(name):
             raise ValueError(f"sink name {name!r}: use letters, digits, '-', '_', '.', ':'")
         if name == "console" and not isinstance(sink, ConsoleConfig):
-            raise ValueError("the sink name 'console' is kept for standard output")
+            raise ValueError("sinks.console: the name is kept for standard output")
     for name in ("slack", "pagerduty"):
         if getattr(alerts, name) is not None and name in alerts.sinks:
             raise ValueError(f"[alerts.{name}] and [alerts.sinks.{name}] name the same sink")

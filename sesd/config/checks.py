@@ -268,7 +268,7 @@ def _check_rule_windows(config: Config) -> None:
     for i, rule in enumerate(config.alerts.rules):
         if rule.window not in windows:
             raise ValueError(
-                f"alerts.rules[{i}] ({rule.name}): window {rule.window!r} is not one of "
+                f"alerts.rules[{i}] ({rule.name}).window: {rule.window!r} is not one of "
                 f"windows.sizes ({', '.join(_shortest_first(config))})"
             )
         window = next(size for size in config.windows.sizes if size.text == rule.window)

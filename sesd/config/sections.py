@@ -144,21 +144,21 @@ class DomainsConfig(Section, frozen=True):
             # Named by its key too, escaped: the name is written to a terminal.
             if has_control(name):
                 raise ValueError(
-                    f"{_group_key(name, 200)}: a control or invisible character "
+                    f"groups.{_key(name, 200)}: a control or invisible character "
                     f"(shown escaped); {label}: write it without"
                 )
             if len(name) > LABEL_LENGTH:
                 raise ValueError(
-                    f"{_group_key(name, 40)}: {len(name)} characters; {label}: "
+                    f"groups.{_key(name, 40)}: {len(name)} characters; {label}: "
                     f"at most {LABEL_LENGTH}"
                 )
 
 
-def _group_key(name: str, limit: int) -> str:
-    """A group's key after "domains.", its name escaped and cut at ``limit``, quoted as
-    TOML quotes a key that is not bare (an escape reads in it as TOML's own)."""
+def _key(name: str, limit: int) -> str:
+    """A key of a table as written (a group's, a provider's): escaped, cut at ``limit``
+    and quoted as TOML quotes a key that is not bare (an escape reads in it as TOML's)."""
     shown = escaped(name, limit)
-    return f"groups.{shown}" if name.isidentifier() else f'groups."{shown}"'
+    return shown if name.isidentifier() else f'"{shown}"'
 
 
 class DimensionsConfig(Section, frozen=True):
@@ -205,8 +205,8 @@ class ProvidersConfig(Section, frozen=True):
         for label, suffixes in self.mx.items():
             if not MX_LABEL.fullmatch(label) or label in ("other", "none", "unknown"):
                 raise ValueError(
-                    f"mx: {label!r} is not a usable provider label (lower-case letters, digits, "
-                    "'_' and '-'; not other, none or unknown)"
+                    f"mx.{_key(label, 200)}: not a usable provider label (lower-case letters, "
+                    "digits, '_' and '-'; not other, none or unknown)"
                 )
             if not suffixes:
                 raise ValueError(f"mx.{label}: list at least one MX host suffix")
