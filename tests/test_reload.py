@@ -270,7 +270,7 @@ def test_a_reload_that_only_the_kept_windows_make_invalid_is_refused() -> None:
         '[windows]\nsizes = ["10m"]\n[[alerts.rules]]\nname = "r"\nmetric = "delay_ratio"\n'
         'window = "10m"\nabove = 0.1\n'
     )
-    with pytest.raises(ConfigError, match=r"window '10m' is not one of windows\.sizes"):
+    with pytest.raises(ConfigError, match=r"\(r\)\.window: '10m' is not one of windows\.sizes"):
         merge(old, new)
 
 
