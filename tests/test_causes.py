@@ -487,7 +487,7 @@ def test_a_cause_ratio_rule_fires_on_its_cause_only() -> None:
     for bad, message in (
         ('metric = "delay_ratio"\ncause = "dns"', "`cause` goes with metric cause_ratio"),
         ('metric = "cause_ratio"', "cause_ratio needs it"),
-        ('metric = "cause_ratio"\ncause = "gremlins"', "unknown cause 'gremlins'"),
+        ('metric = "cause_ratio"\ncause = "gremlins"', "cause: 'gremlins' is unknown"),
     ):
         with pytest.raises(ConfigError, match=message):
             parse_config(f'[[alerts.rules]]\nname = "r"\n{bad}\nwindow = "5m"\nabove = 0.1\n')

@@ -122,7 +122,7 @@ def test_several_sinks_of_a_type_route_by_rule() -> None:
         ('[alerts.sinks.x]\ntype = "slack"\nwebhook_url = "u"\nfoo = 1\n', "sinks.x.foo: unknown"),
         ('[alerts.sinks.x]\ntype = "webhook"\nurl = "relay"\n', "alerts.sinks.x.url: not an"),
         ('[alerts.sinks.console]\ntype = "slack"\nwebhook_url = "https://h/x"\n', "kept for"),
-        ('[alerts.sinks."a b"]\ntype = "console"\n', "sink name 'a b'"),
+        ('[alerts.sinks."a b"]\ntype = "console"\n', 'sinks."a b": a sink\'s name is of'),
         (
             '[alerts.slack]\nwebhook_url = "https://h/x"\n'
             '[alerts.sinks.slack]\ntype = "slack"\nwebhook_url = "https://h/y"\n',
@@ -130,10 +130,10 @@ def test_several_sinks_of_a_type_route_by_rule() -> None:
         ),
         ('[alerts]\ndashboard_url = "https://g.example/{host}"\n', "is not a template of"),
         ('[alerts]\ndashboard_url = "/d/{domain}"\n', "not an http(s) URL"),
-        (RULE + 'labels = {alertname = "x"}\n', "label 'alertname' is set by sesd"),
-        (RULE + 'labels = {tenant = "x"}\n', "label 'tenant' is set by sesd"),
-        (RULE + 'labels = {team = ""}\n', "label 'team': give it a value"),
-        (RULE + 'labels = {"team-x" = "a"}\n', "label name 'team-x'"),
+        (RULE + 'labels = {alertname = "x"}\n', "labels.alertname: set by sesd"),
+        (RULE + 'labels = {tenant = "x"}\n', "labels.tenant: set by sesd"),
+        (RULE + 'labels = {team = ""}\n', "labels.team: give it a value"),
+        (RULE + 'labels = {"team-x" = "a"}\n', 'labels."team-x": a label\'s name'),
         (RULE + 'runbook_url = "https://r.example/{oops}"\n', "runbook_url:"),
     ],
 )

@@ -325,7 +325,7 @@ def test_rule_validation_errors() -> None:
     from sesd.config import ConfigError
 
     cases = {
-        'metric = "latency"': "unknown metric 'latency'",
+        'metric = "latency"': "metric: 'latency' is unknown",
         'sinks = ["email"]': "sink 'email' is not configured (configured: console;",
         'sinks = ["slack"]': "sink 'slack' is not configured",
         'window = "10m"': "(x).window: '10m' is not one of windows.sizes",

@@ -14,7 +14,7 @@ import msgspec
 
 from sesd.config.rule_checks import check_extras, check_template, check_watched
 from sesd.config.thresholds import check_thresholds
-from sesd.config.values import Duration, Secret, Section, check_http_url
+from sesd.config.values import Duration, Secret, Section, check_http_url, toml_key
 
 __all__ = [
     "ACCOUNT_METRICS",
@@ -109,10 +109,10 @@ class RuleConfig(Section, frozen=True):
 
     def __post_init__(self) -> None:
         if not _NAME.fullmatch(self.name):
-            raise ValueError(f"rule name {self.name!r}: use letters, digits, '-', '_', '.', ':'")
+            raise ValueError(f"name {self.name!r}: use letters, digits, '-', '_', '.', ':'")
         if self.metric not in METRICS + CANARY_METRICS + ACCOUNT_METRICS + TENANT_METRICS:
             known = ", ".join(METRICS + CANARY_METRICS + ACCOUNT_METRICS + TENANT_METRICS)
-            raise ValueError(f"unknown metric {self.metric!r} (known: {known})")
+            raise ValueError(f"metric {self.metric!r} is unknown (known: {known})")
         if self.min_events < 0:
             raise ValueError("min_events must not be negative")
         if not self.sinks:
@@ -306,9 +306,13 @@ class AlertsConfig(Section, frozen=True):
             check_template(self.dashboard_url, "dashboard_url")
         _check_sink_names(self)
         names = [rule.name for rule in self.rules]
-        for name in names:
-            if names.count(name) > 1:
-                raise ValueError(f"two rules are named {name!r}")
+        for i, name in enumerate(names):
+            if name in names[:i]:
+                # The second one named by its key, as any refused value is.
+                first = names.index(name)
+                raise ValueError(
+                    f"rules[{i}] ({name}).name: {name!r} is alerts.rules[{first}]'s name too"
+                )
         known = self.named_sinks()
         for i, rule in enumerate(self.rules):
             for wanted in rule.sinks:
@@ -362,7 +366,9 @@ def _check_sink_names(alerts: AlertsConfig) -> None:
     and a named sink do not share a name."""
     for name, sink in alerts.sinks.items():
         if not _NAME.fullmatch(name):
-            raise ValueError(f"sink name {name!r}: use letters, digits, '-', '_', '.', ':'")
+            raise ValueError(
+                f"sinks.{toml_key(name)}: a sink's name is of letters, digits, '-', '_', '.', ':'"
+            )
         if name == "console" and not isinstance(sink, ConsoleConfig):
             raise ValueError("sinks.console: the name is kept for standard output")
     for name in ("slack", "pagerduty"):

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import msgspec
 
-from sesd.config.values import check_http_url
+from sesd.config.values import check_http_url, toml_key
 from sesd.core.causes import CAUSES
 from sesd.core.domains import normalise_domain, takes_glob, takes_name
 
@@ -158,17 +158,19 @@ def check_extras(rule: RuleConfig) -> None:
     """Labels, the runbook link and the cause of ``cause_ratio``."""
     for name, value in rule.labels.items():
         if not _LABEL_NAME.fullmatch(name):
-            raise ValueError(f"label name {name!r}: use letters, digits and '_'")
+            raise ValueError(
+                f"labels.{toml_key(name)}: a label's name is of letters, digits and '_'"
+            )
         if name in _OWN_LABELS:
-            raise ValueError(f"label {name!r} is set by sesd")
+            raise ValueError(f"labels.{name}: set by sesd")
         if not value:
             # Alertmanager drops a label with an empty value without a word.
-            raise ValueError(f"label {name!r}: give it a value (Alertmanager drops empty ones)")
+            raise ValueError(f"labels.{name}: give it a value (Alertmanager drops empty ones)")
     if rule.runbook_url is not None:
         check_template(rule.runbook_url, "runbook_url")
     if (rule.metric == "cause_ratio") != (rule.cause is not None):
         raise ValueError("`cause` goes with metric cause_ratio, and cause_ratio needs it")
     if rule.cause is not None and rule.cause not in CAUSES:
-        raise ValueError(f"unknown cause {rule.cause!r} (known: {', '.join(CAUSES)})")
+        raise ValueError(f"cause {rule.cause!r} is unknown (known: {', '.join(CAUSES)})")
     if rule.include_suppressed and rule.metric != "bounce_ratio":
         raise ValueError("include_suppressed goes with metric bounce_ratio")

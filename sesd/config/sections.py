@@ -9,11 +9,18 @@ from typing import Final, Literal
 
 import msgspec
 
-from sesd.config.values import LABEL_LENGTH, Duration, Section, check_http_url, check_region
+from sesd.config.values import (
+    LABEL_LENGTH,
+    Duration,
+    Section,
+    check_http_url,
+    check_region,
+    toml_key,
+)
 from sesd.config.web import WebConfig, WebConfigFile
 from sesd.core.domains import normalise_domain
 from sesd.core.providers import MX_LABEL
-from sesd.core.text import escaped, has_control
+from sesd.core.text import has_control
 
 __all__ = [
     "EXIT_ROOM",
@@ -144,21 +151,14 @@ class DomainsConfig(Section, frozen=True):
             # Named by its key too, escaped: the name is written to a terminal.
             if has_control(name):
                 raise ValueError(
-                    f"groups.{_key(name, 200)}: a control or invisible character "
+                    f"groups.{toml_key(name, 200)}: a control or invisible character "
                     f"(shown escaped); {label}: write it without"
                 )
             if len(name) > LABEL_LENGTH:
                 raise ValueError(
-                    f"groups.{_key(name, 40)}: {len(name)} characters; {label}: "
+                    f"groups.{toml_key(name, 40)}: {len(name)} characters; {label}: "
                     f"at most {LABEL_LENGTH}"
                 )
-
-
-def _key(name: str, limit: int) -> str:
-    """A key of a table as written (a group's, a provider's): escaped, cut at ``limit``
-    and quoted as TOML quotes a key that is not bare (an escape reads in it as TOML's)."""
-    shown = escaped(name, limit)
-    return shown if name.isidentifier() else f'"{shown}"'
 
 
 class DimensionsConfig(Section, frozen=True):
@@ -205,7 +205,7 @@ class ProvidersConfig(Section, frozen=True):
         for label, suffixes in self.mx.items():
             if not MX_LABEL.fullmatch(label) or label in ("other", "none", "unknown"):
                 raise ValueError(
-                    f"mx.{_key(label, 200)}: not a usable provider label (lower-case letters, "
+                    f"mx.{toml_key(label, 200)}: not a usable provider label (lower-case letters, "
                     "digits, '_' and '-'; not other, none or unknown)"
                 )
             if not suffixes:

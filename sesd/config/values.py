@@ -13,6 +13,7 @@ from urllib.parse import urlparse, urlsplit, urlunsplit
 import msgspec
 
 from sesd.core.accounts import is_region
+from sesd.core.text import escaped
 
 __all__ = [
     "LABEL_LENGTH",
@@ -27,6 +28,7 @@ __all__ = [
     "meant_key",
     "meant_word",
     "one_line",
+    "toml_key",
     "urls_shown",
 ]
 
@@ -274,6 +276,14 @@ def _dotted(path: str, msg: str, keys: list[str]) -> str:
         return f"{path}: {msg}"
     rest = own.group("rest")
     return f"{path}.{own.group('key')}{':' if rest.startswith(' ') else ''}{rest}"
+
+
+def toml_key(name: str, limit: int = 200) -> str:
+    """A key of a table as written (a group's, a sink's, a label's): escaped, cut at
+    ``limit`` and quoted as TOML quotes a key that is not bare (an escape reads in it as
+    TOML's own): the name is a hand's text, shown to a terminal."""
+    shown = escaped(name, limit)
+    return shown if name.isidentifier() else f'"{shown}"'
 
 
 def meant_key(written: str, known: list[str]) -> str:
