@@ -105,6 +105,14 @@ _ROLE = 'name = "a"\nrole_arn = "arn:aws:iam::123456789012:role/sesd"\n'
         (_RULE + "labels = {severity = \"x\"}", "alerts.rules[0] (r).labels.severity: set by sesd"),
         (_RULE + 'labels = {team = ""}', "alerts.rules[0] (r).labels.team: give it a value "
          "(Alertmanager drops empty ones)"),
+        # A rule's provider or sink that is none: the key and index that name it, where
+        # the rule alone was named and the provider could be in either list.
+        (_RULE + 'providers = ["google", "zz"]', "alerts.rules[0] (r).providers[1]: unknown "
+         "provider 'zz' (known: apple, "),
+        (_RULE + 'providers = ["*"]\nexclude_providers = ["zz"]', "alerts.rules[0] (r)."
+         "exclude_providers[0]: unknown provider 'zz' (known: apple, "),
+        (_RULE + 'sinks = ["console", "zz"]', "alerts.rules[0] (r).sinks[1]: sink 'zz' is not "
+         "configured (configured: console; add [alerts.sinks.zz])"),
         # What names no one key of its table is said of the table, as it was.
         ('[aws]\naccess_key_id = "k"', "aws: access_key_id and secret_access_key go together"),
     ],

@@ -264,9 +264,12 @@ def test_a_domain_rule_does_not_see_providers_and_a_glob_sees_every_provider() -
     [
         ('domains = ["a.com"]\nproviders = ["google"]', "give `domains` or `providers`, not both"),
         ("providers = []", "(r).providers: must list '*' or at least one provider"),
-        ('providers = ["gmail"]', "unknown provider 'gmail'"),
+        ('providers = ["gmail"]', "(r).providers[0]: unknown provider 'gmail'"),
         ('providers = ["google"]\nexclude_domains = ["a.com"]', "leaves some out with exclude_pr"),
-        ('providers = ["*"]\nexclude_providers = ["gogle"]', "unknown provider 'gogle'"),
+        (
+            'providers = ["*"]\nexclude_providers = ["gogle"]',
+            "(r).exclude_providers[0]: unknown provider 'gogle'",
+        ),
         ('exclude_providers = ["google"]', "a rule on domains leaves some out with exclude_do"),
     ],
 )

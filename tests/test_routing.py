@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -114,7 +115,7 @@ def test_several_sinks_of_a_type_route_by_rule() -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        (RULE + 'sinks = ["ops"]\n', "sink 'ops' is not configured (configured: console;"),
+        (RULE + 'sinks = ["ops"]\n', "(delays).sinks[0]: sink 'ops' is not configured (config"),
         ('[alerts.sinks.x]\ntype = "email"\n', "alerts.sinks.x.type: give one of slack,"),
         ('[alerts.sinks.x]\nurl = "https://a.example"\n', "alerts.sinks.x.type: give one of"),
         ('[alerts.sinks.x]\ntype = "alertmanager"\nurls = []\n', "alerts.sinks.x.urls: must"),
@@ -138,7 +139,7 @@ def test_several_sinks_of_a_type_route_by_rule() -> None:
     ],
 )
 def test_routing_mistakes_are_config_errors(text: str, message: str) -> None:
-    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises(ConfigError, match=re.escape(message)):
         parse_config(text)
 
 

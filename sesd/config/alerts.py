@@ -315,10 +315,10 @@ class AlertsConfig(Section, frozen=True):
                 )
         known = self.named_sinks()
         for i, rule in enumerate(self.rules):
-            for wanted in rule.sinks:
+            for j, wanted in enumerate(rule.sinks):
                 if wanted not in known:
                     raise ValueError(
-                        f"rules[{i}] ({rule.name}): sink {wanted!r} is not configured "
+                        f"rules[{i}] ({rule.name}).sinks[{j}]: sink {wanted!r} is not configured "
                         f"(configured: {', '.join(sorted(known))}; add [alerts.sinks.{wanted}])"
                     )
 

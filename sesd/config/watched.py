@@ -112,11 +112,13 @@ def _check_rule_providers(config: Config) -> None:
             ("providers", rule.providers),
             ("exclude_providers", rule.exclude_providers),
         ):
-            for provider in named or []:
+            for j, provider in enumerate(named or []):
                 said = f"alerts.rules[{i}] ({rule.name}): {key} names {provider!r}"
                 if not is_glob(provider) and provider not in known:
+                    # The key and index that name it: either list may.
                     raise ValueError(
-                        f"alerts.rules[{i}] ({rule.name}): unknown provider {provider!r} "
+                        f"alerts.rules[{i}] ({rule.name}).{key}[{j}]: unknown provider "
+                        f"{provider!r} "
                         f"(known: {', '.join(sorted(known))})"
                     )
                 if not is_glob(provider):
