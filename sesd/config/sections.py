@@ -135,7 +135,7 @@ class DomainsConfig(Section, frozen=True):
         for name in self.groups:
             # Named by its key (quoted as TOML quotes a key that is not bare), which the
             # loader puts after "domains.".
-            key = f"groups.{name}" if name.isidentifier() else f'groups."{name}"'
+            key = f"groups.{toml_key(name)}"
             if name in ("other", "invalid") or not name:
                 raise ValueError(f"{key}: the name is reserved")
             if name in (".", ".."):
