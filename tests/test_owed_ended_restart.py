@@ -16,21 +16,28 @@ from tests.test_rule_changes import SINKS, WINDOWS, T, rule
 from tests.test_rules import feed_spike
 
 
-def test_a_sink_named_at_the_restart_is_not_paged_an_alert_that_had_resolved() -> None:
-    """a.example fires at 60% on the pager and resolves at 10%; the pager has not taken
-    the resolve when sesd stops. The restart's rule also names the chat: the pager is
-    resolved, and the chat is sent nothing."""
+def resolve_left_unsent(windows: list[str] = WINDOWS) -> bytes:
+    """The state file of a stop at which a resolve was left undelivered: a.example
+    fired at 60% on the pager and resolved at 10%, and the pager had not taken the
+    resolve."""
     first = parse_config(SINKS + rule())
     pipeline = Pipeline(core_settings(first))
     feed_spike(pipeline, "a.example", T, 6, 4)
-    evaluator = Evaluator(first.alerts, WINDOWS)
+    evaluator = Evaluator(first.alerts, windows)
     evaluator.evaluate(pipeline.ledger, T)
     evaluator.due(T)
     feed_spike(pipeline, "a.example", T + 2, 0, 50)
     (resolved,) = evaluator.evaluate(pipeline.ledger, T + 2)
-    assert resolved.kind is Transition.RESOLVED
+    assert (resolved.kind, resolved.value) == (Transition.RESOLVED, 0.1)
     unsent = [("delays", "a.example", Transition.RESOLVED)]
-    blob = snapshot(pipeline.ledger, evaluator, T + 3, unsent, True)
+    return snapshot(pipeline.ledger, evaluator, T + 3, unsent, True)
+
+
+def test_a_sink_named_at_the_restart_is_not_paged_an_alert_that_had_resolved() -> None:
+    """a.example fires at 60% on the pager and resolves at 10%; the pager has not taken
+    the resolve when sesd stops. The restart's rule also names the chat: the pager is
+    resolved, and the chat is sent nothing."""
+    blob = resolve_left_unsent()
     later = parse_config(SINKS + rule(extra='sinks = ["pager", "chat"]\n'))
     after = Evaluator(later.alerts, WINDOWS)
     ledger = Pipeline(core_settings(later)).ledger
@@ -71,17 +78,7 @@ def test_an_alert_whose_resolve_is_owed_is_not_fired_again_under_new_labels() ->
 def test_a_sink_named_at_the_restart_is_paged_an_alert_found_firing_still() -> None:
     """As the first, but the restart's rule clears only below 5%: the first evaluation
     finds the alert firing at 10%. The chat, named anew, is paged it then."""
-    first = parse_config(SINKS + rule())
-    pipeline = Pipeline(core_settings(first))
-    feed_spike(pipeline, "a.example", T, 6, 4)
-    evaluator = Evaluator(first.alerts, WINDOWS)
-    evaluator.evaluate(pipeline.ledger, T)
-    evaluator.due(T)
-    feed_spike(pipeline, "a.example", T + 2, 0, 50)
-    (resolved,) = evaluator.evaluate(pipeline.ledger, T + 2)
-    assert resolved.kind is Transition.RESOLVED
-    unsent = [("delays", "a.example", Transition.RESOLVED)]
-    blob = snapshot(pipeline.ledger, evaluator, T + 3, unsent, True)
+    blob = resolve_left_unsent()
     named = rule(extra='sinks = ["pager", "chat"]\nclear_below = 0.05\n')
     later = parse_config(SINKS + named)
     after = Evaluator(later.alerts, WINDOWS)

@@ -14,8 +14,8 @@ from sesd.alerting.rules import Transition
 from sesd.config import core_settings, parse_config
 from sesd.core.pipeline import Pipeline
 from sesd.runtime.state import restore, snapshot
+from tests.test_owed_ended_restart import resolve_left_unsent
 from tests.test_rule_changes import SINKS, WINDOWS, T, rule
-from tests.test_rules import feed_spike
 
 NAMED = 'sinks = ["pager", "chat"]\n'
 
@@ -24,17 +24,7 @@ def _stopped_twice(last: str) -> list[tuple[Transition, tuple[str, ...]]]:
     """a.example fires at 60% on the pager and resolves at 10%, the resolve not taken
     at the stop; the restart names the chat too and stops before it evaluates; what
     the first evaluation of the start after that (under ``last``) sends."""
-    first = parse_config(SINKS + rule())
-    pipeline = Pipeline(core_settings(first))
-    feed_spike(pipeline, "a.example", T, 6, 4)
-    evaluator = Evaluator(first.alerts, WINDOWS)
-    evaluator.evaluate(pipeline.ledger, T)
-    evaluator.due(T)
-    feed_spike(pipeline, "a.example", T + 2, 0, 50)
-    (resolved,) = evaluator.evaluate(pipeline.ledger, T + 2)
-    assert resolved.kind is Transition.RESOLVED
-    unsent = [("delays", "a.example", Transition.RESOLVED)]
-    blob = snapshot(pipeline.ledger, evaluator, T + 3, unsent, True)
+    blob = resolve_left_unsent()
     named = parse_config(SINKS + rule(extra=NAMED))
     between = Evaluator(named.alerts, WINDOWS)
     ledger = Pipeline(core_settings(named)).ledger
@@ -66,17 +56,7 @@ def test_an_alert_found_firing_still_after_the_restart_holds_through_a_stall() -
     empty when it reads again: no data then says nothing of the incident, and the alert
     stays firing, as one that fired since the restart does. Resolved there on no data,
     the pager was told it ended, and paged again for it when data came back."""
-    first = parse_config(SINKS + rule())
-    pipeline = Pipeline(core_settings(first))
-    feed_spike(pipeline, "a.example", T, 6, 4)
-    evaluator = Evaluator(first.alerts, WINDOWS)
-    evaluator.evaluate(pipeline.ledger, T)
-    evaluator.due(T)
-    feed_spike(pipeline, "a.example", T + 2, 0, 50)
-    (resolved,) = evaluator.evaluate(pipeline.ledger, T + 2)
-    assert resolved.kind is Transition.RESOLVED
-    unsent = [("delays", "a.example", Transition.RESOLVED)]
-    blob = snapshot(pipeline.ledger, evaluator, T + 3, unsent, True)
+    blob = resolve_left_unsent()
     later = parse_config(SINKS + rule(extra='sinks = ["pager"]\nclear_below = 0.05\n'))
     after = Evaluator(later.alerts, WINDOWS)
     ledger = Pipeline(core_settings(later)).ledger

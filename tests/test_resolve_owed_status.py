@@ -21,6 +21,7 @@ from sesd.runtime.daemon import Daemon
 from sesd.runtime.state import restore, snapshot, write_state
 from sesd.status.markup import alerts_html
 from sesd.status.model import build_status, scope_page
+from tests.test_owed_ended_restart import resolve_left_unsent
 from tests.test_rule_changes import SINKS, T, rule
 from tests.test_rules import feed_spike
 
@@ -28,18 +29,8 @@ from tests.test_rules import feed_spike
 def _restarted(tmp_path: Path) -> Daemon:
     """a.example fired at 60% on the pager and resolved at 10%; the pager had not taken
     the resolve when sesd stopped. The daemon restarted on that file, not evaluated yet."""
-    first = parse_config(SINKS + rule())
-    pipeline = Pipeline(core_settings(first))
-    feed_spike(pipeline, "a.example", T, 6, 4)
-    evaluator = Evaluator(first.alerts, ["5m"])
-    evaluator.evaluate(pipeline.ledger, T)
-    evaluator.due(T)
-    feed_spike(pipeline, "a.example", T + 2, 0, 50)
-    (resolved,) = evaluator.evaluate(pipeline.ledger, T + 2)
-    assert (resolved.kind, resolved.value) == (Transition.RESOLVED, 0.1)
-    unsent = [("delays", "a.example", Transition.RESOLVED)]
     path = tmp_path / "state.bin"
-    write_state(str(path), snapshot(pipeline.ledger, evaluator, T + 3, unsent, True))
+    write_state(str(path), resolve_left_unsent(["5m"]))
     config = parse_config(f'[state]\npath = "{path}"\n' + SINKS + rule())
     daemon = Daemon(config, clock=lambda: T + 4, monotonic=lambda: T + 4)
     daemon.saver.load()
