@@ -1,0 +1,280 @@
+"""Every section's refusals, as ``sesd check-config`` says them: each names the key the
+user wrote, dotted as README writes it (``alerts.rules[0] (r).window``,
+``domains.groups.a``), and says why. One config a case, loaded in process through the
+command itself (a process a case would cost the suite seconds): what the journal reads
+when ``ExecReload`` refuses a config."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pytest
+
+from sesd.commands import check_config
+from sesd.commands.common import EXIT_CONFIG
+
+pytestmark = pytest.mark.timeout(60)
+
+Q = '[[queues]]\nurl = "https://sqs.us-east-1.amazonaws.com/1/q"\n'
+R = '[[alerts.rules]]\nname = "r"\nmetric = "delay_ratio"\nwindow = "5m"\n'
+RA = R + "above = 0.1\n"
+ROLE = 'role_arn = "arn:aws:iam::123456789012:role/sesd"\n'
+CAN = '[canary]\nfrom = "a@b.example"\nconfiguration_set = "cs"\n'
+S = 'webhook_url = "https://h.example/x"\n'
+HOOK = '[alerts.sinks.hook]\ntype = "webhook"\nurl = "https://h.example/x"\n'
+PD = '[alerts.sinks.pd]\ntype = "pagerduty"\nrouting_key = "k"\n'
+AM = '[alerts.sinks.am]\ntype = "alertmanager"\n'
+TEN = "[tenants]\nenabled = true\n"
+#: Where a message lists what is known, its start is pinned: the list grows.
+MORE = " ..."
+
+CASES = [
+    # [http], and the web configuration file it names (read with the secrets)
+    ('[http]\nlisten = "bogus"', "http.listen: must be HOST:PORT, got 'bogus'"),
+    ('[http]\nlisten = "h:99999"', "http.listen: 'h:99999': port 99999 is over 65535"),
+    ("[http]\nweb_config = 1", "http.web_config: expected the path of a web configuration file"),
+    ('[http]\nweb_config = "/nonexistent/sesd-web.yml"', "http.web_config: cannot read "
+     "/nonexistent/sesd-web.yml: No such file or directory"),
+    # [windows]
+    ("[windows]\nsizes = []", "windows.sizes: must name at least one window"),
+    ('[windows]\nresolution = "500ms"', "windows.resolution: must be at least 1s"),
+    ("[windows]\nmax_buckets = 1", "windows.max_buckets: must be between 2 and 3600"),
+    ('[windows]\nsizes = ["5s"]', "windows.sizes[0]: 5s is shorter than the resolution (10s)"),
+    ('[windows]\nsizes = ["5m", "5m", "1h"]', "windows.sizes[1]: 5m is listed twice"),
+    ('[windows]\nsizes = ["5m", "1h1h"]', "windows.sizes[1]: invalid duration '1h1h': the unit "
+     "'h' comes twice (write each unit once, as '1h30m')"),
+    # [domains], [dimensions]
+    ("[domains]\nmax_tracked = -1", "domains.max_tracked: must not be negative"),
+    ('[domains]\ntrack = ["a b"]', "domains.track[0]: 'a b' is not a usable domain name"),
+    ('[domains]\ngroups = {a = ["x.com"], b = ["x.com"]}', "domains.groups.b: 'x.com', "
+     "already in domains.groups.a: a domain counts under one group"),
+    ('[domains]\ngroups = {other = ["x.com"]}', "domains.groups.other: the name is reserved"),
+    ('[domains]\ngroups = {".." = ["x.com"]}', 'domains.groups."..": the name cannot name a page '
+     "(a browser reads /domain/.. as /)"),
+    ('[domains]\ngroups = {"a\\u001bb" = ["x.com"]}', 'domains.groups."a\\u001bb": a control or '
+     "invisible character (shown escaped); a group's name is the domain label of metrics, "
+     "alerts and log lines: write it without"),
+    ("[domains]\ngroups = {" + "m" * 81 + ' = ["x.com"]}', "domains.groups." + "m" * 39 + "…: 81 "
+     "characters; a group's name is the domain label of metrics, alerts and log lines: at "
+     "most 80"),
+    ('[domains]\ngroups = {a = "x"}', "domains.groups.a: Expected `array`, got `str`"),
+    ("[dimensions]\nmax_tracked = -1", "dimensions.max_tracked: must not be negative"),
+    ("[dimensions]\nmax = 1", "dimensions.max: unknown key" + MORE),
+    # [providers]
+    ('[providers]\nnameservers = ["x"]', "providers.nameservers: 'x' is not HOST:PORT"),
+    ('[providers]\nnameservers = "x"', "providers.nameservers: Expected `array`, got `str`"),
+    ('[providers]\ntimeout = "0s"', "providers.timeout: must be more than 0s and at most 30s"),
+    ("[providers]\nrate = 0", "providers.rate: must be more than 0 and at most 1000 lookups a "
+     "second"),
+    ("[providers]\nconcurrency = 0", "providers.concurrency: must be between 1 and 100"),
+    ("[providers]\nmax_cache = 0", "providers.max_cache: must be at least 1"),
+    ('[providers.mx]\nOther = ["x.com"]', "providers.mx.Other: not a usable provider label "
+     "(lower-case letters, digits, '_' and '-'; not other, none or unknown)"),
+    ("[providers.mx]\nfoo = []", "providers.mx.foo: list at least one MX host suffix"),
+    ('[providers.mx]\nfoo = ["a b"]', "providers.mx.foo: 'a b' is not a host name suffix"),
+    ('[providers.mx]\nfoo = "x"', "providers.mx.foo: Expected `array`, got `str`"),
+    # [tenants]
+    ("[tenants]\ntags = []", "tenants.tags: must name at least one message tag"),
+    ('[tenants]\ntags = "x"', "tenants.tags: Expected `array`, got `str`"),
+    ("[tenants]\nmax_tracked = -1", "tenants.max_tracked: must not be negative"),
+    ('[tenants]\npoll_every = "1s"', "tenants.poll_every: must be at least 10s"),
+    ("[tenants]\ncalls_per_second = 0", "tenants.calls_per_second: must be from 0.01 to 100"),
+    ('[tenants]\nendpoint_url = "nope"', "tenants.endpoint_url: 'nope' is not an http(s) URL"),
+    ('[tenants]\nregion = "x"', "tenants.region: unknown key" + MORE),
+    # [ingest], [logging], [shutdown], [reload]
+    ("[ingest]\ndedup_max_entries = 1", "ingest.dedup_max_entries: must be at least 2"),
+    ("[ingest]\nmax_pending_delays = -1", "ingest.max_pending_delays: must not be negative"),
+    ('[logging]\nlevel = "loud"', "logging.level: Invalid enum value 'loud' (one of: debug, "
+     "error, info, warning)"),
+    ('[logging]\nformat = "xml"', "logging.format: Invalid enum value 'xml' (one of: auto, "
+     "console, json)"),
+    ('[shutdown]\ngrace_period = "-1s"', "shutdown.grace_period: invalid duration '-1s' (use "
+     "e.g. '10s', '5m', '1h30m')"),
+    ('[reload]\ncheck_files_every = "500ms"', "reload.check_files_every: must be 0s (off) or at "
+     "least 1s"),
+    # [canary]
+    (CAN.replace("a@b.example", "nope"), "canary.from: must be an email address (a verified "
+     "identity), got 'nope'"),
+    (CAN + 'to = "x@y.example"', "canary.to: must be a mailbox simulator address such as "
+     "success@simulator.amazonses.com, got 'x@y.example'"),
+    ('[canary]\nfrom = "a@b.example"\nconfiguration_set = ""', "canary.configuration_set: must "
+     "name the set whose events reach sesd"),
+    ('[canary]\nconfiguration_set = "cs"', "canary: Object missing required field `from`"),
+    (CAN + 'region = "x"', "canary.region: 'x' is not an AWS region (e.g. eu-west-1)"),
+    (CAN + 'interval = "0s"', "canary.interval: must be at least 1s"),
+    (CAN + 'deadline = "0s"', "canary.deadline: must be positive"),
+    (CAN + 'send_timeout = "0s"', "canary.send_timeout: must be positive"),
+    (CAN + 'endpoint_url = "nope"', "canary.endpoint_url: 'nope' is not an http(s) URL"),
+    (CAN + 'account = "zz"', "canary.account: 'zz' is not one of [[accounts]] (none "
+     "configured)"),
+    (CAN + 'queue = "zz"', "canary.queue: 'zz' is not a configured queue (q)"),
+    # [state]
+    ('[state]\npath = ""', "state.path: empty: leave it out to keep no state file, or give the "
+     "file's path"),
+    ('[state]\nsave_every = "0s"', "state.save_every: must be at least 1s"),
+    ('[state]\nsave_every = "5x"', "state.save_every: invalid duration '5x' (use e.g. '10s', "
+     "'5m', '1h30m')"),
+    ('[state]\nfile = "x"', "state.file: unknown key" + MORE),
+    # [aws], [[accounts]], [[queues]]
+    ('[aws]\naccess_key_id = "k"', "aws: access_key_id and secret_access_key go together"),
+    ('[aws]\nregion = "x"', "aws.region: 'x' is not an AWS region (e.g. eu-west-1)"),
+    ('[aws]\nendpoint_url = "x"', "aws.endpoint_url: 'x' is not an http(s) URL"),
+    ('[[accounts]]\nname = "a b"\n' + ROLE, "accounts[0].name: 'a b': letters, digits, '_', "
+     "'.', '-' ('default' is the default credential chain)"),
+    ('[[accounts]]\nname = "a"\nrole_arn = "x"', "accounts[0].role_arn: 'x' is not a role ARN "
+     "(arn:aws:iam::123456789012:role/NAME)"),
+    ('[[accounts]]\nname = "a"\n' + ROLE + 'region = "x"', "accounts[0].region: 'x' is not an "
+     "AWS region (e.g. eu-west-1)"),
+    ('[[accounts]]\nname = "a"\nrole = "x"', "accounts[0].role: unknown key" + MORE),
+    ('# no [[queues]]\n[http]\nlisten = "127.0.0.1:1"', "queues: at least one [[queues]] is "
+     "needed"),
+    ('[[queues]]\nurl = "ftp://x/q"', "queues[0].url: 'ftp://x/q' is not an http(s) URL"),
+    (Q + 'name = "a\\u001bb"', "queues[0].name: 'a\\u001bb': a control or invisible character "
+     "(shown escaped); the name is the queue label of metrics and log lines: write it without"),
+    (Q + 'name = "' + "q" * 81 + '"', "queues[0].name: 81 characters; the name is the queue "
+     "label of metrics and log lines: at most 80 (SQS's bound on a queue name)"),
+    (Q + "concurrency = 0", "queues[0].concurrency: must be between 1 and 64"),
+    (Q + "wait_time_seconds = 21", "queues[0].wait_time_seconds: must be between 0 and 20 (SQS "
+     "limit)"),
+    (Q + "max_messages = 11", "queues[0].max_messages: must be between 1 and 10 (SQS limit)"),
+    (Q + "visibility_timeout = -1", "queues[0].visibility_timeout: must be between 0 and 43200"),
+    (Q + 'region = "x"', "queues[0].region: 'x' is not an AWS region (e.g. eu-west-1)"),
+    (Q + 'region = "eu-west-1"', "queues[0].region: 'eu-west-1' is not the region the URL "
+     "names ('us-east-1'): leave `region` out"),
+    (Q + 'account = "zz"', "queues[0].account: 'zz' is not one of [[accounts]] (none "
+     "configured)"),
+    # [account_health], [reputation]
+    ('[account_health]\npoll_every = "1s"', "account_health.poll_every: must be at least 10s"),
+    ('[account_health]\nses_endpoint_url = "x"', "account_health.ses_endpoint_url: 'x' is not "
+     "an http(s) URL"),
+    ('[account_health]\ncloudwatch_endpoint_url = "x"', "account_health."
+     "cloudwatch_endpoint_url: 'x' is not an http(s) URL"),
+    ("[reputation]\nwindow_sends = 1", "reputation.window_sends: must be between 100 and "
+     "1000000"),
+    ('[reputation]\nwindow_sends = "x"', "reputation.window_sends: Expected `int`, got `str`"),
+    # [alerts]
+    ('[alerts]\nevaluate_every = "0s"', "alerts.evaluate_every: must be positive"),
+    ('[alerts]\nrepeat_interval = "0s"', "alerts.repeat_interval: must be positive"),
+    ('[alerts]\nnotification_max_age = "0s"', "alerts.notification_max_age: must be positive"),
+    ('[alerts]\nevaluate_every = "1ms"', "alerts.evaluate_every: must be at least 100ms (it is "
+     "1ms)"),
+    ("[alerts]\noutbox_size = 0", "alerts.outbox_size: must be at least 1"),
+    ('[alerts]\ndashboard_url = "x{foo}"', "alerts.dashboard_url: 'x{foo}' is not a template of "
+     "{domain}, {rule}, {window} ('foo')"),
+    ('[alerts]\ndashboard_url = "x"', "alerts.dashboard_url: 'x' is not an http(s) URL"),
+    ('[alerts]\nevaluate = "5s"', "alerts.evaluate: unknown key" + MORE),
+    ('[alerts.webhook]\nurl = "x"', "alerts.webhook: unknown key"),
+    # Sinks, of every kind, as [alerts.sinks.NAME] and as [alerts.slack], [alerts.pagerduty]
+    ('[alerts.sinks."a b"]\ntype = "slack"\n' + S, 'alerts.sinks."a b": a sink\'s name is of '
+     "letters, digits, '-', '_', '.', ':'"),
+    ('[alerts.sinks.console]\ntype = "slack"\n' + S, "alerts.sinks.console: the name is kept for "
+     "standard output"),
+    ("[alerts.slack]\n" + S + '[alerts.sinks.slack]\ntype = "slack"\n' + S, "alerts: "
+     "[alerts.slack] and [alerts.sinks.slack] name the same sink"),
+    ('[alerts.sinks.x]\nurl = "https://h.example/x"', "alerts.sinks.x.type: give one of slack, "
+     "pagerduty, alertmanager, webhook, console (the key is missing)"),
+    ('[alerts.sinks.x]\ntype = "email"', "alerts.sinks.x.type: give one of slack, pagerduty, "
+     "alertmanager, webhook, console (got 'email')"),
+    ("[alerts.slack]\n" + S + 'timeout = "0s"', "alerts.slack.timeout: must be at least 100ms (0 "
+     "would wait for ever)"),
+    ('[alerts.slack]\nwebhook_url = "nope"', "alerts.slack.webhook_url: not an http(s) URL with "
+     "a host (value not shown)"),
+    ('[alerts.sinks.chat]\ntype = "slack"\nwebhook_url = "nope"', "alerts.sinks.chat."
+     "webhook_url: not an http(s) URL with a host (value not shown)"),
+    ('[alerts.sinks.chat]\ntype = "slack"\n' + S + 'timeout = "0s"', "alerts.sinks.chat.timeout: "
+     "must be at least 100ms (0 would wait for ever)"),
+    ('[alerts.pagerduty]\nrouting_key = "k"\nevents_url = "x"', "alerts.pagerduty.events_url: "
+     "'x' is not an http(s) URL"),
+    ('[alerts.pagerduty]\nrouting_key = "k"\nsource = " "', "alerts.pagerduty.source: must not "
+     "be blank: PagerDuty refuses every event then"),
+    ('[alerts.pagerduty]\nrouting_key = "file:/nonexistent/sesd-key"', "alerts.pagerduty."
+     "routing_key: cannot read secret file /nonexistent/sesd-key: No such file or directory"),
+    (PD + 'events_url = "x"', "alerts.sinks.pd.events_url: 'x' is not an http(s) URL"),
+    (PD + 'timeout = "10m"', "alerts.sinks.pd.timeout: '10m' is over 5m: a receiver that hangs "
+     "would hold every notification behind it that long (a bare number is seconds)"),
+    (PD + 'source = ""', "alerts.sinks.pd.source: must not be blank: PagerDuty refuses every "
+     "event then"),
+    (AM + "urls = []", "alerts.sinks.am.urls: must list at least one Alertmanager"),
+    (AM + 'urls = ["http://a"]\nusername = "u"', "alerts.sinks.am: username and password go "
+     "together (basic auth)"),
+    (AM + 'urls = ["http://a"]\nresend_every = "0s"', "alerts.sinks.am.resend_every: must be at "
+     "least 1s"),
+    (AM + 'urls = ["http://a"]\ntimeout = "0s"', "alerts.sinks.am.timeout: must be at least "
+     "100ms (0 would wait for ever)"),
+    (HOOK + 'timeout = "0s"', "alerts.sinks.hook.timeout: must be at least 100ms (0 would wait "
+     "for ever)"),
+    ('[alerts.sinks.hook]\ntype = "webhook"\nurl = "nope"', "alerts.sinks.hook.url: not an "
+     "http(s) URL with a host (value not shown)"),
+    ('[alerts.sinks.hook]\ntype = "webhook"', "alerts.sinks.hook: Object missing required field "
+     "`url`"),
+    (HOOK + 'secret = " "', "alerts.sinks.hook.secret: is empty (give 'env:NAME', 'file:PATH' "
+     "or a literal)"),
+    (HOOK + 'secret = "env:SESD_SWEEP_NEVER_SET"', "alerts.sinks.hook.secret: environment "
+     "variable SESD_SWEEP_NEVER_SET is not set"),
+    (HOOK + 'urls = ["x"]', "alerts.sinks.hook.urls: unknown key (did you mean url?)"),
+    ('[alerts.sinks.c2]\ntype = "console"\nurl = "x"', "alerts.sinks.c2.url: unknown key"),
+    # [[alerts.rules]]: what a rule is
+    (RA + RA, "alerts.rules[1] (r).name: 'r' is alerts.rules[0]'s name too"),
+    (RA.replace('"r"', '"a b"'), "alerts.rules[0] (a b).name: 'a b': use letters, digits, '-', "
+     "'_', '.', ':'"),
+    (RA.replace("delay_ratio", "zz"), "alerts.rules[0] (r).metric: 'zz' is unknown (known: "
+     "delay_ratio," + MORE),
+    (RA + "min_events = -1", "alerts.rules[0] (r).min_events: must not be negative"),
+    (RA + 'sinks = ["zz"]', "alerts.rules[0] (r).sinks[0]: sink 'zz' is not configured "
+     "(configured: console; add [alerts.sinks.zz])"),
+    (RA + "sinks = []", "alerts.rules[0] (r).sinks: must name at least one sink"),
+    (R.replace('"5m"', '"7m"') + "above = 0.1", "alerts.rules[0] (r).window: '7m' is not one of "
+     "windows.sizes (5m, 15m, 1h)"),
+    (RA + 'for = "x"', "alerts.rules[0] (r).for: invalid duration 'x' (use e.g. '10s', '5m', "
+     "'1h30m')"),
+    (RA + "abvoe = 1", "alerts.rules[0] (r).abvoe: unknown key (did you mean above?)"),
+    (R + 'above = "5%"', "alerts.rules[0] (r).above: Expected `float | null`, got `str` (a "
+     "fraction: 0.05 is 5%)"),
+    (RA + 'labels = {"a b" = "x"}', 'alerts.rules[0] (r).labels."a b": a label\'s name is of '
+     "letters, digits and '_'"),
+    (RA + 'labels = {severity = "x"}', "alerts.rules[0] (r).labels.severity: set by sesd"),
+    (RA + 'labels = {team = ""}', "alerts.rules[0] (r).labels.team: give it a value "
+     "(Alertmanager drops empty ones)"),
+    (RA + "labels = {team = 1}", "alerts.rules[0] (r).labels.team: Expected `str`, got `int`"),
+    (RA + 'runbook_url = "x{zz}"', "alerts.rules[0] (r).runbook_url: 'x{zz}' is not a template "
+     "of {domain}, {rule}, {window} ('zz')"),
+    (R.replace("delay_ratio", "cause_ratio") + 'above = 0.1\ncause = "zz"', "alerts.rules[0] "
+     "(r).cause: 'zz' is unknown (known: ses_internal," + MORE),
+    # What a rule watches
+    (RA + "providers = []", "alerts.rules[0] (r).providers: must list '*' or at least one "
+     "provider"),
+    (RA + "domains = []", "alerts.rules[0] (r).domains: must list '*' or at least one domain"),
+    (TEN + RA + "tenants = []", "alerts.rules[0] (r).tenants: must list '*' or at least one "
+     "tenant"),
+    (RA + 'providers = ["zz"]', "alerts.rules[0] (r).providers[0]: unknown provider 'zz' "
+     "(known: apple," + MORE),
+]  # fmt: skip
+
+
+def _id(text: str) -> str:
+    """A case's name: its last line, the key it sets."""
+    return text.strip().splitlines()[-1][:40]
+
+
+@pytest.mark.parametrize(("text", "error"), CASES, ids=[_id(text) for text, _ in CASES])
+def test_a_refused_config_is_named_by_the_key_written(
+    text: str, error: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "sesd.toml"
+    path.write_text((text if "[[queues]]" in text else Q + text) + "\n", encoding="utf-8")
+    args = argparse.Namespace(
+        path=str(path), config=None, no_secrets=False, quiet=True, digest=False
+    )
+    assert check_config.execute(args) == EXIT_CONFIG
+    out, err = capsys.readouterr()
+    head = f"sesd: config error: {path}: "
+    assert not out
+    assert err.startswith(head)
+    said, newline, rest = err[len(head) :].partition("\n")
+    assert newline
+    assert not rest  # one line
+    if error.endswith(MORE):
+        assert said.startswith(error.removesuffix(MORE))
+    else:
+        assert said == error
