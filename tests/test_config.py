@@ -250,26 +250,26 @@ def test_example_canary_block_and_rules_are_valid(monkeypatch: pytest.MonkeyPatc
             '[domains]\ngroups = {microsoft = ["outlook.com", "hotmail.com"]}\n'
             '[[alerts.rules]]\nname = "r"\nmetric = "delay_ratio"\nwindow = "5m"\n'
             'above = 0.1\ndomains = ["gmail.com", "Outlook.com."]',
-            "alerts.rules[0] (r): domains names 'Outlook.com.', counted in group "
+            "alerts.rules[0] (r).domains[1]: 'Outlook.com.', counted in group "
             "'microsoft'; name the group instead (domains = ['microsoft'])",
         ),
         (
             # An address or a URL pasted in: the rule would watch nothing.
             '[[alerts.rules]]\nname = "r"\nmetric = "delay_ratio"\nwindow = "5m"\n'
             'above = 0.1\ndomains = ["gmail.com", "postmaster@yahoo.com"]',
-            "alerts.rules[0] (r): domains names 'postmaster@yahoo.com', which is no domain name",
+            "alerts.rules[0] (r).domains[1]: 'postmaster@yahoo.com', which is no domain name",
         ),
         (
             '[[alerts.rules]]\nname = "r"\nmetric = "delay_ratio"\nwindow = "5m"\n'
             'above = 0.1\nexclude_domains = ["https://yahoo.com"]',
-            "alerts.rules[0] (r): exclude_domains names 'https://yahoo.com', which is no domain",
+            "alerts.rules[0] (r).exclude_domains[0]: 'https://yahoo.com', which is no domain",
         ),
         (
             # Left out by name, it would go on firing under the group's label.
             '[domains]\ngroups = {microsoft = ["outlook.com", "hotmail.com"]}\n'
             '[[alerts.rules]]\nname = "r"\nmetric = "delay_ratio"\nwindow = "5m"\n'
             'above = 0.1\nexclude_domains = ["hotmail.com"]',
-            "alerts.rules[0] (r): exclude_domains names 'hotmail.com', counted in group "
+            "alerts.rules[0] (r).exclude_domains[0]: 'hotmail.com', counted in group "
             "'microsoft'; name the group instead (exclude_domains = ['microsoft'])",
         ),
         (
@@ -289,36 +289,36 @@ def test_example_canary_block_and_rules_are_valid(monkeypatch: pytest.MonkeyPatc
             # tenant rule's scope that no traffic moves (a `below` rule fires on it).
             '[tenants]\nenabled = true\n[[alerts.rules]]\nname = "r"\nmetric = "delay_ratio"\n'
             'window = "5m"\nabove = 0.1\ntenants = ["shop-us", "shop.eu"]',
-            "alerts.rules[0] (r): tenants names 'shop.eu', which SES allows no tenant to be "
+            "alerts.rules[0] (r).tenants[1]: 'shop.eu', which SES allows no tenant to be "
             "called (letters, digits, '-' and '_', up to 64)",
         ),
         (
             '[tenants]\nenabled = true\n[[alerts.rules]]\nname = "r"\nmetric = "delay_ratio"\n'
             'window = "5m"\nabove = 0.1\ntenants = ["*"]\nexclude_tenants = ["shop eu"]',
-            "alerts.rules[0] (r): exclude_tenants names 'shop eu', which SES allows no tenant",
+            "alerts.rules[0] (r).exclude_tenants[0]: 'shop eu', which SES allows no tenant",
         ),
         (
             # A glob no name SES allows can match watches nothing (or, left out, leaves
             # out nothing): a dot, a space, a set of such characters, 65 characters.
             '[tenants]\nenabled = true\n[[alerts.rules]]\nname = "r"\nmetric = "delay_ratio"\n'
             'window = "5m"\nabove = 0.1\ntenants = ["shop-*", "shop.*"]',
-            "alerts.rules[0] (r): tenants names 'shop.*', a glob that matches no tenant name SES "
+            "alerts.rules[0] (r).tenants[1]: 'shop.*', a glob that matches no tenant name SES "
             "allows (letters, digits, '-' and '_', up to 64)",
         ),
         (
             '[tenants]\nenabled = true\n[[alerts.rules]]\nname = "r"\nmetric = "delay_ratio"\n'
             'window = "5m"\nabove = 0.1\ntenants = ["*"]\nexclude_tenants = ["test *"]',
-            "alerts.rules[0] (r): exclude_tenants names 'test *', a glob that matches no tenant",
+            "alerts.rules[0] (r).exclude_tenants[0]: 'test *', a glob that matches no tenant",
         ),
         (
             '[tenants]\nenabled = true\n[[alerts.rules]]\nname = "r"\nmetric = "delay_ratio"\n'
             'window = "5m"\nabove = 0.1\ntenants = ["shop[.:]eu"]',
-            "alerts.rules[0] (r): tenants names 'shop[.:]eu', a glob that matches no tenant",
+            "alerts.rules[0] (r).tenants[0]: 'shop[.:]eu', a glob that matches no tenant",
         ),
         (
             '[tenants]\nenabled = true\n[[alerts.rules]]\nname = "r"\nmetric = "delay_ratio"\n'
             'window = "5m"\nabove = 0.1\ntenants = ["' + "?" * 65 + '*"]',
-            "alerts.rules[0] (r): tenants names '" + "?" * 65 + "*', a glob that matches no",
+            "alerts.rules[0] (r).tenants[0]: '" + "?" * 65 + "*', a glob that matches no",
         ),
         # An empty path (a template's unset value) would keep no state, without a word.
         ('[state]\npath = ""', "state.path: empty: leave it out to keep no state file"),
@@ -469,12 +469,12 @@ def test_a_rule_naming_a_group_the_config_lacks_is_warned_of() -> None:
     )
     (warning, _) = parse_config(base + 'domains = ["gmail.com", "Consumer-M"]\n').warnings()
     assert warning == (
-        "alerts.rules[0] (r): domains names 'Consumer-M', which is no group of "
+        "alerts.rules[0] (r).domains[1]: 'Consumer-M', which is no group of "
         "[domains] groups and, without a dot, no recipient's domain: the rule watches "
         "nothing under it (a group's name misspelt?)"
     )
     (warning, _) = parse_config(base + 'exclude_domains = ["consumer-ms"]\n').warnings()
-    assert warning.startswith("alerts.rules[0] (r): exclude_domains names 'consumer-ms'")
+    assert warning.startswith("alerts.rules[0] (r).exclude_domains[0]: 'consumer-ms'")
     for named in ('["Consumer-MS", "gmail.com"]', '["*.example", "co.uk"]'):
         warnings = parse_config(base + f"domains = {named}\n").warnings()
         assert not [w for w in warnings if w.startswith("alerts.rules")], named

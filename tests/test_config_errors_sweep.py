@@ -249,6 +249,37 @@ CASES = [
      "tenant"),
     (RA + 'providers = ["zz"]', "alerts.rules[0] (r).providers[0]: unknown provider 'zz' "
      "(known: apple," + MORE),
+    # One of a rule's domains, providers or tenants it could not watch: the key and the
+    # index that name it, where the rule alone was named (either list may name it).
+    (RA + 'domains = ["x.com", "a b"]', "alerts.rules[0] (r).domains[1]: 'a b', which is no "
+     "domain name (write the domain alone, as gmail.com for ann@gmail.com)"),
+    (RA + 'exclude_domains = ["ann@x.com"]', "alerts.rules[0] (r).exclude_domains[0]: "
+     "'ann@x.com', which is no domain name (write the domain alone, as gmail.com for "
+     "ann@gmail.com)"),
+    (RA + 'domains = ["a.com", "*@*"]', "alerts.rules[0] (r).domains[1]: '*@*', a glob that "
+     "matches no domain name nor group (a domain is matched in lower case, IDNA, of letters, "
+     "digits, '-', '_' and dots)"),
+    ('[domains]\ngroups = {g = ["a.com"]}\n' + RA + 'domains = ["a.com"]', "alerts.rules[0] "
+     "(r).domains[0]: 'a.com', counted in group 'g'; name the group instead (domains = "
+     "['g'])"),
+    ('[domains]\ngroups = {g = ["a.com", "b.com"]}\n' + RA + 'domains = ["[ab].com"]',
+     "alerts.rules[0] (r).domains[0]: '[ab].com', a glob that matches only domains counted "
+     "in group 'g': name the group instead (domains = ['g'])"),
+    (RA + 'providers = ["google", "x*"]', "alerts.rules[0] (r).providers[1]: 'x*', a glob that "
+     "matches no provider sesd knows (apple," + MORE),
+    (RA + 'providers = ["unkn?wn"]', "alerts.rules[0] (r).providers[0]: 'unkn?wn', a glob that "
+     "matches only 'unknown', which a glob never takes (domains not resolved yet): name it "
+     '(providers = ["unknown"]) to watch it'),
+    (RA + 'providers = ["*"]\nexclude_providers = ["q*"]', "alerts.rules[0] (r)."
+     "exclude_providers[0]: 'q*', a glob that matches no provider sesd knows (apple," + MORE),
+    (TEN + RA + 'tenants = ["a", "shop.eu"]', "alerts.rules[0] (r).tenants[1]: 'shop.eu', which "
+     "SES allows no tenant to be called (letters, digits, '-' and '_', up to 64)"),
+    (TEN + RA + 'tenants = ["shop.*"]', "alerts.rules[0] (r).tenants[0]: 'shop.*', a glob that "
+     "matches no tenant name SES allows (letters, digits, '-' and '_', up to 64)"),
+    (TEN + RA + 'tenants = ["unknow[n]"]', "alerts.rules[0] (r).tenants[0]: 'unknow[n]', a glob "
+     "that matches only 'unknown', which a glob never takes: name it to watch it"),
+    (TEN + RA + 'tenants = ["*"]\nexclude_tenants = ["a", "test *"]', "alerts.rules[0] (r)."
+     "exclude_tenants[1]: 'test *', a glob that matches no tenant name SES allows" + MORE),
 ]  # fmt: skip
 
 

@@ -63,7 +63,7 @@ def test_a_provider_glob_that_matches_only_unknown_is_refused(glob: str) -> None
     with pytest.raises(ConfigError) as info:
         parse_config(f'{_PROVIDERS}{_RULE}providers = ["{glob}"]\n')
     assert (
-        f"alerts.rules[0] (r): providers names {glob!r}, a glob that matches only "
+        f"alerts.rules[0] (r).providers[0]: {glob!r}, a glob that matches only "
         "'unknown', which a glob never takes (domains not resolved yet): name it "
         '(providers = ["unknown"]) to watch it'
     ) in str(info.value)
@@ -106,10 +106,10 @@ def test_a_tenant_glob_is_never_compared_with_unknown_but_is_with_other() -> Non
         (f'{_RULE}tenants = ["unknow[n]"]', "a glob that matches only 'unknown', which a glob"),
         (
             f'{_RULE}tenants = ["*"]\nexclude_tenants = ["[u]nknown"]',
-            "exclude_tenants names '[u]nknown', a glob that matches only 'unknown'",
+            "exclude_tenants[0]: '[u]nknown', a glob that matches only 'unknown'",
         ),
         # What SES says of tenants names them as SES does: other past a cap is not there.
-        (f'{PAUSED_RULE}tenants = ["othe[r]"]', "tenants names 'othe[r]', a glob that matches"),
+        (f'{PAUSED_RULE}tenants = ["othe[r]"]', "tenants[0]: 'othe[r]', a glob that matches"),
         (f'{PAUSED_RULE}tenants = ["unknow?"]\n', ""),
     ],
     ids=["unknown-alone", "exclude-unknown", "ses-other", "ses-unknowa"],
@@ -136,7 +136,7 @@ def test_check_config_refuses_a_provider_glob_of_unknown_alone(
     path = tmp_path / "sesd.toml"
     path.write_text(f'{_PROVIDERS}{_RULE}providers = ["unkn*"]\n')
     assert main(["check-config", str(path)]) == 2
-    assert "providers names 'unkn*', a glob that matches only 'unknown'" in capsys.readouterr().err
+    assert "providers[0]: 'unkn*', a glob that matches only 'unknown'" in capsys.readouterr().err
 
 
 def test_a_rule_on_what_ses_says_of_tenants_leaves_out_what_it_excludes() -> None:

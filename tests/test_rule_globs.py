@@ -36,24 +36,24 @@ _PROVIDERS = '[providers]\nenabled = true\nmx = {acme = ["mx.acme.example"]}\n'
         # An address pasted in as a glob: no label holds an '@'.
         (
             'domains = ["*@gmail.com"]',
-            "alerts.rules[0] (r): domains names '*@gmail.com', a glob that matches no "
+            "alerts.rules[0] (r).domains[0]: '*@gmail.com', a glob that matches no "
             "domain name nor group",
         ),
         # Left out: the rule would go on paging on every gmail.com address.
         (
             'exclude_domains = ["*@gmail.com"]',
-            "alerts.rules[0] (r): exclude_domains names '*@gmail.com', a glob that matches",
+            "alerts.rules[0] (r).exclude_domains[0]: '*@gmail.com', a glob that matches",
         ),
-        ('domains = ["*.gmail.com/"]', "domains names '*.gmail.com/', a glob that matches no"),
-        ('exclude_domains = ["* .example"]', "exclude_domains names '* .example', a glob"),
+        ('domains = ["*.gmail.com/"]', "domains[0]: '*.gmail.com/', a glob that matches no"),
+        ('exclude_domains = ["* .example"]', "exclude_domains[0]: '* .example', a glob"),
         # No domain's part starts or ends with '-', nor is empty, nor is 64 long.
-        ('domains = ["*-.example"]', "domains names '*-.example', a glob that matches no"),
-        ('domains = ["*..example"]', "domains names '*..example', a glob that matches no"),
+        ('domains = ["*-.example"]', "domains[0]: '*-.example', a glob that matches no"),
+        ('domains = ["*..example"]', "domains[0]: '*..example', a glob that matches no"),
         ('domains = ["' + "x" * 64 + '.*"]', "a glob that matches no domain name"),
         # Labels are ASCII: Unicode is matched in IDNA form only where it is a whole part.
-        ('domains = ["*рф"]', "domains names '*рф', a glob that matches no domain name"),
+        ('domains = ["*рф"]', "domains[0]: '*рф', a glob that matches no domain name"),
         # A group's name is matched as written: a glob of another name takes nothing.
-        ('domains = ["Team *"]', "domains names 'Team *', a glob that matches no domain name"),
+        ('domains = ["Team *"]', "domains[0]: 'Team *', a glob that matches no domain name"),
     ],
 )
 def test_a_domain_glob_that_matches_no_label_is_refused(watched: str, message: str) -> None:
@@ -111,7 +111,7 @@ def test_a_provider_glob_that_matches_no_provider_is_refused(key: str, glob: str
         watched += f'\nexclude_providers = ["{glob}"]'
     with pytest.raises(ConfigError) as info:
         parse_config(f"{_PROVIDERS}{_RULE}{watched}\n")
-    assert f"{key} names {glob!r}, a glob that matches no provider sesd knows" in str(info.value)
+    assert f"{key}[0]: {glob!r}, a glob that matches no provider sesd knows" in str(info.value)
 
 
 @pytest.mark.parametrize("glob", ["goo*", "ac?e", "[a-z]*", "oth*", "*soft"])
@@ -202,7 +202,7 @@ def test_a_domain_glob_that_matches_only_group_members_is_refused(
         parse_config(f'{members}{_RULE}{watched}{key} = ["{glob}"]\n')
     group = "group" if "," not in groups else "groups"
     assert str(info.value) == (
-        f"alerts.rules[0] (r): {key} names {glob!r}, a glob that matches only domains "
+        f"alerts.rules[0] (r).{key}[0]: {glob!r}, a glob that matches only domains "
         f"counted in {group} {groups}: name the {group} instead ({key} = [{groups}])"
     )
 

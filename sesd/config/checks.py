@@ -187,13 +187,13 @@ def _no_group_warnings(config: Config) -> list[str]:
         if rule.scope != "domain":
             continue
         for key, named in (("domains", rule.domains), ("exclude_domains", rule.exclude_domains)):
-            for name in named or []:
+            for j, name in enumerate(named or []):
                 # In its normal form: an ideographic full stop is a dot too.
                 dotted = "." in (normalise_domain(name) or name).strip(".")
                 if is_glob(name) or name in config.domains.groups or dotted:
                     continue
                 found.append(
-                    f"alerts.rules[{i}] ({rule.name}): {key} names {name!r}, which is no "
+                    f"alerts.rules[{i}] ({rule.name}).{key}[{j}]: {name!r}, which is no "
                     "group of [domains] groups and, without a dot, no recipient's domain: "
                     "the rule watches nothing under it (a group's name misspelt?)"
                 )

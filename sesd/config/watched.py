@@ -55,38 +55,34 @@ def _check_rule_domains(config: Config) -> None:
     members = group_members(config)
     for i, rule in enumerate(config.alerts.rules):
         for key, named in (("domains", rule.domains), ("exclude_domains", rule.exclude_domains)):
-            for domain in named or []:
+            for j, domain in enumerate(named or []):
+                said = f"alerts.rules[{i}] ({rule.name}).{key}[{j}]: {domain!r}"
                 # A group's name may be no domain's (a space, any script): its label.
                 if no_domain(domain) and domain not in config.domains.groups:
-                    raise ValueError(
-                        f"alerts.rules[{i}] ({rule.name}): {key} names {domain!r}, which is "
-                        f"no domain name ({NO_DOMAIN_HINT})"
-                    )
+                    raise ValueError(f"{said}, which is no domain name ({NO_DOMAIN_HINT})")
                 if is_glob(domain) and not _glob_takes_a_domain_label(domain, config):
                     # Refused as an address is: it watches nothing, or leaves out
                     # nothing (the rule pages on what was meant to be left out).
                     raise ValueError(
-                        f"alerts.rules[{i}] ({rule.name}): {key} names {domain!r}, a glob "
-                        "that matches no domain name nor group (a domain is matched in "
-                        "lower case, IDNA, of letters, digits, '-', '_' and dots)"
+                        f"{said}, a glob that matches no domain name nor group (a domain is "
+                        "matched in lower case, IDNA, of letters, digits, '-', '_' and dots)"
                     )
                 if is_glob(domain) and (groups := _only_members(domain, config, members)):
                     # A member counts under its group's label, never its own: as if
                     # named (below), the rule watches nothing, or leaves out nothing.
-                    said = ", ".join(map(repr, groups))
+                    listed = ", ".join(map(repr, groups))
                     noun = "group" if len(groups) == 1 else "groups"
                     raise ValueError(
-                        f"alerts.rules[{i}] ({rule.name}): {key} names {domain!r}, a glob "
-                        f"that matches only domains counted in {noun} {said}: name the "
-                        f"{noun} instead ({key} = [{said}])"
+                        f"{said}, a glob that matches only domains counted in {noun} {listed}: "
+                        f"name the {noun} instead ({key} = [{listed}])"
                     )
                 group = None if is_glob(domain) else members.get(normalise_domain(domain) or "")
                 if group is not None:
                     # Its events count under the group's label: the rule would never
                     # fire on it, or go on firing on the group.
                     raise ValueError(
-                        f"alerts.rules[{i}] ({rule.name}): {key} names {domain!r}, counted "
-                        f"in group {group!r}; name the group instead ({key} = [{group!r}])"
+                        f"{said}, counted in group {group!r}; name the group instead "
+                        f"({key} = [{group!r}])"
                     )
 
 
@@ -113,7 +109,7 @@ def _check_rule_providers(config: Config) -> None:
             ("exclude_providers", rule.exclude_providers),
         ):
             for j, provider in enumerate(named or []):
-                said = f"alerts.rules[{i}] ({rule.name}): {key} names {provider!r}"
+                said = f"alerts.rules[{i}] ({rule.name}).{key}[{j}]: {provider!r}"
                 if not is_glob(provider) and provider not in known:
                     # The key and index that name it: either list may.
                     raise ValueError(
@@ -176,8 +172,8 @@ def _check_rule_tenants(config: Config) -> None:
         # of tenants names each as SES does (a tenant named other is 'other').
         own = (*NOT_NAMES, *(() if rule.metric in TENANT_METRICS else (OTHER,)))
         for key, named in (("tenants", rule.tenants), ("exclude_tenants", rule.exclude_tenants)):
-            for tenant in named or []:
-                said = f"alerts.rules[{i}] ({rule.name}): {key} names {tenant!r}"
+            for j, tenant in enumerate(named or []):
+                said = f"alerts.rules[{i}] ({rule.name}).{key}[{j}]: {tenant!r}"
                 if not is_glob(tenant) and not is_tenant(tenant):
                     raise ValueError(f"{said}, which SES allows no tenant to be called {_NAMES}")
                 if not is_glob(tenant):
