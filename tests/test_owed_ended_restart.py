@@ -87,3 +87,23 @@ def test_a_sink_named_at_the_restart_is_paged_an_alert_found_firing_still() -> N
     after.evaluate(ledger, T + 4)
     sent = [(n.kind, n.sinks) for n in after.due(T + 4, flush=True)]
     assert sent == [(Transition.FIRING, ("chat",))]
+
+
+def test_a_sink_named_at_the_restart_is_not_paged_while_the_window_is_too_thin() -> None:
+    """As the first, but the first evaluation after the restart reads more than half a
+    window behind (a backlog draining): too thin to resolve on, the alert stays firing
+    on the resolve decided before the stop, not on its own figure. The chat is not
+    paged it then ("firing at 10%" above 20%, for an incident whose resolve is owed);
+    once caught up, the resolve goes to the pager alone."""
+    blob = resolve_left_unsent(["5m"])
+    later = parse_config(SINKS + rule(extra='sinks = ["pager", "chat"]\n'))
+    after = Evaluator(later.alerts, ["5m"])
+    ledger = Pipeline(core_settings(later)).ledger
+    restore(blob, ledger, after, T + 4)
+    ledger.tallies.received("q", T + 4, 200.0)  # reading 200 s behind a 5m window
+    after.evaluate(ledger, T + 4)
+    assert [(n.kind, n.sinks) for n in after.due(T + 4, flush=True)] == []
+    ledger.tallies.received("q", T + 5, 1.0)  # caught up
+    after.evaluate(ledger, T + 5)
+    sent = [(n.kind, n.sinks) for n in after.due(T + 5, flush=True)]
+    assert sent == [(Transition.RESOLVED, ("pager",))]

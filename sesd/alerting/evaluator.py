@@ -347,7 +347,7 @@ class Evaluator:
             # Fired now, or fired under a silence that has ended since.
             state.notified, state.last_sent = True, now
             return Transition.FIRING
-        if self.unheard.owes(rule.name, domain, transition):
+        if self.unheard.owes(rule.name, domain, transition, state):
             return Transition.FIRING  # to the sinks that had not taken it at the stop
         return transition
 

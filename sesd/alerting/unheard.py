@@ -101,10 +101,13 @@ class Unheard:
         while the rule's other sinks had taken it."""
         self.owed[rule, label] = tuple(dict.fromkeys((*self.owed.get((rule, label), ()), *sinks)))
 
-    def owes(self, rule: str, label: str, step: Transition | None) -> bool:
+    def owes(self, rule: str, label: str, step: Transition | None, state: AlertState) -> bool:
         """Whether some sink is still owed this alert's firing; ``step``: what the
-        alert's step asked (a repeat due, the others are sent one)."""
-        if (rule, label) not in self.owed:
+        alert's step asked (a repeat due, the others are sent one). Not while ``state``
+        keeps a resolve decided before a stop (held by a window too thin to make it
+        again): the firing is owed should the alert fire on its own figure, and paged
+        now it read "firing at 10%" above 20% to a sink for an incident that ended."""
+        if (rule, label) not in self.owed or state.resolved_at is not None:
             return False
         if step is Transition.REPEAT:
             self._repeat.add((rule, label))
