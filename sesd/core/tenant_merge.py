@@ -1,20 +1,25 @@
 """What SES said of one tenant under two keys joined into one (sesd.core.tenants: a poll
 naming an AWS account id moves what its events said under the id to the label): its
-findings' highest impact, and each word by the newer of the two. Pure.
+findings' highest impact, and each word by the newer of the two; and a status's text
+cleaned and bounded as an event's is. Pure.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
+from sesd.core.text import clean
+
 if TYPE_CHECKING:
     from sesd.core.tenants import TenantStatus
 
-__all__ = ["MAX_FINDINGS", "impact_of", "merged"]
+__all__ = ["MAX_FINDINGS", "WORD", "clean_findings", "clean_status", "impact_of", "merged"]
 
 #: The most open findings kept of one tenant: one per type of finding, and SES has
 #: about a dozen types; beyond this a finding is not kept.
 MAX_FINDINGS: Final = 32
+#: The longest word kept where SES sends one (a status, an impact, a finding's type).
+WORD: Final = 64
 
 
 def impact_of(findings: list[tuple[str, str, str]]) -> str:
@@ -55,3 +60,22 @@ def aggregate(customer: str, aws: str) -> str:
     if "DISABLED" in (customer, aws):
         return "DISABLED"
     return "REINSTATED" if "REINSTATED" in (customer, aws) else "ENABLED"
+
+
+def clean_status(status: TenantStatus) -> None:
+    """A polled or restored status's text cleaned and bounded as
+    :meth:`~sesd.core.tenants.TenantStatuses.apply` does an event's; of ``heard``, the
+    types heard of last, as many as apply() keeps."""
+    for name in ("sending", "customer", "aws", "impact", "policy"):
+        setattr(status, name, clean(getattr(status, name), WORD))
+    status.customer_cause, status.aws_cause = clean(status.customer_cause), clean(status.aws_cause)
+    status.findings = clean_findings(status.findings)
+    status.heard = {clean(k, WORD): at for k, at in list(status.heard.items())[-MAX_FINDINGS:]}
+
+
+def clean_findings(findings: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
+    """At most :data:`MAX_FINDINGS` findings, their text cleaned and bounded."""
+    return [
+        (clean(kind, WORD), clean(impact, WORD), clean(text))
+        for kind, impact, text in findings[:MAX_FINDINGS]
+    ]

@@ -14,7 +14,15 @@ from typing import Any, Final
 import msgspec
 
 from sesd.core.settings import entry_watching
-from sesd.core.tenant_merge import MAX_FINDINGS, aggregate, impact_of, merged
+from sesd.core.tenant_merge import (
+    MAX_FINDINGS,
+    WORD,
+    aggregate,
+    clean_findings,
+    clean_status,
+    impact_of,
+    merged,
+)
 from sesd.core.text import clean
 
 __all__ = [
@@ -40,8 +48,6 @@ MAX_STATUSES: Final = 10_000
 #: named longest ago is forgotten (counted): its events count under the id, as before
 #: a poll named it.
 MAX_IDS_PER_LABEL: Final = 4
-#: The longest word kept where SES sends one (a status, an impact, a finding's type).
-_WORD: Final = 64
 #: An AWS account id: what a tenant only events named is kept under.
 _ACCOUNT_ID: Final = re.compile(r"\d{12}")
 
@@ -254,7 +260,7 @@ class TenantStatuses:
             fresh.heard, fresh.updated = current.heard, max(current.updated, at)
             if current.updated > at:  # a finding's newer event: the status alone is taken
                 fresh.findings, fresh.impact = current.findings, current.impact
-        _clean_status(fresh)
+        clean_status(fresh)
         self._newest(key, fresh)
 
     def findings(self, key: TenantKey, findings: list[tuple[str, str, str]], at: float) -> None:
@@ -268,7 +274,7 @@ class TenantStatuses:
             return
         newer = {kind for kind, heard in current.heard.items() if heard > at}
         kept = [f for f in current.findings if f[0] in newer]
-        listed = [f for f in _clean_findings(findings) if f[0] not in newer]
+        listed = [f for f in clean_findings(findings) if f[0] not in newer]
         current.findings = (listed + kept)[:MAX_FINDINGS]
         for kind in current.heard:  # an event heard before, come again, is older
             current.heard[kind] = max(current.heard[kind], at)
@@ -290,7 +296,7 @@ class TenantStatuses:
             ses = notice.origin == "AWS_MANAGED"
             if notice.time < (status.aws_at if ses else status.customer_at):
                 return
-            said, cause = clean(notice.status, _WORD), clean(notice.cause)
+            said, cause = clean(notice.status, WORD), clean(notice.cause)
             if ses:
                 status.aws, status.aws_cause, status.aws_at = said, cause, notice.time
             else:
@@ -300,7 +306,7 @@ class TenantStatuses:
             status.status_at = max(status.status_at, notice.time)
             status.updated = max(status.updated, notice.time)
             return
-        kind = clean(notice.finding, _WORD)
+        kind = clean(notice.finding, WORD)
         heard = status.heard
         if notice.time < heard.get(kind, notice.time):
             return
@@ -308,7 +314,7 @@ class TenantStatuses:
         heard[kind] = notice.time
         if len(heard) > MAX_FINDINGS:
             del heard[next(iter(heard))]
-        finding = (kind, clean(notice.impact, _WORD), clean(notice.description))
+        finding = (kind, clean(notice.impact, WORD), clean(notice.description))
         status.findings = [f for f in status.findings if f[0] != kind]
         if notice.open and len(status.findings) < MAX_FINDINGS:
             status.findings.append(finding)
@@ -357,7 +363,7 @@ class TenantStatuses:
                     status.status_at = status.updated
                 if "aws_at" not in saved:  # (so of each origin: the newest word on either)
                     status.customer_at = status.aws_at = status.status_at
-                _clean_status(status)
+                clean_status(status)
                 self._newest(key, status)
         for account_id, label in sorted(ids):
             if self._reaches(label, account_id):
@@ -371,21 +377,3 @@ class TenantStatuses:
             key=lambda item: (not item[1].paused, item[1].impact != "HIGH",
                               item[1].impact != "LOW", item[0]),
         )  # fmt: skip
-
-
-def _clean_status(status: TenantStatus) -> None:
-    """A polled or restored status's text cleaned and bounded as :meth:`~TenantStatuses.apply`
-    does an event's; of ``heard``, the types heard of last, as many as apply() keeps."""
-    for name in ("sending", "customer", "aws", "impact", "policy"):
-        setattr(status, name, clean(getattr(status, name), _WORD))
-    status.customer_cause, status.aws_cause = clean(status.customer_cause), clean(status.aws_cause)
-    status.findings = _clean_findings(status.findings)
-    status.heard = {clean(k, _WORD): at for k, at in list(status.heard.items())[-MAX_FINDINGS:]}
-
-
-def _clean_findings(findings: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
-    """At most :data:`MAX_FINDINGS` findings, their text cleaned and bounded."""
-    return [
-        (clean(kind, _WORD), clean(impact, _WORD), clean(text))
-        for kind, impact, text in findings[:MAX_FINDINGS]
-    ]
