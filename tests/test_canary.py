@@ -338,7 +338,7 @@ def test_canary_config_is_checked(body: str, error: str | None) -> None:
 
 
 def test_a_canary_rule_needs_a_canary_and_from_is_required() -> None:
-    with pytest.raises(ConfigError, match=r"metric 'canary_missing' needs \[canary\]"):
+    with pytest.raises(ConfigError, match=r"metric: 'canary_missing' needs \[canary\]"):
         parse_config(RULES)
     with pytest.raises(ConfigError, match="canary: Object missing required field `from`"):
         parse_config('[canary]\nconfiguration_set = "sesd"\n')

@@ -280,6 +280,14 @@ CASES = [
      "that matches only 'unknown', which a glob never takes: name it to watch it"),
     (TEN + RA + 'tenants = ["*"]\nexclude_tenants = ["a", "test *"]', "alerts.rules[0] (r)."
      "exclude_tenants[1]: 'test *', a glob that matches no tenant name SES allows" + MORE),
+    # A rule that needs a section off or absent: the key of the rule that needs it.
+    (RA + 'providers = ["google"]\n[providers]\nenabled = false', "alerts.rules[0] (r)."
+     "providers: needs [providers] enabled"),
+    (RA + 'tenants = ["a"]', "alerts.rules[0] (r).tenants: needs [tenants] enabled"),
+    (R.replace("delay_ratio", "tenant_sending_paused") + "above = 0", "alerts.rules[0] (r)."
+     "metric: 'tenant_sending_paused' needs [tenants] enabled"),
+    (R.replace("delay_ratio", "canary_missing") + "above = 0", "alerts.rules[0] (r).metric: "
+     "'canary_missing' needs [canary]"),
 ]  # fmt: skip
 
 

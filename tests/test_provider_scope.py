@@ -282,7 +282,7 @@ def test_rules_on_providers_are_checked(text: str, error: str) -> None:
 @pytest.mark.parametrize(
     ("text", "error"),
     [
-        ("enabled = false\n" + PROVIDER_RULE, "providers needs \\[providers\\] enabled"),
+        ("enabled = false\n" + PROVIDER_RULE, "providers: needs \\[providers\\] enabled"),
         ('nameservers = ["10.0.0.2"]', "is not HOST:PORT"),
         ("rate = 0", "providers.rate: must be more than 0"),
         ("[providers.mx]\nother = ['mx.example']", "not a usable provider label"),

@@ -280,7 +280,7 @@ def _check_rule_windows(config: Config) -> None:
             )
         if rule.metric in CANARY_METRICS and config.canary is None:
             raise ValueError(
-                f"alerts.rules[{i}] ({rule.name}): metric {rule.metric!r} needs [canary]"
+                f"alerts.rules[{i}] ({rule.name}).metric: {rule.metric!r} needs [canary]"
             )
 
 

@@ -102,7 +102,7 @@ def _check_rule_providers(config: Config) -> None:
     for i, rule in enumerate(config.alerts.rules):
         if rule.providers is not None and not config.providers.enabled:
             raise ValueError(
-                f"alerts.rules[{i}] ({rule.name}): providers needs [providers] enabled"
+                f"alerts.rules[{i}] ({rule.name}).providers: needs [providers] enabled"
             )
         for key, named in (
             ("providers", rule.providers),
@@ -167,7 +167,10 @@ def _check_rule_tenants(config: Config) -> None:
         if (rule.tenants is not None or rule.metric in TENANT_METRICS) and not (
             config.tenants.enabled
         ):
-            raise ValueError(f"alerts.rules[{i}] ({rule.name}): tenants needs [tenants] enabled")
+            # The key that asks for them: a tenant's metric (its list is then "*" when
+            # left out), else the list.
+            needs = f"metric: {rule.metric!r}" if rule.metric in TENANT_METRICS else "tenants:"
+            raise ValueError(f"alerts.rules[{i}] ({rule.name}).{needs} needs [tenants] enabled")
         # Tenants past the cap count under ``other`` in the mail's scope; what SES says
         # of tenants names each as SES does (a tenant named other is 'other').
         own = (*NOT_NAMES, *(() if rule.metric in TENANT_METRICS else (OTHER,)))
