@@ -288,6 +288,32 @@ CASES = [
      "metric: 'tenant_sending_paused' needs [tenants] enabled"),
     (R.replace("delay_ratio", "canary_missing") + "above = 0", "alerts.rules[0] (r).metric: "
      "'canary_missing' needs [canary]"),
+    # A rule's thresholds: the key, then its value, where TOML's `key = value` was said.
+    (R + "above = nan", "alerts.rules[0] (r).above: nan: give a finite number"),
+    (R + "below = inf", "alerts.rules[0] (r).below: inf: give a finite number"),
+    (R, "alerts.rules[0] (r): give exactly one of `above` and `below`"),
+    (RA + "clear_above = 0.2", "alerts.rules[0] (r).clear_above: goes with `below`; use "
+     "clear_below with `above`"),
+    (R + "below = 0.5\nclear_below = 0.6", "alerts.rules[0] (r).clear_below: goes with "
+     "`above`; use clear_above with `below`"),
+    (RA + "clear_below = 0.2", "alerts.rules[0] (r).clear_below: 0.2 is above `above` (0.1)"),
+    (R + "below = 0.5\nclear_above = 0.4", "alerts.rules[0] (r).clear_above: 0.4 is below "
+     "`below` (0.5)"),
+    (R + "above = 2", "alerts.rules[0] (r).above: 2: a ratio is at most 1, so the rule would "
+     "never fire (0.05 is 5%)"),
+    (R + "below = 0", "alerts.rules[0] (r).below: 0: delay_ratio is never below 0, so the "
+     "rule would never fire"),
+    (R + "below = 2", "alerts.rules[0] (r).below: 2: a ratio is at most 1, so the rule would "
+     "fire on every window with data (0.95 is 95%)"),
+    (R.replace("delay_ratio", "pending_delays") + "above = -1", "alerts.rules[0] (r).above: "
+     "-1: pending_delays is never below 0, so the rule would fire on every window with data"),
+    (R.replace("delay_ratio", "sending_paused") + "above = 1", "alerts.rules[0] (r).above: 1: "
+     "sending_paused reads 1 or 0, so the rule would never fire (above = 0 fires on 1)"),
+    (R.replace("delay_ratio", "pending_delays") + "above = 5\nclear_below = -1", "alerts."
+     "rules[0] (r).clear_below: -1: pending_delays is never below 0, so a firing alert would "
+     "never resolve"),
+    (R + "below = 0.5\nclear_above = 2", "alerts.rules[0] (r).clear_above: 2: delay_ratio is "
+     "at most 1, so a firing alert would never resolve (0.97 is 97%)"),
 ]  # fmt: skip
 
 

@@ -330,7 +330,7 @@ def test_rule_validation_errors() -> None:
         'sinks = ["email"]': "(x).sinks[0]: sink 'email' is not configured (configured: console;",
         'sinks = ["slack"]': "(x).sinks[0]: sink 'slack' is not configured",
         'window = "10m"': "(x).window: '10m' is not one of windows.sizes",
-        "clear_below = 0.5": "clear_below (0.5) is above `above` (0.2)",
+        "clear_below = 0.5": "(x).clear_below: 0.5 is above `above` (0.2)",
     }
     base = {"name": '"x"', "metric": '"delay_ratio"', "window": '"5m"', "above": "0.2"}
     for line, message in cases.items():
@@ -367,11 +367,11 @@ def test_an_unknown_window_lists_the_windows_shortest_first() -> None:
         ("delay_ratio", "above = 0.2\nclear_below = -0.01", "a firing alert would never resolve"),
         ("delivery_ratio", "below = 0.95\nclear_above = 97", "is at most 1, so a firing alert"),
         # NaN compares false with everything: never fires, or resolves at every tick.
-        ("delay_ratio", "above = nan", "above = nan: give a finite number"),
-        ("delay_ratio", "above = 0.2\nclear_below = nan", "clear_below = nan: give a finite"),
-        ("processing_p95_seconds", "above = inf", "above = inf: give a finite number"),
-        ("delivery_ratio", "below = nan", "below = nan: give a finite number"),
-        ("delivery_ratio", "below = 0.9\nclear_above = nan", "clear_above = nan: give a fin"),
+        ("delay_ratio", "above = nan", "above: nan: give a finite number"),
+        ("delay_ratio", "above = 0.2\nclear_below = nan", "clear_below: nan: give a finite"),
+        ("processing_p95_seconds", "above = inf", "above: inf: give a finite number"),
+        ("delivery_ratio", "below = nan", "below: nan: give a finite number"),
+        ("delivery_ratio", "below = 0.9\nclear_above = nan", "clear_above: nan: give a fin"),
         # Exclusions that leave nothing to watch.
         ("delay_ratio", 'above = 0.1\nexclude_domains = ["*"]', "leaves out every one of the do"),
         (

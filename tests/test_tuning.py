@@ -171,7 +171,7 @@ def test_set_overrides_each_key_and_is_checked_as_the_file_is() -> None:
         ("r.above=high", "'high' is not a number"),
         ("r.min_events=1.5", "'1.5' is not a whole number"),
         ("r.min_events=many", "'many' is not a number"),
-        ("r.clear_below=0.5", "clear_below (0.5) is above `above` (0.1)"),
+        ("r.clear_below=0.5", "clear_below: 0.5 is above `above` (0.1)"),
         ("r.for=soon", "for: invalid duration 'soon'"),
         ("r.for=-5m", "for: invalid duration '-5m' (use e.g. '10s', '5m', '1h30m')"),
     ],

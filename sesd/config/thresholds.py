@@ -23,19 +23,19 @@ def check_thresholds(rule: RuleConfig) -> None:
         if value is not None and not math.isfinite(value):
             # NaN compares false with every value: a rule that never fires, or a
             # clear threshold that resolves at every evaluation and fires again.
-            raise ValueError(f"{key} = {value}: give a finite number")
+            raise ValueError(f"{key}: {value}: give a finite number")
     if (rule.above is None) == (rule.below is None):
         raise ValueError("give exactly one of `above` and `below`")
     if rule.above is not None:
         if rule.clear_above is not None:
-            raise ValueError("clear_above goes with `below`; use clear_below with `above`")
+            raise ValueError("clear_above: goes with `below`; use clear_below with `above`")
         if rule.clear_below is not None and rule.clear_below > rule.above:
-            raise ValueError(f"clear_below ({rule.clear_below}) is above `above` ({rule.above})")
+            raise ValueError(f"clear_below: {rule.clear_below} is above `above` ({rule.above})")
     if rule.below is not None:
         if rule.clear_below is not None:
-            raise ValueError("clear_below goes with `above`; use clear_above with `below`")
+            raise ValueError("clear_below: goes with `above`; use clear_above with `below`")
         if rule.clear_above is not None and rule.clear_above < rule.below:
-            raise ValueError(f"clear_above ({rule.clear_above}) is below `below` ({rule.below})")
+            raise ValueError(f"clear_above: {rule.clear_above} is below `below` ({rule.below})")
     _check_reachable(rule)
 
 
@@ -45,26 +45,47 @@ def _check_reachable(rule: RuleConfig) -> None:
     resolves while mail flows), is a mistake: every metric is at least 0, a ratio or a
     yes-or-no metric at most 1."""
     ratio = rule.metric.endswith("_ratio")
-    if rule.metric in _FLAGS and rule.above is not None and rule.above >= 1:
-        raise ValueError(f"above = {rule.above}: {rule.metric} reads 1 or 0, so the rule "
-                         "would never fire (above = 0 fires on 1)")  # fmt: skip
+    metric = rule.metric
+    if metric in _FLAGS and rule.above is not None and rule.above >= 1:
+        raise ValueError(
+            f"{_said('above', rule.above)} {metric} reads 1 or 0, so the rule would never fire "
+            "(above = 0 fires on 1)"
+        )
     if rule.clear_below is not None and rule.clear_below < 0:
-        raise ValueError(f"clear_below = {rule.clear_below}: {rule.metric} is never below 0, "
-                         "so a firing alert would never resolve")  # fmt: skip
-    if (ratio or rule.metric in _FLAGS) and rule.clear_above is not None and rule.clear_above > 1:
-        raise ValueError(f"clear_above = {rule.clear_above}: {rule.metric} is at most 1, so a "
-                         "firing alert would never resolve (0.97 is 97%)")  # fmt: skip
+        raise ValueError(
+            f"{_said('clear_below', rule.clear_below)} {metric} is never below 0, so a firing "
+            "alert would never resolve"
+        )
+    if (ratio or metric in _FLAGS) and rule.clear_above is not None and rule.clear_above > 1:
+        raise ValueError(
+            f"{_said('clear_above', rule.clear_above)} {metric} is at most 1, so a firing alert "
+            "would never resolve (0.97 is 97%)"
+        )
     if rule.above is not None:
         if rule.above < 0:
-            raise ValueError(f"above = {rule.above}: {rule.metric} is never below 0, so the "
-                             "rule would fire on every window with data")  # fmt: skip
+            raise ValueError(
+                f"{_said('above', rule.above)} {metric} is never below 0, so the rule would "
+                "fire on every window with data"
+            )
         if ratio and rule.above >= 1:
-            raise ValueError(f"above = {rule.above}: a ratio is at most 1, so the rule would "
-                             "never fire (0.05 is 5%)")  # fmt: skip
+            raise ValueError(
+                f"{_said('above', rule.above)} a ratio is at most 1, so the rule would never "
+                "fire (0.05 is 5%)"
+            )
     if rule.below is not None:
         if rule.below <= 0:
-            raise ValueError(f"below = {rule.below}: {rule.metric} is never below 0, so the "
-                             "rule would never fire")  # fmt: skip
+            raise ValueError(
+                f"{_said('below', rule.below)} {metric} is never below 0, so the rule would "
+                "never fire"
+            )
         if ratio and rule.below > 1:
-            raise ValueError(f"below = {rule.below}: a ratio is at most 1, so the rule would "
-                             "fire on every window with data (0.95 is 95%)")  # fmt: skip
+            raise ValueError(
+                f"{_said('below', rule.below)} a ratio is at most 1, so the rule would fire on "
+                "every window with data (0.95 is 95%)"
+            )
+
+
+def _said(key: str, value: float) -> str:
+    """``KEY: VALUE:``, the value as a hand writes it: ``2``, not the ``2.0`` TOML's 2
+    is read as."""
+    return f"{key}: {int(value) if value.is_integer() else value!r}:"
