@@ -142,12 +142,12 @@ def test_example_canary_block_and_rules_are_valid(monkeypatch: pytest.MonkeyPatc
         (
             '[alerts]\nevaluate_every = "10m"\n[[alerts.rules]]\nname = "r"\n'
             'metric = "delay_ratio"\nwindow = "5m"\nabove = 0.1',
-            "alerts.evaluate_every (10m) is longer than rule 'r''s window (5m)",
+            "alerts.evaluate_every: 10m is longer than alerts.rules[0] (r).window (5m)",
         ),
         ("[domains]\nmax_trackd = 5", "domains.max_trackd: unknown key"),
         (
             '[domains]\nidle_evict = "59m"',
-            "domains.idle_evict (59m) is shorter than the largest window (1h)",
+            "domains.idle_evict: 59m is shorter than the largest window (1h)",
         ),
         ("[nope]\n", "nope: unknown key"),
         ('[http]\nlisten = "9585"', "http.listen: must be HOST:PORT"),

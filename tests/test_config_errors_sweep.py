@@ -314,6 +314,13 @@ CASES = [
      "never resolve"),
     (R + "below = 0.5\nclear_above = 2", "alerts.rules[0] (r).clear_above: 2: delay_ratio is "
      "at most 1, so a firing alert would never resolve (0.97 is 97%)"),
+    # A key refused for another's value: the key, then its value, as the rest say it.
+    ('[domains]\nidle_evict = "1m"', "domains.idle_evict: 1m is shorter than the largest "
+     "window (1h): a domain would be evicted while its windows still hold events (its alerts "
+     "resolving as 'no data')"),
+    ('[alerts]\nevaluate_every = "10m"\n' + RA, "alerts.evaluate_every: 10m is longer than "
+     "alerts.rules[0] (r).window (5m): an incident between two evaluations would never be "
+     "seen"),
 ]  # fmt: skip
 
 

@@ -260,7 +260,7 @@ def _check_rule_windows(config: Config) -> None:
     widest = max(config.windows.sizes, key=lambda size: size.seconds)
     if config.domains.idle_evict.seconds < widest.seconds:
         raise ValueError(
-            f"domains.idle_evict ({config.domains.idle_evict.text}) is shorter than the "
+            f"domains.idle_evict: {config.domains.idle_evict.text} is shorter than the "
             f"largest window ({widest.text}): a domain would be evicted while its windows "
             "still hold events (its alerts resolving as 'no data')"
         )
@@ -274,9 +274,9 @@ def _check_rule_windows(config: Config) -> None:
         window = next(size for size in config.windows.sizes if size.text == rule.window)
         if every.seconds > window.seconds:
             raise ValueError(
-                f"alerts.evaluate_every ({every.text}) is longer than rule {rule.name!r}'s "
-                f"window ({rule.window}): an incident between two evaluations would never "
-                "be seen"
+                f"alerts.evaluate_every: {every.text} is longer than alerts.rules[{i}] "
+                f"({rule.name}).window ({rule.window}): an incident between two evaluations "
+                "would never be seen"
             )
         if rule.metric in CANARY_METRICS and config.canary is None:
             raise ValueError(
