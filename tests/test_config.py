@@ -244,7 +244,7 @@ def test_example_canary_block_and_rules_are_valid(monkeypatch: pytest.MonkeyPatc
         ),
         (
             '[[queues]]\nurl = "https://sqs/1/a/q"\n[[queues]]\nurl = "https://sqs/2/b/q"',
-            "two queues share the name 'q'",
+            "queues[1].url: names queue 'q', as queues[0] does: set `name` on one",
         ),
         (
             '[domains]\ngroups = {microsoft = ["outlook.com", "hotmail.com"]}\n'

@@ -321,6 +321,13 @@ CASES = [
     ('[alerts]\nevaluate_every = "10m"\n' + RA, "alerts.evaluate_every: 10m is longer than "
      "alerts.rules[0] (r).window (5m): an incident between two evaluations would never be "
      "seen"),
+    # A name given twice: the second's key, as a rule's name given twice is said.
+    (f'[[accounts]]\nname = "a"\n{ROLE}[[accounts]]\nname = "a"\n{ROLE}', "accounts[1].name: "
+     "'a' is accounts[0]'s name too"),
+    (Q + Q.replace("/1/q", "/2/q"), "queues[1].url: names queue 'q', as queues[0] does: set "
+     "`name` on one"),
+    (Q + Q.replace("/1/q", "/2/r") + 'name = "q"', "queues[1].name: 'q' is queues[0]'s name "
+     "too"),
 ]  # fmt: skip
 
 

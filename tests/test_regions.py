@@ -162,7 +162,7 @@ def test_a_queues_region_comes_from_its_url_then_its_own_then_its_account() -> N
         (f'[[accounts]]\nname = "default"\nrole_arn = "{ROLE}"\n', "'default' is"),
         (
             f'[[accounts]]\nname = "a"\nrole_arn = "{ROLE}"\n' * 2,
-            "two accounts share the name 'a'",
+            "accounts[1].name: 'a' is accounts[0]'s name too",
         ),
         ('[[queues]]\nurl = "http://h/1/q"\nregion = "europe"\n', "is not an AWS region"),
         # A template's trailing space: the SDK refused it only when the client was made.

@@ -284,16 +284,17 @@ def _check_rule_windows(config: Config) -> None:
             )
 
 
-def _named_once(names: list[str], what: str) -> None:
-    for name in names:
-        if names.count(name) > 1:
-            raise ValueError(what.format(name=name))
+def _named_once(names: list[str], key: str) -> None:
+    """A name given twice: the second's key (``accounts[1].name``), as a rule's is."""
+    for i, name in enumerate(names):
+        if (first := names.index(name)) < i:
+            raise ValueError(f"{key}[{i}].name: {name!r} is {key}[{first}]'s name too")
 
 
 def _check_accounts_and_queues(config: Config) -> None:
     """Account and queue names are unique, and what names one names a configured one."""
     names = [a.name for a in config.accounts]
-    _named_once(names, "two accounts share the name {name!r}")
+    _named_once(names, "accounts")
     configured = ", ".join(names) or "none configured"
     for i, queue in enumerate(config.queues):
         if queue.account and queue.account not in names:
@@ -301,7 +302,14 @@ def _check_accounts_and_queues(config: Config) -> None:
                 f"queues[{i}].account: {queue.account!r} is not one of [[accounts]] ({configured})"
             )
     labels = [q.label for q in config.queues]
-    _named_once(labels, "two queues share the name {name!r}; set `name` on one")
+    for i, queue in enumerate(config.queues):
+        if not queue.name and (first := labels.index(queue.label)) < i:
+            # Its URL's last part names it: no `name` key to point at.
+            raise ValueError(
+                f"queues[{i}].url: names queue {queue.label!r}, as queues[{first}] does: set "
+                "`name` on one"
+            )
+    _named_once(labels, "queues")
     canary = config.canary
     if canary is not None and canary.account and canary.account not in names:
         raise ValueError(
