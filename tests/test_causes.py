@@ -485,7 +485,7 @@ def test_a_cause_ratio_rule_fires_on_its_cause_only() -> None:
         "cause: ip_reputation (4 of 7 noted): " + classify(None, "", CASES[0][1]).advice
     )
     for bad, message in (
-        ('metric = "delay_ratio"\ncause = "dns"', "`cause` goes with metric cause_ratio"),
+        ('metric = "delay_ratio"\ncause = "dns"', "cause: goes with metric cause_ratio"),
         ('metric = "cause_ratio"', "cause_ratio needs it"),
         ('metric = "cause_ratio"\ncause = "gremlins"', "cause: 'gremlins' is unknown"),
     ):

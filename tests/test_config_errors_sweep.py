@@ -328,6 +328,34 @@ CASES = [
      "`name` on one"),
     (Q + Q.replace("/1/q", "/2/r") + 'name = "q"', "queues[1].name: 'q' is queues[0]'s name "
      "too"),
+    # A rule's key that goes with another metric, or another list: that key.
+    (RA + 'cause = "dns"', "alerts.rules[0] (r).cause: goes with metric cause_ratio, and "
+     "cause_ratio needs it"),
+    (R.replace("delay_ratio", "cause_ratio") + "above = 0.1", "alerts.rules[0] (r).cause: goes "
+     "with metric cause_ratio, and cause_ratio needs it"),
+    (RA + "include_suppressed = true", "alerts.rules[0] (r).include_suppressed: goes with "
+     "metric bounce_ratio"),
+    (RA + 'exclude_providers = ["google"]', "alerts.rules[0] (r).exclude_providers: a rule on "
+     "domains leaves some out with exclude_domains"),
+    (RA + 'providers = ["google"]\nexclude_domains = ["x.com"]', "alerts.rules[0] (r)."
+     "exclude_domains: a rule on providers leaves some out with exclude_providers"),
+    (TEN + RA + 'tenants = ["a"]\nexclude_domains = ["x.com"]', "alerts.rules[0] (r)."
+     "exclude_domains: a rule on tenants leaves some out with exclude_tenants"),
+    (RA + 'domains = ["a.com"]\nexclude_domains = ["a.com"]', "alerts.rules[0] (r)."
+     "exclude_domains: leaves out every one of the domains the rule watches (a.com): it would "
+     "never fire"),
+    (RA + 'providers = ["google"]\nexclude_providers = ["*"]', "alerts.rules[0] (r)."
+     "exclude_providers: leaves out every one of the providers the rule watches (google): it "
+     "would never fire"),
+    (TEN + RA + 'tenants = ["a"]\nexclude_tenants = ["*"]', "alerts.rules[0] (r)."
+     "exclude_tenants: leaves out every one of the tenants the rule watches (a): it would "
+     "never fire"),
+    (R.replace("delay_ratio", "sending_paused") + 'above = 0\ndomains = ["a.com"]',
+     "alerts.rules[0] (r).domains: sending_paused watches accounts: leave domains out"),
+    (RA + 'domains = ["*"]\nproviders = ["*"]', "alerts.rules[0] (r): give `domains` or "
+     "`providers`, not both"),
+    (TEN + RA + 'tenants = ["a"]\ndomains = ["*"]', "alerts.rules[0] (r): give `domains`, "
+     "`providers` or `tenants`, one of them"),
 ]  # fmt: skip
 
 

@@ -377,7 +377,7 @@ def test_an_unknown_window_lists_the_windows_shortest_first() -> None:
         (
             "delay_ratio",
             'above = 0.1\ndomains = ["Gmail.com", "*.de"]\nexclude_domains = ["gmail.*", "*.de"]',
-            "exclude_domains leaves out every one of the domains the rule watches",
+            "exclude_domains: leaves out every one of the domains the rule watches",
         ),
         ("delay_ratio", 'above = 0.1\nproviders = ["gmail"]\nexclude_providers = ["*"]', "every"),
         # A domain however written: the evaluator takes its label in normal form.

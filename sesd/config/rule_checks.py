@@ -89,7 +89,8 @@ def check_watched(rule: RuleConfig) -> None:
     # read back (the state file, a refresh of the config's files) has it.
     domains = rule.domains not in (None, ["*"])
     if rule.metric in ACCOUNT_METRICS and (rule.providers or domains or rule.tenants):
-        raise ValueError(f"{rule.metric} watches accounts: leave domains and providers out")
+        key = "domains" if domains else "providers" if rule.providers else "tenants"
+        raise ValueError(f"{key}: {rule.metric} watches accounts: leave {key} out")
     if rule.tenants is not None or rule.metric in TENANT_METRICS:
         _check_tenants(rule)
         return
@@ -99,9 +100,14 @@ def check_watched(rule: RuleConfig) -> None:
         if not rule.providers:
             raise ValueError("providers must list '*' or at least one provider")
         if rule.exclude_domains or rule.exclude_tenants:
-            raise ValueError("a rule on providers leaves some out with exclude_providers")
+            raise ValueError(
+                f"{_given(rule, 'providers')} a rule on providers leaves some out with "
+                "exclude_providers"
+            )
     elif rule.exclude_providers or rule.exclude_tenants:
-        raise ValueError("a rule on domains leaves some out with exclude_domains")
+        raise ValueError(
+            f"{_given(rule, 'domains')} a rule on domains leaves some out with exclude_domains"
+        )
     elif rule.domains is None:
         msgspec.structs.force_setattr(rule, "domains", ["*"])
     elif not rule.domains:
@@ -136,7 +142,7 @@ def _check_some_left(kind: str, watched: list[str], excluded: list[str] | None) 
 
     if all(left_out(name) for name in watched):
         raise ValueError(
-            f"exclude_{kind} leaves out every one of the {kind} the rule watches "
+            f"exclude_{kind}: leaves out every one of the {kind} the rule watches "
             f"({', '.join(watched)}): it would never fire"
         )
 
@@ -150,8 +156,17 @@ def _check_tenants(rule: RuleConfig) -> None:
     elif not rule.tenants:
         raise ValueError("tenants must list '*' or at least one tenant")
     if rule.exclude_domains or rule.exclude_providers:
-        raise ValueError("a rule on tenants leaves some out with exclude_tenants")
+        raise ValueError(
+            f"{_given(rule, 'tenants')} a rule on tenants leaves some out with exclude_tenants"
+        )
     _check_some_left("tenants", rule.tenants or [], rule.exclude_tenants)
+
+
+def _given(rule: RuleConfig, watched: str) -> str:
+    """``exclude_KEY:``, of the first exclusion given that is not of ``watched``."""
+    others = [kind for kind in ("domains", "providers", "tenants") if kind != watched]
+    kind = next(kind for kind in others if getattr(rule, f"exclude_{kind}"))
+    return f"exclude_{kind}:"
 
 
 def check_extras(rule: RuleConfig) -> None:
@@ -169,8 +184,8 @@ def check_extras(rule: RuleConfig) -> None:
     if rule.runbook_url is not None:
         check_template(rule.runbook_url, "runbook_url")
     if (rule.metric == "cause_ratio") != (rule.cause is not None):
-        raise ValueError("`cause` goes with metric cause_ratio, and cause_ratio needs it")
+        raise ValueError("cause: goes with metric cause_ratio, and cause_ratio needs it")
     if rule.cause is not None and rule.cause not in CAUSES:
         raise ValueError(f"cause {rule.cause!r} is unknown (known: {', '.join(CAUSES)})")
     if rule.include_suppressed and rule.metric != "bounce_ratio":
-        raise ValueError("include_suppressed goes with metric bounce_ratio")
+        raise ValueError("include_suppressed: goes with metric bounce_ratio")
