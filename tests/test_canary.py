@@ -340,7 +340,7 @@ def test_canary_config_is_checked(body: str, error: str | None) -> None:
 def test_a_canary_rule_needs_a_canary_and_from_is_required() -> None:
     with pytest.raises(ConfigError, match=r"metric: 'canary_missing' needs \[canary\]"):
         parse_config(RULES)
-    with pytest.raises(ConfigError, match="canary: Object missing required field `from`"):
+    with pytest.raises(ConfigError, match=r"canary\.from: required, and not given"):
         parse_config('[canary]\nconfiguration_set = "sesd"\n')
     config = parse_config(CANARY)
     assert config.canary is not None

@@ -100,7 +100,8 @@ CASES = [
      "success@simulator.amazonses.com, got 'x@y.example'"),
     ('[canary]\nfrom = "a@b.example"\nconfiguration_set = ""', "canary.configuration_set: must "
      "name the set whose events reach sesd"),
-    ('[canary]\nconfiguration_set = "cs"', "canary: Object missing required field `from`"),
+    # A key required and left out: that key, where msgspec named its table.
+    ('[canary]\nconfiguration_set = "cs"', "canary.from: required, and not given"),
     (CAN + 'region = "x"', "canary.region: 'x' is not an AWS region (e.g. eu-west-1)"),
     (CAN + 'interval = "0s"', "canary.interval: must be at least 1s"),
     (CAN + 'deadline = "0s"', "canary.deadline: must be positive"),
@@ -206,8 +207,8 @@ CASES = [
      "for ever)"),
     ('[alerts.sinks.hook]\ntype = "webhook"\nurl = "nope"', "alerts.sinks.hook.url: not an "
      "http(s) URL with a host (value not shown)"),
-    ('[alerts.sinks.hook]\ntype = "webhook"', "alerts.sinks.hook: Object missing required field "
-     "`url`"),
+    ('[alerts.sinks.hook]\ntype = "webhook"', "alerts.sinks.hook.url: required, and not given"),
+    ('[alerts.pagerduty]\nsource = "x"', "alerts.pagerduty.routing_key: required, and not given"),
     (HOOK + 'secret = " "', "alerts.sinks.hook.secret: is empty (give 'env:NAME', 'file:PATH' "
      "or a literal)"),
     (HOOK + 'secret = "env:SESD_SWEEP_NEVER_SET"', "alerts.sinks.hook.secret: environment "
@@ -356,6 +357,10 @@ CASES = [
      "`providers`, not both"),
     (TEN + RA + 'tenants = ["a"]\ndomains = ["*"]', "alerts.rules[0] (r): give `domains`, "
      "`providers` or `tenants`, one of them"),
+    ('# no [[queues]]\n[[queues]]\nname = "q"', "queues[0].url: required, and not given"),
+    (R.replace('metric = "delay_ratio"\n', "") + "above = 0.1", "alerts.rules[0] (r).metric: "
+     "required, and not given"),
+    ("[[accounts]]\n" + ROLE, "accounts[0].name: required, and not given"),
 ]  # fmt: skip
 
 

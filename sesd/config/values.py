@@ -234,6 +234,7 @@ def urls_shown(data: Any) -> Any:
 
 _AT_PATH = re.compile(r"^(?P<msg>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.S)
 _UNKNOWN = re.compile(r"Object contains unknown field `(?P<field>[^`]+)`")
+_MISSING = re.compile(r"Object missing required field `(?P<field>[^`]+)`")
 
 
 def one_line(exc: msgspec.ValidationError, prefix: str = "", schema: type | None = None) -> str:
@@ -257,6 +258,11 @@ def one_line(exc: msgspec.ValidationError, prefix: str = "", schema: type | None
         table = found if isinstance(found, msgspec.inspect.StructType) else None
         known = [f.encode_name for f in table.fields] if table is not None else []
         return f"{key}: unknown key{meant_key(field, known)}"
+    missing = _MISSING.fullmatch(msg)
+    if missing:
+        # The key to write, where msgspec names its table and the field in its words.
+        field = missing.group("field")
+        return f"{f'{path}.' if path else ''}{field}: required, and not given"
     if path and isinstance(found, msgspec.inspect.StructType):
         return _dotted(path, msg, [f.encode_name for f in found.fields])
     return f"{path}: {msg}" if path else msg
