@@ -15,7 +15,6 @@ DNS task looks it up beside the pipeline, never in it).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Final
 
 from sesd.core.decode import Event, decode_body
@@ -27,6 +26,7 @@ from sesd.core.ledger import Ledger
 from sesd.core.providers import UNKNOWN
 from sesd.core.recipients import delivered, delivered_one, never_sent, suppressed, undelivered
 from sesd.core.reputation import Senders
+from sesd.core.results import DUPLICATE, PROCESSED, Result, invalid, no_email
 from sesd.core.scopes import Slot
 from sesd.core.settings import CoreSettings
 from sesd.core.tag_counts import count_tags
@@ -44,24 +44,11 @@ _SUPPRESSIBLE: Final = frozenset((_BOUNCE, _COMPLAINT))
 _FOREVER: Final = float("inf")
 
 
-@dataclass(frozen=True, slots=True)
-class Result:
-    """What happened to one message: ``outcome`` is a ``sesd_messages_total`` label."""
-
-    outcome: Outcome
-    reason: str = ""
-    detail: str = ""
-    event_type: str = ""
-
-
-_PROCESSED: Final = [Result(Outcome.PROCESSED, event_type=name) for name in EVENT_TYPE_INDEX]
-_DUPLICATE: Final = Result(Outcome.DUPLICATE)
 #: What a body decodes to when it holds no email event. Matched by exact type: a union
 #: in the call is built again for every event, and isinstance() of a msgspec Struct
 #: class that does not match takes Python's slow path (together 2,600 instructions an
 #: event, 2% of the pipeline, counted under cachegrind).
 _NOT_EMAIL: Final = (Skipped, TenantNotice)
-_NOTICE: Final = Result(Outcome.PROCESSED, event_type="tenant_status")
 
 #: A domain's slots, one per scope but the tenant's, and until when they hold (its
 #: provider's answer's end; for ever without providers or for a consumer domain).
@@ -126,7 +113,7 @@ class Pipeline:
         decoded = decode_body(body)
         if type(decoded) in _NOT_EMAIL and self.ledger.dedup.seen(body_key(body), now):
             self.ledger.tallies.message(queue, Outcome.DUPLICATE)
-            return _DUPLICATE
+            return DUPLICATE
         return self.apply(decoded, queue, now, received_at)
 
     def apply(
@@ -137,20 +124,9 @@ class Pipeline:
         received_at: float | None = None,
     ) -> Result:
         """Apply one decoded body; counts the message under its outcome."""
-        ledger = self.ledger
         if not isinstance(decoded, Event):
-            if isinstance(decoded, TenantNotice):
-                # What SES says of a tenant: rules read it at their next evaluation.
-                ledger.tenant_status.apply(decoded)
-                ledger.tallies.notices[queue] = ledger.tallies.notices.get(queue, 0) + 1
-                return _NOTICE
-            if isinstance(decoded, Skipped):
-                tallies = ledger.tallies
-                tallies.message(queue, Outcome.SKIPPED)
-                key = (queue, decoded.reason)
-                tallies.skipped[key] = tallies.skipped.get(key, 0) + 1
-                return Result(Outcome.SKIPPED, decoded.reason)
-            return self._invalid(queue, decoded.reason, decoded.detail)
+            return no_email(self.ledger, decoded, queue)
+        ledger = self.ledger
         event = decoded
         listed = event.recipients
         # Nine events in ten: a delivery to one recipient whose domain's slots are kept
@@ -167,29 +143,39 @@ class Pipeline:
             domains, unusable = self._domains(listed)
             usable = len(domains) - unusable
             if not usable:
-                shown = ", ".join(self._show(address) for address in listed[:3])
-                detail = f"no usable recipient domain: {shown}"
-                return self._invalid(queue, "no_usable_domain", detail)
+                return self._unusable(queue, listed)
         # Remembered before it is applied: should applying it raise (a bug), what it
         # wrote before is not written again by SQS's redelivery, a duplicate then.
         if ledger.dedup.seen(event_key(event), now):
             ledger.tallies.message(queue, Outcome.DUPLICATE)
-            return _DUPLICATE
+            return DUPLICATE
         tallies = ledger.tallies
         tallies.invalid_recipients += unusable
         kind = event.kind
-        # The queue's counter list: made by queue_counts() once, then found without
-        # its two calls (every event).
-        per_type = tallies.events.get(queue)
-        if per_type is None:
-            per_type = tallies.queue_counts(queue)
+        # The queue's counter list (one count a type: never empty): made by queue_counts()
+        # once, then found without its two calls (every event).
+        per_type = tallies.events.get(queue) or tallies.queue_counts(queue)
         per_type[kind] += 1
         canary = ledger.canary
         if canary.arrived(event, queue, now):
             # Canary mail goes to the mailbox simulator: it stays out of the domain windows.
             canary.observe(event, now if received_at is None else received_at)
-            return _PROCESSED[kind]
-        t, in_windows = self._when(event, queue, now, received_at)
+            return PROCESSED[kind]
+        # The time it counts at, and whether it is in the windows: inline, not a method
+        # (its call cost about 300 instructions an event, counted under cachegrind).
+        t = event.time
+        if received_at is not None:
+            self._lag(queue, received_at, t)
+        if t > now:  # a clock ahead of ours is clamped to now (not min(): every event)
+            t = now
+        # Late: its bucket has left every window (the same test the rings apply, so
+        # every event counts in the windows or here, never in neither): the widest
+        # window's WindowSpec.holds(), inline (its call cost about 360 instructions).
+        widest = ledger.widest
+        width = widest.width
+        in_windows = t // width > now // width - widest.slots
+        if not in_windows:
+            tallies.late_events += 1
         if domains is None:
             assert kept is not None
             self._delivered(event, queue, kept[1], t, now, in_windows)
@@ -198,7 +184,24 @@ class Pipeline:
         # A bounce or complaint SES never attempted (a suppression list) is in no family.
         if self._tag_names and not (kind in _SUPPRESSIBLE and never_sent(event)):
             count_tags(ledger, self._tag_names, event, kind, usable, t, now, in_windows)
-        return _PROCESSED[kind]
+        return PROCESSED[kind]
+
+    def _unusable(self, queue: str, listed: list[str]) -> Result:
+        """No recipient with a usable domain: invalid, with (up to) three shown."""
+        shown = ", ".join(self._show(address) for address in listed[:3])
+        return invalid(
+            self.ledger, queue, "no_usable_domain", f"no usable recipient domain: {shown}"
+        )
+
+    def _lag(self, queue: str, received_at: float, t: float) -> None:
+        """An event's lag, from its time ``t`` to its receive, and its receive's
+        (:meth:`Tallies.received`)."""
+        lag = received_at - t
+        if lag < 0.0:  # SES's clock ahead of ours: no lag, not a negative one
+            lag = 0.0
+        tallies = self.ledger.tallies
+        tallies.lag.observe(lag)
+        tallies.received(queue, received_at, lag)
 
     def _domains(self, recipients: list[str]) -> tuple[_Domains, int]:
         """Each recipient's domain (:data:`_Domains`), and how many have none usable
@@ -220,32 +223,6 @@ class Pipeline:
                 else:
                     domains.append((domain, None))
         return domains, unusable
-
-    def _when(
-        self, event: Event, queue: str, now: float, received_at: float | None
-    ) -> tuple[float, bool]:
-        """The time an event of real traffic counts at, and whether it is in the windows
-        (its lag and lateness counted, and its receive's lag: :meth:`Tallies.received`)."""
-        tallies = self.ledger.tallies
-        t = event.time
-        if received_at is not None:
-            lag = received_at - t
-            if lag < 0.0:  # SES's clock ahead of ours: no lag, not a negative one
-                lag = 0.0
-            tallies.lag.observe(lag)
-            tallies.received(queue, received_at, lag)
-        if t > now:  # a clock ahead of ours is clamped to now (not min(): every event)
-            t = now
-        # Late: its bucket has left every window (the same test the rings apply, so
-        # every event counts in the windows or here, never in neither): the widest
-        # window's WindowSpec.holds(), inline (its call cost about 360 instructions an
-        # event, counted under cachegrind).
-        widest = self.ledger.widest
-        width = widest.width
-        in_windows = t // width > now // width - widest.slots
-        if not in_windows:
-            tallies.late_events += 1
-        return t, in_windows
 
     def _count(
         self,
@@ -313,13 +290,6 @@ class Pipeline:
             self._estimates.moved(ledger.senders)
         self._reputation(event, queue, _DELIVERY)
         delivered_one(ledger, event, slots, t, now, in_windows)
-
-    def _invalid(self, queue: str, reason: str, detail: str) -> Result:
-        tallies = self.ledger.tallies
-        tallies.message(queue, Outcome.INVALID)
-        key = (queue, reason)
-        tallies.invalid[key] = tallies.invalid.get(key, 0) + 1
-        return Result(Outcome.INVALID, reason, detail)
 
     def _tenant_slot(self, event: Event, now: float) -> Slot:
         """The slot of the tenant an event's mail was sent for (sesd.core.tenant_map)."""

@@ -1,0 +1,56 @@
+"""What the pipeline answers for one message (:class:`Result`), and the counting of a
+body that holds no email event or is refused: a tenant notice, one skipped, one
+invalid. Pure, as the rest of the core."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+from sesd.core.events import EVENT_TYPE_INDEX, Invalid, Skipped
+from sesd.core.ledger import Ledger
+from sesd.core.tallies import Outcome
+from sesd.core.tenants import TenantNotice
+
+__all__ = ["DUPLICATE", "NOTICE", "PROCESSED", "Result", "invalid", "no_email"]
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """What happened to one message: ``outcome`` is a ``sesd_messages_total`` label."""
+
+    outcome: Outcome
+    reason: str = ""
+    detail: str = ""
+    event_type: str = ""
+
+
+#: Made once: most messages answer one of these.
+PROCESSED: Final = [Result(Outcome.PROCESSED, event_type=name) for name in EVENT_TYPE_INDEX]
+DUPLICATE: Final = Result(Outcome.DUPLICATE)
+NOTICE: Final = Result(Outcome.PROCESSED, event_type="tenant_status")
+
+
+def no_email(ledger: Ledger, decoded: Skipped | Invalid | TenantNotice, queue: str) -> Result:
+    """Count a body from ``queue`` that holds no email event, by what it holds."""
+    if isinstance(decoded, TenantNotice):
+        # What SES says of a tenant: rules read it at their next evaluation.
+        ledger.tenant_status.apply(decoded)
+        ledger.tallies.notices[queue] = ledger.tallies.notices.get(queue, 0) + 1
+        return NOTICE
+    if isinstance(decoded, Skipped):
+        tallies = ledger.tallies
+        tallies.message(queue, Outcome.SKIPPED)
+        key = (queue, decoded.reason)
+        tallies.skipped[key] = tallies.skipped.get(key, 0) + 1
+        return Result(Outcome.SKIPPED, decoded.reason)
+    return invalid(ledger, queue, decoded.reason, decoded.detail)
+
+
+def invalid(ledger: Ledger, queue: str, reason: str, detail: str) -> Result:
+    """Count a body from ``queue`` refused for ``reason``."""
+    tallies = ledger.tallies
+    tallies.message(queue, Outcome.INVALID)
+    key = (queue, reason)
+    tallies.invalid[key] = tallies.invalid.get(key, 0) + 1
+    return Result(Outcome.INVALID, reason, detail)
