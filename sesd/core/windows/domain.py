@@ -36,6 +36,8 @@ _SUPPRESSED: Final = 255
 _SUMMARISED = (_PROCESSING, _TO_DELIVERY, _DELAY_DURATION)
 _DELIVERY: Final = EVENT_TYPE_INDEX["delivery"]
 _T: Final = len(EVENT_TYPES)
+#: Below this, a whole number of seconds is exact as a float (the stage's span).
+_EXACT: Final = 2.0**52
 #: The value keys of a delivery's two values, by sketch bucket (made once: every
 #: delivery needs two).
 PROCESSING_KEYS: Final = [value_key(_PROCESSING, b) for b in range(MAX_BUCKET + 1)]
@@ -81,6 +83,8 @@ class DomainWindows:
         "_rings",
         "_specs",
         "_stage",
+        "_stage_from",
+        "_stage_to",
         "_staged",
         "_staged_counts",
         "changes",
@@ -98,6 +102,12 @@ class DomainWindows:
         # float ``//`` gives: a whole number, equal to an int exactly when its int() is,
         # so without that call (two a delivered recipient).
         self._stage = NEVER
+        # Where the stage's bucket begins and ends: a write at ``t`` inside them compares
+        # two floats instead of dividing (``t // self._fine``'s fmod of a Unix time cost
+        # about 150 instructions a delivered recipient, counted under cachegrind). The
+        # same test exactly when the fine width is whole seconds (a whole number of them
+        # times a whole number is exact below 2**53); else the span stays empty.
+        self._stage_from, self._stage_to = math.inf, -math.inf
         self._accepted = 0  # bit i: ring i holds the stage's bucket
         self._staged_counts: list[int] | None = None
         self._staged: dict[int, int] | None = None  # values: value_key -> how many
@@ -109,7 +119,7 @@ class DomainWindows:
     def count(self, t: float, now: float, type_index: int, n: int = 1) -> None:
         """Count ``n`` recipients of a type at event time ``t`` (at most ``now``)."""
         self.changes += 1
-        if t // self._fine != self._stage:
+        if not self._stage_from <= t < self._stage_to and t // self._fine != self._stage:
             self._open(t, now)
         counts = self._staged_counts
         if counts is None:
@@ -121,6 +131,8 @@ class DomainWindows:
         self.flush(now)
         fine = int(t // self._fine)
         self._stage = fine
+        if self._fine.is_integer() and abs(t) < _EXACT:
+            self._stage_from, self._stage_to = fine * self._fine, (fine + 1) * self._fine
         accepted = 0
         for index, ring in enumerate(self._rings):
             head = ring.head
@@ -140,7 +152,7 @@ class DomainWindows:
         (then neither is recorded). Nine recipients in ten take this path: it does what
         :meth:`count` does, inline."""
         self.changes += 1
-        if t // self._fine != self._stage:
+        if not self._stage_from <= t < self._stage_to and t // self._fine != self._stage:
             self._open(t, now)
         counts = self._staged_counts
         if counts is None:
@@ -157,7 +169,7 @@ class DomainWindows:
         """Count one recipient that a suppression list kept SES from sending to (its
         bounce is not counted as one)."""
         self.changes += 1
-        if t // self._fine != self._stage:
+        if not self._stage_from <= t < self._stage_to and t // self._fine != self._stage:
             self._open(t, now)
         staged = self._staged
         if staged is None:
@@ -169,7 +181,7 @@ class DomainWindows:
         """How long a delay lasted, once its recipient was delivered or bounced at ``t``
         (the Delivery or Bounce itself is counted by :meth:`count`)."""
         self.changes += 1
-        if t // self._fine != self._stage:
+        if not self._stage_from <= t < self._stage_to and t // self._fine != self._stage:
             self._open(t, now)
         staged = self._staged
         if staged is None:
@@ -206,7 +218,7 @@ class DomainWindows:
             examples = self._examples = Examples()
         for kind, text in noted.examples:
             examples.add(kind, t, text)
-        if t // self._fine != self._stage:
+        if not self._stage_from <= t < self._stage_to and t // self._fine != self._stage:
             self._open(t, now)
         if noted.cause >= 0:
             staged = self._staged
