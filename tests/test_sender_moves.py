@@ -142,6 +142,27 @@ def test_an_alert_on_a_place_left_resolves() -> None:
     assert (resolved.kind.value, resolved.domain) == ("resolved", f"eu/{AP}")
 
 
+def test_a_place_left_goes_at_housekeeping_with_no_event_after_the_poll() -> None:
+    """The poll moves the only sender of ``eu/ap-southeast-2``, where a bounce alert
+    fires, and no event comes after it (a quiet night's queues): the janitor's round
+    places the senders again, and the alert resolves and the series go, rather than
+    repeat for mail no longer sent there until the next event."""
+    config = parse_config(_RULE + _QUEUES + _entry("eu"))
+    pipeline = Pipeline(core_settings(config))
+    evaluator = Evaluator(config.alerts, [s.name for s in pipeline.ledger.specs])
+    _send(pipeline, AP, ACCOUNT, 1)
+    _send(pipeline, AP, ACCOUNT, 1, "bounce")
+    (fired,) = evaluator.evaluate(pipeline.ledger, NOW)
+    assert (fired.kind.value, fired.domain) == ("firing", f"eu/{AP}")
+    _poll(pipeline, ACCOUNT)
+    pipeline.housekeep(NOW + 10)
+    assert _sends(pipeline) == {}
+    (resolved,) = evaluator.evaluate(pipeline.ledger, NOW + 60)
+    assert (resolved.kind.value, resolved.domain) == ("resolved", f"eu/{AP}")
+    _send(pipeline, AP, ACCOUNT, 1)  # (and its next send counts where it moved)
+    assert _sends(pipeline) == {("default", AP, ""): 1}
+
+
 def test_past_the_cap_on_senders_kept_no_place_is_forgotten() -> None:
     """Every sender kept fills the cap, and one more counts under ``eu`` in
     ap-southeast-2: sesd cannot ask where a sender it did not keep counts now, and

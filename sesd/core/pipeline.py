@@ -346,12 +346,17 @@ class Pipeline:
     # --- housekeeping ------------------------------------------------------------
 
     def housekeep(self, now: float) -> list[str]:
-        """Forget long-expired pending delays; evict idle domains and tag values
+        """Follow a poll's move of senders that no event has followed yet; forget
+        long-expired pending delays; evict idle domains and tag values
         (sesd.core.housekeeping), and what this pipeline kept of their labels.
 
         Returns the evicted domain labels (their series are gone from the tallies).
         """
-        evicted, tenants = evict_idle(self.ledger, now)
+        ledger = self.ledger
+        if self._reach != ledger.accounts.reach:  # a poll's move, no event since
+            self._reach = ledger.accounts.reach
+            self._estimates.moved(ledger.senders)
+        evicted, tenants = evict_idle(ledger, now)
         if evicted:
             gone = set(evicted)
             self._labels = {d: s for d, s in self._labels.items() if s.name not in gone}
