@@ -127,7 +127,9 @@ class TenantStatuses:
     many of all the others together (named by events only, under an AWS account id no
     poll named: made up, perhaps)."""
 
-    __slots__ = ("_groups", "_unnamed", "accounts", "ids_forgotten", "roles", "status", "watched")
+    __slots__ = (
+        "_groups", "_unnamed", "accounts", "ids_forgotten", "listed", "roles", "status", "watched",
+    )  # fmt: skip
 
     def __init__(self, watched: Iterable[tuple[str, str]] = ()) -> None:
         self.status: dict[TenantKey, TenantStatus] = {}
@@ -146,6 +148,9 @@ class TenantStatuses:
         #: The keys of the others (None's) by their account, in the same order: what a
         #: poll naming an id moves, found without a pass over every tenant kept.
         self._unnamed: dict[str, dict[TenantKey, None]] = {}
+        #: When each watched (account, region)'s last whole list of statuses was read
+        #: from (:meth:`gone`): a tenant it did not name was gone then.
+        self.listed: dict[tuple[str, str], float] = {}
 
     def watch(
         self,
@@ -163,7 +168,12 @@ class TenantStatuses:
         one an entry's polls named that its role no longer reaches (pointed at another).
         ``roles``: each ``[[accounts]]`` entry's AWS account id by its name, now."""
         before, self.watched = self.watched, frozenset(watched)
-        self.roles = dict(roles or {})
+        was, self.roles = self.roles, dict(roles or {})
+        # (a list of the account a role reached before says nothing of the one it reaches)
+        same = {
+            k for k in self.listed if k in self.watched and was.get(k[0]) == self.roles.get(k[0])
+        }
+        self.listed = {k: self.listed[k] for k in same}
         self.accounts = {i: label for i, label in self.accounts.items() if self._reaches(label, i)}
         kept, self.status, self._groups, self._unnamed = self.status, {}, {}, {}
         for key, status in kept.items():
@@ -289,7 +299,10 @@ class TenantStatuses:
         # Of two entries whose roles reach one account, the one watching the region.
         entry = entry_watching(self.roles, self.watched, notice.account, notice.region)
         account = entry or self.accounts.get(notice.account, notice.account)
-        status = self.record((account, notice.region, notice.tenant))
+        key = (account, notice.region, notice.tenant)
+        if key not in self.status and notice.time <= self.listed.get(key[:2], -1.0):
+            return  # the list read after it did not name the tenant: gone (deleted) since
+        status = self.record(key)
         if notice.status:
             # Older than the newest word on its own origin (a poll's is on both): the
             # other's newer word says nothing of this one's.
@@ -324,7 +337,9 @@ class TenantStatuses:
     def gone(self, account: str, region: str, listed: set[str], since: float) -> None:
         """A poll of (account, region) that lists only ``listed``: a tenant it no longer
         lists (deleted, or renamed) is forgotten, its alerts resolve; unless an event
-        spoke of it after ``since`` (the poll's start: it may be newer than the list)."""
+        spoke of it after ``since`` (the poll's start: it may be newer than the list).
+        An event of one not kept, no newer, is of one gone: not heard (:meth:`apply`)."""
+        self.listed[(account, region)] = since
         stale = [
             key
             for key, status in self.status.items()
