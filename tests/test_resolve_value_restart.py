@@ -35,3 +35,22 @@ def test_a_resolve_owed_by_the_restarts_rules_tells_its_figure(restarted: str) -
         if a.kind is Transition.RESOLVED
     ]  # fmt: skip
     assert owed == [(("pager",), 0.1)]
+
+
+def test_a_resolve_owed_after_a_stop_longer_than_its_window_tells_its_figure() -> None:
+    """As above, the restart's rules unchanged, but sesd was down an hour: its 5m window
+    holds nothing of before the stop, and the first evaluation reads no data. The resolve
+    it makes again is the one decided before the stop: at 10%, ended when it ended. Told
+    "no data" at the restart, it read as though the domain's mail had stopped, and the
+    incident as lasting through the downtime."""
+    blob = resolve_left_unsent(["5m"])
+    config = parse_config(SINKS + rule())
+    after = Evaluator(config.alerts, ["5m"])
+    ledger = Pipeline(core_settings(config)).ledger
+    restore(blob, ledger, after, T + 3600)
+    after.evaluate(ledger, T + 3600)
+    sent = [
+        (n.sinks, a.kind, a.value, a.at) for n in after.due(T + 3600, flush=True)
+        for a in n.alerts
+    ]  # fmt: skip
+    assert sent == [(("pager",), Transition.RESOLVED, 0.1, T + 2)]

@@ -211,7 +211,8 @@ def identity(
         "threshold": rule.threshold,
         "clear_threshold": rule.clear_threshold,
         "rising": rule.rising,
-        "at": now,
+        # A resolve ends when it was decided: one a stop left undelivered, before it.
+        "at": now if kind is not Transition.RESOLVED else min(state.resolved_at or now, now),
         "since": state.since,  # when it fired (a resolve leaves it unchanged)
     }
 

@@ -184,6 +184,18 @@ def less_a_tenth(period: float, tick: float) -> float:
     return period - early if period > early else period
 
 
+def _stepped_back(state: AlertState, now: float) -> None:
+    """The wall clock stepped back past when the alert began pending or was last sent:
+    counted from now, so the step costs at most one `for` or repeat_interval, not the
+    step's length on top (an hour's step back held a pending page an hour). A firing
+    alert fired no later than now: a start ahead of its end is refused (Alertmanager
+    answers 400 to every resend and to the resolve)."""
+    if state.since > now and state.status is not INACTIVE:
+        state.since = now
+    if state.status is FIRING and state.last_sent > now:
+        state.last_sent = now
+
+
 def step(
     rule: RuleConfig,
     state: AlertState,
@@ -203,15 +215,13 @@ def step(
     counts as held, and of ``repeat_interval`` as due (:func:`less_a_tenth`)."""
     if blind and value is None and state.status is FIRING and state.resolved_at is None:
         return None
-    # The wall clock stepped back past when the alert began pending or was last sent:
-    # counted from now, so the step costs at most one `for` or repeat_interval, not
-    # the step's length on top (an hour's step back held a pending page an hour). A
-    # firing alert fired no later than now: a start ahead of its end is refused
-    # (Alertmanager answers 400 to every resend and to the resolve).
-    if state.since > now and state.status is not INACTIVE:
-        state.since = now
-    if state.status is FIRING and state.last_sent > now:
-        state.last_sent = now
+    _stepped_back(state, now)
+    if blind and value is None and state.status is FIRING and not thin:
+        # Its resolve, decided before a stop, and nothing read since (the window emptied
+        # over the stop): made again as decided, at its figure and when it ended. Told
+        # "no data" at the start, it read as mail stopped, the incident as the downtime.
+        state.status, state.resolved_at = INACTIVE, min(state.resolved_at or now, now)
+        return RESOLVED
     state.value = value
     breach = value is not None and rule.breaches(value) and volume >= rule.min_events
     if state.status is FIRING:
