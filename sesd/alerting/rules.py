@@ -216,10 +216,18 @@ def step(
     if blind and value is None and state.status is FIRING and state.resolved_at is None:
         return None
     _stepped_back(state, now)
-    if blind and value is None and state.status is FIRING and not thin:
+    if (
+        blind
+        and value is None
+        and state.status is FIRING
+        and not thin
+        and not _holds(rule, state.value)
+    ):
         # Its resolve, decided before a stop, and nothing read since (the window emptied
         # over the stop): made again as decided, at its figure and when it ended. Told
         # "no data" at the start, it read as mail stopped, the incident as the downtime.
+        # (Not where the rule in force fires at that figure: "resolved at 10%" then read
+        # against thresholds that keep it firing.)
         state.status, state.resolved_at = INACTIVE, min(state.resolved_at or now, now)
         return RESOLVED
     state.value = value
