@@ -12,7 +12,7 @@ from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.rules import Transition
 from sesd.config import core_settings, parse_config
 from sesd.core.pipeline import Pipeline
-from sesd.runtime.state import restore
+from sesd.runtime.state import restore, snapshot
 from tests.test_owed_ended_restart import resolve_left_unsent
 from tests.test_rule_changes import SINKS, WINDOWS, T, rule
 
@@ -54,3 +54,24 @@ def test_a_resolve_owed_after_a_stop_longer_than_its_window_tells_its_figure() -
         for a in n.alerts
     ]  # fmt: skip
     assert sent == [(("pager",), Transition.RESOLVED, 0.1, T + 2)]
+
+
+def test_a_thin_window_after_the_restart_keeps_the_figure_an_owed_resolve_tells() -> None:
+    """As above, but the first start reads its backlog far behind, its window empty
+    (too thin to resolve on: the alert stays firing), and sesd stops again before it
+    catches up. The start after that, its window empty too, makes the resolve at 10%:
+    the thin window's "no data" was no figure the alert resolved at."""
+    blob = resolve_left_unsent(["5m"])
+    config = parse_config(SINKS + rule())
+    between = Evaluator(config.alerts, ["5m"])
+    ledger = Pipeline(core_settings(config)).ledger
+    restore(blob, ledger, between, T + 3600)
+    ledger.tallies.received("q", T + 3600, 3000.0)  # reading 50 min behind
+    assert between.evaluate(ledger, T + 3600) == []
+    blob = snapshot(ledger, between, T + 3601, (), True)
+    after = Evaluator(config.alerts, ["5m"])
+    ledger = Pipeline(core_settings(config)).ledger
+    restore(blob, ledger, after, T + 7200)
+    after.evaluate(ledger, T + 7200)
+    sent = [(a.kind, a.value) for n in after.due(T + 7200, flush=True) for a in n.alerts]
+    assert sent == [(Transition.RESOLVED, 0.1)]

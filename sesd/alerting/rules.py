@@ -230,7 +230,7 @@ def step(
         # against thresholds that keep it firing.)
         state.status, state.resolved_at = INACTIVE, min(state.resolved_at or now, now)
         return RESOLVED
-    state.value = value
+    was, state.value = state.value, value
     breach = value is not None and rule.breaches(value) and volume >= rule.min_events
     if state.status is FIRING:
         if not _holds(rule, value) and not thin:
@@ -243,7 +243,9 @@ def step(
             state.resolved_at = None
         elif state.resolved_at is not None:
             # Its resolve, decided before a stop, held by a window too thin to make it
-            # again: a reminder would page it firing at a figure that resolves it.
+            # again: a reminder would page it firing at a figure that resolves it. The
+            # figure it resolved at stays (a thin slice's, "no data" often, is none).
+            state.value = was
             return None
         if now - state.last_sent >= less_a_tenth(repeat_interval, tick):
             state.last_sent = now
