@@ -23,6 +23,7 @@ from sesd.alerting.changes import (
     relabel,
     resolved_again,
 )
+from sesd.alerting.gate import gate
 from sesd.alerting.grouping import Groups
 from sesd.alerting.labels import Listing
 from sesd.alerting.reads import Reads
@@ -30,7 +31,6 @@ from sesd.alerting.rule_versions import RuleVersions
 from sesd.alerting.rules import (
     FIRING,
     INACTIVE,
-    RESOLVED,
     AlertState,
     Blindness,
     Status,
@@ -275,7 +275,7 @@ class Evaluator:
         )
         if state.since < since and transition is not Transition.FIRING:  # stepped back past it
             self.rechecked.moved_back((rule.name, domain), since, state.since)
-        kind = self._gate(rule, domain, state, transition, now)
+        kind = gate(self, rule, domain, state, transition, now)
         # A firing alert restored from the state file: known again for resends.
         remember = (
             kind is None
@@ -321,35 +321,6 @@ class Evaluator:
             self._quiet.get(rule.name, {}).pop(label, None)
         else:
             self._quiet.setdefault(rule.name, {})[label] = read
-
-    def _gate(
-        self,
-        rule: RuleConfig,
-        domain: str,
-        state: AlertState,
-        transition: Transition | None,
-        now: float,
-    ) -> Transition | None:
-        """What to send for a step's transition, given the silences: the transition, a
-        held-back firing once its silence ended, or nothing."""
-        if transition is RESOLVED:
-            self.ended_silences |= self.silences.waiting_on(rule.name, domain, rule.severity, now)
-            sent, state.notified = state.notified, False
-            return transition if sent else None
-        if state.status is not FIRING:
-            return None
-        silence = self.silences.match(rule.name, domain, rule.severity, now)
-        if silence is not None:
-            if transition is not None:
-                self.held.append((rule.name, domain, transition.value, silence.id))
-            return None
-        if not state.notified:
-            # Fired now, or fired under a silence that has ended since.
-            state.notified, state.last_sent = True, now
-            return Transition.FIRING
-        if self.unheard.owes(rule.name, domain, transition, state):
-            return Transition.FIRING  # to the sinks that had not taken it at the stop
-        return transition
 
     def silenced(self, rule: str, domain: str, now: float) -> bool:
         """Whether a firing alert is held back by a silence (a pure read)."""

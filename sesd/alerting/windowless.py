@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Final
 
 from sesd.alerting.accounts import account_lines, account_value
 from sesd.alerting.alert import Alert
+from sesd.alerting.gate import gate
 from sesd.alerting.labels import takes
 from sesd.alerting.rules import AlertState, step
 from sesd.alerting.tenants import measure_tenant
@@ -40,7 +41,7 @@ def step_canary(
     window = Duration(rule.window).seconds
     value, volume = tracker.measure(rule.metric, window, now)
     transition = step(rule, state, value, volume, now, evaluator._repeat, tick=evaluator._tick)
-    kind = evaluator._gate(rule, CANARY_DOMAIN, state, transition, now)
+    kind = gate(evaluator, rule, CANARY_DOMAIN, state, transition, now)
     if kind is None:
         return
     missing = [c.message_id for c in tracker.missing(now, now - window) if c.message_id]
@@ -96,7 +97,7 @@ def step_accounts(
         # The alert's lines only for an alert (sesd.alerting.accounts.account_value).
         value, volume = account_value(rule.metric, status, estimate)
         transition = step(rule, state, value, volume, now, evaluator._repeat, tick=evaluator._tick)
-        kind = evaluator._gate(rule, label, state, transition, now)
+        kind = gate(evaluator, rule, label, state, transition, now)
         if kind is None:
             continue
         account, _, region = label.partition("/")
@@ -135,7 +136,7 @@ def step_tenants(
         found = by_tenant.get(tenant, [])
         value, volume, notes = measure_tenant(rule.metric, found)
         transition = step(rule, state, value, volume, now, evaluator._repeat, tick=evaluator._tick)
-        kind = evaluator._gate(rule, tenant, state, transition, now)
+        kind = gate(evaluator, rule, tenant, state, transition, now)
         if kind is None:
             continue
         alert = Alert(

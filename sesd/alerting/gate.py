@@ -1,0 +1,48 @@
+"""What a step's transition sends, given the silences in force and the sinks a stop
+left without a firing (sesd.alerting.unheard): the transition, a held-back firing
+once its silence ended, or nothing. The states are stepped whatever it says:
+silences gate what is sent, never the states."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sesd.alerting.rules import FIRING, RESOLVED, AlertState, Transition
+from sesd.config import RuleConfig
+
+if TYPE_CHECKING:
+    from sesd.alerting.evaluator import Evaluator
+
+__all__ = ["gate"]
+
+
+def gate(
+    evaluator: Evaluator,
+    rule: RuleConfig,
+    domain: str,
+    state: AlertState,
+    transition: Transition | None,
+    now: float,
+) -> Transition | None:
+    """What ``evaluator`` sends for a step's ``transition`` of (``rule``, ``domain``):
+    a resolve only when its firing was sent; a firing silenced is held (noted in
+    ``evaluator.held``), and sent once its silence ended while it still fires."""
+    if transition is RESOLVED:
+        silences = evaluator.silences
+        evaluator.ended_silences |= silences.waiting_on(rule.name, domain, rule.severity, now)
+        sent, state.notified = state.notified, False
+        return transition if sent else None
+    if state.status is not FIRING:
+        return None
+    silence = evaluator.silences.match(rule.name, domain, rule.severity, now)
+    if silence is not None:
+        if transition is not None:
+            evaluator.held.append((rule.name, domain, transition.value, silence.id))
+        return None
+    if not state.notified:
+        # Fired now, or fired under a silence that has ended since.
+        state.notified, state.last_sent = True, now
+        return Transition.FIRING
+    if evaluator.unheard.owes(rule.name, domain, transition, state):
+        return Transition.FIRING  # to the sinks that had not taken it at the stop
+    return transition
