@@ -21,6 +21,7 @@ from sesd.runtime.daemon import Daemon
 from sesd.runtime.state import restore, snapshot, write_state
 from sesd.status.markup import alerts_html
 from sesd.status.model import build_status, scope_page
+from sesd.status.page import status_main
 from tests.test_owed_ended_restart import resolve_left_unsent
 from tests.test_rule_changes import SINKS, T, rule
 from tests.test_rules import feed_spike
@@ -98,3 +99,22 @@ def test_no_reminder_tells_an_owed_resolve_firing_while_its_window_is_too_thin()
     sent = [(n.kind, [a.value for a in n.alerts]) for n in after.due(later + 3, flush=True)]
     sent += [(a.kind, [a.value]) for a in after.evaluate(ledger, later + 3)]
     assert sent == [(Transition.RESOLVED, [0.1])]
+
+
+def test_the_domain_table_does_not_list_an_owed_resolve_firing(tmp_path: Path) -> None:
+    """As the first: until the first evaluation the alerts' rows read the alert
+    resolved at 10%; the domains table, its JSON and `sesd status` named it firing on
+    a.example, and marked the row so."""
+    daemon = _restarted(tmp_path)
+    try:
+        doc = build_status(daemon.status, T + 4, {}, (daemon.status.started, {}))
+        (domains,) = [t for t in doc.scopes if t.axis == "domain"]
+        (row,) = [r for r in domains.items if r.name == "a.example"]
+        assert row.firing == []
+        assert "delays" not in table(doc).split("DOMAINS", 1)[-1]
+        html = status_main(doc).split('id="scope-domain"', 1)[1].split("</section>", 1)[0]
+        assert "a.example" in html
+        assert 'class="firing"' not in html
+        assert "delays" not in html
+    finally:
+        daemon.saver.release()

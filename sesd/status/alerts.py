@@ -102,10 +102,11 @@ def active(evaluator: Evaluator) -> list[Active]:
 
 
 def firing_on(found: list[Active]) -> dict[tuple[str, str], list[str]]:
-    """(scope, label) -> the rules firing on it."""
+    """(scope, label) -> the rules firing on it. Not one whose resolve a stop left
+    undelivered: its row reads it resolved, and so does the label's."""
     out: dict[tuple[str, str], list[str]] = {}
     for alert in found:
-        if alert.firing:
+        if alert.firing and alert.state.resolved_at is None:
             out.setdefault((alert.scope, alert.label), []).append(alert.rule.name)
     return out
 
