@@ -215,7 +215,8 @@ def step(
     counts as held, and of ``repeat_interval`` as due (:func:`less_a_tenth`)."""
     if blind and value is None and state.status is FIRING and state.resolved_at is None:
         return None
-    _stepped_back(state, now)
+    if state.since > now or state.last_sent > now:  # rare: a call only then
+        _stepped_back(state, now)
     if (
         blind
         and value is None
