@@ -450,7 +450,7 @@ def test_a_visibility_timeout_of_0_is_warned_of() -> None:
     receive: check-config says so. Unset, or a number of seconds, says nothing."""
     queue = '[[queues]]\nurl = "https://sqs.eu-west-1.amazonaws.com/1/ses-events"\n'
     (warning, no_rules) = parse_config(queue + "visibility_timeout = 0\n").warnings()
-    assert warning.startswith("queues (ses-events): visibility_timeout = 0 shows each message")
+    assert warning.startswith("queues[0].visibility_timeout: 0 shows each message")
     assert no_rules == NO_RULES
     assert parse_config(queue + "visibility_timeout = 1\n").warnings() == [NO_RULES]
     assert parse_config(queue).warnings() == [NO_RULES]
@@ -488,7 +488,7 @@ def test_a_fifo_queue_without_delete_invalid_is_warned_of() -> None:
     standard = '[[queues]]\nurl = "https://sqs.eu-west-1.amazonaws.com/1/ses-events"\n'
     # No rule here: that warning comes with each (tests/test_cli.py).
     (warning, no_rules) = parse_config(fifo + standard).warnings()
-    assert warning.startswith("queues (ses-events.fifo): a FIFO queue holds the rest")
+    assert warning.startswith("queues[0].delete_invalid: a FIFO queue holds the rest")
     assert warning.endswith("set delete_invalid = true on it")
     assert no_rules == NO_RULES
     assert parse_config(fifo + "[ingest]\ndelete_invalid = true\n").warnings() == [NO_RULES]
@@ -514,7 +514,7 @@ def test_a_grace_period_that_leaves_no_room_for_the_last_save_is_warned_of() -> 
     (no_rules, warning) = parse_config(state + '[shutdown]\ngrace_period = "31s"\n').warnings()
     assert no_rules == NO_RULES
     longest = 31 + LAST_SAVE + EXIT_ROOM
-    assert warning.startswith(f"shutdown.grace_period (31s): a stop may take {longest:g}s")
+    assert warning.startswith(f"shutdown.grace_period: 31s: a stop may take {longest:g}s")
     assert f"the {SHIPPED_STOP_TIMEOUT:g}s the shipped units give" in warning
     assert warning.endswith(
         f"raise theirs to {longest:g}s, or sesd is killed before its state is saved"
@@ -639,7 +639,7 @@ def test_a_queue_received_without_waiting_is_warned_of() -> None:
     grace = '[shutdown]\ngrace_period = "30s"\n'
     (warning, no_rules) = parse_config(grace + queue + "wait_time_seconds = 0\n").warnings()
     assert no_rules == NO_RULES
-    assert warning.startswith("queues (ses-events): wait_time_seconds = 0 receives without")
+    assert warning.startswith("queues[0].wait_time_seconds: 0 receives without")
     assert "billed" in warning
     assert "every second" in warning
     assert parse_config(grace + queue + "wait_time_seconds = 1\n").warnings() == [NO_RULES]
@@ -657,8 +657,8 @@ def test_a_grace_period_shorter_than_a_long_poll_is_warned_of() -> None:
         (warning, no_rules) = config.warnings()
         assert no_rules == NO_RULES
         assert warning.startswith(
-            f"shutdown.grace_period ({grace}) is shorter than the long poll of queue "
-            "ses-events (wait_time_seconds = 20)"
+            f"shutdown.grace_period: {grace} is shorter than queues[0].wait_time_seconds "
+            "(20), the long poll of queue ses-events"
         )
         assert "visibility timeout" in warning
         assert warning.endswith("give it at least 20s")
@@ -687,7 +687,7 @@ def test_a_rule_on_what_getaccount_says_warns_when_account_health_is_off() -> No
         assert parse_config(queue + silences + rule(metric)).warnings() == []
         (warning,) = parse_config(queue + off + silences + rule(metric)).warnings()
         assert warning == (
-            f"alerts.rules[0] (r): {metric} is what SESv2 GetAccount says, which "
+            f"alerts.rules[0] (r).metric: {metric} is what SESv2 GetAccount says, which "
             "[account_health] enabled = false does not poll: the rule never fires"
         )
     estimate = queue + off + silences + rule("reputation_bounce_ratio")
@@ -779,7 +779,7 @@ def test_a_replica_of_a_fleet_is_warned_of_rules_whose_events_pair_up() -> None:
     assert len(warnings) == 3, warnings
     for i, ((metric, _), warning) in enumerate(zip(pairs, warnings, strict=True)):
         assert warning.startswith(
-            f"alerts.rules[{i}] (r-{metric}): {metric} pairs two events of one message, "
+            f"alerts.rules[{i}] (r-{metric}).metric: {metric} pairs two events of one message, "
             "which reach different replicas of a fleet"
         ), warning
         assert "shared" in warning
@@ -808,7 +808,7 @@ def test_a_replica_of_a_fleet_is_warned_of_paging_pagerduty_itself() -> None:
         'above = 0\nsinks = ["pd"]\n'
     )
     (warning,) = parse_config(queue + sinks + "shared = true\n" + rules).warnings()
-    assert warning.startswith("alerts.rules[0] (delays): sink 'pd' is PagerDuty"), warning
+    assert warning.startswith("alerts.rules[0] (delays).sinks[1]: 'pd' is PagerDuty"), warning
     assert "dedup_key" in warning
     assert warning.endswith("page through the shared Alertmanager sink 'am'")
     assert parse_config(queue + sinks + rules).warnings() == []

@@ -390,3 +390,53 @@ def test_a_refused_config_is_named_by_the_key_written(
         assert said.startswith(error.removesuffix(MORE))
     else:
         assert said == error
+
+
+#: A sink shared by a fleet's replicas, and a PagerDuty sink beside it.
+FLEET = AM + 'urls = ["http://a"]\nshared = true\n' + PD
+
+#: Valid, but probably not meant: check-config's warnings, each keyed as errors are.
+WARNINGS = [
+    (Q + "visibility_timeout = 0", "queues[0].visibility_timeout: 0 shows each message again "
+     "as it is received" + MORE),
+    (Q + "wait_time_seconds = 0", "queues[0].wait_time_seconds: 0 receives without waiting: "
+     "SQS answers at once" + MORE),
+    (Q.replace("/q", "/q.fifo"), "queues[0].delete_invalid: a FIFO queue holds the rest of a "
+     "message group behind an invalid message" + MORE),
+    ('[shutdown]\ngrace_period = "5s"', "shutdown.grace_period: 5s is shorter than "
+     "queues[0].wait_time_seconds (20), the long poll of queue q: a stop of a quiet queue "
+     "abandons its receive in flight" + MORE),
+    ('[shutdown]\ngrace_period = "5m"', "shutdown.grace_period: 5m: a stop may take " + MORE),
+    (R.replace("delay_ratio", "sending_paused") + "above = 0\n[account_health]\nenabled = "
+     "false", "alerts.rules[0] (r).metric: sending_paused is what SESv2 GetAccount says, which "
+     "[account_health] enabled = false does not poll: the rule never fires"),
+    (FLEET + R.replace("delay_ratio", "pending_delays") + 'above = 60\nsinks = ["am"]',
+     "alerts.rules[0] (r).metric: pending_delays pairs two events of one message, "
+     "which reach different replicas of a fleet (a sink is shared): " + MORE),
+    (FLEET + RA + 'sinks = ["am", "pd"]', "alerts.rules[0] (r).sinks[1]: 'pd' is PagerDuty, "
+     "paged by each replica of the fleet under one dedup_key" + MORE),
+    ('[domains]\ngroups = {g = ["a.com"]}\n' + RA + 'domains = ["b.com", "gg"]',
+     "alerts.rules[0] (r).domains[1]: 'gg', which is no group of [domains] groups and, "
+     "without a dot, no recipient's domain" + MORE),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("text", "warning"), WARNINGS, ids=[_id(text) for text, _ in WARNINGS])
+def test_a_warning_is_named_by_the_key_written(
+    text: str, warning: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "sesd.toml"
+    path.write_text((text if "[[queues]]" in text else Q + text) + "\n", encoding="utf-8")
+    args = argparse.Namespace(
+        path=str(path), config=None, no_secrets=False, quiet=True, digest=False
+    )
+    assert check_config.execute(args) == 0
+    said = [
+        line.removeprefix("sesd: warning: ")
+        for line in capsys.readouterr().err.splitlines()
+        if line.startswith("sesd: warning: ")
+    ]
+    if warning.endswith(MORE):
+        assert [line for line in said if line.startswith(warning.removesuffix(MORE))], said
+    else:
+        assert warning in said

@@ -187,7 +187,7 @@ async def test_a_reload_warns_of_what_it_brought_as_the_start_does(
         await _reload(sesd, "sesd.config.reloaded")
         with anyio.fail_after(20):
             spare = await sesd.wait_for_event("sesd.config.warning")
-    assert warned["warning"].startswith("queues (new): visibility_timeout = 0")
+    assert warned["warning"].startswith("queues[1].visibility_timeout: 0")
     assert warned["level"] == "warning"
     assert spare["warning"] == "alerts.sinks.spare: no rule sends to this sink"
     said = [r["warning"] for r in sesd.records if r["event"] == "sesd.config.warning"]

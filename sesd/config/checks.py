@@ -101,27 +101,27 @@ def config_warnings(config: Config) -> list[str]:
         if secret.is_literal
     ]
     found += [
-        f"queues ({q.label}): a FIFO queue holds the rest of a message group behind "
+        f"queues[{i}].delete_invalid: a FIFO queue holds the rest of a message group behind "
         "an invalid message until it reaches its dead-letter queue (without one, for "
         "ever); set delete_invalid = true on it"
-        for q in config.queues
+        for i, q in enumerate(config.queues)
         if q.url.rstrip("/").endswith(".fifo") and not config.deletes_invalid(q)
     ]
     found += [
-        f"queues ({q.label}): visibility_timeout = 0 shows each message again as it is "
+        f"queues[{i}].visibility_timeout: 0 shows each message again as it is "
         "received: other pollers take it again while it is handled, and an invalid one "
         "left in the queue comes back at once, receive after receive; leave it unset "
         "(the queue's own) or give the seconds a message takes to handle and delete"
-        for q in config.queues
+        for i, q in enumerate(config.queues)
         if q.visibility_timeout == 0
     ]
     found += [
-        f"queues ({q.label}): wait_time_seconds = 0 receives without waiting: SQS "
+        f"queues[{i}].wait_time_seconds: 0 receives without waiting: SQS "
         "answers at once from a sample of its servers (an answer can be empty while "
         "messages wait), and while the queue is empty each poller asks again every "
         "second, 86,400 requests a day billed (a 20 s long poll takes 4,320); give 1 "
         "to 20 (a long poll answers at once when messages are there)"
-        for q in config.queues
+        for i, q in enumerate(config.queues)
         if q.wait_time_seconds == 0
     ]
     found += _grace_warnings(config)
@@ -129,7 +129,7 @@ def config_warnings(config: Config) -> list[str]:
     found += _fleet_warnings(config)
     if not config.account_health.enabled:
         found += [
-            f"alerts.rules[{i}] ({rule.name}): {rule.metric} is what SESv2 GetAccount "
+            f"alerts.rules[{i}] ({rule.name}).metric: {rule.metric} is what SESv2 GetAccount "
             "says, which [account_health] enabled = false does not poll: the rule never "
             "fires"
             for i, rule in enumerate(alerts.rules)
@@ -169,7 +169,7 @@ def config_warnings(config: Config) -> list[str]:
     longest = config.shutdown.longest_stop(saves=config.state.path is not None)
     if longest > SHIPPED_STOP_TIMEOUT:
         found.append(
-            f"shutdown.grace_period ({config.shutdown.grace_period.text}): a stop may "
+            f"shutdown.grace_period: {config.shutdown.grace_period.text}: a stop may "
             f"take {longest:g}s, more than the {SHIPPED_STOP_TIMEOUT:g}s the shipped "
             "units give (systemd TimeoutStopSec, Kubernetes terminationGracePeriodSeconds,"
             f" docker stop --time): raise theirs to {math.ceil(longest)}s, or sesd is "
@@ -213,18 +213,18 @@ def _fleet_warnings(config: Config) -> list[str]:
     for i, rule in enumerate(config.alerts.rules):
         if rule.metric in _PAIRED:
             found.append(
-                f"alerts.rules[{i}] ({rule.name}): {rule.metric} pairs two events of one "
+                f"alerts.rules[{i}] ({rule.name}).metric: {rule.metric} pairs two events of one "
                 "message, which reach different replicas of a fleet (a sink is shared): "
                 f"{_PAIRED[rule.metric]}"
             )
         if rule.metric in GET_ACCOUNT_METRICS or rule.metric in TENANT_METRICS:
             continue  # what SES answers: every replica reads it alike
         found += [
-            f"alerts.rules[{i}] ({rule.name}): sink {name!r} is PagerDuty, paged by each "
+            f"alerts.rules[{i}] ({rule.name}).sinks[{j}]: {name!r} is PagerDuty, paged by each "
             "replica of the fleet under one dedup_key: the first replica whose share "
             "recovers resolves the incident the others still fire; page through the "
             f"shared Alertmanager sink {shared[0]!r}"
-            for name in rule.sinks
+            for j, name in enumerate(rule.sinks)
             if isinstance(named[name], PagerDutyConfig)
         ]
     return found
@@ -234,15 +234,15 @@ def _grace_warnings(config: Config) -> list[str]:
     """A grace period shorter than a queue's long poll: a stop waits for a receive in
     flight only that long (0s: not at all) before abandoning it."""
     grace = config.shutdown.grace_period
-    longest = max(config.queues, key=lambda q: q.wait_time_seconds, default=None)
-    if longest is None or grace.seconds >= longest.wait_time_seconds:
+    waits = [q.wait_time_seconds for q in config.queues]
+    if not waits or grace.seconds >= max(waits):
         return []
-    wait = longest.wait_time_seconds
+    i = waits.index(wait := max(waits))
     return [
-        f"shutdown.grace_period ({grace.text}) is shorter than the long poll of queue "
-        f"{longest.label} (wait_time_seconds = {wait}): a stop of a quiet queue abandons "
-        "its receive in flight (logged as sesd.sqs.receive_abandoned, as if the network "
-        "had stalled), and what SQS hands that receive stays hidden until its "
+        f"shutdown.grace_period: {grace.text} is shorter than queues[{i}].wait_time_seconds "
+        f"({wait}), the long poll of queue {config.queues[i].label}: a stop of a quiet "
+        "queue abandons its receive in flight (logged as sesd.sqs.receive_abandoned, as "
+        "if the network had stalled), and what SQS hands that receive stays hidden until its "
         "visibility timeout, its events late after the restart; give it at least "
         f"{wait}s"
     ]
