@@ -171,8 +171,12 @@ CASES = [
      "letters, digits, '-', '_', '.', ':'"),
     ('[alerts.sinks.console]\ntype = "slack"\n' + S, "alerts.sinks.console: the name is kept for "
      "standard output"),
-    ("[alerts.slack]\n" + S + '[alerts.sinks.slack]\ntype = "slack"\n' + S, "alerts: "
-     "[alerts.slack] and [alerts.sinks.slack] name the same sink"),
+    # A sink's name given twice: the named sink's key, as a second rule's name is said.
+    ("[alerts.slack]\n" + S + '[alerts.sinks.slack]\ntype = "slack"\n' + S, "alerts.sinks."
+     "slack: [alerts.slack] and [alerts.sinks.slack] name the same sink"),
+    ('[alerts.pagerduty]\nrouting_key = "k"\n[alerts.sinks.pagerduty]\ntype = "console"',
+     "alerts.sinks.pagerduty: [alerts.pagerduty] and [alerts.sinks.pagerduty] name the same "
+     "sink"),
     ('[alerts.sinks.x]\nurl = "https://h.example/x"', "alerts.sinks.x.type: give one of slack, "
      "pagerduty, alertmanager, webhook, console (the key is missing)"),
     ('[alerts.sinks.x]\ntype = "email"', "alerts.sinks.x.type: give one of slack, pagerduty, "

@@ -373,4 +373,6 @@ def _check_sink_names(alerts: AlertsConfig) -> None:
             raise ValueError("sinks.console: the name is kept for standard output")
     for name in ("slack", "pagerduty"):
         if getattr(alerts, name) is not None and name in alerts.sinks:
-            raise ValueError(f"[alerts.{name}] and [alerts.sinks.{name}] name the same sink")
+            raise ValueError(
+                f"sinks.{name}: [alerts.{name}] and [alerts.sinks.{name}] name the same sink"
+            )
