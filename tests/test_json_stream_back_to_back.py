@@ -1,7 +1,8 @@
 """Replay finds objects written back to back on a line (``}{``) with a regular
 expression's search, faster than ``b"}{" in line``: it finds ``}{`` where ``in``
 does and nowhere else, so the lines read give the same bodies at the same offsets
-as with ``in``."""
+as with ``in``. A chunk's lines are searched once, all together, and line by line
+only when that search finds one: the same bodies again."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sesd.commands.replay import json_stream
-from sesd.commands.replay.json_stream import lines
+from sesd.commands.replay.json_stream import back_to_back, lines
 
 EXAMPLES = 50 if os.environ.get("SESD_MUTATION") else 500
 #: Bytes that make and unmake ``}{`` and JSON around it (white space, strings,
@@ -43,6 +44,19 @@ def test_lines_read_as_with_in(raws: list[bytes], at: int) -> None:
     got = list(lines(raws, at))
     with mock.patch.object(json_stream, "_BACK_TO_BACK", _with_in):
         assert got == list(lines(raws, at))
+
+
+@settings(max_examples=EXAMPLES, deadline=None)
+@given(raws=st.lists(_LINE, max_size=6), tail=_TEXT, at=st.integers(0, 1000))
+def test_lines_searched_together_read_as_each_searched(
+    raws: list[bytes], tail: bytes, at: int
+) -> None:
+    """Any lines of a chunk, and the start of a line after them (not searched): the
+    same bodies at the same offsets as with each line searched on its own."""
+    data = b"".join(raw + b"\n" for raw in raws) + tail
+    apart = back_to_back(data, len(data) - len(tail))
+    assert apart == any(b"}{" in raw for raw in raws)
+    assert list(lines(raws, at, apart=apart)) == list(lines(raws, at))
 
 
 def test_an_event_line_with_objects_back_to_back_is_split() -> None:

@@ -25,6 +25,7 @@ __all__ = [
     "DocumentTooLarge",
     "Placed",
     "array",
+    "back_to_back",
     "concatenated",
     "document",
     "lines",
@@ -45,6 +46,18 @@ _decode = msgspec.json.Decoder().decode
 #: as many instructions (``in``'s were 4,600 of the replay benchmark's 154,000 an
 #: event, under cachegrind), but ``in`` branches on each pair of bytes it compares.
 _BACK_TO_BACK: Final = re.compile(rb"\}\{").search
+
+
+def back_to_back(data: bytes, end: int) -> bool:
+    """Whether ``}{`` is anywhere in ``data[:end]``: lines split from it that open as
+    event bodies are then each searched for it (:func:`lines`' ``apart``); else none
+    holds one. A line cannot hide one from this search (a newline splits no ``}{``).
+    One search of a chunk's lines instead of one a line (a search's own cost paid once,
+    not a line at a time): 800 fewer instructions an event of the replay benchmark's
+    155,000 (cachegrind), and a quarter of the searches' CPU time (600-byte lines)."""
+    return _BACK_TO_BACK(data, 0, end) is not None
+
+
 #: What reading a value raises when it cannot: msgspec 0.22 raises UnicodeDecodeError
 #: for text that is not UTF-8 (0.23 DecodeError), any release RecursionError for
 #: nesting too deep. The value is passed on as it is; the pipeline says why it is invalid.
@@ -114,8 +127,10 @@ def pretty(data: bytes) -> bool:
     return line == b"{"
 
 
-def lines(lines: list[bytes], at: int = 0) -> Iterator[Placed]:
-    """The bodies of consecutive lines (split at their newlines) that begin at ``at``."""
+def lines(lines: list[bytes], at: int = 0, *, apart: bool = True) -> Iterator[Placed]:
+    """The bodies of consecutive lines (split at their newlines) that begin at ``at``.
+    ``apart`` False: none of the lines holds ``}{`` (:func:`back_to_back` found none),
+    so no line is searched for objects back to back."""
     for raw in lines:
         # A line that opens as a value (an event a line, as written) has no white
         # space to measure.
@@ -127,7 +142,7 @@ def lines(lines: list[bytes], at: int = 0) -> Iterator[Placed]:
         if (
             line.startswith(_BODY_OPENINGS)
             and len(line) <= MAX_BODY
-            and _BACK_TO_BACK(line) is None
+            and (not apart or _BACK_TO_BACK(line) is None)
         ):
             yield start, line
             continue
