@@ -7,6 +7,7 @@ forgotten: one counted at by a sender not kept may still be."""
 
 from __future__ import annotations
 
+import msgspec
 from prometheus_client.parser import text_string_to_metric_families
 
 from sesd.alerting.evaluator import Evaluator
@@ -160,6 +161,31 @@ def test_a_place_left_goes_at_housekeeping_with_no_event_after_the_poll() -> Non
     (resolved,) = evaluator.evaluate(pipeline.ledger, NOW + 60)
     assert (resolved.kind.value, resolved.domain) == ("resolved", f"eu/{AP}")
     _send(pipeline, AP, ACCOUNT, 1)  # (and its next send counts where it moved)
+    assert _sends(pipeline) == {("default", AP, ""): 1}
+
+
+def test_an_empty_listing_moves_no_sender() -> None:
+    """The default credentials' listing in ap-southeast-2 named ACCOUNT: its mail there
+    counts under ``default``. Its last tenant deleted, the next listing is empty, which
+    says nothing of which account the credentials reach (ACCOUNT stays ``default``'s,
+    as its tenants' events do): its mail there still counts under ``default``, rather
+    than move to ``eu`` (its estimate forgotten, an alert on it resolved) and back at
+    the next tenant made; after a restart too."""
+    pipeline = Pipeline(core_settings(parse_config(_QUEUES + _entry("eu"))))
+    ledger = pipeline.ledger
+    roles = (ledger.tenant_status.roles, ledger.tenant_status.watched)
+    statuses = ledger.tenant_status
+    named_now(ledger.accounts, ledger.tenant_map, ("default", AP), ACCOUNT, roles, statuses)
+    statuses.named(ACCOUNT, "default")  # (its tenants' page, as the poller reads it)
+    _send(pipeline, AP, ACCOUNT, 1)
+    named_now(ledger.accounts, ledger.tenant_map, ("default", AP), None, roles, statuses)
+    _send(pipeline, AP, ACCOUNT, 1)
+    assert _sends(pipeline) == {("default", AP, ""): 2}
+    # And after a restart, its state file read (the estimate starts afresh).
+    saved = msgspec.msgpack.decode(msgspec.msgpack.encode(ledger.snapshot(NOW)))
+    pipeline = Pipeline(core_settings(parse_config(_QUEUES + _entry("eu"))))
+    pipeline.ledger.restore(saved, NOW)
+    _send(pipeline, AP, ACCOUNT, 1)
     assert _sends(pipeline) == {("default", AP, ""): 1}
 
 

@@ -122,6 +122,11 @@ class AccountStatus:
     #: The AWS account id its tenants' ARNs named (with ``[tenants]``): the account the
     #: label reaches, known so alone for the default credentials (a role's, its ARN's).
     account_id: str | None = None
+    #: The id :attr:`account_id` held before a listing here came back empty (its last
+    #: tenant deleted), until one names an account again: an empty listing says nothing
+    #: of which account the credentials reach, and that account's mail here still
+    #: counts under the label (sesd.core.tenant_reach.sender_label).
+    emptied: str | None = None
 
     @property
     def quota_used_ratio(self) -> float | None:
@@ -200,6 +205,8 @@ class Accounts:
                     status.enforcement = clean(status.enforcement, WORD) or None
                 if status.account_id is not None and not _ACCOUNT_ID.fullmatch(status.account_id):
                     status.account_id = None
+                if status.emptied is not None and not _ACCOUNT_ID.fullmatch(status.emptied):
+                    status.emptied = None
                 self.status[(str(account), str(region))] = status
         self.reach += 1  # (the ids the file's polls named)
         return moved

@@ -96,6 +96,7 @@ def named_now(
     listing naming another account."""
     status = accounts.record(target)
     was, status.account_id = status.account_id, now
+    status.emptied = (was or status.emptied) if now is None else None
     if was != now:
         accounts.reach += 1  # where a sender's mail counts may have moved
     if was is not None and was != now:
@@ -126,14 +127,15 @@ def sender_label(
     ``[[accounts]]`` entry whose role reaches it and that watches the region; else a
     label watching the region whose polls found that account there (the default
     credentials, into an entry's account or none's, in a region only they watch: its
-    account rule reads it, as its tenant events count there); else the entry whose role
-    reaches it (watched elsewhere); None where nothing is known to reach it."""
+    account rule reads it, as its tenant events count there), their last listing there
+    empty since or not; else the entry whose role reaches it (watched elsewhere); None
+    where nothing is known to reach it."""
     entry = entry_watching(settings.roles, settings.watched, account_id, region)
     if entry is not None:
         return entry
     for (label, where), status in accounts.status.items():
         # (a role's status still naming the account it reached before a restart: not it)
-        found = where == region and status.account_id == account_id
+        found = where == region and (status.account_id or status.emptied) == account_id
         if found and label not in settings.roles and (label, where) in settings.watched:
             return label
     return settings.account_names.get(account_id)
