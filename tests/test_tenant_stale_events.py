@@ -13,10 +13,11 @@ import anyio
 from sesd.commands.demo.localtenants import LocalTenants
 from sesd.config import core_settings, parse_config
 from sesd.core.pipeline import Pipeline
-from sesd.core.tenants import TenantNotice, TenantStatuses
+from sesd.core.tenants import TenantNotice, TenantStatus, TenantStatuses
 from tests.test_tenant_passes import ACCOUNT, NOW, REGION, Clock, tenant_poller
 
 PAUSE = "The bounce rate exceeded 15.0%."
+FINDING = ("BOUNCE", "HIGH", "The bounce rate is high.")
 
 
 def _statuses() -> tuple[Pipeline, TenantStatuses]:
@@ -28,6 +29,14 @@ def _paused(tenant: str, at: float) -> TenantNotice:
     """SES's pause of ``tenant`` at ``at``, as its status event tells it."""
     return TenantNotice(
         REGION, ACCOUNT, tenant, at, status="DISABLED", origin="AWS_MANAGED", cause=PAUSE
+    )
+
+
+def _opened(at: float) -> TenantNotice:
+    """globex's BOUNCE finding opened at ``at``, as its event tells it."""
+    kind, impact, description = FINDING
+    return TenantNotice(
+        REGION, ACCOUNT, "globex", at, finding=kind, impact=impact, description=description
     )
 
 
@@ -60,3 +69,43 @@ async def test_an_event_older_than_the_list_brings_back_no_deleted_tenant() -> N
     # A tenant created since (its event dated after the list was asked for) is kept.
     statuses.apply(_paused("hooli", NOW + 300))
     assert statuses.status[("default", REGION, "hooli")].paused
+
+
+async def test_a_finding_event_older_than_the_list_opens_nothing() -> None:
+    """globex's BOUNCE finding, opened at NOW - 100 and closed at NOW - 50, is listed
+    closed at NOW (its events not read yet: a backlog). Its opening event read after
+    the list is older than the list: the finding stays closed (else its
+    ``reputation_impact`` alert fired, and resolved once the closing event was read).
+    The finding's type was never heard of for globex: the list speaks of every type."""
+    pipeline, statuses = _statuses()
+    clock = Clock()
+    async with LocalTenants(ACCOUNT, REGION) as tenants:
+        tenants.add("globex")
+        await _poll(tenants, pipeline, clock)
+    key = ("default", REGION, "globex")
+    assert statuses.status[key].findings == []
+    statuses.apply(_opened(NOW - 100))
+    assert (statuses.status[key].findings, statuses.status[key].impact) == ([], "")
+    # One opened since the list was asked for stands.
+    statuses.apply(_opened(NOW + 5))
+    assert statuses.status[key].findings == [FINDING]
+
+
+def test_a_finding_heard_under_the_account_id_before_the_list_opens_nothing() -> None:
+    """globex's findings list, read at NOW, names none open; its BOUNCE finding's
+    opening event, dated NOW - 100, came under the raw AWS account id (a restart whose
+    state file named none for the label: its ListTenants refused). A poll naming the
+    id moves the event's word under the label: the newer list stands there too."""
+    statuses = TenantStatuses([("default", REGION)])
+    key = ("default", REGION, "globex")
+    statuses.polled(key, TenantStatus(), NOW)
+    statuses.findings(key, [], NOW)
+    statuses.apply(_opened(NOW - 100))
+    assert statuses.status[(ACCOUNT, REGION, "globex")].findings == [FINDING]
+    statuses.named(ACCOUNT, "default")
+    assert (statuses.status[key].findings, statuses.status[key].impact) == ([], "")
+    # Kept across a restart: an event read after it is older than the list, too.
+    restored = TenantStatuses([("default", REGION)])
+    restored.restore(statuses.snapshot(), {("default", REGION)})
+    restored.apply(_opened(NOW - 100))
+    assert restored.status[key].findings == []

@@ -101,6 +101,8 @@ class TenantStatus:
     #: Each finding type's newest event (opened or closed), Unix time: an older one,
     #: come late or again (SQS delivers at least once), changes nothing.
     heard: dict[str, float] = field(default_factory=dict)
+    #: When its last list of open findings was read from: it spoke of every type.
+    findings_at: float = 0.0
 
     @property
     def paused(self) -> bool:
@@ -268,6 +270,7 @@ class TenantStatuses:
                 fresh.sending = aggregate(fresh.customer, fresh.aws)
                 fresh.status_at = current.status_at
             fresh.heard, fresh.updated = current.heard, max(current.updated, at)
+            fresh.findings_at = current.findings_at
             if current.updated > at:  # a finding's newer event: the status alone is taken
                 fresh.findings, fresh.impact = current.findings, current.impact
         clean_status(fresh)
@@ -288,6 +291,7 @@ class TenantStatuses:
         current.findings = (listed + kept)[:MAX_FINDINGS]
         for kind in current.heard:  # an event heard before, come again, is older
             current.heard[kind] = max(current.heard[kind], at)
+        current.findings_at = max(current.findings_at, at)  # (so of a type never heard)
 
     def apply(self, notice: TenantNotice) -> None:
         """An SES event about a tenant: a status change or a finding, applied unless
@@ -321,7 +325,7 @@ class TenantStatuses:
             return
         kind = clean(notice.finding, WORD)
         heard = status.heard
-        if notice.time < heard.get(kind, notice.time):
+        if notice.time < max(heard.get(kind, notice.time), status.findings_at):
             return
         heard.pop(kind, None)  # the newest last: the one dropped is the longest unheard
         heard[kind] = notice.time
