@@ -271,7 +271,8 @@ class TenantStatuses:
                 fresh.status_at = current.status_at
             fresh.heard, fresh.updated = current.heard, max(current.updated, at)
             fresh.findings_at = current.findings_at
-            if current.updated > at:  # a finding's newer event: the status alone is taken
+            # A finding's newer event: its word stands (a status event's is of neither).
+            if any(heard > at for heard in current.heard.values()):
                 fresh.findings, fresh.impact = current.findings, current.impact
         clean_status(fresh)
         self._newest(key, fresh)
