@@ -228,7 +228,7 @@ def test_a_relative_silences_file_is_warned_of_at_start(
     _, err = sesd_run("--config", path, "--listen", f"127.0.0.1:{taken_port}")
     logged = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
     warned = [line["warning"] for line in logged if line["event"] == "sesd.config.warning"]
-    assert [w for w in warned if w.startswith("[alerts] silences_path 'silences.json'")]
+    assert [w for w in warned if w.startswith("alerts.silences_path: 'silences.json'")]
 
 
 def test_a_state_file_that_could_never_be_saved_stops_the_start(

@@ -710,11 +710,11 @@ def test_a_relative_state_path_is_warned_of() -> None:
     use different files (and neither locks the other out). Warned of, naming the
     path; an absolute one is not."""
     relative = parse_config('[state]\npath = "state.bin"\n').warnings()
-    (warning,) = [w for w in relative if w.startswith("[state] path")]
+    (warning,) = [w for w in relative if w.startswith("state.path:")]
     assert "state.bin" in warning
     assert "working directory" in warning
     absolute = parse_config('[state]\npath = "/var/lib/sesd/state.bin"\n').warnings()
-    assert not [w for w in absolute if w.startswith("[state] path")]
+    assert not [w for w in absolute if w.startswith("state.path:")]
 
 
 def test_a_relative_silences_file_is_warned_of() -> None:
@@ -725,20 +725,20 @@ def test_a_relative_silences_file_is_warned_of() -> None:
     too); an absolute one is not, nor a relative state file's when silences_path is
     set absolute."""
     relative = parse_config('[alerts]\nsilences_path = "silences.json"\n').warnings()
-    (warning,) = [w for w in relative if w.startswith("[alerts] silences_path")]
+    (warning,) = [w for w in relative if w.startswith("alerts.silences_path:")]
     assert warning.startswith(
-        "[alerts] silences_path 'silences.json' is relative: read from the working directory"
+        "alerts.silences_path: 'silences.json' is relative: read from the working directory"
     )
     assert "`sesd silence` refuses it" in warning
     absolute = parse_config('[alerts]\nsilences_path = "/var/lib/sesd/s.json"\n').warnings()
     assert not [w for w in absolute if "silence" in w]
     found = parse_config('[state]\npath = "state.bin"\n').warnings()
-    (state,) = [w for w in found if w.startswith("[state] path")]
+    (state,) = [w for w in found if w.startswith("state.path:")]
     assert "`sesd silence` refuses the silences file beside it" in state
     found = parse_config(
         '[state]\npath = "state.bin"\n[alerts]\nsilences_path = "/var/lib/sesd/s.json"\n'
     ).warnings()
-    (state,) = [w for w in found if w.startswith("[state] path")]
+    (state,) = [w for w in found if w.startswith("state.path:")]
     assert "silence" not in state
 
 

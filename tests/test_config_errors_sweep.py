@@ -411,6 +411,10 @@ WARNINGS = [
      "queues[0].wait_time_seconds (20), the long poll of queue q: a stop of a quiet queue "
      "abandons its receive in flight" + MORE),
     ('[shutdown]\ngrace_period = "5m"', "shutdown.grace_period: 5m: a stop may take " + MORE),
+    ('[state]\npath = "state.bin"', "state.path: 'state.bin' is relative: read from the "
+     "working directory" + MORE),
+    ('[alerts]\nsilences_path = "s.json"', "alerts.silences_path: 's.json' is relative: read "
+     "from the working directory" + MORE),
     (R.replace("delay_ratio", "sending_paused") + "above = 0\n[account_health]\nenabled = "
      "false", "alerts.rules[0] (r).metric: sending_paused is what SESv2 GetAccount says, which "
      "[account_health] enabled = false does not poll: the rule never fires"),

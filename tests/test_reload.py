@@ -208,7 +208,7 @@ async def test_a_reload_to_a_relative_silences_file_is_warned_of(
         await _reload(sesd, "sesd.config.reloaded")
         with anyio.fail_after(20):
             warned = await sesd.wait_for_event("sesd.config.warning")
-    assert warned["warning"].startswith("[alerts] silences_path 's.json' is relative")
+    assert warned["warning"].startswith("alerts.silences_path: 's.json' is relative")
 
 
 def test_a_reload_keeps_what_needs_a_restart_and_names_it() -> None:

@@ -153,14 +153,14 @@ def config_warnings(config: Config) -> list[str]:
             "the daemon's directory)"
         )  # fmt: skip
         found.append(
-            f"[state] path {state!r} is relative: read from the working directory, "
+            f"state.path: {state!r} is relative: read from the working directory, "
             "systemd's / for the daemon and the shell's for a `sesd run` by hand, which "
             f"then use different files (and the lock keeps neither out){beside}; give an "
             "absolute path"
         )
     if alerts.silences_path and not os.path.isabs(alerts.silences_path):
         found.append(
-            f"[alerts] silences_path {alerts.silences_path!r} is relative: read from the "
+            f"alerts.silences_path: {alerts.silences_path!r} is relative: read from the "
             "working directory, systemd's / for the daemon, which `sesd silence` cannot "
             "know, so `sesd silence` refuses it and no silence can be added; give an "
             "absolute path"
