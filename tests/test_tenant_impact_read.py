@@ -7,6 +7,7 @@ and its answer."""
 from __future__ import annotations
 
 import anyio
+import msgspec
 
 from sesd.config import core_settings, parse_config
 from sesd.core.pipeline import Pipeline
@@ -49,3 +50,30 @@ async def test_a_status_event_newer_than_the_poll_leaves_the_impact_it_read() ->
                 await poller.poll_once()
     status = statuses.status[key]
     assert (status.paused, status.customer, status.impact) == (True, "DISABLED", "HIGH")
+
+
+async def test_a_low_finding_opened_leaves_the_high_impact_a_poll_read() -> None:
+    """globex is read at NOW with SES's impact HIGH, its findings unread (no list asked
+    for: ``recommendations = false``, or VDM off; the HIGH finding opened before sesd
+    heard events). A LOW finding of another type opens at NOW + 10: the impact stays
+    HIGH (it read LOW, the ``reputation_impact`` alert resolved and fired again at the
+    next poll). Once the findings are listed, they alone make the impact."""
+    pipeline = Pipeline(core_settings(parse_config("[tenants]\nenabled = true\n")))
+    statuses = pipeline.ledger.tenant_status
+    clock = Clock()
+    async with _Changing() as tenants:
+        tenants.add("globex").impact = "HIGH"
+        async with tenant_poller(tenants, pipeline, clock, recommendations=False) as poller:
+            with anyio.fail_after(20):
+                await poller.poll_once()
+    key = ("default", REGION, "globex")
+    assert statuses.status[key].impact == "HIGH"
+    low = TenantNotice(
+        REGION, ACCOUNT, "globex", NOW + 10, finding="COMPLAINT", impact="LOW",
+        description="Complaints.",
+    )  # fmt: skip
+    statuses.apply(low)
+    assert statuses.status[key].impact == "HIGH"
+    statuses.findings(key, [], NOW + 20)
+    statuses.apply(msgspec.structs.replace(low, time=NOW + 30))
+    assert statuses.status[key].impact == "LOW"

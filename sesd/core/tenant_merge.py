@@ -13,7 +13,10 @@ from sesd.core.text import clean
 if TYPE_CHECKING:
     from sesd.core.tenants import TenantStatus
 
-__all__ = ["MAX_FINDINGS", "WORD", "clean_findings", "clean_status", "impact_of", "merged"]
+__all__ = [
+    "MAX_FINDINGS", "WORD", "clean_findings", "clean_status", "impact_after", "impact_of",
+    "merged",
+]  # fmt: skip
 
 #: The most open findings kept of one tenant: one per type of finding, and SES has
 #: about a dozen types; beyond this a finding is not kept.
@@ -26,6 +29,17 @@ def impact_of(findings: list[tuple[str, str, str]]) -> str:
     """The highest impact of open ``findings``: HIGH, LOW, or "" with none."""
     impacts = {f[1] for f in findings}
     return "HIGH" if "HIGH" in impacts else ("LOW" if impacts else "")
+
+
+def impact_after(status: TenantStatus, *, opened: bool) -> str:
+    """``status``'s impact once a finding event was applied to its findings: their
+    highest, once a list has named them all (``findings_at``) or the event closed one;
+    else an opened finding raises the impact SES gave (a poll's: of findings no event
+    told of too), and never lowers it."""
+    found = impact_of(status.findings)
+    if status.findings_at or not opened:
+        return found
+    return "HIGH" if "HIGH" in (found, status.impact) else found or status.impact
 
 
 def merged(kept: TenantStatus, later: TenantStatus) -> TenantStatus:

@@ -20,7 +20,7 @@ from sesd.core.tenant_merge import (
     aggregate,
     clean_findings,
     clean_status,
-    impact_of,
+    impact_after,
     merged,
 )
 from sesd.core.text import clean
@@ -336,7 +336,7 @@ class TenantStatuses:
         status.findings = [f for f in status.findings if f[0] != kind]
         if notice.open and len(status.findings) < MAX_FINDINGS:
             status.findings.append(finding)
-        status.impact = impact_of(status.findings)
+        status.impact = impact_after(status, opened=notice.open)
         status.updated = max(status.updated, notice.time)
 
     def gone(self, account: str, region: str, listed: set[str], since: float) -> None:
