@@ -109,3 +109,19 @@ def test_a_finding_heard_under_the_account_id_before_the_list_opens_nothing() ->
     restored.restore(statuses.snapshot(), {("default", REGION)})
     restored.apply(_opened(NOW - 100))
     assert restored.status[key].findings == []
+
+
+def test_a_role_pointed_at_another_account_hears_its_tenants_older_than_the_old_list() -> None:
+    """prod's role reached ACCOUNT, whose list was read at NOW; a reload points it at
+    another account. An event of that account's tenant dated before NOW speaks of a
+    tenant no list of prod's account has named or missed: it is heard."""
+    other = "210987654321"
+    statuses = TenantStatuses([("prod", REGION)])
+    statuses.watch([("prod", REGION)], {"prod": ACCOUNT})
+    statuses.gone("prod", REGION, set(), NOW)
+    statuses.watch([("prod", REGION)], {"prod": other})
+    paused = TenantNotice(
+        REGION, other, "initech", NOW - 10, status="DISABLED", origin="AWS_MANAGED", cause=PAUSE
+    )
+    statuses.apply(paused)
+    assert statuses.status[("prod", REGION, "initech")].paused
