@@ -56,16 +56,19 @@ def merged(kept: TenantStatus, later: TenantStatus) -> TenantStatus:
     if customer or aws:  # (else the aggregate stands as SES gave it)
         kept.sending = aggregate(kept.customer, kept.aws)
         kept.status_at = max(kept.status_at, later.status_at)
+    taken = False
     for kind, at in later.heard.items():  # (a list read after it spoke of every type)
         if at >= max(kept.heard.get(kind, at), kept.findings_at):
             kept.findings = [f for f in kept.findings if f[0] != kind]
             kept.findings += [f for f in later.findings if f[0] == kind]
             kept.heard.pop(kind, None)
             kept.heard[kind] = at
+            taken = True
     kept.findings_at = max(kept.findings_at, later.findings_at)
     kept.findings = kept.findings[:MAX_FINDINGS]
     kept.heard = dict(list(kept.heard.items())[-MAX_FINDINGS:])
-    kept.impact = impact_of(kept.findings)
+    if taken:  # (else the impact stands as SES gave it: a status event says none)
+        kept.impact = impact_after(kept, opened=True)  # (unlisted: raised, never lowered)
     kept.updated = max(kept.updated, later.updated)
     return kept
 
