@@ -1,6 +1,8 @@
 """A poll's word on a tenant's reputation impact is taken though a status event newer
-than the poll was heard while it was read: a status event speaks of the sending status
-alone, and only a finding's newer event is newer word on the findings. The local SESv2
+than the poll was heard while it was read, or moved under its label from the AWS
+account id: a status event speaks of the sending status alone, and only a finding's
+newer event is newer word on the findings; a finding opened raises SES's word until
+a list has named the findings. The local SESv2
 tenants endpoint, its answers parsed by botocore; the change made between SES's read
 and its answer."""
 
@@ -11,7 +13,7 @@ import msgspec
 
 from sesd.config import core_settings, parse_config
 from sesd.core.pipeline import Pipeline
-from sesd.core.tenants import TenantNotice
+from sesd.core.tenants import TenantNotice, TenantStatus, TenantStatuses
 from tests.test_tenant_list_start_time import _Changing
 from tests.test_tenant_passes import ACCOUNT, NOW, REGION, Clock, tenant_poller
 
@@ -77,3 +79,21 @@ async def test_a_low_finding_opened_leaves_the_high_impact_a_poll_read() -> None
     statuses.findings(key, [], NOW + 20)
     statuses.apply(msgspec.structs.replace(low, time=NOW + 30))
     assert statuses.status[key].impact == "LOW"
+
+
+def test_a_status_event_moved_under_the_label_leaves_the_impact_polled() -> None:
+    """globex is polled under its label with SES's impact HIGH (its findings never
+    listed); the customer's pause came under the raw AWS account id (a restart whose
+    state file named none for the label). A poll naming the id moves the pause under
+    the label: the impact stands (it read none, the ``reputation_impact`` alert
+    resolving until globex's own page was read: pages are a second apart)."""
+    statuses = TenantStatuses([("default", REGION)])
+    key = ("default", REGION, "globex")
+    statuses.polled(key, TenantStatus(impact="HIGH"), NOW)
+    by_you = "CUSTOMER_MANAGED"
+    statuses.apply(
+        TenantNotice(REGION, ACCOUNT, "globex", NOW + 10, status="DISABLED", origin=by_you)
+    )
+    statuses.named(ACCOUNT, "default")
+    status = statuses.status[key]
+    assert (status.paused, status.impact) == (True, "HIGH")

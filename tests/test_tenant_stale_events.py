@@ -125,21 +125,3 @@ def test_a_role_pointed_at_another_account_hears_its_tenants_older_than_the_old_
     )
     statuses.apply(paused)
     assert statuses.status[("prod", REGION, "initech")].paused
-
-
-def test_a_status_event_moved_under_the_label_leaves_the_impact_polled() -> None:
-    """globex is polled under its label with SES's impact HIGH (its findings never
-    listed); the customer's pause came under the raw AWS account id (a restart whose
-    state file named none for the label). A poll naming the id moves the pause under
-    the label: the impact stands (it read none, the ``reputation_impact`` alert
-    resolving until globex's own page was read: pages are a second apart)."""
-    statuses = TenantStatuses([("default", REGION)])
-    key = ("default", REGION, "globex")
-    statuses.polled(key, TenantStatus(impact="HIGH"), NOW)
-    by_you = "CUSTOMER_MANAGED"
-    statuses.apply(
-        TenantNotice(REGION, ACCOUNT, "globex", NOW + 10, status="DISABLED", origin=by_you)
-    )
-    statuses.named(ACCOUNT, "default")
-    status = statuses.status[key]
-    assert (status.paused, status.impact) == (True, "HIGH")
