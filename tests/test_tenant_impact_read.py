@@ -2,9 +2,8 @@
 than the poll was heard while it was read, or moved under its label from the AWS
 account id: a status event speaks of the sending status alone, and only a finding's
 newer event is newer word on the findings; a finding opened raises SES's word until
-a list has named the findings. The local SESv2
-tenants endpoint, its answers parsed by botocore; the change made between SES's read
-and its answer."""
+a list has named the findings. The local SESv2 tenants endpoint, its answers parsed
+by botocore; the change made between SES's read and its answer."""
 
 from __future__ import annotations
 
