@@ -284,14 +284,14 @@ def test_slack_blocks_at_the_limit(
 ) -> None:
     """With room for the text (the text bound lifted), title + 48 sections + context is
     exactly Slack's 50 blocks; one alert more and the last section says how many
-    more, naming them."""
+    more, of which severities, naming them."""
     monkeypatch.setattr(slack_module, "SLACK_MAX_ALERTS_TEXT", 10**9)
     blocks = slack_message(_wide(alerts))["blocks"]
     assert len(blocks) == 50  # at the limit either way
     sections = [b for b in blocks[1:-1] if b["text"]["text"].startswith("*d")]
     assert len(sections) == shown
     if shown < alerts:
-        assert blocks[-2]["text"]["text"] == "…and 2 more: d47.example, d48.example"
+        assert blocks[-2]["text"]["text"] == "…and 2 more (2 critical): d47.example, d48.example"
 
 
 @pytest.mark.parametrize("alerts", [1, 5, 12, 48, 49, 200])
@@ -313,7 +313,8 @@ def test_a_slack_message_stays_within_slacks_limits_and_names_every_alert(alerts
         return
     rest = blocks[-2]["text"]["text"]
     assert len(rest) <= SLACK_MAX_REST
-    assert rest.startswith(f"…and {alerts - shown} more: d{shown}.example")
+    hidden = alerts - shown
+    assert rest.startswith(f"…and {hidden} more ({hidden} critical): d{shown}.example")
     if alerts < 100:
         assert rest.endswith(f"d{alerts - 1}.example")
         assert rest.count(".example") == alerts - shown

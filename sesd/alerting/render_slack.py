@@ -6,9 +6,11 @@ sesd.alerting.render's."""
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Sequence
 from typing import Any
 
-from sesd.alerting.alert import Alert, Notification
+from sesd.alerting.alert import SEVERITY_RANK, Alert, Notification
 from sesd.alerting.render import describe, headline, links, plain_for, test_mark, utc_time
 from sesd.alerting.rules import Transition
 from sesd.core.scopes import DOMAIN
@@ -73,7 +75,7 @@ def slack_message(notification: Notification) -> dict[str, Any]:
     if shown < len(alerts):
         rest = plain_for(first.scope == DOMAIN)(", ".join(a.domain for a in alerts[shown:]))
         blocks.append({"type": "section", "text": _mrkdwn(
-            f"…and {len(alerts) - shown} more: {rest}", SLACK_MAX_REST
+            f"{_more(alerts[shown:])}: {rest}", SLACK_MAX_REST
         )})  # fmt: skip
     closing = [_mrkdwn(f"sesd · {utc_time(first.at)}")]
     if notification.silence:
@@ -84,17 +86,40 @@ def slack_message(notification: Notification) -> dict[str, Any]:
             {"type": "plain_text", "text": f"mute: {notification.silence}", "emoji": False}
         )
     blocks.append({"type": "context", "elements": closing})
-    # The title says "[TEST]" first: the headlines after it do not say it again.
-    text = _mrkdwn(
-        title
-        + ": "
-        + "; ".join(
-            (f"{a.severity} · " if mixed else "") + headline(a, slack=True, marked=False)
-            for a in alerts
-        ),
-        SLACK_MAX_TEXT,
-    )
-    return {"text": text["text"], "blocks": blocks}
+    return {"text": _fallback(title, alerts, mixed=mixed), "blocks": blocks}
+
+
+def _more(hidden: Sequence[Alert]) -> str:
+    """The alerts a message has no room for, counted by severity, the most urgent
+    first: "…and 12 more (3 critical, 9 warning)". The header names the most urgent of
+    all the alerts: the on-call must see whether a critical one is among those not
+    shown."""
+    counts = Counter(alert.severity for alert in hidden)
+    ranked = sorted(counts, key=lambda s: (SEVERITY_RANK.get(s, len(SEVERITY_RANK)), s))
+    return f"…and {len(hidden)} more ({', '.join(f'{counts[s]} {s}' for s in ranked)})"
+
+
+def _fallback(title: str, alerts: Sequence[Alert], *, mixed: bool) -> str:
+    """The ``text`` fallback (a phone's notification): the title, then the headlines
+    that fit in SLACK_MAX_TEXT, then how many do not (:func:`_more`). Measured escaped,
+    as Slack gets it; the title says "[TEST]" first, and the headlines after it do not
+    say it again."""
+    text = slack_escape(title + ": ")
+    heads = [
+        slack_escape((f"{a.severity} · " if mixed else "") + headline(a, slack=True, marked=False))
+        for a in alerts
+    ]
+    if len(text) + len("; ".join(heads)) <= SLACK_MAX_TEXT:
+        return text + "; ".join(heads)
+    shown = 0
+    for head in heads:
+        tail = slack_escape(_more(alerts[shown + 1 :]))
+        if len(text) + len(head) + 2 + len(tail) > SLACK_MAX_TEXT:
+            break
+        text += head + "; "
+        shown += 1
+    # Only a title past the bound (a rule's name is the config's) leaves the cut anything.
+    return slack_head(text + slack_escape(_more(alerts[shown:])), SLACK_MAX_TEXT)
 
 
 def _alert_block(alert: Alert, *, mixed: bool = False) -> dict[str, Any]:
