@@ -19,7 +19,7 @@ import pytest
 
 import sesd.alerting.render as render_module
 import sesd.alerting.render_slack as slack_module
-from sesd.alerting.alert import Alert, Notification, percent
+from sesd.alerting.alert import Alert, Notification, notification_of, percent
 from sesd.alerting.documents import alertmanager_documents, webhook_document
 from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.render import console_text, describe, details, pagerduty_events
@@ -27,6 +27,7 @@ from sesd.alerting.render_slack import SLACK_MAX_BLOCKS, slack_message
 from sesd.alerting.rules import Status, Transition
 from sesd.alerting.silences import silence_command
 from sesd.config import core_settings, parse_config
+from sesd.config.alerts import AlertsConfig, RuleConfig
 from sesd.core.pipeline import Pipeline
 from sesd.core.scopes import TENANT
 from sesd.core.windows import Breakdown
@@ -71,23 +72,28 @@ def _alert(kind: Transition, domain: str, *, internal: bool = False, value: floa
     )
 
 
+#: The rule of the fixtures' notifications.
+RULE = RuleConfig(
+    name="delay-ratio-high",
+    metric="delay_ratio",
+    window="15m",
+    above=0.05,
+    clear_below=0.03,
+    severity="critical",
+    sinks=["slack", "pagerduty", "console"],
+)
+
+
 def _notification(kind: Transition) -> Notification:
+    """The fixtures' notification, built as the daemon builds one (its mute lines, for
+    the group and for each domain, by the evaluator)."""
     alerts: tuple[Alert, ...]
     if kind is Transition.RESOLVED:
         alerts = (_alert(kind, "outlook.com", value=0.01),)
     else:
         alerts = (_alert(kind, "outlook.com"), _alert(kind, "gmail.com", internal=True))
-    return Notification(
-        rule="delay-ratio-high",
-        kind=kind,
-        severity="critical",
-        sinks=("slack", "pagerduty", "console"),
-        alerts=alerts,
-        at=T + 60,
-        silence=""
-        if kind is Transition.RESOLVED
-        else "sesd silence add --rule delay-ratio-high --domain '*' --for 4h --comment REASON",
-    )
+    mute = Evaluator(AlertsConfig(), []).mute
+    return notification_of(RULE, kind, tuple(RULE.sinks), alerts, T + 60, mute)
 
 
 def _render(notification: Notification) -> dict[str, Any]:
@@ -118,6 +124,18 @@ def _matches_fixture(name: str, got: Any) -> bool:
 def test_each_sink_receives_exactly_the_documented_payload(kind: Transition) -> None:
     """The whole payload, every key and every word, for each kind of notification."""
     assert _matches_fixture(kind.value, _rendered(kind))
+
+
+@pytest.mark.parametrize("kind", [Transition.FIRING, Transition.REPEAT])
+def test_the_fixtures_pagerduty_events_each_mute_their_own_domain(kind: Transition) -> None:
+    """The fixtures show what users get: the daemon gives each PagerDuty event the
+    line that mutes its own domain (the group's, ``--domain '*'``, would mute every
+    domain of the rule from one incident), so the fixture's events say so."""
+    fixture = json.loads((FIXTURES / f"{kind.value}.json").read_text())
+    for event in fixture["pagerduty"]:
+        domain = event["payload"]["component"]
+        line = silence_command("sesd silence add", "delay-ratio-high", [domain])
+        assert event["payload"]["custom_details"]["mute"] == line
 
 
 def test_the_webhook_document_has_the_keys_readme_shows() -> None:
