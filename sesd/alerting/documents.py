@@ -120,7 +120,8 @@ def _subject_labels(alert: Alert) -> dict[str, str]:
     return {alert.scope: alert.domain}
 
 
-def _webhook_alert(alert: Alert) -> dict[str, Any]:
+def _webhook_alert(alert: Alert, mute: str) -> dict[str, Any]:
+    """An alert of the document; ``mute`` the line that mutes it alone ("": none)."""
     return {
         "rule": alert.rule,
         # What the alert is about, in the field of its kind (the others null), so a
@@ -139,11 +140,15 @@ def _webhook_alert(alert: Alert) -> dict[str, Any]:
         "dashboard_url": alert.dashboard_url,
         "labels": alert.labels,
         "details": details(alert),
+        "mute": mute or None,
     }
 
 
 def webhook_document(notification: Notification) -> bytes:
-    """The webhook body (schema ``sesd.webhook.v1``)."""
+    """The webhook body (schema ``sesd.webhook.v1``). Each alert carries the line that
+    mutes its own domain: a receiver making each alert a ticket of its own would offer
+    the document's (``--domain '*'`` for several domains) to mute every domain."""
+    mutes = dict(notification.mutes)
     return msgspec.json.encode(
         {
             "schema": WEBHOOK_SCHEMA,
@@ -154,7 +159,10 @@ def webhook_document(notification: Notification) -> bytes:
             "mute": notification.silence or None,
             # `sesd send-test-alert`'s: a receiver that acts on alerts skips it by field.
             "test": any(alert.test for alert in notification.alerts),
-            "alerts": [_webhook_alert(alert) for alert in notification.alerts],
+            "alerts": [
+                _webhook_alert(alert, mutes.get(alert.domain, notification.silence))
+                for alert in notification.alerts
+            ],
         }
     )
 
