@@ -104,7 +104,7 @@ class DomainWindows:
         self._stage = NEVER
         # Where the stage's bucket begins and ends: a write at ``t`` inside them compares
         # two floats instead of dividing (``t // self._fine``'s fmod of a Unix time cost
-        # about 150 instructions a delivered recipient, counted under cachegrind). The
+        # 1,400 instructions an event, 1.8 writes, counted under cachegrind). The
         # same test exactly when the fine width is whole seconds (a whole number of them
         # times a whole number is exact below 2**53); else the span stays empty.
         self._stage_from, self._stage_to = math.inf, -math.inf
