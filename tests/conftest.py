@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any, Protocol, TextIO
 
 import anyio
+import botocore.loaders
+import botocore.session
 import pytest
 import structlog
 from aiobotocore.config import AioConfig
@@ -144,6 +146,26 @@ def _fresh_caches() -> None:
     _clean_cached.cache_clear()
     breakdown._KEYS.clear()  # interned breakdown keys: shared objects, not answers
     breakdown._COUNTED.clear()  # a text's key, found once: an answer
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _one_sdk_loader() -> Iterator[None]:
+    """Every SDK session the test process makes (a daemon's, a command's, a test's own)
+    reads the SDK's data files (service models, endpoints) through one loader, as the
+    clients of one session do: a session of its own re-read and parsed them, about
+    0.1 s of CPU a test that runs a daemon in-process. The files are the SDK's own,
+    read-only and the same for every session; what sesd makes of them is made afresh."""
+    made: dict[str | None, botocore.loaders.Loader] = {}
+    create = botocore.loaders.create_loader
+
+    def shared(search_path_string: str | None = None) -> botocore.loaders.Loader:
+        if search_path_string not in made:
+            made[search_path_string] = create(search_path_string)
+        return made[search_path_string]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(botocore.session, "create_loader", shared)
+        yield
 
 
 @pytest.fixture(scope="session")
