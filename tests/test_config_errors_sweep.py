@@ -304,6 +304,13 @@ CASES = [
     (RA + "clear_below = 0.2", "alerts.rules[0] (r).clear_below: 0.2 is above `above` (0.1)"),
     (R + "below = 0.5\nclear_above = 0.4", "alerts.rules[0] (r).clear_above: 0.4 is below "
      "`below` (0.5)"),
+    # Whole numbers and exponents as a hand writes them, not as the float they read as.
+    (R.replace("delay_ratio", "pending_delays") + "above = 5\nclear_below = 6", "alerts."
+     "rules[0] (r).clear_below: 6 is above `above` (5)"),
+    (R.replace("delay_ratio", "pending_delays") + "below = 5\nclear_above = 4", "alerts."
+     "rules[0] (r).clear_above: 4 is below `below` (5)"),
+    (R.replace("delay_ratio", "sending_paused") + "above = 1e300", "alerts.rules[0] (r).above: "
+     "1e+300: sending_paused reads 1 or 0, so the rule would never fire (above = 0 fires on 1)"),
     (R + "above = 2", "alerts.rules[0] (r).above: 2: a ratio is at most 1, so the rule would "
      "never fire (0.05 is 5%)"),
     (R + "below = 0", "alerts.rules[0] (r).below: 0: delay_ratio is never below 0, so the "

@@ -30,12 +30,16 @@ def check_thresholds(rule: RuleConfig) -> None:
         if rule.clear_above is not None:
             raise ValueError("clear_above: goes with `below`; use clear_below with `above`")
         if rule.clear_below is not None and rule.clear_below > rule.above:
-            raise ValueError(f"clear_below: {rule.clear_below} is above `above` ({rule.above})")
+            raise ValueError(
+                f"clear_below: {_shown(rule.clear_below)} is above `above` ({_shown(rule.above)})"
+            )
     if rule.below is not None:
         if rule.clear_below is not None:
             raise ValueError("clear_below: goes with `above`; use clear_above with `below`")
         if rule.clear_above is not None and rule.clear_above < rule.below:
-            raise ValueError(f"clear_above: {rule.clear_above} is below `below` ({rule.below})")
+            raise ValueError(
+                f"clear_above: {_shown(rule.clear_above)} is below `below` ({_shown(rule.below)})"
+            )
     _check_reachable(rule)
 
 
@@ -86,6 +90,12 @@ def _check_reachable(rule: RuleConfig) -> None:
 
 
 def _said(key: str, value: float) -> str:
-    """``KEY: VALUE:``, the value as a hand writes it: ``2``, not the ``2.0`` TOML's 2
-    is read as."""
-    return f"{key}: {int(value) if value.is_integer() else value!r}:"
+    """``KEY: VALUE:``, the value as :func:`_shown` writes it."""
+    return f"{key}: {_shown(value)}:"
+
+
+def _shown(value: float) -> str:
+    """A threshold as a hand writes it: ``2``, not the ``2.0`` TOML's 2 is read as, and
+    ``1e+300`` in its exponent, not in its 301 digits."""
+    shown = repr(value)
+    return shown.removesuffix(".0")
