@@ -179,7 +179,9 @@ def test_every_reason_sesd_counts_is_exported_at_0_or_is_replays_own() -> None:
             if not isinstance(node, ast.Call) or not node.args:
                 continue
             name = node.func.id if isinstance(node.func, ast.Name) else ""
-            if name == "_invalid" or (
+            if name == "invalid" and len(node.args) > 2:  # sesd.core.results.invalid()
+                name, reason = "Invalid", node.args[2]
+            elif name == "_invalid" or (
                 isinstance(node.func, ast.Attribute) and node.func.attr == "_invalid"
             ):
                 name, reason = "Invalid", node.args[1]
