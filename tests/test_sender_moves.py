@@ -7,15 +7,19 @@ forgotten: one counted at by a sender not kept may still be."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import msgspec
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from sesd.alerting.evaluator import Evaluator
 from sesd.config import core_settings, parse_config
+from sesd.core import ledger as ledger_module
 from sesd.core.ledger import _MAX_SENDERS
 from sesd.core.pipeline import Pipeline
 from sesd.core.reputation import MAX_CONFIG_SETS, Estimate, Reputation
-from sesd.core.tenant_reach import named_now
+from sesd.core.tenant_reach import named_now, sender_label
 from sesd.metrics.exposition import render
 from sesd.metrics.registry import Metrics
 from tests import factory as f
@@ -219,3 +223,27 @@ def test_forgetting_a_place_drops_its_configuration_sets_and_frees_their_bound()
     reputation.observe("eu", AP, "a", "bounce", ["u@x.example"], hard=True)
     assert reputation.estimate(("eu", AP, "a")) == Estimate(1, 1, 0, False)  # room again
     assert reputation.estimate(("eu", AP, "")) == Estimate(1, 1, 0, False)
+
+
+def test_a_reload_after_a_poll_places_each_sender_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A poll names ACCOUNT, then a reload comes before any event: the reload places
+    each sender again (its estimate where the poll moved it), and the next event
+    finds its sender placed, rather than every sender (up to the cap's 4,096) placed
+    once more for the same answer."""
+    settings = core_settings(parse_config(_QUEUES + _entry("eu")))
+    pipeline = Pipeline(settings)
+    for i in range(3):
+        _send(pipeline, AP, ACCOUNT, i)
+    asked = []
+
+    def counted(*args: Any) -> str | None:
+        asked.append(args[2])
+        return sender_label(*args)
+
+    monkeypatch.setattr(ledger_module, "sender_label", counted)
+    _poll(pipeline, ACCOUNT)
+    pipeline.reconfigure(settings)
+    assert len(asked) == 3
+    _send(pipeline, AP, ACCOUNT, 0)
+    assert len(asked) == 3
+    assert _sends(pipeline) == {("default", AP, ""): 1}  # (eu's place forgotten)

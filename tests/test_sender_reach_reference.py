@@ -2,7 +2,8 @@
 again when the polls name an AWS account anew (``Accounts.reach``), forgetting the
 places none counts at any more: its estimates, across polls naming accounts between
 events of every type (a poll's answer lands between two messages of one batch, and
-a delivery to one recipient at a domain already counted takes a path of its own), are
+a delivery to one recipient at a domain already counted takes a path of its own), the
+janitor's rounds and reloads (which place every sender then, the next event none), are
 those of a pipeline that asks every sender afresh at each event, and before it
 forgets the places none of the senders its estimate read names now. The estimate's
 own reference test holds Senders alone, not this check."""
@@ -33,13 +34,14 @@ def _entry(name: str, region: str) -> str:
 
 #: Two queues (the default credentials alone watch ap-southeast-2), two entries whose
 #: roles reach one account: where that account's mail counts moves with the polls.
-_SETTINGS = core_settings(
-    parse_config(
-        f'[[queues]]\nurl = "https://sqs.{EU}.amazonaws.com/{ACCOUNT}/eu"\n'
-        f'[[queues]]\nurl = "https://sqs.{AP}.amazonaws.com/{ACCOUNT}/ap"\n'
-        f"{_entry('eu', EU)}{_entry('us', US)}"
-    )
+_QUEUES = (
+    f'[[queues]]\nurl = "https://sqs.{EU}.amazonaws.com/{ACCOUNT}/eu"\n'
+    f'[[queues]]\nurl = "https://sqs.{AP}.amazonaws.com/{ACCOUNT}/ap"\n'
 )
+_SETTINGS = core_settings(parse_config(f"{_QUEUES}{_entry('eu', EU)}{_entry('us', US)}"))
+#: What a reload may make of it: the entry ``us`` watches ap-southeast-2 instead, where
+#: that account's mail then counts under it, whatever the polls there named.
+_RELOADED = core_settings(parse_config(f"{_QUEUES}{_entry('eu', EU)}{_entry('us', AP)}"))
 _KINDS = ["Send", "Open", "delivery", "delay", "bounce", "complaint"]
 #: The kinds the estimate reads (every recipient here counts in it).
 _READ = {"Send", "delivery", "bounce", "complaint"}
@@ -75,6 +77,8 @@ _POLL = st.tuples(
     st.sampled_from([AP, EU]),
     st.sampled_from([False, False, True]),
 )
+#: A reload (Pipeline.reconfigure) to either config, between two events.
+_RELOAD = st.tuples(st.just("reload"), st.booleans())
 
 
 def _body(kind: str, n: int, region: str, sender: str, i: int, domain: str) -> str:
@@ -94,7 +98,7 @@ def _body(kind: str, n: int, region: str, sender: str, i: int, domain: str) -> s
 
 
 @settings(max_examples=200, deadline=None)
-@given(steps=st.lists(st.one_of(_EVENT, _EVENT, _ONE, _POLL), max_size=30))
+@given(steps=st.lists(st.one_of(_EVENT, _EVENT, _ONE, _POLL, _RELOAD), max_size=30))
 # The default credentials' poll names the account an entry reaches, in the region they
 # alone watch, between two messages of one sender (then counted under ``default``),
 # and the next event is of a type the estimate does not read.
@@ -137,6 +141,17 @@ def _body(kind: str, n: int, region: str, sender: str, i: int, domain: str) -> s
 )
 # The janitor's round first after the poll: the place left goes then.
 @example([("event", "Send", 1, AP, ACCOUNT, "ap", X), ("poll", ACCOUNT, AP, True)])
+# A reload first after the poll: the senders placed there, and the next event's found.
+@example(
+    [
+        ("event", "Send", 1, AP, ACCOUNT, "ap", X),
+        ("poll", ACCOUNT, AP, False),
+        ("reload", False),
+        ("event", "bounce", 1, AP, ACCOUNT, "ap", X),
+        ("reload", True),
+        ("event", "Send", 1, AP, ACCOUNT, "ap", X),
+    ]
+)
 def test_senders_kept_across_polls_estimate_as_asked_afresh(steps: list[Any]) -> None:
     ours, afresh = Pipeline(_SETTINGS), Pipeline(_SETTINGS)
     senders: set[tuple[str, str, str]] = set()  # (queue, identity ARN, sending account)
@@ -148,6 +163,9 @@ def test_senders_kept_across_polls_estimate_as_asked_afresh(steps: list[Any]) ->
                 named_now(ledger.accounts, ledger.tenant_map, ("default", step[2]), step[1], roles)
             if not step[3]:
                 continue  # (else the janitor's round comes next, before any event)
+        elif step[0] == "reload":
+            for pipeline in (ours, afresh):
+                pipeline.reconfigure(_RELOADED if step[1] else _SETTINGS)
         afresh._estimates.clear()  # every sender asked again, at every event
         afresh.ledger.senders.clear()
         # (its record is then of those senders alone, each placed now)
@@ -156,7 +174,7 @@ def test_senders_kept_across_polls_estimate_as_asked_afresh(steps: list[Any]) ->
         if step[0] == "poll":
             for pipeline in (ours, afresh):
                 pipeline.housekeep(f.T0 + i)
-        else:
+        elif step[0] == "event":
             _, kind, n, region, sender, queue, domain = step
             body = _body(kind, n, region, sender, i, domain)
             assert ours.feed(body, queue, f.T0 + i) == afresh.feed(body, queue, f.T0 + i)

@@ -107,6 +107,7 @@ class Pipeline:
         # sender's mail is estimated: [[accounts]] and the queues' places may have moved.
         self._labels.clear()
         self._kept.clear()
+        self._reach = self.ledger.accounts.reach  # (the polls' moves followed here too)
         self._estimates.moved(senders)
 
     # --- write side ------------------------------------------------------------
