@@ -1,0 +1,67 @@
+"""Past the cap on senders kept (4,096 identities), sesd does not know every sender,
+so a place a poll or a reload moves mail from is never forgotten (one not kept may
+still count there): its series stay, and an alert on it, until a restart. Nothing
+else says so; the janitor warns once a run, as the record fills."""
+
+from __future__ import annotations
+
+from collections.abc import MutableMapping
+from typing import Any
+
+import anyio
+import pytest
+from structlog.testing import capture_logs
+
+from sesd.config import core_settings, parse_config
+from sesd.core.pipeline import Pipeline
+from sesd.core.reputation import MAX_ESTIMATED
+from sesd.runtime import janitor
+from sesd.runtime.health import Changes
+from tests import factory as f
+
+_SETTINGS = core_settings(
+    parse_config('[[queues]]\nurl = "https://sqs.eu-west-1.amazonaws.com/123456789012/eu"\n')
+)
+
+
+def _send(pipeline: Pipeline, i: int) -> None:
+    """A message of identity ``i``."""
+    event = f.simple("Send", [f"r{i}@x.example"])
+    event["mail"]["sourceArn"] = f"arn:aws:ses:eu-west-1:123456789012:identity/i{i}.example"
+    assert pipeline.feed(f.raw(event), "eu", f.T0).outcome == "processed"
+
+
+async def test_the_record_of_senders_filling_is_warned_of_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Rounds with one sender fewer than the cap say nothing; the round after the last
+    one kept warns, and the rounds after it (the record stays full: a move places the
+    same senders again) do not warn again."""
+    monkeypatch.setattr(janitor, "EVERY", 0.01)
+    pipeline = Pipeline(_SETTINGS)
+    for i in range(MAX_ESTIMATED - 1):
+        _send(pipeline, i)
+    rounds, changes, housekeep = [0], Changes(), pipeline.housekeep
+
+    def counted(now: float) -> list[str]:
+        rounds[0] += 1
+        changes.notify()
+        return housekeep(now)
+
+    monkeypatch.setattr(pipeline, "housekeep", counted)
+
+    def capped(logs: list[MutableMapping[str, Any]]) -> list[MutableMapping[str, Any]]:
+        return [log for log in logs if log["event"] == "sesd.reputation.senders_capped"]
+
+    with capture_logs() as logs, anyio.fail_after(20):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(janitor.janitor, pipeline, lambda: f.T0, lambda: 0.0)
+            await changes.wait_for(lambda: rounds[0] >= 2)
+            assert capped(logs) == []
+            _send(pipeline, MAX_ESTIMATED)
+            seen = rounds[0]
+            await changes.wait_for(lambda: rounds[0] >= seen + 3)
+            tg.cancel_scope.cancel()
+    (warned,) = capped(logs)
+    assert warned["log_level"] == "warning"
+    assert warned["kept"] == MAX_ESTIMATED
