@@ -219,6 +219,23 @@ CASES = [
      "variable SESD_SWEEP_NEVER_SET is not set"),
     (HOOK + 'urls = ["x"]', "alerts.sinks.hook.urls: unknown key (did you mean url?)"),
     ('[alerts.sinks.c2]\ntype = "console"\nurl = "x"', "alerts.sinks.c2.url: unknown key"),
+    # A name that is no bare TOML key (a sink's may hold '.' and ':'), quoted as the file
+    # must write it: alerts.sinks.a.b would be the table b in a sink a.
+    ('[alerts.sinks."a.b"]\ntype = "slack"\n' + S + 'timeout = "0s"', 'alerts.sinks."a.b".'
+     "timeout: must be at least 100ms (0 would wait for ever)"),
+    ('[alerts.sinks."a b"]\ntype = "email"', 'alerts.sinks."a b".type: give one of slack, '
+     "pagerduty, alertmanager, webhook, console (got 'email')"),
+    ('[alerts.sinks."a:b"]\ntype = "slack"\nwebhook_url = "nope"', 'alerts.sinks."a:b".'
+     "webhook_url: not an http(s) URL with a host (value not shown)"),
+    ('[alerts."a.b"]\ntype = "slack"', 'alerts."a.b": unknown key (a sink named a.b is '
+     '[alerts.sinks."a.b"])'),
+    ('[alerts."a.b"]\nx = 1', 'alerts."a.b": unknown key'),
+    (RA + 'sinks = ["a.b"]', "alerts.rules[0] (r).sinks[0]: sink 'a.b' is not configured "
+     '(configured: console; add [alerts.sinks."a.b"])'),
+    ('[domains]\ngroups = {"a.b" = "x"}', 'domains.groups."a.b": Expected `array`, got `str`'),
+    ('[providers.mx]\n"a.b" = "x"', 'providers.mx."a.b": Expected `array`, got `str`'),
+    (RA + 'labels = {"a.b" = 1}', 'alerts.rules[0] (r).labels."a.b": Expected `str`, got `int`'),
+    ('[domains]\ngroups = {a-b = "x"}', "domains.groups.a-b: Expected `array`, got `str`"),
     # [[alerts.rules]]: what a rule is
     (RA + RA, "alerts.rules[1] (r).name: 'r' is alerts.rules[0]'s name too"),
     (RA.replace('"r"', '"a b"'), "alerts.rules[0] (a b).name: 'a b': use letters, digits, '-', "
@@ -430,6 +447,12 @@ WARNINGS = [
      "which reach different replicas of a fleet (a sink is shared): " + MORE),
     (FLEET + RA + 'sinks = ["am", "pd"]', "alerts.rules[0] (r).sinks[1]: 'pd' is PagerDuty, "
      "paged by each replica of the fleet under one dedup_key" + MORE),
+    ('[alerts.sinks."a.b"]\ntype = "slack"\n' + S, 'alerts.sinks."a.b": no rule sends to this '
+     "sink"),
+    ('[alerts.sinks."a.b"]\ntype = "slack"\n' + S, 'alerts.sinks."a.b".webhook_url: a literal '
+     "secret in this file" + MORE),
+    ('[alerts.sinks."a:b"]\ntype = "alertmanager"\nurls = ["http://u:p@h"]', 'alerts.sinks."a:b"'
+     ".urls: a password in a URL is a literal secret" + MORE),
     ('[domains]\ngroups = {g = ["a.com"]}\n' + RA + 'domains = ["b.com", "gg"]',
      "alerts.rules[0] (r).domains[1]: 'gg', which is no group of [domains] groups and, "
      "without a dot, no recipient's domain" + MORE),

@@ -76,6 +76,7 @@ from sesd.config.values import (
     keyed,
     one_line,
     shown_url,
+    toml_key,
     urls_shown,
 )
 from sesd.config.web import WebConfig, WebConfigFile, parse_web_config
@@ -292,7 +293,9 @@ def _pointed(message: str, data: dict[str, Any]) -> str:
     if key == "labels[...]" and isinstance(labels, dict):
         # msgspec names no key of a table: the label a template rendered as a number.
         wrong = [name for name, text in labels.items() if not isinstance(text, str)]
-        message = message.replace("labels[...]", f"labels.{wrong[0]}" if wrong else key, 1)
+        message = message.replace(
+            "labels[...]", f"labels.{toml_key(wrong[0])}" if wrong else key, 1
+        )
     return message
 
 

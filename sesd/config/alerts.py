@@ -319,7 +319,8 @@ class AlertsConfig(Section, frozen=True):
                 if wanted not in known:
                     raise ValueError(
                         f"rules[{i}] ({rule.name}).sinks[{j}]: sink {wanted!r} is not configured "
-                        f"(configured: {', '.join(sorted(known))}; add [alerts.sinks.{wanted}])"
+                        f"(configured: {', '.join(sorted(known))}; add "
+                        f"[alerts.sinks.{toml_key(wanted)}])"
                     )
 
     def named_sinks(self) -> dict[str, SinkConfig]:
@@ -349,7 +350,7 @@ class AlertsConfig(Section, frozen=True):
             if sink is not None and name != sink:
                 continue
             # The older sections and a named sink never share a name (checked).
-            key = f"alerts.sinks.{name}" if name in self.sinks else f"alerts.{name}"
+            key = f"alerts.sinks.{toml_key(name)}" if name in self.sinks else f"alerts.{name}"
             if isinstance(config, SlackConfig):
                 found.append((f"{key}.webhook_url", config.webhook_url))
             elif isinstance(config, PagerDutyConfig):

@@ -16,7 +16,7 @@ from sesd.config.alerts import (
     is_glob,
 )
 from sesd.config.sections import SHIPPED_STOP_TIMEOUT
-from sesd.config.values import ConfigError, shown_url
+from sesd.config.values import ConfigError, shown_url, toml_key
 from sesd.config.watched import check_rule_names
 from sesd.core.domains import normalise_domain
 
@@ -81,13 +81,13 @@ def config_warnings(config: Config) -> list[str]:
     """What is valid but probably not meant (check-config prints these)."""
     alerts = config.alerts
     found = [
-        f"alerts.sinks.{name}: no rule sends to this sink"
+        f"alerts.sinks.{toml_key(name)}: no rule sends to this sink"
         if name in alerts.sinks
         else f"alerts.{name}: no rule sends to this sink"
         for name in alerts.unused_sinks()
     ]
     found += [
-        f"alerts.sinks.{name}.urls: a password in a URL is a literal secret in this "
+        f"alerts.sinks.{toml_key(name)}.urls: a password in a URL is a literal secret in this "
         'file; prefer username and password = "env:NAME"'
         for name, sink in alerts.sinks.items()
         if isinstance(sink, AlertmanagerConfig) and any(shown_url(url) != url for url in sink.urls)

@@ -10,7 +10,8 @@ import msgspec
 
 from sesd.config.alerts import SINK_TYPES, AlertsConfig, SinkConfig
 from sesd.config.hooks import dec_hook
-from sesd.config.values import ConfigError, meant_key, meant_word, one_line
+from sesd.config.values import ConfigError, meant_key, meant_word, one_line, toml_key
+from sesd.core.text import escaped
 
 __all__ = ["check_sinks"]
 
@@ -32,7 +33,7 @@ def check_sinks(data: dict[str, Any]) -> None:
     for name, sink in sinks.items():
         if not isinstance(sink, dict):
             continue  # the whole file's check names what it is instead
-        where = f"alerts.sinks.{name}"
+        where = f"alerts.sinks.{toml_key(name)}"
         if sink.get("type") not in SINK_TYPES:
             if "type" not in sink:
                 # `Type = "slack"`: the key written is named, with the one meant.
@@ -59,5 +60,6 @@ def _check_misplaced(alerts: dict[str, Any]) -> None:
     for name, table in alerts.items():
         if name not in known and isinstance(table, dict) and table.get("type") in SINK_TYPES:
             raise ConfigError(
-                f"alerts.{name}: unknown key (a sink named {name} is [alerts.sinks.{name}])"
+                f"alerts.{toml_key(name)}: unknown key (a sink named {escaped(name, 200)} is "
+                f"[alerts.sinks.{toml_key(name)}])"
             )

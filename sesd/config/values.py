@@ -253,7 +253,7 @@ def one_line(exc: msgspec.ValidationError, prefix: str = "", schema: type | None
     path = ".".join(part for part in (prefix, path) if part)
     if unknown:
         field = unknown.group("field")
-        key = f"{path}.{field}" if path else field
+        key = f"{path}.{toml_key(field)}" if path else toml_key(field)
         # A typo is the commonest unknown key: the key of that table it was meant as.
         table = found if isinstance(found, msgspec.inspect.StructType) else None
         known = [f.encode_name for f in table.fields] if table is not None else []
@@ -287,9 +287,13 @@ def _dotted(path: str, msg: str, keys: list[str]) -> str:
 def toml_key(name: str, limit: int = 200) -> str:
     """A key of a table as written (a group's, a sink's, a label's): escaped, cut at
     ``limit`` and quoted as TOML quotes a key that is not bare (an escape reads in it as
-    TOML's own): the name is a hand's text, shown to a terminal."""
+    TOML's own): the name is a hand's text, shown to a terminal. A bare key is TOML's:
+    ``pd-eu`` is one, ``a.b`` (a sink's name may hold dots) is the table ``b`` in ``a``."""
     shown = escaped(name, limit)
-    return shown if name.isidentifier() else f'"{shown}"'
+    return shown if _BARE_KEY.fullmatch(name) else f'"{shown}"'
+
+
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 
 
 def meant_key(written: str, known: list[str]) -> str:
@@ -366,7 +370,7 @@ def keyed(message: str, data: Any) -> str:
         return message
     for name, value in table.items():
         if _name_of(_walk(value, steps[at + 1 :])) == got.group(1):
-            return message.replace("[...]", f".{name}", 1)
+            return message.replace("[...]", f".{toml_key(name)}", 1)
     return message
 
 

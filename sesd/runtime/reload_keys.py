@@ -17,6 +17,7 @@ from typing import Any
 import msgspec
 
 from sesd.config import Config, ConfigError, QueueConfig, saved_rule
+from sesd.config.values import toml_key
 
 __all__ = [
     "RESTART_KEYS",
@@ -103,7 +104,8 @@ def config_changes(old: Config, new: Config) -> dict[str, list[Any]]:
     before, after = _flat(old), _flat(new)
     for flat in (before, after):
         del flat["alerts.rules"]
-        flat.update({f"alerts.sinks.{n}": sink for n, sink in flat.pop("alerts.sinks").items()})
+        sinks = flat.pop("alerts.sinks").items()
+        flat.update({f"alerts.sinks.{toml_key(n)}": sink for n, sink in sinks})
     return {
         key: [before.get(key), after.get(key)]
         for key in sorted(before.keys() | after.keys())
